@@ -1,0 +1,195 @@
+package workflows
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// runtimeRoots are names that exist only when a run executes. At load time they get an
+// error that says how to write what the user meant.
+var runtimeRoots = map[string]string{
+	"event": "event.body.id",
+	"steps": "steps.NAME.body.id",
+	"run":   "run.id",
+	"each":  "each.value",
+}
+
+// evaluator evaluates attributes at load time: literals, ${} interpolation, vars.NAME
+// and the functions env, secret and file.
+type evaluator struct {
+	ctx *hcl.EvalContext
+}
+
+func newEvaluator(vars map[string]cty.Value) *evaluator {
+	return &evaluator{ctx: &hcl.EvalContext{
+		Variables: map[string]cty.Value{"vars": cty.ObjectVal(vars)},
+		Functions: map[string]function.Function{"env": envFunc, "secret": secretFunc},
+	}}
+}
+
+// forFile returns an evaluator whose file() reads relative to the named workflow file.
+func (e *evaluator) forFile(filename string) *evaluator {
+	child := e.ctx.NewChild()
+	child.Functions = map[string]function.Function{"file": fileFunc(filepath.Dir(filename))}
+	return &evaluator{ctx: child}
+}
+
+// value evaluates an expression to a plain Go value: string, int64, float64, bool, nil,
+// map[string]any or []any.
+func (e *evaluator) value(x hcl.Expression) (any, hcl.Diagnostics) {
+	if diags := checkLoadTimeRefs(x); diags.HasErrors() {
+		return nil, diags
+	}
+	v, diags := x.Value(e.ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	out, err := goValue(v)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported value",
+			Detail:   err.Error(),
+			Subject:  x.Range().Ptr(),
+		}}
+	}
+	return out, nil
+}
+
+// checkLoadTimeRefs reports references to names that only exist when a run executes.
+func checkLoadTimeRefs(x hcl.Expression) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, tr := range x.Variables() {
+		root := tr.RootName()
+		example, ok := runtimeRoots[root]
+		if !ok {
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("%q is not known when the file loads", root),
+			Detail: fmt.Sprintf("Values outside quotes and inside ${} are computed once, when the file loads. "+
+				"For values known when the step runs, use a template in a string: \"{{ %s }}\".", example),
+			Subject: tr.SourceRange().Ptr(),
+		})
+	}
+	return diags
+}
+
+// goValue converts a load-time value into the plain Go values templates and JSON use.
+// Whole numbers become int64 so that they print and compare as integers.
+func goValue(v cty.Value) (any, error) {
+	v, _ = v.UnmarkDeep()
+	switch {
+	case v.IsNull():
+		return nil, nil
+	case !v.IsKnown():
+		return nil, fmt.Errorf("the value is not known when the file loads")
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return v.AsString(), nil
+	case t == cty.Bool:
+		return v.True(), nil
+	case t == cty.Number:
+		return goNumber(v.AsBigFloat()), nil
+	case t.IsObjectType() || t.IsMapType():
+		out := make(map[string]any, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			gv, err := goValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k.AsString()] = gv
+		}
+		return out, nil
+	case t.IsTupleType() || t.IsListType() || t.IsSetType():
+		out := make([]any, 0, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			gv, err := goValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, gv)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("values of type %s cannot be used here", t.FriendlyName())
+}
+
+func goNumber(f *big.Float) any {
+	if f.IsInt() {
+		if i, acc := f.Int64(); acc == big.Exact {
+			return int(i)
+		}
+	}
+	out, _ := f.Float64()
+	return out
+}
+
+var envFunc = function.New(&function.Spec{
+	Description: "Reads an environment variable, with an optional default.",
+	Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+	VarParam:    &function.Parameter{Name: "default", Type: cty.String},
+	Type:        function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		name := args[0].AsString()
+		if v, ok := os.LookupEnv(name); ok {
+			return cty.StringVal(v), nil
+		}
+		switch len(args) {
+		case 1:
+			return cty.NilVal, fmt.Errorf("environment variable %s is not set; set it, or give a default: env(%q, \"...\")", name, name)
+		case 2:
+			return args[1], nil
+		}
+		return cty.NilVal, fmt.Errorf("env takes a name and at most one default")
+	},
+})
+
+// sensitive marks a value read with secret(). Marks travel with the value through
+// ${} interpolation.
+const sensitive = "sensitive"
+
+var secretFunc = function.New(&function.Spec{
+	Description: "Reads a secret from the environment and marks it sensitive.",
+	Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+	Type:        function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		name := args[0].AsString()
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return cty.NilVal, fmt.Errorf("secret %s is not set: export %s in the environment hookflow runs in", name, name)
+		}
+		return cty.StringVal(v).Mark(sensitive), nil
+	},
+})
+
+func fileFunc(dir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads a file, relative to the workflow file that calls it, without its final newline.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
+			}
+			return cty.StringVal(strings.TrimSuffix(string(data), "\n")), nil
+		},
+	})
+}

@@ -1,0 +1,217 @@
+package workflows
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Event is what starts a run: a webhook request, a schedule tick or a manual start.
+// It is stored with the run as JSON; Body is not stored but parsed again from Raw, with
+// the same rules, so that what a step sees does not depend on where it runs.
+type Event struct {
+	ID          string              `json:"id"`
+	Trigger     string              `json:"trigger"` // webhook, schedule or manual
+	ReceivedAt  time.Time           `json:"received_at"`
+	Method      string              `json:"method,omitempty"`
+	Path        string              `json:"path,omitempty"`
+	Params      map[string]string   `json:"params,omitempty"`
+	Query       map[string][]string `json:"query,omitempty"`
+	Headers     map[string]string   `json:"headers,omitempty"` // lower-case names
+	ContentType string              `json:"content_type,omitempty"`
+	Raw         string              `json:"raw"`
+	Body        any                 `json:"-"`
+}
+
+// Value returns the event as expressions see it: event.body, event.headers and so on.
+func (e *Event) Value() map[string]any {
+	params := make(map[string]any, len(e.Params))
+	for k, v := range e.Params {
+		params[k] = v
+	}
+	headers := make(map[string]any, len(e.Headers))
+	for k, v := range e.Headers {
+		headers[k] = v
+	}
+	return map[string]any{
+		"id":          e.ID,
+		"trigger":     e.Trigger,
+		"received_at": e.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		"method":      e.Method,
+		"path":        e.Path,
+		"params":      params,
+		"query":       formValue(e.Query),
+		"headers":     headers,
+		"body":        e.Body,
+		"raw":         e.Raw,
+	}
+}
+
+// DecodeEvent reads an event stored with Marshal and parses its body again.
+func DecodeEvent(data []byte) (*Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("decoding event: %w", err)
+	}
+	body, err := ParseBody(e.ContentType, []byte(e.Raw))
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	e.Body = body
+	return &e, nil
+}
+
+// ErrBody marks a body that does not parse as its content type says it should.
+var ErrBody = errors.New("malformed body")
+
+// ParseBody parses a request body by its content type:
+//   - JSON (application/json, anything+json): parsed, or ErrBody.
+//   - form (application/x-www-form-urlencoded): an object of fields; a field given
+//     twice becomes a list. A form body that is valid JSON is read as JSON, because
+//     that is what `curl -d '{...}'` sends.
+//   - no content type: JSON when it parses as JSON, the text otherwise.
+//   - anything else: the text.
+//
+// An empty body is nil.
+func ParseBody(contentType string, raw []byte) (any, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil
+	}
+	media := ""
+	if contentType != "" {
+		m, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, fmt.Errorf("%w: content type %q: %v", ErrBody, contentType, err)
+		}
+		media = m
+	}
+	switch {
+	case media == "application/json" || strings.HasSuffix(media, "+json"):
+		v, err := DecodeJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBody, err)
+		}
+		return v, nil
+	case media == "application/x-www-form-urlencoded":
+		if looksLikeJSON(raw) {
+			if v, err := DecodeJSON(raw); err == nil {
+				return v, nil
+			}
+		}
+		fields, err := url.ParseQuery(string(raw))
+		if err != nil {
+			return nil, fmt.Errorf("%w: form: %v", ErrBody, err)
+		}
+		return formValue(fields), nil
+	case media == "":
+		if looksLikeJSON(raw) {
+			if v, err := DecodeJSON(raw); err == nil {
+				return v, nil
+			}
+		}
+	}
+	return string(raw), nil
+}
+
+func looksLikeJSON(raw []byte) bool {
+	t := bytes.TrimLeft(raw, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+// formValue turns repeated fields into lists and single ones into strings, the shape
+// people expect from query strings and forms.
+func formValue(fields map[string][]string) map[string]any {
+	out := make(map[string]any, len(fields))
+	for k, vs := range fields {
+		if len(vs) == 1 {
+			out[k] = vs[0]
+			continue
+		}
+		list := make([]any, len(vs))
+		for i, v := range vs {
+			list[i] = v
+		}
+		out[k] = list
+	}
+	return out
+}
+
+// MaxJSONDepth is how deeply JSON may nest. Real payloads stay under 20; deeper ones
+// are refused before decoding, so a hostile body cannot make decoding expensive.
+const MaxJSONDepth = 64
+
+// DecodeJSON decodes one JSON value. Integers that fit in 64 bits become int, so that
+// ids and amounts print and compare exactly; other numbers become float64.
+func DecodeJSON(data []byte) (any, error) {
+	if depth(data) > MaxJSONDepth {
+		return nil, fmt.Errorf("JSON nests deeper than %d levels", MaxJSONDepth)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("invalid JSON: more data after the value")
+	}
+	return numbers(v), nil
+}
+
+func numbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return int(i)
+		}
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for k, e := range v {
+			v[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = numbers(e)
+		}
+	}
+	return v
+}
+
+// depth returns how deeply data nests, stopping once it passes MaxJSONDepth.
+func depth(data []byte) int {
+	d, deepest, inString := 0, 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			d++
+			if d > deepest {
+				deepest = d
+				if deepest > MaxJSONDepth {
+					return deepest
+				}
+			}
+		case '}', ']':
+			d--
+		}
+	}
+	return deepest
+}

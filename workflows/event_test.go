@@ -1,0 +1,124 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+func TestParseBody(t *testing.T) {
+	tests := []struct {
+		name, contentType, body string
+		want                    any
+	}{
+		{"json", "application/json", `{"id": 12, "amount": 10.5, "ok": true}`, map[string]any{"id": 12, "amount": 10.5, "ok": true}},
+		{"json with charset", "application/json; charset=utf-8", `[1, "a"]`, []any{1, "a"}},
+		{"vendor json", "application/vnd.github+json", `{"a": null}`, map[string]any{"a": nil}},
+		{"form", "application/x-www-form-urlencoded", "text=hi+there&tag=a&tag=b", map[string]any{"text": "hi there", "tag": []any{"a", "b"}}},
+		{"form that is JSON (curl -d)", "application/x-www-form-urlencoded", `{"name":"Ada"}`, map[string]any{"name": "Ada"}},
+		{"no content type, JSON", "", ` {"a": 1}`, map[string]any{"a": 1}},
+		{"no content type, text", "", "hello", "hello"},
+		{"text", "text/plain", `{"not": "parsed"}`, `{"not": "parsed"}`},
+		{"other types are text", "application/xml", "<a/>", "<a/>"},
+		{"empty body", "application/json", "  ", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseBody(tt.contentType, []byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseBodyErrors(t *testing.T) {
+	for _, tt := range []struct{ contentType, body string }{
+		{"application/json", `{"a": `},
+		{"application/json", `{"a": 1} trailing`},
+		{"application/json", `{"a": 1}{"b": 2}`},
+		{"application/json", strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1)},
+		{"application/json;;", `{}`},
+	} {
+		if _, err := ParseBody(tt.contentType, []byte(tt.body)); !errors.Is(err, ErrBody) {
+			t.Errorf("ParseBody(%q, %.20q) = %v, want ErrBody", tt.contentType, tt.body, err)
+		}
+	}
+}
+
+func TestDecodeJSONNumbers(t *testing.T) {
+	got, err := DecodeJSON([]byte(`{"id": 9007199254740993, "neg": -3, "f": 0.1, "e": 1e3, "huge": 1e400, "big": 123456789012345678901234567890}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.(map[string]any)
+	if m["id"] != 9007199254740993 || m["neg"] != -3 || m["f"] != 0.1 || m["e"] != 1000.0 {
+		t.Errorf("numbers: %#v", m)
+	}
+	if _, ok := m["big"].(float64); !ok {
+		t.Errorf("an integer beyond 64 bits should become a float, got %T", m["big"])
+	}
+}
+
+func TestDecodeJSONDepth(t *testing.T) {
+	ok := strings.Repeat(`{"a":`, MaxJSONDepth) + "1" + strings.Repeat("}", MaxJSONDepth)
+	if _, err := DecodeJSON([]byte(ok)); err != nil {
+		t.Errorf("depth %d should pass: %v", MaxJSONDepth, err)
+	}
+	// Brackets inside strings do not count.
+	if _, err := DecodeJSON([]byte(`{"a": "` + strings.Repeat("[", 100) + `\"["}`)); err != nil {
+		t.Errorf("brackets in a string counted as nesting: %v", err)
+	}
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	if _, err := DecodeJSON([]byte(deep)); err == nil || !strings.Contains(err.Error(), "deeper than 64") {
+		t.Errorf("20,000 levels: %v", err)
+	}
+}
+
+func TestEventRoundTrip(t *testing.T) {
+	ev := &Event{
+		ID: "e1", Trigger: "webhook", ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+		Method: "POST", Path: "/orders/{id}", Params: map[string]string{"id": "42"},
+		Query:   map[string][]string{"a": {"1"}, "b": {"2", "3"}},
+		Headers: map[string]string{"content-type": "application/json"}, ContentType: "application/json",
+		Raw: `{"total": 1999}`,
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeEvent(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := back.Value()
+	want := map[string]any{
+		"id": "e1", "trigger": "webhook", "received_at": "2026-01-02T03:04:05.000000006Z",
+		"method": "POST", "path": "/orders/{id}", "params": map[string]any{"id": "42"},
+		"query":   map[string]any{"a": "1", "b": []any{"2", "3"}},
+		"headers": map[string]any{"content-type": "application/json"},
+		"body":    map[string]any{"total": 1999}, "raw": `{"total": 1999}`,
+	}
+	if !reflect.DeepEqual(v, want) {
+		t.Errorf("got %#v\nwant %#v", v, want)
+	}
+}
+
+func TestConditionThatIsNotBoolAtRunTime(t *testing.T) {
+	c, diags := compileCondition("event.body.x", location{rng: hcl.Range{}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, err := c.Eval(&Env{Event: map[string]any{"body": map[string]any{"x": "yes"}}})
+	if err == nil || !strings.HasPrefix(err.Error(), "event.body.x: ") {
+		t.Errorf("got %v", err)
+	}
+}

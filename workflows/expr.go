@@ -1,0 +1,104 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Env is the run-time expression environment: the names a filter, condition or
+// {{ template }} can read. Every expression is compiled against this type, so a
+// misspelled root name is a load-time error rather than a silent nil.
+type Env struct {
+	Event map[string]any `expr:"event"`
+	Steps map[string]any `expr:"steps"`
+	Vars  map[string]any `expr:"vars"`
+	Run   map[string]any `expr:"run"`
+}
+
+// maxNodes bounds the size of one expression; anything larger is a mistake or an attack.
+const maxNodes = 10_000
+
+var (
+	valueOptions = []expr.Option{expr.Env(Env{}), expr.MaxNodes(maxNodes)}
+	boolOptions  = []expr.Option{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool()}
+)
+
+// Programs are shared by every worker; a VM is scratch space, so keep a pool of them.
+var vms = sync.Pool{New: func() any { return new(vm.VM) }}
+
+func run(p *vm.Program, env *Env) (any, error) {
+	v := vms.Get().(*vm.VM)
+	out, err := v.Run(p, env)
+	vms.Put(v)
+	return out, err
+}
+
+// Condition is a compiled boolean expression: a workflow's filter or a step's if.
+type Condition struct {
+	Source string
+	prog   *vm.Program
+}
+
+// Eval reports whether the condition holds in env.
+func (c *Condition) Eval(env *Env) (bool, error) {
+	out, err := run(c.prog, env)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", c.Source, err)
+	}
+	b, ok := out.(bool)
+	if !ok {
+		// Conditions over event data are typed only when they run.
+		return false, fmt.Errorf("%s: gave %s, not true or false", c.Source, Text(out))
+	}
+	return b, nil
+}
+
+// compileCondition compiles src, which was read from the attribute at loc.
+func compileCondition(src string, loc location) (*Condition, hcl.Diagnostics) {
+	if strings.Contains(src, "{{") {
+		return nil, hcl.Diagnostics{loc.diag(hcl.DiagError, "Condition written as a template",
+			"A condition is a bare expression: drop the {{ }} and write, for example, "+
+				`"event.body.amount > 100".`)}
+	}
+	if strings.TrimSpace(src) == "" {
+		return nil, hcl.Diagnostics{loc.diag(hcl.DiagError, "Empty condition",
+			`A condition needs an expression that is true or false, such as "event.body.amount > 100".`)}
+	}
+	prog, err := expr.Compile(src, boolOptions...)
+	if err != nil {
+		return nil, hcl.Diagnostics{exprDiag(err, src, 0, loc)}
+	}
+	return &Condition{Source: src, prog: prog}, nil
+}
+
+// exprDiag turns an expr compile error into a diagnostic pointing inside the attribute.
+// src is the expression's source and offset its byte position within the string value.
+func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
+	msg := err.Error()
+	var fe *file.Error
+	at := 0
+	if errors.As(err, &fe) {
+		msg = fe.Message
+		at = runeToByte(src, fe.From)
+	}
+	d := loc.diag(hcl.DiagError, "Invalid expression", fmt.Sprintf("%s, in %q.", msg, src))
+	d.Subject = loc.at(offset+at, offset+len(src)).Ptr()
+	return d
+}
+
+func runeToByte(s string, runes int) int {
+	i := 0
+	for n := 0; n < runes && i < len(s); n++ {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return i
+}

@@ -1,0 +1,97 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Kinds is a registry of step and trigger kinds. The loader decodes a block's body with
+// the schema its kind registered and hands the result to the kind's constructor, so a
+// kind owns its attributes, their checks and their compiled form. Registries are values:
+// the binary builds one with every kind, a test can build one with only what it needs.
+type Kinds struct {
+	steps    map[string]StepKind
+	triggers map[string]TriggerKind
+}
+
+// NewKinds returns an empty registry.
+func NewKinds() *Kinds {
+	return &Kinds{steps: map[string]StepKind{}, triggers: map[string]TriggerKind{}}
+}
+
+// Attr declares one attribute of a kind's own schema.
+type Attr struct {
+	Name     string
+	Required bool
+}
+
+// StepKind describes one kind of step, such as "http".
+type StepKind struct {
+	Name  string
+	Attrs []Attr
+	// New compiles a step's decoded attributes into the action that runs it. It is
+	// called once per step when the file loads and reports problems as diagnostics.
+	New func(b *Block) (Action, hcl.Diagnostics)
+}
+
+// TriggerKind describes one kind of trigger, such as "webhook".
+type TriggerKind struct {
+	Name  string
+	Attrs []Attr
+	// New compiles a trigger's decoded attributes into its configuration, the value
+	// the trigger's runtime reads from Trigger.Config.
+	New func(b *Block) (any, hcl.Diagnostics)
+}
+
+// Action runs one step. Implementations are built once at load time and shared by
+// every worker, so Do must be safe for concurrent use.
+type Action interface {
+	// Do performs the step and returns its output: the value later steps read as
+	// steps.NAME. An error fails the attempt; output may still be returned with it
+	// (an HTTP step that got an unexpected status still reports the response).
+	Do(ctx context.Context, c *Call) (any, error)
+}
+
+// Call is what a step attempt knows about its run.
+type Call struct {
+	Env     *Env   // the expression environment: event, steps, vars, run
+	RunID   string // the run this step belongs to
+	Step    string // the step's name
+	Attempt int    // 1 for the first attempt
+}
+
+// IdempotencyKey is the key an outbound call carries so that the far end can discard a
+// repeat: it is the same for every attempt of one step of one run.
+func (c *Call) IdempotencyKey() string { return c.RunID + ":" + c.Step }
+
+// AddStep registers a step kind. It panics if the name is taken: two kinds with one
+// name is a programming error, not something to recover from.
+func (k *Kinds) AddStep(s StepKind) {
+	if _, dup := k.steps[s.Name]; dup {
+		panic(fmt.Sprintf("workflows: step kind %q registered twice", s.Name))
+	}
+	k.steps[s.Name] = s
+}
+
+// AddTrigger registers a trigger kind. It panics if the name is taken.
+func (k *Kinds) AddTrigger(t TriggerKind) {
+	if _, dup := k.triggers[t.Name]; dup {
+		panic(fmt.Sprintf("workflows: trigger kind %q registered twice", t.Name))
+	}
+	k.triggers[t.Name] = t
+}
+
+func (k *Kinds) stepNames() []string    { return sortedKeys(k.steps) }
+func (k *Kinds) triggerNames() []string { return sortedKeys(k.triggers) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for name := range m {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,215 @@
+package workflows
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Source is one workflow file: its name (a path, used in diagnostics) and content.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "vars"},
+		{Type: "workflow", LabelNames: []string{"name"}},
+	},
+}
+
+// LoadDir loads every *.hcl file under dir, recursively, skipping hidden files and
+// directories. See Load.
+func LoadDir(dir string, kinds *Kinds) (*Set, hcl.Diagnostics) {
+	srcs, diags := ReadDir(dir)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return Load(srcs, kinds)
+}
+
+// ReadDir reads every *.hcl file under dir, recursively, in lexical order. Entries whose
+// name starts with "." are skipped: editors' swap files, .git, Kubernetes' ..data.
+func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
+	var srcs []Source
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		hidden := strings.HasPrefix(d.Name(), ".") && path != dir
+		switch {
+		case d.IsDir() && hidden:
+			return filepath.SkipDir
+		case d.IsDir() || hidden || filepath.Ext(path) != ".hcl":
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		srcs = append(srcs, Source{Name: path, Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read workflow directory",
+			Detail:   err.Error(),
+		}}
+	}
+	return srcs, nil
+}
+
+// Load parses, decodes and validates workflow files into a Set. It reports every
+// problem in every file, not just the first; the Set is nil when there are errors.
+// Loading happens in phases: parse each file and check its top-level blocks; evaluate
+// vars; then decode each workflow, each trigger and step with its kind's schema.
+func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
+	parser := hclparse.NewParser()
+	var diags hcl.Diagnostics
+	var bodies []*hcl.BodyContent
+	var names []string
+	for _, src := range srcs {
+		f, d := parser.ParseHCL(src.Data, src.Name)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue // a file that does not parse would only add noise below
+		}
+		content, d := f.Body.Content(rootSchema)
+		diags = append(diags, d...)
+		bodies = append(bodies, content)
+		names = append(names, src.Name)
+	}
+
+	l := &loader{kinds: kinds, files: parser.Files()}
+	ev, d := l.decodeVars(bodies)
+	diags = append(diags, d...)
+
+	set := &Set{byName: map[string]*Workflow{}, files: parser.Files()}
+	for i, content := range bodies {
+		fileEv := ev.forFile(names[i])
+		for _, b := range content.Blocks {
+			if b.Type != "workflow" {
+				continue
+			}
+			wf, d := l.workflow(b, fileEv)
+			diags = append(diags, d...)
+			if wf == nil {
+				continue
+			}
+			if first, dup := set.byName[wf.Name]; dup {
+				diags = append(diags, duplicateDiag("workflow", wf.Name, wf.DefRange, first.DefRange))
+				continue
+			}
+			set.byName[wf.Name] = wf
+			set.workflows = append(set.workflows, wf)
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
+	return set, diags
+}
+
+// loader holds what decoding every workflow shares.
+type loader struct {
+	kinds   *Kinds
+	files   map[string]*hcl.File
+	vars    map[string]any // the vars, as run-time values
+	varsSrc []byte         // the vars blocks' canonical source, part of every version
+}
+
+// decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to
+// another var: the order of files would then matter.
+func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	base := newEvaluator(map[string]cty.Value{})
+	values := map[string]cty.Value{}
+	l.vars = map[string]any{}
+	defined := map[string]hcl.Range{}
+	for _, content := range bodies {
+		for _, b := range content.Blocks {
+			if b.Type != "vars" {
+				continue
+			}
+			l.varsSrc = append(l.varsSrc, canonical(l.files, b)...)
+			attrs, d := b.Body.JustAttributes()
+			diags = append(diags, d...)
+			for _, a := range sortedAttrs(attrs) {
+				if first, dup := defined[a.Name]; dup {
+					diags = append(diags, duplicateDiag("variable", a.Name, a.NameRange, first))
+					continue
+				}
+				defined[a.Name] = a.NameRange
+				if d := varsSelfRefs(a); d != nil {
+					diags = append(diags, d)
+					continue
+				}
+				if d := checkLoadTimeRefs(a.Expr); d.HasErrors() {
+					diags = append(diags, d...)
+					continue
+				}
+				v, d := a.Expr.Value(base.forFile(a.Range.Filename).ctx)
+				diags = append(diags, d...)
+				if d.HasErrors() {
+					continue
+				}
+				gv, err := goValue(v)
+				if err != nil {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported value",
+						Detail: err.Error(), Subject: a.Expr.Range().Ptr()})
+					continue
+				}
+				values[a.Name] = v
+				l.vars[a.Name] = gv
+			}
+		}
+	}
+	return newEvaluator(values), diags
+}
+
+func varsSelfRefs(a *hcl.Attribute) *hcl.Diagnostic {
+	for _, tr := range a.Expr.Variables() {
+		if tr.RootName() == "vars" {
+			return &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "A var cannot refer to another var",
+				Detail:   fmt.Sprintf("Write the value of %q out in full, or build it where it is used.", a.Name),
+				Subject:  tr.SourceRange().Ptr(),
+			}
+		}
+	}
+	return nil
+}
+
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Range.Start.Byte < out[j].Range.Start.Byte })
+	return out
+}
+
+func duplicateDiag(what, name string, at, first hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Duplicate %s %q", what, name),
+		Detail:   fmt.Sprintf("A %s named %q is already defined at %s. Names must be unique.", what, name, where(first)),
+		Subject:  at.Ptr(),
+	}
+}
+
+// where formats a range's start as file:line:col.
+func where(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
+}

@@ -1,0 +1,61 @@
+package workflows
+
+import (
+	"bytes"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// location ties a string value read from a file to where it was written, so that a
+// problem found inside the string (an expr syntax error, an unclosed {{) points at the
+// exact characters rather than at the whole attribute.
+type location struct {
+	rng   hcl.Range // the attribute's expression
+	src   []byte    // the whole file the range refers to
+	value string    // the string value that offsets refer to
+}
+
+func (l location) diag(sev hcl.DiagnosticSeverity, summary, detail string) *hcl.Diagnostic {
+	rng := l.rng
+	return &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &rng}
+}
+
+// at returns the file range of value[from:to]. It is exact when the value, or at least
+// that part of it, appears verbatim in the source (no escapes, no ${} in between); it
+// falls back to the whole expression otherwise.
+func (l location) at(from, to int) hcl.Range {
+	if l.rng.Start.Byte < 0 || l.rng.End.Byte > len(l.src) || l.rng.Start.Byte > l.rng.End.Byte {
+		return l.rng
+	}
+	raw := l.src[l.rng.Start.Byte:l.rng.End.Byte]
+	if i := bytes.Index(raw, []byte(l.value)); i >= 0 && l.value != "" {
+		return l.span(raw, i+from, i+to)
+	}
+	if part := l.value[from:to]; part != "" {
+		if i := bytes.Index(raw, []byte(part)); i >= 0 {
+			return l.span(raw, i, i+len(part))
+		}
+	}
+	return l.rng
+}
+
+func (l location) span(raw []byte, from, to int) hcl.Range {
+	start := advance(l.rng.Start, raw[:from])
+	return hcl.Range{Filename: l.rng.Filename, Start: start, End: advance(start, raw[from:to])}
+}
+
+func advance(p hcl.Pos, b []byte) hcl.Pos {
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		p.Byte += size
+		if r == '\n' {
+			p.Line++
+			p.Column = 1
+		} else {
+			p.Column++
+		}
+	}
+	return p
+}

@@ -1,0 +1,79 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Set is an immutable, validated set of workflows: the result of loading a directory.
+// Nothing in it changes after Load returns, so any number of goroutines may read it.
+type Set struct {
+	workflows []*Workflow // sorted by name
+	byName    map[string]*Workflow
+	files     map[string]*hcl.File
+}
+
+// Workflows returns the workflows sorted by name. The slice must not be modified.
+func (s *Set) Workflows() []*Workflow { return s.workflows }
+
+// Workflow returns the workflow with the given name, or nil.
+func (s *Set) Workflow(name string) *Workflow { return s.byName[name] }
+
+// Files returns the parsed files, for rendering diagnostics with source snippets.
+func (s *Set) Files() map[string]*hcl.File { return s.files }
+
+// Workflow is one workflow block, compiled.
+type Workflow struct {
+	Name        string
+	Description string
+	// Version identifies the workflow's content: runs record it, so a run keeps the
+	// definition it started with when the file changes.
+	Version  string
+	Triggers []*Trigger
+	Filter   *Condition // nil: every event starts a run
+	Steps    []*Step
+	Vars     map[string]any // the load-time vars, readable at run time as vars.NAME
+	DefRange hcl.Range
+}
+
+// Step returns the named step and its index, or nil and -1.
+func (w *Workflow) Step(name string) (*Step, int) {
+	for i, s := range w.Steps {
+		if s.Name == name {
+			return s, i
+		}
+	}
+	return nil, -1
+}
+
+// Trigger is one trigger block. Config is what the trigger kind's constructor built.
+type Trigger struct {
+	Kind     string
+	Config   any
+	DefRange hcl.Range
+}
+
+// OnError says what a failed step does to its run.
+type OnError uint8
+
+const (
+	// FailRun stops the run and marks it failed (the default).
+	FailRun OnError = iota
+	// Continue records the failure and goes on with the next step.
+	Continue
+)
+
+// DefaultStepTimeout bounds one attempt of a step that sets no timeout.
+const DefaultStepTimeout = 30 * time.Second
+
+// Step is one step block, compiled.
+type Step struct {
+	Kind     string
+	Name     string
+	If       *Condition // nil: always runs
+	Timeout  time.Duration
+	OnError  OnError
+	Action   Action
+	DefRange hcl.Range
+}

@@ -1,0 +1,294 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Template is a value read from a workflow file whose strings may hold {{ expr }} parts.
+// It is compiled once when the file loads; Render evaluates it against a run's Env.
+//
+//   - A string that is exactly one {{ expr }} renders to the expression's own value, with
+//     its type: a number, a bool, a list, an object.
+//   - Any other string with {{ }} renders to text: each part is joined as a string,
+//     objects and lists as JSON, nil as "".
+//   - Objects and lists render element by element; a part without {{ }} is constant
+//     and costs nothing to render.
+type Template struct {
+	kind  templateKind
+	value any         // constKind: the value itself
+	prog  *vm.Program // exprKind
+	src   string      // exprKind: the expression source, for errors
+	parts []part      // joinKind
+	keys  []string    // objectKind, sorted
+	elems []*Template // objectKind values (by keys) or listKind items
+}
+
+type templateKind uint8
+
+const (
+	constKind templateKind = iota
+	exprKind
+	joinKind
+	objectKind
+	listKind
+)
+
+// part is a piece of joined text: either literal text or an expression.
+type part struct {
+	text string
+	prog *vm.Program
+	src  string
+}
+
+// Const reports the template's value when it has no {{ }} anywhere.
+func (t *Template) Const() (any, bool) {
+	if t.kind == constKind {
+		return t.value, true
+	}
+	return nil, false
+}
+
+// Render evaluates the template against env.
+func (t *Template) Render(env *Env) (any, error) {
+	switch t.kind {
+	case constKind:
+		return t.value, nil
+	case exprKind:
+		out, err := run(t.prog, env)
+		if err != nil {
+			return nil, fmt.Errorf("{{ %s }}: %w", t.src, err)
+		}
+		return out, nil
+	case joinKind:
+		return t.renderText(env)
+	case objectKind:
+		out := make(map[string]any, len(t.keys))
+		for i, k := range t.keys {
+			v, err := t.elems[i].Render(env)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = v
+		}
+		return out, nil
+	default: // listKind
+		out := make([]any, len(t.elems))
+		for i, e := range t.elems {
+			v, err := e.Render(env)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+}
+
+// RenderString renders the template and formats the result as text, the way a joined
+// template formats each part.
+func (t *Template) RenderString(env *Env) (string, error) {
+	if t.kind == joinKind {
+		return t.renderText(env)
+	}
+	v, err := t.Render(env)
+	if err != nil {
+		return "", err
+	}
+	return Text(v), nil
+}
+
+func (t *Template) renderText(env *Env) (string, error) {
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.prog == nil {
+			b.WriteString(p.text)
+			continue
+		}
+		v, err := run(p.prog, env)
+		if err != nil {
+			return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
+		}
+		writeText(&b, v)
+	}
+	return b.String(), nil
+}
+
+// Text formats a value as it appears inside joined text: strings as they are, nil as
+// "", numbers and bools in their shortest form, objects and lists as JSON.
+func Text(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	var b strings.Builder
+	writeText(&b, v)
+	return b.String()
+}
+
+func writeText(b *strings.Builder, v any) {
+	switch v := v.(type) {
+	case nil:
+	case string:
+		b.WriteString(v)
+	case bool:
+		b.WriteString(strconv.FormatBool(v))
+	case int:
+		b.WriteString(strconv.Itoa(v))
+	case int64:
+		b.WriteString(strconv.FormatInt(v, 10))
+	case float64:
+		b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+	case time.Time:
+		b.WriteString(v.Format(time.RFC3339Nano))
+	case time.Duration:
+		b.WriteString(v.String())
+	default:
+		if data, err := json.Marshal(v); err == nil {
+			b.Write(data)
+		} else {
+			fmt.Fprint(b, v)
+		}
+	}
+}
+
+// compileTemplate compiles a value already evaluated at load time (strings, numbers,
+// bools, nil, map[string]any, []any) into a Template.
+func compileTemplate(v any, loc location) (*Template, hcl.Diagnostics) {
+	switch v := v.(type) {
+	case string:
+		loc.value = v
+		return compileString(v, loc)
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		t := &Template{kind: objectKind, keys: keys, elems: make([]*Template, len(keys))}
+		var diags hcl.Diagnostics
+		for i, k := range keys {
+			var d hcl.Diagnostics
+			t.elems[i], d = compileTemplate(v[k], loc)
+			diags = append(diags, d...)
+		}
+		return t.foldConst(), diags
+	case []any:
+		t := &Template{kind: listKind, elems: make([]*Template, len(v))}
+		var diags hcl.Diagnostics
+		for i, e := range v {
+			var d hcl.Diagnostics
+			t.elems[i], d = compileTemplate(e, loc)
+			diags = append(diags, d...)
+		}
+		return t.foldConst(), diags
+	default:
+		return &Template{kind: constKind, value: v}, nil
+	}
+}
+
+// foldConst turns an object or list whose elements are all constant into one constant.
+func (t *Template) foldConst() *Template {
+	for _, e := range t.elems {
+		if e == nil || e.kind != constKind {
+			return t
+		}
+	}
+	if t.kind == listKind {
+		out := make([]any, len(t.elems))
+		for i, e := range t.elems {
+			out[i] = e.value
+		}
+		return &Template{kind: constKind, value: out}
+	}
+	out := make(map[string]any, len(t.keys))
+	for i, k := range t.keys {
+		out[k] = t.elems[i].value
+	}
+	return &Template{kind: constKind, value: out}
+}
+
+func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
+	if !strings.Contains(s, "{{") {
+		return &Template{kind: constKind, value: s}, nil
+	}
+	var parts []part
+	var diags hcl.Diagnostics
+	rest, offset := s, 0
+	for {
+		open := strings.Index(rest, "{{")
+		if open < 0 {
+			if rest != "" {
+				parts = append(parts, part{text: rest})
+			}
+			break
+		}
+		if open > 0 {
+			parts = append(parts, part{text: rest[:open]})
+		}
+		body := rest[open+2:]
+		end := exprEnd(body)
+		if end < 0 {
+			d := loc.diag(hcl.DiagError, "Unclosed {{",
+				`This {{ has no matching }}. To write a literal "{{", use {{ "{{" }}.`)
+			d.Subject = loc.at(offset+open, len(s)).Ptr()
+			return nil, append(diags, d)
+		}
+		src := body[:end]
+		srcAt := offset + open + 2
+		if strings.TrimSpace(src) == "" {
+			d := loc.diag(hcl.DiagError, "Empty {{ }}", "Write an expression between the braces, such as {{ event.body.id }}.")
+			d.Subject = loc.at(offset+open, srcAt+end+2).Ptr()
+			diags = append(diags, d)
+		} else if prog, err := expr.Compile(src, valueOptions...); err != nil {
+			diags = append(diags, exprDiag(err, src, srcAt, loc))
+		} else {
+			parts = append(parts, part{prog: prog, src: strings.TrimSpace(src)})
+		}
+		consumed := open + 2 + end + 2
+		rest, offset = rest[consumed:], offset+consumed
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if len(parts) == 1 && parts[0].prog != nil {
+		return &Template{kind: exprKind, prog: parts[0].prog, src: parts[0].src}, nil
+	}
+	return &Template{kind: joinKind, parts: parts}, nil
+}
+
+// exprEnd finds the "}}" that closes an expression, skipping braces and string
+// literals inside it, so {{ {"a": {"b": 1}} }} and {{ "}}" }} both work. It returns
+// the index of the closing "}}" in s, or -1.
+func exprEnd(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\'', '`':
+			j := i + 1
+			for ; j < len(s) && s[j] != c; j++ {
+				if s[j] == '\\' && c != '`' {
+					j++
+				}
+			}
+			i = j
+		case '(', '[', '{':
+			depth++
+		case ')', ']':
+			depth--
+		case '}':
+			if depth == 0 && i+1 < len(s) && s[i+1] == '}' {
+				return i
+			}
+			depth--
+		}
+	}
+	return -1
+}

@@ -1,0 +1,159 @@
+package workflows
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+func testEnv() *Env {
+	return &Env{
+		Event: map[string]any{"body": map[string]any{
+			"n":    3,
+			"name": "Ada",
+			"obj":  map[string]any{"a": 1},
+			"list": []any{1, "two"},
+			"ok":   true,
+		}},
+		Steps: map[string]any{"first": map[string]any{"status": 200, "body": map[string]any{"id": "c_1"}}},
+		Vars:  map[string]any{"base": "https://api.example.com"},
+		Run:   map[string]any{"id": "r1"},
+	}
+}
+
+func compileT(t *testing.T, v any) *Template {
+	t.Helper()
+	tpl, diags := compileTemplate(v, location{})
+	if diags.HasErrors() {
+		t.Fatalf("compile %v: %s", v, diags.Error())
+	}
+	return tpl
+}
+
+func TestTemplateRender(t *testing.T) {
+	tests := []struct {
+		name string
+		in   any
+		want any
+	}{
+		{"plain text stays text", "hello", "hello"},
+		{"single expression keeps its number type", "{{ event.body.n }}", 3},
+		{"single expression keeps its bool type", "{{event.body.ok}}", true},
+		{"single expression keeps its object type", "{{ event.body.obj }}", map[string]any{"a": 1}},
+		{"single expression keeps its list type", "{{ event.body.list }}", []any{1, "two"}},
+		{"arithmetic", "{{ event.body.n * 100 }}", 300},
+		{"division gives a float", "{{ 7 / 2 }}", 3.5},
+		{"joined text", "n={{ event.body.n }}, name={{ event.body.name }}", "n=3, name=Ada"},
+		{"nil joins as empty", "x{{ event.body.missing }}y", "xy"},
+		{"objects join as JSON", "obj={{ event.body.obj }}", `obj={"a":1}`},
+		{"lists join as JSON", "l={{ event.body.list }}", `l=[1,"two"]`},
+		{"whole floats join without a fraction", "{{ 10 / 2 }} items", "5 items"},
+		{"earlier step output", "{{ vars.base }}/customers/{{ steps.first.body.id }}", "https://api.example.com/customers/c_1"},
+		{"braces inside the expression", "{{ {'a': {'b': 1}} }}", map[string]any{"a": map[string]any{"b": 1}}},
+		{"closing braces inside a string", "{{ '}}' }}", "}}"},
+		{"a literal opening", `{{ "{{" }} literal`, "{{ literal"},
+		{"nil coalescing", "{{ event.body.missing ?? 'unknown' }}", "unknown"},
+		{"deep object", map[string]any{"id": "{{ run.id }}", "fixed": int(1), "nested": map[string]any{"n": "{{ event.body.n }}"}},
+			map[string]any{"id": "r1", "fixed": 1, "nested": map[string]any{"n": 3}}},
+		{"list of templates", []any{"{{ event.body.n }}", "x"}, []any{3, "x"}},
+		{"numbers and nil pass through", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := compileT(t, tt.in).Render(testEnv())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTemplateConstFolding(t *testing.T) {
+	tpl := compileT(t, map[string]any{"a": "x", "b": []any{int(1), "y"}})
+	v, ok := tpl.Const()
+	if !ok {
+		t.Fatal("an object without {{ }} should be constant")
+	}
+	if !reflect.DeepEqual(v, map[string]any{"a": "x", "b": []any{1, "y"}}) {
+		t.Errorf("got %#v", v)
+	}
+	if _, ok := compileT(t, map[string]any{"a": "{{ run.id }}"}).Const(); ok {
+		t.Error("an object with {{ }} should not be constant")
+	}
+}
+
+func TestTemplateRenderError(t *testing.T) {
+	_, err := compileT(t, "{{ event.body.name.first.x }}").Render(testEnv())
+	if err == nil || !strings.Contains(err.Error(), "event.body.name.first.x") {
+		t.Errorf("error should name the expression, got %v", err)
+	}
+}
+
+func TestTemplateCompileErrors(t *testing.T) {
+	tests := []struct {
+		value   string
+		summary string
+		col     int // where the diagnostic starts, in the line x = "VALUE"
+	}{
+		// The value starts at column 6, after `x = "`.
+		{"id={{ event.body.id + }}", "Invalid expression", 27},
+		{"id={{ event.body.id", "Unclosed {{", 9},
+		{"id={{   }}", "Empty {{ }}", 9},
+		{"a {{ 1 }} b {{ evnt.body }}", "Invalid expression", 21},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			src := []byte(`x = "` + tt.value + `"`)
+			rng := hcl.Range{Filename: "f.hcl", Start: hcl.Pos{Line: 1, Column: 5, Byte: 4},
+				End: hcl.Pos{Line: 1, Column: len(src) + 1, Byte: len(src)}}
+			_, diags := compileTemplate(tt.value, location{rng: rng, src: src})
+			if !diags.HasErrors() {
+				t.Fatal("want an error")
+			}
+			d := diags[0]
+			if d.Summary != tt.summary {
+				t.Errorf("summary %q, want %q (%s)", d.Summary, tt.summary, d.Detail)
+			}
+			if d.Subject.Start.Column != tt.col || d.Subject.Start.Line != 1 {
+				t.Errorf("at %d:%d, want 1:%d", d.Subject.Start.Line, d.Subject.Start.Column, tt.col)
+			}
+		})
+	}
+}
+
+func TestExprEnd(t *testing.T) {
+	tests := map[string]int{
+		" a }}":               3,
+		" {'a': 1} }}":        10,
+		` "}}" }}`:            6,
+		` 'it\'s' }}`:         9,
+		" `}}` }}":            6,
+		" a ":                 -1,
+		" {'a': {'b': 1}} }}": 17,
+	}
+	for in, want := range tests {
+		if got := exprEnd(in); got != want {
+			t.Errorf("exprEnd(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestText(t *testing.T) {
+	tests := []struct {
+		in   any
+		want string
+	}{
+		{nil, ""}, {"s", "s"}, {true, "true"}, {42, "42"}, {int64(-7), "-7"}, {2.5, "2.5"}, {1e21, "1000000000000000000000"},
+		{map[string]any{"b": 1, "a": "x"}, `{"a":"x","b":1}`}, {[]any{1, nil}, "[1,null]"},
+	}
+	for _, tt := range tests {
+		if got := Text(tt.in); got != tt.want {
+			t.Errorf("Text(%#v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
