@@ -1,0 +1,238 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// loadStep loads one workflow whose steps are written in src and returns its first step.
+func loadStep(t *testing.T, client *http.Client, src string) *workflows.Step {
+	t.Helper()
+	k := workflows.NewKinds()
+	Register(k, Options{Client: client})
+	set, diags := workflows.Load([]workflows.Source{{Name: "test.hcl", Data: []byte("workflow \"w\" {\n" + src + "\n}")}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return set.Workflow("w").Steps[0]
+}
+
+func call(step *workflows.Step, env *workflows.Env) (any, error) {
+	return step.Action.Do(context.Background(), &workflows.Call{Env: env, RunID: "run1", Step: step.Name, Attempt: 1})
+}
+
+type recorded struct {
+	method, path, query, body string
+	header                   http.Header
+}
+
+// recorder is an API that records what it was sent and answers with JSON.
+func recorder(t *testing.T, status int, answer string) (*httptest.Server, chan recorded) {
+	got := make(chan recorded, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- recorded{r.Method, r.URL.Path, r.URL.RawQuery, string(body), r.Header.Clone()}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Request-Id", "req-1")
+		w.WriteHeader(status)
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, got
+}
+
+func TestHTTPStepSendsWhatItSays(t *testing.T) {
+	srv, got := recorder(t, 200, `{"id": "cus_1", "n": 2}`)
+	step := loadStep(t, NewClient(NewGuard(loopback)), `
+  step "http" "update" {
+    method  = "patch"
+    url     = "`+srv.URL+`/customers/{{ event.body.id }}"
+    query   = { email = "{{ event.body.email }}", tag = ["a", "b"] }
+    headers = { Authorization = "Bearer t0k", "X-Amount" = "{{ event.body.amount }}" }
+    json    = { status = "paid", amount = "{{ event.body.amount / 100 }}", who = { email = "{{ event.body.email }}" } }
+  }`)
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "c 1", "email": "a+b@x.com", "amount": 1999}}}
+	out, err := call(step, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.method != "PATCH" || r.path != "/customers/c 1" {
+		t.Errorf("request %s %s", r.method, r.path)
+	}
+	if r.query != "email=a%2Bb%40x.com&tag=a&tag=b" {
+		t.Errorf("query %q", r.query)
+	}
+	if r.body != `{"amount":19.99,"status":"paid","who":{"email":"a+b@x.com"}}` {
+		t.Errorf("body %s", r.body)
+	}
+	for name, want := range map[string]string{
+		"Authorization":   "Bearer t0k",
+		"X-Amount":        "1999",
+		"Content-Type":    "application/json",
+		"Idempotency-Key": "run1:update",
+		"User-Agent":      "hookflow",
+	} {
+		if v := r.header.Get(name); v != want {
+			t.Errorf("header %s = %q, want %q", name, v, want)
+		}
+	}
+	m := out.(map[string]any)
+	if m["status"] != 200 || !reflect.DeepEqual(m["body"], map[string]any{"id": "cus_1", "n": 2}) {
+		t.Errorf("output %#v", m)
+	}
+	if h := m["headers"].(map[string]any); h["x-request-id"] != "req-1" {
+		t.Errorf("headers should be lower-case: %#v", h)
+	}
+}
+
+func TestHTTPStepDefaultMethod(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	client := NewClient(NewGuard(loopback))
+	for src, want := range map[string]string{
+		`step "http" "a" { url = "` + srv.URL + `" }`:                      "GET",
+		"step \"http\" \"a\" {\n url = \"" + srv.URL + "\"\n json = {}\n}": "POST",
+	} {
+		if _, err := call(loadStep(t, client, src), &workflows.Env{}); err != nil {
+			t.Fatal(err)
+		}
+		if r := <-got; r.method != want {
+			t.Errorf("%s: method %s, want %s", src, r.method, want)
+		}
+	}
+}
+
+func TestHTTPStepNon2xxFails(t *testing.T) {
+	srv, _ := recorder(t, 503, `{"error": "down"}`)
+	step := loadStep(t, NewClient(NewGuard(loopback)), `step "http" "a" { url = "`+srv.URL+`/x" }`)
+	out, err := call(step, &workflows.Env{})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != 503 {
+		t.Fatalf("want a StatusError 503, got %v", err)
+	}
+	if out.(map[string]any)["body"].(map[string]any)["error"] != "down" {
+		t.Errorf("the response should still be reported: %#v", out)
+	}
+	if strings.Contains(err.Error(), "/x") {
+		t.Errorf("the error should not show the URL path, which may hold a secret: %v", err)
+	}
+}
+
+func TestHTTPStepTextResponse(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	out, err := call(loadStep(t, NewClient(NewGuard(loopback)), `step "http" "a" { url = "`+srv.URL+`" }`), &workflows.Env{})
+	if err != nil || out.(map[string]any)["body"] != "ok" {
+		t.Errorf("got %#v, %v", out, err)
+	}
+}
+
+func TestHTTPStepResponseCap(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.CopyN(w, zeros{}, MaxResponseBody+1)
+	}))
+	defer srv.Close()
+	_, err := call(loadStep(t, NewClient(NewGuard(loopback)), `step "http" "a" { url = "`+srv.URL+`" }`), &workflows.Env{})
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("got %v", err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
+}
+
+func TestHTTPStepDoesNotFollowRedirects(t *testing.T) {
+	var hits atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/stolen", http.StatusFound)
+	}))
+	defer redirector.Close()
+	step := loadStep(t, NewClient(NewGuard(loopback)), `
+  step "http" "a" {
+    url     = "`+redirector.URL+`"
+    headers = { "X-Api-Key" = "secret-key" }
+  }`)
+	_, err := call(step, &workflows.Env{})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusFound || !strings.Contains(err.Error(), "redirects are not followed") {
+		t.Fatalf("got %v", err)
+	}
+	if hits.Load() != 0 {
+		t.Error("the redirect target was called")
+	}
+}
+
+func TestHTTPStepRefusesPrivateAddresses(t *testing.T) {
+	var hits atomic.Int32
+	canary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer canary.Close()
+	step := loadStep(t, NewClient(NewGuard(nil)), `step "http" "a" { url = "`+canary.URL+`" }`)
+	_, err := call(step, &workflows.Env{})
+	var be *BlockedError
+	if !errors.As(err, &be) {
+		t.Fatalf("want a BlockedError, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "--allow-net 127.0.0.1/32") {
+		t.Errorf("the error should say how to allow it: %v", err)
+	}
+	if hits.Load() != 0 {
+		t.Error("the canary was reached")
+	}
+}
+
+func TestHTTPStepRefusesLineBreaksInHeaders(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	step := loadStep(t, NewClient(NewGuard(loopback)), `
+  step "http" "a" {
+    url     = "`+srv.URL+`"
+    headers = { "X-Name" = "{{ event.body.name }}" }
+  }`)
+	_, err := call(step, &workflows.Env{Event: map[string]any{"body": map[string]any{"name": "a\r\nX-Injected: 1"}}})
+	if err == nil || !strings.Contains(err.Error(), "line break") {
+		t.Errorf("got %v", err)
+	}
+	if len(got) != 0 {
+		t.Error("the request was sent")
+	}
+}
+
+func TestHTTPStepLoadErrors(t *testing.T) {
+	tests := map[string]string{
+		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "FETCH"` + "\n}":     `Unknown HTTP method "FETCH"`,
+		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "{{ event.m }}"` + "\n}": "method cannot use {{ }}",
+		`step "http" "a" { url = "ftp://x.example" }`:                                                      "is not an http:// or https:// URL",
+		`step "http" "a" { url = "https:///path" }`:                                                        "has no host",
+		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `headers = "x"` + "\n}":         "headers must be an object",
+	}
+	for src, want := range tests {
+		k := workflows.NewKinds()
+		Register(k, Options{})
+		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte("workflow \"w\" {\n" + src + "\n}")}}, k)
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("%s:\n got %s\nwant %q", src, diags.Error(), want)
+		}
+	}
+}

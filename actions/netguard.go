@@ -1,0 +1,118 @@
+package actions
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// Guard decides which addresses outbound calls may connect to. It checks the address
+// actually dialed, after DNS resolution, so a name that resolves (or re-resolves) to a
+// private address is caught as surely as a literal one.
+type Guard struct {
+	allow []netip.Prefix
+}
+
+// NewGuard returns a guard that refuses every non-public address except those inside
+// one of the allowed prefixes (the operator's --allow-net).
+func NewGuard(allow []netip.Prefix) *Guard {
+	return &Guard{allow: allow}
+}
+
+// BlockedError is returned when an outbound call would reach a refused address.
+type BlockedError struct {
+	Addr   netip.Addr
+	Reason string
+}
+
+func (e *BlockedError) Error() string {
+	bits := 32
+	if e.Addr.Is6() {
+		bits = 128
+	}
+	return fmt.Sprintf("refusing to connect to %s: %s address (allow it with --allow-net %s/%d)", e.Addr, e.Reason, e.Addr, bits)
+}
+
+// blocked lists the address ranges that are not the public internet.
+var blocked = []struct {
+	prefix netip.Prefix
+	reason string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified"},
+	{netip.MustParsePrefix("10.0.0.0/8"), "private"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "shared (carrier-grade NAT)"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local (cloud metadata)"},
+	{netip.MustParsePrefix("172.16.0.0/12"), "private"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "reserved"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "documentation"},
+	{netip.MustParsePrefix("192.168.0.0/16"), "private"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
+	{netip.MustParsePrefix("::/96"), "unspecified or IPv4-compatible"},
+	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local NAT64"},
+	{netip.MustParsePrefix("100::/64"), "discard"},
+	{netip.MustParsePrefix("2001::/32"), "Teredo"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
+	{netip.MustParsePrefix("fc00::/7"), "unique local (private)"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+}
+
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+)
+
+// Check returns a *BlockedError when addr may not be dialed.
+func (g *Guard) Check(addr netip.Addr) error {
+	addr = addr.Unmap()
+	for _, p := range g.allow {
+		if p.Contains(addr) {
+			return nil
+		}
+	}
+	// IPv6 forms that carry an IPv4 address are judged by the address they carry.
+	if v4, ok := embeddedV4(addr); ok {
+		if err := g.Check(v4); err != nil {
+			return &BlockedError{Addr: addr, Reason: err.(*BlockedError).Reason + " (embedded in IPv6)"}
+		}
+		return nil
+	}
+	for _, b := range blocked {
+		if b.prefix.Contains(addr) {
+			return &BlockedError{Addr: addr, Reason: b.reason}
+		}
+	}
+	return nil
+}
+
+func embeddedV4(addr netip.Addr) (netip.Addr, bool) {
+	b := addr.As16()
+	switch {
+	case nat64.Contains(addr):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	case sixToFour.Contains(addr):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	}
+	return netip.Addr{}, false
+}
+
+// control is a net.Dialer Control function: it runs after resolution, on the address
+// about to be connected.
+func (g *Guard) control(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return err
+	}
+	return g.Check(addr)
+}

@@ -1,0 +1,44 @@
+package actions
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+)
+
+func TestGuard(t *testing.T) {
+	g := NewGuard(nil)
+	refused := []string{
+		"127.0.0.1", "127.1.2.3", "::1", "0.0.0.0", "10.1.2.3", "172.16.0.1", "192.168.1.1",
+		"169.254.169.254", "100.64.0.1", "224.0.0.1", "255.255.255.255", "fc00::1", "fd12::1",
+		"fe80::1", "ff02::1", "::", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+		"64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "2002:7f00:1::", "2002:a00:1::", "::127.0.0.1",
+	}
+	for _, s := range refused {
+		err := g.Check(netip.MustParseAddr(s))
+		var be *BlockedError
+		if !errors.As(err, &be) {
+			t.Errorf("%s: allowed, want refused", s)
+		}
+	}
+	allowed := []string{"8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::"}
+	for _, s := range allowed {
+		if err := g.Check(netip.MustParseAddr(s)); err != nil {
+			t.Errorf("%s: %v, want allowed", s, err)
+		}
+	}
+}
+
+func TestGuardAllowList(t *testing.T) {
+	g := NewGuard([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")})
+	for _, s := range []string{"10.9.9.9", "127.0.0.1", "::ffff:127.0.0.1", "64:ff9b::7f00:1"} {
+		if err := g.Check(netip.MustParseAddr(s)); err != nil {
+			t.Errorf("%s: %v, want allowed", s, err)
+		}
+	}
+	for _, s := range []string{"127.0.0.2", "192.168.0.1", "169.254.169.254"} {
+		if err := g.Check(netip.MustParseAddr(s)); err == nil {
+			t.Errorf("%s: allowed, want refused", s)
+		}
+	}
+}

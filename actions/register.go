@@ -1,0 +1,24 @@
+// Package actions holds the step kinds: what a step does when it runs. Each kind lives
+// in its own file and registers its name, schema and constructor with Register.
+package actions
+
+import (
+	"net/http"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Options are what the step kinds need from the operator.
+type Options struct {
+	// Client makes every outbound HTTP call. Nil means NewClient(NewGuard(nil)):
+	// public addresses only.
+	Client *http.Client
+}
+
+// Register adds every step kind to k.
+func Register(k *workflows.Kinds, o Options) {
+	if o.Client == nil {
+		o.Client = NewClient(NewGuard(nil))
+	}
+	k.AddStep(httpKind(o))
+}
