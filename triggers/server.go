@@ -1,0 +1,174 @@
+package triggers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Starter queues runs. The engine is one; Start must return only once the run is
+// durable, because the sender is told 2xx right after.
+type Starter interface {
+	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
+}
+
+// DefaultMaxBody is the largest webhook body accepted.
+const DefaultMaxBody = 1 << 20
+
+// Webhooks receives webhook requests under /hooks and starts runs for them.
+type Webhooks struct {
+	starter   Starter
+	log       *slog.Logger
+	statusURL func(runID string) string
+	routes    atomic.Pointer[router]
+}
+
+// NewWebhooks returns a receiver that starts runs with starter. statusURL, when not
+// nil, gives the URL where a run's status can be read; it is part of the 202 answer.
+func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) string) *Webhooks {
+	return &Webhooks{starter: starter, log: log, statusURL: statusURL}
+}
+
+// Use swaps in the webhooks of set. Requests already being handled finish with the set
+// they started with.
+func (h *Webhooks) Use(set *workflows.Set) {
+	h.routes.Store(newRouter(set))
+}
+
+// ServeHTTP handles one webhook request. The path must start with /hooks.
+func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := h.routes.Load()
+	sub, ok := strings.CutPrefix(r.URL.Path, "/hooks")
+	if rt == nil || !ok || (sub != "" && sub[0] != '/') {
+		httpjson.Error(w, http.StatusNotFound, "no webhook at "+r.URL.Path)
+		return
+	}
+	ep, params := rt.match(sub)
+	if ep == nil {
+		httpjson.Error(w, http.StatusNotFound, "no webhook at "+r.URL.Path)
+		return
+	}
+	routes := methodRoutes(ep, r.Method)
+	if len(routes) == 0 {
+		w.Header().Set("Allow", strings.Join(allowed(ep), ", "))
+		httpjson.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not accepted at %s", r.Method, r.URL.Path))
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, DefaultMaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
+			return
+		}
+		httpjson.Error(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	ev, err := newEvent(r, sub, params, raw)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h.dispatch(w, r, routes, ev)
+}
+
+// dispatch starts a run for every workflow on the endpoint whose filter accepts ev.
+func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []route, ev *workflows.Event) {
+	value := ev.Value()
+	var runs []string
+	for _, rt := range routes {
+		if rt.wf.Filter != nil {
+			env := &workflows.Env{Event: value, Vars: rt.wf.Vars}
+			ok, err := rt.wf.Filter.Eval(env)
+			if err != nil {
+				// A filter that cannot be evaluated on this event does not match it.
+				h.log.Warn("filter failed; treating the event as not matching",
+					"workflow", rt.wf.Name, "event", ev.ID, "err", err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		runID, err := h.starter.Start(r.Context(), rt.wf, ev)
+		if err != nil {
+			h.log.Error("cannot queue run; answering 503", "workflow", rt.wf.Name, "event", ev.ID, "err", err)
+			w.Header().Set("Retry-After", "5")
+			httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the event right now; retry later")
+			return
+		}
+		runs = append(runs, runID)
+	}
+	if len(runs) == 0 {
+		httpjson.Write(w, http.StatusOK, map[string]any{"status": "filtered"})
+		return
+	}
+	body := map[string]any{"run_id": runs[0]}
+	if h.statusURL != nil {
+		body["status_url"] = h.statusURL(runs[0])
+	}
+	if len(runs) > 1 {
+		body["run_ids"] = runs
+	}
+	httpjson.Write(w, http.StatusAccepted, body)
+}
+
+func methodRoutes(ep *endpoint, method string) []route {
+	var out []route
+	for _, rt := range ep.routes {
+		if rt.hook.Method == method {
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
+func allowed(ep *endpoint) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, rt := range ep.routes {
+		if !seen[rt.hook.Method] {
+			seen[rt.hook.Method] = true
+			out = append(out, rt.hook.Method)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// newEvent builds the event of a webhook request. A body that does not parse as its
+// content type says is an error.
+func newEvent(r *http.Request, path string, params map[string]string, raw []byte) (*workflows.Event, error) {
+	ct := r.Header.Get("Content-Type")
+	body, err := workflows.ParseBody(ct, raw)
+	if err != nil {
+		return nil, err
+	}
+	headers := make(map[string]string, len(r.Header))
+	for k, vs := range r.Header {
+		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	return &workflows.Event{
+		ID:          id.New(),
+		Trigger:     "webhook",
+		ReceivedAt:  time.Now().UTC(),
+		Method:      r.Method,
+		Path:        path,
+		Params:      params,
+		Query:       r.URL.Query(),
+		Headers:     headers,
+		ContentType: ct,
+		Raw:         string(raw),
+		Body:        body,
+	}, nil
+}

@@ -1,0 +1,232 @@
+package triggers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// recordingStarter stands in for the engine here; the end-to-end tests in cmd/hookflow
+// run the same requests against the real engine on Redis.
+type recordingStarter struct {
+	mu     sync.Mutex
+	events map[string][]*workflows.Event // by workflow
+	fail   error
+}
+
+func (s *recordingStarter) Start(_ context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return "", s.fail
+	}
+	s.events[wf.Name] = append(s.events[wf.Name], ev)
+	return "run-" + wf.Name, nil
+}
+
+func (s *recordingStarter) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, evs := range s.events {
+		n += len(evs)
+	}
+	return n
+}
+
+const hooksSrc = `
+workflow "paid" {
+  trigger "webhook" {
+    path = "/stripe"
+  }
+  filter = "event.body.type == 'payment_intent.succeeded'"
+}
+
+workflow "refunded" {
+  trigger "webhook" {
+    path = "/stripe"
+  }
+  filter = "event.body.type == 'charge.refunded' || event.body.also_refund == true"
+}
+
+workflow "repo" {
+  trigger "webhook" {
+    path   = "/repos/{owner}/{name}/events"
+    method = "PUT"
+  }
+  filter = "event.body.n > 1"
+}
+`
+
+func newTestServer(t *testing.T) (*httptest.Server, *recordingStarter) {
+	t.Helper()
+	k := workflows.NewKinds()
+	Register(k)
+	set, diags := workflows.Load([]workflows.Source{{Name: "hooks.hcl", Data: []byte(hooksSrc)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	starter := &recordingStarter{events: map[string][]*workflows.Event{}}
+	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), func(id string) string { return "http://admin/runs/" + id })
+	h.Use(set)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, starter
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func send(t *testing.T, method, url, contentType string, body []byte) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("X-GitHub-Event", "push")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	a := answer{status: resp.StatusCode, header: resp.Header}
+	if err := json.NewDecoder(resp.Body).Decode(&a.body); err != nil {
+		t.Fatalf("%s %s: answer is not JSON: %v", method, url, err)
+	}
+	return a
+}
+
+func TestWebhookStartsARun(t *testing.T) {
+	srv, starter := newTestServer(t)
+	a := send(t, "POST", srv.URL+"/hooks/stripe?attempt=2", "application/json", []byte(`{"type": "payment_intent.succeeded", "amount": 1999}`))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("status %d %v", a.status, a.body)
+	}
+	if a.body["run_id"] != "run-paid" || a.body["status_url"] != "http://admin/runs/run-paid" || a.body["run_ids"] != nil {
+		t.Errorf("answer %v", a.body)
+	}
+	ev := starter.events["paid"][0]
+	if ev.Trigger != "webhook" || ev.Method != "POST" || ev.Path != "/stripe" || ev.ID == "" || ev.ReceivedAt.IsZero() {
+		t.Errorf("event %+v", ev)
+	}
+	if ev.Headers["x-github-event"] != "push" || ev.Query["attempt"][0] != "2" {
+		t.Errorf("headers/query %v %v", ev.Headers, ev.Query)
+	}
+	if !reflect.DeepEqual(ev.Body, map[string]any{"type": "payment_intent.succeeded", "amount": 1999}) {
+		t.Errorf("body %#v", ev.Body)
+	}
+	if len(starter.events["refunded"]) != 0 {
+		t.Error("the other workflow's filter should not have matched")
+	}
+}
+
+func TestWebhookSeveralWorkflowsOnOnePath(t *testing.T) {
+	srv, starter := newTestServer(t)
+	a := send(t, "POST", srv.URL+"/hooks/stripe", "application/json", []byte(`{"type": "payment_intent.succeeded", "also_refund": true}`))
+	if a.status != http.StatusAccepted || !reflect.DeepEqual(a.body["run_ids"], []any{"run-paid", "run-refunded"}) {
+		t.Errorf("answer %d %v", a.status, a.body)
+	}
+	if starter.count() != 2 {
+		t.Errorf("%d runs, want 2", starter.count())
+	}
+}
+
+func TestWebhookPathParameters(t *testing.T) {
+	srv, starter := newTestServer(t)
+	a := send(t, "PUT", srv.URL+"/hooks/repos/hookflow/engine/events/", "application/json", []byte(`{"n": 2}`))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("status %d %v", a.status, a.body)
+	}
+	if p := starter.events["repo"][0].Params; !reflect.DeepEqual(p, map[string]string{"owner": "hookflow", "name": "engine"}) {
+		t.Errorf("params %v", p)
+	}
+}
+
+func TestWebhookAnswers(t *testing.T) {
+	srv, starter := newTestServer(t)
+	big := []byte(`{"type": "` + strings.Repeat("x", DefaultMaxBody) + `"}`)
+	tests := []struct {
+		name, method, path, contentType string
+		body                            []byte
+		status                          int
+		says                            string
+	}{
+		{"filtered", "POST", "/hooks/stripe", "application/json", []byte(`{"type": "customer.created"}`), 200, `"status":"filtered"`},
+		{"filter error means no match", "PUT", "/hooks/repos/a/b/events", "application/json", []byte(`{"n": "x"}`), 200, `"status":"filtered"`},
+		{"unknown path", "POST", "/hooks/nope", "application/json", []byte(`{}`), 404, "no webhook at /hooks/nope"},
+		{"not under /hooks", "POST", "/hooksstripe", "application/json", []byte(`{}`), 404, "no webhook"},
+		{"parameter segment missing", "PUT", "/hooks/repos/a/events", "application/json", []byte(`{}`), 404, "no webhook"},
+		{"wrong method", "GET", "/hooks/stripe", "", nil, 405, "GET is not accepted at /hooks/stripe"},
+		{"malformed JSON", "POST", "/hooks/stripe", "application/json", []byte(`{"type": `), 400, "invalid JSON"},
+		{"too deep", "POST", "/hooks/stripe", "application/json", []byte(strings.Repeat("[", 20000)), 400, "deeper than 64"},
+		{"too large", "POST", "/hooks/stripe", "application/json", big, 413, "larger than 1048576 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := send(t, tt.method, srv.URL+tt.path, tt.contentType, tt.body)
+			data, _ := json.Marshal(a.body)
+			if a.status != tt.status || !strings.Contains(string(data), tt.says) {
+				t.Errorf("got %d %s, want %d saying %q", a.status, data, tt.status, tt.says)
+			}
+			if tt.status == 405 && a.header.Get("Allow") != "POST" {
+				t.Errorf("Allow: %q", a.header.Get("Allow"))
+			}
+		})
+	}
+	if starter.count() != 0 {
+		t.Errorf("%d runs started, want none", starter.count())
+	}
+}
+
+func TestWebhookCannotQueue(t *testing.T) {
+	srv, starter := newTestServer(t)
+	starter.fail = errors.New("redis: connection refused")
+	a := send(t, "POST", srv.URL+"/hooks/stripe", "application/json", []byte(`{"type": "payment_intent.succeeded"}`))
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
+		t.Errorf("got %d, Retry-After %q", a.status, a.header.Get("Retry-After"))
+	}
+	if strings.Contains(a.body["error"].(string), "redis") {
+		t.Errorf("internal errors should not reach the sender: %v", a.body)
+	}
+}
+
+func TestWebhookLoadErrors(t *testing.T) {
+	tests := map[string]string{
+		`path = "stripe"`:                 "must start with /",
+		`path = "/a?b=1"`:                 "holds a query",
+		`path = "/"`:                      "must name something below /hooks",
+		`path = "/a//b"`:                  "empty segment",
+		`path = "/a/{b-c}"`:               "not a valid parameter name",
+		`path = "/a/{b}/{b}"`:             "names {b} twice",
+		`path = "/a/x{b}"`:                "must be a whole segment",
+		`path = "/{{ event.x }}"`:         "path cannot use {{ }}",
+		"path = \"/a\"\nmethod = \"GETT\"": `Unsupported webhook method "GETT"`,
+		`method = "POST"`:                 `The argument "path" is required`,
+	}
+	for attrs, want := range tests {
+		k := workflows.NewKinds()
+		Register(k)
+		src := "workflow \"w\" {\n  trigger \"webhook\" {\n" + attrs + "\n  }\n}"
+		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("%s:\n got %s\nwant %q", attrs, diags.Error(), want)
+		}
+	}
+}
