@@ -35,7 +35,7 @@ func call(step *workflows.Step, env *workflows.Env) (any, error) {
 
 type recorded struct {
 	method, path, query, body string
-	header                   http.Header
+	header                    http.Header
 }
 
 // recorder is an API that records what it was sent and answers with JSON.
@@ -221,11 +221,11 @@ func TestHTTPStepRefusesLineBreaksInHeaders(t *testing.T) {
 
 func TestHTTPStepLoadErrors(t *testing.T) {
 	tests := map[string]string{
-		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "FETCH"` + "\n}":     `Unknown HTTP method "FETCH"`,
+		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "FETCH"` + "\n}":         `Unknown HTTP method "FETCH"`,
 		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "{{ event.m }}"` + "\n}": "method cannot use {{ }}",
-		`step "http" "a" { url = "ftp://x.example" }`:                                                      "is not an http:// or https:// URL",
-		`step "http" "a" { url = "https:///path" }`:                                                        "has no host",
-		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `headers = "x"` + "\n}":         "headers must be an object",
+		`step "http" "a" { url = "ftp://x.example" }`:                                                        "is not an http:// or https:// URL",
+		`step "http" "a" { url = "https:///path" }`:                                                          "has no host",
+		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `headers = "x"` + "\n}":            "headers must be an object",
 	}
 	for src, want := range tests {
 		k := workflows.NewKinds()

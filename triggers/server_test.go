@@ -209,16 +209,16 @@ func TestWebhookCannotQueue(t *testing.T) {
 
 func TestWebhookLoadErrors(t *testing.T) {
 	tests := map[string]string{
-		`path = "stripe"`:                 "must start with /",
-		`path = "/a?b=1"`:                 "holds a query",
-		`path = "/"`:                      "must name something below /hooks",
-		`path = "/a//b"`:                  "empty segment",
-		`path = "/a/{b-c}"`:               "not a valid parameter name",
-		`path = "/a/{b}/{b}"`:             "names {b} twice",
-		`path = "/a/x{b}"`:                "must be a whole segment",
-		`path = "/{{ event.x }}"`:         "path cannot use {{ }}",
+		`path = "stripe"`:                  "must start with /",
+		`path = "/a?b=1"`:                  "holds a query",
+		`path = "/"`:                       "must name something below /hooks",
+		`path = "/a//b"`:                   "empty segment",
+		`path = "/a/{b-c}"`:                "not a valid parameter name",
+		`path = "/a/{b}/{b}"`:              "names {b} twice",
+		`path = "/a/x{b}"`:                 "must be a whole segment",
+		`path = "/{{ event.x }}"`:          "path cannot use {{ }}",
 		"path = \"/a\"\nmethod = \"GETT\"": `Unsupported webhook method "GETT"`,
-		`method = "POST"`:                 `The argument "path" is required`,
+		`method = "POST"`:                  `The argument "path" is required`,
 	}
 	for attrs, want := range tests {
 		k := workflows.NewKinds()
