@@ -1,0 +1,101 @@
+// Package engine executes runs: it queues them in Redis, leases their steps to workers,
+// runs the steps' actions and records every result.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Options configure an Engine. Zero values take the defaults.
+type Options struct {
+	// Shards splits the queue's keys into this many Redis Cluster slots. Every process
+	// sharing a Redis must use the same number. Default 1.
+	Shards int
+	// Lease is how long a worker holds a step before another may take it. Default 1m.
+	Lease time.Duration
+	// Retention is how long a finished run stays readable. Default 7 days.
+	Retention time.Duration
+	Logger    *slog.Logger
+}
+
+// Engine starts runs and reads them back; a Pool executes them.
+type Engine struct {
+	q   *queue
+	log *slog.Logger
+
+	mu       sync.RWMutex
+	versions map[string]*workflows.Workflow // by name@version: every version this process has loaded
+}
+
+// New returns an engine on rdb.
+func New(rdb redis.UniversalClient, o Options) *Engine {
+	if o.Shards <= 0 {
+		o.Shards = 1
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	if o.Retention <= 0 {
+		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	q := &queue{rdb: rdb, leaseFor: o.Lease, retention: o.Retention}
+	for i := range o.Shards {
+		q.shards = append(q.shards, newShard(i))
+	}
+	return &Engine{q: q, log: o.Logger, versions: map[string]*workflows.Workflow{}}
+}
+
+// Use makes the workflows of set runnable. Versions loaded before stay runnable, so a
+// run keeps the definition it started with when a file changes.
+func (e *Engine) Use(set *workflows.Set) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, wf := range set.Workflows() {
+		e.versions[versionKey(wf.Name, wf.Version)] = wf
+	}
+}
+
+func versionKey(name, version string) string { return name + "@" + version }
+
+func (e *Engine) workflow(name, version string) *workflows.Workflow {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.versions[versionKey(name, version)]
+}
+
+// Start queues a run of wf for ev and returns its id. When Start returns nil the run
+// is in Redis: a worker will execute it even if this process stops now.
+func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
+	if e.workflow(wf.Name, wf.Version) == nil {
+		e.mu.Lock()
+		e.versions[versionKey(wf.Name, wf.Version)] = wf
+		e.mu.Unlock()
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return "", fmt.Errorf("encoding event: %w", err)
+	}
+	runID := id.New()
+	if err := e.q.start(ctx, runID, wf, data); err != nil {
+		return "", fmt.Errorf("queueing run of %s: %w", wf.Name, err)
+	}
+	return runID, nil
+}
+
+// Ping checks that Redis answers.
+func (e *Engine) Ping(ctx context.Context) error {
+	return e.q.rdb.Ping(ctx).Err()
+}

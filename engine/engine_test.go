@@ -1,0 +1,353 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// probe is a step kind for these tests: it renders its value, records the call, and
+// fails when its fail attribute renders true. It also tracks how many probes run at once.
+type probe struct {
+	value, fail *workflows.Template
+	rec         *recorder
+}
+
+type recorder struct {
+	mu      sync.Mutex
+	calls   []string // run:step, in order
+	running atomic.Int32
+	peak    atomic.Int32
+	hold    chan struct{} // when set, every call waits on it
+	entered chan struct{} // when set, every call sends on it first
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.calls...)
+}
+
+func (p *probe) Do(ctx context.Context, c *workflows.Call) (any, error) {
+	n := p.rec.running.Add(1)
+	defer p.rec.running.Add(-1)
+	for {
+		peak := p.rec.peak.Load()
+		if n <= peak || p.rec.peak.CompareAndSwap(peak, n) {
+			break
+		}
+	}
+	if p.rec.entered != nil {
+		p.rec.entered <- struct{}{}
+	}
+	if p.rec.hold != nil {
+		select {
+		case <-p.rec.hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	p.rec.mu.Lock()
+	p.rec.calls = append(p.rec.calls, c.IdempotencyKey())
+	p.rec.mu.Unlock()
+	v, err := p.value.Render(c.Env)
+	if err != nil {
+		return nil, err
+	}
+	if p.fail != nil {
+		if f, _ := p.fail.Render(c.Env); f == true {
+			return map[string]any{"value": v}, errors.New("probe failed as asked")
+		}
+	}
+	return map[string]any{"value": v}, nil
+}
+
+func probeKinds(rec *recorder) *workflows.Kinds {
+	k := workflows.NewKinds()
+	k.AddStep(workflows.StepKind{
+		Name:  "probe",
+		Attrs: []workflows.Attr{{Name: "value", Required: true}, {Name: "fail"}},
+		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
+			return &probe{value: b.Template("value"), fail: b.Template("fail"), rec: rec}, nil
+		},
+	})
+	return k
+}
+
+func loadSet(t *testing.T, rec *recorder, src string) *workflows.Set {
+	t.Helper()
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, probeKinds(rec))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return set
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// event is a manual event with a JSON body.
+func event(body string) *workflows.Event {
+	return &workflows.Event{ID: "ev1", Trigger: "manual", ReceivedAt: time.Now(), ContentType: "application/json", Raw: body}
+}
+
+// waitRun polls a run until it leaves queued/running or the deadline passes.
+func waitRun(t *testing.T, e *Engine, id string) *Run {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r, err := e.Run(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status == "succeeded" || r.Status == "failed" {
+			return r
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("run %s still %s", id, r.Status)
+		case <-tick.C:
+		}
+	}
+}
+
+func startPool(t *testing.T, e *Engine, workers int) *Pool {
+	t.Helper()
+	p := e.NewPool(workers)
+	p.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Stop(ctx); err != nil {
+			t.Errorf("stopping pool: %v", err)
+		}
+	})
+	return p
+}
+
+const chainSrc = `
+workflow "chain" {
+  step "probe" "first" {
+    value = "{{ event.body.name }}"
+  }
+  step "probe" "second" {
+    value = "hello {{ steps.first.value }} from {{ run.workflow }}"
+  }
+  step "probe" "third" {
+    if    = "steps.second.status == 'succeeded' && event.body.name == 'nobody'"
+    value = "never"
+  }
+}
+`
+
+func TestRunExecutesChainedSteps(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{}
+		e := New(b.Client, Options{Logger: quiet})
+		set := loadSet(t, rec, chainSrc)
+		e.Use(set)
+		startPool(t, e, 4)
+		id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != "succeeded" || r.Error != "" || r.Workflow != "chain" || r.Version != set.Workflow("chain").Version {
+			t.Fatalf("run %+v", r)
+		}
+		if r.StartedAt == nil || r.FinishedAt == nil || r.DurationMS == nil {
+			t.Errorf("timings missing: %+v", r)
+		}
+		want := []struct{ name, status, value string }{
+			{"first", "succeeded", "Ada"},
+			{"second", "succeeded", "hello Ada from chain"},
+			{"third", "skipped", ""},
+		}
+		if len(r.Steps) != len(want) {
+			t.Fatalf("steps %+v", r.Steps)
+		}
+		for i, w := range want {
+			s := r.Steps[i]
+			if s.Name != w.name || s.Status != w.status || s.Kind != "probe" || s.Attempts != 1 {
+				t.Errorf("step %d: %+v", i, s)
+			}
+			if w.value != "" && s.Output.(map[string]any)["value"] != w.value {
+				t.Errorf("step %s output %#v", s.Name, s.Output)
+			}
+		}
+		if calls := rec.list(); len(calls) != 2 || calls[0] != id+":first" || calls[1] != id+":second" {
+			t.Errorf("calls %v", calls)
+		}
+	})
+}
+
+const failSrc = `
+workflow "fails" {
+  step "probe" "a" {
+    value = "x"
+    fail  = true
+  }
+  step "probe" "b" {
+    value = "not reached"
+  }
+}
+
+workflow "continues" {
+  step "probe" "a" {
+    value    = "x"
+    fail     = true
+    on_error = "continue"
+  }
+  step "probe" "b" {
+    value = "after {{ steps.a.status }}: {{ steps.a.error }}"
+  }
+}
+`
+
+func TestFailedStep(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{}
+		e := New(b.Client, Options{Logger: quiet})
+		set := loadSet(t, rec, failSrc)
+		e.Use(set)
+		startPool(t, e, 2)
+
+		id, err := e.Start(context.Background(), set.Workflow("fails"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != "failed" || r.Error != "step a: probe failed as asked" {
+			t.Errorf("run %s: %q", r.Status, r.Error)
+		}
+		if r.Steps[0].Status != "failed" || r.Steps[0].Error != "probe failed as asked" || r.Steps[1].Status != "pending" {
+			t.Errorf("steps %+v", r.Steps)
+		}
+
+		id, err = e.Start(context.Background(), set.Workflow("continues"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = waitRun(t, e, id)
+		if r.Status != "succeeded" || r.Steps[0].Status != "failed" {
+			t.Errorf("run %+v", r)
+		}
+		if v := r.Steps[1].Output.(map[string]any)["value"]; v != "after failed: probe failed as asked" {
+			t.Errorf("a later step should see the failure, got %q", v)
+		}
+	})
+}
+
+func TestWorkersCapConcurrency(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{}
+		e := New(b.Client, Options{Logger: quiet})
+		set := loadSet(t, rec, chainSrc)
+		e.Use(set)
+		startPool(t, e, 3)
+		var ids []string
+		for i := range 60 {
+			id, err := e.Start(context.Background(), set.Workflow("chain"), event(fmt.Sprintf(`{"name": "n%d"}`, i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			if r := waitRun(t, e, id); r.Status != "succeeded" {
+				t.Fatalf("run %s: %s %s", id, r.Status, r.Error)
+			}
+		}
+		if got := len(rec.list()); got != 120 {
+			t.Errorf("%d step calls, want 120 (each step once)", got)
+		}
+		if peak := rec.peak.Load(); peak > 3 {
+			t.Errorf("%d steps ran at once with 3 workers", peak)
+		}
+	})
+}
+
+func TestUnknownVersionFailsTheRun(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{}
+		set := loadSet(t, rec, chainSrc)
+		starter := New(b.Client, Options{Logger: quiet})
+		id, err := starter.Start(context.Background(), set.Workflow("chain"), event(`{"name": "x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A process that never loaded this version executes the run.
+		other := New(b.Client, Options{Logger: quiet})
+		startPool(t, other, 1)
+		r := waitRun(t, other, id)
+		if r.Status != "failed" || r.Error == "" {
+			t.Errorf("run %s %q", r.Status, r.Error)
+		}
+		if len(rec.list()) != 0 {
+			t.Error("no step should have run")
+		}
+	})
+}
+
+func TestRunNotFound(t *testing.T) {
+	e := New(redistest.Mini(t).Client, Options{Logger: quiet})
+	if _, err := e.Run(context.Background(), "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestStopWaitsForStepsInProgress(t *testing.T) {
+	b := redistest.Mini(t)
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 1)}
+	e := New(b.Client, Options{Logger: quiet})
+	set := loadSet(t, rec, chainSrc)
+	e.Use(set)
+	p := e.NewPool(2)
+	p.Start()
+	id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-rec.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step never started")
+	}
+	stopped := make(chan error)
+	go func() { stopped <- p.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) while a step was running", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(rec.hold)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	// The step in progress was committed; the rest of the run was queued, not chained,
+	// because the pool was stopping.
+	r, err := e.Run(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Steps[0].Status != "succeeded" || r.Steps[1].Status != "pending" || r.Status != "running" {
+		t.Errorf("run %s, steps %+v", r.Status, r.Steps)
+	}
+	// Another pool picks the run up.
+	startPool(t, e, 1)
+	if r := waitRun(t, e, id); r.Status != "succeeded" {
+		t.Errorf("run %s", r.Status)
+	}
+}

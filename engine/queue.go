@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed scripts/*.lua
+var scriptFiles embed.FS
+
+func script(name string) *redis.Script {
+	src, err := scriptFiles.ReadFile("scripts/" + name)
+	if err != nil {
+		panic(err)
+	}
+	return redis.NewScript(string(src))
+}
+
+var (
+	startScript    = script("start.lua")
+	leaseScript    = script("lease.lua")
+	completeScript = script("complete.lua")
+)
+
+// errStaleLease is returned when a commit carries a token that is no longer the job's:
+// the lease expired and the job was handed to someone else, or it was committed already.
+var errStaleLease = errors.New("lease is no longer held")
+
+// queue is the Redis side of the engine: every state change is one script call.
+type queue struct {
+	rdb       redis.UniversalClient
+	shards    []*shard
+	leaseFor  time.Duration
+	retention time.Duration
+}
+
+func (q *queue) shardFor(workflow string) *shard {
+	return q.shards[shardOf(workflow, len(q.shards))]
+}
+
+// start creates a run and queues its first step. Calling it again with the same run id
+// changes nothing.
+func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow, event []byte) error {
+	sh := q.shardFor(wf.Name)
+	first := ""
+	if len(wf.Steps) > 0 {
+		first = wf.Steps[0].Name
+	}
+	job := jobID(runID, first)
+	keys := []string{sh.run(runID), sh.job(job), sh.ready(wf.Name), sh.due(), sh.wake()}
+	return startScript.Run(ctx, q.rdb, keys,
+		runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds()).Err()
+}
+
+// job is a leased step of a run.
+type job struct {
+	shard   *shard
+	id      string
+	step    string
+	token   string
+	attempt int
+	run     map[string]string // the run hash as it was when the job was leased
+}
+
+// lease leases up to max due jobs from a shard. With none due it returns how long until
+// the earliest queued job is, or -1 when nothing is queued.
+func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Duration, error) {
+	res, err := leaseScript.Run(ctx, q.rdb, []string{sh.due(), sh.leases(), sh.tokens()},
+		sh.prefix, max, q.leaseFor.Milliseconds()).Slice()
+	if err != nil {
+		return nil, 0, err
+	}
+	wait, _ := res[0].(int64)
+	jobs := make([]*job, 0, len(res)-1)
+	for _, r := range res[1:] {
+		j, err := parseJob(sh, r)
+		if err != nil {
+			return jobs, 0, err
+		}
+		jobs = append(jobs, j)
+	}
+	if wait < 0 {
+		return jobs, -1, nil
+	}
+	return jobs, time.Duration(wait) * time.Millisecond, nil
+}
+
+func parseJob(sh *shard, r any) (*job, error) {
+	a, ok := r.([]any)
+	if !ok || len(a) != 5 {
+		return nil, fmt.Errorf("lease: unexpected reply %v", r)
+	}
+	j := &job{shard: sh, run: map[string]string{}}
+	j.id, _ = a[0].(string)
+	j.token, _ = a[1].(string)
+	attempt, _ := a[2].(int64)
+	j.attempt = int(attempt)
+	j.step, _ = a[3].(string)
+	fields, _ := a[4].([]any)
+	for i := 0; i+1 < len(fields); i += 2 {
+		k, _ := fields[i].(string)
+		v, _ := fields[i+1].(string)
+		j.run[k] = v
+	}
+	return j, nil
+}
+
+// commit is the outcome of one step, as complete writes it.
+type commit struct {
+	job       *job
+	runID     string
+	workflow  string
+	result    []byte // a JSON object with at least one field
+	duration  time.Duration
+	next      string // the next step; "" ends the run
+	runStatus string // the run's status when it ends
+	runError  string
+	chain     bool // lease the next step to the caller instead of queueing it
+}
+
+// complete commits a step. When c.chain is set and there is a next step, the next
+// step's job is leased to the caller and its token returned.
+func (q *queue) complete(ctx context.Context, c commit) (string, error) {
+	sh := c.job.shard
+	next := ""
+	if c.next != "" {
+		next = jobID(c.runID, c.next)
+	}
+	keys := []string{sh.job(c.job.id), sh.run(c.runID), sh.leases(), sh.ready(c.workflow),
+		sh.due(), sh.wake(), sh.tokens(), sh.job(next)}
+	chain := "0"
+	if c.chain {
+		chain = "1"
+	}
+	res, err := completeScript.Run(ctx, q.rdb, keys,
+		c.job.id, c.job.token, c.job.step, c.result, c.duration.Milliseconds(),
+		c.next, next, c.runStatus, c.runError, chain,
+		q.leaseFor.Milliseconds(), q.retention.Milliseconds(), c.workflow).Int64()
+	switch {
+	case err != nil:
+		return "", err
+	case res < 0:
+		return "", errStaleLease
+	case res == 0:
+		return "", nil
+	}
+	return strconv.FormatInt(res, 10), nil
+}
+
+// Waits are capped so that a worker notices new shards of work even if a wake-up
+// signal is lost (a Redis restart empties the list), and stays under the client's
+// read timeout.
+const (
+	minWait = 5 * time.Millisecond
+	maxWait = 2 * time.Second
+)
+
+// wait blocks until a job may be due on the shard, d passes, or a wake-up arrives.
+func (q *queue) wait(ctx context.Context, sh *shard, d time.Duration) error {
+	if d < 0 || d > maxWait {
+		d = maxWait
+	}
+	d = max(d, minWait)
+	err := q.rdb.Do(ctx, "BLPOP", sh.wake(), strconv.FormatFloat(d.Seconds(), 'f', 3, 64)).Err()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+// wake sends one wake-up signal to a shard's workers.
+func (q *queue) wake(ctx context.Context, sh *shard) error {
+	return q.rdb.LPush(ctx, sh.wake(), "1").Err()
+}
+
+// runFields returns a run's hash, or nil when no shard has it.
+func (q *queue) runFields(ctx context.Context, id string) (map[string]string, error) {
+	for _, sh := range q.shards {
+		m, err := q.rdb.HGetAll(ctx, sh.run(id)).Result()
+		if err != nil {
+			return nil, err
+		}
+		if len(m) > 0 {
+			return m, nil
+		}
+	}
+	return nil, nil
+}

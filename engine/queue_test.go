@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// These tests drive the scripts directly: the promises every state change keeps.
+
+func TestStartIsIdempotent(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet})
+		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		for range 2 {
+			if err := e.q.start(ctx, "run1", wf, []byte(`{"id":"e"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sh := e.q.shardFor("chain")
+		if n := b.Client.ZCard(ctx, sh.ready("chain")).Val(); n != 1 {
+			t.Errorf("%d queued jobs, want 1", n)
+		}
+		jobs, _, err := e.q.lease(ctx, sh, 10)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("leased %d jobs, err %v", len(jobs), err)
+		}
+		j := jobs[0]
+		if j.id != "run1:first" || j.step != "first" || j.attempt != 1 || j.token == "" || j.run["status"] != "running" || j.run["event"] != `{"id":"e"}` {
+			t.Errorf("job %+v", j)
+		}
+		if jobs, wait, _ := e.q.lease(ctx, sh, 10); len(jobs) != 0 || wait != -1 {
+			t.Errorf("a leased job was leased again (%d), wait %v", len(jobs), wait)
+		}
+	})
+}
+
+func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet})
+		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		if err := e.q.start(ctx, "run1", wf, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor("chain")
+		jobs, _, _ := e.q.lease(ctx, sh, 1)
+		j := jobs[0]
+		stale := *j
+		stale.token = "999999"
+		c := commit{job: &stale, runID: "run1", workflow: "chain", result: []byte(`{"status":"succeeded"}`), next: "second"}
+		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {
+			t.Fatalf("stale commit: %v", err)
+		}
+		if b.Client.HExists(ctx, sh.run("run1"), "s:first").Val() {
+			t.Error("a stale commit wrote a result")
+		}
+
+		// The holder commits and chains the next step to itself.
+		c.job, c.chain = j, true
+		token, err := e.q.complete(ctx, c)
+		if err != nil || token == "" || token == j.token {
+			t.Fatalf("commit: token %q, %v", token, err)
+		}
+		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {
+			t.Errorf("committing the same job twice: %v", err)
+		}
+		if n := b.Client.ZScore(ctx, sh.leases(), "run1:second").Val(); n == 0 {
+			t.Error("the chained job should be leased")
+		}
+
+		// The last step ends the run and clears its jobs and leases.
+		last := &job{shard: sh, id: "run1:second", step: "second", token: token}
+		c = commit{job: last, runID: "run1", workflow: "chain", result: []byte(`{"status":"succeeded"}`), runStatus: "succeeded"}
+		if _, err := e.q.complete(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		run := b.Client.HGetAll(ctx, sh.run("run1")).Val()
+		if run["status"] != "succeeded" || run["finished"] == "" {
+			t.Errorf("run %v", run)
+		}
+		if n := b.Client.ZCard(ctx, sh.leases()).Val(); n != 0 {
+			t.Errorf("%d leases left", n)
+		}
+		if n := b.Client.Exists(ctx, sh.job("run1:first"), sh.job("run1:second")).Val(); n != 0 {
+			t.Errorf("%d job hashes left", n)
+		}
+		if ttl := b.Client.PTTL(ctx, sh.run("run1")).Val(); ttl <= 0 || ttl > 7*24*time.Hour {
+			t.Errorf("finished run TTL %v, want the retention", ttl)
+		}
+	})
+}
+
+func TestWorkflowWithoutStepsSucceedsAtOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e := New(b.Client, Options{Logger: quiet})
+		set := loadSet(t, &recorder{}, `workflow "empty" {}`)
+		id, err := e.Start(context.Background(), set.Workflow("empty"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.Run(context.Background(), id)
+		if err != nil || r.Status != "succeeded" || len(r.Steps) != 0 {
+			t.Errorf("run %+v, %v", r, err)
+		}
+	})
+}
+
+// TestKeysShareTheirShardsSlot checks that every key a run touches carries its
+// workflow's shard hash tag, so each script touches one Redis Cluster slot.
+func TestKeysShareTheirShardsSlot(t *testing.T) {
+	b := redistest.Real(t)
+	rec := &recorder{}
+	e := New(b.Client, Options{Shards: 4, Logger: quiet})
+	set := loadSet(t, rec, chainSrc+failSrc)
+	e.Use(set)
+	startPool(t, e, 4)
+	var ids []string
+	for _, wf := range set.Workflows() {
+		id, err := e.Start(context.Background(), wf, event(`{"name":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		waitRun(t, e, id)
+	}
+	tag := regexp.MustCompile(`^\{hf:(\d)\}:`)
+	keys := b.Client.Keys(context.Background(), "*").Val()
+	if len(keys) == 0 {
+		t.Fatal("no keys")
+	}
+	for _, k := range keys {
+		if !tag.MatchString(k) {
+			t.Errorf("key %q has no shard hash tag", k)
+		}
+	}
+	for _, id := range ids {
+		r, _ := e.Run(context.Background(), id)
+		sh := e.q.shardFor(r.Workflow)
+		if b.Client.Exists(context.Background(), sh.run(id)).Val() != 1 {
+			t.Errorf("run %s of %s is not in shard %d", id, r.Workflow, sh.index)
+		}
+	}
+	for i := range 4 {
+		slot := b.Client.ClusterKeySlot(context.Background(), newShard(i).due()).Val()
+		for _, k := range keys {
+			if tag.FindStringSubmatch(k)[1] == strconv.Itoa(i) {
+				if s := b.Client.ClusterKeySlot(context.Background(), k).Val(); s != slot {
+					t.Errorf("key %q is in slot %d, its shard in %d", k, s, slot)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// ErrNotFound is returned for a run that does not exist or has expired.
+var ErrNotFound = errors.New("run not found")
+
+// Run is a run's state and history, as the admin API shows it.
+type Run struct {
+	ID         string     `json:"id"`
+	Workflow   string     `json:"workflow"`
+	Version    string     `json:"version"`
+	Status     string     `json:"status"` // queued, running, succeeded, failed
+	Error      string     `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	DurationMS *int64     `json:"duration_ms,omitempty"`
+	Event      *EventView `json:"event,omitempty"`
+	Steps      []StepRun  `json:"steps"`
+}
+
+// EventView is the part of a run's event the API shows. Headers that carry
+// credentials are redacted.
+type EventView struct {
+	ID         string            `json:"id"`
+	Trigger    string            `json:"trigger"`
+	ReceivedAt time.Time         `json:"received_at"`
+	Method     string            `json:"method,omitempty"`
+	Path       string            `json:"path,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	Body       any               `json:"body,omitempty"`
+}
+
+// StepRun is one step of a run.
+type StepRun struct {
+	Name       string     `json:"name"`
+	Kind       string     `json:"kind,omitempty"`
+	Status     string     `json:"status"` // pending, succeeded, failed, skipped
+	Attempts   int        `json:"attempts,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	DurationMS *int64     `json:"duration_ms,omitempty"`
+	Output     any        `json:"output,omitempty"`
+	Error      string     `json:"error,omitempty"`
+}
+
+// stepResult is a step's record in the run hash, field s:<step>. The commit script
+// adds finished and duration_ms from Redis's clock.
+type stepResult struct {
+	Finished   int64           `json:"finished"`
+	DurationMS int64           `json:"duration_ms"`
+	Status     string          `json:"status"`
+	Attempt    int             `json:"attempt"`
+	Output     json.RawMessage `json:"output,omitempty"`
+	Error      string          `json:"error,omitempty"`
+}
+
+// Run returns the run with the given id, or ErrNotFound.
+func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
+	fields, err := e.q.runFields(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, ErrNotFound
+	}
+	r := &Run{
+		ID:        id,
+		Workflow:  fields["wf"],
+		Version:   fields["ver"],
+		Status:    fields["status"],
+		Error:     fields["error"],
+		CreatedAt: msTime(fields["created"]),
+	}
+	if t := msTime(fields["started"]); !t.IsZero() {
+		r.StartedAt = &t
+	}
+	if t := msTime(fields["finished"]); !t.IsZero() {
+		r.FinishedAt = &t
+		d := t.Sub(r.CreatedAt).Milliseconds()
+		r.DurationMS = &d
+	}
+	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil {
+		r.Event = eventView(ev)
+	}
+	r.Steps = e.stepRuns(fields)
+	return r, nil
+}
+
+// stepRuns lists a run's steps in the order of its workflow version, with the ones
+// not reached yet as pending. When this process does not know the version, it lists
+// the recorded steps in the order they finished.
+func (e *Engine) stepRuns(fields map[string]string) []StepRun {
+	recorded := map[string]StepRun{}
+	for k, v := range fields {
+		name, ok := strings.CutPrefix(k, "s:")
+		if !ok {
+			continue
+		}
+		var res stepResult
+		if err := json.Unmarshal([]byte(v), &res); err != nil {
+			continue
+		}
+		recorded[name] = res.view(name)
+	}
+	out := []StepRun{}
+	if wf := e.workflow(fields["wf"], fields["ver"]); wf != nil {
+		for _, s := range wf.Steps {
+			sr, ok := recorded[s.Name]
+			if !ok {
+				sr = StepRun{Name: s.Name, Status: "pending"}
+			}
+			sr.Kind = s.Kind
+			out = append(out, sr)
+		}
+		return out
+	}
+	for _, sr := range recorded {
+		out = append(out, sr)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FinishedAt.Before(*out[j].FinishedAt) })
+	return out
+}
+
+func (r *stepResult) view(name string) StepRun {
+	finished := time.UnixMilli(r.Finished).UTC()
+	started := finished.Add(-time.Duration(r.DurationMS) * time.Millisecond)
+	d := r.DurationMS
+	sr := StepRun{Name: name, Status: r.Status, Attempts: r.Attempt, StartedAt: &started,
+		FinishedAt: &finished, DurationMS: &d, Error: r.Error}
+	if len(r.Output) > 0 {
+		sr.Output, _ = workflows.DecodeJSON(r.Output)
+	}
+	return sr
+}
+
+// Headers that carry credentials are never shown: these names, and any name holding
+// one of credentialWords.
+var (
+	credentialHeaders = []string{"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+	credentialWords   = []string{"token", "secret", "password", "signature", "apikey"}
+)
+
+func isCredentialHeader(name string) bool {
+	if slices.Contains(credentialHeaders, name) {
+		return true
+	}
+	for _, w := range credentialWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func eventView(ev *workflows.Event) *EventView {
+	v := &EventView{ID: ev.ID, Trigger: ev.Trigger, ReceivedAt: ev.ReceivedAt, Method: ev.Method,
+		Path: ev.Path, Body: ev.Body, Headers: map[string]string{}}
+	for k, val := range ev.Headers {
+		if isCredentialHeader(k) {
+			val = "[redacted]"
+		}
+		v.Headers[k] = val
+	}
+	return v
+}
+
+func msTime(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Pool executes queued steps with at most a fixed number at once. One fetcher per
+// shard leases jobs in batches, as many as there are idle workers, and blocks on Redis
+// while there is nothing to do. A run's steps are chained: a worker that finishes a step
+// leases the next one of the same run in the same commit, and goes on with it.
+type Pool struct {
+	e     *Engine
+	slots chan struct{} // a token per busy worker
+
+	fetch     context.Context // cancelled by Stop: no more leasing
+	stopFetch context.CancelFunc
+	work      context.Context // cancelled when Stop gives up waiting for steps
+	abortWork context.CancelFunc
+
+	fetchers sync.WaitGroup
+	running  sync.WaitGroup
+	errLog   rateLimit
+}
+
+// maxBatch bounds how many jobs one lease call takes.
+const maxBatch = 64
+
+// NewPool returns a pool of at most workers concurrent steps. Start starts it.
+func (e *Engine) NewPool(workers int) *Pool {
+	if workers <= 0 {
+		workers = 1
+	}
+	p := &Pool{e: e, slots: make(chan struct{}, workers)}
+	p.fetch, p.stopFetch = context.WithCancel(context.Background())
+	p.work, p.abortWork = context.WithCancel(context.Background())
+	return p
+}
+
+// Start starts leasing and executing steps.
+func (p *Pool) Start() {
+	for _, sh := range p.e.q.shards {
+		p.fetchers.Add(1)
+		go p.fetchLoop(sh)
+	}
+}
+
+// Stop stops leasing new steps, then waits for the steps in progress to finish until
+// ctx is done. Steps still running then are cancelled; their leases expire and another
+// worker takes them again.
+func (p *Pool) Stop(ctx context.Context) error {
+	p.stopFetch()
+	for _, sh := range p.e.q.shards {
+		_ = p.e.q.wake(context.Background(), sh) // unblock our fetcher's wait
+	}
+	p.fetchers.Wait()
+	done := make(chan struct{})
+	go func() { p.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		p.abortWork()
+		<-done
+		return fmt.Errorf("stopping workers: %w; unfinished steps will be retried", ctx.Err())
+	}
+}
+
+func (p *Pool) fetchLoop(sh *shard) {
+	defer p.fetchers.Done()
+	backoff := time.Duration(0)
+	for {
+		// Wait for one idle worker, then take every other idle one too.
+		select {
+		case p.slots <- struct{}{}:
+		case <-p.fetch.Done():
+			return
+		}
+		n := 1
+	more:
+		for n < maxBatch {
+			select {
+			case p.slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		jobs, wait, err := p.e.q.lease(p.fetch, sh, n)
+		for range n - len(jobs) {
+			<-p.slots
+		}
+		for _, j := range jobs {
+			p.running.Add(1)
+			go p.execute(j)
+		}
+		switch {
+		case p.fetch.Err() != nil:
+			return
+		case err != nil:
+			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
+			p.errLog.log(p.e.log, "leasing steps failed; retrying", "shard", sh.index, "err", err, "retry_in", backoff)
+			sleep(p.fetch, backoff)
+		case len(jobs) == 0:
+			backoff = 0
+			if err := p.e.q.wait(p.fetch, sh, wait); err != nil && p.fetch.Err() == nil {
+				p.errLog.log(p.e.log, "waiting for steps failed", "shard", sh.index, "err", err)
+				sleep(p.fetch, 100*time.Millisecond)
+			}
+		default:
+			backoff = 0
+		}
+	}
+}
+
+// execute runs a leased job and, chained, the rest of its run.
+func (p *Pool) execute(j *job) {
+	defer func() {
+		<-p.slots
+		p.running.Done()
+	}()
+	r, err := p.e.resume(j)
+	if err != nil {
+		// The run cannot go on here; record why rather than leave it queued forever.
+		p.commit(r, j, commit{result: resultJSON("failed", j.attempt, nil, err), runStatus: "failed",
+			runError: fmt.Sprintf("step %s: %v", j.step, err)})
+		return
+	}
+	for {
+		step, idx := r.wf.Step(j.step)
+		o := p.runStep(r, step, j.attempt)
+		c := commit{result: resultJSON(o.status, j.attempt, o.output, o.err), duration: o.duration}
+		switch {
+		case o.status == "failed" && step.OnError == workflows.FailRun:
+			c.runStatus, c.runError = "failed", fmt.Sprintf("step %s: %v", step.Name, o.err)
+		case idx+1 < len(r.wf.Steps):
+			c.next = r.wf.Steps[idx+1].Name
+			c.chain = p.fetch.Err() == nil // while stopping, leave the rest to other workers
+		default:
+			c.runStatus = "succeeded"
+		}
+		token, ok := p.commit(r, j, c)
+		if !ok || token == "" {
+			return
+		}
+		r.env.Steps[step.Name] = stepValue(o.status, o.output, o.err)
+		j = &job{shard: j.shard, id: jobID(r.id, c.next), step: c.next, token: token, attempt: 1}
+	}
+}
+
+// commit writes a step's outcome and reports the next job's token when it was chained.
+func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
+	c.job, c.runID, c.workflow = j, r.id, r.workflow
+	token, err := p.e.q.complete(context.Background(), c)
+	switch {
+	case errors.Is(err, errStaleLease):
+		p.e.log.Warn("step result discarded: its lease was lost", "run", r.id, "step", j.step)
+		return "", false
+	case err != nil:
+		p.errLog.log(p.e.log, "recording step result failed; the step will run again when its lease expires",
+			"run", r.id, "step", j.step, "err", err)
+		return "", false
+	}
+	if c.next == "" {
+		if c.runStatus == "failed" {
+			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus, "error", c.runError)
+		} else {
+			p.e.log.Info("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus)
+		}
+	}
+	return token, true
+}
+
+// outcome is the result of one attempt of one step.
+type outcome struct {
+	status   string // succeeded, failed or skipped
+	output   any
+	err      error
+	duration time.Duration
+}
+
+func (p *Pool) runStep(r *runState, step *workflows.Step, attempt int) (o outcome) {
+	start := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			p.e.log.Error("step panicked", "run", r.id, "step", step.Name, "panic", v, "stack", string(debug.Stack()))
+			o = outcome{status: "failed", err: fmt.Errorf("internal error: %v", v)}
+		}
+		o.duration = time.Since(start)
+	}()
+	if step.If != nil {
+		ok, err := step.If.Eval(r.env)
+		if err != nil {
+			return outcome{status: "failed", err: fmt.Errorf("if: %w", err)}
+		}
+		if !ok {
+			return outcome{status: "skipped"}
+		}
+	}
+	ctx, cancel := context.WithTimeout(p.work, step.Timeout)
+	defer cancel()
+	out, err := step.Action.Do(ctx, &workflows.Call{Env: r.env, RunID: r.id, Step: step.Name, Attempt: attempt})
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
+		}
+		return outcome{status: "failed", output: out, err: err}
+	}
+	return outcome{status: "succeeded", output: out}
+}
+
+// runState is what a worker knows of a run while it executes its steps.
+type runState struct {
+	id       string
+	workflow string
+	wf       *workflows.Workflow
+	env      *workflows.Env
+}
+
+// resume rebuilds a run's state from the run hash that came with its leased job.
+func (e *Engine) resume(j *job) (*runState, error) {
+	r := &runState{id: j.run["id"], workflow: j.run["wf"]}
+	r.wf = e.workflow(r.workflow, j.run["ver"])
+	if r.wf == nil {
+		return r, fmt.Errorf("workflow %s version %s is not loaded in this process", r.workflow, j.run["ver"])
+	}
+	if s, _ := r.wf.Step(j.step); s == nil {
+		return r, fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.step)
+	}
+	ev, err := workflows.DecodeEvent([]byte(j.run["event"]))
+	if err != nil {
+		return r, err
+	}
+	steps := map[string]any{}
+	for k, v := range j.run {
+		name, ok := strings.CutPrefix(k, "s:")
+		if !ok {
+			continue
+		}
+		var res stepResult
+		if err := json.Unmarshal([]byte(v), &res); err != nil {
+			return r, fmt.Errorf("step %s result: %w", name, err)
+		}
+		var out any
+		if len(res.Output) > 0 {
+			if out, err = workflows.DecodeJSON(res.Output); err != nil {
+				return r, fmt.Errorf("step %s output: %w", name, err)
+			}
+		}
+		var stepErr error
+		if res.Error != "" {
+			stepErr = errors.New(res.Error)
+		}
+		steps[name] = stepValue(res.Status, out, stepErr)
+	}
+	r.env = &workflows.Env{
+		Event: ev.Value(),
+		Steps: steps,
+		Vars:  r.wf.Vars,
+		Run:   map[string]any{"id": r.id, "workflow": r.workflow, "version": r.wf.Version},
+	}
+	return r, nil
+}
+
+// stepValue is what later steps read as steps.NAME: the step's output, plus its status
+// and error where the output has no field of that name.
+func stepValue(status string, output any, err error) map[string]any {
+	m, _ := output.(map[string]any)
+	v := make(map[string]any, len(m)+2)
+	for k, x := range m {
+		v[k] = x
+	}
+	if output != nil && m == nil {
+		v["value"] = output
+	}
+	if _, ok := v["status"]; !ok {
+		v["status"] = status
+	}
+	if _, ok := v["error"]; !ok && err != nil {
+		v["error"] = err.Error()
+	}
+	return v
+}
+
+// resultJSON encodes a step's record. It always has a status field, which the commit
+// script relies on.
+func resultJSON(status string, attempt int, output any, err error) []byte {
+	res := map[string]any{"status": status, "attempt": attempt}
+	if output != nil {
+		res["output"] = output
+	}
+	if err != nil {
+		res["error"] = err.Error()
+	}
+	data, mErr := json.Marshal(res)
+	if mErr != nil {
+		delete(res, "output")
+		res["error"] = fmt.Sprintf("output cannot be recorded: %v", mErr)
+		data, _ = json.Marshal(res)
+	}
+	return data
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// rateLimit keeps a failing loop from flooding the log: at most one line per interval.
+type rateLimit struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (r *rateLimit) log(l *slog.Logger, msg string, args ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	ok := now.Sub(r.last) >= 5*time.Second
+	if ok {
+		r.last = now
+	}
+	r.mu.Unlock()
+	if ok {
+		l.Error(msg, args...)
+	}
+}

@@ -1,0 +1,99 @@
+// Package redistest gives tests a Redis: the embedded miniredis, or a real redis-server
+// started by the test on a free port. Tests that need a real server skip when there is
+// none, except under CI (CI=true), where they fail: CI must never pass by skipping.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Backend is a Redis for a test: its URL and a client on it.
+type Backend struct {
+	Name   string
+	URL    string
+	Client *redis.Client
+}
+
+// Each runs f once against miniredis and once against a real redis-server.
+func Each(t *testing.T, f func(t *testing.T, b *Backend)) {
+	t.Run("miniredis", func(t *testing.T) { f(t, Mini(t)) })
+	t.Run("redis-server", func(t *testing.T) { f(t, Real(t)) })
+}
+
+// Mini starts an embedded miniredis for the test.
+func Mini(t testing.TB) *Backend {
+	t.Helper()
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		t.Fatalf("starting miniredis: %v", err)
+	}
+	t.Cleanup(m.Close)
+	return backend(t, "miniredis", m.Addr())
+}
+
+// Real starts a redis-server on a free port for the test, with nothing saved to disk.
+func Real(t testing.TB) *Backend {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		unavailable(t, "redis-server is not installed (apt-get install redis-server)")
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		unavailable(t, fmt.Sprintf("starting redis-server: %v", err))
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	b := backend(t, "redis-server", addr)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := b.Client.Ping(context.Background()).Err()
+		if err == nil {
+			return b
+		}
+		if time.Now().After(deadline) {
+			unavailable(t, fmt.Sprintf("redis-server on %s did not answer: %v", addr, err))
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for another process to boot; nothing to select on
+	}
+}
+
+func backend(t testing.TB, name, addr string) *Backend {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return &Backend{Name: name, URL: "redis://" + addr, Client: c}
+}
+
+func unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("a real Redis is required under CI: %s", why)
+	}
+	t.Skipf("no real Redis: %s (set CI=true to make this a failure)", why)
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
