@@ -1,19 +1,96 @@
 package workflows
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
 	"io"
+	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcled"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/mitchellh/go-wordwrap"
 )
 
-// WriteDiagnostics renders diags the way users read them: file:line:col, the offending
-// source lines with the problem underlined, and the detail. srcs are the files the
-// diagnostics point into.
-func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics, color bool) error {
+// WriteDiagnostics renders diags the way users read them, in the style of Terraform
+// but with the column: the summary, file:line:col with the enclosing block, the source
+// line with the problem marked, then the detail. srcs are the files the diagnostics
+// point into.
+//
+//	Error: Invalid expression
+//
+//	  on orders.hcl:2:26, in workflow "a":
+//	     2:   filter = "event.body.x >"
+//	                                 ^
+//	  unexpected token EOF, in "event.body.x >".
+func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics) error {
 	p := hclparse.NewParser()
 	for _, s := range srcs {
-		p.ParseHCL(s.Data, s.Name) // only for the source snippets; errors are in diags already
+		p.ParseHCL(s.Data, s.Name) // for the enclosing block's name; errors are in diags already
 	}
-	return hcl.NewDiagnosticTextWriter(w, p.Files(), 100, color).WriteDiagnostics(diags)
+	files := p.Files()
+	sorted := append(hcl.Diagnostics(nil), diags...)
+	sort.SliceStable(sorted, func(i, j int) bool { return before(sorted[i].Subject, sorted[j].Subject) })
+	bw := bufio.NewWriter(w)
+	for _, d := range sorted {
+		writeDiagnostic(bw, files, d)
+	}
+	return bw.Flush()
+}
+
+// before orders ranges by file, then position; diagnostics without one come first.
+func before(a, b *hcl.Range) bool {
+	switch {
+	case a == nil || b == nil:
+		return a == nil && b != nil
+	case a.Filename != b.Filename:
+		return a.Filename < b.Filename
+	}
+	return a.Start.Byte < b.Start.Byte
+}
+
+func writeDiagnostic(w *bufio.Writer, files map[string]*hcl.File, d *hcl.Diagnostic) {
+	severity := "Error"
+	if d.Severity == hcl.DiagWarning {
+		severity = "Warning"
+	}
+	fmt.Fprintf(w, "%s: %s\n\n", severity, d.Summary)
+	if r := d.Subject; r != nil {
+		in := ""
+		f := files[r.Filename]
+		if f != nil {
+			if c := hcled.ContextString(f, r.Start.Byte); c != "" {
+				in = ", in " + c
+			}
+		}
+		fmt.Fprintf(w, "  on %s:%d:%d%s:\n", r.Filename, r.Start.Line, r.Start.Column, in)
+		if f != nil {
+			writeSnippet(w, f.Bytes, *r)
+		}
+	}
+	if d.Detail != "" {
+		for _, line := range strings.Split(wordwrap.WrapString(d.Detail, 96), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+	w.WriteString("\n")
+}
+
+// writeSnippet prints the range's first line with carets under the range.
+func writeSnippet(w *bufio.Writer, src []byte, r hcl.Range) {
+	lines := bytes.Split(src, []byte("\n"))
+	if r.Start.Line < 1 || r.Start.Line > len(lines) {
+		return
+	}
+	line := strings.ReplaceAll(strings.TrimRight(string(lines[r.Start.Line-1]), "\r"), "\t", " ")
+	fmt.Fprintf(w, "  %4d: %s\n", r.Start.Line, line)
+	width := utf8.RuneCountInString(line) - (r.Start.Column - 1)
+	if r.End.Line == r.Start.Line {
+		width = r.End.Column - r.Start.Column
+	}
+	width = max(width, 1)
+	fmt.Fprintf(w, "        %s%s\n", strings.Repeat(" ", max(r.Start.Column-1, 0)), strings.Repeat("^", width))
 }
