@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ok.hcl", `workflow "ok" {
+  trigger "webhook" {
+    path = "/ok"
+  }
+}
+`)
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"validate", dir}, &stdout, &stderr); err != nil {
+		t.Fatalf("clean directory: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "1 workflows, no problems") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+
+	write("broken.hcl", "workflow \"a\" {\n  step \"http\" \"x\" {\n    ur = \"https://x\"\n  }\n}\n")
+	write("broken2.hcl", "workflow \"b\" {\n  filter = \"event.body.x >\"\n}\n")
+	stdout.Reset()
+	err := run(context.Background(), []string{"validate", dir}, &stdout, &stderr)
+	if code, ok := err.(exitError); !ok || code != 1 {
+		t.Fatalf("got %v, want exit status 1", err)
+	}
+	out := stderr.String()
+	for _, want := range []string{
+		"broken.hcl:3:5, in workflow \"a\"", `Did you mean "url"?`,
+		"broken2.hcl:2:26", "        ^",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diagnostics do not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "broken.hcl") > strings.Index(out, "broken2.hcl") {
+		t.Error("diagnostics should be in file order")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), nil, &stdout, &stderr); err != errUsage {
+		t.Errorf("no command: %v", err)
+	}
+	if err := run(context.Background(), []string{"serv"}, &stdout, &stderr); err != errUsage || !strings.Contains(stderr.String(), `unknown command "serv"`) {
+		t.Errorf("unknown command: %v %s", err, stderr.String())
+	}
+	if err := run(context.Background(), []string{"serve", "--workers", "x"}, &stdout, &stderr); err != errUsage {
+		t.Errorf("bad flag: %v", err)
+	}
+	stderr.Reset()
+	if err := run(context.Background(), []string{"serve", "-h"}, &stdout, &stderr); err != exitError(0) || !strings.Contains(stderr.String(), "-allow-net") {
+		t.Errorf("help: %v %s", err, stderr.String())
+	}
+}
+
+func TestFlagsReadTheEnvironment(t *testing.T) {
+	t.Setenv("HOOKFLOW_ALLOW_NET", "127.0.0.1, 10.0.0.0/8")
+	t.Setenv("HOOKFLOW_WORKERS", "7")
+	var allow prefixList
+	var workers int
+	fs := newFlagSet("serve", "serve", &bytes.Buffer{})
+	fs.Var(&allow, "allow-net", "")
+	fs.IntVar(&workers, "workers", 64, "")
+	if err := parseFlags(fs, []string{"--workers", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	if workers != 9 {
+		t.Errorf("the command line should win over the environment: workers %d", workers)
+	}
+	want := prefixList{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	if allow.String() != want.String() {
+		t.Errorf("allow-net %v, want %v", allow, want)
+	}
+
+	t.Setenv("HOOKFLOW_WORKERS", "many")
+	fs = newFlagSet("serve", "serve", &bytes.Buffer{})
+	fs.IntVar(&workers, "workers", 64, "")
+	if err := parseFlags(fs, nil); err != errUsage {
+		t.Errorf("a bad environment value should be a usage error, got %v", err)
+	}
+}

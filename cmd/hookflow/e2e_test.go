@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+var loopback = prefixList{netip.MustParsePrefix("127.0.0.0/8")}
+
+const ordersSrc = `
+vars {
+  api = env("E2E_API_URL")
+}
+
+workflow "order_paid" {
+  trigger "webhook" {
+    path = "/orders"
+  }
+
+  filter = "event.body.type == 'order.paid' && event.body.amount >= 1000"
+
+  step "http" "create" {
+    method = "POST"
+    url    = "${vars.api}/customers"
+    json = {
+      email  = "{{ event.body.email }}"
+      amount = "{{ event.body.amount / 100 }}"
+    }
+  }
+
+  step "http" "note" {
+    method = "POST"
+    url    = "${vars.api}{{ steps.create.body.notes_path }}"
+    json   = { text = "Paid {{ event.body.amount / 100 }} by {{ steps.create.body.id }}" }
+  }
+}
+`
+
+type apiCall struct {
+	method, path string
+	body         map[string]any
+	idemKey      string
+}
+
+// fakeCRM is the API the workflow calls: it creates a customer and names the path
+// where notes about it go.
+func fakeCRM(t *testing.T) (*httptest.Server, chan apiCall) {
+	calls := make(chan apiCall, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		calls <- apiCall{r.Method, r.URL.Path, body, r.Header.Get("Idempotency-Key")}
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/customers":
+			io.WriteString(w, `{"id": "cus_42", "notes_path": "/customers/cus_42/notes"}`)
+		default:
+			io.WriteString(w, `{"ok": true}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, calls
+}
+
+// serveDir starts hookflow on free loopback ports with the workflows in dir.
+func serveDir(t *testing.T, dir, redisURL string, listen string) *server {
+	t.Helper()
+	cfg := serveConfig{dir: dir, listen: listen, admin: "127.0.0.1:0", redisURL: redisURL,
+		workers: 8, allowNet: loopback}
+	var logs bytes.Buffer
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
+	if err != nil {
+		t.Fatalf("starting: %v\n%s", err, logs.String())
+	}
+	t.Cleanup(func() {
+		if err := s.shutdown(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("hookflow log:\n%s", logs.String())
+		}
+	})
+	return s
+}
+
+func postJSON(t *testing.T, url, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("answer is not JSON: %v", err)
+	}
+	return resp.StatusCode, out
+}
+
+// waitRun reads a run from the admin API until it has finished.
+func waitRun(t *testing.T, statusURL string) map[string]any {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := http.Get(statusURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var run map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&run)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %v", statusURL, resp.StatusCode, err)
+		}
+		if s := run["status"]; s == "succeeded" || s == "failed" {
+			return run
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("run still %v: %v", run["status"], run)
+		case <-tick.C:
+		}
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	backends := map[string]func(t *testing.T) string{
+		"embedded":     func(t *testing.T) string { return "" }, // the default: no --redis
+		"redis-server": func(t *testing.T) string { return redistest.Real(t).URL },
+	}
+	for name, redisURL := range backends {
+		t.Run(name, func(t *testing.T) {
+			crm, calls := fakeCRM(t)
+			t.Setenv("E2E_API_URL", crm.URL)
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "orders.hcl"), []byte(ordersSrc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := serveDir(t, dir, redisURL(t), "127.0.0.1:0")
+			hook := "http://" + s.publicAddr + "/hooks/orders"
+
+			// A filtered event is answered 200 and calls nothing.
+			status, body := postJSON(t, hook, `{"type": "order.paid", "amount": 999, "email": "cheap@example.com"}`)
+			if status != 200 || body["status"] != "filtered" {
+				t.Fatalf("filtered event: %d %v", status, body)
+			}
+
+			status, body = postJSON(t, hook, `{"type": "order.paid", "amount": 2500, "email": "ada@example.com"}`)
+			if status != http.StatusAccepted {
+				t.Fatalf("webhook: %d %v", status, body)
+			}
+			runID := body["run_id"].(string)
+			if want := "http://" + s.adminAddr + "/api/v1/runs/" + runID; body["status_url"] != want {
+				t.Errorf("status_url %v, want %s", body["status_url"], want)
+			}
+
+			first := <-calls
+			if first.method != "POST" || first.path != "/customers" || first.idemKey != runID+":create" {
+				t.Errorf("first call %+v", first)
+			}
+			if first.body["email"] != "ada@example.com" || first.body["amount"] != 25.0 {
+				t.Errorf("first call's templated JSON: %v", first.body)
+			}
+			second := <-calls
+			if second.path != "/customers/cus_42/notes" || second.body["text"] != "Paid 25 by cus_42" {
+				t.Errorf("second call should be built from the first's answer: %+v", second)
+			}
+
+			run := waitRun(t, body["status_url"].(string))
+			if run["status"] != "succeeded" || run["workflow"] != "order_paid" || run["id"] != runID {
+				t.Fatalf("run %v", run)
+			}
+			steps := run["steps"].([]any)
+			if len(steps) != 2 {
+				t.Fatalf("steps %v", steps)
+			}
+			create := steps[0].(map[string]any)
+			if create["name"] != "create" || create["status"] != "succeeded" ||
+				create["output"].(map[string]any)["body"].(map[string]any)["id"] != "cus_42" {
+				t.Errorf("step create %v", create)
+			}
+			if len(calls) != 0 {
+				t.Errorf("%d unexpected calls; the filtered event must call nothing", len(calls))
+			}
+
+			for _, u := range []string{"http://" + s.publicAddr + "/healthz", "http://" + s.adminAddr + "/healthz", "http://" + s.adminAddr + "/readyz"} {
+				resp, err := http.Get(u)
+				if err != nil || resp.StatusCode != 200 {
+					t.Errorf("GET %s: %v %v", u, resp, err)
+				}
+				resp.Body.Close()
+			}
+			resp, err := http.Get("http://" + s.adminAddr + "/api/v1/runs/nope")
+			if err != nil || resp.StatusCode != 404 {
+				t.Errorf("unknown run: %v %v", resp, err)
+			}
+			resp.Body.Close()
+		})
+	}
+}
+
+func TestServeRefusesBrokenWorkflows(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.hcl"), []byte("workflow \"a\" {\n  filter = \"event.body.x >\"\n}\n"), 0o644)
+	var stderr bytes.Buffer
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1}
+	_, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &stderr)
+	if code, ok := err.(exitError); !ok || code != 1 {
+		t.Fatalf("got %v, want exit status 1", err)
+	}
+	if !strings.Contains(stderr.String(), "bad.hcl:2:") || !strings.Contains(stderr.String(), "Invalid expression") {
+		t.Errorf("diagnostics:\n%s", stderr.String())
+	}
+}
+
+func TestServeReportsBusyPorts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := serveConfig{dir: t.TempDir(), listen: ln.Addr().String(), admin: "127.0.0.1:0", workers: 1}
+	_, err = startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--listen") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const examples = "../../examples"
+
+// TestExamplesLoad loads every example directory with every real kind registered.
+func TestExamplesLoad(t *testing.T) {
+	t.Setenv("QUICKSTART_HOOKS_URL", "http://127.0.0.1:8080/hooks")
+	entries, err := os.ReadDir(examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		n++
+		t.Run(e.Name(), func(t *testing.T) {
+			var stderr strings.Builder
+			set := load(filepath.Join(examples, e.Name()), kinds(nil), &stderr)
+			if set == nil {
+				t.Fatalf("does not load:\n%s", stderr.String())
+			}
+			if len(set.Workflows()) == 0 {
+				t.Error("no workflows")
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no examples found")
+	}
+}
+
+// TestQuickstart runs the README's quick start: the example served with the embedded
+// Redis, and the curl it documents.
+func TestQuickstart(t *testing.T) {
+	addr := freeAddr(t)
+	t.Setenv("QUICKSTART_HOOKS_URL", "http://"+addr+"/hooks")
+	serveDir(t, filepath.Join(examples, "quickstart"), "", addr)
+
+	status, body := postJSON(t, "http://"+addr+"/hooks/hello", `{"name":"Ada"}`)
+	if status != 202 {
+		t.Fatalf("POST /hooks/hello: %d %v", status, body)
+	}
+	run := waitRun(t, body["status_url"].(string))
+	if run["status"] != "succeeded" {
+		t.Fatalf("run %v", run)
+	}
+	steps := run["steps"].([]any)
+	check := steps[1].(map[string]any)["output"].(map[string]any)["body"].(map[string]any)
+	greeting := check["event"].(map[string]any)["body"].(map[string]any)
+	if check["workflow"] != "greeting" || check["status"] != "succeeded" || greeting["message"] != "Hello, Ada!" || greeting["length"] != 3.0 {
+		t.Errorf("step check read %v", check)
+	}
+
+	status, body = postJSON(t, "http://"+addr+"/hooks/hello", `{}`)
+	if status != 200 || body["status"] != "filtered" {
+		t.Errorf("an event without a name: %d %v", status, body)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+)
+
+// newFlagSet returns a flag set for a subcommand whose errors and help go to stderr.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: hookflow %s\n\nFlags (each also read from HOOKFLOW_<FLAG>):\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args after taking each flag's default from the environment:
+// --allow-net from HOOKFLOW_ALLOW_NET, and so on. The command line wins.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "HOOKFLOW_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok || err != nil {
+			return
+		}
+		for _, part := range splitList(f, v) {
+			if e := f.Value.Set(part); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	if err != nil {
+		fmt.Fprintln(fs.Output(), err)
+		return errUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitError(0)
+		}
+		return errUsage
+	}
+	return nil
+}
+
+// splitList splits the environment value of a repeatable flag at commas.
+func splitList(f *flag.Flag, v string) []string {
+	if _, ok := f.Value.(*prefixList); ok {
+		return strings.Split(v, ",")
+	}
+	return []string{v}
+}
+
+// prefixList is a repeatable flag of CIDR prefixes (or single addresses).
+type prefixList []netip.Prefix
+
+func (p *prefixList) String() string {
+	parts := make([]string, len(*p))
+	for i, x := range *p {
+		parts[i] = x.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (p *prefixList) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return fmt.Errorf("%q is not an address or CIDR prefix", s)
+		}
+		*p = append(*p, netip.PrefixFrom(a, a.BitLen()))
+		return nil
+	}
+	prefix, err := netip.ParsePrefix(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a CIDR prefix such as 10.0.0.0/8", s)
+	}
+	*p = append(*p, prefix.Masked())
+	return nil
+}

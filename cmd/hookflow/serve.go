@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/admin"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/triggers"
+)
+
+type serveConfig struct {
+	dir       string
+	listen    string
+	admin     string
+	redisURL  string
+	workers   int
+	allowNet  prefixList
+	logFormat string
+}
+
+func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg := serveConfig{dir: "."}
+	fs := newFlagSet("serve", "serve [flags] [DIR]", stderr)
+	fs.StringVar(&cfg.listen, "listen", ":8080", "address for webhooks (`/hooks/…`) and /healthz")
+	fs.StringVar(&cfg.admin, "admin", "127.0.0.1:8081", "address for the admin API; keep it private")
+	fs.StringVar(&cfg.redisURL, "redis", "", "Redis URL, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis")
+	fs.IntVar(&cfg.workers, "workers", 64, "maximum steps executing at once in this process")
+	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private `CIDR` (repeatable), e.g. 127.0.0.1/32")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		fs.Usage()
+		return errUsage
+	}
+	if fs.NArg() == 1 {
+		cfg.dir = fs.Arg(0)
+	}
+	log, err := newLogger(cfg.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	s, err := startServer(ctx, cfg, log, stderr)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: no new webhooks; finishing steps in progress")
+	case err := <-s.errc:
+		log.Error("server failed; shutting down", "err", err)
+	}
+	return s.shutdown()
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// server is a running hookflow: webhook listener, admin listener, workers and Redis.
+type server struct {
+	log        *slog.Logger
+	public     *http.Server
+	admin      *http.Server
+	publicAddr string
+	adminAddr  string
+	pool       *engine.Pool
+	closeRedis func()
+	errc       chan error
+}
+
+// startServer loads the workflows and starts everything; it returns once both
+// listeners accept connections.
+func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*server, error) {
+	client := actions.NewClient(actions.NewGuard(cfg.allowNet))
+	set := load(cfg.dir, kinds(client), stderr)
+	if set == nil {
+		return nil, exitError(1)
+	}
+	if len(set.Workflows()) == 0 {
+		log.Warn("no workflows found", "dir", cfg.dir)
+	}
+	publicLn, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.admin)
+	if err != nil {
+		publicLn.Close()
+		return nil, fmt.Errorf("--admin: %w", err)
+	}
+	rdb, closeRedis, err := openRedis(ctx, cfg.redisURL, cfg.workers, log)
+	if err != nil {
+		publicLn.Close()
+		adminLn.Close()
+		return nil, err
+	}
+
+	eng := engine.New(rdb, engine.Options{Logger: log})
+	eng.Use(set)
+	pool := eng.NewPool(cfg.workers)
+	pool.Start()
+
+	s := &server{log: log, pool: pool, closeRedis: closeRedis, errc: make(chan error, 2),
+		publicAddr: publicLn.Addr().String(), adminAddr: adminLn.Addr().String()}
+	adminBase := "http://" + dialable(s.adminAddr)
+	hooks := triggers.NewWebhooks(eng, log, func(id string) string { return adminBase + "/api/v1/runs/" + id })
+	hooks.Use(set)
+
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/", hooks)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	s.public = newHTTPServer(mux, log)
+	s.admin = newHTTPServer(admin.Handler(eng, log), log)
+	go s.serve(s.public, publicLn)
+	go s.serve(s.admin, adminLn)
+
+	log.Info("hookflow serving", "webhooks", "http://"+dialable(s.publicAddr)+"/hooks/",
+		"admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
+	for _, wf := range set.Workflows() {
+		for _, t := range wf.Triggers {
+			if h, ok := t.Config.(*triggers.Webhook); ok {
+				log.Info("webhook", "workflow", wf.Name, "method", h.Method,
+					"url", "http://"+dialable(s.publicAddr)+"/hooks"+h.Path)
+			}
+		}
+	}
+	return s, nil
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func (s *server) serve(srv *http.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.errc <- err
+	}
+}
+
+// shutdown stops in order: webhook intake first (requests in progress finish and
+// their runs are queued), then the workers (steps in progress finish, up to a
+// deadline), then the admin API, then Redis.
+func (s *server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := s.public.Shutdown(ctx)
+	cancel()
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	err = errors.Join(err, s.pool.Stop(ctx))
+	cancel()
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	err = errors.Join(err, s.admin.Shutdown(ctx))
+	cancel()
+	s.closeRedis()
+	return err
+}
+
+// dialable turns a listener address into one a client on this machine can use:
+// an unspecified host (":8080", "[::]:8080") becomes localhost.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
