@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// BenchmarkWebhook measures accepted webhooks per second through the whole receiver:
+// HTTP, body parsing, filter, and the run queued in Redis, while the workers deliver
+// each run's one step to a local sink.
+func BenchmarkWebhook(b *testing.B) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer sink.Close()
+	dir := b.TempDir()
+	src := `workflow "relay" {
+  trigger "webhook" {
+    path = "/relay"
+  }
+  filter = "event.body.type == 'order.paid'"
+  step "http" "deliver" {
+    url  = "` + sink.URL + `"
+    json = { id = "{{ event.body.id }}", total = "{{ event.body.total }}" }
+  }
+}`
+	if err := os.WriteFile(filepath.Join(dir, "relay.hcl"), []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, backend := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{
+		{"redis-server", func(tb testing.TB) string { return redistest.Real(tb).URL }},
+		{"embedded", func(testing.TB) string { return "" }},
+	} {
+		b.Run(backend.name, func(b *testing.B) {
+			cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: backend.url(b),
+				workers: 64, allowNet: loopback}
+			s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.shutdown()
+			url := "http://" + s.publicAddr + "/hooks/relay"
+			body := []byte(`{"type": "order.paid", "id": "ord_1", "total": 1999, "email": "ada@example.com"}`)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			b.SetParallelism(16)
+			start := time.Now()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusAccepted {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "accepted/s")
+		})
+	}
+}
