@@ -123,6 +123,18 @@ func waitRun(t *testing.T, e *Engine, id string) *Run {
 	}
 }
 
+// running returns an engine on b that knows the workflows in src, with a pool of
+// workers executing them.
+func running(t *testing.T, b *redistest.Backend, src string, workers int) (*Engine, *workflows.Set, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	e := New(b.Client, Options{Logger: quiet})
+	set := loadSet(t, rec, src)
+	e.Use(set)
+	startPool(t, e, workers)
+	return e, set, rec
+}
+
 func startPool(t *testing.T, e *Engine, workers int) *Pool {
 	t.Helper()
 	p := e.NewPool(workers)
@@ -154,11 +166,7 @@ workflow "chain" {
 
 func TestRunExecutesChainedSteps(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		rec := &recorder{}
-		e := New(b.Client, Options{Logger: quiet})
-		set := loadSet(t, rec, chainSrc)
-		e.Use(set)
-		startPool(t, e, 4)
+		e, set, rec := running(t, b, chainSrc, 4)
 		id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`))
 		if err != nil {
 			t.Fatal(err)
@@ -218,11 +226,7 @@ workflow "continues" {
 
 func TestFailedStep(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		rec := &recorder{}
-		e := New(b.Client, Options{Logger: quiet})
-		set := loadSet(t, rec, failSrc)
-		e.Use(set)
-		startPool(t, e, 2)
+		e, set, rec := running(t, b, failSrc, 2)
 
 		id, err := e.Start(context.Background(), set.Workflow("fails"), event(`{}`))
 		if err != nil {
@@ -234,6 +238,9 @@ func TestFailedStep(t *testing.T) {
 		}
 		if r.Steps[0].Status != "failed" || r.Steps[0].Error != "probe failed as asked" || r.Steps[1].Status != "pending" {
 			t.Errorf("steps %+v", r.Steps)
+		}
+		if calls := rec.list(); len(calls) != 1 || calls[0] != id+":a" {
+			t.Errorf("a failed run went on to call %v", calls)
 		}
 
 		id, err = e.Start(context.Background(), set.Workflow("continues"), event(`{}`))
@@ -252,11 +259,7 @@ func TestFailedStep(t *testing.T) {
 
 func TestWorkersCapConcurrency(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		rec := &recorder{}
-		e := New(b.Client, Options{Logger: quiet})
-		set := loadSet(t, rec, chainSrc)
-		e.Use(set)
-		startPool(t, e, 3)
+		e, set, rec := running(t, b, chainSrc, 3)
 		var ids []string
 		for i := range 60 {
 			id, err := e.Start(context.Background(), set.Workflow("chain"), event(fmt.Sprintf(`{"name": "n%d"}`, i)))

@@ -15,12 +15,17 @@ import (
 //go:embed scripts/*.lua
 var scriptFiles embed.FS
 
+// script loads a script with the shared functions of lib.lua in front of it.
 func script(name string) *redis.Script {
+	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
+	if err != nil {
+		panic(err)
+	}
 	src, err := scriptFiles.ReadFile("scripts/" + name)
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(string(src))
+	return redis.NewScript(string(lib) + "\n" + string(src))
 }
 
 var (

@@ -11,8 +11,7 @@
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then
   return -1
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local runid = redis.call('HGET', KEYS[1], 'run')
 local result = '{"finished":' .. string.format('%.0f', now) .. ',"duration_ms":' .. ARGV[5] .. ',' .. string.sub(ARGV[4], 2)
 redis.call('HSET', KEYS[2], 's:' .. ARGV[3], result)
@@ -30,11 +29,5 @@ if ARGV[10] == '1' then
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[11]), ARGV[7])
   return token
 end
-redis.call('ZADD', KEYS[4], now, ARGV[7])
-local due = redis.call('ZSCORE', KEYS[5], ARGV[13])
-if not due or tonumber(due) > now then
-  redis.call('ZADD', KEYS[5], now, ARGV[13])
-end
-redis.call('LPUSH', KEYS[6], '1')
-redis.call('LTRIM', KEYS[6], 0, 63)
+enqueue(KEYS[4], KEYS[5], KEYS[6], ARGV[13], ARGV[7], now)
 return 0

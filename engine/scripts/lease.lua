@@ -5,8 +5,7 @@
 -- Returns {wait, job, ...}: wait is -1 when jobs were leased or none is queued, else
 -- the ms until the earliest queued job is due; a job is
 -- {job id, token, attempt, step, {run hash fields and values}}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {-1}
 local wfs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 64)

@@ -7,8 +7,7 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'wf', ARGV[2], 'ver', ARGV[3], 'event', ARGV[4], 'created', now)
 if ARGV[5] == '' then
   redis.call('HSET', KEYS[1], 'status', 'succeeded', 'started', now, 'finished', now)
@@ -17,11 +16,5 @@ if ARGV[5] == '' then
 end
 redis.call('HSET', KEYS[1], 'status', 'queued')
 redis.call('HSET', KEYS[2], 'run', ARGV[1], 'wf', ARGV[2], 'step', ARGV[5], 'attempt', 0)
-redis.call('ZADD', KEYS[3], now, ARGV[6])
-local due = redis.call('ZSCORE', KEYS[4], ARGV[2])
-if not due or tonumber(due) > now then
-  redis.call('ZADD', KEYS[4], now, ARGV[2])
-end
-redis.call('LPUSH', KEYS[5], '1')
-redis.call('LTRIM', KEYS[5], 0, 63)
+enqueue(KEYS[3], KEYS[4], KEYS[5], ARGV[2], ARGV[6], now)
 return 1
