@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -197,6 +199,26 @@ func TestHTTPStepRefusesPrivateAddresses(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "--allow-net 127.0.0.1/32") {
 		t.Errorf("the error should say how to allow it: %v", err)
+	}
+	if hits.Load() != 0 {
+		t.Error("the canary was reached")
+	}
+}
+
+func TestHTTPStepRefusesZonedLoopback(t *testing.T) {
+	var hits atomic.Int32
+	canary := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	port := "9"
+	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil { // a canary where IPv6 exists
+		defer ln.Close()
+		go http.Serve(ln, canary)
+		port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
+	step := loadStep(t, NewClient(NewGuard(nil)), `step "http" "a" { url = "http://[::1%25lo]:`+port+`/" }`)
+	_, err := call(step, &workflows.Env{})
+	var be *BlockedError
+	if !errors.As(err, &be) {
+		t.Fatalf("want a BlockedError, got %v", err)
 	}
 	if hits.Load() != 0 {
 		t.Error("the canary was reached")

@@ -53,14 +53,15 @@ var blocked = []struct {
 	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
 	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
-	{netip.MustParsePrefix("::/96"), "unspecified or IPv4-compatible"},
 	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("::/96"), "unspecified or IPv4-compatible"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "local NAT64"},
 	{netip.MustParsePrefix("100::/64"), "discard"},
 	{netip.MustParsePrefix("2001::/32"), "Teredo"},
 	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 	{netip.MustParsePrefix("fc00::/7"), "unique local (private)"},
 	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("fec0::/10"), "site-local"},
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 }
 
@@ -71,7 +72,8 @@ var (
 
 // Check returns a *BlockedError when addr may not be dialed.
 func (g *Guard) Check(addr netip.Addr) error {
-	addr = addr.Unmap()
+	// A zone ("fe80::1%eth0") makes every prefix test false: judge the address without it.
+	addr = addr.WithZone("").Unmap()
 	for _, p := range g.allow {
 		if p.Contains(addr) {
 			return nil

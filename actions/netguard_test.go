@@ -13,6 +13,7 @@ func TestGuard(t *testing.T) {
 		"169.254.169.254", "100.64.0.1", "224.0.0.1", "255.255.255.255", "fc00::1", "fd12::1",
 		"fe80::1", "ff02::1", "::", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
 		"64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "2002:7f00:1::", "2002:a00:1::", "::127.0.0.1",
+		"::1%lo", "fe80::1%eth0", "fd00::1%1", "fec0::1",
 	}
 	for _, s := range refused {
 		err := g.Check(netip.MustParseAddr(s))
@@ -20,6 +21,10 @@ func TestGuard(t *testing.T) {
 		if !errors.As(err, &be) {
 			t.Errorf("%s: allowed, want refused", s)
 		}
+	}
+	var be *BlockedError
+	if errors.As(g.Check(netip.MustParseAddr("::1")), &be) && be.Reason != "loopback" {
+		t.Errorf("::1 reported as %q", be.Reason)
 	}
 	allowed := []string{"8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::"}
 	for _, s := range allowed {
