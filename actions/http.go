@@ -120,11 +120,17 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, e
 		if err != nil {
 			return nil, fmt.Errorf("query: %w", err)
 		}
-		q := u.Query()
+		// Append, leaving the URL's own query exactly as written: a signed URL breaks
+		// if its parameters are re-encoded or reordered.
+		q := url.Values{}
 		for _, f := range fields {
 			q.Add(f.name, f.value)
 		}
-		u.RawQuery = q.Encode()
+		if u.RawQuery == "" {
+			u.RawQuery = q.Encode()
+		} else {
+			u.RawQuery += "&" + q.Encode()
+		}
 	}
 	var body io.Reader
 	if h.json != nil {
@@ -232,16 +238,21 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
+// parseURL parses a step's rendered URL. Its errors never quote the URL: it may hold a
+// secret, such as the token in a Slack incoming-webhook URL.
 func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("not a valid URL: %w", unwrapURLError(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%q is not an http:// or https:// URL", s)
+		if u.Scheme == "" {
+			return nil, errors.New("the URL must start with http:// or https://")
+		}
+		return nil, fmt.Errorf("the URL must start with http:// or https://, not %s://", u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%q has no host", s)
+		return nil, errors.New("the URL has no host")
 	}
 	return u, nil
 }

@@ -241,11 +241,38 @@ func TestHTTPStepRefusesLineBreaksInHeaders(t *testing.T) {
 	}
 }
 
+// TestHTTPStepErrorsHideTheURL checks that a bad rendered URL is reported without the
+// URL, which may carry a secret.
+func TestHTTPStepErrorsHideTheURL(t *testing.T) {
+	for _, u := range []string{"ftp://x/x?token=s3cr3t", "http://a b/x?token=s3cr3t", "s3cr3t", "http://x/\x7fs3cr3t"} {
+		step := loadStep(t, NewClient(NewGuard(nil)), `step "http" "a" { url = "{{ event.body.url }}" }`)
+		_, err := call(step, &workflows.Env{Event: map[string]any{"body": map[string]any{"url": u}}})
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%q: error %v", u, err)
+		}
+	}
+}
+
+func TestHTTPStepQueryKeepsTheURLsOwn(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	step := loadStep(t, NewClient(NewGuard(loopback)), `
+  step "http" "a" {
+    url   = "`+srv.URL+`/x?z=1&sig=a%2Fb"
+    query = { a = "x y" }
+  }`)
+	if _, err := call(step, &workflows.Env{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.query != "z=1&sig=a%2Fb&a=x+y" {
+		t.Errorf("query %q", r.query)
+	}
+}
+
 func TestHTTPStepLoadErrors(t *testing.T) {
 	tests := map[string]string{
 		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "FETCH"` + "\n}":         `Unknown HTTP method "FETCH"`,
 		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "{{ event.m }}"` + "\n}": "method cannot use {{ }}",
-		`step "http" "a" { url = "ftp://x.example" }`:                                                        "is not an http:// or https:// URL",
+		`step "http" "a" { url = "ftp://x.example" }`:                                                        "must start with http:// or https://, not ftp://",
 		`step "http" "a" { url = "https:///path" }`:                                                          "has no host",
 		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `headers = "x"` + "\n}":            "headers must be an object",
 	}

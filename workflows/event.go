@@ -161,27 +161,40 @@ func DecodeJSON(data []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("invalid JSON: more data after the value")
 	}
-	return numbers(v), nil
+	return numbers(v)
 }
 
-func numbers(v any) any {
+// numbers turns json.Numbers into int or float64, refusing numbers no float64 holds:
+// they would turn into infinities that cannot be written back as JSON.
+func numbers(v any) (any, error) {
 	switch v := v.(type) {
 	case json.Number:
 		if i, err := v.Int64(); err == nil {
-			return int(i)
+			return int(i), nil
 		}
-		f, _ := v.Float64()
-		return f
+		f, err := v.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("number %.40s is out of range", v)
+		}
+		return f, nil
 	case map[string]any:
 		for k, e := range v {
-			v[k] = numbers(e)
+			n, err := numbers(e)
+			if err != nil {
+				return nil, err
+			}
+			v[k] = n
 		}
 	case []any:
 		for i, e := range v {
-			v[i] = numbers(e)
+			n, err := numbers(e)
+			if err != nil {
+				return nil, err
+			}
+			v[i] = n
 		}
 	}
-	return v
+	return v, nil
 }
 
 // depth returns how deeply data nests, stopping once it passes MaxJSONDepth.

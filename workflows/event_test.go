@@ -47,6 +47,8 @@ func TestParseBodyErrors(t *testing.T) {
 		{"application/json", `{"a": 1}{"b": 2}`},
 		{"application/json", strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1)},
 		{"application/json;;", `{}`},
+		{"application/json", `{"total": 1e400}`},
+		{"application/json", `[1, -1e309]`},
 	} {
 		if _, err := ParseBody(tt.contentType, []byte(tt.body)); !errors.Is(err, ErrBody) {
 			t.Errorf("ParseBody(%q, %.20q) = %v, want ErrBody", tt.contentType, tt.body, err)
@@ -55,7 +57,7 @@ func TestParseBodyErrors(t *testing.T) {
 }
 
 func TestDecodeJSONNumbers(t *testing.T) {
-	got, err := DecodeJSON([]byte(`{"id": 9007199254740993, "neg": -3, "f": 0.1, "e": 1e3, "huge": 1e400, "big": 123456789012345678901234567890}`))
+	got, err := DecodeJSON([]byte(`{"id": 9007199254740993, "neg": -3, "f": 0.1, "e": 1e3, "big": 123456789012345678901234567890}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,11 +6,17 @@ import (
 	"net/http"
 )
 
-// Write answers with status and v as JSON.
+// Write answers with status and v as JSON. A value that cannot be encoded is answered
+// 500 with the reason, never with a status and an empty body.
 func Write(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		data, _ = json.Marshal(map[string]string{"error": "encoding the answer: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	w.Write(append(data, '\n'))
 }
 
 // Error answers with status and {"error": msg}.
