@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,22 +140,22 @@ func (r *stepResult) view(name string) StepRun {
 	sr := StepRun{Name: name, Status: r.Status, Attempts: r.Attempt, StartedAt: &started,
 		FinishedAt: &finished, DurationMS: &d, Error: r.Error}
 	if len(r.Output) > 0 {
-		sr.Output, _ = workflows.DecodeJSON(r.Output)
+		out, _ := workflows.DecodeJSON(r.Output)
+		sr.Output = redactOutput(out)
 	}
 	return sr
 }
 
-// Headers that carry credentials are never shown: these names, and any name holding
-// one of credentialWords.
-var (
-	credentialHeaders = []string{"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
-	credentialWords   = []string{"token", "secret", "password", "signature", "apikey"}
-)
+// credentialWords mark header names whose values are credentials: authorization,
+// cookies, API keys, signatures. The admin API never shows those values. Later steps
+// still read them; only the run's record is redacted.
+var credentialWords = []string{"auth", "cookie", "session", "token", "secret", "password", "passwd",
+	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "private-key"}
+
+const redacted = "[redacted]"
 
 func isCredentialHeader(name string) bool {
-	if slices.Contains(credentialHeaders, name) {
-		return true
-	}
+	name = strings.ToLower(name)
 	for _, w := range credentialWords {
 		if strings.Contains(name, w) {
 			return true
@@ -165,12 +164,30 @@ func isCredentialHeader(name string) bool {
 	return false
 }
 
+// redactOutput hides credential headers in a step output shaped like an http step's.
+func redactOutput(out any) any {
+	m, ok := out.(map[string]any)
+	if !ok {
+		return out
+	}
+	headers, ok := m["headers"].(map[string]any)
+	if !ok {
+		return out
+	}
+	for k := range headers {
+		if isCredentialHeader(k) {
+			headers[k] = redacted
+		}
+	}
+	return m
+}
+
 func eventView(ev *workflows.Event) *EventView {
 	v := &EventView{ID: ev.ID, Trigger: ev.Trigger, ReceivedAt: ev.ReceivedAt, Method: ev.Method,
 		Path: ev.Path, Body: ev.Body, Headers: map[string]string{}}
 	for k, val := range ev.Headers {
 		if isCredentialHeader(k) {
-			val = "[redacted]"
+			val = redacted
 		}
 		v.Headers[k] = val
 	}

@@ -88,6 +88,17 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 		t.Errorf("allow-net %v, want %v", allow, want)
 	}
 
+	// A list flag on the command line replaces the environment's list.
+	allow = nil
+	fs = newFlagSet("serve", "serve", &bytes.Buffer{})
+	fs.Var(&allow, "allow-net", "")
+	if err := parseFlags(fs, []string{"--allow-net", "192.168.0.0/16"}); err != nil {
+		t.Fatal(err)
+	}
+	if allow.String() != "192.168.0.0/16" {
+		t.Errorf("allow-net %v, want only the command line's", allow)
+	}
+
 	t.Setenv("HOOKFLOW_WORKERS", "many")
 	fs = newFlagSet("serve", "serve", &bytes.Buffer{})
 	fs.IntVar(&workers, "workers", 64, "")

@@ -20,14 +20,22 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args after taking each flag's default from the environment:
-// --allow-net from HOOKFLOW_ALLOW_NET, and so on. The command line wins.
+// parseFlags parses args, then gives every flag the command line did not set its value
+// from the environment, if there: --allow-net from HOOKFLOW_ALLOW_NET, and so on.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitError(0)
+		}
+		return errUsage
+	}
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "HOOKFLOW_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		v, ok := os.LookupEnv(name)
-		if !ok || err != nil {
+		if !ok || onCommandLine[f.Name] || err != nil {
 			return
 		}
 		for _, part := range splitList(f, v) {
@@ -38,12 +46,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	})
 	if err != nil {
 		fmt.Fprintln(fs.Output(), err)
-		return errUsage
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitError(0)
-		}
 		return errUsage
 	}
 	return nil

@@ -1,0 +1,40 @@
+package engine
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+func TestViewsRedactCredentials(t *testing.T) {
+	ev := &workflows.Event{ID: "e", Trigger: "webhook", ReceivedAt: time.Now(), Headers: map[string]string{
+		"authorization":         "Bearer s3cret",
+		"x-hub-signature-256":   "sha256=abc",
+		"x-shopify-hmac-sha256": "abc=",
+		"x-auth-key":            "k",
+		"x-api-key":             "k",
+		"cookie":                "session=1",
+		"content-type":          "application/json",
+		"idempotency-key":       "r:s",
+		"x-github-delivery":     "d1",
+	}}
+	v := eventView(ev)
+	for name, want := range map[string]string{
+		"authorization": redacted, "x-hub-signature-256": redacted, "x-shopify-hmac-sha256": redacted,
+		"x-auth-key": redacted, "x-api-key": redacted, "cookie": redacted,
+		"content-type": "application/json", "idempotency-key": "r:s", "x-github-delivery": "d1",
+	} {
+		if v.Headers[name] != want {
+			t.Errorf("%s: %q, want %q", name, v.Headers[name], want)
+		}
+	}
+
+	res := stepResult{Status: "succeeded", Output: []byte(`{"status": 200, "headers": {"set-cookie": "sid=1", "content-type": "text/plain"}, "body": "ok"}`)}
+	out := res.view("login").Output
+	want := map[string]any{"status": 200, "headers": map[string]any{"set-cookie": redacted, "content-type": "text/plain"}, "body": "ok"}
+	if !reflect.DeepEqual(out, want) {
+		t.Errorf("output %#v", out)
+	}
+}
