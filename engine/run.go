@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,16 +103,9 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 // not reached yet as pending. When this process does not know the version, it lists
 // the recorded steps in the order they finished.
 func (e *Engine) stepRuns(fields map[string]string) []StepRun {
+	results, _ := stepResults(fields) // a result that cannot be read is shown as pending
 	recorded := map[string]StepRun{}
-	for k, v := range fields {
-		name, ok := strings.CutPrefix(k, "s:")
-		if !ok {
-			continue
-		}
-		var res stepResult
-		if err := json.Unmarshal([]byte(v), &res); err != nil {
-			continue
-		}
+	for name, res := range results {
 		recorded[name] = res.view(name)
 	}
 	out := []StepRun{}
@@ -133,14 +127,38 @@ func (e *Engine) stepRuns(fields map[string]string) []StepRun {
 	return out
 }
 
+// stepResults reads the s:<step> fields of a run hash.
+func stepResults(fields map[string]string) (map[string]*stepResult, error) {
+	out := map[string]*stepResult{}
+	for k, v := range fields {
+		name, ok := strings.CutPrefix(k, "s:")
+		if !ok {
+			continue
+		}
+		var res stepResult
+		if err := json.Unmarshal([]byte(v), &res); err != nil {
+			return out, fmt.Errorf("step %s result: %w", name, err)
+		}
+		out[name] = &res
+	}
+	return out, nil
+}
+
+// output decodes the step's output, with integers exact.
+func (r *stepResult) output() (any, error) {
+	if len(r.Output) == 0 {
+		return nil, nil
+	}
+	return workflows.DecodeJSON(r.Output)
+}
+
 func (r *stepResult) view(name string) StepRun {
 	finished := time.UnixMilli(r.Finished).UTC()
 	started := finished.Add(-time.Duration(r.DurationMS) * time.Millisecond)
 	d := r.DurationMS
 	sr := StepRun{Name: name, Status: r.Status, Attempts: r.Attempt, StartedAt: &started,
 		FinishedAt: &finished, DurationMS: &d, Error: r.Error}
-	if len(r.Output) > 0 {
-		out, _ := workflows.DecodeJSON(r.Output)
+	if out, err := r.output(); err == nil {
 		sr.Output = redactOutput(out)
 	}
 	return sr

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -240,21 +239,15 @@ func (e *Engine) resume(j *job) (*runState, error) {
 	if err != nil {
 		return r, err
 	}
-	steps := map[string]any{}
-	for k, v := range j.run {
-		name, ok := strings.CutPrefix(k, "s:")
-		if !ok {
-			continue
-		}
-		var res stepResult
-		if err := json.Unmarshal([]byte(v), &res); err != nil {
-			return r, fmt.Errorf("step %s result: %w", name, err)
-		}
-		var out any
-		if len(res.Output) > 0 {
-			if out, err = workflows.DecodeJSON(res.Output); err != nil {
-				return r, fmt.Errorf("step %s output: %w", name, err)
-			}
+	results, err := stepResults(j.run)
+	if err != nil {
+		return r, err
+	}
+	steps := make(map[string]any, len(results))
+	for name, res := range results {
+		out, err := res.output()
+		if err != nil {
+			return r, fmt.Errorf("step %s output: %w", name, err)
 		}
 		var stepErr error
 		if res.Error != "" {

@@ -1,14 +1,11 @@
 package triggers
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/hookflow/hookflow/workflows"
 )
-
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // route is one workflow listening on a webhook.
 type route struct {

@@ -79,7 +79,7 @@ func parsePath(p string) ([]string, error) {
 			return nil, fmt.Errorf("%q has an empty segment (//)", p)
 		}
 		if name, ok := param(s); ok {
-			if !identRE.MatchString(name) {
+			if !workflows.ValidName(name) {
 				return nil, fmt.Errorf("%q: {%s} is not a valid parameter name", p, name)
 			}
 			if seen[name] {

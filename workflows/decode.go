@@ -32,8 +32,12 @@ var stepCommon = []hcl.AttributeSchema{
 	{Name: "on_error"},
 }
 
-// names are used in expressions (steps.NAME) and in URLs, so keep them to identifiers.
+// Names are used in expressions (steps.NAME, event.params.NAME), so they are
+// identifiers.
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidName reports whether s can name a workflow, a step or a path parameter.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
 
 func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnostics) {
 	wf := &Workflow{Name: b.Labels[0], DefRange: b.DefRange, Vars: l.vars}
@@ -282,7 +286,7 @@ func (l *loader) onError(a *hcl.Attribute, ev *evaluator) (OnError, hcl.Diagnost
 }
 
 func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
-	if nameRE.MatchString(name) {
+	if ValidName(name) {
 		return nil
 	}
 	return hcl.Diagnostics{{

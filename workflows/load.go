@@ -26,16 +26,6 @@ var rootSchema = &hcl.BodySchema{
 	},
 }
 
-// LoadDir loads every *.hcl file under dir, recursively, skipping hidden files and
-// directories. See Load.
-func LoadDir(dir string, kinds *Kinds) (*Set, hcl.Diagnostics) {
-	srcs, diags := ReadDir(dir)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	return Load(srcs, kinds)
-}
-
 // ReadDir reads every *.hcl file under dir, recursively, in lexical order. Entries whose
 // name starts with "." are skipped: editors' swap files, .git, Kubernetes' ..data.
 func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
@@ -93,7 +83,7 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 	ev, d := l.decodeVars(bodies)
 	diags = append(diags, d...)
 
-	set := &Set{byName: map[string]*Workflow{}, files: parser.Files()}
+	set := &Set{byName: map[string]*Workflow{}}
 	for i, content := range bodies {
 		fileEv := ev.forFile(names[i])
 		for _, b := range content.Blocks {

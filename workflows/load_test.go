@@ -269,7 +269,11 @@ func TestFileFunctionIsRelativeToTheFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "sub", "a.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	set, diags := LoadDir(dir, testKinds())
+	srcs, diags := ReadDir(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	set, diags := Load(srcs, testKinds())
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}

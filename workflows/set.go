@@ -11,7 +11,6 @@ import (
 type Set struct {
 	workflows []*Workflow // sorted by name
 	byName    map[string]*Workflow
-	files     map[string]*hcl.File
 }
 
 // Workflows returns the workflows sorted by name. The slice must not be modified.
@@ -19,9 +18,6 @@ func (s *Set) Workflows() []*Workflow { return s.workflows }
 
 // Workflow returns the workflow with the given name, or nil.
 func (s *Set) Workflow(name string) *Workflow { return s.byName[name] }
-
-// Files returns the parsed files, for rendering diagnostics with source snippets.
-func (s *Set) Files() map[string]*hcl.File { return s.files }
 
 // Workflow is one workflow block, compiled.
 type Workflow struct {
