@@ -21,7 +21,9 @@ type Options struct {
 	// Shards splits the queue's keys into this many Redis Cluster slots. Every process
 	// sharing a Redis must use the same number. Default 1.
 	Shards int
-	// Lease is how long a worker holds a step before another may take it. Default 1m.
+	// Lease is how long a step stays a worker's without a heartbeat: a worker that dies
+	// loses its steps to others after this long. Heartbeats extend it every third of it,
+	// so steps may run longer. Default 30s.
 	Lease time.Duration
 	// Retention is how long a finished run stays readable. Default 7 days.
 	Retention time.Duration
@@ -43,7 +45,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		o.Shards = 1
 	}
 	if o.Lease <= 0 {
-		o.Lease = time.Minute
+		o.Lease = 30 * time.Second
 	}
 	if o.Retention <= 0 {
 		o.Retention = 7 * 24 * time.Hour

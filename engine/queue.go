@@ -29,9 +29,11 @@ func script(name string) *redis.Script {
 }
 
 var (
-	startScript    = script("start.lua")
-	leaseScript    = script("lease.lua")
-	completeScript = script("complete.lua")
+	startScript     = script("start.lua")
+	leaseScript     = script("lease.lua")
+	completeScript  = script("complete.lua")
+	heartbeatScript = script("heartbeat.lua")
+	releaseScript   = script("release.lua")
 )
 
 // errStaleLease is returned when a commit carries a token that is no longer the job's:
@@ -74,10 +76,11 @@ type job struct {
 	run     map[string]string // the run hash as it was when the job was leased
 }
 
-// lease leases up to max due jobs from a shard. With none due it returns how long until
-// the earliest queued job is, or -1 when nothing is queued.
+// lease takes back the shard's expired leases, then leases up to max due jobs. With
+// none due it returns how long until a queued job is due or a lease expires, or -1
+// when there is neither.
 func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Duration, error) {
-	res, err := leaseScript.Run(ctx, q.rdb, []string{sh.due(), sh.leases(), sh.tokens()},
+	res, err := leaseScript.Run(ctx, q.rdb, []string{sh.due(), sh.leases(), sh.tokens(), sh.wake()},
 		sh.prefix, max, q.leaseFor.Milliseconds()).Slice()
 	if err != nil {
 		return nil, 0, err
@@ -157,6 +160,34 @@ func (q *queue) complete(ctx context.Context, c commit) (string, error) {
 		return "", nil
 	}
 	return strconv.FormatInt(res, 10), nil
+}
+
+// heartbeat extends the leases of jobs, in one round trip. held[i] reports whether
+// jobs[i] is still its holder's.
+func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []bool, err error) {
+	pipe := q.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(jobs))
+	for i, j := range jobs {
+		// Eval, not EvalSha: a pipeline cannot fall back when Redis lost its script cache.
+		cmds[i] = heartbeatScript.Eval(ctx, pipe, []string{j.shard.job(j.id), j.shard.leases()},
+			j.id, j.token, q.leaseFor.Milliseconds())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	held = make([]bool, len(jobs))
+	for i, c := range cmds {
+		n, _ := c.Int64()
+		held[i] = n == 1
+	}
+	return held, nil
+}
+
+// release hands a leased job back to its workflow's queue, due now.
+func (q *queue) release(ctx context.Context, j *job, workflow string) error {
+	sh := j.shard
+	keys := []string{sh.job(j.id), sh.leases(), sh.ready(workflow), sh.due(), sh.wake()}
+	return releaseScript.Run(ctx, q.rdb, keys, j.id, j.token, workflow).Err()
 }
 
 // Waits are capped so that a worker notices new shards of work even if a wake-up

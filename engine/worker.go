@@ -17,6 +17,11 @@ import (
 // shard leases jobs in batches, as many as there are idle workers, and blocks on Redis
 // while there is nothing to do. A run's steps are chained: a worker that finishes a step
 // leases the next one of the same run in the same commit, and goes on with it.
+//
+// While a step runs, a heartbeat extends its lease every third of the lease; a step
+// whose lease was lost (taken back after it expired) is cancelled, since another worker
+// now runs it. A worker that dies stops heartbeating, and the first worker to lease
+// after the lease expires takes its job back.
 type Pool struct {
 	e     *Engine
 	slots chan struct{} // a token per busy worker
@@ -25,11 +30,19 @@ type Pool struct {
 	stopFetch context.CancelFunc
 	work      context.Context // cancelled when Stop gives up waiting for steps
 	abortWork context.CancelFunc
+	stopBeat  chan struct{}
+
+	mu   sync.Mutex
+	held map[*job]context.CancelCauseFunc // leased jobs whose steps are running
 
 	fetchers sync.WaitGroup
 	running  sync.WaitGroup
+	beating  sync.WaitGroup
 	errLog   rateLimit
 }
+
+// errLeaseLost cancels a step whose lease was taken back: another worker runs it now.
+var errLeaseLost = errors.New("lease lost: the step's lease expired and another worker took it")
 
 // maxBatch bounds how many jobs one lease call takes.
 const maxBatch = 64
@@ -39,7 +52,8 @@ func (e *Engine) NewPool(workers int) *Pool {
 	if workers <= 0 {
 		workers = 1
 	}
-	p := &Pool{e: e, slots: make(chan struct{}, workers)}
+	p := &Pool{e: e, slots: make(chan struct{}, workers), stopBeat: make(chan struct{}),
+		held: map[*job]context.CancelCauseFunc{}}
 	p.fetch, p.stopFetch = context.WithCancel(context.Background())
 	p.work, p.abortWork = context.WithCancel(context.Background())
 	return p
@@ -51,11 +65,13 @@ func (p *Pool) Start() {
 		p.fetchers.Add(1)
 		go p.fetchLoop(sh)
 	}
+	p.beating.Add(1)
+	go p.heartbeatLoop()
 }
 
 // Stop stops leasing new steps, then waits for the steps in progress to finish until
-// ctx is done. Steps still running then are cancelled; their leases expire and another
-// worker takes them again.
+// ctx is done; their leases are kept alive meanwhile. Steps still running then are
+// cancelled and handed back to the queue, for another worker to run again.
 func (p *Pool) Stop(ctx context.Context) error {
 	p.stopFetch()
 	for _, sh := range p.e.q.shards {
@@ -64,13 +80,69 @@ func (p *Pool) Stop(ctx context.Context) error {
 	p.fetchers.Wait()
 	done := make(chan struct{})
 	go func() { p.running.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		p.abortWork()
 		<-done
-		return fmt.Errorf("stopping workers: %w; unfinished steps will be retried", ctx.Err())
+		err = fmt.Errorf("stopping workers: %w; steps still running were handed back to the queue", ctx.Err())
+	}
+	close(p.stopBeat)
+	p.beating.Wait()
+	return err
+}
+
+func (p *Pool) hold(j *job, cancel context.CancelCauseFunc) {
+	p.mu.Lock()
+	p.held[j] = cancel
+	p.mu.Unlock()
+}
+
+func (p *Pool) unhold(j *job) {
+	p.mu.Lock()
+	delete(p.held, j)
+	p.mu.Unlock()
+}
+
+// heartbeatLoop extends the leases of running steps every third of the lease.
+func (p *Pool) heartbeatLoop() {
+	defer p.beating.Done()
+	t := time.NewTicker(p.e.q.leaseFor / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopBeat:
+			return
+		case <-t.C:
+			p.beat()
+		}
+	}
+}
+
+func (p *Pool) beat() {
+	p.mu.Lock()
+	jobs := make([]*job, 0, len(p.held))
+	for j := range p.held {
+		jobs = append(jobs, j)
+	}
+	p.mu.Unlock()
+	if len(jobs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.e.q.leaseFor/3)
+	defer cancel()
+	held, err := p.e.q.heartbeat(ctx, jobs)
+	if err != nil {
+		p.errLog.log(p.e.log, "extending leases failed; steps may run twice if this lasts", "err", err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, j := range jobs {
+		if cancel, ok := p.held[j]; ok && !held[i] {
+			cancel(errLeaseLost)
+		}
 	}
 }
 
@@ -136,7 +208,26 @@ func (p *Pool) execute(j *job) {
 	}
 	for {
 		step, idx := r.wf.Step(j.step)
-		o := p.runStep(r, step, j.attempt)
+		ctx, cancel := context.WithCancelCause(p.work)
+		p.hold(j, cancel)
+		o := p.runStep(ctx, r, step, j.attempt)
+		switch {
+		case p.work.Err() != nil:
+			// Stop gave up waiting: hand the step back rather than record a failure
+			// that is only ours.
+			if err := p.e.q.release(context.Background(), j, r.workflow); err != nil {
+				p.e.log.Warn("handing a step back failed; it runs again when its lease expires",
+					"run", r.id, "step", step.Name, "err", err)
+			}
+			p.unhold(j)
+			cancel(nil)
+			return
+		case errors.Is(context.Cause(ctx), errLeaseLost):
+			p.e.log.Warn("step abandoned: its lease was lost and another worker runs it", "run", r.id, "step", step.Name)
+			p.unhold(j)
+			cancel(nil)
+			return
+		}
 		c := commit{result: resultJSON(o.status, j.attempt, o.output, o.err), duration: o.duration}
 		switch {
 		case o.status == "failed" && step.OnError == workflows.FailRun:
@@ -147,7 +238,9 @@ func (p *Pool) execute(j *job) {
 		default:
 			c.runStatus = "succeeded"
 		}
-		token, ok := p.commit(r, j, c)
+		token, ok := p.commit(r, j, c) // the heartbeat keeps the lease while this retries
+		p.unhold(j)
+		cancel(nil)
 		if !ok || token == "" {
 			return
 		}
@@ -157,9 +250,19 @@ func (p *Pool) execute(j *job) {
 }
 
 // commit writes a step's outcome and reports the next job's token when it was chained.
+// A Redis error is retried for a few seconds; if it persists, the lease expires and the
+// step runs again.
 func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 	c.job, c.runID, c.workflow = j, r.id, r.workflow
-	token, err := p.e.q.complete(context.Background(), c)
+	var token string
+	var err error
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		token, err = p.e.q.complete(context.Background(), c)
+		if err == nil || errors.Is(err, errStaleLease) || wait > 2*time.Second {
+			break
+		}
+		time.Sleep(wait)
+	}
 	switch {
 	case errors.Is(err, errStaleLease):
 		p.e.log.Warn("step result discarded: its lease was lost", "run", r.id, "step", j.step)
@@ -187,7 +290,7 @@ type outcome struct {
 	duration time.Duration
 }
 
-func (p *Pool) runStep(r *runState, step *workflows.Step, attempt int) (o outcome) {
+func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, attempt int) (o outcome) {
 	start := time.Now()
 	defer func() {
 		if v := recover(); v != nil {
@@ -205,7 +308,7 @@ func (p *Pool) runStep(r *runState, step *workflows.Step, attempt int) (o outcom
 			return outcome{status: "skipped"}
 		}
 	}
-	ctx, cancel := context.WithTimeout(p.work, step.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
 	out, err := step.Action.Do(ctx, &workflows.Call{Env: r.env, RunID: r.id, Step: step.Name, Attempt: attempt})
 	if err != nil {

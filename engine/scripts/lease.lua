@@ -1,12 +1,27 @@
 -- Leases up to ARGV[2] due jobs of one shard to a worker. Each lease gets a fresh token
 -- from the shard's counter; only the holder of the current token can commit the job.
--- KEYS: 1 due index (workflow -> earliest due time), 2 leases zset, 3 token counter
+-- First, every expired lease is taken back: its worker died or lost Redis, so its job
+-- is due again now (the old token can no longer commit). Every worker does this as it
+-- leases; no process is special.
+-- KEYS: 1 due index (workflow -> earliest due time), 2 leases zset, 3 token counter, 4 wake list
 -- ARGV: 1 key prefix of the shard, 2 max jobs, 3 lease ms
--- Returns {wait, job, ...}: wait is -1 when jobs were leased or none is queued, else
--- the ms until the earliest queued job is due; a job is
+-- Returns {wait, job, ...}: wait is -1 when jobs were leased or nothing is queued or
+-- leased, else the ms until the earliest queued job is due or lease expires; a job is
 -- {job id, token, attempt, step, {run hash fields and values}}.
 local now = now_ms()
 local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 256)
+for _, id in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], id)
+  local job = prefix .. 'job:' .. id
+  local wf = redis.call('HGET', job, 'wf')
+  if wf then
+    redis.call('HDEL', job, 'token')
+    enqueue(prefix .. 'ready:' .. wf, KEYS[1], KEYS[4], wf, id, now)
+  end
+end
+
 local out = {-1}
 local wfs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 64)
 for _, wf in ipairs(wfs) do
@@ -38,10 +53,17 @@ for _, wf in ipairs(wfs) do
     break
   end
 end
+
 if #out == 1 then
-  local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  if #head > 0 then
-    out[1] = math.max(tonumber(head[2]) - now, 0)
+  local next
+  for _, key in ipairs({KEYS[1], KEYS[2]}) do
+    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #head > 0 and (not next or tonumber(head[2]) < next) then
+      next = tonumber(head[2])
+    end
+  end
+  if next then
+    out[1] = math.max(next - now, 0)
   end
 end
 return out

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// TestExpiredLeaseIsTakenBack: a worker leases a step and dies. Once the lease expires,
+// another worker takes the step, runs it, and the dead worker's token can no longer
+// commit.
+func TestExpiredLeaseIsTakenBack(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		e := New(b.Client, Options{Logger: quiet, Lease: 300 * time.Millisecond})
+		set := loadSet(t, rec, chainSrc)
+		e.Use(set)
+		id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Ada"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead, _, err := e.q.lease(ctx, e.q.shardFor("chain"), 1)
+		if err != nil || len(dead) != 1 {
+			t.Fatalf("lease: %v %v", dead, err)
+		}
+
+		startPool(t, e, 2)
+		r := waitRun(t, e, id)
+		if r.Status != "succeeded" || r.Steps[0].Attempts != 2 {
+			t.Errorf("run %s, first step attempts %d", r.Status, r.Steps[0].Attempts)
+		}
+		if calls := rec.list(); len(calls) != 2 {
+			t.Errorf("calls %v, want each step once", calls)
+		}
+		c := commit{job: dead[0], runID: id, workflow: "chain", result: []byte(`{"status":"succeeded"}`), next: "second"}
+		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {
+			t.Errorf("the dead worker's commit: %v", err)
+		}
+	})
+}
+
+// TestHeartbeatKeepsALongStep: a step that runs three times longer than the lease is
+// not taken by another process meanwhile.
+func TestHeartbeatKeepsALongStep(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{hold: make(chan struct{})}
+		set := loadSet(t, rec, chainSrc)
+		var engines []*Engine
+		for range 2 { // two processes on one Redis
+			e := New(b.Client, Options{Logger: quiet, Lease: 300 * time.Millisecond})
+			e.Use(set)
+			startPool(t, e, 2)
+			engines = append(engines, e)
+		}
+		id, err := engines[0].Start(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(time.Second, func() { close(rec.hold) }) // the step's own duration
+		r := waitRun(t, engines[0], id)
+		if r.Status != "succeeded" {
+			t.Errorf("run %s %s", r.Status, r.Error)
+		}
+		if calls := rec.list(); len(calls) != 2 || r.Steps[0].Attempts != 1 {
+			t.Errorf("calls %v, first step attempts %d: a held step ran twice", calls, r.Steps[0].Attempts)
+		}
+	})
+}
+
+// TestStopDeadlineHandsStepsBack: when Stop gives up waiting, the step still running
+// goes back to the queue instead of failing its run, and another worker runs it.
+func TestStopDeadlineHandsStepsBack(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 2)}
+		e := New(b.Client, Options{Logger: quiet})
+		set := loadSet(t, rec, chainSrc)
+		e.Use(set)
+		p := e.NewPool(1)
+		p.Start()
+		id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-rec.entered
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := p.Stop(ctx); err == nil || !strings.Contains(err.Error(), "handed back") {
+			t.Errorf("Stop: %v", err)
+		}
+		r, err := e.Run(context.Background(), id)
+		if err != nil || r.Status != "running" || r.Steps[0].Status != "pending" {
+			t.Fatalf("after Stop the run should wait for another worker: %+v %v", r, err)
+		}
+
+		close(rec.hold)
+		startPool(t, e, 1)
+		r = waitRun(t, e, id)
+		if r.Status != "succeeded" || r.Steps[0].Attempts != 2 {
+			t.Errorf("run %s, first step attempts %d", r.Status, r.Steps[0].Attempts)
+		}
+	})
+}
