@@ -212,9 +212,9 @@ func (p *Pool) execute(j *job) {
 		p.hold(j, cancel)
 		o := p.runStep(ctx, r, step, j.attempt)
 		switch {
-		case p.work.Err() != nil:
-			// Stop gave up waiting: hand the step back rather than record a failure
-			// that is only ours.
+		case p.work.Err() != nil && o.status == "failed":
+			// Stop gave up waiting and cancelled the step: hand it back rather than
+			// record a failure that is only ours. (A step that succeeded is committed.)
 			if err := p.e.q.release(context.Background(), j, r.workflow); err != nil {
 				p.e.log.Warn("handing a step back failed; it runs again when its lease expires",
 					"run", r.id, "step", step.Name, "err", err)
