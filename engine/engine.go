@@ -81,6 +81,17 @@ func (e *Engine) workflow(name, version string) *workflows.Workflow {
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run
 // is in Redis: a worker will execute it even if this process stops now.
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
+	return e.start(ctx, wf, ev, "")
+}
+
+// StartFailed records a run of wf for ev that failed before its first step, such as
+// one whose filter could not be evaluated on ev. The event is kept with the run, so
+// nothing that was accepted is lost.
+func (e *Engine) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error) {
+	return e.start(ctx, wf, ev, reason)
+}
+
+func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string) (string, error) {
 	if e.workflow(wf.Name, wf.Version) == nil {
 		e.mu.Lock()
 		e.versions[versionKey(wf.Name, wf.Version)] = wf
@@ -91,8 +102,11 @@ func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 		return "", fmt.Errorf("encoding event: %w", err)
 	}
 	runID := id.New()
-	if err := e.q.start(ctx, runID, wf, data); err != nil {
+	if err := e.q.start(ctx, runID, wf, data, failure); err != nil {
 		return "", fmt.Errorf("queueing run of %s: %w", wf.Name, err)
+	}
+	if failure != "" {
+		e.log.Warn("run finished", "run", runID, "workflow", wf.Name, "status", "failed", "error", failure)
 	}
 	return runID, nil
 }

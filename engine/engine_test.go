@@ -339,6 +339,9 @@ func TestStopWaitsForStepsInProgress(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Stop(context.Background()); err != nil {
+		t.Errorf("a second Stop: %v", err)
+	}
 	// The step in progress was committed; the rest of the run was queued, not chained,
 	// because the pool was stopping.
 	r, err := e.Run(context.Background(), id)

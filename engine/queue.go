@@ -53,17 +53,20 @@ func (q *queue) shardFor(workflow string) *shard {
 }
 
 // start creates a run and queues its first step. Calling it again with the same run id
-// changes nothing.
-func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow, event []byte) error {
+// changes nothing. A run with a failure recorded fails at once, running no step.
+func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string) error {
 	sh := q.shardFor(wf.Name)
-	first := ""
-	if len(wf.Steps) > 0 {
+	first, status := "", "succeeded"
+	switch {
+	case failure != "":
+		status = "failed"
+	case len(wf.Steps) > 0:
 		first = wf.Steps[0].Name
 	}
 	job := jobID(runID, first)
 	keys := []string{sh.run(runID), sh.job(job), sh.ready(wf.Name), sh.due(), sh.wake()}
 	return startScript.Run(ctx, q.rdb, keys,
-		runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds()).Err()
+		runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds(), status, failure).Err()
 }
 
 // job is a leased step of a run.

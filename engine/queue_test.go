@@ -19,7 +19,7 @@ func TestStartIsIdempotent(t *testing.T) {
 		e := New(b.Client, Options{Logger: quiet})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
 		for range 2 {
-			if err := e.q.start(ctx, "run1", wf, []byte(`{"id":"e"}`)); err != nil {
+			if err := e.q.start(ctx, "run1", wf, []byte(`{"id":"e"}`), ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -47,7 +47,7 @@ func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
 		ctx := context.Background()
 		e := New(b.Client, Options{Logger: quiet})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
-		if err := e.q.start(ctx, "run1", wf, []byte(`{}`)); err != nil {
+		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
 			t.Fatal(err)
 		}
 		sh := e.q.shardFor("chain")
@@ -109,6 +109,31 @@ func TestWorkflowWithoutStepsSucceedsAtOnce(t *testing.T) {
 		r, err := e.Run(context.Background(), id)
 		if err != nil || r.Status != "succeeded" || len(r.Steps) != 0 {
 			t.Errorf("run %+v, %v", r, err)
+		}
+	})
+}
+
+func TestStartFailedKeepsTheEvent(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, set, rec := running(t, b, chainSrc, 1)
+		id, err := e.StartFailed(context.Background(), set.Workflow("chain"), event(`{"name": 5}`), "filter: boom")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.Run(context.Background(), id)
+		if err != nil || r.Status != "failed" || r.Error != "filter: boom" || r.FinishedAt == nil {
+			t.Fatalf("run %+v %v", r, err)
+		}
+		if r.Event == nil || r.Event.Body.(map[string]any)["name"] != 5 {
+			t.Errorf("event not kept: %+v", r.Event)
+		}
+		for _, s := range r.Steps {
+			if s.Status != "pending" {
+				t.Errorf("step %s %s", s.Name, s.Status)
+			}
+		}
+		if len(rec.list()) != 0 {
+			t.Error("a step ran")
 		}
 	})
 }

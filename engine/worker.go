@@ -39,6 +39,8 @@ type Pool struct {
 	running  sync.WaitGroup
 	beating  sync.WaitGroup
 	errLog   rateLimit
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // errLeaseLost cancels a step whose lease was taken back: another worker runs it now.
@@ -71,8 +73,14 @@ func (p *Pool) Start() {
 
 // Stop stops leasing new steps, then waits for the steps in progress to finish until
 // ctx is done; their leases are kept alive meanwhile. Steps still running then are
-// cancelled and handed back to the queue, for another worker to run again.
+// cancelled and handed back to the queue, for another worker to run again. Calling
+// Stop again returns the first call's result.
 func (p *Pool) Stop(ctx context.Context) error {
+	p.stopOnce.Do(func() { p.stopErr = p.stop(ctx) })
+	return p.stopErr
+}
+
+func (p *Pool) stop(ctx context.Context) error {
 	p.stopFetch()
 	for _, sh := range p.e.q.shards {
 		_ = p.e.q.wake(context.Background(), sh) // unblock our fetcher's wait

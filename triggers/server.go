@@ -17,10 +17,12 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Starter queues runs. The engine is one; Start must return only once the run is
+// Starter queues runs. The engine is one. Both methods return only once the run is
 // durable, because the sender is told 2xx right after.
 type Starter interface {
 	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
+	// StartFailed records a run that failed before its first step, keeping its event.
+	StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error)
 }
 
 // DefaultMaxBody is the largest webhook body accepted.
@@ -83,24 +85,28 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.dispatch(w, r, routes, ev)
 }
 
-// dispatch starts a run for every workflow on the endpoint whose filter accepts ev.
+// dispatch starts a run for every workflow on the endpoint whose filter accepts ev. A
+// filter that cannot be evaluated on ev (a workflow bug, such as comparing a missing
+// field) records a failed run that keeps the event, rather than dropping an event the
+// sender is told was accepted.
 func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []route, ev *workflows.Event) {
 	value := ev.Value()
 	var runs []string
 	for _, rt := range routes {
+		var runID string
+		var err error
+		ok, filterErr := true, error(nil)
 		if rt.wf.Filter != nil {
-			env := &workflows.Env{Event: value, Vars: rt.wf.Vars}
-			ok, err := rt.wf.Filter.Eval(env)
-			if err != nil {
-				// A filter that cannot be evaluated on this event does not match it.
-				h.log.Warn("filter failed; treating the event as not matching",
-					"workflow", rt.wf.Name, "event", ev.ID, "err", err)
-			}
-			if !ok {
-				continue
-			}
+			ok, filterErr = rt.wf.Filter.Eval(&workflows.Env{Event: value, Vars: rt.wf.Vars})
 		}
-		runID, err := h.starter.Start(r.Context(), rt.wf, ev)
+		switch {
+		case filterErr != nil:
+			runID, err = h.starter.StartFailed(r.Context(), rt.wf, ev, "filter: "+filterErr.Error())
+		case !ok:
+			continue
+		default:
+			runID, err = h.starter.Start(r.Context(), rt.wf, ev)
+		}
 		if err != nil {
 			h.log.Error("cannot queue run; answering 503", "workflow", rt.wf.Name, "event", ev.ID, "err", err)
 			w.Header().Set("Retry-After", "5")

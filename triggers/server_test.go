@@ -22,6 +22,7 @@ import (
 type recordingStarter struct {
 	mu     sync.Mutex
 	events map[string][]*workflows.Event // by workflow
+	failed map[string]string             // by workflow: the reason of a run that failed at once
 	fail   error
 }
 
@@ -33,6 +34,16 @@ func (s *recordingStarter) Start(_ context.Context, wf *workflows.Workflow, ev *
 	}
 	s.events[wf.Name] = append(s.events[wf.Name], ev)
 	return "run-" + wf.Name, nil
+}
+
+func (s *recordingStarter) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error) {
+	id, err := s.Start(ctx, wf, ev)
+	if err == nil {
+		s.mu.Lock()
+		s.failed[wf.Name] = reason
+		s.mu.Unlock()
+	}
+	return id, err
 }
 
 func (s *recordingStarter) count() int {
@@ -77,7 +88,7 @@ func newTestServer(t *testing.T) (*httptest.Server, *recordingStarter) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	starter := &recordingStarter{events: map[string][]*workflows.Event{}}
+	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
 	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), func(id string) string { return "http://admin/runs/" + id })
 	h.Use(set)
 	srv := httptest.NewServer(h)
@@ -169,7 +180,6 @@ func TestWebhookAnswers(t *testing.T) {
 		says                            string
 	}{
 		{"filtered", "POST", "/hooks/stripe", "application/json", []byte(`{"type": "customer.created"}`), 200, `"status":"filtered"`},
-		{"filter error means no match", "PUT", "/hooks/repos/a/b/events", "application/json", []byte(`{"n": "x"}`), 200, `"status":"filtered"`},
 		{"unknown path", "POST", "/hooks/nope", "application/json", []byte(`{}`), 404, "no webhook at /hooks/nope"},
 		{"not under /hooks", "POST", "/hooksstripe", "application/json", []byte(`{}`), 404, "no webhook"},
 		{"parameter segment missing", "PUT", "/hooks/repos/a/events", "application/json", []byte(`{}`), 404, "no webhook"},
@@ -192,6 +202,19 @@ func TestWebhookAnswers(t *testing.T) {
 	}
 	if starter.count() != 0 {
 		t.Errorf("%d runs started, want none", starter.count())
+	}
+}
+
+// TestWebhookFilterError: a filter that cannot be evaluated on the event (here, a
+// string compared with a number) records a failed run that keeps the event.
+func TestWebhookFilterError(t *testing.T) {
+	srv, starter := newTestServer(t)
+	a := send(t, "PUT", srv.URL+"/hooks/repos/a/b/events", "application/json", []byte(`{"n": "x"}`))
+	if a.status != http.StatusAccepted || a.body["run_id"] != "run-repo" {
+		t.Errorf("got %d %v", a.status, a.body)
+	}
+	if reason := starter.failed["repo"]; !strings.HasPrefix(reason, "filter: event.body.n > 1: ") {
+		t.Errorf("failure reason %q", reason)
 	}
 }
 

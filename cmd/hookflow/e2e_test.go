@@ -199,6 +199,19 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("%d unexpected calls; the filtered event must call nothing", len(calls))
 			}
 
+			// A filter that cannot be evaluated on the event keeps it, as a failed run.
+			status, body = postJSON(t, hook, `{"type": "order.paid", "amount": "lots"}`)
+			if status != http.StatusAccepted {
+				t.Fatalf("filter error: %d %v", status, body)
+			}
+			if run := waitRun(t, body["status_url"].(string)); run["status"] != "failed" ||
+				!strings.HasPrefix(run["error"].(string), "filter: ") || run["event"].(map[string]any)["body"].(map[string]any)["amount"] != "lots" {
+				t.Errorf("filter error run %v", run)
+			}
+			if len(calls) != 0 {
+				t.Errorf("%d unexpected calls after a filter error", len(calls))
+			}
+
 			for _, u := range []string{"http://" + s.publicAddr + "/healthz", "http://" + s.adminAddr + "/healthz", "http://" + s.adminAddr + "/readyz"} {
 				resp, err := http.Get(u)
 				if err != nil || resp.StatusCode != 200 {
@@ -213,6 +226,42 @@ func TestEndToEnd(t *testing.T) {
 			resp.Body.Close()
 		})
 	}
+}
+
+// TestWebhooksWhileRedisIsDown: an event that cannot be queued is answered 503 with
+// Retry-After, never 2xx.
+func TestWebhooksWhileRedisIsDown(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		crm, _ := fakeCRM(t)
+		t.Setenv("E2E_API_URL", crm.URL)
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "orders.hcl"), []byte(ordersSrc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := serveDir(t, dir, b.URL, "127.0.0.1:0")
+		hook := "http://" + s.publicAddr + "/hooks/orders"
+		paid := `{"type": "order.paid", "amount": 2500, "email": "ada@example.com"}`
+		if status, body := postJSON(t, hook, paid); status != http.StatusAccepted {
+			t.Fatalf("with Redis up: %d %v", status, body)
+		}
+		b.Stop()
+		resp, err := http.Post(hook, "application/json", strings.NewReader(paid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("with Redis down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		resp, err = http.Get("http://" + s.adminAddr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("/readyz with Redis down: %d", resp.StatusCode)
+		}
+	})
 }
 
 func TestServeRefusesBrokenWorkflows(t *testing.T) {

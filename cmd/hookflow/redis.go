@@ -11,9 +11,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// redisLog sends go-redis's own messages (every failed dial while Redis is down) to
+// the debug level; hookflow reports outages itself, once per few seconds.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
+}
+
 // openRedis connects to the Redis at url, or, with no url, starts the embedded
 // in-memory one. close releases both.
 func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (rdb *redis.Client, close func(), err error) {
+	redis.SetLogger(redisLog{log})
 	var opts *redis.Options
 	var mini *miniredis.Miniredis
 	if url == "" {
@@ -32,6 +41,16 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 	// Every worker may commit at once, and each shard's fetcher holds a connection
 	// while it waits.
 	opts.PoolSize = 10*runtime.GOMAXPROCS(0) + workers
+	// Fail fast when Redis is down: a webhook is answered 503 (its sender retries) and a
+	// worker retries its commit itself, so go-redis's default of 3 command retries of 5
+	// dial attempts each (nearly 2s) only delays the answer. URL options still win.
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 2
+		opts.DialerRetryTimeout = 50 * time.Millisecond
+	}
 	rdb = redis.NewClient(opts)
 	close = func() {
 		_ = rdb.Close()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ type Backend struct {
 	Name   string
 	URL    string
 	Client *redis.Client
+	// Stop stops the server, to test what happens while Redis is down.
+	Stop func()
 }
 
 // Each runs f once against miniredis and once against a real redis-server.
@@ -38,7 +41,9 @@ func Mini(t testing.TB) *Backend {
 		t.Fatalf("starting miniredis: %v", err)
 	}
 	t.Cleanup(m.Close)
-	return backend(t, "miniredis", m.Addr())
+	b := backend(t, "miniredis", m.Addr())
+	b.Stop = m.Close
+	return b
 }
 
 // Real starts a redis-server on a free port for the test, with nothing saved to disk.
@@ -55,12 +60,17 @@ func Real(t testing.TB) *Backend {
 	if err := cmd.Start(); err != nil {
 		unavailable(t, fmt.Sprintf("starting redis-server: %v", err))
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	b := backend(t, "redis-server", addr)
+	b.Stop = stop
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := b.Client.Ping(context.Background()).Err()
