@@ -311,15 +311,17 @@ func TestRunNotFound(t *testing.T) {
 	}
 }
 
-func TestStopWaitsForStepsInProgress(t *testing.T) {
-	b := redistest.Mini(t)
-	rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 1)}
+// holding starts a run on a pool of its own whose first step blocks until rec.hold is
+// closed, and returns once that step is running. The test stops the pool.
+func holding(t *testing.T, b *redistest.Backend) (*Engine, *Pool, *recorder, string) {
+	t.Helper()
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 2)}
 	e := New(b.Client, Options{Logger: quiet})
 	set := loadSet(t, rec, chainSrc)
 	e.Use(set)
-	p := e.NewPool(2)
+	p := e.NewPool(1)
 	p.Start()
-	id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "x"}`))
+	id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,32 +330,39 @@ func TestStopWaitsForStepsInProgress(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the step never started")
 	}
-	stopped := make(chan error)
-	go func() { stopped <- p.Stop(context.Background()) }()
-	select {
-	case err := <-stopped:
-		t.Fatalf("Stop returned (%v) while a step was running", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(rec.hold)
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Stop(context.Background()); err != nil {
-		t.Errorf("a second Stop: %v", err)
-	}
-	// The step in progress was committed; the rest of the run was queued, not chained,
-	// because the pool was stopping.
-	r, err := e.Run(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Steps[0].Status != "succeeded" || r.Steps[1].Status != "pending" || r.Status != "running" {
-		t.Errorf("run %s, steps %+v", r.Status, r.Steps)
-	}
-	// Another pool picks the run up.
-	startPool(t, e, 1)
-	if r := waitRun(t, e, id); r.Status != "succeeded" {
-		t.Errorf("run %s", r.Status)
-	}
+	return e, p, rec, id
+}
+
+func TestStopWaitsForStepsInProgress(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, p, rec, id := holding(t, b)
+		stopped := make(chan error)
+		go func() { stopped <- p.Stop(context.Background()) }()
+		select {
+		case err := <-stopped:
+			t.Fatalf("Stop returned (%v) while a step was running", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(rec.hold)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Stop(context.Background()); err != nil {
+			t.Errorf("a second Stop: %v", err)
+		}
+		// The step in progress was committed; the rest of the run was queued, not
+		// chained, because the pool was stopping.
+		r, err := e.Run(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Steps[0].Status != "succeeded" || r.Steps[1].Status != "pending" || r.Status != "running" {
+			t.Errorf("run %s, steps %+v", r.Status, r.Steps)
+		}
+		// Another pool picks the run up.
+		startPool(t, e, 1)
+		if r := waitRun(t, e, id); r.Status != "succeeded" {
+			t.Errorf("run %s", r.Status)
+		}
+	})
 }

@@ -76,17 +76,7 @@ func TestHeartbeatKeepsALongStep(t *testing.T) {
 // goes back to the queue instead of failing its run, and another worker runs it.
 func TestStopDeadlineHandsStepsBack(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 2)}
-		e := New(b.Client, Options{Logger: quiet})
-		set := loadSet(t, rec, chainSrc)
-		e.Use(set)
-		p := e.NewPool(1)
-		p.Start()
-		id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-rec.entered
+		e, p, rec, id := holding(t, b)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		if err := p.Stop(ctx); err == nil || !strings.Contains(err.Error(), "handed back") {
