@@ -2,17 +2,25 @@ package workflows
 
 import (
 	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Block is a trigger or step block as its kind's constructor sees it: the kind's own
-// attributes, evaluated at load time and compiled into templates.
+// Block is a trigger or step block, or a block nested in one, as its kind's
+// constructor sees it: the kind's own attributes, evaluated at load time and compiled
+// into templates, and its nested blocks.
 type Block struct {
-	Kind     string
-	Name     string // the step's name; empty for a trigger
+	Kind     string // the block's kind: "http", "webhook", or a nested block's first label
+	Name     string // the step's name; empty otherwise
 	DefRange hcl.Range
 	attrs    map[string]*BlockAttr
+	nested   []*hcl.Block
+	decode   func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics)
 }
 
 // BlockAttr is one attribute of a Block.
@@ -26,6 +34,9 @@ type BlockAttr struct {
 // Attr returns the named attribute, or nil when the block does not set it.
 func (b *Block) Attr(name string) *BlockAttr { return b.attrs[name] }
 
+// Names returns the names of the attributes the block sets, sorted.
+func (b *Block) Names() []string { return sortedKeys(b.attrs) }
+
 // Template returns the named attribute's template, or nil when the block does not set it.
 func (b *Block) Template(name string) *Template {
 	if a := b.attrs[name]; a != nil {
@@ -34,27 +45,164 @@ func (b *Block) Template(name string) *Template {
 	return nil
 }
 
-// ConstString returns an attribute that must be a string fixed at load time (no
-// {{ }}), or def when the block does not set it.
-func (b *Block) ConstString(name, def string) (string, hcl.Diagnostics) {
-	a := b.attrs[name]
-	if a == nil {
-		return def, nil
+// Nested returns the nested blocks of a type, in file order.
+func (b *Block) Nested(typ string) []*hcl.Block {
+	var out []*hcl.Block
+	for _, n := range b.nested {
+		if n.Type == typ {
+			out = append(out, n)
+		}
 	}
-	v, ok := a.Template.Const()
-	if !ok {
-		return "", hcl.Diagnostics{a.Error(fmt.Sprintf("%s cannot use {{ }}", name),
-			fmt.Sprintf("The %s is fixed when the file loads; it cannot depend on the event.", name))}
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", hcl.Diagnostics{a.Error(fmt.Sprintf("%s must be a string", name),
-			fmt.Sprintf("Got %s. Put the value in double quotes.", typeName(v)))}
-	}
-	return s, nil
+	return out
+}
+
+// Decode decodes a nested block's body with a schema, the way the block itself was.
+func (b *Block) Decode(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics) {
+	return b.decode(raw, attrs)
 }
 
 // Error returns an error diagnostic pointing at the attribute's value.
 func (a *BlockAttr) Error(summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.ValueRange.Ptr()}
+}
+
+// Warning returns a warning diagnostic pointing at the attribute.
+func (a *BlockAttr) Warning(summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: detail, Subject: a.Range.Ptr()}
+}
+
+// constant returns an attribute that must be fixed at load time (no {{ }}).
+func (b *Block) constant(name string) (any, *BlockAttr, hcl.Diagnostics) {
+	a := b.attrs[name]
+	if a == nil {
+		return nil, nil, nil
+	}
+	v, ok := a.Template.Const()
+	if !ok {
+		return nil, a, hcl.Diagnostics{a.Error(fmt.Sprintf("%s cannot use {{ }}", name),
+			fmt.Sprintf("The %s is fixed when the file loads; it cannot depend on the event.", name))}
+	}
+	return v, a, nil
+}
+
+// ConstString returns an attribute that must be a string fixed at load time, or def
+// when the block does not set it.
+func (b *Block) ConstString(name, def string) (string, hcl.Diagnostics) {
+	v, a, diags := b.constant(name)
+	if a == nil || diags.HasErrors() {
+		return def, diags
+	}
+	s, ok := v.(string)
+	if !ok {
+		return def, hcl.Diagnostics{a.Error(fmt.Sprintf("%s must be a string", name),
+			fmt.Sprintf("Got %s. Put the value in double quotes.", typeName(v)))}
+	}
+	return s, nil
+}
+
+// OneOf returns a string attribute that must be one of options, or def.
+func (b *Block) OneOf(name, def string, options ...string) (string, hcl.Diagnostics) {
+	s, diags := b.ConstString(name, def)
+	if diags.HasErrors() || slices.Contains(options, s) {
+		return s, diags
+	}
+	return def, hcl.Diagnostics{b.attrs[name].Error(fmt.Sprintf("Invalid %s %q", name, s),
+		fmt.Sprintf("%s is one of %s.", name, quoteList(options)))}
+}
+
+// Duration returns an attribute that must be a duration fixed at load time ("30s",
+// "5m", "1h30m", "2d"), or def.
+func (b *Block) Duration(name string, def time.Duration) (time.Duration, hcl.Diagnostics) {
+	s, diags := b.ConstString(name, "")
+	if diags.HasErrors() || b.attrs[name] == nil {
+		return def, diags
+	}
+	d, err := ParseDuration(s)
+	if err != nil || d <= 0 {
+		return def, hcl.Diagnostics{b.attrs[name].Error(fmt.Sprintf("Invalid duration %q", s), durationHelp)}
+	}
+	return d, nil
+}
+
+// Int returns an attribute that must be a whole number in [min, max], or def.
+func (b *Block) Int(name string, def, min, max int) (int, hcl.Diagnostics) {
+	v, a, diags := b.constant(name)
+	if a == nil || diags.HasErrors() {
+		return def, diags
+	}
+	n, ok := v.(int)
+	if !ok || n < min || n > max {
+		limit := fmt.Sprintf("at least %d", min)
+		if max < math.MaxInt {
+			limit = fmt.Sprintf("from %d to %d", min, max)
+		}
+		return def, hcl.Diagnostics{a.Error(fmt.Sprintf("Invalid %s", name),
+			fmt.Sprintf("%s must be a whole number %s, without quotes; got %s.", name, limit, Text(describe(v))))}
+	}
+	return n, nil
+}
+
+// Strings returns an attribute that must be a string or a list of strings fixed at
+// load time.
+func (b *Block) Strings(name string) ([]string, hcl.Diagnostics) {
+	v, a, diags := b.constant(name)
+	if a == nil || diags.HasErrors() {
+		return nil, diags
+	}
+	switch v := v.(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, hcl.Diagnostics{a.Error(fmt.Sprintf("%s must be a list of strings", name),
+					fmt.Sprintf("Got %s in the list.", typeName(e)))}
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, hcl.Diagnostics{a.Error(fmt.Sprintf("%s must be a list of strings", name),
+		fmt.Sprintf("Got %s. Write [\"a\", \"b\"].", typeName(v)))}
+}
+
+// OnlyOne reports an error when the block sets more than one of names.
+func (b *Block) OnlyOne(names ...string) hcl.Diagnostics {
+	var set []*BlockAttr
+	for _, n := range names {
+		if a := b.attrs[n]; a != nil {
+			set = append(set, a)
+		}
+	}
+	if len(set) < 2 {
+		return nil
+	}
+	sort.Slice(set, func(i, j int) bool { return set[i].Range.Start.Byte < set[j].Range.Start.Byte })
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Both %s and %s are set", set[0].Name, set[1].Name),
+		Detail:   fmt.Sprintf("Set only one of %s.", quoteList(names)),
+		Subject:  set[1].Range.Ptr(),
+	}}
+}
+
+func quoteList(options []string) string {
+	q := make([]string, len(options))
+	for i, o := range options {
+		q[i] = fmt.Sprintf("%q", o)
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// describe makes a value readable in a message: strings quoted.
+func describe(v any) any {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return v
 }

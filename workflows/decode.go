@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -18,6 +19,8 @@ var workflowSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "description"},
 		{Name: "filter"},
+		{Name: "concurrency"},
+		{Name: "timeout"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "trigger", LabelNames: []string{"kind"}},
@@ -25,12 +28,13 @@ var workflowSchema = &hcl.BodySchema{
 	},
 }
 
-// stepCommon are the attributes every step kind accepts, whatever its own schema.
-var stepCommon = []hcl.AttributeSchema{
-	{Name: "if"},
-	{Name: "timeout"},
-	{Name: "on_error"},
+// stepCommon is what every step kind accepts, whatever its own schema.
+var stepCommon = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "if"}, {Name: "timeout"}, {Name: "on_error"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "retry"}},
 }
+
+var retryAttrs = []Attr{{Name: "attempts", Required: true}, {Name: "backoff"}, {Name: "initial"}, {Name: "max"}}
 
 // Names are used in expressions (steps.NAME, event.params.NAME), so they are
 // identifiers.
@@ -40,21 +44,39 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func ValidName(s string) bool { return nameRE.MatchString(s) }
 
 func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnostics) {
-	wf := &Workflow{Name: b.Labels[0], DefRange: b.DefRange, Vars: l.vars}
+	wf := &Workflow{Name: b.Labels[0], DefRange: b.DefRange, Vars: l.vars, Secrets: l.secrets}
 	diags := checkName("workflow", wf.Name, b.LabelRanges[0])
 	content, d := b.Body.Content(workflowSchema)
 	diags = append(diags, d...)
 
-	if a := content.Attributes["description"]; a != nil {
-		s, d := l.stringAttr(a, ev)
-		diags = append(diags, d...)
-		wf.Description = s
+	// Every expression is checked against the steps it can see, so collect the names
+	// first: a reference to a later step is told apart from one to no step at all.
+	var names []string
+	for _, blk := range content.Blocks {
+		if blk.Type == "step" {
+			names = append(names, blk.Labels[1])
+		}
 	}
+	attrs := &Block{attrs: map[string]*BlockAttr{}}
+	for _, name := range []string{"description", "concurrency", "timeout"} {
+		if a := content.Attributes[name]; a != nil {
+			d := l.attr(attrs, a, ev, &scope{where: "this attribute"})
+			diags = append(diags, d...)
+		}
+	}
+	wf.Description, d = attrs.ConstString("description", "")
+	diags = append(diags, d...)
+	wf.Concurrency, d = attrs.Int("concurrency", 0, 1, math.MaxInt)
+	diags = append(diags, d...)
+	wf.Timeout, d = attrs.Duration("timeout", 0)
+	diags = append(diags, d...)
+	diags = append(diags, notYet(attrs.Attr("concurrency"), "concurrency", "every run starts as soon as a worker is free")...)
+	diags = append(diags, notYet(attrs.Attr("timeout"), "A run timeout", "each step still has its own timeout")...)
 	if a := content.Attributes["filter"]; a != nil {
-		c, d := l.condition(a, ev)
+		wf.Filter, d = l.condition(a, ev, &scope{where: "the filter"})
 		diags = append(diags, d...)
-		wf.Filter = c
 	}
+
 	steps := map[string]*Step{}
 	for _, blk := range content.Blocks {
 		switch blk.Type {
@@ -65,7 +87,8 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 				wf.Triggers = append(wf.Triggers, t)
 			}
 		case "step":
-			s, d := l.step(blk, ev)
+			sc := &scope{where: fmt.Sprintf("step %q", blk.Labels[1]), steps: stepNames(wf.Steps), all: names, workflow: wf.Name}
+			s, d := l.step(blk, ev, sc)
 			diags = append(diags, d...)
 			if s == nil {
 				continue
@@ -86,15 +109,27 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	return wf, diags
 }
 
+func stepNames(steps []*Step) []string {
+	out := make([]string, 0, len(steps))
+	for _, s := range steps {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
 func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics) {
 	name := b.Labels[0]
 	kind, ok := l.kinds.triggers[name]
 	if !ok {
 		return nil, hcl.Diagnostics{unknownKind("trigger", name, l.kinds.triggerNames(), b.LabelRanges[0])}
 	}
-	content, diags := b.Body.Content(kindSchema(nil, kind.Attrs))
+	schema := kindSchema(nil, kind.Attrs)
+	for _, bt := range kind.Blocks {
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: bt.Type, LabelNames: bt.Labels})
+	}
+	content, diags := b.Body.Content(schema)
 	diags = dropMissingSuggested(diags)
-	blk, d := l.block(name, "", b, content, ev)
+	blk, d := l.block(name, "", b.DefRange, content, ev, &scope{where: "a trigger"})
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -107,32 +142,53 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 	return &Trigger{Kind: name, Config: cfg, DefRange: b.DefRange}, diags
 }
 
-func (l *loader) step(b *hcl.Block, ev *evaluator) (*Step, hcl.Diagnostics) {
+func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagnostics) {
 	kindName, name := b.Labels[0], b.Labels[1]
 	diags := checkName("step", name, b.LabelRanges[1])
 	kind, ok := l.kinds.steps[kindName]
 	if !ok {
 		return nil, append(diags, unknownKind("step", kindName, l.kinds.stepNames(), b.LabelRanges[0]))
 	}
-	content, d := b.Body.Content(kindSchema(stepCommon, kind.Attrs))
-	diags = append(diags, dropMissingSuggested(d)...)
+	var content *hcl.BodyContent
+	var d hcl.Diagnostics
+	if kind.AnyAttrs {
+		content, d = anyAttrs(b.Body)
+	} else {
+		content, d = b.Body.Content(kindSchema(stepCommon, kind.Attrs))
+		d = dropMissingSuggested(d)
+	}
+	diags = append(diags, d...)
+
 	s := &Step{Kind: kindName, Name: name, Timeout: DefaultStepTimeout, DefRange: b.DefRange}
-	if a := content.Attributes["if"]; a != nil {
-		s.If, d = l.condition(a, ev)
-		diags = append(diags, d...)
-	}
-	if a := content.Attributes["timeout"]; a != nil {
-		s.Timeout, d = l.duration(a, ev)
-		diags = append(diags, d...)
-	}
-	if a := content.Attributes["on_error"]; a != nil {
-		s.OnError, d = l.onError(a, ev)
-		diags = append(diags, d...)
-	}
-	for _, c := range stepCommon {
+	common := &Block{attrs: map[string]*BlockAttr{}}
+	for _, c := range stepCommon.Attributes {
+		a := content.Attributes[c.Name]
 		delete(content.Attributes, c.Name)
+		switch {
+		case a == nil:
+		case c.Name == "if":
+			s.If, d = l.condition(a, ev, sc)
+			diags = append(diags, d...)
+		default:
+			diags = append(diags, l.attr(common, a, ev, sc)...)
+		}
 	}
-	blk, d := l.block(kindName, name, b, content, ev)
+	s.Timeout, d = common.Duration("timeout", DefaultStepTimeout)
+	diags = append(diags, d...)
+	onError, d := common.OneOf("on_error", "fail", "fail", "continue")
+	diags = append(diags, d...)
+	if onError == "continue" {
+		s.OnError = Continue
+	}
+	for _, r := range content.Blocks {
+		if r.Type != "retry" {
+			continue
+		}
+		s.Retry, d = l.retry(r, ev)
+		diags = append(diags, d...)
+	}
+
+	blk, d := l.block(kindName, name, b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -145,17 +201,66 @@ func (l *loader) step(b *hcl.Block, ev *evaluator) (*Step, hcl.Diagnostics) {
 	return s, diags
 }
 
+// anyAttrs decodes a body whose kind accepts any attribute: the common ones, and
+// everything else as the kind's.
+func anyAttrs(body hcl.Body) (*hcl.BodyContent, hcl.Diagnostics) {
+	content, rest, diags := body.PartialContent(stepCommon)
+	attrs, d := rest.JustAttributes()
+	diags = append(diags, d...)
+	for name, a := range attrs {
+		content.Attributes[name] = a
+	}
+	return content, diags
+}
+
+func (l *loader) retry(b *hcl.Block, ev *evaluator) (*Retry, hcl.Diagnostics) {
+	content, diags := b.Body.Content(kindSchema(nil, retryAttrs))
+	blk, d := l.block("retry", "", b.DefRange, content, ev, &scope{where: "retry"})
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	r := &Retry{}
+	r.Attempts, d = blk.Int("attempts", 1, 1, 100)
+	diags = append(diags, d...)
+	backoff, d := blk.OneOf("backoff", "exponential", "exponential", "constant")
+	diags = append(diags, d...)
+	r.Exponential = backoff == "exponential"
+	r.Initial, d = blk.Duration("initial", time.Second)
+	diags = append(diags, d...)
+	r.Max, d = blk.Duration("max", 5*time.Minute)
+	diags = append(diags, d...)
+	if a := blk.Attr("max"); a != nil && !diags.HasErrors() && r.Max < r.Initial {
+		diags = append(diags, a.Error("max is shorter than initial", fmt.Sprintf("The longest wait (%s) cannot be shorter than the first (%s).", r.Max, r.Initial)))
+	}
+	diags = append(diags, notYet(blk.Attr("attempts"), "retry", "a failed step fails at its first attempt")...)
+	return r, diags
+}
+
+// notYet warns that an attribute is read and checked but not yet acted on, so that a
+// user is never silently left without what they wrote.
+func notYet(a *BlockAttr, what, consequence string) hcl.Diagnostics {
+	if a == nil {
+		return nil
+	}
+	return hcl.Diagnostics{a.Warning(fmt.Sprintf("%s is not applied yet", what),
+		fmt.Sprintf("This version of hookflow checks %s but does not act on it: %s.", a.Name, consequence))}
+}
+
 // kindSchema is the schema of a trigger or step block: the attributes every block of
 // its type has plus the kind's own. Decoding both with one Content call lets HCL
-// suggest the right name for a misspelling of either.
-// HCL suggests the first name close enough to a misspelling, so the kind's own come
-// first: they are what most attributes of a block are.
-func kindSchema(common []hcl.AttributeSchema, own []Attr) *hcl.BodySchema {
+// suggest the right name for a misspelling of either. HCL suggests the first name
+// close enough to a misspelling, so the kind's own come first: they are what most
+// attributes of a block are.
+func kindSchema(common *hcl.BodySchema, own []Attr) *hcl.BodySchema {
 	s := &hcl.BodySchema{}
 	for _, a := range own {
 		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
 	}
-	s.Attributes = append(s.Attributes, common...)
+	if common != nil {
+		s.Attributes = append(s.Attributes, common.Attributes...)
+		s.Blocks = append(s.Blocks, common.Blocks...)
+	}
 	return s
 }
 
@@ -185,23 +290,39 @@ func dropMissingSuggested(diags hcl.Diagnostics) hcl.Diagnostics {
 }
 
 // block evaluates a kind's attributes at load time and compiles their templates.
-func (l *loader) block(kind, name string, b *hcl.Block, content *hcl.BodyContent, ev *evaluator) (*Block, hcl.Diagnostics) {
-	blk := &Block{Kind: kind, Name: name, DefRange: b.DefRange, attrs: map[string]*BlockAttr{}}
+func (l *loader) block(kind, name string, def hcl.Range, content *hcl.BodyContent, ev *evaluator, sc *scope) (*Block, hcl.Diagnostics) {
+	blk := &Block{Kind: kind, Name: name, DefRange: def, attrs: map[string]*BlockAttr{}, nested: content.Blocks}
+	blk.decode = func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics) {
+		c, diags := raw.Body.Content(kindSchema(nil, attrs))
+		label := ""
+		if len(raw.Labels) > 0 {
+			label = raw.Labels[0]
+		}
+		nb, d := l.block(label, "", raw.DefRange, c, ev, sc)
+		return nb, append(diags, d...)
+	}
 	var diags hcl.Diagnostics
 	for _, a := range sortedAttrs(content.Attributes) {
-		v, d := ev.value(a.Expr)
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			continue
-		}
-		t, d := compileTemplate(v, l.loc(a))
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			continue
-		}
-		blk.attrs[a.Name] = &BlockAttr{Name: a.Name, Template: t, Range: a.Range, ValueRange: a.Expr.Range()}
+		diags = append(diags, l.attr(blk, a, ev, sc)...)
 	}
 	return blk, diags
+}
+
+// attr evaluates one attribute at load time, compiles its templates and adds it to blk.
+func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hcl.Diagnostics {
+	v, diags := ev.value(a.Expr)
+	if diags.HasErrors() {
+		return diags
+	}
+	loc := l.loc(a)
+	loc.scope = sc
+	t, d := compileTemplate(v, loc)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return diags
+	}
+	blk.attrs[a.Name] = &BlockAttr{Name: a.Name, Template: t, Range: a.Range, ValueRange: a.Expr.Range()}
+	return diags
 }
 
 func (l *loader) loc(a *hcl.Attribute) location {
@@ -212,25 +333,7 @@ func (l *loader) loc(a *hcl.Attribute) location {
 	return loc
 }
 
-// stringAttr evaluates an attribute that must be a string fixed at load time.
-func (l *loader) stringAttr(a *hcl.Attribute, ev *evaluator) (string, hcl.Diagnostics) {
-	v, diags := ev.value(a.Expr)
-	if diags.HasErrors() {
-		return "", diags
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  fmt.Sprintf("%s must be a string", a.Name),
-			Detail:   fmt.Sprintf("Got %s. Put the value in double quotes.", typeName(v)),
-			Subject:  a.Expr.Range().Ptr(),
-		}}
-	}
-	return s, nil
-}
-
-func (l *loader) condition(a *hcl.Attribute, ev *evaluator) (*Condition, hcl.Diagnostics) {
+func (l *loader) condition(a *hcl.Attribute, ev *evaluator, sc *scope) (*Condition, hcl.Diagnostics) {
 	if d := checkLoadTimeRefs(a.Expr); d.HasErrors() {
 		// The most common slip: filter = event.body.x > 1, without the quotes.
 		for _, diag := range d {
@@ -240,49 +343,22 @@ func (l *loader) condition(a *hcl.Attribute, ev *evaluator) (*Condition, hcl.Dia
 		}
 		return nil, d[:1]
 	}
-	src, diags := l.stringAttr(a, ev)
+	v, diags := ev.value(a.Expr)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	loc := l.loc(a)
-	loc.value = src
-	return compileCondition(src, loc)
-}
-
-func (l *loader) duration(a *hcl.Attribute, ev *evaluator) (time.Duration, hcl.Diagnostics) {
-	s, diags := l.stringAttr(a, ev)
-	if diags.HasErrors() {
-		return 0, diags
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, hcl.Diagnostics{{
+	src, ok := v.(string)
+	if !ok {
+		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
-			Summary:  fmt.Sprintf("Invalid duration %q", s),
-			Detail:   `Write a positive number with a unit: "500ms", "30s", "5m" or "1h".`,
+			Summary:  fmt.Sprintf("%s must be a string", a.Name),
+			Detail:   fmt.Sprintf(`Got %s. A condition is an expression in quotes, such as "event.body.amount > 100".`, typeName(v)),
 			Subject:  a.Expr.Range().Ptr(),
 		}}
 	}
-	return d, nil
-}
-
-func (l *loader) onError(a *hcl.Attribute, ev *evaluator) (OnError, hcl.Diagnostics) {
-	s, diags := l.stringAttr(a, ev)
-	if diags.HasErrors() {
-		return FailRun, diags
-	}
-	switch s {
-	case "fail":
-		return FailRun, nil
-	case "continue":
-		return Continue, nil
-	}
-	return FailRun, hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  fmt.Sprintf("Invalid on_error %q", s),
-		Detail:   `on_error is "fail" (the default: the run stops and fails) or "continue" (the run goes on with the next step).`,
-		Subject:  a.Expr.Range().Ptr(),
-	}}
+	loc := l.loc(a)
+	loc.value, loc.scope = src, sc
+	return compileCondition(src, loc)
 }
 
 func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
@@ -312,12 +388,13 @@ func unknownKind(what, name string, known []string, rng hcl.Range) *hcl.Diagnost
 
 // suggest returns the known name closest to name, if any is close enough to be a typo.
 func suggest(name string, known []string) string {
+	best, bestDist := "", 3
 	for _, k := range known {
-		if levenshtein.Distance(name, k, nil) < 3 {
-			return k
+		if d := levenshtein.Distance(name, k, nil); d < bestDist {
+			best, bestDist = k, d
 		}
 	}
-	return ""
+	return best
 }
 
 func typeName(v any) string {

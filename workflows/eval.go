@@ -27,10 +27,12 @@ type evaluator struct {
 	ctx *hcl.EvalContext
 }
 
-func newEvaluator(vars map[string]cty.Value) *evaluator {
+// newEvaluator returns an evaluator over vars; secret() adds every value it reads to
+// secrets, so that they can be hidden wherever text is recorded or shown.
+func newEvaluator(vars map[string]cty.Value, secrets map[string]bool) *evaluator {
 	return &evaluator{ctx: &hcl.EvalContext{
 		Variables: map[string]cty.Value{"vars": cty.ObjectVal(vars)},
-		Functions: map[string]function.Function{"env": envFunc, "secret": secretFunc},
+		Functions: map[string]function.Function{"env": envFunc, "secret": secretFunc(secrets)},
 	}}
 }
 
@@ -161,19 +163,22 @@ var envFunc = function.New(&function.Spec{
 // ${} interpolation.
 const sensitive = "sensitive"
 
-var secretFunc = function.New(&function.Spec{
-	Description: "Reads a secret from the environment and marks it sensitive.",
-	Params:      []function.Parameter{{Name: "name", Type: cty.String}},
-	Type:        function.StaticReturnType(cty.String),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		name := args[0].AsString()
-		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return cty.NilVal, fmt.Errorf("secret %s is not set: export %s in the environment hookflow runs in", name, name)
-		}
-		return cty.StringVal(v).Mark(sensitive), nil
-	},
-})
+func secretFunc(secrets map[string]bool) function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads a secret from the environment and marks it sensitive.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			v, ok := os.LookupEnv(name)
+			if !ok || v == "" {
+				return cty.NilVal, fmt.Errorf("secret %s is not set: export %s in the environment hookflow runs in", name, name)
+			}
+			secrets[v] = true
+			return cty.StringVal(v).Mark(sensitive), nil
+		},
+	})
+}
 
 func fileFunc(dir string) function.Function {
 	return function.New(&function.Spec{

@@ -27,8 +27,8 @@ type Env struct {
 const maxNodes = 10_000
 
 var (
-	valueOptions = []expr.Option{expr.Env(Env{}), expr.MaxNodes(maxNodes)}
-	boolOptions  = []expr.Option{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool()}
+	valueOptions = append([]expr.Option{expr.Env(Env{}), expr.MaxNodes(maxNodes)}, functions...)
+	boolOptions  = append([]expr.Option{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool()}, functions...)
 )
 
 // Programs are shared by every worker; a VM is scratch space, so keep a pool of them.
@@ -75,6 +75,9 @@ func compileCondition(src string, loc location) (*Condition, hcl.Diagnostics) {
 	prog, err := expr.Compile(src, boolOptions...)
 	if err != nil {
 		return nil, hcl.Diagnostics{exprDiag(err, src, 0, loc)}
+	}
+	if diags := checkRefs(prog, src, 0, loc); diags.HasErrors() {
+		return nil, diags
 	}
 	return &Condition{Source: src, prog: prog}, nil
 }

@@ -28,10 +28,18 @@ type Attr struct {
 	Required bool
 }
 
+// BlockType declares a nested block a kind accepts, such as verify "github" {}.
+type BlockType struct {
+	Type   string
+	Labels []string
+}
+
 // StepKind describes one kind of step, such as "http".
 type StepKind struct {
 	Name  string
 	Attrs []Attr
+	// AnyAttrs accepts any attribute (the set step names its outputs); Attrs is unused.
+	AnyAttrs bool
 	// New compiles a step's decoded attributes into the action that runs it. It is
 	// called once per step when the file loads and reports problems as diagnostics.
 	New func(b *Block) (Action, hcl.Diagnostics)
@@ -39,11 +47,15 @@ type StepKind struct {
 
 // TriggerKind describes one kind of trigger, such as "webhook".
 type TriggerKind struct {
-	Name  string
-	Attrs []Attr
+	Name   string
+	Attrs  []Attr
+	Blocks []BlockType
 	// New compiles a trigger's decoded attributes into its configuration, the value
 	// the trigger's runtime reads from Trigger.Config.
 	New func(b *Block) (any, hcl.Diagnostics)
+	// Check, when set, sees every trigger of this kind in the set at once, for rules
+	// that span workflows (webhooks sharing a path must verify alike).
+	Check func(ts []*Trigger) hcl.Diagnostics
 }
 
 // Action runs one step. Implementations are built once at load time and shared by

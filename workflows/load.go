@@ -79,9 +79,12 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 		names = append(names, src.Name)
 	}
 
-	l := &loader{kinds: kinds, files: parser.Files()}
+	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}}
 	ev, d := l.decodeVars(bodies)
 	diags = append(diags, d...)
+	// secret() records values as workflows decode; the redactor they share is filled in
+	// once all are decoded.
+	l.secrets = &Redactor{}
 
 	set := &Set{byName: map[string]*Workflow{}}
 	for i, content := range bodies {
@@ -103,26 +106,47 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 			set.workflows = append(set.workflows, wf)
 		}
 	}
+	diags = append(diags, l.checkTriggers(set)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	*l.secrets = *newRedactor(l.secretValues)
 	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
 	return set, diags
 }
 
+// checkTriggers gives each trigger kind every trigger of its kind at once.
+func (l *loader) checkTriggers(set *Set) hcl.Diagnostics {
+	byKind := map[string][]*Trigger{}
+	for _, wf := range set.workflows {
+		for _, t := range wf.Triggers {
+			byKind[t.Kind] = append(byKind[t.Kind], t)
+		}
+	}
+	var diags hcl.Diagnostics
+	for _, name := range l.kinds.triggerNames() {
+		if check := l.kinds.triggers[name].Check; check != nil && len(byKind[name]) > 0 {
+			diags = append(diags, check(byKind[name])...)
+		}
+	}
+	return diags
+}
+
 // loader holds what decoding every workflow shares.
 type loader struct {
-	kinds   *Kinds
-	files   map[string]*hcl.File
-	vars    map[string]any // the vars, as run-time values
-	varsSrc []byte         // the vars blocks' canonical source, part of every version
+	kinds        *Kinds
+	files        map[string]*hcl.File
+	vars         map[string]any  // the vars, as run-time values
+	varsSrc      []byte          // the vars blocks' canonical source, part of every version
+	secretValues map[string]bool // every value secret() read
+	secrets      *Redactor       // shared by every workflow of the set
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to
 // another var: the order of files would then matter.
 func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	base := newEvaluator(map[string]cty.Value{})
+	base := newEvaluator(map[string]cty.Value{}, l.secretValues)
 	values := map[string]cty.Value{}
 	l.vars = map[string]any{}
 	defined := map[string]hcl.Range{}
@@ -164,7 +188,7 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 			}
 		}
 	}
-	return newEvaluator(values), diags
+	return newEvaluator(values, l.secretValues), diags
 }
 
 func varsSelfRefs(a *hcl.Attribute) *hcl.Diagnostic {

@@ -14,6 +14,7 @@ type location struct {
 	rng   hcl.Range // the attribute's expression
 	src   []byte    // the whole file the range refers to
 	value string    // the string value that offsets refer to
+	scope *scope    // what expressions here may read; nil: not checked
 }
 
 func (l location) diag(sev hcl.DiagnosticSeverity, summary, detail string) *hcl.Diagnostic {

@@ -25,11 +25,15 @@ type Workflow struct {
 	Description string
 	// Version identifies the workflow's content: runs record it, so a run keeps the
 	// definition it started with when the file changes.
-	Version  string
-	Triggers []*Trigger
-	Filter   *Condition // nil: every event starts a run
-	Steps    []*Step
-	Vars     map[string]any // the load-time vars, readable at run time as vars.NAME
+	Version     string
+	Triggers    []*Trigger
+	Filter      *Condition    // nil: every event starts a run
+	Concurrency int           // most runs in flight; 0: no limit
+	Timeout     time.Duration // deadline of a whole run; 0: none
+	Steps       []*Step
+	Vars        map[string]any // the load-time vars, readable at run time as vars.NAME
+	// Secrets hides the values read with secret() in anything recorded or shown.
+	Secrets  *Redactor
 	DefRange hcl.Range
 }
 
@@ -69,7 +73,16 @@ type Step struct {
 	Name     string
 	If       *Condition // nil: always runs
 	Timeout  time.Duration
+	Retry    *Retry // nil: one attempt
 	OnError  OnError
 	Action   Action
 	DefRange hcl.Range
+}
+
+// Retry is a step's retry policy.
+type Retry struct {
+	Attempts    int           // attempts in all, the first included
+	Exponential bool          // double the wait after each attempt; else constant
+	Initial     time.Duration // the first wait
+	Max         time.Duration // no wait is longer
 }

@@ -250,6 +250,7 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 		} else if prog, err := expr.Compile(src, valueOptions...); err != nil {
 			diags = append(diags, exprDiag(err, src, srcAt, loc))
 		} else {
+			diags = append(diags, checkRefs(prog, src, srcAt, loc)...)
 			parts = append(parts, part{prog: prog, src: strings.TrimSpace(src)})
 		}
 		consumed := open + 2 + end + 2

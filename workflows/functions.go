@@ -1,0 +1,75 @@
+package workflows
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"net/url"
+
+	"github.com/expr-lang/expr"
+)
+
+// functions are hookflow's additions to expr's built-ins (which already include
+// toJSON, fromJSON, toBase64, fromBase64, now, date, upper, split, …). Each is typed, so a
+// wrong argument is a load-time error.
+var functions = []expr.Option{
+	stringFunc("urlEncode", url.QueryEscape),
+	expr.Function("urlDecode", func(p ...any) (any, error) {
+		s, err := url.QueryUnescape(p[0].(string))
+		if err != nil {
+			return nil, fmt.Errorf("urlDecode: %w", err)
+		}
+		return s, nil
+	}, new(func(string) string)),
+	digestFunc("md5", md5.New),
+	digestFunc("sha1", sha1.New),
+	digestFunc("sha256", sha256.New),
+	digestFunc("sha512", sha512.New),
+	hmacFunc("hmac", hex.EncodeToString),
+	hmacFunc("hmacBase64", base64.StdEncoding.EncodeToString),
+	expr.Function("uuid", func(...any) (any, error) { return newUUID(), nil }, new(func() string)),
+}
+
+func stringFunc(name string, f func(string) string) expr.Option {
+	return expr.Function(name, func(p ...any) (any, error) { return f(p[0].(string)), nil }, new(func(string) string))
+}
+
+// digestFunc is a hash of a string, in lower-case hex: sha256("abc").
+func digestFunc(name string, h func() hash.Hash) expr.Option {
+	return stringFunc(name, func(s string) string {
+		d := h()
+		d.Write([]byte(s))
+		return hex.EncodeToString(d.Sum(nil))
+	})
+}
+
+var hmacHashes = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}
+
+// hmacFunc signs a message: hmac("sha256", key, message).
+func hmacFunc(name string, encode func([]byte) string) expr.Option {
+	return expr.Function(name, func(p ...any) (any, error) {
+		h, ok := hmacHashes[p[0].(string)]
+		if !ok {
+			return nil, fmt.Errorf(`%s: algorithm %q is not "sha1", "sha256" or "sha512"`, name, p[0])
+		}
+		m := hmac.New(h, []byte(p[1].(string)))
+		m.Write([]byte(p[2].(string)))
+		return encode(m.Sum(nil)), nil
+	}, new(func(string, string, string) string))
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

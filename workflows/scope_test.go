@@ -1,0 +1,136 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+func TestStepReferences(t *testing.T) {
+	wf := func(body string) string {
+		return "workflow \"w\" {\n" + body + "\n}"
+	}
+	tests := []struct {
+		name, src, at, says string
+	}{
+		{"in the filter", wf(`  filter = "steps.a.ok"`), "f1.hcl:2:19", "No step has run in the filter"},
+		{"in a trigger", wf("  trigger \"hook\" {\n    path = \"{{ steps.a.x }}\"\n  }"), "f1.hcl:3:22", "No step has run in a trigger"},
+		{"a later step", wf("  step \"call\" \"a\" { url = \"https://x/{{ steps.b.url }}\" }\n  step \"call\" \"b\" { url = \"https://x\" }"),
+			"f1.hcl:2:47", `Steps run in file order, and "b" runs after step "a"`},
+		{"an unknown step", wf("  step \"call\" \"first\" { url = \"https://x\" }\n  step \"call\" \"b\" { url = \"https://x/{{ steps.frist.url }}\" }"),
+			"f1.hcl:3:47", `Did you mean "first"?`},
+		{"an unknown step, nothing close", wf("  step \"call\" \"first\" { url = \"https://x\" }\n  step \"call\" \"b\" { url = \"https://x/{{ steps.zzz.url }}\" }"),
+			"f1.hcl:3:47", "Steps before this one: first."},
+		{"its own output", wf("  step \"call\" \"a\" {\n    url = \"https://x\"\n    if  = \"steps.a.status == 200\"\n  }"), "f1.hcl:4:18", `Step "a" reads its own output`},
+		{"in a joined template", wf("  step \"call\" \"a\" {\n    url  = \"https://x\"\n    json = { t = \"x {{ 1 }} {{ steps.nope.y }}\" }\n  }"),
+			"f1.hcl:4:38", "Steps before this one: none: this is the first step."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := loadString(t, tt.src)
+			if !diags.HasErrors() {
+				t.Fatal("want an error")
+			}
+			d := diags[0]
+			at := fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+			if at != tt.at || !strings.Contains(d.Summary+": "+d.Detail, tt.says) {
+				t.Errorf("got %s %s: %s\nwant %s saying %q", at, d.Summary, d.Detail, tt.at, tt.says)
+			}
+		})
+	}
+
+	ok := wf(`  step "call" "a" { url = "https://x" }
+  step "call" "b" {
+    if   = "steps.a.url != nil && steps['a'].url != ''"
+    url  = "https://x/{{ steps.a.url }}"
+    json = { all = "{{ steps }}", dynamic = "{{ steps[event.body.which] }}" }
+  }`)
+	if _, diags := loadString(t, ok); diags.HasErrors() {
+		t.Errorf("valid references refused: %s", diags.Error())
+	}
+}
+
+func TestRetryAndNotYetWarnings(t *testing.T) {
+	set, diags := loadString(t, `workflow "w" {
+  concurrency = 5
+  timeout     = "1h"
+  step "call" "a" {
+    url = "https://x"
+    retry {
+      attempts = 4
+      backoff  = "constant"
+      initial  = "2s"
+      max      = "1m"
+    }
+  }
+  step "call" "b" {
+    url = "https://x"
+    retry {
+      attempts = 2
+    }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	wf := set.Workflow("w")
+	if wf.Concurrency != 5 || wf.Timeout != time.Hour {
+		t.Errorf("workflow %d %v", wf.Concurrency, wf.Timeout)
+	}
+	if r := wf.Steps[0].Retry; r == nil || *r != (Retry{Attempts: 4, Exponential: false, Initial: 2 * time.Second, Max: time.Minute}) {
+		t.Errorf("retry %+v", r)
+	}
+	if r := wf.Steps[1].Retry; *r != (Retry{Attempts: 2, Exponential: true, Initial: time.Second, Max: 5 * time.Minute}) {
+		t.Errorf("default retry %+v", r)
+	}
+	var warnings []string
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			warnings = append(warnings, fmt.Sprintf("%d:%s", d.Subject.Start.Line, d.Summary))
+		}
+	}
+	want := "2:concurrency is not applied yet,3:A run timeout is not applied yet,7:retry is not applied yet,16:retry is not applied yet"
+	if strings.Join(warnings, ",") != want {
+		t.Errorf("warnings %v", warnings)
+	}
+
+	for src, says := range map[string]string{
+		"concurrency = 0":                    "at least 1",
+		`concurrency = "5"`:                  `got "5"`,
+		"step \"call\" \"a\" {\n url = \"https://x\"\n retry {}\n}": `"attempts" is required`,
+		"step \"call\" \"a\" {\n url = \"https://x\"\n retry {\n attempts = 3\n backoff = \"linear\"\n }\n}": `"exponential" or "constant"`,
+		"step \"call\" \"a\" {\n url = \"https://x\"\n retry {\n attempts = 3\n initial = \"1m\"\n max = \"1s\"\n }\n}": "max is shorter than initial",
+	} {
+		_, diags := loadString(t, "workflow \"w\" {\n"+src+"\n}")
+		if !strings.Contains(diags.Error(), says) {
+			t.Errorf("%s: %s, want %q", src, diags.Error(), says)
+		}
+	}
+}
+
+func TestSecretsAreRedacted(t *testing.T) {
+	t.Setenv("HOOKFLOW_TEST_TOKEN", `s3cr"et`)
+	set, diags := loadString(t, `workflow "w" {
+  step "call" "a" {
+    url     = "https://x"
+    headers = { Authorization = "Bearer ${secret("HOOKFLOW_TEST_TOKEN")}" }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	r := set.Workflow("w").Secrets
+	if got := r.String(`failed: Bearer s3cr"et rejected`); got != "failed: Bearer [redacted] rejected" {
+		t.Errorf("String: %q", got)
+	}
+	if got := string(r.Bytes([]byte(`{"echo":"Bearer s3cr\"et"}`))); got != `{"echo":"Bearer [redacted]"}` {
+		t.Errorf("Bytes (JSON-escaped): %q", got)
+	}
+	var none *Redactor
+	if none.String("x") != "x" {
+		t.Error("a nil redactor changes text")
+	}
+}
