@@ -98,10 +98,10 @@ func TestRetryAndNotYetWarnings(t *testing.T) {
 	}
 
 	for src, says := range map[string]string{
-		"concurrency = 0":                    "at least 1",
-		`concurrency = "5"`:                  `got "5"`,
-		"step \"call\" \"a\" {\n url = \"https://x\"\n retry {}\n}": `"attempts" is required`,
-		"step \"call\" \"a\" {\n url = \"https://x\"\n retry {\n attempts = 3\n backoff = \"linear\"\n }\n}": `"exponential" or "constant"`,
+		"concurrency = 0":   "at least 1",
+		`concurrency = "5"`: `got "5"`,
+		"step \"call\" \"a\" {\n url = \"https://x\"\n retry {}\n}":                                                     `"attempts" is required`,
+		"step \"call\" \"a\" {\n url = \"https://x\"\n retry {\n attempts = 3\n backoff = \"linear\"\n }\n}":            `"exponential" or "constant"`,
 		"step \"call\" \"a\" {\n url = \"https://x\"\n retry {\n attempts = 3\n initial = \"1m\"\n max = \"1s\"\n }\n}": "max is shorter than initial",
 	} {
 		_, diags := loadString(t, "workflow \"w\" {\n"+src+"\n}")
