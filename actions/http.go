@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -31,6 +32,11 @@ func httpKind(o Options) workflows.StepKind {
 			{Name: "query"},
 			{Name: "headers"},
 			{Name: "json"},
+			{Name: "form"},
+			{Name: "body"},
+			{Name: "basic_auth"},
+			{Name: "expect"},
+			{Name: "idempotency_key"},
 		},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			return newHTTP(b, o.Client)
@@ -40,29 +46,41 @@ func httpKind(o Options) workflows.StepKind {
 
 // HTTP is a compiled http step.
 type HTTP struct {
-	client  *http.Client
-	method  string
-	url     *workflows.Template
-	query   *workflows.Template // nil when not set
-	headers *workflows.Template // nil when not set
-	json    *workflows.Template // nil when not set
+	client    *http.Client
+	method    string
+	url       *workflows.Template
+	query     *workflows.Template // nil when not set
+	headers   *workflows.Template // nil when not set
+	json      *workflows.Template // at most one of json, form and body is set
+	form      *workflows.Template
+	body      *workflows.Template
+	basicAuth *workflows.Template // nil when not set
+	expect    *expectation
+	idemKey   *workflows.Template // nil: the default <run>:<step>
 }
 
 func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 	h := &HTTP{
-		client:  client,
-		url:     b.Template("url"),
-		query:   b.Template("query"),
-		headers: b.Template("headers"),
-		json:    b.Template("json"),
+		client:    client,
+		url:       b.Template("url"),
+		query:     b.Template("query"),
+		headers:   b.Template("headers"),
+		json:      b.Template("json"),
+		form:      b.Template("form"),
+		body:      b.Template("body"),
+		basicAuth: b.Template("basic_auth"),
+		idemKey:   b.Template("idempotency_key"),
+		expect:    expect2xx,
 	}
+	diags := b.OnlyOne("json", "form", "body")
 	def := "GET"
-	if h.json != nil {
+	if h.json != nil || h.form != nil || h.body != nil {
 		def = "POST"
 	}
-	method, diags := b.ConstString("method", def)
+	method, d := b.ConstString("method", def)
+	diags = append(diags, d...)
 	h.method = strings.ToUpper(method)
-	if a := b.Attr("method"); a != nil && !diags.HasErrors() && !slices.Contains(httpMethods, h.method) {
+	if a := b.Attr("method"); a != nil && !d.HasErrors() && !slices.Contains(httpMethods, h.method) {
 		diags = append(diags, a.Error(fmt.Sprintf("Unknown HTTP method %q", method),
 			"Use one of "+strings.Join(httpMethods, ", ")+"."))
 	}
@@ -72,7 +90,7 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 			diags = append(diags, b.Attr("url").Error("Invalid URL", err.Error()))
 		}
 	}
-	for _, name := range []string{"query", "headers"} {
+	for _, name := range []string{"query", "headers", "form", "basic_auth"} {
 		if a := b.Attr(name); a != nil {
 			if v, ok := a.Template.Const(); ok {
 				if _, isMap := v.(map[string]any); !isMap {
@@ -81,11 +99,29 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 			}
 		}
 	}
+	if a := b.Attr("basic_auth"); a != nil {
+		if v, ok := a.Template.Const(); ok {
+			if _, _, err := credentials(v); err != nil {
+				diags = append(diags, a.Error("Invalid basic_auth", err.Error()))
+			}
+		}
+	}
+	if a := b.Attr("expect"); a != nil {
+		v, ok := a.Template.Const()
+		if !ok {
+			diags = append(diags, a.Error("expect cannot use {{ }}", "The statuses a step accepts are fixed when the file loads."))
+		} else if e, err := parseExpect(v); err != nil {
+			diags = append(diags, a.Error("Invalid expect", err.Error()))
+		} else {
+			h.expect = e
+		}
+	}
 	return h, diags
 }
 
-// Do sends the request and returns {status, headers, body}. A status outside 2xx is an
-// error, returned together with the response so that the run records what came back.
+// Do sends the request and returns {status, headers, body}. A status the step does not
+// expect is an error, returned together with the response so that the run records
+// what came back.
 func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	req, err := h.request(ctx, c)
 	if err != nil {
@@ -100,8 +136,9 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", h.method, redact(req.URL), err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return out, &StatusError{Method: h.method, URL: redact(req.URL), Code: resp.StatusCode, Location: resp.Header.Get("Location")}
+	if !h.expect.accepts(resp.StatusCode) {
+		return out, &StatusError{Method: h.method, URL: redact(req.URL), Code: resp.StatusCode,
+			Expected: h.expect.text, Location: resp.Header.Get("Location")}
 	}
 	return out, nil
 }
@@ -122,81 +159,144 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, e
 		}
 		// Append, leaving the URL's own query exactly as written: a signed URL breaks
 		// if its parameters are re-encoded or reordered.
-		q := url.Values{}
-		for _, f := range fields {
-			q.Add(f.name, f.value)
-		}
-		if u.RawQuery == "" {
-			u.RawQuery = q.Encode()
+		if q := fields.Encode(); u.RawQuery == "" {
+			u.RawQuery = q
 		} else {
-			u.RawQuery += "&" + q.Encode()
+			u.RawQuery += "&" + q
 		}
 	}
-	var body io.Reader
-	if h.json != nil {
-		v, err := h.json.Render(c.Env)
-		if err != nil {
-			return nil, fmt.Errorf("json: %w", err)
-		}
-		data, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("json: %w", err)
-		}
-		body = bytes.NewReader(data)
+	body, contentType, err := h.renderBody(c.Env)
+	if err != nil {
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, h.method, u.String(), body)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("User-Agent", "hookflow")
-	req.Header.Set("Idempotency-Key", c.IdempotencyKey())
-	if h.json != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	key := c.IdempotencyKey()
+	if h.idemKey != nil {
+		if key, err = h.idemKey.RenderString(c.Env); err != nil {
+			return nil, fmt.Errorf("idempotency_key: %w", err)
+		}
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	if h.basicAuth != nil {
+		v, err := h.basicAuth.Render(c.Env)
+		if err != nil {
+			return nil, fmt.Errorf("basic_auth: %w", err)
+		}
+		user, pass, err := credentials(v)
+		if err != nil {
+			return nil, fmt.Errorf("basic_auth: %w", err)
+		}
+		req.SetBasicAuth(user, pass)
 	}
 	if h.headers != nil {
 		fields, err := renderFields(h.headers, c.Env)
 		if err != nil {
 			return nil, fmt.Errorf("headers: %w", err)
 		}
-		for _, f := range fields {
-			if strings.ContainsAny(f.value, "\r\n") {
-				return nil, fmt.Errorf("header %s: value holds a line break; refusing to send it", f.name)
+		for _, name := range sortedNames(fields) {
+			for i, v := range fields[name] {
+				if strings.ContainsAny(v, "\r\n") {
+					return nil, fmt.Errorf("header %s: value holds a line break; refusing to send it", name)
+				}
+				if i == 0 {
+					req.Header.Set(name, v)
+				} else {
+					req.Header.Add(name, v)
+				}
 			}
-			req.Header.Set(f.name, f.value)
 		}
 	}
 	return req, nil
 }
 
-type field struct{ name, value string }
+// renderBody renders json, form or body, with the content type it implies.
+func (h *HTTP) renderBody(env *workflows.Env) (io.Reader, string, error) {
+	switch {
+	case h.json != nil:
+		v, err := h.json.Render(env)
+		if err != nil {
+			return nil, "", fmt.Errorf("json: %w", err)
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			return nil, "", fmt.Errorf("json: %w", err)
+		}
+		return bytes.NewReader(data), "application/json", nil
+	case h.form != nil:
+		fields, err := renderFields(h.form, env)
+		if err != nil {
+			return nil, "", fmt.Errorf("form: %w", err)
+		}
+		return strings.NewReader(fields.Encode()), "application/x-www-form-urlencoded", nil
+	case h.body != nil:
+		s, err := h.body.RenderString(env)
+		if err != nil {
+			return nil, "", fmt.Errorf("body: %w", err)
+		}
+		return strings.NewReader(s), "text/plain; charset=utf-8", nil
+	}
+	return nil, "", nil
+}
 
-// renderFields renders an object template into name/value pairs, in name order; a list
-// value gives one pair per element.
-func renderFields(t *workflows.Template, env *workflows.Env) ([]field, error) {
+// renderFields renders an object template into names and values; a list value gives
+// one value per element.
+func renderFields(t *workflows.Template, env *workflows.Env) (url.Values, error) {
 	v, err := t.Render(env)
 	if err != nil {
 		return nil, err
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("must be an object, got %T", v)
+		return nil, fmt.Errorf("must be an object, got %s", workflows.Text(v))
 	}
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	out := make([]field, 0, len(m))
-	for _, k := range names {
-		if list, ok := m[k].([]any); ok {
+	out := make(url.Values, len(m))
+	for k, x := range m {
+		if list, ok := x.([]any); ok {
 			for _, e := range list {
-				out = append(out, field{k, workflows.Text(e)})
+				out[k] = append(out[k], workflows.Text(e))
 			}
 			continue
 		}
-		out = append(out, field{k, workflows.Text(m[k])})
+		out[k] = []string{workflows.Text(x)}
 	}
 	return out, nil
+}
+
+func sortedNames(v url.Values) []string {
+	names := make([]string, 0, len(v))
+	for k := range v {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// credentials reads basic_auth = { username = "…", password = "…" }.
+func credentials(v any) (user, pass string, err error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "", "", errors.New(`write it as { username = "…", password = "…" }`)
+	}
+	for k := range m {
+		if k != "username" && k != "password" {
+			return "", "", fmt.Errorf("unknown field %q; basic_auth has username and password", k)
+		}
+	}
+	user, ok1 := m["username"].(string)
+	pass, ok2 := m["password"].(string)
+	if !ok1 || !ok2 {
+		return "", "", errors.New("username and password must both be strings")
+	}
+	return user, pass, nil
 }
 
 func readResponse(resp *http.Response) (map[string]any, error) {
@@ -223,11 +323,12 @@ type StatusError struct {
 	Method   string
 	URL      string
 	Code     int
+	Expected string // the statuses the step accepts, as written
 	Location string // for a redirect, where it pointed
 }
 
 func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("%s %s: unexpected status %d %s", e.Method, e.URL, e.Code, http.StatusText(e.Code))
+	msg := fmt.Sprintf("%s %s: status %d %s, expected %s", e.Method, e.URL, e.Code, http.StatusText(e.Code), e.Expected)
 	if e.Code >= 300 && e.Code < 400 {
 		msg += " (redirects are not followed"
 		if e.Location != "" {

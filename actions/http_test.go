@@ -268,13 +268,95 @@ func TestHTTPStepQueryKeepsTheURLsOwn(t *testing.T) {
 	}
 }
 
+func TestHTTPStepBodies(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	client := NewClient(NewGuard(loopback))
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"text": "hi & bye", "n": 2}}}
+	tests := []struct {
+		attrs, contentType, body string
+	}{
+		{`form = { text = "{{ event.body.text }}", tag = ["a", "b"] }`, "application/x-www-form-urlencoded", "tag=a&tag=b&text=hi+%26+bye"},
+		{`body = "n={{ event.body.n }}"`, "text/plain; charset=utf-8", "n=2"},
+		{"body    = \"<x/>\"\n    headers = { \"Content-Type\" = \"application/xml\" }", "application/xml", "<x/>"},
+		{`json = "{{ event.body.n }}"`, "application/json", "2"},
+	}
+	for _, tt := range tests {
+		step := loadStep(t, client, "step \"http\" \"a\" {\n    url = \""+srv.URL+"\"\n    "+tt.attrs+"\n}")
+		if _, err := call(step, env); err != nil {
+			t.Fatal(err)
+		}
+		r := <-got
+		if r.method != "POST" || r.header.Get("Content-Type") != tt.contentType || r.body != tt.body {
+			t.Errorf("%s: %s %q %q", tt.attrs, r.method, r.header.Get("Content-Type"), r.body)
+		}
+	}
+}
+
+func TestHTTPStepBasicAuthAndIdempotencyKey(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	client := NewClient(NewGuard(loopback))
+	step := loadStep(t, client, `
+  step "http" "a" {
+    url             = "`+srv.URL+`"
+    basic_auth      = { username = "ada", password = "{{ event.body.pw }}" }
+    idempotency_key = "order-{{ event.body.id }}"
+  }`)
+	if _, err := call(step, &workflows.Env{Event: map[string]any{"body": map[string]any{"pw": "p:w", "id": 7}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.header.Get("Authorization") != "Basic YWRhOnA6dw==" || r.header.Get("Idempotency-Key") != "order-7" {
+		t.Errorf("headers %v", r.header)
+	}
+	step = loadStep(t, client, "step \"http\" \"a\" {\n url = \""+srv.URL+"\"\n idempotency_key = \"\"\n}")
+	if _, err := call(step, &workflows.Env{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.header.Values("Idempotency-Key") != nil {
+		t.Errorf("idempotency_key = \"\" should omit the header, got %q", r.header.Get("Idempotency-Key"))
+	}
+}
+
+func TestHTTPStepExpect(t *testing.T) {
+	for _, tt := range []struct {
+		expect string
+		status int
+		ok     bool
+	}{
+		{"", 204, true},
+		{"", 404, false},
+		{"[200, 404]", 404, true},
+		{"[200, 404]", 201, false},
+		{`["2xx", 409]`, 409, true},
+		{`"4xx"`, 418, true},
+		{"201", 200, false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tt.status) }))
+		attrs := "url = \"" + srv.URL + "\""
+		if tt.expect != "" {
+			attrs += "\n expect = " + tt.expect
+		}
+		_, err := call(loadStep(t, NewClient(NewGuard(loopback)), "step \"http\" \"a\" {\n"+attrs+"\n}"), &workflows.Env{})
+		srv.Close()
+		if (err == nil) != tt.ok {
+			t.Errorf("expect %s, status %d: %v", tt.expect, tt.status, err)
+		}
+	}
+}
+
 func TestHTTPStepLoadErrors(t *testing.T) {
 	tests := map[string]string{
-		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "FETCH"` + "\n}":         `Unknown HTTP method "FETCH"`,
-		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "{{ event.m }}"` + "\n}": "method cannot use {{ }}",
-		`step "http" "a" { url = "ftp://x.example" }`:                                                        "must start with http:// or https://, not ftp://",
-		`step "http" "a" { url = "https:///path" }`:                                                          "has no host",
-		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `headers = "x"` + "\n}":            "headers must be an object",
+		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "FETCH"` + "\n}":             `Unknown HTTP method "FETCH"`,
+		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `method = "{{ event.m }}"` + "\n}":     "method cannot use {{ }}",
+		`step "http" "a" { url = "ftp://x.example" }`:                                                            "must start with http:// or https://, not ftp://",
+		`step "http" "a" { url = "https:///path" }`:                                                              "has no host",
+		`step "http" "a" {` + "\n" + `url = "https://x.example"` + "\n" + `headers = "x"` + "\n}":                "headers must be an object",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\njson = {}\nform = {}\n}":                            "Both json and form are set",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = [200, 700]\n}":                             "700 is not an HTTP status",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = \"200\"\n}":                                "write status codes as numbers",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = \"2XX0\"\n}":                               "not a status class",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = []\n}":                                     "the list is empty",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nbasic_auth = { user = \"a\", password = \"b\" }\n}": "unknown field \"user\"",
 	}
 	for src, want := range tests {
 		k := workflows.NewKinds()

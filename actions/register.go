@@ -3,6 +3,7 @@
 package actions
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -13,6 +14,8 @@ type Options struct {
 	// Client makes every outbound HTTP call. Nil means NewClient(NewGuard(nil)):
 	// public addresses only.
 	Client *http.Client
+	// Logger receives the log steps' lines. Nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Register adds every step kind to k.
@@ -20,5 +23,12 @@ func Register(k *workflows.Kinds, o Options) {
 	if o.Client == nil {
 		o.Client = NewClient(NewGuard(nil))
 	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	k.AddStep(httpKind(o))
+	k.AddStep(setKind())
+	k.AddStep(logKind(o))
+	k.AddStep(delayKind())
+	k.AddStep(respondKind())
 }

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,7 +69,7 @@ func (p *probe) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	}
 	if p.fail != nil {
 		if f, _ := p.fail.Render(c.Env); f == true {
-			return map[string]any{"value": v}, errors.New("probe failed as asked")
+			return map[string]any{"value": v}, fmt.Errorf("probe failed as asked: %v", v)
 		}
 	}
 	return map[string]any{"value": v}, nil
@@ -233,10 +235,10 @@ func TestFailedStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := waitRun(t, e, id)
-		if r.Status != "failed" || r.Error != "step a: probe failed as asked" {
+		if r.Status != "failed" || r.Error != "step a: probe failed as asked: x" {
 			t.Errorf("run %s: %q", r.Status, r.Error)
 		}
-		if r.Steps[0].Status != "failed" || r.Steps[0].Error != "probe failed as asked" || r.Steps[1].Status != "pending" {
+		if r.Steps[0].Status != "failed" || r.Steps[0].Error != "probe failed as asked: x" || r.Steps[1].Status != "pending" {
 			t.Errorf("steps %+v", r.Steps)
 		}
 		if calls := rec.list(); len(calls) != 1 || calls[0] != id+":a" {
@@ -251,7 +253,7 @@ func TestFailedStep(t *testing.T) {
 		if r.Status != "succeeded" || r.Steps[0].Status != "failed" {
 			t.Errorf("run %+v", r)
 		}
-		if v := r.Steps[1].Output.(map[string]any)["value"]; v != "after failed: probe failed as asked" {
+		if v := r.Steps[1].Output.(map[string]any)["value"]; v != "after failed: probe failed as asked: x" {
 			t.Errorf("a later step should see the failure, got %q", v)
 		}
 	})
@@ -365,4 +367,139 @@ func TestStopWaitsForStepsInProgress(t *testing.T) {
 			t.Errorf("run %s", r.Status)
 		}
 	})
+}
+
+// waiter is a step kind that holds its run for the duration in its value.
+func waitKinds(rec *recorder) *workflows.Kinds {
+	k := probeKinds(rec)
+	k.AddStep(workflows.StepKind{
+		Name:  "hold",
+		Attrs: []workflows.Attr{{Name: "ms", Required: true}},
+		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
+			ms, _ := b.Template("ms").Const()
+			d := time.Duration(ms.(int)) * time.Millisecond
+			return actionFunc(func(context.Context, *workflows.Call) (any, error) {
+				return &workflows.Wait{For: d, Until: time.Now().Add(d)}, nil
+			}), nil
+		},
+	})
+	return k
+}
+
+type actionFunc func(context.Context, *workflows.Call) (any, error)
+
+func (f actionFunc) Do(ctx context.Context, c *workflows.Call) (any, error) { return f(ctx, c) }
+
+// TestDelayHoldsNoWorker: with one worker, a run waiting in a delay does not stop
+// another run from finishing, and its next step runs after the delay.
+func TestDelayHoldsNoWorker(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{}
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "slow" {
+  step "hold" "wait" {
+    ms = 1500
+  }
+  step "probe" "after" {
+    value = "{{ steps.wait.seconds }}"
+  }
+}
+workflow "quick" {
+  step "probe" "only" {
+    value = "x"
+  }
+}`)}}, waitKinds(rec))
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet})
+		e.Use(set)
+		startPool(t, e, 1)
+		slow, err := e.Start(context.Background(), set.Workflow("slow"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		quick, err := e.Start(context.Background(), set.Workflow("quick"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := waitRun(t, e, quick)
+		s := waitRun(t, e, slow)
+		if s.Status != "succeeded" || q.Status != "succeeded" {
+			t.Fatalf("runs %s %s", s.Status, q.Status)
+		}
+		wait, after := s.Steps[0], s.Steps[1]
+		if !q.FinishedAt.Before(*after.StartedAt) {
+			t.Error("the quick run waited for the delayed one: the delay held the only worker")
+		}
+		if gap := after.StartedAt.Sub(*wait.FinishedAt); gap < 1400*time.Millisecond {
+			t.Errorf("the step after the delay started %v after it, want about 1.5s", gap)
+		}
+		if v := after.Output.(map[string]any)["value"]; v != 1.5 {
+			t.Errorf("steps.wait.seconds = %v", v)
+		}
+	})
+}
+
+// TestSecretsNeverRecorded: a secret that comes back in a step's output or error is
+// recorded as [redacted], and later steps see the record.
+func TestSecretsNeverRecorded(t *testing.T) {
+	t.Setenv("HOOKFLOW_TEST_CANARY", "canary-7f3a9")
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, set, _ := running(t, b, `
+workflow "leaky" {
+  step "probe" "echo" {
+    value = "token=${secret("HOOKFLOW_TEST_CANARY")}"
+  }
+  step "probe" "next" {
+    value    = "saw {{ steps.echo.value }}"
+    fail     = true
+  }
+}`, 1)
+		id, err := e.Start(context.Background(), set.Workflow("leaky"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		data, _ := json.Marshal(r)
+		if strings.Contains(string(data), "canary-7f3a9") {
+			t.Fatalf("the secret is in the run's record: %s", data)
+		}
+		if r.Steps[0].Output.(map[string]any)["value"] != "token=[redacted]" || r.Steps[1].Output.(map[string]any)["value"] != "saw token=[redacted]" {
+			t.Errorf("outputs %v / %v", r.Steps[0].Output, r.Steps[1].Output)
+		}
+		if r.Error != "step next: probe failed as asked: saw token=[redacted]" {
+			t.Errorf("run error %q", r.Error)
+		}
+		for k, v := range redisContents(t, b) {
+			if strings.Contains(v, "canary-7f3a9") {
+				t.Errorf("the secret is stored in Redis under %s", k)
+			}
+		}
+	})
+}
+
+// redisContents reads every key of b as text, whatever its type.
+func redisContents(t *testing.T, b *redistest.Backend) map[string]string {
+	ctx := context.Background()
+	out := map[string]string{}
+	for _, k := range b.Client.Keys(ctx, "*").Val() {
+		var v any
+		switch b.Client.Type(ctx, k).Val() {
+		case "hash":
+			v = b.Client.HGetAll(ctx, k).Val()
+		case "string":
+			v = b.Client.Get(ctx, k).Val()
+		case "zset":
+			v = b.Client.ZRange(ctx, k, 0, -1).Val()
+		case "list":
+			v = b.Client.LRange(ctx, k, 0, -1).Val()
+		case "none":
+			continue // gone since KEYS: a wake signal a worker popped
+		default:
+			t.Fatalf("key %s has an unexpected type", k)
+		}
+		out[k] = fmt.Sprint(v)
+	}
+	return out
 }

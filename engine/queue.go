@@ -133,7 +133,8 @@ type commit struct {
 	next      string // the next step; "" ends the run
 	runStatus string // the run's status when it ends
 	runError  string
-	chain     bool // lease the next step to the caller instead of queueing it
+	chain     bool          // lease the next step to the caller instead of queueing it
+	wait      time.Duration // hold the run this long before its next step is due
 }
 
 // complete commits a step. When c.chain is set and there is a next step, the next
@@ -153,7 +154,7 @@ func (q *queue) complete(ctx context.Context, c commit) (string, error) {
 	res, err := completeScript.Run(ctx, q.rdb, keys,
 		c.job.id, c.job.token, c.job.step, c.result, c.duration.Milliseconds(),
 		c.next, next, c.runStatus, c.runError, chain,
-		q.leaseFor.Milliseconds(), q.retention.Milliseconds(), c.workflow).Int64()
+		q.leaseFor.Milliseconds(), q.retention.Milliseconds(), c.workflow, c.wait.Milliseconds()).Int64()
 	switch {
 	case err != nil:
 		return "", err

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -236,10 +237,22 @@ func (p *Pool) execute(j *job) {
 			cancel(nil)
 			return
 		}
-		c := commit{result: resultJSON(o.status, j.attempt, o.output, o.err), duration: o.duration}
+		var c commit
+		if w, ok := o.output.(*workflows.Wait); ok {
+			o.output = map[string]any{"until": w.Until.UTC().Format(time.RFC3339), "seconds": w.For.Seconds()}
+			c.wait = w.For
+		}
+		secrets := r.wf.Secrets
+		raw := resultJSON(o.status, j.attempt, o.output, o.err)
+		if c.result = secrets.Bytes(raw); !bytes.Equal(raw, c.result) {
+			// A secret came back in the output or error. Later steps see what the
+			// run's history shows, so that they see the same whichever worker runs them.
+			o.output, o.err = redactedOutcome(c.result)
+		}
+		c.duration = o.duration
 		switch {
 		case o.status == "failed" && step.OnError == workflows.FailRun:
-			c.runStatus, c.runError = "failed", fmt.Sprintf("step %s: %v", step.Name, o.err)
+			c.runStatus, c.runError = "failed", secrets.String(fmt.Sprintf("step %s: %v", step.Name, o.err))
 		case idx+1 < len(r.wf.Steps):
 			c.next = r.wf.Steps[idx+1].Name
 			c.chain = p.fetch.Err() == nil // while stopping, leave the rest to other workers
@@ -318,7 +331,8 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	}
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
-	out, err := step.Action.Do(ctx, &workflows.Call{Env: r.env, RunID: r.id, Step: step.Name, Attempt: attempt})
+	out, err := step.Action.Do(ctx, &workflows.Call{Env: r.env, RunID: r.id, Workflow: r.workflow,
+		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets})
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
@@ -393,6 +407,22 @@ func stepValue(status string, output any, err error) map[string]any {
 		v["error"] = err.Error()
 	}
 	return v
+}
+
+// redactedOutcome reads a step's output and error back from its redacted record.
+func redactedOutcome(record []byte) (any, error) {
+	var res stepResult
+	if err := json.Unmarshal(record, &res); err != nil {
+		return nil, err
+	}
+	out, err := res.output()
+	if err != nil {
+		return nil, err
+	}
+	if res.Error != "" {
+		return out, errors.New(res.Error)
+	}
+	return out, nil
 }
 
 // resultJSON encodes a step's record. It always has a status field, which the commit

@@ -2,8 +2,10 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -69,10 +71,25 @@ type Action interface {
 
 // Call is what a step attempt knows about its run.
 type Call struct {
-	Env     *Env   // the expression environment: event, steps, vars, run
-	RunID   string // the run this step belongs to
-	Step    string // the step's name
-	Attempt int    // 1 for the first attempt
+	Env      *Env   // the expression environment: event, steps, vars, run
+	RunID    string // the run this step belongs to
+	Workflow string
+	Step     string    // the step's name
+	Attempt  int       // 1 for the first attempt
+	Secrets  *Redactor // hides the workflow's secrets in what the step logs
+}
+
+// Wait is the output of a step that holds its run (the delay step): the run's next
+// step is due once For has passed. The wait is kept in the queue, not in a worker, so
+// it survives restarts and costs nothing while it lasts.
+type Wait struct {
+	For   time.Duration
+	Until time.Time // when For ends by this process's clock, for the record
+}
+
+// MarshalJSON records a wait as {"until": "…", "seconds": n}.
+func (w *Wait) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]any{"until": w.Until.UTC().Format(time.RFC3339), "seconds": w.For.Seconds()})
 }
 
 // IdempotencyKey is the key an outbound call carries so that the far end can discard a

@@ -1,0 +1,129 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// MaxDelay is the longest a delay step may hold its run.
+const MaxDelay = 365 * 24 * time.Hour
+
+// delayKind: step "delay" "NAME" { duration = "10m" } or { until = "…" } holds the run
+// before its next step. The wait is kept in the queue: it survives restarts and holds
+// no worker.
+func delayKind() workflows.StepKind {
+	return workflows.StepKind{
+		Name:  "delay",
+		Attrs: []workflows.Attr{{Name: "duration"}, {Name: "until"}},
+		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
+			d := &Delay{duration: b.Template("duration"), until: b.Template("until")}
+			diags := b.OnlyOne("duration", "until")
+			if d.duration == nil && d.until == nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "delay needs duration or until",
+					Detail:  `Set how long to wait, duration = "10m", or until when, until = "{{ event.body.send_at }}".`,
+					Subject: b.DefRange.Ptr()})
+			}
+			if a := b.Attr("duration"); a != nil {
+				if v, ok := a.Template.Const(); ok {
+					if _, err := delayFor(v); err != nil {
+						diags = append(diags, a.Error("Invalid duration", err.Error()))
+					}
+				}
+			}
+			if a := b.Attr("until"); a != nil {
+				if v, ok := a.Template.Const(); ok {
+					if _, err := delayUntil(v); err != nil {
+						diags = append(diags, a.Error("Invalid until", err.Error()))
+					}
+				}
+			}
+			return d, diags
+		},
+	}
+}
+
+// Delay is a compiled delay step.
+type Delay struct {
+	duration, until *workflows.Template
+}
+
+// Do works out how long the run waits; the engine holds it.
+func (d *Delay) Do(_ context.Context, c *workflows.Call) (any, error) {
+	now := time.Now()
+	var wait time.Duration
+	if d.duration != nil {
+		v, err := d.duration.Render(c.Env)
+		if err != nil {
+			return nil, fmt.Errorf("duration: %w", err)
+		}
+		if wait, err = delayFor(v); err != nil {
+			return nil, fmt.Errorf("duration: %w", err)
+		}
+	} else {
+		v, err := d.until.Render(c.Env)
+		if err != nil {
+			return nil, fmt.Errorf("until: %w", err)
+		}
+		t, err := delayUntil(v)
+		if err != nil {
+			return nil, fmt.Errorf("until: %w", err)
+		}
+		wait = max(t.Sub(now), 0) // a time in the past waits for nothing
+	}
+	if wait > MaxDelay {
+		return nil, fmt.Errorf("a delay of %s is longer than the limit of %s", wait.Round(time.Second), MaxDelay)
+	}
+	return &workflows.Wait{For: wait, Until: now.Add(wait)}, nil
+}
+
+// delayFor reads a duration: "90s", "2h", "3d", or a number of seconds.
+func delayFor(v any) (time.Duration, error) {
+	var d time.Duration
+	switch v := v.(type) {
+	case string:
+		var err error
+		if d, err = workflows.ParseDuration(v); err != nil {
+			return 0, fmt.Errorf("%q is not a duration such as \"30s\", \"10m\" or \"2d\"", v)
+		}
+	case int:
+		d = time.Duration(v) * time.Second
+	case float64:
+		d = time.Duration(v * float64(time.Second))
+	case time.Duration:
+		d = v
+	default:
+		return 0, fmt.Errorf("got %s; a duration is a string such as \"10m\" or a number of seconds", workflows.Text(v))
+	}
+	if d < 0 {
+		return 0, errors.New("a duration cannot be negative")
+	}
+	return d, nil
+}
+
+// delayUntil reads a time: an RFC 3339 timestamp, a Unix time in seconds, or a time
+// from an expression such as now() or date().
+func delayUntil(v any) (time.Time, error) {
+	switch v := v.(type) {
+	case time.Time:
+		return v, nil
+	case string:
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time such as \"2026-11-22T09:00:00Z\"", v)
+		}
+		return t, nil
+	case int:
+		return time.Unix(int64(v), 0), nil
+	case float64:
+		return time.UnixMilli(int64(v * 1000)), nil
+	}
+	return time.Time{}, fmt.Errorf("got %s; until is an RFC 3339 time or a Unix time in seconds", workflows.Text(v))
+}
+
+var _ workflows.Action = (*Delay)(nil)

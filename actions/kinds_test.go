@@ -1,0 +1,131 @@
+package actions
+
+import (
+	"bytes"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+func TestSet(t *testing.T) {
+	step := loadStep(t, nil, `
+  step "set" "totals" {
+    net   = "{{ event.body.amount / 100 }}"
+    label = "order {{ event.body.id }}"
+    tags  = ["a", "{{ event.body.id }}"]
+    fixed = 3
+  }`)
+	out, err := call(step, &workflows.Env{Event: map[string]any{"body": map[string]any{"amount": 1999, "id": "o1"}}})
+	want := map[string]any{"net": 19.99, "label": "order o1", "tags": []any{"a", "o1"}, "fixed": 3}
+	if err != nil || !reflect.DeepEqual(out, want) {
+		t.Errorf("got %#v, %v", out, err)
+	}
+}
+
+func TestLog(t *testing.T) {
+	var buf bytes.Buffer
+	k := workflows.NewKinds()
+	Register(k, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	t.Setenv("HOOKFLOW_TEST_TOKEN", "tok-123")
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+vars {
+  token = secret("HOOKFLOW_TEST_TOKEN")
+}
+workflow "w" {
+  step "log" "note" {
+    message = "order {{ event.body.id }} with ${vars.token}"
+    level   = "warn"
+  }
+}`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	wf := set.Workflow("w")
+	out, err := wf.Steps[0].Action.Do(t.Context(), &workflows.Call{Env: &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "o1"}}},
+		RunID: "r1", Workflow: "w", Step: "note", Secrets: wf.Secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, map[string]any{"message": "order o1 with [redacted]", "level": "warn"}) {
+		t.Errorf("output %#v", out)
+	}
+	line := buf.String()
+	if !strings.Contains(line, `level=WARN msg="order o1 with [redacted]" workflow=w run=r1 step=note`) || strings.Contains(line, "tok-123") {
+		t.Errorf("log line %q", line)
+	}
+}
+
+func TestDelay(t *testing.T) {
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{
+		"wait": "90s", "secs": 30, "at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "past": "2020-01-01T00:00:00Z",
+	}}}
+	for attrs, want := range map[string]time.Duration{
+		`duration = "2d"`:                    48 * time.Hour,
+		`duration = "{{ event.body.wait }}"`: 90 * time.Second,
+		`duration = "{{ event.body.secs }}"`: 30 * time.Second,
+		`until = "{{ event.body.past }}"`:    0,
+	} {
+		out, err := call(loadStep(t, nil, "step \"delay\" \"d\" {\n"+attrs+"\n}"), env)
+		if err != nil {
+			t.Fatalf("%s: %v", attrs, err)
+		}
+		if w := out.(*workflows.Wait); w.For != want {
+			t.Errorf("%s: waits %v, want %v", attrs, w.For, want)
+		}
+	}
+	out, err := call(loadStep(t, nil, "step \"delay\" \"d\" {\nuntil = \"{{ event.body.at }}\"\n}"), env)
+	if w := out.(*workflows.Wait); err != nil || w.For < 59*time.Minute || w.For > time.Hour {
+		t.Errorf("until an hour from now waits %v, %v", w.For, err)
+	}
+	if _, err := call(loadStep(t, nil, "step \"delay\" \"d\" {\nduration = \"{{ event.body.at }}\"\n}"), env); err == nil {
+		t.Error("a timestamp as a duration should fail")
+	}
+	if _, err := call(loadStep(t, nil, "step \"delay\" \"d\" {\nduration = \"400d\"\n}"), env); err == nil || !strings.Contains(err.Error(), "longer than the limit") {
+		t.Errorf("a delay over a year: %v", err)
+	}
+}
+
+func TestRespond(t *testing.T) {
+	step := loadStep(t, nil, `
+  step "respond" "answer" {
+    status  = 201
+    headers = { "X-Order" = "{{ event.body.id }}" }
+    json    = { ok = true, id = "{{ event.body.id }}" }
+  }`)
+	out, err := call(step, &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "o1"}}})
+	want := map[string]any{"status": 201, "headers": map[string]any{"X-Order": "o1", "Content-Type": "application/json"},
+		"body": map[string]any{"ok": true, "id": "o1"}}
+	if err != nil || !reflect.DeepEqual(out, want) {
+		t.Errorf("got %#v, %v", out, err)
+	}
+	out, _ = call(loadStep(t, nil, "step \"respond\" \"a\" {\nbody = \"ok\"\n}"), &workflows.Env{})
+	if !reflect.DeepEqual(out, map[string]any{"status": 200, "headers": map[string]any{}, "body": "ok"}) {
+		t.Errorf("defaults: %#v", out)
+	}
+}
+
+func TestKindLoadErrors(t *testing.T) {
+	tests := map[string]string{
+		`step "set" "s" {}`: "set has no values",
+		`step "log" "l" {}`: `The argument "message" is required`,
+		"step \"log\" \"l\" {\nmessage = \"x\"\nlevel = \"loud\"\n}": `"debug", "info", "warn" or "error"`,
+		`step "delay" "d" {}`: "delay needs duration or until",
+		"step \"delay\" \"d\" {\nduration = \"1m\"\nuntil = \"x\"\n}": "Both duration and until are set",
+		`step "delay" "d" { duration = "soon" }`:                      `"soon" is not a duration`,
+		`step "delay" "d" { until = "tomorrow" }`:                     `"tomorrow" is not an RFC 3339 time`,
+		`step "respond" "r" { status = 700 }`:                         "a status is a number from 100 to 599",
+		"step \"respond\" \"r\" {\njson = {}\nbody = \"x\"\n}":        "Both json and body are set",
+	}
+	for src, want := range tests {
+		k := workflows.NewKinds()
+		Register(k, Options{})
+		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte("workflow \"w\" {\n" + src + "\n}")}}, k)
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("%s:\n got %s\nwant %q", src, diags.Error(), want)
+		}
+	}
+}
