@@ -34,12 +34,13 @@ type Webhooks struct {
 	log       *slog.Logger
 	statusURL func(runID string) string
 	routes    atomic.Pointer[router]
+	now       func() time.Time // the clock signed timestamps are checked against
 }
 
 // NewWebhooks returns a receiver that starts runs with starter. statusURL, when not
 // nil, gives the URL where a run's status can be read; it is part of the 202 answer.
 func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) string) *Webhooks {
-	return &Webhooks{starter: starter, log: log, statusURL: statusURL}
+	return &Webhooks{starter: starter, log: log, statusURL: statusURL, now: time.Now}
 }
 
 // Use swaps in the webhooks of set. Requests already being handled finish with the set
@@ -67,7 +68,14 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not accepted at %s", r.Method, r.URL.Path))
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, DefaultMaxBody))
+	// Webhooks sharing a path verify alike (the loader makes sure); the body limit is
+	// the largest any of them takes.
+	hook := routes[0].hook
+	limit := hook.MaxBody
+	for _, rt := range routes[1:] {
+		limit = max(limit, rt.hook.MaxBody)
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -76,6 +84,13 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		httpjson.Error(w, http.StatusBadRequest, "reading body: "+err.Error())
 		return
+	}
+	if hook.verify != nil {
+		if err := hook.verify.verify(r.Header, raw, h.now()); err != nil {
+			h.log.Warn("webhook refused", "path", r.URL.Path, "reason", err, "remote", r.RemoteAddr)
+			httpjson.Error(w, http.StatusUnauthorized, err.Error())
+			return
+		}
 	}
 	ev, err := newEvent(r, sub, params, raw)
 	if err != nil {

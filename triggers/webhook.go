@@ -3,10 +3,13 @@
 package triggers
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -16,13 +19,30 @@ import (
 // Register adds every trigger kind to k.
 func Register(k *workflows.Kinds) {
 	k.AddTrigger(webhookKind())
+	k.AddTrigger(scheduleKind())
 }
 
 // Webhook is a compiled trigger "webhook": an HTTP endpoint under /hooks.
 type Webhook struct {
-	Path     string // as written: "/stripe", "/repos/{repo}/events"
-	Method   string
-	segments []string
+	Path            string // as written: "/stripe", "/repos/{repo}/events"
+	Method          string
+	MaxBody         int64
+	Dedupe          *workflows.Template // nil: no deduplication
+	DedupeWindow    time.Duration
+	Sync            bool // response = "sync"
+	ResponseTimeout time.Duration
+	RateLimit       *RateLimit // nil: none
+
+	segments    []string
+	verify      verifier // nil: requests are not verified
+	verifyKey   string   // equal for equal verify blocks
+	verifyRange hcl.Range
+}
+
+// RateLimit is at most N requests per Per.
+type RateLimit struct {
+	N   int
+	Per time.Duration
 }
 
 var webhookMethods = []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodGet, http.MethodDelete}
@@ -33,31 +53,149 @@ func webhookKind() workflows.TriggerKind {
 		Attrs: []workflows.Attr{
 			{Name: "path", Required: true},
 			{Name: "method"},
+			{Name: "dedupe"},
+			{Name: "dedupe_window"},
+			{Name: "response"},
+			{Name: "response_timeout"},
+			{Name: "max_body"},
+			{Name: "rate_limit"},
 		},
+		Blocks: []workflows.BlockType{{Type: "verify", Labels: []string{"preset"}}},
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
 			return newWebhook(b)
 		},
+		Check: checkWebhooks,
 	}
 }
 
 func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
-	path, diags := b.ConstString("path", "")
+	w := &Webhook{Dedupe: b.Template("dedupe"), verifyRange: b.DefRange}
+	var diags, d hcl.Diagnostics
+	w.Path, d = b.ConstString("path", "")
+	diags = append(diags, d...)
 	method, d := b.ConstString("method", http.MethodPost)
 	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	w := &Webhook{Path: path, Method: strings.ToUpper(method)}
-	if !slices.Contains(webhookMethods, w.Method) {
-		diags = append(diags, b.Attr("method").Error(fmt.Sprintf("Unsupported webhook method %q", method),
+	w.Method = strings.ToUpper(method)
+	if a := b.Attr("method"); a != nil && !d.HasErrors() && !slices.Contains(webhookMethods, w.Method) {
+		diags = append(diags, a.Error(fmt.Sprintf("Unsupported webhook method %q", method),
 			"A webhook answers one of "+strings.Join(webhookMethods, ", ")+"."))
 	}
-	segs, err := parsePath(path)
-	if err != nil {
-		diags = append(diags, b.Attr("path").Error("Invalid webhook path", err.Error()))
+	if a := b.Attr("path"); a != nil && !diags.HasErrors() {
+		segs, err := parsePath(w.Path)
+		if err != nil {
+			diags = append(diags, a.Error("Invalid webhook path", err.Error()))
+		}
+		w.segments = segs
 	}
-	w.segments = segs
+	w.DedupeWindow, d = b.Duration("dedupe_window", 24*time.Hour)
+	diags = append(diags, d...)
+	response, d := b.OneOf("response", "async", "async", "sync")
+	diags = append(diags, d...)
+	w.Sync = response == "sync"
+	w.ResponseTimeout, d = b.Duration("response_timeout", 10*time.Second)
+	diags = append(diags, d...)
+	w.MaxBody, d = sizeAttr(b, "max_body", DefaultMaxBody)
+	diags = append(diags, d...)
+	w.RateLimit, d = rateLimitAttr(b)
+	diags = append(diags, d...)
+
+	verifies := b.Nested("verify")
+	for i, raw := range verifies {
+		if i > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Two verify blocks",
+				Detail: "A webhook verifies its requests one way; keep one verify block.", Subject: raw.DefRange.Ptr()})
+			break
+		}
+		diags = append(diags, w.decodeVerify(b, raw)...)
+	}
+
+	if a := b.Attr("dedupe"); a != nil {
+		diags = append(diags, a.Warning("dedupe is not applied yet",
+			"This version of hookflow checks dedupe but does not act on it: a repeated delivery starts another run."))
+	}
+	if a := b.Attr("response"); a != nil && w.Sync {
+		diags = append(diags, a.Warning(`response = "sync" is not applied yet`,
+			"This version of hookflow answers every webhook 202 as soon as its run is queued."))
+	}
+	if a := b.Attr("rate_limit"); a != nil {
+		diags = append(diags, a.Warning("rate_limit is not applied yet",
+			"This version of hookflow checks rate_limit but does not act on it: every request is taken."))
+	}
 	return w, diags
+}
+
+func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnostics {
+	name := raw.Labels[0]
+	p, ok := presets[name]
+	if !ok {
+		detail := fmt.Sprintf("There is no verify preset %q. The presets are: %s.", name, strings.Join(presetNames(), ", "))
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown verify preset %q", name),
+			Detail: detail, Subject: raw.LabelRanges[0].Ptr()}}
+	}
+	vb, diags := b.Decode(raw, p.attrs)
+	if diags.HasErrors() {
+		return diags
+	}
+	v, d := p.new(vb)
+	diags = append(diags, d...)
+	for _, n := range vb.Names() {
+		if _, isConst := vb.Template(n).Const(); !isConst {
+			diags = append(diags, vb.Attr(n).Error(n+" cannot use {{ }}",
+				"Verification settings are fixed when the file loads; they cannot depend on the request they verify."))
+		}
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	w.verify, w.verifyRange = v, raw.DefRange
+	// A digest of the preset and its settings tells whether two webhooks verify alike,
+	// without keeping the secrets in a comparable string.
+	settings := map[string]any{}
+	for _, n := range vb.Names() {
+		settings[n], _ = vb.Template(n).Const()
+	}
+	data, _ := json.Marshal(settings)
+	sum := sha256.Sum256(append([]byte(name+"\x00"), data...))
+	w.verifyKey = name + ":" + fmt.Sprintf("%x", sum[:8])
+	return diags
+}
+
+// checkWebhooks requires webhooks on one method and path to verify alike: they receive
+// the same requests, so one cannot accept what another refuses.
+func checkWebhooks(ts []*workflows.Trigger) hcl.Diagnostics {
+	first := map[string]*workflows.Trigger{}
+	var diags hcl.Diagnostics
+	for _, t := range ts {
+		w := t.Config.(*Webhook)
+		key := w.Method + " /" + strings.Join(w.segments, "/")
+		f, ok := first[key]
+		if !ok {
+			first[key] = t
+			continue
+		}
+		fw := f.Config.(*Webhook)
+		if fw.verifyKey == w.verifyKey {
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Webhooks on one path verify differently",
+			Detail: fmt.Sprintf("Workflow %q's webhook on %s %s verifies with %s, but workflow %q's (at %s:%d:%d) with %s. "+
+				"Webhooks sharing a path receive the same requests, so they must verify them the same way.",
+				t.Workflow, w.Method, w.Path, w.verifyName(), f.Workflow, fw.verifyRange.Filename,
+				fw.verifyRange.Start.Line, fw.verifyRange.Start.Column, fw.verifyName()),
+			Subject: w.verifyRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+func (w *Webhook) verifyName() string {
+	if w.verify == nil {
+		return "nothing"
+	}
+	name, _, _ := strings.Cut(w.verifyKey, ":")
+	return fmt.Sprintf("%q", name)
 }
 
 // parsePath splits a webhook path into segments; "{name}" segments capture a value.

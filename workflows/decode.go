@@ -84,6 +84,7 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 			t, d := l.trigger(blk, ev)
 			diags = append(diags, d...)
 			if t != nil {
+				t.Workflow = wf.Name
 				wf.Triggers = append(wf.Triggers, t)
 			}
 		case "step":

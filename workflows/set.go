@@ -50,6 +50,7 @@ func (w *Workflow) Step(name string) (*Step, int) {
 // Trigger is one trigger block. Config is what the trigger kind's constructor built.
 type Trigger struct {
 	Kind     string
+	Workflow string
 	Config   any
 	DefRange hcl.Range
 }

@@ -1,0 +1,89 @@
+package triggers
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/robfig/cron/v3"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Schedule is a compiled trigger "schedule": a cron spec or an interval.
+type Schedule struct {
+	Cron     cron.Schedule // nil when Every is set
+	Spec     string
+	Every    time.Duration
+	Location *time.Location
+}
+
+// Next returns the first time after t that the schedule fires.
+func (s *Schedule) Next(t time.Time) time.Time {
+	if s.Cron != nil {
+		return s.Cron.Next(t.In(s.Location))
+	}
+	return t.Truncate(s.Every).Add(s.Every)
+}
+
+// MinEvery is the shortest interval a schedule may have.
+const MinEvery = time.Second
+
+func scheduleKind() workflows.TriggerKind {
+	return workflows.TriggerKind{
+		Name:  "schedule",
+		Attrs: []workflows.Attr{{Name: "cron"}, {Name: "every"}, {Name: "timezone"}},
+		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
+			return newSchedule(b)
+		},
+	}
+}
+
+func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
+	s := &Schedule{}
+	diags := b.OnlyOne("cron", "every")
+	if b.Attr("cron") == nil && b.Attr("every") == nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "schedule needs cron or every",
+			Detail:  `Say when it fires: cron = "0 9 * * MON-FRI" (minute hour day month weekday) or every = "10m".`,
+			Subject: b.DefRange.Ptr()})
+	}
+	zone, d := b.ConstString("timezone", "UTC")
+	diags = append(diags, d...)
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "Local" {
+		diags = append(diags, b.Attr("timezone").Error(fmt.Sprintf("Unknown time zone %q", zone),
+			`Use an IANA time zone name such as "Europe/Paris" or "America/New_York".`))
+		loc = time.UTC
+	}
+	s.Location = loc
+	if a := b.Attr("cron"); a != nil {
+		spec, d := b.ConstString("cron", "")
+		diags = append(diags, d...)
+		s.Spec = spec
+		switch sched, err := cron.ParseStandard(spec); {
+		case d.HasErrors():
+		case strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ="):
+			diags = append(diags, a.Error("Time zone in the cron spec", `Set the time zone with timezone = "…", not in the spec.`))
+		case err != nil:
+			diags = append(diags, a.Error(fmt.Sprintf("Invalid cron spec %q", spec),
+				fmt.Sprintf("%s. A spec has five fields: minute hour day-of-month month day-of-week, such as \"*/15 * * * *\"; or @hourly, @daily, @weekly, @monthly.", err)))
+		case sched.Next(time.Now().In(loc)).IsZero():
+			diags = append(diags, a.Error(fmt.Sprintf("Cron spec %q never fires", spec), "No date matches it, such as the 30th of February."))
+		default:
+			s.Cron = sched
+		}
+	}
+	if b.Attr("every") != nil {
+		s.Every, d = b.Duration("every", 0)
+		diags = append(diags, d...)
+		if !d.HasErrors() && s.Every < MinEvery {
+			diags = append(diags, b.Attr("every").Error("every is too short", "A schedule fires at most once a second."))
+		}
+	}
+	diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Schedules do not fire yet",
+		Detail:  "This version of hookflow checks schedule triggers but does not run them; start the workflow by webhook meanwhile.",
+		Subject: b.DefRange.Ptr()})
+	return s, diags
+}

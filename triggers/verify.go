@@ -1,0 +1,355 @@
+package triggers
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// verifier checks that a request comes from who the workflow trusts, over the raw
+// body, before it is parsed. Comparisons are constant-time; several secrets may be
+// given, so that one can be rotated without dropping requests.
+type verifier interface {
+	verify(h http.Header, body []byte, now time.Time) error
+}
+
+// errVerify is the cause of every verification failure; the message says what failed,
+// never what was expected.
+var errVerify = errors.New("verification failed")
+
+func verifyFailed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errVerify, fmt.Sprintf(format, args...))
+}
+
+// DefaultTolerance is how far a signed timestamp may be from now, either way.
+const DefaultTolerance = 5 * time.Minute
+
+// preset is a verification scheme: its attributes and how to build it.
+type preset struct {
+	attrs []workflows.Attr
+	new   func(b *workflows.Block) (verifier, hcl.Diagnostics)
+}
+
+var secretsAttr = workflows.Attr{Name: "secrets", Required: true}
+
+var presets = map[string]preset{
+	"github": {attrs: []workflows.Attr{secretsAttr}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
+		secrets, diags := secretList(b)
+		return &hmacScheme{header: "X-Hub-Signature-256", prefix: "sha256=", hash: sha256.New, encoding: "hex", secrets: secrets}, diags
+	}},
+	"shopify": {attrs: []workflows.Attr{secretsAttr}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
+		secrets, diags := secretList(b)
+		return &hmacScheme{header: "X-Shopify-Hmac-Sha256", hash: sha256.New, encoding: "base64", secrets: secrets}, diags
+	}},
+	"hmac": {attrs: []workflows.Attr{secretsAttr, {Name: "header", Required: true}, {Name: "algorithm"}, {Name: "encoding"}, {Name: "prefix"}},
+		new: newHMACScheme},
+	"stripe": {attrs: []workflows.Attr{secretsAttr, {Name: "tolerance"}}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
+		secrets, diags := secretList(b)
+		tolerance, d := b.Duration("tolerance", DefaultTolerance)
+		return &stripeScheme{secrets: secrets, tolerance: tolerance}, append(diags, d...)
+	}},
+	"slack": {attrs: []workflows.Attr{secretsAttr, {Name: "tolerance"}}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
+		secrets, diags := secretList(b)
+		tolerance, d := b.Duration("tolerance", DefaultTolerance)
+		return &slackScheme{secrets: secrets, tolerance: tolerance}, append(diags, d...)
+	}},
+	"standard": {attrs: []workflows.Attr{secretsAttr, {Name: "tolerance"}}, new: newStandardScheme},
+	"basic": {attrs: []workflows.Attr{{Name: "username", Required: true}, {Name: "password", Required: true}},
+		new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
+			user, diags := b.ConstString("username", "")
+			passwords, d := b.Strings("password")
+			return &basicScheme{user: user, passwords: passwords}, append(diags, d...)
+		}},
+	"bearer": {attrs: []workflows.Attr{{Name: "tokens", Required: true}}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
+		tokens, diags := b.Strings("tokens")
+		if len(tokens) == 0 && !diags.HasErrors() {
+			diags = append(diags, b.Attr("tokens").Error("No tokens", "Give at least one token."))
+		}
+		return &bearerScheme{tokens: tokens}, diags
+	}},
+}
+
+func presetNames() []string {
+	names := make([]string, 0, len(presets))
+	for n := range presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func secretList(b *workflows.Block) ([]string, hcl.Diagnostics) {
+	secrets, diags := b.Strings("secrets")
+	if !diags.HasErrors() && len(secrets) == 0 {
+		diags = append(diags, b.Attr("secrets").Error("No secrets", `Give at least one: secrets = [secret("SIGNING_SECRET")].`))
+	}
+	for _, s := range secrets {
+		if s == "" {
+			diags = append(diags, b.Attr("secrets").Error("Empty secret", "A signing secret cannot be empty."))
+			break
+		}
+	}
+	return secrets, diags
+}
+
+// hmacScheme is a signature header holding an HMAC of the body: GitHub, Shopify and
+// the generic hmac preset.
+type hmacScheme struct {
+	header   string
+	prefix   string
+	hash     func() hash.Hash
+	encoding string // hex or base64
+	secrets  []string
+}
+
+var hashes = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}
+
+func newHMACScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
+	secrets, diags := secretList(b)
+	header, d := b.ConstString("header", "")
+	diags = append(diags, d...)
+	alg, d := b.OneOf("algorithm", "sha256", "sha1", "sha256", "sha512")
+	diags = append(diags, d...)
+	enc, d := b.OneOf("encoding", "hex", "hex", "base64")
+	diags = append(diags, d...)
+	prefix, d := b.ConstString("prefix", "")
+	diags = append(diags, d...)
+	return &hmacScheme{header: header, prefix: prefix, hash: hashes[alg], encoding: enc, secrets: secrets}, diags
+}
+
+func (s *hmacScheme) verify(h http.Header, body []byte, _ time.Time) error {
+	v := h.Get(s.header)
+	if v == "" {
+		return verifyFailed("no %s header", s.header)
+	}
+	sig, ok := strings.CutPrefix(v, s.prefix)
+	if !ok {
+		return verifyFailed("%s does not start with %q", s.header, s.prefix)
+	}
+	given, err := decodeSig(s.encoding, sig)
+	if err != nil {
+		return verifyFailed("%s is not %s", s.header, s.encoding)
+	}
+	for _, secret := range s.secrets {
+		if hmac.Equal(given, sign(s.hash, []byte(secret), body)) {
+			return nil
+		}
+	}
+	return verifyFailed("the %s signature does not match", s.header)
+}
+
+// stripeScheme: Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…] over "<t>.<body>".
+type stripeScheme struct {
+	secrets   []string
+	tolerance time.Duration
+}
+
+func (s *stripeScheme) verify(h http.Header, body []byte, now time.Time) error {
+	v := h.Get("Stripe-Signature")
+	if v == "" {
+		return verifyFailed("no Stripe-Signature header")
+	}
+	var ts string
+	var sigs [][]byte
+	for _, part := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = val
+		case "v1":
+			if sig, err := hex.DecodeString(val); err == nil {
+				sigs = append(sigs, sig)
+			}
+		}
+	}
+	if ts == "" || len(sigs) == 0 {
+		return verifyFailed("Stripe-Signature has no t= or no v1= signature")
+	}
+	if err := checkTimestamp(ts, now, s.tolerance); err != nil {
+		return err
+	}
+	payload := append([]byte(ts+"."), body...)
+	return matchAny(s.secrets, sigs, func(secret string) []byte { return sign(sha256.New, []byte(secret), payload) },
+		"the Stripe-Signature does not match")
+}
+
+// slackScheme: X-Slack-Signature: v0=<hex> over "v0:<X-Slack-Request-Timestamp>:<body>".
+type slackScheme struct {
+	secrets   []string
+	tolerance time.Duration
+}
+
+func (s *slackScheme) verify(h http.Header, body []byte, now time.Time) error {
+	ts, v := h.Get("X-Slack-Request-Timestamp"), h.Get("X-Slack-Signature")
+	if ts == "" || v == "" {
+		return verifyFailed("no X-Slack-Request-Timestamp or X-Slack-Signature header")
+	}
+	if err := checkTimestamp(ts, now, s.tolerance); err != nil {
+		return err
+	}
+	hexSig, ok := strings.CutPrefix(v, "v0=")
+	sig, err := hex.DecodeString(hexSig)
+	if !ok || err != nil {
+		return verifyFailed("X-Slack-Signature is not v0=<hex>")
+	}
+	payload := append([]byte("v0:"+ts+":"), body...)
+	return matchAny(s.secrets, [][]byte{sig}, func(secret string) []byte { return sign(sha256.New, []byte(secret), payload) },
+		"the X-Slack-Signature does not match")
+}
+
+// standardScheme is Standard Webhooks (standardwebhooks.com): webhook-signature holds
+// space-separated "v1,<base64>" signatures over "<webhook-id>.<webhook-timestamp>.<body>",
+// keyed with the base64 secret after "whsec_".
+type standardScheme struct {
+	keys      [][]byte
+	tolerance time.Duration
+}
+
+func newStandardScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
+	secrets, diags := secretList(b)
+	tolerance, d := b.Duration("tolerance", DefaultTolerance)
+	diags = append(diags, d...)
+	s := &standardScheme{tolerance: tolerance}
+	for _, secret := range secrets {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		if err != nil {
+			diags = append(diags, b.Attr("secrets").Error("Invalid Standard Webhooks secret",
+				`A Standard Webhooks secret is base64, usually after "whsec_".`))
+			break
+		}
+		s.keys = append(s.keys, key)
+	}
+	return s, diags
+}
+
+func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error {
+	id, ts, v := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	if id == "" || ts == "" || v == "" {
+		return verifyFailed("no webhook-id, webhook-timestamp or webhook-signature header")
+	}
+	if err := checkTimestamp(ts, now, s.tolerance); err != nil {
+		return err
+	}
+	var sigs [][]byte
+	for _, part := range strings.Fields(v) {
+		version, b64, ok := strings.Cut(part, ",")
+		if !ok || version != "v1" {
+			continue
+		}
+		if sig, err := base64.StdEncoding.DecodeString(b64); err == nil {
+			sigs = append(sigs, sig)
+		}
+	}
+	if len(sigs) == 0 {
+		return verifyFailed("webhook-signature has no v1 signature")
+	}
+	payload := append([]byte(id+"."+ts+"."), body...)
+	for _, key := range s.keys {
+		want := sign(sha256.New, key, payload)
+		for _, sig := range sigs {
+			if hmac.Equal(sig, want) {
+				return nil
+			}
+		}
+	}
+	return verifyFailed("the webhook-signature does not match")
+}
+
+// basicScheme is HTTP basic authentication; several passwords allow rotation.
+type basicScheme struct {
+	user      string
+	passwords []string
+}
+
+func (s *basicScheme) verify(h http.Header, _ []byte, _ time.Time) error {
+	r := http.Request{Header: h}
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return verifyFailed("no basic credentials")
+	}
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.user)) == 1
+	passOK := anyEqual(pass, s.passwords)
+	if !userOK || !passOK {
+		return verifyFailed("the basic credentials do not match")
+	}
+	return nil
+}
+
+// bearerScheme is Authorization: Bearer <token>.
+type bearerScheme struct{ tokens []string }
+
+func (s *bearerScheme) verify(h http.Header, _ []byte, _ time.Time) error {
+	token, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+	if !ok {
+		return verifyFailed("no bearer token")
+	}
+	if !anyEqual(token, s.tokens) {
+		return verifyFailed("the bearer token does not match")
+	}
+	return nil
+}
+
+// anyEqual compares given with every candidate in constant time, and does not stop at
+// the first match, so timing says nothing about which one matched.
+func anyEqual(given string, candidates []string) bool {
+	match := 0
+	for _, c := range candidates {
+		match |= subtle.ConstantTimeCompare([]byte(given), []byte(c))
+	}
+	return match == 1
+}
+
+func sign(h func() hash.Hash, key, data []byte) []byte {
+	m := hmac.New(h, key)
+	m.Write(data)
+	return m.Sum(nil)
+}
+
+func matchAny(secrets []string, sigs [][]byte, want func(string) []byte, failure string) error {
+	for _, secret := range secrets {
+		w := want(secret)
+		for _, sig := range sigs {
+			if hmac.Equal(sig, w) {
+				return nil
+			}
+		}
+	}
+	return verifyFailed("%s", failure)
+}
+
+func decodeSig(encoding, s string) ([]byte, error) {
+	if encoding == "base64" {
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return hex.DecodeString(s)
+}
+
+// checkTimestamp refuses a signed Unix timestamp further than tolerance from now,
+// in either direction: a stale one may be a replay, a future one a forgery.
+func checkTimestamp(ts string, now time.Time, tolerance time.Duration) error {
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return verifyFailed("the timestamp %.20q is not a Unix time", ts)
+	}
+	skew := now.Sub(time.Unix(sec, 0))
+	if skew > tolerance || skew < -tolerance {
+		return verifyFailed("the signed timestamp is %s from now, beyond the tolerance of %s", skew.Abs().Round(time.Second), tolerance)
+	}
+	return nil
+}

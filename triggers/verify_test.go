@@ -1,0 +1,335 @@
+package triggers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// buildVerifier loads one webhook with the given verify block and returns its verifier.
+func buildVerifier(t *testing.T, verify string) verifier {
+	t.Helper()
+	k := workflows.NewKinds()
+	Register(k)
+	src := "workflow \"w\" {\n  trigger \"webhook\" {\n    path = \"/v\"\n" + verify + "\n  }\n}"
+	set, diags := workflows.Load([]workflows.Source{{Name: "v.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return set.Workflow("w").Triggers[0].Config.(*Webhook).verify
+}
+
+func header(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// TestVerifyVectors checks each preset against the documented test vectors.
+func TestVerifyVectors(t *testing.T) {
+	slackBody, err := os.ReadFile("testdata/slack-slash-command.form")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, verify string
+		h            http.Header
+		body         string
+		now          time.Time
+	}{
+		{"github", `verify "github" { secrets = ["It's a Secret to Everybody"] }`,
+			header("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
+			"Hello, World!", time.Now()},
+		{"standard", `verify "standard" { secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }`,
+			header("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp", "1614265330",
+				"webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+			`{"test": 2432232314}`, time.Unix(1614265330, 0)},
+		{"slack", `verify "slack" { secrets = ["8f742231b10e8888abcd99yyyzzz85a5"] }`,
+			header("X-Slack-Request-Timestamp", "1531420618", "X-Slack-Signature", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"),
+			string(slackBody), time.Unix(1531420618, 0)},
+		{"stripe", `verify "stripe" { secrets = ["whsec_test_secret"] }`,
+			header("Stripe-Signature", "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990"),
+			`{"id":"evt_test_webhook","object":"event"}`, time.Unix(1700000000, 0)},
+		{"shopify", `verify "shopify" { secrets = ["shop-secret"] }`,
+			header("X-Shopify-Hmac-Sha256", "plW8VGqq0nDMIEhDqaNNW99asdUCy7EIqLZVcQwtAZ0="),
+			`{"id":1}`, time.Now()},
+		{"hmac (as GitHub)", "verify \"hmac\" {\n secrets = [\"It's a Secret to Everybody\"]\n header = \"X-Hub-Signature-256\"\n prefix = \"sha256=\"\n}",
+			header("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
+			"Hello, World!", time.Now()},
+		{"hmac (as Shopify)", "verify \"hmac\" {\n secrets = [\"shop-secret\"]\n header = \"X-Shopify-Hmac-Sha256\"\n encoding = \"base64\"\n}",
+			header("X-Shopify-Hmac-Sha256", "plW8VGqq0nDMIEhDqaNNW99asdUCy7EIqLZVcQwtAZ0="), `{"id":1}`, time.Now()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := buildVerifier(t, tt.verify)
+			if err := v.verify(tt.h, []byte(tt.body), tt.now); err != nil {
+				t.Fatalf("the vector does not verify: %v", err)
+			}
+			if err := v.verify(tt.h, []byte(tt.body+" "), tt.now); !errors.Is(err, errVerify) {
+				t.Errorf("a tampered body verifies: %v", err)
+			}
+			if err := v.verify(http.Header{}, []byte(tt.body), tt.now); !errors.Is(err, errVerify) {
+				t.Errorf("no headers verifies: %v", err)
+			}
+		})
+	}
+}
+
+// TestVerifyTimestamps checks the tolerance edges, both ways, for each timestamped scheme.
+func TestVerifyTimestamps(t *testing.T) {
+	ts := time.Unix(1700000000, 0)
+	body := []byte(`{"a":1}`)
+	key := []byte("k")
+	mac := func(data string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(data))
+		return m.Sum(nil)
+	}
+	schemes := map[string]struct {
+		verify string
+		h      http.Header
+	}{
+		"stripe": {`verify "stripe" { secrets = ["k"] }`,
+			header("Stripe-Signature", "t=1700000000,v1="+hex.EncodeToString(mac("1700000000."+string(body))))},
+		"slack": {`verify "slack" { secrets = ["k"] }`,
+			header("X-Slack-Request-Timestamp", "1700000000", "X-Slack-Signature", "v0="+hex.EncodeToString(mac("v0:1700000000:"+string(body))))},
+		"standard": {`verify "standard" { secrets = ["whsec_` + base64.StdEncoding.EncodeToString(key) + `"] }`,
+			header("webhook-id", "m1", "webhook-timestamp", "1700000000",
+				"webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac("m1.1700000000."+string(body))))},
+	}
+	for name, s := range schemes {
+		v := buildVerifier(t, s.verify)
+		for _, off := range []time.Duration{0, DefaultTolerance, -DefaultTolerance} {
+			if err := v.verify(s.h, body, ts.Add(off)); err != nil {
+				t.Errorf("%s at %v from the timestamp: %v", name, off, err)
+			}
+		}
+		for _, off := range []time.Duration{DefaultTolerance + time.Second, -DefaultTolerance - time.Second} {
+			err := v.verify(s.h, body, ts.Add(off))
+			if !errors.Is(err, errVerify) || !strings.Contains(err.Error(), "beyond the tolerance") {
+				t.Errorf("%s at %v from the timestamp: %v", name, off, err)
+			}
+		}
+	}
+}
+
+// TestVerifyRotationAndSeveralSignatures: any configured secret may sign, and any
+// signature in the header may match.
+func TestVerifyRotationAndSeveralSignatures(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	body := `{"id":"evt_test_webhook","object":"event"}`
+	good := "d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990"
+	v := buildVerifier(t, `verify "stripe" { secrets = ["whsec_new", "whsec_test_secret"] }`)
+	for _, sig := range []string{
+		"t=1700000000,v1=" + good,
+		"t=1700000000,v1=" + strings.Repeat("0", 64) + ",v1=" + good + ",v0=abc",
+	} {
+		if err := v.verify(header("Stripe-Signature", sig), []byte(body), now); err != nil {
+			t.Errorf("%s: %v", sig, err)
+		}
+	}
+	old := buildVerifier(t, `verify "stripe" { secrets = ["whsec_new"] }`)
+	if err := old.verify(header("Stripe-Signature", "t=1700000000,v1="+good), []byte(body), now); !errors.Is(err, errVerify) {
+		t.Errorf("a wrong secret verifies: %v", err)
+	}
+	std := buildVerifier(t, `verify "standard" { secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }`)
+	h := header("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp", "1614265330",
+		"webhook-signature", "v1,AAAA v2,xyz v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+	if err := std.verify(h, []byte(`{"test": 2432232314}`), time.Unix(1614265330, 0)); err != nil {
+		t.Errorf("standard with several signatures: %v", err)
+	}
+}
+
+func TestVerifyBasicAndBearer(t *testing.T) {
+	t.Setenv("HOOKFLOW_TEST_PW", "pw2")
+	basic := buildVerifier(t, "verify \"basic\" {\n username = \"zapier\"\n password = [\"pw1\", secret(\"HOOKFLOW_TEST_PW\")]\n}")
+	for auth, ok := range map[string]bool{"zapier:pw1": true, "zapier:pw2": true, "zapier:pw3": false, "other:pw1": false} {
+		user, pass, _ := strings.Cut(auth, ":")
+		r, _ := http.NewRequest("POST", "/", nil)
+		r.SetBasicAuth(user, pass)
+		if err := basic.verify(r.Header, nil, time.Now()); (err == nil) != ok {
+			t.Errorf("basic %s: %v", auth, err)
+		}
+	}
+	bearer := buildVerifier(t, `verify "bearer" { tokens = ["t1", "t2"] }`)
+	for value, ok := range map[string]bool{"Bearer t1": true, "Bearer t2": true, "Bearer t3": false, "t1": false, "": false} {
+		if err := bearer.verify(header("Authorization", value), nil, time.Now()); (err == nil) != ok {
+			t.Errorf("bearer %q: %v", value, err)
+		}
+	}
+}
+
+// TestVerifiedWebhookOverHTTP sends real signed requests to the receiver.
+func TestVerifiedWebhookOverHTTP(t *testing.T) {
+	k := workflows.NewKinds()
+	Register(k)
+	set, diags := workflows.Load([]workflows.Source{{Name: "gh.hcl", Data: []byte(`
+workflow "push" {
+  trigger "webhook" {
+    path = "/github"
+    verify "github" {
+      secrets = ["It's a Secret to Everybody"]
+    }
+    max_body = "1KiB"
+  }
+}`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
+	var logs strings.Builder
+	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	h.Use(set)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	sign := func(body string) string {
+		m := hmac.New(sha256.New, []byte("It's a Secret to Everybody"))
+		m.Write([]byte(body))
+		return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	}
+	post := func(body, sig string) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/hooks/github", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			req.Header.Set("X-Hub-Signature-256", sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	body := `{"ref": "refs/heads/main"}`
+	if status, answer := post(body, sign(body)); status != 202 {
+		t.Errorf("signed: %d %s", status, answer)
+	}
+	for name, c := range map[string][2]string{
+		"no signature":    {body, ""},
+		"wrong signature": {body, sign(body + "x")},
+		"tampered body":   {`{"ref": "refs/heads/evil"}`, sign(body)},
+		"not hex":         {body, "sha256=zz"},
+	} {
+		if status, answer := post(c[0], c[1]); status != 401 || !strings.Contains(answer, "verification failed") {
+			t.Errorf("%s: %d %s", name, status, answer)
+		}
+	}
+	big := `{"x": "` + strings.Repeat("a", 1100) + `"}`
+	if status, _ := post(big, sign(big)); status != 413 {
+		t.Errorf("over max_body: %d", status)
+	}
+	if n := starter.count(); n != 1 {
+		t.Errorf("%d runs, want 1", n)
+	}
+	if strings.Contains(logs.String(), "Secret to Everybody") {
+		t.Error("the secret is in the log")
+	}
+	if !strings.Contains(logs.String(), "webhook refused") {
+		t.Errorf("refusals are not logged: %s", logs.String())
+	}
+}
+
+func TestWebhookAttributeErrors(t *testing.T) {
+	hook := func(attrs string) string {
+		return "workflow \"w\" {\n  trigger \"webhook\" {\n    path = \"/a\"\n" + attrs + "\n  }\n}"
+	}
+	tests := map[string]string{
+		hook(`verify "gitlab" {}`):                                                               `Unknown verify preset "gitlab"`,
+		hook(`verify "github" {}`):                                                               `The argument "secrets" is required`,
+		hook(`verify "github" { secrets = [] }`):                                                 "No secrets",
+		hook(`verify "github" { secrets = ["{{ event.x }}"] }`):                                  "secrets cannot use {{ }}",
+		hook(`verify "hmac" { secrets = ["k"] }`):                                                `The argument "header" is required`,
+		hook("verify \"hmac\" {\n secrets = [\"k\"]\n header = \"X\"\n algorithm = \"md5\"\n}"):  `"sha1", "sha256" or "sha512"`,
+		hook(`verify "standard" { secrets = ["whsec_%%%"] }`):                                    "Invalid Standard Webhooks secret",
+		hook("verify \"github\" { secrets = [\"a\"] }\nverify \"github\" { secrets = [\"a\"] }"): "Two verify blocks",
+		hook(`response = "later"`):                                                               `"async" or "sync"`,
+		hook(`max_body = "1TB"`):                                                                 "with a unit",
+		hook(`max_body = "64MiB"`):                                                               "between 1 byte and 32MiB",
+		hook(`rate_limit = "fast"`):                                                              "Invalid rate_limit",
+		hook(`rate_limit = "0/s"`):                                                               "Invalid rate_limit",
+		hook(`dedupe_window = "a while"`):                                                        `Invalid duration "a while"`,
+		hook(`dedupe = "{{ steps.a.id }}"`):                                                      "No step has run in a trigger",
+	}
+	for src, want := range tests {
+		k := workflows.NewKinds()
+		Register(k)
+		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("%s:\n got %s\nwant %q", src, diags.Error(), want)
+		}
+	}
+}
+
+func TestWebhookSettings(t *testing.T) {
+	k := workflows.NewKinds()
+	Register(k)
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "w" {
+  trigger "webhook" {
+    path             = "/a"
+    dedupe           = "{{ event.headers['x-github-delivery'] }}"
+    dedupe_window    = "2d"
+    response         = "sync"
+    response_timeout = "3s"
+    max_body         = "512KiB"
+    rate_limit       = "50/10s"
+  }
+}`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	w := set.Workflow("w").Triggers[0].Config.(*Webhook)
+	if w.DedupeWindow != 48*time.Hour || !w.Sync || w.ResponseTimeout != 3*time.Second || w.MaxBody != 512<<10 ||
+		*w.RateLimit != (RateLimit{N: 50, Per: 10 * time.Second}) || w.Dedupe == nil {
+		t.Errorf("webhook %+v", w)
+	}
+	var warnings []string
+	for _, d := range diags {
+		warnings = append(warnings, d.Summary)
+	}
+	if got := strings.Join(warnings, "; "); got != `dedupe is not applied yet; response = "sync" is not applied yet; rate_limit is not applied yet` {
+		t.Errorf("warnings: %s", got)
+	}
+}
+
+func TestSharedPathsMustVerifyAlike(t *testing.T) {
+	wf := func(name, verify string) string {
+		return fmt.Sprintf("workflow %q {\n  trigger \"webhook\" {\n    path = \"/shared\"\n%s\n  }\n}\n", name, verify)
+	}
+	github := `verify "github" { secrets = ["a"] }`
+	k := workflows.NewKinds()
+	Register(k)
+	load := func(src string) string {
+		_, diags := workflows.Load([]workflows.Source{{Name: "s.hcl", Data: []byte(src)}}, k)
+		return diags.Error()
+	}
+	if got := load(wf("a", github) + wf("b", github)); got != "no diagnostics" {
+		t.Errorf("alike: %s", got)
+	}
+	if got := load(wf("a", github) + wf("b", "")); !strings.Contains(got, `Workflow "b"'s webhook on POST /shared verifies with nothing, but workflow "a"'s (at s.hcl:4:1) with "github"`) {
+		t.Errorf("one unverified: %s", got)
+	}
+	if got := load(wf("a", github) + wf("b", `verify "github" { secrets = ["b"] }`)); !strings.Contains(got, "verify differently") {
+		t.Errorf("other secret: %s", got)
+	}
+	if strings.Contains(load(wf("a", github)+wf("b", `verify "github" { secrets = ["other-secret"] }`)), "other-secret") {
+		t.Error("a secret is in the message")
+	}
+}
