@@ -24,7 +24,7 @@ func TestValidateCommand(t *testing.T) {
 }
 `)
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"validate", dir}, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"validate", dir}, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("clean directory: %v\n%s", err, stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "1 workflows, no problems") {
@@ -34,7 +34,7 @@ func TestValidateCommand(t *testing.T) {
 	write("broken.hcl", "workflow \"a\" {\n  step \"http\" \"x\" {\n    ur = \"https://x\"\n  }\n}\n")
 	write("broken2.hcl", "workflow \"b\" {\n  filter = \"event.body.x >\"\n}\n")
 	stdout.Reset()
-	err := run(context.Background(), []string{"validate", dir}, &stdout, &stderr)
+	err := run(context.Background(), []string{"validate", dir}, nil, &stdout, &stderr)
 	if code, ok := err.(exitError); !ok || code != 1 {
 		t.Fatalf("got %v, want exit status 1", err)
 	}
@@ -54,17 +54,17 @@ func TestValidateCommand(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), nil, &stdout, &stderr); err != errUsage {
+	if err := run(context.Background(), nil, nil, &stdout, &stderr); err != errUsage {
 		t.Errorf("no command: %v", err)
 	}
-	if err := run(context.Background(), []string{"serv"}, &stdout, &stderr); err != errUsage || !strings.Contains(stderr.String(), `unknown command "serv"`) {
+	if err := run(context.Background(), []string{"serv"}, nil, &stdout, &stderr); err != errUsage || !strings.Contains(stderr.String(), `unknown command "serv"`) {
 		t.Errorf("unknown command: %v %s", err, stderr.String())
 	}
-	if err := run(context.Background(), []string{"serve", "--workers", "x"}, &stdout, &stderr); err != errUsage {
+	if err := run(context.Background(), []string{"serve", "--workers", "x"}, nil, &stdout, &stderr); err != errUsage {
 		t.Errorf("bad flag: %v", err)
 	}
 	stderr.Reset()
-	if err := run(context.Background(), []string{"serve", "-h"}, &stdout, &stderr); err != exitError(0) || !strings.Contains(stderr.String(), "-allow-net") {
+	if err := run(context.Background(), []string{"serve", "-h"}, nil, &stdout, &stderr); err != exitError(0) || !strings.Contains(stderr.String(), "-allow-net") {
 		t.Errorf("help: %v %s", err, stderr.String())
 	}
 }
@@ -104,5 +104,56 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 	fs.IntVar(&workers, "workers", 64, "")
 	if err := parseFlags(fs, nil); err != errUsage {
 		t.Errorf("a bad environment value should be a usage error, got %v", err)
+	}
+}
+
+func TestFmtCommand(t *testing.T) {
+	dir := t.TempDir()
+	messy := "workflow \"a\" {\ndescription=\"x\"\n  trigger \"webhook\" {\n      path = \"/a\"\n  method=\"POST\"\n  }\n}\n"
+	clean := "workflow \"a\" {\n  description = \"x\"\n  trigger \"webhook\" {\n    path   = \"/a\"\n    method = \"POST\"\n  }\n}\n"
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	messyPath := write("messy.hcl", messy)
+	write("clean.hcl", clean)
+	fmtRun := func(args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append([]string{"fmt"}, args...), strings.NewReader(messy), &stdout, &stderr)
+		return stdout.String(), stderr.String(), err
+	}
+
+	if out, _, err := fmtRun("--check", dir); err != exitError(1) || out != messyPath+"\n" {
+		t.Errorf("--check: %v %q", err, out)
+	}
+	if data, _ := os.ReadFile(messyPath); string(data) != messy {
+		t.Error("--check changed the file")
+	}
+	if out, _, err := fmtRun(dir); err != nil || out != messyPath+"\n" {
+		t.Errorf("fmt: %v %q", err, out)
+	}
+	if data, _ := os.ReadFile(messyPath); string(data) != clean {
+		t.Errorf("formatted:\n%s", data)
+	}
+	if info, _ := os.Stat(messyPath); info.Mode().Perm() != 0o640 {
+		t.Errorf("mode changed to %v", info.Mode())
+	}
+	if out, _, err := fmtRun("--check", dir); err != nil || out != "" {
+		t.Errorf("--check after fmt: %v %q", err, out)
+	}
+	if out, _, err := fmtRun("-"); err != nil || out != clean {
+		t.Errorf("stdin: %v %q", err, out)
+	}
+
+	broken := write("broken.hcl", "workflow \"b\" {\n  filter = \n}\n")
+	_, stderr, err := fmtRun(broken)
+	if err != exitError(1) || !strings.Contains(stderr, "broken.hcl:2:") {
+		t.Errorf("broken file: %v %s", err, stderr)
+	}
+	if data, _ := os.ReadFile(broken); string(data) != "workflow \"b\" {\n  filter = \n}\n" {
+		t.Error("a file that does not parse was changed")
 	}
 }

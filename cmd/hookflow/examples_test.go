@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 const examples = "../../examples"
@@ -31,6 +34,12 @@ func TestExamplesLoad(t *testing.T) {
 			}
 			if len(set.Workflows()) == 0 {
 				t.Error("no workflows")
+			}
+			srcs, _ := workflows.ReadDir(filepath.Join(examples, e.Name()))
+			for _, src := range srcs {
+				if out, _ := workflows.Format(src.Data, src.Name); !bytes.Equal(out, src.Data) {
+					t.Errorf("%s is not formatted; run hookflow fmt", src.Name)
+				}
 			}
 		})
 	}

@@ -17,6 +17,7 @@ const usage = `hookflow runs integration workflows written in HCL.
 Usage:
   hookflow serve [flags] [DIR]     receive webhooks and run workflows from DIR (default .)
   hookflow validate [DIR]          check the workflows in DIR; exit 1 on errors
+  hookflow fmt [--check] [PATH]    format workflow files canonically
 
 Run "hookflow COMMAND -h" for a command's flags. Every flag can also be set in the
 environment as HOOKFLOW_<FLAG>, e.g. HOOKFLOW_REDIS=redis://localhost:6379.
@@ -32,7 +33,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	var code exitError
 	switch {
@@ -47,7 +48,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveCommand(ctx, args[1:], stderr)
 	case "validate":
 		return validateCommand(args[1:], stdout, stderr)
+	case "fmt":
+		return fmtCommand(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

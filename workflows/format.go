@@ -1,0 +1,17 @@
+package workflows
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+)
+
+// Format returns src in canonical HCL formatting: aligned equals signs, two-space
+// indents, normalized spacing. A file that does not parse is not formatted; its
+// diagnostics are returned instead.
+func Format(src []byte, filename string) ([]byte, hcl.Diagnostics) {
+	if _, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos); diags.HasErrors() {
+		return nil, diags
+	}
+	return hclwrite.Format(src), nil
+}
