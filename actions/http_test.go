@@ -355,8 +355,8 @@ func TestHTTPStepLoadErrors(t *testing.T) {
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = [200, 700]\n}":                             "700 is not an HTTP status",
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = \"200\"\n}":                                "write status codes as numbers",
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = \"2XX0\"\n}":                               "not a status class",
-		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = []\n}":                                     "the list is empty",
-		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nbasic_auth = { user = \"a\", password = \"b\" }\n}": "unknown field \"user\"",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = []\n}":                                     "The list is empty",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nbasic_auth = { user = \"a\", password = \"b\" }\n}": "Unknown field \"user\"",
 	}
 	for src, want := range tests {
 		k := workflows.NewKinds()

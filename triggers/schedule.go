@@ -82,8 +82,10 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 			diags = append(diags, b.Attr("every").Error("every is too short", "A schedule fires at most once a second."))
 		}
 	}
-	diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Schedules do not fire yet",
-		Detail:  "This version of hookflow checks schedule triggers but does not run them; start the workflow by webhook meanwhile.",
-		Subject: b.DefRange.Ptr()})
+	if !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Schedules do not fire yet",
+			Detail:  "This version of hookflow checks schedule triggers but does not run them; start the workflow by webhook meanwhile.",
+			Subject: b.DefRange.Ptr()})
+	}
 	return s, diags
 }

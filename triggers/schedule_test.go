@@ -43,7 +43,7 @@ func TestScheduleErrors(t *testing.T) {
 		``:                                       "schedule needs cron or every",
 		"cron = \"@daily\"\nevery = \"1h\"":      "Both cron and every are set",
 		`cron = "61 * * * *"`:                    `Invalid cron spec "61 * * * *"`,
-		`cron = "* * * *"`:                       "expected exactly 5 fields",
+		`cron = "* * * *"`:                       "Expected exactly 5 fields",
 		`cron = "0 0 30 2 *"`:                    "never fires",
 		`cron = "CRON_TZ=UTC 0 9 * * *"`:         "Set the time zone with timezone",
 		"cron = \"@daily\"\ntimezone = \"Mars\"": `Unknown time zone "Mars"`,

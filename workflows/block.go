@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -63,12 +65,27 @@ func (b *Block) Decode(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics) {
 
 // Error returns an error diagnostic pointing at the attribute's value.
 func (a *BlockAttr) Error(summary, detail string) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: a.ValueRange.Ptr()}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: sentence(detail), Subject: a.ValueRange.Ptr()}
 }
 
 // Warning returns a warning diagnostic pointing at the attribute.
 func (a *BlockAttr) Warning(summary, detail string) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: detail, Subject: a.Range.Ptr()}
+	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: sentence(detail), Subject: a.Range.Ptr()}
+}
+
+// sentence makes a message read as diagnostic details are written: a capital first
+// letter and a full stop. Messages from Go errors come without either.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	if r, size := utf8.DecodeRuneInString(s); unicode.IsLower(r) {
+		s = string(unicode.ToUpper(r)) + s[size:]
+	}
+	if !strings.ContainsAny(s[len(s)-1:], ".?!") {
+		s += "."
+	}
+	return s
 }
 
 // constant returns an attribute that must be fixed at load time (no {{ }}).

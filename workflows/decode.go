@@ -68,10 +68,14 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	diags = append(diags, d...)
 	wf.Concurrency, d = attrs.Int("concurrency", 0, 1, math.MaxInt)
 	diags = append(diags, d...)
+	if !d.HasErrors() {
+		diags = append(diags, notYet(attrs.Attr("concurrency"), "concurrency", "every run starts as soon as a worker is free")...)
+	}
 	wf.Timeout, d = attrs.Duration("timeout", 0)
 	diags = append(diags, d...)
-	diags = append(diags, notYet(attrs.Attr("concurrency"), "concurrency", "every run starts as soon as a worker is free")...)
-	diags = append(diags, notYet(attrs.Attr("timeout"), "A run timeout", "each step still has its own timeout")...)
+	if !d.HasErrors() {
+		diags = append(diags, notYet(attrs.Attr("timeout"), "A run timeout", "each step still has its own timeout")...)
+	}
 	if a := content.Attributes["filter"]; a != nil {
 		wf.Filter, d = l.condition(a, ev, &scope{where: "the filter"})
 		diags = append(diags, d...)
@@ -234,7 +238,9 @@ func (l *loader) retry(b *hcl.Block, ev *evaluator) (*Retry, hcl.Diagnostics) {
 	if a := blk.Attr("max"); a != nil && !diags.HasErrors() && r.Max < r.Initial {
 		diags = append(diags, a.Error("max is shorter than initial", fmt.Sprintf("The longest wait (%s) cannot be shorter than the first (%s).", r.Max, r.Initial)))
 	}
-	diags = append(diags, notYet(blk.Attr("attempts"), "retry", "a failed step fails at its first attempt")...)
+	if !diags.HasErrors() {
+		diags = append(diags, notYet(blk.Attr("attempts"), "retry", "a failed step fails at its first attempt")...)
+	}
 	return r, diags
 }
 

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
@@ -24,13 +26,14 @@ var runtimeRoots = map[string]string{
 // evaluator evaluates attributes at load time: literals, ${} interpolation, vars.NAME
 // and the functions env, secret and file.
 type evaluator struct {
-	ctx *hcl.EvalContext
+	ctx  *hcl.EvalContext
+	vars map[string]cty.Value
 }
 
 // newEvaluator returns an evaluator over vars; secret() adds every value it reads to
 // secrets, so that they can be hidden wherever text is recorded or shown.
 func newEvaluator(vars map[string]cty.Value, secrets map[string]bool) *evaluator {
-	return &evaluator{ctx: &hcl.EvalContext{
+	return &evaluator{vars: vars, ctx: &hcl.EvalContext{
 		Variables: map[string]cty.Value{"vars": cty.ObjectVal(vars)},
 		Functions: map[string]function.Function{"env": envFunc, "secret": secretFunc(secrets)},
 	}}
@@ -40,16 +43,13 @@ func newEvaluator(vars map[string]cty.Value, secrets map[string]bool) *evaluator
 func (e *evaluator) forFile(filename string) *evaluator {
 	child := e.ctx.NewChild()
 	child.Functions = map[string]function.Function{"file": fileFunc(filepath.Dir(filename))}
-	return &evaluator{ctx: child}
+	return &evaluator{ctx: child, vars: e.vars}
 }
 
 // value evaluates an expression to a plain Go value: string, int64, float64, bool, nil,
 // map[string]any or []any.
 func (e *evaluator) value(x hcl.Expression) (any, hcl.Diagnostics) {
-	if diags := checkLoadTimeRefs(x); diags.HasErrors() {
-		return nil, diags
-	}
-	v, diags := x.Value(e.ctx)
+	v, diags := e.eval(x)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -63,6 +63,82 @@ func (e *evaluator) value(x hcl.Expression) (any, hcl.Diagnostics) {
 		}}
 	}
 	return out, nil
+}
+
+// eval evaluates an expression to a load-time value, with messages written for the
+// mistakes people make: a run-time name outside {{ }}, a misspelt var, an unset
+// environment variable or secret.
+func (e *evaluator) eval(x hcl.Expression) (cty.Value, hcl.Diagnostics) {
+	if diags := checkLoadTimeRefs(x); diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	if diags := e.checkVars(x); diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	v, diags := x.Value(e.ctx)
+	for _, d := range diags {
+		if extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d); ok {
+			var u *unsetError
+			if errors.As(extra.FunctionCallError(), &u) {
+				d.Summary, d.Detail = u.summary(), u.detail()
+			}
+		}
+	}
+	return v, diags
+}
+
+// checkVars reports vars.NAME references to vars that no vars block defines.
+func (e *evaluator) checkVars(x hcl.Expression) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, tr := range x.Variables() {
+		if tr.RootName() != "vars" || len(tr) < 2 {
+			continue
+		}
+		attr, ok := tr[1].(hcl.TraverseAttr)
+		if !ok {
+			continue
+		}
+		if _, defined := e.vars[attr.Name]; defined {
+			continue
+		}
+		names := sortedKeys(e.vars)
+		detail := fmt.Sprintf("No vars block defines %q. The vars are: %s.", attr.Name, strings.Join(names, ", "))
+		switch s := suggest(attr.Name, names); {
+		case s != "":
+			detail = fmt.Sprintf("No vars block defines %q. Did you mean %q?", attr.Name, s)
+		case len(names) == 0:
+			detail = fmt.Sprintf("No vars block defines %q; there are no vars. Define it in a vars { } block.", attr.Name)
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Unknown var %q", attr.Name),
+			Detail:   detail,
+			Subject:  attr.SrcRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+// unsetError is env() or secret() asked for an environment variable that is not set.
+type unsetError struct {
+	secret bool
+	name   string
+}
+
+func (u *unsetError) Error() string { return u.summary() }
+
+func (u *unsetError) summary() string {
+	if u.secret {
+		return fmt.Sprintf("Secret %s is not set", u.name)
+	}
+	return fmt.Sprintf("Environment variable %s is not set", u.name)
+}
+
+func (u *unsetError) detail() string {
+	if u.secret {
+		return fmt.Sprintf("secret(%q) reads the environment variable %s when the file loads. Export it where hookflow runs.", u.name, u.name)
+	}
+	return fmt.Sprintf("Export %s where hookflow runs, or give a default: env(%q, \"...\").", u.name, u.name)
 }
 
 // checkLoadTimeRefs reports references to names that only exist when a run executes.
@@ -151,7 +227,7 @@ var envFunc = function.New(&function.Spec{
 		}
 		switch len(args) {
 		case 1:
-			return cty.NilVal, fmt.Errorf("environment variable %s is not set; set it, or give a default: env(%q, \"...\")", name, name)
+			return cty.NilVal, &unsetError{name: name}
 		case 2:
 			return args[1], nil
 		}
@@ -172,7 +248,7 @@ func secretFunc(secrets map[string]bool) function.Function {
 			name := args[0].AsString()
 			v, ok := os.LookupEnv(name)
 			if !ok || v == "" {
-				return cty.NilVal, fmt.Errorf("secret %s is not set: export %s in the environment hookflow runs in", name, name)
+				return cty.NilVal, &unsetError{secret: true, name: name}
 			}
 			secrets[v] = true
 			return cty.StringVal(v).Mark(sensitive), nil

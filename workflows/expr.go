@@ -92,10 +92,26 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		msg = fe.Message
 		at = runeToByte(src, fe.From)
 	}
-	d := loc.diag(hcl.DiagError, "Invalid expression", fmt.Sprintf("%s, in %q.", msg, src))
+	msg = strings.TrimSpace(msg)
+	summary, detail := "Invalid expression", fmt.Sprintf("%s, in %q.", msg, strings.TrimSpace(src))
+	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+		summary = fmt.Sprintf("Unknown name %q", name)
+		detail = fmt.Sprintf("Expressions read event, steps, vars and run; %q is none of them.", name)
+		if s := suggest(name, roots); s != "" {
+			detail = fmt.Sprintf("Expressions read event, steps, vars and run. Did you mean %q?", s)
+		}
+	} else if got, ok := strings.CutPrefix(msg, "expected bool, but got "); ok {
+		summary = "Condition is not true or false"
+		detail = fmt.Sprintf("A condition must give true or false, but %q gives %s. Compare it with something, such as %s > 0.",
+			strings.TrimSpace(src), got, strings.TrimSpace(src))
+	}
+	d := loc.diag(hcl.DiagError, summary, sentence(detail))
 	d.Subject = loc.at(offset+at, offset+len(src)).Ptr()
 	return d
 }
+
+// roots are the names every run-time expression can start with.
+var roots = []string{"event", "steps", "vars", "run"}
 
 func runeToByte(s string, runes int) int {
 	i := 0

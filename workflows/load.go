@@ -168,11 +168,7 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 					diags = append(diags, d)
 					continue
 				}
-				if d := checkLoadTimeRefs(a.Expr); d.HasErrors() {
-					diags = append(diags, d...)
-					continue
-				}
-				v, d := a.Expr.Value(base.forFile(a.Range.Filename).ctx)
+				v, d := base.forFile(a.Range.Filename).eval(a.Expr)
 				diags = append(diags, d...)
 				if d.HasErrors() {
 					continue

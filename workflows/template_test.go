@@ -104,7 +104,7 @@ func TestTemplateCompileErrors(t *testing.T) {
 		{"id={{ event.body.id + }}", "Invalid expression", 27},
 		{"id={{ event.body.id", "Unclosed {{", 9},
 		{"id={{   }}", "Empty {{ }}", 9},
-		{"a {{ 1 }} b {{ evnt.body }}", "Invalid expression", 21},
+		{"a {{ 1 }} b {{ evnt.body }}", `Unknown name "evnt"`, 21},
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {

@@ -1,0 +1,5 @@
+workflow "nightly" {
+  trigger "schedule" {
+    cron = "61 3 * * *"
+  }
+}

@@ -1,0 +1,6 @@
+workflow "orders" {
+  step "http" "notify" {
+    method = "FETCH"
+    url    = "https://hooks.example.com/notify"
+  }
+}

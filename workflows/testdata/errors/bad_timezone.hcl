@@ -1,0 +1,6 @@
+workflow "nightly" {
+  trigger "schedule" {
+    cron     = "0 3 * * *"
+    timezone = "Paris"
+  }
+}

@@ -1,0 +1,6 @@
+workflow "orders" {
+  trigger "webhook" {
+    path   = "/orders"
+    method = "HEAD"
+  }
+}

@@ -1,0 +1,5 @@
+workflow "orders" {
+  trigger "webhook" {
+    path = "orders"
+  }
+}

@@ -1,0 +1,3 @@
+workflow "orders" {
+  concurrency = 0
+}

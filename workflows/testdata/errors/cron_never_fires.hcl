@@ -1,0 +1,5 @@
+workflow "leap" {
+  trigger "schedule" {
+    cron = "0 0 30 2 *"
+  }
+}

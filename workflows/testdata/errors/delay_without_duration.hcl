@@ -1,0 +1,4 @@
+workflow "reminder" {
+  step "delay" "wait" {
+  }
+}

@@ -1,0 +1,6 @@
+workflow "orders" {
+}
+
+workflow "orders" {
+  description = "the same name again"
+}

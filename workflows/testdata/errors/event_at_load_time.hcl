@@ -1,0 +1,5 @@
+workflow "orders" {
+  step "http" "notify" {
+    url = event.body.callback_url
+  }
+}

@@ -1,0 +1,3 @@
+workflow "orders" {
+  filter = "len(event.body.items)"
+}

@@ -1,0 +1,5 @@
+workflow "orders" {
+  step "http" "find-customer" {
+    url = "https://crm.example.com/customers"
+  }
+}

@@ -1,0 +1,3 @@
+vars {
+  crm = env("HOOKFLOW_GOLDEN_UNSET_CRM_URL")
+}

@@ -1,0 +1,5 @@
+workflow "orders" {
+  step "http" "notify" {
+    urll = "https://hooks.example.com/notify"
+  }
+}

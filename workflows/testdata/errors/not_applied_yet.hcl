@@ -1,0 +1,16 @@
+workflow "orders" {
+  concurrency = 10
+
+  trigger "webhook" {
+    path     = "/orders"
+    dedupe   = "{{ event.body.id }}"
+    response = "sync"
+  }
+
+  step "http" "notify" {
+    url = "https://hooks.example.com/notify"
+    retry {
+      attempts = 3
+    }
+  }
+}

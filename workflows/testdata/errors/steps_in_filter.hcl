@@ -1,0 +1,3 @@
+workflow "orders" {
+  filter = "steps.find.status == 200"
+}

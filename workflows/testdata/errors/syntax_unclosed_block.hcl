@@ -1,0 +1,3 @@
+workflow "orders" {
+  trigger "webhook" {
+    path = "/orders"

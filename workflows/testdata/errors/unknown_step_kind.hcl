@@ -1,0 +1,5 @@
+workflow "orders" {
+  step "htp" "notify" {
+    url = "https://hooks.example.com/notify"
+  }
+}

@@ -1,0 +1,2 @@
+workflw "orders" {
+}

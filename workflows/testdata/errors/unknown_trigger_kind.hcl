@@ -1,0 +1,5 @@
+workflow "nightly" {
+  trigger "cron" {
+    spec = "0 3 * * *"
+  }
+}

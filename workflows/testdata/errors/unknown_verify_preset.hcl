@@ -1,0 +1,8 @@
+workflow "pushes" {
+  trigger "webhook" {
+    path = "/gitlab"
+    verify "gitlab" {
+      secrets = ["s3cret"]
+    }
+  }
+}

@@ -1,0 +1,4 @@
+vars {
+  crm       = "https://crm.example.com"
+  customers = "${vars.crm}/customers"
+}
