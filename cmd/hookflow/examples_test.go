@@ -28,9 +28,9 @@ func TestExamplesLoad(t *testing.T) {
 		n++
 		t.Run(e.Name(), func(t *testing.T) {
 			var stderr strings.Builder
-			set := load(filepath.Join(examples, e.Name()), kinds(nil), &stderr)
-			if set == nil {
-				t.Fatalf("does not load:\n%s", stderr.String())
+			set, warnings := load(filepath.Join(examples, e.Name()), kinds(nil, nil), &stderr)
+			if set == nil || warnings > 0 {
+				t.Fatalf("does not load cleanly:\n%s", stderr.String())
 			}
 			if len(set.Workflows()) == 0 {
 				t.Error("no workflows")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/hookflow/hookflow/actions"
@@ -10,17 +11,18 @@ import (
 )
 
 // kinds returns the registry of every step and trigger kind; client makes the http
-// steps' calls (nil: the default, public addresses only).
-func kinds(client *http.Client) *workflows.Kinds {
+// steps' calls (nil: the default, public addresses only) and log receives the log
+// steps' lines (nil: slog's default).
+func kinds(client *http.Client, log *slog.Logger) *workflows.Kinds {
 	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Client: client})
+	actions.Register(k, actions.Options{Client: client, Logger: log})
 	triggers.Register(k)
 	return k
 }
 
 // load loads the workflows in dir and prints any diagnostics to stderr. It returns nil
-// when there are errors.
-func load(dir string, k *workflows.Kinds, stderr io.Writer) *workflows.Set {
+// when there are errors, and how many warnings there were.
+func load(dir string, k *workflows.Kinds, stderr io.Writer) (*workflows.Set, int) {
 	srcs, diags := workflows.ReadDir(dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
@@ -30,7 +32,7 @@ func load(dir string, k *workflows.Kinds, stderr io.Writer) *workflows.Set {
 		_ = workflows.WriteDiagnostics(stderr, srcs, diags)
 	}
 	if diags.HasErrors() {
-		return nil
+		return nil, 0
 	}
-	return set
+	return set, len(diags)
 }

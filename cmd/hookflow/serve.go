@@ -88,7 +88,7 @@ type server struct {
 // listeners accept connections.
 func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*server, error) {
 	client := actions.NewClient(actions.NewGuard(cfg.allowNet))
-	set := load(cfg.dir, kinds(client), stderr)
+	set, _ := load(cfg.dir, kinds(client, log), stderr)
 	if set == nil {
 		return nil, exitError(1)
 	}

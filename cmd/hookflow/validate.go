@@ -14,10 +14,17 @@ func validateCommand(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		dir = fs.Arg(0)
 	}
-	set := load(dir, kinds(nil), stderr)
+	set, warnings := load(dir, kinds(nil, nil), stderr)
 	if set == nil {
 		return exitError(1)
 	}
-	fmt.Fprintf(stdout, "%s: %d workflows, no problems\n", dir, len(set.Workflows()))
+	switch warnings {
+	case 0:
+		fmt.Fprintf(stdout, "%s: %d workflows, no problems\n", dir, len(set.Workflows()))
+	case 1:
+		fmt.Fprintf(stdout, "%s: %d workflows, no errors, 1 warning\n", dir, len(set.Workflows()))
+	default:
+		fmt.Fprintf(stdout, "%s: %d workflows, no errors, %d warnings\n", dir, len(set.Workflows()), warnings)
+	}
 	return nil
 }
