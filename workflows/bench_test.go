@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -42,37 +40,6 @@ func BenchmarkFilter(b *testing.B) {
 	for b.Loop() {
 		if ok, err := c.Eval(env); !ok || err != nil {
 			b.Fatal(ok, err)
-		}
-	}
-}
-
-func BenchmarkLoad1000Workflows(b *testing.B) {
-	var src strings.Builder
-	for i := range 1000 {
-		fmt.Fprintf(&src, `
-workflow "wf_%d" {
-  trigger "hook" {
-    path = "/hooks/%d"
-  }
-  filter = "event.body.type == 'order.paid' && event.body.total >= %d"
-  step "call" "find" {
-    url     = "https://crm.example.com/customers?email={{ event.body.email }}"
-    headers = { Authorization = "Bearer x" }
-  }
-  step "call" "update" {
-    if   = "steps.find.url != nil"
-    url  = "https://crm.example.com/customers/{{ steps.find.url }}"
-    json = { status = "paid", total = "{{ event.body.total / 100 }}" }
-  }
-}
-`, i, i, i)
-	}
-	srcs := []Source{{Name: "many.hcl", Data: []byte(src.String())}}
-	k := testKinds()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, diags := Load(srcs, k); diags.HasErrors() {
-			b.Fatal(diags.Error())
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
 var workflowSchema = &hcl.BodySchema{
@@ -333,7 +333,7 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 }
 
 func (l *loader) loc(a *hcl.Attribute) location {
-	loc := location{rng: a.Expr.Range()}
+	loc := location{rng: a.Expr.Range(), exprs: l.exprs}
 	if f := l.files[a.Range.Filename]; f != nil {
 		loc.src = f.Bytes
 	}
@@ -422,14 +422,34 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// canonical returns a block's source in canonical formatting, so that re-indenting a
-// file or changing its comments' spacing does not change the versions in it.
+// canonical returns a block's tokens in a form that formatting does not change, for
+// versions: spaces, alignment, blank lines and comments are left out (a line comment
+// counts as the newline that ends it), so only a change of meaning changes a version.
 func canonical(files map[string]*hcl.File, b *hcl.Block) []byte {
 	f := files[b.DefRange.Filename]
 	body, ok := b.Body.(*hclsyntax.Body)
 	if f == nil || !ok {
 		return nil
 	}
-	src := f.Bytes[b.DefRange.Start.Byte:body.SrcRange.End.Byte]
-	return hclwrite.Format(src)
+	tokens, _ := hclsyntax.LexConfig(f.Bytes[b.DefRange.Start.Byte:body.SrcRange.End.Byte], "", hcl.InitialPos)
+	var out []byte
+	newline := false
+	for _, t := range tokens {
+		switch {
+		case t.Type == hclsyntax.TokenEOF:
+			continue
+		case t.Type == hclsyntax.TokenNewline || (t.Type == hclsyntax.TokenComment && bytes.HasSuffix(t.Bytes, []byte("\n"))):
+			if !newline {
+				out = append(out, '\n')
+			}
+			newline = true
+			continue
+		case t.Type == hclsyntax.TokenComment:
+			continue
+		}
+		newline = false
+		out = fmt.Appendf(out, "%d:%d:", t.Type, len(t.Bytes))
+		out = append(out, t.Bytes...)
+	}
+	return out
 }

@@ -26,9 +26,11 @@ type Env struct {
 // maxNodes bounds the size of one expression; anything larger is a mistake or an attack.
 const maxNodes = 10_000
 
+type exprOption = expr.Option
+
 var (
-	valueOptions = append([]expr.Option{expr.Env(Env{}), expr.MaxNodes(maxNodes)}, functions...)
-	boolOptions  = append([]expr.Option{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool()}, functions...)
+	valueOptions = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes)}, functions...)
+	boolOptions  = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool()}, functions...)
 )
 
 // Programs are shared by every worker; a VM is scratch space, so keep a pool of them.
@@ -72,7 +74,7 @@ func compileCondition(src string, loc location) (*Condition, hcl.Diagnostics) {
 		return nil, hcl.Diagnostics{loc.diag(hcl.DiagError, "Empty condition",
 			`A condition needs an expression that is true or false, such as "event.body.amount > 100".`)}
 	}
-	prog, err := expr.Compile(src, boolOptions...)
+	prog, err := loc.compiler().compile(src, true)
 	if err != nil {
 		return nil, hcl.Diagnostics{exprDiag(err, src, 0, loc)}
 	}

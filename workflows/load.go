@@ -79,7 +79,7 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 		names = append(names, src.Name)
 	}
 
-	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}}
+	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}, exprs: newExprCompiler()}
 	ev, d := l.decodeVars(bodies)
 	diags = append(diags, d...)
 	// secret() records values as workflows decode; the redactor they share is filled in
@@ -140,6 +140,7 @@ type loader struct {
 	varsSrc      []byte          // the vars blocks' canonical source, part of every version
 	secretValues map[string]bool // every value secret() read
 	secrets      *Redactor       // shared by every workflow of the set
+	exprs        *exprCompiler
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to

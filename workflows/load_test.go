@@ -115,6 +115,12 @@ func TestVersion(t *testing.T) {
 	if got := version(strings.ReplaceAll(validSrc, "  ", "    ")); got != base {
 		t.Error("re-indenting changed the version")
 	}
+	if got := version(strings.Replace(validSrc, "  step \"call\" \"find\" {", "  # finds the customer\n\n  step \"call\" \"find\" { // by email", 1)); got != base {
+		t.Error("adding comments and a blank line changed the version")
+	}
+	if got := version(strings.Replace(validSrc, `timeout = "5s"`, `timeout = "6s"`, 1)); got == base {
+		t.Error("changing a step kept the version")
+	}
 	if got := version(strings.Replace(validSrc, ">= 1000", ">= 2000", 1)); got == base {
 		t.Error("changing the filter kept the version")
 	}

@@ -15,6 +15,15 @@ type location struct {
 	src   []byte    // the whole file the range refers to
 	value string    // the string value that offsets refer to
 	scope *scope    // what expressions here may read; nil: not checked
+	exprs *exprCompiler
+}
+
+// compiler returns the load's expression compiler, or a new one outside a load.
+func (l location) compiler() *exprCompiler {
+	if l.exprs != nil {
+		return l.exprs
+	}
+	return newExprCompiler()
 }
 
 func (l location) diag(sev hcl.DiagnosticSeverity, summary, detail string) *hcl.Diagnostic {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 )
@@ -247,7 +246,7 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 			d := loc.diag(hcl.DiagError, "Empty {{ }}", "Write an expression between the braces, such as {{ event.body.id }}.")
 			d.Subject = loc.at(offset+open, srcAt+end+2).Ptr()
 			diags = append(diags, d)
-		} else if prog, err := expr.Compile(src, valueOptions...); err != nil {
+		} else if prog, err := loc.compiler().compile(src, false); err != nil {
 			diags = append(diags, exprDiag(err, src, srcAt, loc))
 		} else {
 			diags = append(diags, checkRefs(prog, src, srcAt, loc)...)

@@ -1,0 +1,59 @@
+package workflows
+
+import (
+	"errors"
+
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/vm"
+)
+
+// exprCompiler compiles expressions with two expr configurations (for values and for
+// conditions) built once per load. expr.Compile builds one per call, every built-in
+// and function included, which cost more than compiling most expressions. The
+// configurations cache types as they compile, so an exprCompiler is not safe for
+// concurrent use: each load has its own.
+type exprCompiler struct {
+	value, cond *conf.Config
+}
+
+func newExprCompiler() *exprCompiler {
+	return &exprCompiler{value: newConfig(valueOptions), cond: newConfig(boolOptions)}
+}
+
+// newConfig prepares a configuration the way expr.Compile does.
+func newConfig(ops []exprOption) *conf.Config {
+	c := conf.CreateNew()
+	for _, op := range ops {
+		op(c)
+	}
+	for name := range c.Disabled {
+		delete(c.Builtins, name)
+	}
+	c.Check()
+	return c
+}
+
+func (x *exprCompiler) compile(src string, condition bool) (*vm.Program, error) {
+	c := x.value
+	if condition {
+		c = x.cond
+	}
+	tree, err := checker.ParseCheck(src, c)
+	if err != nil {
+		return nil, err
+	}
+	if c.Optimize {
+		if err := optimizer.Optimize(&tree.Node, c); err != nil {
+			var fe *file.Error
+			if errors.As(err, &fe) {
+				return nil, fe.Bind(tree.Source)
+			}
+			return nil, err
+		}
+	}
+	return compiler.Compile(tree, c)
+}
