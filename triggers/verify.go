@@ -73,16 +73,39 @@ var presets = map[string]preset{
 	"basic": {attrs: []workflows.Attr{{Name: "username", Required: true}, {Name: "password", Required: true}},
 		new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
 			user, diags := b.ConstString("username", "")
-			passwords, d := b.Strings("password")
+			if user == "" && !diags.HasErrors() {
+				diags = append(diags, b.Attr("username").Error("Empty username", "Anyone could send an empty username; give a real one."))
+			}
+			passwords, d := credentialList(b, "password")
 			return &basicScheme{user: user, passwords: passwords}, append(diags, d...)
 		}},
 	"bearer": {attrs: []workflows.Attr{{Name: "tokens", Required: true}}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
-		tokens, diags := b.Strings("tokens")
-		if len(tokens) == 0 && !diags.HasErrors() {
-			diags = append(diags, b.Attr("tokens").Error("No tokens", "Give at least one token."))
-		}
+		tokens, diags := credentialList(b, "tokens")
 		return &bearerScheme{tokens: tokens}, diags
 	}},
+}
+
+// MinCredential is the shortest secret, password or token a verify block takes: a
+// shorter one can be guessed, and an empty one (an unset env() with an empty default,
+// say) would let anyone in.
+const MinCredential = 8
+
+// credentialList reads a string or list of credentials, none of them short.
+func credentialList(b *workflows.Block, name string) ([]string, hcl.Diagnostics) {
+	list, diags := b.Strings(name)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if len(list) == 0 {
+		return nil, hcl.Diagnostics{b.Attr(name).Error("No "+name, fmt.Sprintf(`Give at least one: %s = [secret("…")].`, name))}
+	}
+	for _, c := range list {
+		if len(c) < MinCredential {
+			return nil, hcl.Diagnostics{b.Attr(name).Error(fmt.Sprintf("A %s is too short", strings.TrimSuffix(name, "s")),
+				fmt.Sprintf("Each of %s must be at least %d characters; an empty or short one (an unset variable, say) would let anyone in.", name, MinCredential))}
+		}
+	}
+	return list, nil
 }
 
 func presetNames() []string {
@@ -95,17 +118,7 @@ func presetNames() []string {
 }
 
 func secretList(b *workflows.Block) ([]string, hcl.Diagnostics) {
-	secrets, diags := b.Strings("secrets")
-	if !diags.HasErrors() && len(secrets) == 0 {
-		diags = append(diags, b.Attr("secrets").Error("No secrets", `Give at least one: secrets = [secret("SIGNING_SECRET")].`))
-	}
-	for _, s := range secrets {
-		if s == "" {
-			diags = append(diags, b.Attr("secrets").Error("Empty secret", "A signing secret cannot be empty."))
-			break
-		}
-	}
-	return secrets, diags
+	return credentialList(b, "secrets")
 }
 
 // hmacScheme is a signature header holding an HMAC of the body: GitHub, Shopify and
@@ -124,6 +137,9 @@ func newHMACScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 	secrets, diags := secretList(b)
 	header, d := b.ConstString("header", "")
 	diags = append(diags, d...)
+	if header == "" && !d.HasErrors() {
+		diags = append(diags, b.Attr("header").Error("Empty header", "Name the header that carries the signature, such as \"X-Signature\"."))
+	}
 	alg, d := b.OneOf("algorithm", "sha256", "sha1", "sha256", "sha512")
 	diags = append(diags, d...)
 	enc, d := b.OneOf("encoding", "hex", "hex", "base64")
@@ -228,9 +244,9 @@ func newStandardScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 	s := &standardScheme{tolerance: tolerance}
 	for _, secret := range secrets {
 		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-		if err != nil {
+		if err != nil || len(key) < 16 {
 			diags = append(diags, b.Attr("secrets").Error("Invalid Standard Webhooks secret",
-				`A Standard Webhooks secret is base64, usually after "whsec_".`))
+				`A Standard Webhooks secret is 16 to 64 bytes in base64, usually after "whsec_".`))
 			break
 		}
 		s.keys = append(s.keys, key)

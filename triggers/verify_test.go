@@ -94,7 +94,7 @@ func TestVerifyVectors(t *testing.T) {
 func TestVerifyTimestamps(t *testing.T) {
 	ts := time.Unix(1700000000, 0)
 	body := []byte(`{"a":1}`)
-	key := []byte("k")
+	key := []byte("k-secret-key-0123456789")
 	mac := func(data string) []byte {
 		m := hmac.New(sha256.New, key)
 		m.Write([]byte(data))
@@ -104,9 +104,9 @@ func TestVerifyTimestamps(t *testing.T) {
 		verify string
 		h      http.Header
 	}{
-		"stripe": {`verify "stripe" { secrets = ["k"] }`,
+		"stripe": {`verify "stripe" { secrets = ["k-secret-key-0123456789"] }`,
 			header("Stripe-Signature", "t=1700000000,v1="+hex.EncodeToString(mac("1700000000."+string(body))))},
-		"slack": {`verify "slack" { secrets = ["k"] }`,
+		"slack": {`verify "slack" { secrets = ["k-secret-key-0123456789"] }`,
 			header("X-Slack-Request-Timestamp", "1700000000", "X-Slack-Signature", "v0="+hex.EncodeToString(mac("v0:1700000000:"+string(body))))},
 		"standard": {`verify "standard" { secrets = ["whsec_` + base64.StdEncoding.EncodeToString(key) + `"] }`,
 			header("webhook-id", "m1", "webhook-timestamp", "1700000000",
@@ -156,9 +156,9 @@ func TestVerifyRotationAndSeveralSignatures(t *testing.T) {
 }
 
 func TestVerifyBasicAndBearer(t *testing.T) {
-	t.Setenv("HOOKFLOW_TEST_PW", "pw2")
-	basic := buildVerifier(t, "verify \"basic\" {\n username = \"zapier\"\n password = [\"pw1\", secret(\"HOOKFLOW_TEST_PW\")]\n}")
-	for auth, ok := range map[string]bool{"zapier:pw1": true, "zapier:pw2": true, "zapier:pw3": false, "other:pw1": false} {
+	t.Setenv("HOOKFLOW_TEST_PW", "password-2")
+	basic := buildVerifier(t, "verify \"basic\" {\n username = \"zapier\"\n password = [\"password-1\", secret(\"HOOKFLOW_TEST_PW\")]\n}")
+	for auth, ok := range map[string]bool{"zapier:password-1": true, "zapier:password-2": true, "zapier:password-3": false, "other:password-1": false, ":": false} {
 		user, pass, _ := strings.Cut(auth, ":")
 		r, _ := http.NewRequest("POST", "/", nil)
 		r.SetBasicAuth(user, pass)
@@ -166,8 +166,8 @@ func TestVerifyBasicAndBearer(t *testing.T) {
 			t.Errorf("basic %s: %v", auth, err)
 		}
 	}
-	bearer := buildVerifier(t, `verify "bearer" { tokens = ["t1", "t2"] }`)
-	for value, ok := range map[string]bool{"Bearer t1": true, "Bearer t2": true, "Bearer t3": false, "t1": false, "": false} {
+	bearer := buildVerifier(t, `verify "bearer" { tokens = ["token-one", "token-two"] }`)
+	for value, ok := range map[string]bool{"Bearer token-one": true, "Bearer token-two": true, "Bearer token-3": false, "token-one": false, "": false, "Bearer ": false} {
 		if err := bearer.verify(header("Authorization", value), nil, time.Now()); (err == nil) != ok {
 			t.Errorf("bearer %q: %v", value, err)
 		}
@@ -251,21 +251,29 @@ func TestWebhookAttributeErrors(t *testing.T) {
 		return "workflow \"w\" {\n  trigger \"webhook\" {\n    path = \"/a\"\n" + attrs + "\n  }\n}"
 	}
 	tests := map[string]string{
-		hook(`verify "gitlab" {}`):                                                               `Unknown verify preset "gitlab"`,
-		hook(`verify "github" {}`):                                                               `The argument "secrets" is required`,
-		hook(`verify "github" { secrets = [] }`):                                                 "No secrets",
-		hook(`verify "github" { secrets = ["{{ event.x }}"] }`):                                  "secrets cannot use {{ }}",
-		hook(`verify "hmac" { secrets = ["k"] }`):                                                `The argument "header" is required`,
-		hook("verify \"hmac\" {\n secrets = [\"k\"]\n header = \"X\"\n algorithm = \"md5\"\n}"):  `"sha1", "sha256" or "sha512"`,
-		hook(`verify "standard" { secrets = ["whsec_%%%"] }`):                                    "Invalid Standard Webhooks secret",
-		hook("verify \"github\" { secrets = [\"a\"] }\nverify \"github\" { secrets = [\"a\"] }"): "Two verify blocks",
-		hook(`response = "later"`):                                                               `"async" or "sync"`,
-		hook(`max_body = "1TB"`):                                                                 "with a unit",
-		hook(`max_body = "64MiB"`):                                                               "between 1 byte and 32MiB",
-		hook(`rate_limit = "fast"`):                                                              "Invalid rate_limit",
-		hook(`rate_limit = "0/s"`):                                                               "Invalid rate_limit",
-		hook(`dedupe_window = "a while"`):                                                        `Invalid duration "a while"`,
-		hook(`dedupe = "{{ steps.a.id }}"`):                                                      "No step has run in a trigger",
+		hook(`verify "gitlab" {}`):                              `Unknown verify preset "gitlab"`,
+		hook(`verify "github" {}`):                              `The argument "secrets" is required`,
+		hook(`verify "github" { secrets = [] }`):                "No secrets",
+		hook(`verify "github" { secrets = ["{{ event.x }}"] }`): "secrets cannot use {{ }}",
+		hook(`verify "hmac" { secrets = ["k-secret-key"] }`):    `The argument "header" is required`,
+		hook("verify \"hmac\" {\n secrets = [\"k-secret-key\"]\n header = \"X\"\n algorithm = \"md5\"\n}"):       `"sha1", "sha256" or "sha512"`,
+		hook(`verify "standard" { secrets = ["whsec_%%%"] }`):                                                    "Invalid Standard Webhooks secret",
+		hook("verify \"github\" { secrets = [\"secret-a1\"] }\nverify \"github\" { secrets = [\"secret-a1\"] }"): "Two verify blocks",
+		hook(`verify "github" { secrets = [""] }`):                                                               "A secret is too short",
+		hook("verify \"basic\" {\n username = \"\"\n password = \"long-enough-pw\"\n}"):                          "Empty username",
+		hook("verify \"basic\" {\n username = \"zapier\"\n password = \"\"\n}"):                                  "A password is too short",
+		hook("verify \"basic\" {\n username = \"zapier\"\n password = []\n}"):                                    "No password",
+		hook(`verify "bearer" { tokens = ["", "long-enough-token"] }`):                                           "A token is too short",
+		hook("verify \"hmac\" {\n secrets = [\"long-enough\"]\n header = \"\"\n}"):                               "Empty header",
+		hook(`verify "standard" { secrets = ["whsec_"] }`):                                                       "A secret is too short",
+		hook(`verify "standard" { secrets = ["whsec_AAAAAAAAAAA="] }`):                                           "Invalid Standard Webhooks secret",
+		hook(`response = "later"`):          `"async" or "sync"`,
+		hook(`max_body = "1TB"`):            "with a unit",
+		hook(`max_body = "64MiB"`):          "between 1 byte and 32MiB",
+		hook(`rate_limit = "fast"`):         "Invalid rate_limit",
+		hook(`rate_limit = "0/s"`):          "Invalid rate_limit",
+		hook(`dedupe_window = "a while"`):   `Invalid duration "a while"`,
+		hook(`dedupe = "{{ steps.a.id }}"`): "No step has run in a trigger",
 	}
 	for src, want := range tests {
 		k := workflows.NewKinds()
@@ -313,7 +321,7 @@ func TestSharedPathsMustVerifyAlike(t *testing.T) {
 	wf := func(name, verify string) string {
 		return fmt.Sprintf("workflow %q {\n  trigger \"webhook\" {\n    path = \"/shared\"\n%s\n  }\n}\n", name, verify)
 	}
-	github := `verify "github" { secrets = ["a"] }`
+	github := `verify "github" { secrets = ["secret-a1"] }`
 	k := workflows.NewKinds()
 	Register(k)
 	load := func(src string) string {
@@ -326,7 +334,7 @@ func TestSharedPathsMustVerifyAlike(t *testing.T) {
 	if got := load(wf("a", github) + wf("b", "")); !strings.Contains(got, `Workflow "b"'s webhook on POST /shared verifies with nothing, but workflow "a"'s (at s.hcl:4:1) with "github"`) {
 		t.Errorf("one unverified: %s", got)
 	}
-	if got := load(wf("a", github) + wf("b", `verify "github" { secrets = ["b"] }`)); !strings.Contains(got, "verify differently") {
+	if got := load(wf("a", github) + wf("b", `verify "github" { secrets = ["secret-b1"] }`)); !strings.Contains(got, "verify differently") {
 		t.Errorf("other secret: %s", got)
 	}
 	if strings.Contains(load(wf("a", github)+wf("b", `verify "github" { secrets = ["other-secret"] }`)), "other-secret") {

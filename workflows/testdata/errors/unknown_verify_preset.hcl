@@ -2,7 +2,7 @@ workflow "pushes" {
   trigger "webhook" {
     path = "/gitlab"
     verify "gitlab" {
-      secrets = ["s3cret"]
+      secrets = ["s3cret-for-github"]
     }
   }
 }
