@@ -102,6 +102,7 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 		return "", fmt.Errorf("encoding event: %w", err)
 	}
 	runID := id.New()
+	failure = wf.Secrets.String(failure)
 	if err := e.q.start(ctx, runID, wf, data, failure); err != nil {
 		return "", fmt.Errorf("queueing run of %s: %w", wf.Name, err)
 	}

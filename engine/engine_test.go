@@ -471,6 +471,14 @@ workflow "leaky" {
 		if r.Error != "step next: probe failed as asked: saw token=[redacted]" {
 			t.Errorf("run error %q", r.Error)
 		}
+		// A filter that fails on the secret: its reason is recorded redacted.
+		failed, err := e.StartFailed(context.Background(), set.Workflow("leaky"), event(`{}`), "filter: int(canary-7f3a9) failed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, _ := e.Run(context.Background(), failed); f.Error != "filter: int([redacted]) failed" {
+			t.Errorf("filter failure recorded as %q", f.Error)
+		}
 		for k, v := range redisContents(t, b) {
 			if strings.Contains(v, "canary-7f3a9") {
 				t.Errorf("the secret is stored in Redis under %s", k)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -242,17 +241,18 @@ func (p *Pool) execute(j *job) {
 			o.output = map[string]any{"until": w.Until.UTC().Format(time.RFC3339), "seconds": w.For.Seconds()}
 			c.wait = w.For
 		}
+		// A secret that came back in the output or an error is recorded as [redacted],
+		// and later steps see the record, whichever worker runs them.
 		secrets := r.wf.Secrets
-		raw := resultJSON(o.status, j.attempt, o.output, o.err)
-		if c.result = secrets.Bytes(raw); !bytes.Equal(raw, c.result) {
-			// A secret came back in the output or error. Later steps see what the
-			// run's history shows, so that they see the same whichever worker runs them.
-			o.output, o.err = redactedOutcome(c.result)
+		o.output = secrets.Value(o.output)
+		if o.err != nil {
+			o.err = errors.New(secrets.String(o.err.Error()))
 		}
+		c.result = resultJSON(o.status, j.attempt, o.output, o.err)
 		c.duration = o.duration
 		switch {
 		case o.status == "failed" && step.OnError == workflows.FailRun:
-			c.runStatus, c.runError = "failed", secrets.String(fmt.Sprintf("step %s: %v", step.Name, o.err))
+			c.runStatus, c.runError = "failed", fmt.Sprintf("step %s: %v", step.Name, o.err)
 		case idx+1 < len(r.wf.Steps):
 			c.next = r.wf.Steps[idx+1].Name
 			c.chain = p.fetch.Err() == nil // while stopping, leave the rest to other workers
@@ -407,22 +407,6 @@ func stepValue(status string, output any, err error) map[string]any {
 		v["error"] = err.Error()
 	}
 	return v
-}
-
-// redactedOutcome reads a step's output and error back from its redacted record.
-func redactedOutcome(record []byte) (any, error) {
-	var res stepResult
-	if err := json.Unmarshal(record, &res); err != nil {
-		return nil, err
-	}
-	out, err := res.output()
-	if err != nil {
-		return nil, err
-	}
-	if res.Error != "" {
-		return out, errors.New(res.Error)
-	}
-	return out, nil
 }
 
 // resultJSON encodes a step's record. It always has a status field, which the commit

@@ -250,6 +250,9 @@ func secretFunc(secrets map[string]bool) function.Function {
 			if !ok || v == "" {
 				return cty.NilVal, &unsetError{secret: true, name: name}
 			}
+			if len(v) < MinSecret {
+				return cty.NilVal, fmt.Errorf("secret %s is shorter than %d characters: hookflow hides secrets wherever they appear in what it records, and one this short would hide ordinary text", name, MinSecret)
+			}
 			secrets[v] = true
 			return cty.StringVal(v).Mark(sensitive), nil
 		},

@@ -107,10 +107,11 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 		}
 	}
 	diags = append(diags, l.checkTriggers(set)...)
+	*l.secrets = *newRedactor(l.secretValues)
+	l.secrets.Diagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	*l.secrets = *newRedactor(l.secretValues)
 	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
 	return set, diags
 }

@@ -113,10 +113,11 @@ func TestRetryAndNotYetWarnings(t *testing.T) {
 
 func TestSecretsAreRedacted(t *testing.T) {
 	t.Setenv("HOOKFLOW_TEST_TOKEN", `s3cr"et`)
+	t.Setenv("HOOKFLOW_TEST_ACCOUNT", "123456")
 	set, diags := loadString(t, `workflow "w" {
   step "call" "a" {
     url     = "https://x"
-    headers = { Authorization = "Bearer ${secret("HOOKFLOW_TEST_TOKEN")}" }
+    headers = { Authorization = "Bearer ${secret("HOOKFLOW_TEST_TOKEN")}", Account = secret("HOOKFLOW_TEST_ACCOUNT") }
   }
 }`)
 	if diags.HasErrors() {
@@ -126,11 +127,34 @@ func TestSecretsAreRedacted(t *testing.T) {
 	if got := r.String(`failed: Bearer s3cr"et rejected`); got != "failed: Bearer [redacted] rejected" {
 		t.Errorf("String: %q", got)
 	}
-	if got := string(r.Bytes([]byte(`{"echo":"Bearer s3cr\"et"}`))); got != `{"echo":"Bearer [redacted]"}` {
-		t.Errorf("Bytes (JSON-escaped): %q", got)
+	out := r.Value(map[string]any{"echo": `Bearer s3cr"et`, "n": 123456, "list": []any{"acct 123456"}, "s3cr\"et": 1})
+	want := map[string]any{"echo": "Bearer [redacted]", "n": 123456, "list": []any{"acct [redacted]"}, "[redacted]": 1}
+	if fmt.Sprint(out) != fmt.Sprint(want) {
+		t.Errorf("Value: %v", out)
 	}
 	var none *Redactor
-	if none.String("x") != "x" {
-		t.Error("a nil redactor changes text")
+	if none.String("x") != "x" || none.Value(1) != 1 {
+		t.Error("a nil redactor changes values")
+	}
+}
+
+// TestSecretsStayOutOfDiagnostics: a secret given where something else was expected is
+// not printed back.
+func TestSecretsStayOutOfDiagnostics(t *testing.T) {
+	t.Setenv("HOOKFLOW_TEST_SECRET", "hunter2-topsecret")
+	t.Setenv("HOOKFLOW_TEST_SHORT", "abc")
+	for _, attr := range []string{
+		`concurrency = secret("HOOKFLOW_TEST_SECRET")`,
+		`timeout = secret("HOOKFLOW_TEST_SECRET")`,
+		`description = "{{ 1 }} ${secret("HOOKFLOW_TEST_SECRET")}"`,
+	} {
+		_, diags := loadString(t, "workflow \"w\" {\n"+attr+"\n}")
+		if !diags.HasErrors() || strings.Contains(diags.Error(), "hunter2") {
+			t.Errorf("%s: %s", attr, diags.Error())
+		}
+	}
+	_, diags := loadString(t, `vars { s = secret("HOOKFLOW_TEST_SHORT") }`)
+	if !strings.Contains(diags.Error(), "shorter than 6 characters") {
+		t.Errorf("a 3-character secret: %s", diags.Error())
 	}
 }

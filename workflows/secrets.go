@@ -1,30 +1,30 @@
 package workflows
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // Redacted replaces a secret wherever hookflow records or shows text.
 const Redacted = "[redacted]"
 
-// Redactor hides the values read with secret() in text: run history, errors, logs and
-// API answers. A secret is found however it got into the text, whole or inside a longer
-// value ("Bearer <token>"), as written or as it looks inside a JSON string.
+// MinSecret is the shortest value secret() takes. Secrets are hidden wherever they
+// appear in recorded text, and a shorter one would match ordinary words and numbers.
+const MinSecret = 6
+
+// Redactor hides the values read with secret() in text: run history, errors, logs,
+// diagnostics and API answers. A secret is found however it got into the text, whole
+// or inside a longer value ("Bearer <token>").
 type Redactor struct {
 	r *strings.Replacer // nil when there are no secrets
 }
 
 func newRedactor(secrets map[string]bool) *Redactor {
-	var olds []string
+	olds := make([]string, 0, len(secrets))
 	for s := range secrets {
 		olds = append(olds, s)
-		if data, err := json.Marshal(s); err == nil {
-			if quoted := string(data[1 : len(data)-1]); quoted != s {
-				olds = append(olds, quoted)
-			}
-		}
 	}
 	if len(olds) == 0 {
 		return &Redactor{}
@@ -46,10 +46,38 @@ func (r *Redactor) String(s string) string {
 	return r.r.Replace(s)
 }
 
-// Bytes is String for JSON and other bytes.
-func (r *Redactor) Bytes(b []byte) []byte {
+// Value returns a copy of v, a decoded JSON-like value, with every secret in its
+// strings and object keys replaced. Numbers and bools are left alone: a secret is text.
+func (r *Redactor) Value(v any) any {
 	if r == nil || r.r == nil {
-		return b
+		return v
 	}
-	return []byte(r.r.Replace(string(b)))
+	switch v := v.(type) {
+	case string:
+		return r.r.Replace(v)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[r.r.Replace(k)] = r.Value(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = r.Value(e)
+		}
+		return out
+	}
+	return v
+}
+
+// Diagnostics hides secrets in diagnostics' messages: a secret given where a
+// duration was expected must not be printed back.
+func (r *Redactor) Diagnostics(diags hcl.Diagnostics) {
+	if r == nil || r.r == nil {
+		return
+	}
+	for _, d := range diags {
+		d.Summary, d.Detail = r.r.Replace(d.Summary), r.r.Replace(d.Detail)
+	}
 }
