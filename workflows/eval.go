@@ -141,6 +141,21 @@ func (u *unsetError) detail() string {
 	return fmt.Sprintf("Export %s where hookflow runs, or give a default: env(%q, \"...\").", u.name, u.name)
 }
 
+// literal keeps text read by env(), secret() or file() from being taken for a
+// template: a password holding "{{", or a Mustache file, is text, not an expression.
+// Each "{{" becomes {{ "{{" }}, which the template compiler folds back into text; so
+// does a final "{", which could form "{{" with what follows it in the file.
+func literal(s string) string {
+	if !strings.Contains(s, "{") {
+		return s
+	}
+	s = strings.ReplaceAll(s, "{{", `{{ "{{" }}`)
+	if strings.HasSuffix(s, "{") && !strings.HasSuffix(s, `{{ "{{" }}`) {
+		s = s[:len(s)-1] + `{{ "{" }}`
+	}
+	return s
+}
+
 // checkLoadTimeRefs reports references to names that only exist when a run executes.
 func checkLoadTimeRefs(x hcl.Expression) hcl.Diagnostics {
 	var diags hcl.Diagnostics
@@ -223,13 +238,13 @@ var envFunc = function.New(&function.Spec{
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 		name := args[0].AsString()
 		if v, ok := os.LookupEnv(name); ok {
-			return cty.StringVal(v), nil
+			return cty.StringVal(literal(v)), nil
 		}
 		switch len(args) {
 		case 1:
 			return cty.NilVal, &unsetError{name: name}
 		case 2:
-			return args[1], nil
+			return cty.StringVal(literal(args[1].AsString())), nil
 		}
 		return cty.NilVal, fmt.Errorf("env takes a name and at most one default")
 	},
@@ -254,7 +269,7 @@ func secretFunc(secrets map[string]bool) function.Function {
 				return cty.NilVal, fmt.Errorf("secret %s is shorter than %d characters: hookflow hides secrets wherever they appear in what it records, and one this short would hide ordinary text", name, MinSecret)
 			}
 			secrets[v] = true
-			return cty.StringVal(v).Mark(sensitive), nil
+			return cty.StringVal(literal(v)).Mark(sensitive), nil
 		},
 	})
 }
@@ -273,7 +288,7 @@ func fileFunc(dir string) function.Function {
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
 			}
-			return cty.StringVal(strings.TrimSuffix(string(data), "\n")), nil
+			return cty.StringVal(literal(strings.TrimSuffix(string(data), "\n"))), nil
 		},
 	})
 }

@@ -65,7 +65,7 @@ func (c *Condition) Eval(env *Env) (bool, error) {
 
 // compileCondition compiles src, which was read from the attribute at loc.
 func compileCondition(src string, loc location) (*Condition, hcl.Diagnostics) {
-	if strings.Contains(src, "{{") {
+	if t := strings.TrimSpace(src); strings.HasPrefix(t, "{{") && strings.HasSuffix(t, "}}") {
 		return nil, hcl.Diagnostics{loc.diag(hcl.DiagError, "Condition written as a template",
 			"A condition is a bare expression: drop the {{ }} and write, for example, "+
 				`"event.body.amount > 100".`)}

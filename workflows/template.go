@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 )
@@ -248,6 +249,8 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 			diags = append(diags, d)
 		} else if prog, err := loc.compiler().compile(src, false); err != nil {
 			diags = append(diags, exprDiag(err, src, srcAt, loc))
+		} else if text, ok := prog.Node().(*ast.StringNode); ok {
+			parts = append(parts, part{text: text.Value}) // {{ "{{" }}: text known now
 		} else {
 			diags = append(diags, checkRefs(prog, src, srcAt, loc)...)
 			parts = append(parts, part{prog: prog, src: strings.TrimSpace(src)})
@@ -258,10 +261,29 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	if len(parts) == 1 && parts[0].prog != nil {
+	parts = mergeText(parts)
+	switch {
+	case len(parts) == 0:
+		return &Template{kind: constKind, value: ""}, nil
+	case len(parts) == 1 && parts[0].prog == nil:
+		return &Template{kind: constKind, value: parts[0].text}, nil
+	case len(parts) == 1:
 		return &Template{kind: exprKind, prog: parts[0].prog, src: parts[0].src}, nil
 	}
 	return &Template{kind: joinKind, parts: parts}, nil
+}
+
+// mergeText joins neighbouring text parts.
+func mergeText(parts []part) []part {
+	out := parts[:0]
+	for _, p := range parts {
+		if n := len(out); n > 0 && p.prog == nil && out[n-1].prog == nil {
+			out[n-1].text += p.text
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // exprEnd finds the "}}" that closes an expression, skipping braces and string

@@ -1,6 +1,9 @@
 package workflows
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -155,5 +158,59 @@ func TestText(t *testing.T) {
 		if got := Text(tt.in); got != tt.want {
 			t.Errorf("Text(%#v) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestConstantExpressionsFoldIntoText(t *testing.T) {
+	for in, want := range map[string]string{
+		`x{{ 'y' }}z`:               "xyz",
+		`{{ "{{" }} literal }}`:     "{{ literal }}",
+		`a{{ "{{" }}b{{ "{" }}`:     "a{{b{",
+		literal("p4ss{{w0rd}}x{"):   "p4ss{{w0rd}}x{",
+		literal("{{ name }} and {"): "{{ name }} and {",
+	} {
+		tpl := compileT(t, in)
+		if v, ok := tpl.Const(); !ok || v != want {
+			t.Errorf("%q: %v %v, want constant %q", in, v, ok, want)
+		}
+	}
+}
+
+func TestLoadTimeValuesAreNotTemplates(t *testing.T) {
+	t.Setenv("HOOKFLOW_TEST_BRACES", "p4ss{{w0rd}}x")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "welcome.txt"), []byte("Hello {{ name }}!\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `workflow "w" {
+  filter = "event.body.msg contains '{{'"
+  step "call" "a" {
+    url     = "https://x"
+    headers = { Authorization = "Bearer ${secret("HOOKFLOW_TEST_BRACES")}", Id = "{{ event.body.id }}" }
+    json    = { text = file("welcome.txt"), env = env("HOOKFLOW_TEST_BRACES") }
+  }
+}`
+	if err := os.WriteFile(filepath.Join(dir, "w.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srcs, _ := ReadDir(dir)
+	set, diags := Load(srcs, testKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	env := &Env{Event: map[string]any{"body": map[string]any{"id": 7, "msg": "a {{ b"}}}
+	if ok, err := set.Workflow("w").Filter.Eval(env); !ok || err != nil {
+		t.Errorf("filter with '{{': %v %v", ok, err)
+	}
+	out, err := set.Workflow("w").Steps[0].Action.Do(context.Background(), &Call{Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := out.(map[string]any)
+	if h := m["headers"].(map[string]any); h["Authorization"] != "Bearer p4ss{{w0rd}}x" || h["Id"] != 7 {
+		t.Errorf("headers %v", h)
+	}
+	if j := m["json"]; !reflect.DeepEqual(j, map[string]any{"text": "Hello {{ name }}!", "env": "p4ss{{w0rd}}x"}) {
+		t.Errorf("json %v", j)
 	}
 }
