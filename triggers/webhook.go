@@ -109,17 +109,23 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 		diags = append(diags, w.decodeVerify(b, raw)...)
 	}
 
-	if a := b.Attr("dedupe"); a != nil {
-		diags = append(diags, a.Warning("dedupe is not applied yet",
-			"This version of hookflow checks dedupe but does not act on it: a repeated delivery starts another run."))
+	if diags.HasErrors() {
+		return w, diags
+	}
+	for _, n := range []struct{ attr, what, meanwhile string }{
+		{"dedupe", "dedupe", "a repeated delivery starts another run"},
+		{"dedupe_window", "dedupe_window", "a repeated delivery starts another run"},
+		{"response_timeout", "response_timeout", "every webhook is answered 202 as soon as its run is queued"},
+		{"rate_limit", "rate_limit", "every request is taken"},
+	} {
+		if a := b.Attr(n.attr); a != nil {
+			diags = append(diags, a.Warning(n.what+" is not applied yet",
+				fmt.Sprintf("This version of hookflow checks %s but does not act on it: %s.", n.attr, n.meanwhile)))
+		}
 	}
 	if a := b.Attr("response"); a != nil && w.Sync {
 		diags = append(diags, a.Warning(`response = "sync" is not applied yet`,
 			"This version of hookflow answers every webhook 202 as soon as its run is queued."))
-	}
-	if a := b.Attr("rate_limit"); a != nil {
-		diags = append(diags, a.Warning("rate_limit is not applied yet",
-			"This version of hookflow checks rate_limit but does not act on it: every request is taken."))
 	}
 	return w, diags
 }

@@ -130,6 +130,12 @@ func (b *Block) OneOf(name, def string, options ...string) (string, hcl.Diagnost
 // Duration returns an attribute that must be a duration fixed at load time ("30s",
 // "5m", "1h30m", "2d"), or def.
 func (b *Block) Duration(name string, def time.Duration) (time.Duration, hcl.Diagnostics) {
+	if v, a, _ := b.constant(name); a != nil {
+		if _, isNumber := v.(int); isNumber {
+			return def, hcl.Diagnostics{a.Error(fmt.Sprintf("Invalid %s", name),
+				fmt.Sprintf(`A duration needs a unit: write %s = "%vs" for %v seconds.`, name, v, v))}
+		}
+	}
 	s, diags := b.ConstString(name, "")
 	if diags.HasErrors() || b.attrs[name] == nil {
 		return def, diags

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -45,6 +46,7 @@ func ValidName(s string) bool { return nameRE.MatchString(s) }
 
 func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnostics) {
 	wf := &Workflow{Name: b.Labels[0], DefRange: b.DefRange, Vars: l.vars, Secrets: l.secrets}
+	l.values = nil // the load-time values of this workflow's attributes, for its version
 	diags := checkName("workflow", wf.Name, b.LabelRanges[0])
 	content, d := b.Body.Content(workflowSchema)
 	diags = append(diags, d...)
@@ -81,7 +83,9 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 		diags = append(diags, d...)
 	}
 
-	steps := map[string]*Step{}
+	// Scopes and duplicates go by the steps as written, whether or not each decoded,
+	// so that one broken step does not make the next look wrong too.
+	first := map[string]hcl.Range{}
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "trigger":
@@ -92,34 +96,46 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 				wf.Triggers = append(wf.Triggers, t)
 			}
 		case "step":
-			sc := &scope{where: fmt.Sprintf("step %q", blk.Labels[1]), steps: stepNames(wf.Steps), all: names, workflow: wf.Name}
+			name := blk.Labels[1]
+			if at, dup := first[name]; dup {
+				diags = append(diags, duplicateDiag("step", name, blk.LabelRanges[1], at))
+				continue
+			}
+			sc := &scope{where: fmt.Sprintf("step %q", name), steps: names[:len(first)], all: names, workflow: wf.Name}
+			first[name] = blk.DefRange
 			s, d := l.step(blk, ev, sc)
 			diags = append(diags, d...)
-			if s == nil {
-				continue
+			if s != nil {
+				wf.Steps = append(wf.Steps, s)
 			}
-			if first, dup := steps[s.Name]; dup {
-				diags = append(diags, duplicateDiag("step", s.Name, blk.LabelRanges[1], first.DefRange))
-				continue
-			}
-			steps[s.Name] = s
-			wf.Steps = append(wf.Steps, s)
 		}
 	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	sum := sha256.Sum256(append(canonical(l.files, b), l.varsSrc...))
-	wf.Version = hex.EncodeToString(sum[:8])
+	l.versions = append(l.versions, pendingVersion{wf: wf, tokens: canonical(l.files, b), values: l.values})
 	return wf, diags
 }
 
-func stepNames(steps []*Step) []string {
-	out := make([]string, 0, len(steps))
-	for _, s := range steps {
-		out = append(out, s.Name)
-	}
-	return out
+// pendingVersion is what a workflow's version hashes. It is computed once every
+// workflow has decoded, when every secret is known and can be left out.
+type pendingVersion struct {
+	wf     *Workflow
+	tokens []byte
+	values []any
+}
+
+// version hashes a workflow's canonical source and the vars, and the values its
+// attributes had when the file loaded, so that a changed env() or file() value makes a
+// new version. Secrets are redacted first: rotating one keeps the version, and no
+// version is derived from a secret.
+func (l *loader) version(p pendingVersion) string {
+	h := sha256.New()
+	h.Write(p.tokens)
+	h.Write(l.varsSrc)
+	values, _ := json.Marshal([]any{l.secrets.Value(l.vars), l.secrets.Value(p.values)})
+	h.Write(values)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics) {
@@ -209,11 +225,21 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 // anyAttrs decodes a body whose kind accepts any attribute: the common ones, and
 // everything else as the kind's.
 func anyAttrs(body hcl.Body) (*hcl.BodyContent, hcl.Diagnostics) {
-	content, rest, diags := body.PartialContent(stepCommon)
-	attrs, d := rest.JustAttributes()
-	diags = append(diags, d...)
-	for name, a := range attrs {
-		content.Attributes[name] = a
+	content, _, diags := body.PartialContent(stepCommon)
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return content, diags
+	}
+	for name, a := range sb.Attributes {
+		if _, common := content.Attributes[name]; !common {
+			content.Attributes[name] = a.AsHCLAttribute()
+		}
+	}
+	for _, blk := range sb.Blocks {
+		if blk.Type != "retry" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unexpected %q block", blk.Type),
+				Detail: "Only retry {} blocks go in this step; its values are attributes: name = value.", Subject: blk.TypeRange.Ptr()})
+		}
 	}
 	return content, diags
 }
@@ -321,6 +347,7 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 	if diags.HasErrors() {
 		return diags
 	}
+	l.values = append(l.values, a.Name, v)
 	loc := l.loc(a)
 	loc.scope = sc
 	t, d := compileTemplate(v, loc)
@@ -363,6 +390,7 @@ func (l *loader) condition(a *hcl.Attribute, ev *evaluator, sc *scope) (*Conditi
 			Subject:  a.Expr.Range().Ptr(),
 		}}
 	}
+	l.values = append(l.values, a.Name, src)
 	loc := l.loc(a)
 	loc.value, loc.scope = src, sc
 	return compileCondition(src, loc)

@@ -112,6 +112,9 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	for _, p := range l.versions {
+		p.wf.Version = l.version(p)
+	}
 	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
 	return set, diags
 }
@@ -142,6 +145,8 @@ type loader struct {
 	secretValues map[string]bool // every value secret() read
 	secrets      *Redactor       // shared by every workflow of the set
 	exprs        *exprCompiler
+	values       []any            // the workflow being decoded: its attributes' load-time values
+	versions     []pendingVersion // every workflow decoded, to version once all are
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to

@@ -121,6 +121,18 @@ func TestVersion(t *testing.T) {
 	if got := version(strings.Replace(validSrc, `timeout = "5s"`, `timeout = "6s"`, 1)); got == base {
 		t.Error("changing a step kept the version")
 	}
+	// validSrc reads HOOKFLOW_TEST_TOKEN with env(): a new value is a new version.
+	t.Setenv("HOOKFLOW_TEST_TOKEN", "t1")
+	if got := version(validSrc); got == base {
+		t.Error("changing an env() value kept the version")
+	}
+	secretSrc := strings.Replace(validSrc, `env("HOOKFLOW_TEST_TOKEN", "t0")`, `secret("HOOKFLOW_TEST_SECRET")`, 1)
+	t.Setenv("HOOKFLOW_TEST_SECRET", "first-secret")
+	first := version(secretSrc)
+	t.Setenv("HOOKFLOW_TEST_SECRET", "rotated-secret")
+	if got := version(secretSrc); got != first {
+		t.Error("rotating a secret changed the version")
+	}
 	if got := version(strings.Replace(validSrc, ">= 1000", ">= 2000", 1)); got == base {
 		t.Error("changing the filter kept the version")
 	}
@@ -177,6 +189,7 @@ func TestLoadDiagnostics(t *testing.T) {
 		{"duplicate workflow points at the first", "workflow \"a\" {}\nworkflow \"a\" {}", "f1.hcl:2:1", "already defined at f1.hcl:1:1", 0},
 		{"duplicate step points at the first", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x\" }\n  step \"call\" \"x\" { url = \"https://y\" }\n}", "f1.hcl:3:15", "already defined at f1.hcl:2:3", 0},
 		{"invalid step name", "workflow \"a\" {\n  step \"call\" \"find-customer\" { url = \"https://x\" }\n}", "f1.hcl:2:15", "letters, digits and underscores", 0},
+		{"duration without a unit", "workflow \"a\" {\n  step \"call\" \"x\" {\n    url = \"https://x\"\n    timeout = 5\n  }\n}", "f1.hcl:4:15", `write timeout = "5s"`, 0},
 		{"bad duration", "workflow \"a\" {\n  step \"call\" \"x\" {\n    url = \"https://x\"\n    timeout = \"10\"\n  }\n}", "f1.hcl:4:15", "Invalid duration \"10\"", 0},
 		{"bad on_error", "workflow \"a\" {\n  step \"call\" \"x\" {\n    url = \"https://x\"\n    on_error = \"ignore\"\n  }\n}", "f1.hcl:4:16", "Invalid on_error \"ignore\"", 0},
 		{"missing env var", "vars {\n  x = env(\"HOOKFLOW_TEST_UNSET\")\n}", "f1.hcl:2:7", "Environment variable HOOKFLOW_TEST_UNSET is not set", 0},

@@ -158,3 +158,45 @@ func TestSecretsStayOutOfDiagnostics(t *testing.T) {
 		t.Errorf("a 3-character secret: %s", diags.Error())
 	}
 }
+
+// TestOneBrokenStepDoesNotMisleadTheNext: a step that fails to decode still counts for
+// the scope and the duplicates of the steps after it.
+func TestOneBrokenStepDoesNotMisleadTheNext(t *testing.T) {
+	_, diags := loadString(t, `workflow "w" {
+  step "call" "fetch" {
+    url     = "https://x"
+    timeout = "10 s"
+  }
+  step "call" "use" {
+    url = "https://x/{{ steps.fetch.url }}"
+  }
+  step "call" "fetch" {
+    url = "https://y"
+  }
+}`)
+	var got []string
+	for _, d := range diags {
+		got = append(got, fmt.Sprintf("%d:%s", d.Subject.Start.Line, d.Summary))
+	}
+	if want := `4:Invalid duration "10 s",9:Duplicate step "fetch"`; strings.Join(got, ",") != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+}
+
+func TestRetryInASetStep(t *testing.T) {
+	set, diags := loadString(t, `workflow "w" {
+  step "set" "s" {
+    x = 1
+    retry {
+      attempts = 2
+    }
+  }
+}`)
+	if diags.HasErrors() || set.Workflow("w").Steps[0].Retry.Attempts != 2 {
+		t.Errorf("retry in set: %s", diags.Error())
+	}
+	_, diags = loadString(t, "workflow \"w\" {\n  step \"set\" \"s\" {\n    x = 1\n    other {}\n  }\n}")
+	if !strings.Contains(diags.Error(), `Unexpected "other" block`) {
+		t.Errorf("another block in set: %s", diags.Error())
+	}
+}

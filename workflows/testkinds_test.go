@@ -18,6 +18,13 @@ func testKinds() *Kinds {
 			return &renderAction{b: b}, nil
 		},
 	})
+	k.AddStep(StepKind{
+		Name:     "set",
+		AnyAttrs: true,
+		New: func(b *Block) (Action, hcl.Diagnostics) {
+			return &renderAction{b: b}, nil
+		},
+	})
 	k.AddTrigger(TriggerKind{
 		Name:  "hook",
 		Attrs: []Attr{{Name: "path", Required: true}},
