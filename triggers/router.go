@@ -36,7 +36,7 @@ func newRouter(set *workflows.Set) *router {
 			if !ok {
 				continue
 			}
-			key := "/" + strings.Join(hook.segments, "/")
+			key := hook.shape()
 			ep := byPath[key]
 			if ep == nil {
 				ep = &endpoint{segments: hook.segments}

@@ -341,3 +341,24 @@ func TestSharedPathsMustVerifyAlike(t *testing.T) {
 		t.Error("a secret is in the message")
 	}
 }
+
+func TestSharedPathRules(t *testing.T) {
+	k := workflows.NewKinds()
+	Register(k)
+	load := func(src string) string {
+		_, diags := workflows.Load([]workflows.Source{{Name: "p.hcl", Data: []byte(src)}}, k)
+		return diags.Error()
+	}
+	hook := func(path string) string {
+		return fmt.Sprintf("  trigger \"webhook\" {\n    path = %q\n  }\n", path)
+	}
+	if got := load("workflow \"a\" {\n" + hook("/gh/{repo}") + "}\nworkflow \"b\" {\n" + hook("/gh/{name}") + "}\n"); !strings.Contains(got, "name the parameters alike") {
+		t.Errorf("parameters named differently: %s", got)
+	}
+	if got := load("workflow \"a\" {\n" + hook("/w") + hook("/w/") + "}\n"); !strings.Contains(got, `Workflow "a" already has a webhook on POST /w`) {
+		t.Errorf("one workflow twice on a path: %s", got)
+	}
+	if got := load("workflow \"a\" {\n" + hook("/gh/{repo}") + "}\nworkflow \"b\" {\n" + hook("/gh/{repo}") + "}\n"); got != "no diagnostics" {
+		t.Errorf("alike: %s", got)
+	}
+}

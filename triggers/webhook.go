@@ -166,34 +166,58 @@ func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnosti
 	return diags
 }
 
-// checkWebhooks requires webhooks on one method and path to verify alike: they receive
-// the same requests, so one cannot accept what another refuses.
+// checkWebhooks looks at the webhooks that share a method and path (whatever their
+// parameters are called): they receive the same requests, so they must verify them
+// alike and name their parameters alike, and one workflow listens there once.
 func checkWebhooks(ts []*workflows.Trigger) hcl.Diagnostics {
 	first := map[string]*workflows.Trigger{}
 	var diags hcl.Diagnostics
 	for _, t := range ts {
 		w := t.Config.(*Webhook)
-		key := w.Method + " /" + strings.Join(w.segments, "/")
+		key := w.Method + " " + w.shape()
 		f, ok := first[key]
 		if !ok {
 			first[key] = t
 			continue
 		}
 		fw := f.Config.(*Webhook)
-		if fw.verifyKey == w.verifyKey {
-			continue
+		at := fmt.Sprintf("%s:%d:%d", f.DefRange.Filename, f.DefRange.Start.Line, f.DefRange.Start.Column)
+		switch {
+		case f.Workflow == t.Workflow:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Two webhooks on one path",
+				Detail: fmt.Sprintf("Workflow %q already has a webhook on %s %s (at %s); each request would start it twice.",
+					t.Workflow, w.Method, fw.Path, at), Subject: t.DefRange.Ptr()})
+		case strings.Join(fw.segments, "/") != strings.Join(w.segments, "/"):
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Webhooks on one path name its parameters differently",
+				Detail: fmt.Sprintf("Workflow %q's webhook on %s %s and workflow %q's on %s (at %s) receive the same requests; name the parameters alike.",
+					t.Workflow, w.Method, w.Path, f.Workflow, fw.Path, at), Subject: t.DefRange.Ptr()})
+		case fw.verifyKey != w.verifyKey:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Webhooks on one path verify differently",
+				Detail: fmt.Sprintf("Workflow %q's webhook on %s %s verifies with %s, but workflow %q's (at %s:%d:%d) with %s. "+
+					"Webhooks sharing a path receive the same requests, so they must verify them the same way.",
+					t.Workflow, w.Method, w.Path, w.verifyName(), f.Workflow, fw.verifyRange.Filename,
+					fw.verifyRange.Start.Line, fw.verifyRange.Start.Column, fw.verifyName()),
+				Subject: w.verifyRange.Ptr(),
+			})
 		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Webhooks on one path verify differently",
-			Detail: fmt.Sprintf("Workflow %q's webhook on %s %s verifies with %s, but workflow %q's (at %s:%d:%d) with %s. "+
-				"Webhooks sharing a path receive the same requests, so they must verify them the same way.",
-				t.Workflow, w.Method, w.Path, w.verifyName(), f.Workflow, fw.verifyRange.Filename,
-				fw.verifyRange.Start.Line, fw.verifyRange.Start.Column, fw.verifyName()),
-			Subject: w.verifyRange.Ptr(),
-		})
 	}
 	return diags
+}
+
+// shape is the path with its parameters unnamed: /gh/{repo} and /gh/{name} are one path.
+func (w *Webhook) shape() string {
+	var b strings.Builder
+	for _, s := range w.segments {
+		b.WriteByte('/')
+		if _, isParam := param(s); isParam {
+			b.WriteString("{}")
+		} else {
+			b.WriteString(s)
+		}
+	}
+	return b.String()
 }
 
 func (w *Webhook) verifyName() string {
