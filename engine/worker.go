@@ -238,7 +238,7 @@ func (p *Pool) execute(j *job) {
 		}
 		var c commit
 		if w, ok := o.output.(*workflows.Wait); ok {
-			o.output = map[string]any{"until": w.Until.UTC().Format(time.RFC3339), "seconds": w.For.Seconds()}
+			o.output = w.Value()
 			c.wait = w.For
 		}
 		// A secret that came back in the output or an error is recorded as [redacted],

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -87,9 +86,9 @@ type Wait struct {
 	Until time.Time // when For ends by this process's clock, for the record
 }
 
-// MarshalJSON records a wait as {"until": "…", "seconds": n}.
-func (w *Wait) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]any{"until": w.Until.UTC().Format(time.RFC3339), "seconds": w.For.Seconds()})
+// Value is the wait as the run records it and later steps read it: {until, seconds}.
+func (w *Wait) Value() map[string]any {
+	return map[string]any{"until": w.Until.UTC().Format(time.RFC3339), "seconds": w.For.Seconds()}
 }
 
 // IdempotencyKey is the key an outbound call carries so that the far end can discard a

@@ -147,6 +147,12 @@ func TestFmtCommand(t *testing.T) {
 	if out, _, err := fmtRun("-"); err != nil || out != clean {
 		t.Errorf("stdin: %v %q", err, out)
 	}
+	if out, _, err := fmtRun("--check", "-"); err != exitError(1) || out != "<stdin>\n" {
+		t.Errorf("--check stdin: %v %q", err, out)
+	}
+	if _, _, err := fmtRun("-", dir); err != errUsage {
+		t.Errorf("- with a directory: %v", err)
+	}
 
 	broken := write("broken.hcl", "workflow \"b\" {\n  filter = \n}\n")
 	_, stderr, err := fmtRun(broken)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -21,11 +22,15 @@ func fmtCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
+	if slices.Contains(paths, "-") {
+		if len(paths) > 1 {
+			fmt.Fprintln(stderr, "hookflow fmt: - (standard input) cannot be combined with other paths")
+			return errUsage
+		}
+		return fmtStdin(stdin, stdout, stderr, *check)
+	}
 	var srcs []workflows.Source
 	for _, p := range paths {
-		if p == "-" {
-			return fmtStdin(stdin, stdout, stderr)
-		}
 		info, err := os.Stat(p)
 		if err != nil {
 			fmt.Fprintln(stderr, "hookflow fmt:", err)
@@ -74,7 +79,9 @@ func fmtCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func fmtStdin(stdin io.Reader, stdout, stderr io.Writer) error {
+// fmtStdin formats standard input to standard output; with check it prints nothing
+// but "<stdin>" when the input is not formatted, and exits 1 then.
+func fmtStdin(stdin io.Reader, stdout, stderr io.Writer, check bool) error {
 	data, err := io.ReadAll(stdin)
 	if err != nil {
 		return err
@@ -82,6 +89,13 @@ func fmtStdin(stdin io.Reader, stdout, stderr io.Writer) error {
 	out, diags := workflows.Format(data, "<stdin>")
 	if diags.HasErrors() {
 		_ = workflows.WriteDiagnostics(stderr, []workflows.Source{{Name: "<stdin>", Data: data}}, diags)
+		return exitError(1)
+	}
+	if check {
+		if bytes.Equal(out, data) {
+			return nil
+		}
+		fmt.Fprintln(stdout, "<stdin>")
 		return exitError(1)
 	}
 	_, err = stdout.Write(out)
