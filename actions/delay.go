@@ -29,20 +29,8 @@ func delayKind() workflows.StepKind {
 					Detail:  `Set how long to wait, duration = "10m", or until when, until = "{{ event.body.send_at }}".`,
 					Subject: b.DefRange.Ptr()})
 			}
-			if a := b.Attr("duration"); a != nil {
-				if v, ok := a.Template.Const(); ok {
-					if _, err := delayFor(v); err != nil {
-						diags = append(diags, a.Error("Invalid duration", err.Error()))
-					}
-				}
-			}
-			if a := b.Attr("until"); a != nil {
-				if v, ok := a.Template.Const(); ok {
-					if _, err := delayUntil(v); err != nil {
-						diags = append(diags, a.Error("Invalid until", err.Error()))
-					}
-				}
-			}
+			diags = append(diags, b.CheckConst("duration", "Invalid duration", func(v any) error { _, err := delayFor(v); return err })...)
+			diags = append(diags, b.CheckConst("until", "Invalid until", func(v any) error { _, err := delayUntil(v); return err })...)
 			return d, diags
 		},
 	}

@@ -84,28 +84,15 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 		diags = append(diags, a.Error(fmt.Sprintf("Unknown HTTP method %q", method),
 			"Use one of "+strings.Join(httpMethods, ", ")+"."))
 	}
-	if v, ok := h.url.Const(); ok {
+	diags = append(diags, b.CheckConst("url", "Invalid URL", func(v any) error {
 		s, _ := v.(string)
-		if _, err := parseURL(s); err != nil {
-			diags = append(diags, b.Attr("url").Error("Invalid URL", err.Error()))
-		}
+		_, err := parseURL(s)
+		return err
+	})...)
+	for _, name := range []string{"query", "headers", "form"} {
+		diags = append(diags, b.CheckConst(name, name+" must be an object", workflows.Object)...)
 	}
-	for _, name := range []string{"query", "headers", "form", "basic_auth"} {
-		if a := b.Attr(name); a != nil {
-			if v, ok := a.Template.Const(); ok {
-				if _, isMap := v.(map[string]any); !isMap {
-					diags = append(diags, a.Error(name+" must be an object", `Write it as { name = "value" }.`))
-				}
-			}
-		}
-	}
-	if a := b.Attr("basic_auth"); a != nil {
-		if v, ok := a.Template.Const(); ok {
-			if _, _, err := credentials(v); err != nil {
-				diags = append(diags, a.Error("Invalid basic_auth", err.Error()))
-			}
-		}
-	}
+	diags = append(diags, b.CheckConst("basic_auth", "Invalid basic_auth", func(v any) error { _, _, err := credentials(v); return err })...)
 	if a := b.Attr("expect"); a != nil {
 		v, ok := a.Template.Const()
 		if !ok {

@@ -18,20 +18,8 @@ func respondKind() workflows.StepKind {
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			r := &Respond{status: b.Template("status"), headers: b.Template("headers"), json: b.Template("json"), body: b.Template("body")}
 			diags := b.OnlyOne("json", "body")
-			if a := b.Attr("status"); a != nil {
-				if v, ok := a.Template.Const(); ok {
-					if _, err := responseStatus(v); err != nil {
-						diags = append(diags, a.Error("Invalid status", err.Error()))
-					}
-				}
-			}
-			if a := b.Attr("headers"); a != nil {
-				if v, ok := a.Template.Const(); ok {
-					if _, isMap := v.(map[string]any); !isMap {
-						diags = append(diags, a.Error("headers must be an object", `Write it as { name = "value" }.`))
-					}
-				}
-			}
+			diags = append(diags, b.CheckConst("status", "Invalid status", func(v any) error { _, err := responseStatus(v); return err })...)
+			diags = append(diags, b.CheckConst("headers", "headers must be an object", workflows.Object)...)
 			return r, diags
 		},
 	}

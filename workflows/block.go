@@ -191,6 +191,32 @@ func (b *Block) Strings(name string) ([]string, hcl.Diagnostics) {
 		fmt.Sprintf("Got %s. Write [\"a\", \"b\"].", typeName(v)))}
 }
 
+// CheckConst runs check on an attribute's value when it is fixed at load time, so that
+// a mistake in a constant is found when the file loads rather than when the step
+// runs. A template is checked when it renders.
+func (b *Block) CheckConst(name, summary string, check func(v any) error) hcl.Diagnostics {
+	a := b.attrs[name]
+	if a == nil {
+		return nil
+	}
+	v, ok := a.Template.Const()
+	if !ok {
+		return nil
+	}
+	if err := check(v); err != nil {
+		return hcl.Diagnostics{a.Error(summary, err.Error())}
+	}
+	return nil
+}
+
+// Object is a CheckConst check for attributes written as { name = value }.
+func Object(v any) error {
+	if _, ok := v.(map[string]any); !ok {
+		return fmt.Errorf(`write it as { name = "value" }, not %s`, typeName(v))
+	}
+	return nil
+}
+
 // OnlyOne reports an error when the block sets more than one of names.
 func (b *Block) OnlyOne(names ...string) hcl.Diagnostics {
 	var set []*BlockAttr
