@@ -31,6 +31,20 @@ func loadStep(t *testing.T, client *http.Client, src string) *workflows.Step {
 	return set.Workflow("w").Steps[0]
 }
 
+// expectLoadErrors loads each step source (inside a workflow) and checks that the
+// diagnostics say what is expected.
+func expectLoadErrors(t *testing.T, tests map[string]string) {
+	t.Helper()
+	k := workflows.NewKinds()
+	Register(k, Options{})
+	for src, want := range tests {
+		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte("workflow \"w\" {\n" + src + "\n}")}}, k)
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("%s:\n got %s\nwant %q", src, diags.Error(), want)
+		}
+	}
+}
+
 func call(step *workflows.Step, env *workflows.Env) (any, error) {
 	return step.Action.Do(context.Background(), &workflows.Call{Env: env, RunID: "run1", Step: step.Name, Attempt: 1})
 }
@@ -358,12 +372,5 @@ func TestHTTPStepLoadErrors(t *testing.T) {
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = []\n}":                                     "The list is empty",
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nbasic_auth = { user = \"a\", password = \"b\" }\n}": "Unknown field \"user\"",
 	}
-	for src, want := range tests {
-		k := workflows.NewKinds()
-		Register(k, Options{})
-		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte("workflow \"w\" {\n" + src + "\n}")}}, k)
-		if !strings.Contains(diags.Error(), want) {
-			t.Errorf("%s:\n got %s\nwant %q", src, diags.Error(), want)
-		}
-	}
+	expectLoadErrors(t, tests)
 }

@@ -120,12 +120,5 @@ func TestKindLoadErrors(t *testing.T) {
 		`step "respond" "r" { status = 700 }`:                         "A status is a number from 100 to 599",
 		"step \"respond\" \"r\" {\njson = {}\nbody = \"x\"\n}":        "Both json and body are set",
 	}
-	for src, want := range tests {
-		k := workflows.NewKinds()
-		Register(k, Options{})
-		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte("workflow \"w\" {\n" + src + "\n}")}}, k)
-		if !strings.Contains(diags.Error(), want) {
-			t.Errorf("%s:\n got %s\nwant %q", src, diags.Error(), want)
-		}
-	}
+	expectLoadErrors(t, tests)
 }

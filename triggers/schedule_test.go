@@ -4,16 +4,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hookflow/hookflow/workflows"
 )
 
 func loadSchedule(t *testing.T, attrs string) (*Schedule, string) {
 	t.Helper()
-	k := workflows.NewKinds()
-	Register(k)
 	src := "workflow \"w\" {\n  trigger \"schedule\" {\n" + attrs + "\n  }\n}"
-	set, diags := workflows.Load([]workflows.Source{{Name: "s.hcl", Data: []byte(src)}}, k)
+	set, diags := loadHooks("s.hcl", src)
 	if set == nil {
 		return nil, diags.Error()
 	}

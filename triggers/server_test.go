@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -82,9 +84,7 @@ workflow "repo" {
 
 func newTestServer(t *testing.T) (*httptest.Server, *recordingStarter) {
 	t.Helper()
-	k := workflows.NewKinds()
-	Register(k)
-	set, diags := workflows.Load([]workflows.Source{{Name: "hooks.hcl", Data: []byte(hooksSrc)}}, k)
+	set, diags := loadHooks("hooks.hcl", hooksSrc)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -94,6 +94,13 @@ func newTestServer(t *testing.T) (*httptest.Server, *recordingStarter) {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, starter
+}
+
+// loadHooks loads one file, named name, with the trigger kinds registered.
+func loadHooks(name, src string) (*workflows.Set, hcl.Diagnostics) {
+	k := workflows.NewKinds()
+	Register(k)
+	return workflows.Load([]workflows.Source{{Name: name, Data: []byte(src)}}, k)
 }
 
 type answer struct {
@@ -244,10 +251,8 @@ func TestWebhookLoadErrors(t *testing.T) {
 		`method = "POST"`:                  `The argument "path" is required`,
 	}
 	for attrs, want := range tests {
-		k := workflows.NewKinds()
-		Register(k)
 		src := "workflow \"w\" {\n  trigger \"webhook\" {\n" + attrs + "\n  }\n}"
-		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+		_, diags := loadHooks("t.hcl", src)
 		if !strings.Contains(diags.Error(), want) {
 			t.Errorf("%s:\n got %s\nwant %q", attrs, diags.Error(), want)
 		}

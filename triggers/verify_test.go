@@ -22,10 +22,8 @@ import (
 // buildVerifier loads one webhook with the given verify block and returns its verifier.
 func buildVerifier(t *testing.T, verify string) verifier {
 	t.Helper()
-	k := workflows.NewKinds()
-	Register(k)
 	src := "workflow \"w\" {\n  trigger \"webhook\" {\n    path = \"/v\"\n" + verify + "\n  }\n}"
-	set, diags := workflows.Load([]workflows.Source{{Name: "v.hcl", Data: []byte(src)}}, k)
+	set, diags := loadHooks("v.hcl", src)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -176,9 +174,7 @@ func TestVerifyBasicAndBearer(t *testing.T) {
 
 // TestVerifiedWebhookOverHTTP sends real signed requests to the receiver.
 func TestVerifiedWebhookOverHTTP(t *testing.T) {
-	k := workflows.NewKinds()
-	Register(k)
-	set, diags := workflows.Load([]workflows.Source{{Name: "gh.hcl", Data: []byte(`
+	set, diags := loadHooks("gh.hcl", `
 workflow "push" {
   trigger "webhook" {
     path = "/github"
@@ -187,7 +183,7 @@ workflow "push" {
     }
     max_body = "1KiB"
   }
-}`)}}, k)
+}`)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -276,9 +272,7 @@ func TestWebhookAttributeErrors(t *testing.T) {
 		hook(`dedupe = "{{ steps.a.id }}"`): "No step has run in a trigger",
 	}
 	for src, want := range tests {
-		k := workflows.NewKinds()
-		Register(k)
-		_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+		_, diags := loadHooks("t.hcl", src)
 		if !strings.Contains(diags.Error(), want) {
 			t.Errorf("%s:\n got %s\nwant %q", src, diags.Error(), want)
 		}
@@ -286,9 +280,7 @@ func TestWebhookAttributeErrors(t *testing.T) {
 }
 
 func TestWebhookSettings(t *testing.T) {
-	k := workflows.NewKinds()
-	Register(k)
-	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+	set, diags := loadHooks("t.hcl", `
 workflow "w" {
   trigger "webhook" {
     path             = "/a"
@@ -299,7 +291,7 @@ workflow "w" {
     max_body         = "512KiB"
     rate_limit       = "50/10s"
   }
-}`)}}, k)
+}`)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -322,10 +314,8 @@ func TestSharedPathsMustVerifyAlike(t *testing.T) {
 		return fmt.Sprintf("workflow %q {\n  trigger \"webhook\" {\n    path = \"/shared\"\n%s\n  }\n}\n", name, verify)
 	}
 	github := `verify "github" { secrets = ["secret-a1"] }`
-	k := workflows.NewKinds()
-	Register(k)
 	load := func(src string) string {
-		_, diags := workflows.Load([]workflows.Source{{Name: "s.hcl", Data: []byte(src)}}, k)
+		_, diags := loadHooks("s.hcl", src)
 		return diags.Error()
 	}
 	if got := load(wf("a", github) + wf("b", github)); got != "no diagnostics" {
@@ -343,10 +333,8 @@ func TestSharedPathsMustVerifyAlike(t *testing.T) {
 }
 
 func TestSharedPathRules(t *testing.T) {
-	k := workflows.NewKinds()
-	Register(k)
 	load := func(src string) string {
-		_, diags := workflows.Load([]workflows.Source{{Name: "p.hcl", Data: []byte(src)}}, k)
+		_, diags := loadHooks("p.hcl", src)
 		return diags.Error()
 	}
 	hook := func(path string) string {
