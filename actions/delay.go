@@ -42,7 +42,12 @@ type Delay struct {
 }
 
 // Do works out how long the run waits; the engine holds it.
-func (d *Delay) Do(_ context.Context, c *workflows.Call) (any, error) {
+func (d *Delay) Do(ctx context.Context, c *workflows.Call) (any, error) {
+	out, err := d.do(ctx, c)
+	return out, workflows.Permanent(err) // its values render the same way on another attempt
+}
+
+func (d *Delay) do(_ context.Context, c *workflows.Call) (any, error) {
 	now := time.Now()
 	var wait time.Duration
 	if d.duration != nil {

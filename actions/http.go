@@ -11,7 +11,9 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -20,6 +22,8 @@ import (
 
 // MaxResponseBody caps how much of a response an http step reads.
 const MaxResponseBody = 10 << 20
+
+var errTooLarge = fmt.Errorf("response body is larger than %d bytes", MaxResponseBody)
 
 var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
@@ -112,20 +116,29 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	req, err := h.request(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, workflows.Permanent(err) // the same values render the same way again
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", h.method, redact(req.URL), unwrapURLError(err))
+		err = fmt.Errorf("%s %s: %w", h.method, redact(req.URL), unwrapURLError(err))
+		if errors.As(err, new(*BlockedError)) {
+			err = workflows.Permanent(err)
+		}
+		return nil, err
 	}
 	defer resp.Body.Close()
 	out, err := readResponse(resp)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", h.method, redact(req.URL), err)
+		err = fmt.Errorf("%s %s: %w", h.method, redact(req.URL), err)
+		if errors.Is(err, errTooLarge) {
+			err = workflows.Permanent(err)
+		}
+		return nil, err
 	}
 	if !h.expect.accepts(resp.StatusCode) {
 		return out, &StatusError{Method: h.method, URL: redact(req.URL), Code: resp.StatusCode,
-			Expected: h.expect.text, Location: resp.Header.Get("Location")}
+			Expected: h.expect.text, Location: resp.Header.Get("Location"),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	return out, nil
 }
@@ -292,7 +305,7 @@ func readResponse(resp *http.Response) (map[string]any, error) {
 		return nil, fmt.Errorf("reading response: %w", err)
 	}
 	if len(data) > MaxResponseBody {
-		return nil, fmt.Errorf("response body is larger than %d bytes", MaxResponseBody)
+		return nil, errTooLarge
 	}
 	headers := make(map[string]any, len(resp.Header))
 	for k, vs := range resp.Header {
@@ -312,7 +325,43 @@ type StatusError struct {
 	Code     int
 	Expected string // the statuses the step accepts, as written
 	Location string // for a redirect, where it pointed
+	// RetryAfter is how long the answer's Retry-After header asked to wait; 0 if none.
+	RetryAfter time.Duration
 }
+
+// RetryHint says that a 5xx, 408 or 429 answer may pass on another attempt, and a
+// redirect or any other 4xx will not.
+func (e *StatusError) RetryHint() (bool, time.Duration) {
+	switch {
+	case e.Code >= 500, e.Code == http.StatusRequestTimeout, e.Code == http.StatusTooManyRequests:
+		return true, e.RetryAfter
+	case e.Code >= 300:
+		return false, 0
+	}
+	return true, e.RetryAfter // a 2xx the step does not expect, such as 202 for "200"
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date. Anything else, or
+// a time in the past, is 0.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), MaxRetryAfter)
+	}
+	return 0
+}
+
+// MaxRetryAfter bounds what a Retry-After header is read as; a step's retry max bounds
+// it further.
+const MaxRetryAfter = 24 * time.Hour
 
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("%s %s: status %d %s, expected %s", e.Method, e.URL, e.Code, http.StatusText(e.Code), e.Expected)

@@ -167,6 +167,9 @@ func TestHTTPStepResponseCap(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("got %v", err)
 	}
+	if retry, _ := workflows.Retryable(err); retry {
+		t.Error("a response over the cap is retried; it will be as large next time")
+	}
 }
 
 type zeros struct{}

@@ -34,6 +34,11 @@ type Log struct {
 
 // Do logs the message, with the workflow's secrets hidden.
 func (l *Log) Do(ctx context.Context, c *workflows.Call) (any, error) {
+	out, err := l.do(ctx, c)
+	return out, workflows.Permanent(err) // its values render the same way on another attempt
+}
+
+func (l *Log) do(ctx context.Context, c *workflows.Call) (any, error) {
 	msg, err := l.message.RenderString(c.Env)
 	if err != nil {
 		return nil, err

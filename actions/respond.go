@@ -31,7 +31,12 @@ type Respond struct {
 }
 
 // Do renders the response: {status, headers, body}; json gives a JSON body.
-func (r *Respond) Do(_ context.Context, c *workflows.Call) (any, error) {
+func (r *Respond) Do(ctx context.Context, c *workflows.Call) (any, error) {
+	out, err := r.do(ctx, c)
+	return out, workflows.Permanent(err) // its values render the same way on another attempt
+}
+
+func (r *Respond) do(_ context.Context, c *workflows.Call) (any, error) {
 	status := 200
 	if r.status != nil {
 		v, err := r.status.Render(c.Env)

@@ -36,7 +36,12 @@ type Set struct {
 }
 
 // Do renders every value.
-func (s *Set) Do(_ context.Context, c *workflows.Call) (any, error) {
+func (s *Set) Do(ctx context.Context, c *workflows.Call) (any, error) {
+	out, err := s.do(ctx, c)
+	return out, workflows.Permanent(err) // its values render the same way on another attempt
+}
+
+func (s *Set) do(_ context.Context, c *workflows.Call) (any, error) {
 	out := make(map[string]any, len(s.names))
 	for i, name := range s.names {
 		v, err := s.values[i].Render(c.Env)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,19 +24,24 @@ type Options struct {
 	// loses its steps to others after this long. Heartbeats extend it every third of it,
 	// so steps may run longer. Default 30s.
 	Lease time.Duration
-	// Retention is how long a finished run stays readable. Default 7 days.
+	// Retention is how long a finished run and a dead letter stay readable. Default 7 days.
 	Retention time.Duration
-	Logger    *slog.Logger
+	// Kinds builds workflow versions this process never loaded from their sources in
+	// Redis. Without it, a run of such a version fails.
+	Kinds  *workflows.Kinds
+	Logger *slog.Logger
 }
 
 // Engine starts runs and reads them back; a Pool executes them.
 type Engine struct {
-	q   *queue
-	log *slog.Logger
-
-	mu       sync.RWMutex
-	versions map[string]*workflows.Workflow // by name@version: every version this process has loaded
+	q        *queue
+	log      *slog.Logger
+	versions *versions
 }
+
+// sourceTTL is how long a version's source stays in Redis after a process last started
+// a run of it: longer than the longest delay a run may wait, plus the retention.
+const sourceTTL = 366 * 24 * time.Hour
 
 // New returns an engine on rdb.
 func New(rdb redis.UniversalClient, o Options) *Engine {
@@ -57,25 +61,17 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	for i := range o.Shards {
 		q.shards = append(q.shards, newShard(i))
 	}
-	return &Engine{q: q, log: o.Logger, versions: map[string]*workflows.Workflow{}}
+	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
+		byKey: map[string]*version{}}
+	return &Engine{q: q, log: o.Logger, versions: vs}
 }
 
 // Use makes the workflows of set runnable. Versions loaded before stay runnable, so a
 // run keeps the definition it started with when a file changes.
 func (e *Engine) Use(set *workflows.Set) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	for _, wf := range set.Workflows() {
-		e.versions[versionKey(wf.Name, wf.Version)] = wf
+		e.versions.add(wf)
 	}
-}
-
-func versionKey(name, version string) string { return name + "@" + version }
-
-func (e *Engine) workflow(name, version string) *workflows.Workflow {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.versions[versionKey(name, version)]
 }
 
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run
@@ -92,10 +88,8 @@ func (e *Engine) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *wo
 }
 
 func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string) (string, error) {
-	if e.workflow(wf.Name, wf.Version) == nil {
-		e.mu.Lock()
-		e.versions[versionKey(wf.Name, wf.Version)] = wf
-		e.mu.Unlock()
+	if err := e.versions.store(ctx, e.versions.add(wf)); err != nil {
+		return "", err
 	}
 	data, err := json.Marshal(ev)
 	if err != nil {

@@ -8,15 +8,20 @@ import (
 // shard names the keys of one queue shard. Every key of a shard carries the hash tag
 // {hf:N}, so each script touches one Redis Cluster slot and the same scripts run on a
 // single Redis or a cluster. A workflow's runs and jobs all live in one shard, chosen by
-// hashing its name.
+// hashing its name. Scripts derive the same names from the prefix (scripts/lib.lua).
 //
-//	{hf:N}:run:<run>      hash  run state, event, and s:<step> results
-//	{hf:N}:job:<run>:<st> hash  one step's job: run, workflow, step, attempt, token
-//	{hf:N}:ready:<wf>     zset  queued jobs of a workflow, by due time (ms)
-//	{hf:N}:due            zset  workflows with queued jobs, by earliest due time
-//	{hf:N}:leases         zset  leased jobs, by lease expiry
-//	{hf:N}:tokens         int   lease token counter
-//	{hf:N}:wake           list  wake-up signals for blocked workers
+//	{hf:N}:run:<run>       hash  run state, event, and s:<step> results
+//	{hf:N}:job:<run>:<st>  hash  one step's job: run, workflow, step, attempt, token
+//	{hf:N}:ready:<wf>      zset  queued jobs of a workflow, by due time (ms)
+//	{hf:N}:pending:<wf>    zset  first jobs of runs waiting for a concurrency slot
+//	{hf:N}:inflight:<wf>   zset  runs holding a concurrency slot
+//	{hf:N}:due             zset  workflows with queued jobs, by earliest due time
+//	{hf:N}:leases          zset  leased jobs, by lease expiry
+//	{hf:N}:dead            zset  dead-lettered jobs, by when they failed their run
+//	{hf:N}:runs            zset  runs, by creation time (the run history)
+//	{hf:N}:runs:<wf>       zset  a workflow's runs, by creation time
+//	{hf:N}:tokens          int   lease token counter
+//	{hf:N}:wake            list  wake-up signals for blocked workers
 type shard struct {
 	index  int
 	prefix string
@@ -26,16 +31,28 @@ func newShard(i int) *shard {
 	return &shard{index: i, prefix: fmt.Sprintf("{hf:%d}:", i)}
 }
 
-func (s *shard) run(id string) string   { return s.prefix + "run:" + id }
-func (s *shard) job(id string) string   { return s.prefix + "job:" + id }
-func (s *shard) ready(wf string) string { return s.prefix + "ready:" + wf }
-func (s *shard) due() string            { return s.prefix + "due" }
-func (s *shard) leases() string         { return s.prefix + "leases" }
-func (s *shard) tokens() string         { return s.prefix + "tokens" }
-func (s *shard) wake() string           { return s.prefix + "wake" }
-func jobID(run, step string) string     { return run + ":" + step }
+func (s *shard) run(id string) string      { return s.prefix + "run:" + id }
+func (s *shard) job(id string) string      { return s.prefix + "job:" + id }
+func (s *shard) ready(wf string) string    { return s.prefix + "ready:" + wf }
+func (s *shard) pending(wf string) string  { return s.prefix + "pending:" + wf }
+func (s *shard) inflight(wf string) string { return s.prefix + "inflight:" + wf }
+func (s *shard) due() string               { return s.prefix + "due" }
+func (s *shard) leases() string            { return s.prefix + "leases" }
+func (s *shard) dead() string              { return s.prefix + "dead" }
+func (s *shard) runs() string              { return s.prefix + "runs" }
+func (s *shard) runsOf(wf string) string   { return s.prefix + "runs:" + wf }
+func (s *shard) tokens() string            { return s.prefix + "tokens" }
+func (s *shard) wake() string              { return s.prefix + "wake" }
+func jobID(run, step string) string        { return run + ":" + step }
 func shardOf(workflow string, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(workflow))
 	return int(h.Sum32() % uint32(n))
 }
+
+// Workflow sources live outside the shards: scripts never read them.
+//
+//	hf:ver:<name>@<version>  string  JSON list of the source files of a version
+//	hf:src:<sha256>          string  one source file's content
+func versionSourcesKey(name, version string) string { return "hf:ver:" + name + "@" + version }
+func sourceKey(sum string) string                   { return "hf:src:" + sum }

@@ -34,7 +34,13 @@ var (
 	completeScript  = script("complete.lua")
 	heartbeatScript = script("heartbeat.lua")
 	releaseScript   = script("release.lua")
+	retryScript     = script("retry.lua")
+	replayScript    = script("replay.lua")
 )
+
+// maxReaps is how many times in a row a job's lease may expire before its run fails: a
+// step that crashes every worker that runs it must not crash them forever.
+const maxReaps = 5
 
 // errStaleLease is returned when a commit carries a token that is no longer the job's:
 // the lease expired and the job was handed to someone else, or it was committed already.
@@ -52,8 +58,9 @@ func (q *queue) shardFor(workflow string) *shard {
 	return q.shards[shardOf(workflow, len(q.shards))]
 }
 
-// start creates a run and queues its first step. Calling it again with the same run id
-// changes nothing. A run with a failure recorded fails at once, running no step.
+// start creates a run and queues its first step, or puts the run in line for one of its
+// workflow's concurrency slots. Calling it again with the same run id changes nothing.
+// A run with a failure recorded fails at once, running no step.
 func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string) error {
 	sh := q.shardFor(wf.Name)
 	first, status := "", "succeeded"
@@ -64,9 +71,9 @@ func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow,
 		first = wf.Steps[0].Name
 	}
 	job := jobID(runID, first)
-	keys := []string{sh.run(runID), sh.job(job), sh.ready(wf.Name), sh.due(), sh.wake()}
-	return startScript.Run(ctx, q.rdb, keys,
-		runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds(), status, failure).Err()
+	return startScript.Run(ctx, q.rdb, []string{sh.run(runID), sh.job(job)},
+		sh.prefix, runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds(),
+		status, failure, wf.Concurrency).Err()
 }
 
 // job is a leased step of a run.
@@ -84,7 +91,7 @@ type job struct {
 // when there is neither.
 func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Duration, error) {
 	res, err := leaseScript.Run(ctx, q.rdb, []string{sh.due(), sh.leases(), sh.tokens(), sh.wake()},
-		sh.prefix, max, q.leaseFor.Milliseconds()).Slice()
+		sh.prefix, max, q.leaseFor.Milliseconds(), maxReaps, q.retention.Milliseconds()).Slice()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -133,6 +140,7 @@ type commit struct {
 	next      string // the next step; "" ends the run
 	runStatus string // the run's status when it ends
 	runError  string
+	dead      bool          // the run fails at this step: dead-letter its job
 	chain     bool          // lease the next step to the caller instead of queueing it
 	wait      time.Duration // hold the run this long before its next step is due
 }
@@ -145,16 +153,11 @@ func (q *queue) complete(ctx context.Context, c commit) (string, error) {
 	if c.next != "" {
 		next = jobID(c.runID, c.next)
 	}
-	keys := []string{sh.job(c.job.id), sh.run(c.runID), sh.leases(), sh.ready(c.workflow),
-		sh.due(), sh.wake(), sh.tokens(), sh.job(next)}
-	chain := "0"
-	if c.chain {
-		chain = "1"
-	}
-	res, err := completeScript.Run(ctx, q.rdb, keys,
-		c.job.id, c.job.token, c.job.step, c.result, c.duration.Milliseconds(),
-		c.next, next, c.runStatus, c.runError, chain,
-		q.leaseFor.Milliseconds(), q.retention.Milliseconds(), c.workflow, c.wait.Milliseconds()).Int64()
+	res, err := completeScript.Run(ctx, q.rdb, []string{sh.job(c.job.id), sh.run(c.runID)},
+		sh.prefix, c.job.id, c.job.token, c.job.step, c.result, c.duration.Milliseconds(),
+		c.next, next, c.runStatus, c.runError, flag(c.chain),
+		q.leaseFor.Milliseconds(), q.retention.Milliseconds(), c.workflow, c.wait.Milliseconds(),
+		flag(c.dead)).Int64()
 	switch {
 	case err != nil:
 		return "", err
@@ -164,6 +167,46 @@ func (q *queue) complete(ctx context.Context, c commit) (string, error) {
 		return "", nil
 	}
 	return strconv.FormatInt(res, 10), nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// retry records a failed attempt of a leased job and queues the job again, due after
+// wait.
+func (q *queue) retry(ctx context.Context, j *job, runID, workflow string, result []byte, duration, wait time.Duration) error {
+	sh := j.shard
+	res, err := retryScript.Run(ctx, q.rdb, []string{sh.job(j.id), sh.run(runID)},
+		sh.prefix, j.id, j.token, j.step, result, duration.Milliseconds(), wait.Milliseconds(), workflow).Int64()
+	switch {
+	case err != nil:
+		return err
+	case res < 0:
+		return errStaleLease
+	}
+	return nil
+}
+
+// replay queues a failed run again from step. It reports errNotFailed for a run that
+// has not failed, and ErrNotFound for one that does not exist.
+func (q *queue) replay(ctx context.Context, runID, step string, wf *workflows.Workflow) error {
+	sh := q.shardFor(wf.Name)
+	job := jobID(runID, step)
+	res, err := replayScript.Run(ctx, q.rdb, []string{sh.run(runID), sh.job(job)},
+		sh.prefix, runID, step, job, wf.Concurrency, wf.Name).Int64()
+	switch {
+	case err != nil:
+		return err
+	case res == 0:
+		return ErrNotFound
+	case res < 0:
+		return errNotFailed
+	}
+	return nil
 }
 
 // heartbeat extends the leases of jobs, in one round trip. held[i] reports whether
@@ -190,8 +233,7 @@ func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []bool, err er
 // release hands a leased job back to its workflow's queue, due now.
 func (q *queue) release(ctx context.Context, j *job, workflow string) error {
 	sh := j.shard
-	keys := []string{sh.job(j.id), sh.leases(), sh.ready(workflow), sh.due(), sh.wake()}
-	return releaseScript.Run(ctx, q.rdb, keys, j.id, j.token, workflow).Err()
+	return releaseScript.Run(ctx, q.rdb, []string{sh.job(j.id)}, sh.prefix, j.id, j.token, workflow).Err()
 }
 
 // Waits are capped so that a worker notices new shards of work even if a wake-up

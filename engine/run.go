@@ -16,8 +16,8 @@ import (
 // ErrNotFound is returned for a run that does not exist or has expired.
 var ErrNotFound = errors.New("run not found")
 
-// Run is a run's state and history, as the admin API shows it.
-type Run struct {
+// RunSummary is a run as run listings show it.
+type RunSummary struct {
 	ID         string     `json:"id"`
 	Workflow   string     `json:"workflow"`
 	Version    string     `json:"version"`
@@ -27,8 +27,17 @@ type Run struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	DurationMS *int64     `json:"duration_ms,omitempty"`
-	Event      *EventView `json:"event,omitempty"`
-	Steps      []StepRun  `json:"steps"`
+	// Replays counts how many times the run was replayed after it failed.
+	Replays int `json:"replays,omitempty"`
+	// DeadLetter is the id of the run's dead-lettered job, while it has one.
+	DeadLetter string `json:"dead_letter,omitempty"`
+}
+
+// Run is a run's state and history, as the admin API shows it.
+type Run struct {
+	RunSummary
+	Event *EventView `json:"event,omitempty"`
+	Steps []StepRun  `json:"steps"`
 }
 
 // EventView is the part of a run's event the API shows. Headers that carry
@@ -45,15 +54,17 @@ type EventView struct {
 
 // StepRun is one step of a run.
 type StepRun struct {
-	Name       string     `json:"name"`
-	Kind       string     `json:"kind,omitempty"`
-	Status     string     `json:"status"` // pending, succeeded, failed, skipped
-	Attempts   int        `json:"attempts,omitempty"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	DurationMS *int64     `json:"duration_ms,omitempty"`
-	Output     any        `json:"output,omitempty"`
-	Error      string     `json:"error,omitempty"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind,omitempty"`
+	Status   string `json:"status"` // pending, retrying, succeeded, failed, skipped
+	Attempts int    `json:"attempts,omitempty"`
+	// NextAttemptAt is when a retrying step runs again.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	DurationMS    *int64     `json:"duration_ms,omitempty"`
+	Output        any        `json:"output,omitempty"`
+	Error         string     `json:"error,omitempty"`
 }
 
 // stepResult is a step's record in the run hash, field s:<step>. The commit script
@@ -63,6 +74,7 @@ type stepResult struct {
 	DurationMS int64           `json:"duration_ms"`
 	Status     string          `json:"status"`
 	Attempt    int             `json:"attempt"`
+	RetryAt    int64           `json:"retry_at,omitempty"`
 	Output     json.RawMessage `json:"output,omitempty"`
 	Error      string          `json:"error,omitempty"`
 }
@@ -76,14 +88,26 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if fields == nil {
 		return nil, ErrNotFound
 	}
-	r := &Run{
-		ID:        id,
-		Workflow:  fields["wf"],
-		Version:   fields["ver"],
-		Status:    fields["status"],
-		Error:     fields["error"],
-		CreatedAt: msTime(fields["created"]),
+	r := &Run{RunSummary: summary(fields)}
+	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil {
+		r.Event = eventView(ev)
 	}
+	r.Steps = e.stepRuns(ctx, fields)
+	return r, nil
+}
+
+// summary reads a run hash's fields (those of summaryFields at least).
+func summary(fields map[string]string) RunSummary {
+	r := RunSummary{
+		ID:         fields["id"],
+		Workflow:   fields["wf"],
+		Version:    fields["ver"],
+		Status:     fields["status"],
+		Error:      fields["error"],
+		CreatedAt:  msTime(fields["created"]),
+		DeadLetter: fields["dead"],
+	}
+	r.Replays, _ = strconv.Atoi(fields["replays"])
 	if t := msTime(fields["started"]); !t.IsZero() {
 		r.StartedAt = &t
 	}
@@ -92,24 +116,22 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 		d := t.Sub(r.CreatedAt).Milliseconds()
 		r.DurationMS = &d
 	}
-	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil {
-		r.Event = eventView(ev)
-	}
-	r.Steps = e.stepRuns(fields)
-	return r, nil
+	return r
 }
+
+var summaryFields = []string{"id", "wf", "ver", "status", "error", "created", "started", "finished", "replays", "dead"}
 
 // stepRuns lists a run's steps in the order of its workflow version, with the ones
 // not reached yet as pending. When this process does not know the version, it lists
 // the recorded steps in the order they finished.
-func (e *Engine) stepRuns(fields map[string]string) []StepRun {
+func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) []StepRun {
 	results, _ := stepResults(fields) // a result that cannot be read is shown as pending
 	recorded := map[string]StepRun{}
 	for name, res := range results {
 		recorded[name] = res.view(name)
 	}
 	out := []StepRun{}
-	if wf := e.workflow(fields["wf"], fields["ver"]); wf != nil {
+	if wf, err := e.versions.get(ctx, fields["wf"], fields["ver"]); err == nil {
 		for _, s := range wf.Steps {
 			sr, ok := recorded[s.Name]
 			if !ok {
@@ -158,6 +180,10 @@ func (r *stepResult) view(name string) StepRun {
 	d := r.DurationMS
 	sr := StepRun{Name: name, Status: r.Status, Attempts: r.Attempt, StartedAt: &started,
 		FinishedAt: &finished, DurationMS: &d, Error: r.Error}
+	if r.Status == "retrying" && r.RetryAt > 0 {
+		t := time.UnixMilli(r.RetryAt).UTC()
+		sr.NextAttemptAt = &t
+	}
 	if out, err := r.output(); err == nil {
 		sr.Output = redactOutput(out)
 	}

@@ -207,11 +207,12 @@ func (p *Pool) execute(j *job) {
 		<-p.slots
 		p.running.Done()
 	}()
-	r, err := p.e.resume(j)
+	r, err := p.e.resume(p.work, j)
 	if err != nil {
-		// The run cannot go on here; record why rather than leave it queued forever.
+		// The run cannot go on here; record why rather than leave it queued forever. It
+		// is dead-lettered, to be replayed once the cause is fixed.
 		p.commit(r, j, commit{result: resultJSON("failed", j.attempt, nil, err), runStatus: "failed",
-			runError: fmt.Sprintf("step %s: %v", j.step, err)})
+			runError: fmt.Sprintf("step %s: %v", j.step, err), dead: true})
 		return
 	}
 	for {
@@ -241,6 +242,7 @@ func (p *Pool) execute(j *job) {
 			o.output = w.Value()
 			c.wait = w.For
 		}
+		wait, again := retryWait(step, j.attempt, o) // before redaction drops the error's type
 		// A secret that came back in the output or an error is recorded as [redacted],
 		// and later steps see the record, whichever worker runs them.
 		secrets := r.wf.Secrets
@@ -248,11 +250,18 @@ func (p *Pool) execute(j *job) {
 		if o.err != nil {
 			o.err = errors.New(secrets.String(o.err.Error()))
 		}
+		if again {
+			p.retry(r, j, o, wait)
+			p.unhold(j)
+			cancel(nil)
+			return
+		}
 		c.result = resultJSON(o.status, j.attempt, o.output, o.err)
 		c.duration = o.duration
 		switch {
 		case o.status == "failed" && step.OnError == workflows.FailRun:
 			c.runStatus, c.runError = "failed", fmt.Sprintf("step %s: %v", step.Name, o.err)
+			c.dead = true
 		case idx+1 < len(r.wf.Steps):
 			c.next = r.wf.Steps[idx+1].Name
 			c.chain = p.fetch.Err() == nil // while stopping, leave the rest to other workers
@@ -271,14 +280,41 @@ func (p *Pool) execute(j *job) {
 }
 
 // commit writes a step's outcome and reports the next job's token when it was chained.
-// A Redis error is retried for a few seconds; if it persists, the lease expires and the
-// step runs again.
 func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 	c.job, c.runID, c.workflow = j, r.id, r.workflow
 	var token string
+	ok := p.persist(r, j, func() (err error) {
+		token, err = p.e.q.complete(context.Background(), c)
+		return err
+	})
+	if ok && c.next == "" {
+		if c.runStatus == "failed" {
+			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus, "error", c.runError)
+		} else {
+			p.e.log.Info("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus)
+		}
+	}
+	return token, ok
+}
+
+// retry records a failed attempt and queues the step again after wait.
+func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
+	result := resultJSON("retrying", j.attempt, o.output, o.err)
+	if p.persist(r, j, func() error {
+		return p.e.q.retry(context.Background(), j, r.id, r.workflow, result, o.duration, wait)
+	}) {
+		p.e.log.Info("step failed; retrying", "run", r.id, "workflow", r.workflow, "step", j.step,
+			"attempt", j.attempt, "retry_in", wait.Round(time.Millisecond), "error", o.err)
+	}
+}
+
+// persist runs a write of a leased job's outcome. A Redis error is retried for a few
+// seconds, while the heartbeat keeps the lease; if it persists, the lease expires and
+// the step runs again. A write refused because the lease was lost reports false too.
+func (p *Pool) persist(r *runState, j *job, write func() error) bool {
 	var err error
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		token, err = p.e.q.complete(context.Background(), c)
+		err = write()
 		if err == nil || errors.Is(err, errStaleLease) || wait > 2*time.Second {
 			break
 		}
@@ -287,20 +323,13 @@ func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 	switch {
 	case errors.Is(err, errStaleLease):
 		p.e.log.Warn("step result discarded: its lease was lost", "run", r.id, "step", j.step)
-		return "", false
+		return false
 	case err != nil:
 		p.errLog.log(p.e.log, "recording step result failed; the step will run again when its lease expires",
 			"run", r.id, "step", j.step, "err", err)
-		return "", false
+		return false
 	}
-	if c.next == "" {
-		if c.runStatus == "failed" {
-			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus, "error", c.runError)
-		} else {
-			p.e.log.Info("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus)
-		}
-	}
-	return token, true
+	return true
 }
 
 // outcome is the result of one attempt of one step.
@@ -316,14 +345,14 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	defer func() {
 		if v := recover(); v != nil {
 			p.e.log.Error("step panicked", "run", r.id, "step", step.Name, "panic", v, "stack", string(debug.Stack()))
-			o = outcome{status: "failed", err: fmt.Errorf("internal error: %v", v)}
+			o = outcome{status: "failed", err: workflows.Permanent(fmt.Errorf("internal error: %v", v))}
 		}
 		o.duration = time.Since(start)
 	}()
 	if step.If != nil {
 		ok, err := step.If.Eval(r.env)
 		if err != nil {
-			return outcome{status: "failed", err: fmt.Errorf("if: %w", err)}
+			return outcome{status: "failed", err: workflows.Permanent(fmt.Errorf("if: %w", err))}
 		}
 		if !ok {
 			return outcome{status: "skipped"}
@@ -351,11 +380,12 @@ type runState struct {
 }
 
 // resume rebuilds a run's state from the run hash that came with its leased job.
-func (e *Engine) resume(j *job) (*runState, error) {
+func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 	r := &runState{id: j.run["id"], workflow: j.run["wf"]}
-	r.wf = e.workflow(r.workflow, j.run["ver"])
-	if r.wf == nil {
-		return r, fmt.Errorf("workflow %s version %s is not loaded in this process", r.workflow, j.run["ver"])
+	var err error
+	r.wf, err = e.versions.get(ctx, r.workflow, j.run["ver"])
+	if err != nil {
+		return r, err
 	}
 	if s, _ := r.wf.Step(j.step); s == nil {
 		return r, fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.step)
@@ -370,6 +400,9 @@ func (e *Engine) resume(j *job) (*runState, error) {
 	}
 	steps := make(map[string]any, len(results))
 	for name, res := range results {
+		if name == j.step {
+			continue // an earlier attempt of this step
+		}
 		out, err := res.output()
 		if err != nil {
 			return r, fmt.Errorf("step %s output: %w", name, err)

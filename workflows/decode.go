@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -68,11 +67,8 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	}
 	wf.Description, d = attrs.ConstString("description", "")
 	diags = append(diags, d...)
-	wf.Concurrency, d = attrs.Int("concurrency", 0, 1, math.MaxInt)
+	wf.Concurrency, d = attrs.Int("concurrency", 0, 1, MaxConcurrency)
 	diags = append(diags, d...)
-	if !d.HasErrors() {
-		diags = append(diags, notYet(attrs.Attr("concurrency"), "concurrency", "every run starts as soon as a worker is free")...)
-	}
 	wf.Timeout, d = attrs.Duration("timeout", 0)
 	diags = append(diags, d...)
 	if !d.HasErrors() {
@@ -263,9 +259,6 @@ func (l *loader) retry(b *hcl.Block, ev *evaluator) (*Retry, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	if a := blk.Attr("max"); a != nil && !diags.HasErrors() && r.Max < r.Initial {
 		diags = append(diags, a.Error("max is shorter than initial", fmt.Sprintf("The longest wait (%s) cannot be shorter than the first (%s).", r.Max, r.Initial)))
-	}
-	if !diags.HasErrors() {
-		diags = append(diags, notYet(blk.Attr("attempts"), "retry", "a failed step fails at its first attempt")...)
 	}
 	return r, diags
 }

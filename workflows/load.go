@@ -67,6 +67,8 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var bodies []*hcl.BodyContent
 	var names []string
+	var varsSrcs []Source // the files with vars blocks: every workflow depends on them
+	byName := map[string]Source{}
 	for _, src := range srcs {
 		f, d := parser.ParseHCL(src.Data, src.Name)
 		diags = append(diags, d...)
@@ -77,6 +79,13 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		bodies = append(bodies, content)
 		names = append(names, src.Name)
+		byName[src.Name] = src
+		for _, b := range content.Blocks {
+			if b.Type == "vars" {
+				varsSrcs = append(varsSrcs, src)
+				break
+			}
+		}
 	}
 
 	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}, exprs: newExprCompiler()}
@@ -102,6 +111,7 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 				diags = append(diags, duplicateDiag("workflow", wf.Name, wf.DefRange, first.DefRange))
 				continue
 			}
+			wf.Sources = sourcesOf(byName[names[i]], varsSrcs)
 			set.byName[wf.Name] = wf
 			set.workflows = append(set.workflows, wf)
 		}
@@ -117,6 +127,17 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 	}
 	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
 	return set, diags
+}
+
+// sourcesOf lists the files a workflow is built from: its own and those with vars.
+func sourcesOf(own Source, varsSrcs []Source) []Source {
+	out := []Source{own}
+	for _, s := range varsSrcs {
+		if s.Name != own.Name {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // checkTriggers gives each trigger kind every trigger of its kind at once.

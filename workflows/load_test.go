@@ -311,3 +311,31 @@ func TestKindsPanicOnDuplicate(t *testing.T) {
 	k := testKinds()
 	k.AddStep(StepKind{Name: "call"})
 }
+
+// A workflow's Sources are enough to load it again, to the same version, elsewhere.
+func TestSourcesRebuildTheWorkflow(t *testing.T) {
+	files := []string{
+		"workflow \"a\" {\n  step \"call\" \"x\" {\n    url = \"${vars.base}/a\"\n  }\n}\n",
+		"vars {\n  base = \"https://api.example.com\"\n}\n",
+		"workflow \"b\" {\n  step \"call\" \"y\" {\n    url = \"https://b.example.com\"\n  }\n}\n",
+	}
+	set, diags := loadString(t, files...)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	a := set.Workflow("a")
+	var names []string
+	for _, s := range a.Sources {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "f1.hcl,f2.hcl" {
+		t.Fatalf("sources of a: %v, want its own file and the vars file", names)
+	}
+	again, diags := Load(a.Sources, testKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if got := again.Workflow("a"); got == nil || got.Version != a.Version {
+		t.Errorf("rebuilt workflow %+v, want version %s", got, a.Version)
+	}
+}

@@ -33,7 +33,10 @@ type Workflow struct {
 	Steps       []*Step
 	Vars        map[string]any // the load-time vars, readable at run time as vars.NAME
 	// Secrets hides the values read with secret() in anything recorded or shown.
-	Secrets  *Redactor
+	Secrets *Redactor
+	// Sources are the files the workflow was loaded from: its own and every file with
+	// vars. Loading them again gives the same workflow, so another process can run it.
+	Sources  []Source
 	DefRange hcl.Range
 }
 
@@ -79,6 +82,9 @@ type Step struct {
 	Action   Action
 	DefRange hcl.Range
 }
+
+// MaxConcurrency bounds a workflow's concurrency.
+const MaxConcurrency = 100_000
 
 // Retry is a step's retry policy.
 type Retry struct {

@@ -1,35 +1,41 @@
 -- Commits a step: its result, the run's state and the next step's job, in one atomic
 -- write. A caller whose lease token is no longer the job's is refused and writes nothing.
--- KEYS: 1 job hash, 2 run hash, 3 leases zset, 4 ready zset of the workflow,
---       5 due index, 6 wake list, 7 token counter, 8 next job hash
--- ARGV: 1 job id, 2 token, 3 step name, 4 step result (a JSON object with at least one
---       field), 5 duration ms, 6 next step ('' when the run ends here), 7 next job id,
---       8 run status when it ends, 9 run error, 10 '1' to lease the next job to the caller,
---       11 lease ms, 12 retention ms, 13 workflow, 14 ms before the next step is due
---       (a delay step; then it is queued, never leased to the caller)
+-- KEYS: 1 job hash, 2 run hash
+-- ARGV: 1 shard prefix, 2 job id, 3 token, 4 step name, 5 step result (a JSON object with
+--       at least one field), 6 duration ms, 7 next step ('' when the run ends here),
+--       8 next job id, 9 run status when it ends, 10 run error, 11 '1' to lease the next
+--       job to the caller, 12 lease ms, 13 retention ms, 14 workflow, 15 ms before the
+--       next step is due (a delay step; then it is queued, never leased to the caller),
+--       16 '1' when the run fails at this step: its job goes to the dead letters
 -- Returns -1 when the token is stale, the token of the next job when it was leased to
 -- the caller, 0 otherwise.
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[3] then
   return -1
 end
+local prefix, jobid, wf = ARGV[1], ARGV[2], ARGV[14]
+local retention = tonumber(ARGV[13])
 local now = now_ms()
 local runid = redis.call('HGET', KEYS[1], 'run')
-local result = '{"finished":' .. string.format('%.0f', now) .. ',"duration_ms":' .. ARGV[5] .. ',' .. string.sub(ARGV[4], 2)
-redis.call('HSET', KEYS[2], 's:' .. ARGV[3], result)
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('DEL', KEYS[1])
-if ARGV[6] == '' then
-  redis.call('HSET', KEYS[2], 'status', ARGV[8], 'finished', now, 'error', ARGV[9])
-  redis.call('PEXPIRE', KEYS[2], ARGV[12])
+record(KEYS[2], ARGV[4], now, ARGV[6], ARGV[5], '')
+redis.call('ZREM', prefix .. 'leases', jobid)
+if ARGV[7] == '' then
+  if ARGV[16] == '1' then
+    dead_letter(prefix, jobid, runid, ARGV[10], now, retention)
+  else
+    redis.call('DEL', KEYS[1])
+  end
+  finish_run(prefix, runid, wf, ARGV[9], ARGV[10], now, retention)
   return 0
 end
-redis.call('HSET', KEYS[8], 'run', runid, 'wf', ARGV[13], 'step', ARGV[6], 'attempt', 0)
-local wait = tonumber(ARGV[14])
-if ARGV[10] == '1' and wait == 0 then
-  local token = redis.call('INCR', KEYS[7])
-  redis.call('HSET', KEYS[8], 'attempt', 1, 'token', token)
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[11]), ARGV[7])
+redis.call('DEL', KEYS[1])
+local next = prefix .. 'job:' .. ARGV[8]
+redis.call('HSET', next, 'run', runid, 'wf', wf, 'step', ARGV[7], 'attempt', 0)
+local wait = tonumber(ARGV[15])
+if ARGV[11] == '1' and wait == 0 then
+  local token = redis.call('INCR', prefix .. 'tokens')
+  redis.call('HSET', next, 'attempt', 1, 'token', token)
+  redis.call('ZADD', prefix .. 'leases', now + tonumber(ARGV[12]), ARGV[8])
   return token
 end
-enqueue(KEYS[4], KEYS[5], KEYS[6], ARGV[13], ARGV[7], now + wait)
+enqueue(prefix, wf, ARGV[8], now + wait)
 return 0

@@ -2,23 +2,35 @@
 -- from the shard's counter; only the holder of the current token can commit the job.
 -- First, every expired lease is taken back: its worker died or lost Redis, so its job
 -- is due again now (the old token can no longer commit). Every worker does this as it
--- leases; no process is special.
+-- leases; no process is special. A job whose lease expired ARGV[4] times in a row is
+-- taken to crash its workers: its run fails and the job goes to the dead letters.
 -- KEYS: 1 due index (workflow -> earliest due time), 2 leases zset, 3 token counter, 4 wake list
--- ARGV: 1 key prefix of the shard, 2 max jobs, 3 lease ms
+-- ARGV: 1 shard prefix, 2 max jobs, 3 lease ms, 4 most expired leases of a job, 5 retention ms
 -- Returns {wait, job, ...}: wait is -1 when jobs were leased or nothing is queued or
 -- leased, else the ms until the earliest queued job is due or lease expires; a job is
 -- {job id, token, attempt, step, {run hash fields and values}}.
 local now = now_ms()
 local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local max_reaps, retention = tonumber(ARGV[4]), tonumber(ARGV[5])
 
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 256)
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[2], id)
   local job = prefix .. 'job:' .. id
-  local wf = redis.call('HGET', job, 'wf')
+  local fields = redis.call('HMGET', job, 'wf', 'run', 'step', 'attempt')
+  local wf, runid, step, attempt = fields[1], fields[2], fields[3], fields[4]
   if wf then
     redis.call('HDEL', job, 'token')
-    enqueue(prefix .. 'ready:' .. wf, KEYS[1], KEYS[4], wf, id, now)
+    if redis.call('HINCRBY', job, 'reaped', 1) < max_reaps then
+      enqueue(prefix, wf, id, now)
+    else
+      local err = 'step ' .. step .. ': its worker stopped ' .. max_reaps ..
+        ' times in a row while running it (it crashed, or lost Redis for longer than its lease)'
+      record(prefix .. 'run:' .. runid, step, now, 0,
+        cjson.encode({status = 'failed', attempt = tonumber(attempt), error = err}), '')
+      dead_letter(prefix, id, runid, err, now, retention)
+      finish_run(prefix, runid, wf, 'failed', err, now, retention)
+    end
   end
 end
 

@@ -1,4 +1,6 @@
 -- Functions every script shares; they are prepended to each script when it loads.
+-- Scripts derive a shard's keys from its prefix, '{hf:N}:': every key of a shard has
+-- its hash tag, so a script touches one Redis Cluster slot.
 
 -- now_ms is Redis's clock in milliseconds. Scripts never use a worker's clock.
 local function now_ms()
@@ -6,15 +8,88 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+local function ms(n)
+  return string.format('%.0f', n)
+end
+
 -- enqueue queues a workflow's job to be due at a time, keeps the shard's due index at
 -- the workflow's earliest job, and wakes one waiting worker. The wake list is capped:
 -- it is a signal that work may be waiting, not a count of it.
-local function enqueue(ready, due, wake, workflow, job, at)
-  redis.call('ZADD', ready, at, job)
+local function enqueue(prefix, workflow, job, at)
+  local due = prefix .. 'due'
+  redis.call('ZADD', prefix .. 'ready:' .. workflow, at, job)
   local cur = redis.call('ZSCORE', due, workflow)
   if not cur or tonumber(cur) > at then
     redis.call('ZADD', due, at, workflow)
   end
-  redis.call('LPUSH', wake, '1')
-  redis.call('LTRIM', wake, 0, 63)
+  redis.call('LPUSH', prefix .. 'wake', '1')
+  redis.call('LTRIM', prefix .. 'wake', 0, 63)
+end
+
+-- admit gives free concurrency slots of a workflow to the runs waiting longest: their
+-- first job is queued and the run holds a slot until it finishes. A limit of 0 admits
+-- every waiting run (the workflow's limit was lifted).
+local function admit(prefix, workflow, limit, now)
+  local inflight, pending = prefix .. 'inflight:' .. workflow, prefix .. 'pending:' .. workflow
+  while limit == 0 or redis.call('ZCARD', inflight) < limit do
+    local head = redis.call('ZPOPMIN', pending)
+    if #head == 0 then
+      return
+    end
+    local runid = redis.call('HGET', prefix .. 'job:' .. head[1], 'run')
+    if runid then
+      redis.call('ZADD', inflight, now, runid)
+      enqueue(prefix, workflow, head[1], now)
+    end
+  end
+end
+
+-- queue_run queues the next job of a run that holds no worker: at once when its workflow
+-- has no concurrency limit or the run holds a slot or one is free, else in line for one.
+local function queue_run(prefix, workflow, runid, job, limit, now)
+  if limit == 0 then
+    enqueue(prefix, workflow, job, now)
+    if redis.call('EXISTS', prefix .. 'pending:' .. workflow) == 1 then
+      admit(prefix, workflow, 0, now)
+    end
+    return
+  end
+  local inflight = prefix .. 'inflight:' .. workflow
+  if redis.call('ZSCORE', inflight, runid) or redis.call('ZCARD', inflight) < limit then
+    redis.call('ZADD', inflight, now, runid)
+    enqueue(prefix, workflow, job, now)
+  else
+    redis.call('ZADD', prefix .. 'pending:' .. workflow, now, job)
+  end
+end
+
+-- record writes a step's result into its run: the JSON object result (at least one
+-- field) with finished and duration_ms in front, and extra fields (JSON text, each
+-- with a leading comma) after them.
+local function record(run, step, now, duration, result, extra)
+  redis.call('HSET', run, 's:' .. step,
+    '{"finished":' .. ms(now) .. ',"duration_ms":' .. duration .. extra .. ',' .. string.sub(result, 2))
+end
+
+-- finish_run ends a run, starts its retention, and frees its concurrency slot for the
+-- next waiting run.
+local function finish_run(prefix, runid, workflow, status, err, now, retention)
+  local run = prefix .. 'run:' .. runid
+  redis.call('HSET', run, 'status', status, 'finished', now, 'error', err)
+  redis.call('PEXPIRE', run, retention)
+  if redis.call('ZREM', prefix .. 'inflight:' .. workflow, runid) == 1 then
+    admit(prefix, workflow, tonumber(redis.call('HGET', run, 'lim') or '0'), now)
+  end
+end
+
+-- dead_letter keeps a job that failed its run in the shard's dead-letter set, with its
+-- attempts and error, for the retention period; a replay takes it out.
+local function dead_letter(prefix, jobid, runid, err, now, retention)
+  local job, dead = prefix .. 'job:' .. jobid, prefix .. 'dead'
+  redis.call('HDEL', job, 'token')
+  redis.call('HSET', job, 'error', err, 'dead', now)
+  redis.call('PEXPIRE', job, retention)
+  redis.call('ZADD', dead, now, jobid)
+  redis.call('ZREMRANGEBYSCORE', dead, '-inf', now - retention)
+  redis.call('HSET', prefix .. 'run:' .. runid, 'dead', jobid)
 end

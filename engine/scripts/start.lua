@@ -1,21 +1,31 @@
--- Starts a run: the run's state and its first step's job, in one atomic write. Starting
--- a run that exists already changes nothing. A run with no step to run (the workflow
--- has none, or the run failed before its first step) ends at once with ARGV[8] and ARGV[9].
--- KEYS: 1 run hash, 2 first job hash, 3 ready zset of the workflow, 4 due index, 5 wake list
--- ARGV: 1 run id, 2 workflow, 3 version, 4 event JSON, 5 first step ('' for none),
---       6 first job id, 7 retention ms, 8 status when it ends at once, 9 its error
+-- Starts a run: the run's state, its place in the run history and its first step's job,
+-- in one atomic write. Starting a run that exists already changes nothing. A run with
+-- no step to run (the workflow has none, or the run failed before its first step) ends
+-- at once with ARGV[9] and ARGV[10]. A workflow with a concurrency limit (ARGV[11] > 0)
+-- queues the run's first step only when a slot is free; else the run waits in line.
+-- KEYS: 1 run hash, 2 first job hash
+-- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 first step
+--       ('' for none), 7 first job id, 8 retention ms, 9 status when it ends at once,
+--       10 its error, 11 concurrency limit (0: none)
 -- Returns 1 when the run was created, 0 when it existed.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
+local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[3]
+local retention = tonumber(ARGV[8])
 local now = now_ms()
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'wf', ARGV[2], 'ver', ARGV[3], 'event', ARGV[4], 'created', now)
-if ARGV[5] == '' then
-  redis.call('HSET', KEYS[1], 'status', ARGV[8], 'error', ARGV[9], 'started', now, 'finished', now)
-  redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('HSET', KEYS[1], 'id', runid, 'wf', wf, 'ver', ARGV[4], 'event', ARGV[5], 'created', now)
+for _, index in ipairs({prefix .. 'runs', prefix .. 'runs:' .. wf}) do
+  redis.call('ZADD', index, now, runid)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now - retention)
+end
+if ARGV[6] == '' then
+  redis.call('HSET', KEYS[1], 'status', ARGV[9], 'error', ARGV[10], 'started', now, 'finished', now)
+  redis.call('PEXPIRE', KEYS[1], retention)
   return 1
 end
-redis.call('HSET', KEYS[1], 'status', 'queued')
-redis.call('HSET', KEYS[2], 'run', ARGV[1], 'wf', ARGV[2], 'step', ARGV[5], 'attempt', 0)
-enqueue(KEYS[3], KEYS[4], KEYS[5], ARGV[2], ARGV[6], now)
+local limit = tonumber(ARGV[11])
+redis.call('HSET', KEYS[1], 'status', 'queued', 'lim', limit)
+redis.call('HSET', KEYS[2], 'run', runid, 'wf', wf, 'step', ARGV[6], 'attempt', 0)
+queue_run(prefix, wf, runid, ARGV[7], limit, now)
 return 1

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+const historySrc = `
+workflow "a" {
+  step "probe" "x" {
+    value = "{{ event.body.n }}"
+    fail  = "{{ event.body.n % 3 == 0 }}"
+  }
+}
+workflow "b" {
+  step "probe" "y" {
+    value = "b"
+  }
+}
+`
+
+func TestRunHistoryListing(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{}
+		e := New(b.Client, Options{Logger: quiet, Shards: 3})
+		set := loadSet(t, rec, historySrc)
+		e.Use(set)
+		startPool(t, e, 4)
+		ctx := context.Background()
+		var aIDs, all []string
+		for n := range 9 {
+			id, err := e.Start(ctx, set.Workflow("a"), event(fmt.Sprintf(`{"n": %d}`, n)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			aIDs, all = append(aIDs, id), append(all, id)
+			if n%3 == 0 {
+				id, _ := e.Start(ctx, set.Workflow("b"), event(`{}`))
+				all = append(all, id)
+			}
+		}
+		for _, id := range all {
+			waitRun(t, e, id)
+		}
+
+		page, err := e.Runs(ctx, RunFilter{Workflow: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(page.Runs); fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(aIDs)) || !newestFirst(page.Runs) {
+			t.Errorf("runs of a %v, want %v newest first", got, aIDs)
+		}
+		failed, _ := e.Runs(ctx, RunFilter{Workflow: "a", Status: "failed"})
+		if len(failed.Runs) != 3 {
+			t.Errorf("%d failed runs of a, want 3 (n = 0, 3, 6)", len(failed.Runs))
+		}
+		for _, r := range failed.Runs {
+			if r.Status != "failed" || r.Workflow != "a" {
+				t.Errorf("run %+v in the failed listing of a", r)
+			}
+		}
+
+		// Paging through every workflow, two at a time, across the shards, gives the
+		// whole listing in the same order.
+		whole, _ := e.Runs(ctx, RunFilter{})
+		if fmt.Sprint(sorted(ids(whole.Runs))) != fmt.Sprint(sorted(all)) || !newestFirst(whole.Runs) {
+			t.Errorf("listing %v, want %v newest first", ids(whole.Runs), all)
+		}
+		var seen []string
+		f := RunFilter{Limit: 2}
+		for {
+			page, err := e.Runs(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen = append(seen, ids(page.Runs)...)
+			if len(page.Runs) < 2 {
+				break
+			}
+			f.Cursor = page.Next
+		}
+		if fmt.Sprint(seen) != fmt.Sprint(ids(whole.Runs)) {
+			t.Errorf("paged listing %v, want %v", seen, ids(whole.Runs))
+		}
+
+		if _, err := e.Runs(ctx, RunFilter{Status: "done"}); !errors.Is(err, ErrBadFilter) {
+			t.Errorf("unknown status: %v", err)
+		}
+		if _, err := e.Runs(ctx, RunFilter{Cursor: "nope"}); !errors.Is(err, ErrBadFilter) {
+			t.Errorf("bad cursor: %v", err)
+		}
+	})
+}
+
+func ids(runs []RunSummary) []string {
+	var out []string
+	for _, r := range runs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	return slices.Sorted(slices.Values(s))
+}
+
+// newestFirst reports whether runs are ordered by creation time, then id, descending.
+func newestFirst(runs []RunSummary) bool {
+	return slices.IsSortedFunc(runs, func(a, b RunSummary) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+}

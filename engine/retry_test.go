@@ -1,0 +1,280 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// downstream is an API that answers each call with the next status of a script, and
+// records the calls' paths and Idempotency-Keys.
+type downstream struct {
+	mu       sync.Mutex
+	statuses []int // answered in turn; the last one repeats
+	calls    []call
+	srv      *httptest.Server
+}
+
+type call struct {
+	path, key string
+	at        time.Time
+}
+
+func newDownstream(t *testing.T, statuses ...int) *downstream {
+	d := &downstream{statuses: statuses}
+	d.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		d.calls = append(d.calls, call{r.URL.Path, r.Header.Get("Idempotency-Key"), time.Now()})
+		code := d.statuses[0]
+		if len(d.statuses) > 1 {
+			d.statuses = d.statuses[1:]
+		}
+		d.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(d.srv.Close)
+	return d
+}
+
+func (d *downstream) answer(statuses ...int) {
+	d.mu.Lock()
+	d.statuses = statuses
+	d.mu.Unlock()
+}
+
+func (d *downstream) list() []call {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]call(nil), d.calls...)
+}
+
+// httpEngine runs workflows of real http steps, allowed to call loopback.
+func httpEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *workflows.Set) {
+	t.Helper()
+	k := workflows.NewKinds()
+	client := actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
+	actions.Register(k, actions.Options{Client: client, Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := New(b.Client, Options{Logger: quiet, Kinds: k})
+	e.Use(set)
+	startPool(t, e, 4)
+	return e, set
+}
+
+const retrySrc = `
+workflow "pay" {
+  step "http" "record" {
+    url  = "%s/record"
+    json = { id = "{{ event.body.id }}" }
+  }
+  step "http" "charge" {
+    url  = "%s/charge"
+    json = { id = "{{ event.body.id }}" }
+    retry {
+      attempts = 3
+      backoff  = "exponential"
+      initial  = "100ms"
+      max      = "300ms"
+    }
+  }
+}
+`
+
+func retryWorkflow(url string) string {
+	return strings.ReplaceAll(retrySrc, "%s", url)
+}
+
+func TestRetriesUntilTheStepSucceeds(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := newDownstream(t, 200)
+		e, set := httpEngine(t, b, retryWorkflow(api.srv.URL))
+		api.answer(200, 500, 500, 200) // record, then charge fails twice
+		id, err := e.Start(context.Background(), set.Workflow("pay"), event(`{"id": 7}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != "succeeded" {
+			t.Fatalf("run %s: %s", r.Status, r.Error)
+		}
+		calls := api.list()
+		if len(calls) != 4 {
+			t.Fatalf("%d calls, want record once and charge 3 times: %+v", len(calls), calls)
+		}
+		for i, c := range calls[1:] {
+			if c.path != "/charge" || c.key != id+":charge" {
+				t.Errorf("attempt %d: %s with key %q, want /charge with %q", i+1, c.path, c.key, id+":charge")
+			}
+		}
+		// Waits are within the policy: up to 100ms after the first failure, up to
+		// 200ms after the second (full jitter), never more than max.
+		for i, limit := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond} {
+			if gap := calls[i+2].at.Sub(calls[i+1].at); gap > limit+150*time.Millisecond {
+				t.Errorf("wait before attempt %d was %s, the policy allows up to %s", i+2, gap, limit)
+			}
+		}
+		charge := r.Steps[1]
+		if charge.Status != "succeeded" || charge.Attempts != 3 {
+			t.Errorf("charge %+v, want succeeded after 3 attempts", charge)
+		}
+	})
+}
+
+func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := newDownstream(t, 200)
+		e, set := httpEngine(t, b, retryWorkflow(api.srv.URL))
+		api.answer(200, 500) // record, then charge always fails
+		id, err := e.Start(context.Background(), set.Workflow("pay"), event(`{"id": 8}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != "failed" || !strings.Contains(r.Error, "status 500") || r.DeadLetter != id+":charge" {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		if n := len(api.list()); n != 4 {
+			t.Fatalf("%d calls, want 1 + 3 attempts", n)
+		}
+		dead, err := e.DeadLetters(context.Background(), 10)
+		if err != nil || len(dead) != 1 {
+			t.Fatalf("dead letters %+v, %v", dead, err)
+		}
+		if d := dead[0]; d.ID != id+":charge" || d.Run != id || d.Step != "charge" || d.Attempts != 3 ||
+			!strings.Contains(d.Error, "status 500") || d.Workflow != "pay" {
+			t.Errorf("dead letter %+v", d)
+		}
+		if err := e.Replay(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		// A replay of a run that is no longer failed is refused.
+		if err := e.Replay(context.Background(), id); err == nil {
+			t.Error("a queued run was replayed again")
+		}
+		r = waitRun(t, e, id)
+		if r.Status == "failed" {
+			// The API still fails: the replay dead-letters again, with a fresh count.
+			if n := len(api.list()); n != 7 {
+				t.Errorf("%d calls after the replay, want 3 more", n)
+			}
+		}
+
+		// The API is fixed: retrying the dead letter finishes the run without
+		// calling record again.
+		api.answer(200)
+		dead, _ = e.DeadLetters(context.Background(), 10)
+		if len(dead) != 1 {
+			t.Fatalf("dead letters after the failed replay: %+v", dead)
+		}
+		runID, err := e.RetryDeadLetter(context.Background(), dead[0].ID)
+		if err != nil || runID != id {
+			t.Fatalf("retry %q, %v", runID, err)
+		}
+		r = waitRun(t, e, id)
+		if r.Status != "succeeded" || r.Replays != 2 || r.DeadLetter != "" {
+			t.Fatalf("run after the fix %+v", r.RunSummary)
+		}
+		records := 0
+		for _, c := range api.list() {
+			if c.path == "/record" {
+				records++
+			}
+		}
+		if records != 1 {
+			t.Errorf("record ran %d times; a replay repeated a step that had succeeded", records)
+		}
+		if dead, _ := e.DeadLetters(context.Background(), 10); len(dead) != 0 {
+			t.Errorf("dead letters left: %+v", dead)
+		}
+		if _, err := e.RetryDeadLetter(context.Background(), id+":charge"); err != ErrNotFound {
+			t.Errorf("retrying a dead letter that is gone: %v", err)
+		}
+	})
+}
+
+func TestClientErrorsAreNotRetried(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := newDownstream(t, 200)
+		e, set := httpEngine(t, b, retryWorkflow(api.srv.URL))
+		api.answer(200, 422)
+		id, _ := e.Start(context.Background(), set.Workflow("pay"), event(`{"id": 9}`))
+		r := waitRun(t, e, id)
+		if r.Status != "failed" || r.Steps[1].Attempts != 1 {
+			t.Errorf("run %s, charge %+v: a 422 should fail at once", r.Status, r.Steps[1])
+		}
+		if n := len(api.list()); n != 2 {
+			t.Errorf("%d calls, want 2", n)
+		}
+	})
+}
+
+func TestRetryingStepShowsItsNextAttempt(t *testing.T) {
+	b := redistest.Mini(t)
+	api := newDownstream(t, 200)
+	src := strings.Replace(retryWorkflow(api.srv.URL), `initial  = "100ms"`, `initial  = "1m"`, 1)
+	src = strings.Replace(src, `max      = "300ms"`, `max      = "1m"`, 1)
+	src = strings.Replace(src, `backoff  = "exponential"`, `backoff  = "constant"`, 1)
+	e, set := httpEngine(t, b, src)
+	api.answer(200, 503)
+	id, _ := e.Start(context.Background(), set.Workflow("pay"), event(`{"id": 1}`))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := e.Run(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := r.Steps[1]; s.Status == "retrying" {
+			if s.NextAttemptAt == nil || s.NextAttemptAt.Sub(*s.FinishedAt) != time.Minute || s.Attempts != 1 ||
+				!strings.Contains(s.Error, "503") {
+				t.Errorf("retrying step %+v", s)
+			}
+			data, _ := json.Marshal(s)
+			if !strings.Contains(string(data), `"next_attempt_at"`) {
+				t.Errorf("JSON %s", data)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("step never retrying: %+v", r.Steps)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	exp := &workflows.Retry{Attempts: 10, Exponential: true, Initial: time.Second, Max: 5 * time.Second}
+	top := func(n int64) int64 { return n - 1 } // the random pick at its largest
+	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 5 * time.Second, 9: 5 * time.Second} {
+		if got := backoff(exp, attempt, 0, top); got != want {
+			t.Errorf("exponential after attempt %d: at most %s, want %s", attempt, got, want)
+		}
+	}
+	if got := backoff(exp, 3, 0, func(int64) int64 { return 0 }); got != 0 {
+		t.Errorf("full jitter can wait 0, got %s", got)
+	}
+	constant := &workflows.Retry{Attempts: 3, Initial: 2 * time.Second, Max: 5 * time.Second}
+	if got := backoff(constant, 2, 0, top); got != 2*time.Second {
+		t.Errorf("constant %s", got)
+	}
+	if got := backoff(constant, 1, 4*time.Second, top); got != 4*time.Second {
+		t.Errorf("Retry-After of 4s gave %s", got)
+	}
+	if got := backoff(constant, 1, time.Hour, top); got != 5*time.Second {
+		t.Errorf("Retry-After past max gave %s, want max", got)
+	}
+}

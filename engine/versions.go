@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// versions holds every workflow version this process can run. A run is pinned to the
+// version it started with; the version's source files are stored in Redis the first
+// time this process starts a run of it, so a process that never loaded that version
+// (another worker, or this one after a restart and an edit) loads it from there.
+//
+// Only the files are stored. env(), secret() and file() are read again by the process
+// that loads them, from its own environment: secret values never go to Redis.
+type versions struct {
+	rdb   redis.UniversalClient
+	kinds *workflows.Kinds // nil: versions cannot be loaded from Redis
+	ttl   time.Duration
+	log   *slog.Logger
+
+	mu    sync.RWMutex
+	byKey map[string]*version // by name@version
+	load  sync.Mutex          // one load from Redis at a time
+}
+
+type version struct {
+	wf     *workflows.Workflow
+	stored atomic.Bool // its sources are in Redis
+}
+
+func versionKey(name, ver string) string { return name + "@" + ver }
+
+// add makes wf runnable here, unless a workflow of its name and version is already.
+func (vs *versions) add(wf *workflows.Workflow) *version {
+	key := versionKey(wf.Name, wf.Version)
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	if v, ok := vs.byKey[key]; ok {
+		return v
+	}
+	v := &version{wf: wf}
+	vs.byKey[key] = v
+	return v
+}
+
+// loaded returns a version this process has, or nil.
+func (vs *versions) loaded(name, ver string) *workflows.Workflow {
+	vs.mu.RLock()
+	defer vs.mu.RUnlock()
+	if v := vs.byKey[versionKey(name, ver)]; v != nil {
+		return v.wf
+	}
+	return nil
+}
+
+// store puts the version's sources in Redis, once per process.
+func (vs *versions) store(ctx context.Context, v *version) error {
+	if v.stored.Load() {
+		return nil
+	}
+	type file struct {
+		Name string `json:"name"`
+		Sum  string `json:"sha256"`
+	}
+	var files []file
+	pipe := vs.rdb.Pipeline()
+	for _, src := range v.wf.Sources {
+		sum := sha256.Sum256(src.Data)
+		f := file{Name: src.Name, Sum: hex.EncodeToString(sum[:])}
+		files = append(files, f)
+		pipe.Set(ctx, sourceKey(f.Sum), src.Data, vs.ttl)
+	}
+	list, err := json.Marshal(files)
+	if err != nil {
+		return err
+	}
+	pipe.Set(ctx, versionSourcesKey(v.wf.Name, v.wf.Version), list, vs.ttl)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("storing the source of %s: %w", v.wf.Name, err)
+	}
+	v.stored.Store(true)
+	return nil
+}
+
+// get returns the version, loading it from the sources in Redis when this process has
+// never loaded it.
+func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workflow, error) {
+	if wf := vs.loaded(name, ver); wf != nil {
+		return wf, nil
+	}
+	vs.load.Lock()
+	defer vs.load.Unlock()
+	if wf := vs.loaded(name, ver); wf != nil {
+		return wf, nil
+	}
+	if vs.kinds == nil {
+		return nil, fmt.Errorf("workflow %s version %s is not loaded in this process", name, ver)
+	}
+	srcs, err := vs.fetch(ctx, name, ver)
+	if err != nil {
+		return nil, err
+	}
+	set, diags := workflows.Load(srcs, vs.kinds)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("workflow %s version %s does not load in this process: %s", name, ver, diags.Error())
+	}
+	wf := set.Workflow(name)
+	if wf == nil {
+		return nil, fmt.Errorf("the stored source of workflow %s version %s has no such workflow", name, ver)
+	}
+	if wf.Version != ver {
+		// Its env(), secret() or file() values differ here; the run still gets the
+		// steps it was started with.
+		vs.log.Warn("workflow loaded from Redis reads different values in this process",
+			"workflow", name, "version", ver, "here", wf.Version)
+	}
+	v := &version{wf: wf}
+	v.stored.Store(true)
+	vs.mu.Lock()
+	vs.byKey[versionKey(name, ver)] = v
+	vs.mu.Unlock()
+	vs.log.Info("workflow version loaded from Redis", "workflow", name, "version", ver)
+	return wf, nil
+}
+
+// errNoSource is returned when Redis has no source for a version: it was never stored
+// (it started on a hookflow that did not store sources) or it expired.
+var errNoSource = errors.New("its source is not in Redis")
+
+func (vs *versions) fetch(ctx context.Context, name, ver string) ([]workflows.Source, error) {
+	list, err := vs.rdb.Get(ctx, versionSourcesKey(name, ver)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("workflow %s version %s is not loaded in this process and %w", name, ver, errNoSource)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the source of %s version %s: %w", name, ver, err)
+	}
+	var files []struct {
+		Name string `json:"name"`
+		Sum  string `json:"sha256"`
+	}
+	if err := json.Unmarshal(list, &files); err != nil {
+		return nil, fmt.Errorf("reading the source of %s version %s: %w", name, ver, err)
+	}
+	pipe := vs.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(files))
+	for i, f := range files {
+		cmds[i] = pipe.Get(ctx, sourceKey(f.Sum))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("reading the source of %s version %s: %w", name, ver, err)
+	}
+	srcs := make([]workflows.Source, len(files))
+	for i, c := range cmds {
+		data, err := c.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s version %s: file %s: %w", name, ver, files[i].Name, errNoSource)
+		}
+		srcs[i] = workflows.Source{Name: files[i].Name, Data: data}
+	}
+	return srcs, nil
+}
