@@ -1,5 +1,5 @@
-// Package admin serves hookflow's admin API: health and run history, as JSON under
-// /api/v1. It listens apart from the webhooks, on loopback by default.
+// Package admin serves hookflow's admin API: health, run history, replays and dead
+// letters, as JSON under /api/v1. It listens apart from the webhooks, on loopback by default.
 package admin
 
 import (
@@ -7,20 +7,26 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/httpjson"
 )
 
-// Runs reads runs back; the engine is one.
+// Runs reads runs back and replays them; the engine is one.
 type Runs interface {
 	Run(ctx context.Context, id string) (*engine.Run, error)
+	Runs(ctx context.Context, f engine.RunFilter) (*engine.RunPage, error)
+	Replay(ctx context.Context, id string) error
+	DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter, error)
+	RetryDeadLetter(ctx context.Context, id string) (string, error)
 	Ping(ctx context.Context) error
 }
 
 // Handler returns the admin API.
 func Handler(runs Runs, log *slog.Logger) http.Handler {
+	a := &api{runs: runs, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -34,20 +40,102 @@ func Handler(runs Runs, log *slog.Logger) http.Handler {
 		}
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.HandleFunc("GET /api/v1/runs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		run, err := runs.Run(r.Context(), r.PathValue("id"))
-		switch {
-		case errors.Is(err, engine.ErrNotFound):
-			httpjson.Error(w, http.StatusNotFound, "no run "+r.PathValue("id")+" (it may have expired)")
-		case err != nil:
-			log.Error("reading run", "run", r.PathValue("id"), "err", err)
-			httpjson.Error(w, http.StatusServiceUnavailable, "cannot read the run right now")
-		default:
-			httpjson.Write(w, http.StatusOK, run)
-		}
-	})
+	mux.HandleFunc("GET /api/v1/runs", a.listRuns)
+	mux.HandleFunc("GET /api/v1/runs/{id}", a.run)
+	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
+	mux.HandleFunc("GET /api/v1/dlq", a.deadLetters)
+	mux.HandleFunc("POST /api/v1/dlq/{id}/retry", a.retryDeadLetter)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+type api struct {
+	runs Runs
+	log  *slog.Logger
+}
+
+func (a *api) run(w http.ResponseWriter, r *http.Request) {
+	run, err := a.runs.Run(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, err, "reading run", "run", r.PathValue("id"))
+		return
+	}
+	httpjson.Write(w, http.StatusOK, run)
+}
+
+// listRuns answers GET /api/v1/runs?workflow=&status=&limit=&cursor=.
+func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, ok := intParam(w, q.Get("limit"))
+	if !ok {
+		return
+	}
+	page, err := a.runs.Runs(r.Context(), engine.RunFilter{Workflow: q.Get("workflow"), Status: q.Get("status"),
+		Limit: limit, Cursor: q.Get("cursor")})
+	if err != nil {
+		a.fail(w, err, "listing runs")
+		return
+	}
+	httpjson.Write(w, http.StatusOK, page)
+}
+
+func (a *api) replay(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := a.runs.Replay(r.Context(), id); err != nil {
+		a.fail(w, err, "replaying run", "run", id)
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, map[string]string{"run_id": id, "status": "queued"})
+}
+
+func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
+	limit, ok := intParam(w, r.URL.Query().Get("limit"))
+	if !ok {
+		return
+	}
+	dead, err := a.runs.DeadLetters(r.Context(), limit)
+	if err != nil {
+		a.fail(w, err, "listing dead letters")
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"dead_letters": dead})
+}
+
+func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
+	runID, err := a.runs.RetryDeadLetter(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, err, "retrying dead letter", "id", r.PathValue("id"))
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, map[string]string{"run_id": runID, "status": "queued"})
+}
+
+// fail answers an error: what the caller can act on as a 4xx with the reason, the rest
+// (Redis unreachable, mostly) as 503, logged.
+func (a *api) fail(w http.ResponseWriter, err error, doing string, args ...any) {
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		httpjson.Error(w, http.StatusNotFound, "not found (it may have expired): "+err.Error())
+	case errors.Is(err, engine.ErrCannotReplay):
+		httpjson.Error(w, http.StatusConflict, err.Error())
+	case errors.Is(err, engine.ErrBadFilter):
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+	default:
+		a.log.Error(doing+" failed", append(args, "err", err)...)
+		httpjson.Error(w, http.StatusServiceUnavailable, doing+" failed; try again")
+	}
+}
+
+func intParam(w http.ResponseWriter, s string) (int, bool) {
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		httpjson.Error(w, http.StatusBadRequest, "limit must be a whole number from 1")
+		return 0, false
+	}
+	return n, true
 }

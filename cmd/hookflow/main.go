@@ -16,6 +16,7 @@ const usage = `hookflow runs integration workflows written in HCL.
 
 Usage:
   hookflow serve [flags] [DIR]     receive webhooks and run workflows from DIR (default .)
+  hookflow worker --redis URL [DIR]  run steps only, sharing a Redis with serve processes
   hookflow validate [DIR]          check the workflows in DIR; exit 1 on errors
   hookflow fmt [--check] [PATH]    format workflow files canonically
 
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "serve":
 		return serveCommand(ctx, args[1:], stderr)
+	case "worker":
+		return workerCommand(ctx, args[1:], stderr)
 	case "validate":
 		return validateCommand(args[1:], stdout, stderr)
 	case "fmt":

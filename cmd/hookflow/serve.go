@@ -3,17 +3,21 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/admin"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/triggers"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 type serveConfig struct {
@@ -22,8 +26,18 @@ type serveConfig struct {
 	admin     string
 	redisURL  string
 	workers   int
+	lease     time.Duration
 	allowNet  prefixList
 	logFormat string
+}
+
+// engineFlags adds the flags serve and worker share.
+func engineFlags(fs *flag.FlagSet, cfg *serveConfig) {
+	fs.StringVar(&cfg.redisURL, "redis", "", "Redis URL, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis")
+	fs.IntVar(&cfg.workers, "workers", 64, "maximum steps executing at once in this process")
+	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
+	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private `CIDR` (repeatable), e.g. 127.0.0.1/32")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 }
 
 func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
@@ -31,10 +45,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", "serve [flags] [DIR]", stderr)
 	fs.StringVar(&cfg.listen, "listen", ":8080", "address for webhooks (`/hooks/…`) and /healthz")
 	fs.StringVar(&cfg.admin, "admin", "127.0.0.1:8081", "address for the admin API; keep it private")
-	fs.StringVar(&cfg.redisURL, "redis", "", "Redis URL, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis")
-	fs.IntVar(&cfg.workers, "workers", 64, "maximum steps executing at once in this process")
-	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private `CIDR` (repeatable), e.g. 127.0.0.1/32")
-	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	engineFlags(fs, &cfg)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,27 +85,60 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 
 // server is a running hookflow: webhook listener, admin listener, workers and Redis.
 type server struct {
-	log        *slog.Logger
+	*engineRuntime
 	public     *http.Server
 	admin      *http.Server
 	publicAddr string
 	adminAddr  string
-	pool       *engine.Pool
-	closeRedis func()
+	draining   atomic.Bool // shutting down: new webhooks are answered 503
 	errc       chan error
 }
 
-// startServer loads the workflows and starts everything; it returns once both
-// listeners accept connections.
-func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*server, error) {
+// engineRuntime is what serve and worker both run: the workflows, Redis, the engine and
+// its workers.
+type engineRuntime struct {
+	log        *slog.Logger
+	set        *workflows.Set
+	engine     *engine.Engine
+	pool       *engine.Pool
+	closeRedis func()
+}
+
+// startRuntime loads the workflows, connects to Redis and starts the workers.
+func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*engineRuntime, error) {
 	client := actions.NewClient(actions.NewGuard(cfg.allowNet))
-	set, _ := load(cfg.dir, kinds(client, log), stderr)
+	k := kinds(client, log)
+	set, _ := load(cfg.dir, k, stderr)
 	if set == nil {
 		return nil, exitError(1)
 	}
 	if len(set.Workflows()) == 0 {
 		log.Warn("no workflows found", "dir", cfg.dir)
 	}
+	rdb, closeRedis, err := openRedis(ctx, cfg.redisURL, cfg.workers, log)
+	if err != nil {
+		return nil, err
+	}
+	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Kinds: k})
+	eng.Use(set)
+	pool := eng.NewPool(cfg.workers)
+	pool.Start()
+	return &engineRuntime{log: log, set: set, engine: eng, pool: pool, closeRedis: closeRedis}, nil
+}
+
+// stop stops the workers (steps in progress finish, up to a deadline; the rest are
+// handed back to the queue), then closes Redis.
+func (rt *engineRuntime) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := rt.pool.Stop(ctx)
+	rt.closeRedis()
+	return err
+}
+
+// startServer loads the workflows and starts everything; it returns once both
+// listeners accept connections.
+func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*server, error) {
 	publicLn, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)
@@ -104,32 +148,28 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		publicLn.Close()
 		return nil, fmt.Errorf("--admin: %w", err)
 	}
-	rdb, closeRedis, err := openRedis(ctx, cfg.redisURL, cfg.workers, log)
+	rt, err := startRuntime(ctx, cfg, log, stderr)
 	if err != nil {
 		publicLn.Close()
 		adminLn.Close()
 		return nil, err
 	}
+	set := rt.set
 
-	eng := engine.New(rdb, engine.Options{Logger: log})
-	eng.Use(set)
-	pool := eng.NewPool(cfg.workers)
-	pool.Start()
-
-	s := &server{log: log, pool: pool, closeRedis: closeRedis, errc: make(chan error, 2),
+	s := &server{engineRuntime: rt, errc: make(chan error, 2),
 		publicAddr: publicLn.Addr().String(), adminAddr: adminLn.Addr().String()}
 	adminBase := "http://" + dialable(s.adminAddr)
-	hooks := triggers.NewWebhooks(eng, log, func(id string) string { return adminBase + "/api/v1/runs/" + id })
+	hooks := triggers.NewWebhooks(rt.engine, log, func(id string) string { return adminBase + "/api/v1/runs/" + id })
 	hooks.Use(set)
 
 	mux := http.NewServeMux()
-	mux.Handle("/hooks/", hooks)
+	mux.Handle("/hooks/", s.unlessDraining(hooks))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.public = newHTTPServer(mux, log)
-	s.admin = newHTTPServer(admin.Handler(eng, log), log)
+	s.admin = newHTTPServer(admin.Handler(rt.engine, log), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
 
@@ -144,6 +184,20 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		}
 	}
 	return s, nil
+}
+
+// unlessDraining answers 503 with Retry-After once shutdown began, so that a sender
+// on a kept-alive connection retries elsewhere rather than wait.
+func (s *server) unlessDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Connection", "close")
+			httpjson.Error(w, http.StatusServiceUnavailable, "hookflow is shutting down; retry shortly")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -164,10 +218,11 @@ func (s *server) serve(srv *http.Server, ln net.Listener) {
 	}
 }
 
-// shutdown stops in order: webhook intake first (requests in progress finish and
-// their runs are queued), then the workers (steps in progress finish, up to a
-// deadline), then the admin API, then Redis.
+// shutdown stops in order: webhook intake first (new webhooks get 503; requests in
+// progress finish and their runs are queued), then the workers (steps in progress
+// finish, up to a deadline), then the admin API, then Redis.
 func (s *server) shutdown() error {
+	s.draining.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err := s.public.Shutdown(ctx)
 	cancel()

@@ -25,6 +25,9 @@ type Backend struct {
 	Client *redis.Client
 	// Stop stops the server, to test what happens while Redis is down.
 	Stop func()
+	// Restart kills a real server and starts it again on the same port and data
+	// (nil for miniredis).
+	Restart func()
 }
 
 // Each runs f once against miniredis and once against a real redis-server.
@@ -49,33 +52,68 @@ func Mini(t testing.TB) *Backend {
 // Real starts a redis-server on a free port for the test, with nothing saved to disk.
 func Real(t testing.TB) *Backend {
 	t.Helper()
+	return startReal(t, "--save", "", "--appendonly", "no")
+}
+
+// Durable starts a redis-server that appends every write to its AOF and fsyncs it
+// before answering (appendfsync always), as a deployment that must lose no accepted
+// event across a Redis crash runs it. Restart kills it (SIGKILL) and starts it again
+// on the same port and files.
+func Durable(t testing.TB) *Backend {
+	t.Helper()
+	return startReal(t, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+}
+
+func startReal(t testing.TB, persistence ...string) *Backend {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		unavailable(t, "redis-server is not installed (apt-get install redis-server)")
 	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		unavailable(t, fmt.Sprintf("starting redis-server: %v", err))
+	port, dir := freePort(t), t.TempDir()
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--loglevel", "warning"}, persistence...)
+	var mu sync.Mutex
+	var cmd *exec.Cmd
+	start := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		cmd = exec.Command(bin, args...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			unavailable(t, fmt.Sprintf("starting redis-server: %v", err))
+		}
 	}
-	var once sync.Once
 	stop := func() {
-		once.Do(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-		})
+			cmd = nil
+		}
 	}
+	start()
 	t.Cleanup(stop)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	b := backend(t, "redis-server", addr)
 	b.Stop = stop
+	b.Restart = func() {
+		stop()
+		start()
+		waitReady(t, b, addr)
+	}
+	waitReady(t, b, addr)
+	return b
+}
+
+func waitReady(t testing.TB, b *Backend, addr string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := b.Client.Ping(context.Background()).Err()
 		if err == nil {
-			return b
+			return
 		}
 		if time.Now().After(deadline) {
 			unavailable(t, fmt.Sprintf("redis-server on %s did not answer: %v", addr, err))

@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// The run history, dead letters and replays, through the API as an operator uses them.
+func TestRunsDeadLettersAndReplay(t *testing.T) {
+	var status atomic.Int32
+	status.Store(500)
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer crm.Close()
+
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet,
+		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "sync_crm" {
+  step "http" "update" {
+    url = "` + crm.URL + `"
+  }
+}
+`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	b := redistest.Mini(t)
+	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k})
+	e.Use(set)
+	pool := e.NewPool(2)
+	pool.Start()
+	defer pool.Stop(context.Background())
+	srv := httptest.NewServer(Handler(e, quiet))
+	defer srv.Close()
+
+	id, err := e.Start(context.Background(), set.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, srv.URL, id, "failed")
+
+	var page engine.RunPage
+	get(t, srv.URL+"/api/v1/runs?workflow=sync_crm&status=failed", http.StatusOK, &page)
+	if len(page.Runs) != 1 || page.Runs[0].ID != id || page.Runs[0].DeadLetter != id+":update" {
+		t.Fatalf("failed runs %+v", page)
+	}
+	get(t, srv.URL+"/api/v1/runs?status=succeeded", http.StatusOK, &page)
+	if len(page.Runs) != 0 {
+		t.Errorf("succeeded runs %+v", page.Runs)
+	}
+	var dlq struct {
+		DeadLetters []engine.DeadLetter `json:"dead_letters"`
+	}
+	get(t, srv.URL+"/api/v1/dlq", http.StatusOK, &dlq)
+	if len(dlq.DeadLetters) != 1 || dlq.DeadLetters[0].Run != id || !strings.Contains(dlq.DeadLetters[0].Error, "500") {
+		t.Fatalf("dead letters %+v", dlq)
+	}
+
+	status.Store(200)
+	var answer map[string]string
+	post(t, srv.URL+"/api/v1/dlq/"+dlq.DeadLetters[0].ID+"/retry", http.StatusAccepted, &answer)
+	if answer["run_id"] != id {
+		t.Errorf("retry answered %v", answer)
+	}
+	waitStatus(t, srv.URL, id, "succeeded")
+
+	var fail map[string]string
+	post(t, srv.URL+"/api/v1/runs/"+id+"/replay", http.StatusConflict, &fail)
+	if !strings.Contains(fail["error"], "it is succeeded") {
+		t.Errorf("replaying a succeeded run: %v", fail)
+	}
+	post(t, srv.URL+"/api/v1/runs/nosuchrun/replay", http.StatusNotFound, &fail)
+	post(t, srv.URL+"/api/v1/dlq/"+dlq.DeadLetters[0].ID+"/retry", http.StatusNotFound, &fail)
+	get(t, srv.URL+"/api/v1/runs?status=done", http.StatusBadRequest, &fail)
+	if !strings.Contains(fail["error"], "queued, running, succeeded, failed") {
+		t.Errorf("bad status: %v", fail)
+	}
+	get(t, srv.URL+"/api/v1/runs?limit=lots", http.StatusBadRequest, &fail)
+	get(t, srv.URL+"/api/v1/runs?cursor=x", http.StatusBadRequest, &fail)
+}
+
+func waitStatus(t *testing.T, base, id, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var run engine.Run
+		get(t, base+"/api/v1/runs/"+id, http.StatusOK, &run)
+		if run.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s is %s, want %s", id, run.Status, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string, status int, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode(t, resp, status, v)
+}
+
+func post(t *testing.T, url string, status int, v any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode(t, resp, status, v)
+}
+
+func decode(t *testing.T, resp *http.Response, status int, v any) {
+	t.Helper()
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: %d %s, want %d", resp.Request.Method, resp.Request.URL, resp.StatusCode, data, status)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+}

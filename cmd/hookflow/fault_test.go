@@ -1,0 +1,401 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// These tests run hookflow as the separate process it is in production, and kill it
+// (or its Redis) with SIGKILL while runs are in flight.
+
+// relaySrc is a two-step workflow; each step calls the downstream API.
+const relaySrc = `
+workflow "relay" {
+  trigger "webhook" {
+    path = "/relay"
+  }
+
+  step "http" "a" {
+    url  = "${env("FAULT_API")}/a"
+    json = { n = "{{ event.body.n }}" }
+  }
+
+  step "http" "b" {
+    url  = "${env("FAULT_API")}/b"
+    json = { n = "{{ event.body.n }}" }
+  }
+}
+`
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// hookflowBinary builds hookflow once for the tests that run it as a process.
+func hookflowBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hookflow-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "hookflow")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// sink is the downstream API: it records each call's Idempotency-Key and takes a
+// little time, so that steps are in flight when a process dies.
+type sink struct {
+	mu    sync.Mutex
+	calls map[string]int // Idempotency-Key -> calls
+	total atomic.Int64
+	srv   *httptest.Server
+}
+
+func newSink(t *testing.T, latency time.Duration) *sink {
+	s := &sink{calls: map[string]int{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(latency)
+		s.mu.Lock()
+		s.calls[r.Header.Get("Idempotency-Key")]++
+		s.mu.Unlock()
+		s.total.Add(1)
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// proc is a hookflow process.
+type proc struct {
+	cmd    *exec.Cmd
+	public string
+	admin  string
+	log    *bytes.Buffer
+}
+
+func startProc(t *testing.T, dir, redisURL, api string, extra ...string) *proc {
+	t.Helper()
+	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &bytes.Buffer{}}
+	args := append([]string{"serve", "--listen", p.public, "--admin", p.admin, "--redis", redisURL,
+		"--allow-net", "127.0.0.1/32", "--lease", "2s", "--workers", "64"}, extra...)
+	p.cmd = exec.Command(hookflowBinary(t), append(args, dir)...)
+	p.cmd.Env = append(os.Environ(), "FAULT_API="+api)
+	p.cmd.Stderr = &syncWriter{w: p.log}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.kill() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hookflow did not start: %v\n%s", err, p.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL: no shutdown, no hand-back, leases left to expire.
+func (p *proc) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+// fire posts n webhooks from 32 senders and returns the ids of the runs answered 202.
+// Every other answer must be 503 with Retry-After, or a refused connection.
+func fire(t *testing.T, url string, n int, next func() int) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next()
+				if i >= n {
+					return
+				}
+				resp, err := client.Post(url, "application/json", strings.NewReader(fmt.Sprintf(`{"n": %d}`, i)))
+				if err != nil {
+					continue // the process is gone: nothing was promised
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusAccepted:
+					var answer struct {
+						RunID string `json:"run_id"`
+					}
+					if err := json.Unmarshal(body, &answer); err != nil || answer.RunID == "" {
+						t.Errorf("202 without a run id: %s", body)
+					}
+					mu.Lock()
+					ids = append(ids, answer.RunID)
+					mu.Unlock()
+				case http.StatusServiceUnavailable:
+					if resp.Header.Get("Retry-After") == "" {
+						t.Errorf("503 without Retry-After: %s", body)
+					}
+				default:
+					t.Errorf("webhook answered %d: %s", resp.StatusCode, body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ids
+}
+
+func counter() func() int {
+	var n atomic.Int64
+	return func() int { return int(n.Add(1) - 1) }
+}
+
+// waitAll waits until every run has finished and returns how many did not succeed.
+func waitAll(t *testing.T, rdb *redis.Client, ids []string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	pending := ids
+	for len(pending) > 0 {
+		pipe := rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(pending))
+		for i, id := range pending {
+			cmds[i] = pipe.HGet(context.Background(), "{hf:0}:run:"+id, "status")
+		}
+		pipe.Exec(context.Background())
+		var still []string
+		for i, c := range cmds {
+			switch c.Val() {
+			case "succeeded":
+			case "failed":
+				msg, _ := rdb.HGet(context.Background(), "{hf:0}:run:"+pending[i], "error").Result()
+				t.Fatalf("run %s failed: %s", pending[i], msg)
+			case "":
+				t.Fatalf("run %s was answered 202 but is not in Redis", pending[i])
+			default:
+				still = append(still, pending[i])
+			}
+		}
+		pending = still
+		if len(pending) > 0 && time.Now().After(deadline) {
+			t.Fatalf("%d of %d runs not finished after %s, e.g. %s", len(pending), len(ids), within, pending[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkDelivered checks the downstream saw both steps of every run, and that repeats
+// are few: at most maxRepeats, one per step in flight when a process died.
+func checkDelivered(t *testing.T, s *sink, ids []string, maxRepeats int) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repeats := 0
+	for _, id := range ids {
+		for _, step := range []string{"a", "b"} {
+			n := s.calls[id+":"+step]
+			if n == 0 {
+				t.Fatalf("step %s of run %s never reached the API", step, id)
+			}
+			repeats += n - 1
+		}
+	}
+	if len(s.calls) != 2*len(ids) {
+		t.Errorf("the API saw %d keys for %d runs of 2 steps", len(s.calls), len(ids))
+	}
+	if repeats > maxRepeats {
+		t.Errorf("%d steps repeated, more than the %d that can be in flight", repeats, maxRepeats)
+	}
+	t.Logf("%d runs delivered; %d steps repeated after the kill, each with its Idempotency-Key", len(ids), repeats)
+}
+
+// checkQuiet checks that nothing is left leased or queued.
+func checkQuiet(t *testing.T, rdb *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	for _, key := range []string{"{hf:0}:leases", "{hf:0}:ready:relay", "{hf:0}:due", "{hf:0}:dead"} {
+		if n := rdb.ZCard(ctx, key).Val(); n != 0 {
+			t.Errorf("%s holds %d entries after every run finished", key, n)
+		}
+	}
+}
+
+func writeRelay(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "relay.hcl"), []byte(relaySrc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestKillDuringRunsLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs hookflow processes")
+	}
+	b := redistest.Real(t)
+	// 64 workers on steps of 20ms finish about 3,200 steps a second: slower than
+	// webhooks arrive, so most runs are queued or in flight at the kill.
+	api := newSink(t, 20*time.Millisecond)
+	dir := writeRelay(t)
+	p := startProc(t, dir, b.URL, api.srv.URL)
+	const runs = 2000
+	ids := fire(t, "http://"+p.public+"/hooks/relay", runs, counter())
+	if len(ids) != runs {
+		t.Fatalf("%d of %d webhooks accepted", len(ids), runs)
+	}
+	p.kill()
+	if done := api.total.Load(); done >= 2*runs {
+		t.Fatalf("every step ran before the kill (%d); nothing was in flight", done)
+	}
+	leased := b.Client.ZCard(context.Background(), "{hf:0}:leases").Val()
+	t.Logf("killed with %d of %d steps done, %d leased", api.total.Load(), 2*runs, leased)
+
+	startProc(t, dir, b.URL, api.srv.URL)
+	waitAll(t, b.Client, ids, 60*time.Second)
+	checkDelivered(t, api, ids, int(leased))
+	checkQuiet(t, b.Client)
+}
+
+func TestSecondEngineFinishesAKilledEnginesRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs hookflow processes")
+	}
+	b := redistest.Real(t)
+	api := newSink(t, 5*time.Millisecond)
+	dir := writeRelay(t)
+	doomed := startProc(t, dir, b.URL, api.srv.URL)
+	survivor := startProc(t, dir, b.URL, api.srv.URL)
+	const runs = 600
+	next := counter()
+	var ids []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range []*proc{doomed, survivor} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := fire(t, "http://"+p.public+"/hooks/relay", runs, next)
+			mu.Lock()
+			ids = append(ids, got...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(ids) != runs {
+		t.Fatalf("%d of %d webhooks accepted", len(ids), runs)
+	}
+	for api.total.Load() < 100 {
+		time.Sleep(time.Millisecond)
+	}
+	doomed.kill()
+	waitAll(t, b.Client, ids, 60*time.Second)
+	checkDelivered(t, api, ids, 64)
+	checkQuiet(t, b.Client)
+}
+
+// Redis is killed and restarted under load. While it is down, webhooks are answered
+// 503 with Retry-After, never 2xx; every webhook answered 202 ends in a finished run.
+func TestRedisRestartLosesNoAcceptedEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs hookflow processes")
+	}
+	b := redistest.Durable(t)
+	api := newSink(t, time.Millisecond)
+	dir := writeRelay(t)
+	p := startProc(t, dir, b.URL, api.srv.URL)
+
+	stop := make(chan struct{})
+	var ids []string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n := counter()
+		ids = fire(t, "http://"+p.public+"/hooks/relay", 1<<30, func() int {
+			select {
+			case <-stop:
+				return 1 << 30
+			default:
+				time.Sleep(2 * time.Millisecond) // about 32 senders × 500/s
+				return n()
+			}
+		})
+	}()
+	time.Sleep(time.Second)
+	b.Stop()
+	down := time.Now()
+	// While Redis is down, a webhook is refused, not accepted.
+	for time.Since(down) < time.Second {
+		resp, err := http.Post("http://"+p.public+"/hooks/relay", "application/json", strings.NewReader(`{"n": -1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("with Redis down a webhook got %d (Retry-After %q)", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Restart()
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	if len(ids) < 100 {
+		t.Fatalf("only %d webhooks accepted", len(ids))
+	}
+	waitAll(t, b.Client, ids, 60*time.Second)
+	checkDelivered(t, api, ids, 2*64)
+	checkQuiet(t, b.Client)
+}
