@@ -3,11 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 func TestValidateCommand(t *testing.T) {
@@ -161,5 +168,37 @@ func TestFmtCommand(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(broken); string(data) != "workflow \"b\" {\n  filter = \n}\n" {
 		t.Error("a file that does not parse was changed")
+	}
+}
+
+func TestWorkerCommand(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"worker", t.TempDir()}, nil, io.Discard, &stderr); !errors.Is(err, errUsage) ||
+		!strings.Contains(stderr.String(), "--redis is required") {
+		t.Errorf("worker without --redis: %v, %q", err, stderr.String())
+	}
+
+	// A worker runs the steps of runs another process started.
+	b := redistest.Real(t)
+	api := newSink(t, 0)
+	t.Setenv("FAULT_API", api.srv.URL)
+	dir := writeRelay(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs syncWriter
+	logs.w = &bytes.Buffer{}
+	go func() {
+		done <- run(ctx, []string{"worker", "--redis", b.URL, "--allow-net", "127.0.0.1/32", dir}, nil, io.Discard, &logs)
+	}()
+	set, _ := load(dir, kinds(nil, nil), io.Discard)
+	starter := engine.New(b.Client, engine.Options{})
+	id, err := starter.Start(context.Background(), set.Workflow("relay"), &workflows.Event{ID: "e", Trigger: "manual", Raw: `{"n": 1}`, ContentType: "application/json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAll(t, b.Client, []string{id}, 10*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("worker: %v\n%s", err, logs.w)
 	}
 }

@@ -290,3 +290,24 @@ func TestServeReportsBusyPorts(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// Once shutdown begins, a webhook on a kept-alive connection is answered 503 with
+// Retry-After rather than queued by a process that is going away.
+func TestWebhooksWhileShuttingDown(t *testing.T) {
+	crm, _ := fakeCRM(t)
+	t.Setenv("E2E_API_URL", crm.URL)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "orders.hcl"), []byte(ordersSrc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := serveDir(t, dir, "", "127.0.0.1:0")
+	s.draining.Store(true)
+	resp, err := http.Post("http://"+s.publicAddr+"/hooks/orders", "application/json", strings.NewReader(`{"type": "order.paid"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("while shutting down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
