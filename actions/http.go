@@ -329,16 +329,15 @@ type StatusError struct {
 	RetryAfter time.Duration
 }
 
-// RetryHint says that a 5xx, 408 or 429 answer may pass on another attempt, and a
-// redirect or any other 4xx will not.
+// RetryHint says that a 5xx, 408 or 429 answer may pass on another attempt, and any
+// other will not: a redirect or another 4xx, or a 2xx the step does not expect (the
+// request was taken; sending it again would repeat it).
 func (e *StatusError) RetryHint() (bool, time.Duration) {
 	switch {
 	case e.Code >= 500, e.Code == http.StatusRequestTimeout, e.Code == http.StatusTooManyRequests:
 		return true, e.RetryAfter
-	case e.Code >= 300:
-		return false, 0
 	}
-	return true, e.RetryAfter // a 2xx the step does not expect, such as 202 for "200"
+	return false, 0
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date. Anything else, or

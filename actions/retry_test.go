@@ -42,8 +42,12 @@ func TestHTTPRetryClassification(t *testing.T) {
 		{"code=404", false, 0},
 		{"code=422", false, 0},
 		{"code=302", false, 0},
+		{"code=201", false, 0}, // the step expects 200 only: not sent again
 	} {
-		_, err := call(loadStep(t, loopbackClient, `step "http" "a" { url = "`+srv.URL+`/?`+tc.query+`" }`), &workflows.Env{})
+		_, err := call(loadStep(t, loopbackClient, `step "http" "a" {
+ url = "`+srv.URL+`/?`+tc.query+`"
+ expect = "200"
+}`), &workflows.Env{})
 		if err == nil {
 			t.Errorf("%s: no error", tc.query)
 			continue

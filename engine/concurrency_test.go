@@ -99,3 +99,64 @@ workflow "one" {
 		}
 	})
 }
+
+// The limit is the workflow's, set by the version that started the last run: lowered
+// by an edit, it holds for the runs waiting too; raised, it admits them oldest first.
+func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet})
+		three := loadSet(t, &recorder{}, strings.Replace(chainSrc, `workflow "chain" {`, "workflow \"chain\" {\n  concurrency = 3", 1)).Workflow("chain")
+		one := *three
+		one.Concurrency = 1
+		sh := e.q.shardFor("chain")
+		inflight := func() int64 { return b.Client.ZCard(ctx, sh.inflight("chain")).Val() }
+		pending := func() []string { return b.Client.ZRange(ctx, sh.pending("chain"), 0, -1).Val() }
+		var ids []string
+		for i, wf := range []*workflows.Workflow{three, three, three, three, three, &one} {
+			id := fmt.Sprintf("run%d", i)
+			if err := e.q.start(ctx, id, wf, []byte(`{}`), ""); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		if inflight() != 3 || len(pending()) != 3 {
+			t.Fatalf("in flight %d, waiting %v; want 3 and 3", inflight(), pending())
+		}
+		jobs, _, err := e.q.lease(ctx, sh, 10)
+		if err != nil || len(jobs) != 3 {
+			t.Fatalf("leased %d jobs (%v), want the 3 runs holding slots", len(jobs), err)
+		}
+		end := func(j *job) {
+			t.Helper()
+			_, err := e.q.complete(ctx, commit{job: j, runID: j.run["id"], workflow: "chain",
+				result: []byte(`{"status":"succeeded"}`), runStatus: "succeeded"})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		end(jobs[0])
+		end(jobs[1])
+		if inflight() != 1 || len(pending()) != 3 {
+			t.Errorf("after two ended under a limit lowered to 1: in flight %d, waiting %v", inflight(), pending())
+		}
+		end(jobs[2])
+		if inflight() != 1 || fmt.Sprint(pending()) != "[run4:first run5:first]" {
+			t.Errorf("after the third ended: in flight %d, waiting %v; want run3 admitted first", inflight(), pending())
+		}
+
+		// Lifted: a run of a version without a limit lets every waiting run go.
+		free := one
+		free.Concurrency = 0
+		if err := e.q.start(ctx, "run6", &free, []byte(`{}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		if len(pending()) != 0 {
+			t.Errorf("waiting %v after the limit was lifted", pending())
+		}
+		jobs, _, _ = e.q.lease(ctx, sh, 10)
+		if len(jobs) != 4 {
+			t.Errorf("leased %d jobs, want run3 to run6", len(jobs))
+		}
+	})
+}

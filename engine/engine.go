@@ -39,8 +39,9 @@ type Engine struct {
 	versions *versions
 }
 
-// sourceTTL is how long a version's source stays in Redis after a process last started
-// a run of it: longer than the longest delay a run may wait, plus the retention.
+// sourceTTL is how long a version's source stays in Redis after a process last stored
+// it (at most a day after it last started a run of it): longer than the longest delay
+// a run may wait, plus the retention.
 const sourceTTL = 366 * 24 * time.Hour
 
 // New returns an engine on rdb.

@@ -15,6 +15,7 @@ import (
 //	{hf:N}:ready:<wf>      zset  queued jobs of a workflow, by due time (ms)
 //	{hf:N}:pending:<wf>    zset  first jobs of runs waiting for a concurrency slot
 //	{hf:N}:inflight:<wf>   zset  runs holding a concurrency slot
+//	{hf:N}:limit:<wf>      int   the workflow's concurrency limit; none when missing
 //	{hf:N}:due             zset  workflows with queued jobs, by earliest due time
 //	{hf:N}:leases          zset  leased jobs, by lease expiry
 //	{hf:N}:dead            zset  dead-lettered jobs, by when they failed their run

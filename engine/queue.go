@@ -197,7 +197,7 @@ func (q *queue) replay(ctx context.Context, runID, step string, wf *workflows.Wo
 	sh := q.shardFor(wf.Name)
 	job := jobID(runID, step)
 	res, err := replayScript.Run(ctx, q.rdb, []string{sh.run(runID), sh.job(job)},
-		sh.prefix, runID, step, job, wf.Concurrency, wf.Name).Int64()
+		sh.prefix, runID, step, job, wf.Name).Int64()
 	switch {
 	case err != nil:
 		return err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // ErrCannotReplay is returned for a run that cannot be replayed: it has not failed, or
@@ -38,8 +40,11 @@ func (e *Engine) Replay(ctx context.Context, runID string) error {
 			ErrCannotReplay, fields["error"])
 	}
 	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
-	if err != nil {
+	if retry, _ := workflows.Retryable(err); err != nil && !retry {
 		return fmt.Errorf("%w: %v", ErrCannotReplay, err)
+	}
+	if err != nil {
+		return err
 	}
 	if err := e.q.replay(ctx, runID, step, wf); err != nil {
 		return err

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -36,9 +38,13 @@ type versions struct {
 }
 
 type version struct {
-	wf     *workflows.Workflow
-	stored atomic.Bool // its sources are in Redis
+	wf       *workflows.Workflow
+	storedAt atomic.Int64 // when this process last stored its sources in Redis (Unix s)
 }
+
+// restoreAfter is how often a process stores a version it runs again: the keys' expiry
+// starts over, and keys lost with a Redis (a failover, a flush) come back.
+const restoreAfter = 24 * time.Hour
 
 func versionKey(name, ver string) string { return name + "@" + ver }
 
@@ -65,9 +71,10 @@ func (vs *versions) loaded(name, ver string) *workflows.Workflow {
 	return nil
 }
 
-// store puts the version's sources in Redis, once per process.
+// store puts the version's sources in Redis, when this process has not for a day.
 func (vs *versions) store(ctx context.Context, v *version) error {
-	if v.stored.Load() {
+	now := time.Now().Unix()
+	if now-v.storedAt.Load() < int64(restoreAfter/time.Second) {
 		return nil
 	}
 	type file struct {
@@ -90,12 +97,13 @@ func (vs *versions) store(ctx context.Context, v *version) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("storing the source of %s: %w", v.wf.Name, err)
 	}
-	v.stored.Store(true)
+	v.storedAt.Store(now)
 	return nil
 }
 
 // get returns the version, loading it from the sources in Redis when this process has
-// never loaded it.
+// never loaded it. When the version cannot be built here (no source in Redis, or it does
+// not load), the error is permanent (workflows.Permanent); a Redis error is not.
 func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workflow, error) {
 	if wf := vs.loaded(name, ver); wf != nil {
 		return wf, nil
@@ -106,7 +114,7 @@ func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workf
 		return wf, nil
 	}
 	if vs.kinds == nil {
-		return nil, fmt.Errorf("workflow %s version %s is not loaded in this process", name, ver)
+		return nil, workflows.Permanent(fmt.Errorf("workflow %s version %s is not loaded in this process", name, ver))
 	}
 	srcs, err := vs.fetch(ctx, name, ver)
 	if err != nil {
@@ -114,11 +122,24 @@ func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workf
 	}
 	set, diags := workflows.Load(srcs, vs.kinds)
 	if diags.HasErrors() {
-		return nil, fmt.Errorf("workflow %s version %s does not load in this process: %s", name, ver, diags.Error())
+		// Where and what, not the details: those may quote a value read from this
+		// process's environment, and this error is recorded in the run.
+		var where []string
+		for _, d := range diags.Errs() {
+			if hd, ok := d.(*hcl.Diagnostic); ok && hd.Subject != nil {
+				where = append(where, fmt.Sprintf("%s:%d:%d: %s", hd.Subject.Filename, hd.Subject.Start.Line, hd.Subject.Start.Column, hd.Summary))
+			} else if ok {
+				where = append(where, hd.Summary)
+			}
+		}
+		vs.log.Error("a workflow version from Redis does not load in this process", "workflow", name, "version", ver,
+			"errors", strings.Join(where, "; "))
+		return nil, workflows.Permanent(fmt.Errorf("workflow %s version %s does not load in this process: %s",
+			name, ver, strings.Join(where, "; ")))
 	}
 	wf := set.Workflow(name)
 	if wf == nil {
-		return nil, fmt.Errorf("the stored source of workflow %s version %s has no such workflow", name, ver)
+		return nil, workflows.Permanent(fmt.Errorf("the stored source of workflow %s version %s has no such workflow", name, ver))
 	}
 	if wf.Version != ver {
 		// Its env(), secret() or file() values differ here; the run still gets the
@@ -127,7 +148,7 @@ func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workf
 			"workflow", name, "version", ver, "here", wf.Version)
 	}
 	v := &version{wf: wf}
-	v.stored.Store(true)
+	v.storedAt.Store(time.Now().Unix())
 	vs.mu.Lock()
 	vs.byKey[versionKey(name, ver)] = v
 	vs.mu.Unlock()
@@ -142,7 +163,7 @@ var errNoSource = errors.New("its source is not in Redis")
 func (vs *versions) fetch(ctx context.Context, name, ver string) ([]workflows.Source, error) {
 	list, err := vs.rdb.Get(ctx, versionSourcesKey(name, ver)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("workflow %s version %s is not loaded in this process and %w", name, ver, errNoSource)
+		return nil, workflows.Permanent(fmt.Errorf("workflow %s version %s is not loaded in this process and %w", name, ver, errNoSource))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the source of %s version %s: %w", name, ver, err)
@@ -152,7 +173,7 @@ func (vs *versions) fetch(ctx context.Context, name, ver string) ([]workflows.So
 		Sum  string `json:"sha256"`
 	}
 	if err := json.Unmarshal(list, &files); err != nil {
-		return nil, fmt.Errorf("reading the source of %s version %s: %w", name, ver, err)
+		return nil, workflows.Permanent(fmt.Errorf("reading the source of %s version %s: %w", name, ver, err))
 	}
 	pipe := vs.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(files))
@@ -165,8 +186,11 @@ func (vs *versions) fetch(ctx context.Context, name, ver string) ([]workflows.So
 	srcs := make([]workflows.Source, len(files))
 	for i, c := range cmds {
 		data, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, workflows.Permanent(fmt.Errorf("workflow %s version %s: file %s: %w", name, ver, files[i].Name, errNoSource))
+		}
 		if err != nil {
-			return nil, fmt.Errorf("workflow %s version %s: file %s: %w", name, ver, files[i].Name, errNoSource)
+			return nil, fmt.Errorf("reading the source of %s version %s: %w", name, ver, err)
 		}
 		srcs[i] = workflows.Source{Name: files[i].Name, Data: data}
 	}

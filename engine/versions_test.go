@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -90,5 +91,60 @@ func TestSourcesAreStoredOncePerVersion(t *testing.T) {
 			t.Errorf("%s expires in %s, want past the longest delay plus the retention", k, ttl)
 		}
 	}
-	var _ workflows.Source // the stored files are workflows.Sources
+}
+
+// A version that does not load in a worker's environment fails its run with where and
+// what, never the details: they may quote that environment's secret values.
+func TestVersionThatDoesNotLoadHereKeepsSecrets(t *testing.T) {
+	b := redistest.Mini(t)
+	src := `
+workflow "hook" {
+  step "probe" "a" {
+    value = "{{ 1 }}"
+  }
+  step "probe" "b" {
+    value = secret("HOOK_URL")
+  }
+}
+`
+	t.Setenv("HOOK_URL", "https://hooks.example.com/ok")
+	rec := &recorder{}
+	starter := New(b.Client, Options{Logger: quiet})
+	id, err := starter.Start(context.Background(), loadSet(t, rec, src).Workflow("hook"), event(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOOK_URL", "x") // too short for a secret, here: the file does not load
+	worker := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
+	startPool(t, worker, 1)
+	r := waitRun(t, worker, id)
+	if r.Status != "failed" || !strings.Contains(r.Error, "t.hcl:7:13") || r.DeadLetter == "" {
+		t.Fatalf("run %+v", r.RunSummary)
+	}
+	for _, k := range b.Client.Keys(context.Background(), "*").Val() {
+		if b.Client.Type(context.Background(), k).Val() != "hash" {
+			continue
+		}
+		for f, v := range b.Client.HGetAll(context.Background(), k).Val() {
+			if strings.Contains(v, `"x"`) {
+				t.Errorf("%s %s holds the value read here: %s", k, f, v)
+			}
+		}
+	}
+}
+
+// A Redis error while loading a version is not the version's fault: it is worth
+// another try, unlike a version whose source is gone.
+func TestVersionLoadErrorsAreClassified(t *testing.T) {
+	b := redistest.Mini(t)
+	e := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(&recorder{})})
+	_, err := e.versions.get(context.Background(), "gone", "0123")
+	if retry, _ := workflows.Retryable(err); err == nil || retry || !errors.Is(err, errNoSource) {
+		t.Errorf("no source: %v; want a permanent error", err)
+	}
+	b.Stop()
+	_, err = e.versions.get(context.Background(), "any", "0123")
+	if retry, _ := workflows.Retryable(err); err == nil || !retry {
+		t.Errorf("Redis down: %v; want an error worth another try", err)
+	}
 }

@@ -208,6 +208,15 @@ func (p *Pool) execute(j *job) {
 		p.running.Done()
 	}()
 	r, err := p.e.resume(p.work, j)
+	if retry, _ := workflows.Retryable(err); err != nil && retry {
+		// Redis failed us for a moment: hand the step back for a later try.
+		p.errLog.log(p.e.log, "resuming a run failed; handing its step back", "run", r.id, "step", j.step, "err", err)
+		sleep(p.work, time.Second)
+		if err := p.e.q.release(context.Background(), j, r.workflow); err != nil {
+			p.e.log.Warn("handing a step back failed; it runs again when its lease expires", "run", r.id, "step", j.step, "err", err)
+		}
+		return
+	}
 	if err != nil {
 		// The run cannot go on here; record why rather than leave it queued forever. It
 		// is dead-lettered, to be replayed once the cause is fixed.
@@ -388,15 +397,15 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 		return r, err
 	}
 	if s, _ := r.wf.Step(j.step); s == nil {
-		return r, fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.step)
+		return r, workflows.Permanent(fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.step))
 	}
 	ev, err := workflows.DecodeEvent([]byte(j.run["event"]))
 	if err != nil {
-		return r, err
+		return r, workflows.Permanent(err)
 	}
 	results, err := stepResults(j.run)
 	if err != nil {
-		return r, err
+		return r, workflows.Permanent(err)
 	}
 	steps := make(map[string]any, len(results))
 	for name, res := range results {
@@ -405,7 +414,7 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 		}
 		out, err := res.output()
 		if err != nil {
-			return r, fmt.Errorf("step %s output: %w", name, err)
+			return r, workflows.Permanent(fmt.Errorf("step %s output: %w", name, err))
 		}
 		var stepErr error
 		if res.Error != "" {

@@ -26,41 +26,46 @@ local function enqueue(prefix, workflow, job, at)
   redis.call('LTRIM', prefix .. 'wake', 0, 63)
 end
 
+-- limit is a workflow's concurrency limit, 0 for none. The process that starts a run
+-- sets it from the workflow version it has loaded: the last one to start a run wins,
+-- so a limit edited by a reload applies to every run waiting.
+local function limit(prefix, workflow)
+  return tonumber(redis.call('GET', prefix .. 'limit:' .. workflow) or '0')
+end
+
 -- admit gives free concurrency slots of a workflow to the runs waiting longest: their
--- first job is queued and the run holds a slot until it finishes. A limit of 0 admits
--- every waiting run (the workflow's limit was lifted).
-local function admit(prefix, workflow, limit, now)
+-- next job is queued and the run holds a slot until it finishes. Without a limit, every
+-- waiting run is admitted (the workflow's limit was lifted).
+local function admit(prefix, workflow, now)
   local inflight, pending = prefix .. 'inflight:' .. workflow, prefix .. 'pending:' .. workflow
-  while limit == 0 or redis.call('ZCARD', inflight) < limit do
+  local max = limit(prefix, workflow)
+  while max == 0 or redis.call('ZCARD', inflight) < max do
     local head = redis.call('ZPOPMIN', pending)
     if #head == 0 then
       return
     end
     local runid = redis.call('HGET', prefix .. 'job:' .. head[1], 'run')
     if runid then
-      redis.call('ZADD', inflight, now, runid)
+      if max > 0 then
+        redis.call('ZADD', inflight, now, runid)
+      end
       enqueue(prefix, workflow, head[1], now)
     end
   end
 end
 
--- queue_run queues the next job of a run that holds no worker: at once when its workflow
--- has no concurrency limit or the run holds a slot or one is free, else in line for one.
-local function queue_run(prefix, workflow, runid, job, limit, now)
-  if limit == 0 then
+-- queue_run queues the next job of a run that holds no worker: at once when the run
+-- holds a slot of its workflow or the workflow has no limit and no run waiting; else
+-- the run gets in line, behind the runs waiting longer, for a slot.
+local function queue_run(prefix, workflow, runid, job, now)
+  local pending = prefix .. 'pending:' .. workflow
+  if redis.call('ZSCORE', prefix .. 'inflight:' .. workflow, runid) or
+      (limit(prefix, workflow) == 0 and redis.call('EXISTS', pending) == 0) then
     enqueue(prefix, workflow, job, now)
-    if redis.call('EXISTS', prefix .. 'pending:' .. workflow) == 1 then
-      admit(prefix, workflow, 0, now)
-    end
     return
   end
-  local inflight = prefix .. 'inflight:' .. workflow
-  if redis.call('ZSCORE', inflight, runid) or redis.call('ZCARD', inflight) < limit then
-    redis.call('ZADD', inflight, now, runid)
-    enqueue(prefix, workflow, job, now)
-  else
-    redis.call('ZADD', prefix .. 'pending:' .. workflow, now, job)
-  end
+  redis.call('ZADD', pending, now, job)
+  admit(prefix, workflow, now)
 end
 
 -- record writes a step's result into its run: the JSON object result (at least one
@@ -78,7 +83,7 @@ local function finish_run(prefix, runid, workflow, status, err, now, retention)
   redis.call('HSET', run, 'status', status, 'finished', now, 'error', err)
   redis.call('PEXPIRE', run, retention)
   if redis.call('ZREM', prefix .. 'inflight:' .. workflow, runid) == 1 then
-    admit(prefix, workflow, tonumber(redis.call('HGET', run, 'lim') or '0'), now)
+    admit(prefix, workflow, now)
   end
 end
 

@@ -13,6 +13,6 @@ local now = now_ms()
 local at = now + tonumber(ARGV[7])
 record(KEYS[2], ARGV[4], now, ARGV[6], ARGV[5], ',"retry_at":' .. ms(at))
 redis.call('ZREM', prefix .. 'leases', jobid)
-redis.call('HDEL', KEYS[1], 'token')
+redis.call('HDEL', KEYS[1], 'token', 'reaped') -- an attempt finished: not a crash in a row
 enqueue(prefix, ARGV[8], jobid, at)
 return 0

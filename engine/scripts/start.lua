@@ -1,8 +1,9 @@
 -- Starts a run: the run's state, its place in the run history and its first step's job,
 -- in one atomic write. Starting a run that exists already changes nothing. A run with
 -- no step to run (the workflow has none, or the run failed before its first step) ends
--- at once with ARGV[9] and ARGV[10]. A workflow with a concurrency limit (ARGV[11] > 0)
--- queues the run's first step only when a slot is free; else the run waits in line.
+-- at once with ARGV[9] and ARGV[10]. ARGV[11] is the workflow's concurrency limit in
+-- the starting process's version; it becomes the workflow's limit. A run of a limited
+-- workflow queues its first step only when a slot is free; else it waits in line.
 -- KEYS: 1 run hash, 2 first job hash
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 first step
 --       ('' for none), 7 first job id, 8 retention ms, 9 status when it ends at once,
@@ -24,8 +25,12 @@ if ARGV[6] == '' then
   redis.call('PEXPIRE', KEYS[1], retention)
   return 1
 end
-local limit = tonumber(ARGV[11])
-redis.call('HSET', KEYS[1], 'status', 'queued', 'lim', limit)
+if tonumber(ARGV[11]) > 0 then
+  redis.call('SET', prefix .. 'limit:' .. wf, ARGV[11])
+else
+  redis.call('DEL', prefix .. 'limit:' .. wf)
+end
+redis.call('HSET', KEYS[1], 'status', 'queued')
 redis.call('HSET', KEYS[2], 'run', runid, 'wf', wf, 'step', ARGV[6], 'attempt', 0)
-queue_run(prefix, wf, runid, ARGV[7], limit, now)
+queue_run(prefix, wf, runid, ARGV[7], now)
 return 1
