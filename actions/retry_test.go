@@ -44,10 +44,8 @@ func TestHTTPRetryClassification(t *testing.T) {
 		{"code=302", false, 0},
 		{"code=201", false, 0}, // the step expects 200 only: not sent again
 	} {
-		_, err := call(loadStep(t, loopbackClient, `step "http" "a" {
- url = "`+srv.URL+`/?`+tc.query+`"
- expect = "200"
-}`), &workflows.Env{})
+		step := "step \"http\" \"a\" {\n  url    = \"" + srv.URL + "/?" + tc.query + "\"\n  expect = 200\n}"
+		_, err := call(loadStep(t, loopbackClient, step), &workflows.Env{})
 		if err == nil {
 			t.Errorf("%s: no error", tc.query)
 			continue
