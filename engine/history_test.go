@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 )
@@ -117,5 +120,27 @@ func newestFirst(runs []RunSummary) bool {
 			return c
 		}
 		return strings.Compare(b.ID, a.ID)
+	})
+}
+
+// Runs past the retention leave the history indexes when a pool trims them.
+func TestTrimDropsRunsPastTheRetention(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet, Shards: 2})
+		sh := e.q.shardFor("a")
+		now := time.Now().UnixMilli()
+		old, kept := float64(now-8*24*time.Hour.Milliseconds()), float64(now-time.Hour.Milliseconds())
+		for _, key := range []string{sh.runs(), sh.runsOf("a")} {
+			b.Client.ZAdd(ctx, key, redis.Z{Score: old, Member: "old"}, redis.Z{Score: kept, Member: "kept"})
+		}
+		if err := e.q.trim(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{sh.runs(), sh.runsOf("a")} {
+			if got := b.Client.ZRange(ctx, key, 0, -1).Val(); fmt.Sprint(got) != "[kept]" {
+				t.Errorf("%s holds %v, want [kept]", key, got)
+			}
+		}
 	})
 }

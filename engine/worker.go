@@ -67,8 +67,9 @@ func (p *Pool) Start() {
 		p.fetchers.Add(1)
 		go p.fetchLoop(sh)
 	}
-	p.beating.Add(1)
+	p.beating.Add(2)
 	go p.heartbeatLoop()
+	go p.trimLoop()
 }
 
 // Stop stops leasing new steps, then waits for the steps in progress to finish until

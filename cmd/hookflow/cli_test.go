@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -200,5 +201,41 @@ func TestWorkerCommand(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("worker: %v\n%s", err, logs.w)
+	}
+}
+
+func TestRetentionFlag(t *testing.T) {
+	var d days
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "36h": 36 * time.Hour, "1d12h": 36 * time.Hour} {
+		if err := d.Set(in); err != nil || time.Duration(d) != want {
+			t.Errorf("%q: %s, %v; want %s", in, time.Duration(d), err, want)
+		}
+	}
+	for _, bad := range []string{"0s", "-1h", "week"} {
+		if err := d.Set(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	d = days(14 * 24 * time.Hour)
+	if d.String() != "14d" {
+		t.Errorf("String %q", d.String())
+	}
+}
+
+// The embedded Redis expires keys as time passes, so finished runs leave its memory.
+func TestEmbeddedRedisExpiresKeys(t *testing.T) {
+	rdb, closeRedis, err := openRedis(context.Background(), "", 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRedis()
+	ctx := context.Background()
+	rdb.Set(ctx, "short", "x", 1100*time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for rdb.Exists(ctx, "short").Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a key with a TTL of 1.1s is still there after 10s")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

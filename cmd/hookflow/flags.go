@@ -7,6 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // newFlagSet returns a flag set for a subcommand whose errors and help go to stderr.
@@ -88,5 +91,28 @@ func (p *prefixList) Set(s string) error {
 		return fmt.Errorf("%q is not a CIDR prefix such as 10.0.0.0/8", s)
 	}
 	*p = append(*p, prefix.Masked())
+	return nil
+}
+
+// days is a duration flag that also takes days: "7d", "1d12h".
+type days time.Duration
+
+func (d *days) String() string {
+	v := time.Duration(*d)
+	if v > 0 && v%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", v/(24*time.Hour))
+	}
+	return v.String()
+}
+
+func (d *days) Set(s string) error {
+	v, err := workflows.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v <= 0 {
+		return fmt.Errorf("%q: must be longer than 0", s)
+	}
+	*d = days(v)
 	return nil
 }

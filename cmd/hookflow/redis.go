@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -52,9 +53,14 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 		opts.DialerRetryTimeout = 50 * time.Millisecond
 	}
 	rdb = redis.NewClient(opts)
+	stopExpiry := func() {}
+	if mini != nil {
+		stopExpiry = expireKeys(mini)
+	}
 	close = func() {
 		_ = rdb.Close()
 		if mini != nil {
+			stopExpiry()
 			mini.Close()
 		}
 	}
@@ -65,4 +71,27 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 		return nil, nil, fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)
 	}
 	return rdb, close, nil
+}
+
+// expireKeys makes the embedded Redis expire keys as time passes: miniredis counts
+// time to live down only when told to. Without it, finished runs would stay in memory
+// past their retention. It returns a function that stops it.
+func expireKeys(m *miniredis.Miniredis) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				m.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }

@@ -1,5 +1,6 @@
 -- Starts a run: the run's state, its place in the run history and its first step's job,
--- in one atomic write. Starting a run that exists already changes nothing. A run with
+-- in one atomic write. (Workers trim the history indexes now and then: trimming here
+-- would cost every start a range operation on them.) Starting a run that exists already changes nothing. A run with
 -- no step to run (the workflow has none, or the run failed before its first step) ends
 -- at once with ARGV[9] and ARGV[10]. ARGV[11] is the workflow's concurrency limit in
 -- the starting process's version; it becomes the workflow's limit. A run of a limited
@@ -16,10 +17,8 @@ local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[3]
 local retention = tonumber(ARGV[8])
 local now = now_ms()
 redis.call('HSET', KEYS[1], 'id', runid, 'wf', wf, 'ver', ARGV[4], 'event', ARGV[5], 'created', now)
-for _, index in ipairs({prefix .. 'runs', prefix .. 'runs:' .. wf}) do
-  redis.call('ZADD', index, now, runid)
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', now - retention)
-end
+redis.call('ZADD', prefix .. 'runs', now, runid)
+redis.call('ZADD', prefix .. 'runs:' .. wf, now, runid)
 if ARGV[6] == '' then
   redis.call('HSET', KEYS[1], 'status', ARGV[9], 'error', ARGV[10], 'started', now, 'finished', now)
   redis.call('PEXPIRE', KEYS[1], retention)
