@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// runBench runs the generator, and the sink if there is one, through the plan's
+// phases: warmup, the measured window, the answers still in flight, the drain (the
+// sink waits for the window's deliveries) and, when a process is watched, an idle
+// period as long as the drain. An interrupt cuts the phase in progress short and the
+// report covers what happened until then.
+func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
+	var sk *sink
+	var ss *sinkServer
+	if cfg.sink != "" {
+		sk = newSink()
+		var err error
+		if ss, err = startSink(cfg.sink, sk); err != nil {
+			return err
+		}
+		defer ss.Stop()
+	}
+	var watch *procWatcher
+	if cfg.watchPID != 0 {
+		watch = newProcWatcher(cfg.watchPID, 100*time.Millisecond)
+		watch.Start()
+	}
+
+	gen := newGenerator(cfg.gen)
+	p := newPlan(time.Now(), cfg.gen.warmup, cfg.gen.duration)
+	if sk != nil {
+		sk.SetWindow(p.windowStart, p.windowEnd)
+	}
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		gen.Run(ctx, p)
+	}()
+	waitUntil(ctx, p.windowStart)
+	start := sample(watch)
+	waitUntil(ctx, p.windowEnd)
+	end := sample(watch)
+	<-sent
+
+	window := max(min(end.at.Sub(p.windowStart), p.windowEnd.Sub(p.windowStart)), 0)
+	gr := gen.Report(window)
+	r := report{Interrupted: ctx.Err() != nil, Generator: &gr}
+	if sk != nil {
+		r.Sink = drain(ctx, sk, ss.Addr(), gen.Status(202), cfg)
+	}
+	if watch != nil {
+		r.Process = watchIdle(ctx, watch, start, end, cfg.drain)
+	}
+	if start.selfOK && end.selfOK {
+		self := cpuBetween(start.self, end.self)
+		r.Hookbench = &self
+	}
+	return r.write(stdout, cfg.json)
+}
+
+// drain waits for the deliveries of the want requests answered 202 in the window, on
+// each of the paths they reach, and reports the sink.
+func drain(ctx context.Context, sk *sink, addr string, want uint64, cfg config) *sinkReport {
+	complete := sk.Wait(ctx, want, cfg.expectPaths, cfg.drain)
+	r := sk.Report(addr)
+	r.Drain = &drainReport{ExpectedPerPath: want, Complete: complete, LastAfterWindowS: sk.SinceWindow().Seconds()}
+	return &r
+}
+
+// watchIdle measures the watched process's CPU over idle (the deliveries are in,
+// nothing is sent), stops the watcher and reports the process.
+func watchIdle(ctx context.Context, watch *procWatcher, start, end meterSample, idle time.Duration) *procReport {
+	r := &procReport{PID: watch.pid, Window: cpuBetween(start.watched, end.watched)}
+	if ctx.Err() == nil {
+		before := sample(watch)
+		waitUntil(ctx, time.Now().Add(idle))
+		use := cpuBetween(before.watched, sample(watch).watched)
+		r.Idle = &use
+	}
+	watch.Stop()
+	peak, err := watch.Peak()
+	r.PeakRSSMB = megabytes(peak)
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+// waitUntil returns at t, or sooner if ctx is done.
+func waitUntil(ctx context.Context, t time.Time) {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+}
+
+// meterSample is the watched process, if any, and hookbench itself at a moment.
+type meterSample struct {
+	at      time.Time
+	watched procSample
+	self    procSample
+	selfOK  bool // false where /proc is not there
+}
+
+func sample(watch *procWatcher) meterSample {
+	s := meterSample{at: time.Now()}
+	if watch != nil {
+		s.watched, _ = watch.Sample() // a failure is kept by the watcher and reported
+	}
+	self, err := readProc(os.Getpid())
+	s.self, s.selfOK = self, err == nil
+	return s
+}
+
+// runSinkOnly runs the sink until ctx is done, printing deliveries each second (to
+// stderr with --json, so that stdout holds only the report), then the report.
+func runSinkOnly(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	sk := newSink()
+	ss, err := startSink(cfg.sink, sk)
+	if err != nil {
+		return err
+	}
+	defer ss.Stop()
+	progress := stdout
+	if cfg.json {
+		progress = stderr
+	}
+	fmt.Fprintf(progress, "hookbench sink on http://%s: counting deliveries until interrupted\n", ss.Addr())
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	start, prev := time.Now(), uint64(0)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case err := <-ss.errc:
+			return fmt.Errorf("sink: %w", err)
+		case now := <-ticker.C:
+			n := sk.Delivered()
+			fmt.Fprintf(progress, "%6.0fs  %7d delivered/s  total %d  repeats %d\n",
+				now.Sub(start).Seconds(), n-prev, n, sk.repeats.Load())
+			prev = n
+		}
+	}
+	sr := sk.Report(ss.Addr())
+	return report{Interrupted: true, Sink: &sr}.write(stdout, cfg.json)
+}
