@@ -237,8 +237,9 @@ func waitAll(t *testing.T, rdb *redis.Client, ids []string, within time.Duration
 }
 
 // checkDelivered checks the downstream saw both steps of every run, and that repeats
-// are few: at most maxRepeats, one per step in flight when a process died.
-func checkDelivered(t *testing.T, s *sink, ids []string, maxRepeats int) {
+// are few: at most maxRepeats, one per step in flight when a process died. Unless
+// unanswered is set, the downstream saw no run that was not answered 202.
+func checkDelivered(t *testing.T, s *sink, ids []string, maxRepeats int, unanswered bool) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -252,8 +253,10 @@ func checkDelivered(t *testing.T, s *sink, ids []string, maxRepeats int) {
 			repeats += n - 1
 		}
 	}
-	if len(s.calls) != 2*len(ids) {
+	if extra := len(s.calls) - 2*len(ids); extra != 0 && !unanswered {
 		t.Errorf("the API saw %d keys for %d runs of 2 steps", len(s.calls), len(ids))
+	} else if extra != 0 {
+		t.Logf("%d steps of runs whose webhook was not answered 202 (Redis went down between queueing the run and the answer): the sender retries those, so they may run twice, never zero times", extra)
 	}
 	if repeats > maxRepeats {
 		t.Errorf("%d steps repeated, more than the %d that can be in flight", repeats, maxRepeats)
@@ -304,7 +307,7 @@ func TestKillDuringRunsLosesNothing(t *testing.T) {
 
 	startProc(t, dir, b.URL, api.srv.URL)
 	waitAll(t, b.Client, ids, 60*time.Second)
-	checkDelivered(t, api, ids, int(leased))
+	checkDelivered(t, api, ids, int(leased), false)
 	checkQuiet(t, b.Client)
 }
 
@@ -341,7 +344,7 @@ func TestSecondEngineFinishesAKilledEnginesRuns(t *testing.T) {
 	}
 	doomed.kill()
 	waitAll(t, b.Client, ids, 60*time.Second)
-	checkDelivered(t, api, ids, 64)
+	checkDelivered(t, api, ids, 64, false)
 	checkQuiet(t, b.Client)
 }
 
@@ -396,6 +399,6 @@ func TestRedisRestartLosesNoAcceptedEvent(t *testing.T) {
 		t.Fatalf("only %d webhooks accepted", len(ids))
 	}
 	waitAll(t, b.Client, ids, 60*time.Second)
-	checkDelivered(t, api, ids, 2*64)
+	checkDelivered(t, api, ids, 2*64, true)
 	checkQuiet(t, b.Client)
 }
