@@ -112,13 +112,10 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 		sh := e.q.shardFor("chain")
 		inflight := func() int64 { return b.Client.ZCard(ctx, sh.inflight("chain")).Val() }
 		pending := func() []string { return b.Client.ZRange(ctx, sh.pending("chain"), 0, -1).Val() }
-		var ids []string
 		for i, wf := range []*workflows.Workflow{three, three, three, three, three, &one} {
-			id := fmt.Sprintf("run%d", i)
-			if err := e.q.start(ctx, id, wf, []byte(`{}`), ""); err != nil {
+			if err := e.q.start(ctx, fmt.Sprintf("run%d", i), wf, []byte(`{}`), ""); err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, id)
 		}
 		if inflight() != 3 || len(pending()) != 3 {
 			t.Fatalf("in flight %d, waiting %v; want 3 and 3", inflight(), pending())

@@ -54,6 +54,23 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseDirArgs parses the flags of a command that takes at most one directory, and
+// sets dir to it when given.
+func parseDirArgs(fs *flag.FlagSet, args []string, dir *string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		*dir = fs.Arg(0)
+	default:
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
 // splitList splits the environment value of a repeatable flag at commas.
 func splitList(f *flag.Flag, v string) []string {
 	if _, ok := f.Value.(*prefixList); ok {

@@ -49,15 +49,8 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.listen, "listen", ":8080", "address for webhooks (`/hooks/…`) and /healthz")
 	fs.StringVar(&cfg.admin, "admin", "127.0.0.1:8081", "address for the admin API; keep it private")
 	engineFlags(fs, &cfg)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseDirArgs(fs, args, &cfg.dir); err != nil {
 		return err
-	}
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return errUsage
-	}
-	if fs.NArg() == 1 {
-		cfg.dir = fs.Arg(0)
 	}
 	log, err := newLogger(cfg.logFormat, stderr)
 	if err != nil {

@@ -12,15 +12,8 @@ func workerCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := serveConfig{dir: "."}
 	fs := newFlagSet("worker", "worker --redis URL [flags] [DIR]", stderr)
 	engineFlags(fs, &cfg)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseDirArgs(fs, args, &cfg.dir); err != nil {
 		return err
-	}
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return errUsage
-	}
-	if fs.NArg() == 1 {
-		cfg.dir = fs.Arg(0)
 	}
 	if cfg.redisURL == "" {
 		fmt.Fprintln(stderr, "hookflow worker: --redis is required: a worker runs the steps of a Redis that serve processes share (the embedded Redis lives inside one serve process)")
