@@ -155,5 +155,13 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 		if len(jobs) != 4 {
 			t.Errorf("leased %d jobs, want run3 to run6", len(jobs))
 		}
+
+		// Set again: the runs let go meanwhile count against it.
+		if err := e.q.start(ctx, "run7", &one, []byte(`{}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		if inflight() != 4 || fmt.Sprint(pending()) != "[run7:first]" {
+			t.Errorf("limit 1 set again with 4 runs going: in flight %d, waiting %v", inflight(), pending())
+		}
 	})
 }

@@ -502,6 +502,8 @@ func redisContents(t *testing.T, b *redistest.Backend) map[string]string {
 			v = b.Client.ZRange(ctx, k, 0, -1).Val()
 		case "list":
 			v = b.Client.LRange(ctx, k, 0, -1).Val()
+		case "set":
+			v = b.Client.SMembers(ctx, k).Val()
 		case "none":
 			continue // gone since KEYS: a wake signal a worker popped
 		default:

@@ -134,6 +134,7 @@ func TestTrimDropsRunsPastTheRetention(t *testing.T) {
 		for _, key := range []string{sh.runs(), sh.runsOf("a")} {
 			b.Client.ZAdd(ctx, key, redis.Z{Score: old, Member: "old"}, redis.Z{Score: kept, Member: "kept"})
 		}
+		b.Client.SAdd(ctx, sh.workflows(), "a") // as start.lua does
 		if err := e.q.trim(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -16,11 +16,13 @@ import (
 //	{hf:N}:pending:<wf>    zset  first jobs of runs waiting for a concurrency slot
 //	{hf:N}:inflight:<wf>   zset  runs holding a concurrency slot
 //	{hf:N}:limit:<wf>      int   the workflow's concurrency limit; none when missing
+//	{hf:N}:seq             int   order of arrival of runs waiting for a slot
 //	{hf:N}:due             zset  workflows with queued jobs, by earliest due time
 //	{hf:N}:leases          zset  leased jobs, by lease expiry
 //	{hf:N}:dead            zset  dead-lettered jobs, by when they failed their run
 //	{hf:N}:runs            zset  runs, by creation time (the run history)
 //	{hf:N}:runs:<wf>       zset  a workflow's runs, by creation time
+//	{hf:N}:workflows       set   every workflow with runs in the shard
 //	{hf:N}:tokens          int   lease token counter
 //	{hf:N}:wake            list  wake-up signals for blocked workers
 type shard struct {
@@ -42,6 +44,7 @@ func (s *shard) leases() string            { return s.prefix + "leases" }
 func (s *shard) dead() string              { return s.prefix + "dead" }
 func (s *shard) runs() string              { return s.prefix + "runs" }
 func (s *shard) runsOf(wf string) string   { return s.prefix + "runs:" + wf }
+func (s *shard) workflows() string         { return s.prefix + "workflows" }
 func (s *shard) tokens() string            { return s.prefix + "tokens" }
 func (s *shard) wake() string              { return s.prefix + "wake" }
 func jobID(run, step string) string        { return run + ":" + step }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"strconv"
 	"time"
 )
 
@@ -10,40 +9,40 @@ import (
 // no process is special; trimming twice is harmless.
 const trimEvery = 5 * time.Minute
 
+var trimScript = script("trim.lua")
+
 func (p *Pool) trimLoop() {
 	defer p.beating.Done()
 	t := time.NewTicker(trimEvery)
 	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-p.stopBeat
+		cancel()
+	}()
 	for {
 		select {
 		case <-p.stopBeat:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if err := p.e.q.trim(ctx); err != nil {
+			if err := p.e.q.trim(ctx); err != nil && ctx.Err() == nil {
 				p.errLog.log(p.e.log, "trimming the run history failed", "err", err)
 			}
-			cancel()
 		}
 	}
 }
 
-// trim drops the runs past the retention from the history indexes of every shard. Their
-// hashes have expired already.
+// trim drops the runs past the retention from the history indexes of every shard, one
+// script call per shard.
 func (q *queue) trim(ctx context.Context) error {
 	now, err := q.rdb.Time(ctx).Result()
 	if err != nil {
 		return err
 	}
-	before := "(" + strconv.FormatInt(now.Add(-q.retention).UnixMilli(), 10)
+	before := now.Add(-q.retention).UnixMilli()
 	for _, sh := range q.shards {
-		iter := q.rdb.Scan(ctx, 0, sh.runs()+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := q.rdb.ZRemRangeByScore(ctx, iter.Val(), "-inf", before).Err(); err != nil {
-				return err
-			}
-		}
-		if err := iter.Err(); err != nil {
+		if err := trimScript.Run(ctx, q.rdb, []string{sh.workflows()}, sh.prefix, before).Err(); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/workflows"
@@ -146,5 +147,41 @@ func TestVersionLoadErrorsAreClassified(t *testing.T) {
 	_, err = e.versions.get(context.Background(), "any", "0123")
 	if retry, _ := workflows.Retryable(err); err == nil || !retry {
 		t.Errorf("Redis down: %v; want an error worth another try", err)
+	}
+}
+
+// A run whose version cannot be read from Redis for a reason that may pass is tried
+// again later, not failed.
+func TestVersionReadErrorRetriesTheStep(t *testing.T) {
+	b := redistest.Mini(t)
+	ctx := context.Background()
+	rec := &recorder{}
+	starter := New(b.Client, Options{Logger: quiet})
+	id, err := starter.Start(ctx, loadSet(t, rec, chainSrc).Workflow("chain"), event(`{"name": "Ada"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range b.Client.Keys(ctx, "hf:ver:*").Val() {
+		b.Client.Del(ctx, k)
+		b.Client.HSet(ctx, k, "not", "a string") // every GET now fails with WRONGTYPE
+	}
+	worker := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
+	startPool(t, worker, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := worker.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status == "failed" {
+			t.Fatalf("run failed: %s", r.Error)
+		}
+		if len(r.Steps) > 0 && r.Steps[0].Status == "retrying" && strings.Contains(r.Steps[0].Error, "WRONGTYPE") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("step never retrying: %+v", r.Steps)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -46,6 +46,10 @@ type Pool struct {
 // errLeaseLost cancels a step whose lease was taken back: another worker runs it now.
 var errLeaseLost = errors.New("lease lost: the step's lease expired and another worker took it")
 
+// resumeAttempts bounds how many times a step is tried again when its run cannot be
+// resumed for a reason that may pass (Redis failing to give the version's source).
+const resumeAttempts = 10
+
 // maxBatch bounds how many jobs one lease call takes.
 const maxBatch = 64
 
@@ -209,13 +213,13 @@ func (p *Pool) execute(j *job) {
 		p.running.Done()
 	}()
 	r, err := p.e.resume(p.work, j)
-	if retry, _ := workflows.Retryable(err); err != nil && retry {
-		// Redis failed us for a moment: hand the step back for a later try.
-		p.errLog.log(p.e.log, "resuming a run failed; handing its step back", "run", r.id, "step", j.step, "err", err)
-		sleep(p.work, time.Second)
-		if err := p.e.q.release(context.Background(), j, r.workflow); err != nil {
-			p.e.log.Warn("handing a step back failed; it runs again when its lease expires", "run", r.id, "step", j.step, "err", err)
-		}
+	if retry, _ := workflows.Retryable(err); err != nil && retry && j.attempt < resumeAttempts {
+		// Redis failed us (reading the version's source): try the step again later,
+		// waiting longer each time, as a failed attempt.
+		wait := min(time.Second<<(j.attempt-1), time.Minute)
+		p.errLog.log(p.e.log, "resuming a run failed; trying its step again later", "run", r.id, "step", j.step,
+			"retry_in", wait, "err", err)
+		p.retry(r, j, outcome{status: "failed", err: err}, wait)
 		return
 	}
 	if err != nil {

@@ -5,13 +5,15 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
@@ -211,7 +213,7 @@ func TestRetentionFlag(t *testing.T) {
 			t.Errorf("%q: %s, %v; want %s", in, time.Duration(d), err, want)
 		}
 	}
-	for _, bad := range []string{"0s", "-1h", "week"} {
+	for _, bad := range []string{"0s", "-1h", "week", "500us"} {
 		if err := d.Set(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -224,11 +226,14 @@ func TestRetentionFlag(t *testing.T) {
 
 // The embedded Redis expires keys as time passes, so finished runs leave its memory.
 func TestEmbeddedRedisExpiresKeys(t *testing.T) {
-	rdb, closeRedis, err := openRedis(context.Background(), "", 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
+	m := miniredis.NewMiniRedis()
+	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer closeRedis()
+	defer m.Close()
+	defer expireKeysEvery(m, 100*time.Millisecond)()
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer rdb.Close()
 	ctx := context.Background()
 	rdb.Set(ctx, "short", "x", 1100*time.Millisecond)
 	deadline := time.Now().Add(10 * time.Second)

@@ -127,8 +127,8 @@ func (d *days) Set(s string) error {
 	if err != nil {
 		return err
 	}
-	if v <= 0 {
-		return fmt.Errorf("%q: must be longer than 0", s)
+	if v < time.Second {
+		return fmt.Errorf("%q: must be at least 1s", s)
 	}
 	*d = days(v)
 	return nil

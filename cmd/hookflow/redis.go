@@ -75,11 +75,16 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 
 // expireKeys makes the embedded Redis expire keys as time passes: miniredis counts
 // time to live down only when told to. Without it, finished runs would stay in memory
-// past their retention. It returns a function that stops it.
+// past their retention. Telling it takes its lock while it visits every key, so it is
+// told once a minute: expiries are days away. It returns a function that stops it.
 func expireKeys(m *miniredis.Miniredis) (stop func()) {
+	return expireKeysEvery(m, time.Minute)
+}
+
+func expireKeysEvery(m *miniredis.Miniredis, expireEvery time.Duration) (stop func()) {
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(expireEvery)
 		defer t.Stop()
 		last := time.Now()
 		for {

@@ -46,25 +46,29 @@ local function admit(prefix, workflow, now)
     end
     local runid = redis.call('HGET', prefix .. 'job:' .. head[1], 'run')
     if runid then
-      if max > 0 then
-        redis.call('ZADD', inflight, now, runid)
-      end
+      redis.call('ZADD', inflight, now, runid)
       enqueue(prefix, workflow, head[1], now)
     end
   end
 end
 
 -- queue_run queues the next job of a run that holds no worker: at once when the run
--- holds a slot of its workflow or the workflow has no limit and no run waiting; else
--- the run gets in line, behind the runs waiting longer, for a slot.
+-- holds a slot of its workflow, or there is no limit and no run waiting; else the run
+-- gets in line, behind the runs waiting longer, for a slot. Every run in flight holds
+-- a slot, limit or none, so that a limit set again counts the runs already going.
 local function queue_run(prefix, workflow, runid, job, now)
-  local pending = prefix .. 'pending:' .. workflow
-  if redis.call('ZSCORE', prefix .. 'inflight:' .. workflow, runid) or
-      (limit(prefix, workflow) == 0 and redis.call('EXISTS', pending) == 0) then
+  local inflight, pending = prefix .. 'inflight:' .. workflow, prefix .. 'pending:' .. workflow
+  if redis.call('ZSCORE', inflight, runid) then
     enqueue(prefix, workflow, job, now)
     return
   end
-  redis.call('ZADD', pending, now, job)
+  if limit(prefix, workflow) == 0 and redis.call('EXISTS', pending) == 0 then
+    redis.call('ZADD', inflight, now, runid)
+    enqueue(prefix, workflow, job, now)
+    return
+  end
+  -- In line by arrival: a sequence, as runs arriving in one millisecond tie on time.
+  redis.call('ZADD', pending, redis.call('INCR', prefix .. 'seq'), job)
   admit(prefix, workflow, now)
 end
 

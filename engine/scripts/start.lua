@@ -19,6 +19,7 @@ local now = now_ms()
 redis.call('HSET', KEYS[1], 'id', runid, 'wf', wf, 'ver', ARGV[4], 'event', ARGV[5], 'created', now)
 redis.call('ZADD', prefix .. 'runs', now, runid)
 redis.call('ZADD', prefix .. 'runs:' .. wf, now, runid)
+redis.call('SADD', prefix .. 'workflows', wf)
 if ARGV[6] == '' then
   redis.call('HSET', KEYS[1], 'status', ARGV[9], 'error', ARGV[10], 'started', now, 'finished', now)
   redis.call('PEXPIRE', KEYS[1], retention)
