@@ -78,33 +78,47 @@ func (e *Engine) Use(set *workflows.Set) {
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run
 // is in Redis: a worker will execute it even if this process stops now.
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
-	return e.start(ctx, wf, ev, "")
+	id, _, err := e.start(ctx, wf, ev, "", nil)
+	return id, err
+}
+
+// StartOnce is Start for an event that may come again, such as a webhook its sender
+// retries: the first start of key within window starts a run, and a start of the same
+// key within the window starts none and returns the first run's id, with first false.
+// It holds across every process sharing the Redis.
+func (e *Engine) StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error) {
+	return e.start(ctx, wf, ev, "", &dedupe{key: key, window: window})
 }
 
 // StartFailed records a run of wf for ev that failed before its first step, such as
 // one whose filter could not be evaluated on ev. The event is kept with the run, so
 // nothing that was accepted is lost.
 func (e *Engine) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error) {
-	return e.start(ctx, wf, ev, reason)
+	id, _, err := e.start(ctx, wf, ev, reason, nil)
+	return id, err
 }
 
-func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string) (string, error) {
+func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string, d *dedupe) (string, bool, error) {
 	if err := e.versions.store(ctx, e.versions.add(wf)); err != nil {
-		return "", err
+		return "", false, err
 	}
 	data, err := json.Marshal(ev)
 	if err != nil {
-		return "", fmt.Errorf("encoding event: %w", err)
+		return "", false, fmt.Errorf("encoding event: %w", err)
 	}
 	runID := id.New()
 	failure = wf.Secrets.String(failure)
-	if err := e.q.start(ctx, runID, wf, data, failure); err != nil {
-		return "", fmt.Errorf("queueing run of %s: %w", wf.Name, err)
+	got, err := e.q.startOnce(ctx, runID, wf, data, failure, d)
+	if err != nil {
+		return "", false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
+	}
+	if got != runID {
+		return got, false, nil
 	}
 	if failure != "" {
 		e.log.Warn("run finished", "run", runID, "workflow", wf.Name, "status", "failed", "error", failure)
 	}
-	return runID, nil
+	return runID, true, nil
 }
 
 // Ping checks that Redis answers.

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -62,6 +64,19 @@ func (q *queue) shardFor(workflow string) *shard {
 // workflow's concurrency slots. Calling it again with the same run id changes nothing.
 // A run with a failure recorded fails at once, running no step.
 func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string) error {
+	_, err := q.startOnce(ctx, runID, wf, event, failure, nil)
+	return err
+}
+
+// dedupe makes a start happen once per key within a window.
+type dedupe struct {
+	key    string // any text; it is hashed
+	window time.Duration
+}
+
+// startOnce is start with a dedupe key: when the key started a run within its window,
+// it creates nothing and returns that run's id.
+func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string, d *dedupe) (string, error) {
 	sh := q.shardFor(wf.Name)
 	first, status := "", "succeeded"
 	switch {
@@ -71,9 +86,21 @@ func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow,
 		first = wf.Steps[0].Name
 	}
 	job := jobID(runID, first)
-	return startScript.Run(ctx, q.rdb, []string{sh.run(runID), sh.job(job)},
+	key, window := "", int64(0)
+	if d != nil {
+		sum := sha256.Sum256([]byte(d.key))
+		key, window = hex.EncodeToString(sum[:16]), max(d.window.Milliseconds(), 1)
+	}
+	res, err := startScript.Run(ctx, q.rdb, []string{sh.run(runID), sh.job(job)},
 		sh.prefix, runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds(),
-		status, failure, wf.Concurrency).Err()
+		status, failure, wf.Concurrency, key, window).Result()
+	if err != nil {
+		return "", err
+	}
+	if id, ok := res.(string); ok {
+		return id, nil
+	}
+	return runID, nil
 }
 
 // job is a leased step of a run.

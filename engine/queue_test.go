@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,4 +191,58 @@ func TestKeysShareTheirShardsSlot(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A dedupe key starts one run within its window, whatever the number of starts racing
+// for it, and another once the window has passed.
+func TestStartOnceStartsOneRunPerKey(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet})
+		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		ids := make(chan string, 50)
+		firsts := make(chan bool, 50)
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, first, err := e.StartOnce(ctx, wf, event(`{}`), "delivery-1", 300*time.Millisecond)
+				if err != nil {
+					t.Error(err)
+				}
+				ids <- id
+				firsts <- first
+			}()
+		}
+		wg.Wait()
+		close(ids)
+		close(firsts)
+		seen, created := map[string]bool{}, 0
+		for id := range ids {
+			seen[id] = true
+		}
+		for f := range firsts {
+			if f {
+				created++
+			}
+		}
+		if len(seen) != 1 || created != 1 {
+			t.Fatalf("50 starts of one key: %d run ids, %d created; want 1 and 1", len(seen), created)
+		}
+		if n := b.Client.ZCard(ctx, e.q.shardFor("chain").runs()).Val(); n != 1 {
+			t.Errorf("%d runs in the history", n)
+		}
+		if _, first, _ := e.StartOnce(ctx, wf, event(`{}`), "delivery-2", time.Minute); !first {
+			t.Error("another key was taken as a duplicate")
+		}
+		if b.Mini != nil {
+			b.Mini.FastForward(time.Second) // miniredis expires keys only when told
+		} else {
+			time.Sleep(400 * time.Millisecond) // past the window, on Redis's clock
+		}
+		if _, first, _ := e.StartOnce(ctx, wf, event(`{}`), "delivery-1", time.Minute); !first {
+			t.Error("the key still dedupes after its window")
+		}
+	})
 }

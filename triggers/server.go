@@ -21,6 +21,9 @@ import (
 // durable, because the sender is told 2xx right after.
 type Starter interface {
 	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
+	// StartOnce starts a run unless key started one within window; then it returns
+	// that run's id and first false.
+	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
 	// StartFailed records a run that failed before its first step, keeping its event.
 	StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error)
 }
@@ -107,12 +110,14 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []route, ev *workflows.Event) {
 	value := ev.Value()
 	var runs []string
+	duplicates := 0
 	for _, rt := range routes {
 		var runID string
 		var err error
+		env := &workflows.Env{Event: value, Vars: rt.wf.Vars}
 		ok, filterErr := true, error(nil)
 		if rt.wf.Filter != nil {
-			ok, filterErr = rt.wf.Filter.Eval(&workflows.Env{Event: value, Vars: rt.wf.Vars})
+			ok, filterErr = rt.wf.Filter.Eval(env)
 		}
 		switch {
 		case filterErr != nil:
@@ -120,7 +125,15 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		case !ok:
 			continue
 		default:
-			runID, err = h.starter.Start(r.Context(), rt.wf, ev)
+			if key := h.dedupeKey(rt, ev, env); key != "" {
+				var first bool
+				runID, first, err = h.starter.StartOnce(r.Context(), rt.wf, ev, key, rt.hook.DedupeWindow)
+				if !first && err == nil {
+					duplicates++
+				}
+			} else {
+				runID, err = h.starter.Start(r.Context(), rt.wf, ev)
+			}
 		}
 		if err != nil {
 			h.log.Error("cannot queue run; answering 503", "workflow", rt.wf.Name, "event", ev.ID, "err", err)
@@ -135,13 +148,57 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		return
 	}
 	body := map[string]any{"run_id": runs[0]}
+	status := http.StatusAccepted
+	if duplicates == len(runs) {
+		// Every run this event would start, an earlier delivery started.
+		status = http.StatusOK
+		body["status"] = "duplicate"
+	}
 	if h.statusURL != nil {
 		body["status_url"] = h.statusURL(runs[0])
 	}
 	if len(runs) > 1 {
 		body["run_ids"] = runs
 	}
-	httpjson.Write(w, http.StatusAccepted, body)
+	httpjson.Write(w, status, body)
+}
+
+// dedupeKey is what identifies a delivery of ev to rt's workflow: the webhook's dedupe
+// template, else the delivery id its verify preset's sender puts in every request.
+// "" when there is none. A template that cannot be rendered on ev dedupes nothing: the
+// event is taken rather than lost.
+func (h *Webhooks) dedupeKey(rt route, ev *workflows.Event, env *workflows.Env) string {
+	if rt.hook.Dedupe == nil {
+		return presetDeliveryID(rt.hook.preset, ev)
+	}
+	key, err := rt.hook.Dedupe.RenderString(env)
+	if err != nil {
+		h.log.Warn("dedupe cannot be rendered on this event; starting a run without it",
+			"workflow", rt.wf.Name, "event", ev.ID, "err", err)
+		return ""
+	}
+	return key
+}
+
+// presetDeliveryID is the id a verify preset's sender gives each delivery, the same on
+// every retry of it: GitHub's X-GitHub-Delivery, Standard Webhooks' webhook-id,
+// Shopify's X-Shopify-Webhook-Id, and the id of a Stripe event.
+func presetDeliveryID(preset string, ev *workflows.Event) string {
+	switch preset {
+	case "github":
+		return ev.Headers["x-github-delivery"]
+	case "standard":
+		return ev.Headers["webhook-id"]
+	case "shopify":
+		return ev.Headers["x-shopify-webhook-id"]
+	case "stripe":
+		if body, ok := ev.Body.(map[string]any); ok {
+			if id, ok := body["id"].(string); ok && strings.HasPrefix(id, "evt_") {
+				return id
+			}
+		}
+	}
+	return ""
 }
 
 func methodRoutes(ep *endpoint, method string) []route {

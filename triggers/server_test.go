@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -25,7 +26,27 @@ type recordingStarter struct {
 	mu     sync.Mutex
 	events map[string][]*workflows.Event // by workflow
 	failed map[string]string             // by workflow: the reason of a run that failed at once
+	keys   map[string]string             // dedupe key -> run id
 	fail   error
+}
+
+func (s *recordingStarter) StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, _ time.Duration) (string, bool, error) {
+	s.mu.Lock()
+	if id, ok := s.keys[wf.Name+"/"+key]; ok {
+		s.mu.Unlock()
+		return id, false, nil
+	}
+	s.mu.Unlock()
+	id, err := s.Start(ctx, wf, ev)
+	if err == nil {
+		s.mu.Lock()
+		if s.keys == nil {
+			s.keys = map[string]string{}
+		}
+		s.keys[wf.Name+"/"+key] = id
+		s.mu.Unlock()
+	}
+	return id, true, err
 }
 
 func (s *recordingStarter) Start(_ context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
@@ -124,9 +145,14 @@ func send(t *testing.T, method, url, contentType string, body []byte) answer {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	return readAnswer(t, resp)
+}
+
+func readAnswer(t *testing.T, resp *http.Response) answer {
+	t.Helper()
 	a := answer{status: resp.StatusCode, header: resp.Header}
 	if err := json.NewDecoder(resp.Body).Decode(&a.body); err != nil {
-		t.Fatalf("%s %s: answer is not JSON: %v", method, url, err)
+		t.Fatalf("%s %s: answer is not JSON: %v", resp.Request.Method, resp.Request.URL, err)
 	}
 	return a
 }

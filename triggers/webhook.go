@@ -34,6 +34,7 @@ type Webhook struct {
 	RateLimit       *RateLimit // nil: none
 
 	segments    []string
+	preset      string   // the verify preset, "" for none
 	verify      verifier // nil: requests are not verified
 	verifyKey   string   // equal for equal verify blocks
 	verifyRange hcl.Range
@@ -113,8 +114,6 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 		return w, diags
 	}
 	for _, n := range []struct{ attr, what, meanwhile string }{
-		{"dedupe", "dedupe", "a repeated delivery starts another run"},
-		{"dedupe_window", "dedupe_window", "a repeated delivery starts another run"},
 		{"response_timeout", "response_timeout", "every webhook is answered 202 as soon as its run is queued"},
 		{"rate_limit", "rate_limit", "every request is taken"},
 	} {
@@ -153,7 +152,7 @@ func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnosti
 	if diags.HasErrors() {
 		return diags
 	}
-	w.verify, w.verifyRange = v, raw.DefRange
+	w.verify, w.verifyRange, w.preset = v, raw.DefRange, name
 	// A digest of the preset and its settings tells whether two webhooks verify alike,
 	// without keeping the secrets in a comparable string.
 	settings := map[string]any{}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,4 +311,64 @@ func TestWebhooksWhileShuttingDown(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("while shutting down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+}
+
+// The same delivery posted 50 times at once starts one run, on the real engine.
+func TestDedupeUnderConcurrency(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := newSink(t, 0)
+		t.Setenv("FAULT_API", api.srv.URL)
+		dir := t.TempDir()
+		src := strings.Replace(relaySrc, `path = "/relay"`, "path   = \"/relay\"\n    dedupe = \"{{ event.headers['x-delivery'] }}\"", 1)
+		if err := os.WriteFile(filepath.Join(dir, "relay.hcl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := serveDir(t, dir, b.URL, "127.0.0.1:0")
+		type result struct {
+			status int
+			runID  string
+		}
+		results := make(chan result, 50)
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("POST", "http://"+s.publicAddr+"/hooks/relay", strings.NewReader(`{"n": 1}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Delivery", "d-42")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var a struct {
+					RunID string `json:"run_id"`
+				}
+				json.NewDecoder(resp.Body).Decode(&a)
+				results <- result{resp.StatusCode, a.RunID}
+			}()
+		}
+		wg.Wait()
+		close(results)
+		accepted, ids := 0, map[string]bool{}
+		for r := range results {
+			if r.status == http.StatusAccepted {
+				accepted++
+			} else if r.status != http.StatusOK {
+				t.Errorf("answered %d", r.status)
+			}
+			ids[r.runID] = true
+		}
+		if accepted != 1 || len(ids) != 1 {
+			t.Fatalf("%d answered 202, %d run ids; want one run", accepted, len(ids))
+		}
+		for id := range ids {
+			waitRun(t, "http://"+s.adminAddr+"/api/v1/runs/"+id)
+		}
+		if n := api.total.Load(); n != 2 {
+			t.Errorf("the API got %d calls, want the one run's 2 steps", n)
+		}
+	})
 }

@@ -5,15 +5,27 @@
 -- at once with ARGV[9] and ARGV[10]. ARGV[11] is the workflow's concurrency limit in
 -- the starting process's version; it becomes the workflow's limit. A run of a limited
 -- workflow queues its first step only when a slot is free; else it waits in line.
+-- With a dedupe key (ARGV[12]), the first start of the key within ARGV[13] ms creates
+-- a run; a start of the same key meanwhile creates nothing and returns the first run's id.
 -- KEYS: 1 run hash, 2 first job hash
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 first step
 --       ('' for none), 7 first job id, 8 retention ms, 9 status when it ends at once,
---       10 its error, 11 concurrency limit (0: none)
--- Returns 1 when the run was created, 0 when it existed.
+--       10 its error, 11 concurrency limit (0: none), 12 dedupe key ('' for none),
+--       13 dedupe window ms
+-- Returns 1 when the run was created, 0 when it existed, the first run's id for a
+-- duplicate.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[3]
+if ARGV[12] ~= '' then
+  local key = prefix .. 'dedupe:' .. wf .. ':' .. ARGV[12]
+  local first = redis.call('GET', key)
+  if first then
+    return first
+  end
+  redis.call('SET', key, runid, 'PX', ARGV[13])
+end
 local retention = tonumber(ARGV[8])
 local now = now_ms()
 redis.call('HSET', KEYS[1], 'id', runid, 'wf', wf, 'ver', ARGV[4], 'event', ARGV[5], 'created', now)

@@ -28,6 +28,8 @@ type Backend struct {
 	// Restart kills a real server and starts it again on the same port and data
 	// (nil for miniredis).
 	Restart func()
+	// Mini is the embedded server, nil for a real one: tests move its clock.
+	Mini *miniredis.Miniredis
 }
 
 // Each runs f once against miniredis and once against a real redis-server.
@@ -45,7 +47,7 @@ func Mini(t testing.TB) *Backend {
 	}
 	t.Cleanup(m.Close)
 	b := backend(t, "miniredis", m.Addr())
-	b.Stop = m.Close
+	b.Stop, b.Mini = m.Close, m
 	return b
 }
 

@@ -1,0 +1,125 @@
+package triggers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// A delivery repeated by its sender starts one run; the repeat is answered 200 with
+// the first run's id. The key is the dedupe template, else the verify preset's
+// delivery id.
+func TestDedupe(t *testing.T) {
+	set, diags := loadHooks("d.hcl", `
+workflow "push" {
+  trigger "webhook" {
+    path = "/github"
+    verify "github" {
+      secrets = ["It's a Secret to Everybody"]
+    }
+  }
+}
+
+workflow "orders" {
+  trigger "webhook" {
+    path          = "/orders"
+    dedupe        = "{{ event.body.order_id }}"
+    dedupe_window = "1h"
+  }
+}
+
+workflow "plain" {
+  trigger "webhook" {
+    path = "/plain"
+  }
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
+	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	h.Use(set)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	post := func(path, body string, headers map[string]string) answer {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/hooks"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return readAnswer(t, resp)
+	}
+	sig := func(body string) string {
+		m := hmac.New(sha256.New, []byte("It's a Secret to Everybody"))
+		m.Write([]byte(body))
+		return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	}
+
+	body := `{"ref": "refs/heads/main"}`
+	gh := map[string]string{"X-Hub-Signature-256": sig(body), "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}
+	first := post("/github", body, gh)
+	again := post("/github", body, gh)
+	if first.status != 202 || again.status != 200 || again.body["status"] != "duplicate" || again.body["run_id"] != first.body["run_id"] {
+		t.Errorf("GitHub redelivery: first %d %v, again %d %v", first.status, first.body, again.status, again.body)
+	}
+	gh["X-GitHub-Delivery"] = "another"
+	if a := post("/github", body, gh); a.status != 202 {
+		t.Errorf("another delivery: %d %v", a.status, a.body)
+	}
+
+	if a := post("/orders", `{"order_id": 7}`, nil); a.status != 202 {
+		t.Errorf("order 7: %d %v", a.status, a.body)
+	}
+	if a := post("/orders", `{"order_id": 7, "retry": true}`, nil); a.status != 200 || a.body["status"] != "duplicate" {
+		t.Errorf("order 7 again: %d %v", a.status, a.body)
+	}
+	// No order_id: dedupe renders nothing usable; the event is taken, not dropped.
+	if a := post("/orders", `{}`, nil); a.status != 202 {
+		t.Errorf("no order id: %d %v", a.status, a.body)
+	}
+	for range 2 {
+		if a := post("/plain", `{}`, nil); a.status != 202 {
+			t.Errorf("no dedupe: %d %v", a.status, a.body)
+		}
+	}
+	if n := starter.count(); n != 6 {
+		t.Errorf("%d runs started, want 6", n)
+	}
+}
+
+func TestPresetDeliveryIDs(t *testing.T) {
+	for _, c := range []struct {
+		preset  string
+		headers map[string]string
+		body    any
+		want    string
+	}{
+		{"github", map[string]string{"x-github-delivery": "d1"}, nil, "d1"},
+		{"standard", map[string]string{"webhook-id": "msg_1"}, nil, "msg_1"},
+		{"shopify", map[string]string{"x-shopify-webhook-id": "s1"}, nil, "s1"},
+		{"stripe", nil, map[string]any{"id": "evt_1", "type": "x"}, "evt_1"},
+		{"stripe", nil, map[string]any{"id": "pi_1"}, ""},
+		{"slack", map[string]string{"x-github-delivery": "d1"}, nil, ""},
+		{"", nil, nil, ""},
+	} {
+		if got := presetDeliveryID(c.preset, &workflows.Event{Headers: c.headers, Body: c.body}); got != c.want {
+			t.Errorf("%s: %q, want %q", c.preset, got, c.want)
+		}
+	}
+}
