@@ -5,6 +5,8 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -12,10 +14,13 @@ import (
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // Runs reads runs back and replays them; the engine is one.
 type Runs interface {
+	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
 	Run(ctx context.Context, id string) (*engine.Run, error)
 	Runs(ctx context.Context, f engine.RunFilter) (*engine.RunPage, error)
 	Replay(ctx context.Context, id string) error
@@ -24,9 +29,12 @@ type Runs interface {
 	Ping(ctx context.Context) error
 }
 
-// Handler returns the admin API.
-func Handler(runs Runs, log *slog.Logger) http.Handler {
-	a := &api{runs: runs, log: log}
+// Workflows gives the workflows loaded now, by name; nil when there is none of that name.
+type Workflows func(name string) *workflows.Workflow
+
+// Handler returns the admin API. statusURL gives the URL of a run's status.
+func Handler(runs Runs, wfs Workflows, statusURL func(id string) string, log *slog.Logger) http.Handler {
+	a := &api{runs: runs, workflows: wfs, statusURL: statusURL, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -45,6 +53,7 @@ func Handler(runs Runs, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
 	mux.HandleFunc("GET /api/v1/dlq", a.deadLetters)
 	mux.HandleFunc("POST /api/v1/dlq/{id}/retry", a.retryDeadLetter)
+	mux.HandleFunc("POST /api/v1/workflows/{name}/runs", a.startRun)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -52,8 +61,44 @@ func Handler(runs Runs, log *slog.Logger) http.Handler {
 }
 
 type api struct {
-	runs Runs
-	log  *slog.Logger
+	runs      Runs
+	workflows Workflows
+	statusURL func(id string) string
+	log       *slog.Logger
+}
+
+// maxManualEvent caps the body of a manual start, as webhooks' bodies are by default.
+const maxManualEvent = 1 << 20
+
+// startRun starts a run of a workflow by hand: the request's JSON body is the event's
+// body. The workflow's filter does not apply: a run started by hand is meant.
+func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	wf := a.workflows(name)
+	if wf == nil {
+		httpjson.Error(w, http.StatusNotFound, "no workflow "+name)
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxManualEvent))
+	if err != nil {
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the event is larger than %d bytes", maxManualEvent))
+		return
+	}
+	body, err := workflows.ParseBody("application/json", raw)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "the event must be JSON: "+err.Error())
+		return
+	}
+	ev := &workflows.Event{ID: id.New(), Trigger: "manual", ReceivedAt: time.Now().UTC(),
+		ContentType: "application/json", Raw: string(raw), Body: body}
+	runID, err := a.runs.Start(r.Context(), wf, ev)
+	if err != nil {
+		a.log.Error("cannot queue a manual run", "workflow", name, "err", err)
+		w.Header().Set("Retry-After", "5")
+		httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the run right now; retry later")
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, map[string]string{"run_id": runID, "status_url": a.statusURL(runID)})
 }
 
 func (a *api) run(w http.ResponseWriter, r *http.Request) {

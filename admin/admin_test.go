@@ -49,7 +49,7 @@ workflow "sync_crm" {
 	pool := e.NewPool(2)
 	pool.Start()
 	defer pool.Stop(context.Background())
-	srv := httptest.NewServer(Handler(e, quiet))
+	srv := httptest.NewServer(Handler(e, set.Workflow, func(id string) string { return "/api/v1/runs/" + id }, quiet))
 	defer srv.Close()
 
 	id, err := e.Start(context.Background(), set.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
@@ -142,4 +142,54 @@ func decode(t *testing.T, resp *http.Response, status int, v any) {
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("%s: %v", data, err)
 	}
+}
+
+func TestManualStart(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer api.Close()
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet,
+		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "backfill" {
+  filter = "event.body.never == true"
+  step "set" "echo" {
+    customer = "{{ event.body.customer }}"
+    trigger  = "{{ event.trigger }}"
+  }
+}
+`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	b := redistest.Mini(t)
+	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k})
+	e.Use(set)
+	pool := e.NewPool(2)
+	pool.Start()
+	defer pool.Stop(context.Background())
+	srv := httptest.NewServer(Handler(e, set.Workflow, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	defer srv.Close()
+
+	resp, err := http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{"customer": "cus_1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started map[string]string
+	decode(t, resp, http.StatusAccepted, &started)
+	if started["status_url"] != "/api/v1/runs/"+started["run_id"] {
+		t.Errorf("answer %v", started)
+	}
+	waitStatus(t, srv.URL, started["run_id"], "succeeded")
+	var run engine.Run
+	get(t, srv.URL+"/api/v1/runs/"+started["run_id"], http.StatusOK, &run)
+	if out := run.Steps[0].Output.(map[string]any); out["customer"] != "cus_1" || out["trigger"] != "manual" {
+		t.Errorf("output %v: the event did not reach the run", out)
+	}
+
+	var fail map[string]string
+	resp, _ = http.Post(srv.URL+"/api/v1/workflows/nope/runs", "application/json", strings.NewReader(`{}`))
+	decode(t, resp, http.StatusNotFound, &fail)
+	resp, _ = http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{"broken`))
+	decode(t, resp, http.StatusBadRequest, &fail)
 }

@@ -155,7 +155,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	s := &server{engineRuntime: rt, errc: make(chan error, 2),
 		publicAddr: publicLn.Addr().String(), adminAddr: adminLn.Addr().String()}
 	adminBase := "http://" + dialable(s.adminAddr)
-	hooks := triggers.NewWebhooks(rt.engine, log, func(id string) string { return adminBase + "/api/v1/runs/" + id })
+	statusURL := func(id string) string { return adminBase + "/api/v1/runs/" + id }
+	hooks := triggers.NewWebhooks(rt.engine, log, statusURL)
 	hooks.Use(set)
 
 	mux := http.NewServeMux()
@@ -165,7 +166,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.public = newHTTPServer(mux, log)
-	s.admin = newHTTPServer(admin.Handler(rt.engine, log), log)
+	s.admin = newHTTPServer(admin.Handler(rt.engine, set.Workflow, statusURL, log), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
 
