@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/internal/id"
@@ -69,6 +73,12 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(routes) == 0 {
 		w.Header().Set("Allow", strings.Join(allowed(ep), ", "))
 		httpjson.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not accepted at %s", r.Method, r.URL.Path))
+		return
+	}
+	if wait, limited := overLimit(routes); limited {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		httpjson.Error(w, http.StatusTooManyRequests, "rate limit reached; retry after the time in Retry-After")
 		return
 	}
 	// Webhooks sharing a path verify alike (the loader makes sure); the body limit is
@@ -199,6 +209,29 @@ func presetDeliveryID(preset string, ev *workflows.Event) string {
 		}
 	}
 	return ""
+}
+
+// overLimit takes one request from the rate limit of every webhook of the request. When
+// one of them is over its limit, the request is refused as a whole (the sender retries
+// it, for every workflow on the path), nothing is taken, and wait says when to retry.
+func overLimit(routes []route) (wait time.Duration, limited bool) {
+	now := time.Now()
+	var taken []*rate.Reservation
+	for _, rt := range routes {
+		if rt.hook.limiter == nil {
+			continue
+		}
+		r := rt.hook.limiter.ReserveN(now, 1)
+		if d := r.DelayFrom(now); d > 0 {
+			r.CancelAt(now)
+			for _, t := range taken {
+				t.CancelAt(now)
+			}
+			return d, true
+		}
+		taken = append(taken, r)
+	}
+	return 0, false
 }
 
 func methodRoutes(ep *endpoint, method string) []route {

@@ -304,7 +304,7 @@ workflow "w" {
 	for _, d := range diags {
 		warnings = append(warnings, d.Summary)
 	}
-	if got := strings.Join(warnings, "; "); got != `response_timeout is not applied yet; rate_limit is not applied yet; response = "sync" is not applied yet` {
+	if got := strings.Join(warnings, "; "); got != `response_timeout is not applied yet; response = "sync" is not applied yet` {
 		t.Errorf("warnings: %s", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -34,7 +35,8 @@ type Webhook struct {
 	RateLimit       *RateLimit // nil: none
 
 	segments    []string
-	preset      string   // the verify preset, "" for none
+	limiter     *rate.Limiter // nil: no rate limit
+	preset      string        // the verify preset, "" for none
 	verify      verifier // nil: requests are not verified
 	verifyKey   string   // equal for equal verify blocks
 	verifyRange hcl.Range
@@ -99,6 +101,9 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	w.RateLimit, d = rateLimitAttr(b)
 	diags = append(diags, d...)
+	if w.RateLimit != nil {
+		w.limiter = rate.NewLimiter(rate.Limit(float64(w.RateLimit.N)/w.RateLimit.Per.Seconds()), w.RateLimit.N)
+	}
 
 	verifies := b.Nested("verify")
 	for i, raw := range verifies {
@@ -115,7 +120,6 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 	}
 	for _, n := range []struct{ attr, what, meanwhile string }{
 		{"response_timeout", "response_timeout", "every webhook is answered 202 as soon as its run is queued"},
-		{"rate_limit", "rate_limit", "every request is taken"},
 	} {
 		if a := b.Attr(n.attr); a != nil {
 			diags = append(diags, a.Warning(n.what+" is not applied yet",
