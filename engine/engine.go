@@ -26,6 +26,9 @@ type Options struct {
 	Lease time.Duration
 	// Retention is how long a finished run and a dead letter stay readable. Default 7 days.
 	Retention time.Duration
+	// MaxQueued is how many runs may be unfinished (queued, waiting or running) before
+	// starts are refused with ErrBusy. 0: no limit.
+	MaxQueued int
 	// Kinds builds workflow versions this process never loaded from their sources in
 	// Redis. Without it, a run of such a version fails.
 	Kinds  *workflows.Kinds
@@ -59,6 +62,9 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		o.Logger = slog.Default()
 	}
 	q := &queue{rdb: rdb, leaseFor: o.Lease, retention: o.Retention}
+	if o.MaxQueued > 0 {
+		q.maxOpen = max(o.MaxQueued/o.Shards, 1) // each shard takes its share
+	}
 	for i := range o.Shards {
 		q.shards = append(q.shards, newShard(i))
 	}

@@ -17,6 +17,7 @@ import (
 //	{hf:N}:inflight:<wf>   zset  runs holding a concurrency slot
 //	{hf:N}:limit:<wf>      int   the workflow's concurrency limit; none when missing
 //	{hf:N}:seq             int   order of arrival of runs waiting for a slot
+//	{hf:N}:open            int   runs started and not finished: queued, waiting or running
 //	{hf:N}:due             zset  workflows with queued jobs, by earliest due time
 //	{hf:N}:leases          zset  leased jobs, by lease expiry
 //	{hf:N}:dead            zset  dead-lettered jobs, by when they failed their run

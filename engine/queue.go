@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -54,7 +55,12 @@ type queue struct {
 	shards    []*shard
 	leaseFor  time.Duration
 	retention time.Duration
+	maxOpen   int // unfinished runs a shard takes; 0: no limit
 }
+
+// ErrBusy is returned by a start refused because too many runs are unfinished: the
+// workers are behind, and the sender should come back later.
+var ErrBusy = errors.New("too many runs are waiting; try again later")
 
 func (q *queue) shardFor(workflow string) *shard {
 	return q.shards[shardOf(workflow, len(q.shards))]
@@ -93,8 +99,11 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	}
 	res, err := startScript.Run(ctx, q.rdb, []string{sh.run(runID), sh.job(job)},
 		sh.prefix, runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds(),
-		status, failure, wf.Concurrency, key, window).Result()
+		status, failure, wf.Concurrency, key, window, q.maxOpen).Result()
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "HFBUSY") {
+			return "", fmt.Errorf("%w (%s)", ErrBusy, strings.TrimPrefix(err.Error(), "HFBUSY "))
+		}
 		return "", err
 	}
 	if id, ok := res.(string); ok {

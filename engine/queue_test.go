@@ -246,3 +246,32 @@ func TestStartOnceStartsOneRunPerKey(t *testing.T) {
 		}
 	})
 }
+
+// Past the high-water mark of unfinished runs, starts are refused until runs finish.
+func TestStartRefusedPastTheHighWaterMark(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet, MaxQueued: 3})
+		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		for i := range 3 {
+			if _, err := e.Start(ctx, wf, event(`{}`)); err != nil {
+				t.Fatalf("start %d: %v", i+1, err)
+			}
+		}
+		if _, err := e.Start(ctx, wf, event(`{}`)); !errors.Is(err, ErrBusy) {
+			t.Fatalf("the 4th start: %v, want ErrBusy", err)
+		}
+		// A run that fails before its first step keeps its event even so.
+		if _, err := e.StartFailed(ctx, wf, event(`{}`), "filter: boom"); err != nil {
+			t.Errorf("a failed start: %v", err)
+		}
+		jobs, _, _ := e.q.lease(ctx, e.q.shardFor("chain"), 1)
+		if _, err := e.q.complete(ctx, commit{job: jobs[0], runID: jobs[0].run["id"], workflow: "chain",
+			result: []byte(`{"status":"failed"}`), runStatus: "failed", runError: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Start(ctx, wf, event(`{}`)); err != nil {
+			t.Errorf("a start once a run finished: %v", err)
+		}
+	})
+}

@@ -42,6 +42,14 @@ type Webhooks struct {
 	statusURL func(runID string) string
 	routes    atomic.Pointer[router]
 	now       func() time.Time // the clock signed timestamps are checked against
+	refused   atomic.Int64     // when a refusal was last logged, Unix seconds
+}
+
+// logRefusal reports whether to log a refused start: once a second at most, as an
+// outage or an overload refuses every request.
+func (h *Webhooks) logRefusal() bool {
+	now, last := time.Now().Unix(), h.refused.Load()
+	return now > last && h.refused.CompareAndSwap(last, now)
 }
 
 // NewWebhooks returns a receiver that starts runs with starter. statusURL, when not
@@ -146,7 +154,9 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 			}
 		}
 		if err != nil {
-			h.log.Error("cannot queue run; answering 503", "workflow", rt.wf.Name, "event", ev.ID, "err", err)
+			if h.logRefusal() {
+				h.log.Error("cannot queue run; answering 503 (logged once a second at most)", "workflow", rt.wf.Name, "event", ev.ID, "err", err)
+			}
 			w.Header().Set("Retry-After", "5")
 			httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the event right now; retry later")
 			return

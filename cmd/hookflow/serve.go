@@ -27,6 +27,7 @@ type serveConfig struct {
 	redisURL  string
 	workers   int
 	lease     time.Duration
+	maxQueued int
 	retention days
 	allowNet  prefixList
 	logFormat string
@@ -37,6 +38,7 @@ func engineFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis URL, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis")
 	fs.IntVar(&cfg.workers, "workers", 64, "maximum steps executing at once in this process")
 	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
+	fs.IntVar(&cfg.maxQueued, "max-queued", 100_000, "unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)")
 	cfg.retention = days(7 * 24 * time.Hour)
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
 	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private `CIDR` (repeatable), e.g. 127.0.0.1/32")
@@ -115,7 +117,8 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	if err != nil {
 		return nil, err
 	}
-	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention), Kinds: k})
+	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
+		MaxQueued: cfg.maxQueued, Kinds: k})
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()

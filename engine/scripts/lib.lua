@@ -86,6 +86,7 @@ local function finish_run(prefix, runid, workflow, status, err, now, retention)
   local run = prefix .. 'run:' .. runid
   redis.call('HSET', run, 'status', status, 'finished', now, 'error', err)
   redis.call('PEXPIRE', run, retention)
+  redis.call('DECR', prefix .. 'open')
   if redis.call('ZREM', prefix .. 'inflight:' .. workflow, runid) == 1 then
     admit(prefix, workflow, now)
   end

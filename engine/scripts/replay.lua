@@ -21,6 +21,7 @@ end
 redis.call('HDEL', KEYS[1], 'dead', 'finished', 'error', 's:' .. ARGV[3])
 redis.call('HSET', KEYS[1], 'status', 'queued')
 redis.call('HINCRBY', KEYS[1], 'replays', 1)
+redis.call('INCR', prefix .. 'open')
 redis.call('PERSIST', KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'run', runid, 'wf', wf, 'step', ARGV[3], 'attempt', 0)

@@ -11,20 +11,28 @@
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 first step
 --       ('' for none), 7 first job id, 8 retention ms, 9 status when it ends at once,
 --       10 its error, 11 concurrency limit (0: none), 12 dedupe key ('' for none),
---       13 dedupe window ms
+--       13 dedupe window ms, 14 most unfinished runs the shard takes (0: no limit); past
+--       it the start fails with an error reply starting HFBUSY
 -- Returns 1 when the run was created, 0 when it existed, the first run's id for a
 -- duplicate.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[3]
+local dedupe = ''
 if ARGV[12] ~= '' then
-  local key = prefix .. 'dedupe:' .. wf .. ':' .. ARGV[12]
-  local first = redis.call('GET', key)
+  dedupe = prefix .. 'dedupe:' .. wf .. ':' .. ARGV[12]
+  local first = redis.call('GET', dedupe)
   if first then
     return first
   end
-  redis.call('SET', key, runid, 'PX', ARGV[13])
+end
+local high = tonumber(ARGV[14])
+if ARGV[6] ~= '' and high > 0 and tonumber(redis.call('GET', prefix .. 'open') or '0') >= high then
+  return redis.error_reply('HFBUSY ' .. high .. ' runs are waiting or running')
+end
+if dedupe ~= '' then
+  redis.call('SET', dedupe, runid, 'PX', ARGV[13])
 end
 local retention = tonumber(ARGV[8])
 local now = now_ms()
@@ -43,6 +51,7 @@ else
   redis.call('DEL', prefix .. 'limit:' .. wf)
 end
 redis.call('HSET', KEYS[1], 'status', 'queued')
+redis.call('INCR', prefix .. 'open')
 redis.call('HSET', KEYS[2], 'run', runid, 'wf', wf, 'step', ARGV[6], 'attempt', 0)
 queue_run(prefix, wf, runid, ARGV[7], now)
 return 1
