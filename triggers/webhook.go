@@ -37,8 +37,8 @@ type Webhook struct {
 	segments    []string
 	limiter     *rate.Limiter // nil: no rate limit
 	preset      string        // the verify preset, "" for none
-	verify      verifier // nil: requests are not verified
-	verifyKey   string   // equal for equal verify blocks
+	verify      verifier      // nil: requests are not verified
+	verifyKey   string        // equal for equal verify blocks
 	verifyRange hcl.Range
 }
 
