@@ -30,27 +30,13 @@ func TestRunsDeadLettersAndReplay(t *testing.T) {
 	}))
 	defer crm.Close()
 
-	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Logger: quiet,
-		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
-	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+	e, set, srv := serveAPI(t, `
 workflow "sync_crm" {
   step "http" "update" {
-    url = "` + crm.URL + `"
+    url = "`+crm.URL+`"
   }
 }
-`)}}, k)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	b := redistest.Mini(t)
-	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k})
-	e.Use(set)
-	pool := e.NewPool(2)
-	pool.Start()
-	defer pool.Stop(context.Background())
-	srv := httptest.NewServer(Handler(e, set.Workflow, func(id string) string { return "/api/v1/runs/" + id }, quiet))
-	defer srv.Close()
+`)
 
 	id, err := e.Start(context.Background(), set.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
 	if err != nil {
@@ -96,6 +82,28 @@ workflow "sync_crm" {
 	}
 	get(t, srv.URL+"/api/v1/runs?limit=lots", http.StatusBadRequest, &fail)
 	get(t, srv.URL+"/api/v1/runs?cursor=x", http.StatusBadRequest, &fail)
+}
+
+// serveAPI serves the admin API of an engine on miniredis running the workflows in src,
+// whose http steps may call loopback.
+func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httptest.Server) {
+	t.Helper()
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet,
+		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	b := redistest.Mini(t)
+	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k})
+	e.Use(set)
+	pool := e.NewPool(2)
+	pool.Start()
+	t.Cleanup(func() { pool.Stop(context.Background()) })
+	srv := httptest.NewServer(Handler(e, set.Workflow, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	t.Cleanup(srv.Close)
+	return e, set, srv
 }
 
 func waitStatus(t *testing.T, base, id, want string) {
@@ -145,12 +153,7 @@ func decode(t *testing.T, resp *http.Response, status int, v any) {
 }
 
 func TestManualStart(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer api.Close()
-	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Logger: quiet,
-		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
-	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+	_, _, srv := serveAPI(t, `
 workflow "backfill" {
   filter = "event.body.never == true"
   step "set" "echo" {
@@ -158,18 +161,7 @@ workflow "backfill" {
     trigger  = "{{ event.trigger }}"
   }
 }
-`)}}, k)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	b := redistest.Mini(t)
-	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k})
-	e.Use(set)
-	pool := e.NewPool(2)
-	pool.Start()
-	defer pool.Stop(context.Background())
-	srv := httptest.NewServer(Handler(e, set.Workflow, func(id string) string { return "/api/v1/runs/" + id }, quiet))
-	defer srv.Close()
+`)
 
 	resp, err := http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{"customer": "cus_1"}`))
 	if err != nil {

@@ -4,10 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -18,7 +15,7 @@ import (
 // the first run's id. The key is the dedupe template, else the verify preset's
 // delivery id.
 func TestDedupe(t *testing.T) {
-	set, diags := loadHooks("d.hcl", `
+	srv, starter := serveHooks(t, "d.hcl", `
 workflow "push" {
   trigger "webhook" {
     path = "/github"
@@ -42,14 +39,6 @@ workflow "plain" {
   }
 }
 `)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
-	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	h.Use(set)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 
 	post := func(path, body string, headers map[string]string) answer {
 		t.Helper()

@@ -1,18 +1,13 @@
 package triggers
 
 import (
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strconv"
 	"testing"
-
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // Past its rate_limit, a webhook is answered 429 with Retry-After, and starts nothing.
 func TestRateLimit(t *testing.T) {
-	set, diags := loadHooks("r.hcl", `
+	srv, starter := serveHooks(t, "r.hcl", `
 workflow "limited" {
   trigger "webhook" {
     path       = "/limited"
@@ -26,14 +21,6 @@ workflow "free" {
   }
 }
 `)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
-	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	h.Use(set)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 	for i := range 2 {
 		if a := send(t, "POST", srv.URL+"/hooks/limited", "application/json", []byte(`{}`)); a.status != 202 {
 			t.Fatalf("request %d within the limit: %d %v", i+1, a.status, a.body)

@@ -117,6 +117,22 @@ func newTestServer(t *testing.T) (*httptest.Server, *recordingStarter) {
 	return srv, starter
 }
 
+// serveHooks serves the webhooks of one file, named name, starting runs with a
+// recordingStarter.
+func serveHooks(t *testing.T, name, src string) (*httptest.Server, *recordingStarter) {
+	t.Helper()
+	set, diags := loadHooks(name, src)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
+	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	h.Use(set)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, starter
+}
+
 // loadHooks loads one file, named name, with the trigger kinds registered.
 func loadHooks(name, src string) (*workflows.Set, hcl.Diagnostics) {
 	k := workflows.NewKinds()
