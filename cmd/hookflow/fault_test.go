@@ -284,9 +284,6 @@ func writeRelay(t *testing.T) string {
 }
 
 func TestKillDuringRunsLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs hookflow processes")
-	}
 	b := redistest.Real(t)
 	// 64 workers on steps of 20ms finish about 3,200 steps a second: slower than
 	// webhooks arrive, so most runs are queued or in flight at the kill.
@@ -312,9 +309,6 @@ func TestKillDuringRunsLosesNothing(t *testing.T) {
 }
 
 func TestSecondEngineFinishesAKilledEnginesRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs hookflow processes")
-	}
 	b := redistest.Real(t)
 	api := newSink(t, 5*time.Millisecond)
 	dir := writeRelay(t)
@@ -351,9 +345,6 @@ func TestSecondEngineFinishesAKilledEnginesRuns(t *testing.T) {
 // Redis is killed and restarted under load. While it is down, webhooks are answered
 // 503 with Retry-After, never 2xx; every webhook answered 202 ends in a finished run.
 func TestRedisRestartLosesNoAcceptedEvent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs hookflow processes")
-	}
 	b := redistest.Durable(t)
 	api := newSink(t, time.Millisecond)
 	dir := writeRelay(t)
