@@ -97,3 +97,60 @@ func TestStopDeadlineHandsStepsBack(t *testing.T) {
 		}
 	})
 }
+
+// A step whose worker dies every time fails its run after 5 expired leases in a row,
+// and goes to the dead letters; a finished attempt in between starts the count over.
+func TestStepThatKeepsCrashingIsDeadLettered(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet, Lease: 20 * time.Millisecond})
+		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor("chain")
+		crash := func(times int) *job {
+			t.Helper()
+			var last *job
+			for range times {
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					jobs, _, err := e.q.lease(ctx, sh, 1) // takes back the expired lease first
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(jobs) == 1 {
+						last = jobs[0]
+						break
+					}
+					if time.Now().After(deadline) {
+						return nil
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				time.Sleep(30 * time.Millisecond) // the worker "dies": its lease expires
+			}
+			return last
+		}
+		j := crash(4)
+		// An attempt that finishes (and is retried) is not a crash: the count starts over.
+		if err := e.q.retry(ctx, j, "run1", "chain", []byte(`{"status":"retrying"}`), 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		crash(4)
+		if s := b.Client.HGet(ctx, sh.run("run1"), "status").Val(); s == "failed" {
+			t.Fatal("the run failed after 4 crashes in a row")
+		}
+		crash(1)
+		if jobs, _, err := e.q.lease(ctx, sh, 1); err != nil || len(jobs) != 0 { // takes back the 5th expiry
+			t.Fatalf("leased %d jobs after the 5th crash, %v", len(jobs), err)
+		}
+		run := b.Client.HGetAll(ctx, sh.run("run1")).Val()
+		if run["status"] != "failed" || !strings.Contains(run["error"], "stopped 5 times in a row") || run["dead"] != "run1:first" {
+			t.Errorf("run %v", run)
+		}
+		if n := b.Client.ZCard(ctx, sh.dead()).Val(); n != 1 {
+			t.Errorf("%d dead letters", n)
+		}
+	})
+}
