@@ -2,7 +2,9 @@ package actions
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -108,6 +110,62 @@ func TestRespond(t *testing.T) {
 	}
 }
 
+// TestRespondResponse: the answer a sync webhook sends from a respond step's output,
+// read back from the run's record as JSON.
+func TestRespondResponse(t *testing.T) {
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "o1", "bad": "a\r\nX-Injected: 1"}}}
+	answer := func(src string) (int, http.Header, string) {
+		t.Helper()
+		step := loadStep(t, nil, src)
+		out, err := call(step, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := json.Marshal(out)
+		recorded, _ := workflows.DecodeJSON(data)
+		status, header, body, err := step.Action.(workflows.Responder).Response(recorded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status, header, string(body)
+	}
+	status, header, body := answer(`step "respond" "r" {
+    status  = 201
+    headers = { X-Order = "{{ event.body.id }}", Content-Length = "1", Connection = "close" }
+    json    = { id = "{{ event.body.id }}", n = 12345678901234567 }
+  }`)
+	if status != 201 || header.Get("X-Order") != "o1" || header.Get("Content-Type") != "application/json" ||
+		body != `{"id":"o1","n":12345678901234567}` {
+		t.Errorf("json: %d %v %s", status, header, body)
+	}
+	if header.Get("Content-Length") != "" || header.Get("Connection") != "" {
+		t.Errorf("framing headers are the server's: %v", header)
+	}
+	status, header, body = answer(`step "respond" "r" { body = "<b>{{ event.body.id }}</b>" }`)
+	if status != 200 || header.Get("Content-Type") != "text/plain; charset=utf-8" || body != "<b>o1</b>" {
+		t.Errorf("body: %d %v %s", status, header, body)
+	}
+	_, header, body = answer(`step "respond" "r" {
+    headers = { Content-Type = "text/html" }
+    body    = "<b>hi</b>"
+  }`)
+	if header.Get("Content-Type") != "text/html" || body != "<b>hi</b>" {
+		t.Errorf("own content type: %v %s", header, body)
+	}
+	_, _, body = answer(`step "respond" "r" { json = "a string" }`)
+	if body != `"a string"` {
+		t.Errorf("a JSON string: %s", body)
+	}
+	for _, src := range []string{
+		`step "respond" "r" { headers = { X-Bad = "{{ event.body.bad }}" } }`,
+		`step "respond" "r" { headers = { "{{ event.body.bad }}" = "v" } }`,
+	} {
+		if _, err := call(loadStep(t, nil, src), env); err == nil || isRetryable(err) {
+			t.Errorf("%s: %v, want a permanent failure", src, err)
+		}
+	}
+}
+
 func TestKindLoadErrors(t *testing.T) {
 	tests := map[string]string{
 		`step "set" "s" {}`: "set has no values",
@@ -121,4 +179,9 @@ func TestKindLoadErrors(t *testing.T) {
 		"step \"respond\" \"r\" {\njson = {}\nbody = \"x\"\n}":        "Both json and body are set",
 	}
 	expectLoadErrors(t, tests)
+}
+
+func isRetryable(err error) bool {
+	retry, _ := workflows.Retryable(err)
+	return retry
 }

@@ -2,7 +2,10 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -54,7 +57,14 @@ func (r *Respond) do(_ context.Context, c *workflows.Call) (any, error) {
 			return nil, fmt.Errorf("headers: %w", err)
 		}
 		for k := range fields {
-			headers[k] = fields.Get(k)
+			v := fields.Get(k)
+			if !validHeaderName(k) {
+				return nil, fmt.Errorf("headers: %q is not a valid header name", k)
+			}
+			if strings.ContainsAny(v, "\r\n") {
+				return nil, fmt.Errorf("headers: %s: value holds a line break; refusing to answer with it", k)
+			}
+			headers[k] = v
 		}
 	}
 	var body any
@@ -86,4 +96,63 @@ func responseStatus(v any) (int, error) {
 	return n, nil
 }
 
-var _ workflows.Action = (*Respond)(nil)
+// framing headers are the server's to set: an answer's own would break the connection.
+var framing = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
+	"Keep-Alive": true, "Upgrade": true, "Trailer": true, "Te": true, "Proxy-Connection": true}
+
+// Response turns the output Do recorded into the answer of a webhook waiting for the
+// run: json is sent as JSON, body as it is (text/plain unless headers say otherwise).
+func (r *Respond) Response(output any) (int, http.Header, []byte, error) {
+	out, ok := output.(map[string]any)
+	if !ok {
+		return 0, nil, nil, fmt.Errorf("respond output is %T, not an object", output)
+	}
+	status, err := responseStatus(out["status"])
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	header := http.Header{}
+	if hs, ok := out["headers"].(map[string]any); ok {
+		for k, v := range hs {
+			name := http.CanonicalHeaderKey(k)
+			value := workflows.Text(v)
+			if framing[name] || !validHeaderName(k) || strings.ContainsAny(value, "\r\n") {
+				continue
+			}
+			header.Set(name, value)
+		}
+	}
+	var body []byte
+	text, isText := out["body"].(string)
+	switch {
+	case isText && r.json == nil:
+		body = []byte(text)
+		if header.Get("Content-Type") == "" {
+			header.Set("Content-Type", "text/plain; charset=utf-8")
+		}
+	case out["body"] != nil:
+		if body, err = json.Marshal(out["body"]); err != nil {
+			return 0, nil, nil, fmt.Errorf("json: %w", err)
+		}
+		if header.Get("Content-Type") == "" {
+			header.Set("Content-Type", "application/json")
+		}
+	}
+	return status, header, body, nil
+}
+
+// validHeaderName reports whether s is an HTTP token, as header names must be.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+var _ workflows.Responder = (*Respond)(nil)

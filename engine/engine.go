@@ -40,6 +40,7 @@ type Engine struct {
 	q        *queue
 	log      *slog.Logger
 	versions *versions
+	waiters  waiters
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored

@@ -301,6 +301,9 @@ func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 		token, err = p.e.q.complete(context.Background(), c)
 		return err
 	})
+	if step, _ := r.wf.Step(j.step); ok && (c.next == "" || (step != nil && step.Answers())) {
+		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
+	}
 	if ok && c.next == "" {
 		if c.runStatus == "failed" {
 			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus, "error", c.runError)

@@ -30,6 +30,8 @@ type Starter interface {
 	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
 	// StartFailed records a run that failed before its first step, keeping its event.
 	StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error)
+	// Await waits until run id of wf can answer a caller (response = "sync"), or ctx ends.
+	Await(ctx context.Context, wf *workflows.Workflow, id string) (*workflows.Reply, error)
 }
 
 // DefaultMaxBody is the largest webhook body accepted.
@@ -129,6 +131,8 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 	value := ev.Value()
 	var runs []string
 	duplicates := 0
+	var answering *route // the webhook that answers with its run (one per path at most)
+	answeringRun := ""
 	for _, rt := range routes {
 		var runID string
 		var err error
@@ -162,9 +166,15 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 			return
 		}
 		runs = append(runs, runID)
+		if rt.hook.Sync {
+			answering, answeringRun = &rt, runID
+		}
 	}
 	if len(runs) == 0 {
 		httpjson.Write(w, http.StatusOK, map[string]any{"status": "filtered"})
+		return
+	}
+	if answering != nil && h.await(w, r, answering, answeringRun) {
 		return
 	}
 	body := map[string]any{"run_id": runs[0]}
@@ -181,6 +191,55 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		body["run_ids"] = runs
 	}
 	httpjson.Write(w, status, body)
+}
+
+// await waits for the run of a webhook with response = "sync" and answers with it. It
+// reports false, having answered nothing, when the run did not answer within the
+// webhook's response_timeout: the caller gets the 202 answer then.
+func (h *Webhooks) await(w http.ResponseWriter, r *http.Request, rt *route, runID string) bool {
+	ctx, cancel := context.WithTimeout(r.Context(), rt.hook.ResponseTimeout)
+	defer cancel()
+	reply, err := h.starter.Await(ctx, rt.wf, runID)
+	switch {
+	case r.Context().Err() != nil:
+		return true // the caller left; the run goes on
+	case errors.Is(err, context.DeadlineExceeded):
+		return false
+	case err != nil:
+		h.log.Warn("cannot read the run a sync webhook waits for; answering 202", "workflow", rt.wf.Name, "run", runID, "err", err)
+		return false
+	}
+	w.Header().Set("Hookflow-Run-Id", runID)
+	if reply.Status == "failed" && reply.Step == "" {
+		body := map[string]any{"run_id": runID, "status": "failed", "error": "the run failed before it could answer"}
+		if h.statusURL != nil {
+			body["status_url"] = h.statusURL(runID)
+		}
+		httpjson.Write(w, http.StatusInternalServerError, body)
+		return true
+	}
+	if step, _ := rt.wf.Step(reply.Step); step != nil {
+		if res, ok := step.Action.(workflows.Responder); ok {
+			status, header, body, err := res.Response(reply.Output)
+			if err != nil {
+				h.log.Error("sync webhook: cannot answer with the respond step", "workflow", rt.wf.Name, "run", runID, "step", reply.Step, "err", err)
+				httpjson.Error(w, http.StatusInternalServerError, "the run's answer cannot be sent")
+				return true
+			}
+			for k, vs := range header {
+				w.Header()[k] = vs
+			}
+			w.WriteHeader(status)
+			w.Write(body)
+			return true
+		}
+	}
+	if reply.Step == "" {
+		httpjson.Write(w, http.StatusOK, map[string]any{"run_id": runID, "status": reply.Status})
+		return true
+	}
+	httpjson.Write(w, http.StatusOK, reply.Output)
+	return true
 }
 
 // dedupeKey is what identifies a delivery of ev to rt's workflow: the webhook's dedupe

@@ -28,6 +28,19 @@ type recordingStarter struct {
 	failed map[string]string             // by workflow: the reason of a run that failed at once
 	keys   map[string]string             // dedupe key -> run id
 	fail   error
+	// replies answers Await, by run id; a run without one never answers.
+	replies map[string]*workflows.Reply
+}
+
+func (s *recordingStarter) Await(ctx context.Context, _ *workflows.Workflow, id string) (*workflows.Reply, error) {
+	s.mu.Lock()
+	r, ok := s.replies[id]
+	s.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
 
 func (s *recordingStarter) StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, _ time.Duration) (string, bool, error) {

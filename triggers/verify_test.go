@@ -263,13 +263,16 @@ func TestWebhookAttributeErrors(t *testing.T) {
 		hook("verify \"hmac\" {\n secrets = [\"long-enough\"]\n header = \"\"\n}"):                               "Empty header",
 		hook(`verify "standard" { secrets = ["whsec_"] }`):                                                       "A secret is too short",
 		hook(`verify "standard" { secrets = ["whsec_AAAAAAAAAAA="] }`):                                           "Invalid Standard Webhooks secret",
-		hook(`response = "later"`):          `"async" or "sync"`,
-		hook(`max_body = "1TB"`):            "with a unit",
-		hook(`max_body = "64MiB"`):          "between 1 byte and 32MiB",
-		hook(`rate_limit = "fast"`):         "Invalid rate_limit",
-		hook(`rate_limit = "0/s"`):          "Invalid rate_limit",
-		hook(`dedupe_window = "a while"`):   `Invalid duration "a while"`,
-		hook(`dedupe = "{{ steps.a.id }}"`): "No step has run in a trigger",
+		hook(`response = "later"`):                               `"async" or "sync"`,
+		hook(`max_body = "1TB"`):                                 "with a unit",
+		hook(`max_body = "64MiB"`):                               "between 1 byte and 32MiB",
+		hook(`rate_limit = "fast"`):                              "Invalid rate_limit",
+		hook(`rate_limit = "0/s"`):                               "Invalid rate_limit",
+		hook(`dedupe_window = "a while"`):                        `Invalid duration "a while"`,
+		hook(`dedupe = "{{ steps.a.id }}"`):                      "No step has run in a trigger",
+		hook("response = \"sync\"\nresponse_timeout = \"2m\""):   "response_timeout out of range",
+		hook("response = \"sync\"\nresponse_timeout = \"10ms\""): "response_timeout out of range",
+		hook(`response_timeout = "5s"`):                          `response_timeout without response = "sync"`,
 	}
 	for src, want := range tests {
 		_, diags := loadHooks("t.hcl", src)
@@ -300,12 +303,8 @@ workflow "w" {
 		*w.RateLimit != (RateLimit{N: 50, Per: 10 * time.Second}) || w.Dedupe == nil {
 		t.Errorf("webhook %+v", w)
 	}
-	var warnings []string
-	for _, d := range diags {
-		warnings = append(warnings, d.Summary)
-	}
-	if got := strings.Join(warnings, "; "); got != `response_timeout is not applied yet; response = "sync" is not applied yet` {
-		t.Errorf("warnings: %s", got)
+	if len(diags) != 0 {
+		t.Errorf("diagnostics: %s", diags.Error())
 	}
 }
 
@@ -345,6 +344,13 @@ func TestSharedPathRules(t *testing.T) {
 	}
 	if got := load("workflow \"a\" {\n" + hook("/w") + hook("/w/") + "}\n"); !strings.Contains(got, `Workflow "a" already has a webhook on POST /w`) {
 		t.Errorf("one workflow twice on a path: %s", got)
+	}
+	sync := "  trigger \"webhook\" {\n    path = \"/s\"\n    response = \"sync\"\n  }\n"
+	if got := load("workflow \"a\" {\n" + sync + "}\nworkflow \"b\" {\n" + hook("/s") + "}\nworkflow \"c\" {\n" + sync + "}\n"); !strings.Contains(got, `keep response = "sync" on one of them`) || !strings.Contains(got, `Workflow "c"`) {
+		t.Errorf("two sync webhooks on a path: %s", got)
+	}
+	if got := load("workflow \"a\" {\n" + sync + "}\nworkflow \"b\" {\n" + hook("/s") + "}\n"); got != "no diagnostics" {
+		t.Errorf("one sync webhook on a shared path: %s", got)
 	}
 	if got := load("workflow \"a\" {\n" + hook("/gh/{repo}") + "}\nworkflow \"b\" {\n" + hook("/gh/{repo}") + "}\n"); got != "no diagnostics" {
 		t.Errorf("alike: %s", got)

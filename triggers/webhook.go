@@ -42,6 +42,10 @@ type Webhook struct {
 	verifyRange hcl.Range
 }
 
+// MaxResponseTimeout is the longest a sync webhook waits for its run: less than the
+// server's write timeout, and than most senders wait.
+const MaxResponseTimeout = 50 * time.Second
+
 // RateLimit is at most N requests per Per.
 type RateLimit struct {
 	N   int
@@ -115,20 +119,15 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 		diags = append(diags, w.decodeVerify(b, raw)...)
 	}
 
-	if diags.HasErrors() {
-		return w, diags
-	}
-	for _, n := range []struct{ attr, what, meanwhile string }{
-		{"response_timeout", "response_timeout", "every webhook is answered 202 as soon as its run is queued"},
-	} {
-		if a := b.Attr(n.attr); a != nil {
-			diags = append(diags, a.Warning(n.what+" is not applied yet",
-				fmt.Sprintf("This version of hookflow checks %s but does not act on it: %s.", n.attr, n.meanwhile)))
+	if a := b.Attr("response_timeout"); a != nil && !diags.HasErrors() {
+		switch {
+		case !w.Sync:
+			diags = append(diags, a.Warning("response_timeout without response = \"sync\"",
+				"An async webhook answers as soon as its run is queued; response_timeout applies to sync ones only."))
+		case w.ResponseTimeout < 100*time.Millisecond || w.ResponseTimeout > MaxResponseTimeout:
+			diags = append(diags, a.Error("response_timeout out of range",
+				fmt.Sprintf("A sync webhook waits from 100ms to %s for its run; past it, it answers 202 with the run id.", MaxResponseTimeout)))
 		}
-	}
-	if a := b.Attr("response"); a != nil && w.Sync {
-		diags = append(diags, a.Warning(`response = "sync" is not applied yet`,
-			"This version of hookflow answers every webhook 202 as soon as its run is queued."))
 	}
 	return w, diags
 }
@@ -185,6 +184,14 @@ func checkWebhooks(ts []*workflows.Trigger) hcl.Diagnostics {
 		}
 		fw := f.Config.(*Webhook)
 		at := fmt.Sprintf("%s:%d:%d", f.DefRange.Filename, f.DefRange.Start.Line, f.DefRange.Start.Column)
+		if fw.Sync && w.Sync {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Two sync webhooks on one path",
+				Detail: fmt.Sprintf("Workflow %q's webhook on %s %s and workflow %q's (at %s) both answer with their run, but a request gets one answer; keep response = \"sync\" on one of them.",
+					t.Workflow, w.Method, w.Path, f.Workflow, at), Subject: t.DefRange.Ptr()})
+		}
+		if w.Sync {
+			first[key] = t // a third webhook is compared with the sync one
+		}
 		switch {
 		case f.Workflow == t.Workflow:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Two webhooks on one path",

@@ -1,5 +1,6 @@
 workflow "orders" {
   concurrency = 10
+  timeout     = "1h"
 
   trigger "webhook" {
     path     = "/orders"

@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// awaitPoll bounds how long a waiting caller goes without reading the run again. A step
+// this process commits wakes its waiters at once; one another process commits is seen
+// at the next read.
+const awaitPoll = 100 * time.Millisecond
+
+// waiters wakes the callers waiting for runs of this process's workers.
+type waiters struct {
+	mu   sync.Mutex
+	runs map[string][]chan struct{}
+}
+
+func (w *waiters) add(run string) chan struct{} {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	if w.runs == nil {
+		w.runs = map[string][]chan struct{}{}
+	}
+	w.runs[run] = append(w.runs[run], ch)
+	w.mu.Unlock()
+	return ch
+}
+
+func (w *waiters) remove(run string, ch chan struct{}) {
+	w.mu.Lock()
+	chs := slices.DeleteFunc(w.runs[run], func(c chan struct{}) bool { return c == ch })
+	if len(chs) == 0 {
+		delete(w.runs, run)
+	} else {
+		w.runs[run] = chs
+	}
+	w.mu.Unlock()
+}
+
+// wake tells run's waiters that it moved on.
+func (w *waiters) wake(run string) {
+	w.mu.Lock()
+	for _, ch := range w.runs[run] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	w.mu.Unlock()
+}
+
+// Await waits for run id of wf until it can answer a caller: when a step that answers
+// (a respond step) succeeded, or when the run ended. It returns ctx's error when ctx
+// ends first, and ErrNotFound for a run that does not exist.
+func (e *Engine) Await(ctx context.Context, wf *workflows.Workflow, id string) (*workflows.Reply, error) {
+	fields := []string{"status"}
+	for _, s := range wf.Steps {
+		if s.Answers() {
+			fields = append(fields, "s:"+s.Name)
+		}
+	}
+	woken := e.waiters.add(id)
+	defer e.waiters.remove(id, woken)
+	key := e.q.shardFor(wf.Name).run(id)
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, awaitPoll) {
+		vals, err := e.q.rdb.HMGet(ctx, key, fields...).Result()
+		if err != nil {
+			return nil, err
+		}
+		status, _ := vals[0].(string)
+		if status == "" {
+			return nil, ErrNotFound
+		}
+		for i, v := range vals[1:] {
+			data, _ := v.(string)
+			if r, err := answer(fields[i+1][2:], data); r != nil || err != nil {
+				r.RunID, r.Status = id, status
+				return r, err
+			}
+		}
+		if status == "succeeded" || status == "failed" {
+			return e.lastOutput(ctx, wf, id, key, status)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-woken:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// answer reads a step result that answers once it succeeded; nil when it has not.
+func answer(step, data string) (*workflows.Reply, error) {
+	if data == "" {
+		return nil, nil
+	}
+	var res stepResult
+	if err := json.Unmarshal([]byte(data), &res); err != nil {
+		return nil, fmt.Errorf("step %s result: %w", step, err)
+	}
+	if res.Status != "succeeded" {
+		return nil, nil
+	}
+	out, err := res.output()
+	if err != nil {
+		return nil, fmt.Errorf("step %s output: %w", step, err)
+	}
+	return &workflows.Reply{Step: step, Output: out}, nil
+}
+
+// lastOutput is the reply of a run that ended: its last step, in file order, that
+// succeeded.
+func (e *Engine) lastOutput(ctx context.Context, wf *workflows.Workflow, id, key, status string) (*workflows.Reply, error) {
+	all, err := e.q.rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		return nil, err
+	}
+	r := &workflows.Reply{RunID: id, Status: status}
+	if status != "succeeded" {
+		return r, nil
+	}
+	for _, s := range slices.Backward(wf.Steps) {
+		a, err := answer(s.Name, all["s:"+s.Name])
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			r.Step, r.Output = a.Step, redactOutput(a.Output)
+			return r, nil
+		}
+	}
+	return r, nil
+}
