@@ -28,6 +28,45 @@ func (s *Schedule) Next(t time.Time) time.Time {
 	return t.Truncate(s.Every).Add(s.Every)
 }
 
+// Key names the schedule: its spec and time zone. A schedule whose spec changes is a
+// new one, with no past to catch up on.
+func (s *Schedule) Key() string {
+	if s.Cron == nil {
+		return "every " + s.Every.String()
+	}
+	return "cron " + s.Spec + " " + s.Location.String()
+}
+
+// lateAfter is how long after its time a tick counts as a catch-up.
+const lateAfter = 30 * time.Second
+
+// Due returns the tick to fire at now, given the last one fired: the latest tick after
+// last and not after now, or the zero time when the next tick is still to come. late
+// says it is fired well after its time, or that earlier ticks were missed.
+func (s *Schedule) Due(last, now time.Time) (tick time.Time, late bool) {
+	first := s.Next(last)
+	if first.IsZero() || first.After(now) { // zero: a cron spec with no date left
+		return time.Time{}, false
+	}
+	tick = first
+	// Start the search close to now, so that a schedule every second down for a week
+	// does not walk through every second it missed.
+	for _, back := range []time.Duration{time.Hour, 24 * time.Hour, 32 * 24 * time.Hour, 400 * 24 * time.Hour} {
+		from := now.Add(-back)
+		if !from.After(last) {
+			break
+		}
+		if t := s.Next(from); !t.IsZero() && !t.After(now) {
+			tick = t
+			break
+		}
+	}
+	for t := s.Next(tick); !t.IsZero() && !t.After(now); t = s.Next(t) {
+		tick = t
+	}
+	return tick, !tick.Equal(first) || now.Sub(tick) > lateAfter
+}
+
 // MinEvery is the shortest interval a schedule may have.
 const MinEvery = time.Second
 
@@ -81,11 +120,6 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 		if !d.HasErrors() && s.Every < MinEvery {
 			diags = append(diags, b.Attr("every").Error("every is too short", "A schedule fires at most once a second."))
 		}
-	}
-	if !diags.HasErrors() {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Schedules do not fire yet",
-			Detail:  "This version of hookflow checks schedule triggers but does not run them; start the workflow by webhook meanwhile.",
-			Subject: b.DefRange.Ptr()})
 	}
 	return s, diags
 }

@@ -89,6 +89,7 @@ type server struct {
 	publicAddr string
 	adminAddr  string
 	draining   atomic.Bool // shutting down: new webhooks are answered 503
+	schedules  *triggers.Scheduler
 	errc       chan error
 }
 
@@ -161,6 +162,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	statusURL := func(id string) string { return adminBase + "/api/v1/runs/" + id }
 	hooks := triggers.NewWebhooks(rt.engine, log, statusURL)
 	hooks.Use(set)
+	s.schedules = triggers.NewScheduler(rt.engine, log)
+	s.schedules.Use(set)
 
 	mux := http.NewServeMux()
 	mux.Handle("/hooks/", s.unlessDraining(hooks))
@@ -177,9 +180,12 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		"admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
 	for _, wf := range set.Workflows() {
 		for _, t := range wf.Triggers {
-			if h, ok := t.Config.(*triggers.Webhook); ok {
-				log.Info("webhook", "workflow", wf.Name, "method", h.Method,
-					"url", "http://"+dialable(s.publicAddr)+"/hooks"+h.Path)
+			switch c := t.Config.(type) {
+			case *triggers.Webhook:
+				log.Info("webhook", "workflow", wf.Name, "method", c.Method,
+					"url", "http://"+dialable(s.publicAddr)+"/hooks"+c.Path)
+			case *triggers.Schedule:
+				log.Info("schedule", "workflow", wf.Name, "schedule", c.Key(), "next", c.Next(time.Now()).Format(time.RFC3339))
 			}
 		}
 	}
@@ -218,11 +224,12 @@ func (s *server) serve(srv *http.Server, ln net.Listener) {
 	}
 }
 
-// shutdown stops in order: webhook intake first (new webhooks get 503; requests in
-// progress finish and their runs are queued), then the workers (steps in progress
+// shutdown stops in order: schedules and webhook intake first (new webhooks get 503;
+// requests in progress finish and their runs are queued), then the workers (steps in progress
 // finish, up to a deadline), then the admin API, then Redis.
 func (s *server) shutdown() error {
 	s.draining.Store(true)
+	s.schedules.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err := s.public.Shutdown(ctx)
 	cancel()

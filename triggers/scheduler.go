@@ -1,0 +1,181 @@
+package triggers
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Ticks is what a Scheduler needs of the engine: starting runs at most once per key,
+// and remembering, across processes, the last tick of each schedule that started one.
+type Ticks interface {
+	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
+	// LastTick returns the last tick of schedule; for a schedule never seen, it records
+	// now and returns it.
+	LastTick(ctx context.Context, wf *workflows.Workflow, schedule string, now time.Time) (time.Time, error)
+	// MarkTick records tick as schedule's last, unless a later one is.
+	MarkTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) error
+}
+
+// Scheduler fires the schedule triggers of a workflow set. Every process serving the
+// set runs one; each tick starts one run whichever fires it first, as the run is
+// started once per tick in Redis. After downtime a schedule starts one run for the
+// latest tick it missed, not one per missed tick.
+type Scheduler struct {
+	ticks Ticks
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewScheduler returns a scheduler that starts runs with ticks.
+func NewScheduler(ticks Ticks, log *slog.Logger) *Scheduler {
+	return &Scheduler{ticks: ticks, log: log, now: time.Now}
+}
+
+// Use stops the schedules of the previous set and starts those of set. A tick that
+// falls while they are swapped is fired by the new set's schedule, as a catch-up.
+func (s *Scheduler) Use(set *workflows.Set) {
+	s.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.cancel = cancel
+	for _, wf := range set.Workflows() {
+		for _, t := range wf.Triggers {
+			if sch, ok := t.Config.(*Schedule); ok {
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					s.run(ctx, wf, sch)
+				}()
+			}
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Stop stops every schedule and waits for a tick being fired to be queued.
+func (s *Scheduler) Stop() {
+	s.mu.Lock()
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// maxSleep bounds a schedule's sleep, so that a change of the wall clock (a correction,
+// a suspended machine) is noticed within it.
+const maxSleep = time.Minute
+
+func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedule) {
+	key := sch.Key()
+	retry := newBackoff()
+	var last time.Time
+	for {
+		var err error
+		if last, err = s.ticks.LastTick(ctx, wf, key, s.now()); err == nil {
+			break
+		}
+		s.log.Warn("schedule: cannot read its last tick; retrying", "workflow", wf.Name, "schedule", key, "err", err)
+		if !sleepCtx(ctx, retry.next()) {
+			return
+		}
+	}
+	retry = newBackoff()
+	for {
+		now := s.now()
+		tick, late := sch.Due(last, now)
+		if tick.IsZero() {
+			wait := maxSleep
+			if next := sch.Next(now); !next.IsZero() {
+				wait = min(next.Sub(now), maxSleep)
+			}
+			if !sleepCtx(ctx, wait) {
+				return
+			}
+			continue
+		}
+		if err := s.fire(ctx, wf, sch, tick, late); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("schedule: cannot start its run; retrying", "workflow", wf.Name, "schedule", key,
+				"scheduled_at", tick, "err", err)
+			if !sleepCtx(ctx, retry.next()) {
+				return
+			}
+			continue
+		}
+		retry = newBackoff()
+		last = tick
+	}
+}
+
+// fire starts the run of one tick, unless another process started it already.
+func (s *Scheduler) fire(ctx context.Context, wf *workflows.Workflow, sch *Schedule, tick time.Time, late bool) error {
+	key := sch.Key()
+	at := tick.In(sch.Location).Format(time.RFC3339)
+	body := map[string]any{"schedule": key, "scheduled_at": at, "catch_up": late}
+	raw, _ := json.Marshal(body) // the run's record keeps the raw body and parses it again
+	ev := &workflows.Event{
+		ID:          id.New(),
+		Trigger:     "schedule",
+		ReceivedAt:  s.now().UTC(),
+		ContentType: "application/json",
+		Raw:         string(raw),
+		Body:        body,
+	}
+	// Processes fire a tick about when it falls, and a late one only until the next
+	// tick falls: remembering it until then, and a minute more, is enough.
+	window := 24 * time.Hour
+	if next := sch.Next(tick); !next.IsZero() {
+		window = next.Sub(tick) + time.Minute
+	}
+	runID, first, err := s.ticks.StartOnce(ctx, wf, ev, "schedule:"+key+"@"+strconv.FormatInt(tick.UnixMilli(), 10), window)
+	if err != nil {
+		return err
+	}
+	if err := s.ticks.MarkTick(ctx, wf, key, tick); err != nil {
+		// The run is queued; a process that reads the old tick fires it again, and the
+		// start above makes that start nothing.
+		s.log.Warn("schedule: cannot record its tick", "workflow", wf.Name, "schedule", key, "err", err)
+	}
+	if first {
+		s.log.Info("schedule fired", "workflow", wf.Name, "run", runID, "scheduled_at", at, "catch_up", late)
+	}
+	return nil
+}
+
+// backoff is a doubling wait, from a second to half a minute.
+type backoff struct{ wait time.Duration }
+
+func newBackoff() *backoff { return &backoff{wait: time.Second} }
+
+func (b *backoff) next() time.Duration {
+	d := b.wait
+	b.wait = min(2*b.wait, 30*time.Second)
+	return d
+}
+
+// sleepCtx sleeps for d, or until ctx ends; it reports false then.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(max(d, time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
