@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -98,7 +99,12 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, rt := range routes[1:] {
 		limit = max(limit, rt.hook.MaxBody)
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if r.ContentLength > limit { // refused before reading any of it
+		w.Header().Set("Connection", "close")
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
+		return
+	}
+	raw, err := readBody(w, r, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -116,11 +122,27 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ev, err := newEvent(r, sub, params, raw)
+	if errors.Is(err, workflows.ErrNotText) {
+		httpjson.Error(w, http.StatusUnsupportedMediaType, err.Error())
+		return
+	}
 	if err != nil {
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	h.dispatch(w, r, routes, ev)
+}
+
+// readBody reads a request body of at most limit bytes, into a buffer of the size the
+// request declares when it declares one.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength < 0 {
+		return io.ReadAll(body)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1)) // +1: the read that sees EOF
+	_, err := buf.ReadFrom(body)
+	return buf.Bytes(), err
 }
 
 // dispatch starts a run for every workflow on the endpoint whose filter accepts ev. A

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -249,6 +250,8 @@ func TestWebhookAnswers(t *testing.T) {
 		{"malformed JSON", "POST", "/hooks/stripe", "application/json", []byte(`{"type": `), 400, "invalid JSON"},
 		{"too deep", "POST", "/hooks/stripe", "application/json", []byte(strings.Repeat("[", 20000)), 400, "deeper than 64"},
 		{"too large", "POST", "/hooks/stripe", "application/json", big, 413, "larger than 1048576 bytes"},
+		{"binary", "POST", "/hooks/stripe", "image/png", []byte("\x89PNG\r\n\x1a\n\x00\x00\xff"), 415, "a body of type image/png must be UTF-8 text"},
+		{"malformed content type", "POST", "/hooks/stripe", "application/json; =", []byte(`{}`), 400, "content type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,6 +267,89 @@ func TestWebhookAnswers(t *testing.T) {
 	}
 	if starter.count() != 0 {
 		t.Errorf("%d runs started, want none", starter.count())
+	}
+}
+
+// TestWebhookTextBodies: a body of a type hookflow does not parse is kept as text.
+func TestWebhookTextBodies(t *testing.T) {
+	srv, starter := serveHooks(t, "text.hcl", `
+workflow "any" {
+  trigger "webhook" {
+    path = "/any"
+  }
+}`)
+	for ct, body := range map[string]string{
+		"text/xml":                 "<order id=\"1\"/>",
+		"application/octet-stream": "plain words",
+		"":                         "not JSON {",
+		"text/plain; charset=utf-8": "héllo",
+	} {
+		if a := send(t, "POST", srv.URL+"/hooks/any", ct, []byte(body)); a.status != http.StatusAccepted {
+			t.Errorf("%q: got %d %v", ct, a.status, a.body)
+		}
+		evs := starter.events["any"]
+		if got := evs[len(evs)-1].Body; got != body {
+			t.Errorf("%q: body %#v, want the text", ct, got)
+		}
+	}
+}
+
+// TestWebhookLargeBodiesKeepMemoryFlat: bodies three times the limit are refused with
+// 413, and memory does not grow with them. One that declares its length is refused
+// before it is read; a chunked one after reading up to the limit.
+func TestWebhookLargeBodiesKeepMemoryFlat(t *testing.T) {
+	srv, starter := newTestServer(t)
+	body := bytes.Repeat([]byte("x"), 3<<20)
+	for _, tt := range []struct {
+		name    string
+		chunked bool
+		most    uint64 // bytes allocated per refused request, at most
+	}{
+		// Reading up to the 1 MiB limit allocates about twice that, as the buffer
+		// grows by doubling; a server that read the whole body would take 3 MiB more.
+		{"chunked", true, 3 << 20},
+		{"with Content-Length", false, 256 << 10}, // connections and the client's buffers
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			post := func() {
+				req, _ := http.NewRequest("POST", srv.URL+"/hooks/stripe", bytes.NewReader(body))
+				if tt.chunked {
+					req.ContentLength = -1
+					req.Body = io.NopCloser(bytes.NewReader(body))
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return // the server may close the connection before the client sent it all
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusRequestEntityTooLarge {
+					t.Errorf("got %d", resp.StatusCode)
+				}
+			}
+			post() // warm up: connections, buffers
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			const n = 30
+			for range n {
+				post()
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			perRequest := (after.TotalAlloc - before.TotalAlloc) / n
+			if perRequest > tt.most {
+				t.Errorf("%d bytes allocated per 3 MiB request refused, want at most %d", perRequest, tt.most)
+			}
+			if growth := int64(after.HeapInuse) - int64(before.HeapInuse); growth > 8<<20 {
+				t.Errorf("heap grew by %d bytes over %d refused requests", growth, n)
+			}
+			t.Logf("%d KiB allocated per refused request, heap in use %+d KiB", perRequest>>10,
+				(int64(after.HeapInuse)-int64(before.HeapInuse))>>10)
+		})
+	}
+	if starter.count() != 0 {
+		t.Errorf("%d runs started", starter.count())
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is what starts a run: a webhook request, a schedule tick or a manual start.
@@ -70,13 +71,17 @@ func DecodeEvent(data []byte) (*Event, error) {
 // ErrBody marks a body that does not parse as its content type says it should.
 var ErrBody = errors.New("malformed body")
 
+// ErrNotText marks a body of a content type hookflow does not parse that is not text
+// either, such as an image: an event holds JSON, a form or text.
+var ErrNotText = errors.New("body is not text")
+
 // ParseBody parses a request body by its content type:
 //   - JSON (application/json, anything+json): parsed, or ErrBody.
 //   - form (application/x-www-form-urlencoded): an object of fields; a field given
 //     twice becomes a list. A form body that is valid JSON is read as JSON, because
 //     that is what `curl -d '{...}'` sends.
 //   - no content type: JSON when it parses as JSON, the text otherwise.
-//   - anything else: the text.
+//   - anything else: the text, if it is UTF-8; ErrNotText otherwise.
 //
 // An empty body is nil.
 func ParseBody(contentType string, raw []byte) (any, error) {
@@ -115,6 +120,12 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 				return v, nil
 			}
 		}
+	}
+	if !utf8.Valid(raw) {
+		if media == "" {
+			return nil, fmt.Errorf("%w: a body without a content type must be JSON or UTF-8 text", ErrNotText)
+		}
+		return nil, fmt.Errorf("%w: a body of type %s must be UTF-8 text; hookflow takes JSON, forms and text", ErrNotText, media)
 	}
 	return string(raw), nil
 }
