@@ -279,9 +279,9 @@ workflow "any" {
   }
 }`)
 	for ct, body := range map[string]string{
-		"text/xml":                 "<order id=\"1\"/>",
-		"application/octet-stream": "plain words",
-		"":                         "not JSON {",
+		"text/xml":                  "<order id=\"1\"/>",
+		"application/octet-stream":  "plain words",
+		"":                          "not JSON {",
 		"text/plain; charset=utf-8": "héllo",
 	} {
 		if a := send(t, "POST", srv.URL+"/hooks/any", ct, []byte(body)); a.status != http.StatusAccepted {
