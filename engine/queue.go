@@ -56,6 +56,7 @@ type queue struct {
 	leaseFor  time.Duration
 	retention time.Duration
 	maxOpen   int // unfinished runs a shard takes; 0: no limit
+	starts    *batcher
 }
 
 // ErrBusy is returned by a start refused because too many runs are unfinished: the
@@ -97,9 +98,9 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		sum := sha256.Sum256([]byte(d.key))
 		key, window = hex.EncodeToString(sum[:16]), max(d.window.Milliseconds(), 1)
 	}
-	res, err := startScript.Run(ctx, q.rdb, []string{sh.run(runID), sh.job(job)},
+	res, err := q.starts.run(ctx, []string{sh.run(runID), sh.job(job)},
 		sh.prefix, runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds(),
-		status, failure, wf.Concurrency, key, window, q.maxOpen).Result()
+		status, failure, wf.Concurrency, key, window, q.maxOpen)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "HFBUSY") {
 			return "", fmt.Errorf("%w (%s)", ErrBusy, strings.TrimPrefix(err.Error(), "HFBUSY "))

@@ -301,7 +301,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 		token, err = p.e.q.complete(context.Background(), c)
 		return err
 	})
-	if step, _ := r.wf.Step(j.step); ok && (c.next == "" || (step != nil && step.Answers())) {
+	if ok && (c.next == "" || answers(r.wf, j.step)) {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
 	}
 	if ok && c.next == "" {
@@ -312,6 +312,16 @@ func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 		}
 	}
 	return token, ok
+}
+
+// answers reports whether step of wf answers a caller waiting for its run. wf is nil
+// for a run whose version could not be loaded.
+func answers(wf *workflows.Workflow, step string) bool {
+	if wf == nil {
+		return false
+	}
+	s, _ := wf.Step(step)
+	return s != nil && s.Answers()
 }
 
 // retry records a failed attempt and queues the step again after wait.

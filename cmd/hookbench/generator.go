@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +27,9 @@ type genConfig struct {
 	duration  time.Duration
 	bodyBytes int
 	timeout   time.Duration // limit on one request
+	// githubSecret, when set, signs each request as GitHub does (X-Hub-Signature-256)
+	// and gives it a delivery id of its own (X-GitHub-Delivery).
+	githubSecret string
 }
 
 // plan is when a run's phases start and end. Requests stamped (sent_ns) from
@@ -204,6 +211,9 @@ func (g *generator) send(p plan, seq int64, due time.Time) {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if g.cfg.githubSecret != "" {
+		signGitHub(req.Header, g.cfg.githubSecret, body, seq)
+	}
 	resp, err := g.client.Do(req)
 	if err != nil {
 		g.countError(measured, err)
@@ -227,6 +237,16 @@ func (g *generator) send(p plan, seq int64, due time.Time) {
 	if code >= 200 && code < 300 {
 		g.latency.Record(elapsed)
 	}
+}
+
+// signGitHub adds the headers GitHub sends with a delivery: the event name, a delivery
+// id, and the HMAC-SHA256 of the body under the webhook's secret.
+func signGitHub(h http.Header, secret string, body []byte, seq int64) {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	h.Set("X-GitHub-Event", "push")
+	h.Set("X-GitHub-Delivery", fmt.Sprintf("hookbench-%d-%d", os.Getpid(), seq))
+	h.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 }
 
 func (g *generator) countError(measured bool, err error) {

@@ -2,8 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/triggers"
@@ -44,6 +50,7 @@ func TestWorkflowsLoad(t *testing.T) {
 		"bench_relay":    {"/bench/relay", 1},
 		"bench_steps3":   {"/bench/steps3", 3},
 		"bench_filtered": {"/bench/filtered", 0},
+		"bench_github":   {"/bench/github", 0},
 	}
 	if len(got) != len(want) {
 		t.Errorf("webhooks %v, want %v", got, want)
@@ -57,5 +64,55 @@ func TestWorkflowsLoad(t *testing.T) {
 		if out, _ := workflows.Format(src.Data, src.Name); !bytes.Equal(out, src.Data) {
 			t.Errorf("%s is not formatted; run hookflow fmt", src.Name)
 		}
+	}
+}
+
+// acceptAll stands in for the engine: every run starts.
+type acceptAll struct{ started atomic.Int64 }
+
+func (a *acceptAll) Start(context.Context, *workflows.Workflow, *workflows.Event) (string, error) {
+	a.started.Add(1)
+	return "run", nil
+}
+
+func (a *acceptAll) StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, _ string, _ time.Duration) (string, bool, error) {
+	id, err := a.Start(ctx, wf, ev)
+	return id, true, err
+}
+
+func (a *acceptAll) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, _ string) (string, error) {
+	return a.Start(ctx, wf, ev)
+}
+
+func (a *acceptAll) Await(context.Context, *workflows.Workflow, string) (*workflows.Reply, error) {
+	return nil, context.DeadlineExceeded
+}
+
+// TestGitHubSigning: what --github-secret sends passes bench/github's verification,
+// and a wrong secret does not.
+func TestGitHubSigning(t *testing.T) {
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{})
+	triggers.Register(k)
+	srcs, _ := workflows.ReadDir("workflows")
+	set, diags := workflows.Load(srcs, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	starter := &acceptAll{}
+	hooks := triggers.NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	hooks.Use(set)
+	srv := httptest.NewServer(hooks)
+	defer srv.Close()
+	for secret, want := range map[string]int{"hookbench-github-secret": 202, "another-secret": 401} {
+		g := newGenerator(genConfig{target: srv.URL + "/hooks/bench/github", conns: 1, timeout: 5 * time.Second, githubSecret: secret})
+		now := time.Now()
+		g.send(plan{start: now, windowStart: now.Add(-time.Hour), windowEnd: now.Add(time.Hour)}, 1, now)
+		if got := g.Status(want); got != 1 {
+			t.Errorf("secret %q: no %d answer", secret, want)
+		}
+	}
+	if n := starter.started.Load(); n != 1 {
+		t.Errorf("%d runs started, want 1", n)
 	}
 }

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// TestConcurrentStartsShareRoundTrips: starts from many callers at once, batched into
+// pipelines, each create their own run, and the runs all finish; repeats of a dedupe
+// key inside the batches start one run; and a Redis that lost its scripts (SCRIPT
+// FLUSH, a restart) gets them again.
+func TestConcurrentStartsShareRoundTrips(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, set, _ := running(t, b, chainSrc, 8)
+		wf := set.Workflow("chain")
+		for round := range 2 {
+			if round == 1 {
+				if err := b.Client.ScriptFlush(context.Background()).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const n = 300
+			var mu sync.Mutex
+			ids, firsts := map[string]bool{}, map[string]int{}
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ev := event(fmt.Sprintf(`{"name": "n%d"}`, i))
+					var id string
+					var first bool
+					var err error
+					if i%3 == 0 {
+						id, first, err = e.StartOnce(context.Background(), wf, ev, fmt.Sprintf("key-%d-%d", round, i%30), 60e9)
+					} else {
+						id, err = e.Start(context.Background(), wf, ev)
+						first = true
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					ids[id] = true
+					if first {
+						firsts[id]++
+					}
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			// 200 plain starts, and 100 dedupe starts over 10 keys: 210 runs.
+			if len(ids) != 210 {
+				t.Fatalf("round %d: %d runs, want 210", round, len(ids))
+			}
+			for id, n := range firsts {
+				if n != 1 {
+					t.Errorf("run %s started %d times", id, n)
+				}
+			}
+			for id := range ids {
+				if r := waitRun(t, e, id); r.Status != "succeeded" {
+					t.Errorf("run %s: %s %s", id, r.Status, r.Error)
+				}
+			}
+		}
+	})
+}
