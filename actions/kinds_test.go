@@ -175,7 +175,7 @@ func TestKindLoadErrors(t *testing.T) {
 		"step \"delay\" \"d\" {\nduration = \"1m\"\nuntil = \"x\"\n}": "Both duration and until are set",
 		`step "delay" "d" { duration = "soon" }`:                      `"soon" is not a duration`,
 		`step "delay" "d" { until = "tomorrow" }`:                     `"tomorrow" is not an RFC 3339 time`,
-		`step "respond" "r" { status = 700 }`:                         "A status is a number from 100 to 599",
+		`step "respond" "r" { status = 700 }`:                         "A status is a number from 200 to 599",
 		"step \"respond\" \"r\" {\njson = {}\nbody = \"x\"\n}":        "Both json and body are set",
 	}
 	expectLoadErrors(t, tests)

@@ -64,7 +64,7 @@ func (r *Respond) do(_ context.Context, c *workflows.Call) (any, error) {
 			if strings.ContainsAny(v, "\r\n") {
 				return nil, fmt.Errorf("headers: %s: value holds a line break; refusing to answer with it", k)
 			}
-			headers[k] = v
+			headers[http.CanonicalHeaderKey(k)] = v // content-type and Content-Type are one header
 		}
 	}
 	var body any
@@ -88,10 +88,11 @@ func (r *Respond) do(_ context.Context, c *workflows.Call) (any, error) {
 	return map[string]any{"status": status, "headers": headers, "body": body}, nil
 }
 
+// responseStatus reads a final status: 1xx ones are interim, not an answer.
 func responseStatus(v any) (int, error) {
 	n, ok := v.(int)
-	if !ok || n < 100 || n > 599 {
-		return 0, fmt.Errorf("a status is a number from 100 to 599, got %s", workflows.Text(v))
+	if !ok || n < 200 || n > 599 {
+		return 0, fmt.Errorf("a status is a number from 200 to 599, got %s", workflows.Text(v))
 	}
 	return n, nil
 }

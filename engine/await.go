@@ -80,9 +80,13 @@ func (e *Engine) Await(ctx context.Context, wf *workflows.Workflow, id string) (
 		}
 		for i, v := range vals[1:] {
 			data, _ := v.(string)
-			if r, err := answer(fields[i+1][2:], data); r != nil || err != nil {
+			r, err := answer(fields[i+1][2:], data)
+			if err != nil {
+				return nil, err
+			}
+			if r != nil {
 				r.RunID, r.Status = id, status
-				return r, err
+				return r, nil
 			}
 		}
 		if status == "succeeded" || status == "failed" {

@@ -45,8 +45,12 @@ func (e *Engine) LastTick(ctx context.Context, wf *workflows.Workflow, schedule 
 	return time.UnixMilli(ms), nil
 }
 
-// MarkTick records tick as the last of a schedule of wf, unless a later one is.
-func (e *Engine) MarkTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) error {
+// ClaimTick claims tick of a schedule of wf for the caller, and reports whether it
+// got it: false when a process claimed it, or a later tick, already. A claimed tick
+// more than a minute past Redis's clock does not count: a process with a wrong clock
+// claimed it.
+func (e *Engine) ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error) {
 	key := e.q.scheduleKey(wf.Name, schedule)
-	return tickScript.Run(ctx, e.q.rdb, []string{key}, tick.UnixMilli(), tickTTL.Milliseconds()).Err()
+	n, err := tickScript.Run(ctx, e.q.rdb, []string{key}, tick.UnixMilli(), tickTTL.Milliseconds()).Int()
+	return n == 1, err
 }

@@ -25,7 +25,9 @@ func (s *Schedule) Next(t time.Time) time.Time {
 	if s.Cron != nil {
 		return s.Cron.Next(t.In(s.Location))
 	}
-	return t.Truncate(s.Every).Add(s.Every)
+	// Ticks fall on multiples of the interval since the Unix epoch.
+	every := s.Every.Milliseconds()
+	return time.UnixMilli((t.UnixMilli()/every + 1) * every).In(t.Location())
 }
 
 // Key names the schedule: its spec and time zone. A schedule whose spec changes is a

@@ -12,21 +12,22 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Ticks is what a Scheduler needs of the engine: starting runs at most once per key,
-// and remembering, across processes, the last tick of each schedule that started one.
+// Ticks is what a Scheduler needs of the engine: claiming each tick of a schedule for
+// one process, and starting runs at most once per key.
 type Ticks interface {
 	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
-	// LastTick returns the last tick of schedule; for a schedule never seen, it records
-	// now and returns it.
+	// LastTick returns the last tick of schedule claimed; for a schedule never seen, it
+	// records now and returns it.
 	LastTick(ctx context.Context, wf *workflows.Workflow, schedule string, now time.Time) (time.Time, error)
-	// MarkTick records tick as schedule's last, unless a later one is.
-	MarkTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) error
+	// ClaimTick claims tick for the caller; false when it, or a later one, was claimed.
+	ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error)
 }
 
 // Scheduler fires the schedule triggers of a workflow set. Every process serving the
-// set runs one; each tick starts one run whichever fires it first, as the run is
-// started once per tick in Redis. After downtime a schedule starts one run for the
-// latest tick it missed, not one per missed tick.
+// set runs one; the first to claim a tick in Redis starts its run, and the others skip
+// it, so a tick starts one run however many processes, and whatever their clocks. After
+// downtime a schedule starts one run for the latest tick it missed, not one per missed
+// tick.
 type Scheduler struct {
 	ticks Ticks
 	log   *slog.Logger
@@ -63,7 +64,8 @@ func (s *Scheduler) Use(set *workflows.Set) {
 	s.mu.Unlock()
 }
 
-// Stop stops every schedule and waits for a tick being fired to be queued.
+// Stop stops every schedule. A tick being started finishes first (or gives up after
+// fireTimeout, when Redis does not answer).
 func (s *Scheduler) Stop() {
 	s.mu.Lock()
 	if s.cancel != nil {
@@ -73,6 +75,13 @@ func (s *Scheduler) Stop() {
 	s.mu.Unlock()
 	s.wg.Wait()
 }
+
+// fireTimeout bounds the start of one tick's run.
+const fireTimeout = 5 * time.Second
+
+// maxSkew is how far in the future a claimed tick may be before it is taken for the
+// work of a process with a wrong clock.
+const maxSkew = time.Minute
 
 // maxSleep bounds a schedule's sleep, so that a change of the wall clock (a correction,
 // a suspended machine) is noticed within it.
@@ -92,7 +101,13 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 			return
 		}
 	}
+	if now := s.now(); last.After(now.Add(maxSkew)) {
+		s.log.Warn("schedule: its last tick is in the future; a process's clock is wrong, check NTP",
+			"workflow", wf.Name, "schedule", key, "last_tick", last, "now", now)
+		last = now
+	}
 	retry = newBackoff()
+	var claimed time.Time // the tick this process claimed and has not started yet
 	for {
 		now := s.now()
 		tick, late := sch.Due(last, now)
@@ -106,10 +121,8 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 			}
 			continue
 		}
-		if err := s.fire(ctx, wf, sch, tick, late); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
+		err := s.fire(wf, sch, tick, late, &claimed)
+		if err != nil {
 			s.log.Warn("schedule: cannot start its run; retrying", "workflow", wf.Name, "schedule", key,
 				"scheduled_at", tick, "err", err)
 			if !sleepCtx(ctx, retry.next()) {
@@ -122,9 +135,20 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 	}
 }
 
-// fire starts the run of one tick, unless another process started it already.
-func (s *Scheduler) fire(ctx context.Context, wf *workflows.Workflow, sch *Schedule, tick time.Time, late bool) error {
+// fire claims a tick and starts its run; a tick another process claimed starts
+// nothing here. claimed remembers a tick claimed whose run could not be started yet,
+// so that the retry starts it.
+func (s *Scheduler) fire(wf *workflows.Workflow, sch *Schedule, tick time.Time, late bool, claimed *time.Time) error {
+	ctx, cancel := context.WithTimeout(context.Background(), fireTimeout)
+	defer cancel()
 	key := sch.Key()
+	if !claimed.Equal(tick) {
+		ok, err := s.ticks.ClaimTick(ctx, wf, key, tick)
+		if err != nil || !ok {
+			return err
+		}
+		*claimed = tick
+	}
 	at := tick.In(sch.Location).Format(time.RFC3339)
 	body := map[string]any{"schedule": key, "scheduled_at": at, "catch_up": late}
 	raw, _ := json.Marshal(body) // the run's record keeps the raw body and parses it again
@@ -136,25 +160,28 @@ func (s *Scheduler) fire(ctx context.Context, wf *workflows.Workflow, sch *Sched
 		Raw:         string(raw),
 		Body:        body,
 	}
-	// Processes fire a tick about when it falls, and a late one only until the next
-	// tick falls: remembering it until then, and a minute more, is enough.
+	// The claim makes the start once per tick; the start's own key makes a retry of it
+	// (the claim went through, the answer was lost) start nothing more. It needs
+	// remembering only while this process may retry, until the next tick falls.
 	window := 24 * time.Hour
 	if next := sch.Next(tick); !next.IsZero() {
 		window = next.Sub(tick) + time.Minute
 	}
-	runID, first, err := s.ticks.StartOnce(ctx, wf, ev, "schedule:"+key+"@"+strconv.FormatInt(tick.UnixMilli(), 10), window)
+	runID, first, err := s.ticks.StartOnce(ctx, wf, ev, TickKey(key, tick), window)
 	if err != nil {
 		return err
 	}
-	if err := s.ticks.MarkTick(ctx, wf, key, tick); err != nil {
-		// The run is queued; a process that reads the old tick fires it again, and the
-		// start above makes that start nothing.
-		s.log.Warn("schedule: cannot record its tick", "workflow", wf.Name, "schedule", key, "err", err)
-	}
+	*claimed = time.Time{}
 	if first {
 		s.log.Info("schedule fired", "workflow", wf.Name, "run", runID, "scheduled_at", at, "catch_up", late)
 	}
 	return nil
+}
+
+// TickKey is the dedupe key of a tick's run. Webhook dedupe keys start otherwise
+// (WebhookKey), so that no sender can claim a tick's key with a crafted delivery id.
+func TickKey(schedule string, tick time.Time) string {
+	return "schedule\x00" + schedule + "@" + strconv.FormatInt(tick.UnixMilli(), 10)
 }
 
 // backoff is a doubling wait, from a second to half a minute.

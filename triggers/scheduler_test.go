@@ -153,7 +153,7 @@ workflow "fresh" {
 		e := newEngine(t, b)
 		sch := set.Workflow("missed").Triggers[0].Config.(*Schedule)
 		twoHoursAgo := time.Now().Add(-2 * time.Hour)
-		if err := e.MarkTick(context.Background(), set.Workflow("missed"), sch.Key(), twoHoursAgo); err != nil {
+		if _, err := e.ClaimTick(context.Background(), set.Workflow("missed"), sch.Key(), twoHoursAgo); err != nil {
 			t.Fatal(err)
 		}
 		s := NewScheduler(e, quietLog)
@@ -171,6 +171,41 @@ workflow "fresh" {
 		}
 		if fresh := scheduled(t, e, "fresh"); len(fresh) != 0 {
 			t.Errorf("a new schedule caught up: %v", fresh)
+		}
+	})
+}
+
+// TestScheduleWithWrongClocks: a process whose clock is behind fires no tick twice,
+// and one whose clock was ahead (a tick claimed a day early) stops no one.
+func TestScheduleWithWrongClocks(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		set, diags := loadHooks("tick.hcl", tickSrc)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		wf := set.Workflow("tick")
+		sch := wf.Triggers[0].Config.(*Schedule)
+		e1, e2 := newEngine(t, b), newEngine(t, b)
+		// A process a day ahead claimed a tick, then went away.
+		if _, err := e1.ClaimTick(context.Background(), wf, sch.Key(), time.Now().Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		right, behind := NewScheduler(e1, quietLog), NewScheduler(e2, quietLog)
+		behind.now = func() time.Time { return time.Now().Add(-90 * time.Second) }
+		right.Use(set)
+		behind.Use(set)
+		time.Sleep(3500 * time.Millisecond)
+		right.Stop()
+		behind.Stop()
+
+		runs := scheduled(t, e1, "tick")
+		if len(runs) < 3 {
+			t.Errorf("%d ticks fired in 3.5s: %v", len(runs), runs)
+		}
+		for at, fired := range runs {
+			if len(fired) != 1 {
+				t.Errorf("tick %s started %d runs", at, len(fired))
+			}
 		}
 	})
 }

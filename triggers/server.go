@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +48,14 @@ type Webhooks struct {
 	routes    atomic.Pointer[router]
 	now       func() time.Time // the clock signed timestamps are checked against
 	refused   atomic.Int64     // when a refusal was last logged, Unix seconds
+	draining  chan struct{}    // closed by Drain
+	drainOnce sync.Once
+}
+
+// Drain makes sync webhooks waiting for their runs answer 202 at once, so that a
+// shutdown does not wait for them, nor cut them off without an answer.
+func (h *Webhooks) Drain() {
+	h.drainOnce.Do(func() { close(h.draining) })
 }
 
 // logRefusal reports whether to log a refused start: once a second at most, as an
@@ -58,7 +68,7 @@ func (h *Webhooks) logRefusal() bool {
 // NewWebhooks returns a receiver that starts runs with starter. statusURL, when not
 // nil, gives the URL where a run's status can be read; it is part of the 202 answer.
 func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) string) *Webhooks {
-	return &Webhooks{starter: starter, log: log, statusURL: statusURL, now: time.Now}
+	return &Webhooks{starter: starter, log: log, statusURL: statusURL, now: time.Now, draining: make(chan struct{})}
 }
 
 // Use swaps in the webhooks of set. Requests already being handled finish with the set
@@ -133,14 +143,15 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.dispatch(w, r, routes, ev)
 }
 
-// readBody reads a request body of at most limit bytes, into a buffer of the size the
-// request declares when it declares one.
+// readBody reads a request body of at most limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
 	if r.ContentLength < 0 {
 		return io.ReadAll(body)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1)) // +1: the read that sees EOF
+	// Sized for what the request declares, up to 64 KiB: a declared length is not bytes
+	// received, and an unverified sender must not reserve memory with it.
+	buf := bytes.NewBuffer(make([]byte, 0, min(r.ContentLength, 64<<10)+1)) // +1: the read that sees EOF
 	_, err := buf.ReadFrom(body)
 	return buf.Bytes(), err
 }
@@ -171,7 +182,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		default:
 			if key := h.dedupeKey(rt, ev, env); key != "" {
 				var first bool
-				runID, first, err = h.starter.StartOnce(r.Context(), rt.wf, ev, key, rt.hook.DedupeWindow)
+				runID, first, err = h.starter.StartOnce(r.Context(), rt.wf, ev, WebhookKey(key), rt.hook.DedupeWindow)
 				if !first && err == nil {
 					duplicates++
 				}
@@ -196,8 +207,13 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		httpjson.Write(w, http.StatusOK, map[string]any{"status": "filtered"})
 		return
 	}
-	if answering != nil && h.await(w, r, answering, answeringRun) {
-		return
+	if answering != nil {
+		if h.await(w, r, answering, answeringRun) {
+			return
+		}
+		// The sync run is the one the caller waited for: its id comes first.
+		w.Header().Set("Hookflow-Run-Id", answeringRun)
+		runs = append([]string{answeringRun}, slices.DeleteFunc(runs, func(id string) bool { return id == answeringRun })...)
 	}
 	body := map[string]any{"run_id": runs[0]}
 	status := http.StatusAccepted
@@ -217,15 +233,27 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 
 // await waits for the run of a webhook with response = "sync" and answers with it. It
 // reports false, having answered nothing, when the run did not answer within the
-// webhook's response_timeout: the caller gets the 202 answer then.
+// webhook's response_timeout, or the server began to shut down: the caller gets the
+// 202 answer then.
 func (h *Webhooks) await(w http.ResponseWriter, r *http.Request, rt *route, runID string) bool {
-	ctx, cancel := context.WithTimeout(r.Context(), rt.hook.ResponseTimeout)
+	timeout := rt.hook.ResponseTimeout
+	// The server's write deadline counts from the request's headers; the wait may start
+	// late, after a slow body. Past the deadline, an answer would be dropped unsent.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 10*time.Second))
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-h.draining:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	reply, err := h.starter.Await(ctx, rt.wf, runID)
 	switch {
 	case r.Context().Err() != nil:
 		return true // the caller left; the run goes on
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return false
 	case err != nil:
 		h.log.Warn("cannot read the run a sync webhook waits for; answering 202", "workflow", rt.wf.Name, "run", runID, "err", err)
@@ -280,6 +308,9 @@ func (h *Webhooks) dedupeKey(rt route, ev *workflows.Event, env *workflows.Env) 
 	}
 	return key
 }
+
+// WebhookKey is the dedupe key of a webhook delivery with id key.
+func WebhookKey(key string) string { return "webhook\x00" + key }
 
 // presetDeliveryID is the id a verify preset's sender gives each delivery, the same on
 // every retry of it: GitHub's X-GitHub-Delivery, Standard Webhooks' webhook-id,

@@ -345,6 +345,9 @@ func TestSharedPathRules(t *testing.T) {
 	if got := load("workflow \"a\" {\n" + hook("/w") + hook("/w/") + "}\n"); !strings.Contains(got, `Workflow "a" already has a webhook on POST /w`) {
 		t.Errorf("one workflow twice on a path: %s", got)
 	}
+	if got := load("workflow \"b\" {\n" + hook("/w") + "}\nworkflow \"a\" {\n" + hook("/w") + hook("/w") + "}\n"); !strings.Contains(got, `Workflow "a" already has a webhook on POST /w`) {
+		t.Errorf("one workflow twice on a path another shares: %s", got)
+	}
 	sync := "  trigger \"webhook\" {\n    path = \"/s\"\n    response = \"sync\"\n  }\n"
 	if got := load("workflow \"a\" {\n" + sync + "}\nworkflow \"b\" {\n" + hook("/s") + "}\nworkflow \"c\" {\n" + sync + "}\n"); !strings.Contains(got, `keep response = "sync" on one of them`) || !strings.Contains(got, `Workflow "c"`) {
 		t.Errorf("two sync webhooks on a path: %s", got)

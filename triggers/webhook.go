@@ -173,10 +173,19 @@ func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnosti
 // alike and name their parameters alike, and one workflow listens there once.
 func checkWebhooks(ts []*workflows.Trigger) hcl.Diagnostics {
 	first := map[string]*workflows.Trigger{}
+	own := map[string]*workflows.Trigger{} // by path and workflow
 	var diags hcl.Diagnostics
 	for _, t := range ts {
 		w := t.Config.(*Webhook)
 		key := w.Method + " " + w.shape()
+		if prev, ok := own[key+"\x00"+t.Workflow]; ok {
+			at := fmt.Sprintf("%s:%d:%d", prev.DefRange.Filename, prev.DefRange.Start.Line, prev.DefRange.Start.Column)
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Two webhooks on one path",
+				Detail: fmt.Sprintf("Workflow %q already has a webhook on %s %s (at %s); each request would start it twice.",
+					t.Workflow, w.Method, prev.Config.(*Webhook).Path, at), Subject: t.DefRange.Ptr()})
+			continue
+		}
+		own[key+"\x00"+t.Workflow] = t
 		f, ok := first[key]
 		if !ok {
 			first[key] = t
@@ -193,10 +202,6 @@ func checkWebhooks(ts []*workflows.Trigger) hcl.Diagnostics {
 			first[key] = t // a third webhook is compared with the sync one
 		}
 		switch {
-		case f.Workflow == t.Workflow:
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Two webhooks on one path",
-				Detail: fmt.Sprintf("Workflow %q already has a webhook on %s %s (at %s); each request would start it twice.",
-					t.Workflow, w.Method, fw.Path, at), Subject: t.DefRange.Ptr()})
 		case strings.Join(fw.segments, "/") != strings.Join(w.segments, "/"):
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Webhooks on one path name its parameters differently",
 				Detail: fmt.Sprintf("Workflow %q's webhook on %s %s and workflow %q's on %s (at %s) receive the same requests; name the parameters alike.",

@@ -90,6 +90,7 @@ type server struct {
 	adminAddr  string
 	draining   atomic.Bool // shutting down: new webhooks are answered 503
 	schedules  *triggers.Scheduler
+	hooks      *triggers.Webhooks
 	errc       chan error
 }
 
@@ -162,6 +163,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	statusURL := func(id string) string { return adminBase + "/api/v1/runs/" + id }
 	hooks := triggers.NewWebhooks(rt.engine, log, statusURL)
 	hooks.Use(set)
+	s.hooks = hooks
 	s.schedules = triggers.NewScheduler(rt.engine, log)
 	s.schedules.Use(set)
 
@@ -229,6 +231,7 @@ func (s *server) serve(srv *http.Server, ln net.Listener) {
 // finish, up to a deadline), then the admin API, then Redis.
 func (s *server) shutdown() error {
 	s.draining.Store(true)
+	s.hooks.Drain() // sync webhooks waiting for their runs answer 202 now
 	s.schedules.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err := s.public.Shutdown(ctx)
