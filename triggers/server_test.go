@@ -145,6 +145,13 @@ func newTestServer(t *testing.T) (*httptest.Server, *recordingStarter) {
 // recordingStarter.
 func serveHooks(t *testing.T, name, src string) (*httptest.Server, *recordingStarter) {
 	t.Helper()
+	srv, starter, _ := serveHooksOf(t, name, src)
+	return srv, starter
+}
+
+// serveHooksOf is serveHooks that also returns the receiver.
+func serveHooksOf(t *testing.T, name, src string) (*httptest.Server, *recordingStarter, *Webhooks) {
+	t.Helper()
 	set, diags := loadHooks(name, src)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
@@ -154,7 +161,7 @@ func serveHooks(t *testing.T, name, src string) (*httptest.Server, *recordingSta
 	h.Use(set)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv, starter
+	return srv, starter, h
 }
 
 // loadHooks loads one file, named name, with the trigger kinds registered.
@@ -452,15 +459,7 @@ func TestSyncOnASharedPath(t *testing.T) {
 
 // TestSyncWaitsEndOnDrain: a shutdown answers the sync webhooks waiting with 202.
 func TestSyncWaitsEndOnDrain(t *testing.T) {
-	set, diags := loadHooks("s.hcl", fmt.Sprintf(syncPathSrc, "40s"))
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
-	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	h.Use(set)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv, _, h := serveHooksOf(t, "s.hcl", fmt.Sprintf(syncPathSrc, "40s"))
 	time.AfterFunc(200*time.Millisecond, h.Drain)
 	a := send(t, "POST", srv.URL+"/hooks/s", "application/json", []byte(`{}`))
 	if a.status != http.StatusAccepted || a.body["run_id"] != "run-lookup" {
