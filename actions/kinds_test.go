@@ -113,7 +113,7 @@ func TestRespond(t *testing.T) {
 // TestRespondResponse: the answer a sync webhook sends from a respond step's output,
 // read back from the run's record as JSON.
 func TestRespondResponse(t *testing.T) {
-	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "o1", "bad": "a\r\nX-Injected: 1"}}}
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "o1", "bad": "a\r\nX-Injected: 1", "code": "202"}}}
 	answer := func(src string) (int, http.Header, string) {
 		t.Helper()
 		step := loadStep(t, nil, src)
@@ -152,6 +152,9 @@ func TestRespondResponse(t *testing.T) {
 	if header.Get("Content-Type") != "text/html" || body != "<b>hi</b>" {
 		t.Errorf("own content type: %v %s", header, body)
 	}
+	if status, _, _ = answer(`step "respond" "r" { status = "{{ event.body.code }}" }`); status != 202 {
+		t.Errorf("a status written as text: %d", status)
+	}
 	_, _, body = answer(`step "respond" "r" { json = "a string" }`)
 	if body != `"a string"` {
 		t.Errorf("a JSON string: %s", body)
@@ -175,7 +178,7 @@ func TestKindLoadErrors(t *testing.T) {
 		"step \"delay\" \"d\" {\nduration = \"1m\"\nuntil = \"x\"\n}": "Both duration and until are set",
 		`step "delay" "d" { duration = "soon" }`:                      `"soon" is not a duration`,
 		`step "delay" "d" { until = "tomorrow" }`:                     `"tomorrow" is not an RFC 3339 time`,
-		`step "respond" "r" { status = 700 }`:                         "A status is a number from 200 to 599",
+		`step "respond" "r" { status = 700 }`:                         "A status is a whole number from 200 to 599",
 		"step \"respond\" \"r\" {\njson = {}\nbody = \"x\"\n}":        "Both json and body are set",
 	}
 	expectLoadErrors(t, tests)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -88,11 +89,25 @@ func (r *Respond) do(_ context.Context, c *workflows.Call) (any, error) {
 	return map[string]any{"status": status, "headers": headers, "body": body}, nil
 }
 
-// responseStatus reads a final status: 1xx ones are interim, not an answer.
+// responseStatus reads a final status, a whole number or one written as text (form
+// fields and headers are text): 1xx ones are interim, not an answer.
 func responseStatus(v any) (int, error) {
-	n, ok := v.(int)
+	n, ok := 0, false
+	switch v := v.(type) {
+	case int:
+		n, ok = v, true
+	case float64:
+		n, ok = int(v), v == float64(int(v))
+	case string:
+		i, err := strconv.Atoi(strings.TrimSpace(v))
+		n, ok = i, err == nil
+	}
 	if !ok || n < 200 || n > 599 {
-		return 0, fmt.Errorf("a status is a number from 200 to 599, got %s", workflows.Text(v))
+		got := workflows.Text(v)
+		if _, isText := v.(string); isText {
+			got = strconv.Quote(got)
+		}
+		return 0, fmt.Errorf("a status is a whole number from 200 to 599, got %s", got)
 	}
 	return n, nil
 }

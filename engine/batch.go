@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -12,7 +13,8 @@ import (
 // batcher runs the calls of one script for concurrent callers in pipelined round trips:
 // while one batch is with Redis, the next gathers. Under load, a webhook's start then
 // costs a share of a round trip's system calls, in hookflow and in Redis, instead of a
-// whole one; alone, it goes at once.
+// whole one; alone, it goes at once. Each shard has its own, so that a batch goes to
+// one Redis Cluster node and a slow node holds up its own shards only.
 type batcher struct {
 	rdb    redis.UniversalClient
 	script *redis.Script
@@ -22,6 +24,7 @@ type batcher struct {
 
 // scriptCall is one call of a batcher's script.
 type scriptCall struct {
+	ctx  context.Context
 	keys []string
 	args []any
 	res  any
@@ -30,28 +33,37 @@ type scriptCall struct {
 }
 
 const (
-	batchFlushers = 2   // batches with Redis at once
-	maxStartBatch = 128 // calls in one round trip, at most
-	batchTimeout  = 10 * time.Second
+	batchFlushers = 2    // batches with Redis at once
+	maxStartBatch = 128  // calls in one round trip, at most
+	maxWaiting    = 1024 // calls waiting for a batch; past it, callers are refused
+	// batchWait bounds a call, from when it is made to its answer: past it the caller
+	// gets an error (and a webhook sender a 503) rather than wait on a Redis that does
+	// not answer.
+	batchWait = 10 * time.Second
 )
 
+// errBacklog refuses a call when too many wait for Redis already.
+var errBacklog = fmt.Errorf("%w: too many starts waiting for Redis", ErrBusy)
+
 func newBatcher(rdb redis.UniversalClient, script *redis.Script) *batcher {
-	return &batcher{rdb: rdb, script: script, calls: make(chan *scriptCall, maxStartBatch*batchFlushers)}
+	return &batcher{rdb: rdb, script: script, calls: make(chan *scriptCall, maxWaiting)}
 }
 
-// run calls the script and returns its result. When ctx ends first, run returns its
-// error; the call may still be made.
+// run calls the script and returns its result. A call whose ctx ends before it is sent
+// is not sent; one whose ctx ends after may still take effect.
 func (b *batcher) run(ctx context.Context, keys []string, args ...any) (any, error) {
 	b.start.Do(func() {
 		for range batchFlushers {
 			go b.flush()
 		}
 	})
-	c := &scriptCall{keys: keys, args: args, done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(ctx, batchWait)
+	defer cancel()
+	c := &scriptCall{ctx: ctx, keys: keys, args: args, done: make(chan struct{})}
 	select {
 	case b.calls <- c:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		return nil, errBacklog
 	}
 	select {
 	case <-c.done:
@@ -61,8 +73,8 @@ func (b *batcher) run(ctx context.Context, keys []string, args ...any) (any, err
 	}
 }
 
-// flush sends the calls waiting, up to maxStartBatch, in one pipeline, for as long as the
-// process lives.
+// flush sends the calls waiting, up to maxStartBatch, in one pipeline, for as long as
+// the process lives.
 func (b *batcher) flush() {
 	batch := make([]*scriptCall, 0, maxStartBatch)
 	cmds := make([]*redis.Cmd, 0, maxStartBatch)
@@ -82,20 +94,34 @@ func (b *batcher) flush() {
 }
 
 func (b *batcher) exec(batch []*scriptCall, cmds []*redis.Cmd) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	// Calls whose callers gave up are not made: their callers answered an error, and a
+	// sender told 503 must not find its event started.
+	live := batch[:0]
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
 	defer cancel()
-	if len(batch) == 1 {
-		c := batch[0]
+	if len(live) == 1 {
+		c := live[0]
 		c.res, c.err = b.script.Run(ctx, b.rdb, c.keys, c.args...).Result()
 		close(c.done)
 		return
 	}
 	pipe := b.rdb.Pipeline()
-	for _, c := range batch {
+	for _, c := range live {
 		cmds = append(cmds, b.script.EvalSha(ctx, pipe, c.keys, c.args...))
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
-	for i, c := range batch {
+	for i, c := range live {
 		c.res, c.err = cmds[i].Result()
 		if c.err != nil && strings.HasPrefix(c.err.Error(), "NOSCRIPT") {
 			// Redis lost its scripts (a restart, SCRIPT FLUSH): Run loads it again.

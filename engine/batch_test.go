@@ -3,8 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 )
@@ -70,4 +73,26 @@ func TestConcurrentStartsShareRoundTrips(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGivenUpStartsAreNotSent: a start whose caller gave up before its batch was sent
+// is not made, so a sender answered an error finds nothing started.
+func TestGivenUpStartsAreNotSent(t *testing.T) {
+	b := redistest.Mini(t)
+	script := redis.NewScript(`return redis.call('INCR', KEYS[1])`)
+	bt := newBatcher(b.Client, script)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := []*scriptCall{
+		{ctx: gone, keys: []string{"n"}, done: make(chan struct{})},
+		{ctx: context.Background(), keys: []string{"n"}, done: make(chan struct{})},
+		{ctx: context.Background(), keys: []string{"n"}, done: make(chan struct{})},
+	}
+	bt.exec(slices.Clone(calls), nil) // exec reuses the slice it is given
+	if calls[0].err != context.Canceled || calls[1].err != nil || calls[2].err != nil {
+		t.Errorf("errors %v, %v, %v", calls[0].err, calls[1].err, calls[2].err)
+	}
+	if n, _ := b.Client.Get(context.Background(), "n").Int(); n != 2 {
+		t.Errorf("%d calls made, want the 2 whose callers still wait", n)
+	}
 }

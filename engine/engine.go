@@ -62,12 +62,14 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	q := &queue{rdb: rdb, leaseFor: o.Lease, retention: o.Retention, starts: newBatcher(rdb, startScript)}
+	q := &queue{rdb: rdb, leaseFor: o.Lease, retention: o.Retention}
 	if o.MaxQueued > 0 {
 		q.maxOpen = max(o.MaxQueued/o.Shards, 1) // each shard takes its share
 	}
 	for i := range o.Shards {
-		q.shards = append(q.shards, newShard(i))
+		sh := newShard(i)
+		sh.starts = newBatcher(rdb, startScript)
+		q.shards = append(q.shards, sh)
 	}
 	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
 		byKey: map[string]*version{}}

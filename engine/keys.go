@@ -31,6 +31,7 @@ import (
 type shard struct {
 	index  int
 	prefix string
+	starts *batcher // the shard's start calls, pipelined
 }
 
 func newShard(i int) *shard {

@@ -56,7 +56,6 @@ type queue struct {
 	leaseFor  time.Duration
 	retention time.Duration
 	maxOpen   int // unfinished runs a shard takes; 0: no limit
-	starts    *batcher
 }
 
 // ErrBusy is returned by a start refused because too many runs are unfinished: the
@@ -75,11 +74,17 @@ func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow,
 	return err
 }
 
-// dedupe makes a start happen once per key within a window.
+// dedupe makes a start happen once: per key within a window, or per tick of a
+// schedule.
 type dedupe struct {
-	key    string // any text; it is hashed
-	window time.Duration
+	key      string // any text; it is hashed
+	window   time.Duration
+	schedule string // the schedule's key, for the run of a tick
+	tick     time.Time
 }
+
+// errTickTaken is returned for the start of a tick at or before the last one started.
+var errTickTaken = errors.New("a later tick of the schedule started already")
 
 // startOnce is start with a dedupe key: when the key started a run within its window,
 // it creates nothing and returns that run's id.
@@ -93,19 +98,28 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		first = wf.Steps[0].Name
 	}
 	job := jobID(runID, first)
-	key, window := "", int64(0)
-	if d != nil {
+	key, window, sched, tick := "", int64(0), "", int64(0)
+	switch {
+	case d != nil && d.schedule != "":
+		sched, tick = d.schedule, d.tick.UnixMilli()
+	case d != nil:
 		sum := sha256.Sum256([]byte(d.key))
 		key, window = hex.EncodeToString(sum[:16]), max(d.window.Milliseconds(), 1)
 	}
-	res, err := q.starts.run(ctx, []string{sh.run(runID), sh.job(job)},
+	res, err := sh.starts.run(ctx, []string{sh.run(runID), sh.job(job)},
 		sh.prefix, runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds(),
-		status, failure, wf.Concurrency, key, window, q.maxOpen)
+		status, failure, wf.Concurrency, key, window, q.maxOpen, sched, tick, tickTTL.Milliseconds())
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "HFBUSY") {
 			return "", fmt.Errorf("%w (%s)", ErrBusy, strings.TrimPrefix(err.Error(), "HFBUSY "))
 		}
+		if msg, ok := strings.CutPrefix(err.Error(), "HFCLOCK "); ok {
+			return "", errors.New(msg)
+		}
 		return "", err
+	}
+	if n, ok := res.(int64); ok && n == -1 {
+		return "", errTickTaken
 	}
 	if id, ok := res.(string); ok {
 		return id, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,13 +14,12 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-var tickScript = script("tick.lua")
-
 // tickTTL is how long a schedule's last tick is remembered without firing: a schedule
 // that comes back within it catches up on what it missed.
 const tickTTL = 400 * 24 * time.Hour
 
-// scheduleKey names the last tick of one schedule of a workflow. schedule is its spec.
+// scheduleKey names the last tick of one schedule of a workflow, and its run ('<ms>
+// <run>'). schedule is its spec.
 func (q *queue) scheduleKey(workflow, schedule string) string {
 	sum := sha256.Sum256([]byte(schedule))
 	return q.shardFor(workflow).prefix + "sched:" + workflow + ":" + hex.EncodeToString(sum[:8])
@@ -31,26 +32,31 @@ func (e *Engine) LastTick(ctx context.Context, wf *workflows.Workflow, schedule 
 	key := e.q.scheduleKey(wf.Name, schedule)
 	var get *redis.StringCmd
 	_, err := e.q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, key, now.UnixMilli(), tickTTL)
+		p.SetNX(ctx, key, strconv.FormatInt(now.UnixMilli(), 10), tickTTL)
 		get = p.Get(ctx, key)
 		return nil
 	})
 	if err != nil {
 		return time.Time{}, err
 	}
-	ms, err := strconv.ParseInt(get.Val(), 10, 64)
+	ms, _, _ := strings.Cut(get.Val(), " ")
+	n, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.UnixMilli(ms), nil
+	return time.UnixMilli(n), nil
 }
 
-// ClaimTick claims tick of a schedule of wf for the caller, and reports whether it
-// got it: false when a process claimed it, or a later tick, already. A claimed tick
-// more than a minute past Redis's clock does not count: a process with a wrong clock
-// claimed it.
-func (e *Engine) ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error) {
-	key := e.q.scheduleKey(wf.Name, schedule)
-	n, err := tickScript.Run(ctx, e.q.rdb, []string{key}, tick.UnixMilli(), tickTTL.Milliseconds()).Int()
-	return n == 1, err
+// StartTick starts the run of a tick of a schedule of wf, and returns its id with
+// first true; in the same atomic step it records the tick as the schedule's last, so
+// that one run starts per tick whichever process starts it. When the tick started a
+// run already, it returns that run's id with first false; when a later tick did, it
+// returns "" and false. A tick more than a minute past Redis's clock is refused with an
+// error: the caller's clock is ahead.
+func (e *Engine) StartTick(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, schedule string, tick time.Time) (id string, first bool, err error) {
+	id, first, err = e.start(ctx, wf, ev, "", &dedupe{schedule: e.q.scheduleKey(wf.Name, schedule), tick: tick})
+	if errors.Is(err, errTickTaken) {
+		return "", false, nil
+	}
+	return id, first, err
 }

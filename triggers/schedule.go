@@ -18,16 +18,40 @@ type Schedule struct {
 	Spec     string
 	Every    time.Duration
 	Location *time.Location
+	// fixedHours: the spec names the hours it fires at (not * in the hour field), so
+	// it fires once at a wall-clock time even when clocks go back and the time comes
+	// twice.
+	fixedHours bool
 }
 
 // Next returns the first time after t that the schedule fires.
 func (s *Schedule) Next(t time.Time) time.Time {
 	if s.Cron != nil {
-		return s.Cron.Next(t.In(s.Location))
+		t = t.In(s.Location)
+		n := s.Cron.Next(t)
+		for s.fixedHours && !n.IsZero() && !wallClock(n).After(wallClock(t)) {
+			n = s.Cron.Next(n) // the repeated hour when clocks go back: fired already
+		}
+		return n
 	}
 	// Ticks fall on multiples of the interval since the Unix epoch.
 	every := s.Every.Milliseconds()
 	return time.UnixMilli((t.UnixMilli()/every + 1) * every).In(t.Location())
+}
+
+// wallClock is t's date and time of day as a clock on the wall shows them.
+func wallClock(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// fixedHours reports whether a cron spec names the hours it fires at.
+func fixedHours(spec string) bool {
+	switch spec {
+	case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight":
+		return true
+	}
+	fields := strings.Fields(spec)
+	return len(fields) == 5 && !strings.Contains(fields[1], "*")
 }
 
 // Key names the schedule: its spec and time zone. A schedule whose spec changes is a
@@ -113,7 +137,7 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 		case sched.Next(time.Now().In(loc)).IsZero():
 			diags = append(diags, a.Error(fmt.Sprintf("Cron spec %q never fires", spec), "No date matches it, such as the 30th of February."))
 		default:
-			s.Cron = sched
+			s.Cron, s.fixedHours = sched, fixedHours(spec)
 		}
 	}
 	if b.Attr("every") != nil {

@@ -34,6 +34,21 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
+// TestScheduleDaylightSaving: when clocks go back, a schedule at fixed hours fires
+// once at the repeated time; an hourly one fires every hour, the repeated one too.
+func TestScheduleDaylightSaving(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	daily, _ := loadSchedule(t, "cron = \"30 1 * * *\"\ntimezone = \"America/New_York\"")
+	first := time.Date(2025, 11, 2, 1, 30, 0, 0, ny) // 01:30 EDT, before clocks go back at 02:00
+	if next := daily.Next(first); !next.Equal(time.Date(2025, 11, 3, 1, 30, 0, 0, ny)) {
+		t.Errorf("daily after %v: %v, want the next day", first, next)
+	}
+	hourly, _ := loadSchedule(t, "cron = \"30 * * * *\"\ntimezone = \"America/New_York\"")
+	if next := hourly.Next(first); next.Sub(first) != time.Hour {
+		t.Errorf("hourly after %v: %v, want an hour later (01:30 EST)", first, next)
+	}
+}
+
 func TestScheduleErrors(t *testing.T) {
 	for attrs, want := range map[string]string{
 		``:                                       "schedule needs cron or every",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -12,20 +11,23 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Ticks is what a Scheduler needs of the engine: claiming each tick of a schedule for
-// one process, and starting runs at most once per key.
+// Ticks is what a Scheduler needs of the engine: starting the run of a tick once, and
+// remembering, across processes, the last tick of each schedule that started one.
 type Ticks interface {
-	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
-	// LastTick returns the last tick of schedule claimed; for a schedule never seen, it
+	// LastTick returns the last tick of schedule started; for a schedule never seen, it
 	// records now and returns it.
 	LastTick(ctx context.Context, wf *workflows.Workflow, schedule string, now time.Time) (time.Time, error)
-	// ClaimTick claims tick for the caller; false when it, or a later one, was claimed.
-	ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error)
+	// StartTick starts the run of tick and records it as schedule's last, atomically.
+	// For a tick started already it returns its run's id and first false; for one
+	// before the last started, "" and false.
+	StartTick(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, schedule string, tick time.Time) (id string, first bool, err error)
 }
 
 // Scheduler fires the schedule triggers of a workflow set. Every process serving the
-// set runs one; the first to claim a tick in Redis starts its run, and the others skip
-// it, so a tick starts one run however many processes, and whatever their clocks. After
+// set runs one. A tick's run is started, and the tick recorded as its schedule's last,
+// in one atomic step in Redis: the first process to start a tick starts its run, and a
+// tick at or before the last started is skipped, so a tick starts one run however many
+// processes fire it, and a process whose clock is behind fires nothing twice. After
 // downtime a schedule starts one run for the latest tick it missed, not one per missed
 // tick.
 type Scheduler struct {
@@ -107,7 +109,6 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 		last = now
 	}
 	retry = newBackoff()
-	var claimed time.Time // the tick this process claimed and has not started yet
 	for {
 		now := s.now()
 		tick, late := sch.Due(last, now)
@@ -121,8 +122,7 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 			}
 			continue
 		}
-		err := s.fire(wf, sch, tick, late, &claimed)
-		if err != nil {
+		if err := s.fire(wf, sch, tick, late); err != nil {
 			s.log.Warn("schedule: cannot start its run; retrying", "workflow", wf.Name, "schedule", key,
 				"scheduled_at", tick, "err", err)
 			if !sleepCtx(ctx, retry.next()) {
@@ -135,20 +135,11 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 	}
 }
 
-// fire claims a tick and starts its run; a tick another process claimed starts
-// nothing here. claimed remembers a tick claimed whose run could not be started yet,
-// so that the retry starts it.
-func (s *Scheduler) fire(wf *workflows.Workflow, sch *Schedule, tick time.Time, late bool, claimed *time.Time) error {
+// fire starts the run of a tick, unless a process started it, or a later one, already.
+func (s *Scheduler) fire(wf *workflows.Workflow, sch *Schedule, tick time.Time, late bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), fireTimeout)
 	defer cancel()
 	key := sch.Key()
-	if !claimed.Equal(tick) {
-		ok, err := s.ticks.ClaimTick(ctx, wf, key, tick)
-		if err != nil || !ok {
-			return err
-		}
-		*claimed = tick
-	}
 	at := tick.In(sch.Location).Format(time.RFC3339)
 	body := map[string]any{"schedule": key, "scheduled_at": at, "catch_up": late}
 	raw, _ := json.Marshal(body) // the run's record keeps the raw body and parses it again
@@ -160,28 +151,14 @@ func (s *Scheduler) fire(wf *workflows.Workflow, sch *Schedule, tick time.Time, 
 		Raw:         string(raw),
 		Body:        body,
 	}
-	// The claim makes the start once per tick; the start's own key makes a retry of it
-	// (the claim went through, the answer was lost) start nothing more. It needs
-	// remembering only while this process may retry, until the next tick falls.
-	window := 24 * time.Hour
-	if next := sch.Next(tick); !next.IsZero() {
-		window = next.Sub(tick) + time.Minute
-	}
-	runID, first, err := s.ticks.StartOnce(ctx, wf, ev, TickKey(key, tick), window)
+	runID, first, err := s.ticks.StartTick(ctx, wf, ev, key, tick)
 	if err != nil {
 		return err
 	}
-	*claimed = time.Time{}
 	if first {
 		s.log.Info("schedule fired", "workflow", wf.Name, "run", runID, "scheduled_at", at, "catch_up", late)
 	}
 	return nil
-}
-
-// TickKey is the dedupe key of a tick's run. Webhook dedupe keys start otherwise
-// (WebhookKey), so that no sender can claim a tick's key with a crafted delivery id.
-func TickKey(schedule string, tick time.Time) string {
-	return "schedule\x00" + schedule + "@" + strconv.FormatInt(tick.UnixMilli(), 10)
 }
 
 // backoff is a doubling wait, from a second to half a minute.

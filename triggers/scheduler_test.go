@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,13 +144,15 @@ workflow "fresh" {
 		}
 		e := newEngine(t, b)
 		sch := set.Workflow("missed").Triggers[0].Config.(*Schedule)
-		twoHoursAgo := time.Now().Add(-2 * time.Hour)
-		if _, err := e.ClaimTick(context.Background(), set.Workflow("missed"), sch.Key(), twoHoursAgo); err != nil {
+		// The schedule last fired two hours ago, then no process ran it.
+		twoHoursAgo := time.Now().Add(-2 * time.Hour).Truncate(10 * time.Minute)
+		old := &Scheduler{ticks: e, log: quietLog, now: func() time.Time { return twoHoursAgo }}
+		if err := old.fire(set.Workflow("missed"), sch, twoHoursAgo, false); err != nil {
 			t.Fatal(err)
 		}
 		s := NewScheduler(e, quietLog)
 		s.Use(set)
-		waitFor(t, func() bool { return len(scheduled(t, e, "missed")) > 0 })
+		waitFor(t, func() bool { return len(scheduled(t, e, "missed")) > 1 })
 		time.Sleep(200 * time.Millisecond) // time for a second run, were there one
 		s.Use(set)                         // a reload reads the tick back: no run again
 		time.Sleep(200 * time.Millisecond)
@@ -157,8 +160,8 @@ workflow "fresh" {
 
 		runs := scheduled(t, e, "missed")
 		want := time.Now().Truncate(10 * time.Minute).UTC().Format(time.RFC3339)
-		if len(runs) != 1 || len(runs[want]) != 1 || !runs[want][0] {
-			t.Errorf("runs %v, want one catch-up run for %s", runs, want)
+		if len(runs) != 2 || len(runs[want]) != 1 || !runs[want][0] {
+			t.Errorf("runs %v, want the one two hours ago and one catch-up run for %s", runs, want)
 		}
 		if fresh := scheduled(t, e, "fresh"); len(fresh) != 0 {
 			t.Errorf("a new schedule caught up: %v", fresh)
@@ -167,19 +170,19 @@ workflow "fresh" {
 }
 
 // TestScheduleWithWrongClocks: a process whose clock is behind fires no tick twice,
-// and one whose clock was ahead (a tick claimed a day early) stops no one.
+// and one whose clock is ahead is refused its ticks rather than take them early.
 func TestScheduleWithWrongClocks(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		set, diags := loadHooks("tick.hcl", tickSrc)
 		if diags.HasErrors() {
 			t.Fatal(diags.Error())
 		}
+		e1, e2, e3 := newEngine(t, b), newEngine(t, b), newEngine(t, b)
 		wf := set.Workflow("tick")
 		sch := wf.Triggers[0].Config.(*Schedule)
-		e1, e2 := newEngine(t, b), newEngine(t, b)
-		// A process a day ahead claimed a tick, then went away.
-		if _, err := e1.ClaimTick(context.Background(), wf, sch.Key(), time.Now().Add(24*time.Hour)); err != nil {
-			t.Fatal(err)
+		ahead := &Scheduler{ticks: e3, log: quietLog, now: func() time.Time { return time.Now().Add(24 * time.Hour) }}
+		if err := ahead.fire(wf, sch, time.Now().Add(24*time.Hour).Truncate(time.Second), false); err == nil || !strings.Contains(err.Error(), "ahead") {
+			t.Errorf("a tick a day ahead: %v, want it refused", err)
 		}
 		right, behind := NewScheduler(e1, quietLog), NewScheduler(e2, quietLog)
 		behind.now = func() time.Time { return time.Now().Add(-90 * time.Second) }

@@ -182,7 +182,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		default:
 			if key := h.dedupeKey(rt, ev, env); key != "" {
 				var first bool
-				runID, first, err = h.starter.StartOnce(r.Context(), rt.wf, ev, WebhookKey(key), rt.hook.DedupeWindow)
+				runID, first, err = h.starter.StartOnce(r.Context(), rt.wf, ev, key, rt.hook.DedupeWindow)
 				if !first && err == nil {
 					duplicates++
 				}
@@ -259,8 +259,8 @@ func (h *Webhooks) await(w http.ResponseWriter, r *http.Request, rt *route, runI
 		h.log.Warn("cannot read the run a sync webhook waits for; answering 202", "workflow", rt.wf.Name, "run", runID, "err", err)
 		return false
 	}
-	w.Header().Set("Hookflow-Run-Id", runID)
 	if reply.Status == "failed" && reply.Step == "" {
+		w.Header().Set("Hookflow-Run-Id", runID)
 		body := map[string]any{"run_id": runID, "status": "failed", "error": "the run failed before it could answer"}
 		if h.statusURL != nil {
 			body["status_url"] = h.statusURL(runID)
@@ -279,11 +279,13 @@ func (h *Webhooks) await(w http.ResponseWriter, r *http.Request, rt *route, runI
 			for k, vs := range header {
 				w.Header()[k] = vs
 			}
+			w.Header().Set("Hookflow-Run-Id", runID) // after the step's own: it names the run
 			w.WriteHeader(status)
 			w.Write(body)
 			return true
 		}
 	}
+	w.Header().Set("Hookflow-Run-Id", runID)
 	if reply.Step == "" {
 		httpjson.Write(w, http.StatusOK, map[string]any{"run_id": runID, "status": reply.Status})
 		return true
@@ -308,9 +310,6 @@ func (h *Webhooks) dedupeKey(rt route, ev *workflows.Event, env *workflows.Env) 
 	}
 	return key
 }
-
-// WebhookKey is the dedupe key of a webhook delivery with id key.
-func WebhookKey(key string) string { return "webhook\x00" + key }
 
 // presetDeliveryID is the id a verify preset's sender gives each delivery, the same on
 // every retry of it: GitHub's X-GitHub-Delivery, Standard Webhooks' webhook-id,

@@ -7,12 +7,19 @@
 -- workflow queues its first step only when a slot is free; else it waits in line.
 -- With a dedupe key (ARGV[12]), the first start of the key within ARGV[13] ms creates
 -- a run; a start of the same key meanwhile creates nothing and returns the first run's id.
+-- With a schedule key (ARGV[15]), the start is the run of the tick ARGV[16] (ms), and
+-- claims it: the key holds the last tick started and its run ('<ms> <run>'). A start
+-- of that tick again returns its run's id; one of a tick at or before the last is
+-- skipped (returns -1), unless the last is more than a minute past Redis's clock (a
+-- process whose clock was wrong claimed it); a tick more than a minute past Redis's
+-- clock is refused with an error reply starting HFCLOCK.
 -- KEYS: 1 run hash, 2 first job hash
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 first step
 --       ('' for none), 7 first job id, 8 retention ms, 9 status when it ends at once,
 --       10 its error, 11 concurrency limit (0: none), 12 dedupe key ('' for none),
 --       13 dedupe window ms, 14 most unfinished runs the shard takes (0: no limit); past
---       it the start fails with an error reply starting HFBUSY
+--       it the start fails with an error reply starting HFBUSY, 15 schedule key ('' for
+--       none), 16 tick ms, 17 how long the schedule key is kept (ms)
 -- Returns 1 when the run was created, 0 when it existed, the first run's id for a
 -- duplicate.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -27,12 +34,33 @@ if ARGV[12] ~= '' then
     return first
   end
 end
+local sched = ARGV[15]
+if sched ~= '' then
+  local tick, now = tonumber(ARGV[16]), now_ms()
+  if tick > now + 60000 then
+    return redis.error_reply('HFCLOCK the tick ' .. ARGV[16] .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
+  end
+  local cur = redis.call('GET', sched)
+  if cur then
+    local last, run = string.match(cur, '^(%d+) ?(.*)$')
+    last = tonumber(last)
+    if last == tick and run ~= '' then
+      return run
+    end
+    if last and last >= tick and last <= now + 60000 then
+      return -1
+    end
+  end
+end
 local high = tonumber(ARGV[14])
 if ARGV[6] ~= '' and high > 0 and tonumber(redis.call('GET', prefix .. 'open') or '0') >= high then
   return redis.error_reply('HFBUSY ' .. high .. ' runs are waiting or running')
 end
 if dedupe ~= '' then
   redis.call('SET', dedupe, runid, 'PX', ARGV[13])
+end
+if sched ~= '' then
+  redis.call('SET', sched, ARGV[16] .. ' ' .. runid, 'PX', ARGV[17])
 end
 local retention = tonumber(ARGV[8])
 local now = now_ms()
