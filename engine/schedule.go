@@ -5,11 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -18,31 +16,28 @@ import (
 // that comes back within it catches up on what it missed.
 const tickTTL = 400 * 24 * time.Hour
 
-// scheduleKey names the last tick of one schedule of a workflow, and its run ('<ms>
-// <run>'). schedule is its spec.
+// scheduleKey names the last tick of one schedule of a workflow (ms); the key with
+// ":run" added holds that tick and its run ('<ms> <run>'). schedule is its spec.
 func (q *queue) scheduleKey(workflow, schedule string) string {
 	sum := sha256.Sum256([]byte(schedule))
 	return q.shardFor(workflow).prefix + "sched:" + workflow + ":" + hex.EncodeToString(sum[:8])
 }
 
+var lastTickScript = script("lasttick.lua")
+
 // LastTick returns the last tick of a schedule of wf that any process started. The
-// first time a schedule is asked for, it has none: now is recorded and returned, so a
-// new schedule starts with its next tick instead of catching up on the past.
-func (e *Engine) LastTick(ctx context.Context, wf *workflows.Workflow, schedule string, now time.Time) (time.Time, error) {
+// first time a schedule is asked for, it has none: Redis's clock is recorded and
+// returned, so a new schedule starts with its next tick instead of catching up on the
+// past.
+func (e *Engine) LastTick(ctx context.Context, wf *workflows.Workflow, schedule string) (time.Time, error) {
 	key := e.q.scheduleKey(wf.Name, schedule)
-	var get *redis.StringCmd
-	_, err := e.q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, key, strconv.FormatInt(now.UnixMilli(), 10), tickTTL)
-		get = p.Get(ctx, key)
-		return nil
-	})
+	ms, err := lastTickScript.Run(ctx, e.q.rdb, []string{key}, tickTTL.Milliseconds()).Text()
 	if err != nil {
 		return time.Time{}, err
 	}
-	ms, _, _ := strings.Cut(get.Val(), " ")
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("schedule %s: last tick %q: %w", schedule, ms, err)
 	}
 	return time.UnixMilli(n), nil
 }

@@ -16,11 +16,11 @@ func TestStartTick(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		e, set, _ := running(t, b, chainSrc, 2)
 		wf, ctx := set.Workflow("chain"), context.Background()
-		now := time.Now().Truncate(time.Second)
-		last, err := e.LastTick(ctx, wf, "every 1s", now)
-		if err != nil || !last.Equal(now) {
+		last, err := e.LastTick(ctx, wf, "every 1s")
+		if err != nil || time.Since(last).Abs() > 5*time.Second {
 			t.Fatalf("a new schedule's last tick: %v, %v; want now", last, err)
 		}
+		now := last.Truncate(time.Second)
 		tick := now.Add(time.Second)
 		id, first, err := e.StartTick(ctx, wf, event(`{"name": "t"}`), "every 1s", tick)
 		if err != nil || !first || id == "" {
@@ -34,7 +34,7 @@ func TestStartTick(t *testing.T) {
 		if err != nil || first || skipped != "" {
 			t.Errorf("an earlier tick: %q %v %v, want skipped", skipped, first, err)
 		}
-		if last, err := e.LastTick(ctx, wf, "every 1s", now); err != nil || !last.Equal(tick) {
+		if last, err := e.LastTick(ctx, wf, "every 1s"); err != nil || !last.Equal(tick) {
 			t.Errorf("last tick %v, %v; want %v", last, err, tick)
 		}
 		_, _, err = e.StartTick(ctx, wf, event(`{"name": "t"}`), "every 1s", now.Add(time.Hour))

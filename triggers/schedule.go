@@ -29,7 +29,7 @@ func (s *Schedule) Next(t time.Time) time.Time {
 	if s.Cron != nil {
 		t = t.In(s.Location)
 		n := s.Cron.Next(t)
-		for s.fixedHours && !n.IsZero() && !wallClock(n).After(wallClock(t)) {
+		for s.fixedHours && !n.IsZero() && repeated(n) {
 			n = s.Cron.Next(n) // the repeated hour when clocks go back: fired already
 		}
 		return n
@@ -44,14 +44,24 @@ func wallClock(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }
 
-// fixedHours reports whether a cron spec names the hours it fires at.
-func fixedHours(spec string) bool {
-	switch spec {
-	case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight":
-		return true
+// repeated reports whether the wall-clock time of t came already, shortly before:
+// t is in the hour that comes twice when clocks go back.
+func repeated(t time.Time) bool {
+	w := wallClock(t)
+	for _, d := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
+		if wallClock(t.Add(-d)).Equal(w) {
+			return true
+		}
 	}
-	fields := strings.Fields(spec)
-	return len(fields) == 5 && !strings.Contains(fields[1], "*")
+	return false
+}
+
+// fixedHours reports whether a cron schedule fires at some hours of the day only, not
+// every hour.
+func fixedHours(sched cron.Schedule) bool {
+	spec, ok := sched.(*cron.SpecSchedule)
+	const allHours = 1<<24 - 1
+	return ok && spec.Hour&allHours != allHours
 }
 
 // Key names the schedule: its spec and time zone. A schedule whose spec changes is a
@@ -137,7 +147,7 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 		case sched.Next(time.Now().In(loc)).IsZero():
 			diags = append(diags, a.Error(fmt.Sprintf("Cron spec %q never fires", spec), "No date matches it, such as the 30th of February."))
 		default:
-			s.Cron, s.fixedHours = sched, fixedHours(spec)
+			s.Cron, s.fixedHours = sched, fixedHours(sched)
 		}
 	}
 	if b.Attr("every") != nil {

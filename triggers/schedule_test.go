@@ -43,9 +43,16 @@ func TestScheduleDaylightSaving(t *testing.T) {
 	if next := daily.Next(first); !next.Equal(time.Date(2025, 11, 3, 1, 30, 0, 0, ny)) {
 		t.Errorf("daily after %v: %v, want the next day", first, next)
 	}
-	hourly, _ := loadSchedule(t, "cron = \"30 * * * *\"\ntimezone = \"America/New_York\"")
-	if next := hourly.Next(first); next.Sub(first) != time.Hour {
-		t.Errorf("hourly after %v: %v, want an hour later (01:30 EST)", first, next)
+	// A process that last fired the day before, back in the repeated hour, finds the
+	// day's tick fired already.
+	if tick, _ := daily.Due(first.Add(-24*time.Hour), time.Date(2025, 11, 2, 2, 10, 0, 0, ny)); !tick.Equal(first) {
+		t.Errorf("catching up in the repeated hour: %v, want %v", tick, first)
+	}
+	for _, spec := range []string{"30 * * * *", "30 0-23 * * *", "30 0/1 * * *"} {
+		hourly, _ := loadSchedule(t, "cron = \""+spec+"\"\ntimezone = \"America/New_York\"")
+		if next := hourly.Next(first); next.Sub(first) != time.Hour {
+			t.Errorf("%s after %v: %v, want an hour later (01:30 EST)", spec, first, next)
+		}
 	}
 }
 

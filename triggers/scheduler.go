@@ -15,8 +15,8 @@ import (
 // remembering, across processes, the last tick of each schedule that started one.
 type Ticks interface {
 	// LastTick returns the last tick of schedule started; for a schedule never seen, it
-	// records now and returns it.
-	LastTick(ctx context.Context, wf *workflows.Workflow, schedule string, now time.Time) (time.Time, error)
+	// records the time now and returns it.
+	LastTick(ctx context.Context, wf *workflows.Workflow, schedule string) (time.Time, error)
 	// StartTick starts the run of tick and records it as schedule's last, atomically.
 	// For a tick started already it returns its run's id and first false; for one
 	// before the last started, "" and false.
@@ -95,7 +95,7 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 	var last time.Time
 	for {
 		var err error
-		if last, err = s.ticks.LastTick(ctx, wf, key, s.now()); err == nil {
+		if last, err = s.ticks.LastTick(ctx, wf, key); err == nil {
 			break
 		}
 		s.log.Warn("schedule: cannot read its last tick; retrying", "workflow", wf.Name, "schedule", key, "err", err)

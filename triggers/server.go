@@ -273,6 +273,7 @@ func (h *Webhooks) await(w http.ResponseWriter, r *http.Request, rt *route, runI
 			status, header, body, err := res.Response(reply.Output)
 			if err != nil {
 				h.log.Error("sync webhook: cannot answer with the respond step", "workflow", rt.wf.Name, "run", runID, "step", reply.Step, "err", err)
+				w.Header().Set("Hookflow-Run-Id", runID)
 				httpjson.Error(w, http.StatusInternalServerError, "the run's answer cannot be sent")
 				return true
 			}

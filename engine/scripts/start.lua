@@ -8,8 +8,9 @@
 -- With a dedupe key (ARGV[12]), the first start of the key within ARGV[13] ms creates
 -- a run; a start of the same key meanwhile creates nothing and returns the first run's id.
 -- With a schedule key (ARGV[15]), the start is the run of the tick ARGV[16] (ms), and
--- claims it: the key holds the last tick started and its run ('<ms> <run>'). A start
--- of that tick again returns its run's id; one of a tick at or before the last is
+-- claims it: the key holds the last tick started (ms), and the key with ':run' added
+-- that tick and its run ('<ms> <run>'). A start of that tick again returns its run's
+-- id; one of a tick at or before the last is
 -- skipped (returns -1), unless the last is more than a minute past Redis's clock (a
 -- process whose clock was wrong claimed it); a tick more than a minute past Redis's
 -- clock is refused with an error reply starting HFCLOCK.
@@ -40,16 +41,16 @@ if sched ~= '' then
   if tick > now + 60000 then
     return redis.error_reply('HFCLOCK the tick ' .. ARGV[16] .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
   end
-  local cur = redis.call('GET', sched)
-  if cur then
-    local last, run = string.match(cur, '^(%d+) ?(.*)$')
-    last = tonumber(last)
-    if last == tick and run ~= '' then
+  local started = redis.call('GET', sched .. ':run')
+  if started then
+    local at, run = string.match(started, '^(%d+) (.+)$')
+    if tonumber(at) == tick and run then
       return run
     end
-    if last and last >= tick and last <= now + 60000 then
-      return -1
-    end
+  end
+  local last = tonumber(redis.call('GET', sched) or '')
+  if last and last >= tick and last <= now + 60000 then
+    return -1
   end
 end
 local high = tonumber(ARGV[14])
@@ -60,7 +61,8 @@ if dedupe ~= '' then
   redis.call('SET', dedupe, runid, 'PX', ARGV[13])
 end
 if sched ~= '' then
-  redis.call('SET', sched, ARGV[16] .. ' ' .. runid, 'PX', ARGV[17])
+  redis.call('SET', sched, ARGV[16], 'PX', ARGV[17])
+  redis.call('SET', sched .. ':run', ARGV[16] .. ' ' .. runid, 'PX', ARGV[17])
 end
 local retention = tonumber(ARGV[8])
 local now = now_ms()
