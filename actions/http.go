@@ -144,7 +144,7 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 }
 
 func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, error) {
-	raw, err := h.url.RenderString(c.Env)
+	raw, err := h.url.RenderURL(c.Env)
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}

@@ -45,7 +45,7 @@ workflow "order_paid" {
 
   step "http" "note" {
     method = "POST"
-    url    = "${vars.api}{{ steps.create.body.notes_path }}"
+    url    = "{{ vars.api + steps.create.body.notes_path }}"
     json   = { text = "Paid {{ event.body.amount / 100 }} by {{ steps.create.body.id }}" }
   }
 }

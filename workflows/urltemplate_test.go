@@ -1,0 +1,35 @@
+package workflows
+
+import "testing"
+
+func TestRenderURL(t *testing.T) {
+	env := &Env{
+		Event: map[string]any{"body": map[string]any{
+			"id":    "a/../b c",
+			"q":     "x&admin=1",
+			"host":  "api.example.com",
+			"next":  "https://api.example.com/items?page=2&per=50",
+			"n":     42,
+			"query": "?",
+		}},
+		Vars: map[string]any{"api": "https://api.example.com/v1"},
+	}
+	tests := []struct{ in, want string }{
+		{"https://api.example.com/items/{{ event.body.id }}", "https://api.example.com/items/a%2F..%2Fb%20c"},
+		{"https://api.example.com/items/{{ event.body.n }}/notes", "https://api.example.com/items/42/notes"},
+		{"https://api.example.com/search?q={{ event.body.q }}&n={{ event.body.n }}", "https://api.example.com/search?q=x%26admin%3D1&n=42"},
+		{"https://api.example.com/p#{{ event.body.q }}", "https://api.example.com/p#x%26admin%3D1"},
+		{"https://{{ event.body.host }}/items", "https://api.example.com/items"},
+		{"https://api.example.com/{{ event.body.query }}x", "https://api.example.com/%3Fx"},
+		// A whole-URL expression is taken as it is.
+		{"{{ event.body.next }}", "https://api.example.com/items?page=2&per=50"},
+		{"{{ vars.api + '/repos/' + event.body.id }}", "https://api.example.com/v1/repos/a/../b c"},
+		{"https://api.example.com/plain", "https://api.example.com/plain"},
+	}
+	for _, tt := range tests {
+		got, err := compileT(t, tt.in).RenderURL(env)
+		if err != nil || got != tt.want {
+			t.Errorf("%s:\n got %q, %v\nwant %q", tt.in, got, err, tt.want)
+		}
+	}
+}
