@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 )
 
@@ -23,10 +24,14 @@ func NewGuard(allow []netip.Prefix) *Guard {
 // BlockedError is returned when an outbound call would reach a refused address.
 type BlockedError struct {
 	Addr   netip.Addr
+	Host   string // for a host refused before it was resolved: Addr is not valid then
 	Reason string
 }
 
 func (e *BlockedError) Error() string {
+	if !e.Addr.IsValid() {
+		return fmt.Sprintf("refusing to connect to %q: %s", e.Host, e.Reason)
+	}
 	bits := 32
 	if e.Addr.Is6() {
 		bits = 128
@@ -117,4 +122,28 @@ func (g *Guard) control(_, address string, _ syscall.RawConn) error {
 		return err
 	}
 	return g.Check(addr)
+}
+
+// ambiguousIPv4 reports whether host is made of numbers but is not an address written
+// the one standard way: "2130706433", "0177.0.0.1", "0x7f.1" and "127.1" all name
+// 127.0.0.1 to some resolvers and nothing to others. No real name looks like that.
+func ambiguousIPv4(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		digits := strings.TrimPrefix(strings.TrimPrefix(label, "0x"), "0X")
+		if digits == "" && label != "0x" && label != "0X" {
+			return false // an empty label: a trailing dot, or ".."
+		}
+		for _, c := range digits {
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+		if digits == label && strings.ContainsAny(label, "abcdefABCDEF") {
+			return false // letters without 0x: a name such as "cafe" or "be"
+		}
+	}
+	return true
 }
