@@ -20,7 +20,7 @@ import (
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // loadStep loads one workflow whose steps are written in src and returns its first step.
-func loadStep(t *testing.T, client *http.Client, src string) *workflows.Step {
+func loadStep(t testing.TB, client *http.Client, src string) *workflows.Step {
 	t.Helper()
 	k := workflows.NewKinds()
 	Register(k, Options{Client: client})

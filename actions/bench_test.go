@@ -1,0 +1,66 @@
+package actions
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// benchAPI answers every request with a small JSON object, as a typical API does.
+func benchAPI(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"cus_42","email":"ada@example.com","balance":1250,"tags":["vip","eu"]}`)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkHTTPStep is one http step: render the URL, headers and JSON body from the
+// event, dial through the guard (kept-alive), call, read and parse the JSON answer.
+func BenchmarkHTTPStep(b *testing.B) {
+	srv := benchAPI(b)
+	step := loadStep(b, NewClient(NewGuard(loopback)), `
+  step "http" "create" {
+    url     = "`+srv.URL+`/customers/{{ event.body.id }}"
+    headers = { Authorization = "Bearer token-123456" }
+    json    = { email = "{{ event.body.email }}", amount = "{{ event.body.amount / 100 }}" }
+  }`)
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "c1", "email": "ada@example.com", "amount": 1250}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := call(step, env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBareClient is the same call written by hand with a plain http.Client: the
+// body marshalled, the request sent, the JSON answer decoded.
+func BenchmarkBareClient(b *testing.B) {
+	srv := benchAPI(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	b.ReportAllocs()
+	for b.Loop() {
+		body, _ := json.Marshal(map[string]any{"email": "ada@example.com", "amount": 12.5})
+		req, _ := http.NewRequest("POST", srv.URL+"/customers/c1", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer token-123456")
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
