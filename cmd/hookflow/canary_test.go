@@ -127,6 +127,20 @@ func TestSecretsNeverLeak(t *testing.T) {
 			if want := map[bool]string{true: "succeeded", false: "failed"}[st["name"] == "say"]; st["status"] != want {
 				t.Errorf("step %v: %v (%v), want %s", st["name"], st["status"], st["error"], want)
 			}
+			says := map[string]string{
+				"echoed":             "400",
+				"server_error":       "500",
+				"refused_address":    "refusing to connect to 10.9.9.9",
+				"connection_refused": "connection refused",
+				"too_slow":           "timed out after 100ms",
+				"bad_template":       "event.body.missing.deeper",
+			}[st["name"].(string)]
+			if msg, _ := st["error"].(string); !strings.Contains(msg, says) {
+				t.Errorf("step %v failed with %q, want it to say %q", st["name"], msg, says)
+			}
+			if st["name"] == "server_error" && st["attempts"] != float64(2) {
+				t.Errorf("server_error made %v attempts, want 2", st["attempts"])
+			}
 		}
 		var seen strings.Builder
 		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs", "/api/v1/dlq"} {
