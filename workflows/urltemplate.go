@@ -11,7 +11,8 @@ import (
 //
 //   - in the path, as one path segment: "a/../b c" becomes "a%2F..%2Fb%20c";
 //   - in the query or the fragment, as a query value: "x&admin=1" becomes "x%26admin%3D1";
-//   - in the scheme or the host, as it is.
+//   - in the scheme or the host, as it is, but a value that would end the host (holding
+//     "/", "?", "#", "@", "\\" or a space) is an error.
 //
 // A template that is exactly one {{ }} is a whole URL, taken as it is: a link an API
 // returned, or a URL built in one expression, such as
@@ -33,6 +34,12 @@ func (t *Template) RenderURL(env *Env) (string, error) {
 		}
 		s := Text(v)
 		switch urlPart(b.String()) {
+		case inAuthority:
+			// A value here names the host; one that could end it ("evil.com/", "a@b")
+			// would send the call, and what comes after, elsewhere.
+			if i := strings.IndexAny(s, "/?#@\\ \t\r\n"); i >= 0 {
+				return "", fmt.Errorf("{{ %s }}: %q cannot be part of the URL's host: it holds %q", p.src, s, s[i:i+1])
+			}
 		case inPath:
 			s = url.PathEscape(s)
 		case inQuery:

@@ -11,6 +11,9 @@ func TestRenderURL(t *testing.T) {
 			"next":  "https://api.example.com/items?page=2&per=50",
 			"n":     42,
 			"query": "?",
+			"sub":   "eu",
+			"evil":  "evil.com/",
+			"user":  "a@evil.com",
 		}},
 		Vars: map[string]any{"api": "https://api.example.com/v1"},
 	}
@@ -25,11 +28,27 @@ func TestRenderURL(t *testing.T) {
 		{"{{ event.body.next }}", "https://api.example.com/items?page=2&per=50"},
 		{"{{ vars.api + '/repos/' + event.body.id }}", "https://api.example.com/v1/repos/a/../b c"},
 		{"https://api.example.com/plain", "https://api.example.com/plain"},
+		{"https://{{ event.body.sub }}.example.com/x", "https://eu.example.com/x"},
 	}
 	for _, tt := range tests {
 		got, err := compileT(t, tt.in).RenderURL(env)
 		if err != nil || got != tt.want {
 			t.Errorf("%s:\n got %q, %v\nwant %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestRenderURLRefusesValuesThatLeaveTheHost: a value in the host that would end it is
+// an error, not a call to another host.
+func TestRenderURLRefusesValuesThatLeaveTheHost(t *testing.T) {
+	env := &Env{Event: map[string]any{"body": map[string]any{"evil": "evil.com/", "user": "a@evil.com", "q": "x?y"}}}
+	for _, in := range []string{
+		"https://{{ event.body.evil }}.example.com/x",
+		"https://{{ event.body.user }}.example.com/x",
+		"https://api.{{ event.body.q }}.com/x",
+	} {
+		if got, err := compileT(t, in).RenderURL(env); err == nil {
+			t.Errorf("%s: rendered %q, want an error", in, got)
 		}
 	}
 }
