@@ -12,8 +12,6 @@ func TestRenderURL(t *testing.T) {
 			"n":     42,
 			"query": "?",
 			"sub":   "eu",
-			"evil":  "evil.com/",
-			"user":  "a@evil.com",
 		}},
 		Vars: map[string]any{"api": "https://api.example.com/v1"},
 	}
