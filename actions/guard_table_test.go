@@ -2,14 +2,10 @@ package actions
 
 import (
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
-	"net/url"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -120,39 +116,5 @@ func TestEnvironmentProxyIsIgnored(t *testing.T) {
 	}
 	if n := c.conns.Load(); n != 0 {
 		t.Errorf("the proxy saw %d connections", n)
-	}
-}
-
-// TestConfiguredProxy: with a proxy configured, calls go through it, and the guard
-// still checks where they are bound: a private destination is refused before the proxy
-// hears of it.
-func TestConfiguredProxy(t *testing.T) {
-	var got []string
-	var mu sync.Mutex
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		got = append(got, r.Method+" "+r.URL.String())
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"via": "proxy"}`)
-	}))
-	defer proxy.Close()
-	u, _ := url.Parse(proxy.URL)
-	// The proxy is on loopback: allowed, as an operator allows their proxy.
-	client := NewProxyClient(NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}), u)
-
-	out, err := call(loadStep(t, client, `step "http" "a" { url = "http://93.184.215.14/items?x=1" }`), &workflows.Env{})
-	if err != nil || out.(map[string]any)["body"].(map[string]any)["via"] != "proxy" {
-		t.Fatalf("through the proxy: %v, %v", out, err)
-	}
-	_, err = call(loadStep(t, client, `step "http" "a" { url = "http://10.1.2.3/admin" }`), &workflows.Env{})
-	var be *BlockedError
-	if !errors.As(err, &be) {
-		t.Errorf("a private destination through the proxy: %v, want a *BlockedError", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 1 || got[0] != "GET http://93.184.215.14/items?x=1" {
-		t.Errorf("the proxy got %v, want only the public call", got)
 	}
 }

@@ -279,14 +279,6 @@ func TestServeRefusesBrokenWorkflows(t *testing.T) {
 	}
 }
 
-func TestServeRefusesABadProxy(t *testing.T) {
-	cfg := serveConfig{dir: t.TempDir(), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1, proxy: "socks5://proxy:1080"}
-	_, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "--proxy") {
-		t.Fatalf("got %v, want an error naming --proxy", err)
-	}
-}
-
 func TestServeReportsBusyPorts(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

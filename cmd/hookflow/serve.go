@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -31,7 +30,6 @@ type serveConfig struct {
 	maxQueued int
 	retention days
 	allowNet  prefixList
-	proxy     string
 	logFormat string
 }
 
@@ -44,7 +42,6 @@ func engineFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	cfg.retention = days(7 * 24 * time.Hour)
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
 	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private `CIDR` (repeatable), e.g. 127.0.0.1/32")
-	fs.StringVar(&cfg.proxy, "proxy", "", "send steps' calls through this HTTP proxy `URL`, e.g. http://proxy.internal:3128 (HTTP_PROXY is not read)")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 }
 
@@ -110,13 +107,6 @@ type engineRuntime struct {
 // startRuntime loads the workflows, connects to Redis and starts the workers.
 func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*engineRuntime, error) {
 	client := actions.NewClient(actions.NewGuard(cfg.allowNet))
-	if cfg.proxy != "" {
-		u, err := url.Parse(cfg.proxy)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--proxy %q: give the proxy's URL, such as http://proxy.internal:3128", cfg.proxy)
-		}
-		client = actions.NewProxyClient(actions.NewGuard(cfg.allowNet), u)
-	}
 	k := kinds(client, log)
 	set, _ := load(cfg.dir, k, stderr)
 	if set == nil {
