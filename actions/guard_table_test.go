@@ -56,7 +56,7 @@ func TestOutboundGuardTable(t *testing.T) {
 	hosts := []string{
 		"127.0.0.1", "[::1]", "169.254.169.254", "0.0.0.0", "10.1.2.3", "100.64.0.1",
 		"[::ffff:127.0.0.1]", "[64:ff9b::a9fe:a9fe]", "[2002:7f00:1::]", "2130706433",
-		"0177.0.0.1", "0x7f.1", "127.1", "localhost", "[::]",
+		"0177.0.0.1", "0x7f.1", "127.1", "127.1.", "2130706433.", "localhost", "[::]",
 	}
 	for _, host := range hosts {
 		t.Run(host, func(t *testing.T) {
@@ -105,6 +105,11 @@ func TestRedirectToMetadataIsNotFollowed(t *testing.T) {
 // to its own address (here refused, as a documentation address), never to the proxy,
 // which would dial on the guard's behalf.
 func TestEnvironmentProxyIsIgnored(t *testing.T) {
+	// net/http reads the environment's proxy once per process, so the call below
+	// proves the point only when it runs first; the transport's setting proves it always.
+	if NewClient(NewGuard(nil)).Transport.(*http.Transport).Proxy != nil {
+		t.Fatal("the client takes a proxy")
+	}
 	c := newCanary(t)
 	t.Setenv("HTTP_PROXY", "http://127.0.0.1:"+c.port)
 	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:"+c.port)
@@ -116,5 +121,23 @@ func TestEnvironmentProxyIsIgnored(t *testing.T) {
 	}
 	if n := c.conns.Load(); n != 0 {
 		t.Errorf("the proxy saw %d connections", n)
+	}
+}
+
+// TestHTTPStepKeepsEventValuesInTheirPlace: an event value in the path arrives as one
+// segment, and one in the query as one value.
+func TestHTTPStepKeepsEventValuesInTheirPlace(t *testing.T) {
+	var path, query string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, query = r.URL.EscapedPath(), r.URL.RawQuery
+	}))
+	defer srv.Close()
+	step := loadStep(t, NewClient(NewGuard(loopback)), `step "http" "a" { url = "`+srv.URL+`/users/{{ event.body.id }}/notes?tag={{ event.body.id }}" }`)
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "../admin?x=1&y"}}}
+	if _, err := call(step, env); err != nil {
+		t.Fatal(err)
+	}
+	if path != "/users/..%2Fadmin%3Fx=1&y/notes" || query != "tag=..%2Fadmin%3Fx%3D1%26y" {
+		t.Errorf("path %q, query %q", path, query)
 	}
 }

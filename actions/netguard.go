@@ -128,6 +128,7 @@ func (g *Guard) control(_, address string, _ syscall.RawConn) error {
 // the one standard way: "2130706433", "0177.0.0.1", "0x7f.1" and "127.1" all name
 // 127.0.0.1 to some resolvers and nothing to others. No real name looks like that.
 func ambiguousIPv4(host string) bool {
+	host = strings.TrimSuffix(host, ".") // "127.1." is "127.1" to a resolver
 	if _, err := netip.ParseAddr(host); err == nil || host == "" {
 		return false
 	}

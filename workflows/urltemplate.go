@@ -9,10 +9,12 @@ import (
 // RenderURL renders a URL template, percent-encoding each {{ }} value for where it
 // lands, so that a value from an event can neither leave its place nor add to the URL:
 //
-//   - in the path, as one path segment: "a/../b c" becomes "a%2F..%2Fb%20c";
+//   - at the very start, as a base URL, as it is: "{{ vars.api }}/users/…";
+//   - in the path, as one path segment: "a/../b c" becomes "a%2F..%2Fb%20c", and "."
+//     and ".." become "%2E" and "%2E%2E";
 //   - in the query or the fragment, as a query value: "x&admin=1" becomes "x%26admin%3D1";
-//   - in the scheme or the host, as it is, but a value that would end the host (holding
-//     "/", "?", "#", "@", "\\" or a space) is an error.
+//   - in the host, as it is, but only letters, digits, ".", "-", "_", "~" and ":" may
+//     be there: a value that could end the host ("evil.com/", "a@b") is an error.
 //
 // A template that is exactly one {{ }} is a whole URL, taken as it is: a link an API
 // returned, or a URL built in one expression, such as
@@ -33,21 +35,43 @@ func (t *Template) RenderURL(env *Env) (string, error) {
 			return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
 		}
 		s := Text(v)
-		switch urlPart(b.String()) {
-		case inAuthority:
-			// A value here names the host; one that could end it ("evil.com/", "a@b")
-			// would send the call, and what comes after, elsewhere.
-			if i := strings.IndexAny(s, "/?#@\\ \t\r\n"); i >= 0 {
-				return "", fmt.Errorf("{{ %s }}: %q cannot be part of the URL's host: it holds %q", p.src, s, s[i:i+1])
-			}
-		case inPath:
-			s = url.PathEscape(s)
-		case inQuery:
+		switch {
+		case b.Len() == 0: // a base URL
+		case urlPart(b.String()) == inPath:
+			s = pathSegment(s)
+		case urlPart(b.String()) == inQuery:
 			s = url.QueryEscape(s)
+		default:
+			if !hostText(s) {
+				return "", fmt.Errorf("{{ %s }}: a value in the URL's host may hold only letters, digits, '.', '-', '_', '~' and ':' (credentials go in basic_auth)", p.src)
+			}
 		}
 		b.WriteString(s)
 	}
 	return b.String(), nil
+}
+
+// pathSegment escapes s as one path segment, dot segments included: servers resolve
+// "/users/../delete" to "/delete".
+func pathSegment(s string) string {
+	switch s {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(s)
+}
+
+// hostText reports whether s may be part of a URL's host and port as it is.
+func hostText(s string) bool {
+	for _, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-_~:", c)
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 type urlPosition int

@@ -12,6 +12,8 @@ func TestRenderURL(t *testing.T) {
 			"n":     42,
 			"query": "?",
 			"sub":   "eu",
+			"dots":  "..",
+			"dot":   ".",
 		}},
 		Vars: map[string]any{"api": "https://api.example.com/v1"},
 	}
@@ -27,6 +29,9 @@ func TestRenderURL(t *testing.T) {
 		{"{{ vars.api + '/repos/' + event.body.id }}", "https://api.example.com/v1/repos/a/../b c"},
 		{"https://api.example.com/plain", "https://api.example.com/plain"},
 		{"https://{{ event.body.sub }}.example.com/x", "https://eu.example.com/x"},
+		{"{{ vars.api }}/repos/{{ event.body.id }}", "https://api.example.com/v1/repos/a%2F..%2Fb%20c"},
+		{"https://api.example.com/users/{{ event.body.dots }}/delete", "https://api.example.com/users/%2E%2E/delete"},
+		{"https://api.example.com/users/{{ event.body.dot }}/delete", "https://api.example.com/users/%2E/delete"},
 	}
 	for _, tt := range tests {
 		got, err := compileT(t, tt.in).RenderURL(env)
@@ -39,11 +44,12 @@ func TestRenderURL(t *testing.T) {
 // TestRenderURLRefusesValuesThatLeaveTheHost: a value in the host that would end it is
 // an error, not a call to another host.
 func TestRenderURLRefusesValuesThatLeaveTheHost(t *testing.T) {
-	env := &Env{Event: map[string]any{"body": map[string]any{"evil": "evil.com/", "user": "a@evil.com", "q": "x?y"}}}
+	env := &Env{Event: map[string]any{"body": map[string]any{"evil": "evil.com/", "user": "a@evil.com", "q": "x?y", "wide": "evil／x"}}}
 	for _, in := range []string{
 		"https://{{ event.body.evil }}.example.com/x",
 		"https://{{ event.body.user }}.example.com/x",
 		"https://api.{{ event.body.q }}.com/x",
+		"https://api.{{ event.body.wide }}.com/x",
 	} {
 		if got, err := compileT(t, in).RenderURL(env); err == nil {
 			t.Errorf("%s: rendered %q, want an error", in, got)
