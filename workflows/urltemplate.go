@@ -43,7 +43,7 @@ func (t *Template) RenderURL(env *Env) (string, error) {
 			s = url.QueryEscape(s)
 		default:
 			if !hostText(s) {
-				return "", fmt.Errorf("{{ %s }}: a value in the URL's host may hold only letters, digits, '.', '-', '_', '~' and ':' (credentials go in basic_auth)", p.src)
+				return "", fmt.Errorf("{{ %s }}: a value in the URL's host may hold only letters, digits, '.', '-', '_', '~' and ':' (credentials go in basic_auth; to add a path after the host, write the whole url as one {{ }} expression)", p.src)
 			}
 		}
 		b.WriteString(s)
