@@ -107,6 +107,12 @@ func (t *Template) RenderString(env *Env) (string, error) {
 }
 
 func (t *Template) renderText(env *Env) (string, error) {
+	return t.renderJoined(env, nil)
+}
+
+// renderJoined joins a joined template's parts. place, when not nil, gives what is
+// written for each value, from its text and what was written before it.
+func (t *Template) renderJoined(env *Env, place func(before, value string) (string, error)) (string, error) {
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.prog == nil {
@@ -117,7 +123,15 @@ func (t *Template) renderText(env *Env) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
 		}
-		writeText(&b, v)
+		if place == nil {
+			writeText(&b, v)
+			continue
+		}
+		s, err := place(b.String(), Text(v))
+		if err != nil {
+			return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
+		}
+		b.WriteString(s)
 	}
 	return b.String(), nil
 }

@@ -1,7 +1,7 @@
 package workflows
 
 import (
-	"fmt"
+	"errors"
 	"net/url"
 	"strings"
 )
@@ -24,31 +24,22 @@ func (t *Template) RenderURL(env *Env) (string, error) {
 	if t.kind != joinKind {
 		return t.RenderString(env)
 	}
-	var b strings.Builder
-	for _, p := range t.parts {
-		if p.prog == nil {
-			b.WriteString(p.text)
-			continue
-		}
-		v, err := run(p.prog, env)
-		if err != nil {
-			return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
-		}
-		s := Text(v)
-		switch {
-		case b.Len() == 0: // a base URL
-		case urlPart(b.String()) == inPath:
-			s = pathSegment(s)
-		case urlPart(b.String()) == inQuery:
-			s = url.QueryEscape(s)
-		default:
-			if !hostText(s) {
-				return "", fmt.Errorf("{{ %s }}: a value in the URL's host may hold only letters, digits, '.', '-', '_', '~' and ':' (credentials go in basic_auth; to add a path after the host, write the whole url as one {{ }} expression)", p.src)
-			}
-		}
-		b.WriteString(s)
+	return t.renderJoined(env, urlValue)
+}
+
+// urlValue is what is written for a value s after the URL text before.
+func urlValue(before, s string) (string, error) {
+	switch {
+	case before == "": // a base URL
+		return s, nil
+	case urlPart(before) == inPath:
+		return pathSegment(s), nil
+	case urlPart(before) == inQuery:
+		return url.QueryEscape(s), nil
+	case !hostText(s):
+		return "", errors.New("a value in the URL's host may hold only letters, digits, '.', '-', '_', '~' and ':' (credentials go in basic_auth; to add a path after the host, write the whole url as one {{ }} expression)")
 	}
-	return b.String(), nil
+	return s, nil
 }
 
 // pathSegment escapes s as one path segment, dot segments included: servers resolve
