@@ -43,15 +43,23 @@ func (s *recordingStarter) reply(id string, r *workflows.Reply) {
 	s.replies[id] = r
 }
 
+// Await answers when a reply for id is set, as the engine does when the run answers.
 func (s *recordingStarter) Await(ctx context.Context, _ *workflows.Workflow, id string) (*workflows.Reply, error) {
-	s.mu.Lock()
-	r, ok := s.replies[id]
-	s.mu.Unlock()
-	if ok {
-		return r, nil
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		r, ok := s.replies[id]
+		s.mu.Unlock()
+		if ok {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
 	}
-	<-ctx.Done()
-	return nil, ctx.Err()
 }
 
 func (s *recordingStarter) StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, _ time.Duration) (string, bool, error) {
@@ -152,6 +160,16 @@ func serveHooks(t *testing.T, name, src string) (*httptest.Server, *recordingSta
 // serveHooksOf is serveHooks that also returns the receiver.
 func serveHooksOf(t *testing.T, name, src string) (*httptest.Server, *recordingStarter, *Webhooks) {
 	t.Helper()
+	h, starter := newHooks(t, name, src)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, starter, h
+}
+
+// newHooks is a receiver for the webhooks of one file, starting runs with a
+// recordingStarter.
+func newHooks(t *testing.T, name, src string) (*Webhooks, *recordingStarter) {
+	t.Helper()
 	set, diags := loadHooks(name, src)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
@@ -159,9 +177,7 @@ func serveHooksOf(t *testing.T, name, src string) (*httptest.Server, *recordingS
 	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
 	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	h.Use(set)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv, starter, h
+	return h, starter
 }
 
 // loadHooks loads one file, named name, with the trigger kinds registered.
@@ -454,6 +470,24 @@ func TestSyncOnASharedPath(t *testing.T) {
 	a = send(t, "POST", srv.URL+"/hooks/s", "application/json", []byte(`{}`))
 	if a.status != http.StatusOK || a.body["status"] != "succeeded" {
 		t.Errorf("no step ran: got %d %v", a.status, a.body)
+	}
+}
+
+// TestSyncAnswerOutlivesTheWriteTimeout: a run that answers within response_timeout
+// is answered even when that is past the server's write timeout, which counts from
+// the request's headers.
+func TestSyncAnswerOutlivesTheWriteTimeout(t *testing.T) {
+	h, starter := newHooks(t, "s.hcl", fmt.Sprintf(syncPathSrc, "3s"))
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.WriteTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	time.AfterFunc(600*time.Millisecond, func() {
+		starter.reply("run-lookup", &workflows.Reply{RunID: "run-lookup", Status: "succeeded"})
+	})
+	a := send(t, "POST", srv.URL+"/hooks/s", "application/json", []byte(`{}`))
+	if a.status != http.StatusOK || a.body["status"] != "succeeded" {
+		t.Errorf("got %d %v", a.status, a.body)
 	}
 }
 
