@@ -32,8 +32,27 @@ type Runs interface {
 // Workflows gives the workflows loaded now, by name; nil when there is none of that name.
 type Workflows func(name string) *workflows.Workflow
 
-// Handler returns the admin API. statusURL gives the URL of a run's status.
-func Handler(runs Runs, wfs Workflows, statusURL func(id string) string, log *slog.Logger) http.Handler {
+// Config reloads the workflow files and tells how the last reload went.
+type Config interface {
+	Reload(why string) ConfigStatus
+	Status() ConfigStatus
+}
+
+// ConfigStatus is the outcome of the last load of the workflow files.
+type ConfigStatus struct {
+	OK        bool      `json:"ok"`
+	Workflows int       `json:"workflows"` // in the set in use
+	LoadedAt  time.Time `json:"loaded_at"` // the last load tried
+	// LastSuccessAt is when the set in use was loaded.
+	LastSuccessAt time.Time `json:"last_success_at"`
+	// Error holds the diagnostics, with file:line:col, of a load that failed: the
+	// previous set stays in use.
+	Error string `json:"error,omitempty"`
+}
+
+// Handler returns the admin API. statusURL gives the URL of a run's status. cfg may be
+// nil: the files are not reloaded then.
+func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) string, log *slog.Logger) http.Handler {
 	a := &api{runs: runs, workflows: wfs, statusURL: statusURL, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +73,19 @@ func Handler(runs Runs, wfs Workflows, statusURL func(id string) string, log *sl
 	mux.HandleFunc("GET /api/v1/dlq", a.deadLetters)
 	mux.HandleFunc("POST /api/v1/dlq/{id}/retry", a.retryDeadLetter)
 	mux.HandleFunc("POST /api/v1/workflows/{name}/runs", a.startRun)
+	if cfg != nil {
+		mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+			httpjson.Write(w, http.StatusOK, map[string]any{"config": cfg.Status()})
+		})
+		mux.HandleFunc("POST /api/v1/reload", func(w http.ResponseWriter, r *http.Request) {
+			st := cfg.Reload("POST /api/v1/reload")
+			code := http.StatusOK
+			if !st.OK {
+				code = http.StatusUnprocessableEntity
+			}
+			httpjson.Write(w, code, map[string]any{"config": st})
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
@@ -30,6 +33,7 @@ type serveConfig struct {
 	maxQueued int
 	retention days
 	allowNet  prefixList
+	noWatch   bool
 	logFormat string
 }
 
@@ -50,6 +54,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", "serve [flags] [DIR]", stderr)
 	fs.StringVar(&cfg.listen, "listen", ":8080", "address for webhooks (`/hooks/…`) and /healthz")
 	fs.StringVar(&cfg.admin, "admin", "127.0.0.1:8081", "address for the admin API; keep it private")
+	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
 	engineFlags(fs, &cfg)
 	if err := parseDirArgs(fs, args, &cfg.dir); err != nil {
 		return err
@@ -62,13 +67,21 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: no new webhooks; finishing steps in progress")
-	case err := <-s.errc:
-		log.Error("server failed; shutting down", "err", err)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			s.config.Reload("SIGHUP")
+			continue
+		case <-ctx.Done():
+			log.Info("shutting down: no new webhooks; finishing steps in progress")
+		case err := <-s.errc:
+			log.Error("server failed; shutting down", "err", err)
+		}
+		return s.shutdown()
 	}
-	return s.shutdown()
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
@@ -91,6 +104,8 @@ type server struct {
 	draining   atomic.Bool // shutting down: new webhooks are answered 503
 	schedules  *triggers.Scheduler
 	hooks      *triggers.Webhooks
+	config     *reloader
+	stopWatch  context.CancelFunc
 	errc       chan error
 }
 
@@ -99,6 +114,7 @@ type server struct {
 type engineRuntime struct {
 	log        *slog.Logger
 	set        *workflows.Set
+	kinds      *workflows.Kinds
 	engine     *engine.Engine
 	pool       *engine.Pool
 	closeRedis func()
@@ -124,7 +140,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
-	return &engineRuntime{log: log, set: set, engine: eng, pool: pool, closeRedis: closeRedis}, nil
+	return &engineRuntime{log: log, set: set, kinds: k, engine: eng, pool: pool, closeRedis: closeRedis}, nil
 }
 
 // stop stops the workers (steps in progress finish, up to a deadline; the rest are
@@ -174,7 +190,20 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.public = newHTTPServer(mux, log)
-	s.admin = newHTTPServer(admin.Handler(rt.engine, set.Workflow, statusURL, log), log)
+	s.config = newReloader(cfg.dir, rt.kinds, set, log, func(set *workflows.Set) {
+		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
+		hooks.Use(set)
+		s.schedules.Use(set)
+	})
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	s.stopWatch = stopWatch
+	if !cfg.noWatch {
+		err := workflows.Watch(watchCtx, cfg.dir, workflows.WatchOptions{}, func() { s.config.Reload("files changed") })
+		if err != nil {
+			log.Warn("cannot watch the workflow files; reload with SIGHUP or POST /api/v1/reload", "dir", cfg.dir, "err", err)
+		}
+	}
+	s.admin = newHTTPServer(admin.Handler(rt.engine, s.config.workflow, s.config, statusURL, log), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
 
@@ -231,6 +260,7 @@ func (s *server) serve(srv *http.Server, ln net.Listener) {
 // finish, up to a deadline), then the admin API, then Redis.
 func (s *server) shutdown() error {
 	s.draining.Store(true)
+	s.stopWatch()
 	s.hooks.Drain() // sync webhooks waiting for their runs answer 202 now
 	s.schedules.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

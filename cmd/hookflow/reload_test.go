@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hookSrc is a workflow named name with a webhook at /hooks/<name>.
+func hookSrc(name string) string {
+	return fmt.Sprintf("workflow %q {\n  trigger \"webhook\" {\n    path = \"/%s\"\n  }\n}\n", name, name)
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reloading is hookflow serving dir, with its log.
+type reloading struct {
+	s    *server
+	logs *syncWriter
+	buf  *strings.Builder
+}
+
+func serveReloading(t *testing.T, dir string, noWatch bool) *reloading {
+	t.Helper()
+	r := &reloading{buf: &strings.Builder{}}
+	r.logs = &syncWriter{w: r.buf}
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, noWatch: noWatch}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(r.logs, nil)), r.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s = s
+	t.Cleanup(func() {
+		s.shutdown()
+		if t.Failed() {
+			t.Logf("hookflow log:\n%s", r.log())
+		}
+	})
+	return r
+}
+
+func (r *reloading) log() string {
+	r.logs.mu.Lock()
+	defer r.logs.mu.Unlock()
+	return r.buf.String()
+}
+
+// hook posts to /hooks/<name> and returns the status.
+func (r *reloading) hook(t *testing.T, name string) int {
+	t.Helper()
+	resp, err := http.Post("http://"+r.s.publicAddr+"/hooks/"+name, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (r *reloading) status(t *testing.T) map[string]any {
+	t.Helper()
+	return getJSON(t, "http://"+r.s.adminAddr+"/api/v1/status")["config"].(map[string]any)
+}
+
+// eventually waits up to 5s for cond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReloadOnChange(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	writeFile(t, filepath.Join(dir, "b.hcl"), hookSrc("b"))
+	r := serveReloading(t, dir, false)
+	if r.hook(t, "a") != http.StatusAccepted {
+		t.Fatal("a does not answer")
+	}
+
+	// An editor's save: a temp file renamed over the old one. One reload.
+	tmp := filepath.Join(dir, ".a.hcl.swp")
+	writeFile(t, tmp, hookSrc("a")+hookSrc("c"))
+	if err := os.Rename(tmp, filepath.Join(dir, "a.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "c answers", func() bool { return r.hook(t, "c") == http.StatusAccepted })
+	time.Sleep(300 * time.Millisecond)
+	if n := strings.Count(r.log(), "workflows reloaded"); n != 1 {
+		t.Errorf("%d reloads for one save", n)
+	}
+
+	// One bad file among many: the whole new set is refused, the reason names it.
+	writeFile(t, filepath.Join(dir, "bad.hcl"), "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
+	eventually(t, "the status says the load failed", func() bool { return r.status(t)["ok"] == false })
+	writeFile(t, filepath.Join(dir, "b.hcl"), hookSrc("b")+hookSrc("d"))
+	time.Sleep(300 * time.Millisecond) // the change to b.hcl is seen, and refused with bad.hcl
+	if st := r.status(t); !strings.Contains(st["error"].(string), "bad.hcl:2:") {
+		t.Errorf("status %v does not name bad.hcl:2", st)
+	}
+	if r.hook(t, "d") != http.StatusNotFound || r.hook(t, "c") != http.StatusAccepted {
+		t.Error("a refused set changed what is served")
+	}
+	if !strings.Contains(r.log(), "level=ERROR") {
+		t.Error("the refused reload was not logged at ERROR")
+	}
+
+	// Fixed: d is served; c, removed with a.hcl, is gone.
+	os.Remove(filepath.Join(dir, "bad.hcl"))
+	os.Remove(filepath.Join(dir, "a.hcl"))
+	eventually(t, "d answers", func() bool { return r.hook(t, "d") == http.StatusAccepted })
+	if r.hook(t, "c") != http.StatusNotFound || r.hook(t, "a") != http.StatusNotFound {
+		t.Error("removed workflows still answer")
+	}
+	if r.status(t)["ok"] != true {
+		t.Errorf("status %v", r.status(t))
+	}
+
+	// A new subdirectory, and a file in it.
+	writeFile(t, filepath.Join(dir, "team", "e.hcl"), hookSrc("e"))
+	eventually(t, "e answers", func() bool { return r.hook(t, "e") == http.StatusAccepted })
+}
+
+// TestReloadSymlinkSwap: a directory updated the way Kubernetes updates a mounted
+// ConfigMap, by swapping the ..data link to a new hidden directory.
+func TestReloadSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "..v1", "w.hcl"), hookSrc("one"))
+	must(t, os.Symlink("..v1", filepath.Join(dir, "..data")))
+	must(t, os.Symlink(filepath.Join("..data", "w.hcl"), filepath.Join(dir, "w.hcl")))
+	r := serveReloading(t, dir, false)
+	if r.hook(t, "one") != http.StatusAccepted {
+		t.Fatal("one does not answer")
+	}
+	writeFile(t, filepath.Join(dir, "..v2", "w.hcl"), hookSrc("two"))
+	must(t, os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
+	must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+	eventually(t, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
+	if r.hook(t, "one") != http.StatusNotFound {
+		t.Error("one still answers")
+	}
+}
+
+// TestReloadByAPI: with --no-watch, a change waits for POST /api/v1/reload; an
+// unchanged directory reloads nothing.
+func TestReloadByAPI(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	r := serveReloading(t, dir, true)
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("b"))
+	time.Sleep(300 * time.Millisecond)
+	if r.hook(t, "b") != http.StatusNotFound {
+		t.Fatal("reloaded with --no-watch")
+	}
+	reload := func() map[string]any {
+		resp, err := http.Post("http://"+r.s.adminAddr+"/api/v1/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return out["config"].(map[string]any)
+	}
+	if st := reload(); st["ok"] != true || st["workflows"] != float64(1) {
+		t.Errorf("reload: %v", st)
+	}
+	if r.hook(t, "b") != http.StatusAccepted {
+		t.Error("b does not answer after the reload")
+	}
+	reload()
+	if n := strings.Count(r.log(), "workflows reloaded"); n != 1 {
+		t.Errorf("%d reloads, want 1: the second found nothing changed", n)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
