@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,5 +198,84 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReloadManySaves: 100 saves within a second make few reloads, and the last save
+// is what is served.
+func TestReloadManySaves(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), hookSrc("s0"))
+	r := serveReloading(t, dir, false)
+	for i := 1; i <= 100; i++ {
+		writeFile(t, filepath.Join(dir, "w.hcl"), hookSrc(fmt.Sprintf("s%d", i)))
+		time.Sleep(8 * time.Millisecond)
+	}
+	eventually(t, "the last save is served", func() bool { return r.hook(t, "s100") == http.StatusAccepted })
+	if r.hook(t, "s99") != http.StatusNotFound {
+		t.Error("an earlier save is still served")
+	}
+	if n := strings.Count(r.log(), "workflows reloaded"); n > 10 {
+		t.Errorf("%d reloads for 100 saves in a second", n)
+	}
+}
+
+// TestReloadKeepsRunsOnTheirVersion: a run in flight when its workflow changes ends
+// with the version it started with; the next event gets the new one.
+func TestReloadKeepsRunsOnTheirVersion(t *testing.T) {
+	release := make(chan struct{})
+	got := make(chan string, 4)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Version string }
+		json.NewDecoder(r.Body).Decode(&body)
+		if r.URL.Path == "/first" {
+			<-release
+		}
+		got <- r.URL.Path + " " + body.Version
+	}))
+	defer api.Close()
+	src := func(version string) string {
+		return fmt.Sprintf(`workflow "w" {
+  trigger "webhook" {
+    path = "/w"
+  }
+  step "http" "first" {
+    url  = "%[1]s/first"
+    json = { version = "%[2]s" }
+  }
+  step "http" "second" {
+    url  = "%[1]s/second"
+    json = { version = "%[2]s" }
+  }
+}
+`, api.URL, version)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), src("v1"))
+	r := &reloading{buf: &strings.Builder{}}
+	r.logs = &syncWriter{w: r.buf}
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 4, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(r.logs, nil)), r.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s = s
+	defer s.shutdown()
+
+	_, first := postJSON(t, "http://"+s.publicAddr+"/hooks/w", `{}`)
+	writeFile(t, filepath.Join(dir, "w.hcl"), src("v2"))
+	eventually(t, "the reload", func() bool { return strings.Contains(r.log(), "workflows reloaded") })
+	close(release)
+	waitRun(t, first["status_url"].(string))
+	_, next := postJSON(t, "http://"+s.publicAddr+"/hooks/w", `{}`)
+	waitRun(t, next["status_url"].(string))
+	close(got)
+	var calls []string
+	for c := range got {
+		calls = append(calls, c)
+	}
+	want := []string{"/first v1", "/second v1", "/first v2", "/second v2"}
+	if strings.Join(calls, ", ") != strings.Join(want, ", ") {
+		t.Errorf("calls %v, want %v", calls, want)
 	}
 }
