@@ -30,11 +30,15 @@ var rootSchema = &hcl.BodySchema{
 // name starts with "." are skipped: editors' swap files, .git, Kubernetes' ..data.
 func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
 	var srcs []Source
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	root := dir
+	if info, err := os.Lstat(dir); err == nil && info.Mode()&os.ModeSymlink != 0 {
+		root = dir + string(filepath.Separator) // a link to the directory: walk what it points to
+	}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		hidden := strings.HasPrefix(d.Name(), ".") && path != dir
+		hidden := strings.HasPrefix(d.Name(), ".") && path != root
 		switch {
 		case d.IsDir() && hidden:
 			return filepath.SkipDir

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,9 +11,9 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// reloader loads the workflow directory again when it changes and, when the whole new
-// set is valid, hands it to use; an invalid one changes nothing. It is what the
-// watcher, SIGHUP and POST /api/v1/reload call.
+// reloader loads the workflow directory again when it may have changed and, when the
+// whole new set is valid and differs from the one in use, hands it to use; an invalid
+// one changes nothing. It is what the watcher, SIGHUP and POST /api/v1/reload call.
 type reloader struct {
 	dir   string
 	kinds *workflows.Kinds
@@ -24,14 +23,13 @@ type reloader struct {
 	set atomic.Pointer[workflows.Set] // the set in use
 
 	mu     sync.Mutex // one reload at a time; guards what follows
-	sum    [32]byte   // of the sources of the last set tried
+	closed bool       // shutting down: no more reloads
 	status admin.ConfigStatus
 }
 
 // newReloader starts from set, loaded from dir just before.
 func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.Logger, use func(*workflows.Set)) *reloader {
-	srcs, _ := workflows.ReadDir(dir)
-	r := &reloader{dir: dir, kinds: k, log: log, use: use, sum: sourcesSum(srcs)}
+	r := &reloader{dir: dir, kinds: k, log: log, use: use}
 	r.set.Store(set)
 	now := time.Now().UTC()
 	r.status = admin.ConfigStatus{OK: true, Workflows: len(set.Workflows()), LoadedAt: now, LastSuccessAt: now}
@@ -48,29 +46,47 @@ func (r *reloader) Status() admin.ConfigStatus {
 	return r.status
 }
 
-// Reload reads the directory and, if its files changed and load cleanly, uses them.
-// why says what asked for it, for the log.
+// Close waits for a reload in progress and refuses the ones after: the process is
+// stopping what a reload would restart.
+func (r *reloader) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+}
+
+// Reload loads the directory, and uses what it loaded if it is valid and differs from
+// the set in use: a workflow added, removed, or of another version (versions cover
+// the files' contents, vars, and what env() and file() read). why says what asked for
+// it, for the log.
 func (r *reloader) Reload(why string) admin.ConfigStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	srcs, diags := workflows.ReadDir(r.dir)
-	sum := sourcesSum(srcs)
-	if !diags.HasErrors() && sum == r.sum {
-		return r.status // nothing changed since the last load, good or bad
+	if r.closed {
+		st := r.status
+		st.OK, st.Error = false, "hookflow is shutting down"
+		return st
 	}
-	r.sum = sum
+	srcs, diags := workflows.ReadDir(r.dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
 		set, diags = workflows.Load(srcs, r.kinds)
 	}
 	now := time.Now().UTC()
-	r.status.LoadedAt = now
 	if diags.HasErrors() {
 		var out strings.Builder
 		_ = workflows.WriteDiagnostics(&out, srcs, diags)
+		if !r.status.OK && r.status.Error == out.String() {
+			return r.status // the same errors as last time: logged already
+		}
+		r.status.LoadedAt = now
 		r.status.OK, r.status.Error = false, out.String()
 		r.log.Error("workflows not reloaded: the new files have errors; still serving the previous ones",
 			"dir", r.dir, "why", why, "diagnostics", r.status.Error)
+		return r.status
+	}
+	r.status.LoadedAt = now
+	if sameVersions(set, r.set.Load()) {
+		r.status.OK, r.status.Error = true, ""
 		return r.status
 	}
 	r.use(set)
@@ -80,16 +96,15 @@ func (r *reloader) Reload(why string) admin.ConfigStatus {
 	return r.status
 }
 
-// sourcesSum identifies a directory's workflow files by their names and contents.
-func sourcesSum(srcs []workflows.Source) [32]byte {
-	h := sha256.New()
-	for _, s := range srcs {
-		h.Write([]byte(s.Name))
-		h.Write([]byte{0})
-		h.Write(s.Data)
-		h.Write([]byte{0})
+// sameVersions reports whether a and b hold the same workflows at the same versions.
+func sameVersions(a, b *workflows.Set) bool {
+	if len(a.Workflows()) != len(b.Workflows()) {
+		return false
 	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum
+	for _, wf := range a.Workflows() {
+		if other := b.Workflow(wf.Name); other == nil || other.Version != wf.Version {
+			return false
+		}
+	}
+	return true
 }

@@ -279,3 +279,46 @@ func TestReloadKeepsRunsOnTheirVersion(t *testing.T) {
 		t.Errorf("calls %v, want %v", calls, want)
 	}
 }
+
+// TestReloadFollowsFileReads: a change to a file a workflow reads with file() is a
+// change of the workflow, though no .hcl file changed.
+func TestReloadFollowsFileReads(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "path.txt"), "/one")
+	writeFile(t, filepath.Join(dir, "w.hcl"), "workflow \"w\" {\n  trigger \"webhook\" {\n    path = file(\"path.txt\")\n  }\n}\n")
+	r := serveReloading(t, dir, false)
+	if r.hook(t, "one") != http.StatusAccepted {
+		t.Fatal("one does not answer")
+	}
+	writeFile(t, filepath.Join(dir, "path.txt"), "/two")
+	eventually(t, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
+}
+
+// TestReloadThroughALinkedDirectory: the workflow directory may be a symbolic link.
+func TestReloadThroughALinkedDirectory(t *testing.T) {
+	real := t.TempDir()
+	writeFile(t, filepath.Join(real, "w.hcl"), hookSrc("one"))
+	link := filepath.Join(t.TempDir(), "workflows")
+	must(t, os.Symlink(real, link))
+	r := serveReloading(t, link, false)
+	if r.hook(t, "one") != http.StatusAccepted {
+		t.Fatal("one does not answer")
+	}
+	writeFile(t, filepath.Join(real, "w.hcl"), hookSrc("two"))
+	eventually(t, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
+}
+
+// TestNoReloadOnceShuttingDown: a reload asked for while shutting down changes nothing.
+func TestNoReloadOnceShuttingDown(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), hookSrc("one"))
+	r := serveReloading(t, dir, true)
+	r.s.config.Close()
+	writeFile(t, filepath.Join(dir, "w.hcl"), hookSrc("two"))
+	if st := r.s.config.Reload("test"); st.OK || !strings.Contains(st.Error, "shutting down") {
+		t.Errorf("status %+v", st)
+	}
+	if r.hook(t, "one") != http.StatusAccepted {
+		t.Error("the set changed")
+	}
+}

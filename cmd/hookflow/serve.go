@@ -50,6 +50,11 @@ func engineFlags(fs *flag.FlagSet, cfg *serveConfig) {
 }
 
 func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	// SIGHUP reloads the workflows; taken from the start, so that one sent while
+	// starting does not stop the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg := serveConfig{dir: "."}
 	fs := newFlagSet("serve", "serve [flags] [DIR]", stderr)
 	fs.StringVar(&cfg.listen, "listen", ":8080", "address for webhooks (`/hooks/…`) and /healthz")
@@ -67,9 +72,6 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
@@ -202,6 +204,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		if err != nil {
 			log.Warn("cannot watch the workflow files; reload with SIGHUP or POST /api/v1/reload", "dir", cfg.dir, "err", err)
 		}
+		s.config.Reload("a change while starting") // what changed before the watch began
 	}
 	s.admin = newHTTPServer(admin.Handler(rt.engine, s.config.workflow, s.config, statusURL, log), log)
 	go s.serve(s.public, publicLn)
@@ -260,6 +263,7 @@ func (s *server) serve(srv *http.Server, ln net.Listener) {
 // finish, up to a deadline), then the admin API, then Redis.
 func (s *server) shutdown() error {
 	s.draining.Store(true)
+	s.config.Close() // after a reload in progress: nothing restarts what stops below
 	s.stopWatch()
 	s.hooks.Drain() // sync webhooks waiting for their runs answer 202 now
 	s.schedules.Stop()
