@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// TestReloadUnderLoadDropsNothing fires webhooks at over 1,000 a second for 13 seconds
+// while the workflow file is rewritten 50 times: every request gets a 202, every one
+// is a run with one version, and the reloads happened under load.
+func TestReloadUnderLoadDropsNothing(t *testing.T) {
+	b := redistest.Real(t)
+	dir := t.TempDir()
+	src := func(i int) string {
+		return fmt.Sprintf("workflow \"busy\" {\n  description = \"edit %d\"\n  trigger \"webhook\" {\n    path = \"/busy\"\n  }\n}\n", i)
+	}
+	writeFile(t, filepath.Join(dir, "busy.hcl"), src(0))
+	s := serveDir(t, dir, b.URL, "127.0.0.1:0")
+
+	// 50 edits, each left long enough to be applied (the watcher waits about 200 ms
+	// for quiet, unchanged files), within the load.
+	const window, apart = 13 * time.Second, 250 * time.Millisecond
+	stop := time.Now().Add(window)
+	var sent, ok, bad atomic.Int64
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				sent.Add(1)
+				resp, err := client.Post("http://"+s.publicAddr+"/hooks/busy", "application/json", nil)
+				if err != nil {
+					bad.Add(1)
+					t.Errorf("request failed: %v", err)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+					t.Errorf("answered %d", resp.StatusCode)
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 50; i++ {
+		time.Sleep(apart)
+		writeFile(t, filepath.Join(dir, "busy.hcl"), src(i))
+	}
+	wg.Wait()
+	rate := float64(sent.Load()) / window.Seconds()
+	t.Logf("%d requests (%.0f/s), %d answered 202, %d not", sent.Load(), rate, ok.Load(), bad.Load())
+	if rate < 1000 {
+		t.Errorf("only %.0f requests a second: the test did not load hookflow as meant", rate)
+	}
+
+	// Every accepted webhook is a run, and the runs carry the versions of the edits:
+	// the swaps happened under load, and each run has the one version it started with.
+	versions := map[string]int{}
+	runs := 0
+	for f := (engine.RunFilter{Workflow: "busy", Limit: 500}); ; {
+		page, err := s.engine.Runs(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, run := range page.Runs {
+			versions[run.Version]++
+			runs++
+		}
+		if page.Next == "" {
+			break
+		}
+		f.Cursor = page.Next
+	}
+	if int64(runs) != ok.Load() {
+		t.Errorf("%d runs for %d webhooks answered 202", runs, ok.Load())
+	}
+	if len(versions) < 40 {
+		t.Errorf("the runs carry %d versions, want about the 51 the edits made", len(versions))
+	}
+	eventually(t, "the last edit is served", func() bool {
+		return s.config.set.Load().Workflow("busy").Description == "edit 50"
+	})
+	t.Logf("%d runs, %d versions", runs, len(versions))
+}
