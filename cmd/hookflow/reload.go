@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hookflow/hookflow/admin"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -25,14 +27,25 @@ type reloader struct {
 	mu     sync.Mutex // one reload at a time; guards what follows
 	closed bool       // shutting down: no more reloads
 	status admin.ConfigStatus
+
+	lastOK      prometheus.Gauge // 1 when the last reload succeeded
+	lastSuccess prometheus.Gauge // when the set in use was loaded, Unix seconds
 }
 
-// newReloader starts from set, loaded from dir just before.
-func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.Logger, use func(*workflows.Set)) *reloader {
-	r := &reloader{dir: dir, kinds: k, log: log, use: use}
+// newReloader starts from set, loaded from dir just before. Its metrics go to reg.
+func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.Logger, reg prometheus.Registerer, use func(*workflows.Set)) *reloader {
+	r := &reloader{dir: dir, kinds: k, log: log, use: use,
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hookflow_config_last_reload_successful",
+			Help: "1 when the last load of the workflow files succeeded, 0 when it failed and the previous ones are still in use."}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hookflow_config_last_reload_success_timestamp_seconds",
+			Help: "When the workflow files in use were loaded, Unix seconds."}),
+	}
+	reg.MustRegister(r.lastOK, r.lastSuccess)
 	r.set.Store(set)
 	now := time.Now().UTC()
 	r.status = admin.ConfigStatus{OK: true, Workflows: len(set.Workflows()), LoadedAt: now, LastSuccessAt: now}
+	r.lastOK.Set(1)
+	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
 	return r
 }
 
@@ -80,11 +93,13 @@ func (r *reloader) Reload(why string) admin.ConfigStatus {
 		}
 		r.status.LoadedAt = now
 		r.status.OK, r.status.Error = false, out.String()
+		r.lastOK.Set(0)
 		r.log.Error("workflows not reloaded: the new files have errors; still serving the previous ones",
 			"dir", r.dir, "why", why, "diagnostics", r.status.Error)
 		return r.status
 	}
 	r.status.LoadedAt = now
+	r.lastOK.Set(1)
 	if sameVersions(set, r.set.Load()) {
 		r.status.OK, r.status.Error = true, ""
 		return r.status
@@ -92,6 +107,7 @@ func (r *reloader) Reload(why string) admin.ConfigStatus {
 	r.use(set)
 	r.set.Store(set)
 	r.status = admin.ConfigStatus{OK: true, Workflows: len(set.Workflows()), LoadedAt: now, LastSuccessAt: now}
+	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
 	r.log.Info("workflows reloaded", "dir", r.dir, "why", why, "workflows", len(set.Workflows()))
 	return r.status
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -72,6 +73,17 @@ func (r *reloading) hook(t *testing.T, name string) int {
 	return resp.StatusCode
 }
 
+func (r *reloading) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://" + r.s.adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return string(data)
+}
+
 func (r *reloading) status(t *testing.T) map[string]any {
 	t.Helper()
 	return getJSON(t, "http://"+r.s.adminAddr+"/api/v1/status")["config"].(map[string]any)
@@ -113,6 +125,10 @@ func TestReloadOnChange(t *testing.T) {
 	// One bad file among many: the whole new set is refused, the reason names it.
 	writeFile(t, filepath.Join(dir, "bad.hcl"), "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
 	eventually(t, "the status says the load failed", func() bool { return r.status(t)["ok"] == false })
+	if m := r.metrics(t); !strings.Contains(m, "hookflow_config_last_reload_successful 0") ||
+		!strings.Contains(m, "hookflow_config_last_reload_success_timestamp_seconds ") {
+		t.Errorf("metrics after a failed reload:\n%s", m)
+	}
 	writeFile(t, filepath.Join(dir, "b.hcl"), hookSrc("b")+hookSrc("d"))
 	time.Sleep(300 * time.Millisecond) // the change to b.hcl is seen, and refused with bad.hcl
 	if st := r.status(t); !strings.Contains(st["error"].(string), "bad.hcl:2:") {
@@ -134,6 +150,9 @@ func TestReloadOnChange(t *testing.T) {
 	}
 	if r.status(t)["ok"] != true {
 		t.Errorf("status %v", r.status(t))
+	}
+	if m := r.metrics(t); !strings.Contains(m, "hookflow_config_last_reload_successful 1") {
+		t.Errorf("metrics after a good reload:\n%s", m)
 	}
 
 	// A new subdirectory, and a file in it.

@@ -15,6 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/admin"
 	"github.com/hookflow/hookflow/engine"
@@ -192,7 +196,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.public = newHTTPServer(mux, log)
-	s.config = newReloader(cfg.dir, rt.kinds, set, log, func(set *workflows.Set) {
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.config = newReloader(cfg.dir, rt.kinds, set, log, metrics, func(set *workflows.Set) {
 		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
 		hooks.Use(set)
 		s.schedules.Use(set)
@@ -206,7 +212,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		}
 		s.config.Reload("a change while starting") // what changed before the watch began
 	}
-	s.admin = newHTTPServer(admin.Handler(rt.engine, s.config.workflow, s.config, statusURL, log), log)
+	adminMux := http.NewServeMux()
+	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	adminMux.Handle("/", admin.Handler(rt.engine, s.config.workflow, s.config, statusURL, log))
+	s.admin = newHTTPServer(adminMux, log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
 
