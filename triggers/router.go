@@ -1,16 +1,26 @@
 package triggers
 
 import (
+	"fmt"
 	"sort"
 	"strings"
+
+	"golang.org/x/time/rate"
 
 	"github.com/hookflow/hookflow/workflows"
 )
 
 // route is one workflow listening on a webhook.
 type route struct {
-	wf   *workflows.Workflow
-	hook *Webhook
+	wf      *workflows.Workflow
+	hook    *Webhook
+	limiter *rate.Limiter // nil: no rate limit
+}
+
+// limiterKey names a webhook's rate limit across reloads: the same workflow, method,
+// path and limit keep their limiter, and what it counted.
+func limiterKey(wf string, h *Webhook) string {
+	return fmt.Sprintf("%s %s %s %d/%s", wf, h.Method, h.shape(), h.RateLimit.N, h.RateLimit.Per)
 }
 
 // endpoint is one path and everyone listening on it. Several workflows may share a
@@ -27,7 +37,19 @@ type router struct {
 	patterns []*endpoint          // paths with {parameters}, most literal segments first
 }
 
-func newRouter(set *workflows.Set) *router {
+// newRouter routes the webhooks of set. Rate limits unchanged since prev (nil for
+// none) carry on with prev's limiters, so that a reload does not refill them.
+func newRouter(set *workflows.Set, prev *router) *router {
+	limiters := map[string]*rate.Limiter{}
+	if prev != nil {
+		for _, ep := range prev.endpoints() {
+			for _, rt := range ep.routes {
+				if rt.limiter != nil {
+					limiters[limiterKey(rt.wf.Name, rt.hook)] = rt.limiter
+				}
+			}
+		}
+	}
 	r := &router{exact: map[string]*endpoint{}}
 	byPath := map[string]*endpoint{}
 	for _, wf := range set.Workflows() {
@@ -47,13 +69,29 @@ func newRouter(set *workflows.Set) *router {
 					r.exact[key] = ep
 				}
 			}
-			ep.routes = append(ep.routes, route{wf: wf, hook: hook})
+			rt := route{wf: wf, hook: hook}
+			if l := hook.RateLimit; l != nil {
+				rt.limiter = limiters[limiterKey(wf.Name, hook)]
+				if rt.limiter == nil {
+					rt.limiter = rate.NewLimiter(rate.Limit(float64(l.N)/l.Per.Seconds()), l.N)
+				}
+			}
+			ep.routes = append(ep.routes, rt)
 		}
 	}
 	sort.SliceStable(r.patterns, func(i, j int) bool {
 		return literals(r.patterns[i].segments) > literals(r.patterns[j].segments)
 	})
 	return r
+}
+
+// endpoints lists every endpoint of the router.
+func (r *router) endpoints() []*endpoint {
+	out := append([]*endpoint(nil), r.patterns...)
+	for _, ep := range r.exact {
+		out = append(out, ep)
+	}
+	return out
 }
 
 // match finds the endpoint for a path below /hooks and the values of its parameters.

@@ -72,9 +72,9 @@ func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) strin
 }
 
 // Use swaps in the webhooks of set. Requests already being handled finish with the set
-// they started with.
+// they started with. Use is called by one goroutine at a time.
 func (h *Webhooks) Use(set *workflows.Set) {
-	h.routes.Store(newRouter(set))
+	h.routes.Store(newRouter(set, h.routes.Load()))
 }
 
 // ServeHTTP handles one webhook request. The path must start with /hooks.
@@ -340,10 +340,10 @@ func overLimit(routes []route) (wait time.Duration, limited bool) {
 	now := time.Now()
 	var taken []*rate.Reservation
 	for _, rt := range routes {
-		if rt.hook.limiter == nil {
+		if rt.limiter == nil {
 			continue
 		}
-		r := rt.hook.limiter.ReserveN(now, 1)
+		r := rt.limiter.ReserveN(now, 1)
 		if d := r.DelayFrom(now); d > 0 {
 			r.CancelAt(now)
 			for _, t := range taken {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"golang.org/x/time/rate"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -35,10 +34,9 @@ type Webhook struct {
 	RateLimit       *RateLimit // nil: none
 
 	segments    []string
-	limiter     *rate.Limiter // nil: no rate limit
-	preset      string        // the verify preset, "" for none
-	verify      verifier      // nil: requests are not verified
-	verifyKey   string        // equal for equal verify blocks
+	preset      string   // the verify preset, "" for none
+	verify      verifier // nil: requests are not verified
+	verifyKey   string   // equal for equal verify blocks
 	verifyRange hcl.Range
 }
 
@@ -105,9 +103,6 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	w.RateLimit, d = rateLimitAttr(b)
 	diags = append(diags, d...)
-	if w.RateLimit != nil {
-		w.limiter = rate.NewLimiter(rate.Limit(float64(w.RateLimit.N)/w.RateLimit.Per.Seconds()), w.RateLimit.N)
-	}
 
 	verifies := b.Nested("verify")
 	for i, raw := range verifies {
