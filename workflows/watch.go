@@ -39,6 +39,10 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 	if o.Rescan <= 0 {
 		o.Rescan = 30 * time.Second
 	}
+	dir, err := filepath.Abs(dir) // "." has no parent to watch
+	if err != nil {
+		return err
+	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
@@ -47,13 +51,37 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 		w.Close()
 		return err
 	}
+	// The parent tells when dir itself is replaced, or is a link pointed elsewhere.
+	parent := filepath.Dir(dir)
+	_ = w.Add(parent)
+	root, _ := filepath.EvalSymlinks(dir)
+	// Changes that never stop (a log written into the directory) must not hold a
+	// reload back for ever: past maxWait from the first change, it goes ahead.
+	maxWait := min(10*o.Settle, o.Rescan)
 	go func() {
 		defer w.Close()
 		settle := time.NewTimer(o.Settle)
 		settle.Stop()
+		deadline := time.NewTimer(maxWait)
+		deadline.Stop()
 		rescan := time.NewTicker(o.Rescan)
 		defer rescan.Stop()
-		last := "" // the files as seen when settle last fired
+		pending := false // a change not applied yet
+		last, seen := "", false
+		fire := func() {
+			pending, seen = false, false
+			settle.Stop()
+			deadline.Stop()
+			changed()
+		}
+		note := func() {
+			if !pending {
+				pending = true
+				deadline.Reset(maxWait)
+			}
+			seen = false
+			settle.Reset(o.Settle)
+		}
 		for {
 			select {
 			case <-ctx.Done():
@@ -62,36 +90,55 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 				if !ok {
 					return
 				}
-				if ev.Has(fsnotify.Create) {
+				if filepath.Dir(ev.Name) == parent && ev.Name != dir {
+					continue // a neighbour of dir
+				}
+				if resolved, _ := filepath.EvalSymlinks(dir); resolved != root {
+					// dir was replaced, or its link points elsewhere: watch the new tree.
+					unwatch(w, root)
+					root = resolved
+					_ = w.Add(parent)
+					_ = addTree(w, dir, dir)
+				} else if ev.Has(fsnotify.Create) {
 					_ = addTree(w, dir, ev.Name) // a new directory: watch it and what it holds
 				}
-				last = ""
-				settle.Reset(o.Settle)
+				note()
 			case _, ok := <-w.Errors:
 				if !ok {
 					return
 				}
 				// Events were lost, or a watch failed: watch the whole tree again, and look.
 				_ = addTree(w, dir, dir)
-				last = ""
-				settle.Reset(o.Settle)
+				note()
 			case <-rescan.C:
 				_ = addTree(w, dir, dir) // dir may have been replaced
-				last = ""
-				settle.Reset(o.Settle)
+				fire()
+			case <-deadline.C:
+				fire()
 			case <-settle.C:
 				now := filesState(dir)
-				if now != last {
-					last = now // still being written, maybe: look again in a moment
+				if !seen || now != last {
+					last, seen = now, true // still being written, maybe: look again in a moment
 					settle.Reset(o.Settle)
 					continue
 				}
-				last = ""
-				changed()
+				fire()
 			}
 		}
 	}()
 	return nil
+}
+
+// unwatch stops watching root and the directories below it.
+func unwatch(w *fsnotify.Watcher, root string) {
+	if root == "" {
+		return
+	}
+	for _, p := range w.WatchList() {
+		if p == root || strings.HasPrefix(p, root+string(filepath.Separator)) {
+			_ = w.Remove(p)
+		}
+	}
 }
 
 // addTree watches path and, when it is a directory, every directory below it that
@@ -129,7 +176,16 @@ func filesState(dir string) string {
 		dir = resolved
 	}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(p) != ".hcl" {
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != dir {
+			if d.IsDir() {
+				return filepath.SkipDir // as ReadDir does
+			}
+			return nil
+		}
+		if d.IsDir() || filepath.Ext(p) != ".hcl" {
 			return nil
 		}
 		if info, err := os.Stat(p); err == nil {

@@ -101,6 +101,9 @@ func (r *reloader) Reload(why string) admin.ConfigStatus {
 	r.status.LoadedAt = now
 	r.lastOK.Set(1)
 	if sameVersions(set, r.set.Load()) {
+		if !r.status.OK {
+			r.log.Info("workflow files valid again; the ones in use are unchanged", "dir", r.dir, "why", why)
+		}
 		r.status.OK, r.status.Error = true, ""
 		return r.status
 	}

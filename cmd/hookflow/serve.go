@@ -219,6 +219,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
 
+	set = s.config.set.Load() // a change while starting may have replaced it
 	log.Info("hookflow serving", "webhooks", "http://"+dialable(s.publicAddr)+"/hooks/",
 		"admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
 	for _, wf := range set.Workflows() {
