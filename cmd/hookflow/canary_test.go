@@ -77,7 +77,8 @@ workflow "leaky" {
 `
 
 // TestSecretsNeverLeak runs a secret through every failure path a step has and looks
-// for it everywhere hookflow writes: its log, the run history and the dead letters.
+// for it everywhere hookflow writes: its log, the run history, the dead letters, the
+// metrics and the status.
 func TestSecretsNeverLeak(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +144,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 		var seen strings.Builder
-		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs", "/api/v1/dlq"} {
+		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs", "/api/v1/dlq", "/metrics", "/api/v1/status"} {
 			resp, err := http.Get("http://" + s.adminAddr + path)
 			if err != nil {
 				t.Fatal(err)
