@@ -41,7 +41,7 @@ func serveReloading(t *testing.T, dir string, noWatch bool) *reloading {
 	t.Helper()
 	r := &reloading{buf: &strings.Builder{}}
 	r.logs = &syncWriter{w: r.buf}
-	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, noWatch: noWatch}
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 4, noWatch: noWatch, allowNet: loopback}
 	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(r.logs, nil)), r.logs)
 	if err != nil {
 		t.Fatal(err)
@@ -271,15 +271,8 @@ func TestReloadKeepsRunsOnTheirVersion(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "w.hcl"), src("v1"))
-	r := &reloading{buf: &strings.Builder{}}
-	r.logs = &syncWriter{w: r.buf}
-	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 4, allowNet: loopback}
-	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(r.logs, nil)), r.logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.s = s
-	defer s.shutdown()
+	r := serveReloading(t, dir, false)
+	s := r.s
 
 	_, first := postJSON(t, "http://"+s.publicAddr+"/hooks/w", `{}`)
 	writeFile(t, filepath.Join(dir, "w.hcl"), src("v2"))
