@@ -29,9 +29,6 @@ type Runs interface {
 	Ping(ctx context.Context) error
 }
 
-// Workflows gives the workflows loaded now, by name; nil when there is none of that name.
-type Workflows func(name string) *workflows.Workflow
-
 // Config reloads the workflow files and tells how the last reload went.
 type Config interface {
 	Reload(why string) ConfigStatus
@@ -72,6 +69,8 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
 	mux.HandleFunc("GET /api/v1/dlq", a.deadLetters)
 	mux.HandleFunc("POST /api/v1/dlq/{id}/retry", a.retryDeadLetter)
+	mux.HandleFunc("GET /api/v1/workflows", a.listWorkflows)
+	mux.HandleFunc("GET /api/v1/workflows/{name}", a.workflow)
 	mux.HandleFunc("POST /api/v1/workflows/{name}/runs", a.startRun)
 	if cfg != nil {
 		mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +105,7 @@ const maxManualEvent = 1 << 20
 // body. The workflow's filter does not apply: a run started by hand is meant.
 func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	wf := a.workflows(name)
+	wf := a.workflows().Workflow(name)
 	if wf == nil {
 		httpjson.Error(w, http.StatusNotFound, "no workflow "+name)
 		return

@@ -101,7 +101,7 @@ func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httpte
 	pool := e.NewPool(2)
 	pool.Start()
 	t.Cleanup(func() { pool.Stop(context.Background()) })
-	srv := httptest.NewServer(Handler(e, set.Workflow, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
 	t.Cleanup(srv.Close)
 	return e, set, srv
 }

@@ -1,0 +1,78 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Workflows gives the set of workflows in use now.
+type Workflows func() *workflows.Set
+
+// summarizer is a trigger's configuration that describes itself.
+type summarizer interface{ Summary() map[string]any }
+
+// workflowInfo is a workflow as GET /api/v1/workflows shows it.
+type workflowInfo struct {
+	Name        string           `json:"name"`
+	Description string           `json:"description,omitempty"`
+	Version     string           `json:"version"`
+	File        string           `json:"file"` // file:line of its block
+	Filter      string           `json:"filter,omitempty"`
+	Concurrency int              `json:"concurrency,omitempty"`
+	Triggers    []map[string]any `json:"triggers"`
+	Steps       []stepInfo       `json:"steps"`
+}
+
+type stepInfo struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	If   string `json:"if,omitempty"`
+}
+
+func describe(wf *workflows.Workflow) workflowInfo {
+	info := workflowInfo{Name: wf.Name, Description: wf.Description, Version: wf.Version,
+		File:        fmt.Sprintf("%s:%d", wf.DefRange.Filename, wf.DefRange.Start.Line),
+		Concurrency: wf.Concurrency, Triggers: []map[string]any{}, Steps: []stepInfo{}}
+	if wf.Filter != nil {
+		info.Filter = wf.Filter.Source
+	}
+	for _, t := range wf.Triggers {
+		d := map[string]any{}
+		if s, ok := t.Config.(summarizer); ok {
+			d = s.Summary()
+		}
+		d["kind"] = t.Kind
+		info.Triggers = append(info.Triggers, d)
+	}
+	for _, s := range wf.Steps {
+		st := stepInfo{Name: s.Name, Kind: s.Kind}
+		if s.If != nil {
+			st.If = s.If.Source
+		}
+		info.Steps = append(info.Steps, st)
+	}
+	return info
+}
+
+// listWorkflows answers GET /api/v1/workflows: the workflows in use, by name.
+func (a *api) listWorkflows(w http.ResponseWriter, r *http.Request) {
+	wfs := a.workflows().Workflows()
+	out := make([]workflowInfo, len(wfs))
+	for i, wf := range wfs {
+		out[i] = describe(wf)
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"workflows": out})
+}
+
+// workflow answers GET /api/v1/workflows/{name}.
+func (a *api) workflow(w http.ResponseWriter, r *http.Request) {
+	wf := a.workflows().Workflow(r.PathValue("name"))
+	if wf == nil {
+		httpjson.Error(w, http.StatusNotFound, "no workflow "+r.PathValue("name"))
+		return
+	}
+	httpjson.Write(w, http.StatusOK, describe(wf))
+}
