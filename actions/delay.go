@@ -16,13 +16,13 @@ const MaxDelay = 365 * 24 * time.Hour
 
 // delayKind: step "delay" "NAME" { duration = "10m" } or { until = "…" } holds the run
 // before its next step. The wait is kept in the queue: it survives restarts and holds
-// no worker.
-func delayKind() workflows.StepKind {
+// no worker. With skip, the step records the wait it would make and makes none.
+func delayKind(skip bool) workflows.StepKind {
 	return workflows.StepKind{
 		Name:  "delay",
 		Attrs: []workflows.Attr{{Name: "duration"}, {Name: "until"}},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
-			d := &Delay{duration: b.Template("duration"), until: b.Template("until")}
+			d := &Delay{duration: b.Template("duration"), until: b.Template("until"), skip: skip}
 			diags := b.OnlyOne("duration", "until")
 			if d.duration == nil && d.until == nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "delay needs duration or until",
@@ -39,6 +39,7 @@ func delayKind() workflows.StepKind {
 // Delay is a compiled delay step.
 type Delay struct {
 	duration, until *workflows.Template
+	skip            bool
 }
 
 // Do works out how long the run waits; the engine holds it.
@@ -72,7 +73,13 @@ func (d *Delay) do(_ context.Context, c *workflows.Call) (any, error) {
 	if wait > MaxDelay {
 		return nil, fmt.Errorf("a delay of %s is longer than the limit of %s", wait.Round(time.Second), MaxDelay)
 	}
-	return &workflows.Wait{For: wait, Until: now.Add(wait)}, nil
+	w := &workflows.Wait{For: wait, Until: now.Add(wait)}
+	if d.skip {
+		v := w.Value()
+		v["skipped"] = true
+		return v, nil
+	}
+	return w, nil
 }
 
 // delayFor reads a duration: "90s", "2h", "3d", or a number of seconds.

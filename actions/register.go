@@ -16,6 +16,9 @@ type Options struct {
 	Client *http.Client
 	// Logger receives the log steps' lines. Nil means slog.Default().
 	Logger *slog.Logger
+	// SkipDelays makes delay steps wait for nothing: they record the wait they would
+	// have made, with "skipped": true. For trying a workflow out (hookflow run --dry-run).
+	SkipDelays bool
 }
 
 // Register adds every step kind to k.
@@ -29,6 +32,6 @@ func Register(k *workflows.Kinds, o Options) {
 	k.AddStep(httpKind(o))
 	k.AddStep(setKind())
 	k.AddStep(logKind(o))
-	k.AddStep(delayKind())
+	k.AddStep(delayKind(o.SkipDelays))
 	k.AddStep(respondKind())
 }

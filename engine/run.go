@@ -198,7 +198,8 @@ var credentialWords = []string{"auth", "cookie", "session", "token", "secret", "
 
 const redacted = "[redacted]"
 
-func isCredentialHeader(name string) bool {
+// IsCredentialHeader reports whether a header's value is a credential, never shown.
+func IsCredentialHeader(name string) bool {
 	name = strings.ToLower(name)
 	for _, w := range credentialWords {
 		if strings.Contains(name, w) {
@@ -219,7 +220,7 @@ func redactOutput(out any) any {
 		return out
 	}
 	for k := range headers {
-		if isCredentialHeader(k) {
+		if IsCredentialHeader(k) {
 			headers[k] = redacted
 		}
 	}
@@ -230,7 +231,7 @@ func eventView(ev *workflows.Event) *EventView {
 	v := &EventView{ID: ev.ID, Trigger: ev.Trigger, ReceivedAt: ev.ReceivedAt, Method: ev.Method,
 		Path: ev.Path, Body: ev.Body, Headers: map[string]string{}}
 	for k, val := range ev.Headers {
-		if isCredentialHeader(k) {
+		if IsCredentialHeader(k) {
 			val = redacted
 		}
 		v.Headers[k] = val
