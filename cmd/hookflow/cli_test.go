@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
@@ -67,53 +68,109 @@ func TestUsage(t *testing.T) {
 	if err := run(context.Background(), nil, nil, &stdout, &stderr); err != errUsage {
 		t.Errorf("no command: %v", err)
 	}
-	if err := run(context.Background(), []string{"serv"}, nil, &stdout, &stderr); err != errUsage || !strings.Contains(stderr.String(), `unknown command "serv"`) {
+	stderr.Reset()
+	if err := run(context.Background(), []string{"serv"}, nil, &stdout, &stderr); err != errUsage ||
+		!strings.Contains(stderr.String(), `unknown command "serv"; did you mean "serve"?`) {
 		t.Errorf("unknown command: %v %s", err, stderr.String())
 	}
 	if err := run(context.Background(), []string{"serve", "--workers", "x"}, nil, &stdout, &stderr); err != errUsage {
 		t.Errorf("bad flag: %v", err)
 	}
-	stderr.Reset()
-	if err := run(context.Background(), []string{"serve", "-h"}, nil, &stdout, &stderr); err != exitError(0) || !strings.Contains(stderr.String(), "-allow-net") {
-		t.Errorf("help: %v %s", err, stderr.String())
+	if err := run(context.Background(), []string{"serve", "a", "b"}, nil, &stdout, &stderr); err != errUsage {
+		t.Errorf("two directories: %v", err)
 	}
+	if err := run(context.Background(), []string{"runs", "show"}, nil, &stdout, &stderr); err != errUsage {
+		t.Errorf("runs show without an id: %v", err)
+	}
+	stdout.Reset()
+	if err := run(context.Background(), []string{"serve", "-h"}, nil, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "--allow-net") {
+		t.Errorf("help: %v %s", err, stdout.String())
+	}
+	for err, want := range map[error]int{nil: 0, errUsage: 2, exitError(1): 1, &unreachableError{errors.New("x")}: 3, errors.New("x"): 1} {
+		if got := exitStatus(err, io.Discard); got != want {
+			t.Errorf("exit status for %v: %d, want %d", err, got, want)
+		}
+	}
+}
+
+// Every command has a help with an example, and every flag an environment twin that
+// its help names.
+func TestEveryCommandHasHelp(t *testing.T) {
+	root := newRootCommand(nil, io.Discard, io.Discard)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Name() == "help" || c.Parent() != nil && c.Parent().Name() == "completion" || c.Name() == "completion" {
+			return
+		}
+		path := strings.Fields(c.CommandPath())[1:]
+		var stdout bytes.Buffer
+		if err := run(context.Background(), append(path, "--help"), nil, &stdout, io.Discard); err != nil {
+			t.Errorf("%s --help: %v", c.CommandPath(), err)
+		}
+		if !strings.Contains(stdout.String(), "Examples:\n  hookflow") {
+			t.Errorf("%s --help has no example:\n%s", c.CommandPath(), stdout.String())
+		}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Name != "help" && f.Name != "version" && !strings.Contains(f.Usage, "$"+envName(f.Name)) {
+				t.Errorf("%s --%s does not name its environment twin: %q", c.CommandPath(), f.Name, f.Usage)
+			}
+		})
+	}
+	walk(root)
 }
 
 func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HOOKFLOW_ALLOW_NET", "127.0.0.1, 10.0.0.0/8")
 	t.Setenv("HOOKFLOW_WORKERS", "7")
-	var allow prefixList
-	var workers int
-	fs := newFlagSet("serve", "serve", &bytes.Buffer{})
-	fs.Var(&allow, "allow-net", "")
-	fs.IntVar(&workers, "workers", 64, "")
-	if err := parseFlags(fs, []string{"--workers", "9"}); err != nil {
+	t.Setenv("HOOKFLOW_REDIS_URL", "redis://elsewhere:6379/0")
+	parse := func(args ...string) (*cobra.Command, error) {
+		cmd := serveCommand()
+		if err := cmd.ParseFlags(args); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, flagsFromEnv(cmd)
+	}
+	value := func(cmd *cobra.Command, name string) string { return cmd.Flags().Lookup(name).Value.String() }
+
+	cmd, err := parse("--workers", "9")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if workers != 9 {
-		t.Errorf("the command line should win over the environment: workers %d", workers)
+	if value(cmd, "workers") != "9" {
+		t.Errorf("the command line should win over the environment: workers %s", value(cmd, "workers"))
 	}
-	want := prefixList{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
-	if allow.String() != want.String() {
-		t.Errorf("allow-net %v, want %v", allow, want)
+	if got := value(cmd, "allow-net"); got != "127.0.0.1/32,10.0.0.0/8" {
+		t.Errorf("allow-net %s", got)
+	}
+	if got := value(cmd, "redis"); got != "redis://elsewhere:6379/0" {
+		t.Errorf("HOOKFLOW_REDIS_URL should set --redis: %q", got)
+	}
+	t.Setenv("HOOKFLOW_REDIS", "redis://here:6379/0")
+	if cmd, _ = parse(); value(cmd, "redis") != "redis://here:6379/0" {
+		t.Errorf("HOOKFLOW_REDIS should win over HOOKFLOW_REDIS_URL: %q", value(cmd, "redis"))
 	}
 
 	// A list flag on the command line replaces the environment's list.
-	allow = nil
-	fs = newFlagSet("serve", "serve", &bytes.Buffer{})
-	fs.Var(&allow, "allow-net", "")
-	if err := parseFlags(fs, []string{"--allow-net", "192.168.0.0/16"}); err != nil {
-		t.Fatal(err)
-	}
-	if allow.String() != "192.168.0.0/16" {
-		t.Errorf("allow-net %v, want only the command line's", allow)
+	if cmd, _ = parse("--allow-net", "192.168.0.0/16"); value(cmd, "allow-net") != "192.168.0.0/16" {
+		t.Errorf("allow-net %v, want only the command line's", value(cmd, "allow-net"))
 	}
 
 	t.Setenv("HOOKFLOW_WORKERS", "many")
-	fs = newFlagSet("serve", "serve", &bytes.Buffer{})
-	fs.IntVar(&workers, "workers", 64, "")
-	if err := parseFlags(fs, nil); err != errUsage {
-		t.Errorf("a bad environment value should be a usage error, got %v", err)
+	var u *usageError
+	if _, err := parse(); !errors.As(err, &u) || !strings.Contains(err.Error(), "HOOKFLOW_WORKERS") {
+		t.Errorf("a bad environment value should be a usage error naming it, got %v", err)
+	}
+
+	// Commands that reach the admin API read HOOKFLOW_ADMIN too.
+	t.Setenv("HOOKFLOW_ADMIN", "127.0.0.1:1")
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"runs", "list"}, nil, io.Discard, &stderr)
+	var unreachable *unreachableError
+	if !errors.As(err, &unreachable) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("runs list with HOOKFLOW_ADMIN: %v", err)
 	}
 }
 
@@ -176,7 +233,7 @@ func TestFmtCommand(t *testing.T) {
 
 func TestWorkerCommand(t *testing.T) {
 	var stderr bytes.Buffer
-	if err := run(context.Background(), []string{"worker", t.TempDir()}, nil, io.Discard, &stderr); !errors.Is(err, errUsage) ||
+	if err := run(context.Background(), []string{"worker", t.TempDir()}, nil, io.Discard, &stderr); err != errUsage ||
 		!strings.Contains(stderr.String(), "--redis is required") {
 		t.Errorf("worker without --redis: %v, %q", err, stderr.String())
 	}

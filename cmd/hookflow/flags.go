@@ -1,83 +1,13 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 )
-
-// newFlagSet returns a flag set for a subcommand whose errors and help go to stderr.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: hookflow %s\n\nFlags (each also read from HOOKFLOW_<FLAG>):\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args, then gives every flag the command line did not set its value
-// from the environment, if there: --allow-net from HOOKFLOW_ALLOW_NET, and so on.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitError(0)
-		}
-		return errUsage
-	}
-	onCommandLine := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "HOOKFLOW_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v, ok := os.LookupEnv(name)
-		if !ok || onCommandLine[f.Name] || err != nil {
-			return
-		}
-		for _, part := range splitList(f, v) {
-			if e := f.Value.Set(part); e != nil {
-				err = fmt.Errorf("%s=%q: %v", name, v, e)
-			}
-		}
-	})
-	if err != nil {
-		fmt.Fprintln(fs.Output(), err)
-		return errUsage
-	}
-	return nil
-}
-
-// parseDirArgs parses the flags of a command that takes at most one directory, and
-// sets dir to it when given.
-func parseDirArgs(fs *flag.FlagSet, args []string, dir *string) error {
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		*dir = fs.Arg(0)
-	default:
-		fs.Usage()
-		return errUsage
-	}
-	return nil
-}
-
-// splitList splits the environment value of a repeatable flag at commas.
-func splitList(f *flag.Flag, v string) []string {
-	if _, ok := f.Value.(*prefixList); ok {
-		return strings.Split(v, ",")
-	}
-	return []string{v}
-}
 
 // prefixList is a repeatable flag of CIDR prefixes (or single addresses).
 type prefixList []netip.Prefix
@@ -89,6 +19,8 @@ func (p *prefixList) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+func (p *prefixList) Type() string { return "CIDR" }
 
 func (p *prefixList) Set(s string) error {
 	s = strings.TrimSpace(s)
@@ -121,6 +53,8 @@ func (d *days) String() string {
 	}
 	return v.String()
 }
+
+func (d *days) Type() string { return "duration" }
 
 func (d *days) Set(s string) error {
 	v, err := workflows.ParseDuration(s)

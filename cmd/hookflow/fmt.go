@@ -7,27 +7,43 @@ import (
 	"os"
 	"slices"
 
+	"github.com/spf13/cobra"
+
 	"github.com/hookflow/hookflow/workflows"
 )
 
 // fmtCommand rewrites workflow files in canonical formatting. With --check it changes
 // nothing, lists the files that would change and exits 1 if there are any.
-func fmtCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("fmt", "fmt [--check] [PATH ...]  (PATH: a file, a directory, or - for stdin)", stderr)
-	check := fs.Bool("check", false, "list files whose formatting would change and exit 1, without changing them")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func fmtCommand() *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:     "fmt [--check] [PATH ...]",
+		GroupID: "author",
+		Short:   "Format workflow files canonically",
+		Long: `fmt rewrites the workflow files at each PATH (a file, a directory with its
+subdirectories, or - for standard input; default: the current directory) in canonical
+formatting, and lists the files it changed. With --check it changes nothing: it lists
+the files that would change and exits 1 if there are any.`,
+		Example: `  hookflow fmt workflows/
+  hookflow fmt --check .        # in CI
+  hookflow fmt - < order.hcl`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return formatPaths(args, check, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	paths := fs.Args()
+	cmd.Flags().BoolVar(&check, "check", false, "list files whose formatting would change and exit 1, without changing them")
+	return cmd
+}
+
+func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
 	if slices.Contains(paths, "-") {
 		if len(paths) > 1 {
-			fmt.Fprintln(stderr, "hookflow fmt: - (standard input) cannot be combined with other paths")
-			return errUsage
+			return usage("- (standard input) cannot be combined with other paths")
 		}
-		return fmtStdin(stdin, stdout, stderr, *check)
+		return fmtStdin(stdin, stdout, stderr, check)
 	}
 	var srcs []workflows.Source
 	for _, p := range paths {
@@ -64,7 +80,7 @@ func fmtCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 			continue
 		}
 		fmt.Fprintln(stdout, src.Name)
-		if *check {
+		if check {
 			failed = true
 			continue
 		}

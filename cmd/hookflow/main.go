@@ -12,19 +12,15 @@ import (
 	"syscall"
 )
 
-const usage = `hookflow runs integration workflows written in HCL.
+// Exit statuses, documented in hookflow --help and docs/cli.md.
+const (
+	exitOK      = 0 // done; for serve and worker, stopped cleanly by a signal
+	exitFailed  = 1 // the command ran and failed: invalid workflows, a failed run, an error answer
+	exitUsage   = 2 // the command line is wrong: unknown command or flag, bad value, missing argument
+	exitNoReach = 3 // Redis or the admin API cannot be reached
+)
 
-Usage:
-  hookflow serve [flags] [DIR]     receive webhooks and run workflows from DIR (default .)
-  hookflow worker --redis URL [DIR]  run steps only, sharing a Redis with serve processes
-  hookflow validate [DIR]          check the workflows in DIR; exit 1 on errors
-  hookflow fmt [--check] [PATH]    format workflow files canonically
-
-Run "hookflow COMMAND -h" for a command's flags. Every flag can also be set in the
-environment as HOOKFLOW_<FLAG>, e.g. HOOKFLOW_REDIS=redis://localhost:6379.
-`
-
-// errUsage is returned for a command line that cannot be run; it exits with status 2.
+// errUsage is returned for a command line that cannot be run, once reported.
 var errUsage = errors.New("usage")
 
 // exitError carries an exit status for a failure that has already been reported.
@@ -36,37 +32,45 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	var code exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &code):
-		os.Exit(int(code))
-	case errors.Is(err, errUsage):
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "hookflow:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitStatus(err, os.Stderr))
 }
 
+// exitStatus reports err, unless that was done, and gives the process's exit status.
+func exitStatus(err error, stderr io.Writer) int {
+	var code exitError
+	var unreachable *unreachableError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &code):
+		return int(code)
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.As(err, &unreachable):
+		fmt.Fprintln(stderr, "hookflow:", err)
+		return exitNoReach
+	}
+	fmt.Fprintln(stderr, "hookflow:", err)
+	return exitFailed
+}
+
+// unreachableError is a failure to reach Redis or the admin API: exit status 3, so a
+// script can tell "try again later" from "this is wrong".
+type unreachableError struct{ err error }
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// run runs the command line args. It returns nil, errUsage or an exitError once it has
+// reported what went wrong, or an error for the caller to report.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+	root := newRootCommand(stdin, stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	var usage *usageError
+	if errors.As(err, &usage) {
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), usage.err, cmd.CommandPath())
 		return errUsage
 	}
-	switch args[0] {
-	case "serve":
-		return serveCommand(ctx, args[1:], stderr)
-	case "worker":
-		return workerCommand(ctx, args[1:], stderr)
-	case "validate":
-		return validateCommand(args[1:], stdout, stderr)
-	case "fmt":
-		return fmtCommand(args[1:], stdin, stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprintf(stderr, "hookflow: unknown command %q\n\n%s", args[0], usage)
-	return errUsage
+	return err
 }

@@ -68,7 +68,7 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 	defer cancel()
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
 		close()
-		return nil, nil, fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)
+		return nil, nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)}
 	}
 	return rdb, close, nil
 }

@@ -49,9 +49,6 @@ func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.L
 	return r
 }
 
-// workflow is the workflow of that name in the set in use.
-func (r *reloader) workflow(name string) *workflows.Workflow { return r.set.Load().Workflow(name) }
-
 // Status is the outcome of the last reload.
 func (r *reloader) Status() admin.ConfigStatus {
 	r.mu.Lock()

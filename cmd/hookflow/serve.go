@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/admin"
@@ -42,32 +43,61 @@ type serveConfig struct {
 }
 
 // engineFlags adds the flags serve and worker share.
-func engineFlags(fs *flag.FlagSet, cfg *serveConfig) {
-	fs.StringVar(&cfg.redisURL, "redis", "", "Redis URL, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis")
-	fs.IntVar(&cfg.workers, "workers", 64, "maximum steps executing at once in this process")
+func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
+	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL`, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis")
+	fs.IntVar(&cfg.workers, "workers", 64, "most steps executing at once in this process")
 	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
 	fs.IntVar(&cfg.maxQueued, "max-queued", 100_000, "unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)")
 	cfg.retention = days(7 * 24 * time.Hour)
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
-	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private `CIDR` (repeatable), e.g. 127.0.0.1/32")
+	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private network (repeatable; a comma-separated list in the environment), e.g. 127.0.0.1/32")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 }
 
-func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
+func serveCommand() *cobra.Command {
+	cfg := serveConfig{dir: "."}
+	cmd := &cobra.Command{
+		Use:     "serve [DIR]",
+		GroupID: "run",
+		Short:   "Receive webhooks, fire schedules and run the workflows in DIR",
+		Long: `serve loads the workflows in DIR (default: the current directory), serves their
+webhooks under /hooks/ on --listen, fires their schedules, and runs their steps.
+The admin API, /metrics, /healthz and /readyz are on --admin; keep it private.
+
+Without --redis it runs an embedded in-memory Redis: right for trying hookflow out,
+but work still queued when it stops is lost. With --redis, accepted events survive a
+crash, and any number of serve and worker processes share the work.
+
+Editing a workflow file reloads the directory; an invalid change is refused and the
+old workflows keep serving. SIGHUP and POST /api/v1/reload reload too. SIGINT or
+SIGTERM stops it: new webhooks are answered 503, steps in progress finish (up to 30s),
+and the rest stays queued.`,
+		Example: `  hookflow serve examples/quickstart
+  hookflow serve --redis redis://localhost:6379/0 --allow-net 10.0.0.0/8 workflows/
+  HOOKFLOW_REDIS=redis://redis:6379/0 HOOKFLOW_LOG_FORMAT=json hookflow serve /etc/hookflow`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				cfg.dir = args[0]
+			}
+			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&cfg.listen, "listen", ":8080", "`address` for webhooks (/hooks/…) and /healthz")
+	fs.StringVar(&cfg.admin, "admin", defaultAdmin, "`address` for the admin API and /metrics; keep it private")
+	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
+	engineFlags(fs, &cfg)
+	return cmd
+}
+
+// serve runs hookflow until ctx ends or a listener fails.
+func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	// SIGHUP reloads the workflows; taken from the start, so that one sent while
 	// starting does not stop the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	cfg := serveConfig{dir: "."}
-	fs := newFlagSet("serve", "serve [flags] [DIR]", stderr)
-	fs.StringVar(&cfg.listen, "listen", ":8080", "address for webhooks (`/hooks/…`) and /healthz")
-	fs.StringVar(&cfg.admin, "admin", "127.0.0.1:8081", "address for the admin API; keep it private")
-	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
-	engineFlags(fs, &cfg)
-	if err := parseDirArgs(fs, args, &cfg.dir); err != nil {
-		return err
-	}
 	log, err := newLogger(cfg.logFormat, stderr)
 	if err != nil {
 		return err
@@ -97,7 +127,7 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, nil)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+	return nil, usage("--log-format %q: use text or json", format)
 }
 
 // server is a running hookflow: webhook listener, admin listener, workers and Redis.
@@ -214,7 +244,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	adminMux.Handle("/", admin.Handler(rt.engine, s.config.workflow, s.config, statusURL, log))
+	adminMux.Handle("/", admin.Handler(rt.engine, s.config.set.Load, s.config, statusURL, log))
 	s.admin = newHTTPServer(adminMux, log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)

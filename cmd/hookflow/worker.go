@@ -2,23 +2,41 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 )
 
-// workerCommand runs steps only: the same workflows and queue as serve, no listeners.
-// Workers scale a hookflow out: any number share one Redis with the serve processes.
-func workerCommand(ctx context.Context, args []string, stderr io.Writer) error {
+func workerCommand() *cobra.Command {
 	cfg := serveConfig{dir: "."}
-	fs := newFlagSet("worker", "worker --redis URL [flags] [DIR]", stderr)
-	engineFlags(fs, &cfg)
-	if err := parseDirArgs(fs, args, &cfg.dir); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:     "worker --redis URL [DIR]",
+		GroupID: "run",
+		Short:   "Run steps only, sharing a Redis with serve processes",
+		Long: `worker runs the steps of the workflows in DIR (default: the current directory)
+from the Redis at --redis, with no listeners: the same workflows and queue as serve.
+Start as many as the work needs; every serve and worker process sharing one Redis
+shares the steps. A worker needs a real Redis: the embedded one lives inside one serve
+process. SIGINT or SIGTERM stops it after the steps in progress finish (up to 30s).`,
+		Example: `  hookflow worker --redis redis://redis:6379/0 --workers 128 workflows/
+  HOOKFLOW_REDIS=redis://redis:6379/0 hookflow worker /etc/hookflow`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				cfg.dir = args[0]
+			}
+			if cfg.redisURL == "" {
+				return usage("--redis is required: a worker runs the steps of a Redis that serve processes share (the embedded Redis lives inside one serve process)")
+			}
+			return work(cmd.Context(), cfg, cmd.ErrOrStderr())
+		},
 	}
-	if cfg.redisURL == "" {
-		fmt.Fprintln(stderr, "hookflow worker: --redis is required: a worker runs the steps of a Redis that serve processes share (the embedded Redis lives inside one serve process)")
-		return errUsage
-	}
+	engineFlags(cmd.Flags(), &cfg)
+	return cmd
+}
+
+// work runs steps until ctx ends.
+func work(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	log, err := newLogger(cfg.logFormat, stderr)
 	if err != nil {
 		return err

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// defaultAdmin is where serve's admin API listens, and where the commands that use it
+// look, unless told otherwise.
+const defaultAdmin = "127.0.0.1:8081"
+
+// adminClient calls a running hookflow's admin API.
+type adminClient struct {
+	base string // http://host:port
+	http *http.Client
+}
+
+// adminFlag adds --admin to a command that calls the admin API.
+func adminFlag(cmd *cobra.Command, addr *string) {
+	cmd.PersistentFlags().StringVar(addr, "admin", defaultAdmin, "`address` (host:port or URL) of the admin API of a running hookflow serve")
+}
+
+func newAdminClient(addr string) (*adminClient, error) {
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, usage("--admin %q: give host:port or an http(s) URL", addr)
+	}
+	return &adminClient{base: strings.TrimSuffix(u.String(), "/"), http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+// apiError is an error answered by the admin API.
+type apiError struct {
+	Status  int
+	Message string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Status) }
+
+// call sends a request to path under /api/v1 and decodes the JSON answer into out.
+func (c *adminClient) call(ctx context.Context, method, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v1"+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &unreachableError{fmt.Errorf("cannot reach the admin API at %s: %w (is hookflow serve running there? --admin or HOOKFLOW_ADMIN says where)", c.base, errors.Unwrap(err))}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return &unreachableError{fmt.Errorf("reading the admin API's answer: %w", err)}
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(data))
+		}
+		err := &apiError{Status: resp.StatusCode, Message: e.Error}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return &unreachableError{err}
+		}
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = data
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("the admin API at %s answered something that is not hookflow's JSON: %w", c.base, err)
+	}
+	return nil
+}
+
+// printJSON prints an answer as indented JSON.
+func printJSON(w io.Writer, raw json.RawMessage) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		_, err = w.Write(raw)
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := buf.WriteTo(w)
+	return err
+}

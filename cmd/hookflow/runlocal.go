@@ -1,0 +1,401 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/triggers"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// localRun is what hookflow run is asked to do.
+type localRun struct {
+	dir         string
+	eventFile   string
+	contentType string
+	headers     []string
+	responses   []string // STEP=FILE: what a dry run answers that step
+	dryRun      bool
+	noFilter    bool
+	asJSON      bool
+	timeout     time.Duration
+	allowNet    prefixList
+}
+
+func runCommand() *cobra.Command {
+	var o localRun
+	cmd := &cobra.Command{
+		Use:     "run [--dir DIR] [--event FILE|-] [--dry-run] WORKFLOW",
+		GroupID: "author",
+		Short:   "Run a workflow once, here, printing each step",
+		Long: `run loads the workflows in --dir (default: the current directory) and runs one of
+them once in this process, on an embedded Redis, printing each step as it finishes:
+its status, attempts, and output. It needs no hookflow serve and leaves nothing behind.
+
+The event is the file named by --event (- for standard input; default: {}). Its
+content type comes from --content-type, else from the file's extension (.form for a
+form, .txt, .xml), else it is JSON. --header gives it headers.
+For a workflow with a webhook, the event is that webhook's, and the workflow's filter
+applies (--no-filter runs it anyway); signatures are not checked. For a workflow with
+only a schedule, the event is a tick of it.
+
+--dry-run sends nothing: each http step prints the request it would send (credential
+headers and secrets hidden) and gets a 200 answer, with an empty JSON object or what
+--response gives for that step, and delay steps wait for nothing. The exit status is 0 when the run succeeds or the filter skips it, 1 when it
+fails.`,
+		Example: `  hookflow run --dir examples/github-push --event examples/github-push/event.json \
+    --header 'X-GitHub-Event: push' --dry-run github_push_to_chat
+  hookflow run --dir examples/quickstart --event event.json --dry-run \
+    --response greet='{"status_url": "https://example.com/runs/1"}' hello
+  echo '{"name": "Ada"}' | hookflow run --dir examples/quickstart --event - hello
+  hookflow run --allow-net 127.0.0.1/32 --json health_check > run.json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), args[0], cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.dir, "dir", ".", "`directory` of the workflow files")
+	fs.StringVar(&o.eventFile, "event", "", "`file` holding the event's body, or - for standard input (default: {})")
+	fs.StringVar(&o.contentType, "content-type", "", "content type of the event (default: from the file's extension, else JSON)")
+	fs.StringArrayVar(&o.headers, "header", nil, "an event header, `\"Name: value\"` (repeatable)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the requests the http steps would send, and send nothing")
+	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this JSON body, `STEP=FILE` or STEP='{…}' (repeatable)")
+	fs.BoolVar(&o.noFilter, "no-filter", false, "run even when the workflow's filter is false for the event")
+	fs.BoolVar(&o.asJSON, "json", false, "print the finished run as JSON, as the admin API shows it, instead of step by step")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the run after this long")
+	fs.Var(&o.allowNet, "allow-net", "let steps call this private network (repeatable), e.g. 127.0.0.1/32")
+	return cmd
+}
+
+func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout, stderr io.Writer) error {
+	ev, err := o.event(stdin)
+	if err != nil {
+		return err
+	}
+	var out io.Writer = stdout
+	if o.asJSON {
+		out = io.Discard // the run is printed whole at the end
+	}
+	dry := &dryRunTransport{redact: func(s string) string { return s }}
+	if dry.answers, err = o.answers(stdin); err != nil {
+		return err
+	}
+	client := actions.NewClient(actions.NewGuard(o.allowNet))
+	if o.dryRun {
+		client = &http.Client{Transport: dry, CheckRedirect: client.CheckRedirect}
+	}
+	stepLog := slog.New(slog.NewTextHandler(stderr, nil))
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun})
+	triggers.Register(k)
+	set, _ := load(o.dir, k, stderr)
+	if set == nil {
+		return exitError(exitFailed)
+	}
+	wf := set.Workflow(name)
+	if wf == nil {
+		var names []string
+		for _, w := range set.Workflows() {
+			names = append(names, w.Name)
+		}
+		return usage("there is no workflow %q in %s; there are: %s", name, o.dir, strings.Join(names, ", "))
+	}
+	if wf.Secrets != nil {
+		dry.redact = wf.Secrets.String
+	}
+	shapeEvent(ev, wf)
+	if wf.Filter != nil && ev.Trigger == "webhook" && !o.noFilter {
+		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "the filter of %s fails on this event: %v\n", wf.Name, err)
+			return exitError(exitFailed)
+		case !ok:
+			fmt.Fprintf(stdout, "filtered: the filter of %s is false for this event, so a webhook would start no run (--no-filter runs it anyway)\n  filter = %q\n", wf.Name, wf.Filter.Source)
+			return nil
+		}
+	}
+
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	rdb, closeRedis, err := openRedis(ctx, "", 8, quiet)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	eng := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
+	eng.Use(set)
+	pool := eng.NewPool(8)
+	pool.Start()
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = pool.Stop(stopCtx)
+	}()
+
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	runID, err := eng.Start(ctx, wf, ev)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "run %s of %s (%s event)\n", runID, wf.Name, ev.Trigger)
+	run, err := follow(ctx, eng, runID, out, dry.requests)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", runID, err)
+	}
+	if o.asJSON {
+		data, err := json.MarshalIndent(run, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", data)
+	} else {
+		printRunEnd(out, run, false)
+	}
+	if run.Status != "succeeded" {
+		if o.dryRun && !o.asJSON {
+			fmt.Fprintln(out, "  (in a dry run, each http step gets an empty answer unless --response STEP=FILE gives one; steps that read earlier answers may fail for that)")
+		}
+		return exitError(exitFailed)
+	}
+	return nil
+}
+
+// answers reads --response: the JSON body a dry run answers each named step with.
+func (o *localRun) answers(stdin io.Reader) (map[string][]byte, error) {
+	answers := map[string][]byte{}
+	for _, r := range o.responses {
+		step, v, ok := strings.Cut(r, "=")
+		if !ok || step == "" {
+			return nil, usage("--response %q: write it as STEP=FILE or STEP='{…}'", r)
+		}
+		data := []byte(v)
+		if t := strings.TrimSpace(v); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+			var err error
+			if data, err = readEventFile(v, stdin); err != nil {
+				return nil, usage("--response %s: %v", step, err)
+			}
+		}
+		if !json.Valid(data) {
+			return nil, usage("--response %s: not JSON", step)
+		}
+		answers[step] = data
+	}
+	if len(answers) > 0 && !o.dryRun {
+		return nil, usage("--response answers steps only in a --dry-run")
+	}
+	return answers, nil
+}
+
+// follow waits for the run to finish, printing each step as it ends, with what
+// sent(step) says it sent.
+func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, sent func(step string) string) (*engine.Run, error) {
+	printed := 0
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		run, err := eng.Run(ctx, runID)
+		if err != nil {
+			return nil, err
+		}
+		done := run.Status == "succeeded" || run.Status == "failed"
+		// Once the run is done, the steps a failure left unrun are printed too.
+		for ; printed < len(run.Steps) && (done || stepDone(run.Steps[printed].Status)); printed++ {
+			s := &run.Steps[printed]
+			printStep(w, printed+1, s, sent(s.Name))
+		}
+		if done {
+			return run, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("not finished after --timeout: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func stepDone(status string) bool {
+	return status == "succeeded" || status == "failed" || status == "skipped"
+}
+
+// event reads the event body named by --event, with its content type and headers.
+func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
+	ev := &workflows.Event{ID: id.New(), Trigger: "manual", ReceivedAt: time.Now().UTC(),
+		ContentType: "application/json", Raw: "{}", Headers: map[string]string{}}
+	if o.eventFile != "" {
+		data, err := readEventFile(o.eventFile, stdin)
+		if err != nil {
+			return nil, err
+		}
+		ev.Raw = string(data)
+		ev.ContentType = contentTypeOf(o.eventFile)
+	}
+	if o.contentType != "" {
+		if _, _, err := mime.ParseMediaType(o.contentType); err != nil {
+			return nil, usage("--content-type %q: %v", o.contentType, err)
+		}
+		ev.ContentType = o.contentType
+	}
+	for _, h := range o.headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, usage("--header %q: write it as \"Name: value\"", h)
+		}
+		ev.Headers[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+	}
+	if ev.Headers["content-type"] == "" {
+		ev.Headers["content-type"] = ev.ContentType
+	}
+	body, err := workflows.ParseBody(ev.ContentType, []byte(ev.Raw))
+	if err != nil {
+		return nil, usage("--event %s: %v", o.eventFile, err)
+	}
+	ev.Body = body
+	return ev, nil
+}
+
+// shapeEvent makes the event the one the workflow's first trigger would make: a
+// webhook's request, or a tick of its schedule when it has only schedules and no event
+// was given.
+func shapeEvent(ev *workflows.Event, wf *workflows.Workflow) {
+	for _, t := range wf.Triggers {
+		if hook, ok := t.Config.(*triggers.Webhook); ok {
+			ev.Trigger, ev.Method, ev.Path = "webhook", hook.Method, hook.Path
+			return
+		}
+	}
+	for _, t := range wf.Triggers {
+		if s, ok := t.Config.(*triggers.Schedule); ok && ev.Raw == "{}" {
+			now := ev.ReceivedAt.Truncate(time.Second)
+			ev.Trigger = "schedule"
+			ev.Raw = fmt.Sprintf(`{"schedule":%q,"scheduled_at":%q,"catch_up":false}`, s.Key(), now.Format(time.RFC3339))
+			ev.Body, _ = workflows.ParseBody("application/json", []byte(ev.Raw))
+			return
+		}
+	}
+}
+
+// readEventFile reads an event from a file, or standard input for "-", up to the
+// largest body a webhook takes.
+func readEventFile(name string, stdin io.Reader) ([]byte, error) {
+	const limit = triggers.MaxBodyLimit
+	var r io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, usage("--event: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("--event %s: %w", name, err)
+	}
+	if len(data) > limit {
+		return nil, usage("--event %s: larger than %d bytes", name, limit)
+	}
+	return data, nil
+}
+
+// contentTypeOf gives an event file's content type by its extension; JSON otherwise.
+func contentTypeOf(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".json":
+		return "application/json"
+	case ".form":
+		return "application/x-www-form-urlencoded"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	case ".xml":
+		return "application/xml"
+	}
+	return "application/json"
+}
+
+// dryRunTransport describes each request instead of sending it, and answers 200 with
+// an empty JSON object or the step's --response.
+type dryRunTransport struct {
+	redact  func(string) string // hides the workflow's secrets
+	answers map[string][]byte   // by step name: the body to answer with
+
+	mu   sync.Mutex
+	sent map[string][]string // by step name: the requests it would have sent
+}
+
+// requests returns, once, what the step would have sent.
+func (t *dryRunTransport) requests(step string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := strings.Join(t.sent[step], "")
+	delete(t.sent, step)
+	return out
+}
+
+func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		body, err = io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var b strings.Builder // one write, so that the lines stay together
+	fmt.Fprintf(&b, "     → %s %s\n", req.Method, t.redact(req.URL.String()))
+	names := make([]string, 0, len(req.Header))
+	for name := range req.Header {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		value := strings.Join(req.Header.Values(name), ", ")
+		if engine.IsCredentialHeader(name) {
+			value = "[redacted]"
+		}
+		fmt.Fprintf(&b, "       %s: %s\n", name, t.redact(value))
+	}
+	if len(body) > 0 {
+		for _, line := range strings.Split(strings.TrimRight(t.redact(string(body)), "\n"), "\n") {
+			fmt.Fprintf(&b, "       %s\n", line)
+		}
+	}
+	answer := []byte("{}")
+	_, step, _ := strings.Cut(req.Header.Get("Idempotency-Key"), ":") // <run>:<step>
+	if t.answers[step] != nil {
+		answer = t.answers[step]
+	}
+	fmt.Fprintf(&b, "       (dry run: not sent; answered 200 %s)\n", oneLine(string(answer), 60))
+	t.mu.Lock()
+	if t.sent == nil {
+		t.sent = map[string][]string{}
+	}
+	t.sent[step] = append(t.sent[step], b.String())
+	t.mu.Unlock()
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": {"application/json"}},
+		Body:          io.NopCloser(bytes.NewReader(answer)),
+		ContentLength: int64(len(answer)), Request: req,
+	}, nil
+}

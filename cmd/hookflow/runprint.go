@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+)
+
+// maxOutputLines is how much of a value the step-by-step view prints; --json prints
+// all of it.
+const maxOutputLines = 40
+
+// printRun prints a run for people: what started it, then each step. withEvent adds
+// the event's body.
+func printRun(w io.Writer, run *engine.Run, withEvent bool) {
+	fmt.Fprintf(w, "run %s of %s, version %s\n", run.ID, run.Workflow, run.Version)
+	if ev := run.Event; ev != nil {
+		fmt.Fprintf(w, "event %s: %s", ev.ID, ev.Trigger)
+		if ev.Method != "" {
+			fmt.Fprintf(w, " %s %s", ev.Method, ev.Path)
+		}
+		fmt.Fprintf(w, ", received %s\n", ev.ReceivedAt.Local().Format(time.DateTime))
+		if withEvent && ev.Body != nil {
+			printValue(w, "  body: ", ev.Body)
+		}
+	}
+	for i := range run.Steps {
+		printStep(w, i+1, &run.Steps[i], "")
+	}
+	printRunEnd(w, run, true)
+}
+
+// printStep prints one step: "2. mark_paid (http) succeeded in 41ms", then requests
+// (what a dry run would have sent), then its error or output.
+func printStep(w io.Writer, n int, s *engine.StepRun, requests string) {
+	line := fmt.Sprintf("  %d. %s", n, s.Name)
+	if s.Kind != "" {
+		line += " (" + s.Kind + ")"
+	}
+	line += " " + s.Status
+	if s.DurationMS != nil && s.Status != "skipped" {
+		line += " in " + millis(s.DurationMS)
+	}
+	if s.Attempts > 1 {
+		line += fmt.Sprintf(" after %d attempts", s.Attempts)
+	}
+	if s.NextAttemptAt != nil {
+		line += ", next attempt " + s.NextAttemptAt.Local().Format(time.TimeOnly)
+	}
+	fmt.Fprintln(w, line)
+	io.WriteString(w, requests)
+	if s.Error != "" {
+		fmt.Fprintf(w, "     error: %s\n", s.Error)
+	}
+	if s.Output != nil {
+		printValue(w, "     output: ", s.Output)
+	}
+}
+
+// printRunEnd prints how the run ended; kept says it stays in a Redis to be replayed.
+func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
+	line := "run " + run.Status
+	if run.DurationMS != nil {
+		line += " in " + millis(run.DurationMS)
+	}
+	if run.Replays > 0 {
+		line += fmt.Sprintf(", replayed %d time%s", run.Replays, plural(run.Replays))
+	}
+	fmt.Fprintln(w, line)
+	if run.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", run.Error)
+	}
+	if run.DeadLetter != "" && kept {
+		fmt.Fprintf(w, "  dead letter %s: replay it with: hookflow runs replay %s\n", run.DeadLetter, run.ID)
+	}
+}
+
+// printValue prints v as indented JSON after prefix, cut at maxOutputLines.
+func printValue(w io.Writer, prefix string, v any) {
+	data, err := json.MarshalIndent(v, strings.Repeat(" ", len(prefix)), "  ")
+	if err != nil {
+		fmt.Fprintf(w, "%s%v\n", prefix, v)
+		return
+	}
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > maxOutputLines {
+		more := len(lines) - maxOutputLines
+		lines = append(lines[:maxOutputLines], fmt.Sprintf("%s… %d more lines (--json shows all)", strings.Repeat(" ", len(prefix)), more))
+	}
+	fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(lines, "\n"))
+}

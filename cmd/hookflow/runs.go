@@ -1,0 +1,334 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookflow/hookflow/engine"
+)
+
+// adminCommand is a command that calls the admin API: it gets --admin and --json.
+type adminCommand struct {
+	addr   string
+	asJSON bool
+}
+
+func (a *adminCommand) flags(cmd *cobra.Command) {
+	adminFlag(cmd, &a.addr)
+	cmd.PersistentFlags().BoolVar(&a.asJSON, "json", false, "print the admin API's JSON answer instead of a table")
+}
+
+// get calls the admin API and prints its answer: as JSON with --json, otherwise
+// decoded into out and shown by text.
+func (a *adminCommand) get(cmd *cobra.Command, method, path string, body []byte, out any, text func(io.Writer) error) error {
+	c, err := newAdminClient(a.addr)
+	if err != nil {
+		return err
+	}
+	var raw json.RawMessage
+	if err := c.call(cmd.Context(), method, path, body, &raw); err != nil {
+		return err
+	}
+	if a.asJSON {
+		return printJSON(cmd.OutOrStdout(), raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("the admin API answered something that is not hookflow's JSON: %w", err)
+	}
+	return text(cmd.OutOrStdout())
+}
+
+func runsCommand() *cobra.Command {
+	var a adminCommand
+	cmd := &cobra.Command{
+		Use:     "runs",
+		GroupID: "operate",
+		Short:   "List, show, replay and start runs",
+		Long: `runs reads the run history of a running hookflow serve through its admin API
+(--admin, default ` + defaultAdmin + `), replays failed runs and starts new ones.`,
+		Example: `  hookflow runs list --workflow order_paid --status failed
+  hookflow runs show 01JD3WZ2Q7T5
+  hookflow runs replay 01JD3WZ2Q7T5
+  hookflow runs start order_paid --event event.json`,
+		Args: maxArgs(0),
+	}
+	a.flags(cmd)
+	cmd.AddCommand(runsListCommand(&a), runsShowCommand(&a), runsReplayCommand(&a), runsStartCommand(&a))
+	return cmd
+}
+
+func runsListCommand(a *adminCommand) *cobra.Command {
+	var workflow, status, cursor string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Long: `list shows runs, newest first, a page at a time: when there are more, it ends with
+the command for the next page.`,
+		Example: `  hookflow runs list
+  hookflow runs list --workflow order_paid --status failed --limit 200
+  hookflow runs list --json | jq -r '.runs[].id'`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"workflow": workflow, "status": status, "cursor": cursor} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if limit > 0 {
+				q.Set("limit", strconv.Itoa(limit))
+			}
+			path := "/runs"
+			if len(q) > 0 {
+				path += "?" + q.Encode()
+			}
+			var page engine.RunPage
+			return a.get(cmd, "GET", path, nil, &page, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tCREATED\tDURATION\tERROR")
+				for _, r := range page.Runs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status,
+						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), oneLine(r.Error, 60))
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if len(page.Runs) == 0 {
+					fmt.Fprintln(w, "(no runs)")
+				}
+				if page.Next != "" {
+					fmt.Fprintf(w, "more: %s --cursor %s\n", cmd.CommandPath(), page.Next)
+				}
+				return nil
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&workflow, "workflow", "", "only runs of this workflow")
+	fs.StringVar(&status, "status", "", "only runs with this status: "+strings.Join(engine.Statuses, ", "))
+	fs.IntVar(&limit, "limit", 0, "runs per page (default 50, at most 500)")
+	fs.StringVar(&cursor, "cursor", "", "where to go on from: the cursor a previous page ended with")
+	return cmd
+}
+
+func runsShowCommand(a *adminCommand) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show a run: its event and what each step sent and got back",
+		Example: `  hookflow runs show 01JD3WZ2Q7T5
+  hookflow runs show --json 01JD3WZ2Q7T5 | jq '.steps[] | {name, status, error}'`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var run engine.Run
+			return a.get(cmd, "GET", "/runs/"+url.PathEscape(args[0]), nil, &run, func(w io.Writer) error {
+				printRun(w, &run, true)
+				return nil
+			})
+		},
+	}
+}
+
+func runsReplayCommand(a *adminCommand) *cobra.Command {
+	return &cobra.Command{
+		Use:   "replay RUN",
+		Short: "Replay a failed run from the step it failed on",
+		Long: `replay runs a failed run again from the step it failed on, with the workflow
+version it started with; the steps that succeeded do not run again.`,
+		Example: `  hookflow runs replay 01JD3WZ2Q7T5`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out struct {
+				RunID string `json:"run_id"`
+			}
+			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/replay", nil, &out, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "run %s queued again from its failed step; follow it with: hookflow runs show %s\n", out.RunID, out.RunID)
+				return err
+			})
+		},
+	}
+}
+
+func runsStartCommand(a *adminCommand) *cobra.Command {
+	var eventFile string
+	cmd := &cobra.Command{
+		Use:   "start WORKFLOW",
+		Short: "Start a run of a workflow now, with a JSON event",
+		Long: `start queues a run of a workflow loaded by the running hookflow, as its admin API's
+manual start does: the JSON in --event (a file, or - for standard input; default {})
+is event.body, and event.trigger is "manual". The workflow's filter does not apply.`,
+		Example: `  hookflow runs start order_paid --event event.json
+  echo '{"id": "ord_1"}' | hookflow runs start order_paid --event -`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body := []byte("{}")
+			if eventFile != "" {
+				var err error
+				if body, err = readEventFile(eventFile, cmd.InOrStdin()); err != nil {
+					return err
+				}
+				if !json.Valid(body) {
+					return usage("--event %s: the event of a manual start must be JSON", eventFile)
+				}
+			}
+			var out struct {
+				RunID     string `json:"run_id"`
+				StatusURL string `json:"status_url"`
+			}
+			return a.get(cmd, "POST", "/workflows/"+url.PathEscape(args[0])+"/runs", body, &out, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "run %s queued; follow it with: hookflow runs show %s\n", out.RunID, out.RunID)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&eventFile, "event", "", "`file` holding the event's JSON body, or - for standard input")
+	return cmd
+}
+
+func dlqCommand() *cobra.Command {
+	var a adminCommand
+	cmd := &cobra.Command{
+		Use:     "dlq",
+		GroupID: "operate",
+		Short:   "List and retry dead letters: runs whose step failed for good",
+		Long: `dlq reads the dead letters of a running hookflow serve through its admin API
+(--admin, default ` + defaultAdmin + `): one per failed run, naming the step that failed.
+Retrying one replays its run from that step.`,
+		Example: `  hookflow dlq list
+  hookflow dlq retry 01JD3WZ2Q7T5:charge`,
+		Args: maxArgs(0),
+	}
+	a.flags(cmd)
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List dead letters, newest first",
+		Example: `  hookflow dlq list --limit 20
+  hookflow dlq list --json | jq -r '.dead_letters[].id'`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "/dlq"
+			if limit > 0 {
+				path += "?limit=" + strconv.Itoa(limit)
+			}
+			var out struct {
+				DeadLetters []engine.DeadLetter `json:"dead_letters"`
+			}
+			return a.get(cmd, "GET", path, nil, &out, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTEP\tATTEMPTS\tDEAD AT\tERROR")
+				for _, d := range out.DeadLetters {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Workflow, d.Step, d.Attempts,
+						d.DeadAt.Local().Format(time.DateTime), oneLine(d.Error, 60))
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if len(out.DeadLetters) == 0 {
+					fmt.Fprintln(w, "(no dead letters)")
+				}
+				return nil
+			})
+		},
+	}
+	list.Flags().IntVar(&limit, "limit", 0, "how many (default 50, at most 500)")
+	retry := &cobra.Command{
+		Use:     "retry ID",
+		Short:   "Replay a dead letter's run from its failed step",
+		Example: `  hookflow dlq retry 01JD3WZ2Q7T5:charge`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out struct {
+				RunID string `json:"run_id"`
+			}
+			return a.get(cmd, "POST", "/dlq/"+url.PathEscape(args[0])+"/retry", nil, &out, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "run %s queued again from its failed step; follow it with: hookflow runs show %s\n", out.RunID, out.RunID)
+				return err
+			})
+		},
+	}
+	cmd.AddCommand(list, retry)
+	return cmd
+}
+
+func workflowsCommand() *cobra.Command {
+	var a adminCommand
+	cmd := &cobra.Command{
+		Use:     "workflows",
+		GroupID: "operate",
+		Short:   "List the workflows a running hookflow serves",
+		Long: `workflows lists the workflows that a running hookflow serve has in use, with
+their triggers, through its admin API (--admin, default ` + defaultAdmin + `).`,
+		Example: `  hookflow workflows
+  hookflow workflows --admin 10.0.0.5:8081 --json`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out struct {
+				Workflows []struct {
+					Name     string           `json:"name"`
+					Version  string           `json:"version"`
+					File     string           `json:"file"`
+					Triggers []map[string]any `json:"triggers"`
+					Steps    []struct{}       `json:"steps"`
+				} `json:"workflows"`
+			}
+			return a.get(cmd, "GET", "/workflows", nil, &out, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tTRIGGERS\tSTEPS\tVERSION\tFILE")
+				for _, wf := range out.Workflows {
+					var ts []string
+					for _, t := range wf.Triggers {
+						ts = append(ts, triggerText(t))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", wf.Name, strings.Join(ts, ", "), len(wf.Steps), wf.Version, wf.File)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	a.flags(cmd)
+	return cmd
+}
+
+// triggerText is a trigger as the workflow list shows it: "POST /hooks/orders",
+// "cron 0 9 * * * Europe/Paris", "every 1m0s".
+func triggerText(t map[string]any) string {
+	switch {
+	case t["url_path"] != nil:
+		return fmt.Sprintf("%v %v", t["method"], t["url_path"])
+	case t["cron"] != nil:
+		return fmt.Sprintf("cron %v %v", t["cron"], t["timezone"])
+	case t["every"] != nil:
+		return fmt.Sprintf("every %v", t["every"])
+	}
+	return fmt.Sprint(t["kind"])
+}
+
+func millis(ms *int64) string {
+	if ms == nil {
+		return "-"
+	}
+	if *ms == 0 {
+		return "<1ms"
+	}
+	return (time.Duration(*ms) * time.Millisecond).String()
+}
+
+// oneLine shortens s to one line of at most n characters.
+func oneLine(s string, n int) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-1]) + "…"
+	}
+	return s
+}
