@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The examples run end to end: each example directory served as `hookflow serve` does
@@ -19,6 +22,8 @@ var exampleEnv = map[string]string{
 	"QUICKSTART_HOOKS_URL":  "http://127.0.0.1:8080/hooks",
 	"GITHUB_WEBHOOK_SECRET": "It's a Secret to Everybody",
 	"SLACK_WEBHOOK_URL":     "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+	"STRIPE_WEBHOOK_SECRET": "whsec_test_secret",
+	"CRM_TOKEN":             "crm-token-7f3a9c",
 }
 
 func setExampleEnv(t *testing.T) {
@@ -32,6 +37,9 @@ func setExampleEnv(t *testing.T) {
 func TestExampleSignatureVectors(t *testing.T) {
 	if got := signGitHub("It's a Secret to Everybody", []byte("Hello, World!")); got != "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17" {
 		t.Errorf("github: %s", got)
+	}
+	if got := signStripe("whsec_test_secret", 1700000000, []byte(`{"id":"evt_test_webhook","object":"event"}`)); got != "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990" {
+		t.Errorf("stripe: %s", got)
 	}
 }
 
@@ -118,4 +126,117 @@ func deliverGitHub(t *testing.T, hook string, body []byte, headers http.Header, 
 	h.Set("X-GitHub-Delivery", delivery)
 	h.Set("X-Hub-Signature-256", signGitHub(secret, body))
 	return deliver(t, hook, body, h)
+}
+
+func TestExampleStripePayment(t *testing.T) {
+	setExampleEnv(t)
+	var patches atomic.Int32
+	crm := newFakeAPI(t, func(r request, w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.method == "GET" && r.path == "/api/v1/customers" && r.query.Get("email") == "jenny.rosen@example.com":
+			io.WriteString(w, `{"results": [{"id": "c_1042", "name": "Jenny Rosen", "email": "jenny.rosen@example.com"}]}`)
+		case r.method == "GET" && r.path == "/api/v1/customers":
+			io.WriteString(w, `{"results": []}`)
+		case r.method == "PATCH" && patches.Add(1) == 1:
+			w.WriteHeader(http.StatusServiceUnavailable) // the CRM has a bad moment
+			io.WriteString(w, `{"error": "try again"}`)
+		case r.method == "PATCH":
+			io.WriteString(w, `{"id": "c_1042", "url": "https://crm.example.com/customers/c_1042"}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	})
+	chat := newFakeAPI(t, func(r request, w http.ResponseWriter) { io.WriteString(w, "ok") })
+	t.Setenv("CRM_URL", crm.URL+"/api/v1")
+	t.Setenv("SLACK_WEBHOOK_URL", chat.URL+"/services/T0000/B0000/XXXXXXXX")
+	s := serveExample(t, "stripe-payment")
+	hook := "http://" + s.publicAddr + "/hooks/stripe"
+	secret := exampleEnv["STRIPE_WEBHOOK_SECRET"]
+	event, headers := exampleFile(t, "stripe-payment", "event.json"), exampleHeaders(t, "stripe-payment")
+	now := time.Now().Unix()
+
+	// Another secret, and the right one over a timestamp 10 minutes old (a replayed
+	// request): both refused, nothing started.
+	for name, sig := range map[string]string{
+		"bad signature": signStripe("whsec_another_secret", now, event),
+		"old timestamp": signStripe(secret, now-600, event),
+	} {
+		h := headers.Clone()
+		h.Set("Stripe-Signature", sig)
+		if a := deliver(t, hook, event, h); a.status != http.StatusUnauthorized {
+			t.Fatalf("%s: %d %s", name, a.status, a.body)
+		}
+	}
+	if runs := listRuns(t, s, "stripe_payment"); len(runs) != 0 {
+		t.Fatalf("refused deliveries started runs: %v", runs)
+	}
+	crm.none(t)
+
+	h := headers.Clone()
+	h.Set("Stripe-Signature", signStripe(secret, now, event))
+	a := deliver(t, hook, event, h)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("payment: %d %s", a.status, a.body)
+	}
+	runID := a.json(t)["run_id"].(string)
+
+	find := crm.next(t)
+	if find.method != "GET" || find.path != "/api/v1/customers" || find.query.Get("email") != "jenny.rosen@example.com" ||
+		find.header.Get("Authorization") != "Bearer "+exampleEnv["CRM_TOKEN"] {
+		t.Errorf("lookup: %s %s?%s, Authorization %q", find.method, find.path, find.query.Encode(), find.header.Get("Authorization"))
+	}
+	// The update goes to the id the lookup returned; it fails once with a 503 and is
+	// retried with the same Idempotency-Key: the Stripe event's id.
+	wantPatch := `{"stripe_customer_id": "cus_R1x8PqLm2ZkT0a", "status": "paid", "last_payment": {
+		"payment_intent": "pi_3QdL5k2eZvKYlo2C1c0Tb8yN", "amount": 49.99, "currency": "USD", "description": "Order #1042"}}`
+	for attempt := 1; attempt <= 2; attempt++ {
+		patch := crm.next(t)
+		if patch.method != "PATCH" || patch.path != "/api/v1/customers/c_1042" || patch.header.Get("Idempotency-Key") != "evt_3QdL5k2eZvKYlo2C1mXq8r7T" ||
+			patch.header.Get("Authorization") != "Bearer "+exampleEnv["CRM_TOKEN"] {
+			t.Errorf("update, attempt %d: %s %s, Idempotency-Key %q", attempt, patch.method, patch.path, patch.header.Get("Idempotency-Key"))
+		}
+		sameJSON(t, "update", patch.body, wantPatch)
+	}
+	msg := chat.next(t)
+	if msg.method != "POST" || msg.path != "/services/T0000/B0000/XXXXXXXX" {
+		t.Errorf("notice sent as %s %s", msg.method, msg.path)
+	}
+	sameJSON(t, "notice", msg.body, `{"text": "Payment received: 49.99 USD from <https://crm.example.com/customers/c_1042|Jenny Rosen> for Order #1042"}`)
+	run := waitRun(t, statusURL(s, runID))
+	wantSteps(t, run, "succeeded", "find_customer=succeeded", "mark_paid=succeeded", "notify=succeeded", "notify_unknown=skipped")
+	if n := stepNamed(t, run, "mark_paid")["attempts"]; n != 2.0 {
+		t.Errorf("mark_paid took %v attempts, want 2", n)
+	}
+
+	// Stripe sends the event again: the stripe preset dedupes on its id.
+	h.Set("Stripe-Signature", signStripe(secret, time.Now().Unix(), event))
+	if a := deliver(t, hook, event, h); a.status != http.StatusOK || a.json(t)["status"] != "duplicate" {
+		t.Errorf("repeated event: %d %s", a.status, a.body)
+	}
+
+	// A payer the CRM does not know: no update, and a notice that says so.
+	unknown := bytes.Replace(event, []byte("jenny.rosen@example.com"), []byte("new.buyer@example.com"), 1)
+	unknown = bytes.Replace(unknown, []byte("evt_3QdL5k2eZvKYlo2C1mXq8r7T"), []byte("evt_3QdL5k2eZvKYlo2C1unknown"), 1)
+	h.Set("Stripe-Signature", signStripe(secret, time.Now().Unix(), unknown))
+	a = deliver(t, hook, unknown, h)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("unknown payer: %d %s", a.status, a.body)
+	}
+	if find := crm.next(t); find.query.Get("email") != "new.buyer@example.com" {
+		t.Errorf("lookup of the unknown payer: %v", find.query)
+	}
+	sameJSON(t, "notice", chat.next(t).body, `{"text": "Payment received: 49.99 USD from new.buyer@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>"}`)
+	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded",
+		"find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
+
+	// Other event types are filtered.
+	failed := bytes.Replace(event, []byte(`"payment_intent.succeeded"`), []byte(`"payment_intent.payment_failed"`), 1)
+	failed = bytes.Replace(failed, []byte("evt_3QdL5k2eZvKYlo2C1mXq8r7T"), []byte("evt_3QdL5k2eZvKYlo2C1failed1"), 1)
+	h.Set("Stripe-Signature", signStripe(secret, time.Now().Unix(), failed))
+	if a := deliver(t, hook, failed, h); a.status != http.StatusOK || a.json(t)["status"] != "filtered" {
+		t.Errorf("payment_failed: %d %s", a.status, a.body)
+	}
+	crm.none(t)
+	chat.none(t)
 }
