@@ -19,11 +19,14 @@ import (
 // no default. The URLs of the APIs they call default to real hosts; each test points
 // them at its fakes.
 var exampleEnv = map[string]string{
-	"QUICKSTART_HOOKS_URL":  "http://127.0.0.1:8080/hooks",
-	"GITHUB_WEBHOOK_SECRET": "It's a Secret to Everybody",
-	"SLACK_WEBHOOK_URL":     "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-	"STRIPE_WEBHOOK_SECRET": "whsec_test_secret",
-	"CRM_TOKEN":             "crm-token-7f3a9c",
+	"QUICKSTART_HOOKS_URL":   "http://127.0.0.1:8080/hooks",
+	"GITHUB_WEBHOOK_SECRET":  "It's a Secret to Everybody",
+	"SLACK_WEBHOOK_URL":      "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+	"STRIPE_WEBHOOK_SECRET":  "whsec_test_secret",
+	"CRM_TOKEN":              "crm-token-7f3a9c",
+	"SHOPIFY_WEBHOOK_SECRET": "shop-secret",
+	"WAREHOUSE_TOKEN":        "wms-token-51be0d",
+	"ACCOUNTING_API_KEY":     "books-key-90ac4e",
 }
 
 func setExampleEnv(t *testing.T) {
@@ -40,6 +43,9 @@ func TestExampleSignatureVectors(t *testing.T) {
 	}
 	if got := signStripe("whsec_test_secret", 1700000000, []byte(`{"id":"evt_test_webhook","object":"event"}`)); got != "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990" {
 		t.Errorf("stripe: %s", got)
+	}
+	if got := signShopify("shop-secret", []byte(`{"id":1}`)); got != "plW8VGqq0nDMIEhDqaNNW99asdUCy7EIqLZVcQwtAZ0=" {
+		t.Errorf("shopify: %s", got)
 	}
 }
 
@@ -239,4 +245,82 @@ func TestExampleStripePayment(t *testing.T) {
 	}
 	crm.none(t)
 	chat.none(t)
+}
+
+func TestExampleShopifyOrder(t *testing.T) {
+	setExampleEnv(t)
+	warehouse := newFakeAPI(t, func(r request, w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id": "shp_9999", "status": "pending"}`)
+	})
+	accounting := newFakeAPI(t, func(r request, w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id": "inv_2026_0042"}`)
+	})
+	t.Setenv("WAREHOUSE_URL", warehouse.URL+"/api")
+	t.Setenv("ACCOUNTING_URL", accounting.URL+"/api/v3")
+	s := serveExample(t, "shopify-order")
+	hook := "http://" + s.publicAddr + "/hooks/shopify/orders"
+	secret := exampleEnv["SHOPIFY_WEBHOOK_SECRET"]
+	event, headers := exampleFile(t, "shopify-order", "event.json"), exampleHeaders(t, "shopify-order")
+
+	h := headers.Clone()
+	h.Set("X-Shopify-Hmac-Sha256", signShopify("another-secret", event))
+	if a := deliver(t, hook, event, h); a.status != http.StatusUnauthorized {
+		t.Fatalf("bad HMAC: %d %s", a.status, a.body)
+	}
+	if runs := listRuns(t, s, "shopify_order"); len(runs) != 0 {
+		t.Fatalf("a refused delivery started runs: %v", runs)
+	}
+
+	h.Set("X-Shopify-Hmac-Sha256", signShopify(secret, event))
+	a := deliver(t, hook, event, h)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("order: %d %s", a.status, a.body)
+	}
+	runID := a.json(t)["run_id"].(string)
+
+	// The order id is a 64-bit integer: it stays exact, in the body and in the keys.
+	ship := warehouse.next(t)
+	if ship.method != "POST" || ship.path != "/api/shipments" || ship.header.Get("Authorization") != "Bearer "+exampleEnv["WAREHOUSE_TOKEN"] ||
+		ship.header.Get("Idempotency-Key") != "shopify-order-820982911946154508" {
+		t.Errorf("shipment: %s %s, Authorization %q, Idempotency-Key %q", ship.method, ship.path, ship.header.Get("Authorization"), ship.header.Get("Idempotency-Key"))
+	}
+	sameJSON(t, "shipment", ship.body, `{"reference": "#9999", "order_id": 820982911946154508,
+		"ship_to": {"name": "John Smith", "city": "Ottawa", "zip": "K2P 1L4", "country": "CA", "email": "jon@example.com"},
+		"items": [{"sku": "IPOD2008PINK", "quantity": 1}, {"sku": "IPOD2008BLACK", "quantity": 1}]}`)
+
+	inv := accounting.next(t)
+	if inv.method != "POST" || inv.path != "/api/v3/invoices" || inv.header.Get("X-Api-Key") != exampleEnv["ACCOUNTING_API_KEY"] ||
+		inv.header.Get("Idempotency-Key") != "shopify-invoice-820982911946154508" {
+		t.Errorf("invoice: %s %s, X-Api-Key %q, Idempotency-Key %q", inv.method, inv.path, inv.header.Get("X-Api-Key"), inv.header.Get("Idempotency-Key"))
+	}
+	sameJSON(t, "invoice", inv.body, `{"reference": "Shopify #9999",
+		"customer": {"email": "jon@example.com", "name": "John Smith"}, "currency": "USD",
+		"lines": [{"description": "IPod Nano - 8GB (IPOD2008PINK)", "quantity": 1, "unit_price": "199.00"},
+		          {"description": "IPod Nano - 8GB (IPOD2008BLACK)", "quantity": 1, "unit_price": "199.00"}],
+		"total": "199.65", "status": "paid", "shipment": "shp_9999"}`)
+	wantSteps(t, waitRun(t, statusURL(s, runID)), "succeeded", "shipment=succeeded", "invoice=succeeded")
+
+	// Shopify retries a delivery with the same X-Shopify-Webhook-Id: nothing new starts.
+	if a := deliver(t, hook, event, h); a.status != http.StatusOK || a.json(t)["status"] != "duplicate" {
+		t.Errorf("repeated delivery: %d %s", a.status, a.body)
+	}
+	// An order not paid yet, and another topic on the same URL, are filtered.
+	pending := bytes.Replace(event, []byte(`"financial_status": "paid"`), []byte(`"financial_status": "pending"`), 1)
+	h.Set("X-Shopify-Webhook-Id", "a8b0c3e2-0000-4000-8000-000000000001")
+	h.Set("X-Shopify-Hmac-Sha256", signShopify(secret, pending))
+	if a := deliver(t, hook, pending, h); a.status != http.StatusOK || a.json(t)["status"] != "filtered" {
+		t.Errorf("pending order: %d %s", a.status, a.body)
+	}
+	h.Set("X-Shopify-Topic", "orders/updated")
+	h.Set("X-Shopify-Webhook-Id", "a8b0c3e2-0000-4000-8000-000000000002")
+	h.Set("X-Shopify-Hmac-Sha256", signShopify(secret, event))
+	if a := deliver(t, hook, event, h); a.status != http.StatusOK || a.json(t)["status"] != "filtered" {
+		t.Errorf("orders/updated: %d %s", a.status, a.body)
+	}
+	warehouse.none(t)
+	accounting.none(t)
 }
