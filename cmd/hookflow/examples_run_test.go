@@ -27,6 +27,7 @@ var exampleEnv = map[string]string{
 	"SHOPIFY_WEBHOOK_SECRET": "shop-secret",
 	"WAREHOUSE_TOKEN":        "wms-token-51be0d",
 	"ACCOUNTING_API_KEY":     "books-key-90ac4e",
+	"PAGERDUTY_ROUTING_KEY":  "R0UT1NGKEY0000000000000000000000",
 }
 
 func setExampleEnv(t *testing.T) {
@@ -323,4 +324,99 @@ func TestExampleShopifyOrder(t *testing.T) {
 	}
 	warehouse.none(t)
 	accounting.none(t)
+}
+
+// TestExampleHealthCheck starts the scheduled workflow by hand, as the admin API
+// allows, rather than wait for its minute. A tick may still fire while a case runs:
+// pages are matched to runs by the run id they carry.
+func TestExampleHealthCheck(t *testing.T) {
+	var failing atomic.Bool
+	service := newFakeAPI(t, func(r request, w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"status": "down", "database": "unreachable"}`)
+			return
+		}
+		io.WriteString(w, `{"status": "ok"}`)
+	})
+	cases := []struct {
+		name       string
+		url        string // the health URL
+		failing    bool
+		page       bool
+		summary    string // in the page's summary
+		checkState any    // steps.check.status: the HTTP status, or "failed" without one
+	}{
+		{name: "healthy", url: service.URL + "/healthz", checkState: 200.0},
+		{name: "503", url: service.URL + "/healthz", failing: true, page: true,
+			summary: "Health check failed: GET " + service.URL + "/…: status 503 Service Unavailable, expected 2xx", checkState: 503.0},
+		{name: "connection refused", url: "http://" + freeAddr(t) + "/healthz", page: true,
+			summary: "connection refused", checkState: "failed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			setExampleEnv(t)
+			failing.Store(tc.failing)
+			pager := newFakeAPI(t, func(r request, w http.ResponseWriter) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusAccepted)
+				io.WriteString(w, `{"status": "success", "message": "Event processed", "dedup_key": "x"}`)
+			})
+			t.Setenv("HEALTH_URL", tc.url)
+			t.Setenv("PAGER_URL", pager.URL+"/v2/enqueue")
+			s := serveExample(t, "health-check")
+
+			status, body := postJSON(t, "http://"+s.adminAddr+"/api/v1/workflows/health_check/runs", `{}`)
+			if status != http.StatusAccepted {
+				t.Fatalf("manual start: %d %v", status, body)
+			}
+			runID := body["run_id"].(string)
+			run := waitRun(t, body["status_url"].(string))
+			check := stepNamed(t, run, "check")
+			if !tc.page {
+				wantSteps(t, run, "succeeded", "check=succeeded", "page=skipped")
+				if got := check["output"].(map[string]any)["status"]; got != tc.checkState {
+					t.Errorf("check's output status %v, want %v", got, tc.checkState)
+				}
+				for _, p := range pager.drain() {
+					if pageRun(p) == runID {
+						t.Errorf("a healthy check paged: %v", p.body)
+					}
+				}
+				return
+			}
+			// The failed check was tried twice, then the run went on to page.
+			wantSteps(t, run, "succeeded", "check=failed", "page=succeeded")
+			if check["attempts"] != 2.0 {
+				t.Errorf("check took %v attempts, want 2", check["attempts"])
+			}
+			var page request
+			for page = pager.next(t); pageRun(page) != runID; page = pager.next(t) {
+			}
+			if page.method != "POST" || page.path != "/v2/enqueue" || page.header.Get("Idempotency-Key") != runID+":page" {
+				t.Errorf("page sent as %s %s, Idempotency-Key %q", page.method, page.path, page.header.Get("Idempotency-Key"))
+			}
+			p := page.body.(map[string]any)
+			payload := p["payload"].(map[string]any)
+			if p["routing_key"] != exampleEnv["PAGERDUTY_ROUTING_KEY"] || p["event_action"] != "trigger" || p["dedup_key"] != "health-check "+tc.url ||
+				payload["source"] != tc.url || payload["severity"] != "critical" || payload["timestamp"] != run["event"].(map[string]any)["received_at"] {
+				t.Errorf("page %v", p)
+			}
+			if summary, _ := payload["summary"].(string); !strings.Contains(summary, tc.summary) {
+				t.Errorf("summary %q, want it to hold %q", summary, tc.summary)
+			}
+			if got := payload["custom_details"].(map[string]any)["status"]; got != normalize(tc.checkState) {
+				t.Errorf("custom_details.status %v (%T), want %v", got, got, tc.checkState)
+			}
+		})
+	}
+}
+
+// pageRun is the run a PagerDuty event came from.
+func pageRun(r request) any {
+	p, _ := r.body.(map[string]any)
+	payload, _ := p["payload"].(map[string]any)
+	details, _ := payload["custom_details"].(map[string]any)
+	return details["run"]
 }
