@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,6 +31,8 @@ var exampleEnv = map[string]string{
 	"WAREHOUSE_TOKEN":        "wms-token-51be0d",
 	"ACCOUNTING_API_KEY":     "books-key-90ac4e",
 	"PAGERDUTY_ROUTING_KEY":  "R0UT1NGKEY0000000000000000000000",
+	"SLACK_SIGNING_SECRET":   "8f742231b10e8888abcd99yyyzzz85a5",
+	"HELPDESK_TOKEN":         "helpdesk-token-c21d",
 }
 
 func setExampleEnv(t *testing.T) {
@@ -44,6 +49,10 @@ func TestExampleSignatureVectors(t *testing.T) {
 	}
 	if got := signStripe("whsec_test_secret", 1700000000, []byte(`{"id":"evt_test_webhook","object":"event"}`)); got != "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990" {
 		t.Errorf("stripe: %s", got)
+	}
+	form := exampleFile(t, "slack-form", "event.form")
+	if got := signSlack("8f742231b10e8888abcd99yyyzzz85a5", 1531420618, form); got != "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503" {
+		t.Errorf("slack: %s", got)
 	}
 	if got := signShopify("shop-secret", []byte(`{"id":1}`)); got != "plW8VGqq0nDMIEhDqaNNW99asdUCy7EIqLZVcQwtAZ0=" {
 		t.Errorf("shopify: %s", got)
@@ -419,4 +428,77 @@ func pageRun(r request) any {
 	payload, _ := p["payload"].(map[string]any)
 	details, _ := payload["custom_details"].(map[string]any)
 	return details["run"]
+}
+
+func TestExampleSlackForm(t *testing.T) {
+	setExampleEnv(t)
+	helpdesk := newFakeAPI(t, func(r request, w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.query.Get("search") {
+		case "":
+			io.WriteString(w, `{"tickets": [
+				{"id": 4711, "subject": "Printer <3rd floor> jams", "url": "https://helpdesk.example.com/t/4711"},
+				{"id": 4712, "subject": "VPN & Wi-Fi drop", "url": "https://helpdesk.example.com/t/4712"}]}`)
+		case "down":
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"error": "maintenance"}`)
+		default:
+			io.WriteString(w, `{"tickets": []}`)
+		}
+	})
+	t.Setenv("HELPDESK_URL", helpdesk.URL+"/api/v2")
+	s := serveExample(t, "slack-form")
+	hook := "http://" + s.publicAddr + "/hooks/slack/commands"
+	secret := exampleEnv["SLACK_SIGNING_SECRET"]
+	form, headers := exampleFile(t, "slack-form", "event.form"), exampleHeaders(t, "slack-form")
+	command := func(form []byte, secret string, ts int64) answer {
+		h := headers.Clone()
+		h.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
+		h.Set("X-Slack-Signature", signSlack(secret, ts, form))
+		return deliver(t, hook, form, h)
+	}
+
+	// Another secret, and a request signed 10 minutes ago: refused, nothing started.
+	if a := command(form, "0000000000000000another000secret", time.Now().Unix()); a.status != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d %s", a.status, a.body)
+	}
+	if a := command(form, secret, time.Now().Unix()-600); a.status != http.StatusUnauthorized {
+		t.Fatalf("old timestamp: %d %s", a.status, a.body)
+	}
+	if runs := listRuns(t, s, "slack_tickets"); len(runs) != 0 {
+		t.Fatalf("refused commands started runs: %v", runs)
+	}
+	helpdesk.none(t)
+
+	// The answer comes in the response to Slack's request.
+	a := command(form, secret, time.Now().Unix())
+	if a.status != http.StatusOK || a.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("command: %d %v %s", a.status, a.header, a.body)
+	}
+	sameJSON(t, "answer", a.json(t), `{"response_type": "ephemeral", "text": "Your open tickets:\n`+
+		`• <https://helpdesk.example.com/t/4711|#4711> Printer &lt;3rd floor&gt; jams\n• <https://helpdesk.example.com/t/4712|#4712> VPN &amp; Wi-Fi drop\n"}`)
+	lookup := helpdesk.next(t)
+	if lookup.method != "GET" || lookup.path != "/api/v2/tickets" || lookup.header.Get("Authorization") != "Bearer "+exampleEnv["HELPDESK_TOKEN"] ||
+		!reflect.DeepEqual(lookup.query, url.Values{"slack_user": {"U2CERLKJA"}, "status": {"open"}, "search": {""}}) {
+		t.Errorf("lookup: %s %s?%s, Authorization %q", lookup.method, lookup.path, lookup.query.Encode(), lookup.header.Get("Authorization"))
+	}
+	wantSteps(t, waitRun(t, statusURL(s, a.header.Get("Hookflow-Run-Id"))), "succeeded",
+		"tickets=succeeded", "answer=succeeded", "none=skipped", "unavailable=skipped")
+
+	// "/tickets printer" finds none; while the helpdesk fails, the user is told so.
+	for search, want := range map[string]string{
+		"printer": "You have no open tickets matching printer.",
+		"down":    "The helpdesk did not answer; try again in a minute.",
+	} {
+		f := bytes.Replace(form, []byte("&text=&"), []byte("&text="+search+"&"), 1)
+		a := command(f, secret, time.Now().Unix())
+		if a.status != http.StatusOK {
+			t.Fatalf("/tickets %s: %d %s", search, a.status, a.body)
+		}
+		sameJSON(t, "answer to /tickets "+search, a.json(t), `{"response_type": "ephemeral", "text": "`+want+`"}`)
+		if q := helpdesk.next(t).query.Get("search"); q != search {
+			t.Errorf("searched for %q, want %q", q, search)
+		}
+	}
+	helpdesk.none(t)
 }
