@@ -15,7 +15,7 @@ const examples = "../../examples"
 
 // TestExamplesLoad loads every example directory with every real kind registered.
 func TestExamplesLoad(t *testing.T) {
-	t.Setenv("QUICKSTART_HOOKS_URL", "http://127.0.0.1:8080/hooks")
+	setExampleEnv(t)
 	entries, err := os.ReadDir(examples)
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +45,11 @@ func TestExamplesLoad(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no examples found")
+	}
+	// Names and paths do not clash: `hookflow serve examples` serves them all.
+	var stderr strings.Builder
+	if set, warnings := load(examples, kinds(nil, nil), &stderr); set == nil || warnings > 0 {
+		t.Errorf("the examples do not load together:\n%s", stderr.String())
 	}
 }
 

@@ -1,0 +1,101 @@
+# Stripe payment -> CRM update -> Slack notice.
+#
+# Add an endpoint in Stripe (Developers > Webhooks) with the URL
+# https://YOUR-HOST/hooks/stripe and the event payment_intent.succeeded; its signing
+# secret (whsec_...) is STRIPE_WEBHOOK_SECRET. See README.md to try it with the sample
+# event.
+
+vars {
+  crm = env("CRM_URL", "https://crm.example.com/api/v1")
+}
+
+workflow "stripe_payment" {
+  description = "Stripe payment_intent.succeeded -> CRM customer marked paid -> Slack notice"
+
+  # Repeated deliveries of one event start nothing: the stripe preset dedupes on the
+  # event's id (evt_...).
+  trigger "webhook" {
+    path = "/stripe"
+    verify "stripe" {
+      secrets = [secret("STRIPE_WEBHOOK_SECRET")]
+    }
+  }
+
+  filter = "event.body.type == 'payment_intent.succeeded'"
+
+  # The CRM answers {"results": [{"id", "name", "email", ...}]}, an empty list when it
+  # knows no one with this e-mail.
+  step "http" "find_customer" {
+    url     = "${vars.crm}/customers"
+    query   = { email = "{{ event.body.data.object.receipt_email }}" }
+    headers = { Authorization = "Bearer ${secret("CRM_TOKEN")}" }
+    timeout = "10s"
+    retry {
+      attempts = 5
+      backoff  = "exponential"
+      initial  = "2s"
+      max      = "1m"
+    }
+  }
+
+  # Links the CRM record to the Stripe customer and records the payment. The
+  # Idempotency-Key is the Stripe event's, so the CRM applies the payment once even if
+  # the event comes again after the dedupe window.
+  step "http" "mark_paid" {
+    if              = "len(steps.find_customer.body.results) > 0"
+    method          = "PATCH"
+    url             = "${vars.crm}/customers/{{ steps.find_customer.body.results[0].id }}"
+    headers         = { Authorization = "Bearer ${secret("CRM_TOKEN")}" }
+    idempotency_key = "{{ event.body.id }}"
+    json = {
+      stripe_customer_id = "{{ event.body.data.object.customer }}"
+      status             = "paid"
+      last_payment = {
+        payment_intent = "{{ event.body.data.object.id }}"
+        amount         = "{{ event.body.data.object.amount_received / 100 }}"
+        currency       = "{{ upper(event.body.data.object.currency) }}"
+        description    = "{{ event.body.data.object.description }}"
+      }
+    }
+    timeout = "10s"
+    retry {
+      attempts = 5
+      backoff  = "exponential"
+      initial  = "2s"
+      max      = "1m"
+    }
+  }
+
+  # A Slack incoming webhook; its URL holds its credential, so it is read as a secret.
+  # The CRM's answer to the update gives the link to the customer's page.
+  step "http" "notify" {
+    if     = "steps.mark_paid.status != 'skipped'"
+    method = "POST"
+    url    = secret("SLACK_WEBHOOK_URL")
+    json = {
+      text = "Payment received: {{ event.body.data.object.amount_received / 100 }} {{ upper(event.body.data.object.currency) }} from <{{ steps.mark_paid.body.url }}|{{ steps.find_customer.body.results[0].name }}> for {{ event.body.data.object.description }}"
+    }
+    retry {
+      attempts = 5
+      backoff  = "exponential"
+      initial  = "2s"
+      max      = "1m"
+    }
+  }
+
+  # No one in the CRM has the e-mail of the receipt: someone should look.
+  step "http" "notify_unknown" {
+    if     = "steps.mark_paid.status == 'skipped'"
+    method = "POST"
+    url    = secret("SLACK_WEBHOOK_URL")
+    json = {
+      text = "Payment received: {{ event.body.data.object.amount_received / 100 }} {{ upper(event.body.data.object.currency) }} from {{ event.body.data.object.receipt_email }} for {{ event.body.data.object.description }}, who is not in the CRM: <https://dashboard.stripe.com/{{ event.body.livemode ? '' : 'test/' }}payments/{{ event.body.data.object.id }}|see the payment>"
+    }
+    retry {
+      attempts = 5
+      backoff  = "exponential"
+      initial  = "2s"
+      max      = "1m"
+    }
+  }
+}
