@@ -50,8 +50,9 @@ them once in this process, on an embedded Redis, printing each step as it finish
 its status, attempts, and output. It needs no hookflow serve and leaves nothing behind.
 
 The event is the file named by --event (- for standard input; default: {}). Its
-content type comes from --content-type, else from the file's extension (.form for a
-form, .txt, .xml), else it is JSON. --header gives it headers.
+content type comes from --content-type, else from a Content-Type in --header, else
+from the file's extension (.form for a form, .txt, .xml), else it is JSON. --header
+gives it headers, one "Name: value" or @FILE for a file of them, as curl -H takes.
 For a workflow with a webhook, the event is that webhook's, and the workflow's filter
 applies (--no-filter runs it anyway); signatures are not checked. For a workflow with
 only a schedule, the event is a tick of it.
@@ -61,7 +62,7 @@ headers and secrets hidden) and gets a 200 answer, with an empty JSON object or 
 --response gives for that step, and delay steps wait for nothing. The exit status is 0 when the run succeeds or the filter skips it, 1 when it
 fails.`,
 		Example: `  hookflow run --dir examples/github-push --event examples/github-push/event.json \
-    --header 'X-GitHub-Event: push' --dry-run github_push_to_chat
+    --header @examples/github-push/event.headers --dry-run github_push
   hookflow run --dir examples/quickstart --event event.json --dry-run \
     --response greet='{"status_url": "https://example.com/runs/1"}' hello
   echo '{"name": "Ada"}' | hookflow run --dir examples/quickstart --event - hello
@@ -75,7 +76,7 @@ fails.`,
 	fs.StringVar(&o.dir, "dir", ".", "`directory` of the workflow files")
 	fs.StringVar(&o.eventFile, "event", "", "`file` holding the event's body, or - for standard input (default: {})")
 	fs.StringVar(&o.contentType, "content-type", "", "content type of the event (default: from the file's extension, else JSON)")
-	fs.StringArrayVar(&o.headers, "header", nil, "an event header, `\"Name: value\"` (repeatable)")
+	fs.StringArrayVar(&o.headers, "header", nil, "an event header, `\"Name: value\"`, or @FILE for a file of them, one per line (repeatable)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the requests the http steps would send, and send nothing")
 	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this JSON body, `STEP=FILE` or STEP='{…}' (repeatable)")
 	fs.BoolVar(&o.noFilter, "no-filter", false, "run even when the workflow's filter is false for the event")
@@ -255,12 +256,31 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 		}
 		ev.ContentType = o.contentType
 	}
+	var headers []string
 	for _, h := range o.headers {
+		if file, ok := strings.CutPrefix(h, "@"); ok { // a file of them, one per line, as curl -H @file reads
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return nil, usage("--header: %v", err)
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if line = strings.TrimSpace(line); line != "" {
+					headers = append(headers, line)
+				}
+			}
+			continue
+		}
+		headers = append(headers, h)
+	}
+	for _, h := range headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return nil, usage("--header %q: write it as \"Name: value\"", h)
+			return nil, usage("--header %q: write it as \"Name: value\", or @FILE for a file of them", h)
 		}
 		ev.Headers[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+	}
+	if ct := ev.Headers["content-type"]; ct != "" && o.contentType == "" && o.eventFile != "" {
+		ev.ContentType = ct // the headers' own, as a webhook would read it
 	}
 	if ev.Headers["content-type"] == "" {
 		ev.Headers["content-type"] = ev.ContentType

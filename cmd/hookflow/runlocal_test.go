@@ -254,3 +254,47 @@ func TestContentTypeOf(t *testing.T) {
 		}
 	}
 }
+
+// Every example runs under hookflow run --dry-run with its sample event and headers,
+// sending nothing: what its README shows for trying it without a server.
+func TestRunCommandOnExamples(t *testing.T) {
+	setExampleEnv(t)
+	entries, err := os.ReadDir(examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		dir := filepath.Join(examples, e.Name())
+		set, _ := load(dir, kinds(nil, nil), io.Discard)
+		if set == nil {
+			t.Fatalf("%s does not load", dir)
+		}
+		for _, wf := range set.Workflows() {
+			t.Run(e.Name()+"/"+wf.Name, func(t *testing.T) {
+				args := []string{"run", "--dir", dir, "--dry-run", "--no-filter"}
+				for _, name := range []string{"event.json", "event.form"} {
+					if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+						args = append(args, "--event", filepath.Join(dir, name))
+					}
+				}
+				if _, err := os.Stat(filepath.Join(dir, "event.headers")); err == nil {
+					args = append(args, "--header", "@"+filepath.Join(dir, "event.headers"))
+				}
+				var stdout, stderr bytes.Buffer
+				err := run(context.Background(), append(args, wf.Name), nil, &stdout, &stderr)
+				out := stdout.String()
+				if !strings.Contains(out, "run of "+wf.Name) && !strings.Contains(out, " of "+wf.Name+" (") {
+					t.Errorf("no run header:\n%s%s", out, stderr.String())
+				}
+				if err != nil && !strings.Contains(out, "steps that read earlier answers may fail") {
+					t.Errorf("%v:\n%s%s", err, out, stderr.String())
+				}
+				for name, v := range exampleEnv {
+					if name != "QUICKSTART_HOOKS_URL" && strings.Contains(out+stderr.String(), v) {
+						t.Errorf("the secret %s is printed:\n%s", name, out)
+					}
+				}
+			})
+		}
+	}
+}

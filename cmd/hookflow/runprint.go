@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,12 +82,15 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 
 // printValue prints v as indented JSON after prefix, cut at maxOutputLines.
 func printValue(w io.Writer, prefix string, v any) {
-	data, err := json.MarshalIndent(v, strings.Repeat(" ", len(prefix)), "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // <, > and & as they are: this is for reading
+	enc.SetIndent(strings.Repeat(" ", len(prefix)), "  ")
+	if err := enc.Encode(v); err != nil {
 		fmt.Fprintf(w, "%s%v\n", prefix, v)
 		return
 	}
-	lines := strings.Split(string(data), "\n")
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) > maxOutputLines {
 		more := len(lines) - maxOutputLines
 		lines = append(lines[:maxOutputLines], fmt.Sprintf("%s… %d more lines (--json shows all)", strings.Repeat(" ", len(prefix)), more))
