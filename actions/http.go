@@ -169,7 +169,7 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, e
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, h.method, u.String(), body)
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, callKey{}, c), h.method, u.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -412,3 +412,12 @@ func unwrapURLError(err error) error {
 }
 
 var _ workflows.Action = (*HTTP)(nil)
+
+type callKey struct{}
+
+// CallOf returns the step call that made an http step's request, for a client's
+// transport that reports requests by step; nil for other requests.
+func CallOf(req *http.Request) *workflows.Call {
+	c, _ := req.Context().Value(callKey{}).(*workflows.Call)
+	return c
+}

@@ -401,7 +401,10 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	answer := []byte("{}")
-	_, step, _ := strings.Cut(req.Header.Get("Idempotency-Key"), ":") // <run>:<step>
+	step := ""
+	if c := actions.CallOf(req); c != nil {
+		step = c.Step
+	}
 	if t.answers[step] != nil {
 		answer = t.answers[step]
 	}

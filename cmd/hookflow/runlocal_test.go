@@ -35,9 +35,10 @@ workflow "order" {
 
   step "http" "update" {
     if     = "steps.lookup.body.id != nil"
-    method = "PATCH"
-    url    = "${vars.api}/customers/{{ steps.lookup.body.id }}"
-    json   = { total = "{{ event.body.total }}", note = "paid with key ${secret("RUN_TOKEN")}" }
+    method          = "PATCH"
+    url             = "${vars.api}/customers/{{ steps.lookup.body.id }}"
+    json            = { total = "{{ event.body.total }}", note = "paid with key ${secret("RUN_TOKEN")}" }
+    idempotency_key = "order-{{ event.body.customer }}"
   }
 }
 
