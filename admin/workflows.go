@@ -36,13 +36,15 @@ func describe(wf *workflows.Workflow) workflowInfo {
 	info := workflowInfo{Name: wf.Name, Description: wf.Description, Version: wf.Version,
 		File:        fmt.Sprintf("%s:%d", wf.DefRange.Filename, wf.DefRange.Start.Line),
 		Concurrency: wf.Concurrency, Triggers: []map[string]any{}, Steps: []stepInfo{}}
+	// A secret may be written into a path ("/in/${secret("TOKEN")}") or a condition.
+	hide := wf.Secrets.String
 	if wf.Filter != nil {
-		info.Filter = wf.Filter.Source
+		info.Filter = hide(wf.Filter.Source)
 	}
 	for _, t := range wf.Triggers {
 		d := map[string]any{}
 		if s, ok := t.Config.(summarizer); ok {
-			d = s.Summary()
+			d, _ = wf.Secrets.Value(s.Summary()).(map[string]any)
 		}
 		d["kind"] = t.Kind
 		info.Triggers = append(info.Triggers, d)
@@ -50,7 +52,7 @@ func describe(wf *workflows.Workflow) workflowInfo {
 	for _, s := range wf.Steps {
 		st := stepInfo{Name: s.Name, Kind: s.Kind}
 		if s.If != nil {
-			st.If = s.If.Source
+			st.If = hide(s.If.Source)
 		}
 		info.Steps = append(info.Steps, st)
 	}

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"encoding/json"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -18,7 +20,8 @@ const MinSecret = 6
 // diagnostics and API answers. A secret is found however it got into the text, whole
 // or inside a longer value ("Bearer <token>").
 type Redactor struct {
-	r *strings.Replacer // nil when there are no secrets
+	r       *strings.Replacer // nil when there are no secrets
+	secrets []string          // longest first
 }
 
 func newRedactor(secrets map[string]bool) *Redactor {
@@ -29,13 +32,38 @@ func newRedactor(secrets map[string]bool) *Redactor {
 	if len(olds) == 0 {
 		return &Redactor{}
 	}
+	return redactorOf(olds)
+}
+
+func redactorOf(secrets []string) *Redactor {
 	// Longest first, so that a secret containing another is replaced whole.
-	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
-	pairs := make([]string, 0, 2*len(olds))
-	for _, s := range olds {
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
 		pairs = append(pairs, s, Redacted)
 	}
-	return &Redactor{r: strings.NewReplacer(pairs...)}
+	return &Redactor{r: strings.NewReplacer(pairs...), secrets: secrets}
+}
+
+// Encoded returns a redactor that also finds the secrets as they appear once encoded
+// for the wire: percent-encoded in a URL's path or query or a form, escaped in a JSON
+// string. For showing requests as they would be sent.
+func (r *Redactor) Encoded() *Redactor {
+	if r == nil || r.r == nil {
+		return r
+	}
+	seen := map[string]bool{}
+	var all []string
+	for _, s := range r.secrets {
+		quoted, _ := json.Marshal(s) // escaped as encoding/json sends it, <, > and & too
+		for _, v := range []string{s, url.QueryEscape(s), url.PathEscape(s), string(quoted[1 : len(quoted)-1])} {
+			if !seen[v] {
+				seen[v] = true
+				all = append(all, v)
+			}
+		}
+	}
+	return redactorOf(all)
 }
 
 // String returns s with every secret replaced by [redacted].

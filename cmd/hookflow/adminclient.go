@@ -21,8 +21,9 @@ const defaultAdmin = "127.0.0.1:8081"
 
 // adminClient calls a running hookflow's admin API.
 type adminClient struct {
-	base string // http://host:port
-	http *http.Client
+	base    string // http://host:port
+	display string // base with any password hidden, for messages
+	http    *http.Client
 }
 
 // adminFlag adds --admin to a command that calls the admin API.
@@ -37,9 +38,10 @@ func newAdminClient(addr string) (*adminClient, error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, usage("--admin %q: give host:port or an http(s) URL", addr)
+		return nil, usage("--admin: give host:port or an http(s) URL")
 	}
-	return &adminClient{base: strings.TrimSuffix(u.String(), "/"), http: &http.Client{Timeout: 30 * time.Second}}, nil
+	return &adminClient{base: strings.TrimSuffix(u.String(), "/"), display: strings.TrimSuffix(u.Redacted(), "/"),
+		http: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 // apiError is an error answered by the admin API.
@@ -68,7 +70,7 @@ func (c *adminClient) call(ctx context.Context, method, path string, body []byte
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &unreachableError{fmt.Errorf("cannot reach the admin API at %s: %w (is hookflow serve running there? --admin or HOOKFLOW_ADMIN says where)", c.base, errors.Unwrap(err))}
+		return &unreachableError{fmt.Errorf("cannot reach the admin API at %s: %w (is hookflow serve running there? --admin or HOOKFLOW_ADMIN says where)", c.display, dialError(err))}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -96,9 +98,19 @@ func (c *adminClient) call(ctx context.Context, method, path string, body []byte
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("the admin API at %s answered something that is not hookflow's JSON: %w", c.base, err)
+		return fmt.Errorf("the admin API at %s answered something that is not hookflow's JSON: %w", c.display, err)
 	}
 	return nil
+}
+
+// dialError is what went wrong with a request, without its URL, which may hold a
+// password.
+func dialError(err error) error {
+	var u *url.Error
+	if errors.As(err, &u) {
+		return u.Err
+	}
+	return err
 }
 
 // printJSON prints an answer as indented JSON.

@@ -74,6 +74,21 @@ workflow "leaky" {
     url = "${vars.api}/x/${vars.token}?n={{ event.body.missing.deeper }}"
   }
 }
+
+# A secret in a webhook's path (the URL is the credential) and in conditions: the
+# workflow list and the start-up log show them.
+workflow "secret_path" {
+  trigger "webhook" {
+    path = "/in/${vars.token}"
+  }
+
+  filter = "event.body.key != '${vars.token}'"
+
+  step "log" "hello" {
+    if      = "event.body.key != '${vars.token}'"
+    message = "hello"
+  }
+}
 `
 
 // TestSecretsNeverLeak runs a secret through every failure path a step has and looks
@@ -144,7 +159,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 		var seen strings.Builder
-		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs", "/api/v1/dlq", "/metrics", "/api/v1/status"} {
+		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs", "/api/v1/dlq", "/metrics", "/api/v1/status",
+			"/api/v1/workflows", "/api/v1/workflows/secret_path"} {
 			resp, err := http.Get("http://" + s.adminAddr + path)
 			if err != nil {
 				t.Fatal(err)
@@ -154,6 +170,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 			seen.Write(data)
 		}
 		history := seen.String()
+		if !strings.Contains(history, `"path":"/in/[redacted]"`) || !strings.Contains(history, `"filter":"event.body.key != '[redacted]'"`) {
+			t.Errorf("the workflow list does not show the path and filter, redacted:\n%s", history)
+		}
 		for _, step := range []string{"echoed", "server_error", "refused_address", "connection_refused", "too_slow", "bad_template"} {
 			if !strings.Contains(history, `"name":"`+step+`"`) {
 				t.Errorf("step %s is not in the history", step)

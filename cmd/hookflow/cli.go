@@ -38,21 +38,11 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Args:          cobra.ArbitraryArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		// Flags given after the command's arguments are still flags: serve DIR --redis URL.
+		// Every command takes its flags' values from the environment first.
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return flagsFromEnv(cmd)
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
-				return errUsage
-			}
-			msg := fmt.Sprintf("unknown command %q", args[0])
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += fmt.Sprintf("; did you mean %q?", s[0])
-			}
-			return usage("%s", msg)
-		},
+		RunE: needSubcommand,
 	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -75,6 +65,23 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	return root
 }
 
+// needSubcommand runs a command that only groups others: without one, it prints its
+// usage; with an unknown one, it says so and suggests the nearest.
+func needSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
+		return errUsage
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %q?", s[0])
+	}
+	return usage("%s", msg)
+}
+
 // usageError is a command line that cannot be run: exit status 2.
 type usageError struct{ err error }
 
@@ -90,6 +97,9 @@ func usage(format string, args ...any) error {
 func maxArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) > n {
+			if n == 0 {
+				return usage("takes no arguments, got %q", args)
+			}
 			return usage("takes at most %d argument%s, got %q", n, plural(n), args)
 		}
 		return nil
@@ -112,27 +122,45 @@ func plural(n int) string {
 	return "s"
 }
 
-// envAliases are further environment names a flag reads, after HOOKFLOW_<FLAG>.
+// sharedFlags say where and how hookflow runs; every command that has one reads it
+// from the same variable, HOOKFLOW_<FLAG>. Other flags belong to their command, and
+// read HOOKFLOW_<COMMAND>_<FLAG>, so that a variable set for one command does not
+// change another: HOOKFLOW_RUNS_LIST_STATUS, HOOKFLOW_RUN_DRY_RUN.
+var sharedFlags = map[string]bool{
+	"redis": true, "admin": true, "listen": true, "workers": true, "lease": true, "max-queued": true,
+	"retention": true, "allow-net": true, "log-format": true, "no-watch": true,
+}
+
+// envAliases are further environment names a flag reads, after its own.
 var envAliases = map[string][]string{
 	"redis": {"HOOKFLOW_REDIS_URL"},
 }
 
-// envName is the environment twin of a flag: --allow-net is HOOKFLOW_ALLOW_NET.
-func envName(flag string) string {
-	return "HOOKFLOW_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+// envAnnotation holds a flag's environment names, set by documentEnv.
+const envAnnotation = "hookflow_env"
+
+// envNames are the environment twins of a flag of cmd, first the one it is known by.
+func envNames(cmd *cobra.Command, flag string) []string {
+	name := strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+	if !sharedFlags[flag] {
+		if path := strings.Fields(cmd.CommandPath())[1:]; len(path) > 0 {
+			name = strings.ToUpper(strings.Join(path, "_")) + "_" + name
+		}
+	}
+	return append([]string{"HOOKFLOW_" + name}, envAliases[flag]...)
 }
 
 // flagsFromEnv gives every flag of cmd that the command line did not set its value
-// from the environment, if there.
+// from the environment, if there and not empty.
 func flagsFromEnv(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || f.Name == "help" || f.Name == "version" {
+		if err != nil || f.Changed {
 			return
 		}
-		for _, name := range append([]string{envName(f.Name)}, envAliases[f.Name]...) {
-			v, ok := os.LookupEnv(name)
-			if !ok {
+		for _, name := range f.Annotations[envAnnotation] {
+			v := os.Getenv(name)
+			if v == "" {
 				continue
 			}
 			if e := setFromEnv(f, v); e != nil {
@@ -157,22 +185,21 @@ func setFromEnv(f *pflag.Flag, v string) error {
 	return f.Value.Set(v)
 }
 
-// documentEnv adds each flag's environment name to its help.
+// documentEnv gives each flag its environment names, and adds them to its help.
 func documentEnv(root *cobra.Command) {
-	seen := map[*pflag.Flag]bool{}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.LocalNonPersistentFlags(), c.PersistentFlags()} {
 			fs.VisitAll(func(f *pflag.Flag) {
-				if seen[f] || f.Name == "help" || f.Name == "version" {
+				if f.Annotations[envAnnotation] != nil || f.Name == "help" || f.Name == "version" {
 					return
 				}
-				seen[f] = true
-				names := "$" + envName(f.Name)
-				for _, alias := range envAliases[f.Name] {
-					names += ", $" + alias
+				names := envNames(c, f.Name)
+				if f.Annotations == nil {
+					f.Annotations = map[string][]string{}
 				}
-				f.Usage += " [" + names + "]"
+				f.Annotations[envAnnotation] = names
+				f.Usage += " [$" + strings.Join(names, ", $") + "]"
 			})
 		}
 		for _, sub := range c.Commands() {

@@ -73,6 +73,14 @@ func TestUsage(t *testing.T) {
 		!strings.Contains(stderr.String(), `unknown command "serv"; did you mean "serve"?`) {
 		t.Errorf("unknown command: %v %s", err, stderr.String())
 	}
+	stderr.Reset()
+	if err := run(context.Background(), []string{"runs", "lst"}, nil, &stdout, &stderr); err != errUsage ||
+		!strings.Contains(stderr.String(), `unknown command "lst"; did you mean "list"?`) {
+		t.Errorf("unknown subcommand: %v %s", err, stderr.String())
+	}
+	if err := run(context.Background(), []string{"dlq"}, nil, &stdout, &stderr); err != errUsage {
+		t.Errorf("dlq without a subcommand: %v", err)
+	}
 	if err := run(context.Background(), []string{"serve", "--workers", "x"}, nil, &stdout, &stderr); err != errUsage {
 		t.Errorf("bad flag: %v", err)
 	}
@@ -97,6 +105,7 @@ func TestUsage(t *testing.T) {
 // its help names.
 func TestEveryCommandHasHelp(t *testing.T) {
 	root := newRootCommand(nil, io.Discard, io.Discard)
+	seen := map[string]string{} // environment name: the flag that reads it
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {
@@ -114,9 +123,17 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			t.Errorf("%s --help has no example:\n%s", c.CommandPath(), stdout.String())
 		}
 		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
-			if f.Name != "help" && f.Name != "version" && !strings.Contains(f.Usage, "$"+envName(f.Name)) {
+			if f.Name == "help" || f.Name == "version" {
+				return
+			}
+			names := f.Annotations[envAnnotation]
+			if len(names) == 0 || !strings.Contains(f.Usage, "$"+names[0]) {
 				t.Errorf("%s --%s does not name its environment twin: %q", c.CommandPath(), f.Name, f.Usage)
 			}
+			if owner := seen[names[0]]; owner != "" && owner != c.CommandPath()+" --"+f.Name && !sharedFlags[f.Name] {
+				t.Errorf("%s is read by both %s and %s --%s", names[0], owner, c.CommandPath(), f.Name)
+			}
+			seen[names[0]] = c.CommandPath() + " --" + f.Name
 		})
 	}
 	walk(root)
@@ -127,7 +144,10 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HOOKFLOW_WORKERS", "7")
 	t.Setenv("HOOKFLOW_REDIS_URL", "redis://elsewhere:6379/0")
 	parse := func(args ...string) (*cobra.Command, error) {
-		cmd := serveCommand()
+		cmd, _, err := newRootCommand(nil, io.Discard, io.Discard).Find([]string{"serve"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.ParseFlags(args); err != nil {
 			t.Fatal(err)
 		}
@@ -162,6 +182,41 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 	var u *usageError
 	if _, err := parse(); !errors.As(err, &u) || !strings.Contains(err.Error(), "HOOKFLOW_WORKERS") {
 		t.Errorf("a bad environment value should be a usage error naming it, got %v", err)
+	}
+
+	// An empty variable is unset.
+	t.Setenv("HOOKFLOW_WORKERS", "")
+	if cmd, err = parse(); err != nil || value(cmd, "workers") != "64" {
+		t.Errorf("HOOKFLOW_WORKERS empty: %v %s", err, value(cmd, "workers"))
+	}
+
+	// A command's own flags read variables named after it: one set for runs list does
+	// not change another command.
+	t.Setenv("HOOKFLOW_RUNS_LIST_STATUS", "failed")
+	t.Setenv("HOOKFLOW_STATUS", "queued")
+	t.Setenv("HOOKFLOW_RUNS_JSON", "true")
+	t.Setenv("HOOKFLOW_JSON", "true")
+	root := newRootCommand(nil, io.Discard, io.Discard)
+	for path, want := range map[string]map[string]string{
+		"runs list": {"status": "failed", "json": "true"},
+		"run":       {"json": "false"},
+		"dlq list":  {"json": "false"},
+	} {
+		cmd, _, err := root.Find(strings.Fields(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.ParseFlags(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := flagsFromEnv(cmd); err != nil {
+			t.Fatal(err)
+		}
+		for flag, v := range want {
+			if got := value(cmd, flag); got != v {
+				t.Errorf("%s --%s = %s, want %s", path, flag, got, v)
+			}
+		}
 	}
 
 	// Commands that reach the admin API read HOOKFLOW_ADMIN too.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"runtime"
 	"sync"
 	"time"
@@ -36,7 +38,11 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 	} else {
 		opts, err = redis.ParseURL(url)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--redis: %w", err)
+			var bad *neturl.Error // it quotes the URL, password and all
+			if errors.As(err, &bad) {
+				err = bad.Err
+			}
+			return nil, nil, usage("--redis: %v; give redis://[user:password@]host:port/db, or rediss:// for TLS", err)
 		}
 	}
 	// Every worker may commit at once, and each shard's fetcher holds a connection

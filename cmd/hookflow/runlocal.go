@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,10 +65,10 @@ headers and secrets hidden) and gets a 200 answer, with an empty JSON object or 
 fails.`,
 		Example: `  hookflow run --dir examples/github-push --event examples/github-push/event.json \
     --header @examples/github-push/event.headers --dry-run github_push
-  hookflow run --dir examples/quickstart --event event.json --dry-run \
-    --response greet='{"status_url": "https://example.com/runs/1"}' hello
-  echo '{"name": "Ada"}' | hookflow run --dir examples/quickstart --event - hello
-  hookflow run --allow-net 127.0.0.1/32 --json health_check > run.json`,
+  hookflow run --dir examples/quickstart --event examples/quickstart/event.json --dry-run \
+    --allow-net 127.0.0.1/32 --response greet='{"status_url": "https://example.com/runs/1"}' hello
+  echo '{"email": "ada@example.com"}' | hookflow run --dir my-flows --event - welcome
+  hookflow run --dir examples/health-check --json health_check > run.json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), args[0], cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -87,6 +89,9 @@ fails.`,
 }
 
 func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if o.timeout <= 0 {
+		return usage("--timeout %s: give how long to wait for the run, such as 10m", o.timeout)
+	}
 	ev, err := o.event(stdin)
 	if err != nil {
 		return err
@@ -95,11 +100,12 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	if o.asJSON {
 		out = io.Discard // the run is printed whole at the end
 	}
-	dry := &dryRunTransport{redact: func(s string) string { return s }}
+	guard := actions.NewGuard(o.allowNet)
+	dry := &dryRunTransport{redact: func(s string) string { return s }, guard: guard}
 	if dry.answers, err = o.answers(stdin); err != nil {
 		return err
 	}
-	client := actions.NewClient(actions.NewGuard(o.allowNet))
+	client := actions.NewClient(guard)
 	if o.dryRun {
 		client = &http.Client{Transport: dry, CheckRedirect: client.CheckRedirect}
 	}
@@ -120,17 +126,21 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return usage("there is no workflow %q in %s; there are: %s", name, o.dir, strings.Join(names, ", "))
 	}
 	if wf.Secrets != nil {
-		dry.redact = wf.Secrets.String
+		dry.redact = wf.Secrets.Encoded().String // requests are shown encoded for the wire
 	}
 	shapeEvent(ev, wf)
 	if wf.Filter != nil && ev.Trigger == "webhook" && !o.noFilter {
 		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 		switch {
 		case err != nil:
-			fmt.Fprintf(stderr, "the filter of %s fails on this event: %v\n", wf.Name, err)
+			fmt.Fprintf(stderr, "the filter of %s fails on this event: %s\n", wf.Name, wf.Secrets.String(err.Error()))
 			return exitError(exitFailed)
+		case !ok && o.asJSON:
+			fmt.Fprintf(stdout, "{\"workflow\":%q,\"status\":\"filtered\"}\n", wf.Name)
+			return nil
 		case !ok:
-			fmt.Fprintf(stdout, "filtered: the filter of %s is false for this event, so a webhook would start no run (--no-filter runs it anyway)\n  filter = %q\n", wf.Name, wf.Filter.Source)
+			fmt.Fprintf(stdout, "filtered: the filter of %s is false for this event, so a webhook would start no run (--no-filter runs it anyway)\n  filter = %q\n",
+				wf.Name, wf.Secrets.String(wf.Filter.Source))
 			return nil
 		}
 	}
@@ -151,6 +161,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		_ = pool.Stop(stopCtx)
 	}()
 
+	interrupted := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	runID, err := eng.Start(ctx, wf, ev)
@@ -159,7 +170,12 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 	fmt.Fprintf(out, "run %s of %s (%s event)\n", runID, wf.Name, ev.Trigger)
 	run, err := follow(ctx, eng, runID, out, dry.requests)
-	if err != nil {
+	switch {
+	case interrupted.Err() != nil:
+		return fmt.Errorf("run %s: interrupted", runID)
+	case ctx.Err() != nil:
+		return fmt.Errorf("run %s: not finished after --timeout %s", runID, o.timeout)
+	case err != nil:
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
 	if o.asJSON {
@@ -210,6 +226,7 @@ func (o *localRun) answers(stdin io.Reader) (map[string][]byte, error) {
 // sent(step) says it sent.
 func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, sent func(step string) string) (*engine.Run, error) {
 	printed := 0
+	retried := map[string]int{} // by step: the attempts whose failure was printed
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -226,9 +243,19 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, 
 		if done {
 			return run, nil
 		}
+		// A step waiting to be tried again says so, once per failed attempt.
+		if printed < len(run.Steps) {
+			if s := &run.Steps[printed]; s.Status == "retrying" && retried[s.Name] < s.Attempts {
+				retried[s.Name] = s.Attempts
+				fmt.Fprintf(w, "     attempt %d failed: %s\n", s.Attempts, s.Error)
+				if s.NextAttemptAt != nil {
+					fmt.Fprintf(w, "     next attempt in %s\n", time.Until(*s.NextAttemptAt).Round(100*time.Millisecond).String())
+				}
+			}
+		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("not finished after --timeout: %w", ctx.Err())
+			return nil, ctx.Err()
 		case <-tick.C:
 		}
 	}
@@ -284,6 +311,11 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 	}
 	if ev.Headers["content-type"] == "" {
 		ev.Headers["content-type"] = ev.ContentType
+	}
+	if mt, _, _ := mime.ParseMediaType(ev.ContentType); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		// An editor ends a file with a line break a sender would not send: a form's last
+		// value or a text must not carry it.
+		ev.Raw = strings.TrimSuffix(strings.TrimSuffix(ev.Raw, "\n"), "\r")
 	}
 	body, err := workflows.ParseBody(ev.ContentType, []byte(ev.Raw))
 	if err != nil {
@@ -355,11 +387,33 @@ func contentTypeOf(name string) string {
 // dryRunTransport describes each request instead of sending it, and answers 200 with
 // an empty JSON object or the step's --response.
 type dryRunTransport struct {
+	guard   *actions.Guard      // refuses what a real call would be refused
 	redact  func(string) string // hides the workflow's secrets
 	answers map[string][]byte   // by step name: the body to answer with
 
 	mu   sync.Mutex
 	sent map[string][]string // by step name: the requests it would have sent
+}
+
+// refused returns the *actions.BlockedError a real call would get for the request's
+// host: an address, or a name resolving to one, that --allow-net does not allow. A
+// name that does not resolve is let through: the dry run sends nothing anyway.
+func (t *dryRunTransport) refused(req *http.Request) error {
+	host := req.URL.Hostname()
+	addrs := []netip.Addr{}
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = append(addrs, a)
+	} else {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		addrs, _ = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	}
+	for _, a := range addrs {
+		if err := t.guard.Check(a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // requests returns, once, what the step would have sent.
@@ -380,6 +434,9 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := t.refused(req); err != nil {
+		return nil, err
 	}
 	var b strings.Builder // one write, so that the lines stay together
 	fmt.Fprintf(&b, "     → %s %s\n", req.Method, t.redact(req.URL.String()))

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hookflow/hookflow/engine"
@@ -30,6 +32,7 @@ workflow "order" {
 
   step "http" "lookup" {
     url     = "${vars.api}/customers/{{ event.body.customer }}"
+    query   = { key = secret("RUN_TOKEN") }
     headers = { Authorization = "Bearer ${secret("RUN_TOKEN")}" }
   }
 
@@ -96,7 +99,12 @@ func (a *localAPI) seen() []string {
 func TestRunCommand(t *testing.T) {
 	api := newLocalAPI(t)
 	t.Setenv("RUN_API_URL", api.URL)
-	t.Setenv("RUN_TOKEN", "tok-4f9a8e77c2")
+	// A token with characters that encoding changes: the output must hide it however it
+	// is written on the wire.
+	const token = `tok+4f/9a=8e&7<c2 "x"`
+	t.Setenv("RUN_TOKEN", token)
+	quoted, _ := json.Marshal(token)
+	forms := []string{token, url.QueryEscape(token), url.PathEscape(token), string(quoted[1 : len(quoted)-1])}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "order.hcl"), localRunSrc)
 	event := filepath.Join(dir, "event.json")
@@ -104,8 +112,10 @@ func TestRunCommand(t *testing.T) {
 	hookflow := func(stdin string, args ...string) (string, string, error) {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), append([]string{"run", "--dir", dir}, args...), strings.NewReader(stdin), &stdout, &stderr)
-		if strings.Contains(stdout.String()+stderr.String(), "tok-4f9a8e77c2") {
-			t.Errorf("the secret is printed:\n%s%s", stdout.String(), stderr.String())
+		for _, f := range forms {
+			if strings.Contains(stdout.String()+stderr.String(), f) {
+				t.Errorf("the secret is printed, as %s:\n%s%s", f, stdout.String(), stderr.String())
+			}
 		}
 		return stdout.String(), stderr.String(), err
 	}
@@ -120,7 +130,7 @@ func TestRunCommand(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
-		want := []string{"GET /customers/c1", `PATCH /customers/42 {"note":"paid with key tok-4f9a8e77c2","total":25}`}
+		want := []string{"GET /customers/c1", `PATCH /customers/42 {"note":"paid with key ` + string(quoted[1:len(quoted)-1]) + `","total":25}`}
 		if got := api.seen(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the API got %q, want %q", got, want)
 		}
@@ -128,7 +138,7 @@ func TestRunCommand(t *testing.T) {
 
 	t.Run("dry run sends nothing", func(t *testing.T) {
 		before := len(api.seen())
-		out, errs, err := hookflow(`{"customer": "c 2", "total": 30}`, "--dry-run", "--event", "-", "order")
+		out, errs, err := hookflow(`{"customer": "c 2", "total": 30}`, "--dry-run", "--allow-net", "127.0.0.1/32", "--event", "-", "order")
 		if err != nil {
 			t.Fatalf("%v\n%s%s", err, out, errs)
 		}
@@ -147,7 +157,7 @@ func TestRunCommand(t *testing.T) {
 		answer := filepath.Join(dir, "lookup.json")
 		writeFile(t, answer, `{"id": 7}`)
 		for _, flag := range []string{"lookup=" + answer, `lookup={"id": 7}`} {
-			out, errs, err := hookflow("", "--dry-run", "--response", flag, "--event", event, "order")
+			out, errs, err := hookflow("", "--dry-run", "--allow-net", "127.0.0.1", "--response", flag, "--event", event, "order")
 			if err != nil {
 				t.Fatalf("%v\n%s%s", err, out, errs)
 			}
@@ -166,6 +176,14 @@ func TestRunCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("dry run refuses what a real run would", func(t *testing.T) {
+		out, _, err := hookflow("", "--dry-run", "--event", event, "order")
+		if err != exitError(1) || !strings.Contains(out, "refusing to connect to 127.0.0.1: loopback address") ||
+			strings.Contains(out, "→ GET") {
+			t.Errorf("a dry run to loopback without --allow-net: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("filtered", func(t *testing.T) {
 		before := len(api.seen())
 		out, _, err := hookflow(`{"customer": "c1", "total": 5}`, "--allow-net", "127.0.0.1/32", "--event", "-", "order")
@@ -175,7 +193,7 @@ func TestRunCommand(t *testing.T) {
 		if len(api.seen()) != before {
 			t.Error("a filtered event ran")
 		}
-		out, _, err = hookflow(`{"customer": "c1", "total": 5}`, "--dry-run", "--no-filter", "--event", "-", "order")
+		out, _, err = hookflow(`{"customer": "c1", "total": 5}`, "--dry-run", "--allow-net", "127.0.0.1/32", "--no-filter", "--event", "-", "order")
 		if err != nil || !strings.Contains(out, "run succeeded") {
 			t.Errorf("--no-filter: %v:\n%s", err, out)
 		}
@@ -209,7 +227,7 @@ func TestRunCommand(t *testing.T) {
 	})
 
 	t.Run("schedule, delays skipped in a dry run", func(t *testing.T) {
-		out, _, err := hookflow("", "--dry-run", "nightly")
+		out, _, err := hookflow("", "--dry-run", "--allow-net", "127.0.0.1/32", "nightly")
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -256,8 +274,9 @@ func TestContentTypeOf(t *testing.T) {
 	}
 }
 
-// Every example runs under hookflow run --dry-run with its sample event and headers,
-// sending nothing: what its README shows for trying it without a server.
+// TestRunCommandOnExamples runs each example's documented dry run, the command its
+// README gives under "Without a server" (the quick start's is in the top README),
+// word for word, and checks that the run succeeds and prints no secret.
 func TestRunCommandOnExamples(t *testing.T) {
 	setExampleEnv(t)
 	entries, err := os.ReadDir(examples)
@@ -265,37 +284,121 @@ func TestRunCommandOnExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		dir := filepath.Join(examples, e.Name())
-		set, _ := load(dir, kinds(nil, nil), io.Discard)
-		if set == nil {
-			t.Fatalf("%s does not load", dir)
+		if !e.IsDir() {
+			continue
 		}
-		for _, wf := range set.Workflows() {
-			t.Run(e.Name()+"/"+wf.Name, func(t *testing.T) {
-				args := []string{"run", "--dir", dir, "--dry-run", "--no-filter"}
-				for _, name := range []string{"event.json", "event.form"} {
-					if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-						args = append(args, "--event", filepath.Join(dir, name))
-					}
+		t.Run(e.Name(), func(t *testing.T) {
+			readme := filepath.Join(examples, e.Name(), "README.md")
+			if e.Name() == "quickstart" {
+				readme = "../../README.md"
+			}
+			args := documentedRun(t, readme, "examples/"+e.Name())
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), args, nil, &stdout, &stderr)
+			out := stdout.String()
+			if err != nil || !strings.Contains(out, "run succeeded") {
+				t.Errorf("%q: %v:\n%s%s", args, err, out, stderr.String())
+			}
+			for name, v := range exampleEnv {
+				if name != "QUICKSTART_HOOKS_URL" && strings.Contains(out+stderr.String(), v) {
+					t.Errorf("the secret %s is printed:\n%s", name, out)
 				}
-				if _, err := os.Stat(filepath.Join(dir, "event.headers")); err == nil {
-					args = append(args, "--header", "@"+filepath.Join(dir, "event.headers"))
-				}
-				var stdout, stderr bytes.Buffer
-				err := run(context.Background(), append(args, wf.Name), nil, &stdout, &stderr)
-				out := stdout.String()
-				if !strings.Contains(out, "run of "+wf.Name) && !strings.Contains(out, " of "+wf.Name+" (") {
-					t.Errorf("no run header:\n%s%s", out, stderr.String())
-				}
-				if err != nil && !strings.Contains(out, "steps that read earlier answers may fail") {
-					t.Errorf("%v:\n%s%s", err, out, stderr.String())
-				}
-				for name, v := range exampleEnv {
-					if name != "QUICKSTART_HOOKS_URL" && strings.Contains(out+stderr.String(), v) {
-						t.Errorf("the secret %s is printed:\n%s", name, out)
-					}
-				}
-			})
+			}
+		})
+	}
+}
+
+// documentedRun finds, in a README, the go run ./cmd/hookflow run --dir DIR command and
+// returns its arguments as the shell would pass them, with paths made relative to here.
+func documentedRun(t *testing.T, readme, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	prefix := "go run ./cmd/hookflow run --dir " + dir + " "
+	i := strings.Index(text, prefix)
+	if i < 0 {
+		t.Fatalf("%s has no %q command", readme, prefix)
+	}
+	line := text[i+len("go run ./cmd/hookflow "):]
+	line = line[:strings.IndexByte(line, '\n')]
+	var args []string
+	var word strings.Builder
+	inWord, quote := false, byte(0)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			word.WriteByte(c)
+		case c == '\'' || c == '"':
+			quote, inWord = c, true
+		case c == ' ':
+			if inWord {
+				args = append(args, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteByte(c)
+			inWord = true
 		}
 	}
+	if inWord {
+		args = append(args, word.String())
+	}
+	for i, a := range args { // the README runs from the repository's root
+		if strings.HasPrefix(a, "examples/") || strings.HasPrefix(a, "@examples/") {
+			args[i] = strings.Replace(a, "examples/", "../../examples/", 1)
+		}
+	}
+	return args
+}
+
+// run says when a step failed and waits to be tried again, then how it ended.
+func TestRunCommandShowsRetries(t *testing.T) {
+	var calls atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "flaky.hcl"), `
+workflow "flaky" {
+  step "http" "call" {
+    url = "`+api.URL+`/x"
+    retry {
+      attempts = 2
+      initial  = "300ms"
+    }
+  }
+}
+`)
+	var stdout bytes.Buffer
+	err := run(context.Background(), []string{"run", "--dir", dir, "--allow-net", "127.0.0.1/32", "flaky"}, nil, &stdout, io.Discard)
+	out := stdout.String()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"attempt 1 failed: GET http://127.0.0.1:", "status 503", "next attempt in", "1. call (http) succeeded", "after 2 attempts"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := runArgs("run", "--dir", dir, "--timeout", "0s", "flaky"); err != errUsage {
+		t.Errorf("--timeout 0: %v", err)
+	}
+}
+
+func runArgs(args ...string) (string, string, error) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, nil, &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
 }

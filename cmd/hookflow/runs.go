@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hookflow/hookflow/engine"
 )
@@ -58,7 +59,8 @@ func runsCommand() *cobra.Command {
   hookflow runs show 01JD3WZ2Q7T5
   hookflow runs replay 01JD3WZ2Q7T5
   hookflow runs start order_paid --event event.json`,
-		Args: maxArgs(0),
+		Args: cobra.ArbitraryArgs,
+		RunE: needSubcommand,
 	}
 	a.flags(cmd)
 	cmd.AddCommand(runsListCommand(&a), runsShowCommand(&a), runsReplayCommand(&a), runsStartCommand(&a))
@@ -106,7 +108,7 @@ the command for the next page.`,
 					fmt.Fprintln(w, "(no runs)")
 				}
 				if page.Next != "" {
-					fmt.Fprintf(w, "more: %s --cursor %s\n", cmd.CommandPath(), page.Next)
+					fmt.Fprintf(w, "more: %s\n", nextPage(cmd, page.Next))
 				}
 				return nil
 			})
@@ -204,7 +206,8 @@ func dlqCommand() *cobra.Command {
 Retrying one replays its run from that step.`,
 		Example: `  hookflow dlq list
   hookflow dlq retry 01JD3WZ2Q7T5:charge`,
-		Args: maxArgs(0),
+		Args: cobra.ArbitraryArgs,
+		RunE: needSubcommand,
 	}
 	a.flags(cmd)
 	var limit int
@@ -296,6 +299,26 @@ their triggers, through its admin API (--admin, default ` + defaultAdmin + `).`,
 	}
 	a.flags(cmd)
 	return cmd
+}
+
+// nextPage is the command line that lists the page after this one: this one's flags,
+// with the cursor the page ended with.
+func nextPage(cmd *cobra.Command, cursor string) string {
+	line := cmd.CommandPath()
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name != "cursor" {
+			line += " --" + f.Name + " " + shellQuote(f.Value.String())
+		}
+	})
+	return line + " --cursor " + cursor
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // triggerText is a trigger as the workflow list shows it: "POST /hooks/orders",

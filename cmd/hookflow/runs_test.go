@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,13 +73,15 @@ func TestAdminCommands(t *testing.T) {
 	if !strings.Contains(out, failed) || strings.Contains(out, good) {
 		t.Errorf("runs list --status failed:\n%s", out)
 	}
-	out, _, _ = hookflow("", "runs", "list", "--limit", "1")
-	if !strings.Contains(out, "more: hookflow runs list --cursor ") {
-		t.Errorf("a first page of one should say how to get the next:\n%s", out)
+	out, _, _ = hookflow("", "runs", "list", "--limit", "1", "--workflow", "sync_customer")
+	more := "more: hookflow runs list --admin " + s.adminAddr + " --limit 1 --workflow sync_customer --cursor "
+	if !strings.Contains(out, more) {
+		t.Errorf("a first page of one should say how to get the next, %q:\n%s", more, out)
 	}
-	next := strings.TrimSpace(out[strings.LastIndex(out, " ")+1:])
-	if out, _, _ = hookflow("", "runs", "list", "--limit", "1", "--cursor", next); !strings.Contains(out, good) {
-		t.Errorf("second page:\n%s", out)
+	next := strings.Fields(out[strings.Index(out, "more: ")+len("more: "):])
+	var stdout bytes.Buffer
+	if err := run(context.Background(), next[1:], nil, &stdout, io.Discard); err != nil || !strings.Contains(stdout.String(), good) {
+		t.Errorf("the next page, %q: %v\n%s", next, err, stdout.String())
 	}
 	if _, errs, err = hookflow("", "runs", "list", "--status", "lost"); err == nil || !strings.Contains(err.Error(), "use one of queued") {
 		t.Errorf("a bad status: %v %s", err, errs)

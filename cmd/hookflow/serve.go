@@ -257,7 +257,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 			switch c := t.Config.(type) {
 			case *triggers.Webhook:
 				log.Info("webhook", "workflow", wf.Name, "method", c.Method,
-					"url", "http://"+dialable(s.publicAddr)+"/hooks"+c.Path)
+					"url", "http://"+dialable(s.publicAddr)+"/hooks"+wf.Secrets.String(c.Path))
 			case *triggers.Schedule:
 				log.Info("schedule", "workflow", wf.Name, "schedule", c.Key(), "next", c.Next(time.Now()).Format(time.RFC3339))
 			}
