@@ -257,6 +257,7 @@ func (p *Pool) execute(j *job) {
 			c.wait = w.For
 		}
 		wait, again := retryWait(step, j.attempt, o) // before redaction drops the error's type
+		p.observe(r, step, o, again)
 		// A secret that came back in the output or an error is recorded as [redacted],
 		// and later steps see the record, whichever worker runs them.
 		secrets := r.wf.Secrets
@@ -305,6 +306,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
 	}
 	if ok && c.next == "" {
+		p.e.metrics.runFinished(r.workflow, c.runStatus)
 		if c.runStatus == "failed" {
 			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus, "error", c.runError)
 		} else {
@@ -312,6 +314,18 @@ func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 		}
 	}
 	return token, ok
+}
+
+// observe records how long an attempt of a step took, unless it was skipped.
+func (p *Pool) observe(r *runState, step *workflows.Step, o outcome, again bool) {
+	outcome := o.status
+	switch {
+	case outcome == "skipped":
+		return
+	case again:
+		outcome = "retrying"
+	}
+	p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, outcome, o.duration)
 }
 
 // answers reports whether step of wf answers a caller waiting for its run. wf is nil
