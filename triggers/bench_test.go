@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -34,7 +36,7 @@ func (nopStarter) Await(context.Context, *workflows.Workflow, string) (*workflow
 
 // BenchmarkServeHTTP measures the webhook receiver without the network or Redis:
 // routing, body parsing, filter and the answer, for an event accepted, one filtered,
-// and a request to an unknown path.
+// and a request to an unknown path, with the metrics counted.
 func BenchmarkServeHTTP(b *testing.B) {
 	set, diags := loadHooks("bench.hcl", `
 workflow "relay" {
@@ -46,7 +48,8 @@ workflow "relay" {
 	if diags.HasErrors() {
 		b.Fatal(diags.Error())
 	}
-	h := NewWebhooks(nopStarter{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	h := NewWebhooks(nopStarter{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
+		WithMetrics(NewMetrics(prometheus.NewRegistry()))) // as hookflow runs it
 	h.Use(set)
 	for _, c := range []struct {
 		name, path, body string
