@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"time"
 )
 
 // workerCommand runs steps only: the same workflows and queue as serve, no listeners.
@@ -23,12 +27,57 @@ func workerCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rt, err := startRuntime(ctx, cfg, log, stderr)
+	w, err := startWorker(ctx, cfg, log, stderr)
 	if err != nil {
 		return err
 	}
-	log.Info("hookflow worker running", "workflows", len(rt.set.Workflows()), "workers", cfg.workers)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-w.errc:
+		log.Error("metrics listener failed; shutting down", "err", err)
+	}
 	log.Info("shutting down: finishing steps in progress")
-	return rt.stop()
+	return w.stop()
+}
+
+// worker is a running worker: the engine's runtime, and a listener for its metrics
+// and health when cfg.metricsAddr is set.
+type worker struct {
+	*engineRuntime
+	metricsOut *metricsListener // nil without one
+	errc       chan error
+}
+
+// startWorker loads the workflows and starts the workers, and the metrics listener
+// when cfg.metricsAddr is set; it returns once that accepts connections.
+func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*worker, error) {
+	var ln net.Listener
+	if cfg.metricsAddr != "" {
+		var err error
+		if ln, err = listenMetrics(cfg.metricsAddr); err != nil {
+			return nil, err
+		}
+	}
+	rt, err := startRuntime(ctx, cfg, log, stderr)
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, err
+	}
+	w := &worker{engineRuntime: rt, errc: make(chan error, 1)}
+	args := []any{"workflows", len(rt.set.Workflows()), "workers", cfg.workers}
+	if ln != nil {
+		w.metricsOut = serveMetrics(ln, rt.metrics, rt.engine, log, w.errc)
+		args = append(args, "metrics", "http://"+dialable(w.metricsOut.addr)+"/metrics")
+	}
+	log.Info("hookflow worker running", args...)
+	return w, nil
+}
+
+// stop closes the metrics listener, then stops the workers and Redis.
+func (w *worker) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(w.metricsOut.shutdown(ctx), w.engineRuntime.stop())
 }
