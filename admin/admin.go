@@ -52,18 +52,7 @@ type ConfigStatus struct {
 func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) string, log *slog.Logger) http.Handler {
 	a := &api{runs: runs, workflows: wfs, statusURL: statusURL, log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := runs.Ping(ctx); err != nil {
-			httpjson.Error(w, http.StatusServiceUnavailable, "redis: "+err.Error())
-			return
-		}
-		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	Health(mux, runs.Ping)
 	mux.HandleFunc("GET /api/v1/runs", a.listRuns)
 	mux.HandleFunc("GET /api/v1/runs/{id}", a.run)
 	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
@@ -89,6 +78,23 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// Health adds GET /healthz, 200 while the process runs, and GET /readyz, 200 while ping
+// reaches Redis and 503 while it does not, to mux.
+func Health(mux *http.ServeMux, ping func(context.Context) error) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ping(ctx); err != nil {
+			httpjson.Error(w, http.StatusServiceUnavailable, "redis: "+err.Error())
+			return
+		}
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
 }
 
 type api struct {

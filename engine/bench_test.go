@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/workflows"
@@ -29,7 +30,7 @@ func (c *counter) Do(context.Context, *workflows.Call) (any, error) {
 }
 
 // BenchmarkRuns measures 3-step runs through the whole queue: start, lease, and one
-// commit per step, with 64 workers.
+// commit per step, with 64 workers, and the metrics counted.
 func BenchmarkRuns(b *testing.B) {
 	for _, backend := range []struct {
 		name string
@@ -48,7 +49,7 @@ workflow "three" {
 			if diags.HasErrors() {
 				b.Fatal(diags.Error())
 			}
-			e := New(backend.get(b).Client, Options{Logger: quiet})
+			e := New(backend.get(b).Client, Options{Logger: quiet, Metrics: prometheus.NewRegistry()}) // as hookflow runs it
 			e.Use(set)
 			wf := set.Workflow("three")
 			p := e.NewPool(64)

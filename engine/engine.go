@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/id"
@@ -33,6 +34,10 @@ type Options struct {
 	// Redis. Without it, a run of such a version fails.
 	Kinds  *workflows.Kinds
 	Logger *slog.Logger
+	// Metrics registers the engine's Prometheus metrics: runs started, finished and
+	// replayed, step durations, and the queue's depth read from Redis at each scrape.
+	// nil: no metrics.
+	Metrics prometheus.Registerer
 }
 
 // Engine starts runs and reads them back; a Pool executes them.
@@ -41,6 +46,7 @@ type Engine struct {
 	log      *slog.Logger
 	versions *versions
 	waiters  waiters
+	metrics  *metrics // nil: none
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored
@@ -71,9 +77,10 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		sh.starts = newBatcher(rdb, startScript)
 		q.shards = append(q.shards, sh)
 	}
+	q.metrics = newMetrics(o.Metrics, q)
 	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
 		byKey: map[string]*version{}}
-	return &Engine{q: q, log: o.Logger, versions: vs}
+	return &Engine{q: q, log: o.Logger, versions: vs, metrics: q.metrics}
 }
 
 // Use makes the workflows of set runnable. Versions loaded before stay runnable, so a
@@ -124,8 +131,14 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 	if got != runID {
 		return got, false, nil
 	}
-	if failure != "" {
-		e.log.Warn("run finished", "run", runID, "workflow", wf.Name, "status", "failed", "error", failure)
+	e.metrics.runStarted(wf.Name, ev.Trigger)
+	switch {
+	case failure != "":
+		e.metrics.runFinished(wf.Name, "failed")
+		e.log.Warn("run finished", "run", runID, "workflow", wf.Name, "status", "failed", "duration_ms", 0, "error", failure)
+	case len(wf.Steps) == 0:
+		e.metrics.runFinished(wf.Name, "succeeded") // nothing to run: it ends as it starts
+		e.log.Info("run finished", "run", runID, "workflow", wf.Name, "status", "succeeded", "duration_ms", 0)
 	}
 	return runID, true, nil
 }

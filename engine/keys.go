@@ -51,6 +51,7 @@ func (s *shard) runsOf(wf string) string   { return s.prefix + "runs:" + wf }
 func (s *shard) workflows() string         { return s.prefix + "workflows" }
 func (s *shard) tokens() string            { return s.prefix + "tokens" }
 func (s *shard) wake() string              { return s.prefix + "wake" }
+func (s *shard) open() string              { return s.prefix + "open" }
 func jobID(run, step string) string        { return run + ":" + step }
 func shardOf(workflow string, n int) int {
 	h := fnv.New32a()

@@ -55,12 +55,21 @@ type queue struct {
 	shards    []*shard
 	leaseFor  time.Duration
 	retention time.Duration
-	maxOpen   int // unfinished runs a shard takes; 0: no limit
+	maxOpen   int      // unfinished runs a shard takes; 0: no limit
+	metrics   *metrics // nil: none
 }
 
 // ErrBusy is returned by a start refused because too many runs are unfinished: the
 // workers are behind, and the sender should come back later.
-var ErrBusy = errors.New("too many runs are waiting; try again later")
+var ErrBusy error = busyError{}
+
+type busyError struct{}
+
+func (busyError) Error() string { return "too many runs are waiting; try again later" }
+
+// Busy tells a caller that does not import the engine (the webhook receiver) that the
+// start was refused for overload, not for a failure of Redis.
+func (busyError) Busy() bool { return true }
 
 func (q *queue) shardFor(workflow string) *shard {
 	return q.shards[shardOf(workflow, len(q.shards))]
@@ -139,7 +148,8 @@ type job struct {
 
 // lease takes back the shard's expired leases, then leases up to max due jobs. With
 // none due it returns how long until a queued job is due or a lease expires, or -1
-// when there is neither.
+// when there is neither. A run that fails as its job is taken back too often is
+// counted here, in the process that took it back.
 func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Duration, error) {
 	res, err := leaseScript.Run(ctx, q.rdb, []string{sh.due(), sh.leases(), sh.tokens(), sh.wake()},
 		sh.prefix, max, q.leaseFor.Milliseconds(), maxReaps, q.retention.Milliseconds()).Slice()
@@ -147,8 +157,13 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 		return nil, 0, err
 	}
 	wait, _ := res[0].(int64)
-	jobs := make([]*job, 0, len(res)-1)
-	for _, r := range res[1:] {
+	failed, _ := res[1].([]any)
+	for _, wf := range failed {
+		name, _ := wf.(string)
+		q.metrics.runFinished(name, "failed")
+	}
+	jobs := make([]*job, 0, len(res)-2)
+	for _, r := range res[2:] {
 		j, err := parseJob(sh, r)
 		if err != nil {
 			return jobs, 0, err

@@ -49,6 +49,7 @@ func (e *Engine) Replay(ctx context.Context, runID string) error {
 	if err := e.q.replay(ctx, runID, step, wf); err != nil {
 		return err
 	}
+	e.metrics.runReplayed(wf.Name)
 	e.log.Info("run replayed", "run", runID, "workflow", wf.Name, "from_step", step)
 	return nil
 }

@@ -257,6 +257,7 @@ func (p *Pool) execute(j *job) {
 			c.wait = w.For
 		}
 		wait, again := retryWait(step, j.attempt, o) // before redaction drops the error's type
+		p.observe(r, step, o, again)
 		// A secret that came back in the output or an error is recorded as [redacted],
 		// and later steps see the record, whichever worker runs them.
 		secrets := r.wf.Secrets
@@ -305,13 +306,27 @@ func (p *Pool) commit(r *runState, j *job, c commit) (string, bool) {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
 	}
 	if ok && c.next == "" {
+		p.e.metrics.runFinished(r.workflow, c.runStatus)
+		took := time.Since(r.created).Milliseconds() // since it started, replays included
 		if c.runStatus == "failed" {
-			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus, "error", c.runError)
+			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus, "duration_ms", took, "error", c.runError)
 		} else {
-			p.e.log.Info("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus)
+			p.e.log.Info("run finished", "run", r.id, "workflow", r.workflow, "status", c.runStatus, "duration_ms", took)
 		}
 	}
 	return token, ok
+}
+
+// observe records how long an attempt of a step took, unless it was skipped.
+func (p *Pool) observe(r *runState, step *workflows.Step, o outcome, again bool) {
+	outcome := o.status
+	switch {
+	case outcome == "skipped":
+		return
+	case again:
+		outcome = "retrying"
+	}
+	p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, outcome, o.duration)
 }
 
 // answers reports whether step of wf answers a caller waiting for its run. wf is nil
@@ -402,13 +417,14 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 type runState struct {
 	id       string
 	workflow string
+	created  time.Time // when the run was started
 	wf       *workflows.Workflow
 	env      *workflows.Env
 }
 
 // resume rebuilds a run's state from the run hash that came with its leased job.
 func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
-	r := &runState{id: j.run["id"], workflow: j.run["wf"]}
+	r := &runState{id: j.run["id"], workflow: j.run["wf"], created: msTime(j.run["created"])}
 	var err error
 	r.wf, err = e.versions.get(ctx, r.workflow, j.run["ver"])
 	if err != nil {

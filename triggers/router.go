@@ -15,6 +15,7 @@ type route struct {
 	wf      *workflows.Workflow
 	hook    *Webhook
 	limiter *rate.Limiter // nil: no rate limit
+	counts  *routeCounts  // nil: no metrics
 }
 
 // limiterKey names a webhook's rate limit across reloads: the same workflow, method,
@@ -38,8 +39,9 @@ type router struct {
 }
 
 // newRouter routes the webhooks of set. Rate limits unchanged since prev (nil for
-// none) carry on with prev's limiters, so that a reload does not refill them.
-func newRouter(set *workflows.Set, prev *router) *router {
+// none) carry on with prev's limiters, so that a reload does not refill them. Each
+// route counts its requests in m (nil: no metrics).
+func newRouter(set *workflows.Set, prev *router, m *Metrics) *router {
 	limiters := map[string]*rate.Limiter{}
 	if prev != nil {
 		for _, ep := range prev.endpoints() {
@@ -69,7 +71,7 @@ func newRouter(set *workflows.Set, prev *router) *router {
 					r.exact[key] = ep
 				}
 			}
-			rt := route{wf: wf, hook: hook}
+			rt := route{wf: wf, hook: hook, counts: m.route(wf.Name)}
 			if l := hook.RateLimit; l != nil {
 				rt.limiter = limiters[limiterKey(wf.Name, hook)]
 				if rt.limiter == nil {

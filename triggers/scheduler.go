@@ -31,9 +31,10 @@ type Ticks interface {
 // downtime a schedule starts one run for the latest tick it missed, not one per missed
 // tick.
 type Scheduler struct {
-	ticks Ticks
-	log   *slog.Logger
-	now   func() time.Time
+	ticks   Ticks
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *Metrics // nil: none
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -41,8 +42,8 @@ type Scheduler struct {
 }
 
 // NewScheduler returns a scheduler that starts runs with ticks.
-func NewScheduler(ticks Ticks, log *slog.Logger) *Scheduler {
-	return &Scheduler{ticks: ticks, log: log, now: time.Now}
+func NewScheduler(ticks Ticks, log *slog.Logger, opts ...Option) *Scheduler {
+	return &Scheduler{ticks: ticks, log: log, now: time.Now, metrics: newOptions(opts).metrics}
 }
 
 // Use stops the schedules of the previous set and starts those of set. A tick that
@@ -156,6 +157,7 @@ func (s *Scheduler) fire(wf *workflows.Workflow, sch *Schedule, tick time.Time, 
 		return err
 	}
 	if first {
+		s.metrics.Received(wf.Name, "schedule")
 		s.log.Info("schedule fired", "workflow", wf.Name, "run", runID, "scheduled_at", at, "catch_up", late)
 	}
 	return nil

@@ -50,6 +50,7 @@ type Webhooks struct {
 	refused   atomic.Int64     // when a refusal was last logged, Unix seconds
 	draining  chan struct{}    // closed by Drain
 	drainOnce sync.Once
+	metrics   *Metrics // nil: none
 }
 
 // Drain makes sync webhooks waiting for their runs answer 202 at once, so that a
@@ -67,14 +68,28 @@ func (h *Webhooks) logRefusal() bool {
 
 // NewWebhooks returns a receiver that starts runs with starter. statusURL, when not
 // nil, gives the URL where a run's status can be read; it is part of the 202 answer.
-func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) string) *Webhooks {
-	return &Webhooks{starter: starter, log: log, statusURL: statusURL, now: time.Now, draining: make(chan struct{})}
+func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) string, opts ...Option) *Webhooks {
+	o := newOptions(opts)
+	return &Webhooks{starter: starter, log: log, statusURL: statusURL, now: time.Now, draining: make(chan struct{}),
+		metrics: o.metrics}
 }
 
 // Use swaps in the webhooks of set. Requests already being handled finish with the set
 // they started with. Use is called by one goroutine at a time.
 func (h *Webhooks) Use(set *workflows.Set) {
-	h.routes.Store(newRouter(set, h.routes.Load()))
+	h.routes.Store(newRouter(set, h.routes.Load(), h.metrics))
+}
+
+// RefusedWhileShuttingDown counts a webhook request that the server refused because the
+// process is stopping: it answers those before they reach the receiver.
+func (h *Webhooks) RefusedWhileShuttingDown() {
+	h.metrics.reject(shuttingDown)
+}
+
+// refuse answers a request refused without a run, and counts it.
+func (h *Webhooks) refuse(w http.ResponseWriter, why reason, status int, msg string) {
+	h.metrics.reject(why)
+	httpjson.Error(w, status, msg)
 }
 
 // ServeHTTP handles one webhook request. The path must start with /hooks.
@@ -82,24 +97,24 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.routes.Load()
 	sub, ok := strings.CutPrefix(r.URL.Path, "/hooks")
 	if rt == nil || !ok || (sub != "" && sub[0] != '/') {
-		httpjson.Error(w, http.StatusNotFound, "no webhook at "+r.URL.Path)
+		h.refuse(w, notFound, http.StatusNotFound, "no webhook at "+r.URL.Path)
 		return
 	}
 	ep, params := rt.match(sub)
 	if ep == nil {
-		httpjson.Error(w, http.StatusNotFound, "no webhook at "+r.URL.Path)
+		h.refuse(w, notFound, http.StatusNotFound, "no webhook at "+r.URL.Path)
 		return
 	}
 	routes := methodRoutes(ep, r.Method)
 	if len(routes) == 0 {
 		w.Header().Set("Allow", strings.Join(allowed(ep), ", "))
-		httpjson.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not accepted at %s", r.Method, r.URL.Path))
+		h.refuse(w, methodNotAllowed, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not accepted at %s", r.Method, r.URL.Path))
 		return
 	}
 	if wait, limited := overLimit(routes); limited {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		httpjson.Error(w, http.StatusTooManyRequests, "rate limit reached; retry after the time in Retry-After")
+		h.refuse(w, rateLimited, http.StatusTooManyRequests, "rate limit reached; retry after the time in Retry-After")
 		return
 	}
 	// Webhooks sharing a path verify alike (the loader makes sure); the body limit is
@@ -111,33 +126,33 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.ContentLength > limit { // refused before reading any of it
 		w.Header().Set("Connection", "close")
-		httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
+		h.refuse(w, tooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
 		return
 	}
 	raw, err := readBody(w, r, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
+			h.refuse(w, tooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
 			return
 		}
-		httpjson.Error(w, http.StatusBadRequest, "reading body: "+err.Error())
+		h.refuse(w, readError, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
 	if hook.verify != nil {
 		if err := hook.verify.verify(r.Header, raw, h.now()); err != nil {
 			h.log.Warn("webhook refused", "path", r.URL.Path, "reason", err, "remote", r.RemoteAddr)
-			httpjson.Error(w, http.StatusUnauthorized, err.Error())
+			h.refuse(w, badSignature, http.StatusUnauthorized, err.Error())
 			return
 		}
 	}
 	ev, err := newEvent(r, sub, params, raw)
 	if errors.Is(err, workflows.ErrNotText) {
-		httpjson.Error(w, http.StatusUnsupportedMediaType, err.Error())
+		h.refuse(w, unsupportedType, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
 	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		h.refuse(w, badBody, http.StatusBadRequest, err.Error())
 		return
 	}
 	h.dispatch(w, r, routes, ev)
@@ -169,6 +184,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 	for _, rt := range routes {
 		var runID string
 		var err error
+		rt.counts.receive()
 		env := &workflows.Env{Event: value, Vars: rt.wf.Vars}
 		ok, filterErr := true, error(nil)
 		if rt.wf.Filter != nil {
@@ -178,6 +194,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		case filterErr != nil:
 			runID, err = h.starter.StartFailed(r.Context(), rt.wf, ev, "filter: "+filterErr.Error())
 		case !ok:
+			rt.counts.filter()
 			continue
 		default:
 			if key := h.dedupeKey(rt, ev, env); key != "" {
@@ -185,6 +202,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 				runID, first, err = h.starter.StartOnce(r.Context(), rt.wf, ev, key, rt.hook.DedupeWindow)
 				if !first && err == nil {
 					duplicates++
+					rt.counts.repeat()
 				}
 			} else {
 				runID, err = h.starter.Start(r.Context(), rt.wf, ev)
@@ -195,7 +213,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 				h.log.Error("cannot queue run; answering 503 (logged once a second at most)", "workflow", rt.wf.Name, "event", ev.ID, "err", err)
 			}
 			w.Header().Set("Retry-After", "5")
-			httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the event right now; retry later")
+			h.refuse(w, startRefusal(err), http.StatusServiceUnavailable, "cannot queue the event right now; retry later")
 			return
 		}
 		runs = append(runs, runID)
@@ -229,6 +247,16 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		body["run_ids"] = runs
 	}
 	httpjson.Write(w, status, body)
+}
+
+// startRefusal tells an overload (the starter's error has a Busy method saying so, as
+// the engine's ErrBusy does) from a failure to queue the run.
+func startRefusal(err error) reason {
+	var b interface{ Busy() bool }
+	if errors.As(err, &b) && b.Busy() {
+		return busy
+	}
+	return unavailable
 }
 
 // await waits for the run of a webhook with response = "sync" and answers with it. It

@@ -177,6 +177,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 			if !strings.Contains(history, `"name":"`+step+`"`) {
 				t.Errorf("step %s is not in the history", step)
 			}
+			// Each failure is in the metrics too, so their labels were looked at.
+			if !strings.Contains(history, `hookflow_step_duration_seconds_count{kind="http",outcome="failed",step="`+step+`",workflow="leaky"} 1`) {
+				t.Errorf("step %s's failure is not in the metrics", step)
+			}
 		}
 		logs.mu.Lock()
 		logText := buf.String()

@@ -128,7 +128,7 @@ func plural(n int) string {
 // change another: HOOKFLOW_RUNS_LIST_STATUS, HOOKFLOW_RUN_DRY_RUN.
 var sharedFlags = map[string]bool{
 	"redis": true, "admin": true, "listen": true, "workers": true, "lease": true, "max-queued": true,
-	"retention": true, "allow-net": true, "log-format": true, "no-watch": true,
+	"retention": true, "allow-net": true, "log-format": true, "no-watch": true, "metrics": true,
 }
 
 // envAliases are further environment names a flag reads, after its own.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -40,6 +39,9 @@ type serveConfig struct {
 	allowNet  prefixList
 	noWatch   bool
 	logFormat string
+	// metricsAddr, when set, is an address of its own for GET /metrics, /healthz and
+	// /readyz: a worker has no other, and serve has them on the admin address too.
+	metricsAddr string
 }
 
 // engineFlags adds the flags serve and worker share.
@@ -135,6 +137,7 @@ type server struct {
 	*engineRuntime
 	public     *http.Server
 	admin      *http.Server
+	metricsOut *metricsListener // nil without cfg.metricsAddr
 	publicAddr string
 	adminAddr  string
 	draining   atomic.Bool // shutting down: new webhooks are answered 503
@@ -153,6 +156,7 @@ type engineRuntime struct {
 	kinds      *workflows.Kinds
 	engine     *engine.Engine
 	pool       *engine.Pool
+	metrics    *prometheus.Registry
 	closeRedis func()
 }
 
@@ -171,12 +175,13 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	if err != nil {
 		return nil, err
 	}
+	metrics := newRegistry()
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
-		MaxQueued: cfg.maxQueued, Kinds: k})
+		MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics})
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
-	return &engineRuntime{log: log, set: set, kinds: k, engine: eng, pool: pool, closeRedis: closeRedis}, nil
+	return &engineRuntime{log: log, set: set, kinds: k, engine: eng, pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
 }
 
 // stop stops the workers (steps in progress finish, up to a deadline; the rest are
@@ -201,22 +206,35 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		publicLn.Close()
 		return nil, fmt.Errorf("--admin: %w", err)
 	}
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = listenMetrics(cfg.metricsAddr); err != nil {
+			publicLn.Close()
+			adminLn.Close()
+			return nil, err
+		}
+	}
 	rt, err := startRuntime(ctx, cfg, log, stderr)
 	if err != nil {
 		publicLn.Close()
 		adminLn.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 		return nil, err
 	}
 	set := rt.set
+	metrics := rt.metrics
+	events := triggers.NewMetrics(metrics)
 
-	s := &server{engineRuntime: rt, errc: make(chan error, 2),
+	s := &server{engineRuntime: rt, errc: make(chan error, 3),
 		publicAddr: publicLn.Addr().String(), adminAddr: adminLn.Addr().String()}
 	adminBase := "http://" + dialable(s.adminAddr)
 	statusURL := func(id string) string { return adminBase + "/api/v1/runs/" + id }
-	hooks := triggers.NewWebhooks(rt.engine, log, statusURL)
+	hooks := triggers.NewWebhooks(rt.engine, log, statusURL, triggers.WithMetrics(events))
 	hooks.Use(set)
 	s.hooks = hooks
-	s.schedules = triggers.NewScheduler(rt.engine, log)
+	s.schedules = triggers.NewScheduler(rt.engine, log, triggers.WithMetrics(events))
 	s.schedules.Use(set)
 
 	mux := http.NewServeMux()
@@ -226,8 +244,6 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.public = newHTTPServer(mux, log)
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.config = newReloader(cfg.dir, rt.kinds, set, log, metrics, func(set *workflows.Set) {
 		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
 		hooks.Use(set)
@@ -244,14 +260,20 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	adminMux.Handle("/", admin.Handler(rt.engine, s.config.set.Load, s.config, statusURL, log))
+	adminMux.Handle("/", admin.Handler(manualStarts{rt.engine, events}, s.config.set.Load, s.config, statusURL, log))
 	s.admin = newHTTPServer(adminMux, log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
+	if metricsLn != nil {
+		s.metricsOut = serveMetrics(metricsLn, metrics, rt.engine, log, s.errc)
+	}
 
 	set = s.config.set.Load() // a change while starting may have replaced it
 	log.Info("hookflow serving", "webhooks", "http://"+dialable(s.publicAddr)+"/hooks/",
 		"admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
+	if s.metricsOut != nil {
+		log.Info("metrics", "url", "http://"+dialable(s.metricsOut.addr)+"/metrics")
+	}
 	for _, wf := range set.Workflows() {
 		for _, t := range wf.Triggers {
 			switch c := t.Config.(type) {
@@ -271,6 +293,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 func (s *server) unlessDraining(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() {
+			s.hooks.RefusedWhileShuttingDown()
 			w.Header().Set("Retry-After", "5")
 			w.Header().Set("Connection", "close")
 			httpjson.Error(w, http.StatusServiceUnavailable, "hookflow is shutting down; retry shortly")
@@ -314,7 +337,7 @@ func (s *server) shutdown() error {
 	err = errors.Join(err, s.pool.Stop(ctx))
 	cancel()
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	err = errors.Join(err, s.admin.Shutdown(ctx))
+	err = errors.Join(err, s.admin.Shutdown(ctx), s.metricsOut.shutdown(ctx))
 	cancel()
 	s.closeRedis()
 	return err

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
+	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -14,11 +18,12 @@ func workerCommand() *cobra.Command {
 		GroupID: "run",
 		Short:   "Run steps only, sharing a Redis with serve processes",
 		Long: `worker runs the steps of the workflows in DIR (default: the current directory)
-from the Redis at --redis, with no listeners: the same workflows and queue as serve.
+from the Redis at --redis: the same workflows and queue as serve, without webhooks or
+an admin API (--metrics serves /metrics, /healthz and /readyz for it).
 Start as many as the work needs; every serve and worker process sharing one Redis
 shares the steps. A worker needs a real Redis: the embedded one lives inside one serve
 process. SIGINT or SIGTERM stops it after the steps in progress finish (up to 30s).`,
-		Example: `  hookflow worker --redis redis://redis:6379/0 --workers 128 workflows/
+		Example: `  hookflow worker --redis redis://redis:6379/0 --workers 128 --metrics :9090 workflows/
   HOOKFLOW_REDIS=redis://redis:6379/0 hookflow worker /etc/hookflow`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -32,6 +37,7 @@ process. SIGINT or SIGTERM stops it after the steps in progress finish (up to 30
 		},
 	}
 	engineFlags(cmd.Flags(), &cfg)
+	cmd.Flags().StringVar(&cfg.metricsAddr, "metrics", "", "`address` to serve /metrics, /healthz and /readyz on (none by default)")
 	return cmd
 }
 
@@ -41,12 +47,57 @@ func work(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rt, err := startRuntime(ctx, cfg, log, stderr)
+	w, err := startWorker(ctx, cfg, log, stderr)
 	if err != nil {
 		return err
 	}
-	log.Info("hookflow worker running", "workflows", len(rt.set.Workflows()), "workers", cfg.workers)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-w.errc:
+		log.Error("metrics listener failed; shutting down", "err", err)
+	}
 	log.Info("shutting down: finishing steps in progress")
-	return rt.stop()
+	return w.stop()
+}
+
+// worker is a running worker: the engine's runtime, and a listener for its metrics
+// and health when cfg.metricsAddr is set.
+type worker struct {
+	*engineRuntime
+	metricsOut *metricsListener // nil without one
+	errc       chan error
+}
+
+// startWorker loads the workflows and starts the workers, and the metrics listener
+// when cfg.metricsAddr is set; it returns once that accepts connections.
+func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*worker, error) {
+	var ln net.Listener
+	if cfg.metricsAddr != "" {
+		var err error
+		if ln, err = listenMetrics(cfg.metricsAddr); err != nil {
+			return nil, err
+		}
+	}
+	rt, err := startRuntime(ctx, cfg, log, stderr)
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, err
+	}
+	w := &worker{engineRuntime: rt, errc: make(chan error, 1)}
+	args := []any{"workflows", len(rt.set.Workflows()), "workers", cfg.workers}
+	if ln != nil {
+		w.metricsOut = serveMetrics(ln, rt.metrics, rt.engine, log, w.errc)
+		args = append(args, "metrics", "http://"+dialable(w.metricsOut.addr)+"/metrics")
+	}
+	log.Info("hookflow worker running", args...)
+	return w, nil
+}
+
+// stop closes the metrics listener, then stops the workers and Redis.
+func (w *worker) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(w.metricsOut.shutdown(ctx), w.engineRuntime.stop())
 }

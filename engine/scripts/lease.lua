@@ -6,12 +6,14 @@
 -- taken to crash its workers: its run fails and the job goes to the dead letters.
 -- KEYS: 1 due index (workflow -> earliest due time), 2 leases zset, 3 token counter, 4 wake list
 -- ARGV: 1 shard prefix, 2 max jobs, 3 lease ms, 4 most expired leases of a job, 5 retention ms
--- Returns {wait, job, ...}: wait is -1 when jobs were leased or nothing is queued or
--- leased, else the ms until the earliest queued job is due or lease expires; a job is
--- {job id, token, attempt, step, {run hash fields and values}}.
+-- Returns {wait, {workflow, ...}, job, ...}: wait is -1 when jobs were leased or nothing
+-- is queued or leased, else the ms until the earliest queued job is due or lease
+-- expires; the list names the workflow of each run this call failed (its job expired
+-- too often); a job is {job id, token, attempt, step, {run hash fields and values}}.
 local now = now_ms()
 local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local max_reaps, retention = tonumber(ARGV[4]), tonumber(ARGV[5])
+local failed = {}
 
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 256)
 for _, id in ipairs(expired) do
@@ -30,15 +32,16 @@ for _, id in ipairs(expired) do
         cjson.encode({status = 'failed', attempt = tonumber(attempt), error = err}), '')
       dead_letter(prefix, id, runid, err, now, retention)
       finish_run(prefix, runid, wf, 'failed', err, now, retention)
+      failed[#failed + 1] = wf
     end
   end
 end
 
-local out = {-1}
+local out = {-1, failed}
 local wfs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 64)
 for _, wf in ipairs(wfs) do
   local ready = prefix .. 'ready:' .. wf
-  local ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, max - (#out - 1))
+  local ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, max - (#out - 2))
   for _, id in ipairs(ids) do
     redis.call('ZREM', ready, id)
     local job = prefix .. 'job:' .. id
@@ -61,12 +64,12 @@ for _, wf in ipairs(wfs) do
   else
     redis.call('ZADD', KEYS[1], head[2], wf)
   end
-  if #out - 1 >= max then
+  if #out - 2 >= max then
     break
   end
 end
 
-if #out == 1 then
+if #out == 2 then
   local next
   for _, key in ipairs({KEYS[1], KEYS[2]}) do
     local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')

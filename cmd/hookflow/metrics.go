@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hookflow/hookflow/admin"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/triggers"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// newRegistry is a process's metrics, with the Go runtime's and the process's own.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// metricsListener serves GET /metrics from reg, with /healthz and /readyz, on its own
+// address: a worker has no admin API to show them, and a serve process may show them
+// where its admin API must not be reachable.
+type metricsListener struct {
+	srv  *http.Server
+	addr string
+}
+
+// listenMetrics listens on addr; serve starts answering.
+func listenMetrics(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics: %w", err)
+	}
+	return ln, nil
+}
+
+// serveMetrics answers on ln, reading the queue through eng, until shutdown.
+func serveMetrics(ln net.Listener, reg *prometheus.Registry, eng *engine.Engine, log *slog.Logger, errc chan<- error) *metricsListener {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	admin.Health(mux, eng.Ping)
+	m := &metricsListener{srv: newHTTPServer(mux, log), addr: ln.Addr().String()}
+	go func() {
+		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && errc != nil {
+			errc <- err
+		}
+	}()
+	return m
+}
+
+func (m *metricsListener) shutdown(ctx context.Context) error {
+	if m == nil {
+		return nil
+	}
+	return m.srv.Shutdown(ctx)
+}
+
+// manualStarts is the engine as the admin API starts runs with it: a run started by
+// hand counts as an event received, with trigger "manual".
+type manualStarts struct {
+	*engine.Engine
+	events *triggers.Metrics
+}
+
+func (m manualStarts) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
+	m.events.Received(wf.Name, ev.Trigger)
+	return m.Engine.Start(ctx, wf, ev)
+}

@@ -1,0 +1,130 @@
+package triggers
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics count the events the triggers receive, and the webhook requests refused. A
+// nil *Metrics counts nothing.
+//
+// Labels hold workflow names from the files and small fixed sets: never a request's
+// path, headers or body, which a sender chooses and which may carry secrets.
+type Metrics struct {
+	received  *prometheus.CounterVec // workflow, trigger
+	filtered  *prometheus.CounterVec // workflow
+	duplicate *prometheus.CounterVec // workflow
+	rejected  [numReasons]prometheus.Counter
+}
+
+// NewMetrics registers the triggers' metrics with reg; a nil reg gives nil: no metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		return nil
+	}
+	m := &Metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_received_total",
+			Help: "Events handed to a workflow, by workflow and trigger (webhook, schedule, manual): a webhook request that passed its checks counts once for each workflow on its path, before their filters; a schedule's tick once, by the process that started its run."},
+			[]string{"workflow", "trigger"}),
+		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_filtered_total",
+			Help: "Webhook events a workflow's filter turned down: no run started."},
+			[]string{"workflow"}),
+		duplicate: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_duplicate_total",
+			Help: "Webhook events a workflow had started a run for already (dedupe): no run started."},
+			[]string{"workflow"}),
+	}
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_rejected_total",
+		Help: "Webhook requests refused without starting a run, by reason."},
+		[]string{"reason"})
+	for r := range numReasons {
+		m.rejected[r] = rejected.WithLabelValues(reasonNames[r]) // every reason shows, from 0
+	}
+	reg.MustRegister(m.received, m.filtered, m.duplicate, rejected)
+	return m
+}
+
+// Received counts an event handed to workflow by trigger: webhook, schedule or manual.
+func (m *Metrics) Received(workflow, trigger string) {
+	if m != nil {
+		m.received.WithLabelValues(workflow, trigger).Inc()
+	}
+}
+
+func (m *Metrics) reject(r reason) {
+	if m != nil {
+		m.rejected[r].Inc()
+	}
+}
+
+// routeCounts are a webhook's counters, looked up when its router is built, so that a
+// request only adds to them. A nil *routeCounts counts nothing.
+type routeCounts struct {
+	received, filtered, duplicate prometheus.Counter
+}
+
+func (m *Metrics) route(workflow string) *routeCounts {
+	if m == nil {
+		return nil
+	}
+	return &routeCounts{received: m.received.WithLabelValues(workflow, "webhook"),
+		filtered: m.filtered.WithLabelValues(workflow), duplicate: m.duplicate.WithLabelValues(workflow)}
+}
+
+func (c *routeCounts) receive() {
+	if c != nil {
+		c.received.Inc()
+	}
+}
+
+func (c *routeCounts) filter() {
+	if c != nil {
+		c.filtered.Inc()
+	}
+}
+
+func (c *routeCounts) repeat() {
+	if c != nil {
+		c.duplicate.Inc()
+	}
+}
+
+// reason is why a webhook request was refused: the reason label of
+// hookflow_events_rejected_total.
+type reason uint8
+
+const (
+	notFound         reason = iota // no webhook at the path
+	methodNotAllowed               // a webhook at the path, not for the method
+	rateLimited                    // over a webhook's rate_limit
+	tooLarge                       // the body is over max_body
+	readError                      // the body could not be read: the sender stopped, or was too slow
+	badSignature                   // the verify block refused it: a signature missing, wrong or stale
+	unsupportedType                // the body is not text
+	badBody                        // the body does not parse as its content type says
+	busy                           // too many runs unfinished (--max-queued): the workers are behind
+	unavailable                    // the run could not be queued: Redis failed or did not answer
+	shuttingDown                   // the process is stopping
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"not_found", "method_not_allowed", "rate_limited", "too_large", "read_error",
+	"bad_signature", "unsupported_type", "bad_body", "busy", "unavailable", "shutting_down"}
+
+// Option configures NewWebhooks and NewScheduler.
+type Option func(*options)
+
+type options struct {
+	metrics *Metrics
+}
+
+// WithMetrics counts events and refusals in m.
+func WithMetrics(m *Metrics) Option {
+	return func(o *options) { o.metrics = m }
+}
+
+func newOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
