@@ -33,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"workflow"}),
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_rejected_total",
-		Help: "Webhook requests refused without starting a run, by reason."},
+		Help: "Webhook requests answered 4xx or 5xx, by reason. Only busy and unavailable come after runs may have started: on a path that several workflows share, the ones before the failure."},
 		[]string{"reason"})
 	for r := range numReasons {
 		m.rejected[r] = rejected.WithLabelValues(reasonNames[r]) // every reason shows, from 0

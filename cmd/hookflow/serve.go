@@ -88,6 +88,7 @@ and the rest stays queued.`,
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.listen, "listen", ":8080", "`address` for webhooks (/hooks/…) and /healthz")
 	fs.StringVar(&cfg.admin, "admin", defaultAdmin, "`address` for the admin API and /metrics; keep it private")
+	fs.StringVar(&cfg.metricsAddr, "metrics", "", "another `address` to serve /metrics, /healthz and /readyz on, apart from the admin API (none by default)")
 	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
 	engineFlags(fs, &cfg)
 	return cmd

@@ -95,9 +95,10 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	return w, nil
 }
 
-// stop closes the metrics listener, then stops the workers and Redis.
+// stop stops the workers and Redis, then closes the metrics listener.
 func (w *worker) stop() error {
+	err := w.engineRuntime.stop() // /readyz and /metrics answer while steps finish
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return errors.Join(w.metricsOut.shutdown(ctx), w.engineRuntime.stop())
+	return errors.Join(err, w.metricsOut.shutdown(ctx))
 }
