@@ -152,8 +152,7 @@ version it started with; the steps that succeeded do not run again.`,
 				RunID string `json:"run_id"`
 			}
 			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/replay", nil, &out, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "run %s queued again from its failed step; follow it with: hookflow runs show %s\n", out.RunID, out.RunID)
-				return err
+				return queuedAgain(w, out.RunID)
 			})
 		},
 	}
@@ -253,8 +252,7 @@ Retrying one replays its run from that step.`,
 				RunID string `json:"run_id"`
 			}
 			return a.get(cmd, "POST", "/dlq/"+url.PathEscape(args[0])+"/retry", nil, &out, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "run %s queued again from its failed step; follow it with: hookflow runs show %s\n", out.RunID, out.RunID)
-				return err
+				return queuedAgain(w, out.RunID)
 			})
 		},
 	}
@@ -299,6 +297,12 @@ their triggers, through its admin API (--admin, default ` + defaultAdmin + `).`,
 	}
 	a.flags(cmd)
 	return cmd
+}
+
+// queuedAgain says that a replayed run is queued, and how to follow it.
+func queuedAgain(w io.Writer, runID string) error {
+	_, err := fmt.Fprintf(w, "run %s queued again from its failed step; follow it with: hookflow runs show %s\n", runID, runID)
+	return err
 }
 
 // nextPage is the command line that lists the page after this one: this one's flags,
