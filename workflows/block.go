@@ -74,12 +74,14 @@ func (a *BlockAttr) Warning(summary, detail string) *hcl.Diagnostic {
 }
 
 // sentence makes a message read as diagnostic details are written: a capital first
-// letter and a full stop. Messages from Go errors come without either.
+// letter and a full stop. Messages from Go errors come without either. A first word
+// that is a name as written in a file (max_parallel, event.body) keeps its case.
 func sentence(s string) string {
 	if s == "" {
 		return s
 	}
-	if r, size := utf8.DecodeRuneInString(s); unicode.IsLower(r) {
+	first, _, _ := strings.Cut(s, " ")
+	if r, size := utf8.DecodeRuneInString(s); unicode.IsLower(r) && !strings.ContainsAny(first, "_.") {
 		s = string(unicode.ToUpper(r)) + s[size:]
 	}
 	if !strings.ContainsAny(s[len(s)-1:], ".?!") {

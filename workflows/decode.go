@@ -25,13 +25,16 @@ var workflowSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "trigger", LabelNames: []string{"kind"}},
 		{Type: "step", LabelNames: []string{"kind", "name"}},
+		{Type: "parallel", LabelNames: []string{"name"}},
 	},
 }
 
 // stepCommon is what every step kind accepts, whatever its own schema.
 var stepCommon = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "if"}, {Name: "timeout"}, {Name: "on_error"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "retry"}},
+	Attributes: []hcl.AttributeSchema{
+		{Name: "if"}, {Name: "for_each"}, {Name: "max_parallel"}, {Name: "timeout"}, {Name: "on_error"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "retry"}},
 }
 
 var retryAttrs = []Attr{{Name: "attempts", Required: true}, {Name: "backoff"}, {Name: "initial"}, {Name: "max"}}
@@ -50,14 +53,10 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	content, d := b.Body.Content(workflowSchema)
 	diags = append(diags, d...)
 
-	// Every expression is checked against the steps it can see, so collect the names
-	// first: a reference to a later step is told apart from one to no step at all.
-	var names []string
-	for _, blk := range content.Blocks {
-		if blk.Type == "step" {
-			names = append(names, blk.Labels[1])
-		}
-	}
+	// Every expression is checked against the steps it can see, so lay the steps out
+	// first: a reference to a later step is told apart from one to no step at all, and
+	// one to a step beside it in a parallel block from one to an earlier step.
+	lay := layOut(content.Blocks)
 	attrs := &Block{attrs: map[string]*BlockAttr{}}
 	for _, name := range []string{"description", "concurrency", "timeout"} {
 		if a := content.Attributes[name]; a != nil {
@@ -81,7 +80,6 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 
 	// Scopes and duplicates go by the steps as written, whether or not each decoded,
 	// so that one broken step does not make the next look wrong too.
-	first := map[string]hcl.Range{}
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "trigger":
@@ -91,19 +89,16 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 				t.Workflow = wf.Name
 				wf.Triggers = append(wf.Triggers, t)
 			}
-		case "step":
-			name := blk.Labels[1]
-			if at, dup := first[name]; dup {
-				diags = append(diags, duplicateDiag("step", name, blk.LabelRanges[1], at))
-				continue
+		case "step", "parallel":
+			diags = append(diags, lay.diags[blk]...)
+			n := lay.nodes[blk]
+			if n == nil {
+				continue // a duplicate, reported by layOut
 			}
-			sc := &scope{where: fmt.Sprintf("step %q", name), steps: names[:len(first)], all: names, workflow: wf.Name}
-			first[name] = blk.DefRange
-			s, d := l.step(blk, ev, sc)
+			node, d := l.node(n, lay, ev, wf.Name)
 			diags = append(diags, d...)
-			if s != nil {
-				wf.Steps = append(wf.Steps, s)
-			}
+			wf.Nodes = append(wf.Nodes, node)
+			wf.Steps = append(wf.Steps, node.Steps...)
 		}
 	}
 	if diags.HasErrors() {
@@ -176,7 +171,12 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 	}
 	diags = append(diags, d...)
 
-	s := &Step{Kind: kindName, Name: name, Timeout: DefaultStepTimeout, DefRange: b.DefRange}
+	s := &Step{Kind: kindName, Name: name, Timeout: DefaultStepTimeout, MaxParallel: DefaultMaxParallel,
+		Parallel: sc.parallel, DefRange: b.DefRange}
+	// Everything in a step with for_each runs once per item, and can read it; its
+	// for_each cannot, as it gives the items. An if, too, is evaluated per item.
+	forEach := content.Attributes["for_each"]
+	sc.eachOK = forEach != nil
 	common := &Block{attrs: map[string]*BlockAttr{}}
 	for _, c := range stepCommon.Attributes {
 		a := content.Attributes[c.Name]
@@ -185,6 +185,9 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 		case a == nil:
 		case c.Name == "if":
 			s.If, d = l.condition(a, ev, sc)
+			diags = append(diags, d...)
+		case c.Name == "for_each":
+			s.ForEach, d = l.forEach(a, kindName, ev, sc.forEachScope())
 			diags = append(diags, d...)
 		default:
 			diags = append(diags, l.attr(common, a, ev, sc)...)
@@ -197,11 +200,13 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 	if onError == "continue" {
 		s.OnError = Continue
 	}
+	s.MaxParallel, d = maxParallel(common, name, forEach != nil)
+	diags = append(diags, d...)
 	for _, r := range content.Blocks {
 		if r.Type != "retry" {
 			continue
 		}
-		s.Retry, d = l.retry(r, ev)
+		s.Retry, d = l.retry(r, ev, &scope{where: "retry", self: name, eachOK: sc.eachOK})
 		diags = append(diags, d...)
 	}
 
@@ -240,9 +245,11 @@ func anyAttrs(body hcl.Body) (*hcl.BodyContent, hcl.Diagnostics) {
 	return content, diags
 }
 
-func (l *loader) retry(b *hcl.Block, ev *evaluator) (*Retry, hcl.Diagnostics) {
+// retry decodes a retry block. Its values are fixed when the file loads; sc is there
+// so that a {{ }} in one gets the same messages as anywhere else.
+func (l *loader) retry(b *hcl.Block, ev *evaluator, sc *scope) (*Retry, hcl.Diagnostics) {
 	content, diags := b.Body.Content(kindSchema(nil, retryAttrs))
-	blk, d := l.block("retry", "", b.DefRange, content, ev, &scope{where: "retry"})
+	blk, d := l.block("retry", "", b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -361,32 +368,44 @@ func (l *loader) loc(a *hcl.Attribute) location {
 }
 
 func (l *loader) condition(a *hcl.Attribute, ev *evaluator, sc *scope) (*Condition, hcl.Diagnostics) {
+	src, loc, diags := l.exprSource(a, ev, sc, fmt.Sprintf(`Conditions are evaluated when an event arrives, so write them in quotes: %s = "event.body.amount > 100".`, a.Name),
+		`A condition is an expression in quotes, such as "event.body.amount > 100".`)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return compileCondition(src, loc)
+}
+
+// exprSource reads an attribute that holds bare expr source in a string, such as a
+// condition. unquoted and notString are the details of the two usual slips: the
+// expression written without quotes, and a value that is not a string.
+func (l *loader) exprSource(a *hcl.Attribute, ev *evaluator, sc *scope, unquoted, notString string) (string, location, hcl.Diagnostics) {
 	if d := checkLoadTimeRefs(a.Expr); d.HasErrors() {
 		// The most common slip: filter = event.body.x > 1, without the quotes.
 		for _, diag := range d {
 			diag.Summary = fmt.Sprintf("%s must be an expression in a string", a.Name)
-			diag.Detail = fmt.Sprintf(`Conditions are evaluated when an event arrives, so write them in quotes: %s = "event.body.amount > 100".`, a.Name)
+			diag.Detail = unquoted
 			diag.Subject = a.Expr.Range().Ptr()
 		}
-		return nil, d[:1]
+		return "", location{}, d[:1]
 	}
 	v, diags := ev.value(a.Expr)
 	if diags.HasErrors() {
-		return nil, diags
+		return "", location{}, diags
 	}
 	src, ok := v.(string)
 	if !ok {
-		return nil, hcl.Diagnostics{{
+		return "", location{}, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("%s must be a string", a.Name),
-			Detail:   fmt.Sprintf(`Got %s. A condition is an expression in quotes, such as "event.body.amount > 100".`, typeName(v)),
+			Detail:   fmt.Sprintf("Got %s. %s", typeName(v), notString),
 			Subject:  a.Expr.Range().Ptr(),
 		}}
 	}
 	l.values = append(l.values, a.Name, src)
 	loc := l.loc(a)
 	loc.value, loc.scope = src, sc
-	return compileCondition(src, loc)
+	return src, loc, nil
 }
 
 func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {

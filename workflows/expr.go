@@ -13,14 +13,17 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Env is the run-time expression environment: the names a filter, condition or
-// {{ template }} can read. Every expression is compiled against this type, so a
+// Env is the run-time expression environment: the names a filter, condition, for_each
+// or {{ template }} can read. Every expression is compiled against this type, so a
 // misspelled root name is a load-time error rather than a silent nil.
 type Env struct {
 	Event map[string]any `expr:"event"`
 	Steps map[string]any `expr:"steps"`
 	Vars  map[string]any `expr:"vars"`
 	Run   map[string]any `expr:"run"`
+	// Each is the item a for_each step runs for, {key, value} (see Item.EachValue);
+	// nil elsewhere. The loader allows it only in the steps that have a for_each.
+	Each map[string]any `expr:"each"`
 }
 
 // maxNodes bounds the size of one expression; anything larger is a mistake or an attack.
@@ -98,9 +101,9 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 	summary, detail := "Invalid expression", fmt.Sprintf("%s, in %q.", msg, strings.TrimSpace(src))
 	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
 		summary = fmt.Sprintf("Unknown name %q", name)
-		detail = fmt.Sprintf("Expressions read event, steps, vars and run; %q is none of them.", name)
+		detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step); %q is none of them.", name)
 		if s := suggest(name, roots); s != "" {
-			detail = fmt.Sprintf("Expressions read event, steps, vars and run. Did you mean %q?", s)
+			detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step). Did you mean %q?", s)
 		}
 	} else if got, ok := strings.CutPrefix(msg, "expected bool, but got "); ok {
 		summary = "Condition is not true or false"
@@ -113,7 +116,7 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 }
 
 // roots are the names every run-time expression can start with.
-var roots = []string{"event", "steps", "vars", "run"}
+var roots = []string{"event", "steps", "vars", "run", "each"}
 
 func runeToByte(s string, runes int) int {
 	i := 0

@@ -74,6 +74,7 @@ type Call struct {
 	RunID    string // the run this step belongs to
 	Workflow string
 	Step     string    // the step's name
+	Item     *Item     // the for_each item this attempt runs; nil for a step without for_each
 	Attempt  int       // 1 for the first attempt
 	Secrets  *Redactor // hides the workflow's secrets in what the step logs
 }
@@ -92,8 +93,14 @@ func (w *Wait) Value() map[string]any {
 }
 
 // IdempotencyKey is the key an outbound call carries so that the far end can discard a
-// repeat: it is the same for every attempt of one step of one run.
-func (c *Call) IdempotencyKey() string { return c.RunID + ":" + c.Step }
+// repeat: it is the same for every attempt of one step of one run, <run>:<step>, and
+// of one item of a for_each step, <run>:<step>:<key>.
+func (c *Call) IdempotencyKey() string {
+	if c.Item != nil {
+		return c.RunID + ":" + c.Step + ":" + c.Item.KeyText()
+	}
+	return c.RunID + ":" + c.Step
+}
 
 // AddStep registers a step kind. It panics if the name is taken: two kinds with one
 // name is a programming error, not something to recover from.

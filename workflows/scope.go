@@ -6,30 +6,58 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 )
 
 // scope is what a run-time expression may read where it is written: which steps have
-// run by then. It turns a reference to a step that does not exist, or has not run
-// yet, into a load-time error instead of a nil at run time.
+// run by then, and whether there is a for_each item. It turns a reference to a step
+// that does not exist, or has not run yet, into a load-time error instead of a nil at
+// run time.
 type scope struct {
 	where    string   // "the filter", `step "notify"`
+	self     string   // the step the expression is in; "" outside a step
 	steps    []string // the steps that run before this point; nil where no step has run
 	all      []string // every step of the workflow, to tell "later" from "unknown"
 	workflow string
+	// parallel is the parallel block holding the step, and siblings its steps: they
+	// start together, so none can read another.
+	parallel  string
+	siblings  []string
+	parallels map[string][]string // every parallel block's steps, by the block's name
+	eachOK    bool                // each may be read: in a step with for_each
+	forEach   bool                // the expression is a for_each, which gives the items
+}
+
+// forEachScope is the scope of a step's for_each: what the step sees, except each.
+func (sc *scope) forEachScope() *scope {
+	c := *sc
+	c.eachOK, c.forEach = false, true
+	return &c
 }
 
 // checkRefs reports the steps.NAME references in a compiled expression that its scope
-// cannot see. src is the expression and offset its position in loc's value.
+// cannot see, and the reads of each where there is no item. src is the expression and
+// offset its position in loc's value.
 func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnostics {
 	sc := loc.scope
 	if sc == nil {
 		return nil
 	}
 	var diags hcl.Diagnostics
+	report := func(d *hcl.Diagnostic, at file.Location) {
+		d.Subject = loc.at(offset+runeToByte(src, at.From), offset+runeToByte(src, at.To)).Ptr()
+		diags = append(diags, d)
+	}
 	node := p.Node()
 	ast.Walk(&node, visitor(func(n ast.Node) {
+		if id, ok := n.(*ast.IdentifierNode); ok && id.Value == "each" {
+			if d := sc.eachRef(); d != nil {
+				report(d, id.Location())
+			}
+			return
+		}
 		m, ok := n.(*ast.MemberNode)
 		if !ok {
 			return
@@ -42,15 +70,38 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 		if !ok {
 			return // steps[some_expression]: only known at run time
 		}
-		at := m.Property.Location()
-		d := sc.stepRef(prop.Value)
-		if d == nil {
-			return
+		if d := sc.stepRef(prop.Value); d != nil {
+			report(d, m.Property.Location())
 		}
-		d.Subject = loc.at(offset+runeToByte(src, at.From), offset+runeToByte(src, at.To)).Ptr()
-		diags = append(diags, d)
 	}))
 	return diags
+}
+
+// eachRef reports a read of each where there is no for_each item.
+func (sc *scope) eachRef() *hcl.Diagnostic {
+	switch {
+	case sc.eachOK:
+		return nil
+	case sc.forEach:
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "for_each reads each",
+			Detail: "each is the current item of a for_each step, and for_each is what gives the items: it is evaluated once, " +
+				"before there are any. It can read event, vars, run and the steps before this one.",
+		}
+	case sc.self != "":
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "each outside a for_each step",
+			Detail: fmt.Sprintf(`each is the current item of a for_each step; step %q has no for_each. `+
+				`Add for_each = "event.body.items" to run it once per item, or read the value from event or steps.`, sc.self),
+		}
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "each outside a for_each step",
+		Detail:   fmt.Sprintf("each is the current item of a for_each step, and %s is not in a step, so there is no item to read.", sc.where),
+	}
 }
 
 func (sc *scope) stepRef(name string) *hcl.Diagnostic {
@@ -68,13 +119,30 @@ func (sc *scope) stepRef(name string) *hcl.Diagnostic {
 	if len(sc.steps) > 0 {
 		before = strings.Join(sc.steps, ", ")
 	}
-	self := strings.TrimSuffix(strings.TrimPrefix(sc.where, `step "`), `"`)
+	if sc.parallel != "" && len(sc.steps) == 0 {
+		before = fmt.Sprintf("none: parallel %q runs first", sc.parallel)
+	}
+	block, isBlock := sc.parallels[name]
 	switch {
-	case name == self:
+	case name == sc.self:
 		return &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("Step %q reads its own output", name),
 			Detail:   fmt.Sprintf("A step's output exists only after it has run. Steps before this one: %s.", before),
+		}
+	case isBlock:
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("%q is a parallel block, not a step", name),
+			Detail: fmt.Sprintf("A parallel block has no output of its own: read its steps by their own names, %s.",
+				strings.Join(prefixed("steps.", block), ", ")),
+		}
+	case sc.parallel != "" && slices.Contains(sc.siblings, name):
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Step %q reads %q, which runs beside it in parallel %q", sc.self, name, sc.parallel),
+			Detail: fmt.Sprintf("The steps of a parallel block start together, so %q has no output yet when %q starts. "+
+				"Read steps.%s in a step after parallel %q. Steps before this one: %s.", name, sc.self, name, sc.parallel, before),
 		}
 	case slices.Contains(sc.all, name):
 		return &hcl.Diagnostic{
@@ -88,6 +156,14 @@ func (sc *scope) stepRef(name string) *hcl.Diagnostic {
 		detail = fmt.Sprintf("Workflow %q has no step named %q. Did you mean %q?", sc.workflow, name, s)
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Reference to unknown step %q", name), Detail: detail}
+}
+
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
 }
 
 type visitor func(ast.Node)

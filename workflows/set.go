@@ -30,8 +30,12 @@ type Workflow struct {
 	Filter      *Condition    // nil: every event starts a run
 	Concurrency int           // most runs in flight; 0: no limit
 	Timeout     time.Duration // deadline of a whole run; 0: none
-	Steps       []*Step
-	Vars        map[string]any // the load-time vars, readable at run time as vars.NAME
+	// Steps is every step in file order, a parallel block's steps in place.
+	Steps []*Step
+	// Nodes is the workflow's order, in file order: a step, or a parallel block of
+	// steps that start together.
+	Nodes []*Node
+	Vars  map[string]any // the load-time vars, readable at run time as vars.NAME
 	// Secrets hides the values read with secret() in anything recorded or shown.
 	Secrets *Redactor
 	// Sources are the files the workflow was loaded from: its own and every file with
@@ -48,6 +52,34 @@ func (w *Workflow) Step(name string) (*Step, int) {
 		}
 	}
 	return nil, -1
+}
+
+// Node returns the place in the workflow's order of a step or a parallel block, by
+// name: for a step in a parallel block, the block's. It returns nil when there is none.
+func (w *Workflow) Node(name string) *Node {
+	for _, n := range w.Nodes {
+		if n.Name == name {
+			return n
+		}
+		if n.Parallel {
+			for _, s := range n.Steps {
+				if s.Name == name {
+					return n
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Node is one place in a workflow's order: a step, or a parallel block of steps that
+// start together. What follows a parallel block starts once all of its steps have
+// finished.
+type Node struct {
+	Name     string // the step's name, or the parallel block's
+	Parallel bool
+	Steps    []*Step // one for a step; the block's steps in file order for a parallel
+	DefRange hcl.Range
 }
 
 // Trigger is one trigger block. Config is what the trigger kind's constructor built.
@@ -73,14 +105,19 @@ const DefaultStepTimeout = 30 * time.Second
 
 // Step is one step block, compiled.
 type Step struct {
-	Kind     string
-	Name     string
-	If       *Condition // nil: always runs
-	Timeout  time.Duration
-	Retry    *Retry // nil: one attempt
-	OnError  OnError
-	Action   Action
-	DefRange hcl.Range
+	Kind    string
+	Name    string
+	If      *Condition // nil: always runs; with ForEach, evaluated for each item
+	Timeout time.Duration
+	Retry   *Retry // nil: one attempt
+	OnError OnError
+	// ForEach is nil for a step that runs once; else the step runs once per item of
+	// the list or map it gives (see Items).
+	ForEach     *Expr
+	MaxParallel int    // items in flight at once; DefaultMaxParallel when not set
+	Parallel    string // name of the parallel block holding the step; "" at the top level
+	Action      Action
+	DefRange    hcl.Range
 }
 
 // MaxConcurrency bounds a workflow's concurrency.

@@ -36,9 +36,10 @@ func waitCalls(t *testing.T, n *atomic.Int32, within time.Duration) {
 func TestWatchUnderConstantWrites(t *testing.T) {
 	dir := t.TempDir()
 	n := watchCalls(t, dir)
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }() // no write after TempDir's cleanup starts
 	go func() {
+		defer close(stopped)
 		for {
 			select {
 			case <-stop:

@@ -1,0 +1,3 @@
+workflow "orders" {
+  filter = "each.value.amount > 100"
+}

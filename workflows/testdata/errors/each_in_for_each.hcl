@@ -1,0 +1,6 @@
+workflow "orders" {
+  step "http" "reserve" {
+    for_each = "each.value.lines"
+    url      = "https://warehouse.example.com/reserve"
+  }
+}

@@ -1,0 +1,4 @@
+workflow "orders" {
+  parallel "notify" {
+  }
+}

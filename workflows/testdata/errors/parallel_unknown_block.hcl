@@ -1,0 +1,7 @@
+workflow "orders" {
+  parallel "notify" {
+    stpe "http" "slack" {
+      url = "https://chat.example.com/post"
+    }
+  }
+}
