@@ -112,7 +112,7 @@ func waitStatus(t *testing.T, base, id, want string) {
 	for {
 		var run engine.Run
 		get(t, base+"/api/v1/runs/"+id, http.StatusOK, &run)
-		if run.Status == want {
+		if string(run.Status) == want {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -89,7 +88,7 @@ func (e *Engine) Await(ctx context.Context, wf *workflows.Workflow, id string) (
 				return r, nil
 			}
 		}
-		if status == "succeeded" || status == "failed" {
+		if RunStatus(status).Done() {
 			return e.lastOutput(ctx, wf, id, key, status)
 		}
 		t := time.NewTimer(wait)
@@ -109,11 +108,11 @@ func answer(step, data string) (*workflows.Reply, error) {
 	if data == "" {
 		return nil, nil
 	}
-	var res stepResult
-	if err := json.Unmarshal([]byte(data), &res); err != nil {
+	res, err := decodeRecord(data)
+	if err != nil {
 		return nil, fmt.Errorf("step %s result: %w", step, err)
 	}
-	if res.Status != "succeeded" {
+	if res.Status != StatusSucceeded {
 		return nil, nil
 	}
 	out, err := res.output()
@@ -131,7 +130,7 @@ func (e *Engine) lastOutput(ctx context.Context, wf *workflows.Workflow, id, key
 		return nil, err
 	}
 	r := &workflows.Reply{RunID: id, Status: status}
-	if status != "succeeded" {
+	if RunStatus(status) != RunSucceeded {
 		return r, nil
 	}
 	for _, s := range slices.Backward(wf.Steps) {

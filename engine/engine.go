@@ -134,11 +134,11 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 	e.metrics.runStarted(wf.Name, ev.Trigger)
 	switch {
 	case failure != "":
-		e.metrics.runFinished(wf.Name, "failed")
-		e.log.Warn("run finished", "run", runID, "workflow", wf.Name, "status", "failed", "duration_ms", 0, "error", failure)
+		e.metrics.runFinished(wf.Name, string(RunFailed))
+		e.log.Warn("run finished", "run", runID, "workflow", wf.Name, "status", RunFailed, "duration_ms", 0, "error", failure)
 	case len(wf.Steps) == 0:
-		e.metrics.runFinished(wf.Name, "succeeded") // nothing to run: it ends as it starts
-		e.log.Info("run finished", "run", runID, "workflow", wf.Name, "status", "succeeded", "duration_ms", 0)
+		e.metrics.runFinished(wf.Name, string(RunSucceeded)) // nothing to run: it ends as it starts
+		e.log.Info("run finished", "run", runID, "workflow", wf.Name, "status", RunSucceeded, "duration_ms", 0)
 	}
 	return runID, true, nil
 }

@@ -160,7 +160,7 @@ workflow "chain" {
     value = "hello {{ steps.first.value }} from {{ run.workflow }}"
   }
   step "probe" "third" {
-    if    = "steps.second.status == 'succeeded' && event.body.name == 'nobody'"
+    if    = "steps.second.outcome == 'succeeded' && event.body.name == 'nobody'"
     value = "never"
   }
 }
@@ -190,7 +190,7 @@ func TestRunExecutesChainedSteps(t *testing.T) {
 		}
 		for i, w := range want {
 			s := r.Steps[i]
-			if s.Name != w.name || s.Status != w.status || s.Kind != "probe" || s.Attempts != 1 {
+			if s.Name != w.name || string(s.Status) != w.status || s.Kind != "probe" || s.Attempts != 1 {
 				t.Errorf("step %d: %+v", i, s)
 			}
 			if w.value != "" && s.Output.(map[string]any)["value"] != w.value {
@@ -221,7 +221,7 @@ workflow "continues" {
     on_error = "continue"
   }
   step "probe" "b" {
-    value = "after {{ steps.a.status }}: {{ steps.a.error }}"
+    value = "after {{ steps.a.outcome }}: {{ steps.a.error }}"
   }
 }
 `

@@ -113,7 +113,7 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 		for i, r := range runs {
 			scanned++
 			at = batch[i]
-			if r == nil || f.Status != "" && r.Status != f.Status {
+			if r == nil || f.Status != "" && string(r.Status) != f.Status {
 				continue // expired, or another status
 			}
 			page.Runs = append(page.Runs, *r)

@@ -38,7 +38,8 @@ func TestExpiredLeaseIsTakenBack(t *testing.T) {
 		if calls := rec.list(); len(calls) != 2 {
 			t.Errorf("calls %v, want each step once", calls)
 		}
-		c := commit{job: dead[0], runID: id, workflow: "chain", result: []byte(`{"status":"succeeded"}`), next: "second"}
+		c := commit{job: dead[0], runID: id, wf: set.Workflow("chain"), record: &Record{Status: StatusSucceeded},
+			plan: &Plan{Status: RunRunning, Start: []unit{{step: "second"}}}}
 		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {
 			t.Errorf("the dead worker's commit: %v", err)
 		}
@@ -134,7 +135,7 @@ func TestStepThatKeepsCrashingIsDeadLettered(t *testing.T) {
 		}
 		j := crash(4)
 		// An attempt that finishes (and is retried) is not a crash: the count starts over.
-		if err := e.q.retry(ctx, j, "run1", "chain", []byte(`{"status":"retrying"}`), 0, 0); err != nil {
+		if err := e.q.retry(ctx, j, "run1", "chain", &Record{Status: StatusRetrying}, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		crash(4)
@@ -142,9 +143,18 @@ func TestStepThatKeepsCrashingIsDeadLettered(t *testing.T) {
 			t.Fatal("the run failed after 4 crashes in a row")
 		}
 		crash(1)
-		if jobs, _, err := e.q.lease(ctx, sh, 1); err != nil || len(jobs) != 0 { // takes back the 5th expiry
-			t.Fatalf("leased %d jobs after the 5th crash, %v", len(jobs), err)
+		// After the 5th expiry the job is leased once more, marked: the worker that
+		// takes it records the failure without running the step, and the planner fails
+		// the run.
+		jobs, _, err := e.q.lease(ctx, sh, 1)
+		if err != nil || len(jobs) != 1 || !strings.Contains(jobs[0].crashed, "stopped 5 times in a row") {
+			t.Fatalf("leased %v after the 5th crash, %v", jobs, err)
 		}
+		e.Use(loadSet(t, &recorder{}, chainSrc))
+		p := e.NewPool(1)
+		p.running.Add(1) // as the pool's fetcher would, before execute
+		p.slots <- struct{}{}
+		p.execute(jobs[0])
 		run := b.Client.HGetAll(ctx, sh.run("run1")).Val()
 		if run["status"] != "failed" || !strings.Contains(run["error"], "stopped 5 times in a row") || run["dead"] != "run1:first" {
 			t.Errorf("run %v", run)

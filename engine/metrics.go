@@ -118,8 +118,6 @@ func (c *children[K, M]) get(k K) M {
 // hookflow_redis_up 0 rather than a scrape that hangs.
 const scrapeTimeout = time.Second
 
-var statsScript = script("stats.lua")
-
 var (
 	queueDepthDesc = prometheus.NewDesc("hookflow_queue_depth",
 		"Jobs in the queue, in the shared Redis (every process reports the same), by state: ready (due now, not yet taken), scheduled (due later: retries and delays), running (leased to a worker), waiting (first steps of runs waiting for a concurrency slot).",

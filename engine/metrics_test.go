@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 const metricsSrc = chainSrc + failSrc + `
@@ -74,7 +75,7 @@ func TestRunAndStepMetrics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := waitRun(t, e, id); r.Status != s.want {
+			if r := waitRun(t, e, id); string(r.Status) != s.want {
 				t.Fatalf("%s run %s, want %s", s.wf, r.Status, s.want)
 			}
 			ids = append(ids, id)
@@ -173,17 +174,17 @@ func TestQueueMetrics(t *testing.T) {
 		}
 		runOf := func(j *job) string { return j.run["id"] }
 		// One retries in an hour: scheduled.
-		if err := e.q.retry(ctx, jobs[0], runOf(jobs[0]), "chain", []byte(`{"status":"retrying"}`), 0, time.Hour); err != nil {
+		if err := e.q.retry(ctx, jobs[0], runOf(jobs[0]), "chain", &Record{Status: StatusRetrying}, 0, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		// One fails its run: a dead letter, and the run is finished.
-		if _, err := e.q.complete(ctx, commit{job: jobs[1], runID: runOf(jobs[1]), workflow: "chain",
-			result: []byte(`{"status":"failed"}`), runStatus: "failed", runError: "step first: no", dead: true}); err != nil {
+		if _, err := e.q.complete(ctx, commit{job: jobs[1], runID: runOf(jobs[1]), wf: &workflows.Workflow{Name: "chain"},
+			record: &Record{Status: StatusFailed}, plan: &Plan{Status: RunFailed, Error: "step first: no"}, dead: true}); err != nil {
 			t.Fatal(err)
 		}
 		// One stays leased: running. One is queued again, due 90s ago, as if no worker
 		// had been free since: the oldest ready job. The fifth is ready too.
-		if err := e.q.retry(ctx, jobs[3], runOf(jobs[3]), "chain", []byte(`{"status":"retrying"}`), 0, -90*time.Second); err != nil {
+		if err := e.q.retry(ctx, jobs[3], runOf(jobs[3]), "chain", &Record{Status: StatusRetrying}, 0, -90*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		// Two runs of a workflow of one run at a time: one ready, one waiting.
@@ -250,8 +251,8 @@ hookflow_redis_up 0
 	})
 }
 
-// A step whose worker keeps crashing fails its run inside the lease script: the
-// process whose lease call failed it counts the run as finished.
+// A step whose worker keeps crashing fails its run: the worker that leases it once it
+// is marked records the failure and counts the run as finished.
 func TestRunFailedByCrashesIsCounted(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
@@ -263,14 +264,28 @@ func TestRunFailedByCrashesIsCounted(t *testing.T) {
 		}
 		sh := e.q.shardFor("chain")
 		deadline := time.Now().Add(10 * time.Second)
+		for crashed := false; !crashed; {
+			if time.Now().After(deadline) {
+				t.Fatal("the job was never marked as crashing")
+			}
+			jobs, _, err := e.q.lease(ctx, sh, 1) // leases, and takes back expired leases
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(jobs) == 1 && jobs[0].crashed != "" {
+				crashed = true
+				e.q.release(ctx, jobs[0], "chain") // for the pool to take
+				continue
+			}
+			time.Sleep(15 * time.Millisecond) // the worker "dies": its lease expires
+		}
+		e.Use(loadSet(t, &recorder{}, chainSrc))
+		startPool(t, e, 1)
 		for b.Client.HGet(ctx, sh.run("run1"), "status").Val() != "failed" {
 			if time.Now().After(deadline) {
 				t.Fatal("the run did not fail")
 			}
-			if _, _, err := e.q.lease(ctx, sh, 1); err != nil { // leases, and takes back expired leases
-				t.Fatal(err)
-			}
-			time.Sleep(15 * time.Millisecond) // the worker "dies": its lease expires
+			time.Sleep(5 * time.Millisecond)
 		}
 		wantSeries(t, reg, "hookflow_runs_finished_total", map[string]float64{"status=failed,workflow=chain": 1})
 	})

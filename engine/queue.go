@@ -3,51 +3,19 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
-	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 	"github.com/redis/go-redis/v9"
 )
 
-//go:embed scripts/*.lua
-var scriptFiles embed.FS
-
-// script loads a script with the shared functions of lib.lua in front of it.
-func script(name string) *redis.Script {
-	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
-	if err != nil {
-		panic(err)
-	}
-	src, err := scriptFiles.ReadFile("scripts/" + name)
-	if err != nil {
-		panic(err)
-	}
-	return redis.NewScript(string(lib) + "\n" + string(src))
-}
-
-var (
-	startScript     = script("start.lua")
-	leaseScript     = script("lease.lua")
-	completeScript  = script("complete.lua")
-	heartbeatScript = script("heartbeat.lua")
-	releaseScript   = script("release.lua")
-	retryScript     = script("retry.lua")
-	replayScript    = script("replay.lua")
-)
-
 // maxReaps is how many times in a row a job's lease may expire before its run fails: a
 // step that crashes every worker that runs it must not crash them forever.
 const maxReaps = 5
-
-// errStaleLease is returned when a commit carries a token that is no longer the job's:
-// the lease expired and the job was handed to someone else, or it was committed already.
-var errStaleLease = errors.New("lease is no longer held")
 
 // queue is the Redis side of the engine: every state change is one script call.
 type queue struct {
@@ -75,7 +43,7 @@ func (q *queue) shardFor(workflow string) *shard {
 	return q.shards[shardOf(workflow, len(q.shards))]
 }
 
-// start creates a run and queues its first step, or puts the run in line for one of its
+// start creates a run and queues its first jobs, or puts the run in line for one of its
 // workflow's concurrency slots. Calling it again with the same run id changes nothing.
 // A run with a failure recorded fails at once, running no step.
 func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string) error {
@@ -92,43 +60,52 @@ type dedupe struct {
 	tick     time.Time
 }
 
-// errTickTaken is returned for the start of a tick at or before the last one started.
-var errTickTaken = errors.New("a later tick of the schedule started already")
-
 // startOnce is start with a dedupe key: when the key started a run within its window,
-// it creates nothing and returns that run's id.
+// it creates nothing and returns that run's id. The first jobs are the planner's for a
+// run with nothing recorded.
 func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string, d *dedupe) (string, error) {
 	sh := q.shardFor(wf.Name)
-	first, status := "", "succeeded"
-	switch {
-	case failure != "":
-		status = "failed"
-	case len(wf.Steps) > 0:
-		first = wf.Steps[0].Name
+	endStatus := ""
+	var p *Plan
+	if failure != "" {
+		endStatus = string(RunFailed)
+	} else {
+		p = plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
+		if p.Status.Done() {
+			endStatus = string(p.Status) // nothing to run
+		}
 	}
-	job := jobID(runID, first)
-	key, window, sched, tick := "", int64(0), "", int64(0)
+	keys := []string{sh.run(runID), sh.ready(wf.Name), sh.due(), sh.wake(), sh.open(), sh.inflight(wf.Name),
+		sh.pending(wf.Name), sh.limit(wf.Name), sh.seq(), sh.runs(), sh.runsOf(wf.Name), sh.workflows()}
+	dedupeKey, sched, hasDedupe, hasSched, window, tick := sh.run(runID), sh.run(runID), false, false, int64(0), int64(0)
 	switch {
 	case d != nil && d.schedule != "":
-		sched, tick = d.schedule, d.tick.UnixMilli()
+		sched, hasSched, tick = d.schedule, true, d.tick.UnixMilli()
 	case d != nil:
 		sum := sha256.Sum256([]byte(d.key))
-		key, window = hex.EncodeToString(sum[:16]), max(d.window.Milliseconds(), 1)
+		dedupeKey, hasDedupe, window = sh.dedupe(wf.Name, hex.EncodeToString(sum[:16])), true, max(d.window.Milliseconds(), 1)
 	}
-	res, err := sh.starts.run(ctx, []string{sh.run(runID), sh.job(job)},
-		sh.prefix, runID, wf.Name, wf.Version, event, first, job, q.retention.Milliseconds(),
-		status, failure, wf.Concurrency, key, window, q.maxOpen, sched, tick, tickTTL.Milliseconds())
-	if err != nil {
-		if strings.HasPrefix(err.Error(), "HFBUSY") {
-			return "", fmt.Errorf("%w (%s)", ErrBusy, strings.TrimPrefix(err.Error(), "HFBUSY "))
+	tickKey := sched
+	if hasSched {
+		tickKey = sched + ":run"
+	}
+	keys = append(keys, dedupeKey, sched, tickKey)
+	args := []any{sh.prefix, runID, wf.Name, wf.Version, event, q.retention.Milliseconds(), endStatus, failure,
+		wf.Concurrency, flag(hasDedupe), window, q.maxOpen, flag(hasSched), tick, tickTTL.Milliseconds()}
+	var jobArgs, fieldArgs []any
+	if endStatus == "" {
+		for _, u := range p.Start {
+			id := u.jobID(runID)
+			keys = append(keys, sh.job(id))
+			jobArgs = append(jobArgs, id, u.step, u.partField())
 		}
-		if msg, ok := strings.CutPrefix(err.Error(), "HFCLOCK "); ok {
-			return "", errors.New(msg)
-		}
+		fieldArgs = planFields(p)
+	}
+	args = append(args, len(jobArgs)/3, len(fieldArgs)/2)
+	args = append(append(args, jobArgs...), fieldArgs...)
+	res, err := sh.starts.run(ctx, keys, args...)
+	if err = scriptError(err); err != nil {
 		return "", err
-	}
-	if n, ok := res.(int64); ok && n == -1 {
-		return "", errTickTaken
 	}
 	if id, ok := res.(string); ok {
 		return id, nil
@@ -136,34 +113,44 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	return runID, nil
 }
 
-// job is a leased step of a run.
+// planFields are the run fields a plan sets: its counts and records.
+func planFields(p *Plan) []any {
+	var out []any
+	for name, n := range p.Counts {
+		out = append(out, countPrefix+name, n)
+	}
+	for name, r := range p.Records {
+		out = append(out, recordPrefix+name, encodeRecord(r))
+	}
+	return out
+}
+
+// job is a leased unit of a run.
 type job struct {
 	shard   *shard
 	id      string
-	step    string
+	unit    unit
 	token   string
 	attempt int
-	run     map[string]string // the run hash as it was when the job was leased
+	run     map[string]string // the run hash as it was when the job was leased; nil when chained
+	// key and value are an item's key (JSON; "" for a list's index) and value (JSON).
+	key, value string
+	// crashed is why a job whose workers kept dying is recorded failed, not run.
+	crashed string
 }
 
 // lease takes back the shard's expired leases, then leases up to max due jobs. With
 // none due it returns how long until a queued job is due or a lease expires, or -1
-// when there is neither. A run that fails as its job is taken back too often is
-// counted here, in the process that took it back.
+// when there is neither.
 func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Duration, error) {
 	res, err := leaseScript.Run(ctx, q.rdb, []string{sh.due(), sh.leases(), sh.tokens(), sh.wake()},
-		sh.prefix, max, q.leaseFor.Milliseconds(), maxReaps, q.retention.Milliseconds()).Slice()
+		sh.prefix, max, q.leaseFor.Milliseconds(), maxReaps).Slice()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, scriptError(err)
 	}
 	wait, _ := res[0].(int64)
-	failed, _ := res[1].([]any)
-	for _, wf := range failed {
-		name, _ := wf.(string)
-		q.metrics.runFinished(name, "failed")
-	}
-	jobs := make([]*job, 0, len(res)-2)
-	for _, r := range res[2:] {
+	jobs := make([]*job, 0, len(res)-1)
+	for _, r := range res[1:] {
 		j, err := parseJob(sh, r)
 		if err != nil {
 			return jobs, 0, err
@@ -176,9 +163,10 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 	return jobs, time.Duration(wait) * time.Millisecond, nil
 }
 
+// parseJob decodes one job of lease.lua's reply.
 func parseJob(sh *shard, r any) (*job, error) {
 	a, ok := r.([]any)
-	if !ok || len(a) != 5 {
+	if !ok || len(a) != 9 {
 		return nil, fmt.Errorf("lease: unexpected reply %v", r)
 	}
 	j := &job{shard: sh, run: map[string]string{}}
@@ -186,53 +174,154 @@ func parseJob(sh *shard, r any) (*job, error) {
 	j.token, _ = a[1].(string)
 	attempt, _ := a[2].(int64)
 	j.attempt = int(attempt)
-	j.step, _ = a[3].(string)
-	fields, _ := a[4].([]any)
+	step, _ := a[3].(string)
+	part, _ := a[4].(string)
+	u, err := parsePart(step, part)
+	if err != nil {
+		return nil, err
+	}
+	j.unit = u
+	fields, _ := a[5].([]any)
 	for i := 0; i+1 < len(fields); i += 2 {
 		k, _ := fields[i].(string)
 		v, _ := fields[i+1].(string)
 		j.run[k] = v
 	}
+	j.key, _ = a[6].(string)
+	j.value, _ = a[7].(string)
+	j.crashed, _ = a[8].(string)
 	return j, nil
 }
 
-// commit is the outcome of one step, as complete writes it.
+// commit is a unit's outcome and the plan that follows it, as complete writes it.
 type commit struct {
-	job       *job
-	runID     string
-	workflow  string
-	result    []byte // a JSON object with at least one field
-	duration  time.Duration
-	next      string // the next step; "" ends the run
-	runStatus string // the run's status when it ends
-	runError  string
-	dead      bool          // the run fails at this step: dead-letter its job
-	chain     bool          // lease the next step to the caller instead of queueing it
-	wait      time.Duration // hold the run this long before its next step is due
+	job    *job
+	runID  string
+	wf     *workflows.Workflow
+	record *Record // the unit's own; nil for a join, whose plan writes the records
+	// items are the items a for_each step's job listed, encoded; listed says it did.
+	items    [][2][]byte
+	listed   bool
+	plan     *Plan
+	duration time.Duration
+	wait     time.Duration // hold what this queues this long (a delay step)
+	dead     bool          // the run fails at this job: dead-letter it
+	chain    bool          // lease the next unit to the caller instead of queueing it
 }
 
-// complete commits a step. When c.chain is set and there is a next step, the next
-// step's job is leased to the caller and its token returned.
-func (q *queue) complete(ctx context.Context, c commit) (string, error) {
-	sh := c.job.shard
-	next := ""
-	if c.next != "" {
-		next = jobID(c.runID, c.next)
-	}
-	res, err := completeScript.Run(ctx, q.rdb, []string{sh.job(c.job.id), sh.run(c.runID)},
-		sh.prefix, c.job.id, c.job.token, c.job.step, c.result, c.duration.Milliseconds(),
-		c.next, next, c.runStatus, c.runError, flag(c.chain),
-		q.leaseFor.Milliseconds(), q.retention.Milliseconds(), c.workflow, c.wait.Milliseconds(),
-		flag(c.dead)).Int64()
+// complete commits a unit. When c.chain is set, a next unit is leased to the caller
+// and returned; nil when there is none.
+func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
+	sh, p, u := c.job.shard, c.plan, c.job.unit
+	run := sh.run(c.runID)
+	each := "" // the for_each step whose items, results and todo list this touches
 	switch {
-	case err != nil:
-		return "", err
-	case res < 0:
-		return "", errStaleLease
-	case res == 0:
-		return "", nil
+	case u.part != partStep:
+		if s, _ := c.wf.Step(u.step); s != nil && s.ForEach != nil {
+			each = u.step
+		}
+	case c.listed:
+		each = u.step
 	}
-	return strconv.FormatInt(res, 10), nil
+	for name := range p.Todo {
+		each = name
+	}
+	if p.Next != "" {
+		each = p.Next
+	} else if p.Drop != "" {
+		each = p.Drop
+	}
+	items, results, todo := run, run, run
+	if each != "" {
+		items, results, todo = sh.items(c.runID, each), sh.results(c.runID, each), sh.todo(c.runID, each)
+	}
+	joinJob, joinID := run, ""
+	if p.Join != "" {
+		joinID = unit{step: p.Join, part: partJoin}.jobID(c.runID)
+		joinJob = sh.job(joinID)
+	}
+	keys := []string{sh.job(c.job.id), run, sh.leases(), sh.tokens(), sh.ready(c.wf.Name), sh.due(), sh.wake(),
+		sh.dead(), sh.open(), sh.inflight(c.wf.Name), sh.pending(c.wf.Name), sh.limit(c.wf.Name),
+		items, results, todo, joinJob}
+
+	recField, rec, inResults := "", []byte(nil), "0"
+	if c.record != nil {
+		recField, rec = recordPrefix+u.step, encodeRecord(c.record)
+		if u.part == partItem {
+			recField, inResults = strconv.Itoa(u.item), "1"
+		}
+	}
+	joinField := ""
+	if p.Join != "" {
+		joinField = countPrefix + p.Join
+	}
+	todoOp := ""
+	switch {
+	case p.Drop != "":
+		todoOp = "drop"
+	case p.Next != "":
+		todoOp = "next"
+	}
+	runStatus := ""
+	if p.Status.Done() {
+		runStatus = string(p.Status)
+	}
+	chain := ""
+	switch {
+	case !c.chain || c.wait > 0:
+	case todoOp == "next":
+		chain = "todo"
+	case len(p.Start) > 0 && p.Start[0].part != partJoin:
+		chain = "first"
+	}
+	var nextArgs []any
+	for _, n := range p.Start {
+		id := n.jobID(c.runID)
+		keys = append(keys, sh.job(id))
+		nextArgs = append(nextArgs, id, n.step, n.partField())
+	}
+	if runStatus != "" {
+		keys = append(keys, sh.eachKeys(c.runID, c.wf)...)
+	}
+	fieldArgs := planFields(p)
+	nItems := -1
+	var itemArgs []any
+	if c.listed {
+		nItems = len(c.items)
+		itemArgs = make([]any, 0, 2*len(c.items))
+		for _, it := range c.items {
+			itemArgs = append(itemArgs, it[0], it[1])
+		}
+	}
+	todoArgs := make([]any, 0, len(p.Todo[each]))
+	for _, i := range p.Todo[each] {
+		todoArgs = append(todoArgs, i)
+	}
+	args := make([]any, 0, 25+len(nextArgs)+len(fieldArgs)+len(itemArgs)+len(todoArgs))
+	args = append(args, sh.prefix, c.job.id, c.job.token, c.wf.Name, c.runID, q.leaseFor.Milliseconds(),
+		q.retention.Milliseconds(), c.duration.Milliseconds(), c.wait.Milliseconds(), recField, rec, inResults,
+		joinField, joinID, p.Join, todoOp, each, runStatus, p.Error, flag(c.dead), chain,
+		len(nextArgs)/3, len(fieldArgs)/2, nItems, len(todoArgs))
+	args = append(append(append(append(args, nextArgs...), fieldArgs...), itemArgs...), todoArgs...)
+	res, err := completeScript.Run(ctx, q.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, scriptError(err)
+	}
+	token, _ := res[0].(int64)
+	if token == 0 {
+		return nil, nil
+	}
+	id, _ := res[1].(string)
+	step, _ := res[2].(string)
+	part, _ := res[3].(string)
+	next, err := parsePart(step, part)
+	if err != nil {
+		return nil, err
+	}
+	j := &job{shard: sh, id: id, unit: next, token: strconv.FormatInt(token, 10), attempt: 1}
+	j.key, _ = res[4].(string)
+	j.value, _ = res[5].(string)
+	return j, nil
 }
 
 func flag(b bool) string {
@@ -244,35 +333,55 @@ func flag(b bool) string {
 
 // retry records a failed attempt of a leased job and queues the job again, due after
 // wait.
-func (q *queue) retry(ctx context.Context, j *job, runID, workflow string, result []byte, duration, wait time.Duration) error {
+func (q *queue) retry(ctx context.Context, j *job, runID, workflow string, rec *Record, duration, wait time.Duration) error {
 	sh := j.shard
-	res, err := retryScript.Run(ctx, q.rdb, []string{sh.job(j.id), sh.run(runID)},
-		sh.prefix, j.id, j.token, j.step, result, duration.Milliseconds(), wait.Milliseconds(), workflow).Int64()
-	switch {
-	case err != nil:
-		return err
-	case res < 0:
-		return errStaleLease
+	hash, field := sh.run(runID), recordPrefix+j.unit.step
+	if j.unit.part == partItem {
+		hash, field = sh.results(runID, j.unit.step), strconv.Itoa(j.unit.item)
 	}
-	return nil
+	err := retryScript.Run(ctx, q.rdb, []string{sh.job(j.id), hash, sh.leases(), sh.ready(workflow), sh.due(), sh.wake()},
+		j.id, j.token, field, encodeRecord(rec), duration.Milliseconds(), wait.Milliseconds(), workflow).Err()
+	return scriptError(err)
 }
 
-// replay queues a failed run again from step. It reports errNotFailed for a run that
-// has not failed, and ErrNotFound for one that does not exist.
-func (q *queue) replay(ctx context.Context, runID, step string, wf *workflows.Workflow) error {
+// replay queues a failed run again as p says, after taking out of its record what cl
+// says. It reports errNotFailed for a run that has not failed, and ErrNotFound for one
+// that does not exist.
+func (q *queue) replay(ctx context.Context, runID string, wf *workflows.Workflow, p *Plan, cl cleared) error {
 	sh := q.shardFor(wf.Name)
-	job := jobID(runID, step)
-	res, err := replayScript.Run(ctx, q.rdb, []string{sh.run(runID), sh.job(job)},
-		sh.prefix, runID, step, job, wf.Name).Int64()
-	switch {
-	case err != nil:
-		return err
-	case res == 0:
-		return ErrNotFound
-	case res < 0:
-		return errNotFailed
+	keys := []string{sh.run(runID), sh.dead(), sh.ready(wf.Name), sh.due(), sh.wake(), sh.open(),
+		sh.inflight(wf.Name), sh.pending(wf.Name), sh.limit(wf.Name), sh.seq()}
+	var jobArgs []any
+	for _, u := range p.Start {
+		id := u.jobID(runID)
+		keys = append(keys, sh.job(id))
+		jobArgs = append(jobArgs, id, u.step, u.partField())
 	}
-	return nil
+	var fieldArgs []any
+	for _, f := range cl.fields {
+		fieldArgs = append(fieldArgs, f)
+	}
+	setArgs := planFields(p)
+	var eachArgs []any
+	nEach := 0
+	for _, s := range wf.Steps {
+		if s.ForEach == nil {
+			continue
+		}
+		nEach++
+		keys = append(keys, sh.items(runID, s.Name), sh.results(runID, s.Name), sh.todo(runID, s.Name))
+		eachArgs = append(eachArgs, len(cl.items[s.Name]))
+		for _, i := range cl.items[s.Name] {
+			eachArgs = append(eachArgs, i)
+		}
+		eachArgs = append(eachArgs, len(p.Todo[s.Name]))
+		for _, i := range p.Todo[s.Name] {
+			eachArgs = append(eachArgs, i)
+		}
+	}
+	args := []any{sh.prefix, runID, wf.Name, len(jobArgs) / 3, len(fieldArgs), len(setArgs) / 2, nEach}
+	args = append(append(append(append(args, jobArgs...), fieldArgs...), setArgs...), eachArgs...)
+	return scriptError(replayScript.Run(ctx, q.rdb, keys, args...).Err())
 }
 
 // heartbeat extends the leases of jobs, in one round trip. held[i] reports whether
@@ -299,7 +408,8 @@ func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []bool, err er
 // release hands a leased job back to its workflow's queue, due now.
 func (q *queue) release(ctx context.Context, j *job, workflow string) error {
 	sh := j.shard
-	return releaseScript.Run(ctx, q.rdb, []string{sh.job(j.id)}, sh.prefix, j.id, j.token, workflow).Err()
+	return releaseScript.Run(ctx, q.rdb, []string{sh.job(j.id), sh.leases(), sh.ready(workflow), sh.due(), sh.wake()},
+		j.id, j.token, workflow).Err()
 }
 
 // Waits are capped so that a worker notices new shards of work even if a wake-up

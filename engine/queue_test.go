@@ -34,7 +34,7 @@ func TestStartIsIdempotent(t *testing.T) {
 			t.Fatalf("leased %d jobs, err %v", len(jobs), err)
 		}
 		j := jobs[0]
-		if j.id != "run1:first" || j.step != "first" || j.attempt != 1 || j.token == "" || j.run["status"] != "running" || j.run["event"] != `{"id":"e"}` {
+		if j.id != "run1:first" || j.unit != (unit{step: "first"}) || j.attempt != 1 || j.token == "" || j.run["status"] != "running" || j.run["event"] != `{"id":"e"}` {
 			t.Errorf("job %+v", j)
 		}
 		// Nothing is due; the next thing that can happen is the lease's expiry.
@@ -57,7 +57,8 @@ func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
 		j := jobs[0]
 		stale := *j
 		stale.token = "999999"
-		c := commit{job: &stale, runID: "run1", workflow: "chain", result: []byte(`{"status":"succeeded"}`), next: "second"}
+		c := commit{job: &stale, runID: "run1", wf: wf, record: &Record{Status: StatusSucceeded},
+			plan: &Plan{Status: RunRunning, Start: []unit{{step: "second"}}}}
 		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {
 			t.Fatalf("stale commit: %v", err)
 		}
@@ -67,9 +68,9 @@ func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
 
 		// The holder commits and chains the next step to itself.
 		c.job, c.chain = j, true
-		token, err := e.q.complete(ctx, c)
-		if err != nil || token == "" || token == j.token {
-			t.Fatalf("commit: token %q, %v", token, err)
+		next, err := e.q.complete(ctx, c)
+		if err != nil || next == nil || next.token == j.token || next.unit != (unit{step: "second"}) {
+			t.Fatalf("commit: chained %+v, %v", next, err)
 		}
 		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {
 			t.Errorf("committing the same job twice: %v", err)
@@ -79,8 +80,7 @@ func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
 		}
 
 		// The last step ends the run and clears its jobs and leases.
-		last := &job{shard: sh, id: "run1:second", step: "second", token: token}
-		c = commit{job: last, runID: "run1", workflow: "chain", result: []byte(`{"status":"succeeded"}`), runStatus: "succeeded"}
+		c = commit{job: next, runID: "run1", wf: wf, record: &Record{Status: StatusSucceeded}, plan: &Plan{Status: RunSucceeded}}
 		if _, err := e.q.complete(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -266,8 +266,8 @@ func TestStartRefusedPastTheHighWaterMark(t *testing.T) {
 			t.Errorf("a failed start: %v", err)
 		}
 		jobs, _, _ := e.q.lease(ctx, e.q.shardFor("chain"), 1)
-		if _, err := e.q.complete(ctx, commit{job: jobs[0], runID: jobs[0].run["id"], workflow: "chain",
-			result: []byte(`{"status":"failed"}`), runStatus: "failed", runError: "x"}); err != nil {
+		if _, err := e.q.complete(ctx, commit{job: jobs[0], runID: jobs[0].run["id"], wf: wf,
+			record: &Record{Status: StatusFailed}, plan: &Plan{Status: RunFailed, Error: "x"}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.Start(ctx, wf, event(`{}`)); err != nil {

@@ -18,11 +18,11 @@ import (
 // it failed before its first step.
 var ErrCannotReplay = errors.New("the run cannot be replayed")
 
-var errNotFailed = fmt.Errorf("%w: only a failed run can be", ErrCannotReplay)
-
-// Replay queues a failed run again at the step it failed on, with the workflow version
-// it started with. Steps that succeeded before it keep their results and do not run
-// again; the step starts over with a fresh count of attempts.
+// Replay queues a failed run again, with the workflow version it started with, from
+// what failed it: the step that failed, the failed items of a for_each step (and those
+// that never started), the failed steps of a parallel block. What succeeded keeps its
+// record and does not run again; what runs again starts over with a fresh count of
+// attempts. The planner decides what that is, as for any change to a run.
 func (e *Engine) Replay(ctx context.Context, runID string) error {
 	fields, err := e.q.runFields(ctx, runID)
 	if err != nil {
@@ -31,11 +31,10 @@ func (e *Engine) Replay(ctx context.Context, runID string) error {
 	if fields == nil {
 		return ErrNotFound
 	}
-	if fields["status"] != "failed" {
+	if RunStatus(fields["status"]) != RunFailed {
 		return fmt.Errorf("%w: it is %s; only a failed run can be", ErrCannotReplay, fields["status"])
 	}
-	step, ok := strings.CutPrefix(fields["dead"], runID+":")
-	if !ok {
+	if fields["dead"] == "" {
 		return fmt.Errorf("%w: it failed before its first step (%s); start a new run with its event instead",
 			ErrCannotReplay, fields["error"])
 	}
@@ -46,12 +45,87 @@ func (e *Engine) Replay(ctx context.Context, runID string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.q.replay(ctx, runID, step, wf); err != nil {
+	rec, err := readRecord(fields)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCannotReplay, err)
+	}
+	sh := e.q.shardFor(wf.Name)
+	for _, s := range wf.Steps {
+		if s.ForEach == nil {
+			continue
+		}
+		set, err := e.q.readItems(ctx, sh, runID, s.Name)
+		if err != nil {
+			return err
+		}
+		if set != nil {
+			rec.items[s.Name] = set
+		}
+	}
+	cl := clearFailures(wf, rec)
+	p := plan(wf, rec, nil)
+	if len(p.Start) == 0 {
+		return fmt.Errorf("%w: nothing in it failed that can run again", ErrCannotReplay)
+	}
+	if err := e.q.replay(ctx, runID, wf, p, cl); err != nil {
 		return err
 	}
 	e.metrics.runReplayed(wf.Name)
-	e.log.Info("run replayed", "run", runID, "workflow", wf.Name, "from_step", step)
+	names := make([]string, len(p.Start))
+	for i, u := range p.Start {
+		names[i] = u.String()
+	}
+	e.log.Info("run replayed", "run", runID, "workflow", wf.Name, "from", strings.Join(names, ", "))
 	return nil
+}
+
+// cleared is what a replay takes out of a run's record: run fields, and the records of
+// items by for_each step.
+type cleared struct {
+	fields []string
+	items  map[string][]int
+}
+
+// clearFailures takes out of rec what failed the run, so that the planner starts it
+// again, and returns what it took.
+func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
+	cl := cleared{items: map[string][]int{}}
+	clearStep := func(s *workflows.Step) {
+		r := rec.steps[s.Name]
+		if r == nil || r.Status != StatusFailed || s.OnError == workflows.Continue {
+			return
+		}
+		delete(rec.steps, s.Name)
+		delete(rec.counts, s.Name)
+		cl.fields = append(cl.fields, recordPrefix+s.Name, countPrefix+s.Name)
+		set := rec.items[s.Name]
+		if set == nil {
+			return
+		}
+		for i, ir := range set.records {
+			if ir.Status == StatusFailed || !ir.Status.Settled() {
+				delete(set.records, i)
+				cl.items[s.Name] = append(cl.items[s.Name], i)
+			}
+		}
+		slices.Sort(cl.items[s.Name])
+	}
+	for _, n := range wf.Nodes {
+		if !n.Parallel {
+			clearStep(n.Steps[0])
+			continue
+		}
+		if r := rec.steps[n.Name]; r == nil || r.Status != StatusFailed {
+			continue
+		}
+		delete(rec.steps, n.Name)
+		delete(rec.counts, n.Name)
+		cl.fields = append(cl.fields, recordPrefix+n.Name, countPrefix+n.Name)
+		for _, s := range n.Steps {
+			clearStep(s)
+		}
+	}
+	return cl
 }
 
 // DeadLetter is a job that failed its run after its last attempt.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -21,7 +20,7 @@ type RunSummary struct {
 	ID         string     `json:"id"`
 	Workflow   string     `json:"workflow"`
 	Version    string     `json:"version"`
-	Status     string     `json:"status"` // queued, running, succeeded, failed
+	Status     RunStatus  `json:"status"` // queued, running, succeeded, failed
 	Error      string     `json:"error,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
@@ -52,11 +51,16 @@ type EventView struct {
 	Body       any               `json:"body,omitempty"`
 }
 
-// StepRun is one step of a run.
+// StepRun is one step of a run, one item of a for_each step, or a parallel block.
 type StepRun struct {
-	Name     string `json:"name"`
-	Kind     string `json:"kind,omitempty"`
-	Status   string `json:"status"` // pending, retrying, succeeded, failed, skipped
+	Name string `json:"name"`
+	// Path names it in its run: the step (reserve), an item (reserve[2]), a step of a
+	// parallel block (notify/slack).
+	Path     string `json:"path"`
+	Kind     string `json:"kind,omitempty"`     // the step kind; "parallel" for a parallel block
+	Parallel string `json:"parallel,omitempty"` // the parallel block holding the step
+	Key      any    `json:"key,omitempty"`      // an item's key: its index, or its key in a map
+	Status   Status `json:"status"`
 	Attempts int    `json:"attempts,omitempty"`
 	// NextAttemptAt is when a retrying step runs again.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
@@ -65,18 +69,12 @@ type StepRun struct {
 	DurationMS    *int64     `json:"duration_ms,omitempty"`
 	Output        any        `json:"output,omitempty"`
 	Error         string     `json:"error,omitempty"`
-}
-
-// stepResult is a step's record in the run hash, field s:<step>. The commit script
-// adds finished and duration_ms from Redis's clock.
-type stepResult struct {
-	Finished   int64           `json:"finished"`
-	DurationMS int64           `json:"duration_ms"`
-	Status     string          `json:"status"`
-	Attempt    int             `json:"attempt"`
-	RetryAt    int64           `json:"retry_at,omitempty"`
-	Output     json.RawMessage `json:"output,omitempty"`
-	Error      string          `json:"error,omitempty"`
+	// Version is the workflow version the step's last attempt ran with.
+	Version string `json:"version,omitempty"`
+	// ItemCount is how many items a for_each step has; Items are their records, in
+	// order. An item not started yet is pending.
+	ItemCount int       `json:"item_count,omitempty"`
+	Items     []StepRun `json:"items,omitempty"`
 }
 
 // Run returns the run with the given id, or ErrNotFound.
@@ -92,7 +90,10 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil {
 		r.Event = eventView(ev)
 	}
-	r.Steps = e.stepRuns(ctx, fields)
+	r.Steps, err = e.stepRuns(ctx, fields)
+	if err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -102,7 +103,7 @@ func summary(fields map[string]string) RunSummary {
 		ID:         fields["id"],
 		Workflow:   fields["wf"],
 		Version:    fields["ver"],
-		Status:     fields["status"],
+		Status:     RunStatus(fields["status"]),
 		Error:      fields["error"],
 		CreatedAt:  msTime(fields["created"]),
 		DeadLetter: fields["dead"],
@@ -121,70 +122,101 @@ func summary(fields map[string]string) RunSummary {
 
 var summaryFields = []string{"id", "wf", "ver", "status", "error", "created", "started", "finished", "replays", "dead"}
 
-// stepRuns lists a run's steps in the order of its workflow version, with the ones
-// not reached yet as pending. When this process does not know the version, it lists
-// the recorded steps in the order they finished.
-func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) []StepRun {
-	results, _ := stepResults(fields) // a result that cannot be read is shown as pending
-	recorded := map[string]StepRun{}
-	for name, res := range results {
-		recorded[name] = res.view(name)
-	}
+// stepRuns lists a run's steps in the order of its workflow version: a parallel block
+// followed by its steps, a for_each step with its items. Those not reached yet are
+// pending. When this process does not know the version, it lists the recorded steps in
+// the order they finished.
+func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]StepRun, error) {
+	rec, _ := readRecord(fields) // a record that cannot be read is shown as pending
 	out := []StepRun{}
-	if wf, err := e.versions.get(ctx, fields["wf"], fields["ver"]); err == nil {
-		for _, s := range wf.Steps {
-			sr, ok := recorded[s.Name]
-			if !ok {
-				sr = StepRun{Name: s.Name, Status: "pending"}
-			}
-			sr.Kind = s.Kind
-			out = append(out, sr)
+	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
+	if err != nil {
+		for name, r := range rec.steps {
+			out = append(out, r.view(name, name))
 		}
-		return out
+		sort.Slice(out, func(i, j int) bool { return timeOf(out[i].FinishedAt).Before(timeOf(out[j].FinishedAt)) })
+		return out, nil
 	}
-	for _, sr := range recorded {
-		out = append(out, sr)
+	sh := e.q.shardFor(wf.Name)
+	view := func(s *workflows.Step, path string) (StepRun, error) {
+		sr := StepRun{Name: s.Name, Path: path, Status: StatusPending}
+		if r := rec.steps[s.Name]; r != nil {
+			sr = r.view(s.Name, path)
+		}
+		sr.Kind, sr.Parallel = s.Kind, s.Parallel
+		if s.ForEach == nil {
+			return sr, nil
+		}
+		set, err := e.q.readItems(ctx, sh, fields["id"], s.Name)
+		if err != nil || set == nil {
+			return sr, err
+		}
+		sr.ItemCount = set.n
+		sr.Items = make([]StepRun, set.n)
+		for i := range set.n {
+			item := StepRun{Name: s.Name, Status: StatusPending}
+			if sr.Status.Settled() {
+				item.Status = StatusCancelled // another item failed the step first
+			}
+			if r := set.records[i]; r != nil {
+				item = r.view(s.Name, "")
+			}
+			item.Path = fmt.Sprintf("%s[%v]", path, set.key(i))
+			item.Kind, item.Parallel, item.Key = s.Kind, s.Parallel, set.key(i)
+			sr.Items[i] = item
+		}
+		return sr, nil
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].FinishedAt.Before(*out[j].FinishedAt) })
-	return out
-}
-
-// stepResults reads the s:<step> fields of a run hash.
-func stepResults(fields map[string]string) (map[string]*stepResult, error) {
-	out := map[string]*stepResult{}
-	for k, v := range fields {
-		name, ok := strings.CutPrefix(k, "s:")
-		if !ok {
+	for _, n := range wf.Nodes {
+		if !n.Parallel {
+			sr, err := view(n.Steps[0], n.Name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sr)
 			continue
 		}
-		var res stepResult
-		if err := json.Unmarshal([]byte(v), &res); err != nil {
-			return out, fmt.Errorf("step %s result: %w", name, err)
+		block := StepRun{Name: n.Name, Path: n.Name, Kind: "parallel", Status: StatusPending}
+		if r := rec.steps[n.Name]; r != nil {
+			block = r.view(n.Name, n.Name)
+			block.Kind = "parallel"
+		} else if rec.counts[n.Name] > 0 {
+			block.Status = StatusRunning
 		}
-		out[name] = &res
+		out = append(out, block)
+		for _, s := range n.Steps {
+			sr, err := view(s, n.Name+"/"+s.Name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sr)
+		}
 	}
 	return out, nil
 }
 
-// output decodes the step's output, with integers exact.
-func (r *stepResult) output() (any, error) {
-	if len(r.Output) == 0 {
-		return nil, nil
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
 	}
-	return workflows.DecodeJSON(r.Output)
+	return *t
 }
 
-func (r *stepResult) view(name string) StepRun {
-	finished := time.UnixMilli(r.Finished).UTC()
-	started := finished.Add(-time.Duration(r.DurationMS) * time.Millisecond)
-	d := r.DurationMS
-	sr := StepRun{Name: name, Status: r.Status, Attempts: r.Attempt, StartedAt: &started,
-		FinishedAt: &finished, DurationMS: &d, Error: r.Error}
-	if r.Status == "retrying" && r.RetryAt > 0 {
+// view is the record as the admin API shows it.
+func (r *Record) view(name, path string) StepRun {
+	sr := StepRun{Name: name, Path: path, Status: r.Status, Attempts: r.Attempt, Error: r.Error,
+		Version: r.Version, ItemCount: r.Items}
+	if r.Finished > 0 {
+		finished := time.UnixMilli(r.Finished).UTC()
+		started := finished.Add(-time.Duration(r.DurationMS) * time.Millisecond)
+		d := r.DurationMS
+		sr.StartedAt, sr.FinishedAt, sr.DurationMS = &started, &finished, &d
+	}
+	if r.Status == StatusRetrying && r.RetryAt > 0 {
 		t := time.UnixMilli(r.RetryAt).UTC()
 		sr.NextAttemptAt = &t
 	}
-	if out, err := r.output(); err == nil {
+	if out, err := r.output(); err == nil && !r.ForEach {
 		sr.Output = redactOutput(out)
 	}
 	return sr

@@ -31,8 +31,8 @@ func TestViewsRedactCredentials(t *testing.T) {
 		}
 	}
 
-	res := stepResult{Status: "succeeded", Output: []byte(`{"status": 200, "headers": {"set-cookie": "sid=1", "content-type": "text/plain"}, "body": "ok"}`)}
-	out := res.view("login").Output
+	res := Record{Status: StatusSucceeded, Output: []byte(`{"status": 200, "headers": {"set-cookie": "sid=1", "content-type": "text/plain"}, "body": "ok"}`)}
+	out := res.view("login", "login").Output
 	want := map[string]any{"status": 200, "headers": map[string]any{"set-cookie": redacted, "content-type": "text/plain"}, "body": "ok"}
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("output %#v", out)

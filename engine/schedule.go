@@ -23,8 +23,6 @@ func (q *queue) scheduleKey(workflow, schedule string) string {
 	return q.shardFor(workflow).prefix + "sched:" + workflow + ":" + hex.EncodeToString(sum[:8])
 }
 
-var lastTickScript = script("lasttick.lua")
-
 // LastTick returns the last tick of a schedule of wf that any process started. The
 // first time a schedule is asked for, it has none: Redis's clock is recorded and
 // returned, so a new schedule starts with its next tick instead of catching up on the

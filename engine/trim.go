@@ -9,28 +9,13 @@ import (
 // no process is special; trimming twice is harmless.
 const trimEvery = 5 * time.Minute
 
-var trimScript = script("trim.lua")
-
-func (p *Pool) trimLoop() {
-	defer p.beating.Done()
-	t := time.NewTicker(trimEvery)
-	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-p.stopBeat
-		cancel()
-	}()
-	for {
-		select {
-		case <-p.stopBeat:
-			return
-		case <-t.C:
-			if err := p.e.q.trim(ctx); err != nil && ctx.Err() == nil {
-				p.errLog.log(p.e.log, "trimming the run history failed", "err", err)
-			}
+// trimHistory trims the run history indexes now and then, until ctx ends.
+func (p *Pool) trimHistory(ctx context.Context) {
+	every(ctx, trimEvery, func(ctx context.Context) {
+		if err := p.e.q.trim(ctx); err != nil && ctx.Err() == nil {
+			p.errLog.log(p.e.log, "trimming the run history failed", "err", err)
 		}
-	}
+	})
 }
 
 // trim drops the runs past the retention from the history indexes of every shard, one

@@ -37,7 +37,7 @@ func TestDocExamples(t *testing.T) {
 		src := b[1]
 		switch first := strings.Fields(src)[0]; first {
 		case "vars", "workflow":
-		case "step", "trigger":
+		case "step", "trigger", "parallel":
 			src = "workflow \"doc\" {\n" + src + "\n}\n"
 		case "retry":
 			src = "workflow \"doc\" {\n step \"http\" \"a\" {\n url = \"https://example.com\"\n" + src + "\n}\n}\n"
@@ -48,7 +48,7 @@ func TestDocExamples(t *testing.T) {
 			continue
 		}
 		if strings.Contains(src, "vars.") && !strings.Contains(src, "vars {") {
-			src = "vars {\n crm = \"https://crm.example.com\"\n helpdesk = \"https://help.example.com\"\n}\n" + src
+			src = "vars {\n crm = \"https://crm.example.com\"\n helpdesk = \"https://help.example.com\"\n warehouse = \"https://wh.example.com\"\n}\n" + src
 		}
 		_, diags := workflows.Load([]workflows.Source{{Name: "example.hcl", Data: []byte(src)}}, k)
 		if diags.HasErrors() {

@@ -238,7 +238,7 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, 
 		// Once the run is done, the steps a failure left unrun are printed too.
 		for ; printed < len(run.Steps) && (done || stepDone(run.Steps[printed].Status)); printed++ {
 			s := &run.Steps[printed]
-			printStep(w, printed+1, s, sent(s.Name))
+			printStep(w, printed+1, s, sent)
 		}
 		if done {
 			return run, nil
@@ -261,9 +261,7 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, 
 	}
 }
 
-func stepDone(status string) bool {
-	return status == "succeeded" || status == "failed" || status == "skipped"
-}
+func stepDone(status engine.Status) bool { return status.Settled() }
 
 // event reads the event body named by --event, with its content type and headers.
 func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
@@ -458,9 +456,12 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	answer := []byte("{}")
-	step := ""
+	step, key := "", "" // requests are printed by step, and an item's by step[key]
 	if c := actions.CallOf(req); c != nil {
-		step = c.Step
+		step, key = c.Step, c.Step
+		if c.Item != nil {
+			key = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
+		}
 	}
 	if t.answers[step] != nil {
 		answer = t.answers[step]
@@ -470,7 +471,7 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.sent == nil {
 		t.sent = map[string][]string{}
 	}
-	t.sent[step] = append(t.sent[step], b.String())
+	t.sent[key] = append(t.sent[key], b.String())
 	t.mu.Unlock()
 	return &http.Response{
 		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

@@ -376,6 +376,7 @@ workflow "flaky" {
     url = "`+api.URL+`/x"
     retry {
       attempts = 2
+      backoff  = "constant" # a jittered wait may be too short to be seen
       initial  = "300ms"
     }
   }

@@ -30,20 +30,53 @@ func printRun(w io.Writer, run *engine.Run, withEvent bool) {
 		}
 	}
 	for i := range run.Steps {
-		printStep(w, i+1, &run.Steps[i], "")
+		printStep(w, i+1, &run.Steps[i], func(string) string { return "" })
 	}
 	printRunEnd(w, run, true)
 }
 
+// maxItemLines is how many items of a for_each step the step-by-step view prints.
+const maxItemLines = 20
+
 // printStep prints one step: "2. mark_paid (http) succeeded in 41ms", then requests
-// (what a dry run would have sent), then its error or output.
-func printStep(w io.Writer, n int, s *engine.StepRun, requests string) {
-	line := fmt.Sprintf("  %d. %s", n, s.Name)
+// (what a dry run would have sent, by sentKey), then its error or output. A step of a
+// parallel block is named by its path (notify/slack); a for_each step is followed by
+// its items (reserve[2]), each on a line with its own requests and error.
+func printStep(w io.Writer, n int, s *engine.StepRun, sent func(key string) string) {
+	line := fmt.Sprintf("  %d. %s", n, s.Path)
 	if s.Kind != "" {
 		line += " (" + s.Kind + ")"
 	}
-	line += " " + s.Status
-	if s.DurationMS != nil && s.Status != "skipped" {
+	line += " " + stepLine(s)
+	if s.ItemCount > 0 || s.Items != nil {
+		line += fmt.Sprintf(", %d item%s", s.ItemCount, plural(s.ItemCount))
+	}
+	fmt.Fprintln(w, line)
+	io.WriteString(w, sent(s.Name))
+	if s.Error != "" {
+		fmt.Fprintf(w, "     error: %s\n", s.Error)
+	}
+	if s.Output != nil {
+		printValue(w, "     output: ", s.Output)
+	}
+	for i := range s.Items {
+		if i == maxItemLines {
+			fmt.Fprintf(w, "     … %d more items (--json shows all)\n", len(s.Items)-i)
+			break
+		}
+		it := &s.Items[i]
+		fmt.Fprintf(w, "     %s %s\n", it.Path, stepLine(it))
+		io.WriteString(w, sent(fmt.Sprintf("%s[%v]", it.Name, it.Key)))
+		if it.Error != "" {
+			fmt.Fprintf(w, "       error: %s\n", it.Error)
+		}
+	}
+}
+
+// stepLine is a step's status, duration and attempts: "succeeded in 41ms after 2 attempts".
+func stepLine(s *engine.StepRun) string {
+	line := string(s.Status)
+	if s.DurationMS != nil && s.Status != engine.StatusSkipped && s.FinishedAt != nil {
 		line += " in " + millis(s.DurationMS)
 	}
 	if s.Attempts > 1 {
@@ -52,19 +85,12 @@ func printStep(w io.Writer, n int, s *engine.StepRun, requests string) {
 	if s.NextAttemptAt != nil {
 		line += ", next attempt " + s.NextAttemptAt.Local().Format(time.TimeOnly)
 	}
-	fmt.Fprintln(w, line)
-	io.WriteString(w, requests)
-	if s.Error != "" {
-		fmt.Fprintf(w, "     error: %s\n", s.Error)
-	}
-	if s.Output != nil {
-		printValue(w, "     output: ", s.Output)
-	}
+	return line
 }
 
 // printRunEnd prints how the run ended; kept says it stays in a Redis to be replayed.
 func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
-	line := "run " + run.Status
+	line := "run " + string(run.Status)
 	if run.DurationMS != nil {
 		line += " in " + millis(run.DurationMS)
 	}

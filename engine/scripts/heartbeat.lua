@@ -3,8 +3,10 @@
 -- ARGV: 1 job id, 2 token, 3 lease ms
 -- Returns 1 when extended, 0 when the job is no longer the caller's: it was committed,
 -- or its lease expired and was taken back.
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then
+local K = {job = KEYS[1], leases = KEYS[2]}
+local jobid, token, lease = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('HGET', K.job, 'token') ~= token then
   return 0
 end
-redis.call('ZADD', KEYS[2], now_ms() + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZADD', K.leases, now_ms() + lease, jobid)
 return 1

@@ -1,77 +1,79 @@
--- Leases up to ARGV[2] due jobs of one shard to a worker. Each lease gets a fresh token
+-- Leases up to max due jobs of one shard to a worker. Each lease gets a fresh token
 -- from the shard's counter; only the holder of the current token can commit the job.
 -- First, every expired lease is taken back: its worker died or lost Redis, so its job
 -- is due again now (the old token can no longer commit). Every worker does this as it
--- leases; no process is special. A job whose lease expired ARGV[4] times in a row is
--- taken to crash its workers: its run fails and the job goes to the dead letters.
+-- leases; no process is special. A job whose lease expired max_reaps times in a row is
+-- taken to crash its workers: it is queued once more marked 'crashed', and the worker
+-- that leases it records it failed without running it, so that the planner decides
+-- what its failure means for the run.
 -- KEYS: 1 due index (workflow -> earliest due time), 2 leases zset, 3 token counter, 4 wake list
--- ARGV: 1 shard prefix, 2 max jobs, 3 lease ms, 4 most expired leases of a job, 5 retention ms
--- Returns {wait, {workflow, ...}, job, ...}: wait is -1 when jobs were leased or nothing
--- is queued or leased, else the ms until the earliest queued job is due or lease
--- expires; the list names the workflow of each run this call failed (its job expired
--- too often); a job is {job id, token, attempt, step, {run hash fields and values}}.
+-- ARGV: 1 shard prefix, 2 max jobs, 3 lease ms, 4 most expired leases of a job
+-- Returns {wait, job, ...}: wait is -1 when jobs were leased or nothing is queued or
+-- leased, else the ms until the earliest queued job is due or lease expires; a job is
+-- {job id, token, attempt, step, part, {run hash fields and values}, item key JSON,
+-- item value JSON, crash error}, the item's and the crash's false when there are none.
+local K = {due = KEYS[1], leases = KEYS[2], tokens = KEYS[3], wake = KEYS[4]}
+local prefix, max, lease, max_reaps = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
-local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local max_reaps, retention = tonumber(ARGV[4]), tonumber(ARGV[5])
-local failed = {}
 
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 256)
+local expired = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now, 'LIMIT', 0, 256)
 for _, id in ipairs(expired) do
-  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', K.leases, id)
   local job = prefix .. 'job:' .. id
-  local fields = redis.call('HMGET', job, 'wf', 'run', 'step', 'attempt')
-  local wf, runid, step, attempt = fields[1], fields[2], fields[3], fields[4]
+  local fields = redis.call('HMGET', job, 'wf', 'step')
+  local wf, step = fields[1], fields[2]
   if wf then
     redis.call('HDEL', job, 'token')
-    if redis.call('HINCRBY', job, 'reaped', 1) < max_reaps then
-      enqueue(prefix, wf, id, now)
-    else
-      local err = 'step ' .. step .. ': its worker stopped ' .. max_reaps ..
-        ' times in a row while running it (it crashed, or lost Redis for longer than its lease)'
-      record(prefix .. 'run:' .. runid, step, now, 0,
-        cjson.encode({status = 'failed', attempt = tonumber(attempt), error = err}), '')
-      dead_letter(prefix, id, runid, err, now, retention)
-      finish_run(prefix, runid, wf, 'failed', err, now, retention)
-      failed[#failed + 1] = wf
+    if redis.call('HINCRBY', job, 'reaped', 1) >= max_reaps then
+      redis.call('HSET', job, 'crashed', 'step ' .. step .. ': its worker stopped ' .. max_reaps ..
+        ' times in a row while running it (it crashed, or lost Redis for longer than its lease)')
     end
+    local Q = {ready = prefix .. 'ready:' .. wf, due = K.due, wake = K.wake}
+    enqueue(Q, wf, id, now)
   end
 end
 
-local out = {-1, failed}
-local wfs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 64)
+local out = {-1}
+local wfs = redis.call('ZRANGEBYSCORE', K.due, '-inf', now, 'LIMIT', 0, 64)
 for _, wf in ipairs(wfs) do
   local ready = prefix .. 'ready:' .. wf
-  local ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, max - (#out - 2))
+  local ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, max - (#out - 1))
   for _, id in ipairs(ids) do
     redis.call('ZREM', ready, id)
     local job = prefix .. 'job:' .. id
-    local runid = redis.call('HGET', job, 'run')
+    local f = redis.call('HMGET', job, 'run', 'step', 'part', 'crashed')
+    local runid, step, part, crashed = f[1], f[2], f[3] or '', f[4]
     if runid then
-      local token = redis.call('INCR', KEYS[3])
+      local token = redis.call('INCR', K.tokens)
       local attempt = redis.call('HINCRBY', job, 'attempt', 1)
       redis.call('HSET', job, 'token', token)
-      redis.call('ZADD', KEYS[2], now + lease, id)
+      redis.call('ZADD', K.leases, now + lease, id)
       local run = prefix .. 'run:' .. runid
-      if redis.call('HGET', run, 'status') == 'queued' then
-        redis.call('HSET', run, 'status', 'running', 'started', now)
+      if redis.call('HGET', run, 'status') == RUN_QUEUED then
+        redis.call('HSET', run, 'status', RUN_RUNNING, 'started', now)
       end
-      out[#out + 1] = {id, tostring(token), attempt, redis.call('HGET', job, 'step'), redis.call('HGETALL', run)}
+      local key, value = false, false
+      if part ~= '' and part ~= 'join' then
+        local kv = redis.call('HMGET', prefix .. 'items:' .. runid .. ':' .. step, 'k:' .. part, 'v:' .. part)
+        key, value = kv[1], kv[2]
+      end
+      out[#out + 1] = {id, tostring(token), attempt, step, part, redis.call('HGETALL', run), key, value, crashed}
     end
   end
   local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
   if #head == 0 then
-    redis.call('ZREM', KEYS[1], wf)
+    redis.call('ZREM', K.due, wf)
   else
-    redis.call('ZADD', KEYS[1], head[2], wf)
+    redis.call('ZADD', K.due, head[2], wf)
   end
-  if #out - 2 >= max then
+  if #out - 1 >= max then
     break
   end
 end
 
-if #out == 2 then
+if #out == 1 then
   local next
-  for _, key in ipairs({KEYS[1], KEYS[2]}) do
+  for _, key in ipairs({K.due, K.leases}) do
     local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if #head > 0 and (not next or tonumber(head[2]) < next) then
       next = tonumber(head[2])

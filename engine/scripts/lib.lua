@@ -1,6 +1,25 @@
 -- Functions every script shares; they are prepended to each script when it loads.
--- Scripts derive a shard's keys from its prefix, '{hf:N}:': every key of a shard has
--- its hash tag, so a script touches one Redis Cluster slot.
+-- Every key of a shard carries its hash tag '{hf:N}', so a script touches one Redis
+-- Cluster slot. A script gets the keys it knows of in KEYS; the only keys it makes
+-- itself are those of jobs and runs it finds in the shard's own indexes (a run
+-- admitted from the line for a slot, an item taken from a todo list, a job leased),
+-- named from the shard's prefix as engine/keys.go names them.
+
+-- Error replies are a code, a space and a message; engine/scripts.go maps each code
+-- to its Go error.
+local ERR_STALE = 'HFSTALE'         -- the caller's lease token is no longer the job's
+local ERR_NOT_FOUND = 'HFNOTFOUND'  -- no such run
+local ERR_NOT_FAILED = 'HFNOTFAILED' -- only a failed run can be replayed
+local ERR_BUSY = 'HFBUSY'           -- too many runs unfinished
+local ERR_CLOCK = 'HFCLOCK'         -- a tick far ahead of Redis's clock
+local ERR_TICK_TAKEN = 'HFTICK'     -- a later tick of the schedule started already
+
+local function fail(code, msg)
+  return redis.error_reply(code .. ' ' .. msg)
+end
+
+-- Run statuses, as engine/record.go names them.
+local RUN_QUEUED, RUN_RUNNING = 'queued', 'running'
 
 -- now_ms is Redis's clock in milliseconds. Scripts never use a worker's clock.
 local function now_ms()
@@ -12,94 +31,135 @@ local function ms(n)
   return string.format('%.0f', n)
 end
 
--- enqueue queues a workflow's job to be due at a time, keeps the shard's due index at
--- the workflow's earliest job, and wakes one waiting worker. The wake list is capped:
--- it is a signal that work may be waiting, not a count of it.
-local function enqueue(prefix, workflow, job, at)
-  local due = prefix .. 'due'
-  redis.call('ZADD', prefix .. 'ready:' .. workflow, at, job)
-  local cur = redis.call('ZSCORE', due, workflow)
+-- Q names the keys of a workflow's queue in a shard; each script fills it from KEYS.
+--   ready: queued jobs by due time, due: workflows by earliest due time, wake: the
+--   wake-up list, inflight: runs holding a slot, pending: runs waiting for one,
+--   limit: the concurrency limit, seq: arrival order, open: unfinished runs,
+--   dead: dead letters.
+
+-- enqueue queues a job to be due at a time, keeps the shard's due index at the
+-- workflow's earliest job, and wakes one waiting worker. The wake list is capped: it
+-- is a signal that work may be waiting, not a count of it.
+local function enqueue(Q, wf, job, at)
+  redis.call('ZADD', Q.ready, at, job)
+  local cur = redis.call('ZSCORE', Q.due, wf)
   if not cur or tonumber(cur) > at then
-    redis.call('ZADD', due, at, workflow)
+    redis.call('ZADD', Q.due, at, wf)
   end
-  redis.call('LPUSH', prefix .. 'wake', '1')
-  redis.call('LTRIM', prefix .. 'wake', 0, 63)
+  redis.call('LPUSH', Q.wake, '1')
+  redis.call('LTRIM', Q.wake, 0, 63)
+end
+
+-- new_job writes a job's hash: its run, workflow, step and part ('' for the step, an
+-- item's index, or 'join'), not yet attempted. Job ids are deterministic: a job that
+-- exists already is left as it is, and new_job reports false.
+local function new_job(key, runid, wf, step, part)
+  if redis.call('EXISTS', key) == 1 then
+    return false
+  end
+  redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', 0)
+  return true
 end
 
 -- limit is a workflow's concurrency limit, 0 for none. The process that starts a run
 -- sets it from the workflow version it has loaded: the last one to start a run wins,
 -- so a limit edited by a reload applies to every run waiting.
-local function limit(prefix, workflow)
-  return tonumber(redis.call('GET', prefix .. 'limit:' .. workflow) or '0')
+local function limit(Q)
+  return tonumber(redis.call('GET', Q.limit) or '0')
+end
+
+local function split(s)
+  local out = {}
+  for w in string.gmatch(s or '', '%S+') do
+    out[#out + 1] = w
+  end
+  return out
 end
 
 -- admit gives free concurrency slots of a workflow to the runs waiting longest: their
--- next job is queued and the run holds a slot until it finishes. Without a limit, every
--- waiting run is admitted (the workflow's limit was lifted).
-local function admit(prefix, workflow, now)
-  local inflight, pending = prefix .. 'inflight:' .. workflow, prefix .. 'pending:' .. workflow
-  local max = limit(prefix, workflow)
-  while max == 0 or redis.call('ZCARD', inflight) < max do
-    local head = redis.call('ZPOPMIN', pending)
+-- first jobs are queued and the run holds a slot until it finishes. Without a limit,
+-- every waiting run is admitted (the workflow's limit was lifted). A run waits in line
+-- by its id, with the jobs to queue in its hash ('first'); a line written by an
+-- earlier release holds the job itself.
+local function admit(Q, prefix, wf, now)
+  local max = limit(Q)
+  while max == 0 or redis.call('ZCARD', Q.inflight) < max do
+    local head = redis.call('ZPOPMIN', Q.pending)
     if #head == 0 then
       return
     end
-    local runid = redis.call('HGET', prefix .. 'job:' .. head[1], 'run')
-    if runid then
-      redis.call('ZADD', inflight, now, runid)
-      enqueue(prefix, workflow, head[1], now)
+    local member, runid, jobs = head[1], head[1], {}
+    if string.find(member, ':', 1, true) then
+      runid, jobs = string.match(member, '^[^:]+'), {member}
+    else
+      local run = prefix .. 'run:' .. runid
+      jobs = split(redis.call('HGET', run, 'first'))
+      redis.call('HDEL', run, 'first')
+    end
+    if #jobs > 0 then
+      redis.call('ZADD', Q.inflight, now, runid)
+      for _, job in ipairs(jobs) do
+        enqueue(Q, wf, job, now)
+      end
     end
   end
 end
 
--- queue_run queues the next job of a run that holds no worker: at once when the run
+-- queue_run queues the first jobs of a run that holds no worker: at once when the run
 -- holds a slot of its workflow, or there is no limit and no run waiting; else the run
 -- gets in line, behind the runs waiting longer, for a slot. Every run in flight holds
 -- a slot, limit or none, so that a limit set again counts the runs already going.
-local function queue_run(prefix, workflow, runid, job, now)
-  local inflight, pending = prefix .. 'inflight:' .. workflow, prefix .. 'pending:' .. workflow
-  if redis.call('ZSCORE', inflight, runid) then
-    enqueue(prefix, workflow, job, now)
-    return
-  end
-  if limit(prefix, workflow) == 0 and redis.call('EXISTS', pending) == 0 then
-    redis.call('ZADD', inflight, now, runid)
-    enqueue(prefix, workflow, job, now)
+local function queue_run(Q, prefix, wf, run, runid, jobs, now)
+  if redis.call('ZSCORE', Q.inflight, runid) or
+      (limit(Q) == 0 and redis.call('EXISTS', Q.pending) == 0) then
+    redis.call('ZADD', Q.inflight, now, runid)
+    for _, job in ipairs(jobs) do
+      enqueue(Q, wf, job, now)
+    end
     return
   end
   -- In line by arrival: a sequence, as runs arriving in one millisecond tie on time.
-  redis.call('ZADD', pending, redis.call('INCR', prefix .. 'seq'), job)
-  admit(prefix, workflow, now)
+  redis.call('HSET', run, 'first', table.concat(jobs, ' '))
+  redis.call('ZADD', Q.pending, redis.call('INCR', Q.seq), runid)
+  admit(Q, prefix, wf, now)
 end
 
--- record writes a step's result into its run: the JSON object result (at least one
--- field) with finished and duration_ms in front, and extra fields (JSON text, each
--- with a leading comma) after them.
-local function record(run, step, now, duration, result, extra)
-  redis.call('HSET', run, 's:' .. step,
-    '{"finished":' .. ms(now) .. ',"duration_ms":' .. duration .. extra .. ',' .. string.sub(result, 2))
+-- record writes a record (engine/record.go's Record, a JSON object with at least one
+-- field) into field of a hash, with finished and duration_ms in front, and extra
+-- fields (JSON text, each with a leading comma) after them.
+local function record(hash, field, now, duration, rec, extra)
+  redis.call('HSET', hash, field,
+    '{"finished":' .. ms(now) .. ',"duration_ms":' .. duration .. extra .. ',' .. string.sub(rec, 2))
 end
 
--- finish_run ends a run, starts its retention, and frees its concurrency slot for the
--- next waiting run.
-local function finish_run(prefix, runid, workflow, status, err, now, retention)
-  local run = prefix .. 'run:' .. runid
+-- finish_run ends a run, starts its retention (and that of the keys its for_each
+-- steps left), and frees its concurrency slot for the next waiting run.
+local function finish_run(Q, prefix, wf, run, runid, status, err, now, retention, more)
   redis.call('HSET', run, 'status', status, 'finished', now, 'error', err)
   redis.call('PEXPIRE', run, retention)
-  redis.call('DECR', prefix .. 'open')
-  if redis.call('ZREM', prefix .. 'inflight:' .. workflow, runid) == 1 then
-    admit(prefix, workflow, now)
+  for _, key in ipairs(more) do
+    redis.call('PEXPIRE', key, retention)
+  end
+  redis.call('DECR', Q.open)
+  if redis.call('ZREM', Q.inflight, runid) == 1 then
+    admit(Q, prefix, wf, now)
   end
 end
 
 -- dead_letter keeps a job that failed its run in the shard's dead-letter set, with its
 -- attempts and error, for the retention period; a replay takes it out.
-local function dead_letter(prefix, jobid, runid, err, now, retention)
-  local job, dead = prefix .. 'job:' .. jobid, prefix .. 'dead'
+local function dead_letter(Q, job, jobid, run, err, now, retention)
   redis.call('HDEL', job, 'token')
   redis.call('HSET', job, 'error', err, 'dead', now)
   redis.call('PEXPIRE', job, retention)
-  redis.call('ZADD', dead, now, jobid)
-  redis.call('ZREMRANGEBYSCORE', dead, '-inf', now - retention)
-  redis.call('HSET', prefix .. 'run:' .. runid, 'dead', jobid)
+  redis.call('ZADD', Q.dead, now, jobid)
+  redis.call('ZREMRANGEBYSCORE', Q.dead, '-inf', now - retention)
+  redis.call('HSET', run, 'dead', jobid)
+end
+
+-- push appends values to a list in chunks, as Lua unpacks only so many at once.
+local function push(key, values, from, to)
+  for i = from, to, 1000 do
+    redis.call('RPUSH', key, unpack(values, i, math.min(i + 999, to)))
+  end
 end

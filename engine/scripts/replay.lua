@@ -1,29 +1,78 @@
--- Replays a failed run from one of its steps: the step's job is queued again (or waits
--- for a concurrency slot), its dead letter is removed, and the run is queued, no longer
--- expiring. The results of the steps before it stay; they do not run again.
--- KEYS: 1 run hash, 2 job hash of the step
--- ARGV: 1 shard prefix, 2 run id, 3 step, 4 job id, 5 workflow
--- Returns 1 when queued, 0 when there is no such run, -1 when the run has not failed.
-local status = redis.call('HGET', KEYS[1], 'status')
+-- Replays a failed run with what the planner decided: its dead letter is removed, the
+-- records of what failed are cleared (steps, parallel blocks, the failed items of
+-- for_each steps), the counts of units to settle set, and the jobs to run again queued
+-- (or the run waits for a concurrency slot); the run is queued, no longer expiring.
+-- The records of what succeeded stay; it does not run again.
+-- KEYS: 1 run hash, 2 dead letters, 3 ready:<wf>, 4 due index, 5 wake list, 6 open
+--       count, 7 inflight:<wf>, 8 pending:<wf>, 9 limit:<wf>, 10 seq, then one hash per
+--       job, then per for_each step of the workflow its items hash, results hash and
+--       todo list
+local K = {run = KEYS[1], dead = KEYS[2]}
+local Q = {ready = KEYS[3], due = KEYS[4], wake = KEYS[5], open = KEYS[6], inflight = KEYS[7],
+  pending = KEYS[8], limit = KEYS[9], seq = KEYS[10]}
+-- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 N jobs, 5 D run fields to delete,
+--       6 S run fields to set, 7 F for_each steps, then N (job id, step, part)
+--       triples, D fields, S (field, value) pairs, then per for_each step: C, C item
+--       indexes whose records are cleared, T, T item indexes to queue as slots free
+-- Returns 1 when queued; replies ERR_NOT_FOUND when there is no such run, and
+-- ERR_NOT_FAILED when the run has not failed.
+local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[3]
+local n_jobs, n_del, n_set, n_each = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local a = 8
+local k_jobs, k_each = 11, 11 + n_jobs
+
+local status = redis.call('HGET', K.run, 'status')
 if not status then
-  return 0
+  return fail(ERR_NOT_FOUND, 'no run ' .. runid)
 end
 if status ~= 'failed' then
-  return -1
+  return fail(ERR_NOT_FAILED, 'the run is ' .. status)
 end
-local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[5]
 local now = now_ms()
-local dead = redis.call('HGET', KEYS[1], 'dead')
+local dead = redis.call('HGET', K.run, 'dead')
 if dead then
-  redis.call('ZREM', prefix .. 'dead', dead)
+  redis.call('ZREM', K.dead, dead)
   redis.call('DEL', prefix .. 'job:' .. dead)
 end
-redis.call('HDEL', KEYS[1], 'dead', 'finished', 'error', 's:' .. ARGV[3])
-redis.call('HSET', KEYS[1], 'status', 'queued')
-redis.call('HINCRBY', KEYS[1], 'replays', 1)
-redis.call('INCR', prefix .. 'open')
-redis.call('PERSIST', KEYS[1])
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'run', runid, 'wf', wf, 'step', ARGV[3], 'attempt', 0)
-queue_run(prefix, wf, runid, ARGV[4], now)
+redis.call('HDEL', K.run, 'dead', 'finished', 'error')
+redis.call('HSET', K.run, 'status', RUN_QUEUED)
+redis.call('HINCRBY', K.run, 'replays', 1)
+redis.call('INCR', Q.open)
+redis.call('PERSIST', K.run)
+
+local jobs = {}
+local job_args = a
+a = a + 3 * n_jobs
+for i = 0, n_del - 1 do
+  redis.call('HDEL', K.run, ARGV[a + i])
+end
+a = a + n_del
+for i = 0, n_set - 1 do
+  redis.call('HSET', K.run, ARGV[a + 2 * i], ARGV[a + 2 * i + 1])
+end
+a = a + 2 * n_set
+for s = 0, n_each - 1 do
+  local items, results, todo = KEYS[k_each + 3 * s], KEYS[k_each + 3 * s + 1], KEYS[k_each + 3 * s + 2]
+  redis.call('PERSIST', items)
+  redis.call('PERSIST', results)
+  redis.call('DEL', todo)
+  local c = tonumber(ARGV[a])
+  for i = 1, c do
+    redis.call('HDEL', results, ARGV[a + i])
+  end
+  a = a + c + 1
+  local t = tonumber(ARGV[a])
+  if t > 0 then
+    push(todo, ARGV, a + 1, a + t)
+  end
+  a = a + t + 1
+end
+for i = 0, n_jobs - 1 do
+  local id = ARGV[job_args + 3 * i]
+  local key = KEYS[k_jobs + i]
+  redis.call('DEL', key)
+  new_job(key, runid, wf, ARGV[job_args + 3 * i + 1], ARGV[job_args + 3 * i + 2])
+  jobs[#jobs + 1] = id
+end
+queue_run(Q, prefix, wf, K.run, runid, jobs, now)
 return 1

@@ -1,18 +1,21 @@
--- Schedules another attempt of a step that failed: the attempt's result goes into the
--- run, and the job is queued again, due after the policy's wait. No worker holds it
--- meanwhile. A caller whose lease token is no longer the job's is refused.
--- KEYS: 1 job hash, 2 run hash
--- ARGV: 1 shard prefix, 2 job id, 3 token, 4 step name, 5 attempt result (a JSON object
---       with at least one field), 6 duration ms, 7 ms to wait, 8 workflow
--- Returns -1 when the token is stale, else 0.
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[3] then
-  return -1
+-- Schedules another attempt of a unit that failed: the attempt's record goes into its
+-- run (or, for an item, its step's results), and the job is queued again, due after
+-- the policy's wait. No worker holds it meanwhile. A caller whose lease token is no
+-- longer the job's is refused.
+-- KEYS: 1 job hash, 2 hash of the record (the run's, or the results of a for_each
+--       step), 3 leases zset, 4 ready:<wf>, 5 due index, 6 wake list
+local K = {job = KEYS[1], records = KEYS[2], leases = KEYS[3]}
+local Q = {ready = KEYS[4], due = KEYS[5], wake = KEYS[6]}
+-- ARGV: 1 job id, 2 token, 3 record field, 4 the attempt's record (a JSON object with
+--       at least one field), 5 duration ms, 6 ms to wait, 7 workflow
+local jobid, token, field, rec, duration, wait, wf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+if redis.call('HGET', K.job, 'token') ~= token then
+  return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
-local prefix, jobid = ARGV[1], ARGV[2]
 local now = now_ms()
-local at = now + tonumber(ARGV[7])
-record(KEYS[2], ARGV[4], now, ARGV[6], ARGV[5], ',"retry_at":' .. ms(at))
-redis.call('ZREM', prefix .. 'leases', jobid)
-redis.call('HDEL', KEYS[1], 'token', 'reaped') -- an attempt finished: not a crash in a row
-enqueue(prefix, ARGV[8], jobid, at)
+local at = now + wait
+record(K.records, field, now, duration, rec, ',"retry_at":' .. ms(at))
+redis.call('ZREM', K.leases, jobid)
+redis.call('HDEL', K.job, 'token', 'reaped') -- an attempt finished: not a crash in a row
+enqueue(Q, wf, jobid, at)
 return 0

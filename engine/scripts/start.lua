@@ -1,87 +1,103 @@
--- Starts a run: the run's state, its place in the run history and its first step's job,
--- in one atomic write. (Workers trim the history indexes now and then: trimming here
--- would cost every start a range operation on them.) Starting a run that exists already changes nothing. A run with
--- no step to run (the workflow has none, or the run failed before its first step) ends
--- at once with ARGV[9] and ARGV[10]. ARGV[11] is the workflow's concurrency limit in
--- the starting process's version; it becomes the workflow's limit. A run of a limited
--- workflow queues its first step only when a slot is free; else it waits in line.
--- With a dedupe key (ARGV[12]), the first start of the key within ARGV[13] ms creates
--- a run; a start of the same key meanwhile creates nothing and returns the first run's id.
--- With a schedule key (ARGV[15]), the start is the run of the tick ARGV[16] (ms), and
--- claims it: the key holds the last tick started (ms), and the key with ':run' added
--- that tick and its run ('<ms> <run>'). A start of that tick again returns its run's
--- id; one of a tick at or before the last is
--- skipped (returns -1), unless the last is more than a minute past Redis's clock (a
--- process whose clock was wrong claimed it); a tick more than a minute past Redis's
--- clock is refused with an error reply starting HFCLOCK.
--- KEYS: 1 run hash, 2 first job hash
--- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 first step
---       ('' for none), 7 first job id, 8 retention ms, 9 status when it ends at once,
---       10 its error, 11 concurrency limit (0: none), 12 dedupe key ('' for none),
---       13 dedupe window ms, 14 most unfinished runs the shard takes (0: no limit); past
---       it the start fails with an error reply starting HFBUSY, 15 schedule key ('' for
---       none), 16 tick ms, 17 how long the schedule key is kept (ms)
+-- Starts a run: the run's state, its place in the run history and its first jobs, in
+-- one atomic write. (Workers trim the history indexes now and then: trimming here
+-- would cost every start a range operation on them.) Starting a run that exists
+-- already changes nothing. A run with nothing to run (the workflow has no steps, or
+-- the run failed before its first step) ends at once with the given status and error.
+-- The workflow's concurrency limit in the starting process's version becomes the
+-- workflow's limit; a run of a limited workflow queues its first jobs only when a slot
+-- is free, else it waits in line.
+-- With a dedupe key, the first start of the key within the window creates a run; a
+-- start of the same key meanwhile creates nothing and returns the first run's id.
+-- With a schedule key, the start is the run of a tick, and claims it: the key holds the
+-- last tick started (ms), and the tick key that tick and its run ('<ms> <run>'). A
+-- start of that tick again returns its run's id; one of a tick at or before the last
+-- is refused with ERR_TICK_TAKEN, unless the last is more than a minute past Redis's
+-- clock (a process whose clock was wrong claimed it); a tick more than a minute past
+-- Redis's clock is refused with ERR_CLOCK.
+-- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list, 5 open count,
+--       6 inflight:<wf>, 7 pending:<wf>, 8 limit:<wf>, 9 seq, 10 runs index,
+--       11 runs:<wf> index, 12 workflows set, 13 dedupe key, 14 schedule key,
+--       15 schedule tick key, then one hash per first job
+local K = {run = KEYS[1], runs = KEYS[10], runs_of = KEYS[11], workflows = KEYS[12],
+  dedupe = KEYS[13], sched = KEYS[14], tick = KEYS[15]}
+local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = KEYS[5], inflight = KEYS[6],
+  pending = KEYS[7], limit = KEYS[8], seq = KEYS[9]}
+-- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 retention ms,
+--       7 status when it ends at once ('' when it has jobs to run), 8 its error,
+--       9 concurrency limit (0: none), 10 '1' with a dedupe key, 11 dedupe window ms,
+--       12 most unfinished runs the shard takes (0: no limit), 13 '1' with a schedule
+--       key, 14 tick ms, 15 how long the schedule keys are kept (ms), 16 N first jobs,
+--       17 M run fields, then N (job id, step, part) triples and M (field, value) pairs
 -- Returns 1 when the run was created, 0 when it existed, the first run's id for a
 -- duplicate.
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local prefix, runid, wf, version, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local retention, end_status, end_error = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local concurrency, has_dedupe, window, high = tonumber(ARGV[9]), ARGV[10] == '1', ARGV[11], tonumber(ARGV[12])
+local has_sched, tick, sched_ttl = ARGV[13] == '1', tonumber(ARGV[14]), ARGV[15]
+local n_jobs, n_fields = tonumber(ARGV[16]), tonumber(ARGV[17])
+local a_jobs, a_fields = 18, 18 + 3 * n_jobs
+
+if redis.call('EXISTS', K.run) == 1 then
   return 0
 end
-local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[3]
-local dedupe = ''
-if ARGV[12] ~= '' then
-  dedupe = prefix .. 'dedupe:' .. wf .. ':' .. ARGV[12]
-  local first = redis.call('GET', dedupe)
+if has_dedupe then
+  local first = redis.call('GET', K.dedupe)
   if first then
     return first
   end
 end
-local sched = ARGV[15]
-if sched ~= '' then
-  local tick, now = tonumber(ARGV[16]), now_ms()
+local now = now_ms()
+if has_sched then
   if tick > now + 60000 then
-    return redis.error_reply('HFCLOCK the tick ' .. ARGV[16] .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
+    return fail(ERR_CLOCK, 'the tick ' .. ARGV[14] .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
   end
-  local started = redis.call('GET', sched .. ':run')
+  local started = redis.call('GET', K.tick)
   if started then
     local at, run = string.match(started, '^(%d+) (.+)$')
     if tonumber(at) == tick and run then
       return run
     end
   end
-  local last = tonumber(redis.call('GET', sched) or '')
+  local last = tonumber(redis.call('GET', K.sched) or '')
   if last and last >= tick and last <= now + 60000 then
-    return -1
+    return fail(ERR_TICK_TAKEN, 'a later tick started already')
   end
 end
-local high = tonumber(ARGV[14])
-if ARGV[6] ~= '' and high > 0 and tonumber(redis.call('GET', prefix .. 'open') or '0') >= high then
-  return redis.error_reply('HFBUSY ' .. high .. ' runs are waiting or running')
+if end_status == '' and high > 0 and tonumber(redis.call('GET', Q.open) or '0') >= high then
+  return fail(ERR_BUSY, high .. ' runs are waiting or running')
 end
-if dedupe ~= '' then
-  redis.call('SET', dedupe, runid, 'PX', ARGV[13])
+if has_dedupe then
+  redis.call('SET', K.dedupe, runid, 'PX', window)
 end
-if sched ~= '' then
-  redis.call('SET', sched, ARGV[16], 'PX', ARGV[17])
-  redis.call('SET', sched .. ':run', ARGV[16] .. ' ' .. runid, 'PX', ARGV[17])
+if has_sched then
+  redis.call('SET', K.sched, ARGV[14], 'PX', sched_ttl)
+  redis.call('SET', K.tick, ARGV[14] .. ' ' .. runid, 'PX', sched_ttl)
 end
-local retention = tonumber(ARGV[8])
-local now = now_ms()
-redis.call('HSET', KEYS[1], 'id', runid, 'wf', wf, 'ver', ARGV[4], 'event', ARGV[5], 'created', now)
-redis.call('ZADD', prefix .. 'runs', now, runid)
-redis.call('ZADD', prefix .. 'runs:' .. wf, now, runid)
-redis.call('SADD', prefix .. 'workflows', wf)
-if ARGV[6] == '' then
-  redis.call('HSET', KEYS[1], 'status', ARGV[9], 'error', ARGV[10], 'started', now, 'finished', now)
-  redis.call('PEXPIRE', KEYS[1], retention)
+redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now)
+redis.call('ZADD', K.runs, now, runid)
+redis.call('ZADD', K.runs_of, now, runid)
+redis.call('SADD', K.workflows, wf)
+if end_status ~= '' then
+  redis.call('HSET', K.run, 'status', end_status, 'error', end_error, 'started', now, 'finished', now)
+  redis.call('PEXPIRE', K.run, retention)
   return 1
 end
-if tonumber(ARGV[11]) > 0 then
-  redis.call('SET', prefix .. 'limit:' .. wf, ARGV[11])
+if concurrency > 0 then
+  redis.call('SET', Q.limit, concurrency)
 else
-  redis.call('DEL', prefix .. 'limit:' .. wf)
+  redis.call('DEL', Q.limit)
 end
-redis.call('HSET', KEYS[1], 'status', 'queued')
-redis.call('INCR', prefix .. 'open')
-redis.call('HSET', KEYS[2], 'run', runid, 'wf', wf, 'step', ARGV[6], 'attempt', 0)
-queue_run(prefix, wf, runid, ARGV[7], now)
+redis.call('HSET', K.run, 'status', RUN_QUEUED)
+for i = 0, n_fields - 1 do
+  redis.call('HSET', K.run, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
+end
+redis.call('INCR', Q.open)
+local jobs = {}
+for i = 0, n_jobs - 1 do
+  local id = ARGV[a_jobs + 3 * i]
+  if new_job(KEYS[16 + i], runid, wf, ARGV[a_jobs + 3 * i + 1], ARGV[a_jobs + 3 * i + 2]) then
+    jobs[#jobs + 1] = id
+  end
+end
+queue_run(Q, prefix, wf, K.run, runid, jobs, now)
 return 1

@@ -69,7 +69,7 @@ workflow "stripe_payment" {
   # A Slack incoming webhook; its URL holds its credential, so it is read as a secret.
   # The CRM's answer to the update gives the link to the customer's page.
   step "http" "notify" {
-    if     = "steps.mark_paid.status != 'skipped'"
+    if     = "steps.mark_paid.outcome != 'skipped'"
     method = "POST"
     url    = secret("SLACK_WEBHOOK_URL")
     json = {
@@ -85,7 +85,7 @@ workflow "stripe_payment" {
 
   # No one in the CRM has the e-mail of the receipt: someone should look.
   step "http" "notify_unknown" {
-    if     = "steps.mark_paid.status == 'skipped'"
+    if     = "steps.mark_paid.outcome == 'skipped'"
     method = "POST"
     url    = secret("SLACK_WEBHOOK_URL")
     json = {

@@ -1,0 +1,301 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// resumeAttempts bounds how many times a job is tried again when its run cannot be
+// resumed for a reason that may pass (Redis failing to give the version's source).
+const resumeAttempts = 10
+
+// execute runs a leased job and, chained, the units the planner gives it next.
+func (p *Pool) execute(j *job) {
+	defer func() {
+		<-p.slots
+		p.running.Done()
+	}()
+	r, err := p.e.resume(p.work, j)
+	if retry, _ := workflows.Retryable(err); err != nil && retry && j.attempt < resumeAttempts {
+		// Redis failed us (reading the version's source): try the job again later,
+		// waiting longer each time, as a failed attempt.
+		wait := min(time.Second<<(j.attempt-1), time.Minute)
+		p.errLog.log(p.e.log, "resuming a run failed; trying its step again later", "run", r.id, "step", j.unit,
+			"retry_in", wait, "err", err)
+		p.retry(r, j, outcome{status: StatusFailed, err: err}, wait)
+		return
+	}
+	if err != nil {
+		// The run cannot go on here; record why rather than leave it queued forever. It
+		// is dead-lettered, to be replayed once the cause is fixed.
+		msg := fmt.Sprintf("step %s: %v", j.unit, err)
+		p.commit(r, j, commit{record: newRecord(StatusFailed, j.attempt, nil, err), dead: true,
+			plan: &Plan{Status: RunFailed, Error: msg, FailedStep: j.unit.step}})
+		return
+	}
+	for j != nil {
+		j = p.run(r, j)
+	}
+}
+
+// run runs one unit of r and returns the unit chained after it, if any.
+func (p *Pool) run(r *runState, j *job) *job {
+	step, _ := r.wf.Step(j.unit.step)
+	switch {
+	case j.unit.part == partJoin:
+		return p.join(r, j)
+	case j.crashed != "":
+		// Its workers kept dying on it: record it failed without running it again.
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
+	case j.unit.part == partStep && step.ForEach != nil:
+		return p.list(r, j, step)
+	}
+	var item *workflows.Item
+	if j.unit.part == partItem {
+		var err error
+		if item, err = j.item(); err != nil {
+			return p.settle(r, j, step, outcome{status: StatusFailed, err: err})
+		}
+	}
+	ctx, cancel := context.WithCancelCause(p.work)
+	p.held.hold(j, cancel)
+	defer func() {
+		p.held.release(j)
+		cancel(nil)
+	}()
+	o := p.runStep(ctx, r, step, j.attempt, item)
+	switch {
+	case p.work.Err() != nil && o.status == StatusFailed:
+		// Stop gave up waiting and cancelled the step: hand it back rather than record
+		// a failure that is only ours. (A step that succeeded is committed.)
+		if err := p.e.q.release(context.Background(), j, r.workflow); err != nil {
+			p.e.log.Warn("handing a step back failed; it runs again when its lease expires",
+				"run", r.id, "step", j.unit, "err", err)
+		}
+		return nil
+	case errors.Is(context.Cause(ctx), errLeaseLost):
+		p.e.log.Warn("step abandoned: its lease was lost and another worker runs it", "run", r.id, "step", j.unit)
+		return nil
+	}
+	return p.settle(r, j, step, o)
+}
+
+// settle records an attempt of a step or an item: another attempt is queued when the
+// retry policy gives one, else the unit settles and the planner says what follows.
+func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job {
+	var wait time.Duration
+	if w, ok := o.output.(*workflows.Wait); ok {
+		o.output = w.Value()
+		wait = w.For
+	}
+	again, retryIn := false, time.Duration(0)
+	if j.crashed == "" {
+		retryIn, again = retryWait(step, j.attempt, o) // before redaction drops the error's type
+	}
+	p.observe(r, step, o, again)
+	// A secret that came back in the output or an error is recorded as [redacted], and
+	// later steps see the record, whichever worker runs them.
+	secrets := r.wf.Secrets
+	o.output = secrets.Value(o.output)
+	if o.err != nil {
+		o.err = errors.New(secrets.String(o.err.Error()))
+	}
+	if again {
+		p.retry(r, j, o, retryIn)
+		return nil
+	}
+	rec := newRecord(o.status, j.attempt, o.output, o.err)
+	rec.Version = r.wf.Version
+	next := r.rec.clone()
+	if j.unit.part == partItem {
+		next.items[step.Name] = &itemSet{records: map[int]*Record{j.unit.item: rec}}
+	} else {
+		next.steps[step.Name] = rec
+	}
+	pl := plan(r.wf, next, &j.unit)
+	return p.commit(r, j, commit{record: rec, plan: pl, duration: o.duration, wait: wait})
+}
+
+// list lists the items of a for_each step and starts the first of them.
+func (p *Pool) list(r *runState, j *job, step *workflows.Step) *job {
+	start := time.Now()
+	items, err := step.Items(r.env)
+	if err != nil {
+		// The same record gives the same items: another attempt would fail the same way.
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
+	}
+	encoded, err := encodeItems(items)
+	if err != nil {
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
+	}
+	next := r.rec.clone()
+	next.items[step.Name] = itemSetOf(items)
+	pl := plan(r.wf, next, &j.unit)
+	return p.commit(r, j, commit{plan: pl, items: encoded, listed: true, duration: time.Since(start)})
+}
+
+// join settles a for_each step whose items have settled, or a parallel block whose
+// steps have, and goes on as the planner says.
+func (p *Pool) join(r *runState, j *job) *job {
+	next := r.rec
+	if s, _ := r.wf.Step(j.unit.step); s != nil && s.ForEach != nil {
+		set, err := p.e.q.readItems(p.work, j.shard, r.id, s.Name)
+		if err == nil && set == nil {
+			err = fmt.Errorf("the items of step %s are gone", s.Name)
+		}
+		if err != nil {
+			p.errLog.log(p.e.log, "reading a step's items failed; trying again later", "run", r.id, "step", s.Name, "err", err)
+			p.retry(r, j, outcome{status: StatusFailed, err: err}, min(time.Second<<(j.attempt-1), time.Minute))
+			return nil
+		}
+		next = r.rec.clone()
+		next.items[s.Name] = set
+	}
+	return p.commit(r, j, commit{plan: plan(r.wf, next, &j.unit)})
+}
+
+// commit writes a unit's outcome with the plan that follows it, and returns the next
+// unit when it was leased to this worker.
+func (p *Pool) commit(r *runState, j *job, c commit) *job {
+	c.job, c.runID, c.wf = j, r.id, r.wf
+	if c.wf == nil {
+		c.wf = &workflows.Workflow{Name: r.workflow}
+	}
+	c.dead = c.plan.Status == RunFailed
+	c.chain = p.fetchCtx.Err() == nil // while stopping, leave the rest to other workers
+	var next *job
+	ok := p.persist(r, j, func() (err error) {
+		next, err = p.e.q.complete(context.Background(), c)
+		return err
+	})
+	if !ok {
+		return nil
+	}
+	if c.plan.Status.Done() || answers(r.wf, j.unit) {
+		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
+	}
+	if c.plan.Status.Done() {
+		p.e.metrics.runFinished(r.workflow, string(c.plan.Status))
+		took := time.Since(r.created).Milliseconds() // since it started, replays included
+		if c.plan.Status == RunFailed {
+			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.plan.Status, "duration_ms", took, "error", c.plan.Error)
+		} else {
+			p.e.log.Info("run finished", "run", r.id, "workflow", r.workflow, "status", c.plan.Status, "duration_ms", took)
+		}
+		return nil
+	}
+	r.apply(j.unit, c)
+	if next != nil && next.unit.part == partItem && next.value == "" && c.listed {
+		next.key, next.value = string(c.items[next.unit.item][0]), string(c.items[next.unit.item][1])
+	}
+	return next
+}
+
+// retry records a failed attempt and queues the unit again after wait.
+func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
+	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
+	if r.wf != nil {
+		rec.Version = r.wf.Version
+	}
+	if p.persist(r, j, func() error {
+		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
+	}) {
+		p.e.log.Info("step failed; retrying", "run", r.id, "workflow", r.workflow, "step", j.unit,
+			"attempt", j.attempt, "retry_in", wait.Round(time.Millisecond), "error", o.err)
+	}
+}
+
+// persist runs a write of a leased job's outcome. A Redis error is retried for a few
+// seconds, while the heartbeat keeps the lease; if it persists, the lease expires and
+// the step runs again. A write refused because the lease was lost reports false too.
+func (p *Pool) persist(r *runState, j *job, write func() error) bool {
+	var err error
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		err = write()
+		if err == nil || errors.Is(err, errStaleLease) || wait > 2*time.Second || !sleep(p.work, wait) {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, errStaleLease):
+		p.e.log.Warn("step result discarded: its lease was lost", "run", r.id, "step", j.unit)
+		return false
+	case err != nil:
+		p.errLog.log(p.e.log, "recording step result failed; the step will run again when its lease expires",
+			"run", r.id, "step", j.unit, "err", err)
+		return false
+	}
+	return true
+}
+
+// observe records how long an attempt of a step took, unless it was skipped.
+func (p *Pool) observe(r *runState, step *workflows.Step, o outcome, again bool) {
+	outcome := string(o.status)
+	switch {
+	case o.status == StatusSkipped:
+		return
+	case again:
+		outcome = string(StatusRetrying)
+	}
+	p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, outcome, o.duration)
+}
+
+// answers reports whether unit u of wf answers a caller waiting for its run. wf is nil
+// for a run whose version could not be loaded.
+func answers(wf *workflows.Workflow, u unit) bool {
+	if wf == nil || u.part != partStep {
+		return false
+	}
+	s, _ := wf.Step(u.step)
+	return s != nil && s.Answers()
+}
+
+// outcome is the result of one attempt of one step or item.
+type outcome struct {
+	status   Status // succeeded, failed or skipped
+	output   any
+	err      error
+	duration time.Duration
+}
+
+func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, attempt int, item *workflows.Item) (o outcome) {
+	start := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			p.e.log.Error("step panicked", "run", r.id, "step", step.Name, "panic", v, "stack", string(debug.Stack()))
+			o = outcome{status: StatusFailed, err: workflows.Permanent(fmt.Errorf("internal error: %v", v))}
+		}
+		o.duration = time.Since(start)
+	}()
+	env := r.env
+	if item != nil {
+		e := *r.env
+		e.Each = item.EachValue()
+		env = &e
+	}
+	if step.If != nil {
+		ok, err := step.If.Eval(env)
+		if err != nil {
+			return outcome{status: StatusFailed, err: workflows.Permanent(fmt.Errorf("if: %w", err))}
+		}
+		if !ok {
+			return outcome{status: StatusSkipped}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
+	defer cancel()
+	out, err := step.Action.Do(ctx, &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
+		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets, Item: item})
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
+		}
+		return outcome{status: StatusFailed, output: out, err: err}
+	}
+	return outcome{status: StatusSucceeded, output: out}
+}

@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const planSrc = `
+workflow "w" {
+  step "probe" "a" {
+    value = "a"
+  }
+  step "probe" "items" {
+    for_each     = "event.body.xs"
+    max_parallel = 2
+    value        = "{{ each.value }}"
+  }
+  parallel "p" {
+    step "probe" "x" {
+      value = "x"
+    }
+    step "probe" "y" {
+      value    = "y"
+      on_error = "continue"
+    }
+  }
+  step "probe" "c" {
+    value    = "c"
+    on_error = "continue"
+  }
+  step "probe" "d" {
+    value = "d"
+  }
+}
+`
+
+// describe renders a plan in one line, for comparing with a table's want.
+func describe(p *Plan) string {
+	var parts []string
+	if len(p.Start) > 0 {
+		var names []string
+		for _, u := range p.Start {
+			names = append(names, u.String())
+		}
+		parts = append(parts, "start "+strings.Join(names, " "))
+	}
+	for _, name := range sortedKeys(p.Todo) {
+		parts = append(parts, fmt.Sprintf("todo %s%v", name, p.Todo[name]))
+	}
+	for _, name := range sortedKeys(p.Counts) {
+		parts = append(parts, fmt.Sprintf("count %s=%d", name, p.Counts[name]))
+	}
+	for _, name := range sortedKeys(p.Records) {
+		parts = append(parts, fmt.Sprintf("record %s=%s", name, p.Records[name].Status))
+	}
+	for what, name := range map[string]string{"join": p.Join, "next": p.Next, "drop": p.Drop} {
+		if name != "" {
+			parts = append(parts, what+" "+name)
+		}
+	}
+	from := 0
+	if len(p.Start) > 0 {
+		from = 1 // the start first, the rest sorted
+	}
+	slices.Sort(parts[from:])
+	parts = append(parts, string(p.Status))
+	if p.Error != "" {
+		parts = append(parts, fmt.Sprintf("%s: %q", p.FailedStep, p.Error))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func TestPlan(t *testing.T) {
+	wf := loadSet(t, &recorder{}, planSrc).Workflow("w")
+	ok := func() *Record { return &Record{Status: StatusSucceeded} }
+	failed := func() *Record { return &Record{Status: StatusFailed, Error: "boom"} }
+	// items returns a set of n items with the given records.
+	items := func(n int, recs map[int]*Record) *itemSet {
+		if recs == nil {
+			recs = map[int]*Record{}
+		}
+		return &itemSet{n: n, records: recs}
+	}
+	done := map[string]*Record{"a": ok(), "items": {Status: StatusSucceeded, ForEach: true}, "p": ok(), "x": ok(), "y": ok()}
+	with := func(extra map[string]*Record) map[string]*Record {
+		m := map[string]*Record{}
+		for k, v := range done {
+			m[k] = v
+		}
+		for k, v := range extra {
+			if v == nil {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		steps   map[string]*Record
+		counts  map[string]int
+		items   map[string]*itemSet
+		changed *unit
+		want    string
+	}{
+		{name: "a start runs the first step", want: "start a; running"},
+		{name: "a straight line goes on to the next step", steps: map[string]*Record{"a": ok()}, changed: &unit{step: "a"},
+			want: "start items; running"},
+		{name: "a skipped step is passed", steps: map[string]*Record{"a": {Status: StatusSkipped}}, changed: &unit{step: "a"},
+			want: "start items; running"},
+		{name: "a failed step fails the run", steps: map[string]*Record{"a": failed()}, changed: &unit{step: "a"},
+			want: `failed; a: "step a: boom"`},
+		{name: "listed items start up to max_parallel", steps: map[string]*Record{"a": ok()},
+			items: map[string]*itemSet{"items": items(5, nil)}, changed: &unit{step: "items"},
+			want: "start items[0] items[1]; count items=5; record items=running; todo items[2 3 4]; running"},
+		{name: "no items: the step settles, the parallel block starts", steps: map[string]*Record{"a": ok()},
+			items: map[string]*itemSet{"items": items(0, nil)}, changed: &unit{step: "items"},
+			want: "start x y; count p=2; record items=succeeded; running"},
+		{name: "an item settles: the next waiting one takes its slot",
+			steps:  map[string]*Record{"a": ok(), "items": {Status: StatusRunning, ForEach: true}},
+			counts: map[string]int{"items": 3}, items: map[string]*itemSet{"items": items(0, map[int]*Record{1: ok()})},
+			changed: &unit{step: "items", part: partItem, item: 1}, want: "join items; next items; running"},
+		{name: "a failed item drops the waiting ones",
+			steps:  map[string]*Record{"a": ok(), "items": {Status: StatusRunning, ForEach: true}},
+			counts: map[string]int{"items": 3}, items: map[string]*itemSet{"items": items(0, map[int]*Record{1: failed()})},
+			changed: &unit{step: "items", part: partItem, item: 1}, want: "drop items; join items; running"},
+		{name: "the items join settles the step in order", steps: map[string]*Record{"a": ok()},
+			counts:  map[string]int{"items": 0},
+			items:   map[string]*itemSet{"items": items(3, map[int]*Record{0: ok(), 1: {Status: StatusSkipped}, 2: ok()})},
+			changed: &unit{step: "items", part: partJoin}, want: "start x y; count p=2; record items=succeeded; running"},
+		{name: "a failure with items never started fails the step and the run", steps: map[string]*Record{"a": ok()},
+			counts:  map[string]int{"items": 0},
+			items:   map[string]*itemSet{"items": items(4, map[int]*Record{0: ok(), 1: failed()})},
+			changed: &unit{step: "items", part: partJoin}, want: `record items=failed; failed; items: "step items: item 1: boom"`},
+		{name: "a step of a parallel block counts down its join", steps: with(map[string]*Record{"p": nil, "y": nil}),
+			counts: map[string]int{"p": 2}, changed: &unit{step: "x"}, want: "join p; running"},
+		{name: "the parallel join fails the run for a failed step", steps: with(map[string]*Record{"p": nil, "x": failed()}),
+			counts: map[string]int{"p": 0}, changed: &unit{step: "p", part: partJoin},
+			want: `record p=failed; failed; x: "step x: boom"`},
+		{name: "the parallel join goes on past a step that may fail",
+			steps:  with(map[string]*Record{"p": nil, "y": failed()}),
+			counts: map[string]int{"p": 0}, changed: &unit{step: "p", part: partJoin},
+			want: "start c; record p=succeeded; running"},
+		{name: "on_error continue goes on", steps: with(map[string]*Record{"c": failed()}), changed: &unit{step: "c"},
+			want: "start d; running"},
+		{name: "the last step ends the run", steps: with(map[string]*Record{"c": ok(), "d": ok()}), changed: &unit{step: "d"},
+			want: "succeeded"},
+		{name: "a replay starts the items without a record", steps: map[string]*Record{"a": ok()},
+			items: map[string]*itemSet{"items": items(5, map[int]*Record{0: ok(), 2: ok()})},
+			want:  "start items[1] items[3]; count items=3; record items=running; todo items[4]; running"},
+		{name: "a replay of a parallel block starts its failed step only", steps: with(map[string]*Record{"p": nil, "x": nil}),
+			want: "start x; count p=1; running"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &runRecord{steps: tt.steps, counts: tt.counts, items: tt.items}
+			if rec.steps == nil {
+				rec.steps = map[string]*Record{}
+			}
+			if rec.counts == nil {
+				rec.counts = map[string]int{}
+			}
+			if rec.items == nil {
+				rec.items = map[string]*itemSet{}
+			}
+			if got := describe(plan(wf, rec, tt.changed)); got != tt.want {
+				t.Errorf("plan:\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// A replay clears what failed the run and nothing else: the failed step of a parallel
+// block (and the block), the failed items of a for_each step.
+func TestClearFailures(t *testing.T) {
+	wf := loadSet(t, &recorder{}, planSrc).Workflow("w")
+	rec := &runRecord{
+		steps: map[string]*Record{"a": {Status: StatusSucceeded}, "items": {Status: StatusFailed, ForEach: true},
+			"p": {Status: StatusFailed}, "x": {Status: StatusFailed}, "y": {Status: StatusFailed}},
+		counts: map[string]int{"items": 0, "p": 0},
+		items: map[string]*itemSet{"items": {n: 4, records: map[int]*Record{
+			0: {Status: StatusSucceeded}, 1: {Status: StatusFailed}, 3: {Status: StatusFailed}}}},
+	}
+	cl := clearFailures(wf, rec)
+	if got := fmt.Sprint(cl.fields); got != "[s:items j:items s:p j:p s:x j:x]" {
+		t.Errorf("fields cleared %s", got)
+	}
+	if got := fmt.Sprint(cl.items); got != "map[items:[1 3]]" {
+		t.Errorf("items cleared %s", got)
+	}
+	if _, ok := rec.steps["y"]; !ok {
+		t.Error("y may fail (on_error = continue): its record stays")
+	}
+}

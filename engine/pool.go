@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Pool executes queued jobs with at most a fixed number at once. One fetcher per shard
+// leases jobs in batches, as many as there are idle workers, and blocks on Redis while
+// there is nothing to do (this file). Each leased job runs in its own goroutine, and a
+// worker that settles a unit goes on with the next unit the planner gave it, leased in
+// the same commit (execute.go). While a unit runs, the heartbeat extends its lease
+// (heartbeat.go).
+type Pool struct {
+	e     *Engine
+	slots chan struct{} // a token per busy worker
+
+	fetchCtx  context.Context // cancelled by Stop: no more leasing
+	stopFetch context.CancelFunc
+	work      context.Context // cancelled when Stop gives up waiting for steps
+	abortWork context.CancelFunc
+
+	held    heldJobs
+	loops   []*loop // the heartbeat and the history trim
+	fetch   sync.WaitGroup
+	running sync.WaitGroup
+	errLog  rateLimit
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// maxBatch bounds how many jobs one lease call takes.
+const maxBatch = 64
+
+// NewPool returns a pool of at most workers concurrent steps. Start starts it.
+func (e *Engine) NewPool(workers int) *Pool {
+	if workers <= 0 {
+		workers = 1
+	}
+	p := &Pool{e: e, slots: make(chan struct{}, workers)}
+	p.held.jobs = map[*job]context.CancelCauseFunc{}
+	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
+	p.work, p.abortWork = context.WithCancel(context.Background())
+	return p
+}
+
+// Start starts leasing and executing steps.
+func (p *Pool) Start() {
+	for _, sh := range p.e.q.shards {
+		p.fetch.Add(1)
+		go func() {
+			defer p.fetch.Done()
+			p.fetchLoop(sh)
+		}()
+	}
+	p.loops = append(p.loops, startLoop(p.heartbeat), startLoop(p.trimHistory))
+}
+
+// Stop stops leasing new steps, then waits for the steps in progress to finish until
+// ctx is done; their leases are kept alive meanwhile. Steps still running then are
+// cancelled and handed back to the queue, for another worker to run again. Calling
+// Stop again returns the first call's result.
+func (p *Pool) Stop(ctx context.Context) error {
+	p.stopOnce.Do(func() { p.stopErr = p.stop(ctx) })
+	return p.stopErr
+}
+
+func (p *Pool) stop(ctx context.Context) error {
+	p.stopFetch()
+	for _, sh := range p.e.q.shards {
+		_ = p.e.q.wake(context.Background(), sh) // unblock our fetcher's wait
+	}
+	p.fetch.Wait()
+	done := make(chan struct{})
+	go func() { p.running.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.abortWork()
+		<-done
+		err = fmt.Errorf("stopping workers: %w; steps still running were handed back to the queue", ctx.Err())
+	}
+	for _, l := range p.loops {
+		l.stop()
+	}
+	return err
+}
+
+// fetchLoop leases the shard's jobs while workers are idle, until Stop.
+func (p *Pool) fetchLoop(sh *shard) {
+	backoff := time.Duration(0)
+	for {
+		// Wait for one idle worker, then take every other idle one too.
+		select {
+		case p.slots <- struct{}{}:
+		case <-p.fetchCtx.Done():
+			return
+		}
+		n := 1
+	more:
+		for n < maxBatch {
+			select {
+			case p.slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		jobs, wait, err := p.e.q.lease(p.fetchCtx, sh, n)
+		for range n - len(jobs) {
+			<-p.slots
+		}
+		for _, j := range jobs {
+			p.running.Add(1)
+			go p.execute(j)
+		}
+		switch {
+		case p.fetchCtx.Err() != nil:
+			return
+		case err != nil:
+			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
+			p.errLog.log(p.e.log, "leasing steps failed; retrying", "shard", sh.index, "err", err, "retry_in", backoff)
+			sleep(p.fetchCtx, backoff)
+		case len(jobs) == 0:
+			backoff = 0
+			if err := p.e.q.wait(p.fetchCtx, sh, wait); err != nil && p.fetchCtx.Err() == nil {
+				p.errLog.log(p.e.log, "waiting for steps failed", "shard", sh.index, "err", err)
+				sleep(p.fetchCtx, 100*time.Millisecond)
+			}
+		default:
+			backoff = 0
+		}
+	}
+}
+
+// rateLimit keeps a failing loop from flooding the log: at most one line per interval.
+type rateLimit struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (r *rateLimit) log(l *slog.Logger, msg string, args ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	ok := now.Sub(r.last) >= 5*time.Second
+	if ok {
+		r.last = now
+	}
+	r.mu.Unlock()
+	if ok {
+		l.Error(msg, args...)
+	}
+}

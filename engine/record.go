@@ -1,0 +1,220 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Status is where a step, an item of a for_each step, or a parallel block stands.
+type Status string
+
+const (
+	StatusPending   Status = "pending"  // not started yet
+	StatusRunning   Status = "running"  // a for_each step's items, or a parallel block's steps, in flight
+	StatusRetrying  Status = "retrying" // an attempt failed; another is queued
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped" // its if was false
+	// StatusCancelled is an item of a for_each step that never started: another item
+	// failed the step first.
+	StatusCancelled Status = "cancelled"
+)
+
+// Settled reports whether the status is final: nothing of the step runs again, short
+// of a replay.
+func (s Status) Settled() bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusSkipped
+}
+
+// RunStatus is where a run stands. The scripts spell the same words (scripts/lib.lua).
+type RunStatus string
+
+const (
+	RunQueued    RunStatus = "queued"
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+)
+
+// Done reports whether the run has ended.
+func (s RunStatus) Done() bool { return s == RunSucceeded || s == RunFailed }
+
+// Record is what one step, one item of a for_each step, or one parallel block left in
+// its run: the outcome of its last attempt, or its final one. It is the one shape
+// every writer and reader of a run shares: the worker encodes it, the scripts store it
+// (adding finished and duration_ms from Redis's clock), and the planner, the admin API
+// and later steps read it back through decodeRecord.
+type Record struct {
+	Status     Status `json:"status"` // first: the scripts splice fields in after the brace
+	Attempt    int    `json:"attempt,omitempty"`
+	Finished   int64  `json:"finished,omitempty"` // ms, Redis's clock
+	DurationMS int64  `json:"duration_ms,omitempty"`
+	RetryAt    int64  `json:"retry_at,omitempty"` // ms: when a retrying attempt runs again
+	// Output is the step's output; for a for_each step, the list (or map) of its items'
+	// values, each with its outcome.
+	Output json.RawMessage `json:"output,omitempty"`
+	Error  string          `json:"error,omitempty"`
+	// Version is the workflow version the attempt ran with.
+	Version string `json:"version,omitempty"`
+	// Items counts a for_each step's items; ForEach marks the record as one of those.
+	Items   int  `json:"items,omitempty"`
+	ForEach bool `json:"for_each,omitempty"`
+}
+
+// encodeRecord is the one encoder of records. An output that cannot be encoded is
+// dropped and said so in the error, rather than losing the record.
+func encodeRecord(r *Record) []byte {
+	data, err := json.Marshal(r)
+	if err != nil {
+		c := *r
+		c.Output = nil
+		c.Error = strings.TrimPrefix(c.Error+"; ", "; ") + fmt.Sprintf("output cannot be recorded: %v", err)
+		data, _ = json.Marshal(&c)
+	}
+	return data
+}
+
+// newRecord is the record of an attempt with its output encoded.
+func newRecord(status Status, attempt int, output any, err error) *Record {
+	r := &Record{Status: status, Attempt: attempt}
+	if output != nil {
+		data, mErr := json.Marshal(output)
+		if mErr != nil {
+			r.Error = fmt.Sprintf("output cannot be recorded: %v", mErr)
+		} else {
+			r.Output = data
+		}
+	}
+	if err != nil {
+		r.Error = strings.TrimSuffix(err.Error()+"; "+r.Error, "; ")
+	}
+	return r
+}
+
+// decodeRecord is the one decoder of records.
+func decodeRecord(data string) (*Record, error) {
+	var r Record
+	if err := json.Unmarshal([]byte(data), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// output decodes the record's output, with integers exact.
+func (r *Record) output() (any, error) {
+	if len(r.Output) == 0 {
+		return nil, nil
+	}
+	return workflows.DecodeJSON(r.Output)
+}
+
+// value is what later steps read as steps.NAME: the step's output with its outcome
+// (and error, when it failed) beside the output's own fields. outcome is always the
+// step's; error only where the output has no field of that name. An output that is not
+// an object is under value. A for_each step's value is its list (or map) of items.
+func (r *Record) value() (any, error) {
+	out, err := r.output()
+	if err != nil {
+		return nil, err
+	}
+	if r.ForEach {
+		return out, nil
+	}
+	var stepErr error
+	if r.Error != "" {
+		stepErr = errors.New(r.Error)
+	}
+	return stepValue(r.Status, out, stepErr), nil
+}
+
+// stepValue is the value of a step (or an item) with this outcome.
+func stepValue(status Status, output any, err error) map[string]any {
+	m, _ := output.(map[string]any)
+	v := make(map[string]any, len(m)+2)
+	for k, x := range m {
+		v[k] = x
+	}
+	if output != nil && m == nil {
+		v["value"] = output
+	}
+	v["outcome"] = string(status)
+	if _, ok := v["error"]; !ok && err != nil {
+		v["error"] = err.Error()
+	}
+	return v
+}
+
+// Fields of a run hash. Scripts use the same prefixes.
+const (
+	recordPrefix = "s:" // s:<step or parallel block>: its Record
+	countPrefix  = "j:" // j:<for_each step or parallel block>: its units still to settle
+)
+
+// runRecord is what the planner reads of a run: the records of its steps and parallel
+// blocks, the counts of their units still to settle, and the items of for_each steps
+// where they were read (the join of a for_each step, a replay).
+type runRecord struct {
+	steps  map[string]*Record
+	counts map[string]int
+	items  map[string]*itemSet
+}
+
+// itemSet is a for_each step's items: how many, their keys (for a map), and the
+// records of those that settled or are retrying.
+type itemSet struct {
+	n       int
+	keys    []any // nil for a list: the keys are the indexes
+	records map[int]*Record
+}
+
+// key is item i's key: its index in a list, its key in a map.
+func (s *itemSet) key(i int) any {
+	if s.keys == nil {
+		return i
+	}
+	return s.keys[i]
+}
+
+// readRecord reads the records and counts of a run hash.
+func readRecord(fields map[string]string) (*runRecord, error) {
+	rec := &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}
+	for k, v := range fields {
+		switch {
+		case strings.HasPrefix(k, recordPrefix):
+			r, err := decodeRecord(v)
+			if err != nil {
+				return rec, fmt.Errorf("record of %s: %w", k[len(recordPrefix):], err)
+			}
+			rec.steps[k[len(recordPrefix):]] = r
+		case strings.HasPrefix(k, countPrefix):
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return rec, fmt.Errorf("count of %s: %w", k[len(countPrefix):], err)
+			}
+			rec.counts[k[len(countPrefix):]] = n
+		}
+	}
+	return rec, nil
+}
+
+// clone copies the maps of a record, not the records in them, so that a worker can add
+// to its copy while the original stays as leased.
+func (r *runRecord) clone() *runRecord {
+	c := &runRecord{steps: make(map[string]*Record, len(r.steps)+1), counts: make(map[string]int, len(r.counts)),
+		items: make(map[string]*itemSet, len(r.items))}
+	for k, v := range r.steps {
+		c.steps[k] = v
+	}
+	for k, v := range r.counts {
+		c.counts[k] = v
+	}
+	for k, v := range r.items {
+		c.items[k] = v
+	}
+	return c
+}

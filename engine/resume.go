@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// runState is what a worker knows of a run while it executes its units: the run's
+// record as leased, with what this worker committed since, and the expression
+// environment its steps read.
+type runState struct {
+	id       string
+	workflow string
+	created  time.Time // when the run was started
+	wf       *workflows.Workflow
+	rec      *runRecord
+	env      *workflows.Env
+}
+
+// resume rebuilds a run's state from the run hash that came with its leased job.
+func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
+	r := &runState{id: j.run["id"], workflow: j.run["wf"], created: msTime(j.run["created"])}
+	var err error
+	r.wf, err = e.versions.get(ctx, r.workflow, j.run["ver"])
+	if err != nil {
+		return r, err
+	}
+	if r.wf.Node(j.unit.step) == nil {
+		r.wf = nil // a version without the step: nothing of it can be planned
+		return r, workflows.Permanent(fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.unit.step))
+	}
+	ev, err := workflows.DecodeEvent([]byte(j.run["event"]))
+	if err != nil {
+		return r, workflows.Permanent(err)
+	}
+	if r.rec, err = readRecord(j.run); err != nil {
+		return r, workflows.Permanent(err)
+	}
+	steps := make(map[string]any, len(r.rec.steps))
+	for name, rec := range r.rec.steps {
+		if err := r.see(name, rec, steps); err != nil {
+			return r, workflows.Permanent(err)
+		}
+	}
+	r.env = &workflows.Env{
+		Event: ev.Value(),
+		Steps: steps,
+		Vars:  r.wf.Vars,
+		Run:   map[string]any{"id": r.id, "workflow": r.workflow, "version": r.wf.Version},
+	}
+	return r, nil
+}
+
+// see puts a settled step's value into steps, as later steps read it. Parallel blocks
+// and steps still going have no value.
+func (r *runState) see(name string, rec *Record, steps map[string]any) error {
+	if s, _ := r.wf.Step(name); s == nil || !rec.Status.Settled() {
+		return nil
+	}
+	v, err := rec.value()
+	if err != nil {
+		return fmt.Errorf("step %s output: %w", name, err)
+	}
+	steps[name] = v
+	return nil
+}
+
+// apply adds what commit c of unit u wrote to the worker's view of the run, for the
+// units it goes on with.
+func (r *runState) apply(u unit, c commit) {
+	if c.record != nil && u.part == partStep {
+		r.rec.steps[u.step] = c.record
+		_ = r.see(u.step, c.record, r.env.Steps)
+	}
+	for name, rec := range c.plan.Records {
+		r.rec.steps[name] = rec
+		_ = r.see(name, rec, r.env.Steps)
+	}
+	for name, n := range c.plan.Counts {
+		r.rec.counts[name] = n
+	}
+}

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Every state change of the queue is one Lua script call; this file holds their handles
+// and the one table that turns their error replies back into Go errors.
+
+//go:embed scripts/*.lua
+var scriptFiles embed.FS
+
+// script loads a script with the shared functions of lib.lua in front of it.
+func script(name string) *redis.Script {
+	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
+	if err != nil {
+		panic(err)
+	}
+	src, err := scriptFiles.ReadFile("scripts/" + name)
+	if err != nil {
+		panic(err)
+	}
+	return redis.NewScript(string(lib) + "\n" + string(src))
+}
+
+var (
+	startScript     = script("start.lua")
+	leaseScript     = script("lease.lua")
+	completeScript  = script("complete.lua")
+	heartbeatScript = script("heartbeat.lua")
+	releaseScript   = script("release.lua")
+	retryScript     = script("retry.lua")
+	replayScript    = script("replay.lua")
+	statsScript     = script("stats.lua")
+	trimScript      = script("trim.lua")
+	lastTickScript  = script("lasttick.lua")
+)
+
+var (
+	// errStaleLease is returned when a commit carries a token that is no longer the
+	// job's: the lease expired and the job was handed to someone else, or it was
+	// committed already.
+	errStaleLease = errors.New("lease is no longer held")
+	// errTickTaken is returned for the start of a tick at or before the last one started.
+	errTickTaken = errors.New("a later tick of the schedule started already")
+	errNotFailed = fmt.Errorf("%w: only a failed run can be", ErrCannotReplay)
+)
+
+// scriptErrors maps the codes of scripts/lib.lua's error replies to Go errors. An
+// error whose message matters (busy, clock) is wrapped with it.
+var scriptErrors = map[string]error{
+	"HFSTALE":     errStaleLease,
+	"HFNOTFOUND":  ErrNotFound,
+	"HFNOTFAILED": errNotFailed,
+	"HFBUSY":      ErrBusy,
+	"HFCLOCK":     errClock,
+	"HFTICK":      errTickTaken,
+}
+
+// errClock is a tick refused because this process's clock is ahead of Redis's.
+var errClock = errors.New("clock ahead of Redis")
+
+// scriptError turns a script's error reply into its Go error; other errors (Redis
+// unreachable, a script bug) pass through.
+func scriptError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return err
+	}
+	code, msg, _ := strings.Cut(re.Error(), " ")
+	known, ok := scriptErrors[code]
+	switch {
+	case !ok:
+		return err
+	case known == errClock:
+		return errors.New(msg)
+	case known == ErrBusy:
+		return fmt.Errorf("%w (%s)", ErrBusy, msg)
+	}
+	return known
+}
