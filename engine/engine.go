@@ -68,7 +68,8 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	q := &queue{rdb: rdb, leaseFor: o.Lease, retention: o.Retention}
+	q := &queue{rdb: rdb, leaseFor: o.Lease, retention: o.Retention,
+		leaseArg: o.Lease.Milliseconds(), retentionArg: o.Retention.Milliseconds()}
 	if o.MaxQueued > 0 {
 		q.maxOpen = max(o.MaxQueued/o.Shards, 1) // each shard takes its share
 	}

@@ -111,14 +111,19 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	}
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
 	rec.Version = r.wf.Version
-	next := r.rec.clone()
+	var pl *Plan
 	if j.unit.part == partItem {
-		next.items[step.Name] = &itemSet{records: map[int]*Record{j.unit.item: rec}}
+		pl = r.planWith(j.unit, nil, &itemSet{records: map[int]*Record{j.unit.item: rec}})
 	} else {
-		next.steps[step.Name] = rec
+		pl = r.planWith(j.unit, rec, nil)
 	}
-	pl := plan(r.wf, next, &j.unit)
-	return p.commit(r, j, commit{record: rec, plan: pl, duration: o.duration, wait: wait})
+	c := commit{record: rec, plan: pl, duration: o.duration, wait: wait}
+	if j.unit.part == partStep && (o.output == nil || len(rec.Output) > 0) {
+		// What later steps read: the output as recorded (redacted), without decoding
+		// it again. An output that could not be recorded is read as recorded.
+		c.value = stepValue(o.status, o.output, o.err)
+	}
+	return p.commit(r, j, c)
 }
 
 // list lists the items of a for_each step and starts the first of them.
@@ -133,18 +138,17 @@ func (p *Pool) list(r *runState, j *job, step *workflows.Step) *job {
 	if err != nil {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
 	}
-	next := r.rec.clone()
-	next.items[step.Name] = itemSetOf(items)
-	pl := plan(r.wf, next, &j.unit)
+	pl := r.planWith(j.unit, nil, itemSetOf(items))
 	return p.commit(r, j, commit{plan: pl, items: encoded, listed: true, duration: time.Since(start)})
 }
 
 // join settles a for_each step whose items have settled, or a parallel block whose
 // steps have, and goes on as the planner says.
 func (p *Pool) join(r *runState, j *job) *job {
-	next := r.rec
+	var set *itemSet
 	if s, _ := r.wf.Step(j.unit.step); s != nil && s.ForEach != nil {
-		set, err := p.e.q.readItems(p.work, j.shard, r.id, s.Name)
+		var err error
+		set, err = p.e.q.readItems(p.work, j.shard, r.id, s.Name)
 		if err == nil && set == nil {
 			err = fmt.Errorf("the items of step %s are gone", s.Name)
 		}
@@ -153,10 +157,8 @@ func (p *Pool) join(r *runState, j *job) *job {
 			p.retry(r, j, outcome{status: StatusFailed, err: err}, min(time.Second<<(j.attempt-1), time.Minute))
 			return nil
 		}
-		next = r.rec.clone()
-		next.items[s.Name] = set
 	}
-	return p.commit(r, j, commit{plan: plan(r.wf, next, &j.unit)})
+	return p.commit(r, j, commit{plan: r.planWith(j.unit, nil, set)})
 }
 
 // commit writes a unit's outcome with the plan that follows it, and returns the next

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"hash/fnv"
+	"sync"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -40,28 +41,68 @@ type shard struct {
 	index  int
 	prefix string
 	starts *batcher // the shard's start calls, pipelined
+	// Key names are made once: every script call passes a dozen of them.
+	keys struct{ due, wake, leases, tokens, dead, open, seq, runs, workflows string }
+	// args are the keys the commit script takes, boxed once as call arguments.
+	args struct{ due, wake, leases, tokens, dead, open any }
+	mu   sync.RWMutex
+	wfs  map[string]*workflowKeys
+	// prefixArg is the prefix as a script argument, boxed once.
+	prefixArg any
+}
+
+// workflowKeys are the names of a workflow's keys in a shard, and its name as a script
+// argument.
+type workflowKeys struct {
+	ready, pending, inflight, limit, runsOf string
+	args                                    struct{ ready, pending, inflight, limit any }
+	name                                    any
 }
 
 func newShard(i int) *shard {
-	return &shard{index: i, prefix: fmt.Sprintf("{hf:%d}:", i)}
+	s := &shard{index: i, prefix: fmt.Sprintf("{hf:%d}:", i), wfs: map[string]*workflowKeys{}}
+	s.keys.due, s.keys.wake, s.keys.leases = s.prefix+"due", s.prefix+"wake", s.prefix+"leases"
+	s.keys.tokens, s.keys.dead, s.keys.open = s.prefix+"tokens", s.prefix+"dead", s.prefix+"open"
+	s.keys.seq, s.keys.runs, s.keys.workflows = s.prefix+"seq", s.prefix+"runs", s.prefix+"workflows"
+	s.prefixArg = s.prefix
+	s.args.due, s.args.wake, s.args.leases = s.keys.due, s.keys.wake, s.keys.leases
+	s.args.tokens, s.args.dead, s.args.open = s.keys.tokens, s.keys.dead, s.keys.open
+	return s
+}
+
+// of returns the names of a workflow's keys.
+func (s *shard) of(wf string) *workflowKeys {
+	s.mu.RLock()
+	k := s.wfs[wf]
+	s.mu.RUnlock()
+	if k != nil {
+		return k
+	}
+	k = &workflowKeys{ready: s.prefix + "ready:" + wf, pending: s.prefix + "pending:" + wf,
+		inflight: s.prefix + "inflight:" + wf, limit: s.prefix + "limit:" + wf, runsOf: s.prefix + "runs:" + wf, name: wf}
+	k.args.ready, k.args.pending, k.args.inflight, k.args.limit = k.ready, k.pending, k.inflight, k.limit
+	s.mu.Lock()
+	s.wfs[wf] = k
+	s.mu.Unlock()
+	return k
 }
 
 func (s *shard) run(id string) string      { return s.prefix + "run:" + id }
 func (s *shard) job(id string) string      { return s.prefix + "job:" + id }
-func (s *shard) ready(wf string) string    { return s.prefix + "ready:" + wf }
-func (s *shard) pending(wf string) string  { return s.prefix + "pending:" + wf }
-func (s *shard) inflight(wf string) string { return s.prefix + "inflight:" + wf }
-func (s *shard) limit(wf string) string    { return s.prefix + "limit:" + wf }
-func (s *shard) seq() string               { return s.prefix + "seq" }
-func (s *shard) due() string               { return s.prefix + "due" }
-func (s *shard) leases() string            { return s.prefix + "leases" }
-func (s *shard) dead() string              { return s.prefix + "dead" }
-func (s *shard) runs() string              { return s.prefix + "runs" }
-func (s *shard) runsOf(wf string) string   { return s.prefix + "runs:" + wf }
-func (s *shard) workflows() string         { return s.prefix + "workflows" }
-func (s *shard) tokens() string            { return s.prefix + "tokens" }
-func (s *shard) wake() string              { return s.prefix + "wake" }
-func (s *shard) open() string              { return s.prefix + "open" }
+func (s *shard) ready(wf string) string    { return s.of(wf).ready }
+func (s *shard) pending(wf string) string  { return s.of(wf).pending }
+func (s *shard) inflight(wf string) string { return s.of(wf).inflight }
+func (s *shard) limit(wf string) string    { return s.of(wf).limit }
+func (s *shard) runsOf(wf string) string   { return s.of(wf).runsOf }
+func (s *shard) seq() string               { return s.keys.seq }
+func (s *shard) due() string               { return s.keys.due }
+func (s *shard) leases() string            { return s.keys.leases }
+func (s *shard) dead() string              { return s.keys.dead }
+func (s *shard) runs() string              { return s.keys.runs }
+func (s *shard) workflows() string         { return s.keys.workflows }
+func (s *shard) tokens() string            { return s.keys.tokens }
+func (s *shard) wake() string              { return s.keys.wake }
+func (s *shard) open() string              { return s.keys.open }
 func (s *shard) dedupe(wf, h string) string {
 	return s.prefix + "dedupe:" + wf + ":" + h
 }

@@ -114,7 +114,7 @@ type Plan struct {
 // for_each step or parallel block has settled: the items in flight finish, the items
 // waiting are dropped.
 func plan(wf *workflows.Workflow, rec *runRecord, changed *unit) *Plan {
-	p := &Plan{Status: RunRunning, Todo: map[string][]int{}, Counts: map[string]int{}, Records: map[string]*Record{}}
+	p := &Plan{Status: RunRunning}
 	if changed != nil {
 		p.bookkeep(wf, rec, *changed)
 	}
@@ -168,6 +168,20 @@ func (p *Plan) bookkeep(wf *workflows.Workflow, rec *runRecord, u unit) {
 	}
 }
 
+func (p *Plan) setRecord(name string, r *Record) {
+	if p.Records == nil {
+		p.Records = map[string]*Record{}
+	}
+	p.Records[name] = r
+}
+
+func (p *Plan) setCount(name string, n int) {
+	if p.Counts == nil {
+		p.Counts = map[string]int{}
+	}
+	p.Counts[name] = n
+}
+
 // record is a step's record as the plan leaves it.
 func (p *Plan) record(rec *runRecord, name string) *Record {
 	if r := p.Records[name]; r != nil {
@@ -214,7 +228,7 @@ func (p *Plan) step(s *workflows.Step, rec *runRecord, inFlight bool) *Record {
 	}
 	if len(unsettled) == 0 || failed && s.OnError == workflows.FailRun {
 		done := settleItems(s, set)
-		p.Records[s.Name] = done
+		p.setRecord(s.Name, done)
 		if s.Parallel != "" {
 			p.Join = s.Parallel
 		}
@@ -225,10 +239,13 @@ func (p *Plan) step(s *workflows.Step, rec *runRecord, inFlight bool) *Record {
 		p.Start = append(p.Start, unit{step: s.Name, part: partItem, item: i})
 	}
 	if len(unsettled) > window {
+		if p.Todo == nil {
+			p.Todo = map[string][]int{}
+		}
 		p.Todo[s.Name] = unsettled[window:]
 	}
-	p.Counts[s.Name] = len(unsettled)
-	p.Records[s.Name] = &Record{Status: StatusRunning, Items: set.n, ForEach: true}
+	p.setCount(s.Name, len(unsettled))
+	p.setRecord(s.Name, &Record{Status: StatusRunning, Items: set.n, ForEach: true})
 	return nil
 }
 
@@ -250,7 +267,7 @@ func (p *Plan) parallel(n *workflows.Node, rec *runRecord) *Record {
 	case inFlight:
 		return nil
 	case pending > 0:
-		p.Counts[n.Name] = pending
+		p.setCount(n.Name, pending)
 		return nil
 	}
 	done := &Record{Status: StatusSucceeded}
@@ -261,7 +278,7 @@ func (p *Plan) parallel(n *workflows.Node, rec *runRecord) *Record {
 			break
 		}
 	}
-	p.Records[n.Name] = done
+	p.setRecord(n.Name, done)
 	return done
 }
 

@@ -25,6 +25,9 @@ type queue struct {
 	retention time.Duration
 	maxOpen   int      // unfinished runs a shard takes; 0: no limit
 	metrics   *metrics // nil: none
+	// leaseArg and retentionArg are leaseFor and retention in ms as script arguments,
+	// boxed once.
+	leaseArg, retentionArg any
 }
 
 // ErrBusy is returned by a start refused because too many runs are unfinished: the
@@ -199,6 +202,7 @@ type commit struct {
 	runID  string
 	wf     *workflows.Workflow
 	record *Record // the unit's own; nil for a join, whose plan writes the records
+	value  any     // what later steps read of record, when the worker has it at hand
 	// items are the items a for_each step's job listed, encoded; listed says it did.
 	items    [][2][]byte
 	listed   bool
@@ -231,18 +235,31 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	} else if p.Drop != "" {
 		each = p.Drop
 	}
-	items, results, todo := run, run, run
+	var items, results, todo any = run, run, run // placeholders in the same slot when unused
 	if each != "" {
 		items, results, todo = sh.items(c.runID, each), sh.results(c.runID, each), sh.todo(c.runID, each)
 	}
-	joinJob, joinID := run, ""
+	var joinJob any = run
+	joinID := ""
 	if p.Join != "" {
 		joinID = unit{step: p.Join, part: partJoin}.jobID(c.runID)
 		joinJob = sh.job(joinID)
 	}
-	keys := []string{sh.job(c.job.id), run, sh.leases(), sh.tokens(), sh.ready(c.wf.Name), sh.due(), sh.wake(),
-		sh.dead(), sh.open(), sh.inflight(c.wf.Name), sh.pending(c.wf.Name), sh.limit(c.wf.Name),
-		items, results, todo, joinJob}
+	wk := sh.of(c.wf.Name)
+	var ending []string // the keys that expire with the run
+	runStatus := ""
+	if p.Status.Done() {
+		runStatus = string(p.Status)
+		ending = sh.eachKeys(c.runID, c.wf)
+	}
+	// One slice for the whole call, the shard's and the workflow's keys boxed once:
+	// this is the hot path, and Script.Run would copy and box every key and argument.
+	nKeys := 16 + len(p.Start) + len(ending)
+	runArg := any(run)
+	cmd := make([]any, 0, 3+nKeys+25+3*len(p.Start)+2*(len(p.Counts)+len(p.Records))+2*len(c.items)+len(p.Todo[each]))
+	cmd = append(cmd, "evalsha", completeHash, nKeys, sh.job(c.job.id), runArg, sh.args.leases, sh.args.tokens,
+		wk.args.ready, sh.args.due, sh.args.wake, sh.args.dead, sh.args.open, wk.args.inflight, wk.args.pending,
+		wk.args.limit, items, results, todo, joinJob)
 
 	recField, rec, inResults := "", []byte(nil), "0"
 	if c.record != nil {
@@ -262,10 +279,6 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	case p.Next != "":
 		todoOp = "next"
 	}
-	runStatus := ""
-	if p.Status.Done() {
-		runStatus = string(p.Status)
-	}
 	chain := ""
 	switch {
 	case !c.chain || c.wait > 0:
@@ -274,36 +287,34 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	case len(p.Start) > 0 && p.Start[0].part != partJoin:
 		chain = "first"
 	}
-	var nextArgs []any
-	for _, n := range p.Start {
-		id := n.jobID(c.runID)
-		keys = append(keys, sh.job(id))
-		nextArgs = append(nextArgs, id, n.step, n.partField())
+	ids := make([]string, len(p.Start))
+	for i, n := range p.Start {
+		ids[i] = n.jobID(c.runID)
+		cmd = append(cmd, sh.job(ids[i]))
 	}
-	if runStatus != "" {
-		keys = append(keys, sh.eachKeys(c.runID, c.wf)...)
+	for _, k := range ending {
+		cmd = append(cmd, k)
 	}
-	fieldArgs := planFields(p)
+	fields := planFields(p)
 	nItems := -1
-	var itemArgs []any
 	if c.listed {
 		nItems = len(c.items)
-		itemArgs = make([]any, 0, 2*len(c.items))
-		for _, it := range c.items {
-			itemArgs = append(itemArgs, it[0], it[1])
-		}
 	}
-	todoArgs := make([]any, 0, len(p.Todo[each]))
-	for _, i := range p.Todo[each] {
-		todoArgs = append(todoArgs, i)
-	}
-	args := make([]any, 0, 25+len(nextArgs)+len(fieldArgs)+len(itemArgs)+len(todoArgs))
-	args = append(args, sh.prefix, c.job.id, c.job.token, c.wf.Name, c.runID, q.leaseFor.Milliseconds(),
-		q.retention.Milliseconds(), c.duration.Milliseconds(), c.wait.Milliseconds(), recField, rec, inResults,
+	cmd = append(cmd, sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, q.leaseArg,
+		q.retentionArg, c.duration.Milliseconds(), c.wait.Milliseconds(), recField, rec, inResults,
 		joinField, joinID, p.Join, todoOp, each, runStatus, p.Error, flag(c.dead), chain,
-		len(nextArgs)/3, len(fieldArgs)/2, nItems, len(todoArgs))
-	args = append(append(append(append(args, nextArgs...), fieldArgs...), itemArgs...), todoArgs...)
-	res, err := completeScript.Run(ctx, q.rdb, keys, args...).Slice()
+		len(p.Start), len(fields)/2, nItems, len(p.Todo[each]))
+	for i, n := range p.Start {
+		cmd = append(cmd, ids[i], n.step, n.partField())
+	}
+	cmd = append(cmd, fields...)
+	for _, it := range c.items {
+		cmd = append(cmd, it[0], it[1])
+	}
+	for _, i := range p.Todo[each] {
+		cmd = append(cmd, i)
+	}
+	res, err := evalsha(ctx, q.rdb, completeScript, cmd).Slice()
 	if err != nil {
 		return nil, scriptError(err)
 	}

@@ -201,20 +201,3 @@ func readRecord(fields map[string]string) (*runRecord, error) {
 	}
 	return rec, nil
 }
-
-// clone copies the maps of a record, not the records in them, so that a worker can add
-// to its copy while the original stays as leased.
-func (r *runRecord) clone() *runRecord {
-	c := &runRecord{steps: make(map[string]*Record, len(r.steps)+1), counts: make(map[string]int, len(r.counts)),
-		items: make(map[string]*itemSet, len(r.items))}
-	for k, v := range r.steps {
-		c.steps[k] = v
-	}
-	for k, v := range r.counts {
-		c.counts[k] = v
-	}
-	for k, v := range r.items {
-		c.items[k] = v
-	}
-	return c
-}

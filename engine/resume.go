@@ -68,12 +68,38 @@ func (r *runState) see(name string, rec *Record, steps map[string]any) error {
 	return nil
 }
 
+// planWith plans what follows a change to unit u: its record rec (nil for none), or
+// the items of its for_each step, set. Neither stays in the worker's view of the run:
+// apply adds what was committed.
+func (r *runState) planWith(u unit, rec *Record, set *itemSet) *Plan {
+	if rec != nil {
+		prev, had := r.rec.steps[u.step]
+		r.rec.steps[u.step] = rec
+		defer func() {
+			if had {
+				r.rec.steps[u.step] = prev
+			} else {
+				delete(r.rec.steps, u.step)
+			}
+		}()
+	}
+	if set != nil {
+		r.rec.items[u.step] = set
+		defer delete(r.rec.items, u.step)
+	}
+	return plan(r.wf, r.rec, &u)
+}
+
 // apply adds what commit c of unit u wrote to the worker's view of the run, for the
 // units it goes on with.
 func (r *runState) apply(u unit, c commit) {
 	if c.record != nil && u.part == partStep {
 		r.rec.steps[u.step] = c.record
-		_ = r.see(u.step, c.record, r.env.Steps)
+		if c.value != nil {
+			r.env.Steps[u.step] = c.value // as decoding the record would give, without the work
+		} else {
+			_ = r.see(u.step, c.record, r.env.Steps)
+		}
 	}
 	for name, rec := range c.plan.Records {
 		r.rec.steps[name] = rec

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -40,6 +41,25 @@ var (
 	trimScript      = script("trim.lua")
 	lastTickScript  = script("lasttick.lua")
 )
+
+// completeHash is the commit script's SHA1, boxed once as a call argument.
+var completeHash any = completeScript.Hash()
+
+// evalsha runs an EVALSHA laid out whole by the caller, ["evalsha", hash, number of
+// keys, keys..., args...], loading the script when Redis lost it (a restart, SCRIPT
+// FLUSH) and trying once more.
+func evalsha(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, cmd []any) *redis.Cmd {
+	c := redis.NewCmd(ctx, cmd...)
+	_ = rdb.Process(ctx, c)
+	if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := s.Load(ctx, rdb).Err(); err != nil {
+			return c
+		}
+		c = redis.NewCmd(ctx, cmd...)
+		_ = rdb.Process(ctx, c)
+	}
+	return c
+}
 
 var (
 	// errStaleLease is returned when a commit carries a token that is no longer the
