@@ -27,9 +27,12 @@ type workflowInfo struct {
 }
 
 type stepInfo struct {
-	Name string `json:"name"`
-	Kind string `json:"kind"`
-	If   string `json:"if,omitempty"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	If          string `json:"if,omitempty"`
+	ForEach     string `json:"for_each,omitempty"`
+	MaxParallel int    `json:"max_parallel,omitempty"` // with for_each
+	Parallel    string `json:"parallel,omitempty"`     // the parallel block holding the step
 }
 
 func describe(wf *workflows.Workflow) workflowInfo {
@@ -50,9 +53,12 @@ func describe(wf *workflows.Workflow) workflowInfo {
 		info.Triggers = append(info.Triggers, d)
 	}
 	for _, s := range wf.Steps {
-		st := stepInfo{Name: s.Name, Kind: s.Kind}
+		st := stepInfo{Name: s.Name, Kind: s.Kind, Parallel: s.Parallel}
 		if s.If != nil {
 			st.If = hide(s.If.Source)
+		}
+		if s.ForEach != nil {
+			st.ForEach, st.MaxParallel = hide(s.ForEach.Source), s.MaxParallel
 		}
 		info.Steps = append(info.Steps, st)
 	}
