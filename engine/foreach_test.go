@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/redistest"
 )
 
@@ -372,5 +375,53 @@ func TestForEachIfPerItem(t *testing.T) {
 		if it := r.Steps[0].Items[1]; it.Status != StatusSkipped {
 			t.Errorf("item 1 %+v", it)
 		}
+	})
+}
+
+// Each item's attempt is a step attempt in the metrics, under its step's name; a
+// parallel block's steps under theirs.
+func TestForEachAndParallelMetrics(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		reg := prometheus.NewRegistry()
+		rec := &recorder{}
+		set := loadSet(t, rec, `
+workflow "fan" {
+  step "probe" "items" {
+    for_each = "event.body.xs"
+    value    = "{{ each.value }}"
+    fail     = "{{ each.value == 2 }}"
+    on_error = "continue"
+  }
+  parallel "both" {
+    step "probe" "left" {
+      value = "l"
+    }
+    step "probe" "right" {
+      value = "r"
+    }
+  }
+}`)
+		e := New(b.Client, Options{Logger: quiet, Metrics: reg})
+		e.Use(set)
+		startPool(t, e, 4)
+		id, err := e.Start(context.Background(), set.Workflow("fan"), event(`{"xs": [1, 2, 3]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		got := metricstest.Series(t, reg, "hookflow_step_duration_seconds")
+		for series, n := range map[string]float64{
+			"kind=probe,outcome=succeeded,step=items,workflow=fan": 2,
+			"kind=probe,outcome=failed,step=items,workflow=fan":    1,
+			"kind=probe,outcome=succeeded,step=left,workflow=fan":  1,
+			"kind=probe,outcome=succeeded,step=right,workflow=fan": 1,
+		} {
+			if got[series] != n {
+				t.Errorf("%s: %v, want %v (all: %v)", series, got[series], n, got)
+			}
+		}
+		wantSeries(t, reg, "hookflow_runs_finished_total", map[string]float64{"status=succeeded,workflow=fan": 1})
 	})
 }
