@@ -52,6 +52,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
+	case j.held != nil:
+		// It waited out its delay: it settles as it was.
+		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held)})
 	case j.unit.part == partStep && step.ForEach != nil:
 		return p.list(r, j, step)
 	}
@@ -111,13 +114,19 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	}
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
 	rec.Version = r.wf.Version
-	var pl *Plan
-	if j.unit.part == partItem {
-		pl = r.planWith(j.unit, nil, &itemSet{records: map[int]*Record{j.unit.item: rec}})
-	} else {
-		pl = r.planWith(j.unit, rec, nil)
+	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
+		// A delay of one item or one step of a parallel block holds that unit only: its
+		// job waits, and settles when due.
+		waiting := *rec
+		waiting.Status = StatusWaiting
+		if p.persist(r, j, func() error {
+			return p.e.q.hold(context.Background(), j, r.id, r.workflow, &waiting, rec, o.duration, wait)
+		}) {
+			p.e.waiters.wake(r.id)
+		}
+		return nil
 	}
-	c := commit{record: rec, plan: pl, duration: o.duration, wait: wait}
+	c := commit{record: rec, plan: r.planWithUnit(j.unit, rec), duration: o.duration, wait: wait}
 	if j.unit.part == partStep && (o.output == nil || len(rec.Output) > 0) {
 		// What later steps read: the output as recorded (redacted), without decoding
 		// it again. An output that could not be recorded is read as recorded.

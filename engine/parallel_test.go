@@ -111,3 +111,56 @@ func TestParallelFailureWaitsForSiblings(t *testing.T) {
 		}
 	})
 }
+
+const delaySrc = `
+workflow "hold" {
+  parallel "both" {
+    step "delay" "pause" {
+      duration = "300ms"
+    }
+    step "http" "fast" {
+      url = "URL/fast"
+    }
+  }
+  step "delay" "each_pause" {
+    for_each = "event.body.xs"
+    duration = "{{ each.value }}ms"
+  }
+  step "http" "after" {
+    url = "URL/after"
+  }
+}
+`
+
+// A delay in a parallel block or a for_each step holds its own unit: the block waits
+// for it, and the step after a for_each waits for its longest item.
+func TestDelayInsideParallelAndForEach(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTarget(t, 0)
+		e, set := httpEngine(t, b, strings.ReplaceAll(delaySrc, "URL", tg.srv.URL))
+		start := time.Now()
+		id, err := e.Start(context.Background(), set.Workflow("hold"), event(`{"xs": [50, 400, 100]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		// The after step cannot start before 300ms (the block) + 400ms (the longest item).
+		var afterAt time.Time
+		for _, s := range r.Steps {
+			if s.Name == "after" {
+				afterAt = *s.FinishedAt
+			}
+		}
+		if took := afterAt.Sub(start); took < 700*time.Millisecond {
+			t.Errorf("the step after finished %s after the start: a delay did not hold its unit", took)
+		}
+		for _, s := range r.Steps {
+			if s.Status != StatusSucceeded {
+				t.Errorf("%s: %s", s.Path, s.Status)
+			}
+		}
+	})
+}

@@ -140,6 +140,8 @@ type job struct {
 	key, value string
 	// crashed is why a job whose workers kept dying is recorded failed, not run.
 	crashed string
+	// held is the record of a unit that waited out a delay in its job: it settles with it.
+	held *Record
 }
 
 // lease takes back the shard's expired leases, then leases up to max due jobs. With
@@ -169,7 +171,7 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 // parseJob decodes one job of lease.lua's reply.
 func parseJob(sh *shard, r any) (*job, error) {
 	a, ok := r.([]any)
-	if !ok || len(a) != 9 {
+	if !ok || len(a) != 10 {
 		return nil, fmt.Errorf("lease: unexpected reply %v", r)
 	}
 	j := &job{shard: sh, run: map[string]string{}}
@@ -193,6 +195,11 @@ func parseJob(sh *shard, r any) (*job, error) {
 	j.key, _ = a[6].(string)
 	j.value, _ = a[7].(string)
 	j.crashed, _ = a[8].(string)
+	if held, _ := a[9].(string); held != "" {
+		if j.held, err = decodeRecord(held); err != nil {
+			return nil, fmt.Errorf("job %s: held record: %w", j.id, err)
+		}
+	}
 	return j, nil
 }
 
@@ -335,6 +342,13 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	return j, nil
 }
 
+func heldArg(r *Record) []byte {
+	if r == nil {
+		return nil
+	}
+	return encodeRecord(r)
+}
+
 func flag(b bool) string {
 	if b {
 		return "1"
@@ -345,13 +359,24 @@ func flag(b bool) string {
 // retry records a failed attempt of a leased job and queues the job again, due after
 // wait.
 func (q *queue) retry(ctx context.Context, j *job, runID, workflow string, rec *Record, duration, wait time.Duration) error {
+	return q.requeue(ctx, j, runID, workflow, rec, duration, wait, nil)
+}
+
+// hold records a unit that waits out a delay in its own job (an item, a step of a
+// parallel block: what follows it is not its alone to delay) and queues the job again,
+// due after wait; then it settles with held.
+func (q *queue) hold(ctx context.Context, j *job, runID, workflow string, rec, held *Record, duration, wait time.Duration) error {
+	return q.requeue(ctx, j, runID, workflow, rec, duration, wait, held)
+}
+
+func (q *queue) requeue(ctx context.Context, j *job, runID, workflow string, rec *Record, duration, wait time.Duration, held *Record) error {
 	sh := j.shard
 	hash, field := sh.run(runID), recordPrefix+j.unit.step
 	if j.unit.part == partItem {
 		hash, field = sh.results(runID, j.unit.step), strconv.Itoa(j.unit.item)
 	}
 	err := retryScript.Run(ctx, q.rdb, []string{sh.job(j.id), hash, sh.leases(), sh.ready(workflow), sh.due(), sh.wake()},
-		j.id, j.token, field, encodeRecord(rec), duration.Milliseconds(), wait.Milliseconds(), workflow).Err()
+		j.id, j.token, field, encodeRecord(rec), duration.Milliseconds(), wait.Milliseconds(), workflow, heldArg(held)).Err()
 	return scriptError(err)
 }
 

@@ -17,6 +17,7 @@ const (
 	StatusPending   Status = "pending"  // not started yet
 	StatusRunning   Status = "running"  // a for_each step's items, or a parallel block's steps, in flight
 	StatusRetrying  Status = "retrying" // an attempt failed; another is queued
+	StatusWaiting   Status = "waiting"  // a delay in an item or a parallel block's step
 	StatusSucceeded Status = "succeeded"
 	StatusFailed    Status = "failed"
 	StatusSkipped   Status = "skipped" // its if was false

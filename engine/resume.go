@@ -90,6 +90,14 @@ func (r *runState) planWith(u unit, rec *Record, set *itemSet) *Plan {
 	return plan(r.wf, r.rec, &u)
 }
 
+// planWithUnit plans what follows unit u (a step or an item) settling with rec.
+func (r *runState) planWithUnit(u unit, rec *Record) *Plan {
+	if u.part == partItem {
+		return r.planWith(u, nil, &itemSet{records: map[int]*Record{u.item: rec}})
+	}
+	return r.planWith(u, rec, nil)
+}
+
 // apply adds what commit c of unit u wrote to the worker's view of the run, for the
 // units it goes on with.
 func (r *runState) apply(u unit, c commit) {

@@ -62,7 +62,7 @@ type StepRun struct {
 	Key      any    `json:"key,omitempty"`      // an item's key: its index, or its key in a map
 	Status   Status `json:"status"`
 	Attempts int    `json:"attempts,omitempty"`
-	// NextAttemptAt is when a retrying step runs again.
+	// NextAttemptAt is when a retrying step runs again, or a waiting one goes on.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	StartedAt     *time.Time `json:"started_at,omitempty"`
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
@@ -212,7 +212,7 @@ func (r *Record) view(name, path string) StepRun {
 		d := r.DurationMS
 		sr.StartedAt, sr.FinishedAt, sr.DurationMS = &started, &finished, &d
 	}
-	if r.Status == StatusRetrying && r.RetryAt > 0 {
+	if (r.Status == StatusRetrying || r.Status == StatusWaiting) && r.RetryAt > 0 {
 		t := time.UnixMilli(r.RetryAt).UTC()
 		sr.NextAttemptAt = &t
 	}

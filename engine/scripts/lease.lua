@@ -11,7 +11,7 @@
 -- Returns {wait, job, ...}: wait is -1 when jobs were leased or nothing is queued or
 -- leased, else the ms until the earliest queued job is due or lease expires; a job is
 -- {job id, token, attempt, step, part, {run hash fields and values}, item key JSON,
--- item value JSON, crash error}, the item's and the crash's false when there are none.
+-- item value JSON, crash error, held record}, false for those it does not have.
 local K = {due = KEYS[1], leases = KEYS[2], tokens = KEYS[3], wake = KEYS[4]}
 local prefix, max, lease, max_reaps = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
@@ -41,8 +41,8 @@ for _, wf in ipairs(wfs) do
   for _, id in ipairs(ids) do
     redis.call('ZREM', ready, id)
     local job = prefix .. 'job:' .. id
-    local f = redis.call('HMGET', job, 'run', 'step', 'part', 'crashed')
-    local runid, step, part, crashed = f[1], f[2], f[3] or '', f[4]
+    local f = redis.call('HMGET', job, 'run', 'step', 'part', 'crashed', 'held')
+    local runid, step, part, crashed, held = f[1], f[2], f[3] or '', f[4], f[5]
     if runid then
       local token = redis.call('INCR', K.tokens)
       local attempt = redis.call('HINCRBY', job, 'attempt', 1)
@@ -57,7 +57,7 @@ for _, wf in ipairs(wfs) do
         local kv = redis.call('HMGET', prefix .. 'items:' .. runid .. ':' .. step, 'k:' .. part, 'v:' .. part)
         key, value = kv[1], kv[2]
       end
-      out[#out + 1] = {id, tostring(token), attempt, step, part, redis.call('HGETALL', run), key, value, crashed}
+      out[#out + 1] = {id, tostring(token), attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held}
     end
   end
   local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')

@@ -7,8 +7,10 @@
 local K = {job = KEYS[1], records = KEYS[2], leases = KEYS[3]}
 local Q = {ready = KEYS[4], due = KEYS[5], wake = KEYS[6]}
 -- ARGV: 1 job id, 2 token, 3 record field, 4 the attempt's record (a JSON object with
---       at least one field), 5 duration ms, 6 ms to wait, 7 workflow
+--       at least one field), 5 duration ms, 6 ms to wait, 7 workflow, 8 the unit's final
+--       record when the wait is a delay it holds (it settles with it when due), else ''
 local jobid, token, field, rec, duration, wait, wf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local held = ARGV[8]
 if redis.call('HGET', K.job, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
@@ -17,5 +19,8 @@ local at = now + wait
 record(K.records, field, now, duration, rec, ',"retry_at":' .. ms(at))
 redis.call('ZREM', K.leases, jobid)
 redis.call('HDEL', K.job, 'token', 'reaped') -- an attempt finished: not a crash in a row
+if held ~= '' then
+  redis.call('HSET', K.job, 'held', held)
+end
 enqueue(Q, wf, jobid, at)
 return 0
