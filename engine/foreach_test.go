@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // target is an API for for_each and parallel runs: it records every call (path,
@@ -423,5 +424,53 @@ workflow "fan" {
 			}
 		}
 		wantSeries(t, reg, "hookflow_runs_finished_total", map[string]float64{"status=succeeded,workflow=fan": 1})
+	})
+}
+
+const forEachRetrySrc = `
+workflow "retry_items" {
+  step "http" "reserve" {
+    for_each = "event.body.items"
+    url      = "URL/reserve/{{ each.key }}"
+    retry {
+      attempts = 5
+      backoff  = "constant"
+      initial  = "50ms"
+    }
+  }
+}
+`
+
+// Each item is retried on its own, with the same Idempotency-Key at every attempt.
+func TestForEachRetriesPerItem(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTarget(t, 0)
+		tg.failPath("/reserve/1", http.StatusServiceUnavailable)
+		e, set := httpEngine(t, b, strings.ReplaceAll(forEachRetrySrc, "URL", tg.srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("retry_items"), event(items(3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "item 1 called", func() bool { return tg.paths()["/reserve/1"] >= 1 })
+		tg.failPath("/reserve/1", 0)
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		var keys []string
+		for _, c := range tg.list() {
+			if c.path == "/reserve/1" {
+				keys = append(keys, c.key)
+			}
+		}
+		if distinct := slices.Compact(slices.Clone(keys)); len(keys) < 2 || len(distinct) != 1 || distinct[0] != id+":reserve:1" {
+			t.Errorf("item 1's calls carried keys %q, want %s:reserve:1 at every attempt; calls %+v", keys, id, tg.list())
+		}
+		if it := r.Steps[0].Items[1]; it.Attempts != len(keys) || it.Status != StatusSucceeded {
+			t.Errorf("item 1 %+v after %d calls", it, len(keys))
+		}
+		if n := tg.paths()["/reserve/0"]; n != 1 {
+			t.Errorf("item 0 called %d times: a retry of one item repeated another", n)
+		}
 	})
 }
