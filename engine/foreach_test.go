@@ -474,3 +474,28 @@ func TestForEachRetriesPerItem(t *testing.T) {
 		}
 	})
 }
+
+// A for_each that gives more than 10,000 items, or no list at all, fails its step with
+// a message that says so, and starts no item.
+func TestForEachRefusesWhatIsNoCollection(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTarget(t, 0)
+		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 10, "fail"))
+		for body, want := range map[string]string{
+			items(10_001):           `for_each of step "reserve" gave 10001 items; at most 10000 are allowed`,
+			`{"items": "a string"}`: `for_each of step "reserve": event.body.items gave a string, not a list or a map`,
+		} {
+			id, err := e.Start(context.Background(), set.Workflow("reserve"), event(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := waitRun(t, e, id)
+			if r.Status != RunFailed || !strings.Contains(r.Error, want) {
+				t.Errorf("run %+v, want an error with %q", r.RunSummary, want)
+			}
+		}
+		if n := len(tg.list()); n != 0 {
+			t.Errorf("%d calls", n)
+		}
+	})
+}
