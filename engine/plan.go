@@ -228,6 +228,9 @@ func (p *Plan) step(s *workflows.Step, rec *runRecord, inFlight bool) *Record {
 	}
 	if len(unsettled) == 0 || failed && s.OnError == workflows.FailRun {
 		done := settleItems(s, set)
+		if r != nil && r.Finished > 0 { // the record written when the items were listed
+			done.DurationMS = max(lastFinished(set.records)-r.Finished, 0)
+		}
 		p.setRecord(s.Name, done)
 		if s.Parallel != "" {
 			p.Join = s.Parallel
@@ -271,6 +274,18 @@ func (p *Plan) parallel(n *workflows.Node, rec *runRecord) *Record {
 		return nil
 	}
 	done := &Record{Status: StatusSucceeded}
+	first, last := int64(0), int64(0)
+	for _, s := range n.Steps {
+		if r := p.record(rec, s.Name); r != nil && r.Finished > 0 {
+			if start := r.Finished - r.DurationMS; first == 0 || start < first {
+				first = start
+			}
+			last = max(last, r.Finished)
+		}
+	}
+	if first > 0 {
+		done.DurationMS = last - first // from its first step's start to its last step's end
+	}
 	for _, s := range n.Steps {
 		if r := p.record(rec, s.Name); r.Status == StatusFailed && s.OnError == workflows.FailRun {
 			done.Status = StatusFailed
@@ -280,6 +295,15 @@ func (p *Plan) parallel(n *workflows.Node, rec *runRecord) *Record {
 	}
 	p.setRecord(n.Name, done)
 	return done
+}
+
+// lastFinished is when the last of the records finished (ms).
+func lastFinished(records map[int]*Record) int64 {
+	last := int64(0)
+	for _, r := range records {
+		last = max(last, r.Finished)
+	}
+	return last
 }
 
 // firstFailed names the step of a parallel block that failed it.

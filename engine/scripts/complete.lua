@@ -68,6 +68,8 @@ end
 for i = 0, n_fields - 1 do
   local field, value = ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1]
   if string.sub(field, 1, 2) == 's:' then
+    -- A record the plan wrote (a for_each step, a parallel block) carries its own
+    -- duration after the one put in front, and the later one is what decoding keeps.
     record(K.run, field, now, 0, value, '')
   else
     redis.call('HSET', K.run, field, value)
