@@ -16,6 +16,7 @@ import (
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -108,18 +109,11 @@ func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httpte
 
 func waitStatus(t *testing.T, base, id, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "run "+id+" "+want, func() bool {
 		var run engine.Run
 		get(t, base+"/api/v1/runs/"+id, http.StatusOK, &run)
-		if string(run.Status) == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s is %s, want %s", id, run.Status, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return string(run.Status) == want
+	})
 }
 
 func get(t *testing.T, url string, status int, v any) {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -103,26 +104,18 @@ func event(body string) *workflows.Event {
 	return &workflows.Event{ID: "ev1", Trigger: "manual", ReceivedAt: time.Now(), ContentType: "application/json", Raw: body}
 }
 
-// waitRun polls a run until it leaves queued/running or the deadline passes.
+// waitRun polls a run until it leaves queued/running, for up to 10s.
 func waitRun(t *testing.T, e *Engine, id string) *Run {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		r, err := e.Run(context.Background(), id)
-		if err != nil {
+	var r *Run
+	testutil.Eventually(t, 10*time.Second, "run "+id+" finished", func() bool {
+		var err error
+		if r, err = e.Run(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		if r.Status == "succeeded" || r.Status == "failed" {
-			return r
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("run %s still %s", id, r.Status)
-		case <-tick.C:
-		}
-	}
+		return r.Status == "succeeded" || r.Status == "failed"
+	})
+	return r
 }
 
 // running returns an engine on b that knows the workflows in src, with a pool of

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // TestExpiredLeaseIsTakenBack: a worker leases a step and dies. Once the lease expires,
@@ -114,21 +115,16 @@ func TestStepThatKeepsCrashingIsDeadLettered(t *testing.T) {
 			t.Helper()
 			var last *job
 			for range times {
-				deadline := time.Now().Add(5 * time.Second)
-				for {
+				testutil.Eventually(t, 5*time.Second, "the job leased again", func() bool {
 					jobs, _, err := e.q.lease(ctx, sh, 1) // takes back the expired lease first
 					if err != nil {
 						t.Fatal(err)
 					}
 					if len(jobs) == 1 {
 						last = jobs[0]
-						break
 					}
-					if time.Now().After(deadline) {
-						return nil
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+					return len(jobs) == 1
+				})
 				time.Sleep(30 * time.Millisecond) // the worker "dies": its lease expires
 			}
 			return last

@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -212,7 +213,7 @@ hookflow_redis_up 1
 hookflow_runs_unfinished 6
 `
 		names := []string{"hookflow_dead_letters", "hookflow_queue_depth", "hookflow_redis_up", "hookflow_runs_unfinished"}
-		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		if err := promtest.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 			t.Error(err)
 		}
 		lag := metricstest.Series(t, reg, "hookflow_queue_lag_seconds")[""]
@@ -220,7 +221,7 @@ hookflow_runs_unfinished 6
 			t.Errorf("lag %vs, want the 90s and a little that the oldest ready job has been due", lag)
 		}
 		// Reading changed nothing: the three ready jobs are still there to lease.
-		if n := testutil.CollectAndCount(&queueCollector{q: e.q}); n != 8 {
+		if n := promtest.CollectAndCount(&queueCollector{q: e.q}); n != 8 {
 			t.Errorf("%d series from the collector, want 8", n)
 		}
 		leased := 0
@@ -242,7 +243,7 @@ hookflow_runs_unfinished 6
 # TYPE hookflow_redis_up gauge
 hookflow_redis_up 0
 `
-		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), append(names, "hookflow_queue_lag_seconds")...); err != nil {
+		if err := promtest.GatherAndCompare(reg, strings.NewReader(want), append(names, "hookflow_queue_lag_seconds")...); err != nil {
 			t.Error(err)
 		}
 		if d := time.Since(start); d > 2*scrapeTimeout {
@@ -263,29 +264,26 @@ func TestRunFailedByCrashesIsCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 		sh := e.q.shardFor("chain")
-		deadline := time.Now().Add(10 * time.Second)
-		for crashed := false; !crashed; {
-			if time.Now().After(deadline) {
-				t.Fatal("the job was never marked as crashing")
-			}
+		// Each lease taken and not finished is a worker that "dies": the next lease, once
+		// the 10ms lease has expired, takes the job back.
+		testutil.Eventually(t, 10*time.Second, "the job marked as crashing", func() bool {
 			jobs, _, err := e.q.lease(ctx, sh, 1) // leases, and takes back expired leases
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(jobs) == 1 && jobs[0].crashed != "" {
-				crashed = true
 				e.q.release(ctx, jobs[0], "chain") // for the pool to take
-				continue
+				return true
 			}
-			time.Sleep(15 * time.Millisecond) // the worker "dies": its lease expires
-		}
+			return false
+		})
 		e.Use(loadSet(t, &recorder{}, chainSrc))
-		startPool(t, e, 1)
-		for b.Client.HGet(ctx, sh.run("run1"), "status").Val() != "failed" {
-			if time.Now().After(deadline) {
-				t.Fatal("the run did not fail")
-			}
-			time.Sleep(5 * time.Millisecond)
+		p := startPool(t, e, 1)
+		testutil.Eventually(t, 10*time.Second, "the run failed", func() bool {
+			return b.Client.HGet(ctx, sh.run("run1"), "status").Val() == "failed"
+		})
+		if err := p.Stop(ctx); err != nil { // the step done and counted
+			t.Fatal(err)
 		}
 		wantSeries(t, reg, "hookflow_runs_finished_total", map[string]float64{"status=failed,workflow=chain": 1})
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -232,27 +233,22 @@ func TestRetryingStepShowsItsNextAttempt(t *testing.T) {
 	e, set := httpEngine(t, b, src)
 	api.answer(200, 503)
 	id, _ := e.Start(context.Background(), set.Workflow("pay"), event(`{"id": 1}`))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var s StepRun
+	testutil.Eventually(t, 10*time.Second, "the second step retrying", func() bool {
 		r, err := e.Run(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := r.Steps[1]; s.Status == "retrying" {
-			if s.NextAttemptAt == nil || s.NextAttemptAt.Sub(*s.FinishedAt) != time.Minute || s.Attempts != 1 ||
-				!strings.Contains(s.Error, "503") {
-				t.Errorf("retrying step %+v", s)
-			}
-			data, _ := json.Marshal(s)
-			if !strings.Contains(string(data), `"next_attempt_at"`) {
-				t.Errorf("JSON %s", data)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("step never retrying: %+v", r.Steps)
-		}
-		time.Sleep(5 * time.Millisecond)
+		s = r.Steps[1]
+		return s.Status == "retrying"
+	})
+	if s.NextAttemptAt == nil || s.NextAttemptAt.Sub(*s.FinishedAt) != time.Minute || s.Attempts != 1 ||
+		!strings.Contains(s.Error, "503") {
+		t.Errorf("retrying step %+v", s)
+	}
+	data, _ := json.Marshal(s)
+	if !strings.Contains(string(data), `"next_attempt_at"`) {
+		t.Errorf("JSON %s", data)
 	}
 }
 

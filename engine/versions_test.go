@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -167,8 +168,7 @@ func TestVersionReadErrorRetriesTheStep(t *testing.T) {
 	}
 	worker := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
 	startPool(t, worker, 1)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "the first step retrying on WRONGTYPE", func() bool {
 		r, err := worker.Run(ctx, id)
 		if err != nil {
 			t.Fatal(err)
@@ -176,12 +176,6 @@ func TestVersionReadErrorRetriesTheStep(t *testing.T) {
 		if r.Status == "failed" {
 			t.Fatalf("run failed: %s", r.Error)
 		}
-		if len(r.Steps) > 0 && r.Steps[0].Status == "retrying" && strings.Contains(r.Steps[0].Error, "WRONGTYPE") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("step never retrying: %+v", r.Steps)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(r.Steps) > 0 && r.Steps[0].Status == "retrying" && strings.Contains(r.Steps[0].Error, "WRONGTYPE")
+	})
 }

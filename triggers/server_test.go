@@ -32,6 +32,7 @@ type recordingStarter struct {
 	fail   error
 	// replies answers Await, by run id; a run without one never answers.
 	replies map[string]*workflows.Reply
+	replied chan struct{} // closed, and made anew, when a reply is set
 }
 
 func (s *recordingStarter) reply(id string, r *workflows.Reply) {
@@ -41,15 +42,21 @@ func (s *recordingStarter) reply(id string, r *workflows.Reply) {
 		s.replies = map[string]*workflows.Reply{}
 	}
 	s.replies[id] = r
+	if s.replied != nil {
+		close(s.replied) // wakes every Await
+	}
+	s.replied = make(chan struct{})
 }
 
 // Await answers when a reply for id is set, as the engine does when the run answers.
 func (s *recordingStarter) Await(ctx context.Context, _ *workflows.Workflow, id string) (*workflows.Reply, error) {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
 	for {
 		s.mu.Lock()
 		r, ok := s.replies[id]
+		if s.replied == nil {
+			s.replied = make(chan struct{})
+		}
+		replied := s.replied
 		s.mu.Unlock()
 		if ok {
 			return r, nil
@@ -57,7 +64,7 @@ func (s *recordingStarter) Await(ctx context.Context, _ *workflows.Workflow, id 
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-tick.C:
+		case <-replied:
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 func watchCalls(t *testing.T, dir string) *atomic.Int32 {
@@ -22,13 +24,7 @@ func watchCalls(t *testing.T, dir string) *atomic.Int32 {
 
 func waitCalls(t *testing.T, n *atomic.Int32, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for n.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("changed was not called within %s", within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, within, "changed called", func() bool { return n.Load() > 0 })
 }
 
 // TestWatchUnderConstantWrites: a file written without pause in the directory (a log,
