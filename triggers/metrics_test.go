@@ -11,15 +11,18 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -231,7 +234,7 @@ func TestRejectedLabelsAreBounded(t *testing.T) {
 	r.Header.Set("Content-Type", "application/json")
 	h.ServeHTTP(httptest.NewRecorder(), r)
 
-	if n := testutil.CollectAndCount(reg, "hookflow_events_rejected_total"); n != int(numReasons) {
+	if n := promtest.CollectAndCount(reg, "hookflow_events_rejected_total"); n != int(numReasons) {
 		t.Errorf("%d rejected series, want one per reason (%d)", n, numReasons)
 	}
 	if got := metricstest.Series(t, reg, "hookflow_events_rejected_total")["reason=not_found"]; got != 1000 {
@@ -253,21 +256,21 @@ func TestRejectedLabelsAreBounded(t *testing.T) {
 // A schedule's tick is received once, by the process that started its run: two
 // processes serving one schedule count as many ticks between them as runs started.
 func TestScheduleMetrics(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		set, diags := loadHooks("tick.hcl", tickSrc)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e1, e2 := newEngine(t, b), newEngine(t, b)
+	set, diags := loadHooks("tick.hcl", tickSrc)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	synctest.Test(t, func(t *testing.T) { // on memTicks, as the scheduler's tests
+		ticks := newMemTicks()
 		reg1, reg2 := prometheus.NewRegistry(), prometheus.NewRegistry()
-		s1 := NewScheduler(e1, quietLog, WithMetrics(NewMetrics(reg1)))
-		s2 := NewScheduler(e2, quietLog, WithMetrics(NewMetrics(reg2)))
+		s1 := NewScheduler(ticks, quietLog, WithMetrics(NewMetrics(reg1)))
+		s2 := NewScheduler(ticks, quietLog, WithMetrics(NewMetrics(reg2)))
 		s1.Use(set)
 		s2.Use(set)
-		waitFor(t, func() bool { return len(scheduled(t, e1, "tick")) >= 2 })
+		testutil.Eventually(t, 10*time.Second, "two ticks", func() bool { return len(ticks.scheduled("tick")) >= 2 })
 		s1.Stop()
 		s2.Stop()
-		runs := len(scheduled(t, e1, "tick"))
+		runs := len(ticks.scheduled("tick"))
 		key := "trigger=schedule,workflow=tick"
 		got := metricstest.Series(t, reg1, "hookflow_events_received_total")[key] +
 			metricstest.Series(t, reg2, "hookflow_events_received_total")[key]

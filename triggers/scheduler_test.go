@@ -1,17 +1,14 @@
 package triggers
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/hookflow/hookflow/engine"
-	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -67,49 +64,22 @@ workflow "tick" {
 }
 `
 
-// scheduled lists the runs of a workflow by the tick they were started for.
-func scheduled(t *testing.T, e *engine.Engine, workflow string) map[string][]bool {
-	t.Helper()
-	page, err := e.Runs(context.Background(), engine.RunFilter{Workflow: workflow, Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]bool{}
-	for _, r := range page.Runs {
-		run, err := e.Run(context.Background(), r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body := run.Event.Body.(map[string]any)
-		at := body["scheduled_at"].(string)
-		out[at] = append(out[at], body["catch_up"].(bool))
-	}
-	return out
-}
-
-func newEngine(t *testing.T, b *redistest.Backend) *engine.Engine {
-	t.Helper()
-	opts, err := redis.ParseURL(b.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := redis.NewClient(opts)
-	t.Cleanup(func() { client.Close() })
-	return engine.New(client, engine.Options{Logger: quietLog})
-}
-
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// TestScheduleFiresOncePerTick: two processes (engines on their own connections)
-// serving the same schedule start one run per tick between them.
+// The scheduler's tests run in a synctest bubble, on memTicks: the seconds they wait
+// for ticks pass at once (testutil.Eventually's too, on the bubble's clock). The
+// bubble's clock starts at midnight, on a tick of every schedule here.
+
+// TestScheduleFiresOncePerTick: two processes serving the same schedule start one run
+// per tick between them.
 func TestScheduleFiresOncePerTick(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		set, diags := loadHooks("tick.hcl", tickSrc)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e1, e2 := newEngine(t, b), newEngine(t, b)
-		runs := together(t, set, e1, NewScheduler(e1, quietLog), NewScheduler(e2, quietLog))
+	set, diags := loadHooks("tick.hcl", tickSrc)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ticks := newMemTicks()
+		runs := together(t, set, ticks, NewScheduler(ticks, quietLog), NewScheduler(ticks, quietLog))
 		if len(runs) > 4 {
 			t.Errorf("%d ticks fired in 3.5s, want 3 or 4: %v", len(runs), runs)
 		}
@@ -125,8 +95,7 @@ func TestScheduleFiresOncePerTick(t *testing.T) {
 // starts one run, for the latest, marked as a catch-up; a new schedule catches up on
 // nothing.
 func TestScheduleCatchesUpOnce(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		src := `
+	src := `
 workflow "missed" {
   trigger "schedule" {
     every = "10m"
@@ -138,32 +107,34 @@ workflow "fresh" {
   }
 }
 `
-		set, diags := loadHooks("missed.hcl", src)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e := newEngine(t, b)
+	set, diags := loadHooks("missed.hcl", src)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(7 * time.Minute) // between two ticks, as a process starts
+		ticks := newMemTicks()
 		sch := set.Workflow("missed").Triggers[0].Config.(*Schedule)
 		// The schedule last fired two hours ago, then no process ran it.
 		twoHoursAgo := time.Now().Add(-2 * time.Hour).Truncate(10 * time.Minute)
-		old := &Scheduler{ticks: e, log: quietLog, now: func() time.Time { return twoHoursAgo }}
+		old := &Scheduler{ticks: ticks, log: quietLog, now: func() time.Time { return twoHoursAgo }}
 		if err := old.fire(set.Workflow("missed"), sch, twoHoursAgo, false); err != nil {
 			t.Fatal(err)
 		}
-		s := NewScheduler(e, quietLog)
+		s := NewScheduler(ticks, quietLog)
 		s.Use(set)
-		waitFor(t, func() bool { return len(scheduled(t, e, "missed")) > 1 })
+		testutil.Eventually(t, 10*time.Second, "the catch-up run", func() bool { return len(ticks.scheduled("missed")) > 1 })
 		time.Sleep(200 * time.Millisecond) // time for a second run, were there one
 		s.Use(set)                         // a reload reads the tick back: no run again
 		time.Sleep(200 * time.Millisecond)
 		s.Stop()
 
-		runs := scheduled(t, e, "missed")
+		runs := ticks.scheduled("missed")
 		want := time.Now().Truncate(10 * time.Minute).UTC().Format(time.RFC3339)
 		if len(runs) != 2 || len(runs[want]) != 1 || !runs[want][0] {
 			t.Errorf("runs %v, want the one two hours ago and one catch-up run for %s", runs, want)
 		}
-		if fresh := scheduled(t, e, "fresh"); len(fresh) != 0 {
+		if fresh := ticks.scheduled("fresh"); len(fresh) != 0 {
 			t.Errorf("a new schedule caught up: %v", fresh)
 		}
 	})
@@ -172,27 +143,27 @@ workflow "fresh" {
 // TestScheduleWithWrongClocks: a process whose clock is behind fires no tick twice,
 // and one whose clock is ahead is refused its ticks rather than take them early.
 func TestScheduleWithWrongClocks(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		set, diags := loadHooks("tick.hcl", tickSrc)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e1, e2, e3 := newEngine(t, b), newEngine(t, b), newEngine(t, b)
+	set, diags := loadHooks("tick.hcl", tickSrc)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ticks := newMemTicks()
 		wf := set.Workflow("tick")
 		sch := wf.Triggers[0].Config.(*Schedule)
-		ahead := &Scheduler{ticks: e3, log: quietLog, now: func() time.Time { return time.Now().Add(24 * time.Hour) }}
+		ahead := &Scheduler{ticks: ticks, log: quietLog, now: func() time.Time { return time.Now().Add(24 * time.Hour) }}
 		if err := ahead.fire(wf, sch, time.Now().Add(24*time.Hour).Truncate(time.Second), false); err == nil || !strings.Contains(err.Error(), "ahead") {
 			t.Errorf("a tick a day ahead: %v, want it refused", err)
 		}
-		right, behind := NewScheduler(e1, quietLog), NewScheduler(e2, quietLog)
+		right, behind := NewScheduler(ticks, quietLog), NewScheduler(ticks, quietLog)
 		behind.now = func() time.Time { return time.Now().Add(-90 * time.Second) }
-		together(t, set, e1, right, behind)
+		together(t, set, ticks, right, behind)
 	})
 }
 
 // together runs schedulers on set for 3.5s, checks that its every-second schedule
 // fired at least 3 ticks and each once, and returns the runs by tick.
-func together(t *testing.T, set *workflows.Set, e *engine.Engine, schedulers ...*Scheduler) map[string][]bool {
+func together(t *testing.T, set *workflows.Set, ticks *memTicks, schedulers ...*Scheduler) map[string][]bool {
 	t.Helper()
 	for _, s := range schedulers {
 		s.Use(set)
@@ -201,7 +172,7 @@ func together(t *testing.T, set *workflows.Set, e *engine.Engine, schedulers ...
 	for _, s := range schedulers {
 		s.Stop()
 	}
-	runs := scheduled(t, e, "tick")
+	runs := ticks.scheduled("tick")
 	if len(runs) < 3 {
 		t.Errorf("%d ticks fired in 3.5s: %v", len(runs), runs)
 	}
@@ -212,16 +183,3 @@ func together(t *testing.T, set *workflows.Set, e *engine.Engine, schedulers ...
 	}
 	return runs
 }
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-var _ Ticks = (*engine.Engine)(nil)
