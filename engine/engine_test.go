@@ -108,6 +108,12 @@ func event(body string) *workflows.Event {
 func waitRun(t *testing.T, e *Engine, id string) *Run {
 	t.Helper()
 	var r *Run
+	finished := false
+	defer func() { // runs when Eventually gives up too
+		if !finished && r != nil {
+			t.Logf("run %s is still %s", id, r.Status)
+		}
+	}()
 	testutil.Eventually(t, 10*time.Second, "run "+id+" finished", func() bool {
 		var err error
 		if r, err = e.Run(context.Background(), id); err != nil {
@@ -115,6 +121,7 @@ func waitRun(t *testing.T, e *Engine, id string) *Run {
 		}
 		return r.Status == "succeeded" || r.Status == "failed"
 	})
+	finished = true
 	return r
 }
 

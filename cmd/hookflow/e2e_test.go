@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 var loopback = prefixList{netip.MustParsePrefix("127.0.0.0/8")}
@@ -115,29 +116,29 @@ func postJSON(t *testing.T, url, body string) (int, map[string]any) {
 // waitRun reads a run from the admin API until it has finished.
 func waitRun(t *testing.T, statusURL string) map[string]any {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var run map[string]any
+	finished := false
+	defer func() { // runs when Eventually gives up too
+		if !finished && run != nil {
+			t.Logf("run still %v: %v", run["status"], run)
+		}
+	}()
+	testutil.Eventually(t, 15*time.Second, "the run at "+statusURL+" finished", func() bool {
 		resp, err := http.Get(statusURL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var run map[string]any
+		run = nil
 		err = json.NewDecoder(resp.Body).Decode(&run)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("GET %s: %d %v", statusURL, resp.StatusCode, err)
 		}
-		if s := run["status"]; s == "succeeded" || s == "failed" {
-			return run
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("run still %v: %v", run["status"], run)
-		case <-tick.C:
-		}
-	}
+		s := run["status"]
+		return s == "succeeded" || s == "failed"
+	})
+	finished = true
+	return run
 }
 
 func TestEndToEnd(t *testing.T) {

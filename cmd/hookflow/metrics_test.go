@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -42,9 +43,13 @@ func newDiscard(t *testing.T) *httptest.Server {
 func hasLines(t *testing.T, get func() string, lines ...string) {
 	t.Helper()
 	var text string
-	missing := lines
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var missing []string
+	defer func() { // runs when Eventually gives up too
+		if len(missing) > 0 {
+			t.Logf("/metrics lacks:\n%s\n\n/metrics:\n%s", strings.Join(missing, "\n"), text)
+		}
+	}()
+	testutil.Eventually(t, 5*time.Second, "every line in /metrics", func() bool {
 		text = get()
 		missing = missing[:0:0]
 		for _, l := range lines {
@@ -52,14 +57,8 @@ func hasLines(t *testing.T, get func() string, lines ...string) {
 				missing = append(missing, l)
 			}
 		}
-		if len(missing) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics lacks:\n%s\n\n/metrics:\n%s", strings.Join(missing, "\n"), text)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(missing) == 0
+	})
 }
 
 // GET /metrics on the admin address shows every family, with the counts of what

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // TestReloadUnderLoadDropsNothing fires webhooks at over 1,000 a second for 13 seconds
@@ -92,7 +93,7 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 	if len(versions) < 40 {
 		t.Errorf("the runs carry %d versions, want about the 51 the edits made", len(versions))
 	}
-	eventually(t, "the last edit is served", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the last edit is served", func() bool {
 		return s.config.set.Load().Workflow("busy").Description == "edit 50"
 	})
 	t.Logf("%d runs, %d versions", runs, len(versions))

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // hookSrc is a workflow named name with a webhook at /hooks/<name>.
@@ -89,18 +91,6 @@ func (r *reloading) status(t *testing.T) map[string]any {
 	return getJSON(t, "http://"+r.s.adminAddr+"/api/v1/status")["config"].(map[string]any)
 }
 
-// eventually waits up to 5s for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestReloadOnChange(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
@@ -116,7 +106,7 @@ func TestReloadOnChange(t *testing.T) {
 	if err := os.Rename(tmp, filepath.Join(dir, "a.hcl")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "c answers", func() bool { return r.hook(t, "c") == http.StatusAccepted })
+	testutil.Eventually(t, 5*time.Second, "c answers", func() bool { return r.hook(t, "c") == http.StatusAccepted })
 	time.Sleep(300 * time.Millisecond)
 	if n := strings.Count(r.log(), "workflows reloaded"); n != 1 {
 		t.Errorf("%d reloads for one save", n)
@@ -124,7 +114,7 @@ func TestReloadOnChange(t *testing.T) {
 
 	// One bad file among many: the whole new set is refused, the reason names it.
 	writeFile(t, filepath.Join(dir, "bad.hcl"), "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
-	eventually(t, "the status says the load failed", func() bool { return r.status(t)["ok"] == false })
+	testutil.Eventually(t, 5*time.Second, "the status says the load failed", func() bool { return r.status(t)["ok"] == false })
 	if m := r.metrics(t); !strings.Contains(m, "hookflow_config_last_reload_successful 0") ||
 		!strings.Contains(m, "hookflow_config_last_reload_success_timestamp_seconds ") {
 		t.Errorf("metrics after a failed reload:\n%s", m)
@@ -144,7 +134,7 @@ func TestReloadOnChange(t *testing.T) {
 	// Fixed: d is served; c, removed with a.hcl, is gone.
 	os.Remove(filepath.Join(dir, "bad.hcl"))
 	os.Remove(filepath.Join(dir, "a.hcl"))
-	eventually(t, "d answers", func() bool { return r.hook(t, "d") == http.StatusAccepted })
+	testutil.Eventually(t, 5*time.Second, "d answers", func() bool { return r.hook(t, "d") == http.StatusAccepted })
 	if r.hook(t, "c") != http.StatusNotFound || r.hook(t, "a") != http.StatusNotFound {
 		t.Error("removed workflows still answer")
 	}
@@ -157,7 +147,7 @@ func TestReloadOnChange(t *testing.T) {
 
 	// A new subdirectory, and a file in it.
 	writeFile(t, filepath.Join(dir, "team", "e.hcl"), hookSrc("e"))
-	eventually(t, "e answers", func() bool { return r.hook(t, "e") == http.StatusAccepted })
+	testutil.Eventually(t, 5*time.Second, "e answers", func() bool { return r.hook(t, "e") == http.StatusAccepted })
 }
 
 // TestReloadSymlinkSwap: a directory updated the way Kubernetes updates a mounted
@@ -174,7 +164,7 @@ func TestReloadSymlinkSwap(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "..v2", "w.hcl"), hookSrc("two"))
 	must(t, os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
 	must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
-	eventually(t, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
+	testutil.Eventually(t, 5*time.Second, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
 	if r.hook(t, "one") != http.StatusNotFound {
 		t.Error("one still answers")
 	}
@@ -230,7 +220,7 @@ func TestReloadManySaves(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "w.hcl"), hookSrc(fmt.Sprintf("s%d", i)))
 		time.Sleep(8 * time.Millisecond)
 	}
-	eventually(t, "the last save is served", func() bool { return r.hook(t, "s100") == http.StatusAccepted })
+	testutil.Eventually(t, 5*time.Second, "the last save is served", func() bool { return r.hook(t, "s100") == http.StatusAccepted })
 	if r.hook(t, "s99") != http.StatusNotFound {
 		t.Error("an earlier save is still served")
 	}
@@ -276,7 +266,7 @@ func TestReloadKeepsRunsOnTheirVersion(t *testing.T) {
 
 	_, first := postJSON(t, "http://"+s.publicAddr+"/hooks/w", `{}`)
 	writeFile(t, filepath.Join(dir, "w.hcl"), src("v2"))
-	eventually(t, "the reload", func() bool { return strings.Contains(r.log(), "workflows reloaded") })
+	testutil.Eventually(t, 5*time.Second, "the reload", func() bool { return strings.Contains(r.log(), "workflows reloaded") })
 	close(release)
 	waitRun(t, first["status_url"].(string))
 	_, next := postJSON(t, "http://"+s.publicAddr+"/hooks/w", `{}`)
@@ -303,7 +293,7 @@ func TestReloadFollowsFileReads(t *testing.T) {
 		t.Fatal("one does not answer")
 	}
 	writeFile(t, filepath.Join(dir, "path.txt"), "/two")
-	eventually(t, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
+	testutil.Eventually(t, 5*time.Second, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
 }
 
 // TestReloadThroughALinkedDirectory: the workflow directory may be a symbolic link.
@@ -317,7 +307,7 @@ func TestReloadThroughALinkedDirectory(t *testing.T) {
 		t.Fatal("one does not answer")
 	}
 	writeFile(t, filepath.Join(real, "w.hcl"), hookSrc("two"))
-	eventually(t, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
+	testutil.Eventually(t, 5*time.Second, "two answers", func() bool { return r.hook(t, "two") == http.StatusAccepted })
 }
 
 // TestNoReloadOnceShuttingDown: a reload asked for while shutting down changes nothing.
