@@ -1,16 +1,11 @@
-package main
+package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // These tests run hookflow as the separate process it is in production, and kill it
@@ -43,112 +39,6 @@ workflow "relay" {
   }
 }
 `
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// hookflowBinary builds hookflow once for the tests that run it as a process.
-func hookflowBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hookflow-bin")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "hookflow")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
-// sink is the downstream API: it records each call's Idempotency-Key and takes a
-// little time, so that steps are in flight when a process dies.
-type sink struct {
-	mu    sync.Mutex
-	calls map[string]int // Idempotency-Key -> calls
-	total atomic.Int64
-	srv   *httptest.Server
-}
-
-func newSink(t *testing.T, latency time.Duration) *sink {
-	s := &sink{calls: map[string]int{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		time.Sleep(latency)
-		s.mu.Lock()
-		s.calls[r.Header.Get("Idempotency-Key")]++
-		s.mu.Unlock()
-		s.total.Add(1)
-		w.Write([]byte(`{}`))
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-// proc is a hookflow process.
-type proc struct {
-	cmd    *exec.Cmd
-	public string
-	admin  string
-	log    *bytes.Buffer
-}
-
-func startProc(t *testing.T, dir, redisURL, api string, extra ...string) *proc {
-	t.Helper()
-	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &bytes.Buffer{}}
-	args := append([]string{"serve", "--listen", p.public, "--admin", p.admin, "--redis", redisURL,
-		"--allow-net", "127.0.0.1/32", "--lease", "2s", "--workers", "64"}, extra...)
-	p.cmd = exec.Command(hookflowBinary(t), append(args, dir)...)
-	p.cmd.Env = append(os.Environ(), "FAULT_API="+api)
-	p.cmd.Stderr = &syncWriter{w: p.log}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + p.admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hookflow did not start: %v\n%s", err, p.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill sends SIGKILL: no shutdown, no hand-back, leases left to expire.
-func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
-}
 
 // fire posts n webhooks from 32 senders and returns the ids of the runs answered 202.
 // Every other answer must be 503 with Retry-After, or a refused connection.
@@ -203,12 +93,16 @@ func counter() func() int {
 	return func() int { return int(n.Add(1) - 1) }
 }
 
-// waitAll waits until every run has finished and returns how many did not succeed.
+// waitAll waits until every run has finished, and fails t if one failed.
 func waitAll(t *testing.T, rdb *redis.Client, ids []string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
 	pending := ids
-	for len(pending) > 0 {
+	defer func() { // runs when Eventually gives up too
+		if len(pending) > 0 {
+			t.Logf("%d of %d runs not finished, e.g. %s", len(pending), len(ids), pending[0])
+		}
+	}()
+	testutil.Eventually(t, within, fmt.Sprintf("%d runs finished", len(ids)), func() bool {
 		pipe := rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(pending))
 		for i, id := range pending {
@@ -229,11 +123,8 @@ func waitAll(t *testing.T, rdb *redis.Client, ids []string, within time.Duration
 			}
 		}
 		pending = still
-		if len(pending) > 0 && time.Now().After(deadline) {
-			t.Fatalf("%d of %d runs not finished after %s, e.g. %s", len(pending), len(ids), within, pending[0])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(pending) == 0
+	})
 }
 
 // checkDelivered checks the downstream saw both steps of every run, and that repeats
@@ -276,11 +167,7 @@ func checkQuiet(t *testing.T, rdb *redis.Client) {
 }
 
 func writeRelay(t *testing.T) string {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "relay.hcl"), []byte(relaySrc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return writeWorkflow(t, "relay.hcl", relaySrc)
 }
 
 func TestKillDuringRunsLosesNothing(t *testing.T) {
@@ -333,9 +220,7 @@ func TestSecondEngineFinishesAKilledEnginesRuns(t *testing.T) {
 	if len(ids) != runs {
 		t.Fatalf("%d of %d webhooks accepted", len(ids), runs)
 	}
-	for api.total.Load() < 100 {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, 30*time.Second, "100 calls to the API", func() bool { return api.total.Load() >= 100 })
 	doomed.kill()
 	waitAll(t, b.Client, ids, 60*time.Second)
 	checkDelivered(t, api, ids, 64, false)

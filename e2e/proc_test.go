@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+// proc is a hookflow process.
+type proc struct {
+	cmd    *exec.Cmd
+	public string
+	admin  string
+	log    *logBuffer
+}
+
+// startProc starts hookflow serve on the workflows in dir, with a 2s lease and 64
+// workers, and waits until it is ready. api is the downstream API, in FAULT_API. Its
+// log is printed when the test fails.
+func startProc(t *testing.T, dir, redisURL, api string, extra ...string) *proc {
+	t.Helper()
+	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &logBuffer{}}
+	args := append([]string{"serve", "--listen", p.public, "--admin", p.admin, "--redis", redisURL,
+		"--allow-net", "127.0.0.1/32", "--lease", "2s", "--workers", "64"}, extra...)
+	p.cmd = exec.Command(hookflowBinary(t), append(args, dir)...)
+	p.cmd.Env = append(os.Environ(), "FAULT_API="+api)
+	p.cmd.Stderr = p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("log of hookflow on %s:\n%s", p.public, p.log)
+		}
+	})
+	testutil.Eventually(t, 20*time.Second, "hookflow ready on "+p.admin, func() bool {
+		resp, err := http.Get("http://" + p.admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+// kill sends SIGKILL: no shutdown, no hand-back, leases left to expire.
+func (p *proc) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+}
+
+// getJSON reads a JSON document from the admin API into v.
+func (p *proc) getJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.admin + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, body)
+	}
+}
+
+// logBuffer is a process's log, written by the process and read by the test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(b)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// sink is the downstream API: it records each call's Idempotency-Key and takes a
+// little time, so that steps are in flight when a process dies.
+type sink struct {
+	mu    sync.Mutex
+	calls map[string]int // Idempotency-Key -> calls
+	total atomic.Int64
+	srv   *httptest.Server
+}
+
+func newSink(t *testing.T, latency time.Duration) *sink {
+	s := &sink{calls: map[string]int{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(latency) // the API's own time to answer
+		s.mu.Lock()
+		s.calls[r.Header.Get("Idempotency-Key")]++
+		s.mu.Unlock()
+		s.total.Add(1)
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// keys returns a copy of the calls by Idempotency-Key.
+func (s *sink) keys() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, n := range s.calls {
+		out[k] = n
+	}
+	return out
+}
+
+// writeWorkflow writes src as name in a new directory and returns the directory.
+func writeWorkflow(t *testing.T, name, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
