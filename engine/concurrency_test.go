@@ -138,7 +138,7 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 			t.Errorf("after two ended under a limit lowered to 1: in flight %d, waiting %v", inflight(), pending())
 		}
 		end(jobs[2])
-		if inflight() != 1 || fmt.Sprint(pending()) != "[run4 run5]" {
+		if inflight() != 1 || fmt.Sprint(pending()) != "[run4:first run5:first]" {
 			t.Errorf("after the third ended: in flight %d, waiting %v; want run3 admitted first", inflight(), pending())
 		}
 
@@ -160,7 +160,7 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 		if err := e.q.start(ctx, "run7", &one, []byte(`{}`), ""); err != nil {
 			t.Fatal(err)
 		}
-		if inflight() != 4 || fmt.Sprint(pending()) != "[run7]" {
+		if inflight() != 4 || fmt.Sprint(pending()) != "[run7:first]" {
 			t.Errorf("limit 1 set again with 4 runs going: in flight %d, waiting %v", inflight(), pending())
 		}
 	})

@@ -24,7 +24,7 @@ func (p *Pool) execute(j *job) {
 	if retry, _ := workflows.Retryable(err); err != nil && retry && j.attempt < resumeAttempts {
 		// Redis failed us (reading the version's source): try the job again later,
 		// waiting longer each time, as a failed attempt.
-		wait := min(time.Second<<(j.attempt-1), time.Minute)
+		wait := backoffOf(j.attempt)
 		p.errLog.log(p.e.log, "resuming a run failed; trying its step again later", "run", r.id, "step", j.unit,
 			"retry_in", wait, "err", err)
 		p.retry(r, j, outcome{status: StatusFailed, err: err}, wait)
@@ -41,6 +41,12 @@ func (p *Pool) execute(j *job) {
 	for j != nil {
 		j = p.run(r, j)
 	}
+}
+
+// backoffOf is how long a job waits after attempt failed for a reason of hookflow's own
+// (Redis, a version's source): doubling from a second, at most a minute.
+func backoffOf(attempt int) time.Duration {
+	return min(time.Second<<min(max(attempt-1, 0), 6), time.Minute)
 }
 
 // run runs one unit of r and returns the unit chained after it, if any.
@@ -158,12 +164,18 @@ func (p *Pool) join(r *runState, j *job) *job {
 	if s, _ := r.wf.Step(j.unit.step); s != nil && s.ForEach != nil {
 		var err error
 		set, err = p.e.q.readItems(p.work, j.shard, r.id, s.Name)
-		if err == nil && set == nil {
-			err = fmt.Errorf("the items of step %s are gone", s.Name)
-		}
-		if err != nil {
+		switch {
+		case err == nil && set == nil, err != nil && j.attempt >= resumeAttempts:
+			// Nothing to settle the step from: the run fails here, for a replay.
+			if err == nil {
+				err = fmt.Errorf("the items of step %s are gone (expired with the run?)", s.Name)
+			}
+			msg := fmt.Sprintf("step %s: %v", s.Name, err)
+			p.commit(r, j, commit{dead: true, plan: &Plan{Status: RunFailed, Error: msg, FailedStep: s.Name}})
+			return nil
+		case err != nil:
 			p.errLog.log(p.e.log, "reading a step's items failed; trying again later", "run", r.id, "step", s.Name, "err", err)
-			p.retry(r, j, outcome{status: StatusFailed, err: err}, min(time.Second<<(j.attempt-1), time.Minute))
+			p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
 			return nil
 		}
 	}

@@ -164,3 +164,78 @@ func TestDelayInsideParallelAndForEach(t *testing.T) {
 		}
 	})
 }
+
+// A for_each step of a parallel block whose items cannot be listed fails, and the block
+// settles with it: the run ends, failed, rather than wait for the block forever.
+func TestParallelForEachThatCannotList(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTarget(t, 0)
+		e, set := httpEngine(t, b, strings.ReplaceAll(parallelSrc, "URL", tg.srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("order"), event(`{"lines": "not a list"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunFailed || !strings.Contains(r.Error, "step lines: for_each") {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		if got := tg.paths(); got["/slack"] != 1 || got["/crm"] != 1 || got["/after"] != 0 {
+			t.Errorf("calls %v", got)
+		}
+	})
+}
+
+// When a unit fails its run while others of it are in flight (it could not be resumed:
+// its version is gone), what those others commit later is kept as their record, and
+// nothing follows: no join, no second end of the run.
+func TestUnitsAfterTheRunEndedStartNothing(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet})
+		wf := loadSet(t, &recorder{}, `
+workflow "both" {
+  parallel "p" {
+    step "probe" "x" {
+      value = "x"
+    }
+    step "probe" "y" {
+      value = "y"
+    }
+  }
+  step "probe" "after" {
+    value = "a"
+  }
+}`).Workflow("both")
+		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor("both")
+		jobs, _, err := e.q.lease(ctx, sh, 10)
+		if err != nil || len(jobs) != 2 {
+			t.Fatalf("leased %d, %v", len(jobs), err)
+		}
+		failed := commit{job: jobs[0], runID: "run1", wf: wf, record: &Record{Status: StatusFailed, Error: "gone"}, dead: true,
+			plan: &Plan{Status: RunFailed, Error: "step x: gone"}}
+		if _, err := e.q.complete(ctx, failed); err != nil {
+			t.Fatal(err)
+		}
+		late := commit{job: jobs[1], runID: "run1", wf: wf, record: &Record{Status: StatusSucceeded},
+			plan: &Plan{Status: RunRunning, Join: "p"}}
+		if _, err := e.q.complete(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		run := b.Client.HGetAll(ctx, sh.run("run1")).Val()
+		if run["status"] != "failed" || run["j:p"] != "2" || !strings.Contains(run["s:"+jobs[1].unit.step], "succeeded") {
+			t.Errorf("run %v", run)
+		}
+		if open := b.Client.Get(ctx, sh.open()).Val(); open != "0" {
+			t.Errorf("open runs %s, want 0", open)
+		}
+		if n := b.Client.ZCard(ctx, sh.ready("both")).Val(); n != 0 {
+			t.Errorf("%d jobs queued after the run ended", n)
+		}
+		if n := b.Client.ZCard(ctx, sh.dead()).Val(); n != 1 {
+			t.Errorf("%d dead letters", n)
+		}
+	})
+}

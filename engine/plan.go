@@ -162,7 +162,10 @@ func (p *Plan) bookkeep(wf *workflows.Workflow, rec *runRecord, u unit) {
 		}
 		p.Next = s.Name
 	case partStep:
-		if s.ForEach == nil && s.Parallel != "" {
+		// A step of a parallel block that settles counts down the block: any step, and
+		// a for_each step whose items could not be listed. (A for_each step that listed
+		// its items settles at its own join, or at once when it has none.)
+		if r := rec.steps[s.Name]; s.Parallel != "" && r != nil && r.Status.Settled() {
 			p.Join = s.Parallel
 		}
 	}

@@ -34,6 +34,19 @@ workflow "w" {
     value = "d"
   }
 }
+
+workflow "b" {
+  parallel "q" {
+    step "probe" "lines" {
+      for_each = "event.body.xs"
+      value    = "{{ each.value }}"
+      on_error = "continue"
+    }
+    step "probe" "z" {
+      value = "z"
+    }
+  }
+}
 `
 
 // describe renders a plan in one line, for comparing with a table's want.
@@ -82,7 +95,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func TestPlan(t *testing.T) {
-	wf := loadSet(t, &recorder{}, planSrc).Workflow("w")
+	set := loadSet(t, &recorder{}, planSrc)
 	ok := func() *Record { return &Record{Status: StatusSucceeded} }
 	failed := func() *Record { return &Record{Status: StatusFailed, Error: "boom"} }
 	// items returns a set of n items with the given records.
@@ -109,6 +122,7 @@ func TestPlan(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
+		wf      string // "w" when empty
 		steps   map[string]*Record
 		counts  map[string]int
 		items   map[string]*itemSet
@@ -162,6 +176,23 @@ func TestPlan(t *testing.T) {
 			want:  "start items[1] items[3]; count items=3; record items=running; todo items[4]; running"},
 		{name: "a replay of a parallel block starts its failed step only", steps: with(map[string]*Record{"p": nil, "x": nil}),
 			want: "start x; count p=1; running"},
+		{name: "a for_each step whose items cannot be listed counts down its block", wf: "b",
+			steps: map[string]*Record{"lines": failed()}, counts: map[string]int{"q": 2}, changed: &unit{step: "lines"},
+			want: "join q; running"},
+		{name: "a for_each step with no items counts down its block", wf: "b",
+			counts: map[string]int{"q": 2}, items: map[string]*itemSet{"lines": items(0, nil)}, changed: &unit{step: "lines"},
+			want: "join q; record lines=succeeded; running"},
+		{name: "the join of a for_each step counts down its block", wf: "b",
+			counts:  map[string]int{"q": 1, "lines": 0},
+			items:   map[string]*itemSet{"lines": items(2, map[int]*Record{0: ok(), 1: failed()})},
+			changed: &unit{step: "lines", part: partJoin}, want: "join q; record lines=failed; running"},
+		{name: "an item failing with on_error continue frees its slot", wf: "b",
+			counts: map[string]int{"q": 2, "lines": 3}, items: map[string]*itemSet{"lines": items(0, map[int]*Record{0: failed()})},
+			changed: &unit{step: "lines", part: partItem}, want: "join lines; next lines; running"},
+		{name: "the block's join goes on past a for_each step that may fail", wf: "b",
+			steps:   map[string]*Record{"lines": {Status: StatusFailed, ForEach: true}, "z": ok()},
+			counts:  map[string]int{"q": 0},
+			changed: &unit{step: "q", part: partJoin}, want: "record q=succeeded; succeeded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,7 +206,11 @@ func TestPlan(t *testing.T) {
 			if rec.items == nil {
 				rec.items = map[string]*itemSet{}
 			}
-			if got := describe(plan(wf, rec, tt.changed)); got != tt.want {
+			name := tt.wf
+			if name == "" {
+				name = "w"
+			}
+			if got := describe(plan(set.Workflow(name), rec, tt.changed)); got != tt.want {
 				t.Errorf("plan:\n got %s\nwant %s", got, tt.want)
 			}
 		})
@@ -194,7 +229,7 @@ func TestClearFailures(t *testing.T) {
 			0: {Status: StatusSucceeded}, 1: {Status: StatusFailed}, 3: {Status: StatusFailed}}}},
 	}
 	cl := clearFailures(wf, rec)
-	if got := fmt.Sprint(cl.fields); got != "[s:items j:items s:p j:p s:x j:x]" {
+	if got := fmt.Sprint(cl.fields); got != "[s:items j:items s:p j:p s:x]" {
 		t.Errorf("fields cleared %s", got)
 	}
 	if got := fmt.Sprint(cl.items); got != "map[items:[1 3]]" {

@@ -155,17 +155,19 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 	}
 	wait, _ := res[0].(int64)
 	jobs := make([]*job, 0, len(res)-1)
+	var bad []error // a job that cannot be read is left to expire; the others run
 	for _, r := range res[1:] {
 		j, err := parseJob(sh, r)
 		if err != nil {
-			return jobs, 0, err
+			bad = append(bad, err)
+			continue
 		}
 		jobs = append(jobs, j)
 	}
 	if wait < 0 {
-		return jobs, -1, nil
+		return jobs, -1, errors.Join(bad...)
 	}
-	return jobs, time.Duration(wait) * time.Millisecond, nil
+	return jobs, time.Duration(wait) * time.Millisecond, errors.Join(bad...)
 }
 
 // parseJob decodes one job of lease.lua's reply.
@@ -227,12 +229,12 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	run := sh.run(c.runID)
 	each := "" // the for_each step whose items, results and todo list this touches
 	switch {
-	case u.part != partStep:
+	case u.part == partItem, c.listed:
+		each = u.step
+	case u.part == partJoin:
 		if s, _ := c.wf.Step(u.step); s != nil && s.ForEach != nil {
 			each = u.step
 		}
-	case c.listed:
-		each = u.step
 	}
 	for name := range p.Todo {
 		each = name
@@ -258,6 +260,9 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	if p.Status.Done() {
 		runStatus = string(p.Status)
 		ending = sh.eachKeys(c.runID, c.wf)
+		if len(ending) == 0 && u.part == partItem { // a version this process could not load
+			ending = []string{sh.items(c.runID, u.step), sh.results(c.runID, u.step), sh.todo(c.runID, u.step)}
+		}
 	}
 	// One slice for the whole call, the shard's and the workflow's keys boxed once:
 	// this is the hot path, and Script.Run would copy and box every key and argument.

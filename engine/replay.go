@@ -87,17 +87,29 @@ type cleared struct {
 }
 
 // clearFailures takes out of rec what failed the run, so that the planner starts it
-// again, and returns what it took.
+// again, and returns what it took: the records of failed steps and parallel blocks, the
+// failed items of for_each steps, and the counts of their units. What did not settle
+// goes too (a run failed by a unit that could not go on, while others were in flight),
+// so that it starts again rather than wait for units that are gone. What succeeded, or
+// failed with on_error = "continue", stays.
 func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 	cl := cleared{items: map[string][]int{}}
+	clear := func(name string) {
+		if _, ok := rec.steps[name]; ok {
+			delete(rec.steps, name)
+			cl.fields = append(cl.fields, recordPrefix+name)
+		}
+		if _, ok := rec.counts[name]; ok {
+			delete(rec.counts, name)
+			cl.fields = append(cl.fields, countPrefix+name)
+		}
+	}
 	clearStep := func(s *workflows.Step) {
 		r := rec.steps[s.Name]
-		if r == nil || r.Status != StatusFailed || s.OnError == workflows.Continue {
+		if r != nil && r.Status.Settled() && (r.Status != StatusFailed || s.OnError == workflows.Continue) {
 			return
 		}
-		delete(rec.steps, s.Name)
-		delete(rec.counts, s.Name)
-		cl.fields = append(cl.fields, recordPrefix+s.Name, countPrefix+s.Name)
+		clear(s.Name)
 		set := rec.items[s.Name]
 		if set == nil {
 			return
@@ -115,12 +127,10 @@ func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 			clearStep(n.Steps[0])
 			continue
 		}
-		if r := rec.steps[n.Name]; r == nil || r.Status != StatusFailed {
+		if r := rec.steps[n.Name]; r != nil && r.Status == StatusSucceeded {
 			continue
 		}
-		delete(rec.steps, n.Name)
-		delete(rec.counts, n.Name)
-		cl.fields = append(cl.fields, recordPrefix+n.Name, countPrefix+n.Name)
+		clear(n.Name)
 		for _, s := range n.Steps {
 			clearStep(s)
 		}

@@ -206,7 +206,11 @@ func timeOf(t *time.Time) time.Time {
 func (r *Record) view(name, path string) StepRun {
 	sr := StepRun{Name: name, Path: path, Status: r.Status, Attempts: r.Attempt, Error: r.Error,
 		Version: r.Version, ItemCount: r.Items}
-	if r.Finished > 0 {
+	switch {
+	case r.Status == StatusRunning && r.Finished > 0:
+		started := time.UnixMilli(r.Finished).UTC() // when its items were listed
+		sr.StartedAt = &started
+	case r.Finished > 0:
 		finished := time.UnixMilli(r.Finished).UTC()
 		started := finished.Add(-time.Duration(r.DurationMS) * time.Millisecond)
 		d := r.DurationMS

@@ -65,6 +65,13 @@ if rec_field ~= '' then
   end
   record(hash, rec_field, now, duration, rec, '')
 end
+local status = redis.call('HGET', K.run, 'status')
+if status == RUN_SUCCEEDED or status == RUN_FAILED then
+  -- The run ended while this unit ran (a unit beside it could not go on and failed
+  -- it): the unit's record is kept, and nothing follows it.
+  redis.call('DEL', K.job)
+  return chained
+end
 for i = 0, n_fields - 1 do
   local field, value = ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1]
   if string.sub(field, 1, 2) == 's:' then

@@ -19,7 +19,7 @@ local function fail(code, msg)
 end
 
 -- Run statuses, as engine/record.go names them.
-local RUN_QUEUED, RUN_RUNNING = 'queued', 'running'
+local RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED = 'queued', 'running', 'succeeded', 'failed'
 
 -- now_ms is Redis's clock in milliseconds. Scripts never use a worker's clock.
 local function now_ms()
@@ -80,7 +80,7 @@ end
 -- first jobs are queued and the run holds a slot until it finishes. Without a limit,
 -- every waiting run is admitted (the workflow's limit was lifted). A run waits in line
 -- by its id, with the jobs to queue in its hash ('first'); a line written by an
--- earlier release holds the job itself.
+-- earlier release, or for a run with one first job, holds the job itself.
 local function admit(Q, prefix, wf, now)
   local max = limit(Q)
   while max == 0 or redis.call('ZCARD', Q.inflight) < max do
@@ -118,9 +118,16 @@ local function queue_run(Q, prefix, wf, run, runid, jobs, now)
     end
     return
   end
-  -- In line by arrival: a sequence, as runs arriving in one millisecond tie on time.
-  redis.call('HSET', run, 'first', table.concat(jobs, ' '))
-  redis.call('ZADD', Q.pending, redis.call('INCR', Q.seq), runid)
+  -- In line by arrival: a sequence, as runs arriving in one millisecond tie on time. A
+  -- run with one first job waits as that job, as releases before parallel blocks read
+  -- the line (processes of both may share a Redis while one replaces the other).
+  local seq = redis.call('INCR', Q.seq)
+  if #jobs == 1 then
+    redis.call('ZADD', Q.pending, seq, jobs[1])
+  else
+    redis.call('HSET', run, 'first', table.concat(jobs, ' '))
+    redis.call('ZADD', Q.pending, seq, runid)
+  end
   admit(Q, prefix, wf, now)
 end
 
