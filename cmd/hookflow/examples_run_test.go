@@ -22,17 +22,19 @@ import (
 // no default. The URLs of the APIs they call default to real hosts; each test points
 // them at its fakes.
 var exampleEnv = map[string]string{
-	"QUICKSTART_HOOKS_URL":   "http://127.0.0.1:8080/hooks",
-	"GITHUB_WEBHOOK_SECRET":  "It's a Secret to Everybody",
-	"SLACK_WEBHOOK_URL":      "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
-	"STRIPE_WEBHOOK_SECRET":  "whsec_test_secret",
-	"CRM_TOKEN":              "crm-token-7f3a9c",
-	"SHOPIFY_WEBHOOK_SECRET": "shop-secret",
-	"WAREHOUSE_TOKEN":        "wms-token-51be0d",
-	"ACCOUNTING_API_KEY":     "books-key-90ac4e",
-	"PAGERDUTY_ROUTING_KEY":  "R0UT1NGKEY0000000000000000000000",
-	"SLACK_SIGNING_SECRET":   "8f742231b10e8888abcd99yyyzzz85a5",
-	"HELPDESK_TOKEN":         "helpdesk-token-c21d",
+	"QUICKSTART_HOOKS_URL":       "http://127.0.0.1:8080/hooks",
+	"GITHUB_WEBHOOK_SECRET":      "It's a Secret to Everybody",
+	"SLACK_WEBHOOK_URL":          "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+	"STRIPE_WEBHOOK_SECRET":      "whsec_test_secret",
+	"CRM_TOKEN":                  "crm-token-7f3a9c",
+	"SHOPIFY_WEBHOOK_SECRET":     "shop-secret",
+	"WAREHOUSE_TOKEN":            "wms-token-51be0d",
+	"ACCOUNTING_API_KEY":         "books-key-90ac4e",
+	"PAGERDUTY_ROUTING_KEY":      "R0UT1NGKEY0000000000000000000000",
+	"SLACK_SIGNING_SECRET":       "8f742231b10e8888abcd99yyyzzz85a5",
+	"HELPDESK_TOKEN":             "helpdesk-token-c21d",
+	"WOOCOMMERCE_WEBHOOK_SECRET": "woo-secret-3d81f0",
+	"INVENTORY_TOKEN":            "inventory-token-8e21",
 }
 
 func setExampleEnv(t *testing.T) {
