@@ -116,9 +116,11 @@ func (e *Engine) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *wo
 }
 
 func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string, d *dedupe) (string, bool, error) {
-	if err := e.versions.store(ctx, e.versions.add(wf)); err != nil {
+	v := e.versions.add(wf)
+	if err := e.versions.store(ctx, v); err != nil {
 		return "", false, err
 	}
+	wf = v.wf // the same content; one per version, which the queue keeps its first plan by
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return "", false, fmt.Errorf("encoding event: %w", err)

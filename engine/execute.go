@@ -119,7 +119,6 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		return nil
 	}
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
-	rec.Version = r.wf.Version
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
 		// job waits, and settles when due.
@@ -222,9 +221,6 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 // retry records a failed attempt and queues the unit again after wait.
 func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
-	if r.wf != nil {
-		rec.Version = r.wf.Version
-	}
 	if p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
 	}) {

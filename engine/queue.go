@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -28,6 +29,7 @@ type queue struct {
 	// leaseArg and retentionArg are leaseFor and retention in ms as script arguments,
 	// boxed once.
 	leaseArg, retentionArg any
+	firstPlans             sync.Map // *workflows.Workflow -> *Plan
 }
 
 // ErrBusy is returned by a start refused because too many runs are unfinished: the
@@ -73,13 +75,20 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	if failure != "" {
 		endStatus = string(RunFailed)
 	} else {
-		p = plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
+		p = q.firstPlan(wf)
 		if p.Status.Done() {
 			endStatus = string(p.Status) // nothing to run
 		}
 	}
-	keys := []string{sh.run(runID), sh.ready(wf.Name), sh.due(), sh.wake(), sh.open(), sh.inflight(wf.Name),
-		sh.pending(wf.Name), sh.limit(wf.Name), sh.seq(), sh.runs(), sh.runsOf(wf.Name), sh.workflows()}
+	var start []unit
+	var fields []any
+	if endStatus == "" {
+		start, fields = p.Start, planFields(p)
+	}
+	wk := sh.of(wf.Name)
+	keys := make([]string, 0, 15+len(start))
+	keys = append(keys, sh.run(runID), wk.ready, sh.keys.due, sh.keys.wake, sh.keys.open, wk.inflight,
+		wk.pending, wk.limit, sh.keys.seq, sh.keys.runs, wk.runsOf, sh.keys.workflows)
 	dedupeKey, sched, hasDedupe, hasSched, window, tick := sh.run(runID), sh.run(runID), false, false, int64(0), int64(0)
 	switch {
 	case d != nil && d.schedule != "":
@@ -93,19 +102,16 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		tickKey = sched + ":run"
 	}
 	keys = append(keys, dedupeKey, sched, tickKey)
-	args := []any{sh.prefix, runID, wf.Name, wf.Version, event, q.retention.Milliseconds(), endStatus, failure,
-		wf.Concurrency, flag(hasDedupe), window, q.maxOpen, flag(hasSched), tick, tickTTL.Milliseconds()}
-	var jobArgs, fieldArgs []any
-	if endStatus == "" {
-		for _, u := range p.Start {
-			id := u.jobID(runID)
-			keys = append(keys, sh.job(id))
-			jobArgs = append(jobArgs, id, u.step, u.partField())
-		}
-		fieldArgs = planFields(p)
+	args := make([]any, 0, 17+3*len(start)+len(fields))
+	args = append(args, sh.prefixArg, runID, wk.name, wf.Version, event, q.retentionArg, endStatus, failure,
+		wf.Concurrency, flag(hasDedupe), window, q.maxOpen, flag(hasSched), tick, tickTTL.Milliseconds(),
+		len(start), len(fields)/2)
+	for _, u := range start {
+		id := u.jobID(runID)
+		keys = append(keys, sh.job(id))
+		args = append(args, id, u.step, u.partField())
 	}
-	args = append(args, len(jobArgs)/3, len(fieldArgs)/2)
-	args = append(append(args, jobArgs...), fieldArgs...)
+	args = append(args, fields...)
 	res, err := sh.starts.run(ctx, keys, args...)
 	if err = scriptError(err); err != nil {
 		return "", err
@@ -114,6 +120,18 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		return id, nil
 	}
 	return runID, nil
+}
+
+// firstPlan is the plan of a run of wf with nothing recorded: what every run of it
+// starts with. It is made once per workflow version: callers pass the one
+// *workflows.Workflow the engine keeps for a version.
+func (q *queue) firstPlan(wf *workflows.Workflow) *Plan {
+	if p, ok := q.firstPlans.Load(wf); ok {
+		return p.(*Plan)
+	}
+	p := plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
+	q.firstPlans.Store(wf, p)
+	return p
 }
 
 // planFields are the run fields a plan sets: its counts and records.
@@ -244,88 +262,93 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	} else if p.Drop != "" {
 		each = p.Drop
 	}
-	var items, results, todo any = run, run, run // placeholders in the same slot when unused
-	if each != "" {
-		items, results, todo = sh.items(c.runID, each), sh.results(c.runID, each), sh.todo(c.runID, each)
-	}
-	var joinJob any = run
-	joinID := ""
-	if p.Join != "" {
-		joinID = unit{step: p.Join, part: partJoin}.jobID(c.runID)
-		joinJob = sh.job(joinID)
-	}
 	wk := sh.of(c.wf.Name)
 	var ending []string // the keys that expire with the run
-	runStatus := ""
 	if p.Status.Done() {
-		runStatus = string(p.Status)
 		ending = sh.eachKeys(c.runID, c.wf)
 		if len(ending) == 0 && u.part == partItem { // a version this process could not load
 			ending = []string{sh.items(c.runID, u.step), sh.results(c.runID, u.step), sh.todo(c.runID, u.step)}
 		}
 	}
-	// One slice for the whole call, the shard's and the workflow's keys boxed once:
-	// this is the hot path, and Script.Run would copy and box every key and argument.
-	nKeys := 16 + len(p.Start) + len(ending)
-	runArg := any(run)
-	cmd := make([]any, 0, 3+nKeys+25+3*len(p.Start)+2*(len(p.Counts)+len(p.Records))+2*len(c.items)+len(p.Todo[each]))
-	cmd = append(cmd, "evalsha", completeHash, nKeys, sh.job(c.job.id), runArg, sh.args.leases, sh.args.tokens,
-		wk.args.ready, sh.args.due, sh.args.wake, sh.args.dead, sh.args.open, wk.args.inflight, wk.args.pending,
-		wk.args.limit, items, results, todo, joinJob)
-
-	recField, rec, inResults := "", []byte(nil), "0"
+	recField, rec := "", []byte(nil)
 	if c.record != nil {
 		recField, rec = recordPrefix+u.step, encodeRecord(c.record)
 		if u.part == partItem {
-			recField, inResults = strconv.Itoa(u.item), "1"
+			recField = strconv.Itoa(u.item)
 		}
-	}
-	joinField := ""
-	if p.Join != "" {
-		joinField = countPrefix + p.Join
-	}
-	todoOp := ""
-	switch {
-	case p.Drop != "":
-		todoOp = "drop"
-	case p.Next != "":
-		todoOp = "next"
 	}
 	chain := ""
 	switch {
 	case !c.chain || c.wait > 0:
-	case todoOp == "next":
+	case p.Next != "" && p.Drop == "":
 		chain = "todo"
 	case len(p.Start) > 0 && p.Start[0].part != partJoin:
 		chain = "first"
 	}
-	ids := make([]string, len(p.Start))
-	for i, n := range p.Start {
-		ids[i] = n.jobID(c.runID)
-		cmd = append(cmd, sh.job(ids[i]))
-	}
-	for _, k := range ending {
-		cmd = append(cmd, k)
-	}
+
+	// KEYS and ARGV as complete.lua reads them: the fixed part, the next jobs, then the
+	// sections this commit needs, each with its keys, in one slice (see evalsha).
+	keys := getArgs(16 + len(p.Start) + len(ending)) // the shard's keys boxed once
+	defer putArgs(keys)
+	keys = append(keys, sh.job(c.job.id), run, sh.args.leases, sh.args.tokens, wk.args.ready, sh.args.due, sh.args.wake)
 	fields := planFields(p)
-	nItems := -1
+	args := getArgs(11 + 3*len(p.Start) + 16 + len(fields) + 2*len(c.items) + len(p.Todo[each]))
+	defer putArgs(args)
+	args = append(args, sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, q.leaseArg,
+		c.duration.Milliseconds(), recField, rec, chain, len(p.Start))
+	for _, n := range p.Start {
+		id := n.jobID(c.runID)
+		keys = append(keys, sh.job(id))
+		args = append(args, id, n.step, n.partField())
+	}
+	if c.wait > 0 {
+		args = append(args, "w", c.wait.Milliseconds())
+	}
+	if each != "" {
+		keys = append(keys, sh.items(c.runID, each), sh.results(c.runID, each), sh.todo(c.runID, each))
+		args = append(args, "e", each)
+		if u.part == partItem && c.record != nil {
+			args = append(args, "r")
+		}
+	}
 	if c.listed {
-		nItems = len(c.items)
+		args = append(args, "i", len(c.items))
+		for _, it := range c.items {
+			args = append(args, it[0], it[1])
+		}
 	}
-	cmd = append(cmd, sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, q.leaseArg,
-		q.retentionArg, c.duration.Milliseconds(), c.wait.Milliseconds(), recField, rec, inResults,
-		joinField, joinID, p.Join, todoOp, each, runStatus, p.Error, flag(c.dead), chain,
-		len(p.Start), len(fields)/2, nItems, len(p.Todo[each]))
-	for i, n := range p.Start {
-		cmd = append(cmd, ids[i], n.step, n.partField())
+	if todo := p.Todo[each]; len(todo) > 0 {
+		args = append(args, "q", len(todo))
+		for _, i := range todo {
+			args = append(args, i)
+		}
 	}
-	cmd = append(cmd, fields...)
-	for _, it := range c.items {
-		cmd = append(cmd, it[0], it[1])
+	switch {
+	case p.Drop != "":
+		args = append(args, "d")
+	case p.Next != "":
+		args = append(args, "n")
 	}
-	for _, i := range p.Todo[each] {
-		cmd = append(cmd, i)
+	if p.Join != "" {
+		id := unit{step: p.Join, part: partJoin}.jobID(c.runID)
+		keys = append(keys, sh.job(id))
+		args = append(args, "j", countPrefix+p.Join, p.Join, id)
 	}
+	if len(fields) > 0 {
+		args = append(args, "f", len(fields)/2)
+		args = append(args, fields...)
+	}
+	if p.Status.Done() {
+		keys = append(keys, sh.args.dead, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit)
+		for _, k := range ending {
+			keys = append(keys, k)
+		}
+		args = append(args, "x", string(p.Status), p.Error, flag(c.dead), q.retentionArg)
+	}
+	cmd := getArgs(3 + len(keys) + len(args))
+	defer putArgs(cmd)
+	cmd = append(cmd, "evalsha", completeHash, len(keys))
+	cmd = append(append(cmd, keys...), args...)
 	res, err := evalsha(ctx, q.rdb, completeScript, cmd).Slice()
 	if err != nil {
 		return nil, scriptError(err)
@@ -352,6 +375,27 @@ func heldArg(r *Record) []byte {
 		return nil
 	}
 	return encodeRecord(r)
+}
+
+// argsPool keeps the argument slices of commits: a commit's arguments are done with
+// once its reply is read.
+var argsPool = sync.Pool{New: func() any { return new([]any) }}
+
+func getArgs(n int) []any {
+	p := argsPool.Get().(*[]any)
+	if cap(*p) < n {
+		*p = make([]any, 0, max(n, 64))
+	}
+	return (*p)[:0]
+}
+
+func putArgs(s []any) {
+	if cap(s) > 4096 {
+		return // the listing of a large for_each: not worth keeping
+	}
+	clear(s[:cap(s)])
+	s = s[:0]
+	argsPool.Put(&s)
 }
 
 func flag(b bool) string {

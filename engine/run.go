@@ -69,8 +69,6 @@ type StepRun struct {
 	DurationMS    *int64     `json:"duration_ms,omitempty"`
 	Output        any        `json:"output,omitempty"`
 	Error         string     `json:"error,omitempty"`
-	// Version is the workflow version the step's last attempt ran with.
-	Version string `json:"version,omitempty"`
 	// ItemCount is how many items a for_each step has; Items are their records, in
 	// order. An item not started yet is pending.
 	ItemCount int       `json:"item_count,omitempty"`
@@ -204,8 +202,7 @@ func timeOf(t *time.Time) time.Time {
 
 // view is the record as the admin API shows it.
 func (r *Record) view(name, path string) StepRun {
-	sr := StepRun{Name: name, Path: path, Status: r.Status, Attempts: r.Attempt, Error: r.Error,
-		Version: r.Version, ItemCount: r.Items}
+	sr := StepRun{Name: name, Path: path, Status: r.Status, Attempts: r.Attempt, Error: r.Error, ItemCount: r.Items}
 	switch {
 	case r.Status == StatusRunning && r.Finished > 0:
 		started := time.UnixMilli(r.Finished).UTC() // when its items were listed

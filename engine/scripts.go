@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +17,9 @@ import (
 //go:embed scripts/*.lua
 var scriptFiles embed.FS
 
-// script loads a script with the shared functions of lib.lua in front of it.
+// script loads a script with the definitions of lib.lua it uses in front of it. Redis
+// runs a script's whole text at every call, so each script carries only what it uses:
+// a function it does not call would be made anew at every call, for nothing.
 func script(name string) *redis.Script {
 	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
 	if err != nil {
@@ -26,7 +29,60 @@ func script(name string) *redis.Script {
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(string(lib) + "\n" + string(src))
+	return redis.NewScript(uses(string(lib), string(src)) + "\n" + string(src))
+}
+
+// definedRE finds the names a chunk of lib.lua defines: local functions and locals.
+var definedRE = regexp.MustCompile(`(?m)^local (?:function (\w+)|([\w, ]+) =)`)
+
+// uses returns the chunks of lib (text between blank lines) that define a name src
+// uses, or that such a chunk uses, in lib's order.
+func uses(lib, src string) string {
+	type chunk struct {
+		text  string
+		names []string
+		used  bool
+	}
+	var chunks []*chunk
+	for _, text := range strings.Split(lib, "\n\n") {
+		c := &chunk{text: text}
+		for _, m := range definedRE.FindAllStringSubmatch(text, -1) {
+			for _, n := range strings.Split(m[1]+m[2], ",") {
+				if n = strings.TrimSpace(n); n != "" {
+					c.names = append(c.names, n)
+				}
+			}
+		}
+		if len(c.names) > 0 {
+			chunks = append(chunks, c)
+		}
+	}
+	refers := func(text, name string) bool {
+		return regexp.MustCompile(`\b` + regexp.QuoteMeta(name) + `\b`).MatchString(text)
+	}
+	for pending := []string{src}; len(pending) > 0; {
+		text := pending[0]
+		pending = pending[1:]
+		for _, c := range chunks {
+			if c.used {
+				continue
+			}
+			for _, n := range c.names {
+				if refers(text, n) {
+					c.used = true
+					pending = append(pending, c.text)
+					break
+				}
+			}
+		}
+	}
+	var out []string
+	for _, c := range chunks {
+		if c.used {
+			out = append(out, c.text)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 var (

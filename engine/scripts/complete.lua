@@ -3,44 +3,77 @@
 -- lists, the counts of units left to settle, the next jobs, and the run's end. A caller
 -- whose lease token is no longer the job's is refused and writes nothing.
 -- KEYS: 1 job hash, 2 run hash, 3 leases zset, 4 token counter, 5 ready:<wf>, 6 due
---       index, 7 wake list, 8 dead letters, 9 open count, 10 inflight:<wf>,
---       11 pending:<wf>, 12 limit:<wf>, 13 items hash of the for_each step concerned
---       (item keys and values), 14 its results hash (item records), 15 its todo list
---       (items waiting for a slot), 16 the join job hash queued when the join count
---       reaches 0, then one hash per next job, then the keys of the run's for_each
---       steps, which expire with it
-local K = {job = KEYS[1], run = KEYS[2], leases = KEYS[3], tokens = KEYS[4], items = KEYS[13],
-  results = KEYS[14], todo = KEYS[15], joinjob = KEYS[16]}
-local Q = {ready = KEYS[5], due = KEYS[6], wake = KEYS[7], dead = KEYS[8], open = KEYS[9],
-  inflight = KEYS[10], pending = KEYS[11], limit = KEYS[12]}
--- ARGV: 1 shard prefix, 2 job id, 3 token, 4 workflow, 5 run id, 6 lease ms, 7 retention
---       ms, 8 duration ms, 9 ms before what this queues is due (a delay), 10 field of
---       the unit's record ('' for none), 11 the record, 12 '1' when the record goes
---       into the results hash (an item) rather than the run hash, 13 join count field
---       in the run hash ('' for none), 14 join job id, 15 join step, 16 what to do with
---       the todo list: '' nothing, 'next' start its first item, 'drop' drop its items
---       (they count as settled), 17 the for_each step of the todo list, 18 run status
---       when the run ends here ('' while it goes on), 19 run error, 20 '1' when the job
---       goes to the dead letters, 21 which job is leased to the caller: '' none,
---       'first' the first next job, 'todo' the item taken from the todo list,
---       22 N next jobs, 23 M run fields, 24 P items the step lists (-1: it lists none),
---       25 T items waiting,
---       then N (job id, step, part) triples, M (field, value) pairs (s:NAME fields are
---       records), P (key, value) pairs of JSON (key '' for a list), T item indexes
+--       index, 7 wake list, then one hash per next job, then the keys that the
+--       sections of ARGV call for, in their order
+-- ARGV: 1 shard prefix, 2 job id, 3 token, 4 workflow, 5 run id, 6 lease ms,
+--       7 duration ms, 8 field of the unit's record ('' for none), 9 the record, 10 which
+--       job is leased to the caller: '' none, 'first' the first next job, 'todo' the item
+--       taken from the todo list, 11 N next jobs, then N (job id, step, part) triples,
+--       then sections, each a letter and its values. The commonest commit, a step that
+--       goes on to the next, has none: it pays for no more than it uses.
+--         w MS          what this queues is due MS later (a delay)
+--         e STEP        the for_each step concerned; KEYS: its items hash (keys and
+--                       values), its results hash (item records), its todo list (items
+--                       waiting for a slot)
+--         r             the unit's record goes into the results hash, not the run's
+--         i P K V ...   the items the step lists: P (key, value) pairs of JSON, the key
+--                       '' for a list's index
+--         q T I ...     T item indexes that wait for a slot, in order
+--         n / d         an item settled: the next waiting item starts (n), or, as it
+--                       failed the step, the waiting ones drop and count as settled (d)
+--         j F S ID      a join count F in the run hash goes down; at 0 the join of S,
+--                       job ID, is queued; KEYS: the join job's hash
+--         f M F V ...   M run fields to set; s:NAME fields are records
+--         x S E D R     the run ends here with status S and error E; D '1' sends the job
+--                       to the dead letters; R the retention ms; KEYS: dead letters,
+--                       open count, inflight:<wf>, pending:<wf>, limit:<wf>, then the
+--                       keys that expire with the run (the rest)
 local prefix, jobid, token, wf, runid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local lease, retention, duration, wait = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
-local rec_field, rec, rec_in_results = ARGV[10], ARGV[11], ARGV[12] == '1'
-local join_field, join_job, join_step = ARGV[13], ARGV[14], ARGV[15]
-local todo_op, todo_step = ARGV[16], ARGV[17]
-local run_status, run_error, dead = ARGV[18], ARGV[19], ARGV[20] == '1'
-local chain = ARGV[21]
-local n_next, n_fields, n_items, n_todo = tonumber(ARGV[22]), tonumber(ARGV[23]), tonumber(ARGV[24]), tonumber(ARGV[25])
-local a_next = 26
-local a_fields = a_next + 3 * n_next
-local a_items = a_fields + 2 * n_fields
-local a_todo = a_items + 2 * math.max(n_items, 0)
-local k_next = 17
-local k_more = k_next + n_next
+local lease, duration, rec_field, rec = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
+local chain, n_next = ARGV[10], tonumber(ARGV[11])
+local a_next, k_next = 12, 8
+local K = {job = KEYS[1], run = KEYS[2], leases = KEYS[3], tokens = KEYS[4]}
+local Q = {ready = KEYS[5], due = KEYS[6], wake = KEYS[7]}
+local wait, each, rec_in_results, todo_op = 0, '', false, ''
+local a_items, n_items, a_todo, n_todo, a_fields, n_fields = 0, -1, 0, 0, 0, 0
+local join_field, join_step, join_job = '', '', ''
+local run_status, run_error, dead, retention, more = '', '', false, 0, {}
+local a, k = a_next + 3 * n_next, k_next + n_next
+while a <= #ARGV do
+  local tag = ARGV[a]
+  if tag == 'w' then
+    wait, a = tonumber(ARGV[a + 1]), a + 2
+  elseif tag == 'e' then
+    each, a = ARGV[a + 1], a + 2
+    K.items, K.results, K.todo, k = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
+  elseif tag == 'r' then
+    rec_in_results, a = true, a + 1
+  elseif tag == 'i' then
+    n_items, a_items = tonumber(ARGV[a + 1]), a + 2
+    a = a_items + 2 * n_items
+  elseif tag == 'q' then
+    n_todo, a_todo = tonumber(ARGV[a + 1]), a + 2
+    a = a_todo + n_todo
+  elseif tag == 'n' or tag == 'd' then
+    todo_op, a = tag, a + 1
+  elseif tag == 'j' then
+    join_field, join_step, join_job, a = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], a + 4
+    K.joinjob, k = KEYS[k], k + 1
+  elseif tag == 'f' then
+    n_fields, a_fields = tonumber(ARGV[a + 1]), a + 2
+    a = a_fields + 2 * n_fields
+  elseif tag == 'x' then
+    run_status, run_error, dead, retention = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3] == '1', tonumber(ARGV[a + 4])
+    a = a + 5
+    Q.dead, Q.open, Q.inflight, Q.pending, Q.limit = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+    for i = k + 5, #KEYS do
+      more[#more + 1] = KEYS[i]
+    end
+    k = #KEYS + 1
+  else
+    return redis.error_reply('complete: unknown section ' .. tostring(tag))
+  end
+end
 
 if redis.call('HGET', K.job, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
@@ -49,10 +82,14 @@ local now = now_ms()
 local at = now + wait
 local chained = {0, '', '', '', false, false}
 
--- lease_to_caller hands a new job to the committing worker, skipping the queue.
-local function lease_to_caller(key, id)
+-- lease_new makes a job and leases it to the committing worker, skipping the queue,
+-- and returns its token; nil when the job exists already (new_job's rule).
+local function lease_new(key, id, step, part)
+  if redis.call('EXISTS', key) == 1 then
+    return nil
+  end
   local t = redis.call('INCR', K.tokens)
-  redis.call('HSET', key, 'attempt', 1, 'token', t)
+  redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', 1, 'token', t)
   redis.call('ZADD', K.leases, now + lease, id)
   return t
 end
@@ -65,12 +102,15 @@ if rec_field ~= '' then
   end
   record(hash, rec_field, now, duration, rec, '')
 end
-local status = redis.call('HGET', K.run, 'status')
-if status == RUN_SUCCEEDED or status == RUN_FAILED then
-  -- The run ended while this unit ran (a unit beside it could not go on and failed
-  -- it): the unit's record is kept, and nothing follows it.
-  redis.call('DEL', K.job)
-  return chained
+-- A unit with others beside it (an item, a step of a parallel block) may find its run
+-- ended while it ran (one of the others could not go on and failed it): its record is
+-- kept, and nothing follows it. A unit alone in its run has no one to end it.
+if join_field ~= '' or todo_op ~= '' then
+  local status = redis.call('HGET', K.run, 'status')
+  if status == RUN_SUCCEEDED or status == RUN_FAILED then
+    redis.call('DEL', K.job)
+    return chained
+  end
 end
 for i = 0, n_fields - 1 do
   local field, value = ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1]
@@ -99,21 +139,22 @@ end
 -- An item settled: the next waiting item takes its slot, or, when it failed the step,
 -- the waiting items are dropped and count as settled.
 local settled = 1
-if todo_op == 'next' then
+if todo_op == 'n' then
   local idx = redis.call('LPOP', K.todo)
   if idx then
-    local id = runid .. ':' .. todo_step .. ':' .. idx
+    local id = runid .. ':' .. each .. ':' .. idx
     local key = prefix .. 'job:' .. id
-    if new_job(key, runid, wf, todo_step, idx) then
-      if chain == 'todo' and wait == 0 then
+    if chain == 'todo' and wait == 0 then
+      local t = lease_new(key, id, each, idx)
+      if t then
         local kv = redis.call('HMGET', K.items, 'k:' .. idx, 'v:' .. idx)
-        chained = {lease_to_caller(key, id), id, todo_step, idx, kv[1], kv[2]}
-      else
-        enqueue(Q, wf, id, at)
+        chained = {t, id, each, idx, kv[1], kv[2]}
       end
+    elseif new_job(key, runid, wf, each, idx) then
+      enqueue(Q, wf, id, at)
     end
   end
-elseif todo_op == 'drop' then
+elseif todo_op == 'd' then
   settled = settled + redis.call('LLEN', K.todo)
   redis.call('DEL', K.todo)
 end
@@ -127,12 +168,13 @@ end
 for i = 0, n_next - 1 do
   local id, step, part = ARGV[a_next + 3 * i], ARGV[a_next + 3 * i + 1], ARGV[a_next + 3 * i + 2]
   local key = KEYS[k_next + i]
-  if new_job(key, runid, wf, step, part) then
-    if i == 0 and chain == 'first' and wait == 0 then
-      chained = {lease_to_caller(key, id), id, step, part, false, false}
-    else
-      enqueue(Q, wf, id, at)
+  if i == 0 and chain == 'first' and wait == 0 then
+    local t = lease_new(key, id, step, part)
+    if t then
+      chained = {t, id, step, part, false, false}
     end
+  elseif new_job(key, runid, wf, step, part) then
+    enqueue(Q, wf, id, at)
   end
 end
 
@@ -141,10 +183,6 @@ if run_status ~= '' then
     dead_letter(Q, K.job, jobid, K.run, run_error, now, retention)
   else
     redis.call('DEL', K.job)
-  end
-  local more = {}
-  for i = k_more, #KEYS do
-    more[#more + 1] = KEYS[i]
   end
   finish_run(Q, prefix, wf, K.run, runid, run_status, run_error, now, retention, more)
 else

@@ -73,21 +73,22 @@ if has_sched then
   redis.call('SET', K.sched, ARGV[14], 'PX', sched_ttl)
   redis.call('SET', K.tick, ARGV[14] .. ' ' .. runid, 'PX', sched_ttl)
 end
-redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now)
 redis.call('ZADD', K.runs, now, runid)
 redis.call('ZADD', K.runs_of, now, runid)
 redis.call('SADD', K.workflows, wf)
 if end_status ~= '' then
-  redis.call('HSET', K.run, 'status', end_status, 'error', end_error, 'started', now, 'finished', now)
+  redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
+    'status', end_status, 'error', end_error, 'started', now, 'finished', now)
   redis.call('PEXPIRE', K.run, retention)
   return 1
 end
+redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
+  'status', RUN_QUEUED)
 if concurrency > 0 then
   redis.call('SET', Q.limit, concurrency)
 else
   redis.call('DEL', Q.limit)
 end
-redis.call('HSET', K.run, 'status', RUN_QUEUED)
 for i = 0, n_fields - 1 do
   redis.call('HSET', K.run, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
 end
