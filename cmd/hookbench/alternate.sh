@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the relay benchmark against two hookflow binaries in turn, ROUNDS times each,
+# on one redis-server with AOF (everysec), flushed between runs: the side-by-side
+# comparison docs/performance.md asks for on a shared, noisy machine.
+#
+#   cmd/hookbench/alternate.sh /tmp/hookflow-before /tmp/hookflow-after 3 [WORKLOAD]
+#
+# WORKLOAD is a path under /hooks/bench/ (default relay). Build the binaries with
+# go build -o, and hookbench with go build -o /tmp/hookbench ./cmd/hookbench.
+set -u
+cd "$(dirname "$0")/../.."
+before=$1 after=$2 rounds=${3:-2} workload=${4:-relay}
+port=6390
+redis-server --port $port --appendonly yes --appendfsync everysec --save '' --daemonize yes \
+  --dir "$(mktemp -d)" >/dev/null
+trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1' EXIT
+for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+for round in $(seq "$rounds"); do
+  for bin in "$before" "$after"; do
+    redis-cli -p $port flushall >/dev/null
+    HOOKBENCH_SINK=http://127.0.0.1:9999 "$bin" serve --redis redis://127.0.0.1:$port/0 \
+      --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
+    pid=$!
+    for _ in $(seq 100); do curl -sf localhost:8081/readyz >/dev/null && break; sleep 0.1; done
+    echo "== $bin, round $round"
+    /tmp/hookbench --target "http://127.0.0.1:8080/hooks/bench/$workload" --sink 127.0.0.1:9999 \
+      --rate 0 --conns 32 --duration 10s --watch-pid $pid | grep -E "accepted|delivered|repeats|e2e latency|CPU in"
+    kill $pid
+    wait $pid 2>/dev/null
+  done
+done
