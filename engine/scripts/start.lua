@@ -84,21 +84,24 @@ if end_status ~= '' then
 end
 redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
   'status', RUN_QUEUED)
-if concurrency > 0 then
-  redis.call('SET', Q.limit, concurrency)
-else
-  redis.call('DEL', Q.limit)
+-- The limit is written only when it changes: most starts find it as it was.
+if tonumber(redis.call('GET', Q.limit) or '0') ~= concurrency then
+  if concurrency > 0 then
+    redis.call('SET', Q.limit, concurrency)
+  else
+    redis.call('DEL', Q.limit)
+  end
 end
 for i = 0, n_fields - 1 do
   redis.call('HSET', K.run, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
 end
 redis.call('INCR', Q.open)
+-- The run is new, so are its jobs: no need to look for them first.
 local jobs = {}
 for i = 0, n_jobs - 1 do
-  local id = ARGV[a_jobs + 3 * i]
-  if new_job(KEYS[16 + i], runid, wf, ARGV[a_jobs + 3 * i + 1], ARGV[a_jobs + 3 * i + 2]) then
-    jobs[#jobs + 1] = id
-  end
+  jobs[#jobs + 1] = ARGV[a_jobs + 3 * i]
+  redis.call('HSET', KEYS[16 + i], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 3 * i + 1],
+    'part', ARGV[a_jobs + 3 * i + 2], 'attempt', 0)
 end
 queue_run(Q, prefix, wf, K.run, runid, jobs, now)
 return 1
