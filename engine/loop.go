@@ -28,8 +28,11 @@ func startLoop(fn func(ctx context.Context)) *loop {
 // stop cancels the loop's context and waits for it to return.
 func (l *loop) stop() {
 	l.cancel()
-	<-l.done
+	l.wait()
 }
+
+// wait waits for the loop to return, once its context is cancelled.
+func (l *loop) wait() { <-l.done }
 
 // every calls fn every d until ctx ends.
 func every(ctx context.Context, d time.Duration, fn func(ctx context.Context)) {

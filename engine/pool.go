@@ -18,14 +18,14 @@ type Pool struct {
 	e     *Engine
 	slots chan struct{} // a token per busy worker
 
-	fetchCtx  context.Context // cancelled by Stop: no more leasing
+	fetchers  []*loop         // one per shard: they lease jobs
+	fetchCtx  context.Context // cancelled by Stop: no more leasing, and no chaining
 	stopFetch context.CancelFunc
 	work      context.Context // cancelled when Stop gives up waiting for steps
 	abortWork context.CancelFunc
 
 	held    heldJobs
 	loops   []*loop // the heartbeat and the history trim
-	fetch   sync.WaitGroup
 	running sync.WaitGroup
 	errLog  rateLimit
 
@@ -51,11 +51,7 @@ func (e *Engine) NewPool(workers int) *Pool {
 // Start starts leasing and executing steps.
 func (p *Pool) Start() {
 	for _, sh := range p.e.q.shards {
-		p.fetch.Add(1)
-		go func() {
-			defer p.fetch.Done()
-			p.fetchLoop(sh)
-		}()
+		p.fetchers = append(p.fetchers, startLoop(func(ctx context.Context) { p.fetchLoop(ctx, sh) }))
 	}
 	p.loops = append(p.loops, startLoop(p.heartbeat), startLoop(p.trimHistory))
 }
@@ -71,10 +67,15 @@ func (p *Pool) Stop(ctx context.Context) error {
 
 func (p *Pool) stop(ctx context.Context) error {
 	p.stopFetch()
-	for _, sh := range p.e.q.shards {
-		_ = p.e.q.wake(context.Background(), sh) // unblock our fetcher's wait
+	for _, f := range p.fetchers {
+		f.cancel()
 	}
-	p.fetch.Wait()
+	for _, sh := range p.e.q.shards {
+		_ = p.e.q.wake(context.Background(), sh) // unblock our fetcher's wait on Redis
+	}
+	for _, f := range p.fetchers {
+		f.wait()
+	}
 	done := make(chan struct{})
 	go func() { p.running.Wait(); close(done) }()
 	var err error
@@ -92,13 +93,13 @@ func (p *Pool) stop(ctx context.Context) error {
 }
 
 // fetchLoop leases the shard's jobs while workers are idle, until Stop.
-func (p *Pool) fetchLoop(sh *shard) {
+func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 	backoff := time.Duration(0)
 	for {
 		// Wait for one idle worker, then take every other idle one too.
 		select {
 		case p.slots <- struct{}{}:
-		case <-p.fetchCtx.Done():
+		case <-ctx.Done():
 			return
 		}
 		n := 1
@@ -111,7 +112,7 @@ func (p *Pool) fetchLoop(sh *shard) {
 				break more
 			}
 		}
-		jobs, wait, err := p.e.q.lease(p.fetchCtx, sh, n)
+		jobs, wait, err := p.e.q.lease(ctx, sh, n)
 		for range n - len(jobs) {
 			<-p.slots
 		}
@@ -120,17 +121,17 @@ func (p *Pool) fetchLoop(sh *shard) {
 			go p.execute(j)
 		}
 		switch {
-		case p.fetchCtx.Err() != nil:
+		case ctx.Err() != nil:
 			return
 		case err != nil:
 			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
 			p.errLog.log(p.e.log, "leasing steps failed; retrying", "shard", sh.index, "err", err, "retry_in", backoff)
-			sleep(p.fetchCtx, backoff)
+			sleep(ctx, backoff)
 		case len(jobs) == 0:
 			backoff = 0
-			if err := p.e.q.wait(p.fetchCtx, sh, wait); err != nil && p.fetchCtx.Err() == nil {
+			if err := p.e.q.wait(ctx, sh, wait); err != nil && ctx.Err() == nil {
 				p.errLog.log(p.e.log, "waiting for steps failed", "shard", sh.index, "err", err)
-				sleep(p.fetchCtx, 100*time.Millisecond)
+				sleep(ctx, 100*time.Millisecond)
 			}
 		default:
 			backoff = 0
