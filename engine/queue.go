@@ -86,22 +86,20 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		start, fields = p.Start, planFields(p)
 	}
 	wk := sh.of(wf.Name)
-	keys := make([]string, 0, 15+len(start))
+	keys := make([]string, 0, 14+len(start))
 	keys = append(keys, sh.run(runID), wk.ready, sh.keys.due, sh.keys.wake, sh.keys.open, wk.inflight,
 		wk.pending, wk.limit, sh.keys.seq, sh.keys.runs, wk.runsOf, sh.keys.workflows)
-	dedupeKey, sched, hasDedupe, hasSched, window, tick := sh.run(runID), sh.run(runID), false, false, int64(0), int64(0)
+	var extra []string // the dedupe key, or a schedule's keys, after the jobs'
+	hasDedupe, hasSched, window, tick := false, false, int64(0), int64(0)
 	switch {
 	case d != nil && d.schedule != "":
-		sched, hasSched, tick = d.schedule, true, d.tick.UnixMilli()
+		hasSched, tick = true, d.tick.UnixMilli()
+		extra = []string{d.schedule, d.schedule + ":run"}
 	case d != nil:
 		sum := sha256.Sum256([]byte(d.key))
-		dedupeKey, hasDedupe, window = sh.dedupe(wf.Name, hex.EncodeToString(sum[:16])), true, max(d.window.Milliseconds(), 1)
+		hasDedupe, window = true, max(d.window.Milliseconds(), 1)
+		extra = []string{sh.dedupe(wf.Name, hex.EncodeToString(sum[:16]))}
 	}
-	tickKey := sched
-	if hasSched {
-		tickKey = sched + ":run"
-	}
-	keys = append(keys, dedupeKey, sched, tickKey)
 	args := make([]any, 0, 17+3*len(start)+len(fields))
 	args = append(args, sh.prefixArg, runID, wk.name, wf.Version, event, q.retentionArg, endStatus, failure,
 		wf.Concurrency, flag(hasDedupe), window, q.maxOpen, flag(hasSched), tick, tickTTL.Milliseconds(),
@@ -112,6 +110,7 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		args = append(args, id, u.step, u.partField())
 	}
 	args = append(args, fields...)
+	keys = append(keys, extra...)
 	res, err := sh.starts.run(ctx, keys, args...)
 	if err = scriptError(err); err != nil {
 		return "", err

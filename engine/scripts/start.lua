@@ -16,10 +16,10 @@
 -- Redis's clock is refused with ERR_CLOCK.
 -- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list, 5 open count,
 --       6 inflight:<wf>, 7 pending:<wf>, 8 limit:<wf>, 9 seq, 10 runs index,
---       11 runs:<wf> index, 12 workflows set, 13 dedupe key, 14 schedule key,
---       15 schedule tick key, then one hash per first job
-local K = {run = KEYS[1], runs = KEYS[10], runs_of = KEYS[11], workflows = KEYS[12],
-  dedupe = KEYS[13], sched = KEYS[14], tick = KEYS[15]}
+--       11 runs:<wf> index, 12 workflows set, then one hash per first job, then the
+--       dedupe key with a dedupe key, or the schedule key and the schedule tick key
+--       with a schedule
+local K = {run = KEYS[1], runs = KEYS[10], runs_of = KEYS[11], workflows = KEYS[12]}
 local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = KEYS[5], inflight = KEYS[6],
   pending = KEYS[7], limit = KEYS[8], seq = KEYS[9]}
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 retention ms,
@@ -36,6 +36,12 @@ local concurrency, has_dedupe, window, high = tonumber(ARGV[9]), ARGV[10] == '1'
 local has_sched, tick, sched_ttl = ARGV[13] == '1', tonumber(ARGV[14]), ARGV[15]
 local n_jobs, n_fields = tonumber(ARGV[16]), tonumber(ARGV[17])
 local a_jobs, a_fields = 18, 18 + 3 * n_jobs
+local k_jobs = 13
+if has_dedupe then
+  K.dedupe = KEYS[k_jobs + n_jobs]
+elseif has_sched then
+  K.sched, K.tick = KEYS[k_jobs + n_jobs], KEYS[k_jobs + n_jobs + 1]
+end
 
 if redis.call('EXISTS', K.run) == 1 then
   return 0
@@ -100,7 +106,7 @@ redis.call('INCR', Q.open)
 local jobs = {}
 for i = 0, n_jobs - 1 do
   jobs[#jobs + 1] = ARGV[a_jobs + 3 * i]
-  redis.call('HSET', KEYS[16 + i], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 3 * i + 1],
+  redis.call('HSET', KEYS[k_jobs + i], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 3 * i + 1],
     'part', ARGV[a_jobs + 3 * i + 2], 'attempt', 0)
 end
 queue_run(Q, prefix, wf, K.run, runid, jobs, now)
