@@ -120,13 +120,14 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 	if err := e.versions.store(ctx, v); err != nil {
 		return "", false, err
 	}
-	wf = v.wf // the same content; one per version, which the queue keeps its first plan by
+	secrets := wf.Secrets // the caller's: a version's secrets may have been rotated since
+	wf = v.wf             // the same content; one per version, which the queue keeps its first plan by
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return "", false, fmt.Errorf("encoding event: %w", err)
 	}
 	runID := id.New()
-	failure = wf.Secrets.String(failure)
+	failure = secrets.String(failure)
 	got, err := e.q.startOnce(ctx, runID, wf, data, failure, d)
 	if err != nil {
 		return "", false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)

@@ -55,12 +55,14 @@ func (p *Pool) run(r *runState, j *job) *job {
 	switch {
 	case j.unit.part == partJoin:
 		return p.join(r, j)
+	case j.held != nil:
+		// It waited out its delay: it settles as it was (even if committing that kept
+		// failing: the delay itself is done).
+		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held),
+			duration: time.Duration(j.held.DurationMS) * time.Millisecond})
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
-	case j.held != nil:
-		// It waited out its delay: it settles as it was.
-		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held)})
 	case j.unit.part == partStep && step.ForEach != nil:
 		return p.list(r, j, step)
 	}
@@ -122,6 +124,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
 		// job waits, and settles when due.
+		rec.DurationMS = o.duration.Milliseconds() // the attempt's, kept for when it settles
 		waiting := *rec
 		waiting.Status = StatusWaiting
 		if p.persist(r, j, func() error {

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 const parallelSrc = `
@@ -236,6 +238,105 @@ workflow "both" {
 		}
 		if n := b.Client.ZCard(ctx, sh.dead()).Val(); n != 1 {
 			t.Errorf("%d dead letters", n)
+		}
+	})
+}
+
+// Two units of one run that both could not be resumed (their version is gone) end the
+// run once: one dead letter, and the count of unfinished runs back at 0.
+func TestTwoUnitsFailingTheirRunEndItOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet})
+		wf := loadSet(t, &recorder{}, `
+workflow "both" {
+  parallel "p" {
+    step "probe" "x" {
+      value = "x"
+    }
+    step "probe" "y" {
+      value = "y"
+    }
+  }
+}`).Workflow("both")
+		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor("both")
+		jobs, _, err := e.q.lease(ctx, sh, 10)
+		if err != nil || len(jobs) != 2 {
+			t.Fatalf("leased %d, %v", len(jobs), err)
+		}
+		stub := &workflows.Workflow{Name: "both"} // as a process that cannot load the version commits
+		for _, j := range jobs {
+			c := commit{job: j, runID: "run1", wf: stub, record: &Record{Status: StatusFailed, Error: "gone"}, dead: true,
+				plan: &Plan{Status: RunFailed, Error: "step " + j.unit.step + ": gone"}}
+			if _, err := e.q.complete(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if open := b.Client.Get(ctx, sh.open()).Val(); open != "0" {
+			t.Errorf("open runs %s, want 0", open)
+		}
+		if n := b.Client.ZCard(ctx, sh.dead()).Val(); n != 1 {
+			t.Errorf("%d dead letters, want 1", n)
+		}
+	})
+}
+
+// A for_each step of a parallel block that lists its items after a step beside it
+// failed the run starts none of them, and leaves no keys behind.
+func TestListingAfterTheRunEndedStartsNothing(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet})
+		wf := loadSet(t, &recorder{}, `
+workflow "both" {
+  parallel "p" {
+    step "probe" "x" {
+      value = "x"
+    }
+    step "probe" "lines" {
+      for_each = "event.body.items"
+      value    = "v"
+    }
+  }
+}`).Workflow("both")
+		e.versions.add(wf)
+		ev, _ := json.Marshal(event(`{"items": [1, 2, 3]}`))
+		if err := e.q.start(ctx, "run1", wf, ev, ""); err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor("both")
+		jobs, _, err := e.q.lease(ctx, sh, 10)
+		if err != nil || len(jobs) != 2 {
+			t.Fatalf("leased %d, %v", len(jobs), err)
+		}
+		x, lines := jobs[0], jobs[1]
+		if x.unit.step != "x" {
+			x, lines = lines, x
+		}
+		r, err := e.resume(ctx, lines)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := commit{job: x, runID: "run1", wf: wf, record: &Record{Status: StatusFailed, Error: "gone"}, dead: true,
+			plan: &Plan{Status: RunFailed, Error: "step x: gone"}}
+		if _, err := e.q.complete(ctx, failed); err != nil {
+			t.Fatal(err)
+		}
+		step, _ := wf.Step("lines")
+		items, _ := step.Items(r.env)
+		enc, _ := encodeItems(items)
+		listed := commit{job: lines, runID: "run1", wf: wf, plan: r.planWith(lines.unit, nil, itemSetOf(items)), items: enc, listed: true}
+		if _, err := e.q.complete(ctx, listed); err != nil {
+			t.Fatal(err)
+		}
+		if n := b.Client.ZCard(ctx, sh.ready("both")).Val(); n != 0 {
+			t.Errorf("%d jobs queued after the run ended", n)
+		}
+		if n := b.Client.Exists(ctx, sh.items("run1", "lines"), sh.todo("run1", "lines")).Val(); n != 0 {
+			t.Errorf("%d keys of the step's items left with no expiry", n)
 		}
 	})
 }

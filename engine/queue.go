@@ -303,6 +303,9 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	if c.wait > 0 {
 		args = append(args, "w", c.wait.Milliseconds())
 	}
+	if s, _ := c.wf.Step(u.step); u.part == partStep && s != nil && s.Parallel == "" && s.ForEach == nil {
+		args = append(args, "a") // alone in its run: nothing beside it could have ended it
+	}
 	if each != "" {
 		keys = append(keys, sh.items(c.runID, each), sh.results(c.runID, each), sh.todo(c.runID, each))
 		args = append(args, "e", each)
@@ -337,7 +340,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 		args = append(args, "f", len(fields)/2)
 		args = append(args, fields...)
 	}
-	if p.Status.Done() {
+	if p.Status.Done() { // last: its keys are all the rest
 		keys = append(keys, sh.args.dead, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit)
 		for _, k := range ending {
 			keys = append(keys, k)

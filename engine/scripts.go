@@ -55,6 +55,15 @@ func uses(lib, src string) string {
 		}
 		if len(c.names) > 0 {
 			chunks = append(chunks, c)
+			continue
+		}
+		for _, line := range strings.Split(text, "\n") {
+			if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
+				// Code that defines nothing this can see: a blank line inside a function,
+				// or a definition written another way. It would be dropped, and a script
+				// would miss it only when it ran.
+				panic(fmt.Sprintf("lib.lua: a chunk of code defines no local this can see: %q", l))
+			}
 		}
 	}
 	refers := func(text, name string) bool {
@@ -108,7 +117,8 @@ func evalsha(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, cm
 	c := redis.NewCmd(ctx, cmd...)
 	_ = rdb.Process(ctx, c)
 	if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if err := s.Load(ctx, rdb).Err(); err != nil {
+		if load := s.Load(ctx, rdb); load.Err() != nil {
+			c.SetErr(fmt.Errorf("loading the script: %w", load.Err()))
 			return c
 		}
 		c = redis.NewCmd(ctx, cmd...)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -20,5 +21,34 @@ func TestScriptsCarryWhatTheyUse(t *testing.T) {
 	}
 	if strings.Index(got, "function f") > strings.Index(got, "function g") {
 		t.Errorf("not in lib's order:\n%s", got)
+	}
+}
+
+// Every definition of lib.lua that a script's code (or what it carries) uses is among
+// what it carries: a missing one would fail only when the line using it ran.
+func TestEachScriptCarriesEveryDefinitionItUses(t *testing.T) {
+	lib, _ := scriptFiles.ReadFile("scripts/lib.lua")
+	entries, _ := scriptFiles.ReadDir("scripts")
+	comment := regexp.MustCompile(`--[^\n]*`)
+	var names []string
+	for _, m := range definedRE.FindAllStringSubmatch(string(lib), -1) {
+		for _, n := range strings.Split(m[1]+m[2], ",") {
+			names = append(names, strings.TrimSpace(n))
+		}
+	}
+	for _, e := range entries {
+		if e.Name() == "lib.lua" {
+			continue
+		}
+		src, _ := scriptFiles.ReadFile("scripts/" + e.Name())
+		carried := uses(string(lib), string(src))
+		code := comment.ReplaceAllString(string(src)+"\n"+carried, "")
+		for _, n := range names {
+			used := regexp.MustCompile(`\b` + n + `\b`).MatchString(code)
+			defined := regexp.MustCompile(`(?m)^local (function )?[\w, ]*\b` + n + `\b`).MatchString(carried)
+			if used && !defined {
+				t.Errorf("%s uses %s but does not carry it", e.Name(), n)
+			}
+		}
 	}
 }

@@ -24,10 +24,13 @@
 --         j F S ID      a join count F in the run hash goes down; at 0 the join of S,
 --                       job ID, is queued; KEYS: the join job's hash
 --         f M F V ...   M run fields to set; s:NAME fields are records
+--         a             the unit is alone in its run (a step outside any parallel
+--                       block and without for_each): nothing else of the run is in
+--                       flight that could have ended it, so that is not looked for
 --         x S E D R     the run ends here with status S and error E; D '1' sends the job
 --                       to the dead letters; R the retention ms; KEYS: dead letters,
 --                       open count, inflight:<wf>, pending:<wf>, limit:<wf>, then the
---                       keys that expire with the run (the rest)
+--                       keys that expire with the run (all the rest: x comes last)
 local prefix, jobid, token, wf, runid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local lease, duration, rec_field, rec = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local chain, n_next = ARGV[10], tonumber(ARGV[11])
@@ -38,6 +41,7 @@ local wait, each, rec_in_results, todo_op = 0, '', false, ''
 local a_items, n_items, a_todo, n_todo, a_fields, n_fields = 0, -1, 0, 0, 0, 0
 local join_field, join_step, join_job = '', '', ''
 local run_status, run_error, dead, retention, more = '', '', false, 0, {}
+local alone = false
 local a, k = a_next + 3 * n_next, k_next + n_next
 while a <= #ARGV do
   local tag = ARGV[a]
@@ -48,6 +52,8 @@ while a <= #ARGV do
     K.items, K.results, K.todo, k = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
   elseif tag == 'r' then
     rec_in_results, a = true, a + 1
+  elseif tag == 'a' then
+    alone, a = true, a + 1
   elseif tag == 'i' then
     n_items, a_items = tonumber(ARGV[a + 1]), a + 2
     a = a_items + 2 * n_items
@@ -102,10 +108,10 @@ if rec_field ~= '' then
   end
   record(hash, rec_field, now, duration, rec, '')
 end
--- A unit with others beside it (an item, a step of a parallel block) may find its run
--- ended while it ran (one of the others could not go on and failed it): its record is
--- kept, and nothing follows it. A unit alone in its run has no one to end it.
-if join_field ~= '' or todo_op ~= '' then
+-- A unit with others beside it (an item, a step of a parallel block, a for_each
+-- step's listing) may find its run ended while it ran (one of the others could not go
+-- on and failed it): its record is kept, and nothing follows it.
+if not alone then
   local status = redis.call('HGET', K.run, 'status')
   if status == RUN_SUCCEEDED or status == RUN_FAILED then
     redis.call('DEL', K.job)
