@@ -242,6 +242,9 @@ type commit struct {
 // complete commits a unit. When c.chain is set, a next unit is leased to the caller
 // and returned; nil when there is none.
 func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
+	if straight(c) {
+		return q.advance(ctx, c)
+	}
 	sh, p, u := c.job.shard, c.plan, c.job.unit
 	run := sh.run(c.runID)
 	each := "" // the for_each step whose items, results and todo list this touches
@@ -405,6 +408,40 @@ func flag(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// straight reports whether a commit is the straight line's: a step alone in its run
+// (outside parallel blocks, without for_each) that goes on to one next step, leased to
+// the same worker, with nothing else to write. advance.lua commits it.
+func straight(c commit) bool {
+	p, u := c.plan, c.job.unit
+	if u.part != partStep || c.record == nil || !c.chain || c.wait > 0 || c.dead || c.listed ||
+		p.Status != RunRunning || len(p.Start) != 1 || p.Start[0].part != partStep ||
+		p.Join != "" || p.Next != "" || p.Drop != "" || len(p.Todo) > 0 || len(p.Counts) > 0 || len(p.Records) > 0 {
+		return false
+	}
+	s, _ := c.wf.Step(u.step)
+	return s != nil && s.Parallel == "" && s.ForEach == nil
+}
+
+// advance commits a straight commit (see straight) with advance.lua. When the next job
+// exists already it leases nothing and returns nil.
+func (q *queue) advance(ctx context.Context, c commit) (*job, error) {
+	sh, u, next := c.job.shard, c.job.unit, c.plan.Start[0]
+	nextID := next.jobID(c.runID)
+	cmd := getArgs(18)
+	defer putArgs(cmd)
+	cmd = append(cmd, "evalsha", advanceHash, 5, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, sh.args.tokens,
+		sh.job(nextID), c.job.id, c.job.token, c.runID, sh.of(c.wf.Name).name, q.leaseArg, c.duration.Milliseconds(),
+		recordPrefix+u.step, encodeRecord(c.record), nextID, next.step)
+	token, err := evalsha(ctx, q.rdb, advanceScript, cmd).Int64()
+	if err != nil {
+		return nil, scriptError(err)
+	}
+	if token == 0 {
+		return nil, nil
+	}
+	return &job{shard: sh, id: nextID, unit: next, token: strconv.FormatInt(token, 10), attempt: 1}, nil
 }
 
 // retry records a failed attempt of a leased job and queues the job again, due after

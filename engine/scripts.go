@@ -98,6 +98,7 @@ var (
 	startScript     = script("start.lua")
 	leaseScript     = script("lease.lua")
 	completeScript  = script("complete.lua")
+	advanceScript   = script("advance.lua")
 	heartbeatScript = script("heartbeat.lua")
 	releaseScript   = script("release.lua")
 	retryScript     = script("retry.lua")
@@ -107,8 +108,12 @@ var (
 	lastTickScript  = script("lasttick.lua")
 )
 
-// completeHash is the commit script's SHA1, boxed once as a call argument.
-var completeHash any = completeScript.Hash()
+// completeHash and advanceHash are the commit scripts' SHA1s, boxed once as call
+// arguments.
+var (
+	completeHash any = completeScript.Hash()
+	advanceHash  any = advanceScript.Hash()
+)
 
 // evalsha runs an EVALSHA laid out whole by the caller, ["evalsha", hash, number of
 // keys, keys..., args...], loading the script when Redis lost it (a restart, SCRIPT
