@@ -187,14 +187,13 @@ func TestParallelForEachThatCannotList(t *testing.T) {
 	})
 }
 
-// When a unit fails its run while others of it are in flight (it could not be resumed:
-// its version is gone), what those others commit later is kept as their record, and
-// nothing follows: no join, no second end of the run.
-func TestUnitsAfterTheRunEndedStartNothing(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet})
-		wf := loadSet(t, &recorder{}, `
+// bothLeased starts run1 of a workflow whose parallel block "p" runs x and y (then
+// after), and leases the block's two jobs, as two workers would.
+func bothLeased(t *testing.T, b *redistest.Backend) (*Engine, *workflows.Workflow, []*job) {
+	t.Helper()
+	ctx := context.Background()
+	e := New(b.Client, Options{Logger: quiet})
+	wf := loadSet(t, &recorder{}, `
 workflow "both" {
   parallel "p" {
     step "probe" "x" {
@@ -208,14 +207,24 @@ workflow "both" {
     value = "a"
   }
 }`).Workflow("both")
-		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
-			t.Fatal(err)
-		}
+	if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _, err := e.q.lease(ctx, e.q.shardFor("both"), 10)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("leased %d, %v", len(jobs), err)
+	}
+	return e, wf, jobs
+}
+
+// When a unit fails its run while others of it are in flight (it could not be resumed:
+// its version is gone), what those others commit later is kept as their record, and
+// nothing follows: no join, no second end of the run.
+func TestUnitsAfterTheRunEndedStartNothing(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, wf, jobs := bothLeased(t, b)
 		sh := e.q.shardFor("both")
-		jobs, _, err := e.q.lease(ctx, sh, 10)
-		if err != nil || len(jobs) != 2 {
-			t.Fatalf("leased %d, %v", len(jobs), err)
-		}
 		failed := commit{job: jobs[0], runID: "run1", wf: wf, record: &Record{Status: StatusFailed, Error: "gone"}, dead: true,
 			plan: &Plan{Status: RunFailed, Error: "step x: gone"}}
 		if _, err := e.q.complete(ctx, failed); err != nil {
@@ -247,26 +256,8 @@ workflow "both" {
 func TestTwoUnitsFailingTheirRunEndItOnce(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet})
-		wf := loadSet(t, &recorder{}, `
-workflow "both" {
-  parallel "p" {
-    step "probe" "x" {
-      value = "x"
-    }
-    step "probe" "y" {
-      value = "y"
-    }
-  }
-}`).Workflow("both")
-		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
-			t.Fatal(err)
-		}
+		e, _, jobs := bothLeased(t, b)
 		sh := e.q.shardFor("both")
-		jobs, _, err := e.q.lease(ctx, sh, 10)
-		if err != nil || len(jobs) != 2 {
-			t.Fatalf("leased %d, %v", len(jobs), err)
-		}
 		stub := &workflows.Workflow{Name: "both"} // as a process that cannot load the version commits
 		for _, j := range jobs {
 			c := commit{job: j, runID: "run1", wf: stub, record: &Record{Status: StatusFailed, Error: "gone"}, dead: true,
