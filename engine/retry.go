@@ -11,7 +11,7 @@ import (
 // the step has a retry policy with attempts left, and the failure is one another
 // attempt may fix (workflows.Retryable).
 func retryWait(step *workflows.Step, attempt int, o outcome) (time.Duration, bool) {
-	if o.status != "failed" || step.Retry == nil || attempt >= step.Retry.Attempts {
+	if o.status != StatusFailed || step.Retry == nil || attempt >= step.Retry.Attempts {
 		return 0, false
 	}
 	retry, asked := workflows.Retryable(o.err)

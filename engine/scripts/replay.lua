@@ -25,7 +25,7 @@ local status = redis.call('HGET', K.run, 'status')
 if not status then
   return fail(ERR_NOT_FOUND, 'no run ' .. runid)
 end
-if status ~= 'failed' then
+if status ~= RUN_FAILED then
   return fail(ERR_NOT_FAILED, 'the run is ' .. status)
 end
 local now = now_ms()
