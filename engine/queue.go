@@ -354,14 +354,15 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	defer putArgs(cmd)
 	cmd = append(cmd, "evalsha", completeHash, len(keys))
 	cmd = append(append(cmd, keys...), args...)
-	res, err := evalsha(ctx, q.rdb, completeScript, cmd).Slice()
+	reply, err := evalsha(ctx, q.rdb, completeScript, cmd).Result()
 	if err != nil {
 		return nil, scriptError(err)
 	}
-	token, _ := res[0].(int64)
-	if token == 0 {
+	res, ok := reply.([]any) // 0 when nothing was leased to the caller
+	if !ok || len(res) != 6 {
 		return nil, nil
 	}
+	token, _ := res[0].(int64)
 	id, _ := res[1].(string)
 	step, _ := res[2].(string)
 	part, _ := res[3].(string)

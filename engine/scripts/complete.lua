@@ -86,7 +86,7 @@ if redis.call('HGET', K.job, 'token') ~= token then
 end
 local now = now_ms()
 local at = now + wait
-local chained = {0, '', '', '', false, false}
+local chained = 0 -- or {token, job id, step, part, item key, item value} when leased to the caller
 
 -- lease_new makes a job and leases it to the committing worker, skipping the queue,
 -- and returns its token; nil when the job exists already (new_job's rule).
