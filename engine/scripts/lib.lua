@@ -42,12 +42,10 @@ end
 -- is a signal that work may be waiting, not a count of it.
 local function enqueue(Q, wf, job, at)
   redis.call('ZADD', Q.ready, at, job)
-  local cur = redis.call('ZSCORE', Q.due, wf)
-  if not cur or tonumber(cur) > at then
-    redis.call('ZADD', Q.due, at, wf)
+  redis.call('ZADD', Q.due, 'LT', at, wf) -- added, or moved earlier, never later
+  if redis.call('LPUSH', Q.wake, '1') > 64 then
+    redis.call('LTRIM', Q.wake, 0, 63)
   end
-  redis.call('LPUSH', Q.wake, '1')
-  redis.call('LTRIM', Q.wake, 0, 63)
 end
 
 -- new_job writes a job's hash: its run, workflow, step and part ('' for the step, an
