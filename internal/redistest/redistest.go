@@ -52,8 +52,19 @@ func Mini(t testing.TB) *Backend {
 }
 
 // Real starts a redis-server on a free port for the test, with nothing saved to disk.
+//
+// With HOOKFLOW_BENCH_REDIS=host:port, it uses that server instead, and flushes it
+// first: for benchmarks against one long-lived server (docs/performance.md). Never
+// point it at a Redis whose data you keep.
 func Real(t testing.TB) *Backend {
 	t.Helper()
+	if addr := os.Getenv("HOOKFLOW_BENCH_REDIS"); addr != "" {
+		b := backend(t, "redis-server", addr)
+		if err := b.Client.FlushAll(context.Background()).Err(); err != nil {
+			t.Fatalf("HOOKFLOW_BENCH_REDIS=%s: %v", addr, err)
+		}
+		return b
+	}
 	return startReal(t, "--save", "", "--appendonly", "no")
 }
 
