@@ -21,25 +21,6 @@ import (
 // These tests run hookflow as the separate process it is in production, and kill it
 // (or its Redis) with SIGKILL while runs are in flight.
 
-// relaySrc is a two-step workflow; each step calls the downstream API.
-const relaySrc = `
-workflow "relay" {
-  trigger "webhook" {
-    path = "/relay"
-  }
-
-  step "http" "a" {
-    url  = "${env("FAULT_API")}/a"
-    json = { n = "{{ event.body.n }}" }
-  }
-
-  step "http" "b" {
-    url  = "${env("FAULT_API")}/b"
-    json = { n = "{{ event.body.n }}" }
-  }
-}
-`
-
 // fire posts n webhooks from 32 senders and returns the ids of the runs answered 202.
 // Every other answer must be 503 with Retry-After, or a refused connection.
 func fire(t *testing.T, url string, n int, next func() int) []string {
@@ -93,59 +74,24 @@ func counter() func() int {
 	return func() int { return int(n.Add(1) - 1) }
 }
 
-// waitAll waits until every run has finished, and fails t if one failed.
-func waitAll(t *testing.T, rdb *redis.Client, ids []string, within time.Duration) {
-	t.Helper()
-	pending := ids
-	defer func() { // runs when Eventually gives up too
-		if len(pending) > 0 {
-			t.Logf("%d of %d runs not finished, e.g. %s", len(pending), len(ids), pending[0])
-		}
-	}()
-	testutil.Eventually(t, within, fmt.Sprintf("%d runs finished", len(ids)), func() bool {
-		pipe := rdb.Pipeline()
-		cmds := make([]*redis.StringCmd, len(pending))
-		for i, id := range pending {
-			cmds[i] = pipe.HGet(context.Background(), "{hf:0}:run:"+id, "status")
-		}
-		pipe.Exec(context.Background())
-		var still []string
-		for i, c := range cmds {
-			switch c.Val() {
-			case "succeeded":
-			case "failed":
-				msg, _ := rdb.HGet(context.Background(), "{hf:0}:run:"+pending[i], "error").Result()
-				t.Fatalf("run %s failed: %s", pending[i], msg)
-			case "":
-				t.Fatalf("run %s was answered 202 but is not in Redis", pending[i])
-			default:
-				still = append(still, pending[i])
-			}
-		}
-		pending = still
-		return len(pending) == 0
-	})
-}
-
 // checkDelivered checks the downstream saw both steps of every run, and that repeats
 // are few: at most maxRepeats, one per step in flight when a process died. Unless
 // unanswered is set, the downstream saw no run that was not answered 202.
-func checkDelivered(t *testing.T, s *sink, ids []string, maxRepeats int, unanswered bool) {
+func checkDelivered(t *testing.T, s *testutil.Sink, ids []string, maxRepeats int, unanswered bool) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	calls := s.Keys()
 	repeats := 0
 	for _, id := range ids {
 		for _, step := range []string{"a", "b"} {
-			n := s.calls[id+":"+step]
+			n := calls[id+":"+step]
 			if n == 0 {
 				t.Fatalf("step %s of run %s never reached the API", step, id)
 			}
 			repeats += n - 1
 		}
 	}
-	if extra := len(s.calls) - 2*len(ids); extra != 0 && !unanswered {
-		t.Errorf("the API saw %d keys for %d runs of 2 steps", len(s.calls), len(ids))
+	if extra := len(calls) - 2*len(ids); extra != 0 && !unanswered {
+		t.Errorf("the API saw %d keys for %d runs of 2 steps", len(calls), len(ids))
 	} else if extra != 0 {
 		t.Logf("%d steps of runs whose webhook was not answered 202 (Redis went down between queueing the run and the answer): the sender retries those, so they may run twice, never zero times", extra)
 	}
@@ -167,40 +113,40 @@ func checkQuiet(t *testing.T, rdb *redis.Client) {
 }
 
 func writeRelay(t *testing.T) string {
-	return writeWorkflow(t, "relay.hcl", relaySrc)
+	return writeWorkflow(t, "relay.hcl", testutil.RelaySrc)
 }
 
 func TestKillDuringRunsLosesNothing(t *testing.T) {
 	b := redistest.Real(t)
 	// 64 workers on steps of 20ms finish about 3,200 steps a second: slower than
 	// webhooks arrive, so most runs are queued or in flight at the kill.
-	api := newSink(t, 20*time.Millisecond)
-	dir := writeRelay(t)
-	p := startProc(t, dir, b.URL, api.srv.URL)
+	api := testutil.NewSink(t, 20*time.Millisecond)
+	dir := testutil.WriteRelay(t)
+	p := startProc(t, dir, b.URL, api.URL)
 	const runs = 2000
 	ids := fire(t, "http://"+p.public+"/hooks/relay", runs, counter())
 	if len(ids) != runs {
 		t.Fatalf("%d of %d webhooks accepted", len(ids), runs)
 	}
 	p.kill()
-	if done := api.total.Load(); done >= 2*runs {
+	if done := api.Total(); done >= 2*runs {
 		t.Fatalf("every step ran before the kill (%d); nothing was in flight", done)
 	}
 	leased := b.Client.ZCard(context.Background(), "{hf:0}:leases").Val()
-	t.Logf("killed with %d of %d steps done, %d leased", api.total.Load(), 2*runs, leased)
+	t.Logf("killed with %d of %d steps done, %d leased", api.Total(), 2*runs, leased)
 
-	startProc(t, dir, b.URL, api.srv.URL)
-	waitAll(t, b.Client, ids, 60*time.Second)
+	startProc(t, dir, b.URL, api.URL)
+	testutil.WaitRuns(t, b.Client, ids, 60*time.Second)
 	checkDelivered(t, api, ids, int(leased), false)
 	checkQuiet(t, b.Client)
 }
 
 func TestSecondEngineFinishesAKilledEnginesRuns(t *testing.T) {
 	b := redistest.Real(t)
-	api := newSink(t, 5*time.Millisecond)
-	dir := writeRelay(t)
-	doomed := startProc(t, dir, b.URL, api.srv.URL)
-	survivor := startProc(t, dir, b.URL, api.srv.URL)
+	api := testutil.NewSink(t, 5*time.Millisecond)
+	dir := testutil.WriteRelay(t)
+	doomed := startProc(t, dir, b.URL, api.URL)
+	survivor := startProc(t, dir, b.URL, api.URL)
 	const runs = 600
 	next := counter()
 	var ids []string
@@ -220,9 +166,9 @@ func TestSecondEngineFinishesAKilledEnginesRuns(t *testing.T) {
 	if len(ids) != runs {
 		t.Fatalf("%d of %d webhooks accepted", len(ids), runs)
 	}
-	testutil.Eventually(t, 30*time.Second, "100 calls to the API", func() bool { return api.total.Load() >= 100 })
+	testutil.Eventually(t, 30*time.Second, "100 calls to the API", func() bool { return api.Total() >= 100 })
 	doomed.kill()
-	waitAll(t, b.Client, ids, 60*time.Second)
+	testutil.WaitRuns(t, b.Client, ids, 60*time.Second)
 	checkDelivered(t, api, ids, 64, false)
 	checkQuiet(t, b.Client)
 }
@@ -231,9 +177,9 @@ func TestSecondEngineFinishesAKilledEnginesRuns(t *testing.T) {
 // 503 with Retry-After, never 2xx; every webhook answered 202 ends in a finished run.
 func TestRedisRestartLosesNoAcceptedEvent(t *testing.T) {
 	b := redistest.Durable(t)
-	api := newSink(t, time.Millisecond)
-	dir := writeRelay(t)
-	p := startProc(t, dir, b.URL, api.srv.URL)
+	api := testutil.NewSink(t, time.Millisecond)
+	dir := testutil.WriteRelay(t)
+	p := startProc(t, dir, b.URL, api.URL)
 
 	stop := make(chan struct{})
 	var ids []string
@@ -274,7 +220,7 @@ func TestRedisRestartLosesNoAcceptedEvent(t *testing.T) {
 	if len(ids) < 100 {
 		t.Fatalf("only %d webhooks accepted", len(ids))
 	}
-	waitAll(t, b.Client, ids, 60*time.Second)
+	testutil.WaitRuns(t, b.Client, ids, 60*time.Second)
 	checkDelivered(t, api, ids, 2*64, true)
 	checkQuiet(t, b.Client)
 }

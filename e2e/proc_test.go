@@ -6,12 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,41 +106,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// sink is the downstream API: it records each call's Idempotency-Key and takes a
-// little time, so that steps are in flight when a process dies.
-type sink struct {
-	mu    sync.Mutex
-	calls map[string]int // Idempotency-Key -> calls
-	total atomic.Int64
-	srv   *httptest.Server
-}
-
-func newSink(t *testing.T, latency time.Duration) *sink {
-	s := &sink{calls: map[string]int{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		time.Sleep(latency) // the API's own time to answer
-		s.mu.Lock()
-		s.calls[r.Header.Get("Idempotency-Key")]++
-		s.mu.Unlock()
-		s.total.Add(1)
-		w.Write([]byte(`{}`))
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-// keys returns a copy of the calls by Idempotency-Key.
-func (s *sink) keys() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, n := range s.calls {
-		out[k] = n
-	}
-	return out
 }
 
 // writeWorkflow writes src as name in a new directory and returns the directory.

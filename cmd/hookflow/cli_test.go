@@ -296,9 +296,9 @@ func TestWorkerCommand(t *testing.T) {
 
 	// A worker runs the steps of runs another process started.
 	b := redistest.Real(t)
-	api := newSink(t, 0)
-	t.Setenv("FAULT_API", api.srv.URL)
-	dir := writeRelay(t)
+	api := testutil.NewSink(t, 0)
+	t.Setenv("FAULT_API", api.URL)
+	dir := testutil.WriteRelay(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logs syncWriter
@@ -312,7 +312,7 @@ func TestWorkerCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitAll(t, b.Client, []string{id}, 10*time.Second)
+	testutil.WaitRuns(t, b.Client, []string{id}, 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("worker: %v\n%s", err, logs.w)

@@ -317,10 +317,10 @@ func TestWebhooksWhileShuttingDown(t *testing.T) {
 // The same delivery posted 50 times at once starts one run, on the real engine.
 func TestDedupeUnderConcurrency(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		api := newSink(t, 0)
-		t.Setenv("FAULT_API", api.srv.URL)
+		api := testutil.NewSink(t, 0)
+		t.Setenv("FAULT_API", api.URL)
 		dir := t.TempDir()
-		src := strings.Replace(relaySrc, `path = "/relay"`, "path   = \"/relay\"\n    dedupe = \"{{ event.headers['x-delivery'] }}\"", 1)
+		src := strings.Replace(testutil.RelaySrc, `path = "/relay"`, "path   = \"/relay\"\n    dedupe = \"{{ event.headers['x-delivery'] }}\"", 1)
 		if err := os.WriteFile(filepath.Join(dir, "relay.hcl"), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -368,7 +368,7 @@ func TestDedupeUnderConcurrency(t *testing.T) {
 		for id := range ids {
 			waitRun(t, "http://"+s.adminAddr+"/api/v1/runs/"+id)
 		}
-		if n := api.total.Load(); n != 2 {
+		if n := api.Total(); n != 2 {
 			t.Errorf("the API got %d calls, want the one run's 2 steps", n)
 		}
 	})
