@@ -32,6 +32,11 @@ func script(name string) *redis.Script {
 	return redis.NewScript(uses(string(lib), string(src)) + "\n" + string(src))
 }
 
+// notWord splits a text into its identifiers (and numbers).
+func notWord(r rune) bool {
+	return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+}
+
 // definedRE finds the names a chunk of lib.lua defines: local functions and locals.
 var definedRE = regexp.MustCompile(`(?m)^local (?:function (\w+)|([\w, ]+) =)`)
 
@@ -66,18 +71,18 @@ func uses(lib, src string) string {
 			}
 		}
 	}
-	refers := func(text, name string) bool {
-		return regexp.MustCompile(`\b` + regexp.QuoteMeta(name) + `\b`).MatchString(text)
-	}
 	for pending := []string{src}; len(pending) > 0; {
-		text := pending[0]
+		words := map[string]bool{}
+		for _, w := range strings.FieldsFunc(pending[0], notWord) {
+			words[w] = true
+		}
 		pending = pending[1:]
 		for _, c := range chunks {
 			if c.used {
 				continue
 			}
 			for _, n := range c.names {
-				if refers(text, n) {
+				if words[n] {
 					c.used = true
 					pending = append(pending, c.text)
 					break
