@@ -112,10 +112,6 @@ func checkQuiet(t *testing.T, rdb *redis.Client) {
 	}
 }
 
-func writeRelay(t *testing.T) string {
-	return writeWorkflow(t, "relay.hcl", testutil.RelaySrc)
-}
-
 func TestKillDuringRunsLosesNothing(t *testing.T) {
 	b := redistest.Real(t)
 	// 64 workers on steps of 20ms finish about 3,200 steps a second: slower than
