@@ -275,3 +275,23 @@ func TestStartRefusedPastTheHighWaterMark(t *testing.T) {
 		}
 	})
 }
+
+// A job that cannot be read holds up no other job of its lease batch.
+func TestLeaseSkipsAJobItCannotRead(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet})
+		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		for _, id := range []string{"run1", "run2"} {
+			if err := e.q.start(ctx, id, wf, []byte(`{}`), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sh := e.q.shardFor("chain")
+		b.Client.HSet(ctx, sh.job("run1:first"), "part", "not-a-part")
+		jobs, _, err := e.q.lease(ctx, sh, 10)
+		if err == nil || len(jobs) != 1 || jobs[0].id != "run2:first" {
+			t.Errorf("leased %d jobs (%v), error %v: want run2's, and an error for run1's", len(jobs), jobs, err)
+		}
+	})
+}

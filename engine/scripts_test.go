@@ -52,3 +52,14 @@ func TestEachScriptCarriesEveryDefinitionItUses(t *testing.T) {
 		}
 	}
 }
+
+// Code in lib.lua that defines nothing uses() can see is refused when the scripts
+// load, rather than dropped and missed only when a script runs.
+func TestUsesRefusesCodeItCannotSee(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("a chunk of code without a definition was let through")
+		}
+	}()
+	uses("local function f()\n  return 1\n\n  -- a blank line inside f\nend", "return f()")
+}
