@@ -242,8 +242,11 @@ type commit struct {
 // complete commits a unit. When c.chain is set, a next unit is leased to the caller
 // and returned; nil when there is none.
 func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
-	if straight(c) {
+	switch {
+	case straight(c):
 		return q.advance(ctx, c)
+	case last(c):
+		return nil, q.finish(ctx, c)
 	}
 	sh, p, u := c.job.shard, c.plan, c.job.unit
 	run := sh.run(c.runID)
@@ -423,6 +426,39 @@ func straight(c commit) bool {
 	}
 	s, _ := c.wf.Step(u.step)
 	return s != nil && s.Parallel == "" && s.ForEach == nil
+}
+
+// last reports whether a commit ends a straight run: a step alone in its run that
+// ends it, with nothing else to write, no job to dead-letter and no for_each keys to
+// expire. finish.lua commits it.
+func last(c commit) bool {
+	p, u := c.plan, c.job.unit
+	if u.part != partStep || c.record == nil || c.dead || c.listed || !p.Status.Done() || len(p.Start) > 0 ||
+		p.Join != "" || p.Next != "" || p.Drop != "" || len(p.Todo) > 0 || len(p.Counts) > 0 || len(p.Records) > 0 {
+		return false
+	}
+	s, _ := c.wf.Step(u.step)
+	if s == nil || s.Parallel != "" || s.ForEach != nil {
+		return false
+	}
+	for _, st := range c.wf.Steps {
+		if st.ForEach != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// finish commits the end of a straight run (see last) with finish.lua.
+func (q *queue) finish(ctx context.Context, c commit) error {
+	sh, wk := c.job.shard, c.job.shard.of(c.wf.Name)
+	cmd := getArgs(24)
+	defer putArgs(cmd)
+	cmd = append(cmd, "evalsha", finishHash, 10, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, wk.args.ready,
+		sh.args.due, sh.args.wake, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit,
+		sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, c.duration.Milliseconds(),
+		recordPrefix+c.job.unit.step, encodeRecord(c.record), string(c.plan.Status), c.plan.Error, q.retentionArg)
+	return scriptError(evalsha(ctx, q.rdb, finishScript, cmd).Err())
 }
 
 // advance commits a straight commit (see straight) with advance.lua. When the next job

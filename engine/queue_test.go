@@ -79,8 +79,21 @@ func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
 			t.Error("the chained job should be leased")
 		}
 
-		// The last step ends the run and clears its jobs and leases.
-		c = commit{job: next, runID: "run1", wf: wf, record: &Record{Status: StatusSucceeded}, plan: &Plan{Status: RunSucceeded}}
+		// The last step ends the run (finish.lua) and clears its jobs and leases; a
+		// stale holder of it is refused there too.
+		staleLast := *next
+		staleLast.token = "999999"
+		c = commit{job: &staleLast, runID: "run1", wf: wf, record: &Record{Status: StatusSucceeded}, plan: &Plan{Status: RunSucceeded}}
+		if !last(c) {
+			t.Fatal("the run's last commit is not the straight line's end")
+		}
+		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {
+			t.Fatalf("stale last commit: %v", err)
+		}
+		if st := b.Client.HGet(ctx, sh.run("run1"), "status").Val(); st != "running" {
+			t.Errorf("a stale last commit left the run %q", st)
+		}
+		c.job = next
 		if _, err := e.q.complete(ctx, c); err != nil {
 			t.Fatal(err)
 		}

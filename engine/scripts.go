@@ -104,6 +104,7 @@ var (
 	leaseScript     = script("lease.lua")
 	completeScript  = script("complete.lua")
 	advanceScript   = script("advance.lua")
+	finishScript    = script("finish.lua")
 	heartbeatScript = script("heartbeat.lua")
 	releaseScript   = script("release.lua")
 	retryScript     = script("retry.lua")
@@ -113,11 +114,12 @@ var (
 	lastTickScript  = script("lasttick.lua")
 )
 
-// completeHash and advanceHash are the commit scripts' SHA1s, boxed once as call
-// arguments.
+// completeHash, advanceHash and finishHash are the commit scripts' SHA1s, boxed once
+// as call arguments.
 var (
 	completeHash any = completeScript.Hash()
 	advanceHash  any = advanceScript.Hash()
+	finishHash   any = finishScript.Hash()
 )
 
 // evalsha runs an EVALSHA laid out whole by the caller, ["evalsha", hash, number of

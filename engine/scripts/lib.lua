@@ -106,10 +106,12 @@ end
 -- queue_run queues the first jobs of a run that holds no worker: at once when the run
 -- holds a slot of its workflow, or there is no limit and no run waiting; else the run
 -- gets in line, behind the runs waiting longer, for a slot. Every run in flight holds
--- a slot, limit or none, so that a limit set again counts the runs already going.
-local function queue_run(Q, prefix, wf, run, runid, jobs, now)
-  if redis.call('ZSCORE', Q.inflight, runid) or
-      (limit(Q) == 0 and redis.call('EXISTS', Q.pending) == 0) then
+-- a slot, limit or none, so that a limit set again counts the runs already going. A
+-- start passes is_new (a new run holds no slot) and max, the limit it has just set;
+-- other callers pass neither, and both are read.
+local function queue_run(Q, prefix, wf, run, runid, jobs, now, is_new, max)
+  if (not is_new and redis.call('ZSCORE', Q.inflight, runid)) or
+      ((max or limit(Q)) == 0 and redis.call('EXISTS', Q.pending) == 0) then
     redis.call('ZADD', Q.inflight, now, runid)
     for _, job in ipairs(jobs) do
       enqueue(Q, wf, job, now)

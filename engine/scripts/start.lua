@@ -109,5 +109,5 @@ for i = 0, n_jobs - 1 do
   redis.call('HSET', KEYS[k_jobs + i], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 3 * i + 1],
     'part', ARGV[a_jobs + 3 * i + 2], 'attempt', 0)
 end
-queue_run(Q, prefix, wf, K.run, runid, jobs, now)
+queue_run(Q, prefix, wf, K.run, runid, jobs, now, true, concurrency)
 return 1
