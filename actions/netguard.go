@@ -73,6 +73,7 @@ var blocked = []struct {
 var (
 	nat64     = netip.MustParsePrefix("64:ff9b::/96")
 	sixToFour = netip.MustParsePrefix("2002::/16")
+	siit      = netip.MustParsePrefix("::ffff:0:0:0/96") // IPv4-translated (RFC 2765): ::ffff:0:a.b.c.d
 )
 
 // Check returns a *BlockedError when addr may not be dialed.
@@ -102,7 +103,7 @@ func (g *Guard) Check(addr netip.Addr) error {
 func embeddedV4(addr netip.Addr) (netip.Addr, bool) {
 	b := addr.As16()
 	switch {
-	case nat64.Contains(addr):
+	case nat64.Contains(addr), siit.Contains(addr):
 		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
 	case sixToFour.Contains(addr):
 		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true

@@ -14,6 +14,10 @@ func TestGuard(t *testing.T) {
 		"fe80::1", "ff02::1", "::", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
 		"64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "2002:7f00:1::", "2002:a00:1::", "::127.0.0.1",
 		"::1%lo", "fe80::1%eth0", "fd00::1%1", "fec0::1",
+		// IPv4-translated (SIIT), local-use NAT64, Teredo and IPv4-compatible forms of
+		// loopback and private addresses.
+		"::ffff:0:7f00:1", "::ffff:0:a00:1", "::ffff:0:a9fe:a9fe", "64:ff9b:1::7f00:1",
+		"2001:0:4136:e378:8000:63bf:80ff:fffe", "::7f00:1", "::a00:1",
 	}
 	for _, s := range refused {
 		err := g.Check(netip.MustParseAddr(s))
@@ -26,7 +30,7 @@ func TestGuard(t *testing.T) {
 	if errors.As(g.Check(netip.MustParseAddr("::1")), &be) && be.Reason != "loopback" {
 		t.Errorf("::1 reported as %q", be.Reason)
 	}
-	allowed := []string{"8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::"}
+	allowed := []string{"8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::", "::ffff:0:808:808"}
 	for _, s := range allowed {
 		if err := g.Check(netip.MustParseAddr(s)); err != nil {
 			t.Errorf("%s: %v, want allowed", s, err)
