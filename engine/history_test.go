@@ -123,7 +123,8 @@ func newestFirst(runs []RunSummary) bool {
 	})
 }
 
-// Runs past the retention leave the history indexes when a pool trims them.
+// Runs past the retention leave the history indexes when a pool trims them, and dead
+// letters past it leave the dead letters (and so the dead-letter gauge falls).
 func TestTrimDropsRunsPastTheRetention(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
@@ -131,14 +132,14 @@ func TestTrimDropsRunsPastTheRetention(t *testing.T) {
 		sh := e.q.shardFor("a")
 		now := time.Now().UnixMilli()
 		old, kept := float64(now-8*24*time.Hour.Milliseconds()), float64(now-time.Hour.Milliseconds())
-		for _, key := range []string{sh.runs(), sh.runsOf("a")} {
+		for _, key := range []string{sh.runs(), sh.runsOf("a"), sh.dead()} {
 			b.Client.ZAdd(ctx, key, redis.Z{Score: old, Member: "old"}, redis.Z{Score: kept, Member: "kept"})
 		}
 		b.Client.SAdd(ctx, sh.workflows(), "a") // as start.lua does
 		if err := e.q.trim(ctx); err != nil {
 			t.Fatal(err)
 		}
-		for _, key := range []string{sh.runs(), sh.runsOf("a")} {
+		for _, key := range []string{sh.runs(), sh.runsOf("a"), sh.dead()} {
 			if got := b.Client.ZRange(ctx, key, 0, -1).Val(); fmt.Sprint(got) != "[kept]" {
 				t.Errorf("%s holds %v, want [kept]", key, got)
 			}
