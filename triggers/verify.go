@@ -307,12 +307,13 @@ func (s *basicScheme) verify(h http.Header, _ []byte, _ time.Time) error {
 	return nil
 }
 
-// bearerScheme is Authorization: Bearer <token>.
+// bearerScheme is Authorization: Bearer <token>. The scheme's name is matched in any
+// case, as HTTP's authentication schemes are (RFC 9110, 11.1).
 type bearerScheme struct{ tokens []string }
 
 func (s *bearerScheme) verify(h http.Header, _ []byte, _ time.Time) error {
-	token, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
-	if !ok {
+	scheme, token, ok := strings.Cut(h.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return verifyFailed("no bearer token")
 	}
 	if !anyEqual(token, s.tokens) {

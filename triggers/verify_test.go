@@ -165,7 +165,7 @@ func TestVerifyBasicAndBearer(t *testing.T) {
 		}
 	}
 	bearer := buildVerifier(t, `verify "bearer" { tokens = ["token-one", "token-two"] }`)
-	for value, ok := range map[string]bool{"Bearer token-one": true, "Bearer token-two": true, "Bearer token-3": false, "token-one": false, "": false, "Bearer ": false} {
+	for value, ok := range map[string]bool{"Bearer token-one": true, "Bearer token-two": true, "bearer token-one": true, "BEARER token-two": true, "Bearer token-3": false, "token-one": false, "": false, "Bearer ": false, "Basic token-one": false, "Bearertoken-one": false} {
 		if err := bearer.verify(header("Authorization", value), nil, time.Now()); (err == nil) != ok {
 			t.Errorf("bearer %q: %v", value, err)
 		}

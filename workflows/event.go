@@ -76,7 +76,7 @@ var ErrBody = errors.New("malformed body")
 var ErrNotText = errors.New("body is not text")
 
 // ParseBody parses a request body by its content type:
-//   - JSON (application/json, anything+json): parsed, or ErrBody.
+//   - JSON (application/json, anything+json): parsed, or ErrBody (invalid UTF-8 too).
 //   - form (application/x-www-form-urlencoded): an object of fields; a field given
 //     twice becomes a list. A form body that is valid JSON is read as JSON, because
 //     that is what `curl -d '{...}'` sends.
@@ -98,13 +98,18 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 	}
 	switch {
 	case media == "application/json" || strings.HasSuffix(media, "+json"):
+		if !utf8.Valid(raw) {
+			// Decoding would put U+FFFD in its place: event.raw would not be what was
+			// signed, nor event.body what was sent.
+			return nil, fmt.Errorf("%w: JSON that is not valid UTF-8 (RFC 8259 requires it)", ErrBody)
+		}
 		v, err := DecodeJSON(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBody, err)
 		}
 		return v, nil
 	case media == "application/x-www-form-urlencoded":
-		if looksLikeJSON(raw) {
+		if looksLikeJSON(raw) && utf8.Valid(raw) {
 			if v, err := DecodeJSON(raw); err == nil {
 				return v, nil
 			}
@@ -113,9 +118,12 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: form: %v", ErrBody, err)
 		}
+		if !utf8.Valid(raw) || !formUTF8(fields) {
+			return nil, fmt.Errorf("%w: form fields that are not valid UTF-8", ErrBody)
+		}
 		return formValue(fields), nil
 	case media == "":
-		if looksLikeJSON(raw) {
+		if looksLikeJSON(raw) && utf8.Valid(raw) {
 			if v, err := DecodeJSON(raw); err == nil {
 				return v, nil
 			}
@@ -133,6 +141,21 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 func looksLikeJSON(raw []byte) bool {
 	t := bytes.TrimLeft(raw, " \t\r\n")
 	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+// formUTF8 reports whether every name and value of a form, percent-decoded, is UTF-8.
+func formUTF8(fields url.Values) bool {
+	for k, vs := range fields {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // formValue turns repeated fields into lists and single ones into strings, the shape

@@ -49,9 +49,22 @@ func TestParseBodyErrors(t *testing.T) {
 		{"application/json;;", `{}`},
 		{"application/json", `{"total": 1e400}`},
 		{"application/json", `[1, -1e309]`},
+		{"application/json", "{\"name\": \"caf\xe9\"}"}, // Latin-1, not UTF-8
+		{"application/cloudevents+json", "[\"\xff\"]"},
+		{"application/x-www-form-urlencoded", "name=caf%E9"},
 	} {
 		if _, err := ParseBody(tt.contentType, []byte(tt.body)); !errors.Is(err, ErrBody) {
 			t.Errorf("ParseBody(%q, %.20q) = %v, want ErrBody", tt.contentType, tt.body, err)
+		}
+	}
+}
+
+// A JSON-looking body that is not UTF-8, sent without a JSON content type, is not
+// read as JSON (which would replace its bytes): it is refused as not text.
+func TestParseBodyNotUTF8(t *testing.T) {
+	for _, ct := range []string{"", "application/x-www-form-urlencoded"} {
+		if _, err := ParseBody(ct, []byte("{\"a\": \"\xff\"}")); !errors.Is(err, ErrNotText) && !errors.Is(err, ErrBody) {
+			t.Errorf("content type %q: %v, want it refused", ct, err)
 		}
 	}
 }
