@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -223,24 +222,10 @@ func (r *Record) view(name, path string) StepRun {
 	return sr
 }
 
-// credentialWords mark header names whose values are credentials: authorization,
-// cookies, API keys, signatures. The admin API never shows those values. Later steps
-// still read them; only the run's record is redacted.
-var credentialWords = []string{"auth", "cookie", "session", "token", "secret", "password", "passwd",
-	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "private-key"}
-
-const redacted = "[redacted]"
+const redacted = workflows.Redacted
 
 // IsCredentialHeader reports whether a header's value is a credential, never shown.
-func IsCredentialHeader(name string) bool {
-	name = strings.ToLower(name)
-	for _, w := range credentialWords {
-		if strings.Contains(name, w) {
-			return true
-		}
-	}
-	return false
-}
+func IsCredentialHeader(name string) bool { return workflows.IsCredentialName(name) }
 
 // redactOutput hides credential headers in a step output shaped like an http step's.
 func redactOutput(out any) any {
@@ -260,9 +245,12 @@ func redactOutput(out any) any {
 	return m
 }
 
+// eventView is an event as the history shows it: credential headers (kept by events of
+// older versions) and body fields named as credentials are [redacted]. Steps read the
+// body as it came.
 func eventView(ev *workflows.Event) *EventView {
 	v := &EventView{ID: ev.ID, Trigger: ev.Trigger, ReceivedAt: ev.ReceivedAt, Method: ev.Method,
-		Path: ev.Path, Body: ev.Body, Headers: map[string]string{}}
+		Path: ev.Path, Body: workflows.RedactCredentialFields(ev.Body), Headers: map[string]string{}}
 	for k, val := range ev.Headers {
 		if IsCredentialHeader(k) {
 			val = redacted

@@ -20,7 +20,17 @@ func TestViewsRedactCredentials(t *testing.T) {
 		"idempotency-key":       "r:s",
 		"x-github-delivery":     "d1",
 	}}
+	ev.Body = map[string]any{"user": "ada", "password": "p4ss", "auth": map[string]any{"refresh_token": "rt"},
+		"items": []any{map[string]any{"api_key": "k", "sku": "A1"}}}
 	v := eventView(ev)
+	wantBody := map[string]any{"user": "ada", "password": redacted, "auth": redacted,
+		"items": []any{map[string]any{"api_key": redacted, "sku": "A1"}}}
+	if !reflect.DeepEqual(v.Body, wantBody) {
+		t.Errorf("body %#v", v.Body)
+	}
+	if ev.Body.(map[string]any)["password"] != "p4ss" {
+		t.Error("the view changed the event that steps read")
+	}
 	for name, want := range map[string]string{
 		"authorization": redacted, "x-hub-signature-256": redacted, "x-shopify-hmac-sha256": redacted,
 		"x-auth-key": redacted, "x-api-key": redacted, "cookie": redacted,

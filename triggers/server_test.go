@@ -251,6 +251,39 @@ func TestWebhookStartsARun(t *testing.T) {
 	}
 }
 
+// An event keeps no credential the sender put in a header: it is stored, and shown,
+// as [redacted]; other headers are kept as sent.
+func TestWebhookEventKeepsNoCredentialHeader(t *testing.T) {
+	srv, starter := serveHooks(t, "any.hcl", `
+workflow "any" {
+  trigger "webhook" {
+    path = "/any"
+  }
+}`)
+	req, _ := http.NewRequest("POST", srv.URL+"/hooks/any", strings.NewReader(`{"a": 1}`))
+	req.Header.Set("Content-Type", "application/json")
+	for _, h := range []string{"Authorization", "X-Api-Key", "X-Acme-Token", "Cookie", "X-Hub-Signature-256", "X-Session-Id"} {
+		req.Header.Set(h, "canary-in-"+h)
+	}
+	req.Header.Set("X-Request-Id", "r-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	ev := starter.events["any"][0]
+	data, _ := json.Marshal(ev)
+	if strings.Contains(string(data), "canary") {
+		t.Errorf("the event keeps a credential: %s", data)
+	}
+	if ev.Headers["x-api-key"] != workflows.Redacted || ev.Headers["x-request-id"] != "r-1" {
+		t.Errorf("headers %v", ev.Headers)
+	}
+}
+
 func TestWebhookSeveralWorkflowsOnOnePath(t *testing.T) {
 	srv, starter := newTestServer(t)
 	a := send(t, "POST", srv.URL+"/hooks/stripe", "application/json", []byte(`{"type": "payment_intent.succeeded", "also_refund": true}`))

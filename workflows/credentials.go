@@ -1,0 +1,46 @@
+package workflows
+
+import "strings"
+
+// credentialWords mark names whose values are credentials: authorization, cookies,
+// sessions, API keys, tokens, passwords, signatures.
+var credentialWords = []string{"auth", "cookie", "session", "token", "secret", "password", "passwd",
+	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "access_key", "private-key", "private_key"}
+
+// IsCredentialName reports whether a header or field name says its value is a
+// credential (x-api-key, x-hub-signature-256, refresh_token, password). Incoming
+// webhooks keep no such header, and the run history never shows such a value.
+func IsCredentialName(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range credentialWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactCredentialFields returns a copy of v in which the value of every object field
+// whose name is a credential's (see IsCredentialName), at any depth, is [redacted]. v
+// is not changed.
+func RedactCredentialFields(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			if IsCredentialName(k) {
+				out[k] = Redacted
+			} else {
+				out[k] = RedactCredentialFields(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = RedactCredentialFields(e)
+		}
+		return out
+	}
+	return v
+}
