@@ -314,6 +314,68 @@ func TestWebhooksWhileShuttingDown(t *testing.T) {
 	}
 }
 
+// SIGTERM's drain: while a step in progress finishes, the webhook listener keeps
+// answering new webhooks, on new connections, 503 with Retry-After (a refused
+// connection is not retried by every sender) until the step in progress has finished.
+func TestWebhooksAnswer503UntilTheDrainEnds(t *testing.T) {
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(held) })
+		<-release
+	}))
+	defer api.Close()
+	var released sync.Once
+	free := func() { released.Do(func() { close(release) }) }
+	defer free()
+	t.Setenv("FAULT_API", api.URL)
+	cfg := serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := postJSON(t, "http://"+s.publicAddr+"/hooks/relay", `{"n": 1}`); status != http.StatusAccepted {
+		t.Fatalf("before the drain: %d", status)
+	}
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step never reached the API")
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.shutdown() }()
+
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	post := func() (*http.Response, error) {
+		return fresh.Post("http://"+s.publicAddr+"/hooks/relay", "application/json", strings.NewReader(`{"n": 2}`))
+	}
+	testutil.Eventually(t, 5*time.Second, "webhooks answered 503 during the drain", func() bool {
+		resp, err := post()
+		if err != nil {
+			t.Fatalf("a webhook during the drain: %v, want a 503", err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	for range 3 { // and so on, each on a new connection, while the step holds the drain
+		resp, err := post()
+		if err != nil {
+			t.Fatalf("a webhook during the drain: %v, want a 503", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("during the drain: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	free()
+	if err := <-done; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	if _, err := post(); err == nil {
+		t.Error("the listener still answers after the drain ended")
+	}
+}
+
 // The same delivery posted 50 times at once starts one run, on the real engine.
 func TestDedupeUnderConcurrency(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {

@@ -142,6 +142,7 @@ type server struct {
 	publicAddr string
 	adminAddr  string
 	draining   atomic.Bool // shutting down: new webhooks are answered 503
+	intake     intake      // the webhook requests being handled
 	schedules  *triggers.Scheduler
 	hooks      *triggers.Webhooks
 	config     *reloader
@@ -290,16 +291,19 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 }
 
 // unlessDraining answers 503 with Retry-After once shutdown began, so that a sender
-// on a kept-alive connection retries elsewhere rather than wait.
+// retries later or elsewhere rather than wait; the listener keeps answering so until
+// the drain ends, so load balancers and senders see a retryable answer, not a refused
+// connection.
 func (s *server) unlessDraining(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.draining.Load() {
+		if s.draining.Load() || !s.intake.enter() {
 			s.hooks.RefusedWhileShuttingDown()
 			w.Header().Set("Retry-After", "5")
 			w.Header().Set("Connection", "close")
 			httpjson.Error(w, http.StatusServiceUnavailable, "hookflow is shutting down; retry shortly")
 			return
 		}
+		defer s.intake.leave()
 		h.ServeHTTP(w, r)
 	})
 }
@@ -322,23 +326,29 @@ func (s *server) serve(srv *http.Server, ln net.Listener) {
 	}
 }
 
-// shutdown stops in order: schedules and webhook intake first (new webhooks get 503;
-// requests in progress finish and their runs are queued), then the workers (steps in progress
-// finish, up to a deadline), then the admin API, then Redis.
+// shutdown stops in order: schedules and webhook intake first (new webhooks get 503,
+// and keep getting it until the end; requests in progress finish and their runs are
+// queued), then the workers (steps in progress finish, up to a deadline), then the
+// listeners, then Redis.
 func (s *server) shutdown() error {
 	s.draining.Store(true)
+	s.public.SetKeepAlivesEnabled(false)
+	idle := s.intake.drain()
 	s.config.Close() // after a reload in progress: nothing restarts what stops below
 	s.stopWatch()
 	s.hooks.Drain() // sync webhooks waiting for their runs answer 202 now
 	s.schedules.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	err := s.public.Shutdown(ctx)
-	cancel()
-	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	var err error
+	select {
+	case <-idle:
+	case <-time.After(10 * time.Second):
+		err = errors.New("webhook requests still in progress after 10s")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err = errors.Join(err, s.pool.Stop(ctx))
 	cancel()
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	err = errors.Join(err, s.admin.Shutdown(ctx), s.metricsOut.shutdown(ctx))
+	err = errors.Join(err, s.public.Shutdown(ctx), s.admin.Shutdown(ctx), s.metricsOut.shutdown(ctx))
 	cancel()
 	s.closeRedis()
 	return err
