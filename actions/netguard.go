@@ -13,6 +13,14 @@ import (
 // private address is caught as surely as a literal one.
 type Guard struct {
 	allow []netip.Prefix
+	own   []ownListener
+}
+
+// ownListener is a listener of this hookflow that steps may never call, whatever the
+// allowed networks: its admin API and metrics.
+type ownListener struct {
+	addr netip.AddrPort // an unspecified address: every address of this machine
+	what string
 }
 
 // NewGuard returns a guard that refuses every non-public address except those inside
@@ -21,16 +29,71 @@ func NewGuard(allow []netip.Prefix) *Guard {
 	return &Guard{allow: allow}
 }
 
+// RefuseOwn makes the guard refuse the listener at addr (as it is bound: ":8081",
+// "127.0.0.1:8081", "[::]:9090"), whatever the allowed networks say. what names it in
+// the error. hookflow refuses its own admin and metrics listeners so that a workflow
+// whose URL comes from an event cannot read other runs through them.
+func (g *Guard) RefuseOwn(addr, what string) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || host != "" {
+			return fmt.Errorf("%s address %q: %v", what, addr, err)
+		}
+		if ap, err = netip.ParseAddrPort("0.0.0.0:" + port); err != nil {
+			return fmt.Errorf("%s address %q: %v", what, addr, err)
+		}
+	}
+	g.own = append(g.own, ownListener{addr: netip.AddrPortFrom(ap.Addr().WithZone("").Unmap(), ap.Port()), what: what})
+	return nil
+}
+
+// ownRefused reports which of hookflow's own listeners the address dialed is, if any.
+func (g *Guard) ownRefused(addr netip.Addr, port uint16) (string, bool) {
+	addr = addr.WithZone("").Unmap()
+	for _, o := range g.own {
+		if o.addr.Port() != port {
+			continue
+		}
+		if o.addr.Addr() == addr || o.addr.Addr().IsUnspecified() && isLocal(addr) {
+			return o.what, true
+		}
+	}
+	return "", false
+}
+
+// isLocal reports whether addr is one of this machine's: loopback, unspecified, or an
+// address of one of its interfaces.
+func isLocal(addr netip.Addr) bool {
+	if addr.IsLoopback() || addr.IsUnspecified() {
+		return true
+	}
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true // cannot tell: refuse rather than risk it
+	}
+	for _, a := range ifaddrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().WithZone("").Unmap() == addr {
+			return true
+		}
+	}
+	return false
+}
+
 // BlockedError is returned when an outbound call would reach a refused address.
 type BlockedError struct {
 	Addr   netip.Addr
 	Host   string // for a host refused before it was resolved: Addr is not valid then
 	Reason string
+	Own    bool // hookflow's own admin or metrics listener: no --allow-net lets it through
 }
 
 func (e *BlockedError) Error() string {
 	if !e.Addr.IsValid() {
 		return fmt.Sprintf("refusing to connect to %q: %s", e.Host, e.Reason)
+	}
+	if e.Own {
+		return fmt.Sprintf("refusing to connect to %s: it is %s, which steps may never call", e.Addr, e.Reason)
 	}
 	bits := 32
 	if e.Addr.Is6() {
@@ -114,15 +177,14 @@ func embeddedV4(addr netip.Addr) (netip.Addr, bool) {
 // control is a net.Dialer Control function: it runs after resolution, on the address
 // about to be connected.
 func (g *Guard) control(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
+	addr, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return err
 	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return err
+	if what, ok := g.ownRefused(addr.Addr(), addr.Port()); ok {
+		return &BlockedError{Addr: addr.Addr(), Reason: "hookflow's own " + what, Own: true}
 	}
-	return g.Check(addr)
+	return g.Check(addr.Addr())
 }
 
 // ambiguousIPv4 reports whether host is made of numbers but is not an address written

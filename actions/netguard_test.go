@@ -51,3 +51,34 @@ func TestGuardAllowList(t *testing.T) {
 		}
 	}
 }
+
+// hookflow's own admin and metrics listeners are refused whatever the allowed
+// networks say, at the address they are bound to, or at every address of this machine
+// when bound to all of them; other ports stay as allowed.
+func TestGuardRefusesOwnListeners(t *testing.T) {
+	g := NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")})
+	if err := g.RefuseOwn("127.0.0.1:8081", "admin API"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.RefuseOwn("[::]:9090", "metrics listener"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.RefuseOwn(":9191", "metrics listener"); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"127.0.0.1:8081", "[::ffff:127.0.0.1]:8081", "127.0.0.1:9090", "[::1]:9090", "127.0.0.2:9191"} {
+		err := g.control("tcp", addr, nil)
+		var be *BlockedError
+		if !errors.As(err, &be) || !be.Own {
+			t.Errorf("%s: %v, want refused as hookflow's own", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:8080", "127.0.0.2:8081", "[::1]:8081"} {
+		if err := g.control("tcp", addr, nil); err != nil {
+			t.Errorf("%s: %v, want allowed", addr, err)
+		}
+	}
+	if err := g.RefuseOwn("nonsense", "admin API"); err == nil {
+		t.Error("a malformed address was taken")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -374,6 +375,51 @@ func TestWebhooksAnswer503UntilTheDrainEnds(t *testing.T) {
 	if _, err := post(); err == nil {
 		t.Error("the listener still answers after the drain ended")
 	}
+}
+
+// A step whose URL comes from the event cannot reach this hookflow's admin API, even
+// with --allow-net letting steps call loopback: it would read other runs' events. The
+// public webhook listener stays reachable.
+func TestStepsCannotCallTheirOwnAdminAPI(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+workflow "fetch" {
+  trigger "webhook" {
+    path     = "/fetch"
+    response = "sync"
+  }
+
+  step "http" "get" {
+    url = "{{ event.body.url }}"
+  }
+
+  step "respond" "answer" {
+    json = { got = "{{ steps.get.body }}" }
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "fetch.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := serveDir(t, dir, "", "127.0.0.1:0")
+	secretRun := `{"url": "http://` + s.publicAddr + `/healthz", "card": "4242-canary"}`
+	if status, body := postJSON(t, "http://"+s.publicAddr+"/hooks/fetch", secretRun); status != 200 || !strings.Contains(fmt.Sprint(body), "ok") {
+		t.Fatalf("the public listener, allowed by --allow-net: %d %v", status, body)
+	}
+	for _, url := range []string{"http://" + s.adminAddr + "/api/v1/runs", "http://localhost:" + portOf(s.adminAddr) + "/api/v1/runs"} {
+		status, body := postJSON(t, "http://"+s.publicAddr+"/hooks/fetch", `{"url": "`+url+`"}`)
+		if strings.Contains(fmt.Sprint(body), "canary") {
+			t.Fatalf("%s: a step read another run through the admin API: %v", url, body)
+		}
+		if status != http.StatusInternalServerError {
+			t.Errorf("%s: %d %v, want the run failed", url, status, body)
+		}
+	}
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }
 
 // The same delivery posted 50 times at once starts one run, on the real engine.

@@ -66,7 +66,7 @@ fails.`,
 		Example: `  hookflow run --dir examples/github-push --event examples/github-push/event.json \
     --header @examples/github-push/event.headers --dry-run github_push
   hookflow run --dir examples/quickstart --event examples/quickstart/event.json --dry-run \
-    --allow-net 127.0.0.1/32 --response greet='{"status_url": "https://example.com/runs/1"}' hello
+    --allow-net 127.0.0.1/32 --response greet='{"message": "Hello, Ada!", "length": 3}' hello
   echo '{"email": "ada@example.com"}' | hookflow run --dir my-flows --event - welcome
   hookflow run --dir examples/health-check --json health_check > run.json`,
 		Args: exactArgs(1),

@@ -42,7 +42,11 @@ type serveConfig struct {
 	// metricsAddr, when set, is an address of its own for GET /metrics, /healthz and
 	// /readyz: a worker has no other, and serve has them on the admin address too.
 	metricsAddr string
+	own         []ownListener // set by serve and worker once they listen
 }
+
+// ownListener is a listener of this process that steps may never call.
+type ownListener struct{ addr, what string }
 
 // engineFlags adds the flags serve and worker share.
 func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
@@ -164,7 +168,13 @@ type engineRuntime struct {
 
 // startRuntime loads the workflows, connects to Redis and starts the workers.
 func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*engineRuntime, error) {
-	client := actions.NewClient(actions.NewGuard(cfg.allowNet))
+	guard := actions.NewGuard(cfg.allowNet)
+	for _, o := range cfg.own {
+		if err := guard.RefuseOwn(o.addr, o.what); err != nil {
+			return nil, err
+		}
+	}
+	client := actions.NewClient(guard)
 	k := kinds(client, log)
 	set, _ := load(cfg.dir, k, stderr)
 	if set == nil {
@@ -215,6 +225,12 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 			adminLn.Close()
 			return nil, err
 		}
+	}
+	// Steps may never call this hookflow's admin API or metrics, whatever --allow-net
+	// says: a URL taken from an event could read other runs through them.
+	cfg.own = []ownListener{{adminLn.Addr().String(), "admin API"}}
+	if metricsLn != nil {
+		cfg.own = append(cfg.own, ownListener{metricsLn.Addr().String(), "metrics listener"})
 	}
 	rt, err := startRuntime(ctx, cfg, log, stderr)
 	if err != nil {

@@ -77,6 +77,7 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		if ln, err = listenMetrics(cfg.metricsAddr); err != nil {
 			return nil, err
 		}
+		cfg.own = []ownListener{{ln.Addr().String(), "metrics listener"}}
 	}
 	rt, err := startRuntime(ctx, cfg, log, stderr)
 	if err != nil {

@@ -2,11 +2,11 @@
 #
 #   curl -s localhost:8080/hooks/hello -H 'Content-Type: application/json' -d '{"name":"Ada"}'
 #
-# Step "greet" posts a greeting to another webhook of this same hookflow, /hooks/greeting,
-# which starts a run of the "greeting" workflow. Its answer holds that run's status URL,
-# and step "check" reads it. Both calls stay on this machine, and hookflow refuses calls
-# to private addresses unless told otherwise, so serve this example with
-# --allow-net 127.0.0.1/32.
+# Step "greet" posts the name to another webhook of this same hookflow, /hooks/greeting,
+# whose workflow answers it at once with a greeting (a sync webhook: its respond step is
+# the answer), and step "say" logs what came back, so it works offline. Both calls stay
+# on this machine, and hookflow refuses calls to private addresses unless told
+# otherwise, so serve this example with --allow-net 127.0.0.1/32.
 
 vars {
   # Where this hookflow's webhooks answer; change it if you serve with another --listen.
@@ -14,7 +14,7 @@ vars {
 }
 
 workflow "hello" {
-  description = "Greets a name through another workflow, then checks on it"
+  description = "Greets a name through another workflow, then says what it answered"
 
   trigger "webhook" {
     path = "/hello"
@@ -27,23 +27,30 @@ workflow "hello" {
     method = "POST"
     url    = "${vars.hooks}/greeting"
     json = {
-      message = "Hello, {{ event.body.name }}!"
-      length  = "{{ len(event.body.name) }}"
-      from    = "{{ run.id }}"
+      name = "{{ event.body.name }}"
+      from = "{{ run.id }}"
     }
   }
 
-  step "http" "check" {
-    url = "{{ steps.greet.body.status_url }}"
+  step "log" "say" {
+    message = "{{ steps.greet.body.message }} ({{ steps.greet.body.length }} letters)"
   }
 }
 
 workflow "greeting" {
-  description = "Receives the greeting; its run is what step check reads"
+  description = "Answers with a greeting, as the answer to its webhook"
 
   trigger "webhook" {
-    path = "/greeting"
+    path     = "/greeting"
+    response = "sync" # the webhook answers with the run's respond step
   }
 
-  filter = "event.body.message startsWith 'Hello'"
+  filter = "event.body.name != nil"
+
+  step "respond" "answer" {
+    json = {
+      message = "Hello, {{ event.body.name }}!"
+      length  = "{{ len(event.body.name) }}"
+    }
+  }
 }
