@@ -23,6 +23,7 @@ const defaultAdmin = "127.0.0.1:8081"
 type adminClient struct {
 	base    string // http://host:port
 	display string // base with any password hidden, for messages
+	token   string // sent as Authorization: Bearer, when set
 	http    *http.Client
 }
 
@@ -40,8 +41,12 @@ func newAdminClient(addr string) (*adminClient, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, usage("--admin: give host:port or an http(s) URL")
 	}
+	token, err := adminTokenFromEnv()
+	if err != nil {
+		return nil, usage("%v", err)
+	}
 	return &adminClient{base: strings.TrimSuffix(u.String(), "/"), display: strings.TrimSuffix(u.Redacted(), "/"),
-		http: &http.Client{Timeout: 30 * time.Second}}, nil
+		token: token, http: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 // apiError is an error answered by the admin API.
@@ -64,6 +69,9 @@ func (c *adminClient) call(ctx context.Context, method, path string, body []byte
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -129,6 +129,8 @@ func plural(n int) string {
 var sharedFlags = map[string]bool{
 	"redis": true, "admin": true, "listen": true, "workers": true, "lease": true, "max-queued": true,
 	"retention": true, "allow-net": true, "log-format": true, "no-watch": true, "metrics": true,
+	"admin-token": true, "admin-token-file": true, "admin-read-token": true, "admin-read-token-file": true,
+	"admin-host": true, "metrics-public": true,
 }
 
 // envAliases are further environment names a flag reads, after its own.

@@ -43,6 +43,7 @@ type serveConfig struct {
 	// /readyz: a worker has no other, and serve has them on the admin address too.
 	metricsAddr string
 	own         []ownListener // set by serve and worker once they listen
+	access      accessConfig
 }
 
 // ownListener is a listener of this process that steps may never call.
@@ -93,6 +94,7 @@ and the rest stays queued.`,
 	fs.StringVar(&cfg.listen, "listen", ":8080", "`address` for webhooks (/hooks/…) and /healthz")
 	fs.StringVar(&cfg.admin, "admin", defaultAdmin, "`address` for the admin API and /metrics; keep it private")
 	fs.StringVar(&cfg.metricsAddr, "metrics", "", "another `address` to serve /metrics, /healthz and /readyz on, apart from the admin API (none by default)")
+	accessFlags(fs, &cfg.access)
 	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
 	engineFlags(fs, &cfg)
 	return cmd
@@ -213,6 +215,14 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	if err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)
 	}
+	access, err := cfg.access.access()
+	if err == nil {
+		err = access.CheckBind(cfg.admin)
+	}
+	if err != nil {
+		publicLn.Close()
+		return nil, err
+	}
 	adminLn, err := net.Listen("tcp", cfg.admin)
 	if err != nil {
 		publicLn.Close()
@@ -279,7 +289,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	adminMux.Handle("/", admin.Handler(manualStarts{rt.engine, events}, s.config.set.Load, s.config, statusURL, log))
-	s.admin = newHTTPServer(adminMux, log)
+	s.admin = newHTTPServer(admin.Protect(adminMux, access), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
 	if metricsLn != nil {

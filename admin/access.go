@@ -1,0 +1,166 @@
+package admin
+
+import (
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hookflow/hookflow/internal/httpjson"
+)
+
+// Access says who may use the admin API. With no token, the API is for this machine
+// only: serve refuses to listen on anything but loopback then (see CheckBind), and
+// the API answers only requests naming a loopback host, against DNS rebinding. With
+// tokens, every endpoint but /healthz and /readyz needs one in Authorization: Bearer.
+type Access struct {
+	// ReadToken may read (GET); OperatorToken may read and act (replay, retry, start,
+	// reload). Either may be empty.
+	ReadToken, OperatorToken string
+	// Hosts are the Host names the API answers besides loopback ones (the name a
+	// proxy in front of it is reached by). With a token and no Hosts, any name.
+	Hosts []string
+	// MetricsPublic opens GET /metrics without a token.
+	MetricsPublic bool
+}
+
+// Protected reports whether the API needs a token.
+func (a Access) Protected() bool { return a.ReadToken != "" || a.OperatorToken != "" }
+
+// CheckBind reports an error when the admin API would listen beyond this machine
+// without a token: anyone who reaches it could read every run and replay them.
+func (a Access) CheckBind(addr string) error {
+	if a.Protected() {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return &bindError{addr: addr}
+}
+
+type bindError struct{ addr string }
+
+func (e *bindError) Error() string {
+	return "the admin API would listen on " + e.addr + " without a token: give --admin-token (or HOOKFLOW_ADMIN_TOKEN), or listen on loopback (127.0.0.1:8081)"
+}
+
+// Protect wraps the admin API (and /metrics beside it) with a's rules. Besides the
+// token, it refuses what browsers can be made to send: requests naming a host it does
+// not answer to (DNS rebinding), state changes from another site (Origin,
+// Sec-Fetch-Site) and bodies that are not JSON (a form or text/plain needs no CORS
+// preflight). It sends no CORS headers: no other site may read its answers.
+func Protect(h http.Handler, a Access) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			h.ServeHTTP(w, r) // for probes: they say nothing of runs
+			return
+		}
+		if !a.hostAllowed(r.Host) {
+			httpjson.Error(w, http.StatusMisdirectedRequest, "the admin API does not answer to host "+r.Host+" (allow it with --admin-host)")
+			return
+		}
+		acts := r.Method != http.MethodGet && r.Method != http.MethodHead
+		if acts {
+			if why := crossSite(r); why != "" {
+				httpjson.Error(w, http.StatusForbidden, why)
+				return
+			}
+			if r.ContentLength != 0 && !isJSON(r.Header.Get("Content-Type")) {
+				httpjson.Error(w, http.StatusUnsupportedMediaType, "the admin API takes JSON bodies only (Content-Type: application/json)")
+				return
+			}
+		}
+		if a.Protected() && !(a.MetricsPublic && r.URL.Path == "/metrics" && !acts) {
+			switch role := a.role(r.Header.Get("Authorization")); {
+			case role == roleNone:
+				w.Header().Set("WWW-Authenticate", `Bearer realm="hookflow admin"`)
+				httpjson.Error(w, http.StatusUnauthorized, "the admin API needs a token: Authorization: Bearer <token> (the CLI sends HOOKFLOW_ADMIN_TOKEN)")
+				return
+			case acts && role != roleOperator:
+				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, retries, starts and reloads need the operator token")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type role int
+
+const (
+	roleNone role = iota
+	roleReader
+	roleOperator
+)
+
+// role is what the bearer token in an Authorization header may do, compared in
+// constant time with both tokens.
+func (a Access) role(header string) role {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return roleNone
+	}
+	op := a.OperatorToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(a.OperatorToken)) == 1
+	read := a.ReadToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(a.ReadToken)) == 1
+	switch {
+	case op:
+		return roleOperator
+	case read:
+		return roleReader
+	}
+	return roleNone
+}
+
+// hostAllowed reports whether the API answers a request naming host (with its port).
+func (a Access) hostAllowed(host string) bool {
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	}
+	name = strings.TrimSuffix(strings.ToLower(strings.Trim(name, "[]")), ".")
+	for _, h := range a.Hosts {
+		if strings.EqualFold(h, name) {
+			return true
+		}
+	}
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return true
+	}
+	if ip := net.ParseIP(name); ip != nil && (ip.IsLoopback() || a.Protected()) {
+		return true // an address is no DNS name to rebind
+	}
+	return a.Protected() && len(a.Hosts) == 0
+}
+
+// crossSite says why a state-changing request came from another site, or "".
+func crossSite(r *http.Request) string {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return "refusing a state change from another site (Sec-Fetch-Site: " + r.Header.Get("Sec-Fetch-Site") + ")"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return "" // not a browser's cross-origin request: browsers send Origin on those
+	}
+	u, err := url.Parse(origin)
+	if err != nil || !strings.EqualFold(u.Host, r.Host) {
+		return "refusing a state change from another origin (" + origin + ")"
+	}
+	return ""
+}
+
+func isJSON(ct string) bool {
+	media, _, _ := strings.Cut(ct, ";")
+	media = strings.TrimSpace(strings.ToLower(media))
+	return media == "application/json" || strings.HasSuffix(media, "+json")
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+// serve with an admin token: the API answers nothing without it, the CLI sends it
+// from HOOKFLOW_ADMIN_TOKEN (or the file HOOKFLOW_ADMIN_TOKEN_FILE names), and the
+// read-only token reads but cannot replay.
+func TestAdminToken(t *testing.T) {
+	const op, read = "operator-0123456789abcdef", "reader-0123456789abcdef"
+	cfg := serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1,
+		access: accessConfig{token: op, readToken: read}}
+	t.Setenv("FAULT_API", "http://127.0.0.1:1")
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.shutdown() })
+
+	resp, err := http.Get("http://" + s.adminAddr + "/api/v1/runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without a token: %d", resp.StatusCode)
+	}
+	cli := func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", s.adminAddr), nil, &stdout, &stderr)
+		return stdout.String() + stderr.String(), err
+	}
+	t.Setenv("HOOKFLOW_ADMIN_TOKEN", "")
+	if out, err := cli("runs", "list"); err == nil || !strings.Contains(out+err.Error(), "needs a token") {
+		t.Errorf("the CLI without a token: %v\n%s", err, out)
+	}
+	t.Setenv("HOOKFLOW_ADMIN_TOKEN", op)
+	if out, err := cli("runs", "list"); err != nil {
+		t.Errorf("the CLI with the operator token: %v\n%s", err, out)
+	}
+	t.Setenv("HOOKFLOW_ADMIN_TOKEN", "")
+	file := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(file, []byte(read+"\n"), 0o600)
+	t.Setenv("HOOKFLOW_ADMIN_READ_TOKEN_FILE", file)
+	if out, err := cli("workflows"); err != nil {
+		t.Errorf("the CLI with the read-only token from a file: %v\n%s", err, out)
+	}
+	if out, err := cli("runs", "replay", "nope"); err == nil || !strings.Contains(out+err.Error(), "may only read") {
+		t.Errorf("a replay with the read-only token: %v\n%s", err, out)
+	}
+}
+
+// Without a token, serve refuses to put the admin API beyond loopback, and says how.
+func TestAdminRefusesToListenOpenly(t *testing.T) {
+	cfg := serveConfig{dir: t.TempDir(), listen: "127.0.0.1:0", admin: "0.0.0.0:0", workers: 1}
+	_, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--admin-token") {
+		t.Fatalf("got %v, want a refusal naming --admin-token", err)
+	}
+	cfg.access.token = "short"
+	if _, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard); err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Fatalf("a short token: %v", err)
+	}
+}
