@@ -103,17 +103,26 @@ const (
 	busy                           // too many runs unfinished (--max-queued): the workers are behind
 	unavailable                    // the run could not be queued: Redis failed or did not answer
 	shuttingDown                   // the process is stopping
+	overloaded                     // too many connections open, or bodies in memory: past --max-conns or the body budget
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"not_found", "method_not_allowed", "rate_limited", "too_large", "read_error",
-	"bad_signature", "unsupported_type", "bad_body", "busy", "unavailable", "shutting_down"}
+	"bad_signature", "unsupported_type", "bad_body", "busy", "unavailable", "shutting_down", "overloaded"}
 
 // Option configures NewWebhooks and NewScheduler.
 type Option func(*options)
 
 type options struct {
-	metrics *Metrics
+	metrics    *Metrics
+	bodyBudget int64
+}
+
+// WithBodyBudget caps the bytes of webhook bodies held in memory at once (being read,
+// or read and not yet answered); past it, webhooks are answered 503 with Retry-After.
+// The default is DefaultBodyBudget.
+func WithBodyBudget(n int64) Option {
+	return func(o *options) { o.bodyBudget = n }
 }
 
 // WithMetrics counts events and refusals in m.

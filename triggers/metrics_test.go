@@ -190,6 +190,7 @@ func TestWebhookMetrics(t *testing.T) {
 			"reason=busy":               1,
 			"reason=unavailable":        1,
 			"reason=shutting_down":      1,
+			"reason=overloaded":         0,
 		})
 		metricstest.Lint(t, reg)
 	})

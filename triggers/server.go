@@ -51,6 +51,7 @@ type Webhooks struct {
 	draining  chan struct{}    // closed by Drain
 	drainOnce sync.Once
 	metrics   *Metrics // nil: none
+	bodies    budget   // bytes of bodies held by requests in progress
 }
 
 // Drain makes sync webhooks waiting for their runs answer 202 at once, so that a
@@ -70,8 +71,13 @@ func (h *Webhooks) logRefusal() bool {
 // nil, gives the URL where a run's status can be read; it is part of the 202 answer.
 func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) string, opts ...Option) *Webhooks {
 	o := newOptions(opts)
-	return &Webhooks{starter: starter, log: log, statusURL: statusURL, now: time.Now, draining: make(chan struct{}),
+	h := &Webhooks{starter: starter, log: log, statusURL: statusURL, now: time.Now, draining: make(chan struct{}),
 		metrics: o.metrics}
+	h.bodies.max = DefaultBodyBudget
+	if o.bodyBudget > 0 {
+		h.bodies.max = o.bodyBudget
+	}
+	return h
 }
 
 // Use swaps in the webhooks of set. Requests already being handled finish with the set
@@ -84,6 +90,14 @@ func (h *Webhooks) Use(set *workflows.Set) {
 // process is stopping: it answers those before they reach the receiver.
 func (h *Webhooks) RefusedWhileShuttingDown() {
 	h.metrics.reject(shuttingDown)
+}
+
+// Overloaded answers 503 with Retry-After, closing the connection, to a request that
+// comes while the process holds all it takes at once (connections, bodies in memory).
+func (h *Webhooks) Overloaded(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set("Connection", "close")
+	h.refuse(w, overloaded, http.StatusServiceUnavailable, msg)
 }
 
 // refuse answers a request refused without a run, and counts it.
@@ -129,6 +143,17 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, tooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
 		return
 	}
+	// The body's memory is reserved before reading: what it declares, or the limit
+	// when it declares nothing. Many slow uploads at once must not exhaust memory.
+	reserve := limit
+	if r.ContentLength >= 0 {
+		reserve = r.ContentLength
+	}
+	if !h.bodies.take(reserve) {
+		h.Overloaded(w, "too many webhook bodies in progress; retry shortly")
+		return
+	}
+	defer h.bodies.give(reserve)
 	raw, err := readBody(w, r, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError

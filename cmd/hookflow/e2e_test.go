@@ -422,6 +422,58 @@ func portOf(addr string) string {
 	return port
 }
 
+// Past --max-conns open connections, webhooks are answered 503 with Retry-After (on
+// the connection, not refused), and past half of it every answer closes its
+// connection.
+func TestWebhooksPastMaxConns(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1")
+	cfg := serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1, maxConns: 4}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.shutdown() })
+	var idle []net.Conn // connections opened and left idle, as a slow or hostile client does
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	for range 4 {
+		c, err := net.Dial("tcp", s.publicAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	testutil.Eventually(t, 5*time.Second, "the idle connections counted", func() bool { return s.conns.Load() >= 4 })
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := fresh.Post("http://"+s.publicAddr+"/hooks/relay", "application/json", strings.NewReader(`{"n": 1}`))
+	if err != nil {
+		t.Fatalf("past --max-conns: %v, want a 503", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("past --max-conns: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	for _, c := range idle[2:] {
+		c.Close()
+	}
+	idle = idle[:2]
+	testutil.Eventually(t, 5*time.Second, "the closed connections uncounted", func() bool { return s.conns.Load() <= 2 })
+	resp, err = http.Post("http://"+s.publicAddr+"/hooks/relay", "application/json", strings.NewReader(`{"n": 2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("under the cap: %d", resp.StatusCode)
+	}
+	if !resp.Close {
+		t.Error("past half of --max-conns, an answer kept its connection open")
+	}
+}
+
 // The same delivery posted 50 times at once starts one run, on the real engine.
 func TestDedupeUnderConcurrency(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {

@@ -44,6 +44,7 @@ type serveConfig struct {
 	metricsAddr string
 	own         []ownListener // set by serve and worker once they listen
 	access      accessConfig
+	maxConns    int // open connections on --listen past which webhooks get 503
 }
 
 // ownListener is a listener of this process that steps may never call.
@@ -94,6 +95,7 @@ and the rest stays queued.`,
 	fs.StringVar(&cfg.listen, "listen", ":8080", "`address` for webhooks (/hooks/…) and /healthz")
 	fs.StringVar(&cfg.admin, "admin", defaultAdmin, "`address` for the admin API and /metrics; keep it private")
 	fs.StringVar(&cfg.metricsAddr, "metrics", "", "another `address` to serve /metrics, /healthz and /readyz on, apart from the admin API (none by default)")
+	fs.IntVar(&cfg.maxConns, "max-conns", 4096, "open connections on --listen past which webhooks are answered 503 with Retry-After; past half of it, connections close after each answer")
 	accessFlags(fs, &cfg.access)
 	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
 	engineFlags(fs, &cfg)
@@ -147,8 +149,10 @@ type server struct {
 	metricsOut *metricsListener // nil without cfg.metricsAddr
 	publicAddr string
 	adminAddr  string
-	draining   atomic.Bool // shutting down: new webhooks are answered 503
-	intake     intake      // the webhook requests being handled
+	draining   atomic.Bool  // shutting down: new webhooks are answered 503
+	intake     intake       // the webhook requests being handled
+	conns      atomic.Int64 // open connections on the public listener
+	maxConns   int64
 	schedules  *triggers.Scheduler
 	hooks      *triggers.Webhooks
 	config     *reloader
@@ -271,7 +275,16 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
-	s.public = newHTTPServer(mux, log)
+	s.public = newHTTPServer(s.underCap(mux), log)
+	s.maxConns = int64(cfg.maxConns)
+	s.public.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			s.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			s.conns.Add(-1)
+		}
+	}
 	s.config = newReloader(cfg.dir, rt.kinds, set, log, metrics, func(set *workflows.Set) {
 		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
 		hooks.Use(set)
@@ -330,6 +343,25 @@ func (s *server) unlessDraining(h http.Handler) http.Handler {
 			return
 		}
 		defer s.intake.leave()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// underCap answers 503 with Retry-After, closing the connection, to requests on
+// connections past --max-conns; past half of it, every connection closes after its
+// answer, so idle kept-alive ones do not hold places others need.
+func (s *server) underCap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.maxConns > 0 {
+			open := s.conns.Load()
+			if open > s.maxConns {
+				s.hooks.Overloaded(w, "too many connections open; retry shortly")
+				return
+			}
+			if open > s.maxConns/2 {
+				w.Header().Set("Connection", "close")
+			}
+		}
 		h.ServeHTTP(w, r)
 	})
 }
