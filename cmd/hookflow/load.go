@@ -4,6 +4,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/triggers"
@@ -35,4 +38,21 @@ func load(dir string, k *workflows.Kinds, stderr io.Writer) (*workflows.Set, int
 		return nil, 0
 	}
 	return set, len(diags)
+}
+
+// readPath reads the workflow files at a path: the file itself, or every *.hcl file of a
+// directory and its subdirectories.
+func readPath(p string) ([]workflows.Source, hcl.Diagnostics) {
+	info, err := os.Stat(p)
+	if err == nil && info.IsDir() {
+		return workflows.ReadDir(p)
+	}
+	var data []byte
+	if err == nil {
+		data, err = os.ReadFile(p)
+	}
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read workflow files", Detail: err.Error()}}
+	}
+	return []workflows.Source{{Name: p, Data: data}}, nil
 }
