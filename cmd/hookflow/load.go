@@ -26,10 +26,30 @@ func kinds(client *http.Client, log *slog.Logger) *workflows.Kinds {
 // load loads the workflows in dir and prints any diagnostics to stderr. It returns nil
 // when there are errors, and how many warnings there were.
 func load(dir string, k *workflows.Kinds, stderr io.Writer) (*workflows.Set, int) {
+	return loadWith(dir, k, workflows.Options{}, stderr)
+}
+
+// loadFor loads the workflows in dir to run the named one: the env() and secret() of
+// the others may be unset, as may the vars it does not refer to. It prints any
+// diagnostics to stderr and returns nil when there are errors.
+func loadFor(dir, name string, k *workflows.Kinds, stderr io.Writer) *workflows.Set {
+	set, _ := loadWith(dir, k, workflows.Options{AllowUnset: true}, stderr)
+	if set == nil {
+		return nil
+	}
+	if missing := set.Missing(name); missing.HasErrors() {
+		srcs, _ := workflows.ReadDir(dir)
+		_ = workflows.WriteDiagnostics(stderr, srcs, missing)
+		return nil
+	}
+	return set
+}
+
+func loadWith(dir string, k *workflows.Kinds, opts workflows.Options, stderr io.Writer) (*workflows.Set, int) {
 	srcs, diags := workflows.ReadDir(dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
-		set, diags = workflows.Load(srcs, k)
+		set, diags = workflows.LoadWith(srcs, k, opts)
 	}
 	if len(diags) > 0 {
 		_ = workflows.WriteDiagnostics(stderr, srcs, diags)
