@@ -21,14 +21,14 @@ func validateCommand() *cobra.Command {
 		GroupID: "author",
 		Short:   "Check workflow files without running them",
 		Long: `validate loads the workflow files at each PATH (a directory with its subdirectories,
-or a file; default: the current directory) as serve would load that directory, and
-reports every problem in every file with its file:line:col and the line itself. Each
-PATH is checked on its own, as one serve would load it.
+or a file; default: the current directory) and reports every problem in every file
+with its file:line:col and the line itself. Each PATH is checked on its own, as one
+serve would load it.
 
 It needs none of the secrets: an env() without a default or a secret() whose variable
 is not set reads as a placeholder that passes every check of the place where it is
 used, and the variables are listed at the end, once. --strict makes each of them an
-error, as serve, worker and run do.
+error, as serve and worker do (and run, for what the workflow it runs reads).
 
 --format json prints one JSON document instead, for editors and CI annotations: every
 diagnostic with its file, line and column, and the variables not set (docs/cli.md
