@@ -65,11 +65,11 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 		}
 	}
 	wf.Description, d = attrs.ConstString("description", "")
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	wf.Concurrency, d = attrs.Int("concurrency", 0, 1, MaxConcurrency)
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	wf.Timeout, d = attrs.Duration("timeout", 0)
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	if !d.HasErrors() {
 		diags = append(diags, notYet(attrs.Attr("timeout"), "A run timeout", "each step still has its own timeout")...)
 	}
@@ -147,6 +147,9 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 		return nil, diags
 	}
 	cfg, d := kind.New(blk)
+	if cfg != nil {
+		d = l.excuse(d)
+	}
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -194,14 +197,14 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 		}
 	}
 	s.Timeout, d = common.Duration("timeout", DefaultStepTimeout)
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	onError, d := common.OneOf("on_error", "fail", "fail", "continue")
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	if onError == "continue" {
 		s.OnError = Continue
 	}
 	s.MaxParallel, d = maxParallel(common, name, forEach != nil)
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	for _, r := range content.Blocks {
 		if r.Type != "retry" {
 			continue
@@ -216,6 +219,9 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 		return nil, diags
 	}
 	s.Action, d = kind.New(blk)
+	if s.Action != nil {
+		d = l.excuse(d)
+	}
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -256,14 +262,14 @@ func (l *loader) retry(b *hcl.Block, ev *evaluator, sc *scope) (*Retry, hcl.Diag
 	}
 	r := &Retry{}
 	r.Attempts, d = blk.Int("attempts", 1, 1, 100)
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	backoff, d := blk.OneOf("backoff", "exponential", "exponential", "constant")
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	r.Exponential = backoff == "exponential"
 	r.Initial, d = blk.Duration("initial", time.Second)
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	r.Max, d = blk.Duration("max", 5*time.Minute)
-	diags = append(diags, d...)
+	diags = append(diags, l.excuse(d)...)
 	if a := blk.Attr("max"); a != nil && !diags.HasErrors() && r.Max < r.Initial {
 		diags = append(diags, a.Error("max is shorter than initial", fmt.Sprintf("The longest wait (%s) cannot be shorter than the first (%s).", r.Max, r.Initial)))
 	}
@@ -343,9 +349,12 @@ func (l *loader) block(kind, name string, def hcl.Range, content *hcl.BodyConten
 
 // attr evaluates one attribute at load time, compiles its templates and adds it to blk.
 func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hcl.Diagnostics {
-	v, diags := ev.value(a.Expr)
+	v, placeholder, diags := ev.valueOrPlaceholder(a.Expr)
 	if diags.HasErrors() {
 		return diags
+	}
+	if placeholder {
+		l.placeholders = append(l.placeholders, a.Expr.Range())
 	}
 	l.values = append(l.values, a.Name, v)
 	loc := l.loc(a)

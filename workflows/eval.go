@@ -26,16 +26,18 @@ var runtimeRoots = map[string]string{
 // evaluator evaluates attributes at load time: literals, ${} interpolation, vars.NAME
 // and the functions env, secret and file.
 type evaluator struct {
-	ctx  *hcl.EvalContext
-	vars map[string]cty.Value
+	ctx   *hcl.EvalContext
+	vars  map[string]cty.Value
+	unset *unsetLog
 }
 
 // newEvaluator returns an evaluator over vars; secret() adds every value it reads to
-// secrets, so that they can be hidden wherever text is recorded or shown.
-func newEvaluator(vars map[string]cty.Value, secrets map[string]bool) *evaluator {
-	return &evaluator{vars: vars, ctx: &hcl.EvalContext{
+// secrets, so that they can be hidden wherever text is recorded or shown. env() and
+// secret() report the variables that are not set to unset.
+func newEvaluator(vars map[string]cty.Value, secrets map[string]bool, unset *unsetLog) *evaluator {
+	return &evaluator{vars: vars, unset: unset, ctx: &hcl.EvalContext{
 		Variables: map[string]cty.Value{"vars": cty.ObjectVal(vars)},
-		Functions: map[string]function.Function{"env": envFunc, "secret": secretFunc(secrets)},
+		Functions: map[string]function.Function{"env": envFunc(unset), "secret": secretFunc(secrets, unset)},
 	}}
 }
 
@@ -43,26 +45,33 @@ func newEvaluator(vars map[string]cty.Value, secrets map[string]bool) *evaluator
 func (e *evaluator) forFile(filename string) *evaluator {
 	child := e.ctx.NewChild()
 	child.Functions = map[string]function.Function{"file": fileFunc(filepath.Dir(filename))}
-	return &evaluator{ctx: child, vars: e.vars}
+	return &evaluator{ctx: child, vars: e.vars, unset: e.unset}
 }
 
 // value evaluates an expression to a plain Go value: string, int64, float64, bool, nil,
 // map[string]any or []any.
 func (e *evaluator) value(x hcl.Expression) (any, hcl.Diagnostics) {
+	v, _, diags := e.valueOrPlaceholder(x)
+	return v, diags
+}
+
+// valueOrPlaceholder is value, and also says whether the value holds a placeholder for
+// a variable that is not set.
+func (e *evaluator) valueOrPlaceholder(x hcl.Expression) (any, bool, hcl.Diagnostics) {
 	v, diags := e.eval(x)
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, false, diags
 	}
 	out, err := goValue(v)
 	if err != nil {
-		return nil, hcl.Diagnostics{{
+		return nil, false, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Unsupported value",
 			Detail:   err.Error(),
 			Subject:  x.Range().Ptr(),
 		}}
 	}
-	return out, nil
+	return out, v.HasMarkDeep(placeholderMark), nil
 }
 
 // eval evaluates an expression to a load-time value, with messages written for the
@@ -75,6 +84,7 @@ func (e *evaluator) eval(x hcl.Expression) (cty.Value, hcl.Diagnostics) {
 	if diags := e.checkVars(x); diags.HasErrors() {
 		return cty.NilVal, diags
 	}
+	e.unset.at = x.Range()
 	v, diags := x.Value(e.ctx)
 	for _, d := range diags {
 		if extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d); ok {
@@ -230,31 +240,33 @@ func goNumber(f *big.Float) any {
 	return out
 }
 
-var envFunc = function.New(&function.Spec{
-	Description: "Reads an environment variable, with an optional default.",
-	Params:      []function.Parameter{{Name: "name", Type: cty.String}},
-	VarParam:    &function.Parameter{Name: "default", Type: cty.String},
-	Type:        function.StaticReturnType(cty.String),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		name := args[0].AsString()
-		if v, ok := os.LookupEnv(name); ok {
-			return cty.StringVal(literal(v)), nil
-		}
-		switch len(args) {
-		case 1:
-			return cty.NilVal, &unsetError{name: name}
-		case 2:
-			return cty.StringVal(literal(args[1].AsString())), nil
-		}
-		return cty.NilVal, fmt.Errorf("env takes a name and at most one default")
-	},
-})
+func envFunc(unset *unsetLog) function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads an environment variable, with an optional default.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		VarParam:    &function.Parameter{Name: "default", Type: cty.String},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			if v, ok := os.LookupEnv(name); ok {
+				return cty.StringVal(literal(v)), nil
+			}
+			switch len(args) {
+			case 1:
+				return unset.placeholder(&unsetError{name: name})
+			case 2:
+				return cty.StringVal(literal(args[1].AsString())), nil
+			}
+			return cty.NilVal, fmt.Errorf("env takes a name and at most one default")
+		},
+	})
+}
 
 // sensitive marks a value read with secret(). Marks travel with the value through
 // ${} interpolation.
 const sensitive = "sensitive"
 
-func secretFunc(secrets map[string]bool) function.Function {
+func secretFunc(secrets map[string]bool, unset *unsetLog) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads a secret from the environment and marks it sensitive.",
 		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
@@ -263,7 +275,11 @@ func secretFunc(secrets map[string]bool) function.Function {
 			name := args[0].AsString()
 			v, ok := os.LookupEnv(name)
 			if !ok || v == "" {
-				return cty.NilVal, &unsetError{secret: true, name: name}
+				p, err := unset.placeholder(&unsetError{secret: true, name: name})
+				if err != nil {
+					return cty.NilVal, err
+				}
+				return p.Mark(sensitive), nil
 			}
 			if len(v) < MinSecret {
 				return cty.NilVal, fmt.Errorf("secret %s is shorter than %d characters: hookflow hides secrets wherever they appear in what it records, and one this short would hide ordinary text", name, MinSecret)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -67,6 +68,11 @@ func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
 // Loading happens in phases: parse each file and check its top-level blocks; evaluate
 // vars; then decode each workflow, each trigger and step with its kind's schema.
 func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
+	return LoadWith(srcs, kinds, Options{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	var diags hcl.Diagnostics
 	var bodies []*hcl.BodyContent
@@ -92,7 +98,8 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 		}
 	}
 
-	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}, exprs: newExprCompiler()}
+	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}, exprs: newExprCompiler(),
+		unset: newUnsetLog(opts.AllowUnset)}
 	ev, d := l.decodeVars(bodies)
 	diags = append(diags, d...)
 	// secret() records values as workflows decode; the redactor they share is filled in
@@ -106,7 +113,9 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 			if b.Type != "workflow" {
 				continue
 			}
+			l.unset.workflow = b.Labels[0]
 			wf, d := l.workflow(b, fileEv)
+			l.unset.workflow = ""
 			diags = append(diags, d...)
 			if wf == nil {
 				continue
@@ -115,6 +124,7 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 				diags = append(diags, duplicateDiag("workflow", wf.Name, wf.DefRange, first.DefRange))
 				continue
 			}
+			l.unset.refersToVars(wf.Name, blockSource(l.files, b))
 			wf.Sources = sourcesOf(byName[names[i]], varsSrcs)
 			set.byName[wf.Name] = wf
 			set.workflows = append(set.workflows, wf)
@@ -129,6 +139,7 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 	for _, p := range l.versions {
 		p.wf.Version = l.version(p)
 	}
+	l.unset.fill(set)
 	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
 	return set, diags
 }
@@ -172,13 +183,15 @@ type loader struct {
 	exprs        *exprCompiler
 	values       []any            // the workflow being decoded: its attributes' load-time values
 	versions     []pendingVersion // every workflow decoded, to version once all are
+	unset        *unsetLog        // the variables env() and secret() found not set
+	placeholders []hcl.Range      // the values that hold a placeholder for one
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to
 // another var: the order of files would then matter.
 func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	base := newEvaluator(map[string]cty.Value{}, l.secretValues)
+	base := newEvaluator(map[string]cty.Value{}, l.secretValues, l.unset)
 	values := map[string]cty.Value{}
 	l.vars = map[string]any{}
 	defined := map[string]hcl.Range{}
@@ -200,7 +213,9 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 					diags = append(diags, d)
 					continue
 				}
+				l.unset.varName = a.Name
 				v, d := base.forFile(a.Range.Filename).eval(a.Expr)
+				l.unset.varName = ""
 				diags = append(diags, d...)
 				if d.HasErrors() {
 					continue
@@ -216,7 +231,7 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 			}
 		}
 	}
-	return newEvaluator(values, l.secretValues), diags
+	return newEvaluator(values, l.secretValues, l.unset), diags
 }
 
 func varsSelfRefs(a *hcl.Attribute) *hcl.Diagnostic {
@@ -249,6 +264,16 @@ func duplicateDiag(what, name string, at, first hcl.Range) *hcl.Diagnostic {
 		Detail:   fmt.Sprintf("A %s named %q is already defined at %s. Names must be unique.", what, name, where(first)),
 		Subject:  at.Ptr(),
 	}
+}
+
+// blockSource returns a block's text as written.
+func blockSource(files map[string]*hcl.File, b *hcl.Block) []byte {
+	f := files[b.DefRange.Filename]
+	body, ok := b.Body.(*hclsyntax.Body)
+	if f == nil || !ok {
+		return nil
+	}
+	return f.Bytes[b.DefRange.Start.Byte:body.SrcRange.End.Byte]
 }
 
 // where formats a range's start as file:line:col.

@@ -11,6 +11,8 @@ import (
 type Set struct {
 	workflows []*Workflow // sorted by name
 	byName    map[string]*Workflow
+	unset     []Unset                    // with Options.AllowUnset: what was not set
+	missing   map[string]hcl.Diagnostics // by workflow: the errors for what it needs and is not set
 }
 
 // Workflows returns the workflows sorted by name. The slice must not be modified.

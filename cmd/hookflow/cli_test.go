@@ -249,7 +249,7 @@ func TestFmtCommand(t *testing.T) {
 		return stdout.String(), stderr.String(), err
 	}
 
-	if out, _, err := fmtRun("--check", dir); err != exitError(1) || out != messyPath+"\n" {
+	if out, _, err := fmtRun("--check", dir); err != exitError(1) || !strings.HasPrefix(out, "--- "+messyPath+"\n+++ "+messyPath+"\n@@ ") {
 		t.Errorf("--check: %v %q", err, out)
 	}
 	if data, _ := os.ReadFile(messyPath); string(data) != messy {
@@ -270,7 +270,7 @@ func TestFmtCommand(t *testing.T) {
 	if out, _, err := fmtRun("-"); err != nil || out != clean {
 		t.Errorf("stdin: %v %q", err, out)
 	}
-	if out, _, err := fmtRun("--check", "-"); err != exitError(1) || out != "<stdin>\n" {
+	if out, _, err := fmtRun("--check", "-"); err != exitError(1) || !strings.HasPrefix(out, "--- <stdin>\n+++ <stdin>\n@@ -1,7 +1,7 @@\n") {
 		t.Errorf("--check stdin: %v %q", err, out)
 	}
 	if _, _, err := fmtRun("-", dir); err != errUsage {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,5 +56,32 @@ func TestDocExamples(t *testing.T) {
 		if diags.HasErrors() {
 			t.Errorf("example %d does not load: %s\n%s", i+1, diags.Error(), b[1])
 		}
+	}
+}
+
+// TestReadmeWorkflowIsFormatted checks that the README's sample workflow, the first
+// workflow people copy, is as hookflow fmt writes it: fmt --check passes on a copy.
+func TestReadmeWorkflowIsFormatted(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## A workflow\n")
+	if !ok {
+		t.Fatal(`README.md has no section "A workflow"`)
+	}
+	m := regexp.MustCompile("(?s)```hcl\n(.*?)```").FindStringSubmatch(section)
+	if m == nil || !strings.Contains(m[1], "workflow \"") {
+		t.Fatal(`no workflow in the README's section "A workflow"`)
+	}
+	if out, diags := workflows.Format([]byte(m[1]), "README.md"); diags.HasErrors() || !bytes.Equal(out, []byte(m[1])) {
+		t.Errorf("the README's sample workflow is not formatted; hookflow fmt writes it:\n%s", out)
+	}
+	path := filepath.Join(t.TempDir(), "sample.hcl")
+	if err := os.WriteFile(path, []byte(m[1]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr, err := hookflowCLI(t, "fmt", "--check", path); err != nil {
+		t.Errorf("fmt --check on the README's sample: %v\n%s%s", err, stdout, stderr)
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // fmtCommand rewrites workflow files in canonical formatting. With --check it changes
-// nothing, lists the files that would change and exits 1 if there are any.
+// nothing, prints what it would change as a diff and exits 1 if there is any.
 func fmtCommand() *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
@@ -22,8 +22,9 @@ func fmtCommand() *cobra.Command {
 		Short:   "Format workflow files canonically",
 		Long: `fmt rewrites the workflow files at each PATH (a file, a directory with its
 subdirectories, or - for standard input; default: the current directory) in canonical
-formatting, and lists the files it changed. With --check it changes nothing: it lists
-the files that would change and exits 1 if there are any.`,
+formatting, and lists the files it changed. With --check it changes nothing: it prints
+what it would change as a unified diff (diff -u, which patch -p0 applies) and exits 1
+if there is anything.`,
 		Example: `  hookflow fmt workflows/
   hookflow fmt --check .        # in CI
   hookflow fmt - < order.hcl`,
@@ -31,7 +32,7 @@ the files that would change and exits 1 if there are any.`,
 			return formatPaths(args, check, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().BoolVar(&check, "check", false, "list files whose formatting would change and exit 1, without changing them")
+	cmd.Flags().BoolVar(&check, "check", false, "print what formatting would change as a diff and exit 1, without changing the files")
 	return cmd
 }
 
@@ -47,26 +48,12 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 	}
 	var srcs []workflows.Source
 	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			fmt.Fprintln(stderr, "hookflow fmt:", err)
-			return exitError(1)
-		}
-		if !info.IsDir() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				fmt.Fprintln(stderr, "hookflow fmt:", err)
-				return exitError(1)
-			}
-			srcs = append(srcs, workflows.Source{Name: p, Data: data})
-			continue
-		}
-		dir, diags := workflows.ReadDir(p)
+		more, diags := readPath(p)
 		if diags.HasErrors() {
 			_ = workflows.WriteDiagnostics(stderr, nil, diags)
 			return exitError(1)
 		}
-		srcs = append(srcs, dir...)
+		srcs = append(srcs, more...)
 	}
 	failed := false
 	for _, src := range srcs {
@@ -79,11 +66,12 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 		if bytes.Equal(out, src.Data) {
 			continue
 		}
-		fmt.Fprintln(stdout, src.Name)
 		if check {
+			fmt.Fprint(stdout, unifiedDiff(src.Name, src.Name, src.Data, out))
 			failed = true
 			continue
 		}
+		fmt.Fprintln(stdout, src.Name)
 		if err := writeKeepingMode(src.Name, out); err != nil {
 			fmt.Fprintln(stderr, "hookflow fmt:", err)
 			failed = true
@@ -95,8 +83,8 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 	return nil
 }
 
-// fmtStdin formats standard input to standard output; with check it prints nothing
-// but "<stdin>" when the input is not formatted, and exits 1 then.
+// fmtStdin formats standard input to standard output; with check it prints what it
+// would change as a diff instead, and exits 1 when there is anything.
 func fmtStdin(stdin io.Reader, stdout, stderr io.Writer, check bool) error {
 	data, err := io.ReadAll(stdin)
 	if err != nil {
@@ -111,7 +99,7 @@ func fmtStdin(stdin io.Reader, stdout, stderr io.Writer, check bool) error {
 		if bytes.Equal(out, data) {
 			return nil
 		}
-		fmt.Fprintln(stdout, "<stdin>")
+		fmt.Fprint(stdout, unifiedDiff("<stdin>", "<stdin>", data, out))
 		return exitError(1)
 	}
 	_, err = stdout.Write(out)

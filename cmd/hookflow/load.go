@@ -4,6 +4,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/triggers"
@@ -23,10 +26,30 @@ func kinds(client *http.Client, log *slog.Logger) *workflows.Kinds {
 // load loads the workflows in dir and prints any diagnostics to stderr. It returns nil
 // when there are errors, and how many warnings there were.
 func load(dir string, k *workflows.Kinds, stderr io.Writer) (*workflows.Set, int) {
+	return loadWith(dir, k, workflows.Options{}, stderr)
+}
+
+// loadFor loads the workflows in dir to run the named one: the env() and secret() of
+// the others may be unset, as may the vars it does not refer to. It prints any
+// diagnostics to stderr and returns nil when there are errors.
+func loadFor(dir, name string, k *workflows.Kinds, stderr io.Writer) *workflows.Set {
+	set, _ := loadWith(dir, k, workflows.Options{AllowUnset: true}, stderr)
+	if set == nil {
+		return nil
+	}
+	if missing := set.Missing(name); missing.HasErrors() {
+		srcs, _ := workflows.ReadDir(dir)
+		_ = workflows.WriteDiagnostics(stderr, srcs, missing)
+		return nil
+	}
+	return set
+}
+
+func loadWith(dir string, k *workflows.Kinds, opts workflows.Options, stderr io.Writer) (*workflows.Set, int) {
 	srcs, diags := workflows.ReadDir(dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
-		set, diags = workflows.Load(srcs, k)
+		set, diags = workflows.LoadWith(srcs, k, opts)
 	}
 	if len(diags) > 0 {
 		_ = workflows.WriteDiagnostics(stderr, srcs, diags)
@@ -35,4 +58,21 @@ func load(dir string, k *workflows.Kinds, stderr io.Writer) (*workflows.Set, int
 		return nil, 0
 	}
 	return set, len(diags)
+}
+
+// readPath reads the workflow files at a path: the file itself, or every *.hcl file of a
+// directory and its subdirectories.
+func readPath(p string) ([]workflows.Source, hcl.Diagnostics) {
+	info, err := os.Stat(p)
+	if err == nil && info.IsDir() {
+		return workflows.ReadDir(p)
+	}
+	var data []byte
+	if err == nil {
+		data, err = os.ReadFile(p)
+	}
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read workflow files", Detail: err.Error()}}
+	}
+	return []workflows.Source{{Name: p, Data: data}}, nil
 }

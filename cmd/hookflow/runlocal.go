@@ -50,6 +50,8 @@ func runCommand() *cobra.Command {
 		Long: `run loads the workflows in --dir (default: the current directory) and runs one of
 them once in this process, on an embedded Redis, printing each step as it finishes:
 its status, attempts, and output. It needs no hookflow serve and leaves nothing behind.
+Only what WORKFLOW reads must be set: the env() and secret() of the other workflows,
+and of the vars WORKFLOW does not refer to, may be missing.
 
 The event is the file named by --event (- for standard input; default: {}). Its
 content type comes from --content-type, else from a Content-Type in --header, else
@@ -113,7 +115,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun})
 	triggers.Register(k)
-	set, _ := load(o.dir, k, stderr)
+	set := loadFor(o.dir, name, k, stderr)
 	if set == nil {
 		return exitError(exitFailed)
 	}

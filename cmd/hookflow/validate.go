@@ -1,41 +1,258 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"sort"
+	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 func validateCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "validate [DIR]",
+	var strict bool
+	var format string
+	cmd := &cobra.Command{
+		Use:     "validate [--strict] [--format text|json] [PATH ...]",
 		GroupID: "author",
-		Short:   "Check the workflows in DIR without running them",
-		Long: `validate loads every workflow file in DIR (default: the current directory) as serve
-would, and reports every problem in every file with its file:line:col and the line
-itself. It exits 0 when there are no errors (warnings are printed), 1 when there are.`,
+		Short:   "Check workflow files without running them",
+		Long: `validate loads the workflow files at each PATH (a directory with its subdirectories,
+or a file; default: the current directory) and reports every problem in every file
+with its file:line:col and the line itself. Each PATH is checked on its own, as one
+serve would load it.
+
+It needs none of the secrets: an env() without a default or a secret() whose variable
+is not set reads as a placeholder that passes every check of the place where it is
+used, and the variables are listed at the end, once. --strict makes each of them an
+error, as serve and worker do (and run, for what the workflow it runs reads).
+
+--format json prints one JSON document instead, for editors and CI annotations: every
+diagnostic with its file, line and column, and the variables not set (docs/cli.md
+describes its shape). It exits 0 when there are no errors (warnings are printed), 1
+when there are.`,
 		Example: `  hookflow validate examples/quickstart
-  hookflow validate . && git push`,
-		Args: maxArgs(1),
+  hookflow validate examples/*              # in CI, without the secrets
+  hookflow validate --strict . && git push  # where the secrets are set
+  hookflow validate --format json workflows/ | jq '.diagnostics[]'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) > 0 {
-				dir = args[0]
+			if format != "text" && format != "json" {
+				return usage("--format %q: use text or json", format)
 			}
-			stdout := cmd.OutOrStdout()
-			set, warnings := load(dir, kinds(nil, nil), cmd.ErrOrStderr())
-			if set == nil {
-				return exitError(exitFailed)
+			if len(args) == 0 {
+				args = []string{"."}
 			}
-			switch warnings {
-			case 0:
-				fmt.Fprintf(stdout, "%s: %d workflows, no problems\n", dir, len(set.Workflows()))
-			case 1:
-				fmt.Fprintf(stdout, "%s: %d workflows, no errors, 1 warning\n", dir, len(set.Workflows()))
-			default:
-				fmt.Fprintf(stdout, "%s: %d workflows, no errors, %d warnings\n", dir, len(set.Workflows()), warnings)
+			results := make([]validation, 0, len(args))
+			k := kinds(nil, nil)
+			for _, p := range args {
+				results = append(results, validatePath(p, k, strict))
+			}
+			var err error
+			if format == "json" {
+				err = writeValidationJSON(cmd.OutOrStdout(), results)
+			} else {
+				err = writeValidation(cmd.OutOrStdout(), cmd.ErrOrStderr(), results)
+			}
+			if err != nil {
+				return err
+			}
+			for _, r := range results {
+				if r.diags.HasErrors() {
+					return exitError(exitFailed)
+				}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&strict, "strict", false, "report every env() without a default and secret() whose variable is not set as an error")
+	cmd.Flags().StringVar(&format, "format", "text", "`text` for people, json for editors and CI")
+	return cmd
+}
+
+// validation is what validate found at one path.
+type validation struct {
+	path      string
+	srcs      []workflows.Source
+	diags     hcl.Diagnostics
+	workflows int
+	unset     []workflows.Unset
+}
+
+func validatePath(p string, k *workflows.Kinds, strict bool) validation {
+	v := validation{path: p}
+	v.srcs, v.diags = readPath(p)
+	if v.diags.HasErrors() {
+		return v
+	}
+	set, diags := workflows.LoadWith(v.srcs, k, workflows.Options{AllowUnset: !strict})
+	v.diags = diags
+	if set != nil {
+		v.workflows = len(set.Workflows())
+		v.unset = set.Unset()
+	}
+	return v
+}
+
+func writeValidation(stdout, stderr io.Writer, results []validation) error {
+	for _, r := range results {
+		if len(r.diags) > 0 {
+			if err := workflows.WriteDiagnostics(stderr, r.srcs, r.diags); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range results {
+		errs, warnings := count(r.diags)
+		switch {
+		case errs > 0:
+			fmt.Fprintf(stdout, "%s: %d error%s, %d warning%s\n", r.path, errs, plural(errs), warnings, plural(warnings))
+		case warnings > 0:
+			fmt.Fprintf(stdout, "%s: %d workflows, no errors, %d warning%s\n", r.path, r.workflows, warnings, plural(warnings))
+		default:
+			fmt.Fprintf(stdout, "%s: %d workflows, no problems\n", r.path, r.workflows)
+		}
+	}
+	for _, line := range unsetNote(results) {
+		fmt.Fprintln(stdout, line)
+	}
+	return nil
+}
+
+func count(diags hcl.Diagnostics) (errs, warnings int) {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs++
+		} else {
+			warnings++
+		}
+	}
+	return errs, warnings
+}
+
+// unsetNote lists, once, the variables the files read and that are not set: secrets,
+// then other environment variables.
+func unsetNote(results []validation) []string {
+	seen := map[string]bool{}
+	var secrets, others []string
+	for _, r := range results {
+		for _, u := range r.unset {
+			if seen[u.Name] {
+				continue
+			}
+			seen[u.Name] = true
+			if u.Secret {
+				secrets = append(secrets, u.Name)
+			} else {
+				others = append(others, u.Name)
+			}
+		}
+	}
+	var lines []string
+	for _, group := range []struct {
+		names        []string
+		one, several string
+	}{{secrets, "secret", "secrets"}, {others, "environment variable", "environment variables"}} {
+		if len(group.names) == 0 {
+			continue
+		}
+		sort.Strings(group.names)
+		what, them := group.one, "it"
+		if len(group.names) > 1 {
+			what, them = group.several, "them"
+		}
+		lines = append(lines, fmt.Sprintf("%d %s not set: %s — serve needs %s",
+			len(group.names), what, strings.Join(group.names, ", "), them))
+	}
+	return lines
+}
+
+// jsonValidation is the document validate --format json prints; docs/cli.md shows it.
+type jsonValidation struct {
+	Valid       bool             `json:"valid"`
+	Paths       []jsonPath       `json:"paths"`
+	Diagnostics []jsonDiagnostic `json:"diagnostics"`
+	Unset       []jsonUnset      `json:"unset"`
+}
+
+type jsonPath struct {
+	Path      string `json:"path"`
+	Workflows int    `json:"workflows"`
+	Errors    int    `json:"errors"`
+	Warnings  int    `json:"warnings"`
+}
+
+type jsonDiagnostic struct {
+	Severity string `json:"severity"` // "error" or "warning"
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+	jsonRange
+}
+
+// jsonRange is where a diagnostic or a use points: lines and columns count from 1,
+// columns in characters; the end is just past the range. Absent when there is no place.
+type jsonRange struct {
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Column    int    `json:"column,omitempty"`
+	EndLine   int    `json:"end_line,omitempty"`
+	EndColumn int    `json:"end_column,omitempty"`
+}
+
+type jsonUnset struct {
+	Name      string   `json:"name"`
+	Secret    bool     `json:"secret"`
+	Workflows []string `json:"workflows"`
+	jsonRange
+}
+
+func rangeOf(r *hcl.Range) jsonRange {
+	if r == nil {
+		return jsonRange{}
+	}
+	return jsonRange{File: r.Filename, Line: r.Start.Line, Column: r.Start.Column, EndLine: r.End.Line, EndColumn: r.End.Column}
+}
+
+func writeValidationJSON(stdout io.Writer, results []validation) error {
+	doc := jsonValidation{Valid: true, Paths: []jsonPath{}, Diagnostics: []jsonDiagnostic{}, Unset: []jsonUnset{}}
+	seen := map[string]bool{}
+	for _, r := range results {
+		errs, warnings := count(r.diags)
+		doc.Valid = doc.Valid && errs == 0
+		doc.Paths = append(doc.Paths, jsonPath{Path: r.path, Workflows: r.workflows, Errors: errs, Warnings: warnings})
+		for _, d := range sortedDiags(r.diags) {
+			severity := "error"
+			if d.Severity == hcl.DiagWarning {
+				severity = "warning"
+			}
+			doc.Diagnostics = append(doc.Diagnostics, jsonDiagnostic{Severity: severity, Summary: d.Summary, Detail: d.Detail, jsonRange: rangeOf(d.Subject)})
+		}
+		for _, u := range r.unset {
+			if !seen[u.Name] {
+				seen[u.Name] = true
+				doc.Unset = append(doc.Unset, jsonUnset{Name: u.Name, Secret: u.Secret, Workflows: u.Workflows, jsonRange: rangeOf(&u.Range)})
+			}
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// sortedDiags orders diagnostics as WriteDiagnostics prints them: by file, then place.
+func sortedDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := append(hcl.Diagnostics(nil), diags...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Subject, out[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
+	return out
 }

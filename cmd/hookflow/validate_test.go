@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// hookflowCLI runs the command line in this process and returns what it printed.
+func hookflowCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// writeFiles writes files, by name relative to dir, and returns dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) string {
+	t.Helper()
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// unsetAll removes the named variables from the environment for the test.
+func unsetAll(t *testing.T, names []string) {
+	t.Helper()
+	for _, n := range names {
+		t.Setenv(n, "") // restored when the test ends
+		os.Unsetenv(n)
+	}
+}
+
+// exampleVariables returns the names every example reads with env() or secret(), and
+// those it reads with secret().
+func exampleVariables(t *testing.T) (all, secrets []string) {
+	t.Helper()
+	re := regexp.MustCompile(`\b(env|secret)\("([A-Za-z_][A-Za-z0-9_]*)"`)
+	seen := map[string]bool{}
+	err := filepath.WalkDir(examples, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".hcl" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			if !seen[m[2]] {
+				seen[m[2]] = true
+				all = append(all, m[2])
+			}
+			if m[1] == "secret" && !seen["secret "+m[2]] {
+				seen["secret "+m[2]] = true
+				secrets = append(secrets, m[2])
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(secrets)
+	return all, secrets
+}
+
+// CI checks the files without the secrets: validate passes, and lists what serve needs.
+func TestValidateExamplesWithoutSecrets(t *testing.T) {
+	all, secrets := exampleVariables(t)
+	if len(secrets) < 5 {
+		t.Fatalf("only %d secrets found in the examples", len(secrets))
+	}
+	unsetAll(t, all)
+	dirs, err := filepath.Glob(filepath.Join(examples, "*"))
+	if err != nil || len(dirs) < 5 {
+		t.Fatalf("examples: %v %v", dirs, err)
+	}
+
+	stdout, stderr, err := hookflowCLI(t, append([]string{"validate"}, dirs...)...)
+	if err != nil {
+		t.Fatalf("validate without secrets: %v\n%s%s", err, stdout, stderr)
+	}
+	for _, d := range dirs {
+		if !strings.Contains(stdout, d+": ") {
+			t.Errorf("no line for %s:\n%s", d, stdout)
+		}
+	}
+	want := regexp.QuoteMeta(strings.Join(secrets, ", "))
+	if !regexp.MustCompile(`(?m)^\d+ secrets not set: ` + want + ` — serve needs them`).MatchString(stdout) {
+		t.Errorf("the secrets are not listed once, as %s:\n%s", strings.Join(secrets, ", "), stdout)
+	}
+	if strings.Contains(stderr, "is not set") {
+		t.Errorf("unset secrets reported as problems:\n%s", stderr)
+	}
+
+	stdout, stderr, err = hookflowCLI(t, append([]string{"validate", "--strict"}, dirs...)...)
+	if err != exitError(1) {
+		t.Fatalf("--strict without secrets: %v, want exit status 1", err)
+	}
+	for _, s := range secrets {
+		if !strings.Contains(stderr, "Secret "+s+" is not set") {
+			t.Errorf("--strict does not report %s:\n%s", s, stderr)
+		}
+	}
+	if strings.Contains(stdout, "not set:") {
+		t.Errorf("--strict lists placeholders:\n%s", stdout)
+	}
+}
+
+// A placeholder passes the checks of its place: a verify block's minimum length, a
+// URL's shape, a duration.
+func TestValidatePlaceholderPassesChecks(t *testing.T) {
+	unsetAll(t, []string{"HF_SIGNING", "HF_API", "HF_TIMEOUT"})
+	dir := writeFiles(t, t.TempDir(), map[string]string{"a.hcl": `workflow "a" {
+  trigger "webhook" {
+    path = "/a"
+    verify "hmac" {
+      header  = "X-Signature"
+      secrets = [secret("HF_SIGNING")]
+    }
+  }
+  step "http" "call" {
+    url     = env("HF_API")
+    timeout = env("HF_TIMEOUT")
+  }
+}
+`})
+	stdout, stderr, err := hookflowCLI(t, "validate", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, want := range []string{"1 workflows, no problems", "1 secret not set: HF_SIGNING — serve needs it", "2 environment variables not set: HF_API, HF_TIMEOUT — serve needs them"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout does not say %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestValidateJSON(t *testing.T) {
+	unsetAll(t, []string{"HF_TOKEN"})
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"a.hcl": "workflow \"a\" {\n  step \"http\" \"x\" {\n    ur = \"https://x\"\n  }\n}\n",
+	})
+	// The variables not set are listed for the paths that load.
+	dir2 := writeFiles(t, t.TempDir(), map[string]string{
+		"b.hcl": "workflow \"b\" {\n  step \"http\" \"y\" {\n    url     = \"https://example.com\"\n    headers = { Authorization = secret(\"HF_TOKEN\") }\n  }\n}\n",
+	})
+	stdout, _, err := hookflowCLI(t, "validate", "--format", "json", dir, dir2)
+	if err != exitError(1) {
+		t.Errorf("got %v, want exit status 1", err)
+	}
+	var doc struct {
+		Valid bool `json:"valid"`
+		Paths []struct {
+			Path      string `json:"path"`
+			Workflows int    `json:"workflows"`
+			Errors    int    `json:"errors"`
+		} `json:"paths"`
+		Diagnostics []struct {
+			Severity  string `json:"severity"`
+			Summary   string `json:"summary"`
+			Detail    string `json:"detail"`
+			File      string `json:"file"`
+			Line      int    `json:"line"`
+			Column    int    `json:"column"`
+			EndLine   int    `json:"end_line"`
+			EndColumn int    `json:"end_column"`
+		} `json:"diagnostics"`
+		Unset []struct {
+			Name   string `json:"name"`
+			Secret bool   `json:"secret"`
+			File   string `json:"file"`
+			Line   int    `json:"line"`
+		} `json:"unset"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("not one JSON document: %v\n%s", err, stdout)
+	}
+	if doc.Valid || len(doc.Paths) != 2 || doc.Paths[0].Path != dir || doc.Paths[0].Errors != 1 ||
+		doc.Paths[1].Path != dir2 || doc.Paths[1].Workflows != 1 || doc.Paths[1].Errors != 0 {
+		t.Errorf("valid %v, paths %+v", doc.Valid, doc.Paths)
+	}
+	if len(doc.Diagnostics) != 1 {
+		t.Fatalf("diagnostics: %+v", doc.Diagnostics)
+	}
+	d := doc.Diagnostics[0]
+	if d.Severity != "error" || d.File != filepath.Join(dir, "a.hcl") || d.Line != 3 || d.Column != 5 ||
+		d.EndLine != 3 || d.EndColumn != 7 || !strings.Contains(d.Detail, `Did you mean "url"?`) {
+		t.Errorf("diagnostic: %+v", d)
+	}
+	if len(doc.Unset) != 1 || doc.Unset[0].Name != "HF_TOKEN" || !doc.Unset[0].Secret ||
+		doc.Unset[0].File != filepath.Join(dir2, "b.hcl") || doc.Unset[0].Line != 4 {
+		t.Errorf("unset: %+v", doc.Unset)
+	}
+
+	if _, _, err := hookflowCLI(t, "validate", "--format", "yaml", dir); err != errUsage {
+		t.Errorf("--format yaml: %v", err)
+	}
+}
+
+func TestValidateSeveralPaths(t *testing.T) {
+	good := writeFiles(t, t.TempDir(), map[string]string{
+		"one.hcl": "workflow \"one\" {\n  trigger \"webhook\" {\n    path = \"/one\"\n  }\n}\n",
+	})
+	// Each path is checked on its own, as one serve loads it: the same names in two
+	// directories do not clash.
+	twin := writeFiles(t, t.TempDir(), map[string]string{
+		"one.hcl":     "workflow \"one\" {\n  trigger \"webhook\" {\n    path = \"/one\"\n  }\n}\n",
+		"sub/two.hcl": "workflow \"two\" {\n  trigger \"webhook\" {\n    path = \"/two\"\n  }\n}\n",
+	})
+	file := filepath.Join(writeFiles(t, t.TempDir(), map[string]string{
+		"bad.hcl": "workflow \"bad\" {\n  filter = \"event.body.x >\"\n}\n",
+	}), "bad.hcl")
+
+	stdout, stderr, err := hookflowCLI(t, "validate", good, twin)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if want := good + ": 1 workflows, no problems\n" + twin + ": 2 workflows, no problems\n"; stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+
+	stdout, stderr, err = hookflowCLI(t, "validate", good, file)
+	if err != exitError(1) || !strings.Contains(stderr, "bad.hcl:2:") || !strings.Contains(stdout, file+": 1 error") ||
+		!strings.Contains(stdout, good+": 1 workflows, no problems") {
+		t.Errorf("a file and a directory: %v\n%s%s", err, stdout, stderr)
+	}
+	if _, stderr, err := hookflowCLI(t, "validate", filepath.Join(good, "missing")); err != exitError(1) || !strings.Contains(stderr, "Cannot read") {
+		t.Errorf("a missing path: %v %s", err, stderr)
+	}
+}
+
+// run needs what the workflow it runs needs, not what the others of its directory do.
+func TestRunNeedsOnlyItsOwnSecrets(t *testing.T) {
+	unsetAll(t, []string{"HF_OTHER_SECRET", "HF_OTHER_URL", "HF_OWN_SECRET"})
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"vars.hcl": "vars {\n  other = env(\"HF_OTHER_URL\")\n  greeting = \"hello\"\n}\n",
+		"mine.hcl": `workflow "mine" {
+  step "set" "say" {
+    text = "{{ vars.greeting }}"
+  }
+}
+`,
+		"other.hcl": `workflow "other" {
+  trigger "webhook" {
+    path = "/other"
+    verify "github" {
+      secrets = [secret("HF_OTHER_SECRET")]
+    }
+  }
+  step "http" "call" {
+    url = "{{ vars.other }}/x"
+  }
+}
+`,
+		"needy.hcl": `workflow "needy" {
+  step "http" "call" {
+    url     = "https://example.com"
+    headers = { Authorization = "Bearer ${secret("HF_OWN_SECRET")}" }
+  }
+}
+`,
+	})
+	stdout, stderr, err := hookflowCLI(t, "run", "--dir", dir, "mine")
+	if err != nil || !strings.Contains(stdout, "run succeeded") {
+		t.Fatalf("run mine: %v\n%s%s", err, stdout, stderr)
+	}
+
+	for name, want := range map[string]string{
+		"other": "Environment variable HF_OTHER_URL is not set",
+		"needy": "Secret HF_OWN_SECRET is not set",
+	} {
+		_, stderr, err = hookflowCLI(t, "run", "--dir", dir, "--dry-run", name)
+		if err != exitError(1) || !strings.Contains(stderr, want) {
+			t.Errorf("run %s: %v, want exit status 1 and %q:\n%s", name, err, want, stderr)
+		}
+	}
+	if _, stderr, _ := hookflowCLI(t, "run", "--dir", dir, "--dry-run", "other"); !strings.Contains(stderr, "Secret HF_OTHER_SECRET is not set") ||
+		strings.Contains(stderr, "HF_OWN_SECRET") {
+		t.Errorf("run other reports what it does not need, or not what it does:\n%s", stderr)
+	}
+}
+
+func TestFmtCheckPrintsDiff(t *testing.T) {
+	messy := "workflow \"a\" {\ndescription=\"x\"\n  trigger \"webhook\" {\n      path = \"/a\"\n  }\n}\n"
+	one := writeFiles(t, t.TempDir(), map[string]string{"a.hcl": messy})
+	two := writeFiles(t, t.TempDir(), map[string]string{"b.hcl": messy})
+	a, b := filepath.Join(one, "a.hcl"), filepath.Join(two, "b.hcl")
+
+	stdout, _, err := hookflowCLI(t, "fmt", "--check", one, b)
+	if err != exitError(1) {
+		t.Errorf("--check: %v, want exit status 1", err)
+	}
+	hunk := "@@ -1,6 +1,6 @@\n workflow \"a\" {\n-description=\"x\"\n+  description = \"x\"\n   trigger \"webhook\" {\n-      path = \"/a\"\n+    path = \"/a\"\n   }\n }\n"
+	if want := "--- " + a + "\n+++ " + a + "\n" + hunk + "--- " + b + "\n+++ " + b + "\n" + hunk; stdout != want {
+		t.Errorf("--check printed:\n%s\nwant:\n%s", stdout, want)
+	}
+	if data, _ := os.ReadFile(a); string(data) != messy {
+		t.Error("--check changed a file")
+	}
+
+	stdout, _, err = hookflowCLI(t, "fmt", one, two)
+	if err != nil || stdout != a+"\n"+b+"\n" {
+		t.Errorf("fmt of two directories: %v %q", err, stdout)
+	}
+	if stdout, _, err := hookflowCLI(t, "fmt", "--check", a, two); err != nil || stdout != "" {
+		t.Errorf("--check after fmt: %v %q", err, stdout)
+	}
+}

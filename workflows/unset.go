@@ -1,0 +1,172 @@
+package workflows
+
+import (
+	"regexp"
+	"slices"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Options change how Load treats what the files ask of the environment.
+type Options struct {
+	// AllowUnset lets env() without a default and secret() read variables that are
+	// not set. Each becomes a placeholder that passes every check of the place where
+	// it is used, and Set.Unset lists them. It is for checking files where their
+	// secrets are not (validate in CI), and for running one workflow of a directory
+	// whose other workflows need what is not set: Set.Missing says what one workflow
+	// needs. A Set loaded so must not serve.
+	AllowUnset bool
+}
+
+// Unset is a variable that env() without a default or secret() read, and that is not
+// set (a secret set to "" counts as not set).
+type Unset struct {
+	Name   string
+	Secret bool      // read with secret(); else with env()
+	Range  hcl.Range // its first use
+	// Workflows are the workflows that need it, sorted: those that read it, and those
+	// that refer to a var that reads it.
+	Workflows []string
+}
+
+// Unset lists the variables that were not set, sorted by name, when the Set was loaded
+// with Options.AllowUnset.
+func (s *Set) Unset() []Unset { return s.unset }
+
+// Missing returns the errors a load without Options.AllowUnset reports for what the
+// named workflow needs and is not set: the env() and secret() it reads, and those of
+// the vars it refers to. It is empty when the workflow has all it needs.
+func (s *Set) Missing(workflow string) hcl.Diagnostics { return s.missing[workflow] }
+
+// placeholderMark marks a value that stands for a variable that is not set. Marks
+// travel with the value through ${} interpolation and vars.
+const placeholderMark = "placeholder"
+
+// placeholderValue is what an unset variable reads as: an https URL, longer than any
+// credential must be, so that it also reads as valid where no check is excused.
+func placeholderValue(name string) string { return "https://unset.invalid/" + name }
+
+// unsetLog records the variables env() and secret() find not set, and who reads them.
+type unsetLog struct {
+	allow    bool
+	at       hcl.Range // the expression being evaluated
+	varName  string    // the var being decoded, if any
+	workflow string    // the workflow being decoded, if any
+	byName   map[string]*unsetUses
+}
+
+// unsetUses is one variable that is not set, and where it is read.
+type unsetUses struct {
+	err       *unsetError
+	first     hcl.Range
+	vars      map[string]hcl.Range // the vars that read it, and where
+	workflows map[string]hcl.Range // the workflows that need it, and where first
+}
+
+func newUnsetLog(allow bool) *unsetLog {
+	return &unsetLog{allow: allow, byName: map[string]*unsetUses{}}
+}
+
+// placeholder returns what env() or secret() reads for a variable that is not set:
+// the error u, or with Options.AllowUnset a placeholder, recording who reads it.
+func (l *unsetLog) placeholder(u *unsetError) (cty.Value, error) {
+	if !l.allow {
+		return cty.NilVal, u
+	}
+	uses := l.byName[u.name]
+	if uses == nil {
+		uses = &unsetUses{err: u, first: l.at, vars: map[string]hcl.Range{}, workflows: map[string]hcl.Range{}}
+		l.byName[u.name] = uses
+	}
+	uses.err.secret = uses.err.secret || u.secret
+	switch {
+	case l.workflow != "":
+		if _, seen := uses.workflows[l.workflow]; !seen {
+			uses.workflows[l.workflow] = l.at
+		}
+	case l.varName != "":
+		if _, seen := uses.vars[l.varName]; !seen {
+			uses.vars[l.varName] = l.at
+		}
+	}
+	return cty.StringVal(placeholderValue(u.name)).Mark(placeholderMark), nil
+}
+
+var (
+	varRefRE   = regexp.MustCompile(`\bvars\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)`)
+	varIndexRE = regexp.MustCompile(`\bvars\s*\[`)
+)
+
+// refersToVars records that a workflow, whose block's source is src, needs what the
+// vars it names read: as vars.NAME when the file loads, or in a {{ }} template when
+// it runs. vars["…"] counts as naming every var.
+func (l *unsetLog) refersToVars(workflow string, src []byte) {
+	if len(l.byName) == 0 {
+		return
+	}
+	all := varIndexRE.Match(src)
+	named := map[string]bool{}
+	for _, m := range varRefRE.FindAllSubmatch(src, -1) {
+		named[string(m[1])] = true
+	}
+	for _, uses := range l.byName {
+		for v, at := range uses.vars {
+			if _, seen := uses.workflows[workflow]; !seen && (all || named[v]) {
+				uses.workflows[workflow] = at
+			}
+		}
+	}
+}
+
+// fill gives set the variables that were not set, and the errors each of its
+// workflows would get for those it needs.
+func (l *unsetLog) fill(set *Set) {
+	set.missing = map[string]hcl.Diagnostics{}
+	for name, uses := range l.byName {
+		u := Unset{Name: name, Secret: uses.err.secret, Range: uses.first}
+		for wf, at := range uses.workflows {
+			if set.byName[wf] == nil {
+				continue
+			}
+			u.Workflows = append(u.Workflows, wf)
+			set.missing[wf] = append(set.missing[wf], &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: uses.err.summary(), Detail: uses.err.detail(), Subject: at.Ptr(),
+			})
+		}
+		slices.Sort(u.Workflows)
+		set.unset = append(set.unset, u)
+	}
+	sort.Slice(set.unset, func(i, j int) bool { return set.unset[i].Name < set.unset[j].Name })
+	for _, diags := range set.missing {
+		sort.SliceStable(diags, func(i, j int) bool { return before(diags[i].Subject, diags[j].Subject) })
+	}
+}
+
+// excuse drops the errors that checks report on a value holding a placeholder: a
+// placeholder stands for whatever the variable will hold, so it passes every check of
+// the place where it is used. Errors in expressions and templates are kept.
+func (l *loader) excuse(diags hcl.Diagnostics) hcl.Diagnostics {
+	if len(l.placeholders) == 0 || !diags.HasErrors() {
+		return diags
+	}
+	out := diags[:0:0]
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && d.Subject != nil && l.inPlaceholder(*d.Subject) {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// inPlaceholder reports whether r lies within a value that holds a placeholder.
+func (l *loader) inPlaceholder(r hcl.Range) bool {
+	for _, p := range l.placeholders {
+		if p.Filename == r.Filename && p.Start.Byte <= r.Start.Byte && r.End.Byte <= p.End.Byte {
+			return true
+		}
+	}
+	return false
+}
