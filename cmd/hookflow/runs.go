@@ -140,22 +140,43 @@ func runsShowCommand(a *adminCommand) *cobra.Command {
 }
 
 func runsReplayCommand(a *adminCommand) *cobra.Command {
-	return &cobra.Command{
+	var current bool
+	cmd := &cobra.Command{
 		Use:   "replay RUN",
 		Short: "Replay a failed run from the step it failed on",
 		Long: `replay runs a failed run again from the step it failed on, with the workflow
-version it started with; the steps that succeeded do not run again.`,
-		Example: `  hookflow runs replay 01JD3WZ2Q7T5`,
-		Args:    exactArgs(1),
+version it started with; the steps that succeeded do not run again.
+
+With --current it runs with the version of the workflow in use now instead: a run
+that failed on a bug of its workflow goes on with the fixed file. The steps that
+succeeded keep their results; from the failed step on, the run follows the version
+in use, and stays on it. It is refused when that version no longer has the failed
+step.`,
+		Example: `  hookflow runs replay 01JD3WZ2Q7T5
+  hookflow runs replay --current 01JD3WZ2Q7T5`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct {
-				RunID string `json:"run_id"`
-			}
-			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/replay", nil, &out, func(w io.Writer) error {
-				return queuedAgain(w, out.RunID)
+			var out engine.Replayed
+			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/replay"+versionQuery(current), nil, &out, func(w io.Writer) error {
+				return queuedAgain(w, &out)
 			})
 		},
 	}
+	currentFlag(cmd, &current)
+	return cmd
+}
+
+// currentFlag adds --current to a command that replays a run.
+func currentFlag(cmd *cobra.Command, current *bool) {
+	cmd.Flags().BoolVar(current, "current", false, "replay with the workflow version in use now, not the one the run started with")
+}
+
+// versionQuery is the query of a replay: with the version in use, or the run's own.
+func versionQuery(current bool) string {
+	if current {
+		return "?version=current"
+	}
+	return ""
 }
 
 func runsStartCommand(a *adminCommand) *cobra.Command {
@@ -242,20 +263,23 @@ Retrying one replays its run from that step.`,
 		},
 	}
 	list.Flags().IntVar(&limit, "limit", 0, "how many (default 50, at most 500)")
+	var current bool
 	retry := &cobra.Command{
-		Use:     "retry ID",
-		Short:   "Replay a dead letter's run from its failed step",
-		Example: `  hookflow dlq retry 01JD3WZ2Q7T5:charge`,
-		Args:    exactArgs(1),
+		Use:   "retry ID",
+		Short: "Replay a dead letter's run from its failed step",
+		Long: `retry replays a dead letter's run from its failed step, as runs replay does: with
+the workflow version the run started with, or with --current the version in use now.`,
+		Example: `  hookflow dlq retry 01JD3WZ2Q7T5:charge
+  hookflow dlq retry --current 01JD3WZ2Q7T5:charge`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct {
-				RunID string `json:"run_id"`
-			}
-			return a.get(cmd, "POST", "/dlq/"+url.PathEscape(args[0])+"/retry", nil, &out, func(w io.Writer) error {
-				return queuedAgain(w, out.RunID)
+			var out engine.Replayed
+			return a.get(cmd, "POST", "/dlq/"+url.PathEscape(args[0])+"/retry"+versionQuery(current), nil, &out, func(w io.Writer) error {
+				return queuedAgain(w, &out)
 			})
 		},
 	}
+	currentFlag(retry, &current)
 	cmd.AddCommand(list, retry)
 	return cmd
 }
@@ -299,10 +323,16 @@ their triggers, through its admin API (--admin, default ` + defaultAdmin + `).`,
 	return cmd
 }
 
-// queuedAgain says that a replayed run is queued, and how to follow it.
-func queuedAgain(w io.Writer, runID string) error {
-	_, err := fmt.Fprintf(w, "run %s queued again from its failed step; follow it with: hookflow runs show %s\n", runID, runID)
-	return err
+// queuedAgain says that a replayed run is queued, with which version, and how to
+// follow it; when the workflow changed since, that --current would run the new one.
+func queuedAgain(w io.Writer, r *engine.Replayed) error {
+	fmt.Fprintf(w, "run %s queued again from %s with version %s; follow it with: hookflow runs show %s\n",
+		r.RunID, strings.Join(r.From, ", "), r.Version, r.RunID)
+	if r.CurrentVersion != "" {
+		fmt.Fprintf(w, "the workflow changed since this run started (version %s is in use); if it failed on a bug of the workflow, replay with --current to run the fixed version: hookflow runs replay --current %s\n",
+			r.CurrentVersion, r.RunID)
+	}
+	return nil
 }
 
 // nextPage is the command line that lists the page after this one: this one's flags,
