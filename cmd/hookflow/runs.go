@@ -99,7 +99,7 @@ the command for the next page.`,
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tCREATED\tDURATION\tERROR")
 				for _, r := range page.Runs {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status,
-						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), oneLine(r.Error, 60))
+						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), errorLine(r.Error, 60))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -250,7 +250,7 @@ Retrying one replays its run from that step.`,
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTEP\tATTEMPTS\tDEAD AT\tERROR")
 				for _, d := range out.DeadLetters {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Workflow, d.Step, d.Attempts,
-						d.DeadAt.Local().Format(time.DateTime), oneLine(d.Error, 60))
+						d.DeadAt.Local().Format(time.DateTime), errorLine(d.Error, 60))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -377,6 +377,26 @@ func millis(ms *int64) string {
 		return "<1ms"
 	}
 	return (time.Duration(*ms) * time.Millisecond).String()
+}
+
+// errorLine shortens an error to one line of at most n characters for a table. Its
+// lines are joined, and a long one loses its middle, not its end, where the cause
+// usually is: the start says which step, the end what went wrong, from a ": " on
+// where one leaves room for the start ("step update: PA…status 404 Not Found, …").
+func errorLine(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= n {
+		return string(r)
+	}
+	const minHead = 12
+	tail := n - n/3 - 1
+	for i := 0; i+1 < len(r); i++ {
+		if r[i] == ':' && r[i+1] == ' ' && len(r)-i-2 <= n-minHead-1 {
+			tail = len(r) - i - 2
+			break
+		}
+	}
+	return strings.TrimRight(string(r[:n-tail-1]), " ") + "…" + string(r[len(r)-tail:])
 }
 
 // oneLine shortens s to one line of at most n characters.

@@ -212,16 +212,22 @@ func TestReplayCurrentCommands(t *testing.T) {
 	}
 	runURL := func(id string) string { return "http://" + s.adminAddr + "/api/v1/runs/" + id }
 
+	// The table keeps the end of the error, where its cause is.
+	out, err := hookflow("runs", "list")
+	if err != nil || !strings.Contains(out, "status 404 Not Found, expected 2xx") {
+		t.Errorf("runs list should keep the cause of the error: %v\n%s", err, out)
+	}
+
 	fixed := strings.Replace(syncV1, "/custmers/", "/customers/", 1)
 	reload(fixed)
-	out, _ := hookflow("runs", "show", runs[0])
+	out, _ = hookflow("runs", "show", runs[0])
 	if !strings.Contains(out, "the workflow changed since this run started") ||
 		!strings.Contains(out, "hookflow runs replay --current "+runs[0]) {
 		t.Errorf("runs show of a run whose workflow changed since:\n%s", out)
 	}
 
 	// Replayed with its own version, the bug runs again.
-	out, err := hookflow("runs", "replay", runs[0])
+	out, err = hookflow("runs", "replay", runs[0])
 	if err != nil || !strings.Contains(out, "queued again from update") || !strings.Contains(out, "replay with --current") {
 		t.Errorf("runs replay: %v\n%s", err, out)
 	}
@@ -266,3 +272,21 @@ func TestReplayCurrentCommands(t *testing.T) {
 	}
 }
 
+func TestErrorLine(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"short", "step a: boom", "step a: boom"},
+		{"lines joined", "step a:\n  boom", "step a: boom"},
+		{"the cause kept", "step update: PATCH https://api.example.com/…: status 404 Not Found, expected 2xx",
+			"step update: PA…status 404 Not Found, expected 2xx"},
+		{"no separator", strings.Repeat("a", 30) + strings.Repeat("b", 40), strings.Repeat("a", 16) + "…" + strings.Repeat("b", 33)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errorLine(tt.in, 50); got != tt.want {
+				t.Errorf("errorLine(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if n := len([]rune(errorLine(tt.in, 50))); n > 50 {
+				t.Errorf("%d characters, more than 50", n)
+			}
+		})
+	}
+}
