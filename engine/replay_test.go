@@ -206,3 +206,37 @@ func TestReplayOnTheCurrentVersionRunsTheFailedItems(t *testing.T) {
 		}
 	})
 }
+
+// A parallel block replayed on the version in use runs its failed step only, as the
+// current version has it; the step after the block follows the current version too.
+func TestReplayOnTheCurrentVersionRunsTheFailedStepOfABlock(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		tg := newTarget(t, 0)
+		tg.failPath("/crm", http.StatusNotFound)
+		e, v1 := httpEngine(t, b, strings.ReplaceAll(parallelSrc, "URL", tg.srv.URL))
+		id, err := e.Start(ctx, v1.Workflow("order"), event(`{"lines": [1, 2]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunFailed {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		fixed := strings.NewReplacer(`"URL/crm"`, `"URL/crm/v2"`, `"URL/after"`, `"URL/after/v2"`).Replace(parallelSrc)
+		e.Use(httpSet(t, strings.ReplaceAll(fixed, "URL", tg.srv.URL)))
+		again, err := e.Replay(ctx, id, ReplayOptions{Current: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(again.From) != "[crm]" {
+			t.Errorf("replay from %v, want crm only", again.From)
+		}
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Fatalf("replayed run %+v", r.RunSummary)
+		}
+		want := map[string]int{"/reserve": 1, "/slack": 1, "/crm": 1, "/crm/v2": 1, "/line/0": 1, "/line/1": 1, "/after/v2": 1}
+		if got := tg.paths(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("calls %v, want %v", got, want)
+		}
+	})
+}
