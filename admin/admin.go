@@ -23,9 +23,9 @@ type Runs interface {
 	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
 	Run(ctx context.Context, id string) (*engine.Run, error)
 	Runs(ctx context.Context, f engine.RunFilter) (*engine.RunPage, error)
-	Replay(ctx context.Context, id string) error
+	Replay(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter, error)
-	RetryDeadLetter(ctx context.Context, id string) (string, error)
+	RetryDeadLetter(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	Ping(ctx context.Context) error
 }
 
@@ -163,13 +163,33 @@ func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, page)
 }
 
+// replay answers POST /api/v1/runs/{id}/replay?version=pinned|current.
 func (a *api) replay(w http.ResponseWriter, r *http.Request) {
+	o, ok := replayOptions(w, r)
+	if !ok {
+		return
+	}
 	id := r.PathValue("id")
-	if err := a.runs.Replay(r.Context(), id); err != nil {
+	out, err := a.runs.Replay(r.Context(), id, o)
+	if err != nil {
 		a.fail(w, err, "replaying run", "run", id)
 		return
 	}
-	httpjson.Write(w, http.StatusAccepted, map[string]string{"run_id": id, "status": "queued"})
+	httpjson.Write(w, http.StatusAccepted, out)
+}
+
+// replayOptions reads the version a replay goes on with: ?version=pinned (the default),
+// the one the run started with, or ?version=current, the one in use.
+func replayOptions(w http.ResponseWriter, r *http.Request) (engine.ReplayOptions, bool) {
+	switch v := r.URL.Query().Get("version"); v {
+	case "", "pinned":
+		return engine.ReplayOptions{}, true
+	case "current":
+		return engine.ReplayOptions{Current: true}, true
+	default:
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("version %q: use pinned (the version the run started with) or current (the one in use)", v))
+		return engine.ReplayOptions{}, false
+	}
 }
 
 func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
@@ -185,13 +205,18 @@ func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"dead_letters": dead})
 }
 
+// retryDeadLetter answers POST /api/v1/dlq/{id}/retry?version=pinned|current.
 func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
-	runID, err := a.runs.RetryDeadLetter(r.Context(), r.PathValue("id"))
+	o, ok := replayOptions(w, r)
+	if !ok {
+		return
+	}
+	out, err := a.runs.RetryDeadLetter(r.Context(), r.PathValue("id"), o)
 	if err != nil {
 		a.fail(w, err, "retrying dead letter", "id", r.PathValue("id"))
 		return
 	}
-	httpjson.Write(w, http.StatusAccepted, map[string]string{"run_id": runID, "status": "queued"})
+	httpjson.Write(w, http.StatusAccepted, out)
 }
 
 // fail answers an error: what the caller can act on as a 4xx with the reason, the rest

@@ -63,14 +63,19 @@ workflow "sync_crm" {
 	}
 
 	status.Store(200)
-	var answer map[string]string
-	post(t, srv.URL+"/api/v1/dlq/"+dlq.DeadLetters[0].ID+"/retry", http.StatusAccepted, &answer)
-	if answer["run_id"] != id {
-		t.Errorf("retry answered %v", answer)
+	var fail map[string]string
+	post(t, srv.URL+"/api/v1/dlq/"+dlq.DeadLetters[0].ID+"/retry?version=latest", http.StatusBadRequest, &fail)
+	if !strings.Contains(fail["error"], "use pinned") {
+		t.Errorf("a replay with an unknown version: %v", fail)
+	}
+	var answer engine.Replayed
+	post(t, srv.URL+"/api/v1/dlq/"+dlq.DeadLetters[0].ID+"/retry?version=pinned", http.StatusAccepted, &answer)
+	if answer.RunID != id || answer.Status != engine.RunQueued || answer.Version != set.Workflow("sync_crm").Version ||
+		len(answer.From) != 1 || answer.From[0] != "update" {
+		t.Errorf("retry answered %+v", answer)
 	}
 	waitStatus(t, srv.URL, id, "succeeded")
 
-	var fail map[string]string
 	post(t, srv.URL+"/api/v1/runs/"+id+"/replay", http.StatusConflict, &fail)
 	if !strings.Contains(fail["error"], "it is succeeded") {
 		t.Errorf("replaying a succeeded run: %v", fail)

@@ -84,12 +84,11 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	return &Engine{q: q, log: o.Logger, versions: vs, metrics: q.metrics}
 }
 
-// Use makes the workflows of set runnable. Versions loaded before stay runnable, so a
-// run keeps the definition it started with when a file changes.
+// Use makes the workflows of set runnable, and their versions the current ones: those
+// a replay with ReplayOptions.Current goes on with. Versions loaded before stay
+// runnable, so a run keeps the definition it started with when a file changes.
 func (e *Engine) Use(set *workflows.Set) {
-	for _, wf := range set.Workflows() {
-		e.versions.add(wf)
-	}
+	e.versions.use(set.Workflows())
 }
 
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run

@@ -34,7 +34,9 @@ func (p *Pool) execute(j *job) {
 		// The run cannot go on here; record why rather than leave it queued forever. It
 		// is dead-lettered, to be replayed once the cause is fixed.
 		msg := fmt.Sprintf("step %s: %v", j.unit, err)
-		p.commit(r, j, commit{record: newRecord(StatusFailed, j.attempt, nil, err), dead: true,
+		rec := newRecord(StatusFailed, j.attempt, nil, err)
+		rec.Version = r.ver
+		p.commit(r, j, commit{record: rec, dead: true,
 			plan: &Plan{Status: RunFailed, Error: msg, FailedStep: j.unit.step}})
 		return
 	}
@@ -121,6 +123,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		return nil
 	}
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
+	rec.Version = r.ver
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
 		// job waits, and settles when due.
@@ -224,6 +227,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 // retry records a failed attempt and queues the unit again after wait.
 func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
+	rec.Version = r.ver
 	if p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
 	}) {

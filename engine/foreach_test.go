@@ -263,7 +263,7 @@ func TestForEachReplaysOnlyTheFailedItems(t *testing.T) {
 			t.Fatalf("calls %v, want each item once and nothing after", got)
 		}
 		tg.failPath("/reserve/3", 0)
-		if err := e.Replay(context.Background(), id); err != nil {
+		if _, err := e.Replay(context.Background(), id, ReplayOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if r := waitRun(t, e, id); r.Status != RunSucceeded || r.Replays != 1 {
@@ -311,7 +311,7 @@ func TestForEachFailureStopsStartingItems(t *testing.T) {
 			t.Errorf("items %v", statuses)
 		}
 		tg.failPath("/reserve/1", 0)
-		if err := e.Replay(context.Background(), id); err != nil {
+		if _, err := e.Replay(context.Background(), id, ReplayOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if r := waitRun(t, e, id); r.Status != RunSucceeded {

@@ -86,7 +86,7 @@ func TestRunAndStepMetrics(t *testing.T) {
 			t.Fatalf("a repeated delivery: first %v, %v", first, err)
 		}
 		// The failed run replayed fails again: replayed once, finished twice.
-		if err := e.Replay(ctx, ids[2]); err != nil {
+		if _, err := e.Replay(ctx, ids[2], ReplayOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		waitRun(t, e, ids[2])

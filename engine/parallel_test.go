@@ -101,7 +101,7 @@ func TestParallelFailureWaitsForSiblings(t *testing.T) {
 			t.Fatalf("steps %v", status)
 		}
 		tg.failPath("/crm", 0)
-		if err := e.Replay(context.Background(), id); err != nil {
+		if _, err := e.Replay(context.Background(), id, ReplayOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if r := waitRun(t, e, id); r.Status != RunSucceeded {

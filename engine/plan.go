@@ -100,6 +100,7 @@ type Plan struct {
 	Status     RunStatus // RunRunning while anything is left to run
 	Error      string    // why the run failed
 	FailedStep string    // the step that failed it
+	version    string    // the workflow version planned with, which its records name
 }
 
 // plan decides what follows rec, the record of a run of wf with the change to plan
@@ -114,7 +115,7 @@ type Plan struct {
 // for_each step or parallel block has settled: the items in flight finish, the items
 // waiting are dropped.
 func plan(wf *workflows.Workflow, rec *runRecord, changed *unit) *Plan {
-	p := &Plan{Status: RunRunning}
+	p := &Plan{Status: RunRunning, version: wf.Version}
 	if changed != nil {
 		p.bookkeep(wf, rec, *changed)
 	}
@@ -172,6 +173,7 @@ func (p *Plan) bookkeep(wf *workflows.Workflow, rec *runRecord, u unit) {
 }
 
 func (p *Plan) setRecord(name string, r *Record) {
+	r.Version = p.version
 	if p.Records == nil {
 		p.Records = map[string]*Record{}
 	}

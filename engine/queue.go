@@ -506,9 +506,10 @@ func (q *queue) requeue(ctx context.Context, j *job, runID, workflow string, rec
 }
 
 // replay queues a failed run again as p says, after taking out of its record what cl
-// says. It reports errNotFailed for a run that has not failed, and ErrNotFound for one
-// that does not exist.
-func (q *queue) replay(ctx context.Context, runID string, wf *workflows.Workflow, p *Plan, cl cleared) error {
+// says, and setting the run fields in set (field, value pairs). It reports
+// errNotFailed for a run that has not failed, and ErrNotFound for one that does not
+// exist.
+func (q *queue) replay(ctx context.Context, runID string, wf *workflows.Workflow, p *Plan, cl cleared, set []any) error {
 	sh := q.shardFor(wf.Name)
 	keys := []string{sh.run(runID), sh.dead(), sh.ready(wf.Name), sh.due(), sh.wake(), sh.open(),
 		sh.inflight(wf.Name), sh.pending(wf.Name), sh.limit(wf.Name), sh.seq()}
@@ -522,7 +523,7 @@ func (q *queue) replay(ctx context.Context, runID string, wf *workflows.Workflow
 	for _, f := range cl.fields {
 		fieldArgs = append(fieldArgs, f)
 	}
-	setArgs := planFields(p)
+	setArgs := append(planFields(p), set...)
 	var eachArgs []any
 	nEach := 0
 	for _, s := range wf.Steps {

@@ -60,9 +60,9 @@ type Record struct {
 	// values, each with its outcome.
 	Output json.RawMessage `json:"output,omitempty"`
 	Error  string          `json:"error,omitempty"`
-	// Version is the workflow version the attempt ran with, where it is not its run's.
-	// A run keeps its version for life, replays included, so none has one yet: it is
-	// there for a run moved to another version while in flight.
+	// Version is the workflow version the attempt ran with. A run keeps the version
+	// it started with, unless a replay moves it to the current one: its history then
+	// names both.
 	Version string `json:"version,omitempty"`
 	// Items counts a for_each step's items; ForEach marks the record as one of those.
 	Items   int  `json:"items,omitempty"`

@@ -18,36 +18,77 @@ import (
 // it failed before its first step.
 var ErrCannotReplay = errors.New("the run cannot be replayed")
 
-// Replay queues a failed run again, with the workflow version it started with, from
-// what failed it: the step that failed, the failed items of a for_each step (and those
-// that never started), the failed steps of a parallel block. What succeeded keeps its
-// record and does not run again; what runs again starts over with a fresh count of
-// attempts. The planner decides what that is, as for any change to a run.
-func (e *Engine) Replay(ctx context.Context, runID string) error {
+// ReplayOptions say how a failed run is replayed.
+type ReplayOptions struct {
+	// Current replays the run with the version of its workflow in use now (the set
+	// given to Use) instead of the version it started with: a run that failed on a bug
+	// of its workflow goes on with the fixed version. What succeeded keeps its record;
+	// from there the current version's plan decides what runs. The run is moved to that
+	// version for good, and the steps that failed it must be in it.
+	Current bool
+}
+
+// Replayed is what a replay queued.
+type Replayed struct {
+	RunID  string    `json:"run_id"`
+	Status RunStatus `json:"status"` // queued
+	// Version is the workflow version the run goes on with.
+	Version string `json:"version"`
+	// CurrentVersion is the version of the workflow in use now, when the run goes on
+	// with another: the workflow changed since the run started, and a replay with
+	// ReplayOptions.Current would run the version in use.
+	CurrentVersion string `json:"current_version,omitempty"`
+	// From names what runs again: steps, and items of for_each steps (reserve[2]).
+	From []string `json:"from"`
+}
+
+// Replay queues a failed run again from what failed it: the step that failed, the
+// failed items of a for_each step (and those that never started), the failed steps of
+// a parallel block. It runs with the workflow version the run started with, or with
+// the version in use now when o.Current says so. What succeeded keeps its record and
+// does not run again; what runs again starts over with a fresh count of attempts. The
+// planner decides what that is, as for any change to a run.
+func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Replayed, error) {
 	fields, err := e.q.runFields(ctx, runID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if fields == nil {
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
 	if RunStatus(fields["status"]) != RunFailed {
-		return fmt.Errorf("%w: it is %s; only a failed run can be", ErrCannotReplay, fields["status"])
+		return nil, fmt.Errorf("%w: it is %s; only a failed run can be", ErrCannotReplay, fields["status"])
 	}
 	if fields["dead"] == "" {
-		return fmt.Errorf("%w: it failed before its first step (%s); start a new run with its event instead",
+		return nil, fmt.Errorf("%w: it failed before its first step (%s); start a new run with its event instead",
 			ErrCannotReplay, fields["error"])
-	}
-	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
-	if retry, _ := workflows.Retryable(err); err != nil && !retry {
-		return fmt.Errorf("%w: %v", ErrCannotReplay, err)
-	}
-	if err != nil {
-		return err
 	}
 	rec, err := readRecord(fields)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCannotReplay, err)
+		return nil, fmt.Errorf("%w: %v", ErrCannotReplay, err)
+	}
+	name, ver := fields["wf"], fields["ver"]
+	cur := e.versions.currentOf(name)
+	var wf *workflows.Workflow
+	var moved []any // the run fields that move the run to another version
+	if o.Current {
+		if wf, err = e.replayCurrent(ctx, cur, fields, rec); err != nil {
+			return nil, err
+		}
+		if wf.Version != ver {
+			moved = append(moved, "ver", wf.Version)
+			if fields["started_ver"] == "" {
+				moved = append(moved, "started_ver", ver)
+			}
+		}
+	} else {
+		wf, err = e.versions.get(ctx, name, ver)
+		if retry, _ := workflows.Retryable(err); err != nil && !retry {
+			return nil, fmt.Errorf("%w: %v", ErrCannotReplay, err)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	sh := e.q.shardFor(wf.Name)
 	for _, s := range wf.Steps {
@@ -56,7 +97,7 @@ func (e *Engine) Replay(ctx context.Context, runID string) error {
 		}
 		set, err := e.q.readItems(ctx, sh, runID, s.Name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if set != nil {
 			rec.items[s.Name] = set
@@ -65,18 +106,78 @@ func (e *Engine) Replay(ctx context.Context, runID string) error {
 	cl := clearFailures(wf, rec)
 	p := plan(wf, rec, nil)
 	if len(p.Start) == 0 {
-		return fmt.Errorf("%w: nothing in it failed that can run again", ErrCannotReplay)
+		return nil, fmt.Errorf("%w: nothing in it failed that can run again", ErrCannotReplay)
 	}
-	if err := e.q.replay(ctx, runID, wf, p, cl); err != nil {
-		return err
+	if err := e.q.replay(ctx, runID, wf, p, cl, moved); err != nil {
+		return nil, err
 	}
 	e.metrics.runReplayed(wf.Name)
-	names := make([]string, len(p.Start))
-	for i, u := range p.Start {
-		names[i] = u.String()
+	out := &Replayed{RunID: runID, Status: RunQueued, Version: wf.Version, From: make([]string, len(p.Start))}
+	if cur != nil && cur.wf.Version != wf.Version {
+		out.CurrentVersion = cur.wf.Version
 	}
-	e.log.Info("run replayed", "run", runID, "workflow", wf.Name, "from", strings.Join(names, ", "))
-	return nil
+	for i, u := range p.Start {
+		out.From[i] = u.String()
+	}
+	e.log.Info("run replayed", "run", runID, "workflow", wf.Name, "version", wf.Version, "from", strings.Join(out.From, ", "))
+	return out, nil
+}
+
+// replayCurrent returns the version in use, cur, for the replay of a failed run (its
+// fields and record) on it: its sources are stored in Redis for every worker to load,
+// and it must have the steps that failed the run.
+func (e *Engine) replayCurrent(ctx context.Context, cur *version, fields map[string]string, rec *runRecord) (*workflows.Workflow, error) {
+	name, ver := fields["wf"], fields["ver"]
+	if cur == nil {
+		return nil, fmt.Errorf("%w: workflow %s is not among the workflows in use now", ErrCannotReplay, name)
+	}
+	if cur.wf.Version == ver {
+		return cur.wf, nil
+	}
+	// What failed the run is read with its own version, where it can still be loaded;
+	// else the dead letter names it.
+	pinned, err := e.versions.get(ctx, name, ver)
+	if retry, _ := workflows.Retryable(err); err != nil && retry {
+		return nil, err
+	}
+	var failed []string
+	if pinned != nil {
+		failed = failedSteps(pinned, rec)
+	} else if step, _, _ := strings.Cut(strings.TrimPrefix(fields["dead"], fields["id"]+":"), ":"); step != "" {
+		failed = []string{step}
+	}
+	var missing []string
+	for _, s := range failed {
+		if st, _ := cur.wf.Step(s); st == nil && cur.wf.Node(s) == nil {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 {
+		what := "step " + missing[0]
+		if len(missing) > 1 {
+			what = "steps " + strings.Join(missing, ", ")
+		}
+		return nil, fmt.Errorf("%w on the current version: %s failed it, and version %s of workflow %s, in use now, has no %s; replay it with the version it started with, or bring the step back",
+			ErrCannotReplay, what, cur.wf.Version, name, what)
+	}
+	if err := e.versions.store(ctx, cur); err != nil {
+		return nil, err
+	}
+	return cur.wf, nil
+}
+
+// failedSteps names the steps of wf that a replay runs again as they are in rec: those
+// that failed the run, or had not settled when it failed.
+func failedSteps(wf *workflows.Workflow, rec *runRecord) []string {
+	var out []string
+	for _, s := range wf.Steps {
+		r := rec.steps[s.Name]
+		if r == nil || r.Status.Settled() && (r.Status != StatusFailed || s.OnError == workflows.Continue) {
+			continue
+		}
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // cleared is what a replay takes out of a run's record: run fields, and the records of
@@ -190,16 +291,16 @@ func deadLetter(id string, job map[string]string) (DeadLetter, bool) {
 		Attempts: attempts, Error: job["error"], DeadAt: msTime(job["dead"])}, true
 }
 
-// RetryDeadLetter replays the run of a dead letter from its step, and returns the run's id.
-func (e *Engine) RetryDeadLetter(ctx context.Context, id string) (string, error) {
+// RetryDeadLetter replays the run of a dead letter from its step, as Replay does.
+func (e *Engine) RetryDeadLetter(ctx context.Context, id string, o ReplayOptions) (*Replayed, error) {
 	for _, sh := range e.q.shards {
 		job, err := e.q.rdb.HGetAll(ctx, sh.job(id)).Result()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if d, ok := deadLetter(id, job); ok {
-			return d.Run, e.Replay(ctx, d.Run)
+			return e.Replay(ctx, d.Run, o)
 		}
 	}
-	return "", ErrNotFound
+	return nil, ErrNotFound
 }

@@ -14,6 +14,7 @@ import (
 type runState struct {
 	id       string
 	workflow string
+	ver      string    // the workflow version it runs with, which its records name
 	created  time.Time // when the run was started
 	wf       *workflows.Workflow
 	rec      *runRecord
@@ -22,7 +23,7 @@ type runState struct {
 
 // resume rebuilds a run's state from the run hash that came with its leased job.
 func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
-	r := &runState{id: j.run["id"], workflow: j.run["wf"], created: msTime(j.run["created"])}
+	r := &runState{id: j.run["id"], workflow: j.run["wf"], ver: j.run["ver"], created: msTime(j.run["created"])}
 	var err error
 	r.wf, err = e.versions.get(ctx, r.workflow, j.run["ver"])
 	if err != nil {

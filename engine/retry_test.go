@@ -160,11 +160,11 @@ func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
 			!strings.Contains(d.Error, "status 500") || d.Workflow != "pay" {
 			t.Errorf("dead letter %+v", d)
 		}
-		if err := e.Replay(context.Background(), id); err != nil {
+		if _, err := e.Replay(context.Background(), id, ReplayOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// A replay of a run that is no longer failed is refused.
-		if err := e.Replay(context.Background(), id); err == nil {
+		if _, err := e.Replay(context.Background(), id, ReplayOptions{}); err == nil {
 			t.Error("a queued run was replayed again")
 		}
 		r = waitRun(t, e, id)
@@ -182,9 +182,9 @@ func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
 		if len(dead) != 1 {
 			t.Fatalf("dead letters after the failed replay: %+v", dead)
 		}
-		runID, err := e.RetryDeadLetter(context.Background(), dead[0].ID)
-		if err != nil || runID != id {
-			t.Fatalf("retry %q, %v", runID, err)
+		again, err := e.RetryDeadLetter(context.Background(), dead[0].ID, ReplayOptions{})
+		if err != nil || again.RunID != id {
+			t.Fatalf("retry %+v, %v", again, err)
 		}
 		r = waitRun(t, e, id)
 		if r.Status != "succeeded" || r.Replays != 2 || r.DeadLetter != "" {
@@ -202,7 +202,7 @@ func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
 		if dead, _ := e.DeadLetters(context.Background(), 10); len(dead) != 0 {
 			t.Errorf("dead letters left: %+v", dead)
 		}
-		if _, err := e.RetryDeadLetter(context.Background(), id+":charge"); err != ErrNotFound {
+		if _, err := e.RetryDeadLetter(context.Background(), id+":charge", ReplayOptions{}); err != ErrNotFound {
 			t.Errorf("retrying a dead letter that is gone: %v", err)
 		}
 	})

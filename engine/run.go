@@ -16,15 +16,20 @@ var ErrNotFound = errors.New("run not found")
 
 // RunSummary is a run as run listings show it.
 type RunSummary struct {
-	ID         string     `json:"id"`
-	Workflow   string     `json:"workflow"`
-	Version    string     `json:"version"`
-	Status     RunStatus  `json:"status"` // queued, running, succeeded, failed
-	Error      string     `json:"error,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	DurationMS *int64     `json:"duration_ms,omitempty"`
+	ID       string `json:"id"`
+	Workflow string `json:"workflow"`
+	// Version is the workflow version the run goes on with: the one it started with,
+	// or the one a replay on the current version moved it to.
+	Version string `json:"version"`
+	// StartedVersion is the version the run started with, when a replay moved it to
+	// another.
+	StartedVersion string     `json:"started_version,omitempty"`
+	Status         RunStatus  `json:"status"` // queued, running, succeeded, failed
+	Error          string     `json:"error,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	FinishedAt     *time.Time `json:"finished_at,omitempty"`
+	DurationMS     *int64     `json:"duration_ms,omitempty"`
 	// Replays counts how many times the run was replayed after it failed.
 	Replays int `json:"replays,omitempty"`
 	// DeadLetter is the id of the run's dead-lettered job, while it has one.
@@ -34,8 +39,11 @@ type RunSummary struct {
 // Run is a run's state and history, as the admin API shows it.
 type Run struct {
 	RunSummary
-	Event *EventView `json:"event,omitempty"`
-	Steps []StepRun  `json:"steps"`
+	// CurrentVersion is the version of the workflow in use now, when it is not the
+	// run's: a replay with ReplayOptions.Current goes on with it.
+	CurrentVersion string     `json:"current_version,omitempty"`
+	Event          *EventView `json:"event,omitempty"`
+	Steps          []StepRun  `json:"steps"`
 }
 
 // EventView is the part of a run's event the API shows. Headers that carry
@@ -61,6 +69,8 @@ type StepRun struct {
 	Key      any    `json:"key,omitempty"`      // an item's key: its index, or its key in a map
 	Status   Status `json:"status"`
 	Attempts int    `json:"attempts,omitempty"`
+	// Version is the workflow version its last attempt ran with.
+	Version string `json:"version,omitempty"`
 	// NextAttemptAt is when a retrying step runs again, or a waiting one goes on.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	StartedAt     *time.Time `json:"started_at,omitempty"`
@@ -84,6 +94,9 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 		return nil, ErrNotFound
 	}
 	r := &Run{RunSummary: summary(fields)}
+	if v := e.versions.currentOf(r.Workflow); v != nil && v.wf.Version != r.Version {
+		r.CurrentVersion = v.wf.Version
+	}
 	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil {
 		r.Event = eventView(ev)
 	}
@@ -105,6 +118,9 @@ func summary(fields map[string]string) RunSummary {
 		CreatedAt:  msTime(fields["created"]),
 		DeadLetter: fields["dead"],
 	}
+	if v := fields["started_ver"]; v != r.Version {
+		r.StartedVersion = v
+	}
 	r.Replays, _ = strconv.Atoi(fields["replays"])
 	if t := msTime(fields["started"]); !t.IsZero() {
 		r.StartedAt = &t
@@ -117,22 +133,19 @@ func summary(fields map[string]string) RunSummary {
 	return r
 }
 
-var summaryFields = []string{"id", "wf", "ver", "status", "error", "created", "started", "finished", "replays", "dead"}
+var summaryFields = []string{"id", "wf", "ver", "started_ver", "status", "error", "created", "started", "finished", "replays", "dead"}
 
 // stepRuns lists a run's steps in the order of its workflow version: a parallel block
 // followed by its steps, a for_each step with its items. Those not reached yet are
-// pending. When this process does not know the version, it lists the recorded steps in
-// the order they finished.
+// pending. The records of steps the version does not have (a replay moved the run to
+// a version without them) follow, in the order they finished. When this process does
+// not know the version, it lists the recorded steps in the order they finished.
 func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]StepRun, error) {
 	rec, _ := readRecord(fields) // a record that cannot be read is shown as pending
 	out := []StepRun{}
 	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
 	if err != nil {
-		for name, r := range rec.steps {
-			out = append(out, r.view(name, name))
-		}
-		sort.Slice(out, func(i, j int) bool { return timeOf(out[i].FinishedAt).Before(timeOf(out[j].FinishedAt)) })
-		return out, nil
+		return byFinish(rec.steps, nil), nil
 	}
 	sh := e.q.shardFor(wf.Name)
 	view := func(s *workflows.Step, path string) (StepRun, error) {
@@ -189,7 +202,20 @@ func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]Step
 			out = append(out, sr)
 		}
 	}
-	return out, nil
+	return append(out, byFinish(rec.steps, wf)...), nil
+}
+
+// byFinish lists the records of steps and parallel blocks that wf does not have (all
+// of them for a nil wf), in the order they finished.
+func byFinish(records map[string]*Record, wf *workflows.Workflow) []StepRun {
+	out := []StepRun{}
+	for name, r := range records {
+		if wf == nil || wf.Node(name) == nil {
+			out = append(out, r.view(name, name))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return timeOf(out[i].FinishedAt).Before(timeOf(out[j].FinishedAt)) })
+	return out
 }
 
 func timeOf(t *time.Time) time.Time {
@@ -201,7 +227,8 @@ func timeOf(t *time.Time) time.Time {
 
 // view is the record as the admin API shows it.
 func (r *Record) view(name, path string) StepRun {
-	sr := StepRun{Name: name, Path: path, Status: r.Status, Attempts: r.Attempt, Error: r.Error, ItemCount: r.Items}
+	sr := StepRun{Name: name, Path: path, Status: r.Status, Attempts: r.Attempt, Version: r.Version, Error: r.Error,
+		ItemCount: r.Items}
 	switch {
 	case r.Status == StatusRunning && r.Finished > 0:
 		started := time.UnixMilli(r.Finished).UTC() // when its items were listed

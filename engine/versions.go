@@ -34,7 +34,10 @@ type versions struct {
 
 	mu    sync.RWMutex
 	byKey map[string]*version // by name@version
-	load  sync.Mutex          // one load from Redis at a time
+	// current is, by name, the version of each workflow of the set in use (Engine.Use):
+	// what a replay on the current version goes on with.
+	current map[string]*version
+	load    sync.Mutex // one load from Redis at a time
 }
 
 type version struct {
@@ -59,6 +62,25 @@ func (vs *versions) add(wf *workflows.Workflow) *version {
 	v := &version{wf: wf}
 	vs.byKey[key] = v
 	return v
+}
+
+// use makes the versions of the set in use the current ones, added as add does.
+func (vs *versions) use(wfs []*workflows.Workflow) {
+	current := make(map[string]*version, len(wfs))
+	for _, wf := range wfs {
+		current[wf.Name] = vs.add(wf)
+	}
+	vs.mu.Lock()
+	vs.current = current
+	vs.mu.Unlock()
+}
+
+// currentOf returns the version of workflow name in the set in use, or nil when the
+// set has no such workflow.
+func (vs *versions) currentOf(name string) *version {
+	vs.mu.RLock()
+	defer vs.mu.RUnlock()
+	return vs.current[name]
 }
 
 // loaded returns a version this process has, or nil.

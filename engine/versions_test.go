@@ -67,7 +67,7 @@ func TestUnknownVersionIsDeadLettered(t *testing.T) {
 	}
 	starter.Use(set)
 	startPool(t, starter, 1)
-	if err := starter.Replay(context.Background(), id); err != nil {
+	if _, err := starter.Replay(context.Background(), id, ReplayOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if r := waitRun(t, starter, id); r.Status != "succeeded" {

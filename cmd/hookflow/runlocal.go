@@ -240,7 +240,7 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, 
 		// Once the run is done, the steps a failure left unrun are printed too.
 		for ; printed < len(run.Steps) && (done || stepDone(run.Steps[printed].Status)); printed++ {
 			s := &run.Steps[printed]
-			printStep(w, printed+1, s, sent)
+			printStep(w, printed+1, s, "", sent)
 		}
 		if done {
 			return run, nil

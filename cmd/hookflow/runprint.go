@@ -18,7 +18,11 @@ const maxOutputLines = 40
 // printRun prints a run for people: what started it, then each step. withEvent adds
 // the event's body.
 func printRun(w io.Writer, run *engine.Run, withEvent bool) {
-	fmt.Fprintf(w, "run %s of %s, version %s\n", run.ID, run.Workflow, run.Version)
+	fmt.Fprintf(w, "run %s of %s, version %s", run.ID, run.Workflow, run.Version)
+	if run.StartedVersion != "" {
+		fmt.Fprintf(w, " (started with version %s)", run.StartedVersion)
+	}
+	fmt.Fprintln(w)
 	if ev := run.Event; ev != nil {
 		fmt.Fprintf(w, "event %s: %s", ev.ID, ev.Trigger)
 		if ev.Method != "" {
@@ -30,7 +34,7 @@ func printRun(w io.Writer, run *engine.Run, withEvent bool) {
 		}
 	}
 	for i := range run.Steps {
-		printStep(w, i+1, &run.Steps[i], func(string) string { return "" })
+		printStep(w, i+1, &run.Steps[i], run.Version, func(string) string { return "" })
 	}
 	printRunEnd(w, run, true)
 }
@@ -41,13 +45,14 @@ const maxItemLines = 20
 // printStep prints one step: "2. mark_paid (http) succeeded in 41ms", then requests
 // (what a dry run would have sent, by sentKey), then its error or output. A step of a
 // parallel block is named by its path (notify/slack); a for_each step is followed by
-// its items (reserve[2]), each on a line with its own requests and error.
-func printStep(w io.Writer, n int, s *engine.StepRun, sent func(key string) string) {
+// its items (reserve[2]), each on a line with its own requests and error. A step or an
+// item that ran with another version than runVersion says which.
+func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent func(key string) string) {
 	line := fmt.Sprintf("  %d. %s", n, s.Path)
 	if s.Kind != "" {
 		line += " (" + s.Kind + ")"
 	}
-	line += " " + stepLine(s)
+	line += " " + stepLine(s) + versionNote(s, runVersion)
 	if s.ItemCount > 0 || s.Items != nil {
 		line += fmt.Sprintf(", %d item%s", s.ItemCount, plural(s.ItemCount))
 	}
@@ -65,12 +70,20 @@ func printStep(w io.Writer, n int, s *engine.StepRun, sent func(key string) stri
 			break
 		}
 		it := &s.Items[i]
-		fmt.Fprintf(w, "     %s %s\n", it.Path, stepLine(it))
+		fmt.Fprintf(w, "     %s %s%s\n", it.Path, stepLine(it), versionNote(it, runVersion))
 		io.WriteString(w, sent(fmt.Sprintf("%s[%v]", it.Name, it.Key)))
 		if it.Error != "" {
 			fmt.Fprintf(w, "       error: %s\n", it.Error)
 		}
 	}
+}
+
+// versionNote names the version a step ran with when it is not the run's.
+func versionNote(s *engine.StepRun, runVersion string) string {
+	if runVersion == "" || s.Version == "" || s.Version == runVersion {
+		return ""
+	}
+	return " with version " + s.Version
 }
 
 // stepLine is a step's status, duration and attempts: "succeeded in 41ms after 2 attempts".
@@ -103,6 +116,10 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 	}
 	if run.DeadLetter != "" && kept {
 		fmt.Fprintf(w, "  dead letter %s: replay it with: hookflow runs replay %s\n", run.DeadLetter, run.ID)
+		if run.CurrentVersion != "" {
+			fmt.Fprintf(w, "  the workflow changed since this run started (version %s is in use); replay with --current to run it: hookflow runs replay --current %s\n",
+				run.CurrentVersion, run.ID)
+		}
 	}
 }
 

@@ -99,7 +99,7 @@ the command for the next page.`,
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tCREATED\tDURATION\tERROR")
 				for _, r := range page.Runs {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status,
-						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), oneLine(r.Error, 60))
+						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), errorLine(r.Error, 60))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -140,22 +140,43 @@ func runsShowCommand(a *adminCommand) *cobra.Command {
 }
 
 func runsReplayCommand(a *adminCommand) *cobra.Command {
-	return &cobra.Command{
+	var current bool
+	cmd := &cobra.Command{
 		Use:   "replay RUN",
 		Short: "Replay a failed run from the step it failed on",
 		Long: `replay runs a failed run again from the step it failed on, with the workflow
-version it started with; the steps that succeeded do not run again.`,
-		Example: `  hookflow runs replay 01JD3WZ2Q7T5`,
-		Args:    exactArgs(1),
+version it started with; the steps that succeeded do not run again.
+
+With --current it runs with the version of the workflow in use now instead: a run
+that failed on a bug of its workflow goes on with the fixed file. The steps that
+succeeded keep their results; from the failed step on, the run follows the version
+in use, and stays on it. It is refused when that version no longer has the failed
+step.`,
+		Example: `  hookflow runs replay 01JD3WZ2Q7T5
+  hookflow runs replay --current 01JD3WZ2Q7T5`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct {
-				RunID string `json:"run_id"`
-			}
-			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/replay", nil, &out, func(w io.Writer) error {
-				return queuedAgain(w, out.RunID)
+			var out engine.Replayed
+			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/replay"+versionQuery(current), nil, &out, func(w io.Writer) error {
+				return queuedAgain(w, &out)
 			})
 		},
 	}
+	currentFlag(cmd, &current)
+	return cmd
+}
+
+// currentFlag adds --current to a command that replays a run.
+func currentFlag(cmd *cobra.Command, current *bool) {
+	cmd.Flags().BoolVar(current, "current", false, "replay with the workflow version in use now, not the one the run started with")
+}
+
+// versionQuery is the query of a replay: with the version in use, or the run's own.
+func versionQuery(current bool) string {
+	if current {
+		return "?version=current"
+	}
+	return ""
 }
 
 func runsStartCommand(a *adminCommand) *cobra.Command {
@@ -229,7 +250,7 @@ Retrying one replays its run from that step.`,
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTEP\tATTEMPTS\tDEAD AT\tERROR")
 				for _, d := range out.DeadLetters {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Workflow, d.Step, d.Attempts,
-						d.DeadAt.Local().Format(time.DateTime), oneLine(d.Error, 60))
+						d.DeadAt.Local().Format(time.DateTime), errorLine(d.Error, 60))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -242,20 +263,23 @@ Retrying one replays its run from that step.`,
 		},
 	}
 	list.Flags().IntVar(&limit, "limit", 0, "how many (default 50, at most 500)")
+	var current bool
 	retry := &cobra.Command{
-		Use:     "retry ID",
-		Short:   "Replay a dead letter's run from its failed step",
-		Example: `  hookflow dlq retry 01JD3WZ2Q7T5:charge`,
-		Args:    exactArgs(1),
+		Use:   "retry ID",
+		Short: "Replay a dead letter's run from its failed step",
+		Long: `retry replays a dead letter's run from its failed step, as runs replay does: with
+the workflow version the run started with, or with --current the version in use now.`,
+		Example: `  hookflow dlq retry 01JD3WZ2Q7T5:charge
+  hookflow dlq retry --current 01JD3WZ2Q7T5:charge`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct {
-				RunID string `json:"run_id"`
-			}
-			return a.get(cmd, "POST", "/dlq/"+url.PathEscape(args[0])+"/retry", nil, &out, func(w io.Writer) error {
-				return queuedAgain(w, out.RunID)
+			var out engine.Replayed
+			return a.get(cmd, "POST", "/dlq/"+url.PathEscape(args[0])+"/retry"+versionQuery(current), nil, &out, func(w io.Writer) error {
+				return queuedAgain(w, &out)
 			})
 		},
 	}
+	currentFlag(retry, &current)
 	cmd.AddCommand(list, retry)
 	return cmd
 }
@@ -299,10 +323,16 @@ their triggers, through its admin API (--admin, default ` + defaultAdmin + `).`,
 	return cmd
 }
 
-// queuedAgain says that a replayed run is queued, and how to follow it.
-func queuedAgain(w io.Writer, runID string) error {
-	_, err := fmt.Fprintf(w, "run %s queued again from its failed step; follow it with: hookflow runs show %s\n", runID, runID)
-	return err
+// queuedAgain says that a replayed run is queued, with which version, and how to
+// follow it; when the workflow changed since, that --current would run the new one.
+func queuedAgain(w io.Writer, r *engine.Replayed) error {
+	fmt.Fprintf(w, "run %s queued again from %s with version %s; follow it with: hookflow runs show %s\n",
+		r.RunID, strings.Join(r.From, ", "), r.Version, r.RunID)
+	if r.CurrentVersion != "" {
+		fmt.Fprintf(w, "the workflow changed since this run started (version %s is in use); if it failed on a bug of the workflow, replay with --current to run the fixed version: hookflow runs replay --current %s\n",
+			r.CurrentVersion, r.RunID)
+	}
+	return nil
 }
 
 // nextPage is the command line that lists the page after this one: this one's flags,
@@ -347,6 +377,26 @@ func millis(ms *int64) string {
 		return "<1ms"
 	}
 	return (time.Duration(*ms) * time.Millisecond).String()
+}
+
+// errorLine shortens an error to one line of at most n characters for a table. Its
+// lines are joined, and a long one loses its middle, not its end, where the cause
+// usually is: the start says which step, the end what went wrong, from a ": " on
+// where one leaves room for the start ("step update: PA…status 404 Not Found, …").
+func errorLine(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= n {
+		return string(r)
+	}
+	const minHead = 12
+	tail := n - n/3 - 1
+	for i := 0; i+1 < len(r); i++ {
+		if r[i] == ':' && r[i+1] == ' ' && len(r)-i-2 <= n-minHead-1 {
+			tail = len(r) - i - 2
+			break
+		}
+	}
+	return strings.TrimRight(string(r[:n-tail-1]), " ") + "…" + string(r[len(r)-tail:])
 }
 
 // oneLine shortens s to one line of at most n characters.

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -143,5 +146,147 @@ func TestAdminCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "POST /hooks/customers") || !strings.Contains(out, "cron 0 3 * * * Europe/Paris") ||
 		!strings.Contains(out, "ops.hcl:6") {
 		t.Errorf("workflows: %v\n%s", err, out)
+	}
+}
+
+// syncV1 has a bug: update calls /custmers, which the API answers 404.
+const syncV1 = `
+vars {
+  api = env("OPS_API_URL")
+}
+
+workflow "sync_customer" {
+  trigger "webhook" {
+    path = "/customers"
+  }
+
+  step "http" "lookup" {
+    url = "${vars.api}/customers/{{ event.body.id }}"
+  }
+
+  step "http" "update" {
+    method = "PATCH"
+    url    = "${vars.api}/custmers/{{ event.body.id }}/with/a/long/path/for/the/table"
+    json   = { seen = true }
+  }
+}
+`
+
+// A run that failed on a bug of its workflow is replayed with the fixed file by
+// runs replay --current and dlq retry --current; a plain replay runs the bug again and
+// says so.
+func TestReplayCurrentCommands(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/custmers/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok": true}`)
+	}))
+	t.Cleanup(api.Close)
+	t.Setenv("OPS_API_URL", api.URL)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ops.hcl")
+	writeFile(t, file, syncV1)
+	s := serveDir(t, dir, "", "127.0.0.1:0")
+	hookflow := func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", s.adminAddr), nil, &stdout, &stderr)
+		return stdout.String() + stderr.String(), err
+	}
+	reload := func(src string) {
+		t.Helper()
+		writeFile(t, file, src)
+		if code, out := postJSON(t, "http://"+s.adminAddr+"/api/v1/reload", ""); code != http.StatusOK {
+			t.Fatalf("reload: %d %v", code, out)
+		}
+	}
+	var runs []string
+	for _, id := range []string{"c1", "c2", "c3"} {
+		_, out := postJSON(t, "http://"+s.publicAddr+"/hooks/customers", `{"id": "`+id+`"}`)
+		if run := waitRun(t, out["status_url"].(string)); run["status"] != "failed" {
+			t.Fatalf("run %v", run)
+		}
+		runs = append(runs, out["run_id"].(string))
+	}
+	runURL := func(id string) string { return "http://" + s.adminAddr + "/api/v1/runs/" + id }
+
+	// The table keeps the end of the error, where its cause is.
+	out, err := hookflow("runs", "list")
+	if err != nil || !strings.Contains(out, "status 404 Not Found, expected 2xx") {
+		t.Errorf("runs list should keep the cause of the error: %v\n%s", err, out)
+	}
+
+	fixed := strings.Replace(syncV1, "/custmers/", "/customers/", 1)
+	reload(fixed)
+	out, _ = hookflow("runs", "show", runs[0])
+	if !strings.Contains(out, "the workflow changed since this run started") ||
+		!strings.Contains(out, "hookflow runs replay --current "+runs[0]) {
+		t.Errorf("runs show of a run whose workflow changed since:\n%s", out)
+	}
+
+	// Replayed with its own version, the bug runs again.
+	out, err = hookflow("runs", "replay", runs[0])
+	if err != nil || !strings.Contains(out, "queued again from update") || !strings.Contains(out, "replay with --current") {
+		t.Errorf("runs replay: %v\n%s", err, out)
+	}
+	if run := waitRun(t, runURL(runs[0])); run["status"] != "failed" {
+		t.Fatalf("the pinned replay %v", run)
+	}
+
+	out, err = hookflow("runs", "replay", "--current", runs[0])
+	if err != nil || !strings.Contains(out, "queued again from update") || strings.Contains(out, "--current") {
+		t.Errorf("runs replay --current: %v\n%s", err, out)
+	}
+	run := waitRun(t, runURL(runs[0]))
+	if run["status"] != "succeeded" || run["started_version"] == nil || run["started_version"] == run["version"] {
+		t.Fatalf("the replay on the current version %v", run)
+	}
+	steps := run["steps"].([]any)
+	v1, v2 := run["started_version"], run["version"]
+	if len(steps) != 2 || steps[0].(map[string]any)["version"] != v1 || steps[1].(map[string]any)["version"] != v2 {
+		t.Errorf("steps %v, want lookup with %s and update with %s", steps, v1, v2)
+	}
+	out, _ = hookflow("runs", "show", runs[0])
+	for _, want := range []string{fmt.Sprintf("version %s (started with version %s)", v2, v1),
+		fmt.Sprintf("1. lookup (http) succeeded in"), fmt.Sprintf("with version %s", v1), "2. update (http) succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("runs show lacks %q:\n%s", want, out)
+		}
+	}
+
+	out, err = hookflow("dlq", "retry", "--current", runs[1]+":update")
+	if err != nil || !strings.Contains(out, "run "+runs[1]+" queued again") {
+		t.Errorf("dlq retry --current: %v\n%s", err, out)
+	}
+	if run := waitRun(t, runURL(runs[1])); run["status"] != "succeeded" {
+		t.Errorf("the dead letter retried on the current version %v", run)
+	}
+
+	// Without the failed step in the version in use, the replay is refused.
+	reload(strings.Replace(fixed, `step "http" "update"`, `step "http" "patch"`, 1))
+	if out, err = hookflow("runs", "replay", "--current", runs[2]); err == nil ||
+		!strings.Contains(err.Error(), "(409)") || !strings.Contains(err.Error(), "step update") {
+		t.Errorf("runs replay --current without the failed step: %v\n%s", err, out)
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"short", "step a: boom", "step a: boom"},
+		{"lines joined", "step a:\n  boom", "step a: boom"},
+		{"the cause kept", "step update: PATCH https://api.example.com/…: status 404 Not Found, expected 2xx",
+			"step update: PA…status 404 Not Found, expected 2xx"},
+		{"no separator", strings.Repeat("a", 30) + strings.Repeat("b", 40), strings.Repeat("a", 16) + "…" + strings.Repeat("b", 33)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errorLine(tt.in, 50); got != tt.want {
+				t.Errorf("errorLine(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if n := len([]rune(errorLine(tt.in, 50))); n > 50 {
+				t.Errorf("%d characters, more than 50", n)
+			}
+		})
 	}
 }

@@ -11,9 +11,11 @@ local K = {run = KEYS[1], dead = KEYS[2]}
 local Q = {ready = KEYS[3], due = KEYS[4], wake = KEYS[5], open = KEYS[6], inflight = KEYS[7],
   pending = KEYS[8], limit = KEYS[9], seq = KEYS[10]}
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 N jobs, 5 D run fields to delete,
---       6 S run fields to set, 7 F for_each steps, then N (job id, step, part)
---       triples, D fields, S (field, value) pairs, then per for_each step: C, C item
---       indexes whose records are cleared, T, T item indexes to queue as slots free
+--       6 S run fields to set (the plan's counts and records; ver and started_ver
+--       when the run moves to the version in use), 7 F for_each steps, then N (job
+--       id, step, part) triples, D fields, S (field, value) pairs, then per for_each
+--       step: C, C item indexes whose records are cleared, T, T item indexes to queue
+--       as slots free
 -- Returns 1 when queued; replies ERR_NOT_FOUND when there is no such run, and
 -- ERR_NOT_FAILED when the run has not failed.
 local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[3]
