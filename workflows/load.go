@@ -75,7 +75,7 @@ func Load(srcs []Source, kinds *Kinds) (*Set, hcl.Diagnostics) {
 	byName := map[string]Source{}
 	for _, src := range srcs {
 		f, d := parser.ParseHCL(src.Data, src.Name)
-		diags = append(diags, d...)
+		diags = append(diags, oneUnclosedString(d, src.Data)...)
 		if d.HasErrors() {
 			continue // a file that does not parse would only add noise below
 		}
