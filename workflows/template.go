@@ -276,15 +276,15 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 		return nil, diags
 	}
 	parts = mergeText(parts)
-	switch {
+	switch { // diags holds warnings only
 	case len(parts) == 0:
-		return &Template{kind: constKind, value: ""}, nil
+		return &Template{kind: constKind, value: ""}, diags
 	case len(parts) == 1 && parts[0].prog == nil:
-		return &Template{kind: constKind, value: parts[0].text}, nil
+		return &Template{kind: constKind, value: parts[0].text}, diags
 	case len(parts) == 1:
-		return &Template{kind: exprKind, prog: parts[0].prog, src: parts[0].src}, nil
+		return &Template{kind: exprKind, prog: parts[0].prog, src: parts[0].src}, diags
 	}
-	return &Template{kind: joinKind, parts: parts}, nil
+	return &Template{kind: joinKind, parts: parts}, diags
 }
 
 // mergeText joins neighbouring text parts.
