@@ -176,30 +176,17 @@ func formKind(n ast.Node) string {
 
 // typeKind names a type the way a user reads it; "" for a type known only at run time.
 func typeKind(t reflect.Type) string {
-	if t == nil {
+	switch {
+	case t == nil, t.Kind() == reflect.Interface:
 		return ""
-	}
-	switch t {
-	case reflect.TypeOf(time.Time{}):
+	case t == reflect.TypeOf(time.Time{}):
 		return "a time"
-	case reflect.TypeOf(time.Duration(0)):
+	case t == reflect.TypeOf(time.Duration(0)):
 		return "a duration"
-	}
-	switch t.Kind() {
-	case reflect.Bool:
+	case t.Kind() == reflect.Bool:
 		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.String:
-		return "a string"
-	case reflect.Slice, reflect.Array:
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "an object"
 	}
-	return ""
+	return kindOf(t)
 }
 
 // exprDiag turns an expr compile error into a diagnostic pointing inside the attribute.
