@@ -220,10 +220,6 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		end = at + 1
 		detail = fmt.Sprintf("A single = sets a value in the file; an expression compares with ==. Did you mean %q?",
 			strings.TrimSpace(src[:at]+"=="+src[at+1:]))
-	} else if got, ok := strings.CutPrefix(msg, "expected bool, but got "); ok {
-		summary = "Condition is not true or false"
-		detail = fmt.Sprintf("A condition must give true or false, but %q gives %s. Compare it with something, such as %s > 0.",
-			strings.TrimSpace(src), got, strings.TrimSpace(src))
 	}
 	d := loc.diag(hcl.DiagError, summary, sentence(detail))
 	d.Subject = loc.at(offset+at, offset+end).Ptr()

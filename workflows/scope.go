@@ -198,9 +198,9 @@ func (o *stepOutput) fieldRef(step, field string) *hcl.Diagnostic {
 	if o == nil || field == "outcome" || field == "error" || slices.Contains(o.fields, field) {
 		return nil
 	}
-	has := fmt.Sprintf("%s %s step's output has %s", article(o.kind), o.kind, orList(o.fields))
+	has := fmt.Sprintf("%s %s step's output has %s", article(o.kind), o.kind, andList(o.fields))
 	if o.set {
-		has = fmt.Sprintf("A set step's output has the values it names, here %s", orList(o.fields))
+		has = fmt.Sprintf("A set step's output has the values it names, here %s", andList(o.fields))
 	}
 	detail := fmt.Sprintf("%s, and every step's has outcome and error, so steps.%s.%s is always nil.", has, step, field)
 	switch {
@@ -209,7 +209,7 @@ func (o *stepOutput) fieldRef(step, field string) *hcl.Diagnostic {
 	case suggest(field, o.fields) != "":
 		detail += fmt.Sprintf(" Did you mean steps.%s.%s?", step, suggest(field, o.fields))
 	case slices.Contains(o.fields, "body"):
-		detail += fmt.Sprintf(" What the server answered is in body: did you mean steps.%s.body.%s?", step, field)
+		detail += fmt.Sprintf(" Did you mean steps.%s.body.%s?", step, field)
 	}
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagWarning,
@@ -227,8 +227,8 @@ func article(word string) string {
 	return "A"
 }
 
-// orList joins names as a sentence does: "a, b and c".
-func orList(names []string) string {
+// andList joins names as a sentence does: "a, b and c".
+func andList(names []string) string {
 	if len(names) < 2 {
 		return strings.Join(names, "")
 	}
