@@ -19,8 +19,9 @@ const MaxDelay = 365 * 24 * time.Hour
 // no worker. With skip, the step records the wait it would make and makes none.
 func delayKind(skip bool) workflows.StepKind {
 	return workflows.StepKind{
-		Name:  "delay",
-		Attrs: []workflows.Attr{{Name: "duration"}, {Name: "until"}},
+		Name:   "delay",
+		Output: []string{"until", "seconds", "skipped"}, // skipped: only with Options.SkipDelays
+		Attrs:  []workflows.Attr{{Name: "duration"}, {Name: "until"}},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			d := &Delay{duration: b.Template("duration"), until: b.Template("until"), skip: skip}
 			diags := b.OnlyOne("duration", "until")

@@ -29,7 +29,8 @@ var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 func httpKind(o Options) workflows.StepKind {
 	return workflows.StepKind{
-		Name: "http",
+		Name:   "http",
+		Output: []string{"status", "headers", "body"},
 		Attrs: []workflows.Attr{
 			{Name: "method"},
 			{Name: "url", Required: true},

@@ -15,8 +15,9 @@ var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.Lev
 // server log and records it in the run's history.
 func logKind(o Options) workflows.StepKind {
 	return workflows.StepKind{
-		Name:  "log",
-		Attrs: []workflows.Attr{{Name: "message", Required: true}, {Name: "level"}},
+		Name:   "log",
+		Output: []string{"message", "level"},
+		Attrs:  []workflows.Attr{{Name: "message", Required: true}, {Name: "level"}},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			level, diags := b.OneOf("level", "info", "debug", "info", "warn", "error")
 			return &Log{log: o.Logger, message: b.Template("message"), levelName: level, level: logLevels[level]}, diags

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"sort"
 
 	"github.com/expr-lang/expr/checker"
 	"github.com/expr-lang/expr/compiler"
@@ -56,4 +57,18 @@ func (x *exprCompiler) compile(src string, condition bool) (*vm.Program, error) 
 		}
 	}
 	return compiler.Compile(tree, c)
+}
+
+// functionNames lists the functions an expression can call: expr's built-ins and
+// hookflow's own.
+func (x *exprCompiler) functionNames() []string {
+	names := make([]string, 0, len(x.value.Builtins)+len(x.value.Functions))
+	for name := range x.value.Builtins {
+		names = append(names, name)
+	}
+	for name := range x.value.Functions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -57,6 +59,7 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	// first: a reference to a later step is told apart from one to no step at all, and
 	// one to a step beside it in a parallel block from one to an earlier step.
 	lay := layOut(content.Blocks)
+	lay.outputs = l.outputs(lay)
 	attrs := &Block{attrs: map[string]*BlockAttr{}}
 	for _, name := range []string{"description", "concurrency", "timeout"} {
 		if a := content.Attributes[name]; a != nil {
@@ -106,6 +109,35 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	}
 	l.versions = append(l.versions, pendingVersion{wf: wf, tokens: canonical(l.files, b), values: l.values})
 	return wf, diags
+}
+
+// outputs tells, for each step whose kind lists its output's fields, what they are.
+// A for_each step is left out: its output is the list of its items' outputs.
+func (l *loader) outputs(lay *layout) map[string]*stepOutput {
+	out := map[string]*stepOutput{}
+	for _, n := range lay.nodes {
+		for _, blk := range n.steps {
+			kind, ok := l.kinds.steps[blk.Labels[0]]
+			body, syntax := blk.Body.(*hclsyntax.Body)
+			if !ok || !syntax || body.Attributes["for_each"] != nil {
+				continue
+			}
+			switch {
+			case kind.AnyAttrs:
+				o := &stepOutput{kind: kind.Name, set: true}
+				for name := range body.Attributes {
+					if !slices.ContainsFunc(stepCommon.Attributes, func(a hcl.AttributeSchema) bool { return a.Name == name }) {
+						o.fields = append(o.fields, name)
+					}
+				}
+				sort.Strings(o.fields)
+				out[blk.Labels[1]] = o
+			case kind.Output != nil:
+				out[blk.Labels[1]] = &stepOutput{kind: kind.Name, fields: kind.Output}
+			}
+		}
+	}
+	return out
 }
 
 // pendingVersion is what a workflow's version hashes. It is computed once every

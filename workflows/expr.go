@@ -3,11 +3,15 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
+	"github.com/agext/levenshtein"
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
@@ -79,12 +83,110 @@ func compileCondition(src string, loc location) (*Condition, hcl.Diagnostics) {
 	}
 	prog, err := loc.compiler().compile(src, true)
 	if err != nil {
+		if value, verr := loc.compiler().compile(src, false); verr == nil {
+			// It compiles as a value: its type is known and is not bool.
+			return nil, hcl.Diagnostics{conditionTypeDiag(value.Node(), src, loc)}
+		}
 		return nil, hcl.Diagnostics{exprDiag(err, src, 0, loc)}
 	}
-	if diags := checkRefs(prog, src, 0, loc); diags.HasErrors() {
+	diags := checkRefs(prog, src, 0, loc)
+	if diags.HasErrors() {
 		return nil, diags
 	}
-	return &Condition{Source: src, prog: prog}, nil
+	if d := conditionTypeDiag(prog.Node(), src, loc); d != nil {
+		diags = append(diags, d)
+		if d.Severity == hcl.DiagError {
+			return nil, diags
+		}
+	}
+	return &Condition{Source: src, prog: prog}, diags
+}
+
+// conditionTypeDiag checks what a condition gives. One that cannot give true or false
+// is an error; one whose type is known only when it runs (event.body.status) is a
+// warning, as anything but true or false then fails the run. It returns nil for a
+// condition that gives a bool.
+func conditionTypeDiag(n ast.Node, src string, loc location) *hcl.Diagnostic {
+	text := strings.TrimSpace(src)
+	kind := formKind(n)
+	var d *hcl.Diagnostic
+	switch kind {
+	case "true or false":
+		return nil
+	case "":
+		d = loc.diag(hcl.DiagWarning, "Condition may not be true or false",
+			fmt.Sprintf("The type of %s is known only when the run reaches it, and a condition that gives anything but "+
+				"true or false fails then. Compare it with something, such as %s == 'paid', or %s != nil to test that it is there, "+
+				"or %s == true for a field that holds true or false.", text, text, text, text))
+	default:
+		d = loc.diag(hcl.DiagError, "Condition is not true or false",
+			fmt.Sprintf("A condition must give true or false, but %q gives %s. Compare it with something, such as %s.",
+				text, kind, comparison(text, kind)))
+	}
+	d.Subject = loc.at(0, len(src)).Ptr()
+	return d
+}
+
+// comparison suggests a condition on an expression that gives kind.
+func comparison(text, kind string) string {
+	switch kind {
+	case "a number":
+		return text + " > 0"
+	case "a string", "a number or a string":
+		return text + " == 'value'"
+	case "a list", "an object":
+		return "len(" + text + ") > 0"
+	}
+	return text + " != nil"
+}
+
+// formKind names what an expression gives, as far as its types and its form tell:
+// "a number" for event.body.total + 1, though event.body.total is typed only when it
+// runs. It is "" when the type is known only at run time.
+func formKind(n ast.Node) string {
+	if k := typeKind(n.Type()); k != "" {
+		return k
+	}
+	switch n := n.(type) {
+	case *ast.NilNode:
+		return "nil"
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "-", "*", "/", "%", "**", "^":
+			return "a number"
+		case "..":
+			return "a list"
+		case "+":
+			l, r := formKind(n.Left), formKind(n.Right)
+			switch {
+			case l == "a string" || r == "a string":
+				return "a string"
+			case l == "a number" || r == "a number":
+				return "a number"
+			}
+			return "a number or a string"
+		}
+	case *ast.UnaryNode:
+		if n.Operator == "-" || n.Operator == "+" {
+			return "a number"
+		}
+	}
+	return ""
+}
+
+// typeKind names a type the way a user reads it; "" for a type known only at run time.
+func typeKind(t reflect.Type) string {
+	switch {
+	case t == nil, t.Kind() == reflect.Interface:
+		return ""
+	case t == reflect.TypeOf(time.Time{}):
+		return "a time"
+	case t == reflect.TypeOf(time.Duration(0)):
+		return "a duration"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	}
+	return kindOf(t)
 }
 
 // exprDiag turns an expr compile error into a diagnostic pointing inside the attribute.
@@ -99,19 +201,28 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 	}
 	msg = strings.TrimSpace(msg)
 	summary, detail := "Invalid expression", fmt.Sprintf("%s, in %q.", msg, strings.TrimSpace(src))
-	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+	end := len(src) // where the marked part ends
+	if name, ok := strings.CutPrefix(msg, "unknown name "); ok && isCall(src, at+len(name)) {
+		summary = fmt.Sprintf("Unknown function %q", name)
+		end = at + len(name)
+		detail = fmt.Sprintf("There is no function %q. Expressions have expr's built-in functions (len, upper, filter, …) and hookflow's (sha256, hmac, uuid, …).", name)
+		if s := suggestFunction(name, loc.compiler().functionNames()); s != "" {
+			detail = fmt.Sprintf("There is no function %q. Did you mean %q?", name, s)
+		}
+	} else if ok {
 		summary = fmt.Sprintf("Unknown name %q", name)
 		detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step); %q is none of them.", name)
 		if s := suggest(name, roots); s != "" {
 			detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step). Did you mean %q?", s)
 		}
-	} else if got, ok := strings.CutPrefix(msg, "expected bool, but got "); ok {
-		summary = "Condition is not true or false"
-		detail = fmt.Sprintf("A condition must give true or false, but %q gives %s. Compare it with something, such as %s > 0.",
-			strings.TrimSpace(src), got, strings.TrimSpace(src))
+	} else if strings.HasPrefix(msg, `unexpected token Operator("=")`) && at < len(src) && src[at] == '=' {
+		summary = "Use == to compare"
+		end = at + 1
+		detail = fmt.Sprintf("A single = sets a value in the file; an expression compares with ==. Did you mean %q?",
+			strings.TrimSpace(src[:at]+"=="+src[at+1:]))
 	}
 	d := loc.diag(hcl.DiagError, summary, sentence(detail))
-	d.Subject = loc.at(offset+at, offset+len(src)).Ptr()
+	d.Subject = loc.at(offset+at, offset+end).Ptr()
 	return d
 }
 
@@ -125,4 +236,33 @@ func runeToByte(s string, runes int) int {
 		i += size
 	}
 	return i
+}
+
+// isCall reports whether the name that ends at byte end of src is called: name(…).
+func isCall(src string, end int) bool {
+	return end <= len(src) && strings.HasPrefix(strings.TrimLeft(src[end:], " \t"), "(")
+}
+
+// suggestFunction returns the function a misspelled name most likely meant: the one
+// fewest edits away, if that is at most half the name's length (lenght is len), the
+// one sharing the longer start with it on a tie.
+func suggestFunction(name string, known []string) string {
+	limit := max(2, len(name)/2)
+	best, bestDist, bestPrefix := "", limit+1, 0
+	for _, k := range known {
+		d := levenshtein.Distance(name, k, nil)
+		p := commonPrefix(name, k)
+		if d <= limit && (d < bestDist || d == bestDist && p > bestPrefix) {
+			best, bestDist, bestPrefix = k, d, p
+		}
+	}
+	return best
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }

@@ -200,7 +200,8 @@ func compileForEach(src string, loc location) (*Expr, hcl.Diagnostics) {
 	if err != nil {
 		return nil, hcl.Diagnostics{exprDiag(err, src, 0, loc)}
 	}
-	if diags := checkRefs(prog, src, 0, loc); diags.HasErrors() {
+	diags := checkRefs(prog, src, 0, loc)
+	if diags.HasErrors() {
 		return nil, diags
 	}
 	// Event data is typed only when it arrives; what is known now must be a collection.
@@ -215,5 +216,5 @@ func compileForEach(src string, loc location) (*Expr, hcl.Diagnostics) {
 			return nil, hcl.Diagnostics{d}
 		}
 	}
-	return &Expr{Source: src, prog: prog}, nil
+	return &Expr{Source: src, prog: prog}, diags
 }

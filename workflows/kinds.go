@@ -40,7 +40,13 @@ type StepKind struct {
 	Name  string
 	Attrs []Attr
 	// AnyAttrs accepts any attribute (the set step names its outputs); Attrs is unused.
+	// The output of such a kind is its attributes, by name.
 	AnyAttrs bool
+	// Output lists the fields of the kind's output, which later steps read as
+	// steps.NAME.FIELD beside the outcome and error every step has. The loader warns
+	// about a read of a field the output never has (steps.find.id for
+	// steps.find.body.id). Nil: the fields are not known, and reads are not checked.
+	Output []string
 	// New compiles a step's decoded attributes into the action that runs it. It is
 	// called once per step when the file loads and reports problems as diagnostics.
 	New func(b *Block) (Action, hcl.Diagnostics)

@@ -81,7 +81,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	byName := map[string]Source{}
 	for _, src := range srcs {
 		f, d := parser.ParseHCL(src.Data, src.Name)
-		diags = append(diags, d...)
+		diags = append(diags, oneUnclosedString(d, src.Data)...)
 		if d.HasErrors() {
 			continue // a file that does not parse would only add noise below
 		}

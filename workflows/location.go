@@ -42,6 +42,9 @@ func (l location) at(from, to int) hcl.Range {
 	if i := bytes.Index(raw, []byte(l.value)); i >= 0 && l.value != "" {
 		return l.span(raw, i+from, i+to)
 	}
+	if from > to || to > len(l.value) {
+		return l.rng
+	}
 	if part := l.value[from:to]; part != "" {
 		if i := bytes.Index(raw, []byte(part)); i >= 0 {
 			return l.span(raw, i, i+len(part))

@@ -18,8 +18,9 @@ var parallelSchema = &hcl.BodySchema{
 // layout is a workflow's steps as written, before any is decoded: what an expression
 // may read depends on where its step stands.
 type layout struct {
-	names     []string            // every step, in file order, a parallel block's in place
-	parallels map[string][]string // each parallel block's steps, by the block's name
+	names     []string               // every step, in file order, a parallel block's in place
+	parallels map[string][]string    // each parallel block's steps, by the block's name
+	outputs   map[string]*stepOutput // what each step's output holds, where its kind tells
 	nodes     map[*hcl.Block]*layoutNode
 	// diags are the problems of each block's layout, reported where the block is
 	// decoded so that diagnostics stay in file order.
@@ -152,7 +153,7 @@ func (l *loader) node(n *layoutNode, lay *layout, ev *evaluator, workflow string
 	for _, blk := range n.steps {
 		name := blk.Labels[1]
 		sc := &scope{where: fmt.Sprintf("step %q", name), self: name, steps: lay.names[:n.start:n.start], all: lay.names,
-			workflow: workflow, parallels: lay.parallels}
+			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs}
 		if n.parallel {
 			sc.parallel, sc.siblings = n.name, n.siblings
 		}

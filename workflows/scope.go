@@ -27,7 +27,10 @@ type scope struct {
 	siblings  []string
 	parallels map[string][]string // every parallel block's steps, by the block's name
 	eachOK    bool                // each may be read: in a step with for_each
-	forEach   bool                // the expression is a for_each, which gives the items
+	// outputs are the fields of each step's output, by step name, where its kind
+	// tells them; reads of other fields are warned about.
+	outputs map[string]*stepOutput
+	forEach bool // the expression is a for_each, which gives the items
 }
 
 // forEachScope is the scope of a step's for_each: what the step sees, except each.
@@ -61,6 +64,11 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 		m, ok := n.(*ast.MemberNode)
 		if !ok {
 			return
+		}
+		if step, field, ok := stepField(m); ok && sc.stepRef(step) == nil {
+			if d := sc.outputs[step].fieldRef(step, field); d != nil {
+				report(d, m.Property.Location())
+			}
 		}
 		root, ok := m.Node.(*ast.IdentifierNode)
 		if !ok || root.Value != "steps" {
@@ -156,6 +164,75 @@ func (sc *scope) stepRef(name string) *hcl.Diagnostic {
 		detail = fmt.Sprintf("Workflow %q has no step named %q. Did you mean %q?", sc.workflow, name, s)
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Reference to unknown step %q", name), Detail: detail}
+}
+
+// stepField reads steps.NAME.FIELD (or steps.NAME["FIELD"]) in a member node.
+func stepField(m *ast.MemberNode) (step, field string, ok bool) {
+	f, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return "", "", false
+	}
+	inner, ok := m.Node.(*ast.MemberNode)
+	if !ok {
+		return "", "", false
+	}
+	root, ok := inner.Node.(*ast.IdentifierNode)
+	name, named := inner.Property.(*ast.StringNode)
+	if !ok || !named || root.Value != "steps" {
+		return "", "", false
+	}
+	return name.Value, f.Value, true
+}
+
+// stepOutput is what a step's output holds, as its kind tells: the fields later
+// steps read as steps.NAME.FIELD.
+type stepOutput struct {
+	kind   string
+	fields []string // beside outcome and error, which every step has
+	set    bool     // the fields are the step's own attributes (the set step)
+}
+
+// fieldRef warns about a read of a field the step's output never has: it is nil
+// every time, which is never what was meant. o may be nil: nothing is known.
+func (o *stepOutput) fieldRef(step, field string) *hcl.Diagnostic {
+	if o == nil || field == "outcome" || field == "error" || slices.Contains(o.fields, field) {
+		return nil
+	}
+	has := fmt.Sprintf("%s %s step's output has %s", article(o.kind), o.kind, andList(o.fields))
+	if o.set {
+		has = fmt.Sprintf("A set step's output has the values it names, here %s", andList(o.fields))
+	}
+	detail := fmt.Sprintf("%s, and every step's has outcome and error, so steps.%s.%s is always nil.", has, step, field)
+	switch {
+	case field == "status":
+		detail += fmt.Sprintf(" A step's status (succeeded, skipped or failed) is steps.%s.outcome; status is only ever an HTTP status code. Did you mean steps.%s.outcome?", step, step)
+	case suggest(field, o.fields) != "":
+		detail += fmt.Sprintf(" Did you mean steps.%s.%s?", step, suggest(field, o.fields))
+	case slices.Contains(o.fields, "body"):
+		detail += fmt.Sprintf(" Did you mean steps.%s.body.%s?", step, field)
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  fmt.Sprintf("Step %q has no output field %q", step, field),
+		Detail:   detail,
+	}
+}
+
+// article is "A" or "An", as a sentence starts before a kind's name: an http step,
+// a set step.
+func article(word string) string {
+	if strings.HasPrefix(word, "http") || word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
+}
+
+// andList joins names as a sentence does: "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func prefixed(prefix string, names []string) []string {

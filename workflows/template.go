@@ -27,6 +27,7 @@ type Template struct {
 	value any         // constKind: the value itself
 	prog  *vm.Program // exprKind
 	src   string      // exprKind: the expression source, for errors
+	ref   []string    // exprKind: the names it reads, when it is one, such as steps.a.body.id
 	parts []part      // joinKind
 	keys  []string    // objectKind, sorted
 	elems []*Template // objectKind values (by keys) or listKind items
@@ -47,6 +48,7 @@ type part struct {
 	text string
 	prog *vm.Program
 	src  string
+	ref  []string // the names the expression reads, when it is one: event.body.id
 }
 
 // Const reports the template's value when it has no {{ }} anywhere.
@@ -111,10 +113,12 @@ func (t *Template) renderText(env *Env) (string, error) {
 }
 
 // renderJoined joins a joined template's parts. place, when not nil, gives what is
-// written for each value, from its text and what was written before it.
-func (t *Template) renderJoined(env *Env, place func(before, value string) (string, error)) (string, error) {
+// written for each part's value, from what was written before it; its errors are
+// returned as they are.
+func (t *Template) renderJoined(env *Env, place func(before string, p *part, value any) (string, error)) (string, error) {
 	var b strings.Builder
-	for _, p := range t.parts {
+	for i := range t.parts {
+		p := &t.parts[i]
 		if p.prog == nil {
 			b.WriteString(p.text)
 			continue
@@ -127,9 +131,9 @@ func (t *Template) renderJoined(env *Env, place func(before, value string) (stri
 			writeText(&b, v)
 			continue
 		}
-		s, err := place(b.String(), Text(v))
+		s, err := place(b.String(), p, v)
 		if err != nil {
-			return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
+			return "", err
 		}
 		b.WriteString(s)
 	}
@@ -267,7 +271,7 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 			parts = append(parts, part{text: text.Value}) // {{ "{{" }}: text known now
 		} else {
 			diags = append(diags, checkRefs(prog, src, srcAt, loc)...)
-			parts = append(parts, part{prog: prog, src: strings.TrimSpace(src)})
+			parts = append(parts, part{prog: prog, src: strings.TrimSpace(src), ref: reference(prog.Node())})
 		}
 		consumed := open + 2 + end + 2
 		rest, offset = rest[consumed:], offset+consumed
@@ -276,15 +280,15 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 		return nil, diags
 	}
 	parts = mergeText(parts)
-	switch {
+	switch { // diags holds warnings only
 	case len(parts) == 0:
-		return &Template{kind: constKind, value: ""}, nil
+		return &Template{kind: constKind, value: ""}, diags
 	case len(parts) == 1 && parts[0].prog == nil:
-		return &Template{kind: constKind, value: parts[0].text}, nil
+		return &Template{kind: constKind, value: parts[0].text}, diags
 	case len(parts) == 1:
-		return &Template{kind: exprKind, prog: parts[0].prog, src: parts[0].src}, nil
+		return &Template{kind: exprKind, prog: parts[0].prog, src: parts[0].src, ref: parts[0].ref}, diags
 	}
-	return &Template{kind: joinKind, parts: parts}, nil
+	return &Template{kind: joinKind, parts: parts}, diags
 }
 
 // mergeText joins neighbouring text parts.

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -20,11 +21,34 @@ import (
 // returned, or a URL built in one expression, such as
 // "{{ vars.api + '/repos/' + event.body.full_name }}", when a value is meant to span
 // path segments.
+//
+// A nil anywhere but in the query is an error that tells where it came from: it
+// would make a URL that names another resource ("/customers/" for
+// "/customers/{{ steps.find.id }}"), not one without the value.
 func (t *Template) RenderURL(env *Env) (string, error) {
-	if t.kind != joinKind {
-		return t.RenderString(env)
+	switch t.kind {
+	case exprKind:
+		v, err := t.Render(env)
+		if err != nil {
+			return "", err
+		}
+		if v == nil {
+			return "", nilError(env, t.src, t.ref)
+		}
+		return Text(v), nil
+	case joinKind:
+		return t.renderJoined(env, func(before string, p *part, v any) (string, error) {
+			if v == nil && urlPart(before) != inQuery {
+				return "", nilError(env, p.src, p.ref)
+			}
+			s, err := urlValue(before, Text(v))
+			if err != nil {
+				return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
+			}
+			return s, nil
+		})
 	}
-	return t.renderJoined(env, urlValue)
+	return t.RenderString(env)
 }
 
 // urlValue is what is written for a value s after the URL text before.
@@ -40,6 +64,16 @@ func urlValue(before, s string) (string, error) {
 		return "", errors.New("a value in the URL's host may hold only letters, digits, '.', '-', '_', '~' and ':' (credentials go in basic_auth; to add a path after the host, write the whole url as one {{ }} expression)")
 	}
 	return s, nil
+}
+
+// nilError is the error of an expression that gave nil where a value is needed. When
+// the expression is a reference (steps.find.id), it says where the value went
+// missing, and suggests the nearest field that is there.
+func nilError(env *Env, src string, ref []string) error {
+	if why := whyNil(env, ref); why != "" {
+		return fmt.Errorf("%s is nil (%s)", src, why)
+	}
+	return fmt.Errorf("%s is nil", src)
 }
 
 // pathSegment escapes s as one path segment, dot segments included: servers resolve

@@ -1,6 +1,9 @@
 package workflows
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestRenderURL(t *testing.T) {
 	env := &Env{
@@ -53,6 +56,35 @@ func TestRenderURLRefusesValuesThatLeaveTheHost(t *testing.T) {
 	} {
 		if got, err := compileT(t, in).RenderURL(env); err == nil {
 			t.Errorf("%s: rendered %q, want an error", in, got)
+		}
+	}
+}
+
+// TestRenderURLRefusesNil: nil in a URL's path, host or base is an error that says
+// where the value went missing; in the query it is an empty value.
+func TestRenderURLRefusesNil(t *testing.T) {
+	env := &Env{
+		Event: map[string]any{"body": map[string]any{"id": nil, "n": 3, "customer": map[string]any{"id": "c1"}}},
+		Steps: map[string]any{"find": map[string]any{"status": 200, "body": nil, "outcome": "succeeded"}},
+		Vars:  map[string]any{},
+	}
+	tests := []struct{ in, want string }{
+		{"https://api.example.com/c/{{ event.body.id }}", "event.body.id is nil (event.body.id is null)"},
+		{"https://api.example.com/c/{{ event.body.idd }}/x", "event.body.idd is nil (event.body: no field idd; did you mean event.body.id?)"},
+		{"https://api.example.com/c/{{ event.body.customer_id }}", "event.body.customer_id is nil (event.body: no field customer_id)"},
+		{"https://api.example.com/c/{{ steps.find?.body?.id }}", "steps.find?.body?.id is nil (steps.find.body is nil)"},
+		{"https://api.example.com/c/{{ steps.find.id }}", "steps.find.id is nil (steps.find: no field id)"},
+		{"https://{{ vars.host }}/c", "vars.host is nil (vars: no field host)"},
+		{"{{ vars.api }}/c", "vars.api is nil (vars: no field api)"},
+		{"{{ vars.url }}", "vars.url is nil (vars: no field url)"},
+		{"https://api.example.com/c/{{ event.body.id ?? nil }}", "event.body.id ?? nil is nil"},
+		{"https://api.example.com/c/{{ event.body.customer.id }}", ""},
+		{"https://api.example.com/c?id={{ event.body.id }}", ""},
+	}
+	for _, tt := range tests {
+		_, err := compileT(t, tt.in).RenderURL(env)
+		if got := fmt.Sprint(err); tt.want == "" && err != nil || tt.want != "" && got != tt.want {
+			t.Errorf("%s:\n got %v\nwant %s", tt.in, got, tt.want)
 		}
 	}
 }

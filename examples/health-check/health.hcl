@@ -28,10 +28,11 @@ workflow "health_check" {
     }
   }
 
-  # Skipped when the check succeeded. PagerDuty keeps one incident per dedup_key, so a
-  # service down for an hour pages once, not sixty times.
+  # Skipped when the check succeeded: steps.check.outcome is the step's status, and
+  # steps.check.status the HTTP status code it got, if any. PagerDuty keeps one
+  # incident per dedup_key, so a service down for an hour pages once, not sixty times.
   step "http" "page" {
-    if     = "steps.check.error != nil"
+    if     = "steps.check.outcome == 'failed'"
     method = "POST"
     url    = vars.pager_url
     json = {

@@ -1,0 +1,6 @@
+workflow "orders" {
+  step "log" "note" {
+    if      = "event.body.status"
+    message = "order {{ event.body.id }}"
+  }
+}

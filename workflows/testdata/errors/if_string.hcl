@@ -1,0 +1,6 @@
+workflow "orders" {
+  step "log" "note" {
+    if      = "'x'"
+    message = "order {{ event.body.id }}"
+  }
+}

@@ -1,0 +1,3 @@
+workflow "orders" {
+  filter = "lenght(event.body.items) > 0"
+}

@@ -1,0 +1,80 @@
+package workflows_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// The golden files whose diagnostics are warnings only: each loads, so serve runs it
+// and validate passes it, and says what looks wrong.
+var warningOnly = []string{
+	"condition_unknown_type",
+	"output_field_missing",
+	"set_field_misspelled",
+	"status_of_non_http_step",
+}
+
+func TestWarningsNeverFailALoad(t *testing.T) {
+	k := realKinds()
+	for _, name := range warningOnly {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join("testdata", "errors", name+".hcl")
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, diags := workflows.Load([]workflows.Source{{Name: f, Data: data}}, k)
+			if set == nil || diags.HasErrors() {
+				t.Fatalf("not loaded: %v", diags)
+			}
+			if len(diags) == 0 {
+				t.Fatal("no warning")
+			}
+			for _, d := range diags {
+				if d.Severity != hcl.DiagWarning {
+					t.Errorf("%s: severity %v, want a warning", d.Summary, d.Severity)
+				}
+			}
+		})
+	}
+}
+
+// Fields every step has, and the fields its kind lists, are read without a warning.
+func TestOutputFieldsThatExistAreNotWarnedAbout(t *testing.T) {
+	src := `workflow "orders" {
+  step "http" "find" {
+    url = "https://crm.example.com/customers"
+  }
+  step "set" "totals" {
+    net = "{{ event.body.amount / 100 }}"
+  }
+  step "log" "note" {
+    message = "{{ steps.find.status }} {{ steps.find.body.id }} {{ steps.find.headers }} {{ steps.find.outcome }} {{ steps.find.error }} {{ steps.totals.net }}"
+  }
+  step "delay" "wait" {
+    duration = "1s"
+  }
+  step "respond" "answer" {
+    if     = "steps.note.outcome == 'succeeded' && steps.wait.seconds > 0"
+    status = "{{ steps.find.status }}"
+    json   = { level = "{{ steps.note.level }}", message = "{{ steps.note.message }}", until = "{{ steps.wait.until }}" }
+  }
+  step "log" "after" {
+    for_each = "event.body.items"
+    message  = "{{ steps.answer.status }} {{ steps.answer.body }} {{ steps[each.value].anything }}"
+  }
+  step "log" "last" {
+    message = "{{ len(steps.after) }} {{ steps.after[0].message }}"
+  }
+}
+`
+	set, diags := workflows.Load([]workflows.Source{{Name: "orders.hcl", Data: []byte(src)}}, realKinds())
+	if set == nil || len(diags) > 0 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+}
