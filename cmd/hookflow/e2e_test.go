@@ -439,7 +439,25 @@ func TestWebhooksPastMaxConns(t *testing.T) {
 			c.Close()
 		}
 	}()
-	for range 4 {
+	// A kept-alive connection, idle after its request, is closed once the count passes
+	// half of the cap, not after the idle timeout.
+	resp, err := http.Post("http://"+s.publicAddr+"/hooks/relay", "application/json", strings.NewReader(`{"n": 0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Close || s.conns.Load() != 1 {
+		t.Fatalf("under pressure already: close %v, %d open", resp.Close, s.conns.Load())
+	}
+	for range 2 {
+		c, err := net.Dial("tcp", s.publicAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	testutil.Eventually(t, 5*time.Second, "the idle kept-alive connection closed", func() bool { return s.conns.Load() == 2 })
+	for range 2 {
 		c, err := net.Dial("tcp", s.publicAddr)
 		if err != nil {
 			t.Fatal(err)
@@ -448,7 +466,7 @@ func TestWebhooksPastMaxConns(t *testing.T) {
 	}
 	testutil.Eventually(t, 5*time.Second, "the idle connections counted", func() bool { return s.conns.Load() >= 4 })
 	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := fresh.Post("http://"+s.publicAddr+"/hooks/relay", "application/json", strings.NewReader(`{"n": 1}`))
+	resp, err = fresh.Post("http://"+s.publicAddr+"/hooks/relay", "application/json", strings.NewReader(`{"n": 1}`))
 	if err != nil {
 		t.Fatalf("past --max-conns: %v, want a 503", err)
 	}

@@ -152,6 +152,7 @@ type server struct {
 	draining   atomic.Bool  // shutting down: new webhooks are answered 503
 	intake     intake       // the webhook requests being handled
 	conns      atomic.Int64 // open connections on the public listener
+	pressured  atomic.Bool  // past half of maxConns: no keep-alive
 	maxConns   int64
 	schedules  *triggers.Scheduler
 	hooks      *triggers.Webhooks
@@ -280,9 +281,16 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	s.public.ConnState = func(_ net.Conn, st http.ConnState) {
 		switch st {
 		case http.StateNew:
-			s.conns.Add(1)
+			// Past half of --max-conns, idle kept-alive connections are closed at once
+			// (not after the 120 s idle timeout) and no new one is kept alive, until the
+			// count falls below a quarter.
+			if n := s.conns.Add(1); s.maxConns > 0 && n > s.maxConns/2 && s.pressured.CompareAndSwap(false, true) {
+				go s.public.SetKeepAlivesEnabled(false)
+			}
 		case http.StateClosed, http.StateHijacked:
-			s.conns.Add(-1)
+			if n := s.conns.Add(-1); n < s.maxConns/4 && !s.draining.Load() && s.pressured.CompareAndSwap(true, false) {
+				go s.public.SetKeepAlivesEnabled(true)
+			}
 		}
 	}
 	s.config = newReloader(cfg.dir, rt.kinds, set, log, metrics, func(set *workflows.Set) {
