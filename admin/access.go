@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/httpjson"
 )
@@ -68,6 +69,16 @@ func Protect(h http.Handler, a Access) http.Handler {
 			httpjson.Error(w, http.StatusMisdirectedRequest, "the admin API does not answer to host "+r.Host+" (allow it with --admin-host)")
 			return
 		}
+		if a.Protected() {
+			switch r.URL.Path {
+			case "/login":
+				a.login(w, r)
+				return
+			case "/logout":
+				a.logout(w, r)
+				return
+			}
+		}
 		acts := r.Method != http.MethodGet && r.Method != http.MethodHead
 		if acts {
 			if why := crossSite(r); why != "" {
@@ -80,7 +91,16 @@ func Protect(h http.Handler, a Access) http.Handler {
 			}
 		}
 		if a.Protected() && !(a.MetricsPublic && r.URL.Path == "/metrics" && !acts) {
-			switch role := a.role(r.Header.Get("Authorization")); {
+			role := a.role(r.Header.Get("Authorization"))
+			if role == roleNone && r.Header.Get("Authorization") == "" {
+				// A browser signed in at /login: its changes must also say they come
+				// from the API's own origin.
+				if role = a.sessionRole(r, time.Now()); role != roleNone && acts && !sameOrigin(r) {
+					httpjson.Error(w, http.StatusForbidden, "refusing a change without this origin's Origin header")
+					return
+				}
+			}
+			switch {
 			case role == roleNone:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hookflow admin"`)
 				httpjson.Error(w, http.StatusUnauthorized, "the admin API needs a token: Authorization: Bearer <token> (the CLI sends HOOKFLOW_ADMIN_TOKEN)")

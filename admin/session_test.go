@@ -1,0 +1,101 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A browser signs in with a token at /login and gets an HttpOnly, SameSite=Strict
+// session cookie; with it, it reads, and (operator) acts only from the API's own
+// origin. A cookie forged, expired or of another token is nothing.
+func TestSessions(t *testing.T) {
+	a := Access{ReadToken: "read-token-0123456789", OperatorToken: "operator-token-0123456789"}
+	srv := protectedServer(t, a)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	signIn := func(token, origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp, err := http.Get(srv.URL + "/login")
+	if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("the sign-in form: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if r := signIn(a.OperatorToken, ""); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a sign-in without Origin: %d", r.StatusCode)
+	}
+	if r := signIn(a.OperatorToken, "https://evil.example"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a sign-in from another origin: %d", r.StatusCode)
+	}
+	if r := signIn("guess-0123456789abcdef", srv.URL); r.StatusCode != http.StatusUnauthorized || len(r.Cookies()) != 0 {
+		t.Errorf("a wrong token: %d %v", r.StatusCode, r.Cookies())
+	}
+	r := signIn(a.OperatorToken, srv.URL)
+	if r.StatusCode != http.StatusSeeOther || len(r.Cookies()) != 1 {
+		t.Fatalf("signing in: %d %v", r.StatusCode, r.Cookies())
+	}
+	op := r.Cookies()[0]
+	if !op.HttpOnly || op.SameSite != http.SameSiteStrictMode || op.Name != sessionCookie {
+		t.Errorf("cookie %+v", op)
+	}
+	reader := signIn(a.ReadToken, srv.URL).Cookies()[0]
+
+	call := func(method string, c *http.Cookie, origin string) int {
+		t.Helper()
+		path := "/api/v1/runs"
+		if method == "POST" {
+			path = "/api/v1/runs/r1/replay"
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	forged := *reader
+	forged.Value = "2" + reader.Value[1:] // the reader's cookie, claiming the operator's role
+	expired := &http.Cookie{Name: sessionCookie, Value: a.newSession(roleOperator, time.Now().Add(-time.Minute))}
+	other := &http.Cookie{Name: sessionCookie, Value: Access{OperatorToken: "another-token-0123456789"}.newSession(roleOperator, time.Now().Add(time.Hour))}
+	for _, c := range []struct {
+		name, method string
+		cookie       *http.Cookie
+		origin       string
+		want         int
+	}{
+		{"operator reads", "GET", op, "", 200},
+		{"operator acts from the page", "POST", op, srv.URL, 200},
+		{"operator acts without Origin", "POST", op, "", 403},
+		{"operator acts from another site", "POST", op, "https://evil.example", 403},
+		{"reader reads", "GET", reader, "", 200},
+		{"reader cannot act", "POST", reader, srv.URL, 403},
+		{"forged", "POST", &forged, srv.URL, 401},
+		{"expired", "GET", expired, "", 401},
+		{"of other tokens", "GET", other, "", 401},
+		{"none", "GET", nil, "", 401},
+	} {
+		if got := call(c.method, c.cookie, c.origin); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+}
