@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -69,6 +68,9 @@ type StepRun struct {
 	DurationMS    *int64     `json:"duration_ms,omitempty"`
 	Output        any        `json:"output,omitempty"`
 	Error         string     `json:"error,omitempty"`
+	// Requests are what an http step sent and got back, one per attempt (the latest
+	// ten), oldest first; secrets redacted, bodies cut at 64 KiB.
+	Requests []workflows.Request `json:"requests,omitempty"`
 	// ItemCount is how many items a for_each step has; Items are their records, in
 	// order. An item not started yet is pending.
 	ItemCount int       `json:"item_count,omitempty"`
@@ -220,27 +222,16 @@ func (r *Record) view(name, path string) StepRun {
 	if out, err := r.output(); err == nil && !r.ForEach {
 		sr.Output = redactOutput(out)
 	}
+	sr.Requests = r.requests()
 	return sr
 }
 
-// credentialWords mark header names whose values are credentials: authorization,
-// cookies, API keys, signatures. The admin API never shows those values. Later steps
-// still read them; only the run's record is redacted.
-var credentialWords = []string{"auth", "cookie", "session", "token", "secret", "password", "passwd",
-	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "private-key"}
-
-const redacted = "[redacted]"
+const redacted = workflows.Redacted
 
 // IsCredentialHeader reports whether a header's value is a credential, never shown.
-func IsCredentialHeader(name string) bool {
-	name = strings.ToLower(name)
-	for _, w := range credentialWords {
-		if strings.Contains(name, w) {
-			return true
-		}
-	}
-	return false
-}
+// The admin API never shows those values. Later steps still read them; only the run's
+// record is redacted.
+func IsCredentialHeader(name string) bool { return workflows.IsCredentialHeader(name) }
 
 // redactOutput hides credential headers in a step output shaped like an http step's.
 func redactOutput(out any) any {
