@@ -99,7 +99,7 @@ the command for the next page.`,
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tCREATED\tDURATION\tERROR")
 				for _, r := range page.Runs {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status,
-						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), oneLine(r.Error, 60))
+						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), errorLine(r.Error, 80))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -229,7 +229,7 @@ Retrying one replays its run from that step.`,
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTEP\tATTEMPTS\tDEAD AT\tERROR")
 				for _, d := range out.DeadLetters {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Workflow, d.Step, d.Attempts,
-						d.DeadAt.Local().Format(time.DateTime), oneLine(d.Error, 60))
+						d.DeadAt.Local().Format(time.DateTime), errorLine(d.Error, 80))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -358,4 +358,18 @@ func oneLine(s string, n int) string {
 		s = string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// errorLine is an error on one line of at most n characters: its start (the step and
+// the request) and its end (what came back), with the middle cut when it is longer.
+func errorLine(s string, n int) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	head := (n - 1) * 3 / 8
+	return string(r[:head]) + "…" + string(r[len(r)-(n-1-head):])
 }
