@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -137,6 +138,10 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	data, out, err := readResponse(resp)
 	sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
 		Body: workflows.RecordBody(data, secrets)}
+	if b := out["body"]; !isText(b) && isJSON(resp.Header.Get("Content-Type")) {
+		// Redacted decoded: an API escapes what it repeats its own way.
+		sent.Response.Body = workflows.RecordJSON(b, secrets)
+	}
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, err)
 		if errors.Is(err, errTooLarge) {
@@ -401,6 +406,18 @@ func readResponse(resp *http.Response) ([]byte, map[string]any, error) {
 		body = string(data) // an API that mislabels its body still gets its text recorded
 	}
 	return data, map[string]any{"status": resp.StatusCode, "headers": headers, "body": body}, nil
+}
+
+// isText reports whether a body read is text (or nothing): not decoded JSON.
+func isText(body any) bool {
+	_, ok := body.(string)
+	return ok || body == nil
+}
+
+// isJSON reports whether a content type is JSON's.
+func isJSON(contentType string) bool {
+	media, _, _ := mime.ParseMediaType(contentType)
+	return media == "application/json" || strings.HasSuffix(media, "+json")
 }
 
 // StatusError is the error of a response whose status the step did not expect.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -70,6 +71,19 @@ func credentialShown(v string) string {
 		}
 	}
 	return scheme + " " + Redacted
+}
+
+// RecordJSON is a JSON body, decoded as v, as the run history keeps it: its secrets
+// redacted in the decoded strings, so that those the sender escaped (in a URL it
+// repeats, say) are found too, then encoded again and cut as RecordBody cuts.
+func RecordJSON(v any, r *Redactor) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r.Value(v)); err != nil {
+		return Redacted
+	}
+	return RecordBody([]byte(strings.TrimSuffix(b.String(), "\n")), nil)
 }
 
 // RecordBody is a body as the run history keeps it: secrets redacted by r, then cut at

@@ -52,7 +52,7 @@ func redactorOf(secrets []string) *Redactor {
 
 // Encoded returns a redactor that also finds the secrets as they appear once encoded
 // for the wire: percent-encoded in a URL's path or query or a form, escaped in a JSON
-// string. For showing requests as they were sent, and answers that repeat them. It is
+// string, or as a URL written with the secret in it is sent. For showing requests as they were sent, and answers that repeat them. It is
 // built once per redactor.
 func (r *Redactor) Encoded() *Redactor {
 	if r == nil || r.r == nil {
@@ -68,7 +68,16 @@ func encodings(values []string) []string {
 	var all []string
 	for _, s := range values {
 		quoted, _ := json.Marshal(s) // escaped as encoding/json sends it, <, > and & too
-		for _, v := range []string{s, url.QueryEscape(s), url.PathEscape(s), string(quoted[1 : len(quoted)-1])} {
+		forms := []string{s, url.QueryEscape(s), url.PathEscape(s), string(quoted[1 : len(quoted)-1])}
+		// Written into a URL as it is, a secret is sent as parsing leaves it: the
+		// characters a path may not hold escaped, and from a '?' on, the query as it is.
+		path, query, inQuery := strings.Cut(s, "?")
+		if p := (&url.URL{Path: path}).EscapedPath(); inQuery {
+			forms = append(forms, p+"?"+query)
+		} else {
+			forms = append(forms, p)
+		}
+		for _, v := range forms {
 			if !seen[v] {
 				seen[v] = true
 				all = append(all, v)
