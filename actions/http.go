@@ -116,12 +116,13 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 // what came back. What was sent and what came back goes in c.Sent for the run history,
 // secrets redacted in every encoding the request gave them.
 func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
-	req, body, secrets, shown, err := h.request(ctx, c)
+	p, secrets, err := h.request(ctx, c)
 	if err != nil {
 		return nil, workflows.Permanent(err) // the same values render the same way again
 	}
-	sent := &workflows.Request{Attempt: c.Attempt, Method: h.method, URL: shown,
-		Headers: workflows.RecordHeaders(req.Header, secrets), Body: workflows.RecordBody(body, secrets)}
+	req := p.req
+	sent := &workflows.Request{Attempt: c.Attempt, Method: h.method, URL: p.shownURL(secrets),
+		Headers: workflows.RecordHeaders(req.Header, secrets), Body: workflows.RecordBody(p.body, secrets)}
 	c.Sent = sent
 	start := time.Now()
 	defer func() { sent.DurationMS = time.Since(start).Milliseconds() }()
@@ -161,19 +162,18 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	return out, nil
 }
 
-// request builds the request of an attempt. It returns the body it carries and the
-// redactor that hides the workflow's secrets in it as sent: encoded, and the basic
-// auth it carries.
-func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, []byte, *workflows.Redactor, string, error) {
-	var p prepared
-	if err := h.build(ctx, c, &p); err != nil {
-		return nil, nil, nil, "", err
+// request builds the request of an attempt, with the redactor that hides the
+// workflow's secrets in it as sent: encoded, and in the basic auth it carries.
+func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*prepared, *workflows.Redactor, error) {
+	p := &prepared{}
+	if err := h.build(ctx, c, p); err != nil {
+		return nil, nil, err
 	}
 	secrets := c.Secrets.Encoded()
 	if p.user != "" || p.pass != "" {
 		secrets = c.Secrets.WithBasicAuth(p.user, p.pass)
 	}
-	return p.req, p.body, secrets, p.shownURL(secrets), nil
+	return p, secrets, nil
 }
 
 // prepared is an attempt's request as rendered, with what the run history shows of it.
