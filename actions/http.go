@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -113,66 +114,150 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 
 // Do sends the request and returns {status, headers, body}. A status the step does not
 // expect is an error, returned together with the response so that the run records
-// what came back.
+// what came back. What was sent and what came back goes in c.Sent for the run history,
+// secrets redacted in every encoding the request gave them.
 func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
-	req, err := h.request(ctx, c)
+	p, secrets, err := h.request(ctx, c)
 	if err != nil {
 		return nil, workflows.Permanent(err) // the same values render the same way again
 	}
+	req := p.req
+	sent := &workflows.Request{Attempt: c.Attempt, Method: h.method, URL: p.shownURL(secrets),
+		Headers: workflows.RecordHeaders(req.Header, secrets), Body: workflows.RecordBody(p.body, secrets)}
+	c.Sent = sent
+	start := time.Now()
+	defer func() { sent.DurationMS = time.Since(start).Milliseconds() }()
 	resp, err := h.client.Do(req)
 	if err != nil {
-		err = fmt.Errorf("%s %s: %w", h.method, redact(req.URL), unwrapURLError(err))
+		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, unwrapURLError(err))
 		if errors.As(err, new(*BlockedError)) {
 			err = workflows.Permanent(err)
 		}
 		return nil, err
 	}
 	defer resp.Body.Close()
-	out, err := readResponse(resp)
+	sent.Status = resp.StatusCode
+	data, out, err := readResponse(resp)
+	sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
+		Body: workflows.RecordBody(data, secrets)}
+	if b := out["body"]; !isText(b) && isJSON(resp.Header.Get("Content-Type")) {
+		// Redacted decoded: an API escapes what it repeats its own way.
+		sent.Response.Body = workflows.RecordJSON(b, secrets)
+	}
 	if err != nil {
-		err = fmt.Errorf("%s %s: %w", h.method, redact(req.URL), err)
+		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, err)
 		if errors.Is(err, errTooLarge) {
 			err = workflows.Permanent(err)
 		}
 		return nil, err
 	}
+	if secrets != c.Secrets.Encoded() {
+		// An answer that repeats the basic auth it got: hide its encoded form too.
+		out = secrets.Value(out).(map[string]any)
+	}
 	if !h.expect.accepts(resp.StatusCode) {
-		return out, &StatusError{Method: h.method, URL: redact(req.URL), Code: resp.StatusCode,
-			Expected: h.expect.text, Location: resp.Header.Get("Location"),
+		return out, &StatusError{Method: h.method, URL: sent.URL, Code: resp.StatusCode,
+			Expected: h.expect.text, Location: secrets.String(resp.Header.Get("Location")),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	return out, nil
 }
 
-func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, error) {
+// request builds the request of an attempt, with the redactor that hides the
+// workflow's secrets in it as sent: encoded, and in the basic auth it carries.
+func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*prepared, *workflows.Redactor, error) {
+	p := &prepared{}
+	if err := h.build(ctx, c, p); err != nil {
+		return nil, nil, err
+	}
+	secrets := c.Secrets.Encoded()
+	if p.user != "" || p.pass != "" {
+		secrets = c.Secrets.WithBasicAuth(p.user, p.pass)
+	}
+	return p, secrets, nil
+}
+
+// prepared is an attempt's request as rendered, with what the run history shows of it.
+type prepared struct {
+	req        *http.Request
+	body       []byte
+	user, pass string // basic auth, when set
+	rawURL     string // the url as rendered
+	query      string // the query appended to it, with its separator; "" for none
+}
+
+// shownURL is the request's URL as errors and the run history show it: whole, so that
+// a mistyped path is seen, with the secrets in it redacted and a password in it
+// hidden. When the URL as rendered holds a secret, the text shown is that one:
+// parsing may have encoded some of the secret's characters and not others, which no
+// redactor would find.
+func (p *prepared) shownURL(secrets *workflows.Redactor) string {
+	s := secrets.String(p.req.URL.String())
+	if secrets.Secret(p.rawURL) {
+		s = secrets.String(p.rawURL) + secrets.String(p.query)
+	}
+	return hidePassword(s)
+}
+
+// hidePassword hides the password of the user info in s, a URL.
+func hidePassword(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return s
+	}
+	user, _, ok := strings.Cut(rest[:at], ":")
+	if !ok {
+		return s
+	}
+	return s[:i+3] + user + ":xxxxx" + rest[at:]
+}
+
+// build renders the request of an attempt into p.
+func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared) error {
 	raw, err := h.url.RenderURL(c.Env)
 	if err != nil {
-		return nil, fmt.Errorf("url: %w", err)
+		return fmt.Errorf("url: %w", err)
 	}
 	u, err := parseURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("url: %w", err)
+		return fmt.Errorf("url: %w", err)
 	}
+	p.rawURL = raw
 	if h.query != nil {
 		fields, err := renderFields(h.query, c.Env)
 		if err != nil {
-			return nil, fmt.Errorf("query: %w", err)
+			return fmt.Errorf("query: %w", err)
 		}
 		// Append, leaving the URL's own query exactly as written: a signed URL breaks
 		// if its parameters are re-encoded or reordered.
 		if q := fields.Encode(); u.RawQuery == "" {
 			u.RawQuery = q
+			p.query = "?" + q
 		} else {
 			u.RawQuery += "&" + q
+			p.query = "&" + q
 		}
 	}
 	body, contentType, err := h.renderBody(c.Env)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	req, err := http.NewRequestWithContext(context.WithValue(ctx, callKey{}, c), h.method, u.String(), body)
+	var reader io.Reader
+	if contentType != "" {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, callKey{}, c), h.method, u.String(), reader)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("User-Agent", "hookflow")
 	if contentType != "" {
@@ -181,7 +266,7 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, e
 	key := c.IdempotencyKey()
 	if h.idemKey != nil {
 		if key, err = h.idemKey.RenderString(c.Env); err != nil {
-			return nil, fmt.Errorf("idempotency_key: %w", err)
+			return fmt.Errorf("idempotency_key: %w", err)
 		}
 	}
 	if key != "" {
@@ -190,23 +275,24 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, e
 	if h.basicAuth != nil {
 		v, err := h.basicAuth.Render(c.Env)
 		if err != nil {
-			return nil, fmt.Errorf("basic_auth: %w", err)
+			return fmt.Errorf("basic_auth: %w", err)
 		}
 		user, pass, err := credentials(v)
 		if err != nil {
-			return nil, fmt.Errorf("basic_auth: %w", err)
+			return fmt.Errorf("basic_auth: %w", err)
 		}
 		req.SetBasicAuth(user, pass)
+		p.user, p.pass = user, pass
 	}
 	if h.headers != nil {
 		fields, err := renderFields(h.headers, c.Env)
 		if err != nil {
-			return nil, fmt.Errorf("headers: %w", err)
+			return fmt.Errorf("headers: %w", err)
 		}
 		for _, name := range sortedNames(fields) {
 			for i, v := range fields[name] {
 				if strings.ContainsAny(v, "\r\n") {
-					return nil, fmt.Errorf("header %s: value holds a line break; refusing to send it", name)
+					return fmt.Errorf("header %s: value holds a line break; refusing to send it", name)
 				}
 				if i == 0 {
 					req.Header.Set(name, v)
@@ -216,11 +302,13 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*http.Request, e
 			}
 		}
 	}
-	return req, nil
+	p.req, p.body = req, body
+	return nil
 }
 
-// renderBody renders json, form or body, with the content type it implies.
-func (h *HTTP) renderBody(env *workflows.Env) (io.Reader, string, error) {
+// renderBody renders json, form or body, with the content type it implies; "" for a
+// request without a body.
+func (h *HTTP) renderBody(env *workflows.Env) ([]byte, string, error) {
 	switch {
 	case h.json != nil:
 		v, err := h.json.Render(env)
@@ -231,19 +319,19 @@ func (h *HTTP) renderBody(env *workflows.Env) (io.Reader, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("json: %w", err)
 		}
-		return bytes.NewReader(data), "application/json", nil
+		return data, "application/json", nil
 	case h.form != nil:
 		fields, err := renderFields(h.form, env)
 		if err != nil {
 			return nil, "", fmt.Errorf("form: %w", err)
 		}
-		return strings.NewReader(fields.Encode()), "application/x-www-form-urlencoded", nil
+		return []byte(fields.Encode()), "application/x-www-form-urlencoded", nil
 	case h.body != nil:
 		s, err := h.body.RenderString(env)
 		if err != nil {
 			return nil, "", fmt.Errorf("body: %w", err)
 		}
-		return strings.NewReader(s), "text/plain; charset=utf-8", nil
+		return []byte(s), "text/plain; charset=utf-8", nil
 	}
 	return nil, "", nil
 }
@@ -300,13 +388,15 @@ func credentials(v any) (user, pass string, err error) {
 	return user, pass, nil
 }
 
-func readResponse(resp *http.Response) (map[string]any, error) {
+// readResponse reads an answer: its body as read (up to one byte past
+// MaxResponseBody), and {status, headers, body}.
+func readResponse(resp *http.Response) ([]byte, map[string]any, error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading response: %w", err)
+		return data, nil, fmt.Errorf("reading response: %w", err)
 	}
 	if len(data) > MaxResponseBody {
-		return nil, errTooLarge
+		return data, nil, errTooLarge
 	}
 	headers := make(map[string]any, len(resp.Header))
 	for k, vs := range resp.Header {
@@ -316,7 +406,19 @@ func readResponse(resp *http.Response) (map[string]any, error) {
 	if err != nil {
 		body = string(data) // an API that mislabels its body still gets its text recorded
 	}
-	return map[string]any{"status": resp.StatusCode, "headers": headers, "body": body}, nil
+	return data, map[string]any{"status": resp.StatusCode, "headers": headers, "body": body}, nil
+}
+
+// isText reports whether a body read is text (or nothing): not decoded JSON.
+func isText(body any) bool {
+	_, ok := body.(string)
+	return ok || body == nil
+}
+
+// isJSON reports whether a content type is JSON's.
+func isJSON(contentType string) bool {
+	media, _, _ := mime.ParseMediaType(contentType)
+	return media == "application/json" || strings.HasSuffix(media, "+json")
 }
 
 // StatusError is the error of a response whose status the step did not expect.
@@ -395,12 +497,6 @@ func parseURL(s string) (*url.URL, error) {
 		return nil, &BlockedError{Host: host, Reason: "a numeric host that is not a dotted IPv4 address; decimal, octal and hex forms mean different addresses to different resolvers"}
 	}
 	return u, nil
-}
-
-// redact shows where a request went without what may be secret in it: URLs such as
-// Slack's incoming webhooks carry their credential in the path.
-func redact(u *url.URL) string {
-	return u.Scheme + "://" + u.Host + "/…"
 }
 
 // unwrapURLError drops *url.Error's copy of the full URL, which may hold a secret.

@@ -2,12 +2,16 @@ package actions
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -141,8 +145,8 @@ func TestHTTPStepNon2xxFails(t *testing.T) {
 	if out.(map[string]any)["body"].(map[string]any)["error"] != "down" {
 		t.Errorf("the response should still be reported: %#v", out)
 	}
-	if strings.Contains(err.Error(), "/x") {
-		t.Errorf("the error should not show the URL path, which may hold a secret: %v", err)
+	if !strings.Contains(err.Error(), srv.URL+"/x: status 503") {
+		t.Errorf("the error should show the URL it called: %v", err)
 	}
 }
 
@@ -376,4 +380,151 @@ func TestHTTPStepLoadErrors(t *testing.T) {
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nbasic_auth = { user = \"a\", password = \"b\" }\n}": "Unknown field \"user\"",
 	}
 	expectLoadErrors(t, tests)
+}
+
+// requestCanary is a secret with characters that each encoding hookflow applies
+// changes: percent-encoding in a path or a query or a form, JSON escaping.
+const requestCanary = `Cn4ry/s3cr&t"<x>+=?`
+
+// canaryForms are the canary as a request may carry it: as it is, encoded each way,
+// and inside the basic auth of user svc.
+func canaryForms() []string {
+	quoted, _ := json.Marshal(requestCanary)
+	return []string{"Cn4ry", url.QueryEscape(requestCanary), url.PathEscape(requestCanary), string(quoted[1 : len(quoted)-1]),
+		base64.StdEncoding.EncodeToString([]byte("svc:" + requestCanary))}
+}
+
+// loadSecretStep loads a workflow with vars.token read by secret() and returns its
+// first step and its redactor.
+func loadSecretStep(t *testing.T, src string) (*workflows.Step, *workflows.Redactor) {
+	t.Helper()
+	t.Setenv("HOOKFLOW_TEST_CANARY", requestCanary)
+	k := workflows.NewKinds()
+	Register(k, Options{Client: NewClient(NewGuard(loopback))})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+vars {
+  token = secret("HOOKFLOW_TEST_CANARY")
+}
+workflow "w" {
+` + src + `
+}`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	wf := set.Workflow("w")
+	return wf.Steps[0], wf.Secrets
+}
+
+// echo is an API that answers with everything it got, as text: the request line with
+// the URL as sent, the headers, the body.
+func echo(t *testing.T, status int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("X-Echo-Auth", r.Header.Get("Authorization"))
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "%s %s\n", r.Method, r.RequestURI)
+		r.Header.Write(w)
+		w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestHTTPStepRecordsRequestRedacted(t *testing.T) {
+	srv := echo(t, 200)
+	for name, body := range map[string]string{
+		"json": `json = { token = vars.token, note = "hello" }`,
+		"form": `form = { token = vars.token, note = "hello" }`,
+		"text": `body = "token=${vars.token} note=hello"`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			step, secrets := loadSecretStep(t, `
+  step "http" "send" {
+    method     = "PUT"
+    url        = "`+srv.URL+`/orders/{{ vars.token }}/lines"
+    query      = { key = vars.token, page = "2" }
+    headers    = { X-Trace = "trace-1", X-Copy = vars.token }
+    basic_auth = { username = "svc", password = vars.token }
+    `+body+`
+  }`)
+			c := &workflows.Call{Env: &workflows.Env{Vars: map[string]any{"token": requestCanary}}, RunID: "r1", Step: "send", Attempt: 1, Secrets: secrets}
+			out, err := step.Action.Do(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := c.Sent
+			if sent == nil {
+				t.Fatal("the step recorded no request")
+			}
+			if sent.Method != "PUT" || sent.Status != 200 || sent.Attempt != 1 || sent.Response == nil ||
+				!strings.HasPrefix(sent.URL, srv.URL+"/orders/[redacted]/lines?") || !strings.Contains(sent.URL, "page=2") ||
+				sent.Headers["X-Trace"] != "trace-1" || sent.Headers["Authorization"] != "Basic [redacted]" ||
+				sent.Headers["X-Copy"] != "[redacted]" || !strings.Contains(sent.Body, "hello") || !strings.Contains(sent.Body, "[redacted]") {
+				t.Errorf("recorded %+v", sent)
+			}
+			if !strings.Contains(sent.Response.Body, "PUT /orders/[redacted]/lines?") || !strings.Contains(sent.Response.Body, "X-Trace: trace-1") {
+				t.Errorf("the answer is not recorded: %q", sent.Response.Body)
+			}
+			recorded, _ := json.Marshal(sent)
+			answer, _ := json.Marshal(secrets.Encoded().Value(out)) // as the engine records it
+			for _, form := range canaryForms() {
+				if strings.Contains(string(recorded), form) {
+					t.Errorf("the recorded request holds the secret as %q:\n%s", form, recorded)
+				}
+				if strings.Contains(string(answer), form) {
+					t.Errorf("the output holds the secret as %q:\n%s", form, answer)
+				}
+			}
+		})
+	}
+}
+
+func TestHTTPStepErrorShowsPathNotSecret(t *testing.T) {
+	srv := echo(t, 404)
+	step, secrets := loadSecretStep(t, `
+  step "http" "send" {
+    url = "`+srv.URL+`/hooks/${vars.token}/tikets"
+  }`)
+	c := &workflows.Call{Env: &workflows.Env{}, RunID: "r1", Step: "send", Attempt: 1, Secrets: secrets}
+	_, err := step.Action.Do(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "GET "+srv.URL+"/hooks/[redacted]/tikets: status 404") {
+		t.Errorf("the error should show the path with the secret redacted: %v", err)
+	}
+	if c.Sent == nil || c.Sent.URL != srv.URL+"/hooks/[redacted]/tikets" || c.Sent.Status != 404 {
+		t.Errorf("recorded %+v", c.Sent)
+	}
+	recorded, _ := json.Marshal(c.Sent) // the answer repeats the URL as it was sent
+	for _, form := range canaryForms() {
+		if strings.Contains(err.Error(), form) || strings.Contains(string(recorded), form) {
+			t.Errorf("the error or the recorded request holds the secret as %q: %v\n%s", form, err, recorded)
+		}
+	}
+	// A request that got no answer says where it went too.
+	step = loadStep(t, NewClient(NewGuard(loopback)), `step "http" "a" { url = "http://127.0.0.1:1/tikets" }`)
+	if _, err := call(step, &workflows.Env{}); err == nil || !strings.Contains(err.Error(), "GET http://127.0.0.1:1/tikets: ") {
+		t.Errorf("a refused connection: %v", err)
+	}
+}
+
+func TestHTTPStepRecordsBodiesCut(t *testing.T) {
+	srv := echo(t, 200)
+	big := strings.Repeat("a", workflows.MaxRecordedBody+100)
+	step := loadStep(t, NewClient(NewGuard(loopback)), `step "http" "a" {
+  url  = "`+srv.URL+`/big"
+  body = "{{ event.body }}"
+}`)
+	c := &workflows.Call{Env: &workflows.Env{Event: map[string]any{"body": big}}, RunID: "r1", Step: "a", Attempt: 1}
+	if _, err := step.Action.Do(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	for what, body := range map[string]string{"request": c.Sent.Body, "answer": c.Sent.Response.Body} {
+		marker := fmt.Sprintf("[cut: the body is %d bytes; the first %d are kept]", len(big), workflows.MaxRecordedBody)
+		if what == "answer" {
+			marker = "[cut: the body is "
+		}
+		if len(body) > workflows.MaxRecordedBody+100 || !strings.Contains(body, marker) || !strings.HasPrefix(body, "aaaa") && what == "request" {
+			t.Errorf("the %s's body is not cut with the marker (%d bytes): ...%q", what, len(body), body[max(0, len(body)-80):])
+		}
+	}
 }

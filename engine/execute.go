@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -113,10 +114,17 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	p.observe(r, step, o, again)
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.
-	secrets := r.wf.Secrets
+	// An answer may repeat what it got as it was sent: encoded.
+	secrets := r.wf.Secrets.Encoded()
 	o.output = secrets.Value(o.output)
 	if o.err != nil {
 		o.err = errors.New(secrets.String(o.err.Error()))
+	}
+	if o.request != nil {
+		if o.err != nil {
+			o.request.Error = o.err.Error()
+		}
+		o.requests = appendRequest(r.earlierRequests(j), o.request)
 	}
 	if again {
 		p.retry(r, j, o, retryIn)
@@ -124,6 +132,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	}
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
 	rec.Version = r.ver
+	rec.Requests = o.requests
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
 		// job waits, and settles when due.
@@ -228,6 +237,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
 	rec.Version = r.ver
+	rec.Requests = o.requests
 	if p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
 	}) {
@@ -287,6 +297,10 @@ type outcome struct {
 	output   any
 	err      error
 	duration time.Duration
+	// request is what the attempt sent, when it sent one; requests are the unit's
+	// requests with it, as its record keeps them.
+	request  *workflows.Request
+	requests json.RawMessage
 }
 
 func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, attempt int, item *workflows.Item) (o outcome) {
@@ -315,13 +329,14 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	}
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
-	out, err := step.Action.Do(ctx, &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
-		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets, Item: item})
+	call := &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
+		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets, Item: item}
+	out, err := step.Action.Do(ctx, call)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
 		}
-		return outcome{status: StatusFailed, output: out, err: err}
+		return outcome{status: StatusFailed, output: out, err: err, request: call.Sent}
 	}
-	return outcome{status: StatusSucceeded, output: out}
+	return outcome{status: StatusSucceeded, output: out, request: call.Sent}
 }

@@ -159,6 +159,8 @@ type job struct {
 	crashed string
 	// held is the record of a unit that waited out a delay in its job: it settles with it.
 	held *Record
+	// last is the record an item's earlier attempt left, when it was retried.
+	last *Record
 }
 
 // lease takes back the shard's expired leases, then leases up to max due jobs. With
@@ -190,7 +192,7 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 // parseJob decodes one job of lease.lua's reply.
 func parseJob(sh *shard, r any) (*job, error) {
 	a, ok := r.([]any)
-	if !ok || len(a) != 10 {
+	if !ok || len(a) != 11 {
 		return nil, fmt.Errorf("lease: unexpected reply %v", r)
 	}
 	j := &job{shard: sh, run: map[string]string{}}
@@ -217,6 +219,11 @@ func parseJob(sh *shard, r any) (*job, error) {
 	if held, _ := a[9].(string); held != "" {
 		if j.held, err = decodeRecord(held); err != nil {
 			return nil, fmt.Errorf("job %s: held record: %w", j.id, err)
+		}
+	}
+	if last, _ := a[10].(string); last != "" {
+		if j.last, err = decodeRecord(last); err != nil {
+			return nil, fmt.Errorf("job %s: record of its last attempt: %w", j.id, err)
 		}
 	}
 	return j, nil

@@ -67,6 +67,48 @@ type Record struct {
 	// Items counts a for_each step's items; ForEach marks the record as one of those.
 	Items   int  `json:"items,omitempty"`
 	ForEach bool `json:"for_each,omitempty"`
+	// Requests are what an http step sent and got back, one workflows.Request per
+	// attempt, oldest first, the last maxRequests at most: kept as JSON, decoded only
+	// to be shown.
+	Requests json.RawMessage `json:"requests,omitempty"`
+}
+
+// maxRequests is how many attempts' requests a record keeps: the latest.
+const maxRequests = 10
+
+// appendRequest is earlier (a record's Requests) with req added; earlier when req is
+// nil or cannot be encoded.
+func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMessage {
+	if req == nil {
+		return earlier
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return earlier
+	}
+	if req.Attempt > maxRequests {
+		var list []json.RawMessage
+		if json.Unmarshal(earlier, &list) == nil && len(list) >= maxRequests {
+			earlier, _ = json.Marshal(list[len(list)-maxRequests+1:])
+		}
+	}
+	if len(earlier) < 2 || string(earlier) == "[]" {
+		return append(append([]byte{'['}, data...), ']')
+	}
+	out := make([]byte, 0, len(earlier)+len(data)+1)
+	out = append(out, earlier[:len(earlier)-1]...)
+	out = append(out, ',')
+	out = append(out, data...)
+	return append(out, ']')
+}
+
+// requests decodes the record's requests; none when they cannot be read.
+func (r *Record) requests() []workflows.Request {
+	var out []workflows.Request
+	if len(r.Requests) > 0 && json.Unmarshal(r.Requests, &out) != nil {
+		return nil
+	}
+	return out
 }
 
 // encodeRecord is the one encoder of records. An output that cannot be encoded is

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -117,4 +118,18 @@ func (r *runState) apply(u unit, c commit) {
 	for name, n := range c.plan.Counts {
 		r.rec.counts[name] = n
 	}
+}
+
+// earlierRequests are the requests of the earlier attempts of j's unit: those its
+// record kept while it was retrying. The job leased the record with it: a step's is in
+// the run, an item's came with the job.
+func (r *runState) earlierRequests(j *job) json.RawMessage {
+	rec := j.last
+	if j.unit.part == partStep {
+		rec = r.rec.steps[j.unit.step]
+	}
+	if rec == nil || rec.Status != StatusRetrying || j.attempt <= 1 {
+		return nil
+	}
+	return rec.Requests
 }

@@ -274,3 +274,84 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("Retry-After past max gave %s, want max", got)
 	}
 }
+
+// TestEveryAttemptKeepsItsRequest: the record of a step, and of an item of a for_each
+// step, keeps what each of its attempts sent and got back.
+func TestEveryAttemptKeepsItsRequest(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen[r.URL.Path]++
+			first := seen[r.URL.Path] == 1
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			if first { // every path fails once
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(`{"busy":true}`))
+				return
+			}
+			w.Write([]byte(`{"ok":true}`))
+		}))
+		defer api.Close()
+		e, set := httpEngine(t, b, strings.ReplaceAll(`
+workflow "sync" {
+  step "http" "create" {
+    url     = "%s/orders"
+    headers = { X-Trace = "t-1" }
+    json    = { id = "{{ event.body.id }}" }
+    retry {
+      attempts = 3
+      initial  = "10ms"
+    }
+  }
+  step "http" "lines" {
+    for_each = "event.body.lines"
+    method   = "PUT"
+    url      = "%s/lines/{{ each.key }}"
+    json     = { sku = "{{ each.value }}" }
+    retry {
+      attempts = 3
+      initial  = "10ms"
+    }
+  }
+}`, "%s", api.URL))
+		id, err := e.Start(context.Background(), set.Workflow("sync"), event(`{"id": 7, "lines": ["a1", "b2"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != "succeeded" {
+			t.Fatalf("run %s: %s", r.Status, r.Error)
+		}
+		check := func(what string, s StepRun, method, path, body string) {
+			t.Helper()
+			if len(s.Requests) != 2 {
+				t.Fatalf("%s keeps %d requests, want one per attempt: %+v", what, len(s.Requests), s.Requests)
+			}
+			for i, q := range s.Requests {
+				wantStatus := []int{503, 200}[i]
+				if q.Attempt != i+1 || q.Method != method || q.URL != api.URL+path || q.Status != wantStatus ||
+					q.Body != body || q.Headers["Idempotency-Key"] == "" || q.Response == nil {
+					t.Errorf("%s, attempt %d: %+v", what, i+1, q)
+				}
+			}
+			if first := s.Requests[0]; !strings.Contains(first.Error, "status 503") || first.Response.Body != `{"busy":true}` {
+				t.Errorf("%s: the failed attempt's error and answer: %q %+v", what, first.Error, first.Response)
+			}
+			if last := s.Requests[1]; last.Error != "" || last.Response.Body != `{"ok":true}` {
+				t.Errorf("%s: the last attempt: %+v", what, last)
+			}
+		}
+		check("create", r.Steps[0], "POST", "/orders", `{"id":7}`)
+		if r.Steps[0].Requests[0].Headers["X-Trace"] != "t-1" {
+			t.Errorf("create's headers: %v", r.Steps[0].Requests[0].Headers)
+		}
+		if len(r.Steps[1].Items) != 2 {
+			t.Fatalf("lines: %+v", r.Steps[1])
+		}
+		check("lines[0]", r.Steps[1].Items[0], "PUT", "/lines/0", `{"sku":"a1"}`)
+		check("lines[1]", r.Steps[1].Items[1], "PUT", "/lines/1", `{"sku":"b2"}`)
+	})
+}

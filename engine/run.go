@@ -78,6 +78,9 @@ type StepRun struct {
 	DurationMS    *int64     `json:"duration_ms,omitempty"`
 	Output        any        `json:"output,omitempty"`
 	Error         string     `json:"error,omitempty"`
+	// Requests are what an http step sent and got back, one per attempt (the latest
+	// ten), oldest first; secrets redacted, bodies cut at 64 KiB.
+	Requests []workflows.Request `json:"requests,omitempty"`
 	// ItemCount is how many items a for_each step has; Items are their records, in
 	// order. An item not started yet is pending.
 	ItemCount int       `json:"item_count,omitempty"`
@@ -246,6 +249,7 @@ func (r *Record) view(name, path string) StepRun {
 	if out, err := r.output(); err == nil && !r.ForEach {
 		sr.Output = redactOutput(out)
 	}
+	sr.Requests = r.requests()
 	return sr
 }
 

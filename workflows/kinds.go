@@ -83,6 +83,9 @@ type Call struct {
 	Item     *Item     // the for_each item this attempt runs; nil for a step without for_each
 	Attempt  int       // 1 for the first attempt
 	Secrets  *Redactor // hides the workflow's secrets in what the step logs
+	// Sent is set by a step that sends a request (an http step): what the attempt
+	// sent and got back, redacted, for the run history.
+	Sent *Request
 }
 
 // Wait is the output of a step that holds its run (the delay step): the run's next

@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -22,6 +24,9 @@ const MinSecret = 6
 type Redactor struct {
 	r       *strings.Replacer // nil when there are no secrets
 	secrets []string          // longest first
+
+	encodeOnce sync.Once
+	encoded    *Redactor // Encoded's, built once
 }
 
 func newRedactor(secrets map[string]bool) *Redactor {
@@ -47,23 +52,57 @@ func redactorOf(secrets []string) *Redactor {
 
 // Encoded returns a redactor that also finds the secrets as they appear once encoded
 // for the wire: percent-encoded in a URL's path or query or a form, escaped in a JSON
-// string. For showing requests as they would be sent.
+// string, or as a URL written with the secret in it is sent. For showing requests as they were sent, and answers that repeat them. It is
+// built once per redactor.
 func (r *Redactor) Encoded() *Redactor {
 	if r == nil || r.r == nil {
 		return r
 	}
+	r.encodeOnce.Do(func() { r.encoded = redactorOf(encodings(r.secrets)) })
+	return r.encoded
+}
+
+// encodings are the values with each of their encodings for the wire, once each.
+func encodings(values []string) []string {
 	seen := map[string]bool{}
 	var all []string
-	for _, s := range r.secrets {
+	for _, s := range values {
 		quoted, _ := json.Marshal(s) // escaped as encoding/json sends it, <, > and & too
-		for _, v := range []string{s, url.QueryEscape(s), url.PathEscape(s), string(quoted[1 : len(quoted)-1])} {
+		forms := []string{s, url.QueryEscape(s), url.PathEscape(s), string(quoted[1 : len(quoted)-1])}
+		// Written into a URL as it is, a secret is sent as parsing leaves it: the
+		// characters a path may not hold escaped, and from a '?' on, the query as it is.
+		path, query, inQuery := strings.Cut(s, "?")
+		if p := (&url.URL{Path: path}).EscapedPath(); inQuery {
+			forms = append(forms, p+"?"+query)
+		} else {
+			forms = append(forms, p)
+		}
+		for _, v := range forms {
 			if !seen[v] {
 				seen[v] = true
 				all = append(all, v)
 			}
 		}
 	}
-	return redactorOf(all)
+	return all
+}
+
+// Secret reports whether s holds a secret.
+func (r *Redactor) Secret(s string) bool {
+	return r != nil && r.r != nil && r.r.Replace(s) != s
+}
+
+// WithBasicAuth returns the encoded redactor that also hides the Authorization value
+// of basic auth with these credentials, when either holds a secret: the base64 of
+// "user:password" hides the secret from a plain search, not from a reader. r itself
+// when neither does.
+func (r *Redactor) WithBasicAuth(user, password string) *Redactor {
+	enc := r.Encoded()
+	if !r.Secret(user) && !r.Secret(password) {
+		return enc
+	}
+	token := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	return redactorOf(append(encodings([]string{token}), enc.secrets...))
 }
 
 // String returns s with every secret replaced by [redacted].
@@ -109,3 +148,4 @@ func (r *Redactor) Diagnostics(diags hcl.Diagnostics) {
 		d.Summary, d.Detail = r.r.Replace(d.Summary), r.r.Replace(d.Detail)
 	}
 }
+

@@ -361,7 +361,7 @@ func TestExampleHealthCheck(t *testing.T) {
 	}{
 		{name: "healthy", url: service.URL + "/healthz", checkState: 200.0},
 		{name: "503", url: service.URL + "/healthz", failing: true, page: true,
-			summary: "Health check failed: GET " + service.URL + "/…: status 503 Service Unavailable, expected 2xx", checkState: 503.0},
+			summary: "Health check failed: GET " + service.URL + "/healthz: status 503 Service Unavailable, expected 2xx", checkState: 503.0},
 		{name: "connection refused", url: "http://" + freeAddr(t) + "/healthz", page: true,
 			summary: "connection refused", checkState: nil},
 	}

@@ -171,7 +171,11 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return err
 	}
 	fmt.Fprintf(out, "run %s of %s (%s event)\n", runID, wf.Name, ev.Trigger)
-	run, err := follow(ctx, eng, runID, out, dry.requests)
+	var sent func(string) string // nil: what the steps' records say they sent
+	if o.dryRun {
+		sent = dry.requests
+	}
+	run, err := follow(ctx, eng, runID, out, sent)
 	switch {
 	case interrupted.Err() != nil:
 		return fmt.Errorf("run %s: interrupted", runID)
@@ -225,7 +229,7 @@ func (o *localRun) answers(stdin io.Reader) (map[string][]byte, error) {
 }
 
 // follow waits for the run to finish, printing each step as it ends, with what
-// sent(step) says it sent.
+// sent(step) says it sent (a dry run), or with nil, what its record says it sent.
 func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, sent func(step string) string) (*engine.Run, error) {
 	printed := 0
 	retried := map[string]int{} // by step: the attempts whose failure was printed
@@ -238,9 +242,14 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, 
 		}
 		done := run.Status == "succeeded" || run.Status == "failed"
 		// Once the run is done, the steps a failure left unrun are printed too.
+		shown := sent
+		if shown == nil {
+			recorded := recordedRequests(run)
+			shown = func(key string) string { return recorded[key] }
+		}
 		for ; printed < len(run.Steps) && (done || stepDone(run.Steps[printed].Status)); printed++ {
 			s := &run.Steps[printed]
-			printStep(w, printed+1, s, "", sent)
+			printStep(w, printed+1, s, "", shown)
 		}
 		if done {
 			return run, nil

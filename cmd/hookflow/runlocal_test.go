@@ -125,7 +125,8 @@ func TestRunCommand(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v\n%s%s", err, out, errs)
 		}
-		for _, want := range []string{"(webhook event)", "1. lookup (http) succeeded", `"name": "Ada"`, "2. update (http) succeeded", "run succeeded"} {
+		for _, want := range []string{"(webhook event)", "1. lookup (http) succeeded", "→ GET " + api.URL + "/customers/c1", "← 200 OK in ",
+			`"name": "Ada"`, "2. update (http) succeeded", `{"note":"paid with key [redacted]","total":25}`, "run succeeded"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}

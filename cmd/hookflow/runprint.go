@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // maxOutputLines is how much of a value the step-by-step view prints; --json prints
@@ -33,17 +36,22 @@ func printRun(w io.Writer, run *engine.Run, withEvent bool) {
 			printValue(w, "  body: ", ev.Body)
 		}
 	}
+	sent := recordedRequests(run)
 	for i := range run.Steps {
-		printStep(w, i+1, &run.Steps[i], run.Version, func(string) string { return "" })
+		printStep(w, i+1, &run.Steps[i], run.Version, func(key string) string { return sent[key] })
 	}
 	printRunEnd(w, run, true)
 }
+
+// maxLineWidth is how much of one line of a body the step-by-step view prints.
+const maxLineWidth = 200
 
 // maxItemLines is how many items of a for_each step the step-by-step view prints.
 const maxItemLines = 20
 
 // printStep prints one step: "2. mark_paid (http) succeeded in 41ms", then requests
-// (what a dry run would have sent, by sentKey), then its error or output. A step of a
+// (what it sent, or what a dry run would have sent, by sentKey), then its error or
+// output. A step of a
 // parallel block is named by its path (notify/slack); a for_each step is followed by
 // its items (reserve[2]), each on a line with its own requests and error. A step or an
 // item that ran with another version than runVersion says which.
@@ -99,6 +107,68 @@ func stepLine(s *engine.StepRun) string {
 		line += ", next attempt " + s.NextAttemptAt.Local().Format(time.TimeOnly)
 	}
 	return line
+}
+
+// recordedRequests are the requests each step and item of a run sent, as printStep
+// prints them: by step name, and by step[key] for an item.
+func recordedRequests(run *engine.Run) map[string]string {
+	out := map[string]string{}
+	for _, s := range run.Steps {
+		if len(s.Requests) > 0 {
+			out[s.Name] = requestLines(s.Requests)
+		}
+		for _, it := range s.Items {
+			if len(it.Requests) > 0 {
+				out[fmt.Sprintf("%s[%v]", it.Name, it.Key)] = requestLines(it.Requests)
+			}
+		}
+	}
+	return out
+}
+
+// requestLines prints requests one after the other: the request line (with its
+// attempt when there were several), its headers and body, then what came back.
+//
+//	→ attempt 1: POST https://api.example.com/orders
+//	  Content-Type: application/json
+//	  {"id":7}
+//	  ← 503 Service Unavailable in 12ms: {"busy":true}
+func requestLines(reqs []workflows.Request) string {
+	var b strings.Builder
+	for _, q := range reqs {
+		attempt := ""
+		if len(reqs) > 1 || q.Attempt > 1 {
+			attempt = fmt.Sprintf("attempt %d: ", q.Attempt)
+		}
+		fmt.Fprintf(&b, "     → %s%s %s\n", attempt, q.Method, q.URL)
+		names := make([]string, 0, len(q.Headers))
+		for name := range q.Headers {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			fmt.Fprintf(&b, "       %s: %s\n", name, q.Headers[name])
+		}
+		if q.Body != "" {
+			lines := strings.Split(strings.TrimRight(q.Body, "\n"), "\n")
+			if len(lines) > maxOutputLines {
+				lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more lines (--json shows all)", len(lines)-maxOutputLines))
+			}
+			for _, line := range lines {
+				fmt.Fprintf(&b, "       %s\n", oneLine(line, maxLineWidth))
+			}
+		}
+		answer := strings.TrimSpace(fmt.Sprintf("%d %s", q.Status, http.StatusText(q.Status)))
+		switch {
+		case q.Status == 0:
+			fmt.Fprintf(&b, "       ← no answer in %dms: %s\n", q.DurationMS, q.Error)
+		case q.Response != nil && q.Response.Body != "":
+			fmt.Fprintf(&b, "       ← %s in %dms: %s\n", answer, q.DurationMS, oneLine(q.Response.Body, maxLineWidth))
+		default:
+			fmt.Fprintf(&b, "       ← %s in %dms\n", answer, q.DurationMS)
+		}
+	}
+	return b.String()
 }
 
 // printRunEnd prints how the run ended; kept says it stays in a Redis to be replayed.

@@ -99,7 +99,7 @@ the command for the next page.`,
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tCREATED\tDURATION\tERROR")
 				for _, r := range page.Runs {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status,
-						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), errorLine(r.Error, 60))
+						r.CreatedAt.Local().Format(time.DateTime), millis(r.DurationMS), errorLine(r.Error, 80))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -250,7 +250,7 @@ Retrying one replays its run from that step.`,
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTEP\tATTEMPTS\tDEAD AT\tERROR")
 				for _, d := range out.DeadLetters {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Workflow, d.Step, d.Attempts,
-						d.DeadAt.Local().Format(time.DateTime), errorLine(d.Error, 60))
+						d.DeadAt.Local().Format(time.DateTime), errorLine(d.Error, 80))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -409,3 +409,4 @@ func oneLine(s string, n int) string {
 	}
 	return s
 }
+

@@ -1,0 +1,102 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxRecordedBody is how much of a request's or an answer's body the run history
+// keeps; the rest is cut, and the cut is said at the end.
+const MaxRecordedBody = 64 << 10
+
+// Request is one attempt of a step that calls out (an http step) as its run records
+// it: what was sent and what came back, with the workflow's secrets redacted and
+// bodies cut at MaxRecordedBody. Later steps do not read it; people do.
+type Request struct {
+	Attempt    int               `json:"attempt"`
+	Method     string            `json:"method"`
+	URL        string            `json:"url"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	Body       string            `json:"body,omitempty"`
+	Status     int               `json:"status,omitempty"` // 0 when no answer came
+	DurationMS int64             `json:"duration_ms"`
+	Response   *Response         `json:"response,omitempty"`
+	Error      string            `json:"error,omitempty"`
+}
+
+// Response is the answer to a recorded request.
+type Response struct {
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+}
+
+// RecordHeaders is headers as the run history keeps them: one value per name (several
+// joined by ", "), the values of credential headers hidden but for their scheme
+// ("Bearer [redacted]"), and secrets redacted by r in the others.
+func RecordHeaders(h http.Header, r *Redactor) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := strings.Join(h[name], ", ")
+		if IsCredentialName(name) {
+			v = credentialShown(v)
+		} else {
+			v = r.String(v)
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// credentialShown is what is shown of a credential: its scheme, when it has one.
+func credentialShown(v string) string {
+	scheme, _, ok := strings.Cut(v, " ")
+	if !ok || scheme == "" || len(scheme) > 20 {
+		return Redacted
+	}
+	for _, c := range scheme {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return Redacted
+		}
+	}
+	return scheme + " " + Redacted
+}
+
+// RecordJSON is a JSON body, decoded as v, as the run history keeps it: its secrets
+// redacted in the decoded strings, so that those the sender escaped (in a URL it
+// repeats, say) are found too, then encoded again and cut as RecordBody cuts.
+func RecordJSON(v any, r *Redactor) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r.Value(v)); err != nil {
+		return Redacted
+	}
+	return RecordBody([]byte(strings.TrimSuffix(b.String(), "\n")), nil)
+}
+
+// RecordBody is a body as the run history keeps it: secrets redacted by r, then cut at
+// MaxRecordedBody (at a character's start) with a marker that says how long it was.
+// Redacting first means a secret the cut would split is never half shown.
+func RecordBody(data []byte, r *Redactor) string {
+	s := r.String(string(data))
+	if len(s) <= MaxRecordedBody {
+		return s
+	}
+	cut := MaxRecordedBody
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("\n[cut: the body is %d bytes; the first %d are kept]", len(data), cut)
+}

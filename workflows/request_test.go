@@ -1,0 +1,75 @@
+package workflows
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestRecordBody(t *testing.T) {
+	r := redactorOf([]string{"s3cret-value"})
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"short", "token=s3cret-value", "token=[redacted]"},
+		{"empty", "", ""},
+		{"cut", strings.Repeat("a", MaxRecordedBody+10), strings.Repeat("a", MaxRecordedBody) +
+			"\n[cut: the body is 65546 bytes; the first 65536 are kept]"},
+		// A secret across the cut is redacted first: no part of it is kept.
+		{"secret across the cut", strings.Repeat("a", MaxRecordedBody-4) + "s3cret-value", strings.Repeat("a", MaxRecordedBody-4) +
+			"[red\n[cut: the body is 65544 bytes; the first 65536 are kept]"},
+		// A character is not cut in two.
+		{"cut at a character", strings.Repeat("a", MaxRecordedBody-1) + "é", strings.Repeat("a", MaxRecordedBody-1) +
+			"\n[cut: the body is 65537 bytes; the first 65535 are kept]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RecordBody([]byte(tc.body), r); got != tc.want {
+				t.Errorf("got ...%q, want ...%q", got[max(0, len(got)-80):], tc.want[max(0, len(tc.want)-80):])
+			}
+		})
+	}
+}
+
+func TestRecordHeaders(t *testing.T) {
+	r := redactorOf([]string{"s3cret-value"}).Encoded()
+	got := RecordHeaders(http.Header{
+		"Authorization": {"Basic dXNlcjpwYXNz"},
+		"X-Api-Key":     {"plain-key"},
+		"Cookie":        {"a=1; b=2"},
+		"X-Copy":        {"copy s3cret-value", "again"},
+		"X-Trace":       {"t-1"},
+	}, r)
+	want := map[string]string{"Authorization": "Basic [redacted]", "X-Api-Key": "[redacted]", "Cookie": "[redacted]",
+		"X-Copy": "copy [redacted], again", "X-Trace": "t-1"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestEncodedRedactorFindsEveryForm(t *testing.T) {
+	secret := `Cn4ry/s3cr&t"<x>+=?q`
+	r := redactorOf([]string{secret})
+	auth := base64.StdEncoding.EncodeToString([]byte("svc:" + secret))
+	for name, text := range map[string]string{
+		"as it is":          "a " + secret + " b",
+		"path":              "/hooks/Cn4ry%2Fs3cr&t%22%3Cx%3E+=%3Fq/x",
+		"query or form":     "key=Cn4ry%2Fs3cr%26t%22%3Cx%3E%2B%3D%3Fq&n=1",
+		"json":              `{"t":"Cn4ry/s3cr\u0026t\"\u003cx\u003e+=?q"}`,
+		"written in a URL":  "/hooks/Cn4ry/s3cr&t%22%3Cx%3E+=?q/x",
+		"basic auth base64": "Basic " + auth,
+	} {
+		redactor := r.Encoded()
+		if name == "basic auth base64" {
+			redactor = r.WithBasicAuth("svc", secret)
+		}
+		if got := redactor.String(text); strings.Contains(got, "Cn4ry") || strings.Contains(got, auth) || !strings.Contains(got, Redacted) {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+	if r.WithBasicAuth("svc", "not-a-secret") != r.Encoded() {
+		t.Error("basic auth without a secret needs no redactor of its own")
+	}
+}
