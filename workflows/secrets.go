@@ -148,4 +148,3 @@ func (r *Redactor) Diagnostics(diags hcl.Diagnostics) {
 		d.Summary, d.Detail = r.r.Replace(d.Summary), r.r.Replace(d.Detail)
 	}
 }
-

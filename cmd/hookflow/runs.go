@@ -409,4 +409,3 @@ func oneLine(s string, n int) string {
 	}
 	return s
 }
-
