@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -245,169 +246,196 @@ workflow "requests" {
 // TestRequestsInTheHistoryHideSecrets: the run history shows what each http step
 // sent and got back, with a secret in the query, the path, a JSON body, a form body
 // and basic auth, and answers that repeat all of it, hidden from every Redis key and
-// value, the log, the admin API and runs show, in every encoding the request gave it.
+// value, the AOF on disk, the log, the metrics, the admin API and runs show, in every
+// encoding the request gave it.
 func TestRequestsInTheHistoryHideSecrets(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			// An API that repeats what it got as JSON: the URL as sent, the headers and
-			// the body.
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("X-Echo-Auth", r.Header.Get("Authorization"))
-			if strings.Contains(r.URL.Path, "/tikets") {
-				w.WriteHeader(http.StatusNotFound)
-			}
-			json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "uri": r.RequestURI, "headers": r.Header, "body": string(body)})
-		}))
-		defer api.Close()
-		t.Setenv("CANARY_API", api.URL)
-		t.Setenv("CANARY_TOKEN", requestCanary)
-		dir := t.TempDir()
-		writeFile(t, filepath.Join(dir, "requests.hcl"), requestsSrc)
-		var logs syncWriter
-		var logBuf bytes.Buffer
-		logs.w = &logBuf
-		cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: b.URL,
-			workers: 4, allowNet: loopback}
-		s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) { requestsHideSecrets(t, b, false) })
+	// And on disk: a Redis appending every write to its AOF keeps no form of it either.
+	t.Run("redis-server-aof", func(t *testing.T) { requestsHideSecrets(t, redistest.Durable(t), true) })
+}
+
+func requestsHideSecrets(t *testing.T, b *redistest.Backend, aof bool) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		// An API that repeats what it got as JSON: the URL as sent, the headers and
+		// the body.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo-Auth", r.Header.Get("Authorization"))
+		if strings.Contains(r.URL.Path, "/tikets") {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "uri": r.RequestURI, "headers": r.Header, "body": string(body)})
+	}))
+	defer api.Close()
+	t.Setenv("CANARY_API", api.URL)
+	t.Setenv("CANARY_TOKEN", requestCanary)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "requests.hcl"), requestsSrc)
+	var logs syncWriter
+	var logBuf bytes.Buffer
+	logs.w = &logBuf
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: b.URL,
+		workers: 4, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+
+	big := strings.Repeat("b", 70<<10)
+	status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/requests", `{"big": "`+big+`"}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("answered %d %v", status, answer)
+	}
+	statusURL := answer["status_url"].(string)
+	run := waitRun(t, statusURL)
+	if run["status"] != "succeeded" {
+		t.Fatalf("run %v: %v", run["status"], run["error"])
+	}
+
+	// The history: the status URL, the admin API's run, runs show, its --json.
+	var seen strings.Builder
+	for _, u := range []string{statusURL, "http://" + s.adminAddr + "/api/v1/runs/" + run["id"].(string), "http://" + s.adminAddr + "/api/v1/runs"} {
+		resp, err := http.Get(u)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.shutdown()
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		seen.Write(data)
+	}
+	var shown, shownJSON bytes.Buffer
+	if err := run_(t, &shown, "runs", "show", run["id"].(string), "--admin", s.adminAddr); err != nil {
+		t.Fatal(err)
+	}
+	if err := run_(t, &shownJSON, "runs", "show", "--json", run["id"].(string), "--admin", s.adminAddr); err != nil {
+		t.Fatal(err)
+	}
+	history := seen.String() + shownJSON.String()
 
-		big := strings.Repeat("b", 70<<10)
-		status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/requests", `{"big": "`+big+`"}`)
-		if status != http.StatusAccepted {
-			t.Fatalf("answered %d %v", status, answer)
+	var steps struct {
+		Steps []struct {
+			Name     string `json:"name"`
+			Error    string `json:"error"`
+			Requests []struct {
+				Method   string            `json:"method"`
+				URL      string            `json:"url"`
+				Headers  map[string]string `json:"headers"`
+				Body     string            `json:"body"`
+				Status   int               `json:"status"`
+				Response struct {
+					Body string `json:"body"`
+				} `json:"response"`
+			} `json:"requests"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(shownJSON.Bytes(), &steps); err != nil || len(steps.Steps) != 4 {
+		t.Fatalf("runs show --json: %v\n%s", err, shownJSON.String())
+	}
+	for _, st := range steps.Steps {
+		if len(st.Requests) != 1 {
+			t.Errorf("step %s recorded %d requests, want 1", st.Name, len(st.Requests))
+			continue
 		}
-		statusURL := answer["status_url"].(string)
-		run := waitRun(t, statusURL)
-		if run["status"] != "succeeded" {
-			t.Fatalf("run %v: %v", run["status"], run["error"])
+		q := st.Requests[0]
+		switch st.Name {
+		case "order":
+			if q.Method != "PUT" || !strings.HasPrefix(q.URL, api.URL+"/orders/[redacted]/lines?") || !strings.Contains(q.URL, "page=2") ||
+				q.Headers["X-Trace"] != "trace-1" || q.Headers["X-Copy"] != "copy [redacted]" || q.Headers["Authorization"] != "Basic [redacted]" ||
+				q.Body != `{"note":"hello","token":"[redacted]"}` || q.Status != 200 || !strings.Contains(q.Response.Body, `"X-Trace":["trace-1"]`) {
+				t.Errorf("order's request: %+v", q)
+			}
+		case "form":
+			if q.Method != "POST" || q.URL != api.URL+"/forms" || q.Body != "note=hello&token=[redacted]" ||
+				q.Headers["Content-Type"] != "application/x-www-form-urlencoded" {
+				t.Errorf("form's request: %+v", q)
+			}
+		case "big":
+			marker := fmt.Sprintf("[cut: the body is %d bytes; the first %d are kept]", len(big), 64<<10)
+			if !strings.HasSuffix(q.Body, marker) || len(q.Body) > 65<<10 || !strings.Contains(q.Response.Body, "[cut: ") {
+				t.Errorf("big's bodies are not cut at 64 KiB with the marker: request ends %q, answer %d bytes",
+					q.Body[max(0, len(q.Body)-80):], len(q.Response.Body))
+			}
+		case "mistyped":
+			if q.Status != 404 || q.URL != api.URL+"/hooks/[redacted]/tikets" ||
+				!strings.Contains(st.Error, "GET "+api.URL+"/hooks/[redacted]/tikets: status 404") {
+				t.Errorf("the mistyped path is not in the error or the history: %q %+v", st.Error, q)
+			}
 		}
+	}
+	for _, want := range []string{"→ PUT " + api.URL + "/orders/[redacted]/lines?", "X-Trace: trace-1", "Authorization: Basic [redacted]",
+		`{"note":"hello","token":"[redacted]"}`, "← 200 OK in ", "note=hello&token=[redacted]", "← 404 Not Found in ", "/hooks/[redacted]/tikets"} {
+		if !strings.Contains(shown.String(), want) {
+			t.Errorf("runs show lacks %q:\n%s", want, shown.String())
+		}
+	}
 
-		// The history: the status URL, the admin API's run, runs show, its --json.
-		var seen strings.Builder
-		for _, u := range []string{statusURL, "http://" + s.adminAddr + "/api/v1/runs/" + run["id"].(string), "http://" + s.adminAddr + "/api/v1/runs"} {
-			resp, err := http.Get(u)
-			if err != nil {
-				t.Fatal(err)
+	// Every key and value in Redis.
+	var dump strings.Builder
+	ctx := context.Background()
+	iter := b.Client.Scan(ctx, 0, "*", 100).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		dump.WriteString(key + "\n")
+		switch typ := b.Client.Type(ctx, key).Val(); typ {
+		case "string":
+			dump.WriteString(b.Client.Get(ctx, key).Val())
+		case "hash":
+			for k, v := range b.Client.HGetAll(ctx, key).Val() {
+				dump.WriteString(k + "=" + v + "\n")
 			}
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			seen.Write(data)
+		case "list":
+			dump.WriteString(strings.Join(b.Client.LRange(ctx, key, 0, -1).Val(), "\n"))
+		case "set":
+			dump.WriteString(strings.Join(b.Client.SMembers(ctx, key).Val(), "\n"))
+		case "zset":
+			dump.WriteString(strings.Join(b.Client.ZRange(ctx, key, 0, -1).Val(), "\n"))
+		default:
+			t.Errorf("key %s is a %s, which this test does not read", key, typ)
 		}
-		var shown, shownJSON bytes.Buffer
-		if err := run_(t, &shown, "runs", "show", run["id"].(string), "--admin", s.adminAddr); err != nil {
-			t.Fatal(err)
-		}
-		if err := run_(t, &shownJSON, "runs", "show", "--json", run["id"].(string), "--admin", s.adminAddr); err != nil {
-			t.Fatal(err)
-		}
-		history := seen.String() + shownJSON.String()
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dump.String(), `"X-Trace":"trace-1"`) {
+		t.Errorf("the requests are not in Redis; is the dump empty?")
+	}
 
-		var steps struct {
-			Steps []struct {
-				Name     string `json:"name"`
-				Error    string `json:"error"`
-				Requests []struct {
-					Method   string            `json:"method"`
-					URL      string            `json:"url"`
-					Headers  map[string]string `json:"headers"`
-					Body     string            `json:"body"`
-					Status   int               `json:"status"`
-					Response struct {
-						Body string `json:"body"`
-					} `json:"response"`
-				} `json:"requests"`
-			} `json:"steps"`
-		}
-		if err := json.Unmarshal(shownJSON.Bytes(), &steps); err != nil || len(steps.Steps) != 4 {
-			t.Fatalf("runs show --json: %v\n%s", err, shownJSON.String())
-		}
-		for _, st := range steps.Steps {
-			if len(st.Requests) != 1 {
-				t.Errorf("step %s recorded %d requests, want 1", st.Name, len(st.Requests))
-				continue
+	logs.mu.Lock()
+	logText := logBuf.String()
+	logs.mu.Unlock()
+	quoted, _ := json.Marshal(requestCanary)
+	forms := []string{"Cn4ry", url.QueryEscape(requestCanary), url.PathEscape(requestCanary), string(quoted[1 : len(quoted)-1]),
+		base64.StdEncoding.EncodeToString([]byte("svc:" + requestCanary))}
+	sinks := map[string]string{"the history": history, "runs show": shown.String(), "Redis": dump.String(), "the log": logText}
+	resp, err := http.Get("http://" + s.adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sinks["the metrics"] = string(metrics)
+	if aof { // every write is on disk already: appendfsync always
+		var disk strings.Builder
+		filepath.WalkDir(b.Dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				data, _ := os.ReadFile(path)
+				disk.Write(data)
 			}
-			q := st.Requests[0]
-			switch st.Name {
-			case "order":
-				if q.Method != "PUT" || !strings.HasPrefix(q.URL, api.URL+"/orders/[redacted]/lines?") || !strings.Contains(q.URL, "page=2") ||
-					q.Headers["X-Trace"] != "trace-1" || q.Headers["X-Copy"] != "copy [redacted]" || q.Headers["Authorization"] != "Basic [redacted]" ||
-					q.Body != `{"note":"hello","token":"[redacted]"}` || q.Status != 200 || !strings.Contains(q.Response.Body, `"X-Trace":["trace-1"]`) {
-					t.Errorf("order's request: %+v", q)
-				}
-			case "form":
-				if q.Method != "POST" || q.URL != api.URL+"/forms" || q.Body != "note=hello&token=[redacted]" ||
-					q.Headers["Content-Type"] != "application/x-www-form-urlencoded" {
-					t.Errorf("form's request: %+v", q)
-				}
-			case "big":
-				marker := fmt.Sprintf("[cut: the body is %d bytes; the first %d are kept]", len(big), 64<<10)
-				if !strings.HasSuffix(q.Body, marker) || len(q.Body) > 65<<10 || !strings.Contains(q.Response.Body, "[cut: ") {
-					t.Errorf("big's bodies are not cut at 64 KiB with the marker: request ends %q, answer %d bytes",
-						q.Body[max(0, len(q.Body)-80):], len(q.Response.Body))
-				}
-			case "mistyped":
-				if q.Status != 404 || q.URL != api.URL+"/hooks/[redacted]/tikets" ||
-					!strings.Contains(st.Error, "GET "+api.URL+"/hooks/[redacted]/tikets: status 404") {
-					t.Errorf("the mistyped path is not in the error or the history: %q %+v", st.Error, q)
-				}
+			return nil
+		})
+		if !strings.Contains(disk.String(), "trace-1") {
+			t.Errorf("the AOF does not hold the run's requests; is it read?")
+		}
+		sinks["the AOF"] = disk.String()
+	}
+	for where, text := range sinks {
+		for _, form := range forms {
+			if strings.Contains(text, form) {
+				t.Errorf("%s holds the secret as %q", where, form)
 			}
 		}
-		for _, want := range []string{"→ PUT " + api.URL + "/orders/[redacted]/lines?", "X-Trace: trace-1", "Authorization: Basic [redacted]",
-			`{"note":"hello","token":"[redacted]"}`, "← 200 OK in ", "note=hello&token=[redacted]", "← 404 Not Found in ", "/hooks/[redacted]/tikets"} {
-			if !strings.Contains(shown.String(), want) {
-				t.Errorf("runs show lacks %q:\n%s", want, shown.String())
-			}
-		}
-
-		// Every key and value in Redis.
-		var dump strings.Builder
-		ctx := context.Background()
-		iter := b.Client.Scan(ctx, 0, "*", 100).Iterator()
-		for iter.Next(ctx) {
-			key := iter.Val()
-			dump.WriteString(key + "\n")
-			switch typ := b.Client.Type(ctx, key).Val(); typ {
-			case "string":
-				dump.WriteString(b.Client.Get(ctx, key).Val())
-			case "hash":
-				for k, v := range b.Client.HGetAll(ctx, key).Val() {
-					dump.WriteString(k + "=" + v + "\n")
-				}
-			case "list":
-				dump.WriteString(strings.Join(b.Client.LRange(ctx, key, 0, -1).Val(), "\n"))
-			case "set":
-				dump.WriteString(strings.Join(b.Client.SMembers(ctx, key).Val(), "\n"))
-			case "zset":
-				dump.WriteString(strings.Join(b.Client.ZRange(ctx, key, 0, -1).Val(), "\n"))
-			default:
-				t.Errorf("key %s is a %s, which this test does not read", key, typ)
-			}
-		}
-		if err := iter.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(dump.String(), `"X-Trace":"trace-1"`) {
-			t.Errorf("the requests are not in Redis; is the dump empty?")
-		}
-
-		logs.mu.Lock()
-		logText := logBuf.String()
-		logs.mu.Unlock()
-		quoted, _ := json.Marshal(requestCanary)
-		forms := []string{"Cn4ry", url.QueryEscape(requestCanary), url.PathEscape(requestCanary), string(quoted[1 : len(quoted)-1]),
-			base64.StdEncoding.EncodeToString([]byte("svc:" + requestCanary))}
-		for where, text := range map[string]string{"the history": history, "runs show": shown.String(), "Redis": dump.String(), "the log": logText} {
-			for _, form := range forms {
-				if strings.Contains(text, form) {
-					t.Errorf("%s holds the secret as %q", where, form)
-				}
-			}
-		}
-	})
+	}
 }
 
 // run_ runs hookflow's command line with args, its output into w.

@@ -28,6 +28,8 @@ type Backend struct {
 	// Restart kills a real server and starts it again on the same port and data
 	// (nil for miniredis).
 	Restart func()
+	// Dir is a real server's data directory (its AOF, with Durable); "" for miniredis.
+	Dir string
 	// Mini is the embedded server, nil for a real one: tests move its clock.
 	Mini *miniredis.Miniredis
 }
@@ -110,7 +112,7 @@ func startReal(t testing.TB, persistence ...string) *Backend {
 	t.Cleanup(stop)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	b := backend(t, "redis-server", addr)
-	b.Stop = stop
+	b.Stop, b.Dir = stop, dir
 	b.Restart = func() {
 		stop()
 		start()
