@@ -3,8 +3,8 @@ package triggers
 import "sync/atomic"
 
 // DefaultBodyBudget is how many bytes of webhook bodies may be held in memory at once
-// by default: 64 requests at the default max_body.
-const DefaultBodyBudget = 64 << 20
+// by default: 32 requests at the default max_body, thousands of usual ones.
+const DefaultBodyBudget = 32 << 20
 
 // budget is a count of bytes in use against a maximum, taken and given back by
 // requests without waiting.

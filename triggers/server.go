@@ -189,9 +189,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength < 0 {
 		return io.ReadAll(body)
 	}
-	// Sized for what the request declares, up to 64 KiB: a declared length is not bytes
-	// received, and an unverified sender must not reserve memory with it.
-	buf := bytes.NewBuffer(make([]byte, 0, min(r.ContentLength, 64<<10)+1)) // +1: the read that sees EOF
+	// Sized for what the request declares, at once: the body budget has admitted that
+	// much (so a sender cannot reserve more than the budget with lengths it never
+	// sends), and a buffer grown by doubling would leave its smaller copies to the
+	// garbage collector, up to twice the memory.
+	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1)) // +1: the read that sees EOF
 	_, err := buf.ReadFrom(body)
 	return buf.Bytes(), err
 }
