@@ -41,6 +41,14 @@ func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics) error {
 	return bw.Flush()
 }
 
+// SortDiagnostics returns diags in the order WriteDiagnostics prints them: by file,
+// then place, those without a place first.
+func SortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := append(hcl.Diagnostics(nil), diags...)
+	sort.SliceStable(out, func(i, j int) bool { return before(out[i].Subject, out[j].Subject) })
+	return out
+}
+
 // before orders ranges by file, then position; diagnostics without one come first.
 func before(a, b *hcl.Range) bool {
 	switch {

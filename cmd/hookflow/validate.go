@@ -222,7 +222,7 @@ func writeValidationJSON(stdout io.Writer, results []validation) error {
 		errs, warnings := count(r.diags)
 		doc.Valid = doc.Valid && errs == 0
 		doc.Paths = append(doc.Paths, jsonPath{Path: r.path, Workflows: r.workflows, Errors: errs, Warnings: warnings})
-		for _, d := range sortedDiags(r.diags) {
+		for _, d := range workflows.SortDiagnostics(r.diags) {
 			severity := "error"
 			if d.Severity == hcl.DiagWarning {
 				severity = "warning"
@@ -241,18 +241,3 @@ func writeValidationJSON(stdout io.Writer, results []validation) error {
 	return enc.Encode(doc)
 }
 
-// sortedDiags orders diagnostics as WriteDiagnostics prints them: by file, then place.
-func sortedDiags(diags hcl.Diagnostics) hcl.Diagnostics {
-	out := append(hcl.Diagnostics(nil), diags...)
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].Subject, out[j].Subject
-		switch {
-		case a == nil || b == nil:
-			return a == nil && b != nil
-		case a.Filename != b.Filename:
-			return a.Filename < b.Filename
-		}
-		return a.Start.Byte < b.Start.Byte
-	})
-	return out
-}
