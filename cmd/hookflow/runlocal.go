@@ -185,11 +185,9 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
 	if o.asJSON {
-		data, err := json.MarshalIndent(run, "", "  ")
-		if err != nil {
+		if err := writeJSON(stdout, run); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s\n", data)
 	} else {
 		printRunEnd(out, run, false)
 	}

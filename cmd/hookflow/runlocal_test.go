@@ -103,8 +103,9 @@ func TestRunCommand(t *testing.T) {
 	// is written on the wire.
 	const token = `tok+4f/9a=8e&7<c2 "x"`
 	t.Setenv("RUN_TOKEN", token)
-	quoted, _ := json.Marshal(token)
-	forms := []string{token, url.QueryEscape(token), url.PathEscape(token), string(quoted[1 : len(quoted)-1])}
+	quoted, _ := json.Marshal(token)  // <, > and & escaped
+	sent := `tok+4f/9a=8e&7<c2 \"x\"` // as an http step sends it in JSON
+	forms := []string{token, url.QueryEscape(token), url.PathEscape(token), string(quoted[1 : len(quoted)-1]), sent}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "order.hcl"), localRunSrc)
 	event := filepath.Join(dir, "event.json")
@@ -131,7 +132,7 @@ func TestRunCommand(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
-		want := []string{"GET /customers/c1", `PATCH /customers/42 {"note":"paid with key ` + string(quoted[1:len(quoted)-1]) + `","total":25}`}
+		want := []string{"GET /customers/c1", `PATCH /customers/42 {"note":"paid with key ` + sent + `","total":25}`}
 		if got := api.seen(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the API got %q, want %q", got, want)
 		}
