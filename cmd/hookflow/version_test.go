@@ -30,6 +30,8 @@ func TestVersion(t *testing.T) {
 			"hookflow (devel) commit 81b6073e1a2b" + tail},
 		{"go build with changes", build("(devel)", "vcs", "git", "vcs.revision", rev, "vcs.modified", "true"),
 			"hookflow (devel) commit 81b6073e1a2b-dirty" + tail},
+		{"go build in a checkout, Go 1.24 and later", build("v0.0.0-20261202031811-81b6073e1a2b+dirty", "vcs.revision", rev, "vcs.modified", "true"),
+			"hookflow v0.0.0-20261202031811-81b6073e1a2b+dirty commit 81b6073e1a2b-dirty" + tail},
 		{"go install of a release", build("v1.4.0"), "hookflow v1.4.0" + tail},
 		{"no build information", func() (*debug.BuildInfo, bool) { return nil, false }, "hookflow (devel)" + tail},
 	}
