@@ -476,6 +476,10 @@ workflow "sync" {
 			`(dry run: not sent; answered 200 {"id": 7})`, "1. find (http) succeeded", "after 2 attempts",
 			"2. create (http) skipped", "3. update (http) succeeded", "→ PATCH https://crm.example.com/customers/7")
 	})
+	t.Run("--json prints <, > and & as they are", func(t *testing.T) {
+		out := dryRun("--json", "--response", `find=404:{"error": "<no & such>"}`, "sync")
+		contains(out, `"error": "<no & such>"`, `"status": 404`, `"status": "succeeded"`)
+	})
 	t.Run("a failure that ends the run", func(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "sync.hcl"), "workflow \"sync\" {\n  step \"http\" \"find\" {\n    url = \"https://crm.example.com/x\"\n  }\n}\n")
 		out, _, err := runArgs("run", "--dir", dir, "--dry-run", "--response", "find=500:"+notFound, "sync")
