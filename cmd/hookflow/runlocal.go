@@ -253,8 +253,8 @@ func parseAnswer(v string, stdin io.Reader) (dryAnswer, error) {
 		if a.status < 100 || a.status > 599 {
 			return a, fmt.Errorf("%s is not an HTTP status (100 to 599)", code)
 		}
-		if !hasBody {
-			return a, nil
+		if !hasBody || rest == "" {
+			return a, nil // STEP=404 or STEP=404: answers with no body
 		}
 		v = rest
 	}

@@ -471,7 +471,7 @@ workflow "sync" {
 		}
 	})
 	t.Run("status alone, then inline JSON, retried", func(t *testing.T) {
-		out := dryRun("--response", "find=503", "--response", `find={"id": 7}`, "sync")
+		out := dryRun("--response", "find=503:", "--response", `find={"id": 7}`, "sync")
 		contains(out, "(dry run: not sent; answered 503 no body)",
 			`(dry run: not sent; answered 200 {"id": 7})`, "1. find (http) succeeded", "after 2 attempts",
 			"2. create (http) skipped", "3. update (http) succeeded", "→ PATCH https://crm.example.com/customers/7")
