@@ -3,7 +3,6 @@ package actions
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -315,7 +315,7 @@ func (h *HTTP) renderBody(env *workflows.Env) ([]byte, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("json: %w", err)
 		}
-		data, err := json.Marshal(v)
+		data, err := httpjson.Marshal(v) // "a&b" arrives as "a&b", not "a\u0026b"
 		if err != nil {
 			return nil, "", fmt.Errorf("json: %w", err)
 		}

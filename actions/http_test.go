@@ -292,7 +292,8 @@ func TestHTTPStepQueryKeepsTheURLsOwn(t *testing.T) {
 func TestHTTPStepBodies(t *testing.T) {
 	srv, got := recorder(t, 200, `{}`)
 	client := NewClient(NewGuard(loopback))
-	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"text": "hi & bye", "n": 2}}}
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"text": "hi & bye", "n": 2,
+		"html": "<a&b>", "obj": map[string]any{"tag": "<a&b>"}}}}
 	tests := []struct {
 		attrs, contentType, body string
 	}{
@@ -300,6 +301,10 @@ func TestHTTPStepBodies(t *testing.T) {
 		{`body = "n={{ event.body.n }}"`, "text/plain; charset=utf-8", "n=2"},
 		{"body    = \"<x/>\"\n    headers = { \"Content-Type\" = \"application/xml\" }", "application/xml", "<x/>"},
 		{`json = "{{ event.body.n }}"`, "application/json", "2"},
+		// <, > and & arrive as written, not as \u003c, \u003e and \u0026.
+		{`json = { note = "<a&b>", html = "{{ event.body.html }}", obj = "{{ event.body.obj }}" }`, "application/json",
+			`{"html":"<a&b>","note":"<a&b>","obj":{"tag":"<a&b>"}}`},
+		{`body = "obj: {{ event.body.obj }}"`, "text/plain; charset=utf-8", `obj: {"tag":"<a&b>"}`},
 	}
 	for _, tt := range tests {
 		step := loadStep(t, client, "step \"http\" \"a\" {\n    url = \""+srv.URL+"\"\n    "+tt.attrs+"\n}")

@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -148,7 +148,7 @@ func (r *Respond) Response(output any) (int, http.Header, []byte, error) {
 			header.Set("Content-Type", "text/plain; charset=utf-8")
 		}
 	case out["body"] != nil:
-		if body, err = json.Marshal(out["body"]); err != nil {
+		if body, err = httpjson.Marshal(out["body"]); err != nil {
 			return 0, nil, nil, fmt.Errorf("json: %w", err)
 		}
 		if header.Get("Content-Type") == "" {

@@ -37,9 +37,12 @@ type Config interface {
 
 // ConfigStatus is the outcome of the last load of the workflow files.
 type ConfigStatus struct {
-	OK        bool      `json:"ok"`
-	Workflows int       `json:"workflows"` // in the set in use
-	LoadedAt  time.Time `json:"loaded_at"` // the last load tried
+	OK        bool   `json:"ok"`
+	Dir       string `json:"dir"`       // the directory of the workflow files
+	Workflows int    `json:"workflows"` // in the set in use
+	// Versions are the versions of the workflows in use, by name.
+	Versions map[string]string `json:"versions"`
+	LoadedAt time.Time         `json:"loaded_at"` // the last load tried
 	// LastSuccessAt is when the set in use was loaded.
 	LastSuccessAt time.Time `json:"last_success_at"`
 	// Error holds the diagnostics, with file:line:col, of a load that failed: the

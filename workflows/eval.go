@@ -91,6 +91,7 @@ func (e *evaluator) eval(x hcl.Expression) (cty.Value, hcl.Diagnostics) {
 			var u *unsetError
 			if errors.As(extra.FunctionCallError(), &u) {
 				d.Summary, d.Detail = u.summary(), u.detail()
+				d.Extra = &UnsetVariable{Name: u.name, Secret: u.secret, extra: d.Extra}
 			}
 		}
 	}
@@ -128,6 +129,19 @@ func (e *evaluator) checkVars(x hcl.Expression) hcl.Diagnostics {
 	}
 	return diags
 }
+
+// UnsetVariable is the Extra of a diagnostic about env() or secret() reading an
+// environment variable that is not set: hcl.DiagnosticExtra[*UnsetVariable] finds it,
+// so that a caller can say what to do in its own terms (a reload cannot see a variable
+// exported after the process started).
+type UnsetVariable struct {
+	Name   string
+	Secret bool
+	extra  any // hcl's own, still found through this one
+}
+
+// UnwrapDiagnosticExtra gives hcl the Extra this one wraps.
+func (u *UnsetVariable) UnwrapDiagnosticExtra() any { return u.extra }
 
 // unsetError is env() or secret() asked for an environment variable that is not set.
 type unsetError struct {

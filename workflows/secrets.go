@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/internal/httpjson"
 )
 
 // Redacted replaces a secret wherever hookflow records or shows text.
@@ -67,8 +69,9 @@ func encodings(values []string) []string {
 	seen := map[string]bool{}
 	var all []string
 	for _, s := range values {
-		quoted, _ := json.Marshal(s) // escaped as encoding/json sends it, <, > and & too
-		forms := []string{s, url.QueryEscape(s), url.PathEscape(s), string(quoted[1 : len(quoted)-1])}
+		quoted, _ := json.Marshal(s)   // escaped as encoding/json writes it, <, > and & too
+		sent, _ := httpjson.Marshal(s) // as http steps send it, <, > and & as they are
+		forms := []string{s, url.QueryEscape(s), url.PathEscape(s), string(quoted[1 : len(quoted)-1]), string(sent[1 : len(sent)-1])}
 		// Written into a URL as it is, a secret is sent as parsing leaves it: the
 		// characters a path may not hold escaped, and from a '?' on, the query as it is.
 		path, query, inQuery := strings.Cut(s, "?")

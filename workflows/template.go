@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/internal/httpjson"
 )
 
 // Template is a value read from a workflow file whose strings may hold {{ expr }} parts.
@@ -169,7 +170,7 @@ func writeText(b *strings.Builder, v any) {
 	case time.Duration:
 		b.WriteString(v.String())
 	default:
-		if data, err := json.Marshal(v); err == nil {
+		if data, err := httpjson.Marshal(v); err == nil {
 			b.Write(data)
 		} else {
 			fmt.Fprint(b, v)

@@ -132,3 +132,11 @@ func printJSON(w io.Writer, raw json.RawMessage) error {
 	_, err := buf.WriteTo(w)
 	return err
 }
+
+// writeJSON prints v as indented JSON, with <, > and & as they are.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

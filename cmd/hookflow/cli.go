@@ -56,7 +56,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		serveCommand(), workerCommand(),
 		validateCommand(), fmtCommand(), runCommand(),
-		workflowsCommand(), runsCommand(), dlqCommand(),
+		workflowsCommand(), statusCommand(), runsCommand(), dlqCommand(),
 		versionCommand(),
 	)
 	root.SetHelpCommandGroupID("other")

@@ -39,7 +39,7 @@ func TestValidateCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"validate", dir}, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("clean directory: %v\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "1 workflows, no problems") {
+	if !strings.Contains(stdout.String(), ": 1 workflow, no problems") {
 		t.Errorf("stdout %q", stdout.String())
 	}
 
@@ -352,4 +352,20 @@ func TestEmbeddedRedisExpiresKeys(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "a key with a TTL of 1.1s gone", func() bool {
 		return rdb.Exists(ctx, "short").Val() == 0
 	})
+}
+
+// TestCounts: one of a thing is singular wherever the CLI counts.
+func TestCounts(t *testing.T) {
+	lines := make([]any, maxOutputLines-1) // with the brackets, one line past the cap
+	var out bytes.Buffer
+	printValue(&out, "", lines)
+	if !strings.Contains(out.String(), "… 1 more line (--json shows all)") {
+		t.Errorf("printValue:\n%s", out.String())
+	}
+	dir := t.TempDir()
+	writeFile(t, dir+"/two.hcl", hookSrc("a")+hookSrc("b"))
+	out.Reset()
+	if err := run(context.Background(), []string{"validate", dir}, nil, &out, &out); err != nil || !strings.Contains(out.String(), ": 2 workflows, no problems") {
+		t.Errorf("validate: %v %q", err, out.String())
+	}
 }

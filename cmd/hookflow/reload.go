@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookflow/hookflow/admin"
@@ -43,7 +45,7 @@ func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.L
 	reg.MustRegister(r.lastOK, r.lastSuccess)
 	r.set.Store(set)
 	now := time.Now().UTC()
-	r.status = admin.ConfigStatus{OK: true, Workflows: len(set.Workflows()), LoadedAt: now, LastSuccessAt: now}
+	r.status = inUse(dir, set, now)
 	r.lastOK.Set(1)
 	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
 	return r
@@ -83,6 +85,7 @@ func (r *reloader) Reload(why string) admin.ConfigStatus {
 	}
 	now := time.Now().UTC()
 	if diags.HasErrors() {
+		needRestart(diags)
 		var out strings.Builder
 		_ = workflows.WriteDiagnostics(&out, srcs, diags)
 		if !r.status.OK && r.status.Error == out.String() {
@@ -106,10 +109,34 @@ func (r *reloader) Reload(why string) admin.ConfigStatus {
 	}
 	r.use(set)
 	r.set.Store(set)
-	r.status = admin.ConfigStatus{OK: true, Workflows: len(set.Workflows()), LoadedAt: now, LastSuccessAt: now}
+	r.status = inUse(r.dir, set, now)
 	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
 	r.log.Info("workflows reloaded", "dir", r.dir, "why", why, "workflows", len(set.Workflows()))
 	return r.status
+}
+
+// inUse is the status of a set just put in use.
+func inUse(dir string, set *workflows.Set, now time.Time) admin.ConfigStatus {
+	versions := make(map[string]string, len(set.Workflows()))
+	for _, wf := range set.Workflows() {
+		versions[wf.Name] = wf.Version
+	}
+	return admin.ConfigStatus{OK: true, Dir: dir, Workflows: len(set.Workflows()), Versions: versions, LoadedAt: now, LastSuccessAt: now}
+}
+
+// needRestart says, in the diagnostics of env() and secret() reading a variable that
+// is not set, that a reload cannot fix it: the process's environment is the one it
+// started with, and only a restart with the variable exported gives it.
+func needRestart(diags hcl.Diagnostics) {
+	for _, d := range diags {
+		u, ok := hcl.DiagnosticExtra[*workflows.UnsetVariable](d)
+		if !ok {
+			continue
+		}
+		d.Detail = fmt.Sprintf("%s is not in the environment hookflow started with, and a reload (a file change, SIGHUP, "+
+			"POST /api/v1/reload) reads only that one. Export %s where hookflow runs and restart it; "+
+			"until then the workflows loaded before keep serving.", u.Name, u.Name)
+	}
 }
 
 // sameVersions reports whether a and b hold the same workflows at the same versions.

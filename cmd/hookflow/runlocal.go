@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,8 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,7 +36,7 @@ type localRun struct {
 	eventFile   string
 	contentType string
 	headers     []string
-	responses   []string // STEP=FILE: what a dry run answers that step
+	responses   []string // STEP=[STATUS:]FILE: what a dry run answers that step
 	dryRun      bool
 	noFilter    bool
 	asJSON      bool
@@ -62,13 +65,24 @@ applies (--no-filter runs it anyway); signatures are not checked. For a workflow
 only a schedule, the event is a tick of it.
 
 --dry-run sends nothing: each http step prints the request it would send (credential
-headers and secrets hidden) and gets a 200 answer, with an empty JSON object or what
---response gives for that step, and delay steps wait for nothing. The exit status is 0 when the run succeeds or the filter skips it, 1 when it
-fails.`,
+headers and secrets hidden) and gets a 200 answer with an empty JSON object, and delay
+steps wait for nothing. A request a real run would refuse (a private address without
+--allow-net) is printed too, marked refused, and fails its step as it would.
+
+--response STEP=[STATUS:]BODY answers one step instead: with STATUS (default 200) and
+BODY, a file (- for standard input) or inline JSON ('{…}'); STEP=STATUS answers with
+no body. A 404 or a 503 tries the failure paths: the step fails, is retried, and its
+on_error and the steps reading steps.STEP.status do what they would. Given more than
+once for a step, the answers are used in turn, one per request, the last one again
+once they run out: --response find=503 --response find=200:found.json.
+
+The exit status is 0 when the run succeeds or the filter skips it, 1 when it fails.`,
 		Example: `  hookflow run --dir examples/github-push --event examples/github-push/event.json \
     --header @examples/github-push/event.headers --dry-run github_push
   hookflow run --dir examples/quickstart --event examples/quickstart/event.json --dry-run \
     --allow-net 127.0.0.1/32 --response greet='{"message": "Hello, Ada!", "length": 3}' hello
+  hookflow run --dir examples/quickstart --event examples/quickstart/event.json --dry-run \
+    --allow-net 127.0.0.1/32 --response greet=404 hello
   echo '{"email": "ada@example.com"}' | hookflow run --dir my-flows --event - welcome
   hookflow run --dir examples/health-check --json health_check > run.json`,
 		Args: exactArgs(1),
@@ -82,7 +96,7 @@ fails.`,
 	fs.StringVar(&o.contentType, "content-type", "", "content type of the event (default: from the file's extension, else JSON)")
 	fs.StringArrayVar(&o.headers, "header", nil, "an event header, `\"Name: value\"`, or @FILE for a file of them, one per line (repeatable)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the requests the http steps would send, and send nothing")
-	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this JSON body, `STEP=FILE` or STEP='{…}' (repeatable)")
+	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this status and body, `STEP=[STATUS:]FILE`, STEP=[STATUS:]'{…}' or STEP=STATUS (repeatable)")
 	fs.BoolVar(&o.noFilter, "no-filter", false, "run even when the workflow's filter is false for the event")
 	fs.BoolVar(&o.asJSON, "json", false, "print the finished run as JSON, as the admin API shows it, instead of step by step")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the run after this long")
@@ -185,16 +199,14 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
 	if o.asJSON {
-		data, err := json.MarshalIndent(run, "", "  ")
-		if err != nil {
+		if err := writeJSON(stdout, run); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s\n", data)
 	} else {
 		printRunEnd(out, run, false)
 	}
 	if run.Status != "succeeded" {
-		if o.dryRun && !o.asJSON {
+		if o.dryRun && !o.asJSON && dry.defaulted.Load() {
 			fmt.Fprintln(out, "  (in a dry run, each http step gets an empty answer unless --response STEP=FILE gives one; steps that read earlier answers may fail for that)")
 		}
 		return exitError(exitFailed)
@@ -202,30 +214,76 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	return nil
 }
 
-// answers reads --response: the JSON body a dry run answers each named step with.
-func (o *localRun) answers(stdin io.Reader) (map[string][]byte, error) {
-	answers := map[string][]byte{}
+// answers reads --response: what a dry run answers each named step with, in turn.
+func (o *localRun) answers(stdin io.Reader) (map[string][]dryAnswer, error) {
+	answers := map[string][]dryAnswer{}
 	for _, r := range o.responses {
 		step, v, ok := strings.Cut(r, "=")
 		if !ok || step == "" {
-			return nil, usage("--response %q: write it as STEP=FILE or STEP='{…}'", r)
+			return nil, usage("--response %q: write it as STEP=[STATUS:]FILE, STEP=[STATUS:]'{…}' or STEP=STATUS", r)
 		}
-		data := []byte(v)
-		if t := strings.TrimSpace(v); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
-			var err error
-			if data, err = readEventFile(v, stdin); err != nil {
-				return nil, usage("--response %s: %v", step, err)
-			}
+		a, err := parseAnswer(v, stdin)
+		if err != nil {
+			return nil, usage("--response %s: %v", step, err)
 		}
-		if !json.Valid(data) {
-			return nil, usage("--response %s: not JSON", step)
-		}
-		answers[step] = data
+		answers[step] = append(answers[step], a)
 	}
 	if len(answers) > 0 && !o.dryRun {
 		return nil, usage("--response answers steps only in a --dry-run")
 	}
 	return answers, nil
+}
+
+// dryAnswer is what a dry run answers a request with.
+type dryAnswer struct {
+	status      int
+	body        []byte
+	contentType string // of a body: JSON when it is, else text
+}
+
+// defaultAnswer is what a step without --response gets.
+var defaultAnswer = dryAnswer{status: http.StatusOK, body: []byte("{}"), contentType: "application/json"}
+
+// parseAnswer reads [STATUS:]FILE, [STATUS:]{…} or STATUS: a status of three digits,
+// then a body, inline when it starts as JSON does, else a file (- for standard input).
+func parseAnswer(v string, stdin io.Reader) (dryAnswer, error) {
+	a := dryAnswer{status: http.StatusOK}
+	if code, rest, hasBody := strings.Cut(v, ":"); len(code) == 3 && strings.Trim(code, "0123456789") == "" {
+		a.status, _ = strconv.Atoi(code)
+		if a.status < 100 || a.status > 599 {
+			return a, fmt.Errorf("%s is not an HTTP status (100 to 599)", code)
+		}
+		if !hasBody || rest == "" {
+			return a, nil // STEP=404 or STEP=404: answers with no body
+		}
+		v = rest
+	}
+	if t := strings.TrimSpace(v); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		if !json.Valid([]byte(v)) {
+			return a, errors.New("not JSON")
+		}
+		a.body, a.contentType = []byte(v), "application/json"
+		return a, nil
+	}
+	var err error
+	if v == "-" {
+		a.body, err = io.ReadAll(io.LimitReader(stdin, actions.MaxResponseBody))
+	} else {
+		a.body, err = os.ReadFile(v)
+	}
+	if err != nil {
+		return a, err
+	}
+	switch {
+	case len(a.body) == 0:
+	case json.Valid(a.body):
+		a.contentType = "application/json"
+	case strings.EqualFold(filepath.Ext(v), ".xml"):
+		a.contentType = "application/xml"
+	default:
+		a.contentType = "text/plain; charset=utf-8"
+	}
+	return a, nil
 }
 
 // follow waits for the run to finish, printing each step as it ends, with what
@@ -396,11 +454,14 @@ func contentTypeOf(name string) string {
 // dryRunTransport describes each request instead of sending it, and answers 200 with
 // an empty JSON object or the step's --response.
 type dryRunTransport struct {
-	guard   *actions.Guard      // refuses what a real call would be refused
-	redact  func(string) string // hides the workflow's secrets
-	answers map[string][]byte   // by step name: the body to answer with
+	guard   *actions.Guard         // refuses what a real call would be refused
+	redact  func(string) string    // hides the workflow's secrets
+	answers map[string][]dryAnswer // by step name: the answers to give, in turn
+
+	defaulted atomic.Bool // a step got the default answer
 
 	mu   sync.Mutex
+	used map[string]int      // by step name: the answers given
 	sent map[string][]string // by step name: the requests it would have sent
 }
 
@@ -434,6 +495,24 @@ func (t *dryRunTransport) requests(step string) string {
 	return out
 }
 
+// answer is the next answer for step: its answers in turn, the last one again once
+// they run out; the default answer without any.
+func (t *dryRunTransport) answer(step string) dryAnswer {
+	given := t.answers[step]
+	if len(given) == 0 {
+		t.defaulted.Store(true)
+		return defaultAnswer
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.used == nil {
+		t.used = map[string]int{}
+	}
+	n := min(t.used[step], len(given)-1)
+	t.used[step]++
+	return given[n]
+}
+
 func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
@@ -443,9 +522,6 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	if err := t.refused(req); err != nil {
-		return nil, err
 	}
 	var b strings.Builder // one write, so that the lines stay together
 	fmt.Fprintf(&b, "     → %s %s\n", req.Method, t.redact(req.URL.String()))
@@ -466,7 +542,6 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			fmt.Fprintf(&b, "       %s\n", line)
 		}
 	}
-	answer := []byte("{}")
 	step, key := "", "" // requests are printed by step, and an item's by step[key]
 	if c := actions.CallOf(req); c != nil {
 		step, key = c.Step, c.Step
@@ -474,20 +549,36 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			key = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
 		}
 	}
-	if t.answers[step] != nil {
-		answer = t.answers[step]
+	refused := t.refused(req)
+	var answer dryAnswer
+	if refused != nil {
+		// Shown all the same: what the step would send is what is being tried.
+		fmt.Fprintf(&b, "       (dry run: not sent; refused, as a real run would be: %s)\n", refused)
+	} else {
+		answer = t.answer(step)
+		said := "no body"
+		if len(answer.body) > 0 {
+			said = oneLine(string(answer.body), 60)
+		}
+		fmt.Fprintf(&b, "       (dry run: not sent; answered %d %s)\n", answer.status, said)
 	}
-	fmt.Fprintf(&b, "       (dry run: not sent; answered 200 %s)\n", oneLine(string(answer), 60))
 	t.mu.Lock()
 	if t.sent == nil {
 		t.sent = map[string][]string{}
 	}
 	t.sent[key] = append(t.sent[key], b.String())
 	t.mu.Unlock()
+	if refused != nil {
+		return nil, refused
+	}
+	header := http.Header{}
+	if answer.contentType != "" {
+		header.Set("Content-Type", answer.contentType)
+	}
 	return &http.Response{
-		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Type": {"application/json"}},
-		Body:          io.NopCloser(bytes.NewReader(answer)),
-		ContentLength: int64(len(answer)), Request: req,
+		Status: fmt.Sprintf("%d %s", answer.status, http.StatusText(answer.status)), StatusCode: answer.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: header,
+		Body:          io.NopCloser(bytes.NewReader(answer.body)),
+		ContentLength: int64(len(answer.body)), Request: req,
 	}, nil
 }

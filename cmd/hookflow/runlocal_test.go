@@ -103,8 +103,9 @@ func TestRunCommand(t *testing.T) {
 	// is written on the wire.
 	const token = `tok+4f/9a=8e&7<c2 "x"`
 	t.Setenv("RUN_TOKEN", token)
-	quoted, _ := json.Marshal(token)
-	forms := []string{token, url.QueryEscape(token), url.PathEscape(token), string(quoted[1 : len(quoted)-1])}
+	quoted, _ := json.Marshal(token)  // <, > and & escaped
+	sent := `tok+4f/9a=8e&7<c2 \"x\"` // as an http step sends it in JSON
+	forms := []string{token, url.QueryEscape(token), url.PathEscape(token), string(quoted[1 : len(quoted)-1]), sent}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "order.hcl"), localRunSrc)
 	event := filepath.Join(dir, "event.json")
@@ -131,7 +132,7 @@ func TestRunCommand(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
-		want := []string{"GET /customers/c1", `PATCH /customers/42 {"note":"paid with key ` + string(quoted[1:len(quoted)-1]) + `","total":25}`}
+		want := []string{"GET /customers/c1", `PATCH /customers/42 {"note":"paid with key ` + sent + `","total":25}`}
 		if got := api.seen(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the API got %q, want %q", got, want)
 		}
@@ -177,11 +178,20 @@ func TestRunCommand(t *testing.T) {
 		}
 	})
 
-	t.Run("dry run refuses what a real run would", func(t *testing.T) {
+	t.Run("dry run refuses what a real run would, and shows it", func(t *testing.T) {
 		out, _, err := hookflow("", "--dry-run", "--event", event, "order")
-		if err != exitError(1) || !strings.Contains(out, "refusing to connect to 127.0.0.1: loopback address") ||
-			strings.Contains(out, "→ GET") {
+		if err != exitError(1) {
 			t.Errorf("a dry run to loopback without --allow-net: %v\n%s", err, out)
+		}
+		for _, want := range []string{"1. lookup (http) failed", "→ GET " + api.URL + "/customers/c1?key=[redacted]", "Authorization: [redacted]",
+			"(dry run: not sent; refused, as a real run would be: refusing to connect to 127.0.0.1: loopback address",
+			"error: GET " + api.URL + "/customers/c1?key=[redacted]: refusing to connect"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "answered 200") || strings.Contains(out, "each http step gets an empty answer") {
+			t.Errorf("a refused request is said to be answered:\n%s", out)
 		}
 	})
 
@@ -396,6 +406,91 @@ workflow "flaky" {
 	}
 	if _, _, err := runArgs("run", "--dir", dir, "--timeout", "0s", "flaky"); err != errUsage {
 		t.Errorf("--timeout 0: %v", err)
+	}
+}
+
+// A dry run answers a step with the status --response gives, so that the paths a
+// failure takes can be tried: on_error, retries, steps reading the status.
+func TestRunDryRunFailurePaths(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "sync.hcl"), `
+workflow "sync" {
+  step "http" "find" {
+    url      = "https://crm.example.com/customers/{{ event.body.customer }}"
+    on_error = "continue"
+    retry {
+      attempts = 2
+      backoff  = "constant"
+      initial  = "10ms"
+    }
+  }
+
+  step "http" "create" {
+    if   = "steps.find.status == 404"
+    url  = "https://crm.example.com/customers"
+    json = { id = "{{ event.body.customer }}", note = "<new & unseen>" }
+  }
+
+  step "http" "update" {
+    if     = "steps.find.outcome == 'succeeded'"
+    method = "PATCH"
+    url    = "https://crm.example.com/customers/{{ steps.find.body.id }}"
+    json   = { seen = true }
+  }
+}
+`)
+	notFound := filepath.Join(dir, "not-found.json")
+	writeFile(t, notFound, `{"error": "no such customer"}`)
+	event := filepath.Join(dir, "event.json")
+	writeFile(t, event, `{"customer": "c1"}`)
+	dryRun := func(args ...string) string {
+		t.Helper()
+		out, errs, err := runArgs(append([]string{"run", "--dir", dir, "--event", event, "--dry-run"}, args...)...)
+		if err != nil {
+			t.Fatalf("%v\n%s%s", err, out, errs)
+		}
+		return out
+	}
+	contains := func(out string, wants ...string) {
+		t.Helper()
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	}
+
+	t.Run("404 from a file", func(t *testing.T) {
+		out := dryRun("--response", "find=404:"+notFound, "sync")
+		contains(out, `(dry run: not sent; answered 404 {"error": "no such customer"})`,
+			"1. find (http) failed", "error: GET https://crm.example.com/customers/c1: status 404 Not Found",
+			"2. create (http) succeeded", "→ POST https://crm.example.com/customers",
+			`{"id":"c1","note":"<new & unseen>"}`, "3. update (http) skipped", "run succeeded")
+		if strings.Contains(out, "after 2 attempts") {
+			t.Errorf("a 404 was retried:\n%s", out)
+		}
+	})
+	t.Run("status alone, then inline JSON, retried", func(t *testing.T) {
+		out := dryRun("--response", "find=503:", "--response", `find={"id": 7}`, "sync")
+		contains(out, "(dry run: not sent; answered 503 no body)",
+			`(dry run: not sent; answered 200 {"id": 7})`, "1. find (http) succeeded", "after 2 attempts",
+			"2. create (http) skipped", "3. update (http) succeeded", "→ PATCH https://crm.example.com/customers/7")
+	})
+	t.Run("--json prints <, > and & as they are", func(t *testing.T) {
+		out := dryRun("--json", "--response", `find=404:{"error": "<no & such>"}`, "sync")
+		contains(out, `"error": "<no & such>"`, `"status": 404`, `"status": "succeeded"`)
+	})
+	t.Run("a failure that ends the run", func(t *testing.T) {
+		writeFile(t, filepath.Join(dir, "sync.hcl"), "workflow \"sync\" {\n  step \"http\" \"find\" {\n    url = \"https://crm.example.com/x\"\n  }\n}\n")
+		out, _, err := runArgs("run", "--dir", dir, "--dry-run", "--response", "find=500:"+notFound, "sync")
+		if err != exitError(1) || !strings.Contains(out, "run failed") || strings.Contains(out, "each http step gets an empty answer") {
+			t.Errorf("%v:\n%s", err, out)
+		}
+	})
+	for _, bad := range []string{"find=600", "find=404:{nope", "find=404:" + filepath.Join(dir, "missing.json"), "=404"} {
+		if _, _, err := runArgs("run", "--dir", dir, "--dry-run", "--response", bad, "sync"); err != errUsage {
+			t.Errorf("--response %s: %v", bad, err)
+		}
 	}
 }
 

@@ -74,7 +74,7 @@ func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent fu
 	}
 	for i := range s.Items {
 		if i == maxItemLines {
-			fmt.Fprintf(w, "     … %d more items (--json shows all)\n", len(s.Items)-i)
+			fmt.Fprintf(w, "     … %d more item%s (--json shows all)\n", len(s.Items)-i, plural(len(s.Items)-i))
 			break
 		}
 		it := &s.Items[i]
@@ -206,7 +206,7 @@ func printValue(w io.Writer, prefix string, v any) {
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) > maxOutputLines {
 		more := len(lines) - maxOutputLines
-		lines = append(lines[:maxOutputLines], fmt.Sprintf("%s… %d more lines (--json shows all)", strings.Repeat(" ", len(prefix)), more))
+		lines = append(lines[:maxOutputLines], fmt.Sprintf("%s… %d more line%s (--json shows all)", strings.Repeat(" ", len(prefix)), more, plural(more)))
 	}
 	fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(lines, "\n"))
 }

@@ -291,7 +291,9 @@ func workflowsCommand() *cobra.Command {
 		GroupID: "operate",
 		Short:   "List the workflows a running hookflow serves",
 		Long: `workflows lists the workflows that a running hookflow serve has in use, with
-their triggers, through its admin API (--admin, default ` + defaultAdmin + `).`,
+their triggers, through its admin API (--admin, default ` + defaultAdmin + `). When
+the files on disk have errors, it says so on standard error: the workflows listed are
+the ones loaded before (hookflow status shows the errors).`,
 		Example: `  hookflow workflows
   hookflow workflows --admin 10.0.0.5:8081 --json`,
 		Args: maxArgs(0),
@@ -305,7 +307,7 @@ their triggers, through its admin API (--admin, default ` + defaultAdmin + `).`,
 					Steps    []struct{}       `json:"steps"`
 				} `json:"workflows"`
 			}
-			return a.get(cmd, "GET", "/workflows", nil, &out, func(w io.Writer) error {
+			err := a.get(cmd, "GET", "/workflows", nil, &out, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "NAME\tTRIGGERS\tSTEPS\tVERSION\tFILE")
 				for _, wf := range out.Workflows {
@@ -317,6 +319,13 @@ their triggers, through its admin API (--admin, default ` + defaultAdmin + `).`,
 				}
 				return tw.Flush()
 			})
+			if err != nil {
+				return err
+			}
+			if c, err := newAdminClient(a.addr); err == nil {
+				brokenFiles(cmd.Context(), c, cmd.ErrOrStderr())
+			}
+			return nil
 		},
 	}
 	a.flags(cmd)

@@ -110,9 +110,9 @@ func writeValidation(stdout, stderr io.Writer, results []validation) error {
 		case errs > 0:
 			fmt.Fprintf(stdout, "%s: %d error%s, %d warning%s\n", r.path, errs, plural(errs), warnings, plural(warnings))
 		case warnings > 0:
-			fmt.Fprintf(stdout, "%s: %d workflows, no errors, %d warning%s\n", r.path, r.workflows, warnings, plural(warnings))
+			fmt.Fprintf(stdout, "%s: %d workflow%s, no errors, %d warning%s\n", r.path, r.workflows, plural(r.workflows), warnings, plural(warnings))
 		default:
-			fmt.Fprintf(stdout, "%s: %d workflows, no problems\n", r.path, r.workflows)
+			fmt.Fprintf(stdout, "%s: %d workflow%s, no problems\n", r.path, r.workflows, plural(r.workflows))
 		}
 	}
 	for _, line := range unsetNote(results) {

@@ -139,7 +139,7 @@ func TestValidatePlaceholderPassesChecks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	for _, want := range []string{"1 workflows, no problems", "1 secret not set: HF_SIGNING — serve needs it", "2 environment variables not set: HF_API, HF_TIMEOUT — serve needs them"} {
+	for _, want := range []string{"1 workflow, no problems", "1 secret not set: HF_SIGNING — serve needs it", "2 environment variables not set: HF_API, HF_TIMEOUT — serve needs them"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout does not say %q:\n%s", want, stdout)
 		}
@@ -226,13 +226,13 @@ func TestValidateSeveralPaths(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	if want := good + ": 1 workflows, no problems\n" + twin + ": 2 workflows, no problems\n"; stdout != want {
+	if want := good + ": 1 workflow, no problems\n" + twin + ": 2 workflows, no problems\n"; stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
 
 	stdout, stderr, err = hookflowCLI(t, "validate", good, file)
 	if err != exitError(1) || !strings.Contains(stderr, "bad.hcl:2:") || !strings.Contains(stdout, file+": 1 error") ||
-		!strings.Contains(stdout, good+": 1 workflows, no problems") {
+		!strings.Contains(stdout, good+": 1 workflow, no problems") {
 		t.Errorf("a file and a directory: %v\n%s%s", err, stdout, stderr)
 	}
 	if _, stderr, err := hookflowCLI(t, "validate", filepath.Join(good, "missing")); err != exitError(1) || !strings.Contains(stderr, "Cannot read") {

@@ -14,9 +14,15 @@ var buildVersion string
 
 // version describes this build: the release, or the module version and the commit it
 // was built from, with the Go version and platform.
-func version() string {
+func version() string { return versionOf(debug.ReadBuildInfo) }
+
+// versionOf is version, reading the build's information with readBuildInfo. The go
+// command records the commit (vcs.revision, and vcs.modified when the checkout had
+// changes) when it builds in a git checkout, unless -buildvcs=false; go run and go
+// test do not.
+func versionOf(readBuildInfo func() (*debug.BuildInfo, bool)) string {
 	v, commit := buildVersion, ""
-	if info, ok := debug.ReadBuildInfo(); ok {
+	if info, ok := readBuildInfo(); ok {
 		if v == "" {
 			v = info.Main.Version // "(devel)" when built from a checkout
 		}
@@ -35,7 +41,7 @@ func version() string {
 		if revision != "" {
 			commit = " commit " + revision
 			if modified == "true" {
-				commit += " (modified)"
+				commit += "-dirty" // built with changes not committed
 			}
 		}
 	}

@@ -1,18 +1,33 @@
-// Package httpjson writes JSON answers, the format of every hookflow HTTP endpoint.
+// Package httpjson writes JSON answers, the format of every hookflow HTTP endpoint,
+// and encodes the JSON bodies hookflow sends.
 package httpjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 )
 
+// Marshal encodes v as JSON as json.Marshal does, but leaves <, > and & as they are:
+// the bodies hookflow sends and shows are read by APIs and people, not embedded in
+// HTML, and "a&b" must arrive as "a&b", not "a\u0026b".
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // Write answers with status and v as JSON. A value that cannot be encoded is answered
 // 500 with the reason, never with a status and an empty body.
 func Write(w http.ResponseWriter, status int, v any) {
-	data, err := json.Marshal(v)
+	data, err := Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		data, _ = json.Marshal(map[string]string{"error": "encoding the answer: " + err.Error()})
+		data, _ = Marshal(map[string]string{"error": "encoding the answer: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -23,3 +23,15 @@ func TestWriteUnencodable(t *testing.T) {
 		t.Errorf("got %d %q", w.Code, w.Body.String())
 	}
 }
+
+func TestWriteLeavesHTMLCharacters(t *testing.T) {
+	w := httptest.NewRecorder()
+	Write(w, http.StatusOK, map[string]any{"note": "<a&b>"})
+	if got := w.Body.String(); got != `{"note":"<a&b>"}`+"\n" {
+		t.Errorf("got %q", got)
+	}
+	data, err := Marshal([]any{"<a&b>", 1})
+	if err != nil || string(data) != `["<a&b>",1]` {
+		t.Errorf("Marshal: %q, %v", data, err)
+	}
+}

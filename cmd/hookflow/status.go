@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookflow/hookflow/admin"
+)
+
+// statusAnswer is GET /api/v1/status.
+type statusAnswer struct {
+	Config admin.ConfigStatus `json:"config"`
+}
+
+func statusCommand() *cobra.Command {
+	var a adminCommand
+	cmd := &cobra.Command{
+		Use:     "status",
+		GroupID: "operate",
+		Short:   "Show the workflows a running hookflow serves, and how its last reload went",
+		Long: `status shows, through the admin API of a running hookflow serve (--admin, default
+` + defaultAdmin + `), the workflows it has in use with their versions and when they were
+loaded, and how the last reload of the files went. When it failed (a file with an
+error, a secret() or env() of a variable hookflow was not started with), the
+workflows in use are the ones loaded before, and status prints the errors as
+validate does, with file:line:col. It exits 1 then, 0 otherwise.`,
+		Example: `  hookflow status
+  hookflow status --json | jq -r .config.error`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newAdminClient(a.addr)
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := c.call(cmd.Context(), "GET", "/status", nil, &raw); err != nil {
+				return err
+			}
+			var out statusAnswer
+			if err := json.Unmarshal(raw, &out); err != nil {
+				return fmt.Errorf("the admin API at %s answered something that is not hookflow's JSON: %w", c.display, err)
+			}
+			if a.asJSON {
+				err = printJSON(cmd.OutOrStdout(), raw)
+			} else {
+				err = printStatus(cmd.OutOrStdout(), &out.Config)
+			}
+			if err == nil && !out.Config.OK {
+				return exitError(exitFailed)
+			}
+			return err
+		},
+	}
+	a.flags(cmd)
+	return cmd
+}
+
+// printStatus prints the workflows in use, then how the last reload went.
+func printStatus(w io.Writer, st *admin.ConfigStatus) error {
+	fmt.Fprintf(w, "%d workflow%s in use", st.Workflows, plural(st.Workflows))
+	if st.Dir != "" {
+		fmt.Fprintf(w, " from %s", st.Dir)
+	}
+	fmt.Fprintf(w, ", loaded %s\n", localTime(st.LastSuccessAt))
+	if len(st.Versions) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  NAME\tVERSION")
+		names := make([]string, 0, len(st.Versions))
+		for name := range st.Versions {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			fmt.Fprintf(tw, "  %s\t%s\n", name, st.Versions[name])
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if st.OK {
+		fmt.Fprintf(w, "last reload: %s, no errors\n", localTime(st.LoadedAt))
+		return nil
+	}
+	fmt.Fprintf(w, "last reload: %s, failed: the files have errors, and the workflows above, loaded before, keep serving\n\n",
+		localTime(st.LoadedAt))
+	_, err := io.WriteString(w, strings.TrimRight(st.Error, "\n")+"\n")
+	return err
+}
+
+// brokenFiles says on w, when the last reload failed, that the workflows shown are
+// the ones loaded before. A hookflow that does not answer its status says nothing.
+func brokenFiles(ctx context.Context, c *adminClient, w io.Writer) {
+	var out statusAnswer
+	if c.call(ctx, "GET", "/status", nil, &out) != nil || out.Config.OK {
+		return
+	}
+	fmt.Fprintf(w, "the workflow files have errors since %s: these are the ones loaded %s, still serving; hookflow status shows the errors\n",
+		localTime(out.Config.LoadedAt), localTime(out.Config.LastSuccessAt))
+}
+
+func localTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format(time.DateTime)
+}

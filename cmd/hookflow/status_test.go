@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+// TestStatusShowsAFailedReload: after an edit that breaks a file, status names the
+// error by file:line:col and exits 1, workflows says the files are broken, and the
+// workflows loaded before keep serving. A secret() of a variable the process was not
+// started with says that a restart is needed.
+func TestStatusShowsAFailedReload(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	r := serveReloading(t, dir, false)
+	hookflow := func(args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", r.s.adminAddr), nil, &stdout, &stderr)
+		return stdout.String(), stderr.String(), err
+	}
+	version := r.s.config.set.Load().Workflow("a").Version
+
+	out, _, err := hookflow("status")
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"1 workflow in use from " + dir + ", loaded ", "  a     " + version, ", no errors"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+
+	writeFile(t, filepath.Join(dir, "b.hcl"), "workflow \"b\" {\n  filter = \"event.body.n >\"\n}\n")
+	testutil.Eventually(t, 5*time.Second, "the reload fails", func() bool { return r.status(t)["ok"] == false })
+	out, _, err = hookflow("status")
+	if err != exitError(exitFailed) {
+		t.Errorf("status after a failed reload: %v, want exit status 1", err)
+	}
+	for _, want := range []string{"1 workflow in use", "  a     " + version, "failed: the files have errors, and the workflows above, loaded before, keep serving",
+		"Error: Invalid expression", "/b.hcl:2:26", `filter = "event.body.n >"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`b\.hcl:2:\d+`).MatchString(out) {
+		t.Errorf("status does not give file:line:col:\n%s", out)
+	}
+	if r.hook(t, "a") != http.StatusAccepted {
+		t.Error("a no longer served")
+	}
+	out, errs, err := hookflow("workflows")
+	if err != nil || !strings.Contains(out, version) || !strings.Contains(errs, "the workflow files have errors since") {
+		t.Errorf("workflows: %v\n%s%s", err, out, errs)
+	}
+	out, _, _ = hookflow("status", "--json")
+	if !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"a": "`+version+`"`) {
+		t.Errorf("status --json:\n%s", out)
+	}
+
+	// A secret the process was not started with: only a restart gives it.
+	writeFile(t, filepath.Join(dir, "b.hcl"), "workflow \"b\" {\n  trigger \"webhook\" {\n    path = \"/b\"\n  }\n"+
+		"  step \"http\" \"call\" {\n    url     = \"https://api.example.com\"\n    headers = { Authorization = secret(\"HOOKFLOW_STATUS_TEST_TOKEN\") }\n  }\n}\n")
+	testutil.Eventually(t, 5*time.Second, "the reload fails on the secret", func() bool {
+		return strings.Contains(r.status(t)["error"].(string), "HOOKFLOW_STATUS_TEST_TOKEN")
+	})
+	out, _, _ = hookflow("status")
+	for _, want := range []string{"Secret HOOKFLOW_STATUS_TEST_TOKEN is not set", "/b.hcl:7:33", "restart it"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if r.hook(t, "b") != http.StatusNotFound || r.hook(t, "a") != http.StatusAccepted {
+		t.Error("a refused set changed what is served")
+	}
+
+	// Fixed: status is clean again, and workflows says nothing more.
+	writeFile(t, filepath.Join(dir, "b.hcl"), hookSrc("b"))
+	testutil.Eventually(t, 5*time.Second, "b answers", func() bool { return r.hook(t, "b") == http.StatusAccepted })
+	out, _, err = hookflow("status")
+	if err != nil || !strings.Contains(out, "2 workflows in use") || !strings.Contains(out, ", no errors") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+	if _, errs, err := hookflow("workflows"); err != nil || errs != "" {
+		t.Errorf("workflows: %v %q", err, errs)
+	}
+}
