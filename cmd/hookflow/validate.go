@@ -240,4 +240,3 @@ func writeValidationJSON(stdout io.Writer, results []validation) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
-
