@@ -113,15 +113,59 @@ func (r *Record) requests() []workflows.Request {
 
 // encodeRecord is the one encoder of records. An output that cannot be encoded is
 // dropped and said so in the error, rather than losing the record.
+//
+// It writes what json.Marshal would, by hand: every commit encodes a record, and
+// Marshal would check and copy again the output, already JSON from newRecord. An
+// output that is not valid JSON (set by hand) is recorded as an error instead.
 func encodeRecord(r *Record) []byte {
-	data, err := json.Marshal(r)
-	if err != nil {
+	if len(r.Output) > 0 && !json.Valid(r.Output) || len(r.Requests) > 0 && !json.Valid(r.Requests) {
 		c := *r
-		c.Output = nil
-		c.Error = strings.TrimPrefix(c.Error+"; ", "; ") + fmt.Sprintf("output cannot be recorded: %v", err)
-		data, _ = json.Marshal(&c)
+		c.Output, c.Requests = nil, nil
+		c.Error = strings.TrimPrefix(c.Error+"; ", "; ") + "output cannot be recorded: not JSON"
+		r = &c
 	}
-	return data
+	b := make([]byte, 0, 64+len(r.Output)+len(r.Error)+len(r.Version)+len(r.Requests))
+	b = appendString(append(b, `{"status":`...), string(r.Status))
+	b = appendInt(b, `,"attempt":`, int64(r.Attempt))
+	b = appendInt(b, `,"finished":`, r.Finished)
+	b = appendInt(b, `,"duration_ms":`, r.DurationMS)
+	b = appendInt(b, `,"retry_at":`, r.RetryAt)
+	if len(r.Output) > 0 {
+		b = append(append(b, `,"output":`...), r.Output...)
+	}
+	if r.Error != "" {
+		b = appendString(append(b, `,"error":`...), r.Error)
+	}
+	if r.Version != "" {
+		b = appendString(append(b, `,"version":`...), r.Version)
+	}
+	b = appendInt(b, `,"items":`, int64(r.Items))
+	if r.ForEach {
+		b = append(b, `,"for_each":true`...)
+	}
+	if len(r.Requests) > 0 {
+		b = append(append(b, `,"requests":`...), r.Requests...)
+	}
+	return append(b, '}')
+}
+
+// appendInt appends a field of an integer, left out when 0 (omitempty).
+func appendInt(b []byte, field string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	return strconv.AppendInt(append(b, field...), n, 10)
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s) // escapes and invalid UTF-8 as encoding/json does
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
 
 // newRecord is the record of an attempt with its output encoded.
