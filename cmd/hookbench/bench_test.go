@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
 )
 
 // fakeEngine stands in for hookflow: it answers each bench webhook with the status
@@ -404,5 +406,41 @@ func TestScheduleMisses(t *testing.T) {
 	}
 	if j := <-jobs; j.seq != 0 || !j.due.Equal(p.start) {
 		t.Errorf("first job %+v, want seq 0 due at the start", j)
+	}
+}
+
+// --floor runs the same load against the bare relay through a Redis list first, with
+// the same sink, and reports the target's deliveries per second as a ratio of its.
+func TestFloor(t *testing.T) {
+	b := redistest.Real(t)
+	sinkAddr := freeAddr(t)
+	f := newFakeEngine(t, "http://"+sinkAddr, "/relay")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8",
+		"--warmup", "0", "--duration", "300ms", "--drain", "20s", "--floor", b.URL, "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var r struct {
+		Floor, Target report
+		Ratio         float64 `json:"ratio_to_floor"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	for name, x := range map[string]report{"floor": r.Floor, "target": r.Target} {
+		if x.Generator == nil || x.Sink == nil || x.Generator.Accepted == 0 || x.Sink.Drain == nil || !x.Sink.Drain.Complete ||
+			x.Sink.Delivered < x.Generator.Accepted || x.Generator.Errors != 0 {
+			t.Fatalf("%s: %s", name, stdout.String())
+		}
+	}
+	if want := r.Target.Sink.DeliveredPerSec / r.Floor.Sink.DeliveredPerSec; r.Ratio <= 0 || r.Ratio > want*1.0001 || r.Ratio < want*0.9999 {
+		t.Errorf("ratio %g, want %g", r.Ratio, want)
+	}
+	if n := b.Client.Keys(context.Background(), "hookbench:floor:*").Val(); len(n) != 0 {
+		t.Errorf("the floor's list is left in Redis: %v", n)
+	}
+	if err := run(context.Background(), []string{"--target", f.url, "--floor", b.URL}, io.Discard, io.Discard); err == nil {
+		t.Error("--floor without --sink was taken")
 	}
 }
