@@ -185,4 +185,3 @@ const MaxJSONDepth = 64
 func DecodeJSON(data []byte) (any, error) {
 	return decodeAny(data)
 }
-
