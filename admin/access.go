@@ -101,6 +101,10 @@ func Protect(h http.Handler, a Access) http.Handler {
 				}
 			}
 			switch {
+			case role == roleNone && !acts && isPage(r.URL.Path):
+				// A browser not signed in, opening the run inspector: to the form.
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return
 			case role == roleNone:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hookflow admin"`)
 				httpjson.Error(w, http.StatusUnauthorized, "the admin API needs a token: Authorization: Bearer <token> (the CLI sends HOOKFLOW_ADMIN_TOKEN)")
@@ -177,6 +181,12 @@ func crossSite(r *http.Request) string {
 		return "refusing a state change from another origin (" + origin + ")"
 	}
 	return ""
+}
+
+// isPage reports whether path is one of the run inspector's pages (not the API, the
+// metrics or the pages' assets).
+func isPage(path string) bool {
+	return !strings.HasPrefix(path, "/api/") && path != "/metrics" && !strings.HasPrefix(path, "/assets/")
 }
 
 func isJSON(ct string) bool {
