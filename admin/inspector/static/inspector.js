@@ -45,7 +45,7 @@
 
   // A run that is not over: the page swaps in its new state every second, keeping
   // open what the reader opened, until it is over.
-  function liveRun(section) {
+  function liveRun() {
     const timer = setInterval(async () => {
       if (document.hidden) return;
       let doc;
@@ -55,6 +55,8 @@
       if (!fresh || !old) return;
       const open = [...old.querySelectorAll("details")].map((d) => d.open);
       const node = document.importNode(fresh, true);
+      const said = old.querySelector("#action-result");
+      if (said) node.querySelector("#action-result").textContent = said.textContent;
       node.querySelectorAll("details").forEach((d, i) => { if (i < open.length) d.open = open[i]; });
       localTimes(node);
       old.replaceWith(node);
@@ -86,7 +88,8 @@
         return;
       }
       result.textContent = "Queued again" + (answer.version ? " on version " + answer.version : "") + ".";
-      setTimeout(() => location.reload(), 400);
+      if (document.getElementById("run")) liveRun(); // follow the run on its page
+      else setTimeout(() => location.reload(), 400);
     } catch (e) {
       result.textContent = "Could not reach hookflow: " + e.message;
       button.disabled = false;
@@ -120,7 +123,6 @@
     wire(document);
     const runs = document.querySelector('[data-live="runs"]');
     if (runs) liveRuns(runs);
-    const run = document.querySelector('[data-live="run"]');
-    if (run) liveRun(run);
+    if (document.querySelector('[data-live="run"]')) liveRun();
   });
 })();
