@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/subtle"
 	"net"
 	"net/http"
@@ -112,6 +113,8 @@ func Protect(h http.Handler, a Access) http.Handler {
 			case acts && role != roleOperator:
 				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, retries, starts and reloads need the operator token")
 				return
+			case role == roleReader:
+				r = r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, true))
 			}
 		}
 		h.ServeHTTP(w, r)
@@ -119,6 +122,13 @@ func Protect(h http.Handler, a Access) http.Handler {
 }
 
 type role int
+
+// readOnlyKey marks the context of a request made with the read-only token (or its
+// session): the pages leave out the buttons it may not use.
+type readOnlyKey struct{}
+
+// readOnly reports whether r was made with the read-only token.
+func readOnly(r *http.Request) bool { return r.Context().Value(readOnlyKey{}) != nil }
 
 const (
 	roleNone role = iota

@@ -60,7 +60,7 @@ func Inspector(runs Runs, wfs Workflows, cfg Config, o PageOptions, log *slog.Lo
 		assets.ServeHTTP(w, r)
 	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		p.fail(w, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+		p.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})
 	return mux
 }
@@ -79,6 +79,7 @@ type page struct {
 	Title   string
 	Nav     string // runs, dlq or workflows
 	SignOut bool
+	CanAct  bool // not the read-only token: the replay and retry buttons show
 }
 
 func (p *pages) render(w http.ResponseWriter, status int, name string, data any) {
@@ -95,29 +96,29 @@ func (p *pages) render(w http.ResponseWriter, status int, name string, data any)
 	}
 }
 
-func (p *pages) base(title, nav string) page {
-	return page{Title: title, Nav: nav, SignOut: p.o.SignOut}
+func (p *pages) base(r *http.Request, title, nav string) page {
+	return page{Title: title, Nav: nav, SignOut: p.o.SignOut, CanAct: !readOnly(r)}
 }
 
 // fail renders an error page.
-func (p *pages) fail(w http.ResponseWriter, status int, msg string) {
+func (p *pages) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	p.render(w, status, "error", struct {
 		page
 		Status  int
 		Message string
-	}{p.base(http.StatusText(status), ""), status, msg})
+	}{p.base(r, http.StatusText(status), ""), status, msg})
 }
 
 // failErr renders what went wrong reading runs, as the API answers it.
-func (p *pages) failErr(w http.ResponseWriter, err error, doing string) {
+func (p *pages) failErr(w http.ResponseWriter, r *http.Request, err error, doing string) {
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
-		p.fail(w, http.StatusNotFound, "Not found; it may have expired: "+err.Error())
+		p.fail(w, r, http.StatusNotFound, "Not found; it may have expired: "+err.Error())
 	case errors.Is(err, engine.ErrBadFilter):
-		p.fail(w, http.StatusBadRequest, err.Error())
+		p.fail(w, r, http.StatusBadRequest, err.Error())
 	default:
 		p.log.Error(doing+" failed", "err", err)
-		p.fail(w, http.StatusServiceUnavailable, doing+" failed; try again.")
+		p.fail(w, r, http.StatusServiceUnavailable, doing+" failed; try again.")
 	}
 }
 
@@ -143,7 +144,7 @@ type runListPage struct {
 // the run) or text its event has.
 func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	v := runListPage{page: p.base("Runs", "runs"), Workflow: q.Get("workflow"), Status: q.Get("status"),
+	v := runListPage{page: p.base(r, "Runs", "runs"), Workflow: q.Get("workflow"), Status: q.Get("status"),
 		Since: q.Get("since"), Query: strings.TrimSpace(q.Get("q")), Statuses: engine.Statuses, Sinces: sinceChoices}
 	for _, wf := range p.workflows().Workflows() {
 		v.Workflows = append(v.Workflows, wf.Name)
@@ -158,7 +159,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 	if v.Since != "" {
 		d, err := time.ParseDuration(v.Since)
 		if err != nil || d <= 0 {
-			p.fail(w, http.StatusBadRequest, "since "+v.Since+": use a duration such as 1h")
+			p.fail(w, r, http.StatusBadRequest, "since "+v.Since+": use a duration such as 1h")
 			return
 		}
 		since = time.Now().Add(-d)
@@ -167,7 +168,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 	runPage, err := p.runs.Runs(r.Context(), engine.RunFilter{Workflow: v.Workflow, Status: v.Status,
 		Text: v.Query, Cursor: cursor, Limit: 50})
 	if err != nil {
-		p.failErr(w, err, "listing runs")
+		p.failErr(w, r, err, "listing runs")
 		return
 	}
 	v.Runs, v.Live, v.Searched = runPage.Runs, cursor == "", v.Query != ""
@@ -191,13 +192,13 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
 	dead, err := p.runs.DeadLetters(r.Context(), 200)
 	if err != nil {
-		p.failErr(w, err, "listing dead letters")
+		p.failErr(w, r, err, "listing dead letters")
 		return
 	}
 	p.render(w, http.StatusOK, "dlq", struct {
 		page
 		DeadLetters []engine.DeadLetter
-	}{p.base("Dead letters", "dlq"), dead})
+	}{p.base(r, "Dead letters", "dlq"), dead})
 }
 
 // workflowView is a workflow as its page shows it.
@@ -218,7 +219,7 @@ func (p *pages) workflowList(w http.ResponseWriter, r *http.Request) {
 		page
 		Workflows []workflowView
 		Config    *ConfigStatus
-	}{page: p.base("Workflows", "workflows")}
+	}{page: p.base(r, "Workflows", "workflows")}
 	if p.cfg != nil {
 		st := p.cfg.Status()
 		v.Config = &st

@@ -39,12 +39,12 @@ type stepView struct {
 func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 	run, err := p.runs.Run(r.Context(), r.PathValue("id"))
 	if err != nil {
-		p.failErr(w, err, "reading the run")
+		p.failErr(w, r, err, "reading the run")
 		return
 	}
-	v := runPage{page: p.base("Run "+run.ID, "runs"), Run: run,
+	v := runPage{page: p.base(r, "Run "+run.ID, "runs"), Run: run,
 		Settled:   run.Status == engine.RunSucceeded || run.Status == engine.RunFailed,
-		CanReplay: run.Status == engine.RunFailed}
+		CanReplay: run.Status == engine.RunFailed && !readOnly(r)}
 	for _, s := range run.Steps {
 		if s.DurationMS != nil && *s.DurationMS > v.MaxMS {
 			v.MaxMS = *s.DurationMS

@@ -95,3 +95,30 @@ workflow "sync_crm" {
 		resp.Body.Close()
 	}
 }
+
+// With the read-only token, the pages read and show no replay or retry button.
+func TestInspectorReadOnly(t *testing.T) {
+	e, set, _ := serveAPI(t, `
+workflow "w" {
+  step "log" "x" {
+    message = "hi"
+  }
+}
+`)
+	a := Access{ReadToken: "read-token-0123456789", OperatorToken: "operator-token-0123456789"}
+	srv := httptest.NewServer(Protect(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{SignOut: true}, quiet), a))
+	defer srv.Close()
+	for token, buttons := range map[string]bool{a.ReadToken: false, a.OperatorToken: true} {
+		req, _ := http.NewRequest("GET", srv.URL+"/dlq", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(body), ">Retry</th>") != buttons {
+			t.Errorf("dead letters with the token %s: %d, retry buttons %v, want %v", token, resp.StatusCode, !buttons, buttons)
+		}
+	}
+}
