@@ -150,7 +150,7 @@ func (a *api) run(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, run)
 }
 
-// listRuns answers GET /api/v1/runs?workflow=&status=&limit=&cursor=.
+// listRuns answers GET /api/v1/runs?workflow=&status=&text=&limit=&cursor=.
 func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, ok := intParam(w, q.Get("limit"))
@@ -158,7 +158,7 @@ func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := a.runs.Runs(r.Context(), engine.RunFilter{Workflow: q.Get("workflow"), Status: q.Get("status"),
-		Limit: limit, Cursor: q.Get("cursor")})
+		Limit: limit, Cursor: q.Get("cursor"), Text: q.Get("text")})
 	if err != nil {
 		a.fail(w, err, "listing runs")
 		return

@@ -17,6 +17,7 @@ import (
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/triggers"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -97,6 +98,7 @@ func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httpte
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Logger: quiet,
 		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
+	triggers.Register(k)
 	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())

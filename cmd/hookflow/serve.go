@@ -309,7 +309,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	adminMux.Handle("/", admin.Handler(manualStarts{rt.engine, events}, s.config.set.Load, s.config, statusURL, log))
+	api := admin.Handler(manualStarts{rt.engine, events}, s.config.set.Load, s.config, statusURL, log)
+	for _, p := range []string{"/api/", "/healthz", "/readyz"} {
+		adminMux.Handle(p, api)
+	}
+	// The run inspector, the pages over the API, is everything else.
+	adminMux.Handle("/", admin.Inspector(rt.engine, s.config.set.Load, s.config, admin.PageOptions{
+		WebhookBase: "http://" + dialable(s.publicAddr), AdminBase: adminBase, SignOut: access.Protected()}, log))
 	s.admin = newHTTPServer(admin.Protect(adminMux, access), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
@@ -319,7 +325,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 
 	set = s.config.set.Load() // a change while starting may have replaced it
 	log.Info("hookflow serving", "webhooks", "http://"+dialable(s.publicAddr)+"/hooks/",
-		"admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
+		"inspector", adminBase+"/", "admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
 	if s.metricsOut != nil {
 		log.Info("metrics", "url", "http://"+dialable(s.metricsOut.addr)+"/metrics")
 	}
