@@ -1,6 +1,7 @@
-// Package redistest gives tests a Redis: the embedded miniredis, or a real redis-server
-// started by the test on a free port. Tests that need a real server skip when there is
-// none, except under CI (CI=true), where they fail: CI must never pass by skipping.
+// Package redistest gives tests a Redis: the embedded miniredis, a real redis-server
+// started by the test on a free port, or a Redis Cluster of six of them. Tests that need
+// a real server skip when there is none, except under CI (CI=true), where they fail: CI
+// must never pass by skipping.
 package redistest
 
 import (
@@ -22,7 +23,13 @@ import (
 type Backend struct {
 	Name   string
 	URL    string
-	Client *redis.Client
+	Client redis.UniversalClient
+	// Shards is the number of queue shards a test on this backend should use: 0 (the
+	// engine's default, one) on a single Redis; on a cluster, enough for every primary
+	// to hold some.
+	Shards int
+	// Cluster is the cluster's nodes, nil for a single Redis.
+	Cluster *Cluster
 	// Stop stops the server, to test what happens while Redis is down.
 	Stop func()
 	// Restart kills a real server and starts it again on the same port and data
@@ -38,6 +45,32 @@ type Backend struct {
 func Each(t *testing.T, f func(t *testing.T, b *Backend)) {
 	t.Run("miniredis", func(t *testing.T) { f(t, Mini(t)) })
 	t.Run("redis-server", func(t *testing.T) { f(t, Real(t)) })
+}
+
+// EachWithCluster runs f as Each does, and once more against a Redis Cluster of three
+// primaries and three replicas (one per test binary, emptied for each test).
+func EachWithCluster(t *testing.T, f func(t *testing.T, b *Backend)) {
+	Each(t, f)
+	t.Run("cluster", func(t *testing.T) { f(t, SharedCluster(t)) })
+}
+
+// Keys returns the keys matching pattern on every primary: for a test's checks of what
+// a backend holds (hookflow itself never lists keys).
+func (b *Backend) Keys(ctx context.Context, pattern string) []string {
+	cc, ok := b.Client.(*redis.ClusterClient)
+	if !ok {
+		return b.Client.Keys(ctx, pattern).Val()
+	}
+	var mu sync.Mutex
+	var all []string
+	_ = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		keys := c.Keys(ctx, pattern).Val()
+		mu.Lock()
+		all = append(all, keys...)
+		mu.Unlock()
+		return nil
+	})
+	return all
 }
 
 // Mini starts an embedded miniredis for the test.

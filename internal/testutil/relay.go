@@ -85,7 +85,7 @@ func (s *Sink) Keys() map[string]int {
 
 // WaitRuns waits until every run (of shard 0) has succeeded, and fails t if one failed
 // or is not in Redis.
-func WaitRuns(t testing.TB, rdb *redis.Client, ids []string, within time.Duration) {
+func WaitRuns(t testing.TB, rdb redis.UniversalClient, ids []string, within time.Duration) {
 	t.Helper()
 	pending := ids
 	defer func() { // runs when Eventually gives up too
