@@ -84,3 +84,24 @@ func TestParseSentinelURL(t *testing.T) {
 		t.Errorf("%+v %v", o, err)
 	}
 }
+
+// A redis+sentinel:// URL reaches the primary a Sentinel monitors.
+func TestOpenRedisThroughSentinel(t *testing.T) {
+	primary := redistest.Real(t)
+	sentinel := redistest.Sentinel(t, "mymaster", strings.TrimPrefix(primary.URL, "redis://"))
+	ctx := context.Background()
+	rdb, mode, closeRedis, err := openRedis(ctx, "redis+sentinel://"+sentinel+"/mymaster/0", 4, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRedis()
+	if mode != engine.RedisSentinel {
+		t.Errorf("mode %s", mode)
+	}
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := primary.Client.Get(ctx, "k").Val(); got != "v" {
+		t.Errorf("the primary has %q", got)
+	}
+}
