@@ -160,6 +160,10 @@ func isCluster(ctx context.Context, opts *redis.Options, seeds []string) (bool, 
 		c := redis.NewClient(&o)
 		info, err := c.Info(ctx, "cluster").Result()
 		_ = c.Close()
+		var reply redis.Error
+		if errors.As(err, &reply) && !redis.HasErrorPrefix(err, "NOAUTH") && !redis.HasErrorPrefix(err, "WRONGPASS") {
+			return false, nil // it answered, without that section: a Redis-compatible server that is no cluster
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 			continue
