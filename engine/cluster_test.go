@@ -71,11 +71,12 @@ func (s *scriptCalls) saw(cmd redis.Cmder) {
 }
 
 // TestEveryScriptTouchesOneSlot runs every script of the queue on a Redis Cluster, the
-// queue split over more shards than there are primaries. A call whose KEYS are not all
-// in one slot is refused (CROSSSLOT), and so is a key a script names itself when
-// another primary serves its slot. (Redis 7.0 lets a script reach an undeclared key of
-// another slot of its own node: TestKeysShareTheirShardsSlot checks what scripts name
-// themselves carries their shard's tag.)
+// queue split in three shards that three different primaries hold. A call whose KEYS
+// are not all in one slot is refused (CROSSSLOT), and so is a key a script names itself
+// (a job or run it found in an index) when another primary serves its slot: here, a
+// key of any other shard. (Redis 7.0 lets a script reach an undeclared key of another
+// slot of its own node, which is why the shards are on different primaries;
+// TestKeysShareTheirShardsSlot checks that every key carries its shard's tag.)
 func TestEveryScriptTouchesOneSlot(t *testing.T) {
 	b := redistest.SharedCluster(t)
 	calls := &scriptCalls{ran: map[string]int{}}
@@ -86,8 +87,26 @@ func TestEveryScriptTouchesOneSlot(t *testing.T) {
 	api.failPath("/charge", 500) // tried three times, then the run fails
 	src := strings.ReplaceAll(parallelSrc, "URL", api.srv.URL) + retryWorkflow(api.srv.URL) + chainSrc + failSrc
 	set := httpSetWithProbe(t, src)
-	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: time.Second, Retention: time.Hour})
+	e := New(b.Client, Options{Shards: 3, Logger: quiet, Lease: time.Second, Retention: time.Hour})
 	e.Use(set)
+	primaries := map[string]int{}
+	for _, sh := range e.q.shards {
+		node, err := b.Client.(*redis.ClusterClient).MasterForKey(ctx, sh.due())
+		if err != nil {
+			t.Fatal(err)
+		}
+		primaries[node.Options().Addr]++
+	}
+	if len(primaries) != 3 {
+		t.Fatalf("the 3 shards are on %d primaries: %v", len(primaries), primaries)
+	}
+	used := map[int]bool{}
+	for _, wf := range set.Workflows() {
+		used[e.q.shardFor(wf.Name).index] = true
+	}
+	if len(used) < 2 {
+		t.Fatalf("the workflows are all in one shard")
+	}
 
 	// Queued, leased, its lease extended, handed back: start, lease, heartbeat, release.
 	chain := set.Workflow("chain")
