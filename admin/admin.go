@@ -29,6 +29,12 @@ type Runs interface {
 	Ping(ctx context.Context) error
 }
 
+// RedisReporter tells how the engine reaches Redis (standalone, cluster with how many
+// primaries, sentinel): GET /api/v1/status shows it when the Runs given are one.
+type RedisReporter interface {
+	Redis(ctx context.Context) (engine.RedisStatus, error)
+}
+
 // Config reloads the workflow files and tells how the last reload went.
 type Config interface {
 	Reload(why string) ConfigStatus
@@ -66,7 +72,15 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	mux.HandleFunc("POST /api/v1/workflows/{name}/runs", a.startRun)
 	if cfg != nil {
 		mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
-			httpjson.Write(w, http.StatusOK, map[string]any{"config": cfg.Status()})
+			out := map[string]any{"config": cfg.Status()}
+			if rs, ok := runs.(RedisReporter); ok {
+				st, err := rs.Redis(r.Context())
+				if err != nil {
+					st.Error = err.Error()
+				}
+				out["redis"] = st
+			}
+			httpjson.Write(w, http.StatusOK, out)
 		})
 		mux.HandleFunc("POST /api/v1/reload", func(w http.ResponseWriter, r *http.Request) {
 			st := cfg.Reload("POST /api/v1/reload")

@@ -29,7 +29,7 @@ workflow "b" {
 `
 
 func TestRunHistoryListing(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		rec := &recorder{}
 		e := New(b.Client, Options{Logger: quiet, Shards: 3})
 		set := loadSet(t, rec, historySrc)
@@ -126,7 +126,7 @@ func newestFirst(runs []RunSummary) bool {
 // Runs past the retention leave the history indexes when a pool trims them, and dead
 // letters past it leave the dead letters (and so the dead-letter gauge falls).
 func TestTrimDropsRunsPastTheRetention(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		e := New(b.Client, Options{Logger: quiet, Shards: 2})
 		sh := e.q.shardFor("a")

@@ -24,8 +24,10 @@ type queue struct {
 	shards    []*shard
 	leaseFor  time.Duration
 	retention time.Duration
-	maxOpen   int      // unfinished runs a shard takes; 0: no limit
-	metrics   *metrics // nil: none
+	maxOpen   int // unfinished runs a shard takes; 0: no limit
+	// waitReplicas is how many replicas acknowledge a start before it returns.
+	waitReplicas int
+	metrics      *metrics // nil: none
 	// leaseArg and retentionArg are leaseFor and retention in ms as script arguments,
 	// boxed once.
 	leaseArg, retentionArg any
