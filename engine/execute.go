@@ -194,7 +194,9 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 	if c.wf == nil {
 		c.wf = &workflows.Workflow{Name: r.workflow}
 	}
-	c.dead = c.plan.Status == RunFailed
+	// The job that fails the run goes to the dead letters: when the run ends, or when
+	// its on_failure steps start (the run ends after them, with no job of its own).
+	c.dead = c.plan.Status == RunFailed && !c.plan.Handled || c.plan.Handle
 	c.chain = p.fetchCtx.Err() == nil // while stopping, leave the rest to other workers
 	var next *job
 	ok := p.persist(r, j, func() (err error) {
@@ -218,6 +220,9 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		return nil
 	}
 	r.apply(j.unit, c)
+	if c.plan.Handle {
+		r.env.Run["error"], r.env.Run["failed_step"] = c.plan.Error, c.plan.FailedStep
+	}
 	if next != nil && next.unit.part == partItem && next.value == "" && c.listed {
 		next.key, next.value = string(c.items[next.unit.item][0]), string(c.items[next.unit.item][1])
 	}
@@ -315,8 +320,12 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	}
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
-	out, err := step.Action.Do(ctx, &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
-		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets, Item: item})
+	call := &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
+		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets, Item: item}
+	if workflows.IsOnFailure(step.Name) {
+		call.Failure = r.replays + 1
+	}
+	out, err := step.Action.Do(ctx, call)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)

@@ -100,7 +100,14 @@ type Plan struct {
 	Status     RunStatus // RunRunning while anything is left to run
 	Error      string    // why the run failed
 	FailedStep string    // the step that failed it
-	version    string    // the workflow version planned with, which its records name
+	// Handle says that the run failed at this change and its on_failure steps start:
+	// the unit's job goes to the dead letters and the run records Error and
+	// FailedStep, while it goes on with them (Status is RunRunning).
+	Handle bool
+	// Handled says that the run ends failed after its on_failure steps: the job that
+	// failed it went to the dead letters when they started.
+	Handled bool
+	version string // the workflow version planned with, which its records name
 }
 
 // plan decides what follows rec, the record of a run of wf with the change to plan
@@ -132,16 +139,46 @@ func plan(wf *workflows.Workflow, rec *runRecord, changed *unit) *Plan {
 		if r.Status != StatusFailed || (!n.Parallel && n.Steps[0].OnError == workflows.Continue) {
 			continue
 		}
-		p.Status = RunFailed
 		p.FailedStep = n.Name
 		p.Error = fmt.Sprintf("step %s: %s", n.Name, r.Error)
 		if n.Parallel {
 			p.FailedStep, p.Error = firstFailed(n, rec, p), r.Error
 		}
+		p.onFailure(wf, rec)
 		return p
 	}
 	p.Status = RunSucceeded
 	return p
+}
+
+// onFailure plans a run that failed: its on_failure steps run in order, each once,
+// and the run ends failed when none is left to run. A step of them that fails ends
+// them (unless it may fail): nothing handles a failure of the handler.
+func (p *Plan) onFailure(wf *workflows.Workflow, rec *runRecord) {
+	p.Status = RunFailed
+	started := false
+	for _, s := range wf.OnFailure {
+		if rec.steps[s.Name] != nil {
+			started = true
+			break
+		}
+	}
+	for _, s := range wf.OnFailure {
+		r := rec.steps[s.Name]
+		switch {
+		case r == nil:
+			p.Start = append(p.Start, unit{step: s.Name})
+			p.Status, p.Handle = RunRunning, !started
+			return
+		case !r.Status.Settled():
+			p.Status = RunRunning // retrying, or waiting out a delay
+			return
+		case r.Status == StatusFailed && s.OnError == workflows.FailRun:
+			p.Handled = true
+			return
+		}
+	}
+	p.Handled = started
 }
 
 // bookkeep records what settling the changed unit means for its for_each step or

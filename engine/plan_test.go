@@ -35,6 +35,23 @@ workflow "w" {
   }
 }
 
+workflow "f" {
+  step "probe" "a" {
+    value = "a"
+  }
+  step "probe" "b" {
+    value = "b"
+  }
+  on_failure {
+    step "probe" "notify" {
+      value = "{{ run.failed_step }}: {{ run.error }}"
+    }
+    step "probe" "page" {
+      value = "page"
+    }
+  }
+}
+
 workflow "b" {
   parallel "q" {
     step "probe" "lines" {
@@ -67,6 +84,12 @@ func describe(p *Plan) string {
 	}
 	for _, name := range sortedKeys(p.Records) {
 		parts = append(parts, fmt.Sprintf("record %s=%s", name, p.Records[name].Status))
+	}
+	if p.Handle {
+		parts = append(parts, "handle")
+	}
+	if p.Handled {
+		parts = append(parts, "handled")
 	}
 	for what, name := range map[string]string{"join": p.Join, "next": p.Next, "drop": p.Drop} {
 		if name != "" {
@@ -193,6 +216,24 @@ func TestPlan(t *testing.T) {
 			steps:   map[string]*Record{"lines": {Status: StatusFailed, ForEach: true}, "z": ok()},
 			counts:  map[string]int{"q": 0},
 			changed: &unit{step: "q", part: partJoin}, want: "record q=succeeded; succeeded"},
+		{name: "a failure starts the first on_failure step", wf: "f", steps: map[string]*Record{"a": ok(), "b": failed()},
+			changed: &unit{step: "b"}, want: `start on_failure/notify; handle; running; b: "step b: boom"`},
+		{name: "on_failure steps run one after another", wf: "f",
+			steps:   map[string]*Record{"a": ok(), "b": failed(), "on_failure/notify": ok()},
+			changed: &unit{step: "on_failure/notify"}, want: `start on_failure/page; running; b: "step b: boom"`},
+		{name: "a retrying on_failure step holds the run", wf: "f",
+			steps:   map[string]*Record{"a": failed(), "on_failure/notify": {Status: StatusRetrying}},
+			changed: &unit{step: "on_failure/notify"}, want: `running; a: "step a: boom"`},
+		{name: "the run ends failed after its on_failure steps", wf: "f",
+			steps:   map[string]*Record{"a": ok(), "b": failed(), "on_failure/notify": ok(), "on_failure/page": ok()},
+			changed: &unit{step: "on_failure/page"}, want: `handled; failed; b: "step b: boom"`},
+		{name: "a failed on_failure step ends them, failed, and starts nothing", wf: "f",
+			steps:   map[string]*Record{"a": ok(), "b": failed(), "on_failure/notify": failed()},
+			changed: &unit{step: "on_failure/notify"}, want: `handled; failed; b: "step b: boom"`},
+		{name: "a run that succeeds runs no on_failure step", wf: "f", steps: map[string]*Record{"a": ok(), "b": ok()},
+			changed: &unit{step: "b"}, want: "succeeded"},
+		{name: "a replay starts the failed step, not on_failure", wf: "f", steps: map[string]*Record{"a": ok()},
+			want: "start b; running"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,5 +278,23 @@ func TestClearFailures(t *testing.T) {
 	}
 	if _, ok := rec.steps["y"]; !ok {
 		t.Error("y may fail (on_error = continue): its record stays")
+	}
+}
+
+// A replay clears the records of the on_failure steps with the failure they answered.
+func TestClearFailuresOnFailure(t *testing.T) {
+	wf := loadSet(t, &recorder{}, planSrc).Workflow("f")
+	rec := &runRecord{
+		steps: map[string]*Record{"a": {Status: StatusSucceeded}, "b": {Status: StatusFailed},
+			"on_failure/notify": {Status: StatusSucceeded}, "on_failure/page": {Status: StatusFailed}},
+		counts: map[string]int{}, items: map[string]*itemSet{},
+	}
+	cl := clearFailures(wf, rec)
+	slices.Sort(cl.fields)
+	if got := fmt.Sprint(cl.fields); got != "[s:b s:on_failure/notify s:on_failure/page]" {
+		t.Errorf("fields cleared %s", got)
+	}
+	if got := describe(plan(wf, rec, nil)); got != "start b; running" {
+		t.Errorf("plan after the replay's clearing: %s", got)
 	}
 }

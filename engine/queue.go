@@ -346,6 +346,10 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 		args = append(args, "f", len(fields)/2)
 		args = append(args, fields...)
 	}
+	if p.Handle {
+		keys = append(keys, sh.args.dead)
+		args = append(args, "h", p.Error, p.FailedStep, q.retentionArg)
+	}
 	if p.Status.Done() { // last: its keys are all the rest
 		keys = append(keys, sh.args.dead, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit)
 		for _, k := range ending {
@@ -419,7 +423,7 @@ func flag(b bool) string {
 // the same worker, with nothing else to write. advance.lua commits it.
 func straight(c commit) bool {
 	p, u := c.plan, c.job.unit
-	if u.part != partStep || c.record == nil || !c.chain || c.wait > 0 || c.dead || c.listed ||
+	if u.part != partStep || c.record == nil || !c.chain || c.wait > 0 || c.dead || c.listed || p.Handle ||
 		p.Status != RunRunning || len(p.Start) != 1 || p.Start[0].part != partStep ||
 		p.Join != "" || p.Next != "" || p.Drop != "" || len(p.Todo) > 0 || len(p.Counts) > 0 || len(p.Records) > 0 {
 		return false

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -16,6 +17,7 @@ type runState struct {
 	workflow string
 	ver      string    // the workflow version it runs with, which its records name
 	created  time.Time // when the run was started
+	replays  int       // how many times it was replayed: its failure is the replays+1th
 	wf       *workflows.Workflow
 	rec      *runRecord
 	env      *workflows.Env
@@ -29,7 +31,8 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.wf.Node(j.unit.step) == nil {
+	r.replays, _ = strconv.Atoi(j.run["replays"])
+	if s, _ := r.wf.Step(j.unit.step); r.wf.Node(j.unit.step) == nil && s == nil {
 		r.wf = nil // a version without the step: nothing of it can be planned
 		return r, workflows.Permanent(fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.unit.step))
 	}
@@ -51,6 +54,9 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 		Steps: steps,
 		Vars:  r.wf.Vars,
 		Run:   map[string]any{"id": r.id, "workflow": r.workflow, "version": r.wf.Version},
+	}
+	if f := j.run["failed_step"]; f != "" { // it failed: its on_failure steps run
+		r.env.Run["error"], r.env.Run["failed_step"] = j.run["error"], f
 	}
 	return r, nil
 }

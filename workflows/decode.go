@@ -28,6 +28,7 @@ var workflowSchema = &hcl.BodySchema{
 		{Type: "trigger", LabelNames: []string{"kind"}},
 		{Type: "step", LabelNames: []string{"kind", "name"}},
 		{Type: "parallel", LabelNames: []string{"name"}},
+		{Type: "on_failure"},
 	},
 }
 
@@ -83,8 +84,15 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 
 	// Scopes and duplicates go by the steps as written, whether or not each decoded,
 	// so that one broken step does not make the next look wrong too.
+	var onFailure *hcl.Block
 	for _, blk := range content.Blocks {
 		switch blk.Type {
+		case "on_failure":
+			steps, d := l.onFailure(blk, onFailure, lay, ev, wf.Name)
+			diags = append(diags, d...)
+			if onFailure == nil {
+				onFailure, wf.OnFailure = blk, steps
+			}
 		case "trigger":
 			t, d := l.trigger(blk, ev)
 			diags = append(diags, d...)

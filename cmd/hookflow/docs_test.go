@@ -40,7 +40,7 @@ func TestDocExamples(t *testing.T) {
 		src := b[1]
 		switch first := strings.Fields(src)[0]; first {
 		case "vars", "workflow":
-		case "step", "trigger", "parallel":
+		case "step", "trigger", "parallel", "on_failure":
 			src = "workflow \"doc\" {\n" + src + "\n}\n"
 		case "retry":
 			src = "workflow \"doc\" {\n step \"http\" \"a\" {\n url = \"https://example.com\"\n" + src + "\n}\n}\n"

@@ -36,7 +36,7 @@ if dead then
   redis.call('ZREM', K.dead, dead)
   redis.call('DEL', prefix .. 'job:' .. dead)
 end
-redis.call('HDEL', K.run, 'dead', 'finished', 'error')
+redis.call('HDEL', K.run, 'dead', 'finished', 'error', 'failed_step')
 redis.call('HSET', K.run, 'status', RUN_QUEUED)
 redis.call('HINCRBY', K.run, 'replays', 1)
 redis.call('INCR', Q.open)
