@@ -91,6 +91,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 				"run", r.id, "step", j.unit, "err", err)
 		}
 		return nil
+	case errors.Is(context.Cause(ctx), errRunCancelled):
+		p.e.log.Info("step cancelled with its run", "run", r.id, "step", j.unit)
+		return nil
 	case errors.Is(context.Cause(ctx), errLeaseLost):
 		p.e.log.Warn("step abandoned: its lease was lost and another worker runs it", "run", r.id, "step", j.unit)
 		return nil

@@ -550,9 +550,18 @@ func (q *queue) replay(ctx context.Context, runID string, wf *workflows.Workflow
 	return scriptError(replayScript.Run(ctx, q.rdb, keys, args...).Err())
 }
 
-// heartbeat extends the leases of jobs, in one round trip. held[i] reports whether
-// jobs[i] is still its holder's.
-func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []bool, err error) {
+// beat is what a heartbeat found of a leased job.
+type beat int64
+
+const (
+	beatLost      beat = 0 // no longer its holder's: committed, or its lease expired
+	beatHeld      beat = 1 // held, and its lease extended
+	beatCancelled beat = 2 // its run was cancelled
+)
+
+// heartbeat extends the leases of jobs, in one round trip, and says of each what it
+// found.
+func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []beat, err error) {
 	pipe := q.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(jobs))
 	for i, j := range jobs {
@@ -563,10 +572,10 @@ func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []bool, err er
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}
-	held = make([]bool, len(jobs))
+	held = make([]beat, len(jobs))
 	for i, c := range cmds {
 		n, _ := c.Int64()
-		held[i] = n == 1
+		held[i] = beat(n)
 	}
 	return held, nil
 }

@@ -22,7 +22,7 @@ const (
 	StatusFailed    Status = "failed"
 	StatusSkipped   Status = "skipped" // its if was false
 	// StatusCancelled is an item of a for_each step that never started: another item
-	// failed the step first.
+	// failed the step first; or a step of a cancelled run that had not settled.
 	StatusCancelled Status = "cancelled"
 )
 
@@ -40,10 +40,12 @@ const (
 	RunRunning   RunStatus = "running"
 	RunSucceeded RunStatus = "succeeded"
 	RunFailed    RunStatus = "failed"
+	// RunCancelled is a run ended by hand (Engine.Cancel) before it finished.
+	RunCancelled RunStatus = "cancelled"
 )
 
 // Done reports whether the run has ended.
-func (s RunStatus) Done() bool { return s == RunSucceeded || s == RunFailed }
+func (s RunStatus) Done() bool { return s == RunSucceeded || s == RunFailed || s == RunCancelled }
 
 // Record is what one step, one item of a for_each step, or one parallel block left in
 // its run: the outcome of its last attempt, or its final one. It is the one shape

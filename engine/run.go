@@ -24,7 +24,7 @@ type RunSummary struct {
 	// StartedVersion is the version the run started with, when a replay moved it to
 	// another.
 	StartedVersion string    `json:"started_version,omitempty"`
-	Status         RunStatus `json:"status"` // queued, running, succeeded, failed
+	Status         RunStatus `json:"status"` // queued, running, succeeded, failed, cancelled
 	Error          string    `json:"error,omitempty"`
 	// FailedStep is the step that failed the run, once its on_failure steps started.
 	FailedStep string     `json:"failed_step,omitempty"`
@@ -106,7 +106,20 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Status == RunCancelled {
+		cancelSteps(r.Steps)
+	}
 	return r, nil
+}
+
+// cancelSteps marks what had not settled in a cancelled run cancelled: it never will.
+func cancelSteps(steps []StepRun) {
+	for i := range steps {
+		if s := &steps[i]; !s.Status.Settled() {
+			s.Status, s.NextAttemptAt = StatusCancelled, nil
+		}
+		cancelSteps(steps[i].Items)
+	}
 }
 
 // summary reads a run hash's fields (those of summaryFields at least).

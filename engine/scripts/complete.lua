@@ -120,7 +120,7 @@ end
 -- on and failed it): its record is kept, and nothing follows it.
 if not alone then
   local status = redis.call('HGET', K.run, 'status')
-  if status == RUN_SUCCEEDED or status == RUN_FAILED then
+  if status == RUN_SUCCEEDED or status == RUN_FAILED or status == RUN_CANCELLED then
     redis.call('DEL', K.job)
     return chained
   end

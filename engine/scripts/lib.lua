@@ -13,6 +13,7 @@ local ERR_NOT_FAILED = 'HFNOTFAILED' -- only a failed run can be replayed
 local ERR_BUSY = 'HFBUSY'           -- too many runs unfinished
 local ERR_CLOCK = 'HFCLOCK'         -- a tick far ahead of Redis's clock
 local ERR_TICK_TAKEN = 'HFTICK'     -- a later tick of the schedule started already
+local ERR_FINISHED = 'HFFINISHED'   -- the run has finished: it cannot be cancelled
 
 local function fail(code, msg)
   return redis.error_reply(code .. ' ' .. msg)
@@ -20,6 +21,7 @@ end
 
 -- Run statuses, as engine/record.go names them.
 local RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED = 'queued', 'running', 'succeeded', 'failed'
+local RUN_CANCELLED = 'cancelled'
 
 -- now_ms is Redis's clock in milliseconds. Scripts never use a worker's clock.
 local function now_ms()
