@@ -65,6 +65,10 @@ func (p *Pool) run(r *runState, j *job) *job {
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
+	case r.timedOut(step):
+		// Its run's timeout passed while it waited (a delay, a retry, a slot): it fails
+		// the run without running.
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true})
 	case j.unit.part == partStep && step.ForEach != nil:
 		return p.list(r, j, step)
 	}
@@ -110,8 +114,12 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		wait = w.For
 	}
 	again, retryIn := false, time.Duration(0)
-	if j.crashed == "" {
+	if j.crashed == "" && !o.timedOut {
 		retryIn, again = retryWait(step, j.attempt, o) // before redaction drops the error's type
+		retryIn = r.capWait(retryIn)
+	}
+	if !workflows.IsOnFailure(step.Name) {
+		wait = r.capWait(wait)
 	}
 	p.observe(r, step, o, again)
 	// A secret that came back in the output or an error is recorded as [redacted], and
@@ -126,7 +134,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		return nil
 	}
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
-	rec.Version = r.ver
+	rec.Version, rec.TimedOut = r.ver, o.timedOut
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
 		// job waits, and settles when due.
@@ -295,6 +303,7 @@ type outcome struct {
 	output   any
 	err      error
 	duration time.Duration
+	timedOut bool // the run's timeout stopped it
 }
 
 func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, attempt int, item *workflows.Item) (o outcome) {
@@ -321,6 +330,11 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 			return outcome{status: StatusSkipped}
 		}
 	}
+	if !r.deadline.IsZero() && !workflows.IsOnFailure(step.Name) {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadlineCause(ctx, r.deadline, errRunTimedOut)
+		defer stop()
+	}
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
 	call := &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
@@ -330,7 +344,10 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	}
 	out, err := step.Action.Do(ctx, call)
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
+		switch {
+		case errors.Is(context.Cause(ctx), errRunTimedOut):
+			return outcome{status: StatusFailed, output: out, err: r.timeoutError(), timedOut: true}
+		case ctx.Err() == context.DeadlineExceeded:
 			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
 		}
 		return outcome{status: StatusFailed, output: out, err: err}

@@ -234,6 +234,23 @@ func TestPlan(t *testing.T) {
 			changed: &unit{step: "b"}, want: "succeeded"},
 		{name: "a replay starts the failed step, not on_failure", wf: "f", steps: map[string]*Record{"a": ok()},
 			want: "start b; running"},
+		{name: "a step the run's timeout stopped fails the run, even one that may fail",
+			steps:   with(map[string]*Record{"c": {Status: StatusFailed, Error: "run timed out", TimedOut: true}}),
+			changed: &unit{step: "c"}, want: `failed; c: "step c: run timed out"`},
+		{name: "an item the run's timeout stopped drops the waiting ones, even where items may fail", wf: "b",
+			counts:  map[string]int{"q": 2, "lines": 3},
+			items:   map[string]*itemSet{"lines": items(0, map[int]*Record{0: {Status: StatusFailed, TimedOut: true}})},
+			changed: &unit{step: "lines", part: partItem}, want: "drop lines; join lines; running"},
+		{name: "a timed-out item fails its step and its parallel block, even where it may fail", wf: "b",
+			counts:  map[string]int{"q": 1, "lines": 0},
+			items:   map[string]*itemSet{"lines": items(2, map[int]*Record{0: ok(), 1: {Status: StatusFailed, Error: "run timed out", TimedOut: true}})},
+			changed: &unit{step: "lines", part: partJoin}, want: "join q; record lines=failed; running"},
+		{name: "the run's timeout fails it after a parallel block", wf: "b",
+			steps:   map[string]*Record{"lines": {Status: StatusFailed, ForEach: true, Error: "item 1: run timed out", TimedOut: true}, "z": ok()},
+			counts:  map[string]int{"q": 0},
+			changed: &unit{step: "q", part: partJoin}, want: `record q=failed; failed; lines: "step lines: item 1: run timed out"`},
+		{name: "a timeout starts on_failure", wf: "f", steps: map[string]*Record{"a": {Status: StatusFailed, Error: "run timed out", TimedOut: true}},
+			changed: &unit{step: "a"}, want: `start on_failure/notify; handle; running; a: "step a: run timed out"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,6 +69,9 @@ type Record struct {
 	// Items counts a for_each step's items; ForEach marks the record as one of those.
 	Items   int  `json:"items,omitempty"`
 	ForEach bool `json:"for_each,omitempty"`
+	// TimedOut says that the run's timeout passed while the unit ran, or before it
+	// could: it fails the run whatever its on_error says.
+	TimedOut bool `json:"timed_out,omitempty"`
 }
 
 // encodeRecord is the one encoder of records. An output that cannot be encoded is
