@@ -74,6 +74,12 @@ func unitsOf(wf *workflows.Workflow) []unit {
 	return out
 }
 
+// cancelled reports whether a job was left as a tombstone by its run's cancel.
+func (q *queue) cancelled(j *job) bool {
+	ok, _ := q.rdb.HExists(context.Background(), j.shard.job(j.id), "cancelled").Result()
+	return ok
+}
+
 // cancel runs cancel.lua for a run of wf, and returns the status the run had.
 func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow) (RunStatus, error) {
 	sh := q.shardFor(wf.Name)

@@ -264,6 +264,9 @@ func (p *Pool) persist(r *runState, j *job, write func() error) bool {
 		}
 	}
 	switch {
+	case errors.Is(err, errStaleLease) && p.e.q.cancelled(j):
+		p.e.log.Info("step result discarded: its run was cancelled", "run", r.id, "step", j.unit)
+		return false
 	case errors.Is(err, errStaleLease):
 		p.e.log.Warn("step result discarded: its lease was lost", "run", r.id, "step", j.unit)
 		return false
