@@ -116,10 +116,9 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	again, retryIn := false, time.Duration(0)
 	if j.crashed == "" && !o.timedOut {
 		retryIn, again = retryWait(step, j.attempt, o) // before redaction drops the error's type
-		retryIn = r.capWait(retryIn)
 	}
-	if !workflows.IsOnFailure(step.Name) {
-		wait = r.capWait(wait)
+	if !workflows.IsOnFailure(step.Name) { // the run's timeout does not bound on_failure
+		retryIn, wait = r.capWait(retryIn), r.capWait(wait)
 	}
 	p.observe(r, step, o, again)
 	// A secret that came back in the output or an error is recorded as [redacted], and
