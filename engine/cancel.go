@@ -48,6 +48,9 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 		return nil, err
 	}
 	e.waiters.wake(runID)
+	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil && ev.Parent != nil {
+		e.wakeParent(ev.Value()) // a child run: its parent's step waits for it
+	}
 	e.metrics.runFinished(wf.Name, string(RunCancelled))
 	e.log.Info("run cancelled", "run", runID, "workflow", wf.Name, "was", was)
 	return &Cancelled{RunID: runID, Status: RunCancelled, Was: was}, nil

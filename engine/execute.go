@@ -79,6 +79,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 			return p.settle(r, j, step, outcome{status: StatusFailed, err: err})
 		}
 	}
+	if sub, ok := step.Action.(workflows.SubRun); ok {
+		return p.subRun(r, j, step, sub, item)
+	}
 	ctx, cancel := context.WithCancelCause(p.work)
 	p.held.hold(j, cancel)
 	defer func() {
@@ -220,6 +223,9 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
 	}
 	if c.plan.Status.Done() {
+		if r.env != nil {
+			p.e.wakeParent(r.env.Event) // a child run: its parent's step waits for it
+		}
 		p.e.metrics.runFinished(r.workflow, string(c.plan.Status))
 		took := time.Since(r.created).Milliseconds() // since it started, replays included
 		if c.plan.Status == RunFailed {

@@ -113,6 +113,7 @@ var (
 	trimScript      = script("trim.lua")
 	lastTickScript  = script("lasttick.lua")
 	cancelScript    = script("cancel.lua")
+	wakeScript      = script("wake.lua")
 )
 
 // completeHash, advanceHash and finishHash are the commit scripts' SHA1s, boxed once

@@ -53,6 +53,9 @@ func TestDocExamples(t *testing.T) {
 		if strings.Contains(src, "vars.") && !strings.Contains(src, "vars {") {
 			src = "vars {\n crm = \"https://crm.example.com\"\n helpdesk = \"https://help.example.com\"\n warehouse = \"https://wh.example.com\"\n}\n" + src
 		}
+		for _, m := range regexp.MustCompile(`workflow += "(\w+)"`).FindAllStringSubmatch(src, -1) {
+			src += "workflow \"" + m[1] + "\" {\n}\n" // the workflow a workflow step runs
+		}
 		_, diags := workflows.Load([]workflows.Source{{Name: "example.hcl", Data: []byte(src)}}, k)
 		if len(diags) > 0 {
 			t.Errorf("example %d does not load without a warning: %s\n%s", i+1, diags.Error(), b[1])

@@ -89,8 +89,13 @@ local function admit(Q, prefix, wf, now)
       return
     end
     local member, runid, jobs = head[1], head[1], {}
-    if string.find(member, ':', 1, true) then
-      runid, jobs = string.match(member, '^[^:]+'), {member}
+    -- A member is a run waiting by its id (a run of this workflow with its first jobs
+    -- in 'first'), or a first job. Child runs have ':' in their ids, as jobs do; a job's
+    -- id may even be a child run's, of another workflow (workflows do not call
+    -- themselves).
+    local run_wf = redis.call('HGET', prefix .. 'run:' .. member, 'wf')
+    if run_wf ~= wf then
+      runid, jobs = redis.call('HGET', prefix .. 'job:' .. member, 'run') or string.match(member, '^[^:]+'), {member}
     else
       local run = prefix .. 'run:' .. runid
       jobs = split(redis.call('HGET', run, 'first'))
