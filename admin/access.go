@@ -17,8 +17,8 @@ import (
 // the API answers only requests naming a loopback host, against DNS rebinding. With
 // tokens, every endpoint but /healthz and /readyz needs one in Authorization: Bearer.
 type Access struct {
-	// ReadToken may read (GET); OperatorToken may read and act (replay, retry, start,
-	// reload). Either may be empty.
+	// ReadToken may read (GET); OperatorToken may read and act (replay, cancel, retry,
+	// start, reload). Either may be empty.
 	ReadToken, OperatorToken string
 	// Hosts are the Host names the API answers besides loopback ones (the name a
 	// proxy in front of it is reached by). With a token and no Hosts, any name.
@@ -111,7 +111,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 				httpjson.Error(w, http.StatusUnauthorized, "the admin API needs a token: Authorization: Bearer <token> (the CLI sends HOOKFLOW_ADMIN_TOKEN)")
 				return
 			case acts && role != roleOperator:
-				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, retries, starts and reloads need the operator token")
+				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, cancels, retries, starts and reloads need the operator token")
 				return
 			case role == roleReader:
 				r = r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, true))

@@ -18,12 +18,13 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Runs reads runs back and replays them; the engine is one.
+// Runs reads runs back, replays and cancels them; the engine is one.
 type Runs interface {
 	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
 	Run(ctx context.Context, id string) (*engine.Run, error)
 	Runs(ctx context.Context, f engine.RunFilter) (*engine.RunPage, error)
 	Replay(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
+	Cancel(ctx context.Context, id string) (*engine.Cancelled, error)
 	DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter, error)
 	RetryDeadLetter(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	Ping(ctx context.Context) error
@@ -65,6 +66,7 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	mux.HandleFunc("GET /api/v1/runs", a.listRuns)
 	mux.HandleFunc("GET /api/v1/runs/{id}", a.run)
 	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
+	mux.HandleFunc("POST /api/v1/runs/{id}/cancel", a.cancel)
 	mux.HandleFunc("GET /api/v1/dlq", a.deadLetters)
 	mux.HandleFunc("POST /api/v1/dlq/{id}/retry", a.retryDeadLetter)
 	mux.HandleFunc("GET /api/v1/workflows", a.listWorkflows)
@@ -195,6 +197,18 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusAccepted, out)
 }
 
+// cancel answers POST /api/v1/runs/{id}/cancel: 200 with the run cancelled, 409 for
+// a run that has finished.
+func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	out, err := a.runs.Cancel(r.Context(), id)
+	if err != nil {
+		a.fail(w, err, "cancelling run", "run", id)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, out)
+}
+
 // replayOptions reads the version a replay goes on with: ?version=pinned (the default),
 // the one the run started with, or ?version=current, the one in use.
 func replayOptions(w http.ResponseWriter, r *http.Request) (engine.ReplayOptions, bool) {
@@ -242,7 +256,7 @@ func (a *api) fail(w http.ResponseWriter, err error, doing string, args ...any) 
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, "not found (it may have expired): "+err.Error())
-	case errors.Is(err, engine.ErrCannotReplay):
+	case errors.Is(err, engine.ErrCannotReplay), errors.Is(err, engine.ErrFinished):
 		httpjson.Error(w, http.StatusConflict, err.Error())
 	case errors.Is(err, engine.ErrBadFilter):
 		httpjson.Error(w, http.StatusBadRequest, err.Error())

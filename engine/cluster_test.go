@@ -85,9 +85,18 @@ func TestEveryScriptTouchesOneSlot(t *testing.T) {
 	api := newTarget(t, 0)
 	api.failPath("/crm", 500)
 	api.failPath("/charge", 500) // tried three times, then the run fails
-	src := strings.ReplaceAll(parallelSrc, "URL", api.srv.URL) + retryWorkflow(api.srv.URL) + chainSrc + failSrc
-	set := httpSetWithProbe(t, src)
-	e := New(b.Client, Options{Shards: 3, Logger: quiet, Lease: time.Second, Retention: time.Hour})
+	// "outer" calls "chain" as a child run: they are in different shards, so the child's
+	// end wakes its parent with a script of the parent's shard (wake).
+	src := strings.ReplaceAll(parallelSrc, "URL", api.srv.URL) + retryWorkflow(api.srv.URL) + chainSrc + failSrc + `
+workflow "outer" {
+  step "workflow" "child" {
+    workflow = "chain"
+    input    = { name = "Ada" }
+  }
+}
+`
+	set, kinds := httpSetWithProbe(t, src)
+	e := New(b.Client, Options{Shards: 3, Logger: quiet, Lease: time.Second, Retention: time.Hour, Kinds: kinds})
 	e.Use(set)
 	primaries := map[string]int{}
 	for _, sh := range e.q.shards {
@@ -118,7 +127,7 @@ func TestEveryScriptTouchesOneSlot(t *testing.T) {
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("leased %d jobs: %v", len(jobs), err)
 	}
-	if held, err := e.q.heartbeat(ctx, jobs); err != nil || !held[0] {
+	if held, err := e.q.heartbeat(ctx, jobs); err != nil || held[0] != beatHeld {
 		t.Fatalf("heartbeat: %v %v", held, err)
 	}
 	if err := e.q.release(ctx, jobs[0], "chain"); err != nil {
@@ -127,13 +136,23 @@ func TestEveryScriptTouchesOneSlot(t *testing.T) {
 	if _, err := e.LastTick(ctx, chain, "*/5 * * * *"); err != nil {
 		t.Fatal(err)
 	}
+	// A queued run cancelled (cancel).
+	if err := e.q.start(ctx, "doomed", chain, []byte(`{"body":{"name":"x"}}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Cancel(ctx, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	if e.q.shardFor("outer") == e.q.shardFor("chain") {
+		t.Fatal("outer and chain share a shard: the wake-up would not cross shards")
+	}
 
 	// Runs of every shape: straight (advance, finish), retried (retry), a parallel
 	// block with for_each (complete), failed (complete, dead letter), then replayed.
 	startPool(t, e, 8)
 	var ids []string
 	for _, s := range []struct{ wf, body string }{
-		{"chain", `{"name":"Ada"}`}, {"pay", `{"id":1}`}, {"order", `{"lines":[1,2,3]}`}, {"fails", `{}`}, {"continues", `{}`},
+		{"chain", `{"name":"Ada"}`}, {"outer", `{}`}, {"pay", `{"id":1}`}, {"order", `{"lines":[1,2,3]}`}, {"fails", `{}`}, {"continues", `{}`},
 	} {
 		id, err := e.Start(ctx, set.Workflow(s.wf), event(s.body))
 		if err != nil {
@@ -147,14 +166,14 @@ func TestEveryScriptTouchesOneSlot(t *testing.T) {
 			failed[r.Workflow] = true
 		}
 	}
-	if !failed["order"] || !failed["fails"] || !failed["pay"] {
-		t.Fatalf("failed runs %v, want order, fails and pay", failed)
+	if !failed["order"] || !failed["fails"] || !failed["pay"] || failed["outer"] || failed["chain"] {
+		t.Fatalf("failed runs %v, want order, fails and pay (and outer, whose child wakes it across shards, not)", failed)
 	}
 	api.failPath("/crm", 0)
-	if _, err := e.Replay(ctx, ids[2], ReplayOptions{}); err != nil {
+	if _, err := e.Replay(ctx, ids[3], ReplayOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if r := waitRun(t, e, ids[2]); r.Status != RunSucceeded {
+	if r := waitRun(t, e, ids[3]); r.Status != RunSucceeded {
 		t.Errorf("replayed run %s: %s", r.Status, r.Error)
 	}
 	if _, err := e.q.stats(ctx); err != nil {
@@ -187,10 +206,12 @@ var allScripts = map[string]*redis.Script{
 	"start.lua": startScript, "lease.lua": leaseScript, "complete.lua": completeScript, "advance.lua": advanceScript,
 	"finish.lua": finishScript, "heartbeat.lua": heartbeatScript, "release.lua": releaseScript, "retry.lua": retryScript,
 	"replay.lua": replayScript, "stats.lua": statsScript, "trim.lua": trimScript, "lasttick.lua": lastTickScript,
+	"cancel.lua": cancelScript, "wake.lua": wakeScript,
 }
 
-// httpSetWithProbe loads src with the http and probe step kinds.
-func httpSetWithProbe(t *testing.T, src string) *workflows.Set {
+// httpSetWithProbe loads src with the probe step kind and the real ones (http,
+// workflow...), and returns the kinds too.
+func httpSetWithProbe(t *testing.T, src string) (*workflows.Set, *workflows.Kinds) {
 	t.Helper()
 	k := probeKinds(&recorder{})
 	client := actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
@@ -199,5 +220,5 @@ func httpSetWithProbe(t *testing.T, src string) *workflows.Set {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	return set
+	return set, k
 }

@@ -111,7 +111,7 @@ func (e *Engine) Use(set *workflows.Set) {
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run
 // is in Redis: a worker will execute it even if this process stops now.
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
-	id, _, err := e.start(ctx, wf, ev, "", nil)
+	id, _, err := e.start(ctx, wf, ev, "", nil, "")
 	return id, err
 }
 
@@ -120,18 +120,19 @@ func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 // key within the window starts none and returns the first run's id, with first false.
 // It holds across every process sharing the Redis.
 func (e *Engine) StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error) {
-	return e.start(ctx, wf, ev, "", &dedupe{key: key, window: window})
+	return e.start(ctx, wf, ev, "", &dedupe{key: key, window: window}, "")
 }
 
 // StartFailed records a run of wf for ev that failed before its first step, such as
 // one whose filter could not be evaluated on ev. The event is kept with the run, so
 // nothing that was accepted is lost.
 func (e *Engine) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error) {
-	id, _, err := e.start(ctx, wf, ev, reason, nil)
+	id, _, err := e.start(ctx, wf, ev, reason, nil, "")
 	return id, err
 }
 
-func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string, d *dedupe) (string, bool, error) {
+// start starts a run; runID is its id, or "" for a new one.
+func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string, d *dedupe, runID string) (string, bool, error) {
 	v := e.versions.add(wf)
 	if err := e.versions.store(ctx, v); err != nil {
 		return "", false, err
@@ -142,7 +143,9 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 	if err != nil {
 		return "", false, fmt.Errorf("encoding event: %w", err)
 	}
-	runID := id.New()
+	if runID == "" {
+		runID = id.New()
+	}
 	failure = secrets.String(failure)
 	got, err := e.q.startOnce(ctx, runID, wf, data, failure, d)
 	if err != nil {

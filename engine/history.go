@@ -32,7 +32,7 @@ type RunPage struct {
 }
 
 // Statuses are the statuses a run can have.
-var Statuses = []string{string(RunQueued), string(RunRunning), string(RunSucceeded), string(RunFailed)}
+var Statuses = []string{string(RunQueued), string(RunRunning), string(RunSucceeded), string(RunFailed), string(RunCancelled)}
 
 // ErrBadFilter is returned for a filter or cursor that makes no sense.
 var ErrBadFilter = errors.New("bad filter")

@@ -22,7 +22,7 @@ const (
 	StatusFailed    Status = "failed"
 	StatusSkipped   Status = "skipped" // its if was false
 	// StatusCancelled is an item of a for_each step that never started: another item
-	// failed the step first.
+	// failed the step first; or a step of a cancelled run that had not settled.
 	StatusCancelled Status = "cancelled"
 )
 
@@ -40,10 +40,12 @@ const (
 	RunRunning   RunStatus = "running"
 	RunSucceeded RunStatus = "succeeded"
 	RunFailed    RunStatus = "failed"
+	// RunCancelled is a run ended by hand (Engine.Cancel) before it finished.
+	RunCancelled RunStatus = "cancelled"
 )
 
 // Done reports whether the run has ended.
-func (s RunStatus) Done() bool { return s == RunSucceeded || s == RunFailed }
+func (s RunStatus) Done() bool { return s == RunSucceeded || s == RunFailed || s == RunCancelled }
 
 // Record is what one step, one item of a for_each step, or one parallel block left in
 // its run: the outcome of its last attempt, or its final one. It is the one shape
@@ -67,6 +69,9 @@ type Record struct {
 	// Items counts a for_each step's items; ForEach marks the record as one of those.
 	Items   int  `json:"items,omitempty"`
 	ForEach bool `json:"for_each,omitempty"`
+	// TimedOut says that the run's timeout passed while the unit ran, or before it
+	// could: it fails the run whatever its on_error says.
+	TimedOut bool `json:"timed_out,omitempty"`
 	// Requests are what an http step sent and got back, one workflows.Request per
 	// attempt, oldest first, the last maxRequests at most: kept as JSON, decoded only
 	// to be shown.
@@ -142,6 +147,9 @@ func encodeRecord(r *Record) []byte {
 	b = appendInt(b, `,"items":`, int64(r.Items))
 	if r.ForEach {
 		b = append(b, `,"for_each":true`...)
+	}
+	if r.TimedOut {
+		b = append(b, `,"timed_out":true`...)
 	}
 	if len(r.Requests) > 0 {
 		b = append(append(b, `,"requests":`...), r.Requests...)

@@ -53,8 +53,41 @@ func TestEncodeRecordIsJSON(t *testing.T) {
 			t.Errorf("%s does not start with its status: the scripts put fields after the brace", got)
 		}
 	}
+	// Every field of Record, set: a field added to Record and not to encodeRecord
+	// fails here.
+	var full Record
+	v := reflect.ValueOf(&full).Elem()
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Kind() {
+		case reflect.String:
+			f.SetString("s")
+		case reflect.Int, reflect.Int64:
+			f.SetInt(7)
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Slice: // json.RawMessage
+			f.SetBytes([]byte(`[1]`))
+		default:
+			t.Fatalf("Record.%s is a %s: set it here", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	got, want := encodeRecord(&full), must(json.Marshal(&full))
+	var a, b any
+	json.Unmarshal(got, &a)
+	json.Unmarshal(want, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("a record with every field set:\nencodeRecord %s\njson.Marshal %s", got, want)
+	}
+
 	bad := encodeRecord(&Record{Status: StatusSucceeded, Output: json.RawMessage(`{nope`)})
 	if r, err := decodeRecord(string(bad)); err != nil || r.Output != nil || !strings.Contains(r.Error, "cannot be recorded") {
 		t.Errorf("an output that is not JSON: %s, %v", bad, err)
 	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

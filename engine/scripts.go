@@ -112,6 +112,8 @@ var (
 	statsScript     = script("stats.lua")
 	trimScript      = script("trim.lua")
 	lastTickScript  = script("lasttick.lua")
+	cancelScript    = script("cancel.lua")
+	wakeScript      = script("wake.lua")
 )
 
 // completeHash, advanceHash and finishHash are the commit scripts' SHA1s, boxed once
@@ -158,6 +160,7 @@ var scriptErrors = map[string]error{
 	"HFBUSY":      ErrBusy,
 	"HFCLOCK":     errClock,
 	"HFTICK":      errTickTaken,
+	"HFFINISHED":  ErrFinished,
 }
 
 // errClock is a tick refused because this process's clock is ahead of Redis's.

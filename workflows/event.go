@@ -17,7 +17,7 @@ import (
 // the same rules, so that what a step sees does not depend on where it runs.
 type Event struct {
 	ID          string              `json:"id"`
-	Trigger     string              `json:"trigger"` // webhook, schedule or manual
+	Trigger     string              `json:"trigger"` // webhook, schedule, manual or workflow
 	ReceivedAt  time.Time           `json:"received_at"`
 	Method      string              `json:"method,omitempty"`
 	Path        string              `json:"path,omitempty"`
@@ -27,6 +27,9 @@ type Event struct {
 	ContentType string              `json:"content_type,omitempty"`
 	Raw         string              `json:"raw"`
 	Body        any                 `json:"-"`
+	// Parent is, for a run started by a workflow step, the run and step that started
+	// it (Trigger is "workflow").
+	Parent *EventParent `json:"parent,omitempty"`
 }
 
 // Value returns the event as expressions see it: event.body, event.headers and so on.
@@ -39,7 +42,7 @@ func (e *Event) Value() map[string]any {
 	for k, v := range e.Headers {
 		headers[k] = v
 	}
-	return map[string]any{
+	v := map[string]any{
 		"id":          e.ID,
 		"trigger":     e.Trigger,
 		"received_at": e.ReceivedAt.UTC().Format(time.RFC3339Nano),
@@ -51,6 +54,10 @@ func (e *Event) Value() map[string]any {
 		"body":        e.Body,
 		"raw":         e.Raw,
 	}
+	if e.Parent != nil {
+		v["parent"] = e.Parent.value()
+	}
+	return v
 }
 
 // DecodeEvent reads an event stored with Marshal and parses its body again.
