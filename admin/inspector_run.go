@@ -25,6 +25,8 @@ type runPage struct {
 	Curl    string // the command that sends its event again; "" when there is none
 	// CanReplay says the run failed: it may be replayed, on its version or the current.
 	CanReplay bool
+	// CanCancel says the run has not finished: it may be cancelled.
+	CanCancel bool
 }
 
 // stepView is a step, an item or a parallel block on a run's page.
@@ -43,8 +45,9 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := runPage{page: p.base(r, "Run "+run.ID, "runs"), Run: run,
-		Settled:   run.Status == engine.RunSucceeded || run.Status == engine.RunFailed,
-		CanReplay: run.Status == engine.RunFailed && !readOnly(r)}
+		Settled:   engine.RunStatus(run.Status).Done(),
+		CanReplay: run.Status == engine.RunFailed && !readOnly(r),
+		CanCancel: !engine.RunStatus(run.Status).Done() && !readOnly(r)}
 	for _, s := range run.Steps {
 		if s.DurationMS != nil && *s.DurationMS > v.MaxMS {
 			v.MaxMS = *s.DurationMS

@@ -122,3 +122,43 @@ workflow "w" {
 		}
 	}
 }
+
+// A run that has not finished has a button to cancel it; a finished one has none, and
+// neither has a page seen with the read-only token.
+func TestInspectorCancelButton(t *testing.T) {
+	e, set, api := serveAPI(t, `
+workflow "slow" {
+  step "delay" "cool_off" {
+    duration = "1h"
+  }
+  step "log" "after" {
+    message = "cooled off"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("slow"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "running")
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	page := func() string {
+		resp, err := http.Get(srv.URL + "/runs/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if p := page(); !strings.Contains(p, `data-post="/api/v1/runs/`+id+`/cancel"`) || !strings.Contains(p, "Cancel the run") {
+		t.Fatalf("no cancel button on a running run:\n%s", p)
+	}
+	if _, err := e.Cancel(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if p := page(); strings.Contains(p, "Cancel the run") || strings.Contains(p, `data-live="run"`) {
+		t.Errorf("a cancelled run still offers to cancel, or polls:\n%s", p)
+	}
+}

@@ -72,6 +72,7 @@
   // Buttons with data-post act through the admin API: JSON, same origin.
   async function post(button) {
     const result = document.getElementById("action-result") || document.getElementById("announce");
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
     button.disabled = true;
     try {
       const resp = await fetch(button.dataset.post, {
@@ -87,7 +88,8 @@
         button.disabled = false;
         return;
       }
-      result.textContent = "Queued again" + (answer.version ? " on version " + answer.version : "") + ".";
+      result.textContent = answer.status === "cancelled" ? "Cancelled." :
+        "Queued again" + (answer.version ? " on version " + answer.version : "") + ".";
       if (document.getElementById("run")) liveRun(); // follow the run on its page
       else setTimeout(() => location.reload(), 400);
     } catch (e) {
