@@ -43,6 +43,7 @@ func httpKind(o Options) workflows.StepKind {
 			{Name: "basic_auth"},
 			{Name: "expect"},
 			{Name: "idempotency_key"},
+			{Name: "api"},
 		},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			return newHTTP(b, o.Client)
@@ -63,6 +64,7 @@ type HTTP struct {
 	basicAuth *workflows.Template // nil when not set
 	expect    *expectation
 	idemKey   *workflows.Template // nil: the default <run>:<step>
+	api       *workflows.API      // nil: the url is absolute
 }
 
 func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
@@ -77,6 +79,7 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 		basicAuth: b.Template("basic_auth"),
 		idemKey:   b.Template("idempotency_key"),
 		expect:    expect2xx,
+		api:       b.API(),
 	}
 	diags := b.OnlyOne("json", "form", "body")
 	def := "GET"
@@ -90,11 +93,18 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 		diags = append(diags, a.Error(fmt.Sprintf("Unknown HTTP method %q", method),
 			"Use one of "+strings.Join(httpMethods, ", ")+"."))
 	}
-	diags = append(diags, b.CheckConst("url", "Invalid URL", func(v any) error {
-		s, _ := v.(string)
-		_, err := parseURL(s)
-		return err
-	})...)
+	if h.api != nil {
+		if a := b.Attr("url"); a != nil && workflows.IsAbsoluteURL(a.Template.LiteralPrefix()) {
+			diags = append(diags, a.Error("The url of a step with an api is relative",
+				fmt.Sprintf(`It is appended to api %q's base_url: write url = "/customers". A call elsewhere is a step without api.`, h.api.Name)))
+		}
+	} else {
+		diags = append(diags, b.CheckConst("url", "Invalid URL", func(v any) error {
+			s, _ := v.(string)
+			_, err := parseURL(s)
+			return err
+		})...)
+	}
 	for _, name := range []string{"query", "headers", "form"} {
 		diags = append(diags, b.CheckConst(name, name+" must be an object", workflows.Object)...)
 	}
@@ -227,6 +237,12 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared) error 
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
+	if h.api != nil {
+		if workflows.IsAbsoluteURL(raw) {
+			return fmt.Errorf("url: relative to api %q's base_url, it cannot name its own scheme or host", h.api.Name)
+		}
+		raw = h.api.JoinURL(raw)
+	}
 	u, err := parseURL(raw)
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
@@ -271,6 +287,11 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared) error 
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	if h.api != nil {
+		if err := h.authenticate(ctx, req, p); err != nil {
+			return err
+		}
 	}
 	if h.basicAuth != nil {
 		v, err := h.basicAuth.Render(c.Env)
