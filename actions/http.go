@@ -46,7 +46,7 @@ func httpKind(o Options) workflows.StepKind {
 			{Name: "api"},
 		},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
-			return newHTTP(b, o.Client)
+			return newHTTP(b, o.Client, o.APIs)
 		},
 	}
 }
@@ -65,9 +65,10 @@ type HTTP struct {
 	expect    *expectation
 	idemKey   *workflows.Template // nil: the default <run>:<step>
 	api       *workflows.API      // nil: the url is absolute
+	tokens    *tokenSource        // the api's OAuth2 tokens; nil without
 }
 
-func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
+func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Diagnostics) {
 	h := &HTTP{
 		client:    client,
 		url:       b.Template("url"),
@@ -80,6 +81,9 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 		idemKey:   b.Template("idempotency_key"),
 		expect:    expect2xx,
 		api:       b.API(),
+	}
+	if h.api != nil && h.api.Auth != nil && h.api.Auth.OAuth2 != nil {
+		h.tokens = apis.tokenSource(h.api)
 	}
 	diags := b.OnlyOne("json", "form", "body")
 	def := "GET"
@@ -128,6 +132,10 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 // secrets redacted in every encoding the request gave them.
 func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	p, secrets, err := h.request(ctx, c)
+	var auth *authError
+	if errors.As(err, &auth) {
+		return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
+	}
 	if err != nil {
 		return nil, workflows.Permanent(err) // the same values render the same way again
 	}
@@ -138,7 +146,17 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	start := time.Now()
 	defer func() { sent.DurationMS = time.Since(start).Milliseconds() }()
 	resp, err := h.client.Do(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && h.tokens != nil {
+		// The token was refused (revoked, or expired early): refresh it once and send
+		// the call once more.
+		resp, secrets, err = h.again(ctx, p, resp, secrets)
+		sent.Headers = workflows.RecordHeaders(p.req.Header, secrets)
+	}
 	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) {
+			return nil, err
+		}
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, unwrapURLError(err))
 		if errors.As(err, new(*BlockedError)) {
 			err = workflows.Permanent(err)
@@ -184,6 +202,9 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*prepared, *work
 	if p.user != "" || p.pass != "" {
 		secrets = c.Secrets.WithBasicAuth(p.user, p.pass)
 	}
+	if p.token != "" {
+		secrets = secrets.With(p.token)
+	}
 	return p, secrets, nil
 }
 
@@ -192,6 +213,7 @@ type prepared struct {
 	req        *http.Request
 	body       []byte
 	user, pass string // basic auth, when set
+	token      string // the OAuth2 access token sent, when the api has one
 	rawURL     string // the url as rendered
 	query      string // the query appended to it, with its separator; "" for none
 }
@@ -290,7 +312,7 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared) error 
 	}
 	if h.api != nil {
 		if err := h.authenticate(ctx, req, p); err != nil {
-			return err
+			return &authError{err}
 		}
 	}
 	if h.basicAuth != nil {

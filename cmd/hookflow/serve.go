@@ -182,7 +182,8 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		}
 	}
 	client := actions.NewClient(guard)
-	k := kinds(client, log)
+	apis := actions.NewAPIs()
+	k := kindsSharing(client, log, apis)
 	set, _ := load(cfg.dir, k, stderr)
 	if set == nil {
 		return nil, exitError(1)
@@ -194,6 +195,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	if err != nil {
 		return nil, err
 	}
+	apis.Connect(rdb)
 	metrics := newRegistry()
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
 		MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics})
