@@ -34,7 +34,7 @@ func (h *HTTP) authenticate(ctx context.Context, req *http.Request, p *prepared)
 	case "header":
 		req.Header.Set(au.Name, au.Value)
 	case "oauth2":
-		tok, err := h.tokens.token(ctx, h.client, "")
+		tok, err := h.tokens.token(req.Context(), h.client, "") // with the call, for a transport that reports by step
 		if err != nil {
 			return err
 		}

@@ -292,6 +292,7 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 	if ts.cfg.Audience != "" {
 		form.Set("audience", ts.cfg.Audience)
 	}
+	ctx = context.WithValue(ctx, tokenRequestKey{}, true)
 	req, err := http.NewRequestWithContext(ctx, "POST", ts.cfg.TokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, workflows.Permanent(ts.errorf("%w", unwrapURLError(err)))
@@ -395,4 +396,13 @@ func (e *TokenError) RetryHint() (bool, time.Duration) {
 		return true, e.RetryAfter
 	}
 	return false, 0
+}
+
+type tokenRequestKey struct{}
+
+// IsTokenRequest reports whether a request asks an api's token endpoint for an OAuth2
+// token, for a client's transport that answers requests itself (a dry run).
+func IsTokenRequest(req *http.Request) bool {
+	is, _ := req.Context().Value(tokenRequestKey{}).(bool)
+	return is
 }

@@ -109,9 +109,6 @@ func (l *loader) decodeAPIs(bodies []*hcl.BodyContent, names []string, ev *evalu
 			l.varsSrc = append(l.varsSrc, canonical(l.files, b)...)
 			a, d := l.api(b, ev.forFile(names[i]))
 			diags = append(diags, d...)
-			if a == nil {
-				continue
-			}
 			if first, dup := l.apis[a.Name]; dup {
 				diags = append(diags, duplicateDiag("api", a.Name, a.DefRange, first.DefRange))
 				continue
@@ -130,9 +127,6 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 	sc := &scope{where: "an api block"}
 	blk, d := l.block("api", a.Name, b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
 	a.BaseURL, d = blk.ConstString("base_url", "")
 	diags = append(diags, d...)
 	if at := blk.Attr("base_url"); at != nil && !d.HasErrors() {
@@ -183,9 +177,8 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 			diags = append(diags, d...)
 		}
 	}
-	if diags.HasErrors() {
-		return nil, diags
-	}
+	// Even with errors, the api is returned as far as it decoded: the steps that name
+	// it are then checked against it rather than reported as naming no api.
 	return a, diags
 }
 
@@ -205,9 +198,6 @@ func (l *loader) auth(b *hcl.Block, ev *evaluator, sc *scope) (*Auth, hcl.Diagno
 	diags = dropMissingSuggested(diags)
 	blk, d := l.block(kind, "", b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
 	str := func(name string) string {
 		s, d := blk.ConstString(name, "")
 		diags = append(diags, d...)

@@ -244,6 +244,10 @@ type dryAnswer struct {
 // defaultAnswer is what a step without --response gets.
 var defaultAnswer = dryAnswer{status: http.StatusOK, body: []byte("{}"), contentType: "application/json"}
 
+// dryTokenAnswer is what an api's OAuth2 token endpoint answers in a dry run.
+var dryTokenAnswer = dryAnswer{status: http.StatusOK, contentType: "application/json",
+	body: []byte(`{"access_token": "dry-run-token", "token_type": "Bearer", "expires_in": 3600}`)}
+
 // parseAnswer reads [STATUS:]FILE, [STATUS:]{…} or STATUS: a status of three digits,
 // then a body, inline when it starts as JSON does, else a file (- for standard input).
 func parseAnswer(v string, stdin io.Reader) (dryAnswer, error) {
@@ -556,6 +560,9 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		fmt.Fprintf(&b, "       (dry run: not sent; refused, as a real run would be: %s)\n", refused)
 	} else {
 		answer = t.answer(step)
+		if actions.IsTokenRequest(req) {
+			answer = dryTokenAnswer
+		}
 		said := "no body"
 		if len(answer.body) > 0 {
 			said = oneLine(string(answer.body), 60)
