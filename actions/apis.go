@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -23,13 +24,42 @@ type APIs struct {
 
 	mu     sync.Mutex
 	tokens map[string]*tokenSource // by api name and the token's configuration
+
+	metrics apiMetrics
+}
+
+// apiMetrics count, per api, the calls sent, the calls its limits held back, and the
+// 429 answers.
+type apiMetrics struct {
+	calls, waits, tooMany *prometheus.CounterVec
+}
+
+// Describe and Collect make APIs a prometheus.Collector of its metrics.
+func (a *APIs) Describe(ch chan<- *prometheus.Desc) {
+	a.metrics.calls.Describe(ch)
+	a.metrics.waits.Describe(ch)
+	a.metrics.tooMany.Describe(ch)
+}
+
+func (a *APIs) Collect(ch chan<- prometheus.Metric) {
+	a.metrics.calls.Collect(ch)
+	a.metrics.waits.Collect(ch)
+	a.metrics.tooMany.Collect(ch)
 }
 
 type redisRef struct{ c redis.UniversalClient }
 
 // NewAPIs returns an APIs with no Redis yet.
 func NewAPIs() *APIs {
-	return &APIs{now: time.Now, tokens: map[string]*tokenSource{}}
+	return &APIs{now: time.Now, tokens: map[string]*tokenSource{}, metrics: apiMetrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_api_calls_total",
+			Help: "Calls of http steps to an api, admitted by its limits."}, []string{"api"}),
+		waits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_api_waits_total",
+			Help: "Calls an api's limits held back, queued again without holding a worker, by reason: rate_limit, concurrency or retry_after."},
+			[]string{"api", "reason"}),
+		tooMany: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_api_429_total",
+			Help: "Answers 429 Too Many Requests an api gave."}, []string{"api"}),
+	}}
 }
 
 // Connect makes the apis' state shared through rdb from now on.
@@ -66,3 +96,5 @@ func configID(name string, parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return "{hf:api:" + name + "}:" + hex.EncodeToString(h[:6])
 }
+
+var _ prometheus.Collector = (*APIs)(nil)

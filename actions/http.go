@@ -66,6 +66,7 @@ type HTTP struct {
 	idemKey   *workflows.Template // nil: the default <run>:<step>
 	api       *workflows.API      // nil: the url is absolute
 	tokens    *tokenSource        // the api's OAuth2 tokens; nil without
+	limits    *limiter            // the api's limits; nil without an api
 }
 
 func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Diagnostics) {
@@ -82,8 +83,11 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 		expect:    expect2xx,
 		api:       b.API(),
 	}
-	if h.api != nil && h.api.Auth != nil && h.api.Auth.OAuth2 != nil {
-		h.tokens = apis.tokenSource(h.api)
+	if h.api != nil {
+		h.limits = newLimiter(apis, h.api)
+		if h.api.Auth != nil && h.api.Auth.OAuth2 != nil {
+			h.tokens = apis.tokenSource(h.api)
+		}
 	}
 	diags := b.OnlyOne("json", "form", "body")
 	def := "GET"
@@ -140,6 +144,13 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 		return nil, workflows.Permanent(err) // the same values render the same way again
 	}
 	req := p.req
+	if h.limits != nil {
+		release, err := h.limits.admit(ctx)
+		if err != nil {
+			return nil, err // held back (workflows.Throttled), or Redis failed: either may pass later
+		}
+		defer release()
+	}
 	sent := &workflows.Request{Attempt: c.Attempt, Method: h.method, URL: p.shownURL(secrets),
 		Headers: workflows.RecordHeaders(req.Header, secrets), Body: workflows.RecordBody(p.body, secrets)}
 	c.Sent = sent
@@ -165,6 +176,9 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	}
 	defer resp.Body.Close()
 	sent.Status = resp.StatusCode
+	if resp.StatusCode == http.StatusTooManyRequests && h.limits != nil {
+		h.limits.slowDown(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+	}
 	data, out, err := readResponse(resp)
 	sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
 		Body: workflows.RecordBody(data, secrets)}

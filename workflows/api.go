@@ -154,12 +154,6 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 	} else if at := blk.Attr("burst"); at != nil {
 		diags = append(diags, at.Error("burst without rate_limit", `A burst is part of a rate limit: set rate_limit = "10/s" too.`))
 	}
-	if a.RateLimit > 0 {
-		diags = append(diags, notYet(blk.Attr("rate_limit"), "A rate_limit", "calls are not held back")...)
-	}
-	if a.Concurrency > 0 {
-		diags = append(diags, notYet(blk.Attr("concurrency"), "An api's concurrency", "calls in flight are not bounded")...)
-	}
 	var authAt *hcl.Block
 	for _, nb := range content.Blocks {
 		switch nb.Type {

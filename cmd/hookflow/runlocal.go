@@ -127,7 +127,8 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 	stepLog := slog.New(slog.NewTextHandler(stderr, nil))
 	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun})
+	apis := actions.NewAPIs()
+	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun, APIs: apis})
 	triggers.Register(k)
 	set := loadFor(o.dir, name, k, stderr)
 	if set == nil {
@@ -167,6 +168,9 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return err
 	}
 	defer closeRedis()
+	if !o.dryRun {
+		apis.Connect(rdb) // a dry run waits for no api's limits
+	}
 	eng := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
 	eng.Use(set)
 	pool := eng.NewPool(8)

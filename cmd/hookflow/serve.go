@@ -197,6 +197,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	}
 	apis.Connect(rdb)
 	metrics := newRegistry()
+	metrics.MustRegister(apis)
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
 		MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics})
 	eng.Use(set)
