@@ -371,10 +371,7 @@ type TokenError struct {
 
 func (e *TokenError) Error() string {
 	msg := fmt.Sprintf("api %q: getting an OAuth2 token from %s: ", e.API, e.URL)
-	switch {
-	case e.Status != 0 && e.Err != nil:
-		return msg + e.Err.Error()
-	case e.Status == 0:
+	if e.Err != nil {
 		return msg + e.Err.Error()
 	}
 	msg += fmt.Sprintf("status %d %s", e.Status, http.StatusText(e.Status))

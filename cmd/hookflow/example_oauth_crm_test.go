@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -151,8 +150,6 @@ func TestExampleOAuthCRM(t *testing.T) {
 			t.Errorf("%q is readable in the admin API, metrics or Redis", tok)
 		}
 	}
-	var echoed map[string]any
-	_ = json.Unmarshal([]byte(fmt.Sprint(stepNamed(t, run, "contact")["output"])), &echoed)
 	if out := fmt.Sprint(stepNamed(t, run, "contact")["output"]); !strings.Contains(out, "Bearer [redacted]") {
 		t.Errorf("the token the CRM echoed is not shown redacted: %s", out)
 	}
