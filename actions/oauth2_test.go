@@ -249,7 +249,7 @@ func TestOAuth2RotatedRefreshTokenIsUsedNext(t *testing.T) {
 
 // assertNoPlainToken reads every key of Redis and fails if a token or a client secret
 // is readable in one.
-func assertNoPlainToken(t *testing.T, rdb *redis.Client, s *authServer) {
+func assertNoPlainToken(t *testing.T, rdb redis.UniversalClient, s *authServer) {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := rdb.Keys(ctx, "*").Result()

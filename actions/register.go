@@ -40,4 +40,5 @@ func Register(k *workflows.Kinds, o Options) {
 	k.AddStep(logKind(o))
 	k.AddStep(delayKind(o.SkipDelays))
 	k.AddStep(respondKind())
+	k.AddStep(workflowKind())
 }

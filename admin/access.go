@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/subtle"
 	"net"
 	"net/http"
@@ -16,8 +17,8 @@ import (
 // the API answers only requests naming a loopback host, against DNS rebinding. With
 // tokens, every endpoint but /healthz and /readyz needs one in Authorization: Bearer.
 type Access struct {
-	// ReadToken may read (GET); OperatorToken may read and act (replay, retry, start,
-	// reload). Either may be empty.
+	// ReadToken may read (GET); OperatorToken may read and act (replay, cancel, retry,
+	// start, reload). Either may be empty.
 	ReadToken, OperatorToken string
 	// Hosts are the Host names the API answers besides loopback ones (the name a
 	// proxy in front of it is reached by). With a token and no Hosts, any name.
@@ -101,13 +102,19 @@ func Protect(h http.Handler, a Access) http.Handler {
 				}
 			}
 			switch {
+			case role == roleNone && !acts && isPage(r.URL.Path):
+				// A browser not signed in, opening the run inspector: to the form.
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return
 			case role == roleNone:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hookflow admin"`)
 				httpjson.Error(w, http.StatusUnauthorized, "the admin API needs a token: Authorization: Bearer <token> (the CLI sends HOOKFLOW_ADMIN_TOKEN)")
 				return
 			case acts && role != roleOperator:
-				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, retries, starts and reloads need the operator token")
+				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, cancels, retries, starts and reloads need the operator token")
 				return
+			case role == roleReader:
+				r = r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, true))
 			}
 		}
 		h.ServeHTTP(w, r)
@@ -115,6 +122,13 @@ func Protect(h http.Handler, a Access) http.Handler {
 }
 
 type role int
+
+// readOnlyKey marks the context of a request made with the read-only token (or its
+// session): the pages leave out the buttons it may not use.
+type readOnlyKey struct{}
+
+// readOnly reports whether r was made with the read-only token.
+func readOnly(r *http.Request) bool { return r.Context().Value(readOnlyKey{}) != nil }
 
 const (
 	roleNone role = iota
@@ -177,6 +191,12 @@ func crossSite(r *http.Request) string {
 		return "refusing a state change from another origin (" + origin + ")"
 	}
 	return ""
+}
+
+// isPage reports whether path is one of the run inspector's pages (not the API, the
+// metrics or the pages' assets).
+func isPage(path string) bool {
+	return !strings.HasPrefix(path, "/api/") && path != "/metrics" && !strings.HasPrefix(path, "/assets/")
 }
 
 func isJSON(ct string) bool {

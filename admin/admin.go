@@ -18,15 +18,22 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Runs reads runs back and replays them; the engine is one.
+// Runs reads runs back, replays and cancels them; the engine is one.
 type Runs interface {
 	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
 	Run(ctx context.Context, id string) (*engine.Run, error)
 	Runs(ctx context.Context, f engine.RunFilter) (*engine.RunPage, error)
 	Replay(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
+	Cancel(ctx context.Context, id string) (*engine.Cancelled, error)
 	DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter, error)
 	RetryDeadLetter(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	Ping(ctx context.Context) error
+}
+
+// RedisReporter tells how the engine reaches Redis (standalone, cluster with how many
+// primaries, sentinel): GET /api/v1/status shows it when the Runs given are one.
+type RedisReporter interface {
+	Redis(ctx context.Context) (engine.RedisStatus, error)
 }
 
 // Config reloads the workflow files and tells how the last reload went.
@@ -59,6 +66,7 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	mux.HandleFunc("GET /api/v1/runs", a.listRuns)
 	mux.HandleFunc("GET /api/v1/runs/{id}", a.run)
 	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
+	mux.HandleFunc("POST /api/v1/runs/{id}/cancel", a.cancel)
 	mux.HandleFunc("GET /api/v1/dlq", a.deadLetters)
 	mux.HandleFunc("POST /api/v1/dlq/{id}/retry", a.retryDeadLetter)
 	mux.HandleFunc("GET /api/v1/workflows", a.listWorkflows)
@@ -66,7 +74,15 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	mux.HandleFunc("POST /api/v1/workflows/{name}/runs", a.startRun)
 	if cfg != nil {
 		mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
-			httpjson.Write(w, http.StatusOK, map[string]any{"config": cfg.Status()})
+			out := map[string]any{"config": cfg.Status()}
+			if rs, ok := runs.(RedisReporter); ok {
+				st, err := rs.Redis(r.Context())
+				if err != nil {
+					st.Error = err.Error()
+				}
+				out["redis"] = st
+			}
+			httpjson.Write(w, http.StatusOK, out)
 		})
 		mux.HandleFunc("POST /api/v1/reload", func(w http.ResponseWriter, r *http.Request) {
 			st := cfg.Reload("POST /api/v1/reload")
@@ -150,7 +166,7 @@ func (a *api) run(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, run)
 }
 
-// listRuns answers GET /api/v1/runs?workflow=&status=&limit=&cursor=.
+// listRuns answers GET /api/v1/runs?workflow=&status=&text=&limit=&cursor=.
 func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, ok := intParam(w, q.Get("limit"))
@@ -158,7 +174,7 @@ func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := a.runs.Runs(r.Context(), engine.RunFilter{Workflow: q.Get("workflow"), Status: q.Get("status"),
-		Limit: limit, Cursor: q.Get("cursor")})
+		Limit: limit, Cursor: q.Get("cursor"), Text: q.Get("text")})
 	if err != nil {
 		a.fail(w, err, "listing runs")
 		return
@@ -179,6 +195,18 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusAccepted, out)
+}
+
+// cancel answers POST /api/v1/runs/{id}/cancel: 200 with the run cancelled, 409 for
+// a run that has finished.
+func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	out, err := a.runs.Cancel(r.Context(), id)
+	if err != nil {
+		a.fail(w, err, "cancelling run", "run", id)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // replayOptions reads the version a replay goes on with: ?version=pinned (the default),
@@ -228,7 +256,7 @@ func (a *api) fail(w http.ResponseWriter, err error, doing string, args ...any) 
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, "not found (it may have expired): "+err.Error())
-	case errors.Is(err, engine.ErrCannotReplay):
+	case errors.Is(err, engine.ErrCannotReplay), errors.Is(err, engine.ErrFinished):
 		httpjson.Error(w, http.StatusConflict, err.Error())
 	case errors.Is(err, engine.ErrBadFilter):
 		httpjson.Error(w, http.StatusBadRequest, err.Error())

@@ -17,6 +17,7 @@ import (
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/triggers"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -97,6 +98,7 @@ func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httpte
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Logger: quiet,
 		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
+	triggers.Register(k)
 	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
@@ -183,4 +185,40 @@ workflow "backfill" {
 	decode(t, resp, http.StatusNotFound, &fail)
 	resp, _ = http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{"broken`))
 	decode(t, resp, http.StatusBadRequest, &fail)
+}
+
+// A run that has not finished is cancelled through the API; one that has finished is
+// not (409), and an unknown one is 404.
+func TestCancelRun(t *testing.T) {
+	e, set, srv := serveAPI(t, `
+workflow "later" {
+  step "delay" "wait" {
+    duration = "1h"
+  }
+  step "log" "after" {
+    message = "waited"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("later"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out engine.Cancelled
+	post(t, srv.URL+"/api/v1/runs/"+id+"/cancel", http.StatusOK, &out)
+	if out.RunID != id || out.Status != engine.RunCancelled || (out.Was != engine.RunQueued && out.Was != engine.RunRunning) {
+		t.Errorf("cancel answered %+v", out)
+	}
+	waitStatus(t, srv.URL, id, "cancelled")
+	var fail map[string]string
+	post(t, srv.URL+"/api/v1/runs/"+id+"/cancel", http.StatusConflict, &fail)
+	if !strings.Contains(fail["error"], "finished") {
+		t.Errorf("cancelling a cancelled run: %v", fail)
+	}
+	post(t, srv.URL+"/api/v1/runs/nosuchrun/cancel", http.StatusNotFound, &fail)
+	var page engine.RunPage
+	get(t, srv.URL+"/api/v1/runs?status=cancelled", http.StatusOK, &page)
+	if len(page.Runs) != 1 || page.Runs[0].ID != id {
+		t.Errorf("cancelled runs %+v", page.Runs)
+	}
 }

@@ -81,8 +81,8 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 </body></html>
 `))
 
-// signedInHome is where a browser lands once signed in: the run history.
-const signedInHome = "/api/v1/runs"
+// signedInHome is where a browser lands once signed in: the run inspector's runs.
+const signedInHome = "/"
 
 // login serves the sign-in form (GET /login) and takes it (POST /login): a right token
 // sets an HttpOnly, SameSite=Strict session cookie and goes to signedInHome. The form

@@ -99,3 +99,32 @@ func TestSessions(t *testing.T) {
 		}
 	}
 }
+
+// A browser not signed in that opens a page of the run inspector goes to the sign-in
+// form, and from it to the runs; the API still answers 401 to it.
+func TestPagesSendToTheSignInForm(t *testing.T) {
+	a := Access{OperatorToken: "operator-token-0123456789"}
+	srv := protectedServer(t, a)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{"/": "/login", "/runs/r1": "/login", "/api/v1/runs": "", "/assets/inspector.js": ""} {
+		resp, err := noRedirect.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Location"); got != want || want == "" && resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s: %d to %q, want %q", path, resp.StatusCode, got, want)
+		}
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/login", strings.NewReader(url.Values{"token": {a.OperatorToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", srv.URL)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Location") != "/" {
+		t.Errorf("signed in, to %q, want the runs at /", resp.Header.Get("Location"))
+	}
+}

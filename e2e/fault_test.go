@@ -102,7 +102,7 @@ func checkDelivered(t *testing.T, s *testutil.Sink, ids []string, maxRepeats int
 }
 
 // checkQuiet checks that nothing is left leased or queued.
-func checkQuiet(t *testing.T, rdb *redis.Client) {
+func checkQuiet(t *testing.T, rdb redis.UniversalClient) {
 	t.Helper()
 	ctx := context.Background()
 	for _, key := range []string{"{hf:0}:leases", "{hf:0}:ready:relay", "{hf:0}:due", "{hf:0}:dead"} {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,6 +21,10 @@ type batcher struct {
 	script *redis.Script
 	calls  chan *scriptCall
 	start  sync.Once
+	// wait is how many replicas must acknowledge a batch (Redis WAIT, on the connection
+	// that wrote it) before its calls return; 0: none. waitTimeout bounds the wait.
+	wait        int
+	waitTimeout time.Duration
 }
 
 // scriptCall is one call of a batcher's script.
@@ -110,6 +115,10 @@ func (b *batcher) exec(batch []*scriptCall, cmds []*redis.Cmd) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
 	defer cancel()
+	if b.wait > 0 {
+		b.execWaiting(ctx, live, cmds)
+		return
+	}
 	if len(live) == 1 {
 		c := live[0]
 		c.res, c.err = b.script.Run(ctx, b.rdb, c.keys, c.args...).Result()
@@ -129,4 +138,77 @@ func (b *batcher) exec(batch []*scriptCall, cmds []*redis.Cmd) {
 		}
 		close(c.done)
 	}
+}
+
+// errNotReplicated is returned for a call that Redis's primary took but too few
+// replicas acknowledged in time: a failover now could lose it.
+var errNotReplicated = errors.New("too few replicas acknowledged the write")
+
+// execWaiting sends the calls and a WAIT in one pipeline on one connection to the
+// primary that holds their shard (WAIT waits for the writes of its own connection),
+// and fails every call that took effect when fewer than b.wait replicas acknowledged
+// them. On a cluster whose slot moved (a failover), it finds the new primary and tries
+// again: a start is idempotent.
+func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*redis.Cmd) {
+	defer func() {
+		for _, c := range live {
+			close(c.done)
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		node, err := b.primary(ctx, live[0].keys[0])
+		if err != nil {
+			for _, c := range live {
+				c.err = err
+			}
+			return
+		}
+		// Eval, not EvalSha: the script's source travels with each call, but a primary
+		// that lost its scripts (a replica just promoted) runs it all the same.
+		pipe := node.Pipeline()
+		cmds = cmds[:0]
+		for _, c := range live {
+			cmds = append(cmds, b.script.Eval(ctx, pipe, c.keys, c.args...))
+		}
+		wait := pipe.Do(ctx, "WAIT", b.wait, b.waitTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx)
+		moved := false
+		for i, c := range live {
+			c.res, c.err = cmds[i].Result()
+			moved = moved || c.err != nil && isMoved(c.err)
+		}
+		if moved && attempt < 3 {
+			if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+				cc.ReloadState(ctx)
+			}
+			continue
+		}
+		acked, err := wait.Int64()
+		if err == nil && acked < int64(b.wait) {
+			err = fmt.Errorf("%w: %d of %d within %s", errNotReplicated, acked, b.wait, b.waitTimeout)
+		}
+		if err != nil {
+			for _, c := range live {
+				if c.err == nil {
+					c.res, c.err = nil, fmt.Errorf("the primary stored it, but: %w", err)
+				}
+			}
+		}
+		return
+	}
+}
+
+// primary returns a client of the primary holding key: on a cluster, the node's own,
+// whose pipeline goes on one connection; otherwise the client itself.
+func (b *batcher) primary(ctx context.Context, key string) (redis.Cmdable, error) {
+	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+		return cc.MasterForKey(ctx, key)
+	}
+	return b.rdb, nil
+}
+
+func isMoved(err error) bool {
+	return redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK") ||
+		redis.HasErrorPrefix(err, "TRYAGAIN") || redis.HasErrorPrefix(err, "CLUSTERDOWN") ||
+		redis.HasErrorPrefix(err, "READONLY")
 }

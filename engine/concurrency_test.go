@@ -29,7 +29,7 @@ workflow "limited" {
 // A run holds one of its workflow's slots from its first step to its end, across every
 // process, delays included; the runs past the limit wait in line and all finish.
 func TestConcurrencyLimitHoldsAcrossEngines(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		rec := &recorder{}
 		k := probeKinds(rec)
 		actions.Register(k, actions.Options{Logger: quiet})
@@ -39,7 +39,7 @@ func TestConcurrencyLimitHoldsAcrossEngines(t *testing.T) {
 		}
 		var engines []*Engine
 		for range 2 {
-			e := New(b.Client, Options{Logger: quiet, Kinds: k})
+			e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k})
 			e.Use(set)
 			startPool(t, e, 8)
 			engines = append(engines, e)
@@ -79,7 +79,7 @@ func TestConcurrencyLimitHoldsAcrossEngines(t *testing.T) {
 
 // A run that fails frees its slot for the next.
 func TestFailedRunFreesItsSlot(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, set, _ := running(t, b, `
 workflow "one" {
   concurrency = 1
@@ -103,9 +103,9 @@ workflow "one" {
 // The limit is the workflow's, set by the version that started the last run: lowered
 // by an edit, it holds for the runs waiting too; raised, it admits them oldest first.
 func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		three := loadSet(t, &recorder{}, strings.Replace(chainSrc, `workflow "chain" {`, "workflow \"chain\" {\n  concurrency = 3", 1)).Workflow("chain")
 		one := *three
 		one.Concurrency = 1

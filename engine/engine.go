@@ -19,8 +19,17 @@ import (
 // Options configure an Engine. Zero values take the defaults.
 type Options struct {
 	// Shards splits the queue's keys into this many Redis Cluster slots. Every process
-	// sharing a Redis must use the same number. Default 1.
+	// sharing a Redis must use the same number (AgreeShards). Default 1.
 	Shards int
+	// RedisMode names how rdb reaches Redis (RedisStandalone, RedisSentinel, ...) for
+	// Engine.Redis; a cluster client is told apart by its type. Default standalone.
+	RedisMode string
+	// WaitReplicas is how many replicas must acknowledge a run's start (Redis WAIT)
+	// before Start returns; when fewer do within WaitTimeout, Start returns an error,
+	// though the primary has the run. 0: none, Start returns once the primary has it.
+	WaitReplicas int
+	// WaitTimeout bounds that wait. Default 1s.
+	WaitTimeout time.Duration
 	// Lease is how long a step stays a worker's without a heartbeat: a worker that dies
 	// loses its steps to others after this long. Heartbeats extend it every third of it,
 	// so steps may run longer. Default 30s.
@@ -42,11 +51,12 @@ type Options struct {
 
 // Engine starts runs and reads them back; a Pool executes them.
 type Engine struct {
-	q        *queue
-	log      *slog.Logger
-	versions *versions
-	waiters  waiters
-	metrics  *metrics // nil: none
+	q         *queue
+	redisMode string
+	log       *slog.Logger
+	versions  *versions
+	waiters   waiters
+	metrics   *metrics // nil: none
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored
@@ -68,7 +78,13 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	q := &queue{rdb: rdb, leaseFor: o.Lease, retention: o.Retention,
+	if o.RedisMode == "" {
+		o.RedisMode = RedisStandalone
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = time.Second
+	}
+	q := &queue{waitReplicas: o.WaitReplicas, rdb: rdb, leaseFor: o.Lease, retention: o.Retention,
 		leaseArg: o.Lease.Milliseconds(), retentionArg: o.Retention.Milliseconds()}
 	if o.MaxQueued > 0 {
 		q.maxOpen = max(o.MaxQueued/o.Shards, 1) // each shard takes its share
@@ -76,12 +92,13 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	for i := range o.Shards {
 		sh := newShard(i)
 		sh.starts = newBatcher(rdb, startScript)
+		sh.starts.wait, sh.starts.waitTimeout = o.WaitReplicas, o.WaitTimeout
 		q.shards = append(q.shards, sh)
 	}
 	q.metrics = newMetrics(o.Metrics, q)
 	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
 		byKey: map[string]*version{}}
-	return &Engine{q: q, log: o.Logger, versions: vs, metrics: q.metrics}
+	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics}
 }
 
 // Use makes the workflows of set runnable, and their versions the current ones: those
@@ -94,7 +111,7 @@ func (e *Engine) Use(set *workflows.Set) {
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run
 // is in Redis: a worker will execute it even if this process stops now.
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
-	id, _, err := e.start(ctx, wf, ev, "", nil)
+	id, _, err := e.start(ctx, wf, ev, "", nil, "")
 	return id, err
 }
 
@@ -103,18 +120,19 @@ func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 // key within the window starts none and returns the first run's id, with first false.
 // It holds across every process sharing the Redis.
 func (e *Engine) StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error) {
-	return e.start(ctx, wf, ev, "", &dedupe{key: key, window: window})
+	return e.start(ctx, wf, ev, "", &dedupe{key: key, window: window}, "")
 }
 
 // StartFailed records a run of wf for ev that failed before its first step, such as
 // one whose filter could not be evaluated on ev. The event is kept with the run, so
 // nothing that was accepted is lost.
 func (e *Engine) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error) {
-	id, _, err := e.start(ctx, wf, ev, reason, nil)
+	id, _, err := e.start(ctx, wf, ev, reason, nil, "")
 	return id, err
 }
 
-func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string, d *dedupe) (string, bool, error) {
+// start starts a run; runID is its id, or "" for a new one.
+func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string, d *dedupe, runID string) (string, bool, error) {
 	v := e.versions.add(wf)
 	if err := e.versions.store(ctx, v); err != nil {
 		return "", false, err
@@ -125,7 +143,9 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 	if err != nil {
 		return "", false, fmt.Errorf("encoding event: %w", err)
 	}
-	runID := id.New()
+	if runID == "" {
+		runID = id.New()
+	}
 	failure = secrets.String(failure)
 	got, err := e.q.startOnce(ctx, runID, wf, data, failure, d)
 	if err != nil {

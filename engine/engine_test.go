@@ -130,7 +130,7 @@ func waitRun(t *testing.T, e *Engine, id string) *Run {
 func running(t *testing.T, b *redistest.Backend, src string, workers int) (*Engine, *workflows.Set, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	e := New(b.Client, Options{Logger: quiet})
+	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 	set := loadSet(t, rec, src)
 	e.Use(set)
 	startPool(t, e, workers)
@@ -167,7 +167,7 @@ workflow "chain" {
 `
 
 func TestRunExecutesChainedSteps(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, set, rec := running(t, b, chainSrc, 4)
 		id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`))
 		if err != nil {
@@ -227,7 +227,7 @@ workflow "continues" {
 `
 
 func TestFailedStep(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, set, rec := running(t, b, failSrc, 2)
 
 		id, err := e.Start(context.Background(), set.Workflow("fails"), event(`{}`))
@@ -260,7 +260,7 @@ func TestFailedStep(t *testing.T) {
 }
 
 func TestWorkersCapConcurrency(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, set, rec := running(t, b, chainSrc, 3)
 		var ids []string
 		for i := range 60 {
@@ -285,16 +285,16 @@ func TestWorkersCapConcurrency(t *testing.T) {
 }
 
 func TestUnknownVersionFailsTheRun(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		rec := &recorder{}
 		set := loadSet(t, rec, chainSrc)
-		starter := New(b.Client, Options{Logger: quiet})
+		starter := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		id, err := starter.Start(context.Background(), set.Workflow("chain"), event(`{"name": "x"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A process that never loaded this version executes the run.
-		other := New(b.Client, Options{Logger: quiet})
+		other := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		startPool(t, other, 1)
 		r := waitRun(t, other, id)
 		if r.Status != "failed" || r.Error == "" {
@@ -318,7 +318,7 @@ func TestRunNotFound(t *testing.T) {
 func holding(t *testing.T, b *redistest.Backend) (*Engine, *Pool, *recorder, string) {
 	t.Helper()
 	rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 2)}
-	e := New(b.Client, Options{Logger: quiet})
+	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 	set := loadSet(t, rec, chainSrc)
 	e.Use(set)
 	p := e.NewPool(1)
@@ -336,7 +336,7 @@ func holding(t *testing.T, b *redistest.Backend) (*Engine, *Pool, *recorder, str
 }
 
 func TestStopWaitsForStepsInProgress(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, p, rec, id := holding(t, b)
 		stopped := make(chan error)
 		go func() { stopped <- p.Stop(context.Background()) }()
@@ -393,7 +393,7 @@ func (f actionFunc) Do(ctx context.Context, c *workflows.Call) (any, error) { re
 // TestDelayHoldsNoWorker: with one worker, a run waiting in a delay does not stop
 // another run from finishing, and its next step runs after the delay.
 func TestDelayHoldsNoWorker(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		rec := &recorder{}
 		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
 workflow "slow" {
@@ -412,7 +412,7 @@ workflow "quick" {
 		if diags.HasErrors() {
 			t.Fatal(diags.Error())
 		}
-		e := New(b.Client, Options{Logger: quiet})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		e.Use(set)
 		startPool(t, e, 1)
 		slow, err := e.Start(context.Background(), set.Workflow("slow"), event(`{}`))
@@ -445,7 +445,7 @@ workflow "quick" {
 // recorded as [redacted], and later steps see the record.
 func TestSecretsNeverRecorded(t *testing.T) {
 	t.Setenv("HOOKFLOW_TEST_CANARY", "canary-7f3a9")
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, set, _ := running(t, b, `
 workflow "leaky" {
   step "probe" "echo" {
@@ -491,7 +491,7 @@ workflow "leaky" {
 func redisContents(t *testing.T, b *redistest.Backend) map[string]string {
 	ctx := context.Background()
 	out := map[string]string{}
-	for _, k := range b.Client.Keys(ctx, "*").Val() {
+	for _, k := range b.Keys(ctx, "*") {
 		var v any
 		switch b.Client.Type(ctx, k).Val() {
 		case "hash":

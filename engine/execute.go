@@ -66,6 +66,10 @@ func (p *Pool) run(r *runState, j *job) *job {
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
+	case r.timedOut(step):
+		// Its run's timeout passed while it waited (a delay, a retry, a slot): it fails
+		// the run without running.
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true})
 	case j.unit.part == partStep && step.ForEach != nil:
 		return p.list(r, j, step)
 	}
@@ -75,6 +79,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 		if item, err = j.item(); err != nil {
 			return p.settle(r, j, step, outcome{status: StatusFailed, err: err})
 		}
+	}
+	if sub, ok := step.Action.(workflows.SubRun); ok {
+		return p.subRun(r, j, step, sub, item)
 	}
 	ctx, cancel := context.WithCancelCause(p.work)
 	p.held.hold(j, cancel)
@@ -95,6 +102,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 				"run", r.id, "step", j.unit, "err", err)
 		}
 		return nil
+	case errors.Is(context.Cause(ctx), errRunCancelled):
+		p.e.log.Info("step cancelled with its run", "run", r.id, "step", j.unit)
+		return nil
 	case errors.Is(context.Cause(ctx), errLeaseLost):
 		p.e.log.Warn("step abandoned: its lease was lost and another worker runs it", "run", r.id, "step", j.unit)
 		return nil
@@ -111,8 +121,11 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		wait = w.For
 	}
 	again, retryIn := false, time.Duration(0)
-	if j.crashed == "" {
+	if j.crashed == "" && !o.timedOut {
 		retryIn, again = retryWait(step, j.attempt, o) // before redaction drops the error's type
+	}
+	if !workflows.IsOnFailure(step.Name) { // the run's timeout does not bound on_failure
+		retryIn, wait = r.capWait(retryIn), r.capWait(wait)
 	}
 	p.observe(r, step, o, again)
 	// A secret that came back in the output or an error is recorded as [redacted], and
@@ -134,7 +147,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		return nil
 	}
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
-	rec.Version = r.ver
+	rec.Version, rec.TimedOut = r.ver, o.timedOut
 	rec.Requests = o.requests
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
@@ -206,7 +219,9 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 	if c.wf == nil {
 		c.wf = &workflows.Workflow{Name: r.workflow}
 	}
-	c.dead = c.plan.Status == RunFailed
+	// The job that fails the run goes to the dead letters: when the run ends, or when
+	// its on_failure steps start (the run ends after them, with no job of its own).
+	c.dead = c.plan.Status == RunFailed && !c.plan.Handled || c.plan.Handle
 	c.chain = p.fetchCtx.Err() == nil // while stopping, leave the rest to other workers
 	var next *job
 	ok := p.persist(r, j, func() (err error) {
@@ -220,6 +235,9 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
 	}
 	if c.plan.Status.Done() {
+		if r.env != nil {
+			p.e.wakeParent(r.env.Event) // a child run: its parent's step waits for it
+		}
 		p.e.metrics.runFinished(r.workflow, string(c.plan.Status))
 		took := time.Since(r.created).Milliseconds() // since it started, replays included
 		if c.plan.Status == RunFailed {
@@ -230,6 +248,9 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		return nil
 	}
 	r.apply(j.unit, c)
+	if c.plan.Handle {
+		r.env.Run["error"], r.env.Run["failed_step"] = c.plan.Error, c.plan.FailedStep
+	}
 	if next != nil && next.unit.part == partItem && next.value == "" && c.listed {
 		next.key, next.value = string(c.items[next.unit.item][0]), string(c.items[next.unit.item][1])
 	}
@@ -261,6 +282,9 @@ func (p *Pool) persist(r *runState, j *job, write func() error) bool {
 		}
 	}
 	switch {
+	case errors.Is(err, errStaleLease) && p.e.q.cancelled(j):
+		p.e.log.Info("step result discarded: its run was cancelled", "run", r.id, "step", j.unit)
+		return false
 	case errors.Is(err, errStaleLease):
 		p.e.log.Warn("step result discarded: its lease was lost", "run", r.id, "step", j.unit)
 		return false
@@ -304,6 +328,7 @@ type outcome struct {
 	// requests with it, as its record keeps them.
 	request  *workflows.Request
 	requests json.RawMessage
+	timedOut bool // the run's timeout stopped it
 }
 
 func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, attempt int, item *workflows.Item) (o outcome) {
@@ -330,13 +355,24 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 			return outcome{status: StatusSkipped}
 		}
 	}
+	if !r.deadline.IsZero() && !workflows.IsOnFailure(step.Name) {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadlineCause(ctx, r.deadline, errRunTimedOut)
+		defer stop()
+	}
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
 	call := &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
 		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets, Item: item}
+	if workflows.IsOnFailure(step.Name) {
+		call.Failure = r.replays + 1
+	}
 	out, err := step.Action.Do(ctx, call)
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
+		switch {
+		case errors.Is(context.Cause(ctx), errRunTimedOut):
+			return outcome{status: StatusFailed, output: out, err: r.timeoutError(), timedOut: true}
+		case ctx.Err() == context.DeadlineExceeded:
 			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
 		}
 		return outcome{status: StatusFailed, output: out, err: err, request: call.Sent}

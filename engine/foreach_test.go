@@ -134,7 +134,7 @@ func afterBody(t *testing.T, tg *target) map[string]any {
 }
 
 func TestForEachRunsEveryItem(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		for _, n := range []int{3, 0, 500} {
 			t.Run(fmt.Sprintf("%d items", n), func(t *testing.T) {
 				tg := newTarget(t, 0)
@@ -190,7 +190,7 @@ func TestForEachRunsEveryItem(t *testing.T) {
 }
 
 func TestForEachOverAMap(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 10, "fail"))
 		body := `{"items": {"us": {"sku": "a"}, "eu": {"sku": "b"}, "apac": {"sku": "c"}}}`
@@ -220,7 +220,7 @@ func TestForEachOverAMap(t *testing.T) {
 }
 
 func TestForEachMaxParallel(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 15*time.Millisecond)
 		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 2, "fail"))
 		id, err := e.Start(context.Background(), set.Workflow("reserve"), event(items(12)))
@@ -244,7 +244,7 @@ func TestForEachMaxParallel(t *testing.T) {
 
 // A failed item fails the step and the run; a replay runs that item only.
 func TestForEachReplaysOnlyTheFailedItems(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		tg.failPath("/reserve/3", http.StatusUnprocessableEntity)
 		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 10, "fail"))
@@ -288,7 +288,7 @@ func TestForEachReplaysOnlyTheFailedItems(t *testing.T) {
 // With one item at a time, a failure leaves the items after it unstarted: they are
 // cancelled, and a replay runs them with the failed one.
 func TestForEachFailureStopsStartingItems(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		tg.failPath("/reserve/1", http.StatusBadRequest)
 		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 1, "fail"))
@@ -326,7 +326,7 @@ func TestForEachFailureStopsStartingItems(t *testing.T) {
 
 // With on_error = "continue" every item runs and the run goes on, reading which failed.
 func TestForEachContinuesPastFailedItems(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		tg.failPath("/reserve/0", http.StatusBadRequest)
 		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 1, "continue"))
@@ -359,7 +359,7 @@ workflow "some" {
 
 // if is evaluated per item; a skipped item records its outcome and calls nothing.
 func TestForEachIfPerItem(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		e, set := httpEngine(t, b, strings.ReplaceAll(forEachIfSrc, "URL", tg.srv.URL))
 		id, err := e.Start(context.Background(), set.Workflow("some"), event(`{"items": [{"ship": true}, {"ship": false}, {"ship": true}]}`))
@@ -382,7 +382,7 @@ func TestForEachIfPerItem(t *testing.T) {
 // Each item's attempt is a step attempt in the metrics, under its step's name; a
 // parallel block's steps under theirs.
 func TestForEachAndParallelMetrics(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		reg := prometheus.NewRegistry()
 		rec := &recorder{}
 		set := loadSet(t, rec, `
@@ -402,7 +402,7 @@ workflow "fan" {
     }
   }
 }`)
-		e := New(b.Client, Options{Logger: quiet, Metrics: reg})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Metrics: reg})
 		e.Use(set)
 		startPool(t, e, 4)
 		id, err := e.Start(context.Background(), set.Workflow("fan"), event(`{"xs": [1, 2, 3]}`))
@@ -443,7 +443,7 @@ workflow "retry_items" {
 
 // Each item is retried on its own, with the same Idempotency-Key at every attempt.
 func TestForEachRetriesPerItem(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		tg.failPath("/reserve/1", http.StatusServiceUnavailable)
 		e, set := httpEngine(t, b, strings.ReplaceAll(forEachRetrySrc, "URL", tg.srv.URL))
@@ -478,7 +478,7 @@ func TestForEachRetriesPerItem(t *testing.T) {
 // A for_each that gives more than 10,000 items, or no list at all, fails its step with
 // a message that says so, and starts no item.
 func TestForEachRefusesWhatIsNoCollection(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 10, "fail"))
 		for body, want := range map[string]string{

@@ -32,7 +32,7 @@ func (h *heldJobs) release(j *job) {
 // ends. A unit whose lease was taken back (it expired: Redis was out of reach for
 // longer than the lease) is cancelled, since another worker now runs it. A worker that
 // dies stops heartbeating, and the first worker to lease after the lease expires takes
-// its job back.
+// its job back. A unit whose run was cancelled is cancelled.
 func (p *Pool) heartbeat(ctx context.Context) {
 	every(ctx, p.e.q.leaseFor/3, func(context.Context) { p.beat() })
 }
@@ -58,7 +58,12 @@ func (p *Pool) beat() {
 	p.held.mu.Lock()
 	defer p.held.mu.Unlock()
 	for i, j := range jobs {
-		if cancel, ok := p.held.jobs[j]; ok && !held[i] {
+		cancel, ok := p.held.jobs[j]
+		switch {
+		case !ok:
+		case held[i] == beatCancelled:
+			cancel(errRunCancelled)
+		case held[i] == beatLost:
 			cancel(errLeaseLost)
 		}
 	}

@@ -19,6 +19,9 @@ type RunFilter struct {
 	Limit    int    // default 50, at most 500
 	// Cursor continues a listing where the previous page ended (RunPage.Next).
 	Cursor string
+	// Text keeps the runs whose event (as the history shows it, credentials redacted)
+	// contains it, in any case. Such a listing reads at most maxTextScan runs.
+	Text string
 }
 
 // RunPage is one page of a run listing, newest first. Next is the cursor of the next
@@ -29,7 +32,7 @@ type RunPage struct {
 }
 
 // Statuses are the statuses a run can have.
-var Statuses = []string{string(RunQueued), string(RunRunning), string(RunSucceeded), string(RunFailed)}
+var Statuses = []string{string(RunQueued), string(RunRunning), string(RunSucceeded), string(RunFailed), string(RunCancelled)}
 
 // ErrBadFilter is returned for a filter or cursor that makes no sense.
 var ErrBadFilter = errors.New("bad filter")
@@ -41,6 +44,9 @@ const (
 	// maxScan bounds how many runs one listing reads looking for matches of a status;
 	// past it, the page is returned short with a cursor to go on.
 	maxScan = 5000
+	// maxTextScan bounds how many runs a listing by event text reads: each event is
+	// read and searched. Past it, the page is returned short with a cursor to go on.
+	maxTextScan = 1000
 )
 
 // cursor is a position in the history: runs are ordered by creation time (ms), then id.
@@ -94,8 +100,12 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 		}
 	}
 	page := &RunPage{Runs: []RunSummary{}}
+	scan := maxScan
+	if f.Text != "" {
+		scan = maxTextScan
+	}
 	for scanned := 0; len(page.Runs) < f.Limit; {
-		if scanned >= maxScan {
+		if scanned >= scan {
 			page.Next = at.String()
 			return page, nil
 		}
@@ -110,11 +120,20 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 		if err != nil {
 			return nil, err
 		}
+		var events []string
+		if f.Text != "" {
+			if events, err = e.q.eventTexts(ctx, batch); err != nil {
+				return nil, err
+			}
+		}
 		for i, r := range runs {
 			scanned++
 			at = batch[i]
 			if r == nil || f.Status != "" && string(r.Status) != f.Status {
 				continue // expired, or another status
+			}
+			if f.Text != "" && !containsFold(events[i], f.Text) {
+				continue
 			}
 			page.Runs = append(page.Runs, *r)
 			if len(page.Runs) == f.Limit {

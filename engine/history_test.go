@@ -29,7 +29,7 @@ workflow "b" {
 `
 
 func TestRunHistoryListing(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		rec := &recorder{}
 		e := New(b.Client, Options{Logger: quiet, Shards: 3})
 		set := loadSet(t, rec, historySrc)
@@ -126,7 +126,7 @@ func newestFirst(runs []RunSummary) bool {
 // Runs past the retention leave the history indexes when a pool trims them, and dead
 // letters past it leave the dead letters (and so the dead-letter gauge falls).
 func TestTrimDropsRunsPastTheRetention(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		e := New(b.Client, Options{Logger: quiet, Shards: 2})
 		sh := e.q.shardFor("a")
@@ -145,4 +145,29 @@ func TestTrimDropsRunsPastTheRetention(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A listing by event text keeps the runs whose event, credentials redacted, has it.
+func TestRunsByEventText(t *testing.T) {
+	b := redistest.Mini(t)
+	e := New(b.Client, Options{Logger: quiet})
+	set := loadSet(t, &recorder{}, historySrc)
+	e.Use(set)
+	ctx := context.Background()
+	alice, _ := e.Start(ctx, set.Workflow("b"), event(`{"customer": "Alice Liddell", "password": "wonderland"}`))
+	e.Start(ctx, set.Workflow("b"), event(`{"customer": "Bob"}`))
+	for _, tc := range []struct{ text, want string }{
+		{"alice", alice},
+		{"LIDDELL", alice},
+		{"wonderland", ""}, // a credential field is redacted: no oracle for its value
+		{"nobody", ""},
+	} {
+		page, err := e.Runs(ctx, RunFilter{Text: tc.text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(ids(page.Runs), ","); got != tc.want {
+			t.Errorf("runs with %q: %q, want %q", tc.text, got, tc.want)
+		}
+	}
 }

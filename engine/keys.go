@@ -121,6 +121,12 @@ func (s *shard) eachKeys(run string, wf *workflows.Workflow) []string {
 	return keys
 }
 
+// ShardPrefix is the prefix of the keys of the shard that holds workflow's runs, of n
+// shards: "{hf:N}:". A run's hash is the prefix, "run:" and its id.
+func ShardPrefix(workflow string, n int) string {
+	return newShard(shardOf(workflow, n)).prefix
+}
+
 func shardOf(workflow string, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(workflow))

@@ -15,10 +15,10 @@ import (
 // another worker takes the step, runs it, and the dead worker's token can no longer
 // commit.
 func TestExpiredLeaseIsTakenBack(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		rec := &recorder{}
-		e := New(b.Client, Options{Logger: quiet, Lease: 300 * time.Millisecond})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 300 * time.Millisecond})
 		set := loadSet(t, rec, chainSrc)
 		e.Use(set)
 		id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Ada"}`))
@@ -50,12 +50,12 @@ func TestExpiredLeaseIsTakenBack(t *testing.T) {
 // TestHeartbeatKeepsALongStep: a step that runs three times longer than the lease is
 // not taken by another process meanwhile.
 func TestHeartbeatKeepsALongStep(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		rec := &recorder{hold: make(chan struct{})}
 		set := loadSet(t, rec, chainSrc)
 		var engines []*Engine
 		for range 2 { // two processes on one Redis
-			e := New(b.Client, Options{Logger: quiet, Lease: 300 * time.Millisecond})
+			e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 300 * time.Millisecond})
 			e.Use(set)
 			startPool(t, e, 2)
 			engines = append(engines, e)
@@ -78,7 +78,7 @@ func TestHeartbeatKeepsALongStep(t *testing.T) {
 // TestStopDeadlineHandsStepsBack: when Stop gives up waiting, the step still running
 // goes back to the queue instead of failing its run, and another worker runs it.
 func TestStopDeadlineHandsStepsBack(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, p, rec, id := holding(t, b)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
@@ -103,9 +103,9 @@ func TestStopDeadlineHandsStepsBack(t *testing.T) {
 // A step whose worker dies every time fails its run after 5 expired leases in a row,
 // and goes to the dead letters; a finished attempt in between starts the count over.
 func TestStepThatKeepsCrashingIsDeadLettered(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet, Lease: 20 * time.Millisecond})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 20 * time.Millisecond})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
 		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
 			t.Fatal(err)

@@ -34,7 +34,7 @@ func newMetrics(reg prometheus.Registerer, q *queue) *metrics {
 		Help: "Runs this process started, by workflow and by what started them (webhook, schedule, manual)."},
 		[]string{"workflow", "trigger"})
 	finished := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_runs_finished_total",
-		Help: "Runs that ended, by workflow and status (succeeded, failed), counted by the process that ended them. A replayed run counts again when it ends again."},
+		Help: "Runs that ended, by workflow and status (succeeded, failed, cancelled), counted by the process that ended them. A replayed run counts again when it ends again."},
 		[]string{"workflow", "status"})
 	replayed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_runs_replayed_total",
 		Help: "Failed runs queued again (a replay, or a dead letter retried) by this process, by workflow."},

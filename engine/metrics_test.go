@@ -43,11 +43,11 @@ func wantSeries(t *testing.T, reg prometheus.Gatherer, name string, want map[str
 // Runs started, finished and replayed, and each step attempt's duration, counted as
 // real runs go through the queue.
 func TestRunAndStepMetrics(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		reg := prometheus.NewRegistry()
 		rec := &recorder{}
-		e := New(b.Client, Options{Logger: quiet, Metrics: reg})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Metrics: reg})
 		set := loadSet(t, rec, metricsSrc)
 		e.Use(set)
 		p := startPool(t, e, 4)
@@ -153,7 +153,7 @@ func checkBuckets(t *testing.T, g prometheus.Gatherer) {
 // queue in a known state over several shards; and hookflow_redis_up 0, without the
 // queue's metrics, once Redis is gone.
 func TestQueueMetrics(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		reg := prometheus.NewRegistry()
 		e := New(b.Client, Options{Logger: quiet, Metrics: reg, Shards: 4})
@@ -236,6 +236,9 @@ hookflow_runs_unfinished 6
 			t.Errorf("leased %d jobs after the scrapes, want the 3 ready", leased)
 		}
 
+		if b.Stop == nil {
+			return // the shared cluster stays up for the other tests
+		}
 		b.Stop()
 		start := time.Now()
 		want = `
@@ -255,10 +258,10 @@ hookflow_redis_up 0
 // A step whose worker keeps crashing fails its run: the worker that leases it once it
 // is marked records the failure and counts the run as finished.
 func TestRunFailedByCrashesIsCounted(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		reg := prometheus.NewRegistry()
-		e := New(b.Client, Options{Logger: quiet, Lease: 10 * time.Millisecond, Metrics: reg})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 10 * time.Millisecond, Metrics: reg})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
 		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
 			t.Fatal(err)

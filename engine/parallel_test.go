@@ -40,7 +40,7 @@ workflow "order" {
 // The steps of a parallel block start together, and the step after it starts when all
 // have finished and reads each of them by name.
 func TestParallelStepsStartTogether(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 30*time.Millisecond)
 		e, set := httpEngine(t, b, strings.ReplaceAll(parallelSrc, "URL", tg.srv.URL))
 		id, err := e.Start(context.Background(), set.Workflow("order"), event(`{"lines": [1, 2]}`))
@@ -80,7 +80,7 @@ func TestParallelStepsStartTogether(t *testing.T) {
 
 // A failed step fails the run once its siblings have settled; a replay runs only it.
 func TestParallelFailureWaitsForSiblings(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 20*time.Millisecond)
 		tg.failPath("/crm", http.StatusBadRequest)
 		e, set := httpEngine(t, b, strings.ReplaceAll(parallelSrc, "URL", tg.srv.URL))
@@ -137,7 +137,7 @@ workflow "hold" {
 // A delay in a parallel block or a for_each step holds its own unit: the block waits
 // for it, and the step after a for_each waits for its longest item.
 func TestDelayInsideParallelAndForEach(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		e, set := httpEngine(t, b, strings.ReplaceAll(delaySrc, "URL", tg.srv.URL))
 		start := time.Now()
@@ -170,7 +170,7 @@ func TestDelayInsideParallelAndForEach(t *testing.T) {
 // A for_each step of a parallel block whose items cannot be listed fails, and the block
 // settles with it: the run ends, failed, rather than wait for the block forever.
 func TestParallelForEachThatCannotList(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 0)
 		e, set := httpEngine(t, b, strings.ReplaceAll(parallelSrc, "URL", tg.srv.URL))
 		id, err := e.Start(context.Background(), set.Workflow("order"), event(`{"lines": "not a list"}`))
@@ -192,7 +192,7 @@ func TestParallelForEachThatCannotList(t *testing.T) {
 func bothLeased(t *testing.T, b *redistest.Backend) (*Engine, *workflows.Workflow, []*job) {
 	t.Helper()
 	ctx := context.Background()
-	e := New(b.Client, Options{Logger: quiet})
+	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 	wf := loadSet(t, &recorder{}, `
 workflow "both" {
   parallel "p" {
@@ -221,7 +221,7 @@ workflow "both" {
 // its version is gone), what those others commit later is kept as their record, and
 // nothing follows: no join, no second end of the run.
 func TestUnitsAfterTheRunEndedStartNothing(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		e, wf, jobs := bothLeased(t, b)
 		sh := e.q.shardFor("both")
@@ -254,7 +254,7 @@ func TestUnitsAfterTheRunEndedStartNothing(t *testing.T) {
 // Two units of one run that both could not be resumed (their version is gone) end the
 // run once: one dead letter, and the count of unfinished runs back at 0.
 func TestTwoUnitsFailingTheirRunEndItOnce(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		e, _, jobs := bothLeased(t, b)
 		sh := e.q.shardFor("both")
@@ -278,9 +278,9 @@ func TestTwoUnitsFailingTheirRunEndItOnce(t *testing.T) {
 // A for_each step of a parallel block that lists its items after a step beside it
 // failed the run starts none of them, and leaves no keys behind.
 func TestListingAfterTheRunEndedStartsNothing(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		wf := loadSet(t, &recorder{}, `
 workflow "both" {
   parallel "p" {

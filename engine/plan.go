@@ -100,7 +100,14 @@ type Plan struct {
 	Status     RunStatus // RunRunning while anything is left to run
 	Error      string    // why the run failed
 	FailedStep string    // the step that failed it
-	version    string    // the workflow version planned with, which its records name
+	// Handle says that the run failed at this change and its on_failure steps start:
+	// the unit's job goes to the dead letters and the run records Error and
+	// FailedStep, while it goes on with them (Status is RunRunning).
+	Handle bool
+	// Handled says that the run ends failed after its on_failure steps: the job that
+	// failed it went to the dead letters when they started.
+	Handled bool
+	version string // the workflow version planned with, which its records name
 }
 
 // plan decides what follows rec, the record of a run of wf with the change to plan
@@ -113,7 +120,13 @@ type Plan struct {
 // for_each step starts its items up to max_parallel, and each item that settles starts
 // the next. A unit that failed with on_error = "fail" fails the run once its
 // for_each step or parallel block has settled: the items in flight finish, the items
-// waiting are dropped.
+// waiting are dropped. A unit that failed because the run's timeout passed fails the
+// run whatever its on_error says.
+//
+// A run that fails goes on with its workflow's on_failure steps, one after another,
+// before it ends failed: the change that failed it starts the first (Handle), and the
+// run ends once they have settled, or one failed with on_error = "fail" (Handled).
+// They run once per failure: their records are the failure's (a replay clears them).
 func plan(wf *workflows.Workflow, rec *runRecord, changed *unit) *Plan {
 	p := &Plan{Status: RunRunning, version: wf.Version}
 	if changed != nil {
@@ -129,19 +142,49 @@ func plan(wf *workflows.Workflow, rec *runRecord, changed *unit) *Plan {
 		if r == nil {
 			return p // started it, or waits for it
 		}
-		if r.Status != StatusFailed || (!n.Parallel && n.Steps[0].OnError == workflows.Continue) {
+		if r.Status != StatusFailed || (!n.Parallel && !failsRun(n.Steps[0], r)) {
 			continue
 		}
-		p.Status = RunFailed
 		p.FailedStep = n.Name
 		p.Error = fmt.Sprintf("step %s: %s", n.Name, r.Error)
 		if n.Parallel {
 			p.FailedStep, p.Error = firstFailed(n, rec, p), r.Error
 		}
+		p.onFailure(wf, rec)
 		return p
 	}
 	p.Status = RunSucceeded
 	return p
+}
+
+// onFailure plans a run that failed: its on_failure steps run in order, each once,
+// and the run ends failed when none is left to run. A step of them that fails ends
+// them (unless it may fail): nothing handles a failure of the handler.
+func (p *Plan) onFailure(wf *workflows.Workflow, rec *runRecord) {
+	p.Status = RunFailed
+	started := false
+	for _, s := range wf.OnFailure {
+		if rec.steps[s.Name] != nil {
+			started = true
+			break
+		}
+	}
+	for _, s := range wf.OnFailure {
+		r := rec.steps[s.Name]
+		switch {
+		case r == nil:
+			p.Start = append(p.Start, unit{step: s.Name})
+			p.Status, p.Handle = RunRunning, !started
+			return
+		case !r.Status.Settled():
+			p.Status = RunRunning // retrying, or waiting out a delay
+			return
+		case r.Status == StatusFailed && s.OnError == workflows.FailRun:
+			p.Handled = true
+			return
+		}
+	}
+	p.Handled = started
 }
 
 // bookkeep records what settling the changed unit means for its for_each step or
@@ -156,7 +199,7 @@ func (p *Plan) bookkeep(wf *workflows.Workflow, rec *runRecord, u unit) {
 	case partItem:
 		p.Join = s.Name
 		if set := rec.items[s.Name]; set != nil {
-			if r := set.records[u.item]; r != nil && r.Status == StatusFailed && s.OnError == workflows.FailRun {
+			if r := set.records[u.item]; r != nil && failsRun(s, r) {
 				p.Drop = s.Name
 				return
 			}
@@ -227,11 +270,11 @@ func (p *Plan) step(s *workflows.Step, rec *runRecord, inFlight bool) *Record {
 		switch {
 		case r == nil || !r.Status.Settled():
 			unsettled = append(unsettled, i)
-		case r.Status == StatusFailed:
+		case failsRun(s, r):
 			failed = true
 		}
 	}
-	if len(unsettled) == 0 || failed && s.OnError == workflows.FailRun {
+	if len(unsettled) == 0 || failed {
 		done := settleItems(s, set)
 		if r != nil && r.Finished > 0 { // the record written when the items were listed
 			done.DurationMS = max(lastFinished(set.records)-r.Finished, 0)
@@ -292,14 +335,20 @@ func (p *Plan) parallel(n *workflows.Node, rec *runRecord) *Record {
 		done.DurationMS = last - first // from its first step's start to its last step's end
 	}
 	for _, s := range n.Steps {
-		if r := p.record(rec, s.Name); r.Status == StatusFailed && s.OnError == workflows.FailRun {
-			done.Status = StatusFailed
+		if r := p.record(rec, s.Name); failsRun(s, r) {
+			done.Status, done.TimedOut = StatusFailed, r.TimedOut
 			done.Error = fmt.Sprintf("step %s: %s", s.Name, r.Error)
 			break
 		}
 	}
 	p.setRecord(n.Name, done)
 	return done
+}
+
+// failsRun reports whether a step's (or an item's) settled record fails its run: it
+// failed, and the step may not fail (on_error = "fail"), or the run's timeout passed.
+func failsRun(s *workflows.Step, r *Record) bool {
+	return r.Status == StatusFailed && (s.OnError == workflows.FailRun || r.TimedOut)
 }
 
 // lastFinished is when the last of the records finished (ms).
@@ -314,7 +363,7 @@ func lastFinished(records map[int]*Record) int64 {
 // firstFailed names the step of a parallel block that failed it.
 func firstFailed(n *workflows.Node, rec *runRecord, p *Plan) string {
 	for _, s := range n.Steps {
-		if r := p.record(rec, s.Name); r != nil && r.Status == StatusFailed && s.OnError == workflows.FailRun {
+		if r := p.record(rec, s.Name); r != nil && failsRun(s, r) {
 			return s.Name
 		}
 	}
@@ -347,6 +396,7 @@ func settleItems(s *workflows.Step, set *itemSet) *Record {
 				done.Error = fmt.Sprintf("item %v: %s", set.key(i), r.Error)
 			}
 			failed++
+			done.TimedOut = done.TimedOut || r.TimedOut
 		case StatusSkipped:
 			skipped++
 		}

@@ -35,6 +35,23 @@ workflow "w" {
   }
 }
 
+workflow "f" {
+  step "probe" "a" {
+    value = "a"
+  }
+  step "probe" "b" {
+    value = "b"
+  }
+  on_failure {
+    step "probe" "notify" {
+      value = "{{ run.failed_step }}: {{ run.error }}"
+    }
+    step "probe" "page" {
+      value = "page"
+    }
+  }
+}
+
 workflow "b" {
   parallel "q" {
     step "probe" "lines" {
@@ -67,6 +84,12 @@ func describe(p *Plan) string {
 	}
 	for _, name := range sortedKeys(p.Records) {
 		parts = append(parts, fmt.Sprintf("record %s=%s", name, p.Records[name].Status))
+	}
+	if p.Handle {
+		parts = append(parts, "handle")
+	}
+	if p.Handled {
+		parts = append(parts, "handled")
 	}
 	for what, name := range map[string]string{"join": p.Join, "next": p.Next, "drop": p.Drop} {
 		if name != "" {
@@ -193,6 +216,41 @@ func TestPlan(t *testing.T) {
 			steps:   map[string]*Record{"lines": {Status: StatusFailed, ForEach: true}, "z": ok()},
 			counts:  map[string]int{"q": 0},
 			changed: &unit{step: "q", part: partJoin}, want: "record q=succeeded; succeeded"},
+		{name: "a failure starts the first on_failure step", wf: "f", steps: map[string]*Record{"a": ok(), "b": failed()},
+			changed: &unit{step: "b"}, want: `start on_failure/notify; handle; running; b: "step b: boom"`},
+		{name: "on_failure steps run one after another", wf: "f",
+			steps:   map[string]*Record{"a": ok(), "b": failed(), "on_failure/notify": ok()},
+			changed: &unit{step: "on_failure/notify"}, want: `start on_failure/page; running; b: "step b: boom"`},
+		{name: "a retrying on_failure step holds the run", wf: "f",
+			steps:   map[string]*Record{"a": failed(), "on_failure/notify": {Status: StatusRetrying}},
+			changed: &unit{step: "on_failure/notify"}, want: `running; a: "step a: boom"`},
+		{name: "the run ends failed after its on_failure steps", wf: "f",
+			steps:   map[string]*Record{"a": ok(), "b": failed(), "on_failure/notify": ok(), "on_failure/page": ok()},
+			changed: &unit{step: "on_failure/page"}, want: `handled; failed; b: "step b: boom"`},
+		{name: "a failed on_failure step ends them, failed, and starts nothing", wf: "f",
+			steps:   map[string]*Record{"a": ok(), "b": failed(), "on_failure/notify": failed()},
+			changed: &unit{step: "on_failure/notify"}, want: `handled; failed; b: "step b: boom"`},
+		{name: "a run that succeeds runs no on_failure step", wf: "f", steps: map[string]*Record{"a": ok(), "b": ok()},
+			changed: &unit{step: "b"}, want: "succeeded"},
+		{name: "a replay starts the failed step, not on_failure", wf: "f", steps: map[string]*Record{"a": ok()},
+			want: "start b; running"},
+		{name: "a step the run's timeout stopped fails the run, even one that may fail",
+			steps:   with(map[string]*Record{"c": {Status: StatusFailed, Error: "run timed out", TimedOut: true}}),
+			changed: &unit{step: "c"}, want: `failed; c: "step c: run timed out"`},
+		{name: "an item the run's timeout stopped drops the waiting ones, even where items may fail", wf: "b",
+			counts:  map[string]int{"q": 2, "lines": 3},
+			items:   map[string]*itemSet{"lines": items(0, map[int]*Record{0: {Status: StatusFailed, TimedOut: true}})},
+			changed: &unit{step: "lines", part: partItem}, want: "drop lines; join lines; running"},
+		{name: "a timed-out item fails its step and its parallel block, even where it may fail", wf: "b",
+			counts:  map[string]int{"q": 1, "lines": 0},
+			items:   map[string]*itemSet{"lines": items(2, map[int]*Record{0: ok(), 1: {Status: StatusFailed, Error: "run timed out", TimedOut: true}})},
+			changed: &unit{step: "lines", part: partJoin}, want: "join q; record lines=failed; running"},
+		{name: "the run's timeout fails it after a parallel block", wf: "b",
+			steps:   map[string]*Record{"lines": {Status: StatusFailed, ForEach: true, Error: "item 1: run timed out", TimedOut: true}, "z": ok()},
+			counts:  map[string]int{"q": 0},
+			changed: &unit{step: "q", part: partJoin}, want: `record q=failed; failed; lines: "step lines: item 1: run timed out"`},
+		{name: "a timeout starts on_failure", wf: "f", steps: map[string]*Record{"a": {Status: StatusFailed, Error: "run timed out", TimedOut: true}},
+			changed: &unit{step: "a"}, want: `start on_failure/notify; handle; running; a: "step a: run timed out"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,5 +295,23 @@ func TestClearFailures(t *testing.T) {
 	}
 	if _, ok := rec.steps["y"]; !ok {
 		t.Error("y may fail (on_error = continue): its record stays")
+	}
+}
+
+// A replay clears the records of the on_failure steps with the failure they answered.
+func TestClearFailuresOnFailure(t *testing.T) {
+	wf := loadSet(t, &recorder{}, planSrc).Workflow("f")
+	rec := &runRecord{
+		steps: map[string]*Record{"a": {Status: StatusSucceeded}, "b": {Status: StatusFailed},
+			"on_failure/notify": {Status: StatusSucceeded}, "on_failure/page": {Status: StatusFailed}},
+		counts: map[string]int{}, items: map[string]*itemSet{},
+	}
+	cl := clearFailures(wf, rec)
+	slices.Sort(cl.fields)
+	if got := fmt.Sprint(cl.fields); got != "[s:b s:on_failure/notify s:on_failure/page]" {
+		t.Errorf("fields cleared %s", got)
+	}
+	if got := describe(plan(wf, rec, nil)); got != "start b; running" {
+		t.Errorf("plan after the replay's clearing: %s", got)
 	}
 }

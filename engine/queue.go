@@ -24,8 +24,10 @@ type queue struct {
 	shards    []*shard
 	leaseFor  time.Duration
 	retention time.Duration
-	maxOpen   int      // unfinished runs a shard takes; 0: no limit
-	metrics   *metrics // nil: none
+	maxOpen   int // unfinished runs a shard takes; 0: no limit
+	// waitReplicas is how many replicas acknowledge a start before it returns.
+	waitReplicas int
+	metrics      *metrics // nil: none
 	// leaseArg and retentionArg are leaseFor and retention in ms as script arguments,
 	// boxed once.
 	leaseArg, retentionArg any
@@ -353,6 +355,10 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 		args = append(args, "f", len(fields)/2)
 		args = append(args, fields...)
 	}
+	if p.Handle {
+		keys = append(keys, sh.args.dead)
+		args = append(args, "h", p.Error, p.FailedStep, q.retentionArg)
+	}
 	if p.Status.Done() { // last: its keys are all the rest
 		keys = append(keys, sh.args.dead, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit)
 		for _, k := range ending {
@@ -426,7 +432,7 @@ func flag(b bool) string {
 // the same worker, with nothing else to write. advance.lua commits it.
 func straight(c commit) bool {
 	p, u := c.plan, c.job.unit
-	if u.part != partStep || c.record == nil || !c.chain || c.wait > 0 || c.dead || c.listed ||
+	if u.part != partStep || c.record == nil || !c.chain || c.wait > 0 || c.dead || c.listed || p.Handle ||
 		p.Status != RunRunning || len(p.Start) != 1 || p.Start[0].part != partStep ||
 		p.Join != "" || p.Next != "" || p.Drop != "" || len(p.Todo) > 0 || len(p.Counts) > 0 || len(p.Records) > 0 {
 		return false
@@ -553,9 +559,18 @@ func (q *queue) replay(ctx context.Context, runID string, wf *workflows.Workflow
 	return scriptError(replayScript.Run(ctx, q.rdb, keys, args...).Err())
 }
 
-// heartbeat extends the leases of jobs, in one round trip. held[i] reports whether
-// jobs[i] is still its holder's.
-func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []bool, err error) {
+// beat is what a heartbeat found of a leased job.
+type beat int64
+
+const (
+	beatLost      beat = 0 // no longer its holder's: committed, or its lease expired
+	beatHeld      beat = 1 // held, and its lease extended
+	beatCancelled beat = 2 // its run was cancelled
+)
+
+// heartbeat extends the leases of jobs, in one round trip, and says of each what it
+// found.
+func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []beat, err error) {
 	pipe := q.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(jobs))
 	for i, j := range jobs {
@@ -566,10 +581,10 @@ func (q *queue) heartbeat(ctx context.Context, jobs []*job) (held []bool, err er
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}
-	held = make([]bool, len(jobs))
+	held = make([]beat, len(jobs))
 	for i, c := range cmds {
 		n, _ := c.Int64()
-		held[i] = n == 1
+		held[i] = beat(n)
 	}
 	return held, nil
 }

@@ -16,9 +16,9 @@ import (
 // These tests drive the scripts directly: the promises every state change keeps.
 
 func TestStartIsIdempotent(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
 		for range 2 {
 			if err := e.q.start(ctx, "run1", wf, []byte(`{"id":"e"}`), ""); err != nil {
@@ -45,9 +45,9 @@ func TestStartIsIdempotent(t *testing.T) {
 }
 
 func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
 		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
 			t.Fatal(err)
@@ -114,8 +114,8 @@ func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
 }
 
 func TestWorkflowWithoutStepsSucceedsAtOnce(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		e := New(b.Client, Options{Logger: quiet})
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		set := loadSet(t, &recorder{}, `workflow "empty" {}`)
 		id, err := e.Start(context.Background(), set.Workflow("empty"), event(`{}`))
 		if err != nil {
@@ -129,7 +129,7 @@ func TestWorkflowWithoutStepsSucceedsAtOnce(t *testing.T) {
 }
 
 func TestStartFailedKeepsTheEvent(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, set, rec := running(t, b, chainSrc, 1)
 		id, err := e.StartFailed(context.Background(), set.Workflow("chain"), event(`{"name": 5}`), "filter: boom")
 		if err != nil {
@@ -209,9 +209,9 @@ func TestKeysShareTheirShardsSlot(t *testing.T) {
 // A dedupe key starts one run within its window, whatever the number of starts racing
 // for it, and another once the window has passed.
 func TestStartOnceStartsOneRunPerKey(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
 		ids := make(chan string, 50)
 		firsts := make(chan bool, 50)
@@ -262,9 +262,9 @@ func TestStartOnceStartsOneRunPerKey(t *testing.T) {
 
 // Past the high-water mark of unfinished runs, starts are refused until runs finish.
 func TestStartRefusedPastTheHighWaterMark(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet, MaxQueued: 3})
+		e := New(b.Client, Options{Logger: quiet, MaxQueued: 3}) // one shard: each takes its share of the limit
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
 		for i := range 3 {
 			if _, err := e.Start(ctx, wf, event(`{}`)); err != nil {
@@ -291,9 +291,9 @@ func TestStartRefusedPastTheHighWaterMark(t *testing.T) {
 
 // A job that cannot be read holds up no other job of its lease batch.
 func TestLeaseSkipsAJobItCannotRead(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e := New(b.Client, Options{Logger: quiet})
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
 		for _, id := range []string{"run1", "run2"} {
 			if err := e.q.start(ctx, id, wf, []byte(`{}`), ""); err != nil {

@@ -22,7 +22,7 @@ const (
 	StatusFailed    Status = "failed"
 	StatusSkipped   Status = "skipped" // its if was false
 	// StatusCancelled is an item of a for_each step that never started: another item
-	// failed the step first.
+	// failed the step first; or a step of a cancelled run that had not settled.
 	StatusCancelled Status = "cancelled"
 )
 
@@ -40,10 +40,12 @@ const (
 	RunRunning   RunStatus = "running"
 	RunSucceeded RunStatus = "succeeded"
 	RunFailed    RunStatus = "failed"
+	// RunCancelled is a run ended by hand (Engine.Cancel) before it finished.
+	RunCancelled RunStatus = "cancelled"
 )
 
 // Done reports whether the run has ended.
-func (s RunStatus) Done() bool { return s == RunSucceeded || s == RunFailed }
+func (s RunStatus) Done() bool { return s == RunSucceeded || s == RunFailed || s == RunCancelled }
 
 // Record is what one step, one item of a for_each step, or one parallel block left in
 // its run: the outcome of its last attempt, or its final one. It is the one shape
@@ -67,6 +69,9 @@ type Record struct {
 	// Items counts a for_each step's items; ForEach marks the record as one of those.
 	Items   int  `json:"items,omitempty"`
 	ForEach bool `json:"for_each,omitempty"`
+	// TimedOut says that the run's timeout passed while the unit ran, or before it
+	// could: it fails the run whatever its on_error says.
+	TimedOut bool `json:"timed_out,omitempty"`
 	// Requests are what an http step sent and got back, one workflows.Request per
 	// attempt, oldest first, the last maxRequests at most: kept as JSON, decoded only
 	// to be shown.
@@ -113,15 +118,62 @@ func (r *Record) requests() []workflows.Request {
 
 // encodeRecord is the one encoder of records. An output that cannot be encoded is
 // dropped and said so in the error, rather than losing the record.
+//
+// It writes what json.Marshal would, by hand: every commit encodes a record, and
+// Marshal would check and copy again the output, already JSON from newRecord. An
+// output that is not valid JSON (set by hand) is recorded as an error instead.
 func encodeRecord(r *Record) []byte {
-	data, err := json.Marshal(r)
-	if err != nil {
+	if len(r.Output) > 0 && !json.Valid(r.Output) || len(r.Requests) > 0 && !json.Valid(r.Requests) {
 		c := *r
-		c.Output = nil
-		c.Error = strings.TrimPrefix(c.Error+"; ", "; ") + fmt.Sprintf("output cannot be recorded: %v", err)
-		data, _ = json.Marshal(&c)
+		c.Output, c.Requests = nil, nil
+		c.Error = strings.TrimPrefix(c.Error+"; ", "; ") + "output cannot be recorded: not JSON"
+		r = &c
 	}
-	return data
+	b := make([]byte, 0, 64+len(r.Output)+len(r.Error)+len(r.Version)+len(r.Requests))
+	b = appendString(append(b, `{"status":`...), string(r.Status))
+	b = appendInt(b, `,"attempt":`, int64(r.Attempt))
+	b = appendInt(b, `,"finished":`, r.Finished)
+	b = appendInt(b, `,"duration_ms":`, r.DurationMS)
+	b = appendInt(b, `,"retry_at":`, r.RetryAt)
+	if len(r.Output) > 0 {
+		b = append(append(b, `,"output":`...), r.Output...)
+	}
+	if r.Error != "" {
+		b = appendString(append(b, `,"error":`...), r.Error)
+	}
+	if r.Version != "" {
+		b = appendString(append(b, `,"version":`...), r.Version)
+	}
+	b = appendInt(b, `,"items":`, int64(r.Items))
+	if r.ForEach {
+		b = append(b, `,"for_each":true`...)
+	}
+	if r.TimedOut {
+		b = append(b, `,"timed_out":true`...)
+	}
+	if len(r.Requests) > 0 {
+		b = append(append(b, `,"requests":`...), r.Requests...)
+	}
+	return append(b, '}')
+}
+
+// appendInt appends a field of an integer, left out when 0 (omitempty).
+func appendInt(b []byte, field string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	return strconv.AppendInt(append(b, field...), n, 10)
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s) // escapes and invalid UTF-8 as encoding/json does
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
 
 // newRecord is the record of an attempt with its output encoded.

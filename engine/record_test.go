@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -20,4 +23,71 @@ func TestRecordKeepsTheLatestRequests(t *testing.T) {
 	if len(got) != maxRequests || got[0].Attempt != 3 || got[len(got)-1].Attempt != maxRequests+2 {
 		t.Errorf("kept %d requests, attempts %d to %d; want the latest %d", len(got), got[0].Attempt, got[len(got)-1].Attempt, maxRequests)
 	}
+}
+
+// encodeRecord writes by hand what json.Marshal writes: the same fields, left out when
+// empty, and the same values once decoded, whatever the strings hold.
+func TestEncodeRecordIsJSON(t *testing.T) {
+	for _, r := range []Record{
+		{Status: StatusSucceeded},
+		{Status: StatusSucceeded, Attempt: 1, Output: json.RawMessage(`{"status":200,"body":{"id":7}}`)},
+		{Status: StatusRetrying, Attempt: 3, Finished: 1764650000123, DurationMS: 41, RetryAt: 1764650001123,
+			Error: "POST https://x.example/a?b=1&c=<2>: status 503 \"busy\"\n\tcafé \x01 \xff", Version: "9c1d0b7e4f653f2a",
+			Requests: json.RawMessage(`[{"attempt":1,"method":"POST"}]`)},
+		{Status: StatusRunning, Items: 3, ForEach: true, Output: json.RawMessage(`[1,2,3]`)},
+	} {
+		got := encodeRecord(&r)
+		want, err := json.Marshal(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal(got, &a); err != nil {
+			t.Fatalf("%s: %v", got, err)
+		}
+		json.Unmarshal(want, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("encodeRecord:\n%s\njson.Marshal:\n%s", got, want)
+		}
+		if !strings.HasPrefix(string(got), `{"status":`) {
+			t.Errorf("%s does not start with its status: the scripts put fields after the brace", got)
+		}
+	}
+	// Every field of Record, set: a field added to Record and not to encodeRecord
+	// fails here.
+	var full Record
+	v := reflect.ValueOf(&full).Elem()
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Kind() {
+		case reflect.String:
+			f.SetString("s")
+		case reflect.Int, reflect.Int64:
+			f.SetInt(7)
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Slice: // json.RawMessage
+			f.SetBytes([]byte(`[1]`))
+		default:
+			t.Fatalf("Record.%s is a %s: set it here", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	got, want := encodeRecord(&full), must(json.Marshal(&full))
+	var a, b any
+	json.Unmarshal(got, &a)
+	json.Unmarshal(want, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("a record with every field set:\nencodeRecord %s\njson.Marshal %s", got, want)
+	}
+
+	bad := encodeRecord(&Record{Status: StatusSucceeded, Output: json.RawMessage(`{nope`)})
+	if r, err := decodeRecord(string(bad)); err != nil || r.Output != nil || !strings.Contains(r.Error, "cannot be recorded") {
+		t.Errorf("an output that is not JSON: %s, %v", bad, err)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -192,7 +192,8 @@ type cleared struct {
 // failed items of for_each steps, and the counts of their units. What did not settle
 // goes too (a run failed by a unit that could not go on, while others were in flight),
 // so that it starts again rather than wait for units that are gone. What succeeded, or
-// failed with on_error = "continue", stays.
+// failed with on_error = "continue", stays. The records of on_failure steps go: they
+// were the failure's.
 func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 	cl := cleared{items: map[string][]int{}}
 	clear := func(name string) {
@@ -222,6 +223,13 @@ func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 			}
 		}
 		slices.Sort(cl.items[s.Name])
+	}
+	// The on_failure steps answered the failure: the next failure, if any, is theirs to
+	// answer anew.
+	for name := range rec.steps {
+		if workflows.IsOnFailure(name) {
+			clear(name)
+		}
 	}
 	for _, n := range wf.Nodes {
 		if !n.Parallel {

@@ -64,7 +64,7 @@ workflow "sync" {
 // version; replayed with the version in use, the fixed one, it succeeds from the step
 // that failed, and its history names the version each step ran with.
 func TestReplayOnTheCurrentVersion(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		tg := newTarget(t, 0)
 		tg.failPath("/custmers/c1", http.StatusNotFound)
@@ -129,7 +129,7 @@ func TestReplayOnTheCurrentVersion(t *testing.T) {
 // A replay on the version in use is refused when that version no longer has the step
 // that failed the run; the run stays as it was.
 func TestReplayOnTheCurrentVersionNeedsTheFailedStep(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		tg := newTarget(t, 0)
 		tg.failPath("/custmers/c1", http.StatusNotFound)
@@ -168,7 +168,7 @@ workflow "sync" {
 // A for_each step replayed on the version in use runs its failed items only, with the
 // current step's definition; the items that succeeded keep their records.
 func TestReplayOnTheCurrentVersionRunsTheFailedItems(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		tg := newTarget(t, 0)
 		tg.failPath("/reserve/3", http.StatusNotFound)
@@ -210,7 +210,7 @@ func TestReplayOnTheCurrentVersionRunsTheFailedItems(t *testing.T) {
 // A parallel block replayed on the version in use runs its failed step only, as the
 // current version has it; the step after the block follows the current version too.
 func TestReplayOnTheCurrentVersionRunsTheFailedStepOfABlock(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		tg := newTarget(t, 0)
 		tg.failPath("/crm", http.StatusNotFound)

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -17,6 +19,10 @@ type runState struct {
 	workflow string
 	ver      string    // the workflow version it runs with, which its records name
 	created  time.Time // when the run was started
+	replays  int       // how many times it was replayed: its failure is the replays+1th
+	// deadline is when the run's timeout passes: its timeout after it was created, or
+	// after its last replay; zero without a timeout.
+	deadline time.Time
 	wf       *workflows.Workflow
 	rec      *runRecord
 	env      *workflows.Env
@@ -30,9 +36,17 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.wf.Node(j.unit.step) == nil {
+	r.replays, _ = strconv.Atoi(j.run["replays"])
+	if s, _ := r.wf.Step(j.unit.step); r.wf.Node(j.unit.step) == nil && s == nil {
 		r.wf = nil // a version without the step: nothing of it can be planned
 		return r, workflows.Permanent(fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.unit.step))
+	}
+	if r.wf.Timeout > 0 {
+		from := r.created
+		if t := msTime(j.run["replayed"]); t.After(from) {
+			from = t
+		}
+		r.deadline = from.Add(r.wf.Timeout)
 	}
 	ev, err := workflows.DecodeEvent([]byte(j.run["event"]))
 	if err != nil {
@@ -53,7 +67,33 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 		Vars:  r.wf.Vars,
 		Run:   map[string]any{"id": r.id, "workflow": r.workflow, "version": r.wf.Version},
 	}
+	if f := j.run["failed_step"]; f != "" { // it failed: its on_failure steps run
+		r.env.Run["error"], r.env.Run["failed_step"] = j.run["error"], f
+	}
 	return r, nil
+}
+
+// errRunTimedOut cancels a step running when its run's timeout passes.
+var errRunTimedOut = errors.New("the run's timeout passed")
+
+// timedOut reports whether the run's timeout has passed for a unit of step s: the
+// on_failure steps run past it, with their own timeouts.
+func (r *runState) timedOut(s *workflows.Step) bool {
+	return !r.deadline.IsZero() && !workflows.IsOnFailure(s.Name) && !time.Now().Before(r.deadline)
+}
+
+// timeoutError is the error of a unit that the run's timeout stopped.
+func (r *runState) timeoutError() error {
+	return workflows.Permanent(fmt.Errorf("run timed out: its timeout of %s passed", r.wf.Timeout))
+}
+
+// capWait shortens a wait (a delay, a retry's backoff) that would end past the run's
+// deadline to end at it, when the unit that follows fails for it.
+func (r *runState) capWait(wait time.Duration) time.Duration {
+	if r.deadline.IsZero() {
+		return wait
+	}
+	return max(min(wait, time.Until(r.deadline)), 0)
 }
 
 // see puts a settled step's value into steps, as later steps read it. Parallel blocks

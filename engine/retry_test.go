@@ -71,7 +71,7 @@ func httpEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *workf
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	e := New(b.Client, Options{Logger: quiet, Kinds: k})
+	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k})
 	e.Use(set)
 	startPool(t, e, 4)
 	return e, set
@@ -101,7 +101,7 @@ func retryWorkflow(url string) string {
 }
 
 func TestRetriesUntilTheStepSucceeds(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		api := newDownstream(t, 200)
 		e, set := httpEngine(t, b, retryWorkflow(api.srv.URL))
 		api.answer(200, 500, 500, 200) // record, then charge fails twice
@@ -137,7 +137,7 @@ func TestRetriesUntilTheStepSucceeds(t *testing.T) {
 }
 
 func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		api := newDownstream(t, 200)
 		e, set := httpEngine(t, b, retryWorkflow(api.srv.URL))
 		api.answer(200, 500) // record, then charge always fails
@@ -209,7 +209,7 @@ func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
 }
 
 func TestClientErrorsAreNotRetried(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		api := newDownstream(t, 200)
 		e, set := httpEngine(t, b, retryWorkflow(api.srv.URL))
 		api.answer(200, 422)

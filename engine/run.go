@@ -23,13 +23,15 @@ type RunSummary struct {
 	Version string `json:"version"`
 	// StartedVersion is the version the run started with, when a replay moved it to
 	// another.
-	StartedVersion string     `json:"started_version,omitempty"`
-	Status         RunStatus  `json:"status"` // queued, running, succeeded, failed
-	Error          string     `json:"error,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	StartedAt      *time.Time `json:"started_at,omitempty"`
-	FinishedAt     *time.Time `json:"finished_at,omitempty"`
-	DurationMS     *int64     `json:"duration_ms,omitempty"`
+	StartedVersion string    `json:"started_version,omitempty"`
+	Status         RunStatus `json:"status"` // queued, running, succeeded, failed, cancelled
+	Error          string    `json:"error,omitempty"`
+	// FailedStep is the step that failed the run, once its on_failure steps started.
+	FailedStep string     `json:"failed_step,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	DurationMS *int64     `json:"duration_ms,omitempty"`
 	// Replays counts how many times the run was replayed after it failed.
 	Replays int `json:"replays,omitempty"`
 	// DeadLetter is the id of the run's dead-lettered job, while it has one.
@@ -107,7 +109,20 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Status == RunCancelled {
+		cancelSteps(r.Steps)
+	}
 	return r, nil
+}
+
+// cancelSteps marks what had not settled in a cancelled run cancelled: it never will.
+func cancelSteps(steps []StepRun) {
+	for i := range steps {
+		if s := &steps[i]; !s.Status.Settled() {
+			s.Status, s.NextAttemptAt = StatusCancelled, nil
+		}
+		cancelSteps(steps[i].Items)
+	}
 }
 
 // summary reads a run hash's fields (those of summaryFields at least).
@@ -118,6 +133,7 @@ func summary(fields map[string]string) RunSummary {
 		Version:    fields["ver"],
 		Status:     RunStatus(fields["status"]),
 		Error:      fields["error"],
+		FailedStep: fields["failed_step"],
 		CreatedAt:  msTime(fields["created"]),
 		DeadLetter: fields["dead"],
 	}
@@ -136,12 +152,13 @@ func summary(fields map[string]string) RunSummary {
 	return r
 }
 
-var summaryFields = []string{"id", "wf", "ver", "started_ver", "status", "error", "created", "started", "finished", "replays", "dead"}
+var summaryFields = []string{"id", "wf", "ver", "started_ver", "status", "error", "failed_step", "created", "started", "finished", "replays", "dead"}
 
 // stepRuns lists a run's steps in the order of its workflow version: a parallel block
 // followed by its steps, a for_each step with its items. Those not reached yet are
 // pending. The records of steps the version does not have (a replay moved the run to
-// a version without them) follow, in the order they finished. When this process does
+// a version without them) follow, in the order they finished, after the on_failure
+// steps that ran (on_failure/notify). When this process does
 // not know the version, it lists the recorded steps in the order they finished.
 func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]StepRun, error) {
 	rec, _ := readRecord(fields) // a record that cannot be read is shown as pending
@@ -205,6 +222,13 @@ func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]Step
 			out = append(out, sr)
 		}
 	}
+	for _, s := range wf.OnFailure { // those that ran for the run's failure
+		if r := rec.steps[s.Name]; r != nil {
+			sr := r.view(s.Name, s.Name)
+			sr.Kind = s.Kind
+			out = append(out, sr)
+		}
+	}
 	return append(out, byFinish(rec.steps, wf)...), nil
 }
 
@@ -213,9 +237,12 @@ func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]Step
 func byFinish(records map[string]*Record, wf *workflows.Workflow) []StepRun {
 	out := []StepRun{}
 	for name, r := range records {
-		if wf == nil || wf.Node(name) == nil {
-			out = append(out, r.view(name, name))
+		if wf != nil {
+			if s, _ := wf.Step(name); s != nil || wf.Node(name) != nil { // a step, a block, an on_failure step
+				continue
+			}
 		}
+		out = append(out, r.view(name, name))
 	}
 	sort.Slice(out, func(i, j int) bool { return timeOf(out[i].FinishedAt).Before(timeOf(out[j].FinishedAt)) })
 	return out

@@ -47,7 +47,7 @@ func (e *Engine) LastTick(ctx context.Context, wf *workflows.Workflow, schedule 
 // returns "" and false. A tick more than a minute past Redis's clock is refused with an
 // error: the caller's clock is ahead.
 func (e *Engine) StartTick(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, schedule string, tick time.Time) (id string, first bool, err error) {
-	id, first, err = e.start(ctx, wf, ev, "", &dedupe{schedule: e.q.scheduleKey(wf.Name, schedule), tick: tick})
+	id, first, err = e.start(ctx, wf, ev, "", &dedupe{schedule: e.q.scheduleKey(wf.Name, schedule), tick: tick}, "")
 	if errors.Is(err, errTickTaken) {
 		return "", false, nil
 	}

@@ -13,7 +13,7 @@ import (
 // lost) gets the same run; an earlier tick is skipped; a tick past Redis's clock is
 // refused; LastTick reads back the last tick started.
 func TestStartTick(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		e, set, _ := running(t, b, chainSrc, 2)
 		wf, ctx := set.Workflow("chain"), context.Background()
 		last, err := e.LastTick(ctx, wf, "every 1s")

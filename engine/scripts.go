@@ -113,6 +113,8 @@ var (
 	statsScript     = script("stats.lua")
 	trimScript      = script("trim.lua")
 	lastTickScript  = script("lasttick.lua")
+	cancelScript    = script("cancel.lua")
+	wakeScript      = script("wake.lua")
 )
 
 // completeHash, advanceHash and finishHash are the commit scripts' SHA1s, boxed once
@@ -159,6 +161,7 @@ var scriptErrors = map[string]error{
 	"HFBUSY":      ErrBusy,
 	"HFCLOCK":     errClock,
 	"HFTICK":      errTickTaken,
+	"HFFINISHED":  ErrFinished,
 }
 
 // errClock is a tick refused because this process's clock is ahead of Redis's.

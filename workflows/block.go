@@ -123,6 +123,20 @@ func (b *Block) ConstString(name, def string) (string, hcl.Diagnostics) {
 	return s, nil
 }
 
+// Bool returns an attribute that must be true or false, fixed at load time, or def.
+func (b *Block) Bool(name string, def bool) (bool, hcl.Diagnostics) {
+	v, a, diags := b.constant(name)
+	if a == nil || diags.HasErrors() {
+		return def, diags
+	}
+	x, ok := v.(bool)
+	if !ok {
+		return def, hcl.Diagnostics{a.Error(fmt.Sprintf("%s must be true or false", name),
+			fmt.Sprintf("Got %s. Write %s = true or %s = false, without quotes.", typeName(v), name, name))}
+	}
+	return x, nil
+}
+
 // OneOf returns a string attribute that must be one of options, or def.
 func (b *Block) OneOf(name, def string, options ...string) (string, hcl.Diagnostics) {
 	s, diags := b.ConstString(name, def)

@@ -28,6 +28,7 @@ var workflowSchema = &hcl.BodySchema{
 		{Type: "trigger", LabelNames: []string{"kind"}},
 		{Type: "step", LabelNames: []string{"kind", "name"}},
 		{Type: "parallel", LabelNames: []string{"name"}},
+		{Type: "on_failure"},
 	},
 }
 
@@ -73,9 +74,6 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	diags = append(diags, l.excuse(d)...)
 	wf.Timeout, d = attrs.Duration("timeout", 0)
 	diags = append(diags, l.excuse(d)...)
-	if !d.HasErrors() {
-		diags = append(diags, notYet(attrs.Attr("timeout"), "A run timeout", "each step still has its own timeout")...)
-	}
 	if a := content.Attributes["filter"]; a != nil {
 		wf.Filter, d = l.condition(a, ev, &scope{where: "the filter"})
 		diags = append(diags, d...)
@@ -83,8 +81,15 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 
 	// Scopes and duplicates go by the steps as written, whether or not each decoded,
 	// so that one broken step does not make the next look wrong too.
+	var onFailure *hcl.Block
 	for _, blk := range content.Blocks {
 		switch blk.Type {
+		case "on_failure":
+			steps, d := l.onFailure(blk, onFailure, lay, ev, wf.Name)
+			diags = append(diags, d...)
+			if onFailure == nil {
+				onFailure, wf.OnFailure = blk, steps
+			}
 		case "trigger":
 			t, d := l.trigger(blk, ev)
 			diags = append(diags, d...)
@@ -317,16 +322,6 @@ func (l *loader) retry(b *hcl.Block, ev *evaluator, sc *scope) (*Retry, hcl.Diag
 		diags = append(diags, a.Error("max is shorter than initial", fmt.Sprintf("The longest wait (%s) cannot be shorter than the first (%s).", r.Max, r.Initial)))
 	}
 	return r, diags
-}
-
-// notYet warns that an attribute is read and checked but not yet acted on, so that a
-// user is never silently left without what they wrote.
-func notYet(a *BlockAttr, what, consequence string) hcl.Diagnostics {
-	if a == nil {
-		return nil
-	}
-	return hcl.Diagnostics{a.Warning(fmt.Sprintf("%s is not applied yet", what),
-		fmt.Sprintf("This version of hookflow checks %s but does not act on it: %s.", a.Name, consequence))}
 }
 
 // kindSchema is the schema of a trigger or step block: the attributes every block of

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/url"
 	"strings"
@@ -18,7 +17,7 @@ import (
 // the same rules, so that what a step sees does not depend on where it runs.
 type Event struct {
 	ID          string              `json:"id"`
-	Trigger     string              `json:"trigger"` // webhook, schedule or manual
+	Trigger     string              `json:"trigger"` // webhook, schedule, manual or workflow
 	ReceivedAt  time.Time           `json:"received_at"`
 	Method      string              `json:"method,omitempty"`
 	Path        string              `json:"path,omitempty"`
@@ -28,6 +27,9 @@ type Event struct {
 	ContentType string              `json:"content_type,omitempty"`
 	Raw         string              `json:"raw"`
 	Body        any                 `json:"-"`
+	// Parent is, for a run started by a workflow step, the run and step that started
+	// it (Trigger is "workflow").
+	Parent *EventParent `json:"parent,omitempty"`
 }
 
 // Value returns the event as expressions see it: event.body, event.headers and so on.
@@ -40,7 +42,7 @@ func (e *Event) Value() map[string]any {
 	for k, v := range e.Headers {
 		headers[k] = v
 	}
-	return map[string]any{
+	v := map[string]any{
 		"id":          e.ID,
 		"trigger":     e.Trigger,
 		"received_at": e.ReceivedAt.UTC().Format(time.RFC3339Nano),
@@ -52,6 +54,10 @@ func (e *Event) Value() map[string]any {
 		"body":        e.Body,
 		"raw":         e.Raw,
 	}
+	if e.Parent != nil {
+		v["parent"] = e.Parent.value()
+	}
+	return v
 }
 
 // DecodeEvent reads an event stored with Marshal and parses its body again.
@@ -181,84 +187,8 @@ func formValue(fields map[string][]string) map[string]any {
 const MaxJSONDepth = 64
 
 // DecodeJSON decodes one JSON value. Integers that fit in 64 bits become int, so that
-// ids and amounts print and compare exactly; other numbers become float64.
+// ids and amounts print and compare exactly; other numbers become float64. JSON that
+// nests deeper than MaxJSONDepth, or holds a number no float64 holds, is refused.
 func DecodeJSON(data []byte) (any, error) {
-	if depth(data) > MaxJSONDepth {
-		return nil, fmt.Errorf("JSON nests deeper than %d levels", MaxJSONDepth)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("invalid JSON: more data after the value")
-	}
-	return numbers(v)
-}
-
-// numbers turns json.Numbers into int or float64, refusing numbers no float64 holds:
-// they would turn into infinities that cannot be written back as JSON.
-func numbers(v any) (any, error) {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return int(i), nil
-		}
-		f, err := v.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("number %.40s is out of range", v)
-		}
-		return f, nil
-	case map[string]any:
-		for k, e := range v {
-			n, err := numbers(e)
-			if err != nil {
-				return nil, err
-			}
-			v[k] = n
-		}
-	case []any:
-		for i, e := range v {
-			n, err := numbers(e)
-			if err != nil {
-				return nil, err
-			}
-			v[i] = n
-		}
-	}
-	return v, nil
-}
-
-// depth returns how deeply data nests, stopping once it passes MaxJSONDepth.
-func depth(data []byte) int {
-	d, deepest, inString := 0, 0, false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			d++
-			if d > deepest {
-				deepest = d
-				if deepest > MaxJSONDepth {
-					return deepest
-				}
-			}
-		case '}', ']':
-			d--
-		}
-	}
-	return deepest
+	return decodeAny(data)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -79,10 +80,13 @@ type Call struct {
 	Env      *Env   // the expression environment: event, steps, vars, run
 	RunID    string // the run this step belongs to
 	Workflow string
-	Step     string    // the step's name
-	Item     *Item     // the for_each item this attempt runs; nil for a step without for_each
-	Attempt  int       // 1 for the first attempt
-	Secrets  *Redactor // hides the workflow's secrets in what the step logs
+	Step     string // the step's name
+	Item     *Item  // the for_each item this attempt runs; nil for a step without for_each
+	Attempt  int    // 1 for the first attempt
+	// Failure is, for a step of the on_failure block, which failure of its run it
+	// answers: 1 for the first, one more for each replay that failed again.
+	Failure int
+	Secrets *Redactor // hides the workflow's secrets in what the step logs
 	// Sent is set by a step that sends a request (an http step): what the attempt
 	// sent and got back, redacted, for the run history.
 	Sent *Request
@@ -103,8 +107,13 @@ func (w *Wait) Value() map[string]any {
 
 // IdempotencyKey is the key an outbound call carries so that the far end can discard a
 // repeat: it is the same for every attempt of one step of one run, <run>:<step>, and
-// of one item of a for_each step, <run>:<step>:<key>.
+// of one item of a for_each step, <run>:<step>:<key>. A step of the on_failure block
+// calls once per failure of its run: <run>:on_failure/<step>, and <run>:on_failure/<step>:<n>
+// for the nth failure after the first.
 func (c *Call) IdempotencyKey() string {
+	if c.Failure > 1 {
+		return c.RunID + ":" + c.Step + ":" + strconv.Itoa(c.Failure)
+	}
 	if c.Item != nil {
 		return c.RunID + ":" + c.Step + ":" + c.Item.KeyText()
 	}

@@ -109,12 +109,14 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	l.secrets = &Redactor{}
 
 	set := &Set{byName: map[string]*Workflow{}, apis: l.apis}
+	declared := map[string]bool{} // every workflow written, whether or not it decoded
 	for i, content := range bodies {
 		fileEv := ev.forFile(names[i])
 		for _, b := range content.Blocks {
 			if b.Type != "workflow" {
 				continue
 			}
+			declared[b.Labels[0]] = true
 			l.unset.workflow = b.Labels[0]
 			wf, d := l.workflow(b, fileEv)
 			l.unset.workflow = ""
@@ -133,6 +135,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 		}
 	}
 	diags = append(diags, l.checkTriggers(set)...)
+	diags = append(diags, checkCalls(set, declared)...)
 	*l.secrets = *newRedactor(l.secretValues)
 	l.secrets.Diagnostics(diags)
 	if diags.HasErrors() {

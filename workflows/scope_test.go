@@ -92,8 +92,7 @@ func TestRetryAndNotYetWarnings(t *testing.T) {
 			warnings = append(warnings, fmt.Sprintf("%d:%s", d.Subject.Start.Line, d.Summary))
 		}
 	}
-	want := "3:A run timeout is not applied yet"
-	if strings.Join(warnings, ",") != want {
+	if len(warnings) > 0 {
 		t.Errorf("warnings %v", warnings)
 	}
 

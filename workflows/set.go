@@ -38,7 +38,10 @@ type Workflow struct {
 	// Nodes is the workflow's order, in file order: a step, or a parallel block of
 	// steps that start together.
 	Nodes []*Node
-	Vars  map[string]any // the load-time vars, readable at run time as vars.NAME
+	// OnFailure are the steps of the on_failure block, in file order, each named
+	// on_failure/NAME: they run one after another when a run fails for good.
+	OnFailure []*Step
+	Vars      map[string]any // the load-time vars, readable at run time as vars.NAME
 	// Secrets hides the values read with secret() in anything recorded or shown.
 	Secrets *Redactor
 	// Sources are the files the workflow was loaded from: its own and every file with
@@ -47,11 +50,19 @@ type Workflow struct {
 	DefRange hcl.Range
 }
 
-// Step returns the named step and its index, or nil and -1.
+// Step returns the named step and its index in Steps, or nil and -1. A step of the
+// on_failure block (on_failure/NAME) is found too, with -1.
 func (w *Workflow) Step(name string) (*Step, int) {
 	for i, s := range w.Steps {
 		if s.Name == name {
 			return s, i
+		}
+	}
+	if IsOnFailure(name) {
+		for _, s := range w.OnFailure {
+			if s.Name == name {
+				return s, -1
+			}
 		}
 	}
 	return nil, -1

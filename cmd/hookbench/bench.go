@@ -12,25 +12,54 @@ import (
 // phases: warmup, the measured window, the answers still in flight, the drain (the
 // sink waits for the window's deliveries) and, when a process is watched, an idle
 // period as long as the drain. An interrupt cuts the phase in progress short and the
-// report covers what happened until then.
+// report covers what happened until then. With --floor, the same run is made first
+// against the floor relay, then against the target, with the same sink, and the
+// report gives the target's deliveries per second as a ratio of the floor's.
 func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
-	var sk *sink
 	var ss *sinkServer
 	if cfg.sink != "" {
-		sk = newSink()
 		var err error
-		if ss, err = startSink(cfg.sink, sk); err != nil {
+		if ss, err = startSink(cfg.sink, newSink()); err != nil {
 			return err
 		}
 		defer ss.Stop()
 	}
+	if cfg.floor == "" {
+		return measure(ctx, cfg, cfg.gen.target, ss, true).write(stdout, cfg.json)
+	}
+	f, err := startFloor(cfg.floor, ss.Addr())
+	if err != nil {
+		return err
+	}
+	fc := cfg
+	fc.expectPaths = 1
+	fr := measure(ctx, fc, f.URL(), ss, false)
+	if err := f.Stop(); err != nil {
+		return fmt.Errorf("stopping the floor relay: %w", err)
+	}
+	var hr report
+	if ctx.Err() == nil {
+		hr = measure(ctx, cfg, cfg.gen.target, ss, true)
+	}
+	return floorReport{Floor: fr, Target: hr, Ratio: ratio(hr, fr)}.write(stdout, cfg.json)
+}
+
+// measure makes one run against target; watch says whether --watch-pid applies.
+func measure(ctx context.Context, cfg config, target string, ss *sinkServer, watched bool) report {
+	var sk *sink
+	if ss != nil {
+		sk = newSink()
+		ss.use(sk)
+	}
 	var watch *procWatcher
-	if cfg.watchPID != 0 {
+	if cfg.watchPID != 0 && watched {
 		watch = newProcWatcher(cfg.watchPID, 100*time.Millisecond)
 		watch.Start()
 	}
 
-	gen := newGenerator(cfg.gen)
+	gc := cfg.gen
+	gc.target = target
+	gen := newGenerator(gc)
 	p := newPlan(time.Now(), cfg.gen.warmup, cfg.gen.duration)
 	if sk != nil {
 		sk.SetWindow(p.windowStart, p.windowEnd)
@@ -59,7 +88,25 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 		self := cpuBetween(start.self, end.self)
 		r.Hookbench = &self
 	}
-	return r.write(stdout, cfg.json)
+	return r
+}
+
+// ratio is the target's deliveries per second over the floor's (accepted per second
+// without a sink); 0 when either is missing.
+func ratio(target, floor report) float64 {
+	rate := func(r report) float64 {
+		switch {
+		case r.Sink != nil:
+			return r.Sink.DeliveredPerSec
+		case r.Generator != nil:
+			return r.Generator.AcceptedPerSec
+		}
+		return 0
+	}
+	if f := rate(floor); f > 0 {
+		return rate(target) / f
+	}
+	return 0
 }
 
 // drain waits for the deliveries of the want requests answered 202 in the window, on

@@ -41,6 +41,7 @@ deliver to it; serve them with:
 Examples:
   hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 --rate 500
   hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 --rate 0 --conns 32 --watch-pid 4242
+  hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 --rate 0 --conns 32 --floor redis://127.0.0.1:6379/0
   hookbench --target http://127.0.0.1:8080/hooks/bench/steps3 --sink 127.0.0.1:9999 --expect-paths 3
   hookbench --target http://127.0.0.1:8080/hooks/bench/filtered --rate 0 --json
   hookbench --sink-only --sink 0.0.0.0:9999
@@ -88,6 +89,7 @@ type config struct {
 	expectPaths int
 	watchPID    int
 	json        bool
+	floor       string // Redis URL for the floor relay; "": none
 }
 
 // parseConfig parses and checks the command line. Help goes to stdout and gives
@@ -109,6 +111,7 @@ func parseConfig(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.drain, "drain", 5*time.Second, "after the window, how long the sink waits for the deliveries of the requests answered 202 in it, e.g. --drain 30s; with --watch-pid, also how long idle CPU is measured")
 	fs.IntVar(&cfg.expectPaths, "expect-paths", 1, "how many sink paths each accepted request reaches (3 for bench/steps3): the drain waits for all of them")
 	fs.IntVar(&cfg.watchPID, "watch-pid", 0, "sample this process's VmRSS and CPU from /proc (Linux), e.g. --watch-pid $(pgrep -n hookflow): peak RSS, CPU in the window, idle CPU after the drain")
+	fs.StringVar(&cfg.floor, "floor", "", "first run the same load against a bare Go relay through a Redis list in this Redis (`URL`, e.g. the one hookflow uses), delivering to the same sink, and report the target's figure as a ratio of it")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.Usage = func() {} // the flag package reports the mistake; hint is added below
 	const hint = "Run hookbench --help for the flags and examples."
@@ -163,6 +166,8 @@ func (cfg config) check(rest []string) error {
 		return fmt.Errorf("--expect-paths %d: need at least 1", cfg.expectPaths)
 	case cfg.watchPID < 0:
 		return fmt.Errorf("--watch-pid %d: not a process id", cfg.watchPID)
+	case cfg.floor != "" && cfg.sink == "":
+		return errors.New("--floor needs --sink ADDR: the floor delivers to the sink, as the target does")
 	}
 	if err := checkTarget(g.target); err != nil {
 		return err

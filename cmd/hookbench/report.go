@@ -135,3 +135,29 @@ func formatMS(ms float64) string {
 func formatCPU(u cpuUse) string {
 	return fmt.Sprintf("%.2fs CPU over %.2fs = %.2f cores", u.CPUS, u.WallS, u.Cores)
 }
+
+// floorReport is a run with --floor: the floor relay's report, the target's, and the
+// target's figure as a ratio of the floor's.
+type floorReport struct {
+	Floor  report  `json:"floor"`
+	Target report  `json:"target"`
+	Ratio  float64 `json:"ratio_to_floor"`
+}
+
+func (r floorReport) write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintln(w, "== the floor: a bare Go relay through a Redis list (LPUSH, BRPOP), same Redis and sink")
+	if err := r.Floor.write(w, false); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "== the target")
+	if err := r.Target.write(w, false); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "ratio to the floor	%.2f (deliveries per second; accepted per second without a sink)\n", r.Ratio)
+	return nil
+}

@@ -327,7 +327,11 @@ type sinkServer struct {
 	srv  *http.Server
 	ln   net.Listener
 	errc chan error
+	cur  atomic.Pointer[sink] // the sink counting: one per measured run
 }
+
+// use makes s the sink that counts deliveries from now on.
+func (ss *sinkServer) use(s *sink) { ss.cur.Store(s) }
 
 // startSink listens on addr and serves s until Stop.
 func startSink(addr string, s *sink) (*sinkServer, error) {
@@ -337,7 +341,6 @@ func startSink(addr string, s *sink) (*sinkServer, error) {
 	}
 	ss := &sinkServer{
 		srv: &http.Server{
-			Handler:           s,
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ErrorLog:          log.New(io.Discard, "", 0),
@@ -345,6 +348,8 @@ func startSink(addr string, s *sink) (*sinkServer, error) {
 		ln:   ln,
 		errc: make(chan error, 1),
 	}
+	ss.use(s)
+	ss.srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ss.cur.Load().ServeHTTP(w, r) })
 	go func() {
 		if err := ss.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			ss.errc <- err

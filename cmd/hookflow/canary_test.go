@@ -165,7 +165,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 		var seen strings.Builder
 		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs", "/api/v1/dlq", "/metrics", "/api/v1/status",
-			"/api/v1/workflows", "/api/v1/workflows/secret_path"} {
+			"/api/v1/workflows", "/api/v1/workflows/secret_path",
+			// The run inspector's pages.
+			"/", "/runs/" + run["id"].(string), "/dlq", "/workflows"} {
 			resp, err := http.Get("http://" + s.adminAddr + path)
 			if err != nil {
 				t.Fatal(err)

@@ -40,7 +40,7 @@ func TestDocExamples(t *testing.T) {
 		src := b[1]
 		switch first := strings.Fields(src)[0]; first {
 		case "vars", "workflow", "api":
-		case "step", "trigger", "parallel":
+		case "step", "trigger", "parallel", "on_failure":
 			src = "workflow \"doc\" {\n" + src + "\n}\n"
 		case "retry":
 			src = "workflow \"doc\" {\n step \"http\" \"a\" {\n url = \"https://example.com\"\n" + src + "\n}\n}\n"
@@ -52,6 +52,9 @@ func TestDocExamples(t *testing.T) {
 		}
 		if strings.Contains(src, "vars.") && !strings.Contains(src, "vars {") {
 			src = "vars {\n crm = \"https://crm.example.com\"\n helpdesk = \"https://help.example.com\"\n warehouse = \"https://wh.example.com\"\n}\n" + src
+		}
+		for _, m := range regexp.MustCompile(`workflow += "(\w+)"`).FindAllStringSubmatch(src, -1) {
+			src += "workflow \"" + m[1] + "\" {\n}\n" // the workflow a workflow step runs
 		}
 		_, diags := workflows.Load([]workflows.Source{{Name: "example.hcl", Data: []byte(src)}}, k)
 		if len(diags) > 0 {

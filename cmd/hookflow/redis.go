@@ -2,16 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	neturl "net/url"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/engine"
 )
 
 // redisLog sends go-redis's own messages (every failed dial while Redis is down) to
@@ -23,42 +28,39 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // openRedis connects to the Redis at url, or, with no url, starts the embedded
-// in-memory one. close releases both.
-func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (rdb *redis.Client, close func(), err error) {
+// in-memory one. close releases both. The same redis:// URL names a standalone Redis or
+// any node of a Redis Cluster: hookflow asks the server (INFO cluster), and on a
+// cluster uses a cluster client, seeded with the URL's host and every ?addr=host:port.
+// redis+sentinel://host:26379,host2:26379/mymaster[/db] names a primary that Sentinel
+// manages.
+func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
 	redis.SetLogger(redisLog{log})
-	var opts *redis.Options
 	var mini *miniredis.Miniredis
-	if url == "" {
+	var where string
+	switch {
+	case url == "":
 		mini = miniredis.NewMiniRedis()
 		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
-			return nil, nil, fmt.Errorf("starting embedded Redis: %w", err)
+			return nil, "", nil, fmt.Errorf("starting embedded Redis: %w", err)
 		}
 		log.Warn("no --redis given: using the embedded in-memory Redis; queued work lives in this process's memory and is lost when it stops. Use --redis redis://… for durable queues")
-		opts = &redis.Options{Addr: mini.Addr()}
-	} else {
-		opts, err = redis.ParseURL(url)
+		opts := &redis.Options{Addr: mini.Addr()}
+		tune(&opts.PoolSize, &opts.MaxRetries, workers)
+		tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
+		rdb, mode, where = redis.NewClient(opts), engine.RedisEmbedded, mini.Addr()
+	case strings.HasPrefix(url, "redis+sentinel://"), strings.HasPrefix(url, "rediss+sentinel://"):
+		opts, err := parseSentinelURL(url)
 		if err != nil {
-			var bad *neturl.Error // it quotes the URL, password and all
-			if errors.As(err, &bad) {
-				err = bad.Err
-			}
-			return nil, nil, usage("--redis: %v; give redis://[user:password@]host:port/db, or rediss:// for TLS", err)
+			return nil, "", nil, err
+		}
+		tune(&opts.PoolSize, &opts.MaxRetries, workers)
+		rdb, mode, where = redis.NewFailoverClient(opts), engine.RedisSentinel, "the primary "+opts.MasterName+" of Sentinel "+strings.Join(opts.SentinelAddrs, ",")
+	default:
+		rdb, mode, where, err = openURL(ctx, url, workers)
+		if err != nil {
+			return nil, "", nil, err
 		}
 	}
-	// Every worker may commit at once, and each shard's fetcher holds a connection
-	// while it waits.
-	opts.PoolSize = 10*runtime.GOMAXPROCS(0) + workers
-	// Fail fast when Redis is down: a webhook is answered 503 (its sender retries) and a
-	// worker retries its commit itself, so go-redis's default of 3 command retries of 5
-	// dial attempts each (nearly 2s) only delays the answer. URL options still win.
-	if opts.MaxRetries == 0 {
-		opts.MaxRetries = 1
-	}
-	if opts.DialerRetries == 0 {
-		opts.DialerRetries = 2
-		opts.DialerRetryTimeout = 50 * time.Millisecond
-	}
-	rdb = redis.NewClient(opts)
 	stopExpiry := func() {}
 	if mini != nil {
 		stopExpiry = expireKeys(mini)
@@ -74,9 +76,166 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 	defer cancel()
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
 		close()
-		return nil, nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)}
+		return nil, "", nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", where, err)}
 	}
-	return rdb, close, nil
+	return rdb, mode, close, nil
+}
+
+// tune sizes a pool for every worker committing at once, and each shard's fetcher
+// holding a connection while it waits; and makes commands fail fast when Redis is
+// down: a webhook is answered 503 (its sender retries) and a worker retries its commit
+// itself, so go-redis's default of 3 command retries only delays the answer. URL
+// options still win.
+func tune(poolSize, maxRetries *int, workers int) {
+	if *poolSize == 0 {
+		*poolSize = 10*runtime.GOMAXPROCS(0) + workers
+	}
+	if *maxRetries == 0 {
+		*maxRetries = 1
+	}
+}
+
+// tuneDial makes a dial to a Redis that is down give up after 2 attempts 50ms apart,
+// not go-redis's 5 (nearly 2s).
+func tuneDial(retries *int, timeout *time.Duration) {
+	if *retries == 0 {
+		*retries = 2
+		*timeout = 50 * time.Millisecond
+	}
+}
+
+// redisURLHelp is the forms --redis takes, for its usage errors.
+const redisURLHelp = "give redis://[user:password@]host:port/db (rediss:// for TLS; a cluster node, with more seed nodes as ?addr=host:port and db 0), or redis+sentinel://[user:password@]host:26379,host2:26379/primary-name/db"
+
+// openURL connects to a redis:// or rediss:// URL: a standalone Redis, or a node of a
+// cluster, which it asks.
+func openURL(ctx context.Context, url string, workers int) (rdb redis.UniversalClient, mode, where string, err error) {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return nil, "", "", usage("--redis: %v; %s", unquoted(err), redisURLHelp)
+	}
+	q := u.Query()
+	seeds := q["addr"]
+	q.Del("addr")
+	u.RawQuery = q.Encode()
+	opts, err := redis.ParseURL(u.String())
+	if err != nil {
+		return nil, "", "", usage("--redis: %v; %s", unquoted(err), redisURLHelp)
+	}
+	tune(&opts.PoolSize, &opts.MaxRetries, workers)
+	tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
+	cluster, err := isCluster(ctx, opts, seeds)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if !cluster {
+		if len(seeds) > 0 {
+			return nil, "", "", usage("--redis: ?addr= names more nodes of a Redis Cluster, and %s is not one (INFO cluster says cluster_enabled:0)", opts.Addr)
+		}
+		return redis.NewClient(opts), engine.RedisStandalone, opts.Addr, nil
+	}
+	if opts.DB != 0 {
+		return nil, "", "", usage("--redis: %s is a Redis Cluster node, and a cluster has only database 0: drop /%d from the URL", opts.Addr, opts.DB)
+	}
+	addrs := append([]string{opts.Addr}, seeds...)
+	co := &redis.ClusterOptions{Addrs: addrs, Username: opts.Username, Password: opts.Password,
+		TLSConfig: opts.TLSConfig, DialTimeout: opts.DialTimeout, ReadTimeout: opts.ReadTimeout,
+		WriteTimeout: opts.WriteTimeout, PoolSize: opts.PoolSize, MinIdleConns: opts.MinIdleConns,
+		MaxRetries: opts.MaxRetries, DialerRetries: opts.DialerRetries, DialerRetryTimeout: opts.DialerRetryTimeout,
+		// A failover moves slots: a command may be redirected (MOVED) or told to wait
+		// (TRYAGAIN, CLUSTERDOWN) a few times while the cluster settles.
+		MaxRedirects: 8}
+	return redis.NewClusterClient(co), engine.RedisCluster, strings.Join(addrs, ","), nil
+}
+
+// isCluster asks the first node of addr and seeds that answers whether it is a node
+// of a Redis Cluster.
+func isCluster(ctx context.Context, opts *redis.Options, seeds []string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, addr := range append([]string{opts.Addr}, seeds...) {
+		o := *opts
+		o.Addr, o.DB, o.PoolSize = addr, 0, 1
+		c := redis.NewClient(&o)
+		info, err := c.Info(ctx, "cluster").Result()
+		_ = c.Close()
+		var reply redis.Error
+		if errors.As(err, &reply) && !redis.HasErrorPrefix(err, "NOAUTH") && !redis.HasErrorPrefix(err, "WRONGPASS") {
+			return false, nil // it answered, without that section: a Redis-compatible server that is no cluster
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+			continue
+		}
+		return strings.Contains(info, "cluster_enabled:1"), nil
+	}
+	return false, &unreachableError{fmt.Errorf("cannot reach Redis: %w", errors.Join(errs...))}
+}
+
+// parseSentinelURL reads redis+sentinel://[user:password@]host:port[,host:port...]/
+// primary-name[/db][?sentinel_password=…]: the user and password are the primary's,
+// sentinel_password the Sentinels' own when they have one. rediss+sentinel uses TLS to
+// the primary.
+func parseSentinelURL(url string) (*redis.FailoverOptions, error) {
+	scheme, rest, _ := strings.Cut(url, "://")
+	o := &redis.FailoverOptions{}
+	if scheme == "rediss+sentinel" {
+		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	rest, query, _ := strings.Cut(rest, "?")
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		user, pass, _ := strings.Cut(rest[:at], ":")
+		var err error
+		if o.Username, err = neturl.PathUnescape(user); err == nil {
+			o.Password, err = neturl.PathUnescape(pass)
+		}
+		if err != nil {
+			return nil, usage("--redis: the user or password is not URL-escaped; %s", redisURLHelp)
+		}
+		rest = rest[at+1:]
+	}
+	hosts, path, _ := strings.Cut(rest, "/")
+	for _, h := range strings.Split(hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			if !strings.Contains(h, ":") {
+				h += ":26379"
+			}
+			o.SentinelAddrs = append(o.SentinelAddrs, h)
+		}
+	}
+	name, db, _ := strings.Cut(strings.Trim(path, "/"), "/")
+	o.MasterName = name
+	if len(o.SentinelAddrs) == 0 || name == "" {
+		return nil, usage("--redis: a Sentinel URL names its Sentinels and the primary; %s", redisURLHelp)
+	}
+	if db != "" {
+		n, err := strconv.Atoi(db)
+		if err != nil || n < 0 {
+			return nil, usage("--redis: database %q is not a number; %s", db, redisURLHelp)
+		}
+		o.DB = n
+	}
+	q, err := neturl.ParseQuery(query)
+	if err != nil {
+		return nil, usage("--redis: %v; %s", err, redisURLHelp)
+	}
+	for k := range q {
+		if k != "sentinel_password" {
+			return nil, usage("--redis: a Sentinel URL takes only ?sentinel_password=, not %q", k)
+		}
+	}
+	o.SentinelPassword = q.Get("sentinel_password")
+	return o, nil
+}
+
+// unquoted drops the URL from a net/url error: it quotes the URL, password and all.
+func unquoted(err error) error {
+	var bad *neturl.Error
+	if errors.As(err, &bad) {
+		return bad.Err
+	}
+	return err
 }
 
 // expireKeys makes the embedded Redis expire keys as time passes: miniredis counts

@@ -163,7 +163,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	rdb, closeRedis, err := openRedis(ctx, "", 8, quiet)
+	rdb, _, closeRedis, err := openRedis(ctx, "", 8, quiet)
 	if err != nil {
 		return err
 	}

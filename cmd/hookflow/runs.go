@@ -52,18 +52,20 @@ func runsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "runs",
 		GroupID: "operate",
-		Short:   "List, show, replay and start runs",
+		Short:   "List, show, replay, cancel and start runs",
 		Long: `runs reads the run history of a running hookflow serve through its admin API
-(--admin, default ` + defaultAdmin + `), replays failed runs and starts new ones.`,
+(--admin, default ` + defaultAdmin + `), replays failed runs, cancels unfinished ones and
+starts new ones.`,
 		Example: `  hookflow runs list --workflow order_paid --status failed
   hookflow runs show 01JD3WZ2Q7T5
   hookflow runs replay 01JD3WZ2Q7T5
+  hookflow runs cancel 01JD3WZ2Q7T5
   hookflow runs start order_paid --event event.json`,
 		Args: cobra.ArbitraryArgs,
 		RunE: needSubcommand,
 	}
 	a.flags(cmd)
-	cmd.AddCommand(runsListCommand(&a), runsShowCommand(&a), runsReplayCommand(&a), runsStartCommand(&a))
+	cmd.AddCommand(runsListCommand(&a), runsShowCommand(&a), runsReplayCommand(&a), runsCancelCommand(&a), runsStartCommand(&a))
 	return cmd
 }
 
@@ -164,6 +166,27 @@ step.`,
 	}
 	currentFlag(cmd, &current)
 	return cmd
+}
+
+func runsCancelCommand(a *adminCommand) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel RUN",
+		Short: "Cancel a run that has not finished",
+		Long: `cancel ends a run that has not finished, queued, running or waiting (a delay, a
+retry, a concurrency slot): it is recorded as cancelled and nothing more of it runs.
+A step running is cancelled by its worker at its next heartbeat, and its request is
+abandoned. The workflow's on_failure steps do not run. A run that has finished
+cannot be cancelled (409).`,
+		Example: `  hookflow runs cancel 01JD3WZ2Q7T5`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out engine.Cancelled
+			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/cancel", nil, &out, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "run %s cancelled (it was %s)\n", out.RunID, out.Was)
+				return err
+			})
+		},
+	}
 }
 
 // currentFlag adds --current to a command that replays a run.

@@ -290,3 +290,41 @@ func TestErrorLine(t *testing.T) {
 		})
 	}
 }
+
+// hookflow runs cancel ends a run that waits; a second cancel is refused with the
+// API's 409.
+func TestRunsCancelCommand(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "later.hcl"), `
+workflow "later" {
+  trigger "webhook" {
+    path = "/later"
+  }
+  step "delay" "wait" {
+    duration = "1h"
+  }
+  step "log" "after" {
+    message = "waited"
+  }
+}
+`)
+	s := serveDir(t, dir, "", "127.0.0.1:0")
+	hookflow := func(args ...string) (string, error) {
+		var stdout bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", s.adminAddr), nil, &stdout, io.Discard)
+		return stdout.String(), err
+	}
+	_, started := postJSON(t, "http://"+s.publicAddr+"/hooks/later", `{}`)
+	id := started["run_id"].(string)
+	out, err := hookflow("runs", "cancel", id)
+	if err != nil || !strings.HasPrefix(out, "run "+id+" cancelled (it was ") {
+		t.Fatalf("runs cancel: %v\n%s", err, out)
+	}
+	out, err = hookflow("runs", "show", id)
+	if err != nil || !strings.Contains(out, "2. after (log) cancelled") || !strings.Contains(out, "run cancelled") {
+		t.Errorf("runs show: %v\n%s", err, out)
+	}
+	if _, err := hookflow("runs", "cancel", id); err == nil || !strings.Contains(err.Error(), "(409)") {
+		t.Errorf("cancelling it again: %v", err)
+	}
+}

@@ -45,6 +45,9 @@ type serveConfig struct {
 	own         []ownListener // set by serve and worker once they listen
 	access      accessConfig
 	maxConns    int // open connections on --listen past which webhooks get 503
+	// shards is --shards: 0 takes the count stored in Redis (engine.AgreeShards).
+	shards       int
+	waitReplicas int
 }
 
 // ownListener is a listener of this process that steps may never call.
@@ -60,6 +63,8 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
 	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private network (repeatable; a comma-separated list in the environment), e.g. 127.0.0.1/32")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	fs.IntVar(&cfg.shards, "shards", 0, "queue shards (Redis Cluster slots) every process sharing the Redis uses; 0: the count stored in Redis by the first process, else 1, or 16 on a cluster")
+	fs.IntVar(&cfg.waitReplicas, "redis-wait-replicas", 0, "replicas that must acknowledge a run (Redis WAIT, up to 1s) before a webhook is answered 2xx; fewer: 503 (0: answer once the primary has it)")
 }
 
 func serveCommand() *cobra.Command {
@@ -191,15 +196,26 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	if len(set.Workflows()) == 0 {
 		log.Warn("no workflows found", "dir", cfg.dir)
 	}
-	rdb, closeRedis, err := openRedis(ctx, cfg.redisURL, cfg.workers, log)
+	rdb, mode, closeRedis, err := openRedis(ctx, cfg.redisURL, cfg.workers, log)
 	if err != nil {
 		return nil, err
+	}
+	shards, err := engine.AgreeShards(ctx, rdb, cfg.shards)
+	if errors.Is(err, engine.ErrShardsMismatch) {
+		closeRedis()
+		return nil, usage("%v", err)
+	}
+	if err != nil {
+		closeRedis()
+		return nil, &unreachableError{err}
 	}
 	apis.Connect(rdb)
 	metrics := newRegistry()
 	metrics.MustRegister(apis)
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
-		MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics})
+		MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
+		WaitReplicas: cfg.waitReplicas})
+	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas)
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
@@ -312,7 +328,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	adminMux.Handle("/", admin.Handler(manualStarts{rt.engine, events}, s.config.set.Load, s.config, statusURL, log))
+	api := admin.Handler(manualStarts{rt.engine, events}, s.config.set.Load, s.config, statusURL, log)
+	for _, p := range []string{"/api/", "/healthz", "/readyz"} {
+		adminMux.Handle(p, api)
+	}
+	// The run inspector, the pages over the API, is everything else.
+	adminMux.Handle("/", admin.Inspector(rt.engine, s.config.set.Load, s.config, admin.PageOptions{
+		WebhookBase: "http://" + dialable(s.publicAddr), AdminBase: adminBase, SignOut: access.Protected()}, log))
 	s.admin = newHTTPServer(admin.Protect(adminMux, access), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
@@ -322,7 +344,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 
 	set = s.config.set.Load() // a change while starting may have replaced it
 	log.Info("hookflow serving", "webhooks", "http://"+dialable(s.publicAddr)+"/hooks/",
-		"admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
+		"inspector", adminBase+"/", "admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
 	if s.metricsOut != nil {
 		log.Info("metrics", "url", "http://"+dialable(s.metricsOut.addr)+"/metrics")
 	}

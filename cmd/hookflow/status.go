@@ -13,11 +13,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookflow/hookflow/admin"
+	"github.com/hookflow/hookflow/engine"
 )
 
 // statusAnswer is GET /api/v1/status.
 type statusAnswer struct {
-	Config admin.ConfigStatus `json:"config"`
+	Config admin.ConfigStatus  `json:"config"`
+	Redis  *engine.RedisStatus `json:"redis"`
 }
 
 func statusCommand() *cobra.Command {
@@ -52,6 +54,9 @@ validate does, with file:line:col. It exits 1 then, 0 otherwise.`,
 				err = printJSON(cmd.OutOrStdout(), raw)
 			} else {
 				err = printStatus(cmd.OutOrStdout(), &out.Config)
+				if err == nil && out.Redis != nil {
+					err = printRedis(cmd.OutOrStdout(), out.Redis)
+				}
 			}
 			if err == nil && !out.Config.OK {
 				return exitError(exitFailed)
@@ -92,6 +97,20 @@ func printStatus(w io.Writer, st *admin.ConfigStatus) error {
 	fmt.Fprintf(w, "last reload: %s, failed: the files have errors, and the workflows above, loaded before, keep serving\n\n",
 		localTime(st.LoadedAt))
 	_, err := io.WriteString(w, strings.TrimRight(st.Error, "\n")+"\n")
+	return err
+}
+
+// printRedis prints how the hookflow reaches Redis.
+func printRedis(w io.Writer, r *engine.RedisStatus) error {
+	mode := r.Mode
+	if r.Mode == engine.RedisCluster {
+		mode = fmt.Sprintf("cluster of %d primar%s", r.Primaries, map[bool]string{true: "y", false: "ies"}[r.Primaries == 1])
+	}
+	_, err := fmt.Fprintf(w, "redis: %s, %d shard%s, starts wait for %d replica%s\n", mode, r.Shards, plural(r.Shards),
+		r.WaitReplicas, plural(r.WaitReplicas))
+	if err == nil && r.Error != "" {
+		_, err = fmt.Fprintf(w, "redis: %s\n", r.Error)
+	}
 	return err
 }
 

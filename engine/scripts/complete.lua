@@ -27,6 +27,9 @@
 --         a             the unit is alone in its run (a step outside any parallel
 --                       block and without for_each): nothing else of the run is in
 --                       flight that could have ended it, so that is not looked for
+--         h E F R       the run failed here with error E at step F, and goes on with its
+--                       on_failure steps: the job goes to the dead letters (retention
+--                       R ms); KEYS: dead letters
 --         x S E D R     the run ends here with status S and error E; D '1' sends the job
 --                       to the dead letters; R the retention ms; KEYS: dead letters,
 --                       open count, inflight:<wf>, pending:<wf>, limit:<wf>, then the
@@ -41,7 +44,7 @@ local wait, each, rec_in_results, todo_op = 0, '', false, ''
 local a_items, n_items, a_todo, n_todo, a_fields, n_fields = 0, -1, 0, 0, 0, 0
 local join_field, join_step, join_job = '', '', ''
 local run_status, run_error, dead, retention, more = '', '', false, 0, {}
-local alone = false
+local alone, handle, failed_step = false, false, ''
 local a, k = a_next + 3 * n_next, k_next + n_next
 while a <= #ARGV do
   local tag = ARGV[a]
@@ -68,6 +71,10 @@ while a <= #ARGV do
   elseif tag == 'f' then
     n_fields, a_fields = tonumber(ARGV[a + 1]), a + 2
     a = a_fields + 2 * n_fields
+  elseif tag == 'h' then
+    handle, run_error, failed_step, retention = true, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+    a = a + 4
+    Q.dead, k = KEYS[k], k + 1
   elseif tag == 'x' then
     run_status, run_error, dead, retention = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3] == '1', tonumber(ARGV[a + 4])
     a = a + 5
@@ -113,7 +120,7 @@ end
 -- on and failed it): its record is kept, and nothing follows it.
 if not alone then
   local status = redis.call('HGET', K.run, 'status')
-  if status == RUN_SUCCEEDED or status == RUN_FAILED then
+  if status == RUN_SUCCEEDED or status == RUN_FAILED or status == RUN_CANCELLED then
     redis.call('DEL', K.job)
     return chained
   end
@@ -191,6 +198,9 @@ if run_status ~= '' then
     redis.call('DEL', K.job)
   end
   finish_run(Q, prefix, wf, K.run, runid, run_status, run_error, now, retention, more)
+elseif handle then
+  dead_letter(Q, K.job, jobid, K.run, run_error, now, retention)
+  redis.call('HSET', K.run, 'error', run_error, 'failed_step', failed_step)
 else
   redis.call('DEL', K.job)
 end

@@ -13,6 +13,7 @@ local ERR_NOT_FAILED = 'HFNOTFAILED' -- only a failed run can be replayed
 local ERR_BUSY = 'HFBUSY'           -- too many runs unfinished
 local ERR_CLOCK = 'HFCLOCK'         -- a tick far ahead of Redis's clock
 local ERR_TICK_TAKEN = 'HFTICK'     -- a later tick of the schedule started already
+local ERR_FINISHED = 'HFFINISHED'   -- the run has finished: it cannot be cancelled
 
 local function fail(code, msg)
   return redis.error_reply(code .. ' ' .. msg)
@@ -20,6 +21,7 @@ end
 
 -- Run statuses, as engine/record.go names them.
 local RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED = 'queued', 'running', 'succeeded', 'failed'
+local RUN_CANCELLED = 'cancelled'
 
 -- now_ms is Redis's clock in milliseconds. Scripts never use a worker's clock.
 local function now_ms()
@@ -87,8 +89,13 @@ local function admit(Q, prefix, wf, now)
       return
     end
     local member, runid, jobs = head[1], head[1], {}
-    if string.find(member, ':', 1, true) then
-      runid, jobs = string.match(member, '^[^:]+'), {member}
+    -- A member is a run waiting by its id (a run of this workflow with its first jobs
+    -- in 'first'), or a first job. Child runs have ':' in their ids, as jobs do; a job's
+    -- id may even be a child run's, of another workflow (workflows do not call
+    -- themselves).
+    local run_wf = redis.call('HGET', prefix .. 'run:' .. member, 'wf')
+    if run_wf ~= wf then
+      runid, jobs = redis.call('HGET', prefix .. 'job:' .. member, 'run') or string.match(member, '^[^:]+'), {member}
     else
       local run = prefix .. 'run:' .. runid
       jobs = split(redis.call('HGET', run, 'first'))

@@ -2,7 +2,8 @@
 -- records of what failed are cleared (steps, parallel blocks, the failed items of
 -- for_each steps), the counts of units to settle set, and the jobs to run again queued
 -- (or the run waits for a concurrency slot); the run is queued, no longer expiring.
--- The records of what succeeded stay; it does not run again.
+-- The records of what succeeded stay; it does not run again. The run's timeout counts
+-- again from the replay.
 -- KEYS: 1 run hash, 2 dead letters, 3 ready:<wf>, 4 due index, 5 wake list, 6 open
 --       count, 7 inflight:<wf>, 8 pending:<wf>, 9 limit:<wf>, 10 seq, then one hash per
 --       job, then per for_each step of the workflow its items hash, results hash and
@@ -36,9 +37,10 @@ if dead then
   redis.call('ZREM', K.dead, dead)
   redis.call('DEL', prefix .. 'job:' .. dead)
 end
-redis.call('HDEL', K.run, 'dead', 'finished', 'error')
+redis.call('HDEL', K.run, 'dead', 'finished', 'error', 'failed_step')
 redis.call('HSET', K.run, 'status', RUN_QUEUED)
 redis.call('HINCRBY', K.run, 'replays', 1)
+redis.call('HSET', K.run, 'replayed', now) -- a workflow timeout counts from here
 redis.call('INCR', Q.open)
 redis.call('PERSIST', K.run)
 

@@ -1,6 +1,7 @@
-// Package redistest gives tests a Redis: the embedded miniredis, or a real redis-server
-// started by the test on a free port. Tests that need a real server skip when there is
-// none, except under CI (CI=true), where they fail: CI must never pass by skipping.
+// Package redistest gives tests a Redis: the embedded miniredis, a real redis-server
+// started by the test on a free port, or a Redis Cluster of six of them. Tests that need
+// a real server skip when there is none, except under CI (CI=true), where they fail: CI
+// must never pass by skipping.
 package redistest
 
 import (
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -22,7 +24,13 @@ import (
 type Backend struct {
 	Name   string
 	URL    string
-	Client *redis.Client
+	Client redis.UniversalClient
+	// Shards is the number of queue shards a test on this backend should use: 0 (the
+	// engine's default, one) on a single Redis; on a cluster, enough for every primary
+	// to hold some.
+	Shards int
+	// Cluster is the cluster's nodes, nil for a single Redis.
+	Cluster *Cluster
 	// Stop stops the server, to test what happens while Redis is down.
 	Stop func()
 	// Restart kills a real server and starts it again on the same port and data
@@ -38,6 +46,32 @@ type Backend struct {
 func Each(t *testing.T, f func(t *testing.T, b *Backend)) {
 	t.Run("miniredis", func(t *testing.T) { f(t, Mini(t)) })
 	t.Run("redis-server", func(t *testing.T) { f(t, Real(t)) })
+}
+
+// EachWithCluster runs f as Each does, and once more against a Redis Cluster of three
+// primaries and three replicas (one per test binary, emptied for each test).
+func EachWithCluster(t *testing.T, f func(t *testing.T, b *Backend)) {
+	Each(t, f)
+	t.Run("cluster", func(t *testing.T) { f(t, SharedCluster(t)) })
+}
+
+// Keys returns the keys matching pattern on every primary: for a test's checks of what
+// a backend holds (hookflow itself never lists keys).
+func (b *Backend) Keys(ctx context.Context, pattern string) []string {
+	cc, ok := b.Client.(*redis.ClusterClient)
+	if !ok {
+		return b.Client.Keys(ctx, pattern).Val()
+	}
+	var mu sync.Mutex
+	var all []string
+	_ = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		keys := c.Keys(ctx, pattern).Val()
+		mu.Lock()
+		all = append(all, keys...)
+		mu.Unlock()
+		return nil
+	})
+	return all
 }
 
 // Mini starts an embedded miniredis for the test.
@@ -159,4 +193,42 @@ func freePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Sentinel starts a redis-server in Sentinel mode on a free port, monitoring the
+// primary at addr under name, and returns its address.
+func Sentinel(t testing.TB, name, addr string) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		unavailable(t, "redis-server is not installed (apt-get install redis-server)")
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	sp := freePort(t)
+	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\n", sp, dir, name, host, port)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, conf, "--sentinel")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		unavailable(t, fmt.Sprintf("starting redis-server --sentinel: %v", err))
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	saddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sp))
+	s := redis.NewSentinelClient(&redis.Options{Addr: saddr})
+	defer s.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := s.GetMasterAddrByName(context.Background(), name).Result()
+		if err == nil && len(got) == 2 && got[1] == port {
+			return saddr
+		}
+		if time.Now().After(deadline) {
+			unavailable(t, fmt.Sprintf("Sentinel on %s does not name %s: %v %v", saddr, name, got, err))
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for another process to boot; nothing to select on
+	}
 }

@@ -85,7 +85,14 @@ func (s *Sink) Keys() map[string]int {
 
 // WaitRuns waits until every run (of shard 0) has succeeded, and fails t if one failed
 // or is not in Redis.
-func WaitRuns(t testing.TB, rdb *redis.Client, ids []string, within time.Duration) {
+func WaitRuns(t testing.TB, rdb redis.UniversalClient, ids []string, within time.Duration) {
+	t.Helper()
+	WaitRunsIn(t, rdb, "{hf:0}:", ids, within)
+}
+
+// WaitRunsIn is WaitRuns for runs of the shard whose keys start with prefix
+// (engine.ShardPrefix).
+func WaitRunsIn(t testing.TB, rdb redis.UniversalClient, prefix string, ids []string, within time.Duration) {
 	t.Helper()
 	pending := ids
 	defer func() { // runs when Eventually gives up too
@@ -97,7 +104,7 @@ func WaitRuns(t testing.TB, rdb *redis.Client, ids []string, within time.Duratio
 		pipe := rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(pending))
 		for i, id := range pending {
-			cmds[i] = pipe.HGet(context.Background(), "{hf:0}:run:"+id, "status")
+			cmds[i] = pipe.HGet(context.Background(), prefix+"run:"+id, "status")
 		}
 		pipe.Exec(context.Background())
 		var still []string
@@ -105,7 +112,7 @@ func WaitRuns(t testing.TB, rdb *redis.Client, ids []string, within time.Duratio
 			switch c.Val() {
 			case "succeeded":
 			case "failed":
-				msg, _ := rdb.HGet(context.Background(), "{hf:0}:run:"+pending[i], "error").Result()
+				msg, _ := rdb.HGet(context.Background(), prefix+"run:"+pending[i], "error").Result()
 				t.Fatalf("run %s failed: %s", pending[i], msg)
 			case "":
 				t.Fatalf("run %s was answered 202 but is not in Redis", pending[i])

@@ -1,0 +1,246 @@
+package admin
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+)
+
+// The run inspector: server-rendered pages over the same Runs, Workflows and Config as
+// the JSON API, with a little JavaScript (inspector/static/inspector.js) that polls
+// and posts replays. Everything it needs is embedded: it works offline.
+
+//go:embed inspector
+var inspectorFiles embed.FS
+
+// PageOptions are what the inspector needs beyond the API's values.
+type PageOptions struct {
+	// WebhookBase is the base URL webhooks are reached at ("http://localhost:8080"),
+	// for the workflows' webhook URLs and a run's curl command.
+	WebhookBase string
+	// AdminBase is the admin API's base URL, for a curl command that starts a run by hand.
+	AdminBase string
+	// SignOut shows the sign-out button: the admin API has tokens.
+	SignOut bool
+}
+
+// pageCSP lets the pages load their own script and style and nothing else: no inline
+// script, no other origin, no framing.
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Inspector returns the run inspector's pages: the runs at /, a run at /runs/{id},
+// dead letters at /dlq and workflows at /workflows, with their assets under /assets/.
+// Serve it behind Protect, beside Handler. cfg may be nil.
+func Inspector(runs Runs, wfs Workflows, cfg Config, o PageOptions, log *slog.Logger) http.Handler {
+	p := &pages{runs: runs, workflows: wfs, cfg: cfg, o: o, log: log, tmpl: map[string]*template.Template{}}
+	for _, name := range []string{"runs", "run", "dlq", "workflows", "error"} {
+		p.tmpl[name] = template.Must(template.New(name).Funcs(pageFuncs).ParseFS(inspectorFiles,
+			"inspector/layout.html", "inspector/"+name+".html"))
+	}
+	static, _ := fs.Sub(inspectorFiles, "inspector/static")
+	assets := http.StripPrefix("/assets/", http.FileServerFS(static))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", p.runList)
+	mux.HandleFunc("GET /runs/{id}", p.run)
+	mux.HandleFunc("GET /dlq", p.deadLetters)
+	mux.HandleFunc("GET /workflows", p.workflowList)
+	mux.Handle("GET /assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-cache")
+		assets.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		p.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+	})
+	return mux
+}
+
+type pages struct {
+	runs      Runs
+	workflows Workflows
+	cfg       Config
+	o         PageOptions
+	log       *slog.Logger
+	tmpl      map[string]*template.Template
+}
+
+// page is what every page's layout shows.
+type page struct {
+	Title   string
+	Nav     string // runs, dlq or workflows
+	SignOut bool
+	CanAct  bool // not the read-only token: the replay and retry buttons show
+}
+
+func (p *pages) render(w http.ResponseWriter, status int, name string, data any) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := p.tmpl[name].ExecuteTemplate(w, "layout", data); err != nil {
+		p.log.Error("rendering the inspector", "page", name, "err", err)
+	}
+}
+
+func (p *pages) base(r *http.Request, title, nav string) page {
+	return page{Title: title, Nav: nav, SignOut: p.o.SignOut, CanAct: !readOnly(r)}
+}
+
+// fail renders an error page.
+func (p *pages) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p.render(w, status, "error", struct {
+		page
+		Status  int
+		Message string
+	}{p.base(r, http.StatusText(status), ""), status, msg})
+}
+
+// failErr renders what went wrong reading runs, as the API answers it.
+func (p *pages) failErr(w http.ResponseWriter, r *http.Request, err error, doing string) {
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		p.fail(w, r, http.StatusNotFound, "Not found; it may have expired: "+err.Error())
+	case errors.Is(err, engine.ErrBadFilter):
+		p.fail(w, r, http.StatusBadRequest, err.Error())
+	default:
+		p.log.Error(doing+" failed", "err", err)
+		p.fail(w, r, http.StatusServiceUnavailable, doing+" failed; try again.")
+	}
+}
+
+// sinceChoices are the time windows the run list offers.
+var sinceChoices = []struct{ Value, Label string }{
+	{"", "any time"}, {"15m", "last 15 minutes"}, {"1h", "last hour"}, {"24h", "last 24 hours"}, {"168h", "last 7 days"},
+}
+
+// runListPage is the run list: filters, one page of runs, newest first.
+type runListPage struct {
+	page
+	Workflow, Status, Since, Query string
+	Workflows                      []string
+	Statuses                       []string
+	Sinces                         []struct{ Value, Label string }
+	Runs                           []engine.RunSummary
+	Next                           string // the URL of the next page, if any
+	Live                           bool   // the first page: it polls for new runs
+	Searched                       bool   // listed by event text: a bounded scan
+}
+
+// runList answers GET /?workflow=&status=&since=&q=&cursor=. q is a run id (it opens
+// the run) or text its event has.
+func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	v := runListPage{page: p.base(r, "Runs", "runs"), Workflow: q.Get("workflow"), Status: q.Get("status"),
+		Since: q.Get("since"), Query: strings.TrimSpace(q.Get("q")), Statuses: engine.Statuses, Sinces: sinceChoices}
+	for _, wf := range p.workflows().Workflows() {
+		v.Workflows = append(v.Workflows, wf.Name)
+	}
+	if v.Query != "" && !strings.ContainsAny(v.Query, " /") {
+		if run, err := p.runs.Run(r.Context(), v.Query); err == nil {
+			http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID), http.StatusSeeOther)
+			return
+		}
+	}
+	var since time.Time
+	if v.Since != "" {
+		d, err := time.ParseDuration(v.Since)
+		if err != nil || d <= 0 {
+			p.fail(w, r, http.StatusBadRequest, "since "+v.Since+": use a duration such as 1h")
+			return
+		}
+		since = time.Now().Add(-d)
+	}
+	cursor := q.Get("cursor")
+	runPage, err := p.runs.Runs(r.Context(), engine.RunFilter{Workflow: v.Workflow, Status: v.Status,
+		Text: v.Query, Cursor: cursor, Limit: 50})
+	if err != nil {
+		p.failErr(w, r, err, "listing runs")
+		return
+	}
+	v.Runs, v.Live, v.Searched = runPage.Runs, cursor == "", v.Query != ""
+	// Newest first: past the first run older than the window, all are.
+	if i := slices.IndexFunc(v.Runs, func(s engine.RunSummary) bool { return s.CreatedAt.Before(since) }); i >= 0 {
+		v.Runs, runPage.Next = v.Runs[:i], ""
+	}
+	if runPage.Next != "" {
+		next := url.Values{"cursor": {runPage.Next}}
+		for _, k := range []string{"workflow", "status", "since", "q"} {
+			if val := q.Get(k); val != "" {
+				next.Set(k, val)
+			}
+		}
+		v.Next = "/?" + next.Encode()
+	}
+	p.render(w, http.StatusOK, "runs", v)
+}
+
+// deadLetters answers GET /dlq: the newest dead letters, each with its retry buttons.
+func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
+	dead, err := p.runs.DeadLetters(r.Context(), 200)
+	if err != nil {
+		p.failErr(w, r, err, "listing dead letters")
+		return
+	}
+	p.render(w, http.StatusOK, "dlq", struct {
+		page
+		DeadLetters []engine.DeadLetter
+	}{p.base(r, "Dead letters", "dlq"), dead})
+}
+
+// workflowView is a workflow as its page shows it.
+type workflowView struct {
+	workflowInfo
+	Webhooks  []webhookView
+	Schedules []map[string]any
+}
+
+type webhookView struct {
+	Method, URL, Response string
+}
+
+// workflowList answers GET /workflows: the workflows in use, their webhooks and
+// schedules, and how the last reload of the files went.
+func (p *pages) workflowList(w http.ResponseWriter, r *http.Request) {
+	v := struct {
+		page
+		Workflows []workflowView
+		Config    *ConfigStatus
+	}{page: p.base(r, "Workflows", "workflows")}
+	if p.cfg != nil {
+		st := p.cfg.Status()
+		v.Config = &st
+	}
+	for _, wf := range p.workflows().Workflows() {
+		wv := workflowView{workflowInfo: describe(wf)}
+		for _, t := range wv.Triggers {
+			switch t["kind"] {
+			case "webhook":
+				wv.Webhooks = append(wv.Webhooks, webhookView{Method: str(t["method"]),
+					URL: p.o.WebhookBase + str(t["url_path"]), Response: str(t["response"])})
+			case "schedule":
+				wv.Schedules = append(wv.Schedules, t)
+			}
+		}
+		v.Workflows = append(v.Workflows, wv)
+	}
+	p.render(w, http.StatusOK, "workflows", v)
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}

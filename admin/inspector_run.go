@@ -1,0 +1,208 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// runPage is a run as its page shows it: what the CLI's runs show prints, with every
+// request and answer, and the buttons to replay it.
+type runPage struct {
+	page
+	Run     *engine.Run
+	Steps   []stepView
+	Settled bool // it will not change unless replayed: the page stops polling
+	MaxMS   int64
+	Curl    string // the command that sends its event again; "" when there is none
+	// CanReplay says the run failed: it may be replayed, on its version or the current.
+	CanReplay bool
+}
+
+// stepView is a step, an item or a parallel block on a run's page.
+type stepView struct {
+	engine.StepRun
+	VersionNote string // the version it ran with, when not the run's
+	InBlock     bool   // a step of a parallel block
+	Items       []stepView
+	MaxMS       int64
+}
+
+func (p *pages) run(w http.ResponseWriter, r *http.Request) {
+	run, err := p.runs.Run(r.Context(), r.PathValue("id"))
+	if err != nil {
+		p.failErr(w, r, err, "reading the run")
+		return
+	}
+	v := runPage{page: p.base(r, "Run "+run.ID, "runs"), Run: run,
+		Settled:   run.Status == engine.RunSucceeded || run.Status == engine.RunFailed,
+		CanReplay: run.Status == engine.RunFailed && !readOnly(r)}
+	for _, s := range run.Steps {
+		if s.DurationMS != nil && *s.DurationMS > v.MaxMS {
+			v.MaxMS = *s.DurationMS
+		}
+	}
+	for _, s := range run.Steps {
+		v.Steps = append(v.Steps, viewStep(s, run.Version, v.MaxMS))
+	}
+	v.Curl = p.curl(run)
+	p.render(w, http.StatusOK, "run", v)
+}
+
+func viewStep(s engine.StepRun, runVersion string, maxMS int64) stepView {
+	v := stepView{StepRun: s, InBlock: s.Parallel != "", MaxMS: maxMS}
+	if s.Version != "" && runVersion != "" && s.Version != runVersion {
+		v.VersionNote = s.Version
+	}
+	for _, it := range s.Items {
+		v.Items = append(v.Items, viewStep(it, runVersion, maxMS))
+	}
+	v.StepRun.Items = nil
+	return v
+}
+
+// curl is the command that sends a run's event again: to its workflow's webhook, or,
+// for a run started otherwise, to the admin API's manual start. What the history hides
+// (credential headers and fields, secrets in a path) stays hidden: the command carries
+// no header but the content type, and [redacted] where a secret was.
+func (p *pages) curl(run *engine.Run) string {
+	ev := run.Event
+	if ev == nil {
+		return ""
+	}
+	body := ""
+	switch b := ev.Body.(type) {
+	case nil:
+	case string:
+		body = b
+	default:
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(b) == nil {
+			body = strings.TrimSuffix(buf.String(), "\n")
+		}
+	}
+	ct := ""
+	for k, val := range ev.Headers {
+		if strings.EqualFold(k, "Content-Type") {
+			ct = val
+		}
+	}
+	method, target, auth := "", "", false
+	if wf := p.workflows().Workflow(run.Workflow); wf != nil {
+		for _, t := range describe(wf).Triggers {
+			m := str(t["method"])
+			if t["kind"] == "webhook" && (ev.Method == "" || strings.EqualFold(m, ev.Method) || target == "") {
+				method, target = m, p.o.WebhookBase+str(t["url_path"])
+			}
+		}
+	}
+	if target == "" {
+		if p.o.AdminBase == "" {
+			return ""
+		}
+		method, target, auth, ct = "POST", p.o.AdminBase+"/api/v1/workflows/"+url.PathEscape(run.Workflow)+"/runs", p.o.SignOut, "application/json"
+	}
+	cmd := "curl -X " + method + " " + shellQuote(target)
+	if auth {
+		cmd += ` -H "Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN"`
+	}
+	if ct != "" {
+		cmd += " -H " + shellQuote("Content-Type: "+ct)
+	}
+	if body != "" {
+		cmd += " --data-raw " + shellQuote(body)
+	}
+	return cmd
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+var pageFuncs = template.FuncMap{
+	// json is v as indented JSON, for reading.
+	"json": func(v any) string {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // html/template escapes what it prints
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			return fmt.Sprint(v)
+		}
+		return strings.TrimSuffix(buf.String(), "\n")
+	},
+	"ms": func(p *int64) string {
+		if p == nil {
+			return ""
+		}
+		return formatMS(*p)
+	},
+	"msn": formatMS,
+	"deref": func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
+	// when is a time for the page, UTC; the script shows it in the reader's zone.
+	"when": func(t any) string {
+		switch t := t.(type) {
+		case time.Time:
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04:05Z")
+		case *time.Time:
+			if t == nil {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		return ""
+	},
+	"iso": func(t any) string {
+		switch t := t.(type) {
+		case time.Time:
+			return t.UTC().Format(time.RFC3339Nano)
+		case *time.Time:
+			if t != nil {
+				return t.UTC().Format(time.RFC3339Nano)
+			}
+		}
+		return ""
+	},
+	"statusText": http.StatusText,
+	"requestLine": func(q workflows.Request) string {
+		answer := fmt.Sprintf("no answer in %s", formatMS(q.DurationMS))
+		if q.Status != 0 {
+			answer = fmt.Sprintf("%d %s in %s", q.Status, http.StatusText(q.Status), formatMS(q.DurationMS))
+		}
+		return fmt.Sprintf("attempt %d: %s %s → %s", q.Attempt, q.Method, q.URL, answer)
+	},
+	"short": func(s string, n int) string {
+		s = strings.Join(strings.Fields(s), " ")
+		if r := []rune(s); len(r) > n {
+			return string(r[:n]) + "…"
+		}
+		return s
+	},
+	"settled": func(s engine.Status) bool { return s.Settled() },
+}
+
+func formatMS(ms int64) string {
+	switch {
+	case ms < 1000:
+		return fmt.Sprintf("%dms", ms)
+	case ms < 60_000:
+		return fmt.Sprintf("%.1fs", float64(ms)/1000)
+	}
+	return (time.Duration(ms) * time.Millisecond).Round(time.Second).String()
+}

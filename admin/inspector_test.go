@@ -1,0 +1,124 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Every page of the run inspector renders a failed run, its request and its dead
+// letter, under a strict CSP; the search opens a run by id and finds one by its event.
+func TestInspectorPages(t *testing.T) {
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"busy": true}`, http.StatusServiceUnavailable)
+	}))
+	defer crm.Close()
+	e, set, api := serveAPI(t, `
+workflow "sync_crm" {
+  trigger "webhook" {
+    path = "/crm"
+  }
+  step "http" "update" {
+    url = "`+crm.URL+`/contacts"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "webhook",
+		Method: "POST", Path: "/hooks/crm", ReceivedAt: time.Now(), ContentType: "application/json",
+		Raw: `{"customer": "Ada Lovelace"}`, Headers: map[string]string{"Content-Type": "application/json"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "failed")
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil,
+		PageOptions{WebhookBase: "http://hooks.example"}, quiet))
+	defer srv.Close()
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct {
+		name, path string
+		status     int
+		has        []string
+	}{
+		{"runs", "/", 200, []string{id, "sync_crm", "failed", `data-live="runs"`}},
+		{"runs of another status", "/?status=succeeded", 200, []string{"No runs match"}},
+		{"runs by event text", "/?q=lovelace", 200, []string{id, "the search reads up to"}},
+		{"runs by other text", "/?q=babbage", 200, []string{"No runs match"}},
+		{"runs of the last hour", "/?since=1h", 200, []string{id}},
+		{"a run", "/runs/" + id, 200, []string{"update", "attempt 1: GET " + crm.URL + "/contacts → 503 Service Unavailable",
+			"Ada Lovelace", "Replay on the current version", `curl -X POST &#39;http://hooks.example/hooks/crm&#39;`}},
+		{"dead letters", "/dlq", 200, []string{id, "/api/v1/dlq/" + id + ":update/retry?version=current"}},
+		{"workflows", "/workflows", 200, []string{"POST http://hooks.example/hooks/crm", "t.hcl:2"}},
+		{"no run", "/runs/nosuch", 404, []string{"Not found"}},
+		{"no page", "/nosuch", 404, []string{"There is no page"}},
+		{"a bad cursor", "/?cursor=x", 400, []string{"cursor"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := noRedirect.Get(srv.URL + c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") {
+				t.Errorf("CSP %q", csp)
+			}
+			for _, want := range c.has {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("no %q in\n%s", want, body)
+				}
+			}
+		})
+	}
+	resp, err := noRedirect.Get(srv.URL + "/?q=" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/"+id {
+		t.Errorf("a search by run id: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, asset := range []string{"/assets/inspector.js", "/assets/inspector.css"} {
+		resp, err := http.Get(srv.URL + asset)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", asset, resp, err)
+		}
+		resp.Body.Close()
+	}
+}
+
+// With the read-only token, the pages read and show no replay or retry button.
+func TestInspectorReadOnly(t *testing.T) {
+	e, set, _ := serveAPI(t, `
+workflow "w" {
+  step "log" "x" {
+    message = "hi"
+  }
+}
+`)
+	a := Access{ReadToken: "read-token-0123456789", OperatorToken: "operator-token-0123456789"}
+	srv := httptest.NewServer(Protect(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{SignOut: true}, quiet), a))
+	defer srv.Close()
+	for token, buttons := range map[string]bool{a.ReadToken: false, a.OperatorToken: true} {
+		req, _ := http.NewRequest("GET", srv.URL+"/dlq", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(body), ">Retry</th>") != buttons {
+			t.Errorf("dead letters with the token %s: %d, retry buttons %v, want %v", token, resp.StatusCode, !buttons, buttons)
+		}
+	}
+}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+var updateScreenshots = flag.Bool("update", false, "rewrite the run inspector's screenshots, docs/inspector-*.png")
+
+// inspectorSrc is an order workflow: a for_each over the order's lines, two steps in
+// parallel, and a call to a warehouse API that carries a secret and fails (404) until
+// the file is fixed to call the right path.
+const inspectorSrc = `
+vars {
+  api   = env("INSPECTOR_API")
+  token = secret("INSPECTOR_TOKEN")
+}
+
+workflow "orders" {
+  description = "Reserve an order's lines, tell the team, ship it."
+
+  trigger "webhook" {
+    path = "/orders"
+  }
+
+  step "http" "reserve" {
+    for_each = "event.body.lines"
+    url      = "${vars.api}/stock/{{ each.value.sku }}"
+    method   = "POST"
+    json     = { qty = "{{ each.value.qty }}" }
+  }
+
+  parallel "notify" {
+    step "http" "slack" {
+      url  = "${vars.api}/slack"
+      json = { text = "Order {{ event.body.order }} received" }
+    }
+    step "log" "audit" {
+      message = "order {{ event.body.order }}"
+    }
+  }
+
+  step "http" "ship" {
+    url     = "${vars.api}/SHIP_PATH"
+    method  = "POST"
+    headers = { Authorization = "Bearer ${vars.token}" }
+    json    = { order = "{{ event.body.order }}" }
+  }
+}
+`
+
+const inspectorToken = "operator-inspector-0123456789"
+
+// chromiumPath finds the browser the inspector's tests drive: missing, they skip,
+// but fail in CI (CI=true), where .ci/run installs it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no chromium to test the run inspector with: apt-get install chromium")
+	}
+	t.Skip("no chromium: apt-get install chromium to test the run inspector")
+	return ""
+}
+
+// The run inspector in a real browser: sign in with the token, watch a run arrive
+// after a webhook, open it and read the request its step sent, see a broken file's
+// diagnostic, fix the workflow and replay the failed run on the current version, and
+// never find the secret in any page.
+func TestInspectorInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	var shipped atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		switch {
+		case r.URL.Path == "/ship":
+			shipped.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"tracking": "TRK-77"}`)
+		case strings.HasPrefix(r.URL.Path, "/stock/"), r.URL.Path == "/slack":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok": true}`)
+		default:
+			http.Error(w, `{"error": "no such endpoint"}`, http.StatusNotFound)
+		}
+	}))
+	defer api.Close()
+	t.Setenv("INSPECTOR_API", api.URL)
+	t.Setenv("INSPECTOR_TOKEN", canarySecret)
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "orders.hcl")
+	writeFile(t, file, strings.Replace(inspectorSrc, "SHIP_PATH", "shipments", 1))
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 4, noWatch: true,
+		allowNet: loopback, access: accessConfig{token: inspectorToken}}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	admin := "http://" + s.adminAddr
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	if err := chromedp.Do(bctx); err != nil { // starts the browser
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	defer cancel()
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// noSecret checks the whole DOM of the page, closed <details> included.
+	noSecret := func(page string) {
+		t.Helper()
+		html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(html, canarySecret) {
+			t.Errorf("the secret is in the DOM of %s", page)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	shoot := func(name string) {
+		t.Helper()
+		if !*updateScreenshots {
+			return
+		}
+		shot := chromedp.FullScreenshot(100) // 100: PNG
+		if name == "phone" {
+			shot = chromedp.CaptureScreenshot() // the first screen
+		}
+		png, err := chromedp.Run(ctx, shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join("..", "..", "docs", "inspector-"+name+".png"), string(png))
+	}
+
+	// Signing in: the page sends a browser without a session to the form.
+	do("signing in", chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), inspectorToken), chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS("#runs")))
+	noSecret("the empty run list")
+
+	// A webhook: its run appears in the list without a reload.
+	status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/orders",
+		`{"order": "A-1042", "customer": "Ada Lovelace", "lines": [{"sku": "tea", "qty": 2}, {"sku": "cup", "qty": 1}]}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("webhook answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	do("seeing the run arrive", chromedp.WaitVisible(chromedp.CSS(`#runs tr[data-run="`+id+`"]`)))
+	waitEngineRun(t, s.engine, id, engine.RunFailed)
+	do("seeing it fail", chromedp.Poll[chromedp.Void](
+		`document.querySelector('#runs tr[data-run="`+id+`"] .status').textContent == "failed"`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	noSecret("the run list")
+
+	// The run: the request its failing step sent, and what came back.
+	do("opening the run", chromedp.Click(chromedp.CSS(`#runs a[href="/runs/`+id+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#step-ship details.request summary")),
+		chromedp.Click(chromedp.CSS("#step-ship details.request summary")))
+	if got := text("#step-ship details.request"); !strings.Contains(got, "POST "+api.URL+"/shipments") ||
+		!strings.Contains(got, "Authorization: Bearer [redacted]") || !strings.Contains(got, `{"order":"A-1042"}`) ||
+		!strings.Contains(got, "404 Not Found") {
+		t.Errorf("the ship step's request on the page:\n%s", got)
+	}
+	if got := text("#run-status"); got != "failed" {
+		t.Errorf("run status %q", got)
+	}
+	if got := text(`[id="step-reserve[1]"]`); !strings.Contains(got, "succeeded") {
+		t.Errorf("the second item of reserve: %q", got)
+	}
+	shoot("run")
+	noSecret("the failed run")
+
+	do("dead letters", chromedp.Click(chromedp.CSS(`nav a[href="/dlq"]`)), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
+	if got := text("#dead-letters tbody"); !strings.Contains(got, id) || !strings.Contains(got, "ship") {
+		t.Errorf("dead letters:\n%s", got)
+	}
+	shoot("dlq")
+	noSecret("the dead letters")
+
+	// A broken file: the reload fails, and the workflows page says where.
+	writeFile(t, filepath.Join(dir, "broken.hcl"), "workflow \"broken\" {\n  step \"http\" \"x\" {\n    urll = \"https://example.com\"\n  }\n}\n")
+	s.config.Reload("test")
+	do("the workflows", chromedp.Click(chromedp.CSS(`nav a[href="/workflows"]`)), chromedp.WaitVisible(chromedp.CSS("#diagnostics")))
+	if got := text("#diagnostics"); !strings.Contains(got, "broken.hcl:3:5") || !strings.Contains(got, "urll") {
+		t.Errorf("the diagnostics on the page:\n%s", got)
+	}
+	if got := text("main"); !strings.Contains(got, "POST http://"+dialable(s.publicAddr)+"/hooks/orders") {
+		t.Errorf("no webhook URL on the workflows page:\n%s", got)
+	}
+	shoot("workflows")
+	noSecret("the workflows")
+
+	// Fixed: the failed run, replayed on the current version, succeeds.
+	os.Remove(filepath.Join(dir, "broken.hcl"))
+	writeFile(t, file, strings.Replace(inspectorSrc, "SHIP_PATH", "ship", 1))
+	if st := s.config.Reload("test"); !st.OK {
+		t.Fatalf("reload: %s", st.Error)
+	}
+	do("replaying on the current version", chromedp.Navigate(admin+"/runs/"+id),
+		chromedp.WaitVisible(chromedp.CSS("#replay-current")), chromedp.Click(chromedp.CSS("#replay-current")))
+	do("seeing the replay succeed", chromedp.Poll[chromedp.Void](
+		`(document.querySelector('#run-status') || {}).textContent == "succeeded"`, chromedp.WithPollingTimeout(15*time.Second)))
+	if shipped.Load() != 1 {
+		t.Errorf("shipped %d times", shipped.Load())
+	}
+	noSecret("the replayed run")
+
+	if *updateScreenshots { // the list with the replayed run and another, then the run on a phone
+		postJSON(t, "http://"+s.publicAddr+"/hooks/orders", `{"order": "A-1043", "customer": "Charles Babbage", "lines": [{"sku": "tea", "qty": 1}]}`)
+		do("the runs", chromedp.Navigate(admin+"/"), chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#runs .status')].filter((e) => /succeeded|failed/.test(e.textContent)).length == 2`,
+			chromedp.WithPollingTimeout(10*time.Second)))
+		shoot("runs")
+		do("a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(admin+"/runs/"+id),
+			chromedp.WaitVisible(chromedp.CSS("#run-status")))
+		shoot("phone")
+	}
+}
+
+// waitEngineRun waits for a run to reach a status.
+func waitEngineRun(t *testing.T, e *engine.Engine, id string, want engine.RunStatus) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("run %s %s", id, want), func() bool {
+		run, err := e.Run(context.Background(), id)
+		return err == nil && run.Status == want
+	})
+}

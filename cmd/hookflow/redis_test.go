@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// The same redis:// URL opens a standalone Redis or a cluster, as the server says.
+func TestOpenRedisAsksWhatTheServerIs(t *testing.T) {
+	ctx := context.Background()
+	single := redistest.Real(t)
+	cluster := redistest.SharedCluster(t)
+	for _, c := range []struct {
+		name, url, mode string
+		cluster         bool
+	}{
+		{"standalone", single.URL + "/0", engine.RedisStandalone, false},
+		{"cluster node", cluster.URL, engine.RedisCluster, true},
+		{"cluster with seeds", cluster.URL + "/0?addr=" + cluster.Cluster.Addrs[1] + "&addr=" + cluster.Cluster.Addrs[2], engine.RedisCluster, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rdb, mode, closeRedis, err := openRedis(ctx, c.url, 4, discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeRedis()
+			_, isCluster := rdb.(*redis.ClusterClient)
+			if mode != c.mode || isCluster != c.cluster {
+				t.Errorf("mode %s, cluster client %v; want %s, %v", mode, isCluster, c.mode, c.cluster)
+			}
+			if err := rdb.Set(ctx, "{a}", 1, 0).Err(); err != nil {
+				t.Error(err)
+			}
+			if err := rdb.Set(ctx, "{b}", 1, 0).Err(); err != nil { // another slot, maybe another node
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestOpenRedisRefusesWhatCannotWork(t *testing.T) {
+	ctx := context.Background()
+	single := redistest.Real(t)
+	cluster := redistest.SharedCluster(t)
+	for _, c := range []struct{ name, url, want string }{
+		{"a cluster's db 2", cluster.URL + "/2", "a cluster has only database 0"},
+		{"seeds of no cluster", single.URL + "?addr=127.0.0.1:1", "is not one"},
+		{"sentinel without a primary name", "redis+sentinel://127.0.0.1:26379", "names its Sentinels and the primary"},
+		{"sentinel with a bad db", "redis+sentinel://127.0.0.1:26379/mymaster/x", `database "x"`},
+		{"sentinel with an unknown option", "redis+sentinel://127.0.0.1:26379/mymaster?pool=3", `not "pool"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, _, err := openRedis(ctx, c.url, 4, discard)
+			var u *usageError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want a usage error saying %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseSentinelURL(t *testing.T) {
+	o, err := parseSentinelURL("redis+sentinel://app:s%40cret@10.0.0.1:26379,10.0.0.2/mymaster/3?sentinel_password=pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MasterName != "mymaster" || o.DB != 3 || o.Username != "app" || o.Password != "s@cret" || o.SentinelPassword != "pw" ||
+		strings.Join(o.SentinelAddrs, ",") != "10.0.0.1:26379,10.0.0.2:26379" || o.TLSConfig != nil {
+		t.Errorf("%+v", o)
+	}
+	o, err = parseSentinelURL("rediss+sentinel://h:26380/primary")
+	if err != nil || o.TLSConfig == nil || o.DB != 0 || o.SentinelAddrs[0] != "h:26380" {
+		t.Errorf("%+v %v", o, err)
+	}
+}
+
+// A redis+sentinel:// URL reaches the primary a Sentinel monitors.
+func TestOpenRedisThroughSentinel(t *testing.T) {
+	primary := redistest.Real(t)
+	sentinel := redistest.Sentinel(t, "mymaster", strings.TrimPrefix(primary.URL, "redis://"))
+	ctx := context.Background()
+	rdb, mode, closeRedis, err := openRedis(ctx, "redis+sentinel://"+sentinel+"/mymaster/0", 4, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRedis()
+	if mode != engine.RedisSentinel {
+		t.Errorf("mode %s", mode)
+	}
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := primary.Client.Get(ctx, "k").Val(); got != "v" {
+		t.Errorf("the primary has %q", got)
+	}
+}

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// ErrFinished is returned for a run that cannot be cancelled: it has finished.
+var ErrFinished = errors.New("the run has finished")
+
+// errRunCancelled cancels a step whose run was cancelled.
+var errRunCancelled = errors.New("the run was cancelled")
+
+// Cancelled is what a cancel did.
+type Cancelled struct {
+	RunID  string    `json:"run_id"`
+	Status RunStatus `json:"status"` // cancelled
+	// Was is the status the run had: queued or running.
+	Was RunStatus `json:"was"`
+}
+
+// Cancel ends an unfinished run, queued, running or waiting, as cancelled: nothing of
+// it is queued or committed any more, and a step running is cancelled by its worker,
+// which sees it at its next heartbeat (within a third of the lease). Its on_failure
+// steps do not run; one running is cancelled like any step. It reports ErrFinished for
+// a run that has finished, and ErrNotFound for one that does not exist.
+func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
+	fields, err := e.q.runFields(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, ErrNotFound
+	}
+	if RunStatus(fields["status"]).Done() {
+		return nil, ErrFinished
+	}
+	// Every job the run can have: its version's units. The version is needed for them;
+	// without it, only the jobs its run hash names could be found.
+	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
+	if err != nil {
+		return nil, err
+	}
+	was, err := e.q.cancel(ctx, runID, wf)
+	if err != nil {
+		return nil, err
+	}
+	e.waiters.wake(runID)
+	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil && ev.Parent != nil {
+		e.wakeParent(ev.Value()) // a child run: its parent's step waits for it
+	}
+	e.metrics.runFinished(wf.Name, string(RunCancelled))
+	e.log.Info("run cancelled", "run", runID, "workflow", wf.Name, "was", was)
+	return &Cancelled{RunID: runID, Status: RunCancelled, Was: was}, nil
+}
+
+// unitsOf are every unit a run of wf can have but its items: its steps, the joins of
+// its for_each steps and parallel blocks, and its on_failure steps.
+func unitsOf(wf *workflows.Workflow) []unit {
+	var out []unit
+	for _, n := range wf.Nodes {
+		if n.Parallel {
+			out = append(out, unit{step: n.Name, part: partJoin})
+		}
+		for _, s := range n.Steps {
+			out = append(out, unit{step: s.Name})
+			if s.ForEach != nil {
+				out = append(out, unit{step: s.Name, part: partJoin})
+			}
+		}
+	}
+	for _, s := range wf.OnFailure {
+		out = append(out, unit{step: s.Name})
+	}
+	return out
+}
+
+// cancelled reports whether a job was left as a tombstone by its run's cancel.
+func (q *queue) cancelled(j *job) bool {
+	ok, _ := q.rdb.HExists(context.Background(), j.shard.job(j.id), "cancelled").Result()
+	return ok
+}
+
+// cancel runs cancel.lua for a run of wf, and returns the status the run had.
+func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow) (RunStatus, error) {
+	sh := q.shardFor(wf.Name)
+	keys := []string{sh.run(runID), sh.ready(wf.Name), sh.due(), sh.wake(), sh.open(), sh.inflight(wf.Name),
+		sh.pending(wf.Name), sh.limit(wf.Name), sh.leases(), sh.dead()}
+	units := unitsOf(wf)
+	var ids, steps []any
+	for _, u := range units {
+		id := u.jobID(runID)
+		keys = append(keys, sh.job(id))
+		ids = append(ids, id)
+	}
+	for _, s := range wf.Steps {
+		if s.ForEach != nil {
+			keys = append(keys, sh.items(runID, s.Name), sh.results(runID, s.Name), sh.todo(runID, s.Name))
+			steps = append(steps, s.Name)
+		}
+	}
+	args := append([]any{sh.prefix, runID, wf.Name, q.retentionArg, len(ids), len(steps)}, ids...)
+	args = append(args, steps...)
+	was, err := cancelScript.Run(ctx, q.rdb, keys, args...).Text()
+	if err != nil {
+		return "", scriptError(err)
+	}
+	return RunStatus(was), nil
+}

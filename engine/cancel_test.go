@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+const cancelSrc = `
+workflow "slow" {
+  step "http" "call" {
+    url = "URL/slow"
+  }
+  step "http" "after" {
+    url = "URL/after"
+  }
+  on_failure {
+    step "http" "page" {
+      url = "URL/page"
+    }
+  }
+}
+
+workflow "later" {
+  step "delay" "wait" {
+    duration = "1h"
+  }
+  step "http" "after" {
+    url = "URL/after"
+  }
+}
+`
+
+// cancelEngine is an engine of real http steps with a short lease, so that a worker
+// sees a cancel at its next heartbeat.
+func cancelEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *workflows.Set) {
+	t.Helper()
+	k := workflows.NewKinds()
+	client := actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
+	actions.Register(k, actions.Options{Client: client, Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := New(b.Client, Options{Logger: quiet, Kinds: k, Lease: 300 * time.Millisecond})
+	e.Use(set)
+	startPool(t, e, 2)
+	return e, set
+}
+
+// waitStatus waits for a run to have a status.
+func waitStatus(t *testing.T, e *Engine, id string, status RunStatus) *Run {
+	t.Helper()
+	var r *Run
+	testutil.Eventually(t, 10*time.Second, "run "+id+" "+string(status), func() bool {
+		var err error
+		if r, err = e.Run(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		return r.Status == status
+	})
+	return r
+}
+
+// Cancelling a run whose step is running cancels the step's request, queues nothing
+// more, and runs no on_failure step; a second cancel finds it finished.
+func TestCancelRunningStep(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		entered, gone := make(chan struct{}, 1), make(chan struct{})
+		var others atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/slow" {
+				others.Add(1)
+				return
+			}
+			entered <- struct{}{}
+			<-r.Context().Done() // the caller gave up: the step was cancelled
+			close(gone)
+		}))
+		t.Cleanup(srv.Close)
+		e, set := cancelEngine(t, b, strings.ReplaceAll(cancelSrc, "URL", srv.URL))
+		ctx := context.Background()
+		id, err := e.Start(ctx, set.Workflow("slow"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the step never called")
+		}
+		c, err := e.Cancel(ctx, id)
+		if err != nil || c.Status != RunCancelled || c.Was != RunRunning {
+			t.Fatalf("cancel: %+v %v", c, err)
+		}
+		select {
+		case <-gone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the running request was not cancelled")
+		}
+		r := waitStatus(t, e, id, RunCancelled)
+		if r.Error != "cancelled" || r.FinishedAt == nil {
+			t.Errorf("run %+v", r.RunSummary)
+		}
+		if got := stepsOf(r); got != "call cancelled, after cancelled" {
+			t.Errorf("steps %s", got)
+		}
+		if _, err := e.Cancel(ctx, id); !errors.Is(err, ErrFinished) {
+			t.Errorf("cancelling a cancelled run: %v", err)
+		}
+		if _, err := e.Cancel(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("cancelling no run: %v", err)
+		}
+		// Nothing of the run is left to lease, and no later step or on_failure ran.
+		sh := e.q.shardFor("slow")
+		if n := b.Client.ZCard(ctx, sh.leases()).Val(); n != 0 {
+			t.Errorf("%d leases left", n)
+		}
+		if n := b.Client.ZCard(ctx, sh.ready("slow")).Val(); n != 0 {
+			t.Errorf("%d jobs queued", n)
+		}
+		if n := others.Load(); n != 0 {
+			t.Errorf("%d calls after the cancel", n)
+		}
+		if open := b.Client.Get(ctx, sh.open()).Val(); open != "0" {
+			t.Errorf("open runs %s", open)
+		}
+	})
+}
+
+// A run waiting out a delay, and one waiting in line for a concurrency slot, are
+// cancelled without running anything more; the next run in line takes the slot.
+func TestCancelWaitingRuns(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+		t.Cleanup(srv.Close)
+		src := strings.ReplaceAll(cancelSrc, "URL", srv.URL)
+		src = strings.Replace(src, `workflow "later" {`, "workflow \"later\" {\n  concurrency = 1", 1)
+		e, set := cancelEngine(t, b, src)
+		ctx := context.Background()
+		var ids []string
+		for range 3 {
+			id, err := e.Start(ctx, set.Workflow("later"), event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		waiting := waitStatus(t, e, ids[0], RunRunning)
+		testutil.Eventually(t, 10*time.Second, "the first run waiting out its delay", func() bool {
+			waiting, _ = e.Run(ctx, ids[0])
+			return waiting.Steps[0].Status == StatusSucceeded
+		})
+		if r, _ := e.Run(ctx, ids[1]); r.Status != RunQueued {
+			t.Fatalf("second run %s, want queued for the slot", r.Status)
+		}
+		for _, id := range ids[:2] {
+			if _, err := e.Cancel(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			waitStatus(t, e, id, RunCancelled)
+		}
+		// The third run takes the freed slot, and waits out its own delay.
+		testutil.Eventually(t, 10*time.Second, "the third run started", func() bool {
+			r, _ := e.Run(ctx, ids[2])
+			return r.Steps[0].Status == StatusSucceeded
+		})
+		sh := e.q.shardFor("later")
+		queued := b.Client.ZRange(ctx, sh.ready("later"), 0, -1).Val()
+		if fmt.Sprint(queued) != fmt.Sprintf("[%s:after]", ids[2]) {
+			t.Errorf("queued %v, want the third run's next step only", queued)
+		}
+		if n := calls.Load(); n != 0 {
+			t.Errorf("%d calls", n)
+		}
+	})
+}
+
+// A run cancelled while its on_failure steps run is cancelled like any run, and its
+// dead letter goes: there is nothing to replay.
+func TestCancelDuringOnFailure(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		e := New(b.Client, Options{Logger: quiet, Lease: 300 * time.Millisecond})
+		set := loadSet(t, rec, `
+workflow "w" {
+  step "probe" "a" {
+    value = "a"
+    fail  = true
+  }
+  on_failure {
+    step "probe" "notify" {
+      value = "{{ run.error }}"
+    }
+  }
+}
+`)
+		e.Use(set)
+		rec.hold, rec.entered = make(chan struct{}), make(chan struct{}, 2)
+		startPool(t, e, 1)
+		id, err := e.Start(ctx, set.Workflow("w"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-rec.entered // a
+		rec.hold <- struct{}{}
+		<-rec.entered // notify, held until cancelled
+		if _, err := e.Cancel(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunCancelled)
+		if r.DeadLetter != "" || stepsOf(r) != "a failed" {
+			t.Errorf("run %+v: %s", r.RunSummary, stepsOf(r))
+		}
+		testutil.Eventually(t, 10*time.Second, "notify cancelled", func() bool { return rec.running.Load() == 0 })
+		if n := b.Client.ZCard(ctx, e.q.shardFor("w").dead()).Val(); n != 0 {
+			t.Errorf("%d dead letters", n)
+		}
+		if calls := rec.list(); len(calls) != 1 {
+			t.Errorf("calls %v: notify should not have finished", calls)
+		}
+	})
+}

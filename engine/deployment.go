@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// How hookflow reaches Redis, as Options.RedisMode and RedisStatus name it.
+const (
+	RedisEmbedded   = "embedded"   // the in-process miniredis of a serve without --redis
+	RedisStandalone = "standalone" // one Redis server (with replicas or not)
+	RedisCluster    = "cluster"    // a Redis Cluster, through a cluster client
+	RedisSentinel   = "sentinel"   // the primary a Sentinel group names
+)
+
+// shardsKey holds the number of queue shards of the deployment sharing a Redis. It
+// lives outside the shards: scripts never read it.
+const shardsKey = "hf:shards"
+
+// DefaultClusterShards is the shards a deployment on a Redis Cluster gets when none is
+// stored or asked for: enough for the queue to spread over 16 primaries.
+const DefaultClusterShards = 16
+
+// ErrShardsMismatch is returned by AgreeShards when the Redis holds a queue made with
+// another number of shards.
+var ErrShardsMismatch = errors.New("shard count mismatch")
+
+// AgreeShards returns the number of queue shards every process sharing rdb uses. The
+// first process to start stores its count in Redis; want 0 takes the stored count, or,
+// with none stored, 1 on a single Redis and DefaultClusterShards on a cluster. A want
+// other than the stored count is refused with ErrShardsMismatch: a process with
+// another count would look for each workflow's runs in another shard.
+func AgreeShards(ctx context.Context, rdb redis.UniversalClient, want int) (int, error) {
+	n := want
+	if n <= 0 {
+		n = 1
+		if _, ok := rdb.(*redis.ClusterClient); ok {
+			n = DefaultClusterShards
+		}
+	}
+	if err := rdb.SetNX(ctx, shardsKey, n, 0).Err(); err != nil {
+		return 0, fmt.Errorf("storing the shard count: %w", err)
+	}
+	s, err := rdb.Get(ctx, shardsKey).Result()
+	if err != nil {
+		return 0, fmt.Errorf("reading the shard count: %w", err)
+	}
+	stored, err := strconv.Atoi(s)
+	if err != nil || stored <= 0 {
+		return 0, fmt.Errorf("%s holds %q, not a shard count", shardsKey, s)
+	}
+	if want > 0 && stored != want {
+		return 0, fmt.Errorf("%w: --shards %d, but the queue in this Redis has %d shards (stored in %s by the first process that used it): every process sharing a Redis must use the same count; start with --shards %d, or leave --shards out",
+			ErrShardsMismatch, want, stored, shardsKey, stored)
+	}
+	return stored, nil
+}
+
+// RedisStatus tells how the engine reaches Redis.
+type RedisStatus struct {
+	Mode string `json:"mode"` // embedded, standalone, cluster or sentinel
+	// Primaries is how many primaries of a cluster serve slots; 0 for any other mode.
+	Primaries int `json:"primaries,omitempty"`
+	Shards    int `json:"shards"`
+	// WaitReplicas is how many replicas acknowledge a run before its start returns.
+	WaitReplicas int `json:"wait_replicas"`
+	// Error is why Primaries could not be counted.
+	Error string `json:"error,omitempty"`
+}
+
+// Redis tells how the engine reaches Redis; it counts a cluster's primaries.
+func (e *Engine) Redis(ctx context.Context) (RedisStatus, error) {
+	st := RedisStatus{Mode: e.redisMode, Shards: len(e.q.shards), WaitReplicas: e.q.waitReplicas}
+	cc, ok := e.q.rdb.(*redis.ClusterClient)
+	if !ok {
+		return st, nil
+	}
+	st.Mode = RedisCluster
+	var n atomic.Int32
+	err := cc.ForEachMaster(ctx, func(context.Context, *redis.Client) error {
+		n.Add(1)
+		return nil
+	})
+	st.Primaries = int(n.Load())
+	return st, err
+}

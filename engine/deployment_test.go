@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// The first process stores its shard count; the others take it, or are refused when
+// they ask for another.
+func TestAgreeShards(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		def := 1
+		if b.Cluster != nil {
+			def = DefaultClusterShards
+		}
+		if n, err := AgreeShards(ctx, b.Client, 0); err != nil || n != def {
+			t.Fatalf("first start without --shards: %d, %v; want %d", n, err, def)
+		}
+		if n, err := AgreeShards(ctx, b.Client, 0); err != nil || n != def {
+			t.Errorf("second start without --shards: %d, %v", n, err)
+		}
+		if n, err := AgreeShards(ctx, b.Client, def); err != nil || n != def {
+			t.Errorf("--shards %d: %d, %v", def, n, err)
+		}
+		_, err := AgreeShards(ctx, b.Client, def+3)
+		if !errors.Is(err, ErrShardsMismatch) || !strings.Contains(err.Error(), "start with --shards") {
+			t.Errorf("--shards %d on a queue of %d: %v", def+3, def, err)
+		}
+		st, err := New(b.Client, Options{Shards: def, Logger: quiet}).Redis(ctx)
+		if b.Cluster != nil && (st.Mode != RedisCluster || st.Primaries != 3) || b.Cluster == nil && st.Mode != RedisStandalone || err != nil {
+			t.Errorf("status %+v, %v", st, err)
+		}
+	})
+}
+
+// With WaitReplicas, a start on a Redis without that many replicas fails after the
+// timeout, though the primary has the run; on the cluster, each primary has one.
+func TestStartWaitsForReplicas(t *testing.T) {
+	ctx := context.Background()
+	t.Run("redis-server", func(t *testing.T) {
+		b := redistest.Real(t)
+		e := New(b.Client, Options{Logger: quiet, WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		_, err := e.Start(ctx, wf, event(`{}`))
+		if !errors.Is(err, errNotReplicated) {
+			t.Errorf("start on a Redis with no replica: %v", err)
+		}
+	})
+	t.Run("cluster", func(t *testing.T) {
+		b := redistest.SharedCluster(t)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, WaitReplicas: 1})
+		set := loadSet(t, &recorder{}, chainSrc+failSrc)
+		for _, wf := range set.Workflows() {
+			id, err := e.Start(ctx, wf, event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := e.Run(ctx, id); err != nil || r.Status != RunQueued {
+				t.Errorf("run %+v, %v", r, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// A workflow step runs another workflow as a child run. The child's id is derived from
+// the step's unit, <run>:<step> (<run>:<step>:<key> for an item), so a step that runs
+// again (its worker died) finds its child rather than start a second. The child lives
+// in its own workflow's shard; no script touches both shards. A step that waits for its
+// child parks its job in the queue, holding no worker, due again after a while: the
+// child's end wakes it at once (a separate write, to the parent's shard), and the
+// wait's end looks again should that wake-up be lost.
+
+// childPoll is how long a parked workflow step waits before it looks at its child
+// again, when no wake-up came: doubling from a second, at most a minute.
+func childPoll(attempt int) time.Duration { return backoffOf(attempt) }
+
+// subRun runs a unit of a workflow step: it starts the child run, once, and settles
+// with {run_id} or, when the step waits, parks until the child ends and settles with
+// {run_id, result}.
+func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.SubRun, item *workflows.Item) *job {
+	start := time.Now()
+	childID := r.id + ":" + step.Name
+	env := r.env
+	if item != nil {
+		childID += ":" + item.KeyText()
+		e := *r.env
+		e.Each = item.EachValue()
+		env = &e
+	}
+	fail := func(err error) *job {
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
+	}
+	if step.If != nil {
+		ok, err := step.If.Eval(env)
+		if err != nil {
+			return fail(fmt.Errorf("if: %w", err))
+		}
+		if !ok {
+			return p.settle(r, j, step, outcome{status: StatusSkipped})
+		}
+	}
+	ctx := p.work
+	cur := p.e.versions.currentOf(sub.Calls())
+	if cur == nil {
+		return fail(fmt.Errorf("workflow %s is not among the workflows loaded", sub.Calls()))
+	}
+	sh := p.e.q.shardFor(cur.wf.Name)
+	fields, err := p.e.q.rdb.HGetAll(ctx, sh.run(childID)).Result()
+	if err != nil {
+		p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
+		return nil
+	}
+	if len(fields) == 0 {
+		if err := p.startChild(ctx, r, j, step, sub, env, cur.wf, childID); err != nil {
+			if retry, _ := workflows.Retryable(err); retry {
+				p.errLog.log(p.e.log, "starting a child run failed; trying again later", "run", r.id, "step", j.unit, "err", err)
+				p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
+				return nil
+			}
+			return fail(err)
+		}
+		fields = map[string]string{"status": string(RunQueued)}
+	}
+	out := map[string]any{"run_id": childID}
+	status := RunStatus(fields["status"])
+	switch {
+	case !sub.Waits():
+		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
+	case status == RunSucceeded:
+		wf, err := p.e.versions.get(ctx, fields["wf"], fields["ver"])
+		if err != nil {
+			return fail(fmt.Errorf("child run %s: %w", childID, err))
+		}
+		reply, err := p.e.Await(ctx, wf, childID) // it has ended: this reads its answer
+		if err != nil {
+			return fail(fmt.Errorf("child run %s: %w", childID, err))
+		}
+		out["result"] = reply.Output
+		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
+	case status == RunFailed:
+		return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: time.Since(start),
+			err: workflows.Permanent(fmt.Errorf("child run %s failed: %s", childID, fields["error"]))})
+	case status == RunCancelled:
+		return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: time.Since(start),
+			err: workflows.Permanent(fmt.Errorf("child run %s was cancelled", childID))})
+	}
+	// Parked: the job waits in the queue until the child's end wakes it.
+	wait := r.capWait(childPoll(j.attempt))
+	rec := newRecord(StatusWaiting, j.attempt, out, nil)
+	rec.Version = r.ver
+	p.persist(r, j, func() error {
+		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
+	})
+	return nil
+}
+
+// startChild starts the child run of a workflow step, as a run of wf with id childID:
+// its event's body is the step's input, and its parent the step's unit.
+func (p *Pool) startChild(ctx context.Context, r *runState, j *job, step *workflows.Step, sub workflows.SubRun,
+	env *workflows.Env, wf *workflows.Workflow, childID string) error {
+	depth := 1
+	if parent, ok := r.env.Event["parent"].(map[string]any); ok {
+		d, _ := parent["depth"].(int64)
+		depth = int(d) + 1
+	}
+	if depth > workflows.MaxCallDepth {
+		return workflows.Permanent(fmt.Errorf("workflow steps nest deeper than %d runs: this run is %d deep", workflows.MaxCallDepth, depth-1))
+	}
+	input, err := sub.Input(env)
+	if err != nil {
+		return workflows.Permanent(fmt.Errorf("input: %w", err))
+	}
+	input = r.wf.Secrets.Value(input) // the child's event is stored: no secret goes into it
+	raw, err := json.Marshal(input)
+	if err != nil {
+		return workflows.Permanent(fmt.Errorf("input: %w", err))
+	}
+	ev := &workflows.Event{ID: childID, Trigger: "workflow", ReceivedAt: time.Now().UTC(),
+		ContentType: "application/json", Raw: string(raw), Body: input,
+		Parent: &workflows.EventParent{RunID: r.id, Workflow: r.workflow, Step: step.Name, Job: j.id, Depth: depth}}
+	_, _, err = p.e.start(ctx, wf, ev, "", nil, childID)
+	return err
+}
+
+// wakeParent wakes the workflow step waiting for run r, a child run that has ended.
+func (e *Engine) wakeParent(ev map[string]any) {
+	parent, ok := ev["parent"].(map[string]any)
+	if !ok {
+		return
+	}
+	job, _ := parent["job"].(string)
+	wf, _ := parent["workflow"].(string)
+	if job == "" || wf == "" {
+		return
+	}
+	sh := e.q.shardFor(wf)
+	err := wakeScript.Run(context.Background(), e.q.rdb, []string{sh.ready(wf), sh.due(), sh.wake()}, job, wf).Err()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		e.log.Warn("waking the step waiting for a child run failed; it looks again within a minute", "job", job, "err", err)
+	}
+}

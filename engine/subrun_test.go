@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+const subRunSrc = `
+workflow "order" {
+  step "probe" "a" {
+    value = "a"
+  }
+  step "workflow" "invoice" {
+    workflow = "create_invoice"
+    input    = { order = "{{ event.body.id }}", a = "{{ steps.a.value }}" }
+  }
+  step "workflow" "audit" {
+    workflow = "audit"
+    wait     = false
+  }
+  step "probe" "after" {
+    value = "{{ steps.invoice.result.number }} of {{ steps.invoice.run_id }}"
+  }
+}
+
+workflow "create_invoice" {
+  concurrency = 1
+  step "probe" "check" {
+    value = "{{ event.trigger }} {{ event.parent.run_id }} {{ event.parent.step }} {{ event.parent.depth }}"
+  }
+  step "set" "number" {
+    number = "INV-{{ event.body.order }}-{{ event.body.a }}"
+    fail   = "{{ event.body.order == 'bad' }}"
+  }
+  step "probe" "fails" {
+    if    = "steps.number.fail"
+    value = "bad order"
+    fail  = true
+  }
+}
+
+workflow "audit" {
+  step "probe" "note" {
+    value = "noted"
+  }
+}
+`
+
+// subRunEngine runs workflows with probe steps and the real kinds, workflow included.
+func subRunEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *workflows.Set, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	k := probeKinds(rec)
+	actions.Register(k, actions.Options{Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := New(b.Client, Options{Logger: quiet, Kinds: k})
+	e.Use(set)
+	startPool(t, e, 1) // one worker: a parent waiting for its child must not hold it
+	return e, set, rec
+}
+
+// A workflow step starts its child with the input as event.body and the parent in
+// event.parent, waits for it holding no worker, and reads its result; one that does
+// not wait goes on with its run id.
+func TestWorkflowStep(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, rec := subRunEngine(t, b, subRunSrc)
+		id, err := e.Start(ctx, set.Workflow("order"), event(`{"id": "o1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %+v: %s", r.RunSummary, stepsOf(r))
+		}
+		child := id + ":invoice"
+		if v := r.Steps[3].Output.(map[string]any)["value"]; v != "INV-o1-a of "+child {
+			t.Errorf("after saw %q", v)
+		}
+		if out := r.Steps[2].Output.(map[string]any); out["run_id"] != id+":audit" || out["result"] != nil {
+			t.Errorf("a step that does not wait: %v", out)
+		}
+		c := waitRun(t, e, child)
+		if c.Status != RunSucceeded || c.Event.Trigger != "workflow" {
+			t.Fatalf("child %+v", c.RunSummary)
+		}
+		if v := c.Steps[0].Output.(map[string]any)["value"]; v != "workflow "+id+" invoice 1" {
+			t.Errorf("the child saw %q", v)
+		}
+		waitRun(t, e, id+":audit")
+		if calls := rec.list(); len(calls) != 4 {
+			t.Errorf("calls %v", calls)
+		}
+	})
+}
+
+// A failed child fails its parent's step; the parent's step that runs again (its
+// worker died) finds its child rather than start a second.
+func TestWorkflowStepChildFails(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := subRunEngine(t, b, subRunSrc)
+		id, err := e.Start(ctx, set.Workflow("order"), event(`{"id": "bad"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		child := id + ":invoice"
+		if r.Status != RunFailed || !strings.Contains(r.Error, "step invoice: child run "+child+" failed: step fails: probe failed as asked") {
+			t.Errorf("run %+v", r.RunSummary)
+		}
+		page, err := e.Runs(ctx, RunFilter{Workflow: "create_invoice"})
+		if err != nil || len(page.Runs) != 1 || page.Runs[0].ID != child {
+			t.Errorf("children %+v %v", page, err)
+		}
+	})
+}
+
+// The parent's job, run again after its child started, starts no second child.
+func TestWorkflowStepStartsOneChild(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(subRunSrc)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet, Kinds: k, Lease: 200 * time.Millisecond})
+		e.Use(set)
+		id, err := e.Start(ctx, set.Workflow("order"), event(`{"id": "o2"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := e.NewPool(1)
+		p.stopFetch() // no chaining: each unit is leased by the test
+		sh := e.q.shardFor("order")
+		leaseOne := func(sh *shard) *job {
+			var jobs []*job
+			testutil.Eventually(t, 5*time.Second, "a job leased", func() bool {
+				jobs, _, err = e.q.lease(ctx, sh, 1)
+				return err == nil && len(jobs) == 1
+			})
+			return jobs[0]
+		}
+		for range 2 { // a, then invoice: it starts its child and parks
+			p.running.Add(1)
+			p.slots <- struct{}{}
+			p.execute(leaseOne(sh))
+		}
+		// The parked job is run again before its child ran: it finds the child. (The
+		// child's job, leased meanwhile, is handed back.)
+		var j *job
+		for j == nil || j.unit.step != "invoice" {
+			if j != nil {
+				if err := e.q.release(ctx, j, "create_invoice"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			j = leaseOne(sh)
+		}
+		p.running.Add(1)
+		p.slots <- struct{}{}
+		p.execute(j)
+		startPool(t, e, 2)
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		page, err := e.Runs(ctx, RunFilter{Workflow: "create_invoice"})
+		if err != nil || len(page.Runs) != 1 {
+			t.Errorf("children %+v %v", page, err)
+		}
+	})
+}
+
+// Workflow steps nest at most MaxCallDepth deep.
+func TestWorkflowStepDepth(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		var src strings.Builder
+		for i := range workflows.MaxCallDepth + 1 {
+			fmt.Fprintf(&src, "workflow \"w%d\" {\n  step \"workflow\" \"next\" {\n    workflow = \"w%d\"\n  }\n}\n", i, i+1)
+		}
+		fmt.Fprintf(&src, "workflow \"w%d\" {\n  step \"probe\" \"last\" {\n    value = \"deep\"\n  }\n}\n", workflows.MaxCallDepth+1)
+		e, set, rec := subRunEngine(t, b, src.String())
+		id, err := e.Start(context.Background(), set.Workflow("w0"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunFailed || !strings.Contains(r.Error, "nest deeper than 10") {
+			t.Errorf("run %+v", r.RunSummary)
+		}
+		if calls := rec.list(); len(calls) != 0 {
+			t.Errorf("calls %v", calls)
+		}
+	})
+}
+
+// Children wait in line for their workflow's concurrency slot like any run, though
+// their ids hold ':' as job ids do.
+func TestWorkflowStepChildrenWaitForASlot(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := subRunEngine(t, b, subRunSrc)
+		var ids []string
+		for i := range 3 {
+			id, err := e.Start(ctx, set.Workflow("order"), event(fmt.Sprintf(`{"id": "o%d"}`, i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			if r := waitRun(t, e, id); r.Status != RunSucceeded {
+				t.Errorf("run %+v", r.RunSummary)
+			}
+		}
+		sh := e.q.shardFor("create_invoice")
+		if n := b.Client.ZCard(ctx, sh.inflight("create_invoice")).Val(); n != 0 {
+			t.Errorf("%d runs still hold a slot", n)
+		}
+	})
+}

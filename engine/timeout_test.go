@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+const timeoutSrc = `
+workflow "slow" {
+  timeout = "1s"
+  step "http" "call" {
+    url = "URL/slow"
+    retry {
+      attempts = 3
+    }
+  }
+  on_failure {
+    step "http" "page" {
+      url  = "URL/page"
+      json = { error = "{{ run.error }}", step = "{{ run.failed_step }}" }
+    }
+  }
+}
+
+workflow "later" {
+  timeout = "1s"
+  step "delay" "wait" {
+    duration = "1h"
+  }
+  step "http" "after" {
+    url      = "URL/after"
+    on_error = "continue"
+  }
+  on_failure {
+    step "http" "page" {
+      url  = "URL/page"
+      json = { error = "{{ run.error }}", step = "{{ run.failed_step }}" }
+    }
+  }
+}
+`
+
+// timeoutTarget answers /slow once the caller gives up, and records the pages.
+type timeoutTarget struct {
+	srv       *httptest.Server
+	mu        sync.Mutex
+	paths     []string
+	cancelled chan struct{}
+}
+
+func newTimeoutTarget(t *testing.T) *timeoutTarget {
+	tg := &timeoutTarget{cancelled: make(chan struct{}, 4)}
+	tg.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tg.mu.Lock()
+		tg.paths = append(tg.paths, r.URL.Path)
+		tg.mu.Unlock()
+		if r.URL.Path == "/slow" {
+			<-r.Context().Done()
+			tg.cancelled <- struct{}{}
+		}
+	}))
+	t.Cleanup(tg.srv.Close)
+	return tg
+}
+
+func (tg *timeoutTarget) list() string {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return strings.Join(tg.paths, " ")
+}
+
+// A step still running when the run's timeout passes is cancelled, not retried; the run
+// fails with the timeout, and its on_failure steps run past it.
+func TestRunTimeoutCancelsTheRunningStep(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTimeoutTarget(t)
+		e, set := cancelEngine(t, b, strings.ReplaceAll(timeoutSrc, "URL", tg.srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("slow"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunFailed)
+		if r.Error != "step call: run timed out: its timeout of 1s passed" || r.FailedStep != "call" {
+			t.Errorf("run %+v", r.RunSummary)
+		}
+		if got := stepsOf(r); got != "call failed, on_failure/page succeeded" || r.Steps[0].Attempts != 1 {
+			t.Errorf("steps %s, call attempts %d", got, r.Steps[0].Attempts)
+		}
+		select {
+		case <-tg.cancelled:
+		default:
+			t.Error("the request running at the deadline was not cancelled")
+		}
+		if got := tg.list(); got != "/slow /page" {
+			t.Errorf("calls %s", got)
+		}
+	})
+}
+
+// A delay counts towards the run's timeout: the step after it fails with the timeout
+// when it comes due, at the deadline rather than after the delay, even one that may
+// fail, and on_failure runs.
+func TestRunTimeoutCountsDelays(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTimeoutTarget(t)
+		e, set := cancelEngine(t, b, strings.ReplaceAll(timeoutSrc, "URL", tg.srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("later"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunFailed)
+		if r.Error != "step after: run timed out: its timeout of 1s passed" || r.FailedStep != "after" {
+			t.Errorf("run %+v", r.RunSummary)
+		}
+		if got := stepsOf(r); got != "wait succeeded, after failed, on_failure/page succeeded" {
+			t.Errorf("steps %s", got)
+		}
+		if got := tg.list(); got != "/page" {
+			t.Errorf("calls %s", got)
+		}
+	})
+}

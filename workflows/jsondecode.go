@@ -1,0 +1,369 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// decodeAny decodes one JSON value, with whitespace around it and nothing else, into
+// the values events hold: map[string]any, []any, string, int (a whole number that
+// fits in 64 bits), float64, bool and nil. It is what encoding/json with UseNumber and
+// numbers() give, in one pass: every event is decoded once when it arrives and again
+// by the worker that runs its step, and encoding/json's reflection is the largest
+// share of both. Strings are read as encoding/json reads them (invalid UTF-8 becomes
+// U+FFFD, a lone surrogate escape too); nesting deeper than MaxJSONDepth is refused.
+func decodeAny(data []byte) (any, error) {
+	d := decoder{data: data}
+	d.space()
+	v, err := d.value(0)
+	if err != nil {
+		return nil, err
+	}
+	d.space()
+	if d.i < len(d.data) {
+		return nil, errors.New("invalid JSON: more data after the value")
+	}
+	return v, nil
+}
+
+type decoder struct {
+	data []byte
+	i    int
+}
+
+var errEnd = errors.New("invalid JSON: unexpected end of JSON input")
+
+func (d *decoder) space() {
+	for d.i < len(d.data) {
+		switch d.data[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) unexpected(what string) error {
+	if d.i >= len(d.data) {
+		return errEnd
+	}
+	return fmt.Errorf("invalid JSON: invalid character %s %s (at byte %d)", quoteChar(d.data[d.i]), what, d.i)
+}
+
+func quoteChar(c byte) string {
+	switch {
+	case c == '\'':
+		return `'\''`
+	case c == '"':
+		return `'"'`
+	case c < 0x20 || c >= 0x7f:
+		return strconv.Quote(string(rune(c)))
+	}
+	return "'" + string(c) + "'"
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	if d.i >= len(d.data) {
+		return nil, errEnd
+	}
+	switch c := d.data[d.i]; {
+	case c == '{':
+		if depth >= MaxJSONDepth {
+			return nil, fmt.Errorf("JSON nests deeper than %d levels", MaxJSONDepth)
+		}
+		return d.object(depth + 1)
+	case c == '[':
+		if depth >= MaxJSONDepth {
+			return nil, fmt.Errorf("JSON nests deeper than %d levels", MaxJSONDepth)
+		}
+		return d.array(depth + 1)
+	case c == '"':
+		return d.str()
+	case c == '-' || c >= '0' && c <= '9':
+		return d.number()
+	case c == 't':
+		return d.literal("true", true)
+	case c == 'f':
+		return d.literal("false", false)
+	case c == 'n':
+		return d.literal("null", nil)
+	}
+	return nil, d.unexpected("looking for beginning of value")
+}
+
+func (d *decoder) literal(word string, v any) (any, error) {
+	for k := 0; k < len(word); k++ {
+		if d.i >= len(d.data) {
+			return nil, errEnd
+		}
+		if d.data[d.i] != word[k] {
+			return nil, d.unexpected("in literal " + word)
+		}
+		d.i++
+	}
+	return v, nil
+}
+
+func (d *decoder) object(depth int) (any, error) {
+	d.i++ // {
+	m := map[string]any{}
+	d.space()
+	if d.i < len(d.data) && d.data[d.i] == '}' {
+		d.i++
+		return m, nil
+	}
+	for {
+		d.space()
+		if d.i >= len(d.data) {
+			return nil, errEnd
+		}
+		if d.data[d.i] != '"' {
+			return nil, d.unexpected("looking for beginning of object key string")
+		}
+		k, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		d.space()
+		if d.i >= len(d.data) {
+			return nil, errEnd
+		}
+		if d.data[d.i] != ':' {
+			return nil, d.unexpected("after object key")
+		}
+		d.i++
+		d.space()
+		v, err := d.value(depth)
+		if err != nil {
+			return nil, err
+		}
+		m[k.(string)] = v
+		d.space()
+		if d.i >= len(d.data) {
+			return nil, errEnd
+		}
+		switch d.data[d.i] {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return m, nil
+		default:
+			return nil, d.unexpected("after object key:value pair")
+		}
+	}
+}
+
+func (d *decoder) array(depth int) (any, error) {
+	d.i++ // [
+	a := []any{}
+	d.space()
+	if d.i < len(d.data) && d.data[d.i] == ']' {
+		d.i++
+		return a, nil
+	}
+	for {
+		d.space()
+		v, err := d.value(depth)
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, v)
+		d.space()
+		if d.i >= len(d.data) {
+			return nil, errEnd
+		}
+		switch d.data[d.i] {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return a, nil
+		default:
+			return nil, d.unexpected("after array element")
+		}
+	}
+}
+
+// number reads a number as JSON writes them, and gives an int when it is a whole
+// number in range written without a fraction or exponent, else a float64; one no
+// float64 holds is an error.
+func (d *decoder) number() (any, error) {
+	start, whole := d.i, true
+	if d.data[d.i] == '-' {
+		d.i++
+	}
+	switch {
+	case d.i >= len(d.data):
+		return nil, errEnd
+	case d.data[d.i] == '0':
+		d.i++
+	case d.data[d.i] >= '1' && d.data[d.i] <= '9':
+		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
+			d.i++
+		}
+	default:
+		return nil, d.unexpected("in numeric literal")
+	}
+	if d.i < len(d.data) && d.data[d.i] == '.' {
+		whole = false
+		d.i++
+		if d.i >= len(d.data) {
+			return nil, errEnd
+		}
+		if d.data[d.i] < '0' || d.data[d.i] > '9' {
+			return nil, d.unexpected("after decimal point in numeric literal")
+		}
+		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
+			d.i++
+		}
+	}
+	if d.i < len(d.data) && (d.data[d.i] == 'e' || d.data[d.i] == 'E') {
+		whole = false
+		d.i++
+		if d.i < len(d.data) && (d.data[d.i] == '+' || d.data[d.i] == '-') {
+			d.i++
+		}
+		if d.i >= len(d.data) {
+			return nil, errEnd
+		}
+		if d.data[d.i] < '0' || d.data[d.i] > '9' {
+			return nil, d.unexpected("in exponent of numeric literal")
+		}
+		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
+			d.i++
+		}
+	}
+	text := string(d.data[start:d.i])
+	if whole {
+		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return int(n), nil
+		}
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return nil, fmt.Errorf("number %.40s is out of range", text)
+	}
+	return f, nil
+}
+
+// str reads a string; most have no escape and are valid UTF-8, and are one copy.
+func (d *decoder) str() (any, error) {
+	d.i++ // "
+	start := d.i
+	for d.i < len(d.data) {
+		c := d.data[d.i]
+		switch {
+		case c == '"':
+			s := string(d.data[start:d.i])
+			d.i++
+			return s, nil
+		case c == '\\' || c >= utf8.RuneSelf:
+			return d.slowStr(start)
+		case c < 0x20:
+			return nil, d.unexpected("in string literal")
+		}
+		d.i++
+	}
+	return nil, errEnd
+}
+
+// slowStr reads a string that has escapes or bytes past ASCII, from start.
+func (d *decoder) slowStr(start int) (any, error) {
+	b := make([]byte, 0, d.i-start+16)
+	b = append(b, d.data[start:d.i]...)
+	for d.i < len(d.data) {
+		c := d.data[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			return string(b), nil
+		case c < 0x20:
+			return nil, d.unexpected("in string literal")
+		case c == '\\':
+			d.i++
+			if d.i >= len(d.data) {
+				return nil, errEnd
+			}
+			switch e := d.data[d.i]; e {
+			case '"', '\\', '/':
+				b = append(b, e)
+				d.i++
+			case 'b':
+				b, d.i = append(b, '\b'), d.i+1
+			case 'f':
+				b, d.i = append(b, '\f'), d.i+1
+			case 'n':
+				b, d.i = append(b, '\n'), d.i+1
+			case 'r':
+				b, d.i = append(b, '\r'), d.i+1
+			case 't':
+				b, d.i = append(b, '\t'), d.i+1
+			case 'u':
+				d.i++
+				r, ok := d.hex4()
+				if !ok {
+					return nil, d.unexpected("in \\u hexadecimal character escape")
+				}
+				if utf16.IsSurrogate(r) {
+					// A pair is one rune; a surrogate alone is U+FFFD, as encoding/json
+					// reads it (and the escape after it is read on its own).
+					save := d.i
+					if d.i+1 < len(d.data) && d.data[d.i] == '\\' && d.data[d.i+1] == 'u' {
+						d.i += 2
+						if r2, ok := d.hex4(); ok {
+							if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+								b = utf8.AppendRune(b, dec)
+								continue
+							}
+						}
+					}
+					d.i = save
+					r = utf8.RuneError
+				}
+				b = utf8.AppendRune(b, r)
+			default:
+				return nil, d.unexpected("in string escape code")
+			}
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			d.i++
+		default:
+			r, size := utf8.DecodeRune(d.data[d.i:])
+			if r == utf8.RuneError && size == 1 {
+				b = utf8.AppendRune(b, utf8.RuneError)
+			} else {
+				b = append(b, d.data[d.i:d.i+size]...)
+			}
+			d.i += size
+		}
+	}
+	return nil, errEnd
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func (d *decoder) hex4() (rune, bool) {
+	if d.i+4 > len(d.data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.data[d.i : d.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	d.i += 4
+	return r, true
+}

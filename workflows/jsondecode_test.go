@@ -1,0 +1,152 @@
+package workflows
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// referenceDecode is how DecodeJSON decoded before decodeAny: encoding/json with
+// UseNumber, numbers turned into int or float64 afterwards, the depth checked first.
+// decodeAny must agree with it on every input: the same value, or an error for both.
+func referenceDecode(data []byte) (any, error) {
+	if referenceDepth(data) > MaxJSONDepth {
+		return nil, fmt.Errorf("JSON nests deeper than %d levels", MaxJSONDepth)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("invalid JSON: more data after the value")
+	}
+	return referenceNumbers(v)
+}
+
+func referenceNumbers(v any) (any, error) {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return int(i), nil
+		}
+		f, err := v.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("number %.40s is out of range", v)
+		}
+		return f, nil
+	case map[string]any:
+		for k, e := range v {
+			n, err := referenceNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			v[k] = n
+		}
+	case []any:
+		for i, e := range v {
+			n, err := referenceNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			v[i] = n
+		}
+	}
+	return v, nil
+}
+
+func referenceDepth(data []byte) int {
+	d, deepest, inString := 0, 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			d++
+			if d > deepest {
+				deepest = d
+				if deepest > MaxJSONDepth {
+					return deepest
+				}
+			}
+		case '}', ']':
+			d--
+		}
+	}
+	return deepest
+}
+
+var jsonCases = []string{
+	`{"id": 12, "amount": 10.5, "ok": true, "none": null, "list": [1, "a", [], {}]}`,
+	` [1, -0, 0, -1, 9007199254740993, 9223372036854775807, 9223372036854775808, -9223372036854775808, 1.0, 1e3, 1E-2, -2.5e+3] `,
+	`"plain"`, `"esc \" \\ \/ \b \f \n \r \t \u00e9 \u20AC \ud83d\ude00"`, `"lone \ud800 x"`, `"lone \udc00"`, `"pair then \ud83d\u0041"`,
+	`"café 日本"`, "\"bad \xff utf8 \xe2\x82\"", `{"a": 1, "a": 2}`, `{"n": 1e400}`, `[1, -1e309]`, `123456789012345678901234567890`,
+	`{"a": `, `{"a" 1}`, `{"a": 1,}`, `[1,]`, `[1 2]`, `{1: 2}`, `tru`, `nul`, `falsey`, `01`, `-`, `1.`, `1e`, `1e+`, `.5`, `+1`,
+	`"unterminated`, "\"ctrl \x01\"", `"bad \x escape"`, `"\u12"`, `"\u12g4"`, `{"a": 1} trailing`, `{"a": 1}{"b": 2}`, ``, `   `,
+	strings.Repeat("[", MaxJSONDepth) + strings.Repeat("]", MaxJSONDepth),
+	strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1),
+	strings.Repeat(`{"a":`, MaxJSONDepth) + `1` + strings.Repeat("}", MaxJSONDepth),
+	`[` + strings.Repeat(`"[",`, 100) + `1]`,
+}
+
+func TestDecodeJSONAgreesWithEncodingJSON(t *testing.T) {
+	for _, c := range jsonCases {
+		checkAgree(t, []byte(c))
+	}
+}
+
+func checkAgree(t *testing.T, data []byte) {
+	t.Helper()
+	want, wantErr := referenceDecode(data)
+	got, err := DecodeJSON(data)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("%q: error %v, encoding/json %v", data, err, wantErr)
+	}
+	if err == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: %#v, encoding/json %#v", data, got, want)
+	}
+}
+
+// FuzzDecodeJSON: decodeAny and encoding/json agree on arbitrary input; run with
+// go test ./workflows -run XXX -fuzz FuzzDecodeJSON -fuzztime 1m.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, c := range jsonCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkAgree(t, data) })
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	data := []byte(`{"id":"evt_1Nq","type":"payment_intent.succeeded","created":1764650000,"livemode":false,"data":{"object":{"id":"pi_3N","amount":1999,"currency":"eur","customer":"cus_9s6","description":"Order #1042 — café","metadata":{"order_id":"1042","channel":"web"},"charges":[{"id":"ch_1","paid":true,"amount":1999,"fee":0.29}]}},"request":{"id":null,"idempotency_key":"a1b2"}}`)
+	for _, name := range []string{"hookflow", "encoding/json"} {
+		decode := DecodeJSON
+		if name == "encoding/json" {
+			decode = referenceDecode
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for range b.N {
+				if _, err := decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
