@@ -43,9 +43,10 @@ func httpKind(o Options) workflows.StepKind {
 			{Name: "basic_auth"},
 			{Name: "expect"},
 			{Name: "idempotency_key"},
+			{Name: "api"},
 		},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
-			return newHTTP(b, o.Client)
+			return newHTTP(b, o.Client, o.APIs)
 		},
 	}
 }
@@ -63,9 +64,12 @@ type HTTP struct {
 	basicAuth *workflows.Template // nil when not set
 	expect    *expectation
 	idemKey   *workflows.Template // nil: the default <run>:<step>
+	api       *workflows.API      // nil: the url is absolute
+	tokens    *tokenSource        // the api's OAuth2 tokens; nil without
+	limits    *limiter            // the api's limits; nil without an api
 }
 
-func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
+func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Diagnostics) {
 	h := &HTTP{
 		client:    client,
 		url:       b.Template("url"),
@@ -77,6 +81,13 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 		basicAuth: b.Template("basic_auth"),
 		idemKey:   b.Template("idempotency_key"),
 		expect:    expect2xx,
+		api:       b.API(),
+	}
+	if h.api != nil {
+		h.limits = newLimiter(apis, h.api)
+		if h.api.Auth != nil && h.api.Auth.OAuth2 != nil {
+			h.tokens = apis.tokenSource(h.api)
+		}
 	}
 	diags := b.OnlyOne("json", "form", "body")
 	def := "GET"
@@ -90,11 +101,18 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 		diags = append(diags, a.Error(fmt.Sprintf("Unknown HTTP method %q", method),
 			"Use one of "+strings.Join(httpMethods, ", ")+"."))
 	}
-	diags = append(diags, b.CheckConst("url", "Invalid URL", func(v any) error {
-		s, _ := v.(string)
-		_, err := parseURL(s)
-		return err
-	})...)
+	if h.api != nil {
+		if a := b.Attr("url"); a != nil && workflows.IsAbsoluteURL(a.Template.LiteralPrefix()) {
+			diags = append(diags, a.Error("The url of a step with an api is relative",
+				fmt.Sprintf(`It is appended to api %q's base_url: write url = "/customers". A call elsewhere is a step without api.`, h.api.Name)))
+		}
+	} else {
+		diags = append(diags, b.CheckConst("url", "Invalid URL", func(v any) error {
+			s, _ := v.(string)
+			_, err := parseURL(s)
+			return err
+		})...)
+	}
 	for _, name := range []string{"query", "headers", "form"} {
 		diags = append(diags, b.CheckConst(name, name+" must be an object", workflows.Object)...)
 	}
@@ -118,17 +136,38 @@ func newHTTP(b *workflows.Block, client *http.Client) (*HTTP, hcl.Diagnostics) {
 // secrets redacted in every encoding the request gave them.
 func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	p, secrets, err := h.request(ctx, c)
+	var auth *authError
+	if errors.As(err, &auth) {
+		return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
+	}
 	if err != nil {
 		return nil, workflows.Permanent(err) // the same values render the same way again
 	}
 	req := p.req
+	if h.limits != nil {
+		release, err := h.limits.admit(ctx)
+		if err != nil {
+			return nil, err // held back (workflows.Throttled), or Redis failed: either may pass later
+		}
+		defer release()
+	}
 	sent := &workflows.Request{Attempt: c.Attempt, Method: h.method, URL: p.shownURL(secrets),
 		Headers: workflows.RecordHeaders(req.Header, secrets), Body: workflows.RecordBody(p.body, secrets)}
 	c.Sent = sent
 	start := time.Now()
 	defer func() { sent.DurationMS = time.Since(start).Milliseconds() }()
 	resp, err := h.client.Do(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && h.tokens != nil {
+		// The token was refused (revoked, or expired early): refresh it once and send
+		// the call once more.
+		resp, secrets, err = h.again(ctx, p, resp, secrets)
+		sent.Headers = workflows.RecordHeaders(p.req.Header, secrets)
+	}
 	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) {
+			return nil, err
+		}
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, unwrapURLError(err))
 		if errors.As(err, new(*BlockedError)) {
 			err = workflows.Permanent(err)
@@ -137,6 +176,9 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 	}
 	defer resp.Body.Close()
 	sent.Status = resp.StatusCode
+	if resp.StatusCode == http.StatusTooManyRequests && h.limits != nil {
+		h.limits.slowDown(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+	}
 	data, out, err := readResponse(resp)
 	sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
 		Body: workflows.RecordBody(data, secrets)}
@@ -174,6 +216,9 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*prepared, *work
 	if p.user != "" || p.pass != "" {
 		secrets = c.Secrets.WithBasicAuth(p.user, p.pass)
 	}
+	if p.token != "" {
+		secrets = secrets.With(p.token)
+	}
 	return p, secrets, nil
 }
 
@@ -182,6 +227,7 @@ type prepared struct {
 	req        *http.Request
 	body       []byte
 	user, pass string // basic auth, when set
+	token      string // the OAuth2 access token sent, when the api has one
 	rawURL     string // the url as rendered
 	query      string // the query appended to it, with its separator; "" for none
 }
@@ -227,6 +273,12 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared) error 
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
+	if h.api != nil {
+		if workflows.IsAbsoluteURL(raw) {
+			return fmt.Errorf("url: relative to api %q's base_url, it cannot name its own scheme or host", h.api.Name)
+		}
+		raw = h.api.JoinURL(raw)
+	}
 	u, err := parseURL(raw)
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
@@ -271,6 +323,11 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared) error 
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	if h.api != nil {
+		if err := h.authenticate(ctx, req, p); err != nil {
+			return &authError{err}
+		}
 	}
 	if h.basicAuth != nil {
 		v, err := h.basicAuth.Render(c.Env)

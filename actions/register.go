@@ -19,12 +19,18 @@ type Options struct {
 	// SkipDelays makes delay steps wait for nothing: they record the wait they would
 	// have made, with "skipped": true. For trying a workflow out (hookflow run --dry-run).
 	SkipDelays bool
+	// APIs holds the state the api blocks share across processes (OAuth2 tokens).
+	// Nil means NewAPIs(): kept in this process.
+	APIs *APIs
 }
 
 // Register adds every step kind to k.
 func Register(k *workflows.Kinds, o Options) {
 	if o.Client == nil {
 		o.Client = NewClient(NewGuard(nil))
+	}
+	if o.APIs == nil {
+		o.APIs = NewAPIs()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

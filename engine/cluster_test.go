@@ -133,6 +133,13 @@ workflow "outer" {
 	if err := e.q.release(ctx, jobs[0], "chain"); err != nil {
 		t.Fatal(err)
 	}
+	// Leased again, and held back by an api's limits (defer).
+	if jobs, _, err = e.q.lease(ctx, sh, 1); err != nil || len(jobs) != 1 {
+		t.Fatalf("leased %d jobs again: %v", len(jobs), err)
+	}
+	if err := e.q.deferJob(ctx, jobs[0], "chain", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.LastTick(ctx, chain, "*/5 * * * *"); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +213,7 @@ var allScripts = map[string]*redis.Script{
 	"start.lua": startScript, "lease.lua": leaseScript, "complete.lua": completeScript, "advance.lua": advanceScript,
 	"finish.lua": finishScript, "heartbeat.lua": heartbeatScript, "release.lua": releaseScript, "retry.lua": retryScript,
 	"replay.lua": replayScript, "stats.lua": statsScript, "trim.lua": trimScript, "lasttick.lua": lastTickScript,
-	"cancel.lua": cancelScript, "wake.lua": wakeScript,
+	"cancel.lua": cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

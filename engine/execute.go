@@ -90,6 +90,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 		cancel(nil)
 	}()
 	o := p.runStep(ctx, r, step, j.attempt, item)
+	if p.deferred(r, j, o) {
+		return nil
+	}
 	switch {
 	case p.work.Err() != nil && o.status == StatusFailed:
 		// Stop gave up waiting and cancelled the step: hand it back rather than record

@@ -107,6 +107,7 @@ var (
 	finishScript    = script("finish.lua")
 	heartbeatScript = script("heartbeat.lua")
 	releaseScript   = script("release.lua")
+	deferScript     = script("defer.lua")
 	retryScript     = script("retry.lua")
 	replayScript    = script("replay.lua")
 	statsScript     = script("stats.lua")

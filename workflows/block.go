@@ -23,7 +23,11 @@ type Block struct {
 	attrs    map[string]*BlockAttr
 	nested   []*hcl.Block
 	decode   func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics)
+	api      *API
 }
+
+// API returns the api block a step names with api = "NAME"; nil when it names none.
+func (b *Block) API() *API { return b.api }
 
 // BlockAttr is one attribute of a Block.
 type BlockAttr struct {

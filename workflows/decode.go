@@ -252,8 +252,19 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 
 	blk, d := l.block(kindName, name, b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
+	blk.api, d = l.apiRef(blk)
+	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if a := blk.api; a != nil {
+		// What the step sets wins over its api's defaults.
+		if a.Timeout > 0 && common.Attr("timeout") == nil {
+			s.Timeout = a.Timeout
+		}
+		if s.Retry == nil {
+			s.Retry = a.Retry
+		}
 	}
 	s.Action, d = kind.New(blk)
 	if s.Action != nil {

@@ -23,6 +23,7 @@ type Source struct {
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "vars"},
+		{Type: "api", LabelNames: []string{"name"}},
 		{Type: "workflow", LabelNames: []string{"name"}},
 	},
 }
@@ -77,7 +78,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	var diags hcl.Diagnostics
 	var bodies []*hcl.BodyContent
 	var names []string
-	var varsSrcs []Source // the files with vars blocks: every workflow depends on them
+	var varsSrcs []Source // the files with vars or api blocks: every workflow depends on them
 	byName := map[string]Source{}
 	for _, src := range srcs {
 		f, d := parser.ParseHCL(src.Data, src.Name)
@@ -91,7 +92,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 		names = append(names, src.Name)
 		byName[src.Name] = src
 		for _, b := range content.Blocks {
-			if b.Type == "vars" {
+			if b.Type == "vars" || b.Type == "api" {
 				varsSrcs = append(varsSrcs, src)
 				break
 			}
@@ -102,11 +103,12 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 		unset: newUnsetLog(opts.AllowUnset)}
 	ev, d := l.decodeVars(bodies)
 	diags = append(diags, d...)
+	diags = append(diags, l.decodeAPIs(bodies, names, ev)...)
 	// secret() records values as workflows decode; the redactor they share is filled in
 	// once all are decoded.
 	l.secrets = &Redactor{}
 
-	set := &Set{byName: map[string]*Workflow{}}
+	set := &Set{byName: map[string]*Workflow{}, apis: l.apis}
 	declared := map[string]bool{} // every workflow written, whether or not it decoded
 	for i, content := range bodies {
 		fileEv := ev.forFile(names[i])
@@ -188,6 +190,7 @@ type loader struct {
 	versions     []pendingVersion // every workflow decoded, to version once all are
 	unset        *unsetLog        // the variables env() and secret() found not set
 	placeholders []hcl.Range      // the values that hold a placeholder for one
+	apis         map[string]*API  // every api block, by name
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to
@@ -264,7 +267,7 @@ func duplicateDiag(what, name string, at, first hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Duplicate %s %q", what, name),
-		Detail:   fmt.Sprintf("A %s named %q is already defined at %s. Names must be unique.", what, name, where(first)),
+		Detail:   fmt.Sprintf("%s %s named %q is already defined at %s. Names must be unique.", article(what), what, name, where(first)),
 		Subject:  at.Ptr(),
 	}
 }

@@ -108,6 +108,17 @@ func (r *Redactor) WithBasicAuth(user, password string) *Redactor {
 	return redactorOf(append(encodings([]string{token}), enc.secrets...))
 }
 
+// With returns a redactor that hides what r, an Encoded redactor, hides and values
+// too, in each of their encodings: a credential obtained at run time, such as an
+// OAuth2 token.
+func (r *Redactor) With(values ...string) *Redactor {
+	all := encodings(values)
+	if r != nil {
+		all = append(all, r.secrets...)
+	}
+	return redactorOf(all)
+}
+
 // String returns s with every secret replaced by [redacted].
 func (r *Redactor) String(s string) string {
 	if r == nil || r.r == nil {

@@ -13,6 +13,7 @@ type Set struct {
 	byName    map[string]*Workflow
 	unset     []Unset                    // with Options.AllowUnset: what was not set
 	missing   map[string]hcl.Diagnostics // by workflow: the errors for what it needs and is not set
+	apis      map[string]*API
 }
 
 // Workflows returns the workflows sorted by name. The slice must not be modified.

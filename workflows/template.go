@@ -52,6 +52,19 @@ type part struct {
 	ref  []string // the names the expression reads, when it is one: event.body.id
 }
 
+// LiteralPrefix returns the text a string template starts with before its first {{ }}:
+// all of it for a constant string, "" for a value that is not a string.
+func (t *Template) LiteralPrefix() string {
+	switch {
+	case t.kind == constKind:
+		s, _ := t.value.(string)
+		return s
+	case t.kind == joinKind && len(t.parts) > 0 && t.parts[0].prog == nil:
+		return t.parts[0].text
+	}
+	return ""
+}
+
 // Const reports the template's value when it has no {{ }} anywhere.
 func (t *Template) Const() (any, bool) {
 	if t.kind == constKind {

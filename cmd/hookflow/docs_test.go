@@ -39,7 +39,7 @@ func TestDocExamples(t *testing.T) {
 	for i, b := range blocks {
 		src := b[1]
 		switch first := strings.Fields(src)[0]; first {
-		case "vars", "workflow":
+		case "vars", "workflow", "api":
 		case "step", "trigger", "parallel", "on_failure":
 			src = "workflow \"doc\" {\n" + src + "\n}\n"
 		case "retry":

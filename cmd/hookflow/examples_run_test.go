@@ -35,6 +35,7 @@ var exampleEnv = map[string]string{
 	"HELPDESK_TOKEN":             "helpdesk-token-c21d",
 	"WOOCOMMERCE_WEBHOOK_SECRET": "woo-secret-3d81f0",
 	"INVENTORY_TOKEN":            "inventory-token-8e21",
+	"SALES_CLIENT_SECRET":        "sales-client-secret-4b7e",
 }
 
 func setExampleEnv(t *testing.T) {

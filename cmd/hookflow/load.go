@@ -17,8 +17,14 @@ import (
 // steps' calls (nil: the default, public addresses only) and log receives the log
 // steps' lines (nil: slog's default).
 func kinds(client *http.Client, log *slog.Logger) *workflows.Kinds {
+	return kindsSharing(client, log, nil)
+}
+
+// kindsSharing is kinds whose api blocks keep their state (OAuth2 tokens) in apis,
+// which serve connects to Redis so that every process shares it.
+func kindsSharing(client *http.Client, log *slog.Logger, apis *actions.APIs) *workflows.Kinds {
 	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Client: client, Logger: log})
+	actions.Register(k, actions.Options{Client: client, Logger: log, APIs: apis})
 	triggers.Register(k)
 	return k
 }

@@ -127,7 +127,8 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 	stepLog := slog.New(slog.NewTextHandler(stderr, nil))
 	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun})
+	apis := actions.NewAPIs()
+	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun, APIs: apis})
 	triggers.Register(k)
 	set := loadFor(o.dir, name, k, stderr)
 	if set == nil {
@@ -167,6 +168,9 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return err
 	}
 	defer closeRedis()
+	if !o.dryRun {
+		apis.Connect(rdb) // a dry run waits for no api's limits
+	}
 	eng := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
 	eng.Use(set)
 	pool := eng.NewPool(8)
@@ -243,6 +247,10 @@ type dryAnswer struct {
 
 // defaultAnswer is what a step without --response gets.
 var defaultAnswer = dryAnswer{status: http.StatusOK, body: []byte("{}"), contentType: "application/json"}
+
+// dryTokenAnswer is what an api's OAuth2 token endpoint answers in a dry run.
+var dryTokenAnswer = dryAnswer{status: http.StatusOK, contentType: "application/json",
+	body: []byte(`{"access_token": "dry-run-token", "token_type": "Bearer", "expires_in": 3600}`)}
 
 // parseAnswer reads [STATUS:]FILE, [STATUS:]{…} or STATUS: a status of three digits,
 // then a body, inline when it starts as JSON does, else a file (- for standard input).
@@ -556,6 +564,9 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		fmt.Fprintf(&b, "       (dry run: not sent; refused, as a real run would be: %s)\n", refused)
 	} else {
 		answer = t.answer(step)
+		if actions.IsTokenRequest(req) {
+			answer = dryTokenAnswer
+		}
 		said := "no body"
 		if len(answer.body) > 0 {
 			said = oneLine(string(answer.body), 60)

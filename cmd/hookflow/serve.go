@@ -187,7 +187,8 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		}
 	}
 	client := actions.NewClient(guard)
-	k := kinds(client, log)
+	apis := actions.NewAPIs()
+	k := kindsSharing(client, log, apis)
 	set, _ := load(cfg.dir, k, stderr)
 	if set == nil {
 		return nil, exitError(1)
@@ -208,7 +209,9 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		closeRedis()
 		return nil, &unreachableError{err}
 	}
+	apis.Connect(rdb)
 	metrics := newRegistry()
+	metrics.MustRegister(apis)
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
 		MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
 		WaitReplicas: cfg.waitReplicas})

@@ -6,8 +6,22 @@
 # SHOPIFY_WEBHOOK_SECRET. See README.md to try it with the sample event.
 
 vars {
-  warehouse  = env("WAREHOUSE_URL", "https://wms.example.com/api")
   accounting = env("ACCOUNTING_URL", "https://books.example.com/api/v3")
+}
+
+# Every call to the warehouse shares its base URL, token, timeout and retry policy.
+api "warehouse" {
+  base_url = env("WAREHOUSE_URL", "https://wms.example.com/api")
+  auth "bearer" {
+    token = secret("WAREHOUSE_TOKEN")
+  }
+  timeout = "15s"
+  retry {
+    attempts = 8
+    backoff  = "exponential"
+    initial  = "2s"
+    max      = "5m"
+  }
 }
 
 workflow "shopify_order" {
@@ -29,8 +43,8 @@ workflow "shopify_order" {
   # one order is shipped once, whatever happens to this run.
   step "http" "shipment" {
     method          = "POST"
-    url             = "${vars.warehouse}/shipments"
-    headers         = { Authorization = "Bearer ${secret("WAREHOUSE_TOKEN")}" }
+    api             = "warehouse"
+    url             = "/shipments"
     idempotency_key = "shopify-order-{{ event.body.id }}"
     json = {
       reference = "{{ event.body.name }}"
@@ -43,13 +57,6 @@ workflow "shopify_order" {
         email   = "{{ event.body.email }}"
       }
       items = "{{ map(event.body.line_items, { {sku: #.sku, quantity: #.quantity} }) }}"
-    }
-    timeout = "15s"
-    retry {
-      attempts = 8
-      backoff  = "exponential"
-      initial  = "2s"
-      max      = "5m"
     }
   }
 

@@ -5,8 +5,19 @@
 # secret (whsec_...) is STRIPE_WEBHOOK_SECRET. See README.md to try it with the sample
 # event.
 
-vars {
-  crm = env("CRM_URL", "https://crm.example.com/api/v1")
+# Every call to the CRM shares its base URL, token, timeout and retry policy.
+api "crm" {
+  base_url = env("CRM_URL", "https://crm.example.com/api/v1")
+  auth "bearer" {
+    token = secret("CRM_TOKEN")
+  }
+  timeout = "10s"
+  retry {
+    attempts = 5
+    backoff  = "exponential"
+    initial  = "2s"
+    max      = "1m"
+  }
 }
 
 workflow "stripe_payment" {
@@ -26,16 +37,9 @@ workflow "stripe_payment" {
   # The CRM answers {"results": [{"id", "name", "email", ...}]}, an empty list when it
   # knows no one with this e-mail.
   step "http" "find_customer" {
-    url     = "${vars.crm}/customers"
-    query   = { email = "{{ event.body.data.object.receipt_email }}" }
-    headers = { Authorization = "Bearer ${secret("CRM_TOKEN")}" }
-    timeout = "10s"
-    retry {
-      attempts = 5
-      backoff  = "exponential"
-      initial  = "2s"
-      max      = "1m"
-    }
+    api   = "crm"
+    url   = "/customers"
+    query = { email = "{{ event.body.data.object.receipt_email }}" }
   }
 
   # Links the CRM record to the Stripe customer and records the payment. The
@@ -44,8 +48,8 @@ workflow "stripe_payment" {
   step "http" "mark_paid" {
     if              = "len(steps.find_customer.body.results) > 0"
     method          = "PATCH"
-    url             = "${vars.crm}/customers/{{ steps.find_customer.body.results[0].id }}"
-    headers         = { Authorization = "Bearer ${secret("CRM_TOKEN")}" }
+    api             = "crm"
+    url             = "/customers/{{ steps.find_customer.body.results[0].id }}"
     idempotency_key = "{{ event.body.id }}"
     json = {
       stripe_customer_id = "{{ event.body.data.object.customer }}"
@@ -56,13 +60,6 @@ workflow "stripe_payment" {
         currency       = "{{ upper(event.body.data.object.currency) }}"
         description    = "{{ event.body.data.object.description }}"
       }
-    }
-    timeout = "10s"
-    retry {
-      attempts = 5
-      backoff  = "exponential"
-      initial  = "2s"
-      max      = "1m"
     }
   }
 

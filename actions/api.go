@@ -1,0 +1,75 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// authenticate sets what a step's api gives every request: its headers and its auth.
+// The step's own headers and basic_auth, set after, win.
+func (h *HTTP) authenticate(ctx context.Context, req *http.Request, p *prepared) error {
+	a := h.api
+	names := make([]string, 0, len(a.Headers))
+	for name := range a.Headers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		req.Header.Set(name, a.Headers[name])
+	}
+	if a.Auth == nil {
+		return nil
+	}
+	switch au := a.Auth; au.Kind {
+	case "bearer":
+		req.Header.Set("Authorization", "Bearer "+au.Token)
+	case "basic":
+		req.SetBasicAuth(au.Username, au.Password)
+		p.user, p.pass = au.Username, au.Password
+	case "header":
+		req.Header.Set(au.Name, au.Value)
+	case "oauth2":
+		tok, err := h.tokens.token(req.Context(), h.client, "") // with the call, for a transport that reports by step
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		p.token = tok
+	default:
+		return fmt.Errorf("api %q: auth %q is not supported", a.Name, au.Kind)
+	}
+	return nil
+}
+
+// authError is a failure to get what authenticates a call (an OAuth2 token): unlike a
+// value that does not render, another attempt may get it.
+type authError struct{ err error }
+
+func (e *authError) Error() string { return e.err.Error() }
+func (e *authError) Unwrap() error { return e.err }
+
+// again sends a call whose OAuth2 token was refused once more, with a token fetched
+// anew (or the one another process fetched meanwhile).
+func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, secrets *workflows.Redactor) (*http.Response, *workflows.Redactor, error) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(refused.Body, 64<<10))
+	refused.Body.Close()
+	tok, err := h.tokens.token(ctx, h.client, p.token)
+	if err != nil {
+		return nil, secrets, err
+	}
+	req := p.req.Clone(p.req.Context())
+	if p.req.GetBody != nil {
+		if req.Body, err = p.req.GetBody(); err != nil {
+			return nil, secrets, err
+		}
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	p.req, p.token = req, tok
+	resp, err := h.client.Do(req)
+	return resp, secrets.With(tok), err
+}

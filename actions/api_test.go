@@ -1,0 +1,145 @@
+package actions
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// loadWithAPIs loads top-level blocks (api blocks) and one workflow whose steps are
+// written in steps, and returns the workflow.
+func loadWithAPIs(t testing.TB, client *http.Client, top, steps string) *workflows.Workflow {
+	t.Helper()
+	k := workflows.NewKinds()
+	Register(k, Options{Client: client})
+	src := top + "\nworkflow \"w\" {\n" + steps + "\n}\n"
+	set, diags := workflows.Load([]workflows.Source{{Name: "test.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return set.Workflow("w")
+}
+
+func TestAPIStepJoinsBaseURLAndSendsItsAuth(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	client := NewClient(NewGuard(loopback))
+	tests := []struct {
+		name, auth, stepExtra string
+		check                 func(t *testing.T, r recorded)
+	}{
+		{"bearer", `auth "bearer" { token = "tok-123456" }`, "", func(t *testing.T, r recorded) {
+			if got := r.header.Get("Authorization"); got != "Bearer tok-123456" {
+				t.Errorf("Authorization = %q", got)
+			}
+		}},
+		{"basic", `auth "basic" {
+    username = "ada"
+    password = "pw-123456"
+  }`, "", func(t *testing.T, r recorded) {
+			want := "Basic " + base64.StdEncoding.EncodeToString([]byte("ada:pw-123456"))
+			if got := r.header.Get("Authorization"); got != want {
+				t.Errorf("Authorization = %q, want %q", got, want)
+			}
+		}},
+		{"header", `auth "header" {
+    name  = "X-Api-Key"
+    value = "key-123456"
+  }`, "", func(t *testing.T, r recorded) {
+			if got := r.header.Get("X-Api-Key"); got != "key-123456" {
+				t.Errorf("X-Api-Key = %q", got)
+			}
+		}},
+		{"step headers win", `auth "bearer" { token = "tok-123456" }`, `headers = { X-Api-Version = "2025", Authorization = "Token mine" }`,
+			func(t *testing.T, r recorded) {
+				if got := r.header.Get("X-Api-Version"); got != "2025" {
+					t.Errorf("X-Api-Version = %q", got)
+				}
+				if got := r.header.Get("Authorization"); got != "Token mine" {
+					t.Errorf("Authorization = %q", got)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wf := loadWithAPIs(t, client, `
+api "crm" {
+  base_url = "`+srv.URL+`/api/"
+  headers  = { X-Api-Version = "2024-01" }
+  `+tt.auth+`
+}`, `
+  step "http" "find" {
+    api   = "crm"
+    url   = "/customers/{{ event.body.id }}"
+    query = { expand = "notes" }
+    `+tt.stepExtra+`
+  }`)
+			step := wf.Steps[0]
+			c := &workflows.Call{Env: &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "c1"}}}, RunID: "r", Step: "find", Attempt: 1, Secrets: wf.Secrets}
+			if _, err := step.Action.Do(t.Context(), c); err != nil {
+				t.Fatal(err)
+			}
+			r := <-got
+			if r.path != "/api/customers/c1" || r.query != "expand=notes" {
+				t.Errorf("sent %s?%s, want /api/customers/c1?expand=notes", r.path, r.query)
+			}
+			if tt.stepExtra == "" && r.header.Get("X-Api-Version") != "2024-01" {
+				t.Errorf("X-Api-Version = %q", r.header.Get("X-Api-Version"))
+			}
+			tt.check(t, r)
+			for _, secret := range []string{"tok-123456", "pw-123456", "key-123456", base64.StdEncoding.EncodeToString([]byte("ada:pw-123456"))} {
+				for name, v := range c.Sent.Headers {
+					if strings.Contains(v, secret) {
+						t.Errorf("history shows %s: %s", name, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestAPIDefaultsAndStepOverrides(t *testing.T) {
+	wf := loadWithAPIs(t, nil, `
+api "crm" {
+  base_url = "https://crm.example.com/api"
+  timeout  = "7s"
+  retry {
+    attempts = 4
+  }
+}`, `
+  step "http" "a" {
+    api = "crm"
+    url = "/a"
+  }
+  step "http" "b" {
+    api     = "crm"
+    url     = "/b"
+    timeout = "2s"
+    retry {
+      attempts = 2
+    }
+  }`)
+	a, b := wf.Steps[0], wf.Steps[1]
+	if a.Timeout.Seconds() != 7 || a.Retry == nil || a.Retry.Attempts != 4 {
+		t.Errorf("step a: timeout %s, retry %+v; want the api's 7s and 4 attempts", a.Timeout, a.Retry)
+	}
+	if b.Timeout.Seconds() != 2 || b.Retry == nil || b.Retry.Attempts != 2 {
+		t.Errorf("step b: timeout %s, retry %+v; want its own 2s and 2 attempts", b.Timeout, b.Retry)
+	}
+}
+
+func TestAPIJoinURL(t *testing.T) {
+	for _, tt := range []struct{ base, rel, want string }{
+		{"https://crm.example.com/api", "/customers", "https://crm.example.com/api/customers"},
+		{"https://crm.example.com/api/", "/customers", "https://crm.example.com/api/customers"},
+		{"https://crm.example.com/api", "customers?x=1", "https://crm.example.com/api/customers?x=1"},
+		{"https://crm.example.com", "/customers", "https://crm.example.com/customers"},
+		{"https://crm.example.com/api", "", "https://crm.example.com/api"},
+	} {
+		if got := (&workflows.API{BaseURL: tt.base}).JoinURL(tt.rel); got != tt.want {
+			t.Errorf("JoinURL(%q, %q) = %q, want %q", tt.base, tt.rel, got, tt.want)
+		}
+	}
+}

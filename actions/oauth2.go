@@ -1,0 +1,405 @@
+package actions
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// An OAuth2 token is fetched by one process at a time, for all of them, and kept in
+// Redis under {hf:api:NAME}:HASH:token, encrypted with a key derived from the client
+// secret: a reader of Redis, or of a backup of it, learns nothing from it. It is
+// never in run data, so no API answer, history, log or metric can show it.
+
+const (
+	// tokenLockTTL bounds how long one process may take to fetch a token before
+	// another may try.
+	tokenLockTTL = 30 * time.Second
+	// tokenPoll is how often a process waiting for another's fetch looks again.
+	tokenPoll = 50 * time.Millisecond
+	// defaultTokenLifetime is how long a token without expires_in is used.
+	defaultTokenLifetime = time.Hour
+)
+
+// oauthToken is a token as kept: in memory, and encrypted in Redis.
+type oauthToken struct {
+	Access    string    `json:"access"`
+	Refresh   string    `json:"refresh,omitempty"` // the refresh token to use next
+	Expires   time.Time `json:"expires"`
+	RefreshAt time.Time `json:"refresh_at"` // ahead of Expires by a tenth of its lifetime
+}
+
+// fresh reports whether the token is to be used as it is, without a refresh.
+func (t *oauthToken) fresh(now time.Time) bool {
+	return t != nil && t.Access != "" && now.Before(t.RefreshAt)
+}
+
+// valid reports whether the token may still be used while another is fetched.
+func (t *oauthToken) valid(now time.Time) bool {
+	return t != nil && t.Access != "" && now.Before(t.Expires)
+}
+
+// tokenSource gives the current token of one api.
+type tokenSource struct {
+	apis    *APIs
+	api     string
+	cfg     workflows.OAuth2
+	key     string // the encrypted token
+	lockKey string
+	aead    cipher.AEAD
+
+	fetching chan struct{} // held by the one goroutine of this process that fetches
+	mu       sync.Mutex
+	cur      *oauthToken // the last token seen
+}
+
+func newTokenSource(a *APIs, name, id string, cfg *workflows.OAuth2) *tokenSource {
+	key := sha256.Sum256([]byte("hookflow oauth2 token\x00" + cfg.TokenURL + "\x00" + cfg.ClientID + "\x00" + cfg.ClientSecret))
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		panic(err) // a 32-byte key is always accepted
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return &tokenSource{apis: a, api: name, cfg: *cfg, key: id + ":token", lockKey: id + ":lock", aead: aead,
+		fetching: make(chan struct{}, 1)}
+}
+
+// token returns a token to send. stale, when set, is a token the API refused (a 401):
+// one other than it is returned, fetched anew unless another process already has.
+func (ts *tokenSource) token(ctx context.Context, client *http.Client, stale string) (string, error) {
+	now := ts.apis.now
+	if t := ts.memory(); t.fresh(now()) && t.Access != stale {
+		return t.Access, nil
+	}
+	deadline := time.Now().Add(tokenLockTTL)
+	for {
+		t, err := ts.load(ctx)
+		if err != nil {
+			return "", ts.errorf("reading the token kept in Redis: %w", err)
+		}
+		if t.fresh(now()) && t.Access != stale {
+			ts.remember(t)
+			return t.Access, nil
+		}
+		got, held, err := ts.fetchOnce(ctx, client, stale)
+		if err != nil || held {
+			return got, err
+		}
+		// Another process is fetching: a token that has not expired serves meanwhile.
+		if t.valid(now()) && t.Access != stale {
+			return t.Access, nil
+		}
+		if time.Now().After(deadline) {
+			return "", ts.errorf("another process has been fetching the token for %s", tokenLockTTL)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ts.errorf("waiting for the token another process fetches: %w", ctx.Err())
+		case <-time.After(tokenPoll):
+		}
+	}
+}
+
+// fetchOnce fetches a token if no other process is: held reports whether it did.
+func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, stale string) (string, bool, error) {
+	// One goroutine of this process at a time; the others wait here, then find its token.
+	select {
+	case ts.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return "", true, ts.errorf("waiting for the token: %w", ctx.Err())
+	}
+	defer func() { <-ts.fetching }()
+	if t := ts.memory(); t.fresh(ts.apis.now()) && t.Access != stale {
+		return t.Access, true, nil
+	}
+	owner, ok, err := ts.lock(ctx)
+	if err != nil {
+		return "", true, ts.errorf("taking the token lock in Redis: %w", err)
+	}
+	if !ok {
+		return "", false, nil
+	}
+	defer ts.unlock(owner)
+	// Another process may have stored a token between our read and the lock.
+	t, err := ts.load(ctx)
+	if err != nil {
+		return "", true, ts.errorf("reading the token kept in Redis: %w", err)
+	}
+	if t.fresh(ts.apis.now()) && t.Access != stale {
+		ts.remember(t)
+		return t.Access, true, nil
+	}
+	refresh := ts.cfg.RefreshToken
+	if t != nil && t.Refresh != "" {
+		refresh = t.Refresh // rotated: the one the endpoint gave last
+	}
+	nt, err := ts.fetch(ctx, client, refresh)
+	if err != nil {
+		return "", true, err
+	}
+	if err := ts.store(ctx, owner, nt); err != nil {
+		return "", true, ts.errorf("keeping the token in Redis: %w", err)
+	}
+	ts.remember(nt)
+	return nt.Access, true, nil
+}
+
+func (ts *tokenSource) memory() *oauthToken {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.cur
+}
+
+func (ts *tokenSource) remember(t *oauthToken) {
+	ts.mu.Lock()
+	ts.cur = t
+	ts.mu.Unlock()
+}
+
+// load reads the token kept in Redis; nil when there is none, or none this
+// configuration can read.
+func (ts *tokenSource) load(ctx context.Context) (*oauthToken, error) {
+	rdb := ts.apis.redis()
+	if rdb == nil {
+		return ts.memory(), nil
+	}
+	data, err := rdb.Get(ctx, ts.key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := ts.aead.NonceSize()
+	if len(data) < n {
+		return nil, nil
+	}
+	plain, err := ts.aead.Open(nil, data[:n], data[n:], []byte(ts.key))
+	if err != nil {
+		return nil, nil // sealed with another secret: fetch anew
+	}
+	var t oauthToken
+	if json.Unmarshal(plain, &t) != nil {
+		return nil, nil
+	}
+	return &t, nil
+}
+
+// storeScript keeps a token only while the lock is still ours, and releases it, in
+// one step: a process whose lock expired mid-fetch cannot overwrite the token (and
+// the rotated refresh token) of the one that took the lock after.
+//
+// KEYS: token, lock. ARGV: owner, sealed token, its time to live in ms (0: none).
+// Returns 1 when stored, 0 when the lock was not ours any more.
+var storeScript = redis.NewScript(`
+local token, lock = KEYS[1], KEYS[2]
+local owner, sealed, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('GET', lock) ~= owner then
+  return 0
+end
+if ttl > 0 then
+  redis.call('SET', token, sealed, 'PX', ttl)
+else
+  redis.call('SET', token, sealed)
+end
+redis.call('DEL', lock)
+return 1
+`)
+
+// unlockScript releases the lock when it is still ours. KEYS: lock. ARGV: owner.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+func (ts *tokenSource) store(ctx context.Context, owner string, t *oauthToken) error {
+	rdb := ts.apis.redis()
+	if rdb == nil {
+		return nil
+	}
+	plain, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, ts.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	sealed := ts.aead.Seal(nonce, nonce, plain, []byte(ts.key))
+	var ttl int64 // a refresh token outlives its access token: kept until replaced
+	if t.Refresh == "" {
+		ttl = max(time.Until(t.Expires).Milliseconds(), 1)
+	}
+	stored, err := storeScript.Run(ctx, rdb, []string{ts.key, ts.lockKey}, owner, sealed, ttl).Int()
+	if err == nil && stored == 0 {
+		err = errors.New("the token lock expired before the token came")
+	}
+	return err
+}
+
+func (ts *tokenSource) lock(ctx context.Context) (string, bool, error) {
+	rdb := ts.apis.redis()
+	if rdb == nil {
+		return "", true, nil // this process's own lock, fetching, is the only one
+	}
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, err
+	}
+	owner := hex.EncodeToString(b)
+	ok, err := rdb.SetNX(ctx, ts.lockKey, owner, tokenLockTTL).Result()
+	return owner, ok, err
+}
+
+func (ts *tokenSource) unlock(owner string) {
+	if rdb := ts.apis.redis(); rdb != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = unlockScript.Run(ctx, rdb, []string{ts.lockKey}, owner).Err() // else it expires
+	}
+}
+
+// fetch asks the token endpoint for a token, through the outbound guard.
+func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh string) (*oauthToken, error) {
+	form := url.Values{"grant_type": {ts.cfg.Grant}}
+	if ts.cfg.Grant == "refresh_token" {
+		form.Set("refresh_token", refresh)
+	}
+	if len(ts.cfg.Scopes) > 0 {
+		form.Set("scope", strings.Join(ts.cfg.Scopes, " "))
+	}
+	if ts.cfg.Audience != "" {
+		form.Set("audience", ts.cfg.Audience)
+	}
+	ctx = context.WithValue(ctx, tokenRequestKey{}, true)
+	req, err := http.NewRequestWithContext(ctx, "POST", ts.cfg.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, workflows.Permanent(ts.errorf("%w", unwrapURLError(err)))
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "hookflow")
+	req.SetBasicAuth(url.QueryEscape(ts.cfg.ClientID), url.QueryEscape(ts.cfg.ClientSecret)) // RFC 6749 2.3.1
+	start := ts.apis.now()
+	resp, err := client.Do(req)
+	if err != nil {
+		err = &TokenError{API: ts.api, URL: ts.shownURL(), Err: unwrapURLError(err)}
+		if errors.As(err, new(*BlockedError)) {
+			err = workflows.Permanent(err)
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Err: err}
+	}
+	var body struct {
+		AccessToken  string      `json:"access_token"`
+		ExpiresIn    json.Number `json:"expires_in"`
+		RefreshToken string      `json:"refresh_token"`
+		Error        string      `json:"error"`
+		Description  string      `json:"error_description"`
+	}
+	jsonErr := json.Unmarshal(data, &body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode, Code: body.Error, Description: body.Description,
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	}
+	if jsonErr != nil || body.AccessToken == "" {
+		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode, Err: errors.New("the answer holds no access_token")}
+	}
+	lifetime := defaultTokenLifetime
+	if secs, err := body.ExpiresIn.Float64(); err == nil && secs > 0 {
+		lifetime = time.Duration(secs * float64(time.Second))
+	}
+	t := &oauthToken{Access: body.AccessToken, Expires: start.Add(lifetime), RefreshAt: start.Add(lifetime - lifetime/10)}
+	if ts.cfg.Grant == "refresh_token" {
+		t.Refresh = refresh
+		if body.RefreshToken != "" {
+			t.Refresh = body.RefreshToken
+		}
+	}
+	return t, nil
+}
+
+// shownURL is the token URL as errors show it: scheme, host and path.
+func (ts *tokenSource) shownURL() string {
+	u, err := url.Parse(ts.cfg.TokenURL)
+	if err != nil {
+		return "the token_url"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
+func (ts *tokenSource) errorf(format string, args ...any) error {
+	return fmt.Errorf("api %q: OAuth2 token: "+format, append([]any{ts.api}, args...)...)
+}
+
+// TokenError is a failure to get an OAuth2 token from an api's token endpoint. It
+// fails the step's attempt; a network error, a 5xx or a 429 may pass on another.
+type TokenError struct {
+	API         string
+	URL         string
+	Status      int    // 0: no answer
+	Code        string // the answer's error, such as invalid_client
+	Description string // its error_description
+	RetryAfter  time.Duration
+	Err         error
+}
+
+func (e *TokenError) Error() string {
+	msg := fmt.Sprintf("api %q: getting an OAuth2 token from %s: ", e.API, e.URL)
+	if e.Err != nil {
+		return msg + e.Err.Error()
+	}
+	msg += fmt.Sprintf("status %d %s", e.Status, http.StatusText(e.Status))
+	if e.Code != "" {
+		msg += ": " + e.Code
+		if e.Description != "" {
+			msg += " (" + e.Description + ")"
+		}
+	}
+	return msg
+}
+
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// RetryHint: another attempt may pass after a network error, a 5xx or a 429; not
+// after a refusal of the client's credentials.
+func (e *TokenError) RetryHint() (bool, time.Duration) {
+	if e.Status == 0 || e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout {
+		return true, e.RetryAfter
+	}
+	return false, 0
+}
+
+type tokenRequestKey struct{}
+
+// IsTokenRequest reports whether a request asks an api's token endpoint for an OAuth2
+// token, for a client's transport that answers requests itself (a dry run).
+func IsTokenRequest(req *http.Request) bool {
+	is, _ := req.Context().Value(tokenRequestKey{}).(bool)
+	return is
+}

@@ -1,0 +1,356 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// authServer is a stand-in OAuth2 token endpoint and an API that takes only the
+// token it issued last.
+type authServer struct {
+	t          *testing.T
+	tokens     *httptest.Server
+	api        *httptest.Server
+	expiresIn  int
+	rotate     bool // answer each refresh with a new refresh token
+	requests   atomic.Int64
+	apiCalls   atomic.Int64
+	mu         sync.Mutex
+	current    string // the access token the API takes
+	refresh    string // the refresh token the endpoint takes next
+	grants     []string
+	failStatus int // answer token requests with this status
+}
+
+func newAuthServer(t *testing.T) *authServer {
+	s := &authServer{t: t, expiresIn: 3600, refresh: "refresh-0"}
+	s.tokens = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := s.requests.Add(1)
+		user, pass, _ := r.BasicAuth()
+		_ = r.ParseForm()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.grants = append(s.grants, r.Form.Get("grant_type"))
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case s.failStatus != 0:
+			w.WriteHeader(s.failStatus)
+			fmt.Fprint(w, `{"error":"invalid_client","error_description":"unknown client"}`)
+			return
+		case user != "hookflow" || pass != "client-secret-1":
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"error":"invalid_client"}`)
+			return
+		case r.Form.Get("grant_type") == "refresh_token" && r.Form.Get("refresh_token") != s.refresh:
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"refresh token already used"}`)
+			return
+		}
+		s.current = fmt.Sprintf("access-token-%d", n)
+		answer := map[string]any{"access_token": s.current, "token_type": "Bearer", "expires_in": s.expiresIn}
+		if s.rotate {
+			s.refresh = fmt.Sprintf("refresh-%d", n)
+			answer["refresh_token"] = s.refresh
+		}
+		_ = json.NewEncoder(w).Encode(answer)
+	}))
+	t.Cleanup(s.tokens.Close)
+	s.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.apiCalls.Add(1)
+		s.mu.Lock()
+		ok := s.current != "" && r.Header.Get("Authorization") == "Bearer "+s.current
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"error":"invalid token"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"ok": true, "echo": %q}`, r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(s.api.Close)
+	return s
+}
+
+// revoke makes the API refuse the token it took until now.
+func (s *authServer) revoke() {
+	s.mu.Lock()
+	s.current = "revoked"
+	s.mu.Unlock()
+}
+
+func (s *authServer) hcl(grant string) string {
+	extra := ""
+	if grant == "refresh_token" {
+		extra = `grant = "refresh_token"
+    refresh_token = "refresh-0"`
+	}
+	return `
+api "crm" {
+  base_url = "` + s.api.URL + `/api"
+  auth "oauth2" {
+    token_url     = "` + s.tokens.URL + `/oauth/token"
+    client_id     = "hookflow"
+    client_secret = "client-secret-1"
+    scopes        = ["customers:read"]
+    ` + extra + `
+  }
+}`
+}
+
+// process is one hookflow process: its own state for the apis, on the shared Redis.
+type process struct {
+	apis *APIs
+	wf   *workflows.Workflow
+}
+
+// clock is a clock tests move.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+func newProcess(t *testing.T, s *authServer, grant string, rdb redis.UniversalClient, clk *clock) *process {
+	t.Helper()
+	apis := NewAPIs()
+	apis.now = clk.now
+	if rdb != nil {
+		apis.Connect(rdb)
+	}
+	k := workflows.NewKinds()
+	Register(k, Options{Client: NewClient(NewGuard(loopback)), APIs: apis})
+	src := s.hcl(grant) + `
+workflow "w" {
+  step "http" "find" {
+    api = "crm"
+    url = "/customers"
+  }
+}`
+	set, diags := workflows.Load([]workflows.Source{{Name: "crm.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return &process{apis: apis, wf: set.Workflow("w")}
+}
+
+func (p *process) call(ctx context.Context) (*workflows.Call, any, error) {
+	c := &workflows.Call{Env: &workflows.Env{}, RunID: "r", Workflow: "w", Step: "find", Attempt: 1, Secrets: p.wf.Secrets}
+	out, err := p.wf.Steps[0].Action.Do(ctx, c)
+	return c, out, err
+}
+
+// twoProcesses starts two processes sharing the backend's Redis, each with its own
+// client.
+func twoProcesses(t *testing.T, b *redistest.Backend, s *authServer, grant string, clk *clock) (*process, *process) {
+	opts, err := redis.ParseURL(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := redis.NewClient(opts)
+	t.Cleanup(func() { other.Close() })
+	return newProcess(t, s, grant, b.Client, clk), newProcess(t, s, grant, other, clk)
+}
+
+// callMany makes n calls, half from each process, all at once, and fails on any error.
+func callMany(t *testing.T, n int, ps ...*process) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := ps[i%len(ps)].call(t.Context()); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestOAuth2OneTokenForEveryProcess(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		clk := &clock{}
+		a, c := twoProcesses(t, b, s, "client_credentials", clk)
+		callMany(t, 200, a, c)
+		if n := s.requests.Load(); n != 1 {
+			t.Fatalf("%d token requests for 200 calls from two processes, want 1", n)
+		}
+
+		// Past 90% of its lifetime, one refresh for both processes.
+		clk.advance(3240*time.Second + time.Second)
+		callMany(t, 100, a, c)
+		if n := s.requests.Load(); n != 2 {
+			t.Fatalf("%d token requests after the token's refresh time, want 2", n)
+		}
+
+		// A token the API refuses: refreshed once, and each refused call sent again.
+		s.revoke()
+		before := s.apiCalls.Load()
+		callMany(t, 50, a, c)
+		if n := s.requests.Load(); n != 3 {
+			t.Fatalf("%d token requests after a 401, want 3", n)
+		}
+		if calls := s.apiCalls.Load() - before; calls < 51 || calls > 100 {
+			t.Errorf("%d API calls for 50 steps after the revocation: each refused call is sent once more, no more", calls)
+		}
+		assertNoPlainToken(t, b.Client, s)
+	})
+}
+
+func TestOAuth2RotatedRefreshTokenIsUsedNext(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		s.rotate, s.expiresIn = true, 60
+		clk := &clock{}
+		a, c := twoProcesses(t, b, s, "refresh_token", clk)
+		callMany(t, 20, a, c)
+		for range 3 {
+			clk.advance(55 * time.Second) // past 54 s: 90% of 60
+			callMany(t, 20, a, c)
+		}
+		// The endpoint refuses a refresh token used before: four requests, each with the
+		// token the one before gave, and none refused.
+		if n := s.requests.Load(); n != 4 {
+			t.Fatalf("%d token requests, want 4", n)
+		}
+		for _, g := range s.grants {
+			if g != "refresh_token" {
+				t.Errorf("grant %q, want refresh_token", g)
+			}
+		}
+		// A process that starts later finds the rotated refresh token, not the first.
+		clk.advance(55 * time.Second)
+		late := newProcess(t, s, "refresh_token", b.Client, clk)
+		if _, _, err := late.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		assertNoPlainToken(t, b.Client, s)
+	})
+}
+
+// assertNoPlainToken reads every key of Redis and fails if a token or a client secret
+// is readable in one.
+func assertNoPlainToken(t *testing.T, rdb redis.UniversalClient, s *authServer) {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) == 0 {
+		t.Fatal("no key in Redis: the token is not shared")
+	}
+	s.mu.Lock()
+	secrets := []string{s.current, s.refresh, "client-secret-1", "access-token-"}
+	s.mu.Unlock()
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "{hf:api:crm}:") {
+			t.Errorf("key %q is outside the api's own keys", k)
+		}
+		v, err := rdb.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range secrets {
+			if strings.Contains(v, secret) {
+				t.Errorf("key %s holds %q in plain text", k, secret)
+			}
+		}
+	}
+}
+
+func TestOAuth2TokenNeverRecorded(t *testing.T) {
+	s := newAuthServer(t)
+	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	c, out, err := p.call(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	token := s.current
+	s.mu.Unlock()
+	recorded, _ := json.Marshal([]any{c.Sent, out})
+	if strings.Contains(string(recorded), token) {
+		t.Errorf("the token is in what the step records: %s", recorded)
+	}
+	if !strings.Contains(string(recorded), `Bearer [redacted]`) {
+		t.Errorf("the echoed token is not shown redacted: %s", recorded)
+	}
+}
+
+func TestOAuth2TokenEndpointFailureFailsTheStep(t *testing.T) {
+	tests := []struct {
+		status    int
+		retryable bool
+		want      string
+	}{
+		{401, false, `api "crm": getting an OAuth2 token from http://127.0.0.1`},
+		{503, true, "status 503 Service Unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+			s := newAuthServer(t)
+			s.failStatus = tt.status
+			p := newProcess(t, s, "client_credentials", nil, &clock{})
+			_, _, err := p.call(t.Context())
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "invalid_client (unknown client)") {
+				t.Fatalf("err = %v, want it to say %q and the endpoint's error", err, tt.want)
+			}
+			if retry, _ := workflows.Retryable(err); retry != tt.retryable {
+				t.Errorf("retryable = %v, want %v", retry, tt.retryable)
+			}
+			if strings.Contains(err.Error(), "client-secret-1") {
+				t.Errorf("the error shows the client secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestOAuth2TokenEndpointGoesThroughTheGuard(t *testing.T) {
+	s := newAuthServer(t)
+	apis := NewAPIs()
+	k := workflows.NewKinds()
+	// The API is allowed, the token endpoint's address is not: the default guard
+	// refuses loopback.
+	Register(k, Options{Client: NewClient(NewGuard(nil)), APIs: apis})
+	src := s.hcl("client_credentials") + `
+workflow "w" {
+  step "http" "find" {
+    api = "crm"
+    url = "/customers"
+  }
+}`
+	set, diags := workflows.Load([]workflows.Source{{Name: "crm.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, err := set.Workflow("w").Steps[0].Action.Do(t.Context(), &workflows.Call{Env: &workflows.Env{}, RunID: "r", Step: "find", Attempt: 1})
+	if err == nil || !strings.Contains(err.Error(), "OAuth2 token") {
+		t.Fatalf("err = %v, want the token request refused", err)
+	}
+	if retry, _ := workflows.Retryable(err); retry {
+		t.Errorf("a refused address is retried")
+	}
+	if n := s.requests.Load(); n != 0 {
+		t.Errorf("the token endpoint got %d requests through the guard", n)
+	}
+}

@@ -1,0 +1,31 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// deferred hands a step that a shared limit held back (workflows.Throttled) to the
+// queue, due when the limit allows it, as a retry is, but counting no attempt and
+// recording nothing: nothing was sent. It reports whether o was such an outcome.
+func (p *Pool) deferred(r *runState, j *job, o outcome) bool {
+	var th *workflows.Throttled
+	if o.status != StatusFailed || !errors.As(o.err, &th) {
+		return false
+	}
+	if err := p.e.q.deferJob(context.Background(), j, r.workflow, th.After); err != nil {
+		p.errLog.log(p.e.log, "handing back a step its api held back failed; it runs again when its lease expires",
+			"run", r.id, "step", j.unit, "err", err)
+	}
+	return true
+}
+
+// deferJob queues a leased job again, due after wait, without counting its attempt.
+func (q *queue) deferJob(ctx context.Context, j *job, workflow string, wait time.Duration) error {
+	sh := j.shard
+	return scriptError(deferScript.Run(ctx, q.rdb, []string{sh.job(j.id), sh.leases(), sh.ready(workflow), sh.due(), sh.wake()},
+		j.id, j.token, workflow, max(wait, time.Millisecond).Milliseconds()).Err())
+}

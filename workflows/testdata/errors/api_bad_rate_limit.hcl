@@ -1,0 +1,5 @@
+api "crm" {
+  base_url    = "https://crm.example.com/api"
+  rate_limit  = "10 per second"
+  concurrency = 0
+}

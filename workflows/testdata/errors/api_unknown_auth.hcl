@@ -1,0 +1,6 @@
+api "crm" {
+  base_url = "https://crm.example.com/api"
+  auth "baerer" {
+    token = "abcdef123"
+  }
+}
