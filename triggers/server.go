@@ -1,7 +1,6 @@
 package triggers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,25 +142,18 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, tooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
 		return
 	}
-	// The body's memory is reserved before reading: what it declares, or the limit
-	// when it declares nothing. Many slow uploads at once must not exhaust memory.
-	reserve := limit
-	if r.ContentLength >= 0 {
-		reserve = r.ContentLength
-	}
-	if !h.bodies.take(reserve) {
-		h.Overloaded(w, "too many webhook bodies in progress; retry shortly")
-		return
-	}
-	defer h.bodies.give(reserve)
-	raw, err := readBody(w, r, limit)
+	raw, taken, err := h.readBody(w, r, limit)
+	defer h.bodies.give(taken)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.Is(err, errOverBudget):
+			h.Overloaded(w, "too many webhook bodies in progress; retry shortly")
+		case errors.As(err, &tooBig):
 			h.refuse(w, tooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
-			return
+		default:
+			h.refuse(w, readError, http.StatusBadRequest, "reading body: "+err.Error())
 		}
-		h.refuse(w, readError, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
 	if hook.verify != nil {
@@ -183,19 +175,79 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.dispatch(w, r, routes, ev)
 }
 
-// readBody reads a request body of at most limit bytes.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// errOverBudget is a body refused because the body budget is spent.
+var errOverBudget = errors.New("the budget for bodies in progress is spent")
+
+// bodyStep is how much of the body budget a body takes at a time: a body that
+// declares up to this much takes it at once, a larger one (or one of unknown length)
+// takes more as its bytes arrive, so that a sender cannot hold the budget with
+// lengths it never sends.
+const bodyStep = 64 << 10
+
+// readBody reads a request body of at most limit bytes, taking its memory from the
+// body budget as it goes, and returns it with the bytes taken (to be given back, also
+// on an error). A body of declared length is read into one buffer of that length; one
+// of unknown length grows by doubling, each growth taken from the budget first.
+func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int64, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
-	if r.ContentLength < 0 {
-		return io.ReadAll(body)
+	size := int64(bodyStep) // what the buffer holds: the declared length, or a first step
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
 	}
-	// Sized for what the request declares, at once: the body budget has admitted that
-	// much (so a sender cannot reserve more than the budget with lengths it never
-	// sends), and a buffer grown by doubling would leave its smaller copies to the
-	// garbage collector, up to twice the memory.
-	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1)) // +1: the read that sees EOF
-	_, err := buf.ReadFrom(body)
-	return buf.Bytes(), err
+	first := min(size, bodyStep)
+	if !h.bodies.take(first) {
+		return nil, 0, errOverBudget
+	}
+	taken := first
+	if r.ContentLength >= 0 {
+		// The declared length at most: the server ends the body there. Past the first
+		// step, the rest is taken from the budget once the first step has arrived.
+		buf := make([]byte, 0, first)
+		for int64(len(buf)) < size {
+			if len(buf) == cap(buf) {
+				if !h.bodies.take(size - taken) {
+					return nil, taken, errOverBudget
+				}
+				taken = size
+				grown := make([]byte, len(buf), size)
+				copy(grown, buf)
+				buf = grown
+			}
+			n, err := body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, taken, err
+			}
+		}
+		return buf, taken, nil
+	}
+	buf := make([]byte, 0, first)
+	for {
+		if len(buf) == cap(buf) {
+			more := min(int64(cap(buf)), limit+1-int64(cap(buf))) // doubling, past limit by one at most
+			if more <= 0 {
+				more = 1
+			}
+			if !h.bodies.take(more) {
+				return nil, taken, errOverBudget
+			}
+			taken += more
+			grown := make([]byte, len(buf), int64(cap(buf))+more)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, taken, nil
+		}
+		if err != nil {
+			return nil, taken, err
+		}
+	}
 }
 
 // dispatch starts a run for every workflow on the endpoint whose filter accepts ev. A
