@@ -13,21 +13,39 @@ import (
 )
 
 // sessionCookie holds a browser's session with the admin API: its role and when it
-// ends, signed with a key derived from the tokens, so every process with the same
-// tokens takes it, and a token changed ends the sessions made with it.
+// ends, signed with a key derived from that role's token alone, so every process with
+// the same tokens takes it, a token changed ends the sessions made with it, and the
+// holder of one token cannot sign a session of the other role.
 const sessionCookie = "hookflow_session"
 
 // sessionLength is how long a browser stays signed in.
 const sessionLength = 12 * time.Hour
 
-func (a Access) sessionKey() []byte {
+// sessionKey is the key that signs sessions of role r; nil when r has no token, and
+// so no session.
+func (a Access) sessionKey(r role) []byte {
+	token := ""
+	switch r {
+	case roleOperator:
+		token = a.OperatorToken
+	case roleReader:
+		token = a.ReadToken
+	}
+	if token == "" {
+		return nil
+	}
 	h := sha256.New()
-	h.Write([]byte("hookflow admin session\x00" + a.OperatorToken + "\x00" + a.ReadToken))
+	h.Write([]byte("hookflow admin session\x00" + strconv.Itoa(int(r)) + "\x00" + token))
 	return h.Sum(nil)
 }
 
-func (a Access) sign(payload string) string {
-	m := hmac.New(sha256.New, a.sessionKey())
+// sign is payload's signature for a session of role r; "" when r has no token.
+func (a Access) sign(r role, payload string) string {
+	key := a.sessionKey(r)
+	if key == nil {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -35,11 +53,11 @@ func (a Access) sign(payload string) string {
 // newSession is the cookie value of a session of role r until the given time.
 func (a Access) newSession(r role, until time.Time) string {
 	payload := strconv.Itoa(int(r)) + "." + strconv.FormatInt(until.Unix(), 10)
-	return payload + "." + a.sign(payload)
+	return payload + "." + a.sign(r, payload)
 }
 
 // sessionRole is the role a session cookie grants now; roleNone when it is missing,
-// forged or past its end.
+// forged, of a role without a token, or past its end.
 func (a Access) sessionRole(r *http.Request, now time.Time) role {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
@@ -49,21 +67,19 @@ func (a Access) sessionRole(r *http.Request, now time.Time) role {
 	if len(parts) != 3 {
 		return roleNone
 	}
-	payload := parts[0] + "." + parts[1]
-	if subtle.ConstantTimeCompare([]byte(a.sign(payload)), []byte(parts[2])) != 1 {
+	n, err := strconv.Atoi(parts[0])
+	if err != nil || (role(n) != roleReader && role(n) != roleOperator) {
+		return roleNone
+	}
+	want := a.sign(role(n), parts[0]+"."+parts[1])
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(parts[2])) != 1 {
 		return roleNone
 	}
 	until, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil || now.Unix() >= until {
 		return roleNone
 	}
-	switch n, _ := strconv.Atoi(parts[0]); role(n) {
-	case roleReader:
-		return roleReader
-	case roleOperator:
-		return roleOperator
-	}
-	return roleNone
+	return role(n)
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>

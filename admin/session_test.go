@@ -2,7 +2,9 @@ package admin
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +129,41 @@ func TestPagesSendToTheSignInForm(t *testing.T) {
 	if resp.Header.Get("Location") != "/" {
 		t.Errorf("signed in, to %q, want the runs at /", resp.Header.Get("Location"))
 	}
+}
+
+// With a read-only token alone, its holder cannot sign an operator's session: the
+// operator's key comes from the operator's token, and there is none.
+func TestReaderCannotForgeAnOperatorSession(t *testing.T) {
+	readerOnly := Access{ReadToken: "read-token-0123456789"}
+	srv := protectedServer(t, readerOnly)
+	// Everything a reader knows, signing a session of the operator's role every way
+	// it could: with the reader's key, and with the keys of a missing operator token.
+	forged := []string{
+		Access{OperatorToken: readerOnly.ReadToken}.newSession(roleOperator, time.Now().Add(time.Hour)),
+		"2." + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10) + ".",
+	}
+	payload := "2." + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	forged = append(forged, payload+"."+readerOnly.sign(roleReader, payload))
+	for _, v := range forged {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/runs/r1/replay", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: v})
+		req.Header.Set("Origin", srv.URL)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a forged operator session %q: %d, want 401", v, resp.StatusCode)
+		}
+	}
+	if r := readerOnly.sessionRole(cookieRequest(readerOnly.newSession(roleReader, time.Now().Add(time.Hour))), time.Now()); r != roleReader {
+		t.Errorf("the reader's own session: %v", r)
+	}
+}
+
+func cookieRequest(v string) *http.Request {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: sessionCookie, Value: v})
+	return r
 }
