@@ -48,14 +48,13 @@ func (g *Guard) RefuseOwn(addr, what string) error {
 	return nil
 }
 
-// ownRefused reports which of hookflow's own listeners the address dialed is, if any.
+// ownRefused reports which of hookflow's own listeners the address dialed may reach,
+// if any: any address of this machine on the listener's port, as the kernel takes
+// 0.0.0.0 or [::] for a local address and may route other local addresses to it.
 func (g *Guard) ownRefused(addr netip.Addr, port uint16) (string, bool) {
 	addr = addr.WithZone("").Unmap()
 	for _, o := range g.own {
-		if o.addr.Port() != port {
-			continue
-		}
-		if o.addr.Addr() == addr || o.addr.Addr().IsUnspecified() && isLocal(addr) {
+		if o.addr.Port() == port && (o.addr.Addr() == addr || isLocal(addr)) {
 			return o.what, true
 		}
 	}

@@ -66,14 +66,17 @@ func TestGuardRefusesOwnListeners(t *testing.T) {
 	if err := g.RefuseOwn(":9191", "metrics listener"); err != nil {
 		t.Fatal(err)
 	}
-	for _, addr := range []string{"127.0.0.1:8081", "[::ffff:127.0.0.1]:8081", "127.0.0.1:9090", "[::1]:9090", "127.0.0.2:9191"} {
+	// On its port, every address of this machine: 0.0.0.0 and [::] reach a loopback
+	// listener too.
+	for _, addr := range []string{"127.0.0.1:8081", "[::ffff:127.0.0.1]:8081", "0.0.0.0:8081", "[::]:8081", "127.0.0.2:8081",
+		"[::1]:8081", "127.0.0.1:9090", "[::1]:9090", "127.0.0.2:9191"} {
 		err := g.control("tcp", addr, nil)
 		var be *BlockedError
 		if !errors.As(err, &be) || !be.Own {
 			t.Errorf("%s: %v, want refused as hookflow's own", addr, err)
 		}
 	}
-	for _, addr := range []string{"127.0.0.1:8080", "127.0.0.2:8081", "[::1]:8081"} {
+	for _, addr := range []string{"127.0.0.1:8080", "[::1]:9999", "8.8.8.8:8081"} {
 		if err := g.control("tcp", addr, nil); err != nil {
 			t.Errorf("%s: %v, want allowed", addr, err)
 		}
