@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -158,6 +159,7 @@ type server struct {
 	intake     intake       // the webhook requests being handled
 	conns      atomic.Int64 // open connections on the public listener
 	pressured  atomic.Bool  // past half of maxConns: no keep-alive
+	keepMu     sync.Mutex   // orders the changes of keep-alive: pressure, then the drain
 	maxConns   int64
 	schedules  *triggers.Scheduler
 	hooks      *triggers.Webhooks
@@ -304,11 +306,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 			// (not after the 120 s idle timeout) and no new one is kept alive, until the
 			// count falls below a quarter.
 			if n := s.conns.Add(1); s.maxConns > 0 && n > s.maxConns/2 && s.pressured.CompareAndSwap(false, true) {
-				go s.public.SetKeepAlivesEnabled(false)
+				s.keepAlive(false)
 			}
 		case http.StateClosed, http.StateHijacked:
-			if n := s.conns.Add(-1); n < s.maxConns/4 && !s.draining.Load() && s.pressured.CompareAndSwap(true, false) {
-				go s.public.SetKeepAlivesEnabled(true)
+			if n := s.conns.Add(-1); n < max(s.maxConns/4, 1) && s.pressured.CompareAndSwap(true, false) {
+				s.keepAlive(true)
 			}
 		}
 	}
@@ -380,6 +382,18 @@ func (s *server) unlessDraining(h http.Handler) http.Handler {
 	})
 }
 
+// keepAlive turns keep-alive on or off for the pressure on --max-conns (turning it off
+// closes the idle connections), unless the drain began: from then on it stays off.
+// Called from the server's connection-state hook, which holds no lock of the server's.
+func (s *server) keepAlive(on bool) {
+	s.keepMu.Lock()
+	defer s.keepMu.Unlock()
+	if s.draining.Load() {
+		return
+	}
+	s.public.SetKeepAlivesEnabled(on)
+}
+
 // underCap answers 503 with Retry-After, closing the connection, to requests on
 // connections past --max-conns; past half of it, every connection closes after its
 // answer, so idle kept-alive ones do not hold places others need.
@@ -422,8 +436,10 @@ func (s *server) serve(srv *http.Server, ln net.Listener) {
 // queued), then the workers (steps in progress finish, up to a deadline), then the
 // listeners, then Redis.
 func (s *server) shutdown() error {
+	s.keepMu.Lock()
 	s.draining.Store(true)
 	s.public.SetKeepAlivesEnabled(false)
+	s.keepMu.Unlock()
 	idle := s.intake.drain()
 	s.config.Close() // after a reload in progress: nothing restarts what stops below
 	s.stopWatch()
