@@ -125,7 +125,7 @@ func (a Access) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: a.newSession(role, time.Now().Add(sessionLength)),
-		Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(sessionLength.Seconds())})
+		Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"), MaxAge: int(sessionLength.Seconds())})
 	http.Redirect(w, r, signedInHome, http.StatusSeeOther)
 }
 

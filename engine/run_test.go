@@ -10,15 +10,18 @@ import (
 
 func TestViewsRedactCredentials(t *testing.T) {
 	ev := &workflows.Event{ID: "e", Trigger: "webhook", ReceivedAt: time.Now(), Headers: map[string]string{
-		"authorization":         "Bearer s3cret",
-		"x-hub-signature-256":   "sha256=abc",
-		"x-shopify-hmac-sha256": "abc=",
-		"x-auth-key":            "k",
-		"x-api-key":             "k",
-		"cookie":                "session=1",
-		"content-type":          "application/json",
-		"idempotency-key":       "r:s",
-		"x-github-delivery":     "d1",
+		"authorization":             "Bearer s3cret",
+		"x-hub-signature-256":       "sha256=abc",
+		"x-shopify-hmac-sha256":     "abc=",
+		"x-auth-key":                "k",
+		"x-api-key":                 "k",
+		"cookie":                    "session=1",
+		"content-type":              "application/json",
+		"idempotency-key":           "r:s",
+		"x-github-delivery":         "d1",
+		"x-functions-key":           "k",
+		"ocp-apim-subscription-key": "k",
+		"paypal-transmission-sig":   "s",
 	}}
 	ev.Body = map[string]any{"user": "ada", "password": "p4ss", "auth": map[string]any{"refresh_token": "rt"},
 		"items": []any{map[string]any{"api_key": "k", "sku": "A1"}}}
@@ -33,7 +36,8 @@ func TestViewsRedactCredentials(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"authorization": redacted, "x-hub-signature-256": redacted, "x-shopify-hmac-sha256": redacted,
-		"x-auth-key": redacted, "x-api-key": redacted, "cookie": redacted,
+		"x-auth-key": redacted, "x-api-key": redacted, "cookie": redacted, "x-functions-key": redacted,
+		"ocp-apim-subscription-key": redacted, "paypal-transmission-sig": redacted,
 		"content-type": "application/json", "idempotency-key": "r:s", "x-github-delivery": "d1",
 	} {
 		if v.Headers[name] != want {

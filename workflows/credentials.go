@@ -5,7 +5,8 @@ import "strings"
 // credentialWords mark names whose values are credentials: authorization, cookies,
 // sessions, API keys, tokens, passwords, signatures.
 var credentialWords = []string{"auth", "cookie", "session", "token", "secret", "password", "passwd",
-	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "access_key", "private-key", "private_key"}
+	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "access_key", "private-key", "private_key",
+	"secret-key", "subscription-key", "functions-key", "transmission-sig", "client-key", "client_key"}
 
 // IsCredentialName reports whether a header or field name says its value is a
 // credential (x-api-key, x-hub-signature-256, refresh_token, password). Incoming
