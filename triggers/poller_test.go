@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,4 +187,105 @@ func TestPoll(t *testing.T) {
 			t.Errorf("since sent %v, want %v (one request per tick, the cursor of the last good poll)", since, want)
 		}
 	})
+}
+
+// With backfill = true the first poll starts runs for what is there; an answer whose
+// items are not a list fails the poll, counted once per poll and logged once per run
+// of failures.
+func TestPollBackfillAndBadItems(t *testing.T) {
+	b := redistest.Mini(t)
+	api := &shop{}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	set := loadPolls(t, srv.Client(), fmt.Sprintf(`
+workflow "all" {
+  trigger "poll" {
+    every    = "1m"
+    url      = "%[1]s/orders"
+    items    = "response.body.orders"
+    key      = "item.id"
+    backfill = true
+  }
+}
+workflow "wrong" {
+  trigger "poll" {
+    every = "1m"
+    url   = "%[1]s/orders"
+    items = "response.body.next"
+    key   = "item.id"
+  }
+}
+`, srv.URL))
+	e := engine.New(b.Client, engine.Options{Logger: quietLog})
+	e.Use(set)
+	var mu sync.Mutex
+	runs := map[string]int{}
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	p := NewPoller(countingPolls{Engine: e, mu: &mu, runs: runs}, log)
+	api.add(2)
+	at := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	all := set.Workflow("all")
+	p.tick(context.Background(), all, all.Triggers[0].Config.(*Poll), &streak{}, at)
+	if len(runs) != 2 {
+		t.Errorf("backfill: %d items started runs, want 2", len(runs))
+	}
+
+	wrong := set.Workflow("wrong")
+	st := &streak{}
+	for i := range 3 {
+		p.tick(context.Background(), wrong, wrong.Triggers[0].Config.(*Poll), st, at.Add(time.Duration(i)*time.Minute))
+	}
+	if st.failures != 3 || st.retryAt.IsZero() {
+		t.Errorf("failures %d, retry at %v: want 3 and a wait", st.failures, st.retryAt)
+	}
+	if n := strings.Count(logged.String(), "poll failed"); n != 1 {
+		t.Errorf("logged %d failures, want 1 per run of them:\n%s", n, logged.String())
+	}
+	if !strings.Contains(logged.String(), "not a list") {
+		t.Errorf("the log does not say what failed:\n%s", logged.String())
+	}
+}
+
+func TestPollRetryAfter(t *testing.T) {
+	for _, c := range []struct {
+		every time.Duration
+		n     int
+		want  time.Duration
+	}{
+		{time.Minute, 1, time.Minute},
+		{time.Minute, 3, 4 * time.Minute},
+		{time.Minute, 30, time.Hour},
+		{2 * time.Hour, 5, 2 * time.Hour}, // never faster than the interval
+	} {
+		if got := retryAfter(c.every, c.n); got != c.want {
+			t.Errorf("every %s, %d failures: %s, want %s", c.every, c.n, got, c.want)
+		}
+	}
+}
+
+func TestPollDiagnostics(t *testing.T) {
+	for _, c := range []struct {
+		name, body, want string
+	}{
+		{"items as a template", `items = "{{ response.body }}"` + "\n key = \"item.id\"", `Unknown name "response"`},
+		{"bad key", `items = "response.body"` + "\n key = \"item.\"", "Invalid key expression"},
+		{"no key", `items = "response.body"`, `"key" is required`},
+		{"no schedule", "", "schedule needs cron or every"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			every := `every = "1m"`
+			if c.want == "schedule needs cron or every" {
+				every, c.body = "", `items = "response.body"`+"\n key = \"item.id\""
+			}
+			src := fmt.Sprintf("workflow \"w\" {\n trigger \"poll\" {\n %s\n url = \"https://example.com/x\"\n %s\n }\n}\n", every, c.body)
+			k := workflows.NewKinds()
+			actions.Register(k, actions.Options{Logger: quietLog})
+			Register(k)
+			_, diags := workflows.Load([]workflows.Source{{Name: "w.hcl", Data: []byte(src)}}, k)
+			if !strings.Contains(diags.Error(), c.want) {
+				t.Errorf("diagnostics %q, want %q", diags.Error(), c.want)
+			}
+		})
+	}
 }
