@@ -143,6 +143,9 @@ workflow "outer" {
 	if _, err := e.LastTick(ctx, chain, "*/5 * * * *"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.ClaimTick(ctx, chain, "poll every 1m0s", time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	// A queued run cancelled (cancel).
 	if err := e.q.start(ctx, "doomed", chain, []byte(`{"body":{"name":"x"}}`), ""); err != nil {
 		t.Fatal(err)
@@ -213,7 +216,8 @@ var allScripts = map[string]*redis.Script{
 	"start.lua": startScript, "lease.lua": leaseScript, "complete.lua": completeScript, "advance.lua": advanceScript,
 	"finish.lua": finishScript, "heartbeat.lua": heartbeatScript, "release.lua": releaseScript, "retry.lua": retryScript,
 	"replay.lua": replayScript, "stats.lua": statsScript, "trim.lua": trimScript, "lasttick.lua": lastTickScript,
-	"cancel.lua": cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
+	"claimtick.lua": claimTickScript,
+	"cancel.lua":    cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

@@ -67,6 +67,12 @@ type dedupe struct {
 	tick     time.Time
 }
 
+// dedupeKey names the key that holds the run a dedupe key of workflow started.
+func (q *queue) dedupeKey(workflow, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return q.shardFor(workflow).dedupe(workflow, hex.EncodeToString(sum[:16]))
+}
+
 // startOnce is start with a dedupe key: when the key started a run within its window,
 // it creates nothing and returns that run's id. The first jobs are the planner's for a
 // run with nothing recorded.
@@ -98,9 +104,8 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		hasSched, tick = true, d.tick.UnixMilli()
 		extra = []string{d.schedule, d.schedule + ":run"}
 	case d != nil:
-		sum := sha256.Sum256([]byte(d.key))
 		hasDedupe, window = true, max(d.window.Milliseconds(), 1)
-		extra = []string{sh.dedupe(wf.Name, hex.EncodeToString(sum[:16]))}
+		extra = []string{q.dedupeKey(wf.Name, d.key)}
 	}
 	args := make([]any, 0, 17+3*len(start)+len(fields))
 	args = append(args, sh.prefixArg, runID, wk.name, wf.Version, event, q.retentionArg, endStatus, failure,

@@ -113,6 +113,7 @@ var (
 	statsScript     = script("stats.lua")
 	trimScript      = script("trim.lua")
 	lastTickScript  = script("lasttick.lua")
+	claimTickScript = script("claimtick.lua")
 	cancelScript    = script("cancel.lua")
 	wakeScript      = script("wake.lua")
 )

@@ -13,6 +13,7 @@ type Metrics struct {
 	received  *prometheus.CounterVec // workflow, trigger
 	filtered  *prometheus.CounterVec // workflow
 	duplicate *prometheus.CounterVec // workflow
+	pollFails *prometheus.CounterVec // workflow
 	rejected  [numReasons]prometheus.Counter
 }
 
@@ -23,13 +24,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m := &Metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_received_total",
-			Help: "Events handed to a workflow, by workflow and trigger (webhook, schedule, manual): a webhook request that passed its checks counts once for each workflow on its path, before their filters; a schedule's tick once, by the process that started its run."},
+			Help: "Events handed to a workflow, by workflow and trigger (webhook, schedule, poll, manual): a webhook request that passed its checks counts once for each workflow on its path, before their filters; a schedule's tick once, by the process that started its run; a poll's new item once."},
 			[]string{"workflow", "trigger"}),
 		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_filtered_total",
 			Help: "Webhook events a workflow's filter turned down: no run started."},
 			[]string{"workflow"}),
 		duplicate: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_duplicate_total",
 			Help: "Webhook events a workflow had started a run for already (dedupe): no run started."},
+			[]string{"workflow"}),
+		pollFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_poll_failures_total",
+			Help: "Polls of a poll trigger that failed (the API unreachable or answering other than 2xx, items not a list, Redis unavailable): no run started."},
 			[]string{"workflow"}),
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_events_rejected_total",
@@ -38,7 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for r := range numReasons {
 		m.rejected[r] = rejected.WithLabelValues(reasonNames[r]) // every reason shows, from 0
 	}
-	reg.MustRegister(m.received, m.filtered, m.duplicate, rejected)
+	reg.MustRegister(m.received, m.filtered, m.duplicate, m.pollFails, rejected)
 	return m
 }
 
@@ -46,6 +50,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) Received(workflow, trigger string) {
 	if m != nil {
 		m.received.WithLabelValues(workflow, trigger).Inc()
+	}
+}
+
+func (m *Metrics) pollFailed(workflow string) {
+	if m != nil {
+		m.pollFails.WithLabelValues(workflow).Inc()
 	}
 }
 

@@ -180,6 +180,8 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 	diags = dropMissingSuggested(diags)
 	blk, d := l.block(name, "", b.DefRange, content, ev, &scope{where: "a trigger"})
 	diags = append(diags, d...)
+	blk.api, d = l.apiRef(blk) // a poll trigger calls an api
+	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
 	}

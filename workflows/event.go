@@ -17,7 +17,7 @@ import (
 // the same rules, so that what a step sees does not depend on where it runs.
 type Event struct {
 	ID          string              `json:"id"`
-	Trigger     string              `json:"trigger"` // webhook, schedule, manual or workflow
+	Trigger     string              `json:"trigger"` // webhook, schedule, poll, manual or workflow
 	ReceivedAt  time.Time           `json:"received_at"`
 	Method      string              `json:"method,omitempty"`
 	Path        string              `json:"path,omitempty"`
@@ -30,6 +30,9 @@ type Event struct {
 	// Parent is, for a run started by a workflow step, the run and step that started
 	// it (Trigger is "workflow").
 	Parent *EventParent `json:"parent,omitempty"`
+	// Poll is, for a run started by a poll trigger, the poll that found its item:
+	// {time}.
+	Poll map[string]any `json:"poll,omitempty"`
 }
 
 // Value returns the event as expressions see it: event.body, event.headers and so on.
@@ -56,6 +59,9 @@ func (e *Event) Value() map[string]any {
 	}
 	if e.Parent != nil {
 		v["parent"] = e.Parent.value()
+	}
+	if e.Poll != nil {
+		v["poll"] = e.Poll
 	}
 	return v
 }

@@ -28,6 +28,9 @@ type Env struct {
 	// Each is the item a for_each step runs for, {key, value} (see Item.EachValue);
 	// nil elsewhere. The loader allows it only in the steps that have a for_each.
 	Each map[string]any `expr:"each"`
+	// Poll is what a poll trigger's request reads of its poll: {cursor, time}; nil
+	// elsewhere.
+	Poll map[string]any `expr:"poll"`
 }
 
 // maxNodes bounds the size of one expression; anything larger is a mistake or an attack.
@@ -227,7 +230,7 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 }
 
 // roots are the names every run-time expression can start with.
-var roots = []string{"event", "steps", "vars", "run", "each"}
+var roots = []string{"event", "steps", "vars", "run", "each", "poll"}
 
 func runeToByte(s string, runes int) int {
 	i := 0

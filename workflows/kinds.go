@@ -137,6 +137,13 @@ func (k *Kinds) AddTrigger(t TriggerKind) {
 	k.triggers[t.Name] = t
 }
 
+// Step returns the step kind registered under name, so that a trigger kind can make
+// the requests a step kind makes (a poll trigger sends an http step's request).
+func (k *Kinds) Step(name string) (StepKind, bool) {
+	s, ok := k.steps[name]
+	return s, ok
+}
+
 func (k *Kinds) stepNames() []string    { return sortedKeys(k.steps) }
 func (k *Kinds) triggerNames() []string { return sortedKeys(k.triggers) }
 

@@ -162,6 +162,7 @@ type server struct {
 	keepMu     sync.Mutex   // orders the changes of keep-alive: pressure, then the drain
 	maxConns   int64
 	schedules  *triggers.Scheduler
+	polls      *triggers.Poller
 	hooks      *triggers.Webhooks
 	config     *reloader
 	stopWatch  context.CancelFunc
@@ -290,6 +291,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	s.hooks = hooks
 	s.schedules = triggers.NewScheduler(rt.engine, log, triggers.WithMetrics(events))
 	s.schedules.Use(set)
+	s.polls = triggers.NewPoller(rt.engine, log, triggers.WithMetrics(events))
+	s.polls.Use(set)
 
 	mux := http.NewServeMux()
 	mux.Handle("/hooks/", s.unlessDraining(hooks))
@@ -318,6 +321,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
 		hooks.Use(set)
 		s.schedules.Use(set)
+		s.polls.Use(set)
 	})
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	s.stopWatch = stopWatch
@@ -445,6 +449,7 @@ func (s *server) shutdown() error {
 	s.stopWatch()
 	s.hooks.Drain() // sync webhooks waiting for their runs answer 202 now
 	s.schedules.Stop()
+	s.polls.Stop()
 	var err error
 	select {
 	case <-idle:

@@ -1,0 +1,117 @@
+package triggers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Poll is a compiled trigger "poll": an API asked on a schedule for a list, each new
+// item of which starts a run.
+type Poll struct {
+	Schedule   *Schedule
+	Request    workflows.Action // an http step's request: url, api, method, query, headers
+	Items      *vm.Program      // over response: the list of items
+	ItemKey    *vm.Program      // over item: what makes an item new
+	Cursor     *vm.Program      // over response: kept for the next poll; nil: none
+	SeenWindow time.Duration
+	MaxItems   int
+	Backfill   bool
+	key        string
+}
+
+// pollEnv is what a poll's expressions read: items and cursor the response,
+// key the item.
+type pollEnv struct {
+	Response map[string]any `expr:"response"`
+	Item     any            `expr:"item"`
+	Poll     map[string]any `expr:"poll"`
+	Vars     map[string]any `expr:"vars"`
+}
+
+// Key names the poll: its schedule and what it asks. It names the poll's last tick and
+// its cursor in Redis; a poll whose request changes is a new one, whose first poll
+// records what is there.
+func (p *Poll) Key() string { return p.key }
+
+// DefaultMaxItems is the most items one poll starts runs for.
+const DefaultMaxItems = 1000
+
+func pollKind(http workflows.StepKind) workflows.TriggerKind {
+	return workflows.TriggerKind{
+		Name: "poll",
+		Attrs: []workflows.Attr{
+			{Name: "every"}, {Name: "cron"}, {Name: "timezone"},
+			{Name: "url", Required: true}, {Name: "api"}, {Name: "method"}, {Name: "query"}, {Name: "headers"},
+			{Name: "items", Required: true}, {Name: "key", Required: true}, {Name: "cursor"},
+			{Name: "seen_window"}, {Name: "max_items"}, {Name: "backfill"},
+		},
+		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
+			return newPoll(b, http)
+		},
+	}
+}
+
+func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostics) {
+	p := &Poll{}
+	var diags, d hcl.Diagnostics
+	p.Schedule, diags = newSchedule(b)
+	p.Request, d = http.New(b)
+	diags = append(diags, d...)
+	p.SeenWindow, d = b.Duration("seen_window", 30*24*time.Hour)
+	diags = append(diags, d...)
+	p.MaxItems, d = b.Int("max_items", DefaultMaxItems, 1, 100_000)
+	diags = append(diags, d...)
+	p.Backfill, d = b.Bool("backfill", false)
+	diags = append(diags, d...)
+	srcs := map[string]string{}
+	for _, name := range []string{"items", "key", "cursor"} {
+		a := b.Attr(name)
+		if a == nil {
+			continue
+		}
+		src, d := b.ConstString(name, "")
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		src = strings.TrimSpace(src)
+		if strings.HasPrefix(src, "{{") {
+			diags = append(diags, a.Error(name+" is written as a template",
+				`It is a bare expression: drop the {{ }} and write, for example, items = "response.body.orders".`))
+			continue
+		}
+		prog, err := expr.Compile(src, expr.Env(pollEnv{}), expr.MaxNodes(10_000))
+		if err != nil {
+			diags = append(diags, a.Error(fmt.Sprintf("Invalid %s expression", name),
+				err.Error()+"\nitems and cursor read the response (response.body, response.headers, response.status), key reads item."))
+			continue
+		}
+		srcs[name] = src
+		switch name {
+		case "items":
+			p.Items = prog
+		case "key":
+			p.ItemKey = prog
+		case "cursor":
+			p.Cursor = prog
+		}
+	}
+	method, _ := b.ConstString("method", "GET")
+	api, _ := b.ConstString("api", "")
+	url := ""
+	if a := b.Attr("url"); a != nil {
+		url = a.Template.LiteralPrefix()
+	}
+	sum := sha256.Sum256([]byte(strings.Join([]string{strings.ToUpper(method), api, url, srcs["items"], srcs["key"]}, "\x00")))
+	p.key = "poll " + p.Schedule.Key() + " " + hex.EncodeToString(sum[:8])
+	return p, diags
+}

@@ -1,0 +1,288 @@
+package triggers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+
+	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Polls is what a Poller needs of the engine.
+type Polls interface {
+	// LastTick returns the last tick of schedule claimed (see Ticks).
+	LastTick(ctx context.Context, wf *workflows.Workflow, schedule string) (time.Time, error)
+	// ClaimTick claims a tick of schedule, once across every process.
+	ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error)
+	// PollCursor returns the cursor of the poll's last good poll; found false before its first.
+	PollCursor(ctx context.Context, wf *workflows.Workflow, poll string) (cursor any, found bool, err error)
+	// SavePoll records a good poll and its cursor.
+	SavePoll(ctx context.Context, wf *workflows.Workflow, poll string, cursor any) error
+	// MarkSeen records dedupe keys as started, without runs, for window.
+	MarkSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error
+	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
+	StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error)
+}
+
+// Poller runs the poll triggers of a workflow set. Every process serving the set runs
+// one; each tick of a poll's schedule is claimed in Redis by one process, which polls.
+// Each item of the answer not seen within the poll's seen_window starts one run: the
+// check and the start are one atomic step (a start with a dedupe key made of the
+// item's key), so however many processes poll, and whenever one stops, an item starts
+// one run. A poll that fails starts nothing; the next good one catches up, since the
+// items are still there.
+type Poller struct {
+	polls   Polls
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *Metrics // nil: none
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewPoller returns a poller that keeps its state and starts runs with polls.
+func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
+	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics}
+}
+
+// Use stops the polls of the previous set and starts those of set.
+func (p *Poller) Use(set *workflows.Set) {
+	p.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	p.mu.Lock()
+	p.cancel = cancel
+	for _, wf := range set.Workflows() {
+		for _, t := range wf.Triggers {
+			if poll, ok := t.Config.(*Poll); ok {
+				p.wg.Add(1)
+				go func() {
+					defer p.wg.Done()
+					p.run(ctx, wf, poll)
+				}()
+			}
+		}
+	}
+	p.mu.Unlock()
+}
+
+// Stop stops every poll; a poll under way finishes first (or gives up after
+// pollTimeout).
+func (p *Poller) Stop() {
+	p.mu.Lock()
+	if p.cancel != nil {
+		p.cancel()
+		p.cancel = nil
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// pollTimeout bounds one poll: the request and the starts of its items.
+const pollTimeout = 2 * time.Minute
+
+// streak is a poll's run of failures in this process.
+type streak struct {
+	failures int
+	retryAt  time.Time // no poll before
+}
+
+// retryAfter is how long a poll that failed n times in a row waits: its interval
+// doubled per failure, from the interval (never faster) to an hour, or the interval
+// when that is longer.
+func retryAfter(every time.Duration, n int) time.Duration {
+	d := every
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	return max(every, min(d, time.Hour))
+}
+
+func (p *Poller) run(ctx context.Context, wf *workflows.Workflow, poll *Poll) {
+	key := poll.Key()
+	retry := newBackoff()
+	var last time.Time
+	for {
+		var err error
+		if last, err = p.polls.LastTick(ctx, wf, key); err == nil {
+			break
+		}
+		p.log.Warn("poll: cannot read its last tick; retrying", "workflow", wf.Name, "err", err)
+		if !sleepCtx(ctx, retry.next()) {
+			return
+		}
+	}
+	if now := p.now(); last.After(now.Add(maxSkew)) {
+		last = now
+	}
+	st := &streak{}
+	for {
+		now := p.now()
+		tick, _ := poll.Schedule.Due(last, now)
+		if tick.IsZero() || now.Before(st.retryAt) {
+			wait := maxSleep
+			if next := poll.Schedule.Next(now); !next.IsZero() {
+				wait = min(next.Sub(now), maxSleep)
+			}
+			if now.Before(st.retryAt) {
+				wait = min(st.retryAt.Sub(now), maxSleep)
+			}
+			if !sleepCtx(ctx, wait) {
+				return
+			}
+			continue
+		}
+		p.tick(ctx, wf, poll, st, tick)
+		last = tick
+	}
+}
+
+// tick claims a tick of a poll and, when this process claimed it, polls. A failure
+// is logged once per streak of them, counted, and makes the poll wait (see retryAfter).
+func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	defer cancel()
+	claimed, err := p.polls.ClaimTick(ctx, wf, poll.Key(), tick)
+	if err == nil && !claimed {
+		return // another process polls this tick
+	}
+	var started int
+	if err == nil {
+		started, err = p.poll(ctx, wf, poll, tick)
+	}
+	if err != nil {
+		st.failures++
+		p.metrics.pollFailed(wf.Name)
+		every := poll.Schedule.Every
+		if every == 0 {
+			every = poll.Schedule.Next(tick).Sub(tick)
+		}
+		st.retryAt = p.now().Add(retryAfter(every, st.failures))
+		if st.failures == 1 {
+			p.log.Warn("poll failed; it starts nothing and is retried, backing off, until a poll succeeds (logged once per run of failures)",
+				"workflow", wf.Name, "err", err)
+		}
+		return
+	}
+	if st.failures > 0 {
+		p.log.Info("poll succeeds again", "workflow", wf.Name, "failed_polls", st.failures)
+	}
+	st.failures, st.retryAt = 0, time.Time{}
+	if started > 0 {
+		p.log.Info("poll started runs", "workflow", wf.Name, "runs", started)
+	}
+}
+
+// errPoll is a poll whose answer cannot be read as its items: it fails the poll.
+var errPoll = errors.New("poll")
+
+// poll asks the API once and starts a run for each new item. It returns how many
+// runs it started.
+func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, tick time.Time) (int, error) {
+	cursor, found, err := p.polls.PollCursor(ctx, wf, poll.Key())
+	if err != nil {
+		return 0, fmt.Errorf("reading the cursor: %w", err)
+	}
+	at := tick.UTC().Format(time.RFC3339)
+	pollValue := map[string]any{"cursor": cursor, "time": at}
+	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, Workflow: wf.Name,
+		Step: "poll", Attempt: 1, Secrets: wf.Secrets}
+	out, err := poll.Request.Do(ctx, call)
+	if err != nil {
+		return 0, err
+	}
+	resp, _ := out.(map[string]any)
+	env := pollEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}
+	v, err := expr.Run(poll.Items, env)
+	if err != nil {
+		return 0, fmt.Errorf("%w: items: %w", errPoll, err)
+	}
+	items, ok := v.([]any)
+	if !ok {
+		return 0, fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
+	}
+	if len(items) > poll.MaxItems {
+		items = items[:poll.MaxItems]
+	}
+	keys := make([]string, len(items))
+	for i, item := range items {
+		env.Item = item
+		k, err := expr.Run(poll.ItemKey, env)
+		if err != nil {
+			return 0, fmt.Errorf("%w: key of item %d: %w", errPoll, i, err)
+		}
+		if k == nil || workflows.Text(k) == "" {
+			return 0, fmt.Errorf("%w: item %d has no key", errPoll, i)
+		}
+		keys[i] = "poll:" + workflows.Text(k)
+	}
+	var next any
+	if poll.Cursor != nil {
+		env.Item = nil
+		if next, err = expr.Run(poll.Cursor, env); err != nil {
+			return 0, fmt.Errorf("%w: cursor: %w", errPoll, err)
+		}
+	}
+	started := 0
+	if !found && !poll.Backfill {
+		// The first poll: what is there now is the past.
+		if err := p.polls.MarkSeen(ctx, wf, keys, poll.SeenWindow); err != nil {
+			return 0, fmt.Errorf("recording the items there before: %w", err)
+		}
+	} else {
+		for i, item := range items {
+			first, err := p.start(ctx, wf, poll, item, keys[i], at)
+			if err != nil {
+				return started, err
+			}
+			if first {
+				started++
+			}
+		}
+	}
+	if err := p.polls.SavePoll(ctx, wf, poll.Key(), next); err != nil {
+		return started, fmt.Errorf("keeping the cursor: %w", err)
+	}
+	return started, nil
+}
+
+// start starts the run of one item unless it started one within the poll's
+// seen_window; the workflow's filter applies to it. A filter that cannot be evaluated
+// records a failed run that keeps the item, once.
+func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, item any, key, at string) (bool, error) {
+	raw, err := json.Marshal(item)
+	if err != nil {
+		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
+	}
+	body, err := workflows.ParseBody("application/json", raw) // as the run will read it back
+	if err != nil {
+		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
+	}
+	ev := &workflows.Event{ID: id.New(), Trigger: "poll", ReceivedAt: p.now().UTC(),
+		ContentType: "application/json", Raw: string(raw), Body: body, Poll: map[string]any{"time": at}}
+	if wf.Filter != nil {
+		ok, ferr := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
+		switch {
+		case ferr != nil:
+			if _, err := p.polls.StartFailed(ctx, wf, ev, "filter: "+ferr.Error()); err != nil {
+				return false, err
+			}
+			return true, p.polls.MarkSeen(ctx, wf, []string{key}, poll.SeenWindow)
+		case !ok:
+			return false, nil // looked at again next poll: the item may change
+		}
+	}
+	_, first, err := p.polls.StartOnce(ctx, wf, ev, key, poll.SeenWindow)
+	if first {
+		p.metrics.Received(wf.Name, "poll")
+	}
+	return first, err
+}
