@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hookflowTest runs hookflow test with args, returning its output and exit status.
+func hookflowTest(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"test"}, args...), nil, &stdout, &stderr)
+	return stdout.String() + stderr.String(), exitStatus(err, &stderr)
+}
+
+func TestWorkflowTestsPass(t *testing.T) {
+	out, code := hookflowTest(t, "testdata/wftest/pass.test.hcl")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"ok    a paid order marks the customer paid (testdata/wftest/pass.test.hcl:1,",
+		"ok    a lookup retried until it answers", // responses: 503, a timeout, then 200; a 1h backoff
+		"ok    an unknown customer is not marked", // skipped = true
+		"ok    a lookup that fails fails the run", // expect_run = "failed"
+		"ok    an order of nothing starts no run", // expect_run = "filtered"
+		"ok    a manual run skips the filter",
+		"PASS: 6 tests\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWorkflowTestsFail(t *testing.T) {
+	out, code := hookflowTest(t, "testdata/wftest/fail.test.hcl")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	const f = "testdata/wftest/fail.test.hcl"
+	for _, want := range []string{
+		"FAIL  every expectation wrong (" + f + ":1,",
+		f + ":28: the run: expected failed, but it succeeded\n",
+		f + ":13: expect \"mark\" method:\n        expected: PUT\n        sent:     PATCH\n",
+		f + ":14: expect \"mark\" url:\n        expected: https://crm.example.com/customers/c9\n        sent:     https://crm.example.com/customers/c1\n",
+		f + ":15: expect \"mark\" headers:\n        X-Missing: expected \"yes\", not sent\n        X-Order: expected \"o2\", sent \"o1\"\n",
+		f + ":16: expect \"mark\" json:\n        .note: expected \"x\", missing\n        .status: expected \"unpaid\", sent \"paid\"\n",
+		f + ":19: expect \"find\" body:\n        expected: {}\n        sent:     (empty)\n",
+		f + ":20: expect \"find\" count: expected 2 requests, sent 1\n",
+		f + ":23: expect \"summary\" output (succeeded):\n        .customer: expected \"c2\", got \"c1\"\n",
+		f + ":26: expect \"mark\": expected the step skipped, but it succeeded\n",
+		// An unmocked call fails the test with the request it would have sent.
+		f + ":31: step \"mark\" sent a request that no mock answers:\n        PATCH https://crm.example.com/customers/c1\n",
+		"        X-Order: o1\n        {\"status\":\"paid\",\"total\":12}\n",
+		f + ":41: the run: expected succeeded, but the filter is false for this event, so no run starts\n",
+		"FAIL: 3 of 3 tests failed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWorkflowTestsSelect(t *testing.T) {
+	out, code := hookflowTest(t, "-run", "retried|nothing", "testdata/wftest")
+	if code != 0 || !strings.Contains(out, "PASS: 2 tests\n") || strings.Contains(out, "FAIL") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	out, code = hookflowTest(t, "-v", "-run=paid order", "testdata/wftest/pass.test.hcl")
+	if code != 0 || !strings.Contains(out, "→ PATCH https://crm.example.com/customers/c1") {
+		t.Fatalf("-v shows no steps, exit %d:\n%s", code, out)
+	}
+}
+
+func TestWorkflowTestsUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-run", "("},
+		{"testdata/wftest/nothing-here"},
+		{"testdata/wftest/orders.hcl"},
+	} {
+		if out, code := hookflowTest(t, args...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d:\n%s", args, code, exitUsage, out)
+		}
+	}
+}
+
+func TestWorkflowTestsInvalid(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/wftest/orders.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("orders.hcl", string(data))
+	write("orders.test.hcl", "test \"t\" {\n  workflow = \"order\"\n  mock \"fnd\" {}\n}\n")
+	out, code := hookflowTest(t, dir)
+	if code != exitFailed || !strings.Contains(out, `Workflow "order" has no step "fnd". Did you mean "find"?`) ||
+		!strings.Contains(out, "orders.test.hcl:3:3") {
+		t.Errorf("hookflow test: exit %d:\n%s", code, out)
+	}
+	// validate checks the tests too, and serve's loading leaves them out.
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"validate", dir}, nil, &stdout, &stderr)
+	var code2 exitError
+	if !errors.As(err, &code2) || !strings.Contains(stderr.String(), `Did you mean "find"?`) {
+		t.Errorf("validate: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if err := run(context.Background(), []string{"validate", "testdata/wftest"}, nil, &stdout, &stderr); err != nil ||
+		!strings.Contains(stdout.String(), "testdata/wftest: 1 workflow, 9 tests, no problems") {
+		t.Errorf("validate: %v\n%s", err, stdout.String())
+	}
+}
