@@ -376,10 +376,32 @@ func diffAt(path string, want, got any, verb string, lines *[]string) {
 			diffAt(fmt.Sprintf("%s[%d]", path, i), w[i], g[i], verb, lines)
 		}
 	default:
-		if !reflect.DeepEqual(want, got) {
-			*lines = append(*lines, fmt.Sprintf("    %s: expected %s, %s %s", place, jsonText(want), verb, jsonText(got)))
+		if reflect.DeepEqual(want, got) {
+			return
 		}
+		ws, wok := want.(string)
+		gs, gok := got.(string)
+		if !wok || !gok || len(ws)+len(gs) < 100 {
+			*lines = append(*lines, fmt.Sprintf("    %s: expected %s, %s %s", place, jsonText(want), verb, jsonText(got)))
+			return
+		}
+		// Long texts, one under the other, and where they part.
+		i := 0
+		for i < len(ws) && i < len(gs) && ws[i] == gs[i] {
+			i++
+		}
+		*lines = append(*lines, fmt.Sprintf("    %s: the texts differ from character %d on:\n        expected: %s\n        %-9s %s\n        expected …%s\n        %-9s …%s",
+			place, i+1, jsonText(want), verb+":", jsonText(got), jsonText(tail(ws, i)), verb, jsonText(tail(gs, i))))
 	}
+}
+
+// tail is s from byte i on, cut short.
+func tail(s string, i int) string {
+	s = s[i:]
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return s
 }
 
 // normalJSON gives a value as JSON decodes it, so that 1 and 1.0 compare equal.
@@ -395,12 +417,16 @@ func normalJSON(v any) any {
 	return out
 }
 
+// jsonText writes v as JSON on one line, cut short past 1000 bytes; <, > and & as
+// they are.
 func jsonText(v any) string {
-	data, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return oneLine(string(data), 200)
+	return oneLine(strings.TrimSuffix(b.String(), "\n"), 1000)
 }
 
 // bodyText shows a body on one line, and an empty one as such.

@@ -121,3 +121,16 @@ func TestWorkflowTestsInvalid(t *testing.T) {
 		t.Errorf("validate: %v\n%s", err, stdout.String())
 	}
 }
+
+// TestExampleWorkflowTests runs the tests written beside the examples, as a user would.
+func TestExampleWorkflowTests(t *testing.T) {
+	out, code := hookflowTest(t, "../../examples/...")
+	if code != 0 || !strings.Contains(out, "PASS: ") {
+		t.Fatalf("hookflow test ../../examples/...: exit %d:\n%s", code, out)
+	}
+	for _, dir := range []string{"quickstart", "stripe-payment", "github-push"} {
+		if !strings.Contains(out, "examples/"+dir+"/") {
+			t.Errorf("no tests of examples/%s ran:\n%s", dir, out)
+		}
+	}
+}
