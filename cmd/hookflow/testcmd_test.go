@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -132,5 +133,38 @@ func TestExampleWorkflowTests(t *testing.T) {
 		if !strings.Contains(out, "examples/"+dir+"/") {
 			t.Errorf("no tests of examples/%s ran:\n%s", dir, out)
 		}
+	}
+}
+
+// TestGettingStartedTests runs the tests docs/getting-started.md writes against the
+// workflow it writes, as a reader would.
+func TestGettingStartedTests(t *testing.T) {
+	data, err := os.ReadFile("../../docs/getting-started.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "my-flows")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, m := range regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(string(data), -1) {
+		switch {
+		case strings.HasPrefix(m[1], `workflow "welcome"`):
+			files["welcome.hcl"] = m[1]
+		case strings.HasPrefix(m[1], "test "):
+			files["welcome.test.hcl"] = m[1]
+		}
+	}
+	if len(files) != 2 {
+		t.Fatalf("the workflow or its tests are not in getting-started.md: %v", files)
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 2 tests") {
+		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
