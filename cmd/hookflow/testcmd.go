@@ -31,12 +31,13 @@ type workflowTests struct {
 	verbose  bool
 	timeout  time.Duration // for each test's run
 	parallel int
+	junit    string // a file for a JUnit XML report; "" for none
 }
 
 func testCommand() *cobra.Command {
 	var o workflowTests
 	cmd := &cobra.Command{
-		Use:     "test [-run REGEX] [-v] [PATH ...]",
+		Use:     "test [-run REGEX] [-v] [--junit FILE] [PATH ...]",
 		GroupID: "author",
 		Short:   "Run the workflow tests written in *.test.hcl files",
 		Long: `test runs the tests in the *.test.hcl files at each PATH (default: the current
@@ -53,12 +54,13 @@ fails the test, showing the request it would have sent. Delays and the waits bet
 retries take no time. An env() or secret() that is not set reads as a placeholder.
 
 test prints ok or FAIL for each test, and for each failed expectation its file:line
-with what was expected and what was sent. -v prints every test's steps too. The exit
-status is 0 when every test passes, 1 when one fails or a file is invalid, 2 for a
-wrong command line.`,
+with what was expected and what was sent. -v prints every test's steps too; --junit
+FILE writes the results as JUnit XML as well, for CI. The exit status is 0 when every
+test passes, 1 when one fails or a file is invalid, 2 for a wrong command line.`,
 		Example: `  hookflow test
   hookflow test examples/...
-  hookflow test -run 'paid order' -v examples/stripe-payment`,
+  hookflow test -run 'paid order' -v examples/stripe-payment
+  hookflow test --junit report.xml ./...`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.runAll(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -68,11 +70,12 @@ wrong command line.`,
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print each test's steps and requests, passed or not")
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "fail a test whose run has not finished after this long")
 	fs.IntVar(&o.parallel, "parallel", 4, "run at most this many tests at once")
+	fs.StringVar(&o.junit, "junit", "", "also write the results to this `file` as JUnit XML, for CI")
 	return cmd
 }
 
-// testFlagSpelling lets hookflow test take -run, -parallel and -timeout with one dash,
-// as go test does: they become --run, --parallel and --timeout.
+// testFlagSpelling lets hookflow test take -run, -parallel, -timeout and -junit with
+// one dash, as go test does: they become --run, --parallel, --timeout and --junit.
 func testFlagSpelling(args []string) []string {
 	if len(args) == 0 || args[0] != "test" {
 		return args
@@ -82,7 +85,7 @@ func testFlagSpelling(args []string) []string {
 		if a == "--" {
 			break
 		}
-		for _, name := range []string{"-run", "-parallel", "-timeout"} {
+		for _, name := range []string{"-run", "-parallel", "-timeout", "-junit"} {
 			if a == name || strings.HasPrefix(a, name+"=") {
 				out[i+1] = "-" + a
 			}
@@ -161,11 +164,13 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 		return err
 	}
 	var passed, failed, invalid, total int
+	var report []junitGroup
 	for _, g := range groups {
 		results, ok, err := o.runGroup(ctx, g, match, stderr)
 		if err != nil {
 			return err
 		}
+		report = append(report, junitGroup{dir: g.dir, invalid: !ok, results: results})
 		if !ok {
 			invalid++
 			fmt.Fprintf(stdout, "FAIL  %s  [invalid files]\n", g.dir)
@@ -179,6 +184,11 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 				passed++
 			}
 			r.print(stdout, o.verbose)
+		}
+	}
+	if o.junit != "" {
+		if err := writeJUnit(o.junit, report); err != nil {
+			return err
 		}
 	}
 	switch {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"os"
 	"path/filepath"
@@ -166,5 +167,30 @@ func TestGettingStartedTests(t *testing.T) {
 	}
 	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 2 tests") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+func TestWorkflowTestsJUnit(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.xml")
+	if out, code := hookflowTest(t, "-junit", report, "testdata/wftest"); code != exitFailed {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []junitSuite `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Suites) != 1 || doc.Suites[0].Tests != 9 || doc.Suites[0].Failures != 3 {
+		t.Fatalf("report: %+v", doc.Suites)
+	}
+	for _, c := range doc.Suites[0].Cases {
+		if (c.Failure != nil) != (c.File == "testdata/wftest/fail.test.hcl") {
+			t.Errorf("%s (%s): failure %v", c.Name, c.File, c.Failure)
+		}
 	}
 }
