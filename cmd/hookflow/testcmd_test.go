@@ -194,3 +194,17 @@ func TestWorkflowTestsJUnit(t *testing.T) {
 		}
 	}
 }
+
+func TestFmtFormatsTestFiles(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "a.test.hcl")
+	if err := os.WriteFile(name, []byte("test \"t\" {\n  workflow = \"w\"\n  expect_run    = \"failed\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"fmt", dir}, nil, &stdout, &stderr)
+	data, _ := os.ReadFile(name)
+	if err != nil || !strings.Contains(string(data), "  workflow   = \"w\"\n  expect_run = \"failed\"\n") {
+		t.Fatalf("fmt: %v %s\n%s", err, stderr.String(), data)
+	}
+}
