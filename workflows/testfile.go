@@ -498,11 +498,27 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 	}
 	var steps []string
 	kinds := map[string]string{}
+	forEach := map[string]bool{}
 	for _, s := range append(append([]*Step{}, wf.Steps...), wf.OnFailure...) {
 		steps = append(steps, s.Name)
 		kinds[s.Name] = s.Kind
+		forEach[s.Name] = s.ForEach != nil
 	}
 	var diags hcl.Diagnostics
+	// An item of a for_each step is STEP[KEY]: its index, or its key in a map.
+	base := func(what, label string, rng hcl.Range) string {
+		step, key, isItem := strings.Cut(label, "[")
+		if !isItem {
+			return label
+		}
+		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(key, "]") || len(key) < 2) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid item in %s", what),
+				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", label, step),
+				Subject: rng.Ptr()})
+			return ""
+		}
+		return step
+	}
 	unknown := func(what, step string, rng hcl.Range) {
 		detail := fmt.Sprintf("Workflow %q has no step %q; its steps are: %s.", wf.Name, step, strings.Join(steps, ", "))
 		if s := suggest(step, steps); s != "" {
@@ -515,9 +531,11 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		mocked = append(mocked, name)
 	}
 	sort.Strings(mocked)
-	for _, name := range mocked {
-		m := t.Mocks[name]
+	for _, label := range mocked {
+		m := t.Mocks[label]
+		name := base("mock", label, m.DefRange)
 		switch kind, ok := kinds[name]; {
+		case name == "":
 		case !ok:
 			unknown("mock", name, m.DefRange)
 		case kind != "http":
@@ -527,8 +545,10 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		}
 	}
 	for _, e := range t.Expects {
-		if _, ok := kinds[e.Step]; !ok {
-			unknown("expect", e.Step, e.DefRange)
+		if name := base("expect", e.Step, e.DefRange); name != "" {
+			if _, ok := kinds[name]; !ok {
+				unknown("expect", name, e.DefRange)
+			}
 		}
 	}
 	return diags

@@ -168,3 +168,43 @@ func TestReadDirLeavesOutTests(t *testing.T) {
 		t.Fatalf("workflows %v, tests %v", srcs, tests)
 	}
 }
+
+func TestLoadTestsItems(t *testing.T) {
+	set, diags := Load([]Source{{Name: "order.hcl", Data: []byte(`
+workflow "order" {
+  step "http" "reserve" {
+    for_each = "event.body.lines"
+    url      = "https://wh.example.com/{{ each.value }}"
+  }
+  step "http" "notify" {
+    url = "https://chat.example.com"
+  }
+}
+`)}}, testFileKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
+test "items" {
+  workflow = "order"
+  mock "reserve[0]" {}
+  mock "reserve[sku-1]" {}
+  expect "reserve[2]" {
+    count = 1
+  }
+  mock "notify" {}
+}
+`)}}, set)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
+test "items" {
+  workflow = "order"
+  mock "notify[0]" {}
+}
+`)}}, set)
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "only a step with for_each has items") {
+		t.Fatalf("want an error for an item of a step without for_each: %v", diags)
+	}
+}

@@ -113,21 +113,32 @@ func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.mu.Unlock()
 	}
 	if tc == nil {
+		if c != nil && c.Env != nil && c.Env.Event["parent"] != nil {
+			return nil, workflows.Permanent(fmt.Errorf("%s %s: a test sends nothing, and cannot mock the steps of a run that a workflow step starts", req.Method, req.URL))
+		}
 		return nil, workflows.Permanent(fmt.Errorf("%s %s: a test sends nothing", req.Method, req.URL))
 	}
 	sent := &sentRequest{method: req.Method, url: req.URL.String(), header: req.Header.Clone(), body: body}
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	tc.sent[c.Step] = append(tc.sent[c.Step], sent)
+	label := c.Step // the mock that answers: an item's own, else the step's
 	mock := tc.test.Mocks[c.Step]
+	if c.Item != nil {
+		item := fmt.Sprintf("%s[%s]", c.Step, c.Item.KeyText())
+		tc.sent[item] = append(tc.sent[item], sent)
+		if m := tc.test.Mocks[item]; m != nil {
+			label, mock = item, m
+		}
+	}
 	if mock == nil {
 		if !containsStep(tc.unmocked, c.Step) {
 			tc.unmocked = append(tc.unmocked, c.Step)
 		}
 		return nil, errNoMock
 	}
-	n := min(tc.used[c.Step], len(mock.Responses)-1)
-	tc.used[c.Step]++
+	n := min(tc.used[label], len(mock.Responses)-1)
+	tc.used[label]++
 	answer := mock.Responses[n]
 	switch answer.Error {
 	case "timeout":
@@ -248,11 +259,18 @@ func indentAll(s, prefix string) string {
 	return prefix + indent(s, prefix)
 }
 
-// stepRecord finds a step of the run by name; nil when the run never reached it.
+// stepRecord finds a step of the run by name, or an item of a for_each step by its
+// path (reserve[2]); nil when the run never reached it.
 func stepRecord(run *engine.Run, name string) *engine.StepRun {
 	for i := range run.Steps {
-		if run.Steps[i].Name == name || run.Steps[i].Path == name {
-			return &run.Steps[i]
+		s := &run.Steps[i]
+		if s.Name == name || s.Path == name {
+			return s
+		}
+		for j := range s.Items {
+			if s.Items[j].Path == name {
+				return &s.Items[j]
+			}
 		}
 	}
 	return nil
@@ -261,7 +279,7 @@ func stepRecord(run *engine.Run, name string) *engine.StepRun {
 func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, sent []*sentRequest) {
 	label := fmt.Sprintf("expect %q", e.Step)
 	at := func(attr string) hcl.Range { return e.Ranges[attr] }
-	status := "not run"
+	status := "not reached"
 	if s != nil {
 		status = string(s.Status)
 	}
@@ -271,7 +289,7 @@ func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, sent []*
 			if !*e.Skipped {
 				want = "not skipped"
 			}
-			r.fail(at("skipped"), "%s: expected the step %s, but it %s", label, want, status)
+			r.fail(at("skipped"), "%s: expected the step %s, but its status is %s", label, want, status)
 		}
 	}
 	if e.Count != nil && len(sent) != *e.Count {
@@ -290,7 +308,7 @@ func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, sent []*
 		return
 	}
 	if len(sent) == 0 {
-		r.fail(e.DefRange, "%s: expected a request, but the step sent none (it %s)", label, status)
+		r.fail(e.DefRange, "%s: expected a request, but the step sent none (its status: %s)", label, status)
 		return
 	}
 	last := sent[len(sent)-1] // the one whose answer the step kept
