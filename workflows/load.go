@@ -29,8 +29,14 @@ var rootSchema = &hcl.BodySchema{
 }
 
 // ReadDir reads every *.hcl file under dir, recursively, in lexical order. Entries whose
-// name starts with "." are skipped: editors' swap files, .git, Kubernetes' ..data.
+// name starts with "." are skipped: editors' swap files, .git, Kubernetes' ..data. So
+// are files of tests (*.test.hcl): they are not workflows.
 func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
+	return readTree(dir, func(name string) bool { return filepath.Ext(name) == ".hcl" && !IsTestFile(name) })
+}
+
+// readTree reads the files under dir whose name passes keep.
+func readTree(dir string, keep func(name string) bool) ([]Source, hcl.Diagnostics) {
 	var srcs []Source
 	root := dir
 	if info, err := os.Lstat(dir); err == nil && info.Mode()&os.ModeSymlink != 0 {
@@ -44,7 +50,7 @@ func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
 		switch {
 		case d.IsDir() && hidden:
 			return filepath.SkipDir
-		case d.IsDir() || hidden || filepath.Ext(path) != ".hcl":
+		case d.IsDir() || hidden || !keep(d.Name()):
 			return nil
 		}
 		data, err := os.ReadFile(path)

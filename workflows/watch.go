@@ -185,7 +185,7 @@ func filesState(dir string) string {
 			}
 			return nil
 		}
-		if d.IsDir() || filepath.Ext(p) != ".hcl" {
+		if d.IsDir() || filepath.Ext(p) != ".hcl" || IsTestFile(p) {
 			return nil
 		}
 		if info, err := os.Stat(p); err == nil {

@@ -55,7 +55,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		&cobra.Group{ID: "other", Title: "Other commands:"})
 	root.AddCommand(
 		serveCommand(), workerCommand(),
-		validateCommand(), fmtCommand(), runCommand(),
+		validateCommand(), fmtCommand(), runCommand(), testCommand(),
 		workflowsCommand(), statusCommand(), runsCommand(), dlqCommand(),
 		versionCommand(),
 	)

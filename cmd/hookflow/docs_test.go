@@ -39,6 +39,17 @@ func TestDocExamples(t *testing.T) {
 	for i, b := range blocks {
 		src := b[1]
 		switch first := strings.Fields(src)[0]; first {
+		case "test": // written against the Stripe example, and checked against it
+			const dir = "../../examples/stripe-payment"
+			srcs, _ := workflows.ReadDir(dir)
+			set, diags := workflows.LoadWith(srcs, k, workflows.Options{AllowUnset: true})
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			if _, diags := workflows.LoadTests([]workflows.Source{{Name: dir + "/example.test.hcl", Data: []byte(src)}}, set); len(diags) > 0 {
+				t.Errorf("test example %d does not load: %s\n%s", i+1, diags.Error(), src)
+			}
+			continue
 		case "vars", "workflow", "api":
 		case "step", "trigger", "parallel", "on_failure":
 			src = "workflow \"doc\" {\n" + src + "\n}\n"

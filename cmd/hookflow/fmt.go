@@ -20,11 +20,11 @@ func fmtCommand() *cobra.Command {
 		Use:     "fmt [--check] [PATH ...]",
 		GroupID: "author",
 		Short:   "Format workflow files canonically",
-		Long: `fmt rewrites the workflow files at each PATH (a file, a directory with its
-subdirectories, or - for standard input; default: the current directory) in canonical
-formatting, and lists the files it changed. With --check it changes nothing: it prints
-what it would change as a unified diff (diff -u, which patch -p0 applies) and exits 1
-if there is anything.`,
+		Long: `fmt rewrites the workflow files, and the test files (*.test.hcl), at each PATH (a
+file, a directory with its subdirectories, or - for standard input; default: the
+current directory) in canonical formatting, and lists the files it changed. With
+--check it changes nothing: it prints what it would change as a unified diff (diff -u,
+which patch -p0 applies) and exits 1 if there is anything.`,
 		Example: `  hookflow fmt workflows/
   hookflow fmt --check .        # in CI
   hookflow fmt - < order.hcl`,
@@ -54,6 +54,10 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 			return exitError(1)
 		}
 		srcs = append(srcs, more...)
+		if info, err := os.Stat(p); err == nil && info.IsDir() {
+			tests, _ := workflows.ReadTests(p) // the directory was read above
+			srcs = append(srcs, tests...)
+		}
 	}
 	failed := false
 	for _, src := range srcs {

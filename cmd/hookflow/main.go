@@ -65,7 +65,7 @@ func (e *unreachableError) Unwrap() error { return e.err }
 // reported what went wrong, or an error for the caller to report.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	root := newRootCommand(stdin, stdout, stderr)
-	root.SetArgs(args)
+	root.SetArgs(testFlagSpelling(args))
 	cmd, err := root.ExecuteContextC(ctx)
 	var usage *usageError
 	if errors.As(err, &usage) {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -78,12 +80,17 @@ type validation struct {
 	srcs      []workflows.Source
 	diags     hcl.Diagnostics
 	workflows int
+	tests     int
 	unset     []workflows.Unset
 }
 
 func validatePath(p string, k *workflows.Kinds, strict bool) validation {
 	v := validation{path: p}
-	v.srcs, v.diags = readPath(p)
+	dir := p // where the tests' workflows are
+	if workflows.IsTestFile(p) {
+		dir = filepath.Dir(p) // a test file is checked against the workflows beside it
+	}
+	v.srcs, v.diags = readPath(dir)
 	if v.diags.HasErrors() {
 		return v
 	}
@@ -93,7 +100,24 @@ func validatePath(p string, k *workflows.Kinds, strict bool) validation {
 		v.workflows = len(set.Workflows())
 		v.unset = set.Unset()
 	}
+	if info, err := os.Stat(p); err == nil && (info.IsDir() || workflows.IsTestFile(p)) {
+		testSrcs, diags := workflows.ReadTests(p)
+		v.diags = append(v.diags, diags...)
+		tests, diags := workflows.LoadTests(testSrcs, set)
+		v.srcs = append(v.srcs, testSrcs...)
+		v.diags = append(v.diags, diags...)
+		v.tests = len(tests)
+	}
 	return v
+}
+
+// counted says how many workflows, and tests when there are any, a path holds.
+func (v validation) counted() string {
+	s := fmt.Sprintf("%d workflow%s", v.workflows, plural(v.workflows))
+	if v.tests > 0 {
+		s += fmt.Sprintf(", %d test%s", v.tests, plural(v.tests))
+	}
+	return s
 }
 
 func writeValidation(stdout, stderr io.Writer, results []validation) error {
@@ -110,9 +134,9 @@ func writeValidation(stdout, stderr io.Writer, results []validation) error {
 		case errs > 0:
 			fmt.Fprintf(stdout, "%s: %d error%s, %d warning%s\n", r.path, errs, plural(errs), warnings, plural(warnings))
 		case warnings > 0:
-			fmt.Fprintf(stdout, "%s: %d workflow%s, no errors, %d warning%s\n", r.path, r.workflows, plural(r.workflows), warnings, plural(warnings))
+			fmt.Fprintf(stdout, "%s: %s, no errors, %d warning%s\n", r.path, r.counted(), warnings, plural(warnings))
 		default:
-			fmt.Fprintf(stdout, "%s: %d workflow%s, no problems\n", r.path, r.workflows, plural(r.workflows))
+			fmt.Fprintf(stdout, "%s: %s, no problems\n", r.path, r.counted())
 		}
 	}
 	for _, line := range unsetNote(results) {

@@ -1,0 +1,456 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// sentRequest is a request an http step sent in a test.
+type sentRequest struct {
+	method, url string
+	header      http.Header
+	body        []byte
+}
+
+// String shows the request as the dry run does: its line, headers (credentials
+// hidden) and body.
+func (s *sentRequest) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n", s.method, s.url)
+	names := make([]string, 0, len(s.header))
+	for name := range s.header {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		value := strings.Join(s.header.Values(name), ", ")
+		if engine.IsCredentialHeader(name) {
+			value = "[redacted]"
+		}
+		fmt.Fprintf(&b, "%s: %s\n", name, value)
+	}
+	if len(s.body) > 0 {
+		b.WriteString(strings.TrimRight(string(s.body), "\n"))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// testCase is one running test: its mocks' answers given so far and the requests sent.
+type testCase struct {
+	test *workflows.Test
+
+	mu       sync.Mutex
+	used     map[string]int            // by step: the answers given
+	sent     map[string][]*sentRequest // by step
+	unmocked []string                  // the steps that sent a request no mock answers, in order
+}
+
+// mockTransport answers the http steps of every running test with the test's mocks,
+// telling the tests apart by their event's id. It sends nothing.
+type mockTransport struct {
+	mu      sync.Mutex
+	byEvent map[string]*testCase
+}
+
+func (t *mockTransport) add(eventID string, tc *testCase) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.byEvent[eventID] = tc
+}
+
+func (t *mockTransport) remove(eventID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.byEvent, eventID)
+}
+
+// errNoMock fails a step whose request no mock answers: another attempt would not help.
+var errNoMock = workflows.Permanent(fmt.Errorf("no mock answers this step, and a test sends nothing"))
+
+// timeoutError is what a mock with error = "timeout" fails the request with.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "timeout awaiting response headers (mock)" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		body, err = io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if actions.IsTokenRequest(req) {
+		return mockAnswer(req, workflows.MockResponse{Status: dryTokenAnswer.status, Body: dryTokenAnswer.body, ContentType: dryTokenAnswer.contentType}), nil
+	}
+	c := actions.CallOf(req)
+	var tc *testCase
+	if c != nil && c.Env != nil {
+		evID, _ := c.Env.Event["id"].(string)
+		t.mu.Lock()
+		tc = t.byEvent[evID]
+		t.mu.Unlock()
+	}
+	if tc == nil {
+		if c != nil && c.Env != nil && c.Env.Event["parent"] != nil {
+			return nil, workflows.Permanent(fmt.Errorf("%s %s: a test sends nothing, and cannot mock the steps of a run that a workflow step starts", req.Method, req.URL))
+		}
+		return nil, workflows.Permanent(fmt.Errorf("%s %s: a test sends nothing", req.Method, req.URL))
+	}
+	sent := &sentRequest{method: req.Method, url: req.URL.String(), header: req.Header.Clone(), body: body}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.sent[c.Step] = append(tc.sent[c.Step], sent)
+	label := c.Step // the mock that answers: an item's own, else the step's
+	mock := tc.test.Mocks[c.Step]
+	if c.Item != nil {
+		item := fmt.Sprintf("%s[%s]", c.Step, c.Item.KeyText())
+		tc.sent[item] = append(tc.sent[item], sent)
+		if m := tc.test.Mocks[item]; m != nil {
+			label, mock = item, m
+		}
+	}
+	if mock == nil {
+		if !containsStep(tc.unmocked, c.Step) {
+			tc.unmocked = append(tc.unmocked, c.Step)
+		}
+		return nil, errNoMock
+	}
+	n := min(tc.used[label], len(mock.Responses)-1)
+	tc.used[label]++
+	answer := mock.Responses[n]
+	switch answer.Error {
+	case "timeout":
+		return nil, timeoutError{}
+	case "connection refused":
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	}
+	return mockAnswer(req, answer), nil
+}
+
+func containsStep(steps []string, step string) bool {
+	for _, s := range steps {
+		if s == step {
+			return true
+		}
+	}
+	return false
+}
+
+func mockAnswer(req *http.Request, a workflows.MockResponse) *http.Response {
+	header := http.Header{}
+	if a.ContentType != "" {
+		header.Set("Content-Type", a.ContentType)
+	}
+	for k, v := range a.Headers {
+		header.Set(k, v)
+	}
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", a.Status, http.StatusText(a.Status)), StatusCode: a.Status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: header,
+		Body: io.NopCloser(bytes.NewReader(a.Body)), ContentLength: int64(len(a.Body)), Request: req,
+	}
+}
+
+// testResult is how one test went.
+type testResult struct {
+	test     *workflows.Test
+	run      *engine.Run // nil when no run started
+	outcome  string
+	took     time.Duration
+	failures []testFailure
+	redact   func(string) string
+}
+
+// testFailure is one failed expectation, at the place in the test file that states it.
+type testFailure struct {
+	at   hcl.Range
+	text string
+}
+
+func (r *testResult) fail(at hcl.Range, format string, args ...any) {
+	r.failures = append(r.failures, testFailure{at: at, text: fmt.Sprintf(format, args...)})
+}
+
+func (r *testResult) failed() bool { return len(r.failures) > 0 }
+
+// print writes ok or FAIL with the test's name, each failure at its file:line, and the
+// run's steps when the test failed or verbose.
+func (r *testResult) print(w io.Writer, verbose bool) {
+	word := "ok  "
+	if r.failed() {
+		word = "FAIL"
+	}
+	fmt.Fprintf(w, "%s  %s (%s:%d, %s)\n", word, r.test.Name, r.test.DefRange.Filename, r.test.DefRange.Start.Line, r.took.Round(time.Millisecond))
+	redact := r.redact
+	if redact == nil {
+		redact = func(s string) string { return s }
+	}
+	for _, f := range r.failures {
+		fmt.Fprintf(w, "    %s:%d: %s\n", f.at.Filename, f.at.Start.Line, indent(redact(f.text), "    "))
+	}
+	if r.run != nil && (r.failed() || verbose) {
+		recorded := recordedRequests(r.run)
+		shown := func(key string) string { return recorded[key] }
+		var b strings.Builder
+		for i := range r.run.Steps {
+			printStep(&b, i+1, &r.run.Steps[i], "", shown)
+		}
+		fmt.Fprint(w, indent("    "+strings.TrimRight(redact(b.String()), "\n"), "    ")+"\n")
+	}
+}
+
+// indent indents every line of s but the first.
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}
+
+// check compares what the run did with what the test expects.
+func check(r *testResult, tc *testCase, run *engine.Run) {
+	t := tc.test
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for _, step := range tc.unmocked {
+		reqs := tc.sent[step]
+		r.fail(t.DefRange, "step %q sent a request that no mock answers:\n%s\nAnswer it with a mock %q { status = 200, json = {…} } in the test.",
+			step, indentAll(reqs[len(reqs)-1].String(), "    "), step)
+	}
+	if string(run.Status) != t.ExpectRun {
+		why := run.Error
+		for _, s := range run.Steps {
+			if s.Status == engine.StatusFailed && s.Error != "" {
+				why = fmt.Sprintf("step %s: %s", s.Name, s.Error)
+				break
+			}
+		}
+		text := fmt.Sprintf("the run: expected %s, but it %s", t.ExpectRun, run.Status)
+		if why != "" {
+			text += "\n" + why
+		}
+		r.fail(t.ExpectRunRange, "%s", text)
+	}
+	for _, e := range t.Expects {
+		checkExpect(r, e, stepRecord(run, e.Step), tc.sent[e.Step])
+	}
+}
+
+func indentAll(s, prefix string) string {
+	return prefix + indent(s, prefix)
+}
+
+// stepRecord finds a step of the run by name, or an item of a for_each step by its
+// path (reserve[2]); nil when the run never reached it.
+func stepRecord(run *engine.Run, name string) *engine.StepRun {
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		if s.Name == name || s.Path == name {
+			return s
+		}
+		for j := range s.Items {
+			if s.Items[j].Path == name {
+				return &s.Items[j]
+			}
+		}
+	}
+	return nil
+}
+
+func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, sent []*sentRequest) {
+	label := fmt.Sprintf("expect %q", e.Step)
+	at := func(attr string) hcl.Range { return e.Ranges[attr] }
+	status := "not reached"
+	if s != nil {
+		status = string(s.Status)
+	}
+	if e.Skipped != nil {
+		if skipped := status == string(engine.StatusSkipped); skipped != *e.Skipped {
+			want := "skipped"
+			if !*e.Skipped {
+				want = "not skipped"
+			}
+			r.fail(at("skipped"), "%s: expected the step %s, but its status is %s", label, want, status)
+		}
+	}
+	if e.Count != nil && len(sent) != *e.Count {
+		r.fail(at("count"), "%s count: expected %d request%s, sent %d", label, *e.Count, plural(*e.Count), len(sent))
+	}
+	if e.HasOutput {
+		var got any
+		if s != nil {
+			got = s.Output
+		}
+		if lines := subsetDiff(e.Output, got, "got"); len(lines) > 0 {
+			r.fail(at("output"), "%s output (%s):\n%s", label, status, strings.Join(lines, "\n"))
+		}
+	}
+	if e.Method == nil && e.URL == nil && e.Headers == nil && !e.HasJSON && e.Body == nil {
+		return
+	}
+	if len(sent) == 0 {
+		r.fail(e.DefRange, "%s: expected a request, but the step sent none (its status: %s)", label, status)
+		return
+	}
+	last := sent[len(sent)-1] // the one whose answer the step kept
+	if e.Method != nil && !strings.EqualFold(*e.Method, last.method) {
+		r.fail(at("method"), "%s method:\n    expected: %s\n    sent:     %s", label, *e.Method, last.method)
+	}
+	if e.URL != nil && *e.URL != last.url {
+		r.fail(at("url"), "%s url:\n    expected: %s\n    sent:     %s", label, *e.URL, last.url)
+	}
+	if e.Headers != nil {
+		names := make([]string, 0, len(e.Headers))
+		for name := range e.Headers {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		var lines []string
+		for _, name := range names {
+			want := e.Headers[name]
+			if got := last.header.Values(name); len(got) == 0 {
+				lines = append(lines, fmt.Sprintf("    %s: expected %q, not sent", name, want))
+			} else if strings.Join(got, ", ") != want {
+				lines = append(lines, fmt.Sprintf("    %s: expected %q, sent %q", name, want, strings.Join(got, ", ")))
+			}
+		}
+		if len(lines) > 0 {
+			r.fail(at("headers"), "%s headers:\n%s", label, strings.Join(lines, "\n"))
+		}
+	}
+	if e.HasJSON {
+		var got any
+		if err := json.Unmarshal(last.body, &got); err != nil {
+			r.fail(at("json"), "%s json: the body sent is not JSON:\n    %s", label, oneLine(string(last.body), 200))
+		} else if lines := subsetDiff(e.JSON, got, "sent"); len(lines) > 0 {
+			r.fail(at("json"), "%s json:\n%s", label, strings.Join(lines, "\n"))
+		}
+	}
+	if e.Body != nil && *e.Body != string(last.body) {
+		r.fail(at("body"), "%s body:\n    expected: %s\n    sent:     %s", label, bodyText(*e.Body), bodyText(string(last.body)))
+	}
+}
+
+// subsetDiff lists where got differs from want, where want is a subset: an object's
+// keys not in want are not compared; lists compare item by item. Each line names the
+// place (.a.b[2]) with what was expected and what got is, in JSON.
+func subsetDiff(want, got any, verb string) []string {
+	var lines []string
+	diffAt("", normalJSON(want), normalJSON(got), verb, &lines)
+	return lines
+}
+
+func diffAt(path string, want, got any, verb string, lines *[]string) {
+	place := path
+	if place == "" {
+		place = "(the whole value)"
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			*lines = append(*lines, fmt.Sprintf("    %s: expected an object %s, %s %s", place, jsonText(w), verb, jsonText(got)))
+			return
+		}
+		keys := make([]string, 0, len(w))
+		for k := range w {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			gv, ok := g[k]
+			if !ok {
+				*lines = append(*lines, fmt.Sprintf("    %s.%s: expected %s, missing", path, k, jsonText(w[k])))
+				continue
+			}
+			diffAt(path+"."+k, w[k], gv, verb, lines)
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			*lines = append(*lines, fmt.Sprintf("    %s: expected %s, %s %s", place, jsonText(w), verb, jsonText(got)))
+			return
+		}
+		for i := range w {
+			diffAt(fmt.Sprintf("%s[%d]", path, i), w[i], g[i], verb, lines)
+		}
+	default:
+		if reflect.DeepEqual(want, got) {
+			return
+		}
+		ws, wok := want.(string)
+		gs, gok := got.(string)
+		if !wok || !gok || len(ws)+len(gs) < 100 {
+			*lines = append(*lines, fmt.Sprintf("    %s: expected %s, %s %s", place, jsonText(want), verb, jsonText(got)))
+			return
+		}
+		// Long texts, one under the other, and where they part.
+		i := 0
+		for i < len(ws) && i < len(gs) && ws[i] == gs[i] {
+			i++
+		}
+		*lines = append(*lines, fmt.Sprintf("    %s: the texts differ from character %d on:\n        expected: %s\n        %-9s %s\n        expected …%s\n        %-9s …%s",
+			place, i+1, jsonText(want), verb+":", jsonText(got), jsonText(tail(ws, i)), verb, jsonText(tail(gs, i))))
+	}
+}
+
+// tail is s from byte i on, cut short.
+func tail(s string, i int) string {
+	s = s[i:]
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return s
+}
+
+// normalJSON gives a value as JSON decodes it, so that 1 and 1.0 compare equal.
+func normalJSON(v any) any {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	if json.Unmarshal(data, &out) != nil {
+		return v
+	}
+	return out
+}
+
+// jsonText writes v as JSON on one line, cut short past 1000 bytes; <, > and & as
+// they are.
+func jsonText(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return oneLine(strings.TrimSuffix(b.String(), "\n"), 1000)
+}
+
+// bodyText shows a body on one line, and an empty one as such.
+func bodyText(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return oneLine(s, 200)
+}

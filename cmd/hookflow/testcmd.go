@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/triggers"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// workflowTests is what hookflow test is asked to do.
+type workflowTests struct {
+	run      string // -run: a regular expression the names of the tests to run match
+	verbose  bool
+	timeout  time.Duration // for each test's run
+	parallel int
+	junit    string // a file for a JUnit XML report; "" for none
+}
+
+func testCommand() *cobra.Command {
+	var o workflowTests
+	cmd := &cobra.Command{
+		Use:     "test [-run REGEX] [-v] [--junit FILE] [PATH ...]",
+		GroupID: "author",
+		Short:   "Run the workflow tests written in *.test.hcl files",
+		Long: `test runs the tests in the *.test.hcl files at each PATH (default: the current
+directory) against the workflows beside them. PATH is a directory, whose workflows and
+tests are read with its subdirectories; a test file, run against the workflows of its
+directory; or DIR/..., every directory under DIR that holds a test file, each with its
+own workflows, as serve would load it.
+
+Each test gives a workflow an event, answers its http steps with mocks, and checks
+what the run did: the requests the steps sent, their outputs, the steps skipped, how
+the run ended. The run is a real one, with the workflow's filter, conditions, retries
+and on_error, on an embedded Redis; but nothing is sent: an http step without a mock
+fails the test, showing the request it would have sent. Delays and the waits between
+retries take no time. An env() or secret() that is not set reads as a placeholder.
+
+test prints ok or FAIL for each test, and for each failed expectation its file:line
+with what was expected and what was sent. -v prints every test's steps too; --junit
+FILE writes the results as JUnit XML as well, for CI. The exit status is 0 when every
+test passes, 1 when one fails or a file is invalid, 2 for a wrong command line.`,
+		Example: `  hookflow test
+  hookflow test examples/...
+  hookflow test -run 'paid order' -v examples/stripe-payment
+  hookflow test --junit report.xml ./...`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.runAll(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.run, "run", "", "run only the tests whose name matches this `regex`")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print each test's steps and requests, passed or not")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "fail a test whose run has not finished after this long")
+	fs.IntVar(&o.parallel, "parallel", 4, "run at most this many tests at once")
+	fs.StringVar(&o.junit, "junit", "", "also write the results to this `file` as JUnit XML, for CI")
+	return cmd
+}
+
+// testFlagSpelling lets hookflow test take -run, -parallel, -timeout and -junit with
+// one dash, as go test does: they become --run, --parallel, --timeout and --junit.
+func testFlagSpelling(args []string) []string {
+	if len(args) == 0 || args[0] != "test" {
+		return args
+	}
+	out := append([]string{}, args...)
+	for i, a := range out[1:] {
+		if a == "--" {
+			break
+		}
+		for _, name := range []string{"-run", "-parallel", "-timeout", "-junit"} {
+			if a == name || strings.HasPrefix(a, name+"=") {
+				out[i+1] = "-" + a
+			}
+		}
+	}
+	return out
+}
+
+// testGroup is the tests of one directory, run against its workflows.
+type testGroup struct {
+	dir   string
+	tests []workflows.Source // the test files
+}
+
+// testGroups resolves the paths into groups: a directory, a test file, or DIR/...
+func testGroups(paths []string) ([]testGroup, error) {
+	var groups []testGroup
+	for _, p := range paths {
+		if root, ok := strings.CutSuffix(p, "..."); ok {
+			root = filepath.Clean(root)
+			srcs, diags := workflows.ReadTests(root)
+			if diags.HasErrors() {
+				return nil, usage("%s: %s", p, diags[0].Detail)
+			}
+			byDir := map[string][]workflows.Source{}
+			var dirs []string
+			for _, s := range srcs {
+				d := filepath.Dir(s.Name)
+				if byDir[d] == nil {
+					dirs = append(dirs, d)
+				}
+				byDir[d] = append(byDir[d], s)
+			}
+			sort.Strings(dirs)
+			for _, d := range dirs {
+				groups = append(groups, testGroup{dir: d, tests: byDir[d]})
+			}
+			continue
+		}
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, usage("%v", err)
+		}
+		dir := p
+		if !info.IsDir() {
+			if !workflows.IsTestFile(p) {
+				return nil, usage("%s is not a test file: their names end in %s", p, workflows.TestSuffix)
+			}
+			dir = filepath.Dir(p)
+		}
+		srcs, diags := workflows.ReadTests(p)
+		if diags.HasErrors() {
+			return nil, usage("%s: %s", p, diags[0].Detail)
+		}
+		groups = append(groups, testGroup{dir: dir, tests: srcs})
+	}
+	return groups, nil
+}
+
+func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stderr io.Writer) error {
+	var match *regexp.Regexp
+	if o.run != "" {
+		var err error
+		if match, err = regexp.Compile(o.run); err != nil {
+			return usage("-run %q: %v", o.run, err)
+		}
+	}
+	if o.timeout <= 0 || o.parallel <= 0 {
+		return usage("--timeout and --parallel must be more than 0")
+	}
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	groups, err := testGroups(paths)
+	if err != nil {
+		return err
+	}
+	var passed, failed, invalid, total int
+	var report []junitGroup
+	for _, g := range groups {
+		results, ok, err := o.runGroup(ctx, g, match, stderr)
+		if err != nil {
+			return err
+		}
+		report = append(report, junitGroup{dir: g.dir, invalid: !ok, results: results})
+		if !ok {
+			invalid++
+			fmt.Fprintf(stdout, "FAIL  %s  [invalid files]\n", g.dir)
+			continue
+		}
+		for _, r := range results {
+			total++
+			if r.failed() {
+				failed++
+			} else {
+				passed++
+			}
+			r.print(stdout, o.verbose)
+		}
+	}
+	if o.junit != "" {
+		if err := writeJUnit(o.junit, report); err != nil {
+			return err
+		}
+	}
+	switch {
+	case failed > 0 || invalid > 0:
+		fmt.Fprintf(stdout, "FAIL: %d of %d test%s failed", failed, total, plural(total))
+		if invalid > 0 {
+			fmt.Fprintf(stdout, "; %d director%s did not load", invalid, map[bool]string{true: "y", false: "ies"}[invalid == 1])
+		}
+		fmt.Fprintln(stdout)
+		return exitError(exitFailed)
+	case total == 0:
+		fmt.Fprintf(stdout, "no tests to run (they are test blocks in *%s files)\n", workflows.TestSuffix)
+	default:
+		fmt.Fprintf(stdout, "PASS: %d test%s\n", passed, plural(passed))
+	}
+	return nil
+}
+
+// runGroup loads a directory's workflows and tests and runs the tests that match, in
+// parallel, on one embedded Redis. It returns false when the files do not load; their
+// diagnostics are printed to stderr.
+func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp.Regexp, stderr io.Writer) ([]*testResult, bool, error) {
+	mocks := &mockTransport{byEvent: map[string]*testCase{}}
+	client := &http.Client{Transport: mocks, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Client: client, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SkipDelays: true, APIs: actions.NewAPIs()})
+	triggers.Register(k)
+
+	srcs, diags := workflows.ReadDir(g.dir)
+	var set *workflows.Set
+	if !diags.HasErrors() {
+		set, diags = workflows.LoadWith(srcs, k, workflows.Options{AllowUnset: true})
+		diags = onlyErrors(diags) // warnings are validate's to show
+	}
+	tests, d := workflows.LoadTests(g.tests, set)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		_ = workflows.WriteDiagnostics(stderr, append(srcs, g.tests...), diags)
+		return nil, false, nil
+	}
+	if match != nil {
+		tests = slices.DeleteFunc(tests, func(t *workflows.Test) bool { return !match.MatchString(t.Name) })
+	}
+	if len(tests) == 0 {
+		return nil, true, nil
+	}
+	instant(set)
+
+	rdb, _, closeRedis, err := openRedis(ctx, "", 8, quiet)
+	if err != nil {
+		return nil, false, err
+	}
+	defer closeRedis()
+	eng := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
+	eng.Use(set)
+	pool := eng.NewPool(8)
+	pool.Start()
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = pool.Stop(stopCtx)
+	}()
+
+	results := make([]*testResult, len(tests))
+	sem := make(chan struct{}, o.parallel)
+	var wg sync.WaitGroup
+	for i, t := range tests {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = o.runTest(ctx, eng, set, mocks, t)
+		}()
+	}
+	wg.Wait()
+	return results, true, nil
+}
+
+func onlyErrors(diags hcl.Diagnostics) hcl.Diagnostics {
+	return slices.DeleteFunc(diags, func(d *hcl.Diagnostic) bool { return d.Severity != hcl.DiagError })
+}
+
+// instant makes the waits between retries take no time: a test checks what the
+// retries do, not how long they wait.
+func instant(set *workflows.Set) {
+	for _, wf := range set.Workflows() {
+		for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
+			if s.Retry != nil {
+				s.Retry.Initial, s.Retry.Max = 0, 0
+			}
+		}
+	}
+}
+
+// runTest runs one test: its event through the workflow's filter, then a run, and
+// checks what the run did.
+func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *workflows.Set, mocks *mockTransport, t *workflows.Test) *testResult {
+	start := time.Now()
+	r := &testResult{test: t}
+	defer func() { r.took = time.Since(start) }()
+	wf := set.Workflow(t.Workflow)
+	r.redact = wf.Secrets.String
+	ev, err := testEvent(t, wf)
+	if err != nil {
+		r.fail(t.DefRange, "the event: %v", err)
+		return r
+	}
+	if wf.Filter != nil && ev.Trigger == "webhook" {
+		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
+		switch {
+		case err != nil:
+			r.fail(t.DefRange, "the filter fails on this event: %s", wf.Secrets.String(err.Error()))
+			return r
+		case !ok:
+			r.outcome = workflows.TestFiltered
+			if t.ExpectRun != workflows.TestFiltered {
+				r.fail(t.ExpectRunRange, "the run: expected %s, but the filter is false for this event, so no run starts\n    filter = %q",
+					t.ExpectRun, wf.Secrets.String(wf.Filter.Source))
+			}
+			return r
+		}
+	}
+	tc := &testCase{test: t, used: map[string]int{}, sent: map[string][]*sentRequest{}}
+	mocks.add(ev.ID, tc)
+	defer mocks.remove(ev.ID)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	runID, err := eng.Start(ctx, wf, ev)
+	if err != nil {
+		r.fail(t.DefRange, "starting the run: %v", err)
+		return r
+	}
+	run, err := waitFinished(ctx, eng, runID)
+	if err != nil {
+		r.fail(t.DefRange, "the run did not finish after --timeout %s: %v", o.timeout, err)
+		return r
+	}
+	r.run, r.outcome = run, string(run.Status)
+	check(r, tc, run)
+	return r
+}
+
+// waitFinished waits for a run to finish.
+func waitFinished(ctx context.Context, eng *engine.Engine, runID string) (*engine.Run, error) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		run, err := eng.Run(ctx, runID)
+		if err != nil {
+			return nil, err
+		}
+		if run.Status == "succeeded" || run.Status == "failed" || run.Status == engine.RunCancelled {
+			return run, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// testEvent makes a test's event: the one the workflow's first trigger makes, unless
+// the test names another trigger.
+func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, error) {
+	te := t.Event
+	if te.Raw == "" {
+		te.Raw, te.ContentType = "{}", "application/json"
+	}
+	ev := &workflows.Event{ID: id.New(), Trigger: "manual", ReceivedAt: time.Now().UTC(),
+		ContentType: te.ContentType, Raw: te.Raw, Headers: map[string]string{}, Query: te.Query, Params: te.Params}
+	for k, v := range te.Headers {
+		ev.Headers[k] = v
+	}
+	if ev.Headers["content-type"] == "" {
+		ev.Headers["content-type"] = ev.ContentType
+	}
+	body, err := workflows.ParseBody(ev.ContentType, []byte(ev.Raw))
+	if err != nil {
+		return nil, err
+	}
+	ev.Body = body
+	if te.Trigger != "manual" {
+		shapeEvent(ev, wf)
+	}
+	if te.Trigger != "" {
+		ev.Trigger = te.Trigger
+	}
+	return ev, nil
+}

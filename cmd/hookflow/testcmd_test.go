@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// hookflowTest runs hookflow test with args, returning its output and exit status.
+func hookflowTest(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"test"}, args...), nil, &stdout, &stderr)
+	return stdout.String() + stderr.String(), exitStatus(err, &stderr)
+}
+
+func TestWorkflowTestsPass(t *testing.T) {
+	out, code := hookflowTest(t, "testdata/wftest/pass.test.hcl")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"ok    a paid order marks the customer paid (testdata/wftest/pass.test.hcl:1,",
+		"ok    a lookup retried until it answers", // responses: 503, a timeout, then 200; a 1h backoff
+		"ok    an unknown customer is not marked", // skipped = true
+		"ok    a lookup that fails fails the run", // expect_run = "failed"
+		"ok    an order of nothing starts no run", // expect_run = "filtered"
+		"ok    a manual run skips the filter",
+		"PASS: 6 tests\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWorkflowTestsFail(t *testing.T) {
+	out, code := hookflowTest(t, "testdata/wftest/fail.test.hcl")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	const f = "testdata/wftest/fail.test.hcl"
+	for _, want := range []string{
+		"FAIL  every expectation wrong (" + f + ":1,",
+		f + ":28: the run: expected failed, but it succeeded\n",
+		f + ":13: expect \"mark\" method:\n        expected: PUT\n        sent:     PATCH\n",
+		f + ":14: expect \"mark\" url:\n        expected: https://crm.example.com/customers/c9\n        sent:     https://crm.example.com/customers/c1\n",
+		f + ":15: expect \"mark\" headers:\n        X-Missing: expected \"yes\", not sent\n        X-Order: expected \"o2\", sent \"o1\"\n",
+		f + ":16: expect \"mark\" json:\n        .note: expected \"x\", missing\n        .status: expected \"unpaid\", sent \"paid\"\n",
+		f + ":19: expect \"find\" body:\n        expected: {}\n        sent:     (empty)\n",
+		f + ":20: expect \"find\" count: expected 2 requests, sent 1\n",
+		f + ":23: expect \"summary\" output (succeeded):\n        .customer: expected \"c2\", got \"c1\"\n",
+		f + ":26: expect \"mark\": expected the step skipped, but its status is succeeded\n",
+		// An unmocked call fails the test with the request it would have sent.
+		f + ":31: step \"mark\" sent a request that no mock answers:\n        PATCH https://crm.example.com/customers/c1\n",
+		"        X-Order: o1\n        {\"status\":\"paid\",\"total\":12}\n",
+		f + ":41: the run: expected succeeded, but the filter is false for this event, so no run starts\n",
+		"FAIL: 3 of 3 tests failed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWorkflowTestsSelect(t *testing.T) {
+	out, code := hookflowTest(t, "-run", "retried|nothing", "testdata/wftest")
+	if code != 0 || !strings.Contains(out, "PASS: 2 tests\n") || strings.Contains(out, "FAIL") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	out, code = hookflowTest(t, "-v", "-run=paid order", "testdata/wftest/pass.test.hcl")
+	if code != 0 || !strings.Contains(out, "→ PATCH https://crm.example.com/customers/c1") {
+		t.Fatalf("-v shows no steps, exit %d:\n%s", code, out)
+	}
+}
+
+func TestWorkflowTestsUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-run", "("},
+		{"testdata/wftest/nothing-here"},
+		{"testdata/wftest/orders.hcl"},
+	} {
+		if out, code := hookflowTest(t, args...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d:\n%s", args, code, exitUsage, out)
+		}
+	}
+}
+
+func TestWorkflowTestsInvalid(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/wftest/orders.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("orders.hcl", string(data))
+	write("orders.test.hcl", "test \"t\" {\n  workflow = \"order\"\n  mock \"fnd\" {}\n}\n")
+	out, code := hookflowTest(t, dir)
+	if code != exitFailed || !strings.Contains(out, `Workflow "order" has no step "fnd". Did you mean "find"?`) ||
+		!strings.Contains(out, "orders.test.hcl:3:3") {
+		t.Errorf("hookflow test: exit %d:\n%s", code, out)
+	}
+	// validate checks the tests too, and serve's loading leaves them out.
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"validate", dir}, nil, &stdout, &stderr)
+	var code2 exitError
+	if !errors.As(err, &code2) || !strings.Contains(stderr.String(), `Did you mean "find"?`) {
+		t.Errorf("validate: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if err := run(context.Background(), []string{"validate", "testdata/wftest"}, nil, &stdout, &stderr); err != nil ||
+		!strings.Contains(stdout.String(), "testdata/wftest: 1 workflow, 9 tests, no problems") {
+		t.Errorf("validate: %v\n%s", err, stdout.String())
+	}
+}
+
+// TestExampleWorkflowTests runs the tests written beside the examples, as a user would.
+func TestExampleWorkflowTests(t *testing.T) {
+	out, code := hookflowTest(t, "../../examples/...")
+	if code != 0 || !strings.Contains(out, "PASS: ") {
+		t.Fatalf("hookflow test ../../examples/...: exit %d:\n%s", code, out)
+	}
+	for _, dir := range []string{"quickstart", "stripe-payment", "github-push", "order-lines"} {
+		if !strings.Contains(out, "examples/"+dir+"/") {
+			t.Errorf("no tests of examples/%s ran:\n%s", dir, out)
+		}
+	}
+}
+
+// TestGettingStartedTests runs the tests docs/getting-started.md writes against the
+// workflow it writes, as a reader would.
+func TestGettingStartedTests(t *testing.T) {
+	data, err := os.ReadFile("../../docs/getting-started.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "my-flows")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, m := range regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(string(data), -1) {
+		switch {
+		case strings.HasPrefix(m[1], `workflow "welcome"`):
+			files["welcome.hcl"] = m[1]
+		case strings.HasPrefix(m[1], "test "):
+			files["welcome.test.hcl"] = m[1]
+		}
+	}
+	if len(files) != 2 {
+		t.Fatalf("the workflow or its tests are not in getting-started.md: %v", files)
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 2 tests") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+func TestWorkflowTestsJUnit(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.xml")
+	if out, code := hookflowTest(t, "-junit", report, "testdata/wftest"); code != exitFailed {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []junitSuite `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Suites) != 1 || doc.Suites[0].Tests != 9 || doc.Suites[0].Failures != 3 {
+		t.Fatalf("report: %+v", doc.Suites)
+	}
+	for _, c := range doc.Suites[0].Cases {
+		if (c.Failure != nil) != (c.File == "testdata/wftest/fail.test.hcl") {
+			t.Errorf("%s (%s): failure %v", c.Name, c.File, c.Failure)
+		}
+	}
+}
+
+func TestFmtFormatsTestFiles(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "a.test.hcl")
+	if err := os.WriteFile(name, []byte("test \"t\" {\n  workflow = \"w\"\n  expect_run    = \"failed\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"fmt", dir}, nil, &stdout, &stderr)
+	data, _ := os.ReadFile(name)
+	if err != nil || !strings.Contains(string(data), "  workflow   = \"w\"\n  expect_run = \"failed\"\n") {
+		t.Fatalf("fmt: %v %s\n%s", err, stderr.String(), data)
+	}
+}

@@ -1,0 +1,83 @@
+# Tests of the Stripe payment workflow: hookflow test examples/stripe-payment
+# They send nothing: each http step is answered by its mock.
+
+test "a known customer is marked paid and Slack is told" {
+  workflow = "stripe_payment"
+  event {
+    body    = file("event.json")
+    headers = { Stripe-Signature = "not checked in tests" }
+  }
+  mock "find_customer" {
+    json = { results = [{ id = "c_17", name = "Jenny Rosen", email = "jenny.rosen@example.com" }] }
+  }
+  mock "mark_paid" {
+    json = { id = "c_17", url = "https://crm.example.com/customers/c_17" }
+  }
+  mock "notify" {
+    # Slack is down once: the step tries again, at once in a test.
+    responses = [{ status = 503 }, { status = 200, body = "ok" }]
+  }
+  expect "find_customer" {
+    method = "GET"
+    url    = "https://crm.example.com/api/v1/customers?email=jenny.rosen%40example.com"
+  }
+  expect "mark_paid" {
+    method  = "PATCH"
+    url     = "https://crm.example.com/api/v1/customers/c_17"
+    headers = { Idempotency-Key = "evt_3QdL5k2eZvKYlo2C1mXq8r7T" }
+    json = {
+      stripe_customer_id = "cus_R1x8PqLm2ZkT0a"
+      status             = "paid"
+      last_payment       = { amount = 49.99, currency = "USD" }
+    }
+  }
+  expect "notify" {
+    count = 2
+    json  = { text = "Payment received: 49.99 USD from <https://crm.example.com/customers/c_17|Jenny Rosen> for Order #1042" }
+  }
+  expect "notify_unknown" {
+    skipped = true
+  }
+}
+
+test "a payment from someone the CRM does not know is flagged" {
+  workflow = "stripe_payment"
+  event {
+    body = file("event.json")
+  }
+  mock "find_customer" {
+    json = { results = [] }
+  }
+  mock "notify_unknown" {
+    status = 200
+  }
+  expect "mark_paid" {
+    skipped = true
+    count   = 0
+  }
+  expect "notify_unknown" {
+    json = { text = "Payment received: 49.99 USD from jenny.rosen@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>" }
+  }
+}
+
+test "a CRM that keeps failing fails the run" {
+  workflow = "stripe_payment"
+  event {
+    body = file("event.json")
+  }
+  mock "find_customer" {
+    status = 503
+  }
+  expect "find_customer" {
+    count = 5 # the api's retry policy: five attempts in all
+  }
+  expect_run = "failed"
+}
+
+test "other Stripe events start no run" {
+  workflow = "stripe_payment"
+  event {
+    body = { id = "evt_1", type = "charge.refunded" }
+  }
+  expect_run = "filtered"
+}

@@ -1,0 +1,470 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// TestSuffix ends the name of a file of workflow tests. Such files sit beside the
+// workflows they test; ReadDir leaves them out, ReadTests reads them.
+const TestSuffix = ".test.hcl"
+
+// IsTestFile reports whether name is a file of workflow tests.
+func IsTestFile(name string) bool { return strings.HasSuffix(name, TestSuffix) }
+
+// Test is one test block: an event given to a workflow, the answers its http steps
+// get, and what the run must have done.
+type Test struct {
+	Name     string
+	Workflow string
+	Event    TestEvent
+	Mocks    map[string]*Mock // by step name
+	Expects  []*Expect
+	// ExpectRun is how the run must end: succeeded (the default), failed or filtered.
+	ExpectRun      string
+	ExpectRunRange hcl.Range // the attribute, or the block's header when not given
+	DefRange       hcl.Range
+}
+
+// TestEvent is the event a test starts its run with. Trigger is "" for the one the
+// workflow's first trigger makes.
+type TestEvent struct {
+	Trigger     string
+	Headers     map[string]string // lower-case names
+	Query       map[string][]string
+	Params      map[string]string
+	ContentType string
+	Raw         string
+}
+
+// Mock is what a test answers an http step's requests with: the answers in turn, the
+// last one again once they run out.
+type Mock struct {
+	Step      string
+	Responses []MockResponse
+	DefRange  hcl.Range
+}
+
+// MockResponse is one answer: a status, headers and a body, or an error ("timeout",
+// "connection refused") instead of any answer.
+type MockResponse struct {
+	Status      int
+	Headers     map[string]string
+	Body        []byte
+	ContentType string
+	Error       string
+}
+
+// Expect is what a test expects of one step. A nil field is not checked.
+type Expect struct {
+	Step      string
+	Method    *string
+	URL       *string
+	Headers   map[string]string // names in any case; each must be sent with this value
+	JSON      any               // a subset of the JSON body sent; HasJSON says it is given
+	HasJSON   bool
+	Body      *string
+	Count     *int
+	Output    any // a subset of the step's output; HasOutput says it is given
+	HasOutput bool
+	Skipped   *bool
+	// Ranges are where each attribute is written, by name, for the failures' file:line.
+	Ranges   map[string]hcl.Range
+	DefRange hcl.Range
+}
+
+// Run outcomes a test may expect.
+const (
+	TestSucceeded = "succeeded"
+	TestFailed    = "failed"
+	TestFiltered  = "filtered"
+)
+
+var (
+	testFileSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "test", LabelNames: []string{"name"}}}}
+	testSchema     = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "workflow", Required: true}, {Name: "expect_run"}},
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "event"},
+			{Type: "mock", LabelNames: []string{"step"}},
+			{Type: "expect", LabelNames: []string{"step"}},
+		},
+	}
+	testEventSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "body"}, {Name: "headers"}, {Name: "query"}, {Name: "params"}, {Name: "trigger"}, {Name: "content_type"},
+	}}
+	mockSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "status"}, {Name: "headers"}, {Name: "json"}, {Name: "body"}, {Name: "error"}, {Name: "responses"},
+	}}
+	expectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "method"}, {Name: "url"}, {Name: "headers"}, {Name: "json"}, {Name: "body"},
+		{Name: "count"}, {Name: "output"}, {Name: "skipped"},
+	}}
+	mockErrors = []string{"timeout", "connection refused"}
+)
+
+// ReadTests reads every *.test.hcl file under dir, recursively, in lexical order,
+// skipping hidden entries as ReadDir does; dir may also be one such file.
+func ReadTests(dir string) ([]Source, hcl.Diagnostics) {
+	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
+		data, err := os.ReadFile(dir)
+		if err != nil {
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read test file", Detail: err.Error()}}
+		}
+		return []Source{{Name: dir, Data: data}}, nil
+	}
+	return readTree(dir, IsTestFile)
+}
+
+// LoadTests decodes test files. With set, each test is checked against it: its
+// workflow and the steps it mocks and expects must exist. It reports every problem in
+// every file.
+func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
+	parser := hclparse.NewParser()
+	var diags hcl.Diagnostics
+	var tests []*Test
+	first := map[string]hcl.Range{}
+	for _, src := range srcs {
+		f, d := parser.ParseHCL(src.Data, src.Name)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		content, d := f.Body.Content(testFileSchema)
+		diags = append(diags, d...)
+		ctx := testEvalContext(filepath.Dir(src.Name))
+		for _, b := range content.Blocks {
+			t, d := decodeTest(b, ctx)
+			diags = append(diags, d...)
+			if t == nil {
+				continue
+			}
+			if at, dup := first[t.Name]; dup {
+				diags = append(diags, duplicateDiag("test", t.Name, t.DefRange, at))
+				continue
+			}
+			first[t.Name] = t.DefRange
+			if set != nil {
+				diags = append(diags, checkTest(t, b, set)...)
+			}
+			tests = append(tests, t)
+		}
+	}
+	return tests, diags
+}
+
+// testEvalContext gives test files file(), relative to the test file and read as it
+// is, and env().
+func testEvalContext(dir string) *hcl.EvalContext {
+	return &hcl.EvalContext{Functions: map[string]function.Function{
+		"env": envFunc(newUnsetLog(false)),
+		"file": function.New(&function.Spec{
+			Description: "Reads a file, relative to the test file that calls it.",
+			Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+			Type:        function.StaticReturnType(cty.String),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				p := args[0].AsString()
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(dir, p)
+				}
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
+				}
+				return cty.StringVal(string(data)), nil
+			},
+		}),
+	}}
+}
+
+func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
+	t := &Test{Name: b.Labels[0], Mocks: map[string]*Mock{}, ExpectRun: TestSucceeded, ExpectRunRange: b.DefRange, DefRange: b.DefRange}
+	content, diags := b.Body.Content(testSchema)
+	if a := content.Attributes["workflow"]; a != nil {
+		diags = append(diags, testString(a, ctx, &t.Workflow)...)
+	}
+	if a := content.Attributes["expect_run"]; a != nil {
+		t.ExpectRunRange = a.Expr.Range()
+		diags = append(diags, testString(a, ctx, &t.ExpectRun)...)
+		if t.ExpectRun != TestSucceeded && t.ExpectRun != TestFailed && t.ExpectRun != TestFiltered {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown run outcome",
+				Detail:  fmt.Sprintf("expect_run is %q; use %q, %q or %q.", t.ExpectRun, TestSucceeded, TestFailed, TestFiltered),
+				Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	events := 0
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "event":
+			if events++; events > 1 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate event block",
+					Detail: "A test starts one run, with one event.", Subject: blk.DefRange.Ptr()})
+				continue
+			}
+			diags = append(diags, decodeTestEvent(blk, ctx, &t.Event)...)
+		case "mock":
+			m, d := decodeMock(blk, ctx)
+			diags = append(diags, d...)
+			if first, dup := t.Mocks[m.Step]; dup {
+				diags = append(diags, duplicateDiag("mock", m.Step, m.DefRange, first.DefRange))
+				continue
+			}
+			t.Mocks[m.Step] = m
+		case "expect":
+			e, d := decodeExpect(blk, ctx)
+			diags = append(diags, d...)
+			t.Expects = append(t.Expects, e)
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return t, diags
+}
+
+func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diagnostics {
+	content, diags := b.Body.Content(testEventSchema)
+	attrs := content.Attributes
+	ev.Headers = map[string]string{}
+	if a := attrs["headers"]; a != nil {
+		h, d := testStrings(a, ctx)
+		diags = append(diags, d...)
+		for k, v := range h {
+			ev.Headers[strings.ToLower(k)] = v
+		}
+	}
+	if a := attrs["params"]; a != nil {
+		var d hcl.Diagnostics
+		ev.Params, d = testStrings(a, ctx)
+		diags = append(diags, d...)
+	}
+	if a := attrs["query"]; a != nil {
+		q, d := testStrings(a, ctx)
+		diags = append(diags, d...)
+		ev.Query = map[string][]string{}
+		for k, v := range q {
+			ev.Query[k] = []string{v}
+		}
+	}
+	if a := attrs["trigger"]; a != nil {
+		diags = append(diags, testString(a, ctx, &ev.Trigger)...)
+		switch ev.Trigger {
+		case "webhook", "schedule", "manual":
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown trigger",
+				Detail: fmt.Sprintf("trigger is %q; use webhook, schedule or manual.", ev.Trigger), Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	if a := attrs["content_type"]; a != nil {
+		diags = append(diags, testString(a, ctx, &ev.ContentType)...)
+	}
+	ev.Raw = "{}"
+	if a := attrs["body"]; a != nil {
+		v, d := testValue(a, ctx)
+		diags = append(diags, d...)
+		if s, ok := v.(string); ok {
+			ev.Raw = s // a string is the body as sent: JSON, a form, text
+		} else if data, err := json.Marshal(v); err == nil {
+			ev.Raw = string(data)
+		}
+	}
+	if ev.ContentType == "" {
+		ev.ContentType = ev.Headers["content-type"]
+	}
+	if ev.ContentType == "" {
+		ev.ContentType = "application/json"
+		if !json.Valid([]byte(ev.Raw)) {
+			ev.ContentType = "text/plain; charset=utf-8"
+		}
+	}
+	return diags
+}
+
+func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics) {
+	e := &Expect{Step: b.Labels[0], Ranges: map[string]hcl.Range{}, DefRange: b.DefRange}
+	content, diags := b.Body.Content(expectSchema)
+	for name, a := range content.Attributes {
+		e.Ranges[name] = a.Range
+		v, d := testValue(a, ctx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		wrong := func(want string) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid expect attribute",
+				Detail: fmt.Sprintf("%s is %s, not %s.", name, want, typeName(v)), Subject: a.Expr.Range().Ptr()})
+		}
+		switch name {
+		case "method", "url", "body":
+			s, ok := v.(string)
+			if !ok {
+				wrong("a string")
+				continue
+			}
+			switch name {
+			case "method":
+				s = strings.ToUpper(s)
+				e.Method = &s
+			case "url":
+				e.URL = &s
+			default:
+				e.Body = &s
+			}
+		case "headers":
+			var d hcl.Diagnostics
+			e.Headers, d = testStrings(a, ctx)
+			diags = append(diags, d...)
+		case "json":
+			e.JSON, e.HasJSON = v, true
+		case "output":
+			e.Output, e.HasOutput = v, true
+		case "count":
+			n, ok := v.(int)
+			if !ok || n < 0 {
+				wrong("a whole number")
+				continue
+			}
+			c := n
+			e.Count = &c
+		case "skipped":
+			s, ok := v.(bool)
+			if !ok {
+				wrong("true or false")
+				continue
+			}
+			e.Skipped = &s
+		}
+	}
+	return e, diags
+}
+
+// checkTest checks a test against the workflows: its workflow, and each step it mocks
+// or expects, must exist.
+func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
+	wf := set.Workflow(t.Workflow)
+	if wf == nil {
+		var names []string
+		for _, w := range set.Workflows() {
+			names = append(names, w.Name)
+		}
+		detail := fmt.Sprintf("There is no workflow %q beside this test; there are: %s.", t.Workflow, strings.Join(names, ", "))
+		if s := suggest(t.Workflow, names); s != "" {
+			detail = fmt.Sprintf("There is no workflow %q. Did you mean %q?", t.Workflow, s)
+		}
+		rng := b.DefRange
+		if content, _, _ := b.Body.PartialContent(testSchema); content != nil && content.Attributes["workflow"] != nil {
+			rng = content.Attributes["workflow"].Expr.Range()
+		}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown workflow", Detail: detail, Subject: rng.Ptr()}}
+	}
+	var steps []string
+	kinds := map[string]string{}
+	forEach := map[string]bool{}
+	for _, s := range append(append([]*Step{}, wf.Steps...), wf.OnFailure...) {
+		steps = append(steps, s.Name)
+		kinds[s.Name] = s.Kind
+		forEach[s.Name] = s.ForEach != nil
+	}
+	var diags hcl.Diagnostics
+	// An item of a for_each step is STEP[KEY]: its index, or its key in a map.
+	base := func(what, label string, rng hcl.Range) string {
+		step, key, isItem := strings.Cut(label, "[")
+		if !isItem {
+			return label
+		}
+		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(key, "]") || len(key) < 2) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid item in %s", what),
+				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", label, step),
+				Subject: rng.Ptr()})
+			return ""
+		}
+		return step
+	}
+	unknown := func(what, step string, rng hcl.Range) {
+		detail := fmt.Sprintf("Workflow %q has no step %q; its steps are: %s.", wf.Name, step, strings.Join(steps, ", "))
+		if s := suggest(step, steps); s != "" {
+			detail = fmt.Sprintf("Workflow %q has no step %q. Did you mean %q?", wf.Name, step, s)
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown step in %s", what), Detail: detail, Subject: rng.Ptr()})
+	}
+	mocked := make([]string, 0, len(t.Mocks))
+	for name := range t.Mocks {
+		mocked = append(mocked, name)
+	}
+	sort.Strings(mocked)
+	for _, label := range mocked {
+		m := t.Mocks[label]
+		name := base("mock", label, m.DefRange)
+		switch kind, ok := kinds[name]; {
+		case name == "":
+		case !ok:
+			unknown("mock", name, m.DefRange)
+		case kind != "http":
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mock of a step that sends no request",
+				Detail:  fmt.Sprintf("Step %q is a %s step: only http steps are answered by a mock; a test runs the others as they are.", name, kind),
+				Subject: m.DefRange.Ptr()})
+		}
+	}
+	for _, e := range t.Expects {
+		if name := base("expect", e.Step, e.DefRange); name != "" {
+			if _, ok := kinds[name]; !ok {
+				unknown("expect", name, e.DefRange)
+			}
+		}
+	}
+	return diags
+}
+
+func testValue(a *hcl.Attribute, ctx *hcl.EvalContext) (any, hcl.Diagnostics) {
+	v, diags := a.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	out, err := goValue(v)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unsupported value", Detail: err.Error(), Subject: a.Expr.Range().Ptr()}}
+	}
+	return out, nil
+}
+
+func testString(a *hcl.Attribute, ctx *hcl.EvalContext, into *string) hcl.Diagnostics {
+	v, diags := testValue(a, ctx)
+	if diags.HasErrors() {
+		return diags
+	}
+	s, ok := v.(string)
+	if !ok {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value",
+			Detail: fmt.Sprintf("%s is a string, not %s.", a.Name, typeName(v)), Subject: a.Expr.Range().Ptr()}}
+	}
+	*into = s
+	return nil
+}
+
+// testStrings reads an object of names to text: numbers and booleans are written as
+// text, as they would be sent.
+func testStrings(a *hcl.Attribute, ctx *hcl.EvalContext) (map[string]string, hcl.Diagnostics) {
+	v, diags := testValue(a, ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value",
+			Detail: fmt.Sprintf("%s is an object of names to values, { Name = \"value\" }, not %s.", a.Name, typeName(v)), Subject: a.Expr.Range().Ptr()}}
+	}
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		out[k] = fmt.Sprint(x)
+	}
+	return out, nil
+}

@@ -1,0 +1,210 @@
+package workflows
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+const testedSrc = `
+workflow "order" {
+  step "http" "find_customer" {
+    url = "https://crm.example.com/customers"
+  }
+  step "set" "summary" {
+    id = "{{ steps.find_customer.body.id }}"
+  }
+}
+`
+
+// testFileKinds is testKinds with an http step kind, the one kind a mock answers.
+func testFileKinds() *Kinds {
+	k := testKinds()
+	k.AddStep(StepKind{
+		Name:  "http",
+		Attrs: []Attr{{Name: "url", Required: true}},
+		New:   func(b *Block) (Action, hcl.Diagnostics) { return &renderAction{b: b}, nil },
+	})
+	return k
+}
+
+func loadTests(t *testing.T, src string) ([]*Test, hcl.Diagnostics) {
+	t.Helper()
+	set, diags := Load([]Source{{Name: "order.hcl", Data: []byte(testedSrc)}}, testFileKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return LoadTests([]Source{{Name: "order.test.hcl", Data: []byte(src)}}, set)
+}
+
+func TestLoadTests(t *testing.T) {
+	tests, diags := loadTests(t, `
+test "paid" {
+  workflow = "order"
+  event {
+    body    = { id = "o1", total = 12 }
+    headers = { X-Shop = "one" }
+    query   = { page = 2 }
+  }
+  mock "find_customer" {
+    responses = [{ status = 503 }, { error = "timeout" }, { json = { id = "c1" } }]
+  }
+  expect "find_customer" {
+    method = "get"
+    json   = { id = "o1" }
+    count  = 3
+  }
+  expect "summary" {
+    output  = { id = "c1" }
+    skipped = false
+  }
+  expect_run = "succeeded"
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if len(tests) != 1 {
+		t.Fatalf("got %d tests", len(tests))
+	}
+	tt := tests[0]
+	if tt.Workflow != "order" || tt.Event.Raw != `{"id":"o1","total":12}` || tt.Event.Headers["x-shop"] != "one" || tt.Event.Query["page"][0] != "2" {
+		t.Errorf("event: %+v", tt.Event)
+	}
+	m := tt.Mocks["find_customer"]
+	if m == nil || len(m.Responses) != 3 || m.Responses[0].Status != 503 || m.Responses[1].Error != "timeout" || string(m.Responses[2].Body) != `{"id":"c1"}` {
+		t.Errorf("mock: %+v", m)
+	}
+	e := tt.Expects[0]
+	if *e.Method != "GET" || !e.HasJSON || *e.Count != 3 || e.Ranges["count"].Start.Line != 15 {
+		t.Errorf("expect: %+v", e)
+	}
+}
+
+func TestLoadTestsDiagnostics(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      []string // in the diagnostics, with the place first
+	}{
+		{"a mock of a misspelt step", `
+test "t" {
+  workflow = "order"
+  mock "find_custmer" {
+    status = 200
+  }
+}`, []string{"order.test.hcl:4,3", `Workflow "order" has no step "find_custmer". Did you mean "find_customer"?`}},
+		{"an expect of a step that does not exist", `
+test "t" {
+  workflow = "order"
+  expect "nothing" {
+    count = 1
+  }
+}`, []string{"order.test.hcl:4,3", `its steps are: find_customer, summary`}},
+		{"a misspelt workflow", `
+test "t" {
+  workflow = "ordr"
+}`, []string{"order.test.hcl:3,14", `Did you mean "order"?`}},
+		{"a mock of a step that sends nothing", `
+test "t" {
+  workflow = "order"
+  mock "summary" {}
+}`, []string{"order.test.hcl:4,3", "only http steps are answered by a mock"}},
+		{"a misspelt attribute", `
+test "t" {
+  workflow = "order"
+  expect "summary" {
+    outptu = {}
+  }
+}`, []string{"order.test.hcl:5,5", `Did you mean "output"?`}},
+		{"an unknown outcome", `
+test "t" {
+  workflow   = "order"
+  expect_run = "passed"
+}`, []string{"order.test.hcl:4,16", `use "succeeded", "failed" or "filtered"`}},
+		{"a misspelt error", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    error = "timout"
+  }
+}`, []string{"order.test.hcl:5,13", `Did you mean "timeout"?`}},
+		{"a duplicate test", `
+test "t" {
+  workflow = "order"
+}
+test "t" {
+  workflow = "order"
+}`, []string{"order.test.hcl:5,1", "order.test.hcl:2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, diags := loadTests(t, tc.src)
+			if !diags.HasErrors() {
+				t.Fatal("no error")
+			}
+			d := diags[0]
+			got := d.Subject.String() + " " + d.Summary + ": " + d.Detail
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("diagnostic %q lacks %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+func TestReadDirLeavesOutTests(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"a.hcl": testedSrc, "a.test.hcl": `test "t" { workflow = "order" }`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srcs, _ := ReadDir(dir)
+	tests, _ := ReadTests(dir)
+	if len(srcs) != 1 || filepath.Base(srcs[0].Name) != "a.hcl" || len(tests) != 1 || filepath.Base(tests[0].Name) != "a.test.hcl" {
+		t.Fatalf("workflows %v, tests %v", srcs, tests)
+	}
+}
+
+func TestLoadTestsItems(t *testing.T) {
+	set, diags := Load([]Source{{Name: "order.hcl", Data: []byte(`
+workflow "order" {
+  step "http" "reserve" {
+    for_each = "event.body.lines"
+    url      = "https://wh.example.com/{{ each.value }}"
+  }
+  step "http" "notify" {
+    url = "https://chat.example.com"
+  }
+}
+`)}}, testFileKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
+test "items" {
+  workflow = "order"
+  mock "reserve[0]" {}
+  mock "reserve[sku-1]" {}
+  expect "reserve[2]" {
+    count = 1
+  }
+  mock "notify" {}
+}
+`)}}, set)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
+test "items" {
+  workflow = "order"
+  mock "notify[0]" {}
+}
+`)}}, set)
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "only a step with for_each has items") {
+		t.Fatalf("want an error for an item of a step without for_each: %v", diags)
+	}
+}
