@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -44,9 +43,7 @@ type Poller struct {
 	now     func() time.Time
 	metrics *Metrics // nil: none
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	loops loops
 }
 
 // NewPoller returns a poller that keeps its state and starts runs with polls.
@@ -56,35 +53,12 @@ func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
 
 // Use stops the polls of the previous set and starts those of set.
 func (p *Poller) Use(set *workflows.Set) {
-	p.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	p.mu.Lock()
-	p.cancel = cancel
-	for _, wf := range set.Workflows() {
-		for _, t := range wf.Triggers {
-			if poll, ok := t.Config.(*Poll); ok {
-				p.wg.Add(1)
-				go func() {
-					defer p.wg.Done()
-					p.run(ctx, wf, poll)
-				}()
-			}
-		}
-	}
-	p.mu.Unlock()
+	useLoops(&p.loops, set, p.run)
 }
 
 // Stop stops every poll; a poll under way finishes first (or gives up after
 // pollTimeout).
-func (p *Poller) Stop() {
-	p.mu.Lock()
-	if p.cancel != nil {
-		p.cancel()
-		p.cancel = nil
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
+func (p *Poller) Stop() { p.loops.stop() }
 
 // pollTimeout bounds one poll: the request and the starts of its items.
 const pollTimeout = 2 * time.Minute

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/id"
@@ -36,9 +35,7 @@ type Scheduler struct {
 	now     func() time.Time
 	metrics *Metrics // nil: none
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	loops loops
 }
 
 // NewScheduler returns a scheduler that starts runs with ticks.
@@ -49,35 +46,12 @@ func NewScheduler(ticks Ticks, log *slog.Logger, opts ...Option) *Scheduler {
 // Use stops the schedules of the previous set and starts those of set. A tick that
 // falls while they are swapped is fired by the new set's schedule, as a catch-up.
 func (s *Scheduler) Use(set *workflows.Set) {
-	s.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	s.mu.Lock()
-	s.cancel = cancel
-	for _, wf := range set.Workflows() {
-		for _, t := range wf.Triggers {
-			if sch, ok := t.Config.(*Schedule); ok {
-				s.wg.Add(1)
-				go func() {
-					defer s.wg.Done()
-					s.run(ctx, wf, sch)
-				}()
-			}
-		}
-	}
-	s.mu.Unlock()
+	useLoops(&s.loops, set, s.run)
 }
 
 // Stop stops every schedule. A tick being started finishes first (or gives up after
 // fireTimeout, when Redis does not answer).
-func (s *Scheduler) Stop() {
-	s.mu.Lock()
-	if s.cancel != nil {
-		s.cancel()
-		s.cancel = nil
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
+func (s *Scheduler) Stop() { s.loops.stop() }
 
 // fireTimeout bounds the start of one tick's run.
 const fireTimeout = 5 * time.Second
