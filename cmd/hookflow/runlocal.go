@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/hookflow/hookflow/actions"
@@ -163,23 +164,14 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	rdb, _, closeRedis, err := openRedis(ctx, "", 8, quiet)
+	eng, rdb, stop, err := localEngine(ctx, set, k, quiet)
 	if err != nil {
 		return err
 	}
-	defer closeRedis()
+	defer stop()
 	if !o.dryRun {
 		apis.Connect(rdb) // a dry run waits for no api's limits
 	}
-	eng := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
-	eng.Use(set)
-	pool := eng.NewPool(8)
-	pool.Start()
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = pool.Stop(stopCtx)
-	}()
 
 	interrupted := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -533,18 +525,7 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var b strings.Builder // one write, so that the lines stay together
 	fmt.Fprintf(&b, "     → %s %s\n", req.Method, t.redact(req.URL.String()))
-	names := make([]string, 0, len(req.Header))
-	for name := range req.Header {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		value := strings.Join(req.Header.Values(name), ", ")
-		if engine.IsCredentialHeader(name) {
-			value = "[redacted]"
-		}
-		fmt.Fprintf(&b, "       %s: %s\n", name, t.redact(value))
-	}
+	writeHeaders(&b, req.Header, "       ", t.redact)
 	if len(body) > 0 {
 		for _, line := range strings.Split(strings.TrimRight(t.redact(string(body)), "\n"), "\n") {
 			fmt.Fprintf(&b, "       %s\n", line)
@@ -591,5 +572,41 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: header,
 		Body:          io.NopCloser(bytes.NewReader(answer.body)),
 		ContentLength: int64(len(answer.body)), Request: req,
+	}, nil
+}
+
+// writeHeaders writes headers as dry runs and tests show a request's: sorted, one a
+// line after indent, credential values hidden and the others passed through redact.
+func writeHeaders(b *strings.Builder, h http.Header, indent string, redact func(string) string) {
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		value := strings.Join(h.Values(name), ", ")
+		if engine.IsCredentialHeader(name) {
+			value = "[redacted]"
+		}
+		fmt.Fprintf(b, "%s%s: %s\n", indent, name, redact(value))
+	}
+}
+
+// localEngine runs set on this machine, on the embedded Redis with 8 workers, as the
+// dry run and tests do; stop stops the workers, then the Redis.
+func localEngine(ctx context.Context, set *workflows.Set, k *workflows.Kinds, log *slog.Logger) (*engine.Engine, redis.UniversalClient, func(), error) {
+	rdb, _, closeRedis, err := openRedis(ctx, "", 8, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	eng := engine.New(rdb, engine.Options{Logger: log, Kinds: k})
+	eng.Use(set)
+	pool := eng.NewPool(8)
+	pool.Start()
+	return eng, rdb, func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = pool.Stop(stopCtx)
+		closeRedis()
 	}, nil
 }

@@ -33,18 +33,7 @@ type sentRequest struct {
 func (s *sentRequest) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", s.method, s.url)
-	names := make([]string, 0, len(s.header))
-	for name := range s.header {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		value := strings.Join(s.header.Values(name), ", ")
-		if engine.IsCredentialHeader(name) {
-			value = "[redacted]"
-		}
-		fmt.Fprintf(&b, "%s: %s\n", name, value)
-	}
+	writeHeaders(&b, s.header, "", func(v string) string { return v })
 	if len(s.body) > 0 {
 		b.WriteString(strings.TrimRight(string(s.body), "\n"))
 		b.WriteString("\n")

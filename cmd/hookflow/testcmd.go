@@ -238,20 +238,11 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	}
 	instant(set)
 
-	rdb, _, closeRedis, err := openRedis(ctx, "", 8, quiet)
+	eng, _, stop, err := localEngine(ctx, set, k, quiet)
 	if err != nil {
 		return nil, false, err
 	}
-	defer closeRedis()
-	eng := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
-	eng.Use(set)
-	pool := eng.NewPool(8)
-	pool.Start()
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = pool.Stop(stopCtx)
-	}()
+	defer stop()
 
 	results := make([]*testResult, len(tests))
 	sem := make(chan struct{}, o.parallel)
