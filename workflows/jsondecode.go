@@ -142,18 +142,8 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[k.(string)] = v
-		d.space()
-		if d.i >= len(d.data) {
-			return nil, errEnd
-		}
-		switch d.data[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return m, nil
-		default:
-			return nil, d.unexpected("after object key:value pair")
+		if done, err := d.separator('}', "after object key:value pair"); done || err != nil {
+			return m, err
 		}
 	}
 }
@@ -173,19 +163,33 @@ func (d *decoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.data) {
-			return nil, errEnd
+		if done, err := d.separator(']', "after array element"); done || err != nil {
+			return a, err
 		}
-		switch d.data[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return a, nil
-		default:
-			return nil, d.unexpected("after array element")
-		}
+	}
+}
+
+// separator reads what follows a member of an object or an array: a comma (more
+// follow) or the closing bracket (done).
+func (d *decoder) separator(closing byte, where string) (done bool, err error) {
+	d.space()
+	switch {
+	case d.i >= len(d.data):
+		return false, errEnd
+	case d.data[d.i] == ',':
+		d.i++
+		return false, nil
+	case d.data[d.i] == closing:
+		d.i++
+		return true, nil
+	}
+	return false, d.unexpected(where)
+}
+
+// digits skips a run of decimal digits.
+func (d *decoder) digits() {
+	for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
+		d.i++
 	}
 }
 
@@ -203,9 +207,7 @@ func (d *decoder) number() (any, error) {
 	case d.data[d.i] == '0':
 		d.i++
 	case d.data[d.i] >= '1' && d.data[d.i] <= '9':
-		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
-			d.i++
-		}
+		d.digits()
 	default:
 		return nil, d.unexpected("in numeric literal")
 	}
@@ -218,9 +220,7 @@ func (d *decoder) number() (any, error) {
 		if d.data[d.i] < '0' || d.data[d.i] > '9' {
 			return nil, d.unexpected("after decimal point in numeric literal")
 		}
-		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
-			d.i++
-		}
+		d.digits()
 	}
 	if d.i < len(d.data) && (d.data[d.i] == 'e' || d.data[d.i] == 'E') {
 		whole = false
@@ -234,9 +234,7 @@ func (d *decoder) number() (any, error) {
 		if d.data[d.i] < '0' || d.data[d.i] > '9' {
 			return nil, d.unexpected("in exponent of numeric literal")
 		}
-		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
-			d.i++
-		}
+		d.digits()
 	}
 	text := string(d.data[start:d.i])
 	if whole {
