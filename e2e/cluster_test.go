@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,23 +29,7 @@ func TestClusterFailoverLosesNoAcceptedEvent(t *testing.T) {
 	}
 	prefix := engine.ShardPrefix("relay", engine.DefaultClusterShards)
 
-	stop := make(chan struct{})
-	var ids []string
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		n := counter()
-		ids = fire(t, "http://"+p.public+"/hooks/relay", 1<<30, func() int {
-			select {
-			case <-stop:
-				return 1 << 30
-			default:
-				time.Sleep(5 * time.Millisecond) // about 32 senders × 200/s
-				return n()
-			}
-		})
-	}()
+	stopFiring := fireUntilStopped(t, "http://"+p.public+"/hooks/relay", 5*time.Millisecond)
 	time.Sleep(time.Second)
 	from, to, err := b.Cluster.Failover(context.Background(), prefix+"due")
 	if err != nil {
@@ -54,8 +37,7 @@ func TestClusterFailoverLosesNoAcceptedEvent(t *testing.T) {
 	}
 	t.Logf("the primary of %s moved from %s to %s", prefix, from, to)
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
+	ids := stopFiring()
 	if len(ids) < 100 {
 		t.Fatalf("only %d webhooks accepted", len(ids))
 	}

@@ -69,6 +69,29 @@ func fire(t *testing.T, url string, n int, next func() int) []string {
 	return ids
 }
 
+// fireUntilStopped posts webhooks from fire's 32 senders, each pausing between posts,
+// until the stop it returns is called; stop returns the ids of the runs answered 202.
+func fireUntilStopped(t *testing.T, url string, pause time.Duration) (stop func() []string) {
+	done := make(chan struct{})
+	result := make(chan []string, 1)
+	go func() {
+		n := counter()
+		result <- fire(t, url, 1<<30, func() int {
+			select {
+			case <-done:
+				return 1 << 30
+			default:
+				time.Sleep(pause)
+				return n()
+			}
+		})
+	}()
+	return func() []string {
+		close(done)
+		return <-result
+	}
+}
+
 func counter() func() int {
 	var n atomic.Int64
 	return func() int { return int(n.Add(1) - 1) }
@@ -177,23 +200,7 @@ func TestRedisRestartLosesNoAcceptedEvent(t *testing.T) {
 	dir := testutil.WriteRelay(t)
 	p := startProc(t, dir, b.URL, api.URL)
 
-	stop := make(chan struct{})
-	var ids []string
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		n := counter()
-		ids = fire(t, "http://"+p.public+"/hooks/relay", 1<<30, func() int {
-			select {
-			case <-stop:
-				return 1 << 30
-			default:
-				time.Sleep(2 * time.Millisecond) // about 32 senders × 500/s
-				return n()
-			}
-		})
-	}()
+	stopFiring := fireUntilStopped(t, "http://"+p.public+"/hooks/relay", 2*time.Millisecond)
 	time.Sleep(time.Second)
 	b.Stop()
 	down := time.Now()
@@ -211,8 +218,7 @@ func TestRedisRestartLosesNoAcceptedEvent(t *testing.T) {
 	}
 	b.Restart()
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
+	ids := stopFiring()
 	if len(ids) < 100 {
 		t.Fatalf("only %d webhooks accepted", len(ids))
 	}
