@@ -171,5 +171,5 @@ func (r *runState) earlierRequests(j *job) json.RawMessage {
 	if rec == nil || rec.Status != StatusRetrying || j.attempt <= 1 {
 		return nil
 	}
-	return rec.Requests
+	return rec.requestsApart()
 }
