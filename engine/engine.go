@@ -95,7 +95,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	}
 	for i := range o.Shards {
 		sh := newShard(i)
-		sh.starts = newBatcher(rdb, startScript)
+		sh.starts, sh.commits = newBatcher(rdb, startScript), newPipeliner(rdb)
 		sh.starts.wait, sh.starts.waitTimeout = o.WaitReplicas, o.WaitTimeout
 		q.shards = append(q.shards, sh)
 	}

@@ -423,7 +423,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	defer putArgs(cmd)
 	cmd = append(cmd, "evalsha", completeHash, len(keys))
 	cmd = append(append(cmd, keys...), args...)
-	reply, err := evalsha(ctx, q.rdb, completeScript, cmd).Result()
+	reply, err := sh.commits.evalsha(ctx, completeScript, cmd).Result()
 	if err != nil {
 		return nil, scriptError(err)
 	}
@@ -524,7 +524,7 @@ func (q *queue) finish(ctx context.Context, c commit) error {
 		sh.args.due, sh.args.wake, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit,
 		sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, c.duration.Milliseconds(),
 		recordPrefix+c.job.unit.step, encodeRecord(c.record), string(c.plan.Status), c.plan.Error, q.retentionArg)
-	return scriptError(evalsha(ctx, q.rdb, finishScript, cmd).Err())
+	return scriptError(sh.commits.evalsha(ctx, finishScript, cmd).Err())
 }
 
 // advance commits a straight commit (see straight) with advance.lua. When the next job
@@ -537,7 +537,7 @@ func (q *queue) advance(ctx context.Context, c commit) (*job, error) {
 	cmd = append(cmd, "evalsha", advanceHash, 5, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, sh.args.tokens,
 		sh.job(nextID), c.job.id, c.job.token, c.runID, sh.of(c.wf.Name).name, q.leaseArg, c.duration.Milliseconds(),
 		recordPrefix+u.step, encodeRecord(c.record), nextID, next.step)
-	token, err := evalsha(ctx, q.rdb, advanceScript, cmd).Int64()
+	token, err := sh.commits.evalsha(ctx, advanceScript, cmd).Int64()
 	if err != nil {
 		return nil, scriptError(err)
 	}
