@@ -15,7 +15,7 @@ import (
 // --redis-wait-replicas 1. Every webhook answered 202 ends in a finished run: none is
 // lost, and none was answered 202 without being stored.
 func TestClusterFailoverLosesNoAcceptedEvent(t *testing.T) {
-	b := redistest.NewCluster(t)
+	b := redistest.NewCluster(t, 0)
 	api := testutil.NewSink(t, time.Millisecond)
 	dir := testutil.WriteRelay(t)
 	p := startProc(t, dir, b.URL, api.URL, "--redis-wait-replicas", "1")
