@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +79,13 @@ func (p *proc) getJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(body, v); err != nil {
 		t.Fatalf("GET %s: %v: %s", path, err, body)
 	}
+}
+
+// waitLog waits until p's log says text: the log reaches the test through a pipe, a
+// moment after the process writes it.
+func (p *proc) waitLog(t *testing.T, text string) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, "the log says "+text, func() bool { return strings.Contains(p.log.String(), text) })
 }
 
 // logBuffer is a process's log, written by the process and read by the test.

@@ -15,6 +15,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// WithReplica starts a primary and its replica, redis-server processes on free ports
+// with nothing saved to disk, and waits until the replica has caught up.
+func WithReplica(t testing.TB) (primary, replica *Backend) {
+	t.Helper()
+	// The primary sends its data to a new replica over the socket, at once (not after
+	// the 5s of waiting for more replicas that Redis does by default).
+	primary = startReal(t, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
+	return primary, Replica(t, primary)
+}
+
 // Replica starts a redis-server on a free port replicating primary, and waits until
 // it has caught up with it.
 func Replica(t testing.TB, primary *Backend) *Backend {
@@ -104,8 +114,7 @@ type Replicated struct {
 // until the Sentinel knows the replica.
 func NewReplicated(t testing.TB, name string) *Replicated {
 	t.Helper()
-	primary := startReal(t, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
-	replica := Replica(t, primary)
+	primary, replica := WithReplica(t)
 	addr := strings.TrimPrefix(primary.URL, "redis://")
 	g := &Replicated{Name: name, Sentinel: Sentinel(t, name, addr, strings.TrimPrefix(replica.URL, "redis://")),
 		Nodes: [2]*Backend{primary, replica}}

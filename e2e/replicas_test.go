@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+// With --redis-wait-replicas, a webhook is answered 202 only after Redis WAIT says
+// enough replicas have its run: WAIT is sent to the primary for every accepted
+// webhook; with the replica stopped (SIGSTOP), WAIT times out and the webhook is
+// answered 503 with Retry-After; asking for 2 replicas of a primary that has 1, fewer
+// acknowledge, and every webhook is answered 503. Once the replica runs again,
+// webhooks are answered 202 again.
+func TestWaitReplicasGatesTheAnswer(t *testing.T) {
+	primary, replica := redistest.WithReplica(t)
+	api := testutil.NewSink(t, time.Millisecond)
+	dir := testutil.WriteRelay(t)
+	ctx := context.Background()
+	waits := func() int64 { return commandCalls(t, primary.Client, "wait") }
+
+	p := startProc(t, dir, primary.URL+"/0", api.URL, "--redis-wait-replicas", "1")
+	url := "http://" + p.public + "/hooks/relay"
+	before := waits()
+	for range 5 {
+		if code := post(t, url); code != http.StatusAccepted {
+			t.Fatalf("with its replica up, a webhook was answered %d", code)
+		}
+	}
+	if n := waits() - before; n < 5 {
+		t.Errorf("5 webhooks answered 202 with %d WAIT calls on the primary", n)
+	}
+
+	replica.Pause()
+	stored := primary.Client.DBSize(ctx).Val()
+	if code := post(t, url); code != http.StatusServiceUnavailable {
+		t.Errorf("with the replica stopped, a webhook was answered %d, want 503", code)
+	}
+	if primary.Client.DBSize(ctx).Val() == stored {
+		t.Error("the refused webhook's run is not on the primary: the 503 came before the write, not from WAIT")
+	}
+	p.waitLog(t, "too few replicas acknowledged the write: 0 of 1 within 1s")
+	replica.Resume()
+	testutil.Eventually(t, 10*time.Second, "a webhook answered 202 with the replica back", func() bool {
+		return post(t, url) == http.StatusAccepted
+	})
+
+	two := startProc(t, dir, primary.URL+"/0", api.URL, "--redis-wait-replicas", "2")
+	if code := post(t, "http://"+two.public+"/hooks/relay"); code != http.StatusServiceUnavailable {
+		t.Errorf("waiting for 2 replicas of a primary with 1, a webhook was answered %d, want 503", code)
+	}
+	two.waitLog(t, "too few replicas acknowledged the write: 1 of 2 within 1s")
+}
+
+// The primary of a Sentinel group fails over (SENTINEL FAILOVER) while webhooks arrive
+// through hookflow serve --redis redis+sentinel://… --redis-wait-replicas 1. hookflow
+// follows the Sentinel to the new primary: webhooks are answered 202 or, while the
+// switch is under way, 503 (fire fails on any other answer); after it, they are
+// accepted again; and every webhook answered 202, before, during or after, ends in a
+// delivered run on the new primary.
+func TestSentinelFailoverLosesNoAcceptedEvent(t *testing.T) {
+	g := redistest.NewReplicated(t, "hookflow")
+	api := testutil.NewSink(t, time.Millisecond)
+	dir := testutil.WriteRelay(t)
+	p := startProc(t, dir, g.URL, api.URL, "--redis-wait-replicas", "1")
+	if out := statusOf(t, p); !strings.Contains(out, "redis: sentinel, 1 shard, starts wait for 1 replica\n") {
+		t.Errorf("hookflow status does not name the Sentinel mode:\n%s", out)
+	}
+	url := "http://" + p.public + "/hooks/relay"
+
+	stopFiring := fireUntilStopped(t, url, 5*time.Millisecond)
+	testutil.Eventually(t, 30*time.Second, "runs delivered before the failover", func() bool { return api.Total() >= 400 })
+	from, to, err := g.Failover(context.Background())
+	if err != nil {
+		stopFiring()
+		t.Fatal(err)
+	}
+	t.Logf("the Sentinel moved the primary from %s to %s", from, to)
+	ids := stopFiring()
+	after := fire(t, url, 200, counter())
+	if len(after) != 200 {
+		t.Errorf("after the failover, %d of 200 webhooks accepted", len(after))
+	}
+	newPrimary := g.Nodes[1]
+	if !strings.HasSuffix(newPrimary.URL, to) {
+		t.Fatalf("the new primary is %s, not the replica %s", to, newPrimary.URL)
+	}
+	all := append(ids, after...)
+	testutil.WaitRuns(t, newPrimary.Client, all, 60*time.Second)
+	checkDelivered(t, api, all, 2*64, true)
+	t.Logf("%d webhooks accepted before and during the failover, %d after", len(ids), len(after))
+}
+
+// post posts one webhook and returns its status; a 503 must carry Retry-After.
+func post(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"n": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	return resp.StatusCode
+}
+
+// commandCalls returns how many times the Redis of rdb ran command (INFO
+// commandstats).
+func commandCalls(t *testing.T, rdb redis.UniversalClient, command string) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls int64
+	for _, line := range strings.Split(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"+command+":calls="); ok {
+			n, _, _ := strings.Cut(rest, ",")
+			calls = mustInt(t, n)
+		}
+	}
+	return calls
+}
+
+// statusOf runs hookflow status against p's admin API and returns what it prints.
+func statusOf(t *testing.T, p *proc) string {
+	t.Helper()
+	out, err := exec.Command(hookflowBinary(t), "status", "--admin", p.admin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hookflow status: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
+}
