@@ -60,10 +60,7 @@ func TestClusterPrimaryKilled(t *testing.T) {
 	b := redistest.NewCluster(t, time.Second)
 	dir := testutil.WriteRelay(t)
 	t.Run("wait-replicas 1", func(t *testing.T) {
-		k := killPrimaryUnderLoad(t, b, dir, "--redis-wait-replicas", "1")
-		if len(k.missing) > 0 {
-			t.Fatalf("%d of %d webhooks answered 202 are not in Redis after the failover, e.g. run %s", len(k.missing), len(k.accepted), k.missing[0])
-		}
+		killPrimaryUnderLoad(t, b, dir, "--redis-wait-replicas", "1").checkNoneMissing(t)
 	})
 	if t.Failed() {
 		return
@@ -76,30 +73,15 @@ func TestClusterPrimaryKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("wait-replicas 0", func(t *testing.T) {
-		k := killPrimaryUnderLoad(t, b, dir)
-		lost := 0
-		for _, id := range k.missing {
-			if k.api.Keys()[id+":b"] == 0 {
-				lost++
-			}
-		}
-		t.Logf("without --redis-wait-replicas: %d of %d webhooks answered 202 lost with the killed primary (%d runs not on the promoted replica, %d of those delivered before the kill)",
-			lost, len(k.accepted), len(k.missing), len(k.missing)-lost)
+		killPrimaryUnderLoad(t, b, dir).logLoss(t, "the killed primary")
 	})
-}
-
-// killed is what killPrimaryUnderLoad saw.
-type killed struct {
-	accepted []string // runs whose webhooks were answered 202 up to the failover
-	missing  []string // the ones of them not in Redis after it
-	api      *testutil.Sink
 }
 
 // killPrimaryUnderLoad starts hookflow serve on cluster b with the extra flags, kills
 // the primary holding the relay workflow's shard under load, waits for its replica's
 // promotion, and brings the killed node back as a replica. It checks that webhooks are
 // accepted after that, and that every run in Redis is delivered.
-func killPrimaryUnderLoad(t *testing.T, b *redistest.Backend, dir string, extra ...string) killed {
+func killPrimaryUnderLoad(t *testing.T, b *redistest.Backend, dir string, extra ...string) failedOver {
 	t.Helper()
 	ctx := context.Background()
 	api := testutil.NewSink(t, time.Millisecond)
@@ -134,17 +116,5 @@ func killPrimaryUnderLoad(t *testing.T, b *redistest.Backend, dir string, extra 
 		t.Errorf("after the failover, %d of 200 webhooks accepted", len(after))
 	}
 
-	var stored, missing []string
-	for _, id := range ids {
-		if b.Client.Exists(ctx, prefix+"run:"+id).Val() == 1 {
-			stored = append(stored, id)
-		} else {
-			missing = append(missing, id)
-		}
-	}
-	all := append(stored, after...)
-	testutil.WaitRunsIn(t, b.Client, prefix, all, 60*time.Second)
-	checkDelivered(t, api, all, 2*64, true)
-	t.Logf("%d webhooks accepted up to the failover, %d after", len(ids), len(after))
-	return killed{accepted: ids, missing: missing, api: api}
+	return checkAfterFailover(t, b.Client, prefix, api, ids, after)
 }

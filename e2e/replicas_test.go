@@ -62,17 +62,43 @@ func TestWaitReplicasGatesTheAnswer(t *testing.T) {
 }
 
 // The primary of a Sentinel group fails over (SENTINEL FAILOVER) while webhooks arrive
-// through hookflow serve --redis redis+sentinel://… --redis-wait-replicas 1. hookflow
-// follows the Sentinel to the new primary: webhooks are answered 202 or, while the
-// switch is under way, 503 (fire fails on any other answer); after it, they are
-// accepted again; and every webhook answered 202, before, during or after, ends in a
-// delivered run on the new primary.
-func TestSentinelFailoverLosesNoAcceptedEvent(t *testing.T) {
+// through hookflow serve --redis redis+sentinel://…. hookflow follows the Sentinel to
+// the new primary: webhooks are answered 202 or, while the switch is under way, 503
+// (fire fails on any other answer), and after it they are accepted again. With
+// --redis-wait-replicas 1, every webhook answered 202, before, during or after, ends
+// in a delivered run on the new primary. Without it, the old primary takes writes
+// until the Sentinel makes it a replica, and they are dropped then: the loss is
+// counted and logged (docs/operations.md reports the count), not asserted.
+func TestSentinelFailover(t *testing.T) {
 	g := redistest.NewReplicated(t, "hookflow")
-	api := testutil.NewSink(t, time.Millisecond)
 	dir := testutil.WriteRelay(t)
-	p := startProc(t, dir, g.URL, api.URL, "--redis-wait-replicas", "1")
-	if out := statusOf(t, p); !strings.Contains(out, "redis: sentinel, 1 shard, starts wait for 1 replica\n") {
+	t.Run("wait-replicas 1", func(t *testing.T) {
+		sentinelFailoverUnderLoad(t, g, dir, "--redis-wait-replicas", "1").checkNoneMissing(t)
+	})
+	if t.Failed() {
+		return
+	}
+	ctx := context.Background()
+	primary, err := g.Primary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Node(primary).Client.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("wait-replicas 0", func(t *testing.T) {
+		sentinelFailoverUnderLoad(t, g, dir).logLoss(t, "the old primary")
+	})
+}
+
+// sentinelFailoverUnderLoad starts hookflow serve on g with the extra flags and fails
+// the primary over under load. It checks that webhooks are accepted after that, and
+// that every run on the new primary is delivered.
+func sentinelFailoverUnderLoad(t *testing.T, g *redistest.Replicated, dir string, extra ...string) failedOver {
+	t.Helper()
+	api := testutil.NewSink(t, time.Millisecond)
+	p := startProc(t, dir, g.URL, api.URL, extra...)
+	if out := statusOf(t, p); !strings.Contains(out, "redis: sentinel, 1 shard, ") {
 		t.Errorf("hookflow status does not name the Sentinel mode:\n%s", out)
 	}
 	url := "http://" + p.public + "/hooks/relay"
@@ -80,24 +106,67 @@ func TestSentinelFailoverLosesNoAcceptedEvent(t *testing.T) {
 	stopFiring := fireUntilStopped(t, url, 5*time.Millisecond)
 	testutil.Eventually(t, 30*time.Second, "runs delivered before the failover", func() bool { return api.Total() >= 400 })
 	from, to, err := g.Failover(context.Background())
+	ids := stopFiring()
 	if err != nil {
-		stopFiring()
 		t.Fatal(err)
 	}
 	t.Logf("the Sentinel moved the primary from %s to %s", from, to)
-	ids := stopFiring()
 	after := fire(t, url, 200, counter())
 	if len(after) != 200 {
 		t.Errorf("after the failover, %d of 200 webhooks accepted", len(after))
 	}
-	newPrimary := g.Nodes[1]
-	if !strings.HasSuffix(newPrimary.URL, to) {
-		t.Fatalf("the new primary is %s, not the replica %s", to, newPrimary.URL)
+	return checkAfterFailover(t, g.Node(to).Client, "{hf:0}:", api, ids, after)
+}
+
+// failedOver is what a test of a failover under load saw.
+type failedOver struct {
+	accepted []string // runs whose webhooks were answered 202 up to the failover
+	missing  []string // the ones of them not in Redis after it
+	api      *testutil.Sink
+}
+
+// checkAfterFailover splits the runs accepted up to a failover into the ones in the
+// Redis of rdb after it and the missing ones, and checks that every run there, and
+// every one accepted after, is delivered.
+func checkAfterFailover(t *testing.T, rdb redis.UniversalClient, prefix string, api *testutil.Sink, ids, after []string) failedOver {
+	t.Helper()
+	f := failedOver{accepted: ids, api: api}
+	var stored []string
+	for _, id := range ids {
+		if rdb.Exists(context.Background(), prefix+"run:"+id).Val() == 1 {
+			stored = append(stored, id)
+		} else {
+			f.missing = append(f.missing, id)
+		}
 	}
-	all := append(ids, after...)
-	testutil.WaitRuns(t, newPrimary.Client, all, 60*time.Second)
+	all := append(stored, after...)
+	testutil.WaitRunsIn(t, rdb, prefix, all, 60*time.Second)
 	checkDelivered(t, api, all, 2*64, true)
-	t.Logf("%d webhooks accepted before and during the failover, %d after", len(ids), len(after))
+	t.Logf("%d webhooks accepted up to the failover, %d after", len(ids), len(after))
+	return f
+}
+
+// checkNoneMissing fails the test if a webhook answered 202 has no run after the
+// failover.
+func (f failedOver) checkNoneMissing(t *testing.T) {
+	t.Helper()
+	if len(f.missing) > 0 {
+		t.Fatalf("%d of %d webhooks answered 202 are not in Redis after the failover, e.g. run %s", len(f.missing), len(f.accepted), f.missing[0])
+	}
+}
+
+// logLoss logs how many webhooks answered 202 were lost with the node named by what:
+// their runs are not in Redis and were not delivered before the failover.
+func (f failedOver) logLoss(t *testing.T, what string) {
+	t.Helper()
+	calls, lost := f.api.Keys(), 0
+	for _, id := range f.missing {
+		if calls[id+":b"] == 0 {
+			lost++
+		}
+	}
+	t.Logf("without --redis-wait-replicas: %d of %d webhooks answered 202 lost with %s (%d runs not in Redis after the failover, %d of those delivered before it)",
+		lost, len(f.accepted), what, len(f.missing), len(f.missing)-lost)
 }
 
 // post posts one webhook and returns its status; a 503 must carry Retry-After.

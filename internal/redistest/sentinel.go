@@ -163,7 +163,7 @@ func (g *Replicated) Failover(ctx context.Context) (from, to string, err error) 
 	}
 	for {
 		to, err = g.Primary(ctx)
-		if err == nil && to != from && g.node(to).roleIs(ctx, "role:master") && g.node(from).roleIs(ctx, "master_link_status:up") {
+		if err == nil && to != from && g.Node(to).roleIs(ctx, "role:master") && g.Node(from).roleIs(ctx, "master_link_status:up") {
 			return from, to, nil
 		}
 		select {
@@ -174,7 +174,8 @@ func (g *Replicated) Failover(ctx context.Context) (from, to string, err error) 
 	}
 }
 
-func (g *Replicated) node(addr string) *Backend {
+// Node returns the node of addr, nil if addr is none of them.
+func (g *Replicated) Node(addr string) *Backend {
 	for _, n := range g.Nodes {
 		if strings.TrimPrefix(n.URL, "redis://") == addr {
 			return n
