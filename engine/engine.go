@@ -160,6 +160,11 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 	got, first, err := e.q.startOnce(ctx, runID, wf, data, failure, d, p != nil)
 	switch {
 	case first != nil:
+		if ev.Trigger == "webhook" || ev.Trigger == "poll" {
+			// Its body was parsed from its raw text as decoding the stored event
+			// parses it again (workflows.ParseBody): its worker can take it as it is.
+			first.event = ev
+		}
 		p.runTaken(first)
 	case p != nil:
 		p.giveBack()

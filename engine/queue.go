@@ -216,6 +216,9 @@ type job struct {
 	held *Record
 	// last is the record an item's earlier attempt left, when it was retried.
 	last *Record
+	// event is the run's event as its start had it, for a job leased by the start: its
+	// worker need not decode run["event"] again. nil for others.
+	event *workflows.Event
 }
 
 // lease takes back the shard's expired leases, then leases up to max due jobs. With

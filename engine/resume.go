@@ -54,9 +54,11 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 		}
 		r.deadline = from.Add(r.wf.Timeout)
 	}
-	ev, err := workflows.DecodeEvent([]byte(j.run["event"]))
-	if err != nil {
-		return r, workflows.Permanent(err)
+	ev := j.event
+	if ev == nil {
+		if ev, err = workflows.DecodeEvent([]byte(j.run["event"])); err != nil {
+			return r, workflows.Permanent(err)
+		}
 	}
 	if r.rec, err = readRecord(j.run); err != nil {
 		return r, workflows.Permanent(err)
