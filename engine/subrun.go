@@ -68,6 +68,12 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			return fail(err)
 		}
 		fields = map[string]string{"status": string(RunQueued)}
+		// A cancel of this run that listed its children before this one started
+		// could not cancel it: the child is cancelled here (Engine.cancelChildren).
+		if st, _ := p.e.q.rdb.HGet(ctx, p.e.q.shardFor(r.workflow).run(r.id), "status").Result(); RunStatus(st) == RunCancelled {
+			p.e.cancelChild(ctx, childID)
+			return nil
+		}
 	}
 	out := map[string]any{"run_id": childID}
 	status := RunStatus(fields["status"])
