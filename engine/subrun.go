@@ -48,6 +48,20 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		}
 	}
 	ctx := p.work
+	if p.e.child != nil {
+		result, stubbed, err := p.e.child(ctx, ChildCall{Run: r.id, Step: step.Name, ChildID: childID})
+		if stubbed {
+			out := map[string]any{"run_id": childID}
+			if err != nil {
+				return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: time.Since(start),
+					err: workflows.Permanent(fmt.Errorf("child run %s failed: %w", childID, err))})
+			}
+			if sub.Waits() {
+				out["result"] = result
+			}
+			return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
+		}
+	}
 	cur := p.e.versions.currentOf(sub.Calls())
 	if cur == nil {
 		return fail(fmt.Errorf("workflow %s is not among the workflows loaded", sub.Calls()))

@@ -243,7 +243,7 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	}
 	instant(set)
 
-	eng, _, stop, err := localEngine(ctx, set, k, quiet)
+	eng, _, stop, err := localEngine(ctx, set, k, quiet, mocks.child)
 	if err != nil {
 		return nil, false, err
 	}
@@ -309,13 +309,15 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 			return r
 		}
 	}
-	tc := &testCase{test: t, used: map[string]int{}, sent: map[string][]*sentRequest{}}
+	tc := &testCase{test: t, used: map[string]int{}, sent: map[string][]*sentRequest{}, paths: map[string]string{}}
 	mocks.add(ev.ID, tc)
 	defer mocks.remove(ev.ID)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	runID, err := eng.Start(ctx, wf, ev)
-	if err != nil {
+	// The run's id is its event's: the mocks find the test of a request by it, and
+	// those of its child runs by the prefix of theirs (<run>:<step>…).
+	runID := ev.ID
+	if err := eng.StartAs(ctx, wf, ev, runID); err != nil {
 		r.fail(t.DefRange, "starting the run: %v", err)
 		return r
 	}

@@ -67,11 +67,16 @@ func Write(run *engine.Run, ev *workflows.Event, name string) ([]byte, error) {
 		test.AppendNewline()
 		x.event(test, ev)
 	}
-	steps := httpUnits(run.Steps)
-	for _, u := range steps {
-		if len(u.Requests) > 0 {
+	for _, s := range run.Steps { // the mocks, in the run's order
+		if s.Kind == "workflow" && s.ItemCount == 0 && len(s.Items) == 0 && (s.Status == engine.StatusSucceeded || s.Status == engine.StatusFailed) {
 			test.AppendNewline()
-			x.mock(test, u)
+			x.childMock(test, s)
+		}
+		for _, u := range httpUnits([]engine.StepRun{s}) {
+			if len(u.Requests) > 0 {
+				test.AppendNewline()
+				x.mock(test, u)
+			}
 		}
 	}
 	for _, u := range expectUnits(run.Steps) {
@@ -300,18 +305,21 @@ func (x *exporter) event(test *hclwrite.Body, ev *workflows.Event) {
 		}
 		b.SetAttributeRaw("params", valueTokens(toCty(p)))
 	}
+	isJSON := ev.ContentType == "" || strings.Contains(strings.ToLower(ev.ContentType), "json")
 	switch body := ev.Body.(type) {
 	case map[string]any, []any:
-		b.SetAttributeRaw("body", valueTokens(toCty(x.redactValue(workflows.RedactCredentialFields(body)))))
-	default:
-		if ev.Raw == "" {
+		if isJSON {
+			b.SetAttributeRaw("body", valueTokens(toCty(x.redactValue(workflows.RedactCredentialFields(body)))))
 			return
 		}
-		if ev.ContentType != "" && ev.Headers["content-type"] == "" {
-			b.SetAttributeValue("content_type", cty.StringVal(ev.ContentType))
-		}
-		b.SetAttributeValue("body", cty.StringVal(x.redact(ev.Raw)))
 	}
+	if ev.Raw == "" { // otherwise the body as it came (a form, text), its credentials redacted
+		return
+	}
+	if ev.ContentType != "" && ev.Headers["content-type"] == "" {
+		b.SetAttributeValue("content_type", cty.StringVal(ev.ContentType))
+	}
+	b.SetAttributeValue("body", cty.StringVal(x.redact(ev.Raw)))
 }
 
 // mock writes the recorded answers of a step or an item: one, or a sequence when it
@@ -332,6 +340,22 @@ func (x *exporter) mock(test *hclwrite.Body, u unit) {
 		list = append(list, x.answer(q))
 	}
 	b.SetAttributeRaw("responses", responsesTokens(list))
+}
+
+// childMock answers a workflow step with its child run's recorded result, so that the
+// test does not run the child (whose steps it has no answers for): a failed child is
+// a failing answer.
+func (x *exporter) childMock(test *hclwrite.Body, s engine.StepRun) {
+	b := test.AppendNewBlock("mock", []string{s.Name}).Body()
+	out, _ := s.Output.(map[string]any)
+	if s.Status == engine.StatusFailed {
+		x.comment(b, "The child run failed: "+x.redact(s.Error))
+		b.SetAttributeValue("status", cty.NumberIntVal(500))
+		return
+	}
+	if result, ok := out["result"]; ok && result != nil {
+		b.SetAttributeRaw("json", valueTokens(toCty(x.redactValue(result))))
+	}
 }
 
 type attr struct {
