@@ -56,9 +56,10 @@ type Options struct {
 }
 
 // ChildCall is a unit of a workflow step about to run its child: the step's run and
-// name, and the child's run id (<run>:<step>[:<each.key>]).
+// name, the item's key for an item of a for_each step ("" otherwise), and the child's
+// run id (<run>:<step>[:<each.key>]).
 type ChildCall struct {
-	Run, Step, ChildID string
+	Run, Step, Key, ChildID string
 }
 
 // Engine starts runs and reads them back; a Pool executes them.

@@ -49,7 +49,11 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	}
 	ctx := p.work
 	if p.e.child != nil {
-		result, stubbed, err := p.e.child(ctx, ChildCall{Run: r.id, Step: step.Name, ChildID: childID})
+		call := ChildCall{Run: r.id, Step: step.Name, ChildID: childID}
+		if item != nil {
+			call.Key = item.KeyText()
+		}
+		result, stubbed, err := p.e.child(ctx, call)
 		if stubbed {
 			out := map[string]any{"run_id": childID}
 			if err != nil {

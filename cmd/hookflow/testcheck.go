@@ -104,7 +104,12 @@ func (t *mockTransport) child(_ context.Context, call engine.ChildCall) (any, bo
 	defer tc.mu.Unlock()
 	label := tc.label(call.Run, call.Step)
 	tc.paths[call.ChildID] = label + "/"
-	mock := tc.test.Mocks[label]
+	mock := tc.test.Mocks[label] // an item's own mock, STEP[KEY], else the step's
+	if call.Key != "" {
+		if m := tc.test.Mocks[label+"["+call.Key+"]"]; m != nil {
+			label, mock = label+"["+call.Key+"]", m
+		}
+	}
 	if mock == nil {
 		return nil, false, nil
 	}

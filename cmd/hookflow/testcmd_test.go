@@ -211,10 +211,10 @@ func TestFmtFormatsTestFiles(t *testing.T) {
 
 // A workflow step in a test: run for real, its child's steps answered by mocks named
 // STEP/CHILD_STEP; or mocked, its result the mock's json, no child started; or mocked
-// with a failing status, failing the step.
+// with a failing status, failing the step; an item's child mocked as STEP[KEY].
 func TestWorkflowTestsChildRuns(t *testing.T) {
 	out, code := hookflowTest(t, "-v", "testdata/wfchild")
-	if code != 0 || !strings.Contains(out, "PASS: 3 tests\n") {
+	if code != 0 || !strings.Contains(out, "PASS: 4 tests\n") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	dir := t.TempDir()

@@ -68,9 +68,20 @@ func Write(run *engine.Run, ev *workflows.Event, name string) ([]byte, error) {
 		x.event(test, ev)
 	}
 	for _, s := range run.Steps { // the mocks, in the run's order
-		if s.Kind == "workflow" && s.ItemCount == 0 && len(s.Items) == 0 && (s.Status == engine.StatusSucceeded || s.Status == engine.StatusFailed) {
-			test.AppendNewline()
-			x.childMock(test, s)
+		if s.Kind == "workflow" {
+			units := []unit{{StepRun: s, label: s.Name}}
+			if s.ItemCount > 0 || len(s.Items) > 0 {
+				units = units[:0]
+				for _, it := range s.Items {
+					units = append(units, unit{StepRun: it, label: fmt.Sprintf("%s[%s]", s.Name, keyText(it.Key))})
+				}
+			}
+			for _, u := range units {
+				if u.Status == engine.StatusSucceeded || u.Status == engine.StatusFailed {
+					test.AppendNewline()
+					x.childMock(test, u)
+				}
+			}
 		}
 		for _, u := range httpUnits([]engine.StepRun{s}) {
 			if len(u.Requests) > 0 {
@@ -342,11 +353,11 @@ func (x *exporter) mock(test *hclwrite.Body, u unit) {
 	b.SetAttributeRaw("responses", responsesTokens(list))
 }
 
-// childMock answers a workflow step with its child run's recorded result, so that the
-// test does not run the child (whose steps it has no answers for): a failed child is
-// a failing answer.
-func (x *exporter) childMock(test *hclwrite.Body, s engine.StepRun) {
-	b := test.AppendNewBlock("mock", []string{s.Name}).Body()
+// childMock answers a workflow step (or an item of one) with its child run's recorded
+// result, so that the test does not run the child (whose steps it has no answers
+// for): a failed child is a failing answer.
+func (x *exporter) childMock(test *hclwrite.Body, s unit) {
+	b := test.AppendNewBlock("mock", []string{s.label}).Body()
 	out, _ := s.Output.(map[string]any)
 	if s.Status == engine.StatusFailed {
 		x.comment(b, "The child run failed: "+x.redact(s.Error))

@@ -17,6 +17,10 @@ func TestWriteFailedRun(t *testing.T) {
 		Steps: []engine.StepRun{
 			{Name: "invoice", Path: "invoice", Kind: "workflow", Status: engine.StatusSucceeded,
 				Output: map[string]any{"run_id": "01run:invoice", "result": map[string]any{"number": "INV-1"}}},
+			{Name: "lines", Path: "lines", Kind: "workflow", Status: engine.StatusSucceeded, ItemCount: 1, Items: []engine.StepRun{
+				{Name: "lines", Path: "lines[0]", Kind: "workflow", Key: 0, Status: engine.StatusSucceeded,
+					Output: map[string]any{"run_id": "01run:lines:0", "result": map[string]any{"line": 1}}},
+			}},
 			{Name: "charge", Path: "charge", Kind: "http", Status: engine.StatusFailed, Attempts: 2, Requests: []workflows.Request{
 				{Attempt: 1, Method: "POST", URL: "https://pay.example.com/refunds?key=[redacted]", Error: "timeout awaiting response headers"},
 				{Attempt: 2, Method: "POST", URL: "https://pay.example.com/refunds?key=[redacted]", Status: 500,
@@ -33,7 +37,7 @@ func TestWriteFailedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(data)
-	for _, want := range []string{`test "run 01run of refund" {`, `mock "invoice" {`, `number = "INV-1"`,
+	for _, want := range []string{`test "run 01run of refund" {`, `mock "invoice" {`, `number = "INV-1"`, `mock "lines[0]" {`, `line = 1`,
 		`{
         error = "timeout"
       },`, `status = 500`, `body   = "oops"`, "# Left out: url; body", `count = 2`, `expect_run = "failed"`,

@@ -21,3 +21,15 @@ workflow "create_invoice" {
     number = "{{ steps.create.body.number }}"
   }
 }
+
+workflow "batch" {
+  step "workflow" "invoices" {
+    for_each = "event.body.orders"
+    workflow = "create_invoice"
+    input    = { order = "{{ each.value }}" }
+  }
+
+  step "set" "numbers" {
+    all = "{{ map(steps.invoices, .result.number) }}"
+  }
+}

@@ -54,3 +54,22 @@ test "a child that fails fails the step" {
   }
   expect_run = "failed"
 }
+
+test "the children of a for_each workflow step, mocked per item" {
+  workflow = "batch"
+  event {
+    body = { orders = ["a", "b", "c"] }
+  }
+  mock "invoices[1]" {
+    json = { number = "INV-B" }
+  }
+  mock "invoices/create" {
+    json = { number = "INV-X" }
+  }
+  expect "invoices/create" {
+    count = 2
+  }
+  expect "numbers" {
+    output = { all = ["INV-X", "INV-B", "INV-X"] }
+  }
+}
