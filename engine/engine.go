@@ -48,6 +48,19 @@ type Options struct {
 	// replayed, step durations, and the queue's depth read from Redis at each scrape.
 	// nil: no metrics.
 	Metrics prometheus.Registerer
+	// Child, when set, is asked first by each unit of a workflow step, before it starts
+	// or reads its child run: with stubbed true, the step settles at once with
+	// {run_id, result} (or fails with err), and no child starts. hookflow test answers
+	// the workflow steps a test mocks this way, and learns the ids of the children it
+	// runs for real. nil: every workflow step runs its child.
+	Child func(ctx context.Context, call ChildCall) (result any, stubbed bool, err error)
+}
+
+// ChildCall is a unit of a workflow step about to run its child: the step's run and
+// name, the item's key for an item of a for_each step ("" otherwise), and the child's
+// run id (<run>:<step>[:<each.key>]).
+type ChildCall struct {
+	Run, Step, Key, ChildID string
 }
 
 // Engine starts runs and reads them back; a Pool executes them.
@@ -58,6 +71,7 @@ type Engine struct {
 	versions  *versions
 	waiters   waiters
 	metrics   *metrics // nil: none
+	child     func(ctx context.Context, call ChildCall) (any, bool, error)
 	// local is the pool this process executes steps with, while it runs: a run started
 	// here has its first step run by it when it has a worker free.
 	local atomic.Pointer[Pool]
@@ -102,7 +116,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	q.metrics = newMetrics(o.Metrics, q)
 	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
 		byKey: map[string]*version{}}
-	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics}
+	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics, child: o.Child}
 }
 
 // Use makes the workflows of set runnable, and their versions the current ones: those
@@ -117,6 +131,14 @@ func (e *Engine) Use(set *workflows.Set) {
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
 	id, _, err := e.start(ctx, wf, ev, "", nil, "")
 	return id, err
+}
+
+// StartAs is Start with the run's id chosen by the caller, who must know it before the
+// run's first step runs (hookflow test answers a run's requests, and its children's,
+// by it). An id that has a run already starts nothing.
+func (e *Engine) StartAs(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, runID string) error {
+	_, _, err := e.start(ctx, wf, ev, "", nil, runID)
+	return err
 }
 
 // StartOnce is Start for an event that may come again, such as a webhook its sender
