@@ -140,7 +140,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		if o.err != nil {
 			o.request.Error = o.err.Error()
 		}
-		o.requests = appendRequest(r.earlierRequests(j), o.request)
+		o.requests = appendRequests(r.earlierRequests(j), append(o.before, o.request))
 	}
 	if again {
 		p.retry(r, j, o, retryIn)
@@ -327,6 +327,7 @@ type outcome struct {
 	// request is what the attempt sent, when it sent one; requests are the unit's
 	// requests with it, as its record keeps them.
 	request  *workflows.Request
+	before   []*workflows.Request // the requests the attempt sent before request: earlier pages
 	requests json.RawMessage
 	timedOut bool // the run's timeout stopped it
 }
@@ -375,7 +376,7 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 		case ctx.Err() == context.DeadlineExceeded:
 			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
 		}
-		return outcome{status: StatusFailed, output: out, err: err, request: call.Sent}
+		return outcome{status: StatusFailed, output: out, err: err, request: call.Sent, before: call.SentBefore}
 	}
-	return outcome{status: StatusSucceeded, output: out, request: call.Sent}
+	return outcome{status: StatusSucceeded, output: out, request: call.Sent, before: call.SentBefore}
 }

@@ -78,8 +78,13 @@ type Record struct {
 	Requests json.RawMessage `json:"requests,omitempty"`
 }
 
-// maxRequests is how many attempts' requests a record keeps: the latest.
-const maxRequests = 10
+// maxRequests is how many attempts' requests a record keeps: the latest. A
+// paginated step sends a request per page; a record keeps maxRecordedRequests
+// requests at most, the latest.
+const (
+	maxRequests         = 10
+	maxRecordedRequests = 50
+)
 
 // appendRequest is earlier (a record's Requests) with req added; earlier when req is
 // nil or cannot be encoded.
@@ -91,10 +96,19 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 	if err != nil {
 		return earlier
 	}
-	if req.Attempt > maxRequests {
-		var list []json.RawMessage
-		if json.Unmarshal(earlier, &list) == nil && len(list) >= maxRequests {
-			earlier, _ = json.Marshal(list[len(list)-maxRequests+1:])
+	if req.Attempt > maxRequests || req.Page > 1 {
+		var list []struct {
+			Attempt int `json:"attempt"`
+		}
+		var raws []json.RawMessage
+		if json.Unmarshal(earlier, &list) == nil && json.Unmarshal(earlier, &raws) == nil {
+			keep := 0
+			for keep < len(list) && (list[keep].Attempt <= req.Attempt-maxRequests || len(list)-keep >= maxRecordedRequests) {
+				keep++
+			}
+			if keep > 0 {
+				earlier, _ = json.Marshal(raws[keep:])
+			}
 		}
 	}
 	if len(earlier) < 2 || string(earlier) == "[]" {
@@ -105,6 +119,35 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 	out = append(out, ',')
 	out = append(out, data...)
 	return append(out, ']')
+}
+
+// appendRequests is earlier with reqs added, the requests of one attempt (its pages),
+// decoding earlier once at most.
+func appendRequests(earlier json.RawMessage, reqs []*workflows.Request) json.RawMessage {
+	if len(reqs) > maxRecordedRequests {
+		reqs = reqs[len(reqs)-maxRecordedRequests:]
+	}
+	if len(reqs) <= 1 {
+		for _, r := range reqs {
+			earlier = appendRequest(earlier, r)
+		}
+		return earlier
+	}
+	earlier = appendRequest(earlier, reqs[0]) // trims what the attempt does not keep
+	var raws []json.RawMessage
+	if len(earlier) > 0 && json.Unmarshal(earlier, &raws) != nil {
+		raws = nil
+	}
+	for _, r := range reqs[1:] {
+		if data, err := json.Marshal(r); err == nil {
+			raws = append(raws, data)
+		}
+	}
+	if len(raws) > maxRecordedRequests {
+		raws = raws[len(raws)-maxRecordedRequests:]
+	}
+	out, _ := json.Marshal(raws)
+	return out
 }
 
 // requests decodes the record's requests; none when they cannot be read.
