@@ -293,8 +293,8 @@ func TestLinkNext(t *testing.T) {
 	for header, want := range map[string]string{
 		`<https://a.example/x?page=2>; rel="next", <https://a.example/x?page=9>; rel="last"`: "https://a.example/x?page=2",
 		`<https://a.example/x?page=1>; rel="prev", <https://a.example/x?page=3>; rel=next`:   "https://a.example/x?page=3",
-		`<https://a.example/x?a=1,2>; rel="last next"`:                                        "https://a.example/x?a=1,2",
-		`<https://a.example/x?page=9>; rel="last"`:                                            "",
+		`<https://a.example/x?a=1,2>; rel="last next"`:                                       "https://a.example/x?a=1,2",
+		`<https://a.example/x?page=9>; rel="last"`:                                           "",
 		``: "",
 	} {
 		if got := workflows.LinkNext(header); got != want {
