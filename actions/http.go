@@ -219,6 +219,9 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		// Redacted decoded: an API escapes what it repeats its own way.
 		sent.Response.Body = workflows.RecordJSON(b, secrets)
 	}
+	if c.Sensitive {
+		sent.Response = &workflows.Response{Body: workflows.SensitiveShown}
+	}
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, err)
 		if errors.Is(err, errTooLarge) {

@@ -131,7 +131,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.
 	// An answer may repeat what it got as it was sent: encoded.
-	secrets := r.wf.Secrets.Encoded()
+	secrets := r.redactor().Encoded()
 	o.output = secrets.Value(o.output)
 	if o.err != nil {
 		o.err = errors.New(secrets.String(o.err.Error()))
@@ -149,6 +149,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
 	rec.Version, rec.TimedOut = r.ver, o.timedOut
 	rec.Requests = o.requests
+	rec.Sensitive = step.Sensitive
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
 		// job waits, and settles when due.
@@ -238,6 +239,12 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		if r.env != nil {
 			p.e.wakeParent(r.env.Event) // a child run: its parent's step waits for it
 		}
+		if c.plan.Status == RunSucceeded && r.wf != nil {
+			if err := p.e.q.forgetSensitive(context.Background(), j.shard, r.id, r.wf); err != nil {
+				p.e.log.Warn("hiding the outputs of a run's sensitive steps failed; they stay until its retention ends",
+					"run", r.id, "err", err)
+			}
+		}
 		p.e.metrics.runFinished(r.workflow, string(c.plan.Status))
 		took := time.Since(r.created).Milliseconds() // since it started, replays included
 		if c.plan.Status == RunFailed {
@@ -262,6 +269,11 @@ func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
 	rec.Version = r.ver
 	rec.Requests = o.requests
+	if r.wf != nil {
+		if s, _ := r.wf.Step(j.unit.step); s != nil {
+			rec.Sensitive = s.Sensitive
+		}
+	}
 	if p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
 	}) {
@@ -364,7 +376,7 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
 	call := &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
-		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets, Item: item}
+		Step: step.Name, Attempt: attempt, Secrets: r.redactor(), Item: item, Sensitive: step.Sensitive}
 	if workflows.IsOnFailure(step.Name) {
 		call.Failure = r.replays + 1
 	}

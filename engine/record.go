@@ -76,6 +76,10 @@ type Record struct {
 	// attempt, oldest first, the last maxRequests at most: kept as JSON, decoded only
 	// to be shown.
 	Requests json.RawMessage `json:"requests,omitempty"`
+	// Sensitive marks the output of a step with sensitive = true: shown as
+	// [sensitive], read by later steps until the run succeeds, when it is replaced
+	// by what is shown (see forgetSensitive).
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // maxRequests is how many attempts' requests a record keeps: the latest. A
@@ -196,6 +200,9 @@ func encodeRecord(r *Record) []byte {
 	}
 	if len(r.Requests) > 0 {
 		b = append(append(b, `,"requests":`...), r.Requests...)
+	}
+	if r.Sensitive {
+		b = append(b, `,"sensitive":true`...)
 	}
 	return append(b, '}')
 }

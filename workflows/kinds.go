@@ -90,6 +90,8 @@ type Call struct {
 	// answers: 1 for the first, one more for each replay that failed again.
 	Failure int
 	Secrets *Redactor // hides the workflow's secrets in what the step logs
+	// Sensitive is the step's sensitive: what comes back is recorded as [sensitive].
+	Sensitive bool
 	// Sent is set by a step that sends a request (an http step): what the attempt
 	// sent and got back, redacted, for the run history. SentBefore are the requests
 	// the attempt sent before it, oldest first: the earlier pages of a paginated step.
