@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -16,13 +17,14 @@ import (
 
 // pagedAPI answers a list of 5 pages of 2 items each, page by page, by each scheme:
 // /link (a Link header), /cursor (a cursor field), /pages (page numbers, an empty
-// page after the last). It counts the requests it gets.
-func pagedAPI(t *testing.T) (*httptest.Server, *int) {
+// page after the last). It counts the requests it gets, and when each came.
+func pagedAPI(t *testing.T) (*httptest.Server, *pages) {
 	t.Helper()
-	var count int
+	api := &pages{}
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		count++
+		api.count++
+		api.times = append(api.times, time.Now())
 		w.Header().Set("Content-Type", "application/json")
 		page := 1
 		switch r.URL.Path {
@@ -51,11 +53,17 @@ func pagedAPI(t *testing.T) (*httptest.Server, *int) {
 		fmt.Fprintf(w, `{"data":[{"id":%d},{"id":%d}],"next_cursor":%q}`, 2*page-1, 2*page, next)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &count
+	return srv, api
+}
+
+// pages is what pagedAPI saw; one request at a time, as a step reads its pages.
+type pages struct {
+	count int
+	times []time.Time
 }
 
 func TestPaginateByEachScheme(t *testing.T) {
-	srv, count := pagedAPI(t)
+	srv, api := pagedAPI(t)
 	tests := []struct {
 		name, path, next string
 		requests         int
@@ -66,7 +74,7 @@ func TestPaginateByEachScheme(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			*count = 0
+			api.count = 0
 			step := loadStep(t, NewClient(NewGuard(loopback)), `step "http" "list" {
   url = "`+srv.URL+tt.path+`"
   paginate {
@@ -89,8 +97,8 @@ func TestPaginateByEachScheme(t *testing.T) {
 					t.Errorf("item %d is %v", i, it)
 				}
 			}
-			if out["pages"] != tt.requests || out["next"] != nil || *count != tt.requests {
-				t.Errorf("pages %v, next %v, %d requests; want %d pages, no next", out["pages"], out["next"], *count, tt.requests)
+			if out["pages"] != tt.requests || out["next"] != nil || api.count != tt.requests {
+				t.Errorf("pages %v, next %v, %d requests; want %d pages, no next", out["pages"], out["next"], api.count, tt.requests)
 			}
 			// Every page is a request of the attempt in the history, numbered.
 			sent := append(c.SentBefore, c.Sent)
@@ -107,7 +115,7 @@ func TestPaginateByEachScheme(t *testing.T) {
 }
 
 func TestPaginateMaxPagesStopsWithTheNextURL(t *testing.T) {
-	srv, count := pagedAPI(t)
+	srv, api := pagedAPI(t)
 	step := loadStep(t, NewClient(NewGuard(loopback)), `step "http" "list" {
   url = "`+srv.URL+`/cursor"
   paginate {
@@ -121,8 +129,8 @@ func TestPaginateMaxPagesStopsWithTheNextURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := v.(map[string]any)
-	if len(out["items"].([]any)) != 6 || out["pages"] != 3 || *count != 3 || out["next"] != srv.URL+"/cursor?cursor=c4" {
-		t.Errorf("items %v, pages %v, next %v after %d requests", out["items"], out["pages"], out["next"], *count)
+	if len(out["items"].([]any)) != 6 || out["pages"] != 3 || api.count != 3 || out["next"] != srv.URL+"/cursor?cursor=c4" {
+		t.Errorf("items %v, pages %v, next %v after %d requests", out["items"], out["pages"], out["next"], api.count)
 	}
 }
 
@@ -186,12 +194,12 @@ func TestPaginateStaysOnItsHostAndGuarded(t *testing.T) {
 // for their turn within the step.
 func TestPaginateRateLimitAppliesToEachPage(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		srv, count := pagedAPI(t)
+		srv, api := pagedAPI(t)
 		apis := NewAPIs()
 		apis.Connect(b.Client)
 		wf := loadWithAPIsShared(t, apis, `api "list" {
   base_url   = "`+srv.URL+`"
-  rate_limit = "20/s"
+  rate_limit = "10/s"
   burst      = 1
 }`, `step "http" "list" {
   api = "list"
@@ -206,14 +214,19 @@ func TestPaginateRateLimitAppliesToEachPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(v.(map[string]any)["items"].([]any)); n != 10 || *count != 5 {
-			t.Fatalf("%d items in %d requests", n, *count)
+		// However fast or slow the pages come, the limit spaces them: 5 calls at 10/s
+		// with a burst of 1 span 400ms at least.
+		if span := api.times[len(api.times)-1].Sub(api.times[0]); span < 380*time.Millisecond {
+			t.Errorf("5 pages sent within %s; at 10/s they take 400ms", span)
+		}
+		if n := len(v.(map[string]any)["items"].([]any)); n != 10 || api.count != 5 {
+			t.Fatalf("%d items in %d requests", n, api.count)
 		}
 		if calls := testutil.ToFloat64(apis.metrics.calls.WithLabelValues("list")); calls != 5 {
 			t.Errorf("calls metric = %v, want 5: one per page", calls)
 		}
-		if waits := testutil.ToFloat64(apis.metrics.waits.WithLabelValues("list", "rate_limit")); waits < 4 {
-			t.Errorf("waits metric = %v, want at least 4: the pages after the first wait their turn at 20/s, burst 1", waits)
+		if waits := testutil.ToFloat64(apis.metrics.waits.WithLabelValues("list", "rate_limit")); waits < 1 {
+			t.Errorf("waits metric = %v: no page waited for its turn", waits)
 		}
 		// The bucket is empty now: the first page of the next call hands the step back.
 		_, err = wf.Steps[0].Action.Do(t.Context(), &workflows.Call{Env: &workflows.Env{}, RunID: "r2", Step: "list", Attempt: 1})
