@@ -315,3 +315,12 @@ func TestLinkNext(t *testing.T) {
 		}
 	}
 }
+
+func TestSensitiveLoadErrors(t *testing.T) {
+	expectLoadErrors(t, map[string]string{
+		`step "http" "a" {
+  url       = "https://x.example/a"
+  sensitive = "yes"
+}`: "sensitive must be true or false",
+	})
+}

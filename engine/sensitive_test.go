@@ -67,6 +67,11 @@ workflow "crm" {
       items = "response.body.data"
     }
   }
+  step "set" "shouted" {
+    for_each  = "[1, 2]"
+    sensitive = true
+    value     = "{{ upper(steps.login.body.access_token) }}-{{ each.value }}"
+  }
   step "http" "use" {
     url  = "%[1]s/use"
     json = { token = "{{ steps.login.body.access_token }}", items = "{{ steps.list.items }}" }
@@ -120,9 +125,12 @@ func TestSensitiveOutputs(t *testing.T) {
 		if strings.Contains(string(data), sensitiveToken) {
 			t.Errorf("the token is in the run as the API shows it: %s", data)
 		}
+		if strings.Contains(string(data), "TOK-5E4F9A2B7C") {
+			t.Errorf("a sensitive for_each step's items are shown: %s", data)
+		}
 		for k, v := range redisContents(t, b) {
-			if strings.Contains(v, sensitiveToken) {
-				t.Errorf("after the run succeeded, the token is still in Redis under %s", k)
+			if strings.Contains(v, sensitiveToken) || strings.Contains(v, "TOK-5E4F9A2B7C") {
+				t.Errorf("after the run succeeded, a sensitive value is still in Redis under %s: %s", k, v)
 			}
 		}
 
@@ -137,6 +145,10 @@ func TestSensitiveOutputs(t *testing.T) {
 		raw, _ := b.Client.HGet(ctx, e.q.shardFor("crm").run(failed), recordPrefix+"login").Result()
 		if !strings.Contains(raw, sensitiveToken) {
 			t.Errorf("the failed run's record of login is %s, want the raw output kept for a replay", raw)
+		}
+		items, _ := b.Client.HGetAll(ctx, e.q.shardFor("crm").results(failed, "shouted")).Result()
+		if !strings.Contains(fmt.Sprint(items), "TOK-5E4F9A2B7C-2") {
+			t.Errorf("the failed run's items of shouted are %v, want the raw outputs kept", items)
 		}
 	})
 }
