@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -34,6 +35,11 @@ func (h *HTTP) Pages(ctx context.Context, c *workflows.Call, each func(page *wor
 		p, secrets, err := h.prepare(ctx, c, next)
 		if err != nil {
 			return last, "", err
+		}
+		if key := p.req.Header.Get("Idempotency-Key"); key != "" && page > 1 {
+			// Each page is a request of its own: an API that keeps answers by key
+			// must not answer a later page with the first.
+			p.req.Header.Set("Idempotency-Key", key+":page"+strconv.Itoa(page))
 		}
 		if origin == nil {
 			origin = p.req.URL

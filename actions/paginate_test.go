@@ -109,6 +109,13 @@ func TestPaginateByEachScheme(t *testing.T) {
 				if r.Page != i+1 || r.Attempt != 1 || r.Status != 200 || r.Response == nil {
 					t.Errorf("request %d recorded as %+v", i+1, r)
 				}
+				want := "r:list"
+				if i > 0 {
+					want += ":page" + strconv.Itoa(i+1)
+				}
+				if got := r.Headers["Idempotency-Key"]; got != want {
+					t.Errorf("page %d sent Idempotency-Key %q, want %q", i+1, got, want)
+				}
 			}
 		})
 	}
