@@ -51,6 +51,9 @@ func (h *HTTP) Pages(ctx context.Context, c *workflows.Call, each func(page *wor
 		if out != nil {
 			last = out
 		}
+		if err != nil && page > 1 {
+			err = fmt.Errorf("page %d: %w", page, err) // its kind (retry or not) kept
+		}
 		if err != nil {
 			return last, "", err
 		}

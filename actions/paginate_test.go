@@ -331,3 +331,34 @@ func TestSensitiveLoadErrors(t *testing.T) {
 }`: "sensitive must be true or false",
 	})
 }
+
+// A page that fails fails the attempt, saying which page, and a 5xx is retried.
+func TestPaginateFailingPage(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "3" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"data":[1]}`)
+	}))
+	defer srv.Close()
+	step := loadStep(t, NewClient(NewGuard(loopback)), `step "http" "list" {
+  url = "`+srv.URL+`/x?page=1"
+  paginate {
+    next  = "with_query(request.url, {page: page + 1})"
+    items = "response.body.data"
+  }
+}`)
+	c := &workflows.Call{Env: &workflows.Env{}, RunID: "r", Step: "list", Attempt: 1}
+	_, err := step.Action.Do(t.Context(), c)
+	if err == nil || !strings.HasPrefix(err.Error(), "page 3: GET ") || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("err = %v", err)
+	}
+	if retry, _ := workflows.Retryable(err); !retry {
+		t.Errorf("a 503 on page 3 is not retried")
+	}
+	if len(c.SentBefore) != 2 || c.Sent.Page != 3 || c.Sent.Status != 503 {
+		t.Errorf("recorded %d pages before page %d (%d)", len(c.SentBefore), c.Sent.Page, c.Sent.Status)
+	}
+}
