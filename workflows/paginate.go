@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -75,6 +76,9 @@ func (e *PageExpr) Eval(env *PageEnv) (any, error) {
 	return out, nil
 }
 
+// pageRoots are the names a paginate expression can start with.
+var pageRoots = append([]string{"response", "request", "page"}, roots...)
+
 // pagedOutput are the fields a paginate block adds to its step's output.
 var pagedOutput = []string{"items", "pages", "next"}
 
@@ -133,7 +137,15 @@ func (b *Block) pageExpr(name, example string) (*PageExpr, hcl.Diagnostics) {
 	loc.value = src
 	prog, err := loc.compiler().compilePage(src)
 	if err != nil {
-		return nil, hcl.Diagnostics{exprDiag(err, src, 0, loc)}
+		d := exprDiag(err, src, 0, loc)
+		if name, ok := strings.CutPrefix(d.Summary, "Unknown name "); ok {
+			name, _ = strconv.Unquote(name)
+			d.Detail = fmt.Sprintf("A paginate expression reads the page: response, request and page, beside event, steps, vars and run; %q is none of them.", name)
+			if s := suggest(name, pageRoots); s != "" {
+				d.Detail = fmt.Sprintf("A paginate expression reads the page: response, request and page, beside event, steps, vars and run. Did you mean %q?", s)
+			}
+		}
+		return nil, hcl.Diagnostics{d}
 	}
 	diags = checkRefs(prog, src, 0, loc)
 	if diags.HasErrors() {
