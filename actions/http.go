@@ -213,11 +213,17 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		h.limits.slowDown(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	}
 	data, out, err := readResponse(resp)
-	sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
-		Body: workflows.RecordBody(data, secrets)}
-	if b := out["body"]; !isText(b) && isJSON(resp.Header.Get("Content-Type")) {
-		// Redacted decoded: an API escapes what it repeats its own way.
-		sent.Response.Body = workflows.RecordJSON(b, secrets)
+	if b := out["body"]; out == nil || page > 0 || !isText(b) && !isJSON(resp.Header.Get("Content-Type")) {
+		// The output does not hold the answer as it came (it was not read, or it was
+		// read as a form, or as JSON its type did not announce, or it is one page of
+		// several): record it apart. Otherwise the run records it once, in the output
+		// (workflows.AnswerOf), where a JSON answer's secrets are redacted decoded, as
+		// an API escapes what it repeats its own way.
+		sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
+			Body: workflows.RecordBody(data, secrets)}
+		if out != nil && !isText(b) && isJSON(resp.Header.Get("Content-Type")) {
+			sent.Response.Body = workflows.RecordJSON(b, secrets) // redacted decoded, as above
+		}
 	}
 	if c.Sensitive {
 		sent.Response = &workflows.Response{Body: workflows.SensitiveShown}
