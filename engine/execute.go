@@ -232,18 +232,19 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 	if !ok {
 		return nil
 	}
+	if c.plan.Status == RunSucceeded && r.wf != nil {
+		// Before anyone waiting is told: the raw values were for the run's own steps.
+		if err := p.e.q.forgetSensitive(context.Background(), j.shard, r.id, r.wf); err != nil {
+			p.e.log.Warn("hiding the outputs of a run's sensitive steps failed; they stay until its retention ends",
+				"run", r.id, "err", err)
+		}
+	}
 	if c.plan.Status.Done() || answers(r.wf, j.unit) {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
 	}
 	if c.plan.Status.Done() {
 		if r.env != nil {
 			p.e.wakeParent(r.env.Event) // a child run: its parent's step waits for it
-		}
-		if c.plan.Status == RunSucceeded && r.wf != nil {
-			if err := p.e.q.forgetSensitive(context.Background(), j.shard, r.id, r.wf); err != nil {
-				p.e.log.Warn("hiding the outputs of a run's sensitive steps failed; they stay until its retention ends",
-					"run", r.id, "err", err)
-			}
 		}
 		p.e.metrics.runFinished(r.workflow, string(c.plan.Status))
 		took := time.Since(r.created).Milliseconds() // since it started, replays included
