@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -26,6 +27,13 @@ type Poll struct {
 	MaxItems   int
 	Backfill   bool
 	key        string
+}
+
+// pager is the request of a poll that reads its list page by page: an http step's
+// with a paginate block (see actions.HTTP.Pages).
+type pager interface {
+	Paginate() *workflows.Paginate
+	Pages(ctx context.Context, c *workflows.Call, each func(page *workflows.PageEnv) (bool, error)) (last map[string]any, next string, err error)
 }
 
 // pollEnv is what a poll's expressions read: items and cursor the response,
@@ -54,6 +62,7 @@ func pollKind(http workflows.StepKind) workflows.TriggerKind {
 			{Name: "items", Required: true}, {Name: "key", Required: true}, {Name: "cursor"},
 			{Name: "seen_window"}, {Name: "max_items"}, {Name: "backfill"},
 		},
+		Blocks: []workflows.BlockType{{Type: "paginate"}},
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
 			return newPoll(b, http)
 		},
@@ -66,6 +75,11 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	p.Schedule, diags = newSchedule(b)
 	p.Request, d = http.New(b)
 	diags = append(diags, d...)
+	if pg, ok := p.Request.(pager); ok && pg.Paginate() != nil && pg.Paginate().Items != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "A poll's paginate has no items",
+			Detail:  "The poll's own items attribute reads the items of every page: move it out of the paginate block.",
+			Subject: pg.Paginate().DefRange.Ptr()})
+	}
 	p.SeenWindow, d = b.Duration("seen_window", 30*24*time.Hour)
 	diags = append(diags, d...)
 	p.MaxItems, d = b.Int("max_items", DefaultMaxItems, 1, 100_000)

@@ -169,23 +169,11 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 	pollValue := map[string]any{"cursor": cursor, "time": at}
 	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, Workflow: wf.Name,
 		Step: "poll", Attempt: 1, Secrets: wf.Secrets}
-	out, err := poll.Request.Do(ctx, call)
+	items, pages, resp, err := p.fetch(ctx, wf, poll, call)
 	if err != nil {
 		return 0, err
 	}
-	resp, _ := out.(map[string]any)
 	env := pollEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}
-	v, err := expr.Run(poll.Items, env)
-	if err != nil {
-		return 0, fmt.Errorf("%w: items: %w", errPoll, err)
-	}
-	items, ok := v.([]any)
-	if !ok {
-		return 0, fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
-	}
-	if len(items) > poll.MaxItems {
-		items = items[:poll.MaxItems]
-	}
 	keys := make([]string, len(items))
 	for i, item := range items {
 		env.Item = item
@@ -213,7 +201,7 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		}
 	} else {
 		for i, item := range items {
-			first, err := p.start(ctx, wf, poll, item, keys[i], at)
+			first, err := p.start(ctx, wf, poll, item, keys[i], at, pages[i])
 			if err != nil {
 				return started, err
 			}
@@ -228,10 +216,45 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 	return started, nil
 }
 
+// fetch asks the API for the poll's items, at most max_items: from its answer, or from
+// every page of it with a paginate block. It returns the items, the page of each (1
+// without paginate), and the last answer read, which the cursor reads.
+func (p *Poller) fetch(ctx context.Context, wf *workflows.Workflow, poll *Poll, call *workflows.Call) ([]any, []int, map[string]any, error) {
+	var items []any
+	var pages []int
+	read := func(resp map[string]any, page int) error {
+		v, err := expr.Run(poll.Items, pollEnv{Response: resp, Poll: call.Env.Poll, Vars: wf.Vars})
+		if err != nil {
+			return fmt.Errorf("%w: items: %w", errPoll, err)
+		}
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
+		}
+		for _, it := range list[:min(len(list), poll.MaxItems-len(items))] {
+			items, pages = append(items, it), append(pages, page)
+		}
+		return nil
+	}
+	if pg, ok := poll.Request.(pager); ok && pg.Paginate() != nil {
+		last, _, err := pg.Pages(ctx, call, func(page *workflows.PageEnv) (bool, error) {
+			err := read(page.Response, page.Page)
+			return err == nil && len(items) < poll.MaxItems, err
+		})
+		return items, pages, last, err
+	}
+	out, err := poll.Request.Do(ctx, call)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	resp, _ := out.(map[string]any)
+	return items, pages, resp, read(resp, 1)
+}
+
 // start starts the run of one item unless it started one within the poll's
 // seen_window; the workflow's filter applies to it. A filter that cannot be evaluated
 // records a failed run that keeps the item, once.
-func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, item any, key, at string) (bool, error) {
+func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, item any, key, at string, page int) (bool, error) {
 	raw, err := json.Marshal(item)
 	if err != nil {
 		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
@@ -241,7 +264,7 @@ func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, 
 		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
 	}
 	ev := &workflows.Event{ID: id.New(), Trigger: "poll", ReceivedAt: p.now().UTC(),
-		ContentType: "application/json", Raw: string(raw), Body: body, Poll: map[string]any{"time": at}}
+		ContentType: "application/json", Raw: string(raw), Body: body, Poll: map[string]any{"time": at, "page": page}}
 	if wf.Filter != nil {
 		ok, ferr := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 		switch {

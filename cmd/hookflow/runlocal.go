@@ -523,19 +523,24 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	var b strings.Builder // one write, so that the lines stay together
-	fmt.Fprintf(&b, "     → %s %s\n", req.Method, t.redact(req.URL.String()))
-	writeHeaders(&b, req.Header, "       ", t.redact)
-	if len(body) > 0 {
-		for _, line := range strings.Split(strings.TrimRight(t.redact(string(body)), "\n"), "\n") {
-			fmt.Fprintf(&b, "       %s\n", line)
-		}
-	}
 	step, key := "", "" // requests are printed by step, and an item's by step[key]
+	redact, sensitive := t.redact, false
 	if c := actions.CallOf(req); c != nil {
 		step, key = c.Step, c.Step
 		if c.Item != nil {
 			key = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
+		}
+		if c.Secrets != nil {
+			redact = c.Secrets.Encoded().String // the run's sensitive values too
+		}
+		sensitive = c.Sensitive
+	}
+	var b strings.Builder // one write, so that the lines stay together
+	fmt.Fprintf(&b, "     → %s %s\n", req.Method, redact(req.URL.String()))
+	writeHeaders(&b, req.Header, "       ", redact)
+	if len(body) > 0 {
+		for _, line := range strings.Split(strings.TrimRight(redact(string(body)), "\n"), "\n") {
+			fmt.Fprintf(&b, "       %s\n", line)
 		}
 	}
 	refused := t.refused(req)
@@ -551,6 +556,9 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		said := "no body"
 		if len(answer.body) > 0 {
 			said = oneLine(string(answer.body), 60)
+		}
+		if sensitive {
+			said = workflows.SensitiveShown
 		}
 		fmt.Fprintf(&b, "       (dry run: not sent; answered %d %s)\n", answer.status, said)
 	}
