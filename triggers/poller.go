@@ -2,7 +2,6 @@ package triggers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/expr-lang/expr"
 
-	"github.com/hookflow/hookflow/internal/id"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -28,6 +26,9 @@ type Polls interface {
 	MarkSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error
 	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
 	StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error)
+	// RecordPoll records how a poll went, for every process's admin API to show: the
+	// runs it started, or its error ("" for none).
+	RecordPoll(ctx context.Context, wf *workflows.Workflow, poll string, started int, pollErr string) error
 }
 
 // Poller runs the poll triggers of a workflow set. Every process serving the set runs
@@ -132,6 +133,13 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 	if err == nil {
 		started, err = p.poll(ctx, wf, poll, tick)
 	}
+	var said string
+	if err != nil {
+		said = wf.Secrets.String(err.Error())
+	}
+	if rerr := p.polls.RecordPoll(ctx, wf, poll.Key(), started, said); rerr != nil && err == nil {
+		p.log.Warn("poll: cannot record how it went", "workflow", wf.Name, "err", rerr)
+	}
 	if err != nil {
 		st.failures++
 		p.metrics.pollFailed(wf.Name)
@@ -142,7 +150,7 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		st.retryAt = p.now().Add(retryAfter(every, st.failures))
 		if st.failures == 1 {
 			p.log.Warn("poll failed; it starts nothing and is retried, backing off, until a poll succeeds (logged once per run of failures)",
-				"workflow", wf.Name, "err", err)
+				"workflow", wf.Name, "err", said)
 		}
 		return
 	}
@@ -232,16 +240,10 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 // seen_window; the workflow's filter applies to it. A filter that cannot be evaluated
 // records a failed run that keeps the item, once.
 func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, item any, key, at string) (bool, error) {
-	raw, err := json.Marshal(item)
+	ev, err := poll.ItemEvent(item, at, p.now())
 	if err != nil {
 		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
 	}
-	body, err := workflows.ParseBody("application/json", raw) // as the run will read it back
-	if err != nil {
-		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
-	}
-	ev := &workflows.Event{ID: id.New(), Trigger: "poll", ReceivedAt: p.now().UTC(),
-		ContentType: "application/json", Raw: string(raw), Body: body, Poll: map[string]any{"time": at}}
 	if wf.Filter != nil {
 		ok, ferr := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 		switch {

@@ -393,25 +393,14 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 }
 
 // shapeEvent makes the event the one the workflow's first trigger would make: a
-// webhook's request, or a tick of its schedule when it has only schedules and no event
-// was given.
+// webhook's request, a tick of its schedule when it has no webhook and no event was
+// given, or a poll's new item.
 func shapeEvent(ev *workflows.Event, wf *workflows.Workflow) {
-	for _, t := range wf.Triggers {
-		if hook, ok := t.Config.(*triggers.Webhook); ok {
-			ev.Trigger, ev.Method, ev.Path = "webhook", hook.Method, hook.Path
-			return
-		}
-	}
-	for _, t := range wf.Triggers {
-		if s, ok := t.Config.(*triggers.Schedule); ok && ev.Raw == "{}" {
-			now := ev.ReceivedAt.Truncate(time.Second)
-			ev.Trigger = "schedule"
-			ev.Raw = fmt.Sprintf(`{"schedule":%q,"scheduled_at":%q,"catch_up":false}`, s.Key(), now.Format(time.RFC3339))
-			ev.Body, _ = workflows.ParseBody("application/json", []byte(ev.Raw))
-			return
-		}
-	}
+	triggerKinds.LocalEvent(wf, ev, ev.Raw != "{}")
 }
+
+// triggerKinds are the trigger kinds hookflow has.
+var triggerKinds = triggers.Default()
 
 // readEventFile reads an event from a file, or standard input for "-", up to the
 // largest body a webhook takes.
