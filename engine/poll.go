@@ -140,3 +140,24 @@ func (e *Engine) TriggerState(ctx context.Context, wf *workflows.Workflow, key s
 	st.Started, _ = strconv.Atoi(h["started"])
 	return st, nil
 }
+
+// Seen reports, for each dedupe key of wf, whether it started a run (or was marked
+// seen) within its window: an item of a poll with that key would start none. It
+// changes nothing.
+func (e *Engine) Seen(ctx context.Context, wf *workflows.Workflow, keys []string) ([]bool, error) {
+	pipe := e.q.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Exists(ctx, e.q.dedupeKey(wf.Name, k))
+	}
+	if len(keys) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	seen := make([]bool, len(keys))
+	for i, c := range cmds {
+		seen[i] = c.Val() > 0
+	}
+	return seen, nil
+}

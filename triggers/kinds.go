@@ -18,6 +18,9 @@ type Kind struct {
 	Spec func(k *workflows.Kinds) (spec workflows.TriggerKind, ok bool)
 	// Runtime builds what fires the kind's triggers in a serving process.
 	Runtime func(env Env) Runtime
+	// Filtered says the workflow's filter decides whether an event of the kind starts
+	// a run (a webhook's request, a poll's item); a schedule's tick always does.
+	Filtered bool
 }
 
 // Config is what the compiled configuration of every trigger kind (the Config of a
@@ -83,13 +86,13 @@ func (r *Registry) Add(k Kind) {
 // Default returns a registry of every trigger kind: webhook, schedule and poll.
 func Default() *Registry {
 	r := NewRegistry()
-	r.Add(Kind{Name: "webhook",
+	r.Add(Kind{Name: "webhook", Filtered: true,
 		Spec:    func(*workflows.Kinds) (workflows.TriggerKind, bool) { return webhookKind(), true },
 		Runtime: func(env Env) Runtime { return NewWebhooks(env.Engine, env.Log, env.StatusURL, env.Options...) }})
 	r.Add(Kind{Name: "schedule",
 		Spec:    func(*workflows.Kinds) (workflows.TriggerKind, bool) { return scheduleKind(), true },
 		Runtime: func(env Env) Runtime { return NewScheduler(env.Engine, env.Log, env.Options...) }})
-	r.Add(Kind{Name: "poll",
+	r.Add(Kind{Name: "poll", Filtered: true,
 		Spec: func(k *workflows.Kinds) (workflows.TriggerKind, bool) {
 			http, ok := k.Step("http")
 			if !ok {
@@ -152,6 +155,13 @@ func (rs *Runtimes) Webhooks() *Webhooks {
 		}
 	}
 	return nil
+}
+
+// Filtered reports whether the workflow's filter applies to an event of trigger, a
+// kind's name (see Kind.Filtered).
+func (r *Registry) Filtered(trigger string) bool {
+	i := slices.IndexFunc(r.kinds, func(k Kind) bool { return k.Name == trigger })
+	return i >= 0 && r.kinds[i].Filtered
 }
 
 // LocalEvent makes ev the event that the first trigger of wf able to shape it would

@@ -174,22 +174,65 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		return 0, fmt.Errorf("reading the cursor: %w", err)
 	}
 	at := tick.UTC().Format(time.RFC3339)
-	pollValue := map[string]any{"cursor": cursor, "time": at}
-	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, Workflow: wf.Name,
-		Step: "poll", Attempt: 1, Secrets: wf.Secrets}
-	out, err := poll.Request.Do(ctx, call)
+	ans, err := poll.Fetch(ctx, wf, cursor, at)
 	if err != nil {
 		return 0, err
+	}
+	started := 0
+	if !found && !poll.Backfill {
+		// The first poll: what is there now is the past.
+		if err := p.polls.MarkSeen(ctx, wf, ans.Keys, poll.SeenWindow); err != nil {
+			return 0, fmt.Errorf("recording the items there before: %w", err)
+		}
+	} else {
+		for i, item := range ans.Items {
+			first, err := p.start(ctx, wf, poll, item, ans.Keys[i], at)
+			if err != nil {
+				return started, err
+			}
+			if first {
+				started++
+			}
+		}
+	}
+	if err := p.polls.SavePoll(ctx, wf, poll.Key(), ans.Cursor); err != nil {
+		return started, fmt.Errorf("keeping the cursor: %w", err)
+	}
+	return started, nil
+}
+
+// Answer is what one poll found: the items (at most the poll's max_items), the
+// dedupe key of each ("poll:" and its key), the cursor for the next poll, and the
+// request as sent, redacted.
+type Answer struct {
+	Items  []any
+	Keys   []string
+	Cursor any
+	Sent   *workflows.Request
+}
+
+// Fetch sends the poll's request once, with cursor as poll.cursor and at as
+// poll.time, and reads its items, their keys and the next cursor from the answer.
+// It changes nothing: a Poller starts the runs, hookflow run --poll shows them.
+func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any, at string) (*Answer, error) {
+	pollValue := map[string]any{"cursor": cursor, "time": at}
+	// The request's Idempotency-Key is <workflow>@<poll time>:poll, one per tick.
+	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, RunID: wf.Name + "@" + at,
+		Workflow: wf.Name, Step: "poll", Attempt: 1, Secrets: wf.Secrets}
+	out, err := poll.Request.Do(ctx, call)
+	ans := &Answer{Sent: call.Sent}
+	if err != nil {
+		return ans, err
 	}
 	resp, _ := out.(map[string]any)
 	env := pollEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}
 	v, err := expr.Run(poll.Items, env)
 	if err != nil {
-		return 0, fmt.Errorf("%w: items: %w", errPoll, err)
+		return ans, fmt.Errorf("%w: items: %w", errPoll, err)
 	}
 	items, ok := v.([]any)
 	if !ok {
-		return 0, fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
+		return ans, fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
 	}
 	if len(items) > poll.MaxItems {
 		items = items[:poll.MaxItems]
@@ -199,41 +242,21 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		env.Item = item
 		k, err := expr.Run(poll.ItemKey, env)
 		if err != nil {
-			return 0, fmt.Errorf("%w: key of item %d: %w", errPoll, i, err)
+			return ans, fmt.Errorf("%w: key of item %d: %w", errPoll, i, err)
 		}
 		if k == nil || workflows.Text(k) == "" {
-			return 0, fmt.Errorf("%w: item %d has no key", errPoll, i)
+			return ans, fmt.Errorf("%w: item %d has no key", errPoll, i)
 		}
 		keys[i] = "poll:" + workflows.Text(k)
 	}
-	var next any
 	if poll.Cursor != nil {
 		env.Item = nil
-		if next, err = expr.Run(poll.Cursor, env); err != nil {
-			return 0, fmt.Errorf("%w: cursor: %w", errPoll, err)
+		if ans.Cursor, err = expr.Run(poll.Cursor, env); err != nil {
+			return ans, fmt.Errorf("%w: cursor: %w", errPoll, err)
 		}
 	}
-	started := 0
-	if !found && !poll.Backfill {
-		// The first poll: what is there now is the past.
-		if err := p.polls.MarkSeen(ctx, wf, keys, poll.SeenWindow); err != nil {
-			return 0, fmt.Errorf("recording the items there before: %w", err)
-		}
-	} else {
-		for i, item := range items {
-			first, err := p.start(ctx, wf, poll, item, keys[i], at)
-			if err != nil {
-				return started, err
-			}
-			if first {
-				started++
-			}
-		}
-	}
-	if err := p.polls.SavePoll(ctx, wf, poll.Key(), next); err != nil {
-		return started, fmt.Errorf("keeping the cursor: %w", err)
-	}
-	return started, nil
+	ans.Items, ans.Keys = items, keys
+	return ans, nil
 }
 
 // start starts the run of one item unless it started one within the poll's
