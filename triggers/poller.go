@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -184,21 +186,53 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		if err := p.polls.MarkSeen(ctx, wf, ans.Keys, poll.SeenWindow); err != nil {
 			return 0, fmt.Errorf("recording the items there before: %w", err)
 		}
-	} else {
-		for i, item := range ans.Items {
-			first, err := p.start(ctx, wf, poll, item, ans.Keys[i], at)
-			if err != nil {
-				return started, err
-			}
-			if first {
-				started++
-			}
-		}
+	} else if started, err = p.startAll(ctx, wf, poll, ans, at); err != nil {
+		return started, err
 	}
 	if err := p.polls.SavePoll(ctx, wf, poll.Key(), ans.Cursor); err != nil {
 		return started, fmt.Errorf("keeping the cursor: %w", err)
 	}
 	return started, nil
+}
+
+// startsInFlight is how many items of a poll are started at once: concurrent starts
+// share round trips to Redis (the engine pipelines them), each still one atomic
+// check-and-start.
+const startsInFlight = 32
+
+// startAll starts the run of each new item of ans, startsInFlight at a time, and
+// returns how many it started. On an error it starts no more; the items not started
+// are new again at the next poll, since the cursor is kept only after a good one.
+func (p *Poller) startAll(ctx context.Context, wf *workflows.Workflow, poll *Poll, ans *Answer, at string) (int, error) {
+	var (
+		started atomic.Int64
+		failed  atomic.Pointer[error]
+		next    atomic.Int64
+		wg      sync.WaitGroup
+	)
+	for range min(startsInFlight, len(ans.Items)) {
+		wg.Go(func() {
+			for failed.Load() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(ans.Items) {
+					return
+				}
+				first, err := p.start(ctx, wf, poll, ans.Items[i], ans.Keys[i], at)
+				if err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+				if first {
+					started.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		return int(started.Load()), *err
+	}
+	return int(started.Load()), nil
 }
 
 // Answer is what one poll found: the items (at most the poll's max_items), the

@@ -64,7 +64,7 @@ func (c countingPolls) StartOnce(ctx context.Context, wf *workflows.Workflow, ev
 	return id, first, err
 }
 
-func loadPolls(t *testing.T, client *http.Client, src string) *workflows.Set {
+func loadPolls(t testing.TB, client *http.Client, src string) *workflows.Set {
 	t.Helper()
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Client: client, Logger: quietLog})
