@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,20 +47,26 @@ type pollShop struct {
 	mu        sync.Mutex
 	orders    int
 	polls     int
+	growUntil int             // while polls < growUntil, each poll adds an order after its answer
+	ticks     map[string]bool // the Idempotency-Key of each poll: one per tick
 	delivered map[string]map[string]bool // order -> its runs
 	calls     int
 }
 
 func newPollShop(t *testing.T) *pollShop {
-	s := &pollShop{delivered: map[string]map[string]bool{}}
+	s := &pollShop{delivered: map[string]map[string]bool{}, ticks: map[string]bool{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/orders":
 			s.mu.Lock()
 			s.polls++
+			s.ticks[r.Header.Get("Idempotency-Key")] = true
 			orders := make([]map[string]string, s.orders)
 			for i := range orders {
 				orders[i] = map[string]string{"id": fmt.Sprintf("o%d", i+1)}
+			}
+			if s.polls < s.growUntil {
+				s.orders++
 			}
 			s.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
@@ -157,4 +164,46 @@ func countKeys(t *testing.T, rdb redis.UniversalClient, pattern string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestPollAcrossProcesses: two hookflow processes on one Redis poll the same shop every
+// second, 30 times, the shop adding an order after each of its first 29 answers. One
+// process polls each tick, and each order added after the first poll is delivered by
+// exactly one run.
+func TestPollAcrossProcesses(t *testing.T) {
+	const polls = 30
+	shop := newPollShop(t)
+	shop.orders, shop.growUntil = 1, polls
+	dir := writeWorkflow(t, "orders.hcl", pollSrc)
+	b := redistest.Real(t)
+	a, c := startProc(t, dir, b.URL, shop.srv.URL), startProc(t, dir, b.URL, shop.srv.URL)
+	testutil.Eventually(t, 90*time.Second, "30 polls", func() bool {
+		p, _, _ := shop.state()
+		return p >= polls
+	})
+	// The first poll found o1 and recorded it; o2 to o30 came one a poll.
+	testutil.Eventually(t, 20*time.Second, "o2 to o30 delivered", func() bool {
+		_, orders, _ := shop.state()
+		return orders >= polls-1
+	})
+	for _, p := range []*proc{a, c} {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+	}
+	shop.mu.Lock()
+	defer shop.mu.Unlock()
+	if len(shop.delivered) != polls-1 {
+		t.Errorf("%d orders delivered, want %d", len(shop.delivered), polls-1)
+	}
+	for order, runs := range shop.delivered {
+		if len(runs) != 1 {
+			t.Errorf("order %s was delivered by %d runs", order, len(runs))
+		}
+	}
+	if shop.delivered["o1"] != nil {
+		t.Error("o1, there at the first poll, was delivered")
+	}
+	if len(shop.ticks) != shop.polls {
+		t.Errorf("%d polls for %d ticks: a tick was polled twice", shop.polls, len(shop.ticks))
+	}
 }
