@@ -47,8 +47,8 @@ type pollShop struct {
 	mu        sync.Mutex
 	orders    int
 	polls     int
-	growUntil int             // while polls < growUntil, each poll adds an order after its answer
-	ticks     map[string]bool // the Idempotency-Key of each poll: one per tick
+	growUntil int                        // while polls < growUntil, each poll adds an order after its answer
+	ticks     map[string]bool            // the Idempotency-Key of each poll: one per tick
 	delivered map[string]map[string]bool // order -> its runs
 	calls     int
 }
