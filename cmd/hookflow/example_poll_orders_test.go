@@ -167,3 +167,53 @@ func TestExamplePollOrders(t *testing.T) {
 		}
 	})
 }
+
+// TestRunPollUsage: --poll's mistakes are usage errors that say what to do, and a
+// HOOKFLOW_REDIS meant for serve does not stop a run of one event.
+func TestRunPollUsage(t *testing.T) {
+	setExampleEnv(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "two.hcl"), `
+workflow "two" {
+  trigger "poll" {
+    every = "1m"
+    url   = "https://example.com/a"
+    items = "response.body"
+    key   = "item.id"
+  }
+  trigger "poll" {
+    every = "1h"
+    url   = "https://example.com/b"
+    items = "response.body"
+    key   = "item.id"
+  }
+  step "log" "it" {
+    message = "{{ event.body.id }}"
+  }
+}
+`)
+	hookflow := func(args ...string) (string, error) {
+		var stdout, stderr strings.Builder
+		err := run(context.Background(), append([]string{"run", "--dir", dir}, args...), strings.NewReader(`{"id": 1}`), &stdout, &stderr)
+		return stdout.String() + stderr.String(), err
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--poll", "two"}, "name one as two/1 to two/2"},
+		{[]string{"--poll", "two/3"}, "has 2 poll triggers"},
+		{[]string{"--poll", "nope"}, `no workflow "nope"`},
+		{[]string{"--poll", "two/1", "--event", "-"}, "takes none of --event"},
+		{[]string{"--redis", "redis://localhost:1", "two"}, "--redis is read by --poll only"},
+	} {
+		out, err := hookflow(c.args...)
+		if err == nil || !strings.Contains(out+err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q:\n%s", c.args, err, c.want, out)
+		}
+	}
+	t.Setenv("HOOKFLOW_REDIS", "redis://localhost:1")
+	if out, err := hookflow("--event", "-", "two"); err != nil || !strings.Contains(out, "(poll event)") || !strings.Contains(out, "run succeeded") {
+		t.Errorf("a run with HOOKFLOW_REDIS set: %v\n%s", err, out)
+	}
+}

@@ -111,7 +111,7 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 				}
 				return o.runPoll(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
-			if o.redisURL != "" {
+			if cmd.Flags().Changed("redis") { // not HOOKFLOW_REDIS, which serve's environment may set
 				return usage("--redis is read by --poll only: a run of this command runs on an embedded Redis")
 			}
 			return o.run(cmd.Context(), args[0], cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())

@@ -288,11 +288,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	s.triggers = triggers.Default().Start(triggers.Env{Engine: rt.engine, Log: log, StatusURL: statusURL,
 		Options: []triggers.Option{triggers.WithMetrics(events)}})
 	s.triggers.Use(set)
-	hooks := s.triggers.Webhooks()
-	s.hooks = hooks
+	s.hooks = s.triggers.Webhooks()
 
 	mux := http.NewServeMux()
-	mux.Handle("/hooks/", s.unlessDraining(hooks))
+	mux.Handle("/hooks/", s.unlessDraining(s.hooks))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
