@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -119,6 +120,18 @@ workflow "orders" {
 		st := pollState()
 		return st["failures"].(float64) == 0
 	})
+	resp, err := http.Get("http://" + s.adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`hookflow_runs_started_total{trigger="poll",workflow="orders"} 3`,
+		`hookflow_events_received_total{trigger="poll",workflow="orders"} 3`, `hookflow_poll_failures_total{workflow="orders"} `} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, id := range []string{"o3", "o4", "o5"} {
