@@ -115,6 +115,21 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	return r, nil
 }
 
+// RunEvent returns a run's event as it was stored: its headers and body fields that
+// are credentials as they came (eventView redacts them), for a reader that must know
+// them to leave them out, such as a run exported as a test. ErrNotFound when there is
+// no such run.
+func (e *Engine) RunEvent(ctx context.Context, id string) (*workflows.Event, error) {
+	fields, err := e.q.runFields(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, ErrNotFound
+	}
+	return workflows.DecodeEvent([]byte(fields["event"]))
+}
+
 // cancelSteps marks what had not settled in a cancelled run cancelled: it never will.
 func cancelSteps(steps []StepRun) {
 	for i := range steps {
@@ -161,6 +176,26 @@ var summaryFields = []string{"id", "wf", "ver", "started_ver", "status", "error"
 // steps that ran (on_failure/notify). When this process does
 // not know the version, it lists the recorded steps in the order they finished.
 func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]StepRun, error) {
+	out, err := e.stepRunsOf(ctx, fields)
+	// A record names no version when it ran with the one its run started with.
+	started := fields["started_ver"]
+	if started == "" {
+		started = fields["ver"]
+	}
+	for i := range out {
+		if out[i].Version == "" && out[i].Status != StatusPending {
+			out[i].Version = started
+		}
+		for k := range out[i].Items {
+			if it := &out[i].Items[k]; it.Version == "" && it.Status != StatusPending && it.Status != StatusCancelled {
+				it.Version = started
+			}
+		}
+	}
+	return out, err
+}
+
+func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]StepRun, error) {
 	rec, _ := readRecord(fields) // a record that cannot be read is shown as pending
 	out := []StepRun{}
 	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])

@@ -159,7 +159,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 // each run as hookflow run does; the workflow's filter applies unless --no-filter.
 func (o *localRun) runItems(ctx context.Context, set *workflows.Set, k *workflows.Kinds, apis *actions.APIs,
 	wf *workflows.Workflow, poll *triggers.Poll, ans *triggers.Answer, fresh []int, at string, out io.Writer, quiet *slog.Logger) error {
-	eng, rdb, stop, err := localEngine(ctx, set, k, quiet)
+	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, nil)
 	if err != nil {
 		return err
 	}

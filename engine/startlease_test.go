@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// TestStartRunsTheFirstStepWhereTheRunStarts: a process with an idle worker that starts
+// a run has the run's first step leased to it by the start itself, and runs it without
+// a lease call.
+func TestStartRunsTheFirstStepWhereTheRunStarts(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+		set := loadSet(t, rec, chainSrc)
+		e.Use(set)
+		sh := e.q.shardFor("chain")
+		p := e.NewPool(2)
+		if !p.take() { // as Engine.start does, before its start call
+			t.Fatal("an idle pool gave no worker")
+		}
+		id := "run-leased"
+		_, j, err := e.q.startOnce(ctx, id, set.Workflow("chain"), []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), "", nil, true)
+		if err != nil || j == nil {
+			t.Fatalf("start: job %v, %v", j, err)
+		}
+		if j.attempt != 1 || j.unit.step != "first" || j.run["status"] != string(RunRunning) || j.run["created"] == "" {
+			t.Errorf("leased job %+v run %v", j, j.run)
+		}
+		if n, _ := b.Client.ZCard(ctx, sh.ready("chain")).Result(); n != 0 {
+			t.Errorf("%d jobs queued, want the first one leased instead", n)
+		}
+		if s, err := b.Client.ZScore(ctx, sh.leases(), j.id).Result(); err != nil || s == 0 {
+			t.Errorf("the job is not in the leases: %v", err)
+		}
+		fields, _ := b.Client.HGetAll(ctx, sh.run(id)).Result()
+		if fields["status"] != string(RunRunning) || fields["started"] != j.run["created"] {
+			t.Errorf("run hash %v", fields)
+		}
+		p.runTaken(j) // no fetcher runs: the step runs because the start leased it here
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded || r.Steps[0].Attempts != 1 {
+			t.Errorf("run %s, first step attempts %d", r.Status, r.Steps[0].Attempts)
+		}
+		p.Start() // the second step was chained, not queued: nothing else ran
+		t.Cleanup(func() { _ = p.Stop(context.Background()) })
+		if calls := rec.list(); len(calls) != 2 {
+			t.Errorf("calls %v, want each step once", calls)
+		}
+	})
+}
+
+// TestStartLeasedJobOutlivesItsProcess: a process that started a run, with the first
+// step leased to it, dies before running it. The lease expires and another process
+// runs the step: the run is not lost.
+func TestStartLeasedJobOutlivesItsProcess(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		set := loadSet(t, rec, chainSrc)
+		dead := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 300 * time.Millisecond})
+		dead.Use(set)
+		_, j, err := dead.q.startOnce(ctx, "run-orphan", set.Workflow("chain"), []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), "", nil, true)
+		if err != nil || j == nil {
+			t.Fatalf("start: job %v, %v", j, err)
+		}
+		// The process dies here: nothing runs j.
+
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 300 * time.Millisecond})
+		e.Use(set)
+		startPool(t, e, 2)
+		r := waitRun(t, e, "run-orphan")
+		if r.Status != RunSucceeded || r.Steps[0].Attempts != 2 {
+			t.Errorf("run %s, first step attempts %d, want 2 (the dead process's counts)", r.Status, r.Steps[0].Attempts)
+		}
+		if calls := rec.list(); len(calls) != 2 {
+			t.Errorf("calls %v, want each step once", calls)
+		}
+	})
+}
+
+// TestStartQueuesWhenNoWorkerIsFree: a start in a process whose workers are all busy,
+// or of a workflow with a concurrency limit, queues the first job for any worker.
+func TestStartQueuesWhenNoWorkerIsFree(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		set := loadSet(t, rec, chainSrc)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+		e.Use(set)
+		p := e.NewPool(1)
+		if !p.take() {
+			t.Fatal("an idle pool gave no worker")
+		}
+		if p.take() {
+			t.Fatal("a pool of one worker gave two")
+		}
+		p.giveBack()
+		e.local.Store(p)
+		p.slots <- struct{}{} // the one worker is busy
+		if _, err := e.Start(ctx, set.Workflow("chain"), event(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := b.Client.ZCard(ctx, e.q.shardFor("chain").ready("chain")).Result(); n != 1 {
+			t.Errorf("%d jobs queued, want 1", n)
+		}
+		<-p.slots
+		e.local.Store(nil)
+	})
+}
+
+// TestStartedEventReadsAsStored: the event a job leased by its start takes is the one
+// its worker would decode from the run: the same values for every kind of body.
+func TestStartedEventReadsAsStored(t *testing.T) {
+	at := time.Date(2026, 12, 2, 6, 0, 0, 123456789, time.FixedZone("x", 3600))
+	for name, ev := range map[string]*workflows.Event{
+		"json":         {ID: "e1", Trigger: "webhook", ReceivedAt: at, ContentType: "application/json", Raw: `{"n": 12345678901234567890, "a": [1, 2.5, "x"]}`},
+		"form":         {ID: "e2", Trigger: "webhook", ReceivedAt: at, ContentType: "application/x-www-form-urlencoded", Raw: "a=1&a=2&b=%20", Query: map[string][]string{"q": {"1"}}},
+		"text":         {ID: "e3", Trigger: "webhook", ReceivedAt: at, ContentType: "text/plain", Raw: "hello", Headers: map[string]string{"x": "y"}},
+		"empty":        {ID: "e4", Trigger: "manual", ReceivedAt: at},
+		"body not set": {ID: "e5", Trigger: "webhook", ReceivedAt: at, Raw: `{"name": "Ada"}`},
+		"child":        {ID: "e6", Trigger: "workflow", ReceivedAt: at, Raw: `{}`, Parent: &workflows.EventParent{RunID: "r", Workflow: "w", Step: "s"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := workflows.DecodeEvent(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := startedEvent(ev)
+			if got == nil {
+				t.Fatal("no event")
+			}
+			if !reflect.DeepEqual(got.Value(), stored.Value()) {
+				t.Errorf("started %v\n stored %v", got.Value(), stored.Value())
+			}
+		})
+	}
+	if startedEvent(&workflows.Event{Trigger: "poll", Raw: "{}", Poll: map[string]any{"page": 1}}) != nil {
+		t.Error("a poll's event is taken as it is: its values would not read as stored")
+	}
+}
