@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hookflow/hookflow/internal/id"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -27,6 +29,8 @@ type Poll struct {
 	MaxItems   int
 	Backfill   bool
 	key        string
+	// method, url (up to its first {{ }}) and api: what it asks, for its summary
+	method, url, api string
 }
 
 // pager is the request of a poll that reads its list page by page: an http step's
@@ -127,5 +131,22 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	}
 	sum := sha256.Sum256([]byte(strings.Join([]string{strings.ToUpper(method), api, url, srcs["items"], srcs["key"]}, "\x00")))
 	p.key = "poll " + p.Schedule.Key() + " " + hex.EncodeToString(sum[:8])
+	p.method, p.url, p.api = strings.ToUpper(method), url, api
 	return p, diags
+}
+
+// ItemEvent is the event of the run an item starts: event.body the item, as the run
+// reads it back from its record, event.poll the poll's time (RFC 3339) and the page
+// the item came on (1 without paginate). now is when the poll received it.
+func (p *Poll) ItemEvent(item any, at string, page int, now time.Time) (*workflows.Event, error) {
+	raw, err := json.Marshal(item)
+	if err != nil {
+		return nil, err
+	}
+	body, err := workflows.ParseBody("application/json", raw)
+	if err != nil {
+		return nil, err
+	}
+	return &workflows.Event{ID: id.New(), Trigger: "poll", ReceivedAt: now.UTC(),
+		ContentType: "application/json", Raw: string(raw), Body: body, Poll: map[string]any{"time": at, "page": page}}, nil
 }
