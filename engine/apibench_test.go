@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -99,23 +97,4 @@ workflow "one" {
 
 // redisCalls is how many commands Redis ran since its stats were reset (the INFO
 // itself aside), scripts' commands included, from INFO commandstats.
-func redisCalls(be *redistest.Backend) (float64, bool) {
-	info, err := be.Client.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		return 0, false
-	}
-	total, found := 0.0, false
-	for _, line := range strings.Split(info, "\n") {
-		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || !strings.HasPrefix(name, "cmdstat_") || name == "cmdstat_info" {
-			continue
-		}
-		for _, kv := range strings.Split(stats, ",") {
-			if v, ok := strings.CutPrefix(kv, "calls="); ok {
-				n, _ := strconv.ParseFloat(v, 64)
-				total, found = total+n, true
-			}
-		}
-	}
-	return total, found
-}
+func redisCalls(be *redistest.Backend) (float64, bool) { return commandStat(be, "calls=") }

@@ -165,20 +165,24 @@ workflow "fan" {
 }
 
 // redisMicros is the time Redis spent in commands since its stats were reset, from
-// INFO commandstats; false where the server does not keep them (miniredis).
-func redisMicros(be *redistest.Backend) (float64, bool) {
+// INFO commandstats.
+func redisMicros(be *redistest.Backend) (float64, bool) { return commandStat(be, "usec=") }
+
+// commandStat sums one field ("calls=", "usec=") of INFO commandstats over every
+// command but INFO itself, since the stats were reset.
+func commandStat(be *redistest.Backend, field string) (float64, bool) {
 	info, err := be.Client.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		return 0, false
 	}
 	total, found := 0.0, false
 	for _, line := range strings.Split(info, "\n") {
-		_, stats, ok := strings.Cut(line, ":")
-		if !ok || !strings.HasPrefix(line, "cmdstat_") {
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") || name == "cmdstat_info" {
 			continue
 		}
 		for _, kv := range strings.Split(stats, ",") {
-			if v, ok := strings.CutPrefix(kv, "usec="); ok {
+			if v, ok := strings.CutPrefix(kv, field); ok {
 				n, _ := strconv.ParseFloat(v, 64)
 				total, found = total+n, true
 			}
