@@ -47,6 +47,10 @@ type Options struct {
 	// replayed, step durations, and the queue's depth read from Redis at each scrape.
 	// nil: no metrics.
 	Metrics prometheus.Registerer
+	// ResumeBase is what the URLs resume_url gives start with, a token following: the
+	// public listener's address as the senders of resumes reach it, and the path it
+	// serves them under. Default DefaultResumeBase.
+	ResumeBase string
 }
 
 // Engine starts runs and reads them back; a Pool executes them.
@@ -57,6 +61,9 @@ type Engine struct {
 	versions  *versions
 	waiters   waiters
 	metrics   *metrics // nil: none
+	// resumeBase is Options.ResumeBase.
+	resumeBase string
+	keys       resumeKeys
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored
@@ -98,7 +105,11 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	q.metrics = newMetrics(o.Metrics, q)
 	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
 		byKey: map[string]*version{}}
-	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics}
+	if o.ResumeBase == "" {
+		o.ResumeBase = DefaultResumeBase
+	}
+	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics,
+		resumeBase: o.ResumeBase}
 }
 
 // Use makes the workflows of set runnable, and their versions the current ones: those
