@@ -36,6 +36,9 @@ var exampleEnv = map[string]string{
 	"WOOCOMMERCE_WEBHOOK_SECRET": "woo-secret-3d81f0",
 	"INVENTORY_TOKEN":            "inventory-token-8e21",
 	"SALES_CLIENT_SECRET":        "sales-client-secret-4b7e",
+	"REFUNDS_WEBHOOK_SECRET":     "refunds-secret-7c2e",
+	"PAYMENTS_TOKEN":             "payments-token-1a9f",
+	"MAIL_TOKEN":                 "mail-token-6d30",
 }
 
 func setExampleEnv(t *testing.T) {

@@ -70,6 +70,36 @@ func (t *mockTransport) remove(eventID string) {
 	delete(t.byEvent, eventID)
 }
 
+// caseOf is the test whose run a step's call belongs to; nil for none.
+func (t *mockTransport) caseOf(c *workflows.Call) *testCase {
+	if c == nil || c.Env == nil {
+		return nil
+	}
+	evID, _ := c.Env.Event["id"].(string)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byEvent[evID]
+}
+
+// resume answers a wait step with its test's resume block; false for none, and the
+// wait times out.
+func (t *mockTransport) resume(c *workflows.Call) (*workflows.Resume, bool) {
+	tc := t.caseOf(c)
+	if tc == nil || tc.test.Resumes[c.Step] == nil {
+		return nil, false
+	}
+	r := tc.test.Resumes[c.Step]
+	h := http.Header{}
+	for k, v := range r.Headers {
+		h.Set(k, v)
+	}
+	res, err := workflows.NewResume(r.ContentType, []byte(r.Raw), h, r.Query)
+	if err != nil { // the step fails with what is wrong with the body
+		return &workflows.Resume{ContentType: r.ContentType, Raw: r.Raw}, true
+	}
+	return res, true
+}
+
 // errNoMock fails a step whose request no mock answers: another attempt would not help.
 var errNoMock = workflows.Permanent(fmt.Errorf("no mock answers this step, and a test sends nothing"))
 
