@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -284,4 +285,78 @@ func TestWaitSurvivesRestarts(t *testing.T) {
 	if r.Status != RunSucceeded || r.Steps[2].Output.(map[string]any)["value"] != "after restarts by ada slack false" {
 		t.Errorf("run %s: %s %v", r.Status, stepsOf(r), r.Steps[2].Output)
 	}
+}
+
+// A run whose wait timed out and failed it waits again when replayed, and its resume
+// URL then resumes it.
+func TestWaitReplayedAfterTimeout(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := waitEngine(t, b)
+		id, _ := e.Start(ctx, set.Workflow("strict"), event(`{}`))
+		if r := waitRun(t, e, id); r.Status != RunFailed {
+			t.Fatalf("run %s", r.Status)
+		}
+		if _, err := e.Replay(ctx, id, ReplayOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, id, RunWaiting)
+		url, err := e.ResumeURL(ctx, "strict", id, "approval")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ResumeToken(ctx, strings.TrimPrefix(url, "https://hooks.example.com/resume/"), resumeRequest(t, `{}`)); err != nil {
+			t.Fatalf("resume after the replay: %v", err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Errorf("replayed run %s: %s", r.Status, stepsOf(r))
+		}
+	})
+}
+
+// A wait step in a parallel block waits while the block's other steps run; what
+// follows the block reads what resumed it.
+func TestWaitInParallel(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "both" {
+  parallel "meanwhile" {
+    step "wait" "approval" {
+      timeout = "1h"
+    }
+    step "probe" "other" {
+      value = "done"
+    }
+  }
+  step "probe" "after" {
+    value = "{{ steps.approval.body.ok }} {{ steps.other.value }}"
+  }
+}
+`)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet, Kinds: k})
+		e.Use(set)
+		startPool(t, e, 1)
+		id, _ := e.Start(ctx, set.Workflow("both"), event(`{}`))
+		testutil.Eventually(t, 10*time.Second, "the other step done, the wait waiting", func() bool {
+			r, err := e.Run(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(rec.list()) == 1 && r.Steps[1].Status == StatusWaiting
+		})
+		if _, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{"ok": "yes"}`)); err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded || r.Steps[3].Output.(map[string]any)["value"] != "yes done" {
+			t.Errorf("run %s: %s %v", r.Status, stepsOf(r), r.Steps[3].Output)
+		}
+	})
 }
