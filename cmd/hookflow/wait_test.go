@@ -108,7 +108,11 @@ func TestResumeURL(t *testing.T) {
 		return stdout.String(), err
 	}
 	id2, _ := waitingRun(t, s)
-	out, err := hookflow("runs", "list", "--status", "waiting")
+	out, err := hookflow("runs", "show", id2)
+	if err != nil || !strings.Contains(out, "2. approval (wait) waiting, times out ") {
+		t.Errorf("runs show of a waiting run: %v\n%s", err, out)
+	}
+	out, err = hookflow("runs", "list", "--status", "waiting")
 	if err != nil || !strings.Contains(out, id2) || strings.Contains(out, id+" ") {
 		t.Errorf("runs list --status waiting: %v\n%s", err, out)
 	}
