@@ -150,3 +150,35 @@ func TestPublicURL(t *testing.T) {
 		}
 	}
 }
+
+// A resume block of a step that is not a wait step, or of no step, is an error at its
+// line; --resume of a step that is not a wait step is a usage error.
+func TestResumeMistakes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "approve.hcl"), approvalSrc)
+	writeFile(t, filepath.Join(dir, "approve.test.hcl"), `test "t" {
+  workflow = "approve"
+  resume "ask" {
+    json = {}
+  }
+  resume "aproval" {
+    body = "yes"
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	if code != exitFailed || !strings.Contains(out, "approve.test.hcl:3:3, in test \"t\"") || !strings.Contains(out, `Step "ask" is a set step: only wait steps are resumed.`) ||
+		!strings.Contains(out, "approve.test.hcl:6:3") || !strings.Contains(out, `Workflow "approve" has no step "aproval". Did you mean "approval"?`) {
+		t.Errorf("hookflow test: exit %d:\n%s", code, out)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "ask={}", "approve"}, nil, &stdout, &stderr)
+	if exitStatus(err, &stderr) != 2 || !strings.Contains(stderr.String(), `--resume ask: workflow approve has no wait step "ask"`) {
+		t.Errorf("run --resume ask: %v\n%s", err, stderr.String())
+	}
+	stdout.Reset()
+	err = run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "approval={\"approved\": \"yes\"}", "approve"}, nil, &stdout, &stderr)
+	if err != nil || !strings.Contains(stdout.String(), `"approved": "yes"`) || !strings.Contains(stdout.String(), "run succeeded") {
+		t.Errorf("run --resume approval: %v\n%s", err, stdout.String())
+	}
+}
