@@ -360,3 +360,42 @@ workflow "both" {
 		}
 	})
 }
+
+// The run's own timeout counts a wait: past it, the run fails at the wait and its
+// on_failure steps run.
+func TestWaitPastTheRunsTimeout(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "deadline" {
+  timeout = "1s"
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  on_failure {
+    step "probe" "page" {
+      value = "{{ run.failed_step }}"
+    }
+  }
+}
+`)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet, Kinds: k})
+		e.Use(set)
+		startPool(t, e, 1)
+		id, _ := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
+		waitStatus(t, e, id, RunWaiting)
+		r := waitRun(t, e, id)
+		if r.Status != RunFailed || r.FailedStep != "approval" || !strings.Contains(r.Error, "timed out") {
+			t.Fatalf("run %s %q %q: %s", r.Status, r.FailedStep, r.Error, stepsOf(r))
+		}
+		if calls := rec.list(); len(calls) != 1 {
+			t.Errorf("on_failure calls %v", calls)
+		}
+	})
+}

@@ -20,8 +20,16 @@ local wf, rfield, timed_out, mark = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 if redis.call('HGET', K.job, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
+-- The run goes on: it is no longer waiting (a resume that came while this job was
+-- leased found it not parked, and left the status to this).
+local function going_on()
+  if redis.call('HGET', K.run, 'status') == RUN_WAITING then
+    redis.call('HSET', K.run, 'status', RUN_RUNNING)
+  end
+end
 local resumed = redis.call('HGET', K.run, rfield)
 if resumed then
+  going_on()
   return resumed
 end
 local now = now_ms()
@@ -30,9 +38,7 @@ if deadline == 0 then
 end
 if now >= deadline then
   redis.call('HSET', K.run, rfield, timed_out)
-  if redis.call('HGET', K.run, 'status') == RUN_WAITING then
-    redis.call('HSET', K.run, 'status', RUN_RUNNING)
-  end
+  going_on()
   return timed_out
 end
 local at = deadline
