@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // TestExampleRefundApproval serves examples/refund-approval: a signed refund request
@@ -64,6 +67,10 @@ func TestExampleRefundApproval(t *testing.T) {
 	page := deliverReq(t, req)
 	if page.status != 200 || !strings.Contains(string(page.body), `<button type="submit">Resume</button>`) {
 		t.Fatalf("the Approve link: %d %s", page.status, page.body)
+	}
+	testutil.Eventually(t, 10*time.Second, "the run waits", func() bool { return runStatus(t, s, id)["status"] == "waiting" })
+	if page := deliverReq(t, req.Clone(req.Context())); page.status != 200 {
+		t.Fatalf("the Approve link opened again: %d", page.status)
 	}
 	if st := runStatus(t, s, id)["status"]; st != "waiting" {
 		t.Fatalf("the run is %v after the link was opened", st)
