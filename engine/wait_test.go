@@ -389,7 +389,6 @@ workflow "deadline" {
 		e.Use(set)
 		startPool(t, e, 1)
 		id, _ := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
-		waitStatus(t, e, id, RunWaiting)
 		r := waitRun(t, e, id)
 		if r.Status != RunFailed || r.FailedStep != "approval" || !strings.Contains(r.Error, "timed out") {
 			t.Fatalf("run %s %q %q: %s", r.Status, r.FailedStep, r.Error, stepsOf(r))
