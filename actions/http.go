@@ -180,11 +180,14 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 		h.limits.slowDown(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	}
 	data, out, err := readResponse(resp)
-	sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
-		Body: workflows.RecordBody(data, secrets)}
-	if b := out["body"]; !isText(b) && isJSON(resp.Header.Get("Content-Type")) {
-		// Redacted decoded: an API escapes what it repeats its own way.
-		sent.Response.Body = workflows.RecordJSON(b, secrets)
+	if b := out["body"]; out == nil || !isText(b) && !isJSON(resp.Header.Get("Content-Type")) {
+		// The output does not hold the answer as it came (it was not read, or it was
+		// read as a form, or as JSON its type did not announce): record it apart.
+		// Otherwise the run records it once, in the output (workflows.AnswerOf), where
+		// a JSON answer's secrets are redacted decoded, as an API escapes what it
+		// repeats its own way.
+		sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
+			Body: workflows.RecordBody(data, secrets)}
 	}
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, err)

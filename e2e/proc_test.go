@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +80,36 @@ func (p *proc) getJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(body, v); err != nil {
 		t.Fatalf("GET %s: %v: %s", path, err, body)
 	}
+}
+
+// metric returns the value of a sample of p's /metrics, named with its labels as
+// Prometheus writes it, e.g. hookflow_events_rejected_total{reason="unavailable"}.
+func (p *proc) metric(t *testing.T, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/metrics has no %s", sample)
+	return 0
+}
+
+// waitLog waits until p's log says text: the log reaches the test through a pipe, a
+// moment after the process writes it.
+func (p *proc) waitLog(t *testing.T, text string) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, "the log says "+text, func() bool { return strings.Contains(p.log.String(), text) })
 }
 
 // logBuffer is a process's log, written by the process and read by the test.

@@ -172,14 +172,18 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 		}
 		wait := pipe.Do(ctx, "WAIT", b.wait, b.waitTimeout.Milliseconds())
 		_, _ = pipe.Exec(ctx)
+		cc, cluster := b.rdb.(*redis.ClusterClient)
 		moved := false
 		for i, c := range live {
 			c.res, c.err = cmds[i].Result()
-			moved = moved || c.err != nil && isMoved(c.err)
+			moved = moved || c.err != nil && (isMoved(c.err) || cluster && !isReply(c.err))
 		}
 		if moved && attempt < 3 {
-			if cc, ok := b.rdb.(*redis.ClusterClient); ok {
-				cc.ReloadState(ctx)
+			if cluster {
+				// The slot moved, or its primary is gone (killed, and its replica
+				// promoted). ReloadState only schedules a reload, and the next attempt
+				// would go to the same node: ForEachMaster reloads the slots first.
+				_ = cc.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil })
 			}
 			continue
 		}
@@ -205,6 +209,12 @@ func (b *batcher) primary(ctx context.Context, key string) (redis.Cmdable, error
 		return cc.MasterForKey(ctx, key)
 	}
 	return b.rdb, nil
+}
+
+// isReply reports whether err is an error reply of Redis, not a failure to reach it.
+func isReply(err error) bool {
+	var reply redis.Error
+	return errors.As(err, &reply)
 }
 
 func isMoved(err error) bool {

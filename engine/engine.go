@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,6 +62,9 @@ type Engine struct {
 	versions  *versions
 	waiters   waiters
 	metrics   *metrics // nil: none
+	// local is the pool this process executes steps with, while it runs: a run started
+	// here has its first step run by it when it has a worker free.
+	local atomic.Pointer[Pool]
 	// resumeBase is Options.ResumeBase.
 	resumeBase string
 	keys       resumeKeys
@@ -98,7 +102,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	}
 	for i := range o.Shards {
 		sh := newShard(i)
-		sh.starts = newBatcher(rdb, startScript)
+		sh.starts, sh.commits = newBatcher(rdb, startScript), newPipeliner(rdb)
 		sh.starts.wait, sh.starts.waitTimeout = o.WaitReplicas, o.WaitTimeout
 		q.shards = append(q.shards, sh)
 	}
@@ -158,7 +162,24 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 		runID = id.New()
 	}
 	failure = secrets.String(failure)
-	got, err := e.q.startOnce(ctx, runID, wf, data, failure, d)
+	var p *Pool // with a worker of it taken for the run's first job
+	if failure == "" {
+		if p = e.local.Load(); p != nil && !p.take() {
+			p = nil
+		}
+	}
+	got, first, err := e.q.startOnce(ctx, runID, wf, data, failure, d, p != nil)
+	switch {
+	case first != nil:
+		if ev.Trigger == "webhook" || ev.Trigger == "poll" {
+			// Its body was parsed from its raw text as decoding the stored event
+			// parses it again (workflows.ParseBody): its worker can take it as it is.
+			first.event = ev
+		}
+		p.runTaken(first)
+	case p != nil:
+		p.giveBack()
+	}
 	if err != nil {
 		return "", false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
 	}

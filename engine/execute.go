@@ -36,7 +36,7 @@ func (p *Pool) execute(j *job) {
 		// is dead-lettered, to be replayed once the cause is fixed.
 		msg := fmt.Sprintf("step %s: %v", j.unit, err)
 		rec := newRecord(StatusFailed, j.attempt, nil, err)
-		rec.Version = r.ver
+		rec.Version = r.recVer
 		p.commit(r, j, commit{record: rec, dead: true,
 			plan: &Plan{Status: RunFailed, Error: msg, FailedStep: j.unit.step}})
 		return
@@ -150,7 +150,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		return nil
 	}
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
-	rec.Version, rec.TimedOut = r.ver, o.timedOut
+	rec.Version, rec.TimedOut = r.recVer, o.timedOut
 	rec.Requests = o.requests
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
@@ -263,7 +263,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 // retry records a failed attempt and queues the unit again after wait.
 func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
-	rec.Version = r.ver
+	rec.Version = r.recVer
 	rec.Requests = o.requests
 	if p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)

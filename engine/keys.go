@@ -39,9 +39,10 @@ import (
 // Job ids are <run>:<step> for a step, <run>:<step>:<index> for an item of a for_each
 // step, and <run>:<step>:join for the join of a for_each step or a parallel block.
 type shard struct {
-	index  int
-	prefix string
-	starts *batcher // the shard's start calls, pipelined
+	index   int
+	prefix  string
+	starts  *batcher   // the shard's start calls, pipelined
+	commits *pipeliner // the shard's commits, pipelined
 	// Key names are made once: every script call passes a dozen of them.
 	keys struct{ due, wake, leases, tokens, dead, open, seq, runs, workflows string }
 	// args are the keys the commit script takes, boxed once as call arguments.

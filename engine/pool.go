@@ -29,6 +29,11 @@ type Pool struct {
 	running sync.WaitGroup
 	errLog  rateLimit
 
+	// mu orders take against Stop: once stopping is set, no worker is taken for a run
+	// started here, and running only goes down.
+	mu       sync.Mutex
+	stopping bool
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -54,6 +59,36 @@ func (p *Pool) Start() {
 		p.fetchers = append(p.fetchers, startLoop(func(ctx context.Context) { p.fetchLoop(ctx, sh) }))
 	}
 	p.loops = append(p.loops, startLoop(p.heartbeat), startLoop(p.trimHistory))
+	p.e.local.CompareAndSwap(nil, p)
+}
+
+// take takes an idle worker for the first job of a run this process starts (Engine.start
+// then asks Redis to lease the job to it); false when every worker is busy or the pool
+// is stopping. runTaken runs the job on it, giveBack returns it unused.
+func (p *Pool) take() bool {
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopping {
+		<-p.slots
+		return false
+	}
+	p.running.Add(1)
+	return true
+}
+
+// runTaken executes j, leased to this process by its run's start, on the worker take
+// took.
+func (p *Pool) runTaken(j *job) { go p.execute(j) }
+
+// giveBack returns a worker take took, unused.
+func (p *Pool) giveBack() {
+	<-p.slots
+	p.running.Done()
 }
 
 // Stop stops leasing new steps, then waits for the steps in progress to finish until
@@ -66,6 +101,10 @@ func (p *Pool) Stop(ctx context.Context) error {
 }
 
 func (p *Pool) stop(ctx context.Context) error {
+	p.e.local.CompareAndSwap(p, nil)
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
 	p.stopFetch()
 	for _, f := range p.fetchers {
 		f.cancel()

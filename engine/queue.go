@@ -54,7 +54,7 @@ func (q *queue) shardFor(workflow string) *shard {
 // workflow's concurrency slots. Calling it again with the same run id changes nothing.
 // A run with a failure recorded fails at once, running no step.
 func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string) error {
-	_, err := q.startOnce(ctx, runID, wf, event, failure, nil)
+	_, _, err := q.startOnce(ctx, runID, wf, event, failure, nil, false)
 	return err
 }
 
@@ -75,8 +75,11 @@ func (q *queue) dedupeKey(workflow, key string) string {
 
 // startOnce is start with a dedupe key: when the key started a run within its window,
 // it creates nothing and returns that run's id. The first jobs are the planner's for a
-// run with nothing recorded.
-func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string, d *dedupe) (string, error) {
+// run with nothing recorded. With lease, the caller has a worker free for the run's
+// first job: when the run has one and needs no concurrency slot, the job is leased to
+// the caller and returned, with the run as the job's worker needs it, instead of
+// queued.
+func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string, d *dedupe, lease bool) (string, *job, error) {
 	sh := q.shardFor(wf.Name)
 	endStatus := ""
 	var p *Plan
@@ -96,7 +99,8 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	wk := sh.of(wf.Name)
 	keys := make([]string, 0, 14+len(start))
 	keys = append(keys, sh.run(runID), wk.ready, sh.keys.due, sh.keys.wake, sh.keys.open, wk.inflight,
-		wk.pending, wk.limit, sh.keys.seq, sh.keys.runs, wk.runsOf, sh.keys.workflows)
+		wk.pending, wk.limit, sh.keys.seq, sh.keys.runs, wk.runsOf, sh.keys.workflows, sh.keys.leases,
+		sh.keys.tokens)
 	var extra []string // the dedupe key, or a schedule's keys, after the jobs'
 	hasDedupe, hasSched, window, tick := false, false, int64(0), int64(0)
 	switch {
@@ -110,7 +114,7 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	args := make([]any, 0, 17+3*len(start)+len(fields))
 	args = append(args, sh.prefixArg, runID, wk.name, wf.Version, event, q.retentionArg, endStatus, failure,
 		wf.Concurrency, flag(hasDedupe), window, q.maxOpen, flag(hasSched), tick, tickTTL.Milliseconds(),
-		len(start), len(fields)/2)
+		len(start), len(fields)/2, q.leaseFirst(lease && len(start) == 1))
 	for _, u := range start {
 		id := u.jobID(runID)
 		keys = append(keys, sh.job(id))
@@ -120,12 +124,56 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	keys = append(keys, extra...)
 	res, err := sh.starts.run(ctx, keys, args...)
 	if err = scriptError(err); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if id, ok := res.(string); ok {
-		return id, nil
+	switch res := res.(type) {
+	case string:
+		return res, nil, nil
+	case []any:
+		if len(start) == 1 {
+			// A reply it cannot read leaves the job leased to no one: it runs once the
+			// lease expires.
+			return runID, startedJob(sh, runID, wf, event, start[0], fields, res), nil
+		}
 	}
-	return runID, nil
+	return runID, nil, nil
+}
+
+// leaseFirst is start.lua's lease argument: the lease time when the first job is to be
+// leased to the caller, else 0.
+func (q *queue) leaseFirst(lease bool) any {
+	if lease {
+		return q.leaseArg
+	}
+	return 0
+}
+
+// startedJob is the first job of a run that start.lua leased to the caller, from its
+// reply {token, created ms}: the job as lease.lua would have given it, with the run's
+// hash as the start wrote it.
+func startedJob(sh *shard, runID string, wf *workflows.Workflow, event []byte, u unit, fields []any, res []any) *job {
+	if len(res) != 2 {
+		return nil
+	}
+	token, _ := res[0].(string)
+	created, _ := res[1].(int64)
+	if token == "" || created == 0 {
+		return nil
+	}
+	at := strconv.FormatInt(created, 10)
+	run := make(map[string]string, 7+len(fields)/2)
+	run["id"], run["wf"], run["ver"], run["event"] = runID, wf.Name, wf.Version, string(event)
+	run["created"], run["started"], run["status"] = at, at, string(RunRunning)
+	for i := 0; i+1 < len(fields); i += 2 {
+		name, _ := fields[i].(string)
+		switch v := fields[i+1].(type) {
+		case []byte:
+			run[name] = string(v)
+		default:
+			run[name] = fmt.Sprint(v)
+		}
+	}
+	return &job{shard: sh, id: u.jobID(runID), unit: u, token: token, attempt: 1, run: run}
 }
 
 // firstPlan is the plan of a run of wf with nothing recorded: what every run of it
@@ -168,6 +216,9 @@ type job struct {
 	held *Record
 	// last is the record an item's earlier attempt left, when it was retried.
 	last *Record
+	// event is the run's event as its start had it, for a job leased by the start: its
+	// worker need not decode run["event"] again. nil for others.
+	event *workflows.Event
 }
 
 // lease takes back the shard's expired leases, then leases up to max due jobs. With
@@ -375,7 +426,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	defer putArgs(cmd)
 	cmd = append(cmd, "evalsha", completeHash, len(keys))
 	cmd = append(append(cmd, keys...), args...)
-	reply, err := evalsha(ctx, q.rdb, completeScript, cmd).Result()
+	reply, err := sh.commits.evalsha(ctx, completeScript, cmd).Result()
 	if err != nil {
 		return nil, scriptError(err)
 	}
@@ -476,7 +527,7 @@ func (q *queue) finish(ctx context.Context, c commit) error {
 		sh.args.due, sh.args.wake, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit,
 		sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, c.duration.Milliseconds(),
 		recordPrefix+c.job.unit.step, encodeRecord(c.record), string(c.plan.Status), c.plan.Error, q.retentionArg)
-	return scriptError(evalsha(ctx, q.rdb, finishScript, cmd).Err())
+	return scriptError(sh.commits.evalsha(ctx, finishScript, cmd).Err())
 }
 
 // advance commits a straight commit (see straight) with advance.lua. When the next job
@@ -489,7 +540,7 @@ func (q *queue) advance(ctx context.Context, c commit) (*job, error) {
 	cmd = append(cmd, "evalsha", advanceHash, 5, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, sh.args.tokens,
 		sh.job(nextID), c.job.id, c.job.token, c.runID, sh.of(c.wf.Name).name, q.leaseArg, c.duration.Milliseconds(),
 		recordPrefix+u.step, encodeRecord(c.record), nextID, next.step)
-	token, err := evalsha(ctx, q.rdb, advanceScript, cmd).Int64()
+	token, err := sh.commits.evalsha(ctx, advanceScript, cmd).Int64()
 	if err != nil {
 		return nil, scriptError(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -110,13 +111,34 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 	return append(out, ']')
 }
 
-// requests decodes the record's requests; none when they cannot be read.
+// requests decodes the record's requests, with the answer of the last, when its output
+// holds it, filled in from the output; none when they cannot be read.
 func (r *Record) requests() []workflows.Request {
 	var out []workflows.Request
 	if len(r.Requests) > 0 && json.Unmarshal(r.Requests, &out) != nil {
 		return nil
 	}
+	if n := len(out); n > 0 && out[n-1].Status > 0 && out[n-1].Response == nil {
+		if v, err := r.output(); err == nil {
+			out[n-1].Response = workflows.AnswerOf(v)
+		}
+	}
 	return out
+}
+
+// requestsApart is the record's requests with the last one's answer recorded in it,
+// not left to the output: for the record of a later attempt, whose output is not this
+// one's. (Only a retry carries requests on.)
+func (r *Record) requestsApart() json.RawMessage {
+	list := r.requests()
+	if len(list) == 0 {
+		return r.Requests
+	}
+	data, err := httpjson.Marshal(list)
+	if err != nil {
+		return r.Requests
+	}
+	return data
 }
 
 // encodeRecord is the one encoder of records. An output that cannot be encoded is

@@ -17,9 +17,12 @@ import (
 type runState struct {
 	id       string
 	workflow string
-	ver      string    // the workflow version it runs with, which its records name
-	created  time.Time // when the run was started
-	replays  int       // how many times it was replayed: its failure is the replays+1th
+	ver      string // the workflow version it runs with, which its records name
+	// recVer is what its records name as their version: none while it runs with the
+	// version it started with (the history reads that from the run), else ver.
+	recVer  string
+	created time.Time // when the run was started
+	replays int       // how many times it was replayed: its failure is the replays+1th
 	// deadline is when the run's timeout passes: its timeout after it was created, or
 	// after its last replay; zero without a timeout.
 	deadline time.Time
@@ -31,6 +34,9 @@ type runState struct {
 // resume rebuilds a run's state from the run hash that came with its leased job.
 func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 	r := &runState{id: j.run["id"], workflow: j.run["wf"], ver: j.run["ver"], created: msTime(j.run["created"])}
+	if started := j.run["started_ver"]; started != "" && started != r.ver {
+		r.recVer = r.ver // a replay moved it to another version
+	}
 	var err error
 	r.wf, err = e.versions.get(ctx, r.workflow, j.run["ver"])
 	if err != nil {
@@ -48,9 +54,11 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 		}
 		r.deadline = from.Add(r.wf.Timeout)
 	}
-	ev, err := workflows.DecodeEvent([]byte(j.run["event"]))
-	if err != nil {
-		return r, workflows.Permanent(err)
+	ev := j.event
+	if ev == nil {
+		if ev, err = workflows.DecodeEvent([]byte(j.run["event"])); err != nil {
+			return r, workflows.Permanent(err)
+		}
 	}
 	if r.rec, err = readRecord(j.run); err != nil {
 		return r, workflows.Permanent(err)
@@ -179,5 +187,5 @@ func (r *runState) earlierRequests(j *job) json.RawMessage {
 	if rec == nil || rec.Status != StatusRetrying || j.attempt <= 1 {
 		return nil
 	}
-	return rec.Requests
+	return rec.requestsApart()
 }

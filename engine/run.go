@@ -161,6 +161,26 @@ var summaryFields = []string{"id", "wf", "ver", "started_ver", "status", "error"
 // steps that ran (on_failure/notify). When this process does
 // not know the version, it lists the recorded steps in the order they finished.
 func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]StepRun, error) {
+	out, err := e.stepRunsOf(ctx, fields)
+	// A record names no version when it ran with the one its run started with.
+	started := fields["started_ver"]
+	if started == "" {
+		started = fields["ver"]
+	}
+	for i := range out {
+		if out[i].Version == "" && out[i].Status != StatusPending {
+			out[i].Version = started
+		}
+		for k := range out[i].Items {
+			if it := &out[i].Items[k]; it.Version == "" && it.Status != StatusPending && it.Status != StatusCancelled {
+				it.Version = started
+			}
+		}
+	}
+	return out, err
+}
+
+func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]StepRun, error) {
 	rec, _ := readRecord(fields) // a record that cannot be read is shown as pending
 	out := []StepRun{}
 	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])

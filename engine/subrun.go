@@ -95,7 +95,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	// Parked: the job waits in the queue until the child's end wakes it.
 	wait := r.capWait(childPoll(j.attempt))
 	rec := newRecord(StatusWaiting, j.attempt, out, nil)
-	rec.Version = r.ver
+	rec.Version = r.recVer
 	p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
 	})

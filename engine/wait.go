@@ -54,7 +54,7 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		most = r.capWait(step.Timeout).Milliseconds()
 	}
 	rec := newRecord(StatusWaiting, j.attempt, nil, nil)
-	rec.Version = r.ver
+	rec.Version = r.recVer
 	mark := flag(step.Parallel == "" && !workflows.IsOnFailure(step.Name))
 	var got string
 	parked := p.persist(r, j, func() error {

@@ -28,10 +28,45 @@ type Request struct {
 	Error      string            `json:"error,omitempty"`
 }
 
-// Response is the answer to a recorded request.
+// Response is the answer to a recorded request. A request that got an answer (Status
+// set) but has none recorded had its answer read and parsed into its step's output,
+// {status, headers, body}, which the run keeps once: AnswerOf gives it back.
 type Response struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    string            `json:"body,omitempty"`
+}
+
+// AnswerOf is the answer an http step's output holds, as a recorded Response: header
+// names in their canonical form, credentials hidden as RecordHeaders hides them, and
+// the body as RecordJSON or RecordBody keeps it; nil for an output of another shape.
+// The output's values are redacted already (as the run records outputs).
+func AnswerOf(output any) *Response {
+	m, ok := output.(map[string]any)
+	if !ok {
+		return nil
+	}
+	if _, ok := m["status"]; !ok {
+		return nil
+	}
+	out := &Response{}
+	if h, ok := m["headers"].(map[string]any); ok && len(h) > 0 {
+		out.Headers = make(map[string]string, len(h))
+		for name, v := range h {
+			s, _ := v.(string)
+			if IsCredentialName(name) {
+				s = credentialShown(s)
+			}
+			out.Headers[http.CanonicalHeaderKey(name)] = s
+		}
+	}
+	switch b := m["body"].(type) {
+	case nil:
+	case string:
+		out.Body = RecordBody([]byte(b), nil)
+	default:
+		out.Body = RecordJSON(b, nil)
+	}
+	return out
 }
 
 // RecordHeaders is headers as the run history keeps them: one value per name (several

@@ -49,6 +49,42 @@ func TestRecordHeaders(t *testing.T) {
 	}
 }
 
+// TestAnswerOf: an answer left to the output it was read into comes back as
+// RecordHeaders and RecordJSON or RecordBody would have recorded it.
+func TestAnswerOf(t *testing.T) {
+	r := redactorOf([]string{"s3cret-value"}).Encoded()
+	h := http.Header{"Content-Type": {"application/json"}, "Set-Cookie": {"sid=1", "b=2"},
+		"Www-Authenticate": {"Bearer realm=x"}, "X-Copy": {"[redacted], again"}}
+	output := map[string]any{"status": 200, "headers": map[string]any{"content-type": "application/json",
+		"set-cookie": "sid=1, b=2", "www-authenticate": "Bearer realm=x", "x-copy": "[redacted], again"},
+		"body": map[string]any{"a&b": "<x>", "n": int64(12), "list": []any{1.5, nil, true}}}
+	got := AnswerOf(output)
+	want := &Response{Headers: RecordHeaders(h, r), Body: RecordJSON(output["body"], r)}
+	if got == nil || got.Body != want.Body || got.Body != `{"a&b":"<x>","list":[1.5,null,true],"n":12}` {
+		t.Errorf("JSON body %+v, want %q", got, want.Body)
+	}
+	for k, v := range want.Headers {
+		if got.Headers[k] != v {
+			t.Errorf("header %s: %q, want %q", k, got.Headers[k], v)
+		}
+	}
+	if len(got.Headers) != len(want.Headers) {
+		t.Errorf("headers %v, want %v", got.Headers, want.Headers)
+	}
+	text := strings.Repeat("a", MaxRecordedBody+1)
+	if got := AnswerOf(map[string]any{"status": 500, "body": text}); got == nil || got.Body != RecordBody([]byte(text), nil) || got.Headers != nil {
+		t.Errorf("text body %+v", got)
+	}
+	if got := AnswerOf(map[string]any{"status": 204, "headers": map[string]any{}, "body": nil}); got == nil || got.Body != "" {
+		t.Errorf("no body: %+v", got)
+	}
+	for _, v := range []any{nil, "text", map[string]any{"body": "no status"}} {
+		if got := AnswerOf(v); got != nil {
+			t.Errorf("AnswerOf(%v) = %+v, want nil: not an http step's output", v, got)
+		}
+	}
+}
+
 func TestEncodedRedactorFindsEveryForm(t *testing.T) {
 	secret := `Cn4ry/s3cr&t"<x>+=?q`
 	r := redactorOf([]string{secret})

@@ -68,8 +68,10 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 		defer rescan.Stop()
 		pending := false // a change not applied yet
 		last, seen := "", false
+		// Past maxWait: the files as last seen, and the Settles waited for them to stay so.
+		stable, recheck := "", 0
 		fire := func() {
-			pending, seen = false, false
+			pending, seen, stable, recheck = false, false, "", 0
 			settle.Stop()
 			deadline.Stop()
 			changed()
@@ -114,6 +116,16 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 				_ = addTree(w, dir, dir) // dir may have been replaced
 				fire()
 			case <-deadline.C:
+				// Past maxWait, the events need not stop, but the workflow files must
+				// stay the same over one Settle: a reload must not read a file between
+				// its truncation and its write. Files that never stop changing are
+				// read anyway after as many Settles again.
+				if now := filesState(dir); now != stable && recheck < 10 {
+					stable = now
+					recheck++
+					deadline.Reset(o.Settle)
+					continue
+				}
 				fire()
 			case <-settle.C:
 				now := filesState(dir)

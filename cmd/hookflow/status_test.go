@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/testutil"
 )
 
@@ -91,5 +92,30 @@ func TestStatusShowsAFailedReload(t *testing.T) {
 	}
 	if _, errs, err := hookflow("workflows"); err != nil || errs != "" {
 		t.Errorf("workflows: %v %q", err, errs)
+	}
+}
+
+// hookflow status names the Redis mode: standalone, a cluster with its primaries,
+// Sentinel; and says why the primaries could not be counted. The e2e tests check it
+// against a running cluster and Sentinel group.
+func TestStatusNamesTheRedisMode(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		st   engine.RedisStatus
+		want string
+	}{
+		{"standalone", engine.RedisStatus{Mode: engine.RedisStandalone, Shards: 1}, "redis: standalone, 1 shard, starts wait for 0 replicas\n"},
+		{"cluster", engine.RedisStatus{Mode: engine.RedisCluster, Primaries: 3, Shards: 16, WaitReplicas: 1},
+			"redis: cluster of 3 primaries, 16 shards, starts wait for 1 replica\n"},
+		{"cluster of one", engine.RedisStatus{Mode: engine.RedisCluster, Primaries: 1, Shards: 16, Error: "CLUSTERDOWN"},
+			"redis: cluster of 1 primary, 16 shards, starts wait for 0 replicas\nredis: CLUSTERDOWN\n"},
+		{"sentinel", engine.RedisStatus{Mode: engine.RedisSentinel, Shards: 1, WaitReplicas: 2}, "redis: sentinel, 1 shard, starts wait for 2 replicas\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out strings.Builder
+			if err := printRedis(&out, &c.st); err != nil || out.String() != c.want {
+				t.Errorf("got %q, %v; want %q", out.String(), err, c.want)
+			}
+		})
 	}
 }

@@ -14,29 +14,35 @@
 -- is refused with ERR_TICK_TAKEN, unless the last is more than a minute past Redis's
 -- clock (a process whose clock was wrong claimed it); a tick more than a minute past
 -- Redis's clock is refused with ERR_CLOCK.
+-- With a lease time, a run with one first job that needs no concurrency slot has that
+-- job leased to the starting process (which has a worker free for it) instead of
+-- queued: it runs at once, where the run started, without a worker having to be woken
+-- and lease it. The lease is the same as lease.lua's: if the process dies, the job is
+-- taken back when it expires.
 -- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list, 5 open count,
 --       6 inflight:<wf>, 7 pending:<wf>, 8 limit:<wf>, 9 seq, 10 runs index,
---       11 runs:<wf> index, 12 workflows set, then one hash per first job, then the
---       dedupe key with a dedupe key, or the schedule key and the schedule tick key
---       with a schedule
+--       11 runs:<wf> index, 12 workflows set, 13 leases zset, 14 token counter, then
+--       one hash per first job, then the dedupe key with a dedupe key, or the schedule
+--       key and the schedule tick key with a schedule
 local K = {run = KEYS[1], runs = KEYS[10], runs_of = KEYS[11], workflows = KEYS[12]}
 local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = KEYS[5], inflight = KEYS[6],
-  pending = KEYS[7], limit = KEYS[8], seq = KEYS[9]}
+  pending = KEYS[7], limit = KEYS[8], seq = KEYS[9], leases = KEYS[13], tokens = KEYS[14]}
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 retention ms,
 --       7 status when it ends at once ('' when it has jobs to run), 8 its error,
 --       9 concurrency limit (0: none), 10 '1' with a dedupe key, 11 dedupe window ms,
 --       12 most unfinished runs the shard takes (0: no limit), 13 '1' with a schedule
 --       key, 14 tick ms, 15 how long the schedule keys are kept (ms), 16 N first jobs,
---       17 M run fields, then N (job id, step, part) triples and M (field, value) pairs
--- Returns 1 when the run was created, 0 when it existed, the first run's id for a
--- duplicate.
+--       17 M run fields, 18 lease ms (0: queue the first jobs), then N (job id, step,
+--       part) triples and M (field, value) pairs
+-- Returns 1 when the run was created, {token, created ms} when it was created and its
+-- first job leased, 0 when it existed, the first run's id for a duplicate.
 local prefix, runid, wf, version, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local retention, end_status, end_error = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local concurrency, has_dedupe, window, high = tonumber(ARGV[9]), ARGV[10] == '1', ARGV[11], tonumber(ARGV[12])
 local has_sched, tick, sched_ttl = ARGV[13] == '1', tonumber(ARGV[14]), ARGV[15]
-local n_jobs, n_fields = tonumber(ARGV[16]), tonumber(ARGV[17])
-local a_jobs, a_fields = 18, 18 + 3 * n_jobs
-local k_jobs = 13
+local n_jobs, n_fields, lease = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
+local a_jobs, a_fields = 19, 19 + 3 * n_jobs
+local k_jobs = 15
 if has_dedupe then
   K.dedupe = KEYS[k_jobs + n_jobs]
 elseif has_sched then
@@ -88,8 +94,15 @@ if end_status ~= '' then
   redis.call('PEXPIRE', K.run, retention)
   return 1
 end
-redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
-  'status', RUN_QUEUED)
+-- Leased at once: there is one first job, no limit, and no run waiting for a slot.
+local leased = lease > 0 and n_jobs == 1 and concurrency == 0 and redis.call('EXISTS', Q.pending) == 0
+if leased then
+  redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
+    'status', RUN_RUNNING, 'started', now)
+else
+  redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
+    'status', RUN_QUEUED)
+end
 -- The limit is written only when it changes: most starts find it as it was.
 if tonumber(redis.call('GET', Q.limit) or '0') ~= concurrency then
   if concurrency > 0 then
@@ -102,6 +115,14 @@ for i = 0, n_fields - 1 do
   redis.call('HSET', K.run, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
 end
 redis.call('INCR', Q.open)
+if leased then
+  local token = redis.call('INCR', Q.tokens)
+  redis.call('HSET', KEYS[k_jobs], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 1], 'part', ARGV[a_jobs + 2],
+    'attempt', 1, 'token', token)
+  redis.call('ZADD', Q.leases, now + lease, ARGV[a_jobs])
+  redis.call('ZADD', Q.inflight, now, runid)
+  return {tostring(token), now}
+end
 -- The run is new, so are its jobs: no need to look for them first.
 local jobs = {}
 for i = 0, n_jobs - 1 do

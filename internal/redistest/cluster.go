@@ -2,11 +2,13 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,17 +28,23 @@ const ClusterShards = 8
 type Cluster struct {
 	// Addrs are every node's host:port, in the order they were created: the first
 	// three started as primaries.
-	Addrs []string
-	dir   string
+	Addrs  []string
+	dir    string
+	server string
+	// args are each node's redis-server arguments, by address, to restart it.
+	args  map[string][]string
 	mu    sync.Mutex
-	procs []*exec.Cmd
+	procs map[string]*exec.Cmd
 }
 
 // NewCluster starts a cluster for the test and stops it when the test ends. It takes a
-// few seconds: tests that need no cluster of their own use SharedCluster.
-func NewCluster(t testing.TB) *Backend {
+// few seconds: tests that need no cluster of their own use SharedCluster. nodeTimeout
+// is the nodes' cluster-node-timeout, how long a primary is unreachable before its
+// replica is elected in its place (0: 5s); a test that kills a primary wants a short
+// one.
+func NewCluster(t testing.TB, nodeTimeout time.Duration) *Backend {
 	t.Helper()
-	c, err := startCluster(t.TempDir())
+	c, err := startCluster(t.TempDir(), nodeTimeout)
 	if err != nil {
 		unavailable(t, err.Error())
 	}
@@ -61,7 +69,7 @@ func SharedCluster(t testing.TB) *Backend {
 			shared.err = err
 			return
 		}
-		shared.c, shared.err = startCluster(dir)
+		shared.c, shared.err = startCluster(dir, 0)
 	})
 	if shared.err != nil {
 		unavailable(t, shared.err.Error())
@@ -95,7 +103,10 @@ func (c *Cluster) backend(t testing.TB) *Backend {
 	return &Backend{Name: "cluster", URL: "redis://" + c.Addrs[0], Client: cc, Shards: ClusterShards, Cluster: c}
 }
 
-func startCluster(dir string) (*Cluster, error) {
+func startCluster(dir string, nodeTimeout time.Duration) (*Cluster, error) {
+	if nodeTimeout <= 0 {
+		nodeTimeout = 5 * time.Second
+	}
 	server, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is not installed (apt-get install redis-server)")
@@ -104,7 +115,7 @@ func startCluster(dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis-cli is not installed (apt-get install redis-tools)")
 	}
-	c := &Cluster{dir: dir}
+	c := &Cluster{dir: dir, server: server, args: map[string][]string{}, procs: map[string]*exec.Cmd{}}
 	for range 6 {
 		port, err := freePortErr()
 		if err != nil {
@@ -116,18 +127,16 @@ func startCluster(dir string) (*Cluster, error) {
 			c.Stop()
 			return nil, err
 		}
-		cmd := exec.Command(server, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", nodeDir,
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
-			"--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--loglevel", "warning")
-		cmd.Stderr = os.Stderr
-		if err := startChild(cmd); err != nil {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		c.args[addr] = []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", nodeDir,
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
+			"--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--loglevel", "warning"}
+		c.Addrs = append(c.Addrs, addr)
+		if err := c.start(addr); err != nil {
 			c.Stop()
-			return nil, fmt.Errorf("starting redis-server: %v", err)
+			return nil, err
 		}
-		c.mu.Lock()
-		c.procs = append(c.procs, cmd)
-		c.mu.Unlock()
-		c.Addrs = append(c.Addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -305,15 +314,112 @@ func nodesOf(ctx context.Context, n *redis.Client) ([]clusterNode, error) {
 	return out, nil
 }
 
+// start starts the node of addr.
+func (c *Cluster) start(addr string) error {
+	cmd := exec.Command(c.server, c.args[addr]...)
+	cmd.Stderr = os.Stderr
+	if err := startChild(cmd); err != nil {
+		return fmt.Errorf("starting redis-server on %s: %v", addr, err)
+	}
+	c.mu.Lock()
+	c.procs[addr] = cmd
+	c.mu.Unlock()
+	return nil
+}
+
+// Kill kills the node of addr with SIGKILL: no shutdown, nothing saved, its clients'
+// connections reset.
+func (c *Cluster) Kill(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.procs[addr]; p != nil {
+		_ = p.Process.Kill()
+		_ = p.Wait()
+		delete(c.procs, addr)
+	}
+}
+
+// Restart starts the killed node of addr again, on its port and cluster configuration:
+// it rejoins the cluster, as a replica of whichever node took its slots.
+func (c *Cluster) Restart(ctx context.Context, addr string) error {
+	if err := c.start(addr); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return c.until(ctx, addr, func(n *redis.Client) bool { return n.Ping(ctx).Err() == nil })
+}
+
+// PrimaryOf returns the address of the primary serving key's slot, as the first node
+// not in but sees it.
+func (c *Cluster) PrimaryOf(ctx context.Context, key string, but ...string) (string, error) {
+	for _, addr := range c.Addrs {
+		if slices.Contains(but, addr) {
+			continue
+		}
+		n := redis.NewClient(&redis.Options{Addr: addr})
+		defer n.Close()
+		return servingPrimary(ctx, n, key)
+	}
+	return "", errors.New("no node left to ask")
+}
+
+// servingPrimary returns the address of the live primary that n says serves key's slot.
+func servingPrimary(ctx context.Context, n *redis.Client, key string) (string, error) {
+	slot, err := n.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		return "", err
+	}
+	nodes, err := nodesOf(ctx, n)
+	if err != nil {
+		return "", err
+	}
+	for _, nd := range nodes {
+		if nd.primary && !nd.failing && nd.holds(int(slot)) {
+			return nd.addr, nil
+		}
+	}
+	return "", fmt.Errorf("no live primary serves slot %d", slot)
+}
+
+// WaitPromoted waits, after the primary old of key's slot was killed, until every
+// other node says the cluster is ok and names the same live primary of the slot in
+// old's place, and returns that primary's address.
+func (c *Cluster) WaitPromoted(ctx context.Context, key, old string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var primary string
+	for _, addr := range c.Addrs {
+		if addr == old {
+			continue
+		}
+		err := c.until(ctx, addr, func(n *redis.Client) bool {
+			if !strings.Contains(n.ClusterInfo(ctx).Val(), "cluster_state:ok") {
+				return false
+			}
+			p, err := servingPrimary(ctx, n, key)
+			if err != nil || p == old || primary != "" && p != primary {
+				return false
+			}
+			primary = p
+			return true
+		})
+		if err != nil {
+			return "", fmt.Errorf("no replica took the place of %s as %s sees it: %w", old, addr, err)
+		}
+	}
+	return primary, nil
+}
+
 // Stop kills every node.
 func (c *Cluster) Stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, p := range c.procs {
+	for addr, p := range c.procs {
 		_ = p.Process.Kill()
 		_ = p.Wait()
+		delete(c.procs, addr)
 	}
-	c.procs = nil
 }
 
 func freePortErr() (int, error) {

@@ -10,7 +10,7 @@ import (
 // a key of another node's slot is redirected, and a failover moves a primary's slots
 // to its replica with the data.
 func TestCluster(t *testing.T) {
-	b := NewCluster(t)
+	b := NewCluster(t, 0)
 	ctx := context.Background()
 	nodes, err := b.Cluster.nodes(ctx)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -36,6 +35,9 @@ type Backend struct {
 	// Restart kills a real server and starts it again on the same port and data
 	// (nil for miniredis).
 	Restart func()
+	// Pause stops a real server's process (SIGSTOP) until Resume: it holds its
+	// connections and answers nothing (nil for miniredis).
+	Pause, Resume func()
 	// Dir is a real server's data directory (its AOF, with Durable); "" for miniredis.
 	Dir string
 	// Mini is the embedded server, nil for a real one: tests move its clock.
@@ -142,11 +144,22 @@ func startReal(t testing.TB, persistence ...string) *Backend {
 			cmd = nil
 		}
 	}
+	signal := func(stop bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd != nil {
+			if err := pause(cmd.Process, stop); err != nil {
+				t.Errorf("pausing redis-server: %v", err)
+			}
+		}
+	}
 	start()
 	t.Cleanup(stop)
+	t.Cleanup(func() { signal(false) }) // a paused process dies only once it runs on
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	b := backend(t, "redis-server", addr)
 	b.Stop, b.Dir = stop, dir
+	b.Pause, b.Resume = func() { signal(true) }, func() { signal(false) }
 	b.Restart = func() {
 		stop()
 		start()
@@ -193,42 +206,4 @@ func freePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// Sentinel starts a redis-server in Sentinel mode on a free port, monitoring the
-// primary at addr under name, and returns its address.
-func Sentinel(t testing.TB, name, addr string) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		unavailable(t, "redis-server is not installed (apt-get install redis-server)")
-	}
-	host, port, _ := net.SplitHostPort(addr)
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "sentinel.conf")
-	sp := freePort(t)
-	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\n", sp, dir, name, host, port)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, conf, "--sentinel")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		unavailable(t, fmt.Sprintf("starting redis-server --sentinel: %v", err))
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	saddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sp))
-	s := redis.NewSentinelClient(&redis.Options{Addr: saddr})
-	defer s.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, err := s.GetMasterAddrByName(context.Background(), name).Result()
-		if err == nil && len(got) == 2 && got[1] == port {
-			return saddr
-		}
-		if time.Now().After(deadline) {
-			unavailable(t, fmt.Sprintf("Sentinel on %s does not name %s: %v %v", saddr, name, got, err))
-		}
-		time.Sleep(20 * time.Millisecond) // waiting for another process to boot; nothing to select on
-	}
 }

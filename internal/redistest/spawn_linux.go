@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"os"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -35,4 +36,12 @@ func startChild(cmd *exec.Cmd) error {
 	done := make(chan error, 1)
 	spawner.reqs <- spawn{cmd, done}
 	return <-done
+}
+
+// pause stops p (SIGSTOP), or lets it go on (SIGCONT).
+func pause(p *os.Process, stop bool) error {
+	if stop {
+		return p.Signal(syscall.SIGSTOP)
+	}
+	return p.Signal(syscall.SIGCONT)
 }
