@@ -15,6 +15,7 @@ import (
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/internal/testexport"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -22,6 +23,7 @@ import (
 type Runs interface {
 	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
 	Run(ctx context.Context, id string) (*engine.Run, error)
+	RunEvent(ctx context.Context, id string) (*workflows.Event, error)
 	Runs(ctx context.Context, f engine.RunFilter) (*engine.RunPage, error)
 	Replay(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	Cancel(ctx context.Context, id string) (*engine.Cancelled, error)
@@ -66,6 +68,7 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	Health(mux, runs.Ping)
 	mux.HandleFunc("GET /api/v1/runs", a.listRuns)
 	mux.HandleFunc("GET /api/v1/runs/{id}", a.run)
+	mux.HandleFunc("GET /api/v1/runs/{id}/test", a.runTest)
 	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
 	mux.HandleFunc("POST /api/v1/runs/{id}/cancel", a.cancel)
 	mux.HandleFunc("POST /api/v1/runs/{id}/resume/{step}", a.resume)
@@ -166,6 +169,36 @@ func (a *api) run(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, run)
+}
+
+// runTest answers GET /api/v1/runs/{id}/test?name=: the run as a workflow test, a
+// *.test.hcl file (text/plain); 409 for a run that has not finished or was cancelled.
+func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
+	data, err := exportTest(r.Context(), a.runs, r.PathValue("id"), r.URL.Query().Get("name"))
+	if err != nil {
+		if errors.Is(err, testexport.ErrNotExportable) {
+			httpjson.Error(w, http.StatusConflict, err.Error())
+			return
+		}
+		a.fail(w, err, "exporting run", "run", r.PathValue("id"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(data)
+}
+
+// exportTest is run id as a workflow test named name.
+func exportTest(ctx context.Context, runs Runs, id, name string) ([]byte, error) {
+	run, err := runs.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := runs.RunEvent(ctx, id)
+	if err != nil {
+		ev = nil // an event that cannot be read: the test gets the default one
+	}
+	return testexport.Write(run, ev, name)
 }
 
 // listRuns answers GET /api/v1/runs?workflow=&status=&text=&limit=&cursor=.

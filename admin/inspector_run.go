@@ -28,6 +28,9 @@ type runPage struct {
 	CanReplay bool
 	// CanCancel says the run has not finished: it may be cancelled.
 	CanCancel bool
+	// CanExport says the run succeeded or failed: it can be copied as a workflow test
+	// (GET /api/v1/runs/{id}/test, as hookflow runs export-test).
+	CanExport bool
 	// Waits are the wait steps the run waits at, each with its resume URL and a
 	// button to resume it.
 	Waits []waitView
@@ -63,7 +66,8 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 	v := runPage{page: p.base(r, "Run "+run.ID, "runs"), Run: run,
 		Settled:   engine.RunStatus(run.Status).Done(),
 		CanReplay: run.Status == engine.RunFailed && !readOnly(r),
-		CanCancel: !engine.RunStatus(run.Status).Done() && !readOnly(r)}
+		CanCancel: !engine.RunStatus(run.Status).Done() && !readOnly(r),
+		CanExport: run.Status == engine.RunSucceeded || run.Status == engine.RunFailed}
 	for _, s := range run.Steps {
 		if s.DurationMS != nil && *s.DurationMS > v.MaxMS {
 			v.MaxMS = *s.DurationMS

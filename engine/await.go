@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -144,4 +147,35 @@ func (e *Engine) lastOutput(ctx context.Context, wf *workflows.Workflow, id, key
 		}
 	}
 	return r, nil
+}
+
+// WaitEnded waits for run id of wf to end (succeeded, failed or cancelled), and
+// returns its status. It reads one field of the run each time the run moves on in this
+// process (or after a while, for a run another process runs): a caller that waits for
+// many runs at once loads Redis no more than their steps do. ErrNotFound for a run that
+// does not exist; ctx's error when ctx ends first.
+func (e *Engine) WaitEnded(ctx context.Context, wf *workflows.Workflow, id string) (RunStatus, error) {
+	woken := e.waiters.add(id)
+	defer e.waiters.remove(id, woken)
+	key := e.q.shardFor(wf.Name).run(id)
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, awaitPoll) {
+		status, err := e.q.rdb.HGet(ctx, key, "status").Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			return "", ErrNotFound
+		case err != nil:
+			return "", err
+		case RunStatus(status).Done():
+			return RunStatus(status), nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", ctx.Err()
+		case <-woken:
+			t.Stop()
+		case <-t.C:
+		}
+	}
 }

@@ -48,12 +48,51 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 		return nil, err
 	}
 	e.waiters.wake(runID)
+	e.cancelChildren(ctx, runID, wf)
 	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil && ev.Parent != nil {
 		e.wakeParent(ev.Value()) // a child run: its parent's step waits for it
 	}
 	e.metrics.runFinished(wf.Name, string(RunCancelled))
 	e.log.Info("run cancelled", "run", runID, "workflow", wf.Name, "was", was)
 	return &Cancelled{RunID: runID, Status: RunCancelled, Was: was}, nil
+}
+
+// cancelChildren cancels the child runs of a cancelled run's workflow steps (one per
+// item of a for_each one), and so theirs in turn. Each child lives in its own
+// workflow's shard: each is cancelled by its own script there, after the parent's, so
+// no script spans two shards. The children are listed after the parent's cancel: a
+// worker that starts a child later finds the parent cancelled (subRun looks once the
+// child started) and cancels the child itself. A child that has finished, or was
+// never started, is left as it is.
+func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow) {
+	sh := e.q.shardFor(wf.Name)
+	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
+		if _, ok := s.Action.(workflows.SubRun); !ok {
+			continue
+		}
+		ids := []string{runID + ":" + s.Name}
+		if s.ForEach != nil {
+			ids = nil
+			set, err := e.q.readItems(ctx, sh, runID, s.Name)
+			if err != nil {
+				e.log.Warn("listing the child runs of a cancelled run failed; they run on", "run", runID, "step", s.Name, "err", err)
+				continue
+			}
+			for i := 0; set != nil && i < set.n; i++ {
+				ids = append(ids, runID+":"+s.Name+":"+workflows.Item{Key: set.key(i)}.KeyText())
+			}
+		}
+		for _, id := range ids {
+			e.cancelChild(ctx, id)
+		}
+	}
+}
+
+// cancelChild cancels a child run, if it exists and has not finished.
+func (e *Engine) cancelChild(ctx context.Context, id string) {
+	if _, err := e.Cancel(ctx, id); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
+		e.log.Warn("cancelling a child run of a cancelled run failed", "run", id, "err", err)
+	}
 }
 
 // unitsOf are every unit a run of wf can have but its items: its steps, the joins of

@@ -235,3 +235,70 @@ workflow "w" {
 		}
 	})
 }
+
+const cancelTreeSrc = `
+workflow "order" {
+  step "workflow" "invoices" {
+    for_each = "event.body.orders"
+    workflow = "invoice"
+    input    = { order = "{{ each.value }}" }
+  }
+}
+
+workflow "invoice" {
+  step "workflow" "deeper" {
+    workflow = "grandchild"
+  }
+}
+
+workflow "grandchild" {
+  step "delay" "wait" {
+    duration = "1h"
+  }
+  step "set" "after" {
+    done = true
+  }
+}
+`
+
+// Cancelling a run that waits for its children cancels them, and theirs: the parent,
+// each child of a for_each step and the grandchildren end cancelled, each in its own
+// workflow's shard.
+func TestCancelCancelsChildren(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		k := workflows.NewKinds()
+		actions.Register(k, actions.Options{Logger: quiet})
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(cancelTreeSrc)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet, Kinds: k, Shards: 4, Lease: 300 * time.Millisecond})
+		e.Use(set)
+		startPool(t, e, 2)
+		id, err := e.Start(ctx, set.Workflow("order"), event(`{"orders": ["a", "b"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		grandchildren := []string{id + ":invoices:0:deeper", id + ":invoices:1:deeper"}
+		for _, g := range grandchildren { // started, waiting out its delay
+			testutil.Eventually(t, 10*time.Second, "run "+g+" running", func() bool {
+				r, err := e.Run(ctx, g)
+				return err == nil && r.Status == RunRunning
+			})
+		}
+		if e.q.shardFor("order") == e.q.shardFor("invoice") {
+			t.Fatal("the test wants the parent and its children in different shards")
+		}
+		out, err := e.Cancel(ctx, id)
+		if err != nil || out.Status != RunCancelled {
+			t.Fatalf("cancel: %v %+v", err, out)
+		}
+		for _, run := range append([]string{id, id + ":invoices:0", id + ":invoices:1"}, grandchildren...) {
+			waitStatus(t, e, run, RunCancelled)
+		}
+		if _, err := e.Cancel(ctx, id+":invoices:0"); !errors.Is(err, ErrFinished) {
+			t.Errorf("a child cancelled with its parent: %v", err)
+		}
+	})
+}

@@ -52,6 +52,19 @@ type Options struct {
 	// public listener's address as the senders of resumes reach it, and the path it
 	// serves them under. Default DefaultResumeBase.
 	ResumeBase string
+	// Child, when set, is asked first by each unit of a workflow step, before it starts
+	// or reads its child run: with stubbed true, the step settles at once with
+	// {run_id, result} (or fails with err), and no child starts. hookflow test answers
+	// the workflow steps a test mocks this way, and learns the ids of the children it
+	// runs for real. nil: every workflow step runs its child.
+	Child func(ctx context.Context, call ChildCall) (result any, stubbed bool, err error)
+}
+
+// ChildCall is a unit of a workflow step about to run its child: the step's run and
+// name, the item's key for an item of a for_each step ("" otherwise), and the child's
+// run id (<run>:<step>[:<each.key>]).
+type ChildCall struct {
+	Run, Step, Key, ChildID string
 }
 
 // Engine starts runs and reads them back; a Pool executes them.
@@ -62,6 +75,7 @@ type Engine struct {
 	versions  *versions
 	waiters   waiters
 	metrics   *metrics // nil: none
+	child     func(ctx context.Context, call ChildCall) (any, bool, error)
 	// local is the pool this process executes steps with, while it runs: a run started
 	// here has its first step run by it when it has a worker free.
 	local atomic.Pointer[Pool]
@@ -112,7 +126,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	if o.ResumeBase == "" {
 		o.ResumeBase = DefaultResumeBase
 	}
-	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics,
+	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics, child: o.Child,
 		resumeBase: o.ResumeBase}
 }
 
@@ -128,6 +142,14 @@ func (e *Engine) Use(set *workflows.Set) {
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
 	id, _, err := e.start(ctx, wf, ev, "", nil, "")
 	return id, err
+}
+
+// StartAs is Start with the run's id chosen by the caller, who must know it before the
+// run's first step runs (hookflow test answers a run's requests, and its children's,
+// by it). An id that has a run already starts nothing.
+func (e *Engine) StartAs(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, runID string) error {
+	_, _, err := e.start(ctx, wf, ev, "", nil, runID)
+	return err
 }
 
 // StartOnce is Start for an event that may come again, such as a webhook its sender
@@ -171,11 +193,7 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 	got, first, err := e.q.startOnce(ctx, runID, wf, data, failure, d, p != nil)
 	switch {
 	case first != nil:
-		if ev.Trigger == "webhook" || ev.Trigger == "poll" {
-			// Its body was parsed from its raw text as decoding the stored event
-			// parses it again (workflows.ParseBody): its worker can take it as it is.
-			first.event = ev
-		}
+		first.event = startedEvent(ev)
 		p.runTaken(first)
 	case p != nil:
 		p.giveBack()
@@ -196,6 +214,24 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 		e.log.Info("run finished", "run", runID, "workflow", wf.Name, "status", RunSucceeded, "duration_ms", 0)
 	}
 	return runID, true, nil
+}
+
+// startedEvent is ev as a worker reads it back from the run it was stored with, for
+// the worker of a job leased by its start: the same fields, the body parsed again from
+// the raw text, without decoding the stored event; nil when the body does not parse,
+// for the worker to fail as it would, and for an event with a poll's free-form values,
+// which decoding gives their JSON types.
+func startedEvent(ev *workflows.Event) *workflows.Event {
+	if ev.Poll != nil {
+		return nil
+	}
+	body, err := workflows.ParseBody(ev.ContentType, []byte(ev.Raw))
+	if err != nil {
+		return nil
+	}
+	c := *ev
+	c.Body = body
+	return &c
 }
 
 // Ping checks that Redis answers.

@@ -216,8 +216,8 @@ type job struct {
 	held *Record
 	// last is the record an item's earlier attempt left, when it was retried.
 	last *Record
-	// event is the run's event as its start had it, for a job leased by the start: its
-	// worker need not decode run["event"] again. nil for others.
+	// event is the run's event as its start had it (startedEvent), for a job leased by
+	// the start: its worker need not decode run["event"] again. nil for others.
 	event *workflows.Event
 }
 

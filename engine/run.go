@@ -115,6 +115,21 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	return r, nil
 }
 
+// RunEvent returns a run's event as it was stored: its headers and body fields that
+// are credentials as they came (eventView redacts them), for a reader that must know
+// them to leave them out, such as a run exported as a test. ErrNotFound when there is
+// no such run.
+func (e *Engine) RunEvent(ctx context.Context, id string) (*workflows.Event, error) {
+	fields, err := e.q.runFields(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, ErrNotFound
+	}
+	return workflows.DecodeEvent([]byte(fields["event"]))
+}
+
 // cancelSteps marks what had not settled in a cancelled run cancelled: it never will.
 func cancelSteps(steps []StepRun) {
 	for i := range steps {

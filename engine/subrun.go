@@ -48,6 +48,24 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		}
 	}
 	ctx := p.work
+	if p.e.child != nil {
+		call := ChildCall{Run: r.id, Step: step.Name, ChildID: childID}
+		if item != nil {
+			call.Key = item.KeyText()
+		}
+		result, stubbed, err := p.e.child(ctx, call)
+		if stubbed {
+			out := map[string]any{"run_id": childID}
+			if err != nil {
+				return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: time.Since(start),
+					err: workflows.Permanent(fmt.Errorf("child run %s failed: %w", childID, err))})
+			}
+			if sub.Waits() {
+				out["result"] = result
+			}
+			return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
+		}
+	}
 	cur := p.e.versions.currentOf(sub.Calls())
 	if cur == nil {
 		return fail(fmt.Errorf("workflow %s is not among the workflows loaded", sub.Calls()))
@@ -68,6 +86,12 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			return fail(err)
 		}
 		fields = map[string]string{"status": string(RunQueued)}
+		// A cancel of this run that listed its children before this one started
+		// could not cancel it: the child is cancelled here (Engine.cancelChildren).
+		if st, _ := p.e.q.rdb.HGet(ctx, p.e.q.shardFor(r.workflow).run(r.id), "status").Result(); RunStatus(st) == RunCancelled {
+			p.e.cancelChild(ctx, childID)
+			return nil
+		}
 	}
 	out := map[string]any{"run_id": childID}
 	status := RunStatus(fields["status"])

@@ -434,6 +434,55 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		}
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown workflow", Detail: detail, Subject: rng.Ptr()}}
 	}
+	var diags hcl.Diagnostics
+	mocked := make([]string, 0, len(t.Mocks))
+	for name := range t.Mocks {
+		mocked = append(mocked, name)
+	}
+	sort.Strings(mocked)
+	for _, label := range mocked {
+		m := t.Mocks[label]
+		w, name, d := testStep(set, wf, "mock", label, m.DefRange)
+		diags = append(diags, d...)
+		if w == nil {
+			continue
+		}
+		if s, _ := w.Step(name); s != nil && s.Kind != "http" && s.Kind != "workflow" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mock of a step that sends no request",
+				Detail:  fmt.Sprintf("Step %q is a %s step: only http steps, and workflow steps (whose result a mock gives), are answered by a mock; a test runs the others as they are.", name, s.Kind),
+				Subject: m.DefRange.Ptr()})
+		}
+	}
+	resumed := make([]string, 0, len(t.Resumes))
+	for label := range t.Resumes {
+		resumed = append(resumed, label)
+	}
+	sort.Strings(resumed)
+	for _, label := range resumed {
+		r := t.Resumes[label]
+		w, name, d := testStep(set, wf, "resume", label, r.DefRange)
+		diags = append(diags, d...)
+		if w == nil {
+			continue
+		}
+		if s, _ := w.Step(name); s != nil && s.Kind != "wait" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resume of a step that does not wait",
+				Detail:  fmt.Sprintf("Step %q is a %s step: only wait steps are resumed.", name, s.Kind),
+				Subject: r.DefRange.Ptr()})
+		}
+	}
+	for _, e := range t.Expects {
+		_, _, d := testStep(set, wf, "expect", e.Step, e.DefRange)
+		diags = append(diags, d...)
+	}
+	return diags
+}
+
+// testStep resolves the label of a mock or an expect: STEP, an item STEP[KEY] of a
+// for_each step, or a step of a child run, PARENT/STEP, PARENT being a workflow step
+// of wf (and a/b/c for a grandchild's). It returns the workflow holding the step and
+// the step's name, or nil with the diagnostics of a label that names none.
+func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workflow, string, hcl.Diagnostics) {
 	var steps []string
 	kinds := map[string]string{}
 	forEach := map[string]bool{}
@@ -442,70 +491,40 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		kinds[s.Name] = s.Kind
 		forEach[s.Name] = s.ForEach != nil
 	}
-	var diags hcl.Diagnostics
-	// An item of a for_each step is STEP[KEY]: its index, or its key in a map.
-	base := func(what, label string, rng hcl.Range) string {
-		step, key, isItem := strings.Cut(label, "[")
-		if !isItem {
-			return label
-		}
-		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(key, "]") || len(key) < 2) {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid item in %s", what),
-				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", label, step),
-				Subject: rng.Ptr()})
-			return ""
-		}
-		return step
-	}
-	unknown := func(what, step string, rng hcl.Range) {
+	unknown := func(step string) hcl.Diagnostics {
 		detail := fmt.Sprintf("Workflow %q has no step %q; its steps are: %s.", wf.Name, step, strings.Join(steps, ", "))
 		if s := suggest(step, steps); s != "" {
 			detail = fmt.Sprintf("Workflow %q has no step %q. Did you mean %q?", wf.Name, step, s)
 		}
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown step in %s", what), Detail: detail, Subject: rng.Ptr()})
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown step in %s", what), Detail: detail, Subject: rng.Ptr()}}
 	}
-	mocked := make([]string, 0, len(t.Mocks))
-	for name := range t.Mocks {
-		mocked = append(mocked, name)
-	}
-	sort.Strings(mocked)
-	for _, label := range mocked {
-		m := t.Mocks[label]
-		name := base("mock", label, m.DefRange)
-		switch kind, ok := kinds[name]; {
-		case name == "":
-		case !ok:
-			unknown("mock", name, m.DefRange)
-		case kind != "http":
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mock of a step that sends no request",
-				Detail:  fmt.Sprintf("Step %q is a %s step: only http steps are answered by a mock; a test runs the others as they are.", name, kind),
-				Subject: m.DefRange.Ptr()})
+	if parent, rest, child := strings.Cut(label, "/"); child {
+		s, _ := wf.Step(parent)
+		if s == nil {
+			return nil, "", unknown(parent)
 		}
-	}
-	resumed := make([]string, 0, len(t.Resumes))
-	for name := range t.Resumes {
-		resumed = append(resumed, name)
-	}
-	sort.Strings(resumed)
-	for _, name := range resumed {
-		r := t.Resumes[name]
-		switch kind, ok := kinds[name]; {
-		case !ok:
-			unknown("resume", name, r.DefRange)
-		case kind != "wait":
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resume of a step that does not wait",
-				Detail:  fmt.Sprintf("Step %q is a %s step: only wait steps are resumed.", name, kind),
-				Subject: r.DefRange.Ptr()})
+		sub, ok := s.Action.(SubRun)
+		if !ok || set.Workflow(sub.Calls()) == nil {
+			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid child step in %s", what),
+				Detail:  fmt.Sprintf("%q names a step of the child run of step %q, written STEP/CHILD_STEP, and step %q is a %s step: only a workflow step has a child run.", label, parent, parent, s.Kind),
+				Subject: rng.Ptr()}}
 		}
+		return testStep(set, set.Workflow(sub.Calls()), what, rest, rng)
 	}
-	for _, e := range t.Expects {
-		if name := base("expect", e.Step, e.DefRange); name != "" {
-			if _, ok := kinds[name]; !ok {
-				unknown("expect", name, e.DefRange)
-			}
+	// An item of a for_each step is STEP[KEY]: its index, or its key in a map.
+	name := label
+	if step, key, isItem := strings.Cut(label, "["); isItem {
+		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(key, "]") || len(key) < 2) {
+			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid item in %s", what),
+				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", label, step),
+				Subject: rng.Ptr()}}
 		}
+		name = step
 	}
-	return diags
+	if _, ok := kinds[name]; !ok {
+		return nil, "", unknown(name)
+	}
+	return wf, name, nil
 }
 
 func testValue(a *hcl.Attribute, ctx *hcl.EvalContext) (any, hcl.Diagnostics) {

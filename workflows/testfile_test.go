@@ -111,7 +111,7 @@ test "t" {
 test "t" {
   workflow = "order"
   mock "summary" {}
-}`, []string{"order.test.hcl:4,3", "only http steps are answered by a mock"}},
+}`, []string{"order.test.hcl:4,3", "only http steps, and workflow steps (whose result a mock gives), are answered by a mock"}},
 		{"a misspelt attribute", `
 test "t" {
   workflow = "order"

@@ -85,9 +85,9 @@ func chromiumPath(t *testing.T) string {
 }
 
 // The run inspector in a real browser: sign in with the token, watch a run arrive
-// after a webhook, open it and read the request its step sent, see a broken file's
-// diagnostic, fix the workflow and replay the failed run on the current version, and
-// never find the secret in any page.
+// after a webhook, open it and read the request its step sent, copy it as a test, see
+// a broken file's diagnostic, fix the workflow and replay the failed run on the
+// current version, and never find the secret in any page.
 func TestInspectorInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	var shipped atomic.Int32
@@ -210,6 +210,16 @@ func TestInspectorInBrowser(t *testing.T) {
 	}
 	shoot("run")
 	noSecret("the failed run")
+
+	// Copy as test: the button reads the run as a test file from the admin API and
+	// shows it (a headless browser may not grant the clipboard).
+	do("copying the run as a test", chromedp.Click(chromedp.CSS("#copy-test")), chromedp.Poll[chromedp.Void](
+		`document.querySelector('#test-file').textContent.includes('expect_run = "failed"')`, chromedp.WithPollingTimeout(10*time.Second)))
+	if got := text("#test-file"); !strings.Contains(got, `test "run `+id+` of orders"`) || !strings.Contains(got, `mock "reserve[1]"`) ||
+		!strings.Contains(got, `status = 404`) || !strings.Contains(got, `order = "A-1042"`) {
+		t.Errorf("the run copied as a test:\n%s", got)
+	}
+	noSecret("the failed run copied as a test")
 
 	do("dead letters", chromedp.Click(chromedp.CSS(`nav a[href="/dlq"]`)), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
 	if got := text("#dead-letters tbody"); !strings.Contains(got, id) || !strings.Contains(got, "ship") {

@@ -185,7 +185,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	eng, rdb, stop, err := localEngine(ctx, set, k, quiet)
+	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, nil)
 	if err != nil {
 		return err
 	}
@@ -650,12 +650,13 @@ func writeHeaders(b *strings.Builder, h http.Header, indent string, redact func(
 
 // localEngine runs set on this machine, on the embedded Redis with 8 workers, as the
 // dry run and tests do; stop stops the workers, then the Redis.
-func localEngine(ctx context.Context, set *workflows.Set, k *workflows.Kinds, log *slog.Logger) (*engine.Engine, redis.UniversalClient, func(), error) {
+func localEngine(ctx context.Context, set *workflows.Set, k *workflows.Kinds, log *slog.Logger,
+	child func(context.Context, engine.ChildCall) (any, bool, error)) (*engine.Engine, redis.UniversalClient, func(), error) {
 	rdb, _, closeRedis, err := openRedis(ctx, "", 8, log)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	eng := engine.New(rdb, engine.Options{Logger: log, Kinds: k})
+	eng := engine.New(rdb, engine.Options{Logger: log, Kinds: k, Child: child})
 	eng.Use(set)
 	pool := eng.NewPool(8)
 	pool.Start()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // adminCommand is a command that calls the admin API: it gets --admin and --json.
@@ -60,12 +62,13 @@ starts new ones.`,
   hookflow runs show 01JD3WZ2Q7T5
   hookflow runs replay 01JD3WZ2Q7T5
   hookflow runs cancel 01JD3WZ2Q7T5
-  hookflow runs start order_paid --event event.json`,
+  hookflow runs start order_paid --event event.json
+  hookflow runs export-test 01JD3WZ2Q7T5 -o order_paid.test.hcl`,
 		Args: cobra.ArbitraryArgs,
 		RunE: needSubcommand,
 	}
 	a.flags(cmd)
-	cmd.AddCommand(runsListCommand(&a), runsShowCommand(&a), runsReplayCommand(&a), runsCancelCommand(&a), runsResumeCommand(&a), runsStartCommand(&a))
+	cmd.AddCommand(runsListCommand(&a), runsShowCommand(&a), runsReplayCommand(&a), runsCancelCommand(&a), runsResumeCommand(&a), runsStartCommand(&a), runsExportTestCommand(&a))
 	return cmd
 }
 
@@ -229,6 +232,58 @@ resume is refused (409), and so is one after it timed out (404).`,
 		},
 	}
 	cmd.Flags().StringVar(&body, "json", "", "the resume's `BODY`, JSON, or - for standard input")
+	return cmd
+}
+
+func runsExportTestCommand(a *adminCommand) *cobra.Command {
+	var name, out string
+	cmd := &cobra.Command{
+		Use:   "export-test RUN [--name NAME] [-o FILE]",
+		Short: "Write a finished run as a workflow test (*.test.hcl)",
+		Long: `export-test writes a run from the history as a test that hookflow test runs: the
+run's event, each http step's recorded answers as mocks (one per item of a for_each
+step, a sequence of responses for a step tried more than once), each request as an
+expect, and expect_run with how the run ended. Exported from a failed run, then the
+workflow fixed, it is a regression test: change expect_run to "succeeded" and the
+expects to what the fixed workflow should send.
+
+The file holds no secret: what the history redacts, the event's credential headers
+and fields, and what derives from the old run's id (its Idempotency-Keys, a URL that
+names the run) are left out of the expects, each said in a comment. Write it beside
+the workflow as NAME.test.hcl. A run that has not finished, or was cancelled, cannot
+be exported (409).`,
+		Example: `  hookflow runs export-test 01JD3WZ2Q7T5
+  hookflow runs export-test 01JD3WZ2Q7T5 --name "a refund over the limit" -o workflows/refund.test.hcl`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out != "" && !workflows.IsTestFile(out) {
+				return usage("-o %s: a test file's name ends in %s, or hookflow test does not read it", out, workflows.TestSuffix)
+			}
+			c, err := newAdminClient(a.addr)
+			if err != nil {
+				return err
+			}
+			path := "/runs/" + url.PathEscape(args[0]) + "/test"
+			if name != "" {
+				path += "?name=" + url.QueryEscape(name)
+			}
+			var raw json.RawMessage
+			if err := c.call(cmd.Context(), "GET", path, nil, &raw); err != nil {
+				return err
+			}
+			if out == "" {
+				_, err = cmd.OutOrStdout().Write(raw)
+				return err
+			}
+			if err := os.WriteFile(out, raw, 0o644); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s; run it with: hookflow test %s\n", out, out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "the test's `name` (default: one made of the run's id)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the test to this `file` instead of standard output")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,6 +50,16 @@ type testCase struct {
 	used     map[string]int            // by step: the answers given
 	sent     map[string][]*sentRequest // by step
 	unmocked []string                  // the steps that sent a request no mock answers, in order
+	// paths are, by child run id, how the test names the steps of that child run: the
+	// workflow steps that lead to it, "invoice/" ("invoice/deeper/" for a grandchild).
+	// The test's own run is "".
+	paths map[string]string
+}
+
+// label is how the test names a step of run (the test's run or one of its children):
+// "create" in the test's run, "invoice/create" in the child run of step invoice.
+func (tc *testCase) label(run, step string) string {
+	return tc.paths[run] + step
 }
 
 // mockTransport answers the http steps of every running test with the test's mocks,
@@ -70,21 +81,62 @@ func (t *mockTransport) remove(eventID string) {
 	delete(t.byEvent, eventID)
 }
 
-// caseOf is the test whose run a step's call belongs to; nil for none.
-func (t *mockTransport) caseOf(c *workflows.Call) *testCase {
-	if c == nil || c.Env == nil {
-		return nil
-	}
-	evID, _ := c.Env.Event["id"].(string)
+// caseOf is the test of a run: the test's own run has its event's id, and a child run's
+// id starts with its parent's and a colon.
+func (t *mockTransport) caseOf(runID string) *testCase {
+	root, _, _ := strings.Cut(runID, ":")
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.byEvent[evID]
+	return t.byEvent[root]
+}
+
+// child answers a workflow step the test mocks, as the engine asks before it starts a
+// child run (engine.Options.Child): the mock's json (or body) is the step's result,
+// and an answer with a status from 400, or an error, fails the step. A step not
+// mocked runs its child for real, whose steps the test's mocks answer as
+// "STEP/CHILDSTEP" (see testCase.paths).
+func (t *mockTransport) child(_ context.Context, call engine.ChildCall) (any, bool, error) {
+	tc := t.caseOf(call.Run)
+	if tc == nil {
+		return nil, false, nil
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	label := tc.label(call.Run, call.Step)
+	tc.paths[call.ChildID] = label + "/"
+	mock := tc.test.Mocks[label] // an item's own mock, STEP[KEY], else the step's
+	if call.Key != "" {
+		if m := tc.test.Mocks[label+"["+call.Key+"]"]; m != nil {
+			label, mock = label+"["+call.Key+"]", m
+		}
+	}
+	if mock == nil {
+		return nil, false, nil
+	}
+	n := min(tc.used[label], len(mock.Responses)-1)
+	tc.used[label]++
+	answer := mock.Responses[n]
+	switch {
+	case answer.Error != "":
+		return nil, true, fmt.Errorf("%s (mock)", answer.Error)
+	case answer.Status >= 400:
+		return nil, true, fmt.Errorf("status %d (mock)", answer.Status)
+	case len(answer.Body) == 0:
+		return nil, true, nil
+	}
+	if v, err := workflows.DecodeJSON(answer.Body); err == nil {
+		return v, true, nil
+	}
+	return string(answer.Body), true, nil
 }
 
 // resume answers a wait step with its test's resume block; false for none, and the
 // wait times out.
 func (t *mockTransport) resume(c *workflows.Call) (*workflows.Resume, bool) {
-	tc := t.caseOf(c)
+	if c == nil {
+		return nil, false
+	}
+	tc := t.caseOf(c.RunID)
 	if tc == nil || tc.test.Resumes[c.Step] == nil {
 		return nil, false
 	}
@@ -125,34 +177,31 @@ func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c := actions.CallOf(req)
 	var tc *testCase
+	var run string // the id of the run sending it: a child run's is its event's
 	if c != nil && c.Env != nil {
-		evID, _ := c.Env.Event["id"].(string)
-		t.mu.Lock()
-		tc = t.byEvent[evID]
-		t.mu.Unlock()
+		run, _ = c.Env.Event["id"].(string)
+		tc = t.caseOf(run)
 	}
 	if tc == nil {
-		if c != nil && c.Env != nil && c.Env.Event["parent"] != nil {
-			return nil, workflows.Permanent(fmt.Errorf("%s %s: a test sends nothing, and cannot mock the steps of a run that a workflow step starts", req.Method, req.URL))
-		}
 		return nil, workflows.Permanent(fmt.Errorf("%s %s: a test sends nothing", req.Method, req.URL))
 	}
 	sent := &sentRequest{method: req.Method, url: req.URL.String(), header: req.Header.Clone(), body: body}
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	tc.sent[c.Step] = append(tc.sent[c.Step], sent)
-	label := c.Step // the mock that answers: an item's own, else the step's
-	mock := tc.test.Mocks[c.Step]
+	step := tc.label(run, c.Step)
+	tc.sent[step] = append(tc.sent[step], sent)
+	label := step // the mock that answers: an item's own, else the step's
+	mock := tc.test.Mocks[step]
 	if c.Item != nil {
-		item := fmt.Sprintf("%s[%s]", c.Step, c.Item.KeyText())
+		item := fmt.Sprintf("%s[%s]", step, c.Item.KeyText())
 		tc.sent[item] = append(tc.sent[item], sent)
 		if m := tc.test.Mocks[item]; m != nil {
 			label, mock = item, m
 		}
 	}
 	if mock == nil {
-		if !containsStep(tc.unmocked, c.Step) {
-			tc.unmocked = append(tc.unmocked, c.Step)
+		if !containsStep(tc.unmocked, step) {
+			tc.unmocked = append(tc.unmocked, step)
 		}
 		return nil, errNoMock
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -70,10 +71,14 @@ test passes, 1 when one fails or a file is invalid, 2 for a wrong command line.`
 	fs.StringVar(&o.run, "run", "", "run only the tests whose name matches this `regex`")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print each test's steps and requests, passed or not")
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "fail a test whose run has not finished after this long")
-	fs.IntVar(&o.parallel, "parallel", 4, "run at most this many tests at once")
+	fs.IntVar(&o.parallel, "parallel", testParallel(), "run at most this many tests at once")
 	fs.StringVar(&o.junit, "junit", "", "also write the results to this `file` as JUnit XML, for CI")
 	return cmd
 }
+
+// testParallel is how many tests run at once by default: a test mostly waits for the
+// embedded Redis and its workers, so a few per core keep them busy.
+func testParallel() int { return 4 * runtime.GOMAXPROCS(0) }
 
 // testFlagSpelling lets hookflow test take -run, -parallel, -timeout and -junit with
 // one dash, as go test does: they become --run, --parallel, --timeout and --junit.
@@ -240,7 +245,7 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	}
 	instant(set)
 
-	eng, _, stop, err := localEngine(ctx, set, k, quiet)
+	eng, _, stop, err := localEngine(ctx, set, k, quiet, mocks.child)
 	if err != nil {
 		return nil, false, err
 	}
@@ -306,17 +311,19 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 			return r
 		}
 	}
-	tc := &testCase{test: t, used: map[string]int{}, sent: map[string][]*sentRequest{}}
+	tc := &testCase{test: t, used: map[string]int{}, sent: map[string][]*sentRequest{}, paths: map[string]string{}}
 	mocks.add(ev.ID, tc)
 	defer mocks.remove(ev.ID)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	runID, err := eng.Start(ctx, wf, ev)
-	if err != nil {
+	// The run's id is its event's: the mocks find the test of a request by it, and
+	// those of its child runs by the prefix of theirs (<run>:<step>…).
+	runID := ev.ID
+	if err := eng.StartAs(ctx, wf, ev, runID); err != nil {
 		r.fail(t.DefRange, "starting the run: %v", err)
 		return r
 	}
-	run, err := waitFinished(ctx, eng, runID)
+	run, err := waitFinished(ctx, eng, wf, runID)
 	if err != nil {
 		r.fail(t.DefRange, "the run did not finish after --timeout %s: %v", o.timeout, err)
 		return r
@@ -326,24 +333,14 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	return r
 }
 
-// waitFinished waits for a run to finish.
-func waitFinished(ctx context.Context, eng *engine.Engine, runID string) (*engine.Run, error) {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		run, err := eng.Run(ctx, runID)
-		if err != nil {
-			return nil, err
-		}
-		if run.Status == "succeeded" || run.Status == "failed" || run.Status == engine.RunCancelled {
-			return run, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-tick.C:
-		}
+// waitFinished waits for a run to finish, woken by the engine as its steps commit
+// rather than reading the whole run again and again: a thousand tests in parallel
+// would spend the embedded Redis on those reads.
+func waitFinished(ctx context.Context, eng *engine.Engine, wf *workflows.Workflow, runID string) (*engine.Run, error) {
+	if _, err := eng.WaitEnded(ctx, wf, runID); err != nil {
+		return nil, err
 	}
+	return eng.Run(ctx, runID)
 }
 
 // testEvent makes a test's event: the one the workflow's first trigger makes, unless

@@ -208,3 +208,55 @@ func TestFmtFormatsTestFiles(t *testing.T) {
 		t.Fatalf("fmt: %v %s\n%s", err, stderr.String(), data)
 	}
 }
+
+// A workflow step in a test: run for real, its child's steps answered by mocks named
+// STEP/CHILD_STEP; or mocked, its result the mock's json, no child started; or mocked
+// with a failing status, failing the step; an item's child mocked as STEP[KEY].
+func TestWorkflowTestsChildRuns(t *testing.T) {
+	out, code := hookflowTest(t, "-v", "testdata/wfchild")
+	if code != 0 || !strings.Contains(out, "PASS: 4 tests\n") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/wfchild/order.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "order.hcl"), string(data))
+	writeFile(t, filepath.Join(dir, "bad.test.hcl"), `test "bad" {
+  workflow = "order"
+  mock "invoice/crate" {
+    status = 200
+  }
+  expect "notify/create" {
+    count = 1
+  }
+}
+
+test "unmocked" {
+  workflow = "order"
+  mock "notify" {
+    status = 200
+  }
+}
+`)
+	out, code = hookflowTest(t, filepath.Join(dir, "bad.test.hcl"))
+	for _, want := range []string{`Workflow "create_invoice" has no step "crate". Did you mean "create"?`,
+		`"notify/create" names a step of the child run of step "notify"`} {
+		if code != exitFailed || !strings.Contains(out, want) {
+			t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "bad.test.hcl"), `test "unmocked" {
+  workflow = "order"
+  mock "notify" {
+    status = 200
+  }
+}
+`)
+	out, code = hookflowTest(t, filepath.Join(dir, "bad.test.hcl"))
+	if code != exitFailed || !strings.Contains(out, `step "invoice/create" sent a request that no mock answers`) ||
+		!strings.Contains(out, `POST https://billing.example.com/invoices`) {
+		t.Errorf("an unmocked step of a child run, exit %d:\n%s", code, out)
+	}
+}

@@ -13,6 +13,11 @@ func TestReplicated(t *testing.T) {
 	if err := g.Nodes[0].Client.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
+	// Replication is asynchronous: the write must have reached the replica before the
+	// failover for the new primary to have it.
+	if n, err := g.Nodes[0].Client.Do(ctx, "WAIT", 1, 5000).Int64(); err != nil || n < 1 {
+		t.Fatalf("the replica did not acknowledge the write: %d, %v", n, err)
+	}
 	from, to, err := g.Failover(ctx)
 	if err != nil {
 		t.Fatal(err)

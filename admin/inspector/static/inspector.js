@@ -1,5 +1,6 @@
 // hookflow's run inspector: times in the reader's zone, live lists and runs (by
-// polling the page itself), replays and retries (POST to the admin API), copy as curl.
+// polling the page itself), replays and retries (POST to the admin API), copy as curl
+// and as a test.
 "use strict";
 
 (function () {
@@ -101,6 +102,23 @@
   async function copy(button) {
     const source = document.querySelector(button.dataset.copy);
     if (!source) return;
+    if (button.dataset.copyFrom) { // the text comes from the admin API, read on the click
+      try {
+        const resp = await fetch(button.dataset.copyFrom, { credentials: "same-origin", headers: { Accept: "text/plain" } });
+        const text = await resp.text();
+        if (!resp.ok) {
+          let message = text;
+          try { message = JSON.parse(text).error || text; } catch (e) { /* not JSON */ }
+          announce("Cannot copy: " + message);
+          return;
+        }
+        source.textContent = text;
+        source.hidden = false;
+      } catch (e) {
+        announce("Could not reach hookflow: " + e.message);
+        return;
+      }
+    }
     try {
       await navigator.clipboard.writeText(source.textContent);
       announce("Copied");

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+const exportSrc = `
+vars {
+  api = env("EXPORT_API")
+}
+
+workflow "order_paid" {
+  trigger "webhook" {
+    path = "/orders"
+  }
+
+  step "http" "customer" {
+    url     = "${vars.api}/customers/{{ event.body.customer }}"
+    headers = { Authorization = "Bearer ${secret("EXPORT_TOKEN")}", X-Run = "{{ run.id }}", X-Shop = "{{ event.headers['x-shop'] }}" }
+    retry {
+      attempts = 3
+      initial  = "10ms"
+    }
+  }
+
+  step "http" "lines" {
+    for_each = "event.body.lines"
+    method   = "PUT"
+    url      = "${vars.api}/lines/{{ each.value.sku }}"
+    json     = { qty = "{{ each.value.qty }}" }
+  }
+
+  step "http" "note" {
+    if   = "event.body.total > 0"
+    url  = "${vars.api}/notes"
+    json = { text = "paid by {{ steps.customer.body.name }}", key = "k-${secret("EXPORT_TOKEN")}", run = "{{ run.id }}" }
+  }
+
+  step "http" "refund" {
+    if  = "event.body.total < 0"
+    url = "${vars.api}/refunds"
+  }
+}
+`
+
+// exportCanary is the secret of the exported workflow: it must be nowhere in the file.
+const exportCanary = "canary-export-7d1f9a0c2b"
+
+// A run of a real workflow on redis-server, exported with runs export-test, passes
+// hookflow test; changed to send another body, the workflow fails it with a diff; the
+// file holds no secret, no credential of the event, nothing of the old run's id.
+func TestRunsExportTest(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.Path]++
+		n := calls[r.URL.Path]
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/customers/") && n == 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error": "busy"}`)
+		case strings.HasPrefix(r.URL.Path, "/customers/"):
+			fmt.Fprintf(w, `{"id": %q, "name": "Ada"}`, strings.TrimPrefix(r.URL.Path, "/customers/"))
+		case strings.HasPrefix(r.URL.Path, "/lines/"):
+			fmt.Fprintf(w, `{"sku": %q, "reserved": true}`, strings.TrimPrefix(r.URL.Path, "/lines/"))
+		default:
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprint(w, `{"ok": true}`)
+		}
+	}))
+	defer api.Close()
+	t.Setenv("EXPORT_API", api.URL)
+	t.Setenv("EXPORT_TOKEN", exportCanary)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "orders.hcl"), exportSrc)
+	s := serveDir(t, dir, redistest.Real(t).URL, "127.0.0.1:0")
+
+	req, _ := http.NewRequest("POST", "http://"+s.publicAddr+"/hooks/orders?source=shop&api_key=query-secret-1234",
+		strings.NewReader(`{"customer": "c1", "total": 12, "password": "body-secret-5678", "lines": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Shop", "one")
+	req.Header.Set("X-Api-Key", "header-secret-9012")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	runID := waitOneRun(t, s, "succeeded")
+
+	hookflow := func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", s.adminAddr), nil, &stdout, &stderr)
+		return stdout.String() + stderr.String(), err
+	}
+	file := filepath.Join(dir, "orders.test.hcl")
+	if out, err := hookflow("runs", "export-test", runID, "--name", "a paid order", "-o", file); err != nil {
+		t.Fatalf("export-test: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, leak := range []string{exportCanary, "query-secret-1234", "body-secret-5678", "header-secret-9012", "Idempotency-Key", "X-Run ="} {
+		if strings.Contains(text, leak) {
+			t.Errorf("the exported test holds %q:\n%s", leak, text)
+		}
+	}
+	for _, want := range []string{
+		`test "a paid order" {`, `workflow = "order_paid"`,
+		`x-shop       = "one"`, `source = "shop"`, // the event's header and query
+		`mock "customer" {`, `status = 503`, `mock "lines[0]" {`, `mock "lines[1]" {`,
+		`expect "customer" {`, `count = 2`, `X-Shop = "one"`, `expect "lines[1]" {`, `qty = 2`,
+		`text = "paid by Ada"`, `expect "refund" {`, `skipped = true`,
+		"# Left out: headers Authorization, X-Run",
+		`expect_run = "succeeded"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the exported test lacks %q:\n%s", want, text)
+		}
+	}
+	var formatted bytes.Buffer
+	if err := run(context.Background(), []string{"fmt", "--check", file}, nil, &formatted, &formatted); err != nil {
+		t.Errorf("the exported test is not as hookflow fmt writes it: %v\n%s", err, formatted.String())
+	}
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "ok    a paid order") {
+		t.Fatalf("the exported test fails on the workflow it was recorded from, exit %d:\n%s\n%s", code, out, text)
+	}
+	if out, _ := hookflow("runs", "export-test", runID); !strings.Contains(out, `test "run `+runID+` of order_paid"`) {
+		t.Errorf("export-test to standard output, with the default name:\n%s", out)
+	}
+
+	writeFile(t, filepath.Join(dir, "orders.hcl"), strings.Replace(exportSrc, `"paid by {{`, `"settled by {{`, 1))
+	out, code := hookflowTest(t, dir)
+	if code != exitFailed || !strings.Contains(out, "FAIL  a paid order") ||
+		!strings.Contains(out, `expect "note" json:`) || !strings.Contains(out, `.text: expected "paid by Ada", sent "settled by Ada"`) {
+		t.Errorf("a changed body should fail the exported test with a diff, exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, exportCanary) {
+		t.Errorf("hookflow test shows the secret:\n%s", out)
+	}
+}
+
+// waitOneRun waits for the server's only run to have finished with status, and
+// returns its id.
+func waitOneRun(t *testing.T, s *server, status string) string {
+	t.Helper()
+	var id string
+	c, err := newAdminClient(s.adminAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 15*time.Second, "a run "+status, func() bool {
+		var page struct {
+			Runs []struct {
+				ID, Status string
+			} `json:"runs"`
+		}
+		if err := c.call(context.Background(), "GET", "/runs", nil, &page); err != nil || len(page.Runs) != 1 {
+			return false
+		}
+		id = page.Runs[0].ID
+		if page.Runs[0].Status == "failed" && status != "failed" {
+			t.Fatalf("run %s failed", id)
+		}
+		return page.Runs[0].Status == status
+	})
+	return id
+}

@@ -1,0 +1,583 @@
+// Package testexport writes a run from the history as a workflow test, a *.test.hcl
+// file: the run's event, each http step's recorded answers as mocks, each request as
+// an expectation, and how the run ended. Run on a failed run, then fixed, it is a
+// regression test. hookflow runs export-test and the inspector's "copy as test" both
+// call Write.
+//
+// What the file leaves out: the history's secrets ([redacted]), the values of the
+// event's credential fields and headers, and whatever derives from the old run's id
+// or its event's id (Idempotency-Key, a URL naming the run): a test run has new ones,
+// so an expectation of them could never match. Each one left out is said in a comment.
+package testexport
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// ErrNotExportable is returned for a run a test cannot stand for: one that has not
+// finished, or was cancelled.
+var ErrNotExportable = errors.New("run cannot be exported as a test")
+
+// skippedHeaders are request headers no expectation names: they derive from the run
+// (Idempotency-Key), the version of hookflow (User-Agent) or the transport.
+var skippedHeaders = map[string]bool{
+	"idempotency-key": true, "user-agent": true, "content-length": true, "accept-encoding": true,
+	"traceparent": true, "tracestate": true, "connection": true, "host": true,
+}
+
+// skippedAnswerHeaders are answer headers a mock leaves out: the transport's and the
+// clock's, which no step reads.
+var skippedAnswerHeaders = map[string]bool{
+	"content-length": true, "date": true, "connection": true, "keep-alive": true, "transfer-encoding": true,
+}
+
+// Write returns the test file of a finished run. ev is the run's event as stored (the
+// engine's RunEvent); name is the test's name, "" for one made of the run's id.
+func Write(run *engine.Run, ev *workflows.Event, name string) ([]byte, error) {
+	switch run.Status {
+	case engine.RunSucceeded, engine.RunFailed:
+	case engine.RunCancelled:
+		return nil, fmt.Errorf("%w: run %s was cancelled, and a test cannot cancel its run", ErrNotExportable, run.ID)
+	default:
+		return nil, fmt.Errorf("%w: run %s has not finished (it is %s)", ErrNotExportable, run.ID, run.Status)
+	}
+	if name == "" {
+		name = fmt.Sprintf("run %s of %s", run.ID, run.Workflow)
+	}
+	x := &exporter{hidden: hiddenValues(run, ev)}
+	f := hclwrite.NewEmptyFile()
+	root := f.Body()
+	x.comment(root, fmt.Sprintf("Recorded from run %s of workflow %s (version %s), which %s.", run.ID, run.Workflow, run.Version, run.Status))
+	x.comment(root, "Made by: hookflow runs export-test "+run.ID)
+	test := root.AppendNewBlock("test", []string{name}).Body()
+	test.SetAttributeValue("workflow", cty.StringVal(run.Workflow))
+	if ev != nil {
+		test.AppendNewline()
+		x.event(test, ev)
+	}
+	for _, s := range run.Steps { // the mocks, in the run's order
+		if s.Kind == "workflow" {
+			units := []unit{{StepRun: s, label: s.Name}}
+			if s.ItemCount > 0 || len(s.Items) > 0 {
+				units = units[:0]
+				for _, it := range s.Items {
+					units = append(units, unit{StepRun: it, label: fmt.Sprintf("%s[%s]", s.Name, keyText(it.Key))})
+				}
+			}
+			for _, u := range units {
+				if u.Status == engine.StatusSucceeded || u.Status == engine.StatusFailed {
+					test.AppendNewline()
+					x.childMock(test, u)
+				}
+			}
+		}
+		for _, u := range httpUnits([]engine.StepRun{s}) {
+			if len(u.Requests) > 0 {
+				test.AppendNewline()
+				x.mock(test, u)
+			}
+		}
+	}
+	for _, u := range expectUnits(run.Steps) {
+		test.AppendNewline()
+		x.expect(test, u)
+	}
+	test.AppendNewline()
+	test.SetAttributeValue("expect_run", cty.StringVal(string(run.Status)))
+	return hclwrite.Format(f.Bytes()), nil
+}
+
+// unit is a step or an item of a for_each step, with its label in the test file:
+// STEP or STEP[KEY].
+type unit struct {
+	engine.StepRun
+	label string
+}
+
+// httpUnits are the http steps of a run, each item of a for_each one apart, in order.
+func httpUnits(steps []engine.StepRun) []unit {
+	var out []unit
+	for _, s := range steps {
+		if s.Kind != "http" {
+			continue
+		}
+		if s.ItemCount > 0 || len(s.Items) > 0 {
+			for _, it := range s.Items {
+				out = append(out, unit{StepRun: it, label: fmt.Sprintf("%s[%s]", s.Name, keyText(it.Key))})
+			}
+			continue
+		}
+		out = append(out, unit{StepRun: s, label: s.Name})
+	}
+	return out
+}
+
+// expectUnits are what the test expects: the requests of http steps and items, and
+// the steps skipped.
+func expectUnits(steps []engine.StepRun) []unit {
+	var out []unit
+	for _, u := range httpUnits(steps) {
+		if len(u.Requests) > 0 {
+			out = append(out, u)
+		}
+	}
+	for _, s := range steps {
+		if s.Status == engine.StatusSkipped && s.Kind != "parallel" {
+			out = append(out, unit{StepRun: s, label: s.Name})
+		}
+	}
+	return out
+}
+
+// keyText is an item's key as a mock's label writes it: an index, or a map's key.
+func keyText(k any) string {
+	switch k := k.(type) {
+	case float64:
+		if k == math.Trunc(k) {
+			return fmt.Sprint(int64(k))
+		}
+	case string:
+		return k
+	}
+	return fmt.Sprint(k)
+}
+
+type exporter struct {
+	hidden []string // texts that no value of the file may hold, nor an expectation
+}
+
+// hiddenValues are the texts an expectation must not hold: the history's [redacted],
+// the old run's and event's ids, and the values of the event's credentials.
+func hiddenValues(run *engine.Run, ev *workflows.Event) []string {
+	out := []string{workflows.Redacted, run.ID}
+	if ev == nil {
+		return out
+	}
+	if ev.ID != "" {
+		out = append(out, ev.ID)
+	}
+	add := func(s string) {
+		if len(s) >= 4 && s != workflows.Redacted {
+			out = append(out, s)
+		}
+	}
+	for k, v := range ev.Headers {
+		if workflows.IsCredentialName(k) {
+			add(v)
+		}
+	}
+	for k, vs := range ev.Query {
+		if workflows.IsCredentialName(k) {
+			for _, v := range vs {
+				add(v)
+			}
+		}
+	}
+	var walk func(v any, credential bool)
+	walk = func(v any, credential bool) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				walk(e, credential || workflows.IsCredentialName(k))
+			}
+		case []any:
+			for _, e := range v {
+				walk(e, credential)
+			}
+		case string:
+			if credential {
+				add(v)
+			}
+		}
+	}
+	walk(ev.Body, false)
+	return out
+}
+
+// hides reports whether s holds a hidden text.
+func (x *exporter) hides(s string) bool {
+	for _, h := range x.hidden {
+		if strings.Contains(s, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// redact replaces the hidden texts in s by [redacted]: for what the test gives (an
+// event, a mock's answer), not what it checks.
+func (x *exporter) redact(s string) string {
+	for _, h := range x.hidden[1:] { // [redacted] itself stays
+		s = strings.ReplaceAll(s, h, workflows.Redacted)
+	}
+	return s
+}
+
+// redactValue is v with redact applied to every string in it.
+func (x *exporter) redactValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = x.redactValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = x.redactValue(e)
+		}
+		return out
+	case string:
+		return x.redact(v)
+	}
+	return v
+}
+
+// prune is v without the object members that hold a hidden text: a subset that still
+// matches what a test run sends. A list holding one cannot be cut (lists compare item
+// by item): ok is false, and the member holding it goes.
+func (x *exporter) prune(v any) (out any, ok bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			if p, ok := x.prune(e); ok {
+				m[k] = p
+			}
+		}
+		return m, true
+	case []any:
+		l := make([]any, len(v))
+		for i, e := range v {
+			p, ok := x.prune(e)
+			if !ok {
+				return nil, false
+			}
+			l[i] = p
+		}
+		return l, true
+	case string:
+		return v, !x.hides(v)
+	}
+	return v, true
+}
+
+func (x *exporter) comment(b *hclwrite.Body, text string) {
+	b.AppendUnstructuredTokens(hclwrite.Tokens{
+		{Type: hclsyntax.TokenComment, Bytes: []byte("# " + strings.ReplaceAll(text, "\n", " ") + "\n")},
+	})
+}
+
+func (x *exporter) event(test *hclwrite.Body, ev *workflows.Event) {
+	b := test.AppendNewBlock("event", nil).Body()
+	switch ev.Trigger {
+	case "webhook", "schedule", "manual":
+		b.SetAttributeValue("trigger", cty.StringVal(ev.Trigger))
+	}
+	headers := map[string]any{}
+	for k, v := range ev.Headers {
+		lk := strings.ToLower(k)
+		if workflows.IsCredentialName(k) || skippedHeaders[lk] || strings.Contains(v, workflows.Redacted) {
+			continue
+		}
+		headers[lk] = x.redact(v)
+	}
+	if len(headers) > 0 {
+		b.SetAttributeRaw("headers", valueTokens(toCty(headers)))
+	}
+	if len(ev.Query) > 0 {
+		q := map[string]any{}
+		for k, vs := range ev.Query {
+			if len(vs) > 0 && !workflows.IsCredentialName(k) {
+				q[k] = x.redact(vs[0])
+			}
+		}
+		if len(q) > 0 {
+			b.SetAttributeRaw("query", valueTokens(toCty(q)))
+		}
+	}
+	if len(ev.Params) > 0 {
+		p := map[string]any{}
+		for k, v := range ev.Params {
+			p[k] = x.redact(v)
+		}
+		b.SetAttributeRaw("params", valueTokens(toCty(p)))
+	}
+	isJSON := ev.ContentType == "" || strings.Contains(strings.ToLower(ev.ContentType), "json")
+	switch body := ev.Body.(type) {
+	case map[string]any, []any:
+		if isJSON {
+			b.SetAttributeRaw("body", valueTokens(toCty(x.redactValue(workflows.RedactCredentialFields(body)))))
+			return
+		}
+	}
+	if ev.Raw == "" { // otherwise the body as it came (a form, text), its credentials redacted
+		return
+	}
+	if ev.ContentType != "" && ev.Headers["content-type"] == "" {
+		b.SetAttributeValue("content_type", cty.StringVal(ev.ContentType))
+	}
+	b.SetAttributeValue("body", cty.StringVal(x.redact(ev.Raw)))
+}
+
+// mock writes the recorded answers of a step or an item: one, or a sequence when it
+// was tried more than once.
+func (x *exporter) mock(test *hclwrite.Body, u unit) {
+	b := test.AppendNewBlock("mock", []string{u.label}).Body()
+	if u.Attempts > len(u.Requests) {
+		x.comment(b, fmt.Sprintf("The history keeps the last %d of its %d attempts.", len(u.Requests), u.Attempts))
+	}
+	if len(u.Requests) == 1 {
+		for _, a := range x.answer(u.Requests[0]) {
+			b.SetAttributeRaw(a.name, valueTokens(a.value))
+		}
+		return
+	}
+	var list [][]attr
+	for _, q := range u.Requests {
+		list = append(list, x.answer(q))
+	}
+	b.SetAttributeRaw("responses", responsesTokens(list))
+}
+
+// childMock answers a workflow step (or an item of one) with its child run's recorded
+// result, so that the test does not run the child (whose steps it has no answers
+// for): a failed child is a failing answer.
+func (x *exporter) childMock(test *hclwrite.Body, s unit) {
+	b := test.AppendNewBlock("mock", []string{s.label}).Body()
+	out, _ := s.Output.(map[string]any)
+	if s.Status == engine.StatusFailed {
+		x.comment(b, "The child run failed: "+x.redact(s.Error))
+		b.SetAttributeValue("status", cty.NumberIntVal(500))
+		return
+	}
+	if result, ok := out["result"]; ok && result != nil {
+		b.SetAttributeRaw("json", valueTokens(toCty(x.redactValue(result))))
+	}
+}
+
+type attr struct {
+	name  string
+	value cty.Value
+}
+
+// answer is a recorded answer as a mock's attributes: status, headers, json or body;
+// or error for a request that got none.
+func (x *exporter) answer(q workflows.Request) []attr {
+	if q.Status == 0 {
+		kind := "connection refused"
+		if e := strings.ToLower(q.Error); strings.Contains(e, "timeout") || strings.Contains(e, "deadline") {
+			kind = "timeout"
+		}
+		return []attr{{"error", cty.StringVal(kind)}}
+	}
+	out := []attr{{"status", cty.NumberIntVal(int64(q.Status))}}
+	if q.Response == nil {
+		return out
+	}
+	var body *attr
+	if q.Response.Body != "" {
+		if v, err := workflows.DecodeJSON([]byte(q.Response.Body)); err == nil {
+			body = &attr{"json", toCty(x.redactValue(v))}
+		} else {
+			body = &attr{"body", cty.StringVal(x.redact(q.Response.Body))}
+		}
+	}
+	headers := map[string]any{}
+	for k, v := range q.Response.Headers {
+		switch lk := strings.ToLower(k); {
+		case skippedAnswerHeaders[lk] || workflows.IsCredentialName(k) || strings.Contains(v, workflows.Redacted):
+		case lk == "content-type" && body != nil && body.name == "json" && strings.HasPrefix(v, "application/json"):
+			// json gives the answer this content type
+		default:
+			headers[http.CanonicalHeaderKey(k)] = x.redact(v)
+		}
+	}
+	if len(headers) > 0 {
+		out = append(out, attr{"headers", toCty(headers)})
+	}
+	if body != nil {
+		out = append(out, *body)
+	}
+	return out
+}
+
+// expect writes what a step or an item sent (its last request, the one whose answer it
+// kept) and how many times, or that it was skipped.
+func (x *exporter) expect(test *hclwrite.Body, u unit) {
+	b := test.AppendNewBlock("expect", []string{u.label}).Body()
+	if u.Status == engine.StatusSkipped {
+		b.SetAttributeValue("skipped", cty.True)
+		return
+	}
+	q := u.Requests[len(u.Requests)-1]
+	var left []string
+	b.SetAttributeValue("method", cty.StringVal(q.Method))
+	if x.hides(q.URL) {
+		left = append(left, "url")
+	} else {
+		b.SetAttributeValue("url", cty.StringVal(q.URL))
+	}
+	headers := map[string]any{}
+	var names []string
+	for k, v := range q.Headers {
+		switch {
+		case skippedHeaders[strings.ToLower(k)]:
+		case workflows.IsCredentialName(k) || x.hides(v):
+			names = append(names, k)
+		default:
+			headers[k] = v
+		}
+	}
+	if len(headers) > 0 {
+		b.SetAttributeRaw("headers", valueTokens(toCty(headers)))
+	}
+	if len(names) > 0 {
+		sort.Strings(names)
+		left = append(left, "headers "+strings.Join(names, ", "))
+	}
+	if q.Body != "" {
+		v, err := workflows.DecodeJSON([]byte(q.Body))
+		switch {
+		case strings.Contains(q.Body, "\n[cut: the body is "):
+			left = append(left, "the body (the history keeps its start only)")
+		case err == nil:
+			p, ok := x.prune(v)
+			if !ok {
+				left = append(left, "json")
+				break
+			}
+			if x.hides(q.Body) {
+				left = append(left, "json members")
+			}
+			b.SetAttributeRaw("json", valueTokens(toCty(p)))
+		case x.hides(q.Body):
+			left = append(left, "body")
+		default:
+			b.SetAttributeValue("body", cty.StringVal(q.Body))
+		}
+	}
+	if u.Attempts == len(u.Requests) && u.Attempts > 1 {
+		b.SetAttributeValue("count", cty.NumberIntVal(int64(u.Attempts)))
+	}
+	if len(left) > 0 {
+		x.comment(b, "Left out: "+strings.Join(left, "; ")+": they hold a secret, a credential or the old run's id, which a test run does not have.")
+	}
+}
+
+// toCty is a JSON-like value (as workflows.DecodeJSON gives) as a cty value.
+func toCty(v any) cty.Value {
+	switch v := v.(type) {
+	case nil:
+		return cty.NullVal(cty.DynamicPseudoType)
+	case string:
+		return cty.StringVal(v)
+	case bool:
+		return cty.BoolVal(v)
+	case int:
+		return cty.NumberIntVal(int64(v))
+	case int64:
+		return cty.NumberIntVal(v)
+	case float64:
+		return cty.NumberFloatVal(v)
+	case map[string]any:
+		if len(v) == 0 {
+			return cty.EmptyObjectVal
+		}
+		m := make(map[string]cty.Value, len(v))
+		for k, e := range v {
+			m[k] = toCty(e)
+		}
+		return cty.ObjectVal(m)
+	case map[string]string:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = e
+		}
+		return toCty(m)
+	case []any:
+		if len(v) == 0 {
+			return cty.EmptyTupleVal
+		}
+		l := make([]cty.Value, len(v))
+		for i, e := range v {
+			l[i] = toCty(e)
+		}
+		return cty.TupleVal(l)
+	}
+	return cty.StringVal(fmt.Sprint(v))
+}
+
+// responsesTokens writes a mock's answers one to an object, each attribute on its
+// line, in the order a person writes them (status first).
+func responsesTokens(list [][]attr) hclwrite.Tokens {
+	nl := &hclwrite.Token{Type: hclsyntax.TokenNewline, Bytes: []byte("\n")}
+	toks := hclwrite.Tokens{{Type: hclsyntax.TokenOBrack, Bytes: []byte("[")}, nl}
+	for _, attrs := range list {
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenOBrace, Bytes: []byte("{")}, nl)
+		for _, a := range attrs {
+			toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenIdent, Bytes: []byte(a.name)},
+				&hclwrite.Token{Type: hclsyntax.TokenEqual, Bytes: []byte("=")})
+			toks = append(toks, valueTokens(a.value)...)
+			toks = append(toks, nl)
+		}
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenCBrace, Bytes: []byte("}")},
+			&hclwrite.Token{Type: hclsyntax.TokenComma, Bytes: []byte(",")}, nl)
+	}
+	return append(toks, &hclwrite.Token{Type: hclsyntax.TokenCBrack, Bytes: []byte("]")})
+}
+
+// valueTokens writes v as people write HCL: a list of objects or lists one item to a
+// line, an object one attribute to a line. hclwrite.TokensForValue would write a list
+// of objects on a few crooked lines.
+func valueTokens(v cty.Value) hclwrite.Tokens {
+	ty := v.Type()
+	if v.IsNull() || !v.IsKnown() || !ty.IsObjectType() && !ty.IsTupleType() || v.LengthInt() == 0 {
+		return hclwrite.TokensForValue(v)
+	}
+	nl := &hclwrite.Token{Type: hclsyntax.TokenNewline, Bytes: []byte("\n")}
+	if ty.IsTupleType() {
+		nested := false
+		for it := v.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); e.Type().IsObjectType() || e.Type().IsTupleType() {
+				nested = true
+			}
+		}
+		if !nested {
+			return hclwrite.TokensForValue(v)
+		}
+		toks := hclwrite.Tokens{{Type: hclsyntax.TokenOBrack, Bytes: []byte("[")}, nl}
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			toks = append(toks, valueTokens(e)...)
+			toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenComma, Bytes: []byte(",")}, nl)
+		}
+		return append(toks, &hclwrite.Token{Type: hclsyntax.TokenCBrack, Bytes: []byte("]")})
+	}
+	toks := hclwrite.Tokens{{Type: hclsyntax.TokenOBrace, Bytes: []byte("{")}, nl}
+	for it := v.ElementIterator(); it.Next(); { // in the order of the keys
+		k, e := it.Element()
+		if name := k.AsString(); hclsyntax.ValidIdentifier(name) {
+			toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenIdent, Bytes: []byte(name)})
+		} else {
+			toks = append(toks, hclwrite.TokensForValue(k)...)
+		}
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenEqual, Bytes: []byte("=")})
+		toks = append(toks, valueTokens(e)...)
+		toks = append(toks, nl)
+	}
+	return append(toks, &hclwrite.Token{Type: hclsyntax.TokenCBrace, Bytes: []byte("}")})
+}

@@ -1,0 +1,64 @@
+package testexport
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// A failed run: a step whose attempts got no answer and then a 500, a workflow step
+// answered by its child's result, a form event; the file parses as a test file and
+// holds none of the event's credentials.
+func TestWriteFailedRun(t *testing.T) {
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "refund", Version: "v1", Status: engine.RunFailed},
+		Steps: []engine.StepRun{
+			{Name: "invoice", Path: "invoice", Kind: "workflow", Status: engine.StatusSucceeded,
+				Output: map[string]any{"run_id": "01run:invoice", "result": map[string]any{"number": "INV-1"}}},
+			{Name: "lines", Path: "lines", Kind: "workflow", Status: engine.StatusSucceeded, ItemCount: 1, Items: []engine.StepRun{
+				{Name: "lines", Path: "lines[0]", Kind: "workflow", Key: 0, Status: engine.StatusSucceeded,
+					Output: map[string]any{"run_id": "01run:lines:0", "result": map[string]any{"line": 1}}},
+			}},
+			{Name: "charge", Path: "charge", Kind: "http", Status: engine.StatusFailed, Attempts: 2, Requests: []workflows.Request{
+				{Attempt: 1, Method: "POST", URL: "https://pay.example.com/refunds?key=[redacted]", Error: "timeout awaiting response headers"},
+				{Attempt: 2, Method: "POST", URL: "https://pay.example.com/refunds?key=[redacted]", Status: 500,
+					Headers:  map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Idempotency-Key": "01run:charge"},
+					Body:     "amount=12&token=tok-abcdef",
+					Response: &workflows.Response{Body: "oops"}},
+			}},
+		}}
+	ev := &workflows.Event{ID: "ev1", Trigger: "webhook", ContentType: "application/x-www-form-urlencoded",
+		Raw: "amount=12&token=tok-abcdef", Body: map[string]any{"amount": "12", "token": "tok-abcdef"},
+		Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}}
+	data, err := Write(run, ev, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{`test "run 01run of refund" {`, `mock "invoice" {`, `number = "INV-1"`, `mock "lines[0]" {`, `line = 1`,
+		`{
+        error = "timeout"
+      },`, `status = 500`, `body   = "oops"`, "# Left out: url; body", `count = 2`, `expect_run = "failed"`,
+		`body = "amount=12&token=[redacted]"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "tok-abcdef") || strings.Contains(text, "Idempotency") {
+		t.Errorf("holds a credential or the run's Idempotency-Key:\n%s", text)
+	}
+	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
+		t.Errorf("does not load: %s\n%s", diags.Error(), text)
+	}
+}
+
+func TestWriteRefusesUnfinished(t *testing.T) {
+	for _, st := range []engine.RunStatus{engine.RunRunning, engine.RunQueued, engine.RunCancelled} {
+		_, err := Write(&engine.Run{RunSummary: engine.RunSummary{ID: "r", Status: st}}, nil, "")
+		if !errors.Is(err, ErrNotExportable) {
+			t.Errorf("%s: %v", st, err)
+		}
+	}
+}
