@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -62,5 +63,58 @@ func BenchmarkBareClient(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAPIStep is BenchmarkHTTPStep's call through an api block: its base_url
+// joined, its bearer auth and a header set; without a Redis, so no limits are asked.
+// With a Redis (redis-server), rate_limit is one script call more per call, and
+// concurrency one more command after it (the slot freed).
+func BenchmarkAPIStep(b *testing.B) {
+	srv := benchAPI(b)
+	for _, c := range []struct {
+		name, limits string
+		redis        bool
+	}{
+		{"no-redis", "", false},
+		{"redis", "", true},
+		{"redis+rate_limit", `rate_limit = "1000000/s"`, true},
+		{"redis+rate_limit+concurrency", "rate_limit = \"1000000/s\"\nconcurrency = 64", true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			apis := NewAPIs()
+			if c.redis {
+				apis.Connect(redistest.Real(b).Client)
+			}
+			k := workflows.NewKinds()
+			Register(k, Options{Client: NewClient(NewGuard(loopback)), APIs: apis})
+			set, diags := workflows.Load([]workflows.Source{{Name: "b.hcl", Data: []byte(`
+api "crm" {
+  base_url = "` + srv.URL + `"
+  headers  = { X-Api-Version = "2024-01" }
+  auth "bearer" {
+    token = "token-123456"
+  }
+  ` + c.limits + `
+}
+workflow "w" {
+  step "http" "create" {
+    api  = "crm"
+    url  = "/customers/{{ event.body.id }}"
+    json = { email = "{{ event.body.email }}", amount = "{{ event.body.amount / 100 }}" }
+  }
+}`)}}, k)
+			if diags.HasErrors() {
+				b.Fatal(diags.Error())
+			}
+			step := set.Workflow("w").Steps[0]
+			env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "c1", "email": "ada@example.com", "amount": 1250}}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := call(step, env); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -31,7 +31,7 @@ var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 func httpKind(o Options) workflows.StepKind {
 	return workflows.StepKind{
 		Name:   "http",
-		Output: []string{"status", "headers", "body"},
+		Output: []string{"status", "headers", "body"}, // and, with paginate, items, pages and next
 		Attrs: []workflows.Attr{
 			{Name: "method"},
 			{Name: "url", Required: true},
@@ -45,6 +45,7 @@ func httpKind(o Options) workflows.StepKind {
 			{Name: "idempotency_key"},
 			{Name: "api"},
 		},
+		Blocks: []workflows.BlockType{{Type: "paginate"}},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			return newHTTP(b, o.Client, o.APIs)
 		},
@@ -67,6 +68,7 @@ type HTTP struct {
 	api       *workflows.API      // nil: the url is absolute
 	tokens    *tokenSource        // the api's OAuth2 tokens; nil without
 	limits    *limiter            // the api's limits; nil without an api
+	paginate  *workflows.Paginate // nil: one request
 }
 
 func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Diagnostics) {
@@ -90,6 +92,14 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 		}
 	}
 	diags := b.OnlyOne("json", "form", "body")
+	var d hcl.Diagnostics
+	h.paginate, d = b.Paginate()
+	diags = append(diags, d...)
+	if h.paginate != nil && h.paginate.Items == nil && b.Kind == "http" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "paginate needs items",
+			Detail:  `items says where each page's list is, collected into steps.NAME.items: items = "response.body.data".`,
+			Subject: h.paginate.DefRange.Ptr()})
+	}
 	def := "GET"
 	if h.json != nil || h.form != nil || h.body != nil {
 		def = "POST"
@@ -133,17 +143,16 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 // Do sends the request and returns {status, headers, body}. A status the step does not
 // expect is an error, returned together with the response so that the run records
 // what came back. What was sent and what came back goes in c.Sent for the run history,
-// secrets redacted in every encoding the request gave them.
+// secrets redacted in every encoding the request gave them. A step with a paginate
+// block reads every page (see Pages).
 func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
-	p, secrets, err := h.request(ctx, c)
-	var auth *authError
-	if errors.As(err, &auth) {
-		return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
+	if h.paginate != nil && h.paginate.Items != nil {
+		return h.doPages(ctx, c)
 	}
+	p, secrets, err := h.prepare(ctx, c, "")
 	if err != nil {
-		return nil, workflows.Permanent(err) // the same values render the same way again
+		return nil, err
 	}
-	req := p.req
 	if h.limits != nil {
 		release, err := h.limits.admit(ctx)
 		if err != nil {
@@ -151,9 +160,33 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 		}
 		defer release()
 	}
-	sent := &workflows.Request{Attempt: c.Attempt, Method: h.method, URL: p.shownURL(secrets),
+	out, err := h.send(ctx, c, p, secrets, 0)
+	if out == nil {
+		return nil, err
+	}
+	return out, err
+}
+
+// prepare builds the request of an attempt, or of one of its pages when next is set.
+func (h *HTTP) prepare(ctx context.Context, c *workflows.Call, next string) (*prepared, *workflows.Redactor, error) {
+	p, secrets, err := h.request(ctx, c, next)
+	var auth *authError
+	if errors.As(err, &auth) {
+		return nil, nil, auth.err // a token endpoint or Redis failure: it says whether to retry
+	}
+	if err != nil {
+		return nil, nil, workflows.Permanent(err) // the same values render the same way again
+	}
+	return p, secrets, nil
+}
+
+// send sends a prepared request, admitted by the api's limits, and records it in c;
+// page is its page, 0 for a step without paginate.
+func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets *workflows.Redactor, page int) (map[string]any, error) {
+	req := p.req
+	sent := &workflows.Request{Attempt: c.Attempt, Page: page, Method: h.method, URL: p.shownURL(secrets),
 		Headers: workflows.RecordHeaders(req.Header, secrets), Body: workflows.RecordBody(p.body, secrets)}
-	c.Sent = sent
+	c.Record(sent)
 	start := time.Now()
 	defer func() { sent.DurationMS = time.Since(start).Milliseconds() }()
 	resp, err := h.client.Do(req)
@@ -180,14 +213,20 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 		h.limits.slowDown(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	}
 	data, out, err := readResponse(resp)
-	if b := out["body"]; out == nil || !isText(b) && !isJSON(resp.Header.Get("Content-Type")) {
+	if b := out["body"]; out == nil || page > 0 || !isText(b) && !isJSON(resp.Header.Get("Content-Type")) {
 		// The output does not hold the answer as it came (it was not read, or it was
-		// read as a form, or as JSON its type did not announce): record it apart.
-		// Otherwise the run records it once, in the output (workflows.AnswerOf), where
-		// a JSON answer's secrets are redacted decoded, as an API escapes what it
-		// repeats its own way.
+		// read as a form, or as JSON its type did not announce, or it is one page of
+		// several): record it apart. Otherwise the run records it once, in the output
+		// (workflows.AnswerOf), where a JSON answer's secrets are redacted decoded, as
+		// an API escapes what it repeats its own way.
 		sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets),
 			Body: workflows.RecordBody(data, secrets)}
+		if out != nil && !isText(b) && isJSON(resp.Header.Get("Content-Type")) {
+			sent.Response.Body = workflows.RecordJSON(b, secrets) // redacted decoded, as above
+		}
+	}
+	if c.Sensitive {
+		sent.Response = &workflows.Response{Body: workflows.SensitiveShown}
 	}
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, err)
@@ -210,9 +249,9 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 
 // request builds the request of an attempt, with the redactor that hides the
 // workflow's secrets in it as sent: encoded, and in the basic auth it carries.
-func (h *HTTP) request(ctx context.Context, c *workflows.Call) (*prepared, *workflows.Redactor, error) {
+func (h *HTTP) request(ctx context.Context, c *workflows.Call, next string) (*prepared, *workflows.Redactor, error) {
 	p := &prepared{}
-	if err := h.build(ctx, c, p); err != nil {
+	if err := h.build(ctx, c, p, next); err != nil {
 		return nil, nil, err
 	}
 	secrets := c.Secrets.Encoded()
@@ -270,13 +309,16 @@ func hidePassword(s string) string {
 	return s[:i+3] + user + ":xxxxx" + rest[at:]
 }
 
-// build renders the request of an attempt into p.
-func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared) error {
-	raw, err := h.url.RenderURL(c.Env)
-	if err != nil {
-		return fmt.Errorf("url: %w", err)
+// build renders the request of an attempt into p: to its url, or to next, the URL of
+// a page after the first, when set.
+func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next string) error {
+	raw, err := next, error(nil)
+	if next == "" {
+		if raw, err = h.url.RenderURL(c.Env); err != nil {
+			return fmt.Errorf("url: %w", err)
+		}
 	}
-	if h.api != nil {
+	if h.api != nil && next == "" {
 		if workflows.IsAbsoluteURL(raw) {
 			return fmt.Errorf("url: relative to api %q's base_url, it cannot name its own scheme or host", h.api.Name)
 		}
@@ -287,7 +329,7 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared) error 
 		return fmt.Errorf("url: %w", err)
 	}
 	p.rawURL = raw
-	if h.query != nil {
+	if h.query != nil && next == "" { // a next page's URL is whole
 		fields, err := renderFields(h.query, c.Env)
 		if err != nil {
 			return fmt.Errorf("query: %w", err)

@@ -79,7 +79,7 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	mux.HandleFunc("POST /api/v1/workflows/{name}/runs", a.startRun)
 	if cfg != nil {
 		mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
-			out := map[string]any{"config": cfg.Status()}
+			out := map[string]any{"config": cfg.Status(), "failing_triggers": a.failingTriggers(r.Context())}
 			if rs, ok := runs.(RedisReporter); ok {
 				st, err := rs.Redis(r.Context())
 				if err != nil {

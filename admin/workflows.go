@@ -1,9 +1,11 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -13,6 +15,57 @@ type Workflows func() *workflows.Set
 
 // summarizer is a trigger's configuration that describes itself.
 type summarizer interface{ Summary() map[string]any }
+
+// stateful is a trigger's configuration with state kept in Redis under a key, such
+// as how a poll trigger's polls went.
+type stateful interface{ StateKey() string }
+
+// TriggerStates reads the state of stateful triggers: the workflow list shows it
+// when the Runs given are one.
+type TriggerStates interface {
+	TriggerState(ctx context.Context, wf *workflows.Workflow, key string) (any, error)
+}
+
+// withStates adds to info the state of each stateful trigger of wf, as "state"; a
+// state that cannot be read is "state_error".
+func (a *api) withStates(ctx context.Context, wf *workflows.Workflow, info workflowInfo) workflowInfo {
+	ts, ok := a.runs.(TriggerStates)
+	if !ok {
+		return info
+	}
+	for i, t := range wf.Triggers {
+		s, ok := t.Config.(stateful)
+		if !ok {
+			continue
+		}
+		st, err := ts.TriggerState(ctx, wf, s.StateKey())
+		switch {
+		case err != nil:
+			info.Triggers[i]["state_error"] = err.Error()
+		case st != nil:
+			info.Triggers[i]["state"] = st
+		}
+	}
+	return info
+}
+
+// failingTriggers lists the stateful triggers of the workflows in use whose last
+// attempt failed (a poll whose API fails), for GET /api/v1/status.
+func (a *api) failingTriggers(ctx context.Context) []map[string]any {
+	out := []map[string]any{}
+	for _, wf := range a.workflows().Workflows() {
+		info := a.withStates(ctx, wf, describe(wf))
+		for _, t := range info.Triggers {
+			st, _ := t["state"].(*engine.PollStatus)
+			if st == nil || st.Failures == 0 {
+				continue
+			}
+			out = append(out, map[string]any{"workflow": wf.Name, "kind": t["kind"], "text": t["text"],
+				"failures": st.Failures, "last_error": st.LastError, "last_error_at": st.LastErrorAt})
+		}
+	}
+	return out
+}
 
 // workflowInfo is a workflow as GET /api/v1/workflows shows it.
 type workflowInfo struct {
@@ -70,7 +123,7 @@ func (a *api) listWorkflows(w http.ResponseWriter, r *http.Request) {
 	wfs := a.workflows().Workflows()
 	out := make([]workflowInfo, len(wfs))
 	for i, wf := range wfs {
-		out[i] = describe(wf)
+		out[i] = a.withStates(r.Context(), wf, describe(wf))
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"workflows": out})
 }
@@ -82,5 +135,5 @@ func (a *api) workflow(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no workflow "+r.PathValue("name"))
 		return
 	}
-	httpjson.Write(w, http.StatusOK, describe(wf))
+	httpjson.Write(w, http.StatusOK, a.withStates(r.Context(), wf, describe(wf)))
 }

@@ -122,6 +122,9 @@ func answer(step, data string) (*workflows.Reply, error) {
 	if err != nil {
 		return nil, fmt.Errorf("step %s output: %w", step, err)
 	}
+	if res.Sensitive {
+		out = workflows.SensitiveShown
+	}
 	return &workflows.Reply{Step: step, Output: out}, nil
 }
 

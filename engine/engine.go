@@ -184,8 +184,11 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 		runID = id.New()
 	}
 	failure = secrets.String(failure)
-	var p *Pool // with a worker of it taken for the run's first job
-	if failure == "" {
+	// With a worker of this process taken for the run's first job. Not when starts wait
+	// for replicas: a start they fail is answered 503 though the run is stored, and its
+	// first job must then be queued for any worker, not leased to this caller.
+	var p *Pool
+	if failure == "" && e.q.waitReplicas == 0 {
 		if p = e.local.Load(); p != nil && !p.take() {
 			p = nil
 		}

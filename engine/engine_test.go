@@ -88,7 +88,7 @@ func probeKinds(rec *recorder) *workflows.Kinds {
 	return k
 }
 
-func loadSet(t *testing.T, rec *recorder, src string) *workflows.Set {
+func loadSet(t testing.TB, rec *recorder, src string) *workflows.Set {
 	t.Helper()
 	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, probeKinds(rec))
 	if diags.HasErrors() {
@@ -127,7 +127,7 @@ func waitRun(t *testing.T, e *Engine, id string) *Run {
 
 // running returns an engine on b that knows the workflows in src, with a pool of
 // workers executing them.
-func running(t *testing.T, b *redistest.Backend, src string, workers int) (*Engine, *workflows.Set, *recorder) {
+func running(t testing.TB, b *redistest.Backend, src string, workers int) (*Engine, *workflows.Set, *recorder) {
 	t.Helper()
 	rec := &recorder{}
 	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
@@ -137,7 +137,7 @@ func running(t *testing.T, b *redistest.Backend, src string, workers int) (*Engi
 	return e, set, rec
 }
 
-func startPool(t *testing.T, e *Engine, workers int) *Pool {
+func startPool(t testing.TB, e *Engine, workers int) *Pool {
 	t.Helper()
 	p := e.NewPool(workers)
 	p.Start()

@@ -134,7 +134,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.
 	// An answer may repeat what it got as it was sent: encoded.
-	secrets := r.wf.Secrets.Encoded()
+	secrets := r.redactor().Encoded()
 	o.output = secrets.Value(o.output)
 	if o.err != nil {
 		o.err = errors.New(secrets.String(o.err.Error()))
@@ -143,7 +143,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		if o.err != nil {
 			o.request.Error = o.err.Error()
 		}
-		o.requests = appendRequest(r.earlierRequests(j), o.request)
+		o.requests = appendRequests(r.earlierRequests(j), append(o.before, o.request))
 	}
 	if again {
 		p.retry(r, j, o, retryIn)
@@ -152,6 +152,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
 	rec.Version, rec.TimedOut = r.recVer, o.timedOut
 	rec.Requests = o.requests
+	rec.Sensitive = step.Sensitive
 	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
 		// A delay of one item or one step of a parallel block holds that unit only: its
 		// job waits, and settles when due.
@@ -234,6 +235,13 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 	if !ok {
 		return nil
 	}
+	if c.plan.Status == RunSucceeded && r.wf != nil {
+		// Before anyone waiting is told: the raw values were for the run's own steps.
+		if err := p.e.q.forgetSensitive(context.Background(), j.shard, r.id, r.wf); err != nil {
+			p.e.log.Warn("hiding the outputs of a run's sensitive steps failed; they stay until its retention ends",
+				"run", r.id, "err", err)
+		}
+	}
 	if c.plan.Status.Done() || answers(r.wf, j.unit) {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
 	}
@@ -265,6 +273,11 @@ func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
 	rec.Version = r.recVer
 	rec.Requests = o.requests
+	if r.wf != nil {
+		if s, _ := r.wf.Step(j.unit.step); s != nil {
+			rec.Sensitive = s.Sensitive
+		}
+	}
 	if p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
 	}) {
@@ -330,6 +343,7 @@ type outcome struct {
 	// request is what the attempt sent, when it sent one; requests are the unit's
 	// requests with it, as its record keeps them.
 	request  *workflows.Request
+	before   []*workflows.Request // the requests the attempt sent before request: earlier pages
 	requests json.RawMessage
 	timedOut bool // the run's timeout stopped it
 }
@@ -366,7 +380,7 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
 	call := &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
-		Step: step.Name, Attempt: attempt, Secrets: r.wf.Secrets, Item: item}
+		Step: step.Name, Attempt: attempt, Secrets: r.redactor(), Item: item, Sensitive: step.Sensitive}
 	if workflows.IsOnFailure(step.Name) {
 		call.Failure = r.replays + 1
 	}
@@ -378,7 +392,7 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 		case ctx.Err() == context.DeadlineExceeded:
 			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
 		}
-		return outcome{status: StatusFailed, output: out, err: err, request: call.Sent}
+		return outcome{status: StatusFailed, output: out, err: err, request: call.Sent, before: call.SentBefore}
 	}
-	return outcome{status: StatusSucceeded, output: out, request: call.Sent}
+	return outcome{status: StatusSucceeded, output: out, request: call.Sent, before: call.SentBefore}
 }

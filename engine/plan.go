@@ -376,7 +376,7 @@ func firstFailed(n *workflows.Node, rec *runRecord, p *Plan) string {
 // is "cancelled". The step failed when an item did, was skipped when every item was,
 // and succeeded otherwise (an empty collection included).
 func settleItems(s *workflows.Step, set *itemSet) *Record {
-	done := &Record{Status: StatusSucceeded, Items: set.n, ForEach: true}
+	done := &Record{Status: StatusSucceeded, Items: set.n, ForEach: true, Sensitive: s.Sensitive}
 	values := make([]any, set.n)
 	failed, skipped := 0, 0
 	for i := range set.n {

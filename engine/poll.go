@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -82,3 +83,81 @@ func (e *Engine) MarkSeen(ctx context.Context, wf *workflows.Workflow, keys []st
 
 // seenWithoutRun is what a dedupe key MarkSeen recorded holds in place of a run id.
 const seenWithoutRun = "-"
+
+// pollStatusKey names the outcome of a poll trigger's polls: a hash of last_poll_at,
+// last_ok_at and last_error_at (ms), last_error, failures (in a row, across
+// processes) and started (runs the last good poll started).
+func (q *queue) pollStatusKey(workflow, poll string) string {
+	return q.pollKey(workflow, poll) + ":status"
+}
+
+// RecordPoll records the outcome of a poll of a poll trigger of wf, for every process
+// to show: the runs it started, or its error (pollErr, already redacted), which is
+// kept, with when it came, until the next failure replaces it.
+func (e *Engine) RecordPoll(ctx context.Context, wf *workflows.Workflow, poll string, started int, pollErr string) error {
+	key := e.q.pollStatusKey(wf.Name, poll)
+	now := time.Now().UnixMilli()
+	pipe := e.q.rdb.TxPipeline()
+	if pollErr == "" {
+		pipe.HSet(ctx, key, "last_poll_at", now, "last_ok_at", now, "failures", 0, "started", started)
+	} else {
+		pipe.HSet(ctx, key, "last_poll_at", now, "last_error_at", now, "last_error", pollErr)
+		pipe.HIncrBy(ctx, key, "failures", 1)
+	}
+	pipe.PExpire(ctx, key, tickTTL)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// PollStatus is how the polls of a poll trigger went, as the admin API shows them.
+type PollStatus struct {
+	LastPollAt  *time.Time `json:"last_poll_at,omitempty"`
+	LastOKAt    *time.Time `json:"last_ok_at,omitempty"`
+	Failures    int        `json:"failures"` // polls failed in a row, by any process
+	Started     int        `json:"started"`  // runs the last good poll started
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+// TriggerState returns how the polls of the poll trigger of wf keyed key went; nil
+// before its first poll.
+func (e *Engine) TriggerState(ctx context.Context, wf *workflows.Workflow, key string) (any, error) {
+	h, err := e.q.rdb.HGetAll(ctx, e.q.pollStatusKey(wf.Name, key)).Result()
+	if err != nil || len(h) == 0 {
+		return nil, err
+	}
+	at := func(name string) *time.Time {
+		ms, err := strconv.ParseInt(h[name], 10, 64)
+		if err != nil {
+			return nil
+		}
+		t := time.UnixMilli(ms).UTC()
+		return &t
+	}
+	st := &PollStatus{LastPollAt: at("last_poll_at"), LastOKAt: at("last_ok_at"), LastErrorAt: at("last_error_at"),
+		LastError: h["last_error"]}
+	st.Failures, _ = strconv.Atoi(h["failures"])
+	st.Started, _ = strconv.Atoi(h["started"])
+	return st, nil
+}
+
+// Seen reports, for each dedupe key of wf, whether it started a run (or was marked
+// seen) within its window: an item of a poll with that key would start none. It
+// changes nothing.
+func (e *Engine) Seen(ctx context.Context, wf *workflows.Workflow, keys []string) ([]bool, error) {
+	pipe := e.q.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Exists(ctx, e.q.dedupeKey(wf.Name, k))
+	}
+	if len(keys) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	seen := make([]bool, len(keys))
+	for i, c := range cmds {
+		seen[i] = c.Val() > 0
+	}
+	return seen, nil
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,6 +57,29 @@ func TestPollState(t *testing.T) {
 		}
 		if _, first, err := e.StartOnce(ctx, wf, event(`{"name": "b"}`), "poll:b", time.Hour); first || err != nil {
 			t.Errorf("a key marked seen started a run: %v %v", first, err)
+		}
+		if seen, err := e.Seen(ctx, wf, []string{"poll:a", "poll:b", "poll:c"}); err != nil || fmt.Sprint(seen) != "[true true false]" {
+			t.Errorf("seen: %v %v, want a and b", seen, err)
+		}
+
+		if st, err := e.TriggerState(ctx, wf, sched); st != nil || err != nil {
+			t.Errorf("the state of a poll never polled: %v %v", st, err)
+		}
+		for _, failure := range []string{"GET x: status 500", "GET x: status 502"} {
+			if err := e.RecordPoll(ctx, wf, sched, 0, failure); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := e.TriggerState(ctx, wf, sched)
+		if p, _ := st.(*PollStatus); err != nil || p == nil || p.Failures != 2 || p.LastError != "GET x: status 502" || p.LastErrorAt == nil || p.LastOKAt != nil {
+			t.Errorf("after two failures: %+v %v", st, err)
+		}
+		if err := e.RecordPoll(ctx, wf, sched, 3, ""); err != nil {
+			t.Fatal(err)
+		}
+		st, _ = e.TriggerState(ctx, wf, sched)
+		if p, _ := st.(*PollStatus); p == nil || p.Failures != 0 || p.Started != 3 || p.LastOKAt == nil || p.LastError == "" {
+			t.Errorf("after a good poll: %+v (the last error is kept, the failures cleared)", st)
 		}
 	})
 }

@@ -80,10 +80,19 @@ type Record struct {
 	// attempt, oldest first, the last maxRequests at most: kept as JSON, decoded only
 	// to be shown.
 	Requests json.RawMessage `json:"requests,omitempty"`
+	// Sensitive marks the output of a step with sensitive = true: shown as
+	// [sensitive], read by later steps until the run succeeds, when it is replaced
+	// by what is shown (see forgetSensitive).
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
-// maxRequests is how many attempts' requests a record keeps: the latest.
-const maxRequests = 10
+// maxRequests is how many attempts' requests a record keeps: the latest. A
+// paginated step sends a request per page; a record keeps maxRecordedRequests
+// requests at most, the latest.
+const (
+	maxRequests         = 10
+	maxRecordedRequests = 50
+)
 
 // appendRequest is earlier (a record's Requests) with req added; earlier when req is
 // nil or cannot be encoded.
@@ -95,10 +104,19 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 	if err != nil {
 		return earlier
 	}
-	if req.Attempt > maxRequests {
-		var list []json.RawMessage
-		if json.Unmarshal(earlier, &list) == nil && len(list) >= maxRequests {
-			earlier, _ = json.Marshal(list[len(list)-maxRequests+1:])
+	if req.Attempt > maxRequests || req.Page > 1 {
+		var list []struct {
+			Attempt int `json:"attempt"`
+		}
+		var raws []json.RawMessage
+		if json.Unmarshal(earlier, &list) == nil && json.Unmarshal(earlier, &raws) == nil {
+			keep := 0
+			for keep < len(list) && (list[keep].Attempt <= req.Attempt-maxRequests || len(list)-keep >= maxRecordedRequests) {
+				keep++
+			}
+			if keep > 0 {
+				earlier, _ = json.Marshal(raws[keep:])
+			}
 		}
 	}
 	if len(earlier) < 2 || string(earlier) == "[]" {
@@ -111,6 +129,35 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 	return append(out, ']')
 }
 
+// appendRequests is earlier with reqs added, the requests of one attempt (its pages),
+// decoding earlier once at most.
+func appendRequests(earlier json.RawMessage, reqs []*workflows.Request) json.RawMessage {
+	if len(reqs) > maxRecordedRequests {
+		reqs = reqs[len(reqs)-maxRecordedRequests:]
+	}
+	if len(reqs) <= 1 {
+		for _, r := range reqs {
+			earlier = appendRequest(earlier, r)
+		}
+		return earlier
+	}
+	earlier = appendRequest(earlier, reqs[0]) // trims what the attempt does not keep
+	var raws []json.RawMessage
+	if len(earlier) > 0 && json.Unmarshal(earlier, &raws) != nil {
+		raws = nil
+	}
+	for _, r := range reqs[1:] {
+		if data, err := json.Marshal(r); err == nil {
+			raws = append(raws, data)
+		}
+	}
+	if len(raws) > maxRecordedRequests {
+		raws = raws[len(raws)-maxRecordedRequests:]
+	}
+	out, _ := json.Marshal(raws)
+	return out
+}
+
 // requests decodes the record's requests, with the answer of the last, when its output
 // holds it, filled in from the output; none when they cannot be read.
 func (r *Record) requests() []workflows.Request {
@@ -118,7 +165,7 @@ func (r *Record) requests() []workflows.Request {
 	if len(r.Requests) > 0 && json.Unmarshal(r.Requests, &out) != nil {
 		return nil
 	}
-	if n := len(out); n > 0 && out[n-1].Status > 0 && out[n-1].Response == nil {
+	if n := len(out); n > 0 && out[n-1].Status > 0 && out[n-1].Response == nil && !r.Sensitive {
 		if v, err := r.output(); err == nil {
 			out[n-1].Response = workflows.AnswerOf(v)
 		}
@@ -178,6 +225,9 @@ func encodeRecord(r *Record) []byte {
 	}
 	if len(r.Requests) > 0 {
 		b = append(append(b, `,"requests":`...), r.Requests...)
+	}
+	if r.Sensitive {
+		b = append(b, `,"sensitive":true`...)
 	}
 	return append(b, '}')
 }

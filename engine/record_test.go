@@ -91,3 +91,26 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// The pages of a paginated step are requests of one attempt: a record keeps the latest
+// maxRecordedRequests of them, and those of the attempts before.
+func TestRecordKeepsTheLatestPages(t *testing.T) {
+	pages := func(attempt, n int) []*workflows.Request {
+		var out []*workflows.Request
+		for p := 1; p <= n; p++ {
+			out = append(out, &workflows.Request{Attempt: attempt, Page: p, Method: "GET", URL: "http://api.test/x"})
+		}
+		return out
+	}
+	rec := Record{Requests: appendRequests(nil, pages(1, 3))}
+	rec.Requests = appendRequests(rec.Requests, pages(2, maxRecordedRequests+10))
+	got := rec.requests()
+	if len(got) != maxRecordedRequests || got[0].Attempt != 2 || got[0].Page != 11 || got[len(got)-1].Page != maxRecordedRequests+10 {
+		t.Errorf("kept %d requests, from attempt %d page %d", len(got), got[0].Attempt, got[0].Page)
+	}
+	rec.Requests = appendRequests(nil, pages(1, 3))
+	rec.Requests = appendRequests(rec.Requests, pages(2, 2))
+	if got := rec.requests(); len(got) != 5 || got[0].Attempt != 1 || got[4].Page != 2 {
+		t.Errorf("kept %+v, want the 3 pages of attempt 1 and the 2 of attempt 2", got)
+	}
+}

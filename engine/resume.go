@@ -29,6 +29,32 @@ type runState struct {
 	wf       *workflows.Workflow
 	rec      *runRecord
 	env      *workflows.Env
+	// sensitive are the values of the outputs of its sensitive steps that have run,
+	// hidden like secrets wherever they appear again; secrets hides them and the
+	// workflow's secrets, built when first needed.
+	sensitive []string
+	secrets   *workflows.Redactor
+}
+
+// redactor hides the workflow's secrets and the values of the run's sensitive
+// outputs.
+func (r *runState) redactor() *workflows.Redactor {
+	if len(r.sensitive) == 0 {
+		return r.wf.Secrets
+	}
+	if r.secrets == nil {
+		r.secrets = r.wf.Secrets.Plus(r.sensitive...)
+	}
+	return r.secrets
+}
+
+// hide adds the values of a sensitive step's output to those the run hides.
+func (r *runState) hide(v any) {
+	n := len(r.sensitive)
+	r.sensitive = workflows.SensitiveValues(v, r.sensitive)
+	if len(r.sensitive) != n {
+		r.secrets = nil
+	}
 }
 
 // resume rebuilds a run's state from the run hash that came with its leased job.
@@ -123,6 +149,9 @@ func (r *runState) see(name string, rec *Record, steps map[string]any) error {
 		return fmt.Errorf("step %s output: %w", name, err)
 	}
 	steps[name] = v
+	if rec.Sensitive {
+		r.hide(v)
+	}
 	return nil
 }
 
@@ -163,6 +192,9 @@ func (r *runState) apply(u unit, c commit) {
 		r.rec.steps[u.step] = c.record
 		if c.value != nil {
 			r.env.Steps[u.step] = c.value // as decoding the record would give, without the work
+			if c.record.Sensitive {
+				r.hide(c.value)
+			}
 		} else {
 			_ = r.see(u.step, c.record, r.env.Steps)
 		}

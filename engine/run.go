@@ -311,6 +311,9 @@ func (r *Record) view(name, path string) StepRun {
 	if out, err := r.output(); err == nil && !r.ForEach {
 		sr.Output = redactOutput(out)
 	}
+	if r.Sensitive && len(r.Output) > 0 {
+		sr.Output = workflows.SensitiveShown
+	}
 	sr.Requests = r.requests()
 	return sr
 }

@@ -1,8 +1,10 @@
 package triggers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hookflow/hookflow/internal/id"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -26,6 +29,15 @@ type Poll struct {
 	MaxItems   int
 	Backfill   bool
 	key        string
+	// method, url (up to its first {{ }}) and api: what it asks, for its summary
+	method, url, api string
+}
+
+// pager is the request of a poll that reads its list page by page: an http step's
+// with a paginate block (see actions.HTTP.Pages).
+type pager interface {
+	Paginate() *workflows.Paginate
+	Pages(ctx context.Context, c *workflows.Call, each func(page *workflows.PageEnv) (bool, error)) (last map[string]any, next string, err error)
 }
 
 // pollEnv is what a poll's expressions read: items and cursor the response,
@@ -54,6 +66,7 @@ func pollKind(http workflows.StepKind) workflows.TriggerKind {
 			{Name: "items", Required: true}, {Name: "key", Required: true}, {Name: "cursor"},
 			{Name: "seen_window"}, {Name: "max_items"}, {Name: "backfill"},
 		},
+		Blocks: []workflows.BlockType{{Type: "paginate"}},
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
 			return newPoll(b, http)
 		},
@@ -66,6 +79,11 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	p.Schedule, diags = newSchedule(b)
 	p.Request, d = http.New(b)
 	diags = append(diags, d...)
+	if pg, ok := p.Request.(pager); ok && pg.Paginate() != nil && pg.Paginate().Items != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "A poll's paginate has no items",
+			Detail:  "The poll's own items attribute reads the items of every page: move it out of the paginate block.",
+			Subject: pg.Paginate().DefRange.Ptr()})
+	}
 	p.SeenWindow, d = b.Duration("seen_window", 30*24*time.Hour)
 	diags = append(diags, d...)
 	p.MaxItems, d = b.Int("max_items", DefaultMaxItems, 1, 100_000)
@@ -113,5 +131,22 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	}
 	sum := sha256.Sum256([]byte(strings.Join([]string{strings.ToUpper(method), api, url, srcs["items"], srcs["key"]}, "\x00")))
 	p.key = "poll " + p.Schedule.Key() + " " + hex.EncodeToString(sum[:8])
+	p.method, p.url, p.api = strings.ToUpper(method), url, api
 	return p, diags
+}
+
+// ItemEvent is the event of the run an item starts: event.body the item, as the run
+// reads it back from its record, event.poll the poll's time (RFC 3339) and the page
+// the item came on (1 without paginate). now is when the poll received it.
+func (p *Poll) ItemEvent(item any, at string, page int, now time.Time) (*workflows.Event, error) {
+	raw, err := json.Marshal(item)
+	if err != nil {
+		return nil, err
+	}
+	body, err := workflows.ParseBody("application/json", raw)
+	if err != nil {
+		return nil, err
+	}
+	return &workflows.Event{ID: id.New(), Trigger: "poll", ReceivedAt: now.UTC(),
+		ContentType: "application/json", Raw: string(raw), Body: body, Poll: map[string]any{"time": at, "page": page}}, nil
 }

@@ -2,15 +2,15 @@ package triggers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr"
 
-	"github.com/hookflow/hookflow/internal/id"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -28,6 +28,9 @@ type Polls interface {
 	MarkSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error
 	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
 	StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error)
+	// RecordPoll records how a poll went, for every process's admin API to show: the
+	// runs it started, or its error ("" for none).
+	RecordPoll(ctx context.Context, wf *workflows.Workflow, poll string, started int, pollErr string) error
 }
 
 // Poller runs the poll triggers of a workflow set. Every process serving the set runs
@@ -132,6 +135,13 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 	if err == nil {
 		started, err = p.poll(ctx, wf, poll, tick)
 	}
+	var said string
+	if err != nil {
+		said = wf.Secrets.String(err.Error())
+	}
+	if rerr := p.polls.RecordPoll(ctx, wf, poll.Key(), started, said); rerr != nil && err == nil {
+		p.log.Warn("poll: cannot record how it went", "workflow", wf.Name, "err", rerr)
+	}
 	if err != nil {
 		st.failures++
 		p.metrics.pollFailed(wf.Name)
@@ -142,7 +152,7 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		st.retryAt = p.now().Add(retryAfter(every, st.failures))
 		if st.failures == 1 {
 			p.log.Warn("poll failed; it starts nothing and is retried, backing off, until a poll succeeds (logged once per run of failures)",
-				"workflow", wf.Name, "err", err)
+				"workflow", wf.Name, "err", said)
 		}
 		return
 	}
@@ -166,82 +176,154 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		return 0, fmt.Errorf("reading the cursor: %w", err)
 	}
 	at := tick.UTC().Format(time.RFC3339)
-	pollValue := map[string]any{"cursor": cursor, "time": at}
-	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, Workflow: wf.Name,
-		Step: "poll", Attempt: 1, Secrets: wf.Secrets}
-	out, err := poll.Request.Do(ctx, call)
+	ans, err := poll.Fetch(ctx, wf, cursor, at)
 	if err != nil {
 		return 0, err
-	}
-	resp, _ := out.(map[string]any)
-	env := pollEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}
-	v, err := expr.Run(poll.Items, env)
-	if err != nil {
-		return 0, fmt.Errorf("%w: items: %w", errPoll, err)
-	}
-	items, ok := v.([]any)
-	if !ok {
-		return 0, fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
-	}
-	if len(items) > poll.MaxItems {
-		items = items[:poll.MaxItems]
-	}
-	keys := make([]string, len(items))
-	for i, item := range items {
-		env.Item = item
-		k, err := expr.Run(poll.ItemKey, env)
-		if err != nil {
-			return 0, fmt.Errorf("%w: key of item %d: %w", errPoll, i, err)
-		}
-		if k == nil || workflows.Text(k) == "" {
-			return 0, fmt.Errorf("%w: item %d has no key", errPoll, i)
-		}
-		keys[i] = "poll:" + workflows.Text(k)
-	}
-	var next any
-	if poll.Cursor != nil {
-		env.Item = nil
-		if next, err = expr.Run(poll.Cursor, env); err != nil {
-			return 0, fmt.Errorf("%w: cursor: %w", errPoll, err)
-		}
 	}
 	started := 0
 	if !found && !poll.Backfill {
 		// The first poll: what is there now is the past.
-		if err := p.polls.MarkSeen(ctx, wf, keys, poll.SeenWindow); err != nil {
+		if err := p.polls.MarkSeen(ctx, wf, ans.Keys, poll.SeenWindow); err != nil {
 			return 0, fmt.Errorf("recording the items there before: %w", err)
 		}
-	} else {
-		for i, item := range items {
-			first, err := p.start(ctx, wf, poll, item, keys[i], at)
-			if err != nil {
-				return started, err
-			}
-			if first {
-				started++
-			}
-		}
+	} else if started, err = p.startAll(ctx, wf, poll, ans, at); err != nil {
+		return started, err
 	}
-	if err := p.polls.SavePoll(ctx, wf, poll.Key(), next); err != nil {
+	if err := p.polls.SavePoll(ctx, wf, poll.Key(), ans.Cursor); err != nil {
 		return started, fmt.Errorf("keeping the cursor: %w", err)
 	}
 	return started, nil
 }
 
+// startsInFlight is how many items of a poll are started at once: concurrent starts
+// share round trips to Redis (the engine pipelines them), each still one atomic
+// check-and-start.
+const startsInFlight = 32
+
+// startAll starts the run of each new item of ans, startsInFlight at a time, and
+// returns how many it started. On an error it starts no more; the items not started
+// are new again at the next poll, since the cursor is kept only after a good one.
+func (p *Poller) startAll(ctx context.Context, wf *workflows.Workflow, poll *Poll, ans *Answer, at string) (int, error) {
+	var (
+		started atomic.Int64
+		failed  atomic.Pointer[error]
+		next    atomic.Int64
+		wg      sync.WaitGroup
+	)
+	for range min(startsInFlight, len(ans.Items)) {
+		wg.Go(func() {
+			for failed.Load() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(ans.Items) {
+					return
+				}
+				first, err := p.start(ctx, wf, poll, ans.Items[i], ans.Keys[i], at, ans.Pages[i])
+				if err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+				if first {
+					started.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		return int(started.Load()), *err
+	}
+	return int(started.Load()), nil
+}
+
+// Answer is what one poll found: the items (at most the poll's max_items), the
+// dedupe key of each ("poll:" and its key), the cursor for the next poll, and the
+// request as sent, redacted.
+type Answer struct {
+	Items  []any
+	Keys   []string
+	Pages  []int // the page each item came on: 1 without paginate
+	Cursor any
+	Sent   *workflows.Request
+}
+
+// Fetch asks the API for the poll's items, at most max_items, with cursor as
+// poll.cursor and at as poll.time: from its answer, or from every page of it with a
+// paginate block. It reads their keys, and the next cursor from the last answer read.
+// It changes nothing: a Poller starts the runs, hookflow run --poll shows them.
+func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any, at string) (*Answer, error) {
+	pollValue := map[string]any{"cursor": cursor, "time": at}
+	// The request's Idempotency-Key is <workflow>@<poll time>:poll, one per tick.
+	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, RunID: wf.Name + "@" + at,
+		Workflow: wf.Name, Step: "poll", Attempt: 1, Secrets: wf.Secrets}
+	ans := &Answer{}
+	resp, err := poll.pages(ctx, wf, call, ans)
+	ans.Sent = call.Sent
+	if err != nil {
+		return ans, err
+	}
+	env := pollEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}
+	ans.Keys = make([]string, len(ans.Items))
+	for i, item := range ans.Items {
+		env.Item = item
+		k, err := expr.Run(poll.ItemKey, env)
+		if err != nil {
+			return ans, fmt.Errorf("%w: key of item %d: %w", errPoll, i, err)
+		}
+		if k == nil || workflows.Text(k) == "" {
+			return ans, fmt.Errorf("%w: item %d has no key", errPoll, i)
+		}
+		ans.Keys[i] = "poll:" + workflows.Text(k)
+	}
+	if poll.Cursor != nil {
+		env.Item = nil
+		if ans.Cursor, err = expr.Run(poll.Cursor, env); err != nil {
+			return ans, fmt.Errorf("%w: cursor: %w", errPoll, err)
+		}
+	}
+	return ans, nil
+}
+
+// pages reads the poll's items into ans, with the page of each, from the API's answer
+// or every page of it with a paginate block, and returns the last answer read, which
+// the cursor reads.
+func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workflows.Call, ans *Answer) (map[string]any, error) {
+	read := func(resp map[string]any, page int) error {
+		v, err := expr.Run(poll.Items, pollEnv{Response: resp, Poll: call.Env.Poll, Vars: wf.Vars})
+		if err != nil {
+			return fmt.Errorf("%w: items: %w", errPoll, err)
+		}
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
+		}
+		for _, it := range list[:min(len(list), poll.MaxItems-len(ans.Items))] {
+			ans.Items, ans.Pages = append(ans.Items, it), append(ans.Pages, page)
+		}
+		return nil
+	}
+	if pg, ok := poll.Request.(pager); ok && pg.Paginate() != nil {
+		last, _, err := pg.Pages(ctx, call, func(page *workflows.PageEnv) (bool, error) {
+			err := read(page.Response, page.Page)
+			return err == nil && len(ans.Items) < poll.MaxItems, err
+		})
+		return last, err
+	}
+	out, err := poll.Request.Do(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	resp, _ := out.(map[string]any)
+	return resp, read(resp, 1)
+}
+
 // start starts the run of one item unless it started one within the poll's
 // seen_window; the workflow's filter applies to it. A filter that cannot be evaluated
 // records a failed run that keeps the item, once.
-func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, item any, key, at string) (bool, error) {
-	raw, err := json.Marshal(item)
+func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, item any, key, at string, page int) (bool, error) {
+	ev, err := poll.ItemEvent(item, at, page, p.now())
 	if err != nil {
 		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
 	}
-	body, err := workflows.ParseBody("application/json", raw) // as the run will read it back
-	if err != nil {
-		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
-	}
-	ev := &workflows.Event{ID: id.New(), Trigger: "poll", ReceivedAt: p.now().UTC(),
-		ContentType: "application/json", Raw: string(raw), Body: body, Poll: map[string]any{"time": at}}
 	if wf.Filter != nil {
 		ok, ferr := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 		switch {

@@ -64,7 +64,7 @@ func (c countingPolls) StartOnce(ctx context.Context, wf *workflows.Workflow, ev
 	return id, first, err
 }
 
-func loadPolls(t *testing.T, client *http.Client, src string) *workflows.Set {
+func loadPolls(t testing.TB, client *http.Client, src string) *workflows.Set {
 	t.Helper()
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Client: client, Logger: quietLog})
@@ -288,4 +288,62 @@ func TestPollDiagnostics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Two processes poll a list that grows at every tick, for 30 ticks, each firing every
+// tick as the processes serving a set do: every item added after the first poll
+// starts exactly one run, and an item seen starts none again.
+func TestPollTwoProcessesThirtyTicks(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := &shop{}
+		srv := httptest.NewServer(api)
+		defer srv.Close()
+		set := loadPolls(t, srv.Client(), fmt.Sprintf(pollSrc, srv.URL))
+		wf := set.Workflow("orders")
+		poll := wf.Triggers[0].Config.(*Poll)
+		var mu sync.Mutex
+		runs := map[string]int{}
+		var procs []*Poller
+		for range 2 {
+			e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
+			e.Use(set)
+			procs = append(procs, NewPoller(countingPolls{Engine: e, mu: &mu, runs: runs}, quietLog))
+		}
+		streaks := []*streak{{}, {}}
+		base := time.Now().Add(-time.Hour).Truncate(time.Minute)
+		api.add(4) // there before the first poll: they start nothing
+		added := 0
+		for i := range 30 {
+			if i > 0 {
+				api.add(i%3 + 1)
+				added += i%3 + 1
+			}
+			at := base.Add(time.Duration(i+1) * time.Minute)
+			var wg sync.WaitGroup
+			for j, p := range procs {
+				wg.Go(func() { p.tick(context.Background(), wf, poll, streaks[j], at) })
+			}
+			wg.Wait()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for id, n := range runs {
+			if n != 1 {
+				t.Errorf("item %s started %d runs", id, n)
+			}
+		}
+		for i := 1; i <= 4; i++ {
+			if runs[fmt.Sprintf("o%d", i)] != 0 {
+				t.Errorf("item o%d, there before the first poll, started a run", i)
+			}
+		}
+		if len(runs) != added {
+			t.Errorf("%d items started runs, want the %d added after the first poll", len(runs), added)
+		}
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		if len(api.since) != 30 {
+			t.Errorf("%d polls for 30 ticks, want one a tick", len(api.since))
+		}
+	})
 }

@@ -114,27 +114,33 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 func (s *Scheduler) fire(wf *workflows.Workflow, sch *Schedule, tick time.Time, late bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), fireTimeout)
 	defer cancel()
-	key := sch.Key()
-	at := tick.In(sch.Location).Format(time.RFC3339)
-	body := map[string]any{"schedule": key, "scheduled_at": at, "catch_up": late}
-	raw, _ := json.Marshal(body) // the run's record keeps the raw body and parses it again
-	ev := &workflows.Event{
-		ID:          id.New(),
-		Trigger:     "schedule",
-		ReceivedAt:  s.now().UTC(),
-		ContentType: "application/json",
-		Raw:         string(raw),
-		Body:        body,
-	}
-	runID, first, err := s.ticks.StartTick(ctx, wf, ev, key, tick)
+	ev := sch.TickEvent(tick, late, s.now())
+	runID, first, err := s.ticks.StartTick(ctx, wf, ev, sch.Key(), tick)
 	if err != nil {
 		return err
 	}
 	if first {
 		s.metrics.Received(wf.Name, "schedule")
-		s.log.Info("schedule fired", "workflow", wf.Name, "run", runID, "scheduled_at", at, "catch_up", late)
+		s.log.Info("schedule fired", "workflow", wf.Name, "run", runID, "scheduled_at", ev.Body.(map[string]any)["scheduled_at"], "catch_up", late)
 	}
 	return nil
+}
+
+// TickEvent is the event of the run of a tick: event.body says which schedule, the
+// tick's time in the schedule's time zone, and whether it is a catch-up. now is when
+// it is fired.
+func (s *Schedule) TickEvent(tick time.Time, late bool, now time.Time) *workflows.Event {
+	at := tick.In(s.Location).Format(time.RFC3339)
+	body := map[string]any{"schedule": s.Key(), "scheduled_at": at, "catch_up": late}
+	raw, _ := json.Marshal(body) // the run's record keeps the raw body and parses it again
+	return &workflows.Event{
+		ID:          id.New(),
+		Trigger:     "schedule",
+		ReceivedAt:  now.UTC(),
+		ContentType: "application/json",
+		Raw:         string(raw),
+		Body:        body,
+	}
 }
 
 // backoff is a doubling wait, from a second to half a minute.

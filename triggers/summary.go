@@ -1,10 +1,15 @@
 package triggers
 
-import "time"
+import (
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
 
 // Summary describes the webhook for the admin API's workflow list.
 func (w *Webhook) Summary() map[string]any {
-	s := map[string]any{"path": w.Path, "url_path": "/hooks" + w.Path, "method": w.Method, "response": "async"}
+	s := map[string]any{"path": w.Path, "url_path": "/hooks" + w.Path, "method": w.Method, "response": "async",
+		"text": w.Method + " /hooks" + w.Path}
 	if w.Sync {
 		s["response"] = "sync"
 	}
@@ -17,14 +22,75 @@ func (w *Webhook) Summary() map[string]any {
 	return s
 }
 
+// Announce logs the webhook's URL.
+func (w *Webhook) Announce(wf *workflows.Workflow, hooks string) (string, []any) {
+	return "webhook", []any{"workflow", wf.Name, "method", w.Method, "url", hooks + wf.Secrets.String(w.Path)}
+}
+
+// LocalEvent makes ev this webhook's request: its method and path, with the body and
+// headers given.
+func (w *Webhook) LocalEvent(ev *workflows.Event, given bool) bool {
+	ev.Trigger, ev.Method, ev.Path = "webhook", w.Method, w.Path
+	return true
+}
+
 // Summary describes the schedule for the admin API's workflow list, with when it
 // next fires.
 func (s *Schedule) Summary() map[string]any {
 	out := map[string]any{"next": s.Next(time.Now()).UTC()}
 	if s.Cron != nil {
 		out["cron"], out["timezone"] = s.Spec, s.Location.String()
+		out["text"] = "cron " + s.Spec + " " + s.Location.String()
 	} else {
 		out["every"] = s.Every.String()
+		out["text"] = "every " + s.Every.String()
 	}
 	return out
+}
+
+// Announce logs when the schedule next fires.
+func (s *Schedule) Announce(wf *workflows.Workflow, _ string) (string, []any) {
+	return "schedule", []any{"workflow", wf.Name, "schedule", s.Key(), "next", s.Next(time.Now()).Format(time.RFC3339)}
+}
+
+// LocalEvent makes ev a tick of the schedule at ev's time, when no body was given.
+func (s *Schedule) LocalEvent(ev *workflows.Event, given bool) bool {
+	if given {
+		return false
+	}
+	tick := s.TickEvent(ev.ReceivedAt.Truncate(time.Second), false, ev.ReceivedAt)
+	ev.Trigger, ev.ContentType, ev.Raw, ev.Body = tick.Trigger, tick.ContentType, tick.Raw, tick.Body
+	return true
+}
+
+// Summary describes the poll for the admin API's workflow list: its schedule and
+// what it asks. The state of its polls (the last one, the last error) is kept in
+// Redis under StateKey.
+func (p *Poll) Summary() map[string]any {
+	out := p.Schedule.Summary()
+	out["text"] = "poll " + p.method + " " + p.url + " " + out["text"].(string)
+	out["method"], out["url"] = p.method, p.url
+	if p.api != "" {
+		out["api"] = p.api
+	}
+	return out
+}
+
+// StateKey names the state of the poll kept in Redis: see Poll.Key.
+func (p *Poll) StateKey() string { return p.key }
+
+// Announce logs what the poll asks and when.
+func (p *Poll) Announce(wf *workflows.Workflow, _ string) (string, []any) {
+	return "poll", []any{"workflow", wf.Name, "request", p.method + " " + wf.Secrets.String(p.url),
+		"schedule", p.Schedule.Key(), "next", p.Schedule.Next(time.Now()).Format(time.RFC3339)}
+}
+
+// LocalEvent makes ev the event of a new item, ev's body, when one was given.
+func (p *Poll) LocalEvent(ev *workflows.Event, given bool) bool {
+	if !given {
+		return false
+	}
+	ev.Trigger, ev.Method, ev.Path = "poll", "", ""
+	ev.Poll = map[string]any{"time": ev.ReceivedAt.Truncate(time.Second).UTC().Format(time.RFC3339), "page": 1}
+	return true
 }

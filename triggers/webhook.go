@@ -16,16 +16,6 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Register adds every trigger kind to k. The poll trigger sends the request of k's http
-// step kind: it is registered when k has one.
-func Register(k *workflows.Kinds) {
-	k.AddTrigger(webhookKind())
-	k.AddTrigger(scheduleKind())
-	if http, ok := k.Step("http"); ok {
-		k.AddTrigger(pollKind(http))
-	}
-}
-
 // Webhook is a compiled trigger "webhook": an HTTP endpoint under /hooks.
 type Webhook struct {
 	Path            string // as written: "/stripe", "/repos/{repo}/events"

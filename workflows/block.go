@@ -35,6 +35,7 @@ type BlockAttr struct {
 	Template   *Template
 	Range      hcl.Range // the whole attribute: name = value
 	ValueRange hcl.Range // the value alone
+	loc        location  // where the value was written, for expressions compiled from it
 }
 
 // Attr returns the named attribute, or nil when the block does not set it.

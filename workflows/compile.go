@@ -19,6 +19,7 @@ import (
 // concurrent use: each load has its own.
 type exprCompiler struct {
 	value, cond *conf.Config
+	page        *conf.Config // for paginate's expressions; built when first needed
 }
 
 func newExprCompiler() *exprCompiler {
@@ -43,6 +44,18 @@ func (x *exprCompiler) compile(src string, condition bool) (*vm.Program, error) 
 	if condition {
 		c = x.cond
 	}
+	return x.compileWith(c, src)
+}
+
+// compilePage compiles an expression of a paginate block, over PageEnv.
+func (x *exprCompiler) compilePage(src string) (*vm.Program, error) {
+	if x.page == nil {
+		x.page = newConfig(pageOptions)
+	}
+	return x.compileWith(x.page, src)
+}
+
+func (x *exprCompiler) compileWith(c *conf.Config, src string) (*vm.Program, error) {
 	tree, err := checker.ParseCheck(src, c)
 	if err != nil {
 		return nil, err

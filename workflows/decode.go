@@ -35,7 +35,7 @@ var workflowSchema = &hcl.BodySchema{
 // stepCommon is what every step kind accepts, whatever its own schema.
 var stepCommon = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "if"}, {Name: "for_each"}, {Name: "max_parallel"}, {Name: "timeout"}, {Name: "on_error"},
+		{Name: "if"}, {Name: "for_each"}, {Name: "max_parallel"}, {Name: "timeout"}, {Name: "on_error"}, {Name: "sensitive"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "retry"}},
 }
@@ -138,7 +138,11 @@ func (l *loader) outputs(lay *layout) map[string]*stepOutput {
 				sort.Strings(o.fields)
 				out[blk.Labels[1]] = o
 			case kind.Output != nil:
-				out[blk.Labels[1]] = &stepOutput{kind: kind.Name, fields: kind.Output}
+				fields := kind.Output
+				if slices.ContainsFunc(body.Blocks, func(b *hclsyntax.Block) bool { return b.Type == "paginate" }) {
+					fields = slices.Concat(fields, pagedOutput)
+				}
+				out[blk.Labels[1]] = &stepOutput{kind: kind.Name, fields: fields}
 			}
 		}
 	}
@@ -222,7 +226,11 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 	if kind.AnyAttrs {
 		content, d = anyAttrs(b.Body)
 	} else {
-		content, d = b.Body.Content(kindSchema(stepCommon, kind.Attrs))
+		schema := kindSchema(stepCommon, kind.Attrs)
+		for _, bt := range kind.Blocks {
+			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: bt.Type, LabelNames: bt.Labels})
+		}
+		content, d = b.Body.Content(schema)
 		d = dropMissingSuggested(d)
 	}
 	diags = append(diags, d...)
@@ -272,13 +280,18 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 	}
 	s.MaxParallel, d = maxParallel(common, name, forEach != nil)
 	diags = append(diags, l.excuse(d)...)
+	s.Sensitive, d = common.Bool("sensitive", false)
+	diags = append(diags, l.excuse(d)...)
+	var own []*hcl.Block // the kind's nested blocks
 	for _, r := range content.Blocks {
 		if r.Type != "retry" {
+			own = append(own, r)
 			continue
 		}
 		s.Retry, d = l.retry(r, ev, &scope{where: "retry", self: name, eachOK: sc.eachOK})
 		diags = append(diags, d...)
 	}
+	content.Blocks = own
 
 	blk, d := l.block(kindName, name, b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
@@ -401,6 +414,7 @@ func (l *loader) block(kind, name string, def hcl.Range, content *hcl.BodyConten
 	blk := &Block{Kind: kind, Name: name, DefRange: def, attrs: map[string]*BlockAttr{}, nested: content.Blocks}
 	blk.decode = func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics) {
 		c, diags := raw.Body.Content(kindSchema(nil, attrs))
+		diags = dropMissingSuggested(diags)
 		label := ""
 		if len(raw.Labels) > 0 {
 			label = raw.Labels[0]
@@ -432,7 +446,7 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 	if d.HasErrors() {
 		return diags
 	}
-	blk.attrs[a.Name] = &BlockAttr{Name: a.Name, Template: t, Range: a.Range, ValueRange: a.Expr.Range()}
+	blk.attrs[a.Name] = &BlockAttr{Name: a.Name, Template: t, Range: a.Range, ValueRange: a.Expr.Range(), loc: loc}
 	return diags
 }
 

@@ -19,7 +19,7 @@ import (
 // functions are hookflow's additions to expr's built-ins (which already include
 // toJSON, fromJSON, toBase64, fromBase64, now, date, upper, split, …). Each is typed, so a
 // wrong argument is a load-time error.
-var functions = []expr.Option{
+var functions = append([]expr.Option{
 	stringFunc("urlEncode", url.QueryEscape),
 	expr.Function("urlDecode", func(p ...any) (any, error) {
 		s, err := url.QueryUnescape(p[0].(string))
@@ -35,7 +35,7 @@ var functions = []expr.Option{
 	hmacFunc("hmac", hex.EncodeToString),
 	hmacFunc("hmacBase64", base64.StdEncoding.EncodeToString),
 	expr.Function("uuid", func(...any) (any, error) { return newUUID(), nil }, new(func() string)),
-}
+}, pageFunctions...)
 
 func stringFunc(name string, f func(string) string) expr.Option {
 	return expr.Function(name, func(p ...any) (any, error) { return f(p[0].(string)), nil }, new(func(string) string))

@@ -43,6 +43,9 @@ type StepKind struct {
 	// AnyAttrs accepts any attribute (the set step names its outputs); Attrs is unused.
 	// The output of such a kind is its attributes, by name.
 	AnyAttrs bool
+	// Blocks are the nested blocks the kind accepts beside retry {}, such as
+	// paginate {}; the constructor decodes them (Block.Nested, Block.Decode).
+	Blocks []BlockType
 	// Output lists the fields of the kind's output, which later steps read as
 	// steps.NAME.FIELD beside the outcome and error every step has. The loader warns
 	// about a read of a field the output never has (steps.find.id for
@@ -94,9 +97,22 @@ type Call struct {
 	// answers: 1 for the first, one more for each replay that failed again.
 	Failure int
 	Secrets *Redactor // hides the workflow's secrets in what the step logs
+	// Sensitive is the step's sensitive: what comes back is recorded as [sensitive].
+	Sensitive bool
 	// Sent is set by a step that sends a request (an http step): what the attempt
-	// sent and got back, redacted, for the run history.
-	Sent *Request
+	// sent and got back, redacted, for the run history. SentBefore are the requests
+	// the attempt sent before it, oldest first: the earlier pages of a paginated step.
+	Sent       *Request
+	SentBefore []*Request
+}
+
+// Record keeps a request the attempt sent for the run history: the latest in Sent,
+// those before it in SentBefore.
+func (c *Call) Record(r *Request) {
+	if c.Sent != nil {
+		c.SentBefore = append(c.SentBefore, c.Sent)
+	}
+	c.Sent = r
 }
 
 // Wait is the output of a step that holds its run (the delay step): the run's next

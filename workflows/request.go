@@ -18,6 +18,7 @@ const MaxRecordedBody = 64 << 10
 // bodies cut at MaxRecordedBody. Later steps do not read it; people do.
 type Request struct {
 	Attempt    int               `json:"attempt"`
+	Page       int               `json:"page,omitempty"` // of a paginated step: 1 for the first page
 	Method     string            `json:"method"`
 	URL        string            `json:"url"`
 	Headers    map[string]string `json:"headers,omitempty"`

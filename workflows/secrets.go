@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -117,6 +118,51 @@ func (r *Redactor) With(values ...string) *Redactor {
 		all = append(all, r.secrets...)
 	}
 	return redactorOf(all)
+}
+
+// Plus returns a redactor that hides what r hides and values too: the values of a
+// run's sensitive outputs. Its Encoded finds them encoded as well.
+func (r *Redactor) Plus(values ...string) *Redactor {
+	all := slices.Clone(values)
+	if r != nil {
+		all = append(all, r.secrets...)
+	}
+	if len(all) == 0 {
+		return &Redactor{}
+	}
+	return redactorOf(all)
+}
+
+// SensitiveShown is what is shown of the output of a step with sensitive = true.
+const SensitiveShown = "[sensitive]"
+
+// SensitiveValues appends to into the values of a sensitive step's output that are
+// hidden like secrets wherever they appear again: its strings of MinSecret bytes or
+// more, but for an http step's headers (a content type is no secret). Each is added
+// once.
+func SensitiveValues(v any, into []string) []string {
+	var walk func(v any, top bool)
+	walk = func(v any, top bool) {
+		switch v := v.(type) {
+		case string:
+			if len(v) >= MinSecret && !slices.Contains(into, v) {
+				into = append(into, v)
+			}
+		case map[string]any:
+			for k, e := range v {
+				if top && (k == "headers" || k == "outcome") {
+					continue
+				}
+				walk(e, false)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e, false)
+			}
+		}
+	}
+	walk(v, true)
+	return into
 }
 
 // String returns s with every secret replaced by [redacted].

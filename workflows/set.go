@@ -131,7 +131,11 @@ type Step struct {
 	MaxParallel int    // items in flight at once; DefaultMaxParallel when not set
 	Parallel    string // name of the parallel block holding the step; "" at the top level
 	Action      Action
-	DefRange    hcl.Range
+	// Sensitive hides the step's output wherever it is shown (history, API, logs, a
+	// dry run): later steps of the run read it, and its values are redacted like
+	// secrets wherever they appear again.
+	Sensitive bool
+	DefRange  hcl.Range
 }
 
 // MaxConcurrency bounds a workflow's concurrency.

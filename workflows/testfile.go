@@ -284,10 +284,10 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 	if a := attrs["trigger"]; a != nil {
 		diags = append(diags, testString(a, ctx, &ev.Trigger)...)
 		switch ev.Trigger {
-		case "webhook", "schedule", "manual":
+		case "webhook", "schedule", "poll", "manual":
 		default:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown trigger",
-				Detail: fmt.Sprintf("trigger is %q; use webhook, schedule or manual.", ev.Trigger), Subject: a.Expr.Range().Ptr()})
+				Detail: fmt.Sprintf("trigger is %q; use webhook, schedule, poll or manual.", ev.Trigger), Subject: a.Expr.Range().Ptr()})
 		}
 	}
 	if a := attrs["content_type"]; a != nil {

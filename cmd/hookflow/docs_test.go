@@ -53,7 +53,7 @@ func TestDocExamples(t *testing.T) {
 		case "vars", "workflow", "api":
 		case "step", "trigger", "parallel", "on_failure":
 			src = "workflow \"doc\" {\n" + src + "\n}\n"
-		case "retry":
+		case "retry", "paginate":
 			src = "workflow \"doc\" {\n step \"http\" \"a\" {\n url = \"https://example.com\"\n" + src + "\n}\n}\n"
 		case "verify":
 			src = "workflow \"doc\" {\n trigger \"webhook\" {\n path = \"/doc\"\n" + src + "\n}\n}\n"

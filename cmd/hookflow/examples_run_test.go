@@ -36,6 +36,8 @@ var exampleEnv = map[string]string{
 	"WOOCOMMERCE_WEBHOOK_SECRET": "woo-secret-3d81f0",
 	"INVENTORY_TOKEN":            "inventory-token-8e21",
 	"SALES_CLIENT_SECRET":        "sales-client-secret-4b7e",
+	"SHOP_TOKEN":                 "shop-token-6d0c",
+	"FULFILLMENT_TOKEN":          "fulfillment-token-a93e",
 	"REFUNDS_WEBHOOK_SECRET":     "refunds-secret-7c2e",
 	"PAYMENTS_TOKEN":             "payments-token-1a9f",
 	"MAIL_TOKEN":                 "mail-token-6d30",

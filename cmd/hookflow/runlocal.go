@@ -44,12 +44,14 @@ type localRun struct {
 	asJSON      bool
 	timeout     time.Duration
 	allowNet    prefixList
+	poll        string // --poll: the poll trigger to poll once, instead of a run
+	redisURL    string // --redis: where --poll reads the items seen and the cursor
 }
 
 func runCommand() *cobra.Command {
 	var o localRun
 	cmd := &cobra.Command{
-		Use:     "run [--dir DIR] [--event FILE|-] [--dry-run] WORKFLOW",
+		Use:     "run [--dir DIR] [--event FILE|-] [--dry-run] WORKFLOW | --poll NAME",
 		GroupID: "author",
 		Short:   "Run a workflow once, here, printing each step",
 		Long: `run loads the workflows in --dir (default: the current directory) and runs one of
@@ -82,7 +84,16 @@ A wait step goes on at once, as if its resume URL was POSTed to with an empty
 body; --resume STEP=FILE resumes it with FILE (- for standard input, or inline JSON
 '{…}') as steps.STEP.body instead. Nothing here serves resume URLs.
 
-The exit status is 0 when the run succeeds or the filter skips it, 1 when it fails.`,
+--poll NAME polls a poll trigger once, for real: NAME is its workflow, or WORKFLOW/N
+for the Nth poll trigger of a workflow with several. It prints the request sent and
+each item of the answer, new or seen: with --redis, the Redis a serving hookflow uses,
+the cursor and the items seen are read from it (and nothing is written to it);
+without, there is no cursor and every item is new. With --dry-run it starts nothing;
+without, each new item runs the workflow here, one after the other, as a run of this
+command does (the filter applies, --no-filter runs every item).
+
+The exit status is 0 when the run succeeds or the filter skips it, 1 when it fails
+(with --poll: when the poll fails, or the run of an item).`,
 		Example: `  hookflow run --dir examples/github-push --event examples/github-push/event.json \
     --header @examples/github-push/event.headers --dry-run github_push
   hookflow run --dir examples/quickstart --event examples/quickstart/event.json --dry-run \
@@ -90,9 +101,24 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
   hookflow run --dir examples/quickstart --event examples/quickstart/event.json --dry-run \
     --allow-net 127.0.0.1/32 --response greet=404 hello
   echo '{"email": "ada@example.com"}' | hookflow run --dir my-flows --event - welcome
-  hookflow run --dir examples/health-check --json health_check > run.json`,
-		Args: exactArgs(1),
+  hookflow run --dir examples/health-check --json health_check > run.json
+  hookflow run --dir examples/poll-orders --poll poll_orders --redis redis://localhost:6379/0 --dry-run`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("poll") {
+				return maxArgs(0)(cmd, args)
+			}
+			return exactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.poll != "" {
+				if o.timeout <= 0 {
+					return usage("--timeout %s: give how long to wait for the runs, such as 10m", o.timeout)
+				}
+				return o.runPoll(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			if cmd.Flags().Changed("redis") { // not HOOKFLOW_REDIS, which serve's environment may set
+				return usage("--redis is read by --poll only: a run of this command runs on an embedded Redis")
+			}
 			return o.run(cmd.Context(), args[0], cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -108,6 +134,8 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 	fs.BoolVar(&o.asJSON, "json", false, "print the finished run as JSON, as the admin API shows it, instead of step by step")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the run after this long")
 	fs.Var(&o.allowNet, "allow-net", "let steps call this private network (repeatable), e.g. 127.0.0.1/32")
+	fs.StringVar(&o.poll, "poll", "", "poll this poll trigger once and show the new items, `NAME` = WORKFLOW or WORKFLOW/N; without --dry-run, run each here")
+	fs.StringVar(&o.redisURL, "redis", "", "with --poll, the Redis `URL` a serving hookflow keeps the poll's cursor and items seen in (read only)")
 	return cmd
 }
 
@@ -168,7 +196,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		}
 	}
 	shapeEvent(ev, wf)
-	if wf.Filter != nil && ev.Trigger == "webhook" && !o.noFilter {
+	if wf.Filter != nil && triggerKinds.Filtered(ev.Trigger) && !o.noFilter {
 		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 		switch {
 		case err != nil:
@@ -178,8 +206,8 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 			fmt.Fprintf(stdout, "{\"workflow\":%q,\"status\":\"filtered\"}\n", wf.Name)
 			return nil
 		case !ok:
-			fmt.Fprintf(stdout, "filtered: the filter of %s is false for this event, so a webhook would start no run (--no-filter runs it anyway)\n  filter = %q\n",
-				wf.Name, wf.Secrets.String(wf.Filter.Source))
+			fmt.Fprintf(stdout, "filtered: the filter of %s is false for this event, so a %s would start no run (--no-filter runs it anyway)\n  filter = %q\n",
+				wf.Name, ev.Trigger, wf.Secrets.String(wf.Filter.Source))
 			return nil
 		}
 	}
@@ -449,25 +477,14 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 }
 
 // shapeEvent makes the event the one the workflow's first trigger would make: a
-// webhook's request, or a tick of its schedule when it has only schedules and no event
-// was given.
+// webhook's request, a tick of its schedule when it has no webhook and no event was
+// given, or a poll's new item.
 func shapeEvent(ev *workflows.Event, wf *workflows.Workflow) {
-	for _, t := range wf.Triggers {
-		if hook, ok := t.Config.(*triggers.Webhook); ok {
-			ev.Trigger, ev.Method, ev.Path = "webhook", hook.Method, hook.Path
-			return
-		}
-	}
-	for _, t := range wf.Triggers {
-		if s, ok := t.Config.(*triggers.Schedule); ok && ev.Raw == "{}" {
-			now := ev.ReceivedAt.Truncate(time.Second)
-			ev.Trigger = "schedule"
-			ev.Raw = fmt.Sprintf(`{"schedule":%q,"scheduled_at":%q,"catch_up":false}`, s.Key(), now.Format(time.RFC3339))
-			ev.Body, _ = workflows.ParseBody("application/json", []byte(ev.Raw))
-			return
-		}
-	}
+	triggerKinds.LocalEvent(wf, ev, ev.Raw != "{}")
 }
+
+// triggerKinds are the trigger kinds hookflow has.
+var triggerKinds = triggers.Default()
 
 // readEventFile reads an event from a file, or standard input for "-", up to the
 // largest body a webhook takes.
@@ -579,19 +596,24 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	var b strings.Builder // one write, so that the lines stay together
-	fmt.Fprintf(&b, "     → %s %s\n", req.Method, t.redact(req.URL.String()))
-	writeHeaders(&b, req.Header, "       ", t.redact)
-	if len(body) > 0 {
-		for _, line := range strings.Split(strings.TrimRight(t.redact(string(body)), "\n"), "\n") {
-			fmt.Fprintf(&b, "       %s\n", line)
-		}
-	}
 	step, key := "", "" // requests are printed by step, and an item's by step[key]
+	redact, sensitive := t.redact, false
 	if c := actions.CallOf(req); c != nil {
 		step, key = c.Step, c.Step
 		if c.Item != nil {
 			key = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
+		}
+		if c.Secrets != nil {
+			redact = c.Secrets.Encoded().String // the run's sensitive values too
+		}
+		sensitive = c.Sensitive
+	}
+	var b strings.Builder // one write, so that the lines stay together
+	fmt.Fprintf(&b, "     → %s %s\n", req.Method, redact(req.URL.String()))
+	writeHeaders(&b, req.Header, "       ", redact)
+	if len(body) > 0 {
+		for _, line := range strings.Split(strings.TrimRight(redact(string(body)), "\n"), "\n") {
+			fmt.Fprintf(&b, "       %s\n", line)
 		}
 	}
 	refused := t.refused(req)
@@ -607,6 +629,9 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		said := "no body"
 		if len(answer.body) > 0 {
 			said = oneLine(string(answer.body), 60)
+		}
+		if sensitive {
+			said = workflows.SensitiveShown
 		}
 		fmt.Fprintf(&b, "       (dry run: not sent; answered %d %s)\n", answer.status, said)
 	}

@@ -499,3 +499,41 @@ func runArgs(args ...string) (string, string, error) {
 	err := run(context.Background(), args, nil, &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
+
+// A dry run shows a sensitive step's output and answer as [sensitive], and its values
+// as [redacted] in the requests of the steps after it, which still get them.
+func TestRunDryRunHidesSensitiveOutputs(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "login.hcl"), `
+workflow "login" {
+  step "http" "token" {
+    method    = "POST"
+    url       = "https://auth.example.com/token"
+    sensitive = true
+  }
+  step "http" "call" {
+    url     = "https://api.example.com/things"
+    json    = { token = "{{ steps.token.body.access_token }}", size = "{{ len(steps.token.body.access_token) }}" }
+  }
+}
+`)
+	const token = "tok-dry-8c1e55"
+	for _, args := range [][]string{nil, {"--json"}} {
+		out, errs, err := runArgs(append(append([]string{"run", "--dir", dir, "--dry-run"}, args...),
+			"--response", `token={"access_token": "`+token+`"}`, "login")...)
+		if err != nil {
+			t.Fatalf("%v\n%s%s", err, out, errs)
+		}
+		if strings.Contains(out, token) || strings.Contains(errs, token) {
+			t.Errorf("%v: the sensitive value is shown:\n%s%s", args, out, errs)
+		}
+		for _, want := range []string{"[sensitive]", `"token":"[redacted]"`, `"size":14`} {
+			if args == nil && !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if args != nil && !strings.Contains(out, `"output": "[sensitive]"`) {
+			t.Errorf("--json lacks the hidden output:\n%s", out)
+		}
+	}
+}

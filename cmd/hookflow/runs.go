@@ -485,18 +485,19 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// triggerText is a trigger as the workflow list shows it: "POST /hooks/orders",
-// "cron 0 9 * * * Europe/Paris", "every 1m0s".
+// triggerText is a trigger as the workflow list shows it: its text ("POST
+// /hooks/orders", "cron 0 9 * * * Europe/Paris", "every 1m0s"), else its kind; with,
+// when its last attempt failed (a poll), how many times in a row and the last error.
 func triggerText(t map[string]any) string {
-	switch {
-	case t["url_path"] != nil:
-		return fmt.Sprintf("%v %v", t["method"], t["url_path"])
-	case t["cron"] != nil:
-		return fmt.Sprintf("cron %v %v", t["cron"], t["timezone"])
-	case t["every"] != nil:
-		return fmt.Sprintf("every %v", t["every"])
+	text, _ := t["text"].(string)
+	if text == "" {
+		text = fmt.Sprint(t["kind"])
 	}
-	return fmt.Sprint(t["kind"])
+	st, _ := t["state"].(map[string]any)
+	if n, _ := st["failures"].(float64); n > 0 {
+		text += fmt.Sprintf(" (failing, %d in a row: %s)", int(n), errorLine(fmt.Sprint(st["last_error"]), 80))
+	}
+	return text
 }
 
 func millis(ms *int64) string {

@@ -185,9 +185,8 @@ type server struct {
 	pressured  atomic.Bool  // past half of maxConns: no keep-alive
 	keepMu     sync.Mutex   // orders the changes of keep-alive: pressure, then the drain
 	maxConns   int64
-	schedules  *triggers.Scheduler
-	polls      *triggers.Poller
-	hooks      *triggers.Webhooks
+	triggers   *triggers.Runtimes // every trigger kind's: webhooks, schedules, polls
+	hooks      *triggers.Webhooks // the webhooks' runtime, on the public listener
 	config     *reloader
 	stopWatch  context.CancelFunc
 	errc       chan error
@@ -321,16 +320,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		publicAddr: publicLn.Addr().String(), adminAddr: adminLn.Addr().String()}
 	adminBase := "http://" + dialable(s.adminAddr)
 	statusURL := func(id string) string { return adminBase + "/api/v1/runs/" + id }
-	hooks := triggers.NewWebhooks(rt.engine, log, statusURL, triggers.WithMetrics(events))
-	hooks.Use(set)
-	s.hooks = hooks
-	s.schedules = triggers.NewScheduler(rt.engine, log, triggers.WithMetrics(events))
-	s.schedules.Use(set)
-	s.polls = triggers.NewPoller(rt.engine, log, triggers.WithMetrics(events))
-	s.polls.Use(set)
+	s.triggers = triggers.Default().Start(triggers.Env{Engine: rt.engine, Log: log, StatusURL: statusURL,
+		Options: []triggers.Option{triggers.WithMetrics(events)}})
+	s.triggers.Use(set)
+	s.hooks = s.triggers.Webhooks()
 
 	mux := http.NewServeMux()
-	mux.Handle("/hooks/", s.unlessDraining(hooks))
+	mux.Handle("/hooks/", s.unlessDraining(s.hooks))
 	mux.Handle(triggers.ResumePrefix, s.resumesUnlessDraining(triggers.NewResumes(resumer{rt.engine}, log)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -355,9 +351,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	s.config = newReloader(cfg.dir, rt.kinds, set, log, metrics, func(set *workflows.Set) {
 		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
-		hooks.Use(set)
-		s.schedules.Use(set)
-		s.polls.Use(set)
+		s.triggers.Use(set)
 	})
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	s.stopWatch = stopWatch
@@ -392,12 +386,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	for _, wf := range set.Workflows() {
 		for _, t := range wf.Triggers {
-			switch c := t.Config.(type) {
-			case *triggers.Webhook:
-				log.Info("webhook", "workflow", wf.Name, "method", c.Method,
-					"url", "http://"+dialable(s.publicAddr)+"/hooks"+wf.Secrets.String(c.Path))
-			case *triggers.Schedule:
-				log.Info("schedule", "workflow", wf.Name, "schedule", c.Key(), "next", c.Next(time.Now()).Format(time.RFC3339))
+			if c, ok := t.Config.(triggers.Config); ok {
+				msg, attrs := c.Announce(wf, "http://"+dialable(s.publicAddr)+"/hooks")
+				log.Info(msg, attrs...)
 			}
 		}
 	}
@@ -528,9 +519,7 @@ func (s *server) shutdown() error {
 	idle := s.intake.drain()
 	s.config.Close() // after a reload in progress: nothing restarts what stops below
 	s.stopWatch()
-	s.hooks.Drain() // sync webhooks waiting for their runs answer 202 now
-	s.schedules.Stop()
-	s.polls.Stop()
+	s.triggers.Stop() // sync webhooks waiting for their runs answer 202 now; schedules and polls stop
 	var err error
 	select {
 	case <-idle:

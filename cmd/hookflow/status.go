@@ -18,8 +18,18 @@ import (
 
 // statusAnswer is GET /api/v1/status.
 type statusAnswer struct {
-	Config admin.ConfigStatus  `json:"config"`
-	Redis  *engine.RedisStatus `json:"redis"`
+	Config  admin.ConfigStatus  `json:"config"`
+	Redis   *engine.RedisStatus `json:"redis"`
+	Failing []failingTrigger    `json:"failing_triggers"`
+}
+
+// failingTrigger is a trigger whose last attempt failed: a poll whose API fails.
+type failingTrigger struct {
+	Workflow    string     `json:"workflow"`
+	Text        string     `json:"text"`
+	Failures    int        `json:"failures"`
+	LastError   string     `json:"last_error"`
+	LastErrorAt *time.Time `json:"last_error_at"`
 }
 
 func statusCommand() *cobra.Command {
@@ -56,6 +66,16 @@ validate does, with file:line:col. It exits 1 then, 0 otherwise.`,
 				err = printStatus(cmd.OutOrStdout(), &out.Config)
 				if err == nil && out.Redis != nil {
 					err = printRedis(cmd.OutOrStdout(), out.Redis)
+				}
+				for _, f := range out.Failing {
+					if err == nil {
+						at := "-"
+						if f.LastErrorAt != nil {
+							at = localTime(*f.LastErrorAt)
+						}
+						_, err = fmt.Fprintf(cmd.OutOrStdout(), "failing: %s, %s: %d in a row, last at %s: %s\n",
+							f.Workflow, f.Text, f.Failures, at, f.LastError)
+					}
 				}
 			}
 			if err == nil && !out.Config.OK {

@@ -296,7 +296,7 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 		r.fail(t.DefRange, "the event: %v", err)
 		return r
 	}
-	if wf.Filter != nil && ev.Trigger == "webhook" {
+	if wf.Filter != nil && triggerKinds.Filtered(ev.Trigger) {
 		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 		switch {
 		case err != nil:

@@ -130,7 +130,7 @@ func TestExampleWorkflowTests(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "PASS: ") {
 		t.Fatalf("hookflow test ../../examples/...: exit %d:\n%s", code, out)
 	}
-	for _, dir := range []string{"quickstart", "stripe-payment", "github-push", "order-lines"} {
+	for _, dir := range []string{"quickstart", "stripe-payment", "github-push", "order-lines", "poll-orders"} {
 		if !strings.Contains(out, "examples/"+dir+"/") {
 			t.Errorf("no tests of examples/%s ran:\n%s", dir, out)
 		}

@@ -1,0 +1,163 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// A step (or a poll) with a paginate block reads a list that its API answers one page
+// at a time. Each page is a request of its own: recorded in the run history with its
+// page number, admitted by the api's limits, sent through the outbound guard, its
+// redirects not followed. The first page's wait for a limit hands the step back to the
+// queue like any call (no worker held); the pages after it wait for their turn within
+// the step, up to its timeout, since what the earlier pages gave is not kept between
+// attempts.
+
+// Paginate is the step's paginate block; nil for a step that sends one request.
+func (h *HTTP) Paginate() *workflows.Paginate { return h.paginate }
+
+// Pages sends the request and then, while the paginate block's next gives a URL, the
+// request of the next page, at most max_pages in all. each is called with every page
+// in turn, and stops the reading when it returns false. Pages returns the last page
+// read, and the URL of the page it did not read when max_pages stopped it ("" when the
+// list ended, or each stopped it). A page on another scheme or host than the first is
+// refused: the step's credentials go to where it points, nowhere else.
+func (h *HTTP) Pages(ctx context.Context, c *workflows.Call, each func(page *workflows.PageEnv) (bool, error)) (last map[string]any, next string, err error) {
+	var origin *url.URL
+	for page := 1; ; page++ {
+		p, secrets, err := h.prepare(ctx, c, next)
+		if err != nil {
+			return last, "", err
+		}
+		if key := p.req.Header.Get("Idempotency-Key"); key != "" && page > 1 {
+			// Each page is a request of its own: an API that keeps answers by key
+			// must not answer a later page with the first.
+			p.req.Header.Set("Idempotency-Key", key+":page"+strconv.Itoa(page))
+		}
+		if origin == nil {
+			origin = p.req.URL
+		} else if p.req.URL.Scheme != origin.Scheme || p.req.URL.Host != origin.Host {
+			return last, "", workflows.Permanent(fmt.Errorf("paginate: page %d is at %s://%s, not where the first page was (%s://%s); a step's pages stay on its host",
+				page, p.req.URL.Scheme, secrets.String(p.req.URL.Host), origin.Scheme, secrets.String(origin.Host)))
+		}
+		out, err := h.sendPage(ctx, c, p, secrets, page)
+		if out != nil {
+			last = out
+		}
+		if err != nil && page > 1 {
+			err = fmt.Errorf("page %d: %w", page, err) // its kind (retry or not) kept
+		}
+		if err != nil {
+			return last, "", err
+		}
+		env := workflows.NewPageEnv(c.Env, out, h.method, p.req.URL.String(), page)
+		more, err := each(env)
+		if err != nil || !more {
+			return last, "", err
+		}
+		v, err := h.paginate.Next.Eval(env)
+		if err != nil {
+			return last, "", workflows.Permanent(fmt.Errorf("paginate next: %w", err))
+		}
+		if v == nil || v == "" {
+			return last, "", nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			return last, "", workflows.Permanent(fmt.Errorf("paginate next gave %s, not a URL (nil ends the list)", workflows.Text(v)))
+		}
+		ref, err := url.Parse(s)
+		if err != nil {
+			return last, "", workflows.Permanent(fmt.Errorf("paginate next: not a valid URL: %w", unwrapURLError(err)))
+		}
+		next = p.req.URL.ResolveReference(ref).String()
+		if page >= h.paginate.MaxPages {
+			return last, next, nil
+		}
+	}
+}
+
+// sendPage sends one page, admitted by the api's limits: the first page as any call
+// (a wait hands the step back), the others waiting within the step.
+func (h *HTTP) sendPage(ctx context.Context, c *workflows.Call, p *prepared, secrets *workflows.Redactor, page int) (map[string]any, error) {
+	if h.limits != nil {
+		admit := h.limits.admit
+		if page > 1 {
+			admit = h.limits.wait
+		}
+		release, err := admit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	return h.send(ctx, c, p, secrets, page)
+}
+
+// doPages runs a step with a paginate block: its output is the last page's
+// {status, headers, body}, with items (every page's items, in order), pages (how many
+// were read) and next (the URL of the first page not read when max_pages stopped the
+// reading; nil when the list ended).
+func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
+	items, pages := []any{}, 0
+	last, next, err := h.Pages(ctx, c, func(page *workflows.PageEnv) (bool, error) {
+		pages++
+		v, err := h.paginate.Items.Eval(page)
+		if err != nil {
+			return false, workflows.Permanent(fmt.Errorf("paginate items, page %d: %w", page.Page, err))
+		}
+		switch list := v.(type) {
+		case nil:
+		case []any:
+			items = append(items, list...)
+		default:
+			return false, workflows.Permanent(fmt.Errorf("paginate items, page %d: gave %s, not a list", page.Page, workflows.Text(v)))
+		}
+		if len(items) > workflows.MaxItems {
+			return false, workflows.Permanent(fmt.Errorf("paginate: more than %d items", workflows.MaxItems))
+		}
+		return true, nil
+	})
+	if err != nil {
+		if last == nil {
+			return nil, err
+		}
+		return last, err
+	}
+	out := maps.Clone(last)
+	out["items"], out["pages"], out["next"] = items, pages, nil
+	if next != "" {
+		out["next"] = next
+	}
+	return out, nil
+}
+
+// wait admits a call, waiting within the caller for as long as the limits ask, up to
+// ctx's deadline: for the pages of a step after its first.
+func (l *limiter) wait(ctx context.Context) (func(), error) {
+	for {
+		release, err := l.admit(ctx)
+		var th *workflows.Throttled
+		if !errors.As(err, &th) {
+			return release, err
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < th.After {
+			return nil, fmt.Errorf("api %q: the next page would wait %s for its %s, past the step's timeout; a longer timeout lets it wait",
+				l.api, th.After.Round(time.Millisecond), th.Reason)
+		}
+		t := time.NewTimer(th.After)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

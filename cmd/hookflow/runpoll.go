@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/triggers"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// pollTarget finds the poll trigger NAME names: a workflow's only poll trigger, or
+// WORKFLOW/N, its Nth (from 1) when it has several.
+func pollTarget(set *workflows.Set, dir, name string) (*workflows.Workflow, *triggers.Poll, error) {
+	wfName, nth, hasN := strings.Cut(name, "/")
+	wf := set.Workflow(wfName)
+	if wf == nil {
+		var names []string
+		for _, w := range set.Workflows() {
+			for _, t := range w.Triggers {
+				if _, ok := t.Config.(*triggers.Poll); ok {
+					names = append(names, w.Name)
+					break
+				}
+			}
+		}
+		return nil, nil, usage("there is no workflow %q in %s; the workflows with a poll trigger are: %s", wfName, dir, strings.Join(names, ", "))
+	}
+	var polls []*triggers.Poll
+	for _, t := range wf.Triggers {
+		if p, ok := t.Config.(*triggers.Poll); ok {
+			polls = append(polls, p)
+		}
+	}
+	switch n, err := strconv.Atoi(nth); {
+	case len(polls) == 0:
+		return nil, nil, usage("workflow %s has no poll trigger", wf.Name)
+	case hasN && (err != nil || n < 1 || n > len(polls)):
+		return nil, nil, usage("--poll %s: workflow %s has %d poll trigger%s: name one as %s/1 to %s/%d", name, wf.Name,
+			len(polls), plural(len(polls)), wf.Name, wf.Name, len(polls))
+	case hasN:
+		return wf, polls[n-1], nil
+	case len(polls) > 1:
+		return nil, nil, usage("--poll %s: workflow %s has %d poll triggers: name one as %s/1 to %s/%d, in file order",
+			name, wf.Name, len(polls), wf.Name, wf.Name, len(polls))
+	}
+	return wf, polls[0], nil
+}
+
+// runPoll is hookflow run --poll NAME: one real poll of a poll trigger, showing the
+// request sent, the answer and which items are new. The items already seen are read
+// from --redis (the Redis a serving hookflow keeps them in) when it is given; else
+// every item is new. Nothing is written to that Redis. With --dry-run it starts
+// nothing; without, each new item runs the workflow here, as hookflow run does, one
+// after the other.
+func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error {
+	if o.asJSON || o.eventFile != "" || len(o.headers) > 0 || len(o.responses) > 0 {
+		return usage("--poll makes the events itself, one per new item: it takes none of --event, --header, --response or --json")
+	}
+	guard := actions.NewGuard(o.allowNet)
+	client := actions.NewClient(guard)
+	stepLog := slog.New(slog.NewTextHandler(stderr, nil))
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	k := workflows.NewKinds()
+	apis := actions.NewAPIs()
+	actions.Register(k, actions.Options{Client: client, Logger: stepLog, APIs: apis})
+	triggers.Register(k)
+	wfName, _, _ := strings.Cut(o.poll, "/")
+	set := loadFor(o.dir, wfName, k, stderr)
+	if set == nil {
+		return exitError(exitFailed)
+	}
+	wf, poll, err := pollTarget(set, o.dir, o.poll)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	var seen func([]string) ([]bool, error)
+	var cursor any
+	found := false
+	if o.redisURL != "" {
+		rdb, _, closeRedis, err := openRedis(ctx, o.redisURL, 2, quiet)
+		if err != nil {
+			return err
+		}
+		defer closeRedis()
+		shards, err := engine.AgreeShards(ctx, rdb, 0)
+		if err != nil {
+			return &unreachableError{err}
+		}
+		shared := engine.New(rdb, engine.Options{Logger: quiet, Shards: shards})
+		if cursor, found, err = shared.PollCursor(ctx, wf, poll.Key()); err != nil {
+			return fmt.Errorf("reading the poll's cursor from %s: %w", o.redisURL, err)
+		}
+		seen = func(keys []string) ([]bool, error) { return shared.Seen(ctx, wf, keys) }
+	}
+
+	now := time.Now()
+	at := now.UTC().Truncate(time.Second).Format(time.RFC3339)
+	fmt.Fprintf(stdout, "poll of %s (%s)", wf.Name, poll.Schedule.Key())
+	switch {
+	case o.redisURL == "":
+		fmt.Fprintf(stdout, ", no --redis: no cursor, and every item counts as new\n")
+	case found:
+		fmt.Fprintf(stdout, ", cursor from Redis: %s\n", oneLine(workflows.Text(cursor), 80))
+	default:
+		fmt.Fprintf(stdout, ", never polled in this Redis: no cursor\n")
+	}
+	ans, err := poll.Fetch(ctx, wf, cursor, at)
+	if ans != nil && ans.Sent != nil {
+		printPollRequest(stdout, ans.Sent)
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "the poll fails: %s\nit starts nothing; a serving hookflow retries it, backing off\n", wf.Secrets.String(err.Error()))
+		return exitError(exitFailed)
+	}
+	isSeen := make([]bool, len(ans.Keys))
+	if seen != nil {
+		if isSeen, err = seen(ans.Keys); err != nil {
+			return fmt.Errorf("reading the items seen from %s: %w", o.redisURL, err)
+		}
+	}
+	var fresh []int
+	for i, key := range ans.Keys {
+		mark := "new "
+		if isSeen[i] {
+			mark = "seen"
+		} else {
+			fresh = append(fresh, i)
+		}
+		fmt.Fprintf(stdout, "  %s %s\n", mark, wf.Secrets.String(strings.TrimPrefix(key, "poll:")))
+	}
+	if poll.Cursor != nil {
+		fmt.Fprintf(stdout, "next cursor: %s\n", oneLine(wf.Secrets.String(workflows.Text(ans.Cursor)), 80))
+	}
+	fmt.Fprintf(stdout, "%d item%s, %d new\n", len(ans.Items), plural(len(ans.Items)), len(fresh))
+	if o.redisURL != "" && !found && !poll.Backfill {
+		fmt.Fprintln(stdout, "this is the poll's first in this Redis: with backfill = false, a serving hookflow would record these items and start nothing")
+	}
+	if o.dryRun || len(fresh) == 0 {
+		if o.dryRun {
+			fmt.Fprintln(stdout, "dry run: no run started, nothing recorded")
+		}
+		return nil
+	}
+	return o.runItems(ctx, set, k, apis, wf, poll, ans, fresh, at, stdout, quiet)
+}
+
+// runItems runs the workflow here for each new item, one after the other, printing
+// each run as hookflow run does; the workflow's filter applies unless --no-filter.
+func (o *localRun) runItems(ctx context.Context, set *workflows.Set, k *workflows.Kinds, apis *actions.APIs,
+	wf *workflows.Workflow, poll *triggers.Poll, ans *triggers.Answer, fresh []int, at string, out io.Writer, quiet *slog.Logger) error {
+	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, nil)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	apis.Connect(rdb)
+	failed := 0
+	for _, i := range fresh {
+		key := wf.Secrets.String(strings.TrimPrefix(ans.Keys[i], "poll:"))
+		ev, err := poll.ItemEvent(ans.Items[i], at, ans.Pages[i], time.Now())
+		if err != nil {
+			return fmt.Errorf("item %s: %w", key, err)
+		}
+		if wf.Filter != nil && !o.noFilter {
+			ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
+			switch {
+			case err != nil:
+				fmt.Fprintf(out, "\nitem %s: the filter fails on it: %s\n", key, wf.Secrets.String(err.Error()))
+				failed++
+				continue
+			case !ok:
+				fmt.Fprintf(out, "\nitem %s: filtered: the filter of %s is false for it, so it starts no run\n", key, wf.Name)
+				continue
+			}
+		}
+		runID, err := eng.Start(ctx, wf, ev)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nitem %s: run %s of %s (poll event)\n", key, runID, wf.Name)
+		run, err := follow(ctx, eng, runID, out, nil)
+		if err != nil {
+			return fmt.Errorf("run %s: %w", runID, err)
+		}
+		printRunEnd(out, run, false)
+		if run.Status != "succeeded" {
+			failed++
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(out, "\n%d of %d new item%s failed\n", failed, len(fresh), plural(len(fresh)))
+		return exitError(exitFailed)
+	}
+	return nil
+}
+
+// printPollRequest shows the poll's request as sent, redacted, and its answer.
+func printPollRequest(w io.Writer, r *workflows.Request) {
+	fmt.Fprintf(w, "  → %s %s\n", r.Method, r.URL)
+	var b strings.Builder
+	for _, name := range sortedNames(r.Headers) {
+		fmt.Fprintf(&b, "    %s: %s\n", name, r.Headers[name])
+	}
+	io.WriteString(w, b.String())
+	switch {
+	case r.Error != "":
+		fmt.Fprintf(w, "  ← %s\n", r.Error)
+	case r.Status != 0:
+		fmt.Fprintf(w, "  ← %d in %s\n", r.Status, millis(&r.DurationMS))
+	}
+}
+
+func sortedNames(m map[string]string) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
