@@ -22,6 +22,9 @@ type Options struct {
 	// APIs holds the state the api blocks share across processes (OAuth2 tokens).
 	// Nil means NewAPIs(): kept in this process.
 	APIs *APIs
+	// LocalResumes, when set, answers wait steps at once instead of parking their
+	// runs: for hookflow test and the dry run, which serve no resume URL.
+	LocalResumes LocalResumes
 }
 
 // Register adds every step kind to k.
@@ -41,4 +44,5 @@ func Register(k *workflows.Kinds, o Options) {
 	k.AddStep(delayKind(o.SkipDelays))
 	k.AddStep(respondKind())
 	k.AddStep(workflowKind())
+	k.AddStep(waitKind(o.LocalResumes))
 }

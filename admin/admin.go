@@ -19,7 +19,7 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Runs reads runs back, replays and cancels them; the engine is one.
+// Runs reads runs back, replays, cancels and resumes them; the engine is one.
 type Runs interface {
 	Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error)
 	Run(ctx context.Context, id string) (*engine.Run, error)
@@ -27,6 +27,7 @@ type Runs interface {
 	Runs(ctx context.Context, f engine.RunFilter) (*engine.RunPage, error)
 	Replay(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	Cancel(ctx context.Context, id string) (*engine.Cancelled, error)
+	Resume(ctx context.Context, id, step string, r *workflows.Resume) (*engine.Resumed, error)
 	DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter, error)
 	RetryDeadLetter(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	Ping(ctx context.Context) error
@@ -70,6 +71,7 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	mux.HandleFunc("GET /api/v1/runs/{id}/test", a.runTest)
 	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
 	mux.HandleFunc("POST /api/v1/runs/{id}/cancel", a.cancel)
+	mux.HandleFunc("POST /api/v1/runs/{id}/resume/{step}", a.resume)
 	mux.HandleFunc("GET /api/v1/dlq", a.deadLetters)
 	mux.HandleFunc("POST /api/v1/dlq/{id}/retry", a.retryDeadLetter)
 	mux.HandleFunc("GET /api/v1/workflows", a.listWorkflows)
@@ -240,6 +242,38 @@ func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, out)
+}
+
+// maxResumeBody is the largest body a resume takes, as a webhook's by default.
+const maxResumeBody = 1 << 20
+
+// resume answers POST /api/v1/runs/{id}/resume/{step}: the run's wait step goes on
+// with the request's body (JSON, a form or text), headers and query, as a POST to its
+// resume URL would. 200 once the resume is stored; 409 for a wait resumed already or
+// a run that has finished; 404 for a wait that timed out, or a run not found.
+func (a *api) resume(w http.ResponseWriter, r *http.Request) {
+	id, step := r.PathValue("id"), r.PathValue("step")
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxResumeBody))
+	if err != nil {
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: %v (at most %d bytes)", err, maxResumeBody))
+		return
+	}
+	res, err := workflows.NewResume(r.Header.Get("Content-Type"), raw, r.Header, r.URL.Query())
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out, err := a.runs.Resume(r.Context(), id, step, res)
+	switch {
+	case errors.Is(err, engine.ErrResumed):
+		httpjson.Error(w, http.StatusConflict, err.Error())
+	case errors.Is(err, engine.ErrNotWaiting):
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+	case err != nil:
+		a.fail(w, err, "resuming run", "run", id, "step", step)
+	default:
+		httpjson.Write(w, http.StatusOK, out)
+	}
 }
 
 // replayOptions reads the version a replay goes on with: ?version=pinned (the default),

@@ -84,7 +84,7 @@ workflow "sync_crm" {
 	post(t, srv.URL+"/api/v1/runs/nosuchrun/replay", http.StatusNotFound, &fail)
 	post(t, srv.URL+"/api/v1/dlq/"+dlq.DeadLetters[0].ID+"/retry", http.StatusNotFound, &fail)
 	get(t, srv.URL+"/api/v1/runs?status=done", http.StatusBadRequest, &fail)
-	if !strings.Contains(fail["error"], "queued, running, succeeded, failed") {
+	if !strings.Contains(fail["error"], "queued, running, waiting, succeeded, failed") {
 		t.Errorf("bad status: %v", fail)
 	}
 	get(t, srv.URL+"/api/v1/runs?limit=lots", http.StatusBadRequest, &fail)

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -30,6 +31,21 @@ type runPage struct {
 	// CanExport says the run succeeded or failed: it can be copied as a workflow test
 	// (GET /api/v1/runs/{id}/test, as hookflow runs export-test).
 	CanExport bool
+	// Waits are the wait steps the run waits at, each with its resume URL and a
+	// button to resume it.
+	Waits []waitView
+}
+
+// waitView is a wait step a run waits at, as its page offers to resume it.
+type waitView struct {
+	Step      string
+	URL       string // its resume URL; "" when it cannot be made now
+	CanResume bool   // not with the read-only token
+}
+
+// ResumeURLs gives the resume URL of a run's wait step: the engine is one.
+type ResumeURLs interface {
+	ResumeURL(ctx context.Context, workflow, run, step string) (string, error)
 }
 
 // stepView is a step, an item or a parallel block on a run's page.
@@ -59,6 +75,14 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, s := range run.Steps {
 		v.Steps = append(v.Steps, viewStep(s, run.Version, v.MaxMS))
+		if s.Kind != "wait" || s.Status != engine.StatusWaiting || v.Settled {
+			continue
+		}
+		w := waitView{Step: s.Name, CanResume: !readOnly(r)}
+		if urls, ok := p.runs.(ResumeURLs); ok {
+			w.URL, _ = urls.ResumeURL(r.Context(), run.Workflow, run.ID, s.Name)
+		}
+		v.Waits = append(v.Waits, w)
 	}
 	v.Curl = p.curl(run)
 	p.render(w, http.StatusOK, "run", v)

@@ -162,3 +162,51 @@ workflow "slow" {
 		t.Errorf("a cancelled run still offers to cancel, or polls:\n%s", p)
 	}
 }
+
+// A run waiting at a wait step shows it with a button to resume it and its resume URL
+// behind a click; the API's resume endpoint resumes it once.
+func TestInspectorResumeButton(t *testing.T) {
+	e, set, api := serveAPI(t, `
+workflow "approve" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "log" "after" {
+    message = "approved: {{ steps.approval.body.ok }}"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("approve"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "waiting")
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/runs/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	p := string(body)
+	url, _ := e.ResumeURL(context.Background(), "approve", id, "approval")
+	if !strings.Contains(p, `data-post="/api/v1/runs/`+id+`/resume/approval"`) ||
+		!strings.Contains(p, "<summary>Show the resume URL</summary>") || !strings.Contains(p, url) {
+		t.Fatalf("no resume button or URL on a waiting run:\n%s", p)
+	}
+	req, _ := http.NewRequest("POST", api.URL+"/api/v1/runs/"+id+"/resume/approval", strings.NewReader(`{"ok": "yes"}`))
+	req.Header.Set("Content-Type", "application/json")
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != 200 {
+		t.Fatalf("resume: %d", r2.StatusCode)
+	}
+	var again map[string]string
+	post(t, api.URL+"/api/v1/runs/"+id+"/resume/approval", http.StatusConflict, &again)
+	post(t, api.URL+"/api/v1/runs/nosuchrun/resume/approval", http.StatusNotFound, &again)
+	waitStatus(t, api.URL, id, "succeeded")
+}

@@ -94,6 +94,12 @@ workflow "outer" {
     input    = { name = "Ada" }
   }
 }
+
+workflow "waits" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}
 `
 	set, kinds := httpSetWithProbe(t, src)
 	e := New(b.Client, Options{Shards: 3, Logger: quiet, Lease: time.Second, Retention: time.Hour, Kinds: kinds})
@@ -170,6 +176,16 @@ workflow "outer" {
 		}
 		ids = append(ids, id)
 	}
+	// A run parked at its wait step (park), resumed (resume).
+	waiting, err := e.Start(ctx, set.Workflow("waits"), event(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, e, waiting, RunWaiting)
+	if _, err := e.Resume(ctx, waiting, "approval", &workflows.Resume{}); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, waiting)
 	failed := map[string]bool{}
 	for _, id := range ids {
 		if r := waitRun(t, e, id); r.Status == RunFailed {
@@ -218,6 +234,7 @@ var allScripts = map[string]*redis.Script{
 	"replay.lua": replayScript, "stats.lua": statsScript, "trim.lua": trimScript, "lasttick.lua": lastTickScript,
 	"claimtick.lua": claimTickScript,
 	"cancel.lua":    cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
+	"park.lua": parkScript, "resume.lua": resumeScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

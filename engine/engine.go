@@ -48,6 +48,10 @@ type Options struct {
 	// replayed, step durations, and the queue's depth read from Redis at each scrape.
 	// nil: no metrics.
 	Metrics prometheus.Registerer
+	// ResumeBase is what the URLs resume_url gives start with, a token following: the
+	// public listener's address as the senders of resumes reach it, and the path it
+	// serves them under. Default DefaultResumeBase.
+	ResumeBase string
 	// Child, when set, is asked first by each unit of a workflow step, before it starts
 	// or reads its child run: with stubbed true, the step settles at once with
 	// {run_id, result} (or fails with err), and no child starts. hookflow test answers
@@ -75,6 +79,9 @@ type Engine struct {
 	// local is the pool this process executes steps with, while it runs: a run started
 	// here has its first step run by it when it has a worker free.
 	local atomic.Pointer[Pool]
+	// resumeBase is Options.ResumeBase.
+	resumeBase string
+	keys       resumeKeys
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored
@@ -116,7 +123,11 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	q.metrics = newMetrics(o.Metrics, q)
 	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
 		byKey: map[string]*version{}}
-	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics, child: o.Child}
+	if o.ResumeBase == "" {
+		o.ResumeBase = DefaultResumeBase
+	}
+	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics, child: o.Child,
+		resumeBase: o.ResumeBase}
 }
 
 // Use makes the workflows of set runnable, and their versions the current ones: those

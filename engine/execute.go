@@ -80,6 +80,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 			return p.settle(r, j, step, outcome{status: StatusFailed, err: err})
 		}
 	}
+	if w, ok := step.Action.(workflows.Waiter); ok && w.Parks() {
+		return p.wait(r, j, step, w)
+	}
 	if sub, ok := step.Action.(workflows.SubRun); ok {
 		return p.subRun(r, j, step, sub, item)
 	}

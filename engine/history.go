@@ -15,7 +15,7 @@ import (
 // RunFilter selects runs from the history. Zero values select everything.
 type RunFilter struct {
 	Workflow string
-	Status   string // queued, running, succeeded or failed
+	Status   string // queued, running, waiting, succeeded, failed or cancelled
 	Limit    int    // default 50, at most 500
 	// Cursor continues a listing where the previous page ended (RunPage.Next).
 	Cursor string
@@ -32,7 +32,7 @@ type RunPage struct {
 }
 
 // Statuses are the statuses a run can have.
-var Statuses = []string{string(RunQueued), string(RunRunning), string(RunSucceeded), string(RunFailed), string(RunCancelled)}
+var Statuses = []string{string(RunQueued), string(RunRunning), string(RunWaiting), string(RunSucceeded), string(RunFailed), string(RunCancelled)}
 
 // ErrBadFilter is returned for a filter or cursor that makes no sense.
 var ErrBadFilter = errors.New("bad filter")

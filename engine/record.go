@@ -43,6 +43,9 @@ const (
 	RunFailed    RunStatus = "failed"
 	// RunCancelled is a run ended by hand (Engine.Cancel) before it finished.
 	RunCancelled RunStatus = "cancelled"
+	// RunWaiting is a run parked at a wait step, until it is resumed or the wait times
+	// out. It holds no worker.
+	RunWaiting RunStatus = "waiting"
 )
 
 // Done reports whether the run has ended.

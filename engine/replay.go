@@ -212,6 +212,10 @@ func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 			return
 		}
 		clear(s.Name)
+		if isWait(s) {
+			// What ended its wait (a timeout) goes with it: replayed, it waits again.
+			cl.fields = append(cl.fields, resumePrefix+s.Name)
+		}
 		set := rec.items[s.Name]
 		if set == nil {
 			return

@@ -101,6 +101,14 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 		Vars:  r.wf.Vars,
 		Run:   map[string]any{"id": r.id, "workflow": r.workflow, "version": r.wf.Version},
 	}
+	if hasWait(r.wf) {
+		// resume_url signs with the key in Redis: read it now, when failing to is a
+		// failed attempt to try again, rather than in the middle of a step.
+		if _, err := e.resumeKey(ctx); err != nil {
+			return r, err
+		}
+		r.env.ResumeURL = e.resumeURLs(r)
+	}
 	if f := j.run["failed_step"]; f != "" { // it failed: its on_failure steps run
 		r.env.Run["error"], r.env.Run["failed_step"] = j.run["error"], f
 	}

@@ -24,7 +24,7 @@ type RunSummary struct {
 	// StartedVersion is the version the run started with, when a replay moved it to
 	// another.
 	StartedVersion string    `json:"started_version,omitempty"`
-	Status         RunStatus `json:"status"` // queued, running, succeeded, failed, cancelled
+	Status         RunStatus `json:"status"` // queued, running, waiting, succeeded, failed, cancelled
 	Error          string    `json:"error,omitempty"`
 	// FailedStep is the step that failed the run, once its on_failure steps started.
 	FailedStep string     `json:"failed_step,omitempty"`

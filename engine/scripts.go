@@ -116,6 +116,8 @@ var (
 	claimTickScript = script("claimtick.lua")
 	cancelScript    = script("cancel.lua")
 	wakeScript      = script("wake.lua")
+	parkScript      = script("park.lua")
+	resumeScript    = script("resume.lua")
 )
 
 // completeHash, advanceHash and finishHash are the commit scripts' SHA1s, boxed once
@@ -163,6 +165,7 @@ var scriptErrors = map[string]error{
 	"HFCLOCK":     errClock,
 	"HFTICK":      errTickTaken,
 	"HFFINISHED":  ErrFinished,
+	"HFRESUMED":   ErrResumed,
 }
 
 // errClock is a tick refused because this process's clock is ahead of Redis's.

@@ -60,7 +60,7 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	// first: a reference to a later step is told apart from one to no step at all, and
 	// one to a step beside it in a parallel block from one to an earlier step.
 	lay := layOut(content.Blocks)
-	lay.outputs = l.outputs(lay)
+	lay.outputs, lay.resumable = l.outputs(lay), l.resumable(lay)
 	attrs := &Block{attrs: map[string]*BlockAttr{}}
 	for _, name := range []string{"description", "concurrency", "timeout"} {
 		if a := content.Attributes[name]; a != nil {
@@ -146,6 +146,20 @@ func (l *loader) outputs(lay *layout) map[string]*stepOutput {
 			}
 		}
 	}
+	return out
+}
+
+// resumable lists the steps, in file order, whose kind resume_url may name.
+func (l *loader) resumable(lay *layout) []string {
+	var out []string
+	for _, n := range lay.nodes {
+		for _, blk := range n.steps {
+			if kind, ok := l.kinds.steps[blk.Labels[0]]; ok && kind.Resumable {
+				out = append(out, blk.Labels[1])
+			}
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -243,8 +257,22 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 			diags = append(diags, l.attr(common, a, ev, sc)...)
 		}
 	}
-	s.Timeout, d = common.Duration("timeout", DefaultStepTimeout)
+	timeout := DefaultStepTimeout
+	if kind.Timeout > 0 {
+		timeout = kind.Timeout
+	}
+	s.Timeout, d = common.Duration("timeout", timeout)
 	diags = append(diags, l.excuse(d)...)
+	if a := common.Attr("timeout"); a != nil && !d.HasErrors() && kind.MaxTimeout > 0 && s.Timeout > kind.MaxTimeout {
+		diags = append(diags, a.Error("Timeout too long",
+			fmt.Sprintf("A %s step's timeout may be %dd at most.", kindName, int(kind.MaxTimeout.Hours()/24))))
+	}
+	if forEach != nil && kind.Resumable {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No for_each on a %s step", kindName),
+			Detail: fmt.Sprintf("A %s step pauses its run once, and resume_url(%q) resumes it: it cannot run once per item. "+
+				"Wait once, for an answer about the whole list.", kindName, name),
+			Subject: forEach.Expr.Range().Ptr()})
+	}
 	onError, d := common.OneOf("on_error", "fail", "fail", "continue")
 	diags = append(diags, l.excuse(d)...)
 	if onError == "continue" {

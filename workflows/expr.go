@@ -31,6 +31,10 @@ type Env struct {
 	// Poll is what a poll trigger's request reads of its poll: {cursor, time}; nil
 	// elsewhere.
 	Poll map[string]any `expr:"poll"`
+	// ResumeURL is resume_url("NAME"): the URL that resumes the run's wait step NAME.
+	// The engine sets it for the steps of a run; nil elsewhere (the loader allows it
+	// only in steps).
+	ResumeURL func(step string) (string, error) `expr:"resume_url"`
 }
 
 // maxNodes bounds the size of one expression; anything larger is a mistake or an attack.

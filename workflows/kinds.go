@@ -51,6 +51,13 @@ type StepKind struct {
 	// about a read of a field the output never has (steps.find.id for
 	// steps.find.body.id). Nil: the fields are not known, and reads are not checked.
 	Output []string
+	// Resumable marks the kind whose steps resume_url("NAME") may name (the wait
+	// step): such a step runs once per run, so for_each is refused.
+	Resumable bool
+	// Timeout is the default of a step's timeout, when not DefaultStepTimeout, and
+	// MaxTimeout the longest it may be (0: no limit). The wait step's timeout is how
+	// long it waits, not how long an attempt may take.
+	Timeout, MaxTimeout time.Duration
 	// New compiles a step's decoded attributes into the action that runs it. It is
 	// called once per step when the file loads and reports problems as diagnostics.
 	New func(b *Block) (Action, hcl.Diagnostics)

@@ -21,6 +21,7 @@ type layout struct {
 	names     []string               // every step, in file order, a parallel block's in place
 	parallels map[string][]string    // each parallel block's steps, by the block's name
 	outputs   map[string]*stepOutput // what each step's output holds, where its kind tells
+	resumable []string               // the steps resume_url may name: wait steps
 	nodes     map[*hcl.Block]*layoutNode
 	// diags are the problems of each block's layout, reported where the block is
 	// decoded so that diagnostics stay in file order.
@@ -153,7 +154,7 @@ func (l *loader) node(n *layoutNode, lay *layout, ev *evaluator, workflow string
 	for _, blk := range n.steps {
 		name := blk.Labels[1]
 		sc := &scope{where: fmt.Sprintf("step %q", name), self: name, steps: lay.names[:n.start:n.start], all: lay.names,
-			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs}
+			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs, resumable: lay.resumable}
 		if n.parallel {
 			sc.parallel, sc.siblings = n.name, n.siblings
 		}

@@ -31,6 +31,8 @@ type scope struct {
 	// tells them; reads of other fields are warned about.
 	outputs map[string]*stepOutput
 	forEach bool // the expression is a for_each, which gives the items
+	// resumable are the steps of the workflow resume_url may name: its wait steps.
+	resumable []string
 }
 
 // forEachScope is the scope of a step's for_each: what the step sees, except each.
@@ -55,6 +57,12 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 	}
 	node := p.Node()
 	ast.Walk(&node, visitor(func(n ast.Node) {
+		if c, ok := n.(*ast.CallNode); ok {
+			if d, at := sc.resumeRef(c); d != nil {
+				report(d, at)
+			}
+			return
+		}
 		if id, ok := n.(*ast.IdentifierNode); ok && id.Value == "each" {
 			if d := sc.eachRef(); d != nil {
 				report(d, id.Location())
@@ -83,6 +91,51 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 		}
 	}))
 	return diags
+}
+
+// resumeRef reports a call of resume_url that does not name a wait step of the
+// workflow by a constant string, or that is not in a step, and where it is.
+func (sc *scope) resumeRef(c *ast.CallNode) (*hcl.Diagnostic, file.Location) {
+	callee, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok || callee.Value != "resume_url" {
+		return nil, file.Location{}
+	}
+	if sc.self == "" {
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("resume_url in %s", sc.where),
+			Detail:   "resume_url gives the URL that resumes a wait step of a run: it can be used in the steps of a workflow only.",
+		}, callee.Location()
+	}
+	waits := "it has none"
+	if len(sc.resumable) > 0 {
+		waits = "its wait steps are " + andList(sc.resumable)
+	}
+	var name *ast.StringNode
+	if len(c.Arguments) == 1 {
+		name, _ = c.Arguments[0].(*ast.StringNode)
+	}
+	if name == nil {
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "resume_url needs a step's name",
+			Detail: fmt.Sprintf("resume_url takes the name of a wait step of workflow %q, written as a string: resume_url('approval'); %s.",
+				sc.workflow, waits),
+		}, callee.Location()
+	}
+	if slices.Contains(sc.resumable, name.Value) {
+		return nil, file.Location{}
+	}
+	summary := fmt.Sprintf("resume_url names %q, which is not a wait step", name.Value)
+	detail := fmt.Sprintf("resume_url(%q) gives the URL that resumes the wait step %q, but workflow %q has no wait step of that name; %s.",
+		name.Value, name.Value, sc.workflow, waits)
+	if !slices.Contains(sc.all, name.Value) {
+		summary = fmt.Sprintf("resume_url names an unknown step %q", name.Value)
+	}
+	if s := suggest(name.Value, sc.resumable); s != "" {
+		detail += fmt.Sprintf(" Did you mean %q?", s)
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail}, name.Location()
 }
 
 // eachRef reports a read of each where there is no for_each item.

@@ -28,7 +28,10 @@ type Test struct {
 	Workflow string
 	Event    TestEvent
 	Mocks    map[string]*Mock // by step name
-	Expects  []*Expect
+	// Resumes are what resumes the test's wait steps, by step name. A wait step
+	// without one times out, its timeout passing at once on the test's virtual clock.
+	Resumes map[string]*TestResume
+	Expects []*Expect
 	// ExpectRun is how the run must end: succeeded (the default), failed or filtered.
 	ExpectRun      string
 	ExpectRunRange hcl.Range // the attribute, or the block's header when not given
@@ -64,6 +67,17 @@ type MockResponse struct {
 	Error       string
 }
 
+// TestResume is what a test resumes a wait step with, as a POST to its resume URL
+// would: a body (JSON, or text), headers and a query.
+type TestResume struct {
+	Step        string
+	ContentType string
+	Raw         string
+	Headers     map[string]string // lower-case names
+	Query       map[string][]string
+	DefRange    hcl.Range
+}
+
 // Expect is what a test expects of one step. A nil field is not checked.
 type Expect struct {
 	Step      string
@@ -97,8 +111,12 @@ var (
 			{Type: "event"},
 			{Type: "mock", LabelNames: []string{"step"}},
 			{Type: "expect", LabelNames: []string{"step"}},
+			{Type: "resume", LabelNames: []string{"step"}},
 		},
 	}
+	resumeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "json"}, {Name: "body"}, {Name: "headers"}, {Name: "query"},
+	}}
 	testEventSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "body"}, {Name: "headers"}, {Name: "query"}, {Name: "params"}, {Name: "trigger"}, {Name: "content_type"},
 	}}
@@ -187,7 +205,7 @@ func testEvalContext(dir string) *hcl.EvalContext {
 }
 
 func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
-	t := &Test{Name: b.Labels[0], Mocks: map[string]*Mock{}, ExpectRun: TestSucceeded, ExpectRunRange: b.DefRange, DefRange: b.DefRange}
+	t := &Test{Name: b.Labels[0], Mocks: map[string]*Mock{}, Resumes: map[string]*TestResume{}, ExpectRun: TestSucceeded, ExpectRunRange: b.DefRange, DefRange: b.DefRange}
 	content, diags := b.Body.Content(testSchema)
 	if a := content.Attributes["workflow"]; a != nil {
 		diags = append(diags, testString(a, ctx, &t.Workflow)...)
@@ -219,6 +237,14 @@ func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 				continue
 			}
 			t.Mocks[m.Step] = m
+		case "resume":
+			r, d := decodeResume(blk, ctx)
+			diags = append(diags, d...)
+			if first, dup := t.Resumes[r.Step]; dup {
+				diags = append(diags, duplicateDiag("resume", r.Step, r.DefRange, first.DefRange))
+				continue
+			}
+			t.Resumes[r.Step] = r
 		case "expect":
 			e, d := decodeExpect(blk, ctx)
 			diags = append(diags, d...)
@@ -287,6 +313,48 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 		}
 	}
 	return diags
+}
+
+// decodeResume decodes a resume block: json (any value, sent as JSON) or body (text
+// as sent), headers and query.
+func decodeResume(b *hcl.Block, ctx *hcl.EvalContext) (*TestResume, hcl.Diagnostics) {
+	r := &TestResume{Step: b.Labels[0], Headers: map[string]string{}, DefRange: b.DefRange}
+	content, diags := b.Body.Content(resumeSchema)
+	attrs := content.Attributes
+	if attrs["json"] != nil && attrs["body"] != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Both json and body",
+			Detail: "A resume has one body: json for a JSON value, or body for text as sent.", Subject: attrs["body"].Range.Ptr()})
+	}
+	if a := attrs["json"]; a != nil {
+		v, d := testValue(a, ctx)
+		diags = append(diags, d...)
+		if data, err := json.Marshal(v); err == nil && !d.HasErrors() {
+			r.Raw, r.ContentType = string(data), "application/json"
+		}
+	}
+	if a := attrs["body"]; a != nil {
+		diags = append(diags, testString(a, ctx, &r.Raw)...)
+		r.ContentType = "text/plain; charset=utf-8"
+	}
+	if a := attrs["headers"]; a != nil {
+		h, d := testStrings(a, ctx)
+		diags = append(diags, d...)
+		for k, v := range h {
+			r.Headers[strings.ToLower(k)] = v
+		}
+	}
+	if ct := r.Headers["content-type"]; ct != "" {
+		r.ContentType = ct
+	}
+	if a := attrs["query"]; a != nil {
+		q, d := testStrings(a, ctx)
+		diags = append(diags, d...)
+		r.Query = map[string][]string{}
+		for k, v := range q {
+			r.Query[k] = []string{v}
+		}
+	}
+	return r, diags
 }
 
 func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics) {
@@ -383,6 +451,24 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mock of a step that sends no request",
 				Detail:  fmt.Sprintf("Step %q is a %s step: only http steps, and workflow steps (whose result a mock gives), are answered by a mock; a test runs the others as they are.", name, s.Kind),
 				Subject: m.DefRange.Ptr()})
+		}
+	}
+	resumed := make([]string, 0, len(t.Resumes))
+	for label := range t.Resumes {
+		resumed = append(resumed, label)
+	}
+	sort.Strings(resumed)
+	for _, label := range resumed {
+		r := t.Resumes[label]
+		w, name, d := testStep(set, wf, "resume", label, r.DefRange)
+		diags = append(diags, d...)
+		if w == nil {
+			continue
+		}
+		if s, _ := w.Step(name); s != nil && s.Kind != "wait" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resume of a step that does not wait",
+				Detail:  fmt.Sprintf("Step %q is a %s step: only wait steps are resumed.", name, s.Kind),
+				Subject: r.DefRange.Ptr()})
 		}
 	}
 	for _, e := range t.Expects {

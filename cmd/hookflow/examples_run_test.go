@@ -38,6 +38,9 @@ var exampleEnv = map[string]string{
 	"SALES_CLIENT_SECRET":        "sales-client-secret-4b7e",
 	"SHOP_TOKEN":                 "shop-token-6d0c",
 	"FULFILLMENT_TOKEN":          "fulfillment-token-a93e",
+	"REFUNDS_WEBHOOK_SECRET":     "refunds-secret-7c2e",
+	"PAYMENTS_TOKEN":             "payments-token-1a9f",
+	"MAIL_TOKEN":                 "mail-token-6d30",
 }
 
 func setExampleEnv(t *testing.T) {

@@ -38,6 +38,7 @@ type localRun struct {
 	contentType string
 	headers     []string
 	responses   []string // STEP=[STATUS:]FILE: what a dry run answers that step
+	resumes     []string // STEP=FILE: what resumes that wait step
 	dryRun      bool
 	noFilter    bool
 	asJSON      bool
@@ -78,6 +79,10 @@ no body. A 404 or a 503 tries the failure paths: the step fails, is retried, and
 on_error and the steps reading steps.STEP.status do what they would. Given more than
 once for a step, the answers are used in turn, one per request, the last one again
 once they run out: --response find=503 --response find=200:found.json.
+
+A wait step goes on at once, as if its resume URL was POSTed to with an empty
+body; --resume STEP=FILE resumes it with FILE (- for standard input, or inline JSON
+'{…}') as steps.STEP.body instead. Nothing here serves resume URLs.
 
 --poll NAME polls a poll trigger once, for real: NAME is its workflow, or WORKFLOW/N
 for the Nth poll trigger of a workflow with several. It prints the request sent and
@@ -123,6 +128,7 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 	fs.StringVar(&o.contentType, "content-type", "", "content type of the event (default: from the file's extension, else JSON)")
 	fs.StringArrayVar(&o.headers, "header", nil, "an event header, `\"Name: value\"`, or @FILE for a file of them, one per line (repeatable)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the requests the http steps would send, and send nothing")
+	fs.StringArrayVar(&o.resumes, "resume", nil, "resume this wait step with this body, `STEP=FILE` or STEP='{…}', instead of an empty one (repeatable)")
 	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this status and body, `STEP=[STATUS:]FILE`, STEP=[STATUS:]'{…}' or STEP=STATUS (repeatable)")
 	fs.BoolVar(&o.noFilter, "no-filter", false, "run even when the workflow's filter is false for the event")
 	fs.BoolVar(&o.asJSON, "json", false, "print the finished run as JSON, as the admin API shows it, instead of step by step")
@@ -150,6 +156,10 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	if dry.answers, err = o.answers(stdin); err != nil {
 		return err
 	}
+	resumes, err := o.resumeBodies(stdin)
+	if err != nil {
+		return err
+	}
 	client := actions.NewClient(guard)
 	if o.dryRun {
 		client = &http.Client{Transport: dry, CheckRedirect: client.CheckRedirect}
@@ -157,7 +167,13 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	stepLog := slog.New(slog.NewTextHandler(stderr, nil))
 	k := workflows.NewKinds()
 	apis := actions.NewAPIs()
-	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun, APIs: apis})
+	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun, APIs: apis,
+		LocalResumes: func(c *workflows.Call) (*workflows.Resume, bool) {
+			if r := resumes[c.Step]; r != nil {
+				return r, true
+			}
+			return &workflows.Resume{}, true // as a POST with no body
+		}})
 	triggers.Register(k)
 	set := loadFor(o.dir, name, k, stderr)
 	if set == nil {
@@ -173,6 +189,11 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 	if wf.Secrets != nil {
 		dry.redact = wf.Secrets.Encoded().String // requests are shown encoded for the wire
+	}
+	for step := range resumes {
+		if s, _ := wf.Step(step); s == nil || s.Kind != "wait" {
+			return usage("--resume %s: workflow %s has no wait step %q", step, wf.Name, step)
+		}
 	}
 	shapeEvent(ev, wf)
 	if wf.Filter != nil && triggerKinds.Filtered(ev.Trigger) && !o.noFilter {
@@ -256,6 +277,41 @@ func (o *localRun) answers(stdin io.Reader) (map[string][]dryAnswer, error) {
 		return nil, usage("--response answers steps only in a --dry-run")
 	}
 	return answers, nil
+}
+
+// resumeBodies reads --resume: what resumes each named wait step.
+func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, error) {
+	out := map[string]*workflows.Resume{}
+	for _, r := range o.resumes {
+		step, v, ok := strings.Cut(r, "=")
+		if !ok || step == "" || v == "" {
+			return nil, usage("--resume %q: write it as STEP=FILE or STEP='{…}'", r)
+		}
+		if _, dup := out[step]; dup {
+			return nil, usage("--resume %s: given twice; a wait is resumed once", step)
+		}
+		ct, data := "application/json", []byte(v)
+		if t := strings.TrimSpace(v); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+			var err error
+			if v == "-" {
+				data, err = io.ReadAll(io.LimitReader(stdin, triggers.DefaultMaxBody))
+			} else {
+				data, err = os.ReadFile(v)
+			}
+			if err != nil {
+				return nil, usage("--resume %s: %v", step, err)
+			}
+			if ct = contentTypeOf(v); v == "-" && !json.Valid(data) {
+				ct = "text/plain; charset=utf-8"
+			}
+		}
+		res, err := workflows.NewResume(ct, data, nil, nil)
+		if err != nil {
+			return nil, usage("--resume %s: %v", step, err)
+		}
+		out[step] = res
+	}
+	return out, nil
 }
 
 // dryAnswer is what a dry run answers a request with.

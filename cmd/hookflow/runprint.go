@@ -97,8 +97,18 @@ func versionNote(s *engine.StepRun, runVersion string) string {
 // stepLine is a step's status, duration and attempts: "succeeded in 41ms after 2 attempts".
 func stepLine(s *engine.StepRun) string {
 	line := string(s.Status)
+	if s.Kind == "wait" && s.Status == engine.StatusWaiting {
+		// Its job is parked until it is resumed, or it times out.
+		if s.NextAttemptAt != nil {
+			line += ", times out " + s.NextAttemptAt.Local().Format(time.DateTime)
+		}
+		return line
+	}
 	if s.DurationMS != nil && s.Status != engine.StatusSkipped && s.FinishedAt != nil {
 		line += " in " + millis(s.DurationMS)
+	}
+	if s.Kind == "wait" {
+		return line // its job is leased again when it is resumed: those are not attempts
 	}
 	if s.Attempts > 1 {
 		line += fmt.Sprintf(" after %d attempts", s.Attempts)

@@ -68,7 +68,7 @@ starts new ones.`,
 		RunE: needSubcommand,
 	}
 	a.flags(cmd)
-	cmd.AddCommand(runsListCommand(&a), runsShowCommand(&a), runsReplayCommand(&a), runsCancelCommand(&a), runsStartCommand(&a), runsExportTestCommand(&a))
+	cmd.AddCommand(runsListCommand(&a), runsShowCommand(&a), runsReplayCommand(&a), runsCancelCommand(&a), runsResumeCommand(&a), runsStartCommand(&a), runsExportTestCommand(&a))
 	return cmd
 }
 
@@ -190,6 +190,49 @@ cannot be cancelled (409).`,
 			})
 		},
 	}
+}
+
+func runsResumeCommand(a *adminCommand) *cobra.Command {
+	var body string
+	cmd := &cobra.Command{
+		Use:   "resume RUN STEP [--json BODY]",
+		Short: "Resume a run's wait step, as a POST to its resume URL would",
+		Long: `resume makes the wait step STEP of RUN go on, with the JSON in --json (inline, or
+- for standard input; default: no body) as steps.STEP.body. A run that has not
+reached the step yet goes on past it when it does. A wait is resumed once: a second
+resume is refused (409), and so is one after it timed out (404).`,
+		Example: `  hookflow runs resume 01JD3WZ2Q7T5 approval --json '{"approved": true}'
+  hookflow runs resume 01JD3WZ2Q7T5 approval`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var data []byte
+			switch body {
+			case "":
+			case "-":
+				var err error
+				if data, err = readEventFile("-", cmd.InOrStdin()); err != nil {
+					return err
+				}
+			default:
+				data = []byte(body)
+			}
+			if len(data) > 0 && !json.Valid(data) {
+				return usage("--json: not JSON: %s", oneLine(string(data), 60))
+			}
+			var out engine.Resumed
+			path := "/runs/" + url.PathEscape(args[0]) + "/resume/" + url.PathEscape(args[1])
+			return a.get(cmd, "POST", path, data, &out, func(w io.Writer) error {
+				if out.Waiting {
+					_, err := fmt.Fprintf(w, "run %s resumed at step %s\n", out.RunID, out.Step)
+					return err
+				}
+				_, err := fmt.Fprintf(w, "run %s will go past step %s when it gets there: the resume is kept for it\n", out.RunID, out.Step)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&body, "json", "", "the resume's `BODY`, JSON, or - for standard input")
+	return cmd
 }
 
 func runsExportTestCommand(a *adminCommand) *cobra.Command {

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -49,6 +51,9 @@ type serveConfig struct {
 	// shards is --shards: 0 takes the count stored in Redis (engine.AgreeShards).
 	shards       int
 	waitReplicas int
+	// publicURL is --public-url: the public listener as senders reach it, which the
+	// resume URLs of wait steps start with. serve defaults it from --listen.
+	publicURL string
 }
 
 // ownListener is a listener of this process that steps may never call.
@@ -66,6 +71,25 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&cfg.shards, "shards", 0, "queue shards (Redis Cluster slots) every process sharing the Redis uses; 0: the count stored in Redis by the first process, else 1, or 16 on a cluster")
 	fs.IntVar(&cfg.waitReplicas, "redis-wait-replicas", 0, "replicas that must acknowledge a run (Redis WAIT, up to 1s) before a webhook is answered 2xx; fewer: 503 (0: answer once the primary has it)")
+	fs.StringVar(&cfg.publicURL, "public-url", "", "`URL` at which senders reach --listen, which resume_url() builds on, e.g. https://hooks.example.com (default: http://localhost:PORT of --listen)")
+}
+
+// resumeBase is what the resume URLs of wait steps start with: --public-url, else
+// http://localhost:PORT of the public listener at listen, then the path they are
+// served under.
+func resumeBase(publicURL, listen string) (string, error) {
+	if publicURL == "" {
+		_, port, err := net.SplitHostPort(listen)
+		if err != nil || port == "" {
+			port = "8080"
+		}
+		publicURL = "http://localhost:" + port
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", usage("--public-url %q: give the URL senders reach this hookflow at, such as https://hooks.example.com", publicURL)
+	}
+	return strings.TrimSuffix(publicURL, "/") + triggers.ResumePrefix, nil
 }
 
 func serveCommand() *cobra.Command {
@@ -214,9 +238,14 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	apis.Connect(rdb)
 	metrics := newRegistry()
 	metrics.MustRegister(apis)
+	resumes, err := resumeBase(cfg.publicURL, cfg.listen)
+	if err != nil {
+		closeRedis()
+		return nil, err
+	}
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
 		MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
-		WaitReplicas: cfg.waitReplicas})
+		WaitReplicas: cfg.waitReplicas, ResumeBase: resumes})
 	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas)
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
@@ -262,6 +291,12 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 			return nil, err
 		}
 	}
+	if _, err := resumeBase(cfg.publicURL, ""); err != nil { // checked before anything starts
+		publicLn.Close()
+		adminLn.Close()
+		return nil, err
+	}
+	cfg.listen = publicLn.Addr().String() // --listen :0 has its port now, for --public-url's default
 	// Steps may never call this hookflow's admin API or metrics, whatever --allow-net
 	// says: a URL taken from an event could read other runs through them.
 	cfg.own = []ownListener{{adminLn.Addr().String(), "admin API"}}
@@ -292,6 +327,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 
 	mux := http.NewServeMux()
 	mux.Handle("/hooks/", s.unlessDraining(s.hooks))
+	mux.Handle(triggers.ResumePrefix, s.resumesUnlessDraining(triggers.NewResumes(resumer{rt.engine}, log)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -375,6 +411,51 @@ func (s *server) unlessDraining(h http.Handler) http.Handler {
 		defer s.intake.leave()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// resumesUnlessDraining answers 503 with Retry-After to resumes that come once
+// shutdown began, as unlessDraining does to webhooks.
+func (s *server) resumesUnlessDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() || !s.intake.enter() {
+			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Connection", "close")
+			httpjson.Error(w, http.StatusServiceUnavailable, "hookflow is shutting down; retry shortly")
+			return
+		}
+		defer s.intake.leave()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// resumer is the engine as the resume URLs resume waits with it.
+type resumer struct{ e *engine.Engine }
+
+func (r resumer) Waiting(ctx context.Context, token string) (*triggers.Wait, error) {
+	w, err := r.e.Wait(ctx, token)
+	if err != nil {
+		return nil, resumeError(err)
+	}
+	return &triggers.Wait{RunID: w.RunID, Workflow: w.Workflow, Step: w.Step}, nil
+}
+
+func (r resumer) Resume(ctx context.Context, token string, res *workflows.Resume) (*triggers.Wait, error) {
+	w, err := r.e.ResumeToken(ctx, token, res)
+	if err != nil {
+		return nil, resumeError(err)
+	}
+	return &triggers.Wait{RunID: w.RunID, Workflow: w.Workflow, Step: w.Step}, nil
+}
+
+// resumeError turns the engine's errors into those the resume URLs answer by.
+func resumeError(err error) error {
+	switch {
+	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrFinished):
+		return fmt.Errorf("%w (%v)", triggers.ErrNoWait, err)
+	case errors.Is(err, engine.ErrResumed):
+		return triggers.ErrWaitResumed
+	}
+	return err
 }
 
 // keepAlive turns keep-alive on or off for the pressure on --max-conns (turning it off

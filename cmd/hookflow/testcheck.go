@@ -130,6 +130,28 @@ func (t *mockTransport) child(_ context.Context, call engine.ChildCall) (any, bo
 	return string(answer.Body), true, nil
 }
 
+// resume answers a wait step with its test's resume block; false for none, and the
+// wait times out.
+func (t *mockTransport) resume(c *workflows.Call) (*workflows.Resume, bool) {
+	if c == nil {
+		return nil, false
+	}
+	tc := t.caseOf(c.RunID)
+	if tc == nil || tc.test.Resumes[c.Step] == nil {
+		return nil, false
+	}
+	r := tc.test.Resumes[c.Step]
+	h := http.Header{}
+	for k, v := range r.Headers {
+		h.Set(k, v)
+	}
+	res, err := workflows.NewResume(r.ContentType, []byte(r.Raw), h, r.Query)
+	if err != nil { // the step fails with what is wrong with the body
+		return &workflows.Resume{ContentType: r.ContentType, Raw: r.Raw}, true
+	}
+	return res, true
+}
+
 // errNoMock fails a step whose request no mock answers: another attempt would not help.
 var errNoMock = workflows.Permanent(fmt.Errorf("no mock answers this step, and a test sends nothing"))
 

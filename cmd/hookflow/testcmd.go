@@ -52,7 +52,8 @@ what the run did: the requests the steps sent, their outputs, the steps skipped,
 the run ended. The run is a real one, with the workflow's filter, conditions, retries
 and on_error, on an embedded Redis; but nothing is sent: an http step without a mock
 fails the test, showing the request it would have sent. Delays and the waits between
-retries take no time. An env() or secret() that is not set reads as a placeholder.
+retries take no time. A wait step is resumed by the test's resume "STEP" {} block, or
+times out at once. An env() or secret() that is not set reads as a placeholder.
 
 test prints ok or FAIL for each test, and for each failed expectation its file:line
 with what was expected and what was sent. -v prints every test's steps too; --junit
@@ -220,7 +221,8 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	client := &http.Client{Transport: mocks, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Client: client, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SkipDelays: true, APIs: actions.NewAPIs()})
+	actions.Register(k, actions.Options{Client: client, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SkipDelays: true,
+		APIs: actions.NewAPIs(), LocalResumes: mocks.resume})
 	triggers.Register(k)
 
 	srcs, diags := workflows.ReadDir(g.dir)

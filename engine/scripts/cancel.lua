@@ -24,7 +24,7 @@ local status = redis.call('HGET', K.run, 'status')
 if not status then
   return fail(ERR_NOT_FOUND, 'no run ' .. runid)
 end
-if status ~= RUN_QUEUED and status ~= RUN_RUNNING then
+if status ~= RUN_QUEUED and status ~= RUN_RUNNING and status ~= RUN_WAITING then
   return fail(ERR_FINISHED, 'the run has ' .. status)
 end
 local now = now_ms()

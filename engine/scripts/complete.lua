@@ -201,6 +201,9 @@ if run_status ~= '' then
 elseif handle then
   dead_letter(Q, K.job, jobid, K.run, run_error, now, retention)
   redis.call('HSET', K.run, 'error', run_error, 'failed_step', failed_step)
+  if redis.call('HGET', K.run, 'status') == RUN_WAITING then
+    redis.call('HSET', K.run, 'status', RUN_RUNNING) -- its timeout passed at a wait: the handlers run
+  end
 else
   redis.call('DEL', K.job)
 end

@@ -14,6 +14,7 @@ local ERR_BUSY = 'HFBUSY'           -- too many runs unfinished
 local ERR_CLOCK = 'HFCLOCK'         -- a tick far ahead of Redis's clock
 local ERR_TICK_TAKEN = 'HFTICK'     -- a later tick of the schedule started already
 local ERR_FINISHED = 'HFFINISHED'   -- the run has finished: it cannot be cancelled
+local ERR_RESUMED = 'HFRESUMED'     -- the wait step was resumed already
 
 local function fail(code, msg)
   return redis.error_reply(code .. ' ' .. msg)
@@ -22,6 +23,7 @@ end
 -- Run statuses, as engine/record.go names them.
 local RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED = 'queued', 'running', 'succeeded', 'failed'
 local RUN_CANCELLED = 'cancelled'
+local RUN_WAITING = 'waiting' -- parked at a wait step (running, as far as the queue goes)
 
 -- now_ms is Redis's clock in milliseconds. Scripts never use a worker's clock.
 local function now_ms()

@@ -89,7 +89,7 @@
         button.disabled = false;
         return;
       }
-      result.textContent = answer.status === "cancelled" ? "Cancelled." :
+      result.textContent = answer.status === "cancelled" ? "Cancelled." : answer.step ? "Resumed." :
         "Queued again" + (answer.version ? " on version " + answer.version : "") + ".";
       if (document.getElementById("run")) liveRun(); // follow the run on its page
       else setTimeout(() => location.reload(), 400);

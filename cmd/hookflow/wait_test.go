@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+const approvalSrc = `
+workflow "approve" {
+  trigger "webhook" {
+    path = "/approve"
+  }
+  step "set" "ask" {
+    url = "{{ resume_url('approval') }}"
+  }
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "set" "done" {
+    approved = "{{ steps.approval.body.approved }}"
+  }
+}
+`
+
+// runStatus reads a run from the admin API.
+func runStatus(t *testing.T, s *server, id string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(statusURL(s, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var run map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&run); err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// waitingRun starts a run of approve and waits until it waits; it returns its id and
+// the resume URL its ask step rendered.
+func waitingRun(t *testing.T, s *server) (string, string) {
+	t.Helper()
+	_, started := postJSON(t, "http://"+s.publicAddr+"/hooks/approve", `{}`)
+	id := started["run_id"].(string)
+	var run map[string]any
+	testutil.Eventually(t, 10*time.Second, "the run waits", func() bool {
+		run = runStatus(t, s, id)
+		return run["status"] == "waiting"
+	})
+	url, _ := stepNamed(t, run, "ask")["output"].(map[string]any)["url"].(string)
+	return id, url
+}
+
+// A run waits at its wait step until a POST to its resume URL, on the public
+// listener, resumes it: a GET shows a page and resumes nothing; a second POST is
+// refused. hookflow runs resume does the same through the admin API.
+func TestResumeURL(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "approve.hcl"), approvalSrc)
+	s := serveDir(t, dir, "", "127.0.0.1:0")
+	id, url := waitingRun(t, s)
+	if want := "http://localhost:" + portOf(s.publicAddr) + "/resume/"; !strings.HasPrefix(url, want) {
+		t.Fatalf("resume URL %q, want it under %s", url, want)
+	}
+	url = strings.Replace(url, "localhost", "127.0.0.1", 1)
+
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "<button") {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, page)
+	}
+	if st := runStatus(t, s, id)["status"]; st != "waiting" {
+		t.Fatalf("after a GET the run is %v", st)
+	}
+	if code, out := postJSON(t, url, `{"approved": true}`); code != 200 || out["status"] != "resumed" {
+		t.Fatalf("POST: %d %v", code, out)
+	}
+	if code, _ := postJSON(t, url, `{"approved": false}`); code != 409 {
+		t.Errorf("a second POST: %d, want 409", code)
+	}
+	if code, _ := postJSON(t, url+"x", `{}`); code != 404 {
+		t.Errorf("a POST with a wrong token: %d, want 404", code)
+	}
+	done := waitRun(t, statusURL(s, id))
+	if done["status"] != "succeeded" || stepNamed(t, done, "done")["output"].(map[string]any)["approved"] != true {
+		t.Errorf("run %v", done)
+	}
+
+	hookflow := func(args ...string) (string, error) {
+		var stdout bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", s.adminAddr), nil, &stdout, io.Discard)
+		return stdout.String(), err
+	}
+	id2, _ := waitingRun(t, s)
+	out, err := hookflow("runs", "show", id2)
+	if err != nil || !strings.Contains(out, "2. approval (wait) waiting, times out ") {
+		t.Errorf("runs show of a waiting run: %v\n%s", err, out)
+	}
+	out, err = hookflow("runs", "list", "--status", "waiting")
+	if err != nil || !strings.Contains(out, id2) || strings.Contains(out, id+" ") {
+		t.Errorf("runs list --status waiting: %v\n%s", err, out)
+	}
+	out, err = hookflow("runs", "resume", id2, "approval", "--json", `{"approved": "by hand"}`)
+	if err != nil || !strings.Contains(out, "run "+id2+" resumed at step approval") {
+		t.Fatalf("runs resume: %v\n%s", err, out)
+	}
+	if _, err := hookflow("runs", "resume", id2, "approval"); err == nil || !strings.Contains(err.Error(), "(409)") {
+		t.Errorf("resuming it again: %v", err)
+	}
+	if _, err := hookflow("runs", "resume", id2, "ask"); err == nil || !strings.Contains(err.Error(), "(400)") {
+		t.Errorf("resuming a set step: %v", err)
+	}
+	done = waitRun(t, statusURL(s, id2))
+	if stepNamed(t, done, "done")["output"].(map[string]any)["approved"] != "by hand" {
+		t.Errorf("run %v", done)
+	}
+}
+
+// --public-url is what resume URLs start with; a URL that is not one is refused.
+func TestPublicURL(t *testing.T) {
+	for _, c := range []struct{ flag, listen, want string }{
+		{"", ":9090", "http://localhost:9090/resume/"},
+		{"", "", "http://localhost:8080/resume/"},
+		{"https://hooks.example.com/", ":8080", "https://hooks.example.com/resume/"},
+		{"https://example.com/hookflow", ":8080", "https://example.com/hookflow/resume/"},
+	} {
+		if got, err := resumeBase(c.flag, c.listen); err != nil || got != c.want {
+			t.Errorf("resumeBase(%q, %q) = %q, %v; want %q", c.flag, c.listen, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"hooks.example.com", "ftp://x", "https://x/?a=1", "http://"} {
+		if _, err := resumeBase(bad, ":8080"); err == nil {
+			t.Errorf("--public-url %q accepted", bad)
+		}
+	}
+}
+
+// A resume block of a step that is not a wait step, or of no step, is an error at its
+// line; --resume of a step that is not a wait step is a usage error.
+func TestResumeMistakes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "approve.hcl"), approvalSrc)
+	writeFile(t, filepath.Join(dir, "approve.test.hcl"), `test "t" {
+  workflow = "approve"
+  resume "ask" {
+    json = {}
+  }
+  resume "aproval" {
+    body = "yes"
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	if code != exitFailed || !strings.Contains(out, "approve.test.hcl:3:3, in test \"t\"") || !strings.Contains(out, `Step "ask" is a set step: only wait steps are resumed.`) ||
+		!strings.Contains(out, "approve.test.hcl:6:3") || !strings.Contains(out, `Workflow "approve" has no step "aproval". Did you mean "approval"?`) {
+		t.Errorf("hookflow test: exit %d:\n%s", code, out)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "ask={}", "approve"}, nil, &stdout, &stderr)
+	if exitStatus(err, &stderr) != 2 || !strings.Contains(stderr.String(), `--resume ask: workflow approve has no wait step "ask"`) {
+		t.Errorf("run --resume ask: %v\n%s", err, stderr.String())
+	}
+	stdout.Reset()
+	err = run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "approval={\"approved\": \"yes\"}", "approve"}, nil, &stdout, &stderr)
+	if err != nil || !strings.Contains(stdout.String(), `"approved": "yes"`) || !strings.Contains(stdout.String(), "run succeeded") {
+		t.Errorf("run --resume approval: %v\n%s", err, stdout.String())
+	}
+}

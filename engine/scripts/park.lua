@@ -1,0 +1,55 @@
+-- Decides what a wait step's job does now, for the worker that leased it: go on with
+-- the resume stored for the step (it came before the run reached the wait, or it woke
+-- the job); time out, once its timeout has passed; or park. A parked job waits in its
+-- workflow's queue, due when the timeout passes, holding no worker; the resume script
+-- makes it due at once. Timing out stores a marker where a resume would go, so that a
+-- resume that comes later is refused (and one that came first wins).
+-- KEYS: 1 job hash, 2 run hash, 3 leases zset, 4 ready:<wf>, 5 due index, 6 wake list
+local K = {job = KEYS[1], run = KEYS[2], leases = KEYS[3]}
+local Q = {ready = KEYS[4], due = KEYS[5], wake = KEYS[6]}
+-- ARGV: 1 job id, 2 token, 3 record field, 4 the waiting record, 5 duration ms,
+--       6 when the wait times out (ms, Redis's clock; 0 when the run has just reached
+--       it), 7 the step's timeout ms, 8 most ms to park (the run's own timeout; -1 for
+--       no limit), 9 workflow, 10 resume field, 11 the marker of a timeout, 12 '1' to
+--       show the run as waiting while it is parked
+local jobid, token, field, rec, duration = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local deadline, timeout, most = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local wf, rfield, timed_out, mark = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+-- Returns the resume stored for the step, or the marker when the wait timed out (the
+-- job stays leased to the caller, which settles the step); '' once the job is parked.
+if redis.call('HGET', K.job, 'token') ~= token then
+  return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
+end
+-- The run goes on: it is no longer waiting (a resume that came while this job was
+-- leased found it not parked, and left the status to this).
+local function going_on()
+  if redis.call('HGET', K.run, 'status') == RUN_WAITING then
+    redis.call('HSET', K.run, 'status', RUN_RUNNING)
+  end
+end
+local resumed = redis.call('HGET', K.run, rfield)
+if resumed then
+  going_on()
+  return resumed
+end
+local now = now_ms()
+if deadline == 0 then
+  deadline = now + timeout
+end
+if now >= deadline then
+  redis.call('HSET', K.run, rfield, timed_out)
+  going_on()
+  return timed_out
+end
+local at = deadline
+if most >= 0 then
+  at = math.min(at, now + most)
+end
+record(K.run, field, now, duration, rec, ',"retry_at":' .. ms(deadline))
+redis.call('ZREM', K.leases, jobid)
+redis.call('HDEL', K.job, 'token', 'reaped')
+if mark == '1' and redis.call('HGET', K.run, 'status') == RUN_RUNNING then
+  redis.call('HSET', K.run, 'status', RUN_WAITING)
+end
+enqueue(Q, wf, jobid, at)
+return ''

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// A wait step parks its run's job in the queue, as a workflow step waiting for its
+// child does: due when the wait's timeout passes, holding no worker. What resumes it
+// (a POST to its resume URL, hookflow runs resume) is stored in the run hash, in
+// w:<step>, and makes the job due at once; the worker that leases it then settles the
+// step with it. A resume that comes before the run reaches the wait waits there for
+// it. A timeout stores a marker in the same field, so that the first of the two wins
+// and a resume that comes later is refused.
+
+// resumePrefix is the run hash field prefix of what resumed a wait step:
+// w:<step> holds a workflows.Resume as JSON, or timedOutMark.
+const resumePrefix = "w:"
+
+// timedOutMark is in w:<step> once the wait timed out.
+const timedOutMark = "timeout"
+
+// ErrResumed is returned for a wait step resumed already.
+var ErrResumed = errors.New("the wait was resumed already")
+
+// ErrNotWaiting is returned for a resume of a step that is not a wait step.
+var ErrNotWaiting = errors.New("not a wait step")
+
+// wait runs a unit of a wait step: it goes on with the resume stored for the step,
+// times out, or parks the job until one or the other.
+func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waiter) *job {
+	start := time.Now()
+	if step.If != nil {
+		ok, err := step.If.Eval(r.env)
+		if err != nil {
+			return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(fmt.Errorf("if: %w", err))})
+		}
+		if !ok {
+			return p.settle(r, j, step, outcome{status: StatusSkipped})
+		}
+	}
+	// When the wait times out: as the record parked it, else from now (by Redis's clock).
+	deadline := int64(0)
+	if rec := r.rec.steps[step.Name]; rec != nil && rec.Status == StatusWaiting {
+		deadline = rec.RetryAt
+	}
+	most := int64(-1)
+	if !r.deadline.IsZero() {
+		most = r.capWait(step.Timeout).Milliseconds()
+	}
+	rec := newRecord(StatusWaiting, j.attempt, nil, nil)
+	rec.Version = r.recVer
+	mark := flag(step.Parallel == "" && !workflows.IsOnFailure(step.Name))
+	var got string
+	parked := p.persist(r, j, func() error {
+		sh := j.shard
+		res, err := parkScript.Run(context.Background(), p.e.q.rdb,
+			[]string{sh.job(j.id), sh.run(r.id), sh.leases(), sh.ready(r.workflow), sh.due(), sh.wake()},
+			j.id, j.token, recordPrefix+step.Name, encodeRecord(rec), time.Since(start).Milliseconds(),
+			deadline, step.Timeout.Milliseconds(), most, r.workflow, resumePrefix+step.Name, timedOutMark, mark).Text()
+		got = res
+		return scriptError(err)
+	})
+	switch {
+	case !parked:
+		return nil
+	case got == "":
+		p.e.waiters.wake(r.id) // parked: a caller waiting for the run sees it waiting
+		return nil
+	case got == timedOutMark && w.Continues():
+		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: workflows.TimedOutOutput(), duration: time.Since(start)})
+	case got == timedOutMark:
+		return p.settle(r, j, step, outcome{status: StatusFailed, output: workflows.TimedOutOutput(), duration: time.Since(start),
+			err: workflows.Permanent(fmt.Errorf("timed out after %s: no resume came", step.Timeout))})
+	}
+	res, err := workflows.DecodeResume([]byte(got))
+	var out map[string]any
+	if err == nil {
+		out, err = res.Output()
+	}
+	if err != nil {
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
+	}
+	return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
+}
+
+// Resumed is what a resume did.
+type Resumed struct {
+	RunID    string `json:"run_id"`
+	Workflow string `json:"workflow"`
+	Step     string `json:"step"`
+	// Waiting says that the run was waiting at the step and goes on now; false when it
+	// has not reached the step yet, which will go on at once when it does.
+	Waiting bool `json:"waiting"`
+}
+
+// Resume resumes the wait step of run id with res. It reports ErrNotFound for a run
+// that does not exist (or expired) and for a wait that timed out or ended otherwise,
+// ErrResumed for a wait resumed already, ErrFinished for a run that has finished, and
+// ErrNotWaiting for a step that is not a wait step. When it returns nil, the resume is
+// in Redis.
+func (e *Engine) Resume(ctx context.Context, id, step string, res *workflows.Resume) (*Resumed, error) {
+	fields, err := e.q.runFields(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, ErrNotFound
+	}
+	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
+	if err != nil {
+		return nil, err
+	}
+	if s, _ := wf.Step(step); s == nil || !isWait(s) {
+		return nil, fmt.Errorf("%w: workflow %s has no wait step %q", ErrNotWaiting, wf.Name, step)
+	}
+	return e.resume1(ctx, waitRef{workflow: wf.Name, run: id, step: step}, res)
+}
+
+// ResumeToken resumes the wait step a resume URL's token names. It reports ErrNotFound
+// for a token that names no wait, and otherwise as Resume does.
+func (e *Engine) ResumeToken(ctx context.Context, token string, res *workflows.Resume) (*Resumed, error) {
+	w, err := e.waitOf(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return e.resume1(ctx, w, res)
+}
+
+func (e *Engine) resume1(ctx context.Context, w waitRef, res *workflows.Resume) (*Resumed, error) {
+	data, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	sh := e.q.shardFor(w.workflow)
+	jobID := unit{step: w.step}.jobID(w.run)
+	n, err := resumeScript.Run(ctx, e.q.rdb, []string{sh.run(w.run), sh.ready(w.workflow), sh.due(), sh.wake()},
+		w.run, resumePrefix+w.step, recordPrefix+w.step, jobID, w.workflow, data, timedOutMark).Int64()
+	if err = scriptError(err); err != nil {
+		return nil, err
+	}
+	e.log.Info("wait resumed", "run", w.run, "workflow", w.workflow, "step", w.step, "waiting", n == 1)
+	return &Resumed{RunID: w.run, Workflow: w.workflow, Step: w.step, Waiting: n == 1}, nil
+}
+
+// waitOf reads the wait a token names; ErrNotFound for a token not made with the key.
+func (e *Engine) waitOf(ctx context.Context, token string) (waitRef, error) {
+	key, err := e.resumeKey(ctx)
+	if err != nil {
+		return waitRef{}, err
+	}
+	w, err := parseToken(key, token)
+	if err != nil {
+		return waitRef{}, ErrNotFound
+	}
+	return w, nil
+}
+
+// WaitInfo is what a resume URL's page tells of its wait.
+type WaitInfo struct {
+	RunID    string
+	Workflow string
+	Step     string
+	Status   RunStatus // the run's
+}
+
+// Wait reads the wait a resume URL's token names, as Resume would find it: ErrNotFound
+// for a token that names no wait or one that is over, ErrResumed for one resumed
+// already. It changes nothing.
+func (e *Engine) Wait(ctx context.Context, token string) (*WaitInfo, error) {
+	w, err := e.waitOf(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := e.q.rdb.HMGet(ctx, e.q.shardFor(w.workflow).run(w.run), "status", resumePrefix+w.step, recordPrefix+w.step).Result()
+	if err != nil {
+		return nil, err
+	}
+	status, _ := vals[0].(string)
+	had, _ := vals[1].(string)
+	data, _ := vals[2].(string)
+	switch {
+	case status == "", had == timedOutMark:
+		return nil, ErrNotFound
+	case had != "":
+		return nil, ErrResumed
+	case RunStatus(status).Done():
+		return nil, ErrFinished
+	}
+	if rec, err := decodeRecord(data); data != "" && err == nil && rec.Status.Settled() {
+		return nil, ErrNotFound
+	}
+	return &WaitInfo{RunID: w.run, Workflow: w.workflow, Step: w.step, Status: RunStatus(status)}, nil
+}

@@ -1,0 +1,400 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+const waitSrc = `
+workflow "refund" {
+  step "probe" "ask" {
+    value = "approve at {{ resume_url('approval') }}"
+  }
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "probe" "after" {
+    value = "{{ steps.approval.body.approved }} by {{ steps.approval.headers['x-user'] }} {{ steps.approval.query.via }} {{ steps.approval.timed_out }}"
+  }
+}
+
+workflow "quick" {
+  step "probe" "only" {
+    value = "done"
+  }
+}
+
+workflow "expires" {
+  step "wait" "approval" {
+    timeout    = "1s"
+    on_timeout = "continue"
+  }
+  step "probe" "after" {
+    value = "timed out: {{ steps.approval.timed_out }}"
+  }
+}
+
+workflow "strict" {
+  step "wait" "approval" {
+    timeout = "1s"
+  }
+  step "probe" "after" {
+    value = "never"
+  }
+}
+`
+
+// waitEngine runs waitSrc with probe steps and the real kinds on b, with one worker:
+// a waiting run must not hold it.
+func waitEngine(t *testing.T, b *redistest.Backend) (*Engine, *Pool, *workflows.Set, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	k := probeKinds(rec)
+	actions.Register(k, actions.Options{Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(waitSrc)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := New(b.Client, Options{Logger: quiet, Kinds: k, Shards: b.Shards, ResumeBase: "https://hooks.example.com/resume/"})
+	e.Use(set)
+	return e, startPool(t, e, 1), set, rec
+}
+
+// resumeRequest is a resume as the resume URL's POST makes it.
+func resumeRequest(t *testing.T, body string) *workflows.Resume {
+	t.Helper()
+	h := http.Header{"X-User": {"ada"}, "Authorization": {"Bearer s3cret"}}
+	res, err := workflows.NewResume("application/json", []byte(body), h, map[string][]string{"via": {"slack"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// tokenOf reads the token of the resume URL the ask step rendered.
+func tokenOf(t *testing.T, r *Run) string {
+	t.Helper()
+	v, _ := r.Steps[0].Output.(map[string]any)["value"].(string)
+	url := strings.TrimPrefix(v, "approve at ")
+	token, ok := strings.CutPrefix(url, "https://hooks.example.com/resume/")
+	if !ok || token == "" {
+		t.Fatalf("resume_url gave %q", url)
+	}
+	return token
+}
+
+// A run parks at its wait step, shown waiting and holding no worker; a POST to its
+// resume URL resumes it with the body, headers (credentials redacted) and query; a
+// second is refused.
+func TestWaitResumed(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, rec := waitEngine(t, b)
+		id, err := e.Start(ctx, set.Workflow("refund"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunWaiting)
+		if r.Steps[1].Status != StatusWaiting || r.Steps[1].NextAttemptAt == nil ||
+			time.Until(*r.Steps[1].NextAttemptAt) < 59*time.Minute {
+			t.Errorf("the wait step: %+v", r.Steps[1])
+		}
+		page, err := e.Runs(ctx, RunFilter{Status: string(RunWaiting)})
+		if err != nil || len(page.Runs) != 1 || page.Runs[0].ID != id {
+			t.Errorf("runs waiting: %+v %v", page, err)
+		}
+		// The one worker is free: another run goes through meanwhile.
+		other, _ := e.Start(ctx, set.Workflow("quick"), event(`{}`))
+		if o := waitRun(t, e, other); o.Status != RunSucceeded {
+			t.Fatalf("a run beside the waiting one: %s", o.Status)
+		}
+		token := tokenOf(t, r)
+		if _, err := e.Wait(ctx, token); err != nil {
+			t.Fatalf("the wait of a good token: %v", err)
+		}
+		got, err := e.ResumeToken(ctx, token, resumeRequest(t, `{"approved": true}`))
+		if err != nil || !got.Waiting || got.RunID != id || got.Step != "approval" {
+			t.Fatalf("resume: %+v %v", got, err)
+		}
+		if _, err := e.ResumeToken(ctx, token, resumeRequest(t, `{"approved": false}`)); !errors.Is(err, ErrResumed) {
+			t.Errorf("a second resume: %v, want ErrResumed", err)
+		}
+		r = waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %s: %s", r.Status, stepsOf(r))
+		}
+		if v := r.Steps[2].Output.(map[string]any)["value"]; v != "true by ada slack false" {
+			t.Errorf("after saw %q", v)
+		}
+		out := r.Steps[1].Output.(map[string]any)
+		if h := out["headers"].(map[string]any); h["authorization"] != workflows.Redacted {
+			t.Errorf("headers kept %v", h)
+		}
+		if _, err := e.ResumeToken(ctx, token, resumeRequest(t, `{}`)); !errors.Is(err, ErrResumed) {
+			t.Errorf("a resume after the run ended: %v, want ErrResumed", err)
+		}
+		if _, err := e.Wait(ctx, token); !errors.Is(err, ErrResumed) {
+			t.Errorf("the wait of a used token: %v", err)
+		}
+		if calls := rec.list(); len(calls) != 3 {
+			t.Errorf("calls %v", calls)
+		}
+	})
+}
+
+// A resume that comes before the run reaches its wait is kept: the run goes past the
+// wait without parking.
+func TestWaitResumedBeforeReached(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, rec := waitEngine(t, b)
+		rec.entered, rec.hold = make(chan struct{}, 1), make(chan struct{})
+		id, err := e.Start(ctx, set.Workflow("refund"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-rec.entered // the ask step runs: the run has not reached the wait
+		got, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{"approved": "early"}`))
+		if err != nil || got.Waiting {
+			t.Fatalf("resume: %+v %v", got, err)
+		}
+		if _, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{}`)); !errors.Is(err, ErrResumed) {
+			t.Errorf("a second resume: %v, want ErrResumed", err)
+		}
+		if _, err := e.Resume(ctx, id, "ask", resumeRequest(t, `{}`)); !errors.Is(err, ErrNotWaiting) {
+			t.Errorf("a resume of a probe step: %v, want ErrNotWaiting", err)
+		}
+		rec.entered = nil
+		close(rec.hold)
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %s: %s", r.Status, stepsOf(r))
+		}
+		if v := r.Steps[2].Output.(map[string]any)["value"]; v != "early by ada slack false" {
+			t.Errorf("after saw %q", v)
+		}
+	})
+}
+
+// A token not made by the engine, or naming a run that does not exist, resumes
+// nothing.
+func TestWaitUnknownToken(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, _, _ := waitEngine(t, b)
+		url, err := e.ResumeURL(ctx, "refund", "no-such-run", "approval")
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := strings.TrimPrefix(url, "https://hooks.example.com/resume/")
+		for _, tok := range []string{token, "garbage", token[:len(token)-2] + "AA", strings.Replace(token, ".", "x.", 1)} {
+			if _, err := e.ResumeToken(ctx, tok, resumeRequest(t, `{}`)); !errors.Is(err, ErrNotFound) {
+				t.Errorf("resume with %q: %v, want ErrNotFound", tok, err)
+			}
+			if _, err := e.Wait(ctx, tok); !errors.Is(err, ErrNotFound) {
+				t.Errorf("wait of %q: %v, want ErrNotFound", tok, err)
+			}
+		}
+		if _, err := e.Resume(ctx, "no-such-run", "approval", resumeRequest(t, `{}`)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("resume of a run that does not exist: %v", err)
+		}
+	})
+}
+
+// A wait whose timeout passes goes on with timed_out = true (on_timeout = "continue")
+// or fails its run; a resume after it is refused as expired.
+func TestWaitTimeout(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := waitEngine(t, b)
+		cont, err := e.Start(ctx, set.Workflow("expires"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		strict, err := e.Start(ctx, set.Workflow("strict"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, cont)
+		if r.Status != RunSucceeded || r.Steps[1].Output.(map[string]any)["value"] != "timed out: true" {
+			t.Errorf("continue: %s %s %v", r.Status, stepsOf(r), r.Steps[1].Output)
+		}
+		if _, err := e.Resume(ctx, cont, "approval", resumeRequest(t, `{}`)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a resume after the timeout: %v, want ErrNotFound", err)
+		}
+		r = waitRun(t, e, strict)
+		if r.Status != RunFailed || r.Steps[0].Status != StatusFailed || !strings.Contains(r.Steps[0].Error, "timed out after 1s") ||
+			r.Steps[1].Status != StatusPending {
+			t.Errorf("fail: %s %s %q", r.Status, stepsOf(r), r.Steps[0].Error)
+		}
+		if _, err := e.Resume(ctx, strict, "approval", resumeRequest(t, `{}`)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a resume after the timeout: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// A waiting run can be cancelled; its resume URL then resumes nothing.
+func TestWaitCancelled(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := waitEngine(t, b)
+		id, _ := e.Start(ctx, set.Workflow("refund"), event(`{}`))
+		r := waitStatus(t, e, id, RunWaiting)
+		c, err := e.Cancel(ctx, id)
+		if err != nil || c.Was != RunWaiting {
+			t.Fatalf("cancel: %+v %v", c, err)
+		}
+		if _, err := e.ResumeToken(ctx, tokenOf(t, r), resumeRequest(t, `{}`)); !errors.Is(err, ErrFinished) {
+			t.Errorf("resume of a cancelled run: %v, want ErrFinished", err)
+		}
+	})
+}
+
+// A waiting run survives a restart of hookflow, and one of Redis (with its AOF): a
+// new engine on the same Redis resumes it with the URL the first one gave.
+func TestWaitSurvivesRestarts(t *testing.T) {
+	b := redistest.Durable(t)
+	ctx := context.Background()
+	e, pool, set, _ := waitEngine(t, b)
+	id, err := e.Start(ctx, set.Workflow("refund"), event(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := tokenOf(t, waitStatus(t, e, id, RunWaiting))
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Stop(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	b.Restart()
+	e2, _, _, _ := waitEngine(t, b)
+	waitStatus(t, e2, id, RunWaiting)
+	if _, err := e2.ResumeToken(ctx, token, resumeRequest(t, `{"approved": "after restarts"}`)); err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, e2, id)
+	if r.Status != RunSucceeded || r.Steps[2].Output.(map[string]any)["value"] != "after restarts by ada slack false" {
+		t.Errorf("run %s: %s %v", r.Status, stepsOf(r), r.Steps[2].Output)
+	}
+}
+
+// A run whose wait timed out and failed it waits again when replayed, and its resume
+// URL then resumes it.
+func TestWaitReplayedAfterTimeout(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := waitEngine(t, b)
+		id, _ := e.Start(ctx, set.Workflow("strict"), event(`{}`))
+		if r := waitRun(t, e, id); r.Status != RunFailed {
+			t.Fatalf("run %s", r.Status)
+		}
+		if _, err := e.Replay(ctx, id, ReplayOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, id, RunWaiting)
+		url, err := e.ResumeURL(ctx, "strict", id, "approval")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ResumeToken(ctx, strings.TrimPrefix(url, "https://hooks.example.com/resume/"), resumeRequest(t, `{}`)); err != nil {
+			t.Fatalf("resume after the replay: %v", err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Errorf("replayed run %s: %s", r.Status, stepsOf(r))
+		}
+	})
+}
+
+// A wait step in a parallel block waits while the block's other steps run; what
+// follows the block reads what resumed it.
+func TestWaitInParallel(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "both" {
+  parallel "meanwhile" {
+    step "wait" "approval" {
+      timeout = "1h"
+    }
+    step "probe" "other" {
+      value = "done"
+    }
+  }
+  step "probe" "after" {
+    value = "{{ steps.approval.body.ok }} {{ steps.other.value }}"
+  }
+}
+`)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet, Kinds: k})
+		e.Use(set)
+		startPool(t, e, 1)
+		id, _ := e.Start(ctx, set.Workflow("both"), event(`{}`))
+		testutil.Eventually(t, 10*time.Second, "the other step done, the wait waiting", func() bool {
+			r, err := e.Run(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(rec.list()) == 1 && r.Steps[1].Status == StatusWaiting
+		})
+		if _, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{"ok": "yes"}`)); err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded || r.Steps[3].Output.(map[string]any)["value"] != "yes done" {
+			t.Errorf("run %s: %s %v", r.Status, stepsOf(r), r.Steps[3].Output)
+		}
+	})
+}
+
+// The run's own timeout counts a wait: past it, the run fails at the wait and its
+// on_failure steps run.
+func TestWaitPastTheRunsTimeout(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "deadline" {
+  timeout = "1s"
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  on_failure {
+    step "probe" "page" {
+      value = "{{ run.failed_step }}"
+    }
+  }
+}
+`)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet, Kinds: k})
+		e.Use(set)
+		startPool(t, e, 1)
+		id, _ := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
+		r := waitRun(t, e, id)
+		if r.Status != RunFailed || r.FailedStep != "approval" || !strings.Contains(r.Error, "timed out") {
+			t.Fatalf("run %s %q %q: %s", r.Status, r.FailedStep, r.Error, stepsOf(r))
+		}
+		if calls := rec.list(); len(calls) != 1 {
+			t.Errorf("on_failure calls %v", calls)
+		}
+	})
+}

@@ -1,0 +1,213 @@
+package triggers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Resumer resumes wait steps by the tokens of their resume URLs. The engine is one,
+// through an adapter that turns its errors into ErrNoWait and ErrWaitResumed.
+type Resumer interface {
+	// Waiting tells the wait a token names, changing nothing.
+	Waiting(ctx context.Context, token string) (*Wait, error)
+	// Resume resumes it; it returns once the resume is durable, as the sender is told
+	// 2xx right after.
+	Resume(ctx context.Context, token string, r *workflows.Resume) (*Wait, error)
+}
+
+// Wait is a wait step of a run, as its resume URL's page shows it.
+type Wait struct {
+	RunID    string `json:"run_id"`
+	Workflow string `json:"workflow"`
+	Step     string `json:"step"`
+}
+
+var (
+	// ErrNoWait is a token that names no wait: unknown, or the wait timed out or
+	// ended with its run.
+	ErrNoWait = errors.New("no wait at this address: the link is unknown or has expired")
+	// ErrWaitResumed is a wait resumed already.
+	ErrWaitResumed = errors.New("this wait was resumed already")
+)
+
+// Resumes serves the resume URLs of wait steps under ResumePrefix on the public
+// listener, apart from the webhooks under /hooks. GET shows a page with a button that
+// POSTs, so that a link opened in a chat (or fetched for its preview) resumes nothing;
+// POST resumes the wait with its body, headers and query.
+type Resumes struct {
+	resumer Resumer
+	log     *slog.Logger
+	maxBody int64
+}
+
+// ResumePrefix is the path resume URLs are served under.
+const ResumePrefix = "/resume/"
+
+// NewResumes serves the resume URLs of resumer's waits. A body larger than a webhook's
+// default limit is refused.
+func NewResumes(resumer Resumer, log *slog.Logger) *Resumes {
+	return &Resumes{resumer: resumer, log: log, maxBody: DefaultMaxBody}
+}
+
+func (h *Resumes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.URL.Path, ResumePrefix)
+	if !ok || token == "" || strings.Contains(token, "/") {
+		h.fail(w, r, http.StatusNotFound, ErrNoWait.Error())
+		return
+	}
+	// The token is the credential: it stays out of the pages others load, and of
+	// caches.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.page(w, r, token)
+	case http.MethodPost:
+		h.resume(w, r, token)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		h.fail(w, r, http.StatusMethodNotAllowed, r.Method+" does not resume a wait: POST does")
+	}
+}
+
+// page shows the wait and a button that POSTs to the same URL, query included.
+func (h *Resumes) page(w http.ResponseWriter, r *http.Request, token string) {
+	wait, err := h.resumer.Waiting(r.Context(), token)
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	writePage(w, http.StatusOK, pageData{Title: fmt.Sprintf("Resume %q", wait.Step), Wait: wait, Form: true})
+}
+
+// resume reads the request and resumes the wait with it.
+func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
+	if r.ContentLength > h.maxBody {
+		w.Header().Set("Connection", "close")
+		h.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", h.maxBody))
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
+			return
+		}
+		h.fail(w, r, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	res, err := workflows.NewResume(r.Header.Get("Content-Type"), raw, r.Header, r.URL.Query())
+	switch {
+	case errors.Is(err, workflows.ErrNotText):
+		h.fail(w, r, http.StatusUnsupportedMediaType, err.Error())
+		return
+	case err != nil:
+		h.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	wait, err := h.resumer.Resume(r.Context(), token, res)
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	if wantsHTML(r) {
+		writePage(w, http.StatusOK, pageData{Title: "Resumed", Wait: wait, Done: true})
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"status": "resumed", "run_id": wait.RunID, "step": wait.Step})
+}
+
+// failWith answers a Resumer's error.
+func (h *Resumes) failWith(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrNoWait):
+		h.fail(w, r, http.StatusNotFound, ErrNoWait.Error())
+	case errors.Is(err, ErrWaitResumed):
+		h.fail(w, r, http.StatusConflict, ErrWaitResumed.Error())
+	default:
+		h.log.Error("resuming a wait failed", "err", err)
+		w.Header().Set("Retry-After", "5")
+		h.fail(w, r, http.StatusServiceUnavailable, "cannot resume right now; retry later")
+	}
+}
+
+// fail answers an error as a page to a browser, as JSON to anything else.
+func (h *Resumes) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if wantsHTML(r) {
+		writePage(w, status, pageData{Title: http.StatusText(status), Message: msg})
+		return
+	}
+	httpjson.Error(w, status, msg)
+}
+
+// wantsHTML reports whether the request comes from a browser: a GET that accepts
+// HTML, or the page's own form.
+func wantsHTML(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return strings.Contains(r.Header.Get("Accept"), "text/html")
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded" && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+type pageData struct {
+	Title   string
+	Wait    *Wait
+	Form    bool // the button that resumes
+	Done    bool // resumed by this request
+	Message string
+}
+
+// resumePage is the page of a resume URL: small, readable without scripts or styles
+// from elsewhere, and usable with a keyboard and a screen reader.
+var resumePage = template.Must(template.New("resume").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{.Title}} · hookflow</title>
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem; color: #1a1a1a; }
+button { font: inherit; padding: .6rem 1.4rem; border: 2px solid #1a4fd6; border-radius: .4rem; background: #1a4fd6; color: #fff; cursor: pointer; }
+button:focus-visible { outline: 3px solid #f4b400; outline-offset: 2px; }
+dt { font-weight: 600; }
+</style>
+</head>
+<body>
+<main>
+<h1>{{.Title}}</h1>
+{{with .Wait}}<dl>
+<dt>Workflow</dt><dd>{{.Workflow}}</dd>
+<dt>Step</dt><dd>{{.Step}}</dd>
+<dt>Run</dt><dd><code>{{.RunID}}</code></dd>
+</dl>{{end}}
+{{if .Form}}<p>The run is waiting at this step. Resuming it lets it go on; it can be done once.</p>
+<form method="post">
+<button type="submit">Resume</button>
+</form>{{end}}
+{{if .Done}}<p role="status">The run goes on. You can close this page.</p>{{end}}
+{{with .Message}}<p role="alert">{{.}}</p>{{end}}
+</main>
+</body>
+</html>
+`))
+
+func writePage(w http.ResponseWriter, status int, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_ = resumePage.Execute(w, d)
+}
