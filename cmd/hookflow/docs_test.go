@@ -100,3 +100,29 @@ func TestReadmeWorkflowIsFormatted(t *testing.T) {
 		t.Errorf("fmt --check on the README's sample: %v\n%s%s", err, stdout, stderr)
 	}
 }
+
+// TestNoConflictMarkers: no document or example carries what an unfinished merge
+// leaves behind.
+func TestNoConflictMarkers(t *testing.T) {
+	marker := regexp.MustCompile(`(?m)^(<<<<<<< |>>>>>>> |=======$)`)
+	var files []string
+	for _, pattern := range []string{"../../*.md", "../../docs/*.md", "../../examples/*/*"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 10 {
+		t.Fatalf("only %d files found", len(files))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // a directory
+		}
+		if loc := marker.FindIndex(data); loc != nil {
+			t.Errorf("%s:%d: a merge conflict marker", f, bytes.Count(data[:loc[0]], []byte("\n"))+1)
+		}
+	}
+}
