@@ -166,7 +166,7 @@ func (e *Engine) wakeParent(ev map[string]any) {
 		return
 	}
 	sh := e.q.shardFor(wf)
-	err := wakeScript.Run(context.Background(), e.q.rdb, []string{sh.ready(wf), sh.due(), sh.wake()}, job, wf).Err()
+	err := wakeScript.Run(context.Background(), e.q.rdb, []string{sh.ready(wf), sh.due(), sh.wake(), sh.job(job)}, job, wf).Err()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		e.log.Warn("waking the step waiting for a child run failed; it looks again within a minute", "job", job, "err", err)
 	}

@@ -234,3 +234,39 @@ func TestWorkflowStepChildrenWaitForASlot(t *testing.T) {
 		}
 	})
 }
+
+// A child run that ends before its parent's step has parked (the parent's worker is
+// still between starting the child and parking) marks the parent's job woken, and the
+// park that follows is due at once rather than after the poll's wait.
+func TestWakeBeforeParkIsKept(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+		set := loadSet(t, &recorder{}, chainSrc)
+		e.Use(set)
+		id, err := e.Start(ctx, set.Workflow("chain"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor("chain")
+		jobs, _, err := e.q.lease(ctx, sh, 1)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("lease: %v %v", jobs, err)
+		}
+		j := jobs[0] // leased: not in the queue, as a parent's step is before it parks
+		e.wakeParent(map[string]any{"parent": map[string]any{"job": j.id, "workflow": "chain"}})
+		if v, _ := b.Client.HGet(ctx, sh.job(j.id), "woken").Result(); v != "1" {
+			t.Fatalf("the job is not marked woken: %q", v)
+		}
+		if err := e.q.retry(ctx, j, id, "chain", &Record{Status: StatusWaiting}, 0, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		due, err := b.Client.ZScore(ctx, sh.ready("chain"), j.id).Result()
+		if err != nil || time.UnixMilli(int64(due)).After(time.Now().Add(time.Minute)) {
+			t.Errorf("the parked job is due at %v (%v): it should be due at once", time.UnixMilli(int64(due)), err)
+		}
+		if v, _ := b.Client.HExists(ctx, sh.job(j.id), "woken").Result(); v {
+			t.Error("the mark stays after the park that used it")
+		}
+	})
+}

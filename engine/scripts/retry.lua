@@ -1,7 +1,8 @@
 -- Schedules another attempt of a unit that failed: the attempt's record goes into its
 -- run (or, for an item, its step's results), and the job is queued again, due after
 -- the policy's wait. No worker holds it meanwhile. A caller whose lease token is no
--- longer the job's is refused.
+-- longer the job's is refused. A job woken while it ran (wake.lua: the child run it
+-- parks for ended first) is due at once.
 -- KEYS: 1 job hash, 2 hash of the record (the run's, or the results of a for_each
 --       step), 3 leases zset, 4 ready:<wf>, 5 due index, 6 wake list
 local K = {job = KEYS[1], records = KEYS[2], leases = KEYS[3]}
@@ -16,6 +17,10 @@ if redis.call('HGET', K.job, 'token') ~= token then
 end
 local now = now_ms()
 local at = now + wait
+if redis.call('HGET', K.job, 'woken') then
+  redis.call('HDEL', K.job, 'woken')
+  at = now
+end
 record(K.records, field, now, duration, rec, ',"retry_at":' .. ms(at))
 redis.call('ZREM', K.leases, jobid)
 redis.call('HDEL', K.job, 'token', 'reaped') -- an attempt finished: not a crash in a row

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+const childBenchSrc = `
+workflow "direct" {
+  step "probe" "work" {
+    value = "done"
+  }
+}
+
+workflow "parent" {
+  step "workflow" "call" {
+    workflow = "child"
+  }
+}
+
+workflow "child" {
+  step "probe" "work" {
+    value = "done"
+  }
+}
+`
+
+// BenchmarkChildRoundTrip measures what calling a child run costs a run at low load:
+// runs started one at a time, each waited for, of a workflow whose one step does the
+// work itself ("direct") and of one whose one step calls a child workflow that does it
+// ("parent": the parent parks, the child runs, its end wakes the parent, which settles).
+// It reports each one's latency from start to end (p50, p99) and the difference.
+func BenchmarkChildRoundTrip(b *testing.B) {
+	for _, backend := range []struct {
+		name string
+		get  func(testing.TB) *redistest.Backend
+	}{{"redis-server", redistest.Real}, {"miniredis", redistest.Mini}} {
+		b.Run(backend.name, func(b *testing.B) {
+			be := backend.get(b)
+			k := probeKinds(&recorder{})
+			actions.Register(k, actions.Options{Logger: quiet})
+			set, diags := workflows.Load([]workflows.Source{{Name: "b.hcl", Data: []byte(childBenchSrc)}}, k)
+			if diags.HasErrors() {
+				b.Fatal(diags.Error())
+			}
+			e := New(be.Client, Options{Logger: quiet, Kinds: k})
+			e.Use(set)
+			p := e.NewPool(8)
+			p.Start()
+			defer p.Stop(context.Background())
+			ctx := context.Background()
+			latencies := func(name string) []time.Duration {
+				wf := set.Workflow(name)
+				out := make([]time.Duration, 0, b.N)
+				for i := range b.N {
+					start := time.Now()
+					id, err := e.Start(ctx, wf, event(fmt.Sprintf(`{"i": %d}`, i)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					status, err := e.WaitEnded(ctx, wf, id)
+					if err != nil || status != RunSucceeded {
+						b.Fatalf("run %s: %s %v", id, status, err)
+					}
+					out = append(out, time.Since(start))
+				}
+				slices.Sort(out)
+				return out
+			}
+			b.ResetTimer()
+			direct, parent := latencies("direct"), latencies("parent")
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+			at := func(l []time.Duration, q float64) time.Duration { return l[min(int(q*float64(len(l))), len(l)-1)] }
+			b.ReportMetric(ms(at(direct, 0.5)), "direct-p50-ms")
+			b.ReportMetric(ms(at(direct, 0.99)), "direct-p99-ms")
+			b.ReportMetric(ms(at(parent, 0.5)), "parent-p50-ms")
+			b.ReportMetric(ms(at(parent, 0.99)), "parent-p99-ms")
+			b.ReportMetric(ms(at(parent, 0.5)-at(direct, 0.5)), "added-p50-ms")
+			b.ReportMetric(ms(at(parent, 0.99)-at(direct, 0.99)), "added-p99-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
