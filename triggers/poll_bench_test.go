@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,18 +16,39 @@ import (
 )
 
 // BenchmarkPoll10k measures one poll of 10,000 new items, from the request to the
-// 10,000th run started (queued in Redis, its first step ready): the answer read, each
+// 10,000th run started (queued in Redis, its first step ready): the answers read, each
 // item's key, and for each item one atomic check-and-start of its run. No worker takes
 // the runs. Each op is one poll; every poll's items are new (their ids carry the
-// poll's number), and the runs of earlier polls stay queued. One page: pagination is not in this measure.
+// poll's number), and the runs of earlier polls stay queued. In one page, and in 20
+// pages of 500 read through paginate by page number.
 func BenchmarkPoll10k(b *testing.B) {
+	b.Run("one page", func(b *testing.B) { benchPoll(b, 10_000, "") })
+	b.Run("20 pages", func(b *testing.B) {
+		benchPoll(b, 500, `
+    paginate {
+      next      = "len(response.body.orders) == 0 ? nil : with_query(request.url, {page: page + 1})"
+      max_pages = 21
+    }`)
+	})
+}
+
+// benchPoll is BenchmarkPoll10k with perPage items a page (a page past 10,000 items
+// is empty) and the poll's paginate block, if any.
+func benchPoll(b *testing.B, perPage int, paginate string) {
 	const n = 10_000
 	var round atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k := round.Add(1)
-		items := make([]map[string]any, n)
-		for i := range items {
-			items[i] = map[string]any{"id": fmt.Sprintf("r%d-o%d", k, i), "total": 1999, "currency": "EUR", "status": "paid"}
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		if page == 0 {
+			page = 1
+		}
+		k := round.Load()
+		if page == 1 {
+			k = round.Add(1)
+		}
+		items := []map[string]any{}
+		for i := (page - 1) * perPage; i < min(page*perPage, n); i++ {
+			items = append(items, map[string]any{"id": fmt.Sprintf("r%d-o%d", k, i), "total": 1999, "currency": "EUR", "status": "paid"})
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"orders": items})
@@ -40,13 +62,13 @@ workflow "orders" {
     items     = "response.body.orders"
     key       = "item.id"
     max_items = 10000
-    backfill  = true
+    backfill  = true%s
   }
   step "log" "seen" {
     message = "{{ event.body.id }}"
   }
 }
-`, srv.URL))
+`, srv.URL, paginate))
 	wf := set.Workflow("orders")
 	poll := wf.Triggers[0].Config.(*Poll)
 	for _, bk := range []struct {
