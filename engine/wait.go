@@ -56,13 +56,17 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 	rec := newRecord(StatusWaiting, j.attempt, nil, nil)
 	rec.Version = r.recVer
 	mark := flag(step.Parallel == "" && !workflows.IsOnFailure(step.Name))
+	join := "" // in a parallel block: its count of steps still to settle
+	if step.Parallel != "" {
+		join = countPrefix + step.Parallel
+	}
 	var got string
 	parked := p.persist(r, j, func() error {
 		sh := j.shard
 		res, err := parkScript.Run(context.Background(), p.e.q.rdb,
 			[]string{sh.job(j.id), sh.run(r.id), sh.leases(), sh.ready(r.workflow), sh.due(), sh.wake()},
 			j.id, j.token, recordPrefix+step.Name, encodeRecord(rec), time.Since(start).Milliseconds(),
-			deadline, step.Timeout.Milliseconds(), most, r.workflow, resumePrefix+step.Name, timedOutMark, mark).Text()
+			deadline, step.Timeout.Milliseconds(), most, r.workflow, resumePrefix+step.Name, timedOutMark, mark, join).Text()
 		got = res
 		return scriptError(err)
 	})

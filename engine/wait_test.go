@@ -317,6 +317,15 @@ func TestWaitReplayedAfterTimeout(t *testing.T) {
 // A wait step in a parallel block waits while the block's other steps run; what
 // follows the block reads what resumed it.
 func TestWaitInParallel(t *testing.T) {
+	// Jobs due at once are leased in the order of their ids: with one worker, the wait
+	// parks before its sibling settles ("approval" < "other"), or after ("approval" >
+	// "first").
+	for _, other := range []string{"other", "first"} {
+		t.Run("sibling "+other, func(t *testing.T) { waitInParallel(t, other) })
+	}
+}
+
+func waitInParallel(t *testing.T, other string) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		rec := &recorder{}
@@ -328,12 +337,12 @@ workflow "both" {
     step "wait" "approval" {
       timeout = "1h"
     }
-    step "probe" "other" {
+    step "probe" "` + other + `" {
       value = "done"
     }
   }
   step "probe" "after" {
-    value = "{{ steps.approval.body.ok }} {{ steps.other.value }}"
+    value = "{{ steps.approval.body.ok }} {{ steps.` + other + `.value }}"
   }
 }
 `)}}, k)
@@ -344,12 +353,14 @@ workflow "both" {
 		e.Use(set)
 		startPool(t, e, 1)
 		id, _ := e.Start(ctx, set.Workflow("both"), event(`{}`))
-		testutil.Eventually(t, 10*time.Second, "the other step done, the wait waiting", func() bool {
+		// Once the other step has settled, the run is waiting: all it has left is the
+		// wait, whichever of the two got there first.
+		testutil.Eventually(t, 10*time.Second, "the other step done, the wait and the run waiting", func() bool {
 			r, err := e.Run(ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return len(rec.list()) == 1 && r.Steps[1].Status == StatusWaiting
+			return len(rec.list()) == 1 && r.Steps[1].Status == StatusWaiting && r.Status == RunWaiting
 		})
 		if _, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{"ok": "yes"}`)); err != nil {
 			t.Fatal(err)

@@ -172,9 +172,16 @@ elseif todo_op == 'd' then
   redis.call('DEL', K.todo)
 end
 
-if join_field ~= '' and redis.call('HINCRBY', K.run, join_field, -settled) <= 0 then
-  if new_job(K.joinjob, runid, wf, join_step, 'join') then
-    enqueue(Q, wf, join_job, at)
+if join_field ~= '' then
+  local left = redis.call('HINCRBY', K.run, join_field, -settled)
+  if left <= 0 then
+    if new_job(K.joinjob, runid, wf, join_step, 'join') then
+      enqueue(Q, wf, join_job, at)
+    end
+  elseif tonumber(redis.call('HGET', K.run, 'p:' .. string.sub(join_field, 3)) or '0') >= left and
+      redis.call('HGET', K.run, 'status') == RUN_RUNNING then
+    -- Every step of the block still to settle is a wait parked there (park.lua).
+    redis.call('HSET', K.run, 'status', RUN_WAITING)
   end
 end
 

@@ -11,10 +11,19 @@ local Q = {ready = KEYS[4], due = KEYS[5], wake = KEYS[6]}
 --       6 when the wait times out (ms, Redis's clock; 0 when the run has just reached
 --       it), 7 the step's timeout ms, 8 most ms to park (the run's own timeout; -1 for
 --       no limit), 9 workflow, 10 resume field, 11 the marker of a timeout, 12 '1' to
---       show the run as waiting while it is parked
+--       show the run as waiting while it is parked, 13 for a wait in a parallel block,
+--       the block's join count field ('' otherwise)
+-- A wait in a parallel block shows the run as waiting once every step of the block
+-- still to settle is a parked wait: the run hash counts them in p:<block> (the job
+-- hash says whether it is counted), and complete.lua looks at it as the siblings
+-- settle.
 local jobid, token, field, rec, duration = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local deadline, timeout, most = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local wf, rfield, timed_out, mark = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local wf, rfield, timed_out, mark, join = ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+local parked_field = ''
+if join ~= '' then
+  parked_field = 'p:' .. string.sub(join, 3)
+end
 -- Returns the resume stored for the step, or the marker when the wait timed out (the
 -- job stays leased to the caller, which settles the step); '' once the job is parked.
 if redis.call('HGET', K.job, 'token') ~= token then
@@ -23,6 +32,9 @@ end
 -- The run goes on: it is no longer waiting (a resume that came while this job was
 -- leased found it not parked, and left the status to this).
 local function going_on()
+  if parked_field ~= '' and redis.call('HDEL', K.job, 'parked') == 1 then
+    redis.call('HINCRBY', K.run, parked_field, -1)
+  end
   if redis.call('HGET', K.run, 'status') == RUN_WAITING then
     redis.call('HSET', K.run, 'status', RUN_RUNNING)
   end
@@ -48,6 +60,13 @@ end
 record(K.run, field, now, duration, rec, ',"retry_at":' .. ms(deadline))
 redis.call('ZREM', K.leases, jobid)
 redis.call('HDEL', K.job, 'token', 'reaped')
+if parked_field ~= '' and redis.call('HSETNX', K.job, 'parked', 1) == 1 then
+  redis.call('HINCRBY', K.run, parked_field, 1)
+end
+if parked_field ~= '' and tonumber(redis.call('HGET', K.run, parked_field) or '0') >=
+    tonumber(redis.call('HGET', K.run, join) or '0') then
+  mark = '1' -- every step of the block still to settle is a parked wait
+end
 if mark == '1' and redis.call('HGET', K.run, 'status') == RUN_RUNNING then
   redis.call('HSET', K.run, 'status', RUN_WAITING)
 end
