@@ -107,7 +107,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		if err != nil {
 			return fail(fmt.Errorf("child run %s: %w", childID, err))
 		}
-		out["result"] = reply.Output
+		out["result"] = childResult(wf, reply)
 		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
 	case status == RunFailed:
 		return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: time.Since(start),
@@ -170,4 +170,15 @@ func (e *Engine) wakeParent(ev map[string]any) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		e.log.Warn("waking the step waiting for a child run failed; it looks again within a minute", "job", job, "err", err)
 	}
+}
+
+// childResult is what a workflow step reads of its child's end: the body its respond
+// step answered with, or, without one, its last step's output.
+func childResult(wf *workflows.Workflow, reply *workflows.Reply) any {
+	if s, _ := wf.Step(reply.Step); s != nil && s.Kind == "respond" {
+		if out, ok := reply.Output.(map[string]any); ok {
+			return out["body"]
+		}
+	}
+	return reply.Output
 }
