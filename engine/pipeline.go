@@ -32,7 +32,8 @@ func newPipeliner(rdb redis.UniversalClient) *pipeliner {
 
 // evalsha runs cmd (evalsha, the script's hash, the key count, keys and arguments) in
 // the next batch and returns it done. cmd's arguments must stay as they are until it
-// returns. When too many calls wait already, or ctx ends first, it runs alone.
+// returns. When too many calls wait already, it runs alone. A batch ends within
+// batchWait, whatever ctx says: a commit sent is waited for.
 func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *redis.Cmd {
 	p.start.Do(func() {
 		for range batchFlushers {
@@ -45,7 +46,7 @@ func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *r
 	default:
 		return evalsha(ctx, p.rdb, s, args)
 	}
-	<-c.done // a batch ends within batchWait
+	<-c.done
 	return c.cmd
 }
 
