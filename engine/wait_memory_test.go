@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -14,18 +12,14 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// TestWaitingRunMemory measures what a run waiting at a wait step costs Redis: it
-// starts HOOKFLOW_WAIT_MEMORY runs (10000 for docs/performance.md) on a real
-// redis-server, each of which renders its resume URL in a first step and parks at its
-// wait, and reports used_memory before and after. It measures; it asserts only that
-// every run waits. Skipped unless HOOKFLOW_WAIT_MEMORY is set:
+// BenchmarkWaitingRunMemory measures what a run waiting at a wait step costs Redis:
+// each op starts 10,000 runs on a real redis-server, each of which renders its resume
+// URL in a first step and parks at its wait, and reads used_memory before and after:
 //
-//	HOOKFLOW_WAIT_MEMORY=10000 go test ./engine -run TestWaitingRunMemory -v
-func TestWaitingRunMemory(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("HOOKFLOW_WAIT_MEMORY"))
-	if n <= 0 {
-		t.Skip("set HOOKFLOW_WAIT_MEMORY=N to measure N waiting runs")
-	}
+//	go test ./engine -run XXX -bench BenchmarkWaitingRunMemory -benchtime 1x -v
+func BenchmarkWaitingRunMemory(bb *testing.B) {
+	const n = 10_000
+	var t testing.TB = bb
 	b := redistest.Real(t)
 	ctx := context.Background()
 	rec := &recorder{}
@@ -61,16 +55,24 @@ workflow "refund" {
 	}
 	startPool(t, e, 32)
 	testutil.Eventually(t, time.Minute, "the first run waits", func() bool { return waitingRuns(t, e) == 1 })
-	before, keysBefore := usedMemory(t, b.Client), b.Client.DBSize(ctx).Val()
 	body := `{"order_id": "ord_%06d", "amount": 49.99, "currency": "usd", "reason": "Arrived damaged", "customer": {"name": "Jenny Rosen", "email": "jenny.rosen@example.com"}}`
-	for i := range n {
-		if _, err := e.Start(ctx, wf, event(fmt.Sprintf(body, i))); err != nil {
-			t.Fatal(err)
+	var before, after, keysBefore, keysAfter int64
+	var per float64
+	bb.ResetTimer()
+	for round := range bb.N {
+		before, keysBefore = usedMemory(t, b.Client), b.Client.DBSize(ctx).Val()
+		for i := range n {
+			if _, err := e.Start(ctx, wf, event(fmt.Sprintf(body, round*n+i))); err != nil {
+				t.Fatal(err)
+			}
 		}
+		testutil.Eventually(t, 10*time.Minute, "every run waits", func() bool { return waitingRuns(t, e) == (round+1)*n+1 })
+		after, keysAfter = usedMemory(t, b.Client), b.Client.DBSize(ctx).Val()
+		per += float64(after-before) / float64(n)
 	}
-	testutil.Eventually(t, 10*time.Minute, "every run waits", func() bool { return waitingRuns(t, e) == n+1 })
-	after, keysAfter := usedMemory(t, b.Client), b.Client.DBSize(ctx).Val()
-	per := float64(after-before) / float64(n)
+	per /= float64(bb.N)
+	bb.ReportMetric(per, "bytes/waiting-run")
+	bb.ReportMetric(float64(1<<30)/per, "waiting-runs/GB")
 	// One run's own keys, as MEMORY USAGE counts them; the rest of its cost is its
 	// members in the shard's sorted sets (history, slots, the queue).
 	page, err := e.Runs(ctx, RunFilter{Workflow: "refund", Limit: 1})
@@ -87,7 +89,7 @@ workflow "refund" {
 }
 
 // waitingRuns counts the runs with status waiting.
-func waitingRuns(t *testing.T, e *Engine) int {
+func waitingRuns(t testing.TB, e *Engine) int {
 	t.Helper()
 	n := 0
 	for cursor := ""; ; {
