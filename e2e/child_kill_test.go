@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -84,19 +83,7 @@ func TestKillWhileChildRuns(t *testing.T) {
 
 	dir := writeWorkflow(t, "order.hcl", invoiceSrc)
 	first := startProc(t, dir, b.URL, api.URL)
-	resp, err := http.Post("http://"+first.public+"/hooks/order", "application/json", strings.NewReader(`{"id": "o7"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var answer struct {
-		RunID string `json:"run_id"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&answer)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted || err != nil || answer.RunID == "" {
-		t.Fatalf("the webhook: %d, run %q, %v", resp.StatusCode, answer.RunID, err)
-	}
-	id := answer.RunID
+	id := startRun(t, "http://"+first.public+"/hooks/order", `{"id": "o7"}`)
 	testutil.Eventually(t, 20*time.Second, "the child's call in flight", func() bool { return started.Load() == 1 })
 	first.kill()
 	release() // the dead process's call gets its answer, which no one reads

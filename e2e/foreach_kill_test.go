@@ -93,19 +93,7 @@ func TestKillDuringForEachLosesNoItem(t *testing.T) {
 		list[i] = map[string]string{"sku": fmt.Sprintf("s%d", i)}
 	}
 	body, _ := json.Marshal(map[string]any{"items": list})
-	resp, err := http.Post("http://"+first.public+"/hooks/fanout", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var answer struct {
-		RunID string `json:"run_id"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&answer)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted || err != nil || answer.RunID == "" {
-		t.Fatalf("the webhook: %d, run %q, %v", resp.StatusCode, answer.RunID, err)
-	}
-	id := answer.RunID
+	id := startRun(t, "http://"+first.public+"/hooks/fanout", string(body))
 
 	testutil.Eventually(t, 60*time.Second, "100 items answered by the API", func() bool {
 		_, total := api.answered()
@@ -200,4 +188,23 @@ func firstKeys(m map[string]int, n int) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// startRun posts body to a webhook and returns the id of the run it was answered 202
+// with.
+func startRun(t *testing.T, url, body string) string {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct {
+		RunID string `json:"run_id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || err != nil || answer.RunID == "" {
+		t.Fatalf("the webhook: %d, run %q, %v", resp.StatusCode, answer.RunID, err)
+	}
+	return answer.RunID
 }
