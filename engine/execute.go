@@ -127,9 +127,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	if j.crashed == "" && !o.timedOut {
 		retryIn, again = retryWait(step, j.attempt, o) // before redaction drops the error's type
 	}
-	if !workflows.IsOnFailure(step.Name) { // the run's timeout does not bound on_failure
-		retryIn, wait = r.capWait(retryIn), r.capWait(wait)
-	}
+	retryIn, wait = r.capWait(step, retryIn), r.capWait(step, wait)
 	p.observe(r, step, o, again)
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.

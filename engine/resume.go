@@ -129,10 +129,11 @@ func (r *runState) timeoutError() error {
 	return workflows.Permanent(fmt.Errorf("run timed out: its timeout of %s passed", r.wf.Timeout))
 }
 
-// capWait shortens a wait (a delay, a retry's backoff) that would end past the run's
-// deadline to end at it, when the unit that follows fails for it.
-func (r *runState) capWait(wait time.Duration) time.Duration {
-	if r.deadline.IsZero() {
+// capWait shortens a wait of step s (a delay, a retry's backoff, a park) that would end
+// past the run's deadline to end at it, when the unit that follows fails for it. The
+// run's timeout does not bound the on_failure steps: their waits stay as they are.
+func (r *runState) capWait(s *workflows.Step, wait time.Duration) time.Duration {
+	if r.deadline.IsZero() || workflows.IsOnFailure(s.Name) {
 		return wait
 	}
 	return max(min(wait, time.Until(r.deadline)), 0)

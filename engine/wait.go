@@ -50,8 +50,8 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		deadline = rec.RetryAt
 	}
 	most := int64(-1)
-	if !r.deadline.IsZero() {
-		most = r.capWait(step.Timeout).Milliseconds()
+	if !r.deadline.IsZero() && !workflows.IsOnFailure(step.Name) {
+		most = r.capWait(step, step.Timeout).Milliseconds()
 	}
 	rec := newRecord(StatusWaiting, j.attempt, nil, nil)
 	rec.Version = r.recVer

@@ -409,3 +409,56 @@ workflow "deadline" {
 		}
 	})
 }
+
+// A wait in on_failure, reached once the run's timeout has passed, parks until its own
+// timeout: the run's passed deadline does not make it due again at once, over and over.
+func TestOnFailureWaitPastTheRunsTimeout(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		k := probeKinds(&recorder{})
+		actions.Register(k, actions.Options{Logger: quiet})
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "deadline" {
+  timeout = "500ms"
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  on_failure {
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+  }
+}
+`)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet, Kinds: k})
+		e.Use(set)
+		startPool(t, e, 1)
+		id, _ := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
+		var ack StepRun
+		testutil.Eventually(t, 10*time.Second, "the on_failure wait parked", func() bool {
+			r, err := e.Run(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range r.Steps {
+				if s.Path == "on_failure/ack" {
+					ack = s
+				}
+			}
+			return ack.Status == StatusWaiting
+		})
+		time.Sleep(time.Second) // long enough for a job due at once to be leased many times
+		r, err := e.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range r.Steps {
+			if s.Path == "on_failure/ack" && (s.Status != StatusWaiting || s.Attempts > 2) {
+				t.Errorf("the on_failure wait is %s after %d leases: it should park once", s.Status, s.Attempts)
+			}
+		}
+	})
+}
