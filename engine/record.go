@@ -325,6 +325,7 @@ func stepValue(status Status, output any, err error) map[string]any {
 const (
 	recordPrefix = "s:" // s:<step or parallel block>: its Record
 	countPrefix  = "j:" // j:<for_each step or parallel block>: its units still to settle
+	parkedPrefix = "p:" // p:<parallel block>: its wait steps parked (scripts/park.lua)
 )
 
 // runRecord is what the planner reads of a run: the records of its steps and parallel

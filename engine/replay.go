@@ -204,6 +204,11 @@ func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 		if _, ok := rec.counts[name]; ok {
 			delete(rec.counts, name)
 			cl.fields = append(cl.fields, countPrefix+name)
+			if n := wf.Node(name); n != nil && n.Parallel {
+				// With a block's count goes its count of parked waits (park.lua): their
+				// jobs are made again.
+				cl.fields = append(cl.fields, parkedPrefix+name)
+			}
 		}
 	}
 	clearStep := func(s *workflows.Step) {
