@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -71,7 +73,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		return fail(fmt.Errorf("workflow %s is not among the workflows loaded", sub.Calls()))
 	}
 	sh := p.e.q.shardFor(cur.wf.Name)
-	fields, err := p.e.q.rdb.HGetAll(ctx, sh.run(childID)).Result()
+	fields, err := childFields(ctx, p.e.q.rdb, sh.run(childID))
 	if err != nil {
 		p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
 		return nil
@@ -117,7 +119,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			err: workflows.Permanent(fmt.Errorf("child run %s was cancelled", childID))})
 	}
 	// Parked: the job waits in the queue until the child's end wakes it.
-	wait := r.capWait(childPoll(j.attempt))
+	wait := r.capWait(step, childPoll(j.attempt))
 	rec := newRecord(StatusWaiting, j.attempt, out, nil)
 	rec.Version = r.recVer
 	p.persist(r, j, func() error {
@@ -181,4 +183,21 @@ func childResult(wf *workflows.Workflow, reply *workflows.Reply) any {
 		}
 	}
 	return reply.Output
+}
+
+// childFields reads what a workflow step needs of its child run (status, workflow,
+// version, error) rather than the whole run; none when the child does not exist.
+func childFields(ctx context.Context, rdb redis.UniversalClient, key string) (map[string]string, error) {
+	names := []string{"status", "wf", "ver", "error"}
+	vals, err := rdb.HMGet(ctx, key, names...).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			out[names[i]] = s
+		}
+	}
+	return out, nil
 }
