@@ -93,6 +93,12 @@ func (h *Resumes) page(w http.ResponseWriter, r *http.Request, token string) {
 
 // resume reads the request and resumes the wait with it.
 func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
+	// A token that names no wait is refused before its body is read: only a sender
+	// given a resume URL makes hookflow hold a body for it.
+	if _, err := h.resumer.Waiting(r.Context(), token); err != nil {
+		h.failWith(w, r, err)
+		return
+	}
 	if r.ContentLength > h.maxBody {
 		w.Header().Set("Connection", "close")
 		h.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", h.maxBody))

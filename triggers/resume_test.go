@@ -115,6 +115,11 @@ func TestResumes(t *testing.T) {
 	if code, _, _ := do("POST", "/resume/unknown", "application/json", "", `{}`); code != 404 {
 		t.Errorf("POST to an unknown token: %d, want 404", code)
 	}
+	// The token is checked before the body is read: a stranger's large body is refused
+	// for its token, not read.
+	if code, _, _ := do("POST", "/resume/unknown", "application/json", "", `{"big": "`+strings.Repeat("x", DefaultMaxBody)+`"}`); code != 404 {
+		t.Errorf("a large POST to an unknown token: %d, want 404 before its body is read", code)
+	}
 }
 
 // The page's own form gets a page back, not JSON.
