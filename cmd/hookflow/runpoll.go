@@ -68,10 +68,8 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	client := actions.NewClient(guard)
 	stepLog := slog.New(slog.NewTextHandler(stderr, nil))
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	k := workflows.NewKinds()
 	apis := actions.NewAPIs()
-	actions.Register(k, actions.Options{Client: client, Logger: stepLog, APIs: apis})
-	triggers.Register(k)
+	k := kindsSharing(client, stepLog, apis)
 	wfName, _, _ := strings.Cut(o.poll, "/")
 	set := loadFor(o.dir, wfName, k, stderr)
 	if set == nil {
@@ -111,7 +109,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	case o.redisURL == "":
 		fmt.Fprintf(stdout, ", no --redis: no cursor, and every item counts as new\n")
 	case found:
-		fmt.Fprintf(stdout, ", cursor from Redis: %s\n", oneLine(workflows.Text(cursor), 80))
+		fmt.Fprintf(stdout, ", cursor from Redis: %s\n", oneLine(wf.Secrets.String(workflows.Text(cursor)), 80))
 	default:
 		fmt.Fprintf(stdout, ", never polled in this Redis: no cursor\n")
 	}

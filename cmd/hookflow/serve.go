@@ -74,6 +74,15 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.publicURL, "public-url", "", "`URL` at which senders reach --listen, which resume_url() builds on, e.g. https://hooks.example.com (default: http://localhost:PORT of --listen)")
 }
 
+// webhookBase is what the inspector's webhook URLs and curl commands start with: the
+// public listener as senders reach it, --public-url, else the address it listens on.
+func webhookBase(publicURL, addr string) string {
+	if publicURL != "" {
+		return strings.TrimSuffix(publicURL, "/")
+	}
+	return "http://" + dialable(addr)
+}
+
 // resumeBase is what the resume URLs of wait steps start with: --public-url, else
 // http://localhost:PORT of the public listener at listen, then the path they are
 // served under.
@@ -370,7 +379,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	// The run inspector, the pages over the API, is everything else.
 	adminMux.Handle("/", admin.Inspector(rt.engine, s.config.set.Load, s.config, admin.PageOptions{
-		WebhookBase: "http://" + dialable(s.publicAddr), AdminBase: adminBase, SignOut: access.Protected()}, log))
+		WebhookBase: webhookBase(cfg.publicURL, s.publicAddr), AdminBase: adminBase, SignOut: access.Protected()}, log))
 	s.admin = newHTTPServer(admin.Protect(adminMux, access), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)

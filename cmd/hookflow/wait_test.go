@@ -144,6 +144,13 @@ func TestPublicURL(t *testing.T) {
 			t.Errorf("resumeBase(%q, %q) = %q, %v; want %q", c.flag, c.listen, got, err, c.want)
 		}
 	}
+	// The inspector's webhook URLs start with it too.
+	if got := webhookBase("https://hooks.example.com/", "127.0.0.1:8080"); got != "https://hooks.example.com" {
+		t.Errorf("webhookBase with --public-url: %q", got)
+	}
+	if got := webhookBase("", "127.0.0.1:8080"); got != "http://127.0.0.1:8080" {
+		t.Errorf("webhookBase without --public-url: %q", got)
+	}
 	for _, bad := range []string{"hooks.example.com", "ftp://x", "https://x/?a=1", "http://"} {
 		if _, err := resumeBase(bad, ":8080"); err == nil {
 			t.Errorf("--public-url %q accepted", bad)
