@@ -368,7 +368,7 @@ func TestExampleHealthCheck(t *testing.T) {
 		{name: "healthy", url: service.URL + "/healthz", checkState: 200.0},
 		{name: "503", url: service.URL + "/healthz", failing: true, page: true,
 			summary: "Health check failed: GET " + service.URL + "/healthz: status 503 Service Unavailable, expected 2xx", checkState: 503.0},
-		{name: "connection refused", url: "http://" + freeAddr(t) + "/healthz", page: true,
+		{name: "connection refused", url: "http://127.0.0.1:1/healthz", page: true,
 			summary: "connection refused", checkState: nil},
 	}
 	for _, tc := range cases {
