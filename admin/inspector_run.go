@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -115,11 +116,8 @@ func (p *pages) curl(run *engine.Run) string {
 	case string:
 		body = b
 	default:
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if enc.Encode(b) == nil {
-			body = strings.TrimSuffix(buf.String(), "\n")
+		if data, err := httpjson.Marshal(b); err == nil {
+			body = string(data)
 		}
 	}
 	ct := ""

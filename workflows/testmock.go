@@ -3,6 +3,7 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -121,7 +122,7 @@ func mockResponse(attrs hcl.Attributes, ctx *hcl.EvalContext, def hcl.Range) (Mo
 	}
 	if a := attrs["error"]; a != nil {
 		diags = append(diags, testString(a, ctx, &r.Error)...)
-		if r.Error != "" && !containsString(mockErrors, r.Error) {
+		if r.Error != "" && !slices.Contains(mockErrors, r.Error) {
 			detail := fmt.Sprintf("error is %q; use %q.", r.Error, strings.Join(mockErrors, `" or "`))
 			if s := suggest(r.Error, mockErrors); s != "" {
 				detail = fmt.Sprintf("error is %q. Did you mean %q?", r.Error, s)
@@ -130,13 +131,4 @@ func mockResponse(attrs hcl.Attributes, ctx *hcl.EvalContext, def hcl.Range) (Mo
 		}
 	}
 	return r, diags
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

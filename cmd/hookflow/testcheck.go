@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -200,7 +202,7 @@ func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	if mock == nil {
-		if !containsStep(tc.unmocked, step) {
+		if !slices.Contains(tc.unmocked, step) {
 			tc.unmocked = append(tc.unmocked, step)
 		}
 		return nil, errNoMock
@@ -215,15 +217,6 @@ func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	}
 	return mockAnswer(req, answer), nil
-}
-
-func containsStep(steps []string, step string) bool {
-	for _, s := range steps {
-		if s == step {
-			return true
-		}
-	}
-	return false
 }
 
 func mockAnswer(req *http.Request, a workflows.MockResponse) *http.Response {
@@ -506,13 +499,11 @@ func normalJSON(v any) any {
 // jsonText writes v as JSON on one line, cut short past 1000 bytes; <, > and & as
 // they are.
 func jsonText(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	data, err := httpjson.Marshal(v)
+	if err != nil {
 		return fmt.Sprint(v)
 	}
-	return oneLine(strings.TrimSuffix(b.String(), "\n"), 1000)
+	return oneLine(string(data), 1000)
 }
 
 // bodyText shows a body on one line, and an empty one as such.
