@@ -132,8 +132,16 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		return // another process polls this tick
 	}
 	var started int
-	if err == nil {
+	for err == nil {
 		started, err = p.poll(ctx, wf, poll, tick)
+		// Held back by its api's limits (a rate limit, a 429's Retry-After): the tick
+		// is this process's, so it waits its turn and polls, rather than fail and back
+		// off as if the API were down. pollTimeout bounds the waits.
+		var th *workflows.Throttled
+		if !errors.As(err, &th) || !sleepCtx(ctx, th.After) {
+			break
+		}
+		err = nil
 	}
 	var said string
 	if err != nil {

@@ -1,0 +1,74 @@
+package triggers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// A poll held back by its api's limits (here the Retry-After of a 429 an earlier poll
+// got) waits its turn within its tick and polls, rather than count as a failed poll
+// and back off.
+func TestPollWaitsForItsAPI(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		var calls atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"orders": [{"id": "o1"}]}`))
+		}))
+		defer srv.Close()
+		apis := actions.NewAPIs()
+		apis.Connect(b.Client)
+		k := workflows.NewKinds()
+		actions.Register(k, actions.Options{Client: srv.Client(), Logger: quietLog, APIs: apis})
+		Register(k)
+		set, diags := workflows.Load([]workflows.Source{{Name: "poll.hcl", Data: []byte(fmt.Sprintf(`
+api "shop" {
+  base_url = "%s"
+}
+workflow "orders" {
+  trigger "poll" {
+    every    = "1m"
+    api      = "shop"
+    url      = "/orders"
+    items    = "response.body.orders"
+    key      = "item.id"
+    backfill = true
+  }
+}
+`, srv.URL))}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		wf := set.Workflow("orders")
+		poll := wf.Triggers[0].Config.(*Poll)
+		e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
+		e.Use(set)
+		p := NewPoller(e, quietLog)
+		at := time.Now().Truncate(time.Minute)
+		first := &streak{}
+		p.tick(context.Background(), wf, poll, first, at.Add(-time.Minute))
+		if first.failures != 1 {
+			t.Fatalf("the poll answered 429 counts %d failures, want 1", first.failures)
+		}
+		second := &streak{}
+		p.tick(context.Background(), wf, poll, second, at)
+		if second.failures != 0 || calls.Load() != 2 {
+			t.Errorf("the poll held back by the Retry-After: %d failures, %d calls; want it to wait and poll once", second.failures, calls.Load())
+		}
+	})
+}
