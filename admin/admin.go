@@ -248,9 +248,10 @@ func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
 const maxResumeBody = 1 << 20
 
 // resume answers POST /api/v1/runs/{id}/resume/{step}: the run's wait step goes on
-// with the request's body (JSON, a form or text), headers and query, as a POST to its
-// resume URL would. 200 once the resume is stored; 409 for a wait resumed already or
-// a run that has finished; 404 for a wait that timed out, or a run not found.
+// with the request's JSON body (the admin API takes JSON only, as Protect enforces),
+// headers and query, as a POST to its resume URL would. 200 once the resume is
+// stored; 400 for a step that is not a wait step; 409 for a wait resumed already or a
+// run that has finished; 404 for a wait that timed out, or a run not found.
 func (a *api) resume(w http.ResponseWriter, r *http.Request) {
 	id, step := r.PathValue("id"), r.PathValue("step")
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxResumeBody))
