@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/embedredis"
 )
 
 // redisLog sends go-redis's own messages (every failed dial while Redis is down) to
@@ -39,8 +40,7 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 	var where string
 	switch {
 	case url == "":
-		mini = miniredis.NewMiniRedis()
-		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
+		if mini, err = embedredis.Start(); err != nil {
 			return nil, "", nil, fmt.Errorf("starting embedded Redis: %w", err)
 		}
 		log.Warn("no --redis given: using the embedded in-memory Redis; queued work lives in this process's memory and is lost when it stops. Use --redis redis://… for durable queues")

@@ -17,6 +17,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/internal/embedredis"
 )
 
 // Backend is a Redis for a test: its URL and a client on it.
@@ -79,8 +81,8 @@ func (b *Backend) Keys(ctx context.Context, pattern string) []string {
 // Mini starts an embedded miniredis for the test.
 func Mini(t testing.TB) *Backend {
 	t.Helper()
-	m := miniredis.NewMiniRedis()
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+	m, err := embedredis.Start()
+	if err != nil {
 		t.Fatalf("starting miniredis: %v", err)
 	}
 	t.Cleanup(m.Close)

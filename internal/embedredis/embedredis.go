@@ -1,0 +1,135 @@
+// Package embedredis is the in-process Redis of a hookflow started without --redis,
+// and of the tests: miniredis, with hookflow's own runner for its Lua scripts.
+//
+// miniredis runs each script in a new Lua state, with a new reader and writer for
+// each redis.call inside it: most of the embedded Redis's time and nearly all of its
+// memory went there. Here one Lua state, made once, runs every script, and the
+// commands a script calls reuse one buffer. The scripts are the same ones a real Redis
+// runs, and atomic in the same way: a gate that every command passes lets a script run
+// only while no other command does.
+package embedredis
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/alicebob/miniredis/v2/server"
+)
+
+// Start starts an embedded Redis on a free port of 127.0.0.1.
+func Start() (*miniredis.Miniredis, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	g := &gate{
+		srv:     m.Server(),
+		passing: make(map[*server.Peer]struct{}),
+		multi:   make(map[*server.Peer]struct{}),
+		sources: make(map[string]string),
+	}
+	g.run = newRunner(g.srv)
+	g.srv.SetPreHook(g.hook)
+	return m, nil
+}
+
+// gate stands before every command the embedded Redis gets (miniredis's pre-hook: so
+// miniredis's SetError must not be used on it). Commands share it; a script holds it
+// alone, from its first redis.call to its reply, as a real Redis runs it.
+type gate struct {
+	srv *server.Server
+	mu  sync.RWMutex
+	run *runner // a script's Lua state; used under mu held alone
+
+	peers   sync.Mutex
+	passing map[*server.Peer]struct{} // clients whose command is being dispatched past the gate
+	multi   map[*server.Peer]struct{} // clients between MULTI and EXEC or DISCARD
+
+	scripts sync.Mutex
+	sources map[string]string // SHA1 → source, of every script loaded or run
+}
+
+// blocking commands wait for another client's command, so they cannot hold the gate;
+// each of their tries is atomic on its own. hookflow sends none to the embedded Redis.
+var blocking = map[string]bool{
+	"BLPOP": true, "BRPOP": true, "BRPOPLPUSH": true, "BLMOVE": true, "BLMPOP": true,
+	"BZPOPMIN": true, "BZPOPMAX": true, "BZMPOP": true, "XREAD": true, "XREADGROUP": true,
+	"SUBSCRIBE": true, "PSUBSCRIBE": true, "SSUBSCRIBE": true,
+}
+
+func (g *gate) hook(c *server.Peer, cmd string, args ...string) bool {
+	if c == g.run.peer {
+		return false // a script's own command: the script holds the gate
+	}
+	g.peers.Lock()
+	_, passing := g.passing[c]
+	_, inMulti := g.multi[c]
+	g.peers.Unlock()
+	switch {
+	case passing || blocking[cmd]:
+		return false
+	case (cmd == "EVAL" || cmd == "EVALSHA" || cmd == "EVAL_RO" || cmd == "EVALSHA_RO") && !inMulti:
+		g.eval(c, cmd, args)
+		return true
+	case cmd == "EVAL" && inMulti:
+		g.remember(args) // queued: miniredis runs it at EXEC, while EXEC holds the gate
+	case cmd == "SCRIPT" && len(args) > 0:
+		switch strings.ToUpper(args[0]) {
+		case "LOAD":
+			g.remember(args[1:])
+		case "FLUSH":
+			g.scripts.Lock()
+			clear(g.sources)
+			g.scripts.Unlock()
+			g.mu.Lock()
+			g.run.forget()
+			g.mu.Unlock()
+		}
+	}
+	g.pass(c, cmd, args)
+	switch cmd {
+	case "MULTI":
+		g.peers.Lock()
+		g.multi[c] = struct{}{}
+		g.peers.Unlock()
+	case "EXEC", "DISCARD":
+		g.peers.Lock()
+		delete(g.multi, c)
+		g.peers.Unlock()
+	}
+	return true
+}
+
+// pass dispatches c's command to miniredis, holding the gate shared.
+func (g *gate) pass(c *server.Peer, cmd string, args []string) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	g.peers.Lock()
+	g.passing[c] = struct{}{}
+	g.peers.Unlock()
+	defer func() {
+		g.peers.Lock()
+		delete(g.passing, c)
+		g.peers.Unlock()
+	}()
+	g.srv.Dispatch(c, append([]string{cmd}, args...))
+}
+
+// remember keeps the source of a script given to SCRIPT LOAD or EVAL.
+func (g *gate) remember(args []string) {
+	if len(args) == 0 {
+		return
+	}
+	g.scripts.Lock()
+	g.sources[sha1Hex(args[0])] = args[0]
+	g.scripts.Unlock()
+}
+
+// source is the script of sha, and whether it is known.
+func (g *gate) source(sha string) (string, bool) {
+	g.scripts.Lock()
+	defer g.scripts.Unlock()
+	src, ok := g.sources[strings.ToLower(sha)]
+	return src, ok
+}

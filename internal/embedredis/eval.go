@@ -1,0 +1,72 @@
+package embedredis
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/alicebob/miniredis/v2/server"
+)
+
+// Replies as a real Redis words them, which clients match (go-redis falls back from
+// EVALSHA to EVAL on NOSCRIPT).
+const (
+	msgNoScript    = "NOSCRIPT No matching script. Please use EVAL."
+	msgInvalidInt  = "ERR value is not an integer or out of range"
+	msgNumKeys     = "ERR Number of keys can't be greater than number of args"
+	msgNegNumKeys  = "ERR Number of keys can't be negative"
+	msgWrongNumber = "ERR wrong number of arguments for '%s' command"
+)
+
+// eval runs EVAL, EVALSHA or their read-only forms for c.
+func (g *gate) eval(c *server.Peer, cmd string, args []string) {
+	if len(args) < 2 {
+		c.WriteError(strings.Replace(msgWrongNumber, "%s", strings.ToLower(cmd), 1))
+		return
+	}
+	var sha, src string
+	if strings.HasPrefix(cmd, "EVALSHA") {
+		var ok bool
+		if sha = strings.ToLower(args[0]); len(sha) != 40 {
+			c.WriteError(msgNoScript)
+			return
+		}
+		if src, ok = g.source(sha); !ok {
+			c.WriteError(msgNoScript)
+			return
+		}
+	} else {
+		src, sha = args[0], sha1Hex(args[0])
+	}
+	n, err := strconv.Atoi(args[1])
+	switch {
+	case err != nil:
+		c.WriteError(msgInvalidInt)
+		return
+	case n < 0:
+		c.WriteError(msgNegNumKeys)
+		return
+	case n > len(args)-2:
+		c.WriteError(msgNumKeys)
+		return
+	}
+	keys, argv := args[2:2+n], args[2+n:]
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.run.knows(sha) {
+		if err := g.run.load(sha, src); err != nil {
+			c.WriteError("ERR Error compiling script (new function): " + err.Error())
+			return
+		}
+		g.remember([]string{src})
+		g.run.register(src) // for an EVALSHA queued in a MULTI, which miniredis runs
+	}
+	g.run.exec(c, sha, keys, argv, strings.HasSuffix(cmd, "_RO"))
+}
+
+func sha1Hex(s string) string {
+	h := sha1.Sum([]byte(s))
+	return hex.EncodeToString(h[:])
+}
