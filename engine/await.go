@@ -68,37 +68,56 @@ func (e *Engine) Await(ctx context.Context, wf *workflows.Workflow, id string) (
 			fields = append(fields, "s:"+s.Name)
 		}
 	}
-	woken := e.waiters.add(id)
-	defer e.waiters.remove(id, woken)
 	key := e.q.shardFor(wf.Name).run(id)
-	for wait := 2 * time.Millisecond; ; wait = min(2*wait, awaitPoll) {
+	var reply *workflows.Reply
+	err := e.untilRun(ctx, id, func() (done bool, err error) {
 		vals, err := e.q.rdb.HMGet(ctx, key, fields...).Result()
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		status, _ := vals[0].(string)
 		if status == "" {
-			return nil, ErrNotFound
+			return false, ErrNotFound
 		}
 		for i, v := range vals[1:] {
 			data, _ := v.(string)
 			r, err := answer(fields[i+1][2:], data)
 			if err != nil {
-				return nil, err
+				return false, err
 			}
 			if r != nil {
 				r.RunID, r.Status = id, status
-				return r, nil
+				reply = r
+				return true, nil
 			}
 		}
 		if RunStatus(status).Done() {
-			return e.lastOutput(ctx, wf, id, key, status)
+			reply, err = e.lastOutput(ctx, wf, id, key, status)
+			return true, err
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+// untilRun calls check until it is done or fails: at once, then each time run id moves
+// on in this process, and after a wait that doubles up to awaitPoll, for a run another
+// process moves on. It returns ctx's error when ctx ends first.
+func (e *Engine) untilRun(ctx context.Context, id string, check func() (done bool, err error)) error {
+	woken := e.waiters.add(id)
+	defer e.waiters.remove(id, woken)
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, awaitPoll) {
+		if done, err := check(); done || err != nil {
+			return err
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-woken:
 			t.Stop()
 		case <-t.C:
@@ -158,27 +177,21 @@ func (e *Engine) lastOutput(ctx context.Context, wf *workflows.Workflow, id, key
 // many runs at once loads Redis no more than their steps do. ErrNotFound for a run that
 // does not exist; ctx's error when ctx ends first.
 func (e *Engine) WaitEnded(ctx context.Context, wf *workflows.Workflow, id string) (RunStatus, error) {
-	woken := e.waiters.add(id)
-	defer e.waiters.remove(id, woken)
 	key := e.q.shardFor(wf.Name).run(id)
-	for wait := 2 * time.Millisecond; ; wait = min(2*wait, awaitPoll) {
-		status, err := e.q.rdb.HGet(ctx, key, "status").Result()
+	var status RunStatus
+	err := e.untilRun(ctx, id, func() (bool, error) {
+		s, err := e.q.rdb.HGet(ctx, key, "status").Result()
 		switch {
 		case errors.Is(err, redis.Nil):
-			return "", ErrNotFound
+			return false, ErrNotFound
 		case err != nil:
-			return "", err
-		case RunStatus(status).Done():
-			return RunStatus(status), nil
+			return false, err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return "", ctx.Err()
-		case <-woken:
-			t.Stop()
-		case <-t.C:
-		}
+		status = RunStatus(s)
+		return status.Done(), nil
+	})
+	if err != nil {
+		return "", err
 	}
+	return status, nil
 }

@@ -84,16 +84,7 @@ func (b *batcher) flush() {
 	batch := make([]*scriptCall, 0, maxStartBatch)
 	cmds := make([]*redis.Cmd, 0, maxStartBatch)
 	for c := range b.calls {
-		batch = append(batch[:0], c)
-	gather:
-		for len(batch) < maxStartBatch {
-			select {
-			case c := <-b.calls:
-				batch = append(batch, c)
-			default:
-				break gather
-			}
-		}
+		batch = gather(b.calls, append(batch[:0], c))
 		b.exec(batch, cmds[:0])
 	}
 }

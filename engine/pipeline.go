@@ -55,18 +55,23 @@ func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *r
 func (p *pipeliner) flush() {
 	batch := make([]*pipedCall, 0, maxStartBatch)
 	for c := range p.calls {
-		batch = append(batch[:0], c)
-	gather:
-		for len(batch) < maxStartBatch {
-			select {
-			case c := <-p.calls:
-				batch = append(batch, c)
-			default:
-				break gather
-			}
-		}
+		batch = gather(p.calls, append(batch[:0], c))
 		p.exec(batch)
 	}
+}
+
+// gather adds to batch the calls waiting in calls, without waiting for more, until
+// batch holds maxStartBatch.
+func gather[T any](calls <-chan T, batch []T) []T {
+	for len(batch) < maxStartBatch {
+		select {
+		case c := <-calls:
+			batch = append(batch, c)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (p *pipeliner) exec(batch []*pipedCall) {
