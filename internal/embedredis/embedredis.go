@@ -27,6 +27,7 @@ func Start() (*miniredis.Miniredis, error) {
 		srv:     m.Server(),
 		passing: make(map[*server.Peer]struct{}),
 		multi:   make(map[*server.Peer]struct{}),
+		watched: make(map[*server.Peer]struct{}),
 		sources: make(map[string]string),
 	}
 	g.run = newRunner(g.srv)
@@ -45,6 +46,7 @@ type gate struct {
 	peers   sync.Mutex
 	passing map[*server.Peer]struct{} // clients whose command is being dispatched past the gate
 	multi   map[*server.Peer]struct{} // clients between MULTI and EXEC or DISCARD
+	watched map[*server.Peer]struct{} // clients that sent a MULTI: forgotten when they leave
 
 	scripts sync.Mutex
 	sources map[string]string // SHA1 → source, of every script loaded or run
@@ -92,13 +94,26 @@ func (g *gate) hook(c *server.Peer, cmd string, args ...string) bool {
 	case "MULTI":
 		g.peers.Lock()
 		g.multi[c] = struct{}{}
+		if _, ok := g.watched[c]; !ok {
+			g.watched[c] = struct{}{}
+			c.OnDisconnect(func() { // a client gone within a MULTI
+				g.peers.Lock()
+				delete(g.multi, c)
+				delete(g.watched, c)
+				g.peers.Unlock()
+			})
+		}
 		g.peers.Unlock()
 	case "EXEC", "DISCARD":
-		g.peers.Lock()
-		delete(g.multi, c)
-		g.peers.Unlock()
+		g.endMulti(c)
 	}
 	return true
+}
+
+func (g *gate) endMulti(c *server.Peer) {
+	g.peers.Lock()
+	delete(g.multi, c)
+	g.peers.Unlock()
 }
 
 // pass dispatches c's command to miniredis, holding the gate shared.
