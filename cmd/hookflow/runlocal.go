@@ -293,13 +293,8 @@ func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, 
 		ct, data := "application/json", []byte(v)
 		if t := strings.TrimSpace(v); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
 			var err error
-			if v == "-" {
-				data, err = io.ReadAll(io.LimitReader(stdin, triggers.DefaultMaxBody))
-			} else {
-				data, err = os.ReadFile(v)
-			}
-			if err != nil {
-				return nil, usage("--resume %s: %v", step, err)
+			if data, err = readInput("--resume "+step, v, stdin); err != nil {
+				return nil, err
 			}
 			if ct = contentTypeOf(v); v == "-" && !json.Valid(data) {
 				ct = "text/plain; charset=utf-8"
@@ -421,7 +416,7 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 	ev := &workflows.Event{ID: id.New(), Trigger: "manual", ReceivedAt: time.Now().UTC(),
 		ContentType: "application/json", Raw: "{}", Headers: map[string]string{}}
 	if o.eventFile != "" {
-		data, err := readEventFile(o.eventFile, stdin)
+		data, err := readInput("--event", o.eventFile, stdin)
 		if err != nil {
 			return nil, err
 		}
@@ -486,25 +481,25 @@ func shapeEvent(ev *workflows.Event, wf *workflows.Workflow) {
 // triggerKinds are the trigger kinds hookflow has.
 var triggerKinds = triggers.Default()
 
-// readEventFile reads an event from a file, or standard input for "-", up to the
+// readInput reads what flag names: a file, or standard input for "-", up to the
 // largest body a webhook takes.
-func readEventFile(name string, stdin io.Reader) ([]byte, error) {
+func readInput(flag, name string, stdin io.Reader) ([]byte, error) {
 	const limit = triggers.MaxBodyLimit
 	var r io.Reader = stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, usage("--event: %v", err)
+			return nil, usage("%s: %v", flag, err)
 		}
 		defer f.Close()
 		r = f
 	}
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("--event %s: %w", name, err)
+		return nil, fmt.Errorf("%s %s: %w", flag, name, err)
 	}
 	if len(data) > limit {
-		return nil, usage("--event %s: larger than %d bytes", name, limit)
+		return nil, usage("%s %s: larger than %d bytes", flag, name, limit)
 	}
 	return data, nil
 }

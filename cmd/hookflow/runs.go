@@ -210,7 +210,7 @@ resume is refused (409), and so is one after it timed out (404).`,
 			case "":
 			case "-":
 				var err error
-				if data, err = readEventFile("-", cmd.InOrStdin()); err != nil {
+				if data, err = readInput("--json", "-", cmd.InOrStdin()); err != nil {
 					return err
 				}
 			default:
@@ -315,7 +315,7 @@ is event.body, and event.trigger is "manual". The workflow's filter does not app
 			body := []byte("{}")
 			if eventFile != "" {
 				var err error
-				if body, err = readEventFile(eventFile, cmd.InOrStdin()); err != nil {
+				if body, err = readInput("--event", eventFile, cmd.InOrStdin()); err != nil {
 					return err
 				}
 				if !json.Valid(body) {

@@ -188,4 +188,17 @@ func TestResumeMistakes(t *testing.T) {
 	if err != nil || !strings.Contains(stdout.String(), `"approved": "yes"`) || !strings.Contains(stdout.String(), "run succeeded") {
 		t.Errorf("run --resume approval: %v\n%s", err, stdout.String())
 	}
+	// A body from a file, and a file that is not there.
+	body := filepath.Join(dir, "answer.json")
+	writeFile(t, body, `{"approved": "from a file"}`)
+	stdout.Reset()
+	err = run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "approval=" + body, "approve"}, nil, &stdout, &stderr)
+	if err != nil || !strings.Contains(stdout.String(), `"approved": "from a file"`) {
+		t.Errorf("run --resume approval=FILE: %v\n%s", err, stdout.String())
+	}
+	stderr.Reset()
+	err = run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "approval=" + body + ".missing", "approve"}, nil, &stdout, &stderr)
+	if exitStatus(err, &stderr) != 2 || !strings.Contains(stderr.String(), "--resume approval: open ") {
+		t.Errorf("run --resume approval=MISSING: %v\n%s", err, stderr.String())
+	}
 }
