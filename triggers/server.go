@@ -496,14 +496,7 @@ func newEvent(r *http.Request, path string, params map[string]string, raw []byte
 	}
 	// Credentials the sender put in headers (the signature, an API key) were checked
 	// above if the webhook verifies them; the event keeps none of them.
-	headers := make(map[string]string, len(r.Header))
-	for k, vs := range r.Header {
-		if workflows.IsCredentialName(k) {
-			headers[strings.ToLower(k)] = workflows.Redacted
-			continue
-		}
-		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
-	}
+	headers := workflows.KeptHeaders(r.Header)
 	return &workflows.Event{
 		ID:          id.New(),
 		Trigger:     "webhook",

@@ -1,6 +1,9 @@
 package workflows
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // credentialWords mark names whose values are credentials: authorization, cookies,
 // sessions, API keys, tokens, passwords, signatures.
@@ -44,4 +47,19 @@ func RedactCredentialFields(v any) any {
 		return out
 	}
 	return v
+}
+
+// KeptHeaders are the headers of a request as an event or a resume keeps them: names
+// in lower case, repeated values joined with ", ", and the value of every credential
+// header (a signature, an API key) [redacted].
+func KeptHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		if IsCredentialName(k) {
+			out[strings.ToLower(k)] = Redacted
+			continue
+		}
+		out[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -38,16 +37,8 @@ func NewResume(contentType string, raw []byte, header http.Header, query map[str
 	if _, err := ParseBody(contentType, raw); err != nil {
 		return nil, err
 	}
-	r := &Resume{ContentType: contentType, Raw: string(raw), Headers: map[string]string{}, Query: query,
-		At: time.Now().UTC()}
-	for k, vs := range header {
-		if IsCredentialName(k) {
-			r.Headers[strings.ToLower(k)] = Redacted
-			continue
-		}
-		r.Headers[strings.ToLower(k)] = strings.Join(vs, ", ")
-	}
-	return r, nil
+	return &Resume{ContentType: contentType, Raw: string(raw), Headers: KeptHeaders(header), Query: query,
+		At: time.Now().UTC()}, nil
 }
 
 // DecodeResume reads a resume encoded as JSON.
