@@ -346,6 +346,33 @@ type outcome struct {
 	timedOut bool // the run's timeout stopped it
 }
 
+// stepEnv is what a step's expressions see: the run's env, with each bound to item's
+// value for an item of a for_each.
+func (r *runState) stepEnv(item *workflows.Item) *workflows.Env {
+	if item == nil {
+		return r.env
+	}
+	e := *r.env
+	e.Each = item.EachValue()
+	return &e
+}
+
+// checkIf evaluates step's if in env: nil when the step runs, else the outcome it
+// settles with: skipped, or failed (for good) when the if cannot be evaluated.
+func checkIf(step *workflows.Step, env *workflows.Env) *outcome {
+	if step.If == nil {
+		return nil
+	}
+	ok, err := step.If.Eval(env)
+	switch {
+	case err != nil:
+		return &outcome{status: StatusFailed, err: workflows.Permanent(fmt.Errorf("if: %w", err))}
+	case !ok:
+		return &outcome{status: StatusSkipped}
+	}
+	return nil
+}
+
 func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, attempt int, item *workflows.Item) (o outcome) {
 	start := time.Now()
 	defer func() {
@@ -355,20 +382,9 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 		}
 		o.duration = time.Since(start)
 	}()
-	env := r.env
-	if item != nil {
-		e := *r.env
-		e.Each = item.EachValue()
-		env = &e
-	}
-	if step.If != nil {
-		ok, err := step.If.Eval(env)
-		if err != nil {
-			return outcome{status: StatusFailed, err: workflows.Permanent(fmt.Errorf("if: %w", err))}
-		}
-		if !ok {
-			return outcome{status: StatusSkipped}
-		}
+	env := r.stepEnv(item)
+	if skip := checkIf(step, env); skip != nil {
+		return *skip
 	}
 	if !r.deadline.IsZero() && !workflows.IsOnFailure(step.Name) {
 		var stop context.CancelFunc

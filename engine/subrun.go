@@ -30,24 +30,15 @@ func childPoll(attempt int) time.Duration { return backoffOf(attempt) }
 func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.SubRun, item *workflows.Item) *job {
 	start := time.Now()
 	childID := r.id + ":" + step.Name
-	env := r.env
 	if item != nil {
 		childID += ":" + item.KeyText()
-		e := *r.env
-		e.Each = item.EachValue()
-		env = &e
 	}
+	env := r.stepEnv(item)
 	fail := func(err error) *job {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
 	}
-	if step.If != nil {
-		ok, err := step.If.Eval(env)
-		if err != nil {
-			return fail(fmt.Errorf("if: %w", err))
-		}
-		if !ok {
-			return p.settle(r, j, step, outcome{status: StatusSkipped})
-		}
+	if skip := checkIf(step, env); skip != nil {
+		return p.settle(r, j, step, *skip)
 	}
 	ctx := p.work
 	if p.e.child != nil {

@@ -35,14 +35,8 @@ var ErrNotWaiting = errors.New("not a wait step")
 // times out, or parks the job until one or the other.
 func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waiter) *job {
 	start := time.Now()
-	if step.If != nil {
-		ok, err := step.If.Eval(r.env)
-		if err != nil {
-			return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(fmt.Errorf("if: %w", err))})
-		}
-		if !ok {
-			return p.settle(r, j, step, outcome{status: StatusSkipped})
-		}
+	if skip := checkIf(step, r.env); skip != nil {
+		return p.settle(r, j, step, *skip)
 	}
 	// When the wait times out: as the record parked it, else from now (by Redis's clock).
 	deadline := int64(0)
