@@ -145,7 +145,9 @@ func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 		if n := len(kept); n > 0 {
 			for _, k := range kept {
 				items = append(items, k.Items...)
-				c.Record(k.Request)
+				if k.Request != nil {
+					c.Record(k.Request)
+				}
 			}
 			origin, err := url.Parse(kept[0].URL)
 			if err != nil {

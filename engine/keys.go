@@ -15,7 +15,8 @@ import (
 //
 //	{hf:N}:run:<run>       hash  run state, event, s:<step> records, j:<step> counts
 //	{hf:N}:job:<id>        hash  one job: run, workflow, step, part, attempt, token; pages,
-//	                             page:<n>, response: the pages its paginated step read
+//	                             page:<n>, request:<n>, response: the pages its paginated
+//	                             step read (scripts/page.lua)
 //	{hf:N}:items:<run>:<st> hash a for_each step's items: n, v:<i> values, k:<i> map keys
 //	{hf:N}:results:<run>:<st> hash the records of a for_each step's items, by index
 //	{hf:N}:todo:<run>:<st> list  a for_each step's items waiting for a slot

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,12 +11,14 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -374,4 +377,101 @@ func keysOf(m map[string]any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// The pages a step keeps come back with its job's next lease, the requests of the
+// latest pages only (as many as a record keeps); a retry drops them all.
+func TestPagesKeptWithTheJob(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set := pagesEngine(t, b, fmt.Sprintf(pagesSrc, "http://127.0.0.1:1"))
+		wf := set.Workflow("read_fast")
+		id, err := e.Start(ctx, wf, event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor(wf.Name)
+		jobs, _, err := e.q.lease(ctx, sh, 1)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("lease: %v %v", jobs, err)
+		}
+		store := e.q.pagesOf(jobs[0], wf.Steps[0])
+		const n = maxRecordedRequests + 3
+		for i := 1; i <= n; i++ {
+			p := workflows.KeptPage{Page: i, URL: fmt.Sprintf("http://x/list?page=%d", i), Next: fmt.Sprintf("http://x/list?page=%d", i+1),
+				Items: []any{i, "x"}, Request: &workflows.Request{Attempt: 1, Page: i, Status: 200}}
+			if err := store.Keep(ctx, p, map[string]any{"status": 200, "body": map[string]any{"page": i}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := store.Keep(ctx, workflows.KeptPage{Page: n + 2}, nil); err == nil {
+			t.Error("a page kept out of turn")
+		}
+		if err := e.q.deferJob(ctx, jobs[0], wf.Name, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		// A stale token keeps nothing.
+		if err := store.Keep(ctx, workflows.KeptPage{Page: n + 1, Request: &workflows.Request{}}, nil); !errors.Is(err, errStaleLease) {
+			t.Errorf("a page kept with the job no longer leased: %v", err)
+		}
+		var again []*job
+		testutil.Eventually(t, 5*time.Second, "the job leased again", func() bool {
+			again, _, err = e.q.lease(ctx, sh, 1)
+			return err == nil && len(again) == 1
+		})
+		if again[0].pages != n || again[0].attempt != 1 {
+			t.Fatalf("leased again with %d pages kept, attempt %d; want %d, 1", again[0].pages, again[0].attempt, n)
+		}
+		kept, last, err := e.q.pagesOf(again[0], wf.Steps[0]).Kept(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(kept) != n || kept[n-1].Next != fmt.Sprintf("http://x/list?page=%d", n+1) || fmt.Sprint(last["body"]) != fmt.Sprintf("map[page:%d]", n) {
+			t.Fatalf("kept %d pages, the last %+v, its response %v", len(kept), kept[n-1], last)
+		}
+		for i, k := range kept {
+			if !reflect.DeepEqual(k.Items, []any{i + 1, "x"}) {
+				t.Errorf("page %d's items kept as %#v", i+1, k.Items)
+			}
+			if hasReq := k.Request != nil; hasReq != (i >= n-maxRecordedRequests) || hasReq && k.Request.Page != i+1 {
+				t.Errorf("page %d's request kept as %+v", i+1, k.Request)
+			}
+		}
+		rec := &Record{Status: StatusRetrying, Attempt: 1, Error: "page 54: 503"}
+		if err := e.q.retry(ctx, again[0], id, wf.Name, rec, 0, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		noPages(t, b, sh.job(again[0].id), "after its attempt failed")
+
+		// Cancelled while it reads its pages, the run leaves none in the job's tombstone.
+		testutil.Eventually(t, 5*time.Second, "the job leased for its retry", func() bool {
+			again, _, err = e.q.lease(ctx, sh, 1)
+			return err == nil && len(again) == 1
+		})
+		if again[0].pages != 0 {
+			t.Errorf("the retry was leased with %d pages kept", again[0].pages)
+		}
+		p := workflows.KeptPage{Page: 1, URL: "http://x/", Next: "http://x/?page=2", Request: &workflows.Request{Attempt: 2, Page: 1}}
+		if err := e.q.pagesOf(again[0], wf.Steps[0]).Keep(ctx, p, map[string]any{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Cancel(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		noPages(t, b, sh.job(again[0].id), "once its run was cancelled")
+	})
+}
+
+// noPages fails t when the job hash at key keeps pages.
+func noPages(t *testing.T, b *redistest.Backend, key, when string) {
+	t.Helper()
+	fields, err := b.Client.HKeys(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fields {
+		if f == "pages" || f == "response" || strings.HasPrefix(f, "page:") || strings.HasPrefix(f, "request:") {
+			t.Errorf("the job keeps %s %s", f, when)
+		}
+	}
 }

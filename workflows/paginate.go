@@ -54,7 +54,8 @@ type KeptPage struct {
 	URL   string // where it was read, as sent
 	Next  string // the URL of the page after it
 	Items []any  // the items it gave
-	// Request is the page's request as the run history records it.
+	// Request is the page's request as the run history records it; nil for a page
+	// kept whose request the history no longer keeps (it keeps the latest).
 	Request *Request
 }
 

@@ -167,7 +167,7 @@ end
 local function forget_pages(job)
   local n = tonumber(redis.call('HGET', job, 'pages') or '0')
   for i = 1, n do
-    redis.call('HDEL', job, 'page:' .. i)
+    redis.call('HDEL', job, 'page:' .. i, 'request:' .. i)
   end
   redis.call('HDEL', job, 'pages', 'response')
 end
