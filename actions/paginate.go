@@ -15,10 +15,12 @@ import (
 // A step (or a poll) with a paginate block reads a list that its API answers one page
 // at a time. Each page is a request of its own: recorded in the run history with its
 // page number, admitted by the api's limits, sent through the outbound guard, its
-// redirects not followed. The first page's wait for a limit hands the step back to the
-// queue like any call (no worker held); the pages after it wait for their turn within
-// the step, up to its timeout, since what the earlier pages gave is not kept between
-// attempts.
+// redirects not followed. A step keeps each page it read where its job's next lease
+// finds it (workflows.PageStore): when the api's limits hold a page back, the step is
+// handed back to the queue like any call held back (no worker held, no attempt
+// counted), and goes on from that page when it is leased again, as it does after its
+// worker died. A poll keeps nothing between ticks: its pages after the first wait for
+// their turn within the poll.
 
 // Paginate is the step's paginate block; nil for a step that sends one request.
 func (h *HTTP) Paginate() *workflows.Paginate { return h.paginate }
@@ -28,10 +30,29 @@ func (h *HTTP) Paginate() *workflows.Paginate { return h.paginate }
 // in turn, and stops the reading when it returns false. Pages returns the last page
 // read, and the URL of the page it did not read when max_pages stopped it ("" when the
 // list ended, or each stopped it). A page on another scheme or host than the first is
-// refused: the step's credentials go to where it points, nowhere else.
+// refused: the step's credentials go to where it points, nowhere else. The pages after
+// the first wait within the call for the api's limits.
 func (h *HTTP) Pages(ctx context.Context, c *workflows.Call, each func(page *workflows.PageEnv) (bool, error)) (last map[string]any, next string, err error) {
-	var origin *url.URL
-	for page := 1; ; page++ {
+	return h.pages(ctx, c, cursor{page: 1}, each, nil)
+}
+
+// cursor is where the reading of a list starts: the page to read, its URL ("" for the
+// first page, the step's url), and the first page's URL, whose scheme and host every
+// page keeps (nil for the first page).
+type cursor struct {
+	page   int
+	next   string
+	origin *url.URL
+}
+
+// pages reads the list from the page at, as Pages says. With keep, a page that the
+// api's limits hold back returns workflows.Throttled, and keep is called with every
+// page read, and its next page's URL, before that page is sent: the caller keeps them
+// to go on from there. Without, the pages after the first wait for their turn.
+func (h *HTTP) pages(ctx context.Context, c *workflows.Call, at cursor, each func(page *workflows.PageEnv) (bool, error),
+	keep func(page *workflows.PageEnv, next string) error) (last map[string]any, next string, err error) {
+	origin, next := at.origin, at.next
+	for page := at.page; ; page++ {
 		p, secrets, err := h.prepare(ctx, c, next)
 		if err != nil {
 			return last, "", err
@@ -47,12 +68,12 @@ func (h *HTTP) Pages(ctx context.Context, c *workflows.Call, each func(page *wor
 			return last, "", workflows.Permanent(fmt.Errorf("paginate: page %d is at %s://%s, not where the first page was (%s://%s); a step's pages stay on its host",
 				page, p.req.URL.Scheme, secrets.String(p.req.URL.Host), origin.Scheme, secrets.String(origin.Host)))
 		}
-		out, err := h.sendPage(ctx, c, p, secrets, page)
+		out, err := h.sendPage(ctx, c, p, secrets, page, page > 1 && keep == nil)
 		if out != nil {
 			last = out
 		}
 		if err != nil && page > 1 {
-			err = fmt.Errorf("page %d: %w", page, err) // its kind (retry or not) kept
+			err = fmt.Errorf("page %d: %w", page, err) // its kind (retry, held back or not) kept
 		}
 		if err != nil {
 			return last, "", err
@@ -81,15 +102,20 @@ func (h *HTTP) Pages(ctx context.Context, c *workflows.Call, each func(page *wor
 		if page >= h.paginate.MaxPages {
 			return last, next, nil
 		}
+		if keep != nil {
+			if err := keep(env, next); err != nil {
+				return last, "", fmt.Errorf("page %d: keeping it for the next lease: %w", page, err)
+			}
+		}
 	}
 }
 
-// sendPage sends one page, admitted by the api's limits: the first page as any call
-// (a wait hands the step back), the others waiting within the step.
-func (h *HTTP) sendPage(ctx context.Context, c *workflows.Call, p *prepared, secrets *workflows.Redactor, page int) (map[string]any, error) {
+// sendPage sends one page, admitted by the api's limits: a page the limits hold back
+// is workflows.Throttled, unless wait says to wait for its turn within the call.
+func (h *HTTP) sendPage(ctx context.Context, c *workflows.Call, p *prepared, secrets *workflows.Redactor, page int, wait bool) (map[string]any, error) {
 	if h.limits != nil {
 		admit := h.limits.admit
-		if page > 1 {
+		if wait {
 			admit = h.limits.wait
 		}
 		release, err := admit(ctx)
@@ -104,10 +130,39 @@ func (h *HTTP) sendPage(ctx context.Context, c *workflows.Call, p *prepared, sec
 // doPages runs a step with a paginate block: its output is the last page's
 // {status, headers, body}, with items (every page's items, in order), pages (how many
 // were read) and next (the URL of the first page not read when max_pages stopped the
-// reading; nil when the list ended).
+// reading; nil when the list ended). With c.Pages, it goes on from the pages an
+// earlier lease of the step kept, and keeps each page it reads.
 func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 	items, pages := []any{}, 0
-	last, next, err := h.Pages(ctx, c, func(page *workflows.PageEnv) (bool, error) {
+	at, last := cursor{page: 1}, map[string]any(nil)
+	var keep func(page *workflows.PageEnv, next string) error
+	var pageItems []any // the items of the page read last
+	if c.Pages != nil {
+		kept, response, err := c.Pages.Kept(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("paginate: reading the pages read before: %w", err)
+		}
+		if n := len(kept); n > 0 {
+			for _, k := range kept {
+				items = append(items, k.Items...)
+				if k.Request != nil {
+					c.Record(k.Request)
+				}
+			}
+			origin, err := url.Parse(kept[0].URL)
+			if err != nil {
+				return nil, fmt.Errorf("paginate: the first page's URL as kept: %w", unwrapURLError(err))
+			}
+			pages, last = n, response
+			at = cursor{page: kept[n-1].Page + 1, next: kept[n-1].Next, origin: origin}
+		}
+		keep = func(page *workflows.PageEnv, next string) error {
+			u, _ := page.Request["url"].(string)
+			return c.Pages.Keep(ctx, workflows.KeptPage{Page: page.Page, URL: u, Next: next, Items: pageItems, Request: c.Sent},
+				page.Response)
+		}
+	}
+	got, next, err := h.pages(ctx, c, at, func(page *workflows.PageEnv) (bool, error) {
 		pages++
 		v, err := h.paginate.Items.Eval(page)
 		if err != nil {
@@ -115,8 +170,9 @@ func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 		}
 		switch list := v.(type) {
 		case nil:
+			pageItems = nil
 		case []any:
-			items = append(items, list...)
+			items, pageItems = append(items, list...), list
 		default:
 			return false, workflows.Permanent(fmt.Errorf("paginate items, page %d: gave %s, not a list", page.Page, workflows.Text(v)))
 		}
@@ -124,7 +180,10 @@ func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 			return false, workflows.Permanent(fmt.Errorf("paginate: more than %d items", workflows.MaxItems))
 		}
 		return true, nil
-	})
+	}, keep)
+	if got != nil {
+		last = got
+	}
 	if err != nil {
 		if last == nil {
 			return nil, err
@@ -140,7 +199,8 @@ func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 }
 
 // wait admits a call, waiting within the caller for as long as the limits ask, up to
-// ctx's deadline: for the pages of a step after its first.
+// ctx's deadline: for the pages after the first of a read that keeps nothing between
+// calls (a poll's).
 func (l *limiter) wait(ctx context.Context) (func(), error) {
 	for {
 		release, err := l.admit(ctx)
@@ -149,7 +209,7 @@ func (l *limiter) wait(ctx context.Context) (func(), error) {
 			return release, err
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < th.After {
-			return nil, fmt.Errorf("api %q: the next page would wait %s for its %s, past the step's timeout; a longer timeout lets it wait",
+			return nil, fmt.Errorf("api %q: the next page would wait %s for its %s, past the deadline of the read",
 				l.api, th.After.Round(time.Millisecond), th.Reason)
 		}
 		t := time.NewTimer(th.After)

@@ -1,6 +1,8 @@
 package actions
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -197,8 +199,9 @@ func TestPaginateStaysOnItsHostAndGuarded(t *testing.T) {
 	}
 }
 
-// The api's rate limit admits every page: the first as any call, the others waiting
-// for their turn within the step.
+// The api's rate limit admits every page: without a store for the pages read (as a
+// poll reads them), the first as any call, the others waiting for their turn within
+// the call.
 func TestPaginateRateLimitAppliesToEachPage(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		srv, api := pagedAPI(t)
@@ -238,6 +241,82 @@ func TestPaginateRateLimitAppliesToEachPage(t *testing.T) {
 		// The bucket is empty now: the first page of the next call hands the step back.
 		_, err = wf.Steps[0].Action.Do(t.Context(), &workflows.Call{Env: &workflows.Env{}, RunID: "r2", Step: "list", Attempt: 1})
 		throttled(t, err, "rate_limit")
+	})
+}
+
+// memPages keeps pages in memory, as the engine keeps them in the job's hash.
+type memPages struct {
+	kept []workflows.KeptPage
+	last map[string]any
+}
+
+func (m *memPages) Kept(context.Context) ([]workflows.KeptPage, map[string]any, error) {
+	return m.kept, m.last, nil
+}
+
+func (m *memPages) Keep(_ context.Context, p workflows.KeptPage, response map[string]any) error {
+	m.kept, m.last = append(m.kept, p), response
+	return nil
+}
+
+// With a store for the pages read (a step run by the engine), a page the api's limits
+// hold back is workflows.Throttled, which hands the step back; called again, the step
+// goes on from that page, and its output is that of one read.
+func TestPaginateHeldBackGoesOnFromThePageKept(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		srv, api := pagedAPI(t)
+		apis := NewAPIs()
+		apis.Connect(b.Client)
+		wf := loadWithAPIsShared(t, apis, `api "list" {
+  base_url   = "`+srv.URL+`"
+  rate_limit = "10/s"
+  burst      = 1
+}`, `step "http" "list" {
+  api = "list"
+  url = "/cursor"
+  paginate {
+    next  = "with_query(request.url, {cursor: response.body.next_cursor})"
+    items = "response.body.data"
+  }
+}`)
+		store := &memPages{}
+		var v any
+		var err error
+		var calls []*workflows.Call
+		for range 50 {
+			c := &workflows.Call{Env: &workflows.Env{}, RunID: "r", Step: "list", Attempt: 1, Pages: store}
+			calls = append(calls, c)
+			v, err = wf.Steps[0].Action.Do(t.Context(), c)
+			var th *workflows.Throttled
+			if !errors.As(err, &th) {
+				break
+			}
+			time.Sleep(th.After) // as the queue waits before the next lease
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) < 2 {
+			t.Fatalf("no page was held back at 10/s")
+		}
+		out := v.(map[string]any)
+		if n := len(out["items"].([]any)); n != 10 || api.count != 5 || out["pages"] != 5 {
+			t.Fatalf("%d items in %d requests, %v pages", n, api.count, out["pages"])
+		}
+		for i, it := range out["items"].([]any) {
+			if id := fmt.Sprint(it.(map[string]any)["id"]); id != strconv.Itoa(i+1) {
+				t.Errorf("item %d has id %s", i, id)
+			}
+		}
+		last := calls[len(calls)-1]
+		if len(store.kept) != 4 || len(last.SentBefore) != 4 || last.Sent.Page != 5 {
+			t.Errorf("%d pages kept; the last call recorded %d pages before page %d", len(store.kept), len(last.SentBefore), last.Sent.Page)
+		}
+		for i, req := range append(last.SentBefore, last.Sent) {
+			if req.Page != i+1 {
+				t.Errorf("request %d recorded as page %d", i, req.Page)
+			}
+		}
 	})
 }
 

@@ -139,9 +139,14 @@ workflow "waits" {
 	if err := e.q.release(ctx, jobs[0], "chain"); err != nil {
 		t.Fatal(err)
 	}
-	// Leased again, and held back by an api's limits (defer).
+	// Leased again, a page kept (page), and held back by an api's limits (defer).
 	if jobs, _, err = e.q.lease(ctx, sh, 1); err != nil || len(jobs) != 1 {
 		t.Fatalf("leased %d jobs again: %v", len(jobs), err)
+	}
+	kept := &pageStore{q: e.q, j: jobs[0]}
+	if err := kept.Keep(ctx, workflows.KeptPage{Page: 1, URL: "http://x/", Next: "http://x/?p=2", Request: &workflows.Request{Page: 1}},
+		map[string]any{"status": 200}); err != nil {
+		t.Fatal(err)
 	}
 	if err := e.q.deferJob(ctx, jobs[0], "chain", time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -234,7 +239,7 @@ var allScripts = map[string]*redis.Script{
 	"replay.lua": replayScript, "stats.lua": statsScript, "trim.lua": trimScript, "lasttick.lua": lastTickScript,
 	"claimtick.lua": claimTickScript,
 	"cancel.lua":    cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
-	"park.lua": parkScript, "resume.lua": resumeScript,
+	"park.lua": parkScript, "resume.lua": resumeScript, "page.lua": pageScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

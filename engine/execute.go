@@ -92,7 +92,7 @@ func (p *Pool) run(r *runState, j *job) *job {
 		p.held.release(j)
 		cancel(nil)
 	}()
-	o := p.runStep(ctx, r, step, j.attempt, item)
+	o := p.runStep(ctx, r, step, j.attempt, item, p.e.q.pagesOf(j, step))
 	if p.deferred(r, j, o) {
 		return nil
 	}
@@ -373,7 +373,9 @@ func checkIf(step *workflows.Step, env *workflows.Env) *outcome {
 	return nil
 }
 
-func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, attempt int, item *workflows.Item) (o outcome) {
+// runStep runs one attempt of a step or an item; pages keeps the pages a paginated step
+// reads (nil for other steps).
+func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, attempt int, item *workflows.Item, pages workflows.PageStore) (o outcome) {
 	start := time.Now()
 	defer func() {
 		if v := recover(); v != nil {
@@ -394,7 +396,7 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
 	call := &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
-		Step: step.Name, Attempt: attempt, Secrets: r.redactor(), Item: item, Sensitive: step.Sensitive}
+		Step: step.Name, Attempt: attempt, Secrets: r.redactor(), Item: item, Sensitive: step.Sensitive, Pages: pages}
 	if workflows.IsOnFailure(step.Name) {
 		call.Failure = r.replays + 1
 	}

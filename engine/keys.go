@@ -14,7 +14,9 @@ import (
 // hashing its name. Scripts derive the same names from the prefix (scripts/lib.lua).
 //
 //	{hf:N}:run:<run>       hash  run state, event, s:<step> records, j:<step> counts
-//	{hf:N}:job:<id>        hash  one job: run, workflow, step, part, attempt, token
+//	{hf:N}:job:<id>        hash  one job: run, workflow, step, part, attempt, token; pages,
+//	                             page:<n>, request:<n>, response: the pages its paginated
+//	                             step read (scripts/page.lua)
 //	{hf:N}:items:<run>:<st> hash a for_each step's items: n, v:<i> values, k:<i> map keys
 //	{hf:N}:results:<run>:<st> hash the records of a for_each step's items, by index
 //	{hf:N}:todo:<run>:<st> list  a for_each step's items waiting for a slot

@@ -216,6 +216,9 @@ type job struct {
 	held *Record
 	// last is the record an item's earlier attempt left, when it was retried.
 	last *Record
+	// pages is how many pages its paginated step kept in an earlier lease of this
+	// attempt (see pageStore).
+	pages int
 	// event is the run's event as its start had it (startedEvent), for a job leased by
 	// the start: its worker need not decode run["event"] again. nil for others.
 	event *workflows.Event
@@ -250,7 +253,7 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 // parseJob decodes one job of lease.lua's reply.
 func parseJob(sh *shard, r any) (*job, error) {
 	a, ok := r.([]any)
-	if !ok || len(a) != 11 {
+	if !ok || len(a) != 12 {
 		return nil, fmt.Errorf("lease: unexpected reply %v", r)
 	}
 	j := &job{shard: sh, run: map[string]string{}}
@@ -282,6 +285,11 @@ func parseJob(sh *shard, r any) (*job, error) {
 	if last, _ := a[10].(string); last != "" {
 		if j.last, err = decodeRecord(last); err != nil {
 			return nil, fmt.Errorf("job %s: record of its last attempt: %w", j.id, err)
+		}
+	}
+	if pages, _ := a[11].(string); pages != "" {
+		if j.pages, err = strconv.Atoi(pages); err != nil {
+			return nil, fmt.Errorf("job %s: its pages kept: %w", j.id, err)
 		}
 	}
 	return j, nil

@@ -108,6 +108,7 @@ var (
 	heartbeatScript = script("heartbeat.lua")
 	releaseScript   = script("release.lua")
 	deferScript     = script("defer.lua")
+	pageScript      = script("page.lua")
 	retryScript     = script("retry.lua")
 	replayScript    = script("replay.lua")
 	statsScript     = script("stats.lua")

@@ -10,7 +10,9 @@ import (
 
 // deferred hands a step that a shared limit held back (workflows.Throttled) to the
 // queue, due when the limit allows it, as a retry is, but counting no attempt and
-// recording nothing: nothing was sent. It reports whether o was such an outcome.
+// recording nothing: nothing was sent, or, for a paginated step held back before a
+// later page, the pages read are kept with its job (pageStore) and recorded when the
+// step settles. It reports whether o was such an outcome.
 func (p *Pool) deferred(r *runState, j *job, o outcome) bool {
 	var th *workflows.Throttled
 	if o.status != StatusFailed || !errors.As(o.err, &th) {

@@ -104,6 +104,9 @@ type Call struct {
 	// the attempt sent before it, oldest first: the earlier pages of a paginated step.
 	Sent       *Request
 	SentBefore []*Request
+	// Pages keeps the pages a paginated step reads across the leases of its job (see
+	// PageStore); nil where nothing keeps them, as for a poll.
+	Pages PageStore
 }
 
 // Record keeps a request the attempt sent for the run history: the latest in Sent,

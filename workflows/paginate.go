@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -31,6 +32,31 @@ type Paginate struct {
 	// MaxPages is the most pages read; the pages past it are not (see Pages).
 	MaxPages int
 	DefRange hcl.Range
+}
+
+// PageStore keeps the pages a paginated step has read, where its next lease finds them:
+// a step that its api's limits hold back before a page is handed back to the queue, as
+// the first page is, and goes on from that page when it is leased again; a step whose
+// worker died goes on from the page it was reading. What is kept lasts one attempt: a
+// retry reads the list again from the first page.
+type PageStore interface {
+	// Kept returns the pages kept, in order, and the response of the last of them;
+	// none when the step has read no page yet.
+	Kept(ctx context.Context) ([]KeptPage, map[string]any, error)
+	// Keep keeps one more page, with its response. It fails when the step's job is no
+	// longer the caller's.
+	Keep(ctx context.Context, p KeptPage, response map[string]any) error
+}
+
+// KeptPage is a page a paginated step read, as its PageStore keeps it.
+type KeptPage struct {
+	Page  int    // 1 for the first
+	URL   string // where it was read, as sent
+	Next  string // the URL of the page after it
+	Items []any  // the items it gave
+	// Request is the page's request as the run history records it; nil for a page
+	// kept whose request the history no longer keeps (it keeps the latest).
+	Request *Request
 }
 
 // PageEnv is what a paginate block's expressions read: the page's response

@@ -7,8 +7,9 @@ import (
 
 // Throttled is the error of a step that did not start because a limit shared by every
 // process holds it back: its api's rate_limit or concurrency, or a Retry-After one of
-// its calls got. Nothing was sent. The engine queues the step again, due After, holding
-// no worker meanwhile and counting no attempt.
+// its calls got. Nothing was sent (for a page of a paginated step after the first:
+// nothing more; the pages read are kept, see PageStore). The engine queues the step
+// again, due After, holding no worker meanwhile and counting no attempt.
 type Throttled struct {
 	API    string
 	Reason string // "rate_limit", "concurrency" or "retry_after"

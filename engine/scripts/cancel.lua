@@ -35,6 +35,7 @@ local function tombstone(key, id)
   redis.call('ZREM', Q.pending, id) -- a run in line with one first job waits as it
   if redis.call('EXISTS', key) == 1 then
     redis.call('HDEL', key, 'token', 'held')
+    forget_pages(key)
     redis.call('HSET', key, 'cancelled', now)
     redis.call('PEXPIRE', key, retention)
   end

@@ -1,7 +1,8 @@
 -- Hands a leased job back to the queue, due after a wait, when its step did not start:
 -- a limit shared by every process (its api's rate_limit or concurrency) held it back.
--- Nothing was sent, so the attempt it was leased for is not counted, and no worker
--- holds the job meanwhile.
+-- Nothing was sent (or, before a later page of a paginated step, the pages read are
+-- kept in the job, page.lua), so the attempt it was leased for is not counted, and no
+-- worker holds the job meanwhile.
 -- KEYS: 1 job hash, 2 leases zset, 3 ready:<wf>, 4 due index, 5 wake list
 local K = {job = KEYS[1], leases = KEYS[2]}
 local Q = {ready = KEYS[3], due = KEYS[4], wake = KEYS[5]}

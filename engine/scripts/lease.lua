@@ -11,8 +11,8 @@
 -- Returns {wait, job, ...}: wait is -1 when jobs were leased or nothing is queued or
 -- leased, else the ms until the earliest queued job is due or lease expires; a job is
 -- {job id, token, attempt, step, part, {run hash fields and values}, item key JSON,
--- item value JSON, crash error, held record, an item's record of its last attempt},
--- false for those it does not have.
+-- item value JSON, crash error, held record, an item's record of its last attempt,
+-- how many pages its paginated step kept (page.lua)}, false for those it does not have.
 local K = {due = KEYS[1], leases = KEYS[2], tokens = KEYS[3], wake = KEYS[4]}
 local prefix, max, lease, max_reaps = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
@@ -42,8 +42,8 @@ for _, wf in ipairs(wfs) do
   for _, id in ipairs(ids) do
     redis.call('ZREM', ready, id)
     local job = prefix .. 'job:' .. id
-    local f = redis.call('HMGET', job, 'run', 'step', 'part', 'crashed', 'held')
-    local runid, step, part, crashed, held = f[1], f[2], f[3] or '', f[4], f[5]
+    local f = redis.call('HMGET', job, 'run', 'step', 'part', 'crashed', 'held', 'pages')
+    local runid, step, part, crashed, held, pages = f[1], f[2], f[3] or '', f[4], f[5], f[6]
     if runid then
       local token = redis.call('INCR', K.tokens)
       local attempt = redis.call('HINCRBY', job, 'attempt', 1)
@@ -61,7 +61,8 @@ for _, wf in ipairs(wfs) do
           last = redis.call('HGET', prefix .. 'results:' .. runid .. ':' .. step, part)
         end
       end
-      out[#out + 1] = {id, tostring(token), attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held, last}
+      out[#out + 1] = {id, tostring(token), attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held, last,
+        pages}
     end
   end
   local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')

@@ -162,10 +162,21 @@ local function finish_run(Q, prefix, wf, run, runid, status, err, now, retention
   end
 end
 
+-- forget_pages drops the pages a paginated step kept in its job (page.lua): the job's
+-- next attempt, if any, reads its list from the first page.
+local function forget_pages(job)
+  local n = tonumber(redis.call('HGET', job, 'pages') or '0')
+  for i = 1, n do
+    redis.call('HDEL', job, 'page:' .. i, 'request:' .. i)
+  end
+  redis.call('HDEL', job, 'pages', 'response')
+end
+
 -- dead_letter keeps a job that failed its run in the shard's dead-letter set, with its
 -- attempts and error, for the retention period; a replay takes it out.
 local function dead_letter(Q, job, jobid, run, err, now, retention)
   redis.call('HDEL', job, 'token')
+  forget_pages(job)
   redis.call('HSET', job, 'error', err, 'dead', now)
   redis.call('PEXPIRE', job, retention)
   redis.call('ZADD', Q.dead, now, jobid)

@@ -2,7 +2,8 @@
 -- run (or, for an item, its step's results), and the job is queued again, due after
 -- the policy's wait. No worker holds it meanwhile. A caller whose lease token is no
 -- longer the job's is refused. A job woken while it ran (wake.lua: the child run it
--- parks for ended first) is due at once.
+-- parks for ended first) is due at once. The pages a paginated step kept (page.lua)
+-- are dropped: the next attempt reads its list from the first page.
 -- KEYS: 1 job hash, 2 hash of the record (the run's, or the results of a for_each
 --       step), 3 leases zset, 4 ready:<wf>, 5 due index, 6 wake list
 local K = {job = KEYS[1], records = KEYS[2], leases = KEYS[3]}
@@ -24,6 +25,7 @@ end
 record(K.records, field, now, duration, rec, ',"retry_at":' .. ms(at))
 redis.call('ZREM', K.leases, jobid)
 redis.call('HDEL', K.job, 'token', 'reaped') -- an attempt finished: not a crash in a row
+forget_pages(K.job)
 if held ~= '' then
   redis.call('HSET', K.job, 'held', held)
 end
