@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookflow/hookflow/internal/redistest"
 )
 
@@ -228,6 +230,225 @@ func TestSensitiveOutputs(t *testing.T) {
 		}
 		if left := rawSensitive(t, b); left != "" {
 			t.Errorf("sensitive values still in Redis once the replayed run succeeded:\n%s", left)
+		}
+	})
+}
+
+// hide_sensitive replaces a record's output, whatever JSON it is, and keeps every other
+// field as it was; a record without an output of its own, or hidden already, is left
+// as it is.
+func TestHideSensitiveRecords(t *testing.T) {
+	lib, _ := scriptFiles.ReadFile("scripts/lib.lua")
+	src := "hide_sensitive(KEYS[1], {ARGV[1]}, {}, {}, false)\nreturn redis.call('HGET', KEYS[1], ARGV[1]) or ''"
+	hideScript := redis.NewScript(uses(string(lib), src) + "\n" + src)
+	cases := []struct {
+		name, rec string
+		hidden    bool
+	}{
+		{"object", `{"finished":5,"duration_ms":2,"status":"succeeded","attempt":1,"output":{"a":"x}\"]{,","b":[1,{"c":"\\"}],"d":{}},"error":"e","requests":[{"output":1}],"sensitive":true}`, true},
+		{"string", `{"finished":5,"duration_ms":2,"status":"succeeded","output":"a\"b,c}","version":"v1"}`, true},
+		{"number last", `{"finished":5,"duration_ms":2,"status":"succeeded","output":42}`, true},
+		{"list", `{"finished":5,"duration_ms":2,"status":"succeeded","output":[["]"],"[",{}],"items":2,"for_each":true,"sensitive":true}`, true},
+		{"null", `{"finished":5,"duration_ms":2,"status":"succeeded","output":null,"sensitive":true}`, true},
+		{"none, an output in its requests", `{"finished":5,"duration_ms":2,"status":"failed","error":"x","requests":[{"a":1,"output":"tok-5e4f9a2b7c"}]}`, false},
+		{"hidden already", `{"finished":5,"duration_ms":2,"status":"succeeded","output":"[sensitive]","sensitive":true}`, false},
+	}
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				b.Client.HSet(ctx, "run", "s:x", c.rec)
+				got, err := hideScript.Run(ctx, b.Client, []string{"run"}, "s:x").Text()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !c.hidden {
+					if got != c.rec {
+						t.Errorf("got %s, want it unchanged", got)
+					}
+					return
+				}
+				was, err := decodeRecord(c.rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec, err := decodeRecord(got)
+				if err != nil {
+					t.Fatalf("%s: %v", got, err)
+				}
+				was.Output, was.Sensitive = sensitiveJSON, true
+				if string(encodeRecord(rec)) != string(encodeRecord(was)) {
+					t.Errorf("got %s\nwant %s", encodeRecord(rec), encodeRecord(was))
+				}
+			})
+		}
+	})
+}
+
+var sensitiveJSON = json.RawMessage(`"[sensitive]"`)
+
+// tripLog keeps what a client sends Redis for the runs it starts: each round trip as
+// the names of its commands, the workers' waiting and leasing, new connections, and a
+// waiter's polls of a run's status, aside.
+type tripLog struct {
+	mu    sync.Mutex
+	trips [][]string
+	args  map[string][]int // the argument counts of the commit scripts' calls, by script
+}
+
+func (l *tripLog) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (l *tripLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		l.add([]redis.Cmder{cmd})
+		return next(ctx, cmd)
+	}
+}
+func (l *tripLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		l.add(cmds)
+		return next(ctx, cmds)
+	}
+}
+
+func (l *tripLog) add(cmds []redis.Cmder) {
+	scripts := map[any]string{completeHash: "complete", advanceHash: "advance", finishHash: "finish",
+		startScript.Hash(): "start"}
+	var names []string
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range cmds {
+		a := c.Args()
+		name := c.Name()
+		switch {
+		case name == "evalsha" || name == "eval":
+			hash := a[1]
+			if name == "eval" {
+				hash = "?"
+			}
+			s, ok := scripts[hash]
+			if !ok {
+				continue // lease, heartbeat, wake: the workers' own
+			}
+			l.args[s] = append(l.args[s], len(a))
+			name = s
+		case name == "blpop", name == "hello", name == "client", // waiting, a new connection
+			name == "hmget" && len(a) > 2 && a[2] == "status":
+			continue
+		}
+		names = append(names, name)
+	}
+	if len(names) > 0 {
+		l.trips = append(l.trips, names)
+	}
+}
+
+func (l *tripLog) take() ([][]string, map[string][]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	trips, args := l.trips, l.args
+	l.trips, l.args = nil, map[string][]int{}
+	return trips, args
+}
+
+// A run without sensitive steps pays nothing for them: its commits take no more
+// arguments than the fixed ones. A run with some forgets their raw values in the
+// commit that ends it: it makes no more round trips than the run without.
+func TestSensitiveCost(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		srv, _ := tokenAPI(t)
+		log := &tripLog{args: map[string][]int{}}
+		b.Client.AddHook(log)
+		e, set := httpEngine(t, b, fmt.Sprintf(`
+workflow "plain" {
+  step "http" "login" {
+    url    = "%[1]s/token"
+    method = "POST"
+  }
+  step "set" "a" {
+    v = "{{ steps.login.body.access_token }}"
+  }
+  step "set" "b" {
+    v = "b"
+  }
+}
+workflow "hidden" {
+  step "http" "login" {
+    url       = "%[1]s/token"
+    method    = "POST"
+    sensitive = true
+  }
+  step "set" "a" {
+    v = "{{ steps.login.body.access_token }}"
+  }
+  step "set" "b" {
+    v = "b"
+  }
+}
+workflow "plain_each" {
+  step "http" "login" {
+    url    = "%[1]s/token"
+    method = "POST"
+  }
+  step "set" "a" {
+    for_each = "[1, 2]"
+    v        = "{{ each.value }}"
+  }
+}
+workflow "hidden_each" {
+  step "http" "login" {
+    url       = "%[1]s/token"
+    method    = "POST"
+    sensitive = true
+  }
+  step "set" "a" {
+    for_each = "[1, 2]"
+    v        = "{{ each.value }}"
+  }
+}
+`, srv.URL))
+		ctx := context.Background()
+		run := func(name string) ([][]string, map[string][]int) {
+			wf := set.Workflow(name)
+			for i := range 2 { // the first stores the workflow's version
+				log.take()
+				id, err := e.Start(ctx, wf, event(`{}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := e.Await(ctx, wf, id)
+				if err != nil || r.Status != string(RunSucceeded) {
+					t.Fatalf("run %d of %s: %+v, %v", i, name, r, err)
+				}
+			}
+			return log.take()
+		}
+		plain, plainArgs := run("plain")
+		hidden, hiddenArgs := run("hidden")
+		t.Logf("a straight run: %d round trips %v; with a sensitive step: %d %v", len(plain), plain, len(hidden), hidden)
+		if len(plain) != len(hidden) {
+			t.Errorf("a run with a sensitive step makes %d round trips, one without %d", len(hidden), len(plain))
+		}
+		if got := plainArgs["finish"]; len(got) != 1 || got[0] != 3+10+11 {
+			t.Errorf("the end of a straight run without sensitive steps took %v arguments, want %d", got, 3+10+11)
+		}
+		if got := hiddenArgs["finish"]; len(got) != 1 || got[0] != 3+10+11+2 {
+			t.Errorf("the end of a straight run with one sensitive step took %v arguments, want %d", got, 3+10+11+2)
+		}
+
+		plain, plainArgs = run("plain_each")
+		hidden, hiddenArgs = run("hidden_each")
+		t.Logf("a run with a for_each step: %d round trips %v; with a sensitive step: %d %v", len(plain), plain, len(hidden), hidden)
+		if len(plain) != len(hidden) {
+			t.Errorf("a run with a sensitive step makes %d round trips, one without %d", len(hidden), len(plain))
+		}
+		if p, h := plainArgs["complete"], hiddenArgs["complete"]; len(p) != len(h) || len(p) == 0 || h[len(h)-1]-p[len(p)-1] != 5+1+1 {
+			t.Errorf("the commits of a for_each run took %v arguments, %v with a sensitive step; want 7 more at its end only", p, h)
+		} else {
+			for i := range len(p) - 1 {
+				if p[i] != h[i] {
+					t.Errorf("commit %d of a for_each run took %d arguments, %d with a sensitive step", i, p[i], h[i])
+				}
+			}
 		}
 	})
 }
