@@ -452,3 +452,39 @@ workflow "hidden_each" {
 		}
 	})
 }
+
+// What resumed a sensitive wait step is its output: gone from Redis with it once the
+// run succeeds.
+func TestSensitiveWait(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, set := httpEngine(t, b, `
+workflow "approve" {
+  step "wait" "approval" {
+    timeout   = "1h"
+    sensitive = true
+  }
+  step "set" "after" {
+    v = "{{ steps.approval.body.code }}"
+  }
+}`)
+		ctx := context.Background()
+		id, err := e.Start(ctx, set.Workflow("approve"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, id, RunWaiting)
+		if _, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{"code":"`+sensitiveToken+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %s: %s", r.Status, r.Error)
+		}
+		if got := fmt.Sprint(r.Steps[1].Output); got != "map[v:[redacted]]" {
+			t.Errorf("the step after shows %s", got)
+		}
+		if left := rawSensitive(t, b); left != "" {
+			t.Errorf("sensitive values still in Redis once the run succeeded:\n%s", left)
+		}
+	})
+}
