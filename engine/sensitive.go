@@ -88,7 +88,7 @@ func (q *queue) hidingOf(wf *workflows.Workflow) *hiding {
 // hiding is what the run of commit c forgets, when c ends it succeeded and it has raw
 // sensitive values to forget; else nil, and the commit pays nothing for it.
 func (q *queue) hiding(c commit) *hiding {
-	if c.plan.Status != RunSucceeded {
+	if c.plan.Status != RunSucceeded || len(c.wf.Steps) == 0 {
 		return nil
 	}
 	if h := q.hidingOf(c.wf); len(h.fields) > 0 || c.eventShown {
