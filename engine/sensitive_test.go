@@ -488,3 +488,66 @@ workflow "approve" {
 		}
 	})
 }
+
+// A child run that its parent did not wait for keeps the sensitive values of its input
+// after the parent succeeded, for its own steps, while its event shows them as
+// [sensitive]; it forgets them when it succeeds itself.
+func TestSensitiveChildOutlivesParent(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		srv, used := tokenAPI(t)
+		e, set := httpEngine(t, b, fmt.Sprintf(`
+workflow "parent" {
+  step "http" "login" {
+    url       = "%[1]s/token"
+    method    = "POST"
+    sensitive = true
+  }
+  step "workflow" "later" {
+    workflow = "later"
+    wait     = false
+    input    = { value = "{{ steps.login.body.access_token }}" }
+  }
+}
+workflow "later" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "http" "use" {
+    url  = "%[1]s/use"
+    json = { value = "{{ event.body.value }}" }
+  }
+}`, srv.URL))
+		ctx := context.Background()
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Fatalf("parent %s: %s", r.Status, r.Error)
+		}
+		child := waitStatus(t, e, id+":later", RunWaiting)
+		if body, _ := child.Event.Body.(map[string]any); body["value"] != "[sensitive]" {
+			t.Errorf("the waiting child's event body is shown as %v", child.Event.Body)
+		}
+		raw, _ := b.Client.HGet(ctx, e.q.shardFor("later").run(id+":later"), "event").Result()
+		if !strings.Contains(raw, sensitiveToken) {
+			t.Errorf("the waiting child's event is %s, want the raw value kept for its steps", raw)
+		}
+		if _, err := e.Resume(ctx, id+":later", "approval", resumeRequest(t, `{}`)); err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id+":later")
+		if r.Status != RunSucceeded {
+			t.Fatalf("child %s: %s", r.Status, r.Error)
+		}
+		if got := used(); len(got) != 1 || !strings.Contains(got[0], sensitiveToken) {
+			t.Errorf("the child's step sent %q, want the raw value", got)
+		}
+		if req := r.Steps[1].Requests; len(req) != 1 || !strings.Contains(req[0].Body, `"value":"[redacted]"`) {
+			t.Errorf("the child's request recorded as %+v, want the value redacted", req)
+		}
+		if left := rawSensitive(t, b); left != "" {
+			t.Errorf("sensitive values still in Redis once the child succeeded:\n%s", left)
+		}
+	})
+}
