@@ -19,9 +19,10 @@ import (
 
 // BenchmarkAPISteps runs one-step runs whose step calls a local API, on a real
 // redis-server, one run at a time: a plain http step, the same call through an api
-// block, and through one with a rate_limit, then with a concurrency too. It reports the
-// Redis commands (INFO commandstats) and round trips per step: what an api's limits
-// add to a step's share of Redis.
+// block, and through one with a rate_limit, then with a concurrency too; and the plain
+// step with sensitive = true. It reports the Redis commands (INFO commandstats) and
+// round trips per step: what an api's limits, or forgetting a sensitive output, add to
+// a step's share of Redis.
 func BenchmarkAPISteps(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -31,6 +32,7 @@ func BenchmarkAPISteps(b *testing.B) {
 	defer srv.Close()
 	for _, c := range []struct{ name, api, step string }{
 		{"plain", "", `url = "` + srv.URL + `/customers"` + "\n" + `headers = { Authorization = "Bearer token-123456" }`},
+		{"plain+sensitive", "", `url = "` + srv.URL + `/customers"` + "\n" + `headers = { Authorization = "Bearer token-123456" }` + "\n" + `sensitive = true`},
 		{"api", "", `api = "crm"` + "\n" + `url = "/customers"`},
 		{"api+rate_limit", `rate_limit = "1000000/s"`, `api = "crm"` + "\n" + `url = "/customers"`},
 		{"api+rate_limit+concurrency", "rate_limit = \"1000000/s\"\nconcurrency = 64", `api = "crm"` + "\n" + `url = "/customers"`},

@@ -170,6 +170,11 @@ func (e *Engine) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *wo
 
 // start starts a run; runID is its id, or "" for a new one.
 func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, failure string, d *dedupe, runID string) (string, bool, error) {
+	return e.startShown(ctx, wf, ev, nil, failure, d, runID)
+}
+
+// startShown is start for an event with a shown form (see queue.startOnce).
+func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, shown []byte, failure string, d *dedupe, runID string) (string, bool, error) {
 	v := e.versions.add(wf)
 	if err := e.versions.store(ctx, v); err != nil {
 		return "", false, err
@@ -193,7 +198,7 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 			p = nil
 		}
 	}
-	got, first, err := e.q.startOnce(ctx, runID, wf, data, failure, d, p != nil)
+	got, first, err := e.q.startOnce(ctx, runID, wf, data, shown, failure, d, p != nil)
 	switch {
 	case first != nil:
 		first.event = startedEvent(ev)

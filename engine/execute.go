@@ -185,8 +185,12 @@ func (p *Pool) list(r *runState, j *job, step *workflows.Step) *job {
 	if err != nil {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
 	}
+	hidden, err := r.hiddenItems(items)
+	if err != nil {
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
+	}
 	pl := r.planWith(j.unit, nil, itemSetOf(items))
-	return p.commit(r, j, commit{plan: pl, items: encoded, listed: true, duration: time.Since(start)})
+	return p.commit(r, j, commit{plan: pl, items: encoded, hidden: hidden, listed: true, duration: time.Since(start)})
 }
 
 // join settles a for_each step whose items have settled, or a parallel block whose
@@ -217,7 +221,7 @@ func (p *Pool) join(r *runState, j *job) *job {
 // commit writes a unit's outcome with the plan that follows it, and returns the next
 // unit when it was leased to this worker.
 func (p *Pool) commit(r *runState, j *job, c commit) *job {
-	c.job, c.runID, c.wf = j, r.id, r.wf
+	c.job, c.runID, c.wf, c.eventShown = j, r.id, r.wf, r.eventShown
 	if c.wf == nil {
 		c.wf = &workflows.Workflow{Name: r.workflow}
 	}
@@ -232,13 +236,6 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 	})
 	if !ok {
 		return nil
-	}
-	if c.plan.Status == RunSucceeded && r.wf != nil {
-		// Before anyone waiting is told: the raw values were for the run's own steps.
-		if err := p.e.q.forgetSensitive(context.Background(), j.shard, r.id, r.wf); err != nil {
-			p.e.log.Warn("hiding the outputs of a run's sensitive steps failed; they stay until its retention ends",
-				"run", r.id, "err", err)
-		}
 	}
 	if c.plan.Status.Done() || answers(r.wf, j.unit) {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer

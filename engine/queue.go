@@ -32,6 +32,7 @@ type queue struct {
 	// boxed once.
 	leaseArg, retentionArg any
 	firstPlans             sync.Map // *workflows.Workflow -> *Plan
+	hidings                sync.Map // *workflows.Workflow -> *hiding
 }
 
 // ErrBusy is returned by a start refused because too many runs are unfinished: the
@@ -54,7 +55,7 @@ func (q *queue) shardFor(workflow string) *shard {
 // workflow's concurrency slots. Calling it again with the same run id changes nothing.
 // A run with a failure recorded fails at once, running no step.
 func (q *queue) start(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string) error {
-	_, _, err := q.startOnce(ctx, runID, wf, event, failure, nil, false)
+	_, _, err := q.startOnce(ctx, runID, wf, event, nil, failure, nil, false)
 	return err
 }
 
@@ -78,8 +79,10 @@ func (q *queue) dedupeKey(workflow, key string) string {
 // run with nothing recorded. With lease, the caller has a worker free for the run's
 // first job: when the run has one and needs no concurrency slot, the job is leased to
 // the caller and returned, with the run as the job's worker needs it, instead of
-// queued.
-func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workflow, event []byte, failure string, d *dedupe, lease bool) (string, *job, error) {
+// queued. shown is the shown form of event, for a child run whose input holds
+// sensitive values of its parent (nil for others): kept beside it, and in its place
+// once the run has succeeded.
+func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workflow, event, shown []byte, failure string, d *dedupe, lease bool) (string, *job, error) {
 	sh := q.shardFor(wf.Name)
 	endStatus := ""
 	var p *Plan
@@ -93,8 +96,14 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	}
 	var start []unit
 	var fields []any
-	if endStatus == "" {
+	switch {
+	case endStatus == "":
 		start, fields = p.Start, planFields(p)
+		if shown != nil {
+			fields = append(fields, eventShownField, shown)
+		}
+	case endStatus == string(RunSucceeded) && shown != nil:
+		event = shown // nothing to run: it succeeds as it starts
 	}
 	wk := sh.of(wf.Name)
 	keys := make([]string, 0, 14+len(start))
@@ -305,11 +314,15 @@ type commit struct {
 	// items are the items a for_each step's job listed, encoded; listed says it did.
 	items    [][2][]byte
 	listed   bool
+	hidden   []hiddenItem // the shown forms of the items listed from sensitive values
 	plan     *Plan
 	duration time.Duration
 	wait     time.Duration // hold what this queues this long (a delay step)
 	dead     bool          // the run fails at this job: dead-letter it
 	chain    bool          // lease the next unit to the caller instead of queueing it
+	// eventShown says that the run's event has a shown form, put in its place if the
+	// run ends succeeded here.
+	eventShown bool
 }
 
 // complete commits a unit. When c.chain is set, a next unit is leased to the caller
@@ -397,6 +410,12 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 		for _, it := range c.items {
 			args = append(args, it[0], it[1])
 		}
+		if len(c.hidden) > 0 {
+			args = append(args, "v", len(c.hidden))
+			for _, h := range c.hidden {
+				args = append(args, h.index, h.key, h.value)
+			}
+		}
 	}
 	if todo := p.Todo[each]; len(todo) > 0 {
 		args = append(args, "q", len(todo))
@@ -422,6 +441,16 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	if p.Handle {
 		keys = append(keys, sh.args.dead)
 		args = append(args, "h", p.Error, p.FailedStep, q.retentionArg)
+	}
+	if h := q.hiding(c); h != nil {
+		args = append(args, "s", len(h.fields), len(h.results), len(h.each), flag(c.eventShown))
+		args = append(args, h.fields...)
+		for _, s := range h.results {
+			keys = append(keys, sh.results(c.runID, s))
+		}
+		for _, s := range h.each {
+			keys = append(keys, sh.items(c.runID, s))
+		}
 	}
 	if p.Status.Done() { // last: its keys are all the rest
 		keys = append(keys, sh.args.dead, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit)
@@ -535,6 +564,11 @@ func (q *queue) finish(ctx context.Context, c commit) error {
 		sh.args.due, sh.args.wake, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit,
 		sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, c.duration.Milliseconds(),
 		recordPrefix+c.job.unit.step, encodeRecord(c.record), string(c.plan.Status), c.plan.Error, q.retentionArg)
+	if h := q.hiding(c); h != nil {
+		// A straight run has no for_each step: its records are all in its hash.
+		cmd = append(cmd, flag(c.eventShown))
+		cmd = append(cmd, h.fields...)
+	}
 	return scriptError(sh.commits.evalsha(ctx, finishScript, cmd).Err())
 }
 

@@ -81,8 +81,8 @@ type Record struct {
 	// to be shown.
 	Requests json.RawMessage `json:"requests,omitempty"`
 	// Sensitive marks the output of a step with sensitive = true: shown as
-	// [sensitive], read by later steps until the run succeeds, when it is replaced
-	// by what is shown (see forgetSensitive).
+	// [sensitive], read by later steps until the run succeeds, when the commit that
+	// ends it replaces it by what is shown (see sensitive.go).
 	Sensitive bool `json:"sensitive,omitempty"`
 }
 

@@ -34,6 +34,11 @@ type runState struct {
 	// workflow's secrets, built when first needed.
 	sensitive []string
 	secrets   *workflows.Redactor
+	// onlySensitive hides the values in sensitive alone (sensitiveOnly).
+	onlySensitive *workflows.Redactor
+	// eventShown says that the run's event has a shown form (a child run whose input
+	// held sensitive values): its end, if it succeeds, puts it in the event's place.
+	eventShown bool
 }
 
 // redactor hides the workflow's secrets and the values of the run's sensitive
@@ -53,7 +58,7 @@ func (r *runState) hide(v any) {
 	n := len(r.sensitive)
 	r.sensitive = workflows.SensitiveValues(v, r.sensitive)
 	if len(r.sensitive) != n {
-		r.secrets = nil
+		r.secrets, r.onlySensitive = nil, nil
 	}
 }
 
@@ -83,6 +88,12 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 	ev := j.event
 	if ev == nil {
 		if ev, err = workflows.DecodeEvent([]byte(j.run["event"])); err != nil {
+			return r, workflows.Permanent(err)
+		}
+	}
+	if shown := j.run[eventShownField]; shown != "" {
+		r.eventShown = true
+		if err := r.eventHidden(ev, shown); err != nil {
 			return r, workflows.Permanent(err)
 		}
 	}

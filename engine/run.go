@@ -102,7 +102,7 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if v := e.versions.currentOf(r.Workflow); v != nil && v.wf.Version != r.Version {
 		r.CurrentVersion = v.wf.Version
 	}
-	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil {
+	if ev, err := workflows.DecodeEvent([]byte(shownEventOf(fields))); err == nil {
 		r.Event = eventView(ev)
 	}
 	r.Steps, err = e.stepRuns(ctx, fields)
@@ -117,8 +117,9 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 
 // RunEvent returns a run's event as it was stored: its headers and body fields that
 // are credentials as they came (eventView redacts them), for a reader that must know
-// them to leave them out, such as a run exported as a test. ErrNotFound when there is
-// no such run.
+// them to leave them out, such as a run exported as a test. Sensitive values of a
+// parent run in a child run's input are [sensitive] there too: that reader shows
+// what it writes. ErrNotFound when there is no such run.
 func (e *Engine) RunEvent(ctx context.Context, id string) (*workflows.Event, error) {
 	fields, err := e.q.runFields(ctx, id)
 	if err != nil {
@@ -127,7 +128,7 @@ func (e *Engine) RunEvent(ctx context.Context, id string) (*workflows.Event, err
 	if fields == nil {
 		return nil, ErrNotFound
 	}
-	return workflows.DecodeEvent([]byte(fields["event"]))
+	return workflows.DecodeEvent([]byte(shownEventOf(fields)))
 }
 
 // cancelSteps marks what had not settled in a cancelled run cancelled: it never will.

@@ -17,7 +17,7 @@ import (
 func (q *queue) eventTexts(ctx context.Context, runs []cursor) ([]string, error) {
 	pipe := q.rdb.Pipeline()
 	for _, c := range runs {
-		pipe.HGet(ctx, c.sh.run(c.id), "event")
+		pipe.HMGet(ctx, c.sh.run(c.id), "event", eventShownField) // as it is shown
 	}
 	cmds, err := pipe.Exec(ctx)
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -25,11 +25,12 @@ func (q *queue) eventTexts(ctx context.Context, runs []cursor) ([]string, error)
 	}
 	out := make([]string, len(runs))
 	for i, c := range cmds {
-		raw, err := c.(interface{ Bytes() ([]byte, error) }).Bytes()
-		if err != nil {
+		vals, _ := c.(*redis.SliceCmd).Result()
+		raw := shownOf(vals)
+		if raw == "" {
 			continue
 		}
-		ev, err := workflows.DecodeEvent(raw)
+		ev, err := workflows.DecodeEvent([]byte(raw))
 		if err != nil {
 			continue
 		}

@@ -27,7 +27,7 @@ func TestStartRunsTheFirstStepWhereTheRunStarts(t *testing.T) {
 			t.Fatal("an idle pool gave no worker")
 		}
 		id := "run-leased"
-		_, j, err := e.q.startOnce(ctx, id, set.Workflow("chain"), []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), "", nil, true)
+		_, j, err := e.q.startOnce(ctx, id, set.Workflow("chain"), []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), nil, "", nil, true)
 		if err != nil || j == nil {
 			t.Fatalf("start: job %v, %v", j, err)
 		}
@@ -67,7 +67,7 @@ func TestStartLeasedJobOutlivesItsProcess(t *testing.T) {
 		set := loadSet(t, rec, chainSrc)
 		dead := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 300 * time.Millisecond})
 		dead.Use(set)
-		_, j, err := dead.q.startOnce(ctx, "run-orphan", set.Workflow("chain"), []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), "", nil, true)
+		_, j, err := dead.q.startOnce(ctx, "run-orphan", set.Workflow("chain"), []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), nil, "", nil, true)
 		if err != nil || j == nil {
 			t.Fatalf("start: job %v, %v", j, err)
 		}

@@ -143,7 +143,13 @@ func (p *Pool) startChild(ctx context.Context, r *runState, j *job, step *workfl
 	ev := &workflows.Event{ID: childID, Trigger: "workflow", ReceivedAt: time.Now().UTC(),
 		ContentType: "application/json", Raw: string(raw), Body: input,
 		Parent: &workflows.EventParent{RunID: r.id, Workflow: r.workflow, Step: step.Name, Job: j.id, Depth: depth}}
-	_, _, err = p.e.start(ctx, wf, ev, "", nil, childID)
+	// Sensitive values of this run in the input are the child's to read, not to show:
+	// it keeps them until it succeeds.
+	shown, err := r.shownEvent(ev)
+	if err != nil {
+		return workflows.Permanent(fmt.Errorf("input: %w", err))
+	}
+	_, _, err = p.e.startShown(ctx, wf, ev, shown, "", nil, childID)
 	return err
 }
 

@@ -198,6 +198,40 @@ func (r *Redactor) Value(v any) any {
 	return v
 }
 
+// Hide returns a copy of v, a decoded JSON-like value, with every string that holds
+// a secret replaced whole by shown, and reports whether it replaced any. Object keys
+// are redacted as Value redacts them. A copy of a sensitive value kept after its run
+// is shown as the value itself is: [sensitive], not [redacted].
+func (r *Redactor) Hide(v any, shown string) (any, bool) {
+	if r == nil || r.r == nil {
+		return v, false
+	}
+	switch v := v.(type) {
+	case string:
+		if r.Secret(v) {
+			return shown, true
+		}
+		return v, false
+	case map[string]any:
+		out, hid := make(map[string]any, len(v)), false
+		for k, e := range v {
+			h, did := r.Hide(e, shown)
+			key := r.r.Replace(k)
+			out[key], hid = h, hid || did || key != k
+		}
+		return out, hid
+	case []any:
+		out, hid := make([]any, len(v)), false
+		for i, e := range v {
+			var did bool
+			out[i], did = r.Hide(e, shown)
+			hid = hid || did
+		}
+		return out, hid
+	}
+	return v, false
+}
+
 // Diagnostics hides secrets in diagnostics' messages: a secret given where a
 // duration was expected must not be printed back.
 func (r *Redactor) Diagnostics(diags hcl.Diagnostics) {

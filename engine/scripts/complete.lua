@@ -18,6 +18,10 @@
 --         r             the unit's record goes into the results hash, not the run's
 --         i P K V ...   the items the step lists: P (key, value) pairs of JSON, the key
 --                       '' for a list's index
+--         v M I K V ... M items listed from sensitive values: index I, the shown forms
+--                       of its key K and value V ('' for one that holds none), kept
+--                       in the items hash (h:<i>, hk:<i>, the indexes in h) until the
+--                       run succeeds (hide_sensitive)
 --         q T I ...     T item indexes that wait for a slot, in order
 --         n / d         an item settled: the next waiting item starts (n), or, as it
 --                       failed the step, the waiting ones drop and count as settled (d)
@@ -30,6 +34,10 @@
 --         h E F R       the run failed here with error E at step F, and goes on with its
 --                       on_failure steps: the job goes to the dead letters (retention
 --                       R ms); KEYS: dead letters
+--         s F R I E ... the run's raw sensitive values, forgotten if it ends here
+--                       succeeded (lib.lua's hide_sensitive): F run fields, then R
+--                       results hashes and I items hashes in KEYS, E '1' when its
+--                       event has a shown form; the F fields follow E
 --         x S E D R     the run ends here with status S and error E; D '1' sends the job
 --                       to the dead letters; R the retention ms; KEYS: dead letters,
 --                       open count, inflight:<wf>, pending:<wf>, limit:<wf>, then the
@@ -42,9 +50,11 @@ local K = {job = KEYS[1], run = KEYS[2], leases = KEYS[3], tokens = KEYS[4]}
 local Q = {ready = KEYS[5], due = KEYS[6], wake = KEYS[7]}
 local wait, each, rec_in_results, todo_op = 0, '', false, ''
 local a_items, n_items, a_todo, n_todo, a_fields, n_fields = 0, -1, 0, 0, 0, 0
+local a_shown, n_shown = 0, 0
 local join_field, join_step, join_job = '', '', ''
 local run_status, run_error, dead, retention, more = '', '', false, 0, {}
 local alone, handle, failed_step = false, false, ''
+local hide = nil -- {fields, results, items, event}: what a success forgets
 local a, k = a_next + 3 * n_next, k_next + n_next
 while a <= #ARGV do
   local tag = ARGV[a]
@@ -60,6 +70,9 @@ while a <= #ARGV do
   elseif tag == 'i' then
     n_items, a_items = tonumber(ARGV[a + 1]), a + 2
     a = a_items + 2 * n_items
+  elseif tag == 'v' then
+    n_shown, a_shown = tonumber(ARGV[a + 1]), a + 2
+    a = a_shown + 3 * n_shown
   elseif tag == 'q' then
     n_todo, a_todo = tonumber(ARGV[a + 1]), a + 2
     a = a_todo + n_todo
@@ -75,6 +88,21 @@ while a <= #ARGV do
     handle, run_error, failed_step, retention = true, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
     a = a + 4
     Q.dead, k = KEYS[k], k + 1
+  elseif tag == 's' then
+    local nf, nr, ni = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    hide = {fields = {}, results = {}, items = {}, event = ARGV[a + 4] == '1'}
+    for i = 1, nf do
+      hide.fields[i] = ARGV[a + 4 + i]
+    end
+    a = a + 5 + nf
+    for i = 1, nr do
+      hide.results[i] = KEYS[k + i - 1]
+    end
+    k = k + nr
+    for i = 1, ni do
+      hide.items[i] = KEYS[k + i - 1]
+    end
+    k = k + ni
   elseif tag == 'x' then
     run_status, run_error, dead, retention = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3] == '1', tonumber(ARGV[a + 4])
     a = a + 5
@@ -145,6 +173,20 @@ for i = 0, n_items - 1 do
     redis.call('HSET', K.items, 'k:' .. i, key)
   end
 end
+if n_shown > 0 then
+  local shown = {}
+  for i = 0, n_shown - 1 do
+    local idx, key, value = ARGV[a_shown + 3 * i], ARGV[a_shown + 3 * i + 1], ARGV[a_shown + 3 * i + 2]
+    if value ~= '' then
+      redis.call('HSET', K.items, 'h:' .. idx, value)
+    end
+    if key ~= '' then
+      redis.call('HSET', K.items, 'hk:' .. idx, key)
+    end
+    shown[#shown + 1] = idx
+  end
+  redis.call('HSET', K.items, 'h', table.concat(shown, ' '))
+end
 if n_todo > 0 then
   push(K.todo, ARGV, a_todo, a_todo + n_todo - 1)
 end
@@ -203,6 +245,9 @@ if run_status ~= '' then
     dead_letter(Q, K.job, jobid, K.run, run_error, now, retention)
   else
     redis.call('DEL', K.job)
+  end
+  if hide and run_status == RUN_SUCCEEDED then
+    hide_sensitive(K.run, hide.fields, hide.results, hide.items, hide.event)
   end
   finish_run(Q, prefix, wf, K.run, runid, run_status, run_error, now, retention, more)
 elseif handle then

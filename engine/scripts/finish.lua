@@ -9,10 +9,13 @@ local Q = {ready = KEYS[4], due = KEYS[5], wake = KEYS[6], open = KEYS[7], infli
   pending = KEYS[9], limit = KEYS[10]}
 -- ARGV: 1 shard prefix, 2 job id, 3 token, 4 workflow, 5 run id, 6 duration ms, 7 field
 --       of the step's record, 8 the record, 9 the run's status, 10 its error,
---       11 retention ms
+--       11 retention ms; for a run with raw sensitive values to forget if it
+--       succeeds (lib.lua's hide_sensitive), 12 '1' when its event has a shown form,
+--       then the run fields to hide
 local prefix, jobid, token, wf, runid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local duration, rec_field, rec = ARGV[6], ARGV[7], ARGV[8]
 local status, err, retention = ARGV[9], ARGV[10], tonumber(ARGV[11])
+local hiding, show_event = #ARGV > 11, ARGV[12] == '1' -- the fields to hide: ARGV[13] on
 -- Returns 0. Replies ERR_STALE when the lease is no longer held.
 
 if redis.call('HGET', K.job, 'token') ~= token then
@@ -22,5 +25,8 @@ local now = now_ms()
 redis.call('ZREM', K.leases, jobid)
 record(K.run, rec_field, now, duration, rec, '')
 redis.call('DEL', K.job)
+if hiding and status == RUN_SUCCEEDED then
+  hide_sensitive(K.run, {unpack(ARGV, 13)}, {}, {}, show_event)
+end
 finish_run(Q, prefix, wf, K.run, runid, status, err, now, retention, {})
 return 0

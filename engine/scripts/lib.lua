@@ -190,3 +190,119 @@ local function push(key, values, from, to)
     redis.call('RPUSH', key, unpack(values, i, math.min(i + 999, to)))
   end
 end
+
+-- hide_sensitive forgets the raw values a run that succeeded kept for its own steps
+-- (engine/sensitive.go says which): the outputs of its sensitive steps (s:<step>
+-- fields) and the resumes of its sensitive wait steps (w:<step>, dropped); the records
+-- of the items of its sensitive for_each steps (results hashes); the values of items
+-- listed from sensitive values (items hashes: the item indexes in 'h', their shown
+-- values in h:<i> and hk:<i>); and its event, when it holds sensitive values of the
+-- run that started it (event_shown). Its helpers are made inside it: a script that
+-- ends a run without sensitive values does not make them.
+local function hide_sensitive(run, fields, results, items, event)
+  local shown_output = '"[sensitive]"' -- workflows.SensitiveShown, as JSON
+  -- json_end is the position of the last character of the JSON value that starts at
+  -- i of s; nil when s ends first.
+  local function json_end(s, i)
+    local c = string.sub(s, i, i)
+    if c == '"' then
+      local j = i + 1
+      while true do
+        local q = string.find(s, '["\\]', j)
+        if not q then
+          return nil
+        elseif string.sub(s, q, q) == '"' then
+          return q
+        end
+        j = q + 2 -- past the escaped character
+      end
+    elseif c == '{' or c == '[' then
+      local depth, j = 0, i
+      while true do
+        local q = string.find(s, '[%[%]{}"]', j)
+        if not q then
+          return nil
+        end
+        local d = string.sub(s, q, q)
+        if d == '"' then
+          q = json_end(s, q)
+          if not q then
+            return nil
+          end
+        elseif d == '{' or d == '[' then
+          depth = depth + 1
+        else
+          depth = depth - 1
+          if depth == 0 then
+            return q
+          end
+        end
+        j = q + 1
+      end
+    end
+    local q = string.find(s, '[,}%]]', i)
+    if q then
+      return q - 1
+    end
+    return nil
+  end
+  -- hidden is a record (as record writes it) with its output replaced by what is
+  -- shown of it, and marked sensitive; nil when it has no output, or it is hidden
+  -- already. Everything before the output is numbers and the status, so the first
+  -- ',"output":' with no '{' or '[' before it is the record's own.
+  local function hidden(data)
+    local at = string.find(data, ',"output":', 1, true)
+    if not at or string.find(string.sub(data, 2, at), '[%[{]') then
+      return nil
+    end
+    local from = at + 10
+    local to = json_end(data, from)
+    if not to or string.sub(data, from, to) == shown_output then
+      return nil
+    end
+    local rest = string.sub(data, to + 1)
+    if string.sub(rest, -18) ~= ',"sensitive":true}' then
+      rest = string.sub(rest, 1, -2) .. ',"sensitive":true}'
+    end
+    return string.sub(data, 1, from - 1) .. shown_output .. rest
+  end
+  for _, field in ipairs(fields) do
+    if string.sub(field, 1, 2) == 'w:' then
+      redis.call('HDEL', run, field)
+    else
+      local h = hidden(redis.call('HGET', run, field) or '')
+      if h then
+        redis.call('HSET', run, field, h)
+      end
+    end
+  end
+  for _, key in ipairs(results) do
+    local all = redis.call('HGETALL', key)
+    for i = 1, #all, 2 do
+      local h = hidden(all[i + 1])
+      if h then
+        redis.call('HSET', key, all[i], h)
+      end
+    end
+  end
+  for _, key in ipairs(items) do
+    for _, i in ipairs(split(redis.call('HGET', key, 'h'))) do
+      local kv = redis.call('HMGET', key, 'h:' .. i, 'hk:' .. i)
+      if kv[1] then
+        redis.call('HSET', key, 'v:' .. i, kv[1])
+      end
+      if kv[2] then
+        redis.call('HSET', key, 'k:' .. i, kv[2])
+      end
+      redis.call('HDEL', key, 'h:' .. i, 'hk:' .. i)
+    end
+    redis.call('HDEL', key, 'h')
+  end
+  if event then
+    local shown = redis.call('HGET', run, 'event_shown')
+    if shown then
+      redis.call('HSET', run, 'event', shown)
+      redis.call('HDEL', run, 'event_shown')
+    end
+  end
+end
