@@ -111,12 +111,10 @@ func killPrimaryUnderLoad(t *testing.T, b *redistest.Backend, dir string, extra 
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The cluster refuses every command while a slot has no primary: webhooks came
-	// during the election, and were refused.
+	// The cluster refuses every command while a slot has no primary: a webhook of the
+	// election is answered 503, unless the election ended within the Redis client's
+	// retries, when it is accepted late.
 	refused := p.metric(t, `hookflow_events_rejected_total{reason="unavailable"}`)
-	if refused == 0 {
-		t.Error("no webhook was answered 503 while the cluster elected a new primary")
-	}
 	t.Logf("%d webhooks answered 503 during the failover", int(refused))
 	after := fire(t, url, 200, counter())
 	if len(after) != 200 {
