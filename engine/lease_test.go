@@ -160,3 +160,52 @@ func TestStepThatKeepsCrashingIsDeadLettered(t *testing.T) {
 		}
 	})
 }
+
+// TestLeasedJobWaitingForAWorkerKeepsItsLease: a lease took two jobs for two idle
+// workers, and a start of this process took one of those meanwhile. The second job
+// waits for a worker three times longer than the lease, and another process does not
+// take it meanwhile: each step runs once.
+func TestLeasedJobWaitingForAWorkerKeepsItsLease(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{hold: make(chan struct{})}
+		set := loadSet(t, rec, chainSrc)
+		opts := Options{Shards: b.Shards, Logger: quiet, Lease: 300 * time.Millisecond}
+		e := New(b.Client, opts)
+		e.Use(set)
+		var ids []string
+		for _, name := range []string{"Ada", "Grace"} {
+			id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "`+name+`"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		jobs, _, err := e.q.lease(ctx, e.q.shardFor("chain"), 2)
+		if err != nil || len(jobs) != 2 {
+			t.Fatalf("lease: %v %v", jobs, err)
+		}
+		p := e.NewPool(1)
+		p.loops = append(p.loops, startLoop(p.heartbeat)) // no fetch loop: the lease above is its
+		t.Cleanup(func() {
+			if err := p.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+		p.slots <- struct{}{} // the worker the fetch loop took for the first job
+		go p.startLeased(jobs)
+
+		other := New(b.Client, opts) // another process, leasing what is due or expired
+		other.Use(set)
+		startPool(t, other, 2)
+		time.AfterFunc(time.Second, func() { close(rec.hold) }) // the first job's step
+		for _, id := range ids {
+			if r := waitRun(t, e, id); r.Status != "succeeded" || r.Steps[0].Attempts != 1 {
+				t.Errorf("run %s: %s, first step attempts %d", id, r.Status, r.Steps[0].Attempts)
+			}
+		}
+		if calls := rec.list(); len(calls) != 4 {
+			t.Errorf("calls %v, want the two steps of each run once", calls)
+		}
+	})
+}

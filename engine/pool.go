@@ -135,29 +135,22 @@ func (p *Pool) stop(ctx context.Context) error {
 func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 	backoff := time.Duration(0)
 	for {
-		// Wait for one idle worker, then take every other idle one too.
+		// Wait for an idle worker and take it; lease a job for it and for this shard's
+		// share of the other idle workers, without taking those: meanwhile the starts of
+		// this process may take them, to lease their run's first step to it (no wake-up,
+		// no lease call). Holding them through the lease's round trip sent those starts'
+		// jobs through the queue, for the next lease to take.
 		select {
 		case p.slots <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		n := 1
-	more:
-		for n < maxBatch {
-			select {
-			case p.slots <- struct{}{}:
-				n++
-			default:
-				break more
-			}
-		}
-		jobs, wait, err := p.e.q.lease(ctx, sh, n)
-		for range n - len(jobs) {
+		idle := cap(p.slots) - len(p.slots)
+		jobs, wait, err := p.e.q.lease(ctx, sh, min(maxBatch, 1+idle/len(p.e.q.shards)))
+		if len(jobs) == 0 {
 			<-p.slots
-		}
-		for _, j := range jobs {
-			p.running.Add(1)
-			go p.execute(j)
+		} else {
+			p.startLeased(jobs)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -175,6 +168,23 @@ func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 		default:
 			backoff = 0
 		}
+	}
+}
+
+// startLeased runs the jobs a lease took: the first on the worker the fetch loop took,
+// each other on the next idle worker, waiting for one when starts took those that were
+// idle at the lease; their leases are kept alive while they wait.
+func (p *Pool) startLeased(jobs []*job) {
+	p.running.Add(len(jobs))
+	go p.execute(jobs[0])
+	rest := jobs[1:]
+	for _, j := range rest {
+		p.held.hold(j, func(error) {}) // lost meanwhile, its commit finds it stale
+	}
+	for _, j := range rest {
+		p.slots <- struct{}{}
+		p.held.release(j)
+		go p.execute(j)
 	}
 }
 
