@@ -204,21 +204,7 @@ func TestPaginateStaysOnItsHostAndGuarded(t *testing.T) {
 // the call.
 func TestPaginateRateLimitAppliesToEachPage(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		srv, api := pagedAPI(t)
-		apis := NewAPIs()
-		apis.Connect(b.Client)
-		wf := loadWithAPIsShared(t, apis, `api "list" {
-  base_url   = "`+srv.URL+`"
-  rate_limit = "10/s"
-  burst      = 1
-}`, `step "http" "list" {
-  api = "list"
-  url = "/cursor"
-  paginate {
-    next  = "with_query(request.url, {cursor: response.body.next_cursor})"
-    items = "response.body.data"
-  }
-}`)
+		api, apis, wf := limitedPages(t, b)
 		c := &workflows.Call{Env: &workflows.Env{}, RunID: "r", Step: "list", Attempt: 1}
 		v, err := wf.Steps[0].Action.Do(t.Context(), c)
 		if err != nil {
@@ -264,21 +250,7 @@ func (m *memPages) Keep(_ context.Context, p workflows.KeptPage, response map[st
 // goes on from that page, and its output is that of one read.
 func TestPaginateHeldBackGoesOnFromThePageKept(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		srv, api := pagedAPI(t)
-		apis := NewAPIs()
-		apis.Connect(b.Client)
-		wf := loadWithAPIsShared(t, apis, `api "list" {
-  base_url   = "`+srv.URL+`"
-  rate_limit = "10/s"
-  burst      = 1
-}`, `step "http" "list" {
-  api = "list"
-  url = "/cursor"
-  paginate {
-    next  = "with_query(request.url, {cursor: response.body.next_cursor})"
-    items = "response.body.data"
-  }
-}`)
+		api, _, wf := limitedPages(t, b)
 		store := &memPages{}
 		var v any
 		var err error
@@ -318,6 +290,28 @@ func TestPaginateHeldBackGoesOnFromThePageKept(t *testing.T) {
 			}
 		}
 	})
+}
+
+// limitedPages is a cursor-paginated read through an api limited to 10 calls a second,
+// one at once, against pagedAPI's server.
+func limitedPages(t *testing.T, b *redistest.Backend) (*pages, *APIs, *workflows.Workflow) {
+	t.Helper()
+	srv, api := pagedAPI(t)
+	apis := NewAPIs()
+	apis.Connect(b.Client)
+	wf := loadWithAPIsShared(t, apis, `api "list" {
+  base_url   = "`+srv.URL+`"
+  rate_limit = "10/s"
+  burst      = 1
+}`, `step "http" "list" {
+  api = "list"
+  url = "/cursor"
+  paginate {
+    next  = "with_query(request.url, {cursor: response.body.next_cursor})"
+    items = "response.body.data"
+  }
+}`)
+	return api, apis, wf
 }
 
 func loadWithAPIsShared(t *testing.T, apis *APIs, top, steps string) *workflows.Workflow {
