@@ -130,6 +130,14 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, rateLimited, http.StatusTooManyRequests, "rate limit reached; retry after the time in Retry-After")
 		return
 	}
+	// A compressed body is refused before it is read, with a reason, rather than
+	// parsed as if it were plain and refused as malformed.
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		w.Header().Set("Accept-Encoding", "identity")
+		h.refuse(w, unsupportedType, http.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Encoding %s is not accepted: send the body uncompressed", ce))
+		return
+	}
 	// Webhooks sharing a path verify alike (the loader makes sure); the body limit is
 	// the largest any of them takes.
 	hook := routes[0].hook

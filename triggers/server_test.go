@@ -541,3 +541,35 @@ func TestSyncWaitsEndOnDrain(t *testing.T) {
 		t.Errorf("got %d %v", a.status, a.body)
 	}
 }
+
+// A body the sender compressed (Content-Encoding: gzip) is refused with 415 and a
+// reason, before it is read, and the answer says what is accepted; identity is plain.
+func TestWebhookCompressedBody(t *testing.T) {
+	srv, starter := newTestServer(t)
+	for _, c := range []struct {
+		encoding string
+		status   int
+	}{{"gzip", 415}, {"br", 415}, {"identity", 200}} {
+		req, err := http.NewRequest("POST", srv.URL+"/hooks/stripe", strings.NewReader(`{"type": "customer.created"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", c.encoding)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("Content-Encoding %s: %d %s, want %d", c.encoding, resp.StatusCode, body, c.status)
+		}
+		if c.status == 415 && (!strings.Contains(string(body), "Content-Encoding "+c.encoding+" is not accepted") || resp.Header.Get("Accept-Encoding") != "identity") {
+			t.Errorf("Content-Encoding %s: %s, Accept-Encoding %q", c.encoding, body, resp.Header.Get("Accept-Encoding"))
+		}
+	}
+	if starter.count() != 0 {
+		t.Errorf("%d runs started, want none", starter.count())
+	}
+}
