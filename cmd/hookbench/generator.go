@@ -30,6 +30,9 @@ type genConfig struct {
 	// githubSecret, when set, signs each request as GitHub does (X-Hub-Signature-256)
 	// and gives it a delivery id of its own (X-GitHub-Delivery).
 	githubSecret string
+	// acceptGzip asks for compressed answers (Accept-Encoding: gzip), as most HTTP
+	// clients do.
+	acceptGzip bool
 }
 
 // plan is when a run's phases start and end. Requests stamped (sent_ns) from
@@ -211,6 +214,9 @@ func (g *generator) send(p plan, seq int64, due time.Time) {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if g.cfg.acceptGzip {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
 	if g.cfg.githubSecret != "" {
 		signGitHub(req.Header, g.cfg.githubSecret, body, seq)
 	}

@@ -105,6 +105,7 @@ func parseConfig(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.gen.warmup, "warmup", time.Second, "how long to send before the window, uncounted (connections, caches), e.g. --warmup 0")
 	fs.DurationVar(&cfg.gen.timeout, "timeout", 10*time.Second, "limit on one request, answer included; past it the request counts as a transport error")
 	fs.IntVar(&cfg.gen.bodyBytes, "body-bytes", 0, "pad each body to about this many bytes, e.g. --body-bytes 4096; 0: no padding")
+	fs.BoolVar(&cfg.gen.acceptGzip, "accept-gzip", false, "ask for gzip-compressed answers (Accept-Encoding: gzip), as most HTTP clients do")
 	fs.StringVar(&cfg.gen.githubSecret, "github-secret", "", "sign each request as GitHub does with this secret (X-Hub-Signature-256, a unique X-GitHub-Delivery), e.g. --github-secret hookbench-github-secret for bench/github")
 	fs.StringVar(&cfg.sink, "sink", "", "run the sink on this `ADDR`, e.g. 127.0.0.1:9999 (port 0 picks one); empty: no sink")
 	fs.BoolVar(&cfg.sinkOnly, "sink-only", false, "only run the sink (needs --sink) and print deliveries each second; SIGINT or SIGTERM prints the report")

@@ -78,7 +78,7 @@ func TestHelp(t *testing.T) {
 		}
 		help := stdout.String()
 		for _, want := range []string{"Examples:", "hookbench --target http://", "--sink-only --sink",
-			"-target", "-rate", "-conns", "-duration", "-warmup", "-drain", "-timeout", "-body-bytes",
+			"-target", "-rate", "-conns", "-duration", "-warmup", "-drain", "-timeout", "-body-bytes", "-accept-gzip",
 			"-sink", "-sink-only", "-expect-paths", "-watch-pid", "-json"} {
 			if !strings.Contains(help, want) {
 				t.Errorf("%s: the help lacks %q", arg, want)
