@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/engine"
@@ -36,7 +35,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // manages.
 func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
 	redis.SetLogger(redisLog{log})
-	var mini *miniredis.Miniredis
+	var mini *embedredis.Redis
 	var where string
 	switch {
 	case url == "":
@@ -242,11 +241,14 @@ func unquoted(err error) error {
 // time to live down only when told to. Without it, finished runs would stay in memory
 // past their retention. Telling it takes its lock while it visits every key, so it is
 // told once a minute: expiries are days away. It returns a function that stops it.
-func expireKeys(m *miniredis.Miniredis) (stop func()) {
+func expireKeys(m clock) (stop func()) {
 	return expireKeysEvery(m, time.Minute)
 }
 
-func expireKeysEvery(m *miniredis.Miniredis, expireEvery time.Duration) (stop func()) {
+// clock is the embedded Redis's: it moves when told.
+type clock interface{ FastForward(time.Duration) }
+
+func expireKeysEvery(m clock, expireEvery time.Duration) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(expireEvery)

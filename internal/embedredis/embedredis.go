@@ -10,15 +10,31 @@
 package embedredis
 
 import (
+	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
+// Redis is an embedded Redis: miniredis, with the gate before its commands.
+type Redis struct {
+	*miniredis.Miniredis
+	g *gate
+}
+
+// FastForward counts time to live down by d, as miniredis does only when told, between
+// scripts: a key does not expire in the middle of one.
+func (r *Redis) FastForward(d time.Duration) {
+	r.g.mu.Lock()
+	defer r.g.mu.Unlock()
+	r.Miniredis.FastForward(d)
+}
+
 // Start starts an embedded Redis on a free port of 127.0.0.1.
-func Start() (*miniredis.Miniredis, error) {
+func Start() (*Redis, error) {
 	m := miniredis.NewMiniRedis()
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, err
@@ -32,7 +48,7 @@ func Start() (*miniredis.Miniredis, error) {
 	}
 	g.run = newRunner(g.srv)
 	g.srv.SetPreHook(g.hook)
-	return m, nil
+	return &Redis{Miniredis: m, g: g}, nil
 }
 
 // gate stands before every command the embedded Redis gets (miniredis's pre-hook: so
@@ -53,7 +69,9 @@ type gate struct {
 }
 
 // blocking commands wait for another client's command, so they cannot hold the gate;
-// each of their tries is atomic on its own. hookflow sends none to the embedded Redis.
+// each of their tries is atomic on its own, and may come between two commands of a
+// script. hookflow's one blocking command, BLPOP of a shard's wake-up list, takes what
+// scripts only push.
 var blocking = map[string]bool{
 	"BLPOP": true, "BRPOP": true, "BRPOPLPUSH": true, "BLMOVE": true, "BLMPOP": true,
 	"BZPOPMIN": true, "BZPOPMAX": true, "BZMPOP": true, "XREAD": true, "XREADGROUP": true,
@@ -61,8 +79,8 @@ var blocking = map[string]bool{
 }
 
 func (g *gate) hook(c *server.Peer, cmd string, args ...string) bool {
-	if c == g.run.peer {
-		return false // a script's own command: the script holds the gate
+	if c == g.run.peer || nested(c) {
+		return false // a script's own command: the script, or the EXEC it is in, holds the gate
 	}
 	g.peers.Lock()
 	_, passing := g.passing[c]
@@ -147,4 +165,20 @@ func (g *gate) source(sha string) (string, bool) {
 	defer g.scripts.Unlock()
 	src, ok := g.sources[strings.ToLower(sha)]
 	return src, ok
+}
+
+// nested reports whether c is a command of a script miniredis runs itself (one queued
+// in a MULTI, run at EXEC while EXEC holds the gate and miniredis's lock): miniredis
+// marks the peer it makes for each such command. Gating it again would wait behind a
+// script waiting for that EXEC.
+func nested(c *server.Peer) bool {
+	if c.Ctx == nil {
+		return false
+	}
+	v := reflect.ValueOf(c.Ctx)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	f := v.Elem().FieldByName("nested")
+	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
 }

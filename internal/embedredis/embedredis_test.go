@@ -106,23 +106,30 @@ func TestScriptCache(t *testing.T) {
 	if err := rdb.EvalSha(ctx, sha, nil).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOSCRIPT") {
 		t.Fatalf("after SCRIPT FLUSH: %v", err)
 	}
-	// A script in a MULTI runs at EXEC.
-	pipe := rdb.TxPipeline()
-	pipe.Set(ctx, "m", "1", 0)
-	inTx := s.EvalSha(ctx, pipe, nil, 5)
-	s.Eval(ctx, pipe, nil, 6)
-	if _, err := pipe.Exec(ctx); err == nil {
-		t.Fatal("EVALSHA of a flushed script in a MULTI: want NOSCRIPT")
-	}
-	_ = inTx
-	pipe = rdb.TxPipeline()
-	ev := s.Eval(ctx, pipe, nil, 6)
-	again := s.EvalSha(ctx, pipe, nil, 7)
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ev.Val() != int64(12) || again.Val() != int64(14) {
-		t.Fatalf("scripts in a MULTI: %v, %v", ev.Val(), again.Val())
+	// A script in a MULTI runs at EXEC, by miniredis, while other clients run scripts.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = s.Run(ctx, rdb, nil, 1).Err()
+			}
+		}
+	}()
+	for i := range 50 {
+		pipe := rdb.TxPipeline()
+		ev := s.Eval(ctx, pipe, nil, 6)
+		again := s.EvalSha(ctx, pipe, nil, 7)
+		loop := pipe.Eval(ctx, `local n = 0 for i = 1, 20000 do n = n + i end return redis.call('INCR', KEYS[1])`, []string{"m"})
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatalf("MULTI %d: %v", i, err)
+		}
+		if ev.Val() != int64(12) || again.Val() != int64(14) || loop.Val() != int64(i+1) {
+			t.Fatalf("scripts in a MULTI: %v, %v, %v", ev.Val(), again.Val(), loop.Val())
+		}
 	}
 }
 

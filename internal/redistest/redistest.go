@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/embedredis"
@@ -43,7 +42,7 @@ type Backend struct {
 	// Dir is a real server's data directory (its AOF, with Durable); "" for miniredis.
 	Dir string
 	// Mini is the embedded server, nil for a real one: tests move its clock.
-	Mini *miniredis.Miniredis
+	Mini *embedredis.Redis
 }
 
 // Each runs f once against miniredis and once against a real redis-server.
