@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,10 +25,13 @@ type Pool struct {
 	work      context.Context // cancelled when Stop gives up waiting for steps
 	abortWork context.CancelFunc
 
-	held    heldJobs
-	loops   []*loop // the heartbeat and the history trim
-	running sync.WaitGroup
-	errLog  rateLimit
+	held  heldJobs
+	loops []*loop // the heartbeat and the history trim
+	// promised counts the starts of this process waiting for Redis that take let lease
+	// their first job to it.
+	promised atomic.Int32
+	running  sync.WaitGroup
+	errLog   rateLimit
 
 	// mu orders take against Stop: once stopping is set, no worker is taken for a run
 	// started here, and running only goes down.
@@ -62,33 +66,62 @@ func (p *Pool) Start() {
 	p.e.local.CompareAndSwap(nil, p)
 }
 
-// take takes an idle worker for the first job of a run this process starts (Engine.start
-// then asks Redis to lease the job to it); false when every worker is busy or the pool
-// is stopping. runTaken runs the job on it, giveBack returns it unused.
+// take says whether a run this process starts may have its first job leased to this
+// process (Engine.start then asks Redis to): when a worker is idle now, fewer starts
+// than workers are waiting for Redis with that promise, and the pool is not stopping.
+// It takes no worker: a start's round trip to Redis does not keep one from the steps
+// running meanwhile. runTaken runs the job on the next idle worker, giveBack says the
+// start leased none.
 func (p *Pool) take() bool {
-	select {
-	case p.slots <- struct{}{}:
-	default:
+	if len(p.slots) == cap(p.slots) || int(p.promised.Load()) >= cap(p.slots) {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopping {
-		<-p.slots
 		return false
 	}
+	p.promised.Add(1)
 	p.running.Add(1)
 	return true
 }
 
-// runTaken executes j, leased to this process by its run's start, on the worker take
-// took.
-func (p *Pool) runTaken(j *job) { go p.execute(j) }
+// runTaken executes j, leased to this process by its run's start: at once on an idle
+// worker, else on the next one, when the steps running took the idle ones meanwhile.
+func (p *Pool) runTaken(j *job) {
+	p.promised.Add(-1)
+	select {
+	case p.slots <- struct{}{}:
+		go p.execute(j)
+	default:
+		go p.runWhenIdle(j)
+	}
+}
 
-// giveBack returns a worker take took, unused.
+// giveBack says a start that take let lease its first job to this process leased none.
 func (p *Pool) giveBack() {
-	<-p.slots
+	p.promised.Add(-1)
 	p.running.Done()
+}
+
+// runWhenIdle executes j, leased to this process and counted in running, on the next
+// idle worker, keeping its lease alive while it waits (a lease lost meanwhile makes its
+// commit find it stale). Once Stop begins, a job still waiting is handed back unrun,
+// for another process to run.
+func (p *Pool) runWhenIdle(j *job) {
+	p.held.hold(j, func(error) {})
+	select {
+	case p.slots <- struct{}{}:
+		p.held.release(j)
+		p.execute(j)
+	case <-p.fetchCtx.Done():
+		p.held.release(j)
+		if err := p.e.q.release(context.Background(), j, j.run["wf"]); err != nil {
+			p.e.log.Warn("handing a step back failed; it runs again when its lease expires",
+				"run", j.run["id"], "step", j.unit, "err", err)
+		}
+		p.running.Done()
+	}
 }
 
 // Stop stops leasing new steps, then waits for the steps in progress to finish until
@@ -172,19 +205,13 @@ func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 }
 
 // startLeased runs the jobs a lease took: the first on the worker the fetch loop took,
-// each other on the next idle worker, waiting for one when starts took those that were
-// idle at the lease; their leases are kept alive while they wait.
+// each other on the next idle worker (runWhenIdle), when starts or steps took those
+// that were idle at the lease.
 func (p *Pool) startLeased(jobs []*job) {
 	p.running.Add(len(jobs))
 	go p.execute(jobs[0])
-	rest := jobs[1:]
-	for _, j := range rest {
-		p.held.hold(j, func(error) {}) // lost meanwhile, its commit finds it stale
-	}
-	for _, j := range rest {
-		p.slots <- struct{}{}
-		p.held.release(j)
-		go p.execute(j)
+	for _, j := range jobs[1:] {
+		go p.runWhenIdle(j)
 	}
 }
 

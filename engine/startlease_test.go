@@ -97,14 +97,14 @@ func TestStartQueuesWhenNoWorkerIsFree(t *testing.T) {
 		e.Use(set)
 		p := e.NewPool(1)
 		if !p.take() {
-			t.Fatal("an idle pool gave no worker")
-		}
-		if p.take() {
-			t.Fatal("a pool of one worker gave two")
+			t.Fatal("a pool with an idle worker let no start lease its first job")
 		}
 		p.giveBack()
 		e.local.Store(p)
 		p.slots <- struct{}{} // the one worker is busy
+		if p.take() {
+			t.Fatal("a pool whose one worker is busy let a start lease its first job")
+		}
 		if _, err := e.Start(ctx, set.Workflow("chain"), event(`{}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -113,6 +113,84 @@ func TestStartQueuesWhenNoWorkerIsFree(t *testing.T) {
 		}
 		<-p.slots
 		e.local.Store(nil)
+	})
+}
+
+// TestStartLeasedJobWaitsForAWorker: a start leased its first job to this process,
+// which had an idle worker when the start was sent; a step took that worker before the
+// job came back. The job runs on the next worker free, and only then.
+func TestStartLeasedJobWaitsForAWorker(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		set := loadSet(t, rec, chainSrc)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+		e.Use(set)
+		id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Ada"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs, _, err := e.q.lease(ctx, e.q.shardFor("chain"), 1)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("lease: %v %v", jobs, err)
+		}
+		p := e.NewPool(1)
+		t.Cleanup(func() {
+			if err := p.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+		if !p.take() {
+			t.Fatal("an idle pool let no start lease its first job")
+		}
+		p.slots <- struct{}{} // a step takes the worker while the start is with Redis
+		p.runTaken(jobs[0])
+		time.Sleep(100 * time.Millisecond)
+		if calls := rec.list(); len(calls) != 0 {
+			t.Fatalf("calls %v while every worker was busy", calls)
+		}
+		<-p.slots // the step ends
+		if r := waitRun(t, e, id); r.Status != "succeeded" || r.Steps[0].Attempts != 1 {
+			t.Errorf("run %s, first step attempts %d", r.Status, r.Steps[0].Attempts)
+		}
+	})
+}
+
+// TestStopHandsBackJobsWaitingForAWorker: a job leased to this process and waiting for
+// a worker when Stop begins is handed back unrun, and another process runs it.
+func TestStopHandsBackJobsWaitingForAWorker(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		set := loadSet(t, rec, chainSrc)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+		e.Use(set)
+		id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Ada"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs, _, err := e.q.lease(ctx, e.q.shardFor("chain"), 1)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("lease: %v %v", jobs, err)
+		}
+		p := e.NewPool(1)
+		p.slots <- struct{}{} // the one worker is busy, with a step Stop does not wait for
+		p.running.Add(1)
+		go p.runWhenIdle(jobs[0])
+		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := p.Stop(stopCtx); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if len(rec.list()) != 0 {
+			t.Fatalf("calls %v: a job waiting for a worker ran after Stop began", rec.list())
+		}
+		other := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+		other.Use(set)
+		startPool(t, other, 1)
+		if r := waitRun(t, other, id); r.Status != "succeeded" {
+			t.Errorf("run %s %s", r.Status, r.Error)
+		}
 	})
 }
 
