@@ -116,24 +116,32 @@ func TestStartQueuesWhenNoWorkerIsFree(t *testing.T) {
 	})
 }
 
+// leasedRun starts a run of set's chain workflow and leases its first job, as a start
+// or a lease would hand it to a pool.
+func leasedRun(t *testing.T, b *redistest.Backend, set *workflows.Set) (*Engine, string, *job) {
+	t.Helper()
+	ctx := context.Background()
+	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+	e.Use(set)
+	id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Ada"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, _, err := e.q.lease(ctx, e.q.shardFor("chain"), 1)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("lease: %v %v", jobs, err)
+	}
+	return e, id, jobs[0]
+}
+
 // TestStartLeasedJobWaitsForAWorker: a start leased its first job to this process,
 // which had an idle worker when the start was sent; a step took that worker before the
 // job came back. The job runs on the next worker free, and only then.
 func TestStartLeasedJobWaitsForAWorker(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		ctx := context.Background()
 		rec := &recorder{}
 		set := loadSet(t, rec, chainSrc)
-		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
-		e.Use(set)
-		id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Ada"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		jobs, _, err := e.q.lease(ctx, e.q.shardFor("chain"), 1)
-		if err != nil || len(jobs) != 1 {
-			t.Fatalf("lease: %v %v", jobs, err)
-		}
+		e, id, job := leasedRun(t, b, set)
 		p := e.NewPool(1)
 		t.Cleanup(func() {
 			if err := p.Stop(context.Background()); err != nil {
@@ -144,7 +152,7 @@ func TestStartLeasedJobWaitsForAWorker(t *testing.T) {
 			t.Fatal("an idle pool let no start lease its first job")
 		}
 		p.slots <- struct{}{} // a step takes the worker while the start is with Redis
-		p.runTaken(jobs[0])
+		p.runTaken(job)
 		time.Sleep(100 * time.Millisecond)
 		if calls := rec.list(); len(calls) != 0 {
 			t.Fatalf("calls %v while every worker was busy", calls)
@@ -163,20 +171,11 @@ func TestStopHandsBackJobsWaitingForAWorker(t *testing.T) {
 		ctx := context.Background()
 		rec := &recorder{}
 		set := loadSet(t, rec, chainSrc)
-		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
-		e.Use(set)
-		id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Ada"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		jobs, _, err := e.q.lease(ctx, e.q.shardFor("chain"), 1)
-		if err != nil || len(jobs) != 1 {
-			t.Fatalf("lease: %v %v", jobs, err)
-		}
+		e, id, job := leasedRun(t, b, set)
 		p := e.NewPool(1)
 		p.slots <- struct{}{} // the one worker is busy, with a step Stop does not wait for
 		p.running.Add(1)
-		go p.runWhenIdle(jobs[0])
+		go p.runWhenIdle(job)
 		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := p.Stop(stopCtx); err != nil {
