@@ -57,6 +57,15 @@ workflow "audit" {
 // subRunEngine runs workflows with probe steps and the real kinds, workflow included.
 func subRunEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *workflows.Set, *recorder) {
 	t.Helper()
+	e, _, set, rec := realKindsEngine(t, b, src, Options{})
+	return e, set, rec
+}
+
+// realKindsEngine runs src with probe steps and the real kinds (wait and workflow
+// steps included) on b, with o's options and one worker: a run that waits, for a
+// resume or for its child, must not hold it.
+func realKindsEngine(t *testing.T, b *redistest.Backend, src string, o Options) (*Engine, *Pool, *workflows.Set, *recorder) {
+	t.Helper()
 	rec := &recorder{}
 	k := probeKinds(rec)
 	actions.Register(k, actions.Options{Logger: quiet})
@@ -64,10 +73,10 @@ func subRunEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *wor
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	e := New(b.Client, Options{Logger: quiet, Kinds: k})
+	o.Logger, o.Kinds = quiet, k
+	e := New(b.Client, o)
 	e.Use(set)
-	startPool(t, e, 1) // one worker: a parent waiting for its child must not hold it
-	return e, set, rec
+	return e, startPool(t, e, 1), set, rec
 }
 
 // A workflow step starts its child with the input as event.body and the parent in

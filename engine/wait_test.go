@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
@@ -57,16 +56,7 @@ workflow "strict" {
 // a waiting run must not hold it.
 func waitEngine(t *testing.T, b *redistest.Backend) (*Engine, *Pool, *workflows.Set, *recorder) {
 	t.Helper()
-	rec := &recorder{}
-	k := probeKinds(rec)
-	actions.Register(k, actions.Options{Logger: quiet})
-	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(waitSrc)}}, k)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	e := New(b.Client, Options{Logger: quiet, Kinds: k, Shards: b.Shards, ResumeBase: "https://hooks.example.com/resume/"})
-	e.Use(set)
-	return e, startPool(t, e, 1), set, rec
+	return realKindsEngine(t, b, waitSrc, Options{Shards: b.Shards, ResumeBase: "https://hooks.example.com/resume/"})
 }
 
 // resumeRequest is a resume as the resume URL's POST makes it.
@@ -328,30 +318,21 @@ func TestWaitInParallel(t *testing.T) {
 func waitInParallel(t *testing.T, other string) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		rec := &recorder{}
-		k := probeKinds(rec)
-		actions.Register(k, actions.Options{Logger: quiet})
-		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+		e, _, set, rec := realKindsEngine(t, b, `
 workflow "both" {
   parallel "meanwhile" {
     step "wait" "approval" {
       timeout = "1h"
     }
-    step "probe" "` + other + `" {
+    step "probe" "`+other+`" {
       value = "done"
     }
   }
   step "probe" "after" {
-    value = "{{ steps.approval.body.ok }} {{ steps.` + other + `.value }}"
+    value = "{{ steps.approval.body.ok }} {{ steps.`+other+`.value }}"
   }
 }
-`)}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e := New(b.Client, Options{Logger: quiet, Kinds: k})
-		e.Use(set)
-		startPool(t, e, 1)
+`, Options{})
 		id, _ := e.Start(ctx, set.Workflow("both"), event(`{}`))
 		// Once the other step has settled, the run is waiting: all it has left is the
 		// wait, whichever of the two got there first.
@@ -377,10 +358,7 @@ workflow "both" {
 func TestWaitPastTheRunsTimeout(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		rec := &recorder{}
-		k := probeKinds(rec)
-		actions.Register(k, actions.Options{Logger: quiet})
-		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+		e, _, set, rec := realKindsEngine(t, b, `
 workflow "deadline" {
   timeout = "1s"
   step "wait" "approval" {
@@ -392,13 +370,7 @@ workflow "deadline" {
     }
   }
 }
-`)}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e := New(b.Client, Options{Logger: quiet, Kinds: k})
-		e.Use(set)
-		startPool(t, e, 1)
+`, Options{})
 		id, _ := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
 		r := waitRun(t, e, id)
 		if r.Status != RunFailed || r.FailedStep != "approval" || !strings.Contains(r.Error, "timed out") {
@@ -415,9 +387,7 @@ workflow "deadline" {
 func TestOnFailureWaitPastTheRunsTimeout(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		k := probeKinds(&recorder{})
-		actions.Register(k, actions.Options{Logger: quiet})
-		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+		e, _, set, _ := realKindsEngine(t, b, `
 workflow "deadline" {
   timeout = "500ms"
   step "wait" "approval" {
@@ -429,13 +399,7 @@ workflow "deadline" {
     }
   }
 }
-`)}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e := New(b.Client, Options{Logger: quiet, Kinds: k})
-		e.Use(set)
-		startPool(t, e, 1)
+`, Options{})
 		id, _ := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
 		var ack StepRun
 		testutil.Eventually(t, 10*time.Second, "the on_failure wait parked", func() bool {
