@@ -3,9 +3,10 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -435,40 +436,24 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown workflow", Detail: detail, Subject: rng.Ptr()}}
 	}
 	var diags hcl.Diagnostics
-	mocked := make([]string, 0, len(t.Mocks))
-	for name := range t.Mocks {
-		mocked = append(mocked, name)
-	}
-	sort.Strings(mocked)
-	for _, label := range mocked {
-		m := t.Mocks[label]
-		w, name, d := testStep(set, wf, "mock", label, m.DefRange)
+	for _, label := range slices.Sorted(maps.Keys(t.Mocks)) {
+		rng := t.Mocks[label].DefRange
+		s, d := testedStep(set, wf, "mock", label, rng)
 		diags = append(diags, d...)
-		if w == nil {
-			continue
-		}
-		if s, _ := w.Step(name); s != nil && s.Kind != "http" && s.Kind != "workflow" {
+		if s != nil && s.Kind != "http" && s.Kind != "workflow" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mock of a step that sends no request",
-				Detail:  fmt.Sprintf("Step %q is a %s step: only http steps, and workflow steps (whose result a mock gives), are answered by a mock; a test runs the others as they are.", name, s.Kind),
-				Subject: m.DefRange.Ptr()})
+				Detail:  fmt.Sprintf("Step %q is a %s step: only http steps, and workflow steps (whose result a mock gives), are answered by a mock; a test runs the others as they are.", s.Name, s.Kind),
+				Subject: rng.Ptr()})
 		}
 	}
-	resumed := make([]string, 0, len(t.Resumes))
-	for label := range t.Resumes {
-		resumed = append(resumed, label)
-	}
-	sort.Strings(resumed)
-	for _, label := range resumed {
-		r := t.Resumes[label]
-		w, name, d := testStep(set, wf, "resume", label, r.DefRange)
+	for _, label := range slices.Sorted(maps.Keys(t.Resumes)) {
+		rng := t.Resumes[label].DefRange
+		s, d := testedStep(set, wf, "resume", label, rng)
 		diags = append(diags, d...)
-		if w == nil {
-			continue
-		}
-		if s, _ := w.Step(name); s != nil && s.Kind != "wait" {
+		if s != nil && s.Kind != "wait" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resume of a step that does not wait",
-				Detail:  fmt.Sprintf("Step %q is a %s step: only wait steps are resumed.", name, s.Kind),
-				Subject: r.DefRange.Ptr()})
+				Detail:  fmt.Sprintf("Step %q is a %s step: only wait steps are resumed.", s.Name, s.Kind),
+				Subject: rng.Ptr()})
 		}
 	}
 	for _, e := range t.Expects {
@@ -476,6 +461,17 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		diags = append(diags, d...)
 	}
 	return diags
+}
+
+// testedStep is the step a mock or resume block's label names, of the workflow or of
+// a child it runs; nil, with testStep's diagnostics, when it names none.
+func testedStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Step, hcl.Diagnostics) {
+	w, name, diags := testStep(set, wf, what, label, rng)
+	if w == nil {
+		return nil, diags
+	}
+	s, _ := w.Step(name)
+	return s, diags
 }
 
 // testStep resolves the label of a mock or an expect: STEP, an item STEP[KEY] of a
