@@ -17,6 +17,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // Redis is an embedded Redis: miniredis, with the gate before its commands.
@@ -44,7 +45,7 @@ func Start() (*Redis, error) {
 		passing: make(map[*server.Peer]struct{}),
 		multi:   make(map[*server.Peer]struct{}),
 		watched: make(map[*server.Peer]struct{}),
-		sources: make(map[string]string),
+		protos:  make(map[string]*lua.FunctionProto),
 	}
 	g.run = newRunner(g.srv)
 	g.srv.SetPreHook(g.hook)
@@ -65,7 +66,7 @@ type gate struct {
 	watched map[*server.Peer]struct{} // clients that sent a MULTI: forgotten when they leave
 
 	scripts sync.Mutex
-	sources map[string]string // SHA1 → source, of every script loaded or run
+	protos  map[string]*lua.FunctionProto // every script loaded or run, compiled, by SHA1
 }
 
 // blocking commands wait for another client's command, so they cannot hold the gate;
@@ -97,14 +98,11 @@ func (g *gate) hook(c *server.Peer, cmd string, args ...string) bool {
 	case cmd == "SCRIPT" && len(args) > 0:
 		switch strings.ToUpper(args[0]) {
 		case "LOAD":
-			g.remember(args[1:])
+			g.remember(args[1:]) // miniredis loads it too, and answers
 		case "FLUSH":
 			g.scripts.Lock()
-			clear(g.sources)
+			clear(g.protos)
 			g.scripts.Unlock()
-			g.mu.Lock()
-			g.run.forget()
-			g.mu.Unlock()
 		}
 	}
 	g.pass(c, cmd, args)
@@ -149,22 +147,31 @@ func (g *gate) pass(c *server.Peer, cmd string, args []string) {
 	g.srv.Dispatch(c, append([]string{cmd}, args...))
 }
 
-// remember keeps the source of a script given to SCRIPT LOAD or EVAL.
-func (g *gate) remember(args []string) {
+// remember compiles and keeps a script given to SCRIPT LOAD or EVAL (args[0]), unless
+// it is kept already: its SHA1, the compiled script, whether it was new, or the
+// compile error.
+func (g *gate) remember(args []string) (sha string, proto *lua.FunctionProto, fresh bool, err error) {
 	if len(args) == 0 {
-		return
+		return "", nil, false, nil
+	}
+	sha = sha1Hex(args[0])
+	if proto = g.compiled(sha); proto != nil {
+		return sha, proto, false, nil
+	}
+	if proto, err = compile(args[0]); err != nil {
+		return sha, nil, false, err
 	}
 	g.scripts.Lock()
-	g.sources[sha1Hex(args[0])] = args[0]
+	g.protos[sha] = proto
 	g.scripts.Unlock()
+	return sha, proto, true, nil
 }
 
-// source is the script of sha, and whether it is known.
-func (g *gate) source(sha string) (string, bool) {
+// compiled is the script whose SHA1 is sha, compiled; nil when none is kept.
+func (g *gate) compiled(sha string) *lua.FunctionProto {
 	g.scripts.Lock()
 	defer g.scripts.Unlock()
-	src, ok := g.sources[strings.ToLower(sha)]
-	return src, ok
+	return g.protos[strings.ToLower(sha)]
 }
 
 // nested reports whether c is a command of a script miniredis runs itself (one queued

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/alicebob/miniredis/v2/server"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // Replies as a real Redis words them, which clients match (go-redis falls back from
@@ -25,19 +26,25 @@ func (g *gate) eval(c *server.Peer, cmd string, args []string) {
 		c.WriteError(strings.Replace(msgWrongNumber, "%s", strings.ToLower(cmd), 1))
 		return
 	}
-	var sha, src string
+	var sha string
+	var proto *lua.FunctionProto
 	if strings.HasPrefix(cmd, "EVALSHA") {
-		var ok bool
-		if sha = strings.ToLower(args[0]); len(sha) != 40 {
-			c.WriteError(msgNoScript)
-			return
-		}
-		if src, ok = g.source(sha); !ok {
+		if sha, proto = strings.ToLower(args[0]), g.compiled(args[0]); proto == nil {
 			c.WriteError(msgNoScript)
 			return
 		}
 	} else {
-		src, sha = args[0], sha1Hex(args[0])
+		var fresh bool
+		var err error
+		if sha, proto, fresh, err = g.remember(args); err != nil {
+			c.WriteError("ERR Error compiling script (new function): " + err.Error())
+			return
+		}
+		if fresh {
+			g.mu.Lock()
+			g.run.register(args[0]) // for an EVALSHA queued in a MULTI, which miniredis runs
+			g.mu.Unlock()
+		}
 	}
 	n, err := strconv.Atoi(args[1])
 	switch {
@@ -55,15 +62,7 @@ func (g *gate) eval(c *server.Peer, cmd string, args []string) {
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.run.knows(sha) {
-		if err := g.run.load(sha, src); err != nil {
-			c.WriteError("ERR Error compiling script (new function): " + err.Error())
-			return
-		}
-		g.remember([]string{src})
-		g.run.register(src) // for an EVALSHA queued in a MULTI, which miniredis runs
-	}
-	g.run.exec(c, sha, keys, argv, strings.HasSuffix(cmd, "_RO"))
+	g.run.exec(c, sha, proto, keys, argv, strings.HasSuffix(cmd, "_RO"))
 }
 
 func sha1Hex(s string) string {

@@ -16,9 +16,8 @@ import (
 // are locked, as in a real Redis, so nothing one script does is seen by the next but
 // what it wrote to Redis.
 type runner struct {
-	srv    *server.Server
-	l      *lua.LState
-	protos map[string]*lua.FunctionProto // compiled scripts by SHA1
+	srv *server.Server
+	l   *lua.LState
 
 	// What a script's redis.call is dispatched as, and the buffer its reply is read
 	// back from.
@@ -31,7 +30,7 @@ type runner struct {
 }
 
 func newRunner(srv *server.Server) *runner {
-	r := &runner{srv: srv, protos: make(map[string]*lua.FunctionProto)}
+	r := &runner{srv: srv}
 	r.w = bufio.NewWriter(&r.out)
 	r.r = bufio.NewReader(&r.out)
 	r.peer = server.NewPeer(r.w)
@@ -82,41 +81,29 @@ setmetatable(_G, mt)`); err != nil {
 	return r
 }
 
-func (r *runner) knows(sha string) bool {
-	_, ok := r.protos[sha]
-	return ok
-}
-
-// load compiles the script src, whose SHA1 is sha.
-func (r *runner) load(sha, src string) error {
+// compile compiles the script src.
+func compile(src string) (*lua.FunctionProto, error) {
 	chunk, err := parse.Parse(strings.NewReader(src), "@user_script")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	proto, err := lua.Compile(chunk, "user_script")
-	if err != nil {
-		return err
-	}
-	r.protos[sha] = proto
-	return nil
+	return lua.Compile(chunk, "user_script")
 }
-
-// forget drops every compiled script (SCRIPT FLUSH).
-func (r *runner) forget() { clear(r.protos) }
 
 // register loads src into miniredis's own script cache too.
 func (r *runner) register(src string) {
 	r.dispatch([]string{"SCRIPT", "LOAD", src})
 }
 
-// exec runs the compiled script sha with keys and argv, and writes its reply to c.
-func (r *runner) exec(c *server.Peer, sha string, keys, argv []string, readOnly bool) {
+// exec runs the script sha, compiled as proto, with keys and argv, and writes its
+// reply to c.
+func (r *runner) exec(c *server.Peer, sha string, proto *lua.FunctionProto, keys, argv []string, readOnly bool) {
 	l := r.l
 	defer l.SetTop(0)
 	r.readOnly = readOnly
 	l.G.Global.RawSetString("KEYS", strings2table(l, keys))
 	l.G.Global.RawSetString("ARGV", strings2table(l, argv))
-	l.Push(l.NewFunctionFromProto(r.protos[sha]))
+	l.Push(l.NewFunctionFromProto(proto))
 	if err := l.PCall(0, 1, nil); err != nil {
 		c.WriteError(scriptError(err, sha))
 		return
