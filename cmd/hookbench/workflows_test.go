@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -114,5 +115,23 @@ func TestGitHubSigning(t *testing.T) {
 	}
 	if n := starter.started.Load(); n != 1 {
 		t.Errorf("%d runs started, want 1", n)
+	}
+}
+
+// TestAcceptGzip: --accept-gzip asks for compressed answers, and only with it.
+func TestAcceptGzip(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Header.Get("Accept-Encoding"))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	for _, gzip := range []bool{false, true} {
+		g := newGenerator(genConfig{target: srv.URL, conns: 1, timeout: 5 * time.Second, acceptGzip: gzip})
+		now := time.Now()
+		g.send(plan{start: now, windowStart: now.Add(-time.Hour), windowEnd: now.Add(time.Hour)}, 1, now)
+	}
+	if len(asked) != 2 || asked[0] != "" || asked[1] != "gzip" {
+		t.Errorf("Accept-Encoding sent: %q, want none and then gzip", asked)
 	}
 }
