@@ -136,6 +136,20 @@ local function lease_new(key, id, step, part)
 end
 
 redis.call('ZREM', K.leases, jobid)
+-- A unit with others beside it (an item, a step of a parallel block, a for_each
+-- step's listing) may find its run ended while it ran (one of the others could not go
+-- on and failed it): its record is kept, and nothing follows it. One that finds its
+-- run gone (dropped past the finished runs kept, keep.lua) writes nothing: the run's
+-- hash is not made anew.
+local ended = false
+if not alone then
+  local status = redis.call('HGET', K.run, 'status')
+  if not status then
+    redis.call('DEL', K.job)
+    return chained
+  end
+  ended = status == RUN_SUCCEEDED or status == RUN_FAILED or status == RUN_CANCELLED
+end
 if rec_field ~= '' then
   local hash = K.run
   if rec_in_results then
@@ -143,15 +157,9 @@ if rec_field ~= '' then
   end
   record(hash, rec_field, now, duration, rec, '')
 end
--- A unit with others beside it (an item, a step of a parallel block, a for_each
--- step's listing) may find its run ended while it ran (one of the others could not go
--- on and failed it): its record is kept, and nothing follows it.
-if not alone then
-  local status = redis.call('HGET', K.run, 'status')
-  if status == RUN_SUCCEEDED or status == RUN_FAILED or status == RUN_CANCELLED then
-    redis.call('DEL', K.job)
-    return chained
-  end
+if ended then
+  redis.call('DEL', K.job)
+  return chained
 end
 for i = 0, n_fields - 1 do
   local field, value = ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1]
