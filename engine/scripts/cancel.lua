@@ -5,7 +5,8 @@
 -- run waiting in line for a concurrency slot leaves the line; one holding a slot
 -- frees it. Besides the jobs it is given, it makes the keys of the items of the run's
 -- for_each steps, from the count in each step's items hash: a listing committed just
--- before this script is seen.
+-- before this script is seen. The run lists its tombstones in 'tombs', for keep.lua to
+-- drop with it.
 -- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list, 5 open count,
 --       6 inflight:<wf>, 7 pending:<wf>, 8 limit:<wf>, 9 leases zset, 10 dead letters,
 --       then one hash per job, then per for_each step its items hash, results hash
@@ -28,6 +29,7 @@ if status ~= RUN_QUEUED and status ~= RUN_RUNNING and status ~= RUN_WAITING then
   return fail(ERR_FINISHED, 'the run has ' .. status)
 end
 local now = now_ms()
+local tombs = {}
 
 local function tombstone(key, id)
   redis.call('ZREM', Q.ready, id)
@@ -38,6 +40,7 @@ local function tombstone(key, id)
     forget_pages(key)
     redis.call('HSET', key, 'cancelled', now)
     redis.call('PEXPIRE', key, retention)
+    tombs[#tombs + 1] = id
   end
 end
 
@@ -65,6 +68,9 @@ if dead then
   redis.call('ZREM', K.dead, dead)
   redis.call('DEL', prefix .. 'job:' .. dead)
   redis.call('HDEL', K.run, 'dead')
+end
+if #tombs > 0 then
+  redis.call('HSET', K.run, 'tombs', table.concat(tombs, ' '))
 end
 redis.call('ZREM', Q.pending, runid)
 redis.call('HDEL', K.run, 'first')
