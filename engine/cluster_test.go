@@ -213,6 +213,13 @@ workflow "waits" {
 	if err := e.q.trim(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The finished runs past a cap of one per shard dropped (keep).
+	e.q.keep, e.q.keepGrace, e.q.childGrace = 1, 0, 0
+	for _, sh := range e.q.shards {
+		if _, err := e.q.dropRuns(ctx, sh, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	calls.mu.Lock()
 	defer calls.mu.Unlock()
@@ -239,7 +246,7 @@ var allScripts = map[string]*redis.Script{
 	"replay.lua": replayScript, "stats.lua": statsScript, "trim.lua": trimScript, "lasttick.lua": lastTickScript,
 	"claimtick.lua": claimTickScript,
 	"cancel.lua":    cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
-	"park.lua": parkScript, "resume.lua": resumeScript, "page.lua": pageScript,
+	"park.lua": parkScript, "resume.lua": resumeScript, "page.lua": pageScript, "keep.lua": keepScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

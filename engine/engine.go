@@ -37,6 +37,11 @@ type Options struct {
 	Lease time.Duration
 	// Retention is how long a finished run and a dead letter stay readable. Default 7 days.
 	Retention time.Duration
+	// KeepRuns caps how many finished runs (succeeded, failed or cancelled) are kept:
+	// past it, the oldest are dropped with their keys and dead letters, however young.
+	// Unfinished runs are never dropped. Each shard keeps its share. 0: no cap, runs
+	// are kept for the retention.
+	KeepRuns int
 	// MaxQueued is how many runs may be unfinished (queued, waiting or running) before
 	// starts are refused with ErrBusy. 0: no limit.
 	MaxQueued int
@@ -110,9 +115,13 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		o.WaitTimeout = time.Second
 	}
 	q := &queue{waitReplicas: o.WaitReplicas, rdb: rdb, leaseFor: o.Lease, retention: o.Retention,
-		leaseArg: o.Lease.Milliseconds(), retentionArg: o.Retention.Milliseconds()}
+		leaseArg: o.Lease.Milliseconds(), retentionArg: o.Retention.Milliseconds(),
+		keepGrace: keepGrace, childGrace: childGrace}
 	if o.MaxQueued > 0 {
 		q.maxOpen = max(o.MaxQueued/o.Shards, 1) // each shard takes its share
+	}
+	if o.KeepRuns > 0 {
+		q.keep = max(o.KeepRuns/o.Shards, 1) // each shard keeps its share
 	}
 	for i := range o.Shards {
 		sh := newShard(i)

@@ -26,7 +26,7 @@ type Pool struct {
 	abortWork context.CancelFunc
 
 	held  heldJobs
-	loops []*loop // the heartbeat and the history trim
+	loops []*loop // the heartbeat, the history trim and the cap on runs kept
 	// promised counts the starts of this process waiting for Redis that take let lease
 	// their first job to it.
 	promised atomic.Int32
@@ -63,6 +63,9 @@ func (p *Pool) Start() {
 		p.fetchers = append(p.fetchers, startLoop(func(ctx context.Context) { p.fetchLoop(ctx, sh) }))
 	}
 	p.loops = append(p.loops, startLoop(p.heartbeat), startLoop(p.trimHistory))
+	if p.e.q.keep > 0 {
+		p.loops = append(p.loops, startLoop(p.keepRuns))
+	}
 	p.e.local.CompareAndSwap(nil, p)
 }
 

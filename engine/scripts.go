@@ -113,6 +113,7 @@ var (
 	replayScript    = script("replay.lua")
 	statsScript     = script("stats.lua")
 	trimScript      = script("trim.lua")
+	keepScript      = script("keep.lua")
 	lastTickScript  = script("lasttick.lua")
 	claimTickScript = script("claimtick.lua")
 	cancelScript    = script("cancel.lua")

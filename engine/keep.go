@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Options.KeepRuns caps the finished runs the history keeps: past it, the oldest are
+// dropped long before their retention, with all their keys (scripts/keep.lua). A Redis
+// that holds everything in memory (the embedded one) keeps a bounded number of runs
+// this way, however many come.
+const (
+	// keepEvery is how often each pool drops the finished runs past the cap: every
+	// pool does it, no process is special, and dropping twice is harmless.
+	keepEvery = time.Second
+	// keepBatch is how many runs one call looks at, so one call holds Redis briefly;
+	// keepCalls bounds the calls of one round. A round that had more to do goes on
+	// from where it stopped at the next, so that a long stretch of runs that cannot be
+	// dropped (waiting, say) does not hide the finished ones after it.
+	keepBatch = 1000
+	keepCalls = 32
+	// keepGrace is how long a run is kept at least after it finished, for a caller
+	// waiting for its end to read it (Await reads again within 100ms).
+	keepGrace = 2 * time.Second
+	// childGrace is that for a child run: its parent's workflow step reads its end,
+	// woken by it or within a minute (childPoll), and would start it again if it
+	// found none.
+	childGrace = 10 * time.Minute
+)
+
+// keepRuns drops the finished runs past the cap every keepEvery, until ctx ends.
+func (p *Pool) keepRuns(ctx context.Context) {
+	from := make([]int64, len(p.e.q.shards)) // where each shard's round goes on
+	every(ctx, keepEvery, func(ctx context.Context) {
+		for i, sh := range p.e.q.shards {
+			next, err := p.e.q.dropRuns(ctx, sh, from[i])
+			if err != nil && ctx.Err() == nil {
+				p.errLog.log(p.e.log, "dropping the finished runs past --keep-runs failed", "err", err)
+			}
+			from[i] = next
+		}
+	})
+}
+
+// dropRuns drops a shard's oldest finished runs past the cap, looking from rank from
+// on, in calls of keepBatch runs, until it is under the cap, it has looked at every run,
+// or it made keepCalls calls. It returns the rank the next round goes on from.
+func (q *queue) dropRuns(ctx context.Context, sh *shard, from int64) (int64, error) {
+	if q.keep <= 0 {
+		return 0, nil // no cap
+	}
+	for range keepCalls {
+		res, err := keepScript.Run(ctx, q.rdb, []string{sh.runs(), sh.open(), sh.dead()}, sh.prefix, q.keep, from,
+			keepBatch, q.keepGrace.Milliseconds(), q.childGrace.Milliseconds()).Int64Slice()
+		if err != nil {
+			return from, err
+		}
+		if len(res) != 3 {
+			return 0, fmt.Errorf("keep: unexpected reply %v", res)
+		}
+		next, over := res[1], res[2]
+		if over <= 0 || next == 0 {
+			return 0, nil // under the cap, or every run looked at: the next round starts at the oldest
+		}
+		from = next
+	}
+	return from, nil
+}

@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+const keepSrc = `
+workflow "approve" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}
+
+workflow "quick" {
+  step "probe" "only" {
+    value = "{{ event.body.n }}"
+    fail  = "{{ event.body.fail }}"
+  }
+}
+
+workflow "later" {
+  step "delay" "wait" {
+    duration = "1h"
+  }
+  step "probe" "after" {
+    value = "never"
+  }
+}
+
+workflow "many" {
+  step "probe" "each" {
+    for_each = "event.body.xs"
+    value    = "{{ each.value }}"
+  }
+}
+`
+
+// keepEngine runs keepSrc on b with probe steps and the real kinds, on one shard, with
+// no grace: a run may be dropped as soon as it finished.
+func keepEngine(t *testing.T, b *redistest.Backend, keep int) (*Engine, *workflows.Set) {
+	t.Helper()
+	k := probeKinds(&recorder{})
+	actions.Register(k, actions.Options{Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(keepSrc)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := New(b.Client, Options{Logger: quiet, Kinds: k, KeepRuns: keep})
+	e.q.keepGrace, e.q.childGrace = 0, 0
+	e.Use(set)
+	return e, set
+}
+
+// keptRuns starts, one after the other, a waiting run, a failed run (with a dead
+// letter), a cancelled one (with a tombstone), a for_each run (with its items and
+// results) and four that succeed, and waits for each to settle. It returns their ids,
+// oldest first.
+func keptRuns(t *testing.T, e *Engine, set *workflows.Set) (waiting string, finished []string) {
+	t.Helper()
+	ctx := context.Background()
+	last := int64(0)
+	start := func(wf, body string) string {
+		// Each in a later millisecond than the one before: runs are ordered by their
+		// creation time, then by id.
+		testutil.Eventually(t, time.Second, "Redis's clock moved on", func() bool {
+			now, err := e.q.rdb.Time(ctx).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return now.UnixMilli() > last
+		})
+		id, err := e.Start(ctx, set.Workflow(wf), event(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = r.CreatedAt.UnixMilli()
+		return id
+	}
+	waiting = start("approve", `{}`)
+	waitStatus(t, e, waiting, RunWaiting)
+	failed := start("quick", `{"n": 0, "fail": true}`)
+	waitStatus(t, e, failed, RunFailed)
+	cancelled := start("later", `{}`)
+	waitStatus(t, e, cancelled, RunRunning)
+	if _, err := e.Cancel(ctx, cancelled); err != nil {
+		t.Fatal(err)
+	}
+	many := start("many", `{"xs": [1, 2, 3]}`)
+	waitStatus(t, e, many, RunSucceeded)
+	finished = []string{failed, cancelled, many}
+	for n := range 4 {
+		id := start("quick", fmt.Sprintf(`{"n": %d, "fail": false}`, n+1))
+		waitStatus(t, e, id, RunSucceeded)
+		finished = append(finished, id)
+	}
+	return waiting, finished
+}
+
+// listed is every run of the history listing (of one workflow, or all), oldest first.
+func listed(t *testing.T, e *Engine, wf string) []string {
+	t.Helper()
+	page, err := e.Runs(context.Background(), RunFilter{Workflow: wf, Limit: maxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := ids(page.Runs)
+	slices.Reverse(out)
+	return out
+}
+
+// runKeys is every key that names run id.
+func runKeys(b *redistest.Backend, id string) []string {
+	return b.Keys(context.Background(), "*"+id+"*")
+}
+
+// The cap drops the oldest finished runs, with every key of theirs and their dead
+// letters, and never an unfinished one, even one older than all of them; the listing
+// shows exactly the runs kept.
+func TestKeepRunsDropsTheOldestFinished(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set := keepEngine(t, b, 0) // runs them; the cap is another engine's
+		startPool(t, e, 4)
+		waiting, finished := keptRuns(t, e, set)
+		dropped, kept := finished[:4], finished[4:]
+		for _, id := range dropped {
+			if len(runKeys(b, id)) == 0 {
+				t.Fatalf("run %s has no keys before the cap", id)
+			}
+		}
+		if len(runKeys(b, finished[0])) < 2 || len(runKeys(b, finished[1])) < 2 || len(runKeys(b, finished[2])) < 3 {
+			t.Fatalf("the failed run has no dead letter, the cancelled one no tombstone, or the for_each one no items: %v %v %v",
+				runKeys(b, finished[0]), runKeys(b, finished[1]), runKeys(b, finished[2]))
+		}
+		if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 1 {
+			t.Fatalf("dead letters before the cap: %+v, want the failed run's", dead)
+		}
+
+		capped, _ := keepEngine(t, b, 3)
+		sh := capped.q.shards[0]
+		if next, err := capped.q.dropRuns(ctx, sh, 0); err != nil || next != 0 {
+			t.Fatalf("dropRuns: %d, %v", next, err)
+		}
+
+		if got, want := listed(t, e, ""), append([]string{waiting}, kept...); !slices.Equal(got, want) {
+			t.Errorf("listing %v, want %v (the waiting run and the 3 newest finished)", got, want)
+		}
+		if got := listed(t, e, "quick"); !slices.Equal(got, kept) {
+			t.Errorf("listing of quick %v, want %v", got, kept)
+		}
+		for _, id := range dropped {
+			if keys := runKeys(b, id); len(keys) > 0 {
+				t.Errorf("run %s dropped, and its keys %v are left", id, keys)
+			}
+			if _, err := e.Run(ctx, id); err == nil {
+				t.Errorf("run %s dropped, and it is still read", id)
+			}
+		}
+		for _, id := range append([]string{waiting}, kept...) {
+			if _, err := e.Run(ctx, id); err != nil {
+				t.Errorf("run %s kept: %v", id, err)
+			}
+		}
+		if r, _ := e.Run(ctx, waiting); r == nil || r.Status != RunWaiting {
+			t.Errorf("the waiting run is %+v, want it waiting", r)
+		}
+		if dead, err := e.DeadLetters(ctx, 10); err != nil || len(dead) != 0 {
+			t.Errorf("dead letters after the cap: %+v, %v; want none", dead, err)
+		}
+		if n, _ := b.Client.ZCard(ctx, sh.dead()).Result(); n != 0 {
+			t.Errorf("%d entries left in the dead letters", n)
+		}
+
+		// Under the cap, nothing more goes.
+		if _, err := capped.q.dropRuns(ctx, sh, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); len(got) != 4 {
+			t.Errorf("listing %v after a second round, want 4 runs", got)
+		}
+	})
+}
+
+// With no cap, nothing is dropped, and no loop looks.
+func TestKeepRunsZeroDropsNothing(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set := keepEngine(t, b, 0)
+		p := startPool(t, e, 4)
+		if len(p.loops) != 2 {
+			t.Errorf("%d loops besides the fetchers, want the heartbeat and the trim", len(p.loops))
+		}
+		waiting, finished := keptRuns(t, e, set)
+		before := map[string][]string{}
+		for _, id := range finished {
+			before[id] = runKeys(b, id)
+		}
+		if _, err := e.q.dropRuns(ctx, e.q.shards[0], 0); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := listed(t, e, ""), append([]string{waiting}, finished...); !slices.Equal(got, want) {
+			t.Errorf("listing %v, want every run %v", got, want)
+		}
+		for _, id := range finished {
+			if got := runKeys(b, id); !slices.Equal(sorted(got), sorted(before[id])) {
+				t.Errorf("run %s keys %v, had %v", id, got, before[id])
+			}
+		}
+	})
+}
+
+// A pool with a cap drops the runs past it by itself.
+func TestKeepRunsLoop(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := running(t, b, `
+workflow "quick" {
+  step "probe" "only" {
+    value = "{{ event.body.n }}"
+  }
+}`, 4)
+		capped := New(b.Client, Options{Logger: quiet, KeepRuns: 2})
+		capped.q.keepGrace = 0
+		capped.Use(set)
+		startPool(t, capped, 1)
+		var all []string
+		for n := range 5 {
+			id, err := e.Start(ctx, set.Workflow("quick"), event(fmt.Sprintf(`{"n": %d}`, n)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRun(t, e, id)
+			all = append(all, id)
+		}
+		testutil.Eventually(t, 10*time.Second, "the 2 newest runs kept", func() bool {
+			return slices.Equal(listed(t, e, ""), all[3:])
+		})
+	})
+}
+
+// A child run is kept for longer after it finished: its parent's step reads its end.
+func TestKeepRunsChildGrace(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set := keepEngine(t, b, 0)
+		startPool(t, e, 2)
+		var all []string
+		for n := range 3 {
+			id := fmt.Sprintf("parent%d:step", n) // a child's id, as a workflow step makes it
+			if err := e.StartAs(ctx, set.Workflow("quick"), event(`{"n": 1, "fail": false}`), id); err != nil {
+				t.Fatal(err)
+			}
+			waitStatus(t, e, id, RunSucceeded)
+			all = append(all, id)
+		}
+		capped, _ := keepEngine(t, b, 1)
+		capped.q.childGrace = time.Hour
+		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); !slices.Equal(got, all) {
+			t.Errorf("listing %v, want the child runs %v in their grace", got, all)
+		}
+		capped.q.childGrace = 0
+		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); !slices.Equal(got, all[2:]) {
+			t.Errorf("listing %v, want the newest %v past the grace", got, all[2:])
+		}
+	})
+}

@@ -1,0 +1,118 @@
+-- Drops a shard's oldest finished runs past the number it keeps, with every key that
+-- is theirs: the run hash, its entries in the history indexes (the one of every run and
+-- its workflow's), its dead letter, the keys of its for_each steps (items, results and
+-- todo, named by the steps its hash has a record or count of), and the jobs its cancel
+-- left as tombstones (cancel.lua lists them in 'tombs'). Queued, running and waiting
+-- runs are never dropped, and do not count. Nor is a run dropped that finished less
+-- than a grace ago (a caller waiting for it reads its end; the parent step of a child
+-- run reads it, and would start it again if it found none), or one that ended with
+-- units still in flight (a count above 0: they commit into it when they settle); the
+-- retention takes those. A run whose hash has expired leaves its index entry alone:
+-- it goes.
+-- Runs are looked at oldest first from a rank, at most a batch of them, so one call's
+-- work is bounded; under the cap a call costs a ZCARD and a GET.
+-- KEYS: 1 runs index, 2 open count, 3 dead letters
+local K = {runs = KEYS[1], open = KEYS[2], dead = KEYS[3]}
+-- ARGV: 1 shard prefix, 2 finished runs kept, 3 rank to look from, 4 most runs to look
+--       at, 5 ms a run is kept after it finished, 6 the same for a child run (its id
+--       has a ':')
+local prefix, keep, from, most = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local grace, child_grace = tonumber(ARGV[5]), tonumber(ARGV[6])
+-- Returns {runs dropped, the rank to look from next (0 once the index's end was
+-- reached), finished runs still past the cap}.
+
+local over = redis.call('ZCARD', K.runs) - math.max(tonumber(redis.call('GET', K.open) or '0'), 0) - keep
+if over <= 0 then
+  return {0, 0, 0}
+end
+local now = now_ms()
+
+-- keys_of adds the keys of a finished run that may be dropped to keys, and reports
+-- whether it may: false while it is in its grace or has units in flight.
+local function keys_of(keys, runid, run, status, finished, dead, tombs)
+  local wait = grace
+  if string.find(runid, ':', 1, true) then
+    wait = child_grace
+  end
+  if now - tonumber(finished or '0') < wait then
+    return false
+  end
+  local names, counts, seen = {}, {}, {}
+  for _, field in ipairs(redis.call('HKEYS', run)) do
+    local kind, name = string.sub(field, 1, 2), string.sub(field, 3)
+    if (kind == 's:' or kind == 'j:') and not seen[name] then
+      seen[name] = true
+      names[#names + 1] = name
+    end
+    if kind == 'j:' then
+      counts[#counts + 1] = field
+    end
+  end
+  -- A cancel took every job of the run from its workers: none of them can commit.
+  if #counts > 0 and status ~= RUN_CANCELLED then
+    for _, n in ipairs(redis.call('HMGET', run, unpack(counts))) do
+      if tonumber(n or '0') > 0 then
+        return false
+      end
+    end
+  end
+  keys[#keys + 1] = run
+  for _, name in ipairs(names) do
+    local tail = runid .. ':' .. name
+    keys[#keys + 1] = prefix .. 'items:' .. tail
+    keys[#keys + 1] = prefix .. 'results:' .. tail
+    keys[#keys + 1] = prefix .. 'todo:' .. tail
+  end
+  if dead then
+    redis.call('ZREM', K.dead, dead)
+    keys[#keys + 1] = prefix .. 'job:' .. dead
+  end
+  for _, id in ipairs(split(tombs)) do
+    keys[#keys + 1] = prefix .. 'job:' .. id
+  end
+  return true
+end
+
+-- each calls fn with the values in chunks, as Lua unpacks only so many at once.
+local function each(values, fn)
+  for i = 1, #values, 1000 do
+    fn(unpack(values, i, math.min(i + 999, #values)))
+  end
+end
+
+local ids = redis.call('ZRANGE', K.runs, from, from + most - 1)
+local keys, gone, of_wf = {}, {}, {}
+local looked, kept = 0, 0
+for _, runid in ipairs(ids) do
+  if #gone >= over then
+    break
+  end
+  looked = looked + 1
+  local run = prefix .. 'run:' .. runid
+  local f = redis.call('HMGET', run, 'status', 'wf', 'finished', 'dead', 'tombs')
+  local status, wf = f[1], f[2]
+  local drop = not status -- expired
+  if status == RUN_SUCCEEDED or status == RUN_FAILED or status == RUN_CANCELLED then
+    drop = keys_of(keys, runid, run, status, f[3], f[4], f[5])
+  end
+  if drop then
+    gone[#gone + 1] = runid
+    if wf then
+      of_wf[wf] = of_wf[wf] or {}
+      table.insert(of_wf[wf], runid)
+    end
+  else
+    kept = kept + 1
+  end
+end
+each(keys, function(...) redis.call('DEL', ...) end)
+each(gone, function(...) redis.call('ZREM', K.runs, ...) end)
+for wf, list in pairs(of_wf) do
+  local index = prefix .. 'runs:' .. wf
+  each(list, function(...) redis.call('ZREM', index, ...) end)
+end
+local next = from + kept
+if looked == #ids and #ids < most then
+  next = 0
+end
+return {#gone, next, over - #gone}
