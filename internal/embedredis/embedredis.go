@@ -23,7 +23,14 @@ import (
 // Redis is an embedded Redis: miniredis, with the gate before its commands.
 type Redis struct {
 	*miniredis.Miniredis
-	g *gate
+	g      *gate
+	forget *stopper // stops forgetting
+}
+
+// Close stops the embedded Redis.
+func (r *Redis) Close() {
+	r.forget.stop()
+	r.Miniredis.Close()
 }
 
 // FastForward counts time to live down by d, as miniredis does only when told, between
@@ -49,7 +56,9 @@ func Start() (*Redis, error) {
 	}
 	g.run = newRunner(g.srv)
 	g.srv.SetPreHook(g.hook)
-	return &Redis{Miniredis: m, g: g}, nil
+	r := &Redis{Miniredis: m, g: g, forget: &stopper{c: make(chan struct{})}}
+	go forgetting(m, r.forget.c)
+	return r, nil
 }
 
 // gate stands before every command the embedded Redis gets (miniredis's pre-hook: so
