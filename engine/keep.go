@@ -52,15 +52,15 @@ func (q *queue) dropRuns(ctx context.Context, sh *shard, from int64) (int64, err
 	}
 	for range keepCalls {
 		res, err := keepScript.Run(ctx, q.rdb, []string{sh.runs(), sh.open(), sh.dead()}, sh.prefix, q.keep, from,
-			keepBatch, q.keepGrace.Milliseconds(), q.childGrace.Milliseconds()).Int64Slice()
+			q.keepBatch, q.keepGrace.Milliseconds(), q.childGrace.Milliseconds()).Int64Slice()
 		if err != nil {
 			return from, err
 		}
-		if len(res) != 3 {
+		if len(res) != 4 {
 			return 0, fmt.Errorf("keep: unexpected reply %v", res)
 		}
-		next, over := res[1], res[2]
-		if over <= 0 || next == 0 {
+		next, over, ended := res[1], res[2], res[3] == 1
+		if over <= 0 || ended {
 			return 0, nil // under the cap, or every run looked at: the next round starts at the oldest
 		}
 		from = next

@@ -150,6 +150,7 @@ func TestKeepRunsDropsTheOldestFinished(t *testing.T) {
 		}
 
 		capped, _ := keepEngine(t, b, 3)
+		capped.q.keepBatch = 2 // calls that look at 2 runs each: the waiting one, then on
 		sh := capped.q.shards[0]
 		if next, err := capped.q.dropRuns(ctx, sh, 0); err != nil || next != 0 {
 			t.Fatalf("dropRuns: %d, %v", next, err)

@@ -25,9 +25,10 @@ type queue struct {
 	leaseFor  time.Duration
 	retention time.Duration
 	maxOpen   int // unfinished runs a shard takes; 0: no limit
-	// keep is how many finished runs a shard keeps (0: no cap); keepGrace and
-	// childGrace how long a run, or a child run, is kept at least after it finished.
-	keep                  int
+	// keep is how many finished runs a shard keeps (0: no cap), keepBatch how many
+	// runs one call of keep.lua looks at; keepGrace and childGrace how long a run, or a
+	// child run, is kept at least after it finished.
+	keep, keepBatch       int
 	keepGrace, childGrace time.Duration
 	// waitReplicas is how many replicas acknowledge a start before it returns.
 	waitReplicas int

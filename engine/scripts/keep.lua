@@ -18,12 +18,12 @@ local K = {runs = KEYS[1], open = KEYS[2], dead = KEYS[3]}
 --       has a ':')
 local prefix, keep, from, most = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local grace, child_grace = tonumber(ARGV[5]), tonumber(ARGV[6])
--- Returns {runs dropped, the rank to look from next (0 once the index's end was
--- reached), finished runs still past the cap}.
+-- Returns {runs dropped, the rank to look from next, finished runs still past the cap,
+-- 1 when the index's end was reached (else 0)}.
 
 local over = redis.call('ZCARD', K.runs) - math.max(tonumber(redis.call('GET', K.open) or '0'), 0) - keep
 if over <= 0 then
-  return {0, 0, 0}
+  return {0, 0, 0, 0}
 end
 local now = now_ms()
 
@@ -111,8 +111,8 @@ for wf, list in pairs(of_wf) do
   local index = prefix .. 'runs:' .. wf
   each(list, function(...) redis.call('ZREM', index, ...) end)
 end
-local next = from + kept
+local ended = 0
 if looked == #ids and #ids < most then
-  next = 0
+  ended = 1
 end
-return {#gone, next, over - #gone}
+return {#gone, from + kept, over - #gone, ended}
