@@ -39,6 +39,7 @@ type serveConfig struct {
 	lease     time.Duration
 	maxQueued int
 	retention days
+	keepRuns  keepRuns
 	allowNet  prefixList
 	noWatch   bool
 	logFormat string
@@ -67,6 +68,7 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
 	fs.IntVar(&cfg.maxQueued, "max-queued", 100_000, "unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)")
 	cfg.retention = days(7 * 24 * time.Hour)
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
+	fs.Var(&cfg.keepRuns, "keep-runs", fmt.Sprintf("most finished runs kept, past which the oldest are dropped with their dead letters before --retention (0: no cap; default %d with the embedded Redis, 0 with --redis)", keepRunsEmbedded))
 	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private network (repeatable; a comma-separated list in the environment), e.g. 127.0.0.1/32")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&cfg.shards, "shards", 0, "queue shards (Redis Cluster slots) every process sharing the Redis uses; 0: the count stored in Redis by the first process, else 1, or 16 on a cluster")
@@ -235,6 +237,9 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	if err != nil {
 		return nil, err
 	}
+	if cfg.redisURL == "" {
+		limitMemory()
+	}
 	shards, err := engine.AgreeShards(ctx, rdb, cfg.shards)
 	if errors.Is(err, engine.ErrShardsMismatch) {
 		closeRedis()
@@ -253,9 +258,9 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		return nil, err
 	}
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
-		MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
+		KeepRuns: cfg.keepRuns.of(cfg.redisURL == ""), MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
 		WaitReplicas: cfg.waitReplicas, ResumeBase: resumes})
-	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas)
+	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas, "keep_runs", cfg.keepRuns.of(cfg.redisURL == ""))
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
