@@ -70,8 +70,9 @@ func (d *days) Set(s string) error {
 }
 
 // keepRunsEmbedded is how many finished runs the embedded Redis keeps by default. It
-// holds them in this process's memory, about 2.5 KB each for a relay run: 5,000 keep
-// a serve under 64 MB of RSS at 3,000 runs a second (docs/performance.md).
+// holds them in this process's memory, about 2.5 KB each for a relay run: 5,000 are
+// 12.5 MB, history enough to look into, and a serve under load stays under 64 MB of
+// RSS with embeddedMemoryLimit (docs/performance.md).
 const keepRunsEmbedded = 5000
 
 // keepRuns is --keep-runs: how many finished runs are kept, or, unset, the default for
