@@ -245,6 +245,9 @@ workflow "quick" {
 			}
 			waitRun(t, e, id)
 			all = append(all, id)
+			// Runs started in the same millisecond tie in the history index, which then
+			// orders them by id, not by start.
+			time.Sleep(2 * time.Millisecond)
 		}
 		testutil.Eventually(t, 10*time.Second, "the 2 newest runs kept", func() bool {
 			return slices.Equal(listed(t, e, ""), all[3:])
