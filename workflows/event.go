@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/url"
 	"strings"
 	"time"
@@ -102,7 +101,7 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 	}
 	media := ""
 	if contentType != "" {
-		m, _, err := mime.ParseMediaType(contentType)
+		m, err := MediaType(contentType)
 		if err != nil {
 			return nil, fmt.Errorf("%w: content type %q: %v", ErrBody, contentType, err)
 		}

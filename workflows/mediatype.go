@@ -1,0 +1,27 @@
+package workflows
+
+import "mime"
+
+// commonMedia are content types as most senders and APIs write them, with the media
+// type mime.ParseMediaType gives for each: those need no parsing, which allocates a
+// map of parameters every time.
+var commonMedia = map[string]string{
+	"application/json":                  "application/json",
+	"application/json; charset=utf-8":   "application/json",
+	"application/json;charset=utf-8":    "application/json",
+	"application/json; charset=UTF-8":   "application/json",
+	"application/x-www-form-urlencoded": "application/x-www-form-urlencoded",
+	"text/plain":                        "text/plain",
+	"text/plain; charset=utf-8":         "text/plain",
+	"text/html; charset=utf-8":          "text/html",
+}
+
+// MediaType is the media type of a content type, lower-case and without parameters,
+// as mime.ParseMediaType reads it.
+func MediaType(contentType string) (string, error) {
+	if m, ok := commonMedia[contentType]; ok {
+		return m, nil
+	}
+	m, _, err := mime.ParseMediaType(contentType)
+	return m, err
+}
