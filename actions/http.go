@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -69,6 +68,7 @@ type HTTP struct {
 	tokens    *tokenSource        // the api's OAuth2 tokens; nil without
 	limits    *limiter            // the api's limits; nil without an api
 	paginate  *workflows.Paginate // nil: one request
+	urls      urlCache            // the url as last rendered, parsed
 }
 
 func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Diagnostics) {
@@ -324,7 +324,12 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 		}
 		raw = h.api.JoinURL(raw)
 	}
-	u, err := parseURL(raw)
+	var u *url.URL
+	if next == "" {
+		u, err = h.urls.parse(raw)
+	} else {
+		u, err = parseURL(raw) // each page's differs
+	}
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
@@ -352,23 +357,20 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 	if contentType != "" {
 		reader = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(context.WithValue(ctx, callKey{}, c), h.method, u.String(), reader)
+	// The request takes the URL as parsed, rather than parsing its text once more.
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, callKey{}, c), h.method, "", reader)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("User-Agent", "hookflow")
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	u.Host = strings.TrimSuffix(u.Host, ":") // as NewRequest does: "host:" is "host"
+	req.URL, req.Host = u, u.Host
 	key := c.IdempotencyKey()
 	if h.idemKey != nil {
 		if key, err = h.idemKey.RenderString(c.Env); err != nil {
 			return fmt.Errorf("idempotency_key: %w", err)
 		}
 	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
+	req.Header = ownHeaders(contentType, key)
 	if h.api != nil {
 		if err := h.authenticate(ctx, req, p); err != nil {
 			return &authError{err}
@@ -493,7 +495,7 @@ func credentials(v any) (user, pass string, err error) {
 // readResponse reads an answer: its body as read (up to one byte past
 // MaxResponseBody), and {status, headers, body}.
 func readResponse(resp *http.Response) ([]byte, map[string]any, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
+	data, err := readBody(resp.Body, resp.ContentLength)
 	if err != nil {
 		return data, nil, fmt.Errorf("reading response: %w", err)
 	}
@@ -502,7 +504,11 @@ func readResponse(resp *http.Response) ([]byte, map[string]any, error) {
 	}
 	headers := make(map[string]any, len(resp.Header))
 	for k, vs := range resp.Header {
-		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+		name, ok := lowerNames[k]
+		if !ok {
+			name = strings.ToLower(k)
+		}
+		headers[name] = strings.Join(vs, ", ")
 	}
 	body, err := workflows.ParseBody(resp.Header.Get("Content-Type"), data)
 	if err != nil {
@@ -519,7 +525,7 @@ func isText(body any) bool {
 
 // isJSON reports whether a content type is JSON's.
 func isJSON(contentType string) bool {
-	media, _, _ := mime.ParseMediaType(contentType)
+	media, _ := workflows.MediaType(contentType)
 	return media == "application/json" || strings.HasSuffix(media, "+json")
 }
 
