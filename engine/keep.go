@@ -18,8 +18,8 @@ const (
 	// keepCalls bounds the calls of one round. A round that had more to do goes on
 	// from where it stopped at the next, so that a long stretch of runs that cannot be
 	// dropped (waiting, say) does not hide the finished ones after it.
-	keepBatch = 1000
-	keepCalls = 32
+	keepBatch = 200
+	keepCalls = 64
 	// keepGrace is how long a run is kept at least after it finished, for a caller
 	// waiting for its end to read it (Await reads again within 100ms).
 	keepGrace = 2 * time.Second

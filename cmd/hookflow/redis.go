@@ -43,7 +43,11 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 			return nil, "", nil, fmt.Errorf("starting embedded Redis: %w", err)
 		}
 		log.Warn("no --redis given: using the embedded in-memory Redis; queued work lives in this process's memory and is lost when it stops. Use --redis redis://… for durable queues")
-		opts := &redis.Options{Addr: mini.Addr()}
+		// Its connections are in-process pipes to small replies: go-redis's default
+		// buffers (32 KiB each way, 128 KiB for pipelines) were a quarter of the live
+		// heap under load, all of it held in this process.
+		opts := &redis.Options{Addr: mini.Addr(), ReadBufferSize: embeddedBuffer, WriteBufferSize: embeddedBuffer,
+			PipelineReadBufferSize: embeddedBuffer, PipelineWriteBufferSize: embeddedBuffer}
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
 		tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
 		rdb, mode, where = redis.NewClient(opts), engine.RedisEmbedded, mini.Addr()
@@ -79,6 +83,9 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 	}
 	return rdb, mode, close, nil
 }
+
+// embeddedBuffer is the size of each buffer of a connection to the embedded Redis.
+const embeddedBuffer = 4 << 10
 
 // tune sizes a pool for every worker committing at once, and each shard's fetcher
 // holding a connection while it waits; and makes commands fail fast when Redis is
