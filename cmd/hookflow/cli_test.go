@@ -187,7 +187,7 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 
 	// An empty variable is unset.
 	t.Setenv("HOOKFLOW_WORKERS", "")
-	if cmd, err = parse(); err != nil || value(cmd, "workers") != "64" {
+	if cmd, err = parse(); err != nil || value(cmd, "workers") != "128" {
 		t.Errorf("HOOKFLOW_WORKERS empty: %v %s", err, value(cmd, "workers"))
 	}
 

@@ -63,7 +63,7 @@ type ownListener struct{ addr, what string }
 // engineFlags adds the flags serve and worker share.
 func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL`, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis")
-	fs.IntVar(&cfg.workers, "workers", 64, "most steps executing at once in this process")
+	fs.IntVar(&cfg.workers, "workers", 128, "most steps executing at once in this process")
 	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
 	fs.IntVar(&cfg.maxQueued, "max-queued", 100_000, "unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)")
 	cfg.retention = days(7 * 24 * time.Hour)
