@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the relay benchmark against two hookflow binaries in turn, ROUNDS times each,
-# on one redis-server with AOF (everysec), flushed between runs: the side-by-side
-# comparison docs/performance.md asks for on a shared, noisy machine.
+# each run on a new redis-server with AOF (everysec): the side-by-side comparison
+# docs/performance.md asks for on a shared, noisy machine. A Redis kept across runs
+# would rewrite its AOF (a fork, and a child writing the whole dataset) in the middle
+# of some later run once the file passed 64 MB, and that run's latency would show it.
 #
 #   cmd/hookbench/alternate.sh /tmp/hookflow-before /tmp/hookflow-after 3 [WORKLOAD]
 #
@@ -11,13 +13,13 @@ set -u
 cd "$(dirname "$0")/../.."
 before=$1 after=$2 rounds=${3:-2} workload=${4:-relay}
 port=6390
-redis-server --port $port --appendonly yes --appendfsync everysec --save '' --daemonize yes \
-  --dir "$(mktemp -d)" >/dev/null
 trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1' EXIT
-for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
 for round in $(seq "$rounds"); do
   for bin in "$before" "$after"; do
-    redis-cli -p $port flushall >/dev/null
+    dir=$(mktemp -d)
+    redis-server --port $port --appendonly yes --appendfsync everysec --save '' --daemonize yes \
+      --dir "$dir" >/dev/null
+    for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
     HOOKBENCH_SINK=http://127.0.0.1:9999 "$bin" serve --redis redis://127.0.0.1:$port/0 \
       --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
     pid=$!
@@ -27,5 +29,7 @@ for round in $(seq "$rounds"); do
       --rate 0 --conns 32 --duration 10s --watch-pid $pid | grep -E "accepted|delivered|repeats|e2e latency|CPU in"
     kill $pid
     wait $pid 2>/dev/null
+    redis-cli -p $port shutdown nosave >/dev/null 2>&1
+    rm -rf "$dir"
   done
 done
