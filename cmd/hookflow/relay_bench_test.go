@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,37 +47,15 @@ func BenchmarkRelay(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "relay.hcl"), []byte(src), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: redistest.Real(b).URL,
-		workers: 64, allowNet: loopback}
-	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.shutdown()
-	url := "http://" + s.publicAddr + "/hooks/bench/relay"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	url := benchServer(b, dir, redistest.Real(b).URL) + "/hooks/bench/relay"
 	var seq atomic.Int64
 	delivered.Store(0)
 	want.Store(int64(b.N))
-	b.SetParallelism(16)
 	b.ReportAllocs()
 	start := time.Now()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			body := fmt.Appendf(nil, `{"kind": "bench", "seq": %d, "sent_ns": %d}`, seq.Add(1), time.Now().UnixNano())
-			resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
+	postAll(b, url, func() []byte {
+		return fmt.Appendf(nil, `{"kind": "bench", "seq": %d, "sent_ns": %d}`, seq.Add(1), time.Now().UnixNano())
 	})
 	select {
 	case <-done:
