@@ -70,6 +70,12 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		return nil
 	}
 	if len(fields) == 0 {
+		if parkedOnChild(r, j) {
+			// It waited for this child already: the child ended and went (past
+			// --keep-runs, or its retention) before this step read it. Starting it again
+			// would repeat its work.
+			return fail(fmt.Errorf("child run %s is gone: it ended and was dropped before this step read its end", childID))
+		}
 		if err := p.startChild(ctx, r, j, step, sub, env, cur.wf, childID); err != nil {
 			if retry, _ := workflows.Retryable(err); retry {
 				p.errLog.log(p.e.log, "starting a child run failed; trying again later", "run", r.id, "step", j.unit, "err", err)
@@ -117,6 +123,16 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
 	})
 	return nil
+}
+
+// parkedOnChild reports whether j's unit parked waiting for its child before: its
+// record says it waited (a step's is in the run, an item's came with the job).
+func parkedOnChild(r *runState, j *job) bool {
+	rec := j.last
+	if j.unit.part == partStep {
+		rec = r.rec.steps[j.unit.step]
+	}
+	return rec != nil && rec.Status == StatusWaiting
 }
 
 // startChild starts the child run of a workflow step, as a run of wf with id childID:
