@@ -214,7 +214,7 @@ workflow "waits" {
 		t.Fatal(err)
 	}
 	// The finished runs past a cap of one per shard dropped (keep).
-	e.q.keep, e.q.keepGrace, e.q.childGrace = 1, 0, 0
+	e.q.keep, e.q.keepGrace, e.q.childGrace, e.q.tombGrace = 1, 0, 0, 0
 	for _, sh := range e.q.shards {
 		if _, err := e.q.dropRuns(ctx, sh, 0); err != nil {
 			t.Fatal(err)

@@ -116,7 +116,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	}
 	q := &queue{waitReplicas: o.WaitReplicas, rdb: rdb, leaseFor: o.Lease, retention: o.Retention,
 		leaseArg: o.Lease.Milliseconds(), retentionArg: o.Retention.Milliseconds(),
-		keepBatch: keepBatch, keepGrace: keepGrace, childGrace: childGrace}
+		keepBatch: keepBatch, keepGrace: keepGrace, childGrace: childGrace, tombGrace: o.Lease}
 	if o.MaxQueued > 0 {
 		q.maxOpen = max(o.MaxQueued/o.Shards, 1) // each shard takes its share
 	}

@@ -52,7 +52,7 @@ func (q *queue) dropRuns(ctx context.Context, sh *shard, from int64) (int64, err
 	}
 	for range keepCalls {
 		res, err := keepScript.Run(ctx, q.rdb, []string{sh.runs(), sh.open(), sh.dead()}, sh.prefix, q.keep, from,
-			q.keepBatch, q.keepGrace.Milliseconds(), q.childGrace.Milliseconds()).Int64Slice()
+			q.keepBatch, q.keepGrace.Milliseconds(), q.childGrace.Milliseconds(), q.tombGrace.Milliseconds()).Int64Slice()
 		if err != nil {
 			return from, err
 		}

@@ -56,7 +56,7 @@ func keepEngine(t *testing.T, b *redistest.Backend, keep int) (*Engine, *workflo
 		t.Fatal(diags.Error())
 	}
 	e := New(b.Client, Options{Logger: quiet, Kinds: k, KeepRuns: keep})
-	e.q.keepGrace, e.q.childGrace = 0, 0
+	e.q.keepGrace, e.q.childGrace, e.q.tombGrace = 0, 0, 0
 	e.Use(set)
 	return e, set
 }
@@ -330,6 +330,49 @@ workflow "slow" {
 		}
 		if n, _ := b.Client.Exists(ctx, sh.run(child)).Result(); n != 0 {
 			t.Error("the child was started again")
+		}
+	})
+}
+
+// A cancelled run keeps its tombstones for a lease after the cancel: a step of it still
+// running learns of the cancel from its tombstone at its next heartbeat.
+func TestKeepRunsTombGrace(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set := keepEngine(t, b, 0)
+		startPool(t, e, 2)
+		_, finished := keptRuns(t, e, set)
+		capped, _ := keepEngine(t, b, 1)
+		cancelled := finished[1]
+		hasJob := func() bool {
+			for _, k := range runKeys(b, cancelled) {
+				if strings.Contains(k, ":job:") {
+					return true
+				}
+			}
+			return false
+		}
+		if !hasJob() {
+			t.Fatal("the cancelled run has no tombstone")
+		}
+		capped.q.tombGrace = time.Hour
+		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(listed(t, e, ""), cancelled) || !hasJob() {
+			t.Errorf("the cancelled run or its tombstone went within the grace: %v", listed(t, e, ""))
+		}
+		capped.q.tombGrace = 0
+		newer, err := e.Start(ctx, set.Workflow("quick"), event(`{"n": 9, "fail": false}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, newer, RunSucceeded) // one more finished run than the cap
+		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(listed(t, e, ""), cancelled) || hasJob() {
+			t.Errorf("the cancelled run or its tombstone stayed past the grace: %v %v", listed(t, e, ""), runKeys(b, cancelled))
 		}
 	})
 }

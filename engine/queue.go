@@ -26,10 +26,11 @@ type queue struct {
 	retention time.Duration
 	maxOpen   int // unfinished runs a shard takes; 0: no limit
 	// keep is how many finished runs a shard keeps (0: no cap), keepBatch how many
-	// runs one call of keep.lua looks at; keepGrace and childGrace how long a run, or a
-	// child run, is kept at least after it finished.
-	keep, keepBatch       int
-	keepGrace, childGrace time.Duration
+	// runs one call of keep.lua looks at; keepGrace, childGrace and tombGrace how long a
+	// run, a child run, or a cancelled run with tombstones is kept at least after it
+	// finished.
+	keep, keepBatch                  int
+	keepGrace, childGrace, tombGrace time.Duration
 	// waitReplicas is how many replicas acknowledge a start before it returns.
 	waitReplicas int
 	metrics      *metrics // nil: none

@@ -15,9 +15,10 @@
 local K = {runs = KEYS[1], open = KEYS[2], dead = KEYS[3]}
 -- ARGV: 1 shard prefix, 2 finished runs kept, 3 rank to look from, 4 most runs to look
 --       at, 5 ms a run is kept after it finished, 6 the same for a child run (its id
---       has a ':')
+--       has a ':'), 7 the same for a cancelled run with tombstones (a step still running
+--       learns of the cancel from its tombstone, at its next heartbeat)
 local prefix, keep, from, most = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local grace, child_grace = tonumber(ARGV[5]), tonumber(ARGV[6])
+local grace, child_grace, tomb_grace = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 -- Returns {runs dropped, the rank to look from next, finished runs still past the cap,
 -- 1 when the index's end was reached (else 0)}.
 
@@ -33,6 +34,9 @@ local function keys_of(keys, runid, run, status, finished, dead, tombs)
   local wait = grace
   if string.find(runid, ':', 1, true) then
     wait = child_grace
+  end
+  if status == RUN_CANCELLED and tombs then
+    wait = math.max(wait, tomb_grace)
   end
   if now - tonumber(finished or '0') < wait then
     return false
