@@ -279,3 +279,48 @@ func TestWakeBeforeParkIsKept(t *testing.T) {
 		}
 	})
 }
+
+// A workflow step whose child ended and was dropped before the step read it fails
+// with the reason, rather than start the child again and repeat its work.
+func TestWorkflowStepChildGone(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := subRunEngine(t, b, `
+workflow "parent" {
+  step "workflow" "call" {
+    workflow = "slow"
+  }
+}
+
+workflow "slow" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}`)
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := id + ":call"
+		testutil.Eventually(t, 10*time.Second, "the child waits", func() bool {
+			c, err := e.Run(ctx, child)
+			return err == nil && c.Status == RunWaiting
+		})
+		testutil.Eventually(t, 10*time.Second, "the parent's step parked on its child", func() bool {
+			r, err := e.Run(ctx, id)
+			return err == nil && len(r.Steps) == 1 && r.Steps[0].Status == StatusWaiting
+		})
+		// The child as the cap drops it: its hash and its index entries go.
+		sh := e.q.shardFor("slow")
+		if err := b.Client.Del(ctx, sh.run(child)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunFailed)
+		if !strings.Contains(r.Error, "child run "+child+" is gone") {
+			t.Errorf("the parent failed with %q", r.Error)
+		}
+		if n, _ := b.Client.Exists(ctx, sh.run(child)).Result(); n != 0 {
+			t.Error("the child was started again")
+		}
+	})
+}
