@@ -23,13 +23,13 @@ import (
 // Redis is an embedded Redis: miniredis, with the gate before its commands.
 type Redis struct {
 	*miniredis.Miniredis
-	g      *gate
-	forget *stopper // stops forgetting
+	g              *gate
+	stopForgetting func() // closes forgetting's channel, once
 }
 
 // Close stops the embedded Redis.
 func (r *Redis) Close() {
-	r.forget.stop()
+	r.stopForgetting()
 	r.Miniredis.Close()
 }
 
@@ -56,8 +56,9 @@ func Start() (*Redis, error) {
 	}
 	g.run = newRunner(g.srv)
 	g.srv.SetPreHook(g.hook)
-	r := &Redis{Miniredis: m, g: g, forget: &stopper{c: make(chan struct{})}}
-	go forgetting(m, r.forget.c)
+	stop := make(chan struct{})
+	r := &Redis{Miniredis: m, g: g, stopForgetting: sync.OnceFunc(func() { close(stop) })}
+	go forgetting(m, stop)
 	return r, nil
 }
 

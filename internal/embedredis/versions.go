@@ -2,7 +2,6 @@ package embedredis
 
 import (
 	"reflect"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -73,11 +72,3 @@ func field[T any](v reflect.Value, name string) (T, bool) {
 	}
 	return *(*T)(unsafe.Pointer(f.UnsafeAddr())), true
 }
-
-// stopper closes a channel once.
-type stopper struct {
-	once sync.Once
-	c    chan struct{}
-}
-
-func (s *stopper) stop() { s.once.Do(func() { close(s.c) }) }

@@ -17,7 +17,7 @@ func TestForgetGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	m.forget.stop() // this test forgets by itself
+	m.stopForgetting() // this test forgets by itself
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	ctx := context.Background()
