@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -14,8 +13,7 @@ import (
 // Each shard has its own, so that a batch goes to one Redis Cluster node.
 type pipeliner struct {
 	rdb   redis.UniversalClient
-	calls chan *pipedCall
-	start sync.Once
+	trips sharedTrips[*pipedCall]
 }
 
 // pipedCall is one call: an EVALSHA command, made whole, and the script it runs, to be
@@ -23,11 +21,13 @@ type pipeliner struct {
 type pipedCall struct {
 	cmd    *redis.Cmd
 	script *redis.Script
-	done   chan struct{}
+	turn
 }
 
 func newPipeliner(rdb redis.UniversalClient) *pipeliner {
-	return &pipeliner{rdb: rdb, calls: make(chan *pipedCall, maxWaiting)}
+	p := &pipeliner{rdb: rdb}
+	p.trips.send = p.exec
+	return p
 }
 
 // evalsha runs cmd (evalsha, the script's hash, the key count, keys and arguments) in
@@ -35,43 +35,11 @@ func newPipeliner(rdb redis.UniversalClient) *pipeliner {
 // returns. When too many calls wait already, it runs alone. A batch ends within
 // batchWait, whatever ctx says: a commit sent is waited for.
 func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *redis.Cmd {
-	p.start.Do(func() {
-		for range batchFlushers {
-			go p.flush()
-		}
-	})
-	c := &pipedCall{cmd: redis.NewCmd(ctx, args...), script: s, done: make(chan struct{})}
-	select {
-	case p.calls <- c:
-	default:
+	c := &pipedCall{cmd: redis.NewCmd(ctx, args...), script: s, turn: newTurn()}
+	if !p.trips.do(c) {
 		return evalsha(ctx, p.rdb, s, args)
 	}
-	<-c.done
 	return c.cmd
-}
-
-// flush sends the calls waiting, up to maxStartBatch, in one pipeline, for as long as
-// the process lives.
-func (p *pipeliner) flush() {
-	batch := make([]*pipedCall, 0, maxStartBatch)
-	for c := range p.calls {
-		batch = gather(p.calls, append(batch[:0], c))
-		p.exec(batch)
-	}
-}
-
-// gather adds to batch the calls waiting in calls, without waiting for more, until
-// batch holds maxStartBatch.
-func gather[T any](calls <-chan T, batch []T) []T {
-	for len(batch) < maxStartBatch {
-		select {
-		case c := <-calls:
-			batch = append(batch, c)
-		default:
-			return batch
-		}
-	}
-	return batch
 }
 
 func (p *pipeliner) exec(batch []*pipedCall) {
@@ -80,7 +48,6 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 	if len(batch) == 1 {
 		c := batch[0]
 		c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
-		close(c.done)
 		return
 	}
 	pipe := p.rdb.Pipeline()
@@ -93,6 +60,5 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again.
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
 		}
-		close(c.done)
 	}
 }
