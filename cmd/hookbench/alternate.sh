@@ -9,9 +9,13 @@
 #
 # WORKLOAD is a path under /hooks/bench/ (default relay). Build the binaries with
 # go build -o, and hookbench with go build -o /tmp/hookbench ./cmd/hookbench.
+# RATE=500 sends at a steady 500 webhooks/s instead of as fast as 32 connections go;
+# FLOOR=1 also runs the bare Go relay through the same Redis in each invocation
+# (hookbench --floor), for the ratio; DURATION=20s changes the window (default 10s).
 set -u
 cd "$(dirname "$0")/../.."
 before=$1 after=$2 rounds=${3:-2} workload=${4:-relay}
+rate=${RATE:-0} duration=${DURATION:-10s} floor=()
 port=6390
 trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1' EXIT
 for round in $(seq "$rounds"); do
@@ -25,8 +29,10 @@ for round in $(seq "$rounds"); do
     pid=$!
     for _ in $(seq 100); do curl -sf localhost:8081/readyz >/dev/null && break; sleep 0.1; done
     echo "== $bin, round $round"
+    [ -n "${FLOOR:-}" ] && floor=(--floor "redis://127.0.0.1:$port/0")
     /tmp/hookbench --target "http://127.0.0.1:8080/hooks/bench/$workload" --sink 127.0.0.1:9999 \
-      --rate 0 --conns 32 --duration 10s --watch-pid $pid | grep -E "accepted|delivered|repeats|e2e latency|CPU in"
+      --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid "${floor[@]}" |
+      grep -E "accepted|delivered|repeats|e2e latency|CPU in|floor|ratio"
     kill $pid
     wait $pid 2>/dev/null
     redis-cli -p $port shutdown nosave >/dev/null 2>&1
