@@ -331,3 +331,92 @@ func TestKeepRunsTombGrace(t *testing.T) {
 		}
 	})
 }
+
+const handledSrc = `
+workflow "handled" {
+  step "probe" "only" {
+    value = "x"
+    fail  = true
+  }
+  on_failure {
+    step "probe" "notify" {
+      value = "{{ run.error }}"
+    }
+  }
+}
+
+workflow "fine" {
+  step "probe" "only" {
+    value = "ok"
+  }
+}
+`
+
+// A run whose on_failure step could not be resumed has two dead letters: the step
+// that failed it, and the on_failure step that ended it. Dropped past the cap, it
+// takes both with it.
+func TestKeepRunsDropsEveryDeadLetter(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 8)}
+		set := loadSet(t, rec, handledSrc)
+		e := New(b.Client, Options{Logger: quiet})
+		e.Use(set)
+		p := e.NewPool(1)
+		p.Start()
+		id, err := e.Start(ctx, set.Workflow("handled"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-rec.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the step never started")
+		}
+		// Stopping, the pool commits the step that failed without running on: its
+		// on_failure step is queued, and the step goes to the dead letters.
+		stopped := make(chan error, 1)
+		go func() { stopped <- p.Stop(ctx) }()
+		testutil.Eventually(t, time.Second, "the pool stopping", func() bool { return p.fetchCtx.Err() != nil })
+		close(rec.hold)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		// A process that never loaded the version takes the on_failure step: it cannot
+		// resume the run, which ends failed, the step a second dead letter.
+		other := New(b.Client, Options{Logger: quiet})
+		op := other.NewPool(1)
+		op.Start()
+		waitStatus(t, e, id, RunFailed)
+		if err := op.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 2 {
+			t.Fatalf("dead letters %+v, want the failed step's and the on_failure step's", dead)
+		}
+
+		startPool(t, e, 1)
+		newer, err := e.Start(ctx, set.Workflow("fine"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, newer, RunSucceeded)
+		capped, _ := keepEngine(t, b, 1)
+		sh := capped.q.shards[0]
+		if _, err := capped.q.dropRuns(ctx, sh, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); !slices.Equal(got, []string{newer}) {
+			t.Errorf("listing %v, want the newer run %s alone", got, newer)
+		}
+		if keys := runKeys(b, id); len(keys) > 0 {
+			t.Errorf("run %s dropped, and its keys %v are left", id, keys)
+		}
+		if dead, err := e.DeadLetters(ctx, 10); err != nil || len(dead) != 0 {
+			t.Errorf("dead letters after the cap: %+v, %v; want none", dead, err)
+		}
+		if n, _ := b.Client.ZCard(ctx, sh.dead()).Result(); n != 0 {
+			t.Errorf("%d entries left in the dead letters", n)
+		}
+	})
+}

@@ -1,6 +1,6 @@
 -- Drops a shard's oldest finished runs past the number it keeps, with every key that
 -- is theirs: the run hash, its entries in the history indexes (the one of every run and
--- its workflow's), its dead letter, the keys of its for_each steps (items, results and
+-- its workflow's), its dead letters ('dead', and those in 'dead_before'), the keys of its for_each steps (items, results and
 -- todo, named by the steps its hash has a record or count of), and the jobs its cancel
 -- left as tombstones (cancel.lua lists them in 'tombs'). Queued, running and waiting
 -- runs are never dropped, and do not count. Nor is a run dropped that finished less
@@ -30,7 +30,7 @@ local now = now_ms()
 
 -- keys_of adds the keys of a finished run that may be dropped to keys, and reports
 -- whether it may: false while it is in its grace or has units in flight.
-local function keys_of(keys, runid, run, status, finished, dead, tombs)
+local function keys_of(keys, runid, run, status, finished, dead, tombs, dead_before)
   local wait = grace
   if string.find(runid, ':', 1, true) then
     wait = child_grace
@@ -67,9 +67,13 @@ local function keys_of(keys, runid, run, status, finished, dead, tombs)
     keys[#keys + 1] = prefix .. 'results:' .. tail
     keys[#keys + 1] = prefix .. 'todo:' .. tail
   end
+  local deads = split(dead_before)
   if dead then
-    redis.call('ZREM', K.dead, dead)
-    keys[#keys + 1] = prefix .. 'job:' .. dead
+    deads[#deads + 1] = dead
+  end
+  for _, id in ipairs(deads) do
+    redis.call('ZREM', K.dead, id)
+    keys[#keys + 1] = prefix .. 'job:' .. id
   end
   for _, id in ipairs(split(tombs)) do
     keys[#keys + 1] = prefix .. 'job:' .. id
@@ -93,11 +97,11 @@ for _, runid in ipairs(ids) do
   end
   looked = looked + 1
   local run = prefix .. 'run:' .. runid
-  local f = redis.call('HMGET', run, 'status', 'wf', 'finished', 'dead', 'tombs')
+  local f = redis.call('HMGET', run, 'status', 'wf', 'finished', 'dead', 'tombs', 'dead_before')
   local status, wf = f[1], f[2]
   local drop = not status -- expired
   if status == RUN_SUCCEEDED or status == RUN_FAILED or status == RUN_CANCELLED then
-    drop = keys_of(keys, runid, run, status, f[3], f[4], f[5])
+    drop = keys_of(keys, runid, run, status, f[3], f[4], f[5], f[6])
   end
   if drop then
     gone[#gone + 1] = runid
