@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
+	"github.com/redis/go-redis/v9"
 )
 
 const keepSrc = `
@@ -328,6 +330,210 @@ func TestKeepRunsTombGrace(t *testing.T) {
 		}
 		if slices.Contains(listed(t, e, ""), cancelled) || hasJob() {
 			t.Errorf("the cancelled run or its tombstone stayed past the grace: %v %v", listed(t, e, ""), runKeys(b, cancelled))
+		}
+	})
+}
+
+const handledSrc = `
+workflow "handled" {
+  step "probe" "only" {
+    value = "x"
+    fail  = true
+  }
+  on_failure {
+    step "probe" "notify" {
+      value = "{{ run.error }}"
+    }
+  }
+}
+
+workflow "fine" {
+  step "probe" "only" {
+    value = "ok"
+  }
+}
+`
+
+// A run whose on_failure step could not be resumed has two dead letters: the step
+// that failed it, and the on_failure step that ended it. Dropped past the cap, it
+// takes both with it.
+func TestKeepRunsDropsEveryDeadLetter(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 8)}
+		set := loadSet(t, rec, handledSrc)
+		e := New(b.Client, Options{Logger: quiet})
+		e.Use(set)
+		p := e.NewPool(1)
+		p.Start()
+		id, err := e.Start(ctx, set.Workflow("handled"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-rec.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the step never started")
+		}
+		// Stopping, the pool commits the step that failed without running on: its
+		// on_failure step is queued, and the step goes to the dead letters.
+		stopped := make(chan error, 1)
+		go func() { stopped <- p.Stop(ctx) }()
+		testutil.Eventually(t, time.Second, "the pool stopping", func() bool { return p.fetchCtx.Err() != nil })
+		close(rec.hold)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		// A process that never loaded the version takes the on_failure step: it cannot
+		// resume the run, which ends failed, the step a second dead letter.
+		other := New(b.Client, Options{Logger: quiet})
+		op := other.NewPool(1)
+		op.Start()
+		waitStatus(t, e, id, RunFailed)
+		if err := op.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 2 {
+			t.Fatalf("dead letters %+v, want the failed step's and the on_failure step's", dead)
+		}
+
+		startPool(t, e, 1)
+		newer, err := e.Start(ctx, set.Workflow("fine"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, newer, RunSucceeded)
+		capped, _ := keepEngine(t, b, 1)
+		sh := capped.q.shards[0]
+		if _, err := capped.q.dropRuns(ctx, sh, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); !slices.Equal(got, []string{newer}) {
+			t.Errorf("listing %v, want the newer run %s alone", got, newer)
+		}
+		if keys := runKeys(b, id); len(keys) > 0 {
+			t.Errorf("run %s dropped, and its keys %v are left", id, keys)
+		}
+		if dead, err := e.DeadLetters(ctx, 10); err != nil || len(dead) != 0 {
+			t.Errorf("dead letters after the cap: %+v, %v; want none", dead, err)
+		}
+		if n, _ := b.Client.ZCard(ctx, sh.dead()).Result(); n != 0 {
+			t.Errorf("%d entries left in the dead letters", n)
+		}
+	})
+}
+
+const stuckSrc = `
+workflow "pair" {
+  parallel "both" {
+    step "probe" "a" {
+      value = "a"
+    }
+    step "probe" "b" {
+      value = "b"
+    }
+  }
+}
+`
+
+// A run that ended failed because a unit of its parallel block could not be resumed
+// keeps the block's count above 0 for good (what settles in an ended run counts
+// nothing down): the cap holds it for a lease after its end, then drops it. A unit of
+// it still running when it went writes nothing as it settles, and makes none of its
+// keys anew.
+func TestKeepRunsStuckCounts(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		set := loadSet(t, &recorder{}, stuckSrc)
+		e := New(b.Client, Options{Logger: quiet})
+		e.Use(set)
+		sh := e.q.shards[0]
+		var runs []string
+		for range 2 {
+			id, err := e.Start(ctx, set.Workflow("pair"), event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, id)
+			time.Sleep(2 * time.Millisecond) // later in the history index
+		}
+		// A process that never loaded the version takes their units: it cannot resume
+		// them, and fails each run at the first, the other settling in the ended run.
+		other := New(b.Client, Options{Logger: quiet})
+		op := other.NewPool(1)
+		op.Start()
+		for _, id := range runs {
+			waitStatus(t, e, id, RunFailed)
+		}
+		testutil.Eventually(t, 10*time.Second, "every unit settled", func() bool {
+			n, _ := b.Client.ZCard(ctx, sh.ready("pair")).Result()
+			l, _ := b.Client.ZCard(ctx, sh.leases()).Result()
+			return n == 0 && l == 0
+		})
+		if err := op.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		old := runs[0]
+		if n, _ := b.Client.HGet(ctx, sh.run(old), countPrefix+"both").Int(); n <= 0 {
+			t.Fatalf("the block's count is %d, want it stuck above 0", n)
+		}
+
+		capped, _ := keepEngine(t, b, 1)
+		capped.q.tombGrace = time.Hour
+		if _, err := capped.q.dropRuns(ctx, sh, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); !slices.Equal(got, runs) {
+			t.Errorf("listing %v, want both runs %v within a lease of their end", got, runs)
+		}
+		capped.q.tombGrace = 0
+		if _, err := capped.q.dropRuns(ctx, sh, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); !slices.Equal(got, runs[1:]) {
+			t.Errorf("listing %v, want the newer run %v alone past a lease", got, runs[1:])
+		}
+		if keys := runKeys(b, old); len(keys) > 0 {
+			t.Errorf("run %s dropped, and its keys %v are left", old, keys)
+		}
+		if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 1 || dead[0].Run != runs[1] {
+			t.Errorf("dead letters %+v, want the newer run's alone", dead)
+		}
+
+		// Units of the dropped run that were still running settle: a retry, a delay
+		// held, a wait parking, a commit.
+		leased := func(id string, u unit) *job {
+			if err := b.Client.HSet(ctx, sh.job(id), "run", old, "wf", "pair", "step", u.step, "token", "7").Err(); err != nil {
+				t.Fatal(err)
+			}
+			b.Client.ZAdd(ctx, sh.leases(), redis.Z{Score: float64(time.Now().Add(time.Hour).UnixMilli()), Member: id})
+			return &job{shard: sh, id: id, unit: u, token: "7", attempt: 1}
+		}
+		failed := newRecord(StatusFailed, 1, nil, errors.New("again"))
+		if err := e.q.retry(ctx, leased(old+":a", unit{step: "a"}), old, "pair", failed, 0, time.Minute); err != nil {
+			t.Errorf("retry: %v", err)
+		}
+		item := leased(old+":a:0", unit{step: "a", part: partItem, item: 0})
+		if err := e.q.hold(ctx, item, old, "pair", failed, failed, 0, time.Minute); err != nil {
+			t.Errorf("hold: %v", err)
+		}
+		w := leased(old+":b", unit{step: "b"})
+		err := parkScript.Run(ctx, b.Client, []string{sh.job(w.id), sh.run(old), sh.leases(), sh.ready("pair"), sh.due(), sh.wake()},
+			w.id, w.token, recordPrefix+"b", encodeRecord(newRecord(StatusWaiting, 1, nil, nil)), 0, 0, time.Minute.Milliseconds(),
+			-1, "pair", resumePrefix+"b", timedOutMark, "0", countPrefix+"both").Err()
+		if err != nil {
+			t.Errorf("park: %v", err)
+		}
+		c := commit{job: leased(old+":b", unit{step: "b"}), runID: old, wf: set.Workflow("pair"),
+			record: newRecord(StatusSucceeded, 1, "b", nil), plan: &Plan{Status: RunRunning, Join: "both"}}
+		if _, err := e.q.complete(ctx, c); err != nil {
+			t.Errorf("complete: %v", err)
+		}
+		if keys := runKeys(b, old); len(keys) > 0 {
+			t.Errorf("units of the dropped run %s settled, and left %v", old, keys)
+		}
+		if n, _ := b.Client.ZCard(ctx, sh.ready("pair")).Result(); n != 0 {
+			t.Errorf("%d jobs of the dropped run queued again", n)
 		}
 	})
 }

@@ -28,7 +28,8 @@ type queue struct {
 	// keep is how many finished runs a shard keeps (0: no cap), keepBatch how many
 	// runs one call of keep.lua looks at; keepGrace, childGrace and tombGrace how long a
 	// run, a child run, or a cancelled run with tombstones is kept at least after it
-	// finished.
+	// finished (tombGrace, the lease, also holds a run that ended with units counted in
+	// flight).
 	keep, keepBatch                  int
 	keepGrace, childGrace, tombGrace time.Duration
 	// waitReplicas is how many replicas acknowledge a start before it returns.
@@ -617,7 +618,7 @@ func (q *queue) requeue(ctx context.Context, j *job, runID, workflow string, rec
 	if j.unit.part == partItem {
 		hash, field = sh.results(runID, j.unit.step), strconv.Itoa(j.unit.item)
 	}
-	err := retryScript.Run(ctx, q.rdb, []string{sh.job(j.id), hash, sh.leases(), sh.ready(workflow), sh.due(), sh.wake()},
+	err := retryScript.Run(ctx, q.rdb, []string{sh.job(j.id), hash, sh.leases(), sh.ready(workflow), sh.due(), sh.wake(), sh.run(runID)},
 		j.id, j.token, field, encodeRecord(rec), duration.Milliseconds(), wait.Milliseconds(), workflow, heldArg(held)).Err()
 	return scriptError(err)
 }

@@ -1,24 +1,29 @@
 -- Drops a shard's oldest finished runs past the number it keeps, with every key that
 -- is theirs: the run hash, its entries in the history indexes (the one of every run and
--- its workflow's), its dead letter, the keys of its for_each steps (items, results and
+-- its workflow's), its dead letters ('dead', and those in 'dead_before'), the keys of its for_each steps (items, results and
 -- todo, named by the steps its hash has a record or count of), and the jobs its cancel
 -- left as tombstones (cancel.lua lists them in 'tombs'). Queued, running and waiting
 -- runs are never dropped, and do not count. Nor is a run dropped that finished less
 -- than a grace ago (a caller waiting for it reads its end; the parent step of a child
--- run reads it, and would start it again if it found none), or one that ended with
--- units still in flight (a count above 0: they commit into it when they settle); the
--- retention takes those. A run whose hash has expired leaves its index entry alone:
--- it goes.
+-- run reads it, and would start it again if it found none), or less than a lease ago
+-- when it ended with units counted in flight (a count above 0: they commit into it
+-- when they settle). Past that lease it goes all the same: a run ended by a unit that
+-- could not be resumed, in a parallel block or a for_each step, keeps its counts above
+-- 0 for good, as what settles in an ended run counts nothing down. A unit of it still
+-- running then writes nothing when it settles (complete.lua, retry.lua and park.lua
+-- find the run gone), and one still queued fails to resume and is deleted. A run
+-- whose hash has expired leaves its index entry alone: it goes.
 -- Runs are looked at oldest first from a rank, at most a batch of them, so one call's
 -- work is bounded; under the cap a call costs a ZCARD and a GET.
 -- KEYS: 1 runs index, 2 open count, 3 dead letters
 local K = {runs = KEYS[1], open = KEYS[2], dead = KEYS[3]}
 -- ARGV: 1 shard prefix, 2 finished runs kept, 3 rank to look from, 4 most runs to look
 --       at, 5 ms a run is kept after it finished, 6 the same for a child run (its id
---       has a ':'), 7 the same for a cancelled run with tombstones (a step still running
---       learns of the cancel from its tombstone, at its next heartbeat)
+--       has a ':'), 7 the lease: the same for a cancelled run with tombstones (a step
+--       still running learns of the cancel from its tombstone, at its next heartbeat),
+--       and for a run that ended with units counted in flight
 local prefix, keep, from, most = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local grace, child_grace, tomb_grace = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local grace, child_grace, lease = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 -- Returns {runs dropped, the rank to look from next, finished runs still past the cap,
 -- 1 when the index's end was reached (else 0)}.
 
@@ -29,16 +34,18 @@ end
 local now = now_ms()
 
 -- keys_of adds the keys of a finished run that may be dropped to keys, and reports
--- whether it may: false while it is in its grace or has units in flight.
-local function keys_of(keys, runid, run, status, finished, dead, tombs)
+-- whether it may: false while it is in its grace, or within a lease of its end with
+-- units counted in flight.
+local function keys_of(keys, runid, run, status, finished, dead, tombs, dead_before)
   local wait = grace
   if string.find(runid, ':', 1, true) then
     wait = child_grace
   end
   if status == RUN_CANCELLED and tombs then
-    wait = math.max(wait, tomb_grace)
+    wait = math.max(wait, lease)
   end
-  if now - tonumber(finished or '0') < wait then
+  local ago = now - tonumber(finished or '0')
+  if ago < wait then
     return false
   end
   local names, counts, seen = {}, {}, {}
@@ -52,8 +59,10 @@ local function keys_of(keys, runid, run, status, finished, dead, tombs)
       counts[#counts + 1] = field
     end
   end
-  -- A cancel took every job of the run from its workers: none of them can commit.
-  if #counts > 0 and status ~= RUN_CANCELLED then
+  -- Units counted in flight commit into the run as they settle: it waits a lease for
+  -- them, unless it was cancelled (a cancel took every job of the run from its
+  -- workers: none of them can commit). Counts still above 0 past that are stuck.
+  if #counts > 0 and status ~= RUN_CANCELLED and ago < lease then
     for _, n in ipairs(redis.call('HMGET', run, unpack(counts))) do
       if tonumber(n or '0') > 0 then
         return false
@@ -67,9 +76,13 @@ local function keys_of(keys, runid, run, status, finished, dead, tombs)
     keys[#keys + 1] = prefix .. 'results:' .. tail
     keys[#keys + 1] = prefix .. 'todo:' .. tail
   end
+  local deads = split(dead_before)
   if dead then
-    redis.call('ZREM', K.dead, dead)
-    keys[#keys + 1] = prefix .. 'job:' .. dead
+    deads[#deads + 1] = dead
+  end
+  for _, id in ipairs(deads) do
+    redis.call('ZREM', K.dead, id)
+    keys[#keys + 1] = prefix .. 'job:' .. id
   end
   for _, id in ipairs(split(tombs)) do
     keys[#keys + 1] = prefix .. 'job:' .. id
@@ -93,11 +106,11 @@ for _, runid in ipairs(ids) do
   end
   looked = looked + 1
   local run = prefix .. 'run:' .. runid
-  local f = redis.call('HMGET', run, 'status', 'wf', 'finished', 'dead', 'tombs')
+  local f = redis.call('HMGET', run, 'status', 'wf', 'finished', 'dead', 'tombs', 'dead_before')
   local status, wf = f[1], f[2]
   local drop = not status -- expired
   if status == RUN_SUCCEEDED or status == RUN_FAILED or status == RUN_CANCELLED then
-    drop = keys_of(keys, runid, run, status, f[3], f[4], f[5])
+    drop = keys_of(keys, runid, run, status, f[3], f[4], f[5], f[6])
   end
   if drop then
     gone[#gone + 1] = runid

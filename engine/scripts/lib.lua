@@ -173,7 +173,11 @@ local function forget_pages(job)
 end
 
 -- dead_letter keeps a job that failed its run in the shard's dead-letter set, with its
--- attempts and error, for the retention period; a replay takes it out.
+-- attempts and error, for the retention period; a replay takes it out. The run names
+-- its dead letter in 'dead'. A run may get a second (an on_failure step that could not
+-- be resumed ends it after the step that failed it went to the dead letters): the one
+-- 'dead' named before goes to 'dead_before', so that dropping the run (keep.lua) takes
+-- every dead letter of it.
 local function dead_letter(Q, job, jobid, run, err, now, retention)
   redis.call('HDEL', job, 'token')
   forget_pages(job)
@@ -181,6 +185,14 @@ local function dead_letter(Q, job, jobid, run, err, now, retention)
   redis.call('PEXPIRE', job, retention)
   redis.call('ZADD', Q.dead, now, jobid)
   redis.call('ZREMRANGEBYSCORE', Q.dead, '-inf', now - retention)
+  local before = redis.call('HGET', run, 'dead')
+  if before and before ~= jobid then
+    local earlier = redis.call('HGET', run, 'dead_before')
+    if earlier then
+      before = earlier .. ' ' .. before
+    end
+    redis.call('HSET', run, 'dead_before', before)
+  end
   redis.call('HSET', run, 'dead', jobid)
 end
 

@@ -29,6 +29,13 @@ end
 if redis.call('HGET', K.job, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
+-- A wait whose run is gone (dropped past the finished runs kept, keep.lua, while its
+-- job was leased) writes nothing, and its job goes: the run's hash is not made anew.
+if not redis.call('HGET', K.run, 'status') then
+  redis.call('ZREM', K.leases, jobid)
+  redis.call('DEL', K.job)
+  return ''
+end
 -- The run goes on: it is no longer waiting (a resume that came while this job was
 -- leased found it not parked, and left the status to this).
 local function going_on()

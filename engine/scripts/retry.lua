@@ -3,10 +3,12 @@
 -- the policy's wait. No worker holds it meanwhile. A caller whose lease token is no
 -- longer the job's is refused. A job woken while it ran (wake.lua: the child run it
 -- parks for ended first) is due at once. The pages a paginated step kept (page.lua)
--- are dropped: the next attempt reads its list from the first page.
+-- are dropped: the next attempt reads its list from the first page. A unit whose run
+-- is gone (dropped past the finished runs kept, keep.lua, while it ran) writes nothing
+-- and its job goes: the run's keys are not made anew.
 -- KEYS: 1 job hash, 2 hash of the record (the run's, or the results of a for_each
---       step), 3 leases zset, 4 ready:<wf>, 5 due index, 6 wake list
-local K = {job = KEYS[1], records = KEYS[2], leases = KEYS[3]}
+--       step), 3 leases zset, 4 ready:<wf>, 5 due index, 6 wake list, 7 run hash
+local K = {job = KEYS[1], records = KEYS[2], leases = KEYS[3], run = KEYS[7]}
 local Q = {ready = KEYS[4], due = KEYS[5], wake = KEYS[6]}
 -- ARGV: 1 job id, 2 token, 3 record field, 4 the attempt's record (a JSON object with
 --       at least one field), 5 duration ms, 6 ms to wait, 7 workflow, 8 the unit's final
@@ -16,6 +18,11 @@ local held = ARGV[8]
 if redis.call('HGET', K.job, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
+redis.call('ZREM', K.leases, jobid)
+if not redis.call('HGET', K.run, 'status') then
+  redis.call('DEL', K.job)
+  return 0
+end
 local now = now_ms()
 local at = now + wait
 if redis.call('HGET', K.job, 'woken') then
@@ -23,7 +30,6 @@ if redis.call('HGET', K.job, 'woken') then
   at = now
 end
 record(K.records, field, now, duration, rec, ',"retry_at":' .. ms(at))
-redis.call('ZREM', K.leases, jobid)
 redis.call('HDEL', K.job, 'token', 'reaped') -- an attempt finished: not a crash in a row
 forget_pages(K.job)
 if held ~= '' then
