@@ -5,20 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// batcher runs the calls of one script for concurrent callers in pipelined round trips
-// (sharedTrips): while one batch is with Redis, the next gathers. Under load, a webhook's
-// start then costs a share of a round trip's system calls, in hookflow and in Redis,
-// instead of a whole one; alone, it goes at once. Each shard has its own, so that a
-// batch goes to one Redis Cluster node and a slow node holds up its own shards only.
+// batcher runs the calls of one script for concurrent callers in pipelined round trips:
+// while one batch is with Redis, the next gathers. Under load, a webhook's start then
+// costs a share of a round trip's system calls, in hookflow and in Redis, instead of a
+// whole one; alone, it goes at once. Each shard has its own, so that a batch goes to
+// one Redis Cluster node and a slow node holds up its own shards only.
 type batcher struct {
 	rdb    redis.UniversalClient
 	script *redis.Script
-	trips  sharedTrips[*scriptCall]
+	calls  chan *scriptCall
+	start  sync.Once
 	// wait is how many replicas must acknowledge a batch (Redis WAIT, on the connection
 	// that wrote it) before its calls return; 0: none. waitTimeout bounds the wait.
 	wait        int
@@ -32,7 +34,7 @@ type scriptCall struct {
 	args []any
 	res  any
 	err  error
-	turn
+	done chan struct{}
 }
 
 const (
@@ -49,32 +51,52 @@ const (
 var errBacklog = fmt.Errorf("%w: too many starts waiting for Redis", ErrBusy)
 
 func newBatcher(rdb redis.UniversalClient, script *redis.Script) *batcher {
-	b := &batcher{rdb: rdb, script: script}
-	b.trips.send = b.exec
-	return b
+	return &batcher{rdb: rdb, script: script, calls: make(chan *scriptCall, maxWaiting)}
 }
 
 // run calls the script and returns its result. A call whose ctx ends before it is sent
-// is not sent; one whose ctx ends after may still take effect. Its caller waits for its
-// batch's answer, which comes within batchWait of the batch being sent.
+// is not sent; one whose ctx ends after may still take effect.
 func (b *batcher) run(ctx context.Context, keys []string, args ...any) (any, error) {
+	b.start.Do(func() {
+		for range batchFlushers {
+			go b.flush()
+		}
+	})
 	ctx, cancel := context.WithTimeout(ctx, batchWait)
 	defer cancel()
-	c := &scriptCall{ctx: ctx, keys: keys, args: args, turn: newTurn()}
-	if !b.trips.do(c) {
+	c := &scriptCall{ctx: ctx, keys: keys, args: args, done: make(chan struct{})}
+	select {
+	case b.calls <- c:
+	default:
 		return nil, errBacklog
 	}
-	return c.res, c.err
+	select {
+	case <-c.done:
+		return c.res, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-// exec makes the calls of batch in one round trip and sets their results.
-func (b *batcher) exec(batch []*scriptCall) {
+// flush sends the calls waiting, up to maxStartBatch, in one pipeline, for as long as
+// the process lives.
+func (b *batcher) flush() {
+	batch := make([]*scriptCall, 0, maxStartBatch)
+	cmds := make([]*redis.Cmd, 0, maxStartBatch)
+	for c := range b.calls {
+		batch = gather(b.calls, append(batch[:0], c))
+		b.exec(batch, cmds[:0])
+	}
+}
+
+func (b *batcher) exec(batch []*scriptCall, cmds []*redis.Cmd) {
 	// Calls whose callers gave up are not made: their callers answered an error, and a
 	// sender told 503 must not find its event started.
 	live := batch[:0]
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
 			c.err = err
+			close(c.done)
 			continue
 		}
 		live = append(live, c)
@@ -85,16 +107,16 @@ func (b *batcher) exec(batch []*scriptCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
 	defer cancel()
 	if b.wait > 0 {
-		b.execWaiting(ctx, live)
+		b.execWaiting(ctx, live, cmds)
 		return
 	}
 	if len(live) == 1 {
 		c := live[0]
 		c.res, c.err = b.script.Run(ctx, b.rdb, c.keys, c.args...).Result()
+		close(c.done)
 		return
 	}
 	pipe := b.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, 0, len(live))
 	for _, c := range live {
 		cmds = append(cmds, b.script.EvalSha(ctx, pipe, c.keys, c.args...))
 	}
@@ -105,6 +127,7 @@ func (b *batcher) exec(batch []*scriptCall) {
 			// Redis lost its scripts (a restart, SCRIPT FLUSH): Run loads it again.
 			c.res, c.err = b.script.Run(ctx, b.rdb, c.keys, c.args...).Result()
 		}
+		close(c.done)
 	}
 }
 
@@ -117,8 +140,12 @@ var errNotReplicated = errors.New("too few replicas acknowledged the write")
 // and fails every call that took effect when fewer than b.wait replicas acknowledged
 // them. On a cluster whose slot moved (a failover), it finds the new primary and tries
 // again: a start is idempotent.
-func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall) {
-	cmds := make([]*redis.Cmd, 0, len(live))
+func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*redis.Cmd) {
+	defer func() {
+		for _, c := range live {
+			close(c.done)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		node, err := b.primary(ctx, live[0].keys[0])
 		if err != nil {

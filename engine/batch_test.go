@@ -84,11 +84,11 @@ func TestGivenUpStartsAreNotSent(t *testing.T) {
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	calls := []*scriptCall{
-		{ctx: gone, keys: []string{"n"}, turn: newTurn()},
-		{ctx: context.Background(), keys: []string{"n"}, turn: newTurn()},
-		{ctx: context.Background(), keys: []string{"n"}, turn: newTurn()},
+		{ctx: gone, keys: []string{"n"}, done: make(chan struct{})},
+		{ctx: context.Background(), keys: []string{"n"}, done: make(chan struct{})},
+		{ctx: context.Background(), keys: []string{"n"}, done: make(chan struct{})},
 	}
-	bt.exec(slices.Clone(calls)) // exec reuses the slice it is given
+	bt.exec(slices.Clone(calls), nil) // exec reuses the slice it is given
 	if calls[0].err != context.Canceled || calls[1].err != nil || calls[2].err != nil {
 		t.Errorf("errors %v, %v, %v", calls[0].err, calls[1].err, calls[2].err)
 	}

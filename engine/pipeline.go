@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -13,7 +14,8 @@ import (
 // Each shard has its own, so that a batch goes to one Redis Cluster node.
 type pipeliner struct {
 	rdb   redis.UniversalClient
-	trips sharedTrips[*pipedCall]
+	calls chan *pipedCall
+	start sync.Once
 }
 
 // pipedCall is one call: an EVALSHA command, made whole, and the script it runs, to be
@@ -21,13 +23,11 @@ type pipeliner struct {
 type pipedCall struct {
 	cmd    *redis.Cmd
 	script *redis.Script
-	turn
+	done   chan struct{}
 }
 
 func newPipeliner(rdb redis.UniversalClient) *pipeliner {
-	p := &pipeliner{rdb: rdb}
-	p.trips.send = p.exec
-	return p
+	return &pipeliner{rdb: rdb, calls: make(chan *pipedCall, maxWaiting)}
 }
 
 // evalsha runs cmd (evalsha, the script's hash, the key count, keys and arguments) in
@@ -35,11 +35,43 @@ func newPipeliner(rdb redis.UniversalClient) *pipeliner {
 // returns. When too many calls wait already, it runs alone. A batch ends within
 // batchWait, whatever ctx says: a commit sent is waited for.
 func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *redis.Cmd {
-	c := &pipedCall{cmd: redis.NewCmd(ctx, args...), script: s, turn: newTurn()}
-	if !p.trips.do(c) {
+	p.start.Do(func() {
+		for range batchFlushers {
+			go p.flush()
+		}
+	})
+	c := &pipedCall{cmd: redis.NewCmd(ctx, args...), script: s, done: make(chan struct{})}
+	select {
+	case p.calls <- c:
+	default:
 		return evalsha(ctx, p.rdb, s, args)
 	}
+	<-c.done
 	return c.cmd
+}
+
+// flush sends the calls waiting, up to maxStartBatch, in one pipeline, for as long as
+// the process lives.
+func (p *pipeliner) flush() {
+	batch := make([]*pipedCall, 0, maxStartBatch)
+	for c := range p.calls {
+		batch = gather(p.calls, append(batch[:0], c))
+		p.exec(batch)
+	}
+}
+
+// gather adds to batch the calls waiting in calls, without waiting for more, until
+// batch holds maxStartBatch.
+func gather[T any](calls <-chan T, batch []T) []T {
+	for len(batch) < maxStartBatch {
+		select {
+		case c := <-calls:
+			batch = append(batch, c)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (p *pipeliner) exec(batch []*pipedCall) {
@@ -48,6 +80,7 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 	if len(batch) == 1 {
 		c := batch[0]
 		c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
+		close(c.done)
 		return
 	}
 	pipe := p.rdb.Pipeline()
@@ -60,5 +93,6 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again.
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
 		}
+		close(c.done)
 	}
 }
