@@ -28,6 +28,10 @@ for round in $(seq "$rounds"); do
       --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
     pid=$!
     for _ in $(seq 100); do curl -sf localhost:8081/readyz >/dev/null && break; sleep 0.1; done
+    if ! kill -0 $pid 2>/dev/null; then
+      echo "$bin did not start (is something else on :8080 or :8081?)" >&2
+      exit 1
+    fi
     echo "== $bin, round $round"
     [ -n "${FLOOR:-}" ] && floor=(--floor "redis://127.0.0.1:$port/0")
     /tmp/hookbench --target "http://127.0.0.1:8080/hooks/bench/$workload" --sink 127.0.0.1:9999 \
