@@ -29,6 +29,14 @@ type runner struct {
 	readOnly bool // the script running came as EVAL_RO or EVALSHA_RO
 }
 
+func init() {
+	// A function taking "..." that does not use it gets an implicit local "arg" table in
+	// Lua 5.0's way, made at each call; a script's chunk is such a function, so that was
+	// a table, two Go maps and a slice per script call, for a name no Redis script can
+	// use (Redis's Lua has no "arg" in a script either). Read when compiling and calling.
+	lua.CompatVarArg = false
+}
+
 func newRunner(srv *server.Server) *runner {
 	r := &runner{srv: srv}
 	r.w = bufio.NewWriter(&r.out)
