@@ -62,21 +62,3 @@ func TestLimitMemory(t *testing.T) {
 		t.Errorf("the limit is %d, want %d", got, embeddedMemoryLimit)
 	}
 }
-
-// serve's garbage collector pace is set unless GOGC says otherwise.
-func TestPaceGC(t *testing.T) {
-	before := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(before) })
-
-	t.Setenv("GOGC", "50")
-	debug.SetGCPercent(50)
-	paceGC()
-	if got := debug.SetGCPercent(50); got != 50 {
-		t.Errorf("with GOGC set, the pace became %d", got)
-	}
-	t.Setenv("GOGC", "")
-	paceGC()
-	if got := debug.SetGCPercent(100); got != serveGCPercent {
-		t.Errorf("the pace is %d, want %d", got, serveGCPercent)
-	}
-}

@@ -239,8 +239,6 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	}
 	if cfg.redisURL == "" {
 		limitMemory()
-	} else {
-		paceGC()
 	}
 	shards, err := engine.AgreeShards(ctx, rdb, cfg.shards)
 	if errors.Is(err, engine.ErrShardsMismatch) {
