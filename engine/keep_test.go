@@ -354,49 +354,56 @@ workflow "fine" {
 }
 `
 
-// A run whose on_failure step could not be resumed has two dead letters: the step
-// that failed it, and the on_failure step that ended it. Dropped past the cap, it
-// takes both with it.
+// runWithTwoDeadLetters starts a run of handledSrc's "handled" whose on_failure step
+// cannot be resumed, and waits for it to end failed with two dead letters: the step
+// that failed it, and the on_failure step that ended it. No pool of e runs after it.
+func runWithTwoDeadLetters(t *testing.T, b *redistest.Backend) (*Engine, *workflows.Set, string) {
+	t.Helper()
+	ctx := context.Background()
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 8)}
+	set := loadSet(t, rec, handledSrc)
+	e := New(b.Client, Options{Logger: quiet})
+	e.Use(set)
+	p := e.NewPool(1)
+	p.Start()
+	id, err := e.Start(ctx, set.Workflow("handled"), event(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-rec.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step never started")
+	}
+	// Stopping, the pool commits the step that failed without running on: its
+	// on_failure step is queued, and the step goes to the dead letters.
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Stop(ctx) }()
+	testutil.Eventually(t, time.Second, "the pool stopping", func() bool { return p.fetchCtx.Err() != nil })
+	close(rec.hold)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	// A process that never loaded the version takes the on_failure step: it cannot
+	// resume the run, which ends failed, the step a second dead letter.
+	other := New(b.Client, Options{Logger: quiet})
+	op := other.NewPool(1)
+	op.Start()
+	waitStatus(t, e, id, RunFailed)
+	if err := op.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 2 {
+		t.Fatalf("dead letters %+v, want the failed step's and the on_failure step's", dead)
+	}
+	return e, set, id
+}
+
+// A run with two dead letters, dropped past the cap, takes both with it.
 func TestKeepRunsDropsEveryDeadLetter(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 8)}
-		set := loadSet(t, rec, handledSrc)
-		e := New(b.Client, Options{Logger: quiet})
-		e.Use(set)
-		p := e.NewPool(1)
-		p.Start()
-		id, err := e.Start(ctx, set.Workflow("handled"), event(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-rec.entered:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the step never started")
-		}
-		// Stopping, the pool commits the step that failed without running on: its
-		// on_failure step is queued, and the step goes to the dead letters.
-		stopped := make(chan error, 1)
-		go func() { stopped <- p.Stop(ctx) }()
-		testutil.Eventually(t, time.Second, "the pool stopping", func() bool { return p.fetchCtx.Err() != nil })
-		close(rec.hold)
-		if err := <-stopped; err != nil {
-			t.Fatal(err)
-		}
-		// A process that never loaded the version takes the on_failure step: it cannot
-		// resume the run, which ends failed, the step a second dead letter.
-		other := New(b.Client, Options{Logger: quiet})
-		op := other.NewPool(1)
-		op.Start()
-		waitStatus(t, e, id, RunFailed)
-		if err := op.Stop(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 2 {
-			t.Fatalf("dead letters %+v, want the failed step's and the on_failure step's", dead)
-		}
-
+		e, set, id := runWithTwoDeadLetters(t, b)
 		startPool(t, e, 1)
 		newer, err := e.Start(ctx, set.Workflow("fine"), event(`{}`))
 		if err != nil {
@@ -534,6 +541,27 @@ func TestKeepRunsStuckCounts(t *testing.T) {
 		}
 		if n, _ := b.Client.ZCard(ctx, sh.ready("pair")).Result(); n != 0 {
 			t.Errorf("%d jobs of the dropped run queued again", n)
+		}
+	})
+}
+
+// A replay takes every dead letter of the run out, not only the last.
+func TestReplayTakesEveryDeadLetter(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, id := runWithTwoDeadLetters(t, b)
+		if _, err := e.Replay(ctx, id, ReplayOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if dead, err := e.DeadLetters(ctx, 10); err != nil || len(dead) != 0 {
+			t.Errorf("dead letters after the replay: %+v, %v; want none", dead, err)
+		}
+		sh := e.q.shards[0]
+		if n, _ := b.Client.ZCard(ctx, sh.dead()).Result(); n != 0 {
+			t.Errorf("%d entries left in the dead letters", n)
+		}
+		if f, _ := b.Client.HMGet(ctx, sh.run(id), "dead", "dead_before").Result(); f[0] != nil || f[1] != nil {
+			t.Errorf("the replayed run still names dead letters: %v", f)
 		}
 	})
 }

@@ -1,4 +1,4 @@
--- Replays a failed run with what the planner decided: its dead letter is removed, the
+-- Replays a failed run with what the planner decided: its dead letters are removed, the
 -- records of what failed are cleared (steps, parallel blocks, the failed items of
 -- for_each steps), the counts of units to settle set, and the jobs to run again queued
 -- (or the run waits for a concurrency slot); the run is queued, no longer expiring.
@@ -32,12 +32,18 @@ if status ~= RUN_FAILED then
   return fail(ERR_NOT_FAILED, 'the run is ' .. status)
 end
 local now = now_ms()
+-- Every dead letter of the run goes: the one 'dead' names and those before it
+-- (lib.lua's dead_letter lists them in 'dead_before').
+local deads = split(redis.call('HGET', K.run, 'dead_before'))
 local dead = redis.call('HGET', K.run, 'dead')
 if dead then
-  redis.call('ZREM', K.dead, dead)
-  redis.call('DEL', prefix .. 'job:' .. dead)
+  deads[#deads + 1] = dead
 end
-redis.call('HDEL', K.run, 'dead', 'finished', 'error', 'failed_step')
+for _, id in ipairs(deads) do
+  redis.call('ZREM', K.dead, id)
+  redis.call('DEL', prefix .. 'job:' .. id)
+end
+redis.call('HDEL', K.run, 'dead', 'dead_before', 'finished', 'error', 'failed_step')
 redis.call('HSET', K.run, 'status', RUN_QUEUED)
 redis.call('HINCRBY', K.run, 'replays', 1)
 redis.call('HSET', K.run, 'replayed', now) -- a workflow timeout counts from here
