@@ -15,9 +15,15 @@
 set -u
 cd "$(dirname "$0")/../.."
 before=$1 after=$2 rounds=${3:-2} workload=${4:-relay}
-rate=${RATE:-0} duration=${DURATION:-10s} floor=()
+rate=${RATE:-0} duration=${DURATION:-10s}
 port=6390
 trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1' EXIT
+for p in 8080 8081; do
+  if curl -s -o /dev/null "http://127.0.0.1:$p/"; then
+    echo "something already answers on :$p; stop it first" >&2
+    exit 1
+  fi
+done
 for round in $(seq "$rounds"); do
   for bin in "$before" "$after"; do
     dir=$(mktemp -d)
@@ -29,14 +35,16 @@ for round in $(seq "$rounds"); do
     pid=$!
     for _ in $(seq 100); do curl -sf localhost:8081/readyz >/dev/null && break; sleep 0.1; done
     if ! kill -0 $pid 2>/dev/null; then
-      echo "$bin did not start (is something else on :8080 or :8081?)" >&2
+      echo "$bin did not start" >&2
+      rm -rf "$dir"
       exit 1
     fi
     echo "== $bin, round $round"
-    [ -n "${FLOOR:-}" ] && floor=(--floor "redis://127.0.0.1:$port/0")
+    floor=""
+    [ "${FLOOR:-0}" != 0 ] && floor="--floor=redis://127.0.0.1:$port/0"
     /tmp/hookbench --target "http://127.0.0.1:8080/hooks/bench/$workload" --sink 127.0.0.1:9999 \
-      --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid "${floor[@]}" |
-      grep -E "accepted|delivered|repeats|e2e latency|CPU in|floor|ratio"
+      --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid $floor |
+      grep -E "^==|accepted|delivered|repeats|e2e latency|CPU in|ratio"
     kill $pid
     wait $pid 2>/dev/null
     redis-cli -p $port shutdown nosave >/dev/null 2>&1
