@@ -32,8 +32,11 @@ type runner struct {
 func init() {
 	// A function taking "..." that does not use it gets an implicit local "arg" table in
 	// Lua 5.0's way, made at each call; a script's chunk is such a function, so that was
-	// a table, two Go maps and a slice per script call, for a name no Redis script can
-	// use (Redis's Lua has no "arg" in a script either). Read when compiling and calling.
+	// a table and two Go maps per script call. hookflow's scripts use no "arg", and a
+	// real Redis has none at a script's top level either; a function declared inside a
+	// script has one there, and not here. gopher-lua reads this setting for the whole
+	// process, both when it compiles and when it calls: it is set once, before any
+	// script is compiled, and never changed.
 	lua.CompatVarArg = false
 }
 
