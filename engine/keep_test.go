@@ -565,3 +565,36 @@ func TestReplayTakesEveryDeadLetter(t *testing.T) {
 		}
 	})
 }
+
+// A queued job whose run is gone (dropped past the cap while the job waited, or expired
+// past the retention) is deleted when it comes due, not leased: its worker would find
+// nothing to resume, and report the run failed.
+func TestLeaseDeletesTheJobsOfAGoneRun(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set := keepEngine(t, b, 0)
+		wf := set.Workflow("quick")
+		for _, id := range []string{"gone", "kept"} {
+			if err := e.q.start(ctx, id, wf, []byte(`{"body":{"n":1,"fail":false}}`), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sh := e.q.shardFor("quick")
+		if err := b.Client.Del(ctx, sh.run("gone")).Err(); err != nil {
+			t.Fatal(err)
+		}
+		jobs, _, err := e.q.lease(ctx, sh, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) != 1 || jobs[0].run["id"] != "kept" {
+			t.Fatalf("leased %d jobs (%v), want the kept run's alone", len(jobs), jobs)
+		}
+		if keys := runKeys(b, "gone"); len(keys) > 0 {
+			t.Errorf("the gone run's keys %v are left", keys)
+		}
+		if n, _ := b.Client.ZCard(ctx, sh.leases()).Result(); n != 1 {
+			t.Errorf("%d leases, want the kept run's job's", n)
+		}
+	})
+}

@@ -11,7 +11,7 @@
 -- could not be resumed, in a parallel block or a for_each step, keeps its counts above
 -- 0 for good, as what settles in an ended run counts nothing down. A unit of it still
 -- running then writes nothing when it settles (complete.lua, retry.lua and park.lua
--- find the run gone), and one still queued fails to resume and is deleted. A run
+-- find the run gone), and lease.lua deletes one still queued when it comes due. A run
 -- whose hash has expired leaves its index entry alone: it goes.
 -- Runs are looked at oldest first from a rank, at most a batch of them, so one call's
 -- work is bounded; under the cap a call costs a ZCARD and a GET.

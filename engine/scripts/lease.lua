@@ -44,7 +44,11 @@ for _, wf in ipairs(wfs) do
     local job = prefix .. 'job:' .. id
     local f = redis.call('HMGET', job, 'run', 'step', 'part', 'crashed', 'held', 'pages')
     local runid, step, part, crashed, held, pages = f[1], f[2], f[3] or '', f[4], f[5], f[6]
-    if runid then
+    if runid and redis.call('EXISTS', prefix .. 'run:' .. runid) == 0 then
+      -- A job of a run that is gone (dropped past the finished runs kept, keep.lua, or
+      -- expired past the retention) while it was queued: nothing is left to run it for.
+      redis.call('DEL', job)
+    elseif runid then
       local token = redis.call('INCR', K.tokens)
       local attempt = redis.call('HINCRBY', job, 'attempt', 1)
       redis.call('HSET', job, 'token', token)
