@@ -317,13 +317,21 @@ func TestRunNotFound(t *testing.T) {
 // closed, and returns once that step is running. The test stops the pool.
 func holding(t *testing.T, b *redistest.Backend) (*Engine, *Pool, *recorder, string) {
 	t.Helper()
-	rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 2)}
+	e, _, p, rec, id := holdingRun(t, b, chainSrc, "chain", `{"name": "Ada"}`)
+	return e, p, rec, id
+}
+
+// holdingRun is holding with a run of workflow wf of src, its event's body body; it
+// returns the set loaded from src too.
+func holdingRun(t *testing.T, b *redistest.Backend, src, wf, body string) (*Engine, *workflows.Set, *Pool, *recorder, string) {
+	t.Helper()
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 8)}
 	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
-	set := loadSet(t, rec, chainSrc)
+	set := loadSet(t, rec, src)
 	e.Use(set)
 	p := e.NewPool(1)
 	p.Start()
-	id, err := e.Start(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`))
+	id, err := e.Start(context.Background(), set.Workflow(wf), event(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +340,7 @@ func holding(t *testing.T, b *redistest.Backend) (*Engine, *Pool, *recorder, str
 	case <-time.After(10 * time.Second):
 		t.Fatal("the step never started")
 	}
-	return e, p, rec, id
+	return e, set, p, rec, id
 }
 
 func TestStopWaitsForStepsInProgress(t *testing.T) {

@@ -360,21 +360,7 @@ workflow "fine" {
 func runWithTwoDeadLetters(t *testing.T, b *redistest.Backend) (*Engine, *workflows.Set, string) {
 	t.Helper()
 	ctx := context.Background()
-	rec := &recorder{hold: make(chan struct{}), entered: make(chan struct{}, 8)}
-	set := loadSet(t, rec, handledSrc)
-	e := New(b.Client, Options{Logger: quiet})
-	e.Use(set)
-	p := e.NewPool(1)
-	p.Start()
-	id, err := e.Start(ctx, set.Workflow("handled"), event(`{}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-rec.entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the step never started")
-	}
+	e, set, p, rec, id := holdingRun(t, b, handledSrc, "handled", `{}`)
 	// Stopping, the pool commits the step that failed without running on: its
 	// on_failure step is queued, and the step goes to the dead letters.
 	stopped := make(chan error, 1)
