@@ -257,10 +257,11 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		closeRedis()
 		return nil, err
 	}
+	keepRuns := cfg.keepRuns.of(cfg.redisURL == "")
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
-		KeepRuns: cfg.keepRuns.of(cfg.redisURL == ""), MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
+		KeepRuns: keepRuns, MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
 		WaitReplicas: cfg.waitReplicas, ResumeBase: resumes})
-	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas, "keep_runs", cfg.keepRuns.of(cfg.redisURL == ""))
+	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas, "keep_runs", keepRuns)
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
