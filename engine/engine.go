@@ -210,7 +210,7 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	got, first, err := e.q.startOnce(ctx, runID, wf, data, shown, failure, d, p != nil)
 	switch {
 	case first != nil:
-		first.event = startedEvent(ev)
+		first.event = ev.AsStored()
 		p.runTaken(first)
 	case p != nil:
 		p.giveBack()
@@ -231,24 +231,6 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 		e.log.Info("run finished", "run", runID, "workflow", wf.Name, "status", RunSucceeded, "duration_ms", 0)
 	}
 	return runID, true, nil
-}
-
-// startedEvent is ev as a worker reads it back from the run it was stored with, for
-// the worker of a job leased by its start: the same fields, the body parsed again from
-// the raw text, without decoding the stored event; nil when the body does not parse,
-// for the worker to fail as it would, and for an event with a poll's free-form values,
-// which decoding gives their JSON types.
-func startedEvent(ev *workflows.Event) *workflows.Event {
-	if ev.Poll != nil {
-		return nil
-	}
-	body, err := workflows.ParseBody(ev.ContentType, []byte(ev.Raw))
-	if err != nil {
-		return nil
-	}
-	c := *ev
-	c.Body = body
-	return &c
 }
 
 // Ping checks that Redis answers.

@@ -235,7 +235,7 @@ type job struct {
 	// pages is how many pages its paginated step kept in an earlier lease of this
 	// attempt (see pageStore).
 	pages int
-	// event is the run's event as its start had it (startedEvent), for a job leased by
+	// event is the run's event as its start had it (Event.AsStored), for a job leased by
 	// the start: its worker need not decode run["event"] again. nil for others.
 	event *workflows.Event
 }

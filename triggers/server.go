@@ -320,20 +320,29 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		w.Header().Set("Hookflow-Run-Id", answeringRun)
 		runs = append([]string{answeringRun}, slices.DeleteFunc(runs, func(id string) bool { return id == answeringRun })...)
 	}
-	body := map[string]any{"run_id": runs[0]}
+	body := accepted{RunID: runs[0]}
 	status := http.StatusAccepted
 	if duplicates == len(runs) {
 		// Every run this event would start, an earlier delivery started.
 		status = http.StatusOK
-		body["status"] = "duplicate"
+		body.Status = "duplicate"
 	}
 	if h.statusURL != nil {
-		body["status_url"] = h.statusURL(runs[0])
+		body.StatusURL = h.statusURL(runs[0])
 	}
 	if len(runs) > 1 {
-		body["run_ids"] = runs
+		body.RunIDs = runs
 	}
-	httpjson.Write(w, status, body)
+	httpjson.Write(w, status, &body)
+}
+
+// accepted is the answer to a webhook that started runs. Its fields are in the order of
+// their names, as an object's keys are written.
+type accepted struct {
+	RunID     string   `json:"run_id"`
+	RunIDs    []string `json:"run_ids,omitempty"`
+	Status    string   `json:"status,omitempty"`
+	StatusURL string   `json:"status_url,omitempty"`
 }
 
 // startRefusal tells an overload (the starter's error has a Busy method saying so, as
@@ -497,15 +506,9 @@ func allowed(ep *endpoint) []string {
 // newEvent builds the event of a webhook request. A body that does not parse as its
 // content type says is an error.
 func newEvent(r *http.Request, path string, params map[string]string, raw []byte) (*workflows.Event, error) {
-	ct := r.Header.Get("Content-Type")
-	body, err := workflows.ParseBody(ct, raw)
-	if err != nil {
-		return nil, err
-	}
 	// Credentials the sender put in headers (the signature, an API key) were checked
 	// above if the webhook verifies them; the event keeps none of them.
-	headers := workflows.KeptHeaders(r.Header)
-	return &workflows.Event{
+	ev := &workflows.Event{
 		ID:          id.New(),
 		Trigger:     "webhook",
 		ReceivedAt:  time.Now().UTC(),
@@ -513,9 +516,12 @@ func newEvent(r *http.Request, path string, params map[string]string, raw []byte
 		Path:        path,
 		Params:      params,
 		Query:       r.URL.Query(),
-		Headers:     headers,
-		ContentType: ct,
+		Headers:     workflows.KeptHeaders(r.Header),
+		ContentType: r.Header.Get("Content-Type"),
 		Raw:         string(raw),
-		Body:        body,
-	}, nil
+	}
+	if err := ev.Seal(); err != nil {
+		return nil, err
+	}
+	return ev, nil
 }

@@ -32,10 +32,64 @@ type Event struct {
 	// Poll is, for a run started by a poll trigger, the poll that found its item:
 	// {time}.
 	Poll map[string]any `json:"poll,omitempty"`
+
+	sealed *sealed // set by Seal
+}
+
+// sealed is what Seal fixed of an event: its expression value, built once. It holds
+// for the event it was made for, not for a copy (whose fields may have changed).
+type sealed struct {
+	of    *Event
+	value map[string]any
+}
+
+// Seal parses Raw into Body by ContentType, as DecodeEvent does, and fixes the event:
+// its fields must not change after. Value then returns the one value built here to
+// every caller (who read it, never write it), and AsStored returns the event itself.
+// A webhook's event is sealed: the filter that accepts it and the worker that runs its
+// first step read the same value, built once. The error is ParseBody's.
+func (e *Event) Seal() error {
+	body, err := ParseBody(e.ContentType, []byte(e.Raw))
+	if err != nil {
+		return err
+	}
+	e.Body = body
+	e.sealed = nil
+	e.sealed = &sealed{of: e, value: e.Value()}
+	return nil
+}
+
+// AsStored is the event as a worker reads it back from the run it was stored with
+// (Marshal, then DecodeEvent), without encoding and decoding it: the event itself
+// when it is sealed, else a copy with the body parsed again from Raw; nil when the body
+// does not parse, and for an event with a poll's free-form values, which decoding gives
+// their JSON types.
+func (e *Event) AsStored() *Event {
+	if e.isSealed() {
+		return e
+	}
+	if e.Poll != nil {
+		return nil
+	}
+	body, err := ParseBody(e.ContentType, []byte(e.Raw))
+	if err != nil {
+		return nil
+	}
+	c := *e
+	c.Body, c.sealed = body, nil
+	return &c
+}
+
+func (e *Event) isSealed() bool {
+	return e.sealed != nil && e.sealed.of == e
 }
 
 // Value returns the event as expressions see it: event.body, event.headers and so on.
+// A sealed event's value is built once, and shared.
 func (e *Event) Value() map[string]any {
+	if e.isSealed() {
+		return e.sealed.value
+	}
 	params := make(map[string]any, len(e.Params))
 	for k, v := range e.Params {
 		params[k] = v

@@ -137,3 +137,84 @@ func TestConditionThatIsNotBoolAtRunTime(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestAsStored: the event a job leased by its start takes is the one its worker would
+// decode from the run (Marshal, DecodeEvent): the same values for every kind of body,
+// sealed (a webhook's) or not.
+func TestAsStored(t *testing.T) {
+	at := time.Date(2026, 12, 2, 6, 0, 0, 123456789, time.FixedZone("x", 3600))
+	events := map[string]func() *Event{
+		"json": func() *Event {
+			return &Event{ID: "e1", Trigger: "webhook", ReceivedAt: at, ContentType: "application/json", Raw: `{"n": 12345678901234567890, "a": [1, 2.5, "x"]}`}
+		},
+		"form": func() *Event {
+			return &Event{ID: "e2", Trigger: "webhook", ReceivedAt: at, ContentType: "application/x-www-form-urlencoded", Raw: "a=1&a=2&b=%20", Query: map[string][]string{"q": {"1"}}}
+		},
+		"text": func() *Event {
+			return &Event{ID: "e3", Trigger: "webhook", ReceivedAt: at, ContentType: "text/plain", Raw: "hello", Headers: map[string]string{"x": "y"}}
+		},
+		"empty":        func() *Event { return &Event{ID: "e4", Trigger: "manual", ReceivedAt: at} },
+		"body not set": func() *Event { return &Event{ID: "e5", Trigger: "webhook", ReceivedAt: at, Raw: `{"name": "Ada"}`} },
+		"child": func() *Event {
+			return &Event{ID: "e6", Trigger: "workflow", ReceivedAt: at, Raw: `{}`, Parent: &EventParent{RunID: "r", Workflow: "w", Step: "s"}}
+		},
+	}
+	for name, event := range events {
+		for _, seal := range []bool{false, true} {
+			ev, sub := event(), name
+			if seal {
+				sub += ", sealed"
+				if err := ev.Seal(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Run(sub, func(t *testing.T) {
+				data, err := json.Marshal(ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored, err := DecodeEvent(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := ev.AsStored()
+				if got == nil {
+					t.Fatal("no event")
+				}
+				if seal != (got == ev) {
+					t.Errorf("AsStored gave the event itself: %v; want %v", got == ev, seal)
+				}
+				if !reflect.DeepEqual(got.Value(), stored.Value()) {
+					t.Errorf("started %v\n stored %v", got.Value(), stored.Value())
+				}
+			})
+		}
+	}
+	if (&Event{Trigger: "poll", Raw: "{}", Poll: map[string]any{"page": 1}}).AsStored() != nil {
+		t.Error("a poll's event is taken as it is: its values would not read as stored")
+	}
+}
+
+// TestSealedEventCopy: a sealed event's value is built once and shared; a copy of it,
+// whose fields may change, is not sealed.
+func TestSealedEventCopy(t *testing.T) {
+	ev := &Event{ID: "e1", Trigger: "webhook", ContentType: "application/json", Raw: `{"a": 1}`}
+	if err := ev.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(ev.Value()).Pointer() != reflect.ValueOf(ev.Value()).Pointer() {
+		t.Error("a sealed event built its value again")
+	}
+	c := *ev
+	c.Raw, c.Body = `{"a": 2}`, map[string]any{"a": 2}
+	if got := c.Value()["raw"]; got != `{"a": 2}` {
+		t.Errorf("a copy's raw is %v: it took the sealed event's value", got)
+	}
+	if got := c.AsStored(); got == &c || got.Value()["body"].(map[string]any)["a"] != 2 {
+		t.Errorf("a copy is not sealed: AsStored gave %v", got.Value())
+	}
+	bad := &Event{ContentType: "application/json", Raw: `{"a":`}
+	if err := bad.Seal(); !errors.Is(err, ErrBody) {
+		t.Errorf("sealing a malformed body: %v, want ErrBody", err)
+	}
+}
