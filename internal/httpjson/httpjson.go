@@ -12,26 +12,32 @@ import (
 // the bodies hookflow sends and shows are read by APIs and people, not embedded in
 // HTML, and "a&b" must arrive as "a&b", not "a\u0026b".
 func Marshal(v any) ([]byte, error) {
+	data, err := line(v)
+	return bytes.TrimSuffix(data, []byte("\n")), err
+}
+
+// line is v encoded as Marshal encodes it, and a newline.
+func line(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return buf.Bytes(), nil
 }
 
 // Write answers with status and v as JSON. A value that cannot be encoded is answered
 // 500 with the reason, never with a status and an empty body.
 func Write(w http.ResponseWriter, status int, v any) {
-	data, err := Marshal(v)
+	data, err := line(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		data, _ = Marshal(map[string]string{"error": "encoding the answer: " + err.Error()})
+		data, _ = line(map[string]string{"error": "encoding the answer: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(data, '\n'))
+	w.Write(data)
 }
 
 // Error answers with status and {"error": msg}.
