@@ -11,10 +11,32 @@ var credentialWords = []string{"auth", "cookie", "session", "token", "secret", "
 	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "access_key", "private-key", "private_key",
 	"secret-key", "subscription-key", "functions-key", "transmission-sig", "client-key", "client_key"}
 
+// plainHeaders are the usual headers of a webhook, a request hookflow sends and an API's
+// answer, named as net/http names them, that are no credential's: IsCredentialName
+// finds them here, without lower-casing them and looking for each word.
+var plainHeaders = map[string]bool{}
+
+func init() {
+	for _, name := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
+		"Access-Control-Allow-Origin", "Age", "Cache-Control", "Connection", "Content-Encoding",
+		"Content-Language", "Content-Length", "Content-Type", "Date", "Etag", "Expires",
+		"Idempotency-Key", "Keep-Alive", "Last-Modified", "Link", "Location", "Origin", "Pragma",
+		"Referer", "Retry-After", "Server", "Strict-Transport-Security", "Traceparent",
+		"Transfer-Encoding", "User-Agent", "Vary", "Via", "X-Content-Type-Options",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Github-Delivery",
+		"X-Github-Event", "X-Github-Hook-Id", "X-Powered-By", "X-Ratelimit-Limit",
+		"X-Ratelimit-Remaining", "X-Ratelimit-Reset", "X-Real-Ip", "X-Request-Id"} {
+		plainHeaders[name] = true
+	}
+}
+
 // IsCredentialName reports whether a header or field name says its value is a
 // credential (x-api-key, x-hub-signature-256, refresh_token, password). Incoming
 // webhooks keep no such header, and the run history never shows such a value.
 func IsCredentialName(name string) bool {
+	if plainHeaders[name] {
+		return false
+	}
 	name = strings.ToLower(name)
 	for _, w := range credentialWords {
 		if strings.Contains(name, w) {
