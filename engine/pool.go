@@ -11,9 +11,10 @@ import (
 
 // Pool executes queued jobs with at most a fixed number at once. One fetcher per shard
 // leases jobs in batches, as many as there are idle workers, and blocks on Redis while
-// there is nothing to do (this file). Each leased job runs in its own goroutine, and a
-// worker that settles a unit goes on with the next unit the planner gave it, leased in
-// the same commit (execute.go). While a unit runs, the heartbeat extends its lease
+// there is nothing to do (this file). Each leased job runs on a goroutine of its own,
+// one that executed a job before when one is idle (workers.go), and a worker that
+// settles a unit goes on with the next unit the planner gave it, leased in the same
+// commit (execute.go). While a unit runs, the heartbeat extends its lease
 // (heartbeat.go).
 type Pool struct {
 	e     *Engine
@@ -25,8 +26,9 @@ type Pool struct {
 	work      context.Context // cancelled when Stop gives up waiting for steps
 	abortWork context.CancelFunc
 
-	held  heldJobs
-	loops []*loop // the heartbeat, the history trim and the cap on runs kept
+	held    heldJobs
+	workers workers // the goroutines that execute jobs
+	loops   []*loop // the heartbeat, the history trim and the cap on runs kept
 	// promised counts the starts of this process waiting for Redis that take let lease
 	// their first job to it.
 	promised atomic.Int32
@@ -95,7 +97,7 @@ func (p *Pool) runTaken(j *job) {
 	p.promised.Add(-1)
 	select {
 	case p.slots <- struct{}{}:
-		go p.execute(j)
+		p.goExecute(j)
 	default:
 		go p.runWhenIdle(j)
 	}
@@ -164,6 +166,7 @@ func (p *Pool) stop(ctx context.Context) error {
 	for _, l := range p.loops {
 		l.stop()
 	}
+	p.stopWorkers()
 	return err
 }
 
@@ -212,7 +215,7 @@ func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 // that were idle at the lease.
 func (p *Pool) startLeased(jobs []*job) {
 	p.running.Add(len(jobs))
-	go p.execute(jobs[0])
+	p.goExecute(jobs[0])
 	for _, j := range jobs[1:] {
 		go p.runWhenIdle(j)
 	}
