@@ -4,25 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// batcher runs the calls of one script for concurrent callers in pipelined round trips:
-// while one batch is with Redis, the next gathers. Under load, a webhook's start then
-// costs a share of a round trip's system calls, in hookflow and in Redis, instead of a
-// whole one; alone, it goes at once. Each shard has its own, so that a batch goes to
-// one Redis Cluster node and a slow node holds up its own shards only.
+// batcher runs the starts of runs when they must reach replicas (--wait-replicas):
+// each batch goes in one pipeline with a WAIT after it, on one connection, and its
+// calls return once enough replicas acknowledged them. Otherwise starts go with the
+// commits, through the shard's pipeliner. Each shard has its own.
 type batcher struct {
 	rdb    redis.UniversalClient
 	script *redis.Script
 	calls  chan *scriptCall
 	start  sync.Once
 	// wait is how many replicas must acknowledge a batch (Redis WAIT, on the connection
-	// that wrote it) before its calls return; 0: none. waitTimeout bounds the wait.
+	// that wrote it) before its calls return; waitTimeout bounds the wait.
 	wait        int
 	waitTimeout time.Duration
 }
@@ -37,21 +35,8 @@ type scriptCall struct {
 	done chan struct{}
 }
 
-const (
-	batchFlushers = 2    // batches with Redis at once
-	maxStartBatch = 128  // calls in one round trip, at most
-	maxWaiting    = 1024 // calls waiting for a batch; past it, callers are refused
-	// batchWait bounds a call, from when it is made to its answer: past it the caller
-	// gets an error (and a webhook sender a 503) rather than wait on a Redis that does
-	// not answer.
-	batchWait = 10 * time.Second
-)
-
-// errBacklog refuses a call when too many wait for Redis already.
-var errBacklog = fmt.Errorf("%w: too many starts waiting for Redis", ErrBusy)
-
-func newBatcher(rdb redis.UniversalClient, script *redis.Script) *batcher {
-	return &batcher{rdb: rdb, script: script, calls: make(chan *scriptCall, maxWaiting)}
+func newBatcher(rdb redis.UniversalClient, script *redis.Script, wait int, waitTimeout time.Duration) *batcher {
+	return &batcher{rdb: rdb, script: script, calls: make(chan *scriptCall, maxWaiting), wait: wait, waitTimeout: waitTimeout}
 }
 
 // run calls the script and returns its result. A call whose ctx ends before it is sent
@@ -78,11 +63,11 @@ func (b *batcher) run(ctx context.Context, keys []string, args ...any) (any, err
 	}
 }
 
-// flush sends the calls waiting, up to maxStartBatch, in one pipeline, for as long as
-// the process lives.
+// flush sends the calls waiting, up to maxPiped, in one pipeline, for as long as the
+// process lives.
 func (b *batcher) flush() {
-	batch := make([]*scriptCall, 0, maxStartBatch)
-	cmds := make([]*redis.Cmd, 0, maxStartBatch)
+	batch := make([]*scriptCall, 0, maxPiped)
+	cmds := make([]*redis.Cmd, 0, maxPiped)
 	for c := range b.calls {
 		batch = gather(b.calls, append(batch[:0], c))
 		b.exec(batch, cmds[:0])
@@ -106,29 +91,7 @@ func (b *batcher) exec(batch []*scriptCall, cmds []*redis.Cmd) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
 	defer cancel()
-	if b.wait > 0 {
-		b.execWaiting(ctx, live, cmds)
-		return
-	}
-	if len(live) == 1 {
-		c := live[0]
-		c.res, c.err = b.script.Run(ctx, b.rdb, c.keys, c.args...).Result()
-		close(c.done)
-		return
-	}
-	pipe := b.rdb.Pipeline()
-	for _, c := range live {
-		cmds = append(cmds, b.script.EvalSha(ctx, pipe, c.keys, c.args...))
-	}
-	_, _ = pipe.Exec(ctx) // each command carries its own error
-	for i, c := range live {
-		c.res, c.err = cmds[i].Result()
-		if c.err != nil && strings.HasPrefix(c.err.Error(), "NOSCRIPT") {
-			// Redis lost its scripts (a restart, SCRIPT FLUSH): Run loads it again.
-			c.res, c.err = b.script.Run(ctx, b.rdb, c.keys, c.args...).Result()
-		}
-		close(c.done)
-	}
+	b.execWaiting(ctx, live, cmds)
 }
 
 // errNotReplicated is returned for a call that Redis's primary took but too few

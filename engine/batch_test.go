@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -76,23 +77,38 @@ func TestConcurrentStartsShareRoundTrips(t *testing.T) {
 }
 
 // TestGivenUpStartsAreNotSent: a start whose caller gave up before its batch was sent
-// is not made, so a sender answered an error finds nothing started.
+// is not made, so a sender answered an error finds nothing started; the commits and
+// starts beside it are made.
 func TestGivenUpStartsAreNotSent(t *testing.T) {
 	b := redistest.Mini(t)
 	script := redis.NewScript(`return redis.call('INCR', KEYS[1])`)
-	bt := newBatcher(b.Client, script)
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
-	calls := []*scriptCall{
-		{ctx: gone, keys: []string{"n"}, done: make(chan struct{})},
-		{ctx: context.Background(), keys: []string{"n"}, done: make(chan struct{})},
-		{ctx: context.Background(), keys: []string{"n"}, done: make(chan struct{})},
+	live := context.Background()
+	call := func(given context.Context) *pipedCall {
+		return &pipedCall{cmd: redis.NewCmd(live, "evalsha", script.Hash(), 1, "n"), script: script,
+			done: make(chan struct{}), given: given}
 	}
-	bt.exec(slices.Clone(calls), nil) // exec reuses the slice it is given
-	if calls[0].err != context.Canceled || calls[1].err != nil || calls[2].err != nil {
-		t.Errorf("errors %v, %v, %v", calls[0].err, calls[1].err, calls[2].err)
+	calls := []*pipedCall{call(gone), call(live), call(nil)} // a start given up, a start, a commit
+	newPipeliner(b.Client).exec(slices.Clone(calls))         // exec reuses the slice it is given
+	if calls[0].cmd.Err() != context.Canceled || calls[1].cmd.Err() != nil || calls[2].cmd.Err() != nil {
+		t.Errorf("errors %v, %v, %v", calls[0].cmd.Err(), calls[1].cmd.Err(), calls[2].cmd.Err())
 	}
 	if n, _ := b.Client.Get(context.Background(), "n").Int(); n != 2 {
 		t.Errorf("%d calls made, want the 2 whose callers still wait", n)
+	}
+
+	// Starts that wait for replicas are not made either once their callers gave up.
+	bt := newBatcher(b.Client, script, 1, 10*time.Millisecond)
+	waiting := []*scriptCall{
+		{ctx: gone, keys: []string{"w"}, done: make(chan struct{})},
+		{ctx: live, keys: []string{"w"}, done: make(chan struct{})},
+	}
+	bt.exec(slices.Clone(waiting), nil)
+	if waiting[0].err != context.Canceled || waiting[1].err == nil {
+		t.Errorf("errors %v, %v; want the second to have no replica to acknowledge it", waiting[0].err, waiting[1].err)
+	}
+	if n, _ := b.Client.Get(context.Background(), "w").Int(); n != 1 {
+		t.Errorf("%d calls made, want the one whose caller still waits", n)
 	}
 }

@@ -125,8 +125,10 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	}
 	for i := range o.Shards {
 		sh := newShard(i)
-		sh.starts, sh.commits = newBatcher(rdb, startScript), newPipeliner(rdb)
-		sh.starts.wait, sh.starts.waitTimeout = o.WaitReplicas, o.WaitTimeout
+		sh.calls = newPipeliner(rdb)
+		if o.WaitReplicas > 0 {
+			sh.waiting = newBatcher(rdb, startScript, o.WaitReplicas, o.WaitTimeout)
+		}
 		q.shards = append(q.shards, sh)
 	}
 	q.metrics = newMetrics(o.Metrics, q)

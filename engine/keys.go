@@ -43,8 +43,8 @@ import (
 type shard struct {
 	index   int
 	prefix  string
-	starts  *batcher   // the shard's start calls, pipelined
-	commits *pipeliner // the shard's commits, pipelined
+	calls   *pipeliner // the shard's starts and commits, pipelined together
+	waiting *batcher   // with --wait-replicas, the shard's starts; nil without
 	// Key names are made once: every script call passes a dozen of them.
 	keys struct{ due, wake, leases, tokens, dead, open, seq, runs, workflows string }
 	// args are the keys the commit script takes, boxed once as call arguments.

@@ -2,16 +2,20 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// pipeliner sends the script calls of concurrent workers (their commits) in pipelined
-// round trips, as a batcher does for starts: while one batch is with Redis, the next
-// gathers, and a call alone goes at once. With many workers committing at once, a
-// commit then costs a share of a round trip's system calls, in hookflow and in Redis.
-// Each shard has its own, so that a batch goes to one Redis Cluster node.
+// pipeliner sends the script calls of concurrent callers, the starts of runs and the
+// commits of their units, in pipelined round trips: while one batch is with Redis, the
+// next gathers, and a call alone goes at once. Under load a start or a commit then
+// costs a share of a round trip's system calls, in hookflow and in Redis, instead of a
+// whole one, and a webhook's start rides with the commits of the runs before it. Each
+// shard has its own, so that a batch goes to one Redis Cluster node and a slow node
+// holds up its own shards only.
 type pipeliner struct {
 	rdb   redis.UniversalClient
 	calls chan *pipedCall
@@ -24,22 +28,38 @@ type pipedCall struct {
 	cmd    *redis.Cmd
 	script *redis.Script
 	done   chan struct{}
+	// given is a start's context: a start whose caller gave up before its batch was
+	// sent is not sent, as a sender answered an error must not find its event started.
+	// nil for a commit, which is sent once made.
+	given context.Context
 }
+
+const (
+	// batchFlushers is how many batches are with Redis at once: one, so that the calls
+	// made while it is there all go in the next (two sent a call that came alone at
+	// once, and Redis read, ran and answered most calls one by one).
+	batchFlushers = 1
+	maxPiped      = 128  // calls in one round trip, at most
+	maxWaiting    = 1024 // calls waiting for a batch; past it, starts are refused
+	// batchWait bounds a call, from when it is made to its answer: past it the caller
+	// gets an error (and a webhook sender a 503) rather than wait on a Redis that does
+	// not answer.
+	batchWait = 10 * time.Second
+)
+
+// errBacklog refuses a start when too many calls wait for Redis already.
+var errBacklog = fmt.Errorf("%w: too many starts waiting for Redis", ErrBusy)
 
 func newPipeliner(rdb redis.UniversalClient) *pipeliner {
 	return &pipeliner{rdb: rdb, calls: make(chan *pipedCall, maxWaiting)}
 }
 
 // evalsha runs cmd (evalsha, the script's hash, the key count, keys and arguments) in
-// the next batch and returns it done. cmd's arguments must stay as they are until it
-// returns. When too many calls wait already, it runs alone. A batch ends within
-// batchWait, whatever ctx says: a commit sent is waited for.
+// the next batch and returns it done: a commit. cmd's arguments must stay as they are
+// until it returns. When too many calls wait already, it runs alone. A batch ends
+// within batchWait, whatever ctx says: a commit sent is waited for.
 func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *redis.Cmd {
-	p.start.Do(func() {
-		for range batchFlushers {
-			go p.flush()
-		}
-	})
+	p.startFlushing()
 	c := &pipedCall{cmd: redis.NewCmd(ctx, args...), script: s, done: make(chan struct{})}
 	select {
 	case p.calls <- c:
@@ -50,10 +70,45 @@ func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *r
 	return c.cmd
 }
 
-// flush sends the calls waiting, up to maxStartBatch, in one pipeline, for as long as
-// the process lives.
+// run runs script s with keys and args in the next batch and returns its result: a
+// start. When too many calls wait already it is refused with errBacklog. A call whose
+// ctx ends before it is sent is not sent; one whose ctx ends after may still take
+// effect.
+func (p *pipeliner) run(ctx context.Context, s *redis.Script, keys []string, args []any) (any, error) {
+	p.startFlushing()
+	ctx, cancel := context.WithTimeout(ctx, batchWait)
+	defer cancel()
+	cmd := make([]any, 0, 3+len(keys)+len(args))
+	cmd = append(cmd, "evalsha", s.Hash(), len(keys))
+	for _, k := range keys {
+		cmd = append(cmd, k)
+	}
+	c := &pipedCall{cmd: redis.NewCmd(ctx, append(cmd, args...)...), script: s, done: make(chan struct{}), given: ctx}
+	select {
+	case p.calls <- c:
+	default:
+		return nil, errBacklog
+	}
+	select {
+	case <-c.done:
+		return c.cmd.Result()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *pipeliner) startFlushing() {
+	p.start.Do(func() {
+		for range batchFlushers {
+			go p.flush()
+		}
+	})
+}
+
+// flush sends the calls waiting, up to maxPiped, in one pipeline, for as long as the
+// process lives.
 func (p *pipeliner) flush() {
-	batch := make([]*pipedCall, 0, maxStartBatch)
+	batch := make([]*pipedCall, 0, maxPiped)
 	for c := range p.calls {
 		batch = gather(p.calls, append(batch[:0], c))
 		p.exec(batch)
@@ -61,9 +116,9 @@ func (p *pipeliner) flush() {
 }
 
 // gather adds to batch the calls waiting in calls, without waiting for more, until
-// batch holds maxStartBatch.
+// batch holds maxPiped.
 func gather[T any](calls <-chan T, batch []T) []T {
-	for len(batch) < maxStartBatch {
+	for len(batch) < maxPiped {
 		select {
 		case c := <-calls:
 			batch = append(batch, c)
@@ -75,20 +130,33 @@ func gather[T any](calls <-chan T, batch []T) []T {
 }
 
 func (p *pipeliner) exec(batch []*pipedCall) {
+	// Starts whose callers gave up are not made: their callers answered an error.
+	live := batch[:0]
+	for _, c := range batch {
+		if c.given != nil && c.given.Err() != nil {
+			c.cmd.SetErr(c.given.Err())
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
 	defer cancel()
-	if len(batch) == 1 {
-		c := batch[0]
+	if len(live) == 1 {
+		c := live[0]
 		c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
 		close(c.done)
 		return
 	}
 	pipe := p.rdb.Pipeline()
-	for _, c := range batch {
+	for _, c := range live {
 		_ = pipe.Process(ctx, c.cmd)
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
-	for _, c := range batch {
+	for _, c := range live {
 		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again.
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())

@@ -138,7 +138,13 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	}
 	args = append(args, fields...)
 	keys = append(keys, extra...)
-	res, err := sh.starts.run(ctx, keys, args...)
+	var res any
+	var err error
+	if sh.waiting != nil {
+		res, err = sh.waiting.run(ctx, keys, args...)
+	} else {
+		res, err = sh.calls.run(ctx, startScript, keys, args)
+	}
 	if err = scriptError(err); err != nil {
 		return "", nil, err
 	}
@@ -470,7 +476,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	defer putArgs(cmd)
 	cmd = append(cmd, "evalsha", completeHash, len(keys))
 	cmd = append(append(cmd, keys...), args...)
-	reply, err := sh.commits.evalsha(ctx, completeScript, cmd).Result()
+	reply, err := sh.calls.evalsha(ctx, completeScript, cmd).Result()
 	if err != nil {
 		return nil, scriptError(err)
 	}
@@ -576,7 +582,7 @@ func (q *queue) finish(ctx context.Context, c commit) error {
 		cmd = append(cmd, flag(c.eventShown))
 		cmd = append(cmd, h.fields...)
 	}
-	return scriptError(sh.commits.evalsha(ctx, finishScript, cmd).Err())
+	return scriptError(sh.calls.evalsha(ctx, finishScript, cmd).Err())
 }
 
 // advance commits a straight commit (see straight) with advance.lua. When the next job
@@ -589,7 +595,7 @@ func (q *queue) advance(ctx context.Context, c commit) (*job, error) {
 	cmd = append(cmd, "evalsha", advanceHash, 5, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, sh.args.tokens,
 		sh.job(nextID), c.job.id, c.job.token, c.runID, sh.of(c.wf.Name).name, q.leaseArg, c.duration.Milliseconds(),
 		recordPrefix+u.step, encodeRecord(c.record), nextID, next.step)
-	token, err := sh.commits.evalsha(ctx, advanceScript, cmd).Int64()
+	token, err := sh.calls.evalsha(ctx, advanceScript, cmd).Int64()
 	if err != nil {
 		return nil, scriptError(err)
 	}
