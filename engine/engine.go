@@ -212,7 +212,11 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	got, first, err := e.q.startOnce(ctx, runID, wf, data, shown, failure, d, p != nil)
 	switch {
 	case first != nil:
-		first.event = ev.AsStored()
+		// Its worker reads the event from ev, or, when ev cannot be read as stored,
+		// decodes it from the run's copy.
+		if first.event = ev.AsStored(); first.event == nil {
+			first.run["event"] = string(data)
+		}
 		p.runTaken(first)
 	case p != nil:
 		p.giveBack()

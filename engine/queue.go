@@ -155,7 +155,7 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		if len(start) == 1 {
 			// A reply it cannot read leaves the job leased to no one: it runs once the
 			// lease expires.
-			return runID, startedJob(sh, runID, wf, event, start[0], fields, res), nil
+			return runID, startedJob(sh, runID, wf, start[0], fields, res), nil
 		}
 	}
 	return runID, nil, nil
@@ -172,8 +172,8 @@ func (q *queue) leaseFirst(lease bool) any {
 
 // startedJob is the first job of a run that start.lua leased to the caller, from its
 // reply {token, created ms}: the job as lease.lua would have given it, with the run's
-// hash as the start wrote it.
-func startedJob(sh *shard, runID string, wf *workflows.Workflow, event []byte, u unit, fields []any, res []any) *job {
+// hash as the start wrote it, but for its event, which Engine.startShown gives.
+func startedJob(sh *shard, runID string, wf *workflows.Workflow, u unit, fields []any, res []any) *job {
 	if len(res) != 2 {
 		return nil
 	}
@@ -184,7 +184,7 @@ func startedJob(sh *shard, runID string, wf *workflows.Workflow, event []byte, u
 	}
 	at := strconv.FormatInt(created, 10)
 	run := make(map[string]string, 7+len(fields)/2)
-	run["id"], run["wf"], run["ver"], run["event"] = runID, wf.Name, wf.Version, string(event)
+	run["id"], run["wf"], run["ver"] = runID, wf.Name, wf.Version // the event: see Engine.startShown
 	run["created"], run["started"], run["status"] = at, at, string(RunRunning)
 	for i := 0; i+1 < len(fields); i += 2 {
 		name, _ := fields[i].(string)

@@ -25,6 +25,7 @@ func TestStartRunsTheFirstStepWhereTheRunStarts(t *testing.T) {
 			t.Fatal("an idle pool gave no worker")
 		}
 		id := "run-leased"
+		ev := &workflows.Event{ID: "ev", Trigger: "manual", Raw: "{}"}
 		_, j, err := e.q.startOnce(ctx, id, set.Workflow("chain"), []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), nil, "", nil, true)
 		if err != nil || j == nil {
 			t.Fatalf("start: job %v, %v", j, err)
@@ -42,7 +43,8 @@ func TestStartRunsTheFirstStepWhereTheRunStarts(t *testing.T) {
 		if fields["status"] != string(RunRunning) || fields["started"] != j.run["created"] {
 			t.Errorf("run hash %v", fields)
 		}
-		p.runTaken(j) // no fetcher runs: the step runs because the start leased it here
+		j.event = ev.AsStored() // as Engine.start gives it
+		p.runTaken(j)           // no fetcher runs: the step runs because the start leased it here
 		r := waitRun(t, e, id)
 		if r.Status != RunSucceeded || r.Steps[0].Attempts != 1 {
 			t.Errorf("run %s, first step attempts %d", r.Status, r.Steps[0].Attempts)
@@ -189,4 +191,38 @@ func TestStopHandsBackJobsWaitingForAWorker(t *testing.T) {
 			t.Errorf("run %s %s", r.Status, r.Error)
 		}
 	})
+}
+
+// TestStartedRunReadsItsEvent: the first step leased by its run's start reads the run's
+// event, whether it is taken from the start (a webhook's, sealed) or decoded from the
+// run (a poll's, whose free-form values read as their JSON types).
+func TestStartedRunReadsItsEvent(t *testing.T) {
+	const src = `
+workflow "reads" {
+  step "probe" "first" {
+    value = "{{ event.body.name }} {{ event.poll?.page }}"
+  }
+}
+`
+	b := redistest.Mini(t)
+	e, set, _ := running(t, b, src, 2)
+	webhook := &workflows.Event{ID: "e1", Trigger: "webhook", ContentType: "application/json", Raw: `{"name": "Ada"}`}
+	if err := webhook.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	poll := &workflows.Event{ID: "e2", Trigger: "poll", ContentType: "application/json", Raw: `{"name": "Bob"}`,
+		Poll: map[string]any{"page": 2}}
+	for ev, want := range map[*workflows.Event]string{webhook: "Ada ", poll: "Bob 2"} {
+		id, err := e.Start(context.Background(), set.Workflow("reads"), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != "succeeded" || len(r.Steps) != 1 {
+			t.Fatalf("%s run: %s %s", ev.Trigger, r.Status, r.Error)
+		}
+		if got := r.Steps[0].Output.(map[string]any)["value"]; got != want {
+			t.Errorf("%s run: the step read %q, want %q", ev.Trigger, got, want)
+		}
+	}
 }
