@@ -12,6 +12,9 @@
 # RATE=500 sends at a steady 500 webhooks/s instead of as fast as 32 connections go;
 # FLOOR=1 also runs the bare Go relay through the same Redis in each invocation
 # (hookbench --floor), for the ratio; DURATION=20s changes the window (default 10s).
+# SYSCALLS=1 counts the system calls of hookflow and of Redis per delivery (perf stat,
+# from the start of the load to the end of the window), and prints Redis's CPU per
+# delivery from its INFO.
 set -u
 cd "$(dirname "$0")/../.."
 before=$1 after=$2 rounds=${3:-2} workload=${4:-relay}
@@ -24,6 +27,10 @@ for p in 8080 8081; do
     exit 1
   fi
 done
+if [ "${SYSCALLS:-0}" != 0 ] && ! command -v perf >/dev/null; then
+  echo "SYSCALLS=1 counts with perf (apt-get install linux-perf)" >&2
+  exit 1
+fi
 for round in $(seq "$rounds"); do
   for bin in "$before" "$after"; do
     dir=$(mktemp -d)
@@ -42,9 +49,27 @@ for round in $(seq "$rounds"); do
     echo "== $bin, round $round"
     floor=""
     [ "${FLOOR:-0}" != 0 ] && floor="--floor=redis://127.0.0.1:$port/0"
+    counting=()
+    if [ "${SYSCALLS:-0}" != 0 ]; then
+      rpid=$(redis-cli -p $port info server | tr -d '\r' | awk -F: '/^process_id/ {print $2}')
+      for p in $pid $rpid; do
+        perf stat -x, -e raw_syscalls:sys_enter -p "$p" -o "$dir/syscalls.$p" &
+        counting+=($!)
+      done
+      rcpu0=$(redis-cli -p $port info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s+=$2} END {print s}')
+    fi
     /tmp/hookbench --target "http://127.0.0.1:8080/hooks/bench/$workload" --sink 127.0.0.1:9999 \
-      --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid $floor |
-      grep -E "^==|accepted|delivered|repeats|e2e latency|CPU in|ratio"
+      --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid $floor >"$dir/report"
+    grep -E "^==|accepted|delivered|repeats|e2e latency|CPU in|ratio" "$dir/report"
+    if [ ${#counting[@]} -gt 0 ]; then
+      rcpu1=$(redis-cli -p $port info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s+=$2} END {print s}')
+      kill -INT "${counting[@]}"
+      wait "${counting[@]}" 2>/dev/null
+      n=$(awk '/^  delivered/ {d=$2} END {print d}' "$dir/report") # the target's, printed last
+      echo "  per delivery: hookflow $(awk -F, -v n="$n" '/sys_enter/ {printf "%.1f", $1/n}' "$dir/syscalls.$pid") system calls," \
+        "Redis $(awk -F, -v n="$n" '/sys_enter/ {printf "%.1f", $1/n}' "$dir/syscalls.$rpid") system calls and" \
+        "$(awk -v a="$rcpu0" -v b="$rcpu1" -v n="$n" 'BEGIN {printf "%.0f", (b-a)*1e6/n}') µs of CPU"
+    fi
     kill $pid
     wait $pid 2>/dev/null
     redis-cli -p $port shutdown nosave >/dev/null 2>&1
