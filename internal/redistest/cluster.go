@@ -178,6 +178,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 			if err != nil {
 				return false
 			}
+			c.meetMissing(ctx, n, nodes)
 			primaries, replicas := 0, 0
 			for _, nd := range nodes {
 				switch {
@@ -195,6 +196,25 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// meetMissing introduces node n to the cluster's nodes it does not know, as redis-cli
+// --cluster fix would: a handshake between two nodes is dropped after the node timeout
+// (a second in some tests), which a machine under load can miss, and gossip does not
+// always bring the node back.
+func (c *Cluster) meetMissing(ctx context.Context, n *redis.Client, nodes []clusterNode) {
+	known := map[string]bool{n.Options().Addr: true}
+	for _, nd := range nodes {
+		known[nd.addr] = true
+	}
+	for _, addr := range c.Addrs {
+		if known[addr] {
+			continue
+		}
+		if host, port, err := net.SplitHostPort(addr); err == nil {
+			_ = n.Do(ctx, "CLUSTER", "MEET", host, port).Err() // refused while a handshake is under way
+		}
+	}
 }
 
 // until polls node addr until ok holds or ctx ends.
