@@ -35,6 +35,10 @@ type scriptCall struct {
 	done chan struct{}
 }
 
+// waitingFlushers is how many batches are with Redis at once: two, as a batch holds its
+// connection until the replicas acknowledge it, and Redis is free meanwhile.
+const waitingFlushers = 2
+
 func newBatcher(rdb redis.UniversalClient, script *redis.Script, wait int, waitTimeout time.Duration) *batcher {
 	return &batcher{rdb: rdb, script: script, calls: make(chan *scriptCall, maxWaiting), wait: wait, waitTimeout: waitTimeout}
 }
@@ -43,7 +47,7 @@ func newBatcher(rdb redis.UniversalClient, script *redis.Script, wait int, waitT
 // is not sent; one whose ctx ends after may still take effect.
 func (b *batcher) run(ctx context.Context, keys []string, args ...any) (any, error) {
 	b.start.Do(func() {
-		for range batchFlushers {
+		for range waitingFlushers {
 			go b.flush()
 		}
 	})
