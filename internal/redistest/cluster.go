@@ -167,7 +167,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 	for _, addr := range c.Addrs {
 		var info string
 		err := c.until(ctx, addr, func(n *redis.Client) bool {
-			info = n.ClusterInfo(ctx).Val() + n.Info(ctx, "replication").Val()
+			info = n.ClusterInfo(ctx).Val() + n.Info(ctx, "replication").Val() + "\n" + n.ClusterNodes(ctx).Val()
 			if !strings.Contains(info, "cluster_state:ok") {
 				return false
 			}
