@@ -43,9 +43,16 @@ func newBatcher(rdb redis.UniversalClient, script *redis.Script, wait int, waitT
 	return &batcher{rdb: rdb, script: script, calls: make(chan *scriptCall, maxWaiting), wait: wait, waitTimeout: waitTimeout}
 }
 
-// run calls the script and returns its result. A call whose ctx ends before it is sent
-// is not sent; one whose ctx ends after may still take effect.
-func (b *batcher) run(ctx context.Context, keys []string, args ...any) (any, error) {
+// run calls the script, as cmd (evalsha, the script's hash, the key count, keys and
+// arguments) lays out its call, and returns its result. A call whose ctx ends before
+// it is sent is not sent; one whose ctx ends after may still take effect.
+func (b *batcher) run(ctx context.Context, cmd []any) (any, error) {
+	n, _ := cmd[2].(int)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i], _ = cmd[3+i].(string)
+	}
+	args := cmd[3+n:]
 	b.start.Do(func() {
 		for range waitingFlushers {
 			go b.flush()

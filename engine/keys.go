@@ -47,8 +47,8 @@ type shard struct {
 	waiting *batcher   // with --wait-replicas, the shard's starts; nil without
 	// Key names are made once: every script call passes a dozen of them.
 	keys struct{ due, wake, leases, tokens, dead, open, seq, runs, workflows string }
-	// args are the keys the commit script takes, boxed once as call arguments.
-	args struct{ due, wake, leases, tokens, dead, open any }
+	// args are the keys the start and commit scripts take, boxed once as call arguments.
+	args struct{ due, wake, leases, tokens, dead, open, seq, runs, workflows any }
 	mu   sync.RWMutex
 	wfs  map[string]*workflowKeys
 	// prefixArg is the prefix as a script argument, boxed once.
@@ -59,7 +59,7 @@ type shard struct {
 // argument.
 type workflowKeys struct {
 	ready, pending, inflight, limit, runsOf string
-	args                                    struct{ ready, pending, inflight, limit any }
+	args                                    struct{ ready, pending, inflight, limit, runsOf any }
 	name                                    any
 }
 
@@ -71,6 +71,7 @@ func newShard(i int) *shard {
 	s.prefixArg = s.prefix
 	s.args.due, s.args.wake, s.args.leases = s.keys.due, s.keys.wake, s.keys.leases
 	s.args.tokens, s.args.dead, s.args.open = s.keys.tokens, s.keys.dead, s.keys.open
+	s.args.seq, s.args.runs, s.args.workflows = s.keys.seq, s.keys.runs, s.keys.workflows
 	return s
 }
 
@@ -85,6 +86,7 @@ func (s *shard) of(wf string) *workflowKeys {
 	k = &workflowKeys{ready: s.prefix + "ready:" + wf, pending: s.prefix + "pending:" + wf,
 		inflight: s.prefix + "inflight:" + wf, limit: s.prefix + "limit:" + wf, runsOf: s.prefix + "runs:" + wf, name: wf}
 	k.args.ready, k.args.pending, k.args.inflight, k.args.limit = k.ready, k.pending, k.inflight, k.limit
+	k.args.runsOf = k.runsOf
 	s.mu.Lock()
 	s.wfs[wf] = k
 	s.mu.Unlock()

@@ -70,20 +70,15 @@ func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *r
 	return c.cmd
 }
 
-// run runs script s with keys and args in the next batch and returns its result: a
-// start. When too many calls wait already it is refused with errBacklog. A call whose
-// ctx ends before it is sent is not sent; one whose ctx ends after may still take
-// effect.
-func (p *pipeliner) run(ctx context.Context, s *redis.Script, keys []string, args []any) (any, error) {
+// run runs cmd (evalsha, the script's hash, the key count, keys and arguments) in the
+// next batch and returns its result: a start. When too many calls wait already it is
+// refused with errBacklog. A call whose ctx ends before it is sent is not sent; one
+// whose ctx ends after may still take effect.
+func (p *pipeliner) run(ctx context.Context, s *redis.Script, cmd []any) (any, error) {
 	p.startFlushing()
 	ctx, cancel := context.WithTimeout(ctx, batchWait)
 	defer cancel()
-	cmd := make([]any, 0, 3+len(keys)+len(args))
-	cmd = append(cmd, "evalsha", s.Hash(), len(keys))
-	for _, k := range keys {
-		cmd = append(cmd, k)
-	}
-	c := &pipedCall{cmd: redis.NewCmd(ctx, append(cmd, args...)...), script: s, done: make(chan struct{}), given: ctx}
+	c := &pipedCall{cmd: redis.NewCmd(ctx, cmd...), script: s, done: make(chan struct{}), given: ctx}
 	select {
 	case p.calls <- c:
 	default:

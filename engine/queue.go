@@ -113,10 +113,6 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		event = shown // nothing to run: it succeeds as it starts
 	}
 	wk := sh.of(wf.Name)
-	keys := make([]string, 0, 14+len(start))
-	keys = append(keys, sh.run(runID), wk.ready, sh.keys.due, sh.keys.wake, sh.keys.open, wk.inflight,
-		wk.pending, wk.limit, sh.keys.seq, sh.keys.runs, wk.runsOf, sh.keys.workflows, sh.keys.leases,
-		sh.keys.tokens)
 	var extra []string // the dedupe key, or a schedule's keys, after the jobs'
 	hasDedupe, hasSched, window, tick := false, false, int64(0), int64(0)
 	switch {
@@ -127,23 +123,36 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		hasDedupe, window = true, max(d.window.Milliseconds(), 1)
 		extra = []string{q.dedupeKey(wf.Name, d.key)}
 	}
-	args := make([]any, 0, 17+3*len(start)+len(fields))
-	args = append(args, sh.prefixArg, runID, wk.name, wf.Version, event, q.retentionArg, endStatus, failure,
+	// The call laid out whole, as the commits' are: EVALSHA, the keys (those of the shard
+	// and the workflow boxed once), then the arguments.
+	ids := make([]string, len(start))
+	for i, u := range start {
+		ids[i] = u.jobID(runID)
+	}
+	nkeys := 14 + len(start) + len(extra)
+	cmd := make([]any, 0, 3+nkeys+18+3*len(start)+len(fields))
+	cmd = append(cmd, "evalsha", startHash, nkeys, sh.run(runID), wk.args.ready, sh.args.due, sh.args.wake,
+		sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit, sh.args.seq, sh.args.runs, wk.args.runsOf,
+		sh.args.workflows, sh.args.leases, sh.args.tokens)
+	for _, id := range ids {
+		cmd = append(cmd, sh.job(id))
+	}
+	for _, k := range extra {
+		cmd = append(cmd, k)
+	}
+	cmd = append(cmd, sh.prefixArg, runID, wk.name, wf.Version, event, q.retentionArg, endStatus, failure,
 		wf.Concurrency, flag(hasDedupe), window, q.maxOpen, flag(hasSched), tick, tickTTL.Milliseconds(),
 		len(start), len(fields)/2, q.leaseFirst(lease && len(start) == 1))
-	for _, u := range start {
-		id := u.jobID(runID)
-		keys = append(keys, sh.job(id))
-		args = append(args, id, u.step, u.partField())
+	for i, u := range start {
+		cmd = append(cmd, ids[i], u.step, u.partField())
 	}
-	args = append(args, fields...)
-	keys = append(keys, extra...)
+	cmd = append(cmd, fields...)
 	var res any
 	var err error
 	if sh.waiting != nil {
-		res, err = sh.waiting.run(ctx, keys, args...)
+		res, err = sh.waiting.run(ctx, cmd)
 	} else {
-		res, err = sh.calls.run(ctx, startScript, keys, args)
+		res, err = sh.calls.run(ctx, startScript, cmd)
 	}
 	if err = scriptError(err); err != nil {
 		return "", nil, err

@@ -122,9 +122,10 @@ var (
 	resumeScript    = script("resume.lua")
 )
 
-// completeHash, advanceHash and finishHash are the commit scripts' SHA1s, boxed once
-// as call arguments.
+// startHash, completeHash, advanceHash and finishHash are the SHA1s of the scripts that
+// start runs and commit them, boxed once as call arguments.
 var (
+	startHash    any = startScript.Hash()
 	completeHash any = completeScript.Hash()
 	advanceHash  any = advanceScript.Hash()
 	finishHash   any = finishScript.Hash()
