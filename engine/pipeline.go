@@ -141,19 +141,19 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
 	defer cancel()
 	if len(live) == 1 {
-		c := live[0]
-		c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
-		close(c.done)
-		return
+		_ = p.rdb.Process(ctx, live[0].cmd)
+	} else {
+		pipe := p.rdb.Pipeline()
+		for _, c := range live {
+			_ = pipe.Process(ctx, c.cmd)
+		}
+		_, _ = pipe.Exec(ctx) // each command carries its own error
 	}
-	pipe := p.rdb.Pipeline()
 	for _, c := range live {
-		_ = pipe.Process(ctx, c.cmd)
-	}
-	_, _ = pipe.Exec(ctx) // each command carries its own error
-	for _, c := range live {
-		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again.
+		// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again, and
+		// sends the call once more, unless it is a start whose caller gave up meanwhile
+		// (the first try changed nothing).
+		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && (c.given == nil || c.given.Err() == nil) {
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
 		}
 		close(c.done)

@@ -7,8 +7,9 @@ import "sync"
 // the CPU of a relay, measured), where a goroutine that ran a step before has the stack
 // already. The goroutine idle the shortest time takes the next job: the garbage
 // collector shrinks the stacks of goroutines idle for long, and the ones that stay busy
-// keep theirs. There are never more than the pool's workers, as each executes with a
-// worker's slot.
+// keep theirs. There are about as many as the pool's workers, as each executes with a
+// worker's slot (one that gave its slot back may not be idle yet when the next job
+// comes, and the job gets a new goroutine).
 type workers struct {
 	mu      sync.Mutex
 	idle    []chan *job // a stack: the last one idle is the first to go
@@ -43,6 +44,7 @@ func (p *Pool) worker(j *job) {
 		}
 		ws.idle = append(ws.idle, next)
 		ws.mu.Unlock()
+		j = nil // idle, it holds on to no job's run
 		if j = <-next; j == nil {
 			return
 		}
