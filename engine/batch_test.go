@@ -112,3 +112,52 @@ func TestGivenUpStartsAreNotSent(t *testing.T) {
 		t.Errorf("%d calls made, want the one whose caller still waits", n)
 	}
 }
+
+// giveUpAfter is a client hook that runs giveUp once a call has been answered: the
+// caller of a start gives up while it is with Redis.
+type giveUpAfter struct{ giveUp func() }
+
+func (h giveUpAfter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h giveUpAfter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.giveUp()
+		return err
+	}
+}
+func (h giveUpAfter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.giveUp()
+		return err
+	}
+}
+
+// TestGivenUpStartsAreNotSentAgain: a start that found Redis without its script, and
+// whose caller gave up meanwhile, is not sent again once the script is loaded; a
+// commit in the same state is.
+func TestGivenUpStartsAreNotSentAgain(t *testing.T) {
+	for _, alone := range []bool{true, false} {
+		b := redistest.Mini(t)
+		script := redis.NewScript(`return redis.call('INCR', KEYS[1])`) // not loaded: NOSCRIPT
+		given, giveUp := context.WithCancel(context.Background())
+		rdb := redis.NewClient(&redis.Options{Addr: b.Client.(*redis.Client).Options().Addr})
+		t.Cleanup(func() { _ = rdb.Close() })
+		rdb.AddHook(giveUpAfter{giveUp})
+		call := func(key string, given context.Context) *pipedCall {
+			return &pipedCall{cmd: redis.NewCmd(context.Background(), "evalsha", script.Hash(), 1, key), script: script,
+				done: make(chan struct{}), given: given}
+		}
+		calls := []*pipedCall{call("start", given)}
+		if !alone {
+			calls = append(calls, call("commit", nil))
+		}
+		newPipeliner(rdb).exec(slices.Clone(calls))
+		if n, _ := b.Client.Get(context.Background(), "start").Int(); n != 0 {
+			t.Errorf("alone %v: the start given up was made %d times", alone, n)
+		}
+		if n, _ := b.Client.Get(context.Background(), "commit").Int(); !alone && n != 1 {
+			t.Errorf("the commit was made %d times, want once", n)
+		}
+	}
+}
