@@ -49,7 +49,7 @@ type sealed struct {
 // A webhook's event is sealed: the filter that accepts it and the worker that runs its
 // first step read the same value, built once. The error is ParseBody's.
 func (e *Event) Seal() error {
-	body, err := ParseBody(e.ContentType, []byte(e.Raw))
+	body, err := e.parseRaw()
 	if err != nil {
 		return err
 	}
@@ -71,13 +71,18 @@ func (e *Event) AsStored() *Event {
 	if e.Poll != nil {
 		return nil
 	}
-	body, err := ParseBody(e.ContentType, []byte(e.Raw))
+	body, err := e.parseRaw()
 	if err != nil {
 		return nil
 	}
 	c := *e
 	c.Body, c.sealed = body, nil
 	return &c
+}
+
+// parseRaw is Raw parsed by ContentType, as the event's Body.
+func (e *Event) parseRaw() (any, error) {
+	return ParseBody(e.ContentType, []byte(e.Raw))
 }
 
 func (e *Event) isSealed() bool {
@@ -125,7 +130,7 @@ func DecodeEvent(data []byte) (*Event, error) {
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, fmt.Errorf("decoding event: %w", err)
 	}
-	body, err := ParseBody(e.ContentType, []byte(e.Raw))
+	body, err := e.parseRaw()
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", e.ID, err)
 	}
