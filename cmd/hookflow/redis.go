@@ -43,11 +43,11 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 			return nil, "", nil, fmt.Errorf("starting embedded Redis: %w", err)
 		}
 		log.Warn("no --redis given: using the embedded in-memory Redis; queued work lives in this process's memory and is lost when it stops. Use --redis redis://… for durable queues")
-		// Its connections are in-process pipes to small replies: go-redis's default
-		// buffers (32 KiB each way, 128 KiB for pipelines) were a quarter of the live
-		// heap under load, all of it held in this process.
-		opts := &redis.Options{Addr: mini.Addr(), ReadBufferSize: embeddedBuffer, WriteBufferSize: embeddedBuffer,
-			PipelineReadBufferSize: embeddedBuffer, PipelineWriteBufferSize: embeddedBuffer}
+		// Its connections are in-memory pipes (embedredis's Dial) to small replies:
+		// go-redis's default buffers (32 KiB each way, 128 KiB for pipelines) were a
+		// quarter of the live heap under load, all of it held in this process.
+		opts := &redis.Options{Addr: mini.Addr(), Dialer: mini.Dial, ReadBufferSize: embeddedBuffer,
+			WriteBufferSize: embeddedBuffer, PipelineReadBufferSize: embeddedBuffer, PipelineWriteBufferSize: embeddedBuffer}
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
 		tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
 		rdb, mode, where = redis.NewClient(opts), engine.RedisEmbedded, mini.Addr()

@@ -20,7 +20,7 @@ func client(t testing.TB) *redis.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), Dialer: m.Dial})
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }

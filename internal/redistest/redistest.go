@@ -85,7 +85,11 @@ func Mini(t testing.TB) *Backend {
 		t.Fatalf("starting miniredis: %v", err)
 	}
 	t.Cleanup(m.Close)
-	b := backend(t, "miniredis", m.Addr())
+	// Through the in-memory pipe, as serve's own client connects to it; URL still names
+	// its TCP listener.
+	c := redis.NewClient(&redis.Options{Addr: m.Addr(), Dialer: m.Dial})
+	t.Cleanup(func() { _ = c.Close() })
+	b := &Backend{Name: "miniredis", URL: "redis://" + m.Addr(), Client: c}
 	b.Stop, b.Mini = m.Close, m
 	return b
 }
