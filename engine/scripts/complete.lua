@@ -46,7 +46,10 @@ local prefix, jobid, token, wf, runid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV
 local lease, duration, rec_field, rec = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local chain, n_next = ARGV[10], tonumber(ARGV[11])
 local a_next, k_next = 12, 8
-local K = {job = KEYS[1], run = KEYS[2], leases = KEYS[3], tokens = KEYS[4]}
+-- Its own keys are locals, not a K table as in the other scripts: a commit is the
+-- commonest call with a start (start.lua says why).
+local job_key, run_key, leases_key, tokens_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local items_key, results_key, todo_key, joinjob_key
 local Q = {ready = KEYS[5], due = KEYS[6], wake = KEYS[7]}
 local wait, each, rec_in_results, todo_op = 0, '', false, ''
 local a_items, n_items, a_todo, n_todo, a_fields, n_fields = 0, -1, 0, 0, 0, 0
@@ -62,7 +65,7 @@ while a <= #ARGV do
     wait, a = tonumber(ARGV[a + 1]), a + 2
   elseif tag == 'e' then
     each, a = ARGV[a + 1], a + 2
-    K.items, K.results, K.todo, k = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
+    items_key, results_key, todo_key, k = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
   elseif tag == 'r' then
     rec_in_results, a = true, a + 1
   elseif tag == 'a' then
@@ -80,7 +83,7 @@ while a <= #ARGV do
     todo_op, a = tag, a + 1
   elseif tag == 'j' then
     join_field, join_step, join_job, a = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], a + 4
-    K.joinjob, k = KEYS[k], k + 1
+    joinjob_key, k = KEYS[k], k + 1
   elseif tag == 'f' then
     n_fields, a_fields = tonumber(ARGV[a + 1]), a + 2
     a = a_fields + 2 * n_fields
@@ -116,7 +119,7 @@ while a <= #ARGV do
   end
 end
 
-if redis.call('HGET', K.job, 'token') ~= token then
+if redis.call('HGET', job_key, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
 local now = now_ms()
@@ -129,13 +132,13 @@ local function lease_new(key, id, step, part)
   if redis.call('EXISTS', key) == 1 then
     return nil
   end
-  local t = redis.call('INCR', K.tokens)
+  local t = redis.call('INCR', tokens_key)
   redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', 1, 'token', t)
-  redis.call('ZADD', K.leases, now + lease, id)
+  redis.call('ZADD', leases_key, now + lease, id)
   return t
 end
 
-redis.call('ZREM', K.leases, jobid)
+redis.call('ZREM', leases_key, jobid)
 -- A unit with others beside it (an item, a step of a parallel block, a for_each
 -- step's listing) may find its run ended while it ran (one of the others could not go
 -- on and failed it): its record is kept, and nothing follows it. One that finds its
@@ -143,22 +146,22 @@ redis.call('ZREM', K.leases, jobid)
 -- hash is not made anew.
 local ended = false
 if not alone then
-  local status = redis.call('HGET', K.run, 'status')
+  local status = redis.call('HGET', run_key, 'status')
   if not status then
-    redis.call('DEL', K.job)
+    redis.call('DEL', job_key)
     return chained
   end
   ended = status == RUN_SUCCEEDED or status == RUN_FAILED or status == RUN_CANCELLED
 end
 if rec_field ~= '' then
-  local hash = K.run
+  local hash = run_key
   if rec_in_results then
-    hash = K.results
+    hash = results_key
   end
   record(hash, rec_field, now, duration, rec, '')
 end
 if ended then
-  redis.call('DEL', K.job)
+  redis.call('DEL', job_key)
   return chained
 end
 for i = 0, n_fields - 1 do
@@ -166,19 +169,19 @@ for i = 0, n_fields - 1 do
   if string.sub(field, 1, 2) == 's:' then
     -- A record the plan wrote (a for_each step, a parallel block) carries its own
     -- duration after the one put in front, and the later one is what decoding keeps.
-    record(K.run, field, now, 0, value, '')
+    record(run_key, field, now, 0, value, '')
   else
-    redis.call('HSET', K.run, field, value)
+    redis.call('HSET', run_key, field, value)
   end
 end
 if n_items >= 0 then
-  redis.call('HSET', K.items, 'n', n_items)
+  redis.call('HSET', items_key, 'n', n_items)
 end
 for i = 0, n_items - 1 do
   local key, value = ARGV[a_items + 2 * i], ARGV[a_items + 2 * i + 1]
-  redis.call('HSET', K.items, 'v:' .. i, value)
+  redis.call('HSET', items_key, 'v:' .. i, value)
   if key ~= '' then
-    redis.call('HSET', K.items, 'k:' .. i, key)
+    redis.call('HSET', items_key, 'k:' .. i, key)
   end
 end
 if n_shown > 0 then
@@ -186,31 +189,31 @@ if n_shown > 0 then
   for i = 0, n_shown - 1 do
     local idx, key, value = ARGV[a_shown + 3 * i], ARGV[a_shown + 3 * i + 1], ARGV[a_shown + 3 * i + 2]
     if value ~= '' then
-      redis.call('HSET', K.items, 'h:' .. idx, value)
+      redis.call('HSET', items_key, 'h:' .. idx, value)
     end
     if key ~= '' then
-      redis.call('HSET', K.items, 'hk:' .. idx, key)
+      redis.call('HSET', items_key, 'hk:' .. idx, key)
     end
     shown[#shown + 1] = idx
   end
-  redis.call('HSET', K.items, 'h', table.concat(shown, ' '))
+  redis.call('HSET', items_key, 'h', table.concat(shown, ' '))
 end
 if n_todo > 0 then
-  push(K.todo, ARGV, a_todo, a_todo + n_todo - 1)
+  push(todo_key, ARGV, a_todo, a_todo + n_todo - 1)
 end
 
 -- An item settled: the next waiting item takes its slot, or, when it failed the step,
 -- the waiting items are dropped and count as settled.
 local settled = 1
 if todo_op == 'n' then
-  local idx = redis.call('LPOP', K.todo)
+  local idx = redis.call('LPOP', todo_key)
   if idx then
     local id = runid .. ':' .. each .. ':' .. idx
     local key = prefix .. 'job:' .. id
     if chain == 'todo' and wait == 0 then
       local t = lease_new(key, id, each, idx)
       if t then
-        local kv = redis.call('HMGET', K.items, 'k:' .. idx, 'v:' .. idx)
+        local kv = redis.call('HMGET', items_key, 'k:' .. idx, 'v:' .. idx)
         chained = {t, id, each, idx, kv[1], kv[2]}
       end
     elseif new_job(key, runid, wf, each, idx) then
@@ -218,20 +221,20 @@ if todo_op == 'n' then
     end
   end
 elseif todo_op == 'd' then
-  settled = settled + redis.call('LLEN', K.todo)
-  redis.call('DEL', K.todo)
+  settled = settled + redis.call('LLEN', todo_key)
+  redis.call('DEL', todo_key)
 end
 
 if join_field ~= '' then
-  local left = redis.call('HINCRBY', K.run, join_field, -settled)
+  local left = redis.call('HINCRBY', run_key, join_field, -settled)
   if left <= 0 then
-    if new_job(K.joinjob, runid, wf, join_step, 'join') then
+    if new_job(joinjob_key, runid, wf, join_step, 'join') then
       enqueue(Q, wf, join_job, at)
     end
-  elseif tonumber(redis.call('HGET', K.run, 'p:' .. string.sub(join_field, 3)) or '0') >= left and
-      redis.call('HGET', K.run, 'status') == RUN_RUNNING then
+  elseif tonumber(redis.call('HGET', run_key, 'p:' .. string.sub(join_field, 3)) or '0') >= left and
+      redis.call('HGET', run_key, 'status') == RUN_RUNNING then
     -- Every step of the block still to settle is a wait parked there (park.lua).
-    redis.call('HSET', K.run, 'status', RUN_WAITING)
+    redis.call('HSET', run_key, 'status', RUN_WAITING)
   end
 end
 
@@ -250,21 +253,21 @@ end
 
 if run_status ~= '' then
   if dead then
-    dead_letter(Q, K.job, jobid, K.run, run_error, now, retention)
+    dead_letter(Q, job_key, jobid, run_key, run_error, now, retention)
   else
-    redis.call('DEL', K.job)
+    redis.call('DEL', job_key)
   end
   if hide and run_status == RUN_SUCCEEDED then
-    hide_sensitive(K.run, hide.fields, hide.results, hide.items, hide.event)
+    hide_sensitive(run_key, hide.fields, hide.results, hide.items, hide.event)
   end
-  finish_run(Q, prefix, wf, K.run, runid, run_status, run_error, now, retention, more)
+  finish_run(Q, prefix, wf, run_key, runid, run_status, run_error, now, retention, more)
 elseif handle then
-  dead_letter(Q, K.job, jobid, K.run, run_error, now, retention)
-  redis.call('HSET', K.run, 'error', run_error, 'failed_step', failed_step)
-  if redis.call('HGET', K.run, 'status') == RUN_WAITING then
-    redis.call('HSET', K.run, 'status', RUN_RUNNING) -- its timeout passed at a wait: the handlers run
+  dead_letter(Q, job_key, jobid, run_key, run_error, now, retention)
+  redis.call('HSET', run_key, 'error', run_error, 'failed_step', failed_step)
+  if redis.call('HGET', run_key, 'status') == RUN_WAITING then
+    redis.call('HSET', run_key, 'status', RUN_RUNNING) -- its timeout passed at a wait: the handlers run
   end
 else
-  redis.call('DEL', K.job)
+  redis.call('DEL', job_key)
 end
 return chained

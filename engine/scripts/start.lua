@@ -24,9 +24,13 @@
 --       11 runs:<wf> index, 12 workflows set, 13 leases zset, 14 token counter, then
 --       one hash per first job, then the dedupe key with a dedupe key, or the schedule
 --       key and the schedule tick key with a schedule
-local K = {run = KEYS[1], runs = KEYS[10], runs_of = KEYS[11], workflows = KEYS[12]}
-local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = KEYS[5], inflight = KEYS[6],
-  pending = KEYS[7], limit = KEYS[8], seq = KEYS[9], leases = KEYS[13], tokens = KEYS[14]}
+-- The keys are locals, not the K and Q tables of the other scripts: a start is the
+-- commonest call, and a table of named keys is a hash table made and filled at each
+-- call (in the embedded Redis's Lua, a Go map: 4 - 5 us and 3 KB a start). Q is made
+-- only for queue_run, on the way that queues the first jobs.
+local run_key, runs_key, runs_of_key, workflows_key = KEYS[1], KEYS[10], KEYS[11], KEYS[12]
+local open_key, inflight_key, pending_key, limit_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local leases_key, tokens_key = KEYS[13], KEYS[14]
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 retention ms,
 --       7 status when it ends at once ('' when it has jobs to run), 8 its error,
 --       9 concurrency limit (0: none), 10 '1' with a dedupe key, 11 dedupe window ms,
@@ -43,17 +47,18 @@ local has_sched, tick, sched_ttl = ARGV[13] == '1', tonumber(ARGV[14]), ARGV[15]
 local n_jobs, n_fields, lease = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
 local a_jobs, a_fields = 19, 19 + 3 * n_jobs
 local k_jobs = 15
+local dedupe_key, sched_key, tick_key
 if has_dedupe then
-  K.dedupe = KEYS[k_jobs + n_jobs]
+  dedupe_key = KEYS[k_jobs + n_jobs]
 elseif has_sched then
-  K.sched, K.tick = KEYS[k_jobs + n_jobs], KEYS[k_jobs + n_jobs + 1]
+  sched_key, tick_key = KEYS[k_jobs + n_jobs], KEYS[k_jobs + n_jobs + 1]
 end
 
-if redis.call('EXISTS', K.run) == 1 then
+if redis.call('EXISTS', run_key) == 1 then
   return 0
 end
 if has_dedupe then
-  local first = redis.call('GET', K.dedupe)
+  local first = redis.call('GET', dedupe_key)
   if first then
     return first
   end
@@ -63,64 +68,64 @@ if has_sched then
   if tick > now + 60000 then
     return fail(ERR_CLOCK, 'the tick ' .. ARGV[14] .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
   end
-  local started = redis.call('GET', K.tick)
+  local started = redis.call('GET', tick_key)
   if started then
     local at, run = string.match(started, '^(%d+) (.+)$')
     if tonumber(at) == tick and run then
       return run
     end
   end
-  local last = tonumber(redis.call('GET', K.sched) or '')
+  local last = tonumber(redis.call('GET', sched_key) or '')
   if last and last >= tick and last <= now + 60000 then
     return fail(ERR_TICK_TAKEN, 'a later tick started already')
   end
 end
-if end_status == '' and high > 0 and tonumber(redis.call('GET', Q.open) or '0') >= high then
+if end_status == '' and high > 0 and tonumber(redis.call('GET', open_key) or '0') >= high then
   return fail(ERR_BUSY, high .. ' runs are waiting or running')
 end
 if has_dedupe then
-  redis.call('SET', K.dedupe, runid, 'PX', window)
+  redis.call('SET', dedupe_key, runid, 'PX', window)
 end
 if has_sched then
-  redis.call('SET', K.sched, ARGV[14], 'PX', sched_ttl)
-  redis.call('SET', K.tick, ARGV[14] .. ' ' .. runid, 'PX', sched_ttl)
+  redis.call('SET', sched_key, ARGV[14], 'PX', sched_ttl)
+  redis.call('SET', tick_key, ARGV[14] .. ' ' .. runid, 'PX', sched_ttl)
 end
-redis.call('ZADD', K.runs, now, runid)
-redis.call('ZADD', K.runs_of, now, runid)
-redis.call('SADD', K.workflows, wf)
+redis.call('ZADD', runs_key, now, runid)
+redis.call('ZADD', runs_of_key, now, runid)
+redis.call('SADD', workflows_key, wf)
 if end_status ~= '' then
-  redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
+  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
     'status', end_status, 'error', end_error, 'started', now, 'finished', now)
-  redis.call('PEXPIRE', K.run, retention)
+  redis.call('PEXPIRE', run_key, retention)
   return 1
 end
 -- Leased at once: there is one first job, no limit, and no run waiting for a slot.
-local leased = lease > 0 and n_jobs == 1 and concurrency == 0 and redis.call('EXISTS', Q.pending) == 0
+local leased = lease > 0 and n_jobs == 1 and concurrency == 0 and redis.call('EXISTS', pending_key) == 0
 if leased then
-  redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
+  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
     'status', RUN_RUNNING, 'started', now)
 else
-  redis.call('HSET', K.run, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
+  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
     'status', RUN_QUEUED)
 end
 -- The limit is written only when it changes: most starts find it as it was.
-if tonumber(redis.call('GET', Q.limit) or '0') ~= concurrency then
+if tonumber(redis.call('GET', limit_key) or '0') ~= concurrency then
   if concurrency > 0 then
-    redis.call('SET', Q.limit, concurrency)
+    redis.call('SET', limit_key, concurrency)
   else
-    redis.call('DEL', Q.limit)
+    redis.call('DEL', limit_key)
   end
 end
 for i = 0, n_fields - 1 do
-  redis.call('HSET', K.run, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
+  redis.call('HSET', run_key, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
 end
-redis.call('INCR', Q.open)
+redis.call('INCR', open_key)
 if leased then
-  local token = redis.call('INCR', Q.tokens)
+  local token = redis.call('INCR', tokens_key)
   redis.call('HSET', KEYS[k_jobs], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 1], 'part', ARGV[a_jobs + 2],
     'attempt', 1, 'token', token)
-  redis.call('ZADD', Q.leases, now + lease, ARGV[a_jobs])
-  redis.call('ZADD', Q.inflight, now, runid)
+  redis.call('ZADD', leases_key, now + lease, ARGV[a_jobs])
+  redis.call('ZADD', inflight_key, now, runid)
   return {tostring(token), now}
 end
 -- The run is new, so are its jobs: no need to look for them first.
@@ -130,5 +135,7 @@ for i = 0, n_jobs - 1 do
   redis.call('HSET', KEYS[k_jobs + i], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 3 * i + 1],
     'part', ARGV[a_jobs + 3 * i + 2], 'attempt', 0)
 end
-queue_run(Q, prefix, wf, K.run, runid, jobs, now, true, concurrency)
+local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = open_key, inflight = inflight_key,
+  pending = pending_key, limit = limit_key, seq = KEYS[9]}
+queue_run(Q, prefix, wf, run_key, runid, jobs, now, true, concurrency)
 return 1
