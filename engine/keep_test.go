@@ -258,6 +258,45 @@ workflow "quick" {
 	})
 }
 
+// A run is kept for a grace after it finished, past the cap, for a caller waiting for
+// its end (a sync webhook) to read it; the grace is long enough for that caller's
+// reads.
+func TestKeepRunsGrace(t *testing.T) {
+	if keepGrace < 5*awaitPoll {
+		t.Errorf("a grace of %v is less than five reads of a waiting caller (%v apart)", keepGrace, awaitPoll)
+	}
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set := keepEngine(t, b, 0)
+		startPool(t, e, 2)
+		var all []string
+		for range 3 {
+			id, err := e.Start(ctx, set.Workflow("quick"), event(`{"n": 1, "fail": false}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitStatus(t, e, id, RunSucceeded)
+			all = append(all, id)
+			time.Sleep(2 * time.Millisecond) // runs started in one millisecond tie in the index
+		}
+		capped, _ := keepEngine(t, b, 1)
+		capped.q.keepGrace = time.Hour
+		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); !slices.Equal(got, all) {
+			t.Errorf("listing %v, want the runs %v in their grace", got, all)
+		}
+		capped.q.keepGrace = 0
+		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(t, e, ""); !slices.Equal(got, all[2:]) {
+			t.Errorf("listing %v, want the newest %v past the grace", got, all[2:])
+		}
+	})
+}
+
 // A child run is kept for longer after it finished: its parent's step reads its end.
 func TestKeepRunsChildGrace(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {

@@ -70,10 +70,12 @@ func (d *days) Set(s string) error {
 }
 
 // keepRunsEmbedded is how many finished runs the embedded Redis keeps by default. It
-// holds them in this process's memory, about 2.5 KB each for a relay run: 5,000 are
-// 12.5 MB, history enough to look into, and a serve under load stays under 64 MB of
-// RSS with embeddedMemoryLimit (docs/performance.md).
-const keepRunsEmbedded = 5000
+// holds them in this process's memory, about 3 KB of live heap each for a relay run:
+// 2,000 are 6 MB, history enough to look into. A serve under load stays under 64 MB
+// of RSS with embeddedMemoryLimit, and the fewer runs live in the heap, the less often
+// the collector runs to stay under the limit: 5,000 cost a relay under load 130 us
+// of CPU in the collector, 2,000 about 60 (docs/performance.md).
+const keepRunsEmbedded = 2000
 
 // keepRuns is --keep-runs: how many finished runs are kept, or, unset, the default for
 // the Redis in use.
