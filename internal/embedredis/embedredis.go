@@ -25,10 +25,17 @@ type Redis struct {
 	*miniredis.Miniredis
 	g              *gate
 	stopForgetting func() // closes forgetting's channel, once
+
+	dialing sync.Mutex // held by Dial while it connects, and by Close to mark closed
+	closed  bool
 }
 
-// Close stops the embedded Redis.
+// Close stops the embedded Redis. Dial refuses from then on, as a dial to its closed
+// listener would.
 func (r *Redis) Close() {
+	r.dialing.Lock()
+	r.closed = true
+	r.dialing.Unlock()
 	r.stopForgetting()
 	r.Miniredis.Close()
 }

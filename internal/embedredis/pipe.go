@@ -18,6 +18,11 @@ func (r *Redis) Dial(ctx context.Context, network, addr string) (net.Conn, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	r.dialing.Lock()
+	defer r.dialing.Unlock()
+	if r.closed {
+		return nil, &net.OpError{Op: "dial", Net: "pipe", Err: net.ErrClosed}
+	}
 	client, server := newPipe()
 	r.Server().ServeConn(server)
 	return client, nil

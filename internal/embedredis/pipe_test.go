@@ -121,3 +121,17 @@ func TestPipeClose(t *testing.T) {
 		t.Fatal("a write on a closed pipe succeeded")
 	}
 }
+
+// Once the embedded Redis is closed, a dial fails, as one to its closed listener does,
+// and a connection made before reads EOF.
+func TestDialAfterClose(t *testing.T) {
+	m, conn := dial(t)
+	m.Close()
+	if _, err := m.Dial(context.Background(), "tcp", "embedded"); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("dial after Close: %v, want net.ErrClosed", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read on a connection of a closed Redis: %v, want EOF", err)
+	}
+}
