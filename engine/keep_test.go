@@ -281,20 +281,22 @@ func TestKeepRunsGrace(t *testing.T) {
 		}
 		capped, _ := keepEngine(t, b, 1)
 		capped.q.keepGrace = time.Hour
-		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
-			t.Fatal(err)
-		}
-		if got := listed(t, e, ""); !slices.Equal(got, all) {
-			t.Errorf("listing %v, want the runs %v in their grace", got, all)
-		}
+		dropAndList(t, capped, e, all, "the runs in their grace")
 		capped.q.keepGrace = 0
-		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
-			t.Fatal(err)
-		}
-		if got := listed(t, e, ""); !slices.Equal(got, all[2:]) {
-			t.Errorf("listing %v, want the newest %v past the grace", got, all[2:])
-		}
+		dropAndList(t, capped, e, all[2:], "the newest past the grace")
 	})
+}
+
+// dropAndList runs one round of capped's cap on its shard, then checks that e lists
+// want, the runs kept.
+func dropAndList(t *testing.T, capped, e *Engine, want []string, what string) {
+	t.Helper()
+	if _, err := capped.q.dropRuns(context.Background(), capped.q.shards[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(t, e, ""); !slices.Equal(got, want) {
+		t.Errorf("listing %v, want %s: %v", got, what, want)
+	}
 }
 
 // A child run is kept for longer after it finished: its parent's step reads its end.
@@ -314,19 +316,9 @@ func TestKeepRunsChildGrace(t *testing.T) {
 		}
 		capped, _ := keepEngine(t, b, 1)
 		capped.q.childGrace = time.Hour
-		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
-			t.Fatal(err)
-		}
-		if got := listed(t, e, ""); !slices.Equal(got, all) {
-			t.Errorf("listing %v, want the child runs %v in their grace", got, all)
-		}
+		dropAndList(t, capped, e, all, "the child runs in their grace")
 		capped.q.childGrace = 0
-		if _, err := capped.q.dropRuns(ctx, capped.q.shards[0], 0); err != nil {
-			t.Fatal(err)
-		}
-		if got := listed(t, e, ""); !slices.Equal(got, all[2:]) {
-			t.Errorf("listing %v, want the newest %v past the grace", got, all[2:])
-		}
+		dropAndList(t, capped, e, all[2:], "the newest past the grace")
 	})
 }
 
