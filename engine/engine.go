@@ -117,6 +117,9 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	q := &queue{waitReplicas: o.WaitReplicas, rdb: rdb, leaseFor: o.Lease, retention: o.Retention,
 		leaseArg: o.Lease.Milliseconds(), retentionArg: o.Retention.Milliseconds(),
 		keepBatch: keepBatch, keepGrace: keepGrace, childGrace: childGrace, tombGrace: o.Lease}
+	if o.RedisMode == RedisEmbedded {
+		q.keepGrace = keepGraceEmbedded
+	}
 	if o.MaxQueued > 0 {
 		q.maxOpen = max(o.MaxQueued/o.Shards, 1) // each shard takes its share
 	}

@@ -21,14 +21,19 @@ const (
 	keepBatch = 200
 	keepCalls = 64
 	// keepGrace is how long a run is kept at least after it finished, for a caller
-	// waiting for its end to read it: Await reads it at once when this process ran its
-	// last step, else within awaitPoll, five times over in the grace. The history
-	// index orders runs by their start, so a long run that just ended is among the
-	// first past the cap. Runs in their grace do not count down the cap, so the grace
-	// bounds the runs a fast stream keeps past it: at 3,000 runs a second, a grace of
-	// 2s kept 6,000 past a cap of 2,000, and the embedded Redis's heap with them
-	// (docs/performance.md).
-	keepGrace = 500 * time.Millisecond
+	// waiting for its end to read it (Await reads it again within awaitPoll, and at
+	// once when its own process ran the last step). The history index orders runs by
+	// their start, so a long run that just ended is among the first past the cap.
+	keepGrace = 2 * time.Second
+	// keepGraceEmbedded is keepGrace with the embedded Redis. No other process reaches
+	// it, so the process that ran a run's last step is the one whose caller waits, and
+	// wakes it at once; five reads of awaitPoll fit in it all the same. It is shorter
+	// because runs in their grace do not count down the cap, and the embedded Redis
+	// keeps them in this process's heap: at 2,700 relays a second, a grace of 2s held
+	// 5,500 runs past a cap of 2,000, and the collector ran twice as often to keep the
+	// heap under its limit (docs/performance.md). A run is held for up to keepEvery
+	// past its grace, too, until the next round of the cap.
+	keepGraceEmbedded = 500 * time.Millisecond
 	// childGrace is that for a child run: its parent's workflow step reads its end,
 	// woken by it or within a minute (childPoll), and would start it again if it
 	// found none.

@@ -262,8 +262,13 @@ workflow "quick" {
 // its end (a sync webhook) to read it; the grace is long enough for that caller's
 // reads.
 func TestKeepRunsGrace(t *testing.T) {
-	if keepGrace < 5*awaitPoll {
-		t.Errorf("a grace of %v is less than five reads of a waiting caller (%v apart)", keepGrace, awaitPoll)
+	for _, grace := range []time.Duration{keepGrace, keepGraceEmbedded} {
+		if grace < 5*awaitPoll {
+			t.Errorf("a grace of %v is less than five reads of a waiting caller (%v apart)", grace, awaitPoll)
+		}
+	}
+	if g := New(nil, Options{RedisMode: RedisEmbedded}).q.keepGrace; g != keepGraceEmbedded {
+		t.Errorf("the embedded Redis's grace is %v, want %v", g, keepGraceEmbedded)
 	}
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()

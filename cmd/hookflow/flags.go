@@ -73,8 +73,10 @@ func (d *days) Set(s string) error {
 // holds them in this process's memory, about 3 KB of live heap each for a relay run:
 // 2,000 are 6 MB, history enough to look into. A serve under load stays under 64 MB
 // of RSS with embeddedMemoryLimit, and the fewer runs live in the heap, the less often
-// the collector runs to stay under the limit: 5,000 cost a relay under load 130 us
-// of CPU in the collector, 2,000 about 60 (docs/performance.md).
+// the collector runs to stay under the limit. With the embedded Redis's shorter grace
+// (the engine's keepGraceEmbedded), the collector's CPU per relay under load fell from
+// 130 us with 5,000 runs to about 60 with 2,000; either change alone left it at 122 -
+// 130 (docs/performance.md).
 const keepRunsEmbedded = 2000
 
 // keepRuns is --keep-runs: how many finished runs are kept, or, unset, the default for

@@ -52,8 +52,10 @@ type pipeBuffer struct {
 	waiting bool
 }
 
-// keptBuffer is the most a pipeBuffer keeps for its next writes once all is read.
-const keptBuffer = 64 << 10
+// keptBuffer is the most a pipeBuffer keeps for its next writes once all is read: a
+// pooled connection holds two, for as long as it lives, and most commands and replies
+// are a few hundred bytes. A larger one (a large event, say) is let go.
+const keptBuffer = 4 << 10
 
 func newPipeBuffer() *pipeBuffer {
 	return &pipeBuffer{wake: make(chan struct{})}
@@ -114,6 +116,11 @@ func (b *pipeBuffer) write(p []byte) (int, error) {
 	if b.closed {
 		return 0, io.ErrClosedPipe
 	}
+	if b.off > 0 && b.off >= len(b.data)/2 {
+		// Most of what is buffered has been read: move the rest to the front rather
+		// than grow past it.
+		b.data, b.off = b.data[:copy(b.data, b.data[b.off:])], 0
+	}
 	b.data = append(b.data, p...)
 	b.signal()
 	return len(p), nil
@@ -129,6 +136,12 @@ func (b *pipeBuffer) close() {
 }
 
 func (b *pipeBuffer) setDeadline(t time.Time) {
+	if !t.IsZero() {
+		// Counted on the monotonic clock from now, as a socket's deadline is: go-redis
+		// makes its deadlines with time.Unix, which carry none, and a step of the wall
+		// clock would move them.
+		t = time.Now().Add(time.Until(t))
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !t.Equal(b.deadline) {
