@@ -44,3 +44,23 @@ func TestAwaitAcrossProcesses(t *testing.T) {
 		}
 	})
 }
+
+// A step committed in this process wakes a caller here waiting for its run at once,
+// rather than at its next read: the embedded Redis's short grace (keepGraceEmbedded)
+// counts on it.
+func TestCommitWakesWaiters(t *testing.T) {
+	b := redistest.Mini(t)
+	e, set, _ := running(t, b, chainSrc, 4)
+	id := "woken-run"
+	woken := e.waiters.add(id)
+	defer e.waiters.remove(id, woken)
+	if err := e.StartAs(context.Background(), set.Workflow("chain"), event(`{"name": "Ada"}`), id); err != nil {
+		t.Fatal(err)
+	}
+	waitRun(t, e, id)
+	select {
+	case <-woken:
+	default:
+		t.Fatal("the run ended, and its waiter in this process was not woken")
+	}
+}
