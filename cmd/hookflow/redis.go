@@ -39,18 +39,19 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 	var where string
 	switch {
 	case url == "":
-		if mini, err = embedredis.Start(); err != nil {
+		if mini, err = embedredis.StartInMemory(); err != nil {
 			return nil, "", nil, fmt.Errorf("starting embedded Redis: %w", err)
 		}
 		log.Warn("no --redis given: using the embedded in-memory Redis; queued work lives in this process's memory and is lost when it stops. Use --redis redis://… for durable queues")
 		// Its connections are in-memory pipes (embedredis's Dial) to small replies:
 		// go-redis's default buffers (32 KiB each way, 128 KiB for pipelines) were a
 		// quarter of the live heap under load, all of it held in this process.
-		opts := &redis.Options{Addr: mini.Addr(), Dialer: mini.Dial, ReadBufferSize: embeddedBuffer,
+		// It has no port: only this process reaches it, through Dial.
+		opts := &redis.Options{Addr: "embedded", Dialer: mini.Dial, ReadBufferSize: embeddedBuffer,
 			WriteBufferSize: embeddedBuffer, PipelineReadBufferSize: embeddedBuffer, PipelineWriteBufferSize: embeddedBuffer}
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
 		tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
-		rdb, mode, where = redis.NewClient(opts), engine.RedisEmbedded, mini.Addr()
+		rdb, mode, where = redis.NewClient(opts), engine.RedisEmbedded, "the embedded Redis"
 	case strings.HasPrefix(url, "redis+sentinel://"), strings.HasPrefix(url, "rediss+sentinel://"):
 		opts, err := parseSentinelURL(url)
 		if err != nil {

@@ -48,12 +48,34 @@ func (r *Redis) FastForward(d time.Duration) {
 	r.Miniredis.FastForward(d)
 }
 
-// Start starts an embedded Redis on a free port of 127.0.0.1.
+// Start starts an embedded Redis on a free port of 127.0.0.1, for tests that give its
+// address to a client; Dial reaches it too.
 func Start() (*Redis, error) {
 	m := miniredis.NewMiniRedis()
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
+	return started(m), nil
+}
+
+// StartInMemory starts an embedded Redis that only Dial reaches. It has no port, so
+// no other process on the machine (nor a web page that makes a browser post to
+// 127.0.0.1) can read the runs it holds or queue work in it: miniredis asks no
+// password, and, unlike redis-server, does not turn away a request that is HTTP.
+func StartInMemory() (*Redis, error) {
+	m := miniredis.NewMiniRedis()
+	// miniredis's own Dial starts a server with no listener; its connection is not
+	// needed past that.
+	c, err := m.Dial()
+	if err != nil {
+		return nil, err
+	}
+	c.Close()
+	return started(m), nil
+}
+
+// started puts the gate before the commands of m, a started miniredis.
+func started(m *miniredis.Miniredis) *Redis {
 	g := &gate{
 		srv:     m.Server(),
 		passing: make(map[*server.Peer]struct{}),
@@ -66,7 +88,7 @@ func Start() (*Redis, error) {
 	stop := make(chan struct{})
 	r := &Redis{Miniredis: m, g: g, stopForgetting: sync.OnceFunc(func() { close(stop) })}
 	go forgetting(m, stop)
-	return r, nil
+	return r
 }
 
 // gate stands before every command the embedded Redis gets (miniredis's pre-hook: so

@@ -170,3 +170,29 @@ return n + 1`)
 		t.Fatalf("counter = %d, %v; want %d", n, err, goroutines*each)
 	}
 }
+
+// An embedded Redis started in memory has no port; Dial reaches it, scripts and all,
+// and a dial after Close fails.
+func TestStartInMemory(t *testing.T) {
+	m, err := embedredis.StartInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr := m.Addr(); addr != "" {
+		t.Errorf("it listens on %s", addr)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "embedded", Dialer: m.Dial})
+	defer rdb.Close()
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rdb.Eval(ctx, `return redis.call('GET', KEYS[1]) .. ARGV[1]`, []string{"k"}, "!").Result()
+	if err != nil || got != "v!" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	m.Close()
+	if _, err := m.Dial(ctx, "tcp", "embedded"); err == nil {
+		t.Error("a dial after Close succeeded")
+	}
+}
