@@ -4,7 +4,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -195,7 +194,7 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	}
 	secrets := wf.Secrets // the caller's: a version's secrets may have been rotated since
 	wf = v.wf             // the same content; one per version, which the queue keeps its first plan by
-	data, err := json.Marshal(ev)
+	data, err := ev.Encode()
 	if err != nil {
 		return "", false, fmt.Errorf("encoding event: %w", err)
 	}

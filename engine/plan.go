@@ -1,10 +1,10 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 
+	"github.com/hookflow/hookflow/internal/jsonenc"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -418,7 +418,7 @@ func settleItems(s *workflows.Step, set *itemSet) *Record {
 		}
 		out = m
 	}
-	data, err := json.Marshal(out)
+	data, err := jsonenc.Marshal(out)
 	if err != nil {
 		done.Error = fmt.Sprintf("output cannot be recorded: %v", err)
 	} else {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/internal/jsonenc"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -100,10 +101,7 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 	if req == nil {
 		return earlier
 	}
-	data, err := json.Marshal(req)
-	if err != nil {
-		return earlier
-	}
+	data := req.Encode()
 	if req.Attempt > maxRequests || req.Page > 1 {
 		var list []struct {
 			Attempt int `json:"attempt"`
@@ -202,7 +200,7 @@ func encodeRecord(r *Record) []byte {
 		r = &c
 	}
 	b := make([]byte, 0, 64+len(r.Output)+len(r.Error)+len(r.Version)+len(r.Requests))
-	b = appendString(append(b, `{"status":`...), string(r.Status))
+	b = jsonenc.AppendString(append(b, `{"status":`...), string(r.Status), true)
 	b = appendInt(b, `,"attempt":`, int64(r.Attempt))
 	b = appendInt(b, `,"finished":`, r.Finished)
 	b = appendInt(b, `,"duration_ms":`, r.DurationMS)
@@ -211,10 +209,10 @@ func encodeRecord(r *Record) []byte {
 		b = append(append(b, `,"output":`...), r.Output...)
 	}
 	if r.Error != "" {
-		b = appendString(append(b, `,"error":`...), r.Error)
+		b = jsonenc.AppendString(append(b, `,"error":`...), r.Error, true)
 	}
 	if r.Version != "" {
-		b = appendString(append(b, `,"version":`...), r.Version)
+		b = jsonenc.AppendString(append(b, `,"version":`...), r.Version, true)
 	}
 	b = appendInt(b, `,"items":`, int64(r.Items))
 	if r.ForEach {
@@ -240,22 +238,11 @@ func appendInt(b []byte, field string, n int64) []byte {
 	return strconv.AppendInt(append(b, field...), n, 10)
 }
 
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			q, _ := json.Marshal(s) // escapes and invalid UTF-8 as encoding/json does
-			return append(b, q...)
-		}
-	}
-	return append(append(append(b, '"'), s...), '"')
-}
-
 // newRecord is the record of an attempt with its output encoded.
 func newRecord(status Status, attempt int, output any, err error) *Record {
 	r := &Record{Status: status, Attempt: attempt}
 	if output != nil {
-		data, mErr := json.Marshal(output)
+		data, mErr := jsonenc.Marshal(output)
 		if mErr != nil {
 			r.Error = fmt.Sprintf("output cannot be recorded: %v", mErr)
 		} else {

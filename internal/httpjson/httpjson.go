@@ -3,28 +3,29 @@
 package httpjson
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
+
+	"github.com/hookflow/hookflow/internal/jsonenc"
 )
 
 // Marshal encodes v as JSON as json.Marshal does, but leaves <, > and & as they are:
 // the bodies hookflow sends and shows are read by APIs and people, not embedded in
 // HTML, and "a&b" must arrive as "a&b", not "a\u0026b".
 func Marshal(v any) ([]byte, error) {
-	data, err := line(v)
-	return bytes.TrimSuffix(data, []byte("\n")), err
+	data, err := jsonenc.Append(nil, v, false)
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // line is v encoded as Marshal encodes it, and a newline.
 func line(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	data, err := jsonenc.Append(nil, v, false)
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return append(data, '\n'), nil
 }
 
 // Write answers with status and v as JSON. A value that cannot be encoded is answered
