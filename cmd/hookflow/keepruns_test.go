@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -52,13 +53,38 @@ func TestLimitMemory(t *testing.T) {
 
 	debug.SetMemoryLimit(1 << 40)
 	t.Setenv("GOMEMLIMIT", "off")
-	limitMemory()
+	limitMemory(t.Context())
 	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
 		t.Errorf("with GOMEMLIMIT set, the limit became %d", got)
 	}
 	t.Setenv("GOMEMLIMIT", "")
-	limitMemory()
+	limitMemory(t.Context())
 	if got := debug.SetMemoryLimit(-1); got != embeddedMemoryLimit {
 		t.Errorf("the limit is %d, want %d", got, embeddedMemoryLimit)
+	}
+}
+
+// The limit rises to twice a live heap past half of it, as a queued backlog makes, and
+// comes back when the backlog goes.
+func TestMemoryLimitFollowsLiveHeap(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	debug.SetMemoryLimit(embeddedMemoryLimit)
+
+	backlog := make([][]byte, 64)
+	for i := range backlog {
+		backlog[i] = make([]byte, 1<<20)
+	}
+	runtime.GC()
+	followLiveHeap()
+	if got := debug.SetMemoryLimit(-1); got < 128<<20 {
+		t.Errorf("with 64 MiB live, the limit is %d MiB", got>>20)
+	}
+	runtime.KeepAlive(backlog)
+	backlog = nil
+	runtime.GC()
+	followLiveHeap()
+	if got := debug.SetMemoryLimit(-1); got != embeddedMemoryLimit {
+		t.Errorf("with the backlog gone, the limit is %d MiB, want %d", got>>20, embeddedMemoryLimit>>20)
 	}
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
+	"time"
 )
 
 // embeddedMemoryLimit is the soft memory limit (debug.SetMemoryLimit) of serve with
@@ -15,9 +18,38 @@ import (
 const embeddedMemoryLimit = 44 << 20
 
 // limitMemory sets embeddedMemoryLimit, unless GOMEMLIMIT sets a limit of its own
-// ("off" for none).
-func limitMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(embeddedMemoryLimit)
+// ("off" for none), and from then on, each second until ctx ends, raises it to twice
+// the live heap when that is more. A backlog queued in the embedded Redis is live: with
+// the limit under it, the collector would run without a pause, taking up to half the
+// CPU, for as long as the backlog lasts. When the backlog drains, the limit comes back.
+func limitMemory(ctx context.Context) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
 	}
+	debug.SetMemoryLimit(embeddedMemoryLimit)
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				followLiveHeap()
+			}
+		}
+	}()
+}
+
+// followLiveHeap sets the memory limit for the heap live after the last collection.
+func followLiveHeap() {
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	debug.SetMemoryLimit(memoryLimit(live[0].Value.Uint64()))
+}
+
+// memoryLimit is the limit for a heap with live bytes live: embeddedMemoryLimit, or
+// twice the live heap (the collector's default pace) when that is more.
+func memoryLimit(live uint64) int64 {
+	return max(embeddedMemoryLimit, 2*int64(live))
 }

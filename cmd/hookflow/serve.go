@@ -238,7 +238,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		return nil, err
 	}
 	if cfg.redisURL == "" {
-		limitMemory()
+		limitMemory(ctx)
 	}
 	shards, err := engine.AgreeShards(ctx, rdb, cfg.shards)
 	if errors.Is(err, engine.ErrShardsMismatch) {
