@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Sync webhooks get their run's answer while the embedded Redis drops finished runs
+// past --keep-runs under load: each run is kept long enough for its caller to read it.
+func TestSyncAnswersWhileRunsDrop(t *testing.T) {
+	dir := t.TempDir()
+	src := `workflow "lookup" {
+  trigger "webhook" {
+    path     = "/lookup"
+    response = "sync"
+  }
+  step "respond" "answer" {
+    status = 201
+    json = {
+      n = "{{ event.body.n }}"
+    }
+  }
+}`
+	if err := os.WriteFile(filepath.Join(dir, "lookup.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 16, allowNet: loopback}
+	if err := cfg.keepRuns.Set("10"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	url := "http://" + s.publicAddr + "/hooks/lookup"
+
+	// Senders go on for three seconds: the cap is applied each second.
+	const senders = 16
+	until := time.Now().Add(3 * time.Second)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sent, wrong := 0, []string{}
+	for g := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(until); i++ {
+				n := fmt.Sprintf("%d-%d", g, i)
+				resp, err := client.Post(url, "application/json", bytes.NewReader([]byte(`{"n":"`+n+`"}`)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				sent++
+				if want := `{"n":"` + n + `"}`; resp.StatusCode != http.StatusCreated || string(bytes.TrimSpace(body)) != want {
+					wrong = append(wrong, fmt.Sprintf("%d %s, want 201 %s", resp.StatusCode, body, want))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(wrong) > 0 {
+		t.Fatalf("%d of %d answers were not the run's, first: %s", len(wrong), sent, wrong[0])
+	}
+
+	// The cap dropped runs meanwhile: when the load ends, far fewer are kept than ran.
+	kept := 0
+	for cursor := ""; ; {
+		resp, err := http.Get("http://" + s.adminAddr + "/api/v1/runs?limit=500&cursor=" + cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Runs []json.RawMessage `json:"runs"`
+			Next string            `json:"next"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept += len(page.Runs)
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if sent < 200 || kept >= sent/2 {
+		t.Errorf("%d runs answered, %d kept: the cap dropped too few to tell", sent, kept)
+	}
+	t.Logf("%d runs answered, %d kept", sent, kept)
+}
