@@ -23,10 +23,11 @@ if redis.call('HGET', K.job, 'token') ~= token then
 end
 local now = now_ms()
 redis.call('ZREM', K.leases, jobid)
-record(K.run, rec_field, now, duration, rec, '')
+-- The step's record and the run's end in one write (record's and finish_run's).
+redis.call('HSET', K.run, rec_field, recorded(now, duration, rec, ''), 'status', status, 'finished', now, 'error', err)
 redis.call('DEL', K.job)
 if hiding and status == RUN_SUCCEEDED then
   hide_sensitive(K.run, {unpack(ARGV, 13)}, {}, {}, show_event)
 end
-finish_run(Q, prefix, wf, K.run, runid, status, err, now, retention, {})
+end_run(Q, prefix, wf, K.run, runid, now, retention, {})
 return 0

@@ -140,26 +140,36 @@ local function queue_run(Q, prefix, wf, run, runid, jobs, now, is_new, max)
   admit(Q, prefix, wf, now)
 end
 
--- record writes a record (engine/record.go's Record, a JSON object with at least one
--- field) into field of a hash, with finished and duration_ms in front, and extra
--- fields (JSON text, each with a leading comma) after them.
-local function record(hash, field, now, duration, rec, extra)
-  redis.call('HSET', hash, field,
-    '{"finished":' .. ms(now) .. ',"duration_ms":' .. duration .. extra .. ',' .. string.sub(rec, 2))
+-- recorded is a record (engine/record.go's Record, a JSON object with at least one
+-- field) with finished and duration_ms in front, and extra fields (JSON text, each
+-- with a leading comma) after them.
+local function recorded(now, duration, rec, extra)
+  return '{"finished":' .. ms(now) .. ',"duration_ms":' .. duration .. extra .. ',' .. string.sub(rec, 2)
 end
 
--- finish_run ends a run, starts its retention (and that of the keys its for_each
--- steps left), and frees its concurrency slot for the next waiting run.
-local function finish_run(Q, prefix, wf, run, runid, status, err, now, retention, more)
-  redis.call('HSET', run, 'status', status, 'finished', now, 'error', err)
+-- record writes a record, as recorded makes it, into field of a hash.
+local function record(hash, field, now, duration, rec, extra)
+  redis.call('HSET', hash, field, recorded(now, duration, rec, extra))
+end
+
+-- end_run ends a run whose status is written: it starts the run's retention (and that
+-- of the keys its for_each steps left), and frees its concurrency slot for the next
+-- waiting run, if one waits.
+local function end_run(Q, prefix, wf, run, runid, now, retention, more)
   redis.call('PEXPIRE', run, retention)
   for _, key in ipairs(more) do
     redis.call('PEXPIRE', key, retention)
   end
   redis.call('DECR', Q.open)
-  if redis.call('ZREM', Q.inflight, runid) == 1 then
+  if redis.call('ZREM', Q.inflight, runid) == 1 and redis.call('EXISTS', Q.pending) == 1 then
     admit(Q, prefix, wf, now)
   end
+end
+
+-- finish_run ends a run with a status and error (end_run).
+local function finish_run(Q, prefix, wf, run, runid, status, err, now, retention, more)
+  redis.call('HSET', run, 'status', status, 'finished', now, 'error', err)
+  end_run(Q, prefix, wf, run, runid, now, retention, more)
 end
 
 -- forget_pages drops the pages a paginated step kept in its job (page.lua): the job's
