@@ -52,6 +52,7 @@ func TestWorkflowsLoad(t *testing.T) {
 		"bench_steps3":   {"/bench/steps3", 3},
 		"bench_filtered": {"/bench/filtered", 0},
 		"bench_github":   {"/bench/github", 0},
+		"bench_hold":     {"/bench/hold", 1},
 	}
 	if len(got) != len(want) {
 		t.Errorf("webhooks %v, want %v", got, want)
