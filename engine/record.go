@@ -96,7 +96,7 @@ const (
 )
 
 // appendRequest is earlier (a record's Requests) with req added; earlier when req is
-// nil or cannot be encoded.
+// nil.
 func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMessage {
 	if req == nil {
 		return earlier

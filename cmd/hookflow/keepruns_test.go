@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 // --keep-runs caps the runs kept with the embedded Redis by default, and none on a real
@@ -53,41 +54,54 @@ func TestLimitMemory(t *testing.T) {
 
 	debug.SetMemoryLimit(1 << 40)
 	t.Setenv("GOMEMLIMIT", "off")
-	limitMemory(t.Context())
+	limitMemory()()
 	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
 		t.Errorf("with GOMEMLIMIT set, the limit became %d", got)
 	}
 	t.Setenv("GOMEMLIMIT", "")
-	limitMemory(t.Context())
+	stop := limitMemory()
+	defer stop()
 	if got := debug.SetMemoryLimit(-1); got != embeddedMemoryLimit {
 		t.Errorf("the limit is %d, want %d", got, embeddedMemoryLimit)
 	}
 }
 
-// The limit rises to twice a live heap past half of it, as a queued backlog makes, and
-// comes back when the backlog goes.
+// The limit rises to twice a live heap past half of it, as a backlog makes, and comes
+// back down when the backlog goes.
 func TestMemoryLimitFollowsLiveHeap(t *testing.T) {
-	before := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() { debug.SetMemoryLimit(before) })
-	debug.SetMemoryLimit(embeddedMemoryLimit)
+	before, tick := debug.SetMemoryLimit(-1), memoryTick
+	t.Cleanup(func() { debug.SetMemoryLimit(before); memoryTick = tick })
+	t.Setenv("GOMEMLIMIT", "")
+	memoryTick = 5 * time.Millisecond
+	stop := limitMemory()
+	defer stop()
 
+	// becomes waits for the limit to satisfy ok, collecting meanwhile so that the live
+	// heap is as the test left it.
+	becomes := func(what string, ok func(int64) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			runtime.GC()
+			got := debug.SetMemoryLimit(-1)
+			if ok(got) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the limit stayed at %d MiB", what, got>>20)
+			}
+			time.Sleep(memoryTick)
+		}
+	}
 	backlog := make([][]byte, 64)
 	for i := range backlog {
 		backlog[i] = make([]byte, 1<<20)
 	}
-	runtime.GC()
-	followLiveHeap()
-	if got := debug.SetMemoryLimit(-1); got < 128<<20 {
-		t.Errorf("with 64 MiB live, the limit is %d MiB", got>>20)
-	}
+	becomes("with 64 MiB live", func(got int64) bool { return got >= 128<<20 })
 	runtime.KeepAlive(backlog)
 	backlog = nil
-	runtime.GC()
-	followLiveHeap()
 	// Other tests of the package may have left some of their own live.
-	if got := debug.SetMemoryLimit(-1); got >= 128<<20 || got < embeddedMemoryLimit {
-		t.Errorf("with the backlog gone, the limit is %d MiB", got>>20)
-	}
+	becomes("with the backlog gone", func(got int64) bool { return got < 128<<20 && got >= embeddedMemoryLimit })
+
 	for live, want := range map[uint64]int64{0: embeddedMemoryLimit, 10 << 20: embeddedMemoryLimit, 22 << 20: embeddedMemoryLimit, 30 << 20: 60 << 20} {
 		if got := memoryLimit(live); got != want {
 			t.Errorf("with %d MiB live, the limit is %d MiB, want %d", live>>20, got>>20, want>>20)

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -17,28 +17,39 @@ import (
 // collector take more than half the CPU.
 const embeddedMemoryLimit = 44 << 20
 
+// memoryTick is how often limitMemory looks at the live heap.
+var memoryTick = time.Second
+
 // limitMemory sets embeddedMemoryLimit, unless GOMEMLIMIT sets a limit of its own
-// ("off" for none), and from then on, each second until ctx ends, raises it to twice
-// the live heap when that is more. A backlog queued in the embedded Redis is live: with
-// the limit under it, the collector would run without a pause, taking up to half the
-// CPU, for as long as the backlog lasts. When the backlog drains, the limit comes back.
-func limitMemory(ctx context.Context) {
+// ("off" for none), and from then on, each memoryTick until stop, raises it to twice
+// the live heap when that is more. A backlog in the embedded Redis (runs queued,
+// waiting or retrying) is live: with the limit under it, the collector would run
+// without a pause, taking up to half the CPU, for as long as the backlog lasts. When
+// the backlog drains, the limit comes back down. Once stop returns, the limit is left
+// as it is.
+func limitMemory() (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" {
-		return
+		return func() {}
 	}
 	debug.SetMemoryLimit(embeddedMemoryLimit)
+	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
-		tick := time.NewTicker(time.Second)
+		defer close(stopped)
+		tick := time.NewTicker(memoryTick)
 		defer tick.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-done:
 				return
 			case <-tick.C:
 				followLiveHeap()
 			}
 		}
 	}()
+	return sync.OnceFunc(func() {
+		close(done)
+		<-stopped
+	})
 }
 
 // followLiveHeap sets the memory limit for the heap live after the last collection.
@@ -49,7 +60,9 @@ func followLiveHeap() {
 }
 
 // memoryLimit is the limit for a heap with live bytes live: embeddedMemoryLimit, or
-// twice the live heap (the collector's default pace) when that is more.
+// twice the live heap when that is more. The limit counts all of the runtime's memory,
+// not the heap alone, so a collection still comes a little sooner than at Go's default
+// pace (GOGC=100), but never without a pause.
 func memoryLimit(live uint64) int64 {
 	return max(embeddedMemoryLimit, 2*int64(live))
 }

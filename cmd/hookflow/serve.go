@@ -238,7 +238,8 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		return nil, err
 	}
 	if cfg.redisURL == "" {
-		limitMemory(ctx)
+		stopLimit, closeStore := limitMemory(), closeRedis
+		closeRedis = func() { stopLimit(); closeStore() }
 	}
 	shards, err := engine.AgreeShards(ctx, rdb, cfg.shards)
 	if errors.Is(err, engine.ErrShardsMismatch) {

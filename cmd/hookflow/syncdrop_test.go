@@ -16,7 +16,9 @@ import (
 )
 
 // Sync webhooks get their run's answer while the embedded Redis drops finished runs
-// past --keep-runs under load: each run is kept long enough for its caller to read it.
+// past --keep-runs under load. Here the caller is in the process that ran the step,
+// and is woken with the answer at its commit (TestCommitWakesWaiters); a caller that
+// reads the answer from Redis has the grace TestKeepRunsGrace covers.
 func TestSyncAnswersWhileRunsDrop(t *testing.T) {
 	dir := t.TempDir()
 	src := `workflow "lookup" {
@@ -45,9 +47,10 @@ func TestSyncAnswersWhileRunsDrop(t *testing.T) {
 	defer s.shutdown()
 	url := "http://" + s.publicAddr + "/hooks/lookup"
 
-	// Senders go on for three seconds: the cap is applied each second.
+	// Senders go on for four seconds: the cap is applied each second, to runs finished
+	// more than half a second before.
 	const senders = 16
-	until := time.Now().Add(3 * time.Second)
+	until := time.Now().Add(4 * time.Second)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -79,7 +82,8 @@ func TestSyncAnswersWhileRunsDrop(t *testing.T) {
 		t.Fatalf("%d of %d answers were not the run's, first: %s", len(wrong), sent, wrong[0])
 	}
 
-	// The cap dropped runs meanwhile: when the load ends, far fewer are kept than ran.
+	// The cap dropped runs meanwhile: when the load ends, those of its last second and a
+	// half at most are kept.
 	kept := 0
 	for cursor := ""; ; {
 		resp, err := http.Get("http://" + s.adminAddr + "/api/v1/runs?limit=500&cursor=" + cursor)

@@ -17,13 +17,20 @@ import (
 	"unicode/utf8"
 )
 
-// Marshal is v's JSON as json.Marshal writes it: <, > and & escaped.
+// Marshal is v's JSON as json.Marshal writes it: <, > and & escaped. On an error it
+// returns nil, as json.Marshal does.
 func Marshal(v any) ([]byte, error) {
-	return Append(nil, v, true)
+	data, err := Append(nil, v, true)
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // Append appends v's JSON to dst. With escapeHTML, it writes what json.Marshal writes;
-// without, what a json.Encoder with SetEscapeHTML(false) writes, less its newline.
+// without, what a json.Encoder with SetEscapeHTML(false) writes, less its newline. On an
+// error (a NaN, an infinity, a value encoding/json refuses), what it appended so far is
+// not JSON: drop it.
 func Append(dst []byte, v any, escapeHTML bool) ([]byte, error) {
 	if dst == nil {
 		dst = make([]byte, 0, 256) // most outputs and bodies fit: fewer copies as it grows
