@@ -20,6 +20,7 @@ import (
 
 	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/internal/jsonenc"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -343,6 +344,29 @@ type accepted struct {
 	RunIDs    []string `json:"run_ids,omitempty"`
 	Status    string   `json:"status,omitempty"`
 	StatusURL string   `json:"status_url,omitempty"`
+}
+
+// AppendJSON writes the answer as encoding/json would, without reflecting on it: every
+// webhook accepted is answered with one.
+func (a *accepted) AppendJSON(b []byte, escapeHTML bool) []byte {
+	b = jsonenc.AppendString(append(b, `{"run_id":`...), a.RunID, escapeHTML)
+	if len(a.RunIDs) > 0 {
+		b = append(b, `,"run_ids":[`...)
+		for i, id := range a.RunIDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonenc.AppendString(b, id, escapeHTML)
+		}
+		b = append(b, ']')
+	}
+	if a.Status != "" {
+		b = jsonenc.AppendString(append(b, `,"status":`...), a.Status, escapeHTML)
+	}
+	if a.StatusURL != "" {
+		b = jsonenc.AppendString(append(b, `,"status_url":`...), a.StatusURL, escapeHTML)
+	}
+	return append(b, '}')
 }
 
 // startRefusal tells an overload (the starter's error has a Busy method saying so, as

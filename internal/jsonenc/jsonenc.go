@@ -39,6 +39,12 @@ func Append(dst []byte, v any, escapeHTML bool) ([]byte, error) {
 	return e.value(dst, v)
 }
 
+// Appender is a value that writes its own JSON: what encoding/json writes for it, with
+// <, > and & escaped or not as escapeHTML says. Append calls it instead of reflecting.
+type Appender interface {
+	AppendJSON(b []byte, escapeHTML bool) []byte
+}
+
 type encoder struct {
 	escapeHTML bool
 	depth      int
@@ -113,6 +119,8 @@ func (e *encoder) value(b []byte, v any) ([]byte, error) {
 			b = AppendString(b, s, e.escapeHTML)
 		}
 		return append(b, ']'), nil
+	case Appender:
+		return v.AppendJSON(b, e.escapeHTML), nil
 	}
 	return e.fallback(b, v)
 }

@@ -155,3 +155,19 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	})
 }
+
+type appender struct{ s string }
+
+func (a appender) AppendJSON(b []byte, escapeHTML bool) []byte {
+	return append(jsonenc.AppendString(append(b, `{"s":`...), a.s, escapeHTML), '}')
+}
+
+// A value that writes its own JSON is asked to, with the escaping Append was given.
+func TestAppender(t *testing.T) {
+	v := map[string]any{"a": appender{"<x>"}}
+	for html, want := range map[bool]string{true: `{"a":{"s":"\u003cx\u003e"}}`, false: `{"a":{"s":"<x>"}}`} {
+		if got, err := jsonenc.Append(nil, v, html); err != nil || string(got) != want {
+			t.Errorf("escapeHTML %v: %s, %v; want %s", html, got, err, want)
+		}
+	}
+}
