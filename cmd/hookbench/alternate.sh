@@ -60,7 +60,7 @@ for round in $(seq "$rounds"); do
     fi
     /tmp/hookbench --target "http://127.0.0.1:8080/hooks/bench/$workload" --sink 127.0.0.1:9999 \
       --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid $floor >"$dir/report"
-    grep -E "^==|accepted|delivered|repeats|e2e latency|CPU in|ratio" "$dir/report"
+    grep -E "^==|accepted|delivered|repeats|e2e latency|CPU in|ratio|RSS" "$dir/report"
     if [ ${#counting[@]} -gt 0 ]; then
       rcpu1=$(redis-cli -p $port info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s+=$2} END {print s}')
       kill -INT "${counting[@]}"
