@@ -127,12 +127,8 @@ func (e *encoder) value(b []byte, v any) ([]byte, error) {
 
 // object writes a map with its keys in order, as encoding/json sorts them.
 func (e *encoder) object(b []byte, m map[string]any) ([]byte, error) {
-	ks := getKeys(len(m))
+	ks := sortedKeys(m)
 	defer putKeys(ks)
-	for k := range m {
-		*ks = append(*ks, k)
-	}
-	slices.Sort(*ks)
 	b = append(b, '{')
 	for i, k := range *ks {
 		if i > 0 {
@@ -167,12 +163,8 @@ func AppendStrings(b []byte, m map[string]string, escapeHTML bool) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
-	ks := getKeys(len(m))
+	ks := sortedKeys(m)
 	defer putKeys(ks)
-	for k := range m {
-		*ks = append(*ks, k)
-	}
-	slices.Sort(*ks)
 	b = append(b, '{')
 	for i, k := range *ks {
 		if i > 0 {
@@ -186,9 +178,15 @@ func AppendStrings(b []byte, m map[string]string, escapeHTML bool) []byte {
 
 var keyLists = sync.Pool{New: func() any { return new([]string) }}
 
-func getKeys(n int) *[]string {
+// sortedKeys is m's keys in order, as encoding/json writes them, in a list from the
+// pool: putKeys it when done.
+func sortedKeys[V any](m map[string]V) *[]string {
 	ks := keyLists.Get().(*[]string)
-	*ks = slices.Grow((*ks)[:0], n)
+	*ks = slices.Grow((*ks)[:0], len(m))
+	for k := range m {
+		*ks = append(*ks, k)
+	}
+	slices.Sort(*ks)
 	return ks
 }
 
