@@ -145,9 +145,7 @@ func appendRequests(earlier json.RawMessage, reqs []*workflows.Request) json.Raw
 		raws = nil
 	}
 	for _, r := range reqs[1:] {
-		if data, err := json.Marshal(r); err == nil {
-			raws = append(raws, data)
-		}
+		raws = append(raws, r.Encode())
 	}
 	if len(raws) > maxRecordedRequests {
 		raws = raws[len(raws)-maxRecordedRequests:]
