@@ -82,8 +82,14 @@ func fakeCRM(t *testing.T) (*httptest.Server, chan apiCall) {
 // serveDir starts hookflow on free loopback ports with the workflows in dir.
 func serveDir(t *testing.T, dir, redisURL string, listen string) *server {
 	t.Helper()
-	cfg := serveConfig{dir: dir, listen: listen, admin: "127.0.0.1:0", redisURL: redisURL,
-		workers: 8, allowNet: loopback}
+	return serveWith(t, serveConfig{dir: dir, listen: listen, admin: "127.0.0.1:0", redisURL: redisURL,
+		workers: 8, allowNet: loopback})
+}
+
+// serveWith starts hookflow as cfg says, until the test ends; its log is shown if the
+// test fails.
+func serveWith(t *testing.T, cfg serveConfig) *server {
+	t.Helper()
 	var logs bytes.Buffer
 	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
 	if err != nil {

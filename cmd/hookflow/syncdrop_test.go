@@ -2,13 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -33,18 +29,12 @@ func TestSyncAnswersWhileRunsDrop(t *testing.T) {
     }
   }
 }`
-	if err := os.WriteFile(filepath.Join(dir, "lookup.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "lookup.hcl"), src)
 	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 16, allowNet: loopback}
 	if err := cfg.keepRuns.Set("10"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.shutdown()
+	s := serveWith(t, cfg)
 	url := "http://" + s.publicAddr + "/hooks/lookup"
 
 	// Senders go on for four seconds: the cap is applied each second, to runs finished
@@ -86,21 +76,10 @@ func TestSyncAnswersWhileRunsDrop(t *testing.T) {
 	// half at most are kept.
 	kept := 0
 	for cursor := ""; ; {
-		resp, err := http.Get("http://" + s.adminAddr + "/api/v1/runs?limit=500&cursor=" + cursor)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var page struct {
-			Runs []json.RawMessage `json:"runs"`
-			Next string            `json:"next"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		kept += len(page.Runs)
-		if cursor = page.Next; cursor == "" {
+		page := getJSON(t, "http://"+s.adminAddr+"/api/v1/runs?limit=500&cursor="+cursor)
+		runs, _ := page["runs"].([]any)
+		kept += len(runs)
+		if cursor, _ = page["next"].(string); cursor == "" {
 			break
 		}
 	}
