@@ -4,7 +4,6 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync"
 	"time"
 )
 
@@ -32,24 +31,7 @@ func limitMemory() (stop func()) {
 		return func() {}
 	}
 	debug.SetMemoryLimit(embeddedMemoryLimit)
-	done, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		tick := time.NewTicker(memoryTick)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				followLiveHeap()
-			}
-		}
-	}()
-	return sync.OnceFunc(func() {
-		close(done)
-		<-stopped
-	})
+	return everyTick(memoryTick, func(time.Time) { followLiveHeap() })
 }
 
 // followLiveHeap sets the memory limit for the heap live after the last collection.

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -257,21 +256,9 @@ func expireKeys(m clock) (stop func()) {
 type clock interface{ FastForward(time.Duration) }
 
 func expireKeysEvery(m clock, expireEvery time.Duration) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(expireEvery)
-		defer t.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				m.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	}()
-	var once sync.Once
-	return func() { once.Do(func() { close(done) }) }
+	last := time.Now()
+	return everyTick(expireEvery, func(now time.Time) {
+		m.FastForward(now.Sub(last))
+		last = now
+	})
 }
