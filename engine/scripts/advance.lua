@@ -14,14 +14,14 @@ local duration, rec_field, rec, next_id, next_step = ARGV[6], ARGV[7], ARGV[8], 
 if redis.call('HGET', K.job, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
-local now = now_ms()
-record(K.run, rec_field, now, duration, rec, '')
+local now, now_s = now_ms()
+record(K.run, rec_field, now_s, duration, rec, '')
 redis.call('ZREM', K.leases, jobid)
 redis.call('DEL', K.job)
 if redis.call('EXISTS', K.next) == 1 then
   return 0
 end
 local t = redis.call('INCR', K.tokens)
-redis.call('HSET', K.next, 'run', runid, 'wf', wf, 'step', next_step, 'part', '', 'attempt', 1, 'token', t)
+redis.call('HSET', K.next, 'run', runid, 'wf', wf, 'step', next_step, 'part', '', 'attempt', '1', 'token', t)
 redis.call('ZADD', K.leases, now + lease, next_id)
 return t

@@ -88,7 +88,7 @@ while a <= #ARGV do
     n_fields, a_fields = tonumber(ARGV[a + 1]), a + 2
     a = a_fields + 2 * n_fields
   elseif tag == 'h' then
-    handle, run_error, failed_step, retention = true, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+    handle, run_error, failed_step, retention = true, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
     a = a + 4
     Q.dead, k = KEYS[k], k + 1
   elseif tag == 's' then
@@ -107,7 +107,7 @@ while a <= #ARGV do
     end
     k = k + ni
   elseif tag == 'x' then
-    run_status, run_error, dead, retention = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3] == '1', tonumber(ARGV[a + 4])
+    run_status, run_error, dead, retention = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3] == '1', ARGV[a + 4]
     a = a + 5
     Q.dead, Q.open, Q.inflight, Q.pending, Q.limit = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
     for i = k + 5, #KEYS do
@@ -122,7 +122,7 @@ end
 if redis.call('HGET', job_key, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
-local now = now_ms()
+local now, now_s = now_ms()
 local at = now + wait
 local chained = 0 -- or {token, job id, step, part, item key, item value} when leased to the caller
 
@@ -133,7 +133,7 @@ local function lease_new(key, id, step, part)
     return nil
   end
   local t = redis.call('INCR', tokens_key)
-  redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', 1, 'token', t)
+  redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', '1', 'token', t)
   redis.call('ZADD', leases_key, now + lease, id)
   return t
 end
@@ -158,7 +158,7 @@ if rec_field ~= '' then
   if rec_in_results then
     hash = results_key
   end
-  record(hash, rec_field, now, duration, rec, '')
+  record(hash, rec_field, now_s, duration, rec, '')
 end
 if ended then
   redis.call('DEL', job_key)
@@ -169,7 +169,7 @@ for i = 0, n_fields - 1 do
   if string.sub(field, 1, 2) == 's:' then
     -- A record the plan wrote (a for_each step, a parallel block) carries its own
     -- duration after the one put in front, and the later one is what decoding keeps.
-    record(run_key, field, now, 0, value, '')
+    record(run_key, field, now_s, 0, value, '')
   else
     redis.call('HSET', run_key, field, value)
   end
@@ -260,7 +260,7 @@ if run_status ~= '' then
   if hide and run_status == RUN_SUCCEEDED then
     hide_sensitive(run_key, hide.fields, hide.results, hide.items, hide.event)
   end
-  finish_run(Q, prefix, wf, run_key, runid, run_status, run_error, now, retention, more)
+  finish_run(Q, prefix, wf, run_key, runid, run_status, run_error, now_s, retention, more)
 elseif handle then
   dead_letter(Q, job_key, jobid, run_key, run_error, now, retention)
   redis.call('HSET', run_key, 'error', run_error, 'failed_step', failed_step)

@@ -14,14 +14,14 @@ local Q = {ready = KEYS[4], due = KEYS[5], wake = KEYS[6], open = KEYS[7], infli
 --       then the run fields to hide
 local prefix, jobid, token, wf, runid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local duration, rec_field, rec = ARGV[6], ARGV[7], ARGV[8]
-local status, err, retention = ARGV[9], ARGV[10], tonumber(ARGV[11])
+local status, err, retention = ARGV[9], ARGV[10], ARGV[11]
 local hiding, show_event = #ARGV > 11, ARGV[12] == '1' -- the fields to hide: ARGV[13] on
 -- Returns 0. Replies ERR_STALE when the lease is no longer held.
 
 if redis.call('HGET', K.job, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
-local now = now_ms()
+local _, now = now_ms()
 redis.call('ZREM', K.leases, jobid)
 -- The step's record and the run's end in one write (record's and finish_run's).
 redis.call('HSET', K.run, rec_field, recorded(now, duration, rec, ''), 'status', status, 'finished', now, 'error', err)

@@ -25,10 +25,16 @@ local RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED = 'queued', 'running', 
 local RUN_CANCELLED = 'cancelled'
 local RUN_WAITING = 'waiting' -- parked at a wait step (running, as far as the queue goes)
 
--- now_ms is Redis's clock in milliseconds. Scripts never use a worker's clock.
+-- now_ms is Redis's clock in milliseconds, as a number and as its digits, cut from
+-- TIME's reply. Scripts never use a worker's clock. A time that goes into a command
+-- goes as the digits: Redis writes a number given to redis.call out with snprintf,
+-- thousands of instructions a number (as many as a small command), and so does Lua's
+-- tostring.
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local us = t[2]
+  local digits = t[1] .. string.sub('00' .. (#us > 3 and string.sub(us, 1, -4) or '0'), -3)
+  return tonumber(digits), digits
 end
 
 local function ms(n)
@@ -141,15 +147,15 @@ local function queue_run(Q, prefix, wf, run, runid, jobs, now, is_new, max)
 end
 
 -- recorded is a record (engine/record.go's Record, a JSON object with at least one
--- field) with finished and duration_ms in front, and extra fields (JSON text, each
--- with a leading comma) after them.
-local function recorded(now, duration, rec, extra)
-  return '{"finished":' .. ms(now) .. ',"duration_ms":' .. duration .. extra .. ',' .. string.sub(rec, 2)
+-- field) with finished (the digits of now_ms) and duration_ms in front, and extra
+-- fields (JSON text, each with a leading comma) after them.
+local function recorded(finished, duration, rec, extra)
+  return '{"finished":' .. finished .. ',"duration_ms":' .. duration .. extra .. ',' .. string.sub(rec, 2)
 end
 
 -- record writes a record, as recorded makes it, into field of a hash.
-local function record(hash, field, now, duration, rec, extra)
-  redis.call('HSET', hash, field, recorded(now, duration, rec, extra))
+local function record(hash, field, finished, duration, rec, extra)
+  redis.call('HSET', hash, field, recorded(finished, duration, rec, extra))
 end
 
 -- end_run ends a run whose status is written: it starts the run's retention (and that

@@ -23,13 +23,13 @@ if not redis.call('HGET', K.run, 'status') then
   redis.call('DEL', K.job)
   return 0
 end
-local now = now_ms()
+local now, now_s = now_ms()
 local at = now + wait
 if redis.call('HGET', K.job, 'woken') then
   redis.call('HDEL', K.job, 'woken')
   at = now
 end
-record(K.records, field, now, duration, rec, ',"retry_at":' .. ms(at))
+record(K.records, field, now_s, duration, rec, ',"retry_at":' .. ms(at))
 redis.call('HDEL', K.job, 'token', 'reaped') -- an attempt finished: not a crash in a row
 forget_pages(K.job)
 if held ~= '' then

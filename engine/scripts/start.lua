@@ -41,7 +41,7 @@ local leases_key, tokens_key = KEYS[13], KEYS[14]
 -- Returns 1 when the run was created, {token, created ms} when it was created and its
 -- first job leased, 0 when it existed, the first run's id for a duplicate.
 local prefix, runid, wf, version, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local retention, end_status, end_error = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local retention, end_status, end_error = ARGV[6], ARGV[7], ARGV[8]
 local concurrency, has_dedupe, window, high = tonumber(ARGV[9]), ARGV[10] == '1', ARGV[11], tonumber(ARGV[12])
 local has_sched, tick, sched_ttl = ARGV[13] == '1', tonumber(ARGV[14]), ARGV[15]
 local n_jobs, n_fields, lease = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
@@ -63,7 +63,7 @@ if has_dedupe then
     return first
   end
 end
-local now = now_ms()
+local now, now_s = now_ms()
 if has_sched then
   if tick > now + 60000 then
     return fail(ERR_CLOCK, 'the tick ' .. ARGV[14] .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
@@ -80,7 +80,10 @@ if has_sched then
     return fail(ERR_TICK_TAKEN, 'a later tick started already')
   end
 end
-if end_status == '' and high > 0 and tonumber(redis.call('GET', open_key) or '0') >= high then
+-- A run with jobs to run counts as unfinished from here; past the most the shard
+-- takes, it is taken back and refused.
+if end_status == '' and redis.call('INCR', open_key) > high and high > 0 then
+  redis.call('DECR', open_key)
   return fail(ERR_BUSY, high .. ' runs are waiting or running')
 end
 if has_dedupe then
@@ -90,22 +93,22 @@ if has_sched then
   redis.call('SET', sched_key, ARGV[14], 'PX', sched_ttl)
   redis.call('SET', tick_key, ARGV[14] .. ' ' .. runid, 'PX', sched_ttl)
 end
-redis.call('ZADD', runs_key, now, runid)
-redis.call('ZADD', runs_of_key, now, runid)
+redis.call('ZADD', runs_key, now_s, runid)
+redis.call('ZADD', runs_of_key, now_s, runid)
 redis.call('SADD', workflows_key, wf)
 if end_status ~= '' then
-  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
-    'status', end_status, 'error', end_error, 'started', now, 'finished', now)
+  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now_s,
+    'status', end_status, 'error', end_error, 'started', now_s, 'finished', now_s)
   redis.call('PEXPIRE', run_key, retention)
   return 1
 end
 -- Leased at once: there is one first job, no limit, and no run waiting for a slot.
 local leased = lease > 0 and n_jobs == 1 and concurrency == 0 and redis.call('EXISTS', pending_key) == 0
 if leased then
-  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
-    'status', RUN_RUNNING, 'started', now)
+  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now_s,
+    'status', RUN_RUNNING, 'started', now_s)
 else
-  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now,
+  redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now_s,
     'status', RUN_QUEUED)
 end
 -- The limit is written only when it changes: most starts find it as it was.
@@ -119,13 +122,12 @@ end
 for i = 0, n_fields - 1 do
   redis.call('HSET', run_key, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
 end
-redis.call('INCR', open_key)
 if leased then
   local token = redis.call('INCR', tokens_key)
   redis.call('HSET', KEYS[k_jobs], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 1], 'part', ARGV[a_jobs + 2],
-    'attempt', 1, 'token', token)
+    'attempt', '1', 'token', token)
   redis.call('ZADD', leases_key, now + lease, ARGV[a_jobs])
-  redis.call('ZADD', inflight_key, now, runid)
+  redis.call('ZADD', inflight_key, now_s, runid)
   return {tostring(token), now}
 end
 -- The run is new, so are its jobs: no need to look for them first.
@@ -137,5 +139,5 @@ for i = 0, n_jobs - 1 do
 end
 local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = open_key, inflight = inflight_key,
   pending = pending_key, limit = limit_key, seq = KEYS[9]}
-queue_run(Q, prefix, wf, run_key, runid, jobs, now, true, concurrency)
+queue_run(Q, prefix, wf, run_key, runid, jobs, now_s, true, concurrency)
 return 1
