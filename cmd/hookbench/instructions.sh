@@ -43,6 +43,10 @@ for bin in "${bins[@]}"; do
   redis-cli -p $port shutdown nosave >/dev/null 2>&1
   wait $vg
   ir=$(callgrind_annotate "$dir/callgrind.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  if [ -z "$n" ] || [ "$n" = 0 ] || [ -z "$ir" ]; then
+    echo "$bin: nothing delivered, or no count (see $dir)" >&2
+    continue
+  fi
   echo "$bin: $n delivered, redis-server ran $ir instructions, $((ir / n)) a delivery"
   rm -rf "$dir"
 done
