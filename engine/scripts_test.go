@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/internal/redistest"
 )
 
 // Each script carries the definitions of lib.lua it uses, and those they use, and no
@@ -62,4 +66,36 @@ func TestUsesRefusesCodeItCannotSee(t *testing.T) {
 		}
 	}()
 	uses("local function f()\n  return 1\n\n  -- a blank line inside f\nend", "return f()")
+}
+
+// A time cut from TIME's digits is the milliseconds the arithmetic gives, with the
+// zeros a reply of fewer than 1,000 or 100,000 microseconds leaves out, in Redis's Lua
+// and in the embedded Redis's.
+func TestMillisecondDigits(t *testing.T) {
+	lib, _ := scriptFiles.ReadFile("scripts/lib.lua")
+	src := `local out = {}
+for i = 1, #ARGV, 2 do
+  out[#out + 1] = ms_digits({ARGV[i], ARGV[i + 1]})
+end
+local n, digits = now_ms()
+out[#out + 1] = tostring(n == tonumber(digits) and n > 1.7e12)
+return out`
+	script := uses(string(lib), src) + "\n" + src
+	replies := [][2]string{{"1796266384", "0"}, {"1796266384", "999"}, {"1796266384", "1000"},
+		{"1796266384", "4567"}, {"1796266384", "45678"}, {"1796266384", "123456"}, {"1796266384", "999999"}}
+	want := []string{"1796266384000", "1796266384000", "1796266384001", "1796266384004", "1796266384045",
+		"1796266384123", "1796266384999", "true"}
+	var args []any
+	for _, r := range replies {
+		args = append(args, r[0], r[1])
+	}
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		got, err := b.Client.Eval(context.Background(), script, nil, args...).StringSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
 }

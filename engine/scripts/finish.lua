@@ -21,13 +21,13 @@ local hiding, show_event = #ARGV > 11, ARGV[12] == '1' -- the fields to hide: AR
 if redis.call('HGET', K.job, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
-local _, now = now_ms()
+local _, now_s = now_ms()
 redis.call('ZREM', K.leases, jobid)
 -- The step's record and the run's end in one write (record's and finish_run's).
-redis.call('HSET', K.run, rec_field, recorded(now, duration, rec, ''), 'status', status, 'finished', now, 'error', err)
+redis.call('HSET', K.run, rec_field, recorded(now_s, duration, rec, ''), 'status', status, 'finished', now_s, 'error', err)
 redis.call('DEL', K.job)
 if hiding and status == RUN_SUCCEEDED then
   hide_sensitive(K.run, {unpack(ARGV, 13)}, {}, {}, show_event)
 end
-end_run(Q, prefix, wf, K.run, runid, now, retention, {})
+end_run(Q, prefix, wf, K.run, runid, now_s, retention, {})
 return 0

@@ -25,15 +25,20 @@ local RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED = 'queued', 'running', 
 local RUN_CANCELLED = 'cancelled'
 local RUN_WAITING = 'waiting' -- parked at a wait step (running, as far as the queue goes)
 
--- now_ms is Redis's clock in milliseconds, as a number and as its digits, cut from
--- TIME's reply. Scripts never use a worker's clock. A time that goes into a command
--- goes as the digits: Redis writes a number given to redis.call out with snprintf,
--- thousands of instructions a number (as many as a small command), and so does Lua's
--- tostring.
-local function now_ms()
-  local t = redis.call('TIME')
+-- ms_digits is the milliseconds of a TIME reply ({seconds, microseconds}, digits
+-- without leading zeros) as digits, cut from the reply's: Redis writes a number given
+-- to redis.call out with snprintf, thousands of instructions a number (as many as a
+-- small command), and so does Lua's tostring.
+local function ms_digits(t)
   local us = t[2]
-  local digits = t[1] .. string.sub('00' .. (#us > 3 and string.sub(us, 1, -4) or '0'), -3)
+  return t[1] .. string.sub('00' .. (#us > 3 and string.sub(us, 1, -4) or '0'), -3)
+end
+
+-- now_ms is Redis's clock in milliseconds, as a number and as its digits (ms_digits).
+-- Scripts never use a worker's clock. A time that goes into a command goes as the
+-- digits.
+local function now_ms()
+  local digits = ms_digits(redis.call('TIME'))
   return tonumber(digits), digits
 end
 
