@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -79,9 +80,11 @@ func TestEncodeRecordIsJSON(t *testing.T) {
 		t.Errorf("a record with every field set:\nencodeRecord %s\njson.Marshal %s", got, want)
 	}
 
-	bad := encodeRecord(&Record{Status: StatusSucceeded, Output: json.RawMessage(`{nope`)})
+	// An output that cannot be encoded (a NaN from an expression) is the record's error:
+	// encodeRecord has only JSON to write.
+	bad := encodeRecord(newRecord(StatusSucceeded, 1, map[string]any{"x": math.NaN()}, nil))
 	if r, err := decodeRecord(string(bad)); err != nil || r.Output != nil || !strings.Contains(r.Error, "cannot be recorded") {
-		t.Errorf("an output that is not JSON: %s, %v", bad, err)
+		t.Errorf("an output that cannot be encoded: %s, %v", bad, err)
 	}
 }
 

@@ -55,6 +55,26 @@ func TestRequestEncode(t *testing.T) {
 	}
 }
 
+// Records keep what Encode writes without checking it again (engine/record.go): for
+// any text, it must be what encoding/json writes.
+func FuzzRequestEncode(f *testing.F) {
+	f.Add(1, 0, "POST", "https://x/<a>", "k", "v", "{\"x\":1}", 200, int64(3), "resp\xff", "err")
+	f.Fuzz(func(t *testing.T, attempt, page int, method, url, key, value, body string, status int, ms int64, answer, errText string) {
+		r := &Request{Attempt: attempt, Page: page, Method: method, URL: url, Headers: map[string]string{key: value, value: key},
+			Body: body, Status: status, DurationMS: ms, Error: errText}
+		if status%2 == 0 {
+			r.Response = &Response{Headers: map[string]string{value: key}, Body: answer}
+		}
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Encode(); string(got) != string(want) {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	})
+}
+
 func FuzzEventEncode(f *testing.F) {
 	f.Add("id", "webhook", "POST", "/p", "k", "v", "application/json", `{"a":1}`, int64(0))
 	f.Fuzz(func(t *testing.T, id, trigger, method, path, key, value, ctype, raw string, ns int64) {
