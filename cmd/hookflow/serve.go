@@ -240,6 +240,8 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	if cfg.redisURL == "" {
 		stopLimit, closeStore := limitMemory(), closeRedis
 		closeRedis = func() { stopLimit(); closeStore() }
+	} else {
+		paceCollector()
 	}
 	shards, err := engine.AgreeShards(ctx, rdb, cfg.shards)
 	if errors.Is(err, engine.ErrShardsMismatch) {
