@@ -77,22 +77,25 @@ func TestConcurrentStartsShareRoundTrips(t *testing.T) {
 }
 
 // TestGivenUpStartsAreNotSent: a start whose caller gave up before its batch was sent
-// is not made, so a sender answered an error finds nothing started; the commits and
-// starts beside it are made.
+// (its context ended, or batchWait passed) is not made, so a sender answered an error
+// finds nothing started; the commits and starts beside it are made.
 func TestGivenUpStartsAreNotSent(t *testing.T) {
 	b := redistest.Mini(t)
 	script := redis.NewScript(`return redis.call('INCR', KEYS[1])`)
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	live := context.Background()
-	call := func(given context.Context) *pipedCall {
+	later, past := time.Now().Add(batchWait), time.Now().Add(-time.Millisecond)
+	call := func(given context.Context, sendBy time.Time) *pipedCall {
 		return &pipedCall{cmd: redis.NewCmd(live, "evalsha", script.Hash(), 1, "n"), script: script,
-			done: make(chan struct{}), given: given}
+			done: make(chan struct{}), given: given, sendBy: sendBy}
 	}
-	calls := []*pipedCall{call(gone), call(live), call(nil)} // a start given up, a start, a commit
-	newPipeliner(b.Client).exec(slices.Clone(calls))         // exec reuses the slice it is given
-	if calls[0].cmd.Err() != context.Canceled || calls[1].cmd.Err() != nil || calls[2].cmd.Err() != nil {
-		t.Errorf("errors %v, %v, %v", calls[0].cmd.Err(), calls[1].cmd.Err(), calls[2].cmd.Err())
+	// A start given up, a start, a commit, a start past batchWait.
+	calls := []*pipedCall{call(gone, later), call(live, later), call(nil, time.Time{}), call(live, past)}
+	newPipeliner(b.Client).exec(slices.Clone(calls)) // exec reuses the slice it is given
+	if calls[0].cmd.Err() != context.Canceled || calls[1].cmd.Err() != nil || calls[2].cmd.Err() != nil ||
+		calls[3].cmd.Err() != context.DeadlineExceeded {
+		t.Errorf("errors %v, %v, %v, %v", calls[0].cmd.Err(), calls[1].cmd.Err(), calls[2].cmd.Err(), calls[3].cmd.Err())
 	}
 	if n, _ := b.Client.Get(context.Background(), "n").Int(); n != 2 {
 		t.Errorf("%d calls made, want the 2 whose callers still wait", n)

@@ -32,6 +32,9 @@ type pipedCall struct {
 	// sent is not sent, as a sender answered an error must not find its event started.
 	// nil for a commit, which is sent once made.
 	given context.Context
+	// sendBy is when a start's caller stops waiting for it (batchWait after it was
+	// made): one not sent by then is not sent either.
+	sendBy time.Time
 }
 
 const (
@@ -73,23 +76,42 @@ func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *r
 // run runs cmd (evalsha, the script's hash, the key count, keys and arguments) in the
 // next batch and returns its result: a start. When too many calls wait already it is
 // refused with errBacklog. A call whose ctx ends before it is sent is not sent; one
-// whose ctx ends after may still take effect.
+// whose ctx ends after may still take effect. The wait is bounded by batchWait, with a
+// timer rather than a context with a deadline: a derived context also registers with
+// its parent and unregisters, under the parent's lock, at every start.
 func (p *pipeliner) run(ctx context.Context, s *redis.Script, cmd []any) (any, error) {
 	p.startFlushing()
-	ctx, cancel := context.WithTimeout(ctx, batchWait)
-	defer cancel()
-	c := &pipedCall{cmd: redis.NewCmd(ctx, cmd...), script: s, done: make(chan struct{}), given: ctx}
+	c := &pipedCall{cmd: redis.NewCmd(ctx, cmd...), script: s, done: make(chan struct{}), given: ctx,
+		sendBy: time.Now().Add(batchWait)}
 	select {
 	case p.calls <- c:
 	default:
 		return nil, errBacklog
 	}
+	wait := time.NewTimer(batchWait)
+	defer wait.Stop()
 	select {
 	case <-c.done:
 		return c.cmd.Result()
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-wait.C:
+		return nil, context.DeadlineExceeded
 	}
+}
+
+// gaveUp is why a start's caller no longer waits for it, nil while it does (and for a
+// commit).
+func (c *pipedCall) gaveUp(now time.Time) error {
+	switch {
+	case c.given == nil:
+		return nil
+	case c.given.Err() != nil:
+		return c.given.Err()
+	case now.After(c.sendBy):
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func (p *pipeliner) startFlushing() {
@@ -126,10 +148,10 @@ func gather[T any](calls <-chan T, batch []T) []T {
 
 func (p *pipeliner) exec(batch []*pipedCall) {
 	// Starts whose callers gave up are not made: their callers answered an error.
-	live := batch[:0]
+	live, now := batch[:0], time.Now()
 	for _, c := range batch {
-		if c.given != nil && c.given.Err() != nil {
-			c.cmd.SetErr(c.given.Err())
+		if err := c.gaveUp(now); err != nil {
+			c.cmd.SetErr(err)
 			close(c.done)
 			continue
 		}
@@ -153,7 +175,7 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 		// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again, and
 		// sends the call once more, unless it is a start whose caller gave up meanwhile
 		// (the first try changed nothing).
-		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && (c.given == nil || c.given.Err() == nil) {
+		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && c.gaveUp(time.Now()) == nil {
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
 		}
 		close(c.done)
