@@ -114,23 +114,21 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	}
 	wk := sh.of(wf.Name)
 	var extra []string // the dedupe key, or a schedule's keys, after the jobs'
-	hasDedupe, hasSched, window, tick := false, false, int64(0), int64(0)
 	switch {
 	case d != nil && d.schedule != "":
-		hasSched, tick = true, d.tick.UnixMilli()
 		extra = []string{d.schedule, d.schedule + ":run"}
 	case d != nil:
-		hasDedupe, window = true, max(d.window.Milliseconds(), 1)
 		extra = []string{q.dedupeKey(wf.Name, d.key)}
 	}
 	// The call laid out whole, as the commits' are: EVALSHA, the keys (those of the shard
-	// and the workflow boxed once), then the arguments.
+	// and the workflow boxed once), then the arguments, the rarer ones in sections of
+	// their own (start.lua).
 	ids := make([]string, len(start))
 	for i, u := range start {
 		ids[i] = u.jobID(runID)
 	}
 	nkeys := 14 + len(start) + len(extra)
-	cmd := make([]any, 0, 3+nkeys+18+3*len(start)+len(fields))
+	cmd := make([]any, 0, 3+nkeys+10+3*len(start)+len(fields)+4)
 	cmd = append(cmd, "evalsha", startHash, nkeys, sh.run(runID), wk.args.ready, sh.args.due, sh.args.wake,
 		sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit, sh.args.seq, sh.args.runs, wk.args.runsOf,
 		sh.args.workflows, sh.args.leases, sh.args.tokens)
@@ -140,13 +138,21 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	for _, k := range extra {
 		cmd = append(cmd, k)
 	}
-	cmd = append(cmd, sh.prefixArg, runID, wk.name, wf.Version, event, q.retentionArg, endStatus, failure,
-		wf.Concurrency, flag(hasDedupe), window, q.maxOpen, flag(hasSched), tick, tickTTL.Milliseconds(),
+	cmd = append(cmd, sh.prefixArg, runID, wk.name, wf.Version, event, wf.Concurrency, q.maxOpen,
 		len(start), len(fields)/2, q.leaseFirst(lease && len(start) == 1))
 	for i, u := range start {
 		cmd = append(cmd, ids[i], u.step, u.partField())
 	}
 	cmd = append(cmd, fields...)
+	if endStatus != "" {
+		cmd = append(cmd, "x", endStatus, failure, q.retentionArg)
+	}
+	switch {
+	case d != nil && d.schedule != "":
+		cmd = append(cmd, "s", d.tick.UnixMilli(), tickTTL.Milliseconds())
+	case d != nil:
+		cmd = append(cmd, "d", max(d.window.Milliseconds(), 1))
+	}
 	var res any
 	var err error
 	if sh.waiting != nil {

@@ -31,27 +31,40 @@
 local run_key, runs_key, runs_of_key, workflows_key = KEYS[1], KEYS[10], KEYS[11], KEYS[12]
 local open_key, inflight_key, pending_key, limit_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local leases_key, tokens_key = KEYS[13], KEYS[14]
--- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 retention ms,
---       7 status when it ends at once ('' when it has jobs to run), 8 its error,
---       9 concurrency limit (0: none), 10 '1' with a dedupe key, 11 dedupe window ms,
---       12 most unfinished runs the shard takes (0: no limit), 13 '1' with a schedule
---       key, 14 tick ms, 15 how long the schedule keys are kept (ms), 16 N first jobs,
---       17 M run fields, 18 lease ms (0: queue the first jobs), then N (job id, step,
---       part) triples and M (field, value) pairs
+-- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 concurrency
+--       limit (0: none), 7 most unfinished runs the shard takes (0: no limit), 8 N first
+--       jobs, 9 M run fields, 10 lease ms (0: queue the first jobs), then N (job id,
+--       step, part) triples and M (field, value) pairs, then the sections a start
+--       calls for, each a letter and its values (the commonest start has none):
+--         x S E R   the run ends at once with status S and error E (it has nothing to
+--                   run), kept R ms
+--         d W       a dedupe key, for W ms; KEYS: the dedupe key
+--         s T R     the start of a schedule's tick T (ms), its keys kept R ms; KEYS:
+--                   the schedule key and the schedule tick key
 -- Returns 1 when the run was created, {token, created ms} when it was created and its
 -- first job leased, 0 when it existed, the first run's id for a duplicate.
 local prefix, runid, wf, version, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local retention, end_status, end_error = ARGV[6], ARGV[7], ARGV[8]
-local concurrency, has_dedupe, window, high = tonumber(ARGV[9]), ARGV[10] == '1', ARGV[11], tonumber(ARGV[12])
-local has_sched, tick, sched_ttl = ARGV[13] == '1', tonumber(ARGV[14]), ARGV[15]
-local n_jobs, n_fields, lease = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
-local a_jobs, a_fields = 19, 19 + 3 * n_jobs
+local concurrency, high = tonumber(ARGV[6]), tonumber(ARGV[7])
+local n_jobs, n_fields, lease = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local a_jobs, a_fields = 11, 11 + 3 * n_jobs
 local k_jobs = 15
+local end_status, end_error, retention = '', '', ''
+local has_dedupe, window, has_sched, tick, tick_s, sched_ttl = false, '', false, 0, '', ''
 local dedupe_key, sched_key, tick_key
-if has_dedupe then
-  dedupe_key = KEYS[k_jobs + n_jobs]
-elseif has_sched then
-  sched_key, tick_key = KEYS[k_jobs + n_jobs], KEYS[k_jobs + n_jobs + 1]
+local a = a_fields + 2 * n_fields
+while a <= #ARGV do
+  local tag = ARGV[a]
+  if tag == 'x' then
+    end_status, end_error, retention, a = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], a + 4
+  elseif tag == 'd' then
+    has_dedupe, window, a = true, ARGV[a + 1], a + 2
+    dedupe_key = KEYS[k_jobs + n_jobs]
+  elseif tag == 's' then
+    has_sched, tick_s, tick, sched_ttl, a = true, ARGV[a + 1], tonumber(ARGV[a + 1]), ARGV[a + 2], a + 3
+    sched_key, tick_key = KEYS[k_jobs + n_jobs], KEYS[k_jobs + n_jobs + 1]
+  else
+    return redis.error_reply('start: unknown section ' .. tostring(tag))
+  end
 end
 
 if redis.call('EXISTS', run_key) == 1 then
@@ -66,7 +79,7 @@ end
 local now, now_s = now_ms()
 if has_sched then
   if tick > now + 60000 then
-    return fail(ERR_CLOCK, 'the tick ' .. ARGV[14] .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
+    return fail(ERR_CLOCK, 'the tick ' .. tick_s .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
   end
   local started = redis.call('GET', tick_key)
   if started then
@@ -90,8 +103,8 @@ if has_dedupe then
   redis.call('SET', dedupe_key, runid, 'PX', window)
 end
 if has_sched then
-  redis.call('SET', sched_key, ARGV[14], 'PX', sched_ttl)
-  redis.call('SET', tick_key, ARGV[14] .. ' ' .. runid, 'PX', sched_ttl)
+  redis.call('SET', sched_key, tick_s, 'PX', sched_ttl)
+  redis.call('SET', tick_key, tick_s .. ' ' .. runid, 'PX', sched_ttl)
 end
 redis.call('ZADD', runs_key, now_s, runid)
 redis.call('ZADD', runs_of_key, now_s, runid)
