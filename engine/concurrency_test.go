@@ -163,5 +163,17 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 		if inflight() != 4 || fmt.Sprint(pending()) != "[run7:first]" {
 			t.Errorf("limit 1 set again with 4 runs going: in flight %d, waiting %v", inflight(), pending())
 		}
+
+		// Lifted by a start that could take its first step at once: the runs waiting go
+		// first, so it is queued behind them; once none waits, a start takes its step.
+		if _, j, err := e.q.startOnce(ctx, "run8", &free, []byte(`{}`), nil, "", nil, true); err != nil || j != nil {
+			t.Errorf("lifted with run7 waiting: leased %v (%v), want run8 queued", j, err)
+		}
+		if len(pending()) != 0 {
+			t.Errorf("waiting %v after the limit was lifted again", pending())
+		}
+		if _, j, err := e.q.startOnce(ctx, "run9", &free, []byte(`{}`), nil, "", nil, true); err != nil || j == nil {
+			t.Errorf("no limit, none waiting: leased %v (%v), want run9's first step", j, err)
+		}
 	})
 }

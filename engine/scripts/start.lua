@@ -115,8 +115,14 @@ if end_status ~= '' then
   redis.call('PEXPIRE', run_key, retention)
   return 1
 end
+-- The limit written before this start, 0 for none.
+local stored = tonumber(redis.call('GET', limit_key) or '0')
 -- Leased at once: there is one first job, no limit, and no run waiting for a slot.
-local leased = lease > 0 and n_jobs == 1 and concurrency == 0 and redis.call('EXISTS', pending_key) == 0
+-- With no limit written, none waits: a run that gets in line while there is none, and
+-- the start that lifts one, admit every run waiting (queue_run, admit), so the line is
+-- looked at only when a limit was written.
+local leased = lease > 0 and n_jobs == 1 and concurrency == 0 and
+  (stored == 0 or redis.call('EXISTS', pending_key) == 0)
 if leased then
   redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now_s,
     'status', RUN_RUNNING, 'started', now_s)
@@ -125,7 +131,7 @@ else
     'status', RUN_QUEUED)
 end
 -- The limit is written only when it changes: most starts find it as it was.
-if tonumber(redis.call('GET', limit_key) or '0') ~= concurrency then
+if stored ~= concurrency then
   if concurrency > 0 then
     redis.call('SET', limit_key, concurrency)
   else
