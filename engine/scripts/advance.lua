@@ -22,6 +22,6 @@ if redis.call('EXISTS', K.next) == 1 then
   return 0
 end
 local t = redis.call('INCR', K.tokens)
-redis.call('HSET', K.next, 'run', runid, 'wf', wf, 'step', next_step, 'part', '', 'attempt', '1', 'token', t)
-redis.call('ZADD', K.leases, now + lease, next_id)
+redis.call('HSET', K.next, 'run', runid, 'wf', wf, 'step', next_step, 'part', '', 'attempt', '1', 'token', digits(t))
+redis.call('ZADD', K.leases, digits(now + lease), next_id)
 return t

@@ -123,7 +123,7 @@ if redis.call('HGET', job_key, 'token') ~= token then
   return fail(ERR_STALE, 'the lease of ' .. jobid .. ' is no longer held')
 end
 local now, now_s = now_ms()
-local at = now + wait
+local at = wait == 0 and now_s or digits(now + wait) -- when what this queues is due
 local chained = 0 -- or {token, job id, step, part, item key, item value} when leased to the caller
 
 -- lease_new makes a job and leases it to the committing worker, skipping the queue,
@@ -133,8 +133,8 @@ local function lease_new(key, id, step, part)
     return nil
   end
   local t = redis.call('INCR', tokens_key)
-  redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', '1', 'token', t)
-  redis.call('ZADD', leases_key, now + lease, id)
+  redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', '1', 'token', digits(t))
+  redis.call('ZADD', leases_key, digits(now + lease), id)
   return t
 end
 

@@ -3,5 +3,6 @@
 -- past, whatever the clock of the process asking.
 -- KEYS: 1 the schedule's key
 -- ARGV: 1 how long it is kept (ms)
-redis.call('SET', KEYS[1], ms(now_ms()), 'NX', 'PX', ARGV[1])
+local _, now_s = now_ms()
+redis.call('SET', KEYS[1], now_s, 'NX', 'PX', ARGV[1])
 return redis.call('GET', KEYS[1])

@@ -15,9 +15,9 @@
 -- how many pages its paginated step kept (page.lua)}, false for those it does not have.
 local K = {due = KEYS[1], leases = KEYS[2], tokens = KEYS[3], wake = KEYS[4]}
 local prefix, max, lease, max_reaps = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local now = now_ms()
+local now, now_s = now_ms()
 
-local expired = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now, 'LIMIT', 0, 256)
+local expired = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now_s, 'LIMIT', '0', '256')
 for _, id in ipairs(expired) do
   redis.call('ZREM', K.leases, id)
   local job = prefix .. 'job:' .. id
@@ -30,15 +30,15 @@ for _, id in ipairs(expired) do
         ' times in a row while running it (it crashed, or lost Redis for longer than its lease)')
     end
     local Q = {ready = prefix .. 'ready:' .. wf, due = K.due, wake = K.wake}
-    enqueue(Q, wf, id, now)
+    enqueue(Q, wf, id, now_s)
   end
 end
 
 local out = {-1}
-local wfs = redis.call('ZRANGEBYSCORE', K.due, '-inf', now, 'LIMIT', 0, 64)
+local wfs = redis.call('ZRANGEBYSCORE', K.due, '-inf', now_s, 'LIMIT', '0', '64')
 for _, wf in ipairs(wfs) do
   local ready = prefix .. 'ready:' .. wf
-  local ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, max - (#out - 1))
+  local ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now_s, 'LIMIT', '0', digits(max - (#out - 1)))
   for _, id in ipairs(ids) do
     redis.call('ZREM', ready, id)
     local job = prefix .. 'job:' .. id
@@ -49,13 +49,13 @@ for _, wf in ipairs(wfs) do
       -- expired past the retention) while it was queued: nothing is left to run it for.
       redis.call('DEL', job)
     elseif runid then
-      local token = redis.call('INCR', K.tokens)
+      local token = digits(redis.call('INCR', K.tokens))
       local attempt = redis.call('HINCRBY', job, 'attempt', 1)
       redis.call('HSET', job, 'token', token)
-      redis.call('ZADD', K.leases, now + lease, id)
+      redis.call('ZADD', K.leases, digits(now + lease), id)
       local run = prefix .. 'run:' .. runid
       if redis.call('HGET', run, 'status') == RUN_QUEUED then
-        redis.call('HSET', run, 'status', RUN_RUNNING, 'started', now)
+        redis.call('HSET', run, 'status', RUN_RUNNING, 'started', now_s)
       end
       local key, value, last = false, false, false
       if part ~= '' and part ~= 'join' then
@@ -65,7 +65,7 @@ for _, wf in ipairs(wfs) do
           last = redis.call('HGET', prefix .. 'results:' .. runid .. ':' .. step, part)
         end
       end
-      out[#out + 1] = {id, tostring(token), attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held, last,
+      out[#out + 1] = {id, token, attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held, last,
         pages}
     end
   end

@@ -64,7 +64,7 @@ local at = deadline
 if most >= 0 then
   at = math.min(at, now + most)
 end
-record(K.run, field, now_s, duration, rec, ',"retry_at":' .. ms(deadline))
+record(K.run, field, now_s, duration, rec, ',"retry_at":' .. digits(deadline))
 redis.call('ZREM', K.leases, jobid)
 redis.call('HDEL', K.job, 'token', 'reaped')
 if parked_field ~= '' and redis.call('HSETNX', K.job, 'parked', 1) == 1 then

@@ -29,7 +29,7 @@ if redis.call('HGET', K.job, 'woken') then
   redis.call('HDEL', K.job, 'woken')
   at = now
 end
-record(K.records, field, now_s, duration, rec, ',"retry_at":' .. ms(at))
+record(K.records, field, now_s, duration, rec, ',"retry_at":' .. digits(at))
 redis.call('HDEL', K.job, 'token', 'reaped') -- an attempt finished: not a crash in a row
 forget_pages(K.job)
 if held ~= '' then

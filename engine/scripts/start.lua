@@ -142,12 +142,12 @@ for i = 0, n_fields - 1 do
   redis.call('HSET', run_key, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
 end
 if leased then
-  local token = redis.call('INCR', tokens_key)
+  local token = digits(redis.call('INCR', tokens_key))
   redis.call('HSET', KEYS[k_jobs], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 1], 'part', ARGV[a_jobs + 2],
     'attempt', '1', 'token', token)
-  redis.call('ZADD', leases_key, now + lease, ARGV[a_jobs])
+  redis.call('ZADD', leases_key, digits(now + lease), ARGV[a_jobs])
   redis.call('ZADD', inflight_key, now_s, runid)
-  return {tostring(token), now}
+  return {token, now}
 end
 -- The run is new, so are its jobs: no need to look for them first.
 local jobs = {}
