@@ -117,7 +117,10 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 			}
 		}
 	}
-	if len(earlier) < 2 || string(earlier) == "[]" {
+	// A list of requests is spliced, not decoded: what is not one (nothing a record
+	// holds, as its requests are written here) starts a new list, so that the record
+	// stays JSON (encodeRecord does not check it again).
+	if len(earlier) < 2 || string(earlier) == "[]" || earlier[0] != '[' || earlier[len(earlier)-1] != ']' {
 		return append(append([]byte{'['}, data...), ']')
 	}
 	out := make([]byte, 0, len(earlier)+len(data)+1)

@@ -88,6 +88,17 @@ func TestEncodeRecordIsJSON(t *testing.T) {
 	}
 }
 
+// Requests that are not a list (nothing hookflow writes) start a new one: the record
+// stays JSON.
+func TestAppendRequestToWhatIsNotAList(t *testing.T) {
+	for _, earlier := range []string{`{"attempt":1}`, `"x"`, `[1`} {
+		rec := Record{Status: StatusFailed, Requests: appendRequest(json.RawMessage(earlier), &workflows.Request{Attempt: 2, Method: "GET", URL: "http://x"})}
+		if data := encodeRecord(&rec); !json.Valid(data) {
+			t.Errorf("after %s: %s is not JSON", earlier, data)
+		}
+	}
+}
+
 func must(b []byte, err error) []byte {
 	if err != nil {
 		panic(err)
