@@ -113,12 +113,20 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		event = shown // nothing to run: it succeeds as it starts
 	}
 	wk := sh.of(wf.Name)
-	var extra []string // the dedupe key, or a schedule's keys, after the jobs'
+	// The sections start.lua reads after the jobs and fields, and the keys of the
+	// dedupe or schedule section after the jobs' keys.
+	var sections []any
+	var extra []string
+	if endStatus != "" {
+		sections = append(sections, "x", endStatus, failure, q.retentionArg)
+	}
 	switch {
 	case d != nil && d.schedule != "":
 		extra = []string{d.schedule, d.schedule + ":run"}
+		sections = append(sections, "s", d.tick.UnixMilli(), tickTTL.Milliseconds())
 	case d != nil:
 		extra = []string{q.dedupeKey(wf.Name, d.key)}
+		sections = append(sections, "d", max(d.window.Milliseconds(), 1))
 	}
 	// The call laid out whole, as the commits' are: EVALSHA, the keys (those of the shard
 	// and the workflow boxed once), then the arguments, the rarer ones in sections of
@@ -128,7 +136,7 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		ids[i] = u.jobID(runID)
 	}
 	nkeys := 14 + len(start) + len(extra)
-	cmd := make([]any, 0, 3+nkeys+10+3*len(start)+len(fields)+4)
+	cmd := make([]any, 0, 3+nkeys+10+3*len(start)+len(fields)+len(sections))
 	cmd = append(cmd, "evalsha", startHash, nkeys, sh.run(runID), wk.args.ready, sh.args.due, sh.args.wake,
 		sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit, sh.args.seq, sh.args.runs, wk.args.runsOf,
 		sh.args.workflows, sh.args.leases, sh.args.tokens)
@@ -144,15 +152,7 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		cmd = append(cmd, ids[i], u.step, u.partField())
 	}
 	cmd = append(cmd, fields...)
-	if endStatus != "" {
-		cmd = append(cmd, "x", endStatus, failure, q.retentionArg)
-	}
-	switch {
-	case d != nil && d.schedule != "":
-		cmd = append(cmd, "s", d.tick.UnixMilli(), tickTTL.Milliseconds())
-	case d != nil:
-		cmd = append(cmd, "d", max(d.window.Milliseconds(), 1))
-	}
+	cmd = append(cmd, sections...)
 	var res any
 	var err error
 	if sh.waiting != nil {

@@ -38,8 +38,8 @@ end
 -- Scripts never use a worker's clock. A time that goes into a command goes as the
 -- digits.
 local function now_ms()
-  local digits = ms_digits(redis.call('TIME'))
-  return tonumber(digits), digits
+  local now_s = ms_digits(redis.call('TIME'))
+  return tonumber(now_s), now_s
 end
 
 -- digits is an integer's decimal digits. Redis writes a number given to redis.call out
