@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -516,6 +517,11 @@ func TestDedupeUnderConcurrency(t *testing.T) {
 			status int
 			runID  string
 		}
+		// A client of its own, whose idle connections close before hookflow shuts down:
+		// 50 requests at once dial more connections than they end up using, and a
+		// connection that never sent a request holds up a server's shutdown for 5 s.
+		client := &http.Client{Transport: &http.Transport{}}
+		t.Cleanup(client.CloseIdleConnections)
 		results := make(chan result, 50)
 		var wg sync.WaitGroup
 		for range 50 {
@@ -525,7 +531,7 @@ func TestDedupeUnderConcurrency(t *testing.T) {
 				req, _ := http.NewRequest("POST", "http://"+s.publicAddr+"/hooks/relay", strings.NewReader(`{"n": 1}`))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("X-Delivery", "d-42")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := client.Do(req)
 				if err != nil {
 					t.Error(err)
 					return
@@ -559,4 +565,28 @@ func TestDedupeUnderConcurrency(t *testing.T) {
 			t.Errorf("the API got %d calls, want the one run's 2 steps", n)
 		}
 	})
+}
+
+// A connection that never sent a request (a load balancer opens some ahead) does not
+// hold up shutdown once the drain is over: it is closed, and shutdown reports nothing
+// wrong.
+func TestShutdownClosesConnectionsWithoutARequest(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	cfg := serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", s.publicAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := s.shutdown(); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the connection is still open after shutdown: read %d bytes, %v", n, err)
+	}
 }

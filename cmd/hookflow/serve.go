@@ -547,11 +547,27 @@ func (s *server) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err = errors.Join(err, s.pool.Stop(ctx))
 	cancel()
+	err = errors.Join(err, closePublic(s.public))
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	err = errors.Join(err, s.public.Shutdown(ctx), s.admin.Shutdown(ctx), s.metricsOut.shutdown(ctx))
+	err = errors.Join(err, s.admin.Shutdown(ctx), s.metricsOut.shutdown(ctx))
 	cancel()
 	s.closeRedis()
 	return err
+}
+
+// closePublic closes the webhook listener once the drain is over. Every webhook taken
+// in has been answered by then, and later ones were answered 503: what a connection
+// still open can hold is such a 503 being written, or nothing at all (a connection a
+// load balancer opened ahead, which http.Server.Shutdown would wait 5 s for, as it
+// cannot tell it from one whose first request is on its way). A second's grace, then
+// every connection left is closed.
+func closePublic(srv *http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return srv.Close()
 }
 
 // dialable turns a listener address into one a client on this machine can use:
