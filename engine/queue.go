@@ -135,11 +135,11 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	for i, u := range start {
 		ids[i] = u.jobID(runID)
 	}
-	nkeys := 14 + len(start) + len(extra)
+	nkeys := 13 + len(start) + len(extra)
 	cmd := make([]any, 0, 3+nkeys+10+3*len(start)+len(fields)+len(sections))
 	cmd = append(cmd, "evalsha", startHash, nkeys, sh.run(runID), wk.args.ready, sh.args.due, sh.args.wake,
 		sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit, sh.args.seq, sh.args.runs, wk.args.runsOf,
-		sh.args.workflows, sh.args.leases, sh.args.tokens)
+		sh.args.workflows, sh.args.leases)
 	for _, id := range ids {
 		cmd = append(cmd, sh.job(id))
 	}
@@ -409,7 +409,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	// sections this commit needs, each with its keys, in one slice (see evalsha).
 	keys := getArgs(16 + len(p.Start) + len(ending)) // the shard's keys boxed once
 	defer putArgs(keys)
-	keys = append(keys, sh.job(c.job.id), run, sh.args.leases, sh.args.tokens, wk.args.ready, sh.args.due, sh.args.wake)
+	keys = append(keys, sh.job(c.job.id), run, sh.args.leases, wk.args.ready, sh.args.due, sh.args.wake)
 	fields := planFields(p)
 	args := getArgs(11 + 3*len(p.Start) + 16 + len(fields) + 2*len(c.items) + len(p.Todo[each]))
 	defer putArgs(args)
@@ -499,7 +499,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	if !ok || len(res) != 6 {
 		return nil, nil
 	}
-	token, _ := res[0].(int64)
+	token, _ := res[0].(string)
 	id, _ := res[1].(string)
 	step, _ := res[2].(string)
 	part, _ := res[3].(string)
@@ -507,7 +507,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &job{shard: sh, id: id, unit: next, token: strconv.FormatInt(token, 10), attempt: 1}
+	j := &job{shard: sh, id: id, unit: next, token: token, attempt: 1}
 	j.key, _ = res[4].(string)
 	j.value, _ = res[5].(string)
 	return j, nil
@@ -607,17 +607,17 @@ func (q *queue) advance(ctx context.Context, c commit) (*job, error) {
 	nextID := next.jobID(c.runID)
 	cmd := getArgs(18)
 	defer putArgs(cmd)
-	cmd = append(cmd, "evalsha", advanceHash, 5, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, sh.args.tokens,
-		sh.job(nextID), c.job.id, c.job.token, c.runID, sh.of(c.wf.Name).name, q.leaseArg, c.duration.Milliseconds(),
+	cmd = append(cmd, "evalsha", advanceHash, 4, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, sh.job(nextID),
+		c.job.id, c.job.token, c.runID, sh.of(c.wf.Name).name, q.leaseArg, c.duration.Milliseconds(),
 		recordPrefix+u.step, encodeRecord(c.record), nextID, next.step)
-	token, err := sh.calls.evalsha(ctx, advanceScript, cmd).Int64()
+	token, err := sh.calls.evalsha(ctx, advanceScript, cmd).Text()
 	if err != nil {
 		return nil, scriptError(err)
 	}
-	if token == 0 {
+	if token == "" {
 		return nil, nil
 	}
-	return &job{shard: sh, id: nextID, unit: next, token: strconv.FormatInt(token, 10), attempt: 1}, nil
+	return &job{shard: sh, id: nextID, unit: next, token: token, attempt: 1}, nil
 }
 
 // retry records a failed attempt of a leased job and queues the job again, due after

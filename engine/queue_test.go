@@ -66,10 +66,11 @@ func TestCommitWithAStaleTokenIsRefused(t *testing.T) {
 			t.Error("a stale commit wrote a result")
 		}
 
-		// The holder commits and chains the next step to itself.
+		// The holder commits and chains the next step to itself, with its token (the
+		// job it committed is gone, so the token fences the next one alone).
 		c.job, c.chain = j, true
 		next, err := e.q.complete(ctx, c)
-		if err != nil || next == nil || next.token == j.token || next.unit != (unit{step: "second"}) {
+		if err != nil || next == nil || next.token != j.token || next.unit != (unit{step: "second"}) {
 			t.Fatalf("commit: chained %+v, %v", next, err)
 		}
 		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/workflows"
@@ -225,4 +228,74 @@ workflow "reads" {
 			t.Errorf("%s run: the step read %q, want %q", ev.Trigger, got, want)
 		}
 	}
+}
+
+// TestStraightLineLeasesNeedNoCounter: the leases given on a run's straight line (its
+// first job, by the start; each next job, to the worker that commits the one before)
+// take no token from the shard's counter, and still fence: a worker whose lease expired
+// cannot commit or heartbeat over the worker the job went to, a chained job holds the
+// token of the one it follows, which cannot commit twice, and a job that failed its run
+// keeps no token (a replay queues it, to be leased with a fresh one).
+func TestStraightLineLeasesNeedNoCounter(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		set := loadSet(t, rec, chainSrc)
+		wf := set.Workflow("chain")
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 300 * time.Millisecond})
+		e.Use(set)
+		sh := e.q.shardFor("chain")
+		_, stalled, err := e.q.startOnce(ctx, "run-line", wf, []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), nil, "", nil, true)
+		if err != nil || stalled == nil {
+			t.Fatalf("start: job %v, %v", stalled, err)
+		}
+		if n, _ := b.Client.Exists(ctx, sh.tokens()).Result(); n != 0 {
+			t.Error("a start that leased its first job used the token counter")
+		}
+		// The worker holding the first job stalls past its lease; another leases it.
+		var taken []*job
+		deadline := time.Now().Add(5 * time.Second)
+		for len(taken) == 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			if taken, _, err = e.q.lease(ctx, sh, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(taken) != 1 || taken[0].id != stalled.id || taken[0].token == stalled.token {
+			t.Fatalf("after the lease expired: %+v (the stalled worker's token %q)", taken, stalled.token)
+		}
+		first := taken[0]
+		next := func(j *job, step string) commit {
+			return commit{job: j, runID: "run-line", wf: wf, record: &Record{Status: StatusSucceeded}, chain: true,
+				plan: &Plan{Status: RunRunning, Start: []unit{{step: step}}}}
+		}
+		if _, err := e.q.complete(ctx, next(stalled, "second")); !errors.Is(err, errStaleLease) {
+			t.Errorf("the stalled worker's commit: %v", err)
+		}
+		if held, err := e.q.heartbeat(ctx, []*job{stalled}); err != nil || held[0] != beatLost {
+			t.Errorf("the stalled worker's heartbeat: %v %v", held, err)
+		}
+		second, err := e.q.complete(ctx, next(first, "second")) // advance.lua
+		if err != nil || second == nil || second.token != first.token {
+			t.Fatalf("chained: %+v %v, want the token %q", second, err, first.token)
+		}
+		if _, err := e.q.complete(ctx, next(first, "second")); !errors.Is(err, errStaleLease) {
+			t.Errorf("the first job committed twice: %v", err)
+		}
+		// The second step fails the run and its on_failure step goes on, leased to the
+		// same worker (complete.lua): the failed job keeps no token.
+		c := next(second, "third")
+		c.dead, c.record = true, &Record{Status: StatusFailed, Error: "boom"}
+		c.plan.Handle, c.plan.Error, c.plan.FailedStep = true, "boom", "second"
+		third, err := e.q.complete(ctx, c)
+		if err != nil || third == nil || third.token != first.token || third.unit.step != "third" {
+			t.Fatalf("chained after a failure: %+v %v, want the token %q", third, err, first.token)
+		}
+		if tok, err := b.Client.HGet(ctx, sh.job(second.id), "token").Result(); err != redis.Nil {
+			t.Errorf("the dead letter holds the token %q (%v)", tok, err)
+		}
+		if n, _ := b.Client.Get(ctx, sh.tokens()).Int(); n != 1 {
+			t.Errorf("the counter gave %d tokens, want 1: only the lease of a job taken back", n)
+		}
+	})
 }

@@ -2,8 +2,8 @@
 -- planner decided, in one atomic write: the unit's record, the items a for_each step
 -- lists, the counts of units left to settle, the next jobs, and the run's end. A caller
 -- whose lease token is no longer the job's is refused and writes nothing.
--- KEYS: 1 job hash, 2 run hash, 3 leases zset, 4 token counter, 5 ready:<wf>, 6 due
---       index, 7 wake list, then one hash per next job, then the keys that the
+-- KEYS: 1 job hash, 2 run hash, 3 leases zset, 4 ready:<wf>, 5 due index, 6 wake list,
+--       then one hash per next job, then the keys that the
 --       sections of ARGV call for, in their order
 -- ARGV: 1 shard prefix, 2 job id, 3 token, 4 workflow, 5 run id, 6 lease ms,
 --       7 duration ms, 8 field of the unit's record ('' for none), 9 the record, 10 which
@@ -45,12 +45,12 @@
 local prefix, jobid, token, wf, runid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local lease, duration, rec_field, rec = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local chain, n_next = ARGV[10], tonumber(ARGV[11])
-local a_next, k_next = 12, 8
+local a_next, k_next = 12, 7
 -- Its own keys are locals, not a K table as in the other scripts: a commit is the
 -- commonest call with a start (start.lua says why).
-local job_key, run_key, leases_key, tokens_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local job_key, run_key, leases_key = KEYS[1], KEYS[2], KEYS[3]
 local items_key, results_key, todo_key, joinjob_key
-local Q = {ready = KEYS[5], due = KEYS[6], wake = KEYS[7]}
+local Q = {ready = KEYS[4], due = KEYS[5], wake = KEYS[6]}
 local wait, each, rec_in_results, todo_op = 0, '', false, ''
 local a_items, n_items, a_todo, n_todo, a_fields, n_fields = 0, -1, 0, 0, 0, 0
 local a_shown, n_shown = 0, 0
@@ -127,15 +127,15 @@ local at = wait == 0 and now_s or digits(now + wait) -- when what this queues is
 local chained = 0 -- or {token, job id, step, part, item key, item value} when leased to the caller
 
 -- lease_new makes a job and leases it to the committing worker, skipping the queue,
--- and returns its token; nil when the job exists already (new_job's rule).
+-- with the committing job's token (lib.lua's lease tokens); false when the job exists
+-- already (new_job's rule).
 local function lease_new(key, id, step, part)
   if redis.call('EXISTS', key) == 1 then
-    return nil
+    return false
   end
-  local t = redis.call('INCR', tokens_key)
-  redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', '1', 'token', digits(t))
+  redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', '1', 'token', token)
   redis.call('ZADD', leases_key, digits(now + lease), id)
-  return t
+  return true
 end
 
 redis.call('ZREM', leases_key, jobid)
@@ -211,10 +211,9 @@ if todo_op == 'n' then
     local id = runid .. ':' .. each .. ':' .. idx
     local key = prefix .. 'job:' .. id
     if chain == 'todo' and wait == 0 then
-      local t = lease_new(key, id, each, idx)
-      if t then
+      if lease_new(key, id, each, idx) then
         local kv = redis.call('HMGET', items_key, 'k:' .. idx, 'v:' .. idx)
-        chained = {t, id, each, idx, kv[1], kv[2]}
+        chained = {token, id, each, idx, kv[1], kv[2]}
       end
     elseif new_job(key, runid, wf, each, idx) then
       enqueue(Q, wf, id, at)
@@ -242,9 +241,8 @@ for i = 0, n_next - 1 do
   local id, step, part = ARGV[a_next + 3 * i], ARGV[a_next + 3 * i + 1], ARGV[a_next + 3 * i + 2]
   local key = KEYS[k_next + i]
   if i == 0 and chain == 'first' and wait == 0 then
-    local t = lease_new(key, id, step, part)
-    if t then
-      chained = {t, id, step, part, false, false}
+    if lease_new(key, id, step, part) then
+      chained = {token, id, step, part, false, false}
     end
   elseif new_job(key, runid, wf, step, part) then
     enqueue(Q, wf, id, at)

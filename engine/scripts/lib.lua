@@ -25,6 +25,19 @@ local RUN_QUEUED, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED = 'queued', 'running', 
 local RUN_CANCELLED = 'cancelled'
 local RUN_WAITING = 'waiting' -- parked at a wait step (running, as far as the queue goes)
 
+-- Lease tokens. Only the holder of a job's current token can commit it, heartbeat it or
+-- give it back, so a worker whose lease expired (it stalled, or lost Redis) cannot
+-- commit over the worker the job went to next. That needs no token to be given twice
+-- to one job, and no more: a commit names its job. A lease that lease.lua gives (a
+-- queued job, a job taken back) gets a fresh number from the shard's counter. The
+-- other leases go to jobs just made, each once: a run's first job, leased by its
+-- start, holds FIRST_TOKEN, which no counter gives; the next job a commit leases to the
+-- committing worker (advance.lua, complete.lua) holds the committing job's token, and
+-- that job is gone, or has no token left (dead letters), once the commit is written. A
+-- job made again (a replay) is queued, so leased with a fresh number. No call to the
+-- counter on the straight line, then: only queued and taken-back jobs use it.
+local FIRST_TOKEN = 's'
+
 -- ms_digits is the milliseconds of a TIME reply ({seconds, microseconds}, digits
 -- without leading zeros) as digits, cut from the reply's: Redis writes a number given
 -- to redis.call out with snprintf, thousands of instructions a number (as many as a

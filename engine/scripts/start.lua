@@ -17,12 +17,13 @@
 -- With a lease time, a run with one first job that needs no concurrency slot has that
 -- job leased to the starting process (which has a worker free for it) instead of
 -- queued: it runs at once, where the run started, without a worker having to be woken
--- and lease it. The lease is the same as lease.lua's: if the process dies, the job is
--- taken back when it expires.
+-- and lease it. The lease is the same as lease.lua's, but for its token: if the process
+-- dies, the job is taken back when it expires. Its token is FIRST_TOKEN, not one from
+-- the shard's counter (lib.lua says why that fences it as well).
 -- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list, 5 open count,
 --       6 inflight:<wf>, 7 pending:<wf>, 8 limit:<wf>, 9 seq, 10 runs index,
---       11 runs:<wf> index, 12 workflows set, 13 leases zset, 14 token counter, then
---       one hash per first job, then the dedupe key with a dedupe key, or the schedule
+--       11 runs:<wf> index, 12 workflows set, 13 leases zset, then one hash per first
+--       job, then the dedupe key with a dedupe key, or the schedule
 --       key and the schedule tick key with a schedule
 -- The keys are locals, not the K and Q tables of the other scripts: a start is the
 -- commonest call, and a table of named keys is a hash table made and filled at each
@@ -30,7 +31,7 @@
 -- only for queue_run, on the way that queues the first jobs.
 local run_key, runs_key, runs_of_key, workflows_key = KEYS[1], KEYS[10], KEYS[11], KEYS[12]
 local open_key, inflight_key, pending_key, limit_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local leases_key, tokens_key = KEYS[13], KEYS[14]
+local leases_key = KEYS[13]
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 concurrency
 --       limit (0: none), 7 most unfinished runs the shard takes (0: no limit), 8 N first
 --       jobs, 9 M run fields, 10 lease ms (0: queue the first jobs), then N (job id,
@@ -47,7 +48,7 @@ local prefix, runid, wf, version, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], AR
 local concurrency, high = tonumber(ARGV[6]), tonumber(ARGV[7])
 local n_jobs, n_fields, lease = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local a_jobs, a_fields = 11, 11 + 3 * n_jobs
-local k_jobs = 15
+local k_jobs = 14
 local end_status, end_error, retention = '', '', ''
 local has_dedupe, window, has_sched, tick, tick_s, sched_ttl = false, '', false, 0, '', ''
 local dedupe_key, sched_key, tick_key
@@ -142,12 +143,11 @@ for i = 0, n_fields - 1 do
   redis.call('HSET', run_key, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
 end
 if leased then
-  local token = digits(redis.call('INCR', tokens_key))
   redis.call('HSET', KEYS[k_jobs], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 1], 'part', ARGV[a_jobs + 2],
-    'attempt', '1', 'token', token)
+    'attempt', '1', 'token', FIRST_TOKEN)
   redis.call('ZADD', leases_key, digits(now + lease), ARGV[a_jobs])
   redis.call('ZADD', inflight_key, now_s, runid)
-  return {token, now}
+  return {FIRST_TOKEN, now}
 end
 -- The run is new, so are its jobs: no need to look for them first.
 local jobs = {}
