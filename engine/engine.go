@@ -233,10 +233,10 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	switch {
 	case failure != "":
 		e.metrics.runFinished(wf.Name, string(RunFailed))
-		e.log.Warn("run finished", "run", runID, "workflow", wf.Name, "status", RunFailed, "duration_ms", 0, "error", failure)
+		logFinished(e.log, runID, wf.Name, RunFailed, 0, failure)
 	case len(wf.Steps) == 0:
 		e.metrics.runFinished(wf.Name, string(RunSucceeded)) // nothing to run: it ends as it starts
-		e.log.Info("run finished", "run", runID, "workflow", wf.Name, "status", RunSucceeded, "duration_ms", 0)
+		logFinished(e.log, runID, wf.Name, RunSucceeded, 0, "")
 	}
 	return runID, true, nil
 }

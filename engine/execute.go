@@ -246,11 +246,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		}
 		p.e.metrics.runFinished(r.workflow, string(c.plan.Status))
 		took := time.Since(r.created).Milliseconds() // since it started, replays included
-		if c.plan.Status == RunFailed {
-			p.e.log.Warn("run finished", "run", r.id, "workflow", r.workflow, "status", c.plan.Status, "duration_ms", took, "error", c.plan.Error)
-		} else {
-			p.e.log.Info("run finished", "run", r.id, "workflow", r.workflow, "status", c.plan.Status, "duration_ms", took)
-		}
+		logFinished(p.e.log, r.id, r.workflow, c.plan.Status, took, c.plan.Error)
 		return nil
 	}
 	r.apply(j.unit, c)

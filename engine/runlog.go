@@ -1,0 +1,31 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// logFinished writes a run's one "run finished" line: INFO with its status and how
+// long it took, WARN with its error when it failed. It is written once per run, on the
+// busiest path there is, so the record is made as slog.Logger.Info would make it but
+// without the caller's program counter (no handler here adds the source) and with its
+// values typed rather than boxed.
+func logFinished(log *slog.Logger, run, workflow string, status RunStatus, took int64, failure string) {
+	level := slog.LevelInfo
+	if status == RunFailed {
+		level = slog.LevelWarn
+	}
+	ctx := context.Background()
+	h := log.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, "run finished", 0)
+	r.AddAttrs(slog.String("run", run), slog.String("workflow", workflow), slog.String("status", string(status)),
+		slog.Int64("duration_ms", took))
+	if status == RunFailed {
+		r.AddAttrs(slog.String("error", failure))
+	}
+	_ = h.Handle(ctx, r)
+}
