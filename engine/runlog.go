@@ -9,8 +9,9 @@ import (
 // logFinished writes a run's one "run finished" line: INFO with its status and how
 // long it took, WARN with its error when it failed. It is written once per run, on the
 // busiest path there is, so the record is made as slog.Logger.Info would make it but
-// without the caller's program counter (no handler here adds the source) and with its
-// values typed rather than boxed.
+// with its values typed rather than boxed, and without the caller's program counter,
+// which slog takes for every record: the source it gives a handler that shows one
+// would name this function, not anything of the run's.
 func logFinished(log *slog.Logger, run, workflow string, status RunStatus, took int64, failure string) {
 	level := slog.LevelInfo
 	if status == RunFailed {

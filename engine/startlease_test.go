@@ -234,8 +234,9 @@ workflow "reads" {
 // first job, by the start; each next job, to the worker that commits the one before)
 // take no token from the shard's counter, and still fence: a worker whose lease expired
 // cannot commit or heartbeat over the worker the job went to, a chained job holds the
-// token of the one it follows, which cannot commit twice, and a job that failed its run
-// keeps no token (a replay queues it, to be leased with a fresh one).
+// token of the one it follows, which cannot commit twice, a job that failed its run
+// keeps no token (a replay queues it, to be leased with a fresh one), and a run made
+// again with the id of one dropped gives its first job another token.
 func TestStraightLineLeasesNeedNoCounter(t *testing.T) {
 	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
@@ -296,6 +297,21 @@ func TestStraightLineLeasesNeedNoCounter(t *testing.T) {
 		}
 		if n, _ := b.Client.Get(ctx, sh.tokens()).Int(); n != 1 {
 			t.Errorf("the counter gave %d tokens, want 1: only the lease of a job taken back", n)
+		}
+
+		// A run's id may come again once the run is dropped (a child run's is its
+		// parent step's): its first job's token then differs from the first time's.
+		_, once, err := e.q.startOnce(ctx, "run-again", wf, []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), nil, "", nil, true)
+		if err != nil || once == nil {
+			t.Fatalf("start: job %v, %v", once, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+		if err := b.Client.Del(ctx, sh.run("run-again"), sh.job("run-again:first")).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, again, err := e.q.startOnce(ctx, "run-again", wf, []byte(`{"id":"ev","trigger":"manual","raw":"{}"}`), nil, "", nil, true)
+		if err != nil || again == nil || again.token == once.token {
+			t.Fatalf("the run's id again: job %+v, %v; the first time's token %q", again, err, once.token)
 		}
 	})
 }

@@ -30,13 +30,19 @@ local RUN_WAITING = 'waiting' -- parked at a wait step (running, as far as the q
 -- commit over the worker the job went to next. That needs no token to be given twice
 -- to one job, and no more: a commit names its job. A lease that lease.lua gives (a
 -- queued job, a job taken back) gets a fresh number from the shard's counter. The
--- other leases go to jobs just made, each once: a run's first job, leased by its
--- start, holds FIRST_TOKEN, which no counter gives; the next job a commit leases to the
--- committing worker (advance.lua, complete.lua) holds the committing job's token, and
--- that job is gone, or has no token left (dead letters), once the commit is written. A
--- job made again (a replay) is queued, so leased with a fresh number. No call to the
--- counter on the straight line, then: only queued and taken-back jobs use it.
-local FIRST_TOKEN = 's'
+-- other leases go to jobs just made: a run's first job, leased by its start, holds
+-- first_token, 's' and the run's creation time, which no counter gives; the next job a
+-- commit leases to the committing worker (advance.lua, complete.lua) holds the
+-- committing job's token, and that job is gone, or has no token left (dead letters),
+-- once the commit is written. A run's id may come again (a child run's is its parent
+-- step's, started anew when a replay runs the step again after the child was
+-- dropped), but not in the millisecond it was made before: the run had to end and be
+-- dropped first. A job made again in its run (a replay) is queued, so leased with a
+-- fresh number. No call to the counter on the straight line, then: only queued and
+-- taken-back jobs use it.
+local function first_token(created_s)
+  return 's' .. created_s
+end
 
 -- ms_digits is the milliseconds of a TIME reply ({seconds, microseconds}, digits
 -- without leading zeros) as digits, cut from the reply's: Redis writes a number given

@@ -18,7 +18,7 @@
 -- job leased to the starting process (which has a worker free for it) instead of
 -- queued: it runs at once, where the run started, without a worker having to be woken
 -- and lease it. The lease is the same as lease.lua's, but for its token: if the process
--- dies, the job is taken back when it expires. Its token is FIRST_TOKEN, not one from
+-- dies, the job is taken back when it expires. Its token is first_token's, not one from
 -- the shard's counter (lib.lua says why that fences it as well).
 -- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list, 5 open count,
 --       6 inflight:<wf>, 7 pending:<wf>, 8 limit:<wf>, 9 seq, 10 runs index,
@@ -143,11 +143,12 @@ for i = 0, n_fields - 1 do
   redis.call('HSET', run_key, ARGV[a_fields + 2 * i], ARGV[a_fields + 2 * i + 1])
 end
 if leased then
+  local token = first_token(now_s)
   redis.call('HSET', KEYS[k_jobs], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 1], 'part', ARGV[a_jobs + 2],
-    'attempt', '1', 'token', FIRST_TOKEN)
+    'attempt', '1', 'token', token)
   redis.call('ZADD', leases_key, digits(now + lease), ARGV[a_jobs])
   redis.call('ZADD', inflight_key, now_s, runid)
-  return {FIRST_TOKEN, now}
+  return {token, now}
 end
 -- The run is new, so are its jobs: no need to look for them first.
 local jobs = {}
