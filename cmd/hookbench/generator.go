@@ -127,8 +127,14 @@ func (g *generator) Run(ctx context.Context, p plan) {
 		for range g.cfg.conns {
 			wg.Go(func() {
 				for ctx.Err() == nil {
+					// The window's end by the wall clock, as send and the sink tell a
+					// measured request (by its sent_ns). time.Now reads the wall clock,
+					// then the monotonic one: a plan made by a thread descheduled
+					// between the two has its monotonic end that much later, and a
+					// request sent in that gap would be inside the window by one clock
+					// and after it by the other: sent, and counted by no one.
 					now := time.Now()
-					if !now.Before(p.windowEnd) {
+					if now.UnixNano() >= p.windowEnd.UnixNano() {
 						return
 					}
 					g.send(p, g.seq.Add(1)-1, now)
