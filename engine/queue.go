@@ -135,9 +135,11 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	for i, u := range start {
 		ids[i] = u.jobID(runID)
 	}
-	nkeys := 1 + len(start) + len(extra)
+	nkeys := 13 + len(start) + len(extra)
 	cmd := make([]any, 0, 3+nkeys+10+3*len(start)+len(fields)+len(sections))
-	cmd = append(cmd, "evalsha", startHash, nkeys, sh.run(runID))
+	cmd = append(cmd, "evalsha", startHash, nkeys, sh.run(runID), wk.args.ready, sh.args.due, sh.args.wake,
+		sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit, sh.args.seq, sh.args.runs, wk.args.runsOf,
+		sh.args.workflows, sh.args.leases)
 	for _, id := range ids {
 		cmd = append(cmd, sh.job(id))
 	}
@@ -584,9 +586,11 @@ func last(c commit) bool {
 // finish commits the end of a straight run (see last) with finish.lua.
 func (q *queue) finish(ctx context.Context, c commit) error {
 	sh, wk := c.job.shard, c.job.shard.of(c.wf.Name)
-	cmd := getArgs(16)
+	cmd := getArgs(24)
 	defer putArgs(cmd)
-	cmd = append(cmd, "evalsha", finishHash, 2, sh.job(c.job.id), sh.run(c.runID), sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, c.duration.Milliseconds(),
+	cmd = append(cmd, "evalsha", finishHash, 10, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, wk.args.ready,
+		sh.args.due, sh.args.wake, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit,
+		sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, c.duration.Milliseconds(),
 		recordPrefix+c.job.unit.step, encodeRecord(c.record), string(c.plan.Status), c.plan.Error, q.retentionArg)
 	if h := q.hiding(c); h != nil {
 		// A straight run has no for_each step: its records are all in its hash.

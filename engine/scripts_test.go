@@ -99,24 +99,3 @@ return out`
 		}
 	})
 }
-
-// The scripts that name a workflow's queue keys from the shard's prefix (queue_keys)
-// name the keys engine/keys.go names.
-func TestQueueKeysAreTheShardsKeys(t *testing.T) {
-	lib, _ := scriptFiles.ReadFile("scripts/lib.lua")
-	src := `local Q = queue_keys(ARGV[1], ARGV[2])
-return {Q.ready, Q.due, Q.wake, Q.open, Q.inflight, Q.pending, Q.limit, Q.seq}`
-	script := uses(string(lib), src) + "\n" + src
-	sh := newShard(3)
-	want := []string{sh.ready("orders"), sh.due(), sh.wake(), sh.open(), sh.inflight("orders"), sh.pending("orders"),
-		sh.limit("orders"), sh.seq()}
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		got, err := b.Client.Eval(context.Background(), script, nil, sh.prefix, "orders").StringSlice()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("got %q, want %q", got, want)
-		}
-	})
-}

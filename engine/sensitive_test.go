@@ -428,11 +428,11 @@ workflow "hidden_each" {
 		if len(plain) != len(hidden) {
 			t.Errorf("a run with a sensitive step makes %d round trips, one without %d", len(hidden), len(plain))
 		}
-		if got := plainArgs["finish"]; len(got) != 1 || got[0] != 3+2+11 {
-			t.Errorf("the end of a straight run without sensitive steps took %v arguments, want %d", got, 3+2+11)
+		if got := plainArgs["finish"]; len(got) != 1 || got[0] != 3+10+11 {
+			t.Errorf("the end of a straight run without sensitive steps took %v arguments, want %d", got, 3+10+11)
 		}
-		if got := hiddenArgs["finish"]; len(got) != 1 || got[0] != 3+2+11+2 {
-			t.Errorf("the end of a straight run with one sensitive step took %v arguments, want %d", got, 3+2+11+2)
+		if got := hiddenArgs["finish"]; len(got) != 1 || got[0] != 3+10+11+2 {
+			t.Errorf("the end of a straight run with one sensitive step took %v arguments, want %d", got, 3+10+11+2)
 		}
 
 		plain, plainArgs = run("plain_each")

@@ -1,11 +1,9 @@
 -- Functions every script shares; they are prepended to each script when it loads.
 -- Every key of a shard carries its hash tag '{hf:N}', so a script touches one Redis
--- Cluster slot. A script gets the keys it knows of in KEYS, but for those it makes
--- itself from the shard's prefix, as engine/keys.go names them: the keys of jobs and
--- runs it finds in the shard's own indexes (a run admitted from the line for a slot,
--- an item taken from a todo list, a job leased), and, in the start and the end of a
--- straight run, the shard's and the workflow's (queue_keys). Its first key is always
--- of the shard, so a cluster routes it to the node that holds them all.
+-- Cluster slot. A script gets the keys it knows of in KEYS; the only keys it makes
+-- itself are those of jobs and runs it finds in the shard's own indexes (a run
+-- admitted from the line for a slot, an item taken from a todo list, a job leased),
+-- named from the shard's prefix as engine/keys.go names them.
 
 -- Error replies are a code, a space and a message; engine/scripts.go maps each code
 -- to its Go error.
@@ -76,16 +74,6 @@ end
 --   wake-up list, inflight: runs holding a slot, pending: runs waiting for one,
 --   limit: the concurrency limit, seq: arrival order, open: unfinished runs,
 --   dead: dead letters.
-
--- queue_keys is Q (but for dead) for a workflow of the shard, named from the shard's
--- prefix as engine/keys.go names them, for the scripts that take them not in KEYS:
--- the start and the end of a straight run. Redis reads a key given in KEYS and makes
--- it a Lua string at every call, about twice the work of naming it here.
-local function queue_keys(prefix, wf)
-  return {ready = prefix .. 'ready:' .. wf, due = prefix .. 'due', wake = prefix .. 'wake', open = prefix .. 'open',
-    inflight = prefix .. 'inflight:' .. wf, pending = prefix .. 'pending:' .. wf, limit = prefix .. 'limit:' .. wf,
-    seq = prefix .. 'seq'}
-end
 
 -- enqueue queues a job to be due at a time, keeps the shard's due index at the
 -- workflow's earliest job, and wakes one waiting worker. The wake list is capped: it

@@ -20,15 +20,18 @@
 -- and lease it. The lease is the same as lease.lua's, but for its token: if the process
 -- dies, the job is taken back when it expires. Its token is first_token's, not one from
 -- the shard's counter (lib.lua says why that fences it as well).
--- KEYS: 1 run hash, then one hash per first job, then the dedupe key with a dedupe
---       key, or the schedule key and the schedule tick key with a schedule. The
---       shard's and the workflow's keys it names from the prefix, as queue_keys does
---       (lib.lua says why), once it knows the run is new.
--- Those keys are locals, not the K and Q tables of the other scripts: a start is the
+-- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list, 5 open count,
+--       6 inflight:<wf>, 7 pending:<wf>, 8 limit:<wf>, 9 seq, 10 runs index,
+--       11 runs:<wf> index, 12 workflows set, 13 leases zset, then one hash per first
+--       job, then the dedupe key with a dedupe key, or the schedule
+--       key and the schedule tick key with a schedule
+-- The keys are locals, not the K and Q tables of the other scripts: a start is the
 -- commonest call, and a table of named keys is a hash table made and filled at each
 -- call (in the embedded Redis's Lua, a Go map: 4 - 5 us and 3 KB a start). Q is made
 -- only for queue_run, on the way that queues the first jobs.
-local run_key = KEYS[1]
+local run_key, runs_key, runs_of_key, workflows_key = KEYS[1], KEYS[10], KEYS[11], KEYS[12]
+local open_key, inflight_key, pending_key, limit_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local leases_key = KEYS[13]
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 version, 5 event JSON, 6 concurrency
 --       limit (0: none), 7 most unfinished runs the shard takes (0: no limit), 8 N first
 --       jobs, 9 M run fields, 10 lease ms (0: queue the first jobs), then N (job id,
@@ -45,7 +48,7 @@ local prefix, runid, wf, version, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], AR
 local concurrency, high = tonumber(ARGV[6]), tonumber(ARGV[7])
 local n_jobs, n_fields, lease = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local a_jobs, a_fields = 11, 11 + 3 * n_jobs
-local k_jobs = 2
+local k_jobs = 14
 local end_status, end_error, retention = '', '', ''
 local has_dedupe, window, has_sched, tick, tick_s, sched_ttl = false, '', false, 0, '', ''
 local dedupe_key, sched_key, tick_key
@@ -91,8 +94,6 @@ if has_sched then
     return fail(ERR_TICK_TAKEN, 'a later tick started already')
   end
 end
-local open_key, runs_key, workflows_key = prefix .. 'open', prefix .. 'runs', prefix .. 'workflows'
-local runs_of_key = prefix .. 'runs:' .. wf
 -- A run with jobs to run counts as unfinished from here; past the most the shard
 -- takes, it is taken back and refused.
 if end_status == '' and redis.call('INCR', open_key) > high and high > 0 then
@@ -116,14 +117,13 @@ if end_status ~= '' then
   return 1
 end
 -- The limit written before this start, 0 for none.
-local limit_key, inflight_key = prefix .. 'limit:' .. wf, prefix .. 'inflight:' .. wf
 local stored = tonumber(redis.call('GET', limit_key) or '0')
 -- Leased at once: there is one first job, no limit, and no run waiting for a slot.
 -- With no limit written, none waits: a run that gets in line while there is none, and
 -- the start that lifts one, admit every run waiting (queue_run, admit), so the line is
 -- looked at only when a limit was written.
 local leased = lease > 0 and n_jobs == 1 and concurrency == 0 and
-  (stored == 0 or redis.call('EXISTS', prefix .. 'pending:' .. wf) == 0)
+  (stored == 0 or redis.call('EXISTS', pending_key) == 0)
 if leased then
   redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now_s,
     'status', RUN_RUNNING, 'started', now_s)
@@ -146,7 +146,7 @@ if leased then
   local token = first_token(now_s)
   redis.call('HSET', KEYS[k_jobs], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 1], 'part', ARGV[a_jobs + 2],
     'attempt', '1', 'token', token)
-  redis.call('ZADD', prefix .. 'leases', digits(now + lease), ARGV[a_jobs])
+  redis.call('ZADD', leases_key, digits(now + lease), ARGV[a_jobs])
   redis.call('ZADD', inflight_key, now_s, runid)
   return {token, now}
 end
@@ -157,6 +157,7 @@ for i = 0, n_jobs - 1 do
   redis.call('HSET', KEYS[k_jobs + i], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 3 * i + 1],
     'part', ARGV[a_jobs + 3 * i + 2], 'attempt', 0)
 end
-local Q = queue_keys(prefix, wf)
+local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = open_key, inflight = inflight_key,
+  pending = pending_key, limit = limit_key, seq = KEYS[9]}
 queue_run(Q, prefix, wf, run_key, runid, jobs, now_s, true, concurrency)
 return 1
