@@ -48,7 +48,7 @@ type shard struct {
 	// Key names are made once: every script call passes a dozen of them.
 	keys struct{ due, wake, leases, tokens, dead, open, seq, runs, workflows string }
 	// args are the keys the start and commit scripts take, boxed once as call arguments.
-	args struct{ due, wake, leases, tokens, dead, open, seq, runs, workflows any }
+	args struct{ due, wake, leases, dead, open, seq, runs, workflows any }
 	mu   sync.RWMutex
 	wfs  map[string]*workflowKeys
 	// prefixArg is the prefix as a script argument, boxed once.
@@ -70,7 +70,7 @@ func newShard(i int) *shard {
 	s.keys.seq, s.keys.runs, s.keys.workflows = s.prefix+"seq", s.prefix+"runs", s.prefix+"workflows"
 	s.prefixArg = s.prefix
 	s.args.due, s.args.wake, s.args.leases = s.keys.due, s.keys.wake, s.keys.leases
-	s.args.tokens, s.args.dead, s.args.open = s.keys.tokens, s.keys.dead, s.keys.open
+	s.args.dead, s.args.open = s.keys.dead, s.keys.open
 	s.args.seq, s.args.runs, s.args.workflows = s.keys.seq, s.keys.runs, s.keys.workflows
 	return s
 }
