@@ -3,8 +3,8 @@
 -- lists, the counts of units left to settle, the next jobs, and the run's end. A caller
 -- whose lease token is no longer the job's is refused and writes nothing.
 -- KEYS: 1 job hash, 2 run hash, 3 leases zset, 4 ready:<wf>, 5 due index, 6 wake list,
---       then one hash per next job, then the keys that the
---       sections of ARGV call for, in their order
+--       then one hash per next job, then the keys that the sections of ARGV call for,
+--       in their order
 -- ARGV: 1 shard prefix, 2 job id, 3 token, 4 workflow, 5 run id, 6 lease ms,
 --       7 duration ms, 8 field of the unit's record ('' for none), 9 the record, 10 which
 --       job is leased to the caller: '' none, 'first' the first next job, 'todo' the item
