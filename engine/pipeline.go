@@ -20,6 +20,8 @@ type pipeliner struct {
 	rdb   redis.UniversalClient
 	calls chan *pipedCall
 	start sync.Once
+	// forms is the batch form of each script whose calls go together (manyOf).
+	forms map[*redis.Script]*redis.Script
 }
 
 // pipedCall is one call: an EVALSHA command, made whole, and the script it runs, to be
@@ -54,7 +56,7 @@ const (
 var errBacklog = fmt.Errorf("%w: too many starts waiting for Redis", ErrBusy)
 
 func newPipeliner(rdb redis.UniversalClient) *pipeliner {
-	return &pipeliner{rdb: rdb, calls: make(chan *pipedCall, maxWaiting)}
+	return &pipeliner{rdb: rdb, calls: make(chan *pipedCall, maxWaiting), forms: manyOf}
 }
 
 // evalsha runs cmd (evalsha, the script's hash, the key count, keys and arguments) in
@@ -162,14 +164,30 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
 	defer cancel()
-	if len(live) == 1 {
-		_ = p.rdb.Process(ctx, live[0].cmd)
+	sends := together(ctx, live, p.forms)
+	if len(sends) == 1 {
+		_ = p.rdb.Process(ctx, sends[0].cmd)
 	} else {
 		pipe := p.rdb.Pipeline()
-		for _, c := range live {
-			_ = pipe.Process(ctx, c.cmd)
+		for _, s := range sends {
+			_ = pipe.Process(ctx, s.cmd)
 		}
 		_, _ = pipe.Exec(ctx) // each command carries its own error
+	}
+	for _, s := range sends {
+		if s.many == nil {
+			continue
+		}
+		if err := s.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Redis lost the batch form: load it for the next batch, and run these calls
+			// one by one, below, as nothing of them ran.
+			_ = s.many.Load(ctx, p.rdb).Err()
+			for _, c := range s.calls {
+				c.cmd.SetErr(err)
+			}
+			continue
+		}
+		setReplies(s.calls, s.cmd)
 	}
 	for _, c := range live {
 		// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again, and
@@ -180,4 +198,55 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 		}
 		close(c.done)
 	}
+}
+
+// send is one command of a batch: a call alone, or the calls of one script together in
+// one call of its batch form (many.go).
+type send struct {
+	cmd   *redis.Cmd
+	many  *redis.Script // nil for a call alone
+	calls []*pipedCall  // the calls many runs
+}
+
+// maxManyArgs is the most keys and arguments a call may have to go with others in a
+// batch form, which hands each call its own with Lua's unpack, and that puts them all
+// on Lua's stack (8,000 at most in Redis). A call with more (a for_each step's listing
+// of many items) goes alone.
+const maxManyArgs = 256
+
+// together lays out a batch's commands, in the order of the calls: the calls of a
+// script that has a batch form (and at most maxManyArgs keys and arguments) go
+// together, in the place of the first of them, when there are two or more.
+func together(ctx context.Context, calls []*pipedCall, forms map[*redis.Script]*redis.Script) []send {
+	var groups []send
+	var at map[*redis.Script]int // a script's group
+	for _, c := range calls {
+		many := forms[c.script]
+		if many == nil || len(c.cmd.Args()) > maxManyArgs {
+			groups = append(groups, send{cmd: c.cmd, calls: []*pipedCall{c}})
+			continue
+		}
+		if i, ok := at[many]; ok {
+			groups[i].calls = append(groups[i].calls, c)
+			continue
+		}
+		if at == nil {
+			at = make(map[*redis.Script]int, len(forms))
+		}
+		at[many] = len(groups)
+		groups = append(groups, send{cmd: c.cmd, many: many, calls: []*pipedCall{c}})
+	}
+	sends := make([]send, 0, len(calls))
+	for _, g := range groups {
+		if g.many != nil && len(g.calls) > 1 {
+			if cmd, err := manyCall(g.many, g.calls); err == nil {
+				sends = append(sends, send{cmd: redis.NewCmd(ctx, cmd...), many: g.many, calls: g.calls})
+				continue
+			}
+		}
+		for _, c := range g.calls { // alone
+			sends = append(sends, send{cmd: c.cmd})
+		}
+	}
+	return sends
 }

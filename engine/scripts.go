@@ -21,15 +21,21 @@ var scriptFiles embed.FS
 // runs a script's whole text at every call, so each script carries only what it uses:
 // a function it does not call would be made anew at every call, for nothing.
 func script(name string) *redis.Script {
-	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
+	lib, src := scriptSource(name)
+	return redis.NewScript(uses(lib, src) + "\n" + src)
+}
+
+// scriptSource is lib.lua's text and a script's.
+func scriptSource(name string) (lib, src string) {
+	l, err := scriptFiles.ReadFile("scripts/lib.lua")
 	if err != nil {
 		panic(err)
 	}
-	src, err := scriptFiles.ReadFile("scripts/" + name)
+	s, err := scriptFiles.ReadFile("scripts/" + name)
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(uses(string(lib), string(src)) + "\n" + string(src))
+	return string(l), string(s)
 }
 
 // notWord splits a text into its identifiers (and numbers).

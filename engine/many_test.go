@@ -1,0 +1,342 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// probeScript does what its first argument says, to a key, so that a batch of its calls
+// can be held against the same calls made alone.
+const probeScript = `-- KEYS: 1 a key. ARGV: 1 what the call does, 2 a value.
+local what, v = ARGV[1], ARGV[2]
+if what == 'set' then
+  redis.call('SET', KEYS[1], v)
+  return v
+elseif what == 'refuse' then
+  return fail(ERR_STALE, 'refused ' .. v)
+elseif what == 'nil' then
+  return nil
+elseif what == 'lua' then
+  redis.call('SET', KEYS[1], v)
+  return nil .. v
+elseif what == 'command' then
+  redis.call('SET', KEYS[1], v)
+  return redis.call('LPUSH', KEYS[1], v)
+elseif what == 'clock' then
+  local _, now_s = now_ms()
+  return now_s
+elseif what == 'shape' then
+  return {v, 7, {'nested', #KEYS, #ARGV}}
+end
+return 'unknown ' .. what
+`
+
+// probeCall lays out a call of s as the queue does: evalsha, hash, key count, keys,
+// arguments.
+func probeCall(s *redis.Script, key, what, v string) []any {
+	return []any{"evalsha", s.Hash(), 1, key, what, v}
+}
+
+// scriptLine is where a Lua error names the line of a script.
+var scriptLine = regexp.MustCompile(`user_script:\d+`)
+
+// reply is a call's reply as a test compares it.
+func reply(c *redis.Cmd) string {
+	if err := c.Err(); err != nil {
+		msg, _, _ := strings.Cut(err.Error(), " script:") // Redis names the script and line
+		return "error: " + msg
+	}
+	return fmt.Sprintf("%#v", c.Val())
+}
+
+// TestBatchRepliesAsAlone: calls that go together as one call of their script's batch
+// form each get the reply they would have had alone, and write what they would have
+// written alone, whatever the others in the batch do: an error reply, a Lua error or a
+// command's error after a write end their own call only.
+func TestBatchRepliesAsAlone(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		lib, _ := scriptSource("lib.lua")
+		one := redis.NewScript(uses(lib, probeScript) + "\n" + probeScript)
+		many := manyOfSource(lib, probeScript)
+		p := newPipeliner(b.Client)
+		p.forms = map[*redis.Script]*redis.Script{one: many}
+		cases := [][2]string{{"set", "a"}, {"refuse", "b"}, {"nil", ""}, {"lua", "c"}, {"set", "d"},
+			{"command", "e"}, {"shape", "f"}, {"clock", ""}, {"clock", ""}, {"set", "g"}}
+		var batch []*pipedCall
+		for i, c := range cases {
+			alone := evalsha(ctx, b.Client, one, probeCall(one, fmt.Sprintf("{t}:alone:%d", i), c[0], c[1]))
+			call := &pipedCall{cmd: redis.NewCmd(ctx, probeCall(one, fmt.Sprintf("{t}:batch:%d", i), c[0], c[1])...),
+				script: one, done: make(chan struct{})}
+			batch = append(batch, call)
+			defer func(i int, c [2]string, alone *redis.Cmd) {
+				got, want := reply(call.cmd), reply(alone)
+				if c[0] == "clock" {
+					if _, err := call.cmd.Int64(); err != nil {
+						t.Errorf("clock: %s", got)
+					}
+					return
+				}
+				// The line a Lua error names is the batch form's.
+				got, want = scriptLine.ReplaceAllString(got, "user_script:N"), scriptLine.ReplaceAllString(want, "user_script:N")
+				if got != want {
+					t.Errorf("%s in a batch: %s; alone: %s", c[0], got, want)
+				}
+				kept := b.Client.Get(ctx, fmt.Sprintf("{t}:batch:%d", i)).Val()
+				if was := b.Client.Get(ctx, fmt.Sprintf("{t}:alone:%d", i)).Val(); kept != was {
+					t.Errorf("%s in a batch left %q; alone %q", c[0], kept, was)
+				}
+			}(i, c, alone)
+		}
+		if sends := together(ctx, batch, p.forms); len(sends) != 1 || len(sends[0].calls) != len(cases) {
+			t.Fatalf("%d calls went as %d commands", len(cases), len(sends))
+		}
+		if err := many.Load(ctx, b.Client).Err(); err != nil {
+			t.Fatal(err)
+		}
+		calls := &scriptCalls{ran: map[string]int{}}
+		b.Client.AddHook(calls)
+		p.exec(batch)
+		for _, c := range batch {
+			<-c.done
+		}
+		if calls.ran[many.Hash()] != 1 || calls.ran[one.Hash()] != 0 {
+			t.Errorf("the batch went as %d calls of its batch form and %d alone, want 1 and 0",
+				calls.ran[many.Hash()], calls.ran[one.Hash()])
+		}
+		if !errors.Is(scriptError(batch[1].cmd.Err()), errStaleLease) {
+			t.Errorf("a refusal in a batch: %v", batch[1].cmd.Err())
+		}
+		if batch[7].cmd.Val() != batch[8].cmd.Val() {
+			t.Errorf("the calls of a batch read the clock twice: %v, %v", batch[7].cmd.Val(), batch[8].cmd.Val())
+		}
+
+		// Redis lost its scripts: the batch's calls run one by one, and the batch form is
+		// loaded for the next batch.
+		if err := b.Client.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		batchOf := func(name string) {
+			var calls []*pipedCall
+			for i := range 3 {
+				calls = append(calls, &pipedCall{cmd: redis.NewCmd(ctx, probeCall(one, fmt.Sprintf("{t}:%s:%d", name, i), "set", name)...),
+					script: one, done: make(chan struct{})})
+			}
+			p.exec(calls)
+			for i, c := range calls {
+				if v, err := c.cmd.Text(); v != name || err != nil {
+					t.Errorf("%s: call %d: %q %v", name, i, v, err)
+				}
+			}
+		}
+		batchOf("flushed")
+		calls.mu.Lock()
+		calls.ran = map[string]int{}
+		calls.mu.Unlock()
+		batchOf("next")
+		if calls.ran[many.Hash()] != 1 || calls.ran[one.Hash()] != 0 {
+			t.Errorf("the batch after the scripts were flushed went as %d calls of its batch form and %d alone, want 1 and 0",
+				calls.ran[many.Hash()], calls.ran[one.Hash()])
+		}
+	})
+}
+
+// TestTogetherKeepsTheOrderOfScripts: a batch's calls of each script with a batch form
+// go as one command, in the place of the first of them; the others go as they are, in
+// their order.
+func TestTogetherKeepsTheOrderOfScripts(t *testing.T) {
+	ctx := context.Background()
+	a, b, c := redis.NewScript("return 1"), redis.NewScript("return 2"), redis.NewScript("return 3")
+	forms := map[*redis.Script]*redis.Script{a: redis.NewScript("return {1}"), b: redis.NewScript("return {2}")}
+	var calls []*pipedCall
+	for _, s := range []*redis.Script{c, a, b, a, c, a} {
+		calls = append(calls, &pipedCall{cmd: redis.NewCmd(ctx, "evalsha", s.Hash(), 1, "k", "v"), script: s})
+	}
+	// A call of a with too many arguments to go with others goes alone.
+	big := []any{"evalsha", a.Hash(), 1, "k"}
+	for range maxManyArgs {
+		big = append(big, "v")
+	}
+	calls = append(calls, &pipedCall{cmd: redis.NewCmd(ctx, big...), script: a})
+	sends := together(ctx, calls, forms)
+	var got []string
+	for _, s := range sends {
+		got = append(got, fmt.Sprintf("%v×%d", s.cmd.Args()[1], max(len(s.calls), 1)))
+	}
+	want := []string{c.Hash() + "×1", forms[a].Hash() + "×3", b.Hash() + "×1", c.Hash() + "×1", a.Hash() + "×1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+	// a's three calls: their keys, then 3, each call's counts, then their arguments.
+	args := sends[1].cmd.Args()
+	if fmt.Sprint(args[2:]) != "[3 k k k 3 1 1 1 1 1 1 v v v]" {
+		t.Errorf("the batch call of a: %v", args)
+	}
+}
+
+// holdCalls makes the calls that calls makes on sh go to Redis as one batch: sh's
+// pipeliner sends nothing until n calls wait.
+func holdCalls(t *testing.T, sh *shard, n int, calls func()) {
+	t.Helper()
+	p := newPipeliner(sh.calls.rdb)
+	p.start.Do(func() {}) // no flusher until the batch is whole
+	sh.calls = p
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		calls()
+	}()
+	for deadline := time.Now().Add(10 * time.Second); len(p.calls) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls waiting, want %d", len(p.calls), n)
+		}
+	}
+	go p.flush()
+	<-done
+}
+
+// TestBatchedStartsAndCommits: starts and commits that go to Redis together, as one
+// call of each script's batch form (start, advance, finish, complete), do what each
+// does alone: a start refused for a full shard or made twice, and a commit whose lease
+// is no longer held, fail alone, and the others go on.
+func TestBatchedStartsAndCommits(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		calls := &scriptCalls{ran: map[string]int{}}
+		b.Client.AddHook(calls)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: time.Minute, Retention: time.Hour})
+		set := loadSet(t, &recorder{}, chainSrc)
+		e.Use(set)
+		chain := set.Workflow("chain")
+		sh := e.q.shardFor("chain")
+		if err := e.q.start(ctx, "run0", chain, []byte(`{"body":{}}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		e.q.maxOpen = 7
+
+		// Seven starts of new runs and one of run0 again: the shard takes seven unfinished
+		// runs, so one new run is refused. Every other start has its first job leased to
+		// it, as a webhook's start does when a worker is free.
+		errs := make([]error, 8)
+		started := make([]*job, 8)
+		holdCalls(t, sh, 8, func() {
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					_, started[i], errs[i] = e.q.startOnce(ctx, fmt.Sprintf("run%d", i), chain, []byte(`{"body":{}}`),
+						nil, "", nil, i%2 == 1)
+				})
+			}
+			wg.Wait()
+		})
+		busy := 0
+		var jobs []*job
+		for i, err := range errs {
+			switch {
+			case errors.Is(err, ErrBusy):
+				busy++
+			case err != nil:
+				t.Errorf("start %d: %v", i, err)
+			case i%2 == 1 && (started[i] == nil || !strings.HasPrefix(started[i].token, "s")):
+				t.Errorf("start %d leased %+v, want its first job with a start's token", i, started[i])
+			case i%2 == 1:
+				jobs = append(jobs, started[i])
+			}
+		}
+		if busy != 1 {
+			t.Fatalf("%d starts refused, want 1: %v", busy, errs)
+		}
+		queued, _, err := e.q.lease(ctx, sh, 10)
+		if jobs = append(jobs, queued...); err != nil || len(jobs) != 7 {
+			t.Fatalf("%d first jobs leased (%v), want 7", len(jobs), err)
+		}
+
+		// Each first step commits and goes on to the next (advance); one commit more
+		// carries a token that is no longer its job's.
+		stale := *jobs[0]
+		stale.token = "0"
+		next := make([]*job, len(jobs))
+		holdCalls(t, sh, len(jobs)+1, func() {
+			var wg sync.WaitGroup
+			for i, j := range jobs {
+				wg.Go(func() {
+					var err error
+					next[i], err = e.q.complete(ctx, commit{job: j, runID: j.run["id"], wf: chain, chain: true,
+						record: &Record{Status: StatusSucceeded, Output: []byte(`{"value":"one"}`)},
+						plan:   &Plan{Status: RunRunning, Start: []unit{{step: "second"}}}})
+					if err != nil || next[i] == nil {
+						t.Errorf("advance of %s: %v %v", j.id, next[i], err)
+					}
+				})
+			}
+			wg.Go(func() {
+				_, err := e.q.complete(ctx, commit{job: &stale, runID: stale.run["id"], wf: chain, chain: true,
+					record: &Record{Status: StatusSucceeded}, plan: &Plan{Status: RunRunning, Start: []unit{{step: "second"}}}})
+				if !errors.Is(err, errStaleLease) {
+					t.Errorf("a stale commit in a batch: %v", err)
+				}
+			})
+			wg.Wait()
+		})
+		if t.Failed() {
+			return
+		}
+
+		// Half the runs end at their second step (finish); the other half go on to the
+		// third, queued (complete).
+		holdCalls(t, sh, len(next), func() {
+			var wg sync.WaitGroup
+			for i, j := range next {
+				wg.Go(func() {
+					c := commit{job: j, runID: jobs[i].run["id"], wf: chain, record: &Record{Status: StatusSucceeded},
+						plan: &Plan{Status: RunSucceeded}}
+					if i%2 == 1 {
+						c.plan = &Plan{Status: RunRunning, Start: []unit{{step: "third"}}}
+					}
+					if _, err := e.q.complete(ctx, c); err != nil {
+						t.Errorf("commit of %s: %v", j.id, err)
+					}
+				})
+			}
+			wg.Wait()
+		})
+		for i, j := range jobs {
+			r, err := e.Run(ctx, j.run["id"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := RunSucceeded
+			if i%2 == 1 {
+				want = RunRunning
+			}
+			if r.Status != want || len(r.Steps) < 2 || r.Steps[0].Status != StatusSucceeded || r.Steps[1].Status != StatusSucceeded {
+				t.Errorf("run %s: %s with steps %+v, want %s and two steps succeeded", r.ID, r.Status, r.Steps, want)
+			}
+		}
+		if queued, _, err := e.q.lease(ctx, sh, 10); err != nil || len(queued) != 3 {
+			t.Errorf("leased %d third steps (%v), want 3", len(queued), err)
+		}
+
+		calls.mu.Lock()
+		defer calls.mu.Unlock()
+		for _, err := range calls.errors {
+			t.Error(err)
+		}
+		for name, s := range map[string]*redis.Script{"start.lua": startScript, "advance.lua": advanceScript,
+			"finish.lua": finishScript, "complete.lua": completeScript} {
+			if calls.ran[manyOf[s].Hash()] == 0 {
+				t.Errorf("the batch form of %s never ran", name)
+			}
+		}
+	})
+}
