@@ -144,7 +144,12 @@ func keyCount(v any) (int, error) {
 }
 
 // setReplies gives each call of a batch its reply from the batch's: what the call
-// would have had alone.
+// would have had alone. But for one kind of error: go-redis reads an error reply it
+// gives a type of its own (OOM, READONLY, NOPERM...) as the whole reply's error, even
+// inside a list, and drops the connection. Those say what state Redis is in (full, a
+// replica, the user's rights), which every call of the batch that writes meets as
+// well: each call gets the error (a webhook's sender, a 503), as does a call that only
+// read (a start of a run that exists), which alone would have had its answer.
 func setReplies(calls []*pipedCall, reply *redis.Cmd) {
 	if err := reply.Err(); err != nil {
 		for _, c := range calls {

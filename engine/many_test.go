@@ -340,3 +340,73 @@ func TestBatchedStartsAndCommits(t *testing.T) {
 		}
 	})
 }
+
+// TestAFullRedisRefusesABatch: a Redis past its maxmemory (noeviction) refuses every
+// start of a batch, as it refuses a start alone, and keeps none of them; with room
+// again, a batch goes through.
+func TestAFullRedisRefusesABatch(t *testing.T) {
+	b := redistest.Real(t)
+	ctx := context.Background()
+	e := New(b.Client, Options{Shards: 1, Logger: quiet, Lease: time.Minute, Retention: time.Hour})
+	set := loadSet(t, &recorder{}, chainSrc)
+	e.Use(set)
+	chain := set.Workflow("chain")
+	sh := e.q.shardFor("chain")
+	if err := manyOf[startScript].Load(ctx, b.Client).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := startScript.Load(ctx, b.Client).Err(); err != nil {
+		t.Fatal(err)
+	}
+	starts := func(prefix string) []error {
+		errs := make([]error, 5)
+		holdCalls(t, sh, len(errs), func() {
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Go(func() {
+					errs[i] = e.q.start(ctx, fmt.Sprintf("%s%d", prefix, i), chain, []byte(`{"body":{}}`), "")
+				})
+			}
+			wg.Wait()
+		})
+		return errs
+	}
+	// A Redis already past its limit when the batch comes.
+	if err := b.Client.Set(ctx, "filler", strings.Repeat("x", 1<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	info := b.Client.Info(ctx, "memory").Val()
+	var mem int64
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			fmt.Sscan(v, &mem)
+		}
+	}
+	if mem < 1<<20 {
+		t.Fatalf("used_memory %d in %q", mem, info)
+	}
+	for _, kv := range [][2]string{{"maxmemory-policy", "noeviction"}, {"maxmemory", fmt.Sprint(mem - 256<<10)}} {
+		if err := b.Client.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, err := range starts("full") {
+		if err == nil || !strings.Contains(err.Error(), "OOM") {
+			t.Errorf("start %d in a full Redis: %v", i, err)
+		}
+		if n := b.Client.Exists(ctx, sh.run(fmt.Sprintf("full%d", i))).Val(); n != 0 {
+			t.Errorf("start %d was refused, and its run kept", i)
+		}
+	}
+	if err := b.Client.Del(ctx, "filler").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Client.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range starts("room") {
+		if err != nil {
+			t.Errorf("start %d with room again: %v", i, err)
+		}
+	}
+}
