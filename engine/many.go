@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -25,11 +24,17 @@ import (
 // (pcall), ends its call and not the others. As for a call alone, what a call wrote
 // before an error stays written. The calls share one reading of the clock, taken at the
 // first that asks for it.
+//
+// The batch's reply holds each call's as data, never as an error reply inside a list:
+// go-redis reads some error replies (OOM, READONLY, NOREPLICAS, any that says
+// "unauthenticated"...) as the error of the whole reply, leaving the rest of it unread
+// on the connection, where the next command of the pipeline would read it as its own.
 
 // manyLoop calls one for each call of a batch. ARGV: 1 N, the number of calls, then N
 // (number of keys, number of arguments) pairs, then each call's arguments in order;
-// KEYS: each call's keys in order. Returns each call's reply in order, an error reply
-// in its place, and false for nil (a Lua list ends at its first nil).
+// KEYS: each call's keys in order. Returns a pair for each call, in order: 1 and its
+// reply (false for nil), or 0 and the text of its error reply, as Redis would have
+// answered the call alone (a Lua error's text with ERR in front).
 const manyLoop = `
 local n = tonumber(ARGV[1])
 local out, k, a = {}, 0, 1 + 2 * n
@@ -37,17 +42,23 @@ for i = 1, n do
   local nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
   local ok, res = pcall(one, {unpack(KEYS, k + 1, k + nk)}, {unpack(ARGV, a + 1, a + na)})
   k, a = k + nk, a + na
-  if not ok then
-    -- An error reply a command gave (a table, or its text), or a Lua error (text): as
-    -- Redis replies to a script that raised it, with ERR in front of text without a code.
-    if type(res) ~= 'table' or type(res.err) ~= 'string' then
-      res = tostring(res)
-      res = {err = string.find(res, '^%u[%u%d_]* ') and res or 'ERR ' .. res}
-    end
-  elseif res == nil then
-    res = false
+  if type(res) == 'table' and type(res.err) == 'string' then
+    ok, res = false, res.err
   end
-  out[i] = res
+  if ok then
+    if res == nil then
+      res = false
+    end
+    out[2 * i - 1], out[2 * i] = 1, res
+  else
+    res = tostring(res)
+    if string.sub(res, 1, 1) == '-' then
+      res = string.sub(res, 2)
+    elseif not string.find(res, '^%u[%u%d_]* ') then
+      res = 'ERR ' .. res
+    end
+    out[2 * i - 1], out[2 * i] = 0, res
+  end
 end
 return out
 `
@@ -144,40 +155,65 @@ func keyCount(v any) (int, error) {
 }
 
 // setReplies gives each call of a batch its reply from the batch's: what the call
-// would have had alone. But for one kind of error: go-redis reads an error reply it
-// gives a type of its own (OOM, READONLY, NOPERM...) as the whole reply's error, even
-// inside a list, and drops the connection. Those say what state Redis is in (full, a
-// replica, the user's rights), which every call of the batch that writes meets as
-// well: each call gets the error (a webhook's sender, a 503), as does a call that only
-// read (a start of a run that exists), which alone would have had its answer.
-func setReplies(calls []*pipedCall, reply *redis.Cmd) {
+// would have had alone. It returns the calls to run again alone, whose first write
+// Redis refused for its state (stateErrors), and which so changed nothing: alone,
+// go-redis gives such an error a type of its own, and may try the call again (on a
+// replica that a failover made a primary).
+func setReplies(calls []*pipedCall, reply *redis.Cmd) (again []*pipedCall) {
 	if err := reply.Err(); err != nil {
 		for _, c := range calls {
 			c.cmd.SetErr(err)
 		}
-		return
+		return nil
 	}
 	all, ok := reply.Val().([]any)
-	if !ok || len(all) != len(calls) {
+	if !ok || len(all) != 2*len(calls) {
 		err := fmt.Errorf("a batch of %d calls answered %T of %d", len(calls), reply.Val(), len(all))
 		for _, c := range calls {
 			c.cmd.SetErr(err)
 		}
-		return
+		return nil
 	}
 	for i, c := range calls {
-		var re redis.Error
-		switch v := all[i].(type) {
-		case nil:
-			c.cmd.SetErr(redis.Nil)
-		case error:
-			if errors.As(v, &re) {
-				c.cmd.SetErr(re)
-			} else {
-				c.cmd.SetErr(v)
+		kind, ok := all[2*i].(int64)
+		v := all[2*i+1]
+		switch {
+		case !ok:
+			c.cmd.SetErr(fmt.Errorf("a batch answered %v for a call's kind of reply", all[2*i]))
+		case kind == 0:
+			msg, _ := v.(string)
+			c.cmd.SetErr(replyError(msg))
+			if stateError(msg) {
+				again = append(again, c)
 			}
+		case v == nil:
+			c.cmd.SetErr(redis.Nil)
 		default:
 			c.cmd.SetVal(v)
 		}
 	}
+	return again
+}
+
+// replyError is an error reply a call of a batch got: a Redis error, as go-redis gives
+// one (redis.Error).
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+// stateErrors begin the error replies of a write that Redis refuses for its state,
+// before the call wrote anything: full (OOM, which Redis checks at a script's first
+// write only), a replica (READONLY), short of replicas (NOREPLICAS), or unable to
+// persist (MISCONF), each the same for every write of a script. A call that got one
+// changed nothing, and runs again alone. hookflow's scripts raise none themselves.
+var stateErrors = []string{"OOM ", "READONLY ", "NOREPLICAS ", "MISCONF "}
+
+func stateError(msg string) bool {
+	for _, p := range stateErrors {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }

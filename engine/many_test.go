@@ -37,6 +37,10 @@ elseif what == 'clock' then
   return now_s
 elseif what == 'shape' then
   return {v, 7, {'nested', #KEYS, #ARGV}}
+elseif what == 'state' then
+  return redis.error_reply('OOM pretended ' .. v)
+elseif what == 'unauth' then
+  return fail(ERR_STALE, 'the lease of unauthenticated:' .. v)
 end
 return 'unknown ' .. what
 `
@@ -71,8 +75,11 @@ func TestBatchRepliesAsAlone(t *testing.T) {
 		many := manyOfSource(lib, probeScript)
 		p := newPipeliner(b.Client)
 		p.forms = map[*redis.Script]*redis.Script{one: many}
+		// go-redis reads some error replies (OOM..., any that says unauthenticated) as the
+		// whole reply's error: a batch must not hand them to it inside its reply.
 		cases := [][2]string{{"set", "a"}, {"refuse", "b"}, {"nil", ""}, {"lua", "c"}, {"set", "d"},
-			{"command", "e"}, {"shape", "f"}, {"clock", ""}, {"clock", ""}, {"set", "g"}}
+			{"command", "e"}, {"shape", "f"}, {"clock", ""}, {"clock", ""}, {"state", "h"}, {"unauth", "i"},
+			{"set", "g"}}
 		var batch []*pipedCall
 		for i, c := range cases {
 			alone := evalsha(ctx, b.Client, one, probeCall(one, fmt.Sprintf("{t}:alone:%d", i), c[0], c[1]))
@@ -98,8 +105,17 @@ func TestBatchRepliesAsAlone(t *testing.T) {
 				}
 			}(i, c, alone)
 		}
-		if sends := together(ctx, batch, p.forms); len(sends) != 1 || len(sends[0].calls) != len(cases) {
-			t.Fatalf("%d calls went as %d commands", len(cases), len(sends))
+		// A call of another script goes in the same pipeline, after the batch form's: it
+		// must read its own reply, not what is left of the batch's.
+		other := redis.NewScript("return 'other ' .. ARGV[1]")
+		if err := other.Load(ctx, b.Client).Err(); err != nil {
+			t.Fatal(err)
+		}
+		after := &pipedCall{cmd: redis.NewCmd(ctx, "evalsha", other.Hash(), 1, "{t}:other", "x"), script: other,
+			done: make(chan struct{})}
+		batch = append(batch, after)
+		if sends := together(ctx, batch, p.forms); len(sends) != 2 || len(sends[0].calls) != len(cases) {
+			t.Fatalf("%d calls went as %d commands", len(batch), len(sends))
 		}
 		if err := many.Load(ctx, b.Client).Err(); err != nil {
 			t.Fatal(err)
@@ -110,9 +126,14 @@ func TestBatchRepliesAsAlone(t *testing.T) {
 		for _, c := range batch {
 			<-c.done
 		}
-		if calls.ran[many.Hash()] != 1 || calls.ran[one.Hash()] != 0 {
-			t.Errorf("the batch went as %d calls of its batch form and %d alone, want 1 and 0",
+		// The call that ran into a state of Redis (OOM) ran again alone, as it changed
+		// nothing: alone, go-redis gives the error its type.
+		if calls.ran[many.Hash()] != 1 || calls.ran[one.Hash()] != 1 {
+			t.Errorf("the batch went as %d calls of its batch form and %d alone, want 1 and 1",
 				calls.ran[many.Hash()], calls.ran[one.Hash()])
+		}
+		if v, err := after.cmd.Text(); v != "other x" || err != nil {
+			t.Errorf("the call after the batch in its pipeline read %q, %v", v, err)
 		}
 		if !errors.Is(scriptError(batch[1].cmd.Err()), errStaleLease) {
 			t.Errorf("a refusal in a batch: %v", batch[1].cmd.Err())
@@ -342,8 +363,9 @@ func TestBatchedStartsAndCommits(t *testing.T) {
 }
 
 // TestAFullRedisRefusesABatch: a Redis past its maxmemory (noeviction) refuses every
-// start of a batch, as it refuses a start alone, and keeps none of them; with room
-// again, a batch goes through.
+// start of a new run in a batch, as it refuses one alone, and keeps none of them; in
+// the same batch a start of a run that exists gets its answer, and a commit that ends
+// a run, which frees memory first, is written. With room again, a batch goes through.
 func TestAFullRedisRefusesABatch(t *testing.T) {
 	b := redistest.Real(t)
 	ctx := context.Background()
@@ -352,24 +374,40 @@ func TestAFullRedisRefusesABatch(t *testing.T) {
 	e.Use(set)
 	chain := set.Workflow("chain")
 	sh := e.q.shardFor("chain")
-	if err := manyOf[startScript].Load(ctx, b.Client).Err(); err != nil {
+	for _, s := range []*redis.Script{startScript, manyOf[startScript], finishScript} {
+		if err := s.Load(ctx, b.Client).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.q.start(ctx, "kept", chain, []byte(`{"body":{}}`), ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := startScript.Load(ctx, b.Client).Err(); err != nil {
-		t.Fatal(err)
+	leased, _, err := e.q.lease(ctx, sh, 1)
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("leased %d jobs: %v", len(leased), err)
 	}
-	starts := func(prefix string) []error {
-		errs := make([]error, 5)
-		holdCalls(t, sh, len(errs), func() {
+	// New runs, the run that exists, and a commit that ends it.
+	batch := func(prefix string) (errs []error, again, end error) {
+		errs = make([]error, 5)
+		holdCalls(t, sh, len(errs)+2, func() {
 			var wg sync.WaitGroup
 			for i := range errs {
 				wg.Go(func() {
 					errs[i] = e.q.start(ctx, fmt.Sprintf("%s%d", prefix, i), chain, []byte(`{"body":{}}`), "")
 				})
 			}
+			wg.Go(func() { again = e.q.start(ctx, "kept", chain, []byte(`{"body":{}}`), "") })
+			if leased != nil {
+				wg.Go(func() {
+					_, end = e.q.complete(ctx, commit{job: leased[0], runID: "kept", wf: chain,
+						record: &Record{Status: StatusSucceeded}, plan: &Plan{Status: RunSucceeded}})
+				})
+			} else { // the run has ended: its start again, twice
+				wg.Go(func() { end = e.q.start(ctx, "kept", chain, []byte(`{"body":{}}`), "") })
+			}
 			wg.Wait()
 		})
-		return errs
+		return errs, again, end
 	}
 	// A Redis already past its limit when the batch comes.
 	if err := b.Client.Set(ctx, "filler", strings.Repeat("x", 1<<20), 0).Err(); err != nil {
@@ -390,7 +428,8 @@ func TestAFullRedisRefusesABatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, err := range starts("full") {
+	errs, again, end := batch("full")
+	for i, err := range errs {
 		if err == nil || !strings.Contains(err.Error(), "OOM") {
 			t.Errorf("start %d in a full Redis: %v", i, err)
 		}
@@ -398,13 +437,22 @@ func TestAFullRedisRefusesABatch(t *testing.T) {
 			t.Errorf("start %d was refused, and its run kept", i)
 		}
 	}
+	if again != nil || end != nil {
+		t.Errorf("in a full Redis, a start of a run that exists: %v; the commit that ends it: %v", again, end)
+	}
+	if r, err := e.Run(ctx, "kept"); err != nil || r.Status != RunSucceeded {
+		t.Errorf("the run the commit ended: %+v %v", r, err)
+	}
+
 	if err := b.Client.Del(ctx, "filler").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Client.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
-	for i, err := range starts("room") {
+	leased = nil
+	errs, again, end = batch("room")
+	for i, err := range append(errs, again, end) {
 		if err != nil {
 			t.Errorf("start %d with room again: %v", i, err)
 		}
