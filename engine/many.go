@@ -126,7 +126,7 @@ func manyCall(many *redis.Script, calls []*pipedCall) ([]any, error) {
 		counts[i] = [2]int{nk, len(args) - 3 - nk}
 		nkeys, nargs = nkeys+nk, nargs+counts[i][1]
 	}
-	cmd := make([]any, 0, 3+nkeys+1+2*len(calls)+nargs)
+	cmd := getArgs(3 + nkeys + 1 + 2*len(calls) + nargs) // back to the pool once answered (pipeliner.exec)
 	cmd = append(cmd, "evalsha", many.Hash(), nkeys)
 	for i, c := range calls {
 		cmd = append(cmd, c.cmd.Args()[3:3+counts[i][0]]...)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -195,6 +196,7 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			}
 			again[c] = true
 		}
+		putArgs(s.cmd.Args())
 	}
 	for _, c := range live {
 		// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again, and
@@ -227,27 +229,27 @@ const maxManyArgs = 256
 // script that has a batch form (and at most maxManyArgs keys and arguments) go
 // together, in the place of the first of them, when there are two or more.
 func together(ctx context.Context, calls []*pipedCall, forms map[*redis.Script]*redis.Script) []send {
-	var groups []send
-	var at map[*redis.Script]int // a script's group
+	groups := make([]send, 0, len(calls))
 	for _, c := range calls {
 		many := forms[c.script]
 		if many == nil || len(c.cmd.Args()) > maxManyArgs {
-			groups = append(groups, send{cmd: c.cmd, calls: []*pipedCall{c}})
+			groups = append(groups, send{cmd: c.cmd}) // alone
 			continue
 		}
-		if i, ok := at[many]; ok {
-			groups[i].calls = append(groups[i].calls, c)
-			continue
+		i := slices.IndexFunc(groups, func(g send) bool { return g.many == many })
+		if i < 0 {
+			groups = append(groups, send{cmd: c.cmd, many: many})
+			i = len(groups) - 1
 		}
-		if at == nil {
-			at = make(map[*redis.Script]int, len(forms))
-		}
-		at[many] = len(groups)
-		groups = append(groups, send{cmd: c.cmd, many: many, calls: []*pipedCall{c}})
+		groups[i].calls = append(groups[i].calls, c)
 	}
 	sends := make([]send, 0, len(calls))
 	for _, g := range groups {
-		if g.many != nil && len(g.calls) > 1 {
+		switch {
+		case g.many == nil:
+			sends = append(sends, g)
+			continue
+		case len(g.calls) > 1:
 			if cmd, err := manyCall(g.many, g.calls); err == nil {
 				sends = append(sends, send{cmd: redis.NewCmd(ctx, cmd...), many: g.many, calls: g.calls})
 				continue
