@@ -29,12 +29,16 @@ import (
 // go-redis reads some error replies (OOM, READONLY, NOREPLICAS, any that says
 // "unauthenticated"...) as the error of the whole reply, leaving the rest of it unread
 // on the connection, where the next command of the pipeline would read it as its own.
+// So go-redis does not give a call's error a type of its own (an OOMError...), nor try
+// a call again on READONLY: hookflow looks at no such type, a commit is tried again by
+// its worker (Pool.persist), and a start refused is answered 503 for its sender to
+// try again.
 
 // manyLoop calls one for each call of a batch. ARGV: 1 N, the number of calls, then N
 // (number of keys, number of arguments) pairs, then each call's arguments in order;
 // KEYS: each call's keys in order. Returns a pair for each call, in order: 1 and its
 // reply (false for nil), or 0 and the text of its error reply, as Redis would have
-// answered the call alone (a Lua error's text with ERR in front).
+// answered the call alone.
 const manyLoop = `
 local n = tonumber(ARGV[1])
 local out, k, a = {}, 0, 1 + 2 * n
@@ -43,21 +47,17 @@ for i = 1, n do
   local ok, res = pcall(one, {unpack(KEYS, k + 1, k + nk)}, {unpack(ARGV, a + 1, a + na)})
   k, a = k + nk, a + na
   if type(res) == 'table' and type(res.err) == 'string' then
-    ok, res = false, res.err
-  end
-  if ok then
+    out[2 * i - 1], out[2 * i] = 0, res.err -- an error reply, returned or raised: as it is
+  elseif not ok then
+    -- Raised as text: a command's error, which starts with its code (WRONGTYPE ...), or
+    -- a Lua error, which Redis answers with ERR in front.
+    res = tostring(res)
+    out[2 * i - 1], out[2 * i] = 0, string.find(res, '^%u[%u%d_]* ') and res or 'ERR ' .. res
+  else
     if res == nil then
       res = false
     end
     out[2 * i - 1], out[2 * i] = 1, res
-  else
-    res = tostring(res)
-    if string.sub(res, 1, 1) == '-' then
-      res = string.sub(res, 2)
-    elseif not string.find(res, '^%u[%u%d_]* ') then
-      res = 'ERR ' .. res
-    end
-    out[2 * i - 1], out[2 * i] = 0, res
   end
 end
 return out
@@ -155,16 +155,13 @@ func keyCount(v any) (int, error) {
 }
 
 // setReplies gives each call of a batch its reply from the batch's: what the call
-// would have had alone. It returns the calls to run again alone, whose first write
-// Redis refused for its state (stateErrors), and which so changed nothing: alone,
-// go-redis gives such an error a type of its own, and may try the call again (on a
-// replica that a failover made a primary).
-func setReplies(calls []*pipedCall, reply *redis.Cmd) (again []*pipedCall) {
+// would have had alone, but for an error reply's Go type (a redis.Error either way).
+func setReplies(calls []*pipedCall, reply *redis.Cmd) {
 	if err := reply.Err(); err != nil {
 		for _, c := range calls {
 			c.cmd.SetErr(err)
 		}
-		return nil
+		return
 	}
 	all, ok := reply.Val().([]any)
 	if !ok || len(all) != 2*len(calls) {
@@ -172,7 +169,7 @@ func setReplies(calls []*pipedCall, reply *redis.Cmd) (again []*pipedCall) {
 		for _, c := range calls {
 			c.cmd.SetErr(err)
 		}
-		return nil
+		return
 	}
 	for i, c := range calls {
 		kind, ok := all[2*i].(int64)
@@ -183,16 +180,12 @@ func setReplies(calls []*pipedCall, reply *redis.Cmd) (again []*pipedCall) {
 		case kind == 0:
 			msg, _ := v.(string)
 			c.cmd.SetErr(replyError(msg))
-			if stateError(msg) {
-				again = append(again, c)
-			}
 		case v == nil:
 			c.cmd.SetErr(redis.Nil)
 		default:
 			c.cmd.SetVal(v)
 		}
 	}
-	return again
 }
 
 // replyError is an error reply a call of a batch got: a Redis error, as go-redis gives
@@ -201,19 +194,3 @@ type replyError string
 
 func (e replyError) Error() string { return string(e) }
 func (replyError) RedisError()     {}
-
-// stateErrors begin the error replies of a write that Redis refuses for its state,
-// before the call wrote anything: full (OOM, which Redis checks at a script's first
-// write only), a replica (READONLY), short of replicas (NOREPLICAS), or unable to
-// persist (MISCONF), each the same for every write of a script. A call that got one
-// changed nothing, and runs again alone. hookflow's scripts raise none themselves.
-var stateErrors = []string{"OOM ", "READONLY ", "NOREPLICAS ", "MISCONF "}
-
-func stateError(msg string) bool {
-	for _, p := range stateErrors {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
-}

@@ -175,8 +175,6 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 		}
 		_, _ = pipe.Exec(ctx) // each command carries its own error
 	}
-	// Calls of a batch form that changed nothing and are to run alone (setReplies).
-	var again map[*pipedCall]bool
 	for _, s := range sends {
 		if s.many == nil {
 			continue
@@ -190,21 +188,14 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			}
 			continue
 		}
-		for _, c := range setReplies(s.calls, s.cmd) {
-			if again == nil {
-				again = map[*pipedCall]bool{}
-			}
-			again[c] = true
-		}
+		setReplies(s.calls, s.cmd)
 		putArgs(s.cmd.Args())
 	}
 	for _, c := range live {
 		// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again, and
 		// sends the call once more, unless it is a start whose caller gave up meanwhile
-		// (the first try changed nothing). So is a call of a batch form that must run
-		// alone.
-		err := c.cmd.Err()
-		if (again[c] || err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")) && c.gaveUp(time.Now()) == nil {
+		// (the first try changed nothing).
+		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && c.gaveUp(time.Now()) == nil {
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
 		}
 		close(c.done)
