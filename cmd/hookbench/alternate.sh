@@ -14,7 +14,10 @@
 # (hookbench --floor), for the ratio; DURATION=20s changes the window (default 10s).
 # SYSCALLS=1 counts the system calls of hookflow and of Redis per delivery (perf stat,
 # from the start of the load to the end of the window), and prints Redis's CPU per
-# delivery from its INFO.
+# delivery from its INFO. COUNTERS=1 prints what Redis spends a delivery by its own
+# counters over the 5 s from 3 s into the load (DURATION 8s or more; not with FLOOR=1,
+# which runs first): its user and system CPU (INFO cpu), its script calls (INFO
+# commandstats' evalsha) and the time it measured in them.
 set -u
 cd "$(dirname "$0")/../.."
 before=$1 after=$2 rounds=${3:-2} workload=${4:-relay}
@@ -31,6 +34,17 @@ if [ "${SYSCALLS:-0}" != 0 ] && ! command -v perf >/dev/null; then
   echo "SYSCALLS=1 counts with perf (apt-get install linux-perf)" >&2
   exit 1
 fi
+if [ "${COUNTERS:-0}" != 0 ] && [ "${FLOOR:-0}" != 0 ]; then
+  echo "COUNTERS=1 reads Redis's counters in the middle of the load; the floor runs first: not with FLOOR=1" >&2
+  exit 1
+fi
+# redis_counters prints Redis's system and user CPU (s), and its evalsha calls and the
+# us spent in them.
+redis_counters() {
+  redis-cli -p $port info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {printf "%s ", $2}'
+  redis-cli -p $port info commandstats | tr -d '\r' |
+    awk -F'[=,]' '/^cmdstat_evalsha:/ {c = $2; u = $4} END {printf "%d %d", c, u}'
+}
 for round in $(seq "$rounds"); do
   for bin in "$before" "$after"; do
     dir=$(mktemp -d)
@@ -59,8 +73,23 @@ for round in $(seq "$rounds"); do
       rcpu0=$(redis-cli -p $port info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s+=$2} END {print s}')
     fi
     /tmp/hookbench --target "http://127.0.0.1:8080/hooks/bench/$workload" --sink 127.0.0.1:9999 \
-      --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid $floor >"$dir/report"
+      --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid $floor >"$dir/report" &
+    load=$!
+    if [ "${COUNTERS:-0}" != 0 ]; then
+      sleep 3
+      counters0=$(redis_counters)
+      sleep 5
+      counters1=$(redis_counters)
+    fi
+    wait $load
     grep -E "^==|accepted|delivered|repeats|e2e latency|CPU in|ratio|RSS" "$dir/report"
+    if [ "${COUNTERS:-0}" != 0 ]; then
+      per_s=$(awk '/^  delivered/ {r = $3} END {print r}' "$dir/report")
+      echo "$counters0 $counters1 $per_s" | awk '{
+        n = $9 * 5
+        printf "  Redis a delivery: %.1f us user, %.1f us system, %.2f script calls taking %.1f us\n",
+          ($6 - $2) * 1e6 / n, ($5 - $1) * 1e6 / n, ($7 - $3) / n, ($8 - $4) / n }'
+    fi
     if [ ${#counting[@]} -gt 0 ]; then
       rcpu1=$(redis-cli -p $port info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s+=$2} END {print s}')
       kill -INT "${counting[@]}"
