@@ -180,9 +180,10 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			continue
 		}
 		if err := s.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Redis lost the batch form: load it for the next batch, and run these calls
-			// one by one, below, as nothing of them ran.
-			_ = s.many.Load(ctx, p.rdb).Err()
+			// Redis lost the batch form: it runs with no call (its text, so Redis keeps it
+			// for the next batch, on the node of these calls' keys: evalsha says why not
+			// everywhere), and these calls run one by one, below, as nothing of them ran.
+			_ = s.many.Eval(ctx, p.rdb, []string{fmt.Sprint(s.cmd.Args()[3])}, 0).Err()
 			for _, c := range s.calls {
 				c.cmd.SetErr(err)
 			}

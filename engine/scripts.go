@@ -138,20 +138,43 @@ var (
 )
 
 // evalsha runs an EVALSHA laid out whole by the caller, ["evalsha", hash, number of
-// keys, keys..., args...], loading the script when Redis lost it (a restart, SCRIPT
-// FLUSH) and trying once more.
+// keys, keys..., args...]. When Redis lost the script (a restart, SCRIPT FLUSH, a
+// replica promoted that never had it) the call runs once more with the script's text
+// (EVAL), which Redis keeps for the next EVALSHA, on the node that serves the call's
+// keys: loading it everywhere instead (SCRIPT LOAD goes to every primary and replica
+// of a cluster) fails while any node is down, as one is in a failover.
 func evalsha(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, cmd []any) *redis.Cmd {
 	c := redis.NewCmd(ctx, cmd...)
 	_ = rdb.Process(ctx, c)
 	if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if load := s.Load(ctx, rdb); load.Err() != nil {
-			c.SetErr(fmt.Errorf("loading the script: %w", load.Err()))
+		keys, args, err := splitCall(cmd)
+		if err != nil {
+			c.SetErr(err)
 			return c
 		}
-		c = redis.NewCmd(ctx, cmd...)
-		_ = rdb.Process(ctx, c)
+		return s.Eval(ctx, rdb, keys, args...)
 	}
 	return c
+}
+
+// splitCall is an EVALSHA's keys and arguments, as its caller laid it out.
+func splitCall(cmd []any) ([]string, []any, error) {
+	if len(cmd) < 3 {
+		return nil, nil, fmt.Errorf("a script call of %d arguments", len(cmd))
+	}
+	n, err := keyCount(cmd[2])
+	if err != nil || n < 0 || 3+n > len(cmd) {
+		return nil, nil, fmt.Errorf("a script call with a key count of %v", cmd[2])
+	}
+	keys := make([]string, n)
+	for i := range keys {
+		k, ok := cmd[3+i].(string)
+		if !ok {
+			return nil, nil, fmt.Errorf("a script call with a key of type %T", cmd[3+i])
+		}
+		keys[i] = k
+	}
+	return keys, cmd[3+n:], nil
 }
 
 var (

@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 )
@@ -98,4 +101,60 @@ return out`
 			t.Errorf("got %q, want %q", got, want)
 		}
 	})
+}
+
+// TestALostScriptLoadsWhereItRuns: a script Redis lost (a replica promoted that never had
+// it) is given again to the node that serves the call, which works while another node
+// of the cluster is down, as one is in a failover; SCRIPT LOAD would go to every node.
+// So is a batch form.
+func TestALostScriptLoadsWhereItRuns(t *testing.T) {
+	b := redistest.NewCluster(t, 0)
+	ctx := context.Background()
+	e := New(b.Client, Options{Shards: redistest.ClusterShards, Logger: quiet, Lease: time.Minute, Retention: time.Hour})
+	set := loadSet(t, &recorder{}, chainSrc)
+	e.Use(set)
+	chain := set.Workflow("chain")
+	sh := e.q.shardFor("chain")
+	primary, err := b.Cluster.PrimaryOf(ctx, sh.due())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range b.Cluster.Addrs {
+		if addr != primary {
+			b.Cluster.Kill(addr) // a node the call does not go to
+			break
+		}
+	}
+	if err := b.Cluster.Node(t, primary).ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.start(ctx, "alone", chain, []byte(`{"body":{}}`), ""); err != nil {
+		t.Fatalf("a start whose script was lost, with a node down: %v", err)
+	}
+	calls := &scriptCalls{ran: map[string]int{}}
+	b.Client.AddHook(calls)
+	for _, round := range []string{"lost", "kept"} {
+		errs := make([]error, 3)
+		holdCalls(t, sh, len(errs), func() {
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Go(func() {
+					errs[i] = e.q.start(ctx, fmt.Sprintf("%s%d", round, i), chain, []byte(`{"body":{}}`), "")
+				})
+			}
+			wg.Wait()
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("%s: start %d of a batch: %v", round, i, err)
+			}
+		}
+	}
+	// The first batch found its form lost, gave it back, and ran its calls alone; the
+	// second ran as one call of it.
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	if n := calls.ran[manyOf[startScript].Hash()]; n != 3 {
+		t.Errorf("the batch form of start ran %d times, want 3 (lost, given again, kept)", n)
+	}
 }
