@@ -49,8 +49,9 @@ for i = 1, n do
   if type(res) == 'table' and type(res.err) == 'string' then
     out[2 * i - 1], out[2 * i] = 0, res.err -- an error reply, returned or raised: as it is
   elseif not ok then
-    -- Raised as text: a command's error, which starts with its code (WRONGTYPE ...), or
-    -- a Lua error, which Redis answers with ERR in front.
+    -- Raised as text (hookflow's scripts raise none of their own): a command's error,
+    -- which starts with its code (WRONGTYPE ...), or a Lua error, which Redis answers
+    -- with ERR in front.
     res = tostring(res)
     out[2 * i - 1], out[2 * i] = 0, string.find(res, '^%u[%u%d_]* ') and res or 'ERR ' .. res
   else

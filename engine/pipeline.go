@@ -180,10 +180,13 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			continue
 		}
 		if err := s.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Redis lost the batch form: it runs with no call (its text, so Redis keeps it
-			// for the next batch, on the node of these calls' keys: evalsha says why not
-			// everywhere), and these calls run one by one, below, as nothing of them ran.
-			_ = s.many.Eval(ctx, p.rdb, []string{fmt.Sprint(s.cmd.Args()[3])}, 0).Err()
+			// Redis lost the batch form: it is loaded for the next batch on the node of
+			// these calls' keys (loadOn), or else run with no call, with its text, which
+			// Redis keeps too; these calls run one by one, below, as nothing of them ran.
+			key, _ := s.cmd.Args()[3].(string)
+			if loadOn(ctx, p.rdb, s.many, key) != nil {
+				_ = s.many.Eval(ctx, p.rdb, []string{key}, 0).Err()
+			}
 			for _, c := range s.calls {
 				c.cmd.SetErr(err)
 			}
@@ -193,9 +196,9 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 		putArgs(s.cmd.Args())
 	}
 	for _, c := range live {
-		// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha loads it again, and
-		// sends the call once more, unless it is a start whose caller gave up meanwhile
-		// (the first try changed nothing).
+		// Redis lost its scripts (a restart, SCRIPT FLUSH): evalsha gives the script
+		// back and sends the call once more, unless it is a start whose caller gave up
+		// meanwhile (the first try changed nothing).
 		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && c.gaveUp(time.Now()) == nil {
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
 		}

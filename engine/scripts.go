@@ -139,10 +139,10 @@ var (
 
 // evalsha runs an EVALSHA laid out whole by the caller, ["evalsha", hash, number of
 // keys, keys..., args...]. When Redis lost the script (a restart, SCRIPT FLUSH, a
-// replica promoted that never had it) the call runs once more with the script's text
-// (EVAL), which Redis keeps for the next EVALSHA, on the node that serves the call's
-// keys: loading it everywhere instead (SCRIPT LOAD goes to every primary and replica
-// of a cluster) fails while any node is down, as one is in a failover.
+// replica promoted that never had it), the script is loaded on the node that serves
+// the call's keys (loadOn), and the call sent once more; if that fails, the call runs
+// with the script's text (EVAL), which goes where its keys are whatever the client
+// knows of the cluster.
 func evalsha(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, cmd []any) *redis.Cmd {
 	c := redis.NewCmd(ctx, cmd...)
 	_ = rdb.Process(ctx, c)
@@ -152,9 +152,28 @@ func evalsha(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, cm
 			c.SetErr(err)
 			return c
 		}
-		return s.Eval(ctx, rdb, keys, args...)
+		if loadOn(ctx, rdb, s, keys[0]) != nil {
+			return s.Eval(ctx, rdb, keys, args...)
+		}
+		c = redis.NewCmd(ctx, cmd...)
+		_ = rdb.Process(ctx, c)
 	}
 	return c
+}
+
+// loadOn loads s (SCRIPT LOAD) on the node that serves key. go-redis's SCRIPT LOAD on a
+// cluster goes to every primary and replica, and fails while any of them is down, as
+// one is in a failover. A script loaded so stays (EVAL's are dropped first when Redis
+// 7.4 keeps too many).
+func loadOn(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, key string) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		node, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		return s.Load(ctx, node).Err()
+	}
+	return s.Load(ctx, rdb).Err()
 }
 
 // splitCall is an EVALSHA's keys and arguments, as its caller laid it out.
@@ -163,7 +182,7 @@ func splitCall(cmd []any) ([]string, []any, error) {
 		return nil, nil, fmt.Errorf("a script call of %d arguments", len(cmd))
 	}
 	n, err := keyCount(cmd[2])
-	if err != nil || n < 0 || 3+n > len(cmd) {
+	if err != nil || n < 1 || 3+n > len(cmd) {
 		return nil, nil, fmt.Errorf("a script call with a key count of %v", cmd[2])
 	}
 	keys := make([]string, n)
