@@ -117,35 +117,13 @@ func startCluster(dir string, nodeTimeout time.Duration) (*Cluster, error) {
 	}
 	c := &Cluster{dir: dir, server: server, args: map[string][]string{}, procs: map[string]*exec.Cmd{}}
 	for range 6 {
-		port, err := freePortErr()
-		if err != nil {
-			c.Stop()
-			return nil, err
-		}
-		nodeDir := filepath.Join(dir, strconv.Itoa(port))
-		if err := os.MkdirAll(nodeDir, 0o755); err != nil {
-			c.Stop()
-			return nil, err
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		c.args[addr] = []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", nodeDir,
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
-			"--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--loglevel", "warning"}
-		c.Addrs = append(c.Addrs, addr)
-		if err := c.start(addr); err != nil {
+		if err := c.startNode(nodeTimeout); err != nil {
 			c.Stop()
 			return nil, err
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, addr := range c.Addrs {
-		if err := c.until(ctx, addr, func(n *redis.Client) bool { return n.Ping(ctx).Err() == nil }); err != nil {
-			c.Stop()
-			return nil, fmt.Errorf("redis-server on %s did not answer", addr)
-		}
-	}
 	args := append(append([]string{"--cluster", "create"}, c.Addrs...), "--cluster-replicas", "1", "--cluster-yes")
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
 		c.Stop()
@@ -156,6 +134,43 @@ func startCluster(dir string, nodeTimeout time.Duration) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// startNode starts a node on a free port and waits until it answers. A port found free
+// may be taken before the node binds it (by another test's server, or as the local end
+// of a connection, which takes its port from the same range): the node then exits, and
+// is started again on another port.
+func (c *Cluster) startNode(nodeTimeout time.Duration) error {
+	var last error
+	for range 5 {
+		port, err := nodePort()
+		if err != nil {
+			return err
+		}
+		nodeDir := filepath.Join(c.dir, strconv.Itoa(port))
+		if err := os.MkdirAll(nodeDir, 0o755); err != nil {
+			return err
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		c.args[addr] = []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", nodeDir,
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
+			"--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--loglevel", "warning"}
+		if err := c.start(addr); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = c.until(ctx, addr, func(n *redis.Client) bool { return n.Ping(ctx).Err() == nil })
+		cancel()
+		if err == nil {
+			c.Addrs = append(c.Addrs, addr)
+			return nil
+		}
+		last = fmt.Errorf("redis-server on %s did not answer", addr)
+		c.Kill(addr)
+		delete(c.args, addr)
+	}
+	return last
 }
 
 // WaitHealthy waits until every node's CLUSTER INFO says cluster_state:ok, every
@@ -441,6 +456,9 @@ func (c *Cluster) Stop() {
 		delete(c.procs, addr)
 	}
 }
+
+// nodePort picks a cluster node's port; a test replaces it to hand out a taken one.
+var nodePort = freePortErr
 
 func freePortErr() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
 )
 
@@ -43,5 +44,36 @@ func TestCluster(t *testing.T) {
 	}
 	if got, err := b.Cluster.Node(t, to).Get(ctx, "{k3}").Result(); err != nil || got != "3" {
 		t.Errorf("after the failover from %s to %s, the new primary has %q, %v", from, to, got, err)
+	}
+}
+
+// A node whose port was taken between being found free and being bound starts again on
+// another port.
+func TestClusterNodeOnATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	handed := false
+	nodePort = func() (int, error) {
+		if !handed {
+			handed = true
+			return taken.Addr().(*net.TCPAddr).Port, nil
+		}
+		return freePortErr()
+	}
+	defer func() { nodePort = freePortErr }()
+	b := NewCluster(t, 0)
+	if len(b.Cluster.Addrs) != 6 || !handed {
+		t.Fatalf("nodes %v (the taken port handed out: %v)", b.Cluster.Addrs, handed)
+	}
+	for _, addr := range b.Cluster.Addrs {
+		if addr == taken.Addr().String() {
+			t.Errorf("a node on the taken port %s", addr)
+		}
+	}
+	if err := b.Client.Set(context.Background(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
 	}
 }
