@@ -9,10 +9,12 @@
 #   [COUNT=serve] cmd/hookbench/instructions.sh /tmp/hookflow-before /tmp/hookflow-after [WORKLOAD] [RATE]
 #
 # WORKLOAD is a path under /hooks/bench/ (default relay), RATE 100 by default (a
-# process runs about 50 times slower under callgrind). The count covers the load's
-# window only, the process's own timers included (Redis's about 4% at 100/s). Redis's
-# count repeats within about 0.3%; serve's within about 2%, as its garbage collector
-# does not run at the same moments twice. Needs valgrind; build hookbench with
+# process runs about 50 times slower under callgrind), DURATION=30s a longer window
+# than 10s (what a process does once, such as loading a script, then weighs less a
+# delivery). The count covers the load's window only, the process's own timers
+# included (Redis's about 4% at 100/s). Redis's count repeats within about 0.3%;
+# serve's within about 2%, as its garbage collector does not run at the same moments
+# twice. Needs valgrind; build hookbench with
 # go build -o /tmp/hookbench ./cmd/hookbench.
 set -u
 workload=relay rate=100 bins=()
@@ -66,7 +68,7 @@ for bin in "${bins[@]}"; do
   sleep 1
   callgrind_control -z $vg >/dev/null 2>&1
   /tmp/hookbench --target "http://127.0.0.1:8092/hooks/bench/$workload" --sink 127.0.0.1:9997 --rate "$rate" \
-    --duration 10s --warmup 0s >"$dir/report"
+    --duration "${DURATION:-10s}" --warmup 0s >"$dir/report"
   callgrind_control -d $vg >/dev/null 2>&1 # the counts since -z, into callgrind.out.1
   n=$(awk '/^  delivered/ {print $2; exit}' "$dir/report")
   kill $pid
