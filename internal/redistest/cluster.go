@@ -143,7 +143,7 @@ func startCluster(dir string, nodeTimeout time.Duration) (*Cluster, error) {
 func (c *Cluster) startNode(nodeTimeout time.Duration) error {
 	var last error
 	for range 5 {
-		port, err := nodePort()
+		port, err := pickPort()
 		if err != nil {
 			return err
 		}
@@ -457,8 +457,9 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// nodePort picks a cluster node's port; a test replaces it to hand out a taken one.
-var nodePort = freePortErr
+// pickPort picks the port of a redis-server a test starts; a test replaces it to hand
+// out a taken one.
+var pickPort = freePortErr
 
 func freePortErr() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -48,22 +48,22 @@ func TestCluster(t *testing.T) {
 }
 
 // A node whose port was taken between being found free and being bound starts again on
-// another port.
-func TestClusterNodeOnATakenPort(t *testing.T) {
+// another port; so does a single redis-server.
+func TestServersOnATakenPort(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer taken.Close()
 	handed := false
-	nodePort = func() (int, error) {
+	pickPort = func() (int, error) {
 		if !handed {
 			handed = true
 			return taken.Addr().(*net.TCPAddr).Port, nil
 		}
 		return freePortErr()
 	}
-	defer func() { nodePort = freePortErr }()
+	defer func() { pickPort = freePortErr }()
 	b := NewCluster(t, 0)
 	if len(b.Cluster.Addrs) != 6 || !handed {
 		t.Fatalf("nodes %v (the taken port handed out: %v)", b.Cluster.Addrs, handed)
@@ -74,6 +74,14 @@ func TestClusterNodeOnATakenPort(t *testing.T) {
 		}
 	}
 	if err := b.Client.Set(context.Background(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	handed = false
+	r := Real(t)
+	if !handed || r.URL == "redis://"+taken.Addr().String() {
+		t.Errorf("a redis-server at %s (the taken port handed out: %v)", r.URL, handed)
+	}
+	if err := r.Client.Set(context.Background(), "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 }

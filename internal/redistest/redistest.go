@@ -126,9 +126,8 @@ func startReal(t testing.TB, persistence ...string) *Backend {
 	if err != nil {
 		unavailable(t, "redis-server is not installed (apt-get install redis-server)")
 	}
-	port, dir := freePort(t), t.TempDir()
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--loglevel", "warning"}, persistence...)
+	dir := t.TempDir()
+	var args []string
 	var mu sync.Mutex
 	var cmd *exec.Cmd
 	start := func() {
@@ -158,10 +157,29 @@ func startReal(t testing.TB, persistence ...string) *Backend {
 			}
 		}
 	}
-	start()
 	t.Cleanup(stop)
 	t.Cleanup(func() { signal(false) }) // a paused process dies only once it runs on
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	// A port found free may be taken before the server binds it (by another test's
+	// server, or as the local end of a connection): the server then exits, and is
+	// started again on another port.
+	var addr string
+	for try := 1; ; try++ {
+		port, err := pickPort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+			"--loglevel", "warning"}, persistence...)
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		start()
+		if pingWithin(addr, 5*time.Second) == nil {
+			break
+		}
+		stop()
+		if try == 5 {
+			unavailable(t, fmt.Sprintf("redis-server did not answer on five ports, the last %s", addr))
+		}
+	}
 	b := backend(t, "redis-server", addr)
 	b.Stop, b.Dir = stop, dir
 	b.Pause, b.Resume = func() { signal(true) }, func() { signal(false) }
@@ -172,6 +190,20 @@ func startReal(t testing.TB, persistence ...string) *Backend {
 	}
 	waitReady(t, b, addr)
 	return b
+}
+
+// pingWithin pings addr until it answers or d has passed.
+func pingWithin(addr string, d time.Duration) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(d)
+	for {
+		err := c.Ping(context.Background()).Err()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for another process to boot; nothing to select on
+	}
 }
 
 func waitReady(t testing.TB, b *Backend, addr string) {
