@@ -121,7 +121,7 @@ func manyCall(many *redis.Script, calls []*pipedCall) ([]any, error) {
 			return nil, fmt.Errorf("a call of %d arguments", len(args))
 		}
 		nk, err := keyCount(args[2])
-		if err != nil || 3+nk > len(args) {
+		if err != nil || nk < 0 || 3+nk > len(args) {
 			return nil, fmt.Errorf("a call with a key count of %v", args[2])
 		}
 		counts[i] = [2]int{nk, len(args) - 3 - nk}
