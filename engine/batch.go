@@ -47,12 +47,10 @@ func newBatcher(rdb redis.UniversalClient, script *redis.Script, wait int, waitT
 // arguments) lays out its call, and returns its result. A call whose ctx ends before
 // it is sent is not sent; one whose ctx ends after may still take effect.
 func (b *batcher) run(ctx context.Context, cmd []any) (any, error) {
-	n, _ := cmd[2].(int)
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i], _ = cmd[3+i].(string)
+	keys, args, err := splitCall(cmd)
+	if err != nil {
+		return nil, err
 	}
-	args := cmd[3+n:]
 	b.start.Do(func() {
 		for range waitingFlushers {
 			go b.flush()

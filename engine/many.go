@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -121,7 +120,7 @@ func manyCall(many *redis.Script, calls []*pipedCall) ([]any, error) {
 			return nil, fmt.Errorf("a call of %d arguments", len(args))
 		}
 		nk, err := keyCount(args[2])
-		if err != nil || nk < 0 || 3+nk > len(args) {
+		if err != nil || 3+nk > len(args) {
 			return nil, fmt.Errorf("a call with a key count of %v", args[2])
 		}
 		counts[i] = [2]int{nk, len(args) - 3 - nk}
@@ -142,17 +141,13 @@ func manyCall(many *redis.Script, calls []*pipedCall) ([]any, error) {
 	return cmd, nil
 }
 
-// keyCount is an EVALSHA's number of keys, as its caller gave it.
+// keyCount is an EVALSHA's number of keys, as the queue lays its calls out (an int).
 func keyCount(v any) (int, error) {
-	switch n := v.(type) {
-	case int:
-		return n, nil
-	case int64:
-		return int(n), nil
-	case string:
-		return strconv.Atoi(n)
+	n, ok := v.(int)
+	if !ok || n < 0 {
+		return 0, fmt.Errorf("a key count of %T %v", v, v)
 	}
-	return 0, fmt.Errorf("key count of type %T", v)
+	return n, nil
 }
 
 // setReplies gives each call of a batch its reply from the batch's: what the call

@@ -182,7 +182,7 @@ func splitCall(cmd []any) ([]string, []any, error) {
 		return nil, nil, fmt.Errorf("a script call of %d arguments", len(cmd))
 	}
 	n, err := keyCount(cmd[2])
-	if err != nil || n < 1 || 3+n > len(cmd) {
+	if err != nil || n < 1 || 3+n > len(cmd) { // every call of the queue names a key
 		return nil, nil, fmt.Errorf("a script call with a key count of %v", cmd[2])
 	}
 	keys := make([]string, n)
