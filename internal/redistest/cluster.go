@@ -159,10 +159,7 @@ func (c *Cluster) startNode(nodeTimeout time.Duration) error {
 		if err := c.start(addr); err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = c.until(ctx, addr, func(n *redis.Client) bool { return n.Ping(ctx).Err() == nil })
-		cancel()
-		if err == nil {
+		if err = pingWithin(addr, 5*time.Second); err == nil {
 			c.Addrs = append(c.Addrs, addr)
 			return nil
 		}

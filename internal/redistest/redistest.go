@@ -186,9 +186,8 @@ func startReal(t testing.TB, persistence ...string) *Backend {
 	b.Restart = func() {
 		stop()
 		start()
-		waitReady(t, b, addr)
+		waitReady(t, addr)
 	}
-	waitReady(t, b, addr)
 	return b
 }
 
@@ -206,18 +205,10 @@ func pingWithin(addr string, d time.Duration) error {
 	}
 }
 
-func waitReady(t testing.TB, b *Backend, addr string) {
+func waitReady(t testing.TB, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := b.Client.Ping(context.Background()).Err()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			unavailable(t, fmt.Sprintf("redis-server on %s did not answer: %v", addr, err))
-		}
-		time.Sleep(20 * time.Millisecond) // waiting for another process to boot; nothing to select on
+	if err := pingWithin(addr, 10*time.Second); err != nil {
+		unavailable(t, fmt.Sprintf("redis-server on %s did not answer: %v", addr, err))
 	}
 }
 
