@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookflow/hookflow/internal/redistest"
 )
 
@@ -159,5 +161,56 @@ func TestALostScriptLoadsWhereItRuns(t *testing.T) {
 	defer calls.mu.Unlock()
 	if many, alone := calls.ran[manyOf[startScript].Hash()], calls.ran[startScript.Hash()]; many != 1 || alone != 0 {
 		t.Errorf("the second batch went as %d calls of the batch form and %d alone, want 1 and 0", many, alone)
+	}
+}
+
+// TestALostScriptRunsWithItsText: when the script cannot be loaded on the call's node
+// (here a user whose rights leave out SCRIPT LOAD; after a failover, a slot map not
+// yet updated), the call runs with the script's text, and Redis keeps it; so does a
+// batch form, given back with no call in it.
+func TestALostScriptRunsWithItsText(t *testing.T) {
+	b := redistest.Real(t)
+	ctx := context.Background()
+	if err := b.Client.Do(ctx, "ACL", "SETUSER", "noload", "on", ">noload-pw", "~*", "&*", "+@all", "-script|load").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(b.URL, "redis://"), Username: "noload", Password: "noload-pw"})
+	defer rdb.Close()
+	calls := &scriptCalls{ran: map[string]int{}}
+	rdb.AddHook(calls)
+	lib, _ := scriptSource("lib.lua")
+	one := redis.NewScript(uses(lib, probeScript) + "\n" + probeScript)
+	many := manyOfSource(lib, probeScript)
+	if err := one.Load(ctx, rdb).Err(); err == nil {
+		t.Fatal("SCRIPT LOAD was allowed: the test cannot see the fallback")
+	}
+	if v, err := evalsha(ctx, rdb, one, probeCall(one, "{t}:alone", "set", "a")).Text(); v != "a" || err != nil {
+		t.Fatalf("a call whose script could not be loaded: %q %v", v, err)
+	}
+	p := newPipeliner(rdb)
+	p.forms = map[*redis.Script]*redis.Script{one: many}
+	batch := func(name string) {
+		var cs []*pipedCall
+		for i := range 3 {
+			cs = append(cs, &pipedCall{cmd: redis.NewCmd(ctx, probeCall(one, fmt.Sprintf("{t}:%s:%d", name, i), "set", name)...),
+				script: one, done: make(chan struct{})})
+		}
+		p.exec(cs)
+		for i, c := range cs {
+			if v, err := c.cmd.Text(); v != name || err != nil {
+				t.Errorf("%s: call %d: %q %v", name, i, v, err)
+			}
+		}
+	}
+	batch("lost")
+	calls.mu.Lock()
+	calls.ran = map[string]int{}
+	calls.mu.Unlock()
+	batch("kept")
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	if calls.ran[many.Hash()] != 1 || calls.ran[one.Hash()] != 0 {
+		t.Errorf("the batch after the form was given back went as %d calls of it and %d alone, want 1 and 0",
+			calls.ran[many.Hash()], calls.ran[one.Hash()])
 	}
 }
