@@ -128,10 +128,7 @@ func TestBatchRepliesAsAlone(t *testing.T) {
 		for _, c := range batch {
 			<-c.done
 		}
-		if calls.ran[many.Hash()] != 1 || calls.ran[one.Hash()] != 0 {
-			t.Errorf("the batch went as %d calls of its batch form and %d alone, want 1 and 0",
-				calls.ran[many.Hash()], calls.ran[one.Hash()])
-		}
+		calls.wentTogether(t, many, one)
 		if v, err := after.cmd.Text(); v != "other x" || err != nil {
 			t.Errorf("the call after the batch in its pipeline read %q, %v", v, err)
 		}
@@ -147,29 +144,42 @@ func TestBatchRepliesAsAlone(t *testing.T) {
 		if err := b.Client.ScriptFlush(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
-		batchOf := func(name string) {
-			var calls []*pipedCall
-			for i := range 3 {
-				calls = append(calls, &pipedCall{cmd: redis.NewCmd(ctx, probeCall(one, fmt.Sprintf("{t}:%s:%d", name, i), "set", name)...),
-					script: one, done: make(chan struct{})})
-			}
-			p.exec(calls)
-			for i, c := range calls {
-				if v, err := c.cmd.Text(); v != name || err != nil {
-					t.Errorf("%s: call %d: %q %v", name, i, v, err)
-				}
-			}
-		}
-		batchOf("flushed")
+		setBatch(t, p, one, "flushed")
 		calls.mu.Lock()
 		calls.ran = map[string]int{}
 		calls.mu.Unlock()
-		batchOf("next")
-		if calls.ran[many.Hash()] != 1 || calls.ran[one.Hash()] != 0 {
-			t.Errorf("the batch after the scripts were flushed went as %d calls of its batch form and %d alone, want 1 and 0",
-				calls.ran[many.Hash()], calls.ran[one.Hash()])
-		}
+		setBatch(t, p, one, "next")
+		calls.wentTogether(t, many, one)
 	})
+}
+
+// setBatch runs, as one batch of p, three calls of probeScript (one) that set keys
+// named after name to name, and checks their replies.
+func setBatch(t *testing.T, p *pipeliner, one *redis.Script, name string) {
+	t.Helper()
+	ctx := context.Background()
+	var calls []*pipedCall
+	for i := range 3 {
+		calls = append(calls, &pipedCall{cmd: redis.NewCmd(ctx, probeCall(one, fmt.Sprintf("{t}:%s:%d", name, i), "set", name)...),
+			script: one, done: make(chan struct{})})
+	}
+	p.exec(calls)
+	for i, c := range calls {
+		if v, err := c.cmd.Text(); v != name || err != nil {
+			t.Errorf("%s: call %d: %q %v", name, i, v, err)
+		}
+	}
+}
+
+// wentTogether checks that the calls seen since ran was last emptied went as one call
+// of the batch form many, and none alone (one).
+func (s *scriptCalls) wentTogether(t *testing.T, many, one *redis.Script) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ran[many.Hash()] != 1 || s.ran[one.Hash()] != 0 {
+		t.Errorf("the batch went as %d calls of its batch form and %d alone, want 1 and 0", s.ran[many.Hash()], s.ran[one.Hash()])
+	}
 }
 
 // TestTogetherKeepsTheOrderOfScripts: a batch's calls of each script with a batch form

@@ -157,11 +157,7 @@ func TestALostScriptLoadsWhereItRuns(t *testing.T) {
 	}
 	// The first batch found its form lost and ran its calls alone; the form was given
 	// back, and the second batch ran as one call of it.
-	calls.mu.Lock()
-	defer calls.mu.Unlock()
-	if many, alone := calls.ran[manyOf[startScript].Hash()], calls.ran[startScript.Hash()]; many != 1 || alone != 0 {
-		t.Errorf("the second batch went as %d calls of the batch form and %d alone, want 1 and 0", many, alone)
-	}
+	calls.wentTogether(t, manyOf[startScript], startScript)
 }
 
 // TestALostScriptRunsWithItsText: when the script cannot be loaded on the call's node
@@ -189,28 +185,10 @@ func TestALostScriptRunsWithItsText(t *testing.T) {
 	}
 	p := newPipeliner(rdb)
 	p.forms = map[*redis.Script]*redis.Script{one: many}
-	batch := func(name string) {
-		var cs []*pipedCall
-		for i := range 3 {
-			cs = append(cs, &pipedCall{cmd: redis.NewCmd(ctx, probeCall(one, fmt.Sprintf("{t}:%s:%d", name, i), "set", name)...),
-				script: one, done: make(chan struct{})})
-		}
-		p.exec(cs)
-		for i, c := range cs {
-			if v, err := c.cmd.Text(); v != name || err != nil {
-				t.Errorf("%s: call %d: %q %v", name, i, v, err)
-			}
-		}
-	}
-	batch("lost")
+	setBatch(t, p, one, "lost")
 	calls.mu.Lock()
 	calls.ran = map[string]int{}
 	calls.mu.Unlock()
-	batch("kept")
-	calls.mu.Lock()
-	defer calls.mu.Unlock()
-	if calls.ran[many.Hash()] != 1 || calls.ran[one.Hash()] != 0 {
-		t.Errorf("the batch after the form was given back went as %d calls of it and %d alone, want 1 and 0",
-			calls.ran[many.Hash()], calls.ran[one.Hash()])
-	}
+	setBatch(t, p, one, "kept")
+	calls.wentTogether(t, many, one)
 }
