@@ -11,7 +11,9 @@
 # go build -o, and hookbench with go build -o /tmp/hookbench ./cmd/hookbench.
 # RATE=500 sends at a steady 500 webhooks/s instead of as fast as 32 connections go;
 # FLOOR=1 also runs the bare Go relay through the same Redis in each invocation
-# (hookbench --floor), for the ratio; DURATION=20s changes the window (default 10s).
+# (hookbench --floor), for the ratio; FLOOR=apart runs that floor in a process of its
+# own (--floor-apart), as hookflow runs apart from the generator and the sink, and
+# prints its CPU; DURATION=20s changes the window (default 10s).
 # SYSCALLS=1 counts the system calls of hookflow and of Redis per delivery (perf stat,
 # from the start of the load to the end of the window), and prints Redis's CPU per
 # delivery from its INFO. COUNTERS=1 prints what Redis spends a delivery by its own
@@ -63,6 +65,7 @@ for round in $(seq "$rounds"); do
     echo "== $bin, round $round"
     floor=""
     [ "${FLOOR:-0}" != 0 ] && floor="--floor=redis://127.0.0.1:$port/0"
+    [ "${FLOOR:-0}" = apart ] && floor="$floor --floor-apart"
     counting=()
     if [ "${SYSCALLS:-0}" != 0 ]; then
       rpid=$(redis-cli -p $port info server | tr -d '\r' | awk -F: '/^process_id/ {print $2}')

@@ -27,21 +27,48 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	if cfg.floor == "" {
 		return measure(ctx, cfg, cfg.gen.target, ss, true).write(stdout, cfg.json)
 	}
-	f, err := startFloor(cfg.floor, ss.Addr())
+	fr, err := measureFloor(ctx, cfg, ss)
 	if err != nil {
 		return err
-	}
-	fc := cfg
-	fc.expectPaths = 1
-	fr := measure(ctx, fc, f.URL(), ss, false)
-	if err := f.Stop(); err != nil {
-		return fmt.Errorf("stopping the floor relay: %w", err)
 	}
 	var hr report
 	if ctx.Err() == nil {
 		hr = measure(ctx, cfg, cfg.gen.target, ss, true)
 	}
-	return floorReport{Floor: fr, Target: hr, Ratio: ratio(hr, fr)}.write(stdout, cfg.json)
+	return floorReport{Floor: fr, Target: hr, Ratio: ratio(hr, fr), Apart: cfg.floorApart}.write(stdout, cfg.json)
+}
+
+// measureFloor makes the run against the floor relay, in hookbench's process or, with
+// --floor-apart, in one of its own, watched as the target is.
+func measureFloor(ctx context.Context, cfg config, ss *sinkServer) (report, error) {
+	fc := cfg
+	fc.expectPaths = 1
+	var f interface {
+		URL() string
+		Stop() error
+	}
+	watched := false
+	if cfg.floorApart {
+		af, err := startApartFloor(cfg.floor, ss.Addr())
+		if err != nil {
+			return report{}, err
+		}
+		f = af
+		if cfg.watchPID != 0 {
+			fc.watchPID, watched = af.PID(), true
+		}
+	} else {
+		bf, err := startFloor(cfg.floor, ss.Addr())
+		if err != nil {
+			return report{}, err
+		}
+		f = bf
+	}
+	r := measure(ctx, fc, f.URL(), ss, watched)
+	if err := f.Stop(); err != nil {
+		return report{}, fmt.Errorf("stopping the floor relay: %w", err)
+	}
+	return r, nil
 }
 
 // measure makes one run against target; watch says whether --watch-pid applies.

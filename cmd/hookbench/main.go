@@ -53,6 +53,13 @@ Flags:
 var errUsage = errors.New("usage")
 
 func main() {
+	if spec := os.Getenv(floorApartEnv); spec != "" {
+		if err := runApartFloor(spec, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "hookbench (the floor's process):", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -90,6 +97,7 @@ type config struct {
 	watchPID    int
 	json        bool
 	floor       string // Redis URL for the floor relay; "": none
+	floorApart  bool   // the floor in a process of its own
 }
 
 // parseConfig parses and checks the command line. Help goes to stdout and gives
@@ -113,6 +121,7 @@ func parseConfig(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.expectPaths, "expect-paths", 1, "how many sink paths each accepted request reaches (3 for bench/steps3): the drain waits for all of them")
 	fs.IntVar(&cfg.watchPID, "watch-pid", 0, "sample this process's VmRSS and CPU from /proc (Linux), e.g. --watch-pid $(pgrep -n hookflow): peak RSS, CPU in the window, idle CPU after the drain")
 	fs.StringVar(&cfg.floor, "floor", "", "first run the same load against a bare Go relay through a Redis list in this Redis (`URL`, e.g. the one hookflow uses), delivering to the same sink, and report the target's figure as a ratio of it")
+	fs.BoolVar(&cfg.floorApart, "floor-apart", false, "with --floor, run the floor relay in a process of its own, as the target runs apart from the generator and the sink (the floor in hookbench's process hands webhooks and deliveries between goroutines, not processes); with --watch-pid, its CPU and RSS are reported too")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.Usage = func() {} // the flag package reports the mistake; hint is added below
 	const hint = "Run hookbench --help for the flags and examples."
@@ -169,6 +178,8 @@ func (cfg config) check(rest []string) error {
 		return fmt.Errorf("--watch-pid %d: not a process id", cfg.watchPID)
 	case cfg.floor != "" && cfg.sink == "":
 		return errors.New("--floor needs --sink ADDR: the floor delivers to the sink, as the target does")
+	case cfg.floorApart && cfg.floor == "":
+		return errors.New("--floor-apart needs --floor URL")
 	}
 	if err := checkTarget(g.target); err != nil {
 		return err

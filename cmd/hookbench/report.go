@@ -142,6 +142,7 @@ type floorReport struct {
 	Floor  report  `json:"floor"`
 	Target report  `json:"target"`
 	Ratio  float64 `json:"ratio_to_floor"`
+	Apart  bool    `json:"floor_apart,omitempty"` // the floor ran in a process of its own
 }
 
 func (r floorReport) write(w io.Writer, asJSON bool) error {
@@ -150,7 +151,11 @@ func (r floorReport) write(w io.Writer, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintln(w, "== the floor: a bare Go relay through a Redis list (LPUSH, BRPOP), same Redis and sink")
+	where := "in hookbench's process"
+	if r.Apart {
+		where = "in a process of its own"
+	}
+	fmt.Fprintf(w, "== the floor: a bare Go relay through a Redis list (LPUSH, BRPOP), %s, same Redis and sink\n", where)
 	if err := r.Floor.write(w, false); err != nil {
 		return err
 	}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// TestMain lets this test binary be the floor's process too, as hookbench is for
+// --floor-apart: it starts the program it runs in again.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(floorApartEnv); spec != "" {
+		if err := runApartFloor(spec, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// --floor-apart runs the floor relay in a process of its own, watched as the target is,
+// and stops it, its list deleted, when its run ends.
+func TestFloorApart(t *testing.T) {
+	b := redistest.Real(t)
+	sinkAddr := freeAddr(t)
+	f := newFakeEngine(t, "http://"+sinkAddr, "/relay")
+	// With --watch-pid, each run also measures idle CPU for as long as --drain.
+	args := []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8",
+		"--warmup", "0", "--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart"}
+	linux := runtime.GOOS == "linux" // --watch-pid reads /proc
+	watched := args
+	if linux {
+		watched = append(watched, "--watch-pid", strconv.Itoa(os.Getpid()))
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), append(watched, "--json"), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var r struct {
+		Floor, Target report
+		Ratio         float64 `json:"ratio_to_floor"`
+		Apart         bool    `json:"floor_apart"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if !r.Apart || r.Ratio <= 0 {
+		t.Fatalf("floor apart %v, ratio %g:\n%s", r.Apart, r.Ratio, stdout.String())
+	}
+	for name, x := range map[string]report{"floor": r.Floor, "target": r.Target} {
+		if x.Generator == nil || x.Sink == nil || x.Generator.Accepted == 0 || x.Sink.Drain == nil || !x.Sink.Drain.Complete ||
+			x.Sink.Delivered < x.Generator.Accepted || x.Generator.Errors != 0 {
+			t.Fatalf("%s: %s", name, stdout.String())
+		}
+	}
+	if linux {
+		p := r.Floor.Process
+		if p == nil || p.PID == os.Getpid() || p.PID <= 0 || p.Error != "" || p.Window.CPUS <= 0 || p.PeakRSSMB <= 0 {
+			t.Fatalf("the floor's process report %+v", p)
+		}
+		if r.Target.Process == nil || r.Target.Process.PID != os.Getpid() {
+			t.Errorf("the target's process report %+v", r.Target.Process)
+		}
+		if err := syscall.Kill(p.PID, 0); err == nil {
+			t.Errorf("the floor's process %d still runs", p.PID)
+		}
+	}
+	if n := b.Client.Keys(context.Background(), "hookbench:floor:*").Val(); len(n) != 0 {
+		t.Errorf("the floor's list is left in Redis: %v", n)
+	}
+
+	stdout.Reset()
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "in a process of its own") {
+		t.Errorf("the text report does not say where the floor ran:\n%s", stdout.String())
+	}
+	if err := run(context.Background(), []string{"--target", f.url, "--sink", sinkAddr, "--floor-apart"}, &stdout, &stderr); err == nil {
+		t.Error("--floor-apart without --floor was taken")
+	}
+}
