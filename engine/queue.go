@@ -408,11 +408,11 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	// KEYS and ARGV as complete.lua reads them: the fixed part, the next jobs, then the
 	// sections this commit needs, each with its keys, in one slice (see evalsha).
 	keys := getArgs(16 + len(p.Start) + len(ending)) // the shard's keys boxed once
-	defer putArgs(keys)
+	defer func() { putArgs(keys) }()
 	keys = append(keys, sh.job(c.job.id), run, sh.args.leases, wk.args.ready, sh.args.due, sh.args.wake)
 	fields := planFields(p)
 	args := getArgs(11 + 3*len(p.Start) + 16 + len(fields) + 2*len(c.items) + len(p.Todo[each]))
-	defer putArgs(args)
+	defer func() { putArgs(args) }()
 	args = append(args, sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, q.leaseArg,
 		c.duration.Milliseconds(), recField, rec, chain, len(p.Start))
 	for _, n := range p.Start {
@@ -488,7 +488,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 		args = append(args, "x", string(p.Status), p.Error, flag(c.dead), q.retentionArg)
 	}
 	cmd := getArgs(3 + len(keys) + len(args))
-	defer putArgs(cmd)
+	defer func() { putArgs(cmd) }()
 	cmd = append(cmd, "evalsha", completeHash, len(keys))
 	cmd = append(append(cmd, keys...), args...)
 	reply, err := sh.calls.evalsha(ctx, completeScript, cmd).Result()
@@ -532,11 +532,16 @@ func getArgs(n int) []any {
 	return (*p)[:0]
 }
 
+// putArgs gives back a slice from getArgs, as its user left it: its elements are
+// cleared, so that the pool holds on to no value of a finished call. Only those its
+// user set: a slice that once held a batch's hundreds of arguments, back from a commit
+// of twenty, has twenty cleared, not hundreds. Callers defer it in a closure, so that
+// it gets the slice as they appended to it, not as getArgs gave it.
 func putArgs(s []any) {
 	if cap(s) > 4096 {
 		return // the listing of a large for_each: not worth keeping
 	}
-	clear(s[:cap(s)])
+	clear(s)
 	s = s[:0]
 	argsPool.Put(&s)
 }
@@ -587,7 +592,7 @@ func last(c commit) bool {
 func (q *queue) finish(ctx context.Context, c commit) error {
 	sh, wk := c.job.shard, c.job.shard.of(c.wf.Name)
 	cmd := getArgs(24)
-	defer putArgs(cmd)
+	defer func() { putArgs(cmd) }()
 	cmd = append(cmd, "evalsha", finishHash, 10, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, wk.args.ready,
 		sh.args.due, sh.args.wake, sh.args.open, wk.args.inflight, wk.args.pending, wk.args.limit,
 		sh.prefixArg, c.job.id, c.job.token, wk.name, c.runID, c.duration.Milliseconds(),
@@ -606,7 +611,7 @@ func (q *queue) advance(ctx context.Context, c commit) (*job, error) {
 	sh, u, next := c.job.shard, c.job.unit, c.plan.Start[0]
 	nextID := next.jobID(c.runID)
 	cmd := getArgs(18)
-	defer putArgs(cmd)
+	defer func() { putArgs(cmd) }()
 	cmd = append(cmd, "evalsha", advanceHash, 4, sh.job(c.job.id), sh.run(c.runID), sh.args.leases, sh.job(nextID),
 		c.job.id, c.job.token, c.runID, sh.of(c.wf.Name).name, q.leaseArg, c.duration.Milliseconds(),
 		recordPrefix+u.step, encodeRecord(c.record), nextID, next.step)
