@@ -12,8 +12,8 @@
 # RATE=500 sends at a steady 500 webhooks/s instead of as fast as 32 connections go;
 # FLOOR=1 also runs the bare Go relay through the same Redis in each invocation
 # (hookbench --floor), for the ratio; FLOOR=apart runs that floor in a process of its
-# own (--floor-apart), as hookflow runs apart from the generator and the sink, and
-# prints its CPU; DURATION=20s changes the window (default 10s).
+# own as well (--floor-apart), as hookflow runs apart from the generator and the sink,
+# and prints its CPU and the ratio to it; DURATION=20s changes the window (default 10s).
 # SYSCALLS=1 counts the system calls of hookflow and of Redis per delivery (perf stat,
 # from the start of the load to the end of the window), and prints Redis's CPU per
 # delivery from its INFO. COUNTERS=1 prints what Redis spends a delivery by its own

@@ -13,8 +13,9 @@ import (
 // sink waits for the window's deliveries) and, when a process is watched, an idle
 // period as long as the drain. An interrupt cuts the phase in progress short and the
 // report covers what happened until then. With --floor, the same run is made first
-// against the floor relay, then against the target, with the same sink, and the
-// report gives the target's deliveries per second as a ratio of the floor's.
+// against the floor relay (and with --floor-apart, against it in a process of its own
+// too), then against the target, with the same sink, and the report gives the
+// target's deliveries per second as a ratio of the floor's.
 func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	var ss *sinkServer
 	if cfg.sink != "" {
@@ -27,20 +28,31 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	if cfg.floor == "" {
 		return measure(ctx, cfg, cfg.gen.target, ss, true).write(stdout, cfg.json)
 	}
-	fr, err := measureFloor(ctx, cfg, ss)
+	fr, err := measureFloor(ctx, cfg, ss, false)
 	if err != nil {
 		return err
 	}
-	var hr report
-	if ctx.Err() == nil {
-		hr = measure(ctx, cfg, cfg.gen.target, ss, true)
+	out := floorReport{Floor: fr}
+	if cfg.floorApart && ctx.Err() == nil {
+		ar, err := measureFloor(ctx, cfg, ss, true)
+		if err != nil {
+			return err
+		}
+		out.Apart = &ar
 	}
-	return floorReport{Floor: fr, Target: hr, Ratio: ratio(hr, fr), Apart: cfg.floorApart}.write(stdout, cfg.json)
+	if ctx.Err() == nil {
+		out.Target = measure(ctx, cfg, cfg.gen.target, ss, true)
+	}
+	out.Ratio = ratio(out.Target, fr)
+	if out.Apart != nil {
+		out.RatioApart = ratio(out.Target, *out.Apart)
+	}
+	return out.write(stdout, cfg.json)
 }
 
-// measureFloor makes the run against the floor relay, in hookbench's process or, with
-// --floor-apart, in one of its own, watched as the target is.
-func measureFloor(ctx context.Context, cfg config, ss *sinkServer) (report, error) {
+// measureFloor makes the run against the floor relay, in hookbench's process or, apart,
+// in one of its own, watched as the target is.
+func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart bool) (report, error) {
 	fc := cfg
 	fc.expectPaths = 1
 	var f interface {
@@ -48,7 +60,7 @@ func measureFloor(ctx context.Context, cfg config, ss *sinkServer) (report, erro
 		Stop() error
 	}
 	watched := false
-	if cfg.floorApart {
+	if apart {
 		af, err := startApartFloor(cfg.floor, ss.Addr())
 		if err != nil {
 			return report{}, err

@@ -28,8 +28,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// --floor-apart runs the floor relay in a process of its own, watched as the target is,
-// and stops it, its list deleted, when its run ends.
+// --floor-apart also runs the floor relay in a process of its own, after the run with
+// it in hookbench's, watched as the target is, and stops it, its list deleted, when its
+// run ends; the report gives the ratio to each.
 func TestFloorApart(t *testing.T) {
 	b := redistest.Real(t)
 	sinkAddr := freeAddr(t)
@@ -48,23 +49,36 @@ func TestFloorApart(t *testing.T) {
 	}
 	var r struct {
 		Floor, Target report
+		Apart         *report `json:"floor_apart"`
 		Ratio         float64 `json:"ratio_to_floor"`
-		Apart         bool    `json:"floor_apart"`
+		RatioApart    float64 `json:"ratio_to_floor_apart"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
-	if !r.Apart || r.Ratio <= 0 {
-		t.Fatalf("floor apart %v, ratio %g:\n%s", r.Apart, r.Ratio, stdout.String())
+	if r.Apart == nil {
+		t.Fatalf("no run of the floor apart:\n%s", stdout.String())
 	}
-	for name, x := range map[string]report{"floor": r.Floor, "target": r.Target} {
+	for name, x := range map[string]report{"floor": r.Floor, "floor apart": *r.Apart, "target": r.Target} {
 		if x.Generator == nil || x.Sink == nil || x.Generator.Accepted == 0 || x.Sink.Drain == nil || !x.Sink.Drain.Complete ||
 			x.Sink.Delivered < x.Generator.Accepted || x.Generator.Errors != 0 {
 			t.Fatalf("%s: %s", name, stdout.String())
 		}
 	}
+	for _, c := range []struct {
+		got  float64
+		of   *report
+		name string
+	}{{r.Ratio, &r.Floor, "floor"}, {r.RatioApart, r.Apart, "floor apart"}} {
+		if want := r.Target.Sink.DeliveredPerSec / c.of.Sink.DeliveredPerSec; c.got <= 0 || c.got > want*1.0001 || c.got < want*0.9999 {
+			t.Errorf("ratio to the %s %g, want %g", c.name, c.got, want)
+		}
+	}
+	if r.Floor.Process != nil {
+		t.Errorf("the floor in hookbench's process has a process report: %+v", r.Floor.Process)
+	}
 	if linux {
-		p := r.Floor.Process
+		p := r.Apart.Process
 		if p == nil || p.PID == os.Getpid() || p.PID <= 0 || p.Error != "" || p.Window.CPUS <= 0 || p.PeakRSSMB <= 0 {
 			t.Fatalf("the floor's process report %+v", p)
 		}
@@ -83,8 +97,10 @@ func TestFloorApart(t *testing.T) {
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "in a process of its own") {
-		t.Errorf("the text report does not say where the floor ran:\n%s", stdout.String())
+	for _, want := range []string{"== the floor in a process of its own", "ratio to the floor in a process of its own"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the text report has no %q:\n%s", want, stdout.String())
+		}
 	}
 	if err := run(context.Background(), []string{"--target", f.url, "--sink", sinkAddr, "--floor-apart"}, &stdout, &stderr); err == nil {
 		t.Error("--floor-apart without --floor was taken")

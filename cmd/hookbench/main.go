@@ -97,7 +97,7 @@ type config struct {
 	watchPID    int
 	json        bool
 	floor       string // Redis URL for the floor relay; "": none
-	floorApart  bool   // the floor in a process of its own
+	floorApart  bool   // the floor in a process of its own too
 }
 
 // parseConfig parses and checks the command line. Help goes to stdout and gives
@@ -121,7 +121,7 @@ func parseConfig(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.expectPaths, "expect-paths", 1, "how many sink paths each accepted request reaches (3 for bench/steps3): the drain waits for all of them")
 	fs.IntVar(&cfg.watchPID, "watch-pid", 0, "sample this process's VmRSS and CPU from /proc (Linux), e.g. --watch-pid $(pgrep -n hookflow): peak RSS, CPU in the window, idle CPU after the drain")
 	fs.StringVar(&cfg.floor, "floor", "", "first run the same load against a bare Go relay through a Redis list in this Redis (`URL`, e.g. the one hookflow uses), delivering to the same sink, and report the target's figure as a ratio of it")
-	fs.BoolVar(&cfg.floorApart, "floor-apart", false, "with --floor, run the floor relay in a process of its own, as the target runs apart from the generator and the sink (the floor in hookbench's process hands webhooks and deliveries between goroutines, not processes); with --watch-pid, its CPU and RSS are reported too")
+	fs.BoolVar(&cfg.floorApart, "floor-apart", false, "with --floor, also run the floor relay in a process of its own, after it ran in hookbench's, and report the ratio to each: the target runs apart from the generator and the sink, as the floor then does, where in hookbench's process it hands webhooks and deliveries between goroutines, not processes; with --watch-pid, its CPU and RSS are reported too")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.Usage = func() {} // the flag package reports the mistake; hint is added below
 	const hint = "Run hookbench --help for the flags and examples."
