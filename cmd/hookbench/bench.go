@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,16 +29,21 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	if cfg.floor == "" {
 		return measure(ctx, cfg, cfg.gen.target, ss, true).write(stdout, cfg.json)
 	}
+	// An interrupt ends the phase in progress and skips the rest; what was measured is
+	// reported, and a floor that did not stop cleanly is said after it.
+	var stopErr error
 	fr, err := measureFloor(ctx, cfg, ss, false)
-	if err != nil {
+	if err != nil && (ctx.Err() == nil || fr.Generator == nil) {
 		return err
 	}
+	stopErr = err
 	out := floorReport{Floor: fr}
 	if cfg.floorApart && ctx.Err() == nil {
 		ar, err := measureFloor(ctx, cfg, ss, true)
-		if err != nil {
+		if err != nil && (ctx.Err() == nil || ar.Generator == nil) {
 			return err
 		}
+		stopErr = errors.Join(stopErr, err)
 		out.Apart = &ar
 	}
 	if ctx.Err() == nil {
@@ -45,13 +51,19 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	out.Ratio = ratio(out.Target, fr)
 	if out.Apart != nil {
-		out.RatioApart = ratio(out.Target, *out.Apart)
+		r := ratio(out.Target, *out.Apart)
+		out.RatioApart = &r
 	}
-	return out.write(stdout, cfg.json)
+	return errors.Join(out.write(stdout, cfg.json), stopErr)
 }
 
+// floorStarted is called with the floor's process once it listens (0 for the floor in
+// hookbench's process): a test's hook.
+var floorStarted = func(pid int) {}
+
 // measureFloor makes the run against the floor relay, in hookbench's process or, apart,
-// in one of its own, watched as the target is.
+// in one of its own, watched as the target is. The report is the run's even when the
+// floor then fails to stop, with the error.
 func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart bool) (report, error) {
 	fc := cfg
 	fc.expectPaths = 1
@@ -59,15 +71,15 @@ func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart bool) (
 		URL() string
 		Stop() error
 	}
-	watched := false
+	watched, pid := false, 0
 	if apart {
 		af, err := startApartFloor(cfg.floor, ss.Addr())
 		if err != nil {
 			return report{}, err
 		}
-		f = af
+		f, pid = af, af.PID()
 		if cfg.watchPID != 0 {
-			fc.watchPID, watched = af.PID(), true
+			fc.watchPID, watched = pid, true
 		}
 	} else {
 		bf, err := startFloor(cfg.floor, ss.Addr())
@@ -76,9 +88,10 @@ func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart bool) (
 		}
 		f = bf
 	}
+	floorStarted(pid)
 	r := measure(ctx, fc, f.URL(), ss, watched)
 	if err := f.Stop(); err != nil {
-		return report{}, fmt.Errorf("stopping the floor relay: %w", err)
+		return r, fmt.Errorf("stopping the floor relay: %w", err)
 	}
 	return r, nil
 }

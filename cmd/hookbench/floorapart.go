@@ -9,11 +9,16 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // floorApartEnv makes hookbench the floor relay alone, in a process of its own: set by
 // --floor-apart, to "REDIS_URL SINK_ADDR", for the process it starts.
 const floorApartEnv = "HOOKBENCH_FLOOR_APART"
+
+// floorStopped is the line the floor's process writes once it has stopped the relay
+// and deleted its list: its parent knows it stopped cleanly, not that it was killed.
+const floorStopped = "stopped"
 
 // apartFloor is the floor relay in a process of its own (--floor-apart): this program
 // started again with floorApartEnv set. The target runs apart from the generator and
@@ -21,13 +26,17 @@ const floorApartEnv = "HOOKBENCH_FLOOR_APART"
 // the floor in hookbench's own process hands them over between goroutines of one, and
 // so sets a higher bar than a relay in its own process can reach.
 type apartFloor struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser // closed to stop it
-	url   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser // closed to stop it
+	stdout *bufio.Reader
+	url    string
 }
 
 // startApartFloor starts the floor relay in a process of its own, queueing in the
-// Redis at redisURL and delivering to sinkAddr, and waits for it to listen.
+// Redis at redisURL and delivering to sinkAddr, and waits for it to listen. The
+// process is in a process group of its own where there are groups: a signal to
+// hookbench's group (Ctrl-C, timeout, a service manager's stop) reaches hookbench,
+// which ends the run and stops the floor, not the floor midway.
 func startApartFloor(redisURL, sinkAddr string) (*apartFloor, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -36,6 +45,7 @@ func startApartFloor(redisURL, sinkAddr string) (*apartFloor, error) {
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), floorApartEnv+"="+redisURL+" "+sinkAddr)
 	cmd.Stderr = os.Stderr
+	ownProcessGroup(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("--floor-apart: %w", err)
@@ -47,12 +57,14 @@ func startApartFloor(redisURL, sinkAddr string) (*apartFloor, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("--floor-apart: %w", err)
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	f := &apartFloor{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout)}
+	line, err := f.stdout.ReadString('\n')
 	if err != nil {
 		stdin.Close()
 		return nil, fmt.Errorf("--floor-apart: the floor's process did not start: %w", errors.Join(err, cmd.Wait()))
 	}
-	return &apartFloor{cmd: cmd, stdin: stdin, url: strings.TrimSpace(line)}, nil
+	f.url = strings.TrimSpace(line)
+	return f, nil
 }
 
 // URL is where the floor takes webhooks.
@@ -61,29 +73,38 @@ func (f *apartFloor) URL() string { return f.url }
 // PID is the floor's process.
 func (f *apartFloor) PID() int { return f.cmd.Process.Pid }
 
-// Stop ends the floor's process, which stops as Stop does and deletes its list.
+// Stop ends the floor's process, which stops as floor.Stop does, deleting its list,
+// and says so.
 func (f *apartFloor) Stop() error {
 	f.stdin.Close()
+	last, _ := f.stdout.ReadString('\n')
 	if err := f.cmd.Wait(); err != nil {
 		return fmt.Errorf("the floor's process: %w", err)
+	}
+	if strings.TrimSpace(last) != floorStopped {
+		return fmt.Errorf("the floor's process ended without stopping the relay (it wrote %q)", last)
 	}
 	return nil
 }
 
 // runApartFloor is the floor's process: it starts the floor relay as spec says
 // ("REDIS_URL SINK_ADDR"), prints its URL, and stops it when stdin closes: when
-// hookbench closes it, or ends. An interrupt is left to hookbench, which stops it then.
+// hookbench closes it, or ends. Signals are left to hookbench, which stops it then.
 func runApartFloor(spec string, stdin io.Reader, stdout io.Writer) error {
-	redisURL, sinkAddr, ok := strings.Cut(spec, " ")
-	if !ok {
+	signal.Ignore(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	i := strings.LastIndexByte(spec, ' ') // a sink's address has no space
+	if i < 0 {
 		return fmt.Errorf("%s=%q: want REDIS_URL SINK_ADDR", floorApartEnv, spec)
 	}
-	signal.Ignore(os.Interrupt)
-	f, err := startFloor(redisURL, sinkAddr)
+	f, err := startFloor(spec[:i], spec[i+1:])
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, f.URL())
 	io.Copy(io.Discard, stdin)
-	return f.Stop()
+	if err := f.Stop(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, floorStopped)
+	return nil
 }

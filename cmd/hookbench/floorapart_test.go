@@ -9,8 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 )
@@ -85,7 +85,7 @@ func TestFloorApart(t *testing.T) {
 		if r.Target.Process == nil || r.Target.Process.PID != os.Getpid() {
 			t.Errorf("the target's process report %+v", r.Target.Process)
 		}
-		if err := syscall.Kill(p.PID, 0); err == nil {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", p.PID)); err == nil {
 			t.Errorf("the floor's process %d still runs", p.PID)
 		}
 	}
@@ -104,5 +104,59 @@ func TestFloorApart(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"--target", f.url, "--sink", sinkAddr, "--floor-apart"}, &stdout, &stderr); err == nil {
 		t.Error("--floor-apart without --floor was taken")
+	}
+}
+
+// An interrupt while the floor runs apart ends that run: the report covers the floor in
+// hookbench's process and the part of the run apart, the target is not run, and the
+// floor's process stops cleanly (the process group of its own keeps a signal to
+// hookbench's group from killing it midway).
+func TestFloorApartInterrupted(t *testing.T) {
+	b := redistest.Real(t)
+	sinkAddr := freeAddr(t)
+	f := newFakeEngine(t, "http://"+sinkAddr, "/relay")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pid int
+	floorStarted = func(p int) {
+		if p != 0 {
+			pid = p
+			time.AfterFunc(200*time.Millisecond, cancel)
+		}
+	}
+	defer func() { floorStarted = func(int) {} }()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8", "--warmup", "0",
+		"--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart", "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var r struct {
+		Floor  report
+		Apart  *report `json:"floor_apart"`
+		Target report
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if r.Floor.Interrupted || r.Floor.Generator == nil || r.Floor.Generator.Accepted == 0 {
+		t.Errorf("the floor in hookbench's process: %+v", r.Floor)
+	}
+	if r.Apart == nil || !r.Apart.Interrupted || r.Apart.Generator == nil {
+		t.Errorf("the floor apart, interrupted: %s", stdout.String())
+	}
+	if r.Target.Generator != nil {
+		t.Errorf("the target ran after the interrupt: %s", stdout.String())
+	}
+	if pid == 0 {
+		t.Fatal("the floor's process never started")
+	}
+	if runtime.GOOS == "linux" {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			t.Errorf("the floor's process %d still runs", pid)
+		}
+	}
+	if n := b.Client.Keys(context.Background(), "hookbench:floor:*").Val(); len(n) != 0 {
+		t.Errorf("the floor's list is left in Redis: %v", n)
 	}
 }

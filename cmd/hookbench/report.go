@@ -140,11 +140,11 @@ func formatCPU(u cpuUse) string {
 // target's figure as a ratio of the floor's; with --floor-apart, the floor's report in
 // a process of its own too, and the ratio to it.
 type floorReport struct {
-	Floor      report  `json:"floor"`
-	Apart      *report `json:"floor_apart,omitempty"`
-	Target     report  `json:"target"`
-	Ratio      float64 `json:"ratio_to_floor"`
-	RatioApart float64 `json:"ratio_to_floor_apart,omitempty"`
+	Floor      report   `json:"floor"`
+	Apart      *report  `json:"floor_apart,omitempty"`
+	Target     report   `json:"target"`
+	Ratio      float64  `json:"ratio_to_floor"`
+	RatioApart *float64 `json:"ratio_to_floor_apart,omitempty"` // with Apart
 }
 
 func (r floorReport) write(w io.Writer, asJSON bool) error {
@@ -169,7 +169,7 @@ func (r floorReport) write(w io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "ratio to the floor	%.2f (deliveries per second; accepted per second without a sink)\n", r.Ratio)
 	if r.Apart != nil {
-		fmt.Fprintf(w, "ratio to the floor in a process of its own	%.2f\n", r.RatioApart)
+		fmt.Fprintf(w, "ratio to the floor in a process of its own	%.2f\n", *r.RatioApart)
 	}
 	return nil
 }

@@ -1,0 +1,56 @@
+//go:build unix
+
+package main
+
+import (
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// The floor's process is in a process group of its own and ignores the signals a
+// terminal or a service manager sends: only hookbench stops it, by closing its stdin,
+// and then it says it stopped. One killed instead is an error.
+func TestFloorApartKeepsToItself(t *testing.T) {
+	b := redistest.Real(t)
+	f, err := startApartFloor(b.URL, freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgid, err := syscall.Getpgid(f.PID())
+	if err != nil || pgid == syscall.Getpgrp() {
+		t.Errorf("the floor's process group %d (%v), hookbench's %d", pgid, err, syscall.Getpgrp())
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		if err := syscall.Kill(f.PID(), sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	resp, err := http.Post(f.URL(), "application/json", strings.NewReader(`{"kind": "not bench"}`))
+	if err != nil {
+		t.Fatalf("the floor does not answer after the signals: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a filtered webhook: %s, want 200", resp.Status)
+	}
+	if err := f.Stop(); err != nil {
+		t.Errorf("stopping: %v", err)
+	}
+
+	killed, err := startApartFloor(b.URL, freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(killed.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := killed.Stop(); err == nil {
+		t.Error("a floor killed stopped without an error")
+	}
+}
