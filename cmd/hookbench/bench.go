@@ -29,22 +29,23 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	if cfg.floor == "" {
 		return measure(ctx, cfg, cfg.gen.target, ss, true).write(stdout, cfg.json)
 	}
-	// An interrupt ends the phase in progress and skips the rest; what was measured is
-	// reported, and a floor that did not stop cleanly is said after it.
-	var stopErr error
-	fr, err := measureFloor(ctx, cfg, ss, false)
-	if err != nil && (ctx.Err() == nil || fr.Generator == nil) {
-		return err
+	// An interrupt ends the phase in progress and skips the rest: what was measured is
+	// reported, and a floor that failed to start or to stop meanwhile is said after it.
+	// Without an interrupt, a floor that fails is the run's error.
+	fr, floorErr := measureFloor(ctx, cfg, ss, false)
+	if floorErr != nil && ctx.Err() == nil {
+		return floorErr
 	}
-	stopErr = err
 	out := floorReport{Floor: fr}
 	if cfg.floorApart && ctx.Err() == nil {
 		ar, err := measureFloor(ctx, cfg, ss, true)
-		if err != nil && (ctx.Err() == nil || ar.Generator == nil) {
+		if err != nil && ctx.Err() == nil {
 			return err
 		}
-		stopErr = errors.Join(stopErr, err)
-		out.Apart = &ar
+		floorErr = errors.Join(floorErr, err)
+		if ar.Generator != nil { // it started
+			out.Apart = &ar
+		}
 	}
 	if ctx.Err() == nil {
 		out.Target = measure(ctx, cfg, cfg.gen.target, ss, true)
@@ -54,7 +55,7 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 		r := ratio(out.Target, *out.Apart)
 		out.RatioApart = &r
 	}
-	return errors.Join(out.write(stdout, cfg.json), stopErr)
+	return errors.Join(out.write(stdout, cfg.json), floorErr)
 }
 
 // floorStarted is called with the floor's process once it listens (0 for the floor in

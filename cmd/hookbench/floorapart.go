@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // floorApartEnv makes hookbench the floor relay alone, in a process of its own: set by
@@ -34,9 +35,9 @@ type apartFloor struct {
 
 // startApartFloor starts the floor relay in a process of its own, queueing in the
 // Redis at redisURL and delivering to sinkAddr, and waits for it to listen. The
-// process is in a process group of its own where there are groups: a signal to
-// hookbench's group (Ctrl-C, timeout, a service manager's stop) reaches hookbench,
-// which ends the run and stops the floor, not the floor midway.
+// process is in a process group of its own: a signal to hookbench's group (Ctrl-C,
+// timeout, a service manager's stop) reaches hookbench, which ends the run and stops
+// the floor, not the floor midway.
 func startApartFloor(redisURL, sinkAddr string) (*apartFloor, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -73,11 +74,27 @@ func (f *apartFloor) URL() string { return f.url }
 // PID is the floor's process.
 func (f *apartFloor) PID() int { return f.cmd.Process.Pid }
 
+// floorStopWait bounds how long Stop waits for the floor's process to stop (floor.Stop
+// takes at most 5 s): one that is stuck is killed then, not waited for forever.
+const floorStopWait = 15 * time.Second
+
 // Stop ends the floor's process, which stops as floor.Stop does, deleting its list,
 // and says so.
 func (f *apartFloor) Stop() error {
 	f.stdin.Close()
-	last, _ := f.stdout.ReadString('\n')
+	said := make(chan string, 1)
+	go func() {
+		last, _ := f.stdout.ReadString('\n')
+		said <- last
+	}()
+	var last string
+	select {
+	case last = <-said:
+	case <-time.After(floorStopWait):
+		f.cmd.Process.Kill()
+		f.cmd.Wait()
+		return fmt.Errorf("the floor's process did not stop within %s: killed", floorStopWait)
+	}
 	if err := f.cmd.Wait(); err != nil {
 		return fmt.Errorf("the floor's process: %w", err)
 	}
@@ -91,7 +108,7 @@ func (f *apartFloor) Stop() error {
 // ("REDIS_URL SINK_ADDR"), prints its URL, and stops it when stdin closes: when
 // hookbench closes it, or ends. Signals are left to hookbench, which stops it then.
 func runApartFloor(spec string, stdin io.Reader, stdout io.Writer) error {
-	signal.Ignore(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Ignore(append([]os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}, jobControl...)...)
 	i := strings.LastIndexByte(spec, ' ') // a sink's address has no space
 	if i < 0 {
 		return fmt.Errorf("%s=%q: want REDIS_URL SINK_ADDR", floorApartEnv, spec)

@@ -1,8 +1,14 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package main
 
-import "os/exec"
+import (
+	"os"
+	"os/exec"
+)
 
-// ownProcessGroup leaves cmd in hookbench's group where there are no process groups.
+// ownProcessGroup leaves cmd as it is where there are no process groups to start it in.
 func ownProcessGroup(*exec.Cmd) {}
+
+// jobControl: none here.
+var jobControl []os.Signal

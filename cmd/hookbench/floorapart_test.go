@@ -118,13 +118,14 @@ func TestFloorApartInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var pid int
+	old := floorStarted
+	t.Cleanup(func() { floorStarted = old })
 	floorStarted = func(p int) {
 		if p != 0 {
 			pid = p
 			time.AfterFunc(200*time.Millisecond, cancel)
 		}
 	}
-	defer func() { floorStarted = func(int) {} }()
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8", "--warmup", "0",
 		"--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart", "--json"}, &stdout, &stderr)
@@ -158,5 +159,38 @@ func TestFloorApartInterrupted(t *testing.T) {
 	}
 	if n := b.Client.Keys(context.Background(), "hookbench:floor:*").Val(); len(n) != 0 {
 		t.Errorf("the floor's list is left in Redis: %v", n)
+	}
+}
+
+// A floor apart that dies during an interrupted run: the report covers what was
+// measured, and the failed stop is the run's error after it.
+func TestFloorApartKilledInterrupted(t *testing.T) {
+	b := redistest.Real(t)
+	sinkAddr := freeAddr(t)
+	f := newFakeEngine(t, "http://"+sinkAddr, "/relay")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	old := floorStarted
+	t.Cleanup(func() { floorStarted = old })
+	floorStarted = func(pid int) {
+		if pid == 0 {
+			return
+		}
+		if p, err := os.FindProcess(pid); err == nil {
+			p.Kill()
+		}
+		cancel()
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8", "--warmup", "0",
+		"--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "stopping the floor relay") {
+		t.Errorf("error %v, want the floor's failed stop", err)
+	}
+	for _, want := range []string{"== the floor: ", "delivered", "== the floor in a process of its own", "interrupted",
+		"== the target: not run"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the report has no %q:\n%s", want, stdout.String())
+		}
 	}
 }

@@ -13,25 +13,28 @@ import (
 )
 
 // The floor's process is in a process group of its own and ignores the signals a
-// terminal or a service manager sends: only hookbench stops it, by closing its stdin,
-// and then it says it stopped. One killed instead is an error.
+// terminal or a service manager sends, and the one that stops a background job writing
+// to its terminal: only hookbench stops it, by closing its stdin, and then it says it
+// stopped. One killed instead is an error.
 func TestFloorApartKeepsToItself(t *testing.T) {
 	b := redistest.Real(t)
 	f, err := startApartFloor(b.URL, freeAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.cmd.Process.Kill() }) // when the test fails before Stop
 	pgid, err := syscall.Getpgid(f.PID())
 	if err != nil || pgid == syscall.Getpgrp() {
 		t.Errorf("the floor's process group %d (%v), hookbench's %d", pgid, err, syscall.Getpgrp())
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGTTOU} {
 		if err := syscall.Kill(f.PID(), sig); err != nil {
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	resp, err := http.Post(f.URL(), "application/json", strings.NewReader(`{"kind": "not bench"}`))
+	client := &http.Client{Timeout: 5 * time.Second} // a stopped process never answers
+	resp, err := client.Post(f.URL(), "application/json", strings.NewReader(`{"kind": "not bench"}`))
 	if err != nil {
 		t.Fatalf("the floor does not answer after the signals: %v", err)
 	}
@@ -47,6 +50,7 @@ func TestFloorApartKeepsToItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { killed.cmd.Process.Kill() })
 	if err := syscall.Kill(killed.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -163,6 +163,10 @@ func (r floorReport) write(w io.Writer, asJSON bool) error {
 			return err
 		}
 	}
+	if r.Target.Generator == nil {
+		fmt.Fprintln(w, "== the target: not run, the run was interrupted before it")
+		return nil
+	}
 	fmt.Fprintln(w, "== the target")
 	if err := r.Target.write(w, false); err != nil {
 		return err
