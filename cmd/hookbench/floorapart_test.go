@@ -107,47 +107,57 @@ func TestFloorApart(t *testing.T) {
 	}
 }
 
-// An interrupt while the floor runs apart ends that run: the report covers the floor in
-// hookbench's process and the part of the run apart, the target is not run, and the
-// floor's process stops cleanly (the process group of its own keeps a signal to
-// hookbench's group from killing it midway).
-func TestFloorApartInterrupted(t *testing.T) {
+// interruptApart runs both floors and a target, the run interrupted once the floor's
+// process has started: atStart gets its pid and the interrupt. It returns the run's
+// output, the floor's Redis and the run's error.
+func interruptApart(t *testing.T, atStart func(pid int, interrupt func()), format ...string) (string, *redistest.Backend, error) {
 	b := redistest.Real(t)
 	sinkAddr := freeAddr(t)
 	f := newFakeEngine(t, "http://"+sinkAddr, "/relay")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var pid int
 	old := floorStarted
 	t.Cleanup(func() { floorStarted = old })
-	floorStarted = func(p int) {
-		if p != 0 {
-			pid = p
-			time.AfterFunc(200*time.Millisecond, cancel)
+	floorStarted = func(pid int) {
+		if pid != 0 {
+			atStart(pid, cancel)
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8", "--warmup", "0",
-		"--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart", "--json"}, &stdout, &stderr)
+	err := run(ctx, append([]string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8", "--warmup", "0",
+		"--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart"}, format...), &stdout, &stderr)
+	return stdout.String(), b, err
+}
+
+// An interrupt while the floor runs apart ends that run: the report covers the floor in
+// hookbench's process and the part of the run apart, the target is not run, and the
+// floor's process stops cleanly (the process group of its own keeps a signal to
+// hookbench's group from killing it midway).
+func TestFloorApartInterrupted(t *testing.T) {
+	var pid int
+	out, b, err := interruptApart(t, func(p int, interrupt func()) {
+		pid = p
+		time.AfterFunc(200*time.Millisecond, interrupt)
+	}, "--json")
 	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
+		t.Fatal(err)
 	}
 	var r struct {
 		Floor  report
 		Apart  *report `json:"floor_apart"`
 		Target report
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("%v\n%s", err, stdout.String())
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
 	}
 	if r.Floor.Interrupted || r.Floor.Generator == nil || r.Floor.Generator.Accepted == 0 {
 		t.Errorf("the floor in hookbench's process: %+v", r.Floor)
 	}
 	if r.Apart == nil || !r.Apart.Interrupted || r.Apart.Generator == nil {
-		t.Errorf("the floor apart, interrupted: %s", stdout.String())
+		t.Errorf("the floor apart, interrupted: %s", out)
 	}
 	if r.Target.Generator != nil {
-		t.Errorf("the target ran after the interrupt: %s", stdout.String())
+		t.Errorf("the target ran after the interrupt: %s", out)
 	}
 	if pid == 0 {
 		t.Fatal("the floor's process never started")
@@ -165,32 +175,19 @@ func TestFloorApartInterrupted(t *testing.T) {
 // A floor apart that dies during an interrupted run: the report covers what was
 // measured, and the failed stop is the run's error after it.
 func TestFloorApartKilledInterrupted(t *testing.T) {
-	b := redistest.Real(t)
-	sinkAddr := freeAddr(t)
-	f := newFakeEngine(t, "http://"+sinkAddr, "/relay")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	old := floorStarted
-	t.Cleanup(func() { floorStarted = old })
-	floorStarted = func(pid int) {
-		if pid == 0 {
-			return
-		}
+	out, _, err := interruptApart(t, func(pid int, interrupt func()) {
 		if p, err := os.FindProcess(pid); err == nil {
 			p.Kill()
 		}
-		cancel()
-	}
-	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8", "--warmup", "0",
-		"--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart"}, &stdout, &stderr)
+		interrupt()
+	})
 	if err == nil || !strings.Contains(err.Error(), "stopping the floor relay") {
 		t.Errorf("error %v, want the floor's failed stop", err)
 	}
 	for _, want := range []string{"== the floor: ", "delivered", "== the floor in a process of its own", "interrupted",
 		"== the target: not run"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("the report has no %q:\n%s", want, stdout.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("the report has no %q:\n%s", want, out)
 		}
 	}
 }
