@@ -33,8 +33,8 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	// reported, and a floor that failed to start or to stop meanwhile is said after it.
 	// Without an interrupt, a floor that fails is the run's error.
 	fr, floorErr := measureFloor(ctx, cfg, ss, false)
-	if floorErr != nil && ctx.Err() == nil {
-		return floorErr
+	if floorErr != nil && (ctx.Err() == nil || fr.Generator == nil) {
+		return floorErr // nothing measured, or no interrupt
 	}
 	out := floorReport{Floor: fr}
 	if cfg.floorApart && ctx.Err() == nil {
@@ -50,10 +50,13 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	if ctx.Err() == nil {
 		out.Target = measure(ctx, cfg, cfg.gen.target, ss, true)
 	}
-	out.Ratio = ratio(out.Target, fr)
-	if out.Apart != nil {
-		r := ratio(out.Target, *out.Apart)
-		out.RatioApart = &r
+	if out.Target.Generator != nil {
+		r := ratio(out.Target, fr)
+		out.Ratio = &r
+		if out.Apart != nil {
+			r := ratio(out.Target, *out.Apart)
+			out.RatioApart = &r
+		}
 	}
 	return errors.Join(out.write(stdout, cfg.json), floorErr)
 }

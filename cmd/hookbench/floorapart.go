@@ -75,8 +75,9 @@ func (f *apartFloor) URL() string { return f.url }
 func (f *apartFloor) PID() int { return f.cmd.Process.Pid }
 
 // floorStopWait bounds how long Stop waits for the floor's process to stop (floor.Stop
-// takes at most 5 s): one that is stuck is killed then, not waited for forever.
-const floorStopWait = 15 * time.Second
+// takes at most 5 s): one that is stuck is killed then, not waited for forever. A
+// variable for a test to shorten.
+var floorStopWait = 15 * time.Second
 
 // Stop ends the floor's process, which stops as floor.Stop does, deleting its list,
 // and says so.

@@ -58,3 +58,27 @@ func TestFloorApartKeepsToItself(t *testing.T) {
 		t.Error("a floor killed stopped without an error")
 	}
 }
+
+// A floor's process that does not stop when told (here, stopped by SIGSTOP) is killed
+// once floorStopWait has passed, and Stop says so, rather than wait for it forever.
+func TestFloorApartKilledWhenStuck(t *testing.T) {
+	b := redistest.Real(t)
+	old := floorStopWait
+	floorStopWait = time.Second
+	t.Cleanup(func() { floorStopWait = old })
+	f, err := startApartFloor(b.URL, freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.cmd.Process.Kill() })
+	if err := syscall.Kill(f.PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	err = f.Stop()
+	if err == nil || !strings.Contains(err.Error(), "did not stop within") {
+		t.Errorf("Stop: %v, want that it did not stop", err)
+	}
+	if err := syscall.Kill(f.PID(), 0); err != syscall.ESRCH {
+		t.Errorf("the floor's process is still there: %v", err)
+	}
+}

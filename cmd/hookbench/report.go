@@ -143,8 +143,8 @@ type floorReport struct {
 	Floor      report   `json:"floor"`
 	Apart      *report  `json:"floor_apart,omitempty"`
 	Target     report   `json:"target"`
-	Ratio      float64  `json:"ratio_to_floor"`
-	RatioApart *float64 `json:"ratio_to_floor_apart,omitempty"` // with Apart
+	Ratio      *float64 `json:"ratio_to_floor,omitempty"`       // when the target ran
+	RatioApart *float64 `json:"ratio_to_floor_apart,omitempty"` // when the target and Apart ran
 }
 
 func (r floorReport) write(w io.Writer, asJSON bool) error {
@@ -171,7 +171,7 @@ func (r floorReport) write(w io.Writer, asJSON bool) error {
 	if err := r.Target.write(w, false); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "ratio to the floor	%.2f (deliveries per second; accepted per second without a sink)\n", r.Ratio)
+	fmt.Fprintf(w, "ratio to the floor	%.2f (deliveries per second; accepted per second without a sink)\n", *r.Ratio)
 	if r.Apart != nil {
 		fmt.Fprintf(w, "ratio to the floor in a process of its own	%.2f\n", *r.RatioApart)
 	}
