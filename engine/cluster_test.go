@@ -47,6 +47,13 @@ func (s *scriptCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	}
 }
 
+// forget drops the calls seen so far.
+func (s *scriptCalls) forget() {
+	s.mu.Lock()
+	s.ran = map[string]int{}
+	s.mu.Unlock()
+}
+
 func (s *scriptCalls) saw(cmd redis.Cmder) {
 	args := cmd.Args()
 	if len(args) < 2 {

@@ -145,9 +145,7 @@ func TestBatchRepliesAsAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		setBatch(t, p, one, "flushed")
-		calls.mu.Lock()
-		calls.ran = map[string]int{}
-		calls.mu.Unlock()
+		calls.forget()
 		setBatch(t, p, one, "next")
 		calls.wentTogether(t, many, one)
 	})

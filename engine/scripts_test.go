@@ -136,9 +136,7 @@ func TestALostScriptLoadsWhereItRuns(t *testing.T) {
 	calls := &scriptCalls{ran: map[string]int{}}
 	b.Client.AddHook(calls)
 	for _, round := range []string{"lost", "kept"} {
-		calls.mu.Lock()
-		calls.ran = map[string]int{}
-		calls.mu.Unlock()
+		calls.forget()
 		errs := make([]error, 3)
 		holdCalls(t, sh, len(errs), func() {
 			var wg sync.WaitGroup
@@ -186,9 +184,7 @@ func TestALostScriptRunsWithItsText(t *testing.T) {
 	p := newPipeliner(rdb)
 	p.forms = map[*redis.Script]*redis.Script{one: many}
 	setBatch(t, p, one, "lost")
-	calls.mu.Lock()
-	calls.ran = map[string]int{}
-	calls.mu.Unlock()
+	calls.forget()
 	setBatch(t, p, one, "kept")
 	calls.wentTogether(t, many, one)
 }
