@@ -13,7 +13,9 @@
 # FLOOR=1 also runs the bare Go relay through the same Redis in each invocation
 # (hookbench --floor), for the ratio; FLOOR=apart runs that floor in a process of its
 # own as well (--floor-apart), as hookflow runs apart from the generator and the sink,
-# and prints its CPU and the ratio to it; DURATION=20s changes the window (default 10s).
+# and prints its CPU and the ratio to it; RELIABLE=1 (with FLOOR) also runs the reliable
+# floor, a bare relay that keeps each webhook in Redis until the sink took it
+# (--floor-reliable), where the floor runs; DURATION=20s changes the window (default 10s).
 # SYSCALLS=1 counts the system calls of hookflow and of Redis per delivery (perf stat,
 # from the start of the load to the end of the window), and prints Redis's CPU per
 # delivery from its INFO. COUNTERS=1 prints what Redis spends a delivery by its own
@@ -34,6 +36,10 @@ for p in 8080 8081; do
 done
 if [ "${SYSCALLS:-0}" != 0 ] && ! command -v perf >/dev/null; then
   echo "SYSCALLS=1 counts with perf (apt-get install linux-perf)" >&2
+  exit 1
+fi
+if [ "${RELIABLE:-0}" != 0 ] && [ "${FLOOR:-0}" = 0 ]; then
+  echo "RELIABLE=1 runs the reliable floor beside the floor: set FLOOR=1 or FLOOR=apart too" >&2
   exit 1
 fi
 if [ "${COUNTERS:-0}" != 0 ] && [ "${FLOOR:-0}" != 0 ]; then
@@ -66,6 +72,7 @@ for round in $(seq "$rounds"); do
     floor=""
     [ "${FLOOR:-0}" != 0 ] && floor="--floor=redis://127.0.0.1:$port/0"
     [ "${FLOOR:-0}" = apart ] && floor="$floor --floor-apart"
+    [ "${FLOOR:-0}" != 0 ] && [ "${RELIABLE:-0}" != 0 ] && floor="$floor --floor-reliable"
     counting=()
     if [ "${SYSCALLS:-0}" != 0 ]; then
       rpid=$(redis-cli -p $port info server | tr -d '\r' | awk -F: '/^process_id/ {print $2}')

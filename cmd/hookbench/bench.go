@@ -15,8 +15,9 @@ import (
 // period as long as the drain. An interrupt cuts the phase in progress short and the
 // report covers what happened until then. With --floor, the same run is made first
 // against the floor relay (and with --floor-apart, against it in a process of its own
-// too), then against the target, with the same sink, and the report gives the
-// target's deliveries per second as a ratio of the floor's.
+// too, and with --floor-reliable, against the reliable floor in the same places), then
+// against the target, with the same sink, and the report gives the target's deliveries
+// per second as a ratio of each floor's.
 func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	var ss *sinkServer
 	if cfg.sink != "" {
@@ -32,31 +33,39 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	// An interrupt ends the phase in progress and skips the rest: what was measured is
 	// reported, and a floor that failed to start or to stop meanwhile is said after it.
 	// Without an interrupt, a floor that fails is the run's error.
-	fr, floorErr := measureFloor(ctx, cfg, ss, false)
+	fr, floorErr := measureFloor(ctx, cfg, ss, false, false)
 	if floorErr != nil && (ctx.Err() == nil || fr.Generator == nil) {
 		return floorErr // nothing measured, or no interrupt
 	}
 	out := floorReport{Floor: fr}
-	if cfg.floorApart && ctx.Err() == nil {
-		ar, err := measureFloor(ctx, cfg, ss, true)
+	for _, later := range []struct {
+		run, apart, reliable bool
+		into                 **report
+	}{
+		{cfg.floorApart, true, false, &out.Apart},
+		{cfg.floorReliable, false, true, &out.Reliable},
+		{cfg.floorReliable && cfg.floorApart, true, true, &out.ReliableApart},
+	} {
+		if !later.run || ctx.Err() != nil {
+			continue
+		}
+		r, err := measureFloor(ctx, cfg, ss, later.apart, later.reliable)
 		if err != nil && ctx.Err() == nil {
 			return err
 		}
 		floorErr = errors.Join(floorErr, err)
-		if ar.Generator != nil { // it started
-			out.Apart = &ar
+		if r.Generator != nil { // it started
+			*later.into = &r
 		}
 	}
 	if ctx.Err() == nil {
 		out.Target = measure(ctx, cfg, cfg.gen.target, ss, true)
 	}
 	if out.Target.Generator != nil {
-		r := ratio(out.Target, fr)
-		out.Ratio = &r
-		if out.Apart != nil {
-			r := ratio(out.Target, *out.Apart)
-			out.RatioApart = &r
-		}
+		out.Ratio = ratioTo(out.Target, &fr)
+		out.RatioApart = ratioTo(out.Target, out.Apart)
+		out.RatioReliable = ratioTo(out.Target, out.Reliable)
+		out.RatioReliableApart = ratioTo(out.Target, out.ReliableApart)
 	}
 	return errors.Join(out.write(stdout, cfg.json), floorErr)
 }
@@ -65,10 +74,10 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 // hookbench's process): a test's hook.
 var floorStarted = func(pid int) {}
 
-// measureFloor makes the run against the floor relay, in hookbench's process or, apart,
-// in one of its own, watched as the target is. The report is the run's even when the
-// floor then fails to stop, with the error.
-func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart bool) (report, error) {
+// measureFloor makes the run against the floor relay, or the reliable floor, in
+// hookbench's process or, apart, in one of its own, watched as the target is. The
+// report is the run's even when the floor then fails to stop, with the error.
+func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart, reliable bool) (report, error) {
 	fc := cfg
 	fc.expectPaths = 1
 	var f interface {
@@ -77,7 +86,7 @@ func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart bool) (
 	}
 	watched, pid := false, 0
 	if apart {
-		af, err := startApartFloor(cfg.floor, ss.Addr())
+		af, err := startApartFloor(cfg.floor, ss.Addr(), reliable)
 		if err != nil {
 			return report{}, err
 		}
@@ -86,7 +95,7 @@ func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart bool) (
 			fc.watchPID, watched = pid, true
 		}
 	} else {
-		bf, err := startFloor(cfg.floor, ss.Addr())
+		bf, err := startFloor(cfg.floor, ss.Addr(), reliable)
 		if err != nil {
 			return report{}, err
 		}
@@ -145,6 +154,15 @@ func measure(ctx context.Context, cfg config, target string, ss *sinkServer, wat
 		r.Hookbench = &self
 	}
 	return r
+}
+
+// ratioTo is the target's ratio to floor, nil when floor did not run.
+func ratioTo(target report, floor *report) *float64 {
+	if floor == nil {
+		return nil
+	}
+	r := ratio(target, *floor)
+	return &r
 }
 
 // ratio is the target's deliveries per second over the floor's (accepted per second

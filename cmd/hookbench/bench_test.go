@@ -440,6 +440,11 @@ func TestFloor(t *testing.T) {
 	if n := b.Client.Keys(context.Background(), "hookbench:floor:*").Val(); len(n) != 0 {
 		t.Errorf("the floor's list is left in Redis: %v", n)
 	}
+	for _, other := range []string{"floor_apart", "floor_reliable"} { // each only when asked for
+		if strings.Contains(stdout.String(), other) {
+			t.Errorf("a run with --floor alone reports %s:\n%s", other, stdout.String())
+		}
+	}
 	if err := run(context.Background(), []string{"--target", f.url, "--floor", b.URL}, io.Discard, io.Discard); err == nil {
 		t.Error("--floor without --sink was taken")
 	}

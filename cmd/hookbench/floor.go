@@ -24,6 +24,14 @@ import (
 // verification: about the least a relay through Redis can do, so hookflow's figure
 // over the floor's, measured in the same run against the same Redis and sink, says
 // what hookflow's guarantees cost on this machine at this moment.
+//
+// The reliable floor (--floor-reliable) is the same relay made crash-safe the way a
+// Redis list is made so, and no more: a worker takes a webhook with BLMOVE into a list
+// of its own, where it stays until the sink answered 2xx (then LREM), and goes back to
+// the queue when the sink did not. A worker that dies leaves at most the webhook it
+// held, to be delivered again, as hookflow repeats at most one step of a run. It keeps
+// no record of what it relayed and nothing takes a dead worker's list back: those it
+// leaves to an operator.
 type floor struct {
 	rdb     *redis.Client
 	list    string
@@ -33,14 +41,18 @@ type floor struct {
 	client  *http.Client
 	stop    context.CancelFunc
 	workers sync.WaitGroup
+	// reliable: each worker takes webhooks into a list of its own (taken) until they
+	// are delivered.
+	reliable bool
 }
 
 // floorWorkers is how many goroutines deliver, as hookflow's default --workers.
 const floorWorkers = 64
 
 // startFloor starts the floor relay on a free loopback port, queueing in the Redis at
-// redisURL (a list of its own, deleted first and at Stop), delivering to sinkAddr.
-func startFloor(redisURL, sinkAddr string) (*floor, error) {
+// redisURL (a list of its own, deleted at Stop, with the workers' lists of the reliable
+// floor), delivering to sinkAddr.
+func startFloor(redisURL, sinkAddr string, reliable bool) (*floor, error) {
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("--floor: %w", err)
@@ -49,7 +61,7 @@ func startFloor(redisURL, sinkAddr string) (*floor, error) {
 	rdb := redis.NewClient(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &floor{rdb: rdb, list: "hookbench:floor:" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		sink: "http://" + sinkAddr + "/relay", stop: cancel,
+		sink: "http://" + sinkAddr + "/relay", stop: cancel, reliable: reliable,
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: floorWorkers}}}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		cancel()
@@ -63,8 +75,12 @@ func startFloor(redisURL, sinkAddr string) (*floor, error) {
 	}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go f.srv.Serve(f.ln)
-	for range floorWorkers {
-		f.workers.Go(func() { f.deliver(ctx) })
+	for i := range floorWorkers {
+		if reliable {
+			f.workers.Go(func() { f.deliverReliably(ctx, f.taken(i)) })
+		} else {
+			f.workers.Go(func() { f.deliver(ctx) })
+		}
 	}
 	return f, nil
 }
@@ -102,31 +118,69 @@ func (f *floor) deliver(ctx context.Context) {
 		if err != nil {
 			continue // redis.Nil on a quiet second, or ctx ended
 		}
-		var ev struct {
-			Seq    int64 `json:"seq"`
-			SentNS int64 `json:"sent_ns"`
+		f.post(ctx, res[1])
+	}
+}
+
+// deliverReliably is deliver for the reliable floor: each webhook moves from the
+// queue's tail to the head of the worker's list taken, leaves it once the sink
+// answered 2xx, and goes back to the queue's tail, the next to be taken, when it did
+// not.
+func (f *floor) deliverReliably(ctx context.Context, taken string) {
+	for ctx.Err() == nil {
+		body, err := f.rdb.BLMove(ctx, f.list, taken, "RIGHT", "LEFT", time.Second).Result()
+		if err != nil {
+			continue // redis.Nil on a quiet second, or ctx ended
 		}
-		if json.Unmarshal([]byte(res[1]), &ev) != nil {
-			continue
-		}
-		out, _ := json.Marshal(map[string]int64{"seq": ev.Seq, "sent_ns": ev.SentNS})
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.sink, bytes.NewReader(out))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", strconv.FormatInt(ev.Seq, 10)+":relay")
-		if resp, err := f.client.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+		if f.post(ctx, body) {
+			f.rdb.LRem(ctx, taken, 1, body)
+		} else {
+			f.rdb.LMove(ctx, taken, f.list, "LEFT", "RIGHT")
 		}
 	}
 }
 
-// Stop stops taking webhooks and delivering, and deletes the list.
+// taken is the list of the reliable floor's worker i.
+func (f *floor) taken(i int) string { return f.list + ":taken:" + strconv.Itoa(i) }
+
+// post POSTs a webhook's seq and sent_ns to the sink with an Idempotency-Key, and
+// reports whether the sink answered 2xx. A body that is not the bench's JSON is
+// dropped, as delivered.
+func (f *floor) post(ctx context.Context, body string) bool {
+	var ev struct {
+		Seq    int64 `json:"seq"`
+		SentNS int64 `json:"sent_ns"`
+	}
+	if json.Unmarshal([]byte(body), &ev) != nil {
+		return true
+	}
+	out, _ := json.Marshal(map[string]int64{"seq": ev.Seq, "sent_ns": ev.SentNS})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.sink, bytes.NewReader(out))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", strconv.FormatInt(ev.Seq, 10)+":relay")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode/100 == 2
+}
+
+// Stop stops taking webhooks and delivering, and deletes the list (and the workers'
+// lists of the reliable floor).
 func (f *floor) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := f.srv.Shutdown(ctx)
 	f.stop()
 	f.workers.Wait()
-	err = errors.Join(err, f.rdb.Del(ctx, f.list).Err(), f.rdb.Close())
+	keys := []string{f.list}
+	if f.reliable {
+		for i := range floorWorkers {
+			keys = append(keys, f.taken(i))
+		}
+	}
+	err = errors.Join(err, f.rdb.Del(ctx, keys...).Err(), f.rdb.Close())
 	return err
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // floorApartEnv makes hookbench the floor relay alone, in a process of its own: set by
-// --floor-apart, to "REDIS_URL SINK_ADDR", for the process it starts.
+// --floor-apart, to "KIND REDIS_URL SINK_ADDR" (KIND list, or reliable for the
+// reliable floor), for the process it starts.
 const floorApartEnv = "HOOKBENCH_FLOOR_APART"
 
 // floorStopped is the line the floor's process writes once it has stopped the relay
@@ -33,18 +34,23 @@ type apartFloor struct {
 	url    string
 }
 
-// startApartFloor starts the floor relay in a process of its own, queueing in the
-// Redis at redisURL and delivering to sinkAddr, and waits for it to listen. The
+// startApartFloor starts the floor relay (or the reliable floor) in a process of its
+// own, queueing in the Redis at redisURL and delivering to sinkAddr, and waits for it
+// to listen. The
 // process is in a process group of its own: a signal to hookbench's group (Ctrl-C,
 // timeout, a service manager's stop) reaches hookbench, which ends the run and stops
 // the floor, not the floor midway.
-func startApartFloor(redisURL, sinkAddr string) (*apartFloor, error) {
+func startApartFloor(redisURL, sinkAddr string, reliable bool) (*apartFloor, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("--floor-apart: %w", err)
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), floorApartEnv+"="+redisURL+" "+sinkAddr)
+	kind := "list"
+	if reliable {
+		kind = "reliable"
+	}
+	cmd.Env = append(os.Environ(), floorApartEnv+"="+kind+" "+redisURL+" "+sinkAddr)
 	cmd.Stderr = os.Stderr
 	ownProcessGroup(cmd)
 	stdin, err := cmd.StdinPipe()
@@ -106,15 +112,16 @@ func (f *apartFloor) Stop() error {
 }
 
 // runApartFloor is the floor's process: it starts the floor relay as spec says
-// ("REDIS_URL SINK_ADDR"), prints its URL, and stops it when stdin closes: when
+// ("KIND REDIS_URL SINK_ADDR"), prints its URL, and stops it when stdin closes: when
 // hookbench closes it, or ends. Signals are left to hookbench, which stops it then.
 func runApartFloor(spec string, stdin io.Reader, stdout io.Writer) error {
-	signal.Ignore(append([]os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}, jobControl...)...)
-	i := strings.LastIndexByte(spec, ' ') // a sink's address has no space
-	if i < 0 {
-		return fmt.Errorf("%s=%q: want REDIS_URL SINK_ADDR", floorApartEnv, spec)
+	kind, rest, _ := strings.Cut(spec, " ")
+	i := strings.LastIndexByte(rest, ' ') // a sink's address has no space
+	if i < 0 || kind != "list" && kind != "reliable" {
+		return fmt.Errorf("%s=%q: want list|reliable REDIS_URL SINK_ADDR", floorApartEnv, spec)
 	}
-	f, err := startFloor(spec[:i], spec[i+1:])
+	signal.Ignore(append([]os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}, jobControl...)...)
+	f, err := startFloor(rest[:i], rest[i+1:], kind == "reliable")
 	if err != nil {
 		return err
 	}

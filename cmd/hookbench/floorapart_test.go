@@ -30,14 +30,15 @@ func TestMain(m *testing.M) {
 
 // --floor-apart also runs the floor relay in a process of its own, after the run with
 // it in hookbench's, watched as the target is, and stops it, its list deleted, when its
-// run ends; the report gives the ratio to each.
+// run ends; --floor-reliable runs the reliable floor in the same places after them; the
+// report gives the ratio to each.
 func TestFloorApart(t *testing.T) {
 	b := redistest.Real(t)
 	sinkAddr := freeAddr(t)
 	f := newFakeEngine(t, "http://"+sinkAddr, "/relay")
 	// With --watch-pid, each run also measures idle CPU for as long as --drain.
 	args := []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8",
-		"--warmup", "0", "--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart"}
+		"--warmup", "0", "--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart", "--floor-reliable"}
 	linux := runtime.GOOS == "linux" // --watch-pid reads /proc
 	watched := args
 	if linux {
@@ -48,18 +49,23 @@ func TestFloorApart(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	var r struct {
-		Floor, Target report
-		Apart         *report `json:"floor_apart"`
-		Ratio         float64 `json:"ratio_to_floor"`
-		RatioApart    float64 `json:"ratio_to_floor_apart"`
+		Floor, Target      report
+		Apart              *report `json:"floor_apart"`
+		Reliable           *report `json:"floor_reliable"`
+		ReliableApart      *report `json:"floor_reliable_apart"`
+		Ratio              float64 `json:"ratio_to_floor"`
+		RatioApart         float64 `json:"ratio_to_floor_apart"`
+		RatioReliable      float64 `json:"ratio_to_floor_reliable"`
+		RatioReliableApart float64 `json:"ratio_to_floor_reliable_apart"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
-	if r.Apart == nil {
-		t.Fatalf("no run of the floor apart:\n%s", stdout.String())
+	if r.Apart == nil || r.Reliable == nil || r.ReliableApart == nil {
+		t.Fatalf("a floor did not run:\n%s", stdout.String())
 	}
-	for name, x := range map[string]report{"floor": r.Floor, "floor apart": *r.Apart, "target": r.Target} {
+	for name, x := range map[string]report{"floor": r.Floor, "floor apart": *r.Apart, "reliable floor": *r.Reliable,
+		"reliable floor apart": *r.ReliableApart, "target": r.Target} {
 		if x.Generator == nil || x.Sink == nil || x.Generator.Accepted == 0 || x.Sink.Drain == nil || !x.Sink.Drain.Complete ||
 			x.Sink.Delivered < x.Generator.Accepted || x.Generator.Errors != 0 {
 			t.Fatalf("%s: %s", name, stdout.String())
@@ -69,24 +75,29 @@ func TestFloorApart(t *testing.T) {
 		got  float64
 		of   *report
 		name string
-	}{{r.Ratio, &r.Floor, "floor"}, {r.RatioApart, r.Apart, "floor apart"}} {
+	}{{r.Ratio, &r.Floor, "floor"}, {r.RatioApart, r.Apart, "floor apart"}, {r.RatioReliable, r.Reliable, "reliable floor"},
+		{r.RatioReliableApart, r.ReliableApart, "reliable floor apart"}} {
 		if want := r.Target.Sink.DeliveredPerSec / c.of.Sink.DeliveredPerSec; c.got <= 0 || c.got > want*1.0001 || c.got < want*0.9999 {
 			t.Errorf("ratio to the %s %g, want %g", c.name, c.got, want)
 		}
 	}
-	if r.Floor.Process != nil {
-		t.Errorf("the floor in hookbench's process has a process report: %+v", r.Floor.Process)
+	if r.Floor.Process != nil || r.Reliable.Process != nil {
+		t.Errorf("a floor in hookbench's process has a process report: %+v, %+v", r.Floor.Process, r.Reliable.Process)
 	}
 	if linux {
-		p := r.Apart.Process
-		if p == nil || p.PID == os.Getpid() || p.PID <= 0 || p.Error != "" || p.Window.CPUS <= 0 || p.PeakRSSMB <= 0 {
-			t.Fatalf("the floor's process report %+v", p)
+		for _, p := range []*procReport{r.Apart.Process, r.ReliableApart.Process} {
+			if p == nil || p.PID == os.Getpid() || p.PID <= 0 || p.Error != "" || p.Window.CPUS <= 0 || p.PeakRSSMB <= 0 {
+				t.Fatalf("the floor's process report %+v", p)
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", p.PID)); err == nil {
+				t.Errorf("the floor's process %d still runs", p.PID)
+			}
+		}
+		if r.Apart.Process.PID == r.ReliableApart.Process.PID {
+			t.Errorf("both floors apart ran in process %d", r.Apart.Process.PID)
 		}
 		if r.Target.Process == nil || r.Target.Process.PID != os.Getpid() {
 			t.Errorf("the target's process report %+v", r.Target.Process)
-		}
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", p.PID)); err == nil {
-			t.Errorf("the floor's process %d still runs", p.PID)
 		}
 	}
 	if n := b.Client.Keys(context.Background(), "hookbench:floor:*").Val(); len(n) != 0 {
@@ -97,13 +108,17 @@ func TestFloorApart(t *testing.T) {
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"== the floor in a process of its own", "ratio to the floor in a process of its own"} {
+	for _, want := range []string{"== the floor in a process of its own", "ratio to the floor in a process of its own",
+		"== the reliable floor: ", "== the reliable floor in a process of its own", "ratio to the reliable floor\t",
+		"ratio to the reliable floor in a process of its own"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("the text report has no %q:\n%s", want, stdout.String())
 		}
 	}
-	if err := run(context.Background(), []string{"--target", f.url, "--sink", sinkAddr, "--floor-apart"}, &stdout, &stderr); err == nil {
-		t.Error("--floor-apart without --floor was taken")
+	for _, flag := range []string{"--floor-apart", "--floor-reliable"} {
+		if err := run(context.Background(), []string{"--target", f.url, "--sink", sinkAddr, flag}, &stdout, &stderr); err == nil {
+			t.Errorf("%s without --floor was taken", flag)
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 // stopped. One killed instead is an error.
 func TestFloorApartKeepsToItself(t *testing.T) {
 	b := redistest.Real(t)
-	f, err := startApartFloor(b.URL, freeAddr(t))
+	f, err := startApartFloor(b.URL, freeAddr(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestFloorApartKeepsToItself(t *testing.T) {
 		t.Errorf("stopping: %v", err)
 	}
 
-	killed, err := startApartFloor(b.URL, freeAddr(t))
+	killed, err := startApartFloor(b.URL, freeAddr(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestFloorApartKilledWhenStuck(t *testing.T) {
 	old := floorStopWait
 	floorStopWait = time.Second
 	t.Cleanup(func() { floorStopWait = old })
-	f, err := startApartFloor(b.URL, freeAddr(t))
+	f, err := startApartFloor(b.URL, freeAddr(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}

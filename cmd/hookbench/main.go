@@ -42,6 +42,7 @@ Examples:
   hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 --rate 500
   hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 --rate 0 --conns 32 --watch-pid 4242
   hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 --rate 0 --conns 32 --floor redis://127.0.0.1:6379/0
+  hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 --rate 0 --conns 32 --floor redis://127.0.0.1:6379/0 --floor-apart --floor-reliable
   hookbench --target http://127.0.0.1:8080/hooks/bench/steps3 --sink 127.0.0.1:9999 --expect-paths 3
   hookbench --target http://127.0.0.1:8080/hooks/bench/filtered --rate 0 --json
   hookbench --sink-only --sink 0.0.0.0:9999
@@ -98,6 +99,8 @@ type config struct {
 	json        bool
 	floor       string // Redis URL for the floor relay; "": none
 	floorApart  bool   // the floor in a process of its own too
+	// floorReliable: the reliable floor too, in the places the floor runs
+	floorReliable bool
 }
 
 // parseConfig parses and checks the command line. Help goes to stdout and gives
@@ -122,6 +125,7 @@ func parseConfig(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.watchPID, "watch-pid", 0, "sample this process's VmRSS and CPU from /proc (Linux), e.g. --watch-pid $(pgrep -n hookflow): peak RSS, CPU in the window, idle CPU after the drain")
 	fs.StringVar(&cfg.floor, "floor", "", "first run the same load against a bare Go relay through a Redis list in this Redis (`URL`, e.g. the one hookflow uses), delivering to the same sink, and report the target's figure as a ratio of it")
 	fs.BoolVar(&cfg.floorApart, "floor-apart", false, "with --floor, also run the floor relay in a process of its own, after it ran in hookbench's, and report the ratio to each: the target runs apart from the generator and the sink, as the floor then does, where in hookbench's process it hands webhooks and deliveries between goroutines, not processes; with --watch-pid, its CPU and RSS are reported too")
+	fs.BoolVar(&cfg.floorReliable, "floor-reliable", false, "with --floor, also run the reliable floor after the floor (and with --floor-apart, in a process of its own too), and report the ratio to it: the bare relay made crash-safe as a Redis list is, each worker moving a webhook into a list of its own (BLMOVE) until the sink took it (LREM), so that a process killed repeats at most the webhooks it held, as hookflow repeats at most one step a run")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.Usage = func() {} // the flag package reports the mistake; hint is added below
 	const hint = "Run hookbench --help for the flags and examples."
@@ -180,6 +184,8 @@ func (cfg config) check(rest []string) error {
 		return errors.New("--floor needs --sink ADDR: the floor delivers to the sink, as the target does")
 	case cfg.floorApart && cfg.floor == "":
 		return errors.New("--floor-apart needs --floor URL")
+	case cfg.floorReliable && cfg.floor == "":
+		return errors.New("--floor-reliable needs --floor URL")
 	}
 	if err := checkTarget(g.target); err != nil {
 		return err

@@ -138,13 +138,18 @@ func formatCPU(u cpuUse) string {
 
 // floorReport is a run with --floor: the floor relay's report, the target's, and the
 // target's figure as a ratio of the floor's; with --floor-apart, the floor's report in
-// a process of its own too, and the ratio to it.
+// a process of its own too, and with --floor-reliable, the reliable floor's in the
+// same places, each with the target's ratio to it.
 type floorReport struct {
-	Floor      report   `json:"floor"`
-	Apart      *report  `json:"floor_apart,omitempty"`
-	Target     report   `json:"target"`
-	Ratio      *float64 `json:"ratio_to_floor,omitempty"`       // when the target ran
-	RatioApart *float64 `json:"ratio_to_floor_apart,omitempty"` // when the target and Apart ran
+	Floor              report   `json:"floor"`
+	Apart              *report  `json:"floor_apart,omitempty"`
+	Reliable           *report  `json:"floor_reliable,omitempty"`
+	ReliableApart      *report  `json:"floor_reliable_apart,omitempty"`
+	Target             report   `json:"target"`
+	Ratio              *float64 `json:"ratio_to_floor,omitempty"` // each when the target and its floor ran
+	RatioApart         *float64 `json:"ratio_to_floor_apart,omitempty"`
+	RatioReliable      *float64 `json:"ratio_to_floor_reliable,omitempty"`
+	RatioReliableApart *float64 `json:"ratio_to_floor_reliable_apart,omitempty"`
 }
 
 func (r floorReport) write(w io.Writer, asJSON bool) error {
@@ -153,13 +158,25 @@ func (r floorReport) write(w io.Writer, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintln(w, "== the floor: a bare Go relay through a Redis list (LPUSH, BRPOP) in hookbench's process, same Redis and sink")
-	if err := r.Floor.write(w, false); err != nil {
-		return err
+	floors := []struct {
+		title string
+		run   *report
+		ratio *float64
+		name  string
+	}{
+		{"the floor: a bare Go relay through a Redis list (LPUSH, BRPOP) in hookbench's process, same Redis and sink",
+			&r.Floor, r.Ratio, "the floor"},
+		{"the floor in a process of its own, as the target runs", r.Apart, r.RatioApart, "the floor in a process of its own"},
+		{"the reliable floor: the bare relay keeping each webhook in Redis until the sink took it (LPUSH, BLMOVE to the worker's list, LREM), in hookbench's process",
+			r.Reliable, r.RatioReliable, "the reliable floor"},
+		{"the reliable floor in a process of its own", r.ReliableApart, r.RatioReliableApart, "the reliable floor in a process of its own"},
 	}
-	if r.Apart != nil {
-		fmt.Fprintln(w, "== the floor in a process of its own, as the target runs")
-		if err := r.Apart.write(w, false); err != nil {
+	for _, f := range floors {
+		if f.run == nil {
+			continue
+		}
+		fmt.Fprintf(w, "== %s\n", f.title)
+		if err := f.run.write(w, false); err != nil {
 			return err
 		}
 	}
@@ -171,9 +188,15 @@ func (r floorReport) write(w io.Writer, asJSON bool) error {
 	if err := r.Target.write(w, false); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "ratio to the floor	%.2f (deliveries per second; accepted per second without a sink)\n", *r.Ratio)
-	if r.Apart != nil {
-		fmt.Fprintf(w, "ratio to the floor in a process of its own	%.2f\n", *r.RatioApart)
+	for i, f := range floors {
+		if f.ratio == nil {
+			continue
+		}
+		note := ""
+		if i == 0 {
+			note = " (deliveries per second; accepted per second without a sink)"
+		}
+		fmt.Fprintf(w, "ratio to %s\t%.2f%s\n", f.name, *f.ratio, note)
 	}
 	return nil
 }
