@@ -18,7 +18,8 @@
 # (--floor-reliable), where the floor runs; DURATION=20s changes the window (default 10s).
 # SYSCALLS=1 counts the system calls of hookflow and of Redis per delivery (perf stat,
 # from the start of the load to the end of the window), and prints Redis's CPU per
-# delivery from its INFO. COUNTERS=1 prints what Redis spends a delivery by its own
+# delivery from its INFO (not with FLOOR, whose runs come first and would count
+# too). COUNTERS=1 prints what Redis spends a delivery by its own
 # counters over the 5 s from 3 s into the load (DURATION 8s or more; not with FLOOR=1,
 # which runs first): its user and system CPU (INFO cpu), its script calls (INFO
 # commandstats' evalsha) and the time it measured in them.
@@ -40,6 +41,10 @@ if [ "${SYSCALLS:-0}" != 0 ] && ! command -v perf >/dev/null; then
 fi
 if [ "${RELIABLE:-0}" != 0 ] && [ "${FLOOR:-0}" = 0 ]; then
   echo "RELIABLE=1 runs the reliable floor beside the floor: set FLOOR=1 or FLOOR=apart too" >&2
+  exit 1
+fi
+if [ "${SYSCALLS:-0}" != 0 ] && [ "${FLOOR:-0}" != 0 ]; then
+  echo "SYSCALLS=1 counts from the start of the load, and with FLOOR the floors run first: the counts would hold their work; not with FLOOR" >&2
   exit 1
 fi
 if [ "${COUNTERS:-0}" != 0 ] && [ "${FLOOR:-0}" != 0 ]; then

@@ -70,9 +70,9 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	return errors.Join(out.write(stdout, cfg.json), floorErr)
 }
 
-// floorStarted is called with the floor's process once it listens (0 for the floor in
-// hookbench's process): a test's hook.
-var floorStarted = func(pid int) {}
+// floorStarted is called with the floor's process once it listens (0 for a floor in
+// hookbench's process), and whether it is the reliable floor: a test's hook.
+var floorStarted = func(pid int, reliable bool) {}
 
 // measureFloor makes the run against the floor relay, or the reliable floor, in
 // hookbench's process or, apart, in one of its own, watched as the target is. The
@@ -84,11 +84,15 @@ func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart, reliab
 		URL() string
 		Stop() error
 	}
+	name := "the floor relay"
+	if reliable {
+		name = "the reliable floor"
+	}
 	watched, pid := false, 0
 	if apart {
 		af, err := startApartFloor(cfg.floor, ss.Addr(), reliable)
 		if err != nil {
-			return report{}, err
+			return report{}, fmt.Errorf("%s: %w", name, err)
 		}
 		f, pid = af, af.PID()
 		if cfg.watchPID != 0 {
@@ -97,14 +101,14 @@ func measureFloor(ctx context.Context, cfg config, ss *sinkServer, apart, reliab
 	} else {
 		bf, err := startFloor(cfg.floor, ss.Addr(), reliable)
 		if err != nil {
-			return report{}, err
+			return report{}, fmt.Errorf("%s: %w", name, err)
 		}
 		f = bf
 	}
-	floorStarted(pid)
+	floorStarted(pid, reliable)
 	r := measure(ctx, fc, f.URL(), ss, watched)
 	if err := f.Stop(); err != nil {
-		return r, fmt.Errorf("stopping the floor relay: %w", err)
+		return r, fmt.Errorf("stopping %s: %w", name, err)
 	}
 	return r, nil
 }

@@ -28,10 +28,10 @@ import (
 // The reliable floor (--floor-reliable) is the same relay made crash-safe the way a
 // Redis list is made so, and no more: a worker takes a webhook with BLMOVE into a list
 // of its own, where it stays until the sink answered 2xx (then LREM), and goes back to
-// the queue when the sink did not. A worker that dies leaves at most the webhook it
-// held, to be delivered again, as hookflow repeats at most one step of a run. It keeps
-// no record of what it relayed and nothing takes a dead worker's list back: those it
-// leaves to an operator.
+// the queue when the sink did not. A worker that dies leaves the webhook it held in its
+// list, in Redis rather than lost, but nothing takes a dead worker's list back (where
+// hookflow's lease expiry runs such a step again): that is left to an operator. It
+// keeps no record of what it relayed.
 type floor struct {
 	rdb     *redis.Client
 	list    string
@@ -123,19 +123,42 @@ func (f *floor) deliver(ctx context.Context) {
 }
 
 // deliverReliably is deliver for the reliable floor: each webhook moves from the
-// queue's tail to the head of the worker's list taken, leaves it once the sink
-// answered 2xx, and goes back to the queue's tail, the next to be taken, when it did
-// not.
+// queue's tail to the head of the worker's list taken, and leaves it once the sink
+// answered 2xx. One the sink refused (or that Redis did not delete) goes back to the
+// queue's tail, the next to be taken, after a pause.
 func (f *floor) deliverReliably(ctx context.Context, taken string) {
 	for ctx.Err() == nil {
 		body, err := f.rdb.BLMove(ctx, f.list, taken, "RIGHT", "LEFT", time.Second).Result()
 		if err != nil {
 			continue // redis.Nil on a quiet second, or ctx ended
 		}
-		if f.post(ctx, body) {
-			f.rdb.LRem(ctx, taken, 1, body)
-		} else {
-			f.rdb.LMove(ctx, taken, f.list, "LEFT", "RIGHT")
+		if f.post(ctx, body) && f.rdb.LRem(ctx, taken, 1, body).Err() == nil {
+			continue
+		}
+		f.giveBack(ctx, taken)
+	}
+}
+
+// floorRetryPause is how long the reliable floor's worker waits before it gives back
+// a webhook the sink refused, or tries again to.
+const floorRetryPause = 100 * time.Millisecond
+
+// giveBack moves what the worker's list taken holds back to the queue's tail, until
+// the list is empty or ctx ends (Stop then deletes both).
+func (f *floor) giveBack(ctx context.Context, taken string) {
+	for {
+		waitUntil(ctx, time.Now().Add(floorRetryPause))
+		if ctx.Err() != nil {
+			return
+		}
+		for {
+			err := f.rdb.LMove(ctx, taken, f.list, "LEFT", "RIGHT").Err()
+			if errors.Is(err, redis.Nil) {
+				return // all given back
+			}
+			if err != nil {
+				break // pause, then again
+			}
 		}
 	}
 }
@@ -168,7 +191,7 @@ func (f *floor) post(ctx context.Context, body string) bool {
 }
 
 // Stop stops taking webhooks and delivering, and deletes the list (and the workers'
-// lists of the reliable floor).
+// lists of the reliable floor, with a webhook whose delivery Stop cut short).
 func (f *floor) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

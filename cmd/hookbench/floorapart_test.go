@@ -44,10 +44,22 @@ func TestFloorApart(t *testing.T) {
 	if linux {
 		watched = append(watched, "--watch-pid", strconv.Itoa(os.Getpid()))
 	}
+	// Redis's count of BLMOVE calls when each floor starts, and after the run: only the
+	// reliable floors make them.
+	var moves []int64
+	old := floorStarted
+	t.Cleanup(func() { floorStarted = old })
+	floorStarted = func(int, bool) { moves = append(moves, blmoves(t, b)) }
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), append(watched, "--json"), &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
+	floorStarted = old
+	moves = append(moves, blmoves(t, b))
+	if len(moves) != 5 {
+		t.Fatalf("%d floors started, want 4", len(moves)-1)
+	}
+
 	var r struct {
 		Floor, Target      report
 		Apart              *report `json:"floor_apart"`
@@ -63,6 +75,19 @@ func TestFloorApart(t *testing.T) {
 	}
 	if r.Apart == nil || r.Reliable == nil || r.ReliableApart == nil {
 		t.Fatalf("a floor did not run:\n%s", stdout.String())
+	}
+	// Each count covers a floor's run and the start of the next, whose workers may
+	// make a first call each: a reliable floor moves each webhook it took at least
+	// once, a floor hardly ever.
+	for i, x := range []struct {
+		reliable bool
+		of       *report
+	}{{false, &r.Floor}, {false, r.Apart}, {true, r.Reliable}, {true, r.ReliableApart}} {
+		made := moves[i+1] - moves[i]
+		if x.reliable && made < int64(x.of.Generator.Accepted) || !x.reliable && made >= floorWorkers {
+			t.Errorf("floor %d of 4 (reliable: %v) made %d BLMOVE calls for %d webhooks (counts %v)",
+				i+1, x.reliable, made, x.of.Generator.Accepted, moves)
+		}
 	}
 	for name, x := range map[string]report{"floor": r.Floor, "floor apart": *r.Apart, "reliable floor": *r.Reliable,
 		"reliable floor apart": *r.ReliableApart, "target": r.Target} {
@@ -122,10 +147,11 @@ func TestFloorApart(t *testing.T) {
 	}
 }
 
-// interruptApart runs both floors and a target, the run interrupted once the floor's
-// process has started: atStart gets its pid and the interrupt. It returns the run's
-// output, the floor's Redis and the run's error.
-func interruptApart(t *testing.T, atStart func(pid int, interrupt func()), format ...string) (string, *redistest.Backend, error) {
+// interruptApart runs the floors and a target, the run interrupted once the floor's
+// process has started (with reliable, the reliable floor's, the floors all run):
+// atStart gets its pid and the interrupt. It returns the run's output, the floor's
+// Redis and the run's error.
+func interruptApart(t *testing.T, reliable bool, atStart func(pid int, interrupt func()), format ...string) (string, *redistest.Backend, error) {
 	b := redistest.Real(t)
 	sinkAddr := freeAddr(t)
 	f := newFakeEngine(t, "http://"+sinkAddr, "/relay")
@@ -133,14 +159,18 @@ func interruptApart(t *testing.T, atStart func(pid int, interrupt func()), forma
 	defer cancel()
 	old := floorStarted
 	t.Cleanup(func() { floorStarted = old })
-	floorStarted = func(pid int) {
-		if pid != 0 {
+	floorStarted = func(pid int, r bool) {
+		if pid != 0 && r == reliable {
 			atStart(pid, cancel)
 		}
 	}
+	args := []string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8", "--warmup", "0",
+		"--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart"}
+	if reliable {
+		args = append(args, "--floor-reliable")
+	}
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, append([]string{"--target", f.url, "--sink", sinkAddr, "--rate", "0", "--conns", "8", "--warmup", "0",
-		"--duration", "300ms", "--drain", "3s", "--floor", b.URL, "--floor-apart"}, format...), &stdout, &stderr)
+	err := run(ctx, append(args, format...), &stdout, &stderr)
 	return stdout.String(), b, err
 }
 
@@ -150,7 +180,7 @@ func interruptApart(t *testing.T, atStart func(pid int, interrupt func()), forma
 // hookbench's group from killing it midway).
 func TestFloorApartInterrupted(t *testing.T) {
 	var pid int
-	out, b, err := interruptApart(t, func(p int, interrupt func()) {
+	out, b, err := interruptApart(t, false, func(p int, interrupt func()) {
 		pid = p
 		time.AfterFunc(200*time.Millisecond, interrupt)
 	}, "--json")
@@ -190,7 +220,7 @@ func TestFloorApartInterrupted(t *testing.T) {
 // A floor apart that dies during an interrupted run: the report covers what was
 // measured, and the failed stop is the run's error after it.
 func TestFloorApartKilledInterrupted(t *testing.T) {
-	out, _, err := interruptApart(t, func(pid int, interrupt func()) {
+	out, _, err := interruptApart(t, false, func(pid int, interrupt func()) {
 		if p, err := os.FindProcess(pid); err == nil {
 			p.Kill()
 		}
@@ -205,4 +235,70 @@ func TestFloorApartKilledInterrupted(t *testing.T) {
 			t.Errorf("the report has no %q:\n%s", want, out)
 		}
 	}
+}
+
+// An interrupt while the reliable floor runs apart: the three floors before it are
+// reported whole, it in part, the target is not run, and its process stops, its lists
+// deleted.
+func TestFloorReliableInterrupted(t *testing.T) {
+	var pid int
+	out, b, err := interruptApart(t, true, func(p int, interrupt func()) {
+		pid = p
+		time.AfterFunc(200*time.Millisecond, interrupt)
+	}, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Floor         report
+		Apart         *report `json:"floor_apart"`
+		Reliable      *report `json:"floor_reliable"`
+		ReliableApart *report `json:"floor_reliable_apart"`
+		Target        report
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for name, x := range map[string]*report{"floor": &r.Floor, "floor apart": r.Apart, "reliable floor": r.Reliable} {
+		if x == nil || x.Interrupted || x.Generator == nil || x.Generator.Accepted == 0 {
+			t.Errorf("%s, before the interrupt: %s", name, out)
+		}
+	}
+	if r.ReliableApart == nil || !r.ReliableApart.Interrupted || r.ReliableApart.Generator == nil {
+		t.Errorf("the reliable floor apart, interrupted: %s", out)
+	}
+	if r.Target.Generator != nil || strings.Contains(out, "ratio_to") {
+		t.Errorf("the target ran after the interrupt, or has a ratio: %s", out)
+	}
+	if pid == 0 {
+		t.Fatal("the reliable floor's process never started")
+	}
+	if runtime.GOOS == "linux" {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			t.Errorf("the reliable floor's process %d still runs", pid)
+		}
+	}
+	if n := b.Client.Keys(context.Background(), "hookbench:floor:*").Val(); len(n) != 0 {
+		t.Errorf("the floors' lists are left in Redis: %v", n)
+	}
+}
+
+// blmoves is how many BLMOVE calls Redis has taken.
+func blmoves(t *testing.T, b *redistest.Backend) int64 {
+	t.Helper()
+	info, err := b.Client.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(info) {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_blmove:calls="); ok {
+			n, _, _ := strings.Cut(rest, ",")
+			calls, err := strconv.ParseInt(n, 10, 64)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			return calls
+		}
+	}
+	return 0
 }
