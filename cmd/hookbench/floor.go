@@ -46,6 +46,10 @@ type floor struct {
 	reliable bool
 }
 
+// floorHook, when set, is added to each floor's Redis client: a test's, to fail the
+// commands it chooses.
+var floorHook redis.Hook
+
 // floorWorkers is how many goroutines deliver, as hookflow's default --workers.
 const floorWorkers = 64
 
@@ -59,6 +63,9 @@ func startFloor(redisURL, sinkAddr string, reliable bool) (*floor, error) {
 	}
 	opts.PoolSize = floorWorkers + 64
 	rdb := redis.NewClient(opts)
+	if floorHook != nil {
+		rdb.AddHook(floorHook)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &floor{rdb: rdb, list: "hookbench:floor:" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		sink: "http://" + sinkAddr + "/relay", stop: cancel, reliable: reliable,
@@ -125,12 +132,19 @@ func (f *floor) deliver(ctx context.Context) {
 // deliverReliably is deliver for the reliable floor: each webhook moves from the
 // queue's tail to the head of the worker's list taken, and leaves it once the sink
 // answered 2xx. One the sink refused (or that Redis did not delete) goes back to the
-// queue's tail, the next to be taken, after a pause.
+// queue's tail, the next to be taken, after a pause; a sink that refuses a webhook
+// for good has it again every pause, for as long as the floor runs (a benchmark's
+// sink takes all). After a failed BLMOVE, which Redis may have made, the list is
+// given back too.
 func (f *floor) deliverReliably(ctx context.Context, taken string) {
 	for ctx.Err() == nil {
 		body, err := f.rdb.BLMove(ctx, f.list, taken, "RIGHT", "LEFT", time.Second).Result()
+		if errors.Is(err, redis.Nil) {
+			continue // a quiet second
+		}
 		if err != nil {
-			continue // redis.Nil on a quiet second, or ctx ended
+			f.giveBack(ctx, taken) // returns at once when ctx ended
+			continue
 		}
 		if f.post(ctx, body) && f.rdb.LRem(ctx, taken, 1, body).Err() == nil {
 			continue

@@ -2,25 +2,30 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // The reliable floor keeps a webhook in Redis, in the list of the worker that took it,
-// until the sink answered 2xx; one the sink refused goes back to the queue and is
-// delivered again; once delivered, nothing of it is left, and Stop deletes the lists.
+// until the sink answered 2xx and Redis deleted it: one the sink refused goes back to
+// the queue after a pause (tried again when Redis did not take it back) and is
+// delivered again, as is one Redis did not delete; once delivered, nothing of it is
+// left, and Stop deletes the lists.
 func TestReliableFloor(t *testing.T) {
 	b := redistest.Real(t)
 	ctx := context.Background()
-	held := make(chan struct{})  // the sink holds the first delivery until closed
-	arrived := make(chan int, 8) // each delivery's attempt number, when it arrives
+	held := make(chan struct{}) // the sink holds the first delivery until closed
+	arrived := make(chan attempt, 8)
 	var attempts, delivered atomic.Int32
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,7 +34,7 @@ func TestReliableFloor(t *testing.T) {
 	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		n := int(attempts.Add(1))
-		arrived <- n
+		arrived <- attempt{n, time.Now()}
 		if n == 1 {
 			<-held
 			http.Error(w, "not now", http.StatusServiceUnavailable)
@@ -40,6 +45,11 @@ func TestReliableFloor(t *testing.T) {
 	})}
 	go sink.Serve(ln)
 	t.Cleanup(func() { sink.Close() })
+	// Redis fails the first LMOVE (giving the refused webhook back) and the first LREM
+	// (deleting it once delivered).
+	failing := &failFirst{left: map[string]int{"lmove": 1, "lrem": 1}}
+	floorHook = failing
+	t.Cleanup(func() { floorHook = nil })
 
 	f, err := startFloor(b.URL, ln.Addr().String(), true)
 	if err != nil {
@@ -68,8 +78,12 @@ func TestReliableFloor(t *testing.T) {
 	if got := takenHeld(t, b, f); got != 1 {
 		t.Errorf("the workers' lists hold %d while the webhook is being delivered, want 1", got)
 	}
-	close(held) // the sink answers 503: the webhook goes back and is taken again
-	waitArrival(t, arrived, 2)
+	refused := time.Now()
+	close(held) // the sink answers 503: after a pause, and another once Redis failed the move, it is taken again
+	if again := waitArrival(t, arrived, 2); again.Sub(refused) < 2*floorRetryPause {
+		t.Errorf("taken again %s after the refusal, want two pauses of %s", again.Sub(refused), floorRetryPause)
+	}
+	waitArrival(t, arrived, 3) // delivered, but Redis failed the LREM: given back, delivered again
 	deadline := time.Now().Add(5 * time.Second)
 	for takenHeld(t, b, f) != 0 || b.Client.LLen(ctx, f.list).Val() != 0 {
 		if time.Now().After(deadline) {
@@ -78,13 +92,16 @@ func TestReliableFloor(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := delivered.Load(); n != 1 {
-		t.Errorf("delivered %d times, want once after the refusal", n)
-	}
 	select {
-	case n := <-arrived:
-		t.Errorf("attempt %d after the delivery", n)
-	case <-time.After(100 * time.Millisecond):
+	case a := <-arrived:
+		t.Errorf("attempt %d after the delivery", a.n)
+	case <-time.After(3 * floorRetryPause):
+	}
+	if n := delivered.Load(); n != 2 {
+		t.Errorf("delivered %d times, want twice (once more as Redis failed to delete it)", n)
+	}
+	if left := failing.remaining(); left != 0 {
+		t.Errorf("%d of the failures Redis was to make were not asked for", left)
 	}
 
 	// Stop deletes the queue and every worker's list, even one still holding a webhook.
@@ -98,16 +115,66 @@ func TestReliableFloor(t *testing.T) {
 	}
 }
 
-func waitArrival(t *testing.T, arrived <-chan int, want int) {
+// failFirst fails the first calls of the commands it names, as many as it says, with
+// an error and without sending them.
+type failFirst struct {
+	mu   sync.Mutex
+	left map[string]int
+}
+
+func (h *failFirst) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *failFirst) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.mu.Lock()
+		fail := h.left[cmd.Name()] > 0
+		if fail {
+			h.left[cmd.Name()]--
+		}
+		h.mu.Unlock()
+		if fail {
+			err := errors.New("refused by the test")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *failFirst) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *failFirst) remaining() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, left := range h.left {
+		n += left
+	}
+	return n
+}
+
+// attempt is a delivery's arrival at the sink: which it was, and when.
+type attempt struct {
+	n  int
+	at time.Time
+}
+
+// waitArrival waits for the next attempt, which must be the want-th, and returns when
+// it arrived.
+func waitArrival(t *testing.T, arrived <-chan attempt, want int) time.Time {
 	t.Helper()
 	select {
-	case n := <-arrived:
-		if n != want {
-			t.Fatalf("delivery attempt %d arrived, want %d", n, want)
+	case a := <-arrived:
+		if a.n != want {
+			t.Fatalf("delivery attempt %d arrived, want %d", a.n, want)
 		}
+		return a.at
 	case <-time.After(5 * time.Second):
 		t.Fatalf("delivery attempt %d did not arrive", want)
 	}
+	return time.Time{}
 }
 
 // takenHeld is how many webhooks the reliable floor's workers hold in their lists.

@@ -78,7 +78,8 @@ func TestFloorApart(t *testing.T) {
 	}
 	// Each count covers a floor's run and the start of the next, whose workers may
 	// make a first call each: a reliable floor moves each webhook it took at least
-	// once, a floor hardly ever.
+	// once, a floor hardly ever. (Redis 7 counts a blocking call when it returns, so
+	// the next floor's workers, blocked on an empty queue, add none.)
 	for i, x := range []struct {
 		reliable bool
 		of       *report
