@@ -36,10 +36,9 @@ type apartFloor struct {
 
 // startApartFloor starts the floor relay (or the reliable floor) in a process of its
 // own, queueing in the Redis at redisURL and delivering to sinkAddr, and waits for it
-// to listen. The
-// process is in a process group of its own: a signal to hookbench's group (Ctrl-C,
-// timeout, a service manager's stop) reaches hookbench, which ends the run and stops
-// the floor, not the floor midway.
+// to listen. The process is in a process group of its own: a signal to hookbench's
+// group (Ctrl-C, timeout, a service manager's stop) reaches hookbench, which ends the
+// run and stops the floor, not the floor midway.
 func startApartFloor(redisURL, sinkAddr string, reliable bool) (*apartFloor, error) {
 	self, err := os.Executable()
 	if err != nil {
