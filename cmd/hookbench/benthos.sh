@@ -3,7 +3,10 @@
 # same hookbench load against each: the side-by-side comparison behind the goal "at
 # least 1.4 times Benthos" in docs/performance.md. Each hookflow run is on a new
 # redis-server with AOF (everysec), with the bare Go floor in the same invocation;
-# Benthos keeps nothing, and answers each webhook once it has delivered it.
+# Benthos keeps nothing, and answers each webhook once it has delivered it. Each round
+# ends with hookflow's delivered/s over Benthos's (at saturation; at a steady RATE both
+# deliver the rate). Benthos always runs second: alternate the order of whole runs
+# when comparing across a drifting hour.
 #
 #   cmd/hookbench/benthos.sh /tmp/hookflow 3
 #
@@ -20,13 +23,16 @@ rate=${RATE:-0} duration=${DURATION:-8s}
 port=6390
 work=${TMPDIR:-/tmp}/hookbench-benthos
 mkdir -p "$work"
-trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1; [ -n "${bpid:-}" ] && kill $bpid 2>/dev/null' EXIT
-for p in 8080 8081 4195 4196; do
+for p in 8080 8081 4195 4196 9999; do
   if curl -s -o /dev/null "http://127.0.0.1:$p/"; then
     echo "something already answers on :$p; stop it first" >&2
     exit 1
   fi
 done
+if redis-cli -p $port ping >/dev/null 2>&1; then
+  echo "a Redis already answers on :$port; stop it first" >&2
+  exit 1
+fi
 
 benthos=${BENTHOS:-$work/benthos}
 if [ ! -x "$benthos" ]; then
@@ -45,13 +51,18 @@ import (
 
 func main() { service.RunCLI(context.Background()) }
 EOF
-  (cd "$work/src" && rm -f go.mod go.sum && go mod init hookbench-benthos >/dev/null 2>&1 &&
-    go get github.com/redpanda-data/benthos/v4/public/service@v4.60.0 >/dev/null 2>&1 &&
-    go mod tidy >/dev/null 2>&1 && go build -o "$benthos" .) || {
-    echo "could not build Benthos (it needs the Go module proxy)" >&2
+  (cd "$work/src" && rm -f go.mod go.sum && go mod init hookbench-benthos &&
+    go get github.com/redpanda-data/benthos/v4/public/service@v4.60.0 &&
+    go mod tidy && go build -o "$benthos" .) >"$work/build.log" 2>&1 || {
+    echo "could not build Benthos (it needs the Go module proxy):" >&2
+    cat "$work/build.log" >&2
     exit 1
   }
 fi
+
+# From here on, what the script started is stopped and removed however it ends.
+trap 'for p in ${pid:-} ${bpid:-}; do kill $p 2>/dev/null; done
+  redis-cli -p $port shutdown nosave >/dev/null 2>&1; rm -rf "${dir:-}"' EXIT
 
 # The equivalent of cmd/hookbench/workflows/relay.hcl: the same filter, the same two
 # fields POSTed to the sink.
@@ -88,6 +99,10 @@ for round in $(seq "$rounds"); do
   redis-server --port $port --appendonly yes --appendfsync everysec --save '' --daemonize yes \
     --dir "$dir" >/dev/null
   for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+  if ! redis-cli -p $port ping >/dev/null 2>&1; then
+    echo "redis-server did not start on :$port" >&2
+    exit 1
+  fi
   HOOKBENCH_SINK=http://127.0.0.1:9999 "$hookflow" serve --redis redis://127.0.0.1:$port/0 \
     --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
   pid=$!
@@ -103,6 +118,7 @@ for round in $(seq "$rounds"); do
   grep -E "^==|delivered|repeats|e2e latency|CPU in|ratio to the floor" "$dir/hookflow"
   kill $pid
   wait $pid 2>/dev/null
+  pid=
   redis-cli -p $port shutdown nosave >/dev/null 2>&1
 
   "$benthos" run "$work/relay.yaml" >"$dir/benthos.log" 2>&1 &
@@ -120,7 +136,10 @@ for round in $(seq "$rounds"); do
   kill $bpid
   wait $bpid 2>/dev/null
   bpid=
-  awk -v h="$(rate_of "$dir/hookflow")" -v b="$(rate_of "$dir/benthos")" \
-    'BEGIN {if (b > 0) printf "hookflow ÷ Benthos\t%.2f (delivered per second)\n", h / b}'
+  if [ "$rate" = 0 ]; then # at a steady rate both deliver it: no ratio
+    awk -v h="$(rate_of "$dir/hookflow")" -v b="$(rate_of "$dir/benthos")" \
+      'BEGIN {if (h > 0 && b > 0) printf "hookflow ÷ Benthos\t%.2f (delivered per second)\n", h / b}'
+  fi
   rm -rf "$dir"
+  dir=
 done
