@@ -25,16 +25,12 @@
 # commandstats' evalsha) and the time it measured in them.
 set -u
 cd "$(dirname "$0")/../.."
+. cmd/hookbench/lib.sh
 before=$1 after=$2 rounds=${3:-2} workload=${4:-relay}
 rate=${RATE:-0} duration=${DURATION:-10s}
 port=6390
-trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1' EXIT
-for p in 8080 8081; do
-  if curl -s -o /dev/null "http://127.0.0.1:$p/"; then
-    echo "something already answers on :$p; stop it first" >&2
-    exit 1
-  fi
-done
+refuse_taken http 8080 8081
+refuse_taken redis $port
 if [ "${SYSCALLS:-0}" != 0 ] && ! command -v perf >/dev/null; then
   echo "SYSCALLS=1 counts with perf (apt-get install linux-perf)" >&2
   exit 1
@@ -58,12 +54,11 @@ redis_counters() {
   redis-cli -p $port info commandstats | tr -d '\r' |
     awk -F'[=,]' '/^cmdstat_evalsha:/ {c = $2; u = $4} END {printf "%d %d", c, u}'
 }
+trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1' EXIT
 for round in $(seq "$rounds"); do
   for bin in "$before" "$after"; do
     dir=$(mktemp -d)
-    redis-server --port $port --appendonly yes --appendfsync everysec --save '' --daemonize yes \
-      --dir "$dir" >/dev/null
-    for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+    start_redis $port "$dir"
     HOOKBENCH_SINK=http://127.0.0.1:9999 "$bin" serve --redis redis://127.0.0.1:$port/0 \
       --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
     pid=$!

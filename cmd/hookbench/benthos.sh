@@ -18,21 +18,14 @@
 # go build -o /tmp/hookbench ./cmd/hookbench.
 set -u
 cd "$(dirname "$0")/../.."
+. cmd/hookbench/lib.sh
 hookflow=$1 rounds=${2:-3}
 rate=${RATE:-0} duration=${DURATION:-8s}
 port=6390
 work=${TMPDIR:-/tmp}/hookbench-benthos
 mkdir -p "$work"
-for p in 8080 8081 4195 4196 9999; do
-  if curl -s -o /dev/null "http://127.0.0.1:$p/"; then
-    echo "something already answers on :$p; stop it first" >&2
-    exit 1
-  fi
-done
-if redis-cli -p $port ping >/dev/null 2>&1; then
-  echo "a Redis already answers on :$port; stop it first" >&2
-  exit 1
-fi
+refuse_taken http 8080 8081 4195 4196 9999
+refuse_taken redis $port
 
 benthos=${BENTHOS:-$work/benthos}
 if [ ! -x "$benthos" ]; then
@@ -96,13 +89,7 @@ rate_of() { awk '/^  delivered/ {r = $3} END {sub("/s", "", r); print r}' "$1"; 
 
 for round in $(seq "$rounds"); do
   dir=$(mktemp -d)
-  redis-server --port $port --appendonly yes --appendfsync everysec --save '' --daemonize yes \
-    --dir "$dir" >/dev/null
-  for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
-  if ! redis-cli -p $port ping >/dev/null 2>&1; then
-    echo "redis-server did not start on :$port" >&2
-    exit 1
-  fi
+  start_redis $port "$dir"
   HOOKBENCH_SINK=http://127.0.0.1:9999 "$hookflow" serve --redis redis://127.0.0.1:$port/0 \
     --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
   pid=$!

@@ -11,10 +11,12 @@
 set -u
 bin=$1 workload=${2:-relay} rate=${3:-500}
 port=6391
-dir=$(mktemp -d)
-redis-server --port $port --appendonly yes --appendfsync everysec --save '' --daemonize yes --dir $dir >/dev/null
-for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
 cd "$(dirname "$0")/../.."
+. cmd/hookbench/lib.sh
+refuse_taken http 8090 8091 9998
+refuse_taken redis $port
+dir=$(mktemp -d)
+start_redis $port "$dir"
 HOOKBENCH_SINK=http://127.0.0.1:9998 $bin serve --redis redis://127.0.0.1:$port/0 --listen 127.0.0.1:8090 --admin 127.0.0.1:8091 \
   --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
 pid=$!

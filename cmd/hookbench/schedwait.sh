@@ -15,26 +15,21 @@
 set -u
 bin=$1
 port=6390
-for p in 8080 8081; do
-  if curl -s -o /dev/null "http://127.0.0.1:$p/"; then
-    echo "something already answers on :$p; stop it first" >&2
-    exit 1
-  fi
-done
+cd "$(dirname "$0")/../.."
+. cmd/hookbench/lib.sh
+refuse_taken http 8080 8081
+refuse_taken redis $port
 if [ "${PERF:-0}" != 0 ] && ! command -v perf >/dev/null; then
   echo "PERF=1 records with perf (apt-get install linux-perf)" >&2
   exit 1
 fi
 dir=$(mktemp -d)
 trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1; rm -rf "$dir"' EXIT
-redis-server --port $port --appendonly yes --appendfsync everysec --save '' --daemonize yes \
-  --dir "$dir" >/dev/null
-for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis $port "$dir"
 rpid=$(redis-cli -p $port info server | tr -d '\r' | awk -F: '/^process_id/ {print $2}')
 if [ "${REDIS_NICE:-0}" != 0 ]; then
   for t in /proc/"$rpid"/task/*; do renice -n "$REDIS_NICE" -p "${t##*/}" >/dev/null; done
 fi
-cd "$(dirname "$0")/../.."
 HOOKBENCH_SINK=http://127.0.0.1:9999 "$bin" serve --redis redis://127.0.0.1:$port/0 \
   --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
 pid=$!

@@ -1,0 +1,27 @@
+# Shell functions the benchmark scripts beside it share (source it; it runs nothing).
+
+# refuse_taken exits when something already answers on one of the given ports: HTTP on
+# a web port, or a Redis on a Redis port (a run would load it, and shut it down after).
+#   refuse_taken http 8080 8081; refuse_taken redis 6390
+refuse_taken() {
+  local kind=$1 p
+  shift
+  for p in "$@"; do
+    if { [ "$kind" = http ] && curl -s -o /dev/null "http://127.0.0.1:$p/"; } ||
+      { [ "$kind" = redis ] && redis-cli -p "$p" ping >/dev/null 2>&1; }; then
+      echo "something already answers on :$p; stop it first" >&2
+      exit 1
+    fi
+  done
+}
+
+# start_redis starts a redis-server on a port with AOF (everysec) in a directory, and
+# waits for it; it exits when the server does not answer.
+start_redis() {
+  local port=$1 dir=$2
+  redis-server --port "$port" --appendonly yes --appendfsync everysec --save '' --daemonize yes \
+    --dir "$dir" >/dev/null
+  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "redis-server did not start on :$port" >&2
+  exit 1
+}
