@@ -4,16 +4,17 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/internal/redistest"
 )
 
 // The reliable floor keeps a webhook in Redis, in the list of the worker that took it,
@@ -27,11 +28,7 @@ func TestReliableFloor(t *testing.T) {
 	held := make(chan struct{}) // the sink holds the first delivery until closed
 	arrived := make(chan attempt, 8)
 	var attempts, delivered atomic.Int32
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		n := int(attempts.Add(1))
 		arrived <- attempt{n, time.Now()}
@@ -42,16 +39,15 @@ func TestReliableFloor(t *testing.T) {
 		}
 		delivered.Add(1)
 		w.Write([]byte("{}"))
-	})}
-	go sink.Serve(ln)
-	t.Cleanup(func() { sink.Close() })
+	}))
+	t.Cleanup(sink.Close)
 	// Redis fails the first LMOVE (giving the refused webhook back) and the first LREM
 	// (deleting it once delivered).
 	failing := &failFirst{left: map[string]int{"lmove": 1, "lrem": 1}}
 	floorHook = failing
 	t.Cleanup(func() { floorHook = nil })
 
-	f, err := startFloor(b.URL, ln.Addr().String(), true)
+	f, err := startFloor(b.URL, sink.Listener.Addr().String(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
