@@ -59,12 +59,7 @@ for round in $(seq "$rounds"); do
   for bin in "$before" "$after"; do
     dir=$(mktemp -d)
     start_redis $port "$dir"
-    HOOKBENCH_SINK=http://127.0.0.1:9999 "$bin" serve --redis redis://127.0.0.1:$port/0 \
-      --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
-    pid=$!
-    for _ in $(seq 100); do curl -sf localhost:8081/readyz >/dev/null && break; sleep 0.1; done
-    if ! kill -0 $pid 2>/dev/null; then
-      echo "$bin did not start" >&2
+    if ! start_serve "$bin" $port; then
       rm -rf "$dir"
       exit 1
     fi

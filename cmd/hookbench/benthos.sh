@@ -90,14 +90,7 @@ rate_of() { awk '/^  delivered/ {r = $3} END {sub("/s", "", r); print r}' "$1"; 
 for round in $(seq "$rounds"); do
   dir=$(mktemp -d)
   start_redis $port "$dir"
-  HOOKBENCH_SINK=http://127.0.0.1:9999 "$hookflow" serve --redis redis://127.0.0.1:$port/0 \
-    --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
-  pid=$!
-  for _ in $(seq 100); do curl -sf localhost:8081/readyz >/dev/null && break; sleep 0.1; done
-  if ! kill -0 $pid 2>/dev/null; then
-    echo "$hookflow did not start" >&2
-    exit 1
-  fi
+  start_serve "$hookflow" $port || exit 1
   echo "== hookflow, round $round"
   /tmp/hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 \
     --rate "$rate" --conns 32 --duration "$duration" --watch-pid $pid \

@@ -25,3 +25,19 @@ start_redis() {
   echo "redis-server did not start on :$port" >&2
   exit 1
 }
+
+# start_serve starts a hookflow binary's serve on :8080 (admin :8081) with the Redis on a
+# port, its steps calling hookbench's sink on :9999, sets pid to its process, and waits
+# until it is ready; it returns 1, saying so, when serve did not start.
+#   start_serve /tmp/hookflow 6390 || exit 1
+start_serve() {
+  local bin=$1 port=$2
+  HOOKBENCH_SINK=http://127.0.0.1:9999 "$bin" serve --redis "redis://127.0.0.1:$port/0" \
+    --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
+  pid=$!
+  for _ in $(seq 100); do curl -sf localhost:8081/readyz >/dev/null && break; sleep 0.1; done
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "$bin did not start" >&2
+    return 1
+  fi
+}

@@ -30,10 +30,7 @@ rpid=$(redis-cli -p $port info server | tr -d '\r' | awk -F: '/^process_id/ {pri
 if [ "${REDIS_NICE:-0}" != 0 ]; then
   for t in /proc/"$rpid"/task/*; do renice -n "$REDIS_NICE" -p "${t##*/}" >/dev/null; done
 fi
-HOOKBENCH_SINK=http://127.0.0.1:9999 "$bin" serve --redis redis://127.0.0.1:$port/0 \
-  --allow-net 127.0.0.1/32 --log-format json cmd/hookbench/workflows 2>/dev/null &
-pid=$!
-for _ in $(seq 100); do curl -sf localhost:8081/readyz >/dev/null && break; sleep 0.1; done
+start_serve "$bin" $port || exit 1
 /tmp/hookbench --target http://127.0.0.1:8080/hooks/bench/relay --sink 127.0.0.1:9999 \
   --rate 0 --conns 32 --duration 12s >"$dir/report" &
 load=$!
