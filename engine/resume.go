@@ -73,7 +73,9 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 	if err != nil {
 		return r, err
 	}
-	r.replays, _ = strconv.Atoi(j.run["replays"])
+	if n := j.run["replays"]; n != "" { // most runs were never replayed: no error to make
+		r.replays, _ = strconv.Atoi(n)
+	}
 	if s, _ := r.wf.Step(j.unit.step); r.wf.Node(j.unit.step) == nil && s == nil {
 		r.wf = nil // a version without the step: nothing of it can be planned
 		return r, workflows.Permanent(fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.unit.step))
