@@ -26,6 +26,18 @@ workflow "refund" {
   }
 }
 
+workflow "paced" {
+  step "probe" "ask" {
+    value = "approve at {{ resume_url('approval') }}"
+  }
+  step "delay" "pause" {
+    duration = "1h"
+  }
+  step "wait" "approval" {
+    timeout = "2h"
+  }
+}
+
 workflow "quick" {
   step "probe" "only" {
     value = "done"
@@ -171,6 +183,43 @@ func TestWaitResumedBeforeReached(t *testing.T) {
 		}
 		if v := r.Steps[2].Output.(map[string]any)["value"]; v != "early by ada slack false" {
 			t.Errorf("after saw %q", v)
+		}
+	})
+}
+
+// A resume that comes while the run waits out a delay before its wait step is kept for
+// the wait, and leaves the delay as it was: the wait's job stays due when the delay
+// ends.
+func TestWaitResumedDuringADelay(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := waitEngine(t, b)
+		id, err := e.Start(ctx, set.Workflow("paced"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r *Run
+		testutil.Eventually(t, 10*time.Second, "the delay step of "+id, func() bool {
+			if r, err = e.Run(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			return len(r.Steps) > 1 && r.Steps[1].Status == StatusSucceeded
+		})
+		sh, job := e.q.shardFor("paced"), id+":approval"
+		due, err := b.Client.ZScore(ctx, sh.ready("paced"), job).Result()
+		if err != nil || time.Until(time.UnixMilli(int64(due))) < 59*time.Minute {
+			t.Fatalf("the wait's job is due at %v (%v), want the delay's end", time.UnixMilli(int64(due)), err)
+		}
+		got, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{"approved": true}`))
+		if err != nil || got.Waiting {
+			t.Fatalf("resume: %+v %v", got, err)
+		}
+		if after, err := b.Client.ZScore(ctx, sh.ready("paced"), job).Result(); err != nil || after != due {
+			t.Errorf("the resume moved the wait's job from %v to %v (%v): it cut the delay short",
+				time.UnixMilli(int64(due)), time.UnixMilli(int64(after)), err)
+		}
+		if _, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{}`)); !errors.Is(err, ErrResumed) {
+			t.Errorf("a second resume: %v, want ErrResumed", err)
 		}
 	})
 }

@@ -1,6 +1,6 @@
 -- Resumes a wait step: stores what resumed it in its run, where the step reads it,
 -- and makes its parked job due now. A resume that comes before the run reaches the
--- wait is kept there for it. A wait is resumed once: a second resume is refused, and
+-- wait is kept there for it, and hurries nothing: a delay before the wait still holds. A wait is resumed once: a second resume is refused, and
 -- so is one after the wait timed out or ended otherwise.
 -- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list
 local K = {run = KEYS[1]}
@@ -32,7 +32,9 @@ if st == 'succeeded' or st == 'failed' or st == 'skipped' then
   return fail(ERR_NOT_FOUND, 'the wait is over')
 end
 redis.call('HSET', K.run, rfield, resume)
-if not redis.call('ZSCORE', Q.ready, jobid) then
+-- Only a job parked at the wait is made due: one queued to reach it (behind a delay
+-- step, or a retry's backoff) comes due when it would have, and finds the resume then.
+if st ~= 'waiting' or not redis.call('ZSCORE', Q.ready, jobid) then
   return 0
 end
 if status == RUN_WAITING then
