@@ -494,7 +494,13 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 		}
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown step in %s", what), Detail: detail, Subject: rng.Ptr()}}
 	}
+	// A step of the on_failure block has a '/' in its name: on_failure/STEP.
+	own, full := "", label
+	if IsOnFailure(label) {
+		own, label = OnFailurePrefix, strings.TrimPrefix(label, OnFailurePrefix)
+	}
 	if parent, rest, child := strings.Cut(label, "/"); child {
+		parent = own + parent
 		s, _ := wf.Step(parent)
 		if s == nil {
 			return nil, "", unknown(parent)
@@ -502,17 +508,18 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 		sub, ok := s.Action.(SubRun)
 		if !ok || set.Workflow(sub.Calls()) == nil {
 			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid child step in %s", what),
-				Detail:  fmt.Sprintf("%q names a step of the child run of step %q, written STEP/CHILD_STEP, and step %q is a %s step: only a workflow step has a child run.", label, parent, parent, s.Kind),
+				Detail:  fmt.Sprintf("%q names a step of the child run of step %q, written STEP/CHILD_STEP, and step %q is a %s step: only a workflow step has a child run.", full, parent, parent, s.Kind),
 				Subject: rng.Ptr()}}
 		}
 		return testStep(set, set.Workflow(sub.Calls()), what, rest, rng)
 	}
 	// An item of a for_each step is STEP[KEY]: its index, or its key in a map.
-	name := label
+	name := own + label
 	if step, key, isItem := strings.Cut(label, "["); isItem {
+		step = own + step
 		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(key, "]") || len(key) < 2) {
 			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid item in %s", what),
-				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", label, step),
+				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", full, step),
 				Subject: rng.Ptr()}}
 		}
 		name = step

@@ -260,3 +260,50 @@ test "unmocked" {
 		t.Errorf("an unmocked step of a child run, exit %d:\n%s", code, out)
 	}
 }
+
+// A test mocks and expects the steps of a workflow's on_failure block by their names
+// in its runs, on_failure/STEP, as the runner's hint for an unmocked one says.
+func TestWorkflowTestsOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "charge.hcl"), `workflow "charge" {
+  step "http" "charge" {
+    url = "https://pay.example.com/charge"
+  }
+  on_failure {
+    step "http" "page" {
+      url  = "https://pager.example.com/page"
+      json = { failed = "{{ run.failed_step }}" }
+    }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "charge.test.hcl"), `test "a failed charge pages" {
+  workflow   = "charge"
+  expect_run = "failed"
+  mock "charge" {
+    status = 400
+  }
+  mock "on_failure/page" {
+    status = 200
+  }
+  expect "on_failure/page" {
+    json = { failed = "charge" }
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	if code != 0 || !strings.Contains(out, "PASS: 1 test") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	writeFile(t, filepath.Join(dir, "charge.test.hcl"), `test "a typo" {
+  workflow = "charge"
+  mock "on_failure/pag" {
+    status = 200
+  }
+}
+`)
+	out, code = hookflowTest(t, dir)
+	if want := `Workflow "charge" has no step "on_failure/pag". Did you mean "on_failure/page"?`; code != exitFailed || !strings.Contains(out, want) {
+		t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+	}
+}
