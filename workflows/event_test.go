@@ -138,6 +138,28 @@ func TestConditionThatIsNotBoolAtRunTime(t *testing.T) {
 	}
 }
 
+// A condition on a field of a value that is nil tests nil, as the wait step of a run
+// whose wait timed out has no body: steps.approval.body.approved == true is false.
+func TestConditionOnAFieldOfNil(t *testing.T) {
+	env := &Env{Steps: map[string]any{"approval": map[string]any{"body": nil, "timed_out": true}}}
+	for src, want := range map[string]bool{
+		"steps.approval.body.approved == true":      false,
+		"steps.approval.body.approved != nil":       false,
+		"steps.approval.body.approved == nil":       true,
+		"steps.approval.body.who.name == 'Ada'":     false,
+		"steps.approval.body?.approved ?? true":     true,
+		"len(steps.approval.body.items ?? []) == 0": true,
+	} {
+		c, diags := compileCondition(src, location{rng: hcl.Range{}})
+		if diags.HasErrors() {
+			t.Fatalf("%s: %s", src, diags.Error())
+		}
+		if got, err := c.Eval(env); err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", src, got, err, want)
+		}
+	}
+}
+
 // TestAsStored: the event a job leased by its start takes is the one its worker would
 // decode from the run (Marshal, DecodeEvent): the same values for every kind of body,
 // sealed (a webhook's) or not.

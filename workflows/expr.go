@@ -43,8 +43,8 @@ const maxNodes = 10_000
 type exprOption = expr.Option
 
 var (
-	valueOptions = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes)}, functions...)
-	boolOptions  = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool()}, functions...)
+	valueOptions = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.Patch(nilSafe{})}, functions...)
+	boolOptions  = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool(), expr.Patch(nilSafe{})}, functions...)
 )
 
 // Programs are shared by every worker; a VM is scratch space, so keep a pool of them.

@@ -179,7 +179,8 @@ func TestItems(t *testing.T) {
 		{"a number", "event.body.items", 3, `error: for_each of step "x": event.body.items gave a number, not a list or a map`},
 		{"too many", "event.body.items", many(MaxItems + 1), `error: for_each of step "x" gave 10001 items; at most 10000 are allowed`},
 		{"too many in a map", "event.body.items", manyMap, `error: for_each of step "x" gave 10001 items; at most 10000 are allowed`},
-		{"an evaluation error", "event.body.items.x.y", nil, `error: for_each of step "x": event.body.items.x.y: `},
+		{"an evaluation error", "event.body.items[5]", []any{1}, `error: for_each of step "x": event.body.items[5]: `},
+		{"a field of nil", "event.body.items.x.y", nil, `error: for_each of step "x": event.body.items.x.y gave nil, not a list or a map (add ?? [] to run no items when it is missing)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -225,7 +225,11 @@ func stepField(m *ast.MemberNode) (step, field string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	inner, ok := m.Node.(*ast.MemberNode)
+	base := m.Node
+	if c, ok := base.(*ast.ChainNode); ok { // each access is a chain of its own (nilSafe)
+		base = c.Node
+	}
+	inner, ok := base.(*ast.MemberNode)
 	if !ok {
 		return "", "", false
 	}

@@ -76,7 +76,7 @@ workflow "leaky" {
   }
 
   step "http" "bad_template" {
-    url = "${vars.api}/x/${vars.token}?n={{ event.body.missing.deeper }}"
+    url = "${vars.api}/x/${vars.token}?n={{ int(event.body.missing.deeper) }}"
   }
 }
 
@@ -154,7 +154,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 				"refused_address":    "refusing to connect to 10.9.9.9",
 				"connection_refused": "connection refused",
 				"too_slow":           "timed out after 100ms",
-				"bad_template":       "event.body.missing.deeper",
+				"bad_template":       "int(event.body.missing.deeper)",
 			}[st["name"].(string)]
 			if msg, _ := st["error"].(string); !strings.Contains(msg, says) {
 				t.Errorf("step %v failed with %q, want it to say %q", st["name"], msg, says)
