@@ -107,7 +107,10 @@ func (l *loader) decodeAPIs(bodies []*hcl.BodyContent, names []string, ev *evalu
 				continue
 			}
 			l.varsSrc = append(l.varsSrc, canonical(l.files, b)...)
+			l.unset.api = b.Labels[0]
 			a, d := l.api(b, ev.forFile(names[i]))
+			l.unset.api = ""
+			l.unset.apiRefersToVars(a.Name, blockSource(l.files, b))
 			diags = append(diags, d...)
 			if first, dup := l.apis[a.Name]; dup {
 				diags = append(diags, duplicateDiag("api", a.Name, a.DefRange, first.DefRange))
@@ -312,6 +315,7 @@ func (l *loader) apiRef(blk *Block) (*API, hcl.Diagnostics) {
 		return nil, diags
 	}
 	if a := l.apis[name]; a != nil {
+		l.unset.callsAPI(a.Name)
 		return a, nil
 	}
 	known := sortedKeys(l.apis)

@@ -53,6 +53,7 @@ type unsetLog struct {
 	allow    bool
 	at       hcl.Range // the expression being evaluated
 	varName  string    // the var being decoded, if any
+	api      string    // the api block being decoded, if any
 	workflow string    // the workflow being decoded, if any
 	byName   map[string]*unsetUses
 }
@@ -62,6 +63,7 @@ type unsetUses struct {
 	err       *unsetError
 	first     hcl.Range
 	vars      map[string]hcl.Range // the vars that read it, and where
+	apis      map[string]hcl.Range // the api blocks that need it, and where first
 	workflows map[string]hcl.Range // the workflows that need it, and where first
 }
 
@@ -77,7 +79,8 @@ func (l *unsetLog) placeholder(u *unsetError) (cty.Value, error) {
 	}
 	uses := l.byName[u.name]
 	if uses == nil {
-		uses = &unsetUses{err: u, first: l.at, vars: map[string]hcl.Range{}, workflows: map[string]hcl.Range{}}
+		uses = &unsetUses{err: u, first: l.at, vars: map[string]hcl.Range{}, apis: map[string]hcl.Range{},
+			workflows: map[string]hcl.Range{}}
 		l.byName[u.name] = uses
 	}
 	uses.err.secret = uses.err.secret || u.secret
@@ -85,6 +88,10 @@ func (l *unsetLog) placeholder(u *unsetError) (cty.Value, error) {
 	case l.workflow != "":
 		if _, seen := uses.workflows[l.workflow]; !seen {
 			uses.workflows[l.workflow] = l.at
+		}
+	case l.api != "":
+		if _, seen := uses.apis[l.api]; !seen {
+			uses.apis[l.api] = l.at
 		}
 	case l.varName != "":
 		if _, seen := uses.vars[l.varName]; !seen {
@@ -103,6 +110,18 @@ var (
 // vars it names read: as vars.NAME when the file loads, or in a {{ }} template when
 // it runs. vars["…"] counts as naming every var.
 func (l *unsetLog) refersToVars(workflow string, src []byte) {
+	l.varsNamedIn(src, func(uses *unsetUses) map[string]hcl.Range { return uses.workflows }, workflow)
+}
+
+// apiRefersToVars records that an api block, whose source is src, needs what the vars
+// it names read (refersToVars); the workflows whose steps call it need them then.
+func (l *unsetLog) apiRefersToVars(api string, src []byte) {
+	l.varsNamedIn(src, func(uses *unsetUses) map[string]hcl.Range { return uses.apis }, api)
+}
+
+// varsNamedIn records who, in the map of each variable's uses that into gives, as
+// needing what the vars that src names read.
+func (l *unsetLog) varsNamedIn(src []byte, into func(*unsetUses) map[string]hcl.Range, who string) {
 	if len(l.byName) == 0 {
 		return
 	}
@@ -112,9 +131,25 @@ func (l *unsetLog) refersToVars(workflow string, src []byte) {
 		named[string(m[1])] = true
 	}
 	for _, uses := range l.byName {
+		need := into(uses)
 		for v, at := range uses.vars {
-			if _, seen := uses.workflows[workflow]; !seen && (all || named[v]) {
-				uses.workflows[workflow] = at
+			if _, seen := need[who]; !seen && (all || named[v]) {
+				need[who] = at
+			}
+		}
+	}
+}
+
+// callsAPI records that the workflow being decoded calls an api block, and so needs
+// what the api block needs: its credentials, base URL and headers.
+func (l *unsetLog) callsAPI(api string) {
+	if l.workflow == "" {
+		return
+	}
+	for _, uses := range l.byName {
+		if at, ok := uses.apis[api]; ok {
+			if _, seen := uses.workflows[l.workflow]; !seen {
+				uses.workflows[l.workflow] = at
 			}
 		}
 	}

@@ -242,9 +242,32 @@ func TestValidateSeveralPaths(t *testing.T) {
 
 // run needs what the workflow it runs needs, not what the others of its directory do.
 func TestRunNeedsOnlyItsOwnSecrets(t *testing.T) {
-	unsetAll(t, []string{"HF_OTHER_SECRET", "HF_OTHER_URL", "HF_OWN_SECRET"})
+	unsetAll(t, []string{"HF_OTHER_SECRET", "HF_OTHER_URL", "HF_OWN_SECRET", "HF_CRM_TOKEN", "HF_BILLING_URL"})
 	dir := writeFiles(t, t.TempDir(), map[string]string{
-		"vars.hcl": "vars {\n  other = env(\"HF_OTHER_URL\")\n  greeting = \"hello\"\n}\n",
+		"vars.hcl": "vars {\n  other = env(\"HF_OTHER_URL\")\n  greeting = \"hello\"\n  billing = env(\"HF_BILLING_URL\")\n}\n",
+		"apis.hcl": `api "crm" {
+  base_url = "https://crm.example.com"
+  headers  = { Authorization = "Bearer ${secret("HF_CRM_TOKEN")}" }
+}
+
+api "billing" {
+  base_url = vars.billing
+}
+`,
+		"crm.hcl": `workflow "crm" {
+  step "http" "call" {
+    api = "crm"
+    url = "/customers"
+  }
+}
+`,
+		"billing.hcl": `workflow "billing" {
+  step "http" "call" {
+    api = "billing"
+    url = "/invoices"
+  }
+}
+`,
 		"mine.hcl": `workflow "mine" {
   step "set" "say" {
     text = "{{ vars.greeting }}"
@@ -277,8 +300,10 @@ func TestRunNeedsOnlyItsOwnSecrets(t *testing.T) {
 	}
 
 	for name, want := range map[string]string{
-		"other": "Environment variable HF_OTHER_URL is not set",
-		"needy": "Secret HF_OWN_SECRET is not set",
+		"other":   "Environment variable HF_OTHER_URL is not set",
+		"needy":   "Secret HF_OWN_SECRET is not set",
+		"crm":     "Secret HF_CRM_TOKEN is not set",                 // what its api block reads
+		"billing": "Environment variable HF_BILLING_URL is not set", // what a var its api block reads does
 	} {
 		_, stderr, err = hookflowCLI(t, "run", "--dir", dir, "--dry-run", name)
 		if err != exitError(1) || !strings.Contains(stderr, want) {
