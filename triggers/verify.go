@@ -365,8 +365,11 @@ func checkTimestamp(ts string, now time.Time, tolerance time.Duration) error {
 		return verifyFailed("the timestamp %.20q is not a Unix time", ts)
 	}
 	skew := now.Sub(time.Unix(sec, 0))
-	if skew > tolerance || skew < -tolerance {
-		return verifyFailed("the signed timestamp is %s from now, beyond the tolerance of %s", skew.Abs().Round(time.Second), tolerance)
+	if skew > tolerance {
+		return verifyFailed("the signed timestamp is %s old, beyond the tolerance of %s (a replay, or a clock behind)", skew.Round(time.Second), tolerance)
+	}
+	if skew < -tolerance {
+		return verifyFailed("the signed timestamp is %s ahead of this clock, beyond the tolerance of %s", (-skew).Round(time.Second), tolerance)
 	}
 	return nil
 }

@@ -359,3 +359,19 @@ func TestSharedPathRules(t *testing.T) {
 		t.Errorf("alike: %s", got)
 	}
 }
+
+// A timestamp out of tolerance is said to be old, or ahead of the clock: the reason a
+// sender reads in the 401.
+func TestCheckTimestampSaysWhich(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for ts, want := range map[string]string{
+		"1799999599": "the signed timestamp is 6m41s old, beyond the tolerance of 5m0s",
+		"1800000400": "the signed timestamp is 6m40s ahead of this clock, beyond the tolerance of 5m0s",
+		"1799999800": "",
+	} {
+		err := checkTimestamp(ts, now, 5*time.Minute)
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", ts, err, want)
+		}
+	}
+}
