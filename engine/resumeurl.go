@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -136,6 +138,68 @@ func isWait(s *workflows.Step) bool {
 func hasWait(wf *workflows.Workflow) bool {
 	for _, s := range wf.Steps {
 		if isWait(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactedMAC takes the place of a resume token's signature in what RedactResumeTokens
+// returns.
+const redactedMAC = "[redacted]"
+
+// tokenRun matches the runs of characters a token may sit in: its two base64url parts
+// and the dot between them.
+var tokenRun = regexp.MustCompile(`[A-Za-z0-9_.-]{24,}`)
+
+// RedactResumeTokens replaces the signature of every resume token in data by
+// [redacted]: what is left still names the run and the step, but resumes nothing. It
+// finds a token wherever a resume URL was written (in a JSON string, an HTML page, a
+// form or a URL's query, percent-encoded once or twice) by its shape: a base64url
+// payload of three lines, a dot, and a signature of macLen bytes. It does not need the
+// key, so it finds tokens of any run, and of any resume base.
+func RedactResumeTokens(data []byte) []byte {
+	return tokenRun.ReplaceAllFunc(data, func(run []byte) []byte {
+		parts := bytes.Split(run, []byte("."))
+		changed := false
+		for i := 1; i < len(parts); i++ {
+			if isTokenMAC(parts[i]) && isTokenPayload(parts[i-1]) {
+				parts[i], changed = []byte(redactedMAC), true
+			}
+		}
+		if !changed {
+			return run
+		}
+		return bytes.Join(parts, []byte("."))
+	})
+}
+
+// isTokenMAC reports whether b is a token's signature: macLen bytes in base64url.
+func isTokenMAC(b []byte) bool {
+	return len(b) == base64.RawURLEncoding.EncodedLen(macLen) && decodesTo(b, macLen)
+}
+
+func decodesTo(b []byte, n int) bool {
+	out := make([]byte, base64.RawURLEncoding.DecodedLen(len(b)))
+	m, err := base64.RawURLEncoding.Decode(out, b)
+	return err == nil && m == n
+}
+
+// maxTokenLead is how many characters may stand between where a run of base64url
+// characters begins and where a token's payload does: "2F" of a "/" percent-encoded
+// before it, "252F" of one encoded twice.
+const maxTokenLead = 8
+
+// isTokenPayload reports whether b ends with a token's payload: three lines, the
+// workflow, the run and the step, in base64url.
+func isTokenPayload(b []byte) bool {
+	for lead := 0; lead <= maxTokenLead && lead < len(b); lead++ {
+		payload, err := base64.RawURLEncoding.DecodeString(string(b[lead:]))
+		if err != nil {
+			continue
+		}
+		parts := strings.Split(string(payload), "\n")
+		if len(parts) == 3 && parts[0] != "" && parts[1] != "" && parts[2] != "" {
 			return true
 		}
 	}

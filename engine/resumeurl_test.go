@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// A resume token shows as [redacted] in place of its signature wherever a resume URL
+// was written, and what is left names the wait but is no token; text that only looks
+// a little like one is left as it is.
+func TestRedactResumeTokens(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	token := waitRef{workflow: "refund_request", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"}.token(key)
+	payload, _, _ := strings.Cut(token, ".")
+	link := "https://hooks.example.com/resume/" + token
+	for _, c := range []struct {
+		name, in string
+	}{
+		{"a URL", link},
+		{"a Slack link", `{"text":"<` + link + `?decision=approve|Approve> or <` + link + `?decision=decline|Decline>"}`},
+		{"a query, percent-encoded", "https://x.example/cb?next=" + url.QueryEscape(link)},
+		{"a query, encoded twice", "https://x.example/cb?next=" + url.QueryEscape(url.QueryEscape(link))},
+		{"a token alone", token},
+		{"a token after a dot", "see." + token + "."},
+		{"in HTML", `<pre class="mono">` + link + `</pre>`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := string(RedactResumeTokens([]byte(c.in)))
+			if strings.Contains(out, token) || !strings.Contains(out, payload+".[redacted]") {
+				t.Fatalf("%s\nredacted as\n%s", c.in, out)
+			}
+			if _, err := parseToken(key, payload+".[redacted]"); err == nil {
+				t.Error("the redacted token parses")
+			}
+		})
+	}
+	for _, keep := range []string{
+		"hooks.example.com/resume/",
+		// A JWT: its signature is longer than a token's.
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+		// A signature's length after a payload that is not three lines.
+		"aGVsbG8gd29ybGQ." + strings.Repeat("A", 22),
+		"file.name.txt",
+	} {
+		if out := string(RedactResumeTokens([]byte(keep))); out != keep {
+			t.Errorf("%q redacted as %q", keep, out)
+		}
+	}
+}
