@@ -115,6 +115,12 @@ func Protect(h http.Handler, a Access) http.Handler {
 				return
 			case role == roleReader:
 				r = r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, true))
+				if redactsFor(r.URL.Path) {
+					rw := &redactingWriter{ResponseWriter: w}
+					h.ServeHTTP(rw, r)
+					rw.finish()
+					return
+				}
 			}
 		}
 		h.ServeHTTP(w, r)
@@ -124,7 +130,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 type role int
 
 // readOnlyKey marks the context of a request made with the read-only token (or its
-// session): the pages leave out the buttons it may not use.
+// session): the pages leave out the buttons it may not use, and the resume URL.
 type readOnlyKey struct{}
 
 // readOnly reports whether r was made with the read-only token.

@@ -80,7 +80,7 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		w := waitView{Step: s.Name, CanResume: !readOnly(r)}
-		if urls, ok := p.runs.(ResumeURLs); ok {
+		if urls, ok := p.runs.(ResumeURLs); ok && !readOnly(r) {
 			w.URL, _ = urls.ResumeURL(r.Context(), run.Workflow, run.ID, s.Name)
 		}
 		v.Waits = append(v.Waits, w)
