@@ -25,6 +25,11 @@ type Access struct {
 	Hosts []string
 	// MetricsPublic opens GET /metrics without a token.
 	MetricsPublic bool
+	// SignedOut keeps the browser sessions signed out before their end (POST
+	// /logout), so that their cookies are refused: NewRedisSignedOut shares them
+	// between the processes serving the same tokens. Nil keeps them in this
+	// process's memory.
+	SignedOut SignedOut
 }
 
 // Protected reports whether the API needs a token.
@@ -61,6 +66,9 @@ func (e *bindError) Error() string {
 // Sec-Fetch-Site) and bodies that are not JSON (a form or text/plain needs no CORS
 // preflight). It sends no CORS headers: no other site may read its answers.
 func Protect(h http.Handler, a Access) http.Handler {
+	if a.SignedOut == nil {
+		a.SignedOut = newMemorySignedOut()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			h.ServeHTTP(w, r) // for probes: they say nothing of runs
@@ -96,7 +104,13 @@ func Protect(h http.Handler, a Access) http.Handler {
 			if role == roleNone && r.Header.Get("Authorization") == "" {
 				// A browser signed in at /login: its changes must also say they come
 				// from the API's own origin.
-				if role = a.sessionRole(r, time.Now()); role != roleNone && acts && !sameOrigin(r) {
+				var err error
+				if role, err = a.sessionRole(r, time.Now()); err != nil {
+					w.Header().Set("Retry-After", "5")
+					httpjson.Error(w, http.StatusServiceUnavailable, "cannot check the session right now; try again")
+					return
+				}
+				if role != roleNone && acts && !sameOrigin(r) {
 					httpjson.Error(w, http.StatusForbidden, "refusing a change without this origin's Origin header")
 					return
 				}

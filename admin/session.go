@@ -2,6 +2,7 @@ package admin
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -12,10 +13,12 @@ import (
 	"time"
 )
 
-// sessionCookie holds a browser's session with the admin API: its role and when it
-// ends, signed with a key derived from that role's token alone, so every process with
-// the same tokens takes it, a token changed ends the sessions made with it, and the
-// holder of one token cannot sign a session of the other role.
+// sessionCookie holds a browser's session with the admin API: its role, when it ends
+// and a random id, signed with a key derived from that role's token alone, so every
+// process with the same tokens takes it, a token changed ends the sessions made with
+// it, and the holder of one token cannot sign a session of the other role. Signing
+// out keeps its id in Access.SignedOut until it would have ended: the cookie, kept
+// and sent again, is refused.
 const sessionCookie = "hookflow_session"
 
 // sessionLength is how long a browser stays signed in.
@@ -50,36 +53,61 @@ func (a Access) sign(r role, payload string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// newSession is the cookie value of a session of role r until the given time.
+// newSession is the cookie value of a new session of role r until the given time:
+// ROLE.UNTIL.ID.SIGNATURE.
 func (a Access) newSession(r role, until time.Time) string {
-	payload := strconv.Itoa(int(r)) + "." + strconv.FormatInt(until.Unix(), 10)
+	var id [16]byte
+	rand.Read(id[:]) // never fails (crypto/rand)
+	payload := strconv.Itoa(int(r)) + "." + strconv.FormatInt(until.Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(id[:])
 	return payload + "." + a.sign(r, payload)
 }
 
-// sessionRole is the role a session cookie grants now; roleNone when it is missing,
-// forged, of a role without a token, or past its end.
-func (a Access) sessionRole(r *http.Request, now time.Time) role {
+// session is a browser's session, as its cookie says.
+type session struct {
+	role  role
+	until time.Time
+	id    string // what Access.SignedOut keeps once it is signed out
+}
+
+// session reads r's session cookie; false when it is missing, forged, of a role
+// without a token, or past its end. Whether it was signed out is not known yet:
+// that takes a look in Access.SignedOut.
+func (a Access) session(r *http.Request, now time.Time) (session, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return roleNone
+		return session{}, false
 	}
 	parts := strings.Split(c.Value, ".")
-	if len(parts) != 3 {
-		return roleNone
+	if len(parts) != 4 || parts[2] == "" {
+		return session{}, false
 	}
 	n, err := strconv.Atoi(parts[0])
 	if err != nil || (role(n) != roleReader && role(n) != roleOperator) {
-		return roleNone
+		return session{}, false
 	}
-	want := a.sign(role(n), parts[0]+"."+parts[1])
-	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(parts[2])) != 1 {
-		return roleNone
+	want := a.sign(role(n), parts[0]+"."+parts[1]+"."+parts[2])
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(parts[3])) != 1 {
+		return session{}, false
 	}
 	until, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil || now.Unix() >= until {
-		return roleNone
+		return session{}, false
 	}
-	return role(n)
+	return session{role: role(n), until: time.Unix(until, 0), id: parts[2]}, true
+}
+
+// sessionRole is the role r's session cookie grants now: roleNone when it has none
+// (see session) or it was signed out. It fails when Access.SignedOut cannot be read.
+func (a Access) sessionRole(r *http.Request, now time.Time) (role, error) {
+	s, ok := a.session(r, now)
+	if !ok {
+		return roleNone, nil
+	}
+	out, err := a.SignedOut.Has(r.Context(), s.id)
+	if err != nil || out {
+		return roleNone, err
+	}
+	return s.role, nil
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
@@ -129,11 +157,20 @@ func (a Access) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, signedInHome, http.StatusSeeOther)
 }
 
-// logout ends the browser's session.
+// logout ends the browser's session: its cookie is cleared, and its id kept signed
+// out until the session would have ended, for every process sharing
+// Access.SignedOut, so that a copy of the cookie is refused too.
 func (a Access) logout(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
 		http.Error(w, "refusing a sign-out from another origin", http.StatusForbidden)
 		return
+	}
+	if s, ok := a.session(r, time.Now()); ok {
+		if err := a.SignedOut.Add(r.Context(), s.id, s.until); err != nil {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "cannot sign out right now (the session stays valid); try again", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
 )
 
 // A browser signs in with a token at /login and gets an HttpOnly, SameSite=Strict
@@ -138,12 +141,12 @@ func TestReaderCannotForgeAnOperatorSession(t *testing.T) {
 	srv := protectedServer(t, readerOnly)
 	// Everything a reader knows, signing a session of the operator's role every way
 	// it could: with the reader's key, and with the keys of a missing operator token.
+	payload := "2." + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10) + ".c2Vzc2lvbi1pZC0wMTIzNA"
 	forged := []string{
 		Access{OperatorToken: readerOnly.ReadToken}.newSession(roleOperator, time.Now().Add(time.Hour)),
-		"2." + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10) + ".",
+		payload + ".",
+		payload + "." + readerOnly.sign(roleReader, payload),
 	}
-	payload := "2." + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
-	forged = append(forged, payload+"."+readerOnly.sign(roleReader, payload))
 	for _, v := range forged {
 		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/runs/r1/replay", nil)
 		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: v})
@@ -157,8 +160,8 @@ func TestReaderCannotForgeAnOperatorSession(t *testing.T) {
 			t.Errorf("a forged operator session %q: %d, want 401", v, resp.StatusCode)
 		}
 	}
-	if r := readerOnly.sessionRole(cookieRequest(readerOnly.newSession(roleReader, time.Now().Add(time.Hour))), time.Now()); r != roleReader {
-		t.Errorf("the reader's own session: %v", r)
+	if s, ok := readerOnly.session(cookieRequest(readerOnly.newSession(roleReader, time.Now().Add(time.Hour))), time.Now()); !ok || s.role != roleReader {
+		t.Errorf("the reader's own session: %v %v", s, ok)
 	}
 }
 
@@ -166,4 +169,101 @@ func cookieRequest(v string) *http.Request {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.AddCookie(&http.Cookie{Name: sessionCookie, Value: v})
 	return r
+}
+
+// POST /logout ends the session: its cookie, kept and sent again, is refused (401 by
+// the API, to the sign-in form by the pages), by every process sharing the Redis,
+// until the session would have ended; another session of the same token stays valid.
+// A cookie of the format before sessions had ids is refused.
+func TestSignOutEndsTheSession(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		a := Access{ReadToken: "read-token-0123456789", OperatorToken: "operator-token-0123456789",
+			SignedOut: NewRedisSignedOut(b.Client)}
+		one, other := protectedServer(t, a), protectedServer(t, a) // two processes, one Redis
+		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		send := func(srv *httptest.Server, method, path string, c *http.Cookie) *http.Response {
+			t.Helper()
+			req, _ := http.NewRequest(method, srv.URL+path, nil)
+			if path == "/login" {
+				req, _ = http.NewRequest(method, srv.URL+path, strings.NewReader(url.Values{"token": {a.OperatorToken}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			req.Header.Set("Origin", srv.URL)
+			if c != nil {
+				req.AddCookie(c)
+			}
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		signIn := func() *http.Cookie {
+			t.Helper()
+			r := send(one, "POST", "/login", nil)
+			if r.StatusCode != http.StatusSeeOther || len(r.Cookies()) != 1 {
+				t.Fatalf("signing in: %d %v", r.StatusCode, r.Cookies())
+			}
+			return r.Cookies()[0]
+		}
+		saved, kept := signIn(), signIn()
+		for _, srv := range []*httptest.Server{one, other} {
+			if r := send(srv, "GET", "/api/v1/runs", saved); r.StatusCode != http.StatusOK {
+				t.Fatalf("signed in: %d", r.StatusCode)
+			}
+		}
+		r := send(one, "POST", "/logout", saved)
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" ||
+			len(r.Cookies()) != 1 || r.Cookies()[0].MaxAge >= 0 {
+			t.Fatalf("signing out: %d %q %v", r.StatusCode, r.Header.Get("Location"), r.Cookies())
+		}
+		for name, srv := range map[string]*httptest.Server{"where it signed out": one, "at another process": other} {
+			if r := send(srv, "GET", "/api/v1/runs", saved); r.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s, the saved cookie reads the API: %d", name, r.StatusCode)
+			}
+			if r := send(srv, "GET", "/runs/r1", saved); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+				t.Errorf("%s, the saved cookie opens a page: %d %q", name, r.StatusCode, r.Header.Get("Location"))
+			}
+			if r := send(srv, "POST", "/api/v1/runs/r1/replay", saved); r.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s, the saved cookie acts: %d", name, r.StatusCode)
+			}
+			if r := send(srv, "GET", "/api/v1/runs", kept); r.StatusCode != http.StatusOK {
+				t.Errorf("%s, the other session: %d", name, r.StatusCode)
+			}
+		}
+		ttl, err := b.Client.TTL(context.Background(), signedOutPrefix+strings.Split(saved.Value, ".")[2]).Result()
+		if err != nil || ttl <= sessionLength-time.Minute || ttl > sessionLength {
+			t.Errorf("kept signed out for %v (%v), want the session's remaining %v", ttl, err, sessionLength)
+		}
+		until := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+		old := &http.Cookie{Name: sessionCookie, Value: "2." + until + "." + a.sign(roleOperator, "2."+until)}
+		if r := send(one, "GET", "/api/v1/runs", old); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a cookie without an id: %d", r.StatusCode)
+		}
+	})
+}
+
+// Without a Redis given, sessions signed out are kept in the process's memory.
+func TestSignOutInMemory(t *testing.T) {
+	a := Access{OperatorToken: "operator-token-0123456789"}
+	h := Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), a)
+	c := &http.Cookie{Name: sessionCookie, Value: a.newSession(roleOperator, time.Now().Add(time.Hour))}
+	do := func(method, path string) int {
+		r := httptest.NewRequest(method, "http://admin.example"+path, nil)
+		r.Header.Set("Origin", "http://admin.example")
+		r.AddCookie(c)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if got := do("GET", "/api/v1/runs"); got != http.StatusOK {
+		t.Fatalf("signed in: %d", got)
+	}
+	if got := do("POST", "/logout"); got != http.StatusSeeOther {
+		t.Fatalf("signing out: %d", got)
+	}
+	if got := do("GET", "/api/v1/runs"); got != http.StatusUnauthorized {
+		t.Errorf("signed out: %d", got)
+	}
 }

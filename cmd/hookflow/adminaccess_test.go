@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 )
 
@@ -71,5 +73,68 @@ func TestAdminRefusesToListenOpenly(t *testing.T) {
 	cfg.access.token = "short"
 	if _, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard); err == nil || !strings.Contains(err.Error(), "at least 16") {
 		t.Fatalf("a short token: %v", err)
+	}
+}
+
+// Two serve processes share one Redis and one admin token: a browser signed in at one
+// and signed out there keeps its cookie refused at both, while another session goes on.
+func TestSignOutEndsTheSessionEverywhere(t *testing.T) {
+	const op = "operator-0123456789abcdef"
+	b := redistest.Real(t)
+	var servers []*server
+	for range 2 {
+		cfg := serveConfig{dir: t.TempDir(), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1,
+			redisURL: b.URL, access: accessConfig{token: op}}
+		s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.shutdown() })
+		servers = append(servers, s)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	send := func(s *server, method, path string, c *http.Cookie, body string) *http.Response {
+		t.Helper()
+		base := "http://" + s.adminAddr
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Origin", base)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if c != nil {
+			req.AddCookie(c)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	signIn := func() *http.Cookie {
+		t.Helper()
+		r := send(servers[0], "POST", "/login", nil, url.Values{"token": {op}}.Encode())
+		if r.StatusCode != http.StatusSeeOther || len(r.Cookies()) != 1 {
+			t.Fatalf("signing in: %d", r.StatusCode)
+		}
+		return r.Cookies()[0]
+	}
+	saved, other := signIn(), signIn()
+	if r := send(servers[1], "GET", "/api/v1/runs", saved, ""); r.StatusCode != http.StatusOK {
+		t.Fatalf("the session at the other serve: %d", r.StatusCode)
+	}
+	if r := send(servers[0], "POST", "/logout", saved, ""); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing out: %d", r.StatusCode)
+	}
+	for i, s := range servers {
+		if r := send(s, "GET", "/api/v1/runs", saved, ""); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("serve %d takes the cookie signed out: %d", i, r.StatusCode)
+		}
+		if r := send(s, "GET", "/", saved, ""); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+			t.Errorf("serve %d opens a page with the cookie signed out: %d", i, r.StatusCode)
+		}
+		if r := send(s, "GET", "/api/v1/runs", other, ""); r.StatusCode != http.StatusOK {
+			t.Errorf("serve %d refuses the other session: %d", i, r.StatusCode)
+		}
 	}
 }

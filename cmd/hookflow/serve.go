@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -210,6 +211,7 @@ type engineRuntime struct {
 	set        *workflows.Set
 	kinds      *workflows.Kinds
 	engine     *engine.Engine
+	rdb        redis.UniversalClient // the engine's, for the admin API's signed-out sessions
 	pool       *engine.Pool
 	metrics    *prometheus.Registry
 	closeRedis func()
@@ -268,7 +270,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
-	return &engineRuntime{log: log, set: set, kinds: k, engine: eng, pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
+	return &engineRuntime{log: log, set: set, kinds: k, engine: eng, rdb: rdb, pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
 }
 
 // stop stops the workers (steps in progress finish, up to a deadline; the rest are
@@ -389,6 +391,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	// The run inspector, the pages over the API, is everything else.
 	adminMux.Handle("/", admin.Inspector(rt.engine, s.config.set.Load, s.config, admin.PageOptions{
 		WebhookBase: webhookBase(cfg.publicURL, s.publicAddr), AdminBase: adminBase, SignOut: access.Protected()}, log))
+	// A session signed out at one serve is refused by every other on the same Redis.
+	access.SignedOut = admin.NewRedisSignedOut(rt.rdb)
 	s.admin = newHTTPServer(admin.Protect(adminMux, access), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
