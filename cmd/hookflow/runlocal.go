@@ -195,6 +195,12 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 			return usage("--resume %s: workflow %s has no wait step %q", step, wf.Name, step)
 		}
 	}
+	for step := range dry.answers {
+		if !anyStep(set, step) {
+			return usage("--response %s: workflow %s has no step %q; its http steps are: %s", step, wf.Name, step,
+				strings.Join(httpSteps(wf), ", "))
+		}
+	}
 	shapeEvent(ev, wf)
 	if wf.Filter != nil && triggerKinds.Filtered(ev.Trigger) && !o.noFilter {
 		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
@@ -257,6 +263,28 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return exitError(exitFailed)
 	}
 	return nil
+}
+
+// anyStep reports whether a workflow of set has a step named step: the workflow run,
+// or one whose run a workflow step of it starts, answered by the same --response.
+func anyStep(set *workflows.Set, step string) bool {
+	for _, w := range set.Workflows() {
+		if s, _ := w.Step(step); s != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// httpSteps lists the names of a workflow's http steps, on_failure's included.
+func httpSteps(wf *workflows.Workflow) []string {
+	var names []string
+	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
+		if s.Kind == "http" {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 // answers reads --response: what a dry run answers each named step with, in turn.

@@ -176,6 +176,11 @@ func TestRunCommand(t *testing.T) {
 		if _, _, err := hookflow("", "--dry-run", "--response", "lookup={nope", "order"); err != errUsage {
 			t.Errorf("--response that is not JSON: %v", err)
 		}
+		// A typo would answer nothing, and the path meant would not be taken.
+		if _, errs, err := hookflow("", "--dry-run", "--response", "lokup=404", "order"); err != errUsage ||
+			!strings.Contains(errs, `--response lokup: workflow order has no step "lokup"; its http steps are: lookup`) {
+			t.Errorf("--response of a step that does not exist: %v\n%s", err, errs)
+		}
 	})
 
 	t.Run("dry run refuses what a real run would, and shows it", func(t *testing.T) {
