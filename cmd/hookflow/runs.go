@@ -514,7 +514,12 @@ func millis(ms *int64) string {
 // lines are joined, and a long one loses its middle, not its end, where the cause
 // usually is: the start says which step, the end what went wrong, from a ": " on
 // where one leaves room for the start ("step update: PA…status 404 Not Found, …").
+// An expression's error ends with its source and a caret under the place, each line
+// led by " | ": they are left out, as the cause is before them.
 func errorLine(s string, n int) string {
+	if i := strings.Index(s, "\n | "); i >= 0 {
+		s = s[:i]
+	}
 	r := []rune(strings.Join(strings.Fields(s), " "))
 	if len(r) <= n {
 		return string(r)

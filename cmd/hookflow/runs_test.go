@@ -276,6 +276,8 @@ func TestErrorLine(t *testing.T) {
 	for _, tt := range []struct{ name, in, want string }{
 		{"short", "step a: boom", "step a: boom"},
 		{"lines joined", "step a:\n  boom", "step a: boom"},
+		{"an expression's source left out", "filter: int(event.body.x): invalid operation: int(string) (1:1)\n | int(event.body.x)\n | ^",
+			"filter: int(e…invalid operation: int(string) (1:1)"},
 		{"the cause kept", "step update: PATCH https://api.example.com/…: status 404 Not Found, expected 2xx",
 			"step update: PA…status 404 Not Found, expected 2xx"},
 		{"no separator", strings.Repeat("a", 30) + strings.Repeat("b", 40), strings.Repeat("a", 16) + "…" + strings.Repeat("b", 33)},
