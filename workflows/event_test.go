@@ -240,3 +240,16 @@ func TestSealedEventCopy(t *testing.T) {
 		t.Errorf("sealing a malformed body: %v, want ErrBody", err)
 	}
 }
+
+// A condition that reads a field of a body sent as text says so, where expr says only
+// "invalid operation".
+func TestConditionOnAFieldOfText(t *testing.T) {
+	c, diags := compileCondition("event.body.email != nil", location{rng: hcl.Range{}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, err := c.Eval(&Env{Event: map[string]any{"body": `{"email": "a@b.c"}`}})
+	if want := "event.body.email != nil: event.body is a string, which has no fields: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want it to start %q", err, want)
+	}
+}

@@ -54,6 +54,9 @@ func run(p *vm.Program, env *Env) (any, error) {
 	v := vms.Get().(*vm.VM)
 	out, err := v.Run(p, env)
 	vms.Put(v)
+	if err != nil {
+		err = explain(p, env, err)
+	}
 	return out, err
 }
 

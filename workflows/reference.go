@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
 )
 
 // reference returns the names an expression reads when it is nothing but a
@@ -33,22 +34,8 @@ func reference(n ast.Node) []string {
 // whyNil says where a reference that gave nil went missing: the first name on its
 // path that is not there, with the nearest field that is; "" when ref is nil.
 func whyNil(env *Env, ref []string) string {
-	if len(ref) == 0 {
-		return ""
-	}
-	var cur any
-	switch ref[0] {
-	case "event":
-		cur = env.Event
-	case "steps":
-		cur = env.Steps
-	case "vars":
-		cur = env.Vars
-	case "run":
-		cur = env.Run
-	case "each":
-		cur = env.Each
-	default:
+	cur, ok := rootOf(env, ref)
+	if !ok {
 		return ""
 	}
 	for i := 1; i < len(ref); i++ {
@@ -85,4 +72,70 @@ func nearField(m map[string]any, name string) string {
 		}
 	}
 	return suggest(name, keys)
+}
+
+// rootOf is the value of a reference's first name; false for a name that is none of
+// the env's.
+func rootOf(env *Env, ref []string) (any, bool) {
+	if len(ref) == 0 {
+		return nil, false
+	}
+	switch ref[0] {
+	case "event":
+		return env.Event, true
+	case "steps":
+		return env.Steps, true
+	case "vars":
+		return env.Vars, true
+	case "run":
+		return env.Run, true
+	case "each":
+		return env.Each, true
+	}
+	return nil, false
+}
+
+// noFields says, of a reference that reads a field of a value that has none (a
+// string, a number, a list), which one: "event.body is a string, which has no
+// fields" for event.body.email of an event whose body was sent as text. "" when it
+// reads none such.
+func noFields(env *Env, ref []string) string {
+	cur, ok := rootOf(env, ref)
+	for i := 1; ok && i < len(ref) && cur != nil; i++ {
+		m, isMap := cur.(map[string]any)
+		if !isMap {
+			return fmt.Sprintf("%s is %s, which has no fields", strings.Join(ref[:i], "."), kindOf(reflect.TypeOf(cur)))
+		}
+		cur = m[ref[i]]
+	}
+	return ""
+}
+
+// fieldsError is an expression's error, with what made it when that was reading a
+// field of a value that has none: expr says only "invalid operation: int(string)".
+type fieldsError struct {
+	why string
+	err error
+}
+
+func (e *fieldsError) Error() string { return e.why + ": " + e.err.Error() }
+func (e *fieldsError) Unwrap() error { return e.err }
+
+// explain adds to err, the error of program p run in env, the reference of p that
+// read a field of a value that has none, if one did.
+func explain(p *vm.Program, env *Env, err error) error {
+	why := ""
+	node := p.Node()
+	ast.Walk(&node, visitor(func(n ast.Node) {
+		switch n.(type) {
+		case *ast.MemberNode, *ast.ChainNode:
+			if why == "" {
+				why = noFields(env, reference(n))
+			}
+		}
+	}))
+	if why == "" {
+		return err
+	}
+	return &fieldsError{why: why, err: err}
 }
