@@ -1,12 +1,16 @@
 package triggers
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,18 +18,172 @@ import (
 )
 
 func TestBudget(t *testing.T) {
+	var c netip.Addr
 	b := budget{max: 100}
-	if !b.take(60) || !b.take(40) || b.take(1) {
+	if b.take(c, 0, 60) != nil || b.take(c, 0, 40) != nil || b.take(c, 0, 1) != errOverBudget {
 		t.Fatal("the budget does not hold at its maximum")
 	}
-	b.give(60)
-	if !b.take(50) || b.used.Load() != 90 {
+	b.give(c, 60)
+	if b.take(c, 0, 50) != nil || b.used.Load() != 90 {
 		t.Errorf("used %d after giving back", b.used.Load())
 	}
 	alone := budget{max: 10}
-	if !alone.take(50) {
+	if alone.take(c, 0, 5) != nil || alone.take(c, 5, 45) != nil {
 		t.Error("a request alone was refused a budget below its size")
 	}
+}
+
+// One client holds its share of the budget at most; the others take the rest, and a
+// client's only request may take what it needs whatever the share.
+func TestBudgetShares(t *testing.T) {
+	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	bud := budget{max: 100, share: 40}
+	if bud.take(a, 0, 30) != nil || bud.take(a, 0, 10) != nil {
+		t.Fatal("a client was refused within its share")
+	}
+	if err := bud.take(a, 0, 1); err != errOverShare {
+		t.Errorf("past its share: %v, want errOverShare", err)
+	}
+	if bud.take(b, 0, 40) != nil {
+		t.Error("another client was refused beside one at its share")
+	}
+	if err := bud.take(c, 0, 30); err != errOverBudget {
+		t.Errorf("past the maximum: %v, want errOverBudget", err)
+	}
+	if n := bud.clients[c]; n != 0 {
+		t.Errorf("a refused client still holds %d", n)
+	}
+	bud.give(a, 10)
+	if bud.take(a, 0, 10) != nil {
+		t.Error("a client was refused after giving back")
+	}
+	bud.give(a, 40)
+	bud.give(b, 40)
+	if len(bud.clients) != 0 || bud.used.Load() != 0 {
+		t.Errorf("all given back: %v held, %d used", bud.clients, bud.used.Load())
+	}
+
+	only := budget{max: 100, share: 10}
+	if only.take(a, 0, 10) != nil || only.take(a, 10, 60) != nil {
+		t.Error("a client's only request was refused a share below its size")
+	}
+	if err := only.take(a, 0, 1); err != errOverShare {
+		t.Errorf("a second request beside it: %v, want errOverShare", err)
+	}
+}
+
+func TestClientOf(t *testing.T) {
+	for _, tc := range []struct{ remote, want string }{
+		{"192.0.2.1:4000", "192.0.2.1"},
+		{"[::ffff:192.0.2.1]:4000", "192.0.2.1"},
+		{"[2001:db8:1:2:3:4:5:6]:4000", "2001:db8:1:2::"},
+		{"[2001:db8:1:2:ffff::1]:80", "2001:db8:1:2::"},
+		{"[fe80::1%eth0]:80", "fe80::"},
+		{"192.0.2.1", "192.0.2.1"},
+		{"@", "invalid IP"},
+		{"", "invalid IP"},
+	} {
+		t.Run(tc.remote, func(t *testing.T) {
+			if got := clientOf(tc.remote).String(); got != tc.want {
+				t.Errorf("clientOf(%q) = %s, want %s", tc.remote, got, tc.want)
+			}
+		})
+	}
+}
+
+// Many stalled uploads from one address hold its share of the budget, not all of it:
+// a webhook from another address, a signed one and an unverified one, is taken beside
+// them. Each upload declares max_body and sends all of it but its last byte.
+func TestOneClientCannotHoldTheBudget(t *testing.T) {
+	h, starter := newHooks(t, "any.hcl", `
+workflow "any" {
+  trigger "webhook" {
+    path = "/any"
+  }
+}
+
+workflow "signed" {
+  trigger "webhook" {
+    path = "/github"
+    verify "github" {
+      secrets = ["It's a Secret to Everybody"]
+    }
+  }
+}`)
+	srv := httptest.NewServer(fromClient(h))
+	t.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	const uploads = 34 // more than the whole budget holds
+	var refused atomic.Int64
+	for range uploads {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST /hooks/any HTTP/1.1\r\nHost: x\r\nX-Client: 192.0.2.66\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", DefaultMaxBody)
+		go func() {
+			c.Write(bytes.Repeat([]byte("x"), DefaultMaxBody-1)) // fails once refused, as the server closes
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
+				refused.Add(1)
+			}
+		}()
+	}
+	// Every upload is refused, or holds its whole body in the budget.
+	testutil.Eventually(t, 10*time.Second, "every stalled upload to be held or refused", func() bool {
+		return refused.Load()+h.bodies.used.Load()/DefaultMaxBody == uploads
+	})
+	if used := h.bodies.used.Load(); used > h.bodies.share {
+		t.Errorf("one address holds %d bytes, past its share of %d", used, h.bodies.share)
+	}
+
+	a := sendFrom(t, "192.0.2.7", srv.URL+"/hooks/any", nil, `{"tiny": true}`)
+	if a.status != http.StatusAccepted {
+		t.Errorf("an unverified webhook from another address: %d %v", a.status, a.body)
+	}
+	signed := http.Header{"X-Hub-Signature-256": {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"}}
+	if a := sendFrom(t, "2001:db8::7", srv.URL+"/hooks/github", signed, "Hello, World!"); a.status != http.StatusAccepted {
+		t.Errorf("a signed webhook from another address: %d %v", a.status, a.body)
+	}
+	a = sendFrom(t, "192.0.2.66", srv.URL+"/hooks/any", nil, strings.Repeat("y", bodyStep))
+	if h.bodies.used.Load() == h.bodies.share && a.status != http.StatusServiceUnavailable {
+		t.Errorf("past its share, the stalling address: %d %v", a.status, a.body)
+	}
+	if n := len(starter.events["signed"]); n != 1 {
+		t.Errorf("%d signed runs started, want 1", n)
+	}
+}
+
+// fromClient serves h to requests that name the address they come from in an X-Client
+// header, as all of a test's requests come from one address.
+func fromClient(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := r.Header.Get("X-Client"); c != "" {
+			r.RemoteAddr = net.JoinHostPort(c, "4000")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// sendFrom posts body as text to url from the client address client, with header.
+func sendFrom(t *testing.T, client, url string, header http.Header, body string) answer {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("X-Client", client)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return readAnswer(t, resp)
 }
 
 // Slow uploads hold the memory their bodies take as their bytes arrive: past the
@@ -108,10 +266,10 @@ func TestReadBodyOfDeclaredLength(t *testing.T) {
 	for _, n := range []int{0, 100, bodyStep, bodyStep + 1, 900 << 10} {
 		body := strings.Repeat("x", n)
 		r := httptest.NewRequest("POST", "/hooks/any", strings.NewReader(body))
-		raw, taken, err := h.readBody(httptest.NewRecorder(), r, DefaultMaxBody)
+		raw, taken, err := h.readBody(httptest.NewRecorder(), r, netip.Addr{}, DefaultMaxBody)
 		if err != nil || string(raw) != body || cap(raw) != n || taken != int64(n) {
 			t.Errorf("%d bytes: read %d (cap %d), took %d, %v", n, len(raw), cap(raw), taken, err)
 		}
-		h.bodies.give(taken)
+		h.bodies.give(netip.Addr{}, taken)
 	}
 }

@@ -130,7 +130,7 @@ type options struct {
 
 // WithBodyBudget caps the bytes of webhook bodies held in memory at once (being read,
 // or read and not yet answered); past it, webhooks are answered 503 with Retry-After.
-// The default is DefaultBodyBudget.
+// One client may hold a quarter of it. The default is DefaultBodyBudget.
 func WithBodyBudget(n int64) Option {
 	return func(o *options) { o.bodyBudget = n }
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
@@ -51,7 +52,7 @@ type Webhooks struct {
 	draining  chan struct{}    // closed by Drain
 	drainOnce sync.Once
 	metrics   *Metrics // nil: none
-	bodies    budget   // bytes of bodies held by requests in progress
+	bodies    budget   // bytes of bodies held by requests in progress, by client
 }
 
 // Drain makes sync webhooks waiting for their runs answer 202 at once, so that a
@@ -77,6 +78,7 @@ func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) strin
 	if o.bodyBudget > 0 {
 		h.bodies.max = o.bodyBudget
 	}
+	h.bodies.share = h.bodies.max / clientShare
 	return h
 }
 
@@ -151,11 +153,14 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, tooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
 		return
 	}
-	raw, taken, err := h.readBody(w, r, limit)
-	defer h.bodies.give(taken)
+	client := clientOf(r.RemoteAddr)
+	raw, taken, err := h.readBody(w, r, client, limit)
+	defer h.bodies.give(client, taken)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
+		case errors.Is(err, errOverShare):
+			h.Overloaded(w, "too many webhook bodies in progress from this address; retry shortly")
 		case errors.Is(err, errOverBudget):
 			h.Overloaded(w, "too many webhook bodies in progress; retry shortly")
 		case errors.As(err, &tooBig):
@@ -184,9 +189,6 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.dispatch(w, r, routes, ev)
 }
 
-// errOverBudget is a body refused because the body budget is spent.
-var errOverBudget = errors.New("the budget for bodies in progress is spent")
-
 // bodyStep is how much of the body budget a body takes at a time: a body that
 // declares up to this much takes it at once, a larger one (or one of unknown length)
 // takes more as its bytes arrive, so that a sender cannot hold the budget with
@@ -194,18 +196,19 @@ var errOverBudget = errors.New("the budget for bodies in progress is spent")
 const bodyStep = 64 << 10
 
 // readBody reads a request body of at most limit bytes, taking its memory from the
-// body budget as it goes, and returns it with the bytes taken (to be given back, also
-// on an error). A body of declared length is read into one buffer of that length; one
-// of unknown length grows by doubling, each growth taken from the budget first.
-func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int64, error) {
+// body budget for client as it goes, and returns it with the bytes taken (to be given
+// back, also on an error). A body of declared length is read into one buffer of that
+// length; one of unknown length grows by doubling, each growth taken from the budget
+// first.
+func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, client netip.Addr, limit int64) ([]byte, int64, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
 	size := int64(bodyStep) // what the buffer holds: the declared length, or a first step
 	if r.ContentLength >= 0 {
 		size = r.ContentLength
 	}
 	first := min(size, bodyStep)
-	if !h.bodies.take(first) {
-		return nil, 0, errOverBudget
+	if err := h.bodies.take(client, 0, first); err != nil {
+		return nil, 0, err
 	}
 	taken := first
 	if r.ContentLength >= 0 {
@@ -214,8 +217,8 @@ func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, limit int64)
 		buf := make([]byte, 0, first)
 		for int64(len(buf)) < size {
 			if len(buf) == cap(buf) {
-				if !h.bodies.take(size - taken) {
-					return nil, taken, errOverBudget
+				if err := h.bodies.take(client, taken, size-taken); err != nil {
+					return nil, taken, err
 				}
 				taken = size
 				grown := make([]byte, len(buf), size)
@@ -240,8 +243,8 @@ func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, limit int64)
 			if more <= 0 {
 				more = 1
 			}
-			if !h.bodies.take(more) {
-				return nil, taken, errOverBudget
+			if err := h.bodies.take(client, taken, more); err != nil {
+				return nil, taken, err
 			}
 			taken += more
 			grown := make([]byte, len(buf), int64(cap(buf))+more)
