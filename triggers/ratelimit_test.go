@@ -1,7 +1,9 @@
 package triggers
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -72,5 +74,57 @@ func TestRateLimitOutlivesReloads(t *testing.T) {
 	reload("3/m", "v3")
 	if got := post(); got != 202 {
 		t.Errorf("after the limit changed: %d, want 202", got)
+	}
+}
+
+// A verified webhook's rate_limit counts only the requests that pass verification:
+// unsigned ones are answered 401 however many come, and leave the limit to the sender.
+func TestRateLimitCountsVerifiedRequests(t *testing.T) {
+	srv, starter := serveHooks(t, "r.hcl", `
+workflow "signed" {
+  trigger "webhook" {
+    path       = "/github"
+    rate_limit = "5/m"
+    verify "github" {
+      secrets = ["It's a Secret to Everybody"]
+    }
+  }
+}`)
+	post := func(signature string) answer {
+		t.Helper()
+		req, err := http.NewRequest("POST", srv.URL+"/hooks/github", strings.NewReader("Hello, World!"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/plain")
+		if signature != "" {
+			req.Header.Set("X-Hub-Signature-256", signature)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return readAnswer(t, resp)
+	}
+	for i := range 6 {
+		if a := post(""); a.status != http.StatusUnauthorized {
+			t.Fatalf("unsigned request %d: %d %v, want 401", i+1, a.status, a.body)
+		}
+	}
+	const signed = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+	for i := range 5 {
+		if a := post(signed); a.status != http.StatusAccepted {
+			t.Fatalf("signed request %d after six unsigned: %d %v, want 202", i+1, a.status, a.body)
+		}
+	}
+	if a := post(signed); a.status != http.StatusTooManyRequests {
+		t.Errorf("a sixth signed request: %d %v, want 429", a.status, a.body)
+	}
+	if a := post("sha256=00"); a.status != http.StatusUnauthorized {
+		t.Errorf("a wrongly signed request past the limit: %d %v, want 401", a.status, a.body)
+	}
+	if n := len(starter.events["signed"]); n != 5 {
+		t.Errorf("%d runs started, want 5", n)
 	}
 }

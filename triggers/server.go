@@ -127,10 +127,14 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, methodNotAllowed, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not accepted at %s", r.Method, r.URL.Path))
 		return
 	}
-	if wait, limited := overLimit(routes); limited {
-		secs := int(math.Ceil(wait.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		h.refuse(w, rateLimited, http.StatusTooManyRequests, "rate limit reached; retry after the time in Retry-After")
+	// Webhooks sharing a path verify alike (the loader makes sure); the body limit is
+	// the largest any of them takes.
+	hook := routes[0].hook
+	// The rate limit counts the requests a webhook takes: a verified webhook's, only
+	// those that pass verification, so that anyone's unsigned requests cannot use up
+	// the limit its sender needs. An unverified webhook's is counted before its body is
+	// read, as every request is its sender's.
+	if hook.verify == nil && h.limited(w, routes) {
 		return
 	}
 	// A compressed body is refused before it is read, with a reason, rather than
@@ -141,9 +145,6 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Content-Encoding %s is not accepted: send the body uncompressed", ce))
 		return
 	}
-	// Webhooks sharing a path verify alike (the loader makes sure); the body limit is
-	// the largest any of them takes.
-	hook := routes[0].hook
 	limit := hook.MaxBody
 	for _, rt := range routes[1:] {
 		limit = max(limit, rt.hook.MaxBody)
@@ -174,6 +175,9 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := hook.verify.verify(r.Header, raw, h.now()); err != nil {
 			h.log.Warn("webhook refused", "path", r.URL.Path, "reason", err, "remote", r.RemoteAddr)
 			h.refuse(w, badSignature, http.StatusUnauthorized, err.Error())
+			return
+		}
+		if h.limited(w, routes) {
 			return
 		}
 	}
@@ -482,6 +486,19 @@ func presetDeliveryID(preset string, ev *workflows.Event) string {
 		}
 	}
 	return ""
+}
+
+// limited takes one request from the rate limit of every webhook of routes, or, when
+// one of them is over its limit, answers 429 with Retry-After and reports true.
+func (h *Webhooks) limited(w http.ResponseWriter, routes []route) bool {
+	wait, over := overLimit(routes)
+	if !over {
+		return false
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	h.refuse(w, rateLimited, http.StatusTooManyRequests, "rate limit reached; retry after the time in Retry-After")
+	return true
 }
 
 // overLimit takes one request from the rate limit of every webhook of the request. When
