@@ -114,11 +114,12 @@ const (
 	unavailable                    // the run could not be queued: Redis failed or did not answer
 	shuttingDown                   // the process is stopping
 	overloaded                     // too many connections open, or bodies in memory: past --max-conns or the body budget
+	badPath                        // the path is not clean, or holds a control character or bytes that are not UTF-8
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"not_found", "method_not_allowed", "rate_limited", "too_large", "read_error",
-	"bad_signature", "unsupported_type", "bad_body", "busy", "unavailable", "shutting_down", "overloaded"}
+	"bad_signature", "unsupported_type", "bad_body", "busy", "unavailable", "shutting_down", "overloaded", "bad_path"}
 
 // Option configures NewWebhooks and NewScheduler.
 type Option func(*options)

@@ -125,6 +125,7 @@ func TestWebhookMetrics(t *testing.T) {
 			{"too_large, declared", "/hooks/signed", "application/json", strings.Repeat(" ", 2048), nil, 413},
 			{"not_found", "/hooks/nope", "application/json", `{}`, nil, 404},
 			{"not_found outside /hooks", "/elsewhere", "application/json", `{}`, nil, 404},
+			{"bad_path", "/hooks//orders", "application/json", `{}`, nil, 400},
 			{"unsupported_type", "/hooks/orders", "image/png", "\x89PNG\r\n\x1a\n\xff\xfe", nil, 415},
 			{"bad_body", "/hooks/orders", "application/json", `{"type":`, nil, 400},
 			{"within the rate limit", "/hooks/limited", "application/json", `{}`, nil, 202},
@@ -191,6 +192,7 @@ func TestWebhookMetrics(t *testing.T) {
 			"reason=unavailable":        1,
 			"reason=shutting_down":      1,
 			"reason=overloaded":         0,
+			"reason=bad_path":           1,
 		})
 		metricstest.Lint(t, reg)
 	})

@@ -2,8 +2,11 @@ package triggers
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -109,6 +112,32 @@ func (r *router) match(path string) (*endpoint, map[string]string) {
 		}
 	}
 	return nil, nil
+}
+
+// pathProblem says what makes a request's path one that no webhook is sent to, or ""
+// when nothing does: a path that is not in its clean form (an empty segment, a . or ..
+// segment; a trailing slash is fine), which a sender that means a webhook does not
+// send, and a control character or bytes that are not UTF-8, which no parameter of an
+// event may hold. A path is refused for these rather than taken for its clean form, or
+// redirected to it, so that its sender learns what is wrong with it.
+func pathProblem(p string) string {
+	if p == "" || p[0] != '/' {
+		return ""
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean != p {
+		return fmt.Sprintf("the path %q has an empty, . or .. segment; send it in its clean form, %q", p, clean)
+	}
+	if strings.ContainsFunc(p, unicode.IsControl) {
+		return fmt.Sprintf("the path %q holds a control character", p)
+	}
+	if !utf8.ValidString(p) {
+		return fmt.Sprintf("the path %q is not valid UTF-8", p)
+	}
+	return ""
 }
 
 func matchSegments(pattern, segs []string) (map[string]string, bool) {

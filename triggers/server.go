@@ -108,8 +108,13 @@ func (h *Webhooks) refuse(w http.ResponseWriter, why reason, status int, msg str
 	httpjson.Error(w, status, msg)
 }
 
-// ServeHTTP handles one webhook request. The path must start with /hooks.
+// ServeHTTP handles one webhook request. The path must start with /hooks, and be
+// sent as it came: a path that is not clean is refused, not taken for its clean form.
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if problem := pathProblem(r.URL.Path); problem != "" {
+		h.refuse(w, badPath, http.StatusBadRequest, problem)
+		return
+	}
 	rt := h.routes.Load()
 	sub, ok := strings.CutPrefix(r.URL.Path, "/hooks")
 	if rt == nil || !ok || (sub != "" && sub[0] != '/') {

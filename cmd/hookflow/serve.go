@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,14 +346,14 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	s.triggers.Use(set)
 	s.hooks = s.triggers.Webhooks()
 
+	hooks := s.unlessDraining(s.hooks) // served ahead of mux, by webhooksFirst
 	mux := http.NewServeMux()
-	mux.Handle("/hooks/", s.unlessDraining(s.hooks))
 	mux.Handle(triggers.ResumePrefix, s.resumesUnlessDraining(triggers.NewResumes(resumer{rt.engine}, log)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
-	s.public = newHTTPServer(s.underCap(mux), log)
+	s.public = newHTTPServer(s.underCap(webhooksFirst(hooks, mux)), log)
 	s.maxConns = int64(cfg.maxConns)
 	s.public.ConnState = func(_ net.Conn, st http.ConnState) {
 		switch st {
@@ -432,6 +433,22 @@ func (s *server) unlessDraining(h http.Handler) http.Handler {
 		}
 		defer s.intake.leave()
 		h.ServeHTTP(w, r)
+	})
+}
+
+// webhooksFirst hands requests for webhooks to hooks with their path as it came, and
+// the others to mux. The mux would redirect a path that is not clean (//, a . or ..
+// segment) to its clean form, with an empty body; the webhook receiver answers 400 with
+// the reason instead. A path is for a webhook when it, or its clean form, is /hooks or
+// under it.
+func webhooksFirst(hooks, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		clean := path.Clean(r.URL.Path)
+		if strings.HasPrefix(r.URL.Path, "/hooks/") || clean == "/hooks" || strings.HasPrefix(clean, "/hooks/") {
+			hooks.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
 }
 

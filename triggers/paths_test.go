@@ -1,0 +1,87 @@
+package triggers
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// A path that is not in its clean form, or that holds a control character or bytes
+// that are not UTF-8, is answered 400 with the reason, and starts nothing; a clean one,
+// with or without a trailing slash, is taken. The request lines are written as they
+// are, as Go's client would not send some of them.
+func TestMalformedPathsAreRefused(t *testing.T) {
+	srv, starter := serveHooks(t, "p.hcl", `
+workflow "open" {
+  trigger "webhook" {
+    path = "/open/{id}"
+  }
+}
+
+workflow "bearer" {
+  trigger "webhook" {
+    path = "/bearer"
+  }
+}`)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for _, tc := range []struct {
+		path   string
+		status int
+		reason string // in the answer's error
+	}{
+		{"/hooks/open/1", http.StatusAccepted, ""},
+		{"/hooks/open/1/", http.StatusAccepted, ""},
+		{"/hooks/bearer", http.StatusAccepted, ""},
+		{"/hooks//open/1", http.StatusBadRequest, `send it in its clean form, "/hooks/open/1"`},
+		{"/hooks/open/1//", http.StatusBadRequest, "empty, . or .. segment"},
+		{"//hooks/open/1", http.StatusBadRequest, "empty, . or .. segment"},
+		{"/hooks/open/..", http.StatusBadRequest, `send it in its clean form, "/hooks"`},
+		{"/hooks/open/%2e%2e", http.StatusBadRequest, "empty, . or .. segment"},
+		{"/hooks/./bearer", http.StatusBadRequest, `"/hooks/bearer"`},
+		{"/hooks/bearer/.", http.StatusBadRequest, "empty, . or .. segment"},
+		{"/elsewhere/../hooks/bearer", http.StatusBadRequest, "empty, . or .. segment"},
+		{"/hooks/open/%00", http.StatusBadRequest, "holds a control character"},
+		{"/hooks/open/a%0Ab", http.StatusBadRequest, "holds a control character"},
+		{"/hooks/open/a%7Fb", http.StatusBadRequest, "holds a control character"},
+		{"/hooks/open/%C2%85", http.StatusBadRequest, "holds a control character"},
+		{"/hooks/open/%FF", http.StatusBadRequest, "is not valid UTF-8"},
+		{"/hooks/open/caf%C3%A9", http.StatusAccepted, ""},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			status, msg := rawPost(t, addr, tc.path)
+			if status != tc.status || !strings.Contains(msg, tc.reason) {
+				t.Errorf("%d %q, want %d with %q", status, msg, tc.status, tc.reason)
+			}
+		})
+	}
+	if n := len(starter.events["open"]) + len(starter.events["bearer"]); n != 4 {
+		t.Errorf("%d runs started, want 4", n)
+	}
+	if got := starter.events["open"][len(starter.events["open"])-1].Params["id"]; got != "café" {
+		t.Errorf("the last parameter is %q, want café", got)
+	}
+}
+
+// rawPost writes a POST of an empty JSON object to path as its request line holds it,
+// and returns the status answered and the error of its body, if any.
+func rawPost(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", path)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Error string }
+	json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.Error
+}
