@@ -67,6 +67,9 @@ func pollKind(http workflows.StepKind) workflows.TriggerKind {
 			{Name: "seen_window"}, {Name: "max_items"}, {Name: "backfill"},
 		},
 		Blocks: []workflows.BlockType{{Type: "paginate"}},
+		// The request is sent for a tick, before any item is an event.
+		Reads: []string{"poll", "vars"},
+		Where: "a poll's request",
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
 			return newPoll(b, http)
 		},

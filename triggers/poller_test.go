@@ -265,6 +265,7 @@ func TestPollRetryAfter(t *testing.T) {
 }
 
 func TestPollDiagnostics(t *testing.T) {
+	const itemsKey = `items = "response.body"` + "\n key = \"item.id\""
 	for _, c := range []struct {
 		name, body, want string
 	}{
@@ -272,6 +273,12 @@ func TestPollDiagnostics(t *testing.T) {
 		{"bad key", `items = "response.body"` + "\n key = \"item.\"", "Invalid key expression"},
 		{"no key", `items = "response.body"`, `"key" is required`},
 		{"no schedule", "", "schedule needs cron or every"},
+		// The request is sent for a tick, before any item is an event of a run.
+		{"event in the query", "query = { since = \"{{ event.body.since }}\" }\n" + itemsKey, "No event in a poll's request"},
+		{"steps in a header", "headers = { X-Id = \"{{ steps.a.body.id }}\" }\n" + itemsKey,
+			"it can read poll.cursor, poll.time and vars only"},
+		{"run in the query", "query = { run = \"{{ run.id }}\" }\n" + itemsKey, "No run in a poll's request"},
+		{"event in paginate", "paginate {\n next = \"event.body.next\"\n }\n" + itemsKey, "No event in a poll's request"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			every := `every = "1m"`

@@ -75,7 +75,7 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	wf.Timeout, d = attrs.Duration("timeout", 0)
 	diags = append(diags, l.excuse(d)...)
 	if a := content.Attributes["filter"]; a != nil {
-		wf.Filter, d = l.condition(a, ev, &scope{where: "the filter"})
+		wf.Filter, d = l.condition(a, ev, &scope{where: "the filter", reads: triggerReads})
 		diags = append(diags, d...)
 	}
 
@@ -196,7 +196,14 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 	}
 	content, diags := b.Body.Content(schema)
 	diags = dropMissingSuggested(diags)
-	blk, d := l.block(name, "", b.DefRange, content, ev, &scope{where: "a trigger"})
+	sc := &scope{where: "a trigger", reads: triggerReads}
+	if kind.Reads != nil {
+		sc.reads = kind.Reads
+	}
+	if kind.Where != "" {
+		sc.where = kind.Where
+	}
+	blk, d := l.block(name, "", b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
 	blk.api, d = l.apiRef(blk) // a poll trigger calls an api
 	diags = append(diags, d...)

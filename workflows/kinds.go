@@ -68,6 +68,12 @@ type TriggerKind struct {
 	Name   string
 	Attrs  []Attr
 	Blocks []BlockType
+	// Reads are the names the trigger's templates can read, when not event and vars
+	// (a poll's request is sent before there is an event: it reads poll and vars).
+	// A read of any other is a load error.
+	Reads []string
+	// Where names the trigger's templates in messages, when not "a trigger".
+	Where string
 	// New compiles a trigger's decoded attributes into its configuration, the value
 	// the trigger's runtime reads from Trigger.Config.
 	New func(b *Block) (any, hcl.Diagnostics)

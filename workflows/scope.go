@@ -33,6 +33,42 @@ type scope struct {
 	forEach bool // the expression is a for_each, which gives the items
 	// resumable are the steps of the workflow resume_url may name: its wait steps.
 	resumable []string
+	// reads are the names expressions here can start with; nil: a step's, stepReads.
+	// steps and each have checks of their own (stepRef, eachRef), and vars is read
+	// everywhere.
+	reads []string
+}
+
+// stepReads are the names a step's expressions read (each in a for_each step only).
+var stepReads = []string{"event", "steps", "vars", "run", "each"}
+
+// triggerReads are the names a trigger's templates and the filter read: they are
+// evaluated for an event, before there is a run.
+var triggerReads = []string{"event", "vars"}
+
+// readable returns the names expressions here can start with.
+func (sc *scope) readable() []string {
+	if sc.reads == nil {
+		return stepReads
+	}
+	return sc.reads
+}
+
+// readsText lists what expressions here can read, as a sentence does: "event and
+// vars", "poll.cursor, poll.time and vars".
+func (sc *scope) readsText() string {
+	var names []string
+	for _, n := range sc.readable() {
+		switch n {
+		case "each":
+			continue // only in a for_each step, which eachRef explains
+		case "poll":
+			names = append(names, "poll.cursor", "poll.time")
+		default:
+			names = append(names, n)
+		}
+	}
+	return andList(names)
 }
 
 // forEachScope is the scope of a step's for_each: what the step sees, except each.
@@ -65,6 +101,12 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 		}
 		if id, ok := n.(*ast.IdentifierNode); ok && id.Value == "each" {
 			if d := sc.eachRef(); d != nil {
+				report(d, id.Location())
+			}
+			return
+		}
+		if id, ok := n.(*ast.IdentifierNode); ok {
+			if d := sc.rootRef(id.Value); d != nil {
 				report(d, id.Location())
 			}
 			return
@@ -170,7 +212,7 @@ func (sc *scope) stepRef(name string) *hcl.Diagnostic {
 		return &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("No step has run in %s", sc.where),
-			Detail:   fmt.Sprintf("steps.%s cannot be read in %s: it is evaluated before any step runs, so it can read event and vars only.", name, sc.where),
+			Detail:   fmt.Sprintf("steps.%s cannot be read in %s: it is evaluated before any step runs, so it can read %s only.", name, sc.where, sc.readsText()),
 		}
 	}
 	if slices.Contains(sc.steps, name) {
@@ -217,6 +259,34 @@ func (sc *scope) stepRef(name string) *hcl.Diagnostic {
 		detail = fmt.Sprintf("Workflow %q has no step named %q. Did you mean %q?", sc.workflow, name, s)
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Reference to unknown step %q", name), Detail: detail}
+}
+
+// rootRef reports a read of a name that expressions here cannot read: event or run
+// where there is no run yet (a poll's request, the filter), poll outside a poll's
+// request. steps and each are left to stepRef and eachRef.
+func (sc *scope) rootRef(name string) *hcl.Diagnostic {
+	if !slices.Contains(roots, name) || name == "steps" || name == "each" || name == "vars" || slices.Contains(sc.readable(), name) {
+		return nil
+	}
+	d := &hcl.Diagnostic{Severity: hcl.DiagError}
+	switch name {
+	case "event":
+		d.Summary = fmt.Sprintf("No event in %s", sc.where)
+		d.Detail = fmt.Sprintf("event is the event a run starts with, and %s is evaluated before there is one, so it can read %s only.",
+			sc.where, sc.readsText())
+	case "run":
+		d.Summary = fmt.Sprintf("No run in %s", sc.where)
+		d.Detail = fmt.Sprintf("run is the run under way, and %s is evaluated before a run starts, so it can read %s only.",
+			sc.where, sc.readsText())
+	case "poll":
+		d.Summary = fmt.Sprintf("No poll in %s", sc.where)
+		d.Detail = fmt.Sprintf("poll.cursor and poll.time are read by the request of a poll trigger only; %s can read %s. "+
+			"A run started by a poll reads the poll's time as event.poll.time.", sc.where, sc.readsText())
+	default:
+		d.Summary = fmt.Sprintf("%s cannot be read in %s", name, sc.where)
+		d.Detail = fmt.Sprintf("%s can read %s only.", sc.where, sc.readsText())
+	}
+	return d
 }
 
 // stepField reads steps.NAME.FIELD (or steps.NAME["FIELD"]) in a member node.
