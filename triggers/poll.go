@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 
@@ -116,6 +118,12 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 				err.Error()+"\nitems and cursor read the response (response.body, response.headers, response.status), key reads item."))
 			continue
 		}
+		if name == "items" {
+			if d := itemsType(prog, src, a); d != nil {
+				diags = append(diags, d)
+				continue
+			}
+		}
 		srcs[name] = src
 		switch name {
 		case "items":
@@ -136,6 +144,41 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	p.key = "poll " + p.Schedule.Key() + " " + hex.EncodeToString(sum[:8])
 	p.method, p.url, p.api = strings.ToUpper(method), url, api
 	return p, diags
+}
+
+// itemsType reports an items expression whose type, known when the file loads, is not
+// a list: len(response.body.orders), a string or a bool. The response is typed only
+// when it arrives, so response.body.orders is checked then.
+func itemsType(prog *vm.Program, src string, a *workflows.BlockAttr) *hcl.Diagnostic {
+	if _, isNil := prog.Node().(*ast.NilNode); isNil {
+		return a.Error("items does not give a list", `"nil" gives nil. items is the list of the items of the response, such as "response.body.orders".`)
+	}
+	t := prog.Node().Type()
+	if t == nil {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Interface, reflect.Slice, reflect.Array:
+		return nil
+	}
+	return a.Error("items does not give a list",
+		fmt.Sprintf(`%q gives %s. items is the list of the items of the response, such as "response.body.orders".`, src, typeKind(t)))
+}
+
+// typeKind names a type the way users know values.
+func typeKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	if t.ConvertibleTo(reflect.TypeOf(0.0)) {
+		return "a number"
+	}
+	return t.String()
 }
 
 // ItemEvent is the event of the run an item starts: event.body the item, as the run

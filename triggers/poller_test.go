@@ -278,6 +278,12 @@ func TestPollDiagnostics(t *testing.T) {
 		{"steps in a header", "headers = { X-Id = \"{{ steps.a.body.id }}\" }\n" + itemsKey,
 			"it can read poll.cursor, poll.time and vars only"},
 		{"run in the query", "query = { run = \"{{ run.id }}\" }\n" + itemsKey, "No run in a poll's request"},
+		{"items gives a number", "items = \"len(response.body.orders)\"\n key = \"item.id\"",
+			`"len(response.body.orders)" gives a number`},
+		{"items gives a string", "items = \"'orders'\"\n key = \"item.id\"", "items does not give a list"},
+		{"items gives true or false", "items = \"response.status == 200\"\n key = \"item.id\"", "gives true or false"},
+		{"items gives an object", "items = \"{orders: response.body}\"\n key = \"item.id\"", "gives an object"},
+		{"items gives nil", "items = \"nil\"\n key = \"item.id\"", "items does not give a list"},
 		{"event in paginate", "paginate {\n next = \"event.body.next\"\n }\n" + itemsKey, "No event in a poll's request"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
