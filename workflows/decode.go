@@ -295,7 +295,7 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 			own = append(own, r)
 			continue
 		}
-		s.Retry, d = l.retry(r, ev, &scope{where: "retry", self: name, eachOK: sc.eachOK})
+		s.Retry, d = l.retry(r, ev, &scope{where: "retry", self: name, eachOK: sc.eachOK, onFailure: sc.onFailure})
 		diags = append(diags, d...)
 	}
 	content.Blocks = own

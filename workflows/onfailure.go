@@ -76,7 +76,7 @@ func (l *loader) onFailure(b *hcl.Block, first *hcl.Block, lay *layout, ev *eval
 			continue
 		}
 		sc := &scope{where: fmt.Sprintf("on_failure step %q", name), self: name, steps: lay.names, all: lay.names,
-			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs, resumable: lay.resumable}
+			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs, resumable: lay.resumable, onFailure: true}
 		s, d := l.step(blk, ev, sc)
 		diags = append(diags, d...)
 		if s == nil {

@@ -37,6 +37,9 @@ type scope struct {
 	// steps and each have checks of their own (stepRef, eachRef), and vars is read
 	// everywhere.
 	reads []string
+	// onFailure marks the steps of an on_failure block, whose run has error and
+	// failed_step beside its other fields.
+	onFailure bool
 }
 
 // stepReads are the names a step's expressions read (each in a for_each step only).
@@ -45,6 +48,13 @@ var stepReads = []string{"event", "steps", "vars", "run", "each"}
 // triggerReads are the names a trigger's templates and the filter read: they are
 // evaluated for an event, before there is a run.
 var triggerReads = []string{"event", "vars"}
+
+// runFields are the fields of run, and onFailureRunFields those an on_failure step
+// reads besides.
+var (
+	runFields          = []string{"id", "workflow", "version"}
+	onFailureRunFields = []string{"error", "failed_step"}
+)
 
 // readable returns the names expressions here can start with.
 func (sc *scope) readable() []string {
@@ -114,6 +124,11 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 		m, ok := n.(*ast.MemberNode)
 		if !ok {
 			return
+		}
+		if field, ok := runField(m); ok && slices.Contains(sc.readable(), "run") {
+			if d := sc.runFieldRef(field); d != nil {
+				report(d, m.Property.Location())
+			}
 		}
 		if step, field, ok := stepField(m); ok && sc.stepRef(step) == nil {
 			if d := sc.outputs[step].fieldRef(step, field); d != nil {
@@ -287,6 +302,45 @@ func (sc *scope) rootRef(name string) *hcl.Diagnostic {
 		d.Detail = fmt.Sprintf("%s can read %s only.", sc.where, sc.readsText())
 	}
 	return d
+}
+
+// runField reads run.FIELD (or run["FIELD"]) in a member node.
+func runField(m *ast.MemberNode) (string, bool) {
+	root, ok := m.Node.(*ast.IdentifierNode)
+	field, named := m.Property.(*ast.StringNode)
+	if !ok || !named || root.Value != "run" {
+		return "", false
+	}
+	return field.Value, true
+}
+
+// runFieldRef reports a read of a field that run does not have here: run.error and
+// run.failed_step outside on_failure, a misspelling anywhere.
+func (sc *scope) runFieldRef(field string) *hcl.Diagnostic {
+	fields := runFields
+	if sc.onFailure {
+		fields = slices.Concat(runFields, onFailureRunFields)
+	}
+	if slices.Contains(fields, field) {
+		return nil
+	}
+	if slices.Contains(onFailureRunFields, field) {
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("run.%s outside on_failure", field),
+			Detail: fmt.Sprintf("run.%s is set in the steps of an on_failure block, which run once the run has failed; "+
+				"in %s, run has %s. Read it in a step of on_failure {}.", field, sc.where, andList(fields)),
+		}
+	}
+	detail := fmt.Sprintf("run has %s", andList(fields))
+	if !sc.onFailure {
+		detail += " (and error and failed_step in on_failure steps)"
+	}
+	detail += fmt.Sprintf(", so run.%s is always nil.", field)
+	if s := suggest(field, fields); s != "" {
+		detail += fmt.Sprintf(" Did you mean run.%s?", s)
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown field %q of run", field), Detail: detail}
 }
 
 // stepField reads steps.NAME.FIELD (or steps.NAME["FIELD"]) in a member node.

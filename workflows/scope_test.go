@@ -199,3 +199,47 @@ func TestRetryInASetStep(t *testing.T) {
 		t.Errorf("another block in set: %s", diags.Error())
 	}
 }
+
+func TestRunFields(t *testing.T) {
+	ok := `workflow "w" {
+  step "call" "a" {
+    url  = "https://x/{{ run.id }}"
+    json = { wf = "{{ run.workflow }}", v = "{{ run['version'] }}", any = "{{ run[event.body.field] }}", all = "{{ run }}" }
+  }
+  on_failure {
+    step "call" "page" {
+      if   = "run.failed_step != 'a'"
+      url  = "https://x/{{ run.id }}"
+      json = { error = "{{ run.error }}", step = "{{ run?.failed_step }}" }
+    }
+  }
+}`
+	if _, diags := loadString(t, ok); diags.HasErrors() {
+		t.Fatalf("fields of run refused: %s", diags.Error())
+	}
+
+	step := func(body string) string {
+		return "workflow \"w\" {\n  step \"call\" \"a\" {\n    url = \"https://x\"\n" + body + "\n  }\n}"
+	}
+	onFailure := func(body string) string {
+		return "workflow \"w\" {\n  step \"call\" \"a\" { url = \"https://x\" }\n  on_failure {\n    step \"call\" \"b\" {\n" + body + "\n    }\n  }\n}"
+	}
+	for _, c := range []struct{ name, src, at, says string }{
+		{"a misspelling", step(`    json = { id = "{{ run.idd }}" }`), "f1.hcl:4:27", `Did you mean run.id?`},
+		{"a field of a field", step(`    json = { id = "{{ run.foo.bar }}" }`), "f1.hcl:4:27", `Unknown field "foo" of run`},
+		{"run.error outside on_failure", step(`    if = "run.error != nil"`), "f1.hcl:4:15", "run.error outside on_failure"},
+		{"a misspelling in on_failure", onFailure(`      url = "https://x/{{ run.eror }}"`), "f1.hcl:5:31", "Did you mean run.error?"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := loadString(t, c.src)
+			if !diags.HasErrors() {
+				t.Fatal("want an error")
+			}
+			d := diags[0]
+			at := fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+			if at != c.at || !strings.Contains(d.Summary+": "+d.Detail, c.says) {
+				t.Errorf("got %s %s: %s\nwant %s saying %q", at, d.Summary, d.Detail, c.at, c.says)
+			}
+		})
+	}
+}
