@@ -161,21 +161,24 @@ func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
 		content, d := f.Body.Content(testFileSchema)
 		diags = append(diags, d...)
 		ctx := testEvalContext(filepath.Dir(src.Name))
+		// Each check runs whatever the others found, so that one round of validate
+		// reports every problem of every test.
 		for _, b := range content.Blocks {
 			t, d := decodeTest(b, ctx)
 			diags = append(diags, d...)
-			if t == nil {
-				continue
-			}
+			ok := !d.HasErrors()
 			if at, dup := first[t.Name]; dup {
 				diags = append(diags, duplicateDiag("test", t.Name, t.DefRange, at))
-				continue
+				ok = false
+			} else {
+				first[t.Name] = t.DefRange
 			}
-			first[t.Name] = t.DefRange
-			if set != nil {
+			if set != nil && t.Workflow != "" {
 				diags = append(diags, checkTest(t, b, set)...)
 			}
-			tests = append(tests, t)
+			if ok {
+				tests = append(tests, t)
+			}
 		}
 	}
 	return tests, diags
@@ -205,6 +208,9 @@ func testEvalContext(dir string) *hcl.EvalContext {
 	}}
 }
 
+// decodeTest decodes a test block. It returns what it could decode even when it
+// reports errors, so that its workflow, mocks and expects can still be checked; its
+// Workflow is "" when the block does not name one.
 func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 	t := &Test{Name: b.Labels[0], Mocks: map[string]*Mock{}, Resumes: map[string]*TestResume{}, ExpectRun: TestSucceeded, ExpectRunRange: b.DefRange, DefRange: b.DefRange}
 	content, diags := b.Body.Content(testSchema)
@@ -251,9 +257,6 @@ func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			t.Expects = append(t.Expects, e)
 		}
-	}
-	if diags.HasErrors() {
-		return nil, diags
 	}
 	return t, diags
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,5 +207,65 @@ test "items" {
 `)}}, set)
 	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "only a step with for_each has items") {
 		t.Fatalf("want an error for an item of a step without for_each: %v", diags)
+	}
+}
+
+// One round reports every problem of every test: a test that does not decode is
+// still checked against its workflow, and still counts for duplicates.
+func TestLoadTestsReportsEveryProblem(t *testing.T) {
+	tests, diags := loadTests(t, `
+test "t1" {
+  workflow = "order"
+  extra    = 1
+  mock "find_custmer" {
+    status = "ok"
+  }
+  expect "summry" {
+    count = 1
+  }
+  expect_run = "passed"
+}
+
+test "t2" {
+  workflow = "order"
+  expect "find_customer" {
+    count = "x"
+  }
+}
+
+test "t2" {
+  workflow = "order"
+  mock "nope" {}
+}
+
+test "ok" {
+  workflow = "order"
+}
+`)
+	want := map[string]string{
+		"order.test.hcl:4,3":   "Unsupported argument",
+		"order.test.hcl:5,3":   "Unknown step in mock",
+		"order.test.hcl:6,14":  "Invalid status",
+		"order.test.hcl:8,3":   "Unknown step in expect",
+		"order.test.hcl:11,16": "Unknown run outcome",
+		"order.test.hcl:17,13": "Invalid expect attribute",
+		"order.test.hcl:21,1":  `Duplicate test "t2"`,
+		"order.test.hcl:23,3":  "Unknown step in mock",
+	}
+	got := map[string]string{}
+	for _, d := range diags {
+		at := fmt.Sprintf("%s:%d,%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		got[at] = d.Summary
+	}
+	for at, summary := range want {
+		if got[at] != summary {
+			t.Errorf("at %s: got %q, want %q", at, got[at], summary)
+		}
+	}
+	if len(diags) != len(want) {
+		t.Errorf("got %d diagnostics, want %d:\n%s", len(diags), len(want), diags.Error())
+	}
+	if len(tests) != 1 || tests[0].Name != "ok" {
+		t.Errorf("tests loaded: %d, want the one without errors", len(tests))
 	}
 }
