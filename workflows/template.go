@@ -268,6 +268,13 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 		body := rest[open+2:]
 		end := exprEnd(body)
 		if end < 0 {
+			// A }} the brackets before it hid: the expression's own mistake (a bracket
+			// not closed, or one too many) is the one to report.
+			if at := strings.Index(body, "}}"); at >= 0 && strings.TrimSpace(body[:at]) != "" {
+				if _, err := loc.compiler().compile(body[:at], false); err != nil {
+					return nil, append(diags, exprDiag(err, body[:at], offset+open+2, loc))
+				}
+			}
 			d := loc.diag(hcl.DiagError, "Unclosed {{",
 				`This {{ has no matching }}. To write a literal "{{", use {{ "{{" }}.`)
 			d.Subject = loc.at(offset+open, len(s)).Ptr()
