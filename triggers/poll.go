@@ -112,7 +112,7 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 				`It is a bare expression: drop the {{ }} and write, for example, items = "response.body.orders".`))
 			continue
 		}
-		prog, err := expr.Compile(src, expr.Env(pollEnv{}), expr.MaxNodes(10_000))
+		prog, err := expr.Compile(src, expr.Env(pollEnv{}), expr.MaxNodes(10_000), workflows.NilSafe())
 		if err != nil {
 			diags = append(diags, a.Error(fmt.Sprintf("Invalid %s expression", name),
 				err.Error()+"\nitems and cursor read the response (response.body, response.headers, response.status), key reads item."))
@@ -162,23 +162,7 @@ func itemsType(prog *vm.Program, src string, a *workflows.BlockAttr) *hcl.Diagno
 		return nil
 	}
 	return a.Error("items does not give a list",
-		fmt.Sprintf(`%q gives %s. items is the list of the items of the response, such as "response.body.orders".`, src, typeKind(t)))
-}
-
-// typeKind names a type the way users know values.
-func typeKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	}
-	if t.ConvertibleTo(reflect.TypeOf(0.0)) {
-		return "a number"
-	}
-	return t.String()
+		fmt.Sprintf(`%q gives %s. items is the list of the items of the response, such as "response.body.orders".`, src, workflows.TypeKind(t)))
 }
 
 // ItemEvent is the event of the run an item starts: event.body the item, as the run

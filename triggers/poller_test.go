@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
@@ -359,4 +362,25 @@ func TestPollTwoProcessesThirtyTicks(t *testing.T) {
 			t.Errorf("%d polls for 30 ticks, want one a tick", len(api.since))
 		}
 	})
+}
+
+// A poll's expressions read a field of nil as nil, as every expression of a workflow
+// does: a cursor at response.body.meta.next is nil on a page without meta.
+func TestPollExpressionsAreNilSafe(t *testing.T) {
+	src := "workflow \"w\" {\n trigger \"poll\" {\n every = \"1m\"\n url = \"https://example.com/x\"\n" +
+		" items = \"response.body.data.orders\"\n key = \"item.id\"\n cursor = \"response.body.meta.next\"\n }\n}\n"
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quietLog})
+	Register(k)
+	set, diags := workflows.Load([]workflows.Source{{Name: "w.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p := set.Workflow("w").Triggers[0].Config.(*Poll)
+	env := pollEnv{Response: map[string]any{"body": map[string]any{}}}
+	for name, prog := range map[string]*vm.Program{"items": p.Items, "cursor": p.Cursor} {
+		if v, err := expr.Run(prog, env); err != nil || v != nil {
+			t.Errorf("%s: %v %v, want nil", name, v, err)
+		}
+	}
 }

@@ -43,8 +43,8 @@ const maxNodes = 10_000
 type exprOption = expr.Option
 
 var (
-	valueOptions = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.Patch(nilSafe{})}, functions...)
-	boolOptions  = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool(), expr.Patch(nilSafe{})}, functions...)
+	valueOptions = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes), NilSafe()}, functions...)
+	boolOptions  = append([]exprOption{expr.Env(Env{}), expr.MaxNodes(maxNodes), expr.AsBool(), NilSafe()}, functions...)
 )
 
 // Programs are shared by every worker; a VM is scratch space, so keep a pool of them.
@@ -154,7 +154,7 @@ func comparison(text, kind string) string {
 // "a number" for event.body.total + 1, though event.body.total is typed only when it
 // runs. It is "" when the type is known only at run time.
 func formKind(n ast.Node) string {
-	if k := typeKind(n.Type()); k != "" {
+	if k := TypeKind(n.Type()); k != "" {
 		return k
 	}
 	switch n := n.(type) {
@@ -184,8 +184,8 @@ func formKind(n ast.Node) string {
 	return ""
 }
 
-// typeKind names a type the way a user reads it; "" for a type known only at run time.
-func typeKind(t reflect.Type) string {
+// TypeKind names a type the way a user reads it; "" for a type known only at run time.
+func TypeKind(t reflect.Type) string {
 	switch {
 	case t == nil, t.Kind() == reflect.Interface:
 		return ""

@@ -83,7 +83,7 @@ func NewPageEnv(env *Env, response map[string]any, method, url string, page int)
 	return pe
 }
 
-var pageOptions = append([]exprOption{expr.Env(PageEnv{}), expr.MaxNodes(maxNodes), expr.Patch(nilSafe{})}, functions...)
+var pageOptions = append([]exprOption{expr.Env(PageEnv{}), expr.MaxNodes(maxNodes), NilSafe()}, functions...)
 
 // PageExpr is a compiled expression of a paginate block.
 type PageExpr struct {

@@ -13,7 +13,11 @@ import (
 // reference, such as steps.find.body.id or event.headers["x-id"]: root first, then
 // each field. It returns nil for any other expression.
 func reference(n ast.Node) []string {
-	if c, ok := n.(*ast.ChainNode); ok { // steps.find?.body
+	for { // steps.find?.body, and every member access (nilSafe)
+		c, ok := n.(*ast.ChainNode)
+		if !ok {
+			break
+		}
 		n = c.Node
 	}
 	switch n := n.(type) {
