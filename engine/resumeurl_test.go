@@ -35,6 +35,15 @@ func TestRedactResumeTokens(t *testing.T) {
 			}
 		})
 	}
+	// Text cut inside the signature (a list's column, a recorded body's limit) shows
+	// none of it.
+	for n := 1; n < len(token)-len(payload)-1; n++ {
+		cut := link[:len(link)-n] + "…"
+		out := string(RedactResumeTokens([]byte(cut)))
+		if want := "https://hooks.example.com/resume/" + payload + ".[redacted]…"; out != want {
+			t.Errorf("cut %d before the end: %q, want %q", n, out, want)
+		}
+	}
 	for _, keep := range []string{
 		"hooks.example.com/resume/",
 		// A JWT: its signature is longer than a token's.
