@@ -19,8 +19,9 @@ type RunFilter struct {
 	Limit    int    // default 50, at most 500
 	// Cursor continues a listing where the previous page ended (RunPage.Next).
 	Cursor string
-	// Text keeps the runs whose event (as the history shows it, credentials redacted)
-	// contains it, in any case. Such a listing reads at most maxTextScan runs.
+	// Text keeps the runs whose event (as the history shows it, credentials redacted,
+	// and resume tokens' signatures) contains it, in any case. Such a listing reads at
+	// most maxTextScan runs.
 	Text string
 }
 
@@ -132,7 +133,9 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 			if r == nil || f.Status != "" && string(r.Status) != f.Status {
 				continue // expired, or another status
 			}
-			if f.Text != "" && !containsFold(events[i], f.Text) {
+			// Matched without its resume tokens: a reader, who is shown none, could
+			// otherwise tell one from the runs a guess at it finds.
+			if f.Text != "" && !containsFold(string(RedactResumeTokens([]byte(events[i]))), f.Text) {
 				continue
 			}
 			page.Runs = append(page.Runs, *r)

@@ -156,11 +156,17 @@ func TestRunsByEventText(t *testing.T) {
 	ctx := context.Background()
 	alice, _ := e.Start(ctx, set.Workflow("b"), event(`{"customer": "Alice Liddell", "password": "wonderland"}`))
 	e.Start(ctx, set.Workflow("b"), event(`{"customer": "Bob"}`))
+	// An event that holds a resume URL, as a child run's input may.
+	token := waitRef{workflow: "refund", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"}.token([]byte("0123456789abcdef0123456789abcdef"))
+	payload, sig, _ := strings.Cut(token, ".")
+	carol, _ := e.Start(ctx, set.Workflow("b"), event(`{"customer": "Carol", "approve": "https://hooks.example.com/resume/`+token+`"}`))
 	for _, tc := range []struct{ text, want string }{
 		{"alice", alice},
 		{"LIDDELL", alice},
 		{"wonderland", ""}, // a credential field is redacted: no oracle for its value
 		{"nobody", ""},
+		{payload, carol},
+		{payload + "." + sig[:1], ""}, // nor for a resume token's signature
 	} {
 		page, err := e.Runs(ctx, RunFilter{Text: tc.text})
 		if err != nil {
