@@ -252,4 +252,13 @@ func TestConditionOnAFieldOfText(t *testing.T) {
 	if want := "event.body.email != nil: event.body is a string, which has no fields: "; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %v, want it to start %q", err, want)
 	}
+	// An error of another kind is not put on a field read in a branch not taken.
+	c, diags = compileCondition("event.body.n > 5 ? event.body.text.x == 1 : int('z') == 1", location{rng: hcl.Range{}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, err = c.Eval(&Env{Event: map[string]any{"body": map[string]any{"n": 3, "text": "hi"}}})
+	if err == nil || strings.Contains(err.Error(), "has no fields") {
+		t.Errorf("got %v, want int's own error", err)
+	}
 }

@@ -126,8 +126,13 @@ func (e *fieldsError) Error() string { return e.why + ": " + e.err.Error() }
 func (e *fieldsError) Unwrap() error { return e.err }
 
 // explain adds to err, the error of program p run in env, the reference of p that
-// read a field of a value that has none, if one did.
+// read a field of a value that has none, when err is that of such a read (expr says
+// "cannot fetch", or of a string "invalid operation: int(string)", as it took the
+// field's name for an index).
 func explain(p *vm.Program, env *Env, err error) error {
+	if msg := err.Error(); !strings.Contains(msg, "cannot fetch") && !strings.Contains(msg, "int(string)") {
+		return err
+	}
 	why := ""
 	node := p.Node()
 	ast.Walk(&node, visitor(func(n ast.Node) {
