@@ -13,9 +13,8 @@ import (
 const DefaultBodyBudget = 32 << 20
 
 // clientShare is the part of the body budget one client may hold: a quarter, so that
-// the slow uploads of one address cannot take the memory every other sender needs.
-// nginx's limit_conn caps what one address holds the same way, in connections; here it
-// is bytes, as bytes are what runs out.
+// the slow uploads of one address cannot take the memory every other sender needs. It
+// is counted in bytes, as bytes are what runs out.
 const clientShare = 4
 
 // errOverBudget is a body refused because the body budget is spent.

@@ -112,9 +112,9 @@ func TestTemplateCompileErrors(t *testing.T) {
 		{"id={{ event.body.id + }}", "Invalid expression", 27},
 		{"id={{ event.body.id", "Unclosed {{", 9},
 		{"id={{   }}", "Empty {{ }}", 9},
-		{"{{ upper(event.body.name }}", "Invalid expression", 0},
-		{"{{ event.body.x[0 }}", "Invalid expression", 0},
-		{"{{ event.body.name ) }}", "Invalid expression", 0},
+		{"{{ upper(event.body.name }}", "Invalid expression", 30}, // where the ) is missing
+		{"{{ event.body.x[0 }}", "Invalid expression", 23},
+		{"{{ event.body.name ) }}", "Invalid expression", 25},
 		{"a {{ 1 }} b {{ evnt.body }}", `Unknown name "evnt"`, 21},
 	}
 	for _, tt := range tests {
@@ -130,7 +130,7 @@ func TestTemplateCompileErrors(t *testing.T) {
 			if d.Summary != tt.summary {
 				t.Errorf("summary %q, want %q (%s)", d.Summary, tt.summary, d.Detail)
 			}
-			if tt.col > 0 && (d.Subject.Start.Column != tt.col || d.Subject.Start.Line != 1) {
+			if d.Subject.Start.Column != tt.col || d.Subject.Start.Line != 1 {
 				t.Errorf("at %d:%d, want 1:%d", d.Subject.Start.Line, d.Subject.Start.Column, tt.col)
 			}
 		})

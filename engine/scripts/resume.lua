@@ -1,7 +1,8 @@
 -- Resumes a wait step: stores what resumed it in its run, where the step reads it,
 -- and makes its parked job due now. A resume that comes before the run reaches the
--- wait is kept there for it, and hurries nothing: a delay before the wait still holds. A wait is resumed once: a second resume is refused, and
--- so is one after the wait timed out or ended otherwise.
+-- wait is kept there for it, and hurries nothing: a delay before the wait still
+-- holds. A wait is resumed once: a second resume is refused, and so is one after the
+-- wait timed out or ended otherwise.
 -- KEYS: 1 run hash, 2 ready:<wf>, 3 due index, 4 wake list
 local K = {run = KEYS[1]}
 local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4]}
