@@ -196,7 +196,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		}
 	}
 	for step := range dry.answers {
-		if !anyStep(set, step) {
+		if !calledStep(set, wf, step) {
 			return usage("--response %s: workflow %s has no step %q; its http steps are: %s", step, wf.Name, step,
 				strings.Join(httpSteps(wf), ", "))
 		}
@@ -265,15 +265,27 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	return nil
 }
 
-// anyStep reports whether a workflow of set has a step named step: the workflow run,
-// or one whose run a workflow step of it starts, answered by the same --response.
-func anyStep(set *workflows.Set, step string) bool {
-	for _, w := range set.Workflows() {
+// calledStep reports whether wf, or a workflow whose run a workflow step of it starts
+// (answered by the same --response), has a step named step.
+func calledStep(set *workflows.Set, wf *workflows.Workflow, step string) bool {
+	seen := map[string]bool{}
+	var has func(w *workflows.Workflow) bool
+	has = func(w *workflows.Workflow) bool {
+		if w == nil || seen[w.Name] {
+			return false
+		}
+		seen[w.Name] = true
 		if s, _ := w.Step(step); s != nil {
 			return true
 		}
+		for _, s := range append(append([]*workflows.Step{}, w.Steps...), w.OnFailure...) {
+			if sub, ok := s.Action.(workflows.SubRun); ok && has(set.Workflow(sub.Calls())) {
+				return true
+			}
+		}
+		return false
 	}
-	return false
+	return has(wf)
 }
 
 // httpSteps lists the names of a workflow's http steps, on_failure's included.
