@@ -57,6 +57,10 @@ workflow "bearer" {
 		{"GET", "/healthz", http.StatusOK, "ok"},
 		{"POST", "/hooks", http.StatusNotFound, "no webhook at /hooks"},
 		{"POST", "/hooks/", http.StatusNotFound, "no webhook at /hooks/"},
+		// A resume URL's path, clean or not, names a wait or none: never a redirect.
+		{"POST", "/resume//x.y", http.StatusNotFound, "no wait at this address"},
+		{"GET", "/resume/../resume/x.y", http.StatusNotFound, "no wait at this address"},
+		{"POST", "/elsewhere/../resume/x.y", http.StatusNotFound, "no wait at this address"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			status, body := rawRequest(t, s.publicAddr, tc.method, tc.path)

@@ -346,14 +346,15 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	s.triggers.Use(set)
 	s.hooks = s.triggers.Webhooks()
 
-	hooks := s.unlessDraining(s.hooks) // served ahead of mux, by webhooksFirst
+	// Webhooks and resume URLs are served ahead of mux, by webhooksFirst.
+	hooks := s.unlessDraining(s.hooks)
+	resumes := s.resumesUnlessDraining(triggers.NewResumes(resumer{rt.engine}, log))
 	mux := http.NewServeMux()
-	mux.Handle(triggers.ResumePrefix, s.resumesUnlessDraining(triggers.NewResumes(resumer{rt.engine}, log)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
-	s.public = newHTTPServer(s.underCap(webhooksFirst(hooks, mux)), log)
+	s.public = newHTTPServer(s.underCap(webhooksFirst(hooks, resumes, mux)), log)
 	s.maxConns = int64(cfg.maxConns)
 	s.public.ConnState = func(_ net.Conn, st http.ConnState) {
 		switch st {
@@ -436,19 +437,23 @@ func (s *server) unlessDraining(h http.Handler) http.Handler {
 	})
 }
 
-// webhooksFirst hands requests for webhooks to hooks with their path as it came, and
-// the others to mux. The mux would redirect a path that is not clean (//, a . or ..
-// segment) to its clean form, with an empty body; the webhook receiver answers 400 with
-// the reason instead. A path is for a webhook when it, or its clean form, is /hooks or
-// under it.
-func webhooksFirst(hooks, mux http.Handler) http.Handler {
+// webhooksFirst hands requests for webhooks to hooks, and for resume URLs to resumes,
+// with their path as it came, and the others to mux. The mux would redirect a path
+// that is not clean (//, a . or .. segment) to its clean form, with an empty body; the
+// webhook receiver answers 400 with the reason instead, and the resume URLs 404, as
+// such a path names no wait. A path is for a webhook when it, or its clean form, is
+// /hooks or under it; for a resume URL, under /resume/.
+func webhooksFirst(hooks, resumes, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		clean := path.Clean(r.URL.Path)
-		if strings.HasPrefix(r.URL.Path, "/hooks/") || clean == "/hooks" || strings.HasPrefix(clean, "/hooks/") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/hooks/") || clean == "/hooks" || strings.HasPrefix(clean, "/hooks/"):
 			hooks.ServeHTTP(w, r)
-			return
+		case strings.HasPrefix(r.URL.Path, triggers.ResumePrefix) || strings.HasPrefix(clean+"/", triggers.ResumePrefix):
+			resumes.ServeHTTP(w, r)
+		default:
+			mux.ServeHTTP(w, r)
 		}
-		mux.ServeHTTP(w, r)
 	})
 }
 
