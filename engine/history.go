@@ -134,8 +134,10 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 				continue // expired, or another status
 			}
 			// Matched without its resume tokens: a reader, who is shown none, could
-			// otherwise tell one from the runs a guess at it finds.
-			if f.Text != "" && !containsFold(string(RedactResumeTokens([]byte(events[i]))), f.Text) {
+			// otherwise tell one from the runs a guess at it finds. Only an event that
+			// matches as it is is redacted to be matched again.
+			if f.Text != "" && (!containsFold(events[i], f.Text) ||
+				!containsFold(string(RedactResumeTokens([]byte(events[i]))), f.Text)) {
 				continue
 			}
 			page.Runs = append(page.Runs, *r)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/base64"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"testing"
@@ -44,16 +46,37 @@ func TestRedactResumeTokens(t *testing.T) {
 			t.Errorf("cut %d before the end: %q, want %q", n, out, want)
 		}
 	}
+	// Something shaped as a payload before the token does not take its place.
+	lead := base64.RawURLEncoding.EncodeToString([]byte("hello\nworld\nfoo")) + "."
+	if out := string(RedactResumeTokens([]byte(lead + token))); out != lead+payload+".[redacted]" {
+		t.Errorf("a payload-like part before a token: %q", out)
+	}
 	for _, keep := range []string{
 		"hooks.example.com/resume/",
-		// A JWT: its signature is longer than a token's.
+		// A JWT: its parts are not a payload of names.
 		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
 		// A signature's length after a payload that is not three lines.
 		"aGVsbG8gd29ybGQ." + strings.Repeat("A", 22),
-		"file.name.txt",
+		// Three lines, but not names.
+		base64.RawURLEncoding.EncodeToString([]byte("a b\nc d\ne f")) + "." + strings.Repeat("A", 22),
+		"release-2026.12.03-final.tar.gz",
 	} {
 		if out := string(RedactResumeTokens([]byte(keep))); out != keep {
 			t.Errorf("%q redacted as %q", keep, out)
+		}
+	}
+	// Names of files and ids of the length of a token's parts are left alone.
+	rng := rand.New(rand.NewPCG(1, 2))
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range 20000 {
+		b := make([]byte, 24+i%20)
+		for j := range b {
+			b[j] = chars[rng.IntN(len(chars))]
+		}
+		for _, name := range []string{"uploads/" + string(b) + ".png", string(b) + "." + string(b[:22]), string(b) + ".x"} {
+			if out := string(RedactResumeTokens([]byte(name))); out != name {
+				t.Fatalf("%q redacted as %q", name, out)
+			}
 		}
 	}
 }

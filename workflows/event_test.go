@@ -252,6 +252,15 @@ func TestConditionOnAFieldOfText(t *testing.T) {
 	if want := "event.body.email != nil: event.body is a string, which has no fields: "; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %v, want it to start %q", err, want)
 	}
+	// The field read that failed is the one named, not another in a branch not taken.
+	c, diags = compileCondition("event.body.flag ? event.body.text.x == 1 : event.body.num.y == 1", location{rng: hcl.Range{}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, err = c.Eval(&Env{Event: map[string]any{"body": map[string]any{"flag": false, "text": "hi", "num": 3}}})
+	if want := "event.body.num is a number, which has no fields"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want it to say %q", err, want)
+	}
 	// An error of another kind is not put on a field read in a branch not taken.
 	c, diags = compileCondition("event.body.n > 5 ? event.body.text.x == 1 : int('z') == 1", location{rng: hcl.Range{}})
 	if diags.HasErrors() {

@@ -25,7 +25,7 @@ func NilSafe() expr.Option { return expr.Patch(nilSafe{}) }
 func (nilSafe) Visit(node *ast.Node) {
 	if c, ok := (*node).(*ast.ChainNode); ok {
 		if inner, ok := c.Node.(*ast.ChainNode); ok {
-			*node = inner // a ?. chain, written so, around the one made here
+			*node = inner // a chain the file wrote with ?., around the one made here: one is enough
 		}
 		return
 	}

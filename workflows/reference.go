@@ -1,11 +1,13 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -13,7 +15,7 @@ import (
 // reference, such as steps.find.body.id or event.headers["x-id"]: root first, then
 // each field. It returns nil for any other expression.
 func reference(n ast.Node) []string {
-	for { // steps.find?.body, and every member access (nilSafe)
+	for { // steps.find?.body, and the chain nilSafe ends a path of fields at
 		c, ok := n.(*ast.ChainNode)
 		if !ok {
 			break
@@ -125,22 +127,23 @@ type fieldsError struct {
 func (e *fieldsError) Error() string { return e.why + ": " + e.err.Error() }
 func (e *fieldsError) Unwrap() error { return e.err }
 
-// explain adds to err, the error of program p run in env, the reference of p that
-// read a field of a value that has none, when err is that of such a read (expr says
+// explain adds to err, the error of program p run in env, the reference that read a
+// field of a value that has none, when err is the error of such a read (expr says
 // "cannot fetch", or of a string "invalid operation: int(string)", as it took the
-// field's name for an index).
+// field's name for an index): the member access at the error's place.
 func explain(p *vm.Program, env *Env, err error) error {
-	if msg := err.Error(); !strings.Contains(msg, "cannot fetch") && !strings.Contains(msg, "int(string)") {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	if msg := fe.Message; !strings.Contains(msg, "cannot fetch") && !strings.Contains(msg, "int(string)") {
 		return err
 	}
 	why := ""
 	node := p.Node()
 	ast.Walk(&node, visitor(func(n ast.Node) {
-		switch n.(type) {
-		case *ast.MemberNode, *ast.ChainNode:
-			if why == "" {
-				why = noFields(env, reference(n))
-			}
+		if m, ok := n.(*ast.MemberNode); ok && why == "" && m.Location().From == fe.From {
+			why = noFields(env, reference(m))
 		}
 	}))
 	if why == "" {

@@ -349,11 +349,7 @@ func stepField(m *ast.MemberNode) (step, field string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	base := m.Node
-	if c, ok := base.(*ast.ChainNode); ok { // each access is a chain of its own (nilSafe)
-		base = c.Node
-	}
-	inner, ok := base.(*ast.MemberNode)
+	inner, ok := m.Node.(*ast.MemberNode)
 	if !ok {
 		return "", "", false
 	}

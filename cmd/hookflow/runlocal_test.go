@@ -542,3 +542,16 @@ workflow "login" {
 		}
 	}
 }
+
+// --response answers a step of a child run as well as the workflow's own, and
+// refuses a name that is neither's.
+func TestRunResponseOfAChildStep(t *testing.T) {
+	stdout, stderr, err := hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", `create={"number": "INV-1"}`, "order")
+	if err != nil || !strings.Contains(stdout, "run succeeded") {
+		t.Errorf("a child run's step: %v\n%s%s", err, stdout, stderr)
+	}
+	_, stderr, err = hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", "creat=404", "order")
+	if err == nil || !strings.Contains(stderr, `--response creat: workflow order has no step "creat"`) {
+		t.Errorf("a step of no workflow it runs: %v\n%s", err, stderr)
+	}
+}
