@@ -3,13 +3,17 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // The floor's process is in a process group of its own and ignores the signals a
@@ -74,6 +78,7 @@ func TestFloorApartKilledWhenStuck(t *testing.T) {
 	if err := syscall.Kill(f.PID(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, f.PID())
 	err = f.Stop()
 	if err == nil || !strings.Contains(err.Error(), "did not stop within") {
 		t.Errorf("Stop: %v, want that it did not stop", err)
@@ -81,4 +86,24 @@ func TestFloorApartKilledWhenStuck(t *testing.T) {
 	if err := syscall.Kill(f.PID(), 0); err != syscall.ESRCH {
 		t.Errorf("the floor's process is still there: %v", err)
 	}
+}
+
+// waitStopped waits until process pid is stopped, where /proc tells: a signal is
+// delivered when the process next runs, and on a busy machine the floor's could read
+// its closed stdin and end first.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	stat := fmt.Sprintf("/proc/%d/stat", pid)
+	if _, err := os.Stat(stat); err != nil {
+		return // no /proc here: the signal is taken to have arrived
+	}
+	testutil.Eventually(t, 10*time.Second, "the floor's process stopped", func() bool {
+		data, err := os.ReadFile(stat)
+		if err != nil {
+			return false
+		}
+		// The state follows the command's name, in parentheses that may hold spaces.
+		_, rest, _ := strings.Cut(string(data[bytes.LastIndexByte(data, ')')+1:]), " ")
+		return strings.HasPrefix(rest, "T") || strings.HasPrefix(rest, "t")
+	})
 }
