@@ -32,9 +32,18 @@ type budget struct {
 	share int64 // the most one client may hold; 0: max
 	used  atomic.Int64
 
-	mu      sync.Mutex
-	clients map[netip.Addr]int64 // bytes held, by client; a client holding none is absent
+	// clients are the bytes each client holds (*atomic.Int64 by netip.Addr): a
+	// request finds its client's count without a lock, as requests on every core do.
+	// A client holding none keeps its entry until a sweep (sweep), which holds
+	// sweeping to keep takes and gives out while it drops entries at 0.
+	clients  sync.Map
+	sweeping sync.RWMutex
+	added    atomic.Int64 // entries made since the last sweep
 }
+
+// sweepAfter is how many entries are made between sweeps: what the map holds past the
+// clients with bodies in progress.
+const sweepAfter = 1024
 
 // take reserves n more bytes for a request of client that holds held bytes already,
 // or tells why it cannot: errOverShare when the client would pass its share,
@@ -42,12 +51,16 @@ type budget struct {
 // may always take what it needs, and so may a client's only request, so that a
 // maximum or a share below max_body refuses none.
 func (b *budget) take(client netip.Addr, held, n int64) error {
-	if !b.takeShare(client, held, n) {
+	b.sweeping.RLock()
+	defer b.sweeping.RUnlock()
+	c := b.count(client)
+	if after := c.Add(n); b.share > 0 && after > b.share && after != held+n {
+		c.Add(-n)
 		return errOverShare
 	}
 	if used := b.used.Add(n); used > b.max && used != held+n {
 		b.used.Add(-n)
-		b.giveShare(client, n)
+		c.Add(-n)
 		return errOverBudget
 	}
 	return nil
@@ -58,32 +71,50 @@ func (b *budget) give(client netip.Addr, n int64) {
 	if n == 0 {
 		return
 	}
+	b.sweeping.RLock()
 	b.used.Add(-n)
-	b.giveShare(client, n)
+	b.count(client).Add(-n)
+	b.sweeping.RUnlock()
+	if b.added.Load() >= sweepAfter {
+		b.sweep()
+	}
 }
 
-func (b *budget) takeShare(client netip.Addr, held, n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	after := b.clients[client] + n
-	if b.share > 0 && after > b.share && after != held+n {
-		return false
+// count is client's count of bytes held, made at 0 when it has none. The caller holds
+// sweeping for reading: no sweep drops it meanwhile.
+func (b *budget) count(client netip.Addr) *atomic.Int64 {
+	if c, ok := b.clients.Load(client); ok {
+		return c.(*atomic.Int64)
 	}
-	if b.clients == nil {
-		b.clients = map[netip.Addr]int64{}
+	c, loaded := b.clients.LoadOrStore(client, new(atomic.Int64))
+	if !loaded {
+		b.added.Add(1)
 	}
-	b.clients[client] = after
-	return true
+	return c.(*atomic.Int64)
 }
 
-func (b *budget) giveShare(client netip.Addr, n int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if left := b.clients[client] - n; left > 0 {
-		b.clients[client] = left
-	} else {
-		delete(b.clients, client) // the map holds the clients with bodies in progress only
+// sweep drops the entries of clients that hold nothing.
+func (b *budget) sweep() {
+	b.sweeping.Lock()
+	defer b.sweeping.Unlock()
+	if b.added.Load() < sweepAfter {
+		return // another sweep came first
 	}
+	b.clients.Range(func(k, c any) bool {
+		if c.(*atomic.Int64).Load() == 0 {
+			b.clients.Delete(k)
+		}
+		return true
+	})
+	b.added.Store(0)
+}
+
+// held is the bytes client holds.
+func (b *budget) held(client netip.Addr) int64 {
+	if c, ok := b.clients.Load(client); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // clientOf names the client of a request by its remote address: its IPv4 address, or

@@ -50,7 +50,7 @@ func TestBudgetShares(t *testing.T) {
 	if err := bud.take(c, 0, 30); err != errOverBudget {
 		t.Errorf("past the maximum: %v, want errOverBudget", err)
 	}
-	if n := bud.clients[c]; n != 0 {
+	if n := bud.held(c); n != 0 {
 		t.Errorf("a refused client still holds %d", n)
 	}
 	bud.give(a, 10)
@@ -59,8 +59,8 @@ func TestBudgetShares(t *testing.T) {
 	}
 	bud.give(a, 40)
 	bud.give(b, 40)
-	if len(bud.clients) != 0 || bud.used.Load() != 0 {
-		t.Errorf("all given back: %v held, %d used", bud.clients, bud.used.Load())
+	if bud.held(a) != 0 || bud.held(b) != 0 || bud.used.Load() != 0 {
+		t.Errorf("all given back: %d and %d held, %d used", bud.held(a), bud.held(b), bud.used.Load())
 	}
 
 	only := budget{max: 100, share: 10}
@@ -271,5 +271,23 @@ func TestReadBodyOfDeclaredLength(t *testing.T) {
 			t.Errorf("%d bytes: read %d (cap %d), took %d, %v", n, len(raw), cap(raw), taken, err)
 		}
 		h.bodies.give(netip.Addr{}, taken)
+	}
+}
+
+// The clients that held bodies and hold none are dropped now and then: many
+// addresses, each come once, leave at most sweepAfter entries behind.
+func TestBudgetForgetsClients(t *testing.T) {
+	bud := budget{max: 1 << 20, share: 1 << 18}
+	for i := range 5 * sweepAfter {
+		c := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if err := bud.take(c, 0, 100); err != nil {
+			t.Fatal(err)
+		}
+		bud.give(c, 100)
+	}
+	entries := 0
+	bud.clients.Range(func(_, _ any) bool { entries++; return true })
+	if entries > sweepAfter || bud.used.Load() != 0 {
+		t.Errorf("%d clients kept, %d bytes used; want at most %d kept, none used", entries, bud.used.Load(), sweepAfter)
 	}
 }
