@@ -30,6 +30,10 @@ type Access struct {
 	// between the processes serving the same tokens. Nil keeps them in this
 	// process's memory.
 	SignedOut SignedOut
+	// Redact hides the resume tokens in an answer to the read-only role: the engine's
+	// RedactTokens, which has the key to find each signature. Nil redacts by the
+	// tokens' shape alone (engine.RedactResumeTokens).
+	Redact func(context.Context, []byte) []byte
 }
 
 // Protected reports whether the API needs a token.
@@ -132,7 +136,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 				if redactsFor(r.URL.Path) {
 					rw := &redactingWriter{ResponseWriter: w}
 					h.ServeHTTP(rw, r)
-					rw.finish()
+					rw.finish(r.Context(), a.Redact)
 					return
 				}
 			}

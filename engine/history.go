@@ -137,7 +137,7 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 			// otherwise tell one from the runs a guess at it finds. Only an event that
 			// matches as it is is redacted to be matched again.
 			if f.Text != "" && (!containsFold(events[i], f.Text) ||
-				!containsFold(string(RedactResumeTokens([]byte(events[i]))), f.Text)) {
+				!containsFold(string(e.RedactTokens(ctx, []byte(events[i]))), f.Text)) {
 				continue
 			}
 			page.Runs = append(page.Runs, *r)

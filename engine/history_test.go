@@ -157,7 +157,11 @@ func TestRunsByEventText(t *testing.T) {
 	alice, _ := e.Start(ctx, set.Workflow("b"), event(`{"customer": "Alice Liddell", "password": "wonderland"}`))
 	e.Start(ctx, set.Workflow("b"), event(`{"customer": "Bob"}`))
 	// An event that holds a resume URL, as a child run's input may.
-	token := waitRef{workflow: "refund", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"}.token([]byte("0123456789abcdef0123456789abcdef"))
+	key, err := e.resumeKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := waitRef{workflow: "refund", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"}.token(key)
 	payload, sig, _ := strings.Cut(token, ".")
 	carol, _ := e.Start(ctx, set.Workflow("b"), event(`{"customer": "Carol", "approve": "https://hooks.example.com/resume/`+token+`"}`))
 	for _, tc := range []struct{ text, want string }{

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -10,8 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -139,86 +136,6 @@ func isWait(s *workflows.Step) bool {
 func hasWait(wf *workflows.Workflow) bool {
 	for _, s := range wf.Steps {
 		if isWait(s) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactedMAC takes the place of a resume token's signature in what RedactResumeTokens
-// returns.
-const redactedMAC = "[redacted]"
-
-// tokenRun matches the runs of characters a token may sit in: its two base64url parts
-// and the dot between them.
-var tokenRun = regexp.MustCompile(`[A-Za-z0-9_.-]{24,}`)
-
-// RedactResumeTokens replaces the signature of every resume token in data by
-// [redacted]: what is left still names the run and the step, but resumes nothing. It
-// finds a token wherever a resume URL was written (in a JSON string, an HTML page, a
-// form or a URL's query, percent-encoded once or twice) by its shape: a base64url
-// payload of a workflow's name, a run's id and a step's name, each on its line, then a
-// dot and the signature. A signature cut short where the text was cut (a list's
-// column, a recorded body's limit) ends the run of characters it is in; it is redacted
-// too, as it would show most of the way to the whole. It does not need the key, so it
-// finds tokens of any run, and of any resume base.
-func RedactResumeTokens(data []byte) []byte {
-	return tokenRun.ReplaceAllFunc(data, func(run []byte) []byte {
-		parts := bytes.Split(run, []byte("."))
-		sigs := make([]bool, len(parts)) // decided on the parts as found, before any is changed
-		for i := 1; i < len(parts); i++ {
-			whole := isTokenMAC(parts[i])
-			cut := i == len(parts)-1 && len(parts[i]) > 0 && len(parts[i]) < macChars
-			sigs[i] = !sigs[i-1] && (whole || cut) && isTokenPayload(parts[i-1])
-		}
-		if !slices.Contains(sigs, true) {
-			return run
-		}
-		for i, sig := range sigs {
-			if sig {
-				parts[i] = []byte(redactedMAC)
-			}
-		}
-		return bytes.Join(parts, []byte("."))
-	})
-}
-
-// macChars is the length of a token's signature in base64url.
-var macChars = base64.RawURLEncoding.EncodedLen(macLen)
-
-// isTokenMAC reports whether b is a token's signature: macLen bytes in base64url.
-func isTokenMAC(b []byte) bool {
-	if len(b) != macChars {
-		return false
-	}
-	_, err := base64.RawURLEncoding.Decode(make([]byte, macLen+2), b)
-	return err == nil
-}
-
-// maxTokenLead is how many characters may stand between where a run of base64url
-// characters begins and where a token's payload does: "2F" of a "/" percent-encoded
-// before it, "252F" of one encoded twice.
-const maxTokenLead = 8
-
-// tokenName and tokenRunID are what a token's payload names: a workflow or a step
-// (on_failure/NAME for a step of on_failure), and a run (a child run's id is its
-// parent step's job, with ':').
-var (
-	tokenName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)?$`)
-	tokenRunID = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z:_-]*$`)
-)
-
-// isTokenPayload reports whether b ends with a token's payload: the workflow, the run
-// and the step, each on its line, in base64url.
-func isTokenPayload(b []byte) bool {
-	for lead := 0; lead <= maxTokenLead && lead < len(b); lead++ {
-		payload, err := base64.RawURLEncoding.DecodeString(string(b[lead:]))
-		if err != nil {
-			continue
-		}
-		parts := strings.Split(string(payload), "\n")
-		if len(parts) == 3 && tokenName.MatchString(parts[0]) && tokenRunID.MatchString(parts[1]) &&
-			tokenName.MatchString(parts[2]) {
 			return true
 		}
 	}

@@ -9,63 +9,80 @@ import (
 )
 
 // A resume token shows as [redacted] in place of its signature wherever a resume URL
-// was written, and what is left names the wait but is no token; text that only looks
-// a little like one is left as it is.
+// was written, with the key (Engine.RedactTokens) and without it (RedactResumeTokens),
+// and what is left names the wait but is no token; text that only looks a little like
+// one is left as it is where the key tells.
 func TestRedactResumeTokens(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	token := waitRef{workflow: "refund_request", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"}.token(key)
-	payload, _, _ := strings.Cut(token, ".")
-	link := "https://hooks.example.com/resume/" + token
-	for _, c := range []struct {
-		name, in string
-	}{
-		{"a URL", link},
-		{"a Slack link", `{"text":"<` + link + `?decision=approve|Approve> or <` + link + `?decision=decline|Decline>"}`},
-		{"a query, percent-encoded", "https://x.example/cb?next=" + url.QueryEscape(link)},
-		{"a query, encoded twice", "https://x.example/cb?next=" + url.QueryEscape(url.QueryEscape(link))},
-		{"a token alone", token},
-		{"a token after a dot", "see." + token + "."},
-		{"in HTML", `<pre class="mono">` + link + `</pre>`},
+	for _, ref := range []waitRef{
+		{workflow: "refund_request", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"},
+		// A child run of a for_each over a map: its id holds the item's key.
+		{workflow: "child", run: "01JABCDEFGHJKMNPQRSTVWXYZ0:kids:alice@example.com", step: "approval"},
+		{workflow: "child", run: "01JABCDEFGHJKMNPQRSTVWXYZ0:kids:a b é", step: "approval"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			out := string(RedactResumeTokens([]byte(c.in)))
-			if strings.Contains(out, token) || !strings.Contains(out, payload+".[redacted]") {
-				t.Fatalf("%s\nredacted as\n%s", c.in, out)
+		token := ref.token(key)
+		payload, sig, _ := strings.Cut(token, ".")
+		link := "https://hooks.example.com/resume/" + token
+		for _, c := range []struct {
+			name, in string
+		}{
+			{"a URL", link},
+			{"a Slack link", `{"text":"<` + link + `?decision=approve|Approve> or <` + link + `?decision=decline|Decline>"}`},
+			{"a query, percent-encoded", "https://x.example/cb?next=" + url.QueryEscape(link)},
+			{"a query, encoded twice", "https://x.example/cb?next=" + url.QueryEscape(url.QueryEscape(link))},
+			{"a token alone", token},
+			{"a token after a dot", "see." + token + "."},
+			{"in HTML", `<pre class="mono">` + link + `</pre>`},
+			{"text written after it", link + "_approve " + link + "-x " + link + "0"},
+			{"text written before it", "/resume/ZZZZZZZZZZ" + token},
+			{"a payload-like part before it", base64.RawURLEncoding.EncodeToString([]byte("hello\nworld\nfoo")) + "." + token},
+		} {
+			for _, with := range []struct {
+				name   string
+				redact func([]byte) []byte
+			}{{"key", func(b []byte) []byte { return redactTokens(b, key) }}, {"shape", RedactResumeTokens}} {
+				out := string(with.redact([]byte(c.in)))
+				// By shape, a payload-like part before a token may take some of the
+				// token's payload with the signature it is taken for: too much hidden,
+				// never too little.
+				kept := with.name == "shape" || strings.Contains(out, payload+".[redacted]")
+				if strings.Contains(out, sig) || !kept {
+					t.Errorf("%s, %s, by %s:\n%s\nredacted as\n%s", ref.run, c.name, with.name, c.in, out)
+				}
 			}
-			if _, err := parseToken(key, payload+".[redacted]"); err == nil {
-				t.Error("the redacted token parses")
+		}
+		// The signature alone, where its payload is written too, with the key.
+		in := "url: " + link + "; its signature: " + sig
+		if out := string(redactTokens([]byte(in), key)); strings.Contains(out, sig) {
+			t.Errorf("the signature alone: %s", out)
+		}
+		if _, err := parseToken(key, payload+".[redacted]"); err == nil {
+			t.Error("the redacted token parses")
+		}
+		// Text cut inside the signature (a list's column, a recorded body's limit)
+		// shows none of it.
+		for n := 1; n < len(sig); n++ {
+			cut := link[:len(link)-n] + "…"
+			want := "https://hooks.example.com/resume/" + payload + ".[redacted]…"
+			if out := string(redactTokens([]byte(cut), key)); out != want {
+				t.Errorf("cut %d before the end, by key: %q, want %q", n, out, want)
 			}
-		})
-	}
-	// Text cut inside the signature (a list's column, a recorded body's limit) shows
-	// none of it.
-	for n := 1; n < len(token)-len(payload)-1; n++ {
-		cut := link[:len(link)-n] + "…"
-		out := string(RedactResumeTokens([]byte(cut)))
-		if want := "https://hooks.example.com/resume/" + payload + ".[redacted]…"; out != want {
-			t.Errorf("cut %d before the end: %q, want %q", n, out, want)
+			if out := string(RedactResumeTokens([]byte(cut))); out != want {
+				t.Errorf("cut %d before the end, by shape: %q, want %q", n, out, want)
+			}
 		}
 	}
-	// Something shaped as a payload before the token does not take its place.
-	lead := base64.RawURLEncoding.EncodeToString([]byte("hello\nworld\nfoo")) + "."
-	if out := string(RedactResumeTokens([]byte(lead + token))); out != lead+payload+".[redacted]" {
-		t.Errorf("a payload-like part before a token: %q", out)
-	}
+	// With the key, text shaped like a token but not signed with it is left as it is.
 	for _, keep := range []string{
 		"hooks.example.com/resume/",
-		// A JWT: its parts are not a payload of names.
 		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-		// A signature's length after a payload that is not three lines.
-		"aGVsbG8gd29ybGQ." + strings.Repeat("A", 22),
-		// Three lines, but not names.
-		base64.RawURLEncoding.EncodeToString([]byte("a b\nc d\ne f")) + "." + strings.Repeat("A", 22),
+		base64.RawURLEncoding.EncodeToString([]byte("a\nb\nc")) + "." + strings.Repeat("A", 22),
 		"release-2026.12.03-final.tar.gz",
 	} {
-		if out := string(RedactResumeTokens([]byte(keep))); out != keep {
+		if out := string(redactTokens([]byte(keep), key)); out != keep {
 			t.Errorf("%q redacted as %q", keep, out)
 		}
 	}
-	// Names of files and ids of the length of a token's parts are left alone.
 	rng := rand.New(rand.NewPCG(1, 2))
 	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	for i := range 20000 {
@@ -74,7 +91,7 @@ func TestRedactResumeTokens(t *testing.T) {
 			b[j] = chars[rng.IntN(len(chars))]
 		}
 		for _, name := range []string{"uploads/" + string(b) + ".png", string(b) + "." + string(b[:22]), string(b) + ".x"} {
-			if out := string(RedactResumeTokens([]byte(name))); out != name {
+			if out := string(redactTokens([]byte(name), key)); out != name {
 				t.Fatalf("%q redacted as %q", name, out)
 			}
 		}

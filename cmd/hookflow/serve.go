@@ -395,6 +395,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		WebhookBase: webhookBase(cfg.publicURL, s.publicAddr), AdminBase: adminBase, SignOut: access.Protected()}, log))
 	// A session signed out at one serve is refused by every other on the same Redis.
 	access.SignedOut = admin.NewRedisSignedOut(rt.rdb)
+	access.Redact = rt.engine.RedactTokens
 	s.admin = newHTTPServer(admin.Protect(adminMux, access), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
