@@ -14,7 +14,7 @@ import (
 // that sent one (the message asking for an approval) keeps it in its recorded request,
 // and a log or an output may hold one too. The read-only role must not get one, so
 // every answer to it that may hold a run's values (the API's, the pages', a run as a
-// test) is held back and its resume tokens redacted (engine.RedactResumeTokens) before
+// test) is held back and its resume tokens redacted (Access.Redact) before
 // it is sent: one place, whatever the endpoint, JSON, HTML or text. The operator's
 // answers are left as recorded: the operator may resume any run anyway.
 
