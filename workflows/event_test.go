@@ -261,6 +261,15 @@ func TestConditionOnAFieldOfText(t *testing.T) {
 	if want := "event.body.num is a number, which has no fields"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want it to say %q", err, want)
 	}
+	// Through an index of a list too.
+	c, diags = compileCondition("event.body.items[0].sku.x == 1", location{rng: hcl.Range{}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, err = c.Eval(&Env{Event: map[string]any{"body": map[string]any{"items": []any{map[string]any{"sku": "A"}}}}})
+	if want := "event.body.items[0].sku is a string, which has no fields"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want it to say %q", err, want)
+	}
 	// An error of another kind is not put on a field read in a branch not taken.
 	c, diags = compileCondition("event.body.n > 5 ? event.body.text.x == 1 : int('z') == 1", location{rng: hcl.Range{}})
 	if diags.HasErrors() {

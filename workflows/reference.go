@@ -101,18 +101,59 @@ func rootOf(env *Env, ref []string) (any, bool) {
 	return nil, false
 }
 
-// noFields says, of a reference that reads a field of a value that has none (a
-// string, a number, a list), which one: "event.body is a string, which has no
-// fields" for event.body.email of an event whose body was sent as text. "" when it
-// reads none such.
-func noFields(env *Env, ref []string) string {
-	cur, ok := rootOf(env, ref)
-	for i := 1; ok && i < len(ref) && cur != nil; i++ {
-		m, isMap := cur.(map[string]any)
-		if !isMap {
-			return fmt.Sprintf("%s is %s, which has no fields", strings.Join(ref[:i], "."), kindOf(reflect.TypeOf(cur)))
+// noFields says, of a member access that reads a field of a value that has none (a
+// string, a number, a list), which value: "event.body is a string, which has no
+// fields" for event.body.email of an event whose body was sent as text. Its path may
+// go through indexes of lists (event.body.items[0].sku.x). "" when it reads none such,
+// or its path is not one of names and indexes.
+func noFields(env *Env, m *ast.MemberNode) string {
+	var steps []ast.Node // the properties, root last
+	var n ast.Node = m
+	for {
+		if c, ok := n.(*ast.ChainNode); ok {
+			n = c.Node
+			continue
 		}
-		cur = m[ref[i]]
+		mm, ok := n.(*ast.MemberNode)
+		if !ok {
+			break
+		}
+		steps = append(steps, mm.Property)
+		n = mm.Node
+	}
+	root, ok := n.(*ast.IdentifierNode)
+	if !ok {
+		return ""
+	}
+	cur, ok := rootOf(env, []string{root.Value})
+	if !ok {
+		return ""
+	}
+	at := root.Value
+	for i := len(steps) - 1; i >= 0 && cur != nil; i-- {
+		switch p := steps[i].(type) {
+		case *ast.StringNode:
+			next, isMap := cur.(map[string]any)
+			if !isMap {
+				return fmt.Sprintf("%s is %s, which has no fields", at, kindOf(reflect.TypeOf(cur)))
+			}
+			cur, at = next[p.Value], at+"."+p.Value
+		case *ast.IntegerNode:
+			list, isList := cur.([]any)
+			if !isList {
+				return ""
+			}
+			j := p.Value
+			if j < 0 {
+				j += len(list)
+			}
+			if j < 0 || j >= len(list) {
+				return ""
+			}
+			cur, at = list[j], fmt.Sprintf("%s[%d]", at, p.Value)
+		default:
+			return ""
+		}
 	}
 	return ""
 }
@@ -143,7 +184,7 @@ func explain(p *vm.Program, env *Env, err error) error {
 	node := p.Node()
 	ast.Walk(&node, visitor(func(n ast.Node) {
 		if m, ok := n.(*ast.MemberNode); ok && why == "" && m.Location().From == fe.From {
-			why = noFields(env, reference(m))
+			why = noFields(env, m)
 		}
 	}))
 	if why == "" {
