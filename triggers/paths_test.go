@@ -1,13 +1,12 @@
 package triggers
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // A path that is not in its clean form, or that holds a control character or bytes
@@ -52,7 +51,10 @@ workflow "bearer" {
 		{"/hooks/open/caf%C3%A9", http.StatusAccepted, ""},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			status, msg := rawPost(t, addr, tc.path)
+			status, raw := testutil.RawRequest(t, addr, http.MethodPost, tc.path)
+			var answer struct{ Error string }
+			json.Unmarshal([]byte(raw), &answer)
+			msg := answer.Error
 			if status != tc.status || !strings.Contains(msg, tc.reason) {
 				t.Errorf("%d %q, want %d with %q", status, msg, tc.status, tc.reason)
 			}
@@ -64,24 +66,4 @@ workflow "bearer" {
 	if got := starter.events["open"][len(starter.events["open"])-1].Params["id"]; got != "café" {
 		t.Errorf("the last parameter is %q, want café", got)
 	}
-}
-
-// rawPost writes a POST of an empty JSON object to path as its request line holds it,
-// and returns the status answered and the error of its body, if any.
-func rawPost(t *testing.T, addr, path string) (int, string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", path)
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct{ Error string }
-	json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body.Error
 }

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // The public listener hands a webhook path that is not clean to the webhook receiver
@@ -63,7 +60,7 @@ workflow "bearer" {
 		{"POST", "/elsewhere/../resume/x.y", http.StatusNotFound, "no wait at this address"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			status, body := rawRequest(t, s.publicAddr, tc.method, tc.path)
+			status, body := testutil.RawRequest(t, s.publicAddr, tc.method, tc.path)
 			if status != tc.status || !strings.Contains(body, tc.reason) {
 				t.Errorf("%d %s, want %d with %s", status, body, tc.status, tc.reason)
 			}
@@ -72,28 +69,4 @@ workflow "bearer" {
 			}
 		})
 	}
-}
-
-// rawRequest sends method and path as the request line holds them, with an empty JSON
-// object as the body of a POST, and returns the status and body answered.
-func rawRequest(t *testing.T, addr, method, path string) (int, string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	body := ""
-	if method == "POST" {
-		body = "{}"
-	}
-	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: hookflow\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		method, path, len(body), body)
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	got, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(got)
 }
