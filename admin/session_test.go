@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // A browser signs in with a token at /login and gets an HttpOnly, SameSite=Strict
@@ -180,33 +181,11 @@ func TestSignOutEndsTheSession(t *testing.T) {
 		a := Access{ReadToken: "read-token-0123456789", OperatorToken: "operator-token-0123456789",
 			SignedOut: NewRedisSignedOut(b.Client)}
 		one, other := protectedServer(t, a), protectedServer(t, a) // two processes, one Redis
-		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		send := func(srv *httptest.Server, method, path string, c *http.Cookie) *http.Response {
 			t.Helper()
-			req, _ := http.NewRequest(method, srv.URL+path, nil)
-			if path == "/login" {
-				req, _ = http.NewRequest(method, srv.URL+path, strings.NewReader(url.Values{"token": {a.OperatorToken}}.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			}
-			req.Header.Set("Origin", srv.URL)
-			if c != nil {
-				req.AddCookie(c)
-			}
-			resp, err := noRedirect.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp
+			return testutil.BrowserRequest(t, srv.URL, method, path, c, nil)
 		}
-		signIn := func() *http.Cookie {
-			t.Helper()
-			r := send(one, "POST", "/login", nil)
-			if r.StatusCode != http.StatusSeeOther || len(r.Cookies()) != 1 {
-				t.Fatalf("signing in: %d %v", r.StatusCode, r.Cookies())
-			}
-			return r.Cookies()[0]
-		}
+		signIn := func() *http.Cookie { return testutil.SignIn(t, one.URL, a.OperatorToken) }
 		saved, kept := signIn(), signIn()
 		for _, srv := range []*httptest.Server{one, other} {
 			if r := send(srv, "GET", "/api/v1/runs", saved); r.StatusCode != http.StatusOK {

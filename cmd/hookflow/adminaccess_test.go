@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,48 +91,26 @@ func TestSignOutEndsTheSessionEverywhere(t *testing.T) {
 		t.Cleanup(func() { s.shutdown() })
 		servers = append(servers, s)
 	}
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	send := func(s *server, method, path string, c *http.Cookie, body string) *http.Response {
+	send := func(s *server, method, path string, c *http.Cookie) *http.Response {
 		t.Helper()
-		base := "http://" + s.adminAddr
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Origin", base)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		if c != nil {
-			req.AddCookie(c)
-		}
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return testutil.BrowserRequest(t, "http://"+s.adminAddr, method, path, c, nil)
 	}
-	signIn := func() *http.Cookie {
-		t.Helper()
-		r := send(servers[0], "POST", "/login", nil, url.Values{"token": {op}}.Encode())
-		if r.StatusCode != http.StatusSeeOther || len(r.Cookies()) != 1 {
-			t.Fatalf("signing in: %d", r.StatusCode)
-		}
-		return r.Cookies()[0]
-	}
+	signIn := func() *http.Cookie { return testutil.SignIn(t, "http://"+servers[0].adminAddr, op) }
 	saved, other := signIn(), signIn()
-	if r := send(servers[1], "GET", "/api/v1/runs", saved, ""); r.StatusCode != http.StatusOK {
+	if r := send(servers[1], "GET", "/api/v1/runs", saved); r.StatusCode != http.StatusOK {
 		t.Fatalf("the session at the other serve: %d", r.StatusCode)
 	}
-	if r := send(servers[0], "POST", "/logout", saved, ""); r.StatusCode != http.StatusSeeOther {
+	if r := send(servers[0], "POST", "/logout", saved); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("signing out: %d", r.StatusCode)
 	}
 	for i, s := range servers {
-		if r := send(s, "GET", "/api/v1/runs", saved, ""); r.StatusCode != http.StatusUnauthorized {
+		if r := send(s, "GET", "/api/v1/runs", saved); r.StatusCode != http.StatusUnauthorized {
 			t.Errorf("serve %d takes the cookie signed out: %d", i, r.StatusCode)
 		}
-		if r := send(s, "GET", "/", saved, ""); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		if r := send(s, "GET", "/", saved); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
 			t.Errorf("serve %d opens a page with the cookie signed out: %d", i, r.StatusCode)
 		}
-		if r := send(s, "GET", "/api/v1/runs", other, ""); r.StatusCode != http.StatusOK {
+		if r := send(s, "GET", "/api/v1/runs", other); r.StatusCode != http.StatusOK {
 			t.Errorf("serve %d refuses the other session: %d", i, r.StatusCode)
 		}
 	}
