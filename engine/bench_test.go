@@ -53,7 +53,11 @@ workflow "three" {
 				b.Fatal(diags.Error())
 			}
 			be := backend.get(b)
-			e := New(be.Client, Options{Logger: quiet, Metrics: prometheus.NewRegistry()}) // as hookflow runs it
+			mode := RedisStandalone
+			if be.Name == "miniredis" {
+				mode = RedisEmbedded
+			}
+			e := New(be.Client, Options{Logger: quiet, Metrics: prometheus.NewRegistry(), RedisMode: mode}) // as hookflow runs it
 			e.Use(set)
 			wf := set.Workflow("three")
 			p := e.NewPool(64)
