@@ -53,11 +53,7 @@ workflow "three" {
 				b.Fatal(diags.Error())
 			}
 			be := backend.get(b)
-			mode := RedisStandalone
-			if be.Name == "miniredis" {
-				mode = RedisEmbedded
-			}
-			e := New(be.Client, Options{Logger: quiet, Metrics: prometheus.NewRegistry(), RedisMode: mode}) // as hookflow runs it
+			e := New(be.Client, Options{Logger: quiet, Metrics: prometheus.NewRegistry()}) // as hookflow runs it
 			e.Use(set)
 			wf := set.Workflow("three")
 			p := e.NewPool(64)

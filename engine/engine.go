@@ -128,9 +128,6 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	for i := range o.Shards {
 		sh := newShard(i)
 		sh.calls = newPipeliner(rdb)
-		if o.RedisMode == RedisEmbedded {
-			sh.calls.forms = manyEmbeddedOf
-		}
 		if o.WaitReplicas > 0 {
 			sh.waiting = newBatcher(rdb, startScript, o.WaitReplicas, o.WaitTimeout)
 		}

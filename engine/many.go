@@ -2,9 +2,7 @@ package engine
 
 import (
 	"fmt"
-	"maps"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -45,7 +43,6 @@ local n = tonumber(ARGV[1])
 local out, k, a = {}, 0, 1 + 2 * n
 for i = 1, n do
   local nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  later_len = 0
   local ok, res = pcall(one, {unpack(KEYS, k + 1, k + nk)}, {unpack(ARGV, a + 1, a + na)})
   k, a = k + nk, a + na
   if type(res) == 'table' and type(res.err) == 'string' then
@@ -61,100 +58,10 @@ for i = 1, n do
       res = false
     end
     out[2 * i - 1], out[2 * i] = 1, res
-    later_keep()
   end
 end
-later_write()
 return out
 `
-
-// laterState gathers the writes of lib.lua's zadd_later, sadd_later, open_incr and
-// open_decr for a batch. Each call's are kept once it ended without an error (an error
-// drops them with the call: a call alone writes them as it goes, and keeps those it
-// made before the error), and the batch makes them all after its last call, one
-// command a key: a sorted set's members in one ZADD, in the order they were added (a
-// member added twice takes its last score, as it would have), a set's in one SADD, a
-// count's changes in one INCRBY. No script of a batch reads those keys but for the
-// count, which open_incr reads once a batch and adds to what the batch's calls changed.
-const laterState = `
-local later_ops, later_len = {}, 0 -- the current call's: kind, key and two values each
-local later_z, later_s, later_n, later_kinds, later_keys, later_base = {}, {}, {}, {}, {}, {}
-
-local function later_keep()
-  for i = 1, later_len, 4 do
-    local kind, key = later_ops[i], later_ops[i + 1]
-    if kind == 'n' then
-      local n = later_n[key]
-      if not n then
-        later_kinds[#later_kinds + 1], later_keys[#later_keys + 1] = kind, key
-      end
-      later_n[key] = (n or 0) + later_ops[i + 2]
-    else
-      local all = kind == 'z' and later_z or later_s
-      local t = all[key]
-      if not t then
-        t = {}
-        all[key] = t
-        later_kinds[#later_kinds + 1], later_keys[#later_keys + 1] = kind, key
-      end
-      local m = #t
-      t[m + 1] = later_ops[i + 2]
-      if kind == 'z' then
-        t[m + 2] = later_ops[i + 3]
-      end
-    end
-  end
-end
-
-local function later_write()
-  for j, key in ipairs(later_keys) do
-    local kind = later_kinds[j]
-    if kind == 'n' then
-      if later_n[key] ~= 0 then
-        redis.call('INCRBY', key, later_n[key])
-      end
-    else
-      local t, cmd = later_z[key], 'ZADD'
-      if kind == 's' then
-        t, cmd = later_s[key], 'SADD'
-      end
-      for i = 1, #t, 1000 do -- as many as Lua unpacks at once; an even number
-        redis.call(cmd, key, unpack(t, i, math.min(i + 999, #t)))
-      end
-    end
-  end
-end
-
-local function later_add(kind, key, a, b)
-  local n = later_len
-  later_ops[n + 1], later_ops[n + 2], later_ops[n + 3], later_ops[n + 4] = kind, key, a, b
-  later_len = n + 4
-end
-
--- open_count is what the open count of key is as the current call finds it.
-local function open_count(key)
-  local base = later_base[key]
-  if not base then
-    base = tonumber(redis.call('GET', key) or '0')
-    later_base[key] = base
-  end
-  local mine = 0
-  for i = 1, later_len, 4 do
-    if later_ops[i] == 'n' and later_ops[i + 1] == key then
-      mine = mine + later_ops[i + 2]
-    end
-  end
-  return base + (later_n[key] or 0) + mine
-end
-`
-
-// laterOf is the batch form of each of lib.lua's gathered writes (laterState).
-var laterOf = map[string]string{
-	"zadd_later": "zadd_later = function(key, score, member)\n  later_add('z', key, score, member)\nend\n",
-	"sadd_later": "sadd_later = function(key, member)\n  later_add('s', key, member, false)\nend\n",
-	"open_incr":  "open_incr = function(key)\n  later_add('n', key, 1, false)\n  return open_count(key)\nend\n",
-	"open_decr":  "open_decr = function(key)\n  later_add('n', key, -1, false)\nend\n",
-}
 
 // nowOnce makes lib.lua's now_ms read Redis's clock once a batch.
 const nowOnce = `
@@ -173,54 +80,25 @@ var definesNow = regexp.MustCompile(`(?m)^local function now_ms\(`)
 
 // manyOf is the batch form of each script the pipeliner carries.
 var manyOf = map[*redis.Script]*redis.Script{
-	startScript:    manyScript("start.lua", true),
-	completeScript: manyScript("complete.lua", true),
-	advanceScript:  manyScript("advance.lua", true),
-	finishScript:   manyScript("finish.lua", true),
+	startScript:    manyScript("start.lua"),
+	completeScript: manyScript("complete.lua"),
+	advanceScript:  manyScript("advance.lua"),
+	finishScript:   manyScript("finish.lua"),
 }
 
-// manyEmbeddedOf is manyOf for the embedded Redis, without gathering writes: its Lua
-// is interpreted in Go, where gathering costs more than the commands it saves (a run
-// of BenchmarkRuns/miniredis took 2 - 9% longer with it, docs/performance.md).
-var manyEmbeddedOf = map[*redis.Script]*redis.Script{
-	startScript:    manyScript("start.lua", false),
-	completeScript: manyScript("complete.lua", false),
-	advanceScript:  manyScript("advance.lua", false),
-	finishScript:   manyScript("finish.lua", false),
+// manyScript is the batch form of a script (scripts/<name>).
+func manyScript(name string) *redis.Script {
+	return manyOfSource(scriptSource(name))
 }
-
-// manyScript is the batch form of a script (scripts/<name>), gathering writes
-// (laterState) or not.
-func manyScript(name string, gather bool) *redis.Script {
-	lib, src := scriptSource(name)
-	return manyOfSource(lib, src, gather)
-}
-
-// noLater is laterState for a batch form that makes each write at once.
-const noLater = `
-local later_len = 0
-local function later_keep() end
-local function later_write() end
-`
 
 // manyOfSource is the batch form of a script's text, src, with what it uses of lib.
-func manyOfSource(lib, src string, gather bool) *redis.Script {
+func manyOfSource(lib, src string) *redis.Script {
 	prelude := uses(lib, src)
 	var b strings.Builder
 	b.WriteString(prelude)
 	b.WriteString("\n")
 	if definesNow.MatchString(prelude) {
 		b.WriteString(nowOnce)
-	}
-	if gather {
-		b.WriteString(laterState)
-		for _, name := range slices.Sorted(maps.Keys(laterOf)) {
-			if strings.Contains(prelude, "local function "+name+"(") {
-				b.WriteString(laterOf[name])
-			}
-		}
-	} else {
-		b.WriteString(noLater)
 	}
 	b.WriteString("local function one(KEYS, ARGV)\n")
 	b.WriteString(src)

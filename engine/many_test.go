@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,7 +74,7 @@ func TestBatchRepliesAsAlone(t *testing.T) {
 		ctx := context.Background()
 		lib, _ := scriptSource("lib.lua")
 		one := redis.NewScript(uses(lib, probeScript) + "\n" + probeScript)
-		many := manyOfSource(lib, probeScript, true)
+		many := manyOfSource(lib, probeScript)
 		p := newPipeliner(b.Client)
 		p.forms = map[*redis.Script]*redis.Script{one: many}
 		// go-redis reads some error replies (OOM..., any that says unauthenticated) as the
@@ -219,7 +218,6 @@ func TestTogetherKeepsTheOrderOfScripts(t *testing.T) {
 func holdCalls(t *testing.T, sh *shard, n int, calls func()) {
 	t.Helper()
 	p := newPipeliner(sh.calls.rdb)
-	p.forms = sh.calls.forms
 	p.start.Do(func() {}) // no flusher until the batch is whole
 	sh.calls = p
 	done := make(chan struct{})
@@ -453,13 +451,6 @@ func TestAFullRedisRefusesABatch(t *testing.T) {
 	if r, err := e.Run(ctx, "kept"); err != nil || r.Status != RunSucceeded {
 		t.Errorf("the run the commit ended: %+v %v", r, err)
 	}
-	// Nor do the refused starts count as open runs, or show in the history.
-	if n, err := b.Client.Get(ctx, sh.open()).Int64(); err != nil || n != 0 {
-		t.Errorf("open count %d (%v) after the refused starts, want 0", n, err)
-	}
-	if got := b.Client.ZRange(ctx, sh.runs(), 0, -1).Val(); !slices.Equal(got, []string{"kept"}) {
-		t.Errorf("the history holds %v, want only the run kept", got)
-	}
 
 	if err := b.Client.Del(ctx, "filler").Err(); err != nil {
 		t.Fatal(err)
@@ -473,160 +464,5 @@ func TestAFullRedisRefusesABatch(t *testing.T) {
 		if err != nil {
 			t.Errorf("start %d with room again: %v", i, err)
 		}
-	}
-}
-
-// TestBatchGathersIndexWrites: a batch of starts and commits adds to the history
-// indexes, the leases and the workflows set, and changes the count of open runs, in one
-// command a key after its last call. What each call wrote is what it would have written
-// alone; a start refused for a full shard, even one after the count it read went up in
-// the same batch, leaves no trace in them; a count read in a batch takes in what the
-// calls before it in the batch changed.
-func TestBatchGathersIndexWrites(t *testing.T) {
-	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
-		modes := []string{RedisStandalone}
-		if b.Name == "miniredis" {
-			modes = append(modes, RedisEmbedded) // whose batches make each write at once
-		}
-		for _, mode := range modes {
-			t.Run(mode, func(t *testing.T) { batchIndexWrites(t, b, mode) })
-			if err := b.Client.FlushAll(context.Background()).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-}
-
-func batchIndexWrites(t *testing.T, b *redistest.Backend, mode string) {
-	ctx := context.Background()
-	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: time.Minute, Retention: time.Hour, RedisMode: mode})
-	set := loadSet(t, &recorder{}, chainSrc)
-	e.Use(set)
-	chain := set.Workflow("chain")
-	sh := e.q.shardFor("chain")
-	if mode == RedisEmbedded && sh.calls.forms[startScript] != manyEmbeddedOf[startScript] {
-		t.Fatal("the embedded Redis's starts go in the batch form that gathers writes")
-	}
-	for _, s := range []*redis.Script{sh.calls.forms[startScript], sh.calls.forms[finishScript]} {
-		if err := s.Load(ctx, b.Client).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Client.Set(ctx, sh.open(), 2, 0).Err(); err != nil { // two runs open already
-		t.Fatal(err)
-	}
-	e.q.maxOpen = 7
-	counts := commandCounts(ctx, t, b)
-
-	// Eight starts: five fill the shard, three are refused.
-	errs := make([]error, 8)
-	started := make([]*job, 8)
-	holdCalls(t, sh, 8, func() {
-		var wg sync.WaitGroup
-		for i := range 8 {
-			wg.Go(func() {
-				_, started[i], errs[i] = e.q.startOnce(ctx, fmt.Sprintf("run%d", i), chain, []byte(`{"body":{}}`),
-					nil, "", nil, true)
-			})
-		}
-		wg.Wait()
-	})
-	var ok []string
-	var jobs []*job
-	for i, err := range errs {
-		switch {
-		case errors.Is(err, ErrBusy):
-		case err != nil || started[i] == nil:
-			t.Fatalf("start %d: %v %v", i, started[i], err)
-		default:
-			ok = append(ok, fmt.Sprintf("run%d", i))
-			jobs = append(jobs, started[i])
-		}
-	}
-	if len(ok) != 5 {
-		t.Fatalf("%d starts taken (%v), want 5", len(ok), errs)
-	}
-	if got := counts(); b.Cluster == nil && got != nil &&
-		(got["zadd"] != 3+5 || got["sadd"] != 1 || got["incrby"] != 1 || got["incr"] != 0 || got["get"] != 1+5) {
-		t.Errorf("a batch of 8 starts made %v, want 8 ZADD (the two indexes and the leases, and a slot "+
-			"each run taken holds), 1 SADD, 6 GET (of the open count, and the limit at each start taken) "+
-			"and 1 INCRBY of the open count", got)
-	}
-	assertIndexes := func(open int64, runs []string, leased []string) {
-		t.Helper()
-		if n, err := b.Client.Get(ctx, sh.open()).Int64(); err != nil || n != open {
-			t.Errorf("open count %d (%v), want %d", n, err, open)
-		}
-		for _, key := range []string{sh.runs(), sh.runsOf("chain")} {
-			if got := b.Client.ZRange(ctx, key, 0, -1).Val(); !slices.Equal(got, runs) {
-				t.Errorf("%s holds %v, want %v", key, got, runs)
-			}
-		}
-		if got := b.Client.ZRange(ctx, sh.leases(), 0, -1).Val(); !slices.Equal(got, leased) {
-			t.Errorf("leases hold %v, want %v", got, leased)
-		}
-		if got := b.Client.SMembers(ctx, sh.workflows()).Val(); !slices.Equal(got, []string{"chain"}) {
-			t.Errorf("workflows set holds %v", got)
-		}
-	}
-	var leased []string
-	for _, id := range ok {
-		leased = append(leased, id+":first")
-	}
-	assertIndexes(7, ok, leased)
-	now := time.Now()
-	for _, id := range leased {
-		if s := b.Client.ZScore(ctx, sh.leases(), id).Val(); time.UnixMilli(int64(s)).Before(now.Add(50 * time.Second)) {
-			t.Errorf("the lease of %s expires at %v, want a minute from now", id, time.UnixMilli(int64(s)))
-		}
-	}
-
-	// Three of the runs end at their first step, in one batch; a start after it is
-	// taken, as the count went down by three.
-	holdCalls(t, sh, 3, func() {
-		var wg sync.WaitGroup
-		for _, j := range jobs[:3] {
-			wg.Go(func() {
-				c := commit{job: j, runID: j.run["id"], wf: chain, record: &Record{Status: StatusSucceeded},
-					plan: &Plan{Status: RunSucceeded}}
-				if _, err := e.q.complete(ctx, c); err != nil {
-					t.Errorf("commit of %s: %v", j.id, err)
-				}
-			})
-		}
-		wg.Wait()
-	})
-	if _, _, err := e.q.startOnce(ctx, "late", chain, []byte(`{"body":{}}`), nil, "", nil, false); err != nil {
-		t.Fatalf("a start after three runs ended: %v", err)
-	}
-	assertIndexes(5, append(ok, "late"), leased[3:])
-}
-
-// commandCounts starts counting the commands a real Redis runs, and returns a function
-// that reads the counts by command since then (nil on miniredis, which keeps none).
-func commandCounts(ctx context.Context, t *testing.T, b *redistest.Backend) func() map[string]int {
-	if b.Name == "miniredis" || b.Cluster != nil {
-		return func() map[string]int { return nil }
-	}
-	if err := b.Client.ConfigResetStat(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	return func() map[string]int {
-		info, err := b.Client.Info(ctx, "commandstats").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		counts := map[string]int{}
-		for _, line := range strings.Split(info, "\r\n") {
-			name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
-			if !ok {
-				continue
-			}
-			n, _, _ := strings.Cut(rest, ",")
-			var c int
-			fmt.Sscan(n, &c)
-			counts[name] = c
-		}
-		return counts
 	}
 }

@@ -174,7 +174,7 @@ func TestALostScriptRunsWithItsText(t *testing.T) {
 	rdb.AddHook(calls)
 	lib, _ := scriptSource("lib.lua")
 	one := redis.NewScript(uses(lib, probeScript) + "\n" + probeScript)
-	many := manyOfSource(lib, probeScript, true)
+	many := manyOfSource(lib, probeScript)
 	if err := one.Load(ctx, rdb).Err(); err == nil {
 		t.Fatal("SCRIPT LOAD was allowed: the test cannot see the fallback")
 	}

@@ -23,5 +23,5 @@ if redis.call('EXISTS', K.next) == 1 then
   return ''
 end
 redis.call('HSET', K.next, 'run', runid, 'wf', wf, 'step', next_step, 'part', '', 'attempt', '1', 'token', token)
-zadd_later(K.leases, digits(now + lease), next_id)
+redis.call('ZADD', K.leases, digits(now + lease), next_id)
 return token

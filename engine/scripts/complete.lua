@@ -134,7 +134,7 @@ local function lease_new(key, id, step, part)
     return false
   end
   redis.call('HSET', key, 'run', runid, 'wf', wf, 'step', step, 'part', part, 'attempt', '1', 'token', token)
-  zadd_later(leases_key, digits(now + lease), id)
+  redis.call('ZADD', leases_key, digits(now + lease), id)
   return true
 end
 

@@ -174,28 +174,6 @@ local function queue_run(Q, prefix, wf, run, runid, jobs, now, is_new, max)
   admit(Q, prefix, wf, now)
 end
 
--- Writes a batch form (engine/many.go) gathers from its calls and makes once at its
--- end, one command a key: members added to the sorted sets and sets that no script of
--- a batch reads (the history indexes, the leases, the workflows set), and the count of
--- open runs, which a start reads as its own call would have found it. Alone, each is
--- its command, made at once.
-local function zadd_later(key, score, member)
-  redis.call('ZADD', key, score, member)
-end
-
-local function sadd_later(key, member)
-  redis.call('SADD', key, member)
-end
-
--- open_incr counts one more open run, and returns the count; open_decr one fewer.
-local function open_incr(key)
-  return redis.call('INCR', key)
-end
-
-local function open_decr(key)
-  redis.call('DECR', key)
-end
-
 -- recorded is a record (engine/record.go's Record, a JSON object with at least one
 -- field) with finished (the digits of now_ms) and duration_ms in front, and extra
 -- fields (JSON text, each with a leading comma) after them.
@@ -216,7 +194,7 @@ local function end_run(Q, prefix, wf, run, runid, now, retention, more)
   for _, key in ipairs(more) do
     redis.call('PEXPIRE', key, retention)
   end
-  open_decr(Q.open)
+  redis.call('DECR', Q.open)
   if redis.call('ZREM', Q.inflight, runid) == 1 and redis.call('EXISTS', Q.pending) == 1 then
     admit(Q, prefix, wf, now)
   end

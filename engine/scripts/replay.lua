@@ -47,7 +47,7 @@ redis.call('HDEL', K.run, 'dead', 'dead_before', 'finished', 'error', 'failed_st
 redis.call('HSET', K.run, 'status', RUN_QUEUED)
 redis.call('HINCRBY', K.run, 'replays', 1)
 redis.call('HSET', K.run, 'replayed', now) -- a workflow timeout counts from here
-open_incr(Q.open)
+redis.call('INCR', Q.open)
 redis.call('PERSIST', K.run)
 
 local jobs = {}

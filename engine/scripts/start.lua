@@ -96,8 +96,8 @@ if has_sched then
 end
 -- A run with jobs to run counts as unfinished from here; past the most the shard
 -- takes, it is taken back and refused.
-if end_status == '' and open_incr(open_key) > high and high > 0 then
-  open_decr(open_key)
+if end_status == '' and redis.call('INCR', open_key) > high and high > 0 then
+  redis.call('DECR', open_key)
   return fail(ERR_BUSY, high .. ' runs are waiting or running')
 end
 if has_dedupe then
@@ -107,9 +107,9 @@ if has_sched then
   redis.call('SET', sched_key, tick_s, 'PX', sched_ttl)
   redis.call('SET', tick_key, tick_s .. ' ' .. runid, 'PX', sched_ttl)
 end
-zadd_later(runs_key, now_s, runid)
-zadd_later(runs_of_key, now_s, runid)
-sadd_later(workflows_key, wf)
+redis.call('ZADD', runs_key, now_s, runid)
+redis.call('ZADD', runs_of_key, now_s, runid)
+redis.call('SADD', workflows_key, wf)
 if end_status ~= '' then
   redis.call('HSET', run_key, 'id', runid, 'wf', wf, 'ver', version, 'event', event, 'created', now_s,
     'status', end_status, 'error', end_error, 'started', now_s, 'finished', now_s)
@@ -146,7 +146,7 @@ if leased then
   local token = first_token(now_s)
   redis.call('HSET', KEYS[k_jobs], 'run', runid, 'wf', wf, 'step', ARGV[a_jobs + 1], 'part', ARGV[a_jobs + 2],
     'attempt', '1', 'token', token)
-  zadd_later(leases_key, digits(now + lease), ARGV[a_jobs])
+  redis.call('ZADD', leases_key, digits(now + lease), ARGV[a_jobs])
   redis.call('ZADD', inflight_key, now_s, runid)
   return {token, now}
 end
