@@ -16,11 +16,13 @@ refuse_taken() {
 }
 
 # start_redis starts a redis-server on a port with AOF (everysec) in a directory, and
-# waits for it; it exits when the server does not answer.
+# waits for it; it exits when the server does not answer. REDIS_ARGS adds to its
+# options (REDIS_ARGS='--auto-aof-rewrite-percentage 0' keeps it from rewriting its AOF).
 start_redis() {
   local port=$1 dir=$2
+  # shellcheck disable=SC2086 # REDIS_ARGS is options, split on spaces
   redis-server --port "$port" --appendonly yes --appendfsync everysec --save '' --daemonize yes \
-    --dir "$dir" >/dev/null
+    --dir "$dir" ${REDIS_ARGS:-} >/dev/null
   for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
   echo "redis-server did not start on :$port" >&2
   exit 1
