@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -450,6 +451,13 @@ func TestAFullRedisRefusesABatch(t *testing.T) {
 	}
 	if r, err := e.Run(ctx, "kept"); err != nil || r.Status != RunSucceeded {
 		t.Errorf("the run the commit ended: %+v %v", r, err)
+	}
+	// Nor do the refused starts count as open runs, or show in the history.
+	if n, err := b.Client.Get(ctx, sh.open()).Int64(); err != nil || n != 0 {
+		t.Errorf("open count %d (%v) after the refused starts, want 0", n, err)
+	}
+	if got := b.Client.ZRange(ctx, sh.runs(), 0, -1).Val(); !slices.Equal(got, []string{"kept"}) {
+		t.Errorf("the history holds %v, want only the run kept", got)
 	}
 
 	if err := b.Client.Del(ctx, "filler").Err(); err != nil {
