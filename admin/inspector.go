@@ -149,7 +149,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 	for _, wf := range p.workflows().Workflows() {
 		v.Workflows = append(v.Workflows, wf.Name)
 	}
-	if v.Query != "" && !strings.ContainsAny(v.Query, " /") {
+	if v.Query != "" { // a run's id (a child run's may hold any character), or text
 		if run, err := p.runs.Run(r.Context(), v.Query); err == nil {
 			http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID), http.StatusSeeOther)
 			return

@@ -157,6 +157,9 @@ func (p *pages) curl(run *engine.Run) string {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 var pageFuncs = template.FuncMap{
+	// seg is a run's, a dead letter's or a step's id as one segment of a URL path: a
+	// child run's id holds its for_each key, which may hold '/', '?', '#' or "..".
+	"seg": url.PathEscape,
 	// json is v as indented JSON, for reading.
 	"json": func(v any) string {
 		var buf bytes.Buffer

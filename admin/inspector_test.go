@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -209,4 +211,95 @@ workflow "approve" {
 	post(t, api.URL+"/api/v1/runs/"+id+"/resume/approval", http.StatusConflict, &again)
 	post(t, api.URL+"/api/v1/runs/nosuchrun/resume/approval", http.StatusNotFound, &again)
 	waitStatus(t, api.URL, id, "succeeded")
+}
+
+// A child run's id holds its for_each key, which the sender of a webhook chooses: the
+// pages put ids into links and buttons as one path segment each, so a key with '/',
+// '?', '#' or ".." opens its own run and retries its own dead letter, never another
+// endpoint of the API; the search opens such a run by its id.
+func TestInspectorLinksEscapeIDs(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	e, set, api := serveAPI(t, `
+workflow "child" {
+  step "http" "c" {
+    url = "`+down.URL+`"
+  }
+}
+workflow "fanout" {
+  step "workflow" "kids" {
+    for_each = "event.body.items"
+    workflow = "child"
+  }
+}
+workflow "slow" {
+  step "log" "l" {
+    message = "started"
+  }
+}
+`)
+	const key = "x/../../workflows/slow/runs?#"
+	id, err := e.Start(context.Background(), set.Workflow("fanout"), &workflows.Event{ID: "e1", Trigger: "manual",
+		ReceivedAt: time.Now(), ContentType: "application/json", Raw: `{"items": {"` + key + `": {}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "failed")
+	child := id + ":kids:" + key
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	page := func(path string) string {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	seg := url.PathEscape(child)
+	dlq := page("/dlq")
+	for _, want := range []string{`href="/runs/` + seg + `"`, `data-post="/api/v1/dlq/` + seg + `:c/retry?version=pinned"`} {
+		if !strings.Contains(dlq, want) {
+			t.Errorf("no %s in the dead letters:\n%s", want, dlq)
+		}
+	}
+	if run := page("/runs/" + seg); !strings.Contains(run, `data-post="/api/v1/runs/`+seg+`/replay?version=pinned"`) ||
+		!strings.Contains(run, `data-copy-from="/api/v1/runs/`+seg+`/test"`) {
+		t.Errorf("the child run's page does not name it as one segment:\n%s", run)
+	}
+	if runs := page("/?workflow=child"); !strings.Contains(runs, `href="/runs/`+seg+`"`) {
+		t.Errorf("the runs list does not link the child run as one segment:\n%s", runs)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(srv.URL + "/?q=" + url.QueryEscape(child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/"+seg {
+		t.Errorf("a search by the child's id: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	// The Retry button's request retries the child's dead letter, and starts nothing else.
+	req, _ := http.NewRequest(http.MethodPost, api.URL+"/api/v1/dlq/"+seg+":c/retry?version=pinned", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), child) {
+		t.Errorf("retry of the child's dead letter: %d %s", resp.StatusCode, body)
+	}
+	if page, err := e.Runs(context.Background(), engine.RunFilter{Workflow: "slow"}); err != nil || len(page.Runs) != 0 {
+		t.Errorf("the retry started runs of another workflow: %+v %v", page, err)
+	}
 }

@@ -340,7 +340,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	s := &server{engineRuntime: rt, errc: make(chan error, 3),
 		publicAddr: publicLn.Addr().String(), adminAddr: adminLn.Addr().String()}
 	adminBase := "http://" + dialable(s.adminAddr)
-	statusURL := func(id string) string { return adminBase + "/api/v1/runs/" + id }
+	statusURL := func(id string) string { return adminBase + "/api/v1/runs/" + url.PathEscape(id) }
 	s.triggers = triggers.Default().Start(triggers.Env{Engine: rt.engine, Log: log, StatusURL: statusURL,
 		Options: []triggers.Option{triggers.WithMetrics(events)}})
 	s.triggers.Use(set)
