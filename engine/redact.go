@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -98,8 +97,10 @@ func redactTokens(data, key []byte) []byte {
 }
 
 // tokenPayload reads a run of base64url characters that ends with a token's payload:
-// the workflow, the run and the step, each on its line, none empty, and no control
-// characters. The payload may start up to maxTokenLead characters into the run.
+// the workflow, the run and the step, each on its line, none empty. A line may hold
+// any other character, control characters too: a child run's id holds its for_each
+// key, which the sender of a webhook chooses, and its token works all the same. The
+// payload may start up to maxTokenLead characters into the run.
 func tokenPayload(run []byte) (string, bool) {
 	for lead := 0; lead <= maxTokenLead && len(run)-lead >= 4; lead++ {
 		decoded, err := base64.RawURLEncoding.DecodeString(string(run[lead:]))
@@ -114,10 +115,9 @@ func tokenPayload(run []byte) (string, bool) {
 	return "", false
 }
 
-// named reports whether s can be a line of a token's payload: not empty, with no
-// control character.
+// named reports whether s can be a line of a token's payload: not empty.
 func named(s string) bool {
-	return s != "" && strings.IndexFunc(s, unicode.IsControl) < 0
+	return s != ""
 }
 
 func isBase64URL(c byte) bool {

@@ -19,6 +19,9 @@ func TestRedactResumeTokens(t *testing.T) {
 		// A child run of a for_each over a map: its id holds the item's key.
 		{workflow: "child", run: "01JABCDEFGHJKMNPQRSTVWXYZ0:kids:alice@example.com", step: "approval"},
 		{workflow: "child", run: "01JABCDEFGHJKMNPQRSTVWXYZ0:kids:a b é", step: "approval"},
+		// A key with control characters, which JSON lets a sender write.
+		{workflow: "child", run: "01JABCDEFGHJKMNPQRSTVWXYZ0:kids:tab\there", step: "approval"},
+		{workflow: "child", run: "01JABCDEFGHJKMNPQRSTVWXYZ0:kids:\r\x00\x1b[31m\x7f\u0085", step: "approval"},
 	} {
 		token := ref.token(key)
 		payload, sig, _ := strings.Cut(token, ".")
