@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,7 +34,13 @@ type runState struct {
 	// hidden like secrets wherever they appear again; secrets hides them and the
 	// workflow's secrets, built when first needed.
 	sensitive []string
-	secrets   *workflows.Redactor
+	// credentials are the values of its event body's fields named as credentials (a
+	// password a sender put in the body), hidden like secrets where a step writes them
+	// again, as the history shows the fields [redacted] in the event; read when the
+	// redactor is first needed.
+	credentials     []string
+	credentialsRead bool
+	secrets         *workflows.Redactor
 	// onlySensitive hides the values in sensitive alone (sensitiveOnly).
 	onlySensitive *workflows.Redactor
 	// eventShown says that the run's event has a shown form (a child run whose input
@@ -41,14 +48,20 @@ type runState struct {
 	eventShown bool
 }
 
-// redactor hides the workflow's secrets and the values of the run's sensitive
-// outputs.
+// redactor hides the workflow's secrets, the values of the run's sensitive outputs and
+// those of its event body's credential fields.
 func (r *runState) redactor() *workflows.Redactor {
-	if len(r.sensitive) == 0 {
+	if !r.credentialsRead {
+		r.credentialsRead = true
+		if r.env != nil {
+			r.credentials = workflows.CredentialValues(r.env.Event["body"], nil)
+		}
+	}
+	if len(r.sensitive) == 0 && len(r.credentials) == 0 {
 		return r.wf.Secrets
 	}
 	if r.secrets == nil {
-		r.secrets = r.wf.Secrets.Plus(r.sensitive...)
+		r.secrets = r.wf.Secrets.Plus(slices.Concat(r.sensitive, r.credentials)...)
 	}
 	return r.secrets
 }

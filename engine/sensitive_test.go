@@ -551,3 +551,67 @@ workflow "later" {
 		}
 	})
 }
+
+// The fields of a webhook body named as credentials show [redacted] in the event, and
+// their values are hidden wherever a step wrote them again: the request that forwarded
+// the body, an answer that echoed it, a step's output, an error and the run's. The API
+// got them as they were sent.
+func TestEventCredentialsHiddenInSteps(t *testing.T) {
+	b := redistest.Mini(t)
+	var mu sync.Mutex
+	var got []string
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(body))
+		mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/fail/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer echo.Close()
+	e, set := httpEngine(t, b, `
+workflow "forward" {
+  step "http" "crm" {
+    url  = "`+echo.URL+`/contacts"
+    body = "{{ event.raw }}"
+  }
+  step "set" "copy" {
+    pin  = "{{ event.body.login.password }}"
+    keys = "{{ event.body.keys }}"
+  }
+  step "http" "missing" {
+    url = "`+echo.URL+`/fail/{{ event.body.access_token }}"
+  }
+}`)
+	ctx := context.Background()
+	id, err := e.Start(ctx, set.Workflow("forward"), event(`{"user": "ada", "login": {"password": "hunter22"},`+
+		` "keys": [{"api_key": "k-9f8e7d6c"}], "access_token": "at-1a2b3c4d", "session": 42, "note": "short"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, e, id)
+	if r.Status != RunFailed || !strings.Contains(r.Error, "/fail/") {
+		t.Fatalf("run %s: %s, want failed at the missing page", r.Status, r.Error)
+	}
+	mu.Lock()
+	sent := strings.Join(got, "\n")
+	mu.Unlock()
+	for _, v := range []string{"hunter22", "k-9f8e7d6c", "at-1a2b3c4d"} {
+		if !strings.Contains(sent, v) {
+			t.Errorf("the API did not get %s: %s", v, sent)
+		}
+	}
+	data, _ := json.Marshal(r)
+	for _, v := range []string{"hunter22", "k-9f8e7d6c", "at-1a2b3c4d"} {
+		if strings.Contains(string(data), v) {
+			t.Errorf("%s is in the run as the API shows it:\n%s", v, data)
+		}
+	}
+	if !strings.Contains(string(data), `ada`) || !strings.Contains(string(data), `[redacted]`) {
+		t.Errorf("the run shows neither the plain fields nor [redacted]:\n%s", data)
+	}
+}

@@ -71,6 +71,28 @@ func RedactCredentialFields(v any) any {
 	return v
 }
 
+// CredentialValues appends to into the values that RedactCredentialFields hides in v:
+// the strings of MinSecret bytes or more under a field named as a credential's, at any
+// depth. A run hides them like secrets wherever a step writes them again, as the
+// history shows the fields themselves [redacted]. Each is added once.
+func CredentialValues(v any, into []string) []string {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if IsCredentialName(k) {
+				into = SensitiveValues(e, into)
+			} else {
+				into = CredentialValues(e, into)
+			}
+		}
+	case []any:
+		for _, e := range v {
+			into = CredentialValues(e, into)
+		}
+	}
+	return into
+}
+
 // KeptHeaders are the headers of a request as an event or a resume keeps them: names
 // in lower case, repeated values joined with ", ", and the value of every credential
 // header (a signature, an API key) [redacted].
