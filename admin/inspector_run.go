@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,7 +87,7 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Waits = append(v.Waits, w)
 	}
-	v.Curl = p.curl(run)
+	v.Curl = p.curl(r.Context(), run)
 	p.render(w, http.StatusOK, "run", v)
 }
 
@@ -101,11 +103,12 @@ func viewStep(s engine.StepRun, runVersion string, maxMS int64) stepView {
 	return v
 }
 
-// curl is the command that sends a run's event again: to its workflow's webhook, or,
-// for a run started otherwise, to the admin API's manual start. What the history hides
+// curl is the command that sends a run's event again: a webhook's to the path and
+// query it came to, any other to the admin API's manual start. What the history hides
 // (credential headers and fields, secrets in a path) stays hidden: the command carries
-// no header but the content type, and [redacted] where a secret was.
-func (p *pages) curl(run *engine.Run) string {
+// no header but the content type, and [redacted] where a secret or a credential
+// parameter of the query was.
+func (p *pages) curl(ctx context.Context, run *engine.Run) string {
 	ev := run.Event
 	if ev == nil {
 		return ""
@@ -127,13 +130,13 @@ func (p *pages) curl(run *engine.Run) string {
 		}
 	}
 	method, target, auth := "", "", false
-	if wf := p.workflows().Workflow(run.Workflow); wf != nil {
-		for _, t := range describe(wf).Triggers {
-			m := str(t["method"])
-			if t["kind"] == "webhook" && (ev.Method == "" || strings.EqualFold(m, ev.Method) || target == "") {
-				method, target = m, p.o.WebhookBase+str(t["url_path"])
-			}
+	if wf := p.workflows().Workflow(run.Workflow); wf != nil && ev.Trigger == "webhook" && ev.Method != "" && ev.Path != "" {
+		// The query is not in the run's view of its event: it is read as stored.
+		stored, err := p.runs.RunEvent(ctx, run.ID)
+		if err != nil {
+			return ""
 		}
+		method, target = ev.Method, p.o.WebhookBase+hookURL(wf, ev.Path, stored.Query)
 	}
 	if target == "" {
 		if p.o.AdminBase == "" {
@@ -152,6 +155,27 @@ func (p *pages) curl(run *engine.Run) string {
 		cmd += " --data-raw " + shellQuote(body)
 	}
 	return cmd
+}
+
+// hookURL is the path and query a webhook's event came to (path is below /hooks, as
+// the event has it), escaped for a URL: the values of the query's credential
+// parameters, and wf's secrets wherever they are, are [redacted].
+func hookURL(wf *workflows.Workflow, path string, query map[string][]string) string {
+	target := (&url.URL{Path: "/hooks" + path}).EscapedPath()
+	var params []string
+	for _, k := range slices.Sorted(maps.Keys(query)) {
+		for _, v := range query[k] {
+			v = url.QueryEscape(v)
+			if workflows.IsCredentialName(k) {
+				v = workflows.Redacted
+			}
+			params = append(params, url.QueryEscape(k)+"="+v)
+		}
+	}
+	if len(params) > 0 {
+		target += "?" + strings.Join(params, "&")
+	}
+	return wf.Secrets.Encoded().String(target)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

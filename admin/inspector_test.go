@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -32,7 +33,7 @@ workflow "sync_crm" {
 }
 `)
 	id, err := e.Start(context.Background(), set.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "webhook",
-		Method: "POST", Path: "/hooks/crm", ReceivedAt: time.Now(), ContentType: "application/json",
+		Method: "POST", Path: "/crm", ReceivedAt: time.Now(), ContentType: "application/json",
 		Raw: `{"customer": "Ada Lovelace"}`, Headers: map[string]string{"Content-Type": "application/json"}})
 	if err != nil {
 		t.Fatal(err)
@@ -301,5 +302,70 @@ workflow "slow" {
 	}
 	if page, err := e.Runs(context.Background(), engine.RunFilter{Workflow: "slow"}); err != nil || len(page.Runs) != 0 {
 		t.Errorf("the retry started runs of another workflow: %+v %v", page, err)
+	}
+}
+
+// Copy as curl sends a webhook's event to the path and query it came to, not to its
+// webhook's path template; a secret in the path and a credential in the query stay
+// [redacted]. A run started otherwise goes to the admin API's manual start.
+func TestInspectorCurl(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "s3cr3t-hook-token")
+	e, set, _ := serveAPI(t, `
+workflow "repo" {
+  trigger "webhook" {
+    path = "/repo/{name}"
+  }
+  step "log" "l" {
+    message = "pushed"
+  }
+}
+workflow "secret_path" {
+  trigger "webhook" {
+    path = "/in/${secret("HOOK_TOKEN")}"
+  }
+  step "log" "l" {
+    message = "in"
+  }
+}
+`)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil,
+		PageOptions{WebhookBase: "http://hooks.example", AdminBase: "http://admin.example"}, quiet))
+	defer srv.Close()
+	for _, c := range []struct {
+		name, workflow string
+		ev             *workflows.Event
+		want           string
+	}{
+		{"the path and query it came to", "repo", &workflows.Event{Trigger: "webhook", Method: "POST", Path: "/repo/it's mine",
+			Query: map[string][]string{"ref": {"main", "dev"}, "note": {"a b&c"}}, ContentType: "application/json", Raw: `{"n": "it's"}`,
+			Headers: map[string]string{"Content-Type": "application/json"}},
+			`curl -X POST 'http://hooks.example/hooks/repo/it%27s%20mine?note=a+b%26c&ref=main&ref=dev' -H 'Content-Type: application/json' --data-raw '{"n":"it'\''s"}'`},
+		{"a credential in the query", "repo", &workflows.Event{Trigger: "webhook", Method: "POST", Path: "/repo/x",
+			Query: map[string][]string{"api_key": {"k-0123456789"}}},
+			`curl -X POST 'http://hooks.example/hooks/repo/x?api_key=[redacted]'`},
+		{"a secret in the path", "secret_path", &workflows.Event{Trigger: "webhook", Method: "POST", Path: "/in/s3cr3t-hook-token",
+			Query: map[string][]string{"echo": {"s3cr3t-hook-token"}}},
+			`curl -X POST 'http://hooks.example/hooks/in/[redacted]?echo=[redacted]'`},
+		{"a run started by hand", "repo", &workflows.Event{Trigger: "manual", ContentType: "application/json", Raw: `{"n": 2}`},
+			`curl -X POST 'http://admin.example/api/v1/workflows/repo/runs' -H 'Content-Type: application/json' --data-raw '{"n":2}'`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.ev.ID, c.ev.ReceivedAt = "e-"+c.name, time.Now()
+			id, err := e.Start(context.Background(), set.Workflow(c.workflow), c.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.Get(srv.URL + "/runs/" + id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			_, cmd, _ := strings.Cut(string(body), `<pre id="curl" class="curl">`)
+			cmd, _, _ = strings.Cut(cmd, "</pre>")
+			if got := html.UnescapeString(cmd); got != c.want {
+				t.Errorf("curl command\n got %s\nwant %s", got, c.want)
+			}
+		})
 	}
 }
