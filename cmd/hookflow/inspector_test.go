@@ -84,6 +84,24 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// newBrowser starts a headless chromium for the test, and returns the context of its
+// tab, which ends within the given time; the browser ends with the test.
+func newBrowser(t *testing.T, chromium string, within time.Duration) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(bctx); err != nil { // starts the browser
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, within)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // The run inspector in a real browser: sign in with the token, watch a run arrive
 // after a webhook, open it and read the request its step sent, copy it as a test, see
 // a broken file's diagnostic, fix the workflow and replay the failed run on the
@@ -121,17 +139,7 @@ func TestInspectorInBrowser(t *testing.T) {
 	defer s.shutdown()
 	admin := "http://" + s.adminAddr
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
+	ctx := newBrowser(t, chromium, 60*time.Second)
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
@@ -274,4 +282,102 @@ func waitEngineRun(t *testing.T, e *engine.Engine, id string, want engine.RunSta
 		run, err := e.Run(context.Background(), id)
 		return err == nil && run.Status == want
 	})
+}
+
+// countPolls counts, in window.polls, the page's requests for itself from now on:
+// the live updates' polls.
+const countPolls = `(() => {
+  window.polls = 0;
+  const fetch = window.fetch;
+  window.fetch = function (...args) { window.polls++; return fetch.apply(this, args); };
+  return true;
+})()`
+
+// The live updates swap in only what changed on the server: a list or a run that did
+// not change keeps its elements, the reader's focus and selection between polls; once
+// the run changes, the sections the reader opened stay open by what they are, not by
+// where they were, so a resumed wait opens nothing else.
+func TestInspectorLiveUpdatesKeepThePage(t *testing.T) {
+	chromium := chromiumPath(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "approve.hcl"), `
+workflow "approve" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "log" "after" {
+    message = "approved"
+  }
+}
+`)
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, noWatch: true, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	admin := "http://" + s.adminAddr
+	status, answer := postJSON(t, admin+"/api/v1/workflows/approve/runs", `{"order": "A-1"}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunWaiting)
+
+	ctx := newBrowser(t, chromium, 60*time.Second)
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	check := func(what, expr string) {
+		t.Helper()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !ok {
+			t.Errorf("%s: not so", what)
+		}
+	}
+	polled := func(n int) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](fmt.Sprintf("window.polls >= %d", n), chromedp.WithPollingTimeout(15*time.Second))
+	}
+
+	// The runs list: nothing changes, so nothing is swapped (the first poll has
+	// ended when the second starts).
+	do("the runs", chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS(`#runs tr[data-run="`+id+`"]`)),
+		chromedp.Evaluate[chromedp.Void](countPolls),
+		chromedp.Evaluate[chromedp.Void](`window.kept = document.querySelector('#runs tbody');
+			window.link = document.querySelector('#runs tbody a');
+			window.link.focus(); getSelection().selectAllChildren(window.link)`),
+		polled(2))
+	check("the runs' rows kept", `window.kept === document.querySelector('#runs tbody')`)
+	check("the focus kept in the runs", `document.activeElement === window.link`)
+	check("the selection kept in the runs", `getSelection().toString() === "`+id+`"`)
+
+	// A waiting run: its page does not change until it is resumed.
+	do("the waiting run", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS("details.resume-url summary")),
+		chromedp.Click(chromedp.CSS("details.resume-url summary")),
+		chromedp.Evaluate[chromedp.Void](countPolls),
+		chromedp.Evaluate[chromedp.Void](`window.kept = document.getElementById('run');
+			window.copy = document.querySelector('details.resume-url button');
+			window.copy.focus(); getSelection().selectAllChildren(document.querySelector('details.resume-url pre'))`),
+		polled(2))
+	check("the run kept", `window.kept === document.getElementById('run')`)
+	check("the focus kept on the run", `document.activeElement === window.copy`)
+	check("the selection kept on the run", `getSelection().toString().includes("/resume/")`)
+
+	// Resumed: the wait and its opened section go; the sections the reader had not
+	// opened stay closed.
+	status, answer = postJSON(t, admin+"/api/v1/runs/"+id+"/resume/approval", `{"ok": true}`)
+	if status != http.StatusOK {
+		t.Fatalf("resume answered %d %v", status, answer)
+	}
+	do("seeing the run succeed", chromedp.Poll[chromedp.Void](
+		`(document.querySelector('#run-status') || {}).textContent == "succeeded"`, chromedp.WithPollingTimeout(15*time.Second)),
+		chromedp.WaitVisible(chromedp.CSS("#step-approval details.output")))
+	check("the wait's output closed", `!document.querySelector('#step-approval details.output').open`)
+	check("the event's body open, as served", `document.querySelector('#event-body').open`)
 }

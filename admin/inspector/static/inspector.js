@@ -25,15 +25,22 @@
     return new DOMParser().parseFromString(await resp.text(), "text/html");
   }
 
+  // The live parts of a page are swapped only when the server's HTML of them changed:
+  // each is compared with the HTML last fetched (or served), never with the page,
+  // whose times localTimes rewrote and whose sections the reader opened. What did not
+  // change keeps its elements, and with them the reader's focus and selection.
+
   // Runs: the first page of the list swaps in new rows every two seconds.
   function liveRuns(table) {
+    let served = table.querySelector("tbody").innerHTML; // taken before localTimes
     setInterval(async () => {
       if (document.hidden) return;
       let doc;
       try { doc = await fetchPage(); } catch (e) { return; }
       const fresh = doc.querySelector("#runs tbody");
       const old = table.querySelector("tbody");
-      if (!fresh || !old || fresh.innerHTML === old.innerHTML) return;
+      if (!fresh || !old || fresh.innerHTML === served) return;
+      served = fresh.innerHTML;
       const known = new Set([...old.querySelectorAll("tr[data-run]")].map((r) => r.dataset.run));
       const added = [...fresh.querySelectorAll("tr[data-run]")].filter((r) => !known.has(r.dataset.run));
       added.forEach((r) => r.classList.add("new"));
@@ -44,26 +51,37 @@
     }, 2000);
   }
 
-  // A run that is not over: the page swaps in its new state every second, keeping
-  // open what the reader opened, until it is over.
+  // runServed is the run's HTML as last fetched (or served); runTimer polls it.
+  let runServed = "";
+  let runTimer = 0;
+
+  // A run that is not over: the page reads it every second and swaps in its new state
+  // when it changed, keeping open what the reader opened (by each section's data-key:
+  // a section that went, such as a resumed wait's, opens no other), until it is over.
   function liveRun() {
-    const timer = setInterval(async () => {
+    if (runTimer) return; // followed already
+    runTimer = setInterval(async () => {
       if (document.hidden) return;
       let doc;
       try { doc = await fetchPage(); } catch (e) { return; }
       const fresh = doc.getElementById("run");
       const old = document.getElementById("run");
-      if (!fresh || !old) return;
-      const open = [...old.querySelectorAll("details")].map((d) => d.open);
+      if (!fresh || !old || fresh.outerHTML === runServed) return;
+      runServed = fresh.outerHTML;
+      const open = new Map([...old.querySelectorAll("details[data-key]")].map((d) => [d.dataset.key, d.open]));
       const node = document.importNode(fresh, true);
       const said = old.querySelector("#action-result");
-      if (said) node.querySelector("#action-result").textContent = said.textContent;
-      node.querySelectorAll("details").forEach((d, i) => { if (i < open.length) d.open = open[i]; });
+      const saying = node.querySelector("#action-result");
+      if (said && saying) saying.textContent = said.textContent;
+      node.querySelectorAll("details[data-key]").forEach((d) => {
+        if (open.has(d.dataset.key)) d.open = open.get(d.dataset.key);
+      });
       localTimes(node);
       old.replaceWith(node);
       wire(node);
       if (!node.hasAttribute("data-live")) {
-        clearInterval(timer);
+        clearInterval(runTimer);
+        runTimer = 0;
         const status = node.querySelector("#run-status");
         if (status) announce("Run " + status.textContent);
       }
@@ -139,10 +157,13 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    localTimes(document);
-    wire(document);
+    // The live parts' HTML is taken as served, before localTimes rewrites it.
     const runs = document.querySelector('[data-live="runs"]');
     if (runs) liveRuns(runs);
-    if (document.querySelector('[data-live="run"]')) liveRun();
+    const run = document.getElementById("run");
+    if (run) runServed = run.outerHTML;
+    if (run && run.hasAttribute("data-live")) liveRun();
+    localTimes(document);
+    wire(document);
   });
 })();
