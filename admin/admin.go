@@ -304,18 +304,25 @@ func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"dead_letters": dead})
 }
 
-// retryDeadLetter answers POST /api/v1/dlq/{id}/retry?version=pinned|current.
+// retryDeadLetter answers POST /api/v1/dlq/{id}/retry?version=pinned|current: 404
+// when it is no dead letter now, its run retried or replayed already, or expired.
 func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 	o, ok := replayOptions(w, r)
 	if !ok {
 		return
 	}
-	out, err := a.runs.RetryDeadLetter(r.Context(), r.PathValue("id"), o)
-	if err != nil {
-		a.fail(w, err, "retrying dead letter", "id", r.PathValue("id"))
-		return
+	id := r.PathValue("id")
+	out, err := a.runs.RetryDeadLetter(r.Context(), id, o)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		// The engine's "run not found" would say the run is gone: mostly it is there,
+		// and only its dead letter is.
+		httpjson.Error(w, http.StatusNotFound, "no dead letter "+id+": it was retried or its run replayed already, or it expired")
+	case err != nil:
+		a.fail(w, err, "retrying dead letter", "id", id)
+	default:
+		httpjson.Write(w, http.StatusAccepted, out)
 	}
-	httpjson.Write(w, http.StatusAccepted, out)
 }
 
 // fail answers an error: what the caller can act on as a 4xx with the reason, the rest

@@ -82,7 +82,11 @@ workflow "sync_crm" {
 		t.Errorf("replaying a succeeded run: %v", fail)
 	}
 	post(t, srv.URL+"/api/v1/runs/nosuchrun/replay", http.StatusNotFound, &fail)
+	// The run is there; its dead letter is not, and the answer says so.
 	post(t, srv.URL+"/api/v1/dlq/"+dlq.DeadLetters[0].ID+"/retry", http.StatusNotFound, &fail)
+	if want := "no dead letter " + dlq.DeadLetters[0].ID + ": it was retried"; !strings.HasPrefix(fail["error"], want) {
+		t.Errorf("retrying a dead letter retried already: %q, want %q…", fail["error"], want)
+	}
 	get(t, srv.URL+"/api/v1/runs?status=done", http.StatusBadRequest, &fail)
 	if !strings.Contains(fail["error"], "queued, running, waiting, succeeded, failed") {
 		t.Errorf("bad status: %v", fail)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -380,4 +381,86 @@ workflow "approve" {
 		chromedp.WaitVisible(chromedp.CSS("#step-approval details.output")))
 	check("the wait's output closed", `!document.querySelector('#step-approval details.output').open`)
 	check("the event's body open, as served", `document.querySelector('#event-body').open`)
+}
+
+// Retry on the dead letters page says what came of it where the reader sees it, and
+// stays said: a retry queued names its run and takes the row's buttons away; a
+// retry of a dead letter retried meanwhile is refused for that, not for a missing run.
+func TestInspectorDeadLetterRetry(t *testing.T) {
+	chromium := chromiumPath(t)
+	var answer atomic.Int32
+	answer.Store(http.StatusInternalServerError)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(answer.Load()))
+	}))
+	defer api.Close()
+	t.Setenv("INSPECTOR_API", api.URL)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "sync.hcl"), `
+workflow "sync" {
+  step "http" "push" {
+    url = env("INSPECTOR_API")
+  }
+}
+`)
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, noWatch: true, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	admin := "http://" + s.adminAddr
+	var ids []string
+	for range 2 {
+		status, started := postJSON(t, admin+"/api/v1/workflows/sync/runs", `{}`)
+		if status != http.StatusAccepted {
+			t.Fatalf("start answered %d %v", status, started)
+		}
+		ids = append(ids, started["run_id"].(string))
+		waitEngineRun(t, s.engine, ids[len(ids)-1], engine.RunFailed)
+	}
+	answer.Store(http.StatusOK)
+
+	ctx := newBrowser(t, chromium, 60*time.Second)
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	retry := func(id string) string { return `button[data-post="/api/v1/dlq/` + id + `:push/retry?version=pinned"]` }
+	// said waits for the visible result to say want, and returns what it says.
+	said := func(what, want string) string {
+		t.Helper()
+		do(what, chromedp.Poll[chromedp.Void](`(() => {
+			const el = document.getElementById("action-result");
+			return el && el.textContent.includes(`+strconv.Quote(want)+`) && !el.closest(".visually-hidden") &&
+				el.getBoundingClientRect().height > 0;
+		})()`, chromedp.WithPollingTimeout(10*time.Second)))
+		got, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#action-result")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	do("the dead letters", chromedp.Navigate(admin+"/dlq"), chromedp.WaitVisible(chromedp.CSS(retry(ids[0]))),
+		chromedp.WaitVisible(chromedp.CSS(retry(ids[1]))), chromedp.Click(chromedp.CSS(retry(ids[0]))))
+	if got := said("retrying", "queued again"); !strings.Contains(got, ids[0]) {
+		t.Errorf("the retry's result %q does not name run %s", got, ids[0])
+	}
+	waitEngineRun(t, s.engine, ids[0], engine.RunSucceeded)
+	disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('`+retry(ids[0])+`').disabled`))
+	if err != nil || !disabled {
+		t.Errorf("the retried dead letter's button is still enabled (%v)", err)
+	}
+
+	// Retried meanwhile, through the API: the page's button is refused, and says why.
+	if status, out := postJSON(t, admin+"/api/v1/dlq/"+ids[1]+":push/retry", `{}`); status != http.StatusAccepted {
+		t.Fatalf("retry answered %d %v", status, out)
+	}
+	waitEngineRun(t, s.engine, ids[1], engine.RunSucceeded)
+	do("retrying it again", chromedp.Click(chromedp.CSS(retry(ids[1]))))
+	if got := said("the refusal", "Refused"); !strings.Contains(got, "no dead letter "+ids[1]+":push") || strings.Contains(got, "run not found") {
+		t.Errorf("the refusal says %q", got)
+	}
 }

@@ -108,9 +108,14 @@
         return;
       }
       result.textContent = answer.status === "cancelled" ? "Cancelled." : answer.step ? "Resumed." :
-        "Queued again" + (answer.version ? " on version " + answer.version : "") + ".";
-      if (document.getElementById("run")) liveRun(); // follow the run on its page
-      else setTimeout(() => location.reload(), 400);
+        "Run " + answer.run_id + " queued again" + (answer.from && answer.from.length ? " from " + answer.from.join(", ") : "") +
+        (answer.version ? " on version " + answer.version : "") + ".";
+      if (document.getElementById("run")) {
+        liveRun(); // follow the run on its page
+      } else { // a dead letter retried is one no more: its row keeps the buttons, disabled
+        const row = button.closest("tr");
+        if (row) row.querySelectorAll("button[data-post]").forEach((b) => { b.disabled = true; });
+      }
     } catch (e) {
       result.textContent = "Could not reach hookflow: " + e.message;
       button.disabled = false;
