@@ -121,8 +121,9 @@ func Protect(h http.Handler, a Access) http.Handler {
 			}
 			switch {
 			case role == roleNone && !acts && isPage(r.URL.Path):
-				// A browser not signed in, opening the run inspector: to the form.
-				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				// A browser not signed in, opening the run inspector: to the form, and
+				// from it back to this page.
+				http.Redirect(w, r, signInURL(r.URL), http.StatusSeeOther)
 				return
 			case role == roleNone:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hookflow admin"`)

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +118,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <h1>hookflow</h1>
 {{if .Error}}<p role="alert" style="color: #b00">{{.Error}}</p>{{end}}
 <form method="post" action="/login">
+{{with .Next}}<input type="hidden" name="next" value="{{.}}">{{end}}
 <label for="token">Admin token</label><br>
 <input id="token" name="token" type="password" autocomplete="current-password" required style="width: 100%">
 <p><button type="submit">Sign in</button></p>
@@ -125,19 +127,30 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 </body></html>
 `))
 
-// signedInHome is where a browser lands once signed in: the run inspector's runs.
+// signedInHome is where a browser lands once signed in, when it asked for no other
+// page: the run inspector's runs.
 const signedInHome = "/"
 
-// login serves the sign-in form (GET /login) and takes it (POST /login): a right token
-// sets an HttpOnly, SameSite=Strict session cookie and goes to signedInHome. The form
-// post must come from the API's own origin.
+// loginForm is what the sign-in form shows: why the last try failed, and the page it
+// goes on to once signed in.
+type loginForm struct{ Error, Next string }
+
+// login serves the sign-in form (GET /login?next=PAGE) and takes it (POST /login): a
+// right token sets an HttpOnly, SameSite=Strict session cookie and goes on to PAGE,
+// the page the browser first asked for, or to signedInHome. The form post must come
+// from the API's own origin.
+//
+// A link to a page from another site (an alert, a chat) comes without the cookie,
+// SameSite=Strict, and so through this form: next brings the browser to the page
+// linked. Only a path of this server is followed (see localPage): no other site can
+// use the form to send a signed-in browser elsewhere.
 func (a Access) login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Frame-Options", "DENY")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		loginPage.Execute(w, struct{ Error string }{})
+		loginPage.Execute(w, loginForm{Next: localPage(r.URL.Query().Get("next"))})
 		return
 	}
 	if !sameOrigin(r) {
@@ -146,15 +159,47 @@ func (a Access) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	role := a.role("Bearer " + r.PostFormValue("token"))
+	next := localPage(r.PostFormValue("next"))
 	if role == roleNone {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
-		loginPage.Execute(w, struct{ Error string }{"That is not a token of this hookflow."})
+		loginPage.Execute(w, loginForm{Error: "That is not a token of this hookflow.", Next: next})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: a.newSession(role, time.Now().Add(sessionLength)),
 		Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"), MaxAge: int(sessionLength.Seconds())})
-	http.Redirect(w, r, signedInHome, http.StatusSeeOther)
+	if next == "" {
+		next = signedInHome
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signInURL is the sign-in form's URL for a browser not signed in that asked for u:
+// once signed in, it goes on to u.
+func signInURL(u *url.URL) string {
+	page := localPage(u.RequestURI())
+	if page == "" || page == signedInHome {
+		return "/login"
+	}
+	return "/login?" + url.Values{"next": {page}}.Encode()
+}
+
+// localPage is next when it is a path of this server, with its query, and "" when a
+// browser could read it as another site's address: it must start with a single "/"
+// ("//host" and "/\host" name a host to browsers, which read "\" as "/"), hold no
+// backslash nor control character (browsers drop tabs and newlines from a URL, so
+// "/\t/host" is "//host"), and parse with no scheme and no host. A path encoded once
+// more ("%2F%2Fhost") is not one: it does not start with "/".
+func localPage(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(c rune) bool { return c == '\\' || c < ' ' || c == 0x7f }) {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	return next
 }
 
 // logout ends the browser's session: its cookie is cleared, and its id kept signed

@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -112,7 +114,7 @@ func TestPagesSendToTheSignInForm(t *testing.T) {
 	a := Access{OperatorToken: "operator-token-0123456789"}
 	srv := protectedServer(t, a)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	for path, want := range map[string]string{"/": "/login", "/runs/r1": "/login", "/api/v1/runs": "", "/assets/inspector.js": ""} {
+	for path, want := range map[string]string{"/": "/login", "/runs/r1": "/login?next=%2Fruns%2Fr1", "/api/v1/runs": "", "/assets/inspector.js": ""} {
 		resp, err := noRedirect.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
@@ -133,6 +135,100 @@ func TestPagesSendToTheSignInForm(t *testing.T) {
 	if resp.Header.Get("Location") != "/" {
 		t.Errorf("signed in, to %q, want the runs at /", resp.Header.Get("Location"))
 	}
+}
+
+// A link to a page from another site (an alert, a chat) brings a browser to the
+// sign-in form, without its SameSite=Strict cookie; once signed in, it goes on to
+// the page the link named, query and all: the form keeps it. Only a path of this
+// server is followed, never one a browser would take to another host.
+func TestSignInGoesOnToThePageAsked(t *testing.T) {
+	a := Access{OperatorToken: "operator-token-0123456789"}
+	srv := protectedServer(t, a)
+	const page = "/runs/01j%2Fx?tab=steps&n=1"
+	r := testutil.BrowserRequest(t, srv.URL, http.MethodGet, page, nil, nil)
+	login := r.Header.Get("Location")
+	if r.StatusCode != http.StatusSeeOther || login != "/login?next="+url.QueryEscape(page) {
+		t.Fatalf("GET %s without a session: %d to %q", page, r.StatusCode, login)
+	}
+	// The form carries the page to its post, as a browser submits it.
+	next := formNext(t, srv.URL+login)
+	if next != page {
+		t.Fatalf("the form's next is %q, want %q", next, page)
+	}
+	form := url.Values{"token": {a.OperatorToken}, "next": {next}}
+	if r := testutil.BrowserRequest(t, srv.URL, http.MethodPost, "/login", nil, form); r.StatusCode != http.StatusSeeOther ||
+		r.Header.Get("Location") != page || len(r.Cookies()) != 1 {
+		t.Errorf("signed in: %d to %q, want %q", r.StatusCode, r.Header.Get("Location"), page)
+	}
+	// A wrong token keeps the page for the next try.
+	form.Set("token", "guess-0123456789abcdef")
+	if r, body := postLogin(t, srv.URL, form); r.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `name="next" value="/runs/01j%2Fx?tab=steps&amp;n=1"`) {
+		t.Errorf("a wrong token: %d, the form does not keep the page:\n%s", r.StatusCode, body)
+	}
+
+	for _, next := range []string{
+		"//evil.example", "//evil.example/runs/r1", "///evil.example", "/\\evil.example", "/\\/evil.example",
+		"\\\\evil.example", "https://evil.example", "http:evil.example", "javascript:alert(1)", "evil.example",
+		"/\t/evil.example", "/\n/evil.example", "/runs/r1\r\nSet-Cookie: x=1",
+		// Encoded once more than the form decodes: text that is no path.
+		"%2F%2Fevil.example", "%2f%2fevil.example", "%5C%5Cevil.example", "https%3A%2F%2Fevil.example",
+		"%252F%252Fevil.example",
+	} {
+		t.Run(next, func(t *testing.T) {
+			if got := formNext(t, srv.URL+"/login?next="+url.QueryEscape(next)); got != "" {
+				t.Errorf("the form keeps %q", got)
+			}
+			form := url.Values{"token": {a.OperatorToken}, "next": {next}}
+			r := testutil.BrowserRequest(t, srv.URL, http.MethodPost, "/login", nil, form)
+			if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != signedInHome {
+				t.Errorf("signed in with next %q: %d to %q, want %q", next, r.StatusCode, r.Header.Get("Location"), signedInHome)
+			}
+		})
+	}
+	// Taken from the address itself, an encoded path is the same page of this
+	// server, whatever it names: the browser does not decode it.
+	for _, page := range []string{"/%2F%2Fevil.example", "/%5Cevil.example", "/runs/%2F%2Fevil.example"} {
+		r := testutil.BrowserRequest(t, srv.URL, http.MethodGet, page, nil, nil)
+		next := formNext(t, srv.URL+r.Header.Get("Location"))
+		form := url.Values{"token": {a.OperatorToken}, "next": {next}}
+		if got := testutil.BrowserRequest(t, srv.URL, http.MethodPost, "/login", nil, form).Header.Get("Location"); got != page {
+			t.Errorf("signed in after GET %s: to %q", page, got)
+		}
+	}
+}
+
+// formNext reads the sign-in form at u, and returns the page it goes on to: its
+// hidden next field, "" without one.
+func formNext(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	_, v, ok := strings.Cut(string(body), `name="next" value="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ = strings.Cut(v, `"`)
+	return html.UnescapeString(v)
+}
+
+// postLogin posts form to the sign-in form at base, from its own origin, and
+// returns the answer and its body.
+func postLogin(t *testing.T, base string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
 }
 
 // With a read-only token alone, its holder cannot sign an operator's session: the
@@ -201,7 +297,7 @@ func TestSignOutEndsTheSession(t *testing.T) {
 			if r := send(srv, "GET", "/api/v1/runs", saved); r.StatusCode != http.StatusUnauthorized {
 				t.Errorf("%s, the saved cookie reads the API: %d", name, r.StatusCode)
 			}
-			if r := send(srv, "GET", "/runs/r1", saved); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+			if r := send(srv, "GET", "/runs/r1", saved); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login?next=%2Fruns%2Fr1" {
 				t.Errorf("%s, the saved cookie opens a page: %d %q", name, r.StatusCode, r.Header.Get("Location"))
 			}
 			if r := send(srv, "POST", "/api/v1/runs/r1/replay", saved); r.StatusCode != http.StatusUnauthorized {
