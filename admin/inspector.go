@@ -48,17 +48,23 @@ func Inspector(runs Runs, wfs Workflows, cfg Config, o PageOptions, log *slog.Lo
 			"inspector/layout.html", "inspector/"+name+".html"))
 	}
 	static, _ := fs.Sub(inspectorFiles, "inspector/static")
-	assets := http.StripPrefix("/assets/", http.FileServerFS(static))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", p.runList)
 	mux.HandleFunc("GET /runs/{id}", p.run)
 	mux.HandleFunc("GET /dlq", p.deadLetters)
 	mux.HandleFunc("GET /workflows", p.workflowList)
-	mux.Handle("GET /assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The assets are files, served one by one: /assets/ itself, a directory, is no
+	// page (a file server would list it).
+	mux.HandleFunc("GET /assets/{file}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("file")
+		if st, err := fs.Stat(static, name); err != nil || !st.Mode().IsRegular() {
+			p.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+			return
+		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-cache")
-		assets.ServeHTTP(w, r)
-	}))
+		http.ServeFileFS(w, r, static, name)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})

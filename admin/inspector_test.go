@@ -370,3 +370,37 @@ workflow "secret_path" {
 		})
 	}
 }
+
+// The pages' assets are served file by file: their directory is no page, and lists
+// nothing.
+func TestInspectorAssets(t *testing.T) {
+	srv := httptest.NewServer(Inspector(nil, func() *workflows.Set { return nil }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	for _, c := range []struct {
+		path   string
+		status int
+		ctype  string
+	}{
+		{"/assets/inspector.js", 200, "text/javascript"},
+		{"/assets/inspector.css", 200, "text/css"},
+		{"/assets/", 404, "text/html"},
+		{"/assets", 404, "text/html"},
+		{"/assets/nosuch.js", 404, "text/html"},
+		{"/assets/inspector.js/", 404, "text/html"},
+	} {
+		t.Run(c.path, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) {
+				t.Errorf("%d %s, want %d %s", resp.StatusCode, resp.Header.Get("Content-Type"), c.status, c.ctype)
+			}
+			if strings.Contains(string(body), `href="inspector.js"`) {
+				t.Errorf("a listing of the assets:\n%s", body)
+			}
+		})
+	}
+}
