@@ -27,8 +27,13 @@ type runPage struct {
 	Settled bool // it will not change unless replayed: the page stops polling
 	MaxMS   int64
 	Curl    string // the command that sends its event again; "" when there is none
-	// CanReplay says the run failed: it may be replayed, on its version or the current.
+	// CanReplay says the run may be replayed on its version, as the engine's Replay
+	// takes it: it failed at a step (one that failed at its filter, before its first
+	// step, has no dead letter, and is refused).
 	CanReplay bool
+	// CanReplayCurrent says it may be replayed on the current version too: its
+	// workflow is still in use.
+	CanReplayCurrent bool
 	// CanCancel says the run has not finished: it may be cancelled.
 	CanCancel bool
 	// CanExport says the run succeeded or failed: it can be copied as a workflow test
@@ -68,9 +73,10 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 	}
 	v := runPage{page: p.base(r, "Run "+run.ID, "runs"), Run: run,
 		Settled:   engine.RunStatus(run.Status).Done(),
-		CanReplay: run.Status == engine.RunFailed && !readOnly(r),
+		CanReplay: run.Status == engine.RunFailed && run.DeadLetter != "" && !readOnly(r),
 		CanCancel: !engine.RunStatus(run.Status).Done() && !readOnly(r),
 		CanExport: run.Status == engine.RunSucceeded || run.Status == engine.RunFailed}
+	v.CanReplayCurrent = v.CanReplay && p.workflows().Workflow(run.Workflow) != nil
 	for _, s := range run.Steps {
 		if s.DurationMS != nil && *s.DurationMS > v.MaxMS {
 			v.MaxMS = *s.DurationMS

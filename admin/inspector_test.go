@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -400,6 +401,83 @@ func TestInspectorAssets(t *testing.T) {
 			}
 			if strings.Contains(string(body), `href="inspector.js"`) {
 				t.Errorf("a listing of the assets:\n%s", body)
+			}
+		})
+	}
+}
+
+// A run shows the replay buttons the API would take: none on a run that failed at its
+// filter, before its first step (the API answers 409: start a new run instead), and
+// no replay on the current version once its workflow is no longer in use.
+func TestInspectorReplayButtons(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	src := `
+workflow "push" {
+  step "http" "call" {
+    url = "` + down.URL + `"
+  }
+}
+workflow "gone" {
+  step "http" "call" {
+    url = "` + down.URL + `"
+  }
+}
+`
+	e, set, api := serveAPI(t, src)
+	start := func(wf string) string {
+		t.Helper()
+		id, err := e.Start(context.Background(), set.Workflow(wf), &workflows.Event{ID: "e-" + wf, Trigger: "manual", ReceivedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, api.URL, id, "failed")
+		return id
+	}
+	failed, gone := start("push"), start("gone")
+	atFilter, err := e.StartFailed(context.Background(), set.Workflow("push"),
+		&workflows.Event{ID: "e-filter", Trigger: "manual", ReceivedAt: time.Now()}, "filter: no such field")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, atFilter, "failed")
+	// "gone" is taken out of the workflows in use.
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet})
+	now, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src[:strings.Index(src, `workflow "gone"`)])}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e.Use(now)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return now }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+
+	for _, c := range []struct {
+		name, id        string
+		pinned, current bool
+	}{
+		{"failed at a step", failed, true, true},
+		{"failed at its filter", atFilter, false, false},
+		{"of a workflow no longer in use", gone, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + "/runs/" + c.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for version, shown := range map[string]bool{"pinned": c.pinned, "current": c.current} {
+				button := `data-post="/api/v1/runs/` + c.id + `/replay?version=` + version + `"`
+				if strings.Contains(string(body), button) != shown {
+					t.Errorf("the %s replay button shown: %v, want %v", version, !shown, shown)
+				}
+				if !shown { // and the API refuses it
+					var fail map[string]string
+					post(t, api.URL+"/api/v1/runs/"+c.id+"/replay?version="+version, http.StatusConflict, &fail)
+				}
 			}
 		})
 	}
