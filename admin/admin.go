@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
@@ -99,9 +100,36 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(mux, r); allow != nil {
+			MethodNotAllowed(w, r, allow)
+			return
+		}
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// allowedMethods lists the methods mux has a route for at r's path, its catch-all "/"
+// aside; nil when it has none. ServeMux answers 405 itself only when no route takes
+// the request, and a catch-all takes every one: the catch-all asks allowedMethods to
+// tell a method a route does not take from a path no route has.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.WithContext(r.Context()) // a copy, with its own method
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+// MethodNotAllowed answers 405 with the methods allowed, in Allow and in the JSON
+// error.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow []string) {
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	httpjson.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed at %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
 }
 
 // Health adds GET /healthz, 200 while the process runs, and GET /readyz, 200 while ping

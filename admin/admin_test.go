@@ -226,3 +226,54 @@ workflow "later" {
 		t.Errorf("cancelled runs %+v", page.Runs)
 	}
 }
+
+// A method a route does not take is 405 with Allow, in the API (JSON) and the pages
+// (HTML) alike; a path no route has is 404, whatever the method.
+func TestWrongMethods(t *testing.T) {
+	e, set, api := serveAPI(t, `
+workflow "w" {
+  step "log" "x" {
+    message = "hi"
+  }
+}
+`)
+	pages := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer pages.Close()
+	for _, c := range []struct {
+		srv          *httptest.Server
+		method, path string
+		status       int
+		allow, ctype string
+	}{
+		{api, "POST", "/api/v1/runs", 405, "GET, HEAD", "application/json"},
+		{api, "DELETE", "/api/v1/runs/r1", 405, "GET, HEAD", "application/json"},
+		{api, "GET", "/api/v1/runs/r1/replay", 405, "POST", "application/json"},
+		{api, "PUT", "/api/v1/dlq/r1:x/retry", 405, "POST", "application/json"},
+		{api, "PATCH", "/api/v1/workflows/w", 405, "GET, HEAD", "application/json"},
+		{api, "POST", "/healthz", 405, "GET, HEAD", "application/json"},
+		{api, "GET", "/api/v1/nosuch", 404, "", "application/json"},
+		{api, "POST", "/api/v1/nosuch", 404, "", "application/json"},
+		{api, "GET", "/api/v1/status", 404, "", "application/json"}, // no Config given
+		{api, "HEAD", "/api/v1/runs", 200, "", "application/json"},
+		{pages, "POST", "/", 405, "GET, HEAD", "text/html"},
+		{pages, "POST", "/dlq", 405, "GET, HEAD", "text/html"},
+		{pages, "DELETE", "/runs/r1", 405, "GET, HEAD", "text/html"},
+		{pages, "PUT", "/assets/inspector.js", 405, "GET, HEAD", "text/html"},
+		{pages, "POST", "/nosuch", 404, "", "text/html"},
+		{pages, "POST", "/assets/", 404, "", "text/html"},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, c.srv.URL+c.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status || resp.Header.Get("Allow") != c.allow ||
+				!strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) {
+				t.Errorf("%d Allow %q %s, want %d Allow %q %s", resp.StatusCode, resp.Header.Get("Allow"),
+					resp.Header.Get("Content-Type"), c.status, c.allow, c.ctype)
+			}
+		})
+	}
+}

@@ -66,6 +66,11 @@ func Inspector(runs Runs, wfs Workflows, cfg Config, o PageOptions, log *slog.Lo
 		http.ServeFileFS(w, r, static, name)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(mux, r); allow != nil {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			p.fail(w, r, http.StatusMethodNotAllowed, r.Method+" is not allowed at "+r.URL.Path+": use "+strings.Join(allow, " or ")+".")
+			return
+		}
 		p.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})
 	return mux

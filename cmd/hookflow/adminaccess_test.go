@@ -176,3 +176,38 @@ func TestReaderSeesNoSignature(t *testing.T) {
 		t.Errorf("the reader sees the signature %s:\n%s", sig, got)
 	}
 }
+
+// On the admin listener, a method a route does not take is 405 with Allow, the API's,
+// the pages' and /metrics alike, and an unknown path 404.
+func TestAdminWrongMethods(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), "workflow \"w\" {\n  step \"log\" \"x\" {\n    message = \"hi\"\n  }\n}\n")
+	s := serveDir(t, dir, redistest.Mini(t).URL, "127.0.0.1:0")
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"POST", "/metrics", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"POST", "/api/v1/runs", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"GET", "/api/v1/reload", http.StatusMethodNotAllowed, "POST"},
+		{"POST", "/readyz", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"POST", "/dlq", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"POST", "/api/v1/nosuch", http.StatusNotFound, ""},
+		{"POST", "/nosuch", http.StatusNotFound, ""},
+		{"GET", "/metrics", http.StatusOK, ""},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, "http://"+s.adminAddr+c.path, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status || resp.Header.Get("Allow") != c.allow {
+				t.Errorf("%d Allow %q, want %d Allow %q", resp.StatusCode, resp.Header.Get("Allow"), c.status, c.allow)
+			}
+		})
+	}
+}

@@ -386,6 +386,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	adminMux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { // not the pages' 404
+		admin.MethodNotAllowed(w, r, []string{http.MethodGet, http.MethodHead})
+	})
 	api := admin.Handler(manualStarts{rt.engine, events}, s.config.set.Load, s.config, statusURL, log)
 	for _, p := range []string{"/api/", "/healthz", "/readyz"} {
 		adminMux.Handle(p, api)
