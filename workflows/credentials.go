@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// credentialWords mark names whose values are credentials: authorization, cookies,
-// sessions, API keys, tokens, passwords, signatures.
-var credentialWords = []string{"auth", "cookie", "session", "token", "secret", "password", "passwd",
+// credentialWords mark names whose values are credentials: cookies, sessions, API
+// keys, tokens, passwords, signatures; and auth, which authWord reads.
+var credentialWords = []string{"cookie", "session", "token", "secret", "password", "passwd",
 	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "access_key", "private-key", "private_key",
 	"secret-key", "subscription-key", "functions-key", "transmission-sig", "client-key", "client_key"}
 
@@ -43,7 +43,23 @@ func IsCredentialName(name string) bool {
 			return true
 		}
 	}
-	return false
+	return authWord(name)
+}
+
+// authWord reports whether a name in lower case holds "auth" as a credential's names
+// do (authorization, x-auth-token, oauth, authentication), not as "author" or
+// "authority" do: a commit's author is no credential.
+func authWord(name string) bool {
+	for rest := name; ; {
+		i := strings.Index(rest, "auth")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+4:]
+		if !strings.HasPrefix(rest, "or") || strings.HasPrefix(rest, "oriz") || strings.HasPrefix(rest, "oris") {
+			return true
+		}
+	}
 }
 
 // RedactCredentialFields returns a copy of v in which the value of every object field

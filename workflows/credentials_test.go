@@ -9,9 +9,16 @@ import (
 // headers looked up without the search are none.
 func TestIsCredentialName(t *testing.T) {
 	for _, name := range []string{"Authorization", "X-Api-Key", "X-Hub-Signature-256", "refresh_token",
-		"PASSWORD", "Cookie", "Stripe-Signature", "X-Shopify-Hmac-Sha256", "Ocp-Apim-Subscription-Key"} {
+		"PASSWORD", "Cookie", "Stripe-Signature", "X-Shopify-Hmac-Sha256", "Ocp-Apim-Subscription-Key",
+		"auth", "X-Auth-Token", "oauth", "authentication", "Proxy-Authorization", "authorisation", "author_auth"} {
 		if !IsCredentialName(name) {
 			t.Errorf("%s is a credential's name", name)
+		}
+	}
+	// A commit's author, in a GitHub push, and names like it are not.
+	for _, name := range []string{"author", "Author", "authored_at", "co_authors", "authority"} {
+		if IsCredentialName(name) {
+			t.Errorf("%s is no credential's name", name)
 		}
 	}
 	for name := range plainHeaders {
