@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,13 +43,30 @@ type pager interface {
 	Pages(ctx context.Context, c *workflows.Call, each func(page *workflows.PageEnv) (bool, error)) (last map[string]any, next string, err error)
 }
 
-// pollEnv is what a poll's expressions read: items and cursor the response,
-// key the item.
-type pollEnv struct {
+// answerEnv is what a poll's items and cursor read: the API's answer (each page's for
+// items, the last page read's for cursor), the poll, and vars.
+type answerEnv struct {
 	Response map[string]any `expr:"response"`
-	Item     any            `expr:"item"`
 	Poll     map[string]any `expr:"poll"`
 	Vars     map[string]any `expr:"vars"`
+}
+
+// itemEnv is what a poll's key reads: one item, and vars. Nothing else: the answer is
+// the same for every item of a poll, and poll changes from one poll to the next.
+type itemEnv struct {
+	Item any            `expr:"item"`
+	Vars map[string]any `expr:"vars"`
+}
+
+// pollExprs are a poll's expressions: what each reads, and an example of it.
+var pollExprs = []struct {
+	name, example string
+	env           any
+	reads         []string
+}{
+	{"items", `items = "response.body.orders"`, answerEnv{}, []string{"response", "poll", "vars"}},
+	{"key", `key = "item.id"`, itemEnv{}, []string{"item", "vars"}},
+	{"cursor", `cursor = "response.body.next_cursor"`, answerEnv{}, []string{"response", "poll", "vars"}},
 }
 
 // Key names the poll: its schedule and what it asks. It names the poll's last tick and
@@ -96,36 +114,35 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	p.Backfill, d = b.Bool("backfill", false)
 	diags = append(diags, d...)
 	srcs := map[string]string{}
-	for _, name := range []string{"items", "key", "cursor"} {
-		a := b.Attr(name)
+	for _, x := range pollExprs {
+		a := b.Attr(x.name)
 		if a == nil {
 			continue
 		}
-		src, d := b.ConstString(name, "")
+		src, d := b.ConstString(x.name, "")
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
 		}
 		src = strings.TrimSpace(src)
 		if strings.HasPrefix(src, "{{") {
-			diags = append(diags, a.Error(name+" is written as a template",
-				`It is a bare expression: drop the {{ }} and write, for example, items = "response.body.orders".`))
+			diags = append(diags, a.Error(x.name+" is written as a template",
+				fmt.Sprintf("It is a bare expression: drop the {{ }} and write, for example, %s.", x.example)))
 			continue
 		}
-		prog, err := expr.Compile(src, expr.Env(pollEnv{}), expr.MaxNodes(10_000), workflows.NilSafe())
+		prog, err := expr.Compile(src, expr.Env(x.env), expr.MaxNodes(10_000), workflows.NilSafe())
 		if err != nil {
-			diags = append(diags, a.Error(fmt.Sprintf("Invalid %s expression", name),
-				err.Error()+"\nitems and cursor read the response (response.body, response.headers, response.status), key reads item."))
+			diags = append(diags, pollExprError(a, x.name, x.example, x.reads, src, err))
 			continue
 		}
-		if name == "items" {
+		if x.name == "items" {
 			if d := itemsType(prog, src, a); d != nil {
 				diags = append(diags, d)
 				continue
 			}
 		}
-		srcs[name] = src
-		switch name {
+		srcs[x.name] = src
+		switch x.name {
 		case "items":
 			p.Items = prog
 		case "key":
@@ -179,4 +196,54 @@ func (p *Poll) ItemEvent(item any, at string, page int, now time.Time) (*workflo
 	}
 	return &workflows.Event{ID: id.New(), Trigger: "poll", ReceivedAt: now.UTC(),
 		ContentType: "application/json", Raw: string(raw), Body: body, Poll: map[string]any{"time": at, "page": page}}, nil
+}
+
+// pollExprError explains an expression of a poll that does not compile. The usual
+// slip is a name the expression cannot read where it is evaluated: a cursor read from
+// item, which is nil then, or a key read from the response, which gives every item
+// the same key.
+func pollExprError(a *workflows.BlockAttr, name, example string, reads []string, src string, err error) *hcl.Diagnostic {
+	d := a.ExprError(err, src)
+	quoted, isName := strings.CutPrefix(d.Summary, "Unknown name ")
+	if !isName {
+		if d.Summary == "Invalid expression" {
+			d.Summary = fmt.Sprintf("Invalid %s expression", name)
+		}
+		return d
+	}
+	unknown, _ := strconv.Unquote(quoted)
+	can := fmt.Sprintf("%s reads %s: write, for example, %s.", name, readsText(reads), example)
+	switch {
+	case name == "key" && unknown == "response":
+		d.Summary = "A poll's key cannot read response"
+		d.Detail = "The response is the same for every item of a poll: a key read from it gives them all one key, so one " +
+			"of them starts a run and the others never do. A key names one item. " + can
+	case name == "key" && unknown == "poll":
+		d.Summary = "A poll's key cannot read poll"
+		d.Detail = "poll.cursor and poll.time change from one poll to the next: a key read from them makes every item " +
+			"new again at each poll, and start another run. A key names one item. " + can
+	case name == "items" && unknown == "item":
+		d.Summary = "A poll's items cannot read item"
+		d.Detail = "item is one item of the list that items gives, which key reads. " + can
+	case name == "cursor" && unknown == "item":
+		d.Summary = "A poll's cursor cannot read item"
+		d.Detail = "item is one item of the list, which key reads. The cursor is read once a poll, from the answer " +
+			"(its last page read), where there is no item: a cursor read from one would be nil, and never move. " + can
+	default:
+		d.Detail = fmt.Sprintf("%q is none of the names a poll's %s reads. %s", unknown, name, can)
+	}
+	return d
+}
+
+// readsText lists the names a poll's expression reads, as a sentence does.
+func readsText(reads []string) string {
+	var names []string
+	for _, n := range reads {
+		if n == "poll" {
+			names = append(names, "poll.cursor", "poll.time")
+		} else {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

@@ -269,11 +269,9 @@ func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any,
 	if err != nil {
 		return ans, err
 	}
-	env := pollEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}
 	ans.Keys = make([]string, len(ans.Items))
 	for i, item := range ans.Items {
-		env.Item = item
-		k, err := expr.Run(poll.ItemKey, env)
+		k, err := expr.Run(poll.ItemKey, itemEnv{Item: item, Vars: wf.Vars})
 		if err != nil {
 			return ans, fmt.Errorf("%w: key of item %d: %w", errPoll, i, err)
 		}
@@ -283,8 +281,7 @@ func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any,
 		ans.Keys[i] = "poll:" + workflows.Text(k)
 	}
 	if poll.Cursor != nil {
-		env.Item = nil
-		if ans.Cursor, err = expr.Run(poll.Cursor, env); err != nil {
+		if ans.Cursor, err = expr.Run(poll.Cursor, answerEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}); err != nil {
 			return ans, fmt.Errorf("%w: cursor: %w", errPoll, err)
 		}
 	}
@@ -296,7 +293,7 @@ func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any,
 // the cursor reads.
 func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workflows.Call, ans *Answer) (map[string]any, error) {
 	read := func(resp map[string]any, page int) error {
-		v, err := expr.Run(poll.Items, pollEnv{Response: resp, Poll: call.Env.Poll, Vars: wf.Vars})
+		v, err := expr.Run(poll.Items, answerEnv{Response: resp, Poll: call.Env.Poll, Vars: wf.Vars})
 		if err != nil {
 			return fmt.Errorf("%w: items: %w", errPoll, err)
 		}

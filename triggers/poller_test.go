@@ -288,6 +288,16 @@ func TestPollDiagnostics(t *testing.T) {
 		{"items gives an object", "items = \"{orders: response.body}\"\n key = \"item.id\"", "gives an object"},
 		{"items gives nil", "items = \"nil\"\n key = \"item.id\"", "items does not give a list"},
 		{"event in paginate", "paginate {\n next = \"event.body.next\"\n }\n" + itemsKey, "No event in a poll's request"},
+		// Each expression is compiled over what it reads: items and cursor the answer,
+		// key the item. A cursor read from item is nil and never moves; a key read from
+		// the response, or from poll, is the same for every item, or new at every poll.
+		{"cursor reads item", itemsKey + "\n cursor = \"item.id\"", "w.hcl:7,12-19: A poll's cursor cannot read item"},
+		{"key reads the response", "items = \"response.body\"\n key = \"response.body.next_cursor\"",
+			"w.hcl:6,9-34: A poll's key cannot read response"},
+		{"key reads poll", "items = \"response.body\"\n key = \"item.id + poll.time\"", "w.hcl:6,19-28: A poll's key cannot read poll"},
+		{"items reads item", "items = \"item.orders\"\n key = \"item.id\"", "w.hcl:5,11-22: A poll's items cannot read item"},
+		{"a misspelled name", "items = \"respons.body\"\n key = \"item.id\"", `w.hcl:5,11-23: Unknown name "respons"`},
+		{"key reads vars", "items = \"response.body\"\n key = \"vars.shop + item.id\"\n cursor = \"response.body.next ?? poll.cursor\"", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			every := `every = "1m"`
@@ -299,6 +309,9 @@ func TestPollDiagnostics(t *testing.T) {
 			actions.Register(k, actions.Options{Logger: quietLog})
 			Register(k)
 			_, diags := workflows.Load([]workflows.Source{{Name: "w.hcl", Data: []byte(src)}}, k)
+			if c.want == "" && diags.HasErrors() {
+				t.Errorf("diagnostics %q, want none", diags.Error())
+			}
 			if !strings.Contains(diags.Error(), c.want) {
 				t.Errorf("diagnostics %q, want %q", diags.Error(), c.want)
 			}
@@ -377,7 +390,7 @@ func TestPollExpressionsAreNilSafe(t *testing.T) {
 		t.Fatal(diags.Error())
 	}
 	p := set.Workflow("w").Triggers[0].Config.(*Poll)
-	env := pollEnv{Response: map[string]any{"body": map[string]any{}}}
+	env := answerEnv{Response: map[string]any{"body": map[string]any{}}}
 	for name, prog := range map[string]*vm.Program{"items": p.Items, "cursor": p.Cursor} {
 		if v, err := expr.Run(prog, env); err != nil || v != nil {
 			t.Errorf("%s: %v %v, want nil", name, v, err)

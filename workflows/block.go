@@ -73,6 +73,17 @@ func (a *BlockAttr) Error(summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: sentence(detail), Subject: a.ValueRange.Ptr()}
 }
 
+// ExprError returns an error diagnostic for err, what compiling src, the attribute's
+// string value read as a bare expression, gave: it points at the characters err
+// names, as the loader's own expression errors do. A kind that compiles expressions
+// over names of its own (a poll's items, key and cursor) reports with it, and may
+// reword its Summary and Detail.
+func (a *BlockAttr) ExprError(err error, src string) *hcl.Diagnostic {
+	loc := a.loc
+	loc.value = src
+	return exprDiag(err, src, 0, loc)
+}
+
 // Warning returns a warning diagnostic pointing at the attribute.
 func (a *BlockAttr) Warning(summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: sentence(detail), Subject: a.Range.Ptr()}
