@@ -32,6 +32,9 @@ type Poll struct {
 	MaxItems   int
 	Backfill   bool
 	key        string
+	// formerKey is the key the poll had when keys named the schedule too: its state
+	// from then is read there (see LastCursor).
+	formerKey string
 	// method, url (up to its first {{ }}) and api: what it asks, for its summary
 	method, url, api string
 }
@@ -69,10 +72,30 @@ var pollExprs = []struct {
 	{"cursor", `cursor = "response.body.next_cursor"`, answerEnv{}, []string{"response", "poll", "vars"}},
 }
 
-// Key names the poll: its schedule and what it asks. It names the poll's last tick and
-// its cursor in Redis; a poll whose request changes is a new one, whose first poll
-// records what is there.
+// Key names the poll by what it asks: its method, api, url and the items and key it
+// reads from the answer. It names the poll's last tick and its cursor in Redis; a poll
+// whose request changes is a new one, whose first poll records what is there. The
+// schedule is not part of it: it says when the poll asks, not which items there are,
+// so a poll whose every or cron changes keeps its cursor and goes on from its last
+// tick.
 func (p *Poll) Key() string { return p.key }
+
+// cursors is where the cursors of polls are kept (the engine).
+type cursors interface {
+	PollCursor(ctx context.Context, wf *workflows.Workflow, poll string) (cursor any, found bool, err error)
+}
+
+// LastCursor returns the cursor of the poll's last good poll, found false before its
+// first. A poll with none under its key reads the one kept under its key of before,
+// which named its schedule too: a poll goes on from where it was across the upgrade
+// that changed its key, rather than record what is there as if it were new.
+func (p *Poll) LastCursor(ctx context.Context, c cursors, wf *workflows.Workflow) (cursor any, found bool, err error) {
+	cursor, found, err = c.PollCursor(ctx, wf, p.key)
+	if err != nil || found {
+		return cursor, found, err
+	}
+	return c.PollCursor(ctx, wf, p.formerKey)
+}
 
 // DefaultMaxItems is the most items one poll starts runs for.
 const DefaultMaxItems = 1000
@@ -158,7 +181,8 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 		url = a.Template.LiteralPrefix()
 	}
 	sum := sha256.Sum256([]byte(strings.Join([]string{strings.ToUpper(method), api, url, srcs["items"], srcs["key"]}, "\x00")))
-	p.key = "poll " + p.Schedule.Key() + " " + hex.EncodeToString(sum[:8])
+	p.key = "poll " + hex.EncodeToString(sum[:8])
+	p.formerKey = "poll " + p.Schedule.Key() + " " + hex.EncodeToString(sum[:8])
 	p.method, p.url, p.api = strings.ToUpper(method), url, api
 	return p, diags
 }

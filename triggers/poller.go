@@ -179,7 +179,7 @@ var errPoll = errors.New("poll")
 // poll asks the API once and starts a run for each new item. It returns how many
 // runs it started.
 func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, tick time.Time) (int, error) {
-	cursor, found, err := p.polls.PollCursor(ctx, wf, poll.Key())
+	cursor, found, err := poll.LastCursor(ctx, p.polls, wf)
 	if err != nil {
 		return 0, fmt.Errorf("reading the cursor: %w", err)
 	}

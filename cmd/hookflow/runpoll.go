@@ -96,7 +96,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 			return &unreachableError{err}
 		}
 		shared := engine.New(rdb, engine.Options{Logger: quiet, Shards: shards})
-		if cursor, found, err = shared.PollCursor(ctx, wf, poll.Key()); err != nil {
+		if cursor, found, err = poll.LastCursor(ctx, shared, wf); err != nil {
 			return fmt.Errorf("reading the poll's cursor from %s: %w", o.redisURL, err)
 		}
 		seen = func(keys []string) ([]bool, error) { return shared.Seen(ctx, wf, keys) }

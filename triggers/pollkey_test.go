@@ -1,0 +1,132 @@
+package triggers
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+const shopPollSrc = `
+api "shop" {
+  base_url = "%s"
+}
+workflow "orders" {
+  trigger "poll" {
+    %s
+    api    = "shop"
+    url    = "/orders"
+    query  = { since = "{{ poll.cursor ?? '' }}" }
+    items  = "response.body.orders"
+    key    = "item.id"
+    cursor = "response.body.next"
+  }
+}
+`
+
+// A poll's state is named by what it asks, not by when it asks: a poll whose every,
+// cron or timezone changes is the same poll, and one whose request, items or key
+// changes is another.
+func TestPollKeyLeavesOutTheSchedule(t *testing.T) {
+	key := func(schedule, url, items string) string {
+		src := fmt.Sprintf(`
+workflow "orders" {
+  trigger "poll" {
+    %s
+    url   = "%s"
+    items = "%s"
+    key   = "item.id"
+  }
+}`, schedule, url, items)
+		return loadPolls(t, nil, src).Workflow("orders").Triggers[0].Config.(*Poll).Key()
+	}
+	const url, items = "https://shop.example.com/orders", "response.body.orders"
+	base := key(`every = "1m"`, url, items)
+	for _, schedule := range []string{`every = "5m"`, `cron = "*/5 * * * *"`, "cron = \"0 9 * * *\"\n timezone = \"Europe/Paris\""} {
+		if got := key(schedule, url, items); got != base {
+			t.Errorf("%s: key %q, want the poll's every 1m key %q", schedule, got, base)
+		}
+	}
+	if key(`every = "1m"`, url+"/paid", items) == base || key(`every = "1m"`, url, "response.body.data") == base {
+		t.Error("a poll asking another url, or reading other items, has the same key")
+	}
+}
+
+// A poll whose schedule changes goes on from its last poll: the cursor is sent as it
+// was kept, and the items that came meanwhile start their runs, rather than be
+// recorded as there before a new poll's first.
+func TestPollScheduleChangeKeepsItsState(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := &shop{}
+		srv := httptest.NewServer(api)
+		defer srv.Close()
+		e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
+		var mu sync.Mutex
+		runs := map[string]int{}
+		p := NewPoller(countingPolls{Engine: e, mu: &mu, runs: runs}, quietLog)
+		base := time.Now().Add(-time.Hour).Truncate(time.Hour)
+
+		before := loadPolls(t, srv.Client(), fmt.Sprintf(shopPollSrc, srv.URL, `every = "1m"`))
+		e.Use(before)
+		wf := before.Workflow("orders")
+		api.add(2)
+		p.tick(context.Background(), wf, wf.Triggers[0].Config.(*Poll), &streak{}, base.Add(time.Minute))
+
+		after := loadPolls(t, srv.Client(), fmt.Sprintf(shopPollSrc, srv.URL, `cron = "*/5 * * * *"`))
+		e.Use(after)
+		wf = after.Workflow("orders")
+		api.add(3)
+		p.tick(context.Background(), wf, wf.Triggers[0].Config.(*Poll), &streak{}, base.Add(5*time.Minute))
+
+		mu.Lock()
+		defer mu.Unlock()
+		if len(runs) != 3 || runs["o3"] != 1 || runs["o5"] != 1 {
+			t.Errorf("runs %v after the schedule changed, want one for each of o3, o4 and o5", runs)
+		}
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		if fmt.Sprint(api.since) != "[ 2]" {
+			t.Errorf("since sent %q, want \"\" then 2, the cursor kept by the poll before the change", api.since)
+		}
+	})
+}
+
+// A poll reads the state kept under the key it had when keys named the schedule too
+// ("poll every 1m0s …"), so it goes on from where it was rather than start over.
+func TestPollReadsItsStateFromBeforeItsKeyLeftOutTheSchedule(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := &shop{}
+		srv := httptest.NewServer(api)
+		defer srv.Close()
+		set := loadPolls(t, srv.Client(), fmt.Sprintf(shopPollSrc, srv.URL, `every = "1m"`))
+		e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
+		e.Use(set)
+		wf := set.Workflow("orders")
+		ctx := context.Background()
+		// What a poll before the change kept: 2 orders seen, and their cursor.
+		const former = "poll every 1m0s 363de59e27db54a3"
+		if err := e.SavePoll(ctx, wf, former, 2); err != nil {
+			t.Fatal(err)
+		}
+		api.add(2)
+		if err := e.MarkSeen(ctx, wf, []string{"poll:o1", "poll:o2"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		api.add(1)
+		var mu sync.Mutex
+		runs := map[string]int{}
+		p := NewPoller(countingPolls{Engine: e, mu: &mu, runs: runs}, quietLog)
+		p.tick(ctx, wf, wf.Triggers[0].Config.(*Poll), &streak{}, time.Now().Add(-time.Hour).Truncate(time.Minute))
+		if len(runs) != 1 || runs["o3"] != 1 {
+			t.Errorf("runs %v, want one for o3, the order that came after the kept cursor", runs)
+		}
+		if fmt.Sprint(api.since) != "[2]" {
+			t.Errorf("since sent %q, want the cursor kept under the former key, 2", api.since)
+		}
+	})
+}
