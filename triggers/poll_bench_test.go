@@ -83,9 +83,9 @@ workflow "orders" {
 			at := time.Now().Add(-time.Hour)
 			b.ResetTimer()
 			for i := range b.N {
-				started, err := p.poll(context.Background(), wf, poll, at.Add(time.Duration(i)*time.Second))
-				if err != nil || started != n {
-					b.Fatalf("started %d of %d: %v", started, n, err)
+				out, err := p.poll(context.Background(), wf, poll, at.Add(time.Duration(i)*time.Second))
+				if err != nil || out.started != n {
+					b.Fatalf("started %d of %d: %v", out.started, n, err)
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "items/s")

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/expr-lang/expr"
-
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -26,6 +24,9 @@ type Polls interface {
 	SavePoll(ctx context.Context, wf *workflows.Workflow, poll string, cursor any) error
 	// MarkSeen records dedupe keys as started, without runs, for window.
 	MarkSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error
+	// Seen reports, for each dedupe key, whether it started a run (or was recorded)
+	// within its window.
+	Seen(ctx context.Context, wf *workflows.Workflow, keys []string) ([]bool, error)
 	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
 	StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error)
 	// RecordPoll records how a poll went, for every process's admin API to show: the
@@ -70,6 +71,7 @@ const pollTimeout = 2 * time.Minute
 type streak struct {
 	failures int
 	retryAt  time.Time // no poll before
+	cuts     int       // good polls in a row that left part of their list to later polls
 }
 
 // retryAfter is how long a poll that failed n times in a row waits: its interval
@@ -131,9 +133,9 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 	if err == nil && !claimed {
 		return // another process polls this tick
 	}
-	var started int
+	var out polled
 	for err == nil {
-		started, err = p.poll(ctx, wf, poll, tick)
+		out, err = p.poll(ctx, wf, poll, tick)
 		// Held back by its api's limits (a rate limit, a 429's Retry-After): the tick
 		// is this process's, so it waits its turn and polls, rather than fail and back
 		// off as if the API were down. pollTimeout bounds the waits.
@@ -147,7 +149,7 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 	if err != nil {
 		said = wf.Secrets.String(err.Error())
 	}
-	if rerr := p.polls.RecordPoll(ctx, wf, poll.Key(), started, said); rerr != nil && err == nil {
+	if rerr := p.polls.RecordPoll(ctx, wf, poll.Key(), out.started, said); rerr != nil && err == nil {
 		p.log.Warn("poll: cannot record how it went", "workflow", wf.Name, "err", rerr)
 	}
 	if err != nil {
@@ -168,39 +170,106 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		p.log.Info("poll succeeds again", "workflow", wf.Name, "failed_polls", st.failures)
 	}
 	st.failures, st.retryAt = 0, time.Time{}
-	if started > 0 {
-		p.log.Info("poll started runs", "workflow", wf.Name, "runs", started)
+	if out.started > 0 {
+		p.log.Info("poll started runs", "workflow", wf.Name, "runs", out.started)
 	}
+	p.logCut(wf, poll, st, out)
+}
+
+// logCut warns, once per run of them, of polls that leave part of their list to
+// later polls, and says when a poll reads its whole list again.
+func (p *Poller) logCut(wf *workflows.Workflow, poll *Poll, st *streak, out polled) {
+	if out.cut == "" {
+		if st.cuts > 0 {
+			p.log.Info("poll read its whole list again", "workflow", wf.Name, "cut_polls", st.cuts)
+		}
+		st.cuts = 0
+		return
+	}
+	st.cuts++
+	if st.cuts > 1 {
+		return
+	}
+	kept := ""
+	if poll.Cursor != nil {
+		kept = ", asking again with the cursor it had"
+	}
+	if out.cut == CutMaxItems {
+		p.log.Warn("poll found more new items than max_items: it started max_items and left the rest to the next polls"+kept+
+			" until it has started them all (logged once per run of such polls)",
+			"workflow", wf.Name, "max_items", poll.MaxItems, "started", out.started, "left", out.left)
+		return
+	}
+	if poll.Cursor != nil {
+		kept += "; once the items of the pages it reads have all started, it fails until max_pages is raised"
+	}
+	p.log.Warn("poll read max_pages pages and its list goes on: the items on the pages after them are not looked at"+kept+
+		" (logged once per run of such polls)", "workflow", wf.Name, "started", out.started)
 }
 
 // errPoll is a poll whose answer cannot be read as its items: it fails the poll.
 var errPoll = errors.New("poll")
 
-// poll asks the API once and starts a run for each new item. It returns how many
-// runs it started.
-func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, tick time.Time) (int, error) {
+// polled is what one good poll did: the runs it started, and why it left part of its
+// list to later polls ("" when it did not), with the new items it saw past max_items.
+type polled struct {
+	started int
+	cut     Cut
+	left    int
+}
+
+// poll asks the API once and starts a run for each new item, at most max_items. The
+// cursor moves to the one read from the answer only when the poll looked at its whole
+// list: when max_items or max_pages cut it, the poll keeps the cursor it was sent
+// with, so that the next poll asks for the same items again, skips those started and
+// starts those cut. A poll's first, without backfill, records what is there, and
+// takes the cursor whatever it read: everything there is the past.
+func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, tick time.Time) (polled, error) {
 	cursor, found, err := poll.LastCursor(ctx, p.polls, wf)
 	if err != nil {
-		return 0, fmt.Errorf("reading the cursor: %w", err)
+		return polled{}, fmt.Errorf("reading the cursor: %w", err)
 	}
 	at := tick.UTC().Format(time.RFC3339)
-	ans, err := poll.Fetch(ctx, wf, cursor, at)
+	record := !found && !poll.Backfill
+	ans, err := poll.Fetch(ctx, wf, cursor, at, Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
+		return p.polls.Seen(ctx, wf, keys)
+	}, Filter: true, Record: record, Now: p.now()})
 	if err != nil {
-		return 0, err
+		return polled{}, err
 	}
-	started := 0
-	if !found && !poll.Backfill {
-		// The first poll: what is there now is the past.
-		if err := p.polls.MarkSeen(ctx, wf, ans.Keys, poll.SeenWindow); err != nil {
-			return 0, fmt.Errorf("recording the items there before: %w", err)
+	if record {
+		if err := p.polls.MarkSeen(ctx, wf, ans.Keys(), poll.SeenWindow); err != nil {
+			return polled{}, fmt.Errorf("recording the items there before: %w", err)
 		}
-	} else if started, err = p.startAll(ctx, wf, poll, ans, at); err != nil {
-		return started, err
+		if err := p.polls.SavePoll(ctx, wf, poll.Key(), ans.Cursor); err != nil {
+			return polled{}, fmt.Errorf("keeping the cursor: %w", err)
+		}
+		return polled{}, nil
 	}
-	if err := p.polls.SavePoll(ctx, wf, poll.Key(), ans.Cursor); err != nil {
-		return started, fmt.Errorf("keeping the cursor: %w", err)
+	if ans.Cut == CutMaxPages && ans.Starts == 0 && poll.Cursor != nil {
+		// Kept, the cursor has the next poll read the same pages again, with nothing
+		// new on them: it would never get further.
+		return polled{}, fmt.Errorf("%w: the %d items of the max_pages pages read have all started runs (or the filter turns them "+
+			"down) and the list goes on past them, but the cursor stays where it was until a poll reads its list to the end, so "+
+			"no poll can get further: raise the paginate block's max_pages", errPoll, len(ans.Items))
 	}
-	return started, nil
+	out := polled{cut: ans.Cut}
+	for _, f := range ans.Items {
+		if f.Status == ItemCut {
+			out.left++
+		}
+	}
+	if out.started, err = p.startAll(ctx, wf, poll, ans, at); err != nil {
+		return out, err
+	}
+	next := ans.Cursor
+	if ans.Cut != "" {
+		next = cursor
+	}
+	if err := p.polls.SavePoll(ctx, wf, poll.Key(), next); err != nil {
+		return out, fmt.Errorf("keeping the cursor: %w", err)
+	}
+	return out, nil
 }
 
 // startsInFlight is how many items of a poll are started at once: concurrent starts
@@ -208,24 +277,31 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 // check-and-start.
 const startsInFlight = 32
 
-// startAll starts the run of each new item of ans, startsInFlight at a time, and
-// returns how many it started. On an error it starts no more; the items not started
-// are new again at the next poll, since the cursor is kept only after a good one.
+// startAll starts the run of each item of ans that starts one, startsInFlight at a
+// time, and returns how many it started. On an error it starts no more; the items not
+// started are new again at the next poll, since the cursor is kept only after a good
+// one.
 func (p *Poller) startAll(ctx context.Context, wf *workflows.Workflow, poll *Poll, ans *Answer, at string) (int, error) {
+	var todo []*Found
+	for i := range ans.Items {
+		if ans.Items[i].Status.Starts() {
+			todo = append(todo, &ans.Items[i])
+		}
+	}
 	var (
 		started atomic.Int64
 		failed  atomic.Pointer[error]
 		next    atomic.Int64
 		wg      sync.WaitGroup
 	)
-	for range min(startsInFlight, len(ans.Items)) {
+	for range min(startsInFlight, len(todo)) {
 		wg.Go(func() {
 			for failed.Load() == nil {
 				i := int(next.Add(1)) - 1
-				if i >= len(ans.Items) {
+				if i >= len(todo) {
 					return
 				}
-				first, err := p.start(ctx, wf, poll, ans.Items[i], ans.Keys[i], at, ans.Pages[i])
+				first, err := p.start(ctx, wf, poll, todo[i], at)
 				if err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
@@ -243,105 +319,24 @@ func (p *Poller) startAll(ctx context.Context, wf *workflows.Workflow, poll *Pol
 	return int(started.Load()), nil
 }
 
-// Answer is what one poll found: the items (at most the poll's max_items), the
-// dedupe key of each ("poll:" and its key), the cursor for the next poll, and the
-// request as sent, redacted.
-type Answer struct {
-	Items  []any
-	Keys   []string
-	Pages  []int // the page each item came on: 1 without paginate
-	Cursor any
-	Sent   *workflows.Request
-}
-
-// Fetch asks the API for the poll's items, at most max_items, with cursor as
-// poll.cursor and at as poll.time: from its answer, or from every page of it with a
-// paginate block. It reads their keys, and the next cursor from the last answer read.
-// It changes nothing: a Poller starts the runs, hookflow run --poll shows them.
-func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any, at string) (*Answer, error) {
-	pollValue := map[string]any{"cursor": cursor, "time": at}
-	// The request's Idempotency-Key is <workflow>@<poll time>:poll, one per tick.
-	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, RunID: wf.Name + "@" + at,
-		Workflow: wf.Name, Step: "poll", Attempt: 1, Secrets: wf.Secrets}
-	ans := &Answer{}
-	resp, err := poll.pages(ctx, wf, call, ans)
-	ans.Sent = call.Sent
-	if err != nil {
-		return ans, err
-	}
-	ans.Keys = make([]string, len(ans.Items))
-	for i, item := range ans.Items {
-		k, err := expr.Run(poll.ItemKey, itemEnv{Item: item, Vars: wf.Vars})
-		if err != nil {
-			return ans, fmt.Errorf("%w: key of item %d: %w", errPoll, i, err)
-		}
-		if k == nil || workflows.Text(k) == "" {
-			return ans, fmt.Errorf("%w: item %d has no key", errPoll, i)
-		}
-		ans.Keys[i] = "poll:" + workflows.Text(k)
-	}
-	if poll.Cursor != nil {
-		if ans.Cursor, err = expr.Run(poll.Cursor, answerEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}); err != nil {
-			return ans, fmt.Errorf("%w: cursor: %w", errPoll, err)
-		}
-	}
-	return ans, nil
-}
-
-// pages reads the poll's items into ans, with the page of each, from the API's answer
-// or every page of it with a paginate block, and returns the last answer read, which
-// the cursor reads.
-func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workflows.Call, ans *Answer) (map[string]any, error) {
-	read := func(resp map[string]any, page int) error {
-		v, err := expr.Run(poll.Items, answerEnv{Response: resp, Poll: call.Env.Poll, Vars: wf.Vars})
-		if err != nil {
-			return fmt.Errorf("%w: items: %w", errPoll, err)
-		}
-		list, ok := v.([]any)
-		if !ok {
-			return fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
-		}
-		for _, it := range list[:min(len(list), poll.MaxItems-len(ans.Items))] {
-			ans.Items, ans.Pages = append(ans.Items, it), append(ans.Pages, page)
-		}
-		return nil
-	}
-	if pg, ok := poll.Request.(pager); ok && pg.Paginate() != nil {
-		last, _, err := pg.Pages(ctx, call, func(page *workflows.PageEnv) (bool, error) {
-			err := read(page.Response, page.Page)
-			return err == nil && len(ans.Items) < poll.MaxItems, err
-		})
-		return last, err
-	}
-	out, err := poll.Request.Do(ctx, call)
-	if err != nil {
-		return nil, err
-	}
-	resp, _ := out.(map[string]any)
-	return resp, read(resp, 1)
-}
-
 // start starts the run of one item unless it started one within the poll's
-// seen_window; the workflow's filter applies to it. A filter that cannot be evaluated
-// records a failed run that keeps the item, once.
-func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, item any, key, at string, page int) (bool, error) {
-	ev, err := poll.ItemEvent(item, at, page, p.now())
-	if err != nil {
-		return false, fmt.Errorf("%w: item %s: %w", errPoll, key, err)
-	}
-	if wf.Filter != nil {
-		ok, ferr := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
-		switch {
-		case ferr != nil:
-			if _, err := p.polls.StartFailed(ctx, wf, ev, "filter: "+ferr.Error()); err != nil {
-				return false, err
-			}
-			return true, p.polls.MarkSeen(ctx, wf, []string{key}, poll.SeenWindow)
-		case !ok:
-			return false, nil // looked at again next poll: the item may change
+// seen_window. An item the filter cannot be evaluated on records a failed run that
+// keeps it, once.
+func (p *Poller) start(ctx context.Context, wf *workflows.Workflow, poll *Poll, f *Found, at string) (bool, error) {
+	ev := f.Event
+	if ev == nil {
+		var err error
+		if ev, err = poll.ItemEvent(f.Value, at, f.Page, p.now()); err != nil {
+			return false, fmt.Errorf("%w: item %s: %w", errPoll, f.Key, err)
 		}
 	}
-	_, first, err := p.polls.StartOnce(ctx, wf, ev, key, poll.SeenWindow)
+	if f.Status == ItemFilterFails {
+		if _, err := p.polls.StartFailed(ctx, wf, ev, f.Failure); err != nil {
+			return false, err
+		}
+		return true, p.polls.MarkSeen(ctx, wf, []string{f.Key}, poll.SeenWindow)
+	}
+	_, first, err := p.polls.StartOnce(ctx, wf, ev, f.Key, poll.SeenWindow)
 	if first {
 		p.metrics.Received(wf.Name, "poll")
 	}

@@ -61,15 +61,18 @@ workflow "orders%d" {
 `
 
 // A poll with a paginate block reads every page: the items of all of them start
-// runs, each run's event says its page, max_items caps the items (and the pages read),
-// and the cursor is read from the last page.
+// runs, each run's event says its page, and the cursor is read from the last page.
+// max_items caps the runs one poll starts (and the pages read): the poll then keeps
+// the cursor it had, and the next one reads the list again, skips what started and
+// starts the rest.
 func TestPollPaginates(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		for _, tt := range []struct {
 			maxItems, runs, requests int
+			cursor                   any // after the first poll
 		}{
-			{1000, 12, 4},
-			{7, 7, 3},
+			{1000, 12, 4, "4"},
+			{7, 7, 3, nil},
 		} {
 			srv, asked := pagedShop(t)
 			set := loadPolls(t, srv.Client(), fmt.Sprintf(pagedPollSrc, tt.maxItems, srv.URL, tt.maxItems))
@@ -82,7 +85,8 @@ func TestPollPaginates(t *testing.T) {
 			pages := map[string]any{}
 			polls := pageRecorder{countingPolls{Engine: e, mu: &mu, runs: runs}, pages}
 			p := NewPoller(polls, quietLog)
-			if _, err := p.poll(context.Background(), wf, poll, time.Now().Add(-time.Duration(tt.maxItems)*time.Hour)); err != nil {
+			at := time.Now().Add(-time.Duration(tt.maxItems) * time.Hour)
+			if _, err := p.poll(context.Background(), wf, poll, at); err != nil {
 				t.Fatal(err)
 			}
 			if len(runs) != tt.runs || len(*asked) != tt.requests {
@@ -91,9 +95,24 @@ func TestPollPaginates(t *testing.T) {
 			if pages["o1"] != 1 || pages["o7"] != 3 {
 				t.Errorf("event.poll.page of o1, o7: %v, %v; want 1, 3", pages["o1"], pages["o7"])
 			}
-			cursor, _, err := e.PollCursor(context.Background(), wf, poll.Key())
-			if err != nil || workflows.Text(cursor) != strconv.Itoa(tt.requests) {
-				t.Errorf("cursor %v (%v), want the last page read, %d", cursor, err, tt.requests)
+			cursor, found, err := e.PollCursor(context.Background(), wf, poll.Key())
+			if err != nil || !found || fmt.Sprint(cursor) != fmt.Sprint(tt.cursor) {
+				t.Errorf("max_items %d: cursor %v (%v %v), want %v", tt.maxItems, cursor, found, err, tt.cursor)
+			}
+			// The next poll starts what the first left, and reads the list to its end.
+			if _, err := p.poll(context.Background(), wf, poll, at.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != 12 || pages["o12"] != 4 {
+				t.Errorf("max_items %d: %d runs after a second poll (o12 on page %v), want one for each of the 12 items", tt.maxItems, len(runs), pages["o12"])
+			}
+			for id, n := range runs {
+				if n != 1 {
+					t.Errorf("item %s started %d runs", id, n)
+				}
+			}
+			if cursor, _, _ := e.PollCursor(context.Background(), wf, poll.Key()); fmt.Sprint(cursor) != "4" {
+				t.Errorf("max_items %d: cursor %v after a poll that read the list to its end, want its last page, 4", tt.maxItems, cursor)
 			}
 		}
 	})

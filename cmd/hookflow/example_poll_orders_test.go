@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -215,5 +216,47 @@ workflow "two" {
 	t.Setenv("HOOKFLOW_REDIS", "redis://localhost:1")
 	if out, err := hookflow("--event", "-", "two"); err != nil || !strings.Contains(out, "(poll event)") || !strings.Contains(out, "run succeeded") {
 		t.Errorf("a run with HOOKFLOW_REDIS set: %v\n%s", err, out)
+	}
+}
+
+// TestRunPollShowsTheCut: hookflow run --poll marks the new items past max_items
+// "cut", and shows the cursor a serving hookflow would keep: the one it had, since
+// the cursor read from the answer may point past them.
+func TestRunPollShowsTheCut(t *testing.T) {
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"orders": [{"id": "q1"}, {"id": "q2"}, {"id": "q3"}], "next_since": "q3-time"}`)
+	}))
+	defer shop.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "orders.hcl"), `
+workflow "orders" {
+  trigger "poll" {
+    every     = "1m"
+    url       = "`+shop.URL+`/orders"
+    query     = { since = "{{ poll.cursor ?? '' }}" }
+    items     = "response.body.orders"
+    key       = "item.id"
+    cursor    = "response.body.next_since ?? poll.cursor"
+    max_items = 2
+  }
+  step "log" "it" {
+    message = "{{ event.body.id }}"
+  }
+}
+`)
+	var stdout, stderr strings.Builder
+	if err := run(context.Background(), []string{"run", "--dir", dir, "--poll", "orders", "--dry-run", "--allow-net", "127.0.0.1/32"},
+		nil, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"new  q1\n", "new  q2\n", "cut  q3\n", "3 items, 2 new, 1 cut\n", "next cursor: none (the one it had: the list is cut)",
+		"cut at max_items = 2"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if strings.Contains(stdout.String(), "q3-time") {
+		t.Errorf("the cursor shown is the one read past the cut:\n%s", stdout.String())
 	}
 }

@@ -82,7 +82,8 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	var seen func([]string) ([]bool, error)
+	now := time.Now()
+	look := triggers.Look{Now: now}
 	var cursor any
 	found := false
 	if o.redisURL != "" {
@@ -99,10 +100,9 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		if cursor, found, err = poll.LastCursor(ctx, shared, wf); err != nil {
 			return fmt.Errorf("reading the poll's cursor from %s: %w", o.redisURL, err)
 		}
-		seen = func(keys []string) ([]bool, error) { return shared.Seen(ctx, wf, keys) }
+		look.Seen = func(ctx context.Context, keys []string) ([]bool, error) { return shared.Seen(ctx, wf, keys) }
 	}
 
-	now := time.Now()
 	at := now.UTC().Truncate(time.Second).Format(time.RFC3339)
 	fmt.Fprintf(stdout, "poll of %s (%s)", wf.Name, poll.Schedule.Key())
 	switch {
@@ -113,7 +113,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	default:
 		fmt.Fprintf(stdout, ", never polled in this Redis: no cursor\n")
 	}
-	ans, err := poll.Fetch(ctx, wf, cursor, at)
+	ans, err := poll.Fetch(ctx, wf, cursor, at, look)
 	if ans != nil && ans.Sent != nil {
 		printPollRequest(stdout, ans.Sent)
 	}
@@ -121,26 +121,43 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "the poll fails: %s\nit starts nothing; a serving hookflow retries it, backing off\n", wf.Secrets.String(err.Error()))
 		return exitError(exitFailed)
 	}
-	isSeen := make([]bool, len(ans.Keys))
-	if seen != nil {
-		if isSeen, err = seen(ans.Keys); err != nil {
-			return fmt.Errorf("reading the items seen from %s: %w", o.redisURL, err)
-		}
-	}
 	var fresh []int
-	for i, key := range ans.Keys {
+	cut := 0
+	for i, f := range ans.Items {
 		mark := "new "
-		if isSeen[i] {
+		switch f.Status {
+		case triggers.ItemSeen:
 			mark = "seen"
-		} else {
+		case triggers.ItemCut:
+			mark, cut = "cut ", cut+1
+		default:
 			fresh = append(fresh, i)
 		}
-		fmt.Fprintf(stdout, "  %s %s\n", mark, wf.Secrets.String(strings.TrimPrefix(key, "poll:")))
+		fmt.Fprintf(stdout, "  %s %s\n", mark, wf.Secrets.String(strings.TrimPrefix(f.Key, "poll:")))
 	}
 	if poll.Cursor != nil {
-		fmt.Fprintf(stdout, "next cursor: %s\n", oneLine(wf.Secrets.String(workflows.Text(ans.Cursor)), 80))
+		next, kept := ans.Cursor, ""
+		if ans.Cut != "" {
+			next, kept = cursor, " (the one it had: the list is cut)"
+		}
+		shown := "none"
+		if next != nil {
+			shown = oneLine(wf.Secrets.String(workflows.Text(next)), 80)
+		}
+		fmt.Fprintf(stdout, "next cursor: %s%s\n", shown, kept)
 	}
-	fmt.Fprintf(stdout, "%d item%s, %d new\n", len(ans.Items), plural(len(ans.Items)), len(fresh))
+	fmt.Fprintf(stdout, "%d item%s, %d new", len(ans.Items), plural(len(ans.Items)), len(fresh))
+	if cut > 0 {
+		fmt.Fprintf(stdout, ", %d cut", cut)
+	}
+	fmt.Fprintln(stdout)
+	switch ans.Cut {
+	case triggers.CutMaxItems:
+		fmt.Fprintf(stdout, "cut at max_items = %d: the new items after them are left for the next polls, which ask again "+
+			"with the cursor kept until they have started\n", poll.MaxItems)
+	case triggers.CutMaxPages:
+		fmt.Fprintln(stdout, "cut at max_pages: the pages after them are not read, and the next poll asks again with the cursor kept")
+	}
 	if o.redisURL != "" && !found && !poll.Backfill {
 		fmt.Fprintln(stdout, "this is the poll's first in this Redis: with backfill = false, a serving hookflow would record these items and start nothing")
 	}
@@ -165,8 +182,8 @@ func (o *localRun) runItems(ctx context.Context, set *workflows.Set, k *workflow
 	apis.Connect(rdb)
 	failed := 0
 	for _, i := range fresh {
-		key := wf.Secrets.String(strings.TrimPrefix(ans.Keys[i], "poll:"))
-		ev, err := poll.ItemEvent(ans.Items[i], at, ans.Pages[i], time.Now())
+		key := wf.Secrets.String(strings.TrimPrefix(ans.Items[i].Key, "poll:"))
+		ev, err := poll.ItemEvent(ans.Items[i].Value, at, ans.Items[i].Page, time.Now())
 		if err != nil {
 			return fmt.Errorf("item %s: %w", key, err)
 		}

@@ -1,0 +1,233 @@
+package triggers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// ItemStatus is what a poll does with an item of its answer.
+type ItemStatus int
+
+const (
+	// ItemNew starts a run.
+	ItemNew ItemStatus = iota
+	// ItemSeen started a run, or was recorded, within the poll's seen_window: it starts
+	// none.
+	ItemSeen
+	// ItemFiltered is turned down by the workflow's filter: it starts no run and is
+	// not remembered, so a later poll that finds it changed can start one.
+	ItemFiltered
+	// ItemFilterFails is an item the filter cannot be evaluated on: it records one
+	// failed run that keeps it.
+	ItemFilterFails
+	// ItemCut is new but comes after max_items items that start runs: it is left for
+	// a later poll, which finds it again since the cursor is kept.
+	ItemCut
+	// ItemRecorded is read by a poll's first (without backfill), which records it as
+	// there before and starts nothing.
+	ItemRecorded
+)
+
+// Starts reports whether the item starts a run (a failed one for ItemFilterFails):
+// what max_items counts.
+func (s ItemStatus) Starts() bool { return s == ItemNew || s == ItemFilterFails }
+
+// Cut says why a poll did not look at all of its list; "" when it did.
+type Cut string
+
+const (
+	// CutMaxItems: max_items items start runs, and new items come after them (with
+	// paginate: the pages after the one where the max_items-th was found are not read).
+	CutMaxItems Cut = "max_items"
+	// CutMaxPages: max_pages pages were read, and the list goes on.
+	CutMaxPages Cut = "max_pages"
+)
+
+// Found is one item of a poll's answer and what the poll does with it.
+type Found struct {
+	Value  any    // the item, as the list gives it
+	Key    string // its dedupe key: "poll:" and its key
+	Page   int    // the page it came on: 1 without paginate
+	Status ItemStatus
+	// Event is the event of its run, made when the filter was evaluated on it; nil
+	// otherwise (see Poll.ItemEvent).
+	Event *workflows.Event
+	// Failure is why the filter cannot be evaluated on an ItemFilterFails.
+	Failure string
+}
+
+// Answer is what one poll found: every item of the pages read, in list order, with
+// what the poll does with each; how many start runs (at most max_items); whether
+// part of the list was not looked at; the cursor read from the last page read; and
+// the request as sent, redacted.
+type Answer struct {
+	Items  []Found
+	Starts int
+	Cut    Cut
+	Cursor any
+	Sent   *workflows.Request
+}
+
+// Keys returns the dedupe key of every item.
+func (a *Answer) Keys() []string {
+	keys := make([]string, len(a.Items))
+	for i, f := range a.Items {
+		keys[i] = f.Key
+	}
+	return keys
+}
+
+// Look is what Fetch consults to tell what the poll does with each item.
+type Look struct {
+	// Seen reports, for each dedupe key, whether it started a run (or was recorded)
+	// within the poll's seen_window; nil: none did.
+	Seen func(ctx context.Context, keys []string) ([]bool, error)
+	// Filter applies the workflow's filter to the new items, as a Poller does: an
+	// item it turns down does not count toward max_items.
+	Filter bool
+	// Record is a poll's first, without backfill: every item it reads is
+	// ItemRecorded, and none is cut by max_items.
+	Record bool
+	// Now is when the items are received: their events' received_at.
+	Now time.Time
+}
+
+// Fetch asks the API for the poll's items, with cursor as poll.cursor and at as
+// poll.time: from its answer, or from its pages with a paginate block, until next
+// gives nil, max_pages pages are read, or max_items items that start runs are found.
+// It reads each item's key, tells with look what the poll does with it, and reads the
+// next cursor from the last page read. Items seen, and items the filter turns down,
+// do not count toward max_items: a list whose new items come after more than
+// max_items it has started still has them started, a poll after another. Fetch
+// changes nothing: a Poller starts the runs, hookflow run --poll shows them.
+func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any, at string, look Look) (*Answer, error) {
+	pollValue := map[string]any{"cursor": cursor, "time": at}
+	// The request's Idempotency-Key is <workflow>@<poll time>:poll, one per tick.
+	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, RunID: wf.Name + "@" + at,
+		Workflow: wf.Name, Step: "poll", Attempt: 1, Secrets: wf.Secrets}
+	ans := &Answer{}
+	resp, err := poll.pages(ctx, wf, call, look, ans)
+	ans.Sent = call.Sent
+	if err != nil {
+		return ans, err
+	}
+	if poll.Cursor != nil {
+		if ans.Cursor, err = expr.Run(poll.Cursor, answerEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}); err != nil {
+			return ans, fmt.Errorf("%w: cursor: %w", errPoll, err)
+		}
+	}
+	return ans, nil
+}
+
+// pages reads the poll's items into ans, from the API's answer or its pages with a
+// paginate block, and returns the last answer read, which the cursor reads.
+func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workflows.Call, look Look, ans *Answer) (map[string]any, error) {
+	at, _ := call.Env.Poll["time"].(string)
+	read := func(resp map[string]any, page int) error {
+		v, err := expr.Run(poll.Items, answerEnv{Response: resp, Poll: call.Env.Poll, Vars: wf.Vars})
+		if err != nil {
+			return fmt.Errorf("%w: items: %w", errPoll, err)
+		}
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
+		}
+		return poll.sort(ctx, wf, look, ans, list, page, at)
+	}
+	if pg, ok := poll.Request.(pager); ok && pg.Paginate() != nil {
+		last, next, err := pg.Pages(ctx, call, func(page *workflows.PageEnv) (bool, error) {
+			if err := read(page.Response, page.Page); err != nil {
+				return false, err
+			}
+			if ans.Starts >= poll.MaxItems && !look.Record {
+				// The pages after are not read: whatever new items they hold are left
+				// for a later poll, as if they were cut.
+				ans.Cut = CutMaxItems
+			}
+			return ans.Cut == "", nil
+		})
+		if err == nil && next != "" {
+			ans.Cut = CutMaxPages
+		}
+		return last, err
+	}
+	out, err := poll.Request.Do(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	resp, _ := out.(map[string]any)
+	return resp, read(resp, 1)
+}
+
+// sort adds the items of one page to ans, each with its key and what the poll does
+// with it: the new ones start runs up to max_items in all, and the new ones past
+// them are cut.
+func (poll *Poll) sort(ctx context.Context, wf *workflows.Workflow, look Look, ans *Answer, list []any, page int, at string) error {
+	keys := make([]string, len(list))
+	for i, item := range list {
+		k, err := expr.Run(poll.ItemKey, itemEnv{Item: item, Vars: wf.Vars})
+		if err != nil {
+			return fmt.Errorf("%w: key of item %d: %w", errPoll, len(ans.Items)+i, err)
+		}
+		if k == nil || workflows.Text(k) == "" {
+			return fmt.Errorf("%w: item %d has no key", errPoll, len(ans.Items)+i)
+		}
+		keys[i] = "poll:" + workflows.Text(k)
+	}
+	seen := make([]bool, len(list))
+	if look.Seen != nil && !look.Record && len(list) > 0 {
+		var err error
+		if seen, err = look.Seen(ctx, keys); err != nil {
+			return fmt.Errorf("reading the items seen: %w", err)
+		}
+	}
+	for i, item := range list {
+		f := Found{Value: item, Key: keys[i], Page: page}
+		switch {
+		case look.Record:
+			f.Status = ItemRecorded
+		case seen[i]:
+			f.Status = ItemSeen
+		case ans.Starts >= poll.MaxItems:
+			f.Status, ans.Cut = ItemCut, CutMaxItems
+		default:
+			if err := poll.filter(wf, look, &f, at); err != nil {
+				return err
+			}
+		}
+		if f.Status.Starts() {
+			ans.Starts++
+		}
+		ans.Items = append(ans.Items, f)
+	}
+	return nil
+}
+
+// filter tells whether a new item starts a run: the workflow's filter, with
+// look.Filter, says. Its event is made for the filter only: without one, the item's
+// run makes it (Poll.ItemEvent).
+func (poll *Poll) filter(wf *workflows.Workflow, look Look, f *Found, at string) error {
+	f.Status = ItemNew
+	if !look.Filter || wf.Filter == nil {
+		return nil
+	}
+	ev, err := poll.ItemEvent(f.Value, at, f.Page, look.Now)
+	if err != nil {
+		return fmt.Errorf("%w: item %s: %w", errPoll, f.Key, err)
+	}
+	ok, ferr := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
+	switch {
+	case ferr != nil:
+		f.Status, f.Event, f.Failure = ItemFilterFails, ev, "filter: "+ferr.Error()
+	case ok:
+		f.Event = ev
+	default:
+		f.Status = ItemFiltered // looked at again next poll: the item may change
+	}
+	return nil
+}
