@@ -123,7 +123,7 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 		}
 		var events []string
 		if f.Text != "" {
-			if events, err = e.q.eventTexts(ctx, batch); err != nil {
+			if events, err = e.q.eventTexts(ctx, batch, e.versions.secrets()); err != nil {
 				return nil, err
 			}
 		}

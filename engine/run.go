@@ -103,7 +103,7 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 		r.CurrentVersion = v.wf.Version
 	}
 	if ev, err := workflows.DecodeEvent([]byte(shownEventOf(fields))); err == nil {
-		r.Event = eventView(ev)
+		r.Event = eventView(ev, e.versions.secrets())
 	}
 	r.Steps, err = e.stepRuns(ctx, fields)
 	if err != nil {
@@ -343,11 +343,11 @@ func redactOutput(out any) any {
 }
 
 // eventView is an event as the history shows it: credential headers (kept by events of
-// older versions) and body fields named as credentials are [redacted]. Steps read the
-// body as it came.
-func eventView(ev *workflows.Event) *EventView {
+// older versions) and body fields named as credentials are [redacted], and so are
+// secrets in its path (a webhook's path may hold one). Steps read the event as it came.
+func eventView(ev *workflows.Event, secrets *workflows.Redactor) *EventView {
 	v := &EventView{ID: ev.ID, Trigger: ev.Trigger, ReceivedAt: ev.ReceivedAt, Method: ev.Method,
-		Path: ev.Path, Body: workflows.RedactCredentialFields(ev.Body), Headers: map[string]string{}}
+		Path: secrets.String(ev.Path), Body: workflows.RedactCredentialFields(ev.Body), Headers: map[string]string{}}
 	for k, val := range ev.Headers {
 		if IsCredentialHeader(k) {
 			val = redacted

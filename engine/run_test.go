@@ -25,7 +25,11 @@ func TestViewsRedactCredentials(t *testing.T) {
 	}}
 	ev.Body = map[string]any{"user": "ada", "password": "p4ss", "auth": map[string]any{"refresh_token": "rt"},
 		"items": []any{map[string]any{"api_key": "k", "sku": "A1"}}}
-	v := eventView(ev)
+	ev.Path = "/in/s3cr3t-path-token" // a webhook's path may hold a secret
+	v := eventView(ev, (*workflows.Redactor)(nil).Plus("s3cr3t-path-token").Encoded())
+	if v.Path != "/in/[redacted]" {
+		t.Errorf("path %q, want its secret [redacted]", v.Path)
+	}
 	wantBody := map[string]any{"user": "ada", "password": redacted, "auth": redacted,
 		"items": []any{map[string]any{"api_key": redacted, "sku": "A1"}}}
 	if !reflect.DeepEqual(v.Body, wantBody) {

@@ -12,9 +12,9 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// eventTexts reads the events of runs as the history shows them (credentials
-// redacted), as JSON text to search: "" for a run without one.
-func (q *queue) eventTexts(ctx context.Context, runs []cursor) ([]string, error) {
+// eventTexts reads the events of runs as the history shows them (credentials and
+// secrets redacted), as JSON text to search: "" for a run without one.
+func (q *queue) eventTexts(ctx context.Context, runs []cursor, secrets *workflows.Redactor) ([]string, error) {
 	pipe := q.rdb.Pipeline()
 	for _, c := range runs {
 		pipe.HMGet(ctx, c.sh.run(c.id), "event", eventShownField) // as it is shown
@@ -37,7 +37,7 @@ func (q *queue) eventTexts(ctx context.Context, runs []cursor) ([]string, error)
 		var text bytes.Buffer
 		enc := json.NewEncoder(&text)
 		enc.SetEscapeHTML(false) // <, > and & as they came: they are searched for
-		enc.Encode(eventView(ev))
+		enc.Encode(eventView(ev, secrets))
 		out[i] = text.String()
 	}
 	return out, nil

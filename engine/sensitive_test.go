@@ -615,3 +615,33 @@ workflow "forward" {
 		t.Errorf("the run shows neither the plain fields nor [redacted]:\n%s", data)
 	}
 }
+
+// A webhook's path may hold a secret (path = "/in/${secret("NAME")}"): the run's event
+// shows it [redacted], and a search for the secret finds no run.
+func TestEventPathHidesSecrets(t *testing.T) {
+	t.Setenv("HOOK_PATH_TOKEN", "s3cr3t-path-token")
+	b := redistest.Mini(t)
+	srv, _ := tokenAPI(t)
+	e, set := httpEngine(t, b, `
+workflow "in" {
+  step "http" "s" {
+    url     = "`+srv.URL+`/use"
+    headers = { X-Token = secret("HOOK_PATH_TOKEN") }
+  }
+}`)
+	ctx := context.Background()
+	ev := event(`{"a": 1}`)
+	ev.Trigger, ev.Method, ev.Path = "webhook", "POST", "/in/s3cr3t-path-token"
+	id, err := e.Start(ctx, set.Workflow("in"), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, e, id)
+	if r.Event == nil || r.Event.Path != "/in/[redacted]" {
+		t.Errorf("the event shows %+v, want its path's secret [redacted]", r.Event)
+	}
+	found, err := e.Runs(ctx, RunFilter{Text: "s3cr3t-path"})
+	if err != nil || len(found.Runs) != 0 {
+		t.Errorf("a search for the secret found %+v (%v)", found, err)
+	}
+}

@@ -83,6 +83,17 @@ func (vs *versions) currentOf(name string) *version {
 	return vs.current[name]
 }
 
+// secrets hides the secrets of the workflows in use: the set's one redactor, which
+// every workflow of it shares. Nil before a set is used.
+func (vs *versions) secrets() *workflows.Redactor {
+	vs.mu.RLock()
+	defer vs.mu.RUnlock()
+	for _, v := range vs.current {
+		return v.wf.Secrets.Encoded()
+	}
+	return nil
+}
+
 // loaded returns a version this process has, or nil.
 func (vs *versions) loaded(name, ver string) *workflows.Workflow {
 	vs.mu.RLock()
