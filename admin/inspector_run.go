@@ -137,12 +137,13 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) string {
 	}
 	method, target, auth := "", "", false
 	if wf := p.workflows().Workflow(run.Workflow); wf != nil && ev.Trigger == "webhook" && ev.Method != "" && ev.Path != "" {
-		// The query is not in the run's view of its event: it is read as stored.
+		// The path and query as they came are not in the run's view of its event (it has
+		// no query, and secrets in its path are [redacted]): they are read as stored.
 		stored, err := p.runs.RunEvent(ctx, run.ID)
 		if err != nil {
 			return ""
 		}
-		method, target = ev.Method, p.o.WebhookBase+hookURL(wf, ev.Path, stored.Query)
+		method, target = ev.Method, p.o.WebhookBase+hookURL(wf, stored.Path, stored.Query)
 	}
 	if target == "" {
 		if p.o.AdminBase == "" {
