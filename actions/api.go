@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -34,7 +35,10 @@ func (h *HTTP) authenticate(ctx context.Context, req *http.Request, p *prepared)
 	case "header":
 		req.Header.Set(au.Name, au.Value)
 	case "oauth2":
-		tok, err := h.tokens.token(req.Context(), h.client, "") // with the call, for a transport that reports by step
+		// When the call took its token: after a 401, only one that came later replaces
+		// it (see again).
+		p.taken = h.tokens.apis.now()
+		tok, err := h.tokens.token(req.Context(), h.client, time.Time{}) // with the call, for a transport that reports by step
 		if err != nil {
 			return err
 		}
@@ -53,12 +57,15 @@ type authError struct{ err error }
 func (e *authError) Error() string { return e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
 
-// again sends a call whose OAuth2 token was refused once more, with a token fetched
-// anew (or the one another process fetched meanwhile).
+// again sends a call whose OAuth2 token was refused once more, with a token that came
+// after the call took the refused one: fetched anew, or the one another process or
+// call fetched meanwhile. A token kept before, though newer than the refused one, may
+// have been revoked with it.
 func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, secrets *workflows.Redactor) (*http.Response, *workflows.Redactor, error) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(refused.Body, 64<<10))
 	refused.Body.Close()
-	tok, err := h.tokens.token(ctx, h.client, p.token)
+	taken := h.tokens.apis.now()
+	tok, err := h.tokens.token(ctx, h.client, p.taken)
 	if err != nil {
 		return nil, secrets, err
 	}
@@ -69,7 +76,7 @@ func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, s
 		}
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
-	p.req, p.token = req, tok
+	p.req, p.token, p.taken = req, tok, taken
 	resp, err := h.client.Do(req)
 	return resp, secrets.With(tok), err
 }

@@ -268,10 +268,11 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call, next string) (*pr
 type prepared struct {
 	req        *http.Request
 	body       []byte
-	user, pass string // basic auth, when set
-	token      string // the OAuth2 access token sent, when the api has one
-	rawURL     string // the url as rendered
-	query      string // the query appended to it, with its separator; "" for none
+	user, pass string    // basic auth, when set
+	token      string    // the OAuth2 access token sent, when the api has one
+	taken      time.Time // when the call looked for it, by the clock of the tokens' fetch times
+	rawURL     string    // the url as rendered
+	query      string    // the query appended to it, with its separator; "" for none
 }
 
 // shownURL is the request's URL as errors and the run history show it: whole, so that

@@ -41,6 +41,7 @@ const (
 type oauthToken struct {
 	Access    string    `json:"access"`
 	Refresh   string    `json:"refresh,omitempty"` // the refresh token to use next
+	Fetched   time.Time `json:"fetched"`           // when the token endpoint's answer came
 	Expires   time.Time `json:"expires"`
 	RefreshAt time.Time `json:"refresh_at"` // ahead of Expires by a tenth of its lifetime
 }
@@ -53,6 +54,14 @@ func (t *oauthToken) fresh(now time.Time) bool {
 // valid reports whether the token may still be used while another is fetched.
 func (t *oauthToken) valid(now time.Time) bool {
 	return t != nil && t.Access != "" && now.Before(t.Expires)
+}
+
+// fetchedAfter reports whether the token came after refused, the time a call the API
+// answered 401 took its token; any token does when refused is zero (no call was
+// refused). A token kept before that call took its own, even one fetched after an
+// earlier 401, may have been revoked with the one the call carried.
+func (t *oauthToken) fetchedAfter(refused time.Time) bool {
+	return t != nil && (refused.IsZero() || t.Fetched.After(refused))
 }
 
 // tokenSource gives the current token of one api.
@@ -83,11 +92,12 @@ func newTokenSource(a *APIs, name, id string, cfg *workflows.OAuth2) *tokenSourc
 		fetching: make(chan struct{}, 1)}
 }
 
-// token returns a token to send. stale, when set, is a token the API refused (a 401):
-// one other than it is returned, fetched anew unless another process already has.
-func (ts *tokenSource) token(ctx context.Context, client *http.Client, stale string) (string, error) {
+// token returns a token to send. refused, when set, is when a call the API answered
+// 401 took the token it sent: the token returned came after that, fetched by this
+// process or another, and is fetched anew when none did.
+func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused time.Time) (string, error) {
 	now := ts.apis.now
-	if t := ts.memory(); t.fresh(now()) && t.Access != stale {
+	if t := ts.memory(); t.fresh(now()) && t.fetchedAfter(refused) {
 		return t.Access, nil
 	}
 	deadline := time.Now().Add(tokenLockTTL)
@@ -96,16 +106,16 @@ func (ts *tokenSource) token(ctx context.Context, client *http.Client, stale str
 		if err != nil {
 			return "", ts.errorf("reading the token kept in Redis: %w", err)
 		}
-		if t.fresh(now()) && t.Access != stale {
+		if t.fresh(now()) && t.fetchedAfter(refused) {
 			ts.remember(t)
 			return t.Access, nil
 		}
-		got, held, err := ts.fetchOnce(ctx, client, stale)
+		got, held, err := ts.fetchOnce(ctx, client, refused)
 		if err != nil || held {
 			return got, err
 		}
 		// Another process is fetching: a token that has not expired serves meanwhile.
-		if t.valid(now()) && t.Access != stale {
+		if t.valid(now()) && t.fetchedAfter(refused) {
 			return t.Access, nil
 		}
 		if time.Now().After(deadline) {
@@ -120,7 +130,7 @@ func (ts *tokenSource) token(ctx context.Context, client *http.Client, stale str
 }
 
 // fetchOnce fetches a token if no other process is: held reports whether it did.
-func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, stale string) (string, bool, error) {
+func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refused time.Time) (string, bool, error) {
 	// One goroutine of this process at a time; the others wait here, then find its token.
 	select {
 	case ts.fetching <- struct{}{}:
@@ -128,7 +138,7 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, stale
 		return "", true, ts.errorf("waiting for the token: %w", ctx.Err())
 	}
 	defer func() { <-ts.fetching }()
-	if t := ts.memory(); t.fresh(ts.apis.now()) && t.Access != stale {
+	if t := ts.memory(); t.fresh(ts.apis.now()) && t.fetchedAfter(refused) {
 		return t.Access, true, nil
 	}
 	owner, ok, err := ts.lock(ctx)
@@ -144,7 +154,7 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, stale
 	if err != nil {
 		return "", true, ts.errorf("reading the token kept in Redis: %w", err)
 	}
-	if t.fresh(ts.apis.now()) && t.Access != stale {
+	if t.fresh(ts.apis.now()) && t.fetchedAfter(refused) {
 		ts.remember(t)
 		return t.Access, true, nil
 	}
@@ -156,10 +166,12 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, stale
 	if err != nil {
 		return "", true, err
 	}
+	// This process's calls take it from now on, before it is kept in Redis: none of
+	// them takes the token it replaces after its fetch time, to refuse it after a 401.
+	ts.remember(nt)
 	if err := ts.store(ctx, owner, nt); err != nil {
 		return "", true, ts.errorf("keeping the token in Redis: %w", err)
 	}
-	ts.remember(nt)
 	return nt.Access, true, nil
 }
 
@@ -334,7 +346,7 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 	if secs, err := body.ExpiresIn.Float64(); err == nil && secs > 0 {
 		lifetime = time.Duration(secs * float64(time.Second))
 	}
-	t := &oauthToken{Access: body.AccessToken, Expires: start.Add(lifetime), RefreshAt: start.Add(lifetime - lifetime/10)}
+	t := &oauthToken{Access: body.AccessToken, Fetched: ts.apis.now(), Expires: start.Add(lifetime), RefreshAt: start.Add(lifetime - lifetime/10)}
 	if ts.cfg.Grant == "refresh_token" {
 		t.Refresh = refresh
 		if body.RefreshToken != "" {

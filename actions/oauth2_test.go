@@ -18,8 +18,8 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// authServer is a stand-in OAuth2 token endpoint and an API that takes only the
-// token it issued last.
+// authServer is a stand-in OAuth2 token endpoint and an API that takes the tokens it
+// issued since it last revoked them all.
 type authServer struct {
 	t          *testing.T
 	tokens     *httptest.Server
@@ -29,14 +29,15 @@ type authServer struct {
 	requests   atomic.Int64
 	apiCalls   atomic.Int64
 	mu         sync.Mutex
-	current    string // the access token the API takes
-	refresh    string // the refresh token the endpoint takes next
+	issued     map[string]bool // the access tokens the API takes
+	current    string          // the access token issued last
+	refresh    string          // the refresh token the endpoint takes next
 	grants     []string
 	failStatus int // answer token requests with this status
 }
 
 func newAuthServer(t *testing.T) *authServer {
-	s := &authServer{t: t, expiresIn: 3600, refresh: "refresh-0"}
+	s := &authServer{t: t, expiresIn: 3600, refresh: "refresh-0", issued: map[string]bool{}}
 	s.tokens = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := s.requests.Add(1)
 		user, pass, _ := r.BasicAuth()
@@ -60,6 +61,7 @@ func newAuthServer(t *testing.T) *authServer {
 			return
 		}
 		s.current = fmt.Sprintf("access-token-%d", n)
+		s.issued[s.current] = true
 		answer := map[string]any{"access_token": s.current, "token_type": "Bearer", "expires_in": s.expiresIn}
 		if s.rotate {
 			s.refresh = fmt.Sprintf("refresh-%d", n)
@@ -71,7 +73,8 @@ func newAuthServer(t *testing.T) *authServer {
 	s.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.apiCalls.Add(1)
 		s.mu.Lock()
-		ok := s.current != "" && r.Header.Get("Authorization") == "Bearer "+s.current
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		ok := s.issued[token]
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if !ok {
@@ -85,10 +88,10 @@ func newAuthServer(t *testing.T) *authServer {
 	return s
 }
 
-// revoke makes the API refuse the token it took until now.
+// revoke makes the API refuse every token it took until now.
 func (s *authServer) revoke() {
 	s.mu.Lock()
-	s.current = "revoked"
+	clear(s.issued)
 	s.mu.Unlock()
 }
 
@@ -203,11 +206,14 @@ func TestOAuth2OneTokenForEveryProcess(t *testing.T) {
 		}
 
 		// A token the API refuses: refreshed once, and each refused call sent again.
+		// The process that did not fetch may fetch once more: a call of its own that took
+		// the revoked token after the other kept a new one cannot tell that one from a
+		// token revoked since.
 		s.revoke()
 		before := s.apiCalls.Load()
 		callMany(t, 50, a, c)
-		if n := s.requests.Load(); n != 3 {
-			t.Fatalf("%d token requests after a 401, want 3", n)
+		if n := s.requests.Load(); n != 3 && n != 4 {
+			t.Fatalf("%d token requests after a 401, want 3, or 4 when one process took the revoked token late", n)
 		}
 		if calls := s.apiCalls.Load() - before; calls < 51 || calls > 100 {
 			t.Errorf("%d API calls for 50 steps after the revocation: each refused call is sent once more, no more", calls)
@@ -242,6 +248,40 @@ func TestOAuth2RotatedRefreshTokenIsUsedNext(t *testing.T) {
 		late := newProcess(t, s, "refresh_token", b.Client, clk)
 		if _, _, err := late.call(t.Context()); err != nil {
 			t.Fatal(err)
+		}
+		assertNoPlainToken(t, b.Client, s)
+	})
+}
+
+// A 401 is answered with a token fetched after the refused call was sent: one another
+// process fetched after an earlier 401 may have been revoked since, with the refused one.
+func TestOAuth2CallRefusedIsSentAgainWithATokenFetchedAfterIt(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		clk := &clock{}
+		a, c := twoProcesses(t, b, s, "client_credentials", clk)
+		callMany(t, 2, a, c) // both hold the first token
+		// The provider revokes every token: c's call is refused, and c fetches another
+		// and keeps it in Redis.
+		s.revoke()
+		if _, _, err := c.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.requests.Load(); n != 2 {
+			t.Fatalf("%d token requests after the first revocation, want 2", n)
+		}
+		// It revokes every token again: a, still holding the first, is refused, and the
+		// token c kept, fetched before a's call, is as dead.
+		s.revoke()
+		before := s.apiCalls.Load()
+		if _, _, err := a.call(t.Context()); err != nil {
+			t.Fatalf("a call refused once fails: %v", err)
+		}
+		if n := s.requests.Load(); n != 3 {
+			t.Errorf("%d token requests after the second revocation, want 3", n)
+		}
+		if calls := s.apiCalls.Load() - before; calls != 2 {
+			t.Errorf("%d API calls for the refused call, want 2: it is sent once more", calls)
 		}
 		assertNoPlainToken(t, b.Client, s)
 	})
