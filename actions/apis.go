@@ -78,13 +78,22 @@ func (a *APIs) redis() redis.UniversalClient {
 // tokenSource returns the one token source of an api's oauth2 configuration.
 func (a *APIs) tokenSource(api *workflows.API) *tokenSource {
 	o := api.Auth.OAuth2
-	id := configID(api.Name, o.TokenURL, o.ClientID, strings.Join(o.Scopes, " "), o.Audience, o.Grant)
+	parts := []string{o.TokenURL, o.ClientID, strings.Join(o.Scopes, " "), o.Audience, o.Grant}
+	id, legacyID := configID(api.Name, parts...), ""
+	if o.RefreshToken != "" {
+		// Another refresh token in the file, given after the user consented again,
+		// starts another state rather than the one rotated from the first: a hash of
+		// it, never itself, is part of the identity. The state named without it, as
+		// before, is taken over once.
+		h := sha256.Sum256([]byte("hookflow oauth2 refresh token\x00" + o.RefreshToken))
+		id, legacyID = configID(api.Name, append(parts, hex.EncodeToString(h[:]))...), id
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if ts := a.tokens[id]; ts != nil && ts.cfg.ClientSecret == o.ClientSecret && ts.cfg.RefreshToken == o.RefreshToken {
 		return ts
 	}
-	ts := newTokenSource(a, api.Name, id, o)
+	ts := newTokenSource(a, api.Name, id, legacyID, o)
 	a.tokens[id] = ts
 	return ts
 }

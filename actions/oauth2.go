@@ -72,13 +72,16 @@ type tokenSource struct {
 	key     string // the encrypted token
 	lockKey string
 	aead    cipher.AEAD
+	// legacyKey is where the token was kept when the refresh token was not part of the
+	// state's identity: its rotated refresh token is taken over once. "" for none.
+	legacyKey string
 
 	fetching chan struct{} // held by the one goroutine of this process that fetches
 	mu       sync.Mutex
 	cur      *oauthToken // the last token seen
 }
 
-func newTokenSource(a *APIs, name, id string, cfg *workflows.OAuth2) *tokenSource {
+func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *tokenSource {
 	key := sha256.Sum256([]byte("hookflow oauth2 token\x00" + cfg.TokenURL + "\x00" + cfg.ClientID + "\x00" + cfg.ClientSecret))
 	block, err := aes.NewCipher(key[:])
 	if err != nil {
@@ -88,8 +91,12 @@ func newTokenSource(a *APIs, name, id string, cfg *workflows.OAuth2) *tokenSourc
 	if err != nil {
 		panic(err)
 	}
-	return &tokenSource{apis: a, api: name, cfg: *cfg, key: id + ":token", lockKey: id + ":lock", aead: aead,
+	ts := &tokenSource{apis: a, api: name, cfg: *cfg, key: id + ":token", lockKey: id + ":lock", aead: aead,
 		fetching: make(chan struct{}, 1)}
+	if legacyID != "" {
+		ts.legacyKey = legacyID + ":token"
+	}
+	return ts
 }
 
 // token returns a token to send. refused, when set, is when a call the API answered
@@ -158,11 +165,12 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 		ts.remember(t)
 		return t.Access, true, nil
 	}
-	refresh := ts.cfg.RefreshToken
-	if t != nil && t.Refresh != "" {
-		refresh = t.Refresh // rotated: the one the endpoint gave last
+	if t == nil && ts.legacyKey != "" {
+		if t, err = ts.loadKey(ctx, ts.legacyKey); err != nil {
+			return "", true, ts.errorf("reading the token kept in Redis: %w", err)
+		}
 	}
-	nt, err := ts.fetch(ctx, client, refresh)
+	nt, err := ts.fetchWith(ctx, client, owner, t)
 	if err != nil {
 		return "", true, err
 	}
@@ -173,6 +181,25 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 		return "", true, ts.errorf("keeping the token in Redis: %w", err)
 	}
 	return nt.Access, true, nil
+}
+
+// fetchWith fetches a token with the refresh token kept in t, when the endpoint rotated
+// the one in the file. A kept refresh token the endpoint refuses as invalid_grant (the
+// provider revoked it, or the answer that rotated it was lost) is dropped, and the one
+// in the file is tried at once.
+func (ts *tokenSource) fetchWith(ctx context.Context, client *http.Client, owner string, t *oauthToken) (*oauthToken, error) {
+	if t == nil || t.Refresh == "" || t.Refresh == ts.cfg.RefreshToken {
+		return ts.fetch(ctx, client, ts.cfg.RefreshToken)
+	}
+	nt, err := ts.fetch(ctx, client, t.Refresh) // rotated: the one the endpoint gave last
+	var te *TokenError
+	if !errors.As(err, &te) || te.Code != "invalid_grant" {
+		return nt, err
+	}
+	if err := ts.drop(ctx, owner); err != nil {
+		return nil, ts.errorf("dropping the refresh token the endpoint refused: %w", err)
+	}
+	return ts.fetch(ctx, client, ts.cfg.RefreshToken)
 }
 
 func (ts *tokenSource) memory() *oauthToken {
@@ -190,11 +217,16 @@ func (ts *tokenSource) remember(t *oauthToken) {
 // load reads the token kept in Redis; nil when there is none, or none this
 // configuration can read.
 func (ts *tokenSource) load(ctx context.Context) (*oauthToken, error) {
+	return ts.loadKey(ctx, ts.key)
+}
+
+// loadKey reads the token kept in Redis under key, sealed for that key.
+func (ts *tokenSource) loadKey(ctx context.Context, key string) (*oauthToken, error) {
 	rdb := ts.apis.redis()
 	if rdb == nil {
 		return ts.memory(), nil
 	}
-	data, err := rdb.Get(ctx, ts.key).Bytes()
+	data, err := rdb.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -205,7 +237,7 @@ func (ts *tokenSource) load(ctx context.Context) (*oauthToken, error) {
 	if len(data) < n {
 		return nil, nil
 	}
-	plain, err := ts.aead.Open(nil, data[:n], data[n:], []byte(ts.key))
+	plain, err := ts.aead.Open(nil, data[:n], data[n:], []byte(key))
 	if err != nil {
 		return nil, nil // sealed with another secret: fetch anew
 	}
@@ -218,12 +250,13 @@ func (ts *tokenSource) load(ctx context.Context) (*oauthToken, error) {
 
 // storeScript keeps a token only while the lock is still ours, and releases it, in
 // one step: a process whose lock expired mid-fetch cannot overwrite the token (and
-// the rotated refresh token) of the one that took the lock after.
+// the rotated refresh token) of the one that took the lock after. The token kept
+// under the legacy key, when there is one, is replaced too: it is taken over once.
 //
-// KEYS: token, lock. ARGV: owner, sealed token, its time to live in ms (0: none).
-// Returns 1 when stored, 0 when the lock was not ours any more.
+// KEYS: token, lock[, legacy token]. ARGV: owner, sealed token, its time to live in ms
+// (0: none). Returns 1 when stored, 0 when the lock was not ours any more.
 var storeScript = redis.NewScript(`
-local token, lock = KEYS[1], KEYS[2]
+local token, lock, legacy = KEYS[1], KEYS[2], KEYS[3]
 local owner, sealed, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if redis.call('GET', lock) ~= owner then
   return 0
@@ -233,7 +266,28 @@ if ttl > 0 then
 else
   redis.call('SET', token, sealed)
 end
+if legacy then
+  redis.call('DEL', legacy)
+end
 redis.call('DEL', lock)
+return 1
+`)
+
+// dropScript forgets the kept token, and the one under the legacy key, while the lock
+// is still ours; the lock stays held.
+//
+// KEYS: token, lock[, legacy token]. ARGV: owner.
+// Returns 1 when dropped, 0 when the lock was not ours any more.
+var dropScript = redis.NewScript(`
+local token, lock, legacy = KEYS[1], KEYS[2], KEYS[3]
+local owner = ARGV[1]
+if redis.call('GET', lock) ~= owner then
+  return 0
+end
+redis.call('DEL', token)
+if legacy then
+  redis.call('DEL', legacy)
+end
 return 1
 `)
 
@@ -263,11 +317,33 @@ func (ts *tokenSource) store(ctx context.Context, owner string, t *oauthToken) e
 	if t.Refresh == "" {
 		ttl = max(time.Until(t.Expires).Milliseconds(), 1)
 	}
-	stored, err := storeScript.Run(ctx, rdb, []string{ts.key, ts.lockKey}, owner, sealed, ttl).Int()
+	stored, err := storeScript.Run(ctx, rdb, ts.keys(), owner, sealed, ttl).Int()
 	if err == nil && stored == 0 {
 		err = errors.New("the token lock expired before the token came")
 	}
 	return err
+}
+
+// drop forgets the kept token, with its refresh token, here and in Redis.
+func (ts *tokenSource) drop(ctx context.Context, owner string) error {
+	ts.remember(nil)
+	rdb := ts.apis.redis()
+	if rdb == nil {
+		return nil
+	}
+	dropped, err := dropScript.Run(ctx, rdb, ts.keys(), owner).Int()
+	if err == nil && dropped == 0 {
+		err = errors.New("the token lock expired")
+	}
+	return err
+}
+
+// keys are the keys storeScript and dropScript touch.
+func (ts *tokenSource) keys() []string {
+	if ts.legacyKey == "" {
+		return []string{ts.key, ts.lockKey}
+	}
+	return []string{ts.key, ts.lockKey, ts.legacyKey}
 }
 
 func (ts *tokenSource) lock(ctx context.Context) (string, bool, error) {

@@ -3,9 +3,11 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,11 +35,13 @@ type authServer struct {
 	current    string          // the access token issued last
 	refresh    string          // the refresh token the endpoint takes next
 	grants     []string
-	failStatus int // answer token requests with this status
+	refreshes  []string // the refresh tokens the endpoint got
+	inFile     string   // the refresh token the api's file gives
+	failStatus int      // answer token requests with this status
 }
 
 func newAuthServer(t *testing.T) *authServer {
-	s := &authServer{t: t, expiresIn: 3600, refresh: "refresh-0", issued: map[string]bool{}}
+	s := &authServer{t: t, expiresIn: 3600, refresh: "refresh-0", inFile: "refresh-0", issued: map[string]bool{}}
 	s.tokens = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := s.requests.Add(1)
 		user, pass, _ := r.BasicAuth()
@@ -45,6 +49,9 @@ func newAuthServer(t *testing.T) *authServer {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.grants = append(s.grants, r.Form.Get("grant_type"))
+		if rt := r.Form.Get("refresh_token"); rt != "" {
+			s.refreshes = append(s.refreshes, rt)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case s.failStatus != 0:
@@ -99,7 +106,7 @@ func (s *authServer) hcl(grant string) string {
 	extra := ""
 	if grant == "refresh_token" {
 		extra = `grant = "refresh_token"
-    refresh_token = "refresh-0"`
+    refresh_token = "` + s.inFile + `"`
 	}
 	return `
 api "crm" {
@@ -284,6 +291,152 @@ func TestOAuth2CallRefusedIsSentAgainWithATokenFetchedAfterIt(t *testing.T) {
 			t.Errorf("%d API calls for the refused call, want 2: it is sent once more", calls)
 		}
 		assertNoPlainToken(t, b.Client, s)
+	})
+}
+
+// sentRefreshTokens returns the refresh tokens the endpoint got since the last call,
+// in order.
+func (s *authServer) sentRefreshTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	got := s.refreshes
+	s.refreshes = nil
+	return got
+}
+
+// chain makes p refresh twice with a provider that rotates refresh tokens, and returns
+// the rotated one kept.
+func chain(t *testing.T, s *authServer, p *process, clk *clock) string {
+	t.Helper()
+	s.rotate, s.expiresIn = true, 60
+	for range 3 {
+		if _, _, err := p.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(55 * time.Second) // past 54 s: 90% of 60
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshes = nil
+	return s.refresh
+}
+
+// A user who consented again after the provider revoked the rotated refresh tokens
+// gives the new refresh token in the file: hookflow starts from it, not from the one
+// rotated from the old.
+func TestOAuth2NewRefreshTokenInTheFileStartsAnew(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		clk := &clock{}
+		kept := chain(t, s, newProcess(t, s, "refresh_token", b.Client, clk), clk)
+		s.mu.Lock()
+		s.refresh = "consented-again" // the chain up to kept is revoked
+		s.mu.Unlock()
+		s.revoke()
+		s.inFile = "consented-again"
+		restarted := newProcess(t, s, "refresh_token", b.Client, clk)
+		if _, _, err := restarted.call(t.Context()); err != nil {
+			t.Fatalf("the refresh token given in the file is not used: %v", err)
+		}
+		if got := s.sentRefreshTokens(); !slices.Equal(got, []string{"consented-again"}) {
+			t.Errorf("the endpoint got %q, want only the new refresh token, not %q", got, kept)
+		}
+		// Its state is kept as the old one was: the next refresh uses its rotation.
+		clk.advance(55 * time.Second)
+		if _, _, err := restarted.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.sentRefreshTokens(); len(got) != 1 || got[0] == "consented-again" {
+			t.Errorf("the endpoint got %q, want the refresh token it rotated", got)
+		}
+		assertNoPlainToken(t, b.Client, s)
+		for _, k := range b.Keys(t.Context(), "*") {
+			if strings.Contains(k, "consented-again") {
+				t.Errorf("key %q holds the refresh token", k)
+			}
+		}
+	})
+}
+
+// A rotated refresh token the endpoint refuses as invalid_grant is dropped: the one
+// in the file is tried at once, and next.
+func TestOAuth2RefusedRotatedRefreshTokenIsDropped(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		clk := &clock{}
+		p := newProcess(t, s, "refresh_token", b.Client, clk)
+		kept := chain(t, s, p, clk)
+		s.mu.Lock()
+		s.refresh = "revoked" // the endpoint takes neither
+		s.mu.Unlock()
+		_, _, err := p.call(t.Context())
+		var te *TokenError
+		if !errors.As(err, &te) || te.Code != "invalid_grant" {
+			t.Fatalf("err = %v, want the endpoint's invalid_grant", err)
+		}
+		if retry, _ := workflows.Retryable(err); retry {
+			t.Errorf("an invalid_grant is retried")
+		}
+		if got := s.sentRefreshTokens(); !slices.Equal(got, []string{kept, "refresh-0"}) {
+			t.Errorf("the endpoint got %q, want the kept refresh token, then the file's", got)
+		}
+		if _, _, err := p.call(t.Context()); err == nil {
+			t.Fatal("a call passed with no refresh token the endpoint takes")
+		}
+		if got := s.sentRefreshTokens(); !slices.Equal(got, []string{"refresh-0"}) {
+			t.Errorf("the endpoint got %q, want the file's refresh token only: the refused one is dropped", got)
+		}
+		// Once the endpoint takes the file's refresh token, its rotation is kept again.
+		s.mu.Lock()
+		s.refresh = "refresh-0"
+		s.mu.Unlock()
+		if _, _, err := p.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(55 * time.Second)
+		if _, _, err := p.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.sentRefreshTokens(); len(got) != 2 || got[0] != "refresh-0" || got[1] == "refresh-0" {
+			t.Errorf("the endpoint got %q, want the file's refresh token, then the one it rotated", got)
+		}
+	})
+}
+
+// A rotated refresh token kept before the refresh token was part of the state's
+// identity is taken over once, so that an upgrade does not send the file's, long
+// rotated away.
+func TestOAuth2RefreshTokenKeptBeforeIsTakenOver(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		s.rotate = true
+		clk := &clock{}
+		p := newProcess(t, s, "refresh_token", b.Client, clk)
+		o := p.wf.Steps[0].Action.(*HTTP).api.Auth.OAuth2
+		legacyID := configID("crm", o.TokenURL, o.ClientID, strings.Join(o.Scopes, " "), o.Audience, o.Grant)
+		before := newTokenSource(p.apis, "crm", legacyID, "", o)
+		owner, _, err := before.lock(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := clk.now()
+		err = before.store(t.Context(), owner, &oauthToken{Access: "access-token-before", Refresh: "refresh-before",
+			Fetched: now.Add(-time.Hour), Expires: now.Add(-time.Minute), RefreshAt: now.Add(-time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		s.refresh = "refresh-before" // "refresh-0", in the file, was rotated away
+		s.mu.Unlock()
+		if _, _, err := p.call(t.Context()); err != nil {
+			t.Fatalf("the refresh token kept before is not taken over: %v", err)
+		}
+		if got := s.sentRefreshTokens(); !slices.Equal(got, []string{"refresh-before"}) {
+			t.Errorf("the endpoint got %q, want the refresh token kept before", got)
+		}
+		if n := b.Client.Exists(t.Context(), before.key).Val(); n != 0 {
+			t.Errorf("the token kept before is still there: it is taken over once")
+		}
 	})
 }
 
