@@ -67,7 +67,7 @@ func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, s
 	taken := h.tokens.apis.now()
 	tok, err := h.tokens.token(ctx, h.client, p.taken)
 	if err != nil {
-		return nil, secrets, err
+		return nil, secrets, &authError{err}
 	}
 	req := p.req.Clone(p.req.Context())
 	if p.req.GetBody != nil {

@@ -197,9 +197,11 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		sent.Headers = workflows.RecordHeaders(p.req.Header, secrets)
 	}
 	if err != nil {
-		var te *TokenError
-		if errors.As(err, &te) {
-			return nil, err
+		var auth *authError
+		if errors.As(err, &auth) {
+			// The API answered 401, and no token came to send the call again.
+			sent.Status = http.StatusUnauthorized
+			return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
 		}
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, unwrapURLError(err))
 		if errors.As(err, new(*BlockedError)) {

@@ -518,6 +518,34 @@ func TestOAuth2TokenEndpointFailureFailsTheStep(t *testing.T) {
 	}
 }
 
+// A call the API answered 401 is recorded with that answer when no token comes to send
+// it again: the history does not say it got none.
+func TestOAuth2TokenEndpointFailureAfterA401RecordsThe401(t *testing.T) {
+	s := newAuthServer(t)
+	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	if _, _, err := p.call(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.revoke()
+	s.mu.Lock()
+	s.failStatus = 503
+	s.mu.Unlock()
+	c, _, err := p.call(t.Context())
+	var te *TokenError
+	if !errors.As(err, &te) || te.Status != 503 {
+		t.Fatalf("err = %v, want the token endpoint's 503", err)
+	}
+	if retry, _ := workflows.Retryable(err); !retry {
+		t.Errorf("a 503 of the token endpoint is not retried")
+	}
+	if c.Sent == nil || c.Sent.Status != http.StatusUnauthorized {
+		t.Fatalf("recorded %+v, want the 401 the API answered", c.Sent)
+	}
+	if got := c.Sent.Headers["Authorization"]; got != "Bearer [redacted]" {
+		t.Errorf("recorded Authorization %q", got)
+	}
+}
+
 func TestOAuth2TokenEndpointGoesThroughTheGuard(t *testing.T) {
 	s := newAuthServer(t)
 	apis := NewAPIs()
