@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -35,15 +34,14 @@ func (h *HTTP) authenticate(ctx context.Context, req *http.Request, p *prepared)
 	case "header":
 		req.Header.Set(au.Name, au.Value)
 	case "oauth2":
-		// When the call took its token: after a 401, only one that came later replaces
-		// it (see again).
-		p.taken = h.tokens.apis.now()
-		tok, err := h.tokens.token(req.Context(), h.client, time.Time{}) // with the call, for a transport that reports by step
+		tok, err := h.tokens.token(req.Context(), h.client, refusal{}) // with the call, for a transport that reports by step
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
-		p.token = tok
+		// When the call had its token, fetched by it or before: after a 401, only one
+		// that came later replaces it (see again).
+		p.token, p.taken = tok, h.tokens.apis.now()
 	default:
 		return fmt.Errorf("api %q: auth %q is not supported", a.Name, au.Kind)
 	}
@@ -64,11 +62,11 @@ func (e *authError) Unwrap() error { return e.err }
 func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, secrets *workflows.Redactor) (*http.Response, *workflows.Redactor, error) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(refused.Body, 64<<10))
 	refused.Body.Close()
-	taken := h.tokens.apis.now()
-	tok, err := h.tokens.token(ctx, h.client, p.taken)
+	tok, err := h.tokens.token(ctx, h.client, refusal{token: p.token, taken: p.taken})
 	if err != nil {
 		return nil, secrets, &authError{err}
 	}
+	taken := h.tokens.apis.now()
 	req := p.req.Clone(p.req.Context())
 	if p.req.GetBody != nil {
 		if req.Body, err = p.req.GetBody(); err != nil {

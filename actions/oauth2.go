@@ -56,12 +56,21 @@ func (t *oauthToken) valid(now time.Time) bool {
 	return t != nil && t.Access != "" && now.Before(t.Expires)
 }
 
-// fetchedAfter reports whether the token came after refused, the time a call the API
-// answered 401 took its token; any token does when refused is zero (no call was
-// refused). A token kept before that call took its own, even one fetched after an
-// earlier 401, may have been revoked with the one the call carried.
-func (t *oauthToken) fetchedAfter(refused time.Time) bool {
-	return t != nil && (refused.IsZero() || t.Fetched.After(refused))
+// refusal is a call the API answered 401: the token it carried, and when the call
+// had taken it. The zero refusal is none.
+type refusal struct {
+	token string
+	taken time.Time
+}
+
+// fetchedAfter reports whether the token can serve a call sent again after refused: it
+// is not the token refused, and came after the call had taken that one. Any token does
+// when no call was refused. A token kept before the call took its own, even one fetched
+// after an earlier 401, may have been revoked with the one the call carried; the token
+// refused is never sent again, whatever the clocks of the processes that fetched it
+// and took it say.
+func (t *oauthToken) fetchedAfter(refused refusal) bool {
+	return t != nil && (refused.taken.IsZero() || t.Access != refused.token && t.Fetched.After(refused.taken))
 }
 
 // tokenSource gives the current token of one api.
@@ -102,7 +111,7 @@ func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *
 // token returns a token to send. refused, when set, is when a call the API answered
 // 401 took the token it sent: the token returned came after that, fetched by this
 // process or another, and is fetched anew when none did.
-func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused time.Time) (string, error) {
+func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused refusal) (string, error) {
 	now := ts.apis.now
 	if t := ts.memory(); t.fresh(now()) && t.fetchedAfter(refused) {
 		return t.Access, nil
@@ -137,7 +146,7 @@ func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused t
 }
 
 // fetchOnce fetches a token if no other process is: held reports whether it did.
-func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refused time.Time) (string, bool, error) {
+func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refused refusal) (string, bool, error) {
 	// One goroutine of this process at a time; the others wait here, then find its token.
 	select {
 	case ts.fetching <- struct{}{}:

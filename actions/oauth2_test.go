@@ -575,3 +575,33 @@ workflow "w" {
 		t.Errorf("the token endpoint got %d requests through the guard", n)
 	}
 }
+
+// A call that fetched its own token, which the API then refused, is not sent again
+// with that token: a token fetched by the call itself came before the call had it.
+func TestOAuth2RefusedTokenIsNeverSentAgain(t *testing.T) {
+	s := newAuthServer(t)
+	inner := s.api.Config.Handler
+	var mu sync.Mutex
+	var sent []string
+	first := true
+	s.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		refuse := first
+		first = false
+		mu.Unlock()
+		if refuse {
+			s.revoke() // the provider ends every token as the first call comes
+		}
+		inner.ServeHTTP(w, r)
+	})
+	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	if _, _, err := p.call(t.Context()); err != nil {
+		t.Errorf("the call sent again: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent) != 2 || sent[0] == sent[1] || s.requests.Load() != 2 {
+		t.Errorf("sent with %v after %d token requests, want the refused token once and a new one", sent, s.requests.Load())
+	}
+}
