@@ -81,6 +81,20 @@ func (e *Engine) MarkSeen(ctx context.Context, wf *workflows.Workflow, keys []st
 	return err
 }
 
+// KeepSeen makes the dedupe keys of wf that exist last window from now: the items a
+// poll reads again, as it keeps its cursor, stay seen while they can be read again.
+func (e *Engine) KeepSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	pipe := e.q.rdb.Pipeline()
+	for _, k := range keys {
+		pipe.PExpire(ctx, e.q.dedupeKey(wf.Name, k), max(window, time.Millisecond))
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
 // seenWithoutRun is what a dedupe key MarkSeen recorded holds in place of a run id.
 const seenWithoutRun = "-"
 

@@ -296,3 +296,26 @@ workflow "orders" {
 		}
 	})
 }
+
+// A poll that keeps its cursor reads the items it saw again at its next poll, which may
+// come after a seen_window shorter than its interval or its wait after a failure: they
+// stay seen until then, and none starts twice.
+func TestPollKeptCursorKeepsItsItemsSeen(t *testing.T) {
+	b := redistest.Real(t) // its keys expire as time passes
+	api := newSinceShop(t, 2)
+	src := fmt.Sprintf(sincePollSrc, api.srv.URL, 20, "\n    seen_window = \"1s\"\n    paginate {\n"+
+		"      next      = \"link_next(response)\"\n      max_pages = 2\n    }")
+	c := newCutPoller(t, b, api.srv.Client(), src)
+	api.add("ship")
+	c.tick()
+	api.add("ship", "ship", "ship", "ship", "ship", "ship")
+	if got := fmt.Sprint(c.tick()); got != "[q2 q3 q4 q5]" {
+		t.Fatalf("started %s, want [q2 q3 q4 q5]", got)
+	}
+	c.tick() // the same pages again: the poll fails, to wait before the next
+	time.Sleep(1200 * time.Millisecond)
+	c.st.retryAt = time.Time{}
+	if got := c.tick(); len(got) != 0 {
+		t.Errorf("past the seen_window, the poll that kept its cursor started %v again", got)
+	}
+}

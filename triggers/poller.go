@@ -27,6 +27,8 @@ type Polls interface {
 	// Seen reports, for each dedupe key, whether it started a run (or was recorded)
 	// within its window.
 	Seen(ctx context.Context, wf *workflows.Workflow, keys []string) ([]bool, error)
+	// KeepSeen makes the dedupe keys that exist last window from now.
+	KeepSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error
 	StartOnce(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, key string, window time.Duration) (id string, first bool, err error)
 	StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error)
 	// RecordPoll records how a poll went, for every process's admin API to show: the
@@ -249,6 +251,9 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 	if ans.Cut == CutMaxPages && ans.Starts == 0 && poll.Cursor != nil {
 		// Kept, the cursor has the next poll read the same pages again, with nothing
 		// new on them: it would never get further.
+		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
+			return polled{}, err
+		}
 		return polled{}, fmt.Errorf("%w: the %d items of the max_pages pages read have all started runs (or the filter turns them "+
 			"down) and the list goes on past them, but the cursor stays where it was until a poll reads its list to the end, so "+
 			"no poll can get further: raise the paginate block's max_pages", errPoll, len(ans.Items))
@@ -265,11 +270,35 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 	next := ans.Cursor
 	if ans.Cut != "" {
 		next = cursor
+		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
+			return out, err
+		}
 	}
 	if err := p.polls.SavePoll(ctx, wf, poll.Key(), next); err != nil {
 		return out, fmt.Errorf("keeping the cursor: %w", err)
 	}
 	return out, nil
+}
+
+// keepSeen keeps the items of a poll that keeps its cursor seen until the next poll
+// has read them again, however short the seen_window: those seen before and those it
+// started. The next poll comes within an interval, or within an hour after a failed
+// poll (retryAfter).
+func (p *Poller) keepSeen(ctx context.Context, wf *workflows.Workflow, poll *Poll, ans *Answer, tick time.Time) error {
+	var keys []string
+	for _, f := range ans.Items {
+		if f.Status == ItemSeen || f.Status.Starts() {
+			keys = append(keys, f.Key)
+		}
+	}
+	gap := poll.Schedule.Every
+	if gap == 0 {
+		gap = poll.Schedule.Next(tick).Sub(tick)
+	}
+	if err := p.polls.KeepSeen(ctx, wf, keys, max(poll.SeenWindow, 2*max(gap, time.Hour))); err != nil {
+		return fmt.Errorf("keeping the items seen: %w", err)
+	}
+	return nil
 }
 
 // startsInFlight is how many items of a poll are started at once: concurrent starts
