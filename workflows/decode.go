@@ -302,6 +302,9 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 
 	blk, d := l.block(kindName, name, b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
+	if forEach != nil {
+		diags = append(diags, sameKeyEachItem(blk, name)...)
+	}
 	blk.api, d = l.apiRef(blk)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
@@ -590,4 +593,21 @@ func canonical(files map[string]*hcl.File, b *hcl.Block) []byte {
 		out = append(out, t.Bytes...)
 	}
 	return out
+}
+
+// sameKeyEachItem warns of a for_each step whose idempotency_key is the same for every
+// item: an API that honours the key would do the first item's work and answer the
+// rest with it.
+func sameKeyEachItem(blk *Block, step string) hcl.Diagnostics {
+	a := blk.Attr("idempotency_key")
+	if a == nil || a.Template.reads("each") {
+		return nil
+	}
+	if v, ok := a.Template.Const(); ok && v == "" {
+		return nil // no key sent
+	}
+	return hcl.Diagnostics{a.Warning("Every item sends the same Idempotency-Key",
+		fmt.Sprintf("Step %q runs once per item of its for_each, and its idempotency_key does not read each, "+
+			"so an API that honours the key does the first item's work and answers the others with it. "+
+			`Add {{ each.key }} to the key, as the default does (<run id>:%s:<each.key>), or set "" to send none`, step, step))}
 }

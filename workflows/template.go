@@ -191,6 +191,37 @@ func writeText(b *strings.Builder, v any) {
 	}
 }
 
+// reads reports whether any expression of the template reads the name as a root,
+// as each in {{ each.key }}.
+func (t *Template) reads(name string) bool {
+	var progs []*vm.Program
+	var collect func(t *Template)
+	collect = func(t *Template) {
+		if t.prog != nil {
+			progs = append(progs, t.prog)
+		}
+		for _, p := range t.parts {
+			if p.prog != nil {
+				progs = append(progs, p.prog)
+			}
+		}
+		for _, e := range t.elems {
+			collect(e)
+		}
+	}
+	collect(t)
+	found := false
+	for _, p := range progs {
+		node := p.Node()
+		ast.Walk(&node, visitor(func(n ast.Node) {
+			if id, ok := n.(*ast.IdentifierNode); ok && id.Value == name {
+				found = true
+			}
+		}))
+	}
+	return found
+}
+
 // compileTemplate compiles a value already evaluated at load time (strings, numbers,
 // bools, nil, map[string]any, []any) into a Template.
 func compileTemplate(v any, loc location) (*Template, hcl.Diagnostics) {

@@ -14,6 +14,7 @@ import (
 // and validate passes it, and says what looks wrong.
 var warningOnly = []string{
 	"condition_unknown_type",
+	"for_each_same_idempotency_key",
 	"output_field_missing",
 	"set_field_misspelled",
 	"status_of_non_http_step",
@@ -76,5 +77,23 @@ func TestOutputFieldsThatExistAreNotWarnedAbout(t *testing.T) {
 	set, diags := workflows.Load([]workflows.Source{{Name: "orders.hcl", Data: []byte(src)}}, realKinds())
 	if set == nil || len(diags) > 0 {
 		t.Fatalf("diagnostics: %v", diags)
+	}
+}
+
+// A for_each step's idempotency_key that reads each, or is "", is not warned about.
+func TestForEachIdempotencyKeysThatDifferAreNotWarnedAbout(t *testing.T) {
+	for _, key := range []string{`"order-{{ event.body.id }}-{{ each.key }}"`, `"{{ each.value.sku }}"`, `""`} {
+		src := `workflow "orders" {
+  step "http" "line" {
+    for_each        = "event.body.lines"
+    url             = "https://erp.example.com/lines"
+    idempotency_key = ` + key + `
+  }
+}
+`
+		set, diags := workflows.Load([]workflows.Source{{Name: "orders.hcl", Data: []byte(src)}}, realKinds())
+		if set == nil || len(diags) > 0 {
+			t.Errorf("idempotency_key = %s: diagnostics: %v", key, diags)
+		}
 	}
 }
