@@ -14,8 +14,9 @@ const rootLong = `hookflow runs integration workflows written in HCL: webhooks a
 runs, and each run's steps call APIs through a Redis queue.
 
 Every flag can also be set in the environment as HOOKFLOW_<FLAG>: HOOKFLOW_REDIS for
---redis, HOOKFLOW_ALLOW_NET for --allow-net (a list, comma-separated). The command
-line wins over the environment.
+--redis, HOOKFLOW_ALLOW_NET for --allow-net (a list, comma-separated). A flag of one
+command other than serve and worker is named after it too: HOOKFLOW_RUNS_LIST_STATUS.
+Each flag's help names its variable; the command line wins over the environment.
 
 Exit status:
   0  done (serve and worker: stopped by SIGINT or SIGTERM, cleanly)
@@ -122,15 +123,15 @@ func plural(n int) string {
 	return "s"
 }
 
-// sharedFlags say where and how hookflow runs; every command that has one reads it
-// from the same variable, HOOKFLOW_<FLAG>. Other flags belong to their command, and
+// sharedFlags say where and how hookflow runs (all of serve's and worker's); every
+// command that has one reads it from the same variable, HOOKFLOW_<FLAG>. Other flags belong to their command, and
 // read HOOKFLOW_<COMMAND>_<FLAG>, so that a variable set for one command does not
 // change another: HOOKFLOW_RUNS_LIST_STATUS, HOOKFLOW_RUN_DRY_RUN.
 var sharedFlags = map[string]bool{
 	"redis": true, "admin": true, "listen": true, "max-conns": true, "workers": true, "lease": true, "max-queued": true,
 	"retention": true, "keep-runs": true, "allow-net": true, "log-format": true, "no-watch": true, "metrics": true,
 	"admin-token": true, "admin-token-file": true, "admin-read-token": true, "admin-read-token-file": true,
-	"admin-host": true, "metrics-public": true,
+	"admin-host": true, "metrics-public": true, "public-url": true, "shards": true, "redis-wait-replicas": true,
 }
 
 // envAliases are further environment names a flag reads, after its own.
@@ -146,7 +147,7 @@ func envNames(cmd *cobra.Command, flag string) []string {
 	name := strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 	if !sharedFlags[flag] {
 		if path := strings.Fields(cmd.CommandPath())[1:]; len(path) > 0 {
-			name = strings.ToUpper(strings.Join(path, "_")) + "_" + name
+			name = strings.ToUpper(strings.ReplaceAll(strings.Join(path, "_"), "-", "_")) + "_" + name
 		}
 	}
 	return append([]string{"HOOKFLOW_" + name}, envAliases[flag]...)

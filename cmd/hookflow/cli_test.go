@@ -140,6 +140,34 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	walk(root)
 }
 
+// Every flag of serve and worker says where and how hookflow runs, and reads
+// HOOKFLOW_<FLAG>, as a container's environment sets it for either.
+func TestServeAndWorkerFlagsReadHookflowFlag(t *testing.T) {
+	root := newRootCommand(nil, io.Discard, io.Discard)
+	for _, name := range []string{"serve", "worker"} {
+		cmd, _, err := root.Find([]string{name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Name == "help" {
+				return
+			}
+			want := "HOOKFLOW_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+			if got := f.Annotations[envAnnotation]; len(got) == 0 || got[0] != want {
+				t.Errorf("%s --%s reads %v, want %s", name, f.Name, got, want)
+			}
+		})
+	}
+	cmd, _, err := root.Find([]string{"runs", "export-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cmd.Flags().Lookup("name").Annotations[envAnnotation]; len(got) == 0 || got[0] != "HOOKFLOW_RUNS_EXPORT_TEST_NAME" {
+		t.Errorf("runs export-test --name reads %v, a name no shell can set", got)
+	}
+}
+
 func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HOOKFLOW_ALLOW_NET", "127.0.0.1, 10.0.0.0/8")
 	t.Setenv("HOOKFLOW_WORKERS", "7")
