@@ -2,7 +2,9 @@ package actions
 
 import (
 	"encoding/base64"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -95,6 +97,47 @@ api "crm" {
 						t.Errorf("history shows %s: %s", name, v)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestAPIStepValuesLandInThePath: a value in a url relative to the api's base_url is
+// in the path (or the query after a '?'), encoded there as in an absolute url, never
+// read as a host: "jane@example.com" is a path segment, and a '/' or '?' stays in it.
+func TestAPIStepValuesLandInThePath(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.RequestURI // as sent, before any decoding
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	client := NewClient(NewGuard(loopback))
+	for _, tt := range []struct{ name, url, id, want string }{
+		{"an email", "/users/{{ event.body.id }}/profile", "jane@example.com", "/api/users/jane@example.com/profile"},
+		{"a slash", "/users/{{ event.body.id }}/profile", "a/b", "/api/users/a%2Fb/profile"},
+		{"dots among other characters", "/users/{{ event.body.id }}/profile", "v1.2", "/api/users/v1.2/profile"},
+		{"no leading slash", "users/{{ event.body.id }}", "a?b", "/api/users/a%3Fb"},
+		{"at the very start", "{{ event.body.id }}/profile", "a/b", "/api/a%2Fb/profile"},
+		{"in the query", "/search?q={{ event.body.id }}", "a b&c=d", "/api/search?q=a+b%26c%3Dd"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wf := loadWithAPIs(t, client, `
+api "crm" {
+  base_url = "`+srv.URL+`/api"
+  auth "bearer" { token = "tok-123456" }
+}`, `
+  step "http" "find" {
+    api = "crm"
+    url = "`+tt.url+`"
+  }`)
+			c := &workflows.Call{Env: &workflows.Env{Event: map[string]any{"body": map[string]any{"id": tt.id}}}, RunID: "r", Step: "find", Attempt: 1, Secrets: wf.Secrets}
+			if _, err := wf.Steps[0].Action.Do(t.Context(), c); err != nil {
+				t.Fatal(err)
+			}
+			if uri := <-got; uri != tt.want {
+				t.Errorf("sent %s, want %s", uri, tt.want)
 			}
 		})
 	}

@@ -317,7 +317,11 @@ func hidePassword(s string) string {
 func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next string) error {
 	raw, err := next, error(nil)
 	if next == "" {
-		if raw, err = h.url.RenderURL(c.Env); err != nil {
+		render := h.url.RenderURL
+		if h.api != nil {
+			render = h.url.RenderRelativeURL // its values land in the path, not in a host
+		}
+		if raw, err = render(c.Env); err != nil {
 			return fmt.Errorf("url: %w", err)
 		}
 	}

@@ -17,6 +17,9 @@ import (
 //   - in the host, as it is, but only letters, digits, ".", "-", "_", "~" and ":" may
 //     be there: a value that could end the host ("evil.com/", "a@b") is an error.
 //
+// A URL that starts with one "/" has no host: its values land in the path up to a
+// "?" or "#", as in RenderRelativeURL.
+//
 // A template that is exactly one {{ }} is a whole URL, taken as it is: a link an API
 // returned, or a URL built in one expression, such as
 // "{{ vars.api + '/repos/' + event.body.full_name }}", when a value is meant to span
@@ -26,6 +29,19 @@ import (
 // would make a URL that names another resource ("/customers/" for
 // "/customers/{{ steps.find.id }}"), not one without the value.
 func (t *Template) RenderURL(env *Env) (string, error) {
+	return t.renderURL(env, false)
+}
+
+// RenderRelativeURL renders a URL template relative to a base URL, an api's: it names
+// no scheme or host, so a value lands in the path, the one at the very start
+// included, up to a "?" or "#", and in the query or fragment after it. Each is
+// encoded as RenderURL encodes a value there; a template that is exactly one {{ }}
+// is taken as it is, and nil is an error, as in RenderURL.
+func (t *Template) RenderRelativeURL(env *Env) (string, error) {
+	return t.renderURL(env, true)
+}
+
+func (t *Template) renderURL(env *Env, relative bool) (string, error) {
 	switch t.kind {
 	case exprKind:
 		v, err := t.Render(env)
@@ -38,10 +54,11 @@ func (t *Template) RenderURL(env *Env) (string, error) {
 		return Text(v), nil
 	case joinKind:
 		return t.renderJoined(env, func(before string, p *part, v any) (string, error) {
-			if v == nil && urlPart(before) != inQuery {
+			at := urlPart(before, relative)
+			if v == nil && at != inQuery {
 				return "", nilError(env, p.src, p.ref)
 			}
-			s, err := urlValue(before, Text(v))
+			s, err := urlValue(at, Text(v))
 			if err != nil {
 				return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
 			}
@@ -51,16 +68,17 @@ func (t *Template) RenderURL(env *Env) (string, error) {
 	return t.RenderString(env)
 }
 
-// urlValue is what is written for a value s after the URL text before.
-func urlValue(before, s string) (string, error) {
-	switch {
-	case before == "": // a base URL
+// urlValue is what is written for a value s where it lands.
+func urlValue(at urlPosition, s string) (string, error) {
+	switch at {
+	case atStart: // a base URL
 		return s, nil
-	case urlPart(before) == inPath:
+	case inPath:
 		return pathSegment(s), nil
-	case urlPart(before) == inQuery:
+	case inQuery:
 		return url.QueryEscape(s), nil
-	case !hostText(s):
+	}
+	if !hostText(s) {
 		return "", errors.New("a value in the URL's host may hold only letters, digits, '.', '-', '_', '~' and ':' (credentials go in basic_auth; to add a path after the host, write the whole url as one {{ }} expression)")
 	}
 	return s, nil
@@ -102,15 +120,22 @@ func hostText(s string) bool {
 type urlPosition int
 
 const (
-	inAuthority urlPosition = iota // the scheme, user info, host and port
+	atStart     urlPosition = iota // the very start of an absolute URL: a base URL
+	inAuthority                    // the scheme, user info, host and port
 	inPath
 	inQuery // the query or the fragment
 )
 
-// urlPart tells where text appended to the URL prefix so far lands.
-func urlPart(prefix string) urlPosition {
-	if strings.ContainsAny(prefix, "?#") {
+// urlPart tells where text appended to the URL prefix so far lands. In a relative
+// URL, everything before a "?" or "#" is path.
+func urlPart(prefix string, relative bool) urlPosition {
+	switch {
+	case strings.ContainsAny(prefix, "?#"):
 		return inQuery
+	case relative, strings.HasPrefix(prefix, "/") && !strings.HasPrefix(prefix, "//"):
+		return inPath
+	case prefix == "":
+		return atStart
 	}
 	_, rest, ok := strings.Cut(prefix, "://")
 	if !ok {

@@ -35,11 +35,54 @@ func TestRenderURL(t *testing.T) {
 		{"{{ vars.api }}/repos/{{ event.body.id }}", "https://api.example.com/v1/repos/a%2F..%2Fb%20c"},
 		{"https://api.example.com/users/{{ event.body.dots }}/delete", "https://api.example.com/users/%2E%2E/delete"},
 		{"https://api.example.com/users/{{ event.body.dot }}/delete", "https://api.example.com/users/%2E/delete"},
+		// A URL without a host (an error to send) has its values in the path.
+		{"/users/{{ event.body.id }}", "/users/a%2F..%2Fb%20c"},
 	}
 	for _, tt := range tests {
 		got, err := compileT(t, tt.in).RenderURL(env)
 		if err != nil || got != tt.want {
 			t.Errorf("%s:\n got %q, %v\nwant %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestRenderRelativeURL: in a url relative to a base URL, a value lands in the path
+// (the one at the very start included) up to a '?' or '#', and is encoded there as in
+// an absolute URL; it is never read as a host.
+func TestRenderRelativeURL(t *testing.T) {
+	env := &Env{Event: map[string]any{"body": map[string]any{
+		"id":    "a/../b c",
+		"email": "jane@example.com",
+		"q":     "x&admin=1",
+		"host":  "evil.com",
+		"v":     "v1.2",
+		"n":     42,
+	}}}
+	tests := []struct{ in, want string }{
+		{"/users/{{ event.body.email }}/profile", "/users/jane@example.com/profile"},
+		{"/users/{{ event.body.id }}/profile", "/users/a%2F..%2Fb%20c/profile"},
+		{"users/{{ event.body.id }}", "users/a%2F..%2Fb%20c"},
+		{"{{ event.body.id }}/profile", "a%2F..%2Fb%20c/profile"},
+		{"{{ event.body.host }}/x", "evil.com/x"},
+		{"/files/{{ event.body.v }}/{{ event.body.n }}", "/files/v1.2/42"},
+		{"/a://b/{{ event.body.id }}", "/a://b/a%2F..%2Fb%20c"},
+		{"/search?q={{ event.body.q }}&n={{ event.body.n }}", "/search?q=x%26admin%3D1&n=42"},
+		{"?q={{ event.body.id }}", "?q=a%2F..%2Fb+c"},
+		{"/p#{{ event.body.q }}", "/p#x%26admin%3D1"},
+		{"/plain", "/plain"},
+	}
+	for _, tt := range tests {
+		got, err := compileT(t, tt.in).RenderRelativeURL(env)
+		if err != nil || got != tt.want {
+			t.Errorf("%s:\n got %q, %v\nwant %q", tt.in, got, err, tt.want)
+		}
+	}
+	for in, want := range map[string]string{
+		"{{ event.body.none }}/x":      "event.body.none is nil (event.body: no field none)",
+		"/users/{{ event.body.none }}": "event.body.none is nil (event.body: no field none)",
+	} {
+		if _, err := compileT(t, in).RenderRelativeURL(env); fmt.Sprint(err) != want {
+			t.Errorf("%s:\n got %v\nwant %s", in, err, want)
 		}
 	}
 }
