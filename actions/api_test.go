@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -138,6 +139,59 @@ api "crm" {
 			}
 			if uri := <-got; uri != tt.want {
 				t.Errorf("sent %s, want %s", uri, tt.want)
+			}
+		})
+	}
+}
+
+// TestHTTPStepRefusesDotSegments: a value that makes a path segment "." or ".." fails
+// the step before anything is sent, for good, whether the url is relative to an
+// api's base_url (whose credentials the call would carry up its path) or absolute.
+func TestHTTPStepRefusesDotSegments(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	client := NewClient(NewGuard(loopback))
+	for _, tt := range []struct{ name, api, url, id, want string }{
+		{"api, whole segment", "crm", "/users/{{ event.body.id }}/profile", "..",
+			`url: {{ event.body.id }}: the value ".." is a whole path segment`},
+		{"api, one dot", "crm", "/users/{{ event.body.id }}/profile", ".",
+			`url: {{ event.body.id }}: the value "." is a whole path segment`},
+		{"api, with the text around it", "crm", "/files/.{{ event.body.id }}", ".",
+			`url: {{ event.body.id }}: the value "." makes the path segment ".." with the text around it`},
+		{"api, at the very start", "crm", "{{ event.body.id }}/admin", "..",
+			`url: {{ event.body.id }}: the value ".." is a whole path segment`},
+		{"absolute", "", srv.URL + "/api/users/{{ event.body.id }}/profile", "..",
+			`url: {{ event.body.id }}: the value ".." is a whole path segment`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := ""
+			if tt.api != "" {
+				api = "api = \"" + tt.api + "\""
+			}
+			wf := loadWithAPIs(t, client, `
+api "crm" {
+  base_url = "`+srv.URL+`/api"
+  auth "bearer" { token = "tok-123456" }
+}`, `
+  step "http" "find" {
+    `+api+`
+    url = "`+tt.url+`"
+  }`)
+			c := &workflows.Call{Env: &workflows.Env{Event: map[string]any{"body": map[string]any{"id": tt.id}}}, RunID: "r", Step: "find", Attempt: 1, Secrets: wf.Secrets}
+			_, err := wf.Steps[0].Action.Do(t.Context(), c)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one that starts %s", err, tt.want)
+			}
+			if retry, _ := workflows.Retryable(err); retry {
+				t.Error("the error is retried; the same value renders the same way again")
+			}
+			if n := sent.Load(); n != 0 || c.Sent != nil {
+				t.Errorf("%d requests sent (recorded: %v), want none", n, c.Sent)
 			}
 		})
 	}

@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
 
 // A poll with an api renders its url as a step with one does: a value lands in the
-// path of the url relative to base_url, one segment, encoded there.
+// path of the url relative to base_url, one segment, encoded there, and a value that
+// makes the segment "." or ".." fails the poll before anything is sent.
 func TestPollAPIURLValuesLandInThePath(t *testing.T) {
 	got := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -49,5 +51,17 @@ workflow "orders" {
 				t.Errorf("sent %s, want %s", uri, tt.want)
 			}
 		})
+	}
+	for _, cursor := range []string{"..", "."} {
+		_, err := poll.Fetch(context.Background(), wf, cursor, time.Now().Format(time.RFC3339), Look{})
+		want := fmt.Sprintf("url: {{ poll.cursor }}: the value %q is a whole path segment", cursor)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("cursor %q: error %v, want one that starts %s", cursor, err, want)
+		}
+		select {
+		case uri := <-got:
+			t.Errorf("cursor %q: sent %s, want nothing sent", cursor, uri)
+		default:
+		}
 	}
 }

@@ -11,8 +11,8 @@ import (
 // lands, so that a value from an event can neither leave its place nor add to the URL:
 //
 //   - at the very start, as a base URL, as it is: "{{ vars.api }}/users/…";
-//   - in the path, as one path segment: "a/../b c" becomes "a%2F..%2Fb%20c", and "."
-//     and ".." become "%2E" and "%2E%2E";
+//   - in the path, as one path segment: "a/../b c" becomes "a%2F..%2Fb%20c"; a value
+//     that makes its segment "." or ".." is an error (see dotSegmentError);
 //   - in the query or the fragment, as a query value: "x&admin=1" becomes "x%26admin%3D1";
 //   - in the host, as it is, but only letters, digits, ".", "-", "_", "~" and ":" may
 //     be there: a value that could end the host ("evil.com/", "a@b") is an error.
@@ -53,19 +53,71 @@ func (t *Template) renderURL(env *Env, relative bool) (string, error) {
 		}
 		return Text(v), nil
 	case joinKind:
-		return t.renderJoined(env, func(before string, p *part, v any) (string, error) {
+		var inPathValues []pathValue
+		u, err := t.renderJoined(env, func(before string, p *part, v any) (string, error) {
 			at := urlPart(before, relative)
 			if v == nil && at != inQuery {
 				return "", nilError(env, p.src, p.ref)
 			}
-			s, err := urlValue(at, Text(v))
+			text := Text(v)
+			s, err := urlValue(at, text)
 			if err != nil {
 				return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
 			}
+			if at == inPath {
+				inPathValues = append(inPathValues, pathValue{start: len(before), end: len(before) + len(s), src: p.src, value: text})
+			}
 			return s, nil
 		})
+		if err != nil {
+			return "", err
+		}
+		if err := dotSegmentError(u, inPathValues); err != nil {
+			return "", err
+		}
+		return u, nil
 	}
 	return t.RenderString(env)
+}
+
+// pathValue is a value written in a URL's path, at u[start:end].
+type pathValue struct {
+	start, end int
+	src        string // its expression
+	value      string // as it was given
+}
+
+// dotSegmentError is the error of a value in u's path that makes its segment a dot
+// segment, "." or "..": servers and proxies resolve "/users/../delete" to "/delete",
+// and many read "%2E%2E" as "..", so no encoding keeps such a value in its place. The
+// segment is the value with the text around it: "/files/.{{ x }}" with x = "." makes
+// "..". A value with dots among other characters ("a..b", "v1.2", "...") is a name
+// like any other. It returns nil when no value makes a dot segment.
+func dotSegmentError(u string, values []pathValue) error {
+	for _, v := range values {
+		start := strings.LastIndexByte(u[:v.start], '/') + 1
+		end := len(u)
+		if i := strings.IndexAny(u[v.end:], "/?#"); i >= 0 {
+			end = v.end + i
+		}
+		seg := u[start:end]
+		if !isDotSegment(seg) {
+			continue
+		}
+		const why = `which servers read as a step up the path ("/users/../delete" is "/delete"); a value in the path may not make a segment "." or ".."`
+		if start == v.start && end == v.end {
+			return fmt.Errorf("{{ %s }}: the value %q is a whole path segment, %s", v.src, v.value, why)
+		}
+		return fmt.Errorf("{{ %s }}: the value %q makes the path segment %q with the text around it, %s", v.src, v.value, seg, why)
+	}
+	return nil
+}
+
+// isDotSegment reports whether a path segment is "." or "..", its dots percent-encoded
+// or not, as the WHATWG URL standard reads it.
+func isDotSegment(seg string) bool {
+	s := strings.ReplaceAll(strings.ToLower(seg), "%2e", ".")
+	return s == "." || s == ".."
 }
 
 // urlValue is what is written for a value s where it lands.
@@ -74,7 +126,7 @@ func urlValue(at urlPosition, s string) (string, error) {
 	case atStart: // a base URL
 		return s, nil
 	case inPath:
-		return pathSegment(s), nil
+		return url.PathEscape(s), nil // dots and all: dotSegmentError tells a dot segment
 	case inQuery:
 		return url.QueryEscape(s), nil
 	}
@@ -92,18 +144,6 @@ func nilError(env *Env, src string, ref []string) error {
 		return fmt.Errorf("%s is nil (%s)", src, why)
 	}
 	return fmt.Errorf("%s is nil", src)
-}
-
-// pathSegment escapes s as one path segment, dot segments included: servers resolve
-// "/users/../delete" to "/delete".
-func pathSegment(s string) string {
-	switch s {
-	case ".":
-		return "%2E"
-	case "..":
-		return "%2E%2E"
-	}
-	return url.PathEscape(s)
 }
 
 // hostText reports whether s may be part of a URL's host and port as it is.

@@ -8,15 +8,16 @@ import (
 func TestRenderURL(t *testing.T) {
 	env := &Env{
 		Event: map[string]any{"body": map[string]any{
-			"id":    "a/../b c",
-			"q":     "x&admin=1",
-			"host":  "api.example.com",
-			"next":  "https://api.example.com/items?page=2&per=50",
-			"n":     42,
-			"query": "?",
-			"sub":   "eu",
-			"dots":  "..",
-			"dot":   ".",
+			"id":      "a/../b c",
+			"q":       "x&admin=1",
+			"host":    "api.example.com",
+			"next":    "https://api.example.com/items?page=2&per=50",
+			"n":       42,
+			"query":   "?",
+			"sub":     "eu",
+			"dots":    "..",
+			"version": "v1.2",
+			"name":    "a..b",
 		}},
 		Vars: map[string]any{"api": "https://api.example.com/v1"},
 	}
@@ -33,8 +34,12 @@ func TestRenderURL(t *testing.T) {
 		{"https://api.example.com/plain", "https://api.example.com/plain"},
 		{"https://{{ event.body.sub }}.example.com/x", "https://eu.example.com/x"},
 		{"{{ vars.api }}/repos/{{ event.body.id }}", "https://api.example.com/v1/repos/a%2F..%2Fb%20c"},
-		{"https://api.example.com/users/{{ event.body.dots }}/delete", "https://api.example.com/users/%2E%2E/delete"},
-		{"https://api.example.com/users/{{ event.body.dot }}/delete", "https://api.example.com/users/%2E/delete"},
+		// Dots among other characters are a name like any other.
+		{"https://api.example.com/users/{{ event.body.dots }}{{ event.body.n }}/delete", "https://api.example.com/users/..42/delete"},
+		{"https://api.example.com/files/{{ event.body.version }}", "https://api.example.com/files/v1.2"},
+		{"https://api.example.com/files/{{ event.body.name }}", "https://api.example.com/files/a..b"},
+		{"https://api.example.com/files/{{ event.body.dots }}.", "https://api.example.com/files/..."},
+		{"https://api.example.com/files?at={{ event.body.dots }}", "https://api.example.com/files?at=.."},
 		// A URL without a host (an error to send) has its values in the path.
 		{"/users/{{ event.body.id }}", "/users/a%2F..%2Fb%20c"},
 	}
@@ -83,6 +88,54 @@ func TestRenderRelativeURL(t *testing.T) {
 	} {
 		if _, err := compileT(t, in).RenderRelativeURL(env); fmt.Sprint(err) != want {
 			t.Errorf("%s:\n got %v\nwant %s", in, err, want)
+		}
+	}
+}
+
+// TestRenderURLRefusesDotSegments: a value that makes its path segment "." or ".."
+// (alone, with the text around it, or with another value) is an error, in an absolute
+// URL and in a relative one: servers and proxies read "..", and "%2E%2E", as a step up
+// the path.
+func TestRenderURLRefusesDotSegments(t *testing.T) {
+	env := &Env{
+		Event: map[string]any{"body": map[string]any{"dot": ".", "dots": "..", "empty": "", "e": "e"}},
+		Vars:  map[string]any{"api": "https://api.example.com/v1"},
+	}
+	const whole = `{{ event.body.dots }}: the value ".." is a whole path segment, which servers read as a step up the path ("/users/../delete" is "/delete"); a value in the path may not make a segment "." or ".."`
+	tests := []struct {
+		in       string
+		relative bool
+		want     string // the error, when it is checked whole
+	}{
+		{in: "https://api.example.com/users/{{ event.body.dots }}/delete", want: whole},
+		{in: "/users/{{ event.body.dots }}/delete", relative: true, want: whole},
+		{in: "{{ event.body.dots }}/delete", relative: true, want: whole},
+		{in: "https://api.example.com/files/.{{ event.body.dot }}", want: `{{ event.body.dot }}: the value "." makes the path segment ".." with the text around it, which servers read as a step up the path ("/users/../delete" is "/delete"); a value in the path may not make a segment "." or ".."`},
+		{in: "https://api.example.com/users/{{ event.body.dot }}/delete"},
+		{in: "https://api.example.com/users/{{ event.body.dot }}"},
+		{in: "https://api.example.com/users/{{ event.body.dots }}?x=1"},
+		{in: "https://api.example.com/users/{{ event.body.dots }}#x"},
+		{in: "{{ vars.api }}/users/{{ event.body.dots }}"},
+		{in: "https://api.example.com/files/{{ event.body.dot }}{{ event.body.dot }}/x"},
+		{in: "https://api.example.com/files/..{{ event.body.empty }}/x"},
+		{in: "https://api.example.com/files/%2E{{ event.body.dot }}/x"},
+		{in: "https://api.example.com/files/%2{{ event.body.e }}/x"},
+		{in: "/users/{{ event.body.dot }}", relative: true},
+		{in: "/files/.{{ event.body.dot }}/x", relative: true},
+		{in: "/files/{{ event.body.dots }}?x=1", relative: true},
+	}
+	for _, tt := range tests {
+		tpl := compileT(t, tt.in)
+		render := tpl.RenderURL
+		if tt.relative {
+			render = tpl.RenderRelativeURL
+		}
+		got, err := render(env)
+		switch {
+		case err == nil:
+			t.Errorf("%s: rendered %q, want an error", tt.in, got)
+		case tt.want != "" && err.Error() != tt.want:
+			t.Errorf("%s:\n got %v\nwant %s", tt.in, err, tt.want)
 		}
 	}
 }
