@@ -165,6 +165,10 @@ func TestHTTPStepRefusesDotSegments(t *testing.T) {
 			`url: {{ event.body.id }}: the value "." makes the path segment ".." with the text around it`},
 		{"api, at the very start", "crm", "{{ event.body.id }}/admin", "..",
 			`url: {{ event.body.id }}: the value ".." is a whole path segment`},
+		{"api, a whole url from the event", "crm", "{{ event.body.id }}", "/../../steal",
+			`url: relative to api "crm"'s base_url, it cannot hold the path segment ".."`},
+		{"api, a whole url from the event, encoded", "crm", "{{ event.body.id }}", "users/%2E%2e/x",
+			`url: relative to api "crm"'s base_url, it cannot hold the path segment "%2E%2e"`},
 		{"absolute", "", srv.URL + "/api/users/{{ event.body.id }}/profile", "..",
 			`url: {{ event.body.id }}: the value ".." is a whole path segment`},
 	} {

@@ -329,6 +329,9 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 		if workflows.IsAbsoluteURL(raw) {
 			return fmt.Errorf("url: relative to api %q's base_url, it cannot name its own scheme or host", h.api.Name)
 		}
+		if seg := workflows.ClimbsOut(raw); seg != "" {
+			return fmt.Errorf("url: relative to api %q's base_url, it cannot hold the path segment %q, which would step out of the base_url's path", h.api.Name, seg)
+		}
 		raw = h.api.JoinURL(raw)
 	}
 	var u *url.URL

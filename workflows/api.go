@@ -60,6 +60,22 @@ func (a *API) JoinURL(rel string) string {
 	return strings.TrimRight(a.BaseURL, "/") + "/" + strings.TrimLeft(rel, "/")
 }
 
+// ClimbsOut reports the first segment of rel's path, a url relative to a base_url,
+// that is "." or ".." (its dots percent-encoded or not): joined to the base_url, it
+// would step out of the base's path, with the api's credentials. "" when none is.
+func ClimbsOut(rel string) string {
+	path := rel
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if isDotSegment(seg) {
+			return seg
+		}
+	}
+	return ""
+}
+
 // IsAbsoluteURL reports whether s names its own scheme or host, which a url relative
 // to an api's base_url may not.
 func IsAbsoluteURL(s string) bool {
