@@ -332,8 +332,10 @@ func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"dead_letters": dead})
 }
 
-// retryDeadLetter answers POST /api/v1/dlq/{id}/retry?version=pinned|current: 404
-// when it is no dead letter now, its run retried or replayed already, or expired.
+// retryDeadLetter answers POST /api/v1/dlq/{id}/retry?version=pinned|current, id
+// being a dead letter's or RUN:STEP: 404 when it is no dead letter now, its run
+// retried or replayed already, or expired; or, when its run has dead letters, none of
+// them of that step, and the answer names them.
 func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 	o, ok := replayOptions(w, r)
 	if !ok {
@@ -341,7 +343,10 @@ func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	out, err := a.runs.RetryDeadLetter(r.Context(), id, o)
+	var none *engine.NoDeadLetterError
 	switch {
+	case errors.As(err, &none) && len(none.Run) > 0:
+		httpjson.Error(w, http.StatusNotFound, none.Error())
 	case errors.Is(err, engine.ErrNotFound):
 		// The engine's "run not found" would say the run is gone: mostly it is there,
 		// and only its dead letter is.

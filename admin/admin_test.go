@@ -95,6 +95,54 @@ workflow "sync_crm" {
 	get(t, srv.URL+"/api/v1/runs?cursor=x", http.StatusBadRequest, &fail)
 }
 
+// The dead letter of a for_each step or a parallel block is its join's, RUN:STEP:join:
+// a retry of RUN:STEP retries it, and one of a step that has none names those the run
+// has.
+func TestRetryDeadLetterOfAJoin(t *testing.T) {
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer crm.Close()
+	e, set, srv := serveAPI(t, `
+workflow "lines" {
+  step "http" "reserve" {
+    for_each = "[1]"
+    url      = "`+crm.URL+`"
+  }
+}
+
+workflow "notify" {
+  parallel "notify" {
+    step "log" "slack" {
+      message = "hi"
+    }
+    step "http" "crm" {
+      url = "`+crm.URL+`"
+    }
+  }
+}
+`)
+	var ids []string
+	for _, wf := range []string{"lines", "notify"} {
+		id, err := e.Start(context.Background(), set.Workflow(wf), &workflows.Event{ID: "e-" + wf, Trigger: "manual", ReceivedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, srv.URL, id, "failed")
+		ids = append(ids, id)
+	}
+	var answer engine.Replayed
+	post(t, srv.URL+"/api/v1/dlq/"+ids[0]+":reserve/retry", http.StatusAccepted, &answer)
+	if answer.RunID != ids[0] || len(answer.From) != 1 || answer.From[0] != "reserve[0]" {
+		t.Errorf("retry of %s:reserve answered %+v", ids[0], answer)
+	}
+	var fail map[string]string
+	post(t, srv.URL+"/api/v1/dlq/"+ids[1]+":crm/retry", http.StatusNotFound, &fail)
+	if want := "no dead letter " + ids[1] + ":crm; run " + ids[1] + " has dead letter " + ids[1] + ":notify:join (step notify)"; fail["error"] != want {
+		t.Errorf("retry of %s:crm answered %q, want %q", ids[1], fail["error"], want)
+	}
+}
+
 // serveAPI serves the admin API of an engine on miniredis running the workflows in src,
 // whose http steps may call loopback.
 func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httptest.Server) {

@@ -308,7 +308,35 @@ func deadLetter(id string, job map[string]string) (DeadLetter, bool) {
 		Attempts: attempts, Error: job["error"], DeadAt: msTime(job["dead"])}, true
 }
 
-// RetryDeadLetter replays the run of a dead letter from its step, as Replay does.
+// NoDeadLetterError is the ErrNotFound of RetryDeadLetter: id is no dead letter now.
+// Run names the dead letters its run has, when id names a run that has some: the id
+// of a for_each step's or a parallel block's is RUN:STEP:join, not RUN:STEP.
+type NoDeadLetterError struct {
+	ID  string
+	Run []DeadLetter
+}
+
+func (e *NoDeadLetterError) Error() string {
+	if len(e.Run) == 0 {
+		return "no dead letter " + e.ID
+	}
+	ids := make([]string, len(e.Run))
+	for i, d := range e.Run {
+		ids[i] = d.ID + " (step " + d.Step + ")"
+	}
+	what := "dead letter "
+	if len(ids) > 1 {
+		what = "dead letters "
+	}
+	return "no dead letter " + e.ID + "; run " + e.Run[0].Run + " has " + what + strings.Join(ids, ", ")
+}
+
+func (e *NoDeadLetterError) Unwrap() error { return ErrNotFound }
+
+// RetryDeadLetter replays the run of a dead letter from its step, as Replay does. id
+// is a dead letter's id, or RUN:STEP when the run has one dead letter of STEP, such
+// as the join of a for_each step or a parallel block (RUN:STEP:join). Otherwise it
+// returns a *NoDeadLetterError, with the dead letters of the run id names.
 func (e *Engine) RetryDeadLetter(ctx context.Context, id string, o ReplayOptions) (*Replayed, error) {
 	for _, sh := range e.q.shards {
 		job, err := e.q.rdb.HGetAll(ctx, sh.job(id)).Result()
@@ -319,5 +347,48 @@ func (e *Engine) RetryDeadLetter(ctx context.Context, id string, o ReplayOptions
 			return e.Replay(ctx, d.Run, o)
 		}
 	}
-	return nil, ErrNotFound
+	run, step, _ := strings.Cut(id, ":")
+	dead, err := e.deadLettersOf(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	var ofStep []DeadLetter
+	for _, d := range dead {
+		if d.Step == step {
+			ofStep = append(ofStep, d)
+		}
+	}
+	if len(ofStep) == 1 && step != "" {
+		return e.Replay(ctx, run, o)
+	}
+	return nil, &NoDeadLetterError{ID: id, Run: dead}
+}
+
+// deadLettersOf lists the dead letters run has now, in the order they came: the one
+// that failed it, after those of earlier failures (lib.lua's dead_letter). None for a
+// run that does not exist.
+func (e *Engine) deadLettersOf(ctx context.Context, run string) ([]DeadLetter, error) {
+	if run == "" {
+		return nil, nil
+	}
+	fields, err := e.q.runFields(ctx, run)
+	if err != nil || fields == nil {
+		return nil, err
+	}
+	ids := strings.Fields(fields["dead_before"])
+	if fields["dead"] != "" {
+		ids = append(ids, fields["dead"])
+	}
+	sh := e.q.shardFor(fields["wf"])
+	var out []DeadLetter
+	for _, id := range ids {
+		job, err := e.q.rdb.HGetAll(ctx, sh.job(id)).Result()
+		if err != nil {
+			return nil, err
+		}
+		if d, ok := deadLetter(id, job); ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -202,7 +203,7 @@ func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
 		if dead, _ := e.DeadLetters(context.Background(), 10); len(dead) != 0 {
 			t.Errorf("dead letters left: %+v", dead)
 		}
-		if _, err := e.RetryDeadLetter(context.Background(), id+":charge", ReplayOptions{}); err != ErrNotFound {
+		if _, err := e.RetryDeadLetter(context.Background(), id+":charge", ReplayOptions{}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("retrying a dead letter that is gone: %v", err)
 		}
 	})

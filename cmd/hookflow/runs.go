@@ -389,7 +389,10 @@ Retrying one replays its run from that step.`,
 		Use:   "retry ID",
 		Short: "Replay a dead letter's run from its failed step",
 		Long: `retry replays a dead letter's run from its failed step, as runs replay does: with
-the workflow version the run started with, or with --current the version in use now.`,
+the workflow version the run started with, or with --current the version in use now.
+ID is a dead letter's id, as dlq list shows it, or RUN:STEP: the dead letter of a
+for_each step or a parallel block is its join's, RUN:STEP:join, and RUN:STEP names it
+too. When the run has no dead letter of STEP, the error names those it has.`,
 		Example: `  hookflow dlq retry 01JD3WZ2Q7T5:charge
   hookflow dlq retry --current 01JD3WZ2Q7T5:charge`,
 		Args: exactArgs(1),
