@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -131,6 +132,24 @@ workflow "notify" {
 		waitStatus(t, srv.URL, id, "failed")
 		ids = append(ids, id)
 	}
+	// The join runs once: what counts is the attempts of the item or step that failed.
+	var dlq struct {
+		DeadLetters []engine.DeadLetter `json:"dead_letters"`
+	}
+	get(t, srv.URL+"/api/v1/dlq", http.StatusOK, &dlq)
+	got := map[string]string{}
+	for _, d := range dlq.DeadLetters {
+		got[d.ID] = fmt.Sprintf("%d %s", d.Attempts, d.Failed)
+	}
+	if got[ids[0]+":reserve:join"] != "1 reserve[0]" || got[ids[1]+":notify:join"] != "1 notify/crm" {
+		t.Errorf("dead letters %v", got)
+	}
+	pages := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer pages.Close()
+	if page := fetchPage(t, pages.URL+"/dlq"); !strings.Contains(page, `1 <span class="note">(reserve[0])</span>`) {
+		t.Errorf("the dead letters page does not name reserve[0] beside its attempts:\n%s", page)
+	}
+
 	var answer engine.Replayed
 	post(t, srv.URL+"/api/v1/dlq/"+ids[0]+":reserve/retry", http.StatusAccepted, &answer)
 	if answer.RunID != ids[0] || len(answer.From) != 1 || answer.From[0] != "reserve[0]" {
@@ -324,4 +343,19 @@ workflow "w" {
 			}
 		})
 	}
+}
+
+// fetchPage reads a page that must answer 200.
+func fetchPage(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", url, resp.StatusCode, body)
+	}
+	return string(body)
 }

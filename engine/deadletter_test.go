@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,29 +11,34 @@ import (
 	"github.com/hookflow/hookflow/internal/redistest"
 )
 
-// failedJoins starts a run of forEachRetrySrc whose item 1 fails every attempt, and
-// one of parallelSrc whose crm step fails: each is dead-lettered at its join.
-func failedJoins(t *testing.T, b *redistest.Backend) (e *Engine, each, block string) {
+// failedJoins starts a run of forEachRetrySrc whose item 1 fails every attempt, one
+// of parallelSrc whose crm step fails, and one of parallelSrc whose lines step fails
+// at its item 1: each is dead-lettered at its join.
+func failedJoins(t *testing.T, b *redistest.Backend) (e *Engine, each, block, blockEach string) {
 	t.Helper()
-	tg := newTarget(t, 0)
+	tg, lines := newTarget(t, 0), newTarget(t, 0)
 	tg.failPath("/reserve/1", http.StatusServiceUnavailable)
 	tg.failPath("/crm", http.StatusBadRequest)
-	e, set := httpEngine(t, b, strings.ReplaceAll(forEachRetrySrc+parallelSrc, "URL", tg.srv.URL))
+	lines.failPath("/line/1", http.StatusBadRequest)
+	src := strings.ReplaceAll(forEachRetrySrc+parallelSrc, "URL", tg.srv.URL) +
+		strings.NewReplacer("URL", lines.srv.URL, `workflow "order"`, `workflow "order_lines"`).Replace(parallelSrc)
+	e, set := httpEngine(t, b, src)
 	ctx := context.Background()
-	each, err := e.Start(ctx, set.Workflow("retry_items"), event(items(3)))
-	if err != nil {
-		t.Fatal(err)
+	start := func(wf, body string) string {
+		id, err := e.Start(ctx, set.Workflow(wf), event(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
-	block, err = e.Start(ctx, set.Workflow("order"), event(`{"lines": [1]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, dead := range map[string]string{each: each + ":reserve:join", block: block + ":notify:join"} {
+	each, block = start("retry_items", items(3)), start("order", `{"lines": [1]}`)
+	blockEach = start("order_lines", `{"lines": [1, 2, 3]}`)
+	for id, dead := range map[string]string{each: each + ":reserve:join", block: block + ":notify:join", blockEach: blockEach + ":notify:join"} {
 		if r := waitRun(t, e, id); r.Status != RunFailed || r.DeadLetter != dead {
 			t.Fatalf("run %+v, want failed with dead letter %s", r.RunSummary, dead)
 		}
 	}
-	return e, each, block
+	return e, each, block, blockEach
 }
 
 // A for_each step's or a parallel block's dead letter is its join's, RUN:STEP:join:
@@ -40,7 +46,7 @@ func failedJoins(t *testing.T, b *redistest.Backend) (e *Engine, each, block str
 // is told which it has.
 func TestRetryDeadLetterByRunAndStep(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		e, each, block := failedJoins(t, b)
+		e, each, block, _ := failedJoins(t, b)
 		ctx := context.Background()
 		_, err := e.RetryDeadLetter(ctx, block+":crm", ReplayOptions{})
 		var none *NoDeadLetterError
@@ -58,6 +64,28 @@ func TestRetryDeadLetterByRunAndStep(t *testing.T) {
 		for _, id := range []string{"nope:reserve", "nope", ""} {
 			if _, err := e.RetryDeadLetter(ctx, id, ReplayOptions{}); !errors.As(err, &none) || len(none.Run) != 0 {
 				t.Errorf("retrying %q: %v, want not found with no dead letters named", id, err)
+			}
+		}
+	})
+}
+
+// The join of a for_each step or a parallel block runs once: its dead letter counts
+// the attempts of the item or step that failed it, and names it.
+func TestDeadLetterOfAJoinCountsWhatFailedIt(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, each, block, blockEach := failedJoins(t, b)
+		dead, err := e.DeadLetters(context.Background(), 10)
+		if err != nil || len(dead) != 3 {
+			t.Fatalf("dead letters %+v, %v", dead, err)
+		}
+		got := map[string]string{}
+		for _, d := range dead {
+			got[d.ID] = fmt.Sprintf("%s %d %s", d.Step, d.Attempts, d.Failed)
+		}
+		for id, want := range map[string]string{each + ":reserve:join": "reserve 5 reserve[1]", block + ":notify:join": "notify 1 notify/crm",
+			blockEach + ":notify:join": "notify 1 notify/lines[1]"} {
+			if got[id] != want {
+				t.Errorf("dead letter %s: %q, want %q", id, got[id], want)
 			}
 		}
 	})

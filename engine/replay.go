@@ -258,13 +258,20 @@ func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 
 // DeadLetter is a job that failed its run after its last attempt.
 type DeadLetter struct {
-	ID       string    `json:"id"`
-	Run      string    `json:"run_id"`
-	Workflow string    `json:"workflow"`
-	Step     string    `json:"step"`
-	Attempts int       `json:"attempts"`
-	Error    string    `json:"error"`
-	DeadAt   time.Time `json:"dead_at"`
+	ID       string `json:"id"`
+	Run      string `json:"run_id"`
+	Workflow string `json:"workflow"`
+	Step     string `json:"step"`
+	// Attempts are the job's; for the join of a for_each step or a parallel block,
+	// which runs once when its items or steps have settled, those of Failed.
+	Attempts int `json:"attempts"`
+	// Failed names, for the join of a for_each step or a parallel block, the item or
+	// the step of the block that failed it (the first, as Error names it) as runs show
+	// it: reserve[2], notify/crm.
+	Failed string    `json:"failed,omitempty"`
+	Error  string    `json:"error"`
+	DeadAt time.Time `json:"dead_at"`
+	join   bool
 }
 
 // DeadLetters lists up to limit dead letters, newest first.
@@ -296,7 +303,15 @@ func (e *Engine) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, erro
 		}
 	}
 	slices.SortFunc(out, func(a, b DeadLetter) int { return b.DeadAt.Compare(a.DeadAt) })
-	return out[:min(limit, len(out))], nil
+	out = out[:min(limit, len(out))]
+	for i := range out {
+		if out[i].join {
+			if err := e.joinFailure(ctx, &out[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 func deadLetter(id string, job map[string]string) (DeadLetter, bool) {
@@ -305,7 +320,72 @@ func deadLetter(id string, job map[string]string) (DeadLetter, bool) {
 	}
 	attempts, _ := strconv.Atoi(job["attempt"])
 	return DeadLetter{ID: id, Run: job["run"], Workflow: job["wf"], Step: job["step"],
-		Attempts: attempts, Error: job["error"], DeadAt: msTime(job["dead"])}, true
+		Attempts: attempts, Error: job["error"], DeadAt: msTime(job["dead"]), join: job["part"] == "join"}, true
+}
+
+// joinFailure sets Failed and Attempts of the dead letter of a join from its run's
+// records: the first item of its for_each step that failed, or the first step of its
+// parallel block that failed it (and, for a for_each step, its first failed item), as
+// the planner names them in the error. Where the records or the run's version cannot
+// be read any more, d stays as its job has it.
+func (e *Engine) joinFailure(ctx context.Context, d *DeadLetter) error {
+	sh := e.q.shardFor(d.Workflow)
+	item := func(step, path string) (bool, error) {
+		set, err := e.q.readItems(ctx, sh, d.Run, step)
+		if err != nil || set == nil {
+			return false, err
+		}
+		for i := range set.n {
+			if r := set.records[i]; r != nil && r.Status == StatusFailed {
+				d.Failed, d.Attempts = fmt.Sprintf("%s[%v]", path, set.key(i)), r.Attempt
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if found, err := item(d.Step, d.Step); found || err != nil {
+		return err
+	}
+	ver, err := e.q.rdb.HGet(ctx, sh.run(d.Run), "ver").Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	wf, err := e.versions.get(ctx, d.Workflow, ver)
+	if retry, _ := workflows.Retryable(err); err != nil && retry {
+		return err
+	}
+	var block *workflows.Node
+	if wf != nil {
+		block = wf.Node(d.Step)
+	}
+	if block == nil || !block.Parallel {
+		return nil
+	}
+	fields := make([]string, len(block.Steps))
+	for i, s := range block.Steps {
+		fields[i] = recordPrefix + s.Name
+	}
+	vals, err := e.q.rdb.HMGet(ctx, sh.run(d.Run), fields...).Result()
+	if err != nil {
+		return err
+	}
+	for i, s := range block.Steps {
+		data, _ := vals[i].(string)
+		r, err := decodeRecord(data)
+		if data == "" || err != nil || !failsRun(s, r) {
+			continue
+		}
+		path := block.Name + "/" + s.Name
+		if s.ForEach != nil {
+			_, err := item(s.Name, path)
+			return err
+		}
+		d.Failed, d.Attempts = path, r.Attempt
+		return nil
+	}
+	return nil
 }
 
 // NoDeadLetterError is the ErrNotFound of RetryDeadLetter: id is no dead letter now.

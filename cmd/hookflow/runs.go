@@ -370,7 +370,7 @@ Retrying one replays its run from that step.`,
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTEP\tATTEMPTS\tDEAD AT\tERROR")
 				for _, d := range out.DeadLetters {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Workflow, d.Step, d.Attempts,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Workflow, d.Step, deadAttempts(d),
 						d.DeadAt.Local().Format(time.DateTime), errorLine(d.Error, 80))
 				}
 				if err := tw.Flush(); err != nil {
@@ -406,6 +406,16 @@ too. When the run has no dead letter of STEP, the error names those it has.`,
 	currentFlag(retry, &current)
 	cmd.AddCommand(list, retry)
 	return cmd
+}
+
+// deadAttempts is a dead letter's attempts as dlq list shows them: for the join of a
+// for_each step or a parallel block, those of the item or step that failed it, named
+// ("5 (reserve[2])").
+func deadAttempts(d engine.DeadLetter) string {
+	if d.Failed == "" {
+		return strconv.Itoa(d.Attempts)
+	}
+	return fmt.Sprintf("%d (%s)", d.Attempts, d.Failed)
 }
 
 func workflowsCommand() *cobra.Command {
