@@ -56,7 +56,9 @@ func runCommand() *cobra.Command {
 		Short:   "Run a workflow once, here, printing each step",
 		Long: `run loads the workflows in --dir (default: the current directory) and runs one of
 them once in this process, on an embedded Redis, printing each step as it finishes:
-its status, attempts, and output. It needs no hookflow serve and leaves nothing behind.
+its status, attempts, the requests it sent and its output, as runs show prints them.
+While a step waits to be tried again, a line on standard error says so. It needs no
+hookflow serve and leaves nothing behind.
 Only what WORKFLOW reads must be set: the env() and secret() of the other workflows,
 and of the vars WORKFLOW does not refer to, may be missing.
 
@@ -240,7 +242,11 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	if o.dryRun {
 		sent = dry.requests
 	}
-	run, err := follow(ctx, eng, runID, out, sent)
+	progress := stderr
+	if o.asJSON {
+		progress = io.Discard
+	}
+	run, err := follow(ctx, eng, runID, out, progress, sent)
 	switch {
 	case interrupted.Err() != nil:
 		return fmt.Errorf("run %s: interrupted", runID)
@@ -405,9 +411,11 @@ func parseAnswer(v string, stdin io.Reader) (dryAnswer, error) {
 	return a, nil
 }
 
-// follow waits for the run to finish, printing each step as it ends, with what
-// sent(step) says it sent (a dry run), or with nil, what its record says it sent.
-func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, sent func(step string) string) (*engine.Run, error) {
+// follow waits for the run to finish, printing each step to w as it ends, as runs show
+// prints it, with what sent(step) says it sent (a dry run), or with nil, what its
+// record says it sent. While a step waits to be tried again, a line to progress says
+// so, once per failed attempt.
+func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress io.Writer, sent func(step string) string) (*engine.Run, error) {
 	printed := 0
 	retried := map[string]int{} // by step: the attempts whose failure was printed
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -431,14 +439,10 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, 
 		if done {
 			return run, nil
 		}
-		// A step waiting to be tried again says so, once per failed attempt.
 		if printed < len(run.Steps) {
 			if s := &run.Steps[printed]; s.Status == "retrying" && retried[s.Name] < s.Attempts {
 				retried[s.Name] = s.Attempts
-				fmt.Fprintf(w, "     attempt %d failed: %s\n", s.Attempts, s.Error)
-				if s.NextAttemptAt != nil {
-					fmt.Fprintf(w, "     next attempt in %s\n", time.Until(*s.NextAttemptAt).Round(100*time.Millisecond).String())
-				}
+				fmt.Fprintln(progress, retryNotice(s, time.Now()))
 			}
 		}
 		select {
@@ -450,6 +454,24 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w io.Writer, 
 }
 
 func stepDone(status engine.Status) bool { return status.Settled() }
+
+// retryNotice says that a step's attempt failed and when the next one is, while the
+// step waits for it: "find (http): attempt 1 failed: …; next attempt in 1.5s".
+func retryNotice(s *engine.StepRun, now time.Time) string {
+	line := s.Path
+	if s.Kind != "" {
+		line += " (" + s.Kind + ")"
+	}
+	line += fmt.Sprintf(": attempt %d failed: %s", s.Attempts, s.Error)
+	if s.NextAttemptAt != nil {
+		if wait := s.NextAttemptAt.Sub(now).Round(100 * time.Millisecond); wait > 0 {
+			line += "; next attempt in " + wait.String()
+		} else {
+			line += "; next attempt now"
+		}
+	}
+	return line
+}
 
 // event reads the event body named by --event, with its content type and headers.
 func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
@@ -569,8 +591,16 @@ type dryRunTransport struct {
 	defaulted atomic.Bool // a step got the default answer
 
 	mu   sync.Mutex
-	used map[string]int      // by step name: the answers given
-	sent map[string][]string // by step name: the requests it would have sent
+	used map[string]int          // by step name: the answers given
+	sent map[string][]dryRequest // by step name, or step[key] for an item: the requests it would have sent
+}
+
+// dryRequest is a request a dry run would have sent, as it prints it: its attempt,
+// its request line (METHOD URL), then its headers, body and answer.
+type dryRequest struct {
+	attempt int
+	line    string
+	rest    string
 }
 
 // refused returns the *actions.BlockedError a real call would get for the request's
@@ -594,13 +624,22 @@ func (t *dryRunTransport) refused(req *http.Request) error {
 	return nil
 }
 
-// requests returns, once, what the step would have sent.
+// requests returns, once, what the step would have sent, as runs show prints what a
+// step sent: each request line with its attempt when there were several.
 func (t *dryRunTransport) requests(step string) string {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := strings.Join(t.sent[step], "")
+	reqs := t.sent[step]
 	delete(t.sent, step)
-	return out
+	t.mu.Unlock()
+	var b strings.Builder
+	for _, q := range reqs {
+		attempt := ""
+		if len(reqs) > 1 || q.attempt > 1 {
+			attempt = fmt.Sprintf("attempt %d: ", q.attempt)
+		}
+		fmt.Fprintf(&b, "     → %s%s\n%s", attempt, q.line, q.rest)
+	}
+	return b.String()
 }
 
 // answer is the next answer for step: its answers in turn, the last one again once
@@ -632,9 +671,9 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	step, key := "", "" // requests are printed by step, and an item's by step[key]
-	redact, sensitive := t.redact, false
+	redact, sensitive, attempt := t.redact, false, 1
 	if c := actions.CallOf(req); c != nil {
-		step, key = c.Step, c.Step
+		step, key, attempt = c.Step, c.Step, max(c.Attempt, 1)
 		if c.Item != nil {
 			key = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
 		}
@@ -643,8 +682,7 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		sensitive = c.Sensitive
 	}
-	var b strings.Builder // one write, so that the lines stay together
-	fmt.Fprintf(&b, "     → %s %s\n", req.Method, redact(req.URL.String()))
+	var b strings.Builder // the headers, body and answer
 	writeHeaders(&b, req.Header, "       ", redact)
 	if len(body) > 0 {
 		for _, line := range strings.Split(strings.TrimRight(redact(string(body)), "\n"), "\n") {
@@ -672,9 +710,9 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.mu.Lock()
 	if t.sent == nil {
-		t.sent = map[string][]string{}
+		t.sent = map[string][]dryRequest{}
 	}
-	t.sent[key] = append(t.sent[key], b.String())
+	t.sent[key] = append(t.sent[key], dryRequest{attempt: attempt, line: req.Method + " " + redact(req.URL.String()), rest: b.String()})
 	t.mu.Unlock()
 	if refused != nil {
 		return nil, refused

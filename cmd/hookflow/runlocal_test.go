@@ -374,7 +374,8 @@ func documentedRun(t *testing.T, readme, dir string) []string {
 	return args
 }
 
-// run says when a step failed and waits to be tried again, then how it ended.
+// run says on standard error when a step failed and waits to be tried again; its
+// output shows the step as runs show does: each attempt's request, then how it ended.
 func TestRunCommandShowsRetries(t *testing.T) {
 	var calls atomic.Int32
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -398,16 +399,20 @@ workflow "flaky" {
   }
 }
 `)
-	var stdout bytes.Buffer
-	err := run(context.Background(), []string{"run", "--dir", dir, "--allow-net", "127.0.0.1/32", "flaky"}, nil, &stdout, io.Discard)
-	out := stdout.String()
+	out, errs, err := runArgs("run", "--dir", dir, "--allow-net", "127.0.0.1/32", "flaky")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"attempt 1 failed: GET http://127.0.0.1:", "status 503", "next attempt in", "1. call (http) succeeded", "after 2 attempts"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+	for _, want := range []string{"call (http): attempt 1 failed: GET http://127.0.0.1:", "status 503", "; next attempt in"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("standard error lacks %q:\n%s", want, errs)
 		}
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[1], "  1. call (http) succeeded") || !strings.Contains(lines[1], "after 2 attempts") ||
+		!strings.Contains(out, "     → attempt 1: GET "+api.URL+"/x\n") || !strings.Contains(out, "     → attempt 2: GET "+api.URL+"/x\n") ||
+		strings.Contains(out, "failed") {
+		t.Errorf("output, want the step then its two attempts, as runs show prints them:\n%s", out)
 	}
 	if _, _, err := runArgs("run", "--dir", dir, "--timeout", "0s", "flaky"); err != errUsage {
 		t.Errorf("--timeout 0: %v", err)
@@ -471,8 +476,8 @@ workflow "sync" {
 			"1. find (http) failed", "error: GET https://crm.example.com/customers/c1: status 404 Not Found",
 			"2. create (http) succeeded", "→ POST https://crm.example.com/customers",
 			`{"id":"c1","note":"<new & unseen>"}`, "3. update (http) skipped", "run succeeded")
-		if strings.Contains(out, "after 2 attempts") {
-			t.Errorf("a 404 was retried:\n%s", out)
+		if strings.Contains(out, "after 2 attempts") || !strings.Contains(out, "     → GET https://crm.example.com/customers/c1\n") {
+			t.Errorf("a 404 was retried, or its one request is numbered:\n%s", out)
 		}
 	})
 	t.Run("status alone, then inline JSON, retried", func(t *testing.T) {
@@ -480,6 +485,16 @@ workflow "sync" {
 		contains(out, "(dry run: not sent; answered 503 no body)",
 			`(dry run: not sent; answered 200 {"id": 7})`, "1. find (http) succeeded", "after 2 attempts",
 			"2. create (http) skipped", "3. update (http) succeeded", "→ PATCH https://crm.example.com/customers/7")
+		// As runs show prints a step: its line, then each attempt's request, numbered.
+		step := out[strings.Index(out, "\n")+1:]
+		if want := "  1. find (http) succeeded"; !strings.HasPrefix(step, want) {
+			t.Errorf("the step's line does not come first, %q:\n%s", want, out)
+		}
+		first := strings.Index(out, "     → attempt 1: GET https://crm.example.com/customers/c1\n")
+		second := strings.Index(out, "     → attempt 2: GET https://crm.example.com/customers/c1\n")
+		if first < 0 || second < first || strings.Contains(out, "attempt 1 failed") {
+			t.Errorf("the attempts are not numbered as runs show numbers them:\n%s", out)
+		}
 	})
 	t.Run("--json prints <, > and & as they are", func(t *testing.T) {
 		out := dryRun("--json", "--response", `find=404:{"error": "<no & such>"}`, "sync")

@@ -167,13 +167,14 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		}
 		return nil
 	}
-	return o.runItems(ctx, set, k, apis, wf, poll, ans, fresh, at, stdout, quiet)
+	return o.runItems(ctx, set, k, apis, wf, poll, ans, fresh, at, stdout, stderr, quiet)
 }
 
 // runItems runs the workflow here for each new item, one after the other, printing
-// each run as hookflow run does; the workflow's filter applies unless --no-filter.
+// each run as hookflow run does (and its retries to progress); the workflow's filter
+// applies unless --no-filter.
 func (o *localRun) runItems(ctx context.Context, set *workflows.Set, k *workflows.Kinds, apis *actions.APIs,
-	wf *workflows.Workflow, poll *triggers.Poll, ans *triggers.Answer, fresh []int, at string, out io.Writer, quiet *slog.Logger) error {
+	wf *workflows.Workflow, poll *triggers.Poll, ans *triggers.Answer, fresh []int, at string, out, progress io.Writer, quiet *slog.Logger) error {
 	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, nil)
 	if err != nil {
 		return err
@@ -204,7 +205,7 @@ func (o *localRun) runItems(ctx context.Context, set *workflows.Set, k *workflow
 			return err
 		}
 		fmt.Fprintf(out, "\nitem %s: run %s of %s (poll event)\n", key, runID, wf.Name)
-		run, err := follow(ctx, eng, runID, out, nil)
+		run, err := follow(ctx, eng, runID, out, progress, nil)
 		if err != nil {
 			return fmt.Errorf("run %s: %w", runID, err)
 		}
