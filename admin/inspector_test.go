@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -165,6 +166,44 @@ workflow "slow" {
 	}
 	if p := page(); strings.Contains(p, "Cancel the run") || strings.Contains(p, `data-live="run"`) {
 		t.Errorf("a cancelled run still offers to cancel, or polls:\n%s", p)
+	}
+}
+
+// A step to be tried again says how many attempts it had and what the last one took,
+// apart from when the next one is.
+func TestInspectorRetryingStep(t *testing.T) {
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer busy.Close()
+	e, set, api := serveAPI(t, `
+workflow "flaky" {
+  step "http" "notify" {
+    url = "`+busy.URL+`"
+    retry {
+      attempts = 3
+      backoff  = "constant"
+      initial  = "1h"
+    }
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("flaky"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "notify retrying", func() bool {
+		var run engine.Run
+		get(t, api.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
+		return len(run.Steps) == 1 && run.Steps[0].Status == engine.StatusRetrying
+	})
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	page := fetchPage(t, srv.URL+"/runs/"+id)
+	head := page[strings.Index(page, `<div class="step-head">`):]
+	head = head[:strings.Index(head, "</div>")]
+	if !strings.Contains(head, "<span>1 attempt so far, which took ") || !strings.Contains(head, "<span>next attempt at <time") {
+		t.Errorf("the retrying step's head:\n%s", head)
 	}
 }
 

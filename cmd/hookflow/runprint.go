@@ -94,13 +94,36 @@ func versionNote(s *engine.StepRun, runVersion string) string {
 	return " with version " + s.Version
 }
 
-// stepLine is a step's status, duration and attempts: "succeeded in 41ms after 2 attempts".
+// stepLine is a step's status, duration and attempts: "succeeded in 41ms after 2
+// attempts". A step to be tried again says how many attempts it had, what the last
+// one took and when the next one is: "retrying: 4 attempts so far, the last took 1ms;
+// next attempt at 02:36:45".
 func stepLine(s *engine.StepRun) string {
 	line := string(s.Status)
-	if s.Kind == "wait" && s.Status == engine.StatusWaiting {
+	switch {
+	case s.Kind == "wait" && s.Status == engine.StatusWaiting:
 		// Its job is parked until it is resumed, or it times out.
 		if s.NextAttemptAt != nil {
 			line += ", times out " + s.NextAttemptAt.Local().Format(time.DateTime)
+		}
+		return line
+	case s.Status == engine.StatusRetrying:
+		line += fmt.Sprintf(": %d attempt%s so far", s.Attempts, plural(s.Attempts))
+		if s.DurationMS != nil && s.FinishedAt != nil {
+			which := ", the last took "
+			if s.Attempts == 1 {
+				which = ", which took "
+			}
+			line += which + millis(s.DurationMS)
+		}
+		if s.NextAttemptAt != nil {
+			line += "; next attempt at " + timeOfDay(*s.NextAttemptAt, time.Now())
+		}
+		return line
+	case s.Status == engine.StatusWaiting:
+		// A delay in an item or a step of a parallel block: it goes on by itself.
+		if s.NextAttemptAt != nil {
+			line += " until " + timeOfDay(*s.NextAttemptAt, time.Now())
 		}
 		return line
 	}
@@ -113,10 +136,17 @@ func stepLine(s *engine.StepRun) string {
 	if s.Attempts > 1 {
 		line += fmt.Sprintf(" after %d attempts", s.Attempts)
 	}
-	if s.NextAttemptAt != nil {
-		line += ", next attempt " + s.NextAttemptAt.Local().Format(time.TimeOnly)
-	}
 	return line
+}
+
+// timeOfDay is a time to come as a step's line shows it: the local time of day when it is
+// today, else the date too.
+func timeOfDay(t, now time.Time) string {
+	t, now = t.Local(), now.Local()
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format(time.TimeOnly)
+	}
+	return t.Format(time.DateTime)
 }
 
 // recordedRequests are the requests each step and item of a run sent, as printStep

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+)
+
+// A step's line says what its status means: a retrying step's duration is its last
+// attempt's, not the wait before the next one.
+func TestStepLine(t *testing.T) {
+	next := time.Now().Add(time.Minute)
+	finished := time.Now().Add(-time.Second)
+	ms := func(n int64) *int64 { return &n }
+	at := timeOfDay(next, time.Now())
+	for _, c := range []struct {
+		name string
+		step engine.StepRun
+		want string
+	}{
+		{"retrying", engine.StepRun{Kind: "http", Status: engine.StatusRetrying, Attempts: 4, DurationMS: ms(1),
+			FinishedAt: &finished, NextAttemptAt: &next}, "retrying: 4 attempts so far, the last took 1ms; next attempt at " + at},
+		{"retrying after one attempt", engine.StepRun{Kind: "http", Status: engine.StatusRetrying, Attempts: 1, DurationMS: ms(0),
+			FinishedAt: &finished, NextAttemptAt: &next}, "retrying: 1 attempt so far, which took <1ms; next attempt at " + at},
+		{"a delay waiting", engine.StepRun{Kind: "delay", Status: engine.StatusWaiting, Attempts: 1, DurationMS: ms(0),
+			FinishedAt: &finished, NextAttemptAt: &next}, "waiting until " + at},
+		{"a wait waiting", engine.StepRun{Kind: "wait", Status: engine.StatusWaiting, NextAttemptAt: &next},
+			"waiting, times out " + next.Local().Format(time.DateTime)},
+		{"succeeded", engine.StepRun{Kind: "http", Status: engine.StatusSucceeded, Attempts: 2, DurationMS: ms(41),
+			FinishedAt: &finished}, "succeeded in 41ms after 2 attempts"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := stepLine(&c.step); got != c.want {
+				t.Errorf("%q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// A time to come shows its date when it is not today.
+func TestTimeOfDay(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.Local)
+	if got := timeOfDay(now.Add(time.Hour), now); got != "11:00:00" {
+		t.Errorf("later today: %q", got)
+	}
+	if got := timeOfDay(now.Add(24*time.Hour), now); got != "2026-12-05 10:00:00" {
+		t.Errorf("tomorrow: %q", got)
+	}
+}
