@@ -39,9 +39,9 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		return p.settle(r, j, step, *skip)
 	}
 	// When the wait times out: as the record parked it, else from now (by Redis's clock).
-	deadline := int64(0)
+	deadline, parkedAt := int64(0), int64(0)
 	if rec := r.rec.steps[step.Name]; rec != nil && rec.Status == StatusWaiting {
-		deadline = rec.RetryAt
+		deadline, parkedAt = rec.RetryAt, rec.Finished-rec.DurationMS
 	}
 	most := int64(-1)
 	if !r.deadline.IsZero() && !workflows.IsOnFailure(step.Name) {
@@ -64,16 +64,19 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		got = res
 		return scriptError(err)
 	})
-	switch {
-	case !parked:
+	if !parked {
 		return nil
-	case got == "":
+	}
+	if got == "" {
 		p.e.waiters.wake(r.id) // parked: a caller waiting for the run sees it waiting
 		return nil
+	}
+	took := p.waited(parkedAt, start)
+	switch {
 	case got == timedOutMark && w.Continues():
-		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: workflows.TimedOutOutput(), duration: time.Since(start)})
+		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: workflows.TimedOutOutput(), duration: took})
 	case got == timedOutMark:
-		return p.settle(r, j, step, outcome{status: StatusFailed, output: workflows.TimedOutOutput(), duration: time.Since(start),
+		return p.settle(r, j, step, outcome{status: StatusFailed, output: workflows.TimedOutOutput(), duration: took,
 			err: workflows.Permanent(fmt.Errorf("timed out after %s: no resume came", step.Timeout))})
 	}
 	res, err := workflows.DecodeResume([]byte(got))
@@ -82,9 +85,25 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		out, err = res.Output()
 	}
 	if err != nil {
-		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: took})
 	}
-	return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
+	return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took})
+}
+
+// waited is how long a wait step waited, its duration in the run: from the start of
+// the attempt that parked it (parkedAt, ms by Redis's clock; 0 when it did not park,
+// as its resume came first) to now, by Redis's clock too; else since this attempt
+// started.
+func (p *Pool) waited(parkedAt int64, start time.Time) time.Duration {
+	took := time.Since(start)
+	if parkedAt <= 0 {
+		return took
+	}
+	now, err := p.e.q.rdb.Time(p.work).Result()
+	if err != nil {
+		now = time.Now() // the record's duration only: the clocks are close
+	}
+	return max(now.Sub(time.UnixMilli(parkedAt)), took)
 }
 
 // Resumed is what a resume did.

@@ -106,6 +106,7 @@ func TestWaitResumed(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := waitStatus(t, e, id, RunWaiting)
+		seenWaiting := time.Now()
 		if r.Steps[1].Status != StatusWaiting || r.Steps[1].NextAttemptAt == nil ||
 			time.Until(*r.Steps[1].NextAttemptAt) < 59*time.Minute {
 			t.Errorf("the wait step: %+v", r.Steps[1])
@@ -136,6 +137,11 @@ func TestWaitResumed(t *testing.T) {
 		}
 		if v := r.Steps[2].Output.(map[string]any)["value"]; v != "true by ada slack false" {
 			t.Errorf("after saw %q", v)
+		}
+		// Its duration is the wait: from when it parked, before it was seen waiting.
+		if w := r.Steps[1]; w.StartedAt == nil || !w.StartedAt.Before(seenWaiting) || w.FinishedAt.Before(seenWaiting.Truncate(time.Millisecond)) {
+			t.Errorf("the wait step started %v and finished %v, want before and after %v, when it was seen waiting",
+				w.StartedAt, w.FinishedAt, seenWaiting)
 		}
 		out := r.Steps[1].Output.(map[string]any)
 		if h := out["headers"].(map[string]any); h["authorization"] != workflows.Redacted {
@@ -266,6 +272,9 @@ func TestWaitTimeout(t *testing.T) {
 		r := waitRun(t, e, cont)
 		if r.Status != RunSucceeded || r.Steps[1].Output.(map[string]any)["value"] != "timed out: true" {
 			t.Errorf("continue: %s %s %v", r.Status, stepsOf(r), r.Steps[1].Output)
+		}
+		if d := r.Steps[0].DurationMS; d == nil || *d < 1000 {
+			t.Errorf("the wait step lasted %v ms: it waited its timeout, 1s", d)
 		}
 		if _, err := e.Resume(ctx, cont, "approval", resumeRequest(t, `{}`)); !errors.Is(err, ErrNotFound) {
 			t.Errorf("a resume after the timeout: %v, want ErrNotFound", err)

@@ -127,11 +127,22 @@ func stepLine(s *engine.StepRun) string {
 		}
 		return line
 	}
+	if s.Kind == "wait" {
+		// Its duration is the wait, from its park to its resume or timeout. Its job is
+		// leased again when it is resumed: those are not attempts.
+		if s.DurationMS != nil && s.Status == engine.StatusSucceeded && s.FinishedAt != nil {
+			how := ", resumed after "
+			if out, _ := s.Output.(map[string]any); out["timed_out"] == true {
+				how = ", timed out after "
+			}
+			line += how + millis(s.DurationMS)
+		} else if s.DurationMS != nil && s.Status == engine.StatusFailed && s.FinishedAt != nil {
+			line += " after " + millis(s.DurationMS)
+		}
+		return line
+	}
 	if s.DurationMS != nil && s.Status != engine.StatusSkipped && s.FinishedAt != nil {
 		line += " in " + millis(s.DurationMS)
-	}
-	if s.Kind == "wait" {
-		return line // its job is leased again when it is resumed: those are not attempts
 	}
 	if s.Attempts > 1 {
 		line += fmt.Sprintf(" after %d attempts", s.Attempts)

@@ -8,7 +8,7 @@ import (
 )
 
 // A step's line says what its status means: a retrying step's duration is its last
-// attempt's, not the wait before the next one.
+// attempt's, not the wait before the next one; a wait step's is the wait.
 func TestStepLine(t *testing.T) {
 	next := time.Now().Add(time.Minute)
 	finished := time.Now().Add(-time.Second)
@@ -29,6 +29,12 @@ func TestStepLine(t *testing.T) {
 			"waiting, times out " + next.Local().Format(time.DateTime)},
 		{"succeeded", engine.StepRun{Kind: "http", Status: engine.StatusSucceeded, Attempts: 2, DurationMS: ms(41),
 			FinishedAt: &finished}, "succeeded in 41ms after 2 attempts"},
+		{"a wait resumed", engine.StepRun{Kind: "wait", Status: engine.StatusSucceeded, Attempts: 2, DurationMS: ms(11000),
+			FinishedAt: &finished, Output: map[string]any{"timed_out": false}}, "succeeded, resumed after 11s"},
+		{"a wait timed out", engine.StepRun{Kind: "wait", Status: engine.StatusSucceeded, Attempts: 2, DurationMS: ms(3000),
+			FinishedAt: &finished, Output: map[string]any{"timed_out": true}}, "succeeded, timed out after 3s"},
+		{"a wait that failed", engine.StepRun{Kind: "wait", Status: engine.StatusFailed, Attempts: 2, DurationMS: ms(3000),
+			FinishedAt: &finished}, "failed after 3s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := stepLine(&c.step); got != c.want {

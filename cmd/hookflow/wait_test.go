@@ -130,6 +130,9 @@ func TestResumeURL(t *testing.T) {
 	if stepNamed(t, done, "done")["output"].(map[string]any)["approved"] != "by hand" {
 		t.Errorf("run %v", done)
 	}
+	if out, err = hookflow("runs", "show", id2); err != nil || !strings.Contains(out, "2. approval (wait) succeeded, resumed after ") {
+		t.Errorf("runs show of a resumed run: %v\n%s", err, out)
+	}
 }
 
 // --public-url is what resume URLs start with; a URL that is not one is refused.
