@@ -217,14 +217,26 @@ type workflowView struct {
 	workflowInfo
 	Webhooks  []webhookView
 	Schedules []map[string]any
+	Polls     []pollView
+}
+
+// pollView is a poll trigger as the workflows page shows it: what it asks and when,
+// as hookflow workflows prints it, and how its polls went.
+type pollView struct {
+	Method, URL, API string
+	Schedule         map[string]any // every, or cron and timezone; next
+	// State is how its polls went, by whichever process polled; nil before the first.
+	State      *engine.PollStatus
+	StateError string // the state could not be read
 }
 
 type webhookView struct {
 	Method, URL, Response string
 }
 
-// workflowList answers GET /workflows: the workflows in use, their webhooks and
-// schedules, and how the last reload of the files went.
+// workflowList answers GET /workflows: the workflows in use, their webhooks,
+// schedules and polls (with how their polls went), and how the last reload of the
+// files went.
 func (p *pages) workflowList(w http.ResponseWriter, r *http.Request) {
 	v := struct {
 		page
@@ -236,7 +248,7 @@ func (p *pages) workflowList(w http.ResponseWriter, r *http.Request) {
 		v.Config = &st
 	}
 	for _, wf := range p.workflows().Workflows() {
-		wv := workflowView{workflowInfo: describe(wf)}
+		wv := workflowView{workflowInfo: withStates(r.Context(), p.runs, wf, describe(wf))}
 		for _, t := range wv.Triggers {
 			switch t["kind"] {
 			case "webhook":
@@ -244,6 +256,10 @@ func (p *pages) workflowList(w http.ResponseWriter, r *http.Request) {
 					URL: p.o.WebhookBase + str(t["url_path"]), Response: str(t["response"])})
 			case "schedule":
 				wv.Schedules = append(wv.Schedules, t)
+			case "poll":
+				st, _ := t["state"].(*engine.PollStatus)
+				wv.Polls = append(wv.Polls, pollView{Method: str(t["method"]), URL: str(t["url"]), API: str(t["api"]),
+					Schedule: t, State: st, StateError: str(t["state_error"])})
 			}
 		}
 		v.Workflows = append(v.Workflows, wv)

@@ -26,10 +26,15 @@ type TriggerStates interface {
 	TriggerState(ctx context.Context, wf *workflows.Workflow, key string) (any, error)
 }
 
-// withStates adds to info the state of each stateful trigger of wf, as "state"; a
-// state that cannot be read is "state_error".
 func (a *api) withStates(ctx context.Context, wf *workflows.Workflow, info workflowInfo) workflowInfo {
-	ts, ok := a.runs.(TriggerStates)
+	return withStates(ctx, a.runs, wf, info)
+}
+
+// withStates adds to info the state of each stateful trigger of wf, as runs reads it
+// (when it is a TriggerStates), as "state"; a state that cannot be read is
+// "state_error".
+func withStates(ctx context.Context, runs Runs, wf *workflows.Workflow, info workflowInfo) workflowInfo {
+	ts, ok := runs.(TriggerStates)
 	if !ok {
 		return info
 	}

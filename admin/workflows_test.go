@@ -1,7 +1,10 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/hookflow/hookflow/actions"
@@ -33,5 +36,59 @@ workflow "order" {
 		`{"name":"slack","kind":"http","parallel":"notify"}]`
 	if string(data) != want {
 		t.Errorf("steps %s\nwant  %s", data, want)
+	}
+}
+
+// The workflows page shows each poll trigger as hookflow workflows does: what it asks,
+// when it next polls, and how its polls went, failing ones with their error.
+func TestInspectorShowsPolls(t *testing.T) {
+	e, set, _ := serveAPI(t, `
+workflow "orders" {
+  trigger "poll" {
+    every = "1h"
+    url   = "https://shop.example.com/orders?status=paid"
+    items = "response.body.orders"
+    key   = "item.id"
+  }
+  step "log" "x" {
+    message = "{{ event.body.id }}"
+  }
+}
+`)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	wf := set.Workflow("orders")
+	key := wf.Triggers[0].Config.(stateful).StateKey()
+	poll := func() string {
+		t.Helper()
+		page := fetchPage(t, srv.URL+"/workflows")
+		i := strings.Index(page, `<dd class="poll">`)
+		if i < 0 {
+			t.Fatalf("no poll on the workflows page:\n%s", page)
+		}
+		return page[i : i+strings.Index(page[i:], "</dd>")]
+	}
+	for _, want := range []string{"GET https://shop.example.com/orders?status=paid", "every 1h0m0s, next <time", "Not polled yet."} {
+		if got := poll(); !strings.Contains(got, want) {
+			t.Errorf("a poll never polled lacks %q:\n%s", want, got)
+		}
+	}
+	ctx := context.Background()
+	for range 2 {
+		if err := e.RecordPoll(ctx, wf, key, 0, "GET https://shop.example.com/orders?status=paid: status 500 <Internal Server Error>"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"failing</span> 2 in a row, the last at <time", "no good poll yet",
+		"<pre>GET https://shop.example.com/orders?status=paid: status 500 &lt;Internal Server Error&gt;</pre>"} {
+		if got := poll(); !strings.Contains(got, want) {
+			t.Errorf("a failing poll lacks %q:\n%s", want, got)
+		}
+	}
+	if err := e.RecordPoll(ctx, wf, key, 3, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := poll(); !strings.Contains(got, "ok</span> last poll <time") || !strings.Contains(got, "3 runs started") || strings.Contains(got, "failing") {
+		t.Errorf("a poll that went well:\n%s", got)
 	}
 }

@@ -96,6 +96,16 @@ workflow "orders" {
 	if out := hookflow("workflows"); !strings.Contains(out, "poll GET "+api.URL+"/orders every 1s (failing, ") || !strings.Contains(out, "500") {
 		t.Errorf("hookflow workflows does not show the failing poll:\n%s", out)
 	}
+	resp, err := http.Get("http://" + s.adminAddr + "/workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "GET "+api.URL+"/orders") || !strings.Contains(string(page), "failing</span>") ||
+		!strings.Contains(string(page), "500 Internal Server Error") {
+		t.Errorf("the inspector's workflows page does not show the failing poll:\n%s", page)
+	}
 	status2 := getJSON(t, "http://"+s.adminAddr+"/api/v1/status")
 	failing, _ := status2["failing_triggers"].([]any)
 	if len(failing) != 1 || failing[0].(map[string]any)["workflow"] != "orders" {
@@ -120,7 +130,7 @@ workflow "orders" {
 		st := pollState()
 		return st["failures"].(float64) == 0
 	})
-	resp, err := http.Get("http://" + s.adminAddr + "/metrics")
+	resp, err = http.Get("http://" + s.adminAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
