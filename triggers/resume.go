@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/hookflow/hookflow/internal/httpjson"
@@ -88,7 +89,30 @@ func (h *Resumes) page(w http.ResponseWriter, r *http.Request, token string) {
 		h.failWith(w, r, err)
 		return
 	}
-	writePage(w, http.StatusOK, pageData{Title: fmt.Sprintf("Resume %q", wait.Step), Wait: wait, Form: true})
+	writePage(w, http.StatusOK, pageData{Title: fmt.Sprintf("Resume %q", wait.Step), Wait: wait, Form: true,
+		Values: linkValues(r.URL.Query())})
+}
+
+// linkValue is one value a resume URL's query carries: what its button resumes the
+// wait with, as steps.STEP.query reads it.
+type linkValue struct{ Name, Value string }
+
+// linkValues lists the values of a resume URL's query, by name, each value of a name
+// given twice: the page shows them, so that whoever opened one of several links (an
+// approval's approve and decline) sees which.
+func linkValues(q map[string][]string) []linkValue {
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var out []linkValue
+	for _, name := range names {
+		for _, v := range q[name] {
+			out = append(out, linkValue{Name: name, Value: v})
+		}
+	}
+	return out
 }
 
 // resume reads the request and resumes the wait with it.
@@ -129,7 +153,7 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 		return
 	}
 	if wantsHTML(r) {
-		writePage(w, http.StatusOK, pageData{Title: "Resumed", Wait: wait, Done: true})
+		writePage(w, http.StatusOK, pageData{Title: "Resumed", Wait: wait, Done: true, Values: linkValues(r.URL.Query())})
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"status": "resumed", "run_id": wait.RunID, "step": wait.Step})
@@ -171,8 +195,9 @@ func wantsHTML(r *http.Request) bool {
 type pageData struct {
 	Title   string
 	Wait    *Wait
-	Form    bool // the button that resumes
-	Done    bool // resumed by this request
+	Form    bool        // the button that resumes
+	Done    bool        // resumed by this request
+	Values  []linkValue // the values of the URL's query, which the wait is resumed with
 	Message string
 }
 
@@ -190,6 +215,7 @@ body { font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 3rem auto
 button { font: inherit; padding: .6rem 1.4rem; border: 2px solid #1a4fd6; border-radius: .4rem; background: #1a4fd6; color: #fff; cursor: pointer; }
 button:focus-visible { outline: 3px solid #f4b400; outline-offset: 2px; }
 dt { font-weight: 600; }
+code { overflow-wrap: anywhere; }
 </style>
 </head>
 <body>
@@ -200,6 +226,10 @@ dt { font-weight: 600; }
 <dt>Step</dt><dd>{{.Step}}</dd>
 <dt>Run</dt><dd><code>{{.RunID}}</code></dd>
 </dl>{{end}}
+{{if .Values}}<p id="values">{{if .Done}}It was resumed{{else}}This link resumes it{{end}} with:</p>
+<ul aria-labelledby="values">
+{{range .Values}}<li><code>{{.Name}}</code> = <code>{{.Value}}</code></li>
+{{end}}</ul>{{end}}
 {{if .Form}}<p>The run is waiting at this step. Resuming it lets it go on; it can be done once.</p>
 <form method="post">
 <button type="submit">Resume</button>

@@ -74,6 +74,17 @@ func TestResumes(t *testing.T) {
 	if f.resumed != nil {
 		t.Fatal("a GET resumed the wait")
 	}
+	// The page shows what the link resumes with, escaped: an approver who got an
+	// approve and a decline link sees which one they opened.
+	code, page, _ = do("GET", "/resume/good?decision=decline&note=%3Cb%3Eno%3C%2Fb%3E&by=ada&by=bob", "", "text/html", "")
+	if want := "This link resumes it with:</p>\n<ul aria-labelledby=\"values\">\n" +
+		"<li><code>by</code> = <code>ada</code></li>\n<li><code>by</code> = <code>bob</code></li>\n" +
+		"<li><code>decision</code> = <code>decline</code></li>\n<li><code>note</code> = <code>&lt;b&gt;no&lt;/b&gt;</code></li>\n</ul>"; code != 200 || !strings.Contains(page, want) {
+		t.Errorf("GET with a query: %d, want %q in\n%s", code, want, page)
+	}
+	if _, page, _ = do("GET", "/resume/good", "", "text/html", ""); strings.Contains(page, "resumes it with") {
+		t.Errorf("a link without values shows some:\n%s", page)
+	}
 	for _, c := range []struct{ path, accept string }{{"/resume/unknown", "text/html"}, {"/resume/", ""}, {"/resume/a/b", ""}} {
 		if code, _, _ := do("GET", c.path, "", c.accept, ""); code != 404 {
 			t.Errorf("GET %s: %d, want 404", c.path, code)
@@ -131,7 +142,8 @@ func TestResumesForm(t *testing.T) {
 	req.Header.Set("Accept", "text/html,application/xhtml+xml")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
-	if w.Code != 200 || !strings.Contains(w.Body.String(), "The run goes on") {
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "The run goes on") ||
+		!strings.Contains(w.Body.String(), "It was resumed with:") || !strings.Contains(w.Body.String(), "<code>approved</code> = <code>yes</code>") {
 		t.Errorf("form POST: %d %s", w.Code, w.Body.String())
 	}
 	if out, _ := f.resumed.Output(); out["query"].(map[string]any)["approved"] != "yes" || out["body"] != nil {
