@@ -234,6 +234,9 @@ workflow "approve" {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	p := string(body)
+	if head := stepHead(t, p, "approval"); !strings.Contains(head, "<span>times out at <time") || strings.Contains(head, "ms</span>") {
+		t.Errorf("the waiting step's head, want when it times out and not the duration of what parked it:\n%s", head)
+	}
 	url, _ := e.ResumeURL(context.Background(), "approve", id, "approval")
 	if !strings.Contains(p, `data-post="/api/v1/runs/`+id+`/resume/approval"`) ||
 		!strings.Contains(p, "<summary>Show the resume URL</summary>") || !strings.Contains(p, url) {
@@ -253,6 +256,21 @@ workflow "approve" {
 	post(t, api.URL+"/api/v1/runs/"+id+"/resume/approval", http.StatusConflict, &again)
 	post(t, api.URL+"/api/v1/runs/nosuchrun/resume/approval", http.StatusNotFound, &again)
 	waitStatus(t, api.URL, id, "succeeded")
+	// Its job is leased again when it is resumed: that is no second attempt.
+	if head := stepHead(t, fetchPage(t, srv.URL+"/runs/"+id), "approval"); strings.Contains(head, "attempts") {
+		t.Errorf("the resumed wait step's head counts attempts:\n%s", head)
+	}
+}
+
+// stepHead is the head of a step on a run's page: its status, duration, attempts.
+func stepHead(t *testing.T, page, path string) string {
+	t.Helper()
+	i := strings.Index(page, `id="step-`+path+`"`)
+	if i < 0 {
+		t.Fatalf("no step %s on the page:\n%s", path, page)
+	}
+	head := page[i:]
+	return head[:strings.Index(head, "</div>")]
 }
 
 // A child run's id holds its for_each key, which the sender of a webhook chooses: the
