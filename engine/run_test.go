@@ -24,14 +24,16 @@ func TestViewsRedactCredentials(t *testing.T) {
 		"paypal-transmission-sig":   "s",
 	}}
 	ev.Body = map[string]any{"user": "ada", "password": "p4ss", "auth": map[string]any{"refresh_token": "rt"},
-		"items": []any{map[string]any{"api_key": "k", "sku": "A1"}}}
+		"items": []any{map[string]any{"api_key": "k", "sku": "A1"}},
+		"card":  map[string]any{"cardNumber": "4242424242424242", "pin": 1234, "pinned": true}}
 	ev.Path = "/in/s3cr3t-path-token" // a webhook's path may hold a secret
 	v := eventView(ev, (*workflows.Redactor)(nil).Plus("s3cr3t-path-token").Encoded())
 	if v.Path != "/in/[redacted]" {
 		t.Errorf("path %q, want its secret [redacted]", v.Path)
 	}
 	wantBody := map[string]any{"user": "ada", "password": redacted, "auth": redacted,
-		"items": []any{map[string]any{"api_key": redacted, "sku": "A1"}}}
+		"items": []any{map[string]any{"api_key": redacted, "sku": "A1"}},
+		"card":  map[string]any{"cardNumber": redacted, "pin": redacted, "pinned": true}}
 	if !reflect.DeepEqual(v.Body, wantBody) {
 		t.Errorf("body %#v", v.Body)
 	}

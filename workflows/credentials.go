@@ -5,11 +5,58 @@ import (
 	"strings"
 )
 
-// credentialWords mark names whose values are credentials: cookies, sessions, API
-// keys, tokens, passwords, signatures; and auth, which authWord reads.
+// A name speaks of a credential when it holds one of credentialWords, one of
+// credentialPhrases written in any way (privateKey, private-key, PRIVATE_KEY), "auth"
+// where authWord takes it, or one of the words credentialSegment takes as a word of
+// its own.
+
+// credentialWords mark names whose values are credentials wherever the word is in the
+// name, in any case: cookies, sessions, tokens, passwords, signatures.
 var credentialWords = []string{"cookie", "session", "token", "secret", "password", "passwd",
-	"signature", "hmac", "apikey", "api-key", "api_key", "access-key", "access_key", "private-key", "private_key",
-	"secret-key", "subscription-key", "functions-key", "transmission-sig", "client-key", "client_key"}
+	"passphrase", "credential", "signature", "hmac"}
+
+// credentialPhrases are words that make a credential's name together, found with the
+// separators between them left out and in any case: api_key, apiKey, X-Api-Key and
+// apikey alike. "key" alone is none: a sort key, an object's key in a bucket, an
+// idempotency key and a map's key are no credentials.
+var credentialPhrases = []string{"apikey", "accesskey", "privatekey", "signingkey", "clientkey",
+	"subscriptionkey", "functionskey", "transmissionsig", "cardnumber"}
+
+// wordsAt are credentialWords, credentialPhrases and "auth" by their first letter:
+// IsCredentialName reads a name once, looking at each letter for the words it starts.
+var wordsAt [256][]nameWord
+
+// nameWord is a word IsCredentialName looks for.
+type nameWord struct {
+	word   string
+	phrase bool // found with separators left out
+	auth   bool // "auth", as authWord reads it
+}
+
+func init() {
+	for _, w := range credentialWords {
+		wordsAt[w[0]] = append(wordsAt[w[0]], nameWord{word: w})
+	}
+	for _, w := range credentialPhrases {
+		wordsAt[w[0]] = append(wordsAt[w[0]], nameWord{word: w, phrase: true})
+	}
+	wordsAt['a'] = append(wordsAt['a'], nameWord{word: "auth", auth: true})
+}
+
+// credentialSegment reports whether a word of a name, in lower case, is a credential's
+// name: words too short to be searched for inside others (otp is in footprint, ssn in
+// classname, pin in shipping and opinion), so found only as words of their own. pin
+// counts as the last word of a name (pin, card_pin, X-Pin), or before "code" or
+// "number": before other words it names what is pinned (pin_count, pin_to_top).
+func credentialSegment(word, next string, last bool) bool {
+	switch word {
+	case "pwd", "jwt", "otp", "totp", "hotp", "cvv", "ssn", "bearer":
+		return true
+	case "pin":
+		return last || next == "code" || next == "number"
+	}
+	return false
+}
 
 // plainHeaders are the usual headers of a webhook, a request hookflow sends and an API's
 // answer, named as net/http names them, that are no credential's: IsCredentialName
@@ -31,35 +78,110 @@ func init() {
 }
 
 // IsCredentialName reports whether a header or field name says its value is a
-// credential (x-api-key, x-hub-signature-256, refresh_token, password). Incoming
-// webhooks keep no such header, and the run history never shows such a value.
+// credential (x-api-key, x-hub-signature-256, refresh_token, password, privateKey,
+// X-Otp). Incoming webhooks keep no such header, and the run history never shows such
+// a value.
 func IsCredentialName(name string) bool {
 	if plainHeaders[name] {
 		return false
 	}
-	name = strings.ToLower(name)
-	for _, w := range credentialWords {
-		if strings.Contains(name, w) {
-			return true
+	lower := strings.ToLower(name)
+	for i := 0; i < len(lower); i++ {
+		for _, w := range wordsAt[lower[i]] {
+			if w.startsOf(lower[i:]) {
+				return true
+			}
 		}
 	}
-	return authWord(name)
+	return hasSegment(name, lower)
 }
 
-// authWord reports whether a name in lower case holds "auth" as a credential's names
-// do (authorization, x-auth-token, oauth, authentication), not as "author" or
-// "authority" do: a commit's author is no credential.
-func authWord(name string) bool {
-	for rest := name; ; {
-		i := strings.Index(rest, "auth")
-		if i < 0 {
+// startsOf reports whether s, in lower case, starts with the word.
+func (w nameWord) startsOf(s string) bool {
+	switch {
+	case w.phrase:
+		return hasWordsPrefix(s, w.word)
+	case w.auth:
+		return strings.HasPrefix(s, w.word) && authWord(s)
+	}
+	return strings.HasPrefix(s, w.word)
+}
+
+// hasWordsPrefix reports whether s starts with w, skipping the characters of s that
+// are neither letters nor digits after w's first.
+func hasWordsPrefix(s, w string) bool {
+	j := 0
+	for k := 0; k < len(w); {
+		switch {
+		case j == len(s):
+			return false
+		case s[j] == w[k]:
+			j, k = j+1, k+1
+		case k > 0 && !isAlnum(s[j]):
+			j++
+		default:
 			return false
 		}
-		rest = rest[i+4:]
-		if !strings.HasPrefix(rest, "or") || strings.HasPrefix(rest, "oriz") || strings.HasPrefix(rest, "oris") {
-			return true
+	}
+	return true
+}
+
+// hasSegment reports whether one of the words of name is credentialSegment's. A word
+// is a run of letters or of digits, and a capital starts one (privateKey,
+// X-Card-PIN, SSNLast4: SSN, Last, 4); lower is name in lower case.
+func hasSegment(name, lower string) bool {
+	if len(lower) != len(name) {
+		name = lower // a character changed length in lower case: no capitals to go by
+	}
+	var words [2]string // the word being read, and the one before it
+	count := 0
+	start := -1
+	for i := 0; i <= len(name); i++ {
+		if start >= 0 && (i == len(name) || wordBreak(name, i)) {
+			words[0], words[1] = lower[start:i], words[0]
+			count++
+			if count > 1 && credentialSegment(words[1], words[0], false) {
+				return true
+			}
+			start = -1
+		}
+		if i < len(name) && start < 0 && isAlnum(name[i]) {
+			start = i
 		}
 	}
+	return count > 0 && credentialSegment(words[0], "", true)
+}
+
+// wordBreak reports whether a word of name ends before its byte i (i > 0, i <
+// len(name)): at a character that is neither a letter nor a digit, between letters
+// and digits, before a capital after a small letter (privateKey), and before the
+// last capital of a run of them followed by a small letter (JWTToken: JWT, Token).
+func wordBreak(name string, i int) bool {
+	c, prev := name[i], name[i-1]
+	switch {
+	case !isAlnum(c) || !isAlnum(prev):
+		return true
+	case isDigit(c) != isDigit(prev):
+		return true
+	case isUpper(c) && isLower(prev):
+		return true
+	case isUpper(c) && isUpper(prev) && i+1 < len(name) && isLower(name[i+1]):
+		return true
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+func isAlnum(c byte) bool { return isDigit(c) || isUpper(c) || isLower(c) }
+
+// authWord reports whether "auth", which s in lower case starts with, is a
+// credential's word there (authorization, x-auth-token, oauth, authentication), not
+// as "author" or "authority" hold it: a commit's author is no credential.
+func authWord(s string) bool {
+	rest := s[len("auth"):]
+	return !strings.HasPrefix(rest, "or") || strings.HasPrefix(rest, "oriz") || strings.HasPrefix(rest, "oris")
 }
 
 // RedactCredentialFields returns a copy of v in which the value of every object field

@@ -34,6 +34,45 @@ func TestIsCredentialName(t *testing.T) {
 	}
 }
 
+// TestCredentialNamesByWord: a credential's name is found however its words are
+// joined (snake_case, camelCase, kebab-case, capitals), and short words only as
+// words of their own, not inside others.
+func TestCredentialNamesByWord(t *testing.T) {
+	for _, name := range []string{
+		// headers
+		"X-Credentials", "X-Passphrase", "X-Pwd", "X-Jwt", "X-Signing-Key", "X-Bearer", "X-Otp",
+		"X-Private-Key", "X-Apikey", "Paypal-Transmission-Sig", "X-Card-Pin",
+		// body fields and query parameters
+		"passphrase", "credentials", "pwd", "jwt", "privateKey", "private_key", "private-key",
+		"PRIVATE_KEY", "privatekey", "signing_key", "signingKey", "otp", "otp_code", "totp",
+		"cvv", "cvv2", "card_number", "cardNumber", "CARD_NUMBER", "creditCardNumber", "ssn",
+		"SSN", "userSSN", "SSNLast4", "ssn_last4", "apiKey", "accessKey", "clientKey",
+		"userJWT", "JWTPayload", "pin", "PIN", "card_pin", "cardPin", "pin_code", "pinCode",
+		"PIN_NUMBER", "api_keys",
+	} {
+		if !IsCredentialName(name) {
+			t.Errorf("%s is a credential's name", name)
+		}
+	}
+	for _, name := range []string{
+		// a short word inside another
+		"pinned", "pinned_at", "spin", "shipping", "opinion", "mapping", "footprint",
+		"classname", "jwtish", "cvvs", "pwdx", "bearers", "upwd",
+		// pin before a word that is not its code or number
+		"pin_count", "pinCount", "pin_to_top",
+		// key alone names no credential
+		"key", "X-Key", "primary_key", "sortKey", "object_key", "keys", "Idempotency-Key",
+		"monkey", "keyboard", "turnkey",
+		// numbers that are not a card's
+		"number", "phone_number", "order_number", "account_number_last4_shown",
+		"card_type", "card_brand",
+	} {
+		if IsCredentialName(name) {
+			t.Errorf("%s is no credential's name", name)
+		}
+	}
+}
+
 // BenchmarkCredentialValues: what a run's first step record pays to find the values of
 // its event body's credential fields, for a relay's four-field body.
 func BenchmarkCredentialValues(b *testing.B) {
