@@ -175,7 +175,8 @@ func (e *Engine) StartOnce(ctx context.Context, wf *workflows.Workflow, ev *work
 
 // StartFailed records a run of wf for ev that failed before its first step, such as
 // one whose filter could not be evaluated on ev. The event is kept with the run, so
-// nothing that was accepted is lost.
+// nothing that was accepted is lost. The run's error, and the log line, are reason
+// with wf's secrets and the values of ev's credential fields [redacted].
 func (e *Engine) StartFailed(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, reason string) (string, error) {
 	id, _, err := e.start(ctx, wf, ev, reason, nil, "")
 	return id, err
@@ -201,7 +202,11 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	if runID == "" {
 		runID = id.New()
 	}
-	failure = secrets.String(failure)
+	if failure != "" {
+		// A filter's error may quote the event: its credential values are hidden as
+		// the run's steps hide them.
+		failure = secrets.PlusCredentials(ev.Value()).String(failure)
+	}
 	// With a worker of this process taken for the run's first job. Not when starts wait
 	// for replicas: a start they fail is answered 503 though the run is stored, and its
 	// first job must then be queued for any worker, not leased to this caller.

@@ -54,7 +54,7 @@ func (r *runState) redactor() *workflows.Redactor {
 	if !r.credentialsRead {
 		r.credentialsRead = true
 		if r.env != nil {
-			r.credentials = workflows.CredentialValues(r.env.Event["body"], nil)
+			r.credentials = workflows.EventCredentialValues(r.env.Event, nil)
 		}
 	}
 	if len(r.sensitive) == 0 && len(r.credentials) == 0 {

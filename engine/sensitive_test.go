@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 const sensitiveToken = "tok-5e4f9a2b7c"
@@ -643,5 +646,78 @@ workflow "in" {
 	found, err := e.Runs(ctx, RunFilter{Text: "s3cr3t-path"})
 	if err != nil || len(found.Runs) != 0 {
 		t.Errorf("a search for the secret found %+v (%v)", found, err)
+	}
+}
+
+// lockedBuffer is a log's output, written by the engine's goroutines and read by the
+// test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A filter that cannot be evaluated on an event may quote a credential field of its
+// body in its error: the failed run's error, its log line and its hash in Redis show
+// the value [redacted], as a step's error does. The event keeps it, as it came.
+func TestFilterFailureHidesEventCredentials(t *testing.T) {
+	b := redistest.Mini(t)
+	var logs lockedBuffer
+	k := workflows.NewKinds()
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "in" {
+  filter = "int(event.body.password) > 1"
+}`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := New(b.Client, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Kinds: k})
+	e.Use(set)
+	wf := set.Workflow("in")
+	ev := event(`{"user": "ada", "password": "notanumber-bodypass1"}`)
+	if err := ev.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	_, ferr := wf.Filter.Eval(&workflows.Env{Event: ev.Value()})
+	if ferr == nil || !strings.Contains(ferr.Error(), "notanumber-bodypass1") {
+		t.Fatalf("the filter's error does not quote the field: %v", ferr)
+	}
+	ctx := context.Background()
+	id, err := e.StartFailed(ctx, wf, ev, "filter: "+ferr.Error())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Run(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Error, "int([redacted])") || strings.Contains(r.Error, "bodypass1") {
+		t.Errorf("the run's error is %q, want the field's value [redacted]", r.Error)
+	}
+	if text := logs.String(); !strings.Contains(text, "int([redacted])") || strings.Contains(text, "bodypass1") {
+		t.Errorf("the log shows:\n%s", text)
+	}
+	fields, err := e.q.runFields(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range fields {
+		if k != "event" && strings.Contains(v, "bodypass1") {
+			t.Errorf("the run's %s in Redis holds the value: %s", k, v)
+		}
+	}
+	if !strings.Contains(fields["event"], "notanumber-bodypass1") {
+		t.Errorf("the run's event is not kept as it came: %s", fields["event"])
 	}
 }

@@ -1,11 +1,15 @@
 package triggers
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -109,6 +113,61 @@ func TestPresetDeliveryIDs(t *testing.T) {
 	} {
 		if got := presetDeliveryID(c.preset, &workflows.Event{Headers: c.headers, Body: c.body}); got != c.want {
 			t.Errorf("%s: %q, want %q", c.preset, got, c.want)
+		}
+	}
+}
+
+// lockedBuffer is a log's output, written by the server's goroutines and read by the
+// test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A dedupe template that cannot be rendered on an event is logged with its error,
+// which may quote the event: the values of its credential fields and the workflow's
+// secrets are [redacted] there. The event starts its run all the same.
+func TestDedupeErrorHidesCredentials(t *testing.T) {
+	t.Setenv("DEDUPE_SALT", "salt-s3cr3t-42")
+	h, starter := newHooks(t, "d.hcl", `
+vars {
+  salt = secret("DEDUPE_SALT")
+}
+
+workflow "orders" {
+  trigger "webhook" {
+    path   = "/orders"
+    dedupe = "{{ int(event.body.password + vars.salt) }}"
+  }
+}
+`)
+	var logs lockedBuffer
+	h.log = slog.New(slog.NewTextHandler(&logs, nil))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	a := send(t, "POST", srv.URL+"/hooks/orders", "application/json", []byte(`{"password": "notanumber-bodypass1"}`))
+	if a.status != http.StatusAccepted || starter.count() != 1 {
+		t.Fatalf("answered %d %v, %d runs", a.status, a.body, starter.count())
+	}
+	text := logs.String()
+	if !strings.Contains(text, "dedupe cannot be rendered") || !strings.Contains(text, "int([redacted][redacted])") {
+		t.Errorf("the log does not show the error, redacted:\n%s", text)
+	}
+	for _, v := range []string{"bodypass1", "s3cr3t"} {
+		if strings.Contains(text, v) {
+			t.Errorf("the log shows %s:\n%s", v, text)
 		}
 	}
 }

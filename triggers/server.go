@@ -465,8 +465,10 @@ func (h *Webhooks) dedupeKey(rt route, ev *workflows.Event, env *workflows.Env) 
 	}
 	key, err := rt.hook.Dedupe.RenderString(env)
 	if err != nil {
+		// The error may quote the event: its credential values are hidden, as the run
+		// hides them.
 		h.log.Warn("dedupe cannot be rendered on this event; starting a run without it",
-			"workflow", rt.wf.Name, "event", ev.ID, "err", err)
+			"workflow", rt.wf.Name, "event", ev.ID, "err", rt.wf.Secrets.PlusCredentials(env.Event).String(err.Error()))
 		return ""
 	}
 	return key

@@ -231,6 +231,13 @@ func CredentialValues(v any, into []string) []string {
 	return into
 }
 
+// EventCredentialValues appends to into the values that an event hides like secrets
+// wherever they are written again, as the history shows them [redacted] in the
+// event: CredentialValues of its body. event is the event's value (Event.Value).
+func EventCredentialValues(event map[string]any, into []string) []string {
+	return CredentialValues(event["body"], into)
+}
+
 // KeptHeaders are the headers of a request as an event or a resume keeps them: names
 // in lower case, repeated values joined with ", ", and the value of every credential
 // header (a signature, an API key) [redacted].

@@ -133,6 +133,18 @@ func (r *Redactor) Plus(values ...string) *Redactor {
 	return redactorOf(all)
 }
 
+// PlusCredentials returns a redactor that hides what r hides and the values of
+// event's credential fields (EventCredentialValues): for text written about an event
+// before its run's steps, such as the error of a filter evaluated on it. r itself when
+// the event has none. event is the event's value (Event.Value).
+func (r *Redactor) PlusCredentials(event map[string]any) *Redactor {
+	values := EventCredentialValues(event, nil)
+	if len(values) == 0 {
+		return r
+	}
+	return r.Plus(values...)
+}
+
 // SensitiveShown is what is shown of the output of a step with sensitive = true.
 const SensitiveShown = "[sensitive]"
 

@@ -208,7 +208,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 		switch {
 		case err != nil:
-			fmt.Fprintf(stderr, "the filter of %s fails on this event: %s\n", wf.Name, wf.Secrets.String(err.Error()))
+			fmt.Fprintf(stderr, "the filter of %s fails on this event: %s\n", wf.Name, wf.Secrets.PlusCredentials(ev.Value()).String(err.Error()))
 			return exitError(exitFailed)
 		case !ok && o.asJSON:
 			fmt.Fprintf(stdout, "{\"workflow\":%q,\"status\":\"filtered\"}\n", wf.Name)

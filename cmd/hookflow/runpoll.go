@@ -192,7 +192,7 @@ func (o *localRun) runItems(ctx context.Context, set *workflows.Set, k *workflow
 			ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 			switch {
 			case err != nil:
-				fmt.Fprintf(out, "\nitem %s: the filter fails on it: %s\n", key, wf.Secrets.String(err.Error()))
+				fmt.Fprintf(out, "\nitem %s: the filter fails on it: %s\n", key, wf.Secrets.PlusCredentials(ev.Value()).String(err.Error()))
 				failed++
 				continue
 			case !ok:

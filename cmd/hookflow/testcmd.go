@@ -300,7 +300,7 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
 		switch {
 		case err != nil:
-			r.fail(t.DefRange, "the filter fails on this event: %s", wf.Secrets.String(err.Error()))
+			r.fail(t.DefRange, "the filter fails on this event: %s", wf.Secrets.PlusCredentials(ev.Value()).String(err.Error()))
 			return r
 		case !ok:
 			r.outcome = workflows.TestFiltered
