@@ -34,10 +34,10 @@ type runState struct {
 	// hidden like secrets wherever they appear again; secrets hides them and the
 	// workflow's secrets, built when first needed.
 	sensitive []string
-	// credentials are the values of its event body's fields named as credentials (a
-	// password a sender put in the body), hidden like secrets where a step writes them
-	// again, as the history shows the fields [redacted] in the event; read when the
-	// redactor is first needed.
+	// credentials are the values of its event's body fields and query parameters
+	// named as credentials (a password a sender put in the body, a ?token=…), hidden
+	// like secrets where a step writes them again, as the history shows them
+	// [redacted] in the event; read when the redactor is first needed.
 	credentials     []string
 	credentialsRead bool
 	secrets         *workflows.Redactor
@@ -49,7 +49,7 @@ type runState struct {
 }
 
 // redactor hides the workflow's secrets, the values of the run's sensitive outputs and
-// those of its event body's credential fields.
+// those of its event's credential fields and query parameters.
 func (r *runState) redactor() *workflows.Redactor {
 	if !r.credentialsRead {
 		r.credentialsRead = true

@@ -48,16 +48,17 @@ type Run struct {
 	Steps          []StepRun  `json:"steps"`
 }
 
-// EventView is the part of a run's event the API shows. Headers that carry
-// credentials are redacted.
+// EventView is the part of a run's event the API shows. Headers, query parameters
+// and body fields that carry credentials are redacted.
 type EventView struct {
-	ID         string            `json:"id"`
-	Trigger    string            `json:"trigger"`
-	ReceivedAt time.Time         `json:"received_at"`
-	Method     string            `json:"method,omitempty"`
-	Path       string            `json:"path,omitempty"`
-	Headers    map[string]string `json:"headers,omitempty"`
-	Body       any               `json:"body,omitempty"`
+	ID         string              `json:"id"`
+	Trigger    string              `json:"trigger"`
+	ReceivedAt time.Time           `json:"received_at"`
+	Method     string              `json:"method,omitempty"`
+	Path       string              `json:"path,omitempty"`
+	Query      map[string][]string `json:"query,omitempty"`
+	Headers    map[string]string   `json:"headers,omitempty"`
+	Body       any                 `json:"body,omitempty"`
 }
 
 // StepRun is one step of a run, one item of a for_each step, or a parallel block.
@@ -343,11 +344,26 @@ func redactOutput(out any) any {
 }
 
 // eventView is an event as the history shows it: credential headers (kept by events of
-// older versions) and body fields named as credentials are [redacted], and so are
-// secrets in its path (a webhook's path may hold one). Steps read the event as it came.
+// older versions), query parameters and body fields named as credentials are
+// [redacted], and so are secrets in its path and query (a webhook's URL may hold one).
+// Steps read the event as it came.
 func eventView(ev *workflows.Event, secrets *workflows.Redactor) *EventView {
 	v := &EventView{ID: ev.ID, Trigger: ev.Trigger, ReceivedAt: ev.ReceivedAt, Method: ev.Method,
 		Path: secrets.String(ev.Path), Body: workflows.RedactCredentialFields(ev.Body), Headers: map[string]string{}}
+	if len(ev.Query) > 0 {
+		v.Query = make(map[string][]string, len(ev.Query))
+		for k, vals := range ev.Query {
+			credential := workflows.IsCredentialName(k)
+			shown := make([]string, len(vals))
+			for i, val := range vals {
+				if credential {
+					val = redacted
+				}
+				shown[i] = secrets.String(val)
+			}
+			v.Query[secrets.String(k)] = shown
+		}
+	}
 	for k, val := range ev.Headers {
 		if IsCredentialHeader(k) {
 			val = redacted

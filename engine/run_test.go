@@ -27,9 +27,19 @@ func TestViewsRedactCredentials(t *testing.T) {
 		"items": []any{map[string]any{"api_key": "k", "sku": "A1"}},
 		"card":  map[string]any{"cardNumber": "4242424242424242", "pin": 1234, "pinned": true}}
 	ev.Path = "/in/s3cr3t-path-token" // a webhook's path may hold a secret
+	ev.Query = map[string][]string{"token": {"tok-1a2b3c"}, "api_key": {"k1", "k2"}, "page": {"2"},
+		"ref": {"s3cr3t-path-token"}}
 	v := eventView(ev, (*workflows.Redactor)(nil).Plus("s3cr3t-path-token").Encoded())
 	if v.Path != "/in/[redacted]" {
 		t.Errorf("path %q, want its secret [redacted]", v.Path)
+	}
+	wantQuery := map[string][]string{"token": {redacted}, "api_key": {redacted, redacted}, "page": {"2"},
+		"ref": {redacted}}
+	if !reflect.DeepEqual(v.Query, wantQuery) {
+		t.Errorf("query %#v", v.Query)
+	}
+	if ev.Query["token"][0] != "tok-1a2b3c" {
+		t.Error("the view changed the event's query that steps read")
 	}
 	wantBody := map[string]any{"user": "ada", "password": redacted, "auth": redacted,
 		"items": []any{map[string]any{"api_key": redacted, "sku": "A1"}},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -719,5 +720,60 @@ workflow "in" {
 	}
 	if !strings.Contains(fields["event"], "notanumber-bodypass1") {
 		t.Errorf("the run's event is not kept as it came: %s", fields["event"])
+	}
+}
+
+// A webhook's query parameters named as credentials (?token=…&api_key=…) show
+// [redacted] in the event, and their values are hidden wherever a step writes them
+// again, as body fields named so are. The API got them as they were sent.
+func TestEventQueryCredentialsHiddenInSteps(t *testing.T) {
+	b := redistest.Mini(t)
+	var mu sync.Mutex
+	var got []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.URL.String())
+		mu.Unlock()
+		http.NotFound(w, r)
+	}))
+	defer api.Close()
+	e, set := httpEngine(t, b, `
+workflow "in" {
+  step "set" "copy" {
+    query = "{{ event.query }}"
+  }
+  step "http" "missing" {
+    url = "`+api.URL+`/fail/{{ event.query.token }}/{{ event.query.page }}"
+  }
+}`)
+	ctx := context.Background()
+	ev := event(`{"n": 1}`)
+	ev.Trigger, ev.Method, ev.Path = "webhook", "POST", "/in"
+	ev.Query = map[string][]string{"token": {"qt-5f6e7d8c"}, "api_key": {"qk-9a8b7c6d"}, "page": {"page-2"}}
+	id, err := e.Start(ctx, set.Workflow("in"), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, e, id)
+	if r.Status != RunFailed || !strings.Contains(r.Error, "/fail/[redacted]/page-2") {
+		t.Fatalf("run %s: %q, want failed at the missing page, the token [redacted]", r.Status, r.Error)
+	}
+	mu.Lock()
+	sent := strings.Join(got, "\n")
+	mu.Unlock()
+	if !strings.Contains(sent, "qt-5f6e7d8c") {
+		t.Errorf("the API did not get the token: %s", sent)
+	}
+	data, _ := json.Marshal(r)
+	for _, v := range []string{"qt-5f6e7d8c", "qk-9a8b7c6d"} {
+		if strings.Contains(string(data), v) {
+			t.Errorf("%s is in the run as the API shows it:\n%s", v, data)
+		}
+	}
+	if r.Event == nil || !reflect.DeepEqual(r.Event.Query, map[string][]string{"token": {redacted}, "api_key": {redacted}, "page": {"page-2"}}) {
+		t.Errorf("the run's event shows %+v, want its query with the credentials [redacted]", r.Event)
+	}
+	if out, _ := json.Marshal(r.Steps[0].Output); !strings.Contains(string(out), "page-2") {
+		t.Errorf("the copy's output lost the plain parameter: %s", out)
 	}
 }

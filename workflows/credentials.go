@@ -233,9 +233,11 @@ func CredentialValues(v any, into []string) []string {
 
 // EventCredentialValues appends to into the values that an event hides like secrets
 // wherever they are written again, as the history shows them [redacted] in the
-// event: CredentialValues of its body. event is the event's value (Event.Value).
+// event: CredentialValues of its body and of its query (?token=…&api_key=…). event
+// is the event's value (Event.Value).
 func EventCredentialValues(event map[string]any, into []string) []string {
-	return CredentialValues(event["body"], into)
+	into = CredentialValues(event["body"], into)
+	return CredentialValues(event["query"], into)
 }
 
 // KeptHeaders are the headers of a request as an event or a resume keeps them: names

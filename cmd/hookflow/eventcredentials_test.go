@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,12 +22,22 @@ workflow "filtered" {
 
   filter = "int(event.body.password) > 1"
 }
+
+workflow "query" {
+  trigger "webhook" {
+    path = "/query"
+  }
+
+  step "log" "say" {
+    message = "query {{ event.query }}"
+  }
+}
 `
 
 // TestEventCredentialsNeverLeak sends webhooks carrying credentials in body fields
-// named as such, to workflows that write them again where a careless engine would
-// show them: a filter's error. The run history, runs list and the log show them
-// [redacted].
+// and query parameters named as such, to workflows that write them again where a
+// careless engine would show them: a filter's error, a log step. The run history
+// (the admin API, the inspector, runs list) and the log show them [redacted].
 func TestEventCredentialsNeverLeak(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		dir := t.TempDir()
@@ -50,8 +61,22 @@ func TestEventCredentialsNeverLeak(t *testing.T) {
 			t.Errorf("run %v: %q, want failed by the filter, the value [redacted]", run["status"], msg)
 		}
 
+		status, answer = postJSON(t, "http://"+s.publicAddr+"/hooks/query?token=qt-5f6e7d8c&api_key=qk-9a8b7c6d&page=page-2", `{}`)
+		if status != http.StatusAccepted {
+			t.Fatalf("answered %d %v", status, answer)
+		}
+		queried := waitRun(t, answer["status_url"].(string))
+		if queried["status"] != "succeeded" {
+			t.Errorf("run %v: %v", queried["status"], queried["error"])
+		}
+		event, _ := queried["event"].(map[string]any)
+		if q, _ := json.Marshal(event["query"]); string(q) != `{"api_key":["[redacted]"],"page":["page-2"],"token":["[redacted]"]}` {
+			t.Errorf("the run's event shows the query %s", q)
+		}
+
 		var seen strings.Builder
-		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs", "/runs/" + run["id"].(string)} {
+		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs/" + queried["id"].(string),
+			"/api/v1/runs", "/runs/" + run["id"].(string), "/runs/" + queried["id"].(string)} {
 			resp, err := http.Get("http://" + s.adminAddr + path)
 			if err != nil {
 				t.Fatal(err)
@@ -67,12 +92,17 @@ func TestEventCredentialsNeverLeak(t *testing.T) {
 		logText := logBuf.String()
 		logs.mu.Unlock()
 		for where, text := range map[string]string{"the history": seen.String(), "the log": logText} {
-			if strings.Contains(text, "bodypass1") {
-				t.Errorf("%s shows a credential:\n%s", where, text)
+			for _, v := range []string{"bodypass1", "qt-5f6e7d8c", "qk-9a8b7c6d"} {
+				if strings.Contains(text, v) {
+					t.Errorf("%s shows the credential %s:\n%s", where, v, text)
+				}
 			}
 		}
-		if !strings.Contains(logText, "int([redacted])") {
-			t.Errorf("the log does not show the filter's failure:\n%s", logText)
+		if !strings.Contains(logText, "int([redacted])") || !strings.Contains(logText, "page-2") {
+			t.Errorf("the log does not show the filter's failure and the query:\n%s", logText)
+		}
+		if !strings.Contains(seen.String(), `id="event-query"`) {
+			t.Errorf("the run's page does not show the event's query:\n%s", seen.String())
 		}
 	})
 }
