@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -81,6 +82,9 @@ type tokenSource struct {
 	key     string // the encrypted token
 	lockKey string
 	aead    cipher.AEAD
+	// hide hides the client's credentials in what the token endpoint answers
+	// (answerRedactor).
+	hide *workflows.Redactor
 	// legacyKey is where the token was kept when the refresh token was not part of the
 	// state's identity: its rotated refresh token is taken over once. "" for none.
 	legacyKey string
@@ -101,7 +105,7 @@ func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *
 		panic(err)
 	}
 	ts := &tokenSource{apis: a, api: name, cfg: *cfg, key: id + ":token", lockKey: id + ":lock", aead: aead,
-		fetching: make(chan struct{}, 1)}
+		hide: answerRedactor(cfg), fetching: make(chan struct{}, 1)}
 	if legacyID != "" {
 		ts.legacyKey = legacyID + ":token"
 	}
@@ -377,6 +381,32 @@ func (ts *tokenSource) unlock(owner string) {
 	}
 }
 
+// answerRedactor hides what the token endpoint got of the client's credentials, in
+// the text of its answer (an error_description may repeat the request): the client
+// secret and the refresh token in the file, as they are and as the form and JSON
+// encode them, and the Basic credentials fetch sends, whose base64 hides the secret
+// from a plain search only. Like the api's other values, one shorter than
+// workflows.MinSecret is not hidden. nil when there is nothing to hide.
+func answerRedactor(cfg *workflows.OAuth2) *workflows.Redactor {
+	var values []string
+	if len(cfg.ClientSecret) >= workflows.MinSecret {
+		values = append(values, cfg.ClientSecret, basicCredentials(cfg.ClientID, cfg.ClientSecret))
+	}
+	if len(cfg.RefreshToken) >= workflows.MinSecret {
+		values = append(values, cfg.RefreshToken)
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	return (*workflows.Redactor)(nil).With(values...)
+}
+
+// basicCredentials is what fetch sends after "Basic ": the client id and secret, each
+// form-encoded (RFC 6749 2.3.1), in base64.
+func basicCredentials(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+}
+
 // fetch asks the token endpoint for a token, through the outbound guard.
 func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh string) (*oauthToken, error) {
 	form := url.Values{"grant_type": {ts.cfg.Grant}}
@@ -397,7 +427,7 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "hookflow")
-	req.SetBasicAuth(url.QueryEscape(ts.cfg.ClientID), url.QueryEscape(ts.cfg.ClientSecret)) // RFC 6749 2.3.1
+	req.Header.Set("Authorization", "Basic "+basicCredentials(ts.cfg.ClientID, ts.cfg.ClientSecret))
 	start := ts.apis.now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -421,7 +451,14 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 	}
 	jsonErr := json.Unmarshal(data, &body)
 	if resp.StatusCode != http.StatusOK {
-		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode, Code: body.Error, Description: body.Description,
+		// Its text may repeat what it got: the client's credentials, and the refresh
+		// token sent, which the endpoint may have rotated since the file's.
+		hide := ts.hide
+		if refresh != ts.cfg.RefreshToken && len(refresh) >= workflows.MinSecret {
+			hide = hide.With(refresh)
+		}
+		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode,
+			Code: hide.String(body.Error), Description: hide.String(body.Description),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	if jsonErr != nil || body.AccessToken == "" {
@@ -461,7 +498,7 @@ type TokenError struct {
 	URL         string
 	Status      int    // 0: no answer
 	Code        string // the answer's error, such as invalid_client
-	Description string // its error_description
+	Description string // its error_description, the client's credentials [redacted]
 	RetryAfter  time.Duration
 	Err         error
 }

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,9 @@ type authServer struct {
 	refreshes  []string // the refresh tokens the endpoint got
 	inFile     string   // the refresh token the api's file gives
 	failStatus int      // answer token requests with this status
+	// echo makes a refusal's error_description repeat the request's Authorization
+	// header and form, as some endpoints do.
+	echo bool
 }
 
 func newAuthServer(t *testing.T) *authServer {
@@ -54,6 +58,11 @@ func newAuthServer(t *testing.T) *authServer {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		switch {
+		case s.failStatus != 0 && s.echo:
+			w.WriteHeader(s.failStatus)
+			desc := fmt.Sprintf("unknown client; got Authorization: %s, form: %s", r.Header.Get("Authorization"), r.PostForm.Encode())
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": desc})
+			return
 		case s.failStatus != 0:
 			w.WriteHeader(s.failStatus)
 			fmt.Fprint(w, `{"error":"invalid_client","error_description":"unknown client"}`)
@@ -513,6 +522,42 @@ func TestOAuth2TokenEndpointFailureFailsTheStep(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "client-secret-1") {
 				t.Errorf("the error shows the client secret: %v", err)
+			}
+		})
+	}
+}
+
+// A token endpoint that repeats what it got in its error_description shows none of
+// the client's credentials in the step's error: neither the secret, nor the base64
+// of the Basic credentials, nor the refresh tokens sent, in the file or rotated.
+func TestOAuth2TokenEndpointErrorHidesTheCredentials(t *testing.T) {
+	basic := base64.StdEncoding.EncodeToString([]byte("hookflow:client-secret-1"))
+	for _, grant := range []string{"client_credentials", "refresh_token"} {
+		t.Run(grant, func(t *testing.T) {
+			s := newAuthServer(t)
+			s.inFile, s.refresh = "refresh-in-file", "refresh-in-file"
+			s.rotate = true
+			p := newProcess(t, s, grant, nil, &clock{})
+			if _, _, err := p.call(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			rotated := s.refresh
+			s.failStatus, s.echo = 401, true
+			s.mu.Unlock()
+			s.revoke() // the next call needs a new token: the endpoint refuses it
+			_, _, err := p.call(t.Context())
+			var te *TokenError
+			if !errors.As(err, &te) || te.Status != 401 || !strings.Contains(te.Description, "Authorization: Basic [redacted]") {
+				t.Fatalf("err = %v, want the endpoint's 401 with what it repeated, redacted", err)
+			}
+			for _, v := range []string{basic, "client-secret-1", "refresh-in-file", rotated} {
+				if grant == "client_credentials" && v == rotated {
+					continue // none was sent
+				}
+				if strings.Contains(err.Error(), v) {
+					t.Errorf("the error shows %s: %v", v, err)
+				}
 			}
 		})
 	}
