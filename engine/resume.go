@@ -66,10 +66,11 @@ func (r *runState) redactor() *workflows.Redactor {
 	return r.secrets
 }
 
-// hide adds the values of a sensitive step's output to those the run hides.
-func (r *runState) hide(v any) {
+// hide adds the values of a sensitive step's output to those the run hides; forEach
+// says that it is a for_each step's, the outputs of its items.
+func (r *runState) hide(v any, forEach bool) {
 	n := len(r.sensitive)
-	r.sensitive = workflows.SensitiveValues(v, r.sensitive)
+	r.sensitive = workflows.SensitiveValues(v, forEach, r.sensitive)
 	if len(r.sensitive) != n {
 		r.secrets, r.onlySensitive = nil, nil
 	}
@@ -177,7 +178,7 @@ func (r *runState) see(name string, rec *Record, steps map[string]any) error {
 	}
 	steps[name] = v
 	if rec.Sensitive {
-		r.hide(v)
+		r.hide(v, rec.ForEach)
 	}
 	return nil
 }
@@ -220,7 +221,7 @@ func (r *runState) apply(u unit, c commit) {
 		if c.value != nil {
 			r.env.Steps[u.step] = c.value // as decoding the record would give, without the work
 			if c.record.Sensitive {
-				r.hide(c.value)
+				r.hide(c.value, c.record.ForEach)
 			}
 		} else {
 			_ = r.see(u.step, c.record, r.env.Steps)

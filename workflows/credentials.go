@@ -218,7 +218,7 @@ func CredentialValues(v any, into []string) []string {
 	case map[string]any:
 		for k, e := range v {
 			if IsCredentialName(k) {
-				into = SensitiveValues(e, into)
+				into = SensitiveValues(e, false, into)
 			} else {
 				into = CredentialValues(e, into)
 			}

@@ -150,9 +150,11 @@ const SensitiveShown = "[sensitive]"
 
 // SensitiveValues appends to into the values of a sensitive step's output that are
 // hidden like secrets wherever they appear again: its strings of MinSecret bytes or
-// more, but for an http step's headers (a content type is no secret). Each is added
+// more, but for its outcome and an http step's headers (a content type is no secret,
+// nor is "succeeded"). With forEach, v is the output of a for_each step, the list or
+// map of its items' outputs, and each item is read as a step's output. Each is added
 // once.
-func SensitiveValues(v any, into []string) []string {
+func SensitiveValues(v any, forEach bool, into []string) []string {
 	var walk func(v any, top bool)
 	walk = func(v any, top bool) {
 		switch v := v.(type) {
@@ -173,7 +175,20 @@ func SensitiveValues(v any, into []string) []string {
 			}
 		}
 	}
-	walk(v, true)
+	if !forEach {
+		walk(v, true)
+		return into
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			walk(e, true)
+		}
+	case []any:
+		for _, e := range v {
+			walk(e, true)
+		}
+	}
 	return into
 }
 

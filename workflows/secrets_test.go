@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -36,5 +37,33 @@ func TestHideReplacesTheStringsThatHoldAValue(t *testing.T) {
 	}
 	if got, hid := (*Redactor)(nil).Hide("tok-5e4f9a2b7c", SensitiveShown); hid || got != "tok-5e4f9a2b7c" {
 		t.Errorf("a nil redactor hid %v", got)
+	}
+}
+
+// The items of a sensitive for_each step are outputs of their own: their outcome and
+// an http item's headers are no secrets, as a step's are not.
+func TestSensitiveValuesOfForEachItems(t *testing.T) {
+	item := func(v string) any {
+		return map[string]any{"outcome": "succeeded", "headers": map[string]any{"content-type": "application/json"},
+			"body": map[string]any{"token": v}}
+	}
+	for _, tc := range []struct {
+		name    string
+		v       any
+		forEach bool
+		want    []string
+	}{
+		{"a step", item("tok-one"), false, []string{"tok-one"}},
+		{"a list's items", []any{item("tok-one"), item("tok-two")}, true, []string{"tok-one", "tok-two"}},
+		{"a map's items", map[string]any{"a": item("tok-one")}, true, []string{"tok-one"}},
+		{"a set step's items", []any{map[string]any{"outcome": "succeeded", "v": "value-x"}}, true, []string{"value-x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := SensitiveValues(tc.v, tc.forEach, nil)
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -307,3 +307,41 @@ func TestWorkflowTestsOnFailure(t *testing.T) {
 		t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
 	}
 }
+
+// A sensitive for_each step hides its items' values, not their outcome: a later step
+// reads "succeeded" as it is, and a condition on it holds.
+func TestWorkflowTestsSensitiveForEachKeepsOutcomes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "wf" {
+  step "set" "r" {
+    for_each  = "['value-x']"
+    sensitive = true
+    v         = "{{ each.value }}"
+  }
+  step "set" "a" {
+    n = 1
+  }
+  step "set" "copy" {
+    o = "{{ steps.a.outcome }}"
+  }
+  step "set" "gate" {
+    if = "steps.copy.o == 'succeeded'"
+    ok = true
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "outcomes stay readable" {
+  workflow = "wf"
+  expect "copy" {
+    output = { o = "succeeded" }
+  }
+  expect "gate" {
+    output = { ok = true }
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	if code != 0 || !strings.Contains(out, "PASS: 1 test") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
