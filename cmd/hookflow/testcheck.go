@@ -49,7 +49,7 @@ type testCase struct {
 	test *workflows.Test
 
 	mu       sync.Mutex
-	used     map[string]int            // by step: the answers given
+	used     map[string]int            // by run, step and item: the answers given (next)
 	sent     map[string][]*sentRequest // by step
 	unmocked []string                  // the steps that sent a request no mock answers, in order
 	// paths are, by child run id, how the test names the steps of that child run: the
@@ -62,6 +62,17 @@ type testCase struct {
 // "create" in the test's run, "invoice/create" in the child run of step invoice.
 func (tc *testCase) label(run, step string) string {
 	return tc.paths[run] + step
+}
+
+// next is the next of mock's responses to step label of run, for the item whose key
+// is key ("" for a step without for_each). Each item, and each child run, answers
+// from the first response on, whatever the others were given: a for_each step's items
+// get the same answers whatever order they run in, and [503, 200] retries each item.
+func (tc *testCase) next(run, label, key string, mock *workflows.Mock) workflows.MockResponse {
+	k := run + " " + label + "[" + key + "]"
+	n := min(tc.used[k], len(mock.Responses)-1)
+	tc.used[k]++
+	return mock.Responses[n]
 }
 
 // mockTransport answers the http steps of every running test with the test's mocks,
@@ -115,9 +126,7 @@ func (t *mockTransport) child(_ context.Context, call engine.ChildCall) (any, bo
 	if mock == nil {
 		return nil, false, nil
 	}
-	n := min(tc.used[label], len(mock.Responses)-1)
-	tc.used[label]++
-	answer := mock.Responses[n]
+	answer := tc.next(call.Run, label, call.Key, mock)
 	switch {
 	case answer.Error != "":
 		return nil, true, fmt.Errorf("%s (mock)", answer.Error)
@@ -192,13 +201,14 @@ func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer tc.mu.Unlock()
 	step := tc.label(run, c.Step)
 	tc.sent[step] = append(tc.sent[step], sent)
-	label := step // the mock that answers: an item's own, else the step's
-	mock := tc.test.Mocks[step]
+	mock := tc.test.Mocks[step] // the mock that answers: an item's own, else the step's
+	var key string
 	if c.Item != nil {
-		item := fmt.Sprintf("%s[%s]", step, c.Item.KeyText())
+		key = c.Item.KeyText()
+		item := fmt.Sprintf("%s[%s]", step, key)
 		tc.sent[item] = append(tc.sent[item], sent)
 		if m := tc.test.Mocks[item]; m != nil {
-			label, mock = item, m
+			mock = m
 		}
 	}
 	if mock == nil {
@@ -207,9 +217,7 @@ func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, errNoMock
 	}
-	n := min(tc.used[label], len(mock.Responses)-1)
-	tc.used[label]++
-	answer := mock.Responses[n]
+	answer := tc.next(run, step, key, mock)
 	switch answer.Error {
 	case "timeout":
 		return nil, timeoutError{}

@@ -345,3 +345,47 @@ func TestWorkflowTestsSensitiveForEachKeepsOutcomes(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// Each item of a for_each step is answered by its step's mock from the first response
+// on, whatever the other items were given and in whatever order they run: a retry
+// sequence retries every item, and the answers do not depend on the items' timing.
+func TestWorkflowTestsMockResponsesPerItem(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "wf" {
+  step "http" "each" {
+    for_each = "[1, 2, 3, 4, 5, 6]"
+    url      = "https://api.example.com/items/{{ each.value }}"
+    retry {
+      attempts = 2
+    }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "every item is retried once" {
+  workflow = "wf"
+  mock "each" {
+    responses = [{ status = 503 }, { status = 200, json = { ok = true } }]
+  }
+  mock "each[2]" {
+    responses = [{ status = 201 }, { status = 500 }]
+  }
+  expect "each" {
+    count = 11
+  }
+  expect "each[1]" {
+    count  = 2
+    output = { status = 200, body = { ok = true } }
+  }
+  expect "each[2]" {
+    count  = 1
+    output = { status = 201 }
+  }
+}
+`)
+	for range 5 {
+		out, code := hookflowTest(t, dir)
+		if code != 0 || !strings.Contains(out, "PASS: 1 test") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	}
+}
