@@ -125,7 +125,10 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 		if !ok {
 			return
 		}
-		if field, ok := runField(m); ok && slices.Contains(sc.readable(), "run") {
+		if field, ok := rootField(m, "each"); ok && sc.eachOK && !slices.Contains(eachFields, field) {
+			report(eachFieldRef(field), m.Property.Location())
+		}
+		if field, ok := rootField(m, "run"); ok && slices.Contains(sc.readable(), "run") {
 			if d := sc.runFieldRef(field); d != nil {
 				report(d, m.Property.Location())
 			}
@@ -304,14 +307,28 @@ func (sc *scope) rootRef(name string) *hcl.Diagnostic {
 	return d
 }
 
-// runField reads run.FIELD (or run["FIELD"]) in a member node.
-func runField(m *ast.MemberNode) (string, bool) {
+// rootField reads NAME.FIELD (or NAME["FIELD"]) in a member node: run.id, each.value.
+func rootField(m *ast.MemberNode, name string) (string, bool) {
 	root, ok := m.Node.(*ast.IdentifierNode)
 	field, named := m.Property.(*ast.StringNode)
-	if !ok || !named || root.Value != "run" {
+	if !ok || !named || root.Value != name {
 		return "", false
 	}
 	return field.Value, true
+}
+
+// eachFields are the fields of each, a for_each item.
+var eachFields = []string{"key", "value"}
+
+// eachFieldRef reports a read of a field that each does not have: a misspelling,
+// which would fail the step at run time.
+func eachFieldRef(field string) *hcl.Diagnostic {
+	detail := fmt.Sprintf("each is the current item of the for_each step: each.value is the item and each.key its index or key, "+
+		"so each.%s fails the step.", field)
+	if s := suggest(field, eachFields); s != "" {
+		detail += fmt.Sprintf(" Did you mean each.%s?", s)
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown field %q of each", field), Detail: detail}
 }
 
 // runFieldRef reports a read of a field that run does not have here: run.error and

@@ -243,3 +243,30 @@ func TestRunFields(t *testing.T) {
 		})
 	}
 }
+
+// A misspelt field of each is a load error, where it is written, not a failed step.
+func TestEachFields(t *testing.T) {
+	step := func(body string) string {
+		return "workflow \"w\" {\n  step \"call\" \"a\" {\n    for_each = \"[1]\"\n    url = \"https://x\"\n" + body + "\n  }\n}"
+	}
+	if _, diags := loadString(t, step(`    json = { k = "{{ each.key }}", v = "{{ each['value'] }}", x = "{{ each.value.vaule }}" }`)); diags.HasErrors() {
+		t.Fatalf("fields of each refused: %s", diags.Error())
+	}
+	for _, c := range []struct{ name, src, at, says string }{
+		{"each.vaule", step(`    json = { v = "{{ each.vaule }}" }`), "f1.hcl:5:27", `Unknown field "vaule" of each: each is the current item of the for_each step: each.value is the item and each.key its index or key, so each.vaule fails the step. Did you mean each.value?`},
+		{"each.kye in an if", step(`    if = "each.kye > 0"`), "f1.hcl:5:16", `Did you mean each.key?`},
+		{"each.items", step(`    json = { v = "{{ each.items }}" }`), "f1.hcl:5:27", `Unknown field "items" of each`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := loadString(t, c.src)
+			if !diags.HasErrors() {
+				t.Fatal("want an error")
+			}
+			d := diags[0]
+			at := fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+			if at != c.at || !strings.Contains(d.Summary+": "+d.Detail, c.says) {
+				t.Errorf("got %s %s: %s\nwant %s saying %q", at, d.Summary, d.Detail, c.at, c.says)
+			}
+		})
+	}
+}
