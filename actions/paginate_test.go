@@ -379,6 +379,20 @@ func TestPaginateLoadErrors(t *testing.T) {
 step "http" "later" {
   url = "https://x.example/b"
 }`: `Reference to a later step "later"`,
+		`step "http" "a" {
+  url = "https://x.example/a"
+  paginate {
+    next  = "link_next(response)"
+    items = "len(response.body.data)"
+  }
+}`: `t.hcl:6,13-38: items does not give a list; "len(response.body.data)" gives a number, and items is a list read from each page, such as items = "response.body.data".`,
+		`step "http" "a" {
+  url = "https://x.example/a"
+  paginate {
+    next  = "page + 1"
+    items = "response.body.data"
+  }
+}`: `next does not give a URL; "page + 1" gives a number`,
 	})
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -131,9 +133,9 @@ func (b *Block) Paginate() (*Paginate, hcl.Diagnostics) {
 	p := &Paginate{DefRange: raws[0].DefRange}
 	p.MaxPages, d = blk.Int("max_pages", DefaultMaxPages, 1, MaxMaxPages)
 	diags = append(diags, d...)
-	p.Next, d = blk.pageExpr("next", `next = "response.body.next"`)
+	p.Next, d = blk.pageExpr("next", `next = "response.body.next"`, "a URL", reflect.String)
 	diags = append(diags, d...)
-	p.Items, d = blk.pageExpr("items", `items = "response.body.data"`)
+	p.Items, d = blk.pageExpr("items", `items = "response.body.data"`, "a list", reflect.Slice, reflect.Array)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -141,8 +143,11 @@ func (b *Block) Paginate() (*Paginate, hcl.Diagnostics) {
 	return p, diags
 }
 
-// pageExpr compiles a paginate attribute: bare expr source in a string, over PageEnv.
-func (b *Block) pageExpr(name, example string) (*PageExpr, hcl.Diagnostics) {
+// pageExpr compiles a paginate attribute: bare expr source in a string, over PageEnv,
+// giving what (a URL, a list): an expression whose type, known when the file loads, is
+// none of kinds is an error, as it would fail every page. The response is typed only
+// when it arrives, so response.body.data is checked then.
+func (b *Block) pageExpr(name, example, what string, kinds ...reflect.Kind) (*PageExpr, hcl.Diagnostics) {
 	a := b.attrs[name]
 	if a == nil {
 		return nil, nil
@@ -176,6 +181,10 @@ func (b *Block) pageExpr(name, example string) (*PageExpr, hcl.Diagnostics) {
 	diags = checkRefs(prog, src, 0, loc)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface && !slices.Contains(kinds, t.Kind()) {
+		return nil, hcl.Diagnostics{a.Error(fmt.Sprintf("%s does not give %s", name, what),
+			fmt.Sprintf("%q gives %s, and %s is %s read from each page, such as %s.", trimmed, kindOf(t), name, what, example))}
 	}
 	return &PageExpr{Source: src, prog: prog}, diags
 }
