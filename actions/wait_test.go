@@ -56,6 +56,17 @@ func TestWaitLoad(t *testing.T) {
 		{"too long", `  step "wait" "approval" {
     timeout = "400d"
   }`, `t.hcl:3,15-21: Timeout too long`},
+		{"retry", `  step "wait" "approval" {
+    retry {
+      attempts = 3
+    }
+  }`, `t.hcl:3,5-10: No retry on a wait step; A wait step waits once, until it is resumed or its timeout passes: another attempt would wait again for the same answer. on_timeout says what its timeout does. Remove the retry block.`},
+		{"retry on a workflow step", `  step "workflow" "child" {
+    workflow = "other"
+    retry {
+      attempts = 3
+    }
+  }`, `t.hcl:4,5-10: No retry on a workflow step; A workflow step starts its child run once`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte("workflow \"w\" {\n" + tc.src + "\n}")}}, k)

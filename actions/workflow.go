@@ -17,6 +17,8 @@ func workflowKind() workflows.StepKind {
 		Name:   "workflow",
 		Output: []string{"run_id", "result"},
 		Attrs:  []workflows.Attr{{Name: "workflow", Required: true}, {Name: "input"}, {Name: "wait"}},
+		NoRetry: "A workflow step starts its child run once: the child's own steps retry what fails in it, " +
+			"and a failed child fails the step for good.",
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			name, diags := b.ConstString("workflow", "")
 			wait, d := b.Bool("wait", true)

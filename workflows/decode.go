@@ -295,6 +295,11 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 			own = append(own, r)
 			continue
 		}
+		if kind.NoRetry != "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No retry on a %s step", kindName),
+				Detail: kind.NoRetry + " Remove the retry block.", Subject: r.TypeRange.Ptr()})
+			continue
+		}
 		s.Retry, d = l.retry(r, ev, &scope{where: "retry", self: name, eachOK: sc.eachOK, onFailure: sc.onFailure})
 		diags = append(diags, d...)
 	}

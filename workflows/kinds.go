@@ -54,6 +54,9 @@ type StepKind struct {
 	// Resumable marks the kind whose steps resume_url("NAME") may name (the wait
 	// step): such a step runs once per run, so for_each is refused.
 	Resumable bool
+	// NoRetry, when set, says why the kind's steps take no retry {}: their failures
+	// are not ones another attempt may fix (a wait timed out, a child run failed).
+	NoRetry string
 	// Timeout is the default of a step's timeout, when not DefaultStepTimeout, and
 	// MaxTimeout the longest it may be (0: no limit). The wait step's timeout is how
 	// long it waits, not how long an attempt may take.
