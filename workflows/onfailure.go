@@ -70,8 +70,9 @@ func (l *loader) onFailure(b *hcl.Block, first *hcl.Block, lay *layout, ev *eval
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "No respond step in on_failure",
-				Detail:   "A respond step answers a sync webhook, which has had its answer (the failure) by the time on_failure runs.",
-				Subject:  blk.LabelRanges[0].Ptr(),
+				Detail: "A respond step answers a sync webhook with what the run gives, and a run that failed answers it with " +
+					`the failure (500 {"status":"failed"}) once its on_failure steps have run, whatever they do.`,
+				Subject: blk.LabelRanges[0].Ptr(),
 			})
 			continue
 		}
