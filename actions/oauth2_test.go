@@ -41,7 +41,9 @@ type authServer struct {
 	failStatus int      // answer token requests with this status
 	// echo makes a refusal's error_description repeat the request's Authorization
 	// header and form, as some endpoints do.
-	echo bool
+	echo       bool
+	tokenQuery string   // the query of the api's token_url, "?p=…"
+	queries    []string // the queries the endpoint got
 }
 
 func newAuthServer(t *testing.T) *authServer {
@@ -53,6 +55,7 @@ func newAuthServer(t *testing.T) *authServer {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.grants = append(s.grants, r.Form.Get("grant_type"))
+		s.queries = append(s.queries, r.URL.RawQuery)
 		if rt := r.Form.Get("refresh_token"); rt != "" {
 			s.refreshes = append(s.refreshes, rt)
 		}
@@ -121,7 +124,7 @@ func (s *authServer) hcl(grant string) string {
 api "crm" {
   base_url = "` + s.api.URL + `/api"
   auth "oauth2" {
-    token_url     = "` + s.tokens.URL + `/oauth/token"
+    token_url     = "` + s.tokens.URL + `/oauth/token` + s.tokenQuery + `"
     client_id     = "hookflow"
     client_secret = "client-secret-1"
     scopes        = ["customers:read"]
@@ -560,6 +563,22 @@ func TestOAuth2TokenEndpointErrorHidesTheCredentials(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A token_url may have a query, as Azure AD B2C's names its policy: the token request
+// is sent to it with the query.
+func TestOAuth2TokenURLWithAQuery(t *testing.T) {
+	s := newAuthServer(t)
+	s.tokenQuery = "?p=b2c_1_signin"
+	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	if _, _, err := p.call(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Equal(s.queries, []string{"p=b2c_1_signin"}) {
+		t.Errorf("the token endpoint got the queries %q, want [p=b2c_1_signin]", s.queries)
 	}
 }
 

@@ -149,7 +149,7 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 	a.BaseURL, d = blk.ConstString("base_url", "")
 	diags = append(diags, d...)
 	if at := blk.Attr("base_url"); at != nil && !d.HasErrors() {
-		if err := checkBaseURL(a.BaseURL); err != nil {
+		if err := checkBaseURL(a.BaseURL, false); err != nil {
 			diags = append(diags, at.Error("Invalid base_url", err.Error()))
 		}
 	}
@@ -236,7 +236,7 @@ func (l *loader) auth(b *hcl.Block, ev *evaluator, sc *scope) (*Auth, hcl.Diagno
 		o := &OAuth2{TokenURL: str("token_url"), ClientID: str("client_id"), ClientSecret: str("client_secret"),
 			Audience: str("audience"), RefreshToken: str("refresh_token")}
 		if a := blk.Attr("token_url"); a != nil && o.TokenURL != "" {
-			if err := checkBaseURL(o.TokenURL); err != nil {
+			if err := checkBaseURL(o.TokenURL, true); err != nil {
 				diags = append(diags, a.Error("Invalid token_url", err.Error()))
 			}
 		}
@@ -286,9 +286,10 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// checkBaseURL checks a base_url or token_url. Its errors never quote the URL: it may
-// hold a secret.
-func checkBaseURL(s string) error {
+// checkBaseURL checks a base_url or, with query, a token_url: a token endpoint may be
+// chosen by its query (Azure AD B2C's ?p=POLICY), while a base_url's steps add their
+// own. Its errors never quote the URL: it may hold a secret.
+func checkBaseURL(s string, query bool) error {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
@@ -297,8 +298,10 @@ func checkBaseURL(s string) error {
 		return fmt.Errorf("the URL must start with http:// or https://")
 	case u.Host == "":
 		return fmt.Errorf("the URL has no host")
-	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?"):
+	case !query && (u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?")):
 		return fmt.Errorf("the URL cannot have a query or fragment: steps add their own")
+	case u.Fragment != "":
+		return fmt.Errorf("the URL cannot have a fragment: it is not sent")
 	}
 	return nil
 }
