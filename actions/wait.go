@@ -53,9 +53,6 @@ func (w *Wait) Continues() bool { return w.continues }
 // answered locally.
 func (w *Wait) Parks() bool { return w.local == nil }
 
-// ErrWaitTimedOut fails a wait step whose timeout passed with on_timeout = "fail".
-var ErrWaitTimedOut = errors.New("no resume came before the wait's timeout")
-
 // Do answers the step locally; a step that parks is run by the engine, not by Do.
 func (w *Wait) Do(_ context.Context, c *workflows.Call) (any, error) {
 	if w.local == nil {
@@ -66,7 +63,7 @@ func (w *Wait) Do(_ context.Context, c *workflows.Call) (any, error) {
 		if w.continues {
 			return workflows.TimedOutOutput(), nil
 		}
-		return workflows.TimedOutOutput(), workflows.Permanent(ErrWaitTimedOut)
+		return workflows.TimedOutOutput(), workflows.Permanent(workflows.WaitTimedOut(c.Timeout))
 	}
 	out, err := r.Output()
 	if err != nil {

@@ -118,7 +118,7 @@ workflow "w" {
 	if out, err := do(steps[1]); err != nil || out.(map[string]any)["timed_out"] != true {
 		t.Errorf("timed out, continuing: %v %v", out, err)
 	}
-	if _, err := do(steps[2]); !errors.Is(err, ErrWaitTimedOut) {
+	if _, err := do(steps[2]); !errors.Is(err, workflows.ErrWaitTimedOut) {
 		t.Errorf("timed out, failing: %v", err)
 	}
 }

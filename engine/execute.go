@@ -389,7 +389,7 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	ctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
 	call := &workflows.Call{Env: env, RunID: r.id, Workflow: r.workflow,
-		Step: step.Name, Attempt: attempt, Secrets: r.redactor(), Item: item, Sensitive: step.Sensitive, Pages: pages}
+		Step: step.Name, Attempt: attempt, Secrets: r.redactor(), Item: item, Sensitive: step.Sensitive, Timeout: step.Timeout, Pages: pages}
 	if workflows.IsOnFailure(step.Name) {
 		call.Failure = r.replays + 1
 	}

@@ -77,7 +77,7 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: workflows.TimedOutOutput(), duration: took})
 	case got == timedOutMark:
 		return p.settle(r, j, step, outcome{status: StatusFailed, output: workflows.TimedOutOutput(), duration: took,
-			err: workflows.Permanent(fmt.Errorf("timed out after %s: no resume came", step.Timeout))})
+			err: workflows.Permanent(workflows.WaitTimedOut(step.Timeout))})
 	}
 	res, err := workflows.DecodeResume([]byte(got))
 	var out map[string]any

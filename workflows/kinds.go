@@ -108,6 +108,9 @@ type Call struct {
 	Secrets *Redactor // hides the workflow's secrets in what the step logs
 	// Sensitive is the step's sensitive: what comes back is recorded as [sensitive].
 	Sensitive bool
+	// Timeout is the step's timeout: how long an attempt may take, and how long a wait
+	// step waits.
+	Timeout time.Duration
 	// Sent is set by a step that sends a request (an http step): what the attempt
 	// sent and got back, redacted, for the run history. SentBefore are the requests
 	// the attempt sent before it, oldest first: the earlier pages of a paginated step.

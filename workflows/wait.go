@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -62,6 +63,17 @@ func (r *Resume) Output() (map[string]any, error) {
 		headers[k] = v
 	}
 	return map[string]any{"body": body, "headers": headers, "query": formValue(r.Query), "timed_out": false}, nil
+}
+
+// ErrWaitTimedOut is what fails a wait step whose timeout passed with on_timeout =
+// "fail"; WaitTimedOut gives the error, with the timeout.
+var ErrWaitTimedOut = errors.New("no resume came")
+
+// WaitTimedOut is the error of a wait step whose timeout passed with on_timeout =
+// "fail", the same whether the step parked its run or was answered locally (a test):
+// "timed out after 72h0m0s: no resume came".
+func WaitTimedOut(timeout time.Duration) error {
+	return fmt.Errorf("timed out after %s: %w", timeout, ErrWaitTimedOut)
 }
 
 // TimedOutOutput is the output of a wait step whose timeout passed with on_timeout =

@@ -389,3 +389,36 @@ func TestWorkflowTestsMockResponsesPerItem(t *testing.T) {
 		}
 	}
 }
+
+// A wait step that times out fails its run with the error it has under serve, which a
+// test can assert.
+func TestWorkflowTestsWaitTimeoutError(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "wf" {
+  step "wait" "approval" {
+    timeout = "3s"
+  }
+  on_failure {
+    step "http" "page" {
+      url  = "https://pager.example.com/page"
+      json = { error = "{{ run.error }}" }
+    }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "no resume" {
+  workflow   = "wf"
+  expect_run = "failed"
+  mock "on_failure/page" {
+    status = 200
+  }
+  expect "on_failure/page" {
+    json = { error = "step approval: timed out after 3s: no resume came" }
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	if code != 0 || !strings.Contains(out, "PASS: 1 test") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
