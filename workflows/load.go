@@ -86,8 +86,12 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	var names []string
 	var varsSrcs []Source // the files with vars or api blocks: every workflow depends on them
 	byName := map[string]Source{}
+	elsewhere := map[string]hcl.Range{} // with opts.File: the workflows of the other files
 	for _, src := range srcs {
 		f, d := parser.ParseHCL(src.Data, src.Name)
+		if opts.File != "" && src.Name != opts.File && !besideFile(f, d, elsewhere) {
+			continue // only its workflows' names matter
+		}
 		diags = append(diags, oneUnclosedString(d, src.Data)...)
 		if d.HasErrors() {
 			continue // a file that does not parse would only add noise below
@@ -119,10 +123,14 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	for i, content := range bodies {
 		fileEv := ev.forFile(names[i])
 		for _, b := range content.Blocks {
-			if b.Type != "workflow" {
+			if b.Type != "workflow" || opts.File != "" && names[i] != opts.File {
 				continue
 			}
 			declared[b.Labels[0]] = true
+			if first, ok := elsewhere[b.Labels[0]]; ok {
+				diags = append(diags, duplicateDiag("workflow", b.Labels[0], b.DefRange, first))
+				continue
+			}
 			l.unset.workflow = b.Labels[0]
 			wf, d := l.workflow(b, fileEv)
 			l.unset.workflow = ""
@@ -140,6 +148,9 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 			set.workflows = append(set.workflows, wf)
 		}
 	}
+	for name := range elsewhere {
+		declared[name] = true
+	}
 	diags = append(diags, l.checkTriggers(set)...)
 	diags = append(diags, checkCalls(set, declared)...)
 	*l.secrets = *newRedactor(l.secretValues)
@@ -153,6 +164,34 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	l.unset.fill(set)
 	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
 	return set, diags
+}
+
+// besideFile notes in elsewhere the workflows of a file beside Options.File, parsed
+// as f with diagnostics d, and reports whether it is read whole: whether it has vars or
+// api blocks, which every workflow of its directory may use (even when it does not
+// parse whole).
+func besideFile(f *hcl.File, d hcl.Diagnostics, elsewhere map[string]hcl.Range) bool {
+	if f == nil {
+		return false
+	}
+	if !d.HasErrors() {
+		content, _ := f.Body.Content(rootSchema)
+		for _, b := range content.Blocks {
+			if b.Type == "workflow" {
+				elsewhere[b.Labels[0]] = b.DefRange
+			}
+		}
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return false
+	}
+	for _, b := range body.Blocks {
+		if b.Type == "vars" || b.Type == "api" {
+			return true
+		}
+	}
+	return false
 }
 
 // sourcesOf lists the files a workflow is built from: its own and those with vars.

@@ -160,6 +160,44 @@ func TestLoadSeveralFiles(t *testing.T) {
 	}
 }
 
+// TestLoadOneFile checks Options.File: one file's workflows are checked with the vars
+// and api blocks of the others, and only the problems of those are reported.
+func TestLoadOneFile(t *testing.T) {
+	vars := "vars {\n  base = \"https://x.example\"\n}\n"
+	own := "workflow \"own\" {\n  step \"call\" \"one\" { url = \"${vars.base}/own\" }\n}\n"
+	tests := []struct {
+		name   string
+		others []string // the files beside own.hcl, o1.hcl, o2.hcl…
+		errors []string // where each error is, file:line
+	}{
+		{"vars of another file", []string{vars}, nil},
+		{"no vars", []string{"workflow \"b\" {}\n"}, []string{"own.hcl:2"}},
+		{"a broken file without vars", []string{vars, "workflow \"b\" {\n  filtr = \"true\"\n"}, nil},
+		{"a broken vars file", []string{"vars {\n  base = \"https://x.example\"\n  x = nope\n}\n"}, []string{"o1.hcl:3"}},
+		{"a workflow of a vars file is not checked", []string{vars + "workflow \"b\" {\n  filtr = \"true\"\n}\n"}, nil},
+		{"a name another file uses", []string{vars, "workflow \"own\" {}\n"}, []string{"own.hcl:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srcs := []Source{{Name: "own.hcl", Data: []byte(own)}}
+			for i, o := range tt.others {
+				srcs = append(srcs, Source{Name: fmt.Sprintf("o%d.hcl", i+1), Data: []byte(o)})
+			}
+			set, diags := LoadWith(srcs, testKinds(), Options{File: "own.hcl"})
+			var errors []string
+			for _, d := range diags {
+				errors = append(errors, fmt.Sprintf("%s:%d", d.Subject.Filename, d.Subject.Start.Line))
+			}
+			if !reflect.DeepEqual(errors, tt.errors) {
+				t.Fatalf("errors at %v, want %v: %s", errors, tt.errors, diags.Error())
+			}
+			if set != nil && (len(set.Workflows()) != 1 || set.Workflow("own") == nil) {
+				t.Errorf("workflows %v, want own.hcl's only", set.Workflows())
+			}
+		})
+	}
+}
+
 // TestLoadDiagnostics checks that each mistake is reported where it was made, with a
 // message that says what to do.
 func TestLoadDiagnostics(t *testing.T) {

@@ -9,7 +9,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Options change how Load treats what the files ask of the environment.
+// Options change how Load treats what the files ask of the environment, and which
+// of them it checks.
 type Options struct {
 	// AllowUnset lets env() without a default and secret() read variables that are
 	// not set. Each becomes a placeholder that passes every check of the place where
@@ -18,6 +19,13 @@ type Options struct {
 	// whose other workflows need what is not set: Set.Missing says what one workflow
 	// needs. A Set loaded so must not serve.
 	AllowUnset bool
+	// File, when not empty, is the name of the one source whose workflows are decoded
+	// and checked, as validate checks a file with its directory. The other sources
+	// give their vars and api blocks (the files that have some are read whole, and
+	// their problems reported), and the names of their workflows, for workflow steps
+	// to call; their workflows are not decoded, and the other files' problems are not
+	// reported.
+	File string
 }
 
 // Unset is a variable that env() without a default or secret() read, and that is not

@@ -25,7 +25,9 @@ func validateCommand() *cobra.Command {
 		Long: `validate loads the workflow files at each PATH (a directory with its subdirectories,
 or a file; default: the current directory) and reports every problem in every file
 with its file:line:col and the line itself. Each PATH is checked on its own, as one
-serve would load it.
+serve would load it. A file is checked with its directory: it may use the vars and api
+blocks of the other files there and call their workflows. The problems of the files
+with vars or api blocks are reported too, not those of the other files' workflows.
 
 It needs none of the secrets: an env() without a default or a secret() whose variable
 is not set reads as a placeholder that passes every check of the place where it is
@@ -86,21 +88,29 @@ type validation struct {
 
 func validatePath(p string, k *workflows.Kinds, strict bool) validation {
 	v := validation{path: p}
-	dir := p // where the tests' workflows are
-	if workflows.IsTestFile(p) {
-		dir = filepath.Dir(p) // a test file is checked against the workflows beside it
+	opts := workflows.Options{AllowUnset: !strict}
+	info, err := os.Stat(p)
+	switch {
+	case workflows.IsTestFile(p):
+		// a test file is checked against the workflows beside it
+		v.srcs, v.diags = readPath(filepath.Dir(p))
+	case err == nil && !info.IsDir():
+		// a workflow file is checked with the vars and api blocks of its directory
+		v.srcs, v.diags = withDirectory(p)
+		opts.File = p
+	default:
+		v.srcs, v.diags = readPath(p)
 	}
-	v.srcs, v.diags = readPath(dir)
 	if v.diags.HasErrors() {
 		return v
 	}
-	set, diags := workflows.LoadWith(v.srcs, k, workflows.Options{AllowUnset: !strict})
+	set, diags := workflows.LoadWith(v.srcs, k, opts)
 	v.diags = diags
 	if set != nil {
 		v.workflows = len(set.Workflows())
 		v.unset = set.Unset()
 	}
-	if info, err := os.Stat(p); err == nil && (info.IsDir() || workflows.IsTestFile(p)) {
+	if err == nil && (info.IsDir() || workflows.IsTestFile(p)) {
 		testSrcs, diags := workflows.ReadTests(p)
 		v.diags = append(v.diags, diags...)
 		tests, diags := workflows.LoadTests(testSrcs, set)
@@ -109,6 +119,24 @@ func validatePath(p string, k *workflows.Kinds, strict bool) validation {
 		v.tests = len(tests)
 	}
 	return v
+}
+
+// withDirectory reads a workflow file and the other workflow files of its directory,
+// as serve would load that directory; the file keeps the name it was given by.
+func withDirectory(p string) ([]workflows.Source, hcl.Diagnostics) {
+	srcs, diags := workflows.ReadDir(filepath.Dir(p))
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	for i, s := range srcs {
+		if filepath.Clean(s.Name) == filepath.Clean(p) {
+			srcs[i].Name = p
+			return srcs, nil
+		}
+	}
+	// a file serve would not load (a hidden one, another extension): checked all the same
+	own, diags := readPath(p)
+	return append(srcs, own...), diags
 }
 
 // counted says how many workflows, and tests when there are any, a path holds.

@@ -240,6 +240,48 @@ func TestValidateSeveralPaths(t *testing.T) {
 	}
 }
 
+// A workflow file is checked with its directory: the vars and api blocks of the other
+// files, and their workflows as ones to call; only its own workflows are checked.
+func TestValidateFileWithItsDirectory(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"vars.hcl": "vars {\n  base = \"https://crm.example.com\"\n}\n",
+		"apis.hcl": "api \"crm\" {\n  base_url = vars.base\n}\n",
+		"w.hcl": `workflow "w" {
+  step "http" "lookup" {
+    url = "${vars.base}/customers"
+  }
+  step "http" "update" {
+    api = "crm"
+    url = "/customers/1"
+  }
+  step "workflow" "invoice" {
+    workflow = "invoice"
+  }
+}
+`,
+		"sub/invoice.hcl": "workflow \"invoice\" {\n  step \"set\" \"x\" {\n    text = \"x\"\n  }\n}\n",
+		// a file being edited: serve would refuse the directory, but not for w.hcl
+		"broken.hcl": "workflow \"broken\" {\n  step \"http\" \"x\" {\n    ur = \"https://x\"\n  }\n",
+	})
+	file := filepath.Join(dir, "w.hcl")
+	stdout, stderr, err := hookflowCLI(t, "validate", file)
+	if err != nil || stdout != file+": 1 workflow, no problems\n" {
+		t.Errorf("validate %s: %v\n%s%s", file, err, stdout, stderr)
+	}
+
+	// What the vars files get wrong is reported, and so is a name another file uses.
+	writeFiles(t, dir, map[string]string{
+		"vars.hcl": "vars {\n  base = \"https://crm.example.com\"\n  other = nope\n}\n",
+		"dup.hcl":  "workflow \"w\" {\n}\n",
+	})
+	stdout, stderr, err = hookflowCLI(t, "validate", file)
+	if err != exitError(1) || !strings.Contains(stdout, file+": 2 errors") ||
+		!strings.Contains(stderr, "vars.hcl:3:") || !strings.Contains(stderr, `Duplicate workflow "w"`) ||
+		strings.Contains(stderr, "broken.hcl") {
+		t.Errorf("validate %s with errors in its directory: %v\n%s%s", file, err, stdout, stderr)
+	}
+}
+
 // run needs what the workflow it runs needs, not what the others of its directory do.
 func TestRunNeedsOnlyItsOwnSecrets(t *testing.T) {
 	unsetAll(t, []string{"HF_OTHER_SECRET", "HF_OTHER_URL", "HF_OWN_SECRET", "HF_CRM_TOKEN", "HF_BILLING_URL"})
