@@ -199,8 +199,12 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 	for step := range dry.answers {
 		if !calledStep(set, wf, step) {
+			steps := httpSteps(set, wf)
+			if len(steps) == 0 {
+				return usage("--response %s: workflow %s has no step %q, and no http step to answer", step, wf.Name, step)
+			}
 			return usage("--response %s: workflow %s has no step %q; its http steps are: %s", step, wf.Name, step,
-				strings.Join(httpSteps(wf), ", "))
+				strings.Join(steps, ", "))
 		}
 	}
 	shapeEvent(ev, wf)
@@ -274,35 +278,44 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 // calledStep reports whether wf, or a workflow whose run a workflow step of it starts
 // (answered by the same --response), has a step named step.
 func calledStep(set *workflows.Set, wf *workflows.Workflow, step string) bool {
-	seen := map[string]bool{}
-	var has func(w *workflows.Workflow) bool
-	has = func(w *workflows.Workflow) bool {
-		if w == nil || seen[w.Name] {
-			return false
-		}
-		seen[w.Name] = true
-		if s, _ := w.Step(step); s != nil {
-			return true
-		}
-		for _, s := range append(append([]*workflows.Step{}, w.Steps...), w.OnFailure...) {
-			if sub, ok := s.Action.(workflows.SubRun); ok && has(set.Workflow(sub.Calls())) {
-				return true
-			}
-		}
-		return false
-	}
-	return has(wf)
+	found := false
+	eachRunStep(set, wf, func(s *workflows.Step) { found = found || s.Name == step })
+	return found
 }
 
-// httpSteps lists the names of a workflow's http steps, on_failure's included.
-func httpSteps(wf *workflows.Workflow) []string {
+// httpSteps lists the names of the http steps a run of wf may send, on_failure's and
+// those of the workflows it runs included, each once.
+func httpSteps(set *workflows.Set, wf *workflows.Workflow) []string {
 	var names []string
-	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
-		if s.Kind == "http" {
+	eachRunStep(set, wf, func(s *workflows.Step) {
+		if s.Kind == "http" && !slices.Contains(names, s.Name) {
 			names = append(names, s.Name)
 		}
-	}
+	})
 	return names
+}
+
+// eachRunStep calls f with every step of wf, on_failure's included, then with those of
+// each workflow a workflow step of it runs, once each.
+func eachRunStep(set *workflows.Set, wf *workflows.Workflow, f func(*workflows.Step)) {
+	seen := map[string]bool{}
+	var walk func(w *workflows.Workflow)
+	walk = func(w *workflows.Workflow) {
+		if w == nil || seen[w.Name] {
+			return
+		}
+		seen[w.Name] = true
+		steps := slices.Concat(w.Steps, w.OnFailure)
+		for _, s := range steps {
+			f(s)
+		}
+		for _, s := range steps {
+			if sub, ok := s.Action.(workflows.SubRun); ok {
+				walk(set.Workflow(sub.Calls()))
+			}
+		}
+	}
+	walk(wf)
 }
 
 // answers reads --response: what a dry run answers each named step with, in turn.

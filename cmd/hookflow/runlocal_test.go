@@ -566,7 +566,14 @@ func TestRunResponseOfAChildStep(t *testing.T) {
 		t.Errorf("a child run's step: %v\n%s%s", err, stdout, stderr)
 	}
 	_, stderr, err = hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", "creat=404", "order")
-	if err == nil || !strings.Contains(stderr, `--response creat: workflow order has no step "creat"`) {
+	if err != errUsage || !strings.Contains(stderr, `--response creat: workflow order has no step "creat"; its http steps are: notify, create`) {
 		t.Errorf("a step of no workflow it runs: %v\n%s", err, stderr)
+	}
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"welcome.hcl": "workflow \"welcome\" {\n  step \"set\" \"greeting\" {\n    text = \"hi\"\n  }\n}\n",
+	})
+	_, stderr, err = hookflowCLI(t, "run", "--dir", dir, "--dry-run", "--response", "nope={}", "welcome")
+	if err != errUsage || !strings.Contains(stderr, `--response nope: workflow welcome has no step "nope", and no http step to answer`) {
+		t.Errorf("a workflow without http steps: %v\n%s", err, stderr)
 	}
 }
