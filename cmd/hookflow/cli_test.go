@@ -102,6 +102,37 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// A flag's value that is not one it takes is a usage error, exit status 2, naming
+// those it takes, whether it comes from the command line or the environment.
+func TestBadFlagValues(t *testing.T) {
+	statuses := "use one of queued, running, waiting, succeeded, failed, cancelled"
+	for _, tt := range []struct {
+		args []string
+		env  string // NAME=value
+		says string
+	}{
+		{[]string{"runs", "list", "--status", "lost"}, "", `invalid argument "lost" for "--status" flag: ` + statuses},
+		{[]string{"runs", "list"}, "HOOKFLOW_RUNS_LIST_STATUS=lost", `HOOKFLOW_RUNS_LIST_STATUS="lost": ` + statuses},
+		{[]string{"runs", "list", "--limit", "-1"}, "", "--limit -1: give how many runs"},
+		{[]string{"dlq", "list", "--limit", "-1"}, "", "--limit -1: give how many dead letters"},
+		{[]string{"validate", "--format", "yaml"}, "", `invalid argument "yaml" for "--format" flag: use one of text, json`},
+		{[]string{"serve", "--log-format", "yaml"}, "", `invalid argument "yaml" for "--log-format" flag: use one of text, json`},
+		{[]string{"worker", "--redis", "redis://127.0.0.1:1", "--log-format", "yaml"}, "", `"--log-format" flag: use one of text, json`},
+	} {
+		t.Run(strings.Join(tt.args, " ")+" "+tt.env, func(t *testing.T) {
+			if name, value, ok := strings.Cut(tt.env, "="); ok {
+				t.Setenv(name, value)
+			}
+			// No admin API listens there: a value sent to it would fail otherwise.
+			t.Setenv("HOOKFLOW_ADMIN", "127.0.0.1:1")
+			_, stderr, err := hookflowCLI(t, tt.args...)
+			if err != errUsage || !strings.Contains(stderr, tt.says) {
+				t.Errorf("%v, want exit status 2 and %q:\n%s", err, tt.says, stderr)
+			}
+		})
+	}
+}
+
 // Every command has a help with an example, and every flag an environment twin that
 // its help names.
 func TestEveryCommandHasHelp(t *testing.T) {

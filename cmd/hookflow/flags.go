@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,32 @@ func (p *prefixList) Set(s string) error {
 		return fmt.Errorf("%q is not a CIDR prefix such as 10.0.0.0/8", s)
 	}
 	*p = append(*p, prefix.Masked())
+	return nil
+}
+
+// oneOf is a string flag that takes one of a few values: any other, on the command
+// line or in the environment, is a usage error that names them.
+type oneOf struct {
+	value   *string
+	options []string
+}
+
+// newOneOf sets *p to def, which may be "" for none, and returns a flag that sets it
+// to one of options.
+func newOneOf(p *string, def string, options ...string) *oneOf {
+	*p = def
+	return &oneOf{value: p, options: options}
+}
+
+func (o *oneOf) String() string { return *o.value }
+
+func (o *oneOf) Type() string { return "string" }
+
+func (o *oneOf) Set(s string) error {
+	if s != "" && !slices.Contains(o.options, s) {
+		return fmt.Errorf("use one of %s", strings.Join(o.options, ", "))
+	}
+	*o.value = s
 	return nil
 }
 

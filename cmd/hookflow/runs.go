@@ -85,6 +85,9 @@ the command for the next page.`,
   hookflow runs list --json | jq -r '.runs[].id'`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return usage("--limit %d: give how many runs a page holds, up to 500 (0: 50)", limit)
+			}
 			q := url.Values{}
 			for k, v := range map[string]string{"workflow": workflow, "status": status, "cursor": cursor} {
 				if v != "" {
@@ -121,7 +124,7 @@ the command for the next page.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&workflow, "workflow", "", "only runs of this workflow")
-	fs.StringVar(&status, "status", "", "only runs with this status: "+strings.Join(engine.Statuses, ", "))
+	fs.Var(newOneOf(&status, "", engine.Statuses...), "status", "only runs with this status: "+strings.Join(engine.Statuses, ", "))
 	fs.IntVar(&limit, "limit", 0, "runs per page (default 50, at most 500)")
 	fs.StringVar(&cursor, "cursor", "", "where to go on from: the cursor a previous page ended with")
 	return cmd
@@ -359,6 +362,9 @@ Retrying one replays its run from that step.`,
   hookflow dlq list --json | jq -r '.dead_letters[].id'`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return usage("--limit %d: give how many dead letters to list, up to 500 (0: 50)", limit)
+			}
 			path := "/dlq"
 			if limit > 0 {
 				path += "?limit=" + strconv.Itoa(limit)

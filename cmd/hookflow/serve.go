@@ -72,7 +72,7 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
 	fs.Var(&cfg.keepRuns, "keep-runs", fmt.Sprintf("most finished runs kept, each shard keeping its share (the cap divided by --shards), past which the oldest are dropped with their dead letters before --retention (0: no cap; default %d with the embedded Redis, 0 with --redis)", keepRunsEmbedded))
 	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private network (repeatable; a comma-separated list in the environment), e.g. 127.0.0.1/32")
-	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	fs.Var(newOneOf(&cfg.logFormat, "text", "text", "json"), "log-format", "log format: text or json")
 	fs.IntVar(&cfg.shards, "shards", 0, "queue shards (Redis Cluster slots) every process sharing the Redis uses; 0: the count stored in Redis by the first process, else 1, or 16 on a cluster")
 	fs.IntVar(&cfg.waitReplicas, "redis-wait-replicas", 0, "replicas that must acknowledge a run (Redis WAIT, up to 1s) before a webhook is answered 2xx; fewer: 503 (0: answer once the primary has it)")
 	fs.StringVar(&cfg.publicURL, "public-url", "", "`URL` at which senders reach --listen, which resume_url() builds on, e.g. https://hooks.example.com (default: http://localhost:PORT of --listen)")

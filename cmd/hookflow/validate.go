@@ -43,9 +43,6 @@ when there are.`,
   hookflow validate --strict . && git push  # where the secrets are set
   hookflow validate --format json workflows/ | jq '.diagnostics[]'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usage("--format %q: use text or json", format)
-			}
 			if len(args) == 0 {
 				args = []string{"."}
 			}
@@ -72,7 +69,7 @@ when there are.`,
 		},
 	}
 	cmd.Flags().BoolVar(&strict, "strict", false, "report every env() without a default and secret() whose variable is not set as an error")
-	cmd.Flags().StringVar(&format, "format", "text", "`text` for people, json for editors and CI")
+	cmd.Flags().Var(newOneOf(&format, "text", "text", "json"), "format", "`text` for people, json for editors and CI")
 	return cmd
 }
 
