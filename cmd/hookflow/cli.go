@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -81,6 +82,24 @@ func needSubcommand(cmd *cobra.Command, args []string) error {
 		msg += fmt.Sprintf("; did you mean %q?", s[0])
 	}
 	return usage("%s", msg)
+}
+
+// otherWorkflows says which workflows there are instead of name: the nearest, when it
+// is close enough to be a typo, else all of them.
+func otherWorkflows(name string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := levenshtein.Distance(name, n, nil); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	switch {
+	case best != "":
+		return fmt.Sprintf("did you mean %q?", best)
+	case len(names) == 0:
+		return "there are none"
+	}
+	return "there are: " + strings.Join(names, ", ")
 }
 
 // usageError is a command line that cannot be run: exit status 2.

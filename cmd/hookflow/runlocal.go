@@ -187,7 +187,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		for _, w := range set.Workflows() {
 			names = append(names, w.Name)
 		}
-		return usage("there is no workflow %q in %s; there are: %s", name, o.dir, strings.Join(names, ", "))
+		return usage("there is no workflow %q in %s; %s", name, o.dir, otherWorkflows(name, names))
 	}
 	if wf.Secrets != nil {
 		dry.redact = wf.Secrets.Encoded().String // requests are shown encoded for the wire

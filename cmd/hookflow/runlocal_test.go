@@ -260,6 +260,10 @@ func TestRunCommand(t *testing.T) {
 		if err != errUsage || !strings.Contains(errs, `no workflow "nope"`) || !strings.Contains(errs, "nightly, order") {
 			t.Errorf("unknown workflow: %v %s", err, errs)
 		}
+		if _, errs, err = hookflow("", "ordr"); err != errUsage || !strings.Contains(errs, `no workflow "ordr" in `) ||
+			!strings.Contains(errs, `; did you mean "order"?`) {
+			t.Errorf("misspelled workflow: %v %s", err, errs)
+		}
 		if _, errs, err = hookflow("{", "--event", "-", "order"); err != errUsage || !strings.Contains(errs, "malformed body") {
 			t.Errorf("bad JSON: %v %s", err, errs)
 		}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -329,14 +332,44 @@ is event.body, and event.trigger is "manual". The workflow's filter does not app
 				RunID     string `json:"run_id"`
 				StatusURL string `json:"status_url"`
 			}
-			return a.get(cmd, "POST", "/workflows/"+url.PathEscape(args[0])+"/runs", body, &out, func(w io.Writer) error {
+			err := a.get(cmd, "POST", "/workflows/"+url.PathEscape(args[0])+"/runs", body, &out, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "run %s queued; follow it with: hookflow runs show %s\n", out.RunID, out.RunID)
 				return err
 			})
+			var refused *apiError
+			if errors.As(err, &refused) && refused.Status == http.StatusNotFound {
+				return a.unknownWorkflow(cmd.Context(), args[0], err)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&eventFile, "event", "", "`file` holding the event's JSON body, or - for standard input")
 	return cmd
+}
+
+// unknownWorkflow adds to err, the admin API's answer that it has no workflow name,
+// the workflow it has that was meant, or those it has.
+func (a *adminCommand) unknownWorkflow(ctx context.Context, name string, err error) error {
+	c, cerr := newAdminClient(a.addr)
+	if cerr != nil {
+		return err
+	}
+	var list struct {
+		Workflows []struct {
+			Name string `json:"name"`
+		} `json:"workflows"`
+	}
+	if c.call(ctx, "GET", "/workflows", nil, &list) != nil {
+		return err
+	}
+	names := make([]string, len(list.Workflows))
+	for i, wf := range list.Workflows {
+		if wf.Name == name {
+			return err // not what the answer meant
+		}
+		names[i] = wf.Name
+	}
+	return fmt.Errorf("%w; %s", err, otherWorkflows(name, names))
 }
 
 func dlqCommand() *cobra.Command {

@@ -135,6 +135,13 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("runs start: %v %s", err, out)
 	}
 	started := strings.Fields(out)[1]
+	_, _, err = hookflow("", "runs", "start", "sync_custmer")
+	if err == nil || err.Error() != `no workflow sync_custmer (404); did you mean "sync_customer"?` || exitStatus(err, io.Discard) != 1 {
+		t.Errorf("runs start of a misspelled workflow: %v", err)
+	}
+	if _, _, err = hookflow("", "runs", "start", "zzz"); err == nil || !strings.HasSuffix(err.Error(), "(404); there are: nightly, sync_customer") {
+		t.Errorf("runs start of an unknown workflow: %v", err)
+	}
 	if run := waitRun(t, "http://"+s.adminAddr+"/api/v1/runs/"+started); run["status"] != "succeeded" {
 		t.Errorf("the started run %v", run)
 	}
