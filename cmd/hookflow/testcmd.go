@@ -170,12 +170,15 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 		return err
 	}
 	var passed, failed, invalid, total int
+	var found, files int // the tests in the files, and the files, before -run
 	var report []junitGroup
 	for _, g := range groups {
-		results, ok, err := o.runGroup(ctx, g, match, stderr)
+		results, n, ok, err := o.runGroup(ctx, g, match, stderr)
 		if err != nil {
 			return err
 		}
+		found += n
+		files += len(g.tests)
 		report = append(report, junitGroup{dir: g.dir, invalid: !ok, results: results})
 		if !ok {
 			invalid++
@@ -205,6 +208,8 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 		}
 		fmt.Fprintln(stdout)
 		return exitError(exitFailed)
+	case total == 0 && found > 0:
+		fmt.Fprintf(stdout, "no test matches -run %q (%d test%s in %d file%s)\n", o.run, found, plural(found), files, plural(files))
 	case total == 0:
 		fmt.Fprintf(stdout, "no tests to run (they are test blocks in *%s files)\n", workflows.TestSuffix)
 	default:
@@ -214,9 +219,9 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 }
 
 // runGroup loads a directory's workflows and tests and runs the tests that match, in
-// parallel, on one embedded Redis. It returns false when the files do not load; their
-// diagnostics are printed to stderr.
-func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp.Regexp, stderr io.Writer) ([]*testResult, bool, error) {
+// parallel, on one embedded Redis. It returns the results, how many tests the files
+// hold, and false when the files do not load; their diagnostics are printed to stderr.
+func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp.Regexp, stderr io.Writer) ([]*testResult, int, bool, error) {
 	mocks := &mockTransport{byEvent: map[string]*testCase{}}
 	client := &http.Client{Transport: mocks, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -235,19 +240,20 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		_ = workflows.WriteDiagnostics(stderr, append(srcs, g.tests...), diags)
-		return nil, false, nil
+		return nil, 0, false, nil
 	}
+	found := len(tests)
 	if match != nil {
 		tests = slices.DeleteFunc(tests, func(t *workflows.Test) bool { return !match.MatchString(t.Name) })
 	}
 	if len(tests) == 0 {
-		return nil, true, nil
+		return nil, found, true, nil
 	}
 	instant(set)
 
 	eng, _, stop, err := localEngine(ctx, set, k, quiet, mocks.child)
 	if err != nil {
-		return nil, false, err
+		return nil, 0, false, err
 	}
 	defer stop()
 
@@ -264,7 +270,7 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 		}()
 	}
 	wg.Wait()
-	return results, true, nil
+	return results, found, true, nil
 }
 
 func onlyErrors(diags hcl.Diagnostics) hcl.Diagnostics {

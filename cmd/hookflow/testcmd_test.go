@@ -78,6 +78,15 @@ func TestWorkflowTestsSelect(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "→ PATCH https://crm.example.com/customers/c1") {
 		t.Fatalf("-v shows no steps, exit %d:\n%s", code, out)
 	}
+	// As go test does, a filter that matches nothing exits 0, and says so.
+	out, code = hookflowTest(t, "-run", "zzz", "testdata/wftest")
+	if code != 0 || out != "no test matches -run \"zzz\" (9 tests in 2 files)\n" {
+		t.Errorf("-run that matches nothing, exit %d:\n%s", code, out)
+	}
+	out, _ = hookflowTest(t, "-run", "zzz", "testdata/wftest/pass.test.hcl")
+	if out != "no test matches -run \"zzz\" (6 tests in 1 file)\n" {
+		t.Errorf("-run that matches nothing in one file:\n%s", out)
+	}
 }
 
 func TestWorkflowTestsUsage(t *testing.T) {
