@@ -110,6 +110,8 @@ func scheduleKind() workflows.TriggerKind {
 	return workflows.TriggerKind{
 		Name:  "schedule",
 		Attrs: []workflows.Attr{{Name: "cron"}, {Name: "every"}, {Name: "timezone"}},
+		// A run's event is a tick of the schedule.
+		EventAttrs: []string{"cron", "every", "timezone"},
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
 			return newSchedule(b)
 		},

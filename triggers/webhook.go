@@ -59,7 +59,8 @@ func webhookKind() workflows.TriggerKind {
 			{Name: "max_body"},
 			{Name: "rate_limit"},
 		},
-		Blocks: []workflows.BlockType{{Type: "verify", Labels: []string{"preset"}}},
+		Blocks:     []workflows.BlockType{{Type: "verify", Labels: []string{"preset"}}},
+		EventAttrs: []string{"path", "method"},
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
 			return newWebhook(b)
 		},

@@ -91,7 +91,9 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 				onFailure, wf.OnFailure = blk, steps
 			}
 		case "trigger":
+			l.unset.trigger = len(wf.Triggers)
 			t, d := l.trigger(blk, ev)
+			l.unset.trigger = -1
 			diags = append(diags, d...)
 			if t != nil {
 				t.Workflow = wf.Name
@@ -203,7 +205,14 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 	if kind.Where != "" {
 		sc.where = kind.Where
 	}
+	l.unset.eventRanges = nil
+	for _, a := range kind.EventAttrs {
+		if attr := content.Attributes[a]; attr != nil {
+			l.unset.eventRanges = append(l.unset.eventRanges, attr.Expr.Range())
+		}
+	}
 	blk, d := l.block(name, "", b.DefRange, content, ev, sc)
+	l.unset.eventRanges = nil
 	diags = append(diags, d...)
 	blk.api, d = l.apiRef(blk) // a poll trigger calls an api
 	diags = append(diags, d...)

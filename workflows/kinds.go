@@ -77,6 +77,11 @@ type TriggerKind struct {
 	Reads []string
 	// Where names the trigger's templates in messages, when not "a trigger".
 	Where string
+	// EventAttrs are the attributes a run's event is made of (a webhook's method and
+	// path), which hookflow run reads to make one without the trigger serving. What
+	// else a trigger reads (a webhook's verify blocks, a poll's request) only a serving
+	// trigger does: Set.Missing leaves it to Set.TriggerMissing.
+	EventAttrs []string
 	// New compiles a trigger's decoded attributes into its configuration, the value
 	// the trigger's runtime reads from Trigger.Config.
 	New func(b *Block) (any, hcl.Diagnostics)

@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -142,7 +144,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 				diags = append(diags, duplicateDiag("workflow", wf.Name, wf.DefRange, first.DefRange))
 				continue
 			}
-			l.unset.refersToVars(wf.Name, blockSource(l.files, b))
+			l.refersToVars(wf.Name, b)
 			wf.Sources = sourcesOf(byName[names[i]], varsSrcs)
 			set.byName[wf.Name] = wf
 			set.workflows = append(set.workflows, wf)
@@ -192,6 +194,16 @@ func besideFile(f *hcl.File, d hcl.Diagnostics, elsewhere map[string]hcl.Range) 
 		}
 	}
 	return false
+}
+
+// refersToVars records what the vars a workflow's block names read as needed by what
+// names them: a run of the workflow, or one of its triggers.
+func (l *loader) refersToVars(workflow string, b *hcl.Block) {
+	run, triggers := workflowParts(l.files, b, l.kinds)
+	l.unset.refersToVars(reader{workflow, -1}, run)
+	for i, src := range triggers {
+		l.unset.refersToVars(reader{workflow, i}, src)
+	}
 }
 
 // sourcesOf lists the files a workflow is built from: its own and those with vars.
@@ -325,6 +337,46 @@ func blockSource(files map[string]*hcl.File, b *hcl.Block) []byte {
 		return nil
 	}
 	return f.Bytes[b.DefRange.Start.Byte:body.SrcRange.End.Byte]
+}
+
+// workflowParts returns the text of a workflow block as written, split into what a
+// run of it reads (the block without its triggers, but for the attributes its event is
+// made of: TriggerKind.EventAttrs) and each of its triggers.
+func workflowParts(files map[string]*hcl.File, b *hcl.Block, kinds *Kinds) (run []byte, triggers [][]byte) {
+	src := blockSource(files, b)
+	run = bytes.Clone(src)
+	body, ok := b.Body.(*hclsyntax.Body)
+	if !ok {
+		return run, nil
+	}
+	start := b.DefRange.Start.Byte
+	blank := func(from, to int) {
+		for i := from; i < to; i++ {
+			run[i] = ' '
+		}
+	}
+	for _, t := range body.Blocks {
+		from, to := t.TypeRange.Start.Byte-start, t.Body.SrcRange.End.Byte-start
+		if t.Type != "trigger" || from < 0 || to > len(run) {
+			continue
+		}
+		triggers = append(triggers, src[from:to])
+		var event []hcl.Range // kept, in order
+		if len(t.Labels) > 0 {
+			for _, name := range kinds.triggers[t.Labels[0]].EventAttrs {
+				if a := t.Body.Attributes[name]; a != nil {
+					event = append(event, a.SrcRange)
+				}
+			}
+		}
+		slices.SortFunc(event, func(x, y hcl.Range) int { return x.Start.Byte - y.Start.Byte })
+		for _, r := range event {
+			blank(from, r.Start.Byte-start)
+			from = r.End.Byte - start
+		}
+		blank(from, to)
+	}
+	return run, triggers
 }
 
 // where formats a range's start as file:line:col.

@@ -12,7 +12,7 @@ type Set struct {
 	workflows []*Workflow // sorted by name
 	byName    map[string]*Workflow
 	unset     []Unset                    // with Options.AllowUnset: what was not set
-	missing   map[string]hcl.Diagnostics // by workflow: the errors for what it needs and is not set
+	missing   map[reader]hcl.Diagnostics // by reader: the errors for what it needs and is not set
 	apis      map[string]*API
 }
 

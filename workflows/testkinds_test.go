@@ -26,8 +26,9 @@ func testKinds() *Kinds {
 		},
 	})
 	k.AddTrigger(TriggerKind{
-		Name:  "hook",
-		Attrs: []Attr{{Name: "path", Required: true}},
+		Name:       "hook",
+		Attrs:      []Attr{{Name: "path", Required: true}},
+		EventAttrs: []string{"path"},
 		New: func(b *Block) (any, hcl.Diagnostics) {
 			return b.ConstString("path", "")
 		},

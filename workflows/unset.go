@@ -43,10 +43,25 @@ type Unset struct {
 // with Options.AllowUnset.
 func (s *Set) Unset() []Unset { return s.unset }
 
-// Missing returns the errors a load without Options.AllowUnset reports for what the
-// named workflow needs and is not set: the env() and secret() it reads, and those of
-// the vars it refers to. It is empty when the workflow has all it needs.
-func (s *Set) Missing(workflow string) hcl.Diagnostics { return s.missing[workflow] }
+// Missing returns the errors a load without Options.AllowUnset reports for what a run
+// of the named workflow needs and is not set: the env() and secret() its filter, steps
+// and on_failure read, and those of the vars and api blocks they refer to. What only
+// its triggers read (the secrets that verify a webhook, a poll's request) is not
+// counted: a run reads none of it; TriggerMissing has it. It is empty when a run has
+// all it needs.
+func (s *Set) Missing(workflow string) hcl.Diagnostics { return s.missing[reader{workflow, -1}] }
+
+// TriggerMissing is Missing for the workflow's trigger at index i of its Triggers:
+// what the trigger reads, and the vars and api blocks it refers to.
+func (s *Set) TriggerMissing(workflow string, i int) hcl.Diagnostics {
+	return s.missing[reader{workflow, i}]
+}
+
+// reader is what of a workflow reads a variable: a run of it, or one of its triggers.
+type reader struct {
+	workflow string
+	trigger  int // the trigger's index in the workflow's Triggers; -1 for a run
+}
 
 // placeholderMark marks a value that stands for a variable that is not set. Marks
 // travel with the value through ${} interpolation and vars.
@@ -63,7 +78,11 @@ type unsetLog struct {
 	varName  string    // the var being decoded, if any
 	api      string    // the api block being decoded, if any
 	workflow string    // the workflow being decoded, if any
-	byName   map[string]*unsetUses
+	trigger  int       // the index of the trigger of it being decoded; -1: none
+	// eventRanges are the attributes of the trigger being decoded that a run's event is
+	// made of: what they read, a run of the workflow needs too.
+	eventRanges []hcl.Range
+	byName      map[string]*unsetUses
 }
 
 // unsetUses is one variable that is not set, and where it is read.
@@ -72,12 +91,15 @@ type unsetUses struct {
 	first     hcl.Range
 	vars      map[string]hcl.Range // the vars that read it, and where
 	apis      map[string]hcl.Range // the api blocks that need it, and where first
-	workflows map[string]hcl.Range // the workflows that need it, and where first
+	workflows map[reader]hcl.Range // the parts of workflows that need it, and where first
 }
 
 func newUnsetLog(allow bool) *unsetLog {
-	return &unsetLog{allow: allow, byName: map[string]*unsetUses{}}
+	return &unsetLog{allow: allow, trigger: -1, byName: map[string]*unsetUses{}}
 }
+
+// reading is the part of a workflow being decoded.
+func (l *unsetLog) reading() reader { return reader{l.workflow, l.trigger} }
 
 // placeholder returns what env() or secret() reads for a variable that is not set:
 // the error u, or with Options.AllowUnset a placeholder, recording who reads it.
@@ -88,14 +110,20 @@ func (l *unsetLog) placeholder(u *unsetError) (cty.Value, error) {
 	uses := l.byName[u.name]
 	if uses == nil {
 		uses = &unsetUses{err: u, first: l.at, vars: map[string]hcl.Range{}, apis: map[string]hcl.Range{},
-			workflows: map[string]hcl.Range{}}
+			workflows: map[reader]hcl.Range{}}
 		l.byName[u.name] = uses
 	}
 	uses.err.secret = uses.err.secret || u.secret
 	switch {
 	case l.workflow != "":
-		if _, seen := uses.workflows[l.workflow]; !seen {
-			uses.workflows[l.workflow] = l.at
+		if _, seen := uses.workflows[l.reading()]; !seen {
+			uses.workflows[l.reading()] = l.at
+		}
+		run := reader{l.workflow, -1}
+		if _, seen := uses.workflows[run]; !seen && l.trigger >= 0 && slices.ContainsFunc(l.eventRanges, func(r hcl.Range) bool {
+			return r.Filename == l.at.Filename && r.Start.Byte <= l.at.Start.Byte && l.at.End.Byte <= r.End.Byte
+		}) {
+			uses.workflows[run] = l.at
 		}
 	case l.api != "":
 		if _, seen := uses.apis[l.api]; !seen {
@@ -114,22 +142,22 @@ var (
 	varIndexRE = regexp.MustCompile(`\bvars\s*\[`)
 )
 
-// refersToVars records that a workflow, whose block's source is src, needs what the
+// refersToVars records that a part of a workflow, whose source is src, needs what the
 // vars it names read: as vars.NAME when the file loads, or in a {{ }} template when
 // it runs. vars["…"] counts as naming every var.
-func (l *unsetLog) refersToVars(workflow string, src []byte) {
-	l.varsNamedIn(src, func(uses *unsetUses) map[string]hcl.Range { return uses.workflows }, workflow)
+func (l *unsetLog) refersToVars(p reader, src []byte) {
+	varsNamedIn(l, src, func(uses *unsetUses) map[reader]hcl.Range { return uses.workflows }, p)
 }
 
 // apiRefersToVars records that an api block, whose source is src, needs what the vars
 // it names read (refersToVars); the workflows whose steps call it need them then.
 func (l *unsetLog) apiRefersToVars(api string, src []byte) {
-	l.varsNamedIn(src, func(uses *unsetUses) map[string]hcl.Range { return uses.apis }, api)
+	varsNamedIn(l, src, func(uses *unsetUses) map[string]hcl.Range { return uses.apis }, api)
 }
 
 // varsNamedIn records who, in the map of each variable's uses that into gives, as
 // needing what the vars that src names read.
-func (l *unsetLog) varsNamedIn(src []byte, into func(*unsetUses) map[string]hcl.Range, who string) {
+func varsNamedIn[K comparable](l *unsetLog, src []byte, into func(*unsetUses) map[K]hcl.Range, who K) {
 	if len(l.byName) == 0 {
 		return
 	}
@@ -148,16 +176,16 @@ func (l *unsetLog) varsNamedIn(src []byte, into func(*unsetUses) map[string]hcl.
 	}
 }
 
-// callsAPI records that the workflow being decoded calls an api block, and so needs
-// what the api block needs: its credentials, base URL and headers.
+// callsAPI records that the part of a workflow being decoded calls an api block, and
+// so needs what the api block needs: its credentials, base URL and headers.
 func (l *unsetLog) callsAPI(api string) {
 	if l.workflow == "" {
 		return
 	}
 	for _, uses := range l.byName {
 		if at, ok := uses.apis[api]; ok {
-			if _, seen := uses.workflows[l.workflow]; !seen {
-				uses.workflows[l.workflow] = at
+			if _, seen := uses.workflows[l.reading()]; !seen {
+				uses.workflows[l.reading()] = at
 			}
 		}
 	}
@@ -166,15 +194,17 @@ func (l *unsetLog) callsAPI(api string) {
 // fill gives set the variables that were not set, and the errors each of its
 // workflows would get for those it needs.
 func (l *unsetLog) fill(set *Set) {
-	set.missing = map[string]hcl.Diagnostics{}
+	set.missing = map[reader]hcl.Diagnostics{}
 	for name, uses := range l.byName {
 		u := Unset{Name: name, Secret: uses.err.secret, Range: uses.first}
-		for wf, at := range uses.workflows {
-			if set.byName[wf] == nil {
+		for p, at := range uses.workflows {
+			if set.byName[p.workflow] == nil {
 				continue
 			}
-			u.Workflows = append(u.Workflows, wf)
-			set.missing[wf] = append(set.missing[wf], &hcl.Diagnostic{
+			if !slices.Contains(u.Workflows, p.workflow) {
+				u.Workflows = append(u.Workflows, p.workflow)
+			}
+			set.missing[p] = append(set.missing[p], &hcl.Diagnostic{
 				Severity: hcl.DiagError, Summary: uses.err.summary(), Detail: uses.err.detail(), Subject: at.Ptr(),
 			})
 		}

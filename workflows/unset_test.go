@@ -14,8 +14,9 @@ import (
 func unsetKinds() *Kinds {
 	k := testKinds()
 	k.AddTrigger(TriggerKind{
-		Name:  "signed",
-		Attrs: []Attr{{Name: "path", Required: true}, {Name: "secret", Required: true}},
+		Name:       "signed",
+		Attrs:      []Attr{{Name: "path", Required: true}, {Name: "secret", Required: true}},
+		EventAttrs: []string{"path"},
 		New: func(b *Block) (any, hcl.Diagnostics) {
 			path, diags := b.ConstString("path", "")
 			s, d := b.ConstString("secret", "")
@@ -117,12 +118,63 @@ func TestLoadAllowUnset(t *testing.T) {
 	if want := "flows.hcl:3,11-37: Environment variable HOOKFLOW_TEST_OTHER is not set\nflows.hcl:26,18-46: Environment variable HOOKFLOW_TEST_TIMEOUT is not set\n"; d != want {
 		t.Errorf("tickets:\n%s\nwant:\n%s", d, want)
 	}
-	if d := set.Missing("orders"); len(d) != 4 {
+	if d := set.Missing("orders"); len(d) != 3 || strings.Contains(allText(d), "SIGNING") {
 		t.Errorf("orders:\n%s", allText(d))
+	}
+	if d := allText(set.TriggerMissing("orders", 0)); d != "flows.hcl:9,14-45: Secret HOOKFLOW_TEST_SIGNING is not set\n" {
+		t.Errorf("the trigger of orders:\n%s", d)
 	}
 	step, _ := set.Workflow("orders").Step("push")
 	if step.Timeout != DefaultStepTimeout {
 		t.Errorf("a placeholder timeout: %s, want the default", step.Timeout)
+	}
+}
+
+// What only a trigger reads, itself or through a var, is missing for that trigger, not
+// for a run of its workflow; what the attributes a run's event is made of read (a
+// webhook's path) is missing for both.
+func TestMissingOfTriggers(t *testing.T) {
+	unsetEnv(t, "HOOKFLOW_TEST_SIGNING", "HOOKFLOW_TEST_SIGNING2", "HOOKFLOW_TEST_CRM", "HOOKFLOW_TEST_PATH", "HOOKFLOW_TEST_PREFIX")
+	src := `vars {
+  signing = secret("HOOKFLOW_TEST_SIGNING")
+  crm     = env("HOOKFLOW_TEST_CRM")
+  prefix  = env("HOOKFLOW_TEST_PREFIX")
+}
+
+workflow "w" {
+  trigger "signed" {
+    path   = "/a/${env("HOOKFLOW_TEST_PATH")}"
+    secret = vars.signing
+  }
+  trigger "signed" {
+    secret = secret("HOOKFLOW_TEST_SIGNING2")
+    path   = "${vars.prefix}/b"
+  }
+  step "call" "x" {
+    url = "${vars.crm}/x"
+  }
+}
+`
+	set, diags := LoadWith([]Source{{Name: "w.hcl", Data: []byte(src)}}, unsetKinds(), Options{AllowUnset: true})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, tt := range []struct {
+		what string
+		got  hcl.Diagnostics
+		want []string
+	}{
+		{"a run", set.Missing("w"), []string{"HOOKFLOW_TEST_CRM", "HOOKFLOW_TEST_PREFIX", "HOOKFLOW_TEST_PATH"}},
+		{"the first trigger", set.TriggerMissing("w", 0), []string{"HOOKFLOW_TEST_SIGNING", "HOOKFLOW_TEST_PATH"}},
+		{"the second trigger", set.TriggerMissing("w", 1), []string{"HOOKFLOW_TEST_PREFIX", "HOOKFLOW_TEST_SIGNING2"}},
+	} {
+		var got []string
+		for _, d := range SortDiagnostics(tt.got) {
+			got = append(got, strings.Fields(d.Summary)[len(strings.Fields(d.Summary))-4])
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%s needs %v, want %v:\n%s", tt.what, got, tt.want, allText(tt.got))
+		}
 	}
 }
 

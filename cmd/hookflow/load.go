@@ -35,20 +35,37 @@ func load(dir string, k *workflows.Kinds, stderr io.Writer) (*workflows.Set, int
 	return loadWith(dir, k, workflows.Options{}, stderr)
 }
 
-// loadFor loads the workflows in dir to run the named one: the env() and secret() of
-// the others may be unset, as may the vars it does not refer to. It prints any
-// diagnostics to stderr and returns nil when there are errors.
+// loadFor loads the workflows in dir to run the named one: the env() and secret() of the
+// others may be unset, as may those of the vars it does not refer to and of its
+// triggers, which a run does not read. It prints any diagnostics to stderr and returns
+// nil when there are errors.
 func loadFor(dir, name string, k *workflows.Kinds, stderr io.Writer) *workflows.Set {
 	set, _ := loadWith(dir, k, workflows.Options{AllowUnset: true}, stderr)
-	if set == nil {
-		return nil
-	}
-	if missing := set.Missing(name); missing.HasErrors() {
-		srcs, _ := workflows.ReadDir(dir)
-		_ = workflows.WriteDiagnostics(stderr, srcs, missing)
+	if set == nil || !hasAll(dir, stderr, set.Missing(name)) {
 		return nil
 	}
 	return set
+}
+
+// hasAll reports whether nothing is missing of what a run needs, and prints to stderr
+// what is (each of missing, of the files in dir, once).
+func hasAll(dir string, stderr io.Writer, missing ...hcl.Diagnostics) bool {
+	var all hcl.Diagnostics
+	seen := map[string]bool{}
+	for _, diags := range missing {
+		for _, d := range diags {
+			if key := d.Subject.String() + d.Summary; !seen[key] {
+				seen[key] = true
+				all = append(all, d)
+			}
+		}
+	}
+	if !all.HasErrors() {
+		return true
+	}
+	srcs, _ := workflows.ReadDir(dir)
+	_ = workflows.WriteDiagnostics(stderr, srcs, all)
+	return false
 }
 
 func loadWith(dir string, k *workflows.Kinds, opts workflows.Options, stderr io.Writer) (*workflows.Set, int) {

@@ -60,7 +60,9 @@ its status, attempts, the requests it sent and its output, as runs show prints t
 While a step waits to be tried again, a line on standard error says so. It needs no
 hookflow serve and leaves nothing behind.
 Only what WORKFLOW reads must be set: the env() and secret() of the other workflows,
-and of the vars WORKFLOW does not refer to, may be missing.
+of the vars WORKFLOW does not refer to, and of its triggers' verify blocks and polls
+(but with --poll, what the poll reads) may be missing. A dry run reads what its steps
+read, to build the requests it prints.
 
 The event is the file named by --event (- for standard input; default: {}). Its
 content type comes from --content-type, else from a Content-Type in --header, else

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/triggers"
@@ -70,14 +72,21 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	apis := actions.NewAPIs()
 	k := kindsSharing(client, stepLog, apis)
-	wfName, _, _ := strings.Cut(o.poll, "/")
-	set := loadFor(o.dir, wfName, k, stderr)
+	set, _ := loadWith(o.dir, k, workflows.Options{AllowUnset: true}, stderr)
 	if set == nil {
 		return exitError(exitFailed)
 	}
 	wf, poll, err := pollTarget(set, o.dir, o.poll)
 	if err != nil {
 		return err
+	}
+	// The poll reads what its trigger does; the runs of its items, what a run reads.
+	missing := []hcl.Diagnostics{set.TriggerMissing(wf.Name, slices.IndexFunc(wf.Triggers, func(t *workflows.Trigger) bool { return t.Config == poll }))}
+	if !o.dryRun {
+		missing = append(missing, set.Missing(wf.Name))
+	}
+	if !hasAll(o.dir, stderr, missing...) {
+		return exitError(exitFailed)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()

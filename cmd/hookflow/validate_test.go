@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -352,9 +355,86 @@ api "billing" {
 			t.Errorf("run %s: %v, want exit status 1 and %q:\n%s", name, err, want, stderr)
 		}
 	}
-	if _, stderr, _ := hookflowCLI(t, "run", "--dir", dir, "--dry-run", "other"); !strings.Contains(stderr, "Secret HF_OTHER_SECRET is not set") ||
+	// run checks no signature: the webhook's secret is not needed.
+	if _, stderr, _ := hookflowCLI(t, "run", "--dir", dir, "--dry-run", "other"); strings.Contains(stderr, "HF_OTHER_SECRET") ||
 		strings.Contains(stderr, "HF_OWN_SECRET") {
-		t.Errorf("run other reports what it does not need, or not what it does:\n%s", stderr)
+		t.Errorf("run other reports what it does not need:\n%s", stderr)
+	}
+}
+
+// run needs what it reads: not a webhook's signing secret, nor a poll's request
+// unless it polls (run --poll), nor the steps' secrets when it starts no run (run
+// --poll --dry-run). A dry run of the steps needs theirs: it builds their requests.
+func TestRunNeedsWhatItReads(t *testing.T) {
+	unsetAll(t, []string{"HF_SIGNING", "HF_SHOP_TOKEN", "HF_SHIP_TOKEN"})
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `[{"id": "o1"}]`)
+	}))
+	defer shop.Close()
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"pushes.hcl": `workflow "pushes" {
+  trigger "webhook" {
+    path = "/pushes"
+    verify "github" {
+      secrets = [secret("HF_SIGNING")]
+    }
+  }
+  step "set" "seen" {
+    ok = true
+  }
+}
+`,
+		"orders.hcl": `workflow "orders" {
+  trigger "poll" {
+    every   = "1m"
+    url     = "` + shop.URL + `/orders"
+    headers = { Authorization = "Bearer ${secret("HF_SHOP_TOKEN")}" }
+    items   = "response.body"
+    key     = "item.id"
+  }
+  step "http" "ship" {
+    url     = "https://ship.example.com/shipments"
+    headers = { Authorization = "Bearer ${secret("HF_SHIP_TOKEN")}" }
+  }
+}
+`,
+	})
+	hookflow := func(env map[string]string, args ...string) (string, error) {
+		t.Helper()
+		for _, n := range []string{"HF_SHOP_TOKEN", "HF_SHIP_TOKEN"} {
+			os.Unsetenv(n)
+		}
+		for n, v := range env {
+			t.Setenv(n, v)
+		}
+		stdout, stderr, err := hookflowCLI(t, append([]string{"run", "--dir", dir, "--allow-net", "127.0.0.1/32"}, args...)...)
+		return stdout + stderr, err
+	}
+	shopToken := map[string]string{"HF_SHOP_TOKEN": "shop-token-1"}
+	shipToken := map[string]string{"HF_SHIP_TOKEN": "ship-token-1"}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		lack string // the variable reported missing; "": none
+	}{
+		{"a webhook's signing secret", nil, []string{"--dry-run", "pushes"}, ""},
+		{"a poll's request, not polled", shipToken, []string{"--dry-run", "--event", "-", "orders"}, ""},
+		{"the steps of a dry run", shopToken, []string{"--dry-run", "--event", "-", "orders"}, "HF_SHIP_TOKEN"},
+		{"the steps, when no run starts", shopToken, []string{"--poll", "orders", "--dry-run"}, ""},
+		{"the poll's request", shipToken, []string{"--poll", "orders", "--dry-run"}, "HF_SHOP_TOKEN"},
+		{"the steps of the runs of the items", shopToken, []string{"--poll", "orders"}, "HF_SHIP_TOKEN"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := hookflow(tt.env, tt.args...)
+			switch {
+			case tt.lack == "" && (err != nil || strings.Contains(out, "is not set")):
+				t.Errorf("%v, want no variable missing:\n%s", err, out)
+			case tt.lack != "" && (err != exitError(1) || !strings.Contains(out, "Secret "+tt.lack+" is not set")):
+				t.Errorf("%v, want exit status 1 and %s missing:\n%s", err, tt.lack, out)
+			}
+		})
 	}
 }
 
