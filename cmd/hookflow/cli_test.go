@@ -171,6 +171,33 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	walk(root)
 }
 
+// worker's help says what its flags do in a worker, which answers no webhooks, has no
+// --listen and needs a real Redis; serve's says what they do in serve.
+func TestWorkerFlagsHelp(t *testing.T) {
+	help := func(cmd string) string {
+		t.Helper()
+		stdout, _, err := hookflowCLI(t, cmd, "--help")
+		if err != nil {
+			t.Fatalf("%s --help: %v", cmd, err)
+		}
+		return stdout
+	}
+	worker, serve := help("worker"), help("serve")
+	for _, serveOnly := range []string{"webhooks are answered 503", "of --listen)", "empty runs an embedded", "before a webhook is answered"} {
+		if strings.Contains(worker, serveOnly) {
+			t.Errorf("worker --help says %q:\n%s", serveOnly, worker)
+		}
+		if !strings.Contains(serve, serveOnly) {
+			t.Errorf("serve --help does not say %q:\n%s", serveOnly, serve)
+		}
+	}
+	for _, want := range []string{"start no child run", "(required)", "serve's --listen", "default: http://localhost:8080"} {
+		if !strings.Contains(worker, want) {
+			t.Errorf("worker --help does not say %q:\n%s", want, worker)
+		}
+	}
+}
+
 // Every flag of serve and worker says where and how hookflow runs, and reads
 // HOOKFLOW_<FLAG>, as a container's environment sets it for either.
 func TestServeAndWorkerFlagsReadHookflowFlag(t *testing.T) {

@@ -62,20 +62,32 @@ type serveConfig struct {
 // ownListener is a listener of this process that steps may never call.
 type ownListener struct{ addr, what string }
 
-// engineFlags adds the flags serve and worker share.
-func engineFlags(fs *pflag.FlagSet, cfg *serveConfig) {
-	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL`, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis")
+// engineFlags adds the flags serve and worker share. A worker answers no webhooks and
+// needs a real Redis, so some say what they do in it instead.
+func engineFlags(fs *pflag.FlagSet, cfg *serveConfig, worker bool) {
+	help := func(serve, inWorker string) string {
+		if worker {
+			return inWorker
+		}
+		return serve
+	}
+	fs.StringVar(&cfg.redisURL, "redis", "", help("Redis `URL`, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis",
+		"Redis `URL` the serve processes use, e.g. redis://redis:6379/0 (required)"))
 	fs.IntVar(&cfg.workers, "workers", 128, "most steps executing at once in this process")
 	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
-	fs.IntVar(&cfg.maxQueued, "max-queued", 100_000, "unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)")
+	fs.IntVar(&cfg.maxQueued, "max-queued", 100_000, help("unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)",
+		"unfinished runs past which the workflow steps run here start no child run, and try again later, as serve answers webhooks 503; give serve's (0: no limit)"))
 	cfg.retention = days(7 * 24 * time.Hour)
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
-	fs.Var(&cfg.keepRuns, "keep-runs", fmt.Sprintf("most finished runs kept, each shard keeping its share (the cap divided by --shards), past which the oldest are dropped with their dead letters before --retention (0: no cap; default %d with the embedded Redis, 0 with --redis)", keepRunsEmbedded))
+	fs.Var(&cfg.keepRuns, "keep-runs", help(fmt.Sprintf("most finished runs kept, each shard keeping its share (the cap divided by --shards), past which the oldest are dropped with their dead letters before --retention (0: no cap; default %d with the embedded Redis, 0 with --redis)", keepRunsEmbedded),
+		"most finished runs kept, each shard keeping its share (the cap divided by --shards), past which the oldest are dropped with their dead letters before --retention; give serve's (default 0: no cap)"))
 	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private network (repeatable; a comma-separated list in the environment), e.g. 127.0.0.1/32")
 	fs.Var(newOneOf(&cfg.logFormat, "text", "text", "json"), "log-format", "log format: text or json")
 	fs.IntVar(&cfg.shards, "shards", 0, "queue shards (Redis Cluster slots) every process sharing the Redis uses; 0: the count stored in Redis by the first process, else 1, or 16 on a cluster")
-	fs.IntVar(&cfg.waitReplicas, "redis-wait-replicas", 0, "replicas that must acknowledge a run (Redis WAIT, up to 1s) before a webhook is answered 2xx; fewer: 503 (0: answer once the primary has it)")
-	fs.StringVar(&cfg.publicURL, "public-url", "", "`URL` at which senders reach --listen, which resume_url() builds on, e.g. https://hooks.example.com (default: http://localhost:PORT of --listen)")
+	fs.IntVar(&cfg.waitReplicas, "redis-wait-replicas", 0, help("replicas that must acknowledge a run (Redis WAIT, up to 1s) before a webhook is answered 2xx; fewer: 503 (0: answer once the primary has it)",
+		"replicas that must acknowledge a child run a workflow step starts here (Redis WAIT, up to 1s) before the step goes on; fewer: it tries again later (0: once the primary has it)"))
+	fs.StringVar(&cfg.publicURL, "public-url", "", help("`URL` at which senders reach --listen, which resume_url() builds on, e.g. https://hooks.example.com (default: http://localhost:PORT of --listen)",
+		"`URL` at which senders reach serve's --listen, which resume_url() builds on: give serve's, e.g. https://hooks.example.com (default: http://localhost:8080)"))
 }
 
 // webhookBase is what the inspector's webhook URLs and curl commands start with: the
@@ -141,7 +153,7 @@ and the rest stays queued.`,
 	fs.IntVar(&cfg.maxConns, "max-conns", 4096, "open connections on --listen past which webhooks are answered 503 with Retry-After; past half of it, connections close after each answer")
 	accessFlags(fs, &cfg.access)
 	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
-	engineFlags(fs, &cfg)
+	engineFlags(fs, &cfg, false)
 	return cmd
 }
 

@@ -36,7 +36,7 @@ process. SIGINT or SIGTERM stops it after the steps in progress finish (up to 30
 			return work(cmd.Context(), cfg, cmd.ErrOrStderr())
 		},
 	}
-	engineFlags(cmd.Flags(), &cfg)
+	engineFlags(cmd.Flags(), &cfg, true)
 	cmd.Flags().StringVar(&cfg.metricsAddr, "metrics", "", "`address` to serve /metrics, /healthz and /readyz on (none by default)")
 	return cmd
 }
