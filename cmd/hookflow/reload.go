@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -26,9 +27,10 @@ type reloader struct {
 
 	set atomic.Pointer[workflows.Set] // the set in use
 
-	mu     sync.Mutex // one reload at a time; guards what follows
-	closed bool       // shutting down: no more reloads
-	status admin.ConfigStatus
+	mu      sync.Mutex // one reload at a time; guards what follows
+	closed  bool       // shutting down: no more reloads
+	status  admin.ConfigStatus
+	refused [sha256.Size]byte // the content of the files last refused, when the last reload was
 
 	lastOK      prometheus.Gauge // 1 when the last reload succeeded
 	lastSuccess prometheus.Gauge // when the set in use was loaded, Unix seconds
@@ -68,9 +70,19 @@ func (r *reloader) Close() {
 
 // Reload loads the directory, and uses what it loaded if it is valid and differs from
 // the set in use: a workflow added, removed, or of another version (versions cover
-// the files' contents, vars, and what env() and file() read). why says what asked for
-// it, for the log.
+// the files' contents, vars, and what env() and file() read). why says who asked for
+// it (SIGHUP, POST /api/v1/reload), for the log, which tells each refusal.
 func (r *reloader) Reload(why string) admin.ConfigStatus {
+	return r.reload(why, true)
+}
+
+// Changed is Reload for the watcher, which calls when the files may have changed: a
+// refusal is logged once for each content of the files.
+func (r *reloader) Changed(why string) admin.ConfigStatus {
+	return r.reload(why, false)
+}
+
+func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -88,14 +100,23 @@ func (r *reloader) Reload(why string) admin.ConfigStatus {
 		needRestart(diags)
 		var out strings.Builder
 		_ = workflows.WriteDiagnostics(&out, srcs, diags)
-		if !r.status.OK && r.status.Error == out.String() {
-			return r.status // the same errors as last time: logged already
+		content := contentHash(srcs)
+		errs, _ := count(diags)
+		switch {
+		case r.status.OK || r.status.Error != out.String():
+			r.log.Error("workflows not reloaded: the new files have errors; still serving the previous ones",
+				"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs, "diagnostics", out.String())
+		case asked || content != r.refused:
+			// The same errors, told again in short: hookflow status shows them whole.
+			r.log.Error("workflows not reloaded: the files still have errors; still serving the previous ones",
+				"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs)
+		default:
+			return r.status // the files as they were when last refused: logged already
 		}
+		r.refused = content
 		r.status.LoadedAt = now
 		r.status.OK, r.status.Error = false, out.String()
 		r.lastOK.Set(0)
-		r.log.Error("workflows not reloaded: the new files have errors; still serving the previous ones",
-			"dir", r.dir, "why", why, "diagnostics", r.status.Error)
 		return r.status
 	}
 	r.status.LoadedAt = now
@@ -113,6 +134,31 @@ func (r *reloader) Reload(why string) admin.ConfigStatus {
 	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
 	r.log.Info("workflows reloaded", "dir", r.dir, "why", why, "workflows", len(set.Workflows()))
 	return r.status
+}
+
+// contentHash identifies the content of the files read: their names and bytes.
+func contentHash(srcs []workflows.Source) [sha256.Size]byte {
+	h := sha256.New()
+	for _, s := range srcs {
+		fmt.Fprintf(h, "%d:%s%d:", len(s.Name), s.Name, len(s.Data))
+		h.Write(s.Data)
+	}
+	return [sha256.Size]byte(h.Sum(nil))
+}
+
+// firstError is the first error of diags as validate prints them, on one line:
+// file:line:col: summary.
+func firstError(diags hcl.Diagnostics) string {
+	for _, d := range workflows.SortDiagnostics(diags) {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		if d.Subject == nil {
+			return d.Summary
+		}
+		return fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, d.Summary)
+	}
+	return ""
 }
 
 // inUse is the status of a set just put in use.

@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // hookSrc is a workflow named name with a webhook at /hooks/<name>.
@@ -200,6 +203,42 @@ func TestReloadByAPI(t *testing.T) {
 	reload()
 	if n := strings.Count(r.log(), "workflows reloaded"); n != 1 {
 		t.Errorf("%d reloads, want 1: the second found nothing changed", n)
+	}
+}
+
+// Each reload asked for (SIGHUP, POST /api/v1/reload) that is refused is logged, with
+// the first error, though the files are as broken as at the last; the watcher's, once
+// for each content of the files.
+func TestRefusedReloadsAreLogged(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	k := kinds(nil, nil)
+	set, _ := load(dir, k, io.Discard)
+	var logs strings.Builder
+	r := newReloader(dir, k, set, slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry(), func(*workflows.Set) {})
+	bad := filepath.Join(dir, "bad.hcl")
+	writeFile(t, bad, "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
+	refusals := func() int { return strings.Count(logs.String(), "workflows not reloaded") }
+
+	r.Changed("files changed")
+	if n := refusals(); n != 1 || !strings.Contains(logs.String(), `err="`+bad+`:2:26: Invalid expression"`) {
+		t.Fatalf("%d refusals logged, want 1 naming the first error:\n%s", n, logs.String())
+	}
+	r.Changed("files changed") // the watcher called, but nothing changed
+	if n := refusals(); n != 1 {
+		t.Errorf("%d refusals logged for files unchanged, want 1:\n%s", n, logs.String())
+	}
+	r.Reload("SIGHUP")
+	r.Reload("POST /api/v1/reload")
+	if n := refusals(); n != 3 || !strings.Contains(logs.String(), "the files still have errors") ||
+		strings.Count(logs.String(), `err="`+bad+`:2:26: Invalid expression"`) != 3 {
+		t.Errorf("%d refusals logged after two asked for, want 3:\n%s", n, logs.String())
+	}
+	// Another file changed, the error the same: the change is refused too.
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a")+hookSrc("b"))
+	r.Changed("files changed")
+	if n := refusals(); n != 4 {
+		t.Errorf("%d refusals logged after a change, want 4:\n%s", n, logs.String())
 	}
 }
 

@@ -390,11 +390,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	s.stopWatch = stopWatch
 	if !cfg.noWatch {
-		err := workflows.Watch(watchCtx, cfg.dir, workflows.WatchOptions{}, func() { s.config.Reload("files changed") })
+		err := workflows.Watch(watchCtx, cfg.dir, workflows.WatchOptions{}, func() { s.config.Changed("files changed") })
 		if err != nil {
 			log.Warn("cannot watch the workflow files; reload with SIGHUP or POST /api/v1/reload", "dir", cfg.dir, "err", err)
 		}
-		s.config.Reload("a change while starting") // what changed before the watch began
+		s.config.Changed("a change while starting") // what changed before the watch began
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
