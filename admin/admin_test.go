@@ -79,7 +79,7 @@ workflow "sync_crm" {
 	waitStatus(t, srv.URL, id, "succeeded")
 
 	post(t, srv.URL+"/api/v1/runs/"+id+"/replay", http.StatusConflict, &fail)
-	if !strings.Contains(fail["error"], "it is succeeded") {
+	if !strings.Contains(fail["error"], "it succeeded") {
 		t.Errorf("replaying a succeeded run: %v", fail)
 	}
 	post(t, srv.URL+"/api/v1/runs/nosuchrun/replay", http.StatusNotFound, &fail)

@@ -55,8 +55,12 @@ func AgreeShards(ctx context.Context, rdb redis.UniversalClient, want int) (int,
 		return 0, fmt.Errorf("%s holds %q, not a shard count", shardsKey, s)
 	}
 	if want > 0 && stored != want {
-		return 0, fmt.Errorf("%w: --shards %d, but the queue in this Redis has %d shards (stored in %s by the first process that used it): every process sharing a Redis must use the same count; start with --shards %d, or leave --shards out",
-			ErrShardsMismatch, want, stored, shardsKey, stored)
+		shards := "shards"
+		if stored == 1 {
+			shards = "shard"
+		}
+		return 0, fmt.Errorf("%w: --shards %d, but the queue in this Redis has %d %s (stored in %s by the first process that used it): every process sharing a Redis must use the same count; start with --shards %d, or leave --shards out",
+			ErrShardsMismatch, want, stored, shards, shardsKey, stored)
 	}
 	return stored, nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ func TestAgreeShards(t *testing.T) {
 			t.Errorf("--shards %d: %d, %v", def, n, err)
 		}
 		_, err := AgreeShards(ctx, b.Client, def+3)
-		if !errors.Is(err, ErrShardsMismatch) || !strings.Contains(err.Error(), "start with --shards") {
+		if !errors.Is(err, ErrShardsMismatch) || !strings.Contains(err.Error(), "start with --shards") ||
+			!strings.Contains(err.Error(), fmt.Sprintf("has %d shard%s (", def, map[bool]string{true: "", false: "s"}[def == 1])) {
 			t.Errorf("--shards %d on a queue of %d: %v", def+3, def, err)
 		}
 		st, err := New(b.Client, Options{Shards: def, Logger: quiet}).Redis(ctx)

@@ -403,7 +403,11 @@ func settleItems(s *workflows.Step, set *itemSet) *Record {
 	}
 	switch {
 	case failed > 1:
-		done.Error += fmt.Sprintf(" (and %d more items failed)", failed-1)
+		more := "items"
+		if failed == 2 {
+			more = "item"
+		}
+		done.Error += fmt.Sprintf(" (and %d more %s failed)", failed-1, more)
 		fallthrough
 	case failed == 1:
 		done.Status = StatusFailed

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 const planSrc = `
@@ -313,5 +315,26 @@ func TestClearFailuresOnFailure(t *testing.T) {
 	}
 	if got := describe(plan(wf, rec, nil)); got != "start b; running" {
 		t.Errorf("plan after the replay's clearing: %s", got)
+	}
+}
+
+// A for_each step that failed names its first failed item, and counts the others.
+func TestSettleItemsCountsFailures(t *testing.T) {
+	step := &workflows.Step{Name: "items"}
+	for _, tt := range []struct {
+		failed int
+		want   string
+	}{
+		{1, "item 0: down"},
+		{2, "item 0: down (and 1 more item failed)"},
+		{3, "item 0: down (and 2 more items failed)"},
+	} {
+		set := &itemSet{n: tt.failed, records: map[int]*Record{}}
+		for i := range tt.failed {
+			set.records[i] = &Record{Status: StatusFailed, Error: "down"}
+		}
+		if got := settleItems(step, set); got.Status != StatusFailed || got.Error != tt.want {
+			t.Errorf("%d failed: %s %q, want %q", tt.failed, got.Status, got.Error, tt.want)
+		}
 	}
 }

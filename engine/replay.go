@@ -57,7 +57,7 @@ func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Re
 		return nil, ErrNotFound
 	}
 	if RunStatus(fields["status"]) != RunFailed {
-		return nil, fmt.Errorf("%w: it is %s; only a failed run can be", ErrCannotReplay, fields["status"])
+		return nil, fmt.Errorf("%w: %s; only a failed run can be", ErrCannotReplay, RunStatus(fields["status"]).itIs())
 	}
 	if fields["dead"] == "" {
 		return nil, fmt.Errorf("%w: it failed before its first step (%s); start a new run with its event instead",
@@ -471,4 +471,16 @@ func (e *Engine) deadLettersOf(ctx context.Context, run string) ([]DeadLetter, e
 		}
 	}
 	return out, nil
+}
+
+// itIs says where a run of this status is, as a clause: "it is running", "it
+// succeeded", "it was cancelled".
+func (s RunStatus) itIs() string {
+	switch s {
+	case RunSucceeded, RunFailed:
+		return "it " + string(s)
+	case RunCancelled:
+		return "it was cancelled"
+	}
+	return "it is " + string(s)
 }

@@ -254,9 +254,13 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
 			return polled{}, err
 		}
-		return polled{}, fmt.Errorf("%w: the %d items of the max_pages pages read have all started runs (or the filter turns them "+
-			"down) and the list goes on past them, but the cursor stays where it was until a poll reads its list to the end, so "+
-			"no poll can get further: raise the paginate block's max_pages", errPoll, len(ans.Items))
+		items := fmt.Sprintf("the %d items of the max_pages pages read have all started runs (or the filter turns them down) "+
+			"and the list goes on past them", len(ans.Items))
+		if len(ans.Items) == 1 {
+			items = "the one item of the max_pages pages read has started a run (or the filter turns it down) and the list goes on past it"
+		}
+		return polled{}, fmt.Errorf("%w: %s, but the cursor stays where it was until a poll reads its list to the end, so no "+
+			"poll can get further: raise the paginate block's max_pages", errPoll, items)
 	}
 	out := polled{cut: ans.Cut}
 	for _, f := range ans.Items {

@@ -448,6 +448,10 @@ func TestCounts(t *testing.T) {
 	if !strings.Contains(out.String(), "… 1 more line (--json shows all)") {
 		t.Errorf("printValue:\n%s", out.String())
 	}
+	body := strings.Repeat("x\n", maxOutputLines+1)
+	if got := requestLines([]workflows.Request{{Method: "POST", URL: "https://example.com", Body: body}}); !strings.Contains(got, "… 1 more line (--json shows all)") {
+		t.Errorf("requestLines:\n%s", got)
+	}
 	dir := t.TempDir()
 	writeFile(t, dir+"/two.hcl", hookSrc("a")+hookSrc("b"))
 	out.Reset()

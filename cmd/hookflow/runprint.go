@@ -203,7 +203,8 @@ func requestLines(reqs []workflows.Request) string {
 		if q.Body != "" {
 			lines := strings.Split(strings.TrimRight(q.Body, "\n"), "\n")
 			if len(lines) > maxOutputLines {
-				lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more lines (--json shows all)", len(lines)-maxOutputLines))
+				more := len(lines) - maxOutputLines
+				lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more line%s (--json shows all)", more, plural(more)))
 			}
 			for _, line := range lines {
 				fmt.Fprintf(&b, "       %s\n", oneLine(line, maxLineWidth))
