@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -123,6 +124,35 @@ func TestNoConflictMarkers(t *testing.T) {
 		}
 		if loc := marker.FindIndex(data); loc != nil {
 			t.Errorf("%s:%d: a merge conflict marker", f, bytes.Count(data[:loc[0]], []byte("\n"))+1)
+		}
+	}
+}
+
+// The command table of docs/cli.md lists every command, and every subcommand of the
+// commands that group others, on the row of its group.
+func TestCLIDocListsEveryCommand(t *testing.T) {
+	data, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // by command: its row's first cell
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z-]+)([^|]|\\\\\\|)*?` \\|").FindAllStringSubmatch(string(data), -1) {
+		rows[m[1]] = m[0]
+	}
+	root := newRootCommand(nil, io.Discard, io.Discard)
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			continue
+		}
+		row, ok := rows[c.Name()]
+		if !ok {
+			t.Errorf("docs/cli.md's command table has no row for %s", c.Name())
+			continue
+		}
+		for _, sub := range c.Commands() {
+			if c.Name() != "completion" && !strings.Contains(row, sub.Name()) {
+				t.Errorf("the row of %s in docs/cli.md's command table does not list %s: %s", c.Name(), sub.Name(), row)
+			}
 		}
 	}
 }
