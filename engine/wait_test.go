@@ -138,8 +138,11 @@ func TestWaitResumed(t *testing.T) {
 		if v := r.Steps[2].Output.(map[string]any)["value"]; v != "true by ada slack false" {
 			t.Errorf("after saw %q", v)
 		}
-		// Its duration is the wait: from when it parked, before it was seen waiting.
-		if w := r.Steps[1]; w.StartedAt == nil || !w.StartedAt.Before(seenWaiting) || w.FinishedAt.Before(seenWaiting.Truncate(time.Millisecond)) {
+		// Its duration is the wait: from when it parked, before it was seen waiting. A
+		// record's times are whole milliseconds, and the park's is Redis's: a
+		// millisecond either way is rounding.
+		seen := seenWaiting.Truncate(time.Millisecond)
+		if w := r.Steps[1]; w.StartedAt == nil || w.StartedAt.After(seen.Add(time.Millisecond)) || w.FinishedAt.Before(seen) {
 			t.Errorf("the wait step started %v and finished %v, want before and after %v, when it was seen waiting",
 				w.StartedAt, w.FinishedAt, seenWaiting)
 		}
