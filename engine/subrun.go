@@ -59,11 +59,9 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
 		}
 	}
-	cur := p.e.versions.currentOf(sub.Calls())
-	if cur == nil {
-		return fail(fmt.Errorf("workflow %s is not among the workflows loaded", sub.Calls()))
-	}
-	sh := p.e.q.shardFor(cur.wf.Name)
+	// The child's shard follows from the name alone: a child that exists is read
+	// whatever the set in use holds now (a reload may have removed its workflow).
+	sh := p.e.q.shardFor(sub.Calls())
 	fields, err := childFields(ctx, p.e.q.rdb, sh.run(childID))
 	if err != nil {
 		p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
@@ -75,6 +73,13 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			// --keep-runs, or its retention) before this step read it. Starting it again
 			// would repeat its work.
 			return fail(fmt.Errorf("child run %s is gone: it ended and was dropped before this step read its end", childID))
+		}
+		// A child starts with the version in use: a run pins its own workflow's
+		// version, not those of the workflows it calls.
+		cur := p.e.versions.currentOf(sub.Calls())
+		if cur == nil {
+			return fail(fmt.Errorf("child run %s cannot start: workflow %s is not among the workflows loaded now "+
+				"(a reload removed or renamed it), and a run keeps no version of the workflows it calls", childID, sub.Calls()))
 		}
 		if err := p.startChild(ctx, r, j, step, sub, env, cur.wf, childID); err != nil {
 			if retry, _ := workflows.Retryable(err); retry {

@@ -324,3 +324,72 @@ workflow "slow" {
 		}
 	})
 }
+
+// A reload that removes the workflow a workflow step calls leaves the parents waiting
+// on a child of it alone: they read their child's end. A child not started yet cannot
+// start, and its step fails saying why.
+func TestWorkflowStepChildAfterReloadRemovesItsWorkflow(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, rec := subRunEngine(t, b, `
+workflow "parent" {
+  step "workflow" "call" {
+    workflow = "kid"
+  }
+  step "workflow" "again" {
+    workflow = "kid"
+  }
+}
+
+workflow "kid" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "probe" "done" {
+    value = "kid done"
+  }
+}`)
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := id + ":call"
+		testutil.Eventually(t, 10*time.Second, "the child waits", func() bool {
+			c, err := e.Run(ctx, child)
+			return err == nil && c.Status == RunWaiting
+		})
+		testutil.Eventually(t, 10*time.Second, "the parent's step parked on its child", func() bool {
+			r, err := e.Run(ctx, id)
+			return err == nil && len(r.Steps) > 0 && r.Steps[0].Status == StatusWaiting
+		})
+		next, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "parent" {
+  step "probe" "only" {
+    value = "new"
+  }
+}`)}}, e.versions.kinds)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e.Use(next)
+		if _, err := e.Resume(ctx, child, "approval", &workflows.Resume{}); err != nil {
+			t.Fatal(err)
+		}
+		if c := waitRun(t, e, child); c.Status != RunSucceeded {
+			t.Fatalf("child %+v", c.RunSummary)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunFailed || len(r.Steps) < 2 || r.Steps[0].Status != StatusSucceeded {
+			t.Fatalf("run %+v: %s", r.RunSummary, stepsOf(r))
+		}
+		if out := r.Steps[0].Output.(map[string]any); out["result"] == nil {
+			t.Errorf("the step that waited read no result: %v", out)
+		}
+		if !strings.Contains(r.Error, "child run "+id+":again cannot start: workflow kid is not among the workflows loaded now") {
+			t.Errorf("the step whose child had not started failed with %q", r.Error)
+		}
+		if calls := rec.list(); len(calls) != 1 {
+			t.Errorf("calls %v", calls)
+		}
+	})
+}
