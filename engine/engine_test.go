@@ -449,6 +449,51 @@ workflow "quick" {
 	})
 }
 
+// A delay as the last step holds its run: the run ends when the delay does, and a
+// caller waiting for the run's end waits for it.
+func TestLastDelayHoldsTheRun(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "ends_with_a_delay" {
+  step "probe" "first" {
+    value = "x"
+  }
+  step "hold" "wait" {
+    ms = 1000
+  }
+}`)}}, waitKinds(&recorder{}))
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+		e.Use(set)
+		startPool(t, e, 1)
+		ctx := context.Background()
+		wf := set.Workflow("ends_with_a_delay")
+		id, err := e.Start(ctx, wf, event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, err := e.Await(ctx, wf, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != RunSucceeded || RunStatus(reply.Status) != RunSucceeded {
+			t.Fatalf("run %+v, reply %+v", r.RunSummary, reply)
+		}
+		if took := r.FinishedAt.Sub(*r.StartedAt); took < 900*time.Millisecond {
+			t.Errorf("the run ended %v after it started, before its delay of 1s", took)
+		}
+		if out, _ := r.Steps[1].Output.(map[string]any); out == nil || out["until"] == nil {
+			t.Errorf("the delay's output %v", r.Steps[1].Output)
+		}
+	})
+}
+
 // TestSecretsNeverRecorded: a secret that comes back in a step's output or error is
 // recorded as [redacted], and later steps see the record.
 func TestSecretsNeverRecorded(t *testing.T) {

@@ -58,6 +58,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 	switch {
 	case j.unit.part == partJoin:
 		return p.join(r, j)
+	case j.held != nil && r.delayCut(step, j.held):
+		// The run's timeout passed before its delay ended: it fails the run.
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true})
 	case j.held != nil:
 		// It waited out its delay: it settles as it was (even if committing that kept
 		// failing: the delay itself is done).
@@ -151,7 +154,15 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	rec.Version, rec.TimedOut = r.recVer, o.timedOut
 	rec.Requests = o.requests
 	rec.Sensitive = step.Sensitive
-	if wait > 0 && (j.unit.part == partItem || step.Parallel != "") {
+	hold := wait > 0 && (j.unit.part == partItem || step.Parallel != "")
+	var pl *Plan
+	if !hold {
+		pl = r.planWithUnit(j.unit, rec)
+		// A delay that the run would end with holds its unit too: the run ends when the
+		// delay does, not before.
+		hold = wait > 0 && pl.Status.Done()
+	}
+	if hold {
 		// A delay of one item or one step of a parallel block holds that unit only: its
 		// job waits, and settles when due.
 		rec.DurationMS = o.duration.Milliseconds() // the attempt's, kept for when it settles
@@ -164,7 +175,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		}
 		return nil
 	}
-	c := commit{record: rec, plan: r.planWithUnit(j.unit, rec), duration: o.duration, wait: wait}
+	c := commit{record: rec, plan: pl, duration: o.duration, wait: wait}
 	if j.unit.part == partStep && (o.output == nil || len(rec.Output) > 0) {
 		// What later steps read: the output as recorded (redacted), without decoding
 		// it again. An output that could not be recorded is read as recorded.

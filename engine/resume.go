@@ -151,6 +151,21 @@ func (r *runState) timedOut(s *workflows.Step) bool {
 	return !r.deadline.IsZero() && !workflows.IsOnFailure(s.Name) && !time.Now().Before(r.deadline)
 }
 
+// delayCut reports whether the run's timeout has passed and cut short the delay that
+// held's output describes ({until, seconds}): the delay would have ended past it.
+func (r *runState) delayCut(s *workflows.Step, held *Record) bool {
+	if !r.timedOut(s) {
+		return false
+	}
+	var out struct {
+		Until time.Time `json:"until"`
+	}
+	if err := json.Unmarshal(held.Output, &out); err != nil || out.Until.IsZero() {
+		return true
+	}
+	return out.Until.After(r.deadline)
+}
+
 // timeoutError is the error of a unit that the run's timeout stopped.
 func (r *runState) timeoutError() error {
 	return workflows.Permanent(fmt.Errorf("run timed out: its timeout of %s passed", r.wf.Timeout))

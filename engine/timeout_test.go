@@ -44,6 +44,19 @@ workflow "later" {
     }
   }
 }
+
+workflow "ends_later" {
+  timeout = "1s"
+  step "delay" "wait" {
+    duration = "1h"
+  }
+  on_failure {
+    step "http" "page" {
+      url  = "URL/page"
+      json = { error = "{{ run.error }}", step = "{{ run.failed_step }}" }
+    }
+  }
+}
 `
 
 // timeoutTarget answers /slow once the caller gives up, and records the pages.
@@ -119,6 +132,29 @@ func TestRunTimeoutCountsDelays(t *testing.T) {
 			t.Errorf("run %+v", r.RunSummary)
 		}
 		if got := stepsOf(r); got != "wait succeeded, after failed, on_failure/page succeeded" {
+			t.Errorf("steps %s", got)
+		}
+		if got := tg.list(); got != "/page" {
+			t.Errorf("calls %s", got)
+		}
+	})
+}
+
+// A delay that ends its run holds it, and the run's timeout stops it: the delay fails
+// with the timeout at the deadline, and on_failure runs.
+func TestRunTimeoutStopsALastDelay(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTimeoutTarget(t)
+		e, set := cancelEngine(t, b, strings.ReplaceAll(timeoutSrc, "URL", tg.srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("ends_later"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunFailed)
+		if r.Error != "step wait: run timed out: its timeout of 1s passed" || r.FailedStep != "wait" {
+			t.Errorf("run %+v", r.RunSummary)
+		}
+		if got := stepsOf(r); got != "wait failed, on_failure/page succeeded" {
 			t.Errorf("steps %s", got)
 		}
 		if got := tg.list(); got != "/page" {
