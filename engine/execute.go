@@ -187,7 +187,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 // list lists the items of a for_each step and starts the first of them.
 func (p *Pool) list(r *runState, j *job, step *workflows.Step) *job {
 	start := time.Now()
-	items, err := step.Items(r.env)
+	items, isMap, err := step.Items(r.env)
 	if err != nil {
 		// The same record gives the same items: another attempt would fail the same way.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
@@ -200,8 +200,9 @@ func (p *Pool) list(r *runState, j *job, step *workflows.Step) *job {
 	if err != nil {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
 	}
-	pl := r.planWith(j.unit, nil, itemSetOf(items))
-	return p.commit(r, j, commit{plan: pl, items: encoded, hidden: hidden, listed: true, duration: time.Since(start)})
+	pl := r.planWith(j.unit, nil, itemSetOf(items, isMap))
+	return p.commit(r, j, commit{plan: pl, items: encoded, mapItems: isMap, hidden: hidden, listed: true,
+		duration: time.Since(start)})
 }
 
 // join settles a for_each step whose items have settled, or a parallel block whose

@@ -219,6 +219,41 @@ func TestForEachOverAMap(t *testing.T) {
 	})
 }
 
+// An empty map gives a map, as an empty list gives a list: the listing records which
+// it was, as no key can say.
+func TestForEachOverNothingKeepsTheKind(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		for _, tt := range []struct{ name, body, want string }{
+			{"an empty map", `{"items": {}}`, `{}`},
+			{"an empty list", `{"items": []}`, `[]`},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := context.Background()
+				tg := newTarget(t, 0)
+				e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 10, "fail"))
+				id, err := e.Start(ctx, set.Workflow("reserve"), event(tt.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := waitRun(t, e, id)
+				if r.Status != RunSucceeded {
+					t.Fatalf("run %+v", r.RunSummary)
+				}
+				if got, _ := json.Marshal(afterBody(t, tg)["reserved"]); string(got) != tt.want {
+					t.Errorf("the next step read %s, want %s", got, tt.want)
+				}
+				items, err := e.q.readItems(ctx, e.q.shardFor("reserve"), id, "reserve")
+				if err != nil || items == nil {
+					t.Fatalf("items %v, %v", items, err)
+				}
+				if isMap := items.keys != nil; isMap != (tt.want == "{}") {
+					t.Errorf("the items read back are a map: %v", isMap)
+				}
+			})
+		}
+	})
+}
+
 func TestForEachMaxParallel(t *testing.T) {
 	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTarget(t, 15*time.Millisecond)

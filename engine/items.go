@@ -12,7 +12,7 @@ import (
 )
 
 // A for_each step's job lists its items into the step's items hash (n, v:<i> values,
-// k:<i> keys of a map), each item's job records into the step's results hash (by
+// k:<i> keys of a map, map when they are a map's), each item's job records into the step's results hash (by
 // index), and its join reads them back.
 
 // encodeItems encodes listed items as the commit script takes them: (key, value) JSON
@@ -36,16 +36,16 @@ func encodeItems(items []workflows.Item) ([][2][]byte, error) {
 	return out, nil
 }
 
-// itemSetOf is the set a listing makes: n items, none settled.
-func itemSetOf(items []workflows.Item) *itemSet {
+// itemSetOf is the set a listing makes: n items, none settled; isMap says they are a
+// map's, which an empty map's none cannot say.
+func itemSetOf(items []workflows.Item, isMap bool) *itemSet {
 	set := &itemSet{n: len(items), records: map[int]*Record{}}
-	for _, it := range items {
-		if _, index := it.Key.(int); !index {
-			set.keys = append(set.keys, it.Key)
-		}
+	if !isMap {
+		return set
 	}
-	if len(set.keys) != set.n {
-		set.keys = nil
+	set.keys = make([]any, len(items))
+	for i, it := range items {
+		set.keys[i] = it.Key
 	}
 	return set
 }
@@ -75,7 +75,7 @@ func (j *job) item() (*workflows.Item, error) {
 // returns nil when the step has not listed them.
 func (q *queue) readItems(ctx context.Context, sh *shard, runID, step string) (*itemSet, error) {
 	pipe := q.rdb.Pipeline()
-	head := pipe.HMGet(ctx, sh.items(runID, step), "n", "k:0")
+	head := pipe.HMGet(ctx, sh.items(runID, step), "n", "k:0", "map")
 	results := pipe.HGetAll(ctx, sh.results(runID, step))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
@@ -101,10 +101,17 @@ func (q *queue) readItems(ctx context.Context, sh *shard, runID, step string) (*
 		}
 		set.records[i] = r
 	}
-	if _, isMap := vals[1].(string); isMap && n > 0 {
+	// A map's items have keys; an empty map's, none, but its listing marked it a map
+	// (runs listed before that was recorded have only the keys to tell).
+	_, keyed := vals[1].(string)
+	_, marked := vals[2].(string)
+	switch {
+	case keyed && n > 0:
 		if set.keys, err = q.itemKeys(ctx, sh.items(runID, step), n); err != nil {
 			return nil, fmt.Errorf("keys of %s: %w", step, err)
 		}
+	case marked:
+		set.keys = []any{}
 	}
 	return set, nil
 }

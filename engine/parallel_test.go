@@ -317,9 +317,10 @@ workflow "both" {
 			t.Fatal(err)
 		}
 		step, _ := wf.Step("lines")
-		items, _ := step.Items(r.env)
+		items, isMap, _ := step.Items(r.env)
 		enc, _ := encodeItems(items)
-		listed := commit{job: lines, runID: "run1", wf: wf, plan: r.planWith(lines.unit, nil, itemSetOf(items)), items: enc, listed: true}
+		listed := commit{job: lines, runID: "run1", wf: wf, plan: r.planWith(lines.unit, nil, itemSetOf(items, isMap)), items: enc,
+			mapItems: isMap, listed: true}
 		if _, err := e.q.complete(ctx, listed); err != nil {
 			t.Fatal(err)
 		}

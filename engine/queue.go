@@ -342,6 +342,7 @@ type commit struct {
 	// items are the items a for_each step's job listed, encoded; listed says it did.
 	items    [][2][]byte
 	listed   bool
+	mapItems bool         // the items listed are a map's (none, for an empty map)
 	hidden   []hiddenItem // the shown forms of the items listed from sensitive values
 	plan     *Plan
 	duration time.Duration
@@ -437,6 +438,9 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 		args = append(args, "i", len(c.items))
 		for _, it := range c.items {
 			args = append(args, it[0], it[1])
+		}
+		if c.mapItems {
+			args = append(args, "m")
 		}
 		if len(c.hidden) > 0 {
 			args = append(args, "v", len(c.hidden))

@@ -62,70 +62,76 @@ func (it Item) EachValue() map[string]any {
 }
 
 // Items evaluates the step's for_each in env. A list gives its items in order, keyed
-// 0..n-1; a map gives its entries sorted by key. An empty list or map gives no items.
-// Anything else, nil included, is an error, and so are more than MaxItems items. A
-// step without for_each gives nil, nil.
-func (s *Step) Items(env *Env) ([]Item, error) {
+// 0..n-1; a map gives its entries sorted by key, and isMap true (an empty map too, so
+// that the step's output is a map). An empty list or map gives no items. Anything else,
+// nil included, is an error, and so are more than MaxItems items. A step without
+// for_each gives nil, false, nil.
+func (s *Step) Items(env *Env) (items []Item, isMap bool, err error) {
 	if s.ForEach == nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	v, err := s.ForEach.Eval(env)
 	if err != nil {
-		return nil, fmt.Errorf("for_each of step %q: %w", s.Name, err)
+		return nil, false, fmt.Errorf("for_each of step %q: %w", s.Name, err)
 	}
+	return s.itemsOf(v)
+}
+
+// itemsOf lists the items of v, the value the step's for_each gave.
+func (s *Step) itemsOf(v any) ([]Item, bool, error) {
 	tooMany := func(n int) error {
 		return fmt.Errorf("for_each of step %q gave %d items; at most %d are allowed", s.Name, n, MaxItems)
 	}
 	switch v := v.(type) {
 	case []any: // what event data and expr's own functions give: no reflection
 		if len(v) > MaxItems {
-			return nil, tooMany(len(v))
+			return nil, false, tooMany(len(v))
 		}
 		items := make([]Item, len(v))
 		for i, e := range v {
 			items[i] = Item{Key: i, Value: e}
 		}
-		return items, nil
+		return items, false, nil
 	case map[string]any:
 		if len(v) > MaxItems {
-			return nil, tooMany(len(v))
+			return nil, false, tooMany(len(v))
 		}
 		keys := sortedKeys(v)
 		items := make([]Item, len(keys))
 		for i, k := range keys {
 			items[i] = Item{Key: k, Value: v[k]}
 		}
-		return items, nil
+		return items, true, nil
 	case nil:
-		return nil, fmt.Errorf("for_each of step %q: %s gave nil, not a list or a map (add ?? [] to run no items when it is missing)",
+		return nil, false, fmt.Errorf("for_each of step %q: %s gave nil, not a list or a map (add ?? [] to run no items when it is missing)",
 			s.Name, s.ForEach.Source)
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Slice, reflect.Array: // [1, 2] gives []int, split() []string
 		if rv.Len() > MaxItems {
-			return nil, tooMany(rv.Len())
+			return nil, false, tooMany(rv.Len())
 		}
 		items := make([]Item, rv.Len())
 		for i := range items {
 			items[i] = Item{Key: i, Value: rv.Index(i).Interface()}
 		}
-		return items, nil
+		return items, false, nil
 	case reflect.Map:
 		if rv.Type().Key().Kind() != reflect.String {
 			break
 		}
 		if rv.Len() > MaxItems {
-			return nil, tooMany(rv.Len())
+			return nil, false, tooMany(rv.Len())
 		}
 		items := make([]Item, 0, rv.Len())
 		for it := rv.MapRange(); it.Next(); {
 			items = append(items, Item{Key: it.Key().String(), Value: it.Value().Interface()})
 		}
 		sort.Slice(items, func(i, j int) bool { return items[i].Key.(string) < items[j].Key.(string) })
-		return items, nil
+		return items, true, nil
 	}
-	return nil, fmt.Errorf("for_each of step %q: %s gave %s, not a list or a map", s.Name, s.ForEach.Source, kindOf(reflect.TypeOf(v)))
+	return nil, false, fmt.Errorf("for_each of step %q: %s gave %s, not a list or a map", s.Name, s.ForEach.Source, kindOf(reflect.TypeOf(v)))
 }
 
 // kindOf names a Go type the way users know values: a string, a number, a bool.

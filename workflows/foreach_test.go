@@ -115,7 +115,7 @@ func TestForEachAndParallelLoad(t *testing.T) {
 			map[string]any{"sku": "A1", "qty": 2},
 			map[string]any{"sku": "B2", "qty": 0},
 		}}}}
-		items, err := reserve.Items(env)
+		items, _, err := reserve.Items(env)
 		if err != nil || len(items) != 2 {
 			t.Fatalf("items %v, %v", items, err)
 		}
@@ -185,7 +185,7 @@ func TestItems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := &Env{Event: map[string]any{"body": map[string]any{"items": tt.items}}}
-			items, err := step(t, tt.src).Items(env)
+			items, _, err := step(t, tt.src).Items(env)
 			var got string
 			switch {
 			case err != nil:
@@ -214,7 +214,7 @@ func TestItems(t *testing.T) {
 	}
 
 	t.Run("a step without for_each", func(t *testing.T) {
-		items, err := (&Step{Name: "x"}).Items(&Env{})
+		items, _, err := (&Step{Name: "x"}).Items(&Env{})
 		if items != nil || err != nil {
 			t.Errorf("got %v, %v", items, err)
 		}

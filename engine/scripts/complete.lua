@@ -18,6 +18,8 @@
 --         r             the unit's record goes into the results hash, not the run's
 --         i P K V ...   the items the step lists: P (key, value) pairs of JSON, the key
 --                       '' for a list's index
+--         m             the items listed are a map's, even none: the items hash's
+--                       map field says so
 --         v M I K V ... M items listed from sensitive values: index I, the shown forms
 --                       of its key K and value V ('' for one that holds none), kept
 --                       in the items hash (h:<i>, hk:<i>, the indexes in h) until the
@@ -56,7 +58,7 @@ local a_items, n_items, a_todo, n_todo, a_fields, n_fields = 0, -1, 0, 0, 0, 0
 local a_shown, n_shown = 0, 0
 local join_field, join_step, join_job = '', '', ''
 local run_status, run_error, dead, retention, more = '', '', false, 0, {}
-local alone, handle, failed_step = false, false, ''
+local alone, handle, failed_step, map_items = false, false, '', false
 local hide = nil -- {fields, results, items, event}: what a success forgets
 local a, k = a_next + 3 * n_next, k_next + n_next
 while a <= #ARGV do
@@ -73,6 +75,8 @@ while a <= #ARGV do
   elseif tag == 'i' then
     n_items, a_items = tonumber(ARGV[a + 1]), a + 2
     a = a_items + 2 * n_items
+  elseif tag == 'm' then
+    map_items, a = true, a + 1
   elseif tag == 'v' then
     n_shown, a_shown = tonumber(ARGV[a + 1]), a + 2
     a = a_shown + 3 * n_shown
@@ -176,6 +180,9 @@ for i = 0, n_fields - 1 do
 end
 if n_items >= 0 then
   redis.call('HSET', items_key, 'n', n_items)
+  if map_items then
+    redis.call('HSET', items_key, 'map', 1)
+  end
 end
 for i = 0, n_items - 1 do
   local key, value = ARGV[a_items + 2 * i], ARGV[a_items + 2 * i + 1]
