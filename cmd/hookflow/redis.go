@@ -75,13 +75,37 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 			mini.Close()
 		}
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pingCtx).Err(); err != nil {
+	if err := ping(ctx, rdb, where, log); err != nil {
 		close()
 		return nil, "", nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", where, err)}
 	}
 	return rdb, mode, close, nil
+}
+
+// loadingPoll is how often a Redis loading its dataset is asked again.
+const loadingPoll = time.Second
+
+// ping checks that Redis answers, within 5s. A Redis that answers LOADING (restarted,
+// it reads its AOF or RDB file back into memory, which may take minutes) is working
+// and will answer: that is waited out, however long it takes (until ctx ends: a
+// signal), and logged once. Anything else fails at once.
+func ping(ctx context.Context, rdb redis.UniversalClient, where string, log *slog.Logger) error {
+	for logged := false; ; logged = true {
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := rdb.Ping(pingCtx).Err()
+		cancel()
+		if err == nil || !redis.IsLoadingError(err) {
+			return err
+		}
+		if !logged {
+			log.Warn("Redis is loading its dataset into memory; waiting for it", "redis", where)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("while Redis was loading its dataset: %w", ctx.Err())
+		case <-time.After(loadingPoll):
+		}
+	}
 }
 
 // embeddedBuffer is the size of each buffer of a connection to the embedded Redis.

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -103,5 +109,91 @@ func TestOpenRedisThroughSentinel(t *testing.T) {
 	}
 	if got := primary.Client.Get(ctx, "k").Val(); got != "v" {
 		t.Errorf("the primary has %q", got)
+	}
+}
+
+// loadingRedis is a Redis that has just restarted: it answers PING with LOADING the
+// first loading times, as Redis does while it reads its dataset back, then PONG.
+func loadingRedis(t *testing.T, loading int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var pings atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for {
+					var args []string
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
+					for range n {
+						if _, err := r.ReadString('\n'); err != nil { // $len
+							return
+						}
+						arg, err := r.ReadString('\n')
+						if err != nil {
+							return
+						}
+						args = append(args, strings.TrimSpace(arg))
+					}
+					var reply string
+					switch cmd := strings.ToUpper(args[0]); {
+					case cmd == "INFO":
+						info := "# Cluster\r\ncluster_enabled:0\r\n"
+						reply = fmt.Sprintf("$%d\r\n%s\r\n", len(info), info)
+					case cmd == "PING" && int(pings.Add(1)) <= loading:
+						reply = "-LOADING Redis is loading the dataset in memory\r\n"
+					case cmd == "PING":
+						reply = "+PONG\r\n"
+					default:
+						reply = "-ERR unknown command\r\n"
+					}
+					if _, err := io.WriteString(conn, reply); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "redis://" + ln.Addr().String()
+}
+
+// A Redis loading its dataset is waited for, not taken for one that is down; the
+// wait is logged once.
+func TestOpenRedisWaitsForALoadingRedis(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	start := time.Now()
+	_, _, closeRedis, err := openRedis(context.Background(), loadingRedis(t, 2), 1, log)
+	if err != nil {
+		t.Fatalf("a loading Redis was not waited for: %v", err)
+	}
+	closeRedis()
+	if n := strings.Count(logs.String(), "Redis is loading"); n != 1 {
+		t.Errorf("the wait was logged %d times:\n%s", n, logs.String())
+	}
+	if time.Since(start) < loadingPoll {
+		t.Error("no wait between the pings")
+	}
+
+	// A signal ends the wait (a context that ends, here).
+	ctx, cancel := context.WithTimeout(context.Background(), loadingPoll+loadingPoll/2)
+	defer cancel()
+	_, _, _, err = openRedis(ctx, loadingRedis(t, 1<<30), 1, discard)
+	var u *unreachableError
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), "while Redis was loading") {
+		t.Errorf("error %v", err)
 	}
 }
