@@ -29,7 +29,7 @@ type Runs interface {
 	Replay(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	Cancel(ctx context.Context, id string) (*engine.Cancelled, error)
 	Resume(ctx context.Context, id, step string, r *workflows.Resume) (*engine.Resumed, error)
-	DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter, error)
+	DeadLetters(ctx context.Context, f engine.DeadLetterFilter) (*engine.DeadLetterPage, error)
 	RetryDeadLetter(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
 	Ping(ctx context.Context) error
 }
@@ -319,17 +319,19 @@ func replayOptions(w http.ResponseWriter, r *http.Request) (engine.ReplayOptions
 	}
 }
 
+// deadLetters answers GET /api/v1/dlq?limit=&cursor=.
 func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
-	limit, ok := intParam(w, r.URL.Query().Get("limit"))
+	q := r.URL.Query()
+	limit, ok := intParam(w, q.Get("limit"))
 	if !ok {
 		return
 	}
-	dead, err := a.runs.DeadLetters(r.Context(), limit)
+	page, err := a.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Limit: limit, Cursor: q.Get("cursor")})
 	if err != nil {
 		a.fail(w, err, "listing dead letters")
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"dead_letters": dead})
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 // retryDeadLetter answers POST /api/v1/dlq/{id}/retry?version=pinned|current, id

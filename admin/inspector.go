@@ -201,7 +201,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 
 // deadLetters answers GET /dlq: the newest dead letters, each with its retry buttons.
 func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
-	dead, err := p.runs.DeadLetters(r.Context(), 200)
+	dead, err := p.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Limit: 200})
 	if err != nil {
 		p.failErr(w, r, err, "listing dead letters")
 		return
@@ -209,7 +209,7 @@ func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "dlq", struct {
 		page
 		DeadLetters []engine.DeadLetter
-	}{p.base(r, "Dead letters", "dlq"), dead})
+	}{p.base(r, "Dead letters", "dlq"), dead.DeadLetters})
 }
 
 // workflowView is a workflow as its page shows it.

@@ -74,7 +74,7 @@ func TestRetryDeadLetterByRunAndStep(t *testing.T) {
 func TestDeadLetterOfAJoinCountsWhatFailedIt(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		e, each, block, blockEach := failedJoins(t, b)
-		dead, err := e.DeadLetters(context.Background(), 10)
+		dead, err := deadLetters(e)
 		if err != nil || len(dead) != 3 {
 			t.Fatalf("dead letters %+v, %v", dead, err)
 		}

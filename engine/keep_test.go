@@ -148,7 +148,7 @@ func TestKeepRunsDropsTheOldestFinished(t *testing.T) {
 			t.Fatalf("the failed run has no dead letter, the cancelled one no tombstone, or the for_each one no items: %v %v %v",
 				runKeys(b, finished[0]), runKeys(b, finished[1]), runKeys(b, finished[2]))
 		}
-		if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 1 {
+		if dead, _ := e.DeadLetters(ctx, DeadLetterFilter{Limit: 10}); len(dead.DeadLetters) != 1 {
 			t.Fatalf("dead letters before the cap: %+v, want the failed run's", dead)
 		}
 
@@ -181,7 +181,7 @@ func TestKeepRunsDropsTheOldestFinished(t *testing.T) {
 		if r, _ := e.Run(ctx, waiting); r == nil || r.Status != RunWaiting {
 			t.Errorf("the waiting run is %+v, want it waiting", r)
 		}
-		if dead, err := e.DeadLetters(ctx, 10); err != nil || len(dead) != 0 {
+		if dead, err := e.DeadLetters(ctx, DeadLetterFilter{Limit: 10}); err != nil || len(dead.DeadLetters) != 0 {
 			t.Errorf("dead letters after the cap: %+v, %v; want none", dead, err)
 		}
 		if n, _ := b.Client.ZCard(ctx, sh.dead()).Result(); n != 0 {
@@ -415,7 +415,7 @@ func runWithTwoDeadLetters(t *testing.T, b *redistest.Backend) (*Engine, *workfl
 	if err := op.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 2 {
+	if dead, _ := e.DeadLetters(ctx, DeadLetterFilter{Limit: 10}); len(dead.DeadLetters) != 2 {
 		t.Fatalf("dead letters %+v, want the failed step's and the on_failure step's", dead)
 	}
 	return e, set, id
@@ -443,7 +443,7 @@ func TestKeepRunsDropsEveryDeadLetter(t *testing.T) {
 		if keys := runKeys(b, id); len(keys) > 0 {
 			t.Errorf("run %s dropped, and its keys %v are left", id, keys)
 		}
-		if dead, err := e.DeadLetters(ctx, 10); err != nil || len(dead) != 0 {
+		if dead, err := e.DeadLetters(ctx, DeadLetterFilter{Limit: 10}); err != nil || len(dead.DeadLetters) != 0 {
 			t.Errorf("dead letters after the cap: %+v, %v; want none", dead, err)
 		}
 		if n, _ := b.Client.ZCard(ctx, sh.dead()).Result(); n != 0 {
@@ -525,7 +525,7 @@ func TestKeepRunsStuckCounts(t *testing.T) {
 		if keys := runKeys(b, old); len(keys) > 0 {
 			t.Errorf("run %s dropped, and its keys %v are left", old, keys)
 		}
-		if dead, _ := e.DeadLetters(ctx, 10); len(dead) != 1 || dead[0].Run != runs[1] {
+		if dead, _ := e.DeadLetters(ctx, DeadLetterFilter{Limit: 10}); len(dead.DeadLetters) != 1 || dead.DeadLetters[0].Run != runs[1] {
 			t.Errorf("dead letters %+v, want the newer run's alone", dead)
 		}
 
@@ -575,7 +575,7 @@ func TestReplayTakesEveryDeadLetter(t *testing.T) {
 		if _, err := e.Replay(ctx, id, ReplayOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if dead, err := e.DeadLetters(ctx, 10); err != nil || len(dead) != 0 {
+		if dead, err := e.DeadLetters(ctx, DeadLetterFilter{Limit: 10}); err != nil || len(dead.DeadLetters) != 0 {
 			t.Errorf("dead letters after the replay: %+v, %v; want none", dead, err)
 		}
 		sh := e.q.shards[0]

@@ -274,44 +274,83 @@ type DeadLetter struct {
 	join   bool
 }
 
-// DeadLetters lists up to limit dead letters, newest first.
-func (e *Engine) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+// DeadLetterFilter selects a page of dead letters.
+type DeadLetterFilter struct {
+	Limit int // default 50, at most 500
+	// Cursor continues a listing where the previous page ended (DeadLetterPage.Next).
+	Cursor string
+}
+
+// DeadLetterPage is one page of dead letters, newest first. Next is the cursor of the
+// next page, "" when there is none.
+type DeadLetterPage struct {
+	DeadLetters []DeadLetter `json:"dead_letters"`
+	Next        string       `json:"next,omitempty"`
+}
+
+// DeadLetters lists dead letters, newest first, a page at a time: they are ordered as
+// runs are, by when they died (ms), then id.
+func (e *Engine) DeadLetters(ctx context.Context, f DeadLetterFilter) (*DeadLetterPage, error) {
 	switch {
-	case limit <= 0:
-		limit = defaultLimit
-	case limit > maxLimit:
-		limit = maxLimit
+	case f.Limit <= 0:
+		f.Limit = defaultLimit
+	case f.Limit > maxLimit:
+		f.Limit = maxLimit
 	}
-	out := []DeadLetter{}
-	for _, sh := range e.q.shards {
-		ids, err := e.q.rdb.ZRevRange(ctx, sh.dead(), 0, int64(limit-1)).Result()
+	at := cursor{ms: 1 << 62, id: "~"} // after every dead letter
+	if f.Cursor != "" {
+		var err error
+		if at, err = parseCursor(f.Cursor); err != nil {
+			return nil, err
+		}
+	}
+	indexes := make([]runIndex, len(e.q.shards))
+	for i, sh := range e.q.shards {
+		indexes[i] = runIndex{sh.dead(), sh}
+	}
+	page := &DeadLetterPage{DeadLetters: []DeadLetter{}}
+	for scanned := 0; len(page.DeadLetters) < f.Limit; {
+		if scanned >= maxScan {
+			page.Next = at.String()
+			return e.joinFailures(ctx, page)
+		}
+		batch, err := e.q.runsBefore(ctx, indexes, at, min(scanBatch, f.Limit-len(page.DeadLetters)))
 		if err != nil {
 			return nil, err
 		}
-		pipe := e.q.rdb.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, len(ids))
-		for i, id := range ids {
-			cmds[i] = pipe.HGetAll(ctx, sh.job(id))
+		if len(batch) == 0 {
+			return e.joinFailures(ctx, page)
 		}
-		if _, err := pipe.Exec(ctx); err != nil && len(ids) > 0 {
+		pipe := e.q.rdb.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, len(batch))
+		for i, c := range batch {
+			cmds[i] = pipe.HGetAll(ctx, c.sh.job(c.id))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, err
 		}
 		for i, c := range cmds {
-			if d, ok := deadLetter(ids[i], c.Val()); ok {
-				out = append(out, d)
+			scanned++
+			at = batch[i]
+			if d, ok := deadLetter(batch[i].id, c.Val()); ok {
+				page.DeadLetters = append(page.DeadLetters, d)
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b DeadLetter) int { return b.DeadAt.Compare(a.DeadAt) })
-	out = out[:min(limit, len(out))]
-	for i := range out {
-		if out[i].join {
-			if err := e.joinFailure(ctx, &out[i]); err != nil {
+	page.Next = at.String()
+	return e.joinFailures(ctx, page)
+}
+
+// joinFailures sets, for each dead letter of a join in the page, what failed it.
+func (e *Engine) joinFailures(ctx context.Context, page *DeadLetterPage) (*DeadLetterPage, error) {
+	for i := range page.DeadLetters {
+		if page.DeadLetters[i].join {
+			if err := e.joinFailure(ctx, &page.DeadLetters[i]); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return out, nil
+	return page, nil
 }
 
 func deadLetter(id string, job map[string]string) (DeadLetter, bool) {

@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
@@ -153,7 +157,7 @@ func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
 		if n := len(api.list()); n != 4 {
 			t.Fatalf("%d calls, want 1 + 3 attempts", n)
 		}
-		dead, err := e.DeadLetters(context.Background(), 10)
+		dead, err := deadLetters(e)
 		if err != nil || len(dead) != 1 {
 			t.Fatalf("dead letters %+v, %v", dead, err)
 		}
@@ -179,7 +183,7 @@ func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
 		// The API is fixed: retrying the dead letter finishes the run without
 		// calling record again.
 		api.answer(200)
-		dead, _ = e.DeadLetters(context.Background(), 10)
+		dead, _ = deadLetters(e)
 		if len(dead) != 1 {
 			t.Fatalf("dead letters after the failed replay: %+v", dead)
 		}
@@ -200,7 +204,7 @@ func TestAStepOutOfAttemptsIsDeadLetteredAndReplayed(t *testing.T) {
 		if records != 1 {
 			t.Errorf("record ran %d times; a replay repeated a step that had succeeded", records)
 		}
-		if dead, _ := e.DeadLetters(context.Background(), 10); len(dead) != 0 {
+		if dead, _ := deadLetters(e); len(dead) != 0 {
 			t.Errorf("dead letters left: %+v", dead)
 		}
 		if _, err := e.RetryDeadLetter(context.Background(), id+":charge", ReplayOptions{}); !errors.Is(err, ErrNotFound) {
@@ -354,5 +358,67 @@ workflow "sync" {
 		}
 		check("lines[0]", r.Steps[1].Items[0], "PUT", "/lines/0", `{"sku":"a1"}`)
 		check("lines[1]", r.Steps[1].Items[1], "PUT", "/lines/1", `{"sku":"b2"}`)
+	})
+}
+
+// deadLetters is the first page of e's dead letters, ten at most.
+func deadLetters(e *Engine) ([]DeadLetter, error) {
+	page, err := e.DeadLetters(context.Background(), DeadLetterFilter{Limit: 10})
+	if err != nil {
+		return nil, err
+	}
+	return page.DeadLetters, nil
+}
+
+// Dead letters are listed a page at a time, newest first, past any limit: those of
+// one millisecond are not split or repeated, and a job that is no longer one (its run
+// was replayed) is left out.
+func TestDeadLettersPage(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet, Shards: 4})
+		base := time.Now().Add(-time.Hour).UnixMilli()
+		var want []string
+		for i := range 12 {
+			id := fmt.Sprintf("run%02d:step", i)
+			wf := fmt.Sprintf("wf%d", i%3)
+			sh := e.q.shardFor(wf)
+			ms := base + int64(i/2) // two by millisecond
+			fields := []any{"run", fmt.Sprintf("run%02d", i), "wf", wf, "step", "step", "attempt", 1}
+			if i != 5 {
+				fields = append(fields, "dead", ms)
+				want = append([]string{id}, want...)
+			}
+			if err := b.Client.HSet(ctx, sh.job(id), fields...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Client.ZAdd(ctx, sh.dead(), redis.Z{Score: float64(ms), Member: id}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		f := DeadLetterFilter{Limit: 3}
+		for pages := 0; ; pages++ {
+			if pages > 5 {
+				t.Fatalf("no end after %d pages: %v", pages, got)
+			}
+			page, err := e.DeadLetters(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range page.DeadLetters {
+				got = append(got, d.ID)
+			}
+			if page.Next == "" {
+				break
+			}
+			f.Cursor = page.Next
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("listed %v\nwant   %v", got, want)
+		}
+		if _, err := e.DeadLetters(ctx, DeadLetterFilter{Cursor: "x"}); !errors.Is(err, ErrBadFilter) {
+			t.Errorf("a bad cursor: %v", err)
+		}
 	})
 }

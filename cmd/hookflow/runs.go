@@ -388,9 +388,12 @@ Retrying one replays its run from that step.`,
 	}
 	a.flags(cmd)
 	var limit int
+	var cursor string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List dead letters, newest first",
+		Long: `list shows dead letters, newest first, a page at a time: when there are more, it
+ends with the command for the next page.`,
 		Example: `  hookflow dlq list --limit 20
   hookflow dlq list --json | jq -r '.dead_letters[].id'`,
 		Args: maxArgs(0),
@@ -398,13 +401,18 @@ Retrying one replays its run from that step.`,
 			if limit < 0 {
 				return usage("--limit %d: give how many dead letters to list, up to 500 (0: 50)", limit)
 			}
-			path := "/dlq"
+			q := url.Values{}
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
 			if limit > 0 {
-				path += "?limit=" + strconv.Itoa(limit)
+				q.Set("limit", strconv.Itoa(limit))
 			}
-			var out struct {
-				DeadLetters []engine.DeadLetter `json:"dead_letters"`
+			path := "/dlq"
+			if len(q) > 0 {
+				path += "?" + q.Encode()
 			}
+			var out engine.DeadLetterPage
 			return a.get(cmd, "GET", path, nil, &out, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTEP\tATTEMPTS\tDEAD AT\tERROR")
@@ -418,11 +426,15 @@ Retrying one replays its run from that step.`,
 				if len(out.DeadLetters) == 0 {
 					fmt.Fprintln(w, "(no dead letters)")
 				}
+				if out.Next != "" {
+					fmt.Fprintf(w, "more: %s\n", nextPage(cmd, out.Next))
+				}
 				return nil
 			})
 		},
 	}
-	list.Flags().IntVar(&limit, "limit", 0, "how many (default 50, at most 500)")
+	list.Flags().IntVar(&limit, "limit", 0, "dead letters per page (default 50, at most 500)")
+	list.Flags().StringVar(&cursor, "cursor", "", "where to go on from: the cursor a previous page ended with")
 	var current bool
 	retry := &cobra.Command{
 		Use:   "retry ID",
