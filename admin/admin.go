@@ -293,7 +293,10 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.runs.Resume(r.Context(), id, step, res)
+	var over *engine.WaitOverError
 	switch {
+	case errors.As(err, &over):
+		httpjson.Error(w, http.StatusNotFound, err.Error()) // as its resume URL answers, with why
 	case errors.Is(err, engine.ErrResumed):
 		httpjson.Error(w, http.StatusConflict, err.Error())
 	case errors.Is(err, engine.ErrNotWaiting):

@@ -539,3 +539,25 @@ workflow "gone" {
 		})
 	}
 }
+
+// A resume through the API of a wait that timed out is answered 404, as its resume URL
+// is, saying that it timed out and when, not that the run is missing.
+func TestResumeAfterTheWaitTimedOut(t *testing.T) {
+	e, set, api := serveAPI(t, `
+workflow "approve" {
+  step "wait" "approval" {
+    timeout = "1s"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("approve"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "failed")
+	var answer map[string]string
+	post(t, api.URL+"/api/v1/runs/"+id+"/resume/approval", http.StatusNotFound, &answer)
+	if got := answer["error"]; !strings.HasPrefix(got, "the wait of step approval timed out at ") {
+		t.Errorf("answer %q", got)
+	}
+}

@@ -217,6 +217,7 @@ var scriptErrors = map[string]error{
 	"HFTICK":      errTickTaken,
 	"HFFINISHED":  ErrFinished,
 	"HFRESUMED":   ErrResumed,
+	"HFWAITOVER":  errWaitOver,
 }
 
 // errClock is a tick refused because this process's clock is ahead of Redis's.

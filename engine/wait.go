@@ -28,6 +28,33 @@ const timedOutMark = "timeout"
 // ErrResumed is returned for a wait step resumed already.
 var ErrResumed = errors.New("the wait was resumed already")
 
+// WaitOverError is returned for a resume of a wait step that timed out, or that ended
+// otherwise (the run was replayed past it). It is an ErrNotFound: a resume URL answers
+// it as one, the link having expired.
+type WaitOverError struct {
+	Step     string
+	TimedOut bool
+	At       time.Time // when it timed out or ended; zero when not known
+}
+
+func (e *WaitOverError) Error() string {
+	what := "is over"
+	if e.TimedOut {
+		what = "timed out"
+	}
+	if e.At.IsZero() {
+		return fmt.Sprintf("the wait of step %s %s", e.Step, what)
+	}
+	return fmt.Sprintf("the wait of step %s %s at %s", e.Step, what, e.At.UTC().Format(time.RFC3339))
+}
+
+// Is makes a WaitOverError an ErrNotFound.
+func (e *WaitOverError) Is(target error) bool { return target == ErrNotFound }
+
+// errWaitOver is resume.lua's reply for a wait that is over; resume1 makes it a
+// WaitOverError.
+var errWaitOver = errors.New("the wait is over")
+
 // ErrNotWaiting is returned for a resume of a step that is not a wait step.
 var ErrNotWaiting = errors.New("not a wait step")
 
@@ -117,8 +144,8 @@ type Resumed struct {
 }
 
 // Resume resumes the wait step of run id with res. It reports ErrNotFound for a run
-// that does not exist (or expired) and for a wait that timed out or ended otherwise,
-// ErrResumed for a wait resumed already, ErrFinished for a run that has finished, and
+// that does not exist (or expired), a *WaitOverError (an ErrNotFound too) for a wait
+// that timed out or ended otherwise, ErrResumed for a wait resumed already, ErrFinished for a run that has finished, and
 // ErrNotWaiting for a step that is not a wait step. When it returns nil, the resume is
 // in Redis.
 func (e *Engine) Resume(ctx context.Context, id, step string, res *workflows.Resume) (*Resumed, error) {
@@ -158,11 +185,36 @@ func (e *Engine) resume1(ctx context.Context, w waitRef, res *workflows.Resume) 
 	jobID := unit{step: w.step}.jobID(w.run)
 	n, err := resumeScript.Run(ctx, e.q.rdb, []string{sh.run(w.run), sh.ready(w.workflow), sh.due(), sh.wake()},
 		w.run, resumePrefix+w.step, recordPrefix+w.step, jobID, w.workflow, data, timedOutMark).Int64()
-	if err = scriptError(err); err != nil {
+	if err = scriptError(err); errors.Is(err, errWaitOver) {
+		return nil, e.waitOver(ctx, w)
+	}
+	if err != nil {
 		return nil, err
 	}
 	e.log.Info("wait resumed", "run", w.run, "workflow", w.workflow, "step", w.step, "waiting", n == 1)
 	return &Resumed{RunID: w.run, Workflow: w.workflow, Step: w.step, Waiting: n == 1}, nil
+}
+
+// waitOver says how the wait w ended: timed out or not, and when, as far as its run
+// still says.
+func (e *Engine) waitOver(ctx context.Context, w waitRef) *WaitOverError {
+	over := &WaitOverError{Step: w.step}
+	vals, err := e.q.rdb.HMGet(ctx, e.q.shardFor(w.workflow).run(w.run), resumePrefix+w.step, recordPrefix+w.step).Result()
+	if err != nil {
+		return over
+	}
+	had, _ := vals[0].(string)
+	over.TimedOut = had == timedOutMark
+	data, _ := vals[1].(string)
+	rec, err := decodeRecord(data)
+	switch {
+	case data == "" || err != nil:
+	case rec.Finished > 0:
+		over.At = time.UnixMilli(rec.Finished)
+	case over.TimedOut && rec.RetryAt > 0:
+		over.At = time.UnixMilli(rec.RetryAt) // timed out, and not settled yet
+	}
+	return over
 }
 
 // waitOf reads the wait a token names; ErrNotFound for a token not made with the key.

@@ -287,8 +287,11 @@ func TestWaitTimeout(t *testing.T) {
 			r.Steps[1].Status != StatusPending {
 			t.Errorf("fail: %s %s %q", r.Status, stepsOf(r), r.Steps[0].Error)
 		}
-		if _, err := e.Resume(ctx, strict, "approval", resumeRequest(t, `{}`)); !errors.Is(err, ErrNotFound) {
-			t.Errorf("a resume after the timeout: %v, want ErrNotFound", err)
+		_, err = e.Resume(ctx, strict, "approval", resumeRequest(t, `{}`))
+		var over *WaitOverError
+		if !errors.Is(err, ErrNotFound) || !errors.As(err, &over) || !over.TimedOut || over.At.IsZero() ||
+			!strings.HasPrefix(err.Error(), "the wait of step approval timed out at ") {
+			t.Errorf("a resume after the timeout: %v, want a WaitOverError saying it timed out, and when", err)
 		}
 	})
 }

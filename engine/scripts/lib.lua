@@ -15,6 +15,7 @@ local ERR_CLOCK = 'HFCLOCK'         -- a tick far ahead of Redis's clock
 local ERR_TICK_TAKEN = 'HFTICK'     -- a later tick of the schedule started already
 local ERR_FINISHED = 'HFFINISHED'   -- the run has finished: it cannot be cancelled
 local ERR_RESUMED = 'HFRESUMED'     -- the wait step was resumed already
+local ERR_WAIT_OVER = 'HFWAITOVER' -- the wait step timed out, or ended otherwise
 
 local function fail(code, msg)
   return redis.error_reply(code .. ' ' .. msg)

@@ -10,15 +10,15 @@ local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4]}
 --       6 the resume (JSON), 7 the marker of a timeout
 local runid, rfield, field, jobid, wf, resume, timed_out = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 -- Returns 1 when the parked job was made due, 0 when the run has not reached the wait
--- yet. Replies ERR_NOT_FOUND for no such run, or a wait that timed out or ended;
--- ERR_RESUMED for a wait resumed already; ERR_FINISHED for a run that has finished.
+-- yet. Replies ERR_NOT_FOUND for no such run; ERR_WAIT_OVER for a wait that timed out
+-- or ended; ERR_RESUMED for a wait resumed already; ERR_FINISHED for a run that has finished.
 local status = redis.call('HGET', K.run, 'status')
 if not status then
   return fail(ERR_NOT_FOUND, 'no run ' .. runid)
 end
 local had = redis.call('HGET', K.run, rfield)
 if had == timed_out then
-  return fail(ERR_NOT_FOUND, 'the wait timed out')
+  return fail(ERR_WAIT_OVER, 'the wait timed out')
 end
 if had then
   return fail(ERR_RESUMED, 'the wait was resumed already')
@@ -30,7 +30,7 @@ end
 local rec = redis.call('HGET', K.run, field)
 local st = rec and string.match(rec, '"status":"(%a+)"')
 if st == 'succeeded' or st == 'failed' or st == 'skipped' then
-  return fail(ERR_NOT_FOUND, 'the wait is over')
+  return fail(ERR_WAIT_OVER, 'the wait is over')
 end
 redis.call('HSET', K.run, rfield, resume)
 -- Only a job parked at the wait is made due: one queued to reach it (behind a delay
