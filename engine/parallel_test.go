@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -329,6 +330,53 @@ workflow "both" {
 		}
 		if n := b.Client.Exists(ctx, sh.items("run1", "lines"), sh.todo("run1", "lines")).Val(); n != 0 {
 			t.Errorf("%d keys of the step's items left with no expiry", n)
+		}
+	})
+}
+
+// A failed step of a parallel block cancels nothing: a wait beside it keeps waiting,
+// and the block fails the run, and on_failure starts, once the wait is over.
+func TestParallelFailureWaitsForAWaitingSibling(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := realKindsEngine(t, b, `
+workflow "approve" {
+  parallel "both" {
+    step "wait" "approval" {
+      timeout = "2s"
+    }
+    step "probe" "bad" {
+      value = "x"
+      fail  = true
+    }
+  }
+  on_failure {
+    step "probe" "page" {
+      value = "{{ run.failed_step }}"
+    }
+  }
+}`, Options{})
+		id, err := e.Start(ctx, set.Workflow("approve"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r *Run
+		testutil.Eventually(t, 10*time.Second, "the failed step recorded", func() bool {
+			r, err = e.Run(ctx, id)
+			return err == nil && stepsOf(r) != "" && strings.Contains(stepsOf(r), "bad failed")
+		})
+		if r.Status.Done() {
+			t.Fatalf("the run ended before the wait beside the failed step was over: %+v", r.RunSummary)
+		}
+		r = waitRun(t, e, id)
+		if r.Status != RunFailed || !strings.Contains(stepsOf(r), "bad failed") { // and approval, timed out
+			t.Errorf("run %+v", r.RunSummary)
+		}
+		if took := r.FinishedAt.Sub(r.CreatedAt); took < 1500*time.Millisecond {
+			t.Errorf("the run failed %v after it started, before the wait's timeout of 2s", took)
+		}
+		if got := stepsOf(r); !strings.Contains(got, "on_failure/page succeeded") {
+			t.Errorf("steps %s", got)
 		}
 	})
 }
