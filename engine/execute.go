@@ -135,8 +135,12 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.
 	// An answer may repeat what it got as it was sent: encoded.
+	// A sensitive step's output is recorded raw and shown as [sensitive]: it may copy a
+	// secret, or a value of another sensitive step, for later steps to read as it is.
 	secrets := r.redactor().Encoded()
-	o.output = secrets.Value(o.output)
+	if !step.Sensitive {
+		o.output = secrets.Value(o.output)
+	}
 	if o.err != nil {
 		o.err = errors.New(secrets.String(o.err.Error()))
 	}

@@ -114,6 +114,7 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	sensitiveCopies(wf)
 	l.versions = append(l.versions, pendingVersion{wf: wf, tokens: canonical(l.files, b), values: l.values})
 	return wf, diags
 }
@@ -318,6 +319,12 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 	diags = append(diags, d...)
 	if forEach != nil {
 		diags = append(diags, sameKeyEachItem(blk, name)...)
+	}
+	if kind.AnyAttrs {
+		for _, a := range blk.attrs {
+			s.carries.steps = append(s.carries.steps, a.Template.stepsRead()...)
+			s.carries.secret = s.carries.secret || a.Template.holds(l.secretValues)
+		}
 	}
 	blk.api, d = l.apiRef(blk)
 	diags = append(diags, d...)
@@ -624,4 +631,21 @@ func sameKeyEachItem(blk *Block, step string) hcl.Diagnostics {
 		fmt.Sprintf("Step %q runs once per item of its for_each, and its idempotency_key does not read each, "+
 			"so an API that honours the key does the first item's work and answers the others with it. "+
 			`Add {{ each.key }} to the key, as the default does (<run id>:%s:<each.key>), or set "" to send none`, step, step))}
+}
+
+// sensitiveCopies makes sensitive a step that copies into its output a secret, or a
+// value of a sensitive step (set { token = "{{ steps.login.token }}" }). Its output
+// is recorded, like any step's, with those values hidden, so later steps would read
+// [redacted] and send it on; recorded as a sensitive step's, it keeps them for the
+// later steps of its run and shows [sensitive].
+func sensitiveCopies(wf *Workflow) {
+	sensitive := map[string]bool{}
+	for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
+		if !s.Sensitive && (s.carries.secret || slices.ContainsFunc(s.carries.steps, func(n string) bool { return sensitive[n] })) {
+			s.Sensitive = true
+		}
+		if s.Sensitive {
+			sensitive[s.Name] = true
+		}
+	}
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,9 +192,8 @@ func writeText(b *strings.Builder, v any) {
 	}
 }
 
-// reads reports whether any expression of the template reads the name as a root,
-// as each in {{ each.key }}.
-func (t *Template) reads(name string) bool {
+// programs are the template's compiled expressions.
+func (t *Template) programs() []*vm.Program {
 	var progs []*vm.Program
 	var collect func(t *Template)
 	collect = func(t *Template) {
@@ -210,8 +210,14 @@ func (t *Template) reads(name string) bool {
 		}
 	}
 	collect(t)
+	return progs
+}
+
+// reads reports whether any expression of the template reads the name as a root,
+// as each in {{ each.key }}.
+func (t *Template) reads(name string) bool {
 	found := false
-	for _, p := range progs {
+	for _, p := range t.programs() {
 		node := p.Node()
 		ast.Walk(&node, visitor(func(n ast.Node) {
 			if id, ok := n.(*ast.IdentifierNode); ok && id.Value == name {
@@ -220,6 +226,75 @@ func (t *Template) reads(name string) bool {
 		}))
 	}
 	return found
+}
+
+// stepsRead are the steps whose values the template's expressions read, as
+// steps.NAME or steps["NAME"]; reads of a step's outcome, status or error alone, which
+// a sensitive step shows, are left out. A step named by a value (steps[each.value])
+// is not known.
+func (t *Template) stepsRead() []string {
+	var out []string
+	for _, p := range t.programs() {
+		node := p.Node()
+		steps := map[*ast.MemberNode]string{} // steps.NAME, by node
+		shown := map[*ast.MemberNode]bool{}   // those read only as steps.NAME.outcome
+		ast.Walk(&node, visitor(func(n ast.Node) {
+			m, ok := n.(*ast.MemberNode)
+			if !ok {
+				return
+			}
+			root, ok := m.Node.(*ast.IdentifierNode)
+			name, named := m.Property.(*ast.StringNode)
+			if ok && named && root.Value == "steps" {
+				steps[m] = name.Value
+				return
+			}
+			inner, ok := m.Node.(*ast.MemberNode)
+			field, named := m.Property.(*ast.StringNode)
+			if _, isStep := steps[inner]; ok && isStep && named && slices.Contains([]string{"outcome", "status", "error"}, field.Value) {
+				shown[inner] = true
+			}
+		}))
+		for m, name := range steps {
+			if !shown[m] {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// holds reports whether any text of the template, as written, holds one of values.
+func (t *Template) holds(values map[string]bool) bool {
+	in := func(s string) bool {
+		for v := range values {
+			if v != "" && strings.Contains(s, v) {
+				return true
+			}
+		}
+		return false
+	}
+	if s, ok := t.value.(string); ok && t.kind == constKind && in(s) {
+		return true
+	}
+	if t.kind == constKind && t.value != nil {
+		if _, ok := t.value.(string); !ok {
+			if data, err := httpjson.Marshal(t.value); err == nil && in(string(data)) {
+				return true
+			}
+		}
+	}
+	for _, p := range t.parts {
+		if in(p.text) {
+			return true
+		}
+	}
+	for _, e := range t.elems {
+		if e.holds(values) {
+			return true
+		}
+	}
+	return false
 }
 
 // compileTemplate compiles a value already evaluated at load time (strings, numbers,

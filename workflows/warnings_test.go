@@ -97,3 +97,46 @@ func TestForEachIdempotencyKeysThatDifferAreNotWarnedAbout(t *testing.T) {
 		}
 	}
 }
+
+// A set step that copies a sensitive step's values, or a secret, is sensitive itself,
+// and so is one that copies from it; a step that reads only outcome or status, an
+// http step that sends the value, and a set step of other values are not.
+func TestSetStepsThatCopySensitiveValuesAreSensitive(t *testing.T) {
+	t.Setenv("COPIED_SECRET", "copied-secret-value")
+	src := `workflow "w" {
+  step "http" "login" {
+    url       = "https://auth.example.com/token"
+    sensitive = true
+  }
+  step "set" "copy" {
+    token = "{{ steps.login.body.access_token }}"
+  }
+  step "set" "copy_of_copy" {
+    header = "Bearer {{ steps['copy'].token }}"
+  }
+  step "set" "secret" {
+    header = "Bearer ${secret("COPIED_SECRET")}"
+  }
+  step "set" "outcome" {
+    ok = "{{ steps.login.outcome == 'succeeded' && steps.login.status == 200 }}"
+  }
+  step "http" "use" {
+    url     = "https://api.example.com/things"
+    headers = { Authorization = "Bearer {{ steps.login.body.access_token }}" }
+  }
+  step "set" "plain" {
+    v = "{{ steps.use.body.id }}"
+  }
+}
+`
+	set, diags := workflows.Load([]workflows.Source{{Name: "w.hcl", Data: []byte(src)}}, realKinds())
+	if set == nil {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	want := map[string]bool{"login": true, "copy": true, "copy_of_copy": true, "secret": true}
+	for _, s := range set.Workflow("w").Steps {
+		if s.Sensitive != want[s.Name] {
+			t.Errorf("step %s: sensitive %v, want %v", s.Name, s.Sensitive, want[s.Name])
+		}
+	}
+}
