@@ -202,7 +202,7 @@ func (a *api) run(w http.ResponseWriter, r *http.Request) {
 // runTest answers GET /api/v1/runs/{id}/test?name=: the run as a workflow test, a
 // *.test.hcl file (text/plain); 409 for a run that has not finished or was cancelled.
 func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
-	data, err := exportTest(r.Context(), a.runs, r.PathValue("id"), r.URL.Query().Get("name"))
+	data, err := exportTest(r.Context(), a.runs, a.workflows(), r.PathValue("id"), r.URL.Query().Get("name"))
 	if err != nil {
 		if errors.Is(err, testexport.ErrNotExportable) {
 			httpjson.Error(w, http.StatusConflict, err.Error())
@@ -216,8 +216,9 @@ func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(data)
 }
 
-// exportTest is run id as a workflow test named name.
-func exportTest(ctx context.Context, runs Runs, id, name string) ([]byte, error) {
+// exportTest is run id as a workflow test named name. set is the workflows in use: what
+// their env() read is written as hookflow test reads it.
+func exportTest(ctx context.Context, runs Runs, set *workflows.Set, id, name string) ([]byte, error) {
 	run, err := runs.Run(ctx, id)
 	if err != nil {
 		return nil, err
@@ -226,7 +227,11 @@ func exportTest(ctx context.Context, runs Runs, id, name string) ([]byte, error)
 	if err != nil {
 		ev = nil // an event that cannot be read: the test gets the default one
 	}
-	return testexport.Write(run, ev, name)
+	var env []workflows.EnvValue
+	if set != nil {
+		env = set.EnvValues()
+	}
+	return testexport.Write(run, ev, name, env)
 }
 
 // listRuns answers GET /api/v1/runs?workflow=&status=&text=&limit=&cursor=.

@@ -31,13 +31,14 @@ type evaluator struct {
 	unset *unsetLog
 }
 
-// newEvaluator returns an evaluator over vars; secret() adds every value it reads to
-// secrets, so that they can be hidden wherever text is recorded or shown. env() and
-// secret() report the variables that are not set to unset.
-func newEvaluator(vars map[string]cty.Value, secrets map[string]bool, unset *unsetLog) *evaluator {
+// newEvaluator returns an evaluator over vars; env() and secret() read env. secret()
+// adds every value it reads to secrets, so that they can be hidden wherever text is
+// recorded or shown. env() and secret() report the variables that are not set to
+// unset.
+func newEvaluator(vars map[string]cty.Value, secrets map[string]bool, unset *unsetLog, env *environ) *evaluator {
 	return &evaluator{vars: vars, unset: unset, ctx: &hcl.EvalContext{
 		Variables: map[string]cty.Value{"vars": cty.ObjectVal(vars)},
-		Functions: map[string]function.Function{"env": envFunc(unset), "secret": secretFunc(secrets, unset)},
+		Functions: map[string]function.Function{"env": envFunc(unset, env), "secret": secretFunc(secrets, unset, env)},
 	}}
 }
 
@@ -254,24 +255,29 @@ func goNumber(f *big.Float) any {
 	return out
 }
 
-func envFunc(unset *unsetLog) function.Function {
+func envFunc(unset *unsetLog, env *environ) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads an environment variable, with an optional default.",
 		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
 		VarParam:    &function.Parameter{Name: "default", Type: cty.String},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if len(args) > 2 {
+				return cty.NilVal, fmt.Errorf("env takes a name and at most one default")
+			}
 			name := args[0].AsString()
-			if v, ok := os.LookupEnv(name); ok {
+			test := placeholderValue(name) // what hookflow test reads
+			if len(args) == 2 {
+				test = args[1].AsString()
+			}
+			if v, ok := env.lookup(name); ok {
+				env.note(name, v, test)
 				return cty.StringVal(literal(v)), nil
 			}
-			switch len(args) {
-			case 1:
+			if len(args) == 1 {
 				return unset.placeholder(&unsetError{name: name})
-			case 2:
-				return cty.StringVal(literal(args[1].AsString())), nil
 			}
-			return cty.NilVal, fmt.Errorf("env takes a name and at most one default")
+			return cty.StringVal(literal(test)), nil
 		},
 	})
 }
@@ -280,14 +286,14 @@ func envFunc(unset *unsetLog) function.Function {
 // ${} interpolation.
 const sensitive = "sensitive"
 
-func secretFunc(secrets map[string]bool, unset *unsetLog) function.Function {
+func secretFunc(secrets map[string]bool, unset *unsetLog, env *environ) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads a secret from the environment and marks it sensitive.",
 		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			name := args[0].AsString()
-			v, ok := os.LookupEnv(name)
+			v, ok := env.lookup(name)
 			if !ok || v == "" {
 				p, err := unset.placeholder(&unsetError{secret: true, name: name})
 				if err != nil {

@@ -112,7 +112,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	}
 
 	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}, exprs: newExprCompiler(),
-		unset: newUnsetLog(opts.AllowUnset)}
+		unset: newUnsetLog(opts.AllowUnset || opts.Hermetic), env: newEnviron(opts.Hermetic)}
 	ev, d := l.decodeVars(bodies)
 	diags = append(diags, d...)
 	diags = append(diags, l.decodeAPIs(bodies, names, ev)...)
@@ -164,6 +164,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 		p.wf.Version = l.version(p)
 	}
 	l.unset.fill(set)
+	set.env = l.env.values()
 	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
 	return set, diags
 }
@@ -246,6 +247,7 @@ type loader struct {
 	values       []any            // the workflow being decoded: its attributes' load-time values
 	versions     []pendingVersion // every workflow decoded, to version once all are
 	unset        *unsetLog        // the variables env() and secret() found not set
+	env          *environ         // where env() and secret() read
 	placeholders []hcl.Range      // the values that hold a placeholder for one
 	apis         map[string]*API  // every api block, by name
 }
@@ -254,7 +256,7 @@ type loader struct {
 // another var: the order of files would then matter.
 func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	base := newEvaluator(map[string]cty.Value{}, l.secretValues, l.unset)
+	base := newEvaluator(map[string]cty.Value{}, l.secretValues, l.unset, l.env)
 	values := map[string]cty.Value{}
 	l.vars = map[string]any{}
 	defined := map[string]hcl.Range{}
@@ -294,7 +296,7 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 			}
 		}
 	}
-	return newEvaluator(values, l.secretValues, l.unset), diags
+	return newEvaluator(values, l.secretValues, l.unset, l.env), diags
 }
 
 func varsSelfRefs(a *hcl.Attribute) *hcl.Diagnostic {

@@ -14,6 +14,7 @@ type Set struct {
 	unset     []Unset                    // with Options.AllowUnset: what was not set
 	missing   map[reader]hcl.Diagnostics // by reader: the errors for what it needs and is not set
 	apis      map[string]*API
+	env       []EnvValue // what env() read that hookflow test reads otherwise
 }
 
 // Workflows returns the workflows sorted by name. The slice must not be modified.

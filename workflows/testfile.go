@@ -185,10 +185,26 @@ func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
 }
 
 // testEvalContext gives test files file(), relative to the test file and read as it
-// is, and env().
+// is, and env(), which reads what the workflows' env() reads under hookflow test: its
+// default, or without one the placeholder. Neither reads the environment, so a test
+// that writes the URL a step builds from env() passes in every shell.
 func testEvalContext(dir string) *hcl.EvalContext {
 	return &hcl.EvalContext{Functions: map[string]function.Function{
-		"env": envFunc(newUnsetLog(false)),
+		"env": function.New(&function.Spec{
+			Description: "The default, or without one the placeholder, of an environment variable, as hookflow test reads it.",
+			Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+			VarParam:    &function.Parameter{Name: "default", Type: cty.String},
+			Type:        function.StaticReturnType(cty.String),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				switch len(args) {
+				case 1:
+					return cty.StringVal(placeholderValue(args[0].AsString())), nil
+				case 2:
+					return args[1], nil
+				}
+				return cty.NilVal, fmt.Errorf("env takes a name and at most one default")
+			},
+		}),
 		"file": function.New(&function.Spec{
 			Description: "Reads a file, relative to the test file that calls it.",
 			Params:      []function.Parameter{{Name: "path", Type: cty.String}},

@@ -26,6 +26,12 @@ type Options struct {
 	// to call; their workflows are not decoded, and the other files' problems are not
 	// reported.
 	File string
+	// Hermetic makes env() and secret() read nothing from the environment: env() reads
+	// its default, and an env() without one or a secret() reads as a placeholder, as
+	// with AllowUnset. It is for hookflow test, whose tests then pass or fail alike in
+	// every shell: a URL built from env("CRM_URL", "https://crm.example.com") is the
+	// default's, whatever CRM_URL holds where the tests run.
+	Hermetic bool
 }
 
 // Unset is a variable that env() without a default or secret() read, and that is not

@@ -19,7 +19,8 @@ import (
 
 const exportSrc = `
 vars {
-  api = env("EXPORT_API")
+  api   = env("EXPORT_API")
+  notes = env("EXPORT_NOTES_API", "https://notes.example.com/v1")
 }
 
 workflow "order_paid" {
@@ -45,7 +46,7 @@ workflow "order_paid" {
 
   step "http" "note" {
     if   = "event.body.total > 0"
-    url  = "${vars.api}/notes"
+    url  = "${vars.notes}/notes"
     json = { text = "paid by {{ steps.customer.body.name }}", key = "k-${secret("EXPORT_TOKEN")}", run = "{{ run.id }}" }
   }
 
@@ -60,8 +61,9 @@ workflow "order_paid" {
 const exportCanary = "canary-export-7d1f9a0c2b"
 
 // A run of a real workflow on redis-server, exported with runs export-test, passes
-// hookflow test; changed to send another body, the workflow fails it with a diff; the
-// file holds no secret, no credential of the event, nothing of the old run's id.
+// hookflow test, in a shell where the variables env() read are set otherwise or not at
+// all; changed to send another body, the workflow fails it with a diff; the file holds
+// no secret, no credential of the event, nothing of the old run's id.
 func TestRunsExportTest(t *testing.T) {
 	var mu sync.Mutex
 	calls := map[string]int{}
@@ -86,6 +88,7 @@ func TestRunsExportTest(t *testing.T) {
 	}))
 	defer api.Close()
 	t.Setenv("EXPORT_API", api.URL)
+	t.Setenv("EXPORT_NOTES_API", api.URL+"/v2") // holds EXPORT_API's value: the longer is rewritten whole
 	t.Setenv("EXPORT_TOKEN", exportCanary)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "orders.hcl"), exportSrc)
@@ -130,6 +133,10 @@ func TestRunsExportTest(t *testing.T) {
 		`text = "paid by Ada"`, `expect "refund" {`, `skipped = true`,
 		"# Left out: headers Authorization, X-Run",
 		`expect_run = "succeeded"`,
+		// What env() read is written as hookflow test reads it, with a comment saying so.
+		"# EXPORT_API, EXPORT_NOTES_API: written as hookflow test reads them",
+		`url    = "https://unset.invalid/EXPORT_API/customers/c1"`,
+		`url    = "https://notes.example.com/v1/notes"`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the exported test lacks %q:\n%s", want, text)
@@ -139,6 +146,12 @@ func TestRunsExportTest(t *testing.T) {
 	if err := run(context.Background(), []string{"fmt", "--check", file}, nil, &formatted, &formatted); err != nil {
 		t.Errorf("the exported test is not as hookflow fmt writes it: %v\n%s", err, formatted.String())
 	}
+	if strings.Contains(text, api.URL) {
+		t.Errorf("the exported test holds the URL env() read where the run was served, %s:\n%s", api.URL, text)
+	}
+	t.Setenv("EXPORT_API", "http://127.0.0.1:1/elsewhere")
+	t.Setenv("EXPORT_NOTES_API", "")
+	os.Unsetenv("EXPORT_NOTES_API")
 	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "ok    a paid order") {
 		t.Fatalf("the exported test fails on the workflow it was recorded from, exit %d:\n%s\n%s", code, out, text)
 	}

@@ -255,9 +255,10 @@ expects to what the fixed workflow should send.
 
 The file holds no secret: what the history redacts, the event's credential headers
 and fields, and what derives from the old run's id (its Idempotency-Keys, a URL that
-names the run) are left out of the expects, each said in a comment. Write it beside
-the workflow as NAME.test.hcl. A run that has not finished, or was cancelled, cannot
-be exported (409).`,
+names the run) are left out of the expects, each said in a comment. What env() read
+where the run was served is written as hookflow test reads it, its default: tests
+read no environment. Write it beside the workflow as NAME.test.hcl. A run that has
+not finished, or was cancelled, cannot be exported (409).`,
 		Example: `  hookflow runs export-test 01JD3WZ2Q7T5
   hookflow runs export-test 01JD3WZ2Q7T5 --name "a refund over the limit" -o workflows/refund.test.hcl`,
 		Args: exactArgs(1),

@@ -53,7 +53,9 @@ the run ended. The run is a real one, with the workflow's filter, conditions, re
 and on_error, on an embedded Redis; but nothing is sent: an http step without a mock
 fails the test, showing the request it would have sent. Delays and the waits between
 retries take no time. A wait step is resumed by the test's resume "STEP" {} block, or
-times out at once. An env() or secret() that is not set reads as a placeholder.
+times out at once. Tests read nothing from the environment, so that they pass or fail
+alike in every shell and in CI: env() reads its default, and an env() without one or
+a secret() reads as https://unset.invalid/NAME.
 
 test prints ok or FAIL for each test, and for each failed expectation its file:line
 with what was expected and what was sent. -v prints every test's steps too; --junit
@@ -233,7 +235,7 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	srcs, diags := workflows.ReadDir(g.dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
-		set, diags = workflows.LoadWith(srcs, k, workflows.Options{AllowUnset: true})
+		set, diags = workflows.LoadWith(srcs, k, workflows.Options{Hermetic: true})
 		diags = onlyErrors(diags) // warnings are validate's to show
 	}
 	tests, d := workflows.LoadTests(g.tests, set)

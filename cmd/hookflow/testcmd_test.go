@@ -146,6 +146,36 @@ func TestExampleWorkflowTests(t *testing.T) {
 	}
 }
 
+// TestExampleWorkflowTestsIgnoreTheEnvironment runs the examples' tests in a shell
+// where every variable their env() and secret() read is set, as the README's way to
+// move the quick start's ports sets QUICKSTART_HOOKS_URL: tests read their defaults
+// all the same, and pass.
+func TestExampleWorkflowTestsIgnoreTheEnvironment(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*/*.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?:secret|env)\("([A-Z_]+)"`).FindAllSubmatch(data, -1) {
+			name := string(m[1])
+			t.Setenv(name, "http://127.0.0.1:18112/from-the-shell/"+strings.ToLower(name))
+			set[name] = true
+		}
+	}
+	if !set["QUICKSTART_HOOKS_URL"] || !set["CRM_URL"] || !set["STRIPE_WEBHOOK_SECRET"] {
+		t.Fatalf("the examples' variables were not found: %v", set)
+	}
+	out, code := hookflowTest(t, "../../examples/...")
+	if code != 0 || !strings.Contains(out, "PASS: ") {
+		t.Fatalf("hookflow test ../../examples/... with the environment set: exit %d:\n%s", code, out)
+	}
+}
+
 // TestGettingStartedTests runs the tests docs/getting-started.md writes against the
 // workflow it writes, as a reader would.
 func TestGettingStartedTests(t *testing.T) {

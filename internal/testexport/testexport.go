@@ -8,6 +8,11 @@
 // event's credential fields and headers, and whatever derives from the old run's id
 // or its event's id (Idempotency-Key, a URL naming the run): a test run has new ones,
 // so an expectation of them could never match. Each one left out is said in a comment.
+//
+// What it rewrites: hookflow test reads nothing from the environment (env() reads its
+// default), so a value env() read where the run was served is written as the test
+// reads it, wherever it appears: a run that called $WAREHOUSE_URL/shipments expects
+// the default's /shipments. A comment names each variable so written.
 package testexport
 
 import (
@@ -44,8 +49,10 @@ var skippedAnswerHeaders = map[string]bool{
 }
 
 // Write returns the test file of a finished run. ev is the run's event as stored (the
-// engine's RunEvent); name is the test's name, "" for one made of the run's id.
-func Write(run *engine.Run, ev *workflows.Event, name string) ([]byte, error) {
+// engine's RunEvent); name is the test's name, "" for one made of the run's id; env is
+// what env() read where the run was served and hookflow test reads otherwise (the
+// serving Set's EnvValues).
+func Write(run *engine.Run, ev *workflows.Event, name string, env []workflows.EnvValue) ([]byte, error) {
 	switch run.Status {
 	case engine.RunSucceeded, engine.RunFailed:
 	case engine.RunCancelled:
@@ -56,12 +63,11 @@ func Write(run *engine.Run, ev *workflows.Event, name string) ([]byte, error) {
 	if name == "" {
 		name = fmt.Sprintf("run %s of %s", run.ID, run.Workflow)
 	}
-	x := &exporter{hidden: hiddenValues(run, ev)}
-	f := hclwrite.NewEmptyFile()
-	root := f.Body()
-	x.comment(root, fmt.Sprintf("Recorded from run %s of workflow %s (version %s), which %s.", run.ID, run.Workflow, run.Version, run.Status))
-	x.comment(root, "Made by: hookflow runs export-test "+run.ID)
-	test := root.AppendNewBlock("test", []string{name}).Body()
+	x := &exporter{hidden: hiddenValues(run, ev), env: findable(env), rewritten: map[string]bool{}}
+	// The test block first, then the comments above it: they say which variables it
+	// writes as a test reads them.
+	tf := hclwrite.NewEmptyFile()
+	test := tf.Body().AppendNewBlock("test", []string{name}).Body()
 	test.SetAttributeValue("workflow", cty.StringVal(run.Workflow))
 	if ev != nil {
 		test.AppendNewline()
@@ -96,6 +102,14 @@ func Write(run *engine.Run, ev *workflows.Event, name string) ([]byte, error) {
 	}
 	test.AppendNewline()
 	test.SetAttributeValue("expect_run", cty.StringVal(string(run.Status)))
+	f := hclwrite.NewEmptyFile()
+	root := f.Body()
+	x.comment(root, fmt.Sprintf("Recorded from run %s of workflow %s (version %s), which %s.", run.ID, run.Workflow, run.Version, run.Status))
+	x.comment(root, "Made by: hookflow runs export-test "+run.ID)
+	for _, line := range x.rewrittenNote() {
+		x.comment(root, line)
+	}
+	root.AppendUnstructuredTokens(tf.BuildTokens(nil))
 	return hclwrite.Format(f.Bytes()), nil
 }
 
@@ -155,7 +169,74 @@ func keyText(k any) string {
 }
 
 type exporter struct {
-	hidden []string // texts that no value of the file may hold, nor an expectation
+	hidden    []string             // texts that no value of the file may hold, nor an expectation
+	env       []workflows.EnvValue // values env() read, to write as hookflow test reads them
+	rewritten map[string]bool      // the variables whose value the file writes so
+}
+
+// minEnvValue is the shortest value of env() found in the run's text and rewritten:
+// a shorter one would match ordinary words and numbers, as a secret would.
+const minEnvValue = workflows.MinSecret
+
+// findable is env without the values too short to be found in text.
+func findable(env []workflows.EnvValue) []workflows.EnvValue {
+	var out []workflows.EnvValue
+	for _, e := range env {
+		if len(e.Value) >= minEnvValue {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// asTested is s with each value env() read where the run was served replaced by what
+// hookflow test reads: what a test run sends where the run sent s.
+func (x *exporter) asTested(s string) string {
+	for _, e := range x.env { // longest first
+		if strings.Contains(s, e.Value) {
+			s = strings.ReplaceAll(s, e.Value, e.Test)
+			x.rewritten[e.Name] = true
+		}
+	}
+	return s
+}
+
+// asTestedValue is v with asTested applied to every string in it.
+func (x *exporter) asTestedValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = x.asTestedValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = x.asTestedValue(e)
+		}
+		return out
+	case string:
+		return x.asTested(v)
+	}
+	return v
+}
+
+// rewrittenNote is the comment naming the variables whose values asTested rewrote,
+// a line to an element; none when it rewrote none.
+func (x *exporter) rewrittenNote() []string {
+	if len(x.rewritten) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(x.rewritten))
+	for n := range x.rewritten {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return []string{
+		strings.Join(names, ", ") + ": written as hookflow test reads them, which is env()'s default",
+		"(else https://unset.invalid/NAME), not as the process that served the run read them.",
+	}
 }
 
 // hiddenValues are the texts an expectation must not hold: the history's [redacted],
@@ -216,13 +297,14 @@ func (x *exporter) hides(s string) bool {
 	return false
 }
 
-// redact replaces the hidden texts in s by [redacted]: for what the test gives (an
-// event, a mock's answer), not what it checks.
+// redact replaces the hidden texts in s by [redacted], and writes what env() read as
+// a test reads it: for what the test gives (an event, a mock's answer), not what it
+// checks.
 func (x *exporter) redact(s string) string {
 	for _, h := range x.hidden[1:] { // [redacted] itself stays
 		s = strings.ReplaceAll(s, h, workflows.Redacted)
 	}
-	return s
+	return x.asTested(s)
 }
 
 // redactValue is v with redact applied to every string in it.
@@ -429,7 +511,7 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 	if x.hides(q.URL) {
 		left = append(left, "url")
 	} else {
-		b.SetAttributeValue("url", cty.StringVal(q.URL))
+		b.SetAttributeValue("url", cty.StringVal(x.asTested(q.URL)))
 	}
 	headers := map[string]any{}
 	var names []string
@@ -439,7 +521,7 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 		case workflows.IsCredentialName(k) || x.hides(v):
 			names = append(names, k)
 		default:
-			headers[k] = v
+			headers[k] = x.asTested(v)
 		}
 	}
 	if len(headers) > 0 {
@@ -463,11 +545,11 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 			if x.hides(q.Body) {
 				left = append(left, "json members")
 			}
-			b.SetAttributeRaw("json", valueTokens(toCty(p)))
+			b.SetAttributeRaw("json", valueTokens(toCty(x.asTestedValue(p))))
 		case x.hides(q.Body):
 			left = append(left, "body")
 		default:
-			b.SetAttributeValue("body", cty.StringVal(q.Body))
+			b.SetAttributeValue("body", cty.StringVal(x.asTested(q.Body)))
 		}
 	}
 	if u.Attempts == len(u.Requests) && u.Attempts > 1 {

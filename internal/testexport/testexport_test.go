@@ -32,7 +32,7 @@ func TestWriteFailedRun(t *testing.T) {
 	ev := &workflows.Event{ID: "ev1", Trigger: "webhook", ContentType: "application/x-www-form-urlencoded",
 		Raw: "amount=12&token=tok-abcdef", Body: map[string]any{"amount": "12", "token": "tok-abcdef"},
 		Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}}
-	data, err := Write(run, ev, "")
+	data, err := Write(run, ev, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +56,54 @@ func TestWriteFailedRun(t *testing.T) {
 
 func TestWriteRefusesUnfinished(t *testing.T) {
 	for _, st := range []engine.RunStatus{engine.RunRunning, engine.RunQueued, engine.RunCancelled} {
-		_, err := Write(&engine.Run{RunSummary: engine.RunSummary{ID: "r", Status: st}}, nil, "")
+		_, err := Write(&engine.Run{RunSummary: engine.RunSummary{ID: "r", Status: st}}, nil, "", nil)
 		if !errors.Is(err, ErrNotExportable) {
 			t.Errorf("%s: %v", st, err)
 		}
+	}
+}
+
+// What env() read where the run was served is written as hookflow test reads it, in
+// the event, the mocks and the expects alike, so that the test passes in any shell; a
+// value too short to be found in text is left as it is.
+func TestWriteEnvValuesAsTested(t *testing.T) {
+	const served = "http://10.0.0.7:9000/api"
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "ship", Version: "v1", Status: engine.RunSucceeded},
+		Steps: []engine.StepRun{
+			{Name: "create", Path: "create", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1, Requests: []workflows.Request{
+				{Attempt: 1, Method: "POST", URL: served + "/shipments", Status: 201,
+					Headers:  map[string]string{"Content-Type": "application/json", "X-Channel": "#ops"},
+					Body:     `{"callback": "` + served + `/done", "channel": "#ops"}`,
+					Response: &workflows.Response{Body: `{"self": "` + served + `/shipments/7"}`}},
+			}},
+		}}
+	ev := &workflows.Event{ID: "ev1", Trigger: "webhook", ContentType: "application/json",
+		Body: map[string]any{"link": served + "/orders/1"}, Headers: map[string]string{"content-type": "application/json"}}
+	env := []workflows.EnvValue{
+		{Name: "WAREHOUSE_URL", Value: served, Test: "https://wms.example.com/api"},
+		{Name: "CHANNEL", Value: "#ops", Test: "#orders"},
+	}
+	data, err := Write(run, ev, "", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{
+		"# WAREHOUSE_URL: written as hookflow test reads them",
+		`link = "https://wms.example.com/api/orders/1"`,    // the event
+		`self = "https://wms.example.com/api/shipments/7"`, // the mock
+		`url    = "https://wms.example.com/api/shipments"`, // the expect
+		`callback = "https://wms.example.com/api/done"`,    // what it sent
+		`channel  = "#ops"`, `X-Channel    = "#ops"`, // too short to find
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, served) || strings.Contains(text, "CHANNEL,") {
+		t.Errorf("holds what env() read where the run was served:\n%s", text)
+	}
+	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
+		t.Errorf("does not load: %s\n%s", diags.Error(), text)
 	}
 }
