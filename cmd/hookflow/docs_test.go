@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -154,5 +159,81 @@ func TestCLIDocListsEveryCommand(t *testing.T) {
 				t.Errorf("the row of %s in docs/cli.md's command table does not list %s: %s", c.Name(), sub.Name(), row)
 			}
 		}
+	}
+}
+
+// TestGettingStartedDeadLetter follows step 5 of docs/getting-started.md: the GitHub
+// example served beside a Slack URL that nothing answers yet, a signed push whose run
+// fails into the dead letters, the stand-in workflow the guide writes saved while the
+// server runs, and the dead letter retried to success, with no restart.
+func TestGettingStartedDeadLetter(t *testing.T) {
+	data, err := os.ReadFile("../../docs/getting-started.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide := string(data)
+	var standIn string
+	for _, m := range regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(guide, -1) {
+		if strings.HasPrefix(m[1], `workflow "slack"`) {
+			standIn = m[1]
+		}
+	}
+	if standIn == "" || !strings.Contains(guide, "export SLACK_WEBHOOK_URL=http://127.0.0.1:8080/hooks/slack") ||
+		!strings.Contains(guide, "dlq retry RUN_ID:notify") {
+		t.Fatal("getting-started.md no longer has step 5's stand-in for Slack, its URL or its retry")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "push.hcl"), string(exampleFile(t, "github-push", "push.hcl")))
+	addr := freeAddr(t)
+	const secret = "change-me-to-a-long-random-string"
+	t.Setenv("GITHUB_WEBHOOK_SECRET", secret)
+	t.Setenv("SLACK_WEBHOOK_URL", "http://"+addr+"/hooks/slack")
+	s := serveDir(t, dir, "", addr)
+	hookflow := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), append(args, "--admin", s.adminAddr), nil, &stdout, &stderr); err != nil {
+			t.Fatalf("hookflow %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+		}
+		return stdout.String()
+	}
+
+	event, headers := exampleFile(t, "github-push", "event.json"), exampleHeaders(t, "github-push")
+	headers.Set("X-Hub-Signature-256", signGitHub(secret, event))
+	a := deliver(t, "http://"+addr+"/hooks/github", event, headers)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("the signed push: %d %s", a.status, a.body)
+	}
+	runID := a.json(t)["run_id"].(string)
+	if run := waitRun(t, statusURL(s, runID)); run["status"] != "failed" || !strings.Contains(fmt.Sprint(run["error"]), "404") {
+		t.Fatalf("the run should fail at its Slack step with a 404: %v", run)
+	}
+	if out := hookflow("dlq", "list"); !strings.Contains(out, runID+":notify") {
+		t.Fatalf("dlq list does not list the Slack step:\n%s", out)
+	}
+
+	writeFile(t, filepath.Join(dir, "slack.hcl"), standIn)
+	testutil.Eventually(t, 15*time.Second, "the stand-in for Slack is served", func() bool {
+		resp, err := http.Get("http://" + s.adminAddr + "/api/v1/workflows/slack")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	hookflow("dlq", "retry", runID+":notify")
+	testutil.Eventually(t, 15*time.Second, "the retried run succeeded", func() bool {
+		return getJSON(t, statusURL(s, runID))["status"] == "succeeded"
+	})
+	runs := listRuns(t, s, "slack")
+	if len(runs) != 1 {
+		t.Fatalf("the stand-in ran %d times", len(runs))
+	}
+	logged := stepNamed(t, waitRun(t, statusURL(s, runs[0].(map[string]any)["id"].(string))), "message")
+	if msg := fmt.Sprint(logged["output"]); !strings.Contains(msg, "*octocat* pushed 1 commit") {
+		t.Errorf("the stand-in logged %s", msg)
+	}
+	if out := hookflow("dlq", "list"); strings.Contains(out, runID) {
+		t.Errorf("the dead letter is still listed after its retry succeeded:\n%s", out)
 	}
 }
