@@ -295,24 +295,32 @@ func TestContentTypeOf(t *testing.T) {
 }
 
 // TestRunCommandOnExamples runs each example's documented dry run, the command its
-// README gives under "Without a server" (the quick start's is in the top README),
-// word for word, and checks that the run succeeds and prints no secret.
+// README gives under "Without a server" (the quick start's is in the top README), and
+// the Stripe example's of docs/getting-started.md, word for word, and checks that the
+// run succeeds, prints no secret, and sends no Slack link without its URL (<|name>,
+// what a step answered {} where its answer gives the link leaves).
 func TestRunCommandOnExamples(t *testing.T) {
 	setExampleEnv(t)
 	entries, err := os.ReadDir(examples)
 	if err != nil {
 		t.Fatal(err)
 	}
+	docs := map[string]string{}
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
-		t.Run(e.Name(), func(t *testing.T) {
-			readme := filepath.Join(examples, e.Name(), "README.md")
-			if e.Name() == "quickstart" {
-				readme = "../../README.md"
+		docs[e.Name()] = filepath.Join(examples, e.Name(), "README.md")
+	}
+	docs["quickstart"] = "../../README.md"
+	docs["getting-started"] = "../../docs/getting-started.md"
+	for name, readme := range docs {
+		t.Run(name, func(t *testing.T) {
+			dir := "examples/" + name
+			if name == "getting-started" {
+				dir = "examples/stripe-payment"
 			}
-			args := documentedRun(t, readme, "examples/"+e.Name())
+			args := documentedRun(t, readme, dir)
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), args, nil, &stdout, &stderr)
 			out := stdout.String()
@@ -323,6 +331,9 @@ func TestRunCommandOnExamples(t *testing.T) {
 				if name != "QUICKSTART_HOOKS_URL" && strings.Contains(out+stderr.String(), v) {
 					t.Errorf("the secret %s is printed:\n%s", name, out)
 				}
+			}
+			if strings.Contains(out, "<|") {
+				t.Errorf("a message links to no URL (<|…>): give the step that answers the link a --response:\n%s", out)
 			}
 		})
 	}
