@@ -49,6 +49,9 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // ValidName reports whether s can name a workflow, a step or a path parameter.
 func ValidName(s string) bool { return nameRE.MatchString(s) }
 
+// workflow decodes a workflow block. It returns the workflow even when it reports
+// errors, with the triggers and steps that decoded, so that the checks across
+// workflows (duplicate names, webhooks sharing a path, calls) still see it.
 func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnostics) {
 	wf := &Workflow{Name: b.Labels[0], DefRange: b.DefRange, Vars: l.vars, Secrets: l.secrets}
 	l.values = nil // the load-time values of this workflow's attributes, for its version
@@ -111,11 +114,10 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 			wf.Steps = append(wf.Steps, node.Steps...)
 		}
 	}
-	if diags.HasErrors() {
-		return nil, diags
+	if !diags.HasErrors() {
+		sensitiveCopies(wf)
+		l.versions = append(l.versions, pendingVersion{wf: wf, tokens: canonical(l.files, b), values: l.values})
 	}
-	sensitiveCopies(wf)
-	l.versions = append(l.versions, pendingVersion{wf: wf, tokens: canonical(l.files, b), values: l.values})
 	return wf, diags
 }
 

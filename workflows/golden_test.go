@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/triggers"
 	"github.com/hookflow/hookflow/workflows"
@@ -24,8 +26,9 @@ func realKinds() *workflows.Kinds {
 
 // TestGoldenDiagnostics loads each file of testdata/errors, a mistake a user can make,
 // and compares the diagnostics exactly as hookflow prints them with the .txt beside
-// it. After a deliberate change, regenerate with go test ./workflows -run Golden -update
-// and read the diff.
+// it. A directory there holds mistakes that take several files, loaded together, as
+// serve loads a directory; its .txt is beside it. After a deliberate change,
+// regenerate with go test ./workflows -run Golden -update and read the diff.
 func TestGoldenDiagnostics(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "errors", "*.hcl"))
 	if err != nil {
@@ -34,15 +37,37 @@ func TestGoldenDiagnostics(t *testing.T) {
 	if len(files) < 25 {
 		t.Fatalf("only %d golden files", len(files))
 	}
+	entries, err := os.ReadDir(filepath.Join("testdata", "errors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() {
+			f := filepath.Join("testdata", "errors", e.Name())
+			files, dirs[f] = append(files, f), true
+		}
+	}
 	k := realKinds()
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".hcl")
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+			var srcs []workflows.Source
+			if dirs[f] {
+				var diags hcl.Diagnostics
+				if srcs, diags = workflows.ReadDir(f); diags.HasErrors() || len(srcs) < 2 {
+					t.Fatalf("a directory of testdata/errors holds the files of one mistake: %v, %d files", diags, len(srcs))
+				}
+			} else {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				srcs = []workflows.Source{{Name: f, Data: data}}
 			}
-			srcs := []workflows.Source{{Name: filepath.ToSlash(f), Data: data}}
+			for i := range srcs {
+				srcs[i].Name = filepath.ToSlash(srcs[i].Name)
+			}
 			_, diags := workflows.Load(srcs, k)
 			if len(diags) == 0 {
 				t.Fatal("no diagnostics: the file should hold a mistake")

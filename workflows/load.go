@@ -137,9 +137,6 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 			wf, d := l.workflow(b, fileEv)
 			l.unset.workflow = ""
 			diags = append(diags, d...)
-			if wf == nil {
-				continue
-			}
 			if first, dup := set.byName[wf.Name]; dup {
 				diags = append(diags, duplicateDiag("workflow", wf.Name, wf.DefRange, first.DefRange))
 				continue

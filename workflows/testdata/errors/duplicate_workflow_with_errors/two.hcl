@@ -1,0 +1,9 @@
+workflow "dup" {
+  trigger "webhook" {
+    path = "/two"
+  }
+
+  step "log" "b" {
+    message = "other"
+  }
+}
