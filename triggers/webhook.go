@@ -70,9 +70,11 @@ func webhookKind() workflows.TriggerKind {
 
 func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 	w := &Webhook{Dedupe: b.Template("dedupe"), verifyRange: b.DefRange}
-	var diags, d hcl.Diagnostics
-	w.Path, d = b.ConstString("path", "")
-	diags = append(diags, d...)
+	// Each check runs whatever the others found, so that one load reports every
+	// problem of the trigger; a check that reads another attribute waits for it only.
+	var diags hcl.Diagnostics
+	w.Path, diags = b.ConstString("path", "")
+	pathOK := !diags.HasErrors()
 	method, d := b.ConstString("method", http.MethodPost)
 	diags = append(diags, d...)
 	w.Method = strings.ToUpper(method)
@@ -80,7 +82,7 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 		diags = append(diags, a.Error(fmt.Sprintf("Unsupported webhook method %q", method),
 			"A webhook answers one of "+strings.Join(webhookMethods, ", ")+"."))
 	}
-	if a := b.Attr("path"); a != nil && !diags.HasErrors() {
+	if a := b.Attr("path"); a != nil && pathOK {
 		segs, err := parsePath(w.Path)
 		if err != nil {
 			diags = append(diags, a.Error("Invalid webhook path", err.Error()))
@@ -92,8 +94,10 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 	response, d := b.OneOf("response", "async", "async", "sync")
 	diags = append(diags, d...)
 	w.Sync = response == "sync"
+	responseOK := !d.HasErrors()
 	w.ResponseTimeout, d = b.Duration("response_timeout", 10*time.Second)
 	diags = append(diags, d...)
+	responseOK = responseOK && !d.HasErrors()
 	w.MaxBody, d = sizeAttr(b, "max_body", DefaultMaxBody)
 	diags = append(diags, d...)
 	w.RateLimit, d = rateLimitAttr(b)
@@ -109,7 +113,7 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 		diags = append(diags, w.decodeVerify(b, raw)...)
 	}
 
-	if a := b.Attr("response_timeout"); a != nil && !diags.HasErrors() {
+	if a := b.Attr("response_timeout"); a != nil && responseOK {
 		switch {
 		case !w.Sync:
 			diags = append(diags, a.Warning("response_timeout without response = \"sync\"",

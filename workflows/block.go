@@ -24,6 +24,7 @@ type Block struct {
 	nested   []*hcl.Block
 	decode   func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics)
 	api      *API
+	failed   []*hcl.Attribute // the attributes that did not evaluate or compile
 }
 
 // API returns the api block a step names with api = "NAME"; nil when it names none.

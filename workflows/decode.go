@@ -201,6 +201,7 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 	}
 	content, diags := b.Body.Content(schema)
 	diags = dropMissingSuggested(diags)
+	decodeDiags := diags
 	sc := &scope{where: "a trigger", reads: triggerReads}
 	if kind.Reads != nil {
 		sc.reads = kind.Reads
@@ -219,14 +220,15 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 	diags = append(diags, d...)
 	blk.api, d = l.apiRef(blk) // a poll trigger calls an api
 	diags = append(diags, d...)
-	if diags.HasErrors() {
+	if !l.apiKnown(blk, d) {
 		return nil, diags
 	}
+	standIns := l.standIn(blk, kind.Attrs, decodeDiags) // see standin.go
 	cfg, d := kind.New(blk)
 	if cfg != nil {
 		d = l.excuse(d)
 	}
-	diags = append(diags, d...)
+	diags = append(diags, standIns.drop(d)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -253,6 +255,7 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 		d = dropMissingSuggested(d)
 	}
 	diags = append(diags, d...)
+	decodeDiags := d
 
 	s := &Step{Kind: kindName, Name: name, Timeout: DefaultStepTimeout, MaxParallel: DefaultMaxParallel,
 		Parallel: sc.parallel, DefRange: b.DefRange}
@@ -330,7 +333,7 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 	}
 	blk.api, d = l.apiRef(blk)
 	diags = append(diags, d...)
-	if diags.HasErrors() {
+	if !l.apiKnown(blk, d) {
 		return nil, diags
 	}
 	if a := blk.api; a != nil {
@@ -342,11 +345,12 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 			s.Retry = a.Retry
 		}
 	}
+	standIns := l.standIn(blk, kind.Attrs, decodeDiags) // see standin.go
 	s.Action, d = kind.New(blk)
 	if s.Action != nil {
 		d = l.excuse(d)
 	}
-	diags = append(diags, d...)
+	diags = append(diags, standIns.drop(d)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -457,7 +461,11 @@ func (l *loader) block(kind, name string, def hcl.Range, content *hcl.BodyConten
 	}
 	var diags hcl.Diagnostics
 	for _, a := range sortedAttrs(content.Attributes) {
-		diags = append(diags, l.attr(blk, a, ev, sc)...)
+		d := l.attr(blk, a, ev, sc)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			blk.failed = append(blk.failed, a)
+		}
 	}
 	return blk, diags
 }
