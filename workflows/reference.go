@@ -44,26 +44,51 @@ func whyNil(env *Env, ref []string) string {
 	if !ok {
 		return ""
 	}
-	for i := 1; i < len(ref); i++ {
-		at := strings.Join(ref[:i], ".")
+	path := make([]any, 0, len(ref)-1)
+	for _, field := range ref[1:] {
+		path = append(path, field)
+	}
+	return whyNilFrom(cur, ref[0], path)
+}
+
+// whyNilFrom is whyNil from a value, cur, named base, down path: field names
+// (strings) and list indexes (ints).
+func whyNilFrom(cur any, base string, path []any) string {
+	at := base
+	for _, step := range path {
 		if cur == nil {
 			return at + " is nil"
 		}
+		if i, isIndex := step.(int); isIndex {
+			list, ok := cur.([]any)
+			if !ok {
+				return fmt.Sprintf("%s is %s, not a list", at, kindOf(reflect.TypeOf(cur)))
+			}
+			if i < 0 {
+				i += len(list)
+			}
+			if i < 0 || i >= len(list) {
+				return fmt.Sprintf("%s has %d items: no item [%d]", at, len(list), step)
+			}
+			cur, at = list[i], fmt.Sprintf("%s[%d]", at, step)
+			continue
+		}
+		field := step.(string)
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return fmt.Sprintf("%s is %s, which has no fields", at, kindOf(reflect.TypeOf(cur)))
 		}
-		next, ok := m[ref[i]]
+		next, ok := m[field]
 		if !ok {
-			why := fmt.Sprintf("%s: no field %s", at, ref[i])
-			if alt := nearField(m, ref[i]); alt != "" {
+			why := fmt.Sprintf("%s: no field %s", at, field)
+			if alt := nearField(m, field); alt != "" {
 				why += fmt.Sprintf("; did you mean %s.%s?", at, alt)
 			}
 			return why
 		}
-		cur = next
+		cur, at = next, at+"."+field
 	}
-	return fmt.Sprintf("%s is null", strings.Join(ref, "."))
+	return at + " is null"
 }
 
 // nearField finds what a missing field name most likely meant in m: the same name
@@ -176,6 +201,9 @@ func explain(p *vm.Program, env *Env, err error) error {
 	var fe *file.Error
 	if !errors.As(err, &fe) {
 		return err
+	}
+	if out := explainPanic(p, env, fe); out != fe { // see typeerror.go
+		return out
 	}
 	if msg := fe.Message; !strings.Contains(msg, "cannot fetch") && !strings.Contains(msg, "int(string)") {
 		return err

@@ -1,0 +1,70 @@
+package workflows
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// A function or an operator given a value it does not take says which value, what it
+// was, what was needed and, for a nil, where it went missing, pointing at the call:
+// never Go's "interface conversion" or "reflect" words.
+func TestRunTimeTypeErrors(t *testing.T) {
+	env := testEnv()
+	env.Steps["list"] = map[string]any{"body": map[string]any{
+		"items": []any{map[string]any{"id": "a"}, map[string]any{"name": "b"}},
+		"none":  nil, "count": 3,
+	}}
+	tests := []struct{ src, want string }{
+		{`{{ join(map(steps.list.body.items, .id), ",") }}`,
+			`map(steps.list.body.items, #.id)[1] is nil (steps.list.body.items[1]: no field id), where join needs a string (1:2)`},
+		{`{{ join(map(steps.list.body.items, #.id)) }}`,
+			`map(steps.list.body.items, #.id)[1] is nil (steps.list.body.items[1]: no field id), where join needs a string`},
+		{`{{ upper(steps.list.body.title) }}`,
+			`steps.list.body.title is nil (steps.list.body: no field title), where upper needs a string (1:2)`},
+		{`{{ lower(steps.list.body.items[1].id) }}`,
+			`steps.list.body.items[1].id is nil (steps.list.body.items[1]: no field id), where lower needs a string`},
+		{`{{ sha256(steps.list.body.none) }}`,
+			`steps.list.body.none is nil (steps.list.body.none is null), where sha256 needs a string`},
+		{`{{ replace(steps.list.body.count, "a", "b") }}`,
+			`steps.list.body.count is a number, where replace needs a string`},
+		{`{{ trim(steps.list.body.items[0]) }}`,
+			`steps.list.body.items[0] is an object, where trim needs a string`},
+		{`{{ filter(steps.list.body.tags, # == "x") }}`,
+			`steps.list.body.tags is nil (steps.list.body: no field tags), where filter needs a list`},
+		{`{{ steps.list.body.none + 1 }}`,
+			`steps.list.body.none is nil (steps.list.body.none is null): invalid operation: <nil> + int (1:`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			_, err := compileT(t, tt.src).Render(env)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error\n  %s\nlacks\n  %s", msg, tt.want)
+			}
+			if strings.Contains(msg, "interface conversion") || strings.Contains(msg, "reflect") {
+				t.Errorf("Go's words leak:\n%s", msg)
+			}
+			if !strings.Contains(msg, "\n | ") {
+				t.Errorf("the error does not point at the expression:\n%s", msg)
+			}
+		})
+	}
+	// The cause is kept, for whoever classifies the error.
+	_, err := compileT(t, `{{ upper(steps.list.body.none) }}`).Render(env)
+	if tae := (*runtime.TypeAssertionError)(nil); !errors.As(err, &tae) {
+		t.Errorf("the cause is lost: %v", err)
+	}
+	// A condition says the same.
+	c, diags := compileCondition(`upper(steps.list.body.title) == "ADA"`, location{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if _, err := c.Eval(env); err == nil || !strings.Contains(err.Error(), "steps.list.body.title is nil (steps.list.body: no field title), where upper needs a string") {
+		t.Errorf("condition: %v", err)
+	}
+}
