@@ -146,7 +146,7 @@ workflow "signed" {
 	if a := sendFrom(t, "2001:db8::7", srv.URL+"/hooks/github", signed, "Hello, World!"); a.status != http.StatusAccepted {
 		t.Errorf("a signed webhook from another address: %d %v", a.status, a.body)
 	}
-	a = sendFrom(t, "192.0.2.66", srv.URL+"/hooks/any", nil, strings.Repeat("y", bodyStep))
+	a = sendFrom(t, "192.0.2.66", srv.URL+"/hooks/any", nil, strings.Repeat("y", 64<<10))
 	if h.bodies.used.Load() == h.bodies.share && a.status != http.StatusServiceUnavailable {
 		t.Errorf("past its share, the stalling address: %d %v", a.status, a.body)
 	}
@@ -231,28 +231,47 @@ workflow "any" {
 	}
 }
 
-// A sender that declares large bodies and sends nothing holds one step of the budget
-// each, not what it declares: webhooks that do send go on being taken.
-func TestWebhookDeclaredLengthsDoNotHoldTheBudget(t *testing.T) {
-	srv, starter, h := serveHooksOf(t, "any.hcl", `
+// A body takes the budget as its bytes arrive, not as its length is declared: uploads
+// that declare 1 MiB and send 10 KiB of it hold 16 KiB each (their buffer, grown by
+// doubling from 4 KiB as the bytes came), and one that sent a byte holds none. A
+// webhook beside them is taken.
+func TestWebhookBodiesTakeTheBudgetAsTheyArrive(t *testing.T) {
+	h, starter := newHooks(t, "any.hcl", `
 workflow "any" {
   trigger "webhook" {
     path = "/any"
   }
 }`)
-	h.bodies.max = 4 * bodyStep
+	var entered atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	for range 3 {
+	upload := func(sent int) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		fmt.Fprintf(c, "POST /hooks/any HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", addr, DefaultMaxBody)
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST /hooks/any HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", addr, DefaultMaxBody, strings.Repeat("x", sent))
 	}
-	testutil.Eventually(t, 5*time.Second, "the three stalled uploads to take a step each", func() bool { return h.bodies.used.Load() == 3*bodyStep })
+	for range 3 {
+		upload(10 << 10)
+	}
+	testutil.Eventually(t, 10*time.Second, "three uploads of 10 KiB to hold 16 KiB each", func() bool {
+		return h.bodies.used.Load() == 3*16<<10
+	})
+	for range 3 {
+		upload(1)
+	}
+	testutil.Eventually(t, 10*time.Second, "the uploads of a byte to reach the receiver", func() bool { return entered.Load() == 6 })
+	if used := h.bodies.used.Load(); used != 3*16<<10 {
+		t.Errorf("%d bytes of the budget taken, want %d: the uploads of a byte took some", used, 3*16<<10)
+	}
 	if a := send(t, "POST", srv.URL+"/hooks/any", "application/json", []byte(`{"c": 1}`)); a.status != http.StatusAccepted {
-		t.Errorf("beside uploads that send nothing: %d %v", a.status, a.body)
+		t.Errorf("beside the uploads: %d %v", a.status, a.body)
 	}
 	if n := len(starter.events["any"]); n != 1 {
 		t.Errorf("%d runs started, want 1", n)
@@ -263,12 +282,41 @@ workflow "any" {
 func TestReadBodyOfDeclaredLength(t *testing.T) {
 	h := &Webhooks{}
 	h.bodies.max = DefaultBodyBudget
-	for _, n := range []int{0, 100, bodyStep, bodyStep + 1, 900 << 10} {
+	for _, n := range []int{0, 100, firstRead, firstRead + 1, 900 << 10} {
 		body := strings.Repeat("x", n)
 		r := httptest.NewRequest("POST", "/hooks/any", strings.NewReader(body))
 		raw, taken, err := h.readBody(httptest.NewRecorder(), r, netip.Addr{}, DefaultMaxBody)
 		if err != nil || string(raw) != body || cap(raw) != n || taken != int64(n) {
 			t.Errorf("%d bytes: read %d (cap %d), took %d, %v", n, len(raw), cap(raw), taken, err)
+		}
+		h.bodies.give(netip.Addr{}, taken)
+	}
+	if n := h.bodies.used.Load(); n != 0 {
+		t.Errorf("%d bytes of the budget still taken", n)
+	}
+}
+
+// A body of unknown length takes what its buffer holds, grown by doubling from 4 KiB,
+// or less when max_body is less.
+func TestReadBodyOfUnknownLength(t *testing.T) {
+	h := &Webhooks{}
+	h.bodies.max = DefaultBodyBudget
+	for _, c := range []struct {
+		n, limit int
+		want     int64
+	}{
+		{0, DefaultMaxBody, firstRead},
+		{100, 200, 201},
+		{firstRead, DefaultMaxBody, 2 * firstRead},
+		{300 << 10, DefaultMaxBody, 512 << 10},
+		{DefaultMaxBody, DefaultMaxBody, DefaultMaxBody + 1},
+	} {
+		body := strings.Repeat("x", c.n)
+		r := httptest.NewRequest("POST", "/hooks/any", io.MultiReader(strings.NewReader(body)))
+		r.ContentLength = -1
+		raw, taken, err := h.readBody(httptest.NewRecorder(), r, netip.Addr{}, int64(c.limit))
+		if err != nil || string(raw) != body || taken != c.want || int64(cap(raw)) != taken {
+			t.Errorf("%d bytes: read %d (cap %d), took %d (want %d), %v", c.n, len(raw), cap(raw), taken, c.want, err)
 		}
 		h.bodies.give(netip.Addr{}, taken)
 	}

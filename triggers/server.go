@@ -198,77 +198,60 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.dispatch(w, r, routes, ev)
 }
 
-// bodyStep is how much of the body budget a body takes at a time: a body that
-// declares up to this much takes it at once, a larger one (or one of unknown length)
-// takes more as its bytes arrive, so that a sender cannot hold the budget with
-// lengths it never sends.
-const bodyStep = 64 << 10
+// firstRead is how much of a body is read before any of the body budget is taken: no
+// more than the connection's own read buffer holds, so that a sender declaring bodies it
+// never sends holds nothing of the budget. What arrives past it is taken from the
+// budget as it arrives.
+const firstRead = 4 << 10
 
 // readBody reads a request body of at most limit bytes, taking its memory from the
-// body budget for client as it goes, and returns it with the bytes taken (to be given
-// back, also on an error). A body of declared length is read into one buffer of that
-// length; one of unknown length grows by doubling, each growth taken from the budget
-// first.
+// body budget for client as its bytes arrive, and returns it with the bytes taken (to
+// be given back, also on an error). Its buffer starts at firstRead (or the declared
+// length, when less) and doubles as it fills, up to the declared length: each growth
+// is taken from the budget once the bytes filling the buffer before it have arrived,
+// so that a body holds at most twice what it sent. A body that arrived whole takes its
+// buffer.
 func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, client netip.Addr, limit int64) ([]byte, int64, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
-	size := int64(bodyStep) // what the buffer holds: the declared length, or a first step
-	if r.ContentLength >= 0 {
-		size = r.ContentLength
-	}
-	first := min(size, bodyStep)
-	if err := h.bodies.take(client, 0, first); err != nil {
-		return nil, 0, err
-	}
-	taken := first
-	if r.ContentLength >= 0 {
-		// The declared length at most: the server ends the body there. Past the first
-		// step, the rest is taken from the budget once the first step has arrived.
-		buf := make([]byte, 0, first)
-		for int64(len(buf)) < size {
-			if len(buf) == cap(buf) {
-				if err := h.bodies.take(client, taken, size-taken); err != nil {
-					return nil, taken, err
-				}
-				taken = size
-				grown := make([]byte, len(buf), size)
-				copy(grown, buf)
-				buf = grown
-			}
-			n, err := body.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, taken, err
-			}
-		}
-		return buf, taken, nil
+	size := r.ContentLength // -1: unknown, read to its end
+	first := min(size, firstRead)
+	if size < 0 {
+		first = min(limit+1, firstRead)
 	}
 	buf := make([]byte, 0, first)
-	for {
+	var taken int64
+	for size < 0 || int64(len(buf)) < size {
 		if len(buf) == cap(buf) {
-			more := min(int64(cap(buf)), limit+1-int64(cap(buf))) // doubling, past limit by one at most
-			if more <= 0 {
-				more = 1
+			grow := 2 * int64(cap(buf))
+			if size >= 0 {
+				grow = min(grow, size) // the declared length at most: the server ends the body there
+			} else {
+				grow = max(min(grow, limit+1), int64(cap(buf))+1) // past limit by one at most
 			}
-			if err := h.bodies.take(client, taken, more); err != nil {
+			if err := h.bodies.take(client, taken, grow-taken); err != nil {
 				return nil, taken, err
 			}
-			taken += more
-			grown := make([]byte, len(buf), int64(cap(buf))+more)
+			taken = grow
+			grown := make([]byte, len(buf), grow)
 			copy(grown, buf)
 			buf = grown
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, taken, nil
+			break
 		}
 		if err != nil {
 			return nil, taken, err
 		}
 	}
+	if rest := int64(cap(buf)) - taken; rest > 0 {
+		if err := h.bodies.take(client, taken, rest); err != nil {
+			return nil, taken, err
+		}
+		taken += rest
+	}
+	return buf, taken, nil
 }
 
 // dispatch starts a run for every workflow on the endpoint whose filter accepts ev. A

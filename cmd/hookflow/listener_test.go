@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+// dialFrom connects to addr from the loopback address from (127.0.0.2, …), which the
+// public listener takes for a client of its own, and closes the connection when the
+// test ends (before hookflow shuts down, as the test's cleanups run last first).
+func dialFrom(t *testing.T, from, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// postFrom posts body as JSON to url from the loopback address from, on a connection of
+// its own, and returns the status and the answer's body.
+func postFrom(t *testing.T, from, url, body string) (int, string) {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext}}
+	resp, err := client.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(got)
+}
+
+// inFlight is the count of webhook requests the server is handling.
+func inFlight(s *server) int {
+	s.intake.mu.Lock()
+	defer s.intake.mu.Unlock()
+	return s.intake.n
+}
+
+// From each of four addresses, 128 connections declare a body of 1,000,000 bytes and
+// send one byte of it, then stall. They hold none of the memory for bodies in progress
+// (taken as bytes arrive), so a webhook from a fifth address is taken, not answered
+// "too many webhook bodies in progress".
+func TestStalledUploadsHoldNoBodyBudget(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	s := serveDir(t, testutil.WriteRelay(t), "", "127.0.0.1:0")
+	const perAddress = 128
+	for a := 2; a <= 5; a++ {
+		for range perAddress {
+			c := dialFrom(t, fmt.Sprintf("127.0.0.%d", a), s.publicAddr)
+			fmt.Fprintf(c, "POST /hooks/relay HTTP/1.1\r\nHost: hookflow\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
+		}
+	}
+	testutil.Eventually(t, 20*time.Second, "the stalled uploads to reach the receiver", func() bool { return inFlight(s) == 4*perAddress })
+	if status, body := postFrom(t, "127.0.0.6", "http://"+s.publicAddr+"/hooks/relay", `{"n": 1}`); status != http.StatusAccepted {
+		t.Errorf("a webhook beside %d stalled uploads: %d %s", 4*perAddress, status, body)
+	}
+}
