@@ -109,6 +109,11 @@ func (b *budget) sweep() {
 	b.added.Store(0)
 }
 
+// pressed reports whether more than half of the maximum is taken.
+func (b *budget) pressed() bool {
+	return b.used.Load() > b.max/2
+}
+
 // held is the bytes client holds.
 func (b *budget) held(client netip.Addr) int64 {
 	if c, ok := b.clients.Load(client); ok {

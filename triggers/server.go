@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -53,6 +54,7 @@ type Webhooks struct {
 	drainOnce sync.Once
 	metrics   *Metrics // nil: none
 	bodies    budget   // bytes of bodies held by requests in progress, by client
+	uploads   uploads  // the bodies still arriving that hold some of bodies
 }
 
 // Drain makes sync webhooks waiting for their runs answer 202 at once, so that a
@@ -79,6 +81,7 @@ func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) strin
 		h.bodies.max = o.bodyBudget
 	}
 	h.bodies.share = h.bodies.max / clientShare
+	h.uploads.wait = pressedBodyWait
 	return h
 }
 
@@ -171,6 +174,9 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Overloaded(w, "too many webhook bodies in progress; retry shortly")
 		case errors.As(err, &tooBig):
 			h.refuse(w, tooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			w.Header().Set("Connection", "close")
+			h.refuse(w, readError, http.StatusRequestTimeout, "the body did not arrive in time; send it faster, or retry")
 		default:
 			h.refuse(w, readError, http.StatusBadRequest, "reading body: "+err.Error())
 		}
@@ -210,8 +216,9 @@ const firstRead = 4 << 10
 // length, when less) and doubles as it fills, up to the declared length: each growth
 // is taken from the budget once the bytes filling the buffer before it have arrived,
 // so that a body holds at most twice what it sent. A body that arrived whole takes its
-// buffer.
-func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, client netip.Addr, limit int64) ([]byte, int64, error) {
+// buffer. A body still arriving that holds some of the budget is one of h.uploads, cut
+// short once the budget is past half.
+func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, client netip.Addr, limit int64) (_ []byte, taken int64, err error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
 	size := r.ContentLength // -1: unknown, read to its end
 	first := min(size, firstRead)
@@ -219,7 +226,12 @@ func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, client netip
 		first = min(limit+1, firstRead)
 	}
 	buf := make([]byte, 0, first)
-	var taken int64
+	var up *upload
+	defer func() {
+		if up != nil {
+			h.uploads.done(up, err == nil)
+		}
+	}()
 	for size < 0 || int64(len(buf)) < size {
 		if len(buf) == cap(buf) {
 			grow := 2 * int64(cap(buf))
@@ -228,7 +240,10 @@ func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, client netip
 			} else {
 				grow = max(min(grow, limit+1), int64(cap(buf))+1) // past limit by one at most
 			}
-			if err := h.bodies.take(client, taken, grow-taken); err != nil {
+			if up == nil {
+				up = h.uploads.add(w, r) // before its take, which may be what squeezes it
+			}
+			if err := h.takeBody(client, taken, grow-taken); err != nil {
 				return nil, taken, err
 			}
 			taken = grow
@@ -246,12 +261,22 @@ func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request, client netip
 		}
 	}
 	if rest := int64(cap(buf)) - taken; rest > 0 {
-		if err := h.bodies.take(client, taken, rest); err != nil {
+		if err := h.takeBody(client, taken, rest); err != nil {
 			return nil, taken, err
 		}
 		taken += rest
 	}
 	return buf, taken, nil
+}
+
+// takeBody takes n bytes of the body budget for a request of client holding held, and
+// once the budget is past half, cuts short the bodies still arriving.
+func (h *Webhooks) takeBody(client netip.Addr, held, n int64) error {
+	err := h.bodies.take(client, held, n)
+	if h.bodies.pressed() {
+		h.uploads.squeeze()
+	}
+	return err
 }
 
 // dispatch starts a run for every workflow on the endpoint whose filter accepts ev. A
