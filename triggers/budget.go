@@ -122,11 +122,12 @@ func (b *budget) held(client netip.Addr) int64 {
 	return 0
 }
 
-// clientOf names the client of a request by its remote address: its IPv4 address, or
+// ClientOf names the client of a request by its remote address: its IPv4 address, or
 // the /64 its IPv6 address is in, as one host is usually given a whole /64 and could
 // otherwise take a share with each address of it. Behind a proxy, the proxy is one
-// client. An address that does not parse (none of TCP's) is the zero client.
-func clientOf(remoteAddr string) netip.Addr {
+// client. An address that does not parse (none of TCP's) is the zero client. The body
+// budget's shares and the webhook listener's connection shares are by this client.
+func ClientOf(remoteAddr string) netip.Addr {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
 		host = remoteAddr

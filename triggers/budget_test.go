@@ -84,8 +84,8 @@ func TestClientOf(t *testing.T) {
 		{"", "invalid IP"},
 	} {
 		t.Run(tc.remote, func(t *testing.T) {
-			if got := clientOf(tc.remote).String(); got != tc.want {
-				t.Errorf("clientOf(%q) = %s, want %s", tc.remote, got, tc.want)
+			if got := ClientOf(tc.remote).String(); got != tc.want {
+				t.Errorf("ClientOf(%q) = %s, want %s", tc.remote, got, tc.want)
 			}
 		})
 	}

@@ -162,7 +162,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, tooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
 		return
 	}
-	client := clientOf(r.RemoteAddr)
+	client := ClientOf(r.RemoteAddr)
 	raw, taken, err := h.readBody(w, r, client, limit)
 	defer h.bodies.give(client, taken)
 	if err != nil {

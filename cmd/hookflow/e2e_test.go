@@ -431,7 +431,8 @@ func portOf(addr string) string {
 
 // Past --max-conns open connections, webhooks are answered 503 with Retry-After (on
 // the connection, not refused), and past half of it every answer closes its
-// connection.
+// connection. The idle connections come from addresses of their own, as each address
+// holds a quarter of the cap at most.
 func TestWebhooksPastMaxConns(t *testing.T) {
 	t.Setenv("FAULT_API", "http://127.0.0.1:1")
 	cfg := serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1, maxConns: 4}
@@ -446,6 +447,9 @@ func TestWebhooksPastMaxConns(t *testing.T) {
 			c.Close()
 		}
 	}()
+	open := func() {
+		idle = append(idle, dialFrom(t, fmt.Sprintf("127.0.0.%d", len(idle)+2), s.publicAddr))
+	}
 	// A kept-alive connection, idle after its request, is closed once the count passes
 	// half of the cap, not after the idle timeout.
 	keep := &http.Client{Transport: &http.Transport{}}
@@ -455,26 +459,18 @@ func TestWebhooksPastMaxConns(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body) // read to the end, or the client closes the connection
 	resp.Body.Close()
-	testutil.Eventually(t, 5*time.Second, "the kept-alive connection counted", func() bool { return s.conns.Load() == 1 })
+	testutil.Eventually(t, 5*time.Second, "the kept-alive connection counted", func() bool { return s.conns.counted.Load() == 1 })
 	if resp.Close {
-		t.Fatalf("under pressure already: close %v, %d open", resp.Close, s.conns.Load())
+		t.Fatalf("under pressure already: close %v, %d open", resp.Close, s.conns.counted.Load())
 	}
-	for range 2 {
-		c, err := net.Dial("tcp", s.publicAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idle = append(idle, c)
-	}
-	testutil.Eventually(t, 5*time.Second, "the idle kept-alive connection closed", func() bool { return s.conns.Load() == 2 })
-	for range 2 {
-		c, err := net.Dial("tcp", s.publicAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idle = append(idle, c)
-	}
-	testutil.Eventually(t, 5*time.Second, "the idle connections counted", func() bool { return s.conns.Load() >= 4 })
+	open()
+	open()
+	testutil.Eventually(t, 5*time.Second, "the idle kept-alive connection closed", func() bool {
+		return s.conns.counted.Load() == 2 && openFrom(s, "127.0.0.1") == 0
+	})
+	open()
+	open()
+	testutil.Eventually(t, 5*time.Second, "the idle connections counted", func() bool { return s.conns.counted.Load() >= 4 })
 	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err = fresh.Post("http://"+s.publicAddr+"/hooks/relay", "application/json", strings.NewReader(`{"n": 1}`))
 	if err != nil {
@@ -488,7 +484,9 @@ func TestWebhooksPastMaxConns(t *testing.T) {
 		c.Close()
 	}
 	idle = idle[:2]
-	testutil.Eventually(t, 5*time.Second, "the closed connections uncounted", func() bool { return s.conns.Load() <= 2 })
+	testutil.Eventually(t, 5*time.Second, "the closed connections uncounted", func() bool {
+		return s.conns.counted.Load() <= 2 && openFrom(s, "127.0.0.1") == 0
+	})
 	resp, err = http.Post("http://"+s.publicAddr+"/hooks/relay", "application/json", strings.NewReader(`{"n": 2}`))
 	if err != nil {
 		t.Fatal(err)

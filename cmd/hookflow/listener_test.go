@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/triggers"
 )
 
 // dialFrom connects to addr from the loopback address from (127.0.0.2, …), which the
@@ -65,5 +66,48 @@ func TestStalledUploadsHoldNoBodyBudget(t *testing.T) {
 	testutil.Eventually(t, 20*time.Second, "the stalled uploads to reach the receiver", func() bool { return inFlight(s) == 4*perAddress })
 	if status, body := postFrom(t, "127.0.0.6", "http://"+s.publicAddr+"/hooks/relay", `{"n": 1}`); status != http.StatusAccepted {
 		t.Errorf("a webhook beside %d stalled uploads: %d %s", 4*perAddress, status, body)
+	}
+}
+
+// openFrom is the count of open connections the public listener has from the client of
+// the address from.
+func openFrom(s *server, from string) int64 {
+	s.conns.mu.Lock()
+	defer s.conns.mu.Unlock()
+	if cc := s.conns.clients[triggers.ClientOf(from)]; cc != nil {
+		return cc.open.Load()
+	}
+	return 0
+}
+
+// One address holding idle connections past its share of --max-conns (a quarter) has
+// its own requests answered 503, and leaves the rest of the cap to others: a webhook
+// from another address is taken, as it is again from that address once it closes them.
+func TestOneAddressHoldsAShareOfTheConnections(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	s := serveWith(t, serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0",
+		workers: 1, maxConns: 40})
+	var idle []net.Conn
+	for range 60 { // more than the whole cap
+		idle = append(idle, dialFrom(t, "127.0.0.2", s.publicAddr))
+	}
+	testutil.Eventually(t, 10*time.Second, "the idle connections counted", func() bool { return openFrom(s, "127.0.0.2") == 60 })
+	if n := s.conns.counted.Load(); n != 10 {
+		t.Errorf("%d connections counted against the cap, want the address's share of 10", n)
+	}
+	url := "http://" + s.publicAddr + "/hooks/relay"
+	if status, body := postFrom(t, "127.0.0.3", url, `{"n": 1}`); status != http.StatusAccepted {
+		t.Errorf("from another address: %d %s", status, body)
+	}
+	status, body := postFrom(t, "127.0.0.2", url, `{"n": 2}`)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "from this address") {
+		t.Errorf("from the address past its share: %d %s", status, body)
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	testutil.Eventually(t, 10*time.Second, "the idle connections closed", func() bool { return openFrom(s, "127.0.0.2") == 0 })
+	if status, body := postFrom(t, "127.0.0.2", url, `{"n": 3}`); status != http.StatusAccepted {
+		t.Errorf("from the address once it closed its connections: %d %s", status, body)
 	}
 }

@@ -150,7 +150,7 @@ and the rest stays queued.`,
 	fs.StringVar(&cfg.listen, "listen", ":8080", "`address` for webhooks (/hooks/…) and /healthz")
 	fs.StringVar(&cfg.admin, "admin", defaultAdmin, "`address` for the admin API and /metrics; keep it private")
 	fs.StringVar(&cfg.metricsAddr, "metrics", "", "another `address` to serve /metrics, /healthz and /readyz on, apart from the admin API (none by default)")
-	fs.IntVar(&cfg.maxConns, "max-conns", 4096, "open connections on --listen past which webhooks are answered 503 with Retry-After; past half of it, connections close after each answer")
+	fs.IntVar(&cfg.maxConns, "max-conns", 4096, "open connections on --listen past which webhooks are answered 503 with Retry-After; past half of it, connections close after each answer; one client (an IPv4 address, an IPv6 /64) counts for a quarter of it at most, and while it holds more, its own requests get 503")
 	accessFlags(fs, &cfg.access)
 	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
 	engineFlags(fs, &cfg, false)
@@ -204,12 +204,11 @@ type server struct {
 	metricsOut *metricsListener // nil without cfg.metricsAddr
 	publicAddr string
 	adminAddr  string
-	draining   atomic.Bool  // shutting down: new webhooks are answered 503
-	intake     intake       // the webhook requests being handled
-	conns      atomic.Int64 // open connections on the public listener
-	pressured  atomic.Bool  // past half of maxConns: no keep-alive
-	keepMu     sync.Mutex   // orders the changes of keep-alive: pressure, then the drain
-	maxConns   int64
+	draining   atomic.Bool        // shutting down: new webhooks are answered 503
+	intake     intake             // the webhook requests being handled
+	conns      *connCap           // open connections on the public listener, by client
+	pressured  atomic.Bool        // past half of --max-conns: no keep-alive
+	keepMu     sync.Mutex         // orders the changes of keep-alive: pressure, then the drain
 	triggers   *triggers.Runtimes // every trigger kind's: webhooks, schedules, polls
 	hooks      *triggers.Webhooks // the webhooks' runtime, on the public listener
 	config     *reloader
@@ -367,18 +366,20 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	s.public = newHTTPServer(s.underCap(webhooksFirst(hooks, resumes, mux)), log)
-	s.maxConns = int64(cfg.maxConns)
-	s.public.ConnState = func(_ net.Conn, st http.ConnState) {
+	s.conns = newConnCap(cfg.maxConns)
+	s.public.ConnContext = s.conns.withClient // counts each connection, before StateNew
+	s.public.ConnState = func(c net.Conn, st http.ConnState) {
 		switch st {
 		case http.StateNew:
 			// Past half of --max-conns, idle kept-alive connections are closed at once
 			// (not after the 120 s idle timeout) and no new one is kept alive, until the
 			// count falls below a quarter.
-			if n := s.conns.Add(1); s.maxConns > 0 && n > s.maxConns/2 && s.pressured.CompareAndSwap(false, true) {
+			if n := s.conns.counted.Load(); s.conns.max > 0 && n > s.conns.max/2 && s.pressured.CompareAndSwap(false, true) {
 				s.keepAlive(false)
 			}
 		case http.StateClosed, http.StateHijacked:
-			if n := s.conns.Add(-1); n < max(s.maxConns/4, 1) && s.pressured.CompareAndSwap(true, false) {
+			s.conns.closed(c)
+			if n := s.conns.counted.Load(); n < max(s.conns.max/4, 1) && s.pressured.CompareAndSwap(true, false) {
 				s.keepAlive(true)
 			}
 		}
@@ -531,17 +532,17 @@ func (s *server) keepAlive(on bool) {
 }
 
 // underCap answers 503 with Retry-After, closing the connection, to requests on
-// connections past --max-conns; past half of it, every connection closes after its
-// answer, so idle kept-alive ones do not hold places others need.
+// connections past --max-conns, and on those of a client holding more than its share of
+// it; past half of it, every connection closes after its answer, so idle kept-alive ones
+// do not hold places others need.
 func (s *server) underCap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.maxConns > 0 {
-			open := s.conns.Load()
-			if open > s.maxConns {
-				s.hooks.Overloaded(w, "too many connections open; retry shortly")
+		if s.conns.max > 0 {
+			if why := s.conns.refusal(clientOfRequest(r.Context())); why != "" {
+				s.hooks.Overloaded(w, why)
 				return
 			}
-			if open > s.maxConns/2 {
+			if s.conns.counted.Load() > s.conns.max/2 {
 				w.Header().Set("Connection", "close")
 			}
 		}
