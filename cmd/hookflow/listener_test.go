@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -109,5 +110,60 @@ func TestOneAddressHoldsAShareOfTheConnections(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the idle connections closed", func() bool { return openFrom(s, "127.0.0.2") == 0 })
 	if status, body := postFrom(t, "127.0.0.2", url, `{"n": 3}`); status != http.StatusAccepted {
 		t.Errorf("from the address once it closed its connections: %d %s", status, body)
+	}
+}
+
+// A request with both Content-Length and Transfer-Encoding: chunked is answered with
+// Connection: close, and the connection closed (RFC 9112, 6.3): the request pipelined
+// after it on the connection, which a proxy in front may not have sent as one, is not
+// answered. So is every chunked request, which the server cannot tell from it.
+func TestChunkedWithContentLengthClosesTheConnection(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	s := serveDir(t, testutil.WriteRelay(t), "", "127.0.0.1:0")
+	next := "GET /healthz HTTP/1.1\r\nHost: hookflow\r\n\r\n"
+	for _, c := range []struct {
+		name, head string
+		status     int
+	}{
+		{"both", "POST /hooks/relay HTTP/1.1\r\nHost: hookflow\r\nContent-Type: application/json\r\nContent-Length: 8\r\nTransfer-Encoding: chunked\r\n\r\n", http.StatusAccepted},
+		{"both, Content-Length first", "POST /hooks/relay HTTP/1.1\r\nHost: hookflow\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n", http.StatusAccepted},
+		{"both, no webhook there", "POST /hooks/nowhere HTTP/1.1\r\nHost: hookflow\r\nContent-Length: 8\r\nTransfer-Encoding: chunked\r\n\r\n", http.StatusNotFound},
+		{"chunked", "POST /hooks/relay HTTP/1.1\r\nHost: hookflow\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", http.StatusAccepted},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn := dialFrom(t, "127.0.0.1", s.publicAddr)
+			io.WriteString(conn, c.head+"8\r\n{\"n\": 1}\r\n0\r\n\r\n"+next)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || !resp.Close {
+				t.Errorf("%d, Connection: close %v; want %d and close", resp.StatusCode, resp.Close, c.status)
+			}
+			rest, err := io.ReadAll(br)
+			if len(rest) > 0 || err != nil {
+				t.Errorf("after the answer, the connection gave %q, %v; want it closed, the next request unanswered", rest, err)
+			}
+		})
+	}
+	// A request with a Content-Length alone keeps its connection.
+	conn := dialFrom(t, "127.0.0.1", s.publicAddr)
+	io.WriteString(conn, "POST /hooks/relay HTTP/1.1\r\nHost: hookflow\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"n\": 1}"+next)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	for _, want := range []int{http.StatusAccepted, http.StatusOK} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("with a Content-Length alone, the answer %d: %v", want, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || resp.Close {
+			t.Errorf("with a Content-Length alone: %d, close %v; want %d, kept open", resp.StatusCode, resp.Close, want)
+		}
 	}
 }

@@ -365,7 +365,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
-	s.public = newHTTPServer(s.underCap(webhooksFirst(hooks, resumes, mux)), log)
+	s.public = newHTTPServer(closeAfterChunked(s.underCap(webhooksFirst(hooks, resumes, mux))), log)
 	s.conns = newConnCap(cfg.maxConns)
 	s.public.ConnContext = s.conns.withClient // counts each connection, before StateNew
 	s.public.ConnState = func(c net.Conn, st http.ConnState) {
@@ -545,6 +545,22 @@ func (s *server) underCap(h http.Handler) http.Handler {
 			if s.conns.counted.Load() > s.conns.max/2 {
 				w.Header().Set("Connection", "close")
 			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// closeAfterChunked closes the connection after its answer to a request whose body is
+// chunked. RFC 9112 (6.3) requires it after a request that has both Transfer-Encoding
+// and Content-Length: a proxy in front may have taken that body by its length, and then
+// what follows on the connection is not the request the proxy sent next (request
+// smuggling). Go's server reads such a body by its chunks and drops the Content-Length
+// before a handler sees the request, so it cannot be told from any chunked request:
+// every one closes its connection. Webhook senders send a Content-Length.
+func closeAfterChunked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(w, r)
 	})
