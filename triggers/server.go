@@ -49,7 +49,8 @@ type Webhooks struct {
 	statusURL func(runID string) string
 	routes    atomic.Pointer[router]
 	now       func() time.Time // the clock signed timestamps are checked against
-	refused   atomic.Int64     // when a refusal was last logged, Unix seconds
+	queueLog  logThrottle      // of the starts Redis refused
+	forgedLog logThrottle      // of the requests verification refused
 	draining  chan struct{}    // closed by Drain
 	drainOnce sync.Once
 	metrics   *Metrics // nil: none
@@ -61,13 +62,6 @@ type Webhooks struct {
 // shutdown does not wait for them, nor cut them off without an answer.
 func (h *Webhooks) Drain() {
 	h.drainOnce.Do(func() { close(h.draining) })
-}
-
-// logRefusal reports whether to log a refused start: once a second at most, as an
-// outage or an overload refuses every request.
-func (h *Webhooks) logRefusal() bool {
-	now, last := time.Now().Unix(), h.refused.Load()
-	return now > last && h.refused.CompareAndSwap(last, now)
 }
 
 // NewWebhooks returns a receiver that starts runs with starter. statusURL, when not
@@ -184,7 +178,10 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if hook.verify != nil {
 		if err := hook.verify.verify(r.Header, raw, h.now()); err != nil {
-			h.log.Warn("webhook refused", "path", r.URL.Path, "reason", err, "remote", r.RemoteAddr)
+			if ok, suppressed := h.forgedLog.allow(); ok {
+				h.log.Warn("webhook refused", "path", r.URL.Path, "reason", err, "remote", r.RemoteAddr,
+					"suppressed", suppressed)
+			}
 			h.refuse(w, badSignature, http.StatusUnauthorized, err.Error())
 			return
 		}
@@ -317,8 +314,9 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 			}
 		}
 		if err != nil {
-			if h.logRefusal() {
-				h.log.Error("cannot queue run; answering 503 (logged once a second at most)", "workflow", rt.wf.Name, "event", ev.ID, "err", err)
+			if ok, suppressed := h.queueLog.allow(); ok {
+				h.log.Error("cannot queue run; answering 503 (logged once a second at most)", "workflow", rt.wf.Name, "event", ev.ID, "err", err,
+					"suppressed", suppressed)
 			}
 			w.Header().Set("Retry-After", "5")
 			h.refuse(w, startRefusal(err), http.StatusServiceUnavailable, "cannot queue the event right now; retry later")
