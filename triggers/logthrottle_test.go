@@ -1,14 +1,12 @@
 package triggers
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,18 +16,6 @@ import (
 
 	"github.com/hookflow/hookflow/workflows"
 )
-
-// lockedBuffer is a log written by the server's goroutines and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
 
 // lines are the lines of the log that hold s.
 func (b *lockedBuffer) lines(s string) []string {
