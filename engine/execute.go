@@ -135,10 +135,13 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.
 	// An answer may repeat what it got as it was sent: encoded.
-	// A sensitive step's output is recorded raw and shown as [sensitive]: it may copy a
-	// secret, or a value of another sensitive step, for later steps to read as it is.
+	// A sensitive step's output is recorded with the workflow's secrets hidden but the
+	// run's sensitive values kept: it may copy one from another sensitive step, for
+	// later steps to read as it is. It is shown as [sensitive].
 	secrets := r.redactor().Encoded()
-	if !step.Sensitive {
+	if step.Sensitive {
+		o.output = r.wf.Secrets.Encoded().Value(o.output)
+	} else {
 		o.output = secrets.Value(o.output)
 	}
 	if o.err != nil {

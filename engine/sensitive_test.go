@@ -785,3 +785,36 @@ workflow "in" {
 		t.Errorf("the copy's output lost the plain parameter: %s", out)
 	}
 }
+
+// A sensitive step's output is recorded with the workflow's secrets hidden: a run that
+// fails keeps its records, and no key of Redis holds the secret.
+func TestSensitiveOutputHidesSecrets(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		const secret = "sensitive-secret-4b9e"
+		t.Setenv("SENSITIVE_TEST_SECRET", secret)
+		srv, _ := tokenAPI(t)
+		e, set := httpEngine(t, b, fmt.Sprintf(`
+workflow "w" {
+  step "set" "auth" {
+    header    = "Bearer ${secret("SENSITIVE_TEST_SECRET")}"
+    sensitive = true
+  }
+  step "http" "fail" {
+    url     = "%s/fail"
+    headers = { Authorization = "{{ steps.auth.header }}" }
+  }
+}`, srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("w"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunFailed {
+			t.Fatalf("run %s, want failed", r.Status)
+		}
+		for k, v := range redisContents(t, b) {
+			if strings.Contains(v, secret) {
+				t.Errorf("%s holds the secret: %s", k, v)
+			}
+		}
+	})
+}

@@ -326,9 +326,14 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 		diags = append(diags, sameKeyEachItem(blk, name)...)
 	}
 	if kind.AnyAttrs {
-		for _, a := range blk.attrs {
-			s.carries.steps = append(s.carries.steps, a.Template.stepsRead()...)
-			s.carries.secret = s.carries.secret || a.Template.holds(l.secretValues)
+		for _, name := range blk.Names() {
+			a := blk.attrs[name]
+			s.carries = append(s.carries, a.Template.stepsRead()...)
+			if a.Template.holds(l.secretValues) {
+				diags = append(diags, a.Warning("A set step's value holds a secret",
+					fmt.Sprintf("Step %q's output is recorded with the secret [redacted], and that is what later steps read of it: "+
+						"write secret() where the value is sent, in the step that sends it", name)))
+			}
 		}
 	}
 	blk.api, d = l.apiRef(blk)
@@ -643,15 +648,15 @@ func sameKeyEachItem(blk *Block, step string) hcl.Diagnostics {
 			`Add {{ each.key }} to the key, as the default does (<run id>:%s:<each.key>), or set "" to send none`, step, step))}
 }
 
-// sensitiveCopies makes sensitive a step that copies into its output a secret, or a
-// value of a sensitive step (set { token = "{{ steps.login.token }}" }). Its output
-// is recorded, like any step's, with those values hidden, so later steps would read
-// [redacted] and send it on; recorded as a sensitive step's, it keeps them for the
-// later steps of its run and shows [sensitive].
+// sensitiveCopies makes sensitive a step that copies into its output a value of a
+// sensitive step (set { token = "{{ steps.login.token }}" }). Its output is recorded,
+// like any step's, with those values hidden, so later steps would read [redacted] and
+// send it on; recorded as a sensitive step's, it keeps them for the later steps of its
+// run and shows [sensitive].
 func sensitiveCopies(wf *Workflow) {
 	sensitive := map[string]bool{}
 	for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
-		if !s.Sensitive && (s.carries.secret || slices.ContainsFunc(s.carries.steps, func(n string) bool { return sensitive[n] })) {
+		if !s.Sensitive && slices.ContainsFunc(s.carries, func(n string) bool { return sensitive[n] }) {
 			s.Sensitive = true
 		}
 		if s.Sensitive {

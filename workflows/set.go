@@ -137,12 +137,9 @@ type Step struct {
 	// secrets wherever they appear again.
 	Sensitive bool
 	DefRange  hcl.Range
-	// carries are what a step whose output is its own attributes (set) copies into
-	// it: the steps its values read, and whether they hold a secret as written.
-	carries struct {
-		steps  []string
-		secret bool
-	}
+	// carries are the steps whose values a step whose output is its own attributes
+	// (set) copies into it.
+	carries []string
 }
 
 // MaxConcurrency bounds a workflow's concurrency.
