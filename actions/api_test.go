@@ -169,6 +169,10 @@ func TestHTTPStepRefusesDotSegments(t *testing.T) {
 			`url: relative to api "crm"'s base_url, it cannot hold the path segment ".."`},
 		{"api, a whole url from the event, encoded", "crm", "{{ event.body.id }}", "users/%2E%2e/x",
 			`url: relative to api "crm"'s base_url, it cannot hold the path segment "%2E%2e"`},
+		{"api, a whole url from the event, slash encoded", "crm", "{{ event.body.id }}", "..%2Fadmin",
+			`url: relative to api "crm"'s base_url, it cannot hold the path segment ".."`},
+		{"api, a whole url from the event, backslash", "crm", "{{ event.body.id }}", `users\..\admin`,
+			`url: relative to api "crm"'s base_url, it cannot hold the path segment ".."`},
 		{"absolute", "", srv.URL + "/api/users/{{ event.body.id }}/profile", "..",
 			`url: {{ event.body.id }}: the value ".." is a whole path segment`},
 	} {

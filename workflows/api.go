@@ -62,7 +62,8 @@ func (a *API) JoinURL(rel string) string {
 
 // ClimbsOut reports the first segment of rel's path, a url relative to a base_url,
 // that is "." or ".." (its dots percent-encoded or not): joined to the base_url, it
-// would step out of the base's path, with the api's credentials. "" when none is.
+// would step out of the base's path, with the api's credentials; so would one that a
+// server finds once it decodes the path or reads \ as /. "" when none is.
 func ClimbsOut(rel string) string {
 	path := rel
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
@@ -70,6 +71,17 @@ func ClimbsOut(rel string) string {
 	}
 	for _, seg := range strings.Split(path, "/") {
 		if isDotSegment(seg) {
+			return seg
+		}
+	}
+	// A server or proxy that decodes %2F or reads \ as / before it resolves the path
+	// sees the segments inside one: "..%2Fadmin".
+	decoded := path
+	if d, err := url.PathUnescape(path); err == nil {
+		decoded = d
+	}
+	for _, seg := range strings.FieldsFunc(decoded, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if seg == "." || seg == ".." {
 			return seg
 		}
 	}
