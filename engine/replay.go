@@ -272,6 +272,9 @@ type DeadLetter struct {
 	Error  string    `json:"error"`
 	DeadAt time.Time `json:"dead_at"`
 	join   bool
+	// jobAttempts are the job's own, which Attempts are of a join until what failed
+	// it is read.
+	jobAttempts int
 }
 
 // DeadLetterFilter selects a page of dead letters.
@@ -344,9 +347,11 @@ func (e *Engine) DeadLetters(ctx context.Context, f DeadLetterFilter) (*DeadLett
 // joinFailures sets, for each dead letter of a join in the page, what failed it.
 func (e *Engine) joinFailures(ctx context.Context, page *DeadLetterPage) (*DeadLetterPage, error) {
 	for i := range page.DeadLetters {
-		if page.DeadLetters[i].join {
-			if err := e.joinFailure(ctx, &page.DeadLetters[i]); err != nil {
-				return nil, err
+		if d := &page.DeadLetters[i]; d.join {
+			// What cannot be read leaves the dead letter as its job has it: a listing
+			// does not fail for the detail.
+			if err := e.joinFailure(ctx, d); err != nil {
+				d.Failed, d.Attempts = "", d.jobAttempts
 			}
 		}
 	}
@@ -359,7 +364,7 @@ func deadLetter(id string, job map[string]string) (DeadLetter, bool) {
 	}
 	attempts, _ := strconv.Atoi(job["attempt"])
 	return DeadLetter{ID: id, Run: job["run"], Workflow: job["wf"], Step: job["step"],
-		Attempts: attempts, Error: job["error"], DeadAt: msTime(job["dead"]), join: job["part"] == "join"}, true
+		Attempts: attempts, Error: job["error"], DeadAt: msTime(job["dead"]), join: job["part"] == "join", jobAttempts: attempts}, true
 }
 
 // joinFailure sets Failed and Attempts of the dead letter of a join from its run's
@@ -418,8 +423,10 @@ func (e *Engine) joinFailure(ctx context.Context, d *DeadLetter) error {
 		}
 		path := block.Name + "/" + s.Name
 		if s.ForEach != nil {
-			_, err := item(s.Name, path)
-			return err
+			if found, err := item(s.Name, path); found || err != nil {
+				return err
+			}
+			// failed before an item did: listing them
 		}
 		d.Failed, d.Attempts = path, r.Attempt
 		return nil
