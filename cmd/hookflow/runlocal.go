@@ -648,11 +648,7 @@ func (t *dryRunTransport) requests(step string) string {
 	t.mu.Unlock()
 	var b strings.Builder
 	for _, q := range reqs {
-		attempt := ""
-		if len(reqs) > 1 || q.attempt > 1 {
-			attempt = fmt.Sprintf("attempt %d: ", q.attempt)
-		}
-		fmt.Fprintf(&b, "     → %s%s\n%s", attempt, q.line, q.rest)
+		fmt.Fprintf(&b, "     → %s%s\n%s", attemptLabel(len(reqs), q.attempt), q.line, q.rest)
 	}
 	return b.String()
 }

@@ -187,11 +187,7 @@ func recordedRequests(run *engine.Run) map[string]string {
 func requestLines(reqs []workflows.Request) string {
 	var b strings.Builder
 	for _, q := range reqs {
-		attempt := ""
-		if len(reqs) > 1 || q.Attempt > 1 {
-			attempt = fmt.Sprintf("attempt %d: ", q.Attempt)
-		}
-		fmt.Fprintf(&b, "     → %s%s %s\n", attempt, q.Method, q.URL)
+		fmt.Fprintf(&b, "     → %s%s %s\n", attemptLabel(len(reqs), q.Attempt), q.Method, q.URL)
 		names := make([]string, 0, len(q.Headers))
 		for name := range q.Headers {
 			names = append(names, name)
@@ -261,4 +257,13 @@ func printValue(w io.Writer, prefix string, v any) {
 		lines = append(lines[:maxOutputLines], fmt.Sprintf("%s… %d more line%s (--json shows all)", strings.Repeat(" ", len(prefix)), more, plural(more)))
 	}
 	fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(lines, "\n"))
+}
+
+// attemptLabel is what a request line says of its attempt, among n requests of a
+// step: nothing for a step's only request, sent at its first attempt.
+func attemptLabel(n, attempt int) string {
+	if n > 1 || attempt > 1 {
+		return fmt.Sprintf("attempt %d: ", attempt)
+	}
+	return ""
 }
