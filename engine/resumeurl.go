@@ -117,12 +117,13 @@ func (e *Engine) ResumeURL(ctx context.Context, workflow, run, step string) (str
 // resumeURLs is resume_url for the steps of run r.
 func (e *Engine) resumeURLs(r *runState) func(string) (string, error) {
 	return func(step string) (string, error) {
-		if s, _ := r.wf.Step(step); s == nil || !isWait(s) {
+		s := r.wf.WaitStep(step)
+		if s == nil {
 			return "", fmt.Errorf("resume_url(%q): workflow %s has no wait step %s", step, r.workflow, step)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return e.ResumeURL(ctx, r.workflow, r.id, step)
+		return e.ResumeURL(ctx, r.workflow, r.id, s.Name)
 	}
 }
 
@@ -134,9 +135,11 @@ func isWait(s *workflows.Step) bool {
 
 // hasWait reports whether wf has a wait step.
 func hasWait(wf *workflows.Workflow) bool {
-	for _, s := range wf.Steps {
-		if isWait(s) {
-			return true
+	for _, steps := range [][]*workflows.Step{wf.Steps, wf.OnFailure} {
+		for _, s := range steps {
+			if isWait(s) {
+				return true
+			}
 		}
 	}
 	return false

@@ -160,10 +160,11 @@ func (e *Engine) Resume(ctx context.Context, id, step string, res *workflows.Res
 	if err != nil {
 		return nil, err
 	}
-	if s, _ := wf.Step(step); s == nil || !isWait(s) {
+	s := wf.WaitStep(step)
+	if s == nil {
 		return nil, fmt.Errorf("%w: workflow %s has no wait step %q", ErrNotWaiting, wf.Name, step)
 	}
-	return e.resume1(ctx, waitRef{workflow: wf.Name, run: id, step: step}, res)
+	return e.resume1(ctx, waitRef{workflow: wf.Name, run: id, step: s.Name}, res)
 }
 
 // ResumeToken resumes the wait step a resume URL's token names. It reports ErrNotFound

@@ -491,3 +491,61 @@ workflow "deadline" {
 		}
 	})
 }
+
+// An on_failure block's steps may give the URL of its own wait step, and a resume by
+// the step's name, as written, finds it.
+func TestOnFailureWaitResumedByItsName(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := realKindsEngine(t, b, `
+workflow "page" {
+  step "probe" "bad" {
+    value = "x"
+    fail  = true
+  }
+  on_failure {
+    step "probe" "link" {
+      value = "{{ resume_url('ack') }}"
+    }
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+  }
+}
+`, Options{})
+		id, _ := e.Start(ctx, set.Workflow("page"), event(`{}`))
+		var link string
+		testutil.Eventually(t, 10*time.Second, "the on_failure wait parked", func() bool {
+			r, err := e.Run(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parked := false
+			for _, s := range r.Steps {
+				switch s.Path {
+				case "on_failure/link":
+					if out, ok := s.Output.(map[string]any); ok {
+						link, _ = out["value"].(string)
+					}
+				case "on_failure/ack":
+					parked = s.Status == StatusWaiting
+				}
+			}
+			return parked
+		})
+		_, token, ok := strings.Cut(link, "/resume/")
+		if !ok || token == "" {
+			t.Fatalf("resume_url('ack') gave %q", link)
+		}
+		w, err := e.Wait(ctx, token)
+		if err != nil || w.Step != "on_failure/ack" {
+			t.Fatalf("the link's wait: %+v %v", w, err)
+		}
+		if got, err := e.Resume(ctx, id, "ack", resumeRequest(t, `{}`)); err != nil || !got.Waiting || got.Step != "on_failure/ack" {
+			t.Fatalf("resume by the step's name: %+v %v", got, err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunFailed || !strings.Contains(stepsOf(r), "on_failure/ack succeeded") {
+			t.Errorf("run %s: %s", r.Status, stepsOf(r))
+		}
+	})
+}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -45,6 +46,13 @@ func (l *loader) onFailure(b *hcl.Block, first *hcl.Block, lay *layout, ev *eval
 	}
 	var steps []*Step
 	seen := map[string]hcl.Range{}
+	// Its steps may name its own wait steps in resume_url, as well as the workflow's.
+	resumable := slices.Clone(lay.resumable)
+	for _, blk := range content.Blocks {
+		if kind, ok := l.kinds.steps[blk.Labels[0]]; ok && blk.Type == "step" && kind.Resumable && !slices.Contains(resumable, blk.Labels[1]) {
+			resumable = append(resumable, blk.Labels[1])
+		}
+	}
 	for _, blk := range content.Blocks {
 		if blk.Type == "parallel" {
 			diags = append(diags, &hcl.Diagnostic{
@@ -77,7 +85,7 @@ func (l *loader) onFailure(b *hcl.Block, first *hcl.Block, lay *layout, ev *eval
 			continue
 		}
 		sc := &scope{where: fmt.Sprintf("on_failure step %q", name), self: name, steps: lay.names, all: lay.names,
-			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs, resumable: lay.resumable, onFailure: true}
+			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs, resumable: resumable, onFailure: true}
 		s, d := l.step(blk, ev, sc)
 		diags = append(diags, d...)
 		if s == nil {

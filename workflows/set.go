@@ -51,6 +51,20 @@ type Workflow struct {
 	DefRange hcl.Range
 }
 
+// WaitStep returns the wait step (a step whose action is a Waiter) named name: one of
+// the workflow's steps, or else one of its on_failure block's, which runs name as
+// on_failure/NAME. nil when there is none.
+func (w *Workflow) WaitStep(name string) *Step {
+	for _, n := range []string{name, OnFailurePrefix + name} {
+		if s, _ := w.Step(n); s != nil {
+			if _, ok := s.Action.(Waiter); ok {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
 // Step returns the named step and its index in Steps, or nil and -1. A step of the
 // on_failure block (on_failure/NAME) is found too, with -1.
 func (w *Workflow) Step(name string) (*Step, int) {
