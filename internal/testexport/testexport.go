@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -94,6 +95,11 @@ func Write(run *engine.Run, ev *workflows.Event, name string, env []workflows.En
 				test.AppendNewline()
 				x.mock(test, u)
 			}
+		}
+	}
+	for _, st := range run.Steps { // what resumed its wait steps
+		if st.Kind == "wait" && st.Status == engine.StatusSucceeded && !workflows.IsOnFailure(st.Path) {
+			x.resume(test, st)
 		}
 	}
 	for _, u := range expectUnits(run.Steps) {
@@ -287,15 +293,19 @@ func hiddenValues(run *engine.Run, ev *workflows.Event) []string {
 	return out
 }
 
-// hides reports whether s holds a hidden text.
+// hides reports whether s holds a hidden text, or a resume URL of the run: its token
+// is signed for the run, and a test's run has another.
 func (x *exporter) hides(s string) bool {
 	for _, h := range x.hidden {
 		if strings.Contains(s, h) {
 			return true
 		}
 	}
-	return false
+	return resumeToken.MatchString(s)
 }
+
+// resumeToken is the path of a resume URL: /resume/ and its signed token.
+var resumeToken = regexp.MustCompile(`/resume/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
 
 // redact replaces the hidden texts in s by [redacted], and writes what env() read as
 // a test reads it: for what the test gives (an event, a mock's answer), not what it
@@ -413,6 +423,47 @@ func (x *exporter) event(test *hclwrite.Body, ev *workflows.Event) {
 		b.SetAttributeValue("content_type", cty.StringVal(ev.ContentType))
 	}
 	b.SetAttributeValue("body", cty.StringVal(x.redact(ev.Raw)))
+}
+
+// resume writes what resumed a wait step, from its output: its body (as JSON when it
+// is an object or a list), headers and query, less credentials and what the test
+// cannot know. A wait that timed out gets no resume block: the test times it out too.
+func (x *exporter) resume(test *hclwrite.Body, st engine.StepRun) {
+	out, ok := st.Output.(map[string]any)
+	if timedOut, _ := out["timed_out"].(bool); ok && timedOut {
+		return
+	}
+	test.AppendNewline()
+	if !ok {
+		x.comment(test, fmt.Sprintf("The resume of %s is not written: its run shows it as %v.", st.Name, st.Output))
+		return
+	}
+	b := test.AppendNewBlock("resume", []string{st.Name}).Body()
+	switch body := out["body"].(type) {
+	case map[string]any, []any:
+		if v, ok := x.prune(x.redactValue(workflows.RedactCredentialFields(body))); ok {
+			b.SetAttributeRaw("json", valueTokens(toCty(v)))
+		}
+	case string:
+		if body != "" && !x.hides(body) {
+			b.SetAttributeValue("body", cty.StringVal(x.redact(body)))
+		}
+	}
+	for _, field := range []string{"headers", "query"} {
+		m, _ := out[field].(map[string]any)
+		kept := map[string]any{}
+		for k, v := range m {
+			text, isText := v.(string)
+			if workflows.IsCredentialName(k) || field == "headers" && skippedHeaders[strings.ToLower(k)] ||
+				isText && (strings.Contains(text, workflows.Redacted) || x.hides(text)) {
+				continue
+			}
+			kept[k] = x.redactValue(v)
+		}
+		if len(kept) > 0 {
+			b.SetAttributeRaw(field, valueTokens(toCty(kept)))
+		}
+	}
 }
 
 // mock writes the recorded answers of a step or an item: one, or a sequence when it

@@ -107,3 +107,43 @@ func TestWriteEnvValuesAsTested(t *testing.T) {
 		t.Errorf("does not load: %s\n%s", diags.Error(), text)
 	}
 }
+
+// A run that a resume let go on is written with a resume block of what resumed it, its
+// credentials left out; a wait that timed out gets none, and the run's resume URL,
+// signed for it alone, is nowhere in the file.
+func TestWriteResumedWait(t *testing.T) {
+	const link = "https://hooks.example.com/resume/cmVmdW5kCjAxcnVuCmFwcHJvdmFs.SgPf6nPpaQqtMrSMHIGY9A"
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "refund", Version: "v1", Status: engine.RunSucceeded},
+		Steps: []engine.StepRun{
+			{Name: "ask", Path: "ask", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1, Requests: []workflows.Request{
+				{Attempt: 1, Method: "POST", URL: "https://slack.example.com/post", Status: 200,
+					Headers:  map[string]string{"Content-Type": "application/json"},
+					Body:     `{"text":"Approve? <` + link + `?decision=approve|Approve>"}`,
+					Response: &workflows.Response{Body: "ok"}},
+			}},
+			{Name: "approval", Path: "approval", Kind: "wait", Status: engine.StatusSucceeded,
+				Output: map[string]any{"body": map[string]any{"decision": "approve", "password": "pw-123456"},
+					"headers": map[string]any{"x-slack-user": "ada", "authorization": "[redacted]"},
+					"query":   map[string]any{"decision": "approve"}, "timed_out": false}},
+			{Name: "reminder", Path: "reminder", Kind: "wait", Status: engine.StatusSucceeded,
+				Output: map[string]any{"body": nil, "headers": map[string]any{}, "query": map[string]any{}, "timed_out": true}},
+		}}
+	data, err := Write(run, &workflows.Event{Trigger: "manual", Body: map[string]any{}}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{`resume "approval" {`, `decision = "approve"`, `x-slack-user = "ada"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q:\n%s", want, text)
+		}
+	}
+	for _, not := range []string{"/resume/", "pw-123456", "authorization", `resume "reminder"`, "\n\n\n"} {
+		if strings.Contains(text, not) {
+			t.Errorf("holds %q:\n%s", not, text)
+		}
+	}
+	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
+		t.Errorf("does not load: %s\n%s", diags.Error(), text)
+	}
+}
