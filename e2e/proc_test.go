@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +21,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	public string
 	admin  string
-	log    *logBuffer
+	log    *testutil.LogBuffer
 }
 
 // startProc starts hookflow serve on the workflows in dir, with a 2s lease and 64
@@ -31,7 +29,7 @@ type proc struct {
 // log is printed when the test fails.
 func startProc(t *testing.T, dir, redisURL, api string, extra ...string) *proc {
 	t.Helper()
-	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &logBuffer{}}
+	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &testutil.LogBuffer{}}
 	args := append([]string{"serve", "--listen", p.public, "--admin", p.admin, "--redis", redisURL,
 		"--allow-net", "127.0.0.1/32", "--lease", "2s", "--workers", "64"}, extra...)
 	p.cmd = exec.Command(hookflowBinary(t), append(args, dir)...)
@@ -110,24 +108,6 @@ func (p *proc) metric(t *testing.T, sample string) float64 {
 func (p *proc) waitLog(t *testing.T, text string) {
 	t.Helper()
 	testutil.Eventually(t, 10*time.Second, "the log says "+text, func() bool { return strings.Contains(p.log.String(), text) })
-}
-
-// logBuffer is a process's log, written by the process and read by the test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 func freeAddr(t *testing.T) string {

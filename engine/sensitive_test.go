@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -658,31 +658,12 @@ workflow "in" {
 	}
 }
 
-// lockedBuffer is a log's output, written by the engine's goroutines and read by the
-// test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A filter that cannot be evaluated on an event may quote a credential field of its
 // body in its error: the failed run's error, its log line and its hash in Redis show
 // the value [redacted], as a step's error does. The event keeps it, as it came.
 func TestFilterFailureHidesEventCredentials(t *testing.T) {
 	b := redistest.Mini(t)
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	k := workflows.NewKinds()
 	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
 workflow "in" {

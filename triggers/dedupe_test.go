@@ -1,7 +1,6 @@
 package triggers
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,9 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -117,25 +116,6 @@ func TestPresetDeliveryIDs(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log's output, written by the server's goroutines and read by the
-// test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A dedupe template that cannot be rendered on an event is logged with its error,
 // which may quote the event: the values of its credential fields and the workflow's
 // secrets are [redacted] there. The event starts its run all the same.
@@ -153,7 +133,7 @@ workflow "orders" {
   }
 }
 `)
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	h.log = slog.New(slog.NewTextHandler(&logs, nil))
 	srv := httptest.NewServer(h)
 	defer srv.Close()

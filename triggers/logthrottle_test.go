@@ -14,21 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
-
-// lines are the lines of the log that hold s.
-func (b *lockedBuffer) lines(s string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(b.buf.String(), "\n") {
-		if strings.Contains(l, s) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // A flood of requests refused, by verification or by Redis, logs a line a second, the
 // next one saying how many were not logged; the metrics count every request. The
@@ -52,7 +40,7 @@ workflow "any" {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	reg := prometheus.NewRegistry()
 	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{},
 		fail: errors.New("redis: connection refused")}
@@ -94,12 +82,12 @@ workflow "any" {
 					t.Fatalf("answered %d, want %d", status, c.status)
 				}
 			}
-			if lines := logs.lines(c.line); len(lines) != 1 || !strings.Contains(lines[0], "suppressed=0") {
+			if lines := logs.Lines(c.line); len(lines) != 1 || !strings.Contains(lines[0], "suppressed=0") {
 				t.Errorf("%d requests refused within a second logged %d lines, want 1 saying suppressed=0: %q", flood, len(lines), lines)
 			}
 			clock.Add(1)
 			post(c.path, c.header)
-			lines := logs.lines(c.line)
+			lines := logs.Lines(c.line)
 			if len(lines) != 2 || !strings.Contains(lines[1], "suppressed=199") {
 				t.Errorf("a second later, %d lines, want a second one saying suppressed=199: %q", len(lines), lines)
 			}
