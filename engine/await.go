@@ -141,6 +141,9 @@ func answer(step, data string) (*workflows.Reply, error) {
 	if err != nil {
 		return nil, fmt.Errorf("step %s output: %w", step, err)
 	}
+	if res.Resume {
+		out = redactResume(out)
+	}
 	if res.Sensitive {
 		out = workflows.SensitiveShown
 	}

@@ -160,7 +160,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	rec := newRecord(o.status, j.attempt, o.output, o.err)
 	rec.Version, rec.TimedOut = r.recVer, o.timedOut
 	rec.Requests = o.requests
-	rec.Sensitive = step.Sensitive
+	rec.Sensitive, rec.Resume = step.Sensitive, o.resumed
 	hold := wait > 0 && (j.unit.part == partItem || step.Parallel != "")
 	var pl *Plan
 	if !hold {
@@ -356,6 +356,7 @@ type outcome struct {
 	before   []*workflows.Request // the requests the attempt sent before request: earlier pages
 	requests json.RawMessage
 	timedOut bool // the run's timeout stopped it
+	resumed  bool // a wait step's, with what resumed it
 }
 
 // stepEnv is what a step's expressions see: the run's env, with each bound to item's

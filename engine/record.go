@@ -85,6 +85,10 @@ type Record struct {
 	// [sensitive], read by later steps until the run succeeds, when the commit that
 	// ends it replaces it by what is shown (see sensitive.go).
 	Sensitive bool `json:"sensitive,omitempty"`
+	// Resume marks the output of a wait step that a resume gave: the body fields and
+	// query parameters in it that are named as credentials are shown [redacted], and
+	// their values hidden where later steps write them, as an event's are.
+	Resume bool `json:"resume,omitempty"`
 }
 
 // maxRequests is how many attempts' requests a record keeps: the latest. A
@@ -224,6 +228,9 @@ func encodeRecord(r *Record) []byte {
 	}
 	if r.Sensitive {
 		b = append(b, `,"sensitive":true`...)
+	}
+	if r.Resume {
+		b = append(b, `,"resume":true`...)
 	}
 	return append(b, '}')
 }

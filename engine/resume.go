@@ -40,7 +40,10 @@ type runState struct {
 	// [redacted] in the event; read when the redactor is first needed.
 	credentials     []string
 	credentialsRead bool
-	secrets         *workflows.Redactor
+	// resumed are the values of the credential fields and query parameters of what
+	// resumed its wait steps, hidden as its event's are.
+	resumed []string
+	secrets *workflows.Redactor
 	// onlySensitive hides the values in sensitive alone (sensitiveOnly).
 	onlySensitive *workflows.Redactor
 	// eventShown says that the run's event has a shown form (a child run whose input
@@ -57,11 +60,11 @@ func (r *runState) redactor() *workflows.Redactor {
 			r.credentials = workflows.EventCredentialValues(r.env.Event, nil)
 		}
 	}
-	if len(r.sensitive) == 0 && len(r.credentials) == 0 {
+	if len(r.sensitive) == 0 && len(r.credentials) == 0 && len(r.resumed) == 0 {
 		return r.wf.Secrets
 	}
 	if r.secrets == nil {
-		r.secrets = r.wf.Secrets.Plus(slices.Concat(r.sensitive, r.credentials)...)
+		r.secrets = r.wf.Secrets.Plus(slices.Concat(r.sensitive, r.credentials, r.resumed)...)
 	}
 	return r.secrets
 }
@@ -73,6 +76,17 @@ func (r *runState) hide(v any, forEach bool) {
 	r.sensitive = workflows.SensitiveValues(v, forEach, r.sensitive)
 	if len(r.sensitive) != n {
 		r.secrets, r.onlySensitive = nil, nil
+	}
+}
+
+// hideResume adds the values of the credential fields and query parameters in v, the
+// value of a wait step that a resume gave, to those the run hides.
+func (r *runState) hideResume(v any) {
+	m, _ := v.(map[string]any)
+	n := len(r.resumed)
+	r.resumed = workflows.CredentialValues(m["query"], workflows.CredentialValues(m["body"], r.resumed))
+	if len(r.resumed) != n {
+		r.secrets = nil
 	}
 }
 
@@ -195,6 +209,9 @@ func (r *runState) see(name string, rec *Record, steps map[string]any) error {
 	if rec.Sensitive {
 		r.hide(v, rec.ForEach)
 	}
+	if rec.Resume {
+		r.hideResume(v)
+	}
 	return nil
 }
 
@@ -237,6 +254,9 @@ func (r *runState) apply(u unit, c commit) {
 			r.env.Steps[u.step] = c.value // as decoding the record would give, without the work
 			if c.record.Sensitive {
 				r.hide(c.value, c.record.ForEach)
+			}
+			if c.record.Resume {
+				r.hideResume(c.value)
 			}
 		} else {
 			_ = r.see(u.step, c.record, r.env.Steps)

@@ -312,6 +312,9 @@ func (r *Record) view(name, path string) StepRun {
 	}
 	if out, err := r.output(); err == nil && !r.ForEach {
 		sr.Output = redactOutput(out)
+		if r.Resume {
+			sr.Output = redactResume(sr.Output)
+		}
 	}
 	if r.Sensitive && len(r.Output) > 0 {
 		sr.Output = workflows.SensitiveShown
@@ -340,6 +343,18 @@ func redactOutput(out any) any {
 			headers[k] = redacted
 		}
 	}
+	return m
+}
+
+// redactResume hides the body fields and query parameters named as credentials in the
+// output of a wait step that a resume gave, as in an event.
+func redactResume(out any) any {
+	m, ok := out.(map[string]any)
+	if !ok {
+		return out
+	}
+	m["body"] = workflows.RedactCredentialFields(m["body"])
+	m["query"] = workflows.RedactCredentialFields(m["query"])
 	return m
 }
 

@@ -114,7 +114,7 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 	if err != nil {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: took})
 	}
-	return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took})
+	return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took, resumed: true})
 }
 
 // waited is how long a wait step waited, its duration in the run: from the start of

@@ -54,6 +54,21 @@ workflow "expires" {
   }
 }
 
+workflow "keyed" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "probe" "after" {
+    value = "{{ steps.approval.body.password }} {{ steps.approval.query.token }} {{ steps.approval.body.note }}"
+  }
+  step "delay" "pause" {
+    duration = "1s"
+  }
+  step "probe" "later" {
+    value = "body: {{ steps.approval.body }}"
+  }
+}
+
 workflow "strict" {
   step "wait" "approval" {
     timeout = "1s"
@@ -159,6 +174,48 @@ func TestWaitResumed(t *testing.T) {
 		}
 		if calls := rec.list(); len(calls) != 3 {
 			t.Errorf("calls %v", calls)
+		}
+	})
+}
+
+// What resumed a wait step is shown with its body fields and query parameters named as
+// credentials [redacted], as an event is, and their values are hidden where later
+// steps write them, by the worker that goes on from the wait and by one that takes the
+// run up after a delay; the steps read them as they came.
+func TestWaitResumeCredentialsHidden(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := waitEngine(t, b)
+		id, err := e.Start(ctx, set.Workflow("keyed"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, id, RunWaiting)
+		res, err := workflows.NewResume("application/json", []byte(`{"password": "hunter2hunter2", "note": "looks fine"}`),
+			http.Header{}, map[string][]string{"token": {"q-token-123456"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Resume(ctx, id, "approval", res); err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %s: %s", r.Status, stepsOf(r))
+		}
+		out := r.Steps[0].Output.(map[string]any)
+		if body := out["body"].(map[string]any); body["password"] != workflows.Redacted || body["note"] != "looks fine" {
+			t.Errorf("the wait's body shown as %v", body)
+		}
+		if q := out["query"].(map[string]any); q["token"] != workflows.Redacted {
+			t.Errorf("the wait's query shown as %v", q)
+		}
+		if v := r.Steps[1].Output.(map[string]any)["value"]; v != "[redacted] [redacted] looks fine" {
+			t.Errorf("the step after the wait wrote %q", v)
+		}
+		v, _ := r.Steps[3].Output.(map[string]any)["value"].(string)
+		if strings.Contains(v, "hunter2") || !strings.Contains(v, "looks fine") {
+			t.Errorf("the step after the delay wrote %q", v)
 		}
 	})
 }
