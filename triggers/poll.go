@@ -126,7 +126,7 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	p.Request, d = http.New(b)
 	diags = append(diags, d...)
 	if pg, ok := p.Request.(pager); ok && pg.Paginate() != nil && pg.Paginate().Items != nil {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "A poll's paginate has no items",
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "A poll's paginate takes no items",
 			Detail:  "The poll's own items attribute reads the items of every page: move it out of the paginate block.",
 			Subject: pg.Paginate().DefRange.Ptr()})
 	}

@@ -3,6 +3,7 @@ package triggers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -70,7 +71,8 @@ type Answer struct {
 	Starts int
 	Cut    Cut
 	Cursor any
-	Sent   *workflows.Request
+	// Sent is what the poll sent and got back, a request a page, in order.
+	Sent []*workflows.Request
 }
 
 // Keys returns the dedupe key of every item.
@@ -112,7 +114,9 @@ func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any,
 		Workflow: wf.Name, Step: "poll", Attempt: 1, Secrets: wf.Secrets}
 	ans := &Answer{}
 	resp, err := poll.pages(ctx, wf, call, look, ans)
-	ans.Sent = call.Sent
+	if call.Sent != nil {
+		ans.Sent = append(slices.Clip(call.SentBefore), call.Sent)
+	}
 	if err != nil {
 		return ans, err
 	}

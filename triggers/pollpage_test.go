@@ -147,7 +147,7 @@ func TestPollPaginateDiagnostics(t *testing.T) {
 	actions.Register(k, actions.Options{Logger: quietLog})
 	Register(k)
 	_, diags := workflows.Load([]workflows.Source{{Name: "w.hcl", Data: []byte(src)}}, k)
-	if !strings.Contains(diags.Error(), "w.hcl:7,5-13: A poll's paginate has no items") {
+	if !strings.Contains(diags.Error(), "w.hcl:7,5-13: A poll's paginate takes no items") {
 		t.Errorf("diagnostics %q", diags.Error())
 	}
 }

@@ -260,3 +260,47 @@ workflow "orders" {
 		t.Errorf("the cursor shown is the one read past the cut:\n%s", stdout.String())
 	}
 }
+
+// TestRunPollShowsEveryPage: hookflow run --poll of a paginated poll shows the
+// request of each page it read, in order, not the last one only.
+func TestRunPollShowsEveryPage(t *testing.T) {
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("page") == "2" {
+			io.WriteString(w, `{"orders": [{"id": "p3"}]}`)
+			return
+		}
+		io.WriteString(w, `{"orders": [{"id": "p1"}, {"id": "p2"}], "next": "?page=2"}`)
+	}))
+	defer shop.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "orders.hcl"), `
+workflow "orders" {
+  trigger "poll" {
+    every = "1m"
+    url   = "`+shop.URL+`/orders"
+    items = "response.body.orders"
+    key   = "item.id"
+    paginate {
+      next = "response.body.next"
+    }
+  }
+  step "log" "it" {
+    message = "{{ event.body.id }}"
+  }
+}
+`)
+	var stdout, stderr strings.Builder
+	if err := run(context.Background(), []string{"run", "--dir", dir, "--poll", "orders", "--dry-run", "--allow-net", "127.0.0.1/32"},
+		nil, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	first, second := strings.Index(out, "→ GET "+shop.URL+"/orders\n"), strings.Index(out, "→ GET "+shop.URL+"/orders?page=2\n")
+	if first < 0 || second < first {
+		t.Errorf("the output lacks the request of each page, in order:\n%s", out)
+	}
+	if !strings.Contains(out, "3 items, 3 new\n") {
+		t.Errorf("the output lacks the items of both pages:\n%s", out)
+	}
+}

@@ -123,8 +123,10 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, ", never polled in this Redis: no cursor\n")
 	}
 	ans, err := poll.Fetch(ctx, wf, cursor, at, look)
-	if ans != nil && ans.Sent != nil {
-		printPollRequest(stdout, ans.Sent)
+	if ans != nil {
+		for _, sent := range ans.Sent { // a request a page
+			printPollRequest(stdout, sent)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "the poll fails: %s\nit starts nothing; a serving hookflow retries it, backing off\n", wf.Secrets.String(err.Error()))
