@@ -194,11 +194,17 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	if wf.Secrets != nil {
 		dry.redact = wf.Secrets.Encoded().String // requests are shown encoded for the wire
 	}
-	for step := range resumes {
-		if s, _ := wf.Step(step); s == nil || s.Kind != "wait" {
+	// A wait step of the on_failure block is named as written, as resume_url names it;
+	// its calls come as on_failure/NAME.
+	named := make(map[string]*workflows.Resume, len(resumes))
+	for step, r := range resumes {
+		s := wf.WaitStep(step)
+		if s == nil {
 			return usage("--resume %s: workflow %s has no wait step %q", step, wf.Name, step)
 		}
+		named[s.Name] = r
 	}
+	resumes = named
 	for step := range dry.answers {
 		if !calledStep(set, wf, step) {
 			steps := httpSteps(set, wf)

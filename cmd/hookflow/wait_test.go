@@ -205,3 +205,33 @@ func TestResumeMistakes(t *testing.T) {
 		t.Errorf("run --resume approval=MISSING: %v\n%s", err, stderr.String())
 	}
 }
+
+// --resume names a wait step of the on_failure block as it is written, as resume_url
+// and hookflow runs resume do.
+func TestRunResumeOnFailureWait(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), `
+workflow "charge" {
+  step "http" "pay" {
+    url = "https://pay.example.com/charges"
+  }
+  on_failure {
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+    step "log" "acked" {
+      message = "acked: {{ run.error }}"
+    }
+  }
+}
+`)
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--response", "pay=500", "--resume", `ack={"who": "ada"}`, "charge"},
+		nil, &stdout, &stderr)
+	if exitStatus(err, &stderr) != exitFailed || !strings.Contains(stdout.String(), `"who": "ada"`) {
+		t.Errorf("run --resume ack: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String()+stderr.String(), "acked: step pay:") {
+		t.Errorf("the on_failure step after the wait did not run:\n%s%s", stdout.String(), stderr.String())
+	}
+}
