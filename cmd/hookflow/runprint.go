@@ -144,7 +144,9 @@ func stepLine(s *engine.StepRun) string {
 	if s.DurationMS != nil && s.Status != engine.StatusSkipped && s.FinishedAt != nil {
 		line += " in " + millis(s.DurationMS)
 	}
-	if s.Attempts > 1 {
+	// A workflow step's job is leased again when its child ends, or to look for its
+	// end: those are not attempts either.
+	if s.Attempts > 1 && s.Kind != "workflow" {
 		line += fmt.Sprintf(" after %d attempts", s.Attempts)
 	}
 	return line

@@ -33,6 +33,8 @@ func TestStepLine(t *testing.T) {
 			FinishedAt: &finished, Output: map[string]any{"timed_out": false}}, "succeeded, resumed after 11s"},
 		{"a wait timed out", engine.StepRun{Kind: "wait", Status: engine.StatusSucceeded, Attempts: 2, DurationMS: ms(3000),
 			FinishedAt: &finished, Output: map[string]any{"timed_out": true}}, "succeeded, timed out after 3s"},
+		{"a workflow step woken by its child", engine.StepRun{Kind: "workflow", Status: engine.StatusSucceeded, Attempts: 2, DurationMS: ms(120),
+			FinishedAt: &finished}, "succeeded in 120ms"},
 		{"a wait that failed", engine.StepRun{Kind: "wait", Status: engine.StatusFailed, Attempts: 2, DurationMS: ms(3000),
 			FinishedAt: &finished}, "failed after 3s"},
 	} {
