@@ -58,12 +58,14 @@ func (p *Pool) run(r *runState, j *job) *job {
 	switch {
 	case j.unit.part == partJoin:
 		return p.join(r, j)
-	case j.held != nil && r.delayCut(step, j.held):
-		// The run's timeout passed before its delay ended: it fails the run.
+	case j.held != nil && !j.held.TimedOut && r.delayCut(step, j.held):
+		// The run's timeout passed before its delay ended: it fails the run. (A delay
+		// held since before its settle cut delays at the deadline, which holds them
+		// with their failure.)
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true})
 	case j.held != nil:
-		// It waited out its delay: it settles as it was (even if committing that kept
-		// failing: the delay itself is done).
+		// It waited out its delay, or the run's deadline that cut it: it settles as it
+		// was held (even if committing that kept failing: the delay itself is done).
 		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held),
 			duration: time.Duration(j.held.DurationMS) * time.Millisecond})
 	case j.crashed != "":
@@ -122,9 +124,13 @@ func (p *Pool) run(r *runState, j *job) *job {
 // retry policy gives one, else the unit settles and the planner says what follows.
 func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job {
 	var wait time.Duration
+	cut := false // a delay that would end past the run's deadline: it fails there
 	if w, ok := o.output.(*workflows.Wait); ok {
 		o.output = w.Value()
 		wait = w.For
+		if cut = r.cuts(step, wait); cut {
+			o.status, o.err, o.timedOut = StatusFailed, r.timeoutError(), true
+		}
 	}
 	again, retryIn := false, time.Duration(0)
 	if j.crashed == "" && !o.timedOut {
@@ -161,7 +167,9 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	rec.Version, rec.TimedOut = r.recVer, o.timedOut
 	rec.Requests = o.requests
 	rec.Sensitive, rec.Resume = step.Sensitive, o.resumed
-	hold := wait > 0 && (j.unit.part == partItem || step.Parallel != "")
+	// A delay cut by the run's deadline holds its unit too, to fail at the deadline: the
+	// step after it never runs.
+	hold := wait > 0 && (j.unit.part == partItem || step.Parallel != "" || cut)
 	var pl *Plan
 	if !hold {
 		pl = r.planWithUnit(j.unit, rec)
@@ -174,7 +182,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		// job waits, and settles when due.
 		rec.DurationMS = o.duration.Milliseconds() // the attempt's, kept for when it settles
 		waiting := *rec
-		waiting.Status = StatusWaiting
+		waiting.Status, waiting.Error, waiting.TimedOut = StatusWaiting, "", false
 		if p.persist(r, j, func() error {
 			return p.e.q.hold(context.Background(), j, r.id, r.workflow, &waiting, rec, o.duration, wait)
 		}) {

@@ -195,6 +195,12 @@ func (r *runState) capWait(s *workflows.Step, wait time.Duration) time.Duration 
 	return max(min(wait, time.Until(r.deadline)), 0)
 }
 
+// cuts reports whether a delay of step s that waits wait from now would end past the
+// run's deadline, which capWait ends it at: the delay fails there.
+func (r *runState) cuts(s *workflows.Step, wait time.Duration) bool {
+	return wait > 0 && r.capWait(s, wait) < wait
+}
+
 // see puts a settled step's value into steps, as later steps read it. Parallel blocks
 // and steps still going have no value.
 func (r *runState) see(name string, rec *Record, steps map[string]any) error {

@@ -116,9 +116,9 @@ func TestRunTimeoutCancelsTheRunningStep(t *testing.T) {
 	})
 }
 
-// A delay counts towards the run's timeout: the step after it fails with the timeout
-// when it comes due, at the deadline rather than after the delay, even one that may
-// fail, and on_failure runs.
+// A delay counts towards the run's timeout: one that would end past the deadline fails
+// there, as the step that failed the run and its dead letter, and the step after it
+// never runs; on_failure runs.
 func TestRunTimeoutCountsDelays(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		tg := newTimeoutTarget(t)
@@ -128,11 +128,15 @@ func TestRunTimeoutCountsDelays(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := waitStatus(t, e, id, RunFailed)
-		if r.Error != "step after: run timed out: its timeout of 1s passed" || r.FailedStep != "after" {
+		if r.Error != "step wait: run timed out: its timeout of 1s passed" || r.FailedStep != "wait" ||
+			r.DeadLetter != id+":wait" {
 			t.Errorf("run %+v", r.RunSummary)
 		}
-		if got := stepsOf(r); got != "wait succeeded, after failed, on_failure/page succeeded" {
+		if got := stepsOf(r); got != "wait failed, after pending, on_failure/page succeeded" {
 			t.Errorf("steps %s", got)
+		}
+		if w := r.Steps[0]; w.Error != "run timed out: its timeout of 1s passed" {
+			t.Errorf("wait's error %q", w.Error)
 		}
 		if got := tg.list(); got != "/page" {
 			t.Errorf("calls %s", got)
