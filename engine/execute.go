@@ -74,7 +74,7 @@ func (p *Pool) run(r *runState, j *job) *job {
 	case r.timedOut(step):
 		// Its run's timeout passed while it waited (a delay, a retry, a slot): it fails
 		// the run without running.
-		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true})
+		return p.settle(r, j, step, p.timedOut(r, j))
 	case j.unit.part == partStep && step.ForEach != nil:
 		return p.list(r, j, step)
 	}
@@ -163,7 +163,11 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		p.retry(r, j, o, retryIn)
 		return nil
 	}
-	rec := newRecord(o.status, j.attempt, o.output, o.err)
+	attempts := j.attempt
+	if o.attempts > 0 {
+		attempts = o.attempts
+	}
+	rec := newRecord(o.status, attempts, o.output, o.err)
 	rec.Version, rec.TimedOut = r.recVer, o.timedOut
 	rec.Requests = o.requests
 	rec.Sensitive, rec.Resume = step.Sensitive, o.resumed
@@ -197,6 +201,18 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		c.value = stepValue(o.status, o.output, o.err)
 	}
 	return p.commit(r, j, c)
+}
+
+// timedOut is the outcome of a unit that the run's timeout stopped before it could
+// run again: a retrying unit keeps the attempts it made, their requests, and its time
+// from the first.
+func (p *Pool) timedOut(r *runState, j *job) outcome {
+	o := outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true}
+	if last := r.lastAttempt(j); last != nil {
+		o.attempts, o.requests = j.attempt-1, last.requestsApart()
+		o.duration = p.since(last.firstStarted(), time.Now())
+	}
+	return o
 }
 
 // list lists the items of a for_each step and starts the first of them.
@@ -291,6 +307,9 @@ func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
 	rec.Version = r.recVer
 	rec.Requests = o.requests
+	if last := r.lastAttempt(j); last != nil {
+		rec.Started = last.firstStarted() // for a timeout that ends its retries
+	}
 	if r.wf != nil {
 		if s, _ := r.wf.Step(j.unit.step); s != nil {
 			rec.Sensitive = s.Sensitive
@@ -364,6 +383,9 @@ type outcome struct {
 	before   []*workflows.Request // the requests the attempt sent before request: earlier pages
 	requests json.RawMessage
 	timedOut bool // the run's timeout stopped it
+	// attempts are those the unit made, when the job's own attempt did not run (the
+	// run's timeout passed first); 0: the job's.
+	attempts int
 	resumed  bool // a wait step's, with what resumed it
 }
 

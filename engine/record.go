@@ -63,6 +63,10 @@ type Record struct {
 	Finished   int64  `json:"finished,omitempty"` // ms, Redis's clock
 	DurationMS int64  `json:"duration_ms,omitempty"`
 	RetryAt    int64  `json:"retry_at,omitempty"` // ms: when a retrying attempt runs again
+	// Started is when the first attempt of a retrying unit started (ms, Redis's
+	// clock), kept from the record of its second attempt on: the first's is its
+	// Finished less its DurationMS (firstStarted).
+	Started int64 `json:"started,omitempty"`
 	// Output is the step's output; for a for_each step, the list (or map) of its items'
 	// values, each with its outcome.
 	Output json.RawMessage `json:"output,omitempty"`
@@ -176,6 +180,15 @@ func (r *Record) requests() []workflows.Request {
 	return out
 }
 
+// firstStarted is when the unit of a retrying record started its first attempt (ms,
+// Redis's clock).
+func (r *Record) firstStarted() int64 {
+	if r.Started > 0 {
+		return r.Started
+	}
+	return r.Finished - r.DurationMS
+}
+
 // requestsApart is the record's requests with the last one's answer recorded in it,
 // not left to the output: for the record of a later attempt, whose output is not this
 // one's. (Only a retry carries requests on.)
@@ -207,6 +220,7 @@ func encodeRecord(r *Record) []byte {
 	b = appendInt(b, `,"finished":`, r.Finished)
 	b = appendInt(b, `,"duration_ms":`, r.DurationMS)
 	b = appendInt(b, `,"retry_at":`, r.RetryAt)
+	b = appendInt(b, `,"started":`, r.Started)
 	if len(r.Output) > 0 {
 		b = append(append(b, `,"output":`...), r.Output...)
 	}

@@ -277,16 +277,25 @@ func (r *runState) apply(u unit, c commit) {
 	}
 }
 
-// earlierRequests are the requests of the earlier attempts of j's unit: those its
-// record kept while it was retrying. The job leased the record with it: a step's is in
+// lastAttempt is the record the earlier attempt of j's unit left while it was
+// retrying; nil for a first attempt. The job leased the record with it: a step's is in
 // the run, an item's came with the job.
-func (r *runState) earlierRequests(j *job) json.RawMessage {
+func (r *runState) lastAttempt(j *job) *Record {
 	rec := j.last
-	if j.unit.part == partStep {
+	if j.unit.part == partStep && r.rec != nil {
 		rec = r.rec.steps[j.unit.step]
 	}
 	if rec == nil || rec.Status != StatusRetrying || j.attempt <= 1 {
 		return nil
 	}
-	return rec.requestsApart()
+	return rec
+}
+
+// earlierRequests are the requests of the earlier attempts of j's unit: those its
+// record kept while it was retrying.
+func (r *runState) earlierRequests(j *job) json.RawMessage {
+	if rec := r.lastAttempt(j); rec != nil {
+		return rec.requestsApart()
+	}
+	return nil
 }

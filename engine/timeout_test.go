@@ -166,3 +166,59 @@ func TestRunTimeoutStopsALastDelay(t *testing.T) {
 		}
 	})
 }
+
+// A run's timeout that passes while a step waits to retry fails the step with the
+// attempts it made: its record keeps their requests and counts them, and its duration
+// runs from its first attempt to the deadline, past the waits between its attempts.
+func TestRunTimeoutDuringARetryWaitKeepsTheAttempts(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := newDownstream(t, http.StatusInternalServerError)
+		e, set := httpEngine(t, b, strings.ReplaceAll(`
+workflow "rt" {
+  timeout = "2500ms"
+  step "http" "call" {
+    url = "URL/rt"
+    retry {
+      attempts = 5
+      backoff  = "constant"
+      initial  = "1s"
+    }
+  }
+}`, "URL", api.srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("rt"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunFailed)
+		if r.Error != "step call: run timed out: its timeout of 2.5s passed" || r.DeadLetter != id+":call" {
+			t.Errorf("run %+v", r.RunSummary)
+		}
+		call := r.Steps[0]
+		made := len(api.list()) // 3, unless a slow machine fitted fewer in
+		if call.Status != StatusFailed || call.Error != "run timed out: its timeout of 2.5s passed" ||
+			made < 2 || call.Attempts != made {
+			t.Errorf("call %s %q after %d attempts; the API got %d", call.Status, call.Error, call.Attempts, made)
+		}
+		if len(call.Requests) != made {
+			t.Fatalf("call keeps %d requests, want one per attempt made (%d): %+v", len(call.Requests), made, call.Requests)
+		}
+		for i, q := range call.Requests {
+			if q.Attempt != i+1 || q.Status != http.StatusInternalServerError || !strings.Contains(q.Error, "status 500") {
+				t.Errorf("request %d: %+v", i+1, q)
+			}
+		}
+		// Its attempts were a second apart at least: it took that long before the last.
+		least := int64(made-1) * 1000
+		if call.DurationMS == nil || *call.DurationMS < least || call.StartedAt == nil || !call.StartedAt.Before(*call.FinishedAt) {
+			t.Errorf("call's duration %v (from %v to %v), want %dms at least", ms(call.DurationMS), call.StartedAt, call.FinishedAt, least)
+		}
+	})
+}
+
+// ms is a duration of the history, or -1 without one.
+func ms(d *int64) int64 {
+	if d == nil {
+		return -1
+	}
+	return *d
+}

@@ -98,7 +98,7 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		p.e.waiters.wake(r.id) // parked: a caller waiting for the run sees it waiting
 		return nil
 	}
-	took := p.waited(parkedAt, start)
+	took := p.since(parkedAt, start)
 	switch {
 	case got == timedOutMark && w.Continues():
 		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: workflows.TimedOutOutput(), duration: took})
@@ -117,20 +117,20 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 	return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took, resumed: true})
 }
 
-// waited is how long a wait step waited, its duration in the run: from the start of
-// the attempt that parked it (parkedAt, ms by Redis's clock; 0 when it did not park,
-// as its resume came first) to now, by Redis's clock too; else since this attempt
-// started.
-func (p *Pool) waited(parkedAt int64, start time.Time) time.Duration {
+// since is how long it has been since at (ms by Redis's clock; 0 when not known), by
+// Redis's clock too, and at least since start, by this process's: a wait step's
+// duration in the run, from the start of the attempt that parked it (0 when it did
+// not park, as its resume came first) to now.
+func (p *Pool) since(at int64, start time.Time) time.Duration {
 	took := time.Since(start)
-	if parkedAt <= 0 {
+	if at <= 0 {
 		return took
 	}
 	now, err := p.e.q.rdb.Time(p.work).Result()
 	if err != nil {
 		now = time.Now() // the record's duration only: the clocks are close
 	}
-	return max(now.Sub(time.UnixMilli(parkedAt)), took)
+	return max(now.Sub(time.UnixMilli(at)), took)
 }
 
 // Resumed is what a resume did.
