@@ -72,9 +72,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
 	case r.timedOut(step):
-		// Its run's timeout passed while it waited (a delay, a retry, a slot): it fails
-		// the run without running.
-		return p.settle(r, j, step, p.timedOut(r, j))
+		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
+		// step's wait): it fails the run without running.
+		return p.settle(r, j, step, p.timedOut(r, j, step))
 	case j.unit.part == partStep && step.ForEach != nil:
 		return p.list(r, j, step)
 	}
@@ -205,12 +205,17 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 
 // timedOut is the outcome of a unit that the run's timeout stopped before it could
 // run again: a retrying unit keeps the attempts it made, their requests, and its time
-// from the first.
-func (p *Pool) timedOut(r *runState, j *job) outcome {
+// from the first; a wait step's time is its wait, from when the run reached it.
+func (p *Pool) timedOut(r *runState, j *job, step *workflows.Step) outcome {
 	o := outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true}
 	if last := r.lastAttempt(j); last != nil {
 		o.attempts, o.requests = j.attempt-1, last.requestsApart()
 		o.duration = p.since(last.firstStarted(), time.Now())
+		return o
+	}
+	w, ok := step.Action.(workflows.Waiter)
+	if rec := r.rec.steps[step.Name]; ok && w.Parks() && rec != nil && rec.Status == StatusWaiting {
+		o.duration = p.since(rec.Finished-rec.DurationMS, time.Now())
 	}
 	return o
 }

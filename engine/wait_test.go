@@ -501,6 +501,10 @@ workflow "deadline" {
 		if calls := rec.list(); len(calls) != 1 {
 			t.Errorf("on_failure calls %v", calls)
 		}
+		// Its duration is the wait, from when the run reached it (at once) to the deadline.
+		if a := r.Steps[0]; a.Path != "approval" || ms(a.DurationMS) < 500 {
+			t.Errorf("%s waited %dms, want most of the run's timeout of 1s", a.Path, ms(a.DurationMS))
+		}
 	})
 }
 
