@@ -62,6 +62,12 @@ type Options struct {
 	// the workflow steps a test mocks this way, and learns the ids of the children it
 	// runs for real. nil: every workflow step runs its child.
 	Child func(ctx context.Context, call ChildCall) (result any, stubbed bool, err error)
+	// VirtualTime makes delays, the waits between retries and wait steps that time
+	// out take no time, each run counting instead the time they would take, to fail
+	// at its timeout as serve would (see virtualtime.go). For hookflow test: every unit
+	// of a run must execute in this process, and wait steps must be answered there
+	// (actions.Options.LocalResumes). false: the wall clock, as serve keeps it.
+	VirtualTime bool
 }
 
 // ChildCall is a unit of a workflow step about to run its child: the step's run and
@@ -85,6 +91,7 @@ type Engine struct {
 	local atomic.Pointer[Pool]
 	// resumeBase is Options.ResumeBase.
 	resumeBase string
+	clock      *virtualClock // with Options.VirtualTime; nil for the wall clock
 	keys       resumeKeys
 }
 
@@ -139,8 +146,12 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	if o.ResumeBase == "" {
 		o.ResumeBase = DefaultResumeBase
 	}
-	return &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics, child: o.Child,
+	e := &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics, child: o.Child,
 		resumeBase: o.ResumeBase}
+	if o.VirtualTime {
+		e.clock = newVirtualClock()
+	}
+	return e
 }
 
 // Use makes the workflows of set runnable, and their versions the current ones: those

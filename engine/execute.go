@@ -71,6 +71,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
+	case r.clock != nil && r.virtualTimedOut(j.unit, step):
+		// Under virtual time, its run's timeout passed while it waited.
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true})
 	case r.timedOut(step):
 		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
 		// step's wait): it fails the run without running.
@@ -135,6 +138,10 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	again, retryIn := false, time.Duration(0)
 	if j.crashed == "" && !o.timedOut {
 		retryIn, again = retryWait(step, j.attempt, o) // before redaction drops the error's type
+	}
+	if r.clock != nil { // virtual time: the waits count, and take none
+		r.elapse(j, step, &o, again, wait)
+		retryIn, wait = 0, 0
 	}
 	retryIn, wait = r.capWait(step, retryIn), r.capWait(step, wait)
 	p.observe(r, step, o, again)
@@ -277,6 +284,10 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 	// its on_failure steps start (the run ends after them, with no job of its own).
 	c.dead = c.plan.Status == RunFailed && !c.plan.Handled || c.plan.Handle
 	c.chain = p.fetchCtx.Err() == nil // while stopping, leave the rest to other workers
+	if r.clock != nil && c.plan.Status.Done() {
+		// Before its end is written: a parent's step that reads it counts its time.
+		r.clock.end(r.id, r.env != nil && r.env.Event["parent"] != nil)
+	}
 	var next *job
 	ok := p.persist(r, j, func() (err error) {
 		next, err = p.e.q.complete(context.Background(), c)

@@ -49,6 +49,9 @@ type runState struct {
 	// eventShown says that the run's event has a shown form (a child run whose input
 	// held sensitive values): its end, if it succeeds, puts it in the event's place.
 	eventShown bool
+	// clock keeps the run's time under Options.VirtualTime, in place of deadline; nil
+	// for the wall clock.
+	clock *virtualClock
 }
 
 // redactor hides the workflow's secrets, the values of the run's sensitive outputs and
@@ -108,7 +111,9 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 		r.wf = nil // a version without the step: nothing of it can be planned
 		return r, workflows.Permanent(fmt.Errorf("workflow %s version %s has no step %s", r.workflow, j.run["ver"], j.unit.step))
 	}
-	if r.wf.Timeout > 0 {
+	if e.clock != nil {
+		r.clock = e.clock // it keeps the timeout: no deadline by the wall clock
+	} else if r.wf.Timeout > 0 {
 		from := r.created
 		if t := msTime(j.run["replayed"]); t.After(from) {
 			from = t

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Virtual time (Options.VirtualTime) is how hookflow test applies a workflow's
+// timeout. Its runs wait for nothing: a delay, the wait before a retry and a wait step
+// that times out go on at once. Each run keeps instead the time those waits would
+// have taken under serve, and fails at its timeout when that time reaches it, as serve
+// fails it at its deadline:
+//
+//   - a retry's wait counts the longest serve may draw: for an exponential backoff,
+//     min(max, initial × 2^(n-1)), without jitter; a constant one's initial; a
+//     Retry-After, up to max. A retry that would start at or past the timeout fails
+//     without running, with the run's timeout error;
+//   - a delay counts its duration; a wait step that times out (no resume came) its
+//     timeout; a resumed one, nothing. A delay or a wait that would end past the
+//     timeout fails its step with the run's timeout error;
+//   - a workflow step whose child ran here counts the child's time;
+//   - an attempt (a mocked request) takes no time;
+//   - the units of one node of the chain (the items of a for_each step, the steps of a
+//     parallel block and their items) start together, at the node's start, and the
+//     node takes as long as its longest unit: times of units that serve runs side by
+//     side do not add up. Items past max_parallel are counted as starting with the
+//     first ones, so a test never times out a run that serve would not for that.
+//
+// The step that would run at or past the timeout, or whose wait would end past it,
+// fails with serve's error, `run timed out: its timeout of 3s passed`, fails the run
+// even with on_error = "continue", and the on_failure steps run, their time not
+// counted. The wall clock plays no part: the run's deadline is not set, so a slow
+// machine times out nothing. Every unit of a run must execute in this process.
+
+// virtualClock keeps the virtual time of the runs of an engine with VirtualTime.
+type virtualClock struct {
+	mu   sync.Mutex
+	runs map[string]*runClock
+	// ended are the times of the runs that ended, by id, until a parent's workflow
+	// step counts its child's.
+	ended map[string]time.Duration
+}
+
+func newVirtualClock() *virtualClock {
+	return &virtualClock{runs: map[string]*runClock{}, ended: map[string]time.Duration{}}
+}
+
+// runClock is the virtual time of one run: the nodes of its chain run one after
+// another, and the units of a node start together, at the node's start.
+type runClock struct {
+	node string                 // the node the run is at: a step's name, or its parallel block's
+	at   time.Duration          // since the run started, when node started
+	took map[unit]time.Duration // how long each unit of node has taken so far
+}
+
+// longest is the node's time so far: its longest unit's.
+func (c *runClock) longest() time.Duration {
+	var d time.Duration
+	for _, t := range c.took {
+		d = max(d, t)
+	}
+	return d
+}
+
+// start is the virtual time at which unit u of node starts (or starts again, after a
+// retry's wait): the run moves on to node, past the one before, when u is its first.
+func (v *virtualClock) start(run, node string, u unit) time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c := v.runs[run]
+	if c == nil {
+		c = &runClock{node: node, took: map[unit]time.Duration{}}
+		v.runs[run] = c
+	}
+	if c.node != node {
+		c.at += c.longest()
+		c.node = node
+		clear(c.took)
+	}
+	return c.at + c.took[u]
+}
+
+// add counts d more for unit u of run, and returns the virtual time it reaches.
+func (v *virtualClock) add(run string, u unit, d time.Duration) time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c := v.runs[run]
+	if c == nil {
+		c = &runClock{took: map[unit]time.Duration{}}
+		v.runs[run] = c
+	}
+	c.took[u] += d
+	return c.at + c.took[u]
+}
+
+// end drops an ended run's clock, keeping its time for its parent's step when child.
+func (v *virtualClock) end(run string, child bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if c := v.runs[run]; c != nil && child {
+		v.ended[run] = c.at + c.longest()
+	}
+	delete(v.runs, run)
+}
+
+// childTook is how long child run id took, once: 0 for one that did not run here.
+func (v *virtualClock) childTook(id string) time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	d := v.ended[id]
+	delete(v.ended, id)
+	return d
+}
+
+// nodeOf is the node of the chain step s belongs to: its parallel block, or itself.
+func nodeOf(s *workflows.Step) string {
+	if s.Parallel != "" {
+		return s.Parallel
+	}
+	return s.Name
+}
+
+// virtualTimedOut reports, under virtual time, whether unit u of step s starts at or
+// past its run's timeout. The on_failure steps run past it.
+func (r *runState) virtualTimedOut(u unit, s *workflows.Step) bool {
+	if workflows.IsOnFailure(s.Name) {
+		return false
+	}
+	at := r.clock.start(r.id, nodeOf(s), u)
+	return r.wf.Timeout > 0 && at >= r.wf.Timeout
+}
+
+// longestDraw makes backoff give the longest wait it may draw: no jitter.
+func longestDraw(n int64) int64 { return n - 1 }
+
+// elapse counts, under virtual time, the wait that outcome o of job j of step s makes
+// serve wait (again: the retry's wait; delay: a delay step's duration), and makes o a
+// failure of the run's timeout when a delay, a wait step's timeout or a child run
+// would end past it. The caller then waits for nothing.
+func (r *runState) elapse(j *job, s *workflows.Step, o *outcome, again bool, delay time.Duration) {
+	if workflows.IsOnFailure(s.Name) {
+		return
+	}
+	var d time.Duration
+	switch {
+	case again:
+		_, asked := workflows.Retryable(o.err)
+		d = backoff(s.Retry, j.attempt, asked, longestDraw)
+	case delay > 0:
+		d = delay
+	case waitTimedOut(s, o):
+		d = s.Timeout
+	default:
+		if id := childOf(s, o); id != "" {
+			d = r.clock.childTook(id)
+		}
+	}
+	if d <= 0 {
+		return
+	}
+	at := r.clock.add(r.id, j.unit, d)
+	if !again && r.wf.Timeout > 0 && at > r.wf.Timeout {
+		*o = outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true, duration: o.duration}
+	}
+}
+
+// waitTimedOut reports whether o is a wait step's that timed out: no resume came.
+func waitTimedOut(s *workflows.Step, o *outcome) bool {
+	if _, ok := s.Action.(workflows.Waiter); !ok {
+		return false
+	}
+	out, _ := o.output.(map[string]any)
+	return out["timed_out"] == true
+}
+
+// childOf is the id of the child run o of workflow step s waited for, "" for none.
+func childOf(s *workflows.Step, o *outcome) string {
+	if sub, ok := s.Action.(workflows.SubRun); !ok || !sub.Waits() {
+		return ""
+	}
+	out, _ := o.output.(map[string]any)
+	id, _ := out["run_id"].(string)
+	return id
+}
