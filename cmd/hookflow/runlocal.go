@@ -233,7 +233,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, nil)
+	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, engine.Options{})
 	if err != nil {
 		return err
 	}
@@ -764,14 +764,16 @@ func writeHeaders(b *strings.Builder, h http.Header, indent string, redact func(
 }
 
 // localEngine runs set on this machine, on the embedded Redis with 8 workers, as the
-// dry run and tests do; stop stops the workers, then the Redis.
+// dry run and tests do, with the engine options o (its Logger and Kinds are log and
+// k); stop stops the workers, then the Redis.
 func localEngine(ctx context.Context, set *workflows.Set, k *workflows.Kinds, log *slog.Logger,
-	child func(context.Context, engine.ChildCall) (any, bool, error)) (*engine.Engine, redis.UniversalClient, func(), error) {
+	o engine.Options) (*engine.Engine, redis.UniversalClient, func(), error) {
 	rdb, _, closeRedis, err := openRedis(ctx, "", 8, log)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	eng := engine.New(rdb, engine.Options{Logger: log, Kinds: k, Child: child})
+	o.Logger, o.Kinds = log, k
+	eng := engine.New(rdb, o)
 	eng.Use(set)
 	pool := eng.NewPool(8)
 	pool.Start()

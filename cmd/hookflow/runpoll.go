@@ -186,7 +186,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 // applies unless --no-filter.
 func (o *localRun) runItems(ctx context.Context, set *workflows.Set, k *workflows.Kinds, apis *actions.APIs,
 	wf *workflows.Workflow, poll *triggers.Poll, ans *triggers.Answer, fresh []int, at string, out, progress io.Writer, quiet *slog.Logger) error {
-	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, nil)
+	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, engine.Options{})
 	if err != nil {
 		return err
 	}

@@ -53,9 +53,11 @@ the run ended. The run is a real one, with the workflow's filter, conditions, re
 and on_error, on an embedded Redis; but nothing is sent: an http step without a mock
 fails the test, showing the request it would have sent. Delays and the waits between
 retries take no time. A wait step is resumed by the test's resume "STEP" {} block, or
-times out at once. Tests read nothing from the environment, so that they pass or fail
-alike in every shell and in CI: env() reads its default, and an env() without one or
-a secret() reads as https://unset.invalid/NAME.
+times out at once. The time these would take under serve counts towards the
+workflow's timeout, which fails the run at the same step as serve. Tests read nothing
+from the environment, so that they pass or fail alike in every shell and in CI: env()
+reads its default, and an env() without one or a secret() reads as
+https://unset.invalid/NAME.
 
 test prints ok or FAIL for each test, and for each failed expectation its file:line
 with what was expected and what was sent. -v prints every test's steps too; --junit
@@ -228,7 +230,7 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	client := &http.Client{Transport: mocks, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Client: client, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SkipDelays: true,
+	actions.Register(k, actions.Options{Client: client, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		APIs: actions.NewAPIs(), LocalResumes: mocks.resume})
 	triggers.Register(k)
 
@@ -251,9 +253,9 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	if len(tests) == 0 {
 		return nil, found, true, nil
 	}
-	instant(set)
-
-	eng, _, stop, err := localEngine(ctx, set, k, quiet, mocks.child)
+	// Virtual time: delays, retries' waits and wait steps' timeouts take none, but
+	// count towards the workflow's timeout as they would under serve.
+	eng, _, stop, err := localEngine(ctx, set, k, quiet, engine.Options{Child: mocks.child, VirtualTime: true})
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -277,18 +279,6 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 
 func onlyErrors(diags hcl.Diagnostics) hcl.Diagnostics {
 	return slices.DeleteFunc(diags, func(d *hcl.Diagnostic) bool { return d.Severity != hcl.DiagError })
-}
-
-// instant makes the waits between retries take no time: a test checks what the
-// retries do, not how long they wait.
-func instant(set *workflows.Set) {
-	for _, wf := range set.Workflows() {
-		for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
-			if s.Retry != nil {
-				s.Retry.Initial, s.Retry.Max = 0, 0
-			}
-		}
-	}
 }
 
 // runTest runs one test: its event through the workflow's filter, then a run, and

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// hookflow test applies a workflow's timeout to the time its delays, retries' waits
+// and waits' timeouts would take under serve, though they take none: a run that serve
+// would time out fails at the same step, with the same error and requests, and its
+// on_failure steps run; waits side by side do not add up.
+func TestWorkflowTestsTimeout(t *testing.T) {
+	const f = "testdata/wftimeout/timeout.test.hcl"
+	out, code := hookflowTest(t, "-v", f)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	for _, c := range []struct {
+		name string
+		want []string // in the test's part of the output
+	}{
+		{"a wait past the timeout fails the run", []string{"FAIL",
+			f + ":1: the run: expected succeeded, but it failed\n    step approval: run timed out: its timeout of 3s passed\n",
+			"approval (wait) failed", `{"error":"step approval: run timed out: its timeout of 3s passed","step":"approval"}`}},
+		{"a wait past the timeout, expected", []string{"ok  "}},
+		{"a resumed wait takes no time", []string{"ok  ", `"message": "timed_out=false"`}},
+		{"a delay past the timeout fails the run", []string{"FAIL",
+			f + ":29: the run: expected succeeded, but it failed\n    step d: run timed out: its timeout of 2s passed\n",
+			"d (delay) failed", "after (log) pending"}},
+		{"a delay past the timeout, expected", []string{"ok  "}},
+		// 1s between attempts: the third is sent at 2s; the fourth would start past
+		// 2.5s, and fails without sending, as under serve. count = 3 holds.
+		{"retries past the timeout fail the run", []string{"FAIL",
+			f + ":47: the run: expected succeeded, but it failed\n    step call: run timed out: its timeout of 2.5s passed\n",
+			"call (http) failed in <1ms after 4 attempts"}},
+		{"retries past the timeout, expected", []string{"ok  "}},
+		{"delays side by side do not add up", []string{"ok  ", "after (log) succeeded"}},
+		{"a child's time counts", []string{"ok  ", "child (workflow) failed", "error: run timed out: its timeout of 2s passed"}},
+		{"a child within the timeout", []string{"ok  "}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			part := testOutput(out, c.name)
+			if part == "" {
+				t.Fatalf("no output for the test:\n%s", out)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(part, want) {
+					t.Errorf("output lacks %q:\n%s", want, part)
+				}
+			}
+			if strings.Contains(part, "expect \"call\" count") {
+				t.Errorf("the mock got other than 3 requests:\n%s", part)
+			}
+		})
+	}
+	if !strings.HasSuffix(out, "FAIL: 3 of 10 tests failed\n") {
+		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// testOutput is the part of hookflow test's output about the test named name: from its
+// ok or FAIL line to the next test's.
+func testOutput(out, name string) string {
+	var part []string
+	for _, line := range strings.SplitAfter(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "ok    "+name+" (") || strings.HasPrefix(line, "FAIL  "+name+" ("):
+			part = append(part, line)
+		case len(part) > 0 && (strings.HasPrefix(line, "ok  ") || strings.HasPrefix(line, "FAIL")):
+			return strings.Join(part, "")
+		case len(part) > 0:
+			part = append(part, line)
+		}
+	}
+	return strings.Join(part, "")
+}
