@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -195,4 +196,73 @@ func waitOneRun(t *testing.T, s *server, status string) string {
 		return page.Runs[0].Status == status
 	})
 	return id
+}
+
+// A run that its workflow's timeout stopped under serve, exported with runs
+// export-test, passes hookflow test: the test's run times out at the same step, with
+// the same error, though its wait takes no time.
+func TestRunsExportTestTimedOut(t *testing.T) {
+	var mu sync.Mutex
+	var paged []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		paged = append(paged, string(body))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"ok": true}`)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "short.hcl"), `workflow "short" {
+  timeout = "1s"
+  trigger "webhook" {
+    path = "/short"
+  }
+  step "wait" "approval" {
+    timeout    = "1h"
+    on_timeout = "continue"
+  }
+  step "log" "after" {
+    message = "timed_out={{ steps.approval.timed_out }}"
+  }
+  on_failure {
+    step "http" "page" {
+      url  = "`+api.URL+`/page"
+      json = { error = "{{ run.error }}" }
+    }
+  }
+}
+`)
+	s := serveDir(t, dir, redistest.Real(t).URL, "127.0.0.1:0")
+	resp, err := http.Post("http://"+s.publicAddr+"/hooks/short", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	runID := waitOneRun(t, s, "failed")
+	const want = `{"error":"step approval: run timed out: its timeout of 1s passed"}`
+	mu.Lock()
+	got := strings.Join(paged, " ")
+	mu.Unlock()
+	if got != want {
+		t.Fatalf("serve paged %s, want %s", got, want)
+	}
+
+	file := filepath.Join(dir, "short.test.hcl")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"runs", "export-test", runID, "--name", "timed out", "-o", file,
+		"--admin", s.adminAddr}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("export-test: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := string(data); !strings.Contains(text, `expect_run = "failed"`) || strings.Contains(text, `resume "approval"`) {
+		t.Errorf("the exported test:\n%s", text)
+	}
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "ok    timed out") {
+		t.Fatalf("the exported test of a timed-out run fails, exit %d:\n%s\n%s", code, out, data)
+	}
 }
