@@ -72,8 +72,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
 	case r.clock != nil && r.virtualTimedOut(j.unit, step):
-		// Under virtual time, its run's timeout passed while it waited.
-		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true})
+		// Under virtual time, its run's timeout passed while it waited: it keeps what it
+		// did, as under serve.
+		return p.settle(r, j, step, p.timedOut(r, j, step))
 	case r.timedOut(step):
 		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
 		// step's wait): it fails the run without running.

@@ -29,10 +29,11 @@ func TestWorkflowTestsTimeout(t *testing.T) {
 			"d (delay) failed", "after (log) pending"}},
 		{"a delay past the timeout, expected", []string{"ok  "}},
 		// 1s between attempts: the third is sent at 2s; the fourth would start past
-		// 2.5s, and fails without sending, as under serve. count = 3 holds.
+		// 2.5s, and fails without sending, as under serve: the step keeps the three
+		// attempts it made and their requests. count = 3 holds.
 		{"retries past the timeout fail the run", []string{"FAIL",
 			f + ":47: the run: expected succeeded, but it failed\n    step call: run timed out: its timeout of 2.5s passed\n",
-			"call (http) failed in <1ms after 4 attempts"}},
+			"call (http) failed", "after 3 attempts", "→ attempt 3: GET https://api.example.com/call"}},
 		{"retries past the timeout, expected", []string{"ok  "}},
 		{"delays side by side do not add up", []string{"ok  ", "after (log) succeeded"}},
 		{"a child's time counts", []string{"ok  ", "child (workflow) failed", "error: run timed out: its timeout of 2s passed"}},
