@@ -350,7 +350,16 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 			s.Retry = a.Retry
 		}
 	}
-	standIns := l.standIn(blk, kind.Attrs, decodeDiags) // see standin.go
+	attrs := kind.Attrs
+	if kind.AnyAttrs {
+		// Every attribute is the kind's own: one that failed stands in for the value it
+		// names, so that a set step whose only value failed is not also "set has no values".
+		attrs = nil
+		for _, a := range blk.failed {
+			attrs = append(attrs, Attr{Name: a.Name})
+		}
+	}
+	standIns := l.standIn(blk, attrs, decodeDiags) // see standin.go
 	s.Action, d = kind.New(blk)
 	if s.Action != nil {
 		d = l.excuse(d)

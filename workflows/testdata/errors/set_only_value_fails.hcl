@@ -1,0 +1,5 @@
+workflow "s" {
+  step "set" "four" {
+    x = "{{ lenght(event.body.items) }}"
+  }
+}
