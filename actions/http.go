@@ -111,17 +111,23 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 		diags = append(diags, a.Error(fmt.Sprintf("Unknown HTTP method %q", method),
 			"Use one of "+strings.Join(httpMethods, ", ")+"."))
 	}
-	if h.api != nil {
-		if a := b.Attr("url"); a != nil && workflows.IsAbsoluteURL(a.Template.LiteralPrefix()) {
+	switch {
+	case h.api != nil:
+		if d := b.CheckString("url", `url = "/customers"`); d != nil {
+			diags = append(diags, d...)
+		} else if a := b.Attr("url"); a != nil && workflows.IsAbsoluteURL(a.Template.LiteralPrefix()) {
 			diags = append(diags, a.Error("The url of a step with an api is relative",
 				fmt.Sprintf(`It is appended to api %q's base_url: write url = "/customers". A call elsewhere is a step without api.`, h.api.Name)))
 		}
-	} else {
-		diags = append(diags, b.CheckConst("url", "Invalid URL", func(v any) error {
-			s, _ := v.(string)
-			_, err := parseURL(s)
-			return err
-		})...)
+	default:
+		if d := b.CheckString("url", `url = "https://api.example.com/orders"`); d != nil {
+			diags = append(diags, d...)
+		} else {
+			diags = append(diags, b.CheckConst("url", "Invalid URL", func(v any) error {
+				_, err := parseURL(v.(string))
+				return err
+			})...)
+		}
 	}
 	for _, name := range []string{"query", "headers", "form"} {
 		diags = append(diags, b.CheckConst(name, name+" must be an object", workflows.Object)...)

@@ -224,6 +224,33 @@ func (b *Block) Strings(name string) ([]string, hcl.Diagnostics) {
 		fmt.Sprintf("Got %s. Write [\"a\", \"b\"].", typeName(v)))}
 }
 
+// CheckString reports an attribute that must be a string, such as a url, written as a
+// value of another type: a number, a bool, a list or an object, with {{ }} in it or
+// not. A value that is exactly one {{ }} is not checked: its type is known when it
+// renders. example is how the attribute is written, for the detail.
+func (b *Block) CheckString(name, example string) hcl.Diagnostics {
+	a := b.attrs[name]
+	if a == nil {
+		return nil
+	}
+	var got string
+	switch t := a.Template; t.kind {
+	case constKind:
+		if _, ok := t.value.(string); ok {
+			return nil
+		}
+		got = typeName(t.value)
+	case objectKind:
+		got = "an object"
+	case listKind:
+		got = "a list"
+	default:
+		return nil
+	}
+	return hcl.Diagnostics{a.Error(fmt.Sprintf("%s must be a string", name),
+		fmt.Sprintf("Got %s. Write it as one string in double quotes: %s.", got, example))}
+}
+
 // CheckConst runs check on an attribute's value when it is fixed at load time, so that
 // a mistake in a constant is found when the file loads rather than when the step
 // runs. A template is checked when it renders.
