@@ -26,7 +26,11 @@ func workflowKind() workflows.StepKind {
 			if a := b.Attr("workflow"); a != nil && !diags.HasErrors() && !workflows.ValidName(name) {
 				diags = append(diags, a.Error("Invalid workflow name", `workflow names the workflow to run, such as "create_invoice".`))
 			}
-			return &Workflow{name: name, input: b.Template("input"), wait: wait}, diags
+			w := &Workflow{name: name, input: b.Template("input"), wait: wait}
+			if a := b.Attr("workflow"); a != nil {
+				w.at = a.ValueRange
+			}
+			return w, diags
 		},
 	}
 }
@@ -36,10 +40,15 @@ type Workflow struct {
 	name  string
 	input *workflows.Template // nil: the child's body is null
 	wait  bool
+	at    hcl.Range // where name is written: the workflow attribute's value
 }
 
 // Calls names the workflow the step runs.
 func (w *Workflow) Calls() string { return w.name }
+
+// CallsRange is where the step names the workflow it runs, for the loader's errors
+// about the call: an unknown workflow, a cycle.
+func (w *Workflow) CallsRange() hcl.Range { return w.at }
 
 // Waits reports whether the step waits for the child run to end.
 func (w *Workflow) Waits() bool { return w.wait }

@@ -49,6 +49,7 @@ func checkCalls(set *Set, declared map[string]bool) hcl.Diagnostics {
 	type call struct {
 		to   string
 		step *Step
+		sub  SubRun
 	}
 	calls := map[string][]call{}
 	names := make([]string, len(set.workflows))
@@ -67,11 +68,11 @@ func checkCalls(set *Set, declared map[string]bool) hcl.Diagnostics {
 					detail += fmt.Sprintf(" Did you mean %q?", alt)
 				}
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError,
-					Summary: fmt.Sprintf("Unknown workflow %q", sub.Calls()), Detail: detail, Subject: s.DefRange.Ptr()})
+					Summary: fmt.Sprintf("Unknown workflow %q", sub.Calls()), Detail: detail, Subject: callRange(s, sub)})
 				continue
 			}
 			if set.byName[sub.Calls()] != nil {
-				calls[wf.Name] = append(calls[wf.Name], call{to: sub.Calls(), step: s})
+				calls[wf.Name] = append(calls[wf.Name], call{to: sub.Calls(), step: s, sub: sub})
 			}
 		}
 	}
@@ -91,7 +92,7 @@ func checkCalls(set *Set, declared map[string]bool) hcl.Diagnostics {
 						Summary:  "Workflows call each other in a cycle",
 						Detail: fmt.Sprintf("Step %q of workflow %q runs workflow %q, which leads back to it: %s. "+
 							"Each run would start another without end; break the cycle.", c.step.Name, name, c.to, strings.Join(cycle, " → ")),
-						Subject: c.step.DefRange.Ptr(),
+						Subject: callRange(c.step, c.sub),
 					})
 				}
 				continue
@@ -103,4 +104,14 @@ func checkCalls(set *Set, declared map[string]bool) hcl.Diagnostics {
 		walk(wf.Name, []string{wf.Name})
 	}
 	return diags
+}
+
+// callRange is where step s names the workflow it runs, for the errors about that
+// call: the value of its workflow attribute, when sub tells where it is written
+// (CallsRange), else the step's header.
+func callRange(s *Step, sub SubRun) *hcl.Range {
+	if at, ok := sub.(interface{ CallsRange() hcl.Range }); ok {
+		return at.CallsRange().Ptr()
+	}
+	return s.DefRange.Ptr()
 }
