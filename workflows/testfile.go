@@ -508,7 +508,11 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 	}
 	unknown := func(step string) hcl.Diagnostics {
 		detail := fmt.Sprintf("Workflow %q has no step %q; its steps are: %s.", wf.Name, step, strings.Join(steps, ", "))
-		if s := suggest(step, steps); s != "" {
+		s := suggest(step, steps)
+		if s == "" && !IsOnFailure(step) {
+			s = suggest(OnFailurePrefix+step, steps) // a step of the on_failure block written by its own name
+		}
+		if s != "" {
 			detail = fmt.Sprintf("Workflow %q has no step %q. Did you mean %q?", wf.Name, step, s)
 		}
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown step in %s", what), Detail: detail, Subject: rng.Ptr()}}

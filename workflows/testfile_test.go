@@ -269,3 +269,68 @@ test "ok" {
 		t.Errorf("tests loaded: %d, want the one without errors", len(tests))
 	}
 }
+
+// TestLoadTestsRenderedDiagnostics checks whole diagnostics of test files as hookflow
+// test prints them, place and text: nothing more is reported.
+func TestLoadTestsRenderedDiagnostics(t *testing.T) {
+	const workflowSrc = `workflow "order" {
+  step "http" "find" {
+    url = "https://crm.example.com/customers"
+  }
+  on_failure {
+    step "http" "page" {
+      url = "https://pager.example.com/alerts"
+    }
+  }
+}
+`
+	set, diags := Load([]Source{{Name: "order.hcl", Data: []byte(workflowSrc)}}, testFileKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"a mock of an on_failure step by its own name", `test "t" {
+  workflow = "order"
+  mock "page" {
+    status = 200
+  }
+}
+`, `Error: Unknown step in mock
+
+  on order.test.hcl:3:3, in test "t":
+     3:   mock "page" {
+          ^^^^^^^^^^^
+  Workflow "order" has no step "page". Did you mean "on_failure/page"?
+
+`},
+		{"an expect of an on_failure step by its own name", `test "t" {
+  workflow   = "order"
+  expect_run = "failed"
+  expect "page" {
+    count = 1
+  }
+}
+`, `Error: Unknown step in expect
+
+  on order.test.hcl:4:3, in test "t":
+     4:   expect "page" {
+          ^^^^^^^^^^^^^
+  Workflow "order" has no step "page". Did you mean "on_failure/page"?
+
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srcs := []Source{{Name: "order.test.hcl", Data: []byte(tc.src)}}
+			_, diags := LoadTests(srcs, set)
+			var got strings.Builder
+			if err := WriteDiagnostics(&got, srcs, diags); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got.String(), tc.want)
+			}
+		})
+	}
+}
