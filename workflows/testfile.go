@@ -224,6 +224,25 @@ func testEvalContext(dir string) *hcl.EvalContext {
 	}}
 }
 
+// testOutcomes are the values of expect_run.
+var testOutcomes = []string{TestSucceeded, TestFailed, TestFiltered}
+
+// nearOutcome is the outcome an unknown expect_run likely meant: the nearest, or the
+// one it starts like, as "success" does "succeeded" and "failure" "failed".
+func nearOutcome(s string) string {
+	if near := suggest(s, testOutcomes); near != "" {
+		return near
+	}
+	if s = strings.ToLower(s); len(s) >= 4 {
+		for _, o := range testOutcomes {
+			if strings.HasPrefix(o, s[:4]) {
+				return o
+			}
+		}
+	}
+	return ""
+}
+
 // decodeTest decodes a test block. It returns what it could decode even when it
 // reports errors, so that its workflow, mocks and expects can still be checked; its
 // Workflow is "" when the block does not name one.
@@ -236,10 +255,13 @@ func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 	if a := content.Attributes["expect_run"]; a != nil {
 		t.ExpectRunRange = a.Expr.Range()
 		diags = append(diags, testString(a, ctx, &t.ExpectRun)...)
-		if t.ExpectRun != TestSucceeded && t.ExpectRun != TestFailed && t.ExpectRun != TestFiltered {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown run outcome",
-				Detail:  fmt.Sprintf("expect_run is %q; use %q, %q or %q.", t.ExpectRun, TestSucceeded, TestFailed, TestFiltered),
-				Subject: a.Expr.Range().Ptr()})
+		if !slices.Contains(testOutcomes, t.ExpectRun) {
+			detail := fmt.Sprintf("expect_run is the outcome the run should have: %s.", quoteList(testOutcomes))
+			if s := nearOutcome(t.ExpectRun); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", s)
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown expect_run %q", t.ExpectRun),
+				Detail: detail, Subject: a.Expr.Range().Ptr()})
 		}
 	}
 	events := 0

@@ -124,7 +124,7 @@ test "t" {
 test "t" {
   workflow   = "order"
   expect_run = "passed"
-}`, []string{"order.test.hcl:4,16", `use "succeeded", "failed" or "filtered"`}},
+}`, []string{"order.test.hcl:4,16", `Unknown expect_run "passed": expect_run is the outcome the run should have: "succeeded", "failed" or "filtered".`}},
 		{"a misspelt error", `
 test "t" {
   workflow = "order"
@@ -247,7 +247,7 @@ test "ok" {
 		"order.test.hcl:5,3":   "Unknown step in mock",
 		"order.test.hcl:6,14":  "Invalid status",
 		"order.test.hcl:8,3":   "Unknown step in expect",
-		"order.test.hcl:11,16": "Unknown run outcome",
+		"order.test.hcl:11,16": `Unknown expect_run "passed"`,
 		"order.test.hcl:17,13": "Invalid expect attribute",
 		"order.test.hcl:21,1":  `Duplicate test "t2"`,
 		"order.test.hcl:23,3":  "Unknown step in mock",
@@ -318,6 +318,31 @@ func TestLoadTestsRenderedDiagnostics(t *testing.T) {
      4:   expect "page" {
           ^^^^^^^^^^^^^
   Workflow "order" has no step "page". Did you mean "on_failure/page"?
+
+`},
+		{"an expect_run that is near an outcome", `test "t" {
+  workflow   = "order"
+  expect_run = "success"
+}
+`, `Error: Unknown expect_run "success"
+
+  on order.test.hcl:3:16, in test "t":
+     3:   expect_run = "success"
+                       ^^^^^^^^^
+  expect_run is the outcome the run should have: "succeeded", "failed" or "filtered". Did you mean
+  "succeeded"?
+
+`},
+		{"an expect_run that is no outcome", `test "t" {
+  workflow   = "order"
+  expect_run = "passed"
+}
+`, `Error: Unknown expect_run "passed"
+
+  on order.test.hcl:3:16, in test "t":
+     3:   expect_run = "passed"
+                       ^^^^^^^^
+  expect_run is the outcome the run should have: "succeeded", "failed" or "filtered".
 
 `},
 	} {
