@@ -84,9 +84,9 @@ func needSubcommand(cmd *cobra.Command, args []string) error {
 	return usage("%s", msg)
 }
 
-// otherWorkflows says which workflows there are instead of name: the nearest, when it
-// is close enough to be a typo, else all of them.
-func otherWorkflows(name string, names []string) string {
+// others says which names there are instead of name, a workflow's or a step's: the
+// nearest, when it is close enough to be a typo, else all of them.
+func others(name string, names []string) string {
 	best, bestDist := "", 3
 	for _, n := range names {
 		if d := levenshtein.Distance(name, n, nil); d < bestDist {

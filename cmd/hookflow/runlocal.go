@@ -189,7 +189,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		for _, w := range set.Workflows() {
 			names = append(names, w.Name)
 		}
-		return usage("there is no workflow %q in %s; %s", name, o.dir, otherWorkflows(name, names))
+		return usage("there is no workflow %q in %s; %s", name, o.dir, others(name, names))
 	}
 	if wf.Secrets != nil {
 		dry.redact = wf.Secrets.Encoded().String // requests are shown encoded for the wire
@@ -200,7 +200,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	for step, r := range resumes {
 		s := wf.WaitStep(step)
 		if s == nil {
-			return usage("--resume %s: workflow %s has no wait step %q", step, wf.Name, step)
+			return usage("--resume %s: %s", step, noWaitStep(wf, step))
 		}
 		named[s.Name] = r
 	}
@@ -289,6 +289,36 @@ func calledStep(set *workflows.Set, wf *workflows.Workflow, step string) bool {
 	found := false
 	eachRunStep(set, wf, func(s *workflows.Step) { found = found || s.Name == step })
 	return found
+}
+
+// waitSteps lists the names --resume takes for wf's wait steps, in file order: those
+// of its on_failure block as written, without on_failure/.
+func waitSteps(wf *workflows.Workflow) []string {
+	var names []string
+	for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
+		if _, ok := s.Action.(workflows.Waiter); ok {
+			names = append(names, strings.TrimPrefix(s.Name, workflows.OnFailurePrefix))
+		}
+	}
+	return names
+}
+
+// noWaitStep says that wf has no wait step named step, and which it has instead: the
+// nearest, or all of them when step names a step of another kind, or is near none.
+func noWaitStep(wf *workflows.Workflow, step string) string {
+	waits := waitSteps(wf)
+	s, _ := wf.Step(step)
+	if s == nil {
+		s, _ = wf.Step(workflows.OnFailurePrefix + step)
+	}
+	switch {
+	case s == nil:
+		return fmt.Sprintf("workflow %s has no wait step %q; %s", wf.Name, step, others(step, waits))
+	case len(waits) == 0:
+		return fmt.Sprintf("step %q of workflow %s is a %s step, and the workflow has no wait step", step, wf.Name, s.Kind)
+	}
+	return fmt.Sprintf("step %q of workflow %s is a %s step, not a wait step; its wait steps are: %s",
+		step, wf.Name, s.Kind, strings.Join(waits, ", "))
 }
 
 // httpSteps lists the names of the http steps a run of wf may send, on_failure's and

@@ -370,7 +370,7 @@ func (a *adminCommand) unknownWorkflow(ctx context.Context, name string, err err
 		}
 		names[i] = wf.Name
 	}
-	return fmt.Errorf("%w; %s", err, otherWorkflows(name, names))
+	return fmt.Errorf("%w; %s", err, others(name, names))
 }
 
 func dlqCommand() *cobra.Command {

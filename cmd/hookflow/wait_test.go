@@ -161,6 +161,41 @@ func TestPublicURL(t *testing.T) {
 	}
 }
 
+// --resume of a step that is no wait step says which wait steps there are: the nearest
+// name, or every one.
+func TestRunResumeNoWaitStep(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "approve.hcl"), `workflow "approve" {
+  step "set" "ask" {
+    url = "{{ resume_url('approval') }}"
+  }
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  on_failure {
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+  }
+}
+`)
+	for _, tc := range []struct{ step, want string }{
+		{"aproval", `--resume aproval: workflow approve has no wait step "aproval"; did you mean "approval"?`},
+		{"akc", `--resume akc: workflow approve has no wait step "akc"; did you mean "ack"?`},
+		{"nothing", `--resume nothing: workflow approve has no wait step "nothing"; there are: approval, ack`},
+		{"ask", `--resume ask: step "ask" of workflow approve is a set step, not a wait step; its wait steps are: approval, ack`},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", tc.step + "={}", "approve"}, nil, &stdout, &stderr)
+			want := "hookflow run: " + tc.want + "\nRun 'hookflow run --help' for usage.\n"
+			if code := exitStatus(err, &stderr); code != exitUsage || stderr.String() != want {
+				t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr.String(), want)
+			}
+		})
+	}
+}
+
 // A resume block of a step that is not a wait step, or of no step, is an error at its
 // line; --resume of a step that is not a wait step is a usage error.
 func TestResumeMistakes(t *testing.T) {
@@ -183,7 +218,7 @@ func TestResumeMistakes(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "ask={}", "approve"}, nil, &stdout, &stderr)
-	if exitStatus(err, &stderr) != 2 || !strings.Contains(stderr.String(), `--resume ask: workflow approve has no wait step "ask"`) {
+	if exitStatus(err, &stderr) != 2 || !strings.Contains(stderr.String(), `--resume ask: step "ask" of workflow approve is a set step, not a wait step; its wait steps are: approval`) {
 		t.Errorf("run --resume ask: %v\n%s", err, stderr.String())
 	}
 	stdout.Reset()
