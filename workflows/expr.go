@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser/lexer"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 )
@@ -225,6 +226,8 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		if s := suggest(name, roots); s != "" {
 			detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step). Did you mean %q?", s)
 		}
+	} else if hint := pipeHint(src, fe); hint != "" {
+		detail = fmt.Sprintf("%s, in %q. %s", msg, strings.TrimSpace(src), hint)
 	} else if strings.HasPrefix(msg, `unexpected token Operator("=")`) && at < len(src) && src[at] == '=' {
 		summary = "Use == to compare"
 		end = at + 1
@@ -234,6 +237,49 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 	d := loc.diag(hcl.DiagError, summary, sentence(detail))
 	d.Subject = loc.at(offset+at, offset+end).Ptr()
 	return d
+}
+
+// pipeHint explains fe when it is the error of a pipe into a bare name, x | upper:
+// expr pipes only into a call, x | upper(), and reports the token after the name as
+// unexpected. It returns "" for any other error.
+func pipeHint(src string, fe *file.Error) string {
+	if fe == nil || !strings.HasPrefix(fe.Message, "unexpected token ") {
+		return ""
+	}
+	tokens, err := lexer.Lex(file.NewSource(src))
+	if err != nil {
+		return ""
+	}
+	for i := 2; i < len(tokens); i++ {
+		pipe, name, next := tokens[i-2], tokens[i-1], tokens[i]
+		if !pipe.Is(lexer.Operator, "|") || name.Kind != lexer.Identifier || next.Is(lexer.Bracket, "(") {
+			continue
+		}
+		if next.From != fe.From {
+			return "" // the first pipe into a bare name is not what failed
+		}
+		// The pipe binds loosest: what it pipes is everything before it, back to an
+		// open bracket, a comma or a branch of ?: around it.
+		start, depth := 0, 0
+	back:
+		for j := i - 3; j >= 0; j-- {
+			switch t := tokens[j]; {
+			case t.Is(lexer.Bracket, ")", "]", "}"):
+				depth++
+			case t.Is(lexer.Bracket, "(", "[", "{") && depth > 0:
+				depth--
+			case depth == 0 && (t.Kind == lexer.Bracket || t.Is(lexer.Operator, ",", "?", ":", ";")):
+				start = runeToByte(src, t.To)
+				break back
+			}
+		}
+		left := strings.TrimSpace(src[start:runeToByte(src, pipe.From)])
+		if left == "" {
+			return ""
+		}
+		return fmt.Sprintf("A pipe goes into a function call: write %s(%s) or %s | %s().", name.Value, left, left, name.Value)
+	}
+	return ""
 }
 
 // roots are the names every run-time expression can start with.
