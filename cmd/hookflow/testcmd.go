@@ -206,11 +206,17 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 	}
 	switch {
 	case failed > 0 || invalid > 0:
-		fmt.Fprintf(stdout, "FAIL: %d of %d test%s failed", failed, total, plural(total))
-		if invalid > 0 {
-			fmt.Fprintf(stdout, "; %d director%s did not load", invalid, map[bool]string{true: "y", false: "ies"}[invalid == 1])
+		var what []string // counts of the tests only when some ran
+		switch {
+		case failed > 0:
+			what = append(what, fmt.Sprintf("%d of %d test%s failed", failed, total, plural(total)))
+		case total > 0:
+			what = append(what, fmt.Sprintf("%d test%s passed", total, plural(total)))
 		}
-		fmt.Fprintln(stdout)
+		if invalid > 0 {
+			what = append(what, fmt.Sprintf("%d director%s did not load", invalid, map[bool]string{true: "y", false: "ies"}[invalid == 1]))
+		}
+		fmt.Fprintf(stdout, "FAIL: %s\n", strings.Join(what, "; "))
 		return exitError(exitFailed)
 	case total == 0 && found > 0:
 		fmt.Fprintf(stdout, "no test matches -run %q (%d test%s in %d file%s)\n", o.run, found, plural(found), files, plural(files))

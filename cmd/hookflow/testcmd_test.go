@@ -461,3 +461,49 @@ func TestWorkflowTestsWaitTimeoutError(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// The summary line counts tests only when some ran, beside the directories that did
+// not load.
+func TestWorkflowTestsSummaryWithInvalidDirectory(t *testing.T) {
+	const workflow = `workflow "w" {
+  step "set" "a" {
+    x = "1"
+  }
+}
+`
+	broken := t.TempDir()
+	writeFile(t, filepath.Join(broken, "w.hcl"), `workflow "w" {
+  step "set" "a" {
+    x = "{{ lenght(event.body.items) }}"
+  }
+}
+`)
+	writeFile(t, filepath.Join(broken, "w.test.hcl"), "test \"t\" {\n  workflow = \"w\"\n}\n")
+	passing := t.TempDir()
+	writeFile(t, filepath.Join(passing, "w.hcl"), workflow)
+	writeFile(t, filepath.Join(passing, "w.test.hcl"), "test \"t\" {\n  workflow = \"w\"\n}\n")
+	failing := t.TempDir()
+	writeFile(t, filepath.Join(failing, "w.hcl"), workflow)
+	writeFile(t, filepath.Join(failing, "w.test.hcl"), "test \"t\" {\n  workflow   = \"w\"\n  expect_run = \"failed\"\n}\n")
+	for _, tc := range []struct {
+		name string
+		dirs []string
+		want string
+	}{
+		{"nothing ran", []string{broken}, "FAIL: 1 directory did not load"},
+		{"the tests that ran passed", []string{passing, broken}, "FAIL: 1 test passed; 1 directory did not load"},
+		{"a test that ran failed", []string{failing, broken}, "FAIL: 1 of 1 test failed; 1 directory did not load"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"test"}, tc.dirs...), nil, &stdout, &stderr)
+			if code := exitStatus(err, &stderr); code != exitFailed {
+				t.Errorf("exit %d, want %d", code, exitFailed)
+			}
+			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+			if last := lines[len(lines)-1]; last != tc.want {
+				t.Errorf("summary %q, want %q; output:\n%s", last, tc.want, stdout.String())
+			}
+		})
+	}
+}
