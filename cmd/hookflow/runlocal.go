@@ -1,24 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -283,14 +276,6 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	return nil
 }
 
-// calledStep reports whether wf, or a workflow whose run a workflow step of it starts
-// (answered by the same --response), has a step named step.
-func calledStep(set *workflows.Set, wf *workflows.Workflow, step string) bool {
-	found := false
-	eachRunStep(set, wf, func(s *workflows.Step) { found = found || s.Name == step })
-	return found
-}
-
 // waitSteps lists the names --resume takes for wf's wait steps, in file order: those
 // of its on_failure block as written, without on_failure/.
 func waitSteps(wf *workflows.Workflow) []string {
@@ -321,61 +306,6 @@ func noWaitStep(wf *workflows.Workflow, step string) string {
 		step, wf.Name, s.Kind, strings.Join(waits, ", "))
 }
 
-// httpSteps lists the names of the http steps a run of wf may send, on_failure's and
-// those of the workflows it runs included, each once.
-func httpSteps(set *workflows.Set, wf *workflows.Workflow) []string {
-	var names []string
-	eachRunStep(set, wf, func(s *workflows.Step) {
-		if s.Kind == "http" && !slices.Contains(names, s.Name) {
-			names = append(names, s.Name)
-		}
-	})
-	return names
-}
-
-// eachRunStep calls f with every step of wf, on_failure's included, then with those of
-// each workflow a workflow step of it runs, once each.
-func eachRunStep(set *workflows.Set, wf *workflows.Workflow, f func(*workflows.Step)) {
-	seen := map[string]bool{}
-	var walk func(w *workflows.Workflow)
-	walk = func(w *workflows.Workflow) {
-		if w == nil || seen[w.Name] {
-			return
-		}
-		seen[w.Name] = true
-		steps := slices.Concat(w.Steps, w.OnFailure)
-		for _, s := range steps {
-			f(s)
-		}
-		for _, s := range steps {
-			if sub, ok := s.Action.(workflows.SubRun); ok {
-				walk(set.Workflow(sub.Calls()))
-			}
-		}
-	}
-	walk(wf)
-}
-
-// answers reads --response: what a dry run answers each named step with, in turn.
-func (o *localRun) answers(stdin io.Reader) (map[string][]dryAnswer, error) {
-	answers := map[string][]dryAnswer{}
-	for _, r := range o.responses {
-		step, v, ok := strings.Cut(r, "=")
-		if !ok || step == "" {
-			return nil, usage("--response %q: write it as STEP=[STATUS:]FILE, STEP=[STATUS:]'{…}' or STEP=STATUS", r)
-		}
-		a, err := parseAnswer(v, stdin)
-		if err != nil {
-			return nil, usage("--response %s: %v", step, err)
-		}
-		answers[step] = append(answers[step], a)
-	}
-	if len(answers) > 0 && !o.dryRun {
-		return nil, usage("--response answers steps only in a --dry-run")
-	}
-	return answers, nil
-}
-
 // resumeBodies reads --resume: what resumes each named wait step.
 func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, error) {
 	out := map[string]*workflows.Resume{}
@@ -404,62 +334,6 @@ func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, 
 		out[step] = res
 	}
 	return out, nil
-}
-
-// dryAnswer is what a dry run answers a request with.
-type dryAnswer struct {
-	status      int
-	body        []byte
-	contentType string // of a body: JSON when it is, else text
-}
-
-// defaultAnswer is what a step without --response gets.
-var defaultAnswer = dryAnswer{status: http.StatusOK, body: []byte("{}"), contentType: "application/json"}
-
-// dryTokenAnswer is what an api's OAuth2 token endpoint answers in a dry run.
-var dryTokenAnswer = dryAnswer{status: http.StatusOK, contentType: "application/json",
-	body: []byte(`{"access_token": "dry-run-token", "token_type": "Bearer", "expires_in": 3600}`)}
-
-// parseAnswer reads [STATUS:]FILE, [STATUS:]{…} or STATUS: a status of three digits,
-// then a body, inline when it starts as JSON does, else a file (- for standard input).
-func parseAnswer(v string, stdin io.Reader) (dryAnswer, error) {
-	a := dryAnswer{status: http.StatusOK}
-	if code, rest, hasBody := strings.Cut(v, ":"); len(code) == 3 && strings.Trim(code, "0123456789") == "" {
-		a.status, _ = strconv.Atoi(code)
-		if a.status < 100 || a.status > 599 {
-			return a, fmt.Errorf("%s is not an HTTP status (100 to 599)", code)
-		}
-		if !hasBody || rest == "" {
-			return a, nil // STEP=404 or STEP=404: answers with no body
-		}
-		v = rest
-	}
-	if t := strings.TrimSpace(v); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
-		if !json.Valid([]byte(v)) {
-			return a, errors.New("not JSON")
-		}
-		a.body, a.contentType = []byte(v), "application/json"
-		return a, nil
-	}
-	var err error
-	if v == "-" {
-		a.body, err = io.ReadAll(io.LimitReader(stdin, actions.MaxResponseBody))
-	} else {
-		a.body, err = os.ReadFile(v)
-	}
-	if err != nil {
-		return a, err
-	}
-	switch {
-	case len(a.body) == 0:
-	case json.Valid(a.body):
-		a.contentType = "application/json"
-	case strings.EqualFold(filepath.Ext(v), ".xml"):
-		a.contentType = "application/xml"
-	default:
-		a.contentType = "text/plain; charset=utf-8"
-	}
-	return a, nil
 }
 
 // follow waits for the run to finish, printing each step to w as it ends, as runs show
@@ -630,150 +504,6 @@ func contentTypeOf(name string) string {
 		return "application/xml"
 	}
 	return "application/json"
-}
-
-// dryRunTransport describes each request instead of sending it, and answers 200 with
-// an empty JSON object or the step's --response.
-type dryRunTransport struct {
-	guard   *actions.Guard         // refuses what a real call would be refused
-	redact  func(string) string    // hides the workflow's secrets
-	answers map[string][]dryAnswer // by step name: the answers to give, in turn
-
-	defaulted atomic.Bool // a step got the default answer
-
-	mu   sync.Mutex
-	used map[string]int          // by step name: the answers given
-	sent map[string][]dryRequest // by step name, or step[key] for an item: the requests it would have sent
-}
-
-// dryRequest is a request a dry run would have sent, as it prints it: its attempt,
-// its request line (METHOD URL), then its headers, body and answer.
-type dryRequest struct {
-	attempt int
-	line    string
-	rest    string
-}
-
-// refused returns the *actions.BlockedError a real call would get for the request's
-// host: an address, or a name resolving to one, that --allow-net does not allow. A
-// name that does not resolve is let through: the dry run sends nothing anyway.
-func (t *dryRunTransport) refused(req *http.Request) error {
-	host := req.URL.Hostname()
-	addrs := []netip.Addr{}
-	if a, err := netip.ParseAddr(host); err == nil {
-		addrs = append(addrs, a)
-	} else {
-		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
-		defer cancel()
-		addrs, _ = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	}
-	for _, a := range addrs {
-		if err := t.guard.Check(a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// requests returns, once, what the step would have sent, as runs show prints what a
-// step sent: each request line with its attempt when there were several.
-func (t *dryRunTransport) requests(step string) string {
-	t.mu.Lock()
-	reqs := t.sent[step]
-	delete(t.sent, step)
-	t.mu.Unlock()
-	var b strings.Builder
-	for _, q := range reqs {
-		fmt.Fprintf(&b, "     → %s%s\n%s", attemptLabel(len(reqs), q.attempt), q.line, q.rest)
-	}
-	return b.String()
-}
-
-// answer is the next answer for step: its answers in turn, the last one again once
-// they run out; the default answer without any.
-func (t *dryRunTransport) answer(step string) dryAnswer {
-	given := t.answers[step]
-	if len(given) == 0 {
-		t.defaulted.Store(true)
-		return defaultAnswer
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.used == nil {
-		t.used = map[string]int{}
-	}
-	n := min(t.used[step], len(given)-1)
-	t.used[step]++
-	return given[n]
-}
-
-func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		var err error
-		body, err = io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	step, key := "", "" // requests are printed by step, and an item's by step[key]
-	redact, sensitive, attempt := t.redact, false, 1
-	if c := actions.CallOf(req); c != nil {
-		step, key, attempt = c.Step, c.Step, max(c.Attempt, 1)
-		if c.Item != nil {
-			key = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
-		}
-		if c.Secrets != nil {
-			redact = c.Secrets.Encoded().String // the run's sensitive values too
-		}
-		sensitive = c.Sensitive
-	}
-	var b strings.Builder // the headers, body and answer
-	writeHeaders(&b, req.Header, "       ", redact)
-	if len(body) > 0 {
-		for _, line := range strings.Split(strings.TrimRight(redact(string(body)), "\n"), "\n") {
-			fmt.Fprintf(&b, "       %s\n", line)
-		}
-	}
-	refused := t.refused(req)
-	var answer dryAnswer
-	if refused != nil {
-		// Shown all the same: what the step would send is what is being tried.
-		fmt.Fprintf(&b, "       (dry run: not sent; refused, as a real run would be: %s)\n", refused)
-	} else {
-		answer = t.answer(step)
-		if actions.IsTokenRequest(req) {
-			answer = dryTokenAnswer
-		}
-		said := "no body"
-		if len(answer.body) > 0 {
-			said = oneLine(string(answer.body), 60)
-		}
-		if sensitive {
-			said = workflows.SensitiveShown
-		}
-		fmt.Fprintf(&b, "       (dry run: not sent; answered %d %s)\n", answer.status, said)
-	}
-	t.mu.Lock()
-	if t.sent == nil {
-		t.sent = map[string][]dryRequest{}
-	}
-	t.sent[key] = append(t.sent[key], dryRequest{attempt: attempt, line: req.Method + " " + redact(req.URL.String()), rest: b.String()})
-	t.mu.Unlock()
-	if refused != nil {
-		return nil, refused
-	}
-	header := http.Header{}
-	if answer.contentType != "" {
-		header.Set("Content-Type", answer.contentType)
-	}
-	return &http.Response{
-		Status: fmt.Sprintf("%d %s", answer.status, http.StatusText(answer.status)), StatusCode: answer.status,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: header,
-		Body:          io.NopCloser(bytes.NewReader(answer.body)),
-		ContentLength: int64(len(answer.body)), Request: req,
-	}, nil
 }
 
 // writeHeaders writes headers as dry runs and tests show a request's: sorted, one a
