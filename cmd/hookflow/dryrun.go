@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,50 +21,92 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// calledStep reports whether wf, or a workflow whose run a workflow step of it starts
-// (answered by the same --response), has a step named step.
-func calledStep(set *workflows.Set, wf *workflows.Workflow, step string) bool {
-	found := false
-	eachRunStep(set, wf, func(s *workflows.Step) { found = found || s.Name == step })
-	return found
+// runStep is a step a run of a workflow may run, its child runs' included, named as
+// tests name it: "create" in the run, "invoice/create" in the child run of its
+// workflow step invoice ("invoice/deeper/create" in a grandchild's).
+type runStep struct {
+	label string
+	step  *workflows.Step
 }
 
-// httpSteps lists the names of the http steps a run of wf may send, on_failure's and
-// those of the workflows it runs included, each once.
-func httpSteps(set *workflows.Set, wf *workflows.Workflow) []string {
-	var names []string
-	eachRunStep(set, wf, func(s *workflows.Step) {
-		if s.Kind == "http" && !slices.Contains(names, s.Name) {
-			names = append(names, s.Name)
-		}
-	})
-	return names
-}
-
-// eachRunStep calls f with every step of wf, on_failure's included, then with those of
-// each workflow a workflow step of it runs, once each.
-func eachRunStep(set *workflows.Set, wf *workflows.Workflow, f func(*workflows.Step)) {
-	seen := map[string]bool{}
-	var walk func(w *workflows.Workflow)
-	walk = func(w *workflows.Workflow) {
-		if w == nil || seen[w.Name] {
+// runSteps lists the steps a run of wf may run: its own, on_failure's included, then
+// those of the child run of each of its workflow steps, named as tests name them. A
+// workflow that runs itself, or one that runs it, is not walked again.
+func runSteps(set *workflows.Set, wf *workflows.Workflow) []runStep {
+	var out []runStep
+	var walk func(w *workflows.Workflow, prefix string, calling []string)
+	walk = func(w *workflows.Workflow, prefix string, calling []string) {
+		if w == nil || slices.Contains(calling, w.Name) {
 			return
 		}
-		seen[w.Name] = true
+		calling = append(calling, w.Name)
 		steps := slices.Concat(w.Steps, w.OnFailure)
 		for _, s := range steps {
-			f(s)
+			out = append(out, runStep{label: prefix + s.Name, step: s})
 		}
 		for _, s := range steps {
 			if sub, ok := s.Action.(workflows.SubRun); ok {
-				walk(set.Workflow(sub.Calls()))
+				walk(set.Workflow(sub.Calls()), prefix+s.Name+"/", slices.Clip(calling))
 			}
 		}
 	}
-	walk(wf)
+	walk(wf, "", nil)
+	return out
+}
+
+// answeredSteps names each --response's step as tests do: a name a run's step has
+// (create, invoice/create), or a step's own name when one step only has it, in wf or
+// in a child run (create for invoice/create). A name that several steps have is
+// refused, with the names that tell them apart.
+func answeredSteps(set *workflows.Set, wf *workflows.Workflow, given map[string][]dryAnswer) (map[string][]dryAnswer, error) {
+	steps := runSteps(set, wf)
+	out := make(map[string][]dryAnswer, len(given))
+	by := map[string]string{} // by label: the name given for it
+	names := slices.Sorted(maps.Keys(given))
+	for _, name := range names {
+		label := ""
+		var same []string // the steps whose own name it is
+		for _, s := range steps {
+			if s.label == name {
+				label = name
+				break
+			}
+			if s.step.Name == name {
+				same = append(same, s.label)
+			}
+		}
+		switch {
+		case label != "":
+		case len(same) == 1:
+			label = same[0]
+		case len(same) > 1:
+			return nil, usage("--response %s: more than one step of a run of %s is named %q: %s; name the one to answer as tests do, STEP/CHILD_STEP for a step of the child run of workflow step STEP",
+				name, wf.Name, name, strings.Join(same, ", "))
+		default:
+			var http []string
+			for _, s := range steps {
+				if s.step.Kind == "http" {
+					http = append(http, s.label)
+				}
+			}
+			if len(http) == 0 {
+				return nil, usage("--response %s: workflow %s has no step %q, and no http step to answer", name, wf.Name, name)
+			}
+			return nil, usage("--response %s: workflow %s has no step %q; its http steps are: %s", name, wf.Name, name,
+				strings.Join(http, ", "))
+		}
+		if other, dup := by[label]; dup {
+			return nil, usage("--response %s and --response %s answer the same step, %s: give its answers under one name, in the order they are used",
+				other, name, label)
+		}
+		by[label] = name
+		out[label] = given[name]
+	}
+	return out, nil
 }
 
 // answers reads --response: what a dry run answers each named step with, in turn.
@@ -147,13 +190,34 @@ func parseAnswer(v string, stdin io.Reader) (dryAnswer, error) {
 type dryRunTransport struct {
 	guard   *actions.Guard         // refuses what a real call would be refused
 	redact  func(string) string    // hides the workflow's secrets
-	answers map[string][]dryAnswer // by step name: the answers to give, in turn
+	answers map[string][]dryAnswer // by step, named as tests name it (see runStep): the answers to give, in turn
 
 	defaulted atomic.Bool // a step got the default answer
 
 	mu   sync.Mutex
-	used map[string]int          // by step name: the answers given
-	sent map[string][]dryRequest // by step name, or step[key] for an item: the requests it would have sent
+	used map[string]int // by step, named as tests name it: the answers given
+	// paths are, by child run id, how tests name the steps of that child run: the
+	// workflow steps that lead to it, "invoice/" ("invoice/deeper/" for a
+	// grandchild). The run itself is "".
+	paths map[string]string
+	sent  map[sentKey][]dryRequest // the requests each step would have sent
+}
+
+// sentKey is what a dry run's requests are kept by: the run sending them (the run, or
+// one of its child runs), and the step, or step[key] for an item.
+type sentKey struct{ run, step string }
+
+// child learns the name tests give the steps of a child run before it starts (it is
+// engine.Options.Child): its parent's steps' prefix, then the workflow step's name.
+// It answers no workflow step itself: the child runs, its requests answered here.
+func (t *dryRunTransport) child(_ context.Context, call engine.ChildCall) (any, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.paths == nil {
+		t.paths = map[string]string{}
+	}
+	t.paths[call.ChildID] = t.paths[call.Run] + call.Step + "/"
+	return nil, false, nil
 }
 
 // dryRequest is a request a dry run would have sent, as it prints it: its attempt,
@@ -185,12 +249,12 @@ func (t *dryRunTransport) refused(req *http.Request) error {
 	return nil
 }
 
-// requests returns, once, what the step would have sent, as runs show prints what a
-// step sent: each request line with its attempt when there were several.
-func (t *dryRunTransport) requests(step string) string {
+// requests returns, once, what the step of run would have sent, as runs show prints
+// what a step sent: each request line with its attempt when there were several.
+func (t *dryRunTransport) requests(run, step string) string {
 	t.mu.Lock()
-	reqs := t.sent[step]
-	delete(t.sent, step)
+	reqs := t.sent[sentKey{run, step}]
+	delete(t.sent, sentKey{run, step})
 	t.mu.Unlock()
 	var b strings.Builder
 	for _, q := range reqs {
@@ -227,12 +291,15 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	step, key := "", "" // requests are printed by step, and an item's by step[key]
+	step, key := "", sentKey{} // requests are printed by step, and an item's by step[key]
 	redact, sensitive, attempt := t.redact, false, 1
 	if c := actions.CallOf(req); c != nil {
-		step, key, attempt = c.Step, c.Step, max(c.Attempt, 1)
+		t.mu.Lock()
+		step = t.paths[c.RunID] + c.Step // as tests name it, answered by that name
+		t.mu.Unlock()
+		key, attempt = sentKey{c.RunID, c.Step}, max(c.Attempt, 1)
 		if c.Item != nil {
-			key = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
+			key.step = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
 		}
 		if c.Secrets != nil {
 			redact = c.Secrets.Encoded().String // the run's sensitive values too
@@ -267,7 +334,7 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.mu.Lock()
 	if t.sent == nil {
-		t.sent = map[string][]dryRequest{}
+		t.sent = map[sentKey][]dryRequest{}
 	}
 	t.sent[key] = append(t.sent[key], dryRequest{attempt: attempt, line: req.Method + " " + redact(req.URL.String()), rest: b.String()})
 	t.mu.Unlock()

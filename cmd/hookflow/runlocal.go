@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -75,7 +77,10 @@ BODY, a file (- for standard input) or inline JSON ('{…}'); STEP=STATUS answer
 no body. A 404 or a 503 tries the failure paths: the step fails, is retried, and its
 on_error and the steps reading steps.STEP.status do what they would. Given more than
 once for a step, the answers are used in turn, one per request, the last one again
-once they run out: --response find=503 --response find=200:found.json.
+once they run out: --response find=503 --response find=200:found.json. A step of
+the child run of a workflow step is named as tests name it, STEP/CHILD_STEP
+(--response invoice/create=…), or by its own name when no other step has it. The
+child run is printed below its workflow step, indented, with its steps' requests.
 
 A wait step goes on at once, as if its resume URL was POSTed to with an empty
 body; --resume STEP=FILE resumes it with FILE (- for standard input, or inline JSON
@@ -198,15 +203,8 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		named[s.Name] = r
 	}
 	resumes = named
-	for step := range dry.answers {
-		if !calledStep(set, wf, step) {
-			steps := httpSteps(set, wf)
-			if len(steps) == 0 {
-				return usage("--response %s: workflow %s has no step %q, and no http step to answer", step, wf.Name, step)
-			}
-			return usage("--response %s: workflow %s has no step %q; its http steps are: %s", step, wf.Name, step,
-				strings.Join(steps, ", "))
-		}
+	if dry.answers, err = answeredSteps(set, wf, dry.answers); err != nil {
+		return err
 	}
 	shapeEvent(ev, wf)
 	if wf.Filter != nil && triggerKinds.Filtered(ev.Trigger) && !o.noFilter {
@@ -226,7 +224,11 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, engine.Options{})
+	var opts engine.Options
+	if o.dryRun {
+		opts.Child = dry.child // so that a child run's steps are named as tests name them
+	}
+	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, opts)
 	if err != nil {
 		return err
 	}
@@ -243,7 +245,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return err
 	}
 	fmt.Fprintf(out, "run %s of %s (%s event)\n", runID, wf.Name, ev.Trigger)
-	var sent func(string) string // nil: what the steps' records say they sent
+	var sent func(run, step string) string // nil: what the steps' records say they sent
 	if o.dryRun {
 		sent = dry.requests
 	}
@@ -337,10 +339,17 @@ func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, 
 }
 
 // follow waits for the run to finish, printing each step to w as it ends, as runs show
-// prints it, with what sent(step) says it sent (a dry run), or with nil, what its
-// record says it sent. While a step waits to be tried again, a line to progress says
-// so, once per failed attempt.
-func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress io.Writer, sent func(step string) string) (*engine.Run, error) {
+// prints it, with what sent(run, step) says it sent (a dry run), or with nil, what its
+// record says it sent. The child run of a workflow step is printed below the step,
+// indented, its steps named as tests name them (invoice/create). While a step waits
+// to be tried again, a line to progress says so, once per failed attempt.
+func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress io.Writer, sent func(run, step string) string) (*engine.Run, error) {
+	return followRun(ctx, eng, runID, "", w, progress, sent)
+}
+
+// followRun follows one run, the one started or a child run of it, whose steps are
+// named with prefix ("invoice/" for the child run of step invoice).
+func followRun(ctx context.Context, eng *engine.Engine, runID, prefix string, w, progress io.Writer, sent func(run, step string) string) (*engine.Run, error) {
 	printed := 0
 	retried := map[string]int{} // by step: the attempts whose failure was printed
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -350,16 +359,21 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress i
 		if err != nil {
 			return nil, err
 		}
-		done := run.Status == "succeeded" || run.Status == "failed"
+		done := run.Status.Done()
 		// Once the run is done, the steps a failure left unrun are printed too.
-		shown := sent
-		if shown == nil {
+		shown := func(key string) string { return sent(runID, key) }
+		if sent == nil {
 			recorded := recordedRequests(run)
 			shown = func(key string) string { return recorded[key] }
 		}
 		for ; printed < len(run.Steps) && (done || stepDone(run.Steps[printed].Status)); printed++ {
 			s := &run.Steps[printed]
-			printStep(w, printed+1, s, "", shown)
+			printStep(w, printed+1, labeled(s, prefix), "", shown)
+			for _, child := range childRuns(s) {
+				if err := followChild(ctx, eng, child.id, prefix+child.of, prefix+s.Name+"/", w, progress, sent); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if done {
 			return run, nil
@@ -367,7 +381,7 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress i
 		if printed < len(run.Steps) {
 			if s := &run.Steps[printed]; s.Status == "retrying" && retried[s.Name] < s.Attempts {
 				retried[s.Name] = s.Attempts
-				fmt.Fprintln(progress, retryNotice(s, time.Now()))
+				fmt.Fprintln(progress, retryNotice(labeled(s, prefix), time.Now()))
 			}
 		}
 		select {
@@ -376,6 +390,91 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress i
 		case <-tick.C:
 		}
 	}
+}
+
+// followChild prints the child run of workflow step (or item) of below it, indented,
+// as follow prints a run, its steps named with prefix, and waits for it to end: the
+// requests it sends are the run's too.
+func followChild(ctx context.Context, eng *engine.Engine, runID, of, prefix string, w, progress io.Writer, sent func(run, step string) string) error {
+	child, err := eng.Run(ctx, runID)
+	if errors.Is(err, engine.ErrNotFound) {
+		fmt.Fprintf(w, "     child run %s: not found (it never started, or it is gone)\n", runID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	iw := &indentWriter{w: w, indent: "     "}
+	fmt.Fprintf(iw, "run %s of %s (the child run of step %s)\n", runID, child.Workflow, of)
+	if child, err = followRun(ctx, eng, runID, prefix, iw, progress, sent); err != nil {
+		return err
+	}
+	printRunEnd(iw, child, false)
+	return nil
+}
+
+// childRun is a child run a workflow step started: its id, and the step or item
+// that started it, by its path (invoice, invoices[2]).
+type childRun struct{ id, of string }
+
+// childRuns are the child runs a workflow step started, its items' in order; none
+// for another step.
+func childRuns(s *engine.StepRun) []childRun {
+	if s.Kind != "workflow" {
+		return nil
+	}
+	var runs []childRun
+	for _, r := range append([]engine.StepRun{*s}, s.Items...) {
+		if out, ok := r.Output.(map[string]any); ok {
+			if id, ok := out["run_id"].(string); ok && id != "" {
+				runs = append(runs, childRun{id: id, of: r.Path})
+			}
+		}
+	}
+	return runs
+}
+
+// labeled is the step with its path, and its items', named with prefix, as tests
+// name a child run's steps ("invoice/" + "create"); the step itself without one.
+func labeled(s *engine.StepRun, prefix string) *engine.StepRun {
+	if prefix == "" {
+		return s
+	}
+	c := *s
+	c.Path = prefix + s.Path
+	c.Items = slices.Clone(s.Items)
+	for i := range c.Items {
+		c.Items[i].Path = prefix + c.Items[i].Path
+	}
+	return &c
+}
+
+// indentWriter writes each line with indent before it.
+type indentWriter struct {
+	w      io.Writer
+	indent string
+	inLine bool // the last write ended inside a line
+}
+
+func (iw *indentWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if !iw.inLine {
+			if _, err := io.WriteString(iw.w, iw.indent); err != nil {
+				return 0, err
+			}
+		}
+		line := p
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			line = p[:i+1]
+		}
+		if _, err := iw.w.Write(line); err != nil {
+			return 0, err
+		}
+		iw.inLine = line[len(line)-1] != '\n'
+		p = p[len(line):]
+	}
+	return n, nil
 }
 
 func stepDone(status engine.Status) bool { return status.Settled() }

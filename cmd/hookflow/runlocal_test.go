@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -573,16 +574,50 @@ workflow "login" {
 	}
 }
 
-// --response answers a step of a child run as well as the workflow's own, and
-// refuses a name that is neither's.
+// --response answers a step of a child run by the name tests give it, STEP/CHILD_STEP,
+// or by its own name when no other step has it, refuses a name that is no step's, and
+// the dry run prints the requests of the child run's steps below its workflow step.
 func TestRunResponseOfAChildStep(t *testing.T) {
-	stdout, stderr, err := hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", `create={"number": "INV-1"}`, "order")
-	if err != nil || !strings.Contains(stdout, "run succeeded") {
-		t.Errorf("a child run's step: %v\n%s%s", err, stdout, stderr)
+	event := filepath.Join(t.TempDir(), "event.json")
+	writeFile(t, event, `{"id": "o1"}`)
+	for _, name := range []string{"invoice/create", "create"} {
+		t.Run(name, func(t *testing.T) {
+			stdout, stderr, err := hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--event", event,
+				"--response", name+`={"number": "INV-1"}`, "order")
+			if err != nil || !strings.Contains(stdout, "run succeeded") {
+				t.Fatalf("a child run's step: %v\n%s%s", err, stdout, stderr)
+			}
+			// The child run's steps come below the workflow step, indented, each named
+			// as tests name it, with the request it would send.
+			want := []string{
+				"  1. invoice (workflow) succeeded",
+				"     run ", ":invoice of create_invoice (the child run of step invoice)\n",
+				"       1. invoice/create (http) succeeded",
+				"          → POST https://billing.example.com/invoices\n",
+				"            {\"order\":\"o1\"}\n",
+				"            (dry run: not sent; answered 200 {\"number\": \"INV-1\"})\n",
+				"       2. invoice/answer (set) succeeded",
+				"     run succeeded in ",
+				"  2. notify (http) succeeded",
+				`{"text":"invoice INV-1"}`,
+			}
+			at := 0
+			for _, w := range want {
+				i := strings.Index(stdout[at:], w)
+				if i < 0 {
+					t.Fatalf("output lacks %q after byte %d:\n%s", w, at, stdout)
+				}
+				at += i + len(w)
+			}
+		})
 	}
-	_, stderr, err = hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", "creat=404", "order")
-	if err != errUsage || !strings.Contains(stderr, `--response creat: workflow order has no step "creat"; its http steps are: notify, create`) {
+	_, stderr, err := hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", "creat=404", "order")
+	if err != errUsage || !strings.Contains(stderr, `--response creat: workflow order has no step "creat"; its http steps are: notify, invoice/create`) {
 		t.Errorf("a step of no workflow it runs: %v\n%s", err, stderr)
+	}
+	_, stderr, err = hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", "create=503", "--response", "invoice/create={}", "order")
+	if err != errUsage || !strings.Contains(stderr, "--response create and --response invoice/create answer the same step, invoice/create") {
+		t.Errorf("two names of one step: %v\n%s", err, stderr)
 	}
 	dir := writeFiles(t, t.TempDir(), map[string]string{
 		"welcome.hcl": "workflow \"welcome\" {\n  step \"set\" \"greeting\" {\n    text = \"hi\"\n  }\n}\n",
@@ -590,5 +625,106 @@ func TestRunResponseOfAChildStep(t *testing.T) {
 	_, stderr, err = hookflowCLI(t, "run", "--dir", dir, "--dry-run", "--response", "nope={}", "welcome")
 	if err != errUsage || !strings.Contains(stderr, `--response nope: workflow welcome has no step "nope", and no http step to answer`) {
 		t.Errorf("a workflow without http steps: %v\n%s", err, stderr)
+	}
+}
+
+// A step's own name answers it only when no other step of the run, or of its child
+// runs, has that name: a name that several have is refused with the names that tell
+// them apart, and a step of the run itself is named as it is, as tests name it.
+func TestRunResponseOfAStepNameSeveralHave(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"order.hcl": `workflow "order" {
+  step "http" "create" {
+    url = "https://shop.example.com/orders"
+  }
+  step "workflow" "invoice" {
+    workflow = "create_invoice"
+  }
+  step "workflow" "refund" {
+    workflow = "create_invoice"
+  }
+}
+
+workflow "create_invoice" {
+  step "http" "create" {
+    method = "POST"
+    url    = "https://billing.example.com/invoices"
+  }
+  step "http" "mail" {
+    url = "https://mail.example.com/"
+  }
+}
+`})
+	_, stderr, err := hookflowCLI(t, "run", "--dir", dir, "--dry-run", "--response", "mail=500", "order")
+	if err != errUsage || !strings.Contains(stderr, `--response mail: more than one step of a run of order is named "mail": invoice/mail, refund/mail; name the one to answer as tests do, STEP/CHILD_STEP`) {
+		t.Errorf("a name two child steps have: %v\n%s", err, stderr)
+	}
+	_, stderr, err = hookflowCLI(t, "run", "--dir", dir, "--dry-run", "--response", "invoice/create=500", "--response", "invoice/mail=503", "--response", "mail=200", "order")
+	if err != errUsage || !strings.Contains(stderr, "--response mail: more than one step") {
+		t.Errorf("an ambiguous name beside full ones: %v\n%s", err, stderr)
+	}
+
+	stdout, stderr, err := hookflowCLI(t, "run", "--dir", dir, "--dry-run",
+		"--response", "create=201", "--response", `invoice/create={"id": "X9"}`, "--response", "refund/mail=503", "order")
+	if err != exitError(exitFailed) {
+		t.Fatalf("refund/mail answered 503: %v\n%s%s", err, stdout, stderr)
+	}
+	for _, want := range []string{
+		"  1. create (http) succeeded",
+		"       (dry run: not sent; answered 201 no body)",
+		"       1. invoice/create (http) succeeded",
+		`            (dry run: not sent; answered 200 {"id": "X9"})`,
+		"       2. invoice/mail (http) succeeded",
+		"       1. refund/create (http) succeeded",
+		"       2. refund/mail (http) failed",
+		"            (dry run: not sent; answered 503 no body)",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if n := strings.Count(stdout, "answered 200 {}"); n != 2 {
+		t.Errorf("%d steps got the default answer, want 2 (invoice/mail, refund/create):\n%s", n, stdout)
+	}
+}
+
+// A run (not a dry one) prints the child run of each workflow step below it, with
+// the requests its steps sent, and waits for a child its step does not wait for.
+func TestRunPrintsChildRuns(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"path": %q}`, r.URL.Path)
+	}))
+	defer api.Close()
+	dir := writeFiles(t, t.TempDir(), map[string]string{"order.hcl": `workflow "order" {
+  step "workflow" "invoice" {
+    workflow = "create_invoice"
+  }
+  step "workflow" "later" {
+    workflow = "create_invoice"
+    wait     = false
+  }
+}
+
+workflow "create_invoice" {
+  step "http" "create" {
+    method = "POST"
+    url    = "` + api.URL + `/invoices"
+  }
+}
+`})
+	stdout, stderr, err := hookflowCLI(t, "run", "--dir", dir, "--allow-net", "127.0.0.1/32", "order")
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout, stderr)
+	}
+	for _, want := range []string{
+		":invoice of create_invoice (the child run of step invoice)\n       1. invoice/create (http) succeeded",
+		"          → POST " + api.URL + "/invoices\n",
+		`            ← 200 OK in `,
+		":later of create_invoice (the child run of step later)\n       1. later/create (http) succeeded",
+		"     run succeeded in ",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
 	}
 }
