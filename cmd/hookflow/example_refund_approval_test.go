@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -92,6 +96,7 @@ func TestExampleRefundApproval(t *testing.T) {
 	if a := deliver(t, link["decline"], nil, http.Header{}); a.status != http.StatusConflict {
 		t.Errorf("the other link, once decided: %d %s", a.status, a.body)
 	}
+	exportRefundRun(t, s, id)
 
 	id, link = request()
 	decline := strings.TrimSuffix(link["decline"], "?decision=decline")
@@ -102,6 +107,34 @@ func TestExampleRefundApproval(t *testing.T) {
 	sameJSON(t, "mail", told.body, `{"to": "jenny.rosen@example.com", "subject": "Your refund for order ord_1042", "text": "Your refund request was declined; reply to this message to discuss it."}`)
 	wantSteps(t, waitRun(t, statusURL(s, id)), "succeeded", "ask=succeeded", "approval=succeeded", "decision=succeeded", "refund=skipped", "tell_requester=succeeded")
 	payments.none(t)
+}
+
+// exportRefundRun writes the approved run as a test: the expect of ask names the
+// member its Slack message was left out for, the resume links signed for that run,
+// and the test passes beside the example's workflow.
+func exportRefundRun(t *testing.T, s *server, id string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "refund.hcl"), string(exampleFile(t, "refund-approval", "refund.hcl")))
+	file := filepath.Join(dir, "approved.test.hcl")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"runs", "export-test", id, "-o", file, "--admin", s.adminAddr}, nil, &out, &out); err != nil {
+		t.Fatalf("export-test: %v\n%s", err, out.String())
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	ask := text[strings.Index(text, `expect "ask" {`):]
+	ask = ask[:strings.Index(ask, "\n  }\n")]
+	if !strings.Contains(ask, "# Left out: url (a secret); json members text (a resume URL signed for the old run): ") || strings.Contains(ask, "json = {}") {
+		t.Errorf("the expect of ask:\n%s", ask)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"test", dir}, nil, &out, &out); err != nil {
+		t.Errorf("the exported test: %v\n%s\n%s", err, out.String(), text)
+	}
 }
 
 func deliverReq(t *testing.T, req *http.Request) answer {

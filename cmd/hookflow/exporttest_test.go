@@ -132,7 +132,7 @@ func TestRunsExportTest(t *testing.T) {
 		`mock "customer" {`, `status = 503`, `mock "lines[0]" {`, `mock "lines[1]" {`,
 		`expect "customer" {`, `count = 2`, `X-Shop = "one"`, `expect "lines[1]" {`, `qty = 2`,
 		`text = "paid by Ada"`, `expect "refund" {`, `skipped = true`,
-		"# Left out: headers Authorization, X-Run",
+		"# Left out: headers Authorization (a credential), X-Run (the old run's id)",
 		`expect_run = "succeeded"`,
 		// What env() read is written as hookflow test reads it, with a comment saying so.
 		"# EXPORT_API, EXPORT_NOTES_API: written as hookflow test reads them",

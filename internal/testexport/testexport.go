@@ -21,6 +21,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -64,7 +65,10 @@ func Write(run *engine.Run, ev *workflows.Event, name string, env []workflows.En
 	if name == "" {
 		name = fmt.Sprintf("run %s of %s", run.ID, run.Workflow)
 	}
-	x := &exporter{hidden: hiddenValues(run, ev), env: findable(env), rewritten: map[string]bool{}}
+	x := &exporter{hidden: hiddenValues(run, ev), ids: []string{run.ID}, env: findable(env), rewritten: map[string]bool{}}
+	if ev != nil && ev.ID != "" {
+		x.ids = append(x.ids, ev.ID)
+	}
 	// The test block first, then the comments above it: they say which variables it
 	// writes as a test reads them.
 	tf := hclwrite.NewEmptyFile()
@@ -176,6 +180,7 @@ func keyText(k any) string {
 
 type exporter struct {
 	hidden    []string             // texts that no value of the file may hold, nor an expectation
+	ids       []string             // the old run's id and its event's, among hidden
 	env       []workflows.EnvValue // values env() read, to write as hookflow test reads them
 	rewritten map[string]bool      // the variables whose value the file writes so
 }
@@ -340,31 +345,145 @@ func (x *exporter) redactValue(v any) any {
 
 // prune is v without the object members that hold a hidden text: a subset that still
 // matches what a test run sends. A list holding one cannot be cut (lists compare item
-// by item): ok is false, and the member holding it goes.
-func (x *exporter) prune(v any) (out any, ok bool) {
+// by item): ok is false, and the member holding it goes. Each member that goes is
+// added to dropped, when it is not nil, by its path (customer.email), with why.
+func (x *exporter) prune(v any, dropped *[]leftOut) (out any, ok bool) {
+	return x.pruneAt(v, "", dropped)
+}
+
+func (x *exporter) pruneAt(v any, path string, dropped *[]leftOut) (out any, ok bool) {
 	switch v := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(v))
 		for k, e := range v {
-			if p, ok := x.prune(e); ok {
+			at := k
+			if path != "" {
+				at = path + "." + k
+			}
+			p, ok := x.pruneAt(e, at, dropped)
+			if ok {
 				m[k] = p
+			} else if dropped != nil && !isObject(e) {
+				*dropped = append(*dropped, leftOut{name: at, why: x.why(firstHidden(x, e))})
 			}
 		}
 		return m, true
 	case []any:
 		l := make([]any, len(v))
+		var inItems []leftOut // named only when the list stays
 		for i, e := range v {
-			p, ok := x.prune(e)
+			p, ok := x.pruneAt(e, fmt.Sprintf("%s[%d]", path, i), &inItems)
 			if !ok {
 				return nil, false
 			}
 			l[i] = p
+		}
+		if dropped != nil {
+			*dropped = append(*dropped, inItems...)
 		}
 		return l, true
 	case string:
 		return v, !x.hides(v)
 	}
 	return v, true
+}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
+}
+
+// firstHidden is the first string in v that x hides; "" for none.
+func firstHidden(x *exporter, v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if s := firstHidden(x, v[k]); s != "" {
+				return s
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if s := firstHidden(x, e); s != "" {
+				return s
+			}
+		}
+	case string:
+		if x.hides(v) {
+			return v
+		}
+	}
+	return ""
+}
+
+// leftOut is a value an expect leaves out: its name (url, a header's, a JSON member's
+// path) and why, one of the reasons below.
+type leftOut struct{ name, why string }
+
+// Why a value is left out of an expect.
+const (
+	whySecret     = "secret"
+	whyCredential = "credential"
+	whyRunID      = "run id"
+	whyResumeURL  = "resume URL"
+)
+
+// reasons say why, for one value and for several.
+var reasons = map[string][2]string{
+	whySecret:     {"a secret", "secrets"},
+	whyCredential: {"a credential", "credentials"},
+	whyRunID:      {"the old run's id", "the old run's id"},
+	whyResumeURL:  {"a resume URL signed for the old run", "resume URLs signed for the old run"},
+}
+
+// why says why s, a text x hides, is left out.
+func (x *exporter) why(s string) string {
+	switch {
+	case strings.Contains(s, workflows.Redacted):
+		return whySecret
+	case resumeToken.MatchString(s):
+		return whyResumeURL
+	}
+	for _, id := range x.ids {
+		if strings.Contains(s, id) {
+			return whyRunID
+		}
+	}
+	return whyCredential
+}
+
+// leftOutNote names what, the values left out of one kind ("headers", "json
+// members"), each with why: "headers Authorization, X-Api-Key (credentials), X-Run
+// (the old run's id)". Values with one reason are named together.
+func leftOutNote(what string, values []leftOut) string {
+	var order []string
+	by := map[string][]string{}
+	for _, v := range values {
+		if by[v.why] == nil {
+			order = append(order, v.why)
+		}
+		by[v.why] = append(by[v.why], v.name)
+	}
+	sort.Slice(order, func(i, j int) bool { return slices.Min(by[order[i]]) < slices.Min(by[order[j]]) })
+	var groups []string
+	for _, why := range order {
+		names := by[why]
+		sort.Strings(names)
+		r := reasons[why][0]
+		if len(names) > 1 {
+			r = reasons[why][1]
+		}
+		groups = append(groups, strings.Join(names, ", ")+" ("+r+")")
+	}
+	if what == "" {
+		return strings.Join(groups, ", ")
+	}
+	return what + " " + strings.Join(groups, ", ")
 }
 
 func (x *exporter) comment(b *hclwrite.Body, text string) {
@@ -441,7 +560,7 @@ func (x *exporter) resume(test *hclwrite.Body, st engine.StepRun) {
 	b := test.AppendNewBlock("resume", []string{st.Name}).Body()
 	switch body := out["body"].(type) {
 	case map[string]any, []any:
-		if v, ok := x.prune(x.redactValue(workflows.RedactCredentialFields(body))); ok {
+		if v, ok := x.prune(x.redactValue(workflows.RedactCredentialFields(body)), nil); ok {
 			b.SetAttributeRaw("json", valueTokens(toCty(v)))
 		}
 	case string:
@@ -557,20 +676,22 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 		return
 	}
 	q := u.Requests[len(u.Requests)-1]
-	var left []string
+	var left []string // what is left out, each with why
 	b.SetAttributeValue("method", cty.StringVal(q.Method))
 	if x.hides(q.URL) {
-		left = append(left, "url")
+		left = append(left, leftOutNote("", []leftOut{{"url", x.why(q.URL)}}))
 	} else {
 		b.SetAttributeValue("url", cty.StringVal(x.asTested(q.URL)))
 	}
 	headers := map[string]any{}
-	var names []string
+	var names []leftOut
 	for k, v := range q.Headers {
 		switch {
 		case skippedHeaders[strings.ToLower(k)]:
-		case workflows.IsCredentialName(k) || x.hides(v):
-			names = append(names, k)
+		case workflows.IsCredentialName(k):
+			names = append(names, leftOut{k, whyCredential})
+		case x.hides(v):
+			names = append(names, leftOut{k, x.why(v)})
 		default:
 			headers[k] = x.asTested(v)
 		}
@@ -579,8 +700,7 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 		b.SetAttributeRaw("headers", valueTokens(toCty(headers)))
 	}
 	if len(names) > 0 {
-		sort.Strings(names)
-		left = append(left, "headers "+strings.Join(names, ", "))
+		left = append(left, leftOutNote("headers", names))
 	}
 	if q.Body != "" {
 		v, err := workflows.DecodeJSON([]byte(q.Body))
@@ -588,17 +708,21 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 		case strings.Contains(q.Body, "\n[cut: the body is "):
 			left = append(left, "the body (the history keeps its start only)")
 		case err == nil:
-			p, ok := x.prune(v)
+			var members []leftOut
+			p, ok := x.prune(v, &members)
 			if !ok {
-				left = append(left, "json")
+				left = append(left, leftOutNote("", []leftOut{{"json", x.why(firstHidden(x, v))}}))
 				break
 			}
-			if x.hides(q.Body) {
-				left = append(left, "json members")
+			if len(members) > 0 {
+				left = append(left, leftOutNote("json members", members))
+			}
+			if m, isMap := p.(map[string]any); isMap && len(m) == 0 && len(members) > 0 {
+				break // json = {} would check nothing
 			}
 			b.SetAttributeRaw("json", valueTokens(toCty(x.asTestedValue(p))))
 		case x.hides(q.Body):
-			left = append(left, "body")
+			left = append(left, leftOutNote("", []leftOut{{"body", x.why(q.Body)}}))
 		default:
 			b.SetAttributeValue("body", cty.StringVal(x.asTested(q.Body)))
 		}
@@ -607,7 +731,7 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 		b.SetAttributeValue("count", cty.NumberIntVal(int64(u.Attempts)))
 	}
 	if len(left) > 0 {
-		x.comment(b, "Left out: "+strings.Join(left, "; ")+": they hold a secret, a credential or the old run's id, which a test run does not have.")
+		x.comment(b, "Left out: "+strings.Join(left, "; ")+": a test run does not have them, so an expect of them could never match.")
 	}
 }
 

@@ -40,7 +40,7 @@ func TestWriteFailedRun(t *testing.T) {
 	for _, want := range []string{`test "run 01run of refund" {`, `mock "invoice" {`, `number = "INV-1"`, `mock "lines[0]" {`, `line = 1`,
 		`{
         error = "timeout"
-      },`, `status = 500`, `body   = "oops"`, "# Left out: url; body", `count = 2`, `expect_run = "failed"`,
+      },`, `status = 500`, `body   = "oops"`, "# Left out: url (a secret); body (a credential): a test run does not have them", `count = 2`, `expect_run = "failed"`,
 		`body = "amount=12&token=[redacted]"`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lacks %q:\n%s", want, text)
@@ -142,6 +142,53 @@ func TestWriteResumedWait(t *testing.T) {
 		if strings.Contains(text, not) {
 			t.Errorf("holds %q:\n%s", not, text)
 		}
+	}
+	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
+		t.Errorf("does not load: %s\n%s", diags.Error(), text)
+	}
+}
+
+// An expect names each JSON member it leaves out, by its path, and says why: a resume
+// URL signed for the old run, a secret, the old run's id; a body whose members all
+// go is not written as json = {}, which would check nothing.
+func TestWriteNamesLeftOutMembers(t *testing.T) {
+	resume := "https://hooks.example.com/resume/01run.approval.c2lnbmVk"
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "refund_request", Version: "v1", Status: engine.RunSucceeded},
+		Steps: []engine.StepRun{
+			{Name: "ask", Path: "ask", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1, Requests: []workflows.Request{
+				{Attempt: 1, Method: "POST", URL: "[redacted]", Status: 200,
+					Headers: map[string]string{"Content-Type": "application/json"},
+					Body:    `{"text": "Refund of 25 EUR: <` + resume + `?decision=approve|Approve>"}`},
+			}},
+			{Name: "notify", Path: "notify", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1, Requests: []workflows.Request{
+				{Attempt: 1, Method: "POST", URL: "https://chat.example.com/post", Status: 200,
+					Headers: map[string]string{"Content-Type": "application/json", "Authorization": "[redacted]", "X-Run": "01run"},
+					Body: `{"channel": "#ops", "run": "01run", "meta": {"key": "[redacted]", "by": "ada"},` +
+						` "blocks": [{"url": "` + resume + `", "kind": "link"}], "ids": ["01run"]}`},
+			}},
+		}}
+	ev := &workflows.Event{ID: "ev1", Trigger: "webhook", ContentType: "application/json", Raw: "{}", Body: map[string]any{}}
+	data, err := Write(run, ev, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{
+		"# Left out: url (a secret); json members text (a resume URL signed for the old run): a test run does not have them",
+		"# Left out: headers Authorization (a credential), X-Run (the old run's id); " +
+			"json members blocks[0].url (a resume URL signed for the old run), ids, run (the old run's id), meta.key (a secret):",
+		`channel = "#ops"`, `by = "ada"`, `kind = "link"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q:\n%s", want, text)
+		}
+	}
+	ask := text[strings.Index(text, `expect "ask"`):strings.Index(text, `expect "notify"`)]
+	if strings.Contains(ask, "json") && !strings.Contains(ask, "json members") {
+		t.Errorf("the expect of ask writes a json that checks nothing:\n%s", ask)
+	}
+	if rest := text[strings.Index(text, "event {"):]; strings.Contains(rest, "01run") || strings.Contains(rest, "c2lnbmVk") {
+		t.Errorf("holds the old run's id or its resume URL:\n%s", text)
 	}
 	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
 		t.Errorf("does not load: %s\n%s", diags.Error(), text)
