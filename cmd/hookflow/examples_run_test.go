@@ -160,6 +160,8 @@ func TestExampleStripePayment(t *testing.T) {
 		switch {
 		case r.method == "GET" && r.path == "/api/v1/customers" && r.query.Get("email") == "jenny.rosen@example.com":
 			io.WriteString(w, `{"results": [{"id": "c_1042", "name": "Jenny Rosen", "email": "jenny.rosen@example.com"}]}`)
+		case r.method == "GET" && r.path == "/api/v1/customers" && r.query.Get("email") == "no.results@example.com":
+			io.WriteString(w, `{"total": 0}`) // a CRM that leaves the list out when it is empty
 		case r.method == "GET" && r.path == "/api/v1/customers":
 			io.WriteString(w, `{"results": []}`)
 		case r.method == "PATCH" && patches.Add(1) == 1:
@@ -251,6 +253,20 @@ func TestExampleStripePayment(t *testing.T) {
 		t.Errorf("lookup of the unknown payer: %v", find.query)
 	}
 	sameJSON(t, "notice", chat.next(t).body, `{"text": "Payment received: 49.99 USD from new.buyer@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>"}`)
+	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded",
+		"find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
+
+	// A CRM answer without results is read as an empty list: the payer is unknown.
+	noResults := bytes.Replace(event, []byte("jenny.rosen@example.com"), []byte("no.results@example.com"), 1)
+	noResults = bytes.Replace(noResults, []byte("evt_3QdL5k2eZvKYlo2C1mXq8r7T"), []byte("evt_3QdL5k2eZvKYlo2C1noresu"), 1)
+	h.Set("Stripe-Signature", signStripe(secret, time.Now().Unix(), noResults))
+	if a = deliver(t, hook, noResults, h); a.status != http.StatusAccepted {
+		t.Fatalf("a lookup without results: %d %s", a.status, a.body)
+	}
+	if find := crm.next(t); find.query.Get("email") != "no.results@example.com" {
+		t.Errorf("lookup without results: %v", find.query)
+	}
+	sameJSON(t, "notice", chat.next(t).body, `{"text": "Payment received: 49.99 USD from no.results@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>"}`)
 	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded",
 		"find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
 

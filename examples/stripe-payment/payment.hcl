@@ -35,7 +35,8 @@ workflow "stripe_payment" {
   filter = "event.body.type == 'payment_intent.succeeded'"
 
   # The CRM answers {"results": [{"id", "name", "email", ...}]}, an empty list when it
-  # knows no one with this e-mail.
+  # knows no one with this e-mail (or no results at all: the steps below read a missing
+  # list as an empty one).
   step "http" "find_customer" {
     api   = "crm"
     url   = "/customers"
@@ -46,7 +47,7 @@ workflow "stripe_payment" {
   # Idempotency-Key is the Stripe event's, so the CRM applies the payment once even if
   # the event comes again after the dedupe window.
   step "http" "mark_paid" {
-    if              = "len(steps.find_customer.body.results) > 0"
+    if              = "len(steps.find_customer.body.results ?? []) > 0"
     method          = "PATCH"
     api             = "crm"
     url             = "/customers/{{ steps.find_customer.body.results[0].id }}"

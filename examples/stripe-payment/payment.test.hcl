@@ -60,6 +60,26 @@ test "a payment from someone the CRM does not know is flagged" {
   }
 }
 
+test "a CRM answer without results is read as no customer" {
+  workflow = "stripe_payment"
+  event {
+    body = file("event.json")
+  }
+  mock "find_customer" {
+    json = { total = 0 }
+  }
+  mock "notify_unknown" {
+    status = 200
+  }
+  expect "mark_paid" {
+    skipped = true
+    count   = 0
+  }
+  expect "notify_unknown" {
+    json = { text = "Payment received: 49.99 USD from jenny.rosen@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>" }
+  }
+}
+
 test "a CRM that keeps failing fails the run" {
   workflow = "stripe_payment"
   event {
