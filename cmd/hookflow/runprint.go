@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/workflows"
@@ -67,7 +68,7 @@ func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent fu
 	fmt.Fprintln(w, line)
 	io.WriteString(w, sent(s.Name))
 	if s.Error != "" {
-		fmt.Fprintf(w, "     error: %s\n", s.Error)
+		printError(w, "     error: ", s.Error)
 	}
 	if s.Output != nil {
 		printValue(w, "     output: ", s.Output)
@@ -81,7 +82,7 @@ func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent fu
 		fmt.Fprintf(w, "     %s %s%s\n", it.Path, stepLine(it), versionNote(it, runVersion))
 		io.WriteString(w, sent(fmt.Sprintf("%s[%v]", it.Name, it.Key)))
 		if it.Error != "" {
-			fmt.Fprintf(w, "       error: %s\n", it.Error)
+			printError(w, "       error: ", it.Error)
 		}
 	}
 }
@@ -232,7 +233,7 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 	}
 	fmt.Fprintln(w, line)
 	if run.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", run.Error)
+		printError(w, "  error: ", run.Error)
 	}
 	if run.DeadLetter != "" && kept {
 		fmt.Fprintf(w, "  dead letter %s: replay it with: hookflow runs replay %s\n", run.DeadLetter, run.ID)
@@ -240,6 +241,18 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 			fmt.Fprintf(w, "  the workflow changed since this run started (version %s is in use); replay with --current to run it: hookflow runs replay --current %s\n",
 				run.CurrentVersion, run.ID)
 		}
+	}
+}
+
+// printError prints an error after prefix, the lines after its first (an
+// expression's, with a caret under the place it failed) indented as far as the first
+// line's text, so that they read as part of the step or run they are under.
+func printError(w io.Writer, prefix, err string) {
+	indent := strings.Repeat(" ", utf8.RuneCountInString(prefix))
+	lines := strings.Split(strings.TrimRight(err, "\n"), "\n")
+	fmt.Fprintf(w, "%s%s\n", prefix, lines[0])
+	for _, line := range lines[1:] {
+		fmt.Fprintf(w, "%s%s\n", indent, line)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,42 @@ func TestTimeOfDay(t *testing.T) {
 	}
 	if got := timeOfDay(now.Add(24*time.Hour), now); got != "2026-12-05 10:00:00" {
 		t.Errorf("tomorrow: %q", got)
+	}
+}
+
+// runs show prints an error of several lines (an expression's, with a caret under the
+// place it failed) with its lines after the first indented under its text, for a
+// step, an item and the run alike.
+func TestPrintRunIndentsErrorLines(t *testing.T) {
+	const exprErr = "if: len(steps.find.body.results) > 0: invalid argument for len (type <nil>) (1:1)\n" +
+		" | len(steps.find.body.results) > 0\n" +
+		" | ^"
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "w", Version: "v1", Status: engine.RunFailed,
+		Error: "step mark: " + exprErr},
+		Steps: []engine.StepRun{
+			{Name: "mark", Path: "mark", Kind: "http", Status: engine.StatusFailed, Error: exprErr},
+			{Name: "each", Path: "each", Kind: "http", Status: engine.StatusFailed, ItemCount: 1, Items: []engine.StepRun{
+				{Name: "each", Path: "each[0]", Kind: "http", Key: 0, Status: engine.StatusFailed, Error: exprErr},
+			}},
+		}}
+	var b strings.Builder
+	printRun(&b, run, false)
+	for _, want := range []string{
+		"  1. mark (http) failed\n" +
+			"     error: if: len(steps.find.body.results) > 0: invalid argument for len (type <nil>) (1:1)\n" +
+			"             | len(steps.find.body.results) > 0\n" +
+			"             | ^\n",
+		"     each[0] failed\n" +
+			"       error: if: len(steps.find.body.results) > 0: invalid argument for len (type <nil>) (1:1)\n" +
+			"               | len(steps.find.body.results) > 0\n" +
+			"               | ^\n",
+		"run failed\n" +
+			"  error: step mark: if: len(steps.find.body.results) > 0: invalid argument for len (type <nil>) (1:1)\n" +
+			"          | len(steps.find.body.results) > 0\n" +
+			"          | ^\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("lacks\n%s\nin\n%s", want, b.String())
+		}
 	}
 }
