@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -73,23 +72,27 @@ type RedisStatus struct {
 	Shards    int `json:"shards"`
 	// WaitReplicas is how many replicas acknowledge a run before its start returns.
 	WaitReplicas int `json:"wait_replicas"`
-	// Error is why Primaries could not be counted.
+	// State is "ok" while Redis serves (on a cluster: every primary answers and says
+	// cluster_state:ok), "unreachable" while it does not, Error saying why.
+	State string `json:"state"`
+	// Error is why Redis is unreachable: on a cluster, which primary does not answer or
+	// says cluster_state:fail.
 	Error string `json:"error,omitempty"`
 }
 
-// Redis tells how the engine reaches Redis; it counts a cluster's primaries.
+// Redis tells how the engine reaches Redis and whether it serves; it counts a
+// cluster's primaries. The error is why Redis is unreachable, as Ping returns it.
 func (e *Engine) Redis(ctx context.Context) (RedisStatus, error) {
-	st := RedisStatus{Mode: e.redisMode, Shards: len(e.q.shards), WaitReplicas: e.q.waitReplicas}
-	cc, ok := e.q.rdb.(*redis.ClusterClient)
-	if !ok {
-		return st, nil
+	st := RedisStatus{Mode: e.redisMode, Shards: len(e.q.shards), WaitReplicas: e.q.waitReplicas, State: "ok"}
+	var err error
+	if e.health != nil {
+		st.Mode = RedisCluster
+		st.Primaries, err = e.health.check(ctx)
+	} else {
+		err = e.Ping(ctx)
 	}
-	st.Mode = RedisCluster
-	var n atomic.Int32
-	err := cc.ForEachMaster(ctx, func(context.Context, *redis.Client) error {
-		n.Add(1)
-		return nil
-	})
-	st.Primaries = int(n.Load())
+	if err != nil {
+		st.State = "unreachable"
+	}
 	return st, err
 }

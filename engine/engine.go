@@ -93,6 +93,8 @@ type Engine struct {
 	resumeBase string
 	clock      *virtualClock // with Options.VirtualTime; nil for the wall clock
 	keys       resumeKeys
+	// health checks a Redis Cluster's primaries for Ping and Redis; nil on a single Redis.
+	health *clusterHealth
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored
@@ -150,6 +152,9 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		resumeBase: o.ResumeBase}
 	if o.VirtualTime {
 		e.clock = newVirtualClock()
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		e.health = newClusterHealth(cc)
 	}
 	return e
 }
@@ -257,7 +262,13 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	return runID, true, nil
 }
 
-// Ping checks that Redis answers.
+// Ping checks that Redis answers. On a Redis Cluster, that is every primary of its slot
+// map answering and saying cluster_state:ok, as a check at most a second old found:
+// any node answers a PING while the cluster refuses the commands of slots it has lost.
 func (e *Engine) Ping(ctx context.Context) error {
+	if e.health != nil {
+		_, err := e.health.check(ctx)
+		return err
+	}
 	return e.q.rdb.Ping(ctx).Err()
 }

@@ -414,6 +414,26 @@ func servingPrimary(ctx context.Context, n *redis.Client, key string) (string, e
 	return "", fmt.Errorf("no live primary serves slot %d", slot)
 }
 
+// ReplicaOf returns the address of a replica of the primary at addr, as the first
+// node sees it.
+func (c *Cluster) ReplicaOf(ctx context.Context, primary string) (string, error) {
+	nodes, err := c.nodes(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range nodes {
+		if p.addr != primary {
+			continue
+		}
+		for _, r := range nodes {
+			if !r.primary && r.primaryID == p.id {
+				return r.addr, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no replica of %s", primary)
+}
+
 // WaitPromoted waits, after the primary old of key's slot was killed, until every
 // other node says the cluster is ok and names the same live primary of the slot in
 // old's place, and returns that primary's address.

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// healthTTL is how long the outcome of a check of a Redis Cluster is kept: /readyz
+// probes, status requests and the admin API's errors share one check per healthTTL.
+const healthTTL = time.Second
+
+// healthTimeout bounds a check of a Redis Cluster: a primary that has not answered by
+// then counts as unreachable.
+const healthTimeout = 2 * time.Second
+
+// clusterHealth tells whether a Redis Cluster can serve hookflow: every primary in its
+// slot map answers, and says cluster_state:ok. A cluster whose primary and replica are
+// both gone, or whose primary is gone until its replica is elected, refuses the
+// commands of those slots (and, with cluster-require-full-coverage, of every slot),
+// though a PING sent to any live node is answered.
+type clusterHealth struct {
+	probe func(ctx context.Context) (primaries int, err error)
+	now   func() time.Time
+	ttl   time.Duration
+
+	mu        sync.Mutex
+	at        time.Time // of the check kept; zero: none yet
+	primaries int
+	err       error
+}
+
+func newClusterHealth(cc *redis.ClusterClient) *clusterHealth {
+	return &clusterHealth{probe: func(ctx context.Context) (int, error) { return probeCluster(ctx, cc) },
+		now: time.Now, ttl: healthTTL}
+}
+
+// check returns how many primaries the cluster's slot map has, and why the cluster
+// cannot serve (nil when it can), from a check at most ttl old. The check runs on its
+// own deadline, not ctx's: a caller that gives up leaves a result for the next one.
+func (h *clusterHealth) check(ctx context.Context) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.at.IsZero() && h.now().Sub(h.at) < h.ttl {
+		return h.primaries, h.err
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthTimeout)
+	defer cancel()
+	h.primaries, h.err = h.probe(pctx)
+	h.at = h.now()
+	return h.primaries, h.err
+}
+
+// probeCluster asks every primary of cc's slot map for CLUSTER INFO, at once, until
+// ctx ends. The error names each primary that did not answer and each that says the
+// cluster is not ok.
+func probeCluster(ctx context.Context, cc *redis.ClusterClient) (int, error) {
+	var mu sync.Mutex
+	answered := map[string]bool{} // by primary asked: whether it answered yet
+	var problems []string
+	done := make(chan error, 1)
+	go func() {
+		done <- cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			addr := c.Options().Addr
+			mu.Lock()
+			answered[addr] = false
+			mu.Unlock()
+			info, err := c.ClusterInfo(ctx).Result()
+			mu.Lock()
+			defer mu.Unlock()
+			answered[addr] = true
+			switch state := clusterState(info); {
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("primary %s is unreachable (%v)", addr, err))
+			case state != "ok":
+				problems = append(problems, fmt.Sprintf("primary %s says cluster_state:%s", addr, state))
+			}
+			return nil
+		})
+	}()
+	var err error
+	timedOut := false
+	select {
+	case err = <-done:
+	case <-ctx.Done(): // a node that holds its connection and answers nothing
+		timedOut = true
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("the Redis Cluster is unreachable: reading its slot map: %w", err)
+	case timedOut && len(answered) == 0:
+		return 0, fmt.Errorf("the Redis Cluster is unreachable: no node gave its slot map within %s", healthTimeout)
+	}
+	for addr, ok := range answered {
+		if !ok {
+			problems = append(problems, fmt.Sprintf("primary %s did not answer within %s", addr, healthTimeout))
+		}
+	}
+	switch {
+	case len(problems) > 0:
+		slices.Sort(problems)
+		return len(answered), fmt.Errorf("the Redis Cluster is down: %s", strings.Join(problems, "; "))
+	case len(answered) == 0:
+		return 0, errors.New("the Redis Cluster is unreachable: its slot map has no primary")
+	}
+	return len(answered), nil
+}
+
+// clusterState is the cluster_state field of a CLUSTER INFO reply ("ok" or "fail").
+func clusterState(info string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cluster_state:"); ok {
+			return v
+		}
+	}
+	return "unknown"
+}
