@@ -184,7 +184,7 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.Error("cannot queue a manual run", "workflow", name, "err", err)
 		w.Header().Set("Retry-After", "5")
-		httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the run right now; retry later")
+		httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the run right now"+a.unreachable(r.Context())+"; retry later")
 		return
 	}
 	httpjson.Write(w, http.StatusAccepted, map[string]string{"run_id": runID, "status_url": a.statusURL(runID)})
@@ -193,7 +193,7 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 func (a *api) run(w http.ResponseWriter, r *http.Request) {
 	run, err := a.runs.Run(r.Context(), r.PathValue("id"))
 	if err != nil {
-		a.fail(w, err, "reading run", "run", r.PathValue("id"))
+		a.fail(w, r, err, "reading run", "run", r.PathValue("id"))
 		return
 	}
 	httpjson.Write(w, http.StatusOK, run)
@@ -208,7 +208,7 @@ func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusConflict, err.Error())
 			return
 		}
-		a.fail(w, err, "exporting run", "run", r.PathValue("id"))
+		a.fail(w, r, err, "exporting run", "run", r.PathValue("id"))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -244,7 +244,7 @@ func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
 	page, err := a.runs.Runs(r.Context(), engine.RunFilter{Workflow: q.Get("workflow"), Status: q.Get("status"),
 		Limit: limit, Cursor: q.Get("cursor"), Text: q.Get("text")})
 	if err != nil {
-		a.fail(w, err, "listing runs")
+		a.fail(w, r, err, "listing runs")
 		return
 	}
 	httpjson.Write(w, http.StatusOK, page)
@@ -259,7 +259,7 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	out, err := a.runs.Replay(r.Context(), id, o)
 	if err != nil {
-		a.fail(w, err, "replaying run", "run", id)
+		a.fail(w, r, err, "replaying run", "run", id)
 		return
 	}
 	httpjson.Write(w, http.StatusAccepted, out)
@@ -271,7 +271,7 @@ func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	out, err := a.runs.Cancel(r.Context(), id)
 	if err != nil {
-		a.fail(w, err, "cancelling run", "run", id)
+		a.fail(w, r, err, "cancelling run", "run", id)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, out)
@@ -307,7 +307,7 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, engine.ErrNotWaiting):
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 	case err != nil:
-		a.fail(w, err, "resuming run", "run", id, "step", step)
+		a.fail(w, r, err, "resuming run", "run", id, "step", step)
 	default:
 		httpjson.Write(w, http.StatusOK, out)
 	}
@@ -336,7 +336,7 @@ func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := a.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Limit: limit, Cursor: q.Get("cursor")})
 	if err != nil {
-		a.fail(w, err, "listing dead letters")
+		a.fail(w, r, err, "listing dead letters")
 		return
 	}
 	httpjson.Write(w, http.StatusOK, page)
@@ -362,7 +362,7 @@ func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 		// and only its dead letter is.
 		httpjson.Error(w, http.StatusNotFound, "no dead letter "+id+": it was retried or its run replayed already, or it expired")
 	case err != nil:
-		a.fail(w, err, "retrying dead letter", "id", id)
+		a.fail(w, r, err, "retrying dead letter", "id", id)
 	default:
 		httpjson.Write(w, http.StatusAccepted, out)
 	}
@@ -370,7 +370,7 @@ func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 
 // fail answers an error: what the caller can act on as a 4xx with the reason, the rest
 // (Redis unreachable, mostly) as 503, logged.
-func (a *api) fail(w http.ResponseWriter, err error, doing string, args ...any) {
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, doing string, args ...any) {
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, "not found (it may have expired): "+err.Error())
@@ -380,8 +380,20 @@ func (a *api) fail(w http.ResponseWriter, err error, doing string, args ...any) 
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 	default:
 		a.log.Error(doing+" failed", append(args, "err", err)...)
-		httpjson.Error(w, http.StatusServiceUnavailable, doing+" failed; try again")
+		httpjson.Error(w, http.StatusServiceUnavailable, doing+" failed"+a.unreachable(r.Context())+"; try again")
 	}
+}
+
+// unreachable says, after a request to Redis failed, why Redis is unreachable (": Redis
+// is unreachable: …", naming a Redis Cluster's primary that does not answer or says
+// cluster_state:fail), as /readyz does; "" when Ping finds it reachable.
+func (a *api) unreachable(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.runs.Ping(ctx); err != nil {
+		return ": Redis is unreachable: " + err.Error()
+	}
+	return ""
 }
 
 func intParam(w http.ResponseWriter, s string) (int, bool) {

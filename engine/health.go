@@ -58,12 +58,12 @@ func (h *clusterHealth) check(ctx context.Context) (int, error) {
 }
 
 // probeCluster asks every primary of cc's slot map for CLUSTER INFO, at once, until
-// ctx ends. The error names each primary that did not answer and each that says the
+// ctx ends. The error names each primary that did not answer, then each that says the
 // cluster is not ok.
 func probeCluster(ctx context.Context, cc *redis.ClusterClient) (int, error) {
 	var mu sync.Mutex
 	answered := map[string]bool{} // by primary asked: whether it answered yet
-	var problems []string
+	var down, failing []string    // the primaries that do not answer; those that say the cluster is not ok
 	done := make(chan error, 1)
 	go func() {
 		done <- cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
@@ -77,9 +77,9 @@ func probeCluster(ctx context.Context, cc *redis.ClusterClient) (int, error) {
 			answered[addr] = true
 			switch state := clusterState(info); {
 			case err != nil:
-				problems = append(problems, fmt.Sprintf("primary %s is unreachable (%v)", addr, err))
+				down = append(down, fmt.Sprintf("primary %s is unreachable (%v)", addr, err))
 			case state != "ok":
-				problems = append(problems, fmt.Sprintf("primary %s says cluster_state:%s", addr, state))
+				failing = append(failing, fmt.Sprintf("primary %s says cluster_state:%s", addr, state))
 			}
 			return nil
 		})
@@ -101,13 +101,14 @@ func probeCluster(ctx context.Context, cc *redis.ClusterClient) (int, error) {
 	}
 	for addr, ok := range answered {
 		if !ok {
-			problems = append(problems, fmt.Sprintf("primary %s did not answer within %s", addr, healthTimeout))
+			down = append(down, fmt.Sprintf("primary %s did not answer within %s", addr, healthTimeout))
 		}
 	}
 	switch {
-	case len(problems) > 0:
-		slices.Sort(problems)
-		return len(answered), fmt.Errorf("the Redis Cluster is down: %s", strings.Join(problems, "; "))
+	case len(down)+len(failing) > 0:
+		slices.Sort(down)
+		slices.Sort(failing)
+		return len(answered), fmt.Errorf("the Redis Cluster is down: %s", strings.Join(append(down, failing...), "; "))
 	case len(answered) == 0:
 		return 0, errors.New("the Redis Cluster is unreachable: its slot map has no primary")
 	}

@@ -43,7 +43,9 @@ func statusCommand() *cobra.Command {
 loaded, and how the last reload of the files went. When it failed (a file with an
 error, a secret() or env() of a variable hookflow was not started with), the
 workflows in use are the ones loaded before, and status prints the errors as
-validate does, with file:line:col. It exits 1 then, 0 otherwise.`,
+validate does, with file:line:col. It exits 1 then, and while Redis is unreachable
+(on a Redis Cluster: a primary that does not answer, or cluster_state:fail), 0
+otherwise.`,
 		Example: `  hookflow status
   hookflow status --json | jq -r .config.error`,
 		Args: maxArgs(0),
@@ -78,7 +80,7 @@ validate does, with file:line:col. It exits 1 then, 0 otherwise.`,
 					}
 				}
 			}
-			if err == nil && !out.Config.OK {
+			if err == nil && (!out.Config.OK || out.Redis != nil && out.Redis.Error != "") {
 				return exitError(exitFailed)
 			}
 			return err
@@ -129,7 +131,7 @@ func printRedis(w io.Writer, r *engine.RedisStatus) error {
 	_, err := fmt.Fprintf(w, "redis: %s, %d shard%s, starts wait for %d replica%s\n", mode, r.Shards, plural(r.Shards),
 		r.WaitReplicas, plural(r.WaitReplicas))
 	if err == nil && r.Error != "" {
-		_, err = fmt.Fprintf(w, "redis: %s\n", r.Error)
+		_, err = fmt.Fprintf(w, "redis: unreachable: %s\n", r.Error)
 	}
 	return err
 }

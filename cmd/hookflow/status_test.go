@@ -96,7 +96,7 @@ func TestStatusShowsAFailedReload(t *testing.T) {
 }
 
 // hookflow status names the Redis mode: standalone, a cluster with its primaries,
-// Sentinel; and says why the primaries could not be counted. The e2e tests check it
+// Sentinel; and says why Redis is unreachable. The e2e tests check it
 // against a running cluster and Sentinel group.
 func TestStatusNamesTheRedisMode(t *testing.T) {
 	for _, c := range []struct {
@@ -107,8 +107,9 @@ func TestStatusNamesTheRedisMode(t *testing.T) {
 		{"standalone", engine.RedisStatus{Mode: engine.RedisStandalone, Shards: 1}, "redis: standalone, 1 shard, starts wait for 0 replicas\n"},
 		{"cluster", engine.RedisStatus{Mode: engine.RedisCluster, Primaries: 3, Shards: 16, WaitReplicas: 1},
 			"redis: cluster of 3 primaries, 16 shards, starts wait for 1 replica\n"},
-		{"cluster of one", engine.RedisStatus{Mode: engine.RedisCluster, Primaries: 1, Shards: 16, Error: "CLUSTERDOWN"},
-			"redis: cluster of 1 primary, 16 shards, starts wait for 0 replicas\nredis: CLUSTERDOWN\n"},
+		{"cluster of one, down", engine.RedisStatus{Mode: engine.RedisCluster, Primaries: 1, Shards: 16, State: "unreachable",
+			Error: "the Redis Cluster is down: primary 10.0.0.2:7001 says cluster_state:fail"},
+			"redis: cluster of 1 primary, 16 shards, starts wait for 0 replicas\nredis: unreachable: the Redis Cluster is down: primary 10.0.0.2:7001 says cluster_state:fail\n"},
 		{"sentinel", engine.RedisStatus{Mode: engine.RedisSentinel, Shards: 1, WaitReplicas: 2}, "redis: sentinel, 1 shard, starts wait for 2 replicas\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

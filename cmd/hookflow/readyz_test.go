@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+// hookflow serve on a Redis Cluster whose primary and its replica are killed: the
+// webhooks of the cluster's slots are answered 503, and so is /readyz, saying which
+// primary is unreachable; status says the cluster is down (and exits 1), and runs list
+// says Redis is unreachable. Once both nodes are back, /readyz is 200 and webhooks are
+// accepted again.
+func TestReadyzFollowsTheCluster(t *testing.T) {
+	b := redistest.NewCluster(t, time.Second)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	var logs syncWriter
+	logs.w = io.Discard
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: b.URL, workers: 2, allowNet: loopback}
+	s, err := startServer(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + s.adminAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	hookflow := func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(ctx, append(args, "--admin", s.adminAddr), nil, &stdout, &stderr)
+		return stdout.String() + stderr.String(), err
+	}
+	hook := func() int {
+		resp, err := http.Post("http://"+s.publicAddr+"/hooks/a", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code, body := get("/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz on a healthy cluster: %d %s", code, body)
+	}
+
+	primary, err := b.Cluster.PrimaryOf(ctx, engine.ShardPrefix("a", engine.DefaultClusterShards))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica, err := b.Cluster.ReplicaOf(ctx, primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Cluster.Kill(primary)
+	b.Cluster.Kill(replica)
+	t.Logf("killed the primary %s of workflow a's shard and its replica %s", primary, replica)
+
+	var body string
+	testutil.Eventually(t, 15*time.Second, "/readyz 503 naming the dead primary and cluster_state:fail", func() bool {
+		var code int
+		code, body = get("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "primary "+primary+" is unreachable") &&
+			strings.Contains(body, "cluster_state:fail")
+	})
+	t.Logf("/readyz: %s", body)
+	if code := hook(); code != http.StatusServiceUnavailable {
+		t.Errorf("a webhook while the cluster is down: %d", code)
+	}
+
+	var status struct {
+		Redis engine.RedisStatus `json:"redis"`
+	}
+	if _, raw := get("/api/v1/status"); json.Unmarshal([]byte(raw), &status) != nil ||
+		status.Redis.State != "unreachable" || !strings.Contains(status.Redis.Error, "primary "+primary+" is unreachable") {
+		t.Errorf("/api/v1/status while the cluster is down: %s", raw)
+	}
+	out, err := hookflow("status")
+	if err != exitError(exitFailed) || !strings.Contains(out, "redis: unreachable: the Redis Cluster is down: primary "+primary+" is unreachable") {
+		t.Errorf("status while the cluster is down: %v\n%s", err, out)
+	}
+	out, err = hookflow("runs", "list")
+	if err == nil || !strings.Contains(err.Error(), "listing runs failed: Redis is unreachable: the Redis Cluster is down") ||
+		!strings.Contains(err.Error(), "(503)") {
+		t.Errorf("runs list while the cluster is down: %v\n%s", err, out)
+	}
+
+	for _, addr := range []string{primary, replica} {
+		if err := b.Cluster.Restart(ctx, addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Cluster.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 15*time.Second, "/readyz 200 once the nodes are back", func() bool {
+		code, _ := get("/readyz")
+		return code == http.StatusOK
+	})
+	testutil.Eventually(t, 15*time.Second, "a webhook accepted once the nodes are back", func() bool {
+		return hook() == http.StatusAccepted
+	})
+	if out, err := hookflow("runs", "list"); err != nil {
+		t.Errorf("runs list once the nodes are back: %v\n%s", err, out)
+	}
+}
