@@ -133,6 +133,7 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 		diags = append(diags, b.CheckConst(name, name+" must be an object", workflows.Object)...)
 	}
 	diags = append(diags, b.CheckConst("basic_auth", "Invalid basic_auth", func(v any) error { _, _, err := credentials(v); return err })...)
+	diags = append(diags, credentialsInFile(b)...)
 	if a := b.Attr("expect"); a != nil {
 		v, ok := a.Template.Const()
 		if !ok {
@@ -487,6 +488,21 @@ func sortedNames(v url.Values) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// credentialsInFile warns of the credentials of b written out in its file: basic_auth's
+// password and the Authorization header.
+func credentialsInFile(b *workflows.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if w := b.Attr("basic_auth").CredentialInFile("password", "basic_auth's password",
+		fmt.Sprintf(`basic_auth = { username = "…", password = secret(%q) }`, workflows.EnvName(b.Name, "password"))); w != nil {
+		diags = append(diags, w)
+	}
+	if w := b.Attr("headers").CredentialInFile("Authorization", "the Authorization header",
+		fmt.Sprintf(`headers = { Authorization = "Bearer ${secret(%q)}" }`, workflows.EnvName(b.Name, "token"))); w != nil {
+		diags = append(diags, w)
+	}
+	return diags
 }
 
 // credentials reads basic_auth = { username = "…", password = "…" }.

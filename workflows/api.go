@@ -167,6 +167,10 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 	}
 	a.Headers, d = blk.constStrings("headers")
 	diags = append(diags, d...)
+	if w := blk.Attr("headers").CredentialInFile("Authorization", "the Authorization header",
+		fmt.Sprintf(`headers = { Authorization = "Bearer ${secret(%q)}" }`, EnvName(a.Name, "token"))); w != nil && !d.HasErrors() {
+		diags = append(diags, w)
+	}
 	a.Timeout, d = blk.Duration("timeout", 0)
 	diags = append(diags, d...)
 	a.Concurrency, d = blk.Int("concurrency", 0, 1, 100_000)
@@ -198,7 +202,7 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 				continue
 			}
 			authAt = nb
-			a.Auth, d = l.auth(nb, ev, sc)
+			a.Auth, d = l.auth(a.Name, nb, ev, sc)
 			diags = append(diags, d...)
 		}
 	}
@@ -207,7 +211,11 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 	return a, diags
 }
 
-func (l *loader) auth(b *hcl.Block, ev *evaluator, sc *scope) (*Auth, hcl.Diagnostics) {
+// credentialAttrs are the attributes of auth blocks that hold a credential: a load
+// warns when one is written out in the file.
+var credentialAttrs = []string{"token", "password", "value", "client_secret", "refresh_token"}
+
+func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth, hcl.Diagnostics) {
 	kind := b.Labels[0]
 	attrs, ok := authKinds[kind]
 	if !ok {
@@ -261,6 +269,11 @@ func (l *loader) auth(b *hcl.Block, ev *evaluator, sc *scope) (*Auth, hcl.Diagno
 				`The refresh_token grant starts from a refresh token: set refresh_token = secret("…").`))
 		}
 		au.OAuth2 = o
+	}
+	for _, name := range credentialAttrs {
+		if w := blk.Attr(name).CredentialInFile("", name, fmt.Sprintf("%s = secret(%q)", name, EnvName(api, name))); w != nil {
+			diags = append(diags, w)
+		}
 	}
 	return au, diags
 }

@@ -37,6 +37,9 @@ type BlockAttr struct {
 	Range      hcl.Range // the whole attribute: name = value
 	ValueRange hcl.Range // the value alone
 	loc        location  // where the value was written, for expressions compiled from it
+	expr       hcl.Expression
+	// literalVars are the vars whose values are written out in the files, by name.
+	literalVars map[string]bool
 }
 
 // Attr returns the named attribute, or nil when the block does not set it.

@@ -501,7 +501,8 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 	if d.HasErrors() {
 		return diags
 	}
-	blk.attrs[a.Name] = &BlockAttr{Name: a.Name, Template: t, Range: a.Range, ValueRange: a.Expr.Range(), loc: loc}
+	blk.attrs[a.Name] = &BlockAttr{Name: a.Name, Template: t, Range: a.Range, ValueRange: a.Expr.Range(), loc: loc,
+		expr: a.Expr, literalVars: l.literalVars}
 	return diags
 }
 

@@ -247,6 +247,7 @@ type loader struct {
 	env          *environ         // where env() and secret() read
 	placeholders []hcl.Range      // the values that hold a placeholder for one
 	apis         map[string]*API  // every api block, by name
+	literalVars  map[string]bool  // the vars whose values are written out in the files
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to
@@ -256,6 +257,7 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 	base := newEvaluator(map[string]cty.Value{}, l.secretValues, l.unset, l.env)
 	values := map[string]cty.Value{}
 	l.vars = map[string]any{}
+	l.literalVars = map[string]bool{}
 	defined := map[string]hcl.Range{}
 	for _, content := range bodies {
 		for _, b := range content.Blocks {
@@ -290,6 +292,7 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 				}
 				values[a.Name] = v
 				l.vars[a.Name] = gv
+				l.literalVars[a.Name] = writtenOut(a.Expr, nil)
 			}
 		}
 	}

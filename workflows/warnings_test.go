@@ -14,6 +14,7 @@ import (
 // and validate passes it, and says what looks wrong.
 var warningOnly = []string{
 	"condition_unknown_type",
+	"credential_in_file",
 	"for_each_same_idempotency_key",
 	"output_field_missing",
 	"set_field_misspelled",
@@ -142,5 +143,54 @@ func TestSetStepsThatCopySensitiveValuesAreSensitive(t *testing.T) {
 		if s.Sensitive != want[s.Name] {
 			t.Errorf("step %s: sensitive %v, want %v", s.Name, s.Sensitive, want[s.Name])
 		}
+	}
+}
+
+// A credential read from the environment, by secret() or env() (a var that reads one
+// included), or built at run time with {{ }}, is not stored with the file: no warning.
+// One written out is: testdata/errors/credential_in_file.hcl.
+func TestCredentialsFromTheEnvironmentAreNotWarnedAbout(t *testing.T) {
+	t.Setenv("HOOKFLOW_CREDENTIAL_TEST", "a-secret-from-the-environment")
+	for _, c := range []struct{ name, auth, step string }{
+		{"oauth2", `auth "oauth2" {
+    token_url     = "https://auth.example.com/oauth/token"
+    client_id     = "hookflow"
+    client_secret = secret("HOOKFLOW_CREDENTIAL_TEST")
+    grant         = "refresh_token"
+    refresh_token = env("HOOKFLOW_CREDENTIAL_TEST")
+  }`, ""},
+		{"bearer", `auth "bearer" { token = "${secret("HOOKFLOW_CREDENTIAL_TEST")}" }`, ""},
+		{"basic", `auth "basic" {
+    username = "hookflow"
+    password = vars.password
+  }`, ""},
+		{"header", `auth "header" {
+    name  = "X-Api-Key"
+    value = secret("HOOKFLOW_CREDENTIAL_TEST")
+  }`, ""},
+		{"step basic_auth", "", `basic_auth = { username = "hookflow", password = secret("HOOKFLOW_CREDENTIAL_TEST") }`},
+		{"step header", "", `headers = { Authorization = "Bearer ${vars.password}", Accept = "application/json" }`},
+		{"step header at run time", "", `headers = { Authorization = "Bearer {{ event.body.token }}" }`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := `vars {
+  password = secret("HOOKFLOW_CREDENTIAL_TEST")
+}
+api "crm" {
+  base_url = "https://crm.example.com/api"
+  ` + c.auth + `
+}
+workflow "orders" {
+  step "http" "call" {
+    url = "https://crm.example.com/orders"
+    ` + c.step + `
+  }
+}
+`
+			set, diags := workflows.Load([]workflows.Source{{Name: "orders.hcl", Data: []byte(src)}}, realKinds())
+			if set == nil || len(diags) > 0 {
+				t.Errorf("diagnostics: %v", diags)
+			}
+		})
 	}
 }

@@ -1,0 +1,123 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// A credential written out in a file (token = "abc…" rather than secret("TOKEN")) is
+// stored as the file is: in its repository, and in Redis, where hookflow keeps the
+// files of every version it runs so that a process that never loaded that version can
+// run it (the engine's versions; language.md, Versions). The files cannot be stored
+// without it: such a process reads the value nowhere else. So the load warns, at the
+// value, and names the secret() to read it with.
+
+// writtenOut reports whether expr's value is written out in the files: it calls no
+// function (secret(), env(), file()) and reads no var but those whose own value is
+// written out. An expression not of HCL's native syntax is not judged.
+func writtenOut(expr hcl.Expression, literalVars map[string]bool) bool {
+	e, ok := expr.(hclsyntax.Expression)
+	if !ok {
+		return false
+	}
+	calls := false
+	_ = hclsyntax.VisitAll(e, func(n hclsyntax.Node) hcl.Diagnostics {
+		if _, ok := n.(*hclsyntax.FunctionCallExpr); ok {
+			calls = true
+		}
+		return nil
+	})
+	if calls {
+		return false
+	}
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "vars" || len(tr) < 2 {
+			return false
+		}
+		attr, ok := tr[1].(hcl.TraverseAttr)
+		if !ok || !literalVars[attr.Name] {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldExpr returns the expression of field key (matched without regard to case) of
+// an object written as { key = value }; nil when expr is not one or has no such field.
+func fieldExpr(expr hcl.Expression, key string) hcl.Expression {
+	obj, ok := expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	for _, item := range obj.Items {
+		name := hcl.ExprAsKeyword(item.KeyExpr)
+		if name == "" {
+			if v, d := item.KeyExpr.Value(nil); !d.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+				name = v.AsString()
+			}
+		}
+		if strings.EqualFold(name, key) {
+			return item.ValueExpr
+		}
+	}
+	return nil
+}
+
+// CredentialInFile returns a warning when the attribute's value, or with key its
+// object's field key, is a credential written out in the file: text fixed at load
+// time, without {{ }}, read from no secret() or env(). what names the value
+// ("client_secret", "basic_auth's password"); fix is the attribute written with
+// secret(), as the warning suggests it. nil when the value is read from elsewhere.
+func (a *BlockAttr) CredentialInFile(key, what, fix string) *hcl.Diagnostic {
+	if a == nil || a.expr == nil || a.Template == nil {
+		return nil
+	}
+	v, ok := a.Template.Const()
+	if !ok {
+		return nil
+	}
+	expr := a.expr
+	if key != "" {
+		m, _ := v.(map[string]any)
+		v = nil
+		for k, x := range m {
+			if strings.EqualFold(k, key) {
+				v = x
+			}
+		}
+		if expr = fieldExpr(a.expr, key); expr == nil {
+			return nil
+		}
+	}
+	if s, _ := v.(string); s == "" || !writtenOut(expr, a.literalVars) {
+		return nil
+	}
+	if tr, ok := expr.(*hclsyntax.ScopeTraversalExpr); ok && len(tr.Traversal) == 2 && tr.Traversal.RootName() == "vars" {
+		if name, ok := tr.Traversal[1].(hcl.TraverseAttr); ok {
+			what = fmt.Sprintf("%s (vars.%s)", what, name.Name)
+			fix = fmt.Sprintf("%s = secret(%q) in the vars block", name.Name, EnvName(name.Name))
+		}
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagWarning,
+		Summary: "Credential written in the file",
+		Detail: fmt.Sprintf("The value of %s is stored as the file is: in its repository, and in Redis, where hookflow "+
+			"keeps the workflow files so that every process sharing it can run this version. Read it from the "+
+			"environment instead: %s.", what, fix),
+		Subject: expr.Range().Ptr()}
+}
+
+// EnvName makes an environment variable name to suggest of parts: upper case, with _
+// for anything but letters and digits (API_NAME_CLIENT_SECRET).
+func EnvName(parts ...string) string {
+	s := strings.ToUpper(strings.Join(parts, "_"))
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+}
