@@ -25,7 +25,8 @@ import (
 // (another worker, or this one after a restart and an edit) loads it from there.
 //
 // Only the files are stored. env(), secret() and file() are read again by the process
-// that loads them, from its own environment: secret values never go to Redis.
+// that loads them, from its own environment: what secret() reads never goes to Redis.
+// A credential written out in a file goes with the file (the load warns of it).
 type versions struct {
 	rdb   redis.UniversalClient
 	kinds *workflows.Kinds // nil: versions cannot be loaded from Redis
