@@ -3,10 +3,12 @@ package actions
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,20 +22,38 @@ import (
 // Retry-After asked of every call. Admitting a call is one script call; a call that
 // may not start yet is workflows.Throttled, which the engine queues again for when it
 // may, holding no worker.
+//
+// A call the rate_limit holds back books a turn: the first time after every turn
+// booked before it at which the bucket lets a call go, one call's interval after the
+// last (virtual scheduling). It is queued again for that time, and then goes, the
+// bucket allowing it, without waiting again: a backlog is served one call per turn,
+// each step woken once, rather than every step waking at the next free slot for one
+// of them to take it and the rest to wait again. A turn is named by the step's run,
+// name, item and attempt (turnKey), so that the step finds it when it comes back. A
+// turn whose step never comes back (its process died, its run was cancelled) passes
+// unused; a step that comes back after its turn passed goes if the bucket still lets a
+// call go, else books the next one.
 
 // admitScript admits one call of an api, or says how long to wait.
 //
-// KEYS: 1 rate (GCRA's theoretical arrival time, ms), 2 slow (until when a Retry-After
-// asked to wait, ms), 3 inflight zset (call id -> end of its lease, ms).
-// ARGV: 1 ms between calls (0: no rate limit), 2 burst, 3 calls in flight allowed (0:
-// no bound), 4 call id, 5 lease ms.
+// KEYS: 1 rate (GCRA's theoretical arrival time, ms with 3 decimals), 2 slow (until
+// when a Retry-After asked to wait, ms), 3 inflight zset (call id -> end of its lease,
+// ms), 4 turns zset (turn key -> when its call may go, µs).
+// ARGV: 1 µs between calls (0: no rate limit), 2 burst, 3 calls in flight allowed (0:
+// no bound), 4 call id, 5 lease ms, 6 turn key, 7 ms a turn is kept after it passed.
 // Returns {0, ”} when admitted, else {ms to wait, reason}.
 var admitScript = redis.NewScript(`
-local rate, slow, inflight = KEYS[1], KEYS[2], KEYS[3]
+local rate, slow, inflight, turns = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local interval, burst, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local id, lease = ARGV[4], tonumber(ARGV[5])
+local id, lease, turn, keep = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- wait_until is the ms from now (ms, rounded down) to us (rounded up): a job due that
+-- much later by the queue's clock, Redis's, finds Redis's clock at or past us.
+local function wait_until(us)
+  return math.ceil(us / 1000) - now
+end
 local until_ms = tonumber(redis.call('GET', slow) or '0')
 if until_ms > now then
   return {math.ceil(until_ms - now), 'retry_after'}
@@ -45,12 +65,33 @@ if limit > 0 then
   end
 end
 if interval > 0 then
-  local tat = math.max(tonumber(redis.call('GET', rate) or '0'), now)
+  local tat = math.max(math.floor(tonumber(redis.call('GET', rate) or '0') * 1000 + 0.5), now_us)
   local allow = tat + interval - burst * interval
-  if allow > now then
-    return {math.ceil(allow - now), 'rate_limit'}
+  local mine = redis.call('ZSCORE', turns, turn)
+  if mine then
+    mine = tonumber(mine)
+    if mine > now_us then
+      return {wait_until(mine), 'rate_limit'}
+    end
+    redis.call('ZREM', turns, turn)
   end
-  redis.call('SET', rate, string.format('%.3f', tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
+  -- A call whose turn came goes as the bucket allows; any other goes after the turns.
+  if not mine or allow > now_us then
+    local last = redis.call('ZRANGE', turns, '-1', '-1', 'WITHSCORES')
+    local at = allow
+    if last[2] then
+      at = math.max(at, tonumber(last[2]) + interval)
+    end
+    if at > now_us then
+      redis.call('ZREMRANGEBYSCORE', turns, '-inf', string.format('%d', now_us - keep * 1000))
+      redis.call('ZADD', turns, string.format('%d', at), turn)
+      redis.call('PEXPIRE', turns, wait_until(at) + keep)
+      return {wait_until(at), 'rate_limit'}
+    end
+  end
+  local next_us = tat + interval
+  redis.call('SET', rate, string.format('%d.%03d', math.floor(next_us / 1000), next_us % 1000),
+    'PX', math.ceil((next_us - now_us) / 1000) + 1000)
 end
 if limit > 0 then
   redis.call('ZADD', inflight, now + lease, id)
@@ -73,27 +114,32 @@ return 0
 
 // limiter applies one api's limits.
 type limiter struct {
-	apis                 *APIs
-	api                  string
-	rate, slow, inflight string        // keys
-	interval             float64       // ms between calls; 0: no rate limit
-	burst, concurrency   int           // 0: no bound
-	slotPoll             time.Duration // how long a call waits for a slot, at most
+	apis                        *APIs
+	api                         string
+	rate, slow, inflight, turns string        // keys
+	interval                    int64         // µs between calls, rounded up; 0: no rate limit
+	burst, concurrency          int           // 0: no bound
+	slotPoll                    time.Duration // how long a call waits for a slot, at most
+	turnKept                    time.Duration // how long a turn is kept after it passed
 }
 
 func newLimiter(apis *APIs, a *workflows.API) *limiter {
 	prefix := "{hf:api:" + a.Name + "}:"
 	l := &limiter{apis: apis, api: a.Name, rate: prefix + "rate", slow: prefix + "slow", inflight: prefix + "inflight",
-		burst: max(a.Burst, 1), concurrency: a.Concurrency, slotPoll: 200 * time.Millisecond}
+		turns: prefix + "turns", burst: max(a.Burst, 1), concurrency: a.Concurrency, slotPoll: 200 * time.Millisecond,
+		turnKept: time.Minute}
 	if a.RateLimit > 0 {
-		l.interval = float64(a.Per.Milliseconds()) / float64(a.RateLimit)
+		per := a.Per.Microseconds()
+		l.interval = (per + int64(a.RateLimit) - 1) / int64(a.RateLimit)
 	}
 	return l
 }
 
 // admit takes a slot for one call, or returns *workflows.Throttled. release frees the
-// slot once the call is over. Without a Redis, every call is admitted.
-func (l *limiter) admit(ctx context.Context) (release func(), err error) {
+// slot once the call is over. turn names the caller's turn (turnKey): a call held back
+// by the rate limit books one, which the same turn finds when it comes back. Without a
+// Redis, every call is admitted.
+func (l *limiter) admit(ctx context.Context, turn string) (release func(), err error) {
 	rdb := l.apis.redis()
 	if rdb == nil {
 		l.apis.metrics.calls.WithLabelValues(l.api).Inc()
@@ -104,8 +150,8 @@ func (l *limiter) admit(ctx context.Context) (release func(), err error) {
 	if d, ok := ctx.Deadline(); ok {
 		lease = time.Until(d) + 5*time.Second
 	}
-	res, err := admitScript.Run(ctx, rdb, []string{l.rate, l.slow, l.inflight},
-		strconv.FormatFloat(l.interval, 'f', 3, 64), l.burst, l.concurrency, id, lease.Milliseconds()).Slice()
+	res, err := admitScript.Run(ctx, rdb, []string{l.rate, l.slow, l.inflight, l.turns},
+		l.interval, l.burst, l.concurrency, id, lease.Milliseconds(), turn, l.turnKept.Milliseconds()).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("api %q: checking its limits in Redis: %w", l.api, err)
 	}
@@ -141,6 +187,22 @@ func (l *limiter) slowDown(after time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = slowScript.Run(ctx, rdb, []string{l.slow}, after.Milliseconds()).Err() // the step's own retry still waits
+}
+
+// turnKey names the turn of a step's call: its run, step, item, attempt and, for a
+// step of on_failure, failure, which stay the same when the step is queued again
+// after a wait. A call of no run (a poll's) gets a turn of its own.
+func turnKey(c *workflows.Call) string {
+	if c == nil || c.RunID == "" {
+		return callID()
+	}
+	item := ""
+	if c.Item != nil {
+		item = c.Item.KeyText()
+	}
+	h := sha256.Sum256([]byte(strings.Join([]string{c.RunID, c.Step, item,
+		strconv.Itoa(c.Attempt), strconv.Itoa(c.Failure)}, "\x00")))
+	return hex.EncodeToString(h[:12])
 }
 
 func callID() string {

@@ -114,9 +114,9 @@ func (h *HTTP) pages(ctx context.Context, c *workflows.Call, at cursor, each fun
 // is workflows.Throttled, unless wait says to wait for its turn within the call.
 func (h *HTTP) sendPage(ctx context.Context, c *workflows.Call, p *prepared, secrets *workflows.Redactor, page int, wait bool) (map[string]any, error) {
 	if h.limits != nil {
-		admit := h.limits.admit
-		if wait {
-			admit = h.limits.wait
+		admit := h.limits.wait
+		if !wait {
+			admit = func(ctx context.Context) (func(), error) { return h.limits.admit(ctx, turnKey(c)) }
 		}
 		release, err := admit(ctx)
 		if err != nil {
@@ -200,10 +200,11 @@ func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 
 // wait admits a call, waiting within the caller for as long as the limits ask, up to
 // ctx's deadline: for the pages after the first of a read that keeps nothing between
-// calls (a poll's).
+// calls (a poll's). The call keeps the turn the rate limit booked it while it waits.
 func (l *limiter) wait(ctx context.Context) (func(), error) {
+	turn := callID()
 	for {
-		release, err := l.admit(ctx)
+		release, err := l.admit(ctx, turn)
 		var th *workflows.Throttled
 		if !errors.As(err, &th) {
 			return release, err
