@@ -30,16 +30,27 @@
   // whose times localTimes rewrote and whose sections the reader opened. What did not
   // change keeps its elements, and with them the reader's focus and selection.
 
-  // Runs: the first page of the list swaps in new rows every two seconds.
+  // Runs: the first page of the list swaps in new rows every two seconds, and with
+  // them the link to the older runs: it goes on from the last row the page shows, so
+  // the runs a new one pushed off the page are on the next, never on none.
   function liveRuns(table) {
     let served = table.querySelector("tbody").innerHTML; // taken before localTimes
+    const olderLink = document.getElementById("older-runs");
+    let servedOlder = olderLink ? olderLink.outerHTML : "";
     setInterval(async () => {
       if (document.hidden) return;
       let doc;
       try { doc = await fetchPage(); } catch (e) { return; }
       const fresh = doc.querySelector("#runs tbody");
       const old = table.querySelector("tbody");
-      if (!fresh || !old || fresh.innerHTML === served) return;
+      if (!fresh || !old) return;
+      const freshOlder = doc.getElementById("older-runs");
+      const older = document.getElementById("older-runs");
+      if (freshOlder && older && freshOlder.outerHTML !== servedOlder) {
+        servedOlder = freshOlder.outerHTML;
+        older.replaceWith(document.importNode(freshOlder, true));
+      }
+      if (fresh.innerHTML === served) return;
       served = fresh.innerHTML;
       const known = new Set([...old.querySelectorAll("tr[data-run]")].map((r) => r.dataset.run));
       const added = [...fresh.querySelectorAll("tr[data-run]")].filter((r) => !known.has(r.dataset.run));

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// serveInspector serves the workflows of src over an embedded Redis, without tokens,
+// and returns the server and the admin listener's base URL.
+func serveInspector(t *testing.T, src string) (*server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), src)
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 4, noWatch: true, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.shutdown() })
+	return s, "http://" + s.adminAddr
+}
+
+// browse is a tab of a headless chromium, with what the inspector's tests do in it.
+type browse struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func newBrowse(t *testing.T) *browse {
+	t.Helper()
+	return &browse{t: t, ctx: newBrowser(t, chromiumPath(t), 90*time.Second)}
+}
+
+func (b *browse) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a script in the page into out's type.
+func eval[T any](b *browse, what, script string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](script))
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// until waits for a script to be true in the page.
+func (b *browse) until(what, script string) {
+	b.t.Helper()
+	b.do(what, chromedp.Poll[chromedp.Void](script, chromedp.WithPollingTimeout(20*time.Second)))
+}
+
+// listPage is one page of a list, as the browser shows it: its rows' ids, and the
+// address of the older ones ("" when there is none).
+type listPage struct {
+	Rows []string `json:"rows"`
+	Next string   `json:"next"`
+}
+
+// pageThrough reads the list the browser shows (rows matching rowSel, each named by
+// its attribute attr), then follows its "older" link (olderSel) to the end, and
+// returns every row's name, in order. The rows and the link of a page are read at
+// once, as a live update swaps them.
+func (b *browse) pageThrough(rowSel, attr, olderSel, ready string) []string {
+	b.t.Helper()
+	var all []string
+	for range 20 {
+		p := eval[listPage](b, "reading the list", `({
+			rows: [...document.querySelectorAll(`+jsString(rowSel)+`)].map((r) => r.getAttribute(`+jsString(attr)+`)),
+			next: (document.querySelector(`+jsString(olderSel)+`) || {}).href || "",
+		})`)
+		all = append(all, p.Rows...)
+		if p.Next == "" {
+			return all
+		}
+		b.do("the older page", chromedp.Navigate(p.Next), chromedp.WaitReady(chromedp.CSS(ready)))
+	}
+	b.t.Fatalf("more than 20 pages")
+	return nil
+}
+
+func jsString(s string) string { return "'" + s + "'" }
+
+// The runs list's first page goes on updating as runs arrive, and its "Older runs"
+// link with it: it goes on from the last row shown, so paging through reaches every
+// run once, whether the link was there when the page loaded (runs pushed off the
+// first page are on the second) or not (a list that grew past a page gets one).
+func TestInspectorLiveRunsReachEveryRun(t *testing.T) {
+	s, admin := serveInspector(t, `
+workflow "simple" {
+  trigger "webhook" {
+    path = "/simple"
+  }
+  step "log" "l" {
+    message = "hi"
+  }
+}
+workflow "other" {
+  trigger "webhook" {
+    path = "/other"
+  }
+  step "log" "l" {
+    message = "hi"
+  }
+}
+`)
+	var ids []string
+	post := func(n int) {
+		t.Helper()
+		for range n {
+			status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/simple", `{}`)
+			if status != http.StatusAccepted {
+				t.Fatalf("webhook answered %d %v", status, answer)
+			}
+			ids = append(ids, answer["run_id"].(string))
+			postJSON(t, "http://"+s.publicAddr+"/hooks/other", `{}`) // not in the list
+		}
+	}
+	// every checks that paging through from the first page shows every run once.
+	b := newBrowse(t)
+	every := func(when string) {
+		t.Helper()
+		got := b.pageThrough("#runs tr[data-run]", "data-run", "#older-runs a", "#runs")
+		// Runs created in the same millisecond are listed by id, not as they came.
+		got, want := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(ids))
+		if !slices.Equal(got, want) {
+			missing := slices.DeleteFunc(slices.Clone(want), func(id string) bool { return slices.Contains(got, id) })
+			t.Errorf("%s: paging through shows %d runs, want %d; missing %v", when, len(got), len(want), missing)
+		}
+	}
+	arrived := func(what string) {
+		t.Helper()
+		b.until(what, `!!document.querySelector('#runs tr[data-run="`+ids[len(ids)-1]+`"]')`)
+	}
+
+	post(13)
+	b.do("the runs of simple", chromedp.Navigate(admin+"/?workflow=simple"), chromedp.WaitReady(chromedp.CSS("#runs")))
+	if eval[bool](b, "the link", `!!document.querySelector('#older-runs a')`) {
+		t.Errorf("13 runs have an Older runs link")
+	}
+	post(40)
+	arrived("the 40 new runs arriving")
+	if n := eval[int](b, "rows", `document.querySelectorAll('#runs tr[data-run]').length`); n != 50 {
+		t.Errorf("%d rows, want 50", n)
+	}
+	every("a list grown past a page")
+
+	b.do("the runs of simple again", chromedp.Navigate(admin+"/?workflow=simple"), chromedp.WaitVisible(chromedp.CSS("#older-runs a")))
+	post(10)
+	arrived("the 10 new runs arriving")
+	every("a list with older runs, 10 runs later")
+}
