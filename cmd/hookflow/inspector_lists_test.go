@@ -5,12 +5,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/hookflow/hookflow/engine"
 )
 
 // serveInspector serves the workflows of src over an embedded Redis, without tokens,
@@ -161,4 +165,68 @@ workflow "other" {
 	post(10)
 	arrived("the 10 new runs arriving")
 	every("a list with older runs, 10 runs later")
+}
+
+// serveDeadLetters serves two workflows whose one step always fails, one calling a
+// URL with a long percent-encoded path (its error has no place to break), and makes
+// n dead letters, alternating them. It returns the server, the admin listener's base
+// URL and the dead letters' ids.
+func serveDeadLetters(t *testing.T, n int) (*server, string, []string) {
+	t.Helper()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(api.Close)
+	t.Setenv("INSPECTOR_API", api.URL)
+	s, admin := serveInspector(t, `
+workflow "callback" {
+  step "http" "push" {
+    url = "${env("INSPECTOR_API")}/callback/`+strings.Repeat("%E2%9C%93", 60)+`"
+  }
+}
+workflow "sync" {
+  step "http" "push" {
+    url = env("INSPECTOR_API")
+  }
+}
+`)
+	var ids []string
+	for i := range n {
+		wf := []string{"callback", "sync"}[i%2]
+		status, answer := postJSON(t, admin+"/api/v1/workflows/"+wf+"/runs", `{}`)
+		if status != http.StatusAccepted {
+			t.Fatalf("start answered %d %v", status, answer)
+		}
+		id := answer["run_id"].(string)
+		waitEngineRun(t, s.engine, id, engine.RunFailed)
+		ids = append(ids, id+":push")
+	}
+	return s, admin, ids
+}
+
+// cellsOutOfRow names the cells of a table's rows that are not laid out as cells of
+// their row: another display, or a box that does not span the row's height.
+const cellsOutOfRow = `(() => {
+  const bad = [];
+  document.querySelectorAll('#dead-letters tbody tr').forEach((tr, i) => {
+    const row = tr.getBoundingClientRect();
+    [...tr.cells].forEach((td, j) => {
+      const box = td.getBoundingClientRect(), display = getComputedStyle(td).display;
+      if (display !== 'table-cell' || Math.abs(box.top - row.top) > 1 || Math.abs(box.bottom - row.bottom) > 1) {
+        bad.push('row ' + i + ' cell ' + j + ': ' + display + ' ' + box.top + '-' + box.bottom + ' in ' + row.top + '-' + row.bottom);
+      }
+    });
+  });
+  return bad;
+})()`
+
+// The dead letters page lays its table out as a table on a desktop: the Retry cell,
+// holding a row of buttons, is a cell of its row, its border in line with the others'.
+func TestInspectorDeadLettersLayout(t *testing.T) {
+	_, admin, _ := serveDeadLetters(t, 3)
+	b := newBrowse(t)
+	b.do("the dead letters", chromedp.Navigate(admin+"/dlq"), chromedp.WaitVisible(chromedp.CSS("#dead-letters button[data-post]")))
+	if bad := eval[[]string](b, "the cells", cellsOutOfRow); len(bad) > 0 {
+		t.Errorf("cells out of their rows:\n%s", strings.Join(bad, "\n"))
+	}
 }
