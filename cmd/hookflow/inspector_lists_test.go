@@ -220,13 +220,39 @@ const cellsOutOfRow = `(() => {
   return bad;
 })()`
 
+// offPhone names what of the dead letters is not on a phone's screen, or too narrow
+// to read: the page or the table wider than the screen, an error narrower than most
+// of it, a button past its edge.
+const offPhone = `(() => {
+  const bad = [], width = document.documentElement.clientWidth;
+  const scroll = document.querySelector('#dead-letters').closest('.scroll');
+  if (document.documentElement.scrollWidth > width) bad.push('the page is ' + document.documentElement.scrollWidth + 'px wide');
+  if (scroll.scrollWidth > scroll.clientWidth) bad.push('the table is ' + scroll.scrollWidth + 'px wide');
+  document.querySelectorAll('#dead-letters tbody tr').forEach((tr, i) => {
+    const err = tr.querySelector('td.err pre').getBoundingClientRect();
+    if (err.width < width * 0.8) bad.push('row ' + i + ': its error is ' + err.width + 'px wide');
+    tr.querySelectorAll('button').forEach((b) => {
+      const r = b.getBoundingClientRect();
+      if (r.left < 0 || r.right > width) bad.push('row ' + i + ': ' + b.textContent + ' at ' + r.left + '-' + r.right);
+    });
+  });
+  return bad;
+})()`
+
 // The dead letters page lays its table out as a table on a desktop: the Retry cell,
 // holding a row of buttons, is a cell of its row, its border in line with the others'.
+// On a phone the rows stack, so an error that has no place to break (a long
+// percent-encoded URL) reads across the screen, and the buttons are on it.
 func TestInspectorDeadLettersLayout(t *testing.T) {
 	_, admin, _ := serveDeadLetters(t, 3)
 	b := newBrowse(t)
 	b.do("the dead letters", chromedp.Navigate(admin+"/dlq"), chromedp.WaitVisible(chromedp.CSS("#dead-letters button[data-post]")))
 	if bad := eval[[]string](b, "the cells", cellsOutOfRow); len(bad) > 0 {
 		t.Errorf("cells out of their rows:\n%s", strings.Join(bad, "\n"))
+	}
+	b.do("the dead letters on a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(admin+"/dlq"),
+		chromedp.WaitVisible(chromedp.CSS("#dead-letters button[data-post]")))
+	if bad := eval[[]string](b, "the rows on a phone", offPhone); len(bad) > 0 {
+		t.Errorf("on a phone:\n%s", strings.Join(bad, "\n"))
 	}
 }
