@@ -133,6 +133,9 @@ func (p *pages) failErr(w http.ResponseWriter, r *http.Request, err error, doing
 	}
 }
 
+// pageSize is how many runs, or dead letters, a page of their list shows.
+const pageSize = 50
+
 // sinceChoices are the time windows the run list offers.
 var sinceChoices = []struct{ Value, Label string }{
 	{"", "any time"}, {"15m", "last 15 minutes"}, {"1h", "last hour"}, {"24h", "last 24 hours"}, {"168h", "last 7 days"},
@@ -177,7 +180,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 	}
 	cursor := q.Get("cursor")
 	runPage, err := p.runs.Runs(r.Context(), engine.RunFilter{Workflow: v.Workflow, Status: v.Status,
-		Text: v.Query, Cursor: cursor, Limit: 50})
+		Text: v.Query, Cursor: cursor, Limit: pageSize})
 	if err != nil {
 		p.failErr(w, r, err, "listing runs")
 		return
@@ -199,17 +202,28 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "runs", v)
 }
 
-// deadLetters answers GET /dlq: the newest dead letters, each with its retry buttons.
+// deadLetterPage is a page of dead letters, newest first.
+type deadLetterPage struct {
+	page
+	DeadLetters []engine.DeadLetter
+	Next        string // the URL of the next page, if any
+	Older       bool   // a page past the first
+}
+
+// deadLetters answers GET /dlq?cursor=: a page of dead letters, newest first, each
+// with its retry buttons, and the link to the older ones, with the API's cursor.
 func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
-	dead, err := p.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Limit: 200})
+	cursor := r.URL.Query().Get("cursor")
+	dead, err := p.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Cursor: cursor, Limit: pageSize})
 	if err != nil {
 		p.failErr(w, r, err, "listing dead letters")
 		return
 	}
-	p.render(w, http.StatusOK, "dlq", struct {
-		page
-		DeadLetters []engine.DeadLetter
-	}{p.base(r, "Dead letters", "dlq"), dead.DeadLetters})
+	v := deadLetterPage{page: p.base(r, "Dead letters", "dlq"), DeadLetters: dead.DeadLetters, Older: cursor != ""}
+	if dead.Next != "" {
+		v.Next = "/dlq?" + url.Values{"cursor": {dead.Next}}.Encode()
+	}
+	p.render(w, http.StatusOK, "dlq", v)
 }
 
 // workflowView is a workflow as its page shows it.

@@ -64,6 +64,8 @@ workflow "sync_crm" {
 		{"no run", "/runs/nosuch", 404, []string{"Not found"}},
 		{"no page", "/nosuch", 404, []string{"There is no page"}},
 		{"a bad cursor", "/?cursor=x", 400, []string{"cursor"}},
+		{"dead letters past a bad cursor", "/dlq?cursor=x", 400, []string{"cursor"}},
+		{"dead letters past the last", "/dlq?cursor=1-0", 200, []string{"No older dead letters."}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, err := noRedirect.Get(srv.URL + c.path)

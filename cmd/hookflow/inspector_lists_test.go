@@ -256,3 +256,20 @@ func TestInspectorDeadLettersLayout(t *testing.T) {
 		t.Errorf("on a phone:\n%s", strings.Join(bad, "\n"))
 	}
 }
+
+// The dead letters page shows 50, and "Older dead letters" goes on with the API's
+// cursor: paging through shows every dead letter once.
+func TestInspectorDeadLettersPaging(t *testing.T) {
+	_, admin, ids := serveDeadLetters(t, 53)
+	b := newBrowse(t)
+	b.do("the dead letters", chromedp.Navigate(admin+"/dlq"), chromedp.WaitVisible(chromedp.CSS("#older-dead-letters a")))
+	if n := eval[int](b, "rows", `document.querySelectorAll('#dead-letters tr[data-dead-letter]').length`); n != 50 {
+		t.Errorf("%d rows, want 50", n)
+	}
+	got := b.pageThrough("#dead-letters tr[data-dead-letter]", "data-dead-letter", "#older-dead-letters a", "#dead-letters")
+	// Dead letters of the same millisecond are listed by id, not as they came.
+	got, want := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(ids))
+	if !slices.Equal(got, want) {
+		t.Errorf("paging through shows %d dead letters, want %d:\n%v\nwant\n%v", len(got), len(want), got, want)
+	}
+}
