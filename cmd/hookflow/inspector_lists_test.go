@@ -273,3 +273,37 @@ func TestInspectorDeadLettersPaging(t *testing.T) {
 		t.Errorf("paging through shows %d dead letters, want %d:\n%v\nwant\n%v", len(got), len(want), got, want)
 	}
 }
+
+// errorsOutOfCells names the runs list's errors drawn out of their cells, in a column
+// too narrow to read or past three lines, and says when the table is wider than the
+// page.
+const errorsOutOfCells = `(() => {
+  const bad = [], scroll = document.querySelector('#runs').closest('.scroll');
+  if (innerWidth > 1000 && scroll.scrollWidth > scroll.clientWidth) bad.push('the table is ' + scroll.scrollWidth + 'px wide in ' + scroll.clientWidth);
+  document.querySelectorAll('#runs td.err').forEach((td, i) => {
+    if (td.scrollWidth > td.clientWidth) bad.push('error ' + i + ' is ' + td.scrollWidth + 'px wide in a ' + td.clientWidth + 'px cell');
+    if (td.getBoundingClientRect().width < 150) bad.push('error ' + i + ' is in a ' + td.getBoundingClientRect().width + 'px column');
+    const shown = td.querySelector('.clamp'), line = shown && parseFloat(getComputedStyle(shown).lineHeight);
+    if (shown && shown.getBoundingClientRect().height > 3 * line + 1) bad.push('error ' + i + ' is ' + shown.getBoundingClientRect().height + 'px tall, past 3 lines');
+  });
+  return bad;
+})()`
+
+// A run's error in the runs list, even one with no place to break (a long
+// percent-encoded URL), stays in its cell, its first three lines at most: on a
+// desktop the table fits the page; on a phone, where the table scrolls, the error
+// wraps in a column wide enough to read.
+func TestInspectorRunsListErrors(t *testing.T) {
+	_, admin, _ := serveDeadLetters(t, 3)
+	b := newBrowse(t)
+	for _, screen := range []struct {
+		name          string
+		width, height int64
+	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+		b.do("the runs on a "+screen.name, chromedp.EmulateViewport(screen.width, screen.height), chromedp.Navigate(admin+"/"),
+			chromedp.WaitVisible(chromedp.CSS("#runs td.err")))
+		if bad := eval[[]string](b, "the errors", errorsOutOfCells); len(bad) > 0 {
+			t.Errorf("on a %s:\n%s", screen.name, strings.Join(bad, "\n"))
+		}
+	}
+}
