@@ -224,7 +224,10 @@ func TestInspectorInBrowser(t *testing.T) {
 	// shows it (a headless browser may not grant the clipboard).
 	do("copying the run as a test", chromedp.Click(chromedp.CSS("#copy-test")), chromedp.Poll[chromedp.Void](
 		`document.querySelector('#test-file').textContent.includes('expect_run = "failed"')`, chromedp.WithPollingTimeout(10*time.Second)))
-	if got := text("#test-file"); !strings.Contains(got, `test "run `+id+` of orders"`) || !strings.Contains(got, `mock "reserve[1]"`) ||
+	// The run's id names the test, and its comment says what it was recorded from
+	// (docs/inspector.md).
+	if got := text("#test-file"); !strings.Contains(got, `test "run `+id+` of orders"`) ||
+		!strings.Contains(got, "# Recorded from run "+id+" of workflow orders") || !strings.Contains(got, `mock "reserve[1]"`) ||
 		!strings.Contains(got, `status = 404`) || !strings.Contains(got, `order = "A-1042"`) {
 		t.Errorf("the run copied as a test:\n%s", got)
 	}
