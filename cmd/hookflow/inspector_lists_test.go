@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func (b *browse) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// eval evaluates a script in the page into out's type.
+// eval evaluates a script in the page, its value decoded as a T.
 func eval[T any](b *browse, what, script string) T {
 	b.t.Helper()
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](script))
@@ -82,8 +83,8 @@ func (b *browse) pageThrough(rowSel, attr, olderSel, ready string) []string {
 	var all []string
 	for range 20 {
 		p := eval[listPage](b, "reading the list", `({
-			rows: [...document.querySelectorAll(`+jsString(rowSel)+`)].map((r) => r.getAttribute(`+jsString(attr)+`)),
-			next: (document.querySelector(`+jsString(olderSel)+`) || {}).href || "",
+			rows: [...document.querySelectorAll(`+strconv.Quote(rowSel)+`)].map((r) => r.getAttribute(`+strconv.Quote(attr)+`)),
+			next: (document.querySelector(`+strconv.Quote(olderSel)+`) || {}).href || "",
 		})`)
 		all = append(all, p.Rows...)
 		if p.Next == "" {
@@ -94,8 +95,6 @@ func (b *browse) pageThrough(rowSel, attr, olderSel, ready string) []string {
 	b.t.Fatalf("more than 20 pages")
 	return nil
 }
-
-func jsString(s string) string { return "'" + s + "'" }
 
 // The runs list's first page goes on updating as runs arrive, and its "Older runs"
 // link with it: it goes on from the last row shown, so paging through reaches every
