@@ -249,11 +249,29 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		out = secrets.Value(out).(map[string]any)
 	}
 	if !h.expect.accepts(resp.StatusCode) {
-		return out, &StatusError{Method: h.method, URL: sent.URL, Code: resp.StatusCode,
+		se := &StatusError{Method: h.method, URL: sent.URL, Code: resp.StatusCode,
 			Expected: h.expect.text, Location: secrets.String(resp.Header.Get("Location")),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		if !c.Sensitive {
+			se.Body, se.Size = recordedAnswer(sent, out, data, secrets), len(data)
+		}
+		return out, se
 	}
 	return out, nil
+}
+
+// recordedAnswer is the body of an answer as the run history keeps it: apart in sent
+// when it is not in the output as it came, else as the output holds it, redacted by
+// secrets (the request's credentials with the workflow's secrets) and cut as
+// workflows.RecordBody cuts.
+func recordedAnswer(sent *workflows.Request, out map[string]any, data []byte, secrets *workflows.Redactor) string {
+	if sent.Response != nil {
+		return sent.Response.Body
+	}
+	if b := out["body"]; !isText(b) {
+		return workflows.RecordJSON(b, secrets)
+	}
+	return workflows.RecordBody(data, secrets)
 }
 
 // request builds the request of an attempt, with the redactor that hides the
@@ -570,7 +588,16 @@ type StatusError struct {
 	Location string // for a redirect, where it pointed
 	// RetryAfter is how long the answer's Retry-After header asked to wait; 0 if none.
 	RetryAfter time.Duration
+	// Body is the answer's body as the run history keeps it: the workflow's secrets
+	// and the request's credentials redacted, cut at workflows.MaxRecordedBody; "" for
+	// an empty one, or a sensitive step's. Size is its length as it came, in bytes.
+	// Error does not show it: a step's run history holds the answer already.
+	Body string
+	Size int
 }
+
+// Answer returns the answer's body as Body and Size hold it.
+func (e *StatusError) Answer() (body string, size int) { return e.Body, e.Size }
 
 // RetryHint says that a 5xx, 408 or 429 answer may pass on another attempt, and any
 // other will not: a redirect or another 4xx, or a 2xx the step does not expect (the

@@ -541,3 +541,40 @@ func TestHTTPStepRecordsBodiesCut(t *testing.T) {
 		}
 	}
 }
+
+// A status the step does not expect keeps the answer's body in its StatusError, as the
+// run history keeps it (for a poll, which has no history, to quote): the workflow's
+// secrets and the request's credentials redacted in every form the API repeats them,
+// and nothing of a sensitive step's answer. The error's text does not hold it.
+func TestHTTPStepStatusErrorKeepsTheAnswerRedacted(t *testing.T) {
+	srv := echo(t, 500)
+	step, secrets := loadSecretStep(t, `
+  step "http" "send" {
+    url        = "`+srv.URL+`/orders"
+    headers    = { X-Copy = vars.token }
+    basic_auth = { username = "svc", password = vars.token }
+  }`)
+	for _, sensitive := range []bool{false, true} {
+		c := &workflows.Call{Env: &workflows.Env{}, RunID: "r1", Step: "send", Attempt: 1, Secrets: secrets, Sensitive: sensitive}
+		_, err := step.Action.Do(context.Background(), c)
+		var se *StatusError
+		if !errors.As(err, &se) || se.Code != 500 {
+			t.Fatalf("want a StatusError 500, got %v", err)
+		}
+		body, size := se.Answer()
+		switch {
+		case sensitive && (body != "" || strings.Contains(err.Error(), "X-Copy")):
+			t.Errorf("a sensitive step's answer is kept: %q", body)
+		case !sensitive && (!strings.HasPrefix(body, "GET /orders\n") || !strings.Contains(body, "X-Copy: [redacted]") ||
+			!strings.Contains(body, "Authorization: Basic [redacted]") || size < len("GET /orders\n")):
+			t.Errorf("the answer kept is %q (%d bytes)", body, size)
+		case !sensitive && strings.Contains(err.Error(), "X-Copy"):
+			t.Errorf("the error shows the answer: %v", err)
+		}
+		for _, form := range canaryForms() {
+			if strings.Contains(body, form) {
+				t.Errorf("the answer kept holds the secret as %q:\n%s", form, body)
+			}
+		}
+	}
+}
