@@ -2,9 +2,13 @@ package triggers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 
@@ -118,7 +122,7 @@ func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any,
 		ans.Sent = append(slices.Clip(call.SentBefore), call.Sent)
 	}
 	if err != nil {
-		return ans, err
+		return ans, withAnswer(err, call.Sent)
 	}
 	if poll.Cursor != nil {
 		if ans.Cursor, err = expr.Run(poll.Cursor, answerEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}); err != nil {
@@ -234,4 +238,61 @@ func (poll *Poll) filter(wf *workflows.Workflow, look Look, f *Found, at string)
 		f.Status = ItemFiltered // looked at again next poll: the item may change
 	}
 	return nil
+}
+
+// answered is the error of an answer whose status the request did not expect, with
+// the answer's body as the run history would keep it, redacted (actions.StatusError).
+type answered interface {
+	error
+	Answer() (body string, size int)
+}
+
+// withAnswer adds the start of the answer's body to the error of a poll that the API
+// answered with a status it does not expect ({"error":"database down"}): a poll has
+// no run history where the answer could be read, and its error is what the log, the
+// admin API, hookflow workflows and hookflow status show. The whole body is kept in
+// sent, the request that got it, for hookflow run --poll to show.
+func withAnswer(err error, sent *workflows.Request) error {
+	var a answered
+	if !errors.As(err, &a) {
+		return err
+	}
+	body, size := a.Answer()
+	if body == "" {
+		return err
+	}
+	if sent != nil && sent.Response == nil {
+		sent.Response = &workflows.Response{Body: body}
+	}
+	return fmt.Errorf("%w; it answered: %s", err, excerpt(body, size))
+}
+
+// maxExcerpt is how much of an answer's body a poll's error shows.
+const maxExcerpt = 200
+
+// excerpt is the start of a body (redacted already) on one line, at most maxExcerpt
+// bytes of it, saying when it is cut: its line breaks and runs of spaces are one
+// space, its other control characters and invalid UTF-8 shown as U+FFFD. size is the
+// body's length as it came.
+func excerpt(body string, size int) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToValidUTF8(body, "\uFFFD") {
+		switch {
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case unicode.IsControl(r):
+			r = utf8.RuneError
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		if b.Len()+utf8.RuneLen(r) > maxExcerpt {
+			return fmt.Sprintf("%s… [cut: the body is %d bytes; the first %d are shown]", b.String(), max(size, len(body)), b.Len())
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -304,3 +304,46 @@ workflow "orders" {
 		t.Errorf("the output lacks the items of both pages:\n%s", out)
 	}
 }
+
+// TestRunPollShowsTheAnswerOfAFailure: when the API answers a status the poll does
+// not expect, hookflow run --poll shows the answer's body under its status, and the
+// poll's error, as a serving hookflow logs it, quotes its start: the body says why.
+func TestRunPollShowsTheAnswerOfAFailure(t *testing.T) {
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, "{\"error\": \"database down\",\n \"detail\": \"replica 2 of 3 is not answering\"}")
+	}))
+	defer shop.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "orders.hcl"), `
+workflow "orders" {
+  trigger "poll" {
+    every = "1m"
+    url   = "`+shop.URL+`/api/list"
+    query = { since = "17" }
+    items = "response.body.orders"
+    key   = "item.id"
+  }
+  step "log" "it" {
+    message = "{{ event.body.id }}"
+  }
+}
+`)
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"run", "--dir", dir, "--poll", "orders", "--dry-run", "--allow-net", "127.0.0.1/32"},
+		nil, &stdout, &stderr)
+	if err == nil {
+		t.Fatalf("a poll answered 500 succeeds:\n%s", stdout.String())
+	}
+	out := stdout.String()
+	answer := strings.Index(out, "  ← 500 in ")
+	body := strings.Index(out, "\n    "+`{"detail":"replica 2 of 3 is not answering","error":"database down"}`+"\n")
+	if answer < 0 || body < answer {
+		t.Errorf("the output lacks the answer's body under its status:\n%s", out)
+	}
+	want := "the poll fails: GET " + shop.URL + `/api/list?since=17: status 500 Internal Server Error, expected 2xx; it answered: {"detail":"replica 2 of 3 is not answering","error":"database down"}` + "\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("the output lacks %q:\n%s", want, out)
+	}
+}

@@ -124,8 +124,9 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 	ans, err := poll.Fetch(ctx, wf, cursor, at, look)
 	if ans != nil {
-		for _, sent := range ans.Sent { // a request a page
-			printPollRequest(stdout, sent)
+		for i, sent := range ans.Sent { // a request a page
+			// The answer that failed the poll is shown whole: it says why.
+			printPollRequest(stdout, sent, err != nil && i == len(ans.Sent)-1)
 		}
 	}
 	if err != nil {
@@ -232,8 +233,9 @@ func (o *localRun) runItems(ctx context.Context, set *workflows.Set, k *workflow
 	return nil
 }
 
-// printPollRequest shows the poll's request as sent, redacted, and its answer.
-func printPollRequest(w io.Writer, r *workflows.Request) {
+// printPollRequest shows the poll's request as sent, redacted, and its answer; with
+// body, the answer's body too (redacted, as recorded), cut as a run's bodies are.
+func printPollRequest(w io.Writer, r *workflows.Request, body bool) {
 	fmt.Fprintf(w, "  → %s %s\n", r.Method, r.URL)
 	var b strings.Builder
 	for _, name := range sortedNames(r.Headers) {
@@ -245,6 +247,17 @@ func printPollRequest(w io.Writer, r *workflows.Request) {
 		fmt.Fprintf(w, "  ← %s\n", r.Error)
 	case r.Status != 0:
 		fmt.Fprintf(w, "  ← %d in %s\n", r.Status, millis(&r.DurationMS))
+	}
+	if !body || r.Response == nil || r.Response.Body == "" {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(r.Response.Body, "\n"), "\n")
+	if len(lines) > maxOutputLines {
+		more := len(lines) - maxOutputLines
+		lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more line%s", more, plural(more)))
+	}
+	for _, line := range lines {
+		fmt.Fprintf(w, "    %s\n", oneLine(line, maxLineWidth))
 	}
 }
 

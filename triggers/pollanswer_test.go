@@ -1,0 +1,141 @@
+package triggers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+)
+
+// A poll the API answers with a status it does not expect fails with the start of
+// the answer's body in its error: what the API says is wrong ({"error":"database
+// down"}) is in the log and in the poll's status, which hookflow workflows, hookflow
+// status and the admin API show. The excerpt is one line, cut, and hides the
+// workflow's secrets and the api's OAuth2 token that the API repeats.
+func TestPollErrorShowsTheAnswer(t *testing.T) {
+	t.Setenv("POLL_API_KEY", "key-s3cr3t-7781")
+	const token = "access-tok-55aa19"
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token": %q, "token_type": "Bearer", "expires_in": 3600}`, token)
+	}))
+	defer tokens.Close()
+	var mu sync.Mutex
+	answer := ""
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, answer, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
+	}))
+	defer api.Close()
+	set := loadPolls(t, api.Client(), fmt.Sprintf(`
+vars {
+  api_key = secret("POLL_API_KEY")
+}
+api "shop" {
+  base_url = "%s/api"
+  auth "oauth2" {
+    token_url     = "%s/token"
+    client_id     = "hookflow"
+    client_secret = "client-secret-1"
+  }
+}
+workflow "orders" {
+  trigger "poll" {
+    every   = "1m"
+    api     = "shop"
+    url     = "/list"
+    headers = { X-Api-Key = "{{ vars.api_key }}" }
+    items   = "response.body.orders"
+    key     = "item.id"
+  }
+}
+`, api.URL, tokens.URL))
+	b := redistest.Mini(t)
+	e := engine.New(b.Client, engine.Options{Logger: quietLog})
+	e.Use(set)
+	var logged strings.Builder
+	p := NewPoller(e, slog.New(slog.NewTextHandler(&logged, nil)))
+	wf := set.Workflow("orders")
+	poll := wf.Triggers[0].Config.(*Poll)
+	at := time.Now().Add(-time.Hour).Truncate(time.Minute)
+
+	for _, c := range []struct {
+		name, answer string
+		want         []string
+	}{
+		{"json", `{"error": "database down", "got": %q, "key": %q}`,
+			[]string{`status 500 Internal Server Error, expected 2xx; it answered: {"error":"database down","got":"Bearer [redacted]","key":"[redacted]"}`}},
+		{"lines", "<html>\n<body>\n  <h1>database   down</h1>\n%s %s</body>\n</html>\n" + strings.Repeat("x", 400),
+			[]string{"; it answered: <html> <body> <h1>database down</h1> Bearer [redacted] [redacted]</body> </html> xxx",
+				"… [cut: the body is "}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mu.Lock()
+			answer = c.answer
+			mu.Unlock()
+			logged.Reset()
+			at = at.Add(time.Minute)
+			p.tick(context.Background(), wf, poll, &streak{}, at)
+			st, err := e.TriggerState(context.Background(), wf, poll.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
+			shown := st.(*engine.PollStatus).LastError
+			logLine := logged.String()
+			for _, want := range c.want {
+				if !strings.Contains(shown, want) {
+					t.Errorf("the poll's error lacks %q:\n%s", want, shown)
+				}
+				if !strings.Contains(logLine, strings.ReplaceAll(want, `"`, `\"`)) {
+					t.Errorf("the log lacks %q:\n%s", want, logLine)
+				}
+			}
+			if strings.Contains(shown, "\n") {
+				t.Errorf("the poll's error is not one line:\n%s", shown)
+			}
+			if _, after, _ := strings.Cut(shown, "it answered: "); len(after) > maxExcerpt+len("… [cut: the body is 4000 bytes; the first 200 are shown]") {
+				t.Errorf("the excerpt is %d bytes long, past %d:\n%s", len(after), maxExcerpt, after)
+			}
+			for _, secret := range []string{token, "key-s3cr3t-7781"} {
+				if strings.Contains(shown+logLine, secret) {
+					t.Errorf("%s is shown:\n%s\n%s", secret, shown, logLine)
+				}
+			}
+		})
+	}
+}
+
+// excerpt shows the start of a body on one line, cut at maxExcerpt bytes (at a
+// character's start), and says so when it cuts.
+func TestPollAnswerExcerpt(t *testing.T) {
+	long := strings.Repeat("é", 150) // 300 bytes
+	for _, c := range []struct {
+		name, body string
+		size       int
+		want       string
+	}{
+		{"short", `{"error":"database down"}`, 25, `{"error":"database down"}`},
+		{"lines and spaces", "  line one\r\n\tline  two\n\n", 24, "line one line two"},
+		{"control characters", "a\x00b\x1bc", 5, "a\uFFFDb\uFFFDc"},
+		{"invalid UTF-8", "a\xffb", 3, "a\uFFFDb"},
+		{"cut at a character", long, 300, strings.Repeat("é", 100) + "… [cut: the body is 300 bytes; the first 200 are shown]"},
+		{"cut, recorded cut before", long, 70000, strings.Repeat("é", 100) + "… [cut: the body is 70000 bytes; the first 200 are shown]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := excerpt(c.body, c.size); got != c.want {
+				t.Errorf("excerpt(%q) = %q, want %q", c.body, got, c.want)
+			}
+		})
+	}
+}
