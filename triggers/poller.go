@@ -50,6 +50,17 @@ type Poller struct {
 	metrics *Metrics // nil: none
 
 	loops loops
+
+	mu      sync.Mutex
+	streaks map[streakKey]*streak // each poll trigger's, kept across reloads (see keepStreaks)
+	inUse   map[*Poll]*streak     // the streak of each poll of the set in use
+}
+
+// streakKey names a poll trigger across reloads: its workflow, its key (what it asks),
+// and n, its rank among the workflow's poll triggers of that key.
+type streakKey struct {
+	workflow, poll string
+	n              int
 }
 
 // NewPoller returns a poller that keeps its state and starts runs with polls.
@@ -57,9 +68,59 @@ func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
 	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics}
 }
 
-// Use stops the polls of the previous set and starts those of set.
+// Use stops the polls of the previous set and starts those of set. Each poll trigger
+// of set that was in the previous one goes on with its streak (see keepStreaks).
 func (p *Poller) Use(set *workflows.Set) {
+	p.loops.stop() // first: no poll of the previous set is left to change its streak
+	p.keepStreaks(set)
 	useLoops(&p.loops, set, p.run)
+}
+
+// keepStreaks gives each poll trigger of set the streak it had in the set before: a
+// reload builds every poll anew, and a poll whose failures, or cut polls, go on after
+// it is still in the same run of them. So it logs no second warning for it, and the
+// good poll that ends it says so (poll succeeds again, poll read its whole list
+// again): the documented way out of a poll failing at max_pages is to raise max_pages,
+// a reload. A poll whose workflow changed no longer waits out its failures: it polls
+// at its next tick, as the change may be its fix. A poll trigger that is gone, or now
+// asks for other items (another key), forgets its streak.
+func (p *Poller) keepStreaks(set *workflows.Set) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kept := map[streakKey]*streak{}
+	p.inUse = map[*Poll]*streak{}
+	for _, wf := range set.Workflows() {
+		for _, t := range wf.Triggers {
+			poll, ok := t.Config.(*Poll)
+			if !ok {
+				continue
+			}
+			k := streakKey{workflow: wf.Name, poll: poll.Key()}
+			for kept[k] != nil {
+				k.n++
+			}
+			st := p.streaks[k]
+			switch {
+			case st == nil:
+				st = &streak{}
+			case st.version != wf.Version:
+				st.retryAt = time.Time{}
+			}
+			st.version = wf.Version
+			kept[k], p.inUse[poll] = st, st
+		}
+	}
+	p.streaks = kept
+}
+
+// streakOf returns the streak of a poll of the set in use.
+func (p *Poller) streakOf(poll *Poll) *streak {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.inUse[poll]; st != nil {
+		return st
+	}
+	return &streak{}
 }
 
 // Stop stops every poll; a poll under way finishes first (or gives up after
@@ -69,11 +130,12 @@ func (p *Poller) Stop() { p.loops.stop() }
 // pollTimeout bounds one poll: the request and the starts of its items.
 const pollTimeout = 2 * time.Minute
 
-// streak is a poll's run of failures in this process.
+// streak is a poll's run of failures in this process, kept across reloads.
 type streak struct {
 	failures int
 	retryAt  time.Time // no poll before
 	cuts     int       // good polls in a row that left part of their list to later polls
+	version  string    // the version of the poll's workflow when its loop last started
 }
 
 // retryAfter is how long a poll that failed n times in a row waits: its interval
@@ -104,7 +166,7 @@ func (p *Poller) run(ctx context.Context, wf *workflows.Workflow, poll *Poll) {
 	if now := p.now(); last.After(now.Add(maxSkew)) {
 		last = now
 	}
-	st := &streak{}
+	st := p.streakOf(poll)
 	for {
 		now := p.now()
 		tick, _ := poll.Schedule.Due(last, now)
