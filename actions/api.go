@@ -55,26 +55,26 @@ type authError struct{ err error }
 func (e *authError) Error() string { return e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
 
-// again sends a call whose OAuth2 token was refused once more, with a token that came
-// after the call took the refused one: fetched anew, or the one another process or
-// call fetched meanwhile. A token kept before, though newer than the refused one, may
-// have been revoked with it.
-func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, secrets *workflows.Redactor) (*http.Response, *workflows.Redactor, error) {
+// again readies a call whose OAuth2 token was refused to be sent once more, with a
+// token that came after the call took the refused one: fetched anew, or the one
+// another process or call fetched meanwhile. A token kept before, though newer than
+// the refused one, may have been revoked with it. It returns the redactor that hides
+// the new token too.
+func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, secrets *workflows.Redactor) (*workflows.Redactor, error) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(refused.Body, 64<<10))
 	refused.Body.Close()
 	tok, err := h.tokens.token(ctx, h.client, refusal{token: p.token, taken: p.taken})
 	if err != nil {
-		return nil, secrets, &authError{err}
+		return secrets, &authError{err}
 	}
 	taken := h.tokens.apis.now()
 	req := p.req.Clone(p.req.Context())
 	if p.req.GetBody != nil {
 		if req.Body, err = p.req.GetBody(); err != nil {
-			return nil, secrets, err
+			return secrets, err
 		}
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	p.req, p.token, p.taken = req, tok, taken
-	resp, err := h.client.Do(req)
-	return resp, secrets.With(tok), err
+	return secrets.With(tok), nil
 }

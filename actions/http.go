@@ -195,21 +195,33 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		Headers: workflows.RecordHeaders(req.Header, secrets), Body: workflows.RecordBody(p.body, secrets)}
 	c.Record(sent)
 	start := time.Now()
-	defer func() { sent.DurationMS = time.Since(start).Milliseconds() }()
+	defer func() {
+		if !start.IsZero() { // zero: sent is a 401 timed already, and nothing was sent after it
+			sent.DurationMS = time.Since(start).Milliseconds()
+		}
+	}()
 	resp, err := h.client.Do(req)
+	resent := false
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && h.tokens != nil {
 		// The token was refused (revoked, or expired early): refresh it once and send
-		// the call once more.
-		resp, secrets, err = h.again(ctx, p, resp, secrets)
-		sent.Headers = workflows.RecordHeaders(p.req.Header, secrets)
+		// the call once more, a request of its own in the run history.
+		refused(sent, resp, secrets, c.Sensitive, start)
+		start = time.Time{}
+		if secrets, err = h.again(ctx, p, resp, secrets); err != nil {
+			var auth *authError
+			if errors.As(err, &auth) {
+				// No token came to send the call again.
+				return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
+			}
+			return nil, fmt.Errorf("%s %s: sending it again: %w", h.method, sent.URL, err)
+		}
+		sent = &workflows.Request{Attempt: c.Attempt, Page: page, Method: h.method, URL: p.shownURL(secrets),
+			Headers: workflows.RecordHeaders(p.req.Header, secrets), Body: sent.Body}
+		c.Record(sent)
+		start, resent = time.Now(), true
+		resp, err = h.client.Do(p.req)
 	}
 	if err != nil {
-		var auth *authError
-		if errors.As(err, &auth) {
-			// The API answered 401, and no token came to send the call again.
-			sent.Status = http.StatusUnauthorized
-			return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
-		}
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, unwrapURLError(err))
 		if errors.As(err, new(*BlockedError)) {
 			err = workflows.Permanent(err)
@@ -251,13 +263,25 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 	if !h.expect.accepts(resp.StatusCode) {
 		se := &StatusError{Method: h.method, URL: sent.URL, Code: resp.StatusCode,
 			Expected: h.expect.text, Location: secrets.String(resp.Header.Get("Location")),
-			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()), Resent: resent}
 		if !c.Sensitive {
 			se.Body, se.Size = recordedAnswer(sent, out, data, secrets), len(data)
 		}
 		return out, se
 	}
 	return out, nil
+}
+
+// refused records in sent the 401 that refused a call's OAuth2 token, before the call
+// is sent again with another: its status, how long it took, and its answer, the
+// body's first MaxRecordedBody bytes (the rest is not read).
+func refused(sent *workflows.Request, resp *http.Response, secrets *workflows.Redactor, sensitive bool, start time.Time) {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, workflows.MaxRecordedBody))
+	sent.Status, sent.DurationMS = resp.StatusCode, time.Since(start).Milliseconds()
+	sent.Response = &workflows.Response{Headers: workflows.RecordHeaders(resp.Header, secrets), Body: workflows.RecordBody(data, secrets)}
+	if sensitive {
+		sent.Response = &workflows.Response{Body: workflows.SensitiveShown}
+	}
 }
 
 // recordedAnswer is the body of an answer as the run history keeps it: apart in sent
@@ -594,6 +618,9 @@ type StatusError struct {
 	// Error does not show it: a step's run history holds the answer already.
 	Body string
 	Size int
+	// Resent is a 401 to a call sent again with an OAuth2 token fetched after a first
+	// 401: the new token was refused too.
+	Resent bool
 }
 
 // Answer returns the answer's body as Body and Size hold it.
@@ -634,6 +661,9 @@ const MaxRetryAfter = 24 * time.Hour
 
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("%s %s: status %d %s, expected %s", e.Method, e.URL, e.Code, http.StatusText(e.Code), e.Expected)
+	if e.Resent && e.Code == http.StatusUnauthorized {
+		msg += " (also with a token fetched after the first 401)"
+	}
 	if e.Code >= 300 && e.Code < 400 {
 		msg += " (redirects are not followed"
 		if e.Location != "" {

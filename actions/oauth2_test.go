@@ -669,3 +669,61 @@ func TestOAuth2RefusedTokenIsNeverSentAgain(t *testing.T) {
 		t.Errorf("sent with %v after %d token requests, want the refused token once and a new one", sent, s.requests.Load())
 	}
 }
+
+// A call whose token is refused, and then the token fetched after that refusal too (a
+// token endpoint whose tokens the API never takes), fails once, after one new token,
+// with an error that says the new token was refused as well. The run history keeps
+// both requests, the first 401 with its answer and the one sent again, each with its
+// token [redacted], as a paginated step keeps its pages.
+func TestOAuth2CallRefusedAgainSaysSo(t *testing.T) {
+	s := newAuthServer(t)
+	s.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.apiCalls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error": "invalid token", "got": %q}`, r.Header.Get("Authorization"))
+	})
+	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	c, _, err := p.call(t.Context())
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
+		t.Fatalf("err = %v, want the API's 401", err)
+	}
+	want := "GET " + s.api.URL + "/api/customers: status 401 Unauthorized, expected 2xx (also with a token fetched after the first 401)"
+	if err.Error() != want {
+		t.Errorf("err = %q\nwant %q", err, want)
+	}
+	if retry, _ := workflows.Retryable(err); retry {
+		t.Errorf("a 401 with a new token is retried")
+	}
+	if n, calls := s.requests.Load(), s.apiCalls.Load(); n != 2 || calls != 2 {
+		t.Errorf("%d token requests and %d API calls, want 2 and 2: one new token, the call sent once more", n, calls)
+	}
+	if len(c.SentBefore) != 1 || c.Sent == nil {
+		t.Fatalf("recorded %d requests before the last, want the first 401 and the call sent again", len(c.SentBefore))
+	}
+	first, again := c.SentBefore[0], c.Sent
+	for _, r := range []*workflows.Request{first, again} {
+		if r.Status != http.StatusUnauthorized || r.Attempt != 1 || r.Method != "GET" || r.URL != s.api.URL+"/api/customers" ||
+			r.Headers["Authorization"] != "Bearer [redacted]" {
+			t.Errorf("recorded %+v, want a 401 to GET /api/customers with its token redacted", r)
+		}
+	}
+	if first.Response == nil || first.Response.Body != `{"error": "invalid token", "got": "Bearer [redacted]"}` {
+		t.Errorf("the first 401's answer is recorded as %+v", first.Response)
+	}
+	if body, _ := se.Answer(); body != `{"error":"invalid token","got":"Bearer [redacted]"}` {
+		t.Errorf("the answer kept with the error is %q", body)
+	}
+	recorded, _ := json.Marshal([]any{c.SentBefore, c.Sent, err.Error(), se.Body})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok := range s.issued {
+		if strings.Contains(string(recorded), tok) {
+			t.Errorf("the token %s is recorded: %s", tok, recorded)
+		}
+	}
+	if len(s.issued) != 2 {
+		t.Errorf("%d tokens issued, want 2", len(s.issued))
+	}
+}

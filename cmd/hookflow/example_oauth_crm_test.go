@@ -119,6 +119,19 @@ func TestExampleOAuthCRM(t *testing.T) {
 	if n := o.requests.Load(); n != 2 {
 		t.Fatalf("%d token requests after a revocation, want 2", n)
 	}
+	// Its history shows both requests: the 401, with the CRM's answer, and the call
+	// sent again.
+	reqs, _ := stepNamed(t, run, "contact")["requests"].([]any)
+	var got []string
+	for _, r := range reqs {
+		r, _ := r.(map[string]any)
+		resp, _ := r["response"].(map[string]any)
+		got = append(got, fmt.Sprintf("attempt %v: %v %v", r["attempt"], r["status"], resp["body"]))
+	}
+	if len(got) != 2 || got[0] != `attempt 1: 401 {"error":"invalid_token"}` ||
+		!strings.HasPrefix(got[1], `attempt 1: 200 {"id":"ct_`) {
+		t.Errorf("contact's requests %q, want the 401 and the call sent again, in its first attempt", got)
+	}
 
 	// No token in run history, the run list, metrics or Redis.
 	var shown strings.Builder
