@@ -90,8 +90,8 @@ workflow "orders" {
 		return st != nil && st["failures"].(float64) >= 1
 	})
 	st := pollState()
-	if e, _ := st["last_error"].(string); !strings.Contains(e, "500") {
-		t.Errorf("last_error %q, want the 500", e)
+	if e, _ := st["last_error"].(string); !strings.Contains(e, "500") || !strings.HasSuffix(e, "; it answered: the database is down") {
+		t.Errorf("last_error %q, want the 500 and what the API answered", e)
 	}
 	if out := hookflow("workflows"); !strings.Contains(out, "poll GET "+api.URL+"/orders every 1s (failing, ") || !strings.Contains(out, "500") {
 		t.Errorf("hookflow workflows does not show the failing poll:\n%s", out)
@@ -111,8 +111,8 @@ workflow "orders" {
 	if len(failing) != 1 || failing[0].(map[string]any)["workflow"] != "orders" {
 		t.Errorf("status failing_triggers %v", status2["failing_triggers"])
 	}
-	if out := hookflow("status"); !strings.Contains(out, "failing: orders, poll GET ") {
-		t.Errorf("hookflow status does not show the failing poll:\n%s", out)
+	if out := hookflow("status"); !strings.Contains(out, "failing: orders, poll GET ") || !strings.Contains(out, "it answered: the database is down") {
+		t.Errorf("hookflow status does not show the failing poll and what the API answered:\n%s", out)
 	}
 	mu.Lock()
 	if len(delivered) != 0 {
