@@ -34,6 +34,7 @@ type clusterHealth struct {
 	at        time.Time // of the check kept; zero: none yet
 	primaries int
 	err       error
+	running   chan struct{} // closed when the check under way ends; nil: none is
 }
 
 func newClusterHealth(cc *redis.ClusterClient) *clusterHealth {
@@ -42,19 +43,43 @@ func newClusterHealth(cc *redis.ClusterClient) *clusterHealth {
 }
 
 // check returns how many primaries the cluster's slot map has, and why the cluster
-// cannot serve (nil when it can), from a check at most ttl old. The check runs on its
-// own deadline, not ctx's: a caller that gives up leaves a result for the next one.
+// cannot serve (nil when it can), from a check at most ttl old. One check runs at a
+// time, on its own deadline: callers that come meanwhile wait for it, each until its
+// own ctx ends (a probe with a short timeout is answered that the cluster did not
+// answer in time, rather than kept waiting), and a caller that gives up leaves the
+// result for the next one.
 func (h *clusterHealth) check(ctx context.Context) (int, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !h.at.IsZero() && h.now().Sub(h.at) < h.ttl {
+		defer h.mu.Unlock()
 		return h.primaries, h.err
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthTimeout)
+	done := h.running
+	if done == nil {
+		done = make(chan struct{})
+		h.running = done
+		go h.run(done)
+	}
+	h.mu.Unlock()
+	select {
+	case <-done:
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.primaries, h.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("the Redis Cluster did not answer in time: %w", ctx.Err())
+	}
+}
+
+// run checks the cluster and keeps the outcome, then closes done.
+func (h *clusterHealth) run(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
 	defer cancel()
-	h.primaries, h.err = h.probe(pctx)
-	h.at = h.now()
-	return h.primaries, h.err
+	primaries, err := h.probe(ctx)
+	h.mu.Lock()
+	h.primaries, h.err, h.at, h.running = primaries, err, h.now(), nil
+	h.mu.Unlock()
+	close(done)
 }
 
 // probeCluster asks every primary of cc's slot map for CLUSTER INFO, at once, until

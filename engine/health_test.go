@@ -98,3 +98,26 @@ func TestPingSeesAClusterDown(t *testing.T) {
 		t.Errorf("the cluster back: %+v, %v", st, err)
 	}
 }
+
+// A caller whose ctx ends while a check is under way is answered at once that the
+// cluster did not answer in time; the check goes on, and its outcome is kept for the
+// callers after it.
+func TestClusterHealthCallerGivesUp(t *testing.T) {
+	release := make(chan struct{})
+	probes := 0
+	h := &clusterHealth{now: time.Now, ttl: time.Minute,
+		probe: func(ctx context.Context) (int, error) {
+			probes++
+			<-release
+			return 3, nil
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.check(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("a caller that gave up: %v", err)
+	}
+	close(release)
+	if n, err := h.check(context.Background()); n != 3 || err != nil || probes != 1 {
+		t.Errorf("the caller after it: %d primaries, %v, %d probes; want 3, nil, 1", n, err, probes)
+	}
+}
