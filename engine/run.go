@@ -208,7 +208,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 	view := func(s *workflows.Step, path string) (StepRun, error) {
 		sr := StepRun{Name: s.Name, Path: path, Status: StatusPending}
 		if r := rec.steps[s.Name]; r != nil {
-			sr = r.view(s.Name, path)
+			sr = r.stepView(s, path)
 		}
 		sr.Kind, sr.Parallel = s.Kind, s.Parallel
 		if s.ForEach == nil {
@@ -261,7 +261,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 	}
 	for _, s := range wf.OnFailure { // those that ran for the run's failure
 		if r := rec.steps[s.Name]; r != nil {
-			sr := r.view(s.Name, s.Name)
+			sr := r.stepView(s, s.Name)
 			sr.Kind = s.Kind
 			out = append(out, sr)
 		}
@@ -290,6 +290,16 @@ func timeOf(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
+}
+
+// stepView is the record of step s as the admin API shows it. A wait step's record
+// written before records were marked Resume is shown as one that is.
+func (r *Record) stepView(s *workflows.Step, path string) StepRun {
+	sr := r.view(s.Name, path)
+	if s.Kind == "wait" && !r.Resume {
+		sr.Output = redactResume(sr.Output)
+	}
+	return sr
 }
 
 // view is the record as the admin API shows it.

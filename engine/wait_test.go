@@ -610,3 +610,17 @@ workflow "page" {
 		}
 	})
 }
+
+// A wait step's record written before records were marked as a resume's is shown as
+// one that is: its body's and query's credentials [redacted].
+func TestWaitRecordWithoutMarkShownRedacted(t *testing.T) {
+	rec := newRecord(StatusSucceeded, 1, map[string]any{"body": map[string]any{"password": "hunter2hunter2", "note": "ok"},
+		"headers": map[string]any{}, "query": map[string]any{"token": "q-token-123456"}, "timed_out": false}, nil)
+	out := rec.stepView(&workflows.Step{Name: "approval", Kind: "wait"}, "approval").Output.(map[string]any)
+	if body := out["body"].(map[string]any); body["password"] != workflows.Redacted || body["note"] != "ok" {
+		t.Errorf("body shown as %v", body)
+	}
+	if q := out["query"].(map[string]any); q["token"] != workflows.Redacted {
+		t.Errorf("query shown as %v", q)
+	}
+}
