@@ -325,6 +325,8 @@ func TestWebhookAnswers(t *testing.T) {
 		{"too large", "POST", "/hooks/stripe", "application/json", big, 413, "larger than 1048576 bytes"},
 		{"binary", "POST", "/hooks/stripe", "image/png", []byte("\x89PNG\r\n\x1a\n\x00\x00\xff"), 415, "a body of type image/png must be UTF-8 text"},
 		{"malformed content type", "POST", "/hooks/stripe", "application/json; =", []byte(`{}`), 400, "content type"},
+		{"form that looks like JSON but is not", "POST", "/hooks/stripe", "application/x-www-form-urlencoded", []byte(`{"name":"Ada",email:"x"}`), 400,
+			`malformed body: it looks like JSON but is not: invalid character 'e' looking for beginning of object key string (at byte 14); send it with Content-Type: application/json`},
 		{"JSON not UTF-8", "POST", "/hooks/stripe", "application/json", []byte("{\"type\": \"caf\xe9\"}"), 400, "not valid UTF-8"},
 	}
 	for _, tt := range tests {

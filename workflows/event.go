@@ -148,8 +148,8 @@ var ErrNotText = errors.New("body is not text")
 // ParseBody parses a request body by its content type:
 //   - JSON (application/json, anything+json): parsed, or ErrBody (invalid UTF-8 too).
 //   - form (application/x-www-form-urlencoded): an object of fields; a field given
-//     twice becomes a list. A form body that is valid JSON is read as JSON, because
-//     that is what `curl -d '{...}'` sends.
+//     twice becomes a list. A form body that starts with { or [ is read as JSON,
+//     because that is what `curl -d '{...}'` sends: ErrBody if it is not valid JSON.
 //   - no content type: JSON when it parses as JSON, the text otherwise.
 //   - anything else: the text, if it is UTF-8; ErrNotText otherwise.
 //
@@ -180,9 +180,14 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 		return v, nil
 	case media == "application/x-www-form-urlencoded":
 		if looksLikeJSON(raw) && utf8.Valid(raw) {
-			if v, err := DecodeJSON(raw); err == nil {
-				return v, nil
+			v, err := DecodeJSON(raw)
+			if err != nil {
+				// Read as a form, it would be one odd field, and most likely filtered
+				// out without a word: say what is wrong instead.
+				return nil, fmt.Errorf("%w: it looks like JSON but is not: %s; send it with Content-Type: application/json",
+					ErrBody, strings.TrimPrefix(err.Error(), "invalid JSON: "))
 			}
+			return v, nil
 		}
 		fields, err := url.ParseQuery(string(raw))
 		if err != nil {

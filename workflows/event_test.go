@@ -52,6 +52,8 @@ func TestParseBodyErrors(t *testing.T) {
 		{"application/json", "{\"name\": \"caf\xe9\"}"}, // Latin-1, not UTF-8
 		{"application/cloudevents+json", "[\"\xff\"]"},
 		{"application/x-www-form-urlencoded", "name=caf%E9"},
+		{"application/x-www-form-urlencoded", `{"name":"Ada",email:"x"}`},
+		{"application/x-www-form-urlencoded", " [1, 2"},
 	} {
 		if _, err := ParseBody(tt.contentType, []byte(tt.body)); !errors.Is(err, ErrBody) {
 			t.Errorf("ParseBody(%q, %.20q) = %v, want ErrBody", tt.contentType, tt.body, err)
