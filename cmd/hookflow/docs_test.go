@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
@@ -236,4 +237,97 @@ func TestGettingStartedDeadLetter(t *testing.T) {
 	if out := hookflow("dlq", "list"); strings.Contains(out, runID) {
 		t.Errorf("the dead letter is still listed after its retry succeeded:\n%s", out)
 	}
+}
+
+// TestDocLinks: every relative link of the README, docs/ and the examples' READMEs
+// names a file that exists, and every #anchor a heading of its file, as GitHub slugs
+// headings.
+func TestDocLinks(t *testing.T) {
+	var docs []string
+	for _, pattern := range []string{"../../*.md", "../../docs/*.md", "../../examples/*/*.md"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, m...)
+	}
+	if len(docs) < 10 {
+		t.Fatalf("only %d documents found", len(docs))
+	}
+	anchors := map[string]map[string]bool{} // by cleaned path
+	anchorsOf := func(path string) map[string]bool {
+		if a, ok := anchors[path]; ok {
+			return a
+		}
+		a := map[string]bool{}
+		if data, err := os.ReadFile(path); err == nil {
+			for _, h := range markdownHeadings(string(data)) {
+				slug := githubSlug(h)
+				s := slug
+				for i := 1; a[s]; i++ {
+					s = fmt.Sprintf("%s-%d", slug, i)
+				}
+				a[s] = true
+			}
+		}
+		anchors[path] = a
+		return a
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, doc := range docs {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(stripCode(string(data)), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, anchor, _ := strings.Cut(target, "#")
+			path := filepath.Clean(doc)
+			if file != "" {
+				path = filepath.Join(filepath.Dir(doc), file)
+				if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s: link to %s: no such file", doc, target)
+					continue
+				}
+			}
+			if anchor != "" && strings.HasSuffix(path, ".md") && !anchorsOf(path)[anchor] {
+				t.Errorf("%s: link to %s: no heading has the anchor #%s", doc, target, anchor)
+			}
+		}
+	}
+}
+
+// stripCode removes fenced code blocks and code spans, whose text is not a link.
+func stripCode(md string) string {
+	md = regexp.MustCompile("(?ms)^```.*?^```").ReplaceAllString(md, "")
+	return regexp.MustCompile("`[^`\n]*`").ReplaceAllString(md, "``")
+}
+
+// markdownHeadings returns the text of a document's ATX headings, outside code blocks.
+func markdownHeadings(md string) []string {
+	md = regexp.MustCompile("(?ms)^```.*?^```").ReplaceAllString(md, "")
+	var hs []string
+	for _, m := range regexp.MustCompile(`(?m)^#{1,6} +(.+?) *#* *$`).FindAllStringSubmatch(md, -1) {
+		hs = append(hs, m[1])
+	}
+	return hs
+}
+
+// githubSlug is the anchor GitHub gives a heading: lower case, punctuation dropped
+// (hyphens and underscores kept), each space a hyphen.
+func githubSlug(heading string) string {
+	heading = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`).ReplaceAllString(heading, "$1")
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
