@@ -32,7 +32,9 @@ import (
 // name, item and attempt (turnKey), so that the step finds it when it comes back. A
 // turn whose step never comes back (its process died, its run was cancelled) passes
 // unused; a step that comes back after its turn passed goes if the bucket still lets a
-// call go, else books the next one.
+// call go, else keeps its place: it goes when the bucket next lets a call go (a call
+// admitted late, by a busy process, moves every later call as late), ahead of the
+// turns booked after its own.
 
 // admitScript admits one call of an api, or says how long to wait.
 //
@@ -75,19 +77,39 @@ if interval > 0 then
     end
     redis.call('ZREM', turns, turn)
   end
-  -- A call whose turn came goes as the bucket allows; any other goes after the turns.
-  if not mine or allow > now_us then
+  -- A call whose turn came goes as the bucket allows. If a call admitted late took
+  -- the bucket's slot, it keeps its place and goes once the bucket allows, ahead of
+  -- the turns booked after it. Any other call goes after the turns.
+  local at = nil
+  if mine then
+    if allow > now_us then
+      -- Steps late together keep their order: each takes the first time the bucket
+      -- allows a call that no step kept its place at (they are queued again in the
+      -- order of their turns, and come back in it).
+      at = allow
+      local kept = redis.call('ZRANGEBYSCORE', turns, string.format('%d', at), '+inf', 'WITHSCORES', 'LIMIT', 0, 256)
+      for i = 2, #kept, 2 do
+        local s = tonumber(kept[i])
+        if s > at then
+          break
+        elseif s == at then
+          at = at + interval
+        end
+      end
+    end
+  else
+    at = allow
     local last = redis.call('ZRANGE', turns, '-1', '-1', 'WITHSCORES')
-    local at = allow
     if last[2] then
       at = math.max(at, tonumber(last[2]) + interval)
     end
-    if at > now_us then
-      redis.call('ZREMRANGEBYSCORE', turns, '-inf', string.format('%d', now_us - keep * 1000))
-      redis.call('ZADD', turns, string.format('%d', at), turn)
-      redis.call('PEXPIRE', turns, wait_until(at) + keep)
-      return {wait_until(at), 'rate_limit'}
-    end
+  end
+  if at and at > now_us then
+    redis.call('ZREMRANGEBYSCORE', turns, '-inf', string.format('%d', now_us - keep * 1000))
+    redis.call('ZADD', turns, string.format('%d', at), turn)
+    local last = redis.call('ZRANGE', turns, '-1', '-1', 'WITHSCORES')
+    redis.call('PEXPIRE', turns, wait_until(tonumber(last[2])) + keep)
+    return {wait_until(at), 'rate_limit'}
   end
   local next_us = tat + interval
   redis.call('SET', rate, string.format('%d.%03d', math.floor(next_us / 1000), next_us % 1000),

@@ -268,3 +268,87 @@ func TestRateLimitTurnNotTakenPasses(t *testing.T) {
 		}
 	})
 }
+
+// A step that comes back after its turn passed, the bucket not letting a call go yet
+// (the step before it was admitted late, by a busy process), keeps its place: it goes
+// when the bucket next lets a call go, ahead of the turns booked after its own, rather
+// than after the whole backlog. Each step is queued again for as long as the rate
+// limit asks, and comes back late by what the case says; the steps are admitted in the
+// order of their turns. On miniredis, whose clock the test sets, each case's waits are
+// exact.
+func TestRateLimitLateStepKeepsItsPlace(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name        string
+		rate, burst int
+		late        []time.Duration // how late each step comes back for its turn, the first time
+		waits       float64         // on miniredis: each step's first wait, and those of the steps a late one moved
+		// held is how long the second step waits when it comes back on time: the
+		// lateness of the first, not the backlog's length (80ms).
+		held  time.Duration
+		loose bool // on a redis-server, the order is not exact (below)
+	}{
+		// Turns every 20ms from 20ms: the first step comes back at 25ms.
+		{name: "one step late", rate: 50, burst: 1, late: []time.Duration{5 * ms, 0, 0, 0, 0}, waits: 5 + 4, held: 5 * ms},
+		// Turns every 50ms from 50ms: the first three come back at 160, 170 and 180ms,
+		// before the fourth's turn; the bucket lets one call go at 160ms, and the
+		// others queue behind it in the order they came back.
+		{name: "steps late together", rate: 20, burst: 1, late: []time.Duration{110 * ms, 70 * ms, 30 * ms, 0, 0, 0}, waits: 6 + 5, held: 40 * ms, loose: true},
+		{name: "burst absorbs it", rate: 50, burst: 3, late: []time.Duration{5 * ms, 0, 0, 0, 0}, waits: 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+				a, c := sharedAPIs(t, b)
+				api := &workflows.API{Name: "crm", RateLimit: tc.rate, Per: time.Second, Burst: tc.burst}
+				ls := []*limiter{newLimiter(a, api), newLimiter(c, api)}
+				clock := newLimitClock(b)
+				for i := range tc.burst { // the burst goes: every step after it books a turn
+					if _, err := ls[0].admit(t.Context(), fmt.Sprintf("burst%d", i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				steps := len(tc.late)
+				due := make([]time.Time, steps) // when each step is queued for; zero once it went
+				waited := make([]int, steps)
+				for i := range due {
+					_, err := ls[i%2].admit(t.Context(), fmt.Sprintf("step%d", i))
+					due[i] = clock.Now().Add(throttled(t, err, "rate_limit").After + tc.late[i])
+					waited[i] = 1
+				}
+				var order []int
+				for len(order) < steps {
+					next := -1
+					for i, d := range due {
+						if !d.IsZero() && (next < 0 || d.Before(due[next])) {
+							next = i
+						}
+					}
+					clock.Until(due[next])
+					_, err := ls[next%2].admit(t.Context(), fmt.Sprintf("step%d", next))
+					if err == nil {
+						order, due[next] = append(order, next), time.Time{}
+						continue
+					}
+					after := throttled(t, err, "rate_limit").After
+					if waited[next]++; next == 1 && b.Mini != nil && after != tc.held {
+						t.Errorf("the second step, back on time, waits %s, want %s", after, tc.held)
+					}
+					due[next] = clock.Now().Add(after)
+				}
+				for i, s := range order {
+					// On a redis-server, a step queued again a little late (the machine is
+					// busy) is admitted late and moves the bucket: steps late together
+					// then keep their order only to a turn or so.
+					if s != i && (b.Mini != nil || !tc.loose) {
+						t.Fatalf("steps admitted in the order %v, want the order of their turns", order)
+					}
+				}
+				waits := testutil.ToFloat64(a.metrics.waits.WithLabelValues("crm", "rate_limit")) +
+					testutil.ToFloat64(c.metrics.waits.WithLabelValues("crm", "rate_limit"))
+				if b.Mini != nil && waits != tc.waits {
+					t.Errorf("%v waits, want %v (each step's: %v)", waits, tc.waits, waited)
+				}
+			})
+		})
+	}
+}
