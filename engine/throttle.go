@@ -18,7 +18,13 @@ func (p *Pool) deferred(r *runState, j *job, o outcome) bool {
 	if o.status != StatusFailed || !errors.As(o.err, &th) {
 		return false
 	}
-	if err := p.e.q.deferJob(context.Background(), j, r.workflow, th.After); err != nil {
+	// A wait past the run's deadline ends at it, where the step fails for the timeout
+	// (its turn passes unused).
+	wait := th.After
+	if step, _ := r.wf.Step(j.unit.step); step != nil {
+		wait = r.capWait(step, wait)
+	}
+	if err := p.e.q.deferJob(context.Background(), j, r.workflow, wait); err != nil {
 		p.errLog.log(p.e.log, "handing back a step its api held back failed; it runs again when its lease expires",
 			"run", r.id, "step", j.unit, "err", err)
 	}
