@@ -34,9 +34,17 @@ func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics) error {
 	files := p.Files()
 	sorted := append(hcl.Diagnostics(nil), diags...)
 	sort.SliceStable(sorted, func(i, j int) bool { return before(sorted[i].Subject, sorted[j].Subject) })
+	// A value not to print again is masked in every snippet that shows its line, the
+	// diagnostic's own and any other's.
+	masks := map[string][]hcl.Range{}
+	for _, d := range diags {
+		if _, ok := hcl.DiagnosticExtra[MaskValue](d); ok && d.Subject != nil {
+			masks[d.Subject.Filename] = append(masks[d.Subject.Filename], *d.Subject)
+		}
+	}
 	bw := bufio.NewWriter(w)
 	for _, d := range sorted {
-		writeDiagnostic(bw, files, d)
+		writeDiagnostic(bw, files, masks, d)
 	}
 	return bw.Flush()
 }
@@ -60,7 +68,7 @@ func before(a, b *hcl.Range) bool {
 	return a.Start.Byte < b.Start.Byte
 }
 
-func writeDiagnostic(w *bufio.Writer, files map[string]*hcl.File, d *hcl.Diagnostic) {
+func writeDiagnostic(w *bufio.Writer, files map[string]*hcl.File, masks map[string][]hcl.Range, d *hcl.Diagnostic) {
 	severity := "Error"
 	if d.Severity == hcl.DiagWarning {
 		severity = "Warning"
@@ -76,7 +84,7 @@ func writeDiagnostic(w *bufio.Writer, files map[string]*hcl.File, d *hcl.Diagnos
 		}
 		fmt.Fprintf(w, "  on %s:%d:%d%s:\n", r.Filename, r.Start.Line, r.Start.Column, in)
 		if f != nil {
-			writeSnippet(w, f.Bytes, *r)
+			writeSnippet(w, f.Bytes, *r, masks[r.Filename])
 		}
 	}
 	if d.Detail != "" {
@@ -87,13 +95,15 @@ func writeDiagnostic(w *bufio.Writer, files map[string]*hcl.File, d *hcl.Diagnos
 	w.WriteString("\n")
 }
 
-// writeSnippet prints the range's first line with carets under the range.
-func writeSnippet(w *bufio.Writer, src []byte, r hcl.Range) {
+// writeSnippet prints the range's first line with carets under the range. The parts of
+// the line in masks are replaced by [redacted], the carets moved with the text.
+func writeSnippet(w *bufio.Writer, src []byte, r hcl.Range, masks []hcl.Range) {
 	lines := bytes.Split(src, []byte("\n"))
 	if r.Start.Line < 1 || r.Start.Line > len(lines) {
 		return
 	}
 	line := strings.ReplaceAll(strings.TrimRight(string(lines[r.Start.Line-1]), "\r"), "\t", " ")
+	line, r = masked(line, r, masks)
 	fmt.Fprintf(w, "  %4d: %s\n", r.Start.Line, line)
 	width := utf8.RuneCountInString(line) - (r.Start.Column - 1)
 	if r.End.Line == r.Start.Line {
@@ -101,4 +111,71 @@ func writeSnippet(w *bufio.Writer, src []byte, r hcl.Range) {
 	}
 	width = max(width, 1)
 	fmt.Fprintf(w, "        %s%s\n", strings.Repeat(" ", max(r.Start.Column-1, 0)), strings.Repeat("^", width))
+}
+
+// masked returns line, line r.Start.Line of its file, with each part of it in masks
+// replaced by [redacted] (to the end of the line when a mask goes on past it), and r
+// with its columns on that line moved to match: into a masked part, it covers all of
+// [redacted].
+func masked(line string, r hcl.Range, masks []hcl.Range) (string, hcl.Range) {
+	type span struct{ start, end int } // rune offsets in line, end excluded
+	runes := []rune(line)
+	var spans []span
+	for _, m := range masks {
+		if m.Start.Line > r.Start.Line || m.End.Line < r.Start.Line {
+			continue
+		}
+		s := span{0, len(runes)}
+		if m.Start.Line == r.Start.Line {
+			s.start = min(max(m.Start.Column-1, 0), len(runes))
+		}
+		if m.End.Line == r.Start.Line {
+			s.end = min(max(m.End.Column-1, s.start), len(runes))
+		}
+		spans = append(spans, s)
+	}
+	if len(spans) == 0 {
+		return line, r
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	multiline := r.End.Line != r.Start.Line
+	startCol, endCol := r.Start.Column-1, r.End.Column-1 // rune offsets in line
+	var out []rune
+	newStart, newEnd := -1, -1
+	at := 0 // offset in runes of what is written to out
+	for _, s := range spans {
+		if s.start < at { // overlaps one masked already
+			s.start = at
+			if s.end <= at {
+				continue
+			}
+		}
+		if newStart < 0 && startCol < s.start {
+			newStart = len(out) + startCol - at
+		}
+		if newEnd < 0 && !multiline && endCol <= s.start {
+			newEnd = len(out) + endCol - at
+		}
+		out = append(out, runes[at:s.start]...)
+		if newStart < 0 && startCol < s.end {
+			newStart = len(out)
+		}
+		out = append(out, []rune(Redacted)...)
+		if newEnd < 0 && !multiline && endCol <= s.end {
+			newEnd = len(out)
+		}
+		at = s.end
+	}
+	if newStart < 0 {
+		newStart = len(out) + startCol - at
+	}
+	if newEnd < 0 && !multiline {
+		newEnd = len(out) + endCol - at
+	}
+	out = append(out, runes[at:]...)
+	r.Start.Column = newStart + 1
+	if !multiline {
+		r.End.Column = max(newEnd, newStart) + 1
+	}
+	return string(out), r
 }

@@ -102,13 +102,22 @@ func (a *BlockAttr) CredentialInFile(key, what, fix string) *hcl.Diagnostic {
 			fix = fmt.Sprintf("%s = secret(%q) in the vars block", name.Name, EnvName(name.Name))
 		}
 	}
+	var extra any = MaskValue{}
+	if tr, ok := expr.(*hclsyntax.ScopeTraversalExpr); ok && len(tr.Traversal) == 2 {
+		extra = nil // the snippet shows vars.name, not the value
+	}
 	return &hcl.Diagnostic{Severity: hcl.DiagWarning,
 		Summary: "Credential written in the file",
 		Detail: fmt.Sprintf("The value of %s is stored as the file is: in its repository, and in Redis, where hookflow "+
 			"keeps the workflow files so that every process sharing it can run this version. Read it from the "+
 			"environment instead: %s.", what, fix),
-		Subject: expr.Range().Ptr()}
+		Subject: expr.Range().Ptr(), Extra: extra}
 }
+
+// MaskValue, as a diagnostic's Extra, says that its Subject is a value not to print
+// again (a credential written in the file): WriteDiagnostics shows [redacted] in its
+// place in the source line, with the carets under that.
+type MaskValue struct{}
 
 // EnvName makes an environment variable name to suggest of parts: upper case, with _
 // for anything but letters and digits (API_NAME_CLIENT_SECRET).
