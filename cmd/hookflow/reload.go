@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -20,10 +21,11 @@ import (
 // whole new set is valid and differs from the one in use, hands it to use; an invalid
 // one changes nothing. It is what the watcher, SIGHUP and POST /api/v1/reload call.
 type reloader struct {
-	dir   string
-	kinds *workflows.Kinds
-	log   *slog.Logger
-	use   func(*workflows.Set) // swaps the set in everywhere
+	dir    string
+	kinds  *workflows.Kinds
+	log    *slog.Logger
+	stderr io.Writer            // where diagnostics are rendered whole, as at start
+	use    func(*workflows.Set) // swaps the set in everywhere
 
 	set atomic.Pointer[workflows.Set] // the set in use
 
@@ -36,9 +38,11 @@ type reloader struct {
 	lastSuccess prometheus.Gauge // when the set in use was loaded, Unix seconds
 }
 
-// newReloader starts from set, loaded from dir just before. Its metrics go to reg.
-func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.Logger, reg prometheus.Registerer, use func(*workflows.Set)) *reloader {
-	r := &reloader{dir: dir, kinds: k, log: log, use: use,
+// newReloader starts from set, loaded from dir just before. A reload's diagnostics are
+// logged to log and rendered whole to stderr. Its metrics go to reg.
+func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.Logger, stderr io.Writer,
+	reg prometheus.Registerer, use func(*workflows.Set)) *reloader {
+	r := &reloader{dir: dir, kinds: k, log: log, stderr: stderr, use: use,
 		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hookflow_config_last_reload_successful",
 			Help: "1 when the last load of the workflow files succeeded, 0 when it failed and the previous ones are still in use."}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hookflow_config_last_reload_success_timestamp_seconds",
@@ -106,6 +110,7 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 		case r.status.OK || r.status.Error != out.String():
 			r.log.Error("workflows not reloaded: the new files have errors; still serving the previous ones",
 				"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs, "diagnostics", out.String())
+			_, _ = io.WriteString(r.stderr, out.String())
 		case asked || content != r.refused:
 			// The same errors, told again in short: hookflow status shows them whole.
 			r.log.Error("workflows not reloaded: the files still have errors; still serving the previous ones",

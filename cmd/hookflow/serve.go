@@ -384,7 +384,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 			}
 		}
 	}
-	s.config = newReloader(cfg.dir, rt.kinds, set, log, metrics, func(set *workflows.Set) {
+	s.config = newReloader(cfg.dir, rt.kinds, set, log, stderr, metrics, func(set *workflows.Set) {
 		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
 		s.triggers.Use(set)
 	})
