@@ -59,6 +59,10 @@ type ConfigStatus struct {
 	// Error holds the diagnostics, with file:line:col, of a load that failed: the
 	// previous set stays in use.
 	Error string `json:"error,omitempty"`
+	// Warnings counts the warnings of the files in use, and WarningsText renders them
+	// as validate prints them (credentials written in the files shown [redacted]).
+	Warnings     int    `json:"warnings"`
+	WarningsText string `json:"warnings_text,omitempty"`
 }
 
 // Handler returns the admin API. statusURL gives the URL of a run's status. cfg may be

@@ -38,9 +38,10 @@ type reloader struct {
 	lastSuccess prometheus.Gauge // when the set in use was loaded, Unix seconds
 }
 
-// newReloader starts from set, loaded from dir just before. A reload's diagnostics are
-// logged to log and rendered whole to stderr. Its metrics go to reg.
-func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.Logger, stderr io.Writer,
+// newReloader starts from set, loaded from dir just before with the warnings rendered
+// in warnings (n of them). A reload's diagnostics are logged to log and rendered whole
+// to stderr. Its metrics go to reg.
+func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, n int, warnings string, log *slog.Logger, stderr io.Writer,
 	reg prometheus.Registerer, use func(*workflows.Set)) *reloader {
 	r := &reloader{dir: dir, kinds: k, log: log, stderr: stderr, use: use,
 		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hookflow_config_last_reload_successful",
@@ -52,6 +53,7 @@ func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, log *slog.L
 	r.set.Store(set)
 	now := time.Now().UTC()
 	r.status = inUse(dir, set, now)
+	r.status.Warnings, r.status.WarningsText = n, warnings
 	r.lastOK.Set(1)
 	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
 	return r
@@ -137,7 +139,16 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	r.set.Store(set)
 	r.status = inUse(r.dir, set, now)
 	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
-	r.log.Info("workflows reloaded", "dir", r.dir, "why", why, "workflows", len(set.Workflows()))
+	if len(diags) == 0 {
+		r.log.Info("workflows reloaded", "dir", r.dir, "why", why, "workflows", len(set.Workflows()))
+		return r.status
+	}
+	var out strings.Builder
+	_ = workflows.WriteDiagnostics(&out, srcs, diags)
+	r.status.Warnings, r.status.WarningsText = len(diags), out.String()
+	r.log.Warn("workflows reloaded with warnings", "dir", r.dir, "why", why, "workflows", len(set.Workflows()),
+		"warnings", len(diags), "first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())
+	_, _ = io.WriteString(r.stderr, out.String())
 	return r.status
 }
 
@@ -154,8 +165,14 @@ func contentHash(srcs []workflows.Source) [sha256.Size]byte {
 // firstError is the first error of diags as validate prints them, on one line:
 // file:line:col: summary.
 func firstError(diags hcl.Diagnostics) string {
+	return firstDiagnostic(diags, hcl.DiagError)
+}
+
+// firstDiagnostic is the first diagnostic of diags of severity sev as validate prints
+// them, on one line: file:line:col: summary.
+func firstDiagnostic(diags hcl.Diagnostics, sev hcl.DiagnosticSeverity) string {
 	for _, d := range workflows.SortDiagnostics(diags) {
-		if d.Severity != hcl.DiagError {
+		if d.Severity != sev {
 			continue
 		}
 		if d.Subject == nil {

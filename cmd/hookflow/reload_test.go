@@ -215,7 +215,7 @@ func TestRefusedReloadsAreLogged(t *testing.T) {
 	k := kinds(nil, nil)
 	set, _ := load(dir, k, io.Discard)
 	var logs strings.Builder
-	r := newReloader(dir, k, set, slog.New(slog.NewTextHandler(&logs, nil)), io.Discard, prometheus.NewRegistry(), func(*workflows.Set) {})
+	r := newReloader(dir, k, set, 0, "", slog.New(slog.NewTextHandler(&logs, nil)), io.Discard, prometheus.NewRegistry(), func(*workflows.Set) {})
 	bad := filepath.Join(dir, "bad.hcl")
 	writeFile(t, bad, "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
 	refusals := func() int { return strings.Count(logs.String(), "workflows not reloaded") }

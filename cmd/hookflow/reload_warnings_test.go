@@ -6,11 +6,38 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
+
+// credentialSrc is an api whose client_secret is written in the file, and a workflow.
+const credentialSrc = `api "billing" {
+  base_url = "https://billing.example.com/v1"
+  auth "oauth2" {
+    token_url     = "https://auth.example.com/oauth/token"
+    client_id     = "hookflow"
+    client_secret = "SuperSecretClientValue123"
+  }
+}
+`
+
+// misspelledSrc reads an output field its step does not have.
+const misspelledSrc = `workflow "welcome" {
+  trigger "webhook" {
+    path = "/signup"
+  }
+  step "set" "greeting" {
+    text = "Welcome!"
+  }
+  step "log" "note" {
+    message = "{{ steps.greeting.txt }}"
+  }
+}
+`
 
 // reloaderOn is a reloader of dir, as loaded now, with its log and stderr apart.
 func reloaderOn(t *testing.T, dir string) (r *reloader, logs, stderr *strings.Builder) {
@@ -21,8 +48,42 @@ func reloaderOn(t *testing.T, dir string) (r *reloader, logs, stderr *strings.Bu
 		t.Fatal("the files do not load")
 	}
 	logs, stderr = &strings.Builder{}, &strings.Builder{}
-	r = newReloader(dir, k, set, slog.New(slog.NewTextHandler(logs, nil)), stderr, prometheus.NewRegistry(), func(*workflows.Set) {})
+	r = newReloader(dir, k, set, 0, "", slog.New(slog.NewTextHandler(logs, nil)), stderr, prometheus.NewRegistry(), func(*workflows.Set) {})
 	return r, logs, stderr
+}
+
+// A reload that succeeds with warnings logs them at WARN, renders them to stderr as
+// serve does at start, and the status counts and shows them.
+func TestReloadLogsWarnings(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	r, logs, stderr := reloaderOn(t, dir)
+	writeFile(t, filepath.Join(dir, "welcome.hcl"), misspelledSrc)
+
+	st := r.Reload("SIGHUP")
+	if !st.OK || st.Workflows != 2 {
+		t.Fatalf("status %+v: the reload with warnings was refused", st)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "workflows reloaded with warnings") ||
+		!strings.Contains(logs.String(), "warnings=1") {
+		t.Errorf("the warning was not logged at WARN:\n%s", logs.String())
+	}
+	if !strings.Contains(stderr.String(), "Warning: ") || !strings.Contains(stderr.String(), "steps.greeting.txt") ||
+		!strings.Contains(stderr.String(), "welcome.hcl:9:") {
+		t.Errorf("stderr does not show the warning rendered with its line:\n%s", stderr.String())
+	}
+	if st.Warnings != 1 || st.WarningsText != stderr.String() {
+		t.Errorf("status warnings %d %q, want 1 and what stderr shows", st.Warnings, st.WarningsText)
+	}
+
+	// Fixed: the warnings are gone from the status, and the reload is logged at INFO.
+	writeFile(t, filepath.Join(dir, "welcome.hcl"), strings.Replace(misspelledSrc, ".txt", ".text", 1))
+	if st := r.Reload("SIGHUP"); !st.OK || st.Warnings != 0 || st.WarningsText != "" {
+		t.Errorf("status %+v after the fix", st)
+	}
+	if n := strings.Count(logs.String(), `msg="workflows reloaded"`); n != 1 {
+		t.Errorf("%d reloads logged at INFO, want 1:\n%s", n, logs.String())
+	}
 }
 
 // A refused reload renders its diagnostics whole to stderr, as validate does, besides
@@ -42,5 +103,44 @@ func TestRefusedReloadRendersDiagnostics(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "workflows not reloaded") || !strings.Contains(logs.String(), "diagnostics=") {
 		t.Errorf("the refusal's log line is gone:\n%s", logs.String())
+	}
+}
+
+// A credential written in the file is never printed: not by serve at start, nor in
+// the reload log (with warnings only, or refused for errors), nor in the status.
+func TestCredentialNeverInReloadLogOrStatus(t *testing.T) {
+	const secret = "SuperSecretClientValue123"
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a")+credentialSrc)
+	s := serveReloading(t, dir, true)
+	if !strings.Contains(s.log(), "Credential written in the file") || !strings.Contains(s.log(), "client_secret = [redacted]") {
+		t.Errorf("serve did not warn of the credential at start:\n%s", s.log())
+	}
+	if st := s.status(t); st["warnings"] != float64(1) || !strings.Contains(st["warnings_text"].(string), "[redacted]") {
+		t.Errorf("status at start %v, want the warning", st)
+	}
+
+	// Reloaded with warnings only, then refused with an error beside them.
+	writeFile(t, filepath.Join(dir, "b.hcl"), hookSrc("b")+strings.ReplaceAll(credentialSrc, "billing", "crm"))
+	if st := s.s.config.Reload("SIGHUP"); !st.OK || st.Warnings != 2 {
+		t.Fatalf("status %+v, want a reload with two warnings", st)
+	}
+	writeFile(t, filepath.Join(dir, "bad.hcl"), "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
+	if st := s.s.config.Reload("SIGHUP"); st.OK {
+		t.Fatal("the bad file was loaded")
+	}
+	testutil.Eventually(t, time.Second, "the status says the load failed", func() bool { return s.status(t)["ok"] == false })
+	st := s.status(t)
+	if !strings.Contains(st["error"].(string), "Credential written in the file") {
+		t.Errorf("the status's error does not hold the warnings beside the error: %v", st)
+	}
+	for what, text := range map[string]string{"log and stderr": s.log(), "status error": st["error"].(string),
+		"status warnings": st["warnings_text"].(string)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the %s print the credential:\n%s", what, text)
+		}
+	}
+	if n := strings.Count(s.log(), "client_secret = [redacted]"); n < 5 {
+		t.Errorf("the credential shown masked %d times, want at least 5 (start, reload, refusal):\n%s", n, s.log())
 	}
 }

@@ -227,6 +227,9 @@ type engineRuntime struct {
 	pool       *engine.Pool
 	metrics    *prometheus.Registry
 	closeRedis func()
+
+	warnings     int    // of set's files
+	warningsText string // the warnings rendered, as load printed them
 }
 
 // startRuntime loads the workflows, connects to Redis and starts the workers.
@@ -240,7 +243,8 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	client := actions.NewClient(guard)
 	apis := actions.NewAPIs()
 	k := kindsSharing(client, log, apis)
-	set, _ := load(cfg.dir, k, stderr)
+	var warnings strings.Builder // all load prints of files that load: their warnings
+	set, n := load(cfg.dir, k, io.MultiWriter(stderr, &warnings))
 	if set == nil {
 		return nil, exitError(1)
 	}
@@ -282,7 +286,8 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
-	return &engineRuntime{log: log, set: set, kinds: k, engine: eng, rdb: rdb, pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
+	return &engineRuntime{log: log, set: set, warnings: n, warningsText: warnings.String(), kinds: k, engine: eng, rdb: rdb,
+		pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
 }
 
 // stop stops the workers (steps in progress finish, up to a deadline; the rest are
@@ -384,7 +389,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 			}
 		}
 	}
-	s.config = newReloader(cfg.dir, rt.kinds, set, log, stderr, metrics, func(set *workflows.Set) {
+	s.config = newReloader(cfg.dir, rt.kinds, set, rt.warnings, rt.warningsText, log, stderr, metrics, func(set *workflows.Set) {
 		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
 		s.triggers.Use(set)
 	})
