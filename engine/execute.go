@@ -287,7 +287,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 	c.chain = p.fetchCtx.Err() == nil // while stopping, leave the rest to other workers
 	if r.clock != nil && c.plan.Status.Done() {
 		// Before its end is written: a parent's step that reads it counts its time.
-		r.clock.end(r.id, r.env != nil && r.env.Event["parent"] != nil)
+		r.clock.end(r.id, r.parentID())
 	}
 	var next *job
 	ok := p.persist(r, j, func() (err error) {

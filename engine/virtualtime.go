@@ -38,13 +38,14 @@ import (
 type virtualClock struct {
 	mu   sync.Mutex
 	runs map[string]*runClock
-	// ended are the times of the runs that ended, by id, until a parent's workflow
-	// step counts its child's.
-	ended map[string]time.Duration
+	// ended are the times of child runs that ended, by their parent's id and theirs,
+	// until the parent's workflow step counts its child's or the parent ends: children
+	// of a step that does not wait are never read.
+	ended map[string]map[string]time.Duration
 }
 
 func newVirtualClock() *virtualClock {
-	return &virtualClock{runs: map[string]*runClock{}, ended: map[string]time.Duration{}}
+	return &virtualClock{runs: map[string]*runClock{}, ended: map[string]map[string]time.Duration{}}
 }
 
 // runClock is the virtual time of one run: the nodes of its chain run one after
@@ -95,23 +96,43 @@ func (v *virtualClock) add(run string, u unit, d time.Duration) time.Duration {
 	return c.at + c.took[u]
 }
 
-// end drops an ended run's clock, keeping its time for its parent's step when child.
-func (v *virtualClock) end(run string, child bool) {
+// end drops an ended run's clock and the times of its children that its steps did not
+// read. A child run (parent is not "") keeps its time for its parent's step while the
+// parent runs: one that ends after its parent has nobody to read it.
+func (v *virtualClock) end(run, parent string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if c := v.runs[run]; c != nil && child {
-		v.ended[run] = c.at + c.longest()
+	if c := v.runs[run]; c != nil && parent != "" && v.runs[parent] != nil {
+		if v.ended[parent] == nil {
+			v.ended[parent] = map[string]time.Duration{}
+		}
+		v.ended[parent][run] = c.at + c.longest()
 	}
 	delete(v.runs, run)
+	delete(v.ended, run)
 }
 
-// childTook is how long child run id took, once: 0 for one that did not run here.
-func (v *virtualClock) childTook(id string) time.Duration {
+// childTook is how long child run id of run parent took, once: 0 for one that did not
+// run here.
+func (v *virtualClock) childTook(parent, id string) time.Duration {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	d := v.ended[id]
-	delete(v.ended, id)
+	d := v.ended[parent][id]
+	delete(v.ended[parent], id)
+	if len(v.ended[parent]) == 0 {
+		delete(v.ended, parent)
+	}
 	return d
+}
+
+// parentID is the id of the run that started r with a workflow step, "" for none.
+func (r *runState) parentID() string {
+	if r.env == nil {
+		return ""
+	}
+	parent, _ := r.env.Event["parent"].(map[string]any)
+	id, _ := parent["run_id"].(string)
+	return id
 }
 
 // nodeOf is the node of the chain step s belongs to: its parallel block, or itself.
@@ -154,7 +175,7 @@ func (r *runState) elapse(j *job, s *workflows.Step, o *outcome, again bool, del
 		d = s.Timeout
 	default:
 		if id := childOf(s, o); id != "" {
-			d = r.clock.childTook(id)
+			d = r.clock.childTook(r.id, id)
 		}
 	}
 	if d <= 0 {

@@ -34,12 +34,42 @@ func TestVirtualClock(t *testing.T) {
 			t.Fatalf("%s: %s, want %s", s.name, got, s.want)
 		}
 	}
-	v.end("r", true)
-	if got := v.childTook("r"); got != 3*time.Second {
+	v.end("r", "r2")
+	if got := v.childTook("r2", "r"); got != 3*time.Second {
 		t.Errorf("child's time %s, want 3s", got)
 	}
-	if got := v.childTook("r"); got != 0 {
+	if got := v.childTook("r2", "r"); got != 0 {
 		t.Errorf("child's time read twice: %s", got)
+	}
+	if len(v.ended) != 0 {
+		t.Errorf("times kept after they were read: %v", v.ended)
+	}
+}
+
+// The time of a child run is kept only while its parent runs: a child of a step that
+// does not wait is never read, and goes with its parent.
+func TestVirtualClockForgetsChildren(t *testing.T) {
+	v := newVirtualClock()
+	a := unit{step: "a"}
+	v.start("parent", "a", a)
+	v.start("parent:a", "x", unit{step: "x"})
+	v.add("parent:a", unit{step: "x"}, time.Second)
+	v.end("parent:a", "parent") // a step that does not wait: nobody reads it
+	if len(v.ended["parent"]) != 1 {
+		t.Fatalf("child's time not kept while its parent runs: %v", v.ended)
+	}
+	v.end("parent", "")
+	if len(v.ended) != 0 || len(v.runs) != 0 {
+		t.Errorf("the parent ended, its child's time stays: ended %v, runs %v", v.ended, v.runs)
+	}
+
+	// A child that ends after its parent keeps nothing.
+	v.start("parent", "a", a)
+	v.start("parent:a", "x", unit{step: "x"})
+	v.end("parent", "")
+	v.end("parent:a", "parent")
+	if len(v.ended) != 0 || len(v.runs) != 0 {
+		t.Errorf("a child that ended after its parent is kept: ended %v, runs %v", v.ended, v.runs)
 	}
 }
 
