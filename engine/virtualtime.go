@@ -18,8 +18,9 @@ import (
 //     Retry-After, up to max. A retry that would start at or past the timeout fails
 //     without running, with the run's timeout error;
 //   - a delay counts its duration; a wait step that times out (no resume came) its
-//     timeout; a resumed one, nothing. A delay or a wait that would end past the
-//     timeout fails its step with the run's timeout error;
+//     timeout; a resumed one, nothing. A delay or a wait that would end at or past the
+//     timeout (serve fails a delay that ends at its deadline), or a child run that
+//     would end past it, fails its step with the run's timeout error;
 //   - a workflow step whose child ran here counts the child's time;
 //   - an attempt (a mocked request) takes no time;
 //   - the units of one node of the chain (the items of a for_each step, the steps of a
@@ -28,7 +29,7 @@ import (
 //     side do not add up. Items past max_parallel are counted as starting with the
 //     first ones, so a test never times out a run that serve would not for that.
 //
-// The step that would run at or past the timeout, or whose wait would end past it,
+// The step that would run at or past the timeout, or whose wait would end there,
 // fails with serve's error, `run timed out: its timeout of 3s passed`, fails the run
 // even with on_error = "continue", and the on_failure steps run, their time not
 // counted. The wall clock plays no part: the run's deadline is not set, so a slow
@@ -158,13 +159,14 @@ func longestDraw(n int64) int64 { return n - 1 }
 
 // elapse counts, under virtual time, the wait that outcome o of job j of step s makes
 // serve wait (again: the retry's wait; delay: a delay step's duration), and makes o a
-// failure of the run's timeout when a delay, a wait step's timeout or a child run
-// would end past it. The caller then waits for nothing.
+// failure of the run's timeout when a delay or a wait step's timeout would end at or
+// past it, or a child run past it. The caller then waits for nothing.
 func (r *runState) elapse(j *job, s *workflows.Step, o *outcome, again bool, delay time.Duration) {
 	if workflows.IsOnFailure(s.Name) {
 		return
 	}
 	var d time.Duration
+	atDeadline := true // a delay or a wait that ends at the timeout fails, as under serve
 	switch {
 	case again:
 		_, asked := workflows.Retryable(o.err)
@@ -175,14 +177,14 @@ func (r *runState) elapse(j *job, s *workflows.Step, o *outcome, again bool, del
 		d = s.Timeout
 	default:
 		if id := childOf(s, o); id != "" {
-			d = r.clock.childTook(r.id, id)
+			d, atDeadline = r.clock.childTook(r.id, id), false
 		}
 	}
 	if d <= 0 {
 		return
 	}
 	at := r.clock.add(r.id, j.unit, d)
-	if !again && r.wf.Timeout > 0 && at > r.wf.Timeout {
+	if !again && r.wf.Timeout > 0 && (at > r.wf.Timeout || atDeadline && at == r.wf.Timeout) {
 		*o = outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true, duration: o.duration}
 	}
 }

@@ -38,6 +38,9 @@ func TestWorkflowTestsTimeout(t *testing.T) {
 		{"delays side by side do not add up", []string{"ok  ", "after (log) succeeded"}},
 		{"a child's time counts", []string{"ok  ", "child (workflow) failed", "error: run timed out: its timeout of 2s passed"}},
 		{"a child within the timeout", []string{"ok  "}},
+		{"a delay that ends at the timeout fails the run", []string{"FAIL",
+			f + ":96: the run: expected succeeded, but it failed\n    step d: run timed out: its timeout of 2s passed\n",
+			"d (delay) failed"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			part := testOutput(out, c.name)
@@ -54,7 +57,7 @@ func TestWorkflowTestsTimeout(t *testing.T) {
 			}
 		})
 	}
-	if !strings.HasSuffix(out, "FAIL: 3 of 10 tests failed\n") {
+	if !strings.HasSuffix(out, "FAIL: 4 of 11 tests failed\n") {
 		t.Errorf("summary:\n%s", out)
 	}
 }

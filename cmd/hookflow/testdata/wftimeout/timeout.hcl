@@ -128,3 +128,11 @@ workflow "quick_child" {
     duration = "1s"
   }
 }
+
+# A delay that ends at the timeout fails, as serve fails it at its deadline.
+workflow "atdeadline" {
+  timeout = "2s"
+  step "delay" "d" {
+    duration = "2s"
+  }
+}

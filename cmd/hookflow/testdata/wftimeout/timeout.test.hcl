@@ -92,3 +92,7 @@ test "a child's time counts" {
 test "a child within the timeout" {
   workflow = "quick_parent"
 }
+
+test "a delay that ends at the timeout fails the run" {
+  workflow = "atdeadline"
+}
