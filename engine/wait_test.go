@@ -65,7 +65,7 @@ workflow "keyed" {
     duration = "1s"
   }
   step "probe" "later" {
-    value = "body: {{ steps.approval.body }}"
+    value = "body: {{ steps.approval.body }} query: {{ steps.approval.query }}"
   }
 }
 
@@ -214,7 +214,8 @@ func TestWaitResumeCredentialsHidden(t *testing.T) {
 			t.Errorf("the step after the wait wrote %q", v)
 		}
 		v, _ := r.Steps[3].Output.(map[string]any)["value"].(string)
-		if strings.Contains(v, "hunter2") || !strings.Contains(v, "looks fine") {
+		if strings.Contains(v, "hunter2") || strings.Contains(v, "q-token") || !strings.Contains(v, "looks fine") ||
+			!strings.Contains(v, `query: {"token":"[redacted]"}`) {
 			t.Errorf("the step after the delay wrote %q", v)
 		}
 	})
