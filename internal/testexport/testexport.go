@@ -343,10 +343,11 @@ func (x *exporter) redactValue(v any) any {
 	return v
 }
 
-// prune is v without the object members that hold a hidden text: a subset that still
-// matches what a test run sends. A list holding one cannot be cut (lists compare item
-// by item): ok is false, and the member holding it goes. Each member that goes is
-// added to dropped, when it is not nil, by its path (customer.email), with why.
+// prune is v without the object members that hold a hidden text, in their key or
+// their value: a subset that still matches what a test run sends. A list holding one
+// cannot be cut (lists compare item by item): ok is false, and the member holding it
+// goes. Each member that goes is added to dropped, when it is not nil, by its path
+// (customer.email), with why; a key that holds a hidden text is named [redacted].
 func (x *exporter) prune(v any, dropped *[]leftOut) (out any, ok bool) {
 	return x.pruneAt(v, "", dropped)
 }
@@ -356,10 +357,13 @@ func (x *exporter) pruneAt(v any, path string, dropped *[]leftOut) (out any, ok 
 	case map[string]any:
 		m := make(map[string]any, len(v))
 		for k, e := range v {
-			at := k
-			if path != "" {
-				at = path + "." + k
+			if x.hides(k) {
+				if dropped != nil {
+					*dropped = append(*dropped, leftOut{name: memberPath(path, workflows.Redacted), why: x.why(k)})
+				}
+				continue
 			}
+			at := memberPath(path, k)
 			p, ok := x.pruneAt(e, at, dropped)
 			if ok {
 				m[k] = p
@@ -386,6 +390,14 @@ func (x *exporter) pruneAt(v any, path string, dropped *[]leftOut) (out any, ok 
 		return v, !x.hides(v)
 	}
 	return v, true
+}
+
+// memberPath is the path of member k of the object at path ("" for the top).
+func memberPath(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
 }
 
 func isObject(v any) bool {
@@ -474,6 +486,7 @@ func leftOutNote(what string, values []leftOut) string {
 	for _, why := range order {
 		names := by[why]
 		sort.Strings(names)
+		names = slices.Compact(names) // keys named [redacted] alike
 		r := reasons[why][0]
 		if len(names) > 1 {
 			r = reasons[why][1]

@@ -194,3 +194,42 @@ func TestWriteNamesLeftOutMembers(t *testing.T) {
 		t.Errorf("does not load: %s\n%s", diags.Error(), text)
 	}
 }
+
+// A JSON member whose key holds a hidden text goes whatever its value, and the note
+// that names it names its key [redacted]: neither the expect, nor the resume, nor the
+// note shows the credential.
+func TestWriteLeavesOutHiddenKeys(t *testing.T) {
+	const key = "sk_live_SECRETVALUE"
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "sync", Version: "v1", Status: engine.RunSucceeded},
+		Steps: []engine.StepRun{
+			{Name: "approval", Path: "approval", Kind: "wait", Status: engine.StatusSucceeded,
+				Output: map[string]any{"body": map[string]any{key: true, "decision": "approve"},
+					"headers": map[string]any{}, "query": map[string]any{}, "timed_out": false}},
+			{Name: "push", Path: "push", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1, Requests: []workflows.Request{
+				{Attempt: 1, Method: "POST", URL: "https://api.example.com/push", Status: 200,
+					Headers: map[string]string{"Content-Type": "application/json"},
+					Body:    `{"keys": {"` + key + `": "` + key + `"}, "flags": {"` + key + `": true, "on": true}, "channel": "#ops"}`},
+			}},
+		}}
+	ev := &workflows.Event{ID: "ev1", Trigger: "webhook", ContentType: "application/json", Raw: "{}", Body: map[string]any{},
+		Headers: map[string]string{"content-type": "application/json", "X-Api-Key": key}}
+	data, err := Write(run, ev, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{
+		"# Left out: json members flags.[redacted], keys.[redacted] (credentials):",
+		`decision = "approve"`, `on = true`, `channel = "#ops"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "SECRETVALUE") {
+		t.Errorf("holds the credential:\n%s", text)
+	}
+	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
+		t.Errorf("does not load: %s\n%s", diags.Error(), text)
+	}
+}
