@@ -322,13 +322,19 @@ func (x *exporter) redact(s string) string {
 	return x.asTested(s)
 }
 
-// redactValue is v with redact applied to every string in it.
+// redactValue is v with redact applied to every string in it, objects' keys included.
+// Keys that redact alike keep the value of the last, in order.
 func (x *exporter) redactValue(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
 		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = x.redactValue(e)
+		for _, k := range keys {
+			out[x.redact(k)] = x.redactValue(v[k])
 		}
 		return out
 	case []any:

@@ -196,8 +196,8 @@ func TestWriteNamesLeftOutMembers(t *testing.T) {
 }
 
 // A JSON member whose key holds a hidden text goes whatever its value, and the note
-// that names it names its key [redacted]: neither the expect, nor the resume, nor the
-// note shows the credential.
+// that names it names its key [redacted]; a mock's answer has the key [redacted]:
+// neither the expect, nor the resume, nor the note, nor the mock shows the credential.
 func TestWriteLeavesOutHiddenKeys(t *testing.T) {
 	const key = "sk_live_SECRETVALUE"
 	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "sync", Version: "v1", Status: engine.RunSucceeded},
@@ -207,8 +207,9 @@ func TestWriteLeavesOutHiddenKeys(t *testing.T) {
 					"headers": map[string]any{}, "query": map[string]any{}, "timed_out": false}},
 			{Name: "push", Path: "push", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1, Requests: []workflows.Request{
 				{Attempt: 1, Method: "POST", URL: "https://api.example.com/push", Status: 200,
-					Headers: map[string]string{"Content-Type": "application/json"},
-					Body:    `{"keys": {"` + key + `": "` + key + `"}, "flags": {"` + key + `": true, "on": true}, "channel": "#ops"}`},
+					Headers:  map[string]string{"Content-Type": "application/json"},
+					Body:     `{"keys": {"` + key + `": "` + key + `"}, "flags": {"` + key + `": true, "on": true}, "channel": "#ops"}`,
+					Response: &workflows.Response{Body: `{"granted": {"` + key + `": true}}`}},
 			}},
 		}}
 	ev := &workflows.Event{ID: "ev1", Trigger: "webhook", ContentType: "application/json", Raw: "{}", Body: map[string]any{},
@@ -220,7 +221,7 @@ func TestWriteLeavesOutHiddenKeys(t *testing.T) {
 	text := string(data)
 	for _, want := range []string{
 		"# Left out: json members flags.[redacted], keys.[redacted] (credentials):",
-		`decision = "approve"`, `on = true`, `channel = "#ops"`,
+		`decision = "approve"`, `on = true`, `channel = "#ops"`, `"[redacted]" = true`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lacks %q:\n%s", want, text)
