@@ -216,3 +216,70 @@ func totalCommands(t testing.TB, be *redistest.Backend) float64 {
 	t.Fatal("INFO stats has no total_commands_processed")
 	return 0
 }
+
+// A step the rate limit holds back past its run's timeout fails at the deadline, not
+// when its turn comes: six runs of a workflow with a timeout of 1.5s call an api that
+// allows one call a second, so the last ones' turns come 4 and 5 seconds on.
+func TestRateLimitTurnPastTheRunsTimeout(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, be *redistest.Backend) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":true}`)
+		}))
+		t.Cleanup(srv.Close)
+		src := fmt.Sprintf(`
+api "crm" {
+  base_url   = "%s"
+  rate_limit = "1/s"
+  burst      = 1
+}
+workflow "short" {
+  timeout = "1500ms"
+  step "http" "call" {
+    api = "crm"
+    url = "/customers"
+  }
+}`, srv.URL)
+		apis := actions.NewAPIs()
+		apis.Connect(be.Client)
+		k := workflows.NewKinds()
+		client := actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
+		actions.Register(k, actions.Options{Client: client, Logger: quiet, APIs: apis})
+		set, diags := workflows.Load([]workflows.Source{{Name: "short.hcl", Data: []byte(src)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(be.Client, Options{Logger: quiet, Metrics: prometheus.NewRegistry(), Kinds: k, Shards: be.Shards})
+		e.Use(set)
+		p := e.NewPool(8)
+		p.Start()
+		t.Cleanup(func() { p.Stop(context.Background()) })
+		ids := make([]string, 6)
+		for i := range ids {
+			id, err := e.Start(context.Background(), set.Workflow("short"), event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = id
+		}
+		timedOut := 0
+		for _, id := range ids {
+			r := waitRun(t, e, id)
+			if r.Status != RunFailed {
+				continue
+			}
+			timedOut++
+			if !strings.Contains(r.Error, "run timed out: its timeout of 1.5s passed") {
+				t.Errorf("run %s failed with %q", id, r.Error)
+			}
+			// Its deadline is 1.5s after it was created; the turns of the last runs
+			// come 4 and 5 seconds on.
+			if took := r.FinishedAt.Sub(r.CreatedAt); took > 3500*time.Millisecond {
+				t.Errorf("run %s failed %s after it was created, at its turn rather than its deadline", id, took)
+			}
+		}
+		if timedOut < 3 {
+			t.Errorf("%d runs timed out, want the runs whose turns come after their deadline (at least 3 of 6)", timedOut)
+		}
+	})
+}
