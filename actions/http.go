@@ -584,7 +584,7 @@ func readResponse(resp *http.Response) ([]byte, map[string]any, error) {
 		}
 		headers[name] = strings.Join(vs, ", ")
 	}
-	body, err := workflows.ParseBody(resp.Header.Get("Content-Type"), data)
+	body, err := workflows.ParseStoredBody(resp.Header.Get("Content-Type"), data)
 	if err != nil {
 		body = string(data) // an API that mislabels its body still gets its text recorded
 	}

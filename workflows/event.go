@@ -49,7 +49,7 @@ type sealed struct {
 // A webhook's event is sealed: the filter that accepts it and the worker that runs its
 // first step read the same value, built once. The error is ParseBody's.
 func (e *Event) Seal() error {
-	body, err := e.parseRaw()
+	body, err := ParseBody(e.ContentType, []byte(e.Raw)) // a body arriving
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (e *Event) AsStored() *Event {
 
 // parseRaw is Raw parsed by ContentType, as the event's Body.
 func (e *Event) parseRaw() (any, error) {
-	return ParseBody(e.ContentType, []byte(e.Raw))
+	return ParseStoredBody(e.ContentType, []byte(e.Raw))
 }
 
 func (e *Event) isSealed() bool {
@@ -153,8 +153,20 @@ var ErrNotText = errors.New("body is not text")
 //   - no content type: JSON when it parses as JSON, the text otherwise.
 //   - anything else: the text, if it is UTF-8; ErrNotText otherwise.
 //
-// An empty body is nil.
-func ParseBody(contentType string, raw []byte) (any, error) {
+// An empty body is nil. ParseBody is for a body arriving (a webhook, a resume);
+// ParseStoredBody reads one kept before.
+func ParseBody(contentType string, raw []byte) (any, error) { return parseBody(contentType, raw, true) }
+
+// ParseStoredBody parses a body as ParseBody does, but for one that was taken before:
+// a form body that starts with { or [ and is not JSON, which an older hookflow took as
+// a form, is read as a form, so that a run, a replay or a resume kept before reads its
+// body as it was taken; and an API's answer, which hookflow records as it came.
+func ParseStoredBody(contentType string, raw []byte) (any, error) {
+	return parseBody(contentType, raw, false)
+}
+
+// parseBody is ParseBody, and with strict false ParseStoredBody.
+func parseBody(contentType string, raw []byte, strict bool) (any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
@@ -181,13 +193,15 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 	case media == "application/x-www-form-urlencoded":
 		if looksLikeJSON(raw) && utf8.Valid(raw) {
 			v, err := DecodeJSON(raw)
-			if err != nil {
+			switch {
+			case err == nil:
+				return v, nil
+			case strict:
 				// Read as a form, it would be one odd field, and most likely filtered
 				// out without a word: say what is wrong instead.
 				return nil, fmt.Errorf("%w: it looks like JSON but is not: %s; send it with Content-Type: application/json",
 					ErrBody, strings.TrimPrefix(err.Error(), "invalid JSON: "))
 			}
-			return v, nil
 		}
 		fields, err := url.ParseQuery(string(raw))
 		if err != nil {

@@ -54,7 +54,7 @@ func DecodeResume(data []byte) (*Resume, error) {
 // Output is the wait step's output for this resume: {body, headers, query,
 // timed_out = false}, the body parsed by its content type.
 func (r *Resume) Output() (map[string]any, error) {
-	body, err := ParseBody(r.ContentType, []byte(r.Raw))
+	body, err := ParseStoredBody(r.ContentType, []byte(r.Raw))
 	if err != nil {
 		return nil, err
 	}
