@@ -573,7 +573,7 @@ func (x *exporter) resume(test *hclwrite.Body, st engine.StepRun) {
 	}
 	test.AppendNewline()
 	if !ok {
-		x.comment(test, fmt.Sprintf("The resume of %s is not written: its run shows it as %v.", st.Name, st.Output))
+		x.comment(test, fmt.Sprintf("The resume of %s is not written: its run shows it as %v.", st.Name, x.redact(fmt.Sprint(st.Output))))
 		return
 	}
 	b := test.AppendNewBlock("resume", []string{st.Name}).Body()
