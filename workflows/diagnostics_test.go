@@ -19,6 +19,9 @@ func TestCredentialNeverPrinted(t *testing.T) {
 	for name, values := range map[string][]string{
 		"credential_in_file":              {"SuperSecretClientValue123", "crm-token-in-the-file", "ship-token-in-the-file"},
 		"api_refresh_grant_without_token": {"s3cr3t-value"},
+		// An error beside the credential keeps the load from warning of it: the
+		// snippet masks it all the same, found from the file's syntax.
+		"credential_beside_an_error": {"TOPSECRET2-in-the-file"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			src, err := os.ReadFile(filepath.Join("testdata", "errors", name+".hcl"))
