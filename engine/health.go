@@ -63,19 +63,32 @@ func (h *clusterHealth) check(ctx context.Context) (int, error) {
 	h.mu.Unlock()
 	select {
 	case <-done:
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return h.primaries, h.err
 	case <-ctx.Done():
-		return 0, fmt.Errorf("the Redis Cluster did not answer in time: %w", ctx.Err())
+		select {
+		case <-done: // it ended too: its outcome is there
+		default:
+			return 0, fmt.Errorf("the Redis Cluster did not answer in time: %w", ctx.Err())
+		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.primaries, h.err
 }
 
 // run checks the cluster and keeps the outcome, then closes done.
 func (h *clusterHealth) run(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
 	defer cancel()
-	primaries, err := h.probe(ctx)
+	var primaries int
+	var err error
+	func() {
+		defer func() { // a check that panics says so, rather than end the process
+			if p := recover(); p != nil {
+				err = fmt.Errorf("checking the Redis Cluster failed: %v", p)
+			}
+		}()
+		primaries, err = h.probe(ctx)
+	}()
 	h.mu.Lock()
 	h.primaries, h.err, h.at, h.running = primaries, err, h.now(), nil
 	h.mu.Unlock()
