@@ -133,6 +133,18 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 			r.log.Info("workflow files valid again; the ones in use are unchanged", "dir", r.dir, "why", why)
 		}
 		r.status.OK, r.status.Error = true, ""
+		// The warnings may have changed all the same (a credential taken out of an api
+		// no workflow uses): the status shows those of the files as they are now.
+		var out strings.Builder
+		if len(diags) > 0 {
+			_ = workflows.WriteDiagnostics(&out, srcs, diags)
+		}
+		if out.String() != r.status.WarningsText && len(diags) > 0 {
+			r.log.Warn("workflow files changed with warnings; the ones in use are unchanged", "dir", r.dir, "why", why,
+				"warnings", len(diags), "first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())
+			_, _ = io.WriteString(r.stderr, out.String())
+		}
+		r.status.Warnings, r.status.WarningsText = len(diags), out.String()
 		return r.status
 	}
 	r.use(set)
