@@ -240,17 +240,7 @@ workflow "short" {
     url = "/customers"
   }
 }`, srv.URL)
-		apis := actions.NewAPIs()
-		apis.Connect(be.Client)
-		k := workflows.NewKinds()
-		client := actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
-		actions.Register(k, actions.Options{Client: client, Logger: quiet, APIs: apis})
-		set, diags := workflows.Load([]workflows.Source{{Name: "short.hcl", Data: []byte(src)}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e := New(be.Client, Options{Logger: quiet, Metrics: prometheus.NewRegistry(), Kinds: k, Shards: be.Shards})
-		e.Use(set)
+		e, set := pagesEngine(t, be, src)
 		p := e.NewPool(8)
 		p.Start()
 		t.Cleanup(func() { p.Stop(context.Background()) })
