@@ -76,13 +76,7 @@ func writtenCredentials(f *hcl.File) []hcl.Range {
 			}
 			if obj, ok := a.Expr.(*hclsyntax.ObjectConsExpr); ok {
 				for _, item := range obj.Items {
-					key := hcl.ExprAsKeyword(item.KeyExpr)
-					if key == "" {
-						if t, ok := item.KeyExpr.(*hclsyntax.ObjectConsKeyExpr); ok {
-							key = literalString(t.Wrapped)
-						}
-					}
-					if IsCredentialName(key) && literalText(item.ValueExpr) {
+					if IsCredentialName(itemKey(item)) && literalText(item.ValueExpr) {
 						out = append(out, item.ValueExpr.Range())
 					}
 				}

@@ -54,17 +54,23 @@ func fieldExpr(expr hcl.Expression, key string) hcl.Expression {
 		return nil
 	}
 	for _, item := range obj.Items {
-		name := hcl.ExprAsKeyword(item.KeyExpr)
-		if name == "" {
-			if v, d := item.KeyExpr.Value(nil); !d.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
-				name = v.AsString()
-			}
-		}
-		if strings.EqualFold(name, key) {
+		if strings.EqualFold(itemKey(item), key) {
 			return item.ValueExpr
 		}
 	}
 	return nil
+}
+
+// itemKey is the name of an object's field as written: a bare word or a quoted text;
+// "" for a key computed at run time.
+func itemKey(item hclsyntax.ObjectConsItem) string {
+	if name := hcl.ExprAsKeyword(item.KeyExpr); name != "" {
+		return name
+	}
+	if v, d := item.KeyExpr.Value(nil); !d.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+		return v.AsString()
+	}
+	return ""
 }
 
 // CredentialInFile returns a warning when the attribute's value, or with key its
