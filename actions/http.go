@@ -161,7 +161,7 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 		return nil, err
 	}
 	if h.limits != nil {
-		release, err := h.limits.admit(ctx, turnKey(c))
+		release, err := h.limits.admit(ctx, h.limits.turnOf(c))
 		if err != nil {
 			return nil, err // held back (workflows.Throttled), or Redis failed: either may pass later
 		}

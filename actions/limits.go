@@ -211,6 +211,15 @@ func (l *limiter) slowDown(after time.Duration) {
 	_ = slowScript.Run(ctx, rdb, []string{l.slow}, after.Milliseconds()).Err() // the step's own retry still waits
 }
 
+// turnOf names the turn of a step's call when the api has a rate_limit; without one
+// a call books no turn, and its name is not worked out.
+func (l *limiter) turnOf(c *workflows.Call) string {
+	if l.interval == 0 {
+		return ""
+	}
+	return turnKey(c)
+}
+
 // turnKey names the turn of a step's call: its run, step, item, attempt and, for a
 // step of on_failure, failure, which stay the same when the step is queued again
 // after a wait. A call of no run (a poll's) gets a turn of its own.
