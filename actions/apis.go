@@ -25,6 +25,8 @@ type APIs struct {
 	mu     sync.Mutex
 	tokens map[string]*tokenSource // by api name and the token's configuration
 
+	limits atomic.Pointer[map[string]apiLimits] // the workflows in use's limits, by api name (Use)
+
 	metrics apiMetrics
 }
 
@@ -65,6 +67,28 @@ func NewAPIs() *APIs {
 // Connect makes the apis' state shared through rdb from now on.
 func (a *APIs) Connect(rdb redis.UniversalClient) {
 	a.rdb.Store(&redisRef{rdb})
+}
+
+// Use makes the limits of apis, the api blocks of the workflows now in use, the ones
+// every call of an api of the same name is admitted by, whatever version of the
+// workflows its run started with: a reload that lowers a rate_limit slows the backlog
+// already queued too. A call of an api apis does not name keeps its version's limits.
+func (a *APIs) Use(apis []*workflows.API) {
+	m := make(map[string]apiLimits, len(apis))
+	for _, api := range apis {
+		m[api.Name] = limitsOf(api)
+	}
+	a.limits.Store(&m)
+}
+
+// limitsOf returns the limits the workflows in use give the api named name, or own.
+func (a *APIs) limitsOf(name string, own apiLimits) apiLimits {
+	if m := a.limits.Load(); m != nil {
+		if l, ok := (*m)[name]; ok {
+			return l
+		}
+	}
+	return own
 }
 
 // redis returns the Redis the state is shared through, nil for none.

@@ -139,22 +139,36 @@ type limiter struct {
 	apis                        *APIs
 	api                         string
 	rate, slow, inflight, turns string        // keys
-	interval                    int64         // µs between calls, rounded up; 0: no rate limit
-	burst, concurrency          int           // 0: no bound
+	own                         apiLimits     // the limits of the api block the step was loaded with
 	slotPoll                    time.Duration // how long a call waits for a slot, at most
 	turnKept                    time.Duration // how long a turn is kept after it passed
 }
 
-func newLimiter(apis *APIs, a *workflows.API) *limiter {
-	prefix := "{hf:api:" + a.Name + "}:"
-	l := &limiter{apis: apis, api: a.Name, rate: prefix + "rate", slow: prefix + "slow", inflight: prefix + "inflight",
-		turns: prefix + "turns", burst: max(a.Burst, 1), concurrency: a.Concurrency, slotPoll: 200 * time.Millisecond,
-		turnKept: time.Minute}
+// apiLimits are an api block's limits as the admit script takes them.
+type apiLimits struct {
+	interval           int64 // µs between calls, rounded up; 0: no rate limit
+	burst, concurrency int   // 0: no bound
+}
+
+func limitsOf(a *workflows.API) apiLimits {
+	l := apiLimits{burst: max(a.Burst, 1), concurrency: a.Concurrency}
 	if a.RateLimit > 0 {
 		per := a.Per.Microseconds()
 		l.interval = (per + int64(a.RateLimit) - 1) / int64(a.RateLimit)
 	}
 	return l
+}
+
+func newLimiter(apis *APIs, a *workflows.API) *limiter {
+	prefix := "{hf:api:" + a.Name + "}:"
+	return &limiter{apis: apis, api: a.Name, rate: prefix + "rate", slow: prefix + "slow", inflight: prefix + "inflight",
+		turns: prefix + "turns", own: limitsOf(a), slotPoll: 200 * time.Millisecond, turnKept: time.Minute}
+}
+
+// limits returns the limits a call is admitted by now: those of the workflows in use
+// (APIs.Use), or the step's own.
+func (l *limiter) limits() apiLimits {
+	return l.apis.limitsOf(l.api, l.own)
 }
 
 // admit takes a slot for one call, or returns *workflows.Throttled. release frees the
@@ -172,8 +186,9 @@ func (l *limiter) admit(ctx context.Context, turn string) (release func(), err e
 	if d, ok := ctx.Deadline(); ok {
 		lease = time.Until(d) + 5*time.Second
 	}
+	lim := l.limits()
 	res, err := admitScript.Run(ctx, rdb, []string{l.rate, l.slow, l.inflight, l.turns},
-		l.interval, l.burst, l.concurrency, id, lease.Milliseconds(), turn, l.turnKept.Milliseconds()).Slice()
+		lim.interval, lim.burst, lim.concurrency, id, lease.Milliseconds(), turn, l.turnKept.Milliseconds()).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("api %q: checking its limits in Redis: %w", l.api, err)
 	}
@@ -181,7 +196,7 @@ func (l *limiter) admit(ctx context.Context, turn string) (release func(), err e
 	reason, _ := res[1].(string)
 	if reason == "" {
 		l.apis.metrics.calls.WithLabelValues(l.api).Inc()
-		if l.concurrency == 0 {
+		if lim.concurrency == 0 {
 			return func() {}, nil
 		}
 		return func() {
@@ -214,7 +229,7 @@ func (l *limiter) slowDown(after time.Duration) {
 // turnOf names the turn of a step's call when the api has a rate_limit; without one
 // a call books no turn, and its name is not worked out.
 func (l *limiter) turnOf(c *workflows.Call) string {
-	if l.interval == 0 {
+	if l.limits().interval == 0 {
 		return ""
 	}
 	return turnKey(c)

@@ -88,6 +88,49 @@ func TestConcurrencyHoldsAcrossProcesses(t *testing.T) {
 	})
 }
 
+// TestLimitsOfTheWorkflowsInUse: a step loaded with an api's old rate_limit and
+// concurrency is admitted by those of the workflows in use once a reload has changed
+// them, and by its own again for an api the workflows in use no longer define.
+func TestLimitsOfTheWorkflowsInUse(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		a, _ := sharedAPIs(t, b)
+		old := newLimiter(a, &workflows.API{Name: "crm", RateLimit: 100, Per: time.Second, Burst: 1})
+		a.Use([]*workflows.API{{Name: "crm", RateLimit: 1, Per: time.Minute, Burst: 1}})
+		if _, err := old.admit(t.Context(), "first"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := old.admit(t.Context(), "second")
+		if th := throttled(t, err, "rate_limit"); th.After < 50*time.Second {
+			t.Errorf("wait %s, want about the minute of the rate_limit in use", th.After)
+		}
+		if old.turnOf(&workflows.Call{RunID: "r1", Step: "s"}) == "" {
+			t.Errorf("a call under the rate_limit in use books no turn")
+		}
+
+		a.Use([]*workflows.API{{Name: "crm", Concurrency: 1}})
+		release, err := old.admit(t.Context(), callID())
+		if err != nil {
+			t.Fatalf("the rate_limit taken out: %v", err)
+		}
+		_, err = old.admit(t.Context(), callID())
+		throttled(t, err, "concurrency")
+		release()
+		if old.turnOf(&workflows.Call{RunID: "r1", Step: "s"}) != "" {
+			t.Errorf("a call of an api without a rate_limit books a turn")
+		}
+
+		a.Use(nil) // the api is gone from the files: the step's own limits, 100/s
+		_, err = old.admit(t.Context(), callID())
+		if th := throttled(t, err, "rate_limit"); th.After < 50*time.Second {
+			// The bucket is shared: the minute the last call booked still holds.
+			t.Errorf("wait %s, want the rest of the minute the last call under 1/m booked", th.After)
+		}
+		if old.turnOf(&workflows.Call{RunID: "r1", Step: "s"}) == "" {
+			t.Errorf("a call under the step's own rate_limit books no turn")
+		}
+	})
+}
+
 func TestRetryAfterSlowsEveryCallOfTheAPI(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

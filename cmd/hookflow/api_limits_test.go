@@ -110,3 +110,69 @@ workflow "limited" {
 		}
 	}
 }
+
+// TestReloadLowersAPILimitForQueuedRuns: runs queued before a reload that lowers an
+// api's rate_limit call it at the lowered rate, not at the one they started with.
+func TestReloadLowersAPILimitForQueuedRuns(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(target.Close)
+	called := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls
+	}
+	src := func(limit string) string {
+		return fmt.Sprintf(`api "target" {
+  base_url   = %q
+  rate_limit = %q
+}
+
+workflow "limited" {
+  trigger "webhook" {
+    path = "/limited"
+  }
+  step "delay" "first" {
+    duration = "1s"
+  }
+  step "http" "call" {
+    api = "target"
+    url = "/things"
+  }
+}
+`, target.URL, limit)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "limited.hcl")
+	writeFile(t, path, src("100/s"))
+	r := serveReloading(t, dir, true)
+	const runs = 4
+	for range runs {
+		if got := r.hook(t, "limited"); got != http.StatusAccepted {
+			t.Fatalf("webhook: %d", got)
+		}
+	}
+	writeFile(t, path, src("1/m"))
+	if st := r.s.config.Reload("test"); !st.OK {
+		t.Fatalf("reload: %s", st.Error)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for called() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // the other runs' delays are over by now
+	if got := called(); got != 1 {
+		t.Fatalf("%d calls in the delays' second, want 1: the api's rate_limit is now 1/m", got)
+	}
+	waits := `hookflow_api_waits_total{api="target",reason="rate_limit"} 3`
+	if m := r.metrics(t); !strings.Contains(m, waits) {
+		t.Errorf("metrics have no %s", waits)
+	}
+}

@@ -223,6 +223,7 @@ type engineRuntime struct {
 	set        *workflows.Set
 	kinds      *workflows.Kinds
 	engine     *engine.Engine
+	apis       *actions.APIs
 	rdb        redis.UniversalClient // the engine's, for the admin API's signed-out sessions
 	pool       *engine.Pool
 	metrics    *prometheus.Registry
@@ -283,11 +284,12 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		KeepRuns: keepRuns, MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
 		WaitReplicas: cfg.waitReplicas, ResumeBase: resumes})
 	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas, "keep_runs", keepRuns)
+	apis.Use(set.APIs())
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
 	return &engineRuntime{log: log, set: set, warnings: n, warningsText: warnings.String(), kinds: k, engine: eng, rdb: rdb,
-		pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
+		apis: apis, pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
 }
 
 // stop stops the workers (steps in progress finish, up to a deadline; the rest are
@@ -390,7 +392,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		}
 	}
 	s.config = newReloader(cfg.dir, rt.kinds, set, rt.warnings, rt.warningsText, log, stderr, metrics, func(set *workflows.Set) {
-		rt.engine.Use(set) // first: a run started by the new webhooks finds its version
+		rt.apis.Use(set.APIs()) // the apis' limits hold for the runs queued before too
+		rt.engine.Use(set)      // first: a run started by the new webhooks finds its version
 		s.triggers.Use(set)
 	})
 	watchCtx, stopWatch := context.WithCancel(context.Background())
