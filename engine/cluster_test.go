@@ -164,6 +164,9 @@ workflow "waits" {
 	if _, err := e.ClaimTick(ctx, chain, "poll every 1m0s", time.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.KeepSeen(ctx, chain, []string{"a", "b"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	// A queued run cancelled (cancel).
 	if err := e.q.start(ctx, "doomed", chain, []byte(`{"body":{"name":"x"}}`), ""); err != nil {
 		t.Fatal(err)
@@ -254,6 +257,7 @@ var allScripts = map[string]*redis.Script{
 	"claimtick.lua": claimTickScript,
 	"cancel.lua":    cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
 	"park.lua": parkScript, "resume.lua": resumeScript, "page.lua": pageScript, "keep.lua": keepScript,
+	"keepseen.lua": keepSeenScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

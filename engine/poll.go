@@ -87,12 +87,11 @@ func (e *Engine) KeepSeen(ctx context.Context, wf *workflows.Workflow, keys []st
 	if len(keys) == 0 {
 		return nil
 	}
-	pipe := e.q.rdb.Pipeline()
-	for _, k := range keys {
-		pipe.PExpire(ctx, e.q.dedupeKey(wf.Name, k), max(window, time.Millisecond))
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = e.q.dedupeKey(wf.Name, k)
 	}
-	_, err := pipe.Exec(ctx)
-	return err
+	return keepSeenScript.Run(ctx, e.q.rdb, names, max(window, time.Millisecond).Milliseconds()).Err()
 }
 
 // seenWithoutRun is what a dedupe key MarkSeen recorded holds in place of a run id.

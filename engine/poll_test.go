@@ -61,6 +61,20 @@ func TestPollState(t *testing.T) {
 		if seen, err := e.Seen(ctx, wf, []string{"poll:a", "poll:b", "poll:c"}); err != nil || fmt.Sprint(seen) != "[true true false]" {
 			t.Errorf("seen: %v %v, want a and b", seen, err)
 		}
+		// A key kept seen past the window it started its run with stays a duplicate.
+		if _, first, err := e.StartOnce(ctx, wf, event(`{"name": "d"}`), "poll:d", 200*time.Millisecond); !first || err != nil {
+			t.Fatal(first, err)
+		}
+		if err := e.KeepSeen(ctx, wf, []string{"poll:b", "poll:d", "poll:e"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if _, first, err := e.StartOnce(ctx, wf, event(`{"name": "d"}`), "poll:d", 200*time.Millisecond); first || err != nil {
+			t.Errorf("a key kept seen started a run past its first window: %v %v", first, err)
+		}
+		if seen, err := e.Seen(ctx, wf, []string{"poll:b", "poll:d", "poll:e"}); err != nil || fmt.Sprint(seen) != "[true true false]" {
+			t.Errorf("seen after KeepSeen: %v %v, want b and d", seen, err)
+		}
 
 		if st, err := e.TriggerState(ctx, wf, sched); st != nil || err != nil {
 			t.Errorf("the state of a poll never polled: %v %v", st, err)

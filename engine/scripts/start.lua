@@ -7,7 +7,8 @@
 -- workflow's limit; a run of a limited workflow queues its first jobs only when a slot
 -- is free, else it waits in line.
 -- With a dedupe key, the first start of the key within the window creates a run; a
--- start of the same key meanwhile creates nothing and returns the first run's id.
+-- start of the same key meanwhile creates nothing and returns the first run's id. The
+-- key holds '<run id> <end of the window, ms>'.
 -- With a schedule key, the start is the run of a tick, and claims it: the key holds the
 -- last tick started (ms), and the tick key that tick and its run ('<ms> <run>'). A
 -- start of that tick again returns its run's id; one of a tick at or before the last
@@ -71,13 +72,21 @@ end
 if redis.call('EXISTS', run_key) == 1 then
   return 0
 end
+local now, now_s = now_ms()
 if has_dedupe then
+  -- The key holds the run's id and when its window ends: the embedded Redis counts a
+  -- key's time to live down only now and then, so the window is read from the value.
+  -- A value without its end (a poll's mark, a key written before) holds until it expires.
   local first = redis.call('GET', dedupe_key)
   if first then
-    return first
+    local id, ends = string.match(first, '^(.*) (%d+)$')
+    if not id then
+      return first
+    elseif tonumber(ends) > now then
+      return id
+    end
   end
 end
-local now, now_s = now_ms()
 if has_sched then
   if tick > now + 60000 then
     return fail(ERR_CLOCK, 'the tick ' .. tick_s .. ' is more than a minute past the clock of Redis (' .. now .. '): this clock is ahead')
@@ -101,7 +110,7 @@ if end_status == '' and redis.call('INCR', open_key) > high and high > 0 then
   return fail(ERR_BUSY, high .. ' runs are waiting or running')
 end
 if has_dedupe then
-  redis.call('SET', dedupe_key, runid, 'PX', window)
+  redis.call('SET', dedupe_key, runid .. ' ' .. digits(now + tonumber(window)), 'PX', window)
 end
 if has_sched then
   redis.call('SET', sched_key, tick_s, 'PX', sched_ttl)
