@@ -246,11 +246,17 @@ func EventCredentialValues(event map[string]any, into []string) []string {
 func KeptHeaders(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
-		if IsCredentialName(k) {
-			out[strings.ToLower(k)] = Redacted
-			continue
-		}
-		out[strings.ToLower(k)] = strings.Join(vs, ", ")
+		out[strings.ToLower(k)] = KeptHeader(k, strings.Join(vs, ", "))
 	}
 	return out
+}
+
+// KeptHeader is a header's value as an event keeps it: [redacted] for a credential
+// header's. hookflow run and hookflow test give their events' headers through it, so
+// that templates read what they read under serve.
+func KeptHeader(name, value string) string {
+	if IsCredentialName(name) {
+		return Redacted
+	}
+	return value
 }

@@ -307,7 +307,7 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 		h, d := testStrings(a, ctx)
 		diags = append(diags, d...)
 		for k, v := range h {
-			ev.Headers[strings.ToLower(k)] = v
+			ev.Headers[strings.ToLower(k)] = KeptHeader(k, v) // as serve keeps them
 		}
 	}
 	if a := attrs["params"]; a != nil {
@@ -382,7 +382,7 @@ func decodeResume(b *hcl.Block, ctx *hcl.EvalContext) (*TestResume, hcl.Diagnost
 		h, d := testStrings(a, ctx)
 		diags = append(diags, d...)
 		for k, v := range h {
-			r.Headers[strings.ToLower(k)] = v
+			r.Headers[strings.ToLower(k)] = KeptHeader(k, v) // as serve keeps them
 		}
 	}
 	if ct := r.Headers["content-type"]; ct != "" {

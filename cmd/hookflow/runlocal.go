@@ -536,7 +536,8 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 		if !ok || strings.TrimSpace(name) == "" {
 			return nil, usage("--header %q: write it as \"Name: value\", or @FILE for a file of them", h)
 		}
-		ev.Headers[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+		name = strings.TrimSpace(name)
+		ev.Headers[strings.ToLower(name)] = workflows.KeptHeader(name, strings.TrimSpace(value))
 	}
 	if ct := ev.Headers["content-type"]; ct != "" && o.contentType == "" && o.eventFile != "" {
 		ev.ContentType = ct // the headers' own, as a webhook would read it

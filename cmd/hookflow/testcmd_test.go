@@ -507,3 +507,43 @@ func TestWorkflowTestsSummaryWithInvalidDirectory(t *testing.T) {
 		})
 	}
 }
+
+// A credential header of a test's event, and of hookflow run's --header, reads
+// [redacted] in templates, as under serve, which keeps no credential header's value:
+// a test that passes shows what serve sends.
+func TestCredentialHeadersReadAsUnderServe(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "hdr" {
+  trigger "webhook" {
+    path = "/hdr"
+  }
+  step "http" "fwd" {
+    url     = "https://api.example.com/x"
+    headers = { X-Fwd = "{{ event.headers.authorization }}", X-Shop = "{{ event.headers['x-shop'] }}" }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "auth header" {
+  workflow = "hdr"
+  event {
+    body    = { a = 1 }
+    headers = { Authorization = "Bearer abcdef123", X-Shop = "one" }
+  }
+  mock "fwd" {
+    status = 200
+  }
+  expect "fwd" {
+    headers = { X-Fwd = "[redacted]", X-Shop = "one" }
+  }
+}
+`)
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 1 test") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--header", "Authorization: Bearer abcdef123", "hdr"},
+		nil, &stdout, &stderr)
+	if err != nil || !strings.Contains(stdout.String(), "X-Fwd: [redacted]") || strings.Contains(stdout.String()+stderr.String(), "abcdef123") {
+		t.Errorf("run --header: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+}
