@@ -138,14 +138,21 @@ func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnosti
 	if diags.HasErrors() {
 		return diags
 	}
-	v, d := p.new(vb)
-	diags = append(diags, d...)
 	for _, n := range vb.Names() {
 		if _, isConst := vb.Template(n).Const(); !isConst {
 			diags = append(diags, vb.Attr(n).Error(n+" cannot use {{ }}",
 				"Verification settings are fixed when the file loads; they cannot depend on the request they verify."))
 		}
 	}
+	if diags.HasErrors() {
+		return diags // the preset's own reading would say it again
+	}
+	for _, n := range []string{"secrets", "password", "tokens"} {
+		diags = append(diags, vb.Attr(n).CredentialsInFile(fmt.Sprintf("verify %q's %s", name, n),
+			fmt.Sprintf(`%s = [secret(%q)]`, n, workflows.EnvName("webhook", name, strings.TrimSuffix(n, "s"))))...)
+	}
+	v, d := p.new(vb)
+	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return diags
 	}

@@ -119,7 +119,7 @@ func (b *Block) constant(name string) (any, *BlockAttr, hcl.Diagnostics) {
 	v, ok := a.Template.Const()
 	if !ok {
 		return nil, a, hcl.Diagnostics{a.Error(fmt.Sprintf("%s cannot use {{ }}", name),
-			fmt.Sprintf("The %s is fixed when the file loads; it cannot depend on the event.", name))}
+			fmt.Sprintf("The value of %s is fixed when the file loads; it cannot depend on the event.", name))}
 	}
 	return v, a, nil
 }

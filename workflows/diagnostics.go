@@ -58,7 +58,8 @@ func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics) error {
 // its syntax alone, so that a snippet masks them even when the file does not load far
 // enough for its "Credential written in the file" warning: the text value of an
 // attribute named as a credential (client_secret, token, password…; not a token_url),
-// of an auth block's credential attributes (a header's value), and of a field named as one in an object (headers =
+// or of each text of a list it is set to (a verify block's secrets = ["…"]), of an
+// auth block's credential attributes (a header's value), and of a field named as one in an object (headers =
 // { Authorization = "…" }, basic_auth = { password = "…" }).
 func writtenCredentials(f *hcl.File) []hcl.Range {
 	body, ok := f.Body.(*hclsyntax.Body)
@@ -73,6 +74,13 @@ func writtenCredentials(f *hcl.File) []hcl.Range {
 				IsCredentialName(name) && !strings.HasSuffix(name, "url")
 			if credential && literalText(a.Expr) {
 				out = append(out, a.Expr.Range())
+			}
+			if tuple, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok && credential {
+				for _, e := range tuple.Exprs { // a verify block's secrets = ["…"]
+					if literalText(e) {
+						out = append(out, e.Range())
+					}
+				}
 			}
 			if obj, ok := a.Expr.(*hclsyntax.ObjectConsExpr); ok {
 				for _, item := range obj.Items {

@@ -22,6 +22,7 @@ func TestCredentialNeverPrinted(t *testing.T) {
 		// An error beside the credential keeps the load from warning of it: the
 		// snippet masks it all the same, found from the file's syntax.
 		"credential_beside_an_error": {"TOPSECRET2-in-the-file"},
+		"credential_in_verify":       {"gh-secret-in-the-file", "basic-pw-in-the-file", "bearer-token-in-the-file"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			src, err := os.ReadFile(filepath.Join("testdata", "errors", name+".hcl"))

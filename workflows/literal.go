@@ -102,6 +102,44 @@ func (a *BlockAttr) CredentialInFile(key, what, fix string) *hcl.Diagnostic {
 	if s, _ := v.(string); s == "" || !writtenOut(expr, a.literalVars) {
 		return nil
 	}
+	return credentialWarning(expr, what, fix)
+}
+
+// CredentialsInFile is CredentialInFile for an attribute that takes a text or a list
+// of them (a verify block's secrets, password or tokens): a warning for each one
+// written out in the file.
+func (a *BlockAttr) CredentialsInFile(what, fix string) hcl.Diagnostics {
+	if a == nil || a.expr == nil || a.Template == nil {
+		return nil
+	}
+	v, ok := a.Template.Const()
+	if !ok {
+		return nil
+	}
+	list, _ := v.([]any)
+	exprs := []hcl.Expression{a.expr}
+	if tuple, ok := a.expr.(*hclsyntax.TupleConsExpr); ok {
+		exprs = exprs[:0]
+		for _, e := range tuple.Exprs {
+			exprs = append(exprs, e)
+		}
+	} else {
+		list = []any{v}
+	}
+	var diags hcl.Diagnostics
+	for i, e := range exprs {
+		if i >= len(list) {
+			break
+		}
+		if s, _ := list[i].(string); s != "" && writtenOut(e, a.literalVars) {
+			diags = append(diags, credentialWarning(e, what, fix))
+		}
+	}
+	return diags
+}
+
+// credentialWarning is the warning for a credential written out in the file at expr.
+func credentialWarning(expr hcl.Expression, what, fix string) *hcl.Diagnostic {
 	if tr, ok := expr.(*hclsyntax.ScopeTraversalExpr); ok && len(tr.Traversal) == 2 && tr.Traversal.RootName() == "vars" {
 		if name, ok := tr.Traversal[1].(hcl.TraverseAttr); ok {
 			what = fmt.Sprintf("%s (vars.%s)", what, name.Name)
