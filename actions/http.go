@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -383,6 +384,12 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 		}
 		raw = h.api.JoinURL(raw)
 	}
+	if i := strings.IndexByte(raw, '#'); i >= 0 && c.Secrets.Spans(raw, i) {
+		// The fragment is not sent: the API would get the secret's start alone, which
+		// no redactor finds where the API repeats it.
+		return errors.New("url: a secret written into it holds a #, which ends the URL there, so " +
+			"only part of the secret would be sent: put it in with {{ }} (\"…/{{ vars.token }}\") or in query = { … }, which encode it")
+	}
 	var u *url.URL
 	if next == "" {
 		u, err = h.urls.parse(raw)
@@ -679,7 +686,7 @@ func (e *StatusError) Error() string {
 func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("not a valid URL: %w", unwrapURLError(err))
+		return nil, fmt.Errorf("not a valid URL: %w", parseError(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		if u.Scheme == "" {
@@ -704,6 +711,16 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+// parseError is a url.Parse error without the URL, which may hold a secret, and
+// without the piece of it the error quotes ("invalid port \":…\" after host", "invalid
+// URL escape \"%…\""), which may be part of one that no redactor would find.
+func parseError(err error) error {
+	return errors.New(quotedRE.ReplaceAllString(unwrapURLError(err).Error(), ""))
+}
+
+// quotedRE finds what a url.Parse error quotes of the URL, with the space before it.
+var quotedRE = regexp.MustCompile(` ?"(?:[^"\\]|\\.)*"`)
 
 var _ workflows.Action = (*HTTP)(nil)
 

@@ -578,3 +578,43 @@ func TestHTTPStepStatusErrorKeepsTheAnswerRedacted(t *testing.T) {
 		}
 	}
 }
+
+// A secret written into a url with ${} that holds a # would be cut there, and its start
+// alone sent where no redactor finds it: the step sends nothing and says why. A url
+// that does not parse is refused without quoting any piece of it.
+func TestSecretCutByTheURL(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	t.Setenv("HOOKFLOW_TEST_HASH", "abcSECRETPART#tail99")
+	k := workflows.NewKinds()
+	Register(k, Options{Client: NewClient(NewGuard(loopback))})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "w" {
+  step "http" "send" {
+    url = "` + srv.URL + `/echo?key=${secret("HOOKFLOW_TEST_HASH")}"
+  }
+}`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	wf := set.Workflow("w")
+	c := &workflows.Call{Env: &workflows.Env{}, RunID: "r1", Step: "send", Attempt: 1, Secrets: wf.Secrets}
+	_, err := wf.Steps[0].Action.Do(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "holds a #") || strings.Contains(err.Error(), "SECRETPART") {
+		t.Errorf("err = %v, want the secret's # refused, and no part of it shown", err)
+	}
+	if retry, _ := workflows.Retryable(err); retry {
+		t.Error("the same url is cut the same way again: not to be retried")
+	}
+	select {
+	case r := <-got:
+		t.Errorf("sent %s?%s", r.path, r.query)
+	default:
+	}
+
+	for _, raw := range []string{"https://deploy:TOPSECRETVALUE9/@api.example.com/v1", "https://api.example.com/err/%SECRET99"} {
+		_, err := parseURL(raw)
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("parseURL(%q) = %v, want an error quoting none of it", raw, err)
+		}
+	}
+}

@@ -96,7 +96,7 @@ func (h *HTTP) pages(ctx context.Context, c *workflows.Call, at cursor, each fun
 		}
 		ref, err := url.Parse(s)
 		if err != nil {
-			return last, "", workflows.Permanent(fmt.Errorf("paginate next: not a valid URL: %w", unwrapURLError(err)))
+			return last, "", workflows.Permanent(fmt.Errorf("paginate next: not a valid URL: %w", parseError(err)))
 		}
 		next = p.req.URL.ResolveReference(ref).String()
 		if page >= h.paginate.MaxPages {

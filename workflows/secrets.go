@@ -91,6 +91,28 @@ func encodings(values []string) []string {
 	return all
 }
 
+// Spans reports whether a secret in s begins before its byte i and ends after it:
+// whether cutting s at i would cut a secret in two.
+func (r *Redactor) Spans(s string, i int) bool {
+	if r == nil {
+		return false
+	}
+	for _, secret := range r.secrets {
+		for from := 0; ; {
+			j := strings.Index(s[from:], secret)
+			if j < 0 {
+				break
+			}
+			start := from + j
+			if start < i && i < start+len(secret) {
+				return true
+			}
+			from = start + 1
+		}
+	}
+	return false
+}
+
 // Secret reports whether s holds a secret.
 func (r *Redactor) Secret(s string) bool {
 	return r != nil && r.r != nil && r.r.Replace(s) != s
