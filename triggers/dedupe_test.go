@@ -104,7 +104,9 @@ func TestPresetDeliveryIDs(t *testing.T) {
 	}{
 		{"github", map[string]string{"x-github-delivery": "d1"}, nil, "d1"},
 		{"standard", map[string]string{"webhook-id": "msg_1"}, nil, "msg_1"},
+		{"standard", map[string]string{"svix-id": "msg_2"}, nil, "msg_2"},
 		{"shopify", map[string]string{"x-shopify-webhook-id": "s1"}, nil, "s1"},
+		{"shopify", map[string]string{"x-shopify-webhook-id": "s2", "x-shopify-event-id": "e1"}, nil, "e1"},
 		{"stripe", nil, map[string]any{"id": "evt_1", "type": "x"}, "evt_1"},
 		{"stripe", nil, map[string]any{"id": "pi_1"}, ""},
 		{"slack", map[string]string{"x-github-delivery": "d1"}, nil, ""},

@@ -114,7 +114,7 @@ const (
 	unavailable                    // the run could not be queued: Redis failed or did not answer
 	shuttingDown                   // the process is stopping
 	overloaded                     // too many connections open, or bodies in memory: past --max-conns or the body budget
-	badPath                        // the path is not clean, or holds a control character or bytes that are not UTF-8
+	badPath                        // the path is not clean, or holds a control character or bytes that are not UTF-8; or the query string does not parse
 	numReasons
 )
 

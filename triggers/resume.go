@@ -138,6 +138,10 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 		h.fail(w, r, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
+	if problem := queryProblem(r.URL.RawQuery); problem != "" {
+		h.fail(w, r, http.StatusBadRequest, problem)
+		return
+	}
 	res, err := workflows.NewResume(r.Header.Get("Content-Type"), raw, r.Header, r.URL.Query())
 	switch {
 	case errors.Is(err, workflows.ErrNotText):

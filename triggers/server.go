@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -108,7 +111,11 @@ func (h *Webhooks) refuse(w http.ResponseWriter, why reason, status int, msg str
 // ServeHTTP handles one webhook request. The path must start with /hooks, and be
 // sent as it came: a path that is not clean is refused, not taken for its clean form.
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if problem := pathProblem(r.URL.Path); problem != "" {
+	problem := pathProblem(r.URL.Path)
+	if problem == "" {
+		problem = queryProblem(r.URL.RawQuery)
+	}
+	if problem != "" {
 		h.refuse(w, badPath, http.StatusBadRequest, problem)
 		return
 	}
@@ -181,6 +188,12 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if ok, suppressed := h.forgedLog.allow(); ok {
 				h.log.Warn("webhook refused", "path", r.URL.Path, "reason", err, "remote", r.RemoteAddr,
 					"suppressed", suppressed)
+			}
+			switch hook.preset {
+			case "basic": // a 401 names the scheme it asks for (RFC 9110, 11.6.1)
+				w.Header().Set("WWW-Authenticate", `Basic realm="hookflow", charset="UTF-8"`)
+			case "bearer":
+				w.Header().Set("WWW-Authenticate", `Bearer realm="hookflow"`)
 			}
 			h.refuse(w, badSignature, http.StatusUnauthorized, err.Error())
 			return
@@ -481,16 +494,17 @@ func (h *Webhooks) dedupeKey(rt route, ev *workflows.Event, env *workflows.Env) 
 }
 
 // presetDeliveryID is the id a verify preset's sender gives each delivery, the same on
-// every retry of it: GitHub's X-GitHub-Delivery, Standard Webhooks' webhook-id,
-// Shopify's X-Shopify-Webhook-Id, and the id of a Stripe event.
+// every retry of it: GitHub's X-GitHub-Delivery, Standard Webhooks' webhook-id (Svix's
+// svix-id), Shopify's X-Shopify-Event-Id (the same for every delivery of one event,
+// X-Shopify-Webhook-Id when a sender gives none), and the id of a Stripe event.
 func presetDeliveryID(preset string, ev *workflows.Event) string {
 	switch preset {
 	case "github":
 		return ev.Headers["x-github-delivery"]
 	case "standard":
-		return ev.Headers["webhook-id"]
+		return cmp.Or(ev.Headers["webhook-id"], ev.Headers["svix-id"])
 	case "shopify":
-		return ev.Headers["x-shopify-webhook-id"]
+		return cmp.Or(ev.Headers["x-shopify-event-id"], ev.Headers["x-shopify-webhook-id"])
 	case "stripe":
 		if body, ok := ev.Body.(map[string]any); ok {
 			if id, ok := body["id"].(string); ok && strings.HasPrefix(id, "evt_") {
@@ -559,6 +573,19 @@ func allowed(ep *endpoint) []string {
 	sort.Strings(out)
 	return out
 }
+
+// queryProblem says what is wrong with a query string that does not parse whole (an
+// escape that is not one, a ';'), without quoting it; "" when it parses. An event
+// whose query lost a parameter would be taken as if the sender had not sent it.
+func queryProblem(raw string) string {
+	if _, err := url.ParseQuery(raw); err != nil {
+		return "malformed query string: " + quotedRE.ReplaceAllString(err.Error(), "")
+	}
+	return ""
+}
+
+// quotedRE finds what a url error quotes, with the space before it.
+var quotedRE = regexp.MustCompile(` ?"(?:[^"\\]|\\.)*"`)
 
 // newEvent builds the event of a webhook request. A body that does not parse as its
 // content type says is an error.

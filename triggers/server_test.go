@@ -328,6 +328,8 @@ func TestWebhookAnswers(t *testing.T) {
 		{"form that looks like JSON but is not", "POST", "/hooks/stripe", "application/x-www-form-urlencoded", []byte(`{"name":"Ada",email:"x"}`), 400,
 			`malformed body: it looks like JSON but is not: invalid character 'e' looking for beginning of object key string (at byte 14); send it with Content-Type: application/json`},
 		{"JSON not UTF-8", "POST", "/hooks/stripe", "application/json", []byte("{\"type\": \"caf\xe9\"}"), 400, "not valid UTF-8"},
+		{"query with a bad escape", "POST", "/hooks/stripe?a=%zz&b=2", "application/json", []byte(`{}`), 400, `"malformed query string: invalid URL escape"`},
+		{"query with a semicolon", "POST", "/hooks/stripe?a=1;b=2&c=3", "application/json", []byte(`{}`), 400, "malformed query string: invalid semicolon separator in query"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

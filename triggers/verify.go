@@ -231,7 +231,8 @@ func (s *slackScheme) verify(h http.Header, body []byte, now time.Time) error {
 
 // standardScheme is Standard Webhooks (standardwebhooks.com): webhook-signature holds
 // space-separated "v1,<base64>" signatures over "<webhook-id>.<webhook-timestamp>.<body>",
-// keyed with the base64 secret after "whsec_".
+// keyed with the base64 secret after "whsec_". Svix, which the standard comes from,
+// names the three headers svix-id, svix-timestamp and svix-signature by default.
 type standardScheme struct {
 	keys      [][]byte
 	tolerance time.Duration
@@ -256,8 +257,12 @@ func newStandardScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 
 func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error {
 	id, ts, v := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	if id == "" && ts == "" && v == "" {
+		// Svix sends the same headers named svix-…, unless its sender renamed them.
+		id, ts, v = h.Get("svix-id"), h.Get("svix-timestamp"), h.Get("svix-signature")
+	}
 	if id == "" || ts == "" || v == "" {
-		return verifyFailed("no webhook-id, webhook-timestamp or webhook-signature header")
+		return verifyFailed("no webhook-id, webhook-timestamp or webhook-signature header (nor Svix's svix-id, svix-timestamp and svix-signature)")
 	}
 	if err := checkTimestamp(ts, now, s.tolerance); err != nil {
 		return err

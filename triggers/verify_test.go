@@ -153,6 +153,16 @@ func TestVerifyRotationAndSeveralSignatures(t *testing.T) {
 	if err := std.verify(h, []byte(`{"test": 2432232314}`), time.Unix(1614265330, 0)); err != nil {
 		t.Errorf("standard with several signatures: %v", err)
 	}
+	// Svix's own names for the same headers.
+	svix := header("svix-id", "msg_p5jXN8AQM9LWM0D4loKWxJek", "svix-timestamp", "1614265330",
+		"svix-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+	if err := std.verify(svix, []byte(`{"test": 2432232314}`), time.Unix(1614265330, 0)); err != nil {
+		t.Errorf("standard with Svix's header names: %v", err)
+	}
+	svix.Set("svix-signature", "v1,AAAA")
+	if err := std.verify(svix, []byte(`{"test": 2432232314}`), time.Unix(1614265330, 0)); !errors.Is(err, errVerify) {
+		t.Errorf("a wrong Svix signature verifies: %v", err)
+	}
 }
 
 func TestVerifyBasicAndBearer(t *testing.T) {
@@ -389,6 +399,54 @@ func TestCheckTimestampSaysWhich(t *testing.T) {
 		err := checkTimestamp(ts, now, 5*time.Minute)
 		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
 			t.Errorf("%s: %v, want %q", ts, err, want)
+		}
+	}
+}
+
+// A 401 of a basic or bearer webhook names the scheme it asks for, so that a sender
+// that sends credentials only when challenged sends them.
+func TestUnauthorizedNamesTheScheme(t *testing.T) {
+	set, diags := loadHooks("auth.hcl", `
+workflow "basic" {
+  trigger "webhook" {
+    path = "/basic"
+    verify "basic" {
+      username = "zapier"
+      password = ["password-1"]
+    }
+  }
+}
+workflow "bearer" {
+  trigger "webhook" {
+    path = "/bearer"
+    verify "bearer" {
+      tokens = ["token-one-1"]
+    }
+  }
+}
+workflow "github" {
+  trigger "webhook" {
+    path = "/github"
+    verify "github" {
+      secrets = ["secret-one-1"]
+    }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	h := NewWebhooks(&recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	h.Use(set)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for path, want := range map[string]string{"basic": `Basic realm="hookflow", charset="UTF-8"`, "bearer": `Bearer realm="hookflow"`, "github": ""} {
+		resp, err := http.Post(srv.URL+"/hooks/"+path, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != want {
+			t.Errorf("%s: %d, WWW-Authenticate %q; want 401 and %q", path, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), want)
 		}
 	}
 }
