@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -379,5 +381,70 @@ workflow "approve" {
 		if got := stepsOf(r); !strings.Contains(got, "on_failure/page succeeded") {
 			t.Errorf("steps %s", got)
 		}
+	})
+}
+
+// A step, a for_each item or a block's step whose attempt is in flight shows running,
+// not pending: it has no record until the attempt ends, but its job is leased.
+func TestStepsInFlightShowRunning(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		release := make(chan struct{})
+		var mu sync.Mutex
+		arrived := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			arrived++
+			mu.Unlock()
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{}`))
+		}))
+		defer srv.Close()
+		defer close(release)
+		e, set := httpEngine(t, b, strings.ReplaceAll(`
+workflow "slow" {
+  step "http" "first" {
+    url = "URL/first"
+  }
+  parallel "both" {
+    step "http" "one" {
+      url = "URL/one"
+    }
+    step "http" "lines" {
+      for_each = "[1, 2]"
+      url      = "URL/line/{{ each.key }}"
+    }
+  }
+}`, "URL", srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("slow"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return arrived
+		}
+		steps := func() string {
+			r, err := e.Run(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := stepsOf(r)
+			for _, s := range r.Steps {
+				for _, it := range s.Items {
+					out += ", " + it.Path + " " + string(it.Status)
+				}
+			}
+			return out
+		}
+		testutil.Eventually(t, 10*time.Second, "the first call sent", func() bool { return calls() == 1 })
+		if got, want := steps(), "first running, both pending, both/one pending, both/lines pending"; got != want {
+			t.Errorf("first in flight: %s, want %s", got, want)
+		}
+		release <- struct{}{} // the first call answers
+		testutil.Eventually(t, 10*time.Second, "the block's calls sent", func() bool { return calls() == 4 })
+		want := "first succeeded, both running, both/one running, both/lines running, both/lines[0] running, both/lines[1] running"
+		testutil.Eventually(t, 10*time.Second, want, func() bool { return steps() == want })
 	})
 }

@@ -17,7 +17,7 @@ type Status string
 
 const (
 	StatusPending   Status = "pending"  // not started yet
-	StatusRunning   Status = "running"  // a for_each step's items, or a parallel block's steps, in flight
+	StatusRunning   Status = "running"  // an attempt in flight (its job leased); a for_each step's items, or a parallel block's steps, in flight
 	StatusRetrying  Status = "retrying" // an attempt failed; another is queued
 	StatusWaiting   Status = "waiting"  // a delay in an item or a parallel block's step
 	StatusSucceeded Status = "succeeded"

@@ -205,6 +205,19 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 		return byFinish(rec.steps, nil), nil
 	}
 	sh := e.q.shardFor(wf.Name)
+	// The steps and items not settled whose jobs may be leased: a step in flight has no
+	// record until its attempt ends, and shows as running while its job is leased.
+	type unsettled struct {
+		step, item int // item -1: the step itself
+		job        string
+	}
+	var maybe []unsettled
+	active := fields["status"] == string(RunRunning) || fields["status"] == string(RunQueued)
+	look := func(step, item int, sr *StepRun, job string) {
+		if active && (sr.Status == StatusPending || sr.Status == StatusRetrying) {
+			maybe = append(maybe, unsettled{step, item, job})
+		}
+	}
 	view := func(s *workflows.Step, path string) (StepRun, error) {
 		sr := StepRun{Name: s.Name, Path: path, Status: StatusPending}
 		if r := rec.steps[s.Name]; r != nil {
@@ -231,6 +244,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			item.Path = fmt.Sprintf("%s[%v]", path, set.key(i))
 			item.Kind, item.Parallel, item.Key = s.Kind, s.Parallel, set.key(i)
 			sr.Items[i] = item
+			look(len(out), i, &item, fields["id"]+":"+s.Name+":"+strconv.Itoa(i))
 		}
 		return sr, nil
 	}
@@ -239,6 +253,9 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			sr, err := view(n.Steps[0], n.Name)
 			if err != nil {
 				return nil, err
+			}
+			if n.Steps[0].ForEach == nil {
+				look(len(out), -1, &sr, fields["id"]+":"+n.Steps[0].Name)
 			}
 			out = append(out, sr)
 			continue
@@ -256,7 +273,30 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			if err != nil {
 				return nil, err
 			}
+			if s.ForEach == nil {
+				look(len(out), -1, &sr, fields["id"]+":"+s.Name)
+			}
 			out = append(out, sr)
+		}
+	}
+	if len(maybe) > 0 {
+		jobs := make([]string, len(maybe))
+		for i, m := range maybe {
+			jobs[i] = m.job
+		}
+		scores, err := e.q.rdb.ZMScore(ctx, sh.keys.leases, jobs...).Result()
+		if err != nil {
+			return nil, err
+		}
+		for i, m := range maybe {
+			if scores[i] == 0 { // not leased (ZMSCORE's nil)
+				continue
+			}
+			sr := &out[m.step]
+			if m.item >= 0 {
+				sr = &sr.Items[m.item]
+			}
+			sr.Status, sr.NextAttemptAt = StatusRunning, nil
 		}
 	}
 	for _, s := range wf.OnFailure { // those that ran for the run's failure
