@@ -359,3 +359,39 @@ func fetchPage(t *testing.T, url string) string {
 	}
 	return string(body)
 }
+
+// A manual run the primary stored but no replica acknowledged is a 503 that names the
+// run, so that it is looked at rather than started twice.
+func TestManualStartNotReplicated(t *testing.T) {
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "backfill" {
+  step "log" "note" {
+    message = "ran"
+  }
+}`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	b := redistest.Real(t) // no replica
+	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k, WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	e.Use(set)
+	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer map[string]string
+	decode(t, resp, http.StatusServiceUnavailable, &answer)
+	if answer["run_id"] == "" || answer["status_url"] != "/api/v1/runs/"+answer["run_id"] ||
+		!strings.Contains(answer["error"], "is stored on the Redis primary") || resp.Header.Get("Retry-After") != "" {
+		t.Errorf("answer %v, Retry-After %q", answer, resp.Header.Get("Retry-After"))
+	}
+	var run engine.Run
+	get(t, srv.URL+"/api/v1/runs/"+answer["run_id"], http.StatusOK, &run)
+	if run.Status != engine.RunQueued {
+		t.Errorf("the stored run is %s", run.Status)
+	}
+}

@@ -103,9 +103,9 @@ func (b *batcher) exec(batch []*scriptCall, cmds []*redis.Cmd) {
 	b.execWaiting(ctx, live, cmds)
 }
 
-// errNotReplicated is returned for a call that Redis's primary took but too few
+// ErrNotReplicated is returned for a call that Redis's primary took but too few
 // replicas acknowledged in time: a failover now could lose it.
-var errNotReplicated = errors.New("too few replicas acknowledged the write")
+var ErrNotReplicated = errors.New("too few replicas acknowledged the write")
 
 // execWaiting sends the calls and a WAIT in one pipeline on one connection to the
 // primary that holds their shard (WAIT waits for the writes of its own connection),
@@ -152,7 +152,7 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 		}
 		acked, err := wait.Int64()
 		if err == nil && acked < int64(b.wait) {
-			err = fmt.Errorf("%w: %d of %d within %s", errNotReplicated, acked, b.wait, b.waitTimeout)
+			err = fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, acked, b.wait, b.waitTimeout)
 		}
 		if err != nil {
 			for _, c := range live {

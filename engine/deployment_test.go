@@ -49,9 +49,12 @@ func TestStartWaitsForReplicas(t *testing.T) {
 		b := redistest.Real(t)
 		e := New(b.Client, Options{Logger: quiet, WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
 		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
-		_, err := e.Start(ctx, wf, event(`{}`))
-		if !errors.Is(err, errNotReplicated) {
+		id, err := e.Start(ctx, wf, event(`{}`))
+		if !errors.Is(err, ErrNotReplicated) {
 			t.Errorf("start on a Redis with no replica: %v", err)
+		}
+		if r, err := e.Run(ctx, id); id == "" || err != nil || r.Status != RunQueued {
+			t.Errorf("the run the primary stored, %q: %+v, %v", id, r, err)
 		}
 	})
 	t.Run("cluster", func(t *testing.T) {

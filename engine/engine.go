@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -167,7 +168,9 @@ func (e *Engine) Use(set *workflows.Set) {
 }
 
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run
-// is in Redis: a worker will execute it even if this process stops now.
+// is in Redis: a worker will execute it even if this process stops now. When starts
+// wait for replicas and too few acknowledged the run, the error is ErrNotReplicated
+// and the id is the run's, stored on the primary.
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
 	id, _, err := e.start(ctx, wf, ev, "", nil, "")
 	return id, err
@@ -245,7 +248,11 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 		p.giveBack()
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
+		stored := ""
+		if errors.Is(err, ErrNotReplicated) {
+			stored = runID // the primary has it: it runs unless the primary is lost first
+		}
+		return stored, false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
 	}
 	if got != runID {
 		return got, false, nil

@@ -88,12 +88,13 @@ func (c *adminClient) call(ctx context.Context, method, path string, body []byte
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error string `json:"error"`
+			RunID string `json:"run_id"` // a run stored all the same: not to be retried blindly
 		}
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(data))
 		}
 		err := &apiError{Status: resp.StatusCode, Message: e.Error}
-		if resp.StatusCode == http.StatusServiceUnavailable {
+		if resp.StatusCode == http.StatusServiceUnavailable && e.RunID == "" {
 			return &unreachableError{err}
 		}
 		return err
