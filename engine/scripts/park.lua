@@ -67,6 +67,8 @@ end
 record(K.run, field, now_s, duration, rec, ',"retry_at":' .. digits(deadline))
 redis.call('ZREM', K.leases, jobid)
 redis.call('HDEL', K.job, 'token', 'reaped')
+-- Parking is not an attempt: the lease that wakes it counts the same one again.
+redis.call('HINCRBY', K.job, 'attempt', -1)
 if parked_field ~= '' and redis.call('HSETNX', K.job, 'parked', 1) == 1 then
   redis.call('HINCRBY', K.run, parked_field, 1)
 end
