@@ -76,8 +76,8 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 	}
 	rec := newRecord(StatusWaiting, j.attempt, nil, nil)
 	rec.Version = r.recVer
-	mark := flag(step.Parallel == "" && !workflows.IsOnFailure(step.Name))
-	join := "" // in a parallel block: its count of steps still to settle
+	mark := flag(step.Parallel == "") // an on_failure wait too: the run waits for it
+	join := ""                        // in a parallel block: its count of steps still to settle
 	if step.Parallel != "" {
 		join = countPrefix + step.Parallel
 	}

@@ -549,6 +549,9 @@ workflow "deadline" {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if r.Status != RunWaiting {
+			t.Errorf("the run is %s while its on_failure wait waits, want waiting", r.Status)
+		}
 		for _, s := range r.Steps {
 			// Parking again would write its record again, at a later time.
 			if s.Path == "on_failure/ack" && (s.Status != StatusWaiting || s.Attempts != 1 || !timeOf(s.FinishedAt).Equal(timeOf(ack.FinishedAt))) {
