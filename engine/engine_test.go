@@ -238,7 +238,7 @@ func TestFailedStep(t *testing.T) {
 		if r.Status != "failed" || r.Error != "step a: probe failed as asked: x" {
 			t.Errorf("run %s: %q", r.Status, r.Error)
 		}
-		if r.Steps[0].Status != "failed" || r.Steps[0].Error != "probe failed as asked: x" || r.Steps[1].Status != "pending" {
+		if r.Steps[0].Status != "failed" || r.Steps[0].Error != "probe failed as asked: x" || r.Steps[1].Status != "cancelled" {
 			t.Errorf("steps %+v", r.Steps)
 		}
 		if calls := rec.list(); len(calls) != 1 || calls[0] != id+":a" {

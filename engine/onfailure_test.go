@@ -66,7 +66,7 @@ func TestOnFailure(t *testing.T) {
 		if r.Status != RunFailed || r.Error != "step b: probe failed as asked: b" || r.FailedStep != "b" || r.DeadLetter != id+":b" {
 			t.Errorf("run %+v", r.RunSummary)
 		}
-		want := "a succeeded, b failed, c pending, on_failure/notify succeeded, on_failure/page failed"
+		want := "a succeeded, b failed, c cancelled, on_failure/notify succeeded, on_failure/page failed"
 		if got := stepsOf(r); got != want {
 			t.Errorf("steps %s\nwant  %s", got, want)
 		}

@@ -100,7 +100,7 @@ func TestParallelFailureWaitsForSiblings(t *testing.T) {
 			status[s.Path] = s.Status
 		}
 		if status["notify/slack"] != StatusSucceeded || status["notify/lines"] != StatusSucceeded ||
-			status["notify/crm"] != StatusFailed || status["notify"] != StatusFailed || status["after"] != StatusPending {
+			status["notify/crm"] != StatusFailed || status["notify"] != StatusFailed || status["after"] != StatusCancelled {
 			t.Fatalf("steps %v", status)
 		}
 		tg.failPath("/crm", 0)

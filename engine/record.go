@@ -24,7 +24,8 @@ const (
 	StatusFailed    Status = "failed"
 	StatusSkipped   Status = "skipped" // its if was false
 	// StatusCancelled is an item of a for_each step that never started: another item
-	// failed the step first; or a step of a cancelled run that had not settled.
+	// failed the step first; or a step of a failed or cancelled run that had not
+	// settled.
 	StatusCancelled Status = "cancelled"
 )
 

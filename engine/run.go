@@ -110,7 +110,7 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Status == RunCancelled {
+	if r.Status == RunCancelled || r.Status == RunFailed {
 		cancelSteps(r.Steps)
 	}
 	return r, nil
@@ -132,7 +132,9 @@ func (e *Engine) RunEvent(ctx context.Context, id string) (*workflows.Event, err
 	return workflows.DecodeEvent([]byte(shownEventOf(fields)))
 }
 
-// cancelSteps marks what had not settled in a cancelled run cancelled: it never will.
+// cancelSteps marks what had not settled in a run that ended failed or cancelled
+// cancelled: it never will (the steps after the one that failed, and every step of a
+// run its filter failed).
 func cancelSteps(steps []StepRun) {
 	for i := range steps {
 		if s := &steps[i]; !s.Status.Settled() {

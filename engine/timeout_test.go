@@ -132,7 +132,7 @@ func TestRunTimeoutCountsDelays(t *testing.T) {
 			r.DeadLetter != id+":wait" {
 			t.Errorf("run %+v", r.RunSummary)
 		}
-		if got := stepsOf(r); got != "wait failed, after pending, on_failure/page succeeded" {
+		if got := stepsOf(r); got != "wait failed, after cancelled, on_failure/page succeeded" {
 			t.Errorf("steps %s", got)
 		}
 		if w := r.Steps[0]; w.Error != "run timed out: its timeout of 1s passed" {

@@ -346,7 +346,7 @@ func TestWaitTimeout(t *testing.T) {
 		}
 		r = waitRun(t, e, strict)
 		if r.Status != RunFailed || r.Steps[0].Status != StatusFailed || !strings.Contains(r.Steps[0].Error, "timed out after 1s") ||
-			r.Steps[1].Status != StatusPending {
+			r.Steps[1].Status != StatusCancelled {
 			t.Errorf("fail: %s %s %q", r.Status, stepsOf(r), r.Steps[0].Error)
 		}
 		_, err = e.Resume(ctx, strict, "approval", resumeRequest(t, `{}`))

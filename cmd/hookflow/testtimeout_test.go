@@ -26,7 +26,7 @@ func TestWorkflowTestsTimeout(t *testing.T) {
 		{"a resumed wait takes no time", []string{"ok  ", `"message": "timed_out=false"`}},
 		{"a delay past the timeout fails the run", []string{"FAIL",
 			f + ":29: the run: expected succeeded, but it failed\n    step d: run timed out: its timeout of 2s passed\n",
-			"d (delay) failed", "after (log) pending"}},
+			"d (delay) failed", "after (log) cancelled"}},
 		{"a delay past the timeout, expected", []string{"ok  "}},
 		// 1s between attempts: the third is sent at 2s; the fourth would start past
 		// 2.5s, and fails without sending, as under serve: the step keeps the three
