@@ -38,7 +38,8 @@ type Replayed struct {
 	// with another: the workflow changed since the run started, and a replay with
 	// ReplayOptions.Current would run the version in use.
 	CurrentVersion string `json:"current_version,omitempty"`
-	// From names what runs again: steps, and items of for_each steps (reserve[2]).
+	// From names what runs again: steps, by their path as runs show it (notify/crm for a
+	// step of a parallel block), and items of for_each steps (reserve[2]).
 	From []string `json:"from"`
 }
 
@@ -118,6 +119,9 @@ func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Re
 	}
 	for i, u := range p.Start {
 		out.From[i] = u.String()
+		if s, _ := wf.Step(u.step); s != nil && s.Parallel != "" {
+			out.From[i] = s.Parallel + "/" + out.From[i] // as runs show it: notify/crm
+		}
 	}
 	e.log.Info("run replayed", "run", runID, "workflow", wf.Name, "version", wf.Version, "from", strings.Join(out.From, ", "))
 	return out, nil

@@ -228,8 +228,8 @@ func TestReplayOnTheCurrentVersionRunsTheFailedStepOfABlock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(again.From) != "[crm]" {
-			t.Errorf("replay from %v, want crm only", again.From)
+		if fmt.Sprint(again.From) != "[notify/crm]" {
+			t.Errorf("replay from %v, want notify/crm only", again.From)
 		}
 		if r := waitRun(t, e, id); r.Status != RunSucceeded {
 			t.Fatalf("replayed run %+v", r.RunSummary)
