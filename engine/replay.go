@@ -138,9 +138,30 @@ func (e *Engine) replayCurrent(ctx context.Context, cur *version, fields map[str
 	if cur.wf.Version == ver {
 		return cur.wf, nil
 	}
+	missing, err := e.missingInCurrent(ctx, cur, fields, rec)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		what := "step " + missing[0]
+		if len(missing) > 1 {
+			what = "steps " + strings.Join(missing, ", ")
+		}
+		return nil, fmt.Errorf("%w on the current version: %s failed it, and version %s of workflow %s, in use now, has no %s; replay it with the version it started with, or bring the step back",
+			ErrCannotReplay, what, cur.wf.Version, name, what)
+	}
+	if err := e.versions.store(ctx, cur); err != nil {
+		return nil, err
+	}
+	return cur.wf, nil
+}
+
+// missingInCurrent names the steps that failed the run (fields, rec) that cur, the
+// version in use now, does not have: a replay with it would be refused.
+func (e *Engine) missingInCurrent(ctx context.Context, cur *version, fields map[string]string, rec *runRecord) ([]string, error) {
 	// What failed the run is read with its own version, where it can still be loaded;
 	// else the dead letter names it.
-	pinned, err := e.versions.get(ctx, name, ver)
+	pinned, err := e.versions.get(ctx, fields["wf"], fields["ver"])
 	if retry, _ := workflows.Retryable(err); err != nil && retry {
 		return nil, err
 	}
@@ -156,18 +177,7 @@ func (e *Engine) replayCurrent(ctx context.Context, cur *version, fields map[str
 			missing = append(missing, s)
 		}
 	}
-	if len(missing) > 0 {
-		what := "step " + missing[0]
-		if len(missing) > 1 {
-			what = "steps " + strings.Join(missing, ", ")
-		}
-		return nil, fmt.Errorf("%w on the current version: %s failed it, and version %s of workflow %s, in use now, has no %s; replay it with the version it started with, or bring the step back",
-			ErrCannotReplay, what, cur.wf.Version, name, what)
-	}
-	if err := e.versions.store(ctx, cur); err != nil {
-		return nil, err
-	}
-	return cur.wf, nil
+	return missing, nil
 }
 
 // failedSteps names the steps of wf that a replay runs again as they are in rec: those

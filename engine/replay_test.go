@@ -84,8 +84,8 @@ func TestReplayOnTheCurrentVersion(t *testing.T) {
 		v2 := httpSet(t, strings.ReplaceAll(syncFixedSrc, "URL", tg.srv.URL))
 		ver2 := v2.Workflow("sync").Version
 		e.Use(v2)
-		if r, _ := e.Run(ctx, id); r.CurrentVersion != ver2 || r.Version != ver1 {
-			t.Errorf("failed run: version %s, current %q; want %s and %s", r.Version, r.CurrentVersion, ver1, ver2)
+		if r, _ := e.Run(ctx, id); r.CurrentVersion != ver2 || r.Version != ver1 || r.CurrentLacks != nil {
+			t.Errorf("failed run: version %s, current %q lacking %v; want %s and %s lacking nothing", r.Version, r.CurrentVersion, r.CurrentLacks, ver1, ver2)
 		}
 
 		// Replayed with its own version, it fails again, and says a current one exists.
@@ -161,6 +161,9 @@ workflow "sync" {
 		}
 		if r.Status != RunFailed || r.Version != v1.Workflow("sync").Version || r.DeadLetter == "" || r.Replays != 0 {
 			t.Errorf("the refused replay changed the run: %+v", r.RunSummary)
+		}
+		if fmt.Sprint(r.CurrentLacks) != "[update]" {
+			t.Errorf("the run says the current version lacks %v, want [update]", r.CurrentLacks)
 		}
 	})
 }

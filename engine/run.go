@@ -43,9 +43,12 @@ type Run struct {
 	RunSummary
 	// CurrentVersion is the version of the workflow in use now, when it is not the
 	// run's: a replay with ReplayOptions.Current goes on with it.
-	CurrentVersion string     `json:"current_version,omitempty"`
-	Event          *EventView `json:"event,omitempty"`
-	Steps          []StepRun  `json:"steps"`
+	CurrentVersion string `json:"current_version,omitempty"`
+	// CurrentLacks names, for a failed run that can be replayed, the steps that failed
+	// it that the current version does not have: a replay with it would be refused.
+	CurrentLacks []string   `json:"current_lacks,omitempty"`
+	Event        *EventView `json:"event,omitempty"`
+	Steps        []StepRun  `json:"steps"`
 }
 
 // EventView is the part of a run's event the API shows. Headers, query parameters
@@ -102,6 +105,11 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	r := &Run{RunSummary: summary(fields)}
 	if v := e.versions.currentOf(r.Workflow); v != nil && v.wf.Version != r.Version {
 		r.CurrentVersion = v.wf.Version
+		if r.Status == RunFailed && r.DeadLetter != "" {
+			if rec, err := readRecord(fields); err == nil {
+				r.CurrentLacks, _ = e.missingInCurrent(ctx, v, fields, rec) // unknown: none said
+			}
+		}
 	}
 	if ev, err := workflows.DecodeEvent([]byte(shownEventOf(fields))); err == nil {
 		r.Event = eventView(ev, e.versions.secrets())

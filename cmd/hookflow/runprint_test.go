@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,23 @@ func TestPrintRunIndentsErrorLines(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("lacks\n%s\nin\n%s", want, b.String())
 		}
+	}
+}
+
+// A failed run whose workflow changed since says whether a replay on the version in
+// use would be refused, rather than suggest it.
+func TestRunEndSaysWhatAReplayCanRun(t *testing.T) {
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "r1", Workflow: "w", Status: engine.RunFailed, DeadLetter: "r1:broken"},
+		CurrentVersion: "v2"}
+	var buf bytes.Buffer
+	printRunEnd(&buf, run, true)
+	if !strings.Contains(buf.String(), "hookflow runs replay --current r1") {
+		t.Errorf("the current version has the failed step:\n%s", buf.String())
+	}
+	run.CurrentLacks = []string{"broken"}
+	buf.Reset()
+	printRunEnd(&buf, run, true)
+	if out := buf.String(); strings.Contains(out, "--current") || !strings.Contains(out, "version v2, in use now, has no step broken, which failed it") {
+		t.Errorf("the current version lacks the failed step:\n%s", out)
 	}
 }
