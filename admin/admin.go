@@ -197,7 +197,11 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.Error("cannot queue a manual run", "workflow", name, "err", err)
 		w.Header().Set("Retry-After", "5")
-		httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the run right now"+a.unreachable(r.Context())+"; retry later")
+		why := a.unreachable(r.Context())
+		if errors.Is(err, engine.ErrBusy) {
+			why = ": too many runs are waiting or running"
+		}
+		httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the run right now"+why+"; retry later")
 		return
 	}
 	httpjson.Write(w, http.StatusAccepted, map[string]string{"run_id": runID, "status_url": a.statusURL(runID)})

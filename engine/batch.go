@@ -105,7 +105,15 @@ func (b *batcher) exec(batch []*scriptCall, cmds []*redis.Cmd) {
 
 // ErrNotReplicated is returned for a call that Redis's primary took but too few
 // replicas acknowledged in time: a failover now could lose it.
-var ErrNotReplicated = errors.New("too few replicas acknowledged the write")
+var ErrNotReplicated error = notReplicatedError{}
+
+type notReplicatedError struct{}
+
+func (notReplicatedError) Error() string { return "too few replicas acknowledged the write" }
+
+// Stored tells a caller that does not import the engine (the webhook receiver) that
+// the start is stored on the primary though it failed.
+func (notReplicatedError) Stored() bool { return true }
 
 // execWaiting sends the calls and a WAIT in one pipeline on one connection to the
 // primary that holds their shard (WAIT waits for the writes of its own connection),

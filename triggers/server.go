@@ -332,7 +332,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 					"suppressed", suppressed)
 			}
 			w.Header().Set("Retry-After", "5")
-			h.refuse(w, startRefusal(err), http.StatusServiceUnavailable, "cannot queue the event right now; retry later")
+			h.refuse(w, startRefusal(err), http.StatusServiceUnavailable, refusalText(err))
 			return
 		}
 		runs = append(runs, runID)
@@ -402,6 +402,21 @@ func (a *accepted) AppendJSON(b []byte, escapeHTML bool) []byte {
 
 // startRefusal tells an overload (the starter's error has a Busy method saying so, as
 // the engine's ErrBusy does) from a failure to queue the run.
+// refusalText is the answer to a webhook whose run could not be queued: why, as far
+// as the sender can act on it.
+func refusalText(err error) string {
+	var b interface{ Busy() bool }
+	var st interface{ Stored() bool }
+	switch {
+	case errors.As(err, &b) && b.Busy():
+		return "cannot queue the event right now: too many runs are waiting or running; retry later"
+	case errors.As(err, &st) && st.Stored():
+		return "the event is stored, but too few Redis replicas acknowledged it in time, so it may run; " +
+			"a retry finds it when the webhook dedupes (its dedupe, or its verify preset's delivery id), else it may run twice"
+	}
+	return "cannot queue the event right now; retry later"
+}
+
 func startRefusal(err error) reason {
 	var b interface{ Busy() bool }
 	if errors.As(err, &b) && b.Busy() {

@@ -455,7 +455,28 @@ func TestWebhookCannotQueue(t *testing.T) {
 	if strings.Contains(a.body["error"].(string), "redis") {
 		t.Errorf("internal errors should not reach the sender: %v", a.body)
 	}
+	// Why, when the sender can act on it.
+	for err, says := range map[error]string{
+		fmt.Errorf("queueing: %w", busyErr{}):   "too many runs are waiting or running",
+		fmt.Errorf("queueing: %w", storedErr{}): "the event is stored, but too few Redis replicas acknowledged it",
+	} {
+		starter.fail = err
+		a := send(t, "POST", srv.URL+"/hooks/stripe", "application/json", []byte(`{"type": "payment_intent.succeeded"}`))
+		if a.status != http.StatusServiceUnavailable || !strings.Contains(a.body["error"].(string), says) {
+			t.Errorf("%v: %d %v, want 503 saying %q", err, a.status, a.body, says)
+		}
+	}
 }
+
+type busyErr struct{}
+
+func (busyErr) Error() string { return "busy" }
+func (busyErr) Busy() bool    { return true }
+
+type storedErr struct{}
+
+func (storedErr) Error() string { return "not replicated" }
+func (storedErr) Stored() bool  { return true }
 
 func TestWebhookLoadErrors(t *testing.T) {
 	tests := map[string]string{
