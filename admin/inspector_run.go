@@ -60,6 +60,7 @@ type ResumeURLs interface {
 type stepView struct {
 	engine.StepRun
 	VersionNote string // the version it ran with, when not the run's
+	HeldMS      *int64 // how long a delay step held the run; the step itself takes no time
 	InBlock     bool   // a step of a parallel block
 	Items       []stepView
 	MaxMS       int64
@@ -101,6 +102,9 @@ func viewStep(s engine.StepRun, runVersion string, maxMS int64) stepView {
 	v := stepView{StepRun: s, InBlock: s.Parallel != "", MaxMS: maxMS}
 	if s.Version != "" && runVersion != "" && s.Version != runVersion {
 		v.VersionNote = s.Version
+	}
+	if held, skipped, ok := s.Delay(); ok && !skipped {
+		v.HeldMS = &held
 	}
 	for _, it := range s.Items {
 		v.Items = append(v.Items, viewStep(it, runVersion, maxMS))

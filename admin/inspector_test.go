@@ -209,6 +209,36 @@ workflow "flaky" {
 	}
 }
 
+// A delay step's head says how long it held the run, not the no time the step took.
+func TestInspectorDelayHeldTheRun(t *testing.T) {
+	e, set, _ := serveAPI(t, `
+workflow "later" {
+  step "delay" "settle" {
+    duration = "1s"
+  }
+  step "log" "after" {
+    message = "done"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("later"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the run finished", func() bool {
+		r, err := e.Run(context.Background(), id)
+		return err == nil && r.Status == engine.RunSucceeded
+	})
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	page := fetchPage(t, srv.URL+"/runs/"+id)
+	head := page[strings.Index(page, `<div class="step-head">`):]
+	head = head[:strings.Index(head, "</div>")]
+	if !strings.Contains(head, "<span>held the run 1.0s</span>") {
+		t.Errorf("the delay step's head:\n%s", head)
+	}
+}
+
 // A run waiting at a wait step shows it with a button to resume it and its resume URL
 // behind a click; the API's resume endpoint resumes it once.
 func TestInspectorResumeButton(t *testing.T) {

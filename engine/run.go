@@ -93,6 +93,28 @@ type StepRun struct {
 	Items     []StepRun `json:"items,omitempty"`
 }
 
+// Delay says how long a delay step that succeeded held its run, from its output's
+// seconds (the step itself takes no time), and whether it waited for nothing, skipped
+// by a dry run or a test; ok is false for any other step.
+func (s *StepRun) Delay() (ms int64, skipped, ok bool) {
+	out, _ := s.Output.(map[string]any)
+	if s.Kind != "delay" || s.Status != StatusSucceeded || out == nil {
+		return 0, false, false
+	}
+	var secs float64
+	switch n := out["seconds"].(type) {
+	case int:
+		secs = float64(n)
+	case int64:
+		secs = float64(n)
+	case float64:
+		secs = n
+	default:
+		return 0, false, false
+	}
+	return int64(secs * 1000), out["skipped"] == true, true
+}
+
 // Run returns the run with the given id, or ErrNotFound.
 func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	fields, err := e.q.runFields(ctx, id)

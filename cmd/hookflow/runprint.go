@@ -142,6 +142,12 @@ func stepLine(s *engine.StepRun) string {
 		}
 		return line
 	}
+	if ms, skipped, ok := s.Delay(); ok { // the step itself takes no time: it holds the run
+		if skipped {
+			return line + ", " + millis(&ms) + " not waited (a dry run waits for nothing)"
+		}
+		return line + ", held the run " + millis(&ms)
+	}
 	if s.DurationMS != nil && s.Status != engine.StatusSkipped && s.FinishedAt != nil {
 		line += " in " + millis(s.DurationMS)
 	}
