@@ -32,11 +32,11 @@ func accessFlags(fs *pflag.FlagSet, c *accessConfig) {
 
 // access reads the tokens (from their files where given) into the admin API's rules.
 func (c accessConfig) access() (admin.Access, error) {
-	op, err := tokenOf("--admin-token", c.token, c.tokenFile)
+	op, err := tokenOf("admin-token", c.token, c.tokenFile)
 	if err != nil {
 		return admin.Access{}, err
 	}
-	read, err := tokenOf("--admin-read-token", c.readToken, c.readTokenFile)
+	read, err := tokenOf("admin-read-token", c.readToken, c.readTokenFile)
 	if err != nil {
 		return admin.Access{}, err
 	}
@@ -46,22 +46,23 @@ func (c accessConfig) access() (admin.Access, error) {
 	return admin.Access{OperatorToken: op, ReadToken: read, Hosts: c.hosts, MetricsPublic: c.metricsPublic}, nil
 }
 
+// tokenOf is the token of flag (its name, without --): value, or read from file.
 func tokenOf(flag, value, file string) (string, error) {
 	if value != "" && file != "" {
-		return "", usage("%s and %s-file: give one", flag, flag)
+		return "", usage("--%s and --%s-file: give one", flag, flag)
 	}
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return "", usage("%s-file: %v", flag, err)
+			return "", badFlag(flag+"-file", ": %v", err)
 		}
 		value = strings.TrimSpace(string(data))
 		if value == "" {
-			return "", usage("%s-file: %s is empty", flag, file)
+			return "", badFlag(flag+"-file", ": %s is empty", file)
 		}
 	}
 	if value != "" && len(value) < minAdminToken {
-		return "", usage("%s: at least %d characters (a random one: openssl rand -hex 24)", flag, minAdminToken)
+		return "", badFlag(flag, ": at least %d characters (a random one: openssl rand -hex 24)", minAdminToken)
 	}
 	return value, nil
 }

@@ -39,7 +39,7 @@ func newAdminClient(addr string) (*adminClient, error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, usage("--admin: give host:port or an http(s) URL")
+		return nil, badFlag("admin", " %q: give host:port or an http(s) URL", addr)
 	}
 	token, err := adminTokenFromEnv()
 	if err != nil {

@@ -63,8 +63,45 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	)
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
+	strictBuiltins(root)
 	documentEnv(root)
 	return root
+}
+
+// strictBuiltins makes cobra's help and completion commands refuse what they do not
+// know as the others do, with exit status 2: cobra's help shows the root's help for an
+// unknown topic, and its completion shows its help for an unknown shell, both with
+// exit status 0, and a completion script given an argument fails with status 1.
+func strictBuiltins(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Args = cobra.ArbitraryArgs
+			c.Run = nil
+			c.RunE = func(c *cobra.Command, args []string) error {
+				cmd, rest, err := c.Root().Find(args)
+				if err != nil || len(rest) > 0 {
+					return usage("no help topic %q; the commands are listed by: hookflow help", strings.Join(args, " "))
+				}
+				return cmd.Help()
+			}
+		case "completion":
+			var shells []string
+			for _, shell := range c.Commands() {
+				shell.Args = maxArgs(0)
+				shells = append(shells, shell.Name())
+			}
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(c *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return needSubcommand(c, args)
+				}
+				return usage("no completion for shell %q; there is for %s", args[0], strings.Join(shells, ", "))
+			}
+		}
+	}
 }
 
 // needSubcommand runs a command that only groups others: without one, it prints its
@@ -110,6 +147,48 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func usage(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// flagError is what is wrong with the value of one flag, or what went wrong using it.
+// The value may have come from the environment, and the user must be told where to
+// look: run names the variable then, once it knows the command (flagSource), and the
+// flag otherwise.
+type flagError struct {
+	flag string // the flag's name, without --
+	name string // what to call it, set by run: "--listen" or "HOOKFLOW_LISTEN"
+	err  error  // what follows the name, with its separator: ": …" or " STEP: …"
+}
+
+func (e *flagError) Error() string {
+	name := e.name
+	if name == "" {
+		name = "--" + e.flag
+	}
+	return name + e.err.Error()
+}
+
+func (e *flagError) Unwrap() error { return e.err }
+
+// flagFailed is an error in using flag's value; format starts with the separator
+// that follows the flag's name.
+func flagFailed(flag, format string, args ...any) *flagError {
+	return &flagError{flag: flag, err: fmt.Errorf(format, args...)}
+}
+
+// badFlag is a usage error in flag's value: exit status 2.
+func badFlag(flag, format string, args ...any) error {
+	return &usageError{flagFailed(flag, format, args...)}
+}
+
+// flagSource is how to name cmd's flag in a message: the environment variable its
+// value came from, or --flag.
+func flagSource(cmd *cobra.Command, flag string) string {
+	if f := cmd.Flag(flag); f != nil {
+		if env := f.Annotations[fromEnvAnnotation]; len(env) > 0 {
+			return env[0]
+		}
+	}
+	return "--" + flag
 }
 
 // maxArgs accepts at most n arguments, and exactArgs exactly n; both say so as a usage
@@ -161,6 +240,10 @@ var envAliases = map[string][]string{
 // envAnnotation holds a flag's environment names, set by documentEnv.
 const envAnnotation = "hookflow_env"
 
+// fromEnvAnnotation holds the name of the variable a flag's value was read from, set
+// by flagsFromEnv.
+const fromEnvAnnotation = "hookflow_from_env"
+
 // envNames are the environment twins of a flag of cmd, first the one it is known by.
 func envNames(cmd *cobra.Command, flag string) []string {
 	name := strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
@@ -188,6 +271,7 @@ func flagsFromEnv(cmd *cobra.Command) error {
 			if e := setFromEnv(f, v); e != nil {
 				err = usage("%s=%q: %v", name, v, e)
 			}
+			f.Annotations[fromEnvAnnotation] = []string{name}
 			return
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,6 +131,88 @@ func TestBadFlagValues(t *testing.T) {
 				t.Errorf("%v, want exit status 2 and %q:\n%s", err, tt.says, stderr)
 			}
 		})
+	}
+}
+
+// A value that does not parse is a usage error, exit status 2, naming where it came
+// from: the flag, or the environment variable it was read from. So is a help topic, a
+// shell or an id that names nothing, before any request is sent.
+func TestBadValuesNameTheirSource(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"w.hcl": `workflow "w" {
+  step "http" "x" {
+    url = "https://example.com"
+  }
+}
+`})
+	local := []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", dir}
+	for _, tt := range []struct {
+		args []string
+		env  string // NAME=value
+		says string
+	}{
+		{[]string{"serve", "--listen", "nonsense", dir}, "", `hookflow serve: --listen "nonsense": missing port in address`},
+		{[]string{"serve", "--admin", "::::", dir}, "", `--admin "::::": too many colons in address`},
+		{[]string{"serve", dir}, "HOOKFLOW_LISTEN=nonsense", `HOOKFLOW_LISTEN "nonsense": missing port in address`},
+		{[]string{"serve", "--listen", "127.0.0.1:0", dir}, "HOOKFLOW_ADMIN=127.0.0.1", `HOOKFLOW_ADMIN "127.0.0.1": missing port`},
+		{[]string{"serve", "--listen", "127.0.0.1:http-ish", dir}, "", `--listen "127.0.0.1:http-ish"`},
+		{[]string{"worker", "--redis", "redis://127.0.0.1:1", "--metrics", "nonsense", dir}, "", `--metrics "nonsense": missing port`},
+		{append([]string{"serve", "--admin-token", "short"}, local...), "", "--admin-token: at least 16 characters"},
+		{append([]string{"serve"}, local...), "HOOKFLOW_ADMIN_TOKEN=short", "HOOKFLOW_ADMIN_TOKEN: at least 16 characters"},
+		{append([]string{"serve"}, local...), "HOOKFLOW_PUBLIC_URL=notaurl", `HOOKFLOW_PUBLIC_URL "notaurl": give the URL`},
+		{append([]string{"serve"}, local...), "HOOKFLOW_REDIS=notaurl", "HOOKFLOW_REDIS: redis: invalid URL scheme"},
+		{append([]string{"serve"}, local...), "HOOKFLOW_REDIS_URL=notaurl", "HOOKFLOW_REDIS_URL: redis: invalid URL scheme"},
+		{[]string{"workflows"}, "HOOKFLOW_ADMIN=garbage::", `HOOKFLOW_ADMIN "garbage::": give host:port or an http(s) URL`},
+		{[]string{"workflows", "--admin", "garbage::"}, "", `--admin "garbage::": give host:port or an http(s) URL`},
+		{[]string{"run", "--dir", dir, "--dry-run", "w"}, "HOOKFLOW_RUN_RESPONSE=x=missing.json", "HOOKFLOW_RUN_RESPONSE x: open missing.json"},
+		{[]string{"run", "--dir", dir, "--dry-run", "--response", "x=missing.json", "w"}, "", "--response x: open missing.json"},
+		{[]string{"run", "--dir", dir, "w"}, "HOOKFLOW_RUN_EVENT=missing.json", "HOOKFLOW_RUN_EVENT: open missing.json"},
+		{[]string{"help", "bogus"}, "", `no help topic "bogus"`},
+		{[]string{"help", "runs", "bogus"}, "", `no help topic "runs bogus"`},
+		{[]string{"completion", "tcsh"}, "", `no completion for shell "tcsh"; there is for bash, fish, powershell, zsh`},
+		{[]string{"completion", "bash", "extra"}, "", `hookflow completion bash: takes no arguments`},
+		{[]string{"runs", "show", ""}, "", "RUN is empty"},
+		{[]string{"runs", "show", ".."}, "", `RUN ".." is no id or name`},
+		{[]string{"runs", "cancel", ".."}, "", `RUN ".." is no id or name`},
+		{[]string{"runs", "replay", "."}, "", `RUN "." is no id or name`},
+		{[]string{"runs", "export-test", "a\nb"}, "", `RUN "a\nb" holds a control character`},
+		{[]string{"runs", "resume", "r1", " "}, "", `STEP is empty`},
+		{[]string{"runs", "start", ".."}, "", `WORKFLOW ".." is no id or name`},
+		{[]string{"dlq", "retry", ""}, "", "ID is empty"},
+	} {
+		t.Run(strings.Join(tt.args, " ")+" "+tt.env, func(t *testing.T) {
+			if name, value, ok := strings.Cut(tt.env, "="); ok {
+				t.Setenv(name, value)
+			}
+			if !strings.HasPrefix(tt.env, "HOOKFLOW_ADMIN=") {
+				// No admin API listens there: a request sent would fail otherwise.
+				t.Setenv("HOOKFLOW_ADMIN", "127.0.0.1:1")
+			}
+			_, stderr, err := hookflowCLI(t, tt.args...)
+			if err != errUsage || !strings.Contains(stderr, tt.says) {
+				t.Errorf("%v, want exit status 2 and %q:\n%s", err, tt.says, stderr)
+			}
+		})
+	}
+}
+
+// An address that parses but cannot be listened on is no mistake of the command line:
+// exit status 1, naming the flag.
+func TestListenAddressTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, _, err = hookflowCLI(t, "serve", "--listen", ln.Addr().String(), "--admin", "127.0.0.1:0", t.TempDir())
+	var stderr bytes.Buffer
+	if code := exitStatus(err, &stderr); code != exitFailed || !strings.Contains(stderr.String(), "hookflow: --listen: listen tcp "+ln.Addr().String()) {
+		t.Errorf("exit status %d, want 1:\n%s", code, stderr.String())
+	}
+	t.Setenv("HOOKFLOW_LISTEN", ln.Addr().String())
+	_, _, err = hookflowCLI(t, "serve", "--admin", "127.0.0.1:0", t.TempDir())
+	stderr.Reset()
+	if code := exitStatus(err, &stderr); code != exitFailed || !strings.Contains(stderr.String(), "hookflow: HOOKFLOW_LISTEN: listen tcp") {
+		t.Errorf("from the environment: exit status %d, want 1:\n%s", code, stderr.String())
 	}
 }
 

@@ -84,7 +84,7 @@ func answeredSteps(set *workflows.Set, wf *workflows.Workflow, given map[string]
 		case len(same) == 1:
 			label = same[0]
 		case len(same) > 1:
-			return nil, usage("--response %s: more than one step of a run of %s is named %q: %s; name the one to answer as tests do, STEP/CHILD_STEP for a step of the child run of workflow step STEP",
+			return nil, badFlag("response", " %s: more than one step of a run of %s is named %q: %s; name the one to answer as tests do, STEP/CHILD_STEP for a step of the child run of workflow step STEP",
 				name, wf.Name, name, strings.Join(same, ", "))
 		default:
 			var http []string
@@ -94,9 +94,9 @@ func answeredSteps(set *workflows.Set, wf *workflows.Workflow, given map[string]
 				}
 			}
 			if len(http) == 0 {
-				return nil, usage("--response %s: workflow %s has no step %q, and no http step to answer", name, wf.Name, name)
+				return nil, badFlag("response", " %s: workflow %s has no step %q, and no http step to answer", name, wf.Name, name)
 			}
-			return nil, usage("--response %s: workflow %s has no step %q; its http steps are: %s", name, wf.Name, name,
+			return nil, badFlag("response", " %s: workflow %s has no step %q; its http steps are: %s", name, wf.Name, name,
 				strings.Join(http, ", "))
 		}
 		if other, dup := by[label]; dup {
@@ -115,16 +115,16 @@ func (o *localRun) answers(stdin io.Reader) (map[string][]dryAnswer, error) {
 	for _, r := range o.responses {
 		step, v, ok := strings.Cut(r, "=")
 		if !ok || step == "" {
-			return nil, usage("--response %q: write it as STEP=[STATUS:]FILE, STEP=[STATUS:]'{…}' or STEP=STATUS", r)
+			return nil, badFlag("response", " %q: write it as STEP=[STATUS:]FILE, STEP=[STATUS:]'{…}' or STEP=STATUS", r)
 		}
 		a, err := parseAnswer(v, stdin)
 		if err != nil {
-			return nil, usage("--response %s: %v", step, err)
+			return nil, badFlag("response", " %s: %v", step, err)
 		}
 		answers[step] = append(answers[step], a)
 	}
 	if len(answers) > 0 && !o.dryRun {
-		return nil, usage("--response answers steps only in a --dry-run")
+		return nil, badFlag("response", " answers steps only in a --dry-run")
 	}
 	return answers, nil
 }
@@ -144,7 +144,8 @@ var dryTokenAnswer = dryAnswer{status: http.StatusOK, contentType: "application/
 	body: []byte(`{"access_token": "dry-run-token", "token_type": "Bearer", "expires_in": 3600}`)}
 
 // parseAnswer reads [STATUS:]FILE, [STATUS:]{…} or STATUS: a status of three digits,
-// then a body, inline when it starts as JSON does, else a file (- for standard input).
+// then a body, inline when it is JSON (see inlineJSON), else a file (- for standard
+// input).
 func parseAnswer(v string, stdin io.Reader) (dryAnswer, error) {
 	a := dryAnswer{status: http.StatusOK}
 	if code, rest, hasBody := strings.Cut(v, ":"); len(code) == 3 && strings.Trim(code, "0123456789") == "" {
@@ -157,7 +158,7 @@ func parseAnswer(v string, stdin io.Reader) (dryAnswer, error) {
 		}
 		v = rest
 	}
-	if t := strings.TrimSpace(v); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+	if inlineJSON(v) {
 		if !json.Valid([]byte(v)) {
 			return a, errors.New("not JSON")
 		}

@@ -67,6 +67,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(testFlagSpelling(args))
 	cmd, err := root.ExecuteContextC(ctx)
+	var bad *flagError
+	if errors.As(err, &bad) && cmd != nil {
+		bad.name = flagSource(cmd, bad.flag)
+	}
 	var usage *usageError
 	if errors.As(err, &usage) {
 		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), usage.err, cmd.CommandPath())

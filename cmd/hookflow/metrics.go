@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,9 +34,12 @@ type metricsListener struct {
 
 // listenMetrics listens on addr; serve starts answering.
 func listenMetrics(addr string) (net.Listener, error) {
+	if err := checkListen("metrics", addr); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics: %w", err)
+		return nil, flagFailed("metrics", ": %w", err)
 	}
 	return ln, nil
 }

@@ -142,7 +142,7 @@ const redisURLHelp = "give redis://[user:password@]host:port/db (rediss:// for T
 func openURL(ctx context.Context, url string, workers int) (rdb redis.UniversalClient, mode, where string, err error) {
 	u, err := neturl.Parse(url)
 	if err != nil {
-		return nil, "", "", usage("--redis: %v; %s", unquoted(err), redisURLHelp)
+		return nil, "", "", badFlag("redis", ": %v; %s", unquoted(err), redisURLHelp)
 	}
 	q := u.Query()
 	seeds := q["addr"]
@@ -150,7 +150,7 @@ func openURL(ctx context.Context, url string, workers int) (rdb redis.UniversalC
 	u.RawQuery = q.Encode()
 	opts, err := redis.ParseURL(u.String())
 	if err != nil {
-		return nil, "", "", usage("--redis: %v; %s", unquoted(err), redisURLHelp)
+		return nil, "", "", badFlag("redis", ": %v; %s", unquoted(err), redisURLHelp)
 	}
 	tune(&opts.PoolSize, &opts.MaxRetries, workers)
 	tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
@@ -160,12 +160,12 @@ func openURL(ctx context.Context, url string, workers int) (rdb redis.UniversalC
 	}
 	if !cluster {
 		if len(seeds) > 0 {
-			return nil, "", "", usage("--redis: ?addr= names more nodes of a Redis Cluster, and %s is not one (INFO cluster says cluster_enabled:0)", opts.Addr)
+			return nil, "", "", badFlag("redis", ": ?addr= names more nodes of a Redis Cluster, and %s is not one (INFO cluster says cluster_enabled:0)", opts.Addr)
 		}
 		return redis.NewClient(opts), engine.RedisStandalone, opts.Addr, nil
 	}
 	if opts.DB != 0 {
-		return nil, "", "", usage("--redis: %s is a Redis Cluster node, and a cluster has only database 0: drop /%d from the URL", opts.Addr, opts.DB)
+		return nil, "", "", badFlag("redis", ": %s is a Redis Cluster node, and a cluster has only database 0: drop /%d from the URL", opts.Addr, opts.DB)
 	}
 	addrs := append([]string{opts.Addr}, seeds...)
 	co := &redis.ClusterOptions{Addrs: addrs, Username: opts.Username, Password: opts.Password,
@@ -221,7 +221,7 @@ func parseSentinelURL(url string) (*redis.FailoverOptions, error) {
 			o.Password, err = neturl.PathUnescape(pass)
 		}
 		if err != nil {
-			return nil, usage("--redis: the user or password is not URL-escaped; %s", redisURLHelp)
+			return nil, badFlag("redis", ": the user or password is not URL-escaped; %s", redisURLHelp)
 		}
 		rest = rest[at+1:]
 	}
@@ -237,22 +237,22 @@ func parseSentinelURL(url string) (*redis.FailoverOptions, error) {
 	name, db, _ := strings.Cut(strings.Trim(path, "/"), "/")
 	o.MasterName = name
 	if len(o.SentinelAddrs) == 0 || name == "" {
-		return nil, usage("--redis: a Sentinel URL names its Sentinels and the primary; %s", redisURLHelp)
+		return nil, badFlag("redis", ": a Sentinel URL names its Sentinels and the primary; %s", redisURLHelp)
 	}
 	if db != "" {
 		n, err := strconv.Atoi(db)
 		if err != nil || n < 0 {
-			return nil, usage("--redis: database %q is not a number; %s", db, redisURLHelp)
+			return nil, badFlag("redis", ": database %q is not a number; %s", db, redisURLHelp)
 		}
 		o.DB = n
 	}
 	q, err := neturl.ParseQuery(query)
 	if err != nil {
-		return nil, usage("--redis: %v; %s", err, redisURLHelp)
+		return nil, badFlag("redis", ": %v; %s", err, redisURLHelp)
 	}
 	for k := range q {
 		if k != "sentinel_password" {
-			return nil, usage("--redis: a Sentinel URL takes only ?sentinel_password=, not %q", k)
+			return nil, badFlag("redis", ": a Sentinel URL takes only ?sentinel_password=, not %q", k)
 		}
 	}
 	o.SentinelPassword = q.Get("sentinel_password")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -198,7 +199,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	for step, r := range resumes {
 		s := wf.WaitStep(step)
 		if s == nil {
-			return usage("--resume %s: %s", step, noWaitStep(wf, step))
+			return badFlag("resume", " %s: %s", step, noWaitStep(wf, step))
 		}
 		named[s.Name] = r
 	}
@@ -314,15 +315,15 @@ func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, 
 	for _, r := range o.resumes {
 		step, v, ok := strings.Cut(r, "=")
 		if !ok || step == "" || v == "" {
-			return nil, usage("--resume %q: write it as STEP=FILE or STEP='{…}'", r)
+			return nil, badFlag("resume", " %q: write it as STEP=FILE or STEP=JSON, such as STEP='{…}' or STEP=true", r)
 		}
 		if _, dup := out[step]; dup {
-			return nil, usage("--resume %s: given twice; a wait is resumed once", step)
+			return nil, badFlag("resume", " %s: given twice; a wait is resumed once", step)
 		}
 		ct, data := "application/json", []byte(v)
-		if t := strings.TrimSpace(v); !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+		if !inlineJSON(v) {
 			var err error
-			if data, err = readInput("--resume "+step, v, stdin); err != nil {
+			if data, err = readInput("resume", " "+step, v, stdin); err != nil {
 				return nil, err
 			}
 			if ct = contentTypeOf(v); v == "-" && !json.Valid(data) {
@@ -331,7 +332,7 @@ func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, 
 		}
 		res, err := workflows.NewResume(ct, data, nil, nil)
 		if err != nil {
-			return nil, usage("--resume %s: %v", step, err)
+			return nil, badFlag("resume", " %s: %v", step, err)
 		}
 		out[step] = res
 	}
@@ -502,7 +503,7 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 	ev := &workflows.Event{ID: id.New(), Trigger: "manual", ReceivedAt: time.Now().UTC(),
 		ContentType: "application/json", Raw: "{}", Headers: map[string]string{}}
 	if o.eventFile != "" {
-		data, err := readInput("--event", o.eventFile, stdin)
+		data, err := readInput("event", "", o.eventFile, stdin)
 		if err != nil {
 			return nil, err
 		}
@@ -552,7 +553,7 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 	}
 	body, err := workflows.ParseBody(ev.ContentType, []byte(ev.Raw))
 	if err != nil {
-		return nil, usage("--event %s: %v", o.eventFile, err)
+		return nil, badFlag("event", " %s: %v", o.eventFile, err)
 	}
 	ev.Body = body
 	return ev, nil
@@ -568,27 +569,44 @@ func shapeEvent(ev *workflows.Event, wf *workflows.Workflow) {
 // triggerKinds are the trigger kinds hookflow has.
 var triggerKinds = triggers.Default()
 
-// readInput reads what flag names: a file, or standard input for "-", up to the
-// largest body a webhook takes.
-func readInput(flag, name string, stdin io.Reader) ([]byte, error) {
+// readInput reads what flag (its name, without --) names: a file, or standard input
+// for "-", up to the largest body a webhook takes. what follows the flag's name in an
+// error: "" or " STEP".
+func readInput(flag, what, name string, stdin io.Reader) ([]byte, error) {
 	const limit = triggers.MaxBodyLimit
 	var r io.Reader = stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, usage("%s: %v", flag, err)
+			return nil, badFlag(flag, "%s: %v", what, err)
 		}
 		defer f.Close()
 		r = f
 	}
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", flag, name, err)
+		return nil, flagFailed(flag, "%s %s: %w", what, name, err)
 	}
 	if len(data) > limit {
-		return nil, usage("%s %s: larger than %d bytes", flag, name, limit)
+		return nil, badFlag(flag, "%s %s: larger than %d bytes", what, name, limit)
 	}
 	return data, nil
+}
+
+// inlineJSON reports whether v, the value of a flag that takes a file or inline JSON,
+// is inline JSON: an object or an array, or, when no file has that name, any other
+// JSON value (true, 42, "yes", null), which is seldom a file's name and never one
+// meant when no such file exists.
+func inlineJSON(v string) bool {
+	t := strings.TrimSpace(v)
+	if strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		return true
+	}
+	if !json.Valid([]byte(t)) {
+		return false
+	}
+	_, err := os.Stat(v)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // contentTypeOf gives an event file's content type by its extension; JSON otherwise.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -141,6 +142,9 @@ func runsShowCommand(a *adminCommand) *cobra.Command {
   hookflow runs show --json 01JD3WZ2Q7T5 | jq '.steps[] | {name, status, error}'`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIDs(cmd, args); err != nil {
+				return err
+			}
 			var run engine.Run
 			return a.get(cmd, "GET", "/runs/"+url.PathEscape(args[0]), nil, &run, func(w io.Writer) error {
 				printRun(w, &run, true)
@@ -167,6 +171,9 @@ step.`,
   hookflow runs replay --current 01JD3WZ2Q7T5`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIDs(cmd, args); err != nil {
+				return err
+			}
 			var out engine.Replayed
 			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/replay"+versionQuery(current), nil, &out, func(w io.Writer) error {
 				return queuedAgain(w, &out)
@@ -189,6 +196,9 @@ cannot be cancelled (409).`,
 		Example: `  hookflow runs cancel 01JD3WZ2Q7T5`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIDs(cmd, args); err != nil {
+				return err
+			}
 			var out engine.Cancelled
 			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/cancel", nil, &out, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "run %s cancelled (it was %s)\n", out.RunID, out.Was)
@@ -201,29 +211,40 @@ cannot be cancelled (409).`,
 func runsResumeCommand(a *adminCommand) *cobra.Command {
 	var body string
 	cmd := &cobra.Command{
-		Use:   "resume RUN STEP [--json BODY]",
+		Use:   "resume RUN STEP [--body BODY]",
 		Short: "Resume a run's wait step, as a POST to its resume URL would",
-		Long: `resume makes the wait step STEP of RUN go on, with the JSON in --json (inline, or
+		Long: `resume makes the wait step STEP of RUN go on, with the JSON in --body (inline, or
 - for standard input; default: no body) as steps.STEP.body. A run that has not
 reached the step yet goes on past it when it does. A wait is resumed once: a second
-resume is refused (409), and so is one after it timed out (404).`,
-		Example: `  hookflow runs resume 01JD3WZ2Q7T5 approval --json '{"approved": true}'
+resume is refused (409), and so is one after it timed out (404). With --json, it
+prints the admin API's answer, as the other commands do.`,
+		Example: `  hookflow runs resume 01JD3WZ2Q7T5 approval --body '{"approved": true}'
   hookflow runs resume 01JD3WZ2Q7T5 approval`,
-		Args: exactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			// --json once took the body: "--json '{…}'" now reads as the output switch
+			// and a third argument, which would be refused without saying why.
+			if len(args) == 3 && cmd.Flags().Changed("json") {
+				return usage("--json prints the admin API's answer as JSON and takes no value; give the resume's body with --body %s", shellQuote(args[2]))
+			}
+			return exactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIDs(cmd, args); err != nil {
+				return err
+			}
 			var data []byte
 			switch body {
 			case "":
 			case "-":
 				var err error
-				if data, err = readInput("--json", "-", cmd.InOrStdin()); err != nil {
+				if data, err = readInput("body", "", "-", cmd.InOrStdin()); err != nil {
 					return err
 				}
 			default:
 				data = []byte(body)
 			}
 			if len(data) > 0 && !json.Valid(data) {
-				return usage("--json: not JSON: %s", oneLine(string(data), 60))
+				return badFlag("body", ": not JSON: %s", oneLine(string(data), 60))
 			}
 			var out engine.Resumed
 			path := "/runs/" + url.PathEscape(args[0]) + "/resume/" + url.PathEscape(args[1])
@@ -237,7 +258,7 @@ resume is refused (409), and so is one after it timed out (404).`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&body, "json", "", "the resume's `BODY`, JSON, or - for standard input")
+	cmd.Flags().StringVar(&body, "body", "", "the resume's `BODY`, JSON, or - for standard input")
 	return cmd
 }
 
@@ -263,6 +284,9 @@ not finished, or was cancelled, cannot be exported (409).`,
   hookflow runs export-test 01JD3WZ2Q7T5 --name "a refund over the limit" -o workflows/refund.test.hcl`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIDs(cmd, args); err != nil {
+				return err
+			}
 			if out != "" && !workflows.IsTestFile(out) {
 				return usage("-o %s: a test file's name ends in %s, or hookflow test does not read it", out, workflows.TestSuffix)
 			}
@@ -294,6 +318,30 @@ not finished, or was cancelled, cannot be exported (409).`,
 	return cmd
 }
 
+// checkIDs refuses, before any request, an argument of cmd that no run, step, dead
+// letter or workflow is named by, and that would make its URL another one: empty
+// (/runs/ is the list), . or .. (/runs/.. is /), or with a control character. Any
+// other text may be an id: a child run's is RUN:STEP:KEY, KEY any text of a
+// for_each item. Each goes into the URL path-escaped.
+func checkIDs(cmd *cobra.Command, args []string) error {
+	names := strings.Fields(cmd.Use)[1:] // "show RUN": RUN
+	for i, v := range args {
+		what := "the argument"
+		if i < len(names) {
+			what = names[i]
+		}
+		switch {
+		case strings.TrimSpace(v) == "":
+			return usage("%s is empty", what)
+		case v == "." || v == "..":
+			return usage("%s %q is no id or name", what, v)
+		case strings.IndexFunc(v, unicode.IsControl) >= 0:
+			return usage("%s %q holds a control character", what, v)
+		}
+	}
+	return nil
+}
+
 // currentFlag adds --current to a command that replays a run.
 func currentFlag(cmd *cobra.Command, current *bool) {
 	cmd.Flags().BoolVar(current, "current", false, "replay with the workflow version in use now, not the one the run started with")
@@ -319,14 +367,17 @@ is event.body, and event.trigger is "manual". The workflow's filter does not app
   echo '{"id": "ord_1"}' | hookflow runs start order_paid --event -`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIDs(cmd, args); err != nil {
+				return err
+			}
 			body := []byte("{}")
 			if eventFile != "" {
 				var err error
-				if body, err = readInput("--event", eventFile, cmd.InOrStdin()); err != nil {
+				if body, err = readInput("event", "", eventFile, cmd.InOrStdin()); err != nil {
 					return err
 				}
 				if !json.Valid(body) {
-					return usage("--event %s: the event of a manual start must be JSON", eventFile)
+					return badFlag("event", " %s: the event of a manual start must be JSON", eventFile)
 				}
 			}
 			var out struct {
@@ -449,6 +500,9 @@ too. When the run has no dead letter of STEP, the error names those it has.`,
   hookflow dlq retry --current 01JD3WZ2Q7T5:charge`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIDs(cmd, args); err != nil {
+				return err
+			}
 			var out engine.Replayed
 			return a.get(cmd, "POST", "/dlq/"+url.PathEscape(args[0])+"/retry"+versionQuery(current), nil, &out, func(w io.Writer) error {
 				return queuedAgain(w, &out)

@@ -112,7 +112,7 @@ func resumeBase(publicURL, listen string) (string, error) {
 	}
 	u, err := url.Parse(publicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", usage("--public-url %q: give the URL senders reach this hookflow at, such as https://hooks.example.com", publicURL)
+		return "", badFlag("public-url", " %q: give the URL senders reach this hookflow at, such as https://hooks.example.com", publicURL)
 	}
 	return strings.TrimSuffix(publicURL, "/") + triggers.ResumePrefix, nil
 }
@@ -305,9 +305,14 @@ func (rt *engineRuntime) stop() error {
 // startServer loads the workflows and starts everything; it returns once both
 // listeners accept connections.
 func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr io.Writer) (*server, error) {
+	for _, a := range []struct{ flag, addr string }{{"listen", cfg.listen}, {"admin", cfg.admin}} {
+		if err := checkListen(a.flag, a.addr); err != nil {
+			return nil, err
+		}
+	}
 	publicLn, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
-		return nil, fmt.Errorf("--listen: %w", err)
+		return nil, flagFailed("listen", ": %w", err)
 	}
 	access, err := cfg.access.access()
 	if err == nil {
@@ -320,7 +325,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	adminLn, err := net.Listen("tcp", cfg.admin)
 	if err != nil {
 		publicLn.Close()
-		return nil, fmt.Errorf("--admin: %w", err)
+		return nil, flagFailed("admin", ": %w", err)
 	}
 	var metricsLn net.Listener
 	if cfg.metricsAddr != "" {
@@ -635,6 +640,28 @@ func closePublic(srv *http.Server) error {
 		return err
 	}
 	return srv.Close()
+}
+
+// checkListen refuses, as a usage error, an address of flag that is not host:port
+// with a port number or name; "" is none, and fine. A well-formed address can still
+// fail to listen (the port is taken, the host is not this machine's): that is
+// net.Listen's to say, and no mistake of the command line.
+func checkListen(flag, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil && port != "" {
+		_, err = net.LookupPort("tcp", port)
+	}
+	var bad *net.AddrError
+	if errors.As(err, &bad) {
+		err = errors.New(bad.Err)
+	}
+	if err != nil {
+		return badFlag(flag, " %q: %v; give host:port, such as :8080 or 127.0.0.1:8081", addr, err)
+	}
+	return nil
 }
 
 // dialable turns a listener address into one a client on this machine can use:
