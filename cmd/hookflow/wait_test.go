@@ -116,9 +116,26 @@ func TestResumeURL(t *testing.T) {
 	if err != nil || !strings.Contains(out, id2) || strings.Contains(out, id+" ") {
 		t.Errorf("runs list --status waiting: %v\n%s", err, out)
 	}
-	out, err = hookflow("runs", "resume", id2, "approval", "--json", `{"approved": "by hand"}`)
+	// --json is the output switch, as for every command of the admin API; the body is
+	// --body, and one given to --json is refused before anything is sent.
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"runs", "resume", id2, "approval", "--json", `{"approved": "by hand"}`, "--admin", s.adminAddr}, nil, io.Discard, &stderr)
+	if err != errUsage || !strings.Contains(stderr.String(), `--json prints the admin API's answer as JSON and takes no value; give the resume's body with --body '{"approved": "by hand"}'`) {
+		t.Errorf("runs resume --json BODY: %v\n%s", err, stderr.String())
+	}
+	out, err = hookflow("runs", "resume", id2, "approval", "--body", `{"approved": "by hand"}`)
 	if err != nil || !strings.Contains(out, "run "+id2+" resumed at step approval") {
 		t.Fatalf("runs resume: %v\n%s", err, out)
+	}
+	id3, _ := waitingRun(t, s)
+	out, err = hookflow("runs", "resume", "--json", id3, "approval")
+	var resumed struct {
+		RunID   string `json:"run_id"`
+		Step    string `json:"step"`
+		Waiting bool   `json:"waiting"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &resumed) != nil || resumed.RunID != id3 || resumed.Step != "approval" || !resumed.Waiting {
+		t.Errorf("runs resume --json: %v %s", err, out)
 	}
 	if _, err := hookflow("runs", "resume", id2, "approval"); err == nil || !strings.Contains(err.Error(), "(409)") {
 		t.Errorf("resuming it again: %v", err)
@@ -268,5 +285,47 @@ workflow "charge" {
 	}
 	if !strings.Contains(stdout.String()+stderr.String(), "acked: step pay:") {
 		t.Errorf("the on_failure step after the wait did not run:\n%s%s", stdout.String(), stderr.String())
+	}
+}
+
+// --resume and --response take any JSON value inline, true or 42 as well as an object,
+// when no file has that name; a file that has it is read.
+func TestRunTakesInlineJSONScalars(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), `
+workflow "approve" {
+  step "http" "check" {
+    url = "https://api.example.com/check"
+  }
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "log" "got" {
+    message = "got {{ toJSON(steps.approval.body) }} after {{ toJSON(steps.check.body) }}"
+  }
+}
+`)
+	for _, tc := range []struct{ resume, response, want string }{
+		{"true", "42", "got true after 42"},
+		{`"yes"`, "null", `got \"yes\" after null`},
+		{"-1.5", `"ok"`, `got -1.5 after \"ok\"`},
+		{"{}", "[]", "got {} after []"},
+	} {
+		t.Run(tc.resume+" "+tc.response, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "approval=" + tc.resume,
+				"--response", "check=" + tc.response, "approve"}, nil, &stdout, &stderr)
+			if err != nil || !strings.Contains(stdout.String()+stderr.String(), tc.want) {
+				t.Errorf("%v, want %q:\n%s%s", err, tc.want, stdout.String(), stderr.String())
+			}
+		})
+	}
+	// A file named as a JSON value is read: a file wins where there is one.
+	t.Chdir(dir)
+	writeFile(t, filepath.Join(dir, "true"), `"from the file"`)
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "approval=true", "approve"}, nil, &stdout, &stderr)
+	if err != nil || !strings.Contains(stdout.String(), `"body": "from the file"`) {
+		t.Errorf("a file named true: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
 }
