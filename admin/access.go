@@ -74,6 +74,9 @@ func Protect(h http.Handler, a Access) http.Handler {
 		a.SignedOut = newMemorySignedOut()
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			w.Header().Set(Header, headerValue) // its refusals too, as Handler's answers
+		}
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			h.ServeHTTP(w, r) // for probes: they say nothing of runs
 			return
@@ -127,7 +130,14 @@ func Protect(h http.Handler, a Access) http.Handler {
 				return
 			case role == roleNone:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hookflow admin"`)
-				httpjson.Error(w, http.StatusUnauthorized, "the admin API needs a token: Authorization: Bearer <token> (the CLI sends HOOKFLOW_ADMIN_TOKEN)")
+				msg := "the admin API needs a token: Authorization: Bearer <token> (the CLI sends HOOKFLOW_ADMIN_TOKEN)"
+				if r.Header.Get("Authorization") != "" {
+					// Not the same words as none: a token that is wrong, stale or of
+					// another hookflow is fixed elsewhere than a token forgotten.
+					msg = "the token was refused: it is neither the operator token nor the read-only one of this hookflow " +
+						"(the CLI sends HOOKFLOW_ADMIN_TOKEN, else HOOKFLOW_ADMIN_READ_TOKEN)"
+				}
+				httpjson.Error(w, http.StatusUnauthorized, msg)
 				return
 			case acts && role != roleOperator:
 				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, cancels, retries, starts and reloads need the operator token")

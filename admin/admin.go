@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,23 @@ type ConfigStatus struct {
 	WarningsText string `json:"warnings_text,omitempty"`
 }
 
+// Header is set on every answer of the admin API (Handler, and Protect's refusals
+// under /api/), with the API's version: a client tells by it that it reached
+// hookflow's admin API, and not the webhook listener, a page of the run inspector or
+// another server that answers 200 with JSON of its own.
+const Header = "Hookflow-Admin"
+
+// headerValue is Header's value: the version of the API under /api/.
+const headerValue = "v1"
+
+// identify sets Header on every answer of h.
+func identify(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(Header, headerValue)
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Handler returns the admin API. statusURL gives the URL of a run's status. cfg may be
 // nil: the files are not reloaded then.
 func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) string, log *slog.Logger) http.Handler {
@@ -110,7 +128,34 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 		}
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return mux
+	return identify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The mux would redirect a path that is not clean (//, a . or .. segment) to
+		// its clean form, with an HTML body: no endpoint has such a path. It cleans
+		// the path as sent, where an id's own / and .. are escaped, and so does this.
+		if p := r.URL.EscapedPath(); p != cleanPath(p) {
+			httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (a path with //, . or .. names none)")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+}
+
+// IsAPIPath reports whether a request for p, its path as sent (URL.EscapedPath), is
+// the admin API's: p, or its clean form, is /api or under it. Serve it to Handler
+// ahead of a mux, which would redirect /api to /api/ and a path that is not clean to
+// its clean form.
+func IsAPIPath(p string) bool {
+	return p == "/api" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(path.Clean(p)+"/", "/api/")
+}
+
+// cleanPath is p as ServeMux cleans it: without // or . and .. segments, with its
+// trailing slash.
+func cleanPath(p string) string {
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean
 }
 
 // allowedMethods lists the methods mux has a route for at r's path, its catch-all "/"
@@ -413,13 +458,18 @@ func (a *api) unreachable(ctx context.Context) string {
 	return ""
 }
 
+// maxLimit is the most runs or dead letters a page holds, as the engine reads them.
+const maxLimit = 500
+
+// intParam reads a page's limit: none is the engine's default; one past maxLimit is
+// refused, not cut, so that a caller asking for more learns it gets no more.
 func intParam(w http.ResponseWriter, s string) (int, bool) {
 	if s == "" {
 		return 0, true
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		httpjson.Error(w, http.StatusBadRequest, "limit must be a whole number from 1")
+	if err != nil || n < 1 || n > maxLimit {
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("limit %q: give a whole number from 1 to %d (none: 50)", s, maxLimit))
 		return 0, false
 	}
 	return n, true

@@ -395,3 +395,38 @@ workflow "backfill" {
 		t.Errorf("the stored run is %s", run.Status)
 	}
 }
+
+// A page's limit past 500 is refused, as one under 1 is, with the bounds: never cut
+// to 500 unsaid. Every answer, errors too, carries Header.
+func TestListLimits(t *testing.T) {
+	_, _, api := serveAPI(t, `
+workflow "w" {
+  step "log" "x" {
+    message = "hi"
+  }
+}
+`)
+	for _, c := range []struct {
+		path   string
+		status int
+		says   string
+	}{
+		{"/api/v1/runs?limit=500", 200, `"runs"`},
+		{"/api/v1/runs?limit=501", 400, `limit \"501\": give a whole number from 1 to 500 (none: 50)`},
+		{"/api/v1/runs?limit=0", 400, "from 1 to 500"},
+		{"/api/v1/dlq?limit=1000", 400, "from 1 to 500"},
+		{"/api/v1/dlq?limit=x", 400, "from 1 to 500"},
+		{"/api/v1/dlq?limit=1", 200, `"dead_letters"`},
+		{"/api/v1/nosuch", 404, "no such endpoint"},
+	} {
+		resp, err := http.Get(api.URL + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(body), c.says) || resp.Header.Get(Header) != "v1" {
+			t.Errorf("GET %s: %d %s (%s: %q), want %d with %s", c.path, resp.StatusCode, body, Header, resp.Header.Get(Header), c.status, c.says)
+		}
+	}
+}

@@ -49,6 +49,11 @@ func TestAdminToken(t *testing.T) {
 	if out, err := cli("runs", "list"); err == nil || !strings.Contains(out+err.Error(), "needs a token") {
 		t.Errorf("the CLI without a token: %v\n%s", err, out)
 	}
+	// A token sent and refused is told from none.
+	t.Setenv("HOOKFLOW_ADMIN_TOKEN", "wrong-0123456789abcdef")
+	if out, err := cli("runs", "list"); err == nil || !strings.Contains(out+err.Error(), "the token was refused") || strings.Contains(out+err.Error(), "needs a token") {
+		t.Errorf("the CLI with a wrong token: %v\n%s", err, out)
+	}
 	t.Setenv("HOOKFLOW_ADMIN_TOKEN", op)
 	if out, err := cli("runs", "list"); err != nil {
 		t.Errorf("the CLI with the operator token: %v\n%s", err, out)

@@ -9,10 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hookflow/hookflow/admin"
 )
 
 // defaultAdmin is where serve's admin API listens, and where the commands that use it
@@ -85,13 +88,16 @@ func (c *adminClient) call(ctx context.Context, method, path string, body []byte
 	if err != nil {
 		return &unreachableError{fmt.Errorf("reading the admin API's answer: %w", err)}
 	}
+	if resp.Header.Get(admin.Header) == "" {
+		return c.notAdmin(resp.StatusCode, data)
+	}
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error string `json:"error"`
 			RunID string `json:"run_id"` // a run stored all the same: not to be retried blindly
 		}
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(data))
+			e.Error = bodyLine(data)
 		}
 		err := &apiError{Status: resp.StatusCode, Message: e.Error}
 		if resp.StatusCode == http.StatusServiceUnavailable && e.RunID == "" {
@@ -110,6 +116,39 @@ func (c *adminClient) call(ctx context.Context, method, path string, body []byte
 		return fmt.Errorf("the admin API at %s answered something that is not hookflow's JSON: %w", c.display, err)
 	}
 	return nil
+}
+
+// notAdmin is the error for an answer without admin.Header, from a server that is not
+// hookflow's admin API: most often its webhook listener (--listen, :8080) given for
+// the admin API (--admin, :8081), or a URL with a path. A 502, 503 or 504 is a proxy
+// saying that what is behind it cannot be reached: try again later.
+func (c *adminClient) notAdmin(status int, data []byte) error {
+	answer := strconv.Itoa(status)
+	if line := bodyLine(data); line != "" {
+		answer += ": " + line
+	}
+	switch status {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return &unreachableError{fmt.Errorf("cannot reach the admin API at %s: it answered %s", c.display, answer)}
+	}
+	return fmt.Errorf("%s is not hookflow's admin API (it answered %s); is it the webhook listener (--listen)? "+
+		"the admin API is at serve's --admin, %s by default (--admin or HOOKFLOW_ADMIN says where)", c.display, answer, defaultAdmin)
+}
+
+// bodyLine is an answer's body short enough for a message: its JSON error, or its
+// first line of text, cut; an HTML page is named, not shown.
+func bodyLine(data []byte) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Error != "" {
+		return oneLine(e.Error, 200)
+	}
+	text := strings.TrimSpace(string(data))
+	if strings.HasPrefix(text, "<") {
+		return "an HTML page"
+	}
+	return oneLine(text, 80)
 }
 
 // dialError is what went wrong with a request, without its URL, which may hold a

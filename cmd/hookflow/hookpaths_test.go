@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -66,6 +70,57 @@ workflow "bearer" {
 			}
 			if status == http.StatusBadRequest && !json.Valid([]byte(body)) {
 				t.Errorf("the reason is not JSON: %s", body)
+			}
+		})
+	}
+}
+
+// The admin API answers JSON to every path that is its own, clean or not, as docs/api.md
+// says: a mux would redirect /api to /api/, and //, . and .. to the clean form, with an
+// HTML body. The run inspector's pages are served as before.
+func TestAdminAPIAnswersJSONToEveryPath(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "w.hcl"), []byte("workflow \"w\" {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := serveDir(t, dir, "", "127.0.0.1:0")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		reason       string // in the answer
+	}{
+		{"GET", "/api/v1/runs", http.StatusOK, `"runs"`},
+		{"GET", "/api", http.StatusNotFound, "no such endpoint: GET /api"},
+		{"GET", "/api/", http.StatusNotFound, "no such endpoint: GET /api/"},
+		{"GET", "/api/v1/runs//x", http.StatusNotFound, "no such endpoint: GET /api/v1/runs//x (a path with //, . or .. names none)"},
+		{"POST", "/api/v1/runs/x/../y/cancel", http.StatusNotFound, "no such endpoint"},
+		{"GET", "/elsewhere/../api/v1/runs", http.StatusNotFound, "no such endpoint"},
+		{"GET", "//api/v1/workflows", http.StatusNotFound, "no such endpoint"},
+		{"GET", "/healthz", http.StatusOK, "ok"},
+		{"GET", "/workflows", http.StatusOK, "<html"},
+		{"GET", "/nowhere", http.StatusNotFound, "There is no page at /nowhere."},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			// The path as written, which http.NewRequest would clean; and a loopback
+			// Host, which the admin API answers to.
+			c, err := net.Dial("tcp", s.adminAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", tc.method, tc.path)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status, body := resp.StatusCode, string(data)
+			if status != tc.status || !strings.Contains(body, tc.reason) {
+				t.Errorf("%d %s, want %d with %s", status, body, tc.status, tc.reason)
+			}
+			if strings.Contains(tc.path, "api") && !json.Valid([]byte(body)) {
+				t.Errorf("the answer is not JSON: %s", body)
 			}
 		})
 	}

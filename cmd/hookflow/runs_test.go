@@ -344,3 +344,53 @@ workflow "later" {
 		t.Errorf("cancelling it again: %v", err)
 	}
 }
+
+// The commands of the admin API refuse an answer that is not the admin API's: another
+// server's JSON, hookflow's own webhook listener, a page of the run inspector; and
+// show no page of HTML.
+func TestAdminCommandsKnowTheAdminAPI(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"runs": [], "status": "ok"}`)
+	}))
+	defer other.Close()
+	s := serveDir(t, writeFiles(t, t.TempDir(), map[string]string{"w.hcl": `workflow "w" {}` + "\n"}), "", "127.0.0.1:0")
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, "<html><body>502 Bad Gateway</body></html>")
+	}))
+	defer proxy.Close()
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		code  int
+		says  string
+		never string
+	}{
+		{"another server's JSON", []string{"runs", "list", "--admin", other.Listener.Addr().String()}, exitFailed,
+			"http://" + other.Listener.Addr().String() + " is not hookflow's admin API (it answered 200: {\"runs\": [], \"status\": \"ok\"}); is it the webhook listener (--listen)?", "(no runs)"},
+		{"another server's JSON, a run", []string{"runs", "show", "x", "--admin", other.Listener.Addr().String()}, exitFailed,
+			"is not hookflow's admin API", "run x"},
+		{"the webhook listener", []string{"status", "--admin", s.publicAddr}, exitFailed,
+			"http://" + s.publicAddr + " is not hookflow's admin API (it answered 404: 404 page not found); is it the webhook listener (--listen)? the admin API is at serve's --admin, 127.0.0.1:8081 by default", ""},
+		{"a path the inspector has", []string{"workflows", "--admin", "http://" + s.adminAddr + "/somewhere"}, exitFailed,
+			"is not hookflow's admin API (it answered 404: an HTML page)", "<"},
+		{"a proxy whose upstream is down", []string{"runs", "list", "--admin", proxy.URL}, exitNoReach,
+			"cannot reach the admin API at " + proxy.URL + ": it answered 502: an HTML page", "<"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tc.args, nil, &stdout, &stderr)
+			code := exitStatus(err, &stderr)
+			out := stdout.String() + stderr.String()
+			if code != tc.code || !strings.Contains(out, tc.says) || (tc.never != "" && strings.Contains(out, tc.never)) {
+				t.Errorf("exit %d, want %d saying %q:\n%s", code, tc.code, tc.says, out)
+			}
+		})
+	}
+	// hookflow's own admin API is taken, whatever it answers.
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"runs", "list", "--admin", s.adminAddr}, nil, &stdout, io.Discard); err != nil || !strings.Contains(stdout.String(), "(no runs)") {
+		t.Errorf("runs list: %v\n%s", err, stdout.String())
+	}
+}

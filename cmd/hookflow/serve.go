@@ -425,7 +425,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	// A session signed out at one serve is refused by every other on the same Redis.
 	access.SignedOut = admin.NewRedisSignedOut(rt.rdb)
 	access.Redact = rt.engine.RedactTokens
-	s.admin = newHTTPServer(admin.Protect(adminMux, access), log)
+	s.admin = newHTTPServer(admin.Protect(apiFirst(api, adminMux), access), log)
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
 	if metricsLn != nil {
@@ -484,6 +484,19 @@ func webhooksFirst(hooks, resumes, mux http.Handler) http.Handler {
 		default:
 			mux.ServeHTTP(w, r)
 		}
+	})
+}
+
+// apiFirst hands the admin API's requests (admin.IsAPIPath) to api with their path as
+// it came, and the others to mux: the API answers JSON to a path that is not clean,
+// where the mux would redirect it with an HTML body.
+func apiFirst(api, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if admin.IsAPIPath(r.URL.EscapedPath()) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
 }
 
