@@ -23,7 +23,8 @@ Exit status:
   0  done (serve and worker: stopped by SIGINT or SIGTERM, cleanly)
   1  the command failed: invalid workflows, a failed run, fmt --check found changes,
      an error answered by the admin API
-  2  the command line is wrong: unknown command or flag, bad value, missing argument
+  2  the command line is wrong: unknown command or flag, bad value, missing argument,
+     or a --shards other than the Redis's
   3  Redis or the admin API cannot be reached`
 
 // newRootCommand builds the command tree.

@@ -545,3 +545,36 @@ func TestCounts(t *testing.T) {
 		t.Errorf("validate: %v %q", err, out.String())
 	}
 }
+
+// A --shards other than the count stored in Redis is exit status 2, reported as
+// docs/operations.md shows it: "hookflow: shard count mismatch: …", with no usage hint.
+func TestShardsMismatch(t *testing.T) {
+	b := redistest.Mini(t)
+	if _, err := engine.AgreeShards(context.Background(), b.Client, 16); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFiles(t, t.TempDir(), map[string]string{"w.hcl": "workflow \"w\" {}\n"})
+	for _, args := range [][]string{
+		{"serve", "--redis", b.URL, "--shards", "8", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", dir},
+		{"worker", "--redis", b.URL, "--shards", "8", dir},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			_, stderr, err := hookflowCLI(t, args...)
+			var out bytes.Buffer
+			code := exitStatus(err, &out)
+			got := stderr + out.String()
+			want := "hookflow: shard count mismatch: --shards 8, but the queue in this Redis has 16 shards"
+			if code != exitUsage || !strings.HasPrefix(got, want) || strings.Contains(got, "--help") {
+				t.Errorf("exit %d, want 2 and %q:\n%s", code, want, got)
+			}
+		})
+	}
+}
+
+// serve's --admin help names all it serves: /healthz and /readyz too.
+func TestServeAdminFlagHelp(t *testing.T) {
+	out, _, err := hookflowCLI(t, "serve", "--help")
+	if err != nil || !strings.Contains(out, "address for the admin API, the run inspector, /metrics, /healthz and /readyz; keep it private") {
+		t.Errorf("%v\n%s", err, out)
+	}
+}

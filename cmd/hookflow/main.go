@@ -39,12 +39,16 @@ func main() {
 func exitStatus(err error, stderr io.Writer) int {
 	var code exitError
 	var unreachable *unreachableError
+	var mismatch *mismatchError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &code):
 		return int(code)
 	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.As(err, &mismatch):
+		fmt.Fprintln(stderr, "hookflow:", err)
 		return exitUsage
 	case errors.As(err, &unreachable):
 		fmt.Fprintln(stderr, "hookflow:", err)
@@ -53,6 +57,14 @@ func exitStatus(err error, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "hookflow:", err)
 	return exitFailed
 }
+
+// mismatchError is a value that parses but disagrees with what the processes sharing
+// the Redis use (--shards): exit status 2, as for a bad value, since the command line
+// must change; but reported plainly, as the command's usage would not help.
+type mismatchError struct{ err error }
+
+func (e *mismatchError) Error() string { return e.err.Error() }
+func (e *mismatchError) Unwrap() error { return e.err }
 
 // unreachableError is a failure to reach Redis or the admin API: exit status 3, so a
 // script can tell "try again later" from "this is wrong".

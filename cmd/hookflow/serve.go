@@ -148,7 +148,7 @@ and the rest stays queued.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.listen, "listen", ":8080", "`address` for webhooks (/hooks/…) and /healthz")
-	fs.StringVar(&cfg.admin, "admin", defaultAdmin, "`address` for the admin API and /metrics; keep it private")
+	fs.StringVar(&cfg.admin, "admin", defaultAdmin, "`address` for the admin API, the run inspector, /metrics, /healthz and /readyz; keep it private")
 	fs.StringVar(&cfg.metricsAddr, "metrics", "", "another `address` to serve /metrics, /healthz and /readyz on, apart from the admin API (none by default)")
 	fs.IntVar(&cfg.maxConns, "max-conns", 4096, "open connections on --listen past which webhooks are answered 503 with Retry-After; past half of it, connections close after each answer; one client (an IPv4 address, an IPv6 /64) counts for a quarter of it at most, and while it holds more, its own requests get 503")
 	accessFlags(fs, &cfg.access)
@@ -265,7 +265,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	shards, err := engine.AgreeShards(ctx, rdb, cfg.shards)
 	if errors.Is(err, engine.ErrShardsMismatch) {
 		closeRedis()
-		return nil, usage("%v", err)
+		return nil, &mismatchError{err}
 	}
 	if err != nil {
 		closeRedis()
