@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/id"
@@ -36,6 +37,10 @@ type Scheduler struct {
 	metrics *Metrics // nil: none
 
 	loops loops
+
+	mu     sync.Mutex
+	inUse  map[string]bool // the schedules of the set in use, by workflow and Key
+	loaded bool            // a set was used before: the next one is a reload
 }
 
 // NewScheduler returns a scheduler that starts runs with ticks.
@@ -44,9 +49,27 @@ func NewScheduler(ticks Ticks, log *slog.Logger, opts ...Option) *Scheduler {
 }
 
 // Use stops the schedules of the previous set and starts those of set. A tick that
-// falls while they are swapped is fired by the new set's schedule, as a catch-up.
+// falls while they are swapped is fired by the new set's schedule, as a catch-up. A
+// schedule the previous set did not have (a file added back, a spec changed back to
+// one used before) catches up on nothing, though Redis remembers a last tick of it:
+// it is new to the files in use.
 func (s *Scheduler) Use(set *workflows.Set) {
-	useLoops(&s.loops, set, s.run)
+	s.mu.Lock()
+	inUse, added := map[string]bool{}, map[string]bool{}
+	for _, wf := range set.Workflows() {
+		for _, t := range wf.Triggers {
+			if sch, ok := t.Config.(*Schedule); ok {
+				k := wf.Name + "\x00" + sch.Key()
+				inUse[k] = true
+				added[k] = s.loaded && !s.inUse[k]
+			}
+		}
+	}
+	s.inUse, s.loaded = inUse, true
+	s.mu.Unlock()
+	useLoops(&s.loops, set, func(ctx context.Context, wf *workflows.Workflow, sch *Schedule) {
+		s.run(ctx, wf, sch, added[wf.Name+"\x00"+sch.Key()])
+	})
 }
 
 // Stop stops every schedule. A tick being started finishes first (or gives up after
@@ -64,7 +87,9 @@ const maxSkew = time.Minute
 // a suspended machine) is noticed within it.
 const maxSleep = time.Minute
 
-func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedule) {
+// run fires a schedule's ticks until ctx ends. added says a reload added it: the ticks
+// it missed, by the last tick Redis keeps of it, are not caught up on.
+func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedule, added bool) {
 	key := sch.Key()
 	retry := newBackoff()
 	var last time.Time
@@ -82,6 +107,11 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 		s.log.Warn("schedule: its last tick is in the future; a process's clock is wrong, check NTP",
 			"workflow", wf.Name, "schedule", key, "last_tick", last, "now", now)
 		last = now
+	}
+	if added {
+		if tick, _ := sch.Due(last, s.now()); !tick.IsZero() {
+			last = tick // taken as fired: the next one is the first
+		}
 	}
 	retry = newBackoff()
 	for {

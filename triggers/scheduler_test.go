@@ -140,6 +140,56 @@ workflow "fresh" {
 	})
 }
 
+// TestScheduleAddedBackCatchesUpOnNothing: a schedule a reload adds back (its file
+// put back, its spec changed back) is new to the files in use: it fires first at its
+// next tick, though Redis remembers a last tick of it from before.
+func TestScheduleAddedBackCatchesUpOnNothing(t *testing.T) {
+	set, diags := loadHooks("back.hcl", `
+workflow "back" {
+  trigger "schedule" {
+    every = "10m"
+  }
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	other, diags := loadHooks("back.hcl", `
+workflow "back" {
+  trigger "schedule" {
+    every = "7m"
+  }
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(7 * time.Minute)
+		ticks := newMemTicks()
+		sch := set.Workflow("back").Triggers[0].Config.(*Schedule)
+		twoHoursAgo := time.Now().Add(-2 * time.Hour).Truncate(10 * time.Minute)
+		old := &Scheduler{ticks: ticks, log: quietLog, now: func() time.Time { return twoHoursAgo }}
+		if err := old.fire(set.Workflow("back"), sch, twoHoursAgo, false); err != nil {
+			t.Fatal(err)
+		}
+		s := NewScheduler(ticks, quietLog)
+		s.Use(other) // the 7m spec in use: the 10m one is not
+		time.Sleep(time.Second)
+		s.Use(set) // changed back to 10m
+		time.Sleep(time.Second)
+		if runs := ticks.scheduled("back"); len(runs) != 1 {
+			t.Errorf("runs %v: the spec changed back caught up on the ticks it missed", runs)
+		}
+		time.Sleep(3 * time.Minute) // past its next tick
+		s.Stop()
+		want := time.Now().Truncate(10 * time.Minute).UTC().Format(time.RFC3339)
+		if runs := ticks.scheduled("back"); len(runs) != 2 || len(runs[want]) != 1 || runs[want][0] {
+			t.Errorf("runs %v, want the one two hours ago and %s, not a catch-up", runs, want)
+		}
+	})
+}
+
 // TestScheduleWithWrongClocks: a process whose clock is behind fires no tick twice,
 // and one whose clock is ahead is refused its ticks rather than take them early.
 func TestScheduleWithWrongClocks(t *testing.T) {
