@@ -122,6 +122,11 @@ func TestBadFlagValues(t *testing.T) {
 		{[]string{"validate", "--format", "yaml"}, "", `invalid argument "yaml" for "--format" flag: use one of text, json`},
 		{[]string{"serve", "--log-format", "yaml"}, "", `invalid argument "yaml" for "--log-format" flag: use one of text, json`},
 		{[]string{"worker", "--redis", "redis://127.0.0.1:1", "--log-format", "yaml"}, "", `"--log-format" flag: use one of text, json`},
+		{[]string{"serve", "--workers", "0"}, "", `invalid argument "0" for "--workers" flag: give a whole number of at least 1`},
+		{[]string{"serve"}, "HOOKFLOW_WORKERS=-3", `HOOKFLOW_WORKERS="-3": give a whole number of at least 1`},
+		{[]string{"worker", "--redis", "redis://127.0.0.1:1", "--workers", "-1"}, "", `"--workers" flag: give a whole number of at least 1`},
+		{[]string{"serve", "--max-conns", "-1"}, "", `"--max-conns" flag: give a whole number of at least 0`},
+		{[]string{"serve", "--shards", "-2"}, "", `"--shards" flag: give a whole number of at least 0`},
 	} {
 		t.Run(strings.Join(tt.args, " ")+" "+tt.env, func(t *testing.T) {
 			if name, value, ok := strings.Cut(tt.env, "="); ok {

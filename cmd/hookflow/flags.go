@@ -71,6 +71,33 @@ func (o *oneOf) Set(s string) error {
 	return nil
 }
 
+// atLeast is an int flag that refuses a value below its least: a count of workers
+// or connections that cannot be negative, rather than one quietly taken for another.
+type atLeast struct {
+	value *int
+	least int
+}
+
+// newAtLeast sets *p to def and returns a flag that sets it to a whole number of at
+// least least.
+func newAtLeast(p *int, def, least int) *atLeast {
+	*p = def
+	return &atLeast{value: p, least: least}
+}
+
+func (a *atLeast) String() string { return strconv.Itoa(*a.value) }
+
+func (a *atLeast) Type() string { return "int" }
+
+func (a *atLeast) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < a.least {
+		return fmt.Errorf("give a whole number of at least %d", a.least)
+	}
+	*a.value = n
+	return nil
+}
+
 // days is a duration flag that also takes days: "7d", "1d12h".
 type days time.Duration
 

@@ -73,9 +73,9 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig, worker bool) {
 	}
 	fs.StringVar(&cfg.redisURL, "redis", "", help("Redis `URL`, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis",
 		"Redis `URL` the serve processes use, e.g. redis://redis:6379/0 (required)"))
-	fs.IntVar(&cfg.workers, "workers", 128, "most steps executing at once in this process")
+	fs.Var(newAtLeast(&cfg.workers, 128, 1), "workers", "most steps executing at once in this process (at least 1)")
 	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
-	fs.IntVar(&cfg.maxQueued, "max-queued", 100_000, help("unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)",
+	fs.Var(newAtLeast(&cfg.maxQueued, 100_000, 0), "max-queued", help("unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)",
 		"unfinished runs past which the workflow steps run here start no child run, and try again later, as serve answers webhooks 503; give serve's (0: no limit)"))
 	cfg.retention = days(7 * 24 * time.Hour)
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
@@ -83,8 +83,8 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig, worker bool) {
 		"most finished runs kept, each shard keeping its share (the cap divided by --shards), past which the oldest are dropped with their dead letters before --retention; give serve's (default 0: no cap)"))
 	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private network (repeatable; a comma-separated list in the environment), e.g. 127.0.0.1/32")
 	fs.Var(newOneOf(&cfg.logFormat, "text", "text", "json"), "log-format", "log format: text or json")
-	fs.IntVar(&cfg.shards, "shards", 0, "queue shards (Redis Cluster slots) every process sharing the Redis uses; 0: the count stored in Redis by the first process, else 1, or 16 on a cluster")
-	fs.IntVar(&cfg.waitReplicas, "redis-wait-replicas", 0, help("replicas that must acknowledge a run (Redis WAIT, up to 1s) before a webhook is answered 2xx; fewer: 503 (0: answer once the primary has it)",
+	fs.Var(newAtLeast(&cfg.shards, 0, 0), "shards", "queue shards (Redis Cluster slots) every process sharing the Redis uses; 0: the count stored in Redis by the first process, else 1, or 16 on a cluster")
+	fs.Var(newAtLeast(&cfg.waitReplicas, 0, 0), "redis-wait-replicas", help("replicas that must acknowledge a run (Redis WAIT, up to 1s) before a webhook is answered 2xx; fewer: 503 (0: answer once the primary has it)",
 		"replicas that must acknowledge a child run a workflow step starts here (Redis WAIT, up to 1s) before the step goes on; fewer: it tries again later (0: once the primary has it)"))
 	fs.StringVar(&cfg.publicURL, "public-url", "", help("`URL` at which senders reach --listen, which resume_url() builds on, e.g. https://hooks.example.com (default: http://localhost:PORT of --listen)",
 		"`URL` at which senders reach serve's --listen, which resume_url() builds on: give serve's, e.g. https://hooks.example.com (default: http://localhost:8080)"))
@@ -150,7 +150,7 @@ and the rest stays queued.`,
 	fs.StringVar(&cfg.listen, "listen", ":8080", "`address` for webhooks (/hooks/…) and /healthz")
 	fs.StringVar(&cfg.admin, "admin", defaultAdmin, "`address` for the admin API, the run inspector, /metrics, /healthz and /readyz; keep it private")
 	fs.StringVar(&cfg.metricsAddr, "metrics", "", "another `address` to serve /metrics, /healthz and /readyz on, apart from the admin API (none by default)")
-	fs.IntVar(&cfg.maxConns, "max-conns", 4096, "open connections on --listen past which webhooks are answered 503 with Retry-After; past half of it, connections close after each answer; one client (an IPv4 address, an IPv6 /64) counts for a quarter of it at most, and while it holds more, its own requests get 503")
+	fs.Var(newAtLeast(&cfg.maxConns, 4096, 0), "max-conns", "open connections on --listen past which webhooks are answered 503 with Retry-After; past half of it, connections close after each answer; one client (an IPv4 address, an IPv6 /64) counts for a quarter of it at most, and while it holds more, its own requests get 503")
 	accessFlags(fs, &cfg.access)
 	fs.BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP and POST /api/v1/reload still do)")
 	engineFlags(fs, &cfg, false)
