@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
@@ -143,9 +144,17 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 		case d.HasErrors():
 		case strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ="):
 			diags = append(diags, a.Error("Time zone in the cron spec", `Set the time zone with timezone = "…", not in the spec.`))
+		case strings.HasPrefix(spec, "@every"):
+			diags = append(diags, a.Error("@every in a cron spec",
+				fmt.Sprintf(`Write an interval as every = %q: its ticks fall on multiples of it since the Unix epoch, the same in every process.`,
+					strings.TrimSpace(strings.TrimPrefix(spec, "@every")))))
 		case err != nil:
+			hint := ""
+			if f := strings.Fields(spec); len(f) == 5 && slices.Contains(strings.FieldsFunc(f[4], func(r rune) bool { return r == ',' || r == '-' || r == '/' }), "7") {
+				hint = " Sunday is 0 (or SUN), not 7."
+			}
 			diags = append(diags, a.Error(fmt.Sprintf("Invalid cron spec %q", spec),
-				fmt.Sprintf("%s. A spec has five fields: minute hour day-of-month month day-of-week, such as \"*/15 * * * *\"; or @hourly, @daily, @weekly, @monthly.", err)))
+				fmt.Sprintf("%s.%s A spec has five fields: minute hour day-of-month month day-of-week (0-6 or SUN-SAT), such as \"*/15 * * * *\"; or @hourly, @daily, @weekly, @monthly, @yearly.", err, hint)))
 		case sched.Next(time.Now().In(loc)).IsZero():
 			diags = append(diags, a.Error(fmt.Sprintf("Cron spec %q never fires", spec), "No date matches it, such as the 30th of February."))
 		default:

@@ -65,6 +65,9 @@ func TestScheduleErrors(t *testing.T) {
 		`cron = "0 0 30 2 *"`:                    "never fires",
 		`cron = "CRON_TZ=UTC 0 9 * * *"`:         "Set the time zone with timezone",
 		"cron = \"@daily\"\ntimezone = \"Mars\"": `Unknown time zone "Mars"`,
+		`cron = "0 0 * * 7"`:                     "Sunday is 0 (or SUN), not 7.",
+		`cron = "0 0 * * 5-7"`:                   "Sunday is 0 (or SUN), not 7.",
+		`cron = "@every 90s"`:                    `Write an interval as every = "90s"`,
 		`every = "100ms"`:                        "at most once a second",
 		`every = "often"`:                        `Invalid duration "often"`,
 	} {
