@@ -275,7 +275,8 @@ func TestPollDiagnostics(t *testing.T) {
 		{"items as a template", `items = "{{ response.body }}"` + "\n key = \"item.id\"", `Unknown name "response"`},
 		{"bad key", `items = "response.body"` + "\n key = \"item.\"", "Invalid key expression"},
 		{"no key", `items = "response.body"`, `"key" is required`},
-		{"no schedule", "", "schedule needs cron or every"},
+		{"no schedule", "", "A poll trigger needs cron or every"},
+		{"every too short", `every = "10ms"` + "\n" + itemsKey, "A poll trigger polls at most once a second"},
 		// The request is sent for a tick, before any item is an event of a run.
 		{"event in the query", "query = { since = \"{{ event.body.since }}\" }\n" + itemsKey, "No event in a poll's request"},
 		{"steps in a header", "headers = { X-Id = \"{{ steps.a.body.id }}\" }\n" + itemsKey,
@@ -301,8 +302,11 @@ func TestPollDiagnostics(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			every := `every = "1m"`
-			if c.want == "schedule needs cron or every" {
+			switch c.name {
+			case "no schedule":
 				every, c.body = "", `items = "response.body"`+"\n key = \"item.id\""
+			case "every too short":
+				every = ""
 			}
 			src := fmt.Sprintf("workflow \"w\" {\n trigger \"poll\" {\n %s\n url = \"https://example.com/x\"\n %s\n }\n}\n", every, c.body)
 			k := workflows.NewKinds()

@@ -122,9 +122,14 @@ func scheduleKind() workflows.TriggerKind {
 func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 	s := &Schedule{}
 	diags := b.OnlyOne("cron", "every")
+	// A poll trigger reads its schedule from the same attributes.
+	what, fires := "A schedule", "fires"
+	if b.Kind == "poll" {
+		what, fires = "A poll trigger", "polls"
+	}
 	if b.Attr("cron") == nil && b.Attr("every") == nil {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "schedule needs cron or every",
-			Detail:  `Say when it fires: cron = "0 9 * * MON-FRI" (minute hour day month weekday) or every = "10m".`,
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: what + " needs cron or every",
+			Detail:  fmt.Sprintf(`Say when it %s: cron = "0 9 * * MON-FRI" (minute hour day month weekday) or every = "10m".`, fires),
 			Subject: b.DefRange.Ptr()})
 	}
 	zone, d := b.ConstString("timezone", "UTC")
@@ -165,7 +170,7 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 		s.Every, d = b.Duration("every", 0)
 		diags = append(diags, d...)
 		if !d.HasErrors() && s.Every < MinEvery {
-			diags = append(diags, b.Attr("every").Error("every is too short", "A schedule fires at most once a second."))
+			diags = append(diags, b.Attr("every").Error("every is too short", what+" "+fires+" at most once a second."))
 		}
 	}
 	return s, diags

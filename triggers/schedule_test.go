@@ -58,7 +58,7 @@ func TestScheduleDaylightSaving(t *testing.T) {
 
 func TestScheduleErrors(t *testing.T) {
 	for attrs, want := range map[string]string{
-		``:                                       "schedule needs cron or every",
+		``:                                       "A schedule needs cron or every",
 		"cron = \"@daily\"\nevery = \"1h\"":      "Both cron and every are set",
 		`cron = "61 * * * *"`:                    `Invalid cron spec "61 * * * *"`,
 		`cron = "* * * *"`:                       "Expected exactly 5 fields",
@@ -68,7 +68,7 @@ func TestScheduleErrors(t *testing.T) {
 		`cron = "0 0 * * 7"`:                     "Sunday is 0 (or SUN), not 7.",
 		`cron = "0 0 * * 5-7"`:                   "Sunday is 0 (or SUN), not 7.",
 		`cron = "@every 90s"`:                    `Write an interval as every = "90s"`,
-		`every = "100ms"`:                        "at most once a second",
+		`every = "100ms"`:                        "A schedule fires at most once a second",
 		`every = "often"`:                        `Invalid duration "often"`,
 	} {
 		if _, diags := loadSchedule(t, attrs); !strings.Contains(diags, want) {
