@@ -273,21 +273,13 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 					continue
 				}
 				defined[a.Name] = a.NameRange
-				if d := varsSelfRefs(a); d != nil {
-					diags = append(diags, d)
-					continue
-				}
-				l.unset.varName = a.Name
-				v, d := base.forFile(a.Range.Filename).eval(a.Expr)
-				l.unset.varName = ""
+				v, gv, d := l.varValue(base, a)
 				diags = append(diags, d...)
 				if d.HasErrors() {
-					continue
-				}
-				gv, err := goValue(v)
-				if err != nil {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported value",
-						Detail: err.Error(), Subject: a.Expr.Range().Ptr()})
+					// The var is defined: its uses read a placeholder, so that its error
+					// is reported once, where its value failed, and not again as an
+					// unknown var, or a bad value, at every use.
+					values[a.Name] = cty.StringVal(placeholderValue(a.Name)).Mark(placeholderMark)
 					continue
 				}
 				values[a.Name] = v
@@ -297,6 +289,25 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 		}
 	}
 	return newEvaluator(values, l.secretValues, l.unset, l.env), diags
+}
+
+// varValue evaluates one var of a vars block, as a load-time value and a Go value.
+func (l *loader) varValue(base *evaluator, a *hcl.Attribute) (cty.Value, any, hcl.Diagnostics) {
+	if d := varsSelfRefs(a); d != nil {
+		return cty.NilVal, nil, hcl.Diagnostics{d}
+	}
+	l.unset.varName = a.Name
+	v, diags := base.forFile(a.Range.Filename).eval(a.Expr)
+	l.unset.varName = ""
+	if diags.HasErrors() {
+		return cty.NilVal, nil, diags
+	}
+	gv, err := goValue(v)
+	if err != nil {
+		return cty.NilVal, nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported value",
+			Detail: err.Error(), Subject: a.Expr.Range().Ptr()})
+	}
+	return v, gv, diags
 }
 
 func varsSelfRefs(a *hcl.Attribute) *hcl.Diagnostic {

@@ -158,6 +158,24 @@ func TestSecretsStayOutOfDiagnostics(t *testing.T) {
 	}
 }
 
+// TestFailedVarIsReportedOnce: a var whose value fails is defined all the same; its
+// uses are not reported as unknown vars, nor checked against its missing value.
+func TestFailedVarIsReportedOnce(t *testing.T) {
+	t.Setenv("HOOKFLOW_TEST_SHORT", "abc")
+	for name, vars := range map[string]string{
+		"short secret": `tok = secret("HOOKFLOW_TEST_SHORT")`,
+		"unset env":    `tok = env("HOOKFLOW_TEST_UNSET_URL")`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, diags := loadString(t, "vars {\n "+vars+"\n}\nworkflow \"w\" {\n step \"call\" \"a\" {\n"+
+				` url = "${vars.tok}/x"`+"\n"+` headers = { Authorization = "Bearer ${vars.tok}" }`+"\n }\n}")
+			if len(diags) != 1 || diags[0].Subject.Start.Line != 2 {
+				t.Errorf("want one error, at the var: %s", diags.Error())
+			}
+		})
+	}
+}
+
 // TestOneBrokenStepDoesNotMisleadTheNext: a step that fails to decode still counts for
 // the scope and the duplicates of the steps after it.
 func TestOneBrokenStepDoesNotMisleadTheNext(t *testing.T) {
