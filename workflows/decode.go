@@ -326,13 +326,13 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 		diags = append(diags, sameKeyEachItem(blk, name)...)
 	}
 	if kind.AnyAttrs {
-		for _, name := range blk.Names() {
-			a := blk.attrs[name]
+		for _, attr := range blk.Names() {
+			a := blk.attrs[attr]
 			s.carries = append(s.carries, a.Template.stepsRead()...)
 			if a.Template.holds(l.secretValues) {
 				diags = append(diags, a.Warning("A set step's value holds a secret",
-					fmt.Sprintf("Step %q's output is recorded with the secret [redacted], and that is what later steps read of it: "+
-						"write secret() where the value is sent, in the step that sends it", name)))
+					fmt.Sprintf("Step %q records its value %s with the secret [redacted], and that is what later steps read as steps.%s.%s: "+
+						"write secret() where the value is sent, in the step that sends it", name, attr, name, attr)))
 			}
 		}
 	}

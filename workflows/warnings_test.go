@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -137,6 +138,9 @@ func TestSetStepsThatCopySensitiveValuesAreSensitive(t *testing.T) {
 	// A secret is never recorded: a set step that holds one is warned about instead.
 	if len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || diags[0].Subject.Start.Line != 13 {
 		t.Errorf("diagnostics %v, want a warning of the secret in step secret", diags)
+	} else if d := diags[0].Detail; !strings.Contains(d, `Step "secret" records its value header with the secret [redacted]`) ||
+		!strings.Contains(d, "steps.secret.header") {
+		t.Errorf("warning %q, want it to name the step and its value", d)
 	}
 	want := map[string]bool{"login": true, "copy": true, "copy_of_copy": true}
 	for _, s := range set.Workflow("w").Steps {
