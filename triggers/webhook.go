@@ -134,22 +134,28 @@ func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnosti
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown verify preset %q", name),
 			Detail: detail, Subject: raw.LabelRanges[0].Ptr()}}
 	}
+	// An attribute Decode reports (unknown, or failed) is not in vb: the others are
+	// still checked.
 	vb, diags := b.Decode(raw, p.attrs)
-	if diags.HasErrors() {
-		return diags
-	}
+	templated := false
 	for _, n := range vb.Names() {
 		if _, isConst := vb.Template(n).Const(); !isConst {
 			diags = append(diags, vb.Attr(n).Error(n+" cannot use {{ }}",
 				"Verification settings are fixed when the file loads; they cannot depend on the request they verify."))
+			templated = true
 		}
 	}
-	if diags.HasErrors() {
+	if templated {
 		return diags // the preset's own reading would say it again
 	}
 	for _, n := range []string{"secrets", "password", "tokens"} {
 		diags = append(diags, vb.Attr(n).CredentialsInFile(fmt.Sprintf("verify %q's %s", name, n),
 			fmt.Sprintf(`%s = [secret(%q)]`, n, workflows.EnvName("webhook", name, strings.TrimSuffix(n, "s"))))...)
+	}
+	for _, a := range p.attrs {
+		if a.Required && vb.Attr(a.Name) == nil {
+			return diags // missing, or failed: Decode said so
+		}
 	}
 	v, d := p.new(vb)
 	diags = append(diags, d...)

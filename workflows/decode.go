@@ -399,21 +399,25 @@ func (l *loader) retry(b *hcl.Block, ev *evaluator, sc *scope) (*Retry, hcl.Diag
 	content, diags := b.Body.Content(kindSchema(nil, retryAttrs))
 	blk, d := l.block("retry", "", b.DefRange, content, ev, sc)
 	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
+	// The values that decoded are checked beside the errors of the others (an unknown
+	// argument, a value that failed): those are not in blk, and read as their defaults.
 	r := &Retry{}
+	var checks hcl.Diagnostics
 	r.Attempts, d = blk.Int("attempts", 1, 1, 100)
-	diags = append(diags, l.excuse(d)...)
+	checks = append(checks, l.excuse(d)...)
 	backoff, d := blk.OneOf("backoff", "exponential", "exponential", "constant")
-	diags = append(diags, l.excuse(d)...)
+	checks = append(checks, l.excuse(d)...)
 	r.Exponential = backoff == "exponential"
 	r.Initial, d = blk.Duration("initial", time.Second)
-	diags = append(diags, l.excuse(d)...)
+	checks = append(checks, l.excuse(d)...)
 	r.Max, d = blk.Duration("max", 5*time.Minute)
-	diags = append(diags, l.excuse(d)...)
-	if a := blk.Attr("max"); a != nil && !diags.HasErrors() && r.Max < r.Initial {
-		diags = append(diags, a.Error("max is shorter than initial", fmt.Sprintf("The longest wait (%s) cannot be shorter than the first (%s).", r.Max, r.Initial)))
+	checks = append(checks, l.excuse(d)...)
+	if a := blk.Attr("max"); a != nil && len(blk.failed) == 0 && !checks.HasErrors() && r.Max < r.Initial {
+		checks = append(checks, a.Error("max is shorter than initial", fmt.Sprintf("The longest wait (%s) cannot be shorter than the first (%s).", r.Max, r.Initial)))
+	}
+	diags = append(diags, checks...)
+	if diags.HasErrors() {
+		return nil, diags
 	}
 	return r, diags
 }

@@ -125,11 +125,10 @@ func (b *Block) Paginate() (*Paginate, hcl.Diagnostics) {
 			Detail:  fmt.Sprintf("A %s has one paginate block; the first is at %s.", b.Kind, raws[0].DefRange),
 			Subject: dup.DefRange.Ptr()})
 	}
+	// An attribute Decode reports (unknown, or failed) is not in blk: the others are
+	// still checked.
 	blk, d := b.Decode(raws[0], paginateAttrs)
 	diags = append(diags, d...)
-	if d.HasErrors() {
-		return nil, diags
-	}
 	p := &Paginate{DefRange: raws[0].DefRange}
 	p.MaxPages, d = blk.Int("max_pages", DefaultMaxPages, 1, MaxMaxPages)
 	diags = append(diags, d...)
