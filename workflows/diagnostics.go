@@ -27,7 +27,7 @@ import (
 //	  on orders.hcl:2:26, in workflow "a":
 //	     2:   filter = "event.body.x >"
 //	                                 ^
-//	  unexpected token EOF, in "event.body.x >".
+//	  "event.body.x >" ends too soon: something must follow ">".
 func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics) error {
 	p := hclparse.NewParser()
 	for _, s := range srcs {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/agext/levenshtein"
@@ -211,7 +212,7 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		at = runeToByte(src, fe.From)
 	}
 	msg = strings.TrimSpace(msg)
-	summary, detail := "Invalid expression", fmt.Sprintf("%s, in %q.", msg, strings.TrimSpace(src))
+	summary, detail := "Invalid expression", exprText(msg, src)
 	end := len(src) // where the marked part ends
 	if name, ok := strings.CutPrefix(msg, "unknown name "); ok && isCall(src, at+len(name)) {
 		summary = fmt.Sprintf("Unknown function %q", name)
@@ -226,8 +227,19 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		if s := suggest(name, roots); s != "" {
 			detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step). Did you mean %q?", s)
 		}
+	} else if msg == "unexpected token EOF" {
+		// expr says it met the end of the source where more was to come, and marks
+		// the end: the expression stops short.
+		last, open := incomplete(src)
+		detail = fmt.Sprintf("%q ends too soon: something must follow %q.", strings.TrimSpace(src), last)
+		if open != "" {
+			detail = fmt.Sprintf("%q ends too soon: a %s is not closed.", strings.TrimSpace(src), open)
+		}
+		if hint := pipeHint(src, fe); hint != "" {
+			detail = fmt.Sprintf("%q ends too soon. %s", strings.TrimSpace(src), hint)
+		}
 	} else if hint := pipeHint(src, fe); hint != "" {
-		detail = fmt.Sprintf("%s, in %q. %s", msg, strings.TrimSpace(src), hint)
+		detail = exprText(msg, src) + " " + hint
 	} else if strings.HasPrefix(msg, `unexpected token Operator("=")`) && at < len(src) && src[at] == '=' {
 		summary = "Use == to compare"
 		end = at + 1
@@ -237,6 +249,44 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 	d := loc.diag(hcl.DiagError, summary, sentence(detail))
 	d.Subject = loc.at(offset+at, offset+end).Ptr()
 	return d
+}
+
+// exprText is expr's message about src, and src, as a sentence. A message of one
+// sentence comes first; one of several (each with its full stop) after src.
+func exprText(msg, src string) string {
+	src, msg = strings.TrimSpace(src), strings.TrimSuffix(msg, ".")
+	if !strings.Contains(msg, ". ") {
+		return fmt.Sprintf("%s, in %q.", msg, src)
+	}
+	if r, size := utf8.DecodeRuneInString(msg); unicode.IsUpper(r) {
+		msg = string(unicode.ToLower(r)) + msg[size:]
+	}
+	return fmt.Sprintf("In %q: %s.", src, msg)
+}
+
+// incomplete looks at src, an expression that ends too soon: it returns its last
+// token, and the bracket it leaves open, if any.
+func incomplete(src string) (last, open string) {
+	tokens, err := lexer.Lex(file.NewSource(src))
+	if err != nil {
+		return strings.TrimSpace(src), ""
+	}
+	var opened []string
+	for _, t := range tokens {
+		switch {
+		case t.Kind == lexer.EOF:
+			continue
+		case t.Is(lexer.Bracket, "(", "[", "{"):
+			opened = append(opened, t.Value)
+		case t.Kind == lexer.Bracket && len(opened) > 0:
+			opened = opened[:len(opened)-1]
+		}
+		last = src[runeToByte(src, t.From):runeToByte(src, t.To)]
+	}
+	if len(opened) > 0 {
+		open = opened[len(opened)-1]
+	}
+	return last, open
 }
 
 // pipeHint explains fe when it is the error of a pipe into a bare name, x | upper:

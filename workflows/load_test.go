@@ -235,7 +235,7 @@ func TestLoadDiagnostics(t *testing.T) {
 		{"duplicate var", "vars {\n  a = 1\n}\nvars {\n  a = 2\n}", "f1.hcl:5:3", "already defined at f1.hcl:2:3", 0},
 		{"var referring to a var", "vars {\n  a = 1\n  b = vars.a\n}", "f1.hcl:3:7", "cannot refer to another var", 0},
 		{"unknown var", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"${vars.nope}\" }\n}", "f1.hcl:2:34", `No vars block defines "nope"; there are no vars.`, 0},
-		{"condition on a step", "workflow \"a\" {\n  step \"call\" \"x\" {\n    url = \"https://x\"\n    if = \"steps.y.ok ==\"\n  }\n}", "f1.hcl:4:23", "Invalid expression", 0},
+		{"condition on a step", "workflow \"a\" {\n  step \"call\" \"x\" {\n    url = \"https://x\"\n    if = \"steps.y.ok ==\"\n  }\n}", "f1.hcl:4:23", `"steps.y.ok ==" ends too soon: something must follow "==".`, 0},
 		{"description not a string", "workflow \"a\" {\n  description = [1]\n}", "f1.hcl:2:17", "must be a string", 0},
 	}
 	for _, tt := range tests {

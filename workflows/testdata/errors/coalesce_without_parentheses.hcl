@@ -1,0 +1,3 @@
+workflow "orders" {
+  filter = "event.body.amount ?? 0 > 5"
+}
