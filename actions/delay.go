@@ -72,7 +72,7 @@ func (d *Delay) do(_ context.Context, c *workflows.Call) (any, error) {
 		wait = max(t.Sub(now), 0) // a time in the past waits for nothing
 	}
 	if wait > MaxDelay {
-		return nil, fmt.Errorf("a delay of %s is longer than the limit of %s", wait.Round(time.Second), MaxDelay)
+		return nil, fmt.Errorf("a delay of %s is longer than the limit of %s", workflows.FormatDuration(wait.Round(time.Second)), workflows.FormatDuration(MaxDelay))
 	}
 	w := &workflows.Wait{For: wait, Until: now.Add(wait)}
 	if d.skip {

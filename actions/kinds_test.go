@@ -86,7 +86,7 @@ func TestDelay(t *testing.T) {
 	if _, err := call(loadStep(t, nil, "step \"delay\" \"d\" {\nduration = \"{{ event.body.at }}\"\n}"), env); err == nil {
 		t.Error("a timestamp as a duration should fail")
 	}
-	if _, err := call(loadStep(t, nil, "step \"delay\" \"d\" {\nduration = \"400d\"\n}"), env); err == nil || !strings.Contains(err.Error(), "longer than the limit") {
+	if _, err := call(loadStep(t, nil, "step \"delay\" \"d\" {\nduration = \"400d\"\n}"), env); err == nil || !strings.Contains(err.Error(), "a delay of 400d is longer than the limit of 365d") {
 		t.Errorf("a delay over a year: %v", err)
 	}
 }

@@ -211,7 +211,7 @@ func (l *limiter) wait(ctx context.Context) (func(), error) {
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < th.After {
 			return nil, fmt.Errorf("api %q: the next page would wait %s for its %s, past the deadline of the read",
-				l.api, th.After.Round(time.Millisecond), th.Reason)
+				l.api, workflows.FormatDuration(th.After.Round(time.Millisecond)), th.Reason)
 		}
 		t := time.NewTimer(th.After)
 		select {

@@ -466,7 +466,7 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 		case errors.Is(context.Cause(ctx), errRunTimedOut):
 			return outcome{status: StatusFailed, output: out, err: r.timeoutError(), timedOut: true}
 		case ctx.Err() == context.DeadlineExceeded:
-			err = fmt.Errorf("timed out after %s: %w", step.Timeout, err)
+			err = fmt.Errorf("timed out after %s: %w", workflows.FormatDuration(step.Timeout), err)
 		}
 		return outcome{status: StatusFailed, output: out, err: err, request: call.Sent, before: call.SentBefore}
 	}

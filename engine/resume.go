@@ -187,7 +187,7 @@ func (r *runState) delayCut(s *workflows.Step, held *Record) bool {
 
 // timeoutError is the error of a unit that the run's timeout stopped.
 func (r *runState) timeoutError() error {
-	return workflows.Permanent(fmt.Errorf("run timed out: its timeout of %s passed", r.wf.Timeout))
+	return workflows.Permanent(fmt.Errorf("run timed out: its timeout of %s passed", workflows.FormatDuration(r.wf.Timeout)))
 }
 
 // capWait shortens a wait of step s (a delay, a retry's backoff, a park) that would end

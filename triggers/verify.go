@@ -371,10 +371,10 @@ func checkTimestamp(ts string, now time.Time, tolerance time.Duration) error {
 	}
 	skew := now.Sub(time.Unix(sec, 0))
 	if skew > tolerance {
-		return verifyFailed("the signed timestamp is %s old, beyond the tolerance of %s (a replay, or a clock behind)", skew.Round(time.Second), tolerance)
+		return verifyFailed("the signed timestamp is %s old, beyond the tolerance of %s (a replay, or a clock behind)", workflows.FormatDuration(skew.Round(time.Second)), workflows.FormatDuration(tolerance))
 	}
 	if skew < -tolerance {
-		return verifyFailed("the signed timestamp is %s ahead of this clock, beyond the tolerance of %s", (-skew).Round(time.Second), tolerance)
+		return verifyFailed("the signed timestamp is %s ahead of this clock, beyond the tolerance of %s", workflows.FormatDuration((-skew).Round(time.Second)), workflows.FormatDuration(tolerance))
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 				"An async webhook answers as soon as its run is queued; response_timeout applies to sync ones only."))
 		case w.ResponseTimeout < 100*time.Millisecond || w.ResponseTimeout > MaxResponseTimeout:
 			diags = append(diags, a.Error("response_timeout out of range",
-				fmt.Sprintf("A sync webhook waits from 100ms to %s for its run; past it, it answers 202 with the run id.", MaxResponseTimeout)))
+				fmt.Sprintf("A sync webhook waits from 100ms to %s for its run; past it, it answers 202 with the run id.", workflows.FormatDuration(MaxResponseTimeout))))
 		}
 	}
 	return w, diags

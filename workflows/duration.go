@@ -29,3 +29,28 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return d + r, nil
 }
+
+// FormatDuration writes d as a duration is written in a file, for messages: "1h",
+// "1h30m", "2d", "1d12h", "1m30s", "1.5s", "500ms", where Go writes "1h0m0s" and
+// "48h0m0s". ParseDuration reads what it writes.
+func FormatDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + FormatDuration(-d)
+	}
+	s := ""
+	if days := d / (24 * time.Hour); days > 0 {
+		s, d = strconv.FormatInt(int64(days), 10)+"d", d-days*24*time.Hour
+		if d == 0 {
+			return s
+		}
+	}
+	// Go writes every unit from the largest down, the zero ones too: 1h0m0s, 1h0m5s.
+	g := d.String()
+	if strings.HasSuffix(g, "m0s") {
+		g = strings.TrimSuffix(g, "0s")
+	}
+	if strings.HasSuffix(g, "h0m") {
+		g = strings.TrimSuffix(g, "0m")
+	}
+	return s + strings.Replace(g, "h0m", "h", 1)
+}

@@ -17,7 +17,7 @@ type Throttled struct {
 }
 
 func (e *Throttled) Error() string {
-	return fmt.Sprintf("api %q: held back by its %s for %s", e.API, e.Reason, e.After.Round(time.Millisecond))
+	return fmt.Sprintf("api %q: held back by its %s for %s", e.API, e.Reason, FormatDuration(e.After.Round(time.Millisecond)))
 }
 
 // RetryHint: another try may pass once the wait is over.

@@ -71,9 +71,9 @@ var ErrWaitTimedOut = errors.New("no resume came")
 
 // WaitTimedOut is the error of a wait step whose timeout passed with on_timeout =
 // "fail", the same whether the step parked its run or was answered locally (a test):
-// "timed out after 72h0m0s: no resume came".
+// "timed out after 3d: no resume came".
 func WaitTimedOut(timeout time.Duration) error {
-	return fmt.Errorf("timed out after %s: %w", timeout, ErrWaitTimedOut)
+	return fmt.Errorf("timed out after %s: %w", FormatDuration(timeout), ErrWaitTimedOut)
 }
 
 // TimedOutOutput is the output of a wait step whose timeout passed with on_timeout =

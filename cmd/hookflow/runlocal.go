@@ -259,7 +259,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	case interrupted.Err() != nil:
 		return fmt.Errorf("run %s: interrupted", runID)
 	case ctx.Err() != nil:
-		return fmt.Errorf("run %s: not finished after --timeout %s", runID, o.timeout)
+		return fmt.Errorf("run %s: not finished after --timeout %s", runID, workflows.FormatDuration(o.timeout))
 	case err != nil:
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
