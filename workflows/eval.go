@@ -85,7 +85,7 @@ func (e *evaluator) eval(x hcl.Expression) (cty.Value, hcl.Diagnostics) {
 	if diags := e.checkVars(x); diags.HasErrors() {
 		return cty.NilVal, diags
 	}
-	e.unset.at = x.Range()
+	e.unset.at, e.unset.expr = x.Range(), x
 	v, diags := x.Value(e.ctx)
 	for _, d := range diags {
 		if extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d); ok {

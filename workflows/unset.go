@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -80,11 +81,12 @@ func placeholderValue(name string) string { return "https://unset.invalid/" + na
 // unsetLog records the variables env() and secret() find not set, and who reads them.
 type unsetLog struct {
 	allow    bool
-	at       hcl.Range // the expression being evaluated
-	varName  string    // the var being decoded, if any
-	api      string    // the api block being decoded, if any
-	workflow string    // the workflow being decoded, if any
-	trigger  int       // the index of the trigger of it being decoded; -1: none
+	at       hcl.Range      // the expression being evaluated
+	expr     hcl.Expression // and the expression itself
+	varName  string         // the var being decoded, if any
+	api      string         // the api block being decoded, if any
+	workflow string         // the workflow being decoded, if any
+	trigger  int            // the index of the trigger of it being decoded; -1: none
 	// eventRanges are the attributes of the trigger being decoded that a run's event is
 	// made of: what they read, a run of the workflow needs too.
 	eventRanges []hcl.Range
@@ -113,9 +115,10 @@ func (l *unsetLog) placeholder(u *unsetError) (cty.Value, error) {
 	if !l.allow {
 		return cty.NilVal, u
 	}
+	at := l.callAt(u)
 	uses := l.byName[u.name]
 	if uses == nil {
-		uses = &unsetUses{err: u, first: l.at, vars: map[string]hcl.Range{}, apis: map[string]hcl.Range{},
+		uses = &unsetUses{err: u, first: at, vars: map[string]hcl.Range{}, apis: map[string]hcl.Range{},
 			workflows: map[reader]hcl.Range{}}
 		l.byName[u.name] = uses
 	}
@@ -123,24 +126,51 @@ func (l *unsetLog) placeholder(u *unsetError) (cty.Value, error) {
 	switch {
 	case l.workflow != "":
 		if _, seen := uses.workflows[l.reading()]; !seen {
-			uses.workflows[l.reading()] = l.at
+			uses.workflows[l.reading()] = at
 		}
 		run := reader{l.workflow, -1}
 		if _, seen := uses.workflows[run]; !seen && l.trigger >= 0 && slices.ContainsFunc(l.eventRanges, func(r hcl.Range) bool {
-			return r.Filename == l.at.Filename && r.Start.Byte <= l.at.Start.Byte && l.at.End.Byte <= r.End.Byte
+			return r.Filename == at.Filename && r.Start.Byte <= at.Start.Byte && at.End.Byte <= r.End.Byte
 		}) {
-			uses.workflows[run] = l.at
+			uses.workflows[run] = at
 		}
 	case l.api != "":
 		if _, seen := uses.apis[l.api]; !seen {
-			uses.apis[l.api] = l.at
+			uses.apis[l.api] = at
 		}
 	case l.varName != "":
 		if _, seen := uses.vars[l.varName]; !seen {
-			uses.vars[l.varName] = l.at
+			uses.vars[l.varName] = at
 		}
 	}
 	return cty.StringVal(placeholderValue(u.name)).Mark(placeholderMark), nil
+}
+
+// callAt returns where the expression being evaluated calls env() or secret() for u,
+// as a load without Options.AllowUnset reports it: the function's name and its
+// opening parenthesis. It returns the whole expression when no such call is found.
+func (l *unsetLog) callAt(u *unsetError) hcl.Range {
+	at := l.at
+	fn := "env"
+	if u.secret {
+		fn = "secret"
+	}
+	x, ok := l.expr.(hclsyntax.Node)
+	if !ok {
+		return at
+	}
+	found := false
+	hclsyntax.VisitAll(x, func(n hclsyntax.Node) hcl.Diagnostics {
+		call, ok := n.(*hclsyntax.FunctionCallExpr)
+		if found || !ok || call.Name != fn || len(call.Args) == 0 {
+			return nil
+		}
+		if v, d := call.Args[0].Value(nil); !d.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() && v.AsString() == u.name {
+			at, found = hcl.RangeBetween(call.NameRange, call.OpenParenRange), true
+		}
+		return nil
+	})
+	return at
 }
 
 var (
