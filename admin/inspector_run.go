@@ -271,5 +271,5 @@ func formatMS(ms int64) string {
 	case ms < 60_000:
 		return fmt.Sprintf("%.1fs", float64(ms)/1000)
 	}
-	return (time.Duration(ms) * time.Millisecond).Round(time.Second).String()
+	return workflows.FormatDuration((time.Duration(ms) * time.Millisecond).Round(time.Second))
 }

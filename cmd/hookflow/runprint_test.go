@@ -40,7 +40,7 @@ func TestStepLine(t *testing.T) {
 		{"a delay", engine.StepRun{Kind: "delay", Status: engine.StatusSucceeded, Attempts: 1, DurationMS: ms(0),
 			FinishedAt: &finished, Output: map[string]any{"until": "2026-12-04T10:00:03Z", "seconds": 3.0}}, "succeeded, held the run 3s"},
 		{"a delay of a dry run", engine.StepRun{Kind: "delay", Status: engine.StatusSucceeded, Attempts: 1, DurationMS: ms(0),
-			FinishedAt: &finished, Output: map[string]any{"seconds": 7200, "skipped": true}}, "succeeded, 2h0m0s not waited (a dry run waits for nothing)"},
+			FinishedAt: &finished, Output: map[string]any{"seconds": 7200, "skipped": true}}, "succeeded, 2h not waited (a dry run waits for nothing)"},
 		{"a wait that failed", engine.StepRun{Kind: "wait", Status: engine.StatusFailed, Attempts: 2, DurationMS: ms(3000),
 			FinishedAt: &finished}, "failed after 3s"},
 	} {

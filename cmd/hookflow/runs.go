@@ -630,7 +630,7 @@ func millis(ms *int64) string {
 	if *ms == 0 {
 		return "<1ms"
 	}
-	return (time.Duration(*ms) * time.Millisecond).String()
+	return workflows.FormatDuration(time.Duration(*ms) * time.Millisecond)
 }
 
 // errorLine shortens an error to one line of at most n characters for a table. Its
