@@ -370,6 +370,9 @@ func checkTimestamp(ts string, now time.Time, tolerance time.Duration) error {
 		return verifyFailed("the timestamp %.20q is not a Unix time", ts)
 	}
 	skew := now.Sub(time.Unix(sec, 0))
+	if year := 365 * 24 * time.Hour; skew > 100*year || skew < -100*year {
+		return verifyFailed("the timestamp %.20q is not a time of this century", ts) // nor a skew to name
+	}
 	if skew > tolerance {
 		return verifyFailed("the signed timestamp is %s old, beyond the tolerance of %s (a replay, or a clock behind)", workflows.FormatDuration(skew.Round(time.Second)), workflows.FormatDuration(tolerance))
 	}

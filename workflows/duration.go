@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +36,9 @@ func ParseDuration(s string) (time.Duration, error) {
 // "48h0m0s". ParseDuration reads what it writes.
 func FormatDuration(d time.Duration) string {
 	if d < 0 {
-		return "-" + FormatDuration(-d)
+		// The most negative duration has no positive counterpart: -d is itself. It is
+		// as long as the longest positive one, to a nanosecond.
+		return "-" + FormatDuration(-max(d, -math.MaxInt64))
 	}
 	s := ""
 	if days := d / (24 * time.Hour); days > 0 {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -32,6 +33,17 @@ func TestFormatDuration(t *testing.T) {
 		} else if err != nil && d >= 0 {
 			t.Errorf("ParseDuration(%q): %v", got, err)
 		}
+	}
+}
+
+// The most negative duration, which has no positive counterpart, is written as long
+// as the longest positive one (a signed timestamp far ahead of the clock gives it).
+func TestFormatDurationAtTheLimits(t *testing.T) {
+	if got := FormatDuration(math.MinInt64); got != "-106751d23h47m16.854775807s" {
+		t.Errorf("FormatDuration(MinInt64) = %q", got)
+	}
+	if got := FormatDuration(math.MaxInt64); got != "106751d23h47m16.854775807s" {
+		t.Errorf("FormatDuration(MaxInt64) = %q", got)
 	}
 }
 
