@@ -257,7 +257,7 @@ var allScripts = map[string]*redis.Script{
 	"claimtick.lua": claimTickScript,
 	"cancel.lua":    cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
 	"park.lua": parkScript, "resume.lua": resumeScript, "page.lua": pageScript, "keep.lua": keepScript,
-	"keepseen.lua": keepSeenScript,
+	"seenkeys.lua": seenKeysScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

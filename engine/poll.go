@@ -70,28 +70,28 @@ func (e *Engine) SavePoll(ctx context.Context, wf *workflows.Workflow, poll stri
 // StartOnce of one of them within the window starts none. Keys recorded already keep
 // their run.
 func (e *Engine) MarkSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	pipe := e.q.rdb.Pipeline()
-	for _, k := range keys {
-		pipe.SetNX(ctx, e.q.dedupeKey(wf.Name, k), seenWithoutRun, max(window, time.Millisecond))
-	}
-	_, err := pipe.Exec(ctx)
+	_, err := e.seenKeys(ctx, wf, keys, "mark", window)
 	return err
 }
 
 // KeepSeen makes the dedupe keys of wf that exist last window from now: the items a
 // poll reads again, as it keeps its cursor, stay seen while they can be read again.
 func (e *Engine) KeepSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error {
+	_, err := e.seenKeys(ctx, wf, keys, "keep", window)
+	return err
+}
+
+// seenKeys runs seenkeys.lua over the dedupe keys of wf's keys: "seen", "mark" or
+// "keep" for window.
+func (e *Engine) seenKeys(ctx context.Context, wf *workflows.Workflow, keys []string, mode string, window time.Duration) ([]any, error) {
 	if len(keys) == 0 {
-		return nil
+		return nil, nil
 	}
 	names := make([]string, len(keys))
 	for i, k := range keys {
 		names[i] = e.q.dedupeKey(wf.Name, k)
 	}
-	return keepSeenScript.Run(ctx, e.q.rdb, names, max(window, time.Millisecond).Milliseconds()).Err()
+	return seenKeysScript.Run(ctx, e.q.rdb, names, mode, max(window, time.Millisecond).Milliseconds(), seenWithoutRun).Slice()
 }
 
 // seenWithoutRun is what a dedupe key MarkSeen recorded holds in place of a run id.
@@ -158,19 +158,16 @@ func (e *Engine) TriggerState(ctx context.Context, wf *workflows.Workflow, key s
 // seen) within its window: an item of a poll with that key would start none. It
 // changes nothing.
 func (e *Engine) Seen(ctx context.Context, wf *workflows.Workflow, keys []string) ([]bool, error) {
-	pipe := e.q.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = pipe.Exists(ctx, e.q.dedupeKey(wf.Name, k))
-	}
-	if len(keys) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, err
-		}
+	res, err := e.seenKeys(ctx, wf, keys, "seen", 0)
+	if err != nil {
+		return nil, err
 	}
 	seen := make([]bool, len(keys))
-	for i, c := range cmds {
-		seen[i] = c.Val() > 0
+	for i := range seen {
+		if i < len(res) {
+			n, _ := res[i].(int64)
+			seen[i] = n == 1
+		}
 	}
 	return seen, nil
 }

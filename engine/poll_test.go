@@ -75,6 +75,30 @@ func TestPollState(t *testing.T) {
 		if seen, err := e.Seen(ctx, wf, []string{"poll:b", "poll:d", "poll:e"}); err != nil || fmt.Sprint(seen) != "[true true false]" {
 			t.Errorf("seen after KeepSeen: %v %v, want b and d", seen, err)
 		}
+		// Past its window a key is gone, though the embedded Redis has yet to expire it:
+		// not seen, not kept, and marked anew.
+		if _, first, err := e.StartOnce(ctx, wf, event(`{"name": "f"}`), "poll:f", 200*time.Millisecond); !first || err != nil {
+			t.Fatal(first, err)
+		}
+		if err := e.MarkSeen(ctx, wf, []string{"poll:g"}, 200*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if seen, err := e.Seen(ctx, wf, []string{"poll:f", "poll:g"}); err != nil || fmt.Sprint(seen) != "[false false]" {
+			t.Errorf("seen past the window: %v %v, want neither", seen, err)
+		}
+		if err := e.KeepSeen(ctx, wf, []string{"poll:f"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.MarkSeen(ctx, wf, []string{"poll:g"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if seen, err := e.Seen(ctx, wf, []string{"poll:f", "poll:g"}); err != nil || fmt.Sprint(seen) != "[false true]" {
+			t.Errorf("seen after keeping f and marking g past their windows: %v %v, want g only", seen, err)
+		}
+		if _, first, err := e.StartOnce(ctx, wf, event(`{"name": "g"}`), "poll:g", time.Hour); first || err != nil {
+			t.Errorf("a key marked seen again started a run: %v %v", first, err)
+		}
 
 		if st, err := e.TriggerState(ctx, wf, sched); st != nil || err != nil {
 			t.Errorf("the state of a poll never polled: %v %v", st, err)

@@ -126,7 +126,7 @@ var (
 	wakeScript      = script("wake.lua")
 	parkScript      = script("park.lua")
 	resumeScript    = script("resume.lua")
-	keepSeenScript  = script("keepseen.lua")
+	seenKeysScript  = script("seenkeys.lua")
 )
 
 // startHash, completeHash, advanceHash and finishHash are the SHA1s of the scripts that
