@@ -162,7 +162,7 @@ func (h *HTTP) Do(ctx context.Context, c *workflows.Call) (any, error) {
 		return nil, err
 	}
 	if h.limits != nil {
-		release, err := h.limits.admit(ctx, h.limits.turnOf(c))
+		release, err := h.limits.admitCall(ctx, c)
 		if err != nil {
 			return nil, err // held back (workflows.Throttled), or Redis failed: either may pass later
 		}

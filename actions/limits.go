@@ -176,6 +176,23 @@ func (l *limiter) limits() apiLimits {
 // by the rate limit books one, which the same turn finds when it comes back. Without a
 // Redis, every call is admitted.
 func (l *limiter) admit(ctx context.Context, turn string) (release func(), err error) {
+	return l.admitBy(ctx, l.limits(), turn)
+}
+
+// admitCall is admit for a step's call, its turn named by its run, step, item and
+// attempt when the limits in use have a rate_limit: the limits are read once, so the
+// turn and the admission agree across a reload that changes them.
+func (l *limiter) admitCall(ctx context.Context, c *workflows.Call) (release func(), err error) {
+	lim := l.limits()
+	turn := ""
+	if lim.interval > 0 {
+		turn = turnKey(c)
+	}
+	return l.admitBy(ctx, lim, turn)
+}
+
+// admitBy is admit by the limits lim.
+func (l *limiter) admitBy(ctx context.Context, lim apiLimits, turn string) (release func(), err error) {
 	rdb := l.apis.redis()
 	if rdb == nil {
 		l.apis.metrics.calls.WithLabelValues(l.api).Inc()
@@ -186,7 +203,6 @@ func (l *limiter) admit(ctx context.Context, turn string) (release func(), err e
 	if d, ok := ctx.Deadline(); ok {
 		lease = time.Until(d) + 5*time.Second
 	}
-	lim := l.limits()
 	res, err := admitScript.Run(ctx, rdb, []string{l.rate, l.slow, l.inflight, l.turns},
 		lim.interval, lim.burst, lim.concurrency, id, lease.Milliseconds(), turn, l.turnKept.Milliseconds()).Slice()
 	if err != nil {
@@ -224,15 +240,6 @@ func (l *limiter) slowDown(after time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = slowScript.Run(ctx, rdb, []string{l.slow}, after.Milliseconds()).Err() // the step's own retry still waits
-}
-
-// turnOf names the turn of a step's call when the api has a rate_limit; without one
-// a call books no turn, and its name is not worked out.
-func (l *limiter) turnOf(c *workflows.Call) string {
-	if l.limits().interval == 0 {
-		return ""
-	}
-	return turnKey(c)
 }
 
 // turnKey names the turn of a step's call: its run, step, item, attempt and, for a

@@ -116,7 +116,7 @@ func (h *HTTP) sendPage(ctx context.Context, c *workflows.Call, p *prepared, sec
 	if h.limits != nil {
 		admit := h.limits.wait
 		if !wait {
-			admit = func(ctx context.Context) (func(), error) { return h.limits.admit(ctx, h.limits.turnOf(c)) }
+			admit = func(ctx context.Context) (func(), error) { return h.limits.admitCall(ctx, c) }
 		}
 		release, err := admit(ctx)
 		if err != nil {
