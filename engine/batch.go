@@ -164,8 +164,8 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 		}
 		if err != nil {
 			for _, c := range live {
-				if c.err == nil {
-					c.res, c.err = nil, fmt.Errorf("the primary stored it, but: %w", err)
+				if c.err == nil { // its reply kept: what the primary stored
+					c.err = fmt.Errorf("the primary stored it, but: %w", err)
 				}
 			}
 		}

@@ -56,6 +56,15 @@ func TestStartWaitsForReplicas(t *testing.T) {
 		if r, err := e.Run(ctx, id); id == "" || err != nil || r.Status != RunQueued {
 			t.Errorf("the run the primary stored, %q: %+v, %v", id, r, err)
 		}
+		// A start of a dedupe key names the run the key started, not one it did not.
+		first, _, err := e.StartOnce(ctx, wf, event(`{}`), "delivery-1", time.Hour)
+		if !errors.Is(err, ErrNotReplicated) || first == "" {
+			t.Fatalf("first start of a key: %q, %v", first, err)
+		}
+		again, created, err := e.StartOnce(ctx, wf, event(`{}`), "delivery-1", time.Hour)
+		if !errors.Is(err, ErrNotReplicated) || again != first || created {
+			t.Errorf("second start of the key: %q, %v, %v; want the first run, %q", again, created, err, first)
+		}
 	})
 	t.Run("cluster", func(t *testing.T) {
 		b := redistest.SharedCluster(t)

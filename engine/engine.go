@@ -252,7 +252,7 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	if err != nil {
 		stored := ""
 		if errors.Is(err, ErrNotReplicated) {
-			stored = runID // the primary has it: it runs unless the primary is lost first
+			stored = got // the primary has it: it runs unless the primary is lost first
 		}
 		return stored, false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
 	}

@@ -162,7 +162,14 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		res, err = sh.calls.run(ctx, startScript, cmd)
 	}
 	if err = scriptError(err); err != nil {
-		return "", nil, err
+		if !errors.Is(err, ErrNotReplicated) {
+			return "", nil, err
+		}
+		// Stored on the primary: the run created, or the one a dedupe key started.
+		if first, ok := res.(string); ok {
+			return first, nil, err
+		}
+		return runID, nil, err
 	}
 	switch res := res.(type) {
 	case string:
