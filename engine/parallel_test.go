@@ -448,3 +448,44 @@ workflow "slow" {
 		testutil.Eventually(t, 10*time.Second, want, func() bool { return steps() == want })
 	})
 }
+
+// An on_failure step in flight shows running, though it has no record yet.
+func TestOnFailureStepInFlightShowsRunning(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/fail" {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{}`))
+		}))
+		defer srv.Close()
+		defer close(release)
+		e, set := httpEngine(t, b, strings.ReplaceAll(`
+workflow "paged" {
+  step "http" "charge" {
+    url = "URL/fail"
+  }
+  on_failure {
+    step "http" "page" {
+      url = "URL/page"
+    }
+    step "http" "after" {
+      url = "URL/after"
+    }
+  }
+}`, "URL", srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("paged"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "charge failed, on_failure/page running"
+		testutil.Eventually(t, 10*time.Second, want, func() bool {
+			r, err := e.Run(context.Background(), id)
+			return err == nil && stepsOf(r) == want
+		})
+	})
+}

@@ -311,6 +311,22 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			out = append(out, sr)
 		}
 	}
+	// The on_failure steps that ran for the run's failure, and the one in flight, which
+	// has no record yet: a row of its own only while its job is leased.
+	unrecorded := map[int]bool{}
+	for _, s := range wf.OnFailure {
+		sr := StepRun{Name: s.Name, Path: s.Name, Status: StatusPending}
+		if r := rec.steps[s.Name]; r != nil {
+			sr = r.stepView(s, s.Name)
+		} else if !active {
+			continue
+		} else {
+			unrecorded[len(out)] = true
+		}
+		sr.Kind = s.Kind
+		look(len(out), -1, &sr, fields["id"]+":"+s.Name)
+		out = append(out, sr)
+	}
 	if len(maybe) > 0 {
 		jobs := make([]string, len(maybe))
 		for i, m := range maybe {
@@ -331,12 +347,14 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			sr.Status, sr.NextAttemptAt = StatusRunning, nil
 		}
 	}
-	for _, s := range wf.OnFailure { // those that ran for the run's failure
-		if r := rec.steps[s.Name]; r != nil {
-			sr := r.stepView(s, s.Name)
-			sr.Kind = s.Kind
-			out = append(out, sr)
+	if len(unrecorded) > 0 {
+		kept := out[:0]
+		for i, sr := range out {
+			if !unrecorded[i] || sr.Status == StatusRunning {
+				kept = append(kept, sr)
+			}
 		}
+		out = kept
 	}
 	return append(out, byFinish(rec.steps, wf)...), nil
 }
