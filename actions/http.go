@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -716,11 +715,8 @@ func unwrapURLError(err error) error {
 // without the piece of it the error quotes ("invalid port \":…\" after host", "invalid
 // URL escape \"%…\""), which may be part of one that no redactor would find.
 func parseError(err error) error {
-	return errors.New(quotedRE.ReplaceAllString(unwrapURLError(err).Error(), ""))
+	return errors.New(workflows.Unquoted(unwrapURLError(err).Error()))
 }
-
-// quotedRE finds what a url.Parse error quotes of the URL, with the space before it.
-var quotedRE = regexp.MustCompile(` ?"(?:[^"\\]|\\.)*"`)
 
 var _ workflows.Action = (*HTTP)(nil)
 

@@ -458,18 +458,15 @@ func (a *api) unreachable(ctx context.Context) string {
 	return ""
 }
 
-// maxLimit is the most runs or dead letters a page holds, as the engine reads them.
-const maxLimit = 500
-
-// intParam reads a page's limit: none is the engine's default; one past maxLimit is
+// intParam reads a page's limit: none is the engine's default; one past engine.MaxLimit is
 // refused, not cut, so that a caller asking for more learns it gets no more.
 func intParam(w http.ResponseWriter, s string) (int, bool) {
 	if s == "" {
 		return 0, true
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxLimit {
-		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("limit %q: give a whole number from 1 to %d (none: 50)", s, maxLimit))
+	if err != nil || n < 1 || n > engine.MaxLimit {
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("limit %q: give a whole number from 1 to %d (none: 50)", s, engine.MaxLimit))
 		return 0, false
 	}
 	return n, true

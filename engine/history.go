@@ -38,9 +38,11 @@ var Statuses = []string{string(RunQueued), string(RunRunning), string(RunWaiting
 // ErrBadFilter is returned for a filter or cursor that makes no sense.
 var ErrBadFilter = errors.New("bad filter")
 
+// MaxLimit is the most runs or dead letters a page of them holds.
+const MaxLimit = 500
+
 const (
 	defaultLimit = 50
-	maxLimit     = 500
 	scanBatch    = 200
 	// maxScan bounds how many runs one listing reads looking for matches of a status;
 	// past it, the page is returned short with a cursor to go on.
@@ -81,8 +83,8 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 	switch {
 	case f.Limit <= 0:
 		f.Limit = defaultLimit
-	case f.Limit > maxLimit:
-		f.Limit = maxLimit
+	case f.Limit > MaxLimit:
+		f.Limit = MaxLimit
 	}
 	at := cursor{ms: 1 << 62, id: "~"} // after every run
 	if f.Cursor != "" {

@@ -115,7 +115,7 @@ func keptRuns(t *testing.T, e *Engine, set *workflows.Set) (waiting string, fini
 // listed is every run of the history listing (of one workflow, or all), oldest first.
 func listed(t *testing.T, e *Engine, wf string) []string {
 	t.Helper()
-	page, err := e.Runs(context.Background(), RunFilter{Workflow: wf, Limit: maxLimit})
+	page, err := e.Runs(context.Background(), RunFilter{Workflow: wf, Limit: MaxLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

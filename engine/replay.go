@@ -143,10 +143,7 @@ func (e *Engine) replayCurrent(ctx context.Context, cur *version, fields map[str
 		return nil, err
 	}
 	if len(missing) > 0 {
-		what := "step " + missing[0]
-		if len(missing) > 1 {
-			what = "steps " + strings.Join(missing, ", ")
-		}
+		what := StepsNamed(missing)
 		return nil, fmt.Errorf("%w on the current version: %s failed it, and version %s of workflow %s, in use now, has no %s; replay it with the version it started with, or bring the step back",
 			ErrCannotReplay, what, cur.wf.Version, name, what)
 	}
@@ -154,6 +151,14 @@ func (e *Engine) replayCurrent(ctx context.Context, cur *version, fields map[str
 		return nil, err
 	}
 	return cur.wf, nil
+}
+
+// StepsNamed is "step a" or "steps a, b", as messages name steps.
+func StepsNamed(names []string) string {
+	if len(names) == 1 {
+		return "step " + names[0]
+	}
+	return "steps " + strings.Join(names, ", ")
 }
 
 // missingInCurrent names the steps that failed the run (fields, rec) that cur, the
@@ -311,8 +316,8 @@ func (e *Engine) DeadLetters(ctx context.Context, f DeadLetterFilter) (*DeadLett
 	switch {
 	case f.Limit <= 0:
 		f.Limit = defaultLimit
-	case f.Limit > maxLimit:
-		f.Limit = maxLimit
+	case f.Limit > MaxLimit:
+		f.Limit = MaxLimit
 	}
 	at := cursor{ms: 1 << 62, id: "~"} // after every dead letter
 	if f.Cursor != "" {

@@ -93,7 +93,7 @@ func waitingRuns(t testing.TB, e *Engine) int {
 	t.Helper()
 	n := 0
 	for cursor := ""; ; {
-		page, err := e.Runs(context.Background(), RunFilter{Status: string(RunWaiting), Limit: maxLimit, Cursor: cursor})
+		page, err := e.Runs(context.Background(), RunFilter{Status: string(RunWaiting), Limit: MaxLimit, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}

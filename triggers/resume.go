@@ -138,11 +138,12 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 		h.fail(w, r, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
-	if problem := queryProblem(r.URL.RawQuery); problem != "" {
+	query, problem := parseQuery(r.URL.RawQuery)
+	if problem != "" {
 		h.fail(w, r, http.StatusBadRequest, problem)
 		return
 	}
-	res, err := workflows.NewResume(r.Header.Get("Content-Type"), raw, r.Header, r.URL.Query())
+	res, err := workflows.NewResume(r.Header.Get("Content-Type"), raw, r.Header, query)
 	switch {
 	case errors.Is(err, workflows.ErrNotText):
 		h.fail(w, r, http.StatusUnsupportedMediaType, err.Error())

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -111,9 +110,9 @@ func (h *Webhooks) refuse(w http.ResponseWriter, why reason, status int, msg str
 // ServeHTTP handles one webhook request. The path must start with /hooks, and be
 // sent as it came: a path that is not clean is refused, not taken for its clean form.
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	problem := pathProblem(r.URL.Path)
+	query, problem := url.Values(nil), pathProblem(r.URL.Path)
 	if problem == "" {
-		problem = queryProblem(r.URL.RawQuery)
+		query, problem = parseQuery(r.URL.RawQuery)
 	}
 	if problem != "" {
 		h.refuse(w, badPath, http.StatusBadRequest, problem)
@@ -202,7 +201,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ev, err := newEvent(r, sub, params, raw)
+	ev, err := newEvent(r, sub, params, query, raw)
 	if errors.Is(err, workflows.ErrNotText) {
 		h.refuse(w, unsupportedType, http.StatusUnsupportedMediaType, err.Error())
 		return
@@ -332,7 +331,8 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 					"suppressed", suppressed)
 			}
 			w.Header().Set("Retry-After", "5")
-			h.refuse(w, startRefusal(err), http.StatusServiceUnavailable, refusalText(err))
+			why, text := startRefusal(err)
+			h.refuse(w, why, http.StatusServiceUnavailable, text)
 			return
 		}
 		runs = append(runs, runID)
@@ -400,29 +400,22 @@ func (a *accepted) AppendJSON(b []byte, escapeHTML bool) []byte {
 	return append(b, '}')
 }
 
-// startRefusal tells an overload (the starter's error has a Busy method saying so, as
-// the engine's ErrBusy does) from a failure to queue the run.
-// refusalText is the answer to a webhook whose run could not be queued: why, as far
-// as the sender can act on it.
-func refusalText(err error) string {
+// startRefusal is why a webhook's run could not be queued, for the metrics (busy or
+// unavailable) and the sender: an overload (the starter's error has a Busy method
+// saying so, as the engine's ErrBusy does), a run stored that too few replicas
+// acknowledged (a Stored method, as the engine's ErrNotReplicated has), or a failure
+// to queue it, said as far as the sender can act on it.
+func startRefusal(err error) (reason, string) {
 	var b interface{ Busy() bool }
 	var st interface{ Stored() bool }
 	switch {
 	case errors.As(err, &b) && b.Busy():
-		return "cannot queue the event right now: too many runs are waiting or running; retry later"
+		return busy, "cannot queue the event right now: too many runs are waiting or running; retry later"
 	case errors.As(err, &st) && st.Stored():
-		return "the event is stored, but too few Redis replicas acknowledged it in time, so it may run; " +
+		return unavailable, "the event is stored, but too few Redis replicas acknowledged it in time, so it may run; " +
 			"a retry finds it when the webhook dedupes (its dedupe, or its verify preset's delivery id), else it may run twice"
 	}
-	return "cannot queue the event right now; retry later"
-}
-
-func startRefusal(err error) reason {
-	var b interface{ Busy() bool }
-	if errors.As(err, &b) && b.Busy() {
-		return busy
-	}
-	return unavailable
+	return unavailable, "cannot queue the event right now; retry later"
 }
 
 // await waits for the run of a webhook with response = "sync" and answers with it. It
@@ -589,22 +582,23 @@ func allowed(ep *endpoint) []string {
 	return out
 }
 
-// queryProblem says what is wrong with a query string that does not parse whole (an
-// escape that is not one, a ';'), without quoting it; "" when it parses. An event
-// whose query lost a parameter would be taken as if the sender had not sent it.
-func queryProblem(raw string) string {
-	if _, err := url.ParseQuery(raw); err != nil {
-		return "malformed query string: " + quotedRE.ReplaceAllString(err.Error(), "")
+// parseQuery parses a request's query string whole, or says what is wrong with it
+// (an escape that is not one, a ';') without quoting it: an event whose query lost a
+// parameter would be taken as if the sender had not sent it. None is nil.
+func parseQuery(raw string) (url.Values, string) {
+	if raw == "" {
+		return nil, ""
 	}
-	return ""
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, "malformed query string: " + workflows.Unquoted(err.Error())
+	}
+	return q, ""
 }
-
-// quotedRE finds what a url error quotes, with the space before it.
-var quotedRE = regexp.MustCompile(` ?"(?:[^"\\]|\\.)*"`)
 
 // newEvent builds the event of a webhook request. A body that does not parse as its
 // content type says is an error.
-func newEvent(r *http.Request, path string, params map[string]string, raw []byte) (*workflows.Event, error) {
+func newEvent(r *http.Request, path string, params map[string]string, query url.Values, raw []byte) (*workflows.Event, error) {
 	// Credentials the sender put in headers (the signature, an API key) were checked
 	// above if the webhook verifies them; the event keeps none of them.
 	ev := &workflows.Event{
@@ -614,7 +608,7 @@ func newEvent(r *http.Request, path string, params map[string]string, raw []byte
 		Method:      r.Method,
 		Path:        path,
 		Params:      params,
-		Query:       r.URL.Query(),
+		Query:       query,
 		Headers:     workflows.KeptHeaders(r.Header),
 		ContentType: r.Header.Get("Content-Type"),
 		Raw:         string(raw),

@@ -150,7 +150,7 @@ func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnosti
 	}
 	for _, n := range []string{"secrets", "password", "tokens"} {
 		diags = append(diags, vb.Attr(n).CredentialsInFile(fmt.Sprintf("verify %q's %s", name, n),
-			fmt.Sprintf(`%s = [secret(%q)]`, n, workflows.EnvName("webhook", name, strings.TrimSuffix(n, "s"))))...)
+			fmt.Sprintf(`%s = [secret(%q)]`, n, workflows.EnvName(name, "webhook", strings.TrimSuffix(n, "s"))))...)
 	}
 	for _, a := range p.attrs {
 		if a.Required && vb.Attr(a.Name) == nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -90,6 +91,15 @@ func encodings(values []string) []string {
 	}
 	return all
 }
+
+// Unquoted is msg without what it quotes, and the space before each: what a parse
+// error of a URL or a query string quotes of its input may be part of a secret, which
+// no redactor finds there.
+func Unquoted(msg string) string {
+	return quotedRE.ReplaceAllString(msg, "")
+}
+
+var quotedRE = regexp.MustCompile(` ?"(?:[^"\\]|\\.)*"`)
 
 // Spans reports whether a secret in s begins before its byte i and ends after it:
 // whether cutting s at i would cut a secret in two.

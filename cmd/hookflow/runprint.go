@@ -246,20 +246,12 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 		switch {
 		case len(run.CurrentLacks) > 0:
 			fmt.Fprintf(w, "  the workflow changed since this run started: version %s, in use now, has no %s, which failed it; a replay runs the version it started with\n",
-				run.CurrentVersion, stepsNamed(run.CurrentLacks))
+				run.CurrentVersion, engine.StepsNamed(run.CurrentLacks))
 		case run.CurrentVersion != "":
 			fmt.Fprintf(w, "  the workflow changed since this run started (version %s is in use); replay with --current to run it: hookflow runs replay --current %s\n",
 				run.CurrentVersion, run.ID)
 		}
 	}
-}
-
-// stepsNamed is "step a" or "steps a, b".
-func stepsNamed(names []string) string {
-	if len(names) == 1 {
-		return "step " + names[0]
-	}
-	return "steps " + strings.Join(names, ", ")
 }
 
 // printError prints an error after prefix, the lines after its first (an

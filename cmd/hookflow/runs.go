@@ -53,10 +53,6 @@ func (a *adminCommand) get(cmd *cobra.Command, method, path string, body []byte,
 	return text(cmd.OutOrStdout())
 }
 
-// maxPage is the most runs or dead letters the admin API gives in a page: it refuses
-// a larger --limit, and so does the command before asking.
-const maxPage = 500
-
 func runsCommand() *cobra.Command {
 	var a adminCommand
 	cmd := &cobra.Command{
@@ -93,8 +89,8 @@ the command for the next page.`,
   hookflow runs list --json | jq -r '.runs[].id'`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 0 || limit > maxPage {
-				return badFlag("limit", " %d: give how many runs a page holds, from 1 to %d (0: 50)", limit, maxPage)
+			if limit < 0 || limit > engine.MaxLimit {
+				return badFlag("limit", " %d: give how many runs a page holds, from 1 to %d (0: 50)", limit, engine.MaxLimit)
 			}
 			q := url.Values{}
 			for k, v := range map[string]string{"workflow": workflow, "status": status, "cursor": cursor} {
@@ -454,8 +450,8 @@ ends with the command for the next page.`,
   hookflow dlq list --json | jq -r '.dead_letters[].id'`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 0 || limit > maxPage {
-				return badFlag("limit", " %d: give how many dead letters a page holds, from 1 to %d (0: 50)", limit, maxPage)
+			if limit < 0 || limit > engine.MaxLimit {
+				return badFlag("limit", " %d: give how many dead letters a page holds, from 1 to %d (0: 50)", limit, engine.MaxLimit)
 			}
 			q := url.Values{}
 			if cursor != "" {
