@@ -197,8 +197,14 @@ func (r *runState) capWait(s *workflows.Step, wait time.Duration) time.Duration 
 	if r.deadline.IsZero() || workflows.IsOnFailure(s.Name) {
 		return wait
 	}
-	return max(min(wait, time.Until(r.deadline)), 0)
+	// Cut just past the deadline: the queue counts whole milliseconds of Redis's clock,
+	// and a unit due a millisecond early would start an attempt the deadline stops at
+	// once, taken for one more attempt made.
+	return max(min(wait, time.Until(r.deadline)+deadlineSlack), 0)
 }
+
+// deadlineSlack is how far past a run's deadline a wait it cuts ends.
+const deadlineSlack = 5 * time.Millisecond
 
 // cuts reports whether a delay of step s that waits wait from now would end past the
 // run's deadline, which capWait ends it at: the delay fails there.

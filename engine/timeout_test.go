@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 const timeoutSrc = `
@@ -221,4 +223,21 @@ func ms(d *int64) int64 {
 		return -1
 	}
 	return *d
+}
+
+// A wait the run's deadline cuts ends at the deadline or just past it, never before:
+// the queue counts whole milliseconds, and a unit due a moment early would start an
+// attempt the deadline stops at once, counted as one more attempt made.
+func TestCapWaitEndsAtOrPastTheDeadline(t *testing.T) {
+	r := &runState{deadline: time.Now().Add(100 * time.Millisecond)}
+	got := r.capWait(&workflows.Step{Name: "call"}, time.Second)
+	if left := time.Until(r.deadline); got < left || got > left+deadlineSlack+time.Millisecond {
+		t.Errorf("cut to %s with %s left to the deadline", got, left)
+	}
+	if got := r.capWait(&workflows.Step{Name: "call"}, 10*time.Millisecond); got != 10*time.Millisecond {
+		t.Errorf("a wait ending before the deadline became %s", got)
+	}
+	if got := r.capWait(&workflows.Step{Name: "on_failure/page"}, time.Second); got != time.Second {
+		t.Errorf("an on_failure step's wait became %s", got)
+	}
 }
