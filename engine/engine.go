@@ -145,7 +145,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	}
 	q.metrics = newMetrics(o.Metrics, q)
 	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
-		keep: keepVersions, forget: q.forget, byKey: map[string]*version{}}
+		byKey: map[string]*version{}}
 	if o.ResumeBase == "" {
 		o.ResumeBase = DefaultResumeBase
 	}
@@ -162,9 +162,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 
 // Use makes the workflows of set runnable, and their versions the current ones: those
 // a replay with ReplayOptions.Current goes on with. Versions loaded before stay
-// runnable, so a run keeps the definition it started with when a file changes: the
-// process keeps those runs used last, and loads the others from Redis again when a run
-// needs them (with Options.Kinds; without, it keeps every version).
+// runnable, so a run keeps the definition it started with when a file changes.
 func (e *Engine) Use(set *workflows.Set) {
 	e.versions.use(set.Workflows())
 }

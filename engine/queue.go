@@ -38,9 +38,8 @@ type queue struct {
 	// leaseArg and retentionArg are leaseFor and retention in ms as script arguments,
 	// boxed once.
 	leaseArg, retentionArg any
-	// firstPlans and hidings are kept by the versions the engine keeps (forget).
-	firstPlans sync.Map // *workflows.Workflow -> *Plan
-	hidings    sync.Map // *workflows.Workflow -> *hiding
+	firstPlans             sync.Map // *workflows.Workflow -> *Plan
+	hidings                sync.Map // *workflows.Workflow -> *hiding
 }
 
 // ErrBusy is returned by a start refused because too many runs are unfinished: the
@@ -231,20 +230,6 @@ func (q *queue) firstPlan(wf *workflows.Workflow) *Plan {
 	p := plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
 	q.firstPlans.Store(wf, p)
 	return p
-}
-
-// forget drops the first plans and hidings of the workflow versions kept does not
-// report: those the engine dropped. A step still running on one may make them again;
-// the next version dropped drops them.
-func (q *queue) forget(kept func(*workflows.Workflow) bool) {
-	for _, m := range []*sync.Map{&q.firstPlans, &q.hidings} {
-		m.Range(func(wf, _ any) bool {
-			if !kept(wf.(*workflows.Workflow)) {
-				m.Delete(wf)
-			}
-			return true
-		})
-	}
 }
 
 // planFields are the run fields a plan sets: its counts and records.

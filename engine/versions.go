@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,50 +19,31 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// versions holds the workflow versions this process can run. A run is pinned to the
+// versions holds every workflow version this process can run. A run is pinned to the
 // version it started with; the version's source files are stored in Redis the first
-// time this process starts a run of it, so a process that does not have that version
-// (another worker, or this one after a restart, an edit or an eviction) loads it from
-// there.
+// time this process starts a run of it, so a process that never loaded that version
+// (another worker, or this one after a restart and an edit) loads it from there.
 //
 // Only the files are stored. env(), secret() and file() are read again by the process
 // that loads them, from its own environment: what secret() reads never goes to Redis.
 // A credential written out in a file goes with the file (the load warns of it).
-//
-// The versions kept are the current ones and the keep others a run got or added last;
-// the rest are dropped as versions are added, with what the queue keeps of them
-// (forget). A step running on a dropped version goes on with it; the next step of its
-// run loads it again.
 type versions struct {
 	rdb   redis.UniversalClient
-	kinds *workflows.Kinds // nil: versions cannot be loaded from Redis, and none is dropped
+	kinds *workflows.Kinds // nil: versions cannot be loaded from Redis
 	ttl   time.Duration
 	log   *slog.Logger
-	keep  int // versions kept besides the current ones
-	// forget drops what is kept elsewhere by version (the queue's first plans and
-	// hidings) of the versions kept does not report.
-	forget func(kept func(*workflows.Workflow) bool)
 
 	mu    sync.RWMutex
 	byKey map[string]*version // by name@version
 	// current is, by name, the version of each workflow of the set in use (Engine.Use):
 	// what a replay on the current version goes on with.
 	current map[string]*version
-	// added counts the versions added: a version's used is what it was when a run last
-	// got the version.
-	added uint64
-	load  sync.Mutex // one load from Redis at a time
+	load    sync.Mutex // one load from Redis at a time
 }
 
-// keepVersions is how many versions a process keeps besides the current ones: those
-// runs got last. More are loaded from Redis again when a run needs them.
-const keepVersions = 64
-
 type version struct {
-	key      string // its key in versions.byKey
 	wf       *workflows.Workflow
-	storedAt atomic.Int64  // when this process last stored its sources in Redis (Unix s)
-	used     atomic.Uint64 // versions.added when a run last got it
+	storedAt atomic.Int64 // when this process last stored its sources in Redis (Unix s)
 }
 
 // restoreAfter is how often a process stores a version it runs again: the keys' expiry
@@ -75,74 +54,26 @@ func versionKey(name, ver string) string { return name + "@" + ver }
 
 // add makes wf runnable here, unless a workflow of its name and version is already.
 func (vs *versions) add(wf *workflows.Workflow) *version {
+	key := versionKey(wf.Name, wf.Version)
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
-	v, added := vs.addLocked(wf)
-	if added {
-		vs.evictLocked()
-	}
-	return v
-}
-
-// addLocked is add with vs.mu held, and nothing dropped; added says that wf was not
-// there.
-func (vs *versions) addLocked(wf *workflows.Workflow) (v *version, added bool) {
-	key := versionKey(wf.Name, wf.Version)
 	if v, ok := vs.byKey[key]; ok {
-		v.used.Store(vs.added)
-		return v, false
+		return v
 	}
-	v = &version{wf: wf}
-	vs.insertLocked(key, v)
-	return v, true
-}
-
-// insertLocked keeps v under key, as the version used last.
-func (vs *versions) insertLocked(key string, v *version) {
-	vs.added++
-	v.key = key
-	v.used.Store(vs.added)
+	v := &version{wf: wf}
 	vs.byKey[key] = v
+	return v
 }
 
 // use makes the versions of the set in use the current ones, added as add does.
 func (vs *versions) use(wfs []*workflows.Workflow) {
 	current := make(map[string]*version, len(wfs))
-	vs.mu.Lock()
-	defer vs.mu.Unlock()
 	for _, wf := range wfs {
-		current[wf.Name], _ = vs.addLocked(wf)
+		current[wf.Name] = vs.add(wf)
 	}
+	vs.mu.Lock()
 	vs.current = current
-	vs.evictLocked()
-}
-
-// evictLocked drops the versions past the keep used last that are not current, when
-// they can be loaded again, and has the queue forget them.
-func (vs *versions) evictLocked() {
-	if vs.kinds == nil {
-		return
-	}
-	var others []*version
-	for _, v := range vs.byKey {
-		if vs.current[v.wf.Name] != v {
-			others = append(others, v)
-		}
-	}
-	if len(others) <= vs.keep {
-		return
-	}
-	slices.SortFunc(others, func(a, b *version) int { return cmp.Compare(a.used.Load(), b.used.Load()) })
-	for _, v := range others[:len(others)-vs.keep] {
-		delete(vs.byKey, v.key)
-	}
-	if vs.forget != nil {
-		kept := make(map[*workflows.Workflow]bool, len(vs.byKey))
-		for _, v := range vs.byKey {
-			kept[v.wf] = true
-		}
-		vs.forget(func(wf *workflows.Workflow) bool { return kept[wf] })
-	}
+	vs.mu.Unlock()
 }
 
 // currentOf returns the version of workflow name in the set in use, or nil when the
@@ -167,15 +98,11 @@ func (vs *versions) secrets() *workflows.Redactor {
 // loaded returns a version this process has, or nil.
 func (vs *versions) loaded(name, ver string) *workflows.Workflow {
 	vs.mu.RLock()
-	v, added := vs.byKey[versionKey(name, ver)], vs.added
-	vs.mu.RUnlock()
-	if v == nil {
-		return nil
+	defer vs.mu.RUnlock()
+	if v := vs.byKey[versionKey(name, ver)]; v != nil {
+		return v.wf
 	}
-	if v.used.Load() != added { // written once per version added, not once per step
-		v.used.Store(added)
-	}
-	return v.wf
+	return nil
 }
 
 // store puts the version's sources in Redis, when this process has not for a day.
@@ -208,8 +135,8 @@ func (vs *versions) store(ctx context.Context, v *version) error {
 	return nil
 }
 
-// get returns the version, loading it from the sources in Redis when this process does
-// not have it (never loaded it, or dropped it). When the version cannot be built here (no source in Redis, or it does
+// get returns the version, loading it from the sources in Redis when this process has
+// never loaded it. When the version cannot be built here (no source in Redis, or it does
 // not load), the error is permanent (workflows.Permanent); a Redis error is not.
 func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workflow, error) {
 	if wf := vs.loaded(name, ver); wf != nil {
@@ -257,8 +184,7 @@ func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workf
 	v := &version{wf: wf}
 	v.storedAt.Store(time.Now().Unix())
 	vs.mu.Lock()
-	vs.insertLocked(versionKey(name, ver), v)
-	vs.evictLocked()
+	vs.byKey[versionKey(name, ver)] = v
 	vs.mu.Unlock()
 	vs.log.Info("workflow version loaded from Redis", "workflow", name, "version", ver)
 	return wf, nil

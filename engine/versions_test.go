@@ -3,9 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -180,89 +178,4 @@ func TestVersionReadErrorRetriesTheStep(t *testing.T) {
 		}
 		return len(r.Steps) > 0 && r.Steps[0].Status == "retrying" && strings.Contains(r.Steps[0].Error, "WRONGTYPE")
 	})
-}
-
-// A process keeps the versions in use and the few others used last, however many a
-// deploy loads, with what the queue keeps by version; a run pinned to a version it
-// dropped, and the replay of one that failed, load theirs from Redis again.
-func TestDroppedVersionsAreLoadedAgain(t *testing.T) {
-	b := redistest.Mini(t)
-	ctx := context.Background()
-	rec := &recorder{}
-	e := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
-	e.versions.keep = 4
-	src := func(n int) string {
-		return strings.Replace(chainSrc, `"hello `, fmt.Sprintf(`"hello %d `, n), 1)
-	}
-	failing := `
-workflow "fails" {
-  step "probe" "only" {
-    value = "{{ event.body.name }}"
-    fail  = "{{ true }}"
-  }
-}
-`
-	v0 := loadSet(t, rec, src(0)+failing)
-	e.Use(v0)
-	failed, err := e.Start(ctx, v0.Workflow("fails"), event(`{"name": "Bo"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := startPool(t, e, 1)
-	if r := waitRun(t, e, failed); r.Status != RunFailed {
-		t.Fatalf("run %+v", r.RunSummary)
-	}
-	if err := pool.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pinned, err := e.Start(ctx, v0.Workflow("chain"), event(`{"name": "Ada"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n := 1; n <= 50; n++ {
-		set := loadSet(t, rec, src(n)+strings.Replace(failing, "{{ true }}", fmt.Sprintf("{{ %d > 0 }}", n), 1))
-		e.Use(set)
-		if _, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Cy"}`)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	kept := len(e.versions.byKey)
-	if want := e.versions.keep + 2; kept > want {
-		t.Errorf("%d versions kept after 51 sets of 2 workflows, want at most %d", kept, want)
-	}
-	if e.versions.loaded("chain", v0.Workflow("chain").Version) != nil {
-		t.Fatal("the first version is still kept")
-	}
-	for name, m := range map[string]*sync.Map{"first plans": &e.q.firstPlans, "hidings": &e.q.hidings} {
-		n := 0
-		m.Range(func(any, any) bool { n++; return true })
-		if n > kept {
-			t.Errorf("%d %s for %d versions kept", n, name, kept)
-		}
-	}
-
-	startPool(t, e, 2)
-	r := waitRun(t, e, pinned)
-	if r.Status != RunSucceeded || r.Version != v0.Workflow("chain").Version {
-		t.Fatalf("run %+v", r.RunSummary)
-	}
-	if got := r.Steps[1].Output.(map[string]any)["value"]; got != "hello 0 Ada from chain" {
-		t.Errorf("second step gave %q: the run did not keep its version", got)
-	}
-	if e.versions.loaded("chain", v0.Workflow("chain").Version) == nil {
-		t.Error("the first version was not loaded again")
-	}
-	if _, err := e.Replay(ctx, failed, ReplayOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, 10*time.Second, "the replay of "+failed+" ran", func() bool {
-		r, err := e.Run(ctx, failed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.Replays == 1 && r.Status == RunFailed
-	})
-	if r, _ := e.Run(ctx, failed); !strings.Contains(r.Error, "probe failed as asked: Bo") {
-		t.Errorf("replay of a dropped version: %s", r.Error)
-	}
 }

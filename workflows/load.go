@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -31,9 +32,7 @@ var rootSchema = &hcl.BodySchema{
 
 // ReadDir reads every *.hcl file under dir, recursively, in lexical order. Entries whose
 // name starts with "." are skipped: editors' swap files, .git, Kubernetes' ..data. So
-// are files of tests (*.test.hcl): they are not workflows. Symbolic links are followed,
-// to files and to directories; a link to a directory that holds it, or to nothing, is
-// an error.
+// are files of tests (*.test.hcl): they are not workflows.
 func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
 	return readTree(dir, func(name string) bool { return filepath.Ext(name) == ".hcl" && !IsTestFile(name) })
 }
@@ -41,8 +40,19 @@ func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
 // readTree reads the files under dir whose name passes keep.
 func readTree(dir string, keep func(name string) bool) ([]Source, hcl.Diagnostics) {
 	var srcs []Source
-	diags, err := walkTree(dir, func(path string, info fs.FileInfo) error {
-		if info.IsDir() || !keep(info.Name()) {
+	root := dir
+	if info, err := os.Lstat(dir); err == nil && info.Mode()&os.ModeSymlink != 0 {
+		root = dir + string(filepath.Separator) // a link to the directory: walk what it points to
+	}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		hidden := strings.HasPrefix(d.Name(), ".") && path != root
+		switch {
+		case d.IsDir() && hidden:
+			return filepath.SkipDir
+		case d.IsDir() || hidden || !keep(d.Name()):
 			return nil
 		}
 		data, err := os.ReadFile(path)
@@ -53,14 +63,11 @@ func readTree(dir string, keep func(name string) bool) ([]Source, hcl.Diagnostic
 		return nil
 	})
 	if err != nil {
-		return nil, append(diags, &hcl.Diagnostic{
+		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read workflow directory",
 			Detail:   err.Error(),
-		})
-	}
-	if diags.HasErrors() {
-		return nil, diags
+		}}
 	}
 	return srcs, nil
 }

@@ -25,9 +25,9 @@ type WatchOptions struct {
 }
 
 // Watch calls changed when anything in the directory tree under dir may have changed:
-// a file written, created, removed or renamed, a directory created or linked (it is
-// watched too, as ReadDir reads it: through links to directories), a symbolic link
-// swapped (as Kubernetes updates a mounted ConfigMap), or dir itself replaced. changed is called once the tree has been quiet for Settle and the
+// a file written, created, removed or renamed, a directory created (it is watched
+// too), a symbolic link swapped (as Kubernetes updates a mounted ConfigMap), or dir
+// itself replaced. changed is called once the tree has been quiet for Settle and the
 // names, sizes and times of its files stayed the same over one more Settle. It runs on
 // Watch's goroutine, one call at a time; it should compare what it reads with what it
 // has, as a call does not prove a change. Watch returns at once, with an error when
@@ -47,7 +47,7 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 	if err != nil {
 		return err
 	}
-	if err := addTree(w, dir); err != nil {
+	if err := addTree(w, dir, dir); err != nil {
 		w.Close()
 		return err
 	}
@@ -100,16 +100,9 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 					unwatch(w, root)
 					root = resolved
 					_ = w.Add(parent)
-					_ = addTree(w, dir)
+					_ = addTree(w, dir, dir)
 				} else if ev.Has(fsnotify.Create) {
-					if info, err := os.Stat(ev.Name); err == nil && info.IsDir() {
-						// A new directory, or a link to one: watch it and what it holds.
-						_ = addTree(w, dir)
-					}
-				} else if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-					// A link to a directory gone from the tree leaves the directory
-					// watched: it is not the tree's any more.
-					unwatchBelow(w, root, ev.Name)
+					_ = addTree(w, dir, ev.Name) // a new directory: watch it and what it holds
 				}
 				note()
 			case _, ok := <-w.Errors:
@@ -117,10 +110,10 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 					return
 				}
 				// Events were lost, or a watch failed: watch the whole tree again, and look.
-				_ = addTree(w, dir)
+				_ = addTree(w, dir, dir)
 				note()
 			case <-rescan.C:
-				_ = addTree(w, dir) // dir may have been replaced
+				_ = addTree(w, dir, dir) // dir may have been replaced
 				fire()
 			case <-deadline.C:
 				// Past maxWait, the events need not stop, but the workflow files must
@@ -160,31 +153,31 @@ func unwatch(w *fsnotify.Watcher, root string) {
 	}
 }
 
-// unwatchBelow is unwatch of path, a path below root that was removed or renamed.
-func unwatchBelow(w *fsnotify.Watcher, root, path string) {
-	if root != "" && strings.HasPrefix(path, root+string(filepath.Separator)) {
-		unwatch(w, path)
+// addTree watches path and, when it is a directory, every directory below it that
+// ReadDir reads: hidden ones below root are not (".git"), but a hidden directory's
+// changes show as changes of the links into it.
+func addTree(w *fsnotify.Watcher, root, path string) error {
+	start := path
+	if path == root {
+		if resolved, err := filepath.EvalSymlinks(root); err == nil {
+			start = resolved
+		}
 	}
-}
-
-// addTree watches dir and every directory below it that ReadDir reads, through the
-// links to directories: hidden ones are not (".git"), but a hidden directory's changes
-// show as changes of the links into it.
-func addTree(w *fsnotify.Watcher, dir string) error {
-	start := dir
-	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
-		start = resolved
-	}
-	_, err := walkTree(start, func(p string, info fs.FileInfo) error {
-		if !info.IsDir() {
+	return filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == start {
+				return err
+			}
+			return nil // it went away meanwhile
+		}
+		if !d.IsDir() {
 			return nil
 		}
-		if err := w.Add(p); err != nil && p == start {
-			return err
+		if strings.HasPrefix(d.Name(), ".") && (p != start || path != root) {
+			return filepath.SkipDir
 		}
-		return nil // one that went away meanwhile
+		return w.Add(p)
 	})
-	return err
 }
 
 // filesState describes the workflow files under dir by name, size and modification
@@ -194,8 +187,20 @@ func filesState(dir string) string {
 	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = resolved
 	}
-	_, _ = walkTree(dir, func(p string, info fs.FileInfo) error {
-		if !info.IsDir() && filepath.Ext(p) == ".hcl" && !IsTestFile(p) {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != dir {
+			if d.IsDir() {
+				return filepath.SkipDir // as ReadDir does
+			}
+			return nil
+		}
+		if d.IsDir() || filepath.Ext(p) != ".hcl" || IsTestFile(p) {
+			return nil
+		}
+		if info, err := os.Stat(p); err == nil {
 			fmt.Fprintf(&b, "%s %d %d\n", p, info.Size(), info.ModTime().UnixNano())
 		}
 		return nil

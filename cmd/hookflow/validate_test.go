@@ -243,34 +243,6 @@ func TestValidateSeveralPaths(t *testing.T) {
 	}
 }
 
-// A directory linked into the workflow directory is read as one of its own; a link
-// that leads nowhere is an error that names it.
-func TestValidateLinkedDirectory(t *testing.T) {
-	ext := writeFiles(t, t.TempDir(), map[string]string{
-		"two.hcl":       "workflow \"two\" {\n  trigger \"webhook\" {\n    path = \"/two\"\n  }\n}\n",
-		"sub/three.hcl": "workflow \"three\" {\n}\n",
-	})
-	dir := writeFiles(t, t.TempDir(), map[string]string{
-		"one.hcl": "workflow \"one\" {\n}\n",
-	})
-	if err := os.Symlink(ext, filepath.Join(dir, "ext")); err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr, err := hookflowCLI(t, "validate", dir)
-	if err != nil || stdout != dir+": 3 workflows, no problems\n" {
-		t.Errorf("validate %s: %v\n%s%s", dir, err, stdout, stderr)
-	}
-
-	if err := os.RemoveAll(ext); err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr, err = hookflowCLI(t, "validate", dir)
-	link := filepath.Join(dir, "ext")
-	if err != exitError(1) || !strings.Contains(stderr, "Broken symbolic link") || !strings.Contains(stderr, link+" is a symbolic link") {
-		t.Errorf("validate %s with a broken link: %v\n%s%s", dir, err, stdout, stderr)
-	}
-}
-
 // A workflow file is checked with its directory: the vars and api blocks of the other
 // files, and their workflows as ones to call; only its own workflows are checked.
 func TestValidateFileWithItsDirectory(t *testing.T) {
