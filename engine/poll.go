@@ -156,7 +156,7 @@ func (e *Engine) TriggerState(ctx context.Context, wf *workflows.Workflow, key s
 
 // Seen reports, for each dedupe key of wf, whether it started a run (or was marked
 // seen) within its window: an item of a poll with that key would start none. It
-// changes nothing.
+// changes nothing but deleting the keys whose window is over.
 func (e *Engine) Seen(ctx context.Context, wf *workflows.Workflow, keys []string) ([]bool, error) {
 	res, err := e.seenKeys(ctx, wf, keys, "seen", 0)
 	if err != nil {

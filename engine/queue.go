@@ -164,8 +164,12 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		if !errors.Is(err, ErrNotReplicated) {
 			return "", nil, err
 		}
-		// Stored on the primary: the run created, or the one a dedupe key started.
+		// Stored on the primary: the run created, or the one a dedupe key started (none,
+		// for a key a poll marked seen).
 		if first, ok := res.(string); ok {
+			if first == seenWithoutRun {
+				first = ""
+			}
 			return first, nil, err
 		}
 		return runID, nil, err

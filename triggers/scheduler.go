@@ -21,6 +21,9 @@ type Ticks interface {
 	// For a tick started already it returns its run's id and first false; for one
 	// before the last started, "" and false.
 	StartTick(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, schedule string, tick time.Time) (id string, first bool, err error)
+	// ClaimTick records tick as schedule's last without starting a run, unless a
+	// process claimed it, or a later one, already.
+	ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error)
 }
 
 // Scheduler fires the schedule triggers of a workflow set. Every process serving the
@@ -109,8 +112,16 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 		last = now
 	}
 	if added {
+		// Taken as fired, in Redis too, so that a process that did not see the reload
+		// (one starting meanwhile) does not catch up on it either: the next is the first.
 		if tick, _ := sch.Due(last, s.now()); !tick.IsZero() {
-			last = tick // taken as fired: the next one is the first
+			ctx, cancel := context.WithTimeout(ctx, fireTimeout)
+			if _, err := s.ticks.ClaimTick(ctx, wf, key, tick); err != nil {
+				s.log.Warn("schedule: cannot record that it catches up on nothing; this process does not", "workflow", wf.Name,
+					"schedule", key, "err", err)
+			}
+			cancel()
+			last = tick
 		}
 	}
 	retry = newBackoff()

@@ -178,11 +178,16 @@ workflow "back" {
 		time.Sleep(time.Second)
 		s.Use(set) // changed back to 10m
 		time.Sleep(time.Second)
+		// A process that starts now, with the files as they are, agrees.
+		started := NewScheduler(ticks, quietLog)
+		started.Use(set)
+		time.Sleep(time.Second)
 		if runs := ticks.scheduled("back"); len(runs) != 1 {
 			t.Errorf("runs %v: the spec changed back caught up on the ticks it missed", runs)
 		}
 		time.Sleep(3 * time.Minute) // past its next tick
 		s.Stop()
+		started.Stop()
 		want := time.Now().Truncate(10 * time.Minute).UTC().Format(time.RFC3339)
 		if runs := ticks.scheduled("back"); len(runs) != 2 || len(runs[want]) != 1 || runs[want][0] {
 			t.Errorf("runs %v, want the one two hours ago and %s, not a catch-up", runs, want)

@@ -60,6 +60,17 @@ func (m *memTicks) StartTick(_ context.Context, wf *workflows.Workflow, ev *work
 	return run, true, nil
 }
 
+func (m *memTicks) ClaimTick(_ context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key, ms := wf.Name+" "+schedule, tick.UnixMilli()
+	if last, ok := m.last[key]; ok && last >= ms {
+		return false, nil
+	}
+	m.last[key] = ms
+	return true, nil
+}
+
 // scheduled lists the runs started for a workflow by the tick they were started for:
 // whether each was a catch-up.
 func (m *memTicks) scheduled(workflow string) map[string][]bool {
