@@ -34,12 +34,14 @@ var rootSchema = &hcl.BodySchema{
 // name starts with "." are skipped: editors' swap files, .git, Kubernetes' ..data. So
 // are files of tests (*.test.hcl): they are not workflows.
 func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
-	return readTree(dir, func(name string) bool { return filepath.Ext(name) == ".hcl" && !IsTestFile(name) })
+	return readTree(dir, func(name string) bool { return filepath.Ext(name) == ".hcl" && !IsTestFile(name) }, true)
 }
 
-// readTree reads the files under dir whose name passes keep.
-func readTree(dir string, keep func(name string) bool) ([]Source, hcl.Diagnostics) {
+// readTree reads the files under dir whose name passes keep. With linked, a symbolic
+// link to a directory, which it does not follow, is a warning.
+func readTree(dir string, keep func(name string) bool, linked bool) ([]Source, hcl.Diagnostics) {
 	var srcs []Source
+	var warnings hcl.Diagnostics
 	root := dir
 	if info, err := os.Lstat(dir); err == nil && info.Mode()&os.ModeSymlink != 0 {
 		root = dir + string(filepath.Separator) // a link to the directory: walk what it points to
@@ -49,6 +51,15 @@ func readTree(dir string, keep func(name string) bool) ([]Source, hcl.Diagnostic
 			return err
 		}
 		hidden := strings.HasPrefix(d.Name(), ".") && path != root
+		if linked && !hidden && d.Type()&fs.ModeSymlink != 0 {
+			if info, err := os.Stat(path); err == nil && info.IsDir() {
+				warnings = append(warnings, &hcl.Diagnostic{Severity: hcl.DiagWarning,
+					Summary: "Linked directory not read",
+					Detail: fmt.Sprintf("%s is a symbolic link to a directory, which hookflow does not follow: its workflows are not loaded. "+
+						"Link its files one by one, or make the workflow directory itself the link.", path)})
+				return nil
+			}
+		}
 		switch {
 		case d.IsDir() && hidden:
 			return filepath.SkipDir
@@ -69,7 +80,7 @@ func readTree(dir string, keep func(name string) bool) ([]Source, hcl.Diagnostic
 			Detail:   err.Error(),
 		}}
 	}
-	return srcs, nil
+	return srcs, warnings
 }
 
 // Load parses, decodes and validates workflow files into a Set. It reports every

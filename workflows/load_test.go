@@ -309,6 +309,31 @@ func TestReadDir(t *testing.T) {
 	}
 }
 
+// A symbolic link to a directory is not followed, and says so; one to a file is read.
+func TestReadDirWarnsOfLinkedDirectories(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "b.hcl"), []byte(`workflow "b" {}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "ext")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(elsewhere, "b.hcl"), filepath.Join(dir, "b.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	srcs, diags := ReadDir(dir)
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "Linked directory not read" ||
+		!strings.Contains(diags[0].Detail, filepath.Join(dir, "ext")) {
+		t.Errorf("diagnostics %v, want one warning naming the link", diags)
+	}
+	if len(srcs) != 1 || filepath.Base(srcs[0].Name) != "b.hcl" {
+		t.Errorf("read %v, want the linked file", srcs)
+	}
+	if _, diags := ReadTests(dir); len(diags) != 0 {
+		t.Errorf("reading the tests warns again: %v", diags)
+	}
+}
+
 func TestFileFunctionIsRelativeToTheFile(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {

@@ -141,7 +141,7 @@ func ReadTests(dir string) ([]Source, hcl.Diagnostics) {
 		}
 		return []Source{{Name: dir, Data: data}}, nil
 	}
-	return readTree(dir, IsTestFile)
+	return readTree(dir, IsTestFile, false)
 }
 
 // LoadTests decodes test files. With set, each test is checked against it: its

@@ -72,7 +72,9 @@ func loadWith(dir string, k *workflows.Kinds, opts workflows.Options, stderr io.
 	srcs, diags := workflows.ReadDir(dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
-		set, diags = workflows.LoadWith(srcs, k, opts)
+		var loaded hcl.Diagnostics
+		set, loaded = workflows.LoadWith(srcs, k, opts)
+		diags = append(diags, loaded...) // the reading's warnings too
 	}
 	if len(diags) > 0 {
 		_ = workflows.WriteDiagnostics(stderr, srcs, diags)

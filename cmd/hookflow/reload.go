@@ -99,7 +99,9 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	srcs, diags := workflows.ReadDir(r.dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
-		set, diags = workflows.Load(srcs, r.kinds)
+		var loaded hcl.Diagnostics
+		set, loaded = workflows.Load(srcs, r.kinds)
+		diags = append(diags, loaded...) // the reading's warnings too
 	}
 	now := time.Now().UTC()
 	if diags.HasErrors() {

@@ -102,7 +102,7 @@ func validatePath(p string, k *workflows.Kinds, strict bool) validation {
 		return v
 	}
 	set, diags := workflows.LoadWith(v.srcs, k, opts)
-	v.diags = diags
+	v.diags = append(v.diags, diags...) // after the reading's warnings
 	if set != nil {
 		v.workflows = len(set.Workflows())
 		v.unset = set.Unset()

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // hookflowCLI runs the command line in this process and returns what it printed.
@@ -462,5 +464,25 @@ func TestFmtCheckPrintsDiff(t *testing.T) {
 	}
 	if stdout, _, err := hookflowCLI(t, "fmt", "--check", a, two); err != nil || stdout != "" {
 		t.Errorf("--check after fmt: %v %q", err, stdout)
+	}
+}
+
+// A linked directory, which hookflow does not follow, is a warning of validate and of
+// the load serve and run make, not a silent gap.
+func TestLinkedDirectoryWarned(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), `workflow "a" {}`+"\n")
+	writeFile(t, filepath.Join(elsewhere, "b.hcl"), `workflow "b" {}`+"\n")
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "ext")); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := hookflowCLI(t, "validate", dir)
+	if err != nil || !strings.Contains(out+stderr, "1 workflow, no errors, 1 warning") || !strings.Contains(stderr, "Linked directory not read") {
+		t.Errorf("validate: %v\n%s%s", err, out, stderr)
+	}
+	var loadErr strings.Builder
+	set, n := load(dir, workflows.NewKinds(), &loadErr)
+	if set == nil || n != 1 || !strings.Contains(loadErr.String(), "Linked directory not read") {
+		t.Errorf("load: %d warnings:\n%s", n, loadErr.String())
 	}
 }
