@@ -388,19 +388,8 @@ workflow "approve" {
 // not pending: it has no record until the attempt ends, but its job is leased.
 func TestStepsInFlightShowRunning(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		release := make(chan struct{})
-		var mu sync.Mutex
-		arrived := 0
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			arrived++
-			mu.Unlock()
-			<-release
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{}`))
-		}))
-		defer srv.Close()
-		defer close(release)
+		srv, release, calls := holdingServer(t)
+		defer close(release) // before the engine's pool stops, which waits for the calls
 		e, set := httpEngine(t, b, strings.ReplaceAll(`
 workflow "slow" {
   step "http" "first" {
@@ -419,11 +408,6 @@ workflow "slow" {
 		id, err := e.Start(context.Background(), set.Workflow("slow"), event(`{}`))
 		if err != nil {
 			t.Fatal(err)
-		}
-		calls := func() int {
-			mu.Lock()
-			defer mu.Unlock()
-			return arrived
 		}
 		steps := func() string {
 			r, err := e.Run(context.Background(), id)
@@ -452,17 +436,7 @@ workflow "slow" {
 // An on_failure step in flight shows running, though it has no record yet.
 func TestOnFailureStepInFlightShowsRunning(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/fail" {
-				w.WriteHeader(http.StatusBadRequest)
-				return
-			}
-			<-release
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{}`))
-		}))
-		defer srv.Close()
+		srv, release, _ := holdingServer(t)
 		defer close(release)
 		e, set := httpEngine(t, b, strings.ReplaceAll(`
 workflow "paged" {
@@ -488,4 +462,30 @@ workflow "paged" {
 			return err == nil && stepsOf(r) == want
 		})
 	})
+}
+
+// holdingServer is an API that answers /fail with 400 at once and holds every other
+// call until a value is sent on release, or it is closed; calls counts those held.
+func holdingServer(t *testing.T) (srv *httptest.Server, release chan struct{}, calls func() int) {
+	release = make(chan struct{})
+	var mu sync.Mutex
+	arrived := 0
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		arrived++
+		mu.Unlock()
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, release, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return arrived
+	}
 }
