@@ -282,15 +282,20 @@ func (t *dryRunTransport) answer(step string) dryAnswer {
 	return given[n]
 }
 
+// readBody reads and closes a request's body, as a transport that answers it itself
+// (a dry run's, a test's) must; nil for none.
+func readBody(req *http.Request) ([]byte, error) {
+	if req.Body == nil {
+		return nil, nil
+	}
+	defer req.Body.Close()
+	return io.ReadAll(req.Body)
+}
+
 func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		var err error
-		body, err = io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
+	body, err := readBody(req)
+	if err != nil {
+		return nil, err
 	}
 	step, key := "", sentKey{} // requests are printed by step, and an item's by step[key]
 	redact, sensitive, attempt := t.redact, false, 1

@@ -174,14 +174,9 @@ func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
 func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		var err error
-		body, err = io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
+	body, err := readBody(req)
+	if err != nil {
+		return nil, err
 	}
 	if actions.IsTokenRequest(req) {
 		return mockAnswer(req, workflows.MockResponse{Status: dryTokenAnswer.status, Body: dryTokenAnswer.body, ContentType: dryTokenAnswer.contentType}), nil

@@ -18,6 +18,7 @@ package testexport
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"regexp"
@@ -327,11 +328,7 @@ func (x *exporter) redact(s string) string {
 func (x *exporter) redactValue(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(v))
 		out := make(map[string]any, len(v))
 		for _, k := range keys {
 			out[x.redact(k)] = x.redactValue(v[k])
@@ -415,11 +412,7 @@ func isObject(v any) bool {
 func firstHidden(x *exporter, v any) string {
 	switch v := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(v))
 		for _, k := range keys {
 			if s := firstHidden(x, v[k]); s != "" {
 				return s
