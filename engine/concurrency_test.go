@@ -106,13 +106,14 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
-		three := loadSet(t, &recorder{}, strings.Replace(chainSrc, `workflow "chain" {`, "workflow \"chain\" {\n  concurrency = 3", 1)).Workflow("chain")
-		one := *three
-		one.Concurrency = 1
+		limited := func(n int) *workflows.Workflow {
+			return loadSet(t, &recorder{}, strings.Replace(chainSrc, `workflow "chain" {`, fmt.Sprintf("workflow \"chain\" {\n  concurrency = %d", n), 1)).Workflow("chain")
+		}
+		three, one := limited(3), limited(1)
 		sh := e.q.shardFor("chain")
 		inflight := func() int64 { return b.Client.ZCard(ctx, sh.inflight("chain")).Val() }
 		pending := func() []string { return b.Client.ZRange(ctx, sh.pending("chain"), 0, -1).Val() }
-		for i, wf := range []*workflows.Workflow{three, three, three, three, three, &one} {
+		for i, wf := range []*workflows.Workflow{three, three, three, three, three, one} {
 			if err := e.q.start(ctx, fmt.Sprintf("run%d", i), wf, []byte(`{}`), ""); err != nil {
 				t.Fatal(err)
 			}
@@ -143,9 +144,8 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 		}
 
 		// Lifted: a run of a version without a limit lets every waiting run go.
-		free := one
-		free.Concurrency = 0
-		if err := e.q.start(ctx, "run6", &free, []byte(`{}`), ""); err != nil {
+		free := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		if err := e.q.start(ctx, "run6", free, []byte(`{}`), ""); err != nil {
 			t.Fatal(err)
 		}
 		if len(pending()) != 0 {
@@ -157,7 +157,7 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 		}
 
 		// Set again: the runs let go meanwhile count against it.
-		if err := e.q.start(ctx, "run7", &one, []byte(`{}`), ""); err != nil {
+		if err := e.q.start(ctx, "run7", one, []byte(`{}`), ""); err != nil {
 			t.Fatal(err)
 		}
 		if inflight() != 4 || fmt.Sprint(pending()) != "[run7:first]" {
@@ -166,13 +166,13 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 
 		// Lifted by a start that could take its first step at once: the runs waiting go
 		// first, so it is queued behind them; once none waits, a start takes its step.
-		if _, j, err := e.q.startOnce(ctx, "run8", &free, []byte(`{}`), nil, "", nil, true); err != nil || j != nil {
+		if _, j, err := e.q.startOnce(ctx, "run8", free, []byte(`{}`), nil, "", nil, true); err != nil || j != nil {
 			t.Errorf("lifted with run7 waiting: leased %v (%v), want run8 queued", j, err)
 		}
 		if len(pending()) != 0 {
 			t.Errorf("waiting %v after the limit was lifted again", pending())
 		}
-		if _, j, err := e.q.startOnce(ctx, "run9", &free, []byte(`{}`), nil, "", nil, true); err != nil || j == nil {
+		if _, j, err := e.q.startOnce(ctx, "run9", free, []byte(`{}`), nil, "", nil, true); err != nil || j == nil {
 			t.Errorf("no limit, none waiting: leased %v (%v), want run9's first step", j, err)
 		}
 	})

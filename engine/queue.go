@@ -38,8 +38,6 @@ type queue struct {
 	// leaseArg and retentionArg are leaseFor and retention in ms as script arguments,
 	// boxed once.
 	leaseArg, retentionArg any
-	firstPlans             sync.Map // *workflows.Workflow -> *Plan
-	hidings                sync.Map // *workflows.Workflow -> *hiding
 }
 
 // ErrBusy is returned by a start refused because too many runs are unfinished: the
@@ -228,13 +226,12 @@ func startedJob(sh *shard, runID string, wf *workflows.Workflow, u unit, fields 
 // starts with. It is made once per workflow version: callers pass the one
 // *workflows.Workflow the engine keeps for a version.
 func (q *queue) firstPlan(wf *workflows.Workflow) *Plan {
-	if p, ok := q.firstPlans.Load(wf); ok {
-		return p.(*Plan)
-	}
-	p := plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
-	q.firstPlans.Store(wf, p)
-	return p
+	return wf.Derived(firstPlanKey{}, func() any {
+		return plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
+	}).(*Plan)
 }
+
+type firstPlanKey struct{}
 
 // planFields are the run fields a plan sets: its counts and records.
 func planFields(p *Plan) []any {

@@ -166,7 +166,7 @@ func StepsNamed(names []string) string {
 func (e *Engine) missingInCurrent(ctx context.Context, cur *version, fields map[string]string, rec *runRecord) ([]string, error) {
 	// What failed the run is read with its own version, where it can still be loaded;
 	// else the dead letter names it.
-	pinned, err := e.versions.get(ctx, fields["wf"], fields["ver"])
+	pinned, err := e.versions.view(ctx, fields["wf"], fields["ver"])
 	if retry, _ := workflows.Retryable(err); err != nil && retry {
 		return nil, err
 	}
@@ -415,7 +415,7 @@ func (e *Engine) joinFailure(ctx context.Context, d *DeadLetter) error {
 	} else if err != nil {
 		return err
 	}
-	wf, err := e.versions.get(ctx, d.Workflow, ver)
+	wf, err := e.versions.view(ctx, d.Workflow, ver)
 	if retry, _ := workflows.Retryable(err); err != nil && retry {
 		return err
 	}

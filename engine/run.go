@@ -232,7 +232,7 @@ func (e *Engine) stepRuns(ctx context.Context, fields map[string]string) ([]Step
 func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]StepRun, error) {
 	rec, _ := readRecord(fields) // a record that cannot be read is shown as pending
 	out := []StepRun{}
-	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
+	wf, err := e.versions.view(ctx, fields["wf"], fields["ver"])
 	if err != nil {
 		return byFinish(rec.steps, nil), nil
 	}

@@ -62,28 +62,28 @@ type hiding struct {
 
 // hidingOf is what runs of wf forget when they succeed, made once per version.
 func (q *queue) hidingOf(wf *workflows.Workflow) *hiding {
-	if h, ok := q.hidings.Load(wf); ok {
-		return h.(*hiding)
-	}
-	h := &hiding{}
-	for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
-		if s.ForEach != nil {
-			h.each = append(h.each, s.Name)
+	return wf.Derived(hidingKey{}, func() any {
+		h := &hiding{}
+		for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
+			if s.ForEach != nil {
+				h.each = append(h.each, s.Name)
+			}
+			if !s.Sensitive {
+				continue
+			}
+			h.fields = append(h.fields, recordPrefix+s.Name)
+			if _, ok := s.Action.(workflows.Waiter); ok {
+				h.fields = append(h.fields, resumePrefix+s.Name)
+			}
+			if s.ForEach != nil {
+				h.results = append(h.results, s.Name)
+			}
 		}
-		if !s.Sensitive {
-			continue
-		}
-		h.fields = append(h.fields, recordPrefix+s.Name)
-		if _, ok := s.Action.(workflows.Waiter); ok {
-			h.fields = append(h.fields, resumePrefix+s.Name)
-		}
-		if s.ForEach != nil {
-			h.results = append(h.results, s.Name)
-		}
-	}
-	q.hidings.Store(wf, h)
-	return h
+		return h
+	}).(*hiding)
 }
+
+type hidingKey struct{}
 
 // hiding is what the run of commit c forgets, when c ends it succeeded and it has raw
 // sensitive values to forget; else nil, and the commit pays nothing for it.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,11 @@ import (
 // Only the files are stored. env(), secret() and file() are read again by the process
 // that loads them, from its own environment: what secret() reads never goes to Redis.
 // A credential written out in a file goes with the file (the load warns of it).
+//
+// The versions in use are always kept. Of the others, those a reload left behind or
+// that were loaded for runs that started on them, the keepOld used last are kept; one
+// needed again after that is loaded from Redis again, as another process loads it.
+// So a process that is reloaded all day holds no more than that.
 type versions struct {
 	rdb   redis.UniversalClient
 	kinds *workflows.Kinds // nil: versions cannot be loaded from Redis
@@ -44,6 +51,19 @@ type versions struct {
 type version struct {
 	wf       *workflows.Workflow
 	storedAt atomic.Int64 // when this process last stored its sources in Redis (Unix s)
+	usedAt   atomic.Int64 // when this process last got it for a run (Unix ns, to the second)
+}
+
+// keepOld is how many versions not in use a process keeps loaded.
+const keepOld = 32
+
+// touch marks v used now. It writes only once a second, so the goroutines that run a
+// version's steps do not all write the same word for every step.
+func (v *version) touch() {
+	now := time.Now().UnixNano()
+	if now-v.usedAt.Load() >= int64(time.Second) {
+		v.usedAt.Store(now)
+	}
 }
 
 // restoreAfter is how often a process stores a version it runs again: the keys' expiry
@@ -54,26 +74,59 @@ func versionKey(name, ver string) string { return name + "@" + ver }
 
 // add makes wf runnable here, unless a workflow of its name and version is already.
 func (vs *versions) add(wf *workflows.Workflow) *version {
-	key := versionKey(wf.Name, wf.Version)
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
-	if v, ok := vs.byKey[key]; ok {
-		return v
+	v := vs.insert(&version{wf: wf})
+	vs.dropOld()
+	return v
+}
+
+// insert keeps v, unless a version of its name and version is kept already, which it
+// returns instead. vs.mu is held.
+func (vs *versions) insert(v *version) *version {
+	key := versionKey(v.wf.Name, v.wf.Version)
+	if had, ok := vs.byKey[key]; ok {
+		had.touch()
+		return had
 	}
-	v := &version{wf: wf}
+	v.touch()
 	vs.byKey[key] = v
 	return v
 }
 
+// dropOld drops the versions not in use that were used least lately, past keepOld.
+// Without kinds none is dropped: it could not be loaded again. vs.mu is held.
+func (vs *versions) dropOld() {
+	if vs.kinds == nil || len(vs.byKey) <= len(vs.current)+keepOld {
+		return
+	}
+	var old []string
+	for key, v := range vs.byKey {
+		if vs.current[v.wf.Name] != v {
+			old = append(old, key)
+		}
+	}
+	if len(old) <= keepOld {
+		return
+	}
+	slices.SortFunc(old, func(a, b string) int {
+		return cmp.Compare(vs.byKey[a].usedAt.Load(), vs.byKey[b].usedAt.Load())
+	})
+	for _, key := range old[:len(old)-keepOld] {
+		delete(vs.byKey, key)
+	}
+}
+
 // use makes the versions of the set in use the current ones, added as add does.
 func (vs *versions) use(wfs []*workflows.Workflow) {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
 	current := make(map[string]*version, len(wfs))
 	for _, wf := range wfs {
-		current[wf.Name] = vs.add(wf)
+		current[wf.Name] = vs.insert(&version{wf: wf})
 	}
-	vs.mu.Lock()
 	vs.current = current
-	vs.mu.Unlock()
+	vs.dropOld()
 }
 
 // currentOf returns the version of workflow name in the set in use, or nil when the
@@ -98,11 +151,13 @@ func (vs *versions) secrets() *workflows.Redactor {
 // loaded returns a version this process has, or nil.
 func (vs *versions) loaded(name, ver string) *workflows.Workflow {
 	vs.mu.RLock()
-	defer vs.mu.RUnlock()
-	if v := vs.byKey[versionKey(name, ver)]; v != nil {
-		return v.wf
+	v := vs.byKey[versionKey(name, ver)]
+	vs.mu.RUnlock()
+	if v == nil {
+		return nil
 	}
-	return nil
+	v.touch()
+	return v.wf
 }
 
 // store puts the version's sources in Redis, when this process has not for a day.
@@ -135,10 +190,21 @@ func (vs *versions) store(ctx context.Context, v *version) error {
 	return nil
 }
 
-// get returns the version, loading it from the sources in Redis when this process has
-// never loaded it. When the version cannot be built here (no source in Redis, or it does
-// not load), the error is permanent (workflows.Permanent); a Redis error is not.
+// get returns the version, loading it from the sources in Redis when this process does
+// not have it, and keeping it. When the version cannot be built here (no source in
+// Redis, or it does not load), the error is permanent (workflows.Permanent); a Redis
+// error is not.
 func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workflow, error) {
+	return vs.find(ctx, name, ver, true)
+}
+
+// view is get for a run shown, not run: a version loaded for it is not kept, so that
+// looking through old runs does not drop the versions runs are running on.
+func (vs *versions) view(ctx context.Context, name, ver string) (*workflows.Workflow, error) {
+	return vs.find(ctx, name, ver, false)
+}
+
+func (vs *versions) find(ctx context.Context, name, ver string, keep bool) (*workflows.Workflow, error) {
 	if wf := vs.loaded(name, ver); wf != nil {
 		return wf, nil
 	}
@@ -175,6 +241,9 @@ func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workf
 	if wf == nil {
 		return nil, workflows.Permanent(fmt.Errorf("the stored source of workflow %s version %s has no such workflow", name, ver))
 	}
+	if !keep {
+		return wf, nil
+	}
 	if wf.Version != ver {
 		// Its env(), secret() or file() values differ here; the run still gets the
 		// steps it was started with.
@@ -183,11 +252,18 @@ func (vs *versions) get(ctx context.Context, name, ver string) (*workflows.Workf
 	}
 	v := &version{wf: wf}
 	v.storedAt.Store(time.Now().Unix())
+	v.touch()
 	vs.mu.Lock()
-	vs.byKey[versionKey(name, ver)] = v
+	key := versionKey(name, ver)
+	if had, ok := vs.byKey[key]; ok { // added meanwhile, by a reload going back to it
+		v = had
+	} else {
+		vs.byKey[key] = v
+		vs.dropOld()
+	}
 	vs.mu.Unlock()
 	vs.log.Info("workflow version loaded from Redis", "workflow", name, "version", ver)
-	return wf, nil
+	return v.wf, nil
 }
 
 // errNoSource is returned when Redis has no source for a version: it was never stored

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +179,78 @@ func TestVersionReadErrorRetriesTheStep(t *testing.T) {
 		}
 		return len(r.Steps) > 0 && r.Steps[0].Status == "retrying" && strings.Contains(r.Steps[0].Error, "WRONGTYPE")
 	})
+}
+
+// A process reloaded all day keeps the versions in use and the keepOld used last, not
+// every version it ever ran; a run on a version it dropped goes on with that version,
+// loaded from Redis again, and a reload back to a dropped version makes it current.
+func TestOldVersionsAreDropped(t *testing.T) {
+	b := redistest.Mini(t)
+	ctx := context.Background()
+	rec := &recorder{}
+	e := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
+	edit := func(i int) *workflows.Set {
+		return loadSet(t, rec, strings.Replace(chainSrc, `"hello `, fmt.Sprintf(`"hello %d `, i), 1))
+	}
+	first := edit(0)
+	e.Use(first)
+	id, err := e.Start(ctx, first.Workflow("chain"), event(`{"name": "Ada"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3*keepOld; i++ {
+		e.Use(edit(i))
+		if n := len(e.versions.byKey); n > 1+keepOld {
+			t.Fatalf("after %d reloads %d versions kept, want at most %d", i, n, 1+keepOld)
+		}
+	}
+	if e.versions.loaded("chain", first.Workflow("chain").Version) != nil {
+		t.Fatal("the first version is still kept after more than keepOld reloads")
+	}
+	// A view of the run does not keep its version, which it loads.
+	if _, err := e.Run(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if e.versions.loaded("chain", first.Workflow("chain").Version) != nil {
+		t.Error("a view of a run kept its version")
+	}
+
+	startPool(t, e, 2)
+	r := waitRun(t, e, id)
+	if r.Status != "succeeded" || r.Version != first.Workflow("chain").Version {
+		t.Fatalf("run %+v", r.RunSummary)
+	}
+	if got := r.Steps[1].Output.(map[string]any)["value"]; got != "hello 0 Ada from chain" {
+		t.Errorf("second step gave %q: the run did not keep its version", got)
+	}
+
+	// Back to the first version, dropped and loaded again since: the set's copy is the
+	// one in use, and the one a run of that version gets.
+	back := edit(0)
+	e.Use(back)
+	if got := e.versions.currentOf("chain"); got == nil || got.wf.Version != back.Workflow("chain").Version {
+		t.Fatalf("current %+v after going back", got)
+	}
+	wf, err := e.versions.get(ctx, "chain", back.Workflow("chain").Version)
+	if err != nil || wf != e.versions.currentOf("chain").wf {
+		t.Errorf("get after going back: %p (%v), want the version in use %p", wf, err, e.versions.currentOf("chain").wf)
+	}
+}
+
+// The versions in use are all kept, however many workflows the set has.
+func TestVersionsInUseAreKept(t *testing.T) {
+	b := redistest.Mini(t)
+	rec := &recorder{}
+	e := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
+	var src strings.Builder
+	for i := range 2 * keepOld {
+		fmt.Fprintf(&src, "workflow \"w%d\" {\n  step \"probe\" \"a\" {\n    value = \"%d\"\n  }\n}\n", i, i)
+	}
+	set := loadSet(t, rec, src.String())
+	e.Use(set)
+	for _, wf := range set.Workflows() {
+		if e.versions.loaded(wf.Name, wf.Version) != wf {
+			t.Errorf("workflow %s of the set in use is not kept", wf.Name)
+		}
+	}
 }

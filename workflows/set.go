@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -49,6 +50,19 @@ type Workflow struct {
 	// vars. Loading them again gives the same workflow, so another process can run it.
 	Sources  []Source
 	DefRange hcl.Range
+
+	derived sync.Map // what Derived made of the workflow, by key
+}
+
+// Derived returns what make makes of the workflow, made once per key: what the engine
+// works out once per version (the plan a run starts with, what a run forgets). It goes
+// with the workflow, so it is freed with it when nothing runs the version any more.
+func (w *Workflow) Derived(key any, make func() any) any {
+	if v, ok := w.derived.Load(key); ok {
+		return v
+	}
+	v, _ := w.derived.LoadOrStore(key, make())
+	return v
 }
 
 // WaitStep returns the wait step (a step whose action is a Waiter) named name: one of
