@@ -201,6 +201,10 @@ func TypeKind(t reflect.Type) string {
 	return kindOf(t)
 }
 
+// loadTime are the functions of the file's own language, read when it loads: an
+// expression meets them only where they were written inside {{ }} by mistake.
+var loadTime = map[string]bool{"env": true, "secret": true, "file": true}
+
 // exprDiag turns an expr compile error into a diagnostic pointing inside the attribute.
 // src is the expression's source and offset its byte position within the string value.
 func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
@@ -221,6 +225,9 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		if s := suggestFunction(name, loc.compiler().functionNames()); s != "" {
 			detail = fmt.Sprintf("There is no function %q. Did you mean %q?", name, s)
 		}
+		if loadTime[name] {
+			detail = fmt.Sprintf("The function %s() is read once, when the file loads, not in an expression: write it outside {{ }}, as \"${%s(\"NAME\")}\" in a string or %s(\"NAME\") as the whole value.", name, name, name)
+		}
 	} else if ok {
 		summary = fmt.Sprintf("Unknown name %q", name)
 		detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step); %q is none of them.", name)
@@ -240,6 +247,10 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		}
 	} else if hint := pipeHint(src, fe); hint != "" {
 		detail = exprText(msg, src) + " " + hint
+	} else if word, ok := spelledOperator(msg); ok {
+		end = at + len(word)
+		detail = fmt.Sprintf("%s Expressions write %s as %q or %q.", exprText(msg, src), word,
+			strings.ToLower(word), map[string]string{"AND": "&&", "OR": "||", "NOT": "!"}[word])
 	} else if strings.HasPrefix(msg, `unexpected token Operator("=")`) && at < len(src) && src[at] == '=' {
 		summary = "Use == to compare"
 		end = at + 1
@@ -249,6 +260,17 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 	d := loc.diag(hcl.DiagError, summary, sentence(detail))
 	d.Subject = loc.at(offset+at, offset+end).Ptr()
 	return d
+}
+
+// spelledOperator returns AND, OR or NOT when msg is expr's complaint about one, as
+// SQL writes them.
+func spelledOperator(msg string) (string, bool) {
+	for _, w := range []string{"AND", "OR", "NOT"} {
+		if strings.HasPrefix(msg, `unexpected token Identifier("`+w+`")`) {
+			return w, true
+		}
+	}
+	return "", false
 }
 
 // exprText is expr's message about src, and src, as a sentence. A message of one

@@ -223,6 +223,8 @@ func TestLoadDiagnostics(t *testing.T) {
 		{"filter without quotes", "workflow \"a\" {\n  filter = event.body.ok\n}", "f1.hcl:2:12", `write them in quotes`, 0},
 		{"event at load time", "workflow \"a\" {\n  step \"call\" \"x\" { url = event.body.url }\n}", "f1.hcl:2:27", `"{{ event.body.id }}"`, 0},
 		{"steps inside ${}", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x/${steps.y.id}\" }\n}", "f1.hcl:2:40", "use a template in a string", 0},
+		{"secret() in a template", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x/{{ secret('K') }}\" }\n}", "f1.hcl:2:41", `write it outside {{ }}, as "${secret("NAME")}"`, 0},
+		{"AND in a filter", "workflow \"a\" {\n  filter = \"event.a == 1 AND event.b == 2\"\n}", "f1.hcl:2:26", `Expressions write AND as "and" or "&&".`, 0},
 		{"unknown root in a template", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x/{{ evnt.id }}\" }\n}", "f1.hcl:2:41", `Did you mean "event"?`, 0},
 		{"duplicate workflow points at the first", "workflow \"a\" {}\nworkflow \"a\" {}", "f1.hcl:2:1", "already defined at f1.hcl:1:1", 0},
 		{"duplicate step points at the first", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x\" }\n  step \"call\" \"x\" { url = \"https://y\" }\n}", "f1.hcl:3:15", "already defined at f1.hcl:2:3", 0},
