@@ -301,11 +301,13 @@ func check(r *testResult, tc *testCase, run *engine.Run) {
 			step, indentAll(reqs[len(reqs)-1].String(), "    "), step)
 	}
 	if string(run.Status) != t.ExpectRun {
-		why := run.Error
+		why := run.Error // as serve and hookflow run say it
 		for _, s := range run.Steps {
+			if why != "" {
+				break
+			}
 			if s.Status == engine.StatusFailed && s.Error != "" {
 				why = fmt.Sprintf("step %s: %s", s.Name, s.Error)
-				break
 			}
 		}
 		text := fmt.Sprintf("the run: expected %s, but it %s", t.ExpectRun, run.Status)

@@ -78,3 +78,17 @@ func testOutput(out, name string) string {
 	}
 	return strings.Join(part, "")
 }
+
+// A failed test says why the run failed as serve and hookflow run say it: a step of a
+// parallel block fails the run with its own error, not the block's.
+func TestWorkflowTestsSayTheRunsError(t *testing.T) {
+	const f = "testdata/wfparallelerror/notify.test.hcl"
+	out, code := hookflowTest(t, f)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	want := f + ":12: the run: expected succeeded, but it failed\n    step email: POST https://mail.example.com/x: status 503"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+}
