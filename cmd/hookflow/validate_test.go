@@ -107,6 +107,25 @@ func TestValidateExamplesWithoutSecrets(t *testing.T) {
 	if strings.Contains(stderr, "is not set") {
 		t.Errorf("unset secrets reported as problems:\n%s", stderr)
 	}
+	// docs/cli.md shows this output: its lines, but for those it cuts short with …
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := regexp.MustCompile("(?s)\\$ hookflow validate examples/\\*\n(.*?)```").FindSubmatch(doc)
+	if sample == nil {
+		t.Fatal("docs/cli.md shows no output of hookflow validate examples/*")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(sample[1])), "\n") {
+		got := strings.ReplaceAll(line, "examples/", examples+"/")
+		if before, after, cut := strings.Cut(got, ", … —"); cut {
+			if !strings.Contains(stdout, before+", ") || !strings.Contains(stdout, after) {
+				t.Errorf("docs/cli.md shows %q, validate prints:\n%s", line, stdout)
+			}
+		} else if line != "…" && !strings.Contains(stdout, got+"\n") {
+			t.Errorf("docs/cli.md shows %q, validate prints:\n%s", line, stdout)
+		}
+	}
 
 	stdout, stderr, err = hookflowCLI(t, append([]string{"validate", "--strict"}, dirs...)...)
 	if err != exitError(1) {
