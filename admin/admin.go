@@ -239,6 +239,13 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 				"(hookflow runs show " + runID + ") before starting it again"})
 		return
 	}
+	if errors.Is(err, engine.ErrOutcomeUnknown) && runID != "" {
+		a.log.Error("a manual run may or may not be stored", "workflow", name, "run", runID, "err", err)
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"run_id": runID, "status_url": a.statusURL(runID),
+			"error": "Redis did not answer in time, so run " + runID + " may be stored, and then runs. Look at it " +
+				"(hookflow runs show " + runID + ") before starting it again"})
+		return
+	}
 	if err != nil {
 		a.log.Error("cannot queue a manual run", "workflow", name, "err", err)
 		w.Header().Set("Retry-After", "5")

@@ -396,6 +396,44 @@ workflow "backfill" {
 	}
 }
 
+// A manual run sent to a Redis that did not answer in time is a 503 that names the run
+// it would be, so that it is looked at rather than started twice.
+func TestManualStartOutcomeUnknown(t *testing.T) {
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
+workflow "backfill" {
+  step "log" "note" {
+    message = "ran"
+  }
+}`)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := engine.New(redistest.Mini(t).Client, engine.Options{Logger: quiet, Kinds: k})
+	srv := httptest.NewServer(Handler(unanswered{e}, func() *workflows.Set { return set }, nil,
+		func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer map[string]string
+	decode(t, resp, http.StatusServiceUnavailable, &answer)
+	if answer["run_id"] != "01unanswered" || answer["status_url"] != "/api/v1/runs/01unanswered" ||
+		!strings.Contains(answer["error"], "Redis did not answer in time, so run 01unanswered may be stored") ||
+		resp.Header.Get("Retry-After") != "" {
+		t.Errorf("answer %v, Retry-After %q", answer, resp.Header.Get("Retry-After"))
+	}
+}
+
+// unanswered is the engine with a Redis that does not answer starts in time.
+type unanswered struct{ *engine.Engine }
+
+func (unanswered) Start(context.Context, *workflows.Workflow, *workflows.Event) (string, error) {
+	return "01unanswered", fmt.Errorf("queueing run of backfill: %w", engine.ErrOutcomeUnknown)
+}
+
 // A page's limit past 500 is refused, as one under 1 is, with the bounds: never cut
 // to 500 unsaid. Every answer, errors too, carries Header.
 func TestListLimits(t *testing.T) {

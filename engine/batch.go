@@ -33,6 +33,7 @@ type scriptCall struct {
 	res  any
 	err  error
 	done chan struct{}
+	fate fate // sent, or dropped by its caller who stopped waiting first
 }
 
 // waitingFlushers is how many batches are with Redis at once: two, as a batch holds its
@@ -68,7 +69,7 @@ func (b *batcher) run(ctx context.Context, cmd []any) (any, error) {
 	case <-c.done:
 		return c.res, c.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, c.fate.giveUp(ctx.Err())
 	}
 }
 
@@ -85,20 +86,29 @@ func (b *batcher) flush() {
 
 func (b *batcher) exec(batch []*scriptCall, cmds []*redis.Cmd) {
 	// Calls whose callers gave up are not made: their callers answered an error, and a
-	// sender told 503 must not find its event started.
+	// sender told 503 must not find its event started. The batch ends when the first of
+	// its callers stops waiting, so that no call is sent again after that.
 	live := batch[:0]
+	end := time.Now().Add(batchWait)
 	for _, c := range batch {
-		if err := c.ctx.Err(); err != nil {
+		err := c.ctx.Err()
+		if err == nil && !c.fate.send() {
+			err = context.DeadlineExceeded
+		}
+		if err != nil {
 			c.err = err
 			close(c.done)
 			continue
+		}
+		if d, ok := c.ctx.Deadline(); ok && d.Before(end) {
+			end = d
 		}
 		live = append(live, c)
 	}
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
+	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	b.execWaiting(ctx, live, cmds)
 }

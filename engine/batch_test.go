@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,6 +165,87 @@ func TestGivenUpStartsAreNotSentAgain(t *testing.T) {
 		}
 		if n, _ := b.Client.Get(context.Background(), "commit").Int(); !alone && n != 1 {
 			t.Errorf("the commit was made %d times, want once", n)
+		}
+	}
+}
+
+// TestStartsWithoutAnswerMayBeStored: a start sent to a Redis that does not answer
+// fails, once its caller stops waiting, with ErrOutcomeUnknown, as Redis may have
+// taken it; one its caller stopped waiting for before it was sent fails with the
+// deadline alone, and is never sent. The batch ends when its caller stops waiting:
+// nothing is sent again after that, as a sender answered an error must not find its
+// event started later.
+func TestStartsWithoutAnswerMayBeStored(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var mu sync.Mutex
+	var got bytes.Buffer
+	go func() { // a Redis that reads everything and answers nothing but HELLO, with "no such command"
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					n, err := conn.Read(buf)
+					mu.Lock()
+					got.Write(buf[:n])
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+					if bytes.Contains(buf[:n], []byte("hello")) {
+						_, _ = conn.Write([]byte("-ERR unknown command 'hello'\r\n"))
+					}
+				}
+			}()
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), Protocol: 2, DisableIdentity: true,
+		ReadTimeout: 500 * time.Millisecond}) // past the caller's wait: go-redis would send the batch again
+	t.Cleanup(func() { _ = rdb.Close() })
+	script := redis.NewScript(`return 1`)
+	p, waiting := newPipeliner(rdb), newBatcher(rdb, script, 1, time.Second)
+	call := func(replicas bool, wait time.Duration, key string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		cmd := []any{"evalsha", script.Hash(), 1, key}
+		var err error
+		if replicas {
+			_, err = waiting.run(ctx, cmd)
+		} else {
+			_, err = p.run(ctx, script, cmd)
+		}
+		return err
+	}
+	sent := func(key string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Count(got.String(), key)
+	}
+
+	sentErr := make(chan error, 1)
+	go func() { sentErr <- call(false, 400*time.Millisecond, "sent") }()
+	time.Sleep(100 * time.Millisecond) // the first is with Redis: the second waits for its batch
+	if err := call(false, 50*time.Millisecond, "dropped"); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("a start never sent: %v, want the deadline alone", err)
+	}
+	if err := <-sentErr; !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("a start sent, not answered: %v, want ErrOutcomeUnknown", err)
+	}
+	// Starts that wait for replicas, sent in a batch of their own.
+	if err := call(true, 400*time.Millisecond, "replicated"); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("a start waiting for replicas sent, not answered: %v, want ErrOutcomeUnknown", err)
+	}
+	time.Sleep(time.Second) // go-redis would have sent the batches again by now
+	for key, want := range map[string]int{"sent": 1, "dropped": 0, "replicated": 1} {
+		if n := sent(key); n != want {
+			t.Errorf("the start %q went %d times, want %d", key, n, want)
 		}
 	}
 }

@@ -170,7 +170,9 @@ func (e *Engine) Use(set *workflows.Set) {
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run
 // is in Redis: a worker will execute it even if this process stops now. When starts
 // wait for replicas and too few acknowledged the run, the error is ErrNotReplicated
-// and the id is the run's, stored on the primary.
+// and the id is the run's, stored on the primary. When Redis did not answer in time
+// a start it was sent, the error is ErrOutcomeUnknown and the id the run's, if Redis
+// took it.
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {
 	id, _, err := e.start(ctx, wf, ev, "", nil, "")
 	return id, err
@@ -249,8 +251,8 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	}
 	if err != nil {
 		stored := ""
-		if errors.Is(err, ErrNotReplicated) {
-			stored = got // the primary has it: it runs unless the primary is lost first
+		if errors.Is(err, ErrNotReplicated) || errors.Is(err, ErrOutcomeUnknown) {
+			stored = got // the primary has it (or may): it runs unless the primary is lost first
 		}
 		return stored, false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,7 +39,47 @@ type pipedCall struct {
 	// sendBy is when a start's caller stops waiting for it (batchWait after it was
 	// made): one not sent by then is not sent either.
 	sendBy time.Time
+	// fate is whether a start was sent or its caller stopped waiting first: whichever
+	// comes first settles it, so the caller knows which (see sendOrDrop).
+	fate fate
 }
+
+// fate settles a start's call between the batch that would send it and its caller,
+// who may stop waiting: the first to claim it decides whether it is sent.
+type fate struct{ state atomic.Int32 }
+
+const (
+	fateOpen int32 = iota
+	fateSent
+	fateDropped
+)
+
+// send claims the call for its batch, false when its caller stopped waiting first.
+func (f *fate) send() bool { return f.state.CompareAndSwap(fateOpen, fateSent) }
+
+// giveUp is the caller's error when it stops waiting (err, its context's or a
+// deadline's): err when the call was never sent, and never will be; else
+// ErrOutcomeUnknown, as Redis may have taken it.
+func (f *fate) giveUp(err error) error {
+	if f.state.CompareAndSwap(fateOpen, fateDropped) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
+}
+
+// ErrOutcomeUnknown is returned for a start that was sent to Redis, whose answer did
+// not come in time: it may have been stored, and its run may run.
+var ErrOutcomeUnknown error = outcomeUnknownError{}
+
+type outcomeUnknownError struct{}
+
+func (outcomeUnknownError) Error() string {
+	return "Redis did not answer in time, so it may have been stored"
+}
+
+// MaybeStored tells a caller that does not import the engine (the webhook receiver)
+// that the start may have been stored though it failed.
+func (outcomeUnknownError) MaybeStored() bool { return true }
 
 const (
 	// batchFlushers is how many batches are with Redis at once: one, so that the calls
@@ -86,6 +127,9 @@ func (p *pipeliner) run(ctx context.Context, s *redis.Script, cmd []any) (any, e
 	p.startFlushing()
 	c := &pipedCall{cmd: redis.NewCmd(ctx, cmd...), script: s, done: make(chan struct{}), given: ctx,
 		sendBy: time.Now().Add(batchWait)}
+	if d, ok := ctx.Deadline(); ok && d.Before(c.sendBy) {
+		c.sendBy = d
+	}
 	select {
 	case p.calls <- c:
 	default:
@@ -97,9 +141,9 @@ func (p *pipeliner) run(ctx context.Context, s *redis.Script, cmd []any) (any, e
 	case <-c.done:
 		return c.cmd.Result()
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, c.fate.giveUp(ctx.Err())
 	case <-wait.C:
-		return nil, context.DeadlineExceeded
+		return nil, c.fate.giveUp(context.DeadlineExceeded)
 	}
 }
 
@@ -150,20 +194,31 @@ func gather[T any](calls <-chan T, batch []T) []T {
 }
 
 func (p *pipeliner) exec(batch []*pipedCall) {
-	// Starts whose callers gave up are not made: their callers answered an error.
+	// Starts whose callers gave up are not made: their callers answered an error. The
+	// batch ends when the first of its starts' callers stops waiting, so that none is
+	// sent again (go-redis retries a batch that met a network error) after its caller
+	// answered that it may not have been stored.
 	live, now := batch[:0], time.Now()
+	end := now.Add(batchWait)
 	for _, c := range batch {
-		if err := c.gaveUp(now); err != nil {
+		err := c.gaveUp(now)
+		if err == nil && c.given != nil && !c.fate.send() {
+			err = context.DeadlineExceeded
+		}
+		if err != nil {
 			c.cmd.SetErr(err)
 			close(c.done)
 			continue
+		}
+		if c.given != nil && c.sendBy.Before(end) {
+			end = c.sendBy
 		}
 		live = append(live, c)
 	}
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
+	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	sends := together(ctx, live, p.forms)
 	if len(sends) == 1 {

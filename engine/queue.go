@@ -159,6 +159,9 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 		res, err = sh.calls.run(ctx, startScript, cmd)
 	}
 	if err = scriptError(err); err != nil {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			return runID, nil, err // the run it would be, if Redis took it
+		}
 		if !errors.Is(err, ErrNotReplicated) {
 			return "", nil, err
 		}

@@ -459,6 +459,7 @@ func TestWebhookCannotQueue(t *testing.T) {
 	for err, says := range map[error]string{
 		fmt.Errorf("queueing: %w", busyErr{}):   "too many runs are waiting or running",
 		fmt.Errorf("queueing: %w", storedErr{}): "the event is stored, but too few Redis replicas acknowledged it",
+		fmt.Errorf("queueing: %w", maybeErr{}):  "Redis did not answer in time, so the event may be stored and may run",
 	} {
 		starter.fail = err
 		a := send(t, "POST", srv.URL+"/hooks/stripe", "application/json", []byte(`{"type": "payment_intent.succeeded"}`))
@@ -472,6 +473,11 @@ type busyErr struct{}
 
 func (busyErr) Error() string { return "busy" }
 func (busyErr) Busy() bool    { return true }
+
+type maybeErr struct{}
+
+func (maybeErr) Error() string     { return "no answer" }
+func (maybeErr) MaybeStored() bool { return true }
 
 type storedErr struct{}
 
