@@ -141,7 +141,13 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 		if err := s.fire(wf, sch, tick, late); err != nil {
 			s.log.Warn("schedule: cannot start its run; retrying", "workflow", wf.Name, "schedule", key,
 				"scheduled_at", tick, "err", err)
-			if !sleepCtx(ctx, retry.next()) {
+			// Tried again with backoff, and at the next tick at the latest, which is
+			// fired instead: a Redis back before the backoff ends misses no more ticks.
+			wait := retry.next()
+			if now := s.now(); !sch.Next(now).IsZero() {
+				wait = min(wait, sch.Next(now).Sub(now))
+			}
+			if !sleepCtx(ctx, wait) {
 				return
 			}
 			continue

@@ -1,6 +1,8 @@
 package triggers
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -237,4 +239,47 @@ func together(t *testing.T, set *workflows.Set, ticks *memTicks, schedulers ...*
 		}
 	}
 	return runs
+}
+
+// downTicks is memTicks with a Redis that cannot be reached until up.
+type downTicks struct {
+	*memTicks
+	up time.Time
+}
+
+func (d downTicks) StartTick(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, schedule string, tick time.Time) (string, bool, error) {
+	if time.Now().Before(d.up) {
+		return "", false, errors.New("redis: connection refused")
+	}
+	return d.memTicks.StartTick(ctx, wf, ev, schedule, tick)
+}
+
+// TestScheduleAfterAnOutage: ticks that cannot start while Redis cannot be reached are
+// tried again with backoff, and at the next tick at the latest, which fires instead
+// once Redis is back: a long outage's backoff does not hold the schedule back past it.
+func TestScheduleAfterAnOutage(t *testing.T) {
+	src := `
+workflow "tick" {
+  trigger "schedule" {
+    every = "3s"
+  }
+}
+`
+	set, diags := loadHooks("tick.hcl", src)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ticks := newMemTicks()
+		up := time.Now().Add(40 * time.Second)
+		s := NewScheduler(downTicks{ticks, up}, quietLog)
+		s.Use(set)
+		time.Sleep(40*time.Second + 3500*time.Millisecond) // back at 40s; the next tick is at 42s
+		s.Stop()
+		runs := ticks.scheduled("tick")
+		want := up.Add(2 * time.Second).UTC().Format(time.RFC3339)
+		if len(runs) != 1 || len(runs[want]) != 1 {
+			t.Errorf("runs %v, want one, for the first tick after Redis came back (%s)", runs, want)
+		}
+	})
 }
