@@ -116,7 +116,11 @@ the command for the next page.`,
 				if err := tw.Flush(); err != nil {
 					return err
 				}
-				if len(page.Runs) == 0 {
+				switch {
+				case len(page.Runs) == 0 && page.Next != "":
+					// A status filter reads a share of the history a page: older runs may match.
+					fmt.Fprintln(w, "(none among the runs this page read; older runs may match: see the next page)")
+				case len(page.Runs) == 0:
 					fmt.Fprintln(w, "(no runs)")
 				}
 				if page.Next != "" {

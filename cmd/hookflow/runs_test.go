@@ -394,3 +394,21 @@ func TestAdminCommandsKnowTheAdminAPI(t *testing.T) {
 		t.Errorf("runs list: %v\n%s", err, stdout.String())
 	}
 }
+
+// A page that a status filter left empty, with older runs still to read, says so
+// rather than "(no runs)": the runs asked for may be older.
+func TestRunsListEmptyPageWithMore(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Hookflow-Admin", "v1")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"runs": [], "next": "c1"}`)
+	}))
+	t.Cleanup(api.Close)
+	var stdout bytes.Buffer
+	err := run(context.Background(), []string{"runs", "list", "--admin", api.Listener.Addr().String(), "--status", "waiting"}, nil, &stdout, io.Discard)
+	out := stdout.String()
+	if err != nil || strings.Contains(out, "(no runs)") || !strings.Contains(out, "older runs may match") ||
+		!strings.Contains(out, "more: hookflow runs list") {
+		t.Errorf("runs list: %v\n%s", err, out)
+	}
+}
