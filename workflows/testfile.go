@@ -409,6 +409,11 @@ func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics)
 		if d.HasErrors() {
 			continue
 		}
+		if hasTemplate(v) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Template in an expect",
+				Detail:  fmt.Sprintf("An expect's %s is compared as written: {{ }} is not rendered in a test, so the step would have to send the braces themselves. Write the value the step sends. A value that differs from run to run, such as the default Idempotency-Key (<run id>:<step>), cannot be expected; leave it out.", name),
+				Subject: a.Expr.Range().Ptr()})
+		}
 		wrong := func(want string) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid expect attribute",
 				Detail: fmt.Sprintf("%s is %s, not %s.", name, want, typeName(v)), Subject: a.Expr.Range().Ptr()})
@@ -455,6 +460,27 @@ func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics)
 		}
 	}
 	return e, diags
+}
+
+// hasTemplate reports whether v, a test's value, holds a string with {{ in it.
+func hasTemplate(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.Contains(v, "{{")
+	case map[string]any:
+		for _, e := range v {
+			if hasTemplate(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if hasTemplate(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkTest checks a test against the workflows: its workflow, and each step it mocks

@@ -359,3 +359,21 @@ func TestLoadTestsRenderedDiagnostics(t *testing.T) {
 		})
 	}
 }
+
+// A template in an expect is compared as written, not rendered: a warning says so.
+func TestExpectTemplateWarned(t *testing.T) {
+	_, diags := loadTests(t, `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    status = 200
+  }
+  expect "find_customer" {
+    headers = { Idempotency-Key = "{{ run.id }}:find_customer" }
+  }
+}`)
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || diags[0].Summary != "Template in an expect" ||
+		diags[0].Subject.Start.Line != 8 || !strings.Contains(diags[0].Detail, "{{ }} is not rendered in a test") {
+		t.Errorf("diagnostics %v, want one warning at line 8", diags)
+	}
+}
