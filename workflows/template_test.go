@@ -222,3 +222,31 @@ func TestLoadTimeValuesAreNotTemplates(t *testing.T) {
 		t.Errorf("json %v", j)
 	}
 }
+
+// A var written in the file is put in place by ${}: a {{ }} in its value is a template
+// there, as language.md says; {{ vars.x }} reads its value, braces and all.
+func TestVarTextIsATemplateWhereItIsPut(t *testing.T) {
+	src := `vars {
+  mail = "{{ event.body.mail }}"
+}
+workflow "w" {
+  step "call" "a" {
+    url  = "https://x"
+    json = { put = "${vars.mail}/send", read = "{{ vars.mail }}/send" }
+  }
+}`
+	set, diags := Load([]Source{{Name: "w.hcl", Data: []byte(src)}}, testKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	env := &Env{Event: map[string]any{"body": map[string]any{"mail": "mail.example.com"}},
+		Vars: set.Workflow("w").Vars}
+	out, err := set.Workflow("w").Steps[0].Action.Do(context.Background(), &Call{Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"put": "mail.example.com/send", "read": "{{ event.body.mail }}/send"}
+	if j := out.(map[string]any)["json"]; !reflect.DeepEqual(j, want) {
+		t.Errorf("json %v, want %v", j, want)
+	}
+}
