@@ -181,6 +181,26 @@ func literal(s string) string {
 	return s
 }
 
+// traversalText is tr as an expression would write it: event.body.items[0].id.
+func traversalText(tr hcl.Traversal) string {
+	var b strings.Builder
+	for _, step := range tr {
+		switch step := step.(type) {
+		case hcl.TraverseRoot:
+			b.WriteString(step.Name)
+		case hcl.TraverseAttr:
+			b.WriteString("." + step.Name)
+		case hcl.TraverseIndex:
+			if step.Key.Type() == cty.String {
+				fmt.Fprintf(&b, "['%s']", step.Key.AsString())
+			} else if step.Key.Type() == cty.Number {
+				b.WriteString("[" + step.Key.AsBigFloat().Text('f', -1) + "]")
+			}
+		}
+	}
+	return b.String()
+}
+
 // checkLoadTimeRefs reports references to names that only exist when a run executes.
 func checkLoadTimeRefs(x hcl.Expression) hcl.Diagnostics {
 	var diags hcl.Diagnostics
@@ -189,6 +209,9 @@ func checkLoadTimeRefs(x hcl.Expression) hcl.Diagnostics {
 		example, ok := runtimeRoots[root]
 		if !ok {
 			continue
+		}
+		if written := traversalText(tr); written != root {
+			example = written // what was written, with its braces changed
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,

@@ -82,12 +82,16 @@ func (c *Condition) Eval(env *Env) (bool, error) {
 	return b, nil
 }
 
+// unbraced is t, written as one {{ }}, without the braces.
+func unbraced(t string) string {
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(t, "{{"), "}}"))
+}
+
 // compileCondition compiles src, which was read from the attribute at loc.
 func compileCondition(src string, loc location) (*Condition, hcl.Diagnostics) {
 	if t := strings.TrimSpace(src); strings.HasPrefix(t, "{{") && strings.HasSuffix(t, "}}") {
 		return nil, hcl.Diagnostics{loc.diag(hcl.DiagError, "Condition written as a template",
-			"A condition is a bare expression: drop the {{ }} and write, for example, "+
-				`"event.body.amount > 100".`)}
+			fmt.Sprintf("A condition is a bare expression: drop the {{ }} and write %q.", unbraced(t)))}
 	}
 	if strings.TrimSpace(src) == "" {
 		return nil, hcl.Diagnostics{loc.diag(hcl.DiagError, "Empty condition",

@@ -196,7 +196,7 @@ func compileForEach(src string, loc location) (*Expr, hcl.Diagnostics) {
 	trimmed := strings.TrimSpace(src)
 	if strings.HasPrefix(trimmed, "{{") && strings.HasSuffix(trimmed, "}}") {
 		return nil, hcl.Diagnostics{loc.diag(hcl.DiagError, "for_each written as a template",
-			`for_each is a bare expression, like if: drop the {{ }} and write, for example, "event.body.items".`)}
+			fmt.Sprintf("for_each is a bare expression, like if: drop the {{ }} and write %q.", unbraced(trimmed)))}
 	}
 	if trimmed == "" {
 		return nil, hcl.Diagnostics{loc.diag(hcl.DiagError, "Empty for_each",

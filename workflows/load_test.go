@@ -221,7 +221,7 @@ func TestLoadDiagnostics(t *testing.T) {
 		{"filter that is not bool", "workflow \"a\" {\n  filter = \"len(event.body.items)\"\n}", "f1.hcl:2:13", "Condition is not true or false", 0},
 		{"filter written as a template", "workflow \"a\" {\n  filter = \"{{ event.body.ok }}\"\n}", "f1.hcl:2:12", "drop the {{ }}", 0},
 		{"filter without quotes", "workflow \"a\" {\n  filter = event.body.ok\n}", "f1.hcl:2:12", `write them in quotes`, 0},
-		{"event at load time", "workflow \"a\" {\n  step \"call\" \"x\" { url = event.body.url }\n}", "f1.hcl:2:27", `"{{ event.body.id }}"`, 0},
+		{"event at load time", "workflow \"a\" {\n  step \"call\" \"x\" { url = event.body.url }\n}", "f1.hcl:2:27", `"{{ event.body.url }}"`, 0},
 		{"steps inside ${}", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x/${steps.y.id}\" }\n}", "f1.hcl:2:40", "use a template in a string", 0},
 		{"secret() in a template", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x/{{ secret('K') }}\" }\n}", "f1.hcl:2:41", `write it outside {{ }}, as "${secret("NAME")}"`, 0},
 		{"AND in a filter", "workflow \"a\" {\n  filter = \"event.a == 1 AND event.b == 2\"\n}", "f1.hcl:2:26", `Expressions write AND as "and" or "&&".`, 0},
