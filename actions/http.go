@@ -231,7 +231,13 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 	defer resp.Body.Close()
 	sent.Status = resp.StatusCode
 	if resp.StatusCode == http.StatusTooManyRequests && h.limits != nil {
-		h.limits.slowDown(retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		// Every call of the api waits as the step does, up to its retry's max: one
+		// endpoint's daily quota does not hold the api's other calls for a day.
+		most := c.RetryMax
+		if most <= 0 {
+			most = workflows.DefaultRetryMax
+		}
+		h.limits.slowDown(min(retryAfter(resp.Header.Get("Retry-After"), time.Now()), most))
 	}
 	data, out, err := readResponse(resp)
 	if b := out["body"]; out == nil || page > 0 || !isText(b) && !isJSON(resp.Header.Get("Content-Type")) {

@@ -169,6 +169,23 @@ workflow "w" {
 		if got := testutil.ToFloat64(a.metrics.tooMany.WithLabelValues("crm")); got != 1 {
 			t.Errorf("429 metric = %v, want 1", got)
 		}
+
+		// No longer than the step that got it waits: its retry's max.
+		_, err = first.Action.Do(t.Context(), &workflows.Call{Env: &workflows.Env{}, RunID: "r3", Step: "a", Attempt: 1,
+			RetryMax: 5 * time.Second})
+		if err == nil {
+			t.Fatal("the call was not held back")
+		}
+		b.Client.Del(t.Context(), first.Action.(*HTTP).limits.slow)
+		_, err = first.Action.Do(t.Context(), &workflows.Call{Env: &workflows.Env{}, RunID: "r4", Step: "a", Attempt: 1,
+			RetryMax: 5 * time.Second})
+		if err == nil || !strings.Contains(err.Error(), "429") {
+			t.Fatalf("err = %v, want the 429", err)
+		}
+		_, err = second.Action.Do(t.Context(), &workflows.Call{Env: &workflows.Env{}, RunID: "r5", Step: "a", Attempt: 1})
+		if th := throttled(t, err, "retry_after"); th.After > 5*time.Second {
+			t.Errorf("wait %s, want at most the retry's max of 5s, though the API asked for 30s", th.After)
+		}
 	})
 }
 

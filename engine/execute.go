@@ -460,6 +460,9 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	if workflows.IsOnFailure(step.Name) {
 		call.Failure = r.replays + 1
 	}
+	if step.Retry != nil {
+		call.RetryMax = step.Retry.Max
+	}
 	out, err := step.Action.Do(ctx, call)
 	if err != nil {
 		switch {

@@ -410,7 +410,7 @@ func (l *loader) retry(b *hcl.Block, ev *evaluator, sc *scope) (*Retry, hcl.Diag
 	r.Exponential = backoff == "exponential"
 	r.Initial, d = blk.Duration("initial", time.Second)
 	checks = append(checks, l.excuse(d)...)
-	r.Max, d = blk.Duration("max", 5*time.Minute)
+	r.Max, d = blk.Duration("max", DefaultRetryMax)
 	checks = append(checks, l.excuse(d)...)
 	if a := blk.Attr("max"); a != nil && len(blk.failed) == 0 && !checks.HasErrors() && r.Max < r.Initial {
 		checks = append(checks, a.Error("max is shorter than initial", fmt.Sprintf("The longest wait (%s) cannot be shorter than the first (%s).", FormatDuration(r.Max), FormatDuration(r.Initial))))

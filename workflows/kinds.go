@@ -116,6 +116,10 @@ type Call struct {
 	// Timeout is the step's timeout: how long an attempt may take, and how long a wait
 	// step waits.
 	Timeout time.Duration
+	// RetryMax is the longest wait between the step's attempts (its retry's max); 0
+	// for a step without retries, which DefaultRetryMax stands for. It bounds how long
+	// a Retry-After the step gets makes the other calls of its api wait.
+	RetryMax time.Duration
 	// Sent is set by a step that sends a request (an http step): what the attempt
 	// sent and got back, redacted, for the run history. SentBefore are the requests
 	// the attempt sent before it, oldest first: the earlier pages of a paginated step.

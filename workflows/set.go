@@ -173,6 +173,9 @@ type Step struct {
 // MaxConcurrency bounds a workflow's concurrency.
 const MaxConcurrency = 100_000
 
+// DefaultRetryMax is a retry's max when it gives none.
+const DefaultRetryMax = 5 * time.Minute
+
 // Retry is a step's retry policy.
 type Retry struct {
 	Attempts    int           // attempts in all, the first included
