@@ -162,8 +162,10 @@ func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 				page.Response)
 		}
 	}
+	// full is the URL of the page whose items would pass workflows.MaxItems: the step
+	// stops before it, as at max_pages, with the pages before it and next set to it.
+	full, before := "", last
 	got, next, err := h.pages(ctx, c, at, func(page *workflows.PageEnv) (bool, error) {
-		pages++
 		v, err := h.paginate.Items.Eval(page)
 		if err != nil {
 			return false, workflows.Permanent(fmt.Errorf("paginate items, page %d: %w", page.Page, err))
@@ -172,15 +174,25 @@ func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 		case nil:
 			pageItems = nil
 		case []any:
+			if len(items)+len(list) > workflows.MaxItems {
+				if pages == 0 {
+					return false, workflows.Permanent(fmt.Errorf("paginate: the first page has %d items, more than the %d a step keeps",
+						len(list), workflows.MaxItems))
+				}
+				full, _ = page.Request["url"].(string)
+				return false, nil
+			}
 			items, pageItems = append(items, list...), list
 		default:
 			return false, workflows.Permanent(fmt.Errorf("paginate items, page %d: gave %s, not a list", page.Page, workflows.Text(v)))
 		}
-		if len(items) > workflows.MaxItems {
-			return false, workflows.Permanent(fmt.Errorf("paginate: more than %d items", workflows.MaxItems))
-		}
+		pages++
+		before = page.Response
 		return true, nil
 	}, keep)
+	if full != "" {
+		got, next = before, full
+	}
 	if got != nil {
 		last = got
 	}

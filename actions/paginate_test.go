@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -447,5 +448,46 @@ func TestPaginateFailingPage(t *testing.T) {
 	}
 	if len(c.SentBefore) != 2 || c.Sent.Page != 3 || c.Sent.Status != 503 {
 		t.Errorf("recorded %d pages before page %d (%d)", len(c.SentBefore), c.Sent.Page, c.Sent.Status)
+	}
+}
+
+// A list longer than a step keeps stops before the page that would pass
+// workflows.MaxItems, as at max_pages: the step succeeds with the pages before it, and
+// next is that page's URL. A first page that passes it alone fails the step.
+func TestPaginateStopsBeforeTooManyItems(t *testing.T) {
+	var per atomic.Int64 // items a page
+	per.Store(3000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		page = max(page, 1)
+		ids := make([]string, per.Load())
+		for i := range ids {
+			ids[i] = strconv.Itoa(page*len(ids) + i)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"page":%d,"data":[%s]}`, page, strings.Join(ids, ","))
+	}))
+	t.Cleanup(srv.Close)
+	step := loadStep(t, NewClient(NewGuard(loopback)), `step "http" "list" {
+  url = "`+srv.URL+`/list"
+  paginate {
+    next      = "with_query(request.url, {page: page + 1})"
+    items     = "response.body.data"
+    max_pages = 100
+  }
+}`)
+	v, err := call(step, &workflows.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := v.(map[string]any)
+	body, _ := out["body"].(map[string]any)
+	if len(out["items"].([]any)) != 9000 || out["pages"] != 3 || out["next"] != srv.URL+"/list?page=4" || fmt.Sprint(body["page"]) != "3" {
+		t.Errorf("%d items, pages %v, next %v, last page %v", len(out["items"].([]any)), out["pages"], out["next"], body["page"])
+	}
+
+	per.Store(workflows.MaxItems + 1)
+	if _, err := call(step, &workflows.Env{}); err == nil || !strings.Contains(err.Error(), "the first page has 10001 items") {
+		t.Errorf("a first page past the cap: %v", err)
 	}
 }
