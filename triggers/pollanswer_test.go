@@ -139,3 +139,36 @@ func TestPollAnswerExcerpt(t *testing.T) {
 		})
 	}
 }
+
+// A poll answered with a body that is not JSON, though it says it is (a cut-off list,
+// a maintenance page), says so, as a step's reference into such a body does.
+func TestPollAnswerNotJSON(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"orders": [{"id": "o1", `)
+	}))
+	defer api.Close()
+	set := loadPolls(t, api.Client(), fmt.Sprintf(`
+workflow "orders" {
+  trigger "poll" {
+    every = "1m"
+    url   = "%s/list"
+    items = "response.body.orders"
+    key   = "item.id"
+  }
+}
+`, api.URL))
+	e := engine.New(redistest.Mini(t).Client, engine.Options{Logger: quietLog})
+	e.Use(set)
+	p := NewPoller(e, quietLog)
+	wf := set.Workflow("orders")
+	poll := wf.Triggers[0].Config.(*Poll)
+	p.tick(context.Background(), wf, poll, &streak{}, time.Now().Truncate(time.Minute))
+	st, err := e.TriggerState(context.Background(), wf, poll.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown := st.(*engine.PollStatus).LastError; !strings.Contains(shown, "response.body is text, which has no fields: the answer is not JSON") {
+		t.Errorf("the poll's error: %s", shown)
+	}
+}

@@ -138,6 +138,11 @@ func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workf
 	at, _ := call.Env.Poll["time"].(string)
 	read := func(resp map[string]any, page int) error {
 		v, err := expr.Run(poll.Items, answerEnv{Response: resp, Poll: call.Env.Poll, Vars: wf.Vars})
+		if _, text := resp["body"].(string); err != nil && text {
+			// What an http step's reference says of it: the answer is no JSON.
+			return fmt.Errorf("%w: items: response.body is text, which has no fields: the answer is not JSON, "+
+				"or does not say it is (Content-Type): %w", errPoll, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%w: items: %w", errPoll, err)
 		}
