@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,7 +48,10 @@ func (a *adminCommand) get(cmd *cobra.Command, method, path string, body []byte,
 	if a.asJSON {
 		return printJSON(cmd.OutOrStdout(), raw)
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	// Numbers as written: an id or an amount past 2^53 is shown whole, not rounded.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
 		return fmt.Errorf("the admin API answered something that is not hookflow's JSON: %w", err)
 	}
 	return text(cmd.OutOrStdout())
@@ -617,7 +621,8 @@ func triggerText(t map[string]any) string {
 		text = fmt.Sprint(t["kind"])
 	}
 	st, _ := t["state"].(map[string]any)
-	if n, _ := st["failures"].(float64); n > 0 {
+	failures, _ := st["failures"].(json.Number) // the answer is decoded with UseNumber
+	if n, _ := failures.Int64(); n > 0 {
 		text += fmt.Sprintf(" (failing, %d in a row: %s)", int(n), errorLine(fmt.Sprint(st["last_error"]), 80))
 	}
 	return text

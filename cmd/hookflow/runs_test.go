@@ -412,3 +412,22 @@ func TestRunsListEmptyPageWithMore(t *testing.T) {
 		t.Errorf("runs list: %v\n%s", err, out)
 	}
 }
+
+// runs show prints a whole number past 2^53 as the API gave it, not rounded: an id
+// or an amount in cents.
+func TestRunsShowKeepsLargeNumbers(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Hookflow-Admin", "v1")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id": "r1", "workflow": "w", "status": "succeeded", "created_at": "2026-12-04T10:00:00Z",
+			"event": {"id": "e1", "trigger": "manual", "received_at": "2026-12-04T10:00:00Z", "body": {"big": 4183719187810076931}},
+			"steps": [{"name": "a", "kind": "http", "status": "succeeded", "attempts": 1, "output": {"id": 9007199254740993}}]}`)
+	}))
+	t.Cleanup(api.Close)
+	var stdout bytes.Buffer
+	err := run(context.Background(), []string{"runs", "show", "--admin", api.Listener.Addr().String(), "r1"}, nil, &stdout, io.Discard)
+	out := stdout.String()
+	if err != nil || !strings.Contains(out, "4183719187810076931") || !strings.Contains(out, "9007199254740993") {
+		t.Errorf("runs show: %v\n%s", err, out)
+	}
+}
