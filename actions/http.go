@@ -202,7 +202,7 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 	}()
 	resp, err := h.client.Do(req)
 	resent := false
-	if err == nil && resp.StatusCode == http.StatusUnauthorized && h.tokens != nil {
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && h.tokens != nil && !lacksScope(resp) {
 		// The token was refused (revoked, or expired early): refresh it once and send
 		// the call once more, a request of its own in the run history.
 		refused(sent, resp, secrets, c.Sensitive, start)
@@ -647,6 +647,18 @@ func (e *StatusError) RetryHint() (bool, time.Duration) {
 		return true, e.RetryAfter
 	}
 	return false, 0
+}
+
+// lacksScope reports whether a 401 says the token is good but not for this call
+// (WWW-Authenticate: Bearer error="insufficient_scope", RFC 6750): a new token of the
+// same grant would be refused too, so none is fetched.
+func lacksScope(resp *http.Response) bool {
+	for _, v := range resp.Header.Values("WWW-Authenticate") {
+		if strings.Contains(v, `error="insufficient_scope"`) {
+			return true
+		}
+	}
+	return false
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date. Anything else, or

@@ -92,6 +92,10 @@ type tokenSource struct {
 	fetching chan struct{} // held by the one goroutine of this process that fetches
 	mu       sync.Mutex
 	cur      *oauthToken // the last token seen
+	// standing is the last refusal after which no token came (the endpoint failed):
+	// until one fetched after it does, every call is answered as the refused one was,
+	// so the token refused is not sent again. Zero for none.
+	standing refusal
 }
 
 func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *tokenSource {
@@ -114,8 +118,26 @@ func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *
 
 // token returns a token to send. refused, when set, is when a call the API answered
 // 401 took the token it sent: the token returned came after that, fetched by this
-// process or another, and is fetched anew when none did.
+// process or another, and is fetched anew when none did. When none comes, the refusal
+// stands for the calls after it too.
 func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused refusal) (string, error) {
+	ts.mu.Lock()
+	if refused.taken.IsZero() {
+		refused = ts.standing
+	}
+	ts.mu.Unlock()
+	tok, err := ts.tokenAfter(ctx, client, refused)
+	if err != nil && !refused.taken.IsZero() {
+		ts.mu.Lock()
+		if refused.taken.After(ts.standing.taken) {
+			ts.standing = refused
+		}
+		ts.mu.Unlock()
+	}
+	return tok, err
+}
+
+func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refused refusal) (string, error) {
 	now := ts.apis.now
 	if t := ts.memory(); t.fresh(now()) && t.fetchedAfter(refused) {
 		return t.Access, nil
@@ -224,6 +246,9 @@ func (ts *tokenSource) memory() *oauthToken {
 func (ts *tokenSource) remember(t *oauthToken) {
 	ts.mu.Lock()
 	ts.cur = t
+	if !ts.standing.taken.IsZero() && t.fetchedAfter(ts.standing) {
+		ts.standing = refusal{} // a token came after the refusal
+	}
 	ts.mu.Unlock()
 }
 

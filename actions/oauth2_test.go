@@ -608,6 +608,25 @@ func TestOAuth2TokenEndpointFailureAfterA401RecordsThe401(t *testing.T) {
 	if got := c.Sent.Headers["Authorization"]; got != "Bearer [redacted]" {
 		t.Errorf("recorded Authorization %q", got)
 	}
+
+	// The next attempt does not send the refused token again: it asks for a new one
+	// first, and is sent once one came.
+	calls := s.apiCalls.Load()
+	if _, _, err := p.call(t.Context()); !errors.As(err, &te) || te.Status != 503 {
+		t.Fatalf("err = %v, want the token endpoint's 503 again", err)
+	}
+	if n := s.apiCalls.Load() - calls; n != 0 {
+		t.Errorf("the refused token was sent again: %d calls", n)
+	}
+	s.mu.Lock()
+	s.failStatus = 0
+	s.mu.Unlock()
+	if _, _, err := p.call(t.Context()); err != nil {
+		t.Fatalf("once a token came: %v", err)
+	}
+	if n := s.apiCalls.Load() - calls; n != 1 {
+		t.Errorf("%d calls once a token came, want 1", n)
+	}
 }
 
 func TestOAuth2TokenEndpointGoesThroughTheGuard(t *testing.T) {
@@ -725,5 +744,26 @@ func TestOAuth2CallRefusedAgainSaysSo(t *testing.T) {
 	}
 	if len(s.issued) != 2 {
 		t.Errorf("%d tokens issued, want 2", len(s.issued))
+	}
+}
+
+// A 401 that says the token lacks a scope (WWW-Authenticate: Bearer
+// error="insufficient_scope") fetches no new token: one of the same grant would be
+// refused as well, and every such call would cost the provider a token.
+func TestOAuth2InsufficientScopeFetchesNoToken(t *testing.T) {
+	s := newAuthServer(t)
+	s.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.apiCalls.Add(1)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="crm", error="insufficient_scope", scope="customers:write"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	for range 3 {
+		if _, _, err := p.call(t.Context()); err == nil || !strings.Contains(err.Error(), "status 401") {
+			t.Fatalf("err = %v, want the 401", err)
+		}
+	}
+	if n, calls := s.requests.Load(), s.apiCalls.Load(); n != 1 || calls != 3 {
+		t.Errorf("%d token requests for %d calls, want 1 for 3", n, calls)
 	}
 }
