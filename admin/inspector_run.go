@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/httpjson"
@@ -262,6 +264,29 @@ var pageFuncs = template.FuncMap{
 		return s
 	},
 	"settled": func(s engine.Status) bool { return s.Settled() },
+	"domid":   domID,
+}
+
+// domID is a step's path (or any name) as part of an element's id: an id holds no
+// whitespace, so whitespace, and the '%' that escapes it, are percent-encoded; the
+// rest is kept (on_failure/ack, reserve[us]). Such an id is no CSS selector: the
+// script finds elements by getElementById.
+func domID(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == '%' || unicode.IsSpace(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r != '%' && !unicode.IsSpace(r) {
+			b.WriteRune(r)
+			continue
+		}
+		var buf [utf8.UTFMax]byte
+		for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 func formatMS(ms int64) string {

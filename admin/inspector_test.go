@@ -593,3 +593,20 @@ workflow "approve" {
 		t.Errorf("answer %q", got)
 	}
 }
+
+// A step's path in an element's id keeps what an id may hold, and encodes the rest.
+func TestDomID(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"ship", "ship"},
+		{"on_failure/ack", "on_failure/ack"},
+		{"reserve[us east]", "reserve[us%20east]"},
+		{"reserve[50%]", "reserve[50%25]"},
+		{"reserve[a\tb\u00a0c]", "reserve[a%09b%C2%A0c]"},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			if got := domID(c.in); got != c.want {
+				t.Errorf("domID(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+}

@@ -133,8 +133,10 @@
     }
   }
 
+  // A copy button's data-copy is the id of what it copies: an id, not a selector, as
+  // one made of a step's name (resume-url-on_failure/ack) is no valid selector.
   async function copy(button) {
-    const source = document.querySelector(button.dataset.copy);
+    const source = document.getElementById(button.dataset.copy);
     if (!source) return;
     if (button.dataset.copyFrom) { // the text comes from the admin API, read on the click
       try {

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hookflow/hookflow/engine"
+)
+
+// exceptions collects the exceptions the page throws and nothing catches, from now
+// on, and returns what reads them.
+func (b *browse) exceptions() func() []string {
+	var mu sync.Mutex
+	var got []string
+	messages := chromedp.Console(b.ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() {
+				mu.Lock()
+				got = append(got, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+}
+
+// A wait step of an on_failure block is named on_failure/ack, no valid CSS id: its
+// resume URL copies all the same, with no exception thrown.
+func TestInspectorCopiesAnOnFailureResumeURL(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	t.Setenv("INSPECTOR_API", down.URL)
+	s, admin := serveInspector(t, `
+workflow "page" {
+  step "http" "push" {
+    url = env("INSPECTOR_API")
+  }
+  on_failure {
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+  }
+}
+`)
+	status, answer := postJSON(t, admin+"/api/v1/workflows/page/runs", `{}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunWaiting)
+
+	b := newBrowse(t)
+	thrown := b.exceptions()
+	b.do("the waiting run", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS("details.resume-url summary")),
+		chromedp.Click(chromedp.CSS("details.resume-url summary")), chromedp.Click(chromedp.CSS("details.resume-url button")))
+	// A headless browser may not grant the clipboard: the URL is then selected.
+	b.until("the URL copied", `/^(Copied|Selected)/.test(document.getElementById("announce").textContent)`)
+	if got := eval[string](b, "the selection", `document.getElementById("announce").textContent == "Copied" ?
+		document.querySelector("details.resume-url pre").textContent : getSelection().toString()`); !strings.Contains(got, "/resume/") {
+		t.Errorf("copied %q, not the resume URL", got)
+	}
+	if got := thrown(); len(got) > 0 {
+		t.Errorf("the page threw:\n%s", strings.Join(got, "\n"))
+	}
+}
