@@ -66,6 +66,8 @@ type stepView struct {
 	InBlock     bool   // a step of a parallel block
 	Items       []stepView
 	MaxMS       int64
+	// ChildRun is the id of the run a workflow step (or item) started, from its output.
+	ChildRun string
 }
 
 func (p *pages) run(w http.ResponseWriter, r *http.Request) {
@@ -107,6 +109,9 @@ func viewStep(s engine.StepRun, runVersion string, maxMS int64) stepView {
 	}
 	if held, skipped, ok := s.Delay(); ok && !skipped {
 		v.HeldMS = &held
+	}
+	if out, ok := s.Output.(map[string]any); ok && s.Kind == "workflow" {
+		v.ChildRun, _ = out["run_id"].(string)
 	}
 	for _, it := range s.Items {
 		v.Items = append(v.Items, viewStep(it, runVersion, maxMS))

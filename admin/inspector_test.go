@@ -610,3 +610,53 @@ func TestDomID(t *testing.T) {
 		})
 	}
 }
+
+// A child run names the run and step that started it, in the API and on its page,
+// which links to the parent run; the parent's workflow step, or each of its items,
+// links to its child run. Ids go into the links escaped, as one segment each.
+func TestInspectorLinksParentAndChildRuns(t *testing.T) {
+	e, set, api := serveAPI(t, `
+workflow "child" {
+  step "log" "c" {
+    message = "hi"
+  }
+}
+workflow "parent" {
+  step "workflow" "kid" {
+    workflow = "child"
+  }
+  step "workflow" "kids" {
+    for_each = "event.body.items"
+    workflow = "child"
+  }
+}
+`)
+	const key = "a/b?c#d"
+	id, err := e.Start(context.Background(), set.Workflow("parent"), &workflows.Event{ID: "e1", Trigger: "manual",
+		ReceivedAt: time.Now(), ContentType: "application/json", Raw: `{"items": {"` + key + `": {}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "succeeded")
+	child, item := id+":kid", id+":kids:"+key
+	var run engine.Run
+	get(t, api.URL+"/api/v1/runs/"+url.PathEscape(item), http.StatusOK, &run)
+	if p := run.Event.Parent; run.Event.Trigger != "workflow" || p == nil || p.RunID != id || p.Workflow != "parent" || p.Step != "kids" {
+		t.Errorf("the child run's event: trigger %q, parent %+v", run.Event.Trigger, p)
+	}
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	parent := fetchPage(t, srv.URL+"/runs/"+id)
+	for _, c := range []string{child, item} {
+		if want := `<a href="/runs/` + url.PathEscape(c) + `" id="child-` + html.EscapeString(c) + `" class="mono">`; !strings.Contains(parent, want) {
+			t.Errorf("the parent's page does not link its child %s: no %s in\n%s", c, want, parent)
+		}
+	}
+	page := fetchPage(t, srv.URL+"/runs/"+url.PathEscape(item))
+	_, started, _ := strings.Cut(page, `<dd id="parent-run">`)
+	started, _, _ = strings.Cut(started, "</dd>")
+	want := `step <a href="/runs/` + id + `#child-` + url.QueryEscape(item) + `">kids</a> of run <a href="/runs/` + id + `" class="mono">` + id + `</a>`
+	if !strings.Contains(strings.ToLower(started), strings.ToLower(want)) { // html/template's escapes are lower case
+		t.Errorf("the child's page names its parent as\n%s\nwant\n%s", started, want)
+	}
+}

@@ -62,6 +62,16 @@ type EventView struct {
 	Query      map[string][]string `json:"query,omitempty"`
 	Headers    map[string]string   `json:"headers,omitempty"`
 	Body       any                 `json:"body,omitempty"`
+	// Parent is, in the event of a child run (its trigger "workflow"), the run and
+	// step that started it.
+	Parent *ParentView `json:"parent,omitempty"`
+}
+
+// ParentView names the run, its workflow and the step that started a child run.
+type ParentView struct {
+	RunID    string `json:"run_id"`
+	Workflow string `json:"workflow"`
+	Step     string `json:"step"`
 }
 
 // StepRun is one step of a run, one item of a for_each step, or a parallel block.
@@ -465,6 +475,9 @@ func redactResume(out any) any {
 func eventView(ev *workflows.Event, secrets *workflows.Redactor) *EventView {
 	v := &EventView{ID: ev.ID, Trigger: ev.Trigger, ReceivedAt: ev.ReceivedAt, Method: ev.Method,
 		Path: secrets.String(ev.Path), Body: workflows.RedactCredentialFields(ev.Body), Headers: map[string]string{}}
+	if p := ev.Parent; p != nil {
+		v.Parent = &ParentView{RunID: p.RunID, Workflow: p.Workflow, Step: p.Step}
+	}
 	if len(ev.Query) > 0 {
 		v.Query = make(map[string][]string, len(ev.Query))
 		for k, vals := range ev.Query {

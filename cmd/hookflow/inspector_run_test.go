@@ -78,3 +78,39 @@ workflow "page" {
 		t.Errorf("the page threw:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// A child run's page links to the step of its parent run that started it: the link
+// lands on that step's link back to the child, whatever its for_each key holds.
+func TestInspectorChildRunLinksToItsParent(t *testing.T) {
+	s, admin := serveInspector(t, `
+workflow "child" {
+  step "log" "c" {
+    message = "hi"
+  }
+}
+workflow "parent" {
+  step "workflow" "kids" {
+    for_each = "event.body.items"
+    workflow = "child"
+  }
+}
+`)
+	status, answer := postJSON(t, admin+"/api/v1/workflows/parent/runs", `{"items": {"a/b?c#d e": {}}}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunSucceeded)
+	child := id + ":kids:a/b?c#d e"
+
+	b := newBrowse(t)
+	b.do("the parent", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS("#run-status")))
+	b.do("its child", chromedp.Click(chromedp.CSS(`a[id^="child-"]`)), chromedp.WaitVisible(chromedp.CSS("#parent-run a")))
+	if got := eval[string](b, "the child's id", `document.querySelector("h1 .mono").textContent`); got != child {
+		t.Errorf("the link opened run %q, want %q", got, child)
+	}
+	b.do("back to the parent", chromedp.Click(chromedp.CSS("#parent-run a")), chromedp.WaitVisible(chromedp.CSS("#run-status")))
+	if got := eval[string](b, "the target", `(document.querySelector(":target") || {}).id || ""`); got != "child-"+strings.ReplaceAll(child, " ", "%20") {
+		t.Errorf("the parent's page lands on %q, not on the link to the child", got)
+	}
+}
