@@ -68,7 +68,33 @@ type stepView struct {
 	MaxMS       int64
 	// ChildRun is the id of the run a workflow step (or item) started, from its output.
 	ChildRun string
+	// Counts are how many of a for_each step's items are in each status.
+	Counts []itemCount
+	// Folded is how many of its items are not shown, past foldItems; AllShown says
+	// they are all shown, past foldItems, as asked.
+	Folded   int
+	AllShown bool
 }
+
+// foldItems is how many items of a for_each step its run's page shows, unless asked
+// for all of them: past it, the page shows how many items are in each status and the
+// items that failed or are in flight (up to foldItems), and links to the page with
+// them all.
+const foldItems = 20
+
+// itemCount is how many items of a for_each step have a status.
+type itemCount struct {
+	Status engine.Status
+	N      int
+}
+
+// countOrder is the order item counts are said in.
+var countOrder = []engine.Status{engine.StatusSucceeded, engine.StatusFailed, engine.StatusRetrying, engine.StatusRunning,
+	engine.StatusWaiting, engine.StatusPending, engine.StatusSkipped, engine.StatusCancelled}
+
+// shownFirst ranks the items a folded for_each step shows: those that failed, then
+// those in flight; the others are not shown.
+var shownFirst = map[engine.Status]int{engine.StatusFailed: 1, engine.StatusRetrying: 2, engine.StatusWaiting: 3, engine.StatusRunning: 4}
 
 func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 	run, err := p.runs.Run(r.Context(), r.PathValue("id"))
@@ -82,13 +108,17 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		CanCancel: !engine.RunStatus(run.Status).Done() && !readOnly(r),
 		CanExport: run.Status == engine.RunSucceeded || run.Status == engine.RunFailed}
 	v.CanReplayCurrent = v.CanReplay && p.workflows().Workflow(run.Workflow) != nil
+	all := map[string]bool{} // the for_each steps whose items are all shown
+	for _, path := range r.URL.Query()["items"] {
+		all[path] = true
+	}
 	for _, s := range run.Steps {
 		if s.DurationMS != nil && *s.DurationMS > v.MaxMS {
 			v.MaxMS = *s.DurationMS
 		}
 	}
 	for _, s := range run.Steps {
-		v.Steps = append(v.Steps, viewStep(s, run.Version, v.MaxMS))
+		v.Steps = append(v.Steps, viewStep(s, run.Version, v.MaxMS, all[s.Path]))
 		if s.Kind != "wait" || s.Status != engine.StatusWaiting || v.Settled {
 			continue
 		}
@@ -102,7 +132,9 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "run", v)
 }
 
-func viewStep(s engine.StepRun, runVersion string, maxMS int64) stepView {
+// viewStep is a step as its run's page shows it; allItems shows all its items, past
+// foldItems too.
+func viewStep(s engine.StepRun, runVersion string, maxMS int64, allItems bool) stepView {
 	v := stepView{StepRun: s, InBlock: s.Parallel != "", MaxMS: maxMS}
 	if s.Version != "" && runVersion != "" && s.Version != runVersion {
 		v.VersionNote = s.Version
@@ -114,9 +146,39 @@ func viewStep(s engine.StepRun, runVersion string, maxMS int64) stepView {
 		v.ChildRun, _ = out["run_id"].(string)
 	}
 	for _, it := range s.Items {
-		v.Items = append(v.Items, viewStep(it, runVersion, maxMS))
+		v.Items = append(v.Items, viewStep(it, runVersion, maxMS, false))
 	}
 	v.StepRun.Items = nil
+	if len(v.Items) == 0 {
+		return v
+	}
+	counts := map[engine.Status]int{}
+	for _, it := range v.Items {
+		counts[it.Status]++
+	}
+	for _, st := range countOrder {
+		if counts[st] > 0 {
+			v.Counts = append(v.Counts, itemCount{st, counts[st]})
+		}
+	}
+	if len(v.Items) <= foldItems {
+		return v
+	}
+	if allItems {
+		v.AllShown = true
+		return v
+	}
+	var shown []stepView
+	for _, it := range v.Items {
+		if shownFirst[it.Status] > 0 {
+			shown = append(shown, it)
+		}
+	}
+	slices.SortStableFunc(shown, func(a, b stepView) int { return shownFirst[a.Status] - shownFirst[b.Status] })
+	if len(shown) > foldItems {
+		shown = shown[:foldItems]
+	}
+	v.Folded, v.Items = len(v.Items)-len(shown), shown
 	return v
 }
 

@@ -2,11 +2,13 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -658,5 +660,59 @@ workflow "parent" {
 	want := `step <a href="/runs/` + id + `#child-` + url.QueryEscape(item) + `">kids</a> of run <a href="/runs/` + id + `" class="mono">` + id + `</a>`
 	if !strings.Contains(strings.ToLower(started), strings.ToLower(want)) { // html/template's escapes are lower case
 		t.Errorf("the child's page names its parent as\n%s\nwant\n%s", started, want)
+	}
+}
+
+// A for_each step of many items shows how many are in each status and, unless all
+// are asked for, only those that failed (first) or are in flight.
+func TestViewStepFoldsManyItems(t *testing.T) {
+	items := func(n int, status map[int]engine.Status) engine.StepRun {
+		s := engine.StepRun{Name: "fan", Path: "fan", Kind: "http", Status: engine.StatusRunning, ItemCount: n}
+		for i := range n {
+			st := engine.StatusSucceeded
+			if status[i] != "" {
+				st = status[i]
+			}
+			s.Items = append(s.Items, engine.StepRun{Name: "fan", Path: fmt.Sprintf("fan[%d]", i), Kind: "http", Status: st})
+		}
+		return s
+	}
+	paths := func(v stepView) []string {
+		var out []string
+		for _, it := range v.Items {
+			out = append(out, it.Path)
+		}
+		return out
+	}
+	some := map[int]engine.Status{3: engine.StatusRunning, 17: engine.StatusFailed, 20: engine.StatusFailed, 22: engine.StatusPending}
+	for _, c := range []struct {
+		name     string
+		step     engine.StepRun
+		all      bool
+		shown    []string
+		folded   int
+		allShown bool
+		counts   string
+	}{
+		{"a few", items(3, map[int]engine.Status{1: engine.StatusFailed}), false, []string{"fan[0]", "fan[1]", "fan[2]"}, 0, false, "[{succeeded 2} {failed 1}]"},
+		{"many", items(25, some), false, []string{"fan[17]", "fan[20]", "fan[3]"}, 22, false, "[{succeeded 21} {failed 2} {running 1} {pending 1}]"},
+		{"many, all asked for", items(25, some), true, nil, 0, true, "[{succeeded 21} {failed 2} {running 1} {pending 1}]"},
+		{"many, all succeeded", items(1000, nil), false, nil, 1000, false, "[{succeeded 1000}]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := viewStep(c.step, "", 0, c.all)
+			if c.all {
+				c.shown = paths(viewStep(c.step, "", 0, false))[:0]
+				for i := range c.step.Items {
+					c.shown = append(c.shown, fmt.Sprintf("fan[%d]", i))
+				}
+			}
+			if got := paths(v); !slices.Equal(got, c.shown) || v.Folded != c.folded || v.AllShown != c.allShown {
+				t.Errorf("shown %v, %d folded, all shown %v; want %v, %d, %v", got, v.Folded, v.AllShown, c.shown, c.folded, c.allShown)
+			}
+			if got := fmt.Sprint(v.Counts); got != c.counts {
+				t.Errorf("counts %s, want %s", got, c.counts)
+			}
+		})
 	}
 }

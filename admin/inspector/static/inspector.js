@@ -18,11 +18,22 @@
     });
   }
 
-  // fetchPage reads the page at the current address again, as a document.
+  // fetchPage reads the page at the current address again, as a document, and says
+  // how big its HTML is.
   async function fetchPage() {
     const resp = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
     if (!resp.ok) throw new Error(resp.status);
-    return new DOMParser().parseFromString(await resp.text(), "text/html");
+    const text = await resp.text();
+    return { doc: new DOMParser().parseFromString(text, "text/html"), size: text.length };
+  }
+
+  // pollDelay is how long a live page waits before it reads itself again: every
+  // interval, or longer for a page that is big or slow to read and compare (a run
+  // showing a thousand items), a second more per 100 KB and at least twenty times
+  // what the last poll took, so that polling keeps the reader's machine busy a few
+  // percent of the time at most; 15 seconds at the longest.
+  function pollDelay(interval, size, took) {
+    return Math.round(Math.min(15000, Math.max(interval, interval * size / 100000, 20 * took)));
   }
 
   // The live parts of a page are swapped only when the server's HTML of them changed:
@@ -37,20 +48,22 @@
     let served = table.querySelector("tbody").innerHTML; // taken before localTimes
     const olderLink = document.getElementById("older-runs");
     let servedOlder = olderLink ? olderLink.outerHTML : "";
-    setInterval(async () => {
-      if (document.hidden) return;
-      let doc;
-      try { doc = await fetchPage(); } catch (e) { return; }
+    const poll = async () => {
+      const began = performance.now();
+      let page;
+      try { page = await fetchPage(); } catch (e) { return 2000; }
+      const doc = page.doc;
       const fresh = doc.querySelector("#runs tbody");
       const old = table.querySelector("tbody");
-      if (!fresh || !old) return;
+      if (!fresh || !old) return 2000;
       const freshOlder = doc.getElementById("older-runs");
       const older = document.getElementById("older-runs");
       if (freshOlder && older && freshOlder.outerHTML !== servedOlder) {
         servedOlder = freshOlder.outerHTML;
         older.replaceWith(document.importNode(freshOlder, true));
       }
-      if (fresh.innerHTML === served) return;
+      const delay = pollDelay(2000, page.size, performance.now() - began);
+      if (fresh.innerHTML === served) return delay;
       served = fresh.innerHTML;
       const known = new Set([...old.querySelectorAll("tr[data-run]")].map((r) => r.dataset.run));
       const added = [...fresh.querySelectorAll("tr[data-run]")].filter((r) => !known.has(r.dataset.run));
@@ -59,25 +72,42 @@
       localTimes(node);
       old.replaceWith(node);
       if (added.length) announce(added.length + (added.length === 1 ? " new run" : " new runs"));
-    }, 2000);
+      return delay;
+    };
+    follow(poll, 2000);
   }
 
-  // runServed is the run's HTML as last fetched (or served); runTimer polls it.
-  let runServed = "";
-  let runTimer = 0;
+  // follow calls poll after delay, and again after the delay it returns, while the
+  // page is shown, until it returns 0. The delay waited is on the page's body, as
+  // data-poll-ms.
+  function follow(poll, delay) {
+    document.body.dataset.pollMs = delay;
+    return setTimeout(async () => {
+      const next = document.hidden ? delay : await poll();
+      if (next) follow(poll, next);
+    }, delay);
+  }
 
-  // A run that is not over: the page reads it every second and swaps in its new state
-  // when it changed, keeping open what the reader opened (by each section's data-key:
-  // a section that went, such as a resumed wait's, opens no other), until it is over.
+  // runServed is the run's HTML as last fetched (or served); following says it is
+  // polled.
+  let runServed = "";
+  let following = false;
+
+  // A run that is not over: the page reads it every second (longer for a big page,
+  // as pollDelay says) and swaps in its new state when it changed, keeping open what
+  // the reader opened (by each section's data-key: a section that went, such as a
+  // resumed wait's, opens no other), until it is over.
   function liveRun() {
-    if (runTimer) return; // followed already
-    runTimer = setInterval(async () => {
-      if (document.hidden) return;
-      let doc;
-      try { doc = await fetchPage(); } catch (e) { return; }
-      const fresh = doc.getElementById("run");
+    if (following) return; // followed already
+    following = true;
+    const poll = async () => {
+      const began = performance.now();
+      let page;
+      try { page = await fetchPage(); } catch (e) { return 1000; }
+      const fresh = page.doc.getElementById("run");
       const old = document.getElementById("run");
-      if (!fresh || !old || fresh.outerHTML === runServed) return;
+      const delay = pollDelay(1000, page.size, performance.now() - began);
+      if (!fresh || !old || fresh.outerHTML === runServed) return delay;
       runServed = fresh.outerHTML;
       const open = new Map([...old.querySelectorAll("details[data-key]")].map((d) => [d.dataset.key, d.open]));
       const node = document.importNode(fresh, true);
@@ -91,12 +121,14 @@
       old.replaceWith(node);
       wire(node);
       if (!node.hasAttribute("data-live")) {
-        clearInterval(runTimer);
-        runTimer = 0;
+        following = false;
         const status = node.querySelector("#run-status");
         if (status) announce("Run " + status.textContent);
+        return 0;
       }
-    }, 1000);
+      return pollDelay(1000, page.size, performance.now() - began);
+    };
+    follow(poll, 1000);
   }
 
   // Buttons with data-post act through the admin API: JSON, same origin.
