@@ -321,7 +321,7 @@ var pageFuncs = template.FuncMap{
 		if q.Status != 0 {
 			answer = fmt.Sprintf("%d %s in %s", q.Status, http.StatusText(q.Status), formatMS(q.DurationMS))
 		}
-		return fmt.Sprintf("attempt %d: %s %s → %s", q.Attempt, q.Method, q.URL, answer)
+		return fmt.Sprintf("attempt %d: %s %s → %s", q.Attempt, q.Method, shortURL(q.URL, lineURL), answer)
 	},
 	"short": func(s string, n int) string {
 		s = strings.Join(strings.Fields(s), " ")
@@ -354,6 +354,26 @@ func domID(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// lineURL is about how much of a URL a request's line shows.
+const lineURL = 80
+
+// shortURL is a URL cut to about n characters, for a line that names it: its scheme,
+// its host whole and the start of its path, then "…". The request under the line has
+// it whole.
+func shortURL(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		n = max(n, len([]rune(u.Scheme+"://"+u.Host))+12) // a long host, and a little of the path
+	}
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
 }
 
 func formatMS(ms int64) string {

@@ -716,3 +716,19 @@ func TestViewStepFoldsManyItems(t *testing.T) {
 		})
 	}
 }
+
+// A request's line cuts a long URL, keeping its scheme, host and the start of its
+// path; the request under it has it whole.
+func TestShortURL(t *testing.T) {
+	long := "https://api.example.com/search?q=" + strings.Repeat("x", 10_000)
+	host := "https://" + strings.Repeat("h", 90) + ".example.com/path/and/more"
+	for _, c := range []struct{ in, want string }{
+		{"https://api.example.com/charges", "https://api.example.com/charges"},
+		{long, long[:80] + "…"},
+		{host, strings.TrimSuffix(host, "re") + "…"}, // the host whole, and 12 characters of the path
+	} {
+		if got := shortURL(c.in, 80); got != c.want {
+			t.Errorf("shortURL(%.40q…) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -114,3 +114,40 @@ workflow "parent" {
 		t.Errorf("the parent's page lands on %q, not on the link to the child", got)
 	}
 }
+
+// A request's line stays one line on a desktop, however long its URL: the URL is cut
+// in the line, and whole in the request under it.
+func TestInspectorRequestLineIsOneLine(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer api.Close()
+	t.Setenv("INSPECTOR_API", api.URL)
+	query := strings.Repeat("abcdefghij", 1000)
+	s, admin := serveInspector(t, `
+workflow "search" {
+  step "http" "find" {
+    url = "${env("INSPECTOR_API")}/search?q=`+query+`"
+  }
+}
+`)
+	status, answer := postJSON(t, admin+"/api/v1/workflows/search/runs", `{}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunFailed)
+	b := newBrowse(t)
+	b.do("the run", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS("#step-find details.request summary")))
+	lines := eval[float64](b, "the line", `(() => {
+		const s = document.querySelector("#step-find details.request summary");
+		return s.getBoundingClientRect().height / parseFloat(getComputedStyle(s).lineHeight);
+	})()`)
+	if lines > 1.5 {
+		t.Errorf("the request's line is %.1f lines tall", lines)
+	}
+	b.do("the request", chromedp.Click(chromedp.CSS("#step-find details.request summary")))
+	if got := eval[string](b, "the request", `document.querySelector("#step-find .exchange pre").textContent`); !strings.Contains(got, query) {
+		t.Errorf("the request under the line lacks its URL's query:\n%.200s", got)
+	}
+}
