@@ -332,6 +332,8 @@ var pageFuncs = template.FuncMap{
 	},
 	"settled": func(s engine.Status) bool { return s.Settled() },
 	"domid":   domID,
+	// present says an event has a body, whatever it is: 0, false, "" and {} are bodies.
+	"present": func(v any) bool { return v != nil },
 }
 
 // domID is a step's path (or any name) as part of an element's id: an id holds no

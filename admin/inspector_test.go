@@ -732,3 +732,35 @@ func TestShortURL(t *testing.T) {
 		}
 	}
 }
+
+// An event's body shows whatever it is, 0, false, "", [] and {} too; an event without
+// one has no Body section.
+func TestInspectorShowsAFalsyBody(t *testing.T) {
+	e, set, _ := serveAPI(t, `
+workflow "w" {
+  step "log" "l" {
+    message = "hi"
+  }
+}
+`)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	for _, raw := range []string{"0", "false", `""`, "[]", "{}", ""} {
+		t.Run("body "+raw, func(t *testing.T) {
+			id, err := e.Start(context.Background(), set.Workflow("w"), &workflows.Event{ID: "e" + raw, Trigger: "manual",
+				ReceivedAt: time.Now(), ContentType: "application/json", Raw: raw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			page := fetchPage(t, srv.URL+"/runs/"+id)
+			want := `<summary>Body</summary><pre>` + html.EscapeString(raw) + `</pre>`
+			if raw == "" {
+				if strings.Contains(page, `id="event-body"`) {
+					t.Errorf("an event without a body has a Body section")
+				}
+			} else if !strings.Contains(page, want) {
+				t.Errorf("no %s on the page", want)
+			}
+		})
+	}
+}
