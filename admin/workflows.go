@@ -80,8 +80,11 @@ type workflowInfo struct {
 	File        string           `json:"file"` // file:line of its block
 	Filter      string           `json:"filter,omitempty"`
 	Concurrency int              `json:"concurrency,omitempty"`
+	Timeout     string           `json:"timeout,omitempty"` // the deadline of a whole run ("1h0m0s")
 	Triggers    []map[string]any `json:"triggers"`
 	Steps       []stepInfo       `json:"steps"`
+	// OnFailure are the steps of its on_failure block, each named on_failure/NAME.
+	OnFailure []stepInfo `json:"on_failure,omitempty"`
 }
 
 type stepInfo struct {
@@ -110,7 +113,10 @@ func describe(wf *workflows.Workflow) workflowInfo {
 		d["kind"] = t.Kind
 		info.Triggers = append(info.Triggers, d)
 	}
-	for _, s := range wf.Steps {
+	if wf.Timeout > 0 {
+		info.Timeout = wf.Timeout.String()
+	}
+	step := func(s *workflows.Step) stepInfo {
 		st := stepInfo{Name: s.Name, Kind: s.Kind, Parallel: s.Parallel}
 		if s.If != nil {
 			st.If = hide(s.If.Source)
@@ -118,7 +124,13 @@ func describe(wf *workflows.Workflow) workflowInfo {
 		if s.ForEach != nil {
 			st.ForEach, st.MaxParallel = hide(s.ForEach.Source), s.MaxParallel
 		}
-		info.Steps = append(info.Steps, st)
+		return st
+	}
+	for _, s := range wf.Steps {
+		info.Steps = append(info.Steps, step(s))
+	}
+	for _, s := range wf.OnFailure {
+		info.OnFailure = append(info.OnFailure, step(s))
 	}
 	return info
 }

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -90,5 +91,38 @@ workflow "orders" {
 	}
 	if got := poll(); !strings.Contains(got, "ok</span> last poll <time") || !strings.Contains(got, "3 runs started") || strings.Contains(got, "failing") {
 		t.Errorf("a poll that went well:\n%s", got)
+	}
+}
+
+// The workflow view, in the API and on the workflows page, has the workflow's timeout
+// and its on_failure steps.
+func TestWorkflowViewShowsTimeoutAndOnFailure(t *testing.T) {
+	e, set, api := serveAPI(t, `
+workflow "order" {
+  timeout = "2h"
+  step "log" "work" {
+    message = "working"
+  }
+  on_failure {
+    step "log" "page" {
+      if      = "run.failed_step == 'work'"
+      message = "{{ run.error }}"
+    }
+  }
+}`)
+	var info map[string]any
+	get(t, api.URL+"/api/v1/workflows/order", http.StatusOK, &info)
+	data, _ := json.Marshal(map[string]any{"timeout": info["timeout"], "on_failure": info["on_failure"]})
+	if want := `{"on_failure":[{"if":"run.failed_step == 'work'","kind":"log","name":"on_failure/page"}],"timeout":"2h0m0s"}`; string(data) != want {
+		t.Errorf("GET /api/v1/workflows/order: %s\nwant %s", data, want)
+	}
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	page := fetchPage(t, srv.URL+"/workflows")
+	for _, want := range []string{`<dt>Timeout</dt><dd class="mono">2h0m0s</dd>`,
+		`<dt>On failure</dt><dd><ol class="steps-brief"><li><span class="mono">on_failure/page</span> (log), if run.failed_step == &#39;work&#39;</li></ol></dd>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("no %s on the workflows page:\n%s", want, page)
+		}
 	}
 }
