@@ -275,10 +275,14 @@ func TestInspectorDeadLettersPaging(t *testing.T) {
 
 // errorsOutOfCells names the runs list's errors drawn out of their cells, in a column
 // too narrow to read or past three lines, and says when the table is wider than the
-// page.
+// page or a run's status is off the screen.
 const errorsOutOfCells = `(() => {
   const bad = [], scroll = document.querySelector('#runs').closest('.scroll');
-  if (innerWidth > 1000 && scroll.scrollWidth > scroll.clientWidth) bad.push('the table is ' + scroll.scrollWidth + 'px wide in ' + scroll.clientWidth);
+  if (scroll.scrollWidth > scroll.clientWidth) bad.push('the table is ' + scroll.scrollWidth + 'px wide in ' + scroll.clientWidth);
+  document.querySelectorAll('#runs .status').forEach((s, i) => {
+    const r = s.getBoundingClientRect();
+    if (r.left < 0 || r.right > document.documentElement.clientWidth) bad.push('status ' + i + ' at ' + r.left + '-' + r.right);
+  });
   document.querySelectorAll('#runs td.err').forEach((td, i) => {
     if (td.scrollWidth > td.clientWidth) bad.push('error ' + i + ' is ' + td.scrollWidth + 'px wide in a ' + td.clientWidth + 'px cell');
     if (td.getBoundingClientRect().width < 150) bad.push('error ' + i + ' is in a ' + td.getBoundingClientRect().width + 'px column');
@@ -290,8 +294,9 @@ const errorsOutOfCells = `(() => {
 
 // A run's error in the runs list, even one with no place to break (a long
 // percent-encoded URL), stays in its cell, its first three lines at most: on a
-// desktop the table fits the page; on a phone, where the table scrolls, the error
-// wraps in a column wide enough to read.
+// desktop the table fits the page; on a phone each run stacks, as a dead letter does,
+// a line for each of its fields, so the table fits the screen too, and the error
+// wraps across it.
 func TestInspectorRunsListErrors(t *testing.T) {
 	_, admin, _ := serveDeadLetters(t, 3)
 	b := newBrowse(t)
