@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
@@ -93,7 +94,7 @@ type page struct {
 	CanAct  bool // not the read-only token: the replay and retry buttons show
 }
 
-func (p *pages) render(w http.ResponseWriter, status int, name string, data any) {
+func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", pageCSP)
@@ -102,7 +103,13 @@ func (p *pages) render(w http.ResponseWriter, status int, name string, data any)
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := p.tmpl[name].ExecuteTemplate(w, "layout", data); err != nil {
+	err := p.tmpl[name].ExecuteTemplate(w, "layout", data)
+	switch {
+	case err == nil:
+	case r.Context().Err() != nil || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
+		// The browser went away (a tab closed mid-poll): nothing went wrong here.
+		p.log.Debug("the inspector's page was not read to its end", "page", name, "err", err)
+	default:
 		p.log.Error("rendering the inspector", "page", name, "err", err)
 	}
 }
@@ -113,7 +120,7 @@ func (p *pages) base(r *http.Request, title, nav string) page {
 
 // fail renders an error page.
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	p.render(w, status, "error", struct {
+	p.render(w, r, status, "error", struct {
 		page
 		Status  int
 		Message string
@@ -199,7 +206,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Next = "/?" + next.Encode()
 	}
-	p.render(w, http.StatusOK, "runs", v)
+	p.render(w, r, http.StatusOK, "runs", v)
 }
 
 // deadLetterPage is a page of dead letters, newest first.
@@ -223,7 +230,7 @@ func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
 	if dead.Next != "" {
 		v.Next = "/dlq?" + url.Values{"cursor": {dead.Next}}.Encode()
 	}
-	p.render(w, http.StatusOK, "dlq", v)
+	p.render(w, r, http.StatusOK, "dlq", v)
 }
 
 // workflowView is a workflow as its page shows it.
@@ -278,7 +285,7 @@ func (p *pages) workflowList(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Workflows = append(v.Workflows, wv)
 	}
-	p.render(w, http.StatusOK, "workflows", v)
+	p.render(w, r, http.StatusOK, "workflows", v)
 }
 
 func str(v any) string {

@@ -129,7 +129,7 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		v.Waits = append(v.Waits, w)
 	}
 	v.Curl = p.curl(r.Context(), run)
-	p.render(w, http.StatusOK, "run", v)
+	p.render(w, r, http.StatusOK, "run", v)
 }
 
 // viewStep is a step as its run's page shows it; allItems shows all its items, past

@@ -1,15 +1,19 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -762,5 +766,26 @@ workflow "w" {
 				t.Errorf("no %s on the page", want)
 			}
 		})
+	}
+}
+
+// failingWriter is a response whose reader went away: every write fails.
+type failingWriter struct{ header http.Header }
+
+func (w *failingWriter) Header() http.Header { return w.header }
+func (w *failingWriter) WriteHeader(int)     {}
+func (w *failingWriter) Write(p []byte) (int, error) {
+	return 0, &net.OpError{Op: "write", Err: syscall.EPIPE}
+}
+
+// A browser that goes away while a page is sent (a tab closed mid-poll) is no error
+// of hookflow's: it is logged at debug level, not as an error.
+func TestInspectorReaderGoneIsNoError(t *testing.T) {
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := Inspector(nil, func() *workflows.Set { return nil }, nil, PageOptions{}, log)
+	h.ServeHTTP(&failingWriter{header: http.Header{}}, httptest.NewRequest("GET", "/nosuch", nil))
+	if got := logged.String(); strings.Contains(got, "level=ERROR") || !strings.Contains(got, "broken pipe") {
+		t.Errorf("a page its reader did not read logged:\n%s", got)
 	}
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -149,5 +153,59 @@ workflow "search" {
 	b.do("the request", chromedp.Click(chromedp.CSS("#step-find details.request summary")))
 	if got := eval[string](b, "the request", `document.querySelector("#step-find .exchange pre").textContent`); !strings.Contains(got, query) {
 		t.Errorf("the request under the line lacks its URL's query:\n%.200s", got)
+	}
+}
+
+// A failed item's stripe and a failed step's duration bar take the colour of its
+// status; the run's dead letter links to its row on the dead letters page.
+func TestInspectorColoursAndDeadLetterLink(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/bad") {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer api.Close()
+	t.Setenv("INSPECTOR_API", api.URL)
+	s, admin := serveInspector(t, `
+workflow "order" {
+  step "http" "reserve" {
+    for_each = "event.body.skus"
+    url      = "${env("INSPECTOR_API")}/stock/{{ each.value }}"
+  }
+}
+`)
+	status, answer := postJSON(t, admin+"/api/v1/workflows/order/runs", `{"skus": ["good", "bad"]}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunFailed)
+	b := newBrowse(t)
+	b.do("the run", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS(`[id="step-reserve[1]"]`)))
+	const bad, ok = "rgb(179, 38, 30)", "rgb(29, 122, 58)"
+	for _, c := range []struct{ what, script, want string }{
+		{"the failed item's stripe", `getComputedStyle(document.getElementById("step-reserve[1]")).borderLeftColor`, bad},
+		{"the item that succeeded's stripe", `getComputedStyle(document.getElementById("step-reserve[0]")).borderLeftColor`, ok},
+	} {
+		if got := eval[string](b, c.what, c.script); got != c.want {
+			t.Errorf("%s is %s, want %s", c.what, got, c.want)
+		}
+	}
+	// The failed step is the longest: its bar is full, its colour in its middle.
+	shot, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.CSS("#step-reserve > meter")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := img.Bounds().Min.Add(image.Pt(img.Bounds().Dx()/2, img.Bounds().Dy()/2))
+	if r, g, bl, _ := img.At(mid.X, mid.Y).RGBA(); fmt.Sprintf("rgb(%d, %d, %d)", r>>8, g>>8, bl>>8) != bad {
+		t.Errorf("the failed step's bar is rgb(%d, %d, %d), want %s", r>>8, g>>8, bl>>8, bad)
+	}
+	b.do("its dead letter", chromedp.Click(chromedp.CSS(`a[href^="/dlq#"]`)), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
+	if got := eval[string](b, "the row", `(document.querySelector("tr:target") || {dataset: {}}).dataset.deadLetter || ""`); got != id+":reserve:join" {
+		t.Errorf("the dead letter link lands on %q", got)
 	}
 }
