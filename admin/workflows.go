@@ -80,7 +80,7 @@ type workflowInfo struct {
 	File        string           `json:"file"` // file:line of its block
 	Filter      string           `json:"filter,omitempty"`
 	Concurrency int              `json:"concurrency,omitempty"`
-	Timeout     string           `json:"timeout,omitempty"` // the deadline of a whole run ("1h0m0s")
+	Timeout     string           `json:"timeout,omitempty"` // the deadline of a whole run, as a file writes it ("1h")
 	Triggers    []map[string]any `json:"triggers"`
 	Steps       []stepInfo       `json:"steps"`
 	// OnFailure are the steps of its on_failure block, each named on_failure/NAME.
@@ -114,7 +114,7 @@ func describe(wf *workflows.Workflow) workflowInfo {
 		info.Triggers = append(info.Triggers, d)
 	}
 	if wf.Timeout > 0 {
-		info.Timeout = wf.Timeout.String()
+		info.Timeout = workflows.FormatDuration(wf.Timeout) // as a file writes it: "2h"
 	}
 	step := func(s *workflows.Step) stepInfo {
 		st := stepInfo{Name: s.Name, Kind: s.Kind, Parallel: s.Parallel}

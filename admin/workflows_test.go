@@ -69,7 +69,7 @@ workflow "orders" {
 		}
 		return page[i : i+strings.Index(page[i:], "</dd>")]
 	}
-	for _, want := range []string{"GET https://shop.example.com/orders?status=paid", "every 1h0m0s, next <time", "Not polled yet."} {
+	for _, want := range []string{"GET https://shop.example.com/orders?status=paid", "every 1h, next <time", "Not polled yet."} {
 		if got := poll(); !strings.Contains(got, want) {
 			t.Errorf("a poll never polled lacks %q:\n%s", want, got)
 		}
@@ -113,13 +113,13 @@ workflow "order" {
 	var info map[string]any
 	get(t, api.URL+"/api/v1/workflows/order", http.StatusOK, &info)
 	data, _ := json.Marshal(map[string]any{"timeout": info["timeout"], "on_failure": info["on_failure"]})
-	if want := `{"on_failure":[{"if":"run.failed_step == 'work'","kind":"log","name":"on_failure/page"}],"timeout":"2h0m0s"}`; string(data) != want {
+	if want := `{"on_failure":[{"if":"run.failed_step == 'work'","kind":"log","name":"on_failure/page"}],"timeout":"2h"}`; string(data) != want {
 		t.Errorf("GET /api/v1/workflows/order: %s\nwant %s", data, want)
 	}
 	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
 	defer srv.Close()
 	page := fetchPage(t, srv.URL+"/workflows")
-	for _, want := range []string{`<dt>Timeout</dt><dd class="mono">2h0m0s</dd>`,
+	for _, want := range []string{`<dt>Timeout</dt><dd class="mono">2h</dd>`,
 		`<dt>On failure</dt><dd><ol class="steps-brief"><li><span class="mono">on_failure/page</span> (log), if run.failed_step == &#39;work&#39;</li></ol></dd>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("no %s on the workflows page:\n%s", want, page)

@@ -40,12 +40,20 @@ func (s *Schedule) Summary() map[string]any {
 	out := map[string]any{"next": s.Next(time.Now()).UTC()}
 	if s.Cron != nil {
 		out["cron"], out["timezone"] = s.Spec, s.Location.String()
-		out["text"] = "cron " + s.Spec + " " + s.Location.String()
 	} else {
-		out["every"] = s.Every.String()
-		out["text"] = "every " + s.Every.String()
+		out["every"] = workflows.FormatDuration(s.Every) // as a file writes it: "1h", not "1h0m0s"
 	}
+	out["text"] = s.Text()
 	return out
+}
+
+// Text is the schedule as a file writes it: "every 1h", "cron 0 9 * * * Europe/Paris".
+// (Key names it in Redis, as it always did: "every 1h0m0s".)
+func (s *Schedule) Text() string {
+	if s.Cron == nil {
+		return "every " + workflows.FormatDuration(s.Every)
+	}
+	return "cron " + s.Spec + " " + s.Location.String()
 }
 
 // Announce logs when the schedule next fires.

@@ -93,7 +93,7 @@ func TestExamplePollOrders(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []string{
-			"poll of poll_orders (every 1m0s), no --redis",
+			"poll of poll_orders (every 1m), no --redis",
 			"→ GET " + shopSrv.URL + "/api/v1/orders?limit=250&paid_since=&status=paid",
 			"Authorization: Bearer [redacted]",
 			"← 200",

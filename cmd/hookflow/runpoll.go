@@ -113,7 +113,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 
 	at := now.UTC().Truncate(time.Second).Format(time.RFC3339)
-	fmt.Fprintf(stdout, "poll of %s (%s)", wf.Name, poll.Schedule.Key())
+	fmt.Fprintf(stdout, "poll of %s (%s)", wf.Name, poll.Schedule.Text())
 	switch {
 	case o.redisURL == "":
 		fmt.Fprintf(stdout, ", no --redis: no cursor, and every item counts as new\n")
