@@ -92,7 +92,7 @@ func TestGivenUpStartsAreNotSent(t *testing.T) {
 	later, past := time.Now().Add(batchWait), time.Now().Add(-time.Millisecond)
 	call := func(given context.Context, sendBy time.Time) *pipedCall {
 		return &pipedCall{cmd: redis.NewCmd(live, "evalsha", script.Hash(), 1, "n"), script: script,
-			done: make(chan struct{}), given: given, sendBy: sendBy}
+			done: make(chan struct{}), given: given, sendBy: sendBy.UnixNano()}
 	}
 	// A start given up, a start, a commit, a start past batchWait.
 	calls := []*pipedCall{call(gone, later), call(live, later), call(nil, time.Time{}), call(live, past)}

@@ -37,8 +37,9 @@ type pipedCall struct {
 	// nil for a commit, which is sent once made.
 	given context.Context
 	// sendBy is when a start's caller stops waiting for it (batchWait after it was
-	// made): one not sent by then is not sent either.
-	sendBy time.Time
+	// made, or its context's deadline), Unix ns: one not sent by then is not sent
+	// either. (Not a time.Time: the call is made for every start, and fits 64 bytes.)
+	sendBy int64
 	// fate is whether a start was sent or its caller stopped waiting first: whichever
 	// comes first settles it, so the caller knows which (see sendOrDrop).
 	fate fate
@@ -126,9 +127,9 @@ func (p *pipeliner) evalsha(ctx context.Context, s *redis.Script, args []any) *r
 func (p *pipeliner) run(ctx context.Context, s *redis.Script, cmd []any) (any, error) {
 	p.startFlushing()
 	c := &pipedCall{cmd: redis.NewCmd(ctx, cmd...), script: s, done: make(chan struct{}), given: ctx,
-		sendBy: time.Now().Add(batchWait)}
-	if d, ok := ctx.Deadline(); ok && d.Before(c.sendBy) {
-		c.sendBy = d
+		sendBy: time.Now().Add(batchWait).UnixNano()}
+	if d, ok := ctx.Deadline(); ok {
+		c.sendBy = min(c.sendBy, d.UnixNano())
 	}
 	select {
 	case p.calls <- c:
@@ -155,7 +156,7 @@ func (c *pipedCall) gaveUp(now time.Time) error {
 		return nil
 	case c.given.Err() != nil:
 		return c.given.Err()
-	case now.After(c.sendBy):
+	case now.UnixNano() > c.sendBy:
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -210,8 +211,8 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			close(c.done)
 			continue
 		}
-		if c.given != nil && c.sendBy.Before(end) {
-			end = c.sendBy
+		if c.given != nil && c.sendBy < end.UnixNano() {
+			end = time.Unix(0, c.sendBy)
 		}
 		live = append(live, c)
 	}

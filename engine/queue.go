@@ -229,12 +229,14 @@ func startedJob(sh *shard, runID string, wf *workflows.Workflow, u unit, fields 
 // starts with. It is made once per workflow version: callers pass the one
 // *workflows.Workflow the engine keeps for a version.
 func (q *queue) firstPlan(wf *workflows.Workflow) *Plan {
-	return wf.Derived(firstPlanKey{}, func() any {
-		return plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
-	}).(*Plan)
+	return wf.Derived(firstPlanKey{}, makeFirstPlan).(*Plan)
 }
 
 type firstPlanKey struct{}
+
+func makeFirstPlan(wf *workflows.Workflow) any {
+	return plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
+}
 
 // planFields are the run fields a plan sets: its counts and records.
 func planFields(p *Plan) []any {

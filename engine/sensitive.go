@@ -62,25 +62,27 @@ type hiding struct {
 
 // hidingOf is what runs of wf forget when they succeed, made once per version.
 func (q *queue) hidingOf(wf *workflows.Workflow) *hiding {
-	return wf.Derived(hidingKey{}, func() any {
-		h := &hiding{}
-		for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
-			if s.ForEach != nil {
-				h.each = append(h.each, s.Name)
-			}
-			if !s.Sensitive {
-				continue
-			}
-			h.fields = append(h.fields, recordPrefix+s.Name)
-			if _, ok := s.Action.(workflows.Waiter); ok {
-				h.fields = append(h.fields, resumePrefix+s.Name)
-			}
-			if s.ForEach != nil {
-				h.results = append(h.results, s.Name)
-			}
+	return wf.Derived(hidingKey{}, makeHiding).(*hiding)
+}
+
+func makeHiding(wf *workflows.Workflow) any {
+	h := &hiding{}
+	for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
+		if s.ForEach != nil {
+			h.each = append(h.each, s.Name)
 		}
-		return h
-	}).(*hiding)
+		if !s.Sensitive {
+			continue
+		}
+		h.fields = append(h.fields, recordPrefix+s.Name)
+		if _, ok := s.Action.(workflows.Waiter); ok {
+			h.fields = append(h.fields, resumePrefix+s.Name)
+		}
+		if s.ForEach != nil {
+			h.results = append(h.results, s.Name)
+		}
+	}
+	return h
 }
 
 type hidingKey struct{}

@@ -76,19 +76,20 @@ func versionKey(name, ver string) string { return name + "@" + ver }
 func (vs *versions) add(wf *workflows.Workflow) *version {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
-	v := vs.insert(&version{wf: wf})
+	v := vs.insert(wf)
 	vs.dropOld()
 	return v
 }
 
-// insert keeps v, unless a version of its name and version is kept already, which it
-// returns instead. vs.mu is held.
-func (vs *versions) insert(v *version) *version {
-	key := versionKey(v.wf.Name, v.wf.Version)
+// insert keeps wf as a version, unless a version of its name and version is kept
+// already, which it returns instead. vs.mu is held.
+func (vs *versions) insert(wf *workflows.Workflow) *version {
+	key := versionKey(wf.Name, wf.Version)
 	if had, ok := vs.byKey[key]; ok {
 		had.touch()
 		return had
 	}
+	v := &version{wf: wf}
 	v.touch()
 	vs.byKey[key] = v
 	return v
@@ -123,7 +124,7 @@ func (vs *versions) use(wfs []*workflows.Workflow) {
 	defer vs.mu.Unlock()
 	current := make(map[string]*version, len(wfs))
 	for _, wf := range wfs {
-		current[wf.Name] = vs.insert(&version{wf: wf})
+		current[wf.Name] = vs.insert(wf)
 	}
 	vs.current = current
 	vs.dropOld()

@@ -57,11 +57,12 @@ type Workflow struct {
 // Derived returns what make makes of the workflow, made once per key: what the engine
 // works out once per version (the plan a run starts with, what a run forgets). It goes
 // with the workflow, so it is freed with it when nothing runs the version any more.
-func (w *Workflow) Derived(key any, make func() any) any {
+// make is given the workflow (a function that captures nothing costs nothing to pass).
+func (w *Workflow) Derived(key any, make func(*Workflow) any) any {
 	if v, ok := w.derived.Load(key); ok {
 		return v
 	}
-	v, _ := w.derived.LoadOrStore(key, make())
+	v, _ := w.derived.LoadOrStore(key, make(w))
 	return v
 }
 
