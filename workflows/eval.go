@@ -90,14 +90,24 @@ func (e *evaluator) eval(x hcl.Expression) (cty.Value, hcl.Diagnostics) {
 	for _, d := range diags {
 		if extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d); ok {
 			var u *unsetError
-			if errors.As(extra.FunctionCallError(), &u) {
+			var le *loadError
+			switch {
+			case errors.As(extra.FunctionCallError(), &u):
 				d.Summary, d.Detail = u.summary(), u.detail()
 				d.Extra = &UnsetVariable{Name: u.name, Secret: u.secret, extra: d.Extra}
+			case errors.As(extra.FunctionCallError(), &le):
+				d.Summary, d.Detail = le.summary, le.detail
 			}
 		}
 	}
 	return v, diags
 }
+
+// loadError is a load-time function's failure, said as a diagnostic says it, in place
+// of HCL's "Error in function call".
+type loadError struct{ summary, detail string }
+
+func (e *loadError) Error() string { return e.detail }
 
 // checkVars reports vars.NAME references to vars that no vars block defines.
 func (e *evaluator) checkVars(x hcl.Expression) hcl.Diagnostics {
@@ -325,7 +335,7 @@ func secretFunc(secrets map[string]bool, unset *unsetLog, env *environ) function
 				return p.Mark(sensitive), nil
 			}
 			if len(v) < MinSecret {
-				return cty.NilVal, fmt.Errorf("secret %s is shorter than %d characters: hookflow hides secrets wherever they appear in what it records, and one this short would hide ordinary text", name, MinSecret)
+				return cty.NilVal, &loadError{summary: "Secret too short", detail: fmt.Sprintf("Secret %s is shorter than %d characters: hookflow hides secrets wherever they appear in what it records, and one this short would hide ordinary text.", name, MinSecret)}
 			}
 			secrets[v] = true
 			return cty.StringVal(literal(v)).Mark(sensitive), nil

@@ -153,7 +153,7 @@ func TestSecretsStayOutOfDiagnostics(t *testing.T) {
 		}
 	}
 	_, diags := loadString(t, `vars { s = secret("HOOKFLOW_TEST_SHORT") }`)
-	if !strings.Contains(diags.Error(), "shorter than 6 characters") {
+	if !strings.Contains(diags.Error(), "shorter than 6 characters") || diags[0].Summary != "Secret too short" {
 		t.Errorf("a 3-character secret: %s", diags.Error())
 	}
 }
