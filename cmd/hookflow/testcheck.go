@@ -452,7 +452,11 @@ func diffAt(path string, want, got any, verb string, lines *[]string) {
 		}
 	case []any:
 		g, ok := got.([]any)
-		if !ok || len(g) != len(w) {
+		if ok && len(g) != len(w) {
+			*lines = append(*lines, fmt.Sprintf("    %s: expected %d item%s %s, %s %d %s", place, len(w), plural(len(w)), jsonText(w), verb, len(g), jsonText(got)))
+			return
+		}
+		if !ok {
 			*lines = append(*lines, fmt.Sprintf("    %s: expected %s, %s %s", place, jsonText(w), verb, jsonText(got)))
 			return
 		}

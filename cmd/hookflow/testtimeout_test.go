@@ -92,3 +92,13 @@ func TestWorkflowTestsSayTheRunsError(t *testing.T) {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
+
+// A list of another length says both lengths, not only both lists.
+func TestSubsetDiffListLengths(t *testing.T) {
+	got := subsetDiff(map[string]any{"lines": []any{map[string]any{"sku": "A1"}}},
+		map[string]any{"lines": []any{map[string]any{"sku": "A1"}, map[string]any{"sku": "B2"}, map[string]any{"sku": "C3"}}}, "got")
+	want := `    .lines: expected 1 item [{"sku":"A1"}], got 3 [{"sku":"A1"},{"sku":"B2"},{"sku":"C3"}]`
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
