@@ -113,10 +113,10 @@ func printStatus(w io.Writer, st *admin.ConfigStatus) error {
 		}
 	}
 	if st.OK {
-		fmt.Fprintf(w, "last reload: %s, no errors\n", localTime(st.LoadedAt))
+		fmt.Fprintf(w, "files last read: %s, no errors\n", localTime(st.LoadedAt)) // every reload, and every 30 s
 		return nil
 	}
-	fmt.Fprintf(w, "last reload: %s, failed: the files have errors, and the workflows above, loaded before, keep serving\n\n",
+	fmt.Fprintf(w, "files last read: %s, failed: the files have errors, and the workflows above, loaded before, keep serving\n\n",
 		localTime(st.LoadedAt))
 	_, err := io.WriteString(w, strings.TrimRight(st.Error, "\n")+"\n")
 	return err

@@ -33,7 +33,7 @@ func TestStatusShowsAFailedReload(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
-	for _, want := range []string{"1 workflow in use from " + dir + ", loaded ", "  a     " + version, ", no errors",
+	for _, want := range []string{"1 workflow in use from " + dir + ", loaded ", "  a     " + version, "files last read: ", ", no errors",
 		"redis: embedded, 1 shard, starts wait for 0 replicas"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
