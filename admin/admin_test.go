@@ -360,9 +360,9 @@ func fetchPage(t *testing.T, url string) string {
 	return string(body)
 }
 
-// A manual run the primary stored but no replica acknowledged is a 503 that names the
-// run, so that it is looked at rather than started twice.
-func TestManualStartNotReplicated(t *testing.T) {
+// backfill is a set of one workflow, backfill, to start by hand, and its kinds.
+func backfill(t *testing.T) (*workflows.Set, *workflows.Kinds) {
+	t.Helper()
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Logger: quiet})
 	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
@@ -374,6 +374,13 @@ workflow "backfill" {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
+	return set, k
+}
+
+// A manual run the primary stored but no replica acknowledged is a 503 that names the
+// run, so that it is looked at rather than started twice.
+func TestManualStartNotReplicated(t *testing.T) {
+	set, k := backfill(t)
 	b := redistest.Real(t) // no replica
 	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k, WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
 	e.Use(set)
@@ -399,17 +406,7 @@ workflow "backfill" {
 // A manual run sent to a Redis that did not answer in time is a 503 that names the run
 // it would be, so that it is looked at rather than started twice.
 func TestManualStartOutcomeUnknown(t *testing.T) {
-	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Logger: quiet})
-	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(`
-workflow "backfill" {
-  step "log" "note" {
-    message = "ran"
-  }
-}`)}}, k)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
+	set, k := backfill(t)
 	e := engine.New(redistest.Mini(t).Client, engine.Options{Logger: quiet, Kinds: k})
 	srv := httptest.NewServer(Handler(unanswered{e}, func() *workflows.Set { return set }, nil,
 		func(id string) string { return "/api/v1/runs/" + id }, quiet))
