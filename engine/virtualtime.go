@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 //     timeout (serve fails a delay that ends at its deadline), or a child run that
 //     would end past it, fails its step with the run's timeout error;
 //   - a workflow step whose child ran here counts the child's time;
-//   - an attempt (a mocked request) takes no time;
+//   - an attempt (a mocked request) takes no time, but one that timed out (a mock's
+//     error = "timeout") takes the step's timeout, as it waits for its answer under
+//     serve;
 //   - the units of one node of the chain (the items of a for_each step, the steps of a
 //     parallel block and their items) start together, at the node's start, and the
 //     node takes as long as its longest unit: times of units that serve runs side by
@@ -170,7 +173,9 @@ func (r *runState) elapse(j *job, s *workflows.Step, o *outcome, again bool, del
 	switch {
 	case again:
 		_, asked := workflows.Retryable(o.err)
-		d = backoff(s.Retry, j.attempt, asked, longestDraw)
+		d = attemptTook(s, o) + backoff(s.Retry, j.attempt, asked, longestDraw)
+	case attemptTook(s, o) > 0:
+		d = attemptTook(s, o)
 	case delay > 0:
 		d = delay
 	case waitTimedOut(s, o):
@@ -187,6 +192,17 @@ func (r *runState) elapse(j *job, s *workflows.Step, o *outcome, again bool, del
 	if !again && r.wf.Timeout > 0 && (at > r.wf.Timeout || atDeadline && at == r.wf.Timeout) {
 		*o = outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true, duration: o.duration}
 	}
+}
+
+// attemptTook is the time an attempt that ended in o counts: none, but for one that
+// timed out (a mock's error = "timeout"), which under serve waits for its answer until
+// the step's timeout.
+func attemptTook(s *workflows.Step, o *outcome) time.Duration {
+	var timeout interface{ Timeout() bool }
+	if o.status == StatusFailed && errors.As(o.err, &timeout) && timeout.Timeout() {
+		return s.Timeout
+	}
+	return 0
 }
 
 // waitTimedOut reports whether o is a wait step's that timed out: no resume came.

@@ -41,6 +41,7 @@ func TestWorkflowTestsTimeout(t *testing.T) {
 		{"a delay that ends at the timeout fails the run", []string{"FAIL",
 			f + ":96: the run: expected succeeded, but it failed\n    step d: run timed out: its timeout of 2s passed\n",
 			"d (delay) failed"}},
+		{"attempts that time out take the step's timeout", []string{"ok  "}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			part := testOutput(out, c.name)
@@ -57,7 +58,7 @@ func TestWorkflowTestsTimeout(t *testing.T) {
 			}
 		})
 	}
-	if !strings.HasSuffix(out, "FAIL: 4 of 11 tests failed\n") {
+	if !strings.HasSuffix(out, "FAIL: 4 of 12 tests failed\n") {
 		t.Errorf("summary:\n%s", out)
 	}
 }

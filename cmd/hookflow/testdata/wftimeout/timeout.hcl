@@ -136,3 +136,27 @@ workflow "atdeadline" {
     duration = "2s"
   }
 }
+
+# An attempt that times out takes the step's timeout: 2s, then 1s before the next,
+# which times out at 5s, the run's timeout.
+workflow "slowapi" {
+  timeout = "5s"
+  trigger "webhook" {
+    path = "/slowapi"
+  }
+  step "http" "slow" {
+    url     = "https://api.example.com/slow"
+    timeout = "2s"
+    retry {
+      attempts = 5
+      backoff  = "constant"
+      initial  = "1s"
+    }
+  }
+  on_failure {
+    step "http" "page" {
+      url  = "https://pager.example.com/page"
+      json = { error = "{{ run.error }}", step = "{{ run.failed_step }}" }
+    }
+  }
+}

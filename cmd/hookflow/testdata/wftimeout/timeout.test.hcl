@@ -96,3 +96,20 @@ test "a child within the timeout" {
 test "a delay that ends at the timeout fails the run" {
   workflow = "atdeadline"
 }
+
+test "attempts that time out take the step's timeout" {
+  workflow   = "slowapi"
+  expect_run = "failed"
+  mock "slow" {
+    error = "timeout"
+  }
+  mock "on_failure/page" {
+    status = 200
+  }
+  expect "slow" {
+    count = 2
+  }
+  expect "on_failure/page" {
+    json = { error = "step slow: run timed out: its timeout of 5s passed", step = "slow" }
+  }
+}
