@@ -134,7 +134,7 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 	fs.StringArrayVar(&o.resumes, "resume", nil, "resume this wait step with this body, `STEP=FILE` or STEP='{…}', instead of an empty one (repeatable)")
 	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this status and body, `STEP=[STATUS:]FILE`, STEP=[STATUS:]'{…}' or STEP=STATUS (repeatable)")
 	fs.BoolVar(&o.noFilter, "no-filter", false, "run even when the workflow's filter is false for the event")
-	fs.BoolVar(&o.asJSON, "json", false, "print the finished run as JSON, as the admin API shows it, instead of step by step")
+	fs.BoolVar(&o.asJSON, "json", false, "print the finished run as JSON, as the admin API shows it, with its child runs, instead of step by step")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the run after this long")
 	fs.Var(&o.allowNet, "allow-net", "let steps call this private network (repeatable), e.g. 127.0.0.1/32")
 	fs.StringVar(&o.poll, "poll", "", "poll this poll trigger once and show the new items, `NAME` = WORKFLOW or WORKFLOW/N; without --dry-run, run each here")
@@ -264,7 +264,11 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
 	if o.asJSON {
-		if err := writeJSON(stdout, run); err != nil {
+		whole, err := withChildren(ctx, eng, run)
+		if err != nil {
+			return fmt.Errorf("run %s: %w", runID, err)
+		}
+		if err := writeJSON(stdout, whole); err != nil {
 			return err
 		}
 	} else {
@@ -412,6 +416,43 @@ func followChild(ctx context.Context, eng *engine.Engine, runID, of, prefix stri
 	}
 	printRunEnd(iw, child, false)
 	return nil
+}
+
+// runWithChildren is a run as the admin API shows it, with the child runs of its
+// workflow steps (and theirs): run --json prints them all, as this process's embedded
+// Redis is gone once it ends.
+type runWithChildren struct {
+	*engine.Run
+	Children []childRunJSON `json:"children,omitempty"`
+}
+
+// childRunJSON is a child run, and the step or item that started it (invoice,
+// invoices[2]).
+type childRunJSON struct {
+	Of  string          `json:"of"`
+	Run runWithChildren `json:"run"`
+}
+
+// withChildren reads the child runs of run's workflow steps, and theirs.
+func withChildren(ctx context.Context, eng *engine.Engine, run *engine.Run) (runWithChildren, error) {
+	out := runWithChildren{Run: run}
+	for i := range run.Steps {
+		for _, c := range childRuns(&run.Steps[i]) {
+			child, err := eng.Run(ctx, c.id)
+			if errors.Is(err, engine.ErrNotFound) {
+				continue // it never started: the step's record says why
+			}
+			if err != nil {
+				return out, err
+			}
+			whole, err := withChildren(ctx, eng, child)
+			if err != nil {
+				return out, err
+			}
+			out.Children = append(out.Children, childRunJSON{Of: c.of, Run: whole})
+		}
+	}
+	return out, nil
 }
 
 // childRun is a child run a workflow step started: its id, and the step or item

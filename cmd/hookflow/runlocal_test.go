@@ -728,3 +728,39 @@ workflow "create_invoice" {
 		}
 	}
 }
+
+// --json prints the run with its child runs, each under the step or item that started
+// it: the embedded Redis they were in is gone once run ends.
+func TestRunJSONHoldsChildRuns(t *testing.T) {
+	event := filepath.Join(t.TempDir(), "event.json")
+	writeFile(t, event, `{"orders": ["o1", "o2"]}`)
+	stdout, stderr, err := hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--json", "--event", event,
+		"--response", `create={"number": "INV-1"}`, "batch")
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout, stderr)
+	}
+	var run struct {
+		Status   string `json:"status"`
+		Children []struct {
+			Of  string `json:"of"`
+			Run struct {
+				Workflow string `json:"workflow"`
+				Status   string `json:"status"`
+				Steps    []struct {
+					Name string `json:"name"`
+				} `json:"steps"`
+			} `json:"run"`
+		} `json:"children"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &run); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if run.Status != "succeeded" || len(run.Children) != 2 || run.Children[0].Of != "invoices[0]" || run.Children[1].Of != "invoices[1]" {
+		t.Fatalf("run %+v", run)
+	}
+	for _, c := range run.Children {
+		if c.Run.Workflow != "create_invoice" || c.Run.Status != "succeeded" || len(c.Run.Steps) != 2 || c.Run.Steps[0].Name != "create" {
+			t.Errorf("child of %s: %+v", c.Of, c.Run)
+		}
+	}
+}
