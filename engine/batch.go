@@ -69,6 +69,11 @@ func (b *batcher) run(ctx context.Context, cmd []any) (any, error) {
 	case <-c.done:
 		return c.res, c.err
 	case <-ctx.Done():
+		select {
+		case <-c.done: // answered as its caller stopped waiting
+			return c.res, c.err
+		default:
+		}
 		return nil, c.fate.giveUp(ctx.Err())
 	}
 }
@@ -133,6 +138,7 @@ func (notReplicatedError) Stored() bool { return true }
 func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*redis.Cmd) {
 	defer func() {
 		for _, c := range live {
+			c.err = unanswered(c.err)
 			close(c.done)
 		}
 	}()
@@ -140,7 +146,7 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 		node, err := b.primary(ctx, live[0].keys[0])
 		if err != nil {
 			for _, c := range live {
-				c.err = err
+				c.err = notSent{err}
 			}
 			return
 		}
@@ -182,6 +188,12 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 		return
 	}
 }
+
+// notSent is the error of a call that was never sent: no node to send it to.
+type notSent struct{ err error }
+
+func (e notSent) Error() string { return e.err.Error() }
+func (e notSent) Unwrap() error { return e.err }
 
 // primary returns a client of the primary holding key: on a cluster, the node's own,
 // whose pipeline goes on one connection; otherwise the client itself.

@@ -242,6 +242,25 @@ func TestStartsWithoutAnswerMayBeStored(t *testing.T) {
 	if err := call(true, 400*time.Millisecond, "replicated"); !errors.Is(err, ErrOutcomeUnknown) {
 		t.Errorf("a start waiting for replicas sent, not answered: %v, want ErrOutcomeUnknown", err)
 	}
+	// A batch that go-redis gives up on (its read timeout, 3 s by default) before the
+	// caller does: the same.
+	quick := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), Protocol: 2, DisableIdentity: true,
+		ReadTimeout: 50 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = quick.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := newPipeliner(quick).run(ctx, script, []any{"evalsha", script.Hash(), 1, "timedout"}); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("a start sent, its read timed out: %v, want ErrOutcomeUnknown", err)
+	}
+	if _, err := newBatcher(quick, script, 1, time.Second).run(ctx, []any{"evalsha", script.Hash(), 1, "timedout"}); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("a start waiting for replicas sent, its read timed out: %v, want ErrOutcomeUnknown", err)
+	}
+	// One never sent, for Redis refused the connection: the error alone.
+	gone := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = gone.Close() })
+	if _, err := newPipeliner(gone).run(ctx, script, []any{"evalsha", script.Hash(), 1, "refused"}); err == nil || errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("a start Redis refused the connection for: %v, want the error alone", err)
+	}
 	time.Sleep(time.Second) // go-redis would have sent the batches again by now
 	for key, want := range map[string]int{"sent": 1, "dropped": 0, "replicated": 1} {
 		if n := sent(key); n != want {

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -142,10 +144,41 @@ func (p *pipeliner) run(ctx context.Context, s *redis.Script, cmd []any) (any, e
 	case <-c.done:
 		return c.cmd.Result()
 	case <-ctx.Done():
+		if r, err, ok := answered(c); ok {
+			return r, err
+		}
 		return nil, c.fate.giveUp(ctx.Err())
 	case <-wait.C:
+		if r, err, ok := answered(c); ok {
+			return r, err
+		}
 		return nil, c.fate.giveUp(context.DeadlineExceeded)
 	}
+}
+
+// answered is c's result when its batch answered it as its caller stopped waiting.
+func answered(c *pipedCall) (any, error, bool) {
+	select {
+	case <-c.done:
+		r, err := c.cmd.Result()
+		return r, err, true
+	default:
+		return nil, nil, false
+	}
+}
+
+// unanswered is the error of a start that was sent: err, or ErrOutcomeUnknown when
+// Redis did not answer it (a network error, a timeout), as Redis may have taken it. A
+// reply, a refusal to connect and a wait for a connection that ran out mean it was
+// not taken.
+func unanswered(err error) error {
+	var dial *net.OpError
+	switch {
+	case err == nil, isReply(err), errors.Is(err, ErrNotReplicated), errors.Is(err, ErrOutcomeUnknown), errors.As(err, new(notSent)),
+		errors.Is(err, redis.ErrPoolTimeout), errors.As(err, &dial) && dial.Op == "dial":
+		return err
+	}
+	return fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
 }
 
 // gaveUp is why a start's caller no longer waits for it, nil while it does (and for a
@@ -195,12 +228,13 @@ func gather[T any](calls <-chan T, batch []T) []T {
 }
 
 func (p *pipeliner) exec(batch []*pipedCall) {
-	// Starts whose callers gave up are not made: their callers answered an error. The
-	// batch ends when the first of its starts' callers stops waiting, so that none is
-	// sent again (go-redis retries a batch that met a network error) after its caller
-	// answered that it may not have been stored.
+	// Starts whose callers gave up are not made: their callers answered an error. A
+	// batch of starts alone ends when the first of their callers stops waiting, so
+	// that go-redis does not send it again (it retries a batch that met a network
+	// error) after its caller was answered that it may be stored. A batch with commits
+	// keeps batchWait: a commit sent is waited for.
 	live, now := batch[:0], time.Now()
-	end := now.Add(batchWait)
+	end, commits := now.Add(batchWait), false
 	for _, c := range batch {
 		err := c.gaveUp(now)
 		if err == nil && c.given != nil && !c.fate.send() {
@@ -214,10 +248,14 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 		if c.given != nil && c.sendBy < end.UnixNano() {
 			end = time.Unix(0, c.sendBy)
 		}
+		commits = commits || c.given == nil
 		live = append(live, c)
 	}
 	if len(live) == 0 {
 		return
+	}
+	if commits {
+		end = now.Add(batchWait)
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
@@ -257,6 +295,9 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 		// meanwhile (the first try changed nothing).
 		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && c.gaveUp(time.Now()) == nil {
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
+		}
+		if err := c.cmd.Err(); err != nil && c.given != nil {
+			c.cmd.SetErr(unanswered(err))
 		}
 		close(c.done)
 	}
