@@ -45,7 +45,9 @@ type versions struct {
 	// current is, by name, the version of each workflow of the set in use (Engine.Use):
 	// what a replay on the current version goes on with.
 	current map[string]*version
-	load    sync.Mutex // one load from Redis at a time
+	// redactor is the set in use's one redactor, which every workflow of it shares.
+	redactor *workflows.Redactor
+	load     sync.Mutex // one load from Redis at a time
 }
 
 type version struct {
@@ -54,8 +56,13 @@ type version struct {
 	usedAt   atomic.Int64 // when this process last got it for a run (Unix ns, to the second)
 }
 
-// keepOld is how many versions not in use a process keeps loaded.
+// keepOld is how many versions not in use a process keeps loaded, at least: twice the
+// workflows in use, when more, so that an edit of a file every workflow reads (its
+// vars) keeps the versions the runs going on still run.
 const keepOld = 32
+
+// keepsOld is how many versions not in use are kept. vs.mu is held.
+func (vs *versions) keepsOld() int { return max(keepOld, 2*len(vs.current)) }
 
 // touch marks v used now. It writes only once a second, so the goroutines that run a
 // version's steps do not all write the same word for every step.
@@ -98,23 +105,26 @@ func (vs *versions) insert(wf *workflows.Workflow) *version {
 // dropOld drops the versions not in use that were used least lately, past keepOld.
 // Without kinds none is dropped: it could not be loaded again. vs.mu is held.
 func (vs *versions) dropOld() {
-	if vs.kinds == nil || len(vs.byKey) <= len(vs.current)+keepOld {
+	keep := vs.keepsOld()
+	if vs.kinds == nil || len(vs.byKey) <= len(vs.current)+keep {
 		return
 	}
-	var old []string
+	type old struct {
+		key  string
+		used int64 // read once: touch writes it without the lock
+	}
+	var olds []old
 	for key, v := range vs.byKey {
 		if vs.current[v.wf.Name] != v {
-			old = append(old, key)
+			olds = append(olds, old{key, v.usedAt.Load()})
 		}
 	}
-	if len(old) <= keepOld {
+	if len(olds) <= keep {
 		return
 	}
-	slices.SortFunc(old, func(a, b string) int {
-		return cmp.Compare(vs.byKey[a].usedAt.Load(), vs.byKey[b].usedAt.Load())
-	})
-	for _, key := range old[:len(old)-keepOld] {
-		delete(vs.byKey, key)
+	slices.SortFunc(olds, func(a, b old) int { return cmp.Compare(a.used, b.used) })
+	for _, o := range olds[:len(olds)-keep] {
+		delete(vs.byKey, o.key)
 	}
 }
 
@@ -123,8 +133,19 @@ func (vs *versions) use(wfs []*workflows.Workflow) {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	current := make(map[string]*version, len(wfs))
+	vs.redactor = nil
 	for _, wf := range wfs {
-		current[wf.Name] = vs.insert(wf)
+		v := vs.insert(wf)
+		if v.wf != wf {
+			// The set's own copy is the one in use: one kept may have been loaded from
+			// Redis for a run, with the secrets of its own files only.
+			nv := &version{wf: wf}
+			nv.storedAt.Store(v.storedAt.Load())
+			nv.touch()
+			vs.byKey[versionKey(wf.Name, wf.Version)], v = nv, nv
+		}
+		current[wf.Name] = v
+		vs.redactor = wf.Secrets
 	}
 	vs.current = current
 	vs.dropOld()
@@ -143,21 +164,23 @@ func (vs *versions) currentOf(name string) *version {
 func (vs *versions) secrets() *workflows.Redactor {
 	vs.mu.RLock()
 	defer vs.mu.RUnlock()
-	for _, v := range vs.current {
-		return v.wf.Secrets.Encoded()
+	if vs.redactor == nil {
+		return nil
 	}
-	return nil
+	return vs.redactor.Encoded()
 }
 
-// loaded returns a version this process has, or nil.
-func (vs *versions) loaded(name, ver string) *workflows.Workflow {
+// loaded returns a version this process has, or nil. touch marks it used: it runs.
+func (vs *versions) loaded(name, ver string, touch bool) *workflows.Workflow {
 	vs.mu.RLock()
 	v := vs.byKey[versionKey(name, ver)]
 	vs.mu.RUnlock()
 	if v == nil {
 		return nil
 	}
-	v.touch()
+	if touch {
+		v.touch()
+	}
 	return v.wf
 }
 
@@ -206,12 +229,12 @@ func (vs *versions) view(ctx context.Context, name, ver string) (*workflows.Work
 }
 
 func (vs *versions) find(ctx context.Context, name, ver string, keep bool) (*workflows.Workflow, error) {
-	if wf := vs.loaded(name, ver); wf != nil {
+	if wf := vs.loaded(name, ver, keep); wf != nil {
 		return wf, nil
 	}
 	vs.load.Lock()
 	defer vs.load.Unlock()
-	if wf := vs.loaded(name, ver); wf != nil {
+	if wf := vs.loaded(name, ver, keep); wf != nil {
 		return wf, nil
 	}
 	if vs.kinds == nil {
@@ -256,14 +279,17 @@ func (vs *versions) find(ctx context.Context, name, ver string, keep bool) (*wor
 	v.touch()
 	vs.mu.Lock()
 	key := versionKey(name, ver)
-	if had, ok := vs.byKey[key]; ok { // added meanwhile, by a reload going back to it
+	had, added := vs.byKey[key] // added meanwhile, by a reload going back to it
+	if added {
 		v = had
 	} else {
 		vs.byKey[key] = v
 		vs.dropOld()
 	}
 	vs.mu.Unlock()
-	vs.log.Info("workflow version loaded from Redis", "workflow", name, "version", ver)
+	if !added {
+		vs.log.Info("workflow version loaded from Redis", "workflow", name, "version", ver)
+	}
 	return v.wf, nil
 }
 

@@ -204,14 +204,14 @@ func TestOldVersionsAreDropped(t *testing.T) {
 			t.Fatalf("after %d reloads %d versions kept, want at most %d", i, n, 1+keepOld)
 		}
 	}
-	if e.versions.loaded("chain", first.Workflow("chain").Version) != nil {
+	if e.versions.loaded("chain", first.Workflow("chain").Version, false) != nil {
 		t.Fatal("the first version is still kept after more than keepOld reloads")
 	}
 	// A view of the run does not keep its version, which it loads.
 	if _, err := e.Run(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if e.versions.loaded("chain", first.Workflow("chain").Version) != nil {
+	if e.versions.loaded("chain", first.Workflow("chain").Version, false) != nil {
 		t.Error("a view of a run kept its version")
 	}
 
@@ -228,12 +228,15 @@ func TestOldVersionsAreDropped(t *testing.T) {
 	// one in use, and the one a run of that version gets.
 	back := edit(0)
 	e.Use(back)
-	if got := e.versions.currentOf("chain"); got == nil || got.wf.Version != back.Workflow("chain").Version {
-		t.Fatalf("current %+v after going back", got)
+	if got := e.versions.currentOf("chain"); got == nil || got.wf != back.Workflow("chain") {
+		t.Fatalf("current %+v after going back, want the set's own workflow", got)
+	}
+	if e.versions.redactor != back.Workflow("chain").Secrets {
+		t.Error("the secrets hidden are not the set's")
 	}
 	wf, err := e.versions.get(ctx, "chain", back.Workflow("chain").Version)
-	if err != nil || wf != e.versions.currentOf("chain").wf {
-		t.Errorf("get after going back: %p (%v), want the version in use %p", wf, err, e.versions.currentOf("chain").wf)
+	if err != nil || wf != back.Workflow("chain") {
+		t.Errorf("get after going back: %p (%v), want the version in use %p", wf, err, back.Workflow("chain"))
 	}
 }
 
@@ -249,7 +252,7 @@ func TestVersionsInUseAreKept(t *testing.T) {
 	set := loadSet(t, rec, src.String())
 	e.Use(set)
 	for _, wf := range set.Workflows() {
-		if e.versions.loaded(wf.Name, wf.Version) != wf {
+		if e.versions.loaded(wf.Name, wf.Version, false) != wf {
 			t.Errorf("workflow %s of the set in use is not kept", wf.Name)
 		}
 	}
