@@ -654,7 +654,7 @@ func (e *StatusError) RetryHint() (bool, time.Duration) {
 // same grant would be refused too, so none is fetched.
 func lacksScope(resp *http.Response) bool {
 	for _, v := range resp.Header.Values("WWW-Authenticate") {
-		if strings.Contains(v, `error="insufficient_scope"`) {
+		if strings.Contains(v, `error="insufficient_scope"`) || strings.Contains(v, "error=insufficient_scope") {
 			return true
 		}
 	}

@@ -246,8 +246,10 @@ func (ts *tokenSource) memory() *oauthToken {
 func (ts *tokenSource) remember(t *oauthToken) {
 	ts.mu.Lock()
 	ts.cur = t
-	if !ts.standing.taken.IsZero() && t.fetchedAfter(ts.standing) {
-		ts.standing = refusal{} // a token came after the refusal
+	if !ts.standing.taken.IsZero() && t != nil && t.Fetched.After(ts.standing.taken) {
+		// A token came after the refusal: the endpoint answered, even if with the same
+		// token (some give it back until it expires), which calls may take again.
+		ts.standing = refusal{}
 	}
 	ts.mu.Unlock()
 }

@@ -767,3 +767,49 @@ func TestOAuth2InsufficientScopeFetchesNoToken(t *testing.T) {
 		t.Errorf("%d token requests for %d calls, want 1 for 3", n, calls)
 	}
 }
+
+// A refusal that stood while the token endpoint failed ends once the endpoint answers,
+// even with the token refused (a provider that gives the same token while it lasts):
+// the calls after take it, and do not ask the endpoint each.
+func TestOAuth2StandingRefusalEndsWhenTheEndpointAnswers(t *testing.T) {
+	s := newAuthServer(t)
+	var fail atomic.Bool
+	s.tokens.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if fail.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error": "temporarily_unavailable"}`)
+			return
+		}
+		fmt.Fprint(w, `{"access_token": "same", "token_type": "Bearer", "expires_in": 3600}`)
+	})
+	var calls atomic.Int64
+	s.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 2 { // one 401, for nothing the token did
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"ok": true}`)
+	})
+	clk := &clock{}
+	p := newProcess(t, s, "client_credentials", nil, clk)
+	if _, _, err := p.call(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	if _, _, err := p.call(t.Context()); err == nil {
+		t.Fatal("want the token endpoint's 503")
+	}
+	fail.Store(false)
+	before := s.requests.Load()
+	for range 5 {
+		if _, _, err := p.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.requests.Load() - before; n != 1 {
+		t.Errorf("%d token requests for 5 calls once the endpoint answered again, want 1", n)
+	}
+}
