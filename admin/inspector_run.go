@@ -93,8 +93,8 @@ var countOrder = []engine.Status{engine.StatusSucceeded, engine.StatusFailed, en
 	engine.StatusWaiting, engine.StatusPending, engine.StatusSkipped, engine.StatusCancelled}
 
 // shownFirst ranks the items a folded for_each step shows: those that failed, then
-// those in flight; the others are not shown.
-var shownFirst = map[engine.Status]int{engine.StatusFailed: 1, engine.StatusRetrying: 2, engine.StatusWaiting: 3, engine.StatusRunning: 4}
+// those in flight, then those cancelled; the others are not shown.
+var shownFirst = map[engine.Status]int{engine.StatusFailed: 1, engine.StatusRetrying: 2, engine.StatusWaiting: 3, engine.StatusRunning: 4, engine.StatusCancelled: 5}
 
 func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 	run, err := p.runs.Run(r.Context(), r.PathValue("id"))

@@ -668,7 +668,7 @@ workflow "parent" {
 }
 
 // A for_each step of many items shows how many are in each status and, unless all
-// are asked for, only those that failed (first) or are in flight.
+// are asked for, only those that failed (first), are in flight or were cancelled.
 func TestViewStepFoldsManyItems(t *testing.T) {
 	items := func(n int, status map[int]engine.Status) engine.StepRun {
 		s := engine.StepRun{Name: "fan", Path: "fan", Kind: "http", Status: engine.StatusRunning, ItemCount: n}
@@ -688,7 +688,8 @@ func TestViewStepFoldsManyItems(t *testing.T) {
 		}
 		return out
 	}
-	some := map[int]engine.Status{3: engine.StatusRunning, 17: engine.StatusFailed, 20: engine.StatusFailed, 22: engine.StatusPending}
+	some := map[int]engine.Status{3: engine.StatusRunning, 17: engine.StatusFailed, 20: engine.StatusFailed, 22: engine.StatusPending,
+		24: engine.StatusCancelled}
 	for _, c := range []struct {
 		name     string
 		step     engine.StepRun
@@ -699,8 +700,8 @@ func TestViewStepFoldsManyItems(t *testing.T) {
 		counts   string
 	}{
 		{"a few", items(3, map[int]engine.Status{1: engine.StatusFailed}), false, []string{"fan[0]", "fan[1]", "fan[2]"}, 0, false, "[{succeeded 2} {failed 1}]"},
-		{"many", items(25, some), false, []string{"fan[17]", "fan[20]", "fan[3]"}, 22, false, "[{succeeded 21} {failed 2} {running 1} {pending 1}]"},
-		{"many, all asked for", items(25, some), true, nil, 0, true, "[{succeeded 21} {failed 2} {running 1} {pending 1}]"},
+		{"many", items(25, some), false, []string{"fan[17]", "fan[20]", "fan[3]", "fan[24]"}, 21, false, "[{succeeded 20} {failed 2} {running 1} {pending 1} {cancelled 1}]"},
+		{"many, all asked for", items(25, some), true, nil, 0, true, "[{succeeded 20} {failed 2} {running 1} {pending 1} {cancelled 1}]"},
 		{"many, all succeeded", items(1000, nil), false, nil, 1000, false, "[{succeeded 1000}]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

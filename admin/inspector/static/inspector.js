@@ -83,7 +83,12 @@
   function follow(poll, delay) {
     document.body.dataset.pollMs = delay;
     return setTimeout(async () => {
-      const next = document.hidden ? delay : await poll();
+      let next = delay;
+      try {
+        if (!document.hidden) next = await poll();
+      } catch (e) {
+        next = Math.min(2 * delay, 15000); // a poll that threw does not end the polling
+      }
       if (next) follow(poll, next);
     }, delay);
   }
