@@ -210,15 +210,31 @@ type sentKey struct{ run, step string }
 
 // child learns the name tests give the steps of a child run before it starts (it is
 // engine.Options.Child): its parent's steps' prefix, then the workflow step's name.
-// It answers no workflow step itself: the child runs, its requests answered here.
+// A workflow step a --response answers gets it as its child's result, as a test's
+// mock gives it (a status from 400 fails the step), and starts no child; the others
+// run their child, its requests answered here.
 func (t *dryRunTransport) child(_ context.Context, call engine.ChildCall) (any, bool, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.paths == nil {
 		t.paths = map[string]string{}
 	}
-	t.paths[call.ChildID] = t.paths[call.Run] + call.Step + "/"
-	return nil, false, nil
+	label := t.paths[call.Run] + call.Step
+	t.paths[call.ChildID] = label + "/"
+	t.mu.Unlock()
+	if len(t.answers[label]) == 0 {
+		return nil, false, nil
+	}
+	a := t.answer(label)
+	switch {
+	case a.status >= 400:
+		return nil, true, fmt.Errorf("status %d (--response)", a.status)
+	case len(a.body) == 0:
+		return nil, true, nil
+	}
+	if v, err := workflows.DecodeJSON(a.body); err == nil {
+		return v, true, nil
+	}
+	return string(a.body), true, nil
 }
 
 // dryRequest is a request a dry run would have sent, as it prints it: its attempt,

@@ -81,7 +81,9 @@ once for a step, the answers are used in turn, one per request, the last one aga
 once they run out: --response find=503 --response find=200:found.json. A step of
 the child run of a workflow step is named as tests name it, STEP/CHILD_STEP
 (--response invoice/create=…), or by its own name when no other step has it. The
-child run is printed below its workflow step, indented, with its steps' requests.
+child run is printed below its workflow step, indented, with its steps' requests. A
+workflow step given a --response gets its BODY as its child's result, and starts no
+child run (a STATUS from 400 fails it), as a test's mock answers it.
 
 A wait step goes on at once, as if its resume URL was POSTed to with an empty
 body; --resume STEP=FILE resumes it with FILE (- for standard input, or inline JSON

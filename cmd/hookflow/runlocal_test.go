@@ -764,3 +764,21 @@ func TestRunJSONHoldsChildRuns(t *testing.T) {
 		}
 	}
 }
+
+// --response answers a workflow step with its child's result, as a test's mock does:
+// no child run starts, and a status from 400 fails the step.
+func TestRunResponseOfAWorkflowStep(t *testing.T) {
+	event := filepath.Join(t.TempDir(), "event.json")
+	writeFile(t, event, `{"id": "o1"}`)
+	stdout, stderr, err := hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--event", event,
+		"--response", `invoice={"number": "INV-9"}`, "order")
+	if err != nil || !strings.Contains(stdout, "run succeeded") || !strings.Contains(stdout, `{"text":"invoice INV-9"}`) ||
+		strings.Contains(stdout, "child run of step invoice") {
+		t.Errorf("a workflow step answered: %v\n%s%s", err, stdout, stderr)
+	}
+	stdout, stderr, err = hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--event", event,
+		"--response", "invoice=500", "order")
+	if err == nil || !strings.Contains(stdout, "status 500 (--response)") {
+		t.Errorf("a workflow step answered 500: %v\n%s%s", err, stdout, stderr)
+	}
+}
