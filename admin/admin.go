@@ -242,7 +242,7 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, engine.ErrOutcomeUnknown) && runID != "" {
 		a.log.Error("a manual run may or may not be stored", "workflow", name, "run", runID, "err", err)
 		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"run_id": runID, "status_url": a.statusURL(runID),
-			"error": "Redis did not answer in time, so run " + runID + " may be stored, and then runs. Look at it " +
+			"error": "Redis did not answer, so run " + runID + " may be stored, and then runs. Look at it " +
 				"(hookflow runs show " + runID + ") before starting it again"})
 		return
 	}

@@ -403,7 +403,7 @@ func TestManualStartNotReplicated(t *testing.T) {
 	}
 }
 
-// A manual run sent to a Redis that did not answer in time is a 503 that names the run
+// A manual run sent to a Redis that did not answer is a 503 that names the run
 // it would be, so that it is looked at rather than started twice.
 func TestManualStartOutcomeUnknown(t *testing.T) {
 	set, k := backfill(t)
@@ -418,7 +418,7 @@ func TestManualStartOutcomeUnknown(t *testing.T) {
 	var answer map[string]string
 	decode(t, resp, http.StatusServiceUnavailable, &answer)
 	if answer["run_id"] != "01unanswered" || answer["status_url"] != "/api/v1/runs/01unanswered" ||
-		!strings.Contains(answer["error"], "Redis did not answer in time, so run 01unanswered may be stored") ||
+		!strings.Contains(answer["error"], "Redis did not answer, so run 01unanswered may be stored") ||
 		resp.Header.Get("Retry-After") != "" {
 		t.Errorf("answer %v, Retry-After %q", answer, resp.Header.Get("Retry-After"))
 	}

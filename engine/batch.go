@@ -146,7 +146,10 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 		node, err := b.primary(ctx, live[0].keys[0])
 		if err != nil {
 			for _, c := range live {
-				c.err = notSent{err}
+				c.err = err // the attempt before may have reached Redis: maybe stored
+				if attempt == 0 {
+					c.err = notSent{err}
+				}
 			}
 			return
 		}
@@ -175,8 +178,11 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 			continue
 		}
 		acked, err := wait.Int64()
-		if err == nil && acked < int64(b.wait) {
+		switch {
+		case err == nil && acked < int64(b.wait):
 			err = fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, acked, b.wait, b.waitTimeout)
+		case err != nil: // the calls with a reply are stored all the same
+			err = fmt.Errorf("%w: WAIT: %w", ErrNotReplicated, err)
 		}
 		if err != nil {
 			for _, c := range live {

@@ -170,7 +170,7 @@ func (e *Engine) Use(set *workflows.Set) {
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run
 // is in Redis: a worker will execute it even if this process stops now. When starts
 // wait for replicas and too few acknowledged the run, the error is ErrNotReplicated
-// and the id is the run's, stored on the primary. When Redis did not answer in time
+// and the id is the run's, stored on the primary. When Redis did not answer
 // a start it was sent, the error is ErrOutcomeUnknown and the id the run's, if Redis
 // took it.
 func (e *Engine) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,13 +71,13 @@ func (f *fate) giveUp(err error) error {
 }
 
 // ErrOutcomeUnknown is returned for a start that was sent to Redis, whose answer did
-// not come in time: it may have been stored, and its run may run.
+// not come (in time, or at all): it may have been stored, and its run may run.
 var ErrOutcomeUnknown error = outcomeUnknownError{}
 
 type outcomeUnknownError struct{}
 
 func (outcomeUnknownError) Error() string {
-	return "Redis did not answer in time, so it may have been stored"
+	return "Redis did not answer, so it may have been stored"
 }
 
 // MaybeStored tells a caller that does not import the engine (the webhook receiver)
@@ -167,16 +167,21 @@ func answered(c *pipedCall) (any, error, bool) {
 	}
 }
 
-// unanswered is the error of a start that was sent: err, or ErrOutcomeUnknown when
-// Redis did not answer it (a network error, a timeout), as Redis may have taken it. A
-// reply, a refusal to connect and a wait for a connection that ran out mean it was
-// not taken.
+// unanswered is the error of a start that was sent: err when it says the start was
+// not taken (its script ran and refused it, or nothing was sent), else
+// ErrOutcomeUnknown, as Redis may have taken it. Only the script's own refusals
+// count: go-redis sends a command again after a network error, so a last error that
+// says nothing was sent (a refused connection, a pool's timeout, LOADING, a cluster's
+// MOVED or CLUSTERDOWN) may follow an attempt that Redis ran.
 func unanswered(err error) error {
-	var dial *net.OpError
+	var reply redis.Error
 	switch {
-	case err == nil, isReply(err), errors.Is(err, ErrNotReplicated), errors.Is(err, ErrOutcomeUnknown), errors.As(err, new(notSent)),
-		errors.Is(err, redis.ErrPoolTimeout), errors.As(err, &dial) && dial.Op == "dial":
+	case err == nil, errors.Is(err, ErrNotReplicated), errors.Is(err, ErrOutcomeUnknown), errors.As(err, new(notSent)):
 		return err
+	case errors.As(err, &reply):
+		if code, _, _ := strings.Cut(reply.Error(), " "); scriptErrors[code] != nil {
+			return err
+		}
 	}
 	return fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
 }

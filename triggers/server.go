@@ -404,7 +404,7 @@ func (a *accepted) AppendJSON(b []byte, escapeHTML bool) []byte {
 // unavailable) and the sender: an overload (the starter's error has a Busy method
 // saying so, as the engine's ErrBusy does), a run stored that too few replicas
 // acknowledged (a Stored method, as the engine's ErrNotReplicated has), a start sent
-// to a Redis that did not answer in time (a MaybeStored method, as the engine's
+// to a Redis that did not answer (a MaybeStored method, as the engine's
 // ErrOutcomeUnknown has), or a failure to queue it, said as far as the sender can act
 // on it.
 func startRefusal(err error) (reason, string) {
@@ -418,7 +418,7 @@ func startRefusal(err error) (reason, string) {
 		return unavailable, "the event is stored, but too few Redis replicas acknowledged it in time, so it may run; " +
 			"a retry finds it when the webhook dedupes (its dedupe, or its verify preset's delivery id), else it may run twice"
 	case errors.As(err, &maybe) && maybe.MaybeStored():
-		return unavailable, "Redis did not answer in time, so the event may be stored and may run; " +
+		return unavailable, "Redis did not answer, so the event may be stored and may run; " +
 			"a retry finds it when the webhook dedupes (its dedupe, or its verify preset's delivery id), else it may run twice"
 	}
 	return unavailable, "cannot queue the event right now; retry later"
