@@ -87,17 +87,17 @@ func answeredSteps(set *workflows.Set, wf *workflows.Workflow, given map[string]
 			return nil, badFlag("response", " %s: more than one step of a run of %s is named %q: %s; name the one to answer as tests do, STEP/CHILD_STEP for a step of the child run of workflow step STEP",
 				name, wf.Name, name, strings.Join(same, ", "))
 		default:
-			var http []string
+			var answerable []string
 			for _, s := range steps {
-				if s.step.Kind == "http" {
-					http = append(http, s.label)
+				if s.step.Kind == "http" || s.step.Kind == "workflow" {
+					answerable = append(answerable, s.label)
 				}
 			}
-			if len(http) == 0 {
-				return nil, badFlag("response", " %s: workflow %s has no step %q, and no http step to answer", name, wf.Name, name)
+			if len(answerable) == 0 {
+				return nil, badFlag("response", " %s: workflow %s has no step %q, and no http or workflow step to answer", name, wf.Name, name)
 			}
-			return nil, badFlag("response", " %s: workflow %s has no step %q; its http steps are: %s", name, wf.Name, name,
-				strings.Join(http, ", "))
+			return nil, badFlag("response", " %s: workflow %s has no step %q; its http and workflow steps are: %s", name, wf.Name, name,
+				strings.Join(answerable, ", "))
 		}
 		if other, dup := by[label]; dup {
 			return nil, usage("--response %s and --response %s answer the same step, %s: give its answers under one name, in the order they are used",

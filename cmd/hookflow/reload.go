@@ -120,7 +120,8 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 			r.log.Error("workflows not reloaded: the files still have errors; still serving the previous ones",
 				"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs)
 		default:
-			return r.status // the files as they were when last refused: logged already
+			r.status.LoadedAt = now // the files as they were when last refused: logged already
+			return r.status
 		}
 		r.refused = content
 		r.status.LoadedAt = now

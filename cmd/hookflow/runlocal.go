@@ -405,7 +405,11 @@ func followRun(ctx context.Context, eng *engine.Engine, runID, prefix string, w,
 func followChild(ctx context.Context, eng *engine.Engine, runID, of, prefix string, w, progress io.Writer, sent func(run, step string) string) error {
 	child, err := eng.Run(ctx, runID)
 	if errors.Is(err, engine.ErrNotFound) {
-		fmt.Fprintf(w, "     child run %s: not found (it never started, or it is gone)\n", runID)
+		why := "it never started, or it is gone"
+		if sent != nil {
+			why = "a --response answered the step, or it never started"
+		}
+		fmt.Fprintf(w, "     child run %s: none (%s)\n", runID, why)
 		return nil
 	}
 	if err != nil {

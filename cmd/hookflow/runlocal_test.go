@@ -179,7 +179,7 @@ func TestRunCommand(t *testing.T) {
 		}
 		// A typo would answer nothing, and the path meant would not be taken.
 		if _, errs, err := hookflow("", "--dry-run", "--response", "lokup=404", "order"); err != errUsage ||
-			!strings.Contains(errs, `--response lokup: workflow order has no step "lokup"; its http steps are: lookup`) {
+			!strings.Contains(errs, `--response lokup: workflow order has no step "lokup"; its http and workflow steps are: lookup`) {
 			t.Errorf("--response of a step that does not exist: %v\n%s", err, errs)
 		}
 	})
@@ -612,7 +612,7 @@ func TestRunResponseOfAChildStep(t *testing.T) {
 		})
 	}
 	_, stderr, err := hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", "creat=404", "order")
-	if err != errUsage || !strings.Contains(stderr, `--response creat: workflow order has no step "creat"; its http steps are: notify, invoice/create`) {
+	if err != errUsage || !strings.Contains(stderr, `--response creat: workflow order has no step "creat"; its http and workflow steps are: invoice, notify, invoice/create`) {
 		t.Errorf("a step of no workflow it runs: %v\n%s", err, stderr)
 	}
 	_, stderr, err = hookflowCLI(t, "run", "--dir", "testdata/wfchild", "--dry-run", "--response", "create=503", "--response", "invoice/create={}", "order")
@@ -623,7 +623,7 @@ func TestRunResponseOfAChildStep(t *testing.T) {
 		"welcome.hcl": "workflow \"welcome\" {\n  step \"set\" \"greeting\" {\n    text = \"hi\"\n  }\n}\n",
 	})
 	_, stderr, err = hookflowCLI(t, "run", "--dir", dir, "--dry-run", "--response", "nope={}", "welcome")
-	if err != errUsage || !strings.Contains(stderr, `--response nope: workflow welcome has no step "nope", and no http step to answer`) {
+	if err != errUsage || !strings.Contains(stderr, `--response nope: workflow welcome has no step "nope", and no http or workflow step to answer`) {
 		t.Errorf("a workflow without http steps: %v\n%s", err, stderr)
 	}
 }
@@ -780,5 +780,8 @@ func TestRunResponseOfAWorkflowStep(t *testing.T) {
 		"--response", "invoice=500", "order")
 	if err == nil || !strings.Contains(stdout, "status 500 (--response)") {
 		t.Errorf("a workflow step answered 500: %v\n%s%s", err, stdout, stderr)
+	}
+	if strings.Contains(stdout, "not found") {
+		t.Errorf("the child a --response stood for is said not found:\n%s", stdout)
 	}
 }
