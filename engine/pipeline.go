@@ -43,7 +43,7 @@ type pipedCall struct {
 	// either. (Not a time.Time: the call is made for every start, and fits 64 bytes.)
 	sendBy int64
 	// fate is whether a start was sent or its caller stopped waiting first: whichever
-	// comes first settles it, so the caller knows which (see sendOrDrop).
+	// comes first settles it, so the caller knows which.
 	fate fate
 }
 

@@ -31,7 +31,7 @@ import (
 // A credential written out in a file goes with the file (the load warns of it).
 //
 // The versions in use are always kept. Of the others, those a reload left behind or
-// that were loaded for runs that started on them, the keepOld used last are kept; one
+// that were loaded for runs that started on them, the keepsOld used last are kept; one
 // needed again after that is loaded from Redis again, as another process loads it.
 // So a process that is reloaded all day holds no more than that.
 type versions struct {
