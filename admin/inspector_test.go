@@ -661,7 +661,8 @@ workflow "parent" {
 	page := fetchPage(t, srv.URL+"/runs/"+url.PathEscape(item))
 	_, started, _ := strings.Cut(page, `<dd id="parent-run">`)
 	started, _, _ = strings.Cut(started, "</dd>")
-	want := `step <a href="/runs/` + id + `#child-` + url.QueryEscape(item) + `">kids</a> of run <a href="/runs/` + id + `" class="mono">` + id + `</a>`
+	// ?items=kids: the parent's page shows every item of the step, this one among them.
+	want := `step <a href="/runs/` + id + `?items=kids#child-` + url.QueryEscape(item) + `">kids</a> of run <a href="/runs/` + id + `" class="mono">` + id + `</a>`
 	if !strings.Contains(strings.ToLower(started), strings.ToLower(want)) { // html/template's escapes are lower case
 		t.Errorf("the child's page names its parent as\n%s\nwant\n%s", started, want)
 	}
