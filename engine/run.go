@@ -286,7 +286,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			item.Path = fmt.Sprintf("%s[%v]", path, set.key(i))
 			item.Kind, item.Parallel, item.Key = s.Kind, s.Parallel, set.key(i)
 			sr.Items[i] = item
-			look(len(out), i, &item, fields["id"]+":"+s.Name+":"+strconv.Itoa(i))
+			look(len(out), i, &item, unit{step: s.Name, part: partItem, item: i}.jobID(fields["id"]))
 		}
 		return sr, nil
 	}
@@ -297,7 +297,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 				return nil, err
 			}
 			if n.Steps[0].ForEach == nil {
-				look(len(out), -1, &sr, fields["id"]+":"+n.Steps[0].Name)
+				look(len(out), -1, &sr, unit{step: n.Steps[0].Name}.jobID(fields["id"]))
 			}
 			out = append(out, sr)
 			continue
@@ -316,7 +316,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 				return nil, err
 			}
 			if s.ForEach == nil {
-				look(len(out), -1, &sr, fields["id"]+":"+s.Name)
+				look(len(out), -1, &sr, unit{step: s.Name}.jobID(fields["id"]))
 			}
 			out = append(out, sr)
 		}
@@ -334,7 +334,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			unrecorded[len(out)] = true
 		}
 		sr.Kind = s.Kind
-		look(len(out), -1, &sr, fields["id"]+":"+s.Name)
+		look(len(out), -1, &sr, unit{step: s.Name}.jobID(fields["id"]))
 		out = append(out, sr)
 	}
 	if len(maybe) > 0 {
