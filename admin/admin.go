@@ -230,20 +230,16 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 	ev := &workflows.Event{ID: id.New(), Trigger: "manual", ReceivedAt: time.Now().UTC(),
 		ContentType: "application/json", Raw: string(raw), Body: body}
 	runID, err := a.runs.Start(r.Context(), wf, ev)
-	if errors.Is(err, engine.ErrNotReplicated) && runID != "" {
-		// Stored, but a retry would start it twice: say so, and which run it is.
-		a.log.Error("a manual run is not yet on enough replicas", "workflow", name, "run", runID, "err", err)
+	if maybe := errors.Is(err, engine.ErrOutcomeUnknown); runID != "" && (maybe || errors.Is(err, engine.ErrNotReplicated)) {
+		// Stored, or maybe: a retry would start it twice. Say so, and which run it is.
+		why := "run " + runID + " is stored on the Redis primary, but fewer replicas than --redis-wait-replicas " +
+			"acknowledged it within a second: it runs unless the primary fails before they have it"
+		if maybe {
+			why = "Redis did not answer, so run " + runID + " may be stored, and then runs"
+		}
+		a.log.Error("a manual run is stored, or may be, but not for sure", "workflow", name, "run", runID, "err", err)
 		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"run_id": runID, "status_url": a.statusURL(runID),
-			"error": "run " + runID + " is stored on the Redis primary, but fewer replicas than --redis-wait-replicas " +
-				"acknowledged it within a second: it runs unless the primary fails before they have it. Look at it " +
-				"(hookflow runs show " + runID + ") before starting it again"})
-		return
-	}
-	if errors.Is(err, engine.ErrOutcomeUnknown) && runID != "" {
-		a.log.Error("a manual run may or may not be stored", "workflow", name, "run", runID, "err", err)
-		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"run_id": runID, "status_url": a.statusURL(runID),
-			"error": "Redis did not answer, so run " + runID + " may be stored, and then runs. Look at it " +
-				"(hookflow runs show " + runID + ") before starting it again"})
+			"error": why + ". Look at it (hookflow runs show " + runID + ") before starting it again"})
 		return
 	}
 	if err != nil {
