@@ -400,6 +400,9 @@ func (a *accepted) AppendJSON(b []byte, escapeHTML bool) []byte {
 	return append(b, '}')
 }
 
+// retryFindsIt is what a sender whose event may be stored is told of its retry.
+const retryFindsIt = "a retry finds it when the webhook dedupes (its dedupe, or its verify preset's delivery id), else it may run twice"
+
 // startRefusal is why a webhook's run could not be queued, for the metrics (busy or
 // unavailable) and the sender: an overload (the starter's error has a Busy method
 // saying so, as the engine's ErrBusy does), a run stored that too few replicas
@@ -415,11 +418,9 @@ func startRefusal(err error) (reason, string) {
 	case errors.As(err, &b) && b.Busy():
 		return busy, "cannot queue the event right now: too many runs are waiting or running; retry later"
 	case errors.As(err, &st) && st.Stored():
-		return unavailable, "the event is stored, but too few Redis replicas acknowledged it in time, so it may run; " +
-			"a retry finds it when the webhook dedupes (its dedupe, or its verify preset's delivery id), else it may run twice"
+		return unavailable, "the event is stored, but too few Redis replicas acknowledged it in time, so it may run; " + retryFindsIt
 	case errors.As(err, &maybe) && maybe.MaybeStored():
-		return unavailable, "Redis did not answer, so the event may be stored and may run; " +
-			"a retry finds it when the webhook dedupes (its dedupe, or its verify preset's delivery id), else it may run twice"
+		return unavailable, "Redis did not answer, so the event may be stored and may run; " + retryFindsIt
 	}
 	return unavailable, "cannot queue the event right now; retry later"
 }
