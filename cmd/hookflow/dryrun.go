@@ -225,16 +225,7 @@ func (t *dryRunTransport) child(_ context.Context, call engine.ChildCall) (any, 
 		return nil, false, nil
 	}
 	a := t.answer(label)
-	switch {
-	case a.status >= 400:
-		return nil, true, fmt.Errorf("status %d (--response)", a.status)
-	case len(a.body) == 0:
-		return nil, true, nil
-	}
-	if v, err := workflows.DecodeJSON(a.body); err == nil {
-		return v, true, nil
-	}
-	return string(a.body), true, nil
+	return childAnswer(a.status, a.body, "--response")
 }
 
 // dryRequest is a request a dry run would have sent, as it prints it: its attempt,

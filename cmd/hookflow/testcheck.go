@@ -127,18 +127,26 @@ func (t *mockTransport) child(_ context.Context, call engine.ChildCall) (any, bo
 		return nil, false, nil
 	}
 	answer := tc.next(call.Run, label, call.Key, mock)
-	switch {
-	case answer.Error != "":
+	if answer.Error != "" {
 		return nil, true, fmt.Errorf("%s (mock)", answer.Error)
-	case answer.Status >= 400:
-		return nil, true, fmt.Errorf("status %d (mock)", answer.Status)
-	case len(answer.Body) == 0:
+	}
+	return childAnswer(answer.Status, answer.Body, "mock")
+}
+
+// childAnswer is the result of a workflow step an answer stands for, with no child
+// run, as engine.Options.Child gives it: body, JSON or text, as the child's result; a
+// status from 400 fails the step, saying what gave it (by).
+func childAnswer(status int, body []byte, by string) (any, bool, error) {
+	switch {
+	case status >= 400:
+		return nil, true, fmt.Errorf("status %d (%s)", status, by)
+	case len(body) == 0:
 		return nil, true, nil
 	}
-	if v, err := workflows.DecodeJSON(answer.Body); err == nil {
+	if v, err := workflows.DecodeJSON(body); err == nil {
 		return v, true, nil
 	}
-	return string(answer.Body), true, nil
+	return string(body), true, nil
 }
 
 // resume answers a wait step with its test's resume block; false for none, and the
