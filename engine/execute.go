@@ -213,7 +213,8 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 
 // timedOut is the outcome of a unit that the run's timeout stopped before it could
 // run again: a retrying unit keeps the attempts it made, their requests, and its time
-// from the first; a wait step's time is its wait, from when the run reached it.
+// from the first; a wait step's time is its wait, from when the run reached it, and a
+// workflow step's its wait for its child.
 func (p *Pool) timedOut(r *runState, j *job, step *workflows.Step) outcome {
 	o := outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true}
 	if last := r.lastAttempt(j); last != nil {
@@ -221,11 +222,22 @@ func (p *Pool) timedOut(r *runState, j *job, step *workflows.Step) outcome {
 		o.duration = p.since(last.firstStarted(), time.Now())
 		return o
 	}
-	w, ok := step.Action.(workflows.Waiter)
-	if rec := r.rec.steps[step.Name]; ok && w.Parks() && rec != nil && rec.Status == StatusWaiting {
-		o.duration = p.since(rec.Finished-rec.DurationMS, time.Now())
+	if rec := waitingRecord(r, j); rec != nil && parks(step) {
+		o.duration = p.since(rec.firstStarted(), time.Now())
 	}
 	return o
+}
+
+// parks reports whether step s parks its unit's job while it waits: a wait step (under
+// serve), or a workflow step that waits for its child.
+func parks(s *workflows.Step) bool {
+	switch a := s.Action.(type) {
+	case workflows.Waiter:
+		return a.Parks()
+	case workflows.SubRun:
+		return a.Waits()
+	}
+	return false
 }
 
 // list lists the items of a for_each step and starts the first of them.

@@ -181,8 +181,9 @@ func (r *Record) requests() []workflows.Request {
 	return out
 }
 
-// firstStarted is when the unit of a retrying record started its first attempt (ms,
-// Redis's clock).
+// firstStarted is when the unit of a retrying record started its first attempt, or
+// that of a parked one (a wait step's, a workflow step's waiting for its child) first
+// parked (ms, Redis's clock).
 func (r *Record) firstStarted() int64 {
 	if r.Started > 0 {
 		return r.Started

@@ -67,8 +67,14 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
 		return nil
 	}
+	// A step that parked for its child before counts its time from its first park.
+	parkedAt := int64(0)
+	if prev := waitingRecord(r, j); prev != nil {
+		parkedAt = prev.firstStarted()
+	}
+	took := func() time.Duration { return p.since(parkedAt, start) }
 	if len(fields) == 0 {
-		if parkedOnChild(r, j) {
+		if parkedAt > 0 {
 			// It waited for this child already: the child ended and went (past
 			// --keep-runs, or its retention) before this step read it. Starting it again
 			// would repeat its work.
@@ -101,7 +107,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	status := RunStatus(fields["status"])
 	switch {
 	case !sub.Waits():
-		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
+		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took()})
 	case status == RunSucceeded:
 		wf, err := p.e.versions.get(ctx, fields["wf"], fields["ver"])
 		if err != nil {
@@ -112,32 +118,36 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			return fail(fmt.Errorf("child run %s: %w", childID, err))
 		}
 		out["result"] = childResult(wf, reply)
-		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: time.Since(start)})
+		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took()})
 	case status == RunFailed:
-		return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: time.Since(start),
+		return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: took(),
 			err: workflows.Permanent(fmt.Errorf("child run %s failed: %s", childID, fields["error"]))})
 	case status == RunCancelled:
-		return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: time.Since(start),
+		return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: took(),
 			err: workflows.Permanent(fmt.Errorf("child run %s was cancelled", childID))})
 	}
 	// Parked: the job waits in the queue until the child's end wakes it.
 	wait := r.capWait(step, childPoll(j.attempt))
 	rec := newRecord(StatusWaiting, j.attempt, out, nil)
-	rec.Version = r.recVer
+	rec.Version, rec.Started = r.recVer, parkedAt // it keeps its first park's time
 	p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
 	})
 	return nil
 }
 
-// parkedOnChild reports whether j's unit parked waiting for its child before: its
-// record says it waited (a step's is in the run, an item's came with the job).
-func parkedOnChild(r *runState, j *job) bool {
+// waitingRecord is the record j's unit left when it parked before (for its child, or a
+// wait step's resume), nil if it has not: a step's is in the run, an item's came with
+// the job.
+func waitingRecord(r *runState, j *job) *Record {
 	rec := j.last
 	if j.unit.part == partStep {
 		rec = r.rec.steps[j.unit.step]
 	}
-	return rec != nil && rec.Status == StatusWaiting
+	if rec == nil || rec.Status != StatusWaiting {
+		return nil
+	}
+	return rec
 }
 
 // startChild starts the child run of a workflow step, as a run of wf with id childID:

@@ -393,3 +393,59 @@ workflow "parent" {
 		}
 	})
 }
+
+// A workflow step that waits for its child records its time from when it first
+// parked, through the parks after a look that found the child still running, to the
+// child's end or the run's timeout.
+func TestWorkflowStepDurationIsItsWait(t *testing.T) {
+	const src = `
+workflow "parent" {
+  step "workflow" "call" {
+    workflow = "slow"
+    input    = { ms = 2500 }
+  }
+}
+workflow "impatient" {
+  timeout = "1s"
+  step "workflow" "call" {
+    workflow = "slow"
+    input    = { ms = 3000 }
+  }
+}
+workflow "slow" {
+  step "delay" "d" {
+    duration = "{{ event.body.ms }}ms"
+  }
+  step "probe" "done" {
+    value = "done"
+  }
+}`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := subRunEngine(t, b, src)
+		// 2.5 s: the step looks again after a second (childPoll), parks again, and the
+		// child's end wakes it.
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		late, err := e.Start(ctx, set.Workflow("impatient"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := func(r *Run) int64 {
+			if d := r.Steps[0].DurationMS; d != nil {
+				return *d
+			}
+			return -1
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded || took(r) < 2400 {
+			t.Errorf("the step that waited 2.5 s for its child: run %s, step %s in %d ms", r.Status, stepsOf(r), took(r))
+		}
+		r = waitRun(t, e, late)
+		if r.Status != RunFailed || took(r) < 900 {
+			t.Errorf("the step whose wait the run's timeout ended after 1 s: run %s, step %s in %d ms", r.Status, stepsOf(r), took(r))
+		}
+	})
+}

@@ -68,16 +68,16 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 	// When the wait times out: as the record parked it, else from now (by Redis's clock).
 	deadline, parkedAt := int64(0), int64(0)
 	if rec := r.rec.steps[step.Name]; rec != nil && rec.Status == StatusWaiting {
-		deadline, parkedAt = rec.RetryAt, rec.Finished-rec.DurationMS
+		deadline, parkedAt = rec.RetryAt, rec.firstStarted()
 	}
 	most := int64(-1)
 	if !r.deadline.IsZero() && !workflows.IsOnFailure(step.Name) {
 		most = r.capWait(step, step.Timeout).Milliseconds()
 	}
 	rec := newRecord(StatusWaiting, j.attempt, nil, nil)
-	rec.Version = r.recVer
-	mark := flag(step.Parallel == "") // an on_failure wait too: the run waits for it
-	join := ""                        // in a parallel block: its count of steps still to settle
+	rec.Version, rec.Started = r.recVer, parkedAt // parked again: it keeps its first park's time
+	mark := flag(step.Parallel == "")             // an on_failure wait too: the run waits for it
+	join := ""                                    // in a parallel block: its count of steps still to settle
 	if step.Parallel != "" {
 		join = countPrefix + step.Parallel
 	}
