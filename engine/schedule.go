@@ -6,8 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -19,8 +23,46 @@ const tickTTL = 400 * 24 * time.Hour
 // scheduleKey names the last tick of one schedule of a workflow (ms); the key with
 // ":run" added holds that tick and its run ('<ms> <run>'). schedule is its spec.
 func (q *queue) scheduleKey(workflow, schedule string) string {
+	return q.shardFor(workflow).prefix + "sched:" + workflow + ":" + specHash(schedule)
+}
+
+// schedulesKey names the schedules of a workflow in use when a process last read its
+// files: their specHashes, space-separated.
+func (q *queue) schedulesKey(workflow string) string {
+	return q.shardFor(workflow).prefix + "sched:" + workflow + ":in-use"
+}
+
+// specHash names a schedule's spec in its keys.
+func specHash(schedule string) string {
 	sum := sha256.Sum256([]byte(schedule))
-	return q.shardFor(workflow).prefix + "sched:" + workflow + ":" + hex.EncodeToString(sum[:8])
+	return hex.EncodeToString(sum[:8])
+}
+
+// UseSchedules records schedules as the specs of wf's schedules in use, and reports
+// which of them were not in use when they were last recorded (by any process, on a
+// start or a reload): changed, or changed back, while no process ran them. known is
+// false when none were recorded (hookflow ran no schedule of wf, or a version that
+// did not record them did).
+func (e *Engine) UseSchedules(ctx context.Context, wf *workflows.Workflow, schedules []string) (notInUse map[string]bool, known bool, err error) {
+	hashes := make([]string, len(schedules))
+	for i, s := range schedules {
+		hashes[i] = specHash(s)
+	}
+	before, err := e.q.rdb.SetArgs(ctx, e.q.schedulesKey(wf.Name), strings.Join(hashes, " "),
+		redis.SetArgs{Get: true, TTL: tickTTL}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	was := strings.Fields(before)
+	notInUse = map[string]bool{}
+	for i, s := range schedules {
+		if !slices.Contains(was, hashes[i]) {
+			notInUse[s] = true
+		}
+	}
+	return notInUse, true, nil
 }
 
 // LastTick returns the last tick of a schedule of wf that any process started. The

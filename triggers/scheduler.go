@@ -24,6 +24,9 @@ type Ticks interface {
 	// ClaimTick records tick as schedule's last without starting a run, unless a
 	// process claimed it, or a later one, already.
 	ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error)
+	// UseSchedules records schedules as those of wf in use, and says which of them
+	// were not in use when they were last recorded; known is false when none were.
+	UseSchedules(ctx context.Context, wf *workflows.Workflow, schedules []string) (notInUse map[string]bool, known bool, err error)
 }
 
 // Scheduler fires the schedule triggers of a workflow set. Every process serving the
@@ -55,24 +58,57 @@ func NewScheduler(ticks Ticks, log *slog.Logger, opts ...Option) *Scheduler {
 // falls while they are swapped is fired by the new set's schedule, as a catch-up. A
 // schedule the previous set did not have (a file added back, a spec changed back to
 // one used before) catches up on nothing, though Redis remembers a last tick of it:
-// it is new to the files in use.
+// it is new to the files in use. So does one that was not in use when a process last
+// read its workflow's files (Ticks.UseSchedules), as when a spec is changed back while
+// no process runs: a restart is no reload, but the spec is as new.
 func (s *Scheduler) Use(set *workflows.Set) {
 	s.mu.Lock()
 	inUse, added := map[string]bool{}, map[string]bool{}
+	specs := map[string]*specsInUse{}
 	for _, wf := range set.Workflows() {
 		for _, t := range wf.Triggers {
 			if sch, ok := t.Config.(*Schedule); ok {
 				k := wf.Name + "\x00" + sch.Key()
 				inUse[k] = true
 				added[k] = s.loaded && !s.inUse[k]
+				if specs[wf.Name] == nil {
+					specs[wf.Name] = &specsInUse{}
+				}
+				specs[wf.Name].specs = append(specs[wf.Name].specs, sch.Key())
 			}
 		}
 	}
 	s.inUse, s.loaded = inUse, true
 	s.mu.Unlock()
 	useLoops(&s.loops, set, func(ctx context.Context, wf *workflows.Workflow, sch *Schedule) {
-		s.run(ctx, wf, sch, added[wf.Name+"\x00"+sch.Key()])
+		s.run(ctx, wf, sch, added[wf.Name+"\x00"+sch.Key()], specs[wf.Name])
 	})
+}
+
+// specsInUse are the specs of a workflow's schedules in use, recorded in Redis once
+// for them all when they start: each schedule records what its siblings do, and
+// would read its own record back.
+type specsInUse struct {
+	specs []string
+
+	mu       sync.Mutex
+	recorded bool
+	notInUse map[string]bool // of specs: those not in use when they were last recorded
+}
+
+// wasNotInUse records the specs in use, the first time it is asked, and reports
+// whether spec was not in use when they were last recorded before.
+func (u *specsInUse) wasNotInUse(ctx context.Context, ticks Ticks, wf *workflows.Workflow, spec string) (bool, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.recorded {
+		notInUse, _, err := ticks.UseSchedules(ctx, wf, u.specs)
+		if err != nil {
+			return false, err
+		}
+		u.notInUse, u.recorded = notInUse, true
+	}
+	return u.notInUse[spec], nil
 }
 
 // Stop stops every schedule. A tick being started finishes first (or gives up after
@@ -91,14 +127,19 @@ const maxSkew = time.Minute
 const maxSleep = time.Minute
 
 // run fires a schedule's ticks until ctx ends. added says a reload added it: the ticks
-// it missed, by the last tick Redis keeps of it, are not caught up on.
-func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedule, added bool) {
+// it missed, by the last tick Redis keeps of it, are not caught up on; nor are they
+// when it was not among its workflow's specs in use when they were last recorded.
+func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedule, added bool, specs *specsInUse) {
 	key := sch.Key()
 	retry := newBackoff()
 	var last time.Time
 	for {
-		var err error
-		if last, err = s.ticks.LastTick(ctx, wf, key); err == nil {
+		notInUse, err := specs.wasNotInUse(ctx, s.ticks, wf, key)
+		if err == nil {
+			added = added || notInUse
+			last, err = s.ticks.LastTick(ctx, wf, key)
+		}
+		if err == nil {
 			break
 		}
 		s.log.Warn("schedule: cannot read its last tick; retrying", "workflow", wf.Name, "schedule", key, "err", err)

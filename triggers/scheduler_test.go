@@ -197,6 +197,68 @@ workflow "back" {
 	})
 }
 
+// TestScheduleChangedBackWhileDownCatchesUpOnNothing: a spec changed, then changed
+// back, while no process ran it catches up on nothing when a process starts with it,
+// though Redis remembers a last tick of it; a spec left as it was catches up on the
+// tick it missed, as after any downtime.
+func TestScheduleChangedBackWhileDownCatchesUpOnNothing(t *testing.T) {
+	set, diags := loadHooks("back.hcl", `
+workflow "back" {
+  trigger "schedule" {
+    every = "10m"
+  }
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	other, diags := loadHooks("back.hcl", `
+workflow "back" {
+  trigger "schedule" {
+    every = "7m"
+  }
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ticks := newMemTicks()
+		runFor := func(set *workflows.Set, d time.Duration) {
+			s := NewScheduler(ticks, quietLog)
+			s.Use(set)
+			time.Sleep(d)
+			s.Stop()
+		}
+		runFor(set, 11*time.Minute) // fires one tick
+		time.Sleep(2 * time.Hour)
+		runFor(set, time.Second) // back with the same spec: one catch-up
+		catchUps := func() (n int) {
+			for _, late := range ticks.scheduled("back") {
+				for _, l := range late {
+					if l {
+						n++
+					}
+				}
+			}
+			return n
+		}
+		if runs := ticks.scheduled("back"); len(runs) != 2 || catchUps() != 1 {
+			t.Fatalf("runs %v, want one tick and one catch-up after the downtime", runs)
+		}
+		runFor(other, time.Second) // the spec changed: a process ran it
+		time.Sleep(2 * time.Hour)
+		runFor(set, time.Second) // changed back while down
+		if runs := ticks.scheduled("back"); len(runs) != 2 {
+			t.Errorf("runs %v: the spec changed back while down caught up on the ticks it missed", runs)
+		}
+		runFor(set, 10*time.Minute) // its next tick fires, not as a catch-up
+		if runs := ticks.scheduled("back"); len(runs) != 3 || catchUps() != 1 {
+			t.Errorf("runs %v, want its next tick, not a catch-up", runs)
+		}
+	})
+}
+
 // TestScheduleWithWrongClocks: a process whose clock is behind fires no tick twice,
 // and one whose clock is ahead is refused its ticks rather than take them early.
 func TestScheduleWithWrongClocks(t *testing.T) {

@@ -3,6 +3,8 @@ package triggers
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,10 +27,29 @@ type memTicks struct {
 	last   map[string]int64              // by workflow and schedule: the last tick (ms)
 	tick   map[string]string             // by workflow and schedule: "<ms> <run>" of the last started
 	events map[string][]*workflows.Event // by workflow: the events of the runs started
+	inUse  map[string][]string           // by workflow: its specs in use, as last recorded
 }
 
 func newMemTicks() *memTicks {
-	return &memTicks{last: map[string]int64{}, tick: map[string]string{}, events: map[string][]*workflows.Event{}}
+	return &memTicks{last: map[string]int64{}, tick: map[string]string{}, events: map[string][]*workflows.Event{},
+		inUse: map[string][]string{}}
+}
+
+func (m *memTicks) UseSchedules(_ context.Context, wf *workflows.Workflow, schedules []string) (map[string]bool, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	was, known := m.inUse[wf.Name]
+	m.inUse[wf.Name] = slices.Clone(schedules)
+	if !known {
+		return nil, false, nil
+	}
+	notInUse := map[string]bool{}
+	for _, s := range schedules {
+		if !slices.Contains(was, s) {
+			notInUse[s] = true
+		}
+	}
+	return notInUse, true, nil
 }
 
 func (m *memTicks) LastTick(_ context.Context, wf *workflows.Workflow, schedule string) (time.Time, error) {
@@ -144,6 +165,18 @@ func ticksContract(t *testing.T, wf *workflows.Workflow, open func() Ticks) {
 	// A schedule is known by its workflow and its spec.
 	if other, err := one.LastTick(ctx, wf, "every 2s"); err != nil || other.Before(last) {
 		t.Errorf("another schedule's last tick: %v, %v; want now", other, err)
+	}
+	// The specs in use, as any process last recorded them.
+	if notInUse, known, err := one.UseSchedules(ctx, wf, []string{"every 1s"}); err != nil || known || len(notInUse) != 0 {
+		t.Errorf("the first record of the specs in use: %v %v %v, want none known", notInUse, known, err)
+	}
+	both := []string{"every 1s", "every 2s"}
+	if notInUse, known, err := two.UseSchedules(ctx, wf, both); err != nil || !known ||
+		!maps.Equal(notInUse, map[string]bool{"every 2s": true}) {
+		t.Errorf("another process's record: %v %v %v, want every 2s not in use before", notInUse, known, err)
+	}
+	if notInUse, known, err := one.UseSchedules(ctx, wf, both); err != nil || !known || len(notInUse) != 0 {
+		t.Errorf("the same specs recorded again: %v %v %v, want all in use before", notInUse, known, err)
 	}
 }
 
