@@ -172,6 +172,11 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 		if !d.HasErrors() && s.Every < MinEvery {
 			diags = append(diags, b.Attr("every").Error("every is too short", what+" "+fires+" at most once a second."))
 		}
+		if tz := b.Attr("timezone"); tz != nil {
+			diags = append(diags, tz.Warning("timezone does nothing with every",
+				"The ticks of every fall on multiples of it since the Unix epoch, whatever the time zone: every = \"1d\" "+fires+
+					" at midnight UTC. For a time of day in a zone, write cron = \"0 9 * * *\" with the timezone."))
+		}
 	}
 	return s, diags
 }

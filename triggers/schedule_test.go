@@ -58,21 +58,26 @@ func TestScheduleDaylightSaving(t *testing.T) {
 
 func TestScheduleErrors(t *testing.T) {
 	for attrs, want := range map[string]string{
-		``:                                       "A schedule needs cron or every",
-		"cron = \"@daily\"\nevery = \"1h\"":      "Both cron and every are set",
-		`cron = "61 * * * *"`:                    `Invalid cron spec "61 * * * *"`,
-		`cron = "* * * *"`:                       "Expected exactly 5 fields",
-		`cron = "0 0 30 2 *"`:                    "never fires",
-		`cron = "CRON_TZ=UTC 0 9 * * *"`:         "Set the time zone with timezone",
-		"cron = \"@daily\"\ntimezone = \"Mars\"": `Unknown time zone "Mars"`,
-		`cron = "0 0 * * 7"`:                     "Sunday is 0 (or SUN), not 7.",
-		`cron = "0 0 * * 5-7"`:                   "Sunday is 0 (or SUN), not 7.",
-		`cron = "@every 90s"`:                    `Write an interval as every = "90s"`,
-		`every = "100ms"`:                        "A schedule fires at most once a second",
-		`every = "often"`:                        `Invalid duration "often"`,
+		``:                                          "A schedule needs cron or every",
+		"cron = \"@daily\"\nevery = \"1h\"":         "Both cron and every are set",
+		`cron = "61 * * * *"`:                       `Invalid cron spec "61 * * * *"`,
+		`cron = "* * * *"`:                          "Expected exactly 5 fields",
+		`cron = "0 0 30 2 *"`:                       "never fires",
+		`cron = "CRON_TZ=UTC 0 9 * * *"`:            "Set the time zone with timezone",
+		"cron = \"@daily\"\ntimezone = \"Mars\"":    `Unknown time zone "Mars"`,
+		`cron = "0 0 * * 7"`:                        "Sunday is 0 (or SUN), not 7.",
+		`cron = "0 0 * * 5-7"`:                      "Sunday is 0 (or SUN), not 7.",
+		`cron = "@every 90s"`:                       `Write an interval as every = "90s"`,
+		`every = "100ms"`:                           "A schedule fires at most once a second",
+		`every = "often"`:                           `Invalid duration "often"`,
+		"every = \"1d\"\ntimezone = \"Asia/Tokyo\"": `timezone does nothing with every`,
 	} {
 		if _, diags := loadSchedule(t, attrs); !strings.Contains(diags, want) {
 			t.Errorf("%q: %s, want %q", attrs, diags, want)
 		}
+	}
+	// A timezone with every is a mistake, but the schedule is right as it is.
+	if s, diags := loadSchedule(t, "every = \"1d\"\ntimezone = \"Asia/Tokyo\""); s == nil || s.Every != 24*time.Hour {
+		t.Errorf("every with a timezone: %v, %s", s, diags)
 	}
 }
