@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 func loadSchedule(t *testing.T, attrs string) (*Schedule, string) {
@@ -79,5 +81,27 @@ func TestScheduleErrors(t *testing.T) {
 	// A timezone with every is a mistake, but the schedule is right as it is.
 	if s, diags := loadSchedule(t, "every = \"1d\"\ntimezone = \"Asia/Tokyo\""); s == nil || s.Every != 24*time.Hour {
 		t.Errorf("every with a timezone: %v, %s", s, diags)
+	}
+}
+
+// TestScheduleLocalEvent: hookflow run's event for a workflow with only a schedule is
+// its latest tick, a time the spec fires, not the moment of the run.
+func TestScheduleLocalEvent(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 17, 5, 0, time.UTC)
+	for attrs, want := range map[string]string{
+		`every = "1h"`: "2026-11-21T12:00:00Z",
+		"cron = \"0 9 * * *\"\ntimezone = \"Europe/Paris\"": "2026-11-21T09:00:00+01:00",
+	} {
+		s, diags := loadSchedule(t, attrs)
+		if s == nil {
+			t.Fatal(diags)
+		}
+		ev := &workflows.Event{ReceivedAt: now}
+		if !s.LocalEvent(ev, false) {
+			t.Fatalf("%s: no event made", attrs)
+		}
+		if got := ev.Body.(map[string]any)["scheduled_at"]; got != want {
+			t.Errorf("%s: scheduled_at %v, want %s", attrs, got, want)
+		}
 	}
 }

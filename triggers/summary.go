@@ -61,12 +61,17 @@ func (s *Schedule) Announce(wf *workflows.Workflow, _ string) (string, []any) {
 	return "schedule", []any{"workflow", wf.Name, "schedule", s.Key(), "next", s.Next(time.Now()).Format(time.RFC3339)}
 }
 
-// LocalEvent makes ev a tick of the schedule at ev's time, when no body was given.
+// LocalEvent makes ev the schedule's latest tick at ev's time (its next, for a cron
+// spec that has not fired in a year), when no body was given.
 func (s *Schedule) LocalEvent(ev *workflows.Event, given bool) bool {
 	if given {
 		return false
 	}
-	tick := s.TickEvent(ev.ReceivedAt.Truncate(time.Second), false, ev.ReceivedAt)
+	at, _ := s.Due(ev.ReceivedAt.Add(-400*24*time.Hour), ev.ReceivedAt)
+	if at.IsZero() {
+		at = s.Next(ev.ReceivedAt)
+	}
+	tick := s.TickEvent(at, false, ev.ReceivedAt)
 	ev.Trigger, ev.ContentType, ev.Raw, ev.Body = tick.Trigger, tick.ContentType, tick.Raw, tick.Body
 	return true
 }

@@ -66,7 +66,7 @@ from the file's extension (.form for a form, .txt, .xml), else it is JSON. --hea
 gives it headers, one "Name: value" or @FILE for a file of them, as curl -H takes.
 For a workflow with a webhook, the event is that webhook's, and the workflow's filter
 applies (--no-filter runs it anyway); signatures are not checked. For a workflow with
-only a schedule, the event is a tick of it.
+only a schedule, the event is its latest tick.
 
 --dry-run sends nothing: each http step prints the request it would send (credential
 headers and secrets hidden) and gets a 200 answer with an empty JSON object, and delay
