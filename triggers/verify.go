@@ -150,7 +150,10 @@ func newHMACScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 }
 
 func (s *hmacScheme) verify(h http.Header, body []byte, _ time.Time) error {
-	v := h.Get(s.header)
+	v, err := oneValue(h, s.header)
+	if err != nil {
+		return err
+	}
 	if v == "" {
 		return verifyFailed("no %s header", s.header)
 	}
@@ -177,7 +180,10 @@ type stripeScheme struct {
 }
 
 func (s *stripeScheme) verify(h http.Header, body []byte, now time.Time) error {
-	v := h.Get("Stripe-Signature")
+	v, err := oneValue(h, "Stripe-Signature")
+	if err != nil {
+		return err
+	}
 	if v == "" {
 		return verifyFailed("no Stripe-Signature header")
 	}
@@ -212,7 +218,10 @@ type slackScheme struct {
 }
 
 func (s *slackScheme) verify(h http.Header, body []byte, now time.Time) error {
-	ts, v := h.Get("X-Slack-Request-Timestamp"), h.Get("X-Slack-Signature")
+	ts, v, err := twoValues(h, "X-Slack-Request-Timestamp", "X-Slack-Signature")
+	if err != nil {
+		return err
+	}
 	if ts == "" || v == "" {
 		return verifyFailed("no X-Slack-Request-Timestamp or X-Slack-Signature header")
 	}
@@ -256,6 +265,11 @@ func newStandardScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 }
 
 func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error {
+	for _, name := range []string{"webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature"} {
+		if _, err := oneValue(h, name); err != nil {
+			return err
+		}
+	}
 	id, ts, v := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
 	if id == "" && ts == "" && v == "" {
 		// Svix sends the same headers named svix-…, unless its sender renamed them.
@@ -299,6 +313,9 @@ type basicScheme struct {
 }
 
 func (s *basicScheme) verify(h http.Header, _ []byte, _ time.Time) error {
+	if _, err := oneValue(h, "Authorization"); err != nil {
+		return err
+	}
 	r := http.Request{Header: h}
 	user, pass, ok := r.BasicAuth()
 	if !ok {
@@ -317,7 +334,11 @@ func (s *basicScheme) verify(h http.Header, _ []byte, _ time.Time) error {
 type bearerScheme struct{ tokens []string }
 
 func (s *bearerScheme) verify(h http.Header, _ []byte, _ time.Time) error {
-	scheme, token, ok := strings.Cut(h.Get("Authorization"), " ")
+	auth, err := oneValue(h, "Authorization")
+	if err != nil {
+		return err
+	}
+	scheme, token, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return verifyFailed("no bearer token")
 	}
@@ -325,6 +346,29 @@ func (s *bearerScheme) verify(h http.Header, _ []byte, _ time.Time) error {
 		return verifyFailed("the bearer token does not match")
 	}
 	return nil
+}
+
+// oneValue is the value of header name in h, "" when it was not sent. A header sent more
+// than once is refused: which of its values the sender meant cannot be told.
+func oneValue(h http.Header, name string) (string, error) {
+	switch v := h.Values(name); len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		return v[0], nil
+	default:
+		return "", verifyFailed("%s is sent %d times; a sender sends it once", name, len(v))
+	}
+}
+
+// twoValues is oneValue of two headers.
+func twoValues(h http.Header, a, b string) (string, string, error) {
+	va, err := oneValue(h, a)
+	if err != nil {
+		return "", "", err
+	}
+	vb, err := oneValue(h, b)
+	return va, vb, err
 }
 
 // anyEqual compares given with every candidate in constant time, and does not stop at

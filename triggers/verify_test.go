@@ -86,6 +86,15 @@ func TestVerifyVectors(t *testing.T) {
 			if err := v.verify(http.Header{}, []byte(tt.body), tt.now); !errors.Is(err, errVerify) {
 				t.Errorf("no headers verifies: %v", err)
 			}
+			// A header sent twice, both copies valid, is refused as such: which one
+			// the sender meant cannot be told.
+			for name, values := range tt.h {
+				twice := tt.h.Clone()
+				twice[name] = append(values, values...)
+				if err := v.verify(twice, []byte(tt.body), tt.now); !errors.Is(err, errVerify) || !strings.Contains(err.Error(), "sent 2 times") {
+					t.Errorf("%s sent twice: %v", name, err)
+				}
+			}
 		})
 	}
 }
