@@ -613,8 +613,10 @@ func shellQuote(s string) string {
 }
 
 // triggerText is a trigger as the workflow list shows it: its text ("POST
-// /hooks/orders", "cron 0 9 * * * Europe/Paris", "every 1m0s"), else its kind; with,
-// when its last attempt failed (a poll), how many times in a row and the last error.
+// /hooks/orders", "cron 0 9 * * * Europe/Paris", "every 1m"), else its kind; with,
+// when its last attempt failed (a poll), how many times in a row and the last error,
+// else a schedule's (or a poll's) next tick, in local time (a failing poll's next try
+// waits longer).
 func triggerText(t map[string]any) string {
 	text, _ := t["text"].(string)
 	if text == "" {
@@ -624,6 +626,8 @@ func triggerText(t map[string]any) string {
 	failures, _ := st["failures"].(json.Number) // the answer is decoded with UseNumber
 	if n, _ := failures.Int64(); n > 0 {
 		text += fmt.Sprintf(" (failing, %d in a row: %s)", int(n), errorLine(fmt.Sprint(st["last_error"]), 80))
+	} else if next, err := time.Parse(time.RFC3339, fmt.Sprint(t["next"])); err == nil && !next.IsZero() {
+		text += " (next " + next.Local().Format(time.DateTime) + ")"
 	}
 	return text
 }

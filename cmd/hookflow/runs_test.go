@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const opsSrc = `
@@ -160,6 +161,16 @@ func TestAdminCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "POST /hooks/customers") || !strings.Contains(out, "cron 0 3 * * * Europe/Paris") ||
 		!strings.Contains(out, "ops.hcl:6") {
 		t.Errorf("workflows: %v\n%s", err, out)
+	}
+	// The schedule's next tick, 03:00 in Paris, in this machine's time.
+	paris, _ := time.LoadLocation("Europe/Paris")
+	now := time.Now().In(paris)
+	tick := time.Date(now.Year(), now.Month(), now.Day(), 3, 0, 0, 0, paris)
+	if !tick.After(now) {
+		tick = time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, paris)
+	}
+	if want := "(next " + tick.Local().Format(time.DateTime) + ")"; !strings.Contains(out, want) {
+		t.Errorf("workflows: want the schedule's next tick %s\n%s", want, out)
 	}
 }
 
