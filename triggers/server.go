@@ -185,7 +185,8 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hook.verify != nil {
 		if err := hook.verify.verify(r.Header, raw, h.now()); err != nil {
 			if ok, suppressed := h.forgedLog.allow(); ok {
-				h.log.Warn("webhook refused", "path", r.URL.Path, "reason", err, "remote", r.RemoteAddr,
+				// A path may hold a secret of the workflow (path = "/in/${secret(…)}").
+				h.log.Warn("webhook refused", "path", routes[0].wf.Secrets.String(r.URL.Path), "reason", err, "remote", r.RemoteAddr,
 					"suppressed", suppressed)
 			}
 			switch hook.preset {

@@ -469,3 +469,38 @@ workflow "github" {
 		}
 	}
 }
+
+// TestRefusedWebhookLogHidesSecretPath: a webhook whose path holds a secret is logged
+// with it redacted when a request is refused.
+func TestRefusedWebhookLogHidesSecretPath(t *testing.T) {
+	t.Setenv("HOOK_PATH_TOKEN", "pathtoken-S3cr3t-aaaa")
+	set, diags := loadHooks("sp.hcl", `
+workflow "secret_path" {
+  trigger "webhook" {
+    path = "/sp/${secret("HOOK_PATH_TOKEN")}"
+    verify "bearer" {
+      tokens = ["a-bearer-token-long-enough"]
+    }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var logs strings.Builder
+	h := NewWebhooks(&recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}},
+		slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	h.Use(set)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/hooks/sp/pathtoken-S3cr3t-aaaa", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("unsigned: %d, want 401", resp.StatusCode)
+	}
+	if strings.Contains(logs.String(), "S3cr3t") || !strings.Contains(logs.String(), "path=/hooks/sp/[redacted]") {
+		t.Errorf("the refusal's log line: %s", logs.String())
+	}
+}
