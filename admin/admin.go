@@ -129,6 +129,8 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 		httpjson.Error(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return identify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every answer is JSON or text, never a page: no browser is to sniff it for one.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		// The mux would redirect a path that is not clean (//, a . or .. segment) to
 		// its clean form, with an HTML body: no endpoint has such a path. It cleans
 		// the path as sent, where an id's own / and .. are escaped, and so does this.

@@ -341,6 +341,9 @@ workflow "w" {
 				t.Errorf("%d Allow %q %s, want %d Allow %q %s", resp.StatusCode, resp.Header.Get("Allow"),
 					resp.Header.Get("Content-Type"), c.status, c.allow, c.ctype)
 			}
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options %q, want nosniff", got)
+			}
 		})
 	}
 }
