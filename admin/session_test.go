@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 )
@@ -340,5 +342,69 @@ func TestSignOutInMemory(t *testing.T) {
 	}
 	if got := do("GET", "/api/v1/runs"); got != http.StatusUnauthorized {
 		t.Errorf("signed out: %d", got)
+	}
+}
+
+// While Redis cannot be reached, a request with a session cookie is answered 503 with
+// Retry-After, the pages' too, and so is a sign-out: the session stays valid, and a
+// sign-out once Redis is back ends it.
+func TestSessionsWhileRedisIsDown(t *testing.T) {
+	b := redistest.Real(t)
+	// A client that tries each command once: a refused connection fails at once.
+	opts, err := redis.ParseURL(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxRetries = -1
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	a := Access{OperatorToken: "operator-token-0123456789", SignedOut: NewRedisSignedOut(rdb)}
+	srv := protectedServer(t, a)
+	cookie := testutil.SignIn(t, srv.URL, a.OperatorToken)
+	if r := testutil.BrowserRequest(t, srv.URL, "GET", "/api/v1/runs", cookie, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("signed in, with Redis up: %d", r.StatusCode)
+	}
+	b.Stop()
+	for _, c := range []struct{ method, path, says string }{
+		{"GET", "/api/v1/runs", "cannot check the session right now"},
+		{"GET", "/runs/r1", "cannot check the session right now"},
+		{"POST", "/api/v1/runs/r1/replay", "cannot check the session right now"},
+		{"POST", "/logout", "cannot sign out right now (the session stays valid)"},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+			req.Header.Set("Origin", srv.URL)
+			req.AddCookie(cookie)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+				!strings.Contains(string(body), c.says) || len(resp.Cookies()) != 0 {
+				t.Errorf("with Redis down: %d, Retry-After %q, cookies %v, %s; want 503 saying %q",
+					resp.StatusCode, resp.Header.Get("Retry-After"), resp.Cookies(), body, c.says)
+			}
+		})
+	}
+	// The bearer token needs no Redis to be checked.
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/runs", nil)
+	req.Header.Set("Authorization", "Bearer "+a.OperatorToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("the token with Redis down: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	b.Restart()
+	if r := testutil.BrowserRequest(t, srv.URL, "GET", "/api/v1/runs", cookie, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("the session once Redis is back: %d, want it still valid", r.StatusCode)
+	}
+	if r := testutil.BrowserRequest(t, srv.URL, "POST", "/logout", cookie, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing out again: %d", r.StatusCode)
+	}
+	if r := testutil.BrowserRequest(t, srv.URL, "GET", "/api/v1/runs", cookie, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("signed out once Redis is back: %d", r.StatusCode)
 	}
 }
