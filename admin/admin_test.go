@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
@@ -466,5 +468,96 @@ workflow "w" {
 		if resp.StatusCode != c.status || !strings.Contains(string(body), c.says) || resp.Header.Get(Header) != "v1" {
 			t.Errorf("GET %s: %d %s (%s: %q), want %d with %s", c.path, resp.StatusCode, body, Header, resp.Header.Get(Header), c.status, c.says)
 		}
+	}
+}
+
+// A body past 1 MiB is refused with 413, for a manual start and an admin resume alike,
+// and starts or resumes nothing; an unknown workflow is 404.
+func TestBodiesPastTheLimit(t *testing.T) {
+	e, _, srv := serveAPI(t, `
+workflow "approve" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}
+`)
+	ctx := context.Background()
+	big := `{"big": "` + strings.Repeat("x", 1<<20) + `"}`
+	var fail map[string]string
+	resp, err := http.Post(srv.URL+"/api/v1/workflows/approve/runs", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode(t, resp, http.StatusRequestEntityTooLarge, &fail)
+	if page, err := e.Runs(ctx, engine.RunFilter{}); err != nil || len(page.Runs) != 0 {
+		t.Errorf("a start past the limit started %v (%v)", page, err)
+	}
+
+	resp, err = http.Post(srv.URL+"/api/v1/workflows/approve/runs", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started map[string]string
+	decode(t, resp, http.StatusAccepted, &started)
+	id := started["run_id"]
+	waitStatus(t, srv.URL, id, "waiting")
+	resp, err = http.Post(srv.URL+"/api/v1/runs/"+id+"/resume/approval", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode(t, resp, http.StatusRequestEntityTooLarge, &fail)
+	if !strings.Contains(fail["error"], "at most 1048576 bytes") {
+		t.Errorf("a resume past the limit: %v", fail)
+	}
+	var run engine.Run
+	get(t, srv.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
+	if run.Status != engine.RunWaiting {
+		t.Errorf("after a resume past the limit the run is %s", run.Status)
+	}
+	// Right at the limit, the resume is taken.
+	atLimit := `{"big": "` + strings.Repeat("x", 1<<20-len(`{"big": ""}`)) + `"}`
+	resp, err = http.Post(srv.URL+"/api/v1/runs/"+id+"/resume/approval", "application/json", strings.NewReader(atLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resumed engine.Resumed
+	decode(t, resp, http.StatusOK, &resumed)
+	waitStatus(t, srv.URL, id, "succeeded")
+
+	get(t, srv.URL+"/api/v1/workflows/nope", http.StatusNotFound, &fail)
+	var wf map[string]any
+	get(t, srv.URL+"/api/v1/workflows/approve", http.StatusOK, &wf)
+	if wf["name"] != "approve" {
+		t.Errorf("GET /api/v1/workflows/approve: %v", wf)
+	}
+}
+
+// A manual start that Redis cannot take is 503 with Retry-After, saying why; it names
+// no run, as none was stored.
+func TestManualStartWhileRedisIsDown(t *testing.T) {
+	set, k := backfill(t)
+	b := redistest.Real(t)
+	// A client that tries each command once: a refused connection fails at once.
+	opts, err := redis.ParseURL(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxRetries = -1
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	e := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
+	e.Use(set)
+	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	t.Cleanup(srv.Close)
+	b.Stop()
+	resp, err := http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer map[string]string
+	decode(t, resp, http.StatusServiceUnavailable, &answer)
+	if !strings.HasPrefix(answer["error"], "cannot queue the run right now: Redis is unreachable: ") || answer["run_id"] != "" ||
+		resp.Header.Get("Retry-After") == "" {
+		t.Errorf("answer %v, Retry-After %q", answer, resp.Header.Get("Retry-After"))
 	}
 }
