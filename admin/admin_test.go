@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -559,5 +561,109 @@ func TestManualStartWhileRedisIsDown(t *testing.T) {
 	if !strings.HasPrefix(answer["error"], "cannot queue the run right now: Redis is unreachable: ") || answer["run_id"] != "" ||
 		resp.Header.Get("Retry-After") == "" {
 		t.Errorf("answer %v, Retry-After %q", answer, resp.Header.Get("Retry-After"))
+	}
+}
+
+// A listing by status reads at most 5,000 runs, and one by event text 1,000: past
+// that, the page comes back short, with a next to go on from, and the next page finds
+// the older runs that match.
+func TestRunListingReadsBoundedRuns(t *testing.T) {
+	set, k := backfill(t)
+	rdb := redistest.Mini(t).Client
+	e := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
+	e.Use(set) // no workers: the runs started stay queued
+	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	wf := set.Workflow("backfill")
+	start := func(body string) string {
+		id, err := e.Start(ctx, wf, &workflows.Event{ID: "e-" + body, Trigger: "manual", ReceivedAt: time.Now(),
+			ContentType: "application/json", Raw: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	// startNewer starts n runs, all newer than those before.
+	startNewer := func(n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		jobs := make(chan int)
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range jobs {
+					_, err := e.Start(ctx, wf, &workflows.Event{ID: fmt.Sprintf("e%d", i), Trigger: "manual",
+						ReceivedAt: time.Now(), ContentType: "application/json", Raw: `{"n": 1}`})
+					if err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		for i := range n {
+			jobs <- i
+		}
+		close(jobs)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	oldest := start(`{"note": "needle"}`)
+	if _, err := e.Cancel(ctx, oldest); err != nil {
+		t.Fatal(err)
+	}
+	// Runs of one millisecond are listed by id, which is random within it: the others
+	// start once Redis's clock has left the oldest's.
+	run, err := e.Run(ctx, oldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "Redis's clock past the oldest run's millisecond", func() bool {
+		now, err := rdb.Time(ctx).Result()
+		return err == nil && now.UnixMilli() > run.CreatedAt.UnixMilli()
+	})
+	list := func(query string) engine.RunPage {
+		t.Helper()
+		var page engine.RunPage
+		get(t, srv.URL+"/api/v1/runs?"+query, http.StatusOK, &page)
+		return page
+	}
+	// found reports whether the first page of query has the oldest run, and fails
+	// when it has not and gives no next page that has it.
+	found := func(query string) bool {
+		t.Helper()
+		page := list(query)
+		if len(page.Runs) == 1 && page.Runs[0].ID == oldest {
+			return true
+		}
+		if len(page.Runs) != 0 || page.Next == "" {
+			t.Fatalf("%s: %d runs, next %q; want none and a next", query, len(page.Runs), page.Next)
+		}
+		if more := list(query + "&cursor=" + url.QueryEscape(page.Next)); len(more.Runs) != 1 || more.Runs[0].ID != oldest {
+			t.Fatalf("%s, the next page: %+v", query, more)
+		}
+		return false
+	}
+
+	startNewer(999)
+	if !found("text=NEEDLE") || !found("status=cancelled") {
+		t.Error("with 999 newer runs, a text filter does not read 1,000")
+	}
+	startNewer(1)
+	if found("text=needle") {
+		t.Error("with 1,000 newer runs, a text filter reads more than 1,000")
+	}
+	startNewer(3999)
+	if !found("status=cancelled") {
+		t.Error("with 4,999 newer runs, a status filter does not read 5,000")
+	}
+	startNewer(1)
+	if found("status=cancelled") {
+		t.Error("with 5,000 newer runs, a status filter reads more than 5,000")
 	}
 }
