@@ -39,6 +39,16 @@ type PageOptions struct {
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// pageHeaders sets the headers of every page, the sign-in form's too: pageCSP, no
+// framing, no caching, and no referrer sent to another origin.
+func pageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
 // Inspector returns the run inspector's pages: the runs at /, a run at /runs/{id},
 // dead letters at /dlq and workflows at /workflows, with their assets under /assets/.
 // Serve it behind Protect, beside Handler. cfg may be nil.
@@ -95,13 +105,8 @@ type page struct {
 }
 
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
+	pageHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	err := p.tmpl[name].ExecuteTemplate(w, "layout", data)
 	switch {

@@ -111,19 +111,24 @@ func (a Access) sessionRole(r *http.Request, now time.Time) (role, error) {
 	return s.role, nil
 }
 
+// loginPage is the sign-in form. It has no style of its own: the pages' stylesheet is
+// behind the session it signs in, and the form is served under the pages' policy
+// (pageCSP), which allows no inline style.
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hookflow: sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 28em; margin: 4em auto">
+<body>
+<main>
 <h1>hookflow</h1>
-{{if .Error}}<p role="alert" style="color: #b00">{{.Error}}</p>{{end}}
+{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
 <form method="post" action="/login">
 {{with .Next}}<input type="hidden" name="next" value="{{.}}">{{end}}
 <label for="token">Admin token</label><br>
-<input id="token" name="token" type="password" autocomplete="current-password" required style="width: 100%">
+<input id="token" name="token" type="password" autocomplete="current-password" required size="40">
 <p><button type="submit">Sign in</button></p>
 </form>
 <p>The operator or the read-only token that hookflow serve was given (--admin-token, --admin-read-token).</p>
+</main>
 </body></html>
 `))
 
@@ -145,9 +150,7 @@ type loginForm struct{ Error, Next string }
 // linked. Only a path of this server is followed (see localPage): no other site can
 // use the form to send a signed-in browser elsewhere.
 func (a Access) login(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	w.Header().Set("X-Frame-Options", "DENY")
+	pageHeaders(w.Header())
 	if r.Method != http.MethodPost {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		loginPage.Execute(w, loginForm{Next: localPage(r.URL.Query().Get("next"))})
