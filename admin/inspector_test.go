@@ -791,3 +791,64 @@ func TestInspectorReaderGoneIsNoError(t *testing.T) {
 		t.Errorf("a page its reader did not read logged:\n%s", got)
 	}
 }
+
+// Every page of the run inspector, its error pages and the sign-in form are sent with
+// a policy that allows only their own script and style and no framing, and are
+// neither cached nor named to another origin.
+func TestInspectorPageHeaders(t *testing.T) {
+	e, set, api := serveAPI(t, `
+workflow "w" {
+  step "log" "x" {
+    message = "hi"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("w"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "succeeded")
+	a := Access{OperatorToken: "operator-token-0123456789"}
+	srv := httptest.NewServer(Protect(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{SignOut: true}, quiet), a))
+	defer srv.Close()
+	session := testutil.SignIn(t, srv.URL, a.OperatorToken)
+	for _, c := range []struct {
+		name, method, path string
+		cookie             *http.Cookie
+		form               url.Values
+		status             int
+	}{
+		{"runs", "GET", "/", session, nil, 200},
+		{"a run", "GET", "/runs/" + id, session, nil, 200},
+		{"workflows", "GET", "/workflows", session, nil, 200},
+		{"dead letters", "GET", "/dlq", session, nil, 200},
+		{"no such run", "GET", "/runs/nosuch", session, nil, 404},
+		{"no such page", "GET", "/nosuch", session, nil, 404},
+		{"a bad cursor", "GET", "/?cursor=x", session, nil, 400},
+		{"the sign-in form", "GET", "/login", nil, nil, 200},
+		{"a wrong token", "POST", "/login", nil, url.Values{"token": {"guess-0123456789abcdef"}}, 401},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := testutil.BrowserRequest(t, srv.URL, c.method, c.path, c.cookie, c.form)
+			if r.StatusCode != c.status || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("%d %s, want %d text/html", r.StatusCode, r.Header.Get("Content-Type"), c.status)
+			}
+			for name, want := range map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store",
+				"Referrer-Policy": "same-origin", "Content-Security-Policy": pageCSP} {
+				if got := r.Header.Get(name); got != want {
+					t.Errorf("%s: %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+	// The policy is the one docs/security.md quotes: the pages' own script and style,
+	// nothing inline, no framing.
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"} {
+		if !slices.Contains(strings.Split(pageCSP, "; "), want) {
+			t.Errorf("the pages' policy %q has no %s", pageCSP, want)
+		}
+	}
+	if strings.Contains(pageCSP, "unsafe") {
+		t.Errorf("the pages' policy %q allows something unsafe", pageCSP)
+	}
+}
