@@ -150,3 +150,44 @@ func TestResumesForm(t *testing.T) {
 		t.Errorf("resumed with %v", out)
 	}
 }
+
+// HEAD answers as GET does, without a body and resuming nothing; a body that is not
+// text is 415.
+func TestResumesHeadAndNotText(t *testing.T) {
+	f := &fakeResumer{}
+	srv := httptest.NewServer(NewResumes(f, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer srv.Close()
+	for path, want := range map[string]int{"/resume/good": 200, "/resume/unknown": 404} {
+		resp, err := http.Head(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || len(body) != 0 || resp.Header.Get("Cache-Control") != "no-store" ||
+			resp.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("HEAD %s: %d, %d bytes, %v; want %d and no body", path, resp.StatusCode, len(body), resp.Header, want)
+		}
+	}
+	resp, err := http.Post(srv.URL+"/resume/good", "image/png", strings.NewReader("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(string(body), "not text") {
+		t.Errorf("a body that is not text: %d %s, want 415", resp.StatusCode, body)
+	}
+	if f.resumed != nil {
+		t.Error("a HEAD or a refused POST resumed the wait")
+	}
+	// Text of another type is taken.
+	resp, err = http.Post(srv.URL+"/resume/good", "text/csv", strings.NewReader("approved,yes\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a text body: %d, want 200", resp.StatusCode)
+	}
+}

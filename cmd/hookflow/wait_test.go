@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 )
 
@@ -327,5 +328,49 @@ workflow "approve" {
 	err := run(context.Background(), []string{"run", "--dir", dir, "--dry-run", "--resume", "approval=true", "approve"}, nil, &stdout, &stderr)
 	if err != nil || !strings.Contains(stdout.String(), `"body": "from the file"`) {
 		t.Errorf("a file named true: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+}
+
+// A resume URL answers 503 with Retry-After, to a GET and a POST, while hookflow shuts
+// down and while Redis cannot be reached; the wait is not resumed, and is once Redis is
+// back.
+func TestResumeURLWhileShuttingDownOrRedisDown(t *testing.T) {
+	b := redistest.Durable(t) // the run is there once Redis is back
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "approve.hcl"), approvalSrc)
+	s := serveDir(t, dir, b.URL, "127.0.0.1:0")
+	id, url := waitingRun(t, s)
+	url = strings.Replace(url, "localhost", "127.0.0.1", 1)
+	unavailable := func(when string) {
+		t.Helper()
+		for _, method := range []string{"GET", "POST"} {
+			req, _ := http.NewRequest(method, url, strings.NewReader(`{"approved": true}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%s while %s: %d, Retry-After %q: %s; want 503 with Retry-After", method, when,
+					resp.StatusCode, resp.Header.Get("Retry-After"), body)
+			}
+		}
+	}
+	s.draining.Store(true)
+	unavailable("shutting down")
+	s.draining.Store(false)
+	b.Stop()
+	unavailable("Redis is down")
+	b.Restart()
+	if st := runStatus(t, s, id)["status"]; st != "waiting" {
+		t.Fatalf("after the refused resumes the run is %v", st)
+	}
+	if code, out := postJSON(t, url, `{"approved": true}`); code != 200 || out["status"] != "resumed" {
+		t.Fatalf("POST once Redis is back: %d %v", code, out)
+	}
+	if done := waitRun(t, statusURL(s, id)); done["status"] != "succeeded" {
+		t.Errorf("run %v", done)
 	}
 }
