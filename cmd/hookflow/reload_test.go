@@ -363,3 +363,29 @@ func TestNoReloadOnceShuttingDown(t *testing.T) {
 		t.Error("the set changed")
 	}
 }
+
+// POST /api/v1/reload answers 422 when the files have errors, with the diagnostics,
+// and changes nothing; 200 once they are fixed.
+func TestReloadByAPIRefused(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	r := serveReloading(t, dir, true)
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a")+hookSrc("b"))
+	bad := filepath.Join(dir, "bad.hcl")
+	writeFile(t, bad, "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
+	code, out := postJSON(t, "http://"+r.s.adminAddr+"/api/v1/reload", "")
+	st, _ := out["config"].(map[string]any)
+	if code != http.StatusUnprocessableEntity || st["ok"] != false || !strings.Contains(fmt.Sprint(st["error"]), "bad.hcl:2:") {
+		t.Errorf("reload of files with errors: %d %v, want 422 naming bad.hcl:2", code, out)
+	}
+	if r.hook(t, "b") != http.StatusNotFound || r.hook(t, "a") != http.StatusAccepted {
+		t.Error("a refused reload changed what is served")
+	}
+	os.Remove(bad)
+	if code, out := postJSON(t, "http://"+r.s.adminAddr+"/api/v1/reload", ""); code != http.StatusOK || out["config"].(map[string]any)["ok"] != true {
+		t.Errorf("reload of the files fixed: %d %v", code, out)
+	}
+	if r.hook(t, "b") != http.StatusAccepted {
+		t.Error("b does not answer after the reload")
+	}
+}
