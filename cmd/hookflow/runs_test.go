@@ -10,8 +10,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
 )
 
 const opsSrc = `
@@ -440,5 +443,72 @@ func TestRunsShowKeepsLargeNumbers(t *testing.T) {
 	out := stdout.String()
 	if err != nil || !strings.Contains(out, "4183719187810076931") || !strings.Contains(out, "9007199254740993") {
 		t.Errorf("runs show: %v\n%s", err, out)
+	}
+}
+
+// An admin API that answers 503 (it cannot serve now: Redis is unreachable) is exit
+// status 3, worth retrying, for every command of the admin API; a 503 to runs start
+// that names a run (stored, or maybe) is exit status 1, with the run's id: it may run,
+// and is to be looked at before it is started again.
+func TestAdminCommandsExitStatusFor503(t *testing.T) {
+	var named atomic.Bool
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Hookflow-Admin", "v1")
+		w.Header().Set("Content-Type", "application/json")
+		if named.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"run_id": "01stored", "status_url": "/api/v1/runs/01stored", "error": "Redis did not answer, so run 01stored may be stored, and then runs. Look at it (hookflow runs show 01stored) before starting it again"}`)
+			return
+		}
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error": "listing runs failed: Redis is unreachable: connection refused; try again"}`)
+	}))
+	t.Cleanup(api.Close)
+	addr := api.Listener.Addr().String()
+	exit := func(args ...string) (int, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", addr), nil, &stdout, &stderr)
+		code := exitStatus(err, &stderr)
+		return code, stdout.String() + stderr.String()
+	}
+	for _, args := range [][]string{
+		{"runs", "list"}, {"runs", "show", "r1"}, {"runs", "replay", "r1"}, {"runs", "cancel", "r1"},
+		{"runs", "resume", "r1", "approval"}, {"runs", "export-test", "r1"}, {"runs", "start", "w"},
+		{"dlq", "list"}, {"dlq", "retry", "r1:x"}, {"workflows"},
+	} {
+		if code, out := exit(args...); code != exitNoReach || !strings.Contains(out, "Redis is unreachable") {
+			t.Errorf("%s: exit %d, want 3:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	named.Store(true)
+	if code, out := exit("runs", "start", "w"); code != exitFailed || !strings.Contains(out, "hookflow runs show 01stored") {
+		t.Errorf("runs start answered 503 with a run: exit %d, want 1 naming the run:\n%s", code, out)
+	}
+}
+
+// Against a hookflow serve whose Redis is down, the commands exit 3; runs start of a
+// run Redis was sent but did not answer exits 1, naming the run.
+func TestAdminCommandsWhileRedisIsDown(t *testing.T) {
+	b := redistest.Real(t)
+	dir := writeFiles(t, t.TempDir(), map[string]string{"w.hcl": "workflow \"w\" {\n  step \"log\" \"x\" {\n    message = \"hi\"\n  }\n}\n"})
+	s := serveDir(t, dir, b.URL, "127.0.0.1:0")
+	hookflow := func(args ...string) (int, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", s.adminAddr), nil, &stdout, &stderr)
+		code := exitStatus(err, &stderr)
+		return code, stdout.String() + stderr.String()
+	}
+	if code, out := hookflow("runs", "start", "w"); code != 0 {
+		t.Fatalf("runs start with Redis up: exit %d\n%s", code, out)
+	}
+	b.Stop()
+	if code, out := hookflow("runs", "list"); code != exitNoReach || !strings.Contains(out, "Redis is unreachable") {
+		t.Errorf("runs list: exit %d, want 3:\n%s", code, out)
+	}
+	if code, out := hookflow("runs", "start", "w"); code != exitFailed || !strings.Contains(out, "may be stored") {
+		t.Errorf("runs start: exit %d, want 1 naming the run that may be stored:\n%s", code, out)
 	}
 }
