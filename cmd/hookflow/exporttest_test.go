@@ -266,3 +266,42 @@ func TestRunsExportTestTimedOut(t *testing.T) {
 		t.Fatalf("the exported test of a timed-out run fails, exit %d:\n%s\n%s", code, out, data)
 	}
 }
+
+// runs export-test -o refuses a file whose name hookflow test would not read, before
+// asking the admin API anything, and writes nothing.
+func TestExportTestRefusesAFileNotATest(t *testing.T) {
+	asked := make(chan string, 10)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- r.URL.Path
+		w.Header().Set("Hookflow-Admin", "v1")
+		io.WriteString(w, "test \"t\" {}\n")
+	}))
+	t.Cleanup(api.Close)
+	dir := t.TempDir()
+	for _, name := range []string{"run.hcl", "run.test", "run.test.hcl.bak", "run_test.hcl"} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, name)
+			var stderr bytes.Buffer
+			err := run(context.Background(), []string{"runs", "export-test", "r1", "-o", file, "--admin", api.Listener.Addr().String()}, nil, io.Discard, &stderr)
+			if code := exitStatus(err, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "-o "+file+": a test file's name ends in .test.hcl") {
+				t.Errorf("exit %d, want 2 saying the name must end in .test.hcl:\n%s", code, stderr.String())
+			}
+			if _, err := os.Stat(file); !os.IsNotExist(err) {
+				t.Errorf("%s was written (%v)", file, err)
+			}
+		})
+	}
+	select {
+	case path := <-asked:
+		t.Errorf("the admin API was asked for %s", path)
+	default:
+	}
+	// A name that ends in .test.hcl is written.
+	file := filepath.Join(dir, "run.test.hcl")
+	if err := run(context.Background(), []string{"runs", "export-test", "r1", "-o", file, "--admin", api.Listener.Addr().String()}, nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(file); err != nil || string(data) != "test \"t\" {}\n" {
+		t.Errorf("%s: %q %v", file, data, err)
+	}
+}
