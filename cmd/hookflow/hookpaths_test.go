@@ -125,3 +125,41 @@ func TestAdminAPIAnswersJSONToEveryPath(t *testing.T) {
 		})
 	}
 }
+
+// The public listener serves the webhooks, the resume URLs and /healthz, and nothing of
+// the admin listener: not the API, the metrics, /readyz, the inspector or its sign-in.
+func TestPublicListenerServesOnlyHooksResumesAndHealth(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"w.hcl": hookSrc("w")})
+	s := serveDir(t, dir, redistest.Mini(t).URL, "127.0.0.1:0")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/hooks/w", http.StatusAccepted},
+		{"GET", "/resume/x.y", http.StatusNotFound}, // the resume URLs' own 404: no such wait
+		{"GET", "/healthz", http.StatusOK},
+		{"GET", "/api/v1/runs", http.StatusNotFound},
+		{"POST", "/api/v1/workflows/w/runs", http.StatusNotFound},
+		{"GET", "/metrics", http.StatusNotFound},
+		{"GET", "/readyz", http.StatusNotFound},
+		{"GET", "/", http.StatusNotFound},
+		{"GET", "/runs/r1", http.StatusNotFound},
+		{"GET", "/login", http.StatusNotFound},
+		{"GET", "/assets/inspector.js", http.StatusNotFound},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://"+s.publicAddr+tc.path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s on --listen: %d %s, want %d", tc.method, tc.path, resp.StatusCode, body, tc.status)
+		}
+		if tc.path == "/resume/x.y" && !strings.Contains(string(body), "no wait at this address") {
+			t.Errorf("GET %s on --listen is not the resume URLs': %s", tc.path, body)
+		}
+	}
+}
