@@ -3,6 +3,8 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"html"
 	"io"
@@ -833,13 +835,33 @@ workflow "w" {
 			if r.StatusCode != c.status || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
 				t.Fatalf("%d %s, want %d text/html", r.StatusCode, r.Header.Get("Content-Type"), c.status)
 			}
+			csp := pageCSP
+			if c.path == "/login" {
+				csp = loginCSP
+			}
 			for name, want := range map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store",
-				"Referrer-Policy": "same-origin", "Content-Security-Policy": pageCSP} {
+				"Referrer-Policy": "same-origin", "Content-Security-Policy": csp} {
 				if got := r.Header.Get(name); got != want {
 					t.Errorf("%s: %q, want %q", name, got, want)
 				}
 			}
 		})
+	}
+	// The sign-in form's policy is the pages', but for its own <style>, allowed by the
+	// hash of what it serves.
+	resp, err := http.Get(srv.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, style, _ := strings.Cut(string(body), "<style>")
+	style, _, _ = strings.Cut(style, "</style>")
+	sum := sha256.Sum256([]byte(style))
+	hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	if got := resp.Header.Get("Content-Security-Policy"); style == "" ||
+		got != strings.Replace(pageCSP, "style-src 'self'", "style-src 'self' "+hash, 1) {
+		t.Errorf("the sign-in form's policy %q, its style %q (%s)", got, style, hash)
 	}
 	// The policy is the one docs/security.md quotes: the pages' own script and style,
 	// nothing inline, no framing.

@@ -111,12 +111,24 @@ func (a Access) sessionRole(r *http.Request, now time.Time) (role, error) {
 	return s.role, nil
 }
 
-// loginPage is the sign-in form. It has no style of its own: the pages' stylesheet is
-// behind the session it signs in, and the form is served under the pages' policy
-// (pageCSP), which allows no inline style.
+// loginStyle is the sign-in form's own style. The pages' stylesheet is behind the
+// session the form signs in, so the form carries its style in a <style> element,
+// allowed by its hash (loginCSP): no other inline style is.
+const loginStyle = `body { font-family: system-ui, sans-serif; max-width: 28em; margin: 4em auto; padding: 0 1em }
+[role=alert] { color: #b00 }
+#token { width: 100%; box-sizing: border-box }`
+
+// loginCSP is the pages' policy (pageCSP), with the form's own style allowed by its hash.
+var loginCSP = func() string {
+	sum := sha256.Sum256([]byte(loginStyle))
+	return strings.Replace(pageCSP, "style-src 'self'", "style-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'", 1)
+}()
+
+// loginPage is the sign-in form.
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hookflow: sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>` + loginStyle + `</style></head>
 <body>
 <main>
 <h1>hookflow</h1>
@@ -124,7 +136,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <form method="post" action="/login">
 {{with .Next}}<input type="hidden" name="next" value="{{.}}">{{end}}
 <label for="token">Admin token</label><br>
-<input id="token" name="token" type="password" autocomplete="current-password" required size="40">
+<input id="token" name="token" type="password" autocomplete="current-password" required>
 <p><button type="submit">Sign in</button></p>
 </form>
 <p>The operator or the read-only token that hookflow serve was given (--admin-token, --admin-read-token).</p>
@@ -151,6 +163,7 @@ type loginForm struct{ Error, Next string }
 // use the form to send a signed-in browser elsewhere.
 func (a Access) login(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w.Header())
+	w.Header().Set("Content-Security-Policy", loginCSP)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		loginPage.Execute(w, loginForm{Next: localPage(r.URL.Query().Get("next"))})
