@@ -91,7 +91,7 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 // cancelChild cancels a child run, if it exists and has not finished.
 func (e *Engine) cancelChild(ctx context.Context, id string) {
 	if _, err := e.Cancel(ctx, id); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
-		e.log.Warn("cancelling a child run of a cancelled run failed", "run", id, "err", err)
+		e.log.Warn("cancelling the child run of a run that was cancelled or timed out failed", "run", id, "err", err)
 	}
 }
 

@@ -77,7 +77,8 @@ func (p *Pool) run(r *runState, j *job) *job {
 		return p.settle(r, j, step, p.timedOut(r, j, step))
 	case r.timedOut(step):
 		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
-		// step's wait): it fails the run without running.
+		// step's wait, a workflow step's child): it fails the run without running.
+		p.cancelChildOf(r, j, step)
 		return p.settle(r, j, step, p.timedOut(r, j, step))
 	case j.unit.part == partStep && step.ForEach != nil:
 		return p.list(r, j, step)

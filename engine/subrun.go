@@ -29,10 +29,7 @@ func childPoll(attempt int) time.Duration { return backoffOf(attempt) }
 // {run_id, result}.
 func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.SubRun, item *workflows.Item) *job {
 	start := time.Now()
-	childID := r.id + ":" + step.Name
-	if item != nil {
-		childID += ":" + item.KeyText()
-	}
+	childID := childIDOf(r, step, item)
 	env := r.stepEnv(item)
 	fail := func(err error) *job {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
@@ -134,6 +131,33 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
 	})
 	return nil
+}
+
+// childIDOf is the id of the child run of a workflow step's unit: <run>:<step>, or
+// <run>:<step>:<key> for an item.
+func childIDOf(r *runState, step *workflows.Step, item *workflows.Item) string {
+	if item != nil {
+		return r.id + ":" + step.Name + ":" + item.KeyText()
+	}
+	return r.id + ":" + step.Name
+}
+
+// cancelChildOf cancels the child run of j's unit, when j is a workflow step's whose
+// run's timeout passed while it waited for its child: a run that ended leaves nothing
+// of its own running. (A child not started, or ended, is left as it is.)
+func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) {
+	sub, ok := step.Action.(workflows.SubRun)
+	if !ok || !sub.Waits() || p.e.child != nil {
+		return
+	}
+	var item *workflows.Item
+	if j.unit.part == partItem {
+		var err error
+		if item, err = j.item(); err != nil {
+			return
+		}
+	}
+	p.e.cancelChild(p.work, childIDOf(r, step, item))
 }
 
 // waitingRecord is the record j's unit left when it parked before (for its child, or a

@@ -449,3 +449,50 @@ workflow "slow" {
 		}
 	})
 }
+
+// A workflow step whose run's timeout passes while it waits for its child cancels the
+// child, an item's too: the run that failed leaves nothing of its own running.
+func TestWorkflowStepTimeoutCancelsItsChild(t *testing.T) {
+	const src = `
+workflow "impatient" {
+  timeout = "1s"
+  parallel "both" {
+    step "workflow" "call" {
+      workflow = "slow"
+    }
+    step "workflow" "each" {
+      for_each = "[1, 2]"
+      workflow = "slow"
+    }
+  }
+}
+workflow "slow" {
+  step "delay" "d" {
+    duration = "3s"
+  }
+  step "probe" "done" {
+    value = "done"
+  }
+}`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, rec := subRunEngine(t, b, src)
+		id, err := e.Start(ctx, set.Workflow("impatient"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunFailed {
+			t.Fatalf("the parent: %s, %s", r.Status, stepsOf(r))
+		}
+		for _, child := range []string{id + ":call", id + ":each:0", id + ":each:1"} {
+			testutil.Eventually(t, 5*time.Second, child+" cancelled", func() bool {
+				c, err := e.Run(ctx, child)
+				return err == nil && c.Status == RunCancelled
+			})
+		}
+		time.Sleep(2500 * time.Millisecond) // past the children's delay, were they still on
+		if calls := rec.list(); len(calls) != 0 {
+			t.Errorf("the cancelled children went on: %v", calls)
+		}
+	})
+}
