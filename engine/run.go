@@ -172,6 +172,52 @@ func (e *Engine) RunEvent(ctx context.Context, id string) (*workflows.Event, err
 	return workflows.DecodeEvent([]byte(shownEventOf(fields)))
 }
 
+// StepValues returns what the later steps of a run read as steps.NAME, by the name of
+// each step that settled (on_failure/NAME for a step of its on_failure block): its
+// output with its outcome, and its error when it failed; a skipped step's is only
+// its outcome. A for_each step's is the list (or map) of its items' values, and each
+// item's is there too, by its name in the run's history, STEP[KEY]. Values are as
+// stored: a sensitive step's output is [sensitive] once its run succeeded.
+// ErrNotFound when there is no such run.
+func (e *Engine) StepValues(ctx context.Context, id string) (map[string]any, error) {
+	fields, err := e.q.runFields(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, ErrNotFound
+	}
+	rec, err := readRecord(fields)
+	if err != nil {
+		return nil, err
+	}
+	values := map[string]any{}
+	for name, r := range rec.steps {
+		if !r.Status.Settled() {
+			continue
+		}
+		v, err := r.value()
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", name, err)
+		}
+		values[name] = v
+		if !r.ForEach {
+			continue
+		}
+		switch items := v.(type) {
+		case []any:
+			for i, item := range items {
+				values[fmt.Sprintf("%s[%d]", name, i)] = item
+			}
+		case map[string]any:
+			for k, item := range items {
+				values[name+"["+k+"]"] = item
+			}
+		}
+	}
+	return values, nil
+}
+
 // cancelSteps marks what had not settled in a run that ended failed or cancelled
 // cancelled: it never will (the steps after the one that failed, and every step of a
 // run its filter failed).

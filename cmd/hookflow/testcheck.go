@@ -298,8 +298,9 @@ func indent(s, prefix string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
 }
 
-// check compares what the run did with what the test expects.
-func check(r *testResult, tc *testCase, run *engine.Run) {
+// check compares what the run did with what the test expects; values are what the
+// run's later steps read as steps.NAME (Engine.StepValues).
+func check(r *testResult, tc *testCase, run *engine.Run, values map[string]any) {
 	t := tc.test
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
@@ -325,7 +326,7 @@ func check(r *testResult, tc *testCase, run *engine.Run) {
 		r.fail(t.ExpectRunRange, "%s", text)
 	}
 	for _, e := range t.Expects {
-		checkExpect(r, e, stepRecord(run, e.Step), tc.sent[e.Step])
+		checkExpect(r, e, stepRecord(run, e.Step), values[e.Step], tc.sent[e.Step])
 	}
 }
 
@@ -350,7 +351,10 @@ func stepRecord(run *engine.Run, name string) *engine.StepRun {
 	return nil
 }
 
-func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, sent []*sentRequest) {
+// checkExpect checks a step, or an item, against an expect block: s is its record
+// (nil when the run never reached it), value what later steps read as its
+// steps.NAME, and sent the requests it sent.
+func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, value any, sent []*sentRequest) {
 	label := fmt.Sprintf("expect %q", e.Step)
 	at := func(attr string) hcl.Range { return e.Ranges[attr] }
 	status := "not reached"
@@ -370,11 +374,7 @@ func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, sent []*
 		r.fail(at("count"), "%s count: expected %d request%s, sent %d", label, *e.Count, plural(*e.Count), len(sent))
 	}
 	if e.HasOutput {
-		var got any
-		if s != nil {
-			got = s.Output
-		}
-		if lines := subsetDiff(e.Output, got, "got"); len(lines) > 0 {
+		if lines := subsetDiff(e.Output, value, "got"); len(lines) > 0 {
 			r.fail(at("output"), "%s output (%s):\n%s", label, status, strings.Join(lines, "\n"))
 		}
 	}

@@ -333,7 +333,12 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 		return r
 	}
 	r.run, r.outcome = run, string(run.Status)
-	check(r, tc, run)
+	values, err := eng.StepValues(ctx, runID)
+	if err != nil {
+		r.fail(t.DefRange, "reading the run's steps: %v", err)
+		return r
+	}
+	check(r, tc, run, values)
 	return r
 }
 
