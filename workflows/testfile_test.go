@@ -333,6 +333,20 @@ func TestLoadTestsRenderedDiagnostics(t *testing.T) {
   "succeeded"?
 
 `},
+		{"an unknown mock error", `test "t" {
+  workflow = "order"
+  mock "find" {
+    error = "dns"
+  }
+}
+`, `Error: Unknown mock error
+
+  on order.test.hcl:4:13, in test "t":
+     4:     error = "dns"
+                    ^^^^^
+  error is "dns"; use "timeout" or "connection refused".
+
+`},
 		{"an expect_run that is no outcome", `test "t" {
   workflow   = "order"
   expect_run = "passed"

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -123,7 +122,7 @@ func mockResponse(attrs hcl.Attributes, ctx *hcl.EvalContext, def hcl.Range) (Mo
 	if a := attrs["error"]; a != nil {
 		diags = append(diags, testString(a, ctx, &r.Error)...)
 		if r.Error != "" && !slices.Contains(mockErrors, r.Error) {
-			detail := fmt.Sprintf("error is %q; use %q.", r.Error, strings.Join(mockErrors, `" or "`))
+			detail := fmt.Sprintf("error is %q; use %s.", r.Error, quoteList(mockErrors))
 			if s := suggest(r.Error, mockErrors); s != "" {
 				detail = fmt.Sprintf("error is %q. Did you mean %q?", r.Error, s)
 			}
