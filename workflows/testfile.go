@@ -37,6 +37,7 @@ type Test struct {
 	ExpectRun      string
 	ExpectRunRange hcl.Range // the attribute, or the block's header when not given
 	DefRange       hcl.Range
+	NameRange      hcl.Range // its label, where diagnostics about its name point
 }
 
 // TestEvent is the event a test starts its run with. Trigger is "" for the one the
@@ -56,6 +57,7 @@ type Mock struct {
 	Step      string
 	Responses []MockResponse
 	DefRange  hcl.Range
+	StepRange hcl.Range // its label, where diagnostics about the step it names point
 }
 
 // MockResponse is one answer: a status, headers and a body, or an error ("timeout",
@@ -77,6 +79,7 @@ type TestResume struct {
 	Headers     map[string]string // lower-case names
 	Query       map[string][]string
 	DefRange    hcl.Range
+	StepRange   hcl.Range // its label, where diagnostics about the step it names point
 }
 
 // Expect is what a test expects of one step. A nil field is not checked.
@@ -93,8 +96,9 @@ type Expect struct {
 	HasOutput bool
 	Skipped   *bool
 	// Ranges are where each attribute is written, by name, for the failures' file:line.
-	Ranges   map[string]hcl.Range
-	DefRange hcl.Range
+	Ranges    map[string]hcl.Range
+	DefRange  hcl.Range
+	StepRange hcl.Range // its label, where diagnostics about the step it names point
 }
 
 // Run outcomes a test may expect.
@@ -168,7 +172,7 @@ func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			ok := !d.HasErrors()
 			if at, dup := first[t.Name]; dup {
-				diags = append(diags, duplicateDiag("test", t.Name, t.DefRange, at))
+				diags = append(diags, duplicateDiag("test", t.Name, t.NameRange, at))
 				ok = false
 			} else {
 				first[t.Name] = t.DefRange
@@ -247,7 +251,7 @@ func nearOutcome(s string) string {
 // reports errors, so that its workflow, mocks and expects can still be checked; its
 // Workflow is "" when the block does not name one.
 func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
-	t := &Test{Name: b.Labels[0], Mocks: map[string]*Mock{}, Resumes: map[string]*TestResume{}, ExpectRun: TestSucceeded, ExpectRunRange: b.DefRange, DefRange: b.DefRange}
+	t := &Test{Name: b.Labels[0], Mocks: map[string]*Mock{}, Resumes: map[string]*TestResume{}, ExpectRun: TestSucceeded, ExpectRunRange: b.DefRange, DefRange: b.DefRange, NameRange: b.LabelRanges[0]}
 	content, diags := b.Body.Content(testSchema)
 	if a := content.Attributes["workflow"]; a != nil {
 		diags = append(diags, testString(a, ctx, &t.Workflow)...)
@@ -278,7 +282,7 @@ func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 			m, d := decodeMock(blk, ctx)
 			diags = append(diags, d...)
 			if first, dup := t.Mocks[m.Step]; dup {
-				diags = append(diags, duplicateDiag("mock", m.Step, m.DefRange, first.DefRange))
+				diags = append(diags, duplicateDiag("mock", m.Step, m.StepRange, first.DefRange))
 				continue
 			}
 			t.Mocks[m.Step] = m
@@ -286,7 +290,7 @@ func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 			r, d := decodeResume(blk, ctx)
 			diags = append(diags, d...)
 			if first, dup := t.Resumes[r.Step]; dup {
-				diags = append(diags, duplicateDiag("resume", r.Step, r.DefRange, first.DefRange))
+				diags = append(diags, duplicateDiag("resume", r.Step, r.StepRange, first.DefRange))
 				continue
 			}
 			t.Resumes[r.Step] = r
@@ -360,7 +364,7 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 // decodeResume decodes a resume block: json (any value, sent as JSON) or body (text
 // as sent), headers and query.
 func decodeResume(b *hcl.Block, ctx *hcl.EvalContext) (*TestResume, hcl.Diagnostics) {
-	r := &TestResume{Step: b.Labels[0], Headers: map[string]string{}, DefRange: b.DefRange}
+	r := &TestResume{Step: b.Labels[0], Headers: map[string]string{}, DefRange: b.DefRange, StepRange: b.LabelRanges[0]}
 	content, diags := b.Body.Content(resumeSchema)
 	attrs := content.Attributes
 	if attrs["json"] != nil && attrs["body"] != nil {
@@ -400,7 +404,7 @@ func decodeResume(b *hcl.Block, ctx *hcl.EvalContext) (*TestResume, hcl.Diagnost
 }
 
 func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics) {
-	e := &Expect{Step: b.Labels[0], Ranges: map[string]hcl.Range{}, DefRange: b.DefRange}
+	e := &Expect{Step: b.Labels[0], Ranges: map[string]hcl.Range{}, DefRange: b.DefRange, StepRange: b.LabelRanges[0]}
 	content, diags := b.Body.Content(expectSchema)
 	for name, a := range content.Attributes {
 		e.Ranges[name] = a.Range
@@ -504,41 +508,60 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 	}
 	var diags hcl.Diagnostics
 	for _, label := range slices.Sorted(maps.Keys(t.Mocks)) {
-		rng := t.Mocks[label].DefRange
-		s, d := testedStep(set, wf, "mock", label, rng)
+		rng := t.Mocks[label].StepRange
+		w, s, d := testedStep(set, wf, "mock", label, rng)
 		diags = append(diags, d...)
 		if s != nil && s.Kind != "http" && s.Kind != "workflow" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mock of a step that sends no request",
-				Detail:  fmt.Sprintf("Step %q is a %s step: only http steps, and workflow steps (whose result a mock gives), are answered by a mock; a test runs the others as they are.", s.Name, s.Kind),
+				Detail: fmt.Sprintf("Step %q is %s %s step: only http steps, and workflow steps (whose result a mock gives), are answered by a mock; a test runs the others as they are.%s",
+					s.Name, strings.ToLower(article(s.Kind)), s.Kind, nearStepOfKind(w, s.Name, "http", "workflow")),
 				Subject: rng.Ptr()})
 		}
 	}
 	for _, label := range slices.Sorted(maps.Keys(t.Resumes)) {
-		rng := t.Resumes[label].DefRange
-		s, d := testedStep(set, wf, "resume", label, rng)
+		rng := t.Resumes[label].StepRange
+		w, s, d := testedStep(set, wf, "resume", label, rng)
 		diags = append(diags, d...)
 		if s != nil && s.Kind != "wait" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resume of a step that does not wait",
-				Detail:  fmt.Sprintf("Step %q is a %s step: only wait steps are resumed.", s.Name, s.Kind),
+				Detail: fmt.Sprintf("Step %q is %s %s step: only wait steps are resumed.%s",
+					s.Name, strings.ToLower(article(s.Kind)), s.Kind, nearStepOfKind(w, s.Name, "wait")),
 				Subject: rng.Ptr()})
 		}
 	}
 	for _, e := range t.Expects {
-		_, _, d := testStep(set, wf, "expect", e.Step, e.DefRange)
+		_, _, d := testStep(set, wf, "expect", e.Step, e.StepRange)
 		diags = append(diags, d...)
 	}
 	return diags
 }
 
 // testedStep is the step a mock or resume block's label names, of the workflow or of
-// a child it runs; nil, with testStep's diagnostics, when it names none.
-func testedStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Step, hcl.Diagnostics) {
+// a child it runs, with the workflow that holds it; nil, with testStep's diagnostics,
+// when it names none.
+func testedStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workflow, *Step, hcl.Diagnostics) {
 	w, name, diags := testStep(set, wf, what, label, rng)
 	if w == nil {
-		return nil, diags
+		return nil, nil, diags
 	}
 	s, _ := w.Step(name)
-	return s, diags
+	return w, s, diags
+}
+
+// nearStepOfKind is the end of a diagnostic about a block that names step name of wf,
+// whose kind it cannot have: " Did you mean …?" with the nearest of wf's steps of
+// those kinds, or "" when none is near.
+func nearStepOfKind(wf *Workflow, name string, kinds ...string) string {
+	var names []string
+	for _, s := range append(append([]*Step{}, wf.Steps...), wf.OnFailure...) {
+		if slices.Contains(kinds, s.Kind) {
+			names = append(names, s.Name)
+		}
+	}
+	if near := suggest(name, names); near != "" {
+		return fmt.Sprintf(" Did you mean %q?", near)
+	}
+	return ""
 }
 
 // testStep resolves the label of a mock or an expect: STEP, an item STEP[KEY] of a

@@ -96,14 +96,14 @@ test "t" {
   mock "find_custmer" {
     status = 200
   }
-}`, []string{"order.test.hcl:4,3", `Workflow "order" has no step "find_custmer". Did you mean "find_customer"?`}},
+}`, []string{"order.test.hcl:4,8", `Workflow "order" has no step "find_custmer". Did you mean "find_customer"?`}},
 		{"an expect of a step that does not exist", `
 test "t" {
   workflow = "order"
   expect "nothing" {
     count = 1
   }
-}`, []string{"order.test.hcl:4,3", `its steps are: find_customer, summary`}},
+}`, []string{"order.test.hcl:4,10", `its steps are: find_customer, summary`}},
 		{"a misspelt workflow", `
 test "t" {
   workflow = "ordr"
@@ -112,7 +112,7 @@ test "t" {
 test "t" {
   workflow = "order"
   mock "summary" {}
-}`, []string{"order.test.hcl:4,3", "only http steps, and workflow steps (whose result a mock gives), are answered by a mock"}},
+}`, []string{"order.test.hcl:4,8", "only http steps, and workflow steps (whose result a mock gives), are answered by a mock"}},
 		{"a misspelt attribute", `
 test "t" {
   workflow = "order"
@@ -138,7 +138,7 @@ test "t" {
 }
 test "t" {
   workflow = "order"
-}`, []string{"order.test.hcl:5,1", "order.test.hcl:2"}},
+}`, []string{"order.test.hcl:5,6", "order.test.hcl:2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := loadTests(t, tc.src)
@@ -244,13 +244,13 @@ test "ok" {
 `)
 	want := map[string]string{
 		"order.test.hcl:4,3":   "Unsupported argument",
-		"order.test.hcl:5,3":   "Unknown step in mock",
+		"order.test.hcl:5,8":   "Unknown step in mock",
 		"order.test.hcl:6,14":  "Invalid status",
-		"order.test.hcl:8,3":   "Unknown step in expect",
+		"order.test.hcl:8,10":  "Unknown step in expect",
 		"order.test.hcl:11,16": `Unknown expect_run "passed"`,
 		"order.test.hcl:17,13": "Invalid expect attribute",
-		"order.test.hcl:21,1":  `Duplicate test "t2"`,
-		"order.test.hcl:23,3":  "Unknown step in mock",
+		"order.test.hcl:21,6":  `Duplicate test "t2"`,
+		"order.test.hcl:23,8":  "Unknown step in mock",
 	}
 	got := map[string]string{}
 	for _, d := range diags {
@@ -277,6 +277,13 @@ func TestLoadTestsRenderedDiagnostics(t *testing.T) {
   step "http" "find" {
     url = "https://crm.example.com/customers"
   }
+  step "set" "finds" {
+    n = 1
+  }
+  step "wait" "approve" {}
+  step "set" "approved" {
+    ok = true
+  }
   on_failure {
     step "http" "page" {
       url = "https://pager.example.com/alerts"
@@ -284,13 +291,92 @@ func TestLoadTestsRenderedDiagnostics(t *testing.T) {
   }
 }
 `
-	set, diags := Load([]Source{{Name: "order.hcl", Data: []byte(workflowSrc)}}, testFileKinds())
+	k := testFileKinds()
+	k.AddStep(StepKind{Name: "wait", New: func(b *Block) (Action, hcl.Diagnostics) { return &renderAction{b: b}, nil }})
+	set, diags := Load([]Source{{Name: "order.hcl", Data: []byte(workflowSrc)}}, k)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
 	for _, tc := range []struct {
 		name, src, want string
 	}{
+		{"a misspelt mock", `test "t" {
+  workflow = "order"
+  mock "fnd" {}
+}
+`, `Error: Unknown step in mock
+
+  on order.test.hcl:3:8, in test "t":
+     3:   mock "fnd" {}
+               ^^^^^
+  Workflow "order" has no step "fnd". Did you mean "find"?
+
+`},
+		{"a resume of a step that does not wait", `test "t" {
+  workflow = "order"
+  resume "approved" {}
+}
+`, `Error: Resume of a step that does not wait
+
+  on order.test.hcl:3:10, in test "t":
+     3:   resume "approved" {}
+                 ^^^^^^^^^^
+  Step "approved" is a set step: only wait steps are resumed. Did you mean "approve"?
+
+`},
+		{"a mock of a step that sends no request", `test "t" {
+  workflow = "order"
+  mock "finds" {}
+}
+`, `Error: Mock of a step that sends no request
+
+  on order.test.hcl:3:8, in test "t":
+     3:   mock "finds" {}
+               ^^^^^^^
+  Step "finds" is a set step: only http steps, and workflow steps (whose result a mock gives), are
+  answered by a mock; a test runs the others as they are. Did you mean "find"?
+
+`},
+		{"a resume of an http step", `test "t" {
+  workflow = "order"
+  resume "find" {}
+}
+`, `Error: Resume of a step that does not wait
+
+  on order.test.hcl:3:10, in test "t":
+     3:   resume "find" {}
+                 ^^^^^^
+  Step "find" is an http step: only wait steps are resumed.
+
+`},
+		{"a duplicate test", `test "t" {
+  workflow = "order"
+}
+
+test "t" {
+  workflow = "order"
+}
+`, `Error: Duplicate test "t"
+
+  on order.test.hcl:5:6, in test "t":
+     5: test "t" {
+             ^^^
+  A test named "t" is already defined at order.test.hcl:1:1. Names must be unique.
+
+`},
+		{"a duplicate mock", `test "t" {
+  workflow = "order"
+  mock "find" {}
+  mock "find" {}
+}
+`, `Error: Duplicate mock "find"
+
+  on order.test.hcl:4:8, in test "t":
+     4:   mock "find" {}
+               ^^^^^^
+  A mock named "find" is already defined at order.test.hcl:3:3. Names must be unique.
+
+`},
 		{"a mock of an on_failure step by its own name", `test "t" {
   workflow = "order"
   mock "page" {
@@ -299,9 +385,9 @@ func TestLoadTestsRenderedDiagnostics(t *testing.T) {
 }
 `, `Error: Unknown step in mock
 
-  on order.test.hcl:3:3, in test "t":
+  on order.test.hcl:3:8, in test "t":
      3:   mock "page" {
-          ^^^^^^^^^^^
+               ^^^^^^
   Workflow "order" has no step "page". Did you mean "on_failure/page"?
 
 `},
@@ -314,9 +400,9 @@ func TestLoadTestsRenderedDiagnostics(t *testing.T) {
 }
 `, `Error: Unknown step in expect
 
-  on order.test.hcl:4:3, in test "t":
+  on order.test.hcl:4:10, in test "t":
      4:   expect "page" {
-          ^^^^^^^^^^^^^
+                 ^^^^^^
   Workflow "order" has no step "page". Did you mean "on_failure/page"?
 
 `},

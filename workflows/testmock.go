@@ -12,7 +12,7 @@ import (
 // The mock block of a test: the answers an http step gets.
 
 func decodeMock(b *hcl.Block, ctx *hcl.EvalContext) (*Mock, hcl.Diagnostics) {
-	m := &Mock{Step: b.Labels[0], DefRange: b.DefRange}
+	m := &Mock{Step: b.Labels[0], DefRange: b.DefRange, StepRange: b.LabelRanges[0]}
 	content, diags := b.Body.Content(mockSchema)
 	a := content.Attributes["responses"]
 	if a == nil {

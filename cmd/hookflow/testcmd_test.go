@@ -116,7 +116,7 @@ func TestWorkflowTestsInvalid(t *testing.T) {
 	write("orders.test.hcl", "test \"t\" {\n  workflow = \"order\"\n  mock \"fnd\" {}\n}\n")
 	out, code := hookflowTest(t, dir)
 	if code != exitFailed || !strings.Contains(out, `Workflow "order" has no step "fnd". Did you mean "find"?`) ||
-		!strings.Contains(out, "orders.test.hcl:3:3") {
+		!strings.Contains(out, "orders.test.hcl:3:8") {
 		t.Errorf("hookflow test: exit %d:\n%s", code, out)
 	}
 	// validate checks the tests too, and serve's loading leaves them out.

@@ -230,8 +230,8 @@ func TestResumeMistakes(t *testing.T) {
 }
 `)
 	out, code := hookflowTest(t, dir)
-	if code != exitFailed || !strings.Contains(out, "approve.test.hcl:3:3, in test \"t\"") || !strings.Contains(out, `Step "ask" is a set step: only wait steps are resumed.`) ||
-		!strings.Contains(out, "approve.test.hcl:6:3") || !strings.Contains(out, `Workflow "approve" has no step "aproval". Did you mean "approval"?`) {
+	if code != exitFailed || !strings.Contains(out, "approve.test.hcl:3:10, in test \"t\"") || !strings.Contains(out, `Step "ask" is a set step: only wait steps are resumed.`) ||
+		!strings.Contains(out, "approve.test.hcl:6:10") || !strings.Contains(out, `Workflow "approve" has no step "aproval". Did you mean "approval"?`) {
 		t.Errorf("hookflow test: exit %d:\n%s", code, out)
 	}
 	var stdout, stderr bytes.Buffer
