@@ -357,17 +357,20 @@ func stepRecord(run *engine.Run, name string) *engine.StepRun {
 func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, value any, sent []*sentRequest) {
 	label := fmt.Sprintf("expect %q", e.Step)
 	at := func(attr string) hcl.Range { return e.Ranges[attr] }
-	status := "not reached"
+	// The step's outcome, as steps.STEP.outcome says it: its status is an http
+	// step's HTTP status.
+	outcome, ended := "not reached", "the run never reached it"
 	if s != nil {
-		status = string(s.Status)
+		outcome = string(s.Status)
+		ended = "its outcome is " + outcome
 	}
 	if e.Skipped != nil {
-		if skipped := status == string(engine.StatusSkipped); skipped != *e.Skipped {
+		if skipped := outcome == string(engine.StatusSkipped); skipped != *e.Skipped {
 			want := "skipped"
 			if !*e.Skipped {
 				want = "not skipped"
 			}
-			r.fail(at("skipped"), "%s: expected the step %s, but its status is %s", label, want, status)
+			r.fail(at("skipped"), "%s: expected the step %s, but %s", label, want, ended)
 		}
 	}
 	if e.Count != nil && len(sent) != *e.Count {
@@ -375,14 +378,14 @@ func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, value an
 	}
 	if e.HasOutput {
 		if lines := subsetDiff(e.Output, value, "got"); len(lines) > 0 {
-			r.fail(at("output"), "%s output (%s):\n%s", label, status, strings.Join(lines, "\n"))
+			r.fail(at("output"), "%s output (%s):\n%s", label, outcome, strings.Join(lines, "\n"))
 		}
 	}
 	if e.Method == nil && e.URL == nil && e.Headers == nil && !e.HasJSON && e.Body == nil {
 		return
 	}
 	if len(sent) == 0 {
-		r.fail(e.DefRange, "%s: expected a request, but the step sent none (its status: %s)", label, status)
+		r.fail(e.DefRange, "%s: expected a request, but the step sent none (%s)", label, ended)
 		return
 	}
 	last := sent[len(sent)-1] // the one whose answer the step kept

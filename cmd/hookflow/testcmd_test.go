@@ -56,7 +56,7 @@ func TestWorkflowTestsFail(t *testing.T) {
 		f + ":19: expect \"find\" body:\n        expected: {}\n        sent:     (empty)\n",
 		f + ":20: expect \"find\" count: expected 2 requests, sent 1\n",
 		f + ":23: expect \"summary\" output (succeeded):\n        .customer: expected \"c2\", got \"c1\"\n",
-		f + ":26: expect \"mark\": expected the step skipped, but its status is succeeded\n",
+		f + ":26: expect \"mark\": expected the step skipped, but its outcome is succeeded\n",
 		// An unmocked call fails the test with the request it would have sent.
 		f + ":31: step \"mark\" sent a request that no mock answers:\n        PATCH https://crm.example.com/customers/c1\n",
 		"        X-Order: o1\n        {\"status\":\"paid\",\"total\":12}\n",

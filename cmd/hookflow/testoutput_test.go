@@ -129,3 +129,67 @@ test "a wrong output" {
 		}
 	}
 }
+
+// A failed expectation says how the step ended by its outcome, as steps.STEP.outcome
+// does, never by a "status", which is an http step's HTTP status.
+func TestWorkflowTestsSayTheOutcome(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "wf" {
+  step "http" "a" {
+    url = "https://api.example.com/a"
+  }
+  step "http" "b" {
+    url = "https://api.example.com/b"
+  }
+  on_failure {
+    step "log" "note" {
+      message = "failed"
+    }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "wrong outcomes" {
+  workflow   = "wf"
+  expect_run = "failed"
+  mock "a" {
+    status = 500
+  }
+  expect "a" {
+    skipped = true
+  }
+  expect "b" {
+    skipped = true
+  }
+  expect "b" {
+    method = "GET"
+  }
+}
+
+test "a step not reached" {
+  workflow = "wf"
+  mock "a" {}
+  mock "b" {}
+  expect "on_failure/note" {
+    skipped = true
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	f := filepath.Join(dir, "wf.test.hcl")
+	for _, want := range []string{
+		f + ":8: expect \"a\": expected the step skipped, but its outcome is failed\n",
+		f + ":11: expect \"b\": expected the step skipped, but its outcome is cancelled\n",
+		f + ":13: expect \"b\": expected a request, but the step sent none (its outcome is cancelled)\n",
+		f + ":23: expect \"on_failure/note\": expected the step skipped, but the run never reached it\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "status is") || strings.Contains(out, "its status") {
+		t.Errorf("output says a status for an outcome:\n%s", out)
+	}
+}
