@@ -36,6 +36,38 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
+// A tick's event.body.schedule is the schedule as the file writes it, the interval's
+// form too; its Key, which names it in Redis, keeps the form it always had.
+func TestScheduleTickEventSchedule(t *testing.T) {
+	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		attrs, body, key string
+	}{
+		{`every = "1h"`, "every 1h", "every 1h0m0s"},
+		{`every = "10m"`, "every 10m", "every 10m0s"},
+		{`every = "1d"`, "every 1d", "every 24h0m0s"},
+		{`every = "90s"`, "every 1m30s", "every 1m30s"},
+		{"cron = \"0 9 * * MON-FRI\"\ntimezone = \"Europe/Paris\"", "cron 0 9 * * MON-FRI Europe/Paris", "cron 0 9 * * MON-FRI Europe/Paris"},
+	} {
+		t.Run(c.attrs, func(t *testing.T) {
+			s, diags := loadSchedule(t, c.attrs)
+			if s == nil {
+				t.Fatal(diags)
+			}
+			ev := s.TickEvent(at, false, at)
+			if got := ev.Body.(map[string]any)["schedule"]; got != c.body {
+				t.Errorf("event.body.schedule %q, want %q", got, c.body)
+			}
+			if !strings.Contains(ev.Raw, `"schedule":"`+c.body+`"`) {
+				t.Errorf("raw body %s lacks the schedule %q", ev.Raw, c.body)
+			}
+			if got := s.Key(); got != c.key {
+				t.Errorf("key %q, want %q", got, c.key)
+			}
+		})
+	}
+}
+
 // TestScheduleDaylightSaving: when clocks go back, a schedule at fixed hours fires
 // once at the repeated time; an hourly one fires every hour, the repeated one too.
 func TestScheduleDaylightSaving(t *testing.T) {

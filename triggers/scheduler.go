@@ -219,7 +219,9 @@ func (s *Scheduler) fire(wf *workflows.Workflow, sch *Schedule, tick time.Time, 
 // it is fired.
 func (s *Schedule) TickEvent(tick time.Time, late bool, now time.Time) *workflows.Event {
 	at := tick.In(s.Location).Format(time.RFC3339)
-	body := map[string]any{"schedule": s.Key(), "scheduled_at": at, "catch_up": late}
+	// The schedule as the file writes it (Text), not its Key: "every 1h", not "every
+	// 1h0m0s". The tick's identity in Redis is the Key, given to StartTick apart.
+	body := map[string]any{"schedule": s.Text(), "scheduled_at": at, "catch_up": late}
 	raw, _ := json.Marshal(body) // the run's record keeps the raw body and parses it again
 	return &workflows.Event{
 		ID:          id.New(),
