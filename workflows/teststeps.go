@@ -1,0 +1,150 @@
+package workflows
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Checking a test against the workflows: the steps its mock, expect and resume
+// blocks name.
+
+// checkTest checks a test against the workflows: its workflow, and each step it mocks
+// or expects, must exist.
+func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
+	wf := set.Workflow(t.Workflow)
+	if wf == nil {
+		var names []string
+		for _, w := range set.Workflows() {
+			names = append(names, w.Name)
+		}
+		detail := fmt.Sprintf("There is no workflow %q beside this test; there are: %s.", t.Workflow, strings.Join(names, ", "))
+		if s := suggest(t.Workflow, names); s != "" {
+			detail = fmt.Sprintf("There is no workflow %q. Did you mean %q?", t.Workflow, s)
+		}
+		rng := b.DefRange
+		if content, _, _ := b.Body.PartialContent(testSchema); content != nil && content.Attributes["workflow"] != nil {
+			rng = content.Attributes["workflow"].Expr.Range()
+		}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown workflow", Detail: detail, Subject: rng.Ptr()}}
+	}
+	var diags hcl.Diagnostics
+	for _, label := range slices.Sorted(maps.Keys(t.Mocks)) {
+		rng := t.Mocks[label].StepRange
+		w, s, d := testedStep(set, wf, "mock", label, rng)
+		diags = append(diags, d...)
+		if s != nil && s.Kind != "http" && s.Kind != "workflow" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mock of a step that sends no request",
+				Detail: fmt.Sprintf("Step %q is %s %s step: only http steps, and workflow steps (whose result a mock gives), are answered by a mock; a test runs the others as they are.%s",
+					s.Name, strings.ToLower(article(s.Kind)), s.Kind, nearStepOfKind(w, s.Name, "http", "workflow")),
+				Subject: rng.Ptr()})
+		}
+	}
+	for _, label := range slices.Sorted(maps.Keys(t.Resumes)) {
+		rng := t.Resumes[label].StepRange
+		w, s, d := testedStep(set, wf, "resume", label, rng)
+		diags = append(diags, d...)
+		if s != nil && s.Kind != "wait" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resume of a step that does not wait",
+				Detail: fmt.Sprintf("Step %q is %s %s step: only wait steps are resumed.%s",
+					s.Name, strings.ToLower(article(s.Kind)), s.Kind, nearStepOfKind(w, s.Name, "wait")),
+				Subject: rng.Ptr()})
+		}
+	}
+	for _, e := range t.Expects {
+		_, _, d := testStep(set, wf, "expect", e.Step, e.StepRange)
+		diags = append(diags, d...)
+	}
+	return diags
+}
+
+// testedStep is the step a mock or resume block's label names, of the workflow or of
+// a child it runs, with the workflow that holds it; nil, with testStep's diagnostics,
+// when it names none.
+func testedStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workflow, *Step, hcl.Diagnostics) {
+	w, name, diags := testStep(set, wf, what, label, rng)
+	if w == nil {
+		return nil, nil, diags
+	}
+	s, _ := w.Step(name)
+	return w, s, diags
+}
+
+// nearStepOfKind is the end of a diagnostic about a block that names step name of wf,
+// whose kind it cannot have: " Did you mean …?" with the nearest of wf's steps of
+// those kinds, or "" when none is near.
+func nearStepOfKind(wf *Workflow, name string, kinds ...string) string {
+	var names []string
+	for _, s := range append(append([]*Step{}, wf.Steps...), wf.OnFailure...) {
+		if slices.Contains(kinds, s.Kind) {
+			names = append(names, s.Name)
+		}
+	}
+	if near := suggest(name, names); near != "" {
+		return fmt.Sprintf(" Did you mean %q?", near)
+	}
+	return ""
+}
+
+// testStep resolves the label of a mock or an expect: STEP, an item STEP[KEY] of a
+// for_each step, or a step of a child run, PARENT/STEP, PARENT being a workflow step
+// of wf (and a/b/c for a grandchild's). It returns the workflow holding the step and
+// the step's name, or nil with the diagnostics of a label that names none.
+func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workflow, string, hcl.Diagnostics) {
+	var steps []string
+	kinds := map[string]string{}
+	forEach := map[string]bool{}
+	for _, s := range append(append([]*Step{}, wf.Steps...), wf.OnFailure...) {
+		steps = append(steps, s.Name)
+		kinds[s.Name] = s.Kind
+		forEach[s.Name] = s.ForEach != nil
+	}
+	unknown := func(step string) hcl.Diagnostics {
+		detail := fmt.Sprintf("Workflow %q has no step %q; its steps are: %s.", wf.Name, step, strings.Join(steps, ", "))
+		s := suggest(step, steps)
+		if s == "" && !IsOnFailure(step) {
+			s = suggest(OnFailurePrefix+step, steps) // a step of the on_failure block written by its own name
+		}
+		if s != "" {
+			detail = fmt.Sprintf("Workflow %q has no step %q. Did you mean %q?", wf.Name, step, s)
+		}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown step in %s", what), Detail: detail, Subject: rng.Ptr()}}
+	}
+	// A step of the on_failure block has a '/' in its name: on_failure/STEP.
+	own, full := "", label
+	if IsOnFailure(label) {
+		own, label = OnFailurePrefix, strings.TrimPrefix(label, OnFailurePrefix)
+	}
+	if parent, rest, child := strings.Cut(label, "/"); child {
+		parent = own + parent
+		s, _ := wf.Step(parent)
+		if s == nil {
+			return nil, "", unknown(parent)
+		}
+		sub, ok := s.Action.(SubRun)
+		if !ok || set.Workflow(sub.Calls()) == nil {
+			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid child step in %s", what),
+				Detail:  fmt.Sprintf("%q names a step of the child run of step %q, written STEP/CHILD_STEP, and step %q is a %s step: only a workflow step has a child run.", full, parent, parent, s.Kind),
+				Subject: rng.Ptr()}}
+		}
+		return testStep(set, set.Workflow(sub.Calls()), what, rest, rng)
+	}
+	// An item of a for_each step is STEP[KEY]: its index, or its key in a map.
+	name := own + label
+	if step, key, isItem := strings.Cut(label, "["); isItem {
+		step = own + step
+		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(key, "]") || len(key) < 2) {
+			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid item in %s", what),
+				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", full, step),
+				Subject: rng.Ptr()}}
+		}
+		name = step
+	}
+	if _, ok := kinds[name]; !ok {
+		return nil, "", unknown(name)
+	}
+	return wf, name, nil
+}
