@@ -167,3 +167,109 @@ func TestChunkedWithContentLengthClosesTheConnection(t *testing.T) {
 		}
 	}
 }
+
+// metricsOf is what GET /metrics on the admin address answers.
+func metricsOf(t *testing.T, s *server) string {
+	t.Helper()
+	resp, err := http.Get("http://" + s.adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return string(data)
+}
+
+// The webhook listener's limits are those docs/operations.md states: headers within
+// 5 s and of 64 KiB at most, a whole request within 30 s.
+func TestListenerLimits(t *testing.T) {
+	want := httpLimits{headers: 5 * time.Second, request: 30 * time.Second, write: 60 * time.Second,
+		idle: 120 * time.Second, headerBytes: 64 << 10}
+	if listenerLimits != want {
+		t.Errorf("listener limits %+v, want %+v", listenerLimits, want)
+	}
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	s := serveDir(t, testutil.WriteRelay(t), "", "127.0.0.1:0")
+	if p := s.public; p.ReadHeaderTimeout != want.headers || p.ReadTimeout != want.request || p.MaxHeaderBytes != want.headerBytes {
+		t.Errorf("the webhook listener has ReadHeaderTimeout %v, ReadTimeout %v, MaxHeaderBytes %d; want %+v",
+			p.ReadHeaderTimeout, p.ReadTimeout, p.MaxHeaderBytes, want)
+	}
+}
+
+// Headers past 64 KiB are answered 431 and the connection closed; headers within it
+// are taken.
+func TestHeadersPastTheCap(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	s := serveDir(t, testutil.WriteRelay(t), "", "127.0.0.1:0")
+	for _, c := range []struct {
+		name  string
+		bytes int
+		want  int
+	}{
+		{"60 KiB", 60 << 10, http.StatusAccepted},
+		{"80 KiB", 80 << 10, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn := dialFrom(t, "127.0.0.1", s.publicAddr)
+			fmt.Fprintf(conn, "POST /hooks/relay HTTP/1.1\r\nHost: hookflow\r\nX-Padding: %s\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"n\": 1}",
+				strings.Repeat("x", c.bytes))
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Fatalf("%d, want %d", resp.StatusCode, c.want)
+			}
+			if c.want == http.StatusRequestHeaderFieldsTooLarge {
+				if rest, err := io.ReadAll(br); len(rest) > 0 || err != nil {
+					t.Errorf("after the 431, the connection gave %q, %v; want it closed", rest, err)
+				}
+			}
+		})
+	}
+}
+
+// A connection that sends no request is closed once the header timeout passes (5 s),
+// without an answer.
+func TestAConnectionWithoutARequestIsClosed(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	s := serveDir(t, testutil.WriteRelay(t), "", "127.0.0.1:0")
+	conn := dialFrom(t, "127.0.0.1", s.publicAddr)
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("the connection was not closed: %v", err)
+	}
+	if len(got) > 0 {
+		t.Errorf("a connection without a request was answered %q", got)
+	}
+}
+
+// A request whose body has not all arrived when the request timeout passes is answered
+// 408, its connection closed, and counted as a read_error. The timeouts are shortened
+// here; TestListenerLimits holds the real ones.
+func TestAWholeRequestWithinTheRequestTimeout(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	limits := listenerLimits
+	limits.headers, limits.request = time.Second, 2*time.Second
+	s := serveWith(t, serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0",
+		workers: 1, maxConns: 4096, limits: &limits})
+	conn := dialFrom(t, "127.0.0.1", s.publicAddr)
+	io.WriteString(conn, "POST /hooks/relay HTTP/1.1\r\nHost: hookflow\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"n\":")
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer to a request whose body stalled: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
+		t.Errorf("%d, close %v (%s); want 408 and the connection closed", resp.StatusCode, resp.Close, body)
+	}
+	hasLines(t, func() string { return metricsOf(t, s) }, `hookflow_events_rejected_total{reason="read_error"} 1`)
+}

@@ -57,6 +57,9 @@ type serveConfig struct {
 	// publicURL is --public-url: the public listener as senders reach it, which the
 	// resume URLs of wait steps start with. serve defaults it from --listen.
 	publicURL string
+	// limits, when set, replace listenerLimits on the webhook listener: shorter
+	// timeouts, so that a test need not wait out the real ones.
+	limits *httpLimits
 }
 
 // ownListener is a listener of this process that steps may never call.
@@ -377,7 +380,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
-	s.public = newHTTPServer(closeAfterChunked(s.underCap(webhooksFirst(hooks, resumes, mux))), log)
+	limits := listenerLimits
+	if cfg.limits != nil {
+		limits = *cfg.limits
+	}
+	s.public = newHTTPServerWith(closeAfterChunked(s.underCap(webhooksFirst(hooks, resumes, mux))), log, limits)
 	s.conns = newConnCap(cfg.maxConns)
 	s.public.ConnContext = s.conns.withClient // counts each connection, before StateNew
 	s.public.ConnState = func(c net.Conn, st http.ConnState) {
@@ -592,14 +599,33 @@ func closeAfterChunked(h http.Handler) http.Handler {
 	})
 }
 
+// httpLimits bound what one request may take of a listener
+// (docs/operations.md#the-webhook-listeners-limits).
+type httpLimits struct {
+	headers     time.Duration // a request's headers, and a new connection's first request, arrive within it
+	request     time.Duration // a whole request arrives within it: past it, 408
+	write       time.Duration // an answer is written within it
+	idle        time.Duration // a kept-alive connection waits for its next request this long
+	headerBytes int           // a request's headers take at most this
+}
+
+// listenerLimits are every listener's: the webhook listener's, the admin API's and
+// the metrics'.
+var listenerLimits = httpLimits{headers: 5 * time.Second, request: 30 * time.Second,
+	write: 60 * time.Second, idle: 120 * time.Second, headerBytes: 64 << 10}
+
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return newHTTPServerWith(h, log, listenerLimits)
+}
+
+func newHTTPServerWith(h http.Handler, log *slog.Logger, l httpLimits) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: l.headers,
+		ReadTimeout:       l.request,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    l.headerBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
