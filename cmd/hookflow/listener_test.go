@@ -180,6 +180,79 @@ func metricsOf(t *testing.T, s *server) string {
 	return string(data)
 }
 
+// holdShare opens n idle connections to s from the address from, and waits until the
+// listener counts them.
+func holdShare(t *testing.T, s *server, from string, n int) {
+	t.Helper()
+	for range n {
+		dialFrom(t, from, s.publicAddr)
+	}
+	testutil.Eventually(t, 10*time.Second, "the idle connections counted", func() bool { return openFrom(s, from) == int64(n) })
+}
+
+// A webhook refused because its address holds more than its share of --max-conns is
+// counted in hookflow_events_rejected_total{reason="overloaded"}.
+func TestRefusalsPastTheConnectionCapAreCounted(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	s := serveWith(t, serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0",
+		workers: 1, maxConns: 8})
+	hasLines(t, func() string { return metricsOf(t, s) }, `hookflow_events_rejected_total{reason="overloaded"} 0`)
+	holdShare(t, s, "127.0.0.2", 4) // the share is 2
+	url := "http://" + s.publicAddr + "/hooks/relay"
+	for i := range 3 {
+		if status, body := postFrom(t, "127.0.0.2", url, `{"n": 1}`); status != http.StatusServiceUnavailable {
+			t.Fatalf("webhook %d from the address past its share: %d %s", i, status, body)
+		}
+	}
+	hasLines(t, func() string { return metricsOf(t, s) }, `hookflow_events_rejected_total{reason="overloaded"} 3`)
+}
+
+// The client a connection counts for is its address: X-Forwarded-For and Forwarded,
+// which any sender can write, neither move a request of an address past its share to
+// another client, nor put another address's request in the one past its share.
+func TestForwardedHeadersDoNotNameTheClient(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	s := serveWith(t, serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0",
+		workers: 1, maxConns: 8})
+	holdShare(t, s, "127.0.0.2", 4) // the share is 2
+	url := "http://" + s.publicAddr + "/hooks/relay"
+	post := func(from string, header http.Header) (int, string) {
+		t.Helper()
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext}}
+		req, err := http.NewRequest("POST", url, strings.NewReader(`{"n": 1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = header
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		got, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(got)
+	}
+	for _, c := range []struct {
+		name, from string
+		header     http.Header
+		want       int
+	}{
+		{"X-Forwarded-For from the address past its share", "127.0.0.2", http.Header{"X-Forwarded-For": {"198.51.100.7"}}, http.StatusServiceUnavailable},
+		{"Forwarded from the address past its share", "127.0.0.2", http.Header{"Forwarded": {"for=198.51.100.7"}}, http.StatusServiceUnavailable},
+		{"X-Real-Ip from the address past its share", "127.0.0.2", http.Header{"X-Real-Ip": {"198.51.100.7"}}, http.StatusServiceUnavailable},
+		{"X-Forwarded-For naming the address past its share", "127.0.0.3", http.Header{"X-Forwarded-For": {"127.0.0.2"}}, http.StatusAccepted},
+		{"Forwarded naming the address past its share", "127.0.0.3", http.Header{"Forwarded": {"for=127.0.0.2"}}, http.StatusAccepted},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if status, body := post(c.from, c.header); status != c.want {
+				t.Errorf("%d %s, want %d", status, body, c.want)
+			}
+		})
+	}
+}
+
 // The webhook listener's limits are those docs/operations.md states: headers within
 // 5 s and of 64 KiB at most, a whole request within 30 s.
 func TestListenerLimits(t *testing.T) {
