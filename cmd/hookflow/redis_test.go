@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -195,5 +197,71 @@ func TestOpenRedisWaitsForALoadingRedis(t *testing.T) {
 	var u *unreachableError
 	if !errors.As(err, &u) || !strings.Contains(err.Error(), "while Redis was loading") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// silentRedis accepts connections and never answers on them: a Redis that hangs, or
+// a port a firewall holds open.
+func silentRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "redis://" + ln.Addr().String()
+}
+
+// serve started against a Redis that cannot be reached exits with status 3, saying it
+// cannot reach Redis: at once when nothing listens there, after 5 s when something
+// listens and never answers.
+func TestServeExitsWhenRedisCannotBeReached(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	dir := testutil.WriteRelay(t)
+	for _, c := range []struct {
+		name, url string
+		waits     bool
+	}{
+		{"nothing listening", "redis://" + freeAddr(t), false},
+		{"a listener that never answers", silentRedis(t), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			start := time.Now()
+			err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+				"--redis", c.url, dir}, nil, io.Discard, &stderr)
+			took := time.Since(start)
+			if code := exitStatus(err, &stderr); code != 3 {
+				t.Errorf("exit status %d (%v), want 3", code, err)
+			}
+			if !strings.Contains(stderr.String(), "cannot reach Redis") {
+				t.Errorf("stderr does not say it cannot reach Redis:\n%s", stderr.String())
+			}
+			if took > 30*time.Second {
+				t.Errorf("gave up after %v", took)
+			}
+			if c.waits && took < 5*time.Second {
+				t.Errorf("gave up after %v, before the 5 s a Redis has to answer", took)
+			}
+			t.Logf("gave up after %v", took)
+		})
 	}
 }
