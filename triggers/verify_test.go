@@ -351,6 +351,41 @@ workflow "w" {
 	}
 }
 
+// A webhook without its settings takes the defaults docs/language.md states:
+// POST, 1 MiB bodies, delivery ids remembered for 24h, answered 202 once queued.
+func TestWebhookDefaults(t *testing.T) {
+	set, diags := loadHooks("t.hcl", `
+workflow "w" {
+  trigger "webhook" {
+    path = "/a"
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	w := set.Workflow("w").Triggers[0].Config.(*Webhook)
+	if w.Method != "POST" || w.MaxBody != 1<<20 || w.DedupeWindow != 24*time.Hour || w.Sync ||
+		w.ResponseTimeout != 10*time.Second || w.RateLimit != nil {
+		t.Errorf("webhook %+v", w)
+	}
+	doc, err := os.ReadFile("../docs/language.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range []string{
+		"| `dedupe_window` | how long a delivery id is remembered | `\"24h\"` |",
+		"| `max_body` | largest body taken: bytes, or `\"512KiB\"`, `\"2MB\"`, up to `\"32MiB\"`; past it, 413 | `\"1MiB\"` |",
+		"| `method` | `POST`, `PUT`, `PATCH`, `GET` or `DELETE` | `POST` |",
+	} {
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/language.md lacks the row %s", row)
+		}
+	}
+	if doc, err = os.ReadFile("../docs/security.md"); err != nil || !strings.Contains(string(doc), "within `dedupe_window` (24 h)") {
+		t.Errorf("docs/security.md does not give dedupe_window's default as 24 h (%v)", err)
+	}
+}
+
 func TestSharedPathsMustVerifyAlike(t *testing.T) {
 	wf := func(name, verify string) string {
 		return fmt.Sprintf("workflow %q {\n  trigger \"webhook\" {\n    path = \"/shared\"\n%s\n  }\n}\n", name, verify)

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -314,6 +316,57 @@ func TestServeAndWorkerFlagsReadHookflowFlag(t *testing.T) {
 	}
 	if got := cmd.Flags().Lookup("name").Annotations[envAnnotation]; len(got) == 0 || got[0] != "HOOKFLOW_RUNS_EXPORT_TEST_NAME" {
 		t.Errorf("runs export-test --name reads %v, a name no shell can set", got)
+	}
+}
+
+// The defaults of serve's and test's flags are those the docs state: the flag set's
+// own, and the rows of docs/cli.md's serve table, docs/operations.md's Redis table and
+// docs/security.md's listeners table.
+func TestFlagDefaults(t *testing.T) {
+	root := newRootCommand(nil, io.Discard, io.Discard)
+	docs := map[string]string{}
+	for _, name := range []string{"cli.md", "operations.md", "security.md"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "docs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[name] = string(data)
+	}
+	for _, c := range []struct {
+		command, flag, value string
+		docs                 map[string]string // a doc and the text in it that gives the default
+	}{
+		{"serve", "listen", ":8080", map[string]string{"cli.md": "| `--listen` | `:8080` |", "security.md": "| `--listen` | `:8080` |"}},
+		{"serve", "admin", "127.0.0.1:8081", map[string]string{"cli.md": "| `--admin` | `127.0.0.1:8081` |", "security.md": "| `--admin` | `127.0.0.1:8081` |"}},
+		{"serve", "workers", "128", map[string]string{"cli.md": "| `--workers` | 128 |", "operations.md": "| `--workers` | 128 |"}},
+		{"serve", "lease", "30s", map[string]string{"cli.md": "| `--lease` | 30s |", "operations.md": "| `--lease` | 30s |"}},
+		{"serve", "retention", "7d", map[string]string{"cli.md": "| `--retention` | 7d |", "operations.md": "| `--retention` | 7d |"}},
+		{"serve", "max-queued", "100000", map[string]string{"cli.md": "| `--max-queued` | 100000 |", "operations.md": "| `--max-queued` | 100000 |"}},
+		{"serve", "max-conns", "4096", map[string]string{"cli.md": "| `--max-conns` | 4096 |", "operations.md": "`--max-conns` (4,096)", "security.md": "`--max-conns` (4,096)"}},
+		{"worker", "lease", "30s", nil},
+		{"worker", "retention", "7d", nil},
+		{"worker", "max-queued", "100000", nil},
+		{"test", "parallel", strconv.Itoa(4 * runtime.GOMAXPROCS(0)), map[string]string{"cli.md": "(`--parallel`, default 4 per core)"}},
+		{"test", "timeout", "1m0s", map[string]string{"cli.md": "`--timeout`\n  (default 1m)"}},
+	} {
+		t.Run(c.command+" --"+c.flag, func(t *testing.T) {
+			cmd, _, err := root.Find([]string{c.command})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := cmd.Flags().Lookup(c.flag)
+			if f == nil {
+				t.Fatalf("%s has no --%s", c.command, c.flag)
+			}
+			if f.DefValue != c.value {
+				t.Errorf("default %s, want %s", f.DefValue, c.value)
+			}
+			for doc, text := range c.docs {
+				if !strings.Contains(docs[doc], text) {
+					t.Errorf("docs/%s does not say %q", doc, text)
+				}
+			}
+		})
 	}
 }
 
