@@ -588,3 +588,50 @@ func TestShutdownClosesConnectionsWithoutARequest(t *testing.T) {
 		t.Errorf("the connection is still open after shutdown: read %d bytes, %v", n, err)
 	}
 }
+
+// A shutdown's time budgets are those docs/operations.md (Stopping), the README and
+// serve's help state: 10 s for webhook requests, 30 s for steps, a second for the
+// webhook listener's connections, 5 s for the admin API's requests.
+func TestShutdownBudgets(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"webhook requests", intakeGrace, 10 * time.Second},
+		{"steps", stepsGrace, 30 * time.Second},
+		{"connections", connsGrace, time.Second},
+		{"admin requests", adminGrace, 5 * time.Second},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s have %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	read := func(path string) string {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(strings.Fields(string(data)), " ")
+	}
+	ops := read("../../docs/operations.md")
+	for _, want := range []string{
+		"Webhook requests already being handled finish (their runs are queued; up to 10 s)",
+		"the steps in progress finish for up to 30 s",
+		"The webhook listener gives its connections a second",
+		"the admin API's (and `--metrics`') requests in progress have 5 s",
+		"A stop thus takes at most 46 s",
+	} {
+		if !strings.Contains(ops, want) {
+			t.Errorf("docs/operations.md does not say %q", want)
+		}
+	}
+	if total := intakeGrace + stepsGrace + connsGrace + adminGrace; total != 46*time.Second {
+		t.Errorf("a stop takes at most %v, not the 46 s docs/operations.md says", total)
+	}
+	if !strings.Contains(read("../../README.md"), "lets running steps finish (up to 30 s)") {
+		t.Error("the README does not give the steps 30 s")
+	}
+	if !strings.Contains(serveCommand().Long, "steps in progress finish (up to 30s)") {
+		t.Error("serve's help does not give the steps 30s")
+	}
+}

@@ -295,10 +295,18 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		apis: apis, pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
 }
 
-// stop stops the workers (steps in progress finish, up to a deadline; the rest are
+// The time budgets of a shutdown (docs/operations.md#stopping).
+const (
+	intakeGrace = 10 * time.Second // webhook requests being handled finish and queue their runs
+	stepsGrace  = 30 * time.Second // steps in progress finish; the rest are handed back to the queue
+	connsGrace  = time.Second      // the webhook listener's connections finish a 503 being written
+	adminGrace  = 5 * time.Second  // the admin API's and metrics' requests finish
+)
+
+// stop stops the workers (steps in progress finish, up to stepsGrace; the rest are
 // handed back to the queue), then closes Redis.
 func (rt *engineRuntime) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), stepsGrace)
 	defer cancel()
 	err := rt.pool.Stop(ctx)
 	rt.closeRedis()
@@ -652,14 +660,14 @@ func (s *server) shutdown() error {
 	var err error
 	select {
 	case <-idle:
-	case <-time.After(10 * time.Second):
-		err = errors.New("webhook requests still in progress after 10s")
+	case <-time.After(intakeGrace):
+		err = fmt.Errorf("webhook requests still in progress after %v", intakeGrace)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), stepsGrace)
 	err = errors.Join(err, s.pool.Stop(ctx))
 	cancel()
 	err = errors.Join(err, closePublic(s.public))
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel = context.WithTimeout(context.Background(), adminGrace)
 	err = errors.Join(err, s.admin.Shutdown(ctx), s.metricsOut.shutdown(ctx))
 	cancel()
 	s.closeRedis()
@@ -670,10 +678,10 @@ func (s *server) shutdown() error {
 // in has been answered by then, and later ones were answered 503: what a connection
 // still open can hold is such a 503 being written, or nothing at all (a connection a
 // load balancer opened ahead, which http.Server.Shutdown would wait 5 s for, as it
-// cannot tell it from one whose first request is on its way). A second's grace, then
-// every connection left is closed.
+// cannot tell it from one whose first request is on its way). A second's grace
+// (connsGrace), then every connection left is closed.
 func closePublic(srv *http.Server) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), connsGrace)
 	defer cancel()
 	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		return err

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -99,7 +98,7 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 // stop stops the workers and Redis, then closes the metrics listener.
 func (w *worker) stop() error {
 	err := w.engineRuntime.stop() // /readyz and /metrics answer while steps finish
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), adminGrace)
 	defer cancel()
 	return errors.Join(err, w.metricsOut.shutdown(ctx))
 }
