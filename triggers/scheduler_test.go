@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -94,8 +95,8 @@ func TestScheduleFiresOncePerTick(t *testing.T) {
 }
 
 // TestScheduleCatchesUpOnce: a schedule that missed ticks while no process ran it
-// starts one run, for the latest, marked as a catch-up; a new schedule catches up on
-// nothing.
+// starts one run, for the latest, marked as a catch-up, and logs "schedule fired" at
+// INFO with its scheduled_at and catch_up; a new schedule catches up on nothing.
 func TestScheduleCatchesUpOnce(t *testing.T) {
 	src := `
 workflow "missed" {
@@ -123,7 +124,8 @@ workflow "fresh" {
 		if err := old.fire(set.Workflow("missed"), sch, twoHoursAgo, false); err != nil {
 			t.Fatal(err)
 		}
-		s := NewScheduler(ticks, quietLog)
+		var logs testutil.LogBuffer
+		s := NewScheduler(ticks, slog.New(slog.NewJSONHandler(&logs, nil)))
 		s.Use(set)
 		testutil.Eventually(t, 10*time.Second, "the catch-up run", func() bool { return len(ticks.scheduled("missed")) > 1 })
 		time.Sleep(200 * time.Millisecond) // time for a second run, were there one
@@ -138,6 +140,18 @@ workflow "fresh" {
 		}
 		if fresh := ticks.scheduled("fresh"); len(fresh) != 0 {
 			t.Errorf("a new schedule caught up: %v", fresh)
+		}
+		fired := logs.Lines(`"msg":"schedule fired"`)
+		if len(fired) != 1 {
+			t.Fatalf("%d lines say the schedule fired, want the catch-up's:\n%s", len(fired), logs.String())
+		}
+		var line map[string]any
+		if err := json.Unmarshal([]byte(fired[0]), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line["level"] != "INFO" || line["workflow"] != "missed" || line["scheduled_at"] != want ||
+			line["catch_up"] != true || line["run"] == "" || line["run"] == nil {
+			t.Errorf("schedule fired: %s", fired[0])
 		}
 	})
 }
