@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/hookflow/hookflow/internal/jsonenc"
@@ -75,6 +76,10 @@ func (u unit) String() string {
 	}
 	return u.step
 }
+
+// LogValue logs the unit as String names it: the JSON handler would marshal the
+// struct, whose fields are unexported, as {}.
+func (u unit) LogValue() slog.Value { return slog.StringValue(u.String()) }
 
 // Plan is what follows a change in a run's record.
 type Plan struct {
@@ -430,3 +435,5 @@ func settleItems(s *workflows.Step, set *itemSet) *Record {
 	}
 	return done
 }
+
+var _ slog.LogValuer = unit{}
