@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -69,6 +70,12 @@ func (d *downstream) list() []call {
 // httpEngine runs workflows of real http steps, allowed to call loopback.
 func httpEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *workflows.Set) {
 	t.Helper()
+	return httpEngineLogging(t, b, src, quiet)
+}
+
+// httpEngineLogging is httpEngine with the engine's log going to log.
+func httpEngineLogging(t *testing.T, b *redistest.Backend, src string, log *slog.Logger) (*Engine, *workflows.Set) {
+	t.Helper()
 	k := workflows.NewKinds()
 	client := actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
 	actions.Register(k, actions.Options{Client: client, Logger: quiet})
@@ -76,7 +83,7 @@ func httpEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *workf
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k})
+	e := New(b.Client, Options{Shards: b.Shards, Logger: log, Kinds: k})
 	e.Use(set)
 	startPool(t, e, 4)
 	return e, set
@@ -137,6 +144,35 @@ func TestRetriesUntilTheStepSucceeds(t *testing.T) {
 		charge := r.Steps[1]
 		if charge.Status != "succeeded" || charge.Attempts != 3 {
 			t.Errorf("charge %+v, want succeeded after 3 attempts", charge)
+		}
+	})
+}
+
+// Each failed attempt that will be tried again is logged "step failed; retrying" at
+// INFO, with the run, workflow, step, attempt, the wait and the error.
+func TestARetryIsLogged(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := newDownstream(t, 200, 500, 200) // record, then charge fails once
+		var logs testutil.LogBuffer
+		e, set := httpEngineLogging(t, b, retryWorkflow(api.srv.URL), slog.New(slog.NewJSONHandler(&logs, nil)))
+		id, err := e.Start(context.Background(), set.Workflow("pay"), event(`{"id": 7}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != "succeeded" {
+			t.Fatalf("run %s: %s", r.Status, r.Error)
+		}
+		lines := logs.Lines(`"msg":"step failed; retrying"`)
+		if len(lines) != 1 {
+			t.Fatalf("%d retries logged, want 1:\n%s", len(lines), logs.String())
+		}
+		var line map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line["level"] != "INFO" || line["run"] != id || line["workflow"] != "pay" || line["step"] != "charge" ||
+			line["attempt"] != float64(1) || line["retry_in"] == nil || !strings.Contains(fmt.Sprint(line["error"]), "500") {
+			t.Errorf("the retry's line: %s", lines[0])
 		}
 	})
 }
