@@ -103,3 +103,19 @@ func TestSubsetDiffListLengths(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
+
+// hookflow test --timeout fails a test whose run has not finished after it, saying so;
+// the same test passes with the default of 1m.
+func TestTestTimeout(t *testing.T) {
+	const dir = "testdata/wfslow"
+	out, code := hookflowTest(t, "--timeout", "200ms", dir)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	if want := dir + "/slow.test.hcl:1: the run did not finish after --timeout 200ms"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 1 test") {
+		t.Errorf("with the default timeout: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,3 @@
+test "a run longer than the timeout" {
+  workflow = "slow"
+}
