@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -44,11 +45,22 @@ type authServer struct {
 	echo       bool
 	tokenQuery string   // the query of the api's token_url, "?p=…"
 	queries    []string // the queries the endpoint got
+	// secret is the client secret the endpoint takes, and the api's file gives.
+	secret string
+	// gate, when set, holds each token request until it is closed.
+	gate chan struct{}
 }
 
 func newAuthServer(t *testing.T) *authServer {
-	s := &authServer{t: t, expiresIn: 3600, refresh: "refresh-0", inFile: "refresh-0", issued: map[string]bool{}}
+	s := &authServer{t: t, expiresIn: 3600, refresh: "refresh-0", inFile: "refresh-0", issued: map[string]bool{},
+		secret: "client-secret-1"}
 	s.tokens = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		gate := s.gate
+		s.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
 		n := s.requests.Add(1)
 		user, pass, _ := r.BasicAuth()
 		_ = r.ParseForm()
@@ -70,7 +82,7 @@ func newAuthServer(t *testing.T) *authServer {
 			w.WriteHeader(s.failStatus)
 			fmt.Fprint(w, `{"error":"invalid_client","error_description":"unknown client"}`)
 			return
-		case user != "hookflow" || pass != "client-secret-1":
+		case user != "hookflow" || pass != s.secret:
 			w.WriteHeader(401)
 			fmt.Fprint(w, `{"error":"invalid_client"}`)
 			return
@@ -126,7 +138,7 @@ api "crm" {
   auth "oauth2" {
     token_url     = "` + s.tokens.URL + `/oauth/token` + s.tokenQuery + `"
     client_id     = "hookflow"
-    client_secret = "client-secret-1"
+    client_secret = "` + s.secret + `"
     scopes        = ["customers:read"]
     ` + extra + `
   }
@@ -812,4 +824,87 @@ func TestOAuth2StandingRefusalEndsWhenTheEndpointAnswers(t *testing.T) {
 	if n := s.requests.Load() - before; n != 1 {
 		t.Errorf("%d token requests for 5 calls once the endpoint answered again, want 1", n)
 	}
+}
+
+// A token kept in Redis is sealed under the client secret: once the secret changes
+// (the file gives a new one), the token kept cannot be read, and a token is fetched
+// with the new secret, kept in its place; the old secret cannot read that one either.
+func TestOAuth2ChangedClientSecretFetchesANewToken(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		clk := &clock{}
+		old := newProcess(t, s, "client_credentials", b.Client, clk)
+		if _, _, err := old.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := b.Client.Keys(t.Context(), "{hf:api:crm}:*:token").Result()
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("keys %v, %v; want the token's one", keys, err)
+		}
+		sealed := b.Client.Get(t.Context(), keys[0]).Val()
+
+		s.mu.Lock()
+		s.secret = "client-secret-2"
+		s.mu.Unlock()
+		renewed := newProcess(t, s, "client_credentials", b.Client, clk)
+		if _, _, err := renewed.call(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.requests.Load(); n != 2 {
+			t.Fatalf("%d token requests, want a second one with the new secret", n)
+		}
+		s.mu.Lock()
+		grants := slices.Clone(s.grants)
+		s.mu.Unlock()
+		if grants[1] != "client_credentials" {
+			t.Errorf("the second token request was a %s grant", grants[1])
+		}
+		if now := b.Client.Get(t.Context(), keys[0]).Val(); now == sealed || now == "" {
+			t.Error("the token kept was not replaced by the one fetched with the new secret")
+		}
+		if _, _, err := renewed.call(t.Context()); err != nil || s.requests.Load() != 2 {
+			t.Errorf("a call with the new secret once its token is kept: %v, %d token requests", err, s.requests.Load())
+		}
+	})
+}
+
+// While a process fetches a token, {hf:api:NAME}:HASH:lock holds a random value
+// naming it, for at most tokenLockTTL (30 s); it is gone once the token is kept.
+func TestOAuth2FetchLockLivesAtMost30Seconds(t *testing.T) {
+	if tokenLockTTL != 30*time.Second {
+		t.Errorf("tokenLockTTL is %v, docs/security.md says 30 seconds", tokenLockTTL)
+	}
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		gate := make(chan struct{})
+		s.gate = gate
+		p := newProcess(t, s, "client_credentials", b.Client, &clock{})
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := p.call(t.Context())
+			done <- err
+		}()
+		var lock string
+		testutil.Eventually(t, 10*time.Second, "the fetch's lock", func() bool {
+			keys, _ := b.Client.Keys(t.Context(), "{hf:api:crm}:*:lock").Result()
+			if len(keys) == 1 {
+				lock = keys[0]
+			}
+			return lock != ""
+		})
+		ttl := b.Client.PTTL(t.Context(), lock).Val()
+		if ttl <= 0 || ttl > 30*time.Second {
+			t.Errorf("the lock lives %v, want at most 30s", ttl)
+		}
+		if v := b.Client.Get(t.Context(), lock).Val(); len(v) != 24 || strings.Trim(v, "0123456789abcdef") != "" {
+			t.Errorf("the lock holds %q, want a random value", v)
+		}
+		close(gate)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := b.Client.Exists(t.Context(), lock).Val(); n != 0 {
+			t.Error("the lock is still held once the token is kept")
+		}
+	})
 }
