@@ -257,3 +257,42 @@ func TestVersionsInUseAreKept(t *testing.T) {
 		}
 	}
 }
+
+// Besides the versions in use, a process keeps the 32 other versions it ran last, or
+// twice as many as the workflows in use when that is more (docs/operations.md).
+func TestOldVersionsKept(t *testing.T) {
+	if keepOld != 32 {
+		t.Errorf("keepOld is %d, docs/operations.md says 32", keepOld)
+	}
+	for _, c := range []struct {
+		name      string
+		workflows int
+		old       int // other versions kept
+	}{
+		{"one workflow", 1, 32},
+		{"16 workflows", 16, 32},
+		{"20 workflows", 20, 40},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := redistest.Mini(t)
+			rec := &recorder{}
+			e := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
+			edit := func(n int) *workflows.Set {
+				var src strings.Builder
+				for i := range c.workflows {
+					fmt.Fprintf(&src, "workflow \"w%d\" {\n  step \"probe\" \"a\" {\n    value = \"%d.%d\"\n  }\n}\n", i, i, n)
+				}
+				return loadSet(t, rec, src.String())
+			}
+			// Enough edits of every workflow to have more old versions than are kept.
+			edits := c.old/c.workflows + 3
+			for n := range edits {
+				e.Use(edit(n))
+			}
+			if got, want := len(e.versions.byKey), c.workflows+c.old; got != want {
+				t.Errorf("%d versions kept after %d edits of %d workflows, want the %d in use and %d others",
+					got, edits, c.workflows, c.workflows, c.old)
+			}
+		})
+	}
+}
