@@ -20,9 +20,13 @@ type WatchOptions struct {
 	Settle time.Duration
 	// Rescan looks at the directory this often even without events, as a backstop for
 	// file systems that do not report every change (network mounts, some containers).
-	// Default 30s.
+	// Default DefaultRescan.
 	Rescan time.Duration
 }
+
+// DefaultRescan is how often Watch looks at the directory without events, unless
+// WatchOptions.Rescan says otherwise.
+const DefaultRescan = 30 * time.Second
 
 // Watch calls changed when anything in the directory tree under dir may have changed:
 // a file written, created, removed or renamed, a directory created (it is watched
@@ -37,7 +41,7 @@ func Watch(ctx context.Context, dir string, o WatchOptions, changed func()) erro
 		o.Settle = 100 * time.Millisecond
 	}
 	if o.Rescan <= 0 {
-		o.Rescan = 30 * time.Second
+		o.Rescan = DefaultRescan
 	}
 	dir, err := filepath.Abs(dir) // "." has no parent to watch
 	if err != nil {

@@ -389,3 +389,31 @@ func TestReloadByAPIRefused(t *testing.T) {
 		t.Error("b does not answer after the reload")
 	}
 }
+
+// serve looks at its directory again every 30 s, and so applies a change no event
+// reports: here a workflow file is a link to a file outside the directory, written in
+// place, which the watches of the directory do not see. The rescan is shortened here;
+// workflows.DefaultRescan is the 30 s docs/operations.md states.
+func TestReloadRescansWhatIsNotReported(t *testing.T) {
+	if workflows.DefaultRescan != 30*time.Second {
+		t.Errorf("the rescan is every %v, docs/operations.md says 30 s", workflows.DefaultRescan)
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil || !strings.Contains(strings.Join(strings.Fields(string(doc)), " "), "It also looks again every 30 s, for file systems that do not report changes") {
+		t.Errorf("docs/operations.md does not give the rescan's 30 s (%v)", err)
+	}
+	target := filepath.Join(t.TempDir(), "a.hcl")
+	writeFile(t, target, hookSrc("a"))
+	dir := t.TempDir()
+	if err := os.Symlink(target, filepath.Join(dir, "a.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	s := serveWith(t, serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2,
+		allowNet: loopback, rescan: 500 * time.Millisecond})
+	r := &reloading{s: s}
+	if r.hook(t, "a") != http.StatusAccepted {
+		t.Fatal("a does not answer")
+	}
+	writeFile(t, target, hookSrc("a")+hookSrc("b"))
+	testutil.Eventually(t, 10*time.Second, "b answers", func() bool { return r.hook(t, "b") == http.StatusAccepted })
+}

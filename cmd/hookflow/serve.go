@@ -59,7 +59,9 @@ type serveConfig struct {
 	publicURL string
 	// limits, when set, replace listenerLimits on the webhook listener: shorter
 	// timeouts, so that a test need not wait out the real ones.
-	limits *httpLimits
+	limits *httpLimits // rescan, when set, replaces the watcher's workflows.DefaultRescan: how often the
+	// workflow directory is looked at without a change reported.
+	rescan time.Duration
 }
 
 // ownListener is a listener of this process that steps may never call.
@@ -419,7 +421,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	s.stopWatch = stopWatch
 	if !cfg.noWatch {
-		err := workflows.Watch(watchCtx, cfg.dir, workflows.WatchOptions{}, func() { s.config.Changed("files changed") })
+		err := workflows.Watch(watchCtx, cfg.dir, workflows.WatchOptions{Rescan: cfg.rescan}, func() { s.config.Changed("files changed") })
 		if err != nil {
 			log.Warn("cannot watch the workflow files; reload with SIGHUP or POST /api/v1/reload", "dir", cfg.dir, "err", err)
 		}
