@@ -85,26 +85,55 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 // loadingPoll is how often a Redis loading its dataset is asked again.
 const loadingPoll = time.Second
 
-// ping checks that Redis answers, within 5s. A Redis that answers LOADING (restarted,
-// it reads its AOF or RDB file back into memory, which may take minutes) is working
-// and will answer: that is waited out, however long it takes (until ctx ends: a
-// signal), and logged once. Anything else fails at once.
+// reachWithin is how long a Redis has to answer when hookflow starts: one that
+// refuses connections (restarted, not yet listening) or does not answer is asked
+// again until then.
+const reachWithin = 5 * time.Second
+
+// reachPoll is how often a Redis that refused a connection is tried again.
+const reachPoll = 250 * time.Millisecond
+
+// ping checks that Redis answers, within reachWithin. A Redis that answers LOADING
+// (restarted, it reads its AOF or RDB file back into memory, which may take minutes)
+// is working and will answer: that is waited out, however long it takes (until ctx
+// ends: a signal), and logged once. A reply that refuses (a wrong password) fails at
+// once.
 func ping(ctx context.Context, rdb redis.UniversalClient, where string, log *slog.Logger) error {
-	for logged := false; ; logged = true {
-		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	deadline := time.Now().Add(reachWithin)
+	for logged := false; ; {
+		pingCtx, cancel := context.WithDeadline(ctx, deadline)
 		err := rdb.Ping(pingCtx).Err()
 		cancel()
-		if err == nil || !redis.IsLoadingError(err) {
+		var reply redis.Error
+		switch {
+		case err == nil:
+			return nil
+		case redis.IsLoadingError(err):
+			if !logged {
+				log.Warn("Redis is loading its dataset into memory; waiting for it", "redis", where)
+				logged = true
+			}
+			deadline = time.Now().Add(loadingPoll + reachWithin) // loading: it answers
+			if !sleepCtx(ctx, loadingPoll) {
+				return fmt.Errorf("while Redis was loading its dataset: %w", ctx.Err())
+			}
+		case errors.As(err, &reply), time.Now().Add(reachPoll).After(deadline):
 			return err
+		default:
+			if !sleepCtx(ctx, reachPoll) {
+				return err
+			}
 		}
-		if !logged {
-			log.Warn("Redis is loading its dataset into memory; waiting for it", "redis", where)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("while Redis was loading its dataset: %w", ctx.Err())
-		case <-time.After(loadingPoll):
-		}
+	}
+}
+
+// sleepCtx waits d, or until ctx ends; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
 	}
 }
 
@@ -179,10 +208,21 @@ func openURL(ctx context.Context, url string, workers int) (rdb redis.UniversalC
 }
 
 // isCluster asks the first node of addr and seeds that answers whether it is a node
-// of a Redis Cluster.
+// of a Redis Cluster, trying them again until reachWithin has passed.
 func isCluster(ctx context.Context, opts *redis.Options, seeds []string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, reachWithin)
 	defer cancel()
+	for {
+		cluster, err := askCluster(ctx, opts, seeds)
+		var unreachable *unreachableError
+		if !errors.As(err, &unreachable) || !sleepCtx(ctx, reachPoll) {
+			return cluster, err
+		}
+	}
+}
+
+// askCluster is one try of isCluster.
+func askCluster(ctx context.Context, opts *redis.Options, seeds []string) (bool, error) {
 	var errs []error
 	for _, addr := range append([]string{opts.Addr}, seeds...) {
 		o := *opts

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -231,8 +232,8 @@ func silentRedis(t *testing.T) string {
 }
 
 // serve started against a Redis that cannot be reached exits with status 3, saying it
-// cannot reach Redis: at once when nothing listens there, after 5 s when something
-// listens and never answers.
+// cannot reach Redis, after 5 s of trying: whether nothing listens there (a Redis being
+// restarted, which may be back within them) or something listens and never answers.
 func TestServeExitsWhenRedisCannotBeReached(t *testing.T) {
 	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
 	dir := testutil.WriteRelay(t)
@@ -240,7 +241,7 @@ func TestServeExitsWhenRedisCannotBeReached(t *testing.T) {
 		name, url string
 		waits     bool
 	}{
-		{"nothing listening", "redis://" + freeAddr(t), false},
+		{"nothing listening", "redis://" + freeAddr(t), true},
 		{"a listener that never answers", silentRedis(t), true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -263,5 +264,40 @@ func TestServeExitsWhenRedisCannotBeReached(t *testing.T) {
 			}
 			t.Logf("gave up after %v", took)
 		})
+	}
+}
+
+// serve started while its Redis is down (restarted with it) waits for it: a Redis
+// listening within 5 s is one it serves with.
+func TestServeWaitsForARedisComingBack(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	dir := testutil.WriteRelay(t)
+	b := redistest.Real(t)
+	b.Stop()
+	admin := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--admin", admin, "--redis", b.URL, dir},
+			nil, io.Discard, io.Discard)
+	}()
+	time.Sleep(1500 * time.Millisecond) // serve has found nothing listening by now
+	b.Restart()
+	testutil.Eventually(t, 15*time.Second, "serve answers", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended before Redis came back: %v", err)
+		default:
+		}
+		resp, err := http.Get("http://" + admin + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
 	}
 }
