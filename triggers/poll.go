@@ -158,6 +158,10 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 			diags = append(diags, pollExprError(a, x.name, x.example, x.reads, src, err))
 			continue
 		}
+		if d := a.CheckVars(prog, src); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
 		if x.name == "items" {
 			if d := itemsType(prog, src, a); d != nil {
 				diags = append(diags, d)

@@ -299,6 +299,7 @@ func TestPollDiagnostics(t *testing.T) {
 		{"items reads item", "items = \"item.orders\"\n key = \"item.id\"", "w.hcl:5,11-22: A poll's items cannot read item"},
 		{"a misspelled name", "items = \"respons.body\"\n key = \"item.id\"", `w.hcl:5,11-23: Unknown name "respons"`},
 		{"key reads vars", "items = \"response.body\"\n key = \"vars.shop + item.id\"\n cursor = \"response.body.next ?? poll.cursor\"", ""},
+		{"key reads an unknown var", "items = \"response.body\"\n key = \"vars.shp + item.id\"", `w.hcl:6,14-17: Unknown var "shp"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			every := `every = "1m"`
@@ -308,7 +309,8 @@ func TestPollDiagnostics(t *testing.T) {
 			case "every too short":
 				every = ""
 			}
-			src := fmt.Sprintf("workflow \"w\" {\n trigger \"poll\" {\n %s\n url = \"https://example.com/x\"\n %s\n }\n}\n", every, c.body)
+			// The vars block comes last, so that the lines above are the cases'.
+			src := fmt.Sprintf("workflow \"w\" {\n trigger \"poll\" {\n %s\n url = \"https://example.com/x\"\n %s\n }\n}\nvars { shop = \"s\" }\n", every, c.body)
 			k := workflows.NewKinds()
 			actions.Register(k, actions.Options{Logger: quietLog})
 			Register(k)

@@ -511,7 +511,7 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 }
 
 func (l *loader) loc(a *hcl.Attribute) location {
-	loc := location{rng: a.Expr.Range(), exprs: l.exprs}
+	loc := location{rng: a.Expr.Range(), exprs: l.exprs, vars: l.varNames}
 	if f := l.files[a.Range.Filename]; f != nil {
 		loc.src = f.Bytes
 	}

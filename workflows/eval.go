@@ -123,20 +123,7 @@ func (e *evaluator) checkVars(x hcl.Expression) hcl.Diagnostics {
 		if _, defined := e.vars[attr.Name]; defined {
 			continue
 		}
-		names := sortedKeys(e.vars)
-		detail := fmt.Sprintf("No vars block defines %q. The vars are: %s.", attr.Name, strings.Join(names, ", "))
-		switch s := suggest(attr.Name, names); {
-		case s != "":
-			detail = fmt.Sprintf("No vars block defines %q. Did you mean %q?", attr.Name, s)
-		case len(names) == 0:
-			detail = fmt.Sprintf("No vars block defines %q; there are no vars. Define it in a vars { } block.", attr.Name)
-		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  fmt.Sprintf("Unknown var %q", attr.Name),
-			Detail:   detail,
-			Subject:  attr.SrcRange.Ptr(),
-		})
+		diags = append(diags, unknownVar(attr.Name, sortedKeys(e.vars), attr.SrcRange))
 	}
 	return diags
 }

@@ -259,6 +259,7 @@ type loader struct {
 	placeholders []hcl.Range      // the values that hold a placeholder for one
 	apis         map[string]*API  // every api block, by name
 	literalVars  map[string]bool  // the vars whose values are written out in the files
+	varNames     []string         // every var defined, sorted, those whose value failed too
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to
@@ -299,6 +300,7 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 			}
 		}
 	}
+	l.varNames = sortedKeys(defined)
 	return newEvaluator(values, l.secretValues, l.unset, l.env), diags
 }
 

@@ -15,6 +15,9 @@ type location struct {
 	src   []byte    // the whole file the range refers to
 	value string    // the string value that offsets refer to
 	scope *scope    // what expressions here may read; nil: not checked
+	// vars are the names of the vars, sorted, which vars.NAME may read; nil outside a
+	// load, where reads of vars are not checked (empty when there are none).
+	vars  []string
 	exprs *exprCompiler
 }
 

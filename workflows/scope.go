@@ -89,14 +89,14 @@ func (sc *scope) forEachScope() *scope {
 }
 
 // checkRefs reports the steps.NAME references in a compiled expression that its scope
-// cannot see, and the reads of each where there is no item. src is the expression and
+// cannot see, the reads of each where there is no item, and of vars that are not. src is the expression and
 // offset its position in loc's value.
 func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnostics {
+	diags := checkVarRefs(p, src, offset, loc)
 	sc := loc.scope
 	if sc == nil {
-		return nil
+		return diags
 	}
-	var diags hcl.Diagnostics
 	report := func(d *hcl.Diagnostic, at file.Location) {
 		d.Subject = loc.at(offset+runeToByte(src, at.From), offset+runeToByte(src, at.To)).Ptr()
 		diags = append(diags, d)
