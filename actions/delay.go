@@ -32,6 +32,9 @@ func delayKind(skip bool) workflows.StepKind {
 			}
 			diags = append(diags, b.CheckConst("duration", "Invalid duration", func(v any) error { _, err := delayFor(v); return err })...)
 			diags = append(diags, b.CheckConst("until", "Invalid until", func(v any) error { _, err := delayUntil(v); return err })...)
+			if !diags.HasErrors() {
+				diags = append(diags, checkLimit(b)...)
+			}
 			return d, diags
 		},
 	}
@@ -81,6 +84,30 @@ func (d *Delay) do(_ context.Context, c *workflows.Call) (any, error) {
 		return v, nil
 	}
 	return w, nil
+}
+
+// checkLimit reports a delay written out in the file that is longer than MaxDelay:
+// every run that reached it would fail there. A constant until is measured from when
+// the file loads; one that is within the limit by the time a run reaches it is all
+// the more so.
+func checkLimit(b *workflows.Block) hcl.Diagnostics {
+	limit := workflows.FormatDuration(MaxDelay)
+	diags := b.CheckConst("duration", "Delay too long", func(v any) error {
+		wait, _ := delayFor(v) // a bad duration is reported as such
+		if wait <= MaxDelay {
+			return nil
+		}
+		return fmt.Errorf("a delay step waits %s at most, and this one would wait %s: every run that reached it would fail there",
+			limit, workflows.FormatDuration(wait.Round(time.Second)))
+	})
+	return append(diags, b.CheckConst("until", "Delay too long", func(v any) error {
+		t, _ := delayUntil(v)
+		if time.Until(t) <= MaxDelay {
+			return nil
+		}
+		return fmt.Errorf("a delay step waits %s at most, and %s is further away: every run that reached it now would fail there",
+			limit, t.UTC().Format(time.RFC3339))
+	})...)
 }
 
 // delayFor reads a duration: "90s", "2h", "3d", or a number of seconds.

@@ -1,0 +1,5 @@
+workflow "trial" {
+  step "delay" "reminder" {
+    duration = "400d"
+  }
+}
