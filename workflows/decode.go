@@ -329,7 +329,7 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 		for _, attr := range blk.Names() {
 			a := blk.attrs[attr]
 			s.carries = append(s.carries, a.Template.stepsRead()...)
-			if a.Template.holds(l.secretValues) {
+			if a.secret || a.Template.holds(l.secretValues) {
 				diags = append(diags, a.Warning("A set step's value holds a secret",
 					fmt.Sprintf("Step %q records its value %s with the secret [redacted], and that is what later steps read as steps.%s.%s: "+
 						"write secret() where the value is sent, in the step that sends it", name, attr, name, attr)))
@@ -490,11 +490,11 @@ func (l *loader) block(kind, name string, def hcl.Range, content *hcl.BodyConten
 
 // attr evaluates one attribute at load time, compiles its templates and adds it to blk.
 func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hcl.Diagnostics {
-	v, placeholder, diags := ev.valueOrPlaceholder(a.Expr)
+	v, marks, diags := ev.markedValue(a.Expr)
 	if diags.HasErrors() {
 		return diags
 	}
-	if placeholder {
+	if marks.placeholder {
 		l.placeholders = append(l.placeholders, a.Expr.Range())
 	}
 	l.values = append(l.values, a.Name, v)
@@ -506,7 +506,7 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 		return diags
 	}
 	blk.attrs[a.Name] = &BlockAttr{Name: a.Name, Template: t, Range: a.Range, ValueRange: a.Expr.Range(), loc: loc,
-		expr: a.Expr, literalVars: l.literalVars}
+		expr: a.Expr, literalVars: l.literalVars, secret: marks.secret}
 	return diags
 }
 

@@ -52,27 +52,34 @@ func (e *evaluator) forFile(filename string) *evaluator {
 // value evaluates an expression to a plain Go value: string, int64, float64, bool, nil,
 // map[string]any or []any.
 func (e *evaluator) value(x hcl.Expression) (any, hcl.Diagnostics) {
-	v, _, diags := e.valueOrPlaceholder(x)
+	v, _, diags := e.markedValue(x)
 	return v, diags
 }
 
-// valueOrPlaceholder is value, and also says whether the value holds a placeholder for
-// a variable that is not set.
-func (e *evaluator) valueOrPlaceholder(x hcl.Expression) (any, bool, hcl.Diagnostics) {
+// valueMarks say where a load-time value came from, as far as it matters after.
+type valueMarks struct {
+	placeholder bool // it holds a placeholder for a variable that is not set
+	// secret: it holds what secret() read, set or not. What checks the value itself
+	// would miss a secret that is not set, as validate mostly runs without them.
+	secret bool
+}
+
+// markedValue is value, and also says what the value holds.
+func (e *evaluator) markedValue(x hcl.Expression) (any, valueMarks, hcl.Diagnostics) {
 	v, diags := e.eval(x)
 	if diags.HasErrors() {
-		return nil, false, diags
+		return nil, valueMarks{}, diags
 	}
 	out, err := goValue(v)
 	if err != nil {
-		return nil, false, hcl.Diagnostics{{
+		return nil, valueMarks{}, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Unsupported value",
 			Detail:   err.Error(),
 			Subject:  x.Range().Ptr(),
 		}}
 	}
-	return out, v.HasMarkDeep(placeholderMark), nil
+	return out, valueMarks{placeholder: v.HasMarkDeep(placeholderMark), secret: v.HasMarkDeep(sensitive)}, nil
 }
 
 // eval evaluates an expression to a load-time value, with messages written for the

@@ -198,3 +198,34 @@ workflow "orders" {
 		})
 	}
 }
+
+// A set step whose value reads secret() is warned about when the secret is not set
+// too, as validate mostly runs without secrets: directly, or through a var.
+func TestSetStepSecretWarnedWithoutItsValue(t *testing.T) {
+	for _, c := range []struct{ name, value string }{
+		{"secret()", `"Bearer ${secret("HOOKFLOW_UNSET_SECRET")}"`},
+		{"a var", `"Bearer ${vars.token}"`},
+		{"an object", `{ authorization = "Bearer ${vars.token}" }`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := `vars {
+  token = secret("HOOKFLOW_UNSET_SECRET")
+}
+workflow "w" {
+  step "set" "s" {
+    header = ` + c.value + `
+  }
+}
+`
+			_, diags := workflows.LoadWith([]workflows.Source{{Name: "w.hcl", Data: []byte(src)}}, realKinds(),
+				workflows.Options{AllowUnset: true})
+			var warned bool
+			for _, d := range diags {
+				warned = warned || d.Summary == "A set step's value holds a secret" && d.Subject.Start.Line == 6
+			}
+			if !warned || diags.HasErrors() {
+				t.Errorf("diagnostics %v, want a warning of the secret in step s", diags)
+			}
+		})
+	}
+}
