@@ -141,7 +141,7 @@ func (l *loader) decodeAPIs(bodies []*hcl.BodyContent, names []string, ev *evalu
 			l.unset.apiRefersToVars(a.Name, blockSource(l.files, b))
 			diags = append(diags, d...)
 			if first, dup := l.apis[a.Name]; dup {
-				diags = append(diags, duplicateDiag("api", a.Name, a.DefRange, first.DefRange))
+				diags = append(diags, duplicateDiag("api", a.Name, b.LabelRanges[0], first.DefRange))
 				continue
 			}
 			l.apis[a.Name] = a

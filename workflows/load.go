@@ -141,7 +141,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 			}
 			declared[b.Labels[0]] = true
 			if first, ok := elsewhere[b.Labels[0]]; ok {
-				diags = append(diags, duplicateDiag("workflow", b.Labels[0], b.DefRange, first))
+				diags = append(diags, duplicateDiag("workflow", b.Labels[0], b.LabelRanges[0], first))
 				continue
 			}
 			l.unset.workflow = b.Labels[0]
@@ -149,7 +149,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 			l.unset.workflow = ""
 			diags = append(diags, d...)
 			if first, dup := set.byName[wf.Name]; dup {
-				diags = append(diags, duplicateDiag("workflow", wf.Name, wf.DefRange, first.DefRange))
+				diags = append(diags, duplicateDiag("workflow", wf.Name, b.LabelRanges[0], first.DefRange))
 				continue
 			}
 			l.refersToVars(wf.Name, b)
@@ -346,6 +346,8 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	return out
 }
 
+// duplicateDiag reports a second what of one name: at is where it is named, its label,
+// and first where the first one is defined.
 func duplicateDiag(what, name string, at, first hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,

@@ -226,7 +226,7 @@ func TestLoadDiagnostics(t *testing.T) {
 		{"secret() in a template", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x/{{ secret('K') }}\" }\n}", "f1.hcl:2:41", `write it outside {{ }}, as "${secret("NAME")}"`, 0},
 		{"AND in a filter", "workflow \"a\" {\n  filter = \"event.a == 1 AND event.b == 2\"\n}", "f1.hcl:2:26", `Expressions write AND as "and" or "&&".`, 0},
 		{"unknown root in a template", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x/{{ evnt.id }}\" }\n}", "f1.hcl:2:41", `Did you mean "event"?`, 0},
-		{"duplicate workflow points at the first", "workflow \"a\" {}\nworkflow \"a\" {}", "f1.hcl:2:1", "already defined at f1.hcl:1:1", 0},
+		{"duplicate workflow points at the first", "workflow \"a\" {}\nworkflow \"a\" {}", "f1.hcl:2:10", "already defined at f1.hcl:1:1", 0},
 		{"duplicate step points at the first", "workflow \"a\" {\n  step \"call\" \"x\" { url = \"https://x\" }\n  step \"call\" \"x\" { url = \"https://y\" }\n}", "f1.hcl:3:15", "already defined at f1.hcl:2:3", 0},
 		{"invalid step name", "workflow \"a\" {\n  step \"call\" \"find-customer\" { url = \"https://x\" }\n}", "f1.hcl:2:15", "letters, digits and underscores", 0},
 		{"duration without a unit", "workflow \"a\" {\n  step \"call\" \"x\" {\n    url = \"https://x\"\n    timeout = 5\n  }\n}", "f1.hcl:4:15", `write timeout = "5s"`, 0},

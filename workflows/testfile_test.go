@@ -139,6 +139,12 @@ test "t" {
 test "t" {
   workflow = "order"
 }`, []string{"order.test.hcl:5,6", "order.test.hcl:2"}},
+		{"a duplicate mock", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {}
+  mock "find_customer" {}
+}`, []string{"order.test.hcl:5,8", `Duplicate mock "find_customer"`, "order.test.hcl:4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := loadTests(t, tc.src)
