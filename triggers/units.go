@@ -27,6 +27,14 @@ func sizeAttr(b *workflows.Block, name string, def int64) (int64, hcl.Diagnostic
 		return def, hcl.Diagnostics{a.Error(name+" cannot use {{ }}", "A size is fixed when the file loads.")}
 	}
 	n, err := parseSize(v)
+	if s, isString := v.(string); isString && err != nil {
+		// A number in quotes is refused, as the whole numbers of other attributes are,
+		// rather than read as bytes: max_body = "100" more likely lacks its unit.
+		if s = strings.TrimSpace(s); isNumber(s) {
+			err = fmt.Errorf(`a size in bytes is a number without quotes: write %s = %s for %s bytes, or give it a unit, as in "%sKiB"`,
+				name, s, s, s)
+		}
+	}
 	if err == nil && (n < 1 || n > MaxBodyLimit) {
 		err = fmt.Errorf("%s must be between 1 byte and 32MiB", name)
 	}
@@ -52,6 +60,11 @@ func parseSize(v any) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf(`write a size as a number of bytes or with a unit: "512KiB", "1MiB", "2MB"`)
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 var rateUnits = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}

@@ -290,6 +290,7 @@ func TestWebhookAttributeErrors(t *testing.T) {
 		hook(`verify "standard" { secrets = ["whsec_AAAAAAAAAAA="] }`):                                                           "Invalid Standard Webhooks secret",
 		hook(`response = "later"`):                               `"async" or "sync"`,
 		hook(`max_body = "1TB"`):                                 "with a unit",
+		hook(`max_body = "100"`):                                 `without quotes: write max_body = 100 for 100 bytes, or give it a unit, as in "100KiB"`,
 		hook(`max_body = "64MiB"`):                               "between 1 byte and 32MiB",
 		hook(`rate_limit = "fast"`):                              "Invalid rate_limit",
 		hook(`rate_limit = "0/s"`):                               "Invalid rate_limit",
