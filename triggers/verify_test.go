@@ -375,7 +375,7 @@ workflow "w" {
 	}
 	for _, row := range []string{
 		"| `dedupe_window` | how long a delivery id is remembered | `\"24h\"` |",
-		"| `max_body` | largest body taken: bytes, or `\"512KiB\"`, `\"2MB\"`, up to `\"32MiB\"`; past it, 413 | `\"1MiB\"` |",
+		"| `max_body` | largest body taken: a number of bytes, without quotes (`65536`), or `\"512KiB\"`, `\"2MB\"`, up to `\"32MiB\"`; past it, 413 | `\"1MiB\"` |",
 		"| `method` | `POST`, `PUT`, `PATCH`, `GET` or `DELETE` | `POST` |",
 	} {
 		if !strings.Contains(string(doc), row) {
