@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/internal/shellquote"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -224,15 +225,17 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) string {
 		}
 		method, target, auth, ct = "POST", p.o.AdminBase+"/api/v1/workflows/"+url.PathEscape(run.Workflow)+"/runs", p.o.SignOut, "application/json"
 	}
-	cmd := "curl -X " + method + " " + shellQuote(target)
+	// Every argument is quoted, each control character escaped: the command is pasted
+	// into a terminal, and an event's body or content type is anyone's text.
+	cmd := "curl -X " + shellquote.Word(method) + " " + shellquote.Quote(target)
 	if auth {
 		cmd += ` -H "Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN"`
 	}
 	if ct != "" {
-		cmd += " -H " + shellQuote("Content-Type: "+ct)
+		cmd += " -H " + shellquote.Quote("Content-Type: "+ct)
 	}
 	if body != "" {
-		cmd += " --data-raw " + shellQuote(body)
+		cmd += " --data-raw " + shellquote.Quote(body)
 	}
 	return cmd
 }
@@ -257,8 +260,6 @@ func hookURL(wf *workflows.Workflow, path string, query map[string][]string) str
 	}
 	return wf.Secrets.Encoded().String(target)
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 var pageFuncs = template.FuncMap{
 	// seg is a run's, a dead letter's or a step's id as one segment of a URL path: a

@@ -18,9 +18,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/shellquote"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -447,6 +449,12 @@ workflow "secret_path" {
 			`curl -X POST 'http://hooks.example/hooks/in/[redacted]?echo=[redacted]'`},
 		{"a run started by hand", "repo", &workflows.Event{Trigger: "manual", ContentType: "application/json", Raw: `{"n": 2}`},
 			`curl -X POST 'http://admin.example/api/v1/workflows/repo/runs' -H 'Content-Type: application/json' --data-raw '{"n":2}'`},
+		// Pasted into bash, the body as it is would end the bracketed paste (ESC [201~),
+		// erase the line (Ctrl-U) and run what follows (CR).
+		{"control characters escaped", "repo", &workflows.Event{Trigger: "webhook", Method: "POST", Path: "/repo/x",
+			ContentType: "text/plain", Raw: "x\x1b[201~\x15touch /tmp/PWNED\r\nit's \u202e\u009b",
+			Headers: map[string]string{"Content-Type": "text/plain; x=\t\x7f"}},
+			`curl -X POST 'http://hooks.example/hooks/repo/x' -H $'Content-Type: text/plain; x=\x09\x7f' --data-raw $'x\x1b[201~\x15touch /tmp/PWNED\x0d\x0ait\x27s \xe2\x80\xae\xc2\x9b'`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.ev.ID, c.ev.ReceivedAt = "e-"+c.name, time.Now()
@@ -464,6 +472,14 @@ workflow "secret_path" {
 			cmd, _, _ = strings.Cut(cmd, "</pre>")
 			if got := html.UnescapeString(cmd); got != c.want {
 				t.Errorf("curl command\n got %s\nwant %s", got, c.want)
+			}
+			if !utf8.ValidString(cmd) {
+				t.Errorf("the page's curl command is not UTF-8: %q", cmd)
+			}
+			for i, r := range cmd {
+				if shellquote.Unsafe(r) {
+					t.Errorf("the page's curl command holds %U raw at byte %d: %q", r, i, cmd)
+				}
 			}
 		})
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/shellquote"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -232,7 +233,7 @@ prints the admin API's answer, as the other commands do.`,
 			// --json once took the body: "--json '{…}'" now reads as the output switch
 			// and a third argument, which would be refused without saying why.
 			if len(args) == 3 && cmd.Flags().Changed("json") {
-				return usage("--json prints the admin API's answer as JSON and takes no value; give the resume's body with --body %s", shellQuote(args[2]))
+				return usage("--json prints the admin API's answer as JSON and takes no value; give the resume's body with --body %s", shellquote.Word(args[2]))
 			}
 			return exactArgs(2)(cmd, args)
 		},
@@ -598,18 +599,10 @@ func nextPage(cmd *cobra.Command, cursor string) string {
 	line := cmd.CommandPath()
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		if f.Name != "cursor" {
-			line += " --" + f.Name + " " + shellQuote(f.Value.String())
+			line += " --" + f.Name + " " + shellquote.Word(f.Value.String())
 		}
 	})
-	return line + " --cursor " + cursor
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return line + " --cursor " + shellquote.Word(cursor)
 }
 
 // triggerText is a trigger as the workflow list shows it: its text ("POST
