@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -13,7 +12,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcled"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/mitchellh/go-wordwrap"
 )
 
@@ -38,10 +36,8 @@ func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics) error {
 	sort.SliceStable(sorted, func(i, j int) bool { return before(sorted[i].Subject, sorted[j].Subject) })
 	// A value not to print again is masked in every snippet that shows its line, the
 	// diagnostic's own and any other's.
-	masks := map[string][]hcl.Range{}
-	for name, f := range files {
-		masks[name] = append(masks[name], writtenCredentials(f)...)
-	}
+	written := writtenCredentials(files)
+	masks := written.ranges
 	for _, d := range diags {
 		if _, ok := hcl.DiagnosticExtra[MaskValue](d); ok && d.Subject != nil {
 			masks[d.Subject.Filename] = append(masks[d.Subject.Filename], *d.Subject)
@@ -49,73 +45,9 @@ func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics) error {
 	}
 	bw := bufio.NewWriter(w)
 	for _, d := range sorted {
-		writeDiagnostic(bw, files, masks, d)
+		writeDiagnostic(bw, files, masks, written.hide(d))
 	}
 	return bw.Flush()
-}
-
-// writtenCredentials lists the ranges of the credentials written out in f, found from
-// its syntax alone, so that a snippet masks them even when the file does not load far
-// enough for its "Credential written in the file" warning: the text value of an
-// attribute named as a credential (client_secret, token, password…; not a token_url),
-// or of each text of a list it is set to (a verify block's secrets = ["…"]), of an
-// auth block's credential attributes (a header's value), and of a field named as one in an object (headers =
-// { Authorization = "…" }, basic_auth = { password = "…" }).
-func writtenCredentials(f *hcl.File) []hcl.Range {
-	body, ok := f.Body.(*hclsyntax.Body)
-	if !ok {
-		return nil
-	}
-	var out []hcl.Range
-	var walk func(b *hclsyntax.Body, auth bool)
-	walk = func(b *hclsyntax.Body, auth bool) {
-		for name, a := range b.Attributes {
-			credential := slices.Contains(credentialAttrs, name) && auth ||
-				IsCredentialName(name) && !strings.HasSuffix(name, "url")
-			if credential && literalText(a.Expr) {
-				out = append(out, a.Expr.Range())
-			}
-			if tuple, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok && credential {
-				for _, e := range tuple.Exprs { // a verify block's secrets = ["…"]
-					if literalText(e) {
-						out = append(out, e.Range())
-					}
-				}
-			}
-			if obj, ok := a.Expr.(*hclsyntax.ObjectConsExpr); ok {
-				for _, item := range obj.Items {
-					if IsCredentialName(itemKey(item)) && literalText(item.ValueExpr) {
-						out = append(out, item.ValueExpr.Range())
-					}
-				}
-			}
-		}
-		for _, blk := range b.Blocks {
-			walk(blk.Body, blk.Type == "auth")
-		}
-	}
-	walk(body, false)
-	return out
-}
-
-// literalText reports whether e is a quoted text written out whole: no {{ }}, no
-// ${ } and no function call.
-func literalText(e hclsyntax.Expression) bool {
-	s := literalString(e)
-	return s != "" && !strings.Contains(s, "{{")
-}
-
-// literalString is the text of e when it is a quoted string of literal parts only.
-func literalString(e hclsyntax.Expression) string {
-	t, ok := e.(*hclsyntax.TemplateExpr)
-	if !ok || !t.IsStringLiteral() {
-		return ""
-	}
-	v, diags := t.Value(nil)
-	if diags.HasErrors() || !v.IsKnown() || v.IsNull() {
-		return ""
-	}
-	return v.AsString()
 }
 
 // SortDiagnostics returns diags in the order WriteDiagnostics prints them: by file,

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -23,6 +24,14 @@ func TestCredentialNeverPrinted(t *testing.T) {
 		// snippet masks it all the same, found from the file's syntax.
 		"credential_beside_an_error": {"TOPSECRET2-in-the-file"},
 		"credential_in_verify":       {"gh-secret-in-the-file", "basic-pw-in-the-file", "bearer-token-in-the-file"},
+		// The value of a credential whose own expression is the error (HCL's
+		// diagnostics): alone, in a heredoc, in a list, in a var a credential reads,
+		// in a nested object, in a file that does not parse.
+		"credential_in_an_error":         {"CLIENTSECRET_literal_222"},
+		"credential_heredoc_in_an_error": {"HEREDOC_TOKEN_333"},
+		"credential_list_in_an_error":    {"LISTSECRET_444", "LISTSECRET_555"},
+		"credential_var_in_an_error":     {"VARSECRET_666", "VARSECRET_777", "NESTEDSECRET_888"},
+		"credential_unparsed":            {"UNPARSED_SECRET_999"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			src, err := os.ReadFile(filepath.Join("testdata", "errors", name+".hcl"))
@@ -43,6 +52,15 @@ func TestCredentialNeverPrinted(t *testing.T) {
 			}
 			if !bytes.Contains(golden, []byte(workflows.Redacted)) {
 				t.Errorf("%s.txt shows no %s", name, workflows.Redacted)
+			}
+			// What validate --format json, a reload's log and /api/v1/status show.
+			_, diags := workflows.Load([]workflows.Source{{Name: name + ".hcl", Data: src}}, realKinds())
+			for _, d := range diags {
+				for _, v := range values {
+					if strings.Contains(d.Summary+d.Detail, v) {
+						t.Errorf("diagnostic %q: %q quotes the credential %q", d.Summary, d.Detail, v)
+					}
+				}
 			}
 		})
 	}
@@ -96,5 +114,40 @@ func TestMaskedSnippet(t *testing.T) {
 				t.Errorf("got\n%s\nwant the snippet\n%s", out.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestHideWrittenCredentials: a diagnostic that quotes a credential's value written in
+// the file, in its summary or detail, has it [redacted] there too, in the diagnostics
+// Load returns (for validate --format json and the status API) and in the text.
+func TestHideWrittenCredentials(t *testing.T) {
+	src := []byte(`api "a" {
+  base_url = "https://api.example.com"
+  auth "bearer" {
+    token = "QUOTED_TOKEN_123"
+  }
+}
+`)
+	f, diags := hclparse.NewParser().ParseHCL(src, "a.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: `Bad token "QUOTED_TOKEN_123"`,
+		Detail: `"QUOTED_TOKEN_123" is no token.`, Subject: &hcl.Range{Filename: "a.hcl",
+			Start: hcl.Pos{Line: 2, Column: 3, Byte: 12}, End: hcl.Pos{Line: 2, Column: 11, Byte: 20}}}
+	var text bytes.Buffer
+	if err := workflows.WriteDiagnostics(&text, []workflows.Source{{Name: "a.hcl", Data: src}}, hcl.Diagnostics{d}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text.String(), "QUOTED_TOKEN_123") || !strings.Contains(text.String(), `Bad token "[redacted]"`) {
+		t.Errorf("the text shows the token:\n%s", text.String())
+	}
+	if d.Detail != `"QUOTED_TOKEN_123" is no token.` {
+		t.Errorf("WriteDiagnostics changed the diagnostic: %q", d.Detail)
+	}
+	all := hcl.Diagnostics{d}
+	workflows.HideWrittenCredentials(map[string]*hcl.File{"a.hcl": f}, all)
+	if all[0].Summary != `Bad token "[redacted]"` || all[0].Detail != `"[redacted]" is no token.` {
+		t.Errorf("hidden: %q, %q", all[0].Summary, all[0].Detail)
 	}
 }

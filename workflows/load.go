@@ -165,6 +165,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	diags = append(diags, checkCalls(set, declared)...)
 	*l.secrets = *newRedactor(l.secretValues)
 	l.secrets.Diagnostics(diags)
+	HideWrittenCredentials(l.files, diags) // for those rendered other than by WriteDiagnostics (JSON)
 	if diags.HasErrors() {
 		return nil, diags
 	}

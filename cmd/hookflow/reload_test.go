@@ -417,3 +417,30 @@ func TestReloadRescansWhatIsNotReported(t *testing.T) {
 	writeFile(t, target, hookSrc("a")+hookSrc("b"))
 	testutil.Eventually(t, 10*time.Second, "b answers", func() bool { return r.hook(t, "b") == http.StatusAccepted })
 }
+
+// A file that fails to load on a credential's own value (client_secret = "…" + 1)
+// is refused with the value [redacted] in the status and the log, which quote its line.
+func TestReloadErrorHidesWrittenCredential(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	r := serveReloading(t, dir, false)
+	writeFile(t, filepath.Join(dir, "leaky.hcl"), `api "leaky" {
+  base_url = "https://api.example.com"
+  auth "oauth2" {
+    token_url = "https://auth.example.com/t"
+    client_id = "cid"
+    client_secret = "CLIENTSECRET_literal_222" + 1
+  }
+}
+`)
+	testutil.Eventually(t, 5*time.Second, "the status says the load failed", func() bool { return r.status(t)["ok"] == false })
+	st, _ := r.status(t)["error"].(string)
+	if !strings.Contains(st, "client_secret = [redacted] + 1") {
+		t.Errorf("the status's error does not show the line masked:\n%s", st)
+	}
+	for what, text := range map[string]string{"status": st, "log": r.log()} {
+		if strings.Contains(text, "CLIENTSECRET_literal_222") {
+			t.Errorf("the %s shows the client secret:\n%s", what, text)
+		}
+	}
+}
