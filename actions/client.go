@@ -3,26 +3,45 @@ package actions
 import (
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
+// MaxResponseHeaders caps the bytes of a response's headers (its status line, names
+// and values) that a call reads: an answer with more fails its call (headersTooLarge).
+// Go's default is 1 MiB, and a step's output and its recorded request each keep the
+// headers it read. Servers and proxies send far less: nginx reads an upstream's
+// headers into 4 or 8 KiB by default.
+const MaxResponseHeaders = 64 << 10
+
 // NewClient returns the HTTP client every http step shares: keep-alive connections
 // pooled per host, every dial checked by the guard, no proxy taken from the environment
-// (a proxy would dial on the guard's behalf) and no redirects followed (a redirect
-// could lead a request, with its headers, somewhere the workflow never named).
+// (a proxy would dial on the guard's behalf), no redirects followed (a redirect could
+// lead a request, with its headers, somewhere the workflow never named) and headers
+// read up to MaxResponseHeaders.
 func NewClient(g *Guard) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: g.control}
 	return &http.Client{
 		Transport: &http.Transport{
-			Proxy:                 nil,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
+			Proxy:                  nil,
+			DialContext:            dialer.DialContext,
+			ForceAttemptHTTP2:      true,
+			MaxIdleConns:           1024,
+			MaxIdleConnsPerHost:    256,
+			IdleConnTimeout:        90 * time.Second,
+			TLSHandshakeTimeout:    10 * time.Second,
+			ExpectContinueTimeout:  time.Second,
+			MaxResponseHeaderBytes: MaxResponseHeaders, // HTTP/2's limit follows it
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// headersTooLarge reports whether err is a call's refusal of an HTTP/1 answer whose
+// headers are over MaxResponseHeaders. net/http has no error value for it, so its
+// message is matched; TestHTTPStepHeadersCap fails if it changes. Over HTTP/2 the
+// limit is announced to the server, and an answer past it ends the connection with a
+// protocol error, which is retried as other connection errors are.
+func headersTooLarge(err error) bool {
+	return strings.Contains(err.Error(), "net/http: server response headers exceeded")
 }

@@ -222,9 +222,15 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		resp, err = h.client.Do(p.req)
 	}
 	if err != nil {
-		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, unwrapURLError(err))
-		if errors.As(err, new(*BlockedError)) {
-			err = workflows.Permanent(err)
+		switch err = unwrapURLError(err); {
+		case headersTooLarge(err):
+			// It would be as large again: failed for good, as a body over its cap is.
+			err = workflows.Permanent(fmt.Errorf("%s %s: the answer's headers are larger than %d KiB, more than a call reads (%w)",
+				h.method, sent.URL, MaxResponseHeaders>>10, err))
+		case errors.As(err, new(*BlockedError)):
+			err = workflows.Permanent(fmt.Errorf("%s %s: %w", h.method, sent.URL, err))
+		default:
+			err = fmt.Errorf("%s %s: %w", h.method, sent.URL, err)
 		}
 		return nil, err
 	}

@@ -176,6 +176,60 @@ func TestHTTPStepResponseCap(t *testing.T) {
 	}
 }
 
+// An answer's headers are read up to MaxResponseHeaders, over HTTP/1 and HTTP/2: past
+// it the call fails, and nothing of the headers is kept; over HTTP/1, for good, saying
+// why.
+func TestHTTPStepHeadersCap(t *testing.T) {
+	manyHeaders := func(n int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			for i := range n {
+				w.Header().Set(fmt.Sprintf("X-Filler-%d", i), strings.Repeat("v", 500))
+			}
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "ok")
+		}
+	}
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+		t.Run(proto, func(t *testing.T) {
+			for _, c := range []struct {
+				headers int
+				fails   bool
+			}{{100, false}, {2000, true}} { // 50 KB, 1 MB
+				srv := httptest.NewUnstartedServer(manyHeaders(c.headers))
+				client := NewClient(NewGuard(loopback))
+				if proto == "HTTP/2" {
+					srv.EnableHTTP2 = true
+					srv.StartTLS()
+					client.Transport.(*http.Transport).TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+				} else {
+					srv.Start()
+				}
+				step := loadStep(t, client, `step "http" "a" { url = "`+srv.URL+`" }`)
+				out, err := call(step, &workflows.Env{})
+				srv.Close()
+				if !c.fails {
+					if err != nil || len(out.(map[string]any)["headers"].(map[string]any)) < c.headers {
+						t.Errorf("%d headers: %v", c.headers, err)
+					}
+					continue
+				}
+				if err == nil {
+					t.Fatalf("%d headers: no error", c.headers)
+				}
+				if proto == "HTTP/2" {
+					continue // the connection ends with a PROTOCOL_ERROR, a connection error
+				}
+				if !strings.Contains(err.Error(), "the answer's headers are larger than 64 KiB") {
+					t.Fatalf("%d headers: got %v", c.headers, err)
+				}
+				if retry, _ := workflows.Retryable(err); retry {
+					t.Error("an answer with headers over the cap is retried; they will be as large next time")
+				}
+			}
+		})
+	}
+}
+
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) {
