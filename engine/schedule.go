@@ -42,14 +42,19 @@ func specHash(schedule string) string {
 // which of them were not in use when they were last recorded (by any process, on a
 // start or a reload): changed, or changed back, while no process ran them. known is
 // false when none were recorded (hookflow ran no schedule of wf, or a version that
-// did not record them did).
+// did not record them did). With no schedules (wf has none now), it records that
+// none is in use where a record exists, and makes none for a workflow that never had
+// one.
 func (e *Engine) UseSchedules(ctx context.Context, wf *workflows.Workflow, schedules []string) (notInUse map[string]bool, known bool, err error) {
 	hashes := make([]string, len(schedules))
 	for i, s := range schedules {
 		hashes[i] = specHash(s)
 	}
-	before, err := e.q.rdb.SetArgs(ctx, e.q.schedulesKey(wf.Name), strings.Join(hashes, " "),
-		redis.SetArgs{Get: true, TTL: tickTTL}).Result()
+	args := redis.SetArgs{Get: true, TTL: tickTTL}
+	if len(schedules) == 0 {
+		args.Mode = "XX"
+	}
+	before, err := e.q.rdb.SetArgs(ctx, e.q.schedulesKey(wf.Name), strings.Join(hashes, " "), args).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
 	} else if err != nil {

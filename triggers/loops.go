@@ -16,8 +16,9 @@ type loops struct {
 }
 
 // useLoops stops the loops of the previous set and starts run for every trigger of
-// set whose configuration is a T.
-func useLoops[T any](l *loops, set *workflows.Set, run func(ctx context.Context, wf *workflows.Workflow, cfg T)) {
+// set whose configuration is a T, and each of also, with the same lifecycle.
+func useLoops[T any](l *loops, set *workflows.Set, run func(ctx context.Context, wf *workflows.Workflow, cfg T),
+	also ...func(ctx context.Context)) {
 	l.stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	l.mu.Lock()
@@ -29,6 +30,9 @@ func useLoops[T any](l *loops, set *workflows.Set, run func(ctx context.Context,
 				l.wg.Go(func() { run(ctx, wf, cfg) })
 			}
 		}
+	}
+	for _, f := range also {
+		l.wg.Go(func() { f(ctx) })
 	}
 }
 

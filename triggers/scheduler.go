@@ -26,6 +26,7 @@ type Ticks interface {
 	ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error)
 	// UseSchedules records schedules as those of wf in use, and says which of them
 	// were not in use when they were last recorded; known is false when none were.
+	// With no schedules, it records that none is in use only where a record exists.
 	UseSchedules(ctx context.Context, wf *workflows.Workflow, schedules []string) (notInUse map[string]bool, known bool, err error)
 }
 
@@ -44,9 +45,10 @@ type Scheduler struct {
 
 	loops loops
 
-	mu     sync.Mutex
-	inUse  map[string]bool // the schedules of the set in use, by workflow and Key
-	loaded bool            // a set was used before: the next one is a reload
+	mu        sync.Mutex
+	inUse     map[string]bool                // the schedules of the set in use, by workflow and Key
+	scheduled map[string]*workflows.Workflow // the workflows of the set in use with a schedule
+	loaded    bool                           // a set was used before: the next one is a reload
 }
 
 // NewScheduler returns a scheduler that starts runs with ticks.
@@ -64,7 +66,7 @@ func NewScheduler(ticks Ticks, log *slog.Logger, opts ...Option) *Scheduler {
 func (s *Scheduler) Use(set *workflows.Set) {
 	s.mu.Lock()
 	inUse, added := map[string]bool{}, map[string]bool{}
-	specs := map[string]*specsInUse{}
+	specs, scheduled := map[string]*specsInUse{}, map[string]*workflows.Workflow{}
 	for _, wf := range set.Workflows() {
 		for _, t := range wf.Triggers {
 			if sch, ok := t.Config.(*Schedule); ok {
@@ -75,14 +77,45 @@ func (s *Scheduler) Use(set *workflows.Set) {
 					specs[wf.Name] = &specsInUse{}
 				}
 				specs[wf.Name].specs = append(specs[wf.Name].specs, sch.Key())
+				scheduled[wf.Name] = wf
 			}
 		}
 	}
-	s.inUse, s.loaded = inUse, true
+	// The workflows with no schedule now record that none is in use: one put back
+	// later is new. Those that had one in the set before, and, on the first set, any
+	// whose record says otherwise.
+	var none []*workflows.Workflow
+	for _, wf := range set.Workflows() {
+		if scheduled[wf.Name] == nil && (!s.loaded || s.scheduled[wf.Name] != nil) {
+			none = append(none, wf)
+		}
+	}
+	for name, wf := range s.scheduled {
+		if set.Workflow(name) == nil {
+			none = append(none, wf) // its file is gone
+		}
+	}
+	s.inUse, s.scheduled, s.loaded = inUse, scheduled, true
 	s.mu.Unlock()
 	useLoops(&s.loops, set, func(ctx context.Context, wf *workflows.Workflow, sch *Schedule) {
 		s.run(ctx, wf, sch, added[wf.Name+"\x00"+sch.Key()], specs[wf.Name])
-	})
+	}, func(ctx context.Context) { s.noneInUse(ctx, none) })
+}
+
+// noneInUse records that no schedule of each of wfs is in use, where a record says
+// otherwise, trying again while Redis cannot be reached.
+func (s *Scheduler) noneInUse(ctx context.Context, wfs []*workflows.Workflow) {
+	retry := newBackoff()
+	for len(wfs) > 0 {
+		if _, _, err := s.ticks.UseSchedules(ctx, wfs[0], nil); err != nil {
+			s.log.Warn("schedule: cannot record that a workflow has none; retrying", "workflow", wfs[0].Name, "err", err)
+			if !sleepCtx(ctx, retry.next()) {
+				return
+			}
+			continue
+		}
+		wfs = wfs[1:]
+	}
 }
 
 // specsInUse are the specs of a workflow's schedules in use, recorded in Redis once

@@ -236,6 +236,16 @@ workflow "back" {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
+	unscheduled, diags := loadHooks("back.hcl", `
+workflow "back" {
+  trigger "webhook" {
+    path = "/back"
+  }
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
 	synctest.Test(t, func(t *testing.T) {
 		ticks := newMemTicks()
 		runFor := func(set *workflows.Set, d time.Duration) {
@@ -269,6 +279,25 @@ workflow "back" {
 		runFor(set, 10*time.Minute) // its next tick fires, not as a catch-up
 		if runs := ticks.scheduled("back"); len(runs) != 3 || catchUps() != 1 {
 			t.Errorf("runs %v, want its next tick, not a catch-up", runs)
+		}
+		// The schedule taken out by a reload, then put back while down.
+		s := NewScheduler(ticks, quietLog)
+		s.Use(set)
+		time.Sleep(time.Second)
+		s.Use(unscheduled)
+		time.Sleep(time.Second)
+		s.Stop()
+		time.Sleep(2 * time.Hour)
+		runFor(set, time.Second)
+		if runs := ticks.scheduled("back"); len(runs) != 3 {
+			t.Errorf("runs %v: the schedule taken out by a reload and put back while down caught up", runs)
+		}
+		// The same, its file read without it by a process that started.
+		runFor(unscheduled, time.Second)
+		time.Sleep(2 * time.Hour)
+		runFor(set, time.Second)
+		if runs := ticks.scheduled("back"); len(runs) != 3 {
+			t.Errorf("runs %v: the schedule left out at a start and put back while down caught up", runs)
 		}
 	})
 }

@@ -39,6 +39,9 @@ func (m *memTicks) UseSchedules(_ context.Context, wf *workflows.Workflow, sched
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	was, known := m.inUse[wf.Name]
+	if !known && len(schedules) == 0 {
+		return nil, false, nil // no record made for a workflow that never had one
+	}
 	m.inUse[wf.Name] = slices.Clone(schedules)
 	if !known {
 		return nil, false, nil
@@ -166,7 +169,11 @@ func ticksContract(t *testing.T, wf *workflows.Workflow, open func() Ticks) {
 	if other, err := one.LastTick(ctx, wf, "every 2s"); err != nil || other.Before(last) {
 		t.Errorf("another schedule's last tick: %v, %v; want now", other, err)
 	}
-	// The specs in use, as any process last recorded them.
+	// The specs in use, as any process last recorded them. None in use makes no record
+	// where there was none.
+	if notInUse, known, err := one.UseSchedules(ctx, wf, nil); err != nil || known || len(notInUse) != 0 {
+		t.Errorf("no specs in use, none recorded: %v %v %v, want none known", notInUse, known, err)
+	}
 	if notInUse, known, err := one.UseSchedules(ctx, wf, []string{"every 1s"}); err != nil || known || len(notInUse) != 0 {
 		t.Errorf("the first record of the specs in use: %v %v %v, want none known", notInUse, known, err)
 	}
@@ -177,6 +184,12 @@ func ticksContract(t *testing.T, wf *workflows.Workflow, open func() Ticks) {
 	}
 	if notInUse, known, err := one.UseSchedules(ctx, wf, both); err != nil || !known || len(notInUse) != 0 {
 		t.Errorf("the same specs recorded again: %v %v %v, want all in use before", notInUse, known, err)
+	}
+	if _, known, err := two.UseSchedules(ctx, wf, nil); err != nil || !known {
+		t.Errorf("none in use, recorded over the specs: %v %v, want them known", known, err)
+	}
+	if notInUse, known, err := one.UseSchedules(ctx, wf, both); err != nil || !known || len(notInUse) != 2 {
+		t.Errorf("the specs back after none: %v %v %v, want both not in use before", notInUse, known, err)
 	}
 }
 
