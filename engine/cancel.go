@@ -70,7 +70,7 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 		if _, ok := s.Action.(workflows.SubRun); !ok {
 			continue
 		}
-		ids := []string{runID + ":" + s.Name}
+		ids := []string{childIDOf(runID, s.Name, nil)}
 		if s.ForEach != nil {
 			ids = nil
 			set, err := e.q.readItems(ctx, sh, runID, s.Name)
@@ -79,7 +79,7 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 				continue
 			}
 			for i := 0; set != nil && i < set.n; i++ {
-				ids = append(ids, runID+":"+s.Name+":"+workflows.Item{Key: set.key(i)}.KeyText())
+				ids = append(ids, childIDOf(runID, s.Name, &workflows.Item{Key: set.key(i)}))
 			}
 		}
 		for _, id := range ids {
@@ -88,11 +88,20 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 	}
 }
 
-// cancelChild cancels a child run, if it exists and has not finished.
+// cancelChild cancels a child run, if it exists and has not finished; a failure is
+// logged.
 func (e *Engine) cancelChild(ctx context.Context, id string) {
-	if _, err := e.Cancel(ctx, id); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
-		e.log.Warn("cancelling the child run of a run that was cancelled or timed out failed", "run", id, "err", err)
+	if err := e.cancelRun(ctx, id); err != nil {
+		e.log.Warn("cancelling a child run of a cancelled run failed", "run", id, "err", err)
 	}
+}
+
+// cancelRun cancels run id, if it exists and has not finished.
+func (e *Engine) cancelRun(ctx context.Context, id string) error {
+	if _, err := e.Cancel(ctx, id); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
+		return err
+	}
+	return nil
 }
 
 // unitsOf are every unit a run of wf can have but its items: its steps, the joins of

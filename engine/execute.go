@@ -78,7 +78,13 @@ func (p *Pool) run(r *runState, j *job) *job {
 	case r.timedOut(step):
 		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
 		// step's wait, a workflow step's child): it fails the run without running.
-		p.cancelChildOf(r, j, step)
+		if err := p.cancelChildOf(r, j, step); err != nil {
+			// Its child runs on: this unit tries again, and settles once it is cancelled.
+			p.errLog.log(p.e.log, "cancelling the child run of a run that timed out failed; trying again",
+				"run", r.id, "step", j.unit, "err", err)
+			p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
+			return nil
+		}
 		return p.settle(r, j, step, p.timedOut(r, j, step))
 	case j.unit.part == partStep && step.ForEach != nil:
 		return p.list(r, j, step)
@@ -339,6 +345,8 @@ func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 	rec.Requests = o.requests
 	if last := r.lastAttempt(j); last != nil {
 		rec.Started = last.firstStarted() // for a timeout that ends its retries
+	} else if parked := waitingRecord(r, j); parked != nil {
+		rec.Started = parked.firstStarted() // a step parked for its child keeps its first park's time
 	}
 	if r.wf != nil {
 		if s, _ := r.wf.Step(j.unit.step); s != nil {

@@ -29,7 +29,7 @@ func childPoll(attempt int) time.Duration { return backoffOf(attempt) }
 // {run_id, result}.
 func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.SubRun, item *workflows.Item) *job {
 	start := time.Now()
-	childID := childIDOf(r, step, item)
+	childID := childIDOf(r.id, step.Name, item)
 	env := r.stepEnv(item)
 	fail := func(err error) *job {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
@@ -64,14 +64,17 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
 		return nil
 	}
-	// A step that parked for its child before counts its time from its first park.
-	parkedAt := int64(0)
-	if prev := waitingRecord(r, j); prev != nil {
-		parkedAt = prev.firstStarted()
+	// A step that parked for its child before (or tried and failed to read it) counts
+	// its time from its first park, or first attempt.
+	parked, since := waitingRecord(r, j), int64(0)
+	if parked != nil {
+		since = parked.firstStarted()
+	} else if last := r.lastAttempt(j); last != nil {
+		since = last.firstStarted()
 	}
-	took := func() time.Duration { return p.since(parkedAt, start) }
+	took := func() time.Duration { return p.since(since, start) }
 	if len(fields) == 0 {
-		if parkedAt > 0 {
+		if parked != nil {
 			// It waited for this child already: the child ended and went (past
 			// --keep-runs, or its retention) before this step read it. Starting it again
 			// would repeat its work.
@@ -126,38 +129,38 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	// Parked: the job waits in the queue until the child's end wakes it.
 	wait := r.capWait(step, childPoll(j.attempt))
 	rec := newRecord(StatusWaiting, j.attempt, out, nil)
-	rec.Version, rec.Started = r.recVer, parkedAt // it keeps its first park's time
+	rec.Version, rec.Started = r.recVer, since // it keeps its first park's time
 	p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
 	})
 	return nil
 }
 
-// childIDOf is the id of the child run of a workflow step's unit: <run>:<step>, or
-// <run>:<step>:<key> for an item.
-func childIDOf(r *runState, step *workflows.Step, item *workflows.Item) string {
+// childIDOf is the id of the child run of a workflow step's unit in run runID:
+// <run>:<step>, or <run>:<step>:<key> for an item.
+func childIDOf(runID, step string, item *workflows.Item) string {
 	if item != nil {
-		return r.id + ":" + step.Name + ":" + item.KeyText()
+		return runID + ":" + step + ":" + item.KeyText()
 	}
-	return r.id + ":" + step.Name
+	return runID + ":" + step
 }
 
 // cancelChildOf cancels the child run of j's unit, when j is a workflow step's whose
 // run's timeout passed while it waited for its child: a run that ended leaves nothing
 // of its own running. (A child not started, or ended, is left as it is.)
-func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) {
+func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) error {
 	sub, ok := step.Action.(workflows.SubRun)
 	if !ok || !sub.Waits() || p.e.child != nil {
-		return
+		return nil
 	}
 	var item *workflows.Item
 	if j.unit.part == partItem {
 		var err error
 		if item, err = j.item(); err != nil {
-			return
+			return nil // its item cannot be read: nor could its child have been started
 		}
 	}
-	p.e.cancelChild(p.work, childIDOf(r, step, item))
+	return p.e.cancelRun(p.work, childIDOf(r.id, step.Name, item))
 }
 
 // waitingRecord is the record j's unit left when it parked before (for its child, or a
