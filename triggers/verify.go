@@ -146,7 +146,7 @@ func newHMACScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	prefix, d := b.ConstString("prefix", "")
 	diags = append(diags, d...)
-	return &hmacScheme{header: header, prefix: prefix, hash: hashes[alg], encoding: enc, secrets: secrets}, diags
+	return &hmacScheme{header: http.CanonicalHeaderKey(header), prefix: prefix, hash: hashes[alg], encoding: enc, secrets: secrets}, diags
 }
 
 func (s *hmacScheme) verify(h http.Header, body []byte, _ time.Time) error {
@@ -265,15 +265,13 @@ func newStandardScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 }
 
 func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error {
-	for _, name := range []string{"webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature"} {
-		if _, err := oneValue(h, name); err != nil {
-			return err
-		}
-	}
-	id, ts, v := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
-	if id == "" && ts == "" && v == "" {
+	id, ts, v, err := threeValues(h, "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature")
+	if err == nil && id == "" && ts == "" && v == "" {
 		// Svix sends the same headers named svix-…, unless its sender renamed them.
-		id, ts, v = h.Get("svix-id"), h.Get("svix-timestamp"), h.Get("svix-signature")
+		id, ts, v, err = threeValues(h, "Svix-Id", "Svix-Timestamp", "Svix-Signature")
+	}
+	if err != nil {
+		return err
 	}
 	if id == "" || ts == "" || v == "" {
 		return verifyFailed("no webhook-id, webhook-timestamp or webhook-signature header (nor Svix's svix-id, svix-timestamp and svix-signature)")
@@ -348,10 +346,11 @@ func (s *bearerScheme) verify(h http.Header, _ []byte, _ time.Time) error {
 	return nil
 }
 
-// oneValue is the value of header name in h, "" when it was not sent. A header sent more
-// than once is refused: which of its values the sender meant cannot be told.
+// oneValue is the value of header name (in its canonical form, as Go keeps it) in h,
+// "" when it was not sent. A header sent more than once is refused: which of its
+// values the sender meant cannot be told.
 func oneValue(h http.Header, name string) (string, error) {
-	switch v := h.Values(name); len(v) {
+	switch v := h[name]; len(v) {
 	case 0:
 		return "", nil
 	case 1:
@@ -369,6 +368,16 @@ func twoValues(h http.Header, a, b string) (string, string, error) {
 	}
 	vb, err := oneValue(h, b)
 	return va, vb, err
+}
+
+// threeValues is oneValue of three headers.
+func threeValues(h http.Header, a, b, c string) (string, string, string, error) {
+	va, vb, err := twoValues(h, a, b)
+	if err != nil {
+		return "", "", "", err
+	}
+	vc, err := oneValue(h, c)
+	return va, vb, vc, err
 }
 
 // anyEqual compares given with every candidate in constant time, and does not stop at

@@ -540,3 +540,21 @@ workflow "secret_path" {
 		t.Errorf("the refusal's log line: %s", logs.String())
 	}
 }
+
+// An hmac header named in any case is the header a sender sends, in Go's canonical
+// form, sent once.
+func TestHMACHeaderInAnyCase(t *testing.T) {
+	v := buildVerifier(t, "verify \"hmac\" {\n secrets = [\"lin-secret-0123\"]\n header = \"linear-signature\"\n}")
+	m := hmac.New(sha256.New, []byte("lin-secret-0123"))
+	m.Write([]byte(`{"a":1}`))
+	sig := hex.EncodeToString(m.Sum(nil))
+	if err := v.verify(header("Linear-Signature", sig), []byte(`{"a":1}`), time.Now()); err != nil {
+		t.Errorf("signed: %v", err)
+	}
+	twice := header("Linear-Signature", sig)
+	twice.Add("LINEAR-SIGNATURE", sig)
+	if err := v.verify(twice, []byte(`{"a":1}`), time.Now()); err == nil ||
+		!strings.Contains(err.Error(), "sent 2 times") {
+		t.Errorf("sent twice: %v", err)
+	}
+}
