@@ -34,6 +34,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // manages.
 func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
 	redis.SetLogger(redisLog{log})
+	reachBy := time.Now().Add(reachWithin) // one budget for finding the server and its answer
 	var mini *embedredis.Redis
 	var where string
 	switch {
@@ -59,7 +60,7 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
 		rdb, mode, where = redis.NewFailoverClient(opts), engine.RedisSentinel, "the primary "+opts.MasterName+" of Sentinel "+strings.Join(opts.SentinelAddrs, ",")
 	default:
-		rdb, mode, where, err = openURL(ctx, url, workers)
+		rdb, mode, where, err = openURL(ctx, url, workers, reachBy)
 		if err != nil {
 			return nil, "", nil, err
 		}
@@ -75,7 +76,7 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 			mini.Close()
 		}
 	}
-	if err := ping(ctx, rdb, where, log); err != nil {
+	if err := ping(ctx, rdb, where, log, reachBy); err != nil {
 		close()
 		return nil, "", nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", where, err)}
 	}
@@ -93,13 +94,12 @@ const reachWithin = 5 * time.Second
 // reachPoll is how often a Redis that refused a connection is tried again.
 const reachPoll = 250 * time.Millisecond
 
-// ping checks that Redis answers, within reachWithin. A Redis that answers LOADING
+// ping checks that Redis answers, by deadline. A Redis that answers LOADING
 // (restarted, it reads its AOF or RDB file back into memory, which may take minutes)
 // is working and will answer: that is waited out, however long it takes (until ctx
 // ends: a signal), and logged once. A reply that refuses (a wrong password) fails at
 // once.
-func ping(ctx context.Context, rdb redis.UniversalClient, where string, log *slog.Logger) error {
-	deadline := time.Now().Add(reachWithin)
+func ping(ctx context.Context, rdb redis.UniversalClient, where string, log *slog.Logger, deadline time.Time) error {
 	for logged := false; ; {
 		pingCtx, cancel := context.WithDeadline(ctx, deadline)
 		err := rdb.Ping(pingCtx).Err()
@@ -168,7 +168,7 @@ const redisURLHelp = "give redis://[user:password@]host:port/db (rediss:// for T
 
 // openURL connects to a redis:// or rediss:// URL: a standalone Redis, or a node of a
 // cluster, which it asks.
-func openURL(ctx context.Context, url string, workers int) (rdb redis.UniversalClient, mode, where string, err error) {
+func openURL(ctx context.Context, url string, workers int, reachBy time.Time) (rdb redis.UniversalClient, mode, where string, err error) {
 	u, err := neturl.Parse(url)
 	if err != nil {
 		return nil, "", "", badFlag("redis", ": %v; %s", unquoted(err), redisURLHelp)
@@ -183,7 +183,7 @@ func openURL(ctx context.Context, url string, workers int) (rdb redis.UniversalC
 	}
 	tune(&opts.PoolSize, &opts.MaxRetries, workers)
 	tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
-	cluster, err := isCluster(ctx, opts, seeds)
+	cluster, err := isCluster(ctx, opts, seeds, reachBy)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -208,9 +208,9 @@ func openURL(ctx context.Context, url string, workers int) (rdb redis.UniversalC
 }
 
 // isCluster asks the first node of addr and seeds that answers whether it is a node
-// of a Redis Cluster, trying them again until reachWithin has passed.
-func isCluster(ctx context.Context, opts *redis.Options, seeds []string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, reachWithin)
+// of a Redis Cluster, trying them again until deadline.
+func isCluster(ctx context.Context, opts *redis.Options, seeds []string, deadline time.Time) (bool, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for {
 		cluster, err := askCluster(ctx, opts, seeds)

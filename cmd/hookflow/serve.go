@@ -59,7 +59,8 @@ type serveConfig struct {
 	publicURL string
 	// limits, when set, replace listenerLimits on the webhook listener: shorter
 	// timeouts, so that a test need not wait out the real ones.
-	limits *httpLimits // rescan, when set, replaces the watcher's workflows.DefaultRescan: how often the
+	limits *httpLimits
+	// rescan, when set, replaces the watcher's workflows.DefaultRescan: how often the
 	// workflow directory is looked at without a change reported.
 	rescan time.Duration
 }
