@@ -156,30 +156,26 @@ workflow "fresh" {
 	})
 }
 
+// backSets are workflow "back" with a schedule every 10m, with one every 7m, and
+// with no schedule.
+func backSets(t *testing.T) (every10m, every7m, unscheduled *workflows.Set) {
+	t.Helper()
+	load := func(trigger string) *workflows.Set {
+		set, diags := loadHooks("back.hcl", "workflow \"back\" {\n"+trigger+"\n}\n")
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		return set
+	}
+	return load(`trigger "schedule" { every = "10m" }`), load(`trigger "schedule" { every = "7m" }`),
+		load(`trigger "webhook" { path = "/back" }`)
+}
+
 // TestScheduleAddedBackCatchesUpOnNothing: a schedule a reload adds back (its file
 // put back, its spec changed back) is new to the files in use: it fires first at its
 // next tick, though Redis remembers a last tick of it from before.
 func TestScheduleAddedBackCatchesUpOnNothing(t *testing.T) {
-	set, diags := loadHooks("back.hcl", `
-workflow "back" {
-  trigger "schedule" {
-    every = "10m"
-  }
-}
-`)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	other, diags := loadHooks("back.hcl", `
-workflow "back" {
-  trigger "schedule" {
-    every = "7m"
-  }
-}
-`)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
+	set, other, _ := backSets(t)
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(7 * time.Minute)
 		ticks := newMemTicks()
@@ -216,36 +212,7 @@ workflow "back" {
 // though Redis remembers a last tick of it; a spec left as it was catches up on the
 // tick it missed, as after any downtime.
 func TestScheduleChangedBackWhileDownCatchesUpOnNothing(t *testing.T) {
-	set, diags := loadHooks("back.hcl", `
-workflow "back" {
-  trigger "schedule" {
-    every = "10m"
-  }
-}
-`)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	other, diags := loadHooks("back.hcl", `
-workflow "back" {
-  trigger "schedule" {
-    every = "7m"
-  }
-}
-`)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	unscheduled, diags := loadHooks("back.hcl", `
-workflow "back" {
-  trigger "webhook" {
-    path = "/back"
-  }
-}
-`)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
+	set, other, unscheduled := backSets(t)
 	synctest.Test(t, func(t *testing.T) {
 		ticks := newMemTicks()
 		runFor := func(set *workflows.Set, d time.Duration) {
