@@ -65,6 +65,7 @@ func TestAccessWithoutToken(t *testing.T) {
 		{"a LAN address", "GET", "/api/v1/runs", "192.168.1.5:8081", "", nil, http.StatusMisdirectedRequest},
 		{"probes whatever the host", "GET", "/healthz", "evil.example", "", nil, 200},
 		{"a replay", "POST", "/api/v1/runs/r1/replay", "", "", nil, 200},
+		{"a replay, no body, text/plain", "POST", "/api/v1/runs/r1/replay", "", "", map[string]string{"Content-Type": "text/plain"}, 200},
 		{"JSON start", "POST", "/api/v1/workflows/a/runs", "", `{}`, json, 200},
 		{"a form post", "POST", "/api/v1/workflows/a/runs", "", "a=1", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
 		{"text/plain", "POST", "/api/v1/workflows/a/runs", "", `{}`, map[string]string{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType},
