@@ -165,10 +165,13 @@ func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) error {
 
 // waitingRecord is the record j's unit left when it parked before (for its child, or a
 // wait step's resume), nil if it has not: a step's is in the run, an item's came with
-// the job.
+// the job. (A run whose record could not be read has none.)
 func waitingRecord(r *runState, j *job) *Record {
 	rec := j.last
 	if j.unit.part == partStep {
+		if r.rec == nil {
+			return nil
+		}
 		rec = r.rec.steps[j.unit.step]
 	}
 	if rec == nil || rec.Status != StatusWaiting {
