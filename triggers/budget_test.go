@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/testutil"
 )
 
@@ -198,6 +201,8 @@ workflow "any" {
 }`)
 	h.bodies.max = 512<<10 + 100 // an upload of unknown length grown to 512 KiB, and 100 bytes more
 	h.uploads.wait = time.Minute // past half the budget, the slow upload is not cut before it ends
+	reg := prometheus.NewRegistry()
+	h.metrics = NewMetrics(reg) // a refusal is counted as overloaded
 	pr, pw := io.Pipe()
 	slow := make(chan *http.Response, 1)
 	go func() {
@@ -215,6 +220,9 @@ workflow "any" {
 	a := send(t, "POST", srv.URL+"/hooks/any", "application/json", []byte(`{"b": "`+strings.Repeat("y", 200)+`"}`))
 	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
 		t.Errorf("past the budget: %d %v, Retry-After %q", a.status, a.body, a.header.Get("Retry-After"))
+	}
+	if got := metricstest.Series(t, reg, "hookflow_events_rejected_total")["reason=overloaded"]; got != 1 {
+		t.Errorf("refusals past the budget counted as overloaded: %v, want 1", got)
 	}
 	pw.Write([]byte(`"}`))
 	pw.Close()
