@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -119,6 +120,12 @@ func (s *StepRun) Delay() (ms int64, skipped, ok bool) {
 		secs = float64(n)
 	case float64:
 		secs = n
+	case json.Number: // an answer of the admin API decoded with UseNumber, as the CLI does
+		f, err := n.Float64()
+		if err != nil {
+			return 0, false, false
+		}
+		secs = f
 	default:
 		return 0, false, false
 	}

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +68,24 @@ func TestViewsRedactCredentials(t *testing.T) {
 	want := map[string]any{"status": 200, "headers": map[string]any{"set-cookie": redacted, "content-type": "text/plain"}, "body": "ok"}
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("output %#v", out)
+	}
+}
+
+// A delay step's hold is read from its output's seconds however the answer was decoded:
+// the CLI decodes the admin API's with UseNumber.
+func TestStepRunDelayFromAnAnswer(t *testing.T) {
+	const answer = `{"name": "pause", "kind": "delay", "status": "succeeded", "output": {"until": "2026-12-04T10:00:00Z", "seconds": 60}}`
+	for _, useNumber := range []bool{false, true} {
+		dec := json.NewDecoder(strings.NewReader(answer))
+		if useNumber {
+			dec.UseNumber()
+		}
+		var s StepRun
+		if err := dec.Decode(&s); err != nil {
+			t.Fatal(err)
+		}
+		if ms, skipped, ok := s.Delay(); !ok || skipped || ms != 60000 {
+			t.Errorf("UseNumber %v: %d ms, skipped %v, ok %v; want 60000 ms", useNumber, ms, skipped, ok)
+		}
 	}
 }
