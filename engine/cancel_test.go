@@ -302,3 +302,31 @@ func TestCancelCancelsChildren(t *testing.T) {
 		}
 	})
 }
+
+// A wait step of a run cancelled while it waited shows the time it waited, to the
+// cancel.
+func TestCancelledWaitShowsItsWait(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, _, set, _ := realKindsEngine(t, b, `
+workflow "approve" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}`, Options{})
+		ctx := context.Background()
+		id, err := e.Start(ctx, set.Workflow("approve"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, id, RunWaiting)
+		time.Sleep(1200 * time.Millisecond)
+		if _, err := e.Cancel(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunCancelled)
+		s := r.Steps[0]
+		if s.Status != StatusCancelled || s.DurationMS == nil || *s.DurationMS < 1100 || s.FinishedAt == nil || !s.FinishedAt.Equal(*r.FinishedAt) {
+			t.Errorf("the wait cancelled after 1.2 s: %s, %v ms, finished %v (the run %v)", s.Status, s.DurationMS, s.FinishedAt, r.FinishedAt)
+		}
+	})
+}

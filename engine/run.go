@@ -158,7 +158,7 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 		return nil, err
 	}
 	if r.Status == RunCancelled || r.Status == RunFailed {
-		cancelSteps(r.Steps)
+		cancelSteps(r.Steps, r.FinishedAt)
 	}
 	return r, nil
 }
@@ -227,13 +227,18 @@ func (e *Engine) StepValues(ctx context.Context, id string) (map[string]any, err
 
 // cancelSteps marks what had not settled in a run that ended failed or cancelled
 // cancelled: it never will (the steps after the one that failed, and every step of a
-// run its filter failed).
-func cancelSteps(steps []StepRun) {
+// run its filter failed). One that had started (a wait step waiting, a step between
+// its retries) ended with the run, at end: its duration runs to then.
+func cancelSteps(steps []StepRun, end *time.Time) {
 	for i := range steps {
 		if s := &steps[i]; !s.Status.Settled() {
 			s.Status, s.NextAttemptAt = StatusCancelled, nil
+			if s.StartedAt != nil && end != nil && end.After(*s.StartedAt) {
+				d := end.Sub(*s.StartedAt).Milliseconds()
+				s.FinishedAt, s.DurationMS = end, &d
+			}
 		}
-		cancelSteps(steps[i].Items)
+		cancelSteps(steps[i].Items, end)
 	}
 }
 
