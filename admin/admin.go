@@ -183,8 +183,12 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow []string) {
 	httpjson.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed at %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
 }
 
+// ErrDraining is what a ping answers once the process began to shut down: /readyz
+// answers 503, so that a load balancer takes it out while it drains.
+var ErrDraining = errors.New("hookflow is shutting down")
+
 // Health adds GET /healthz, 200 while the process runs, and GET /readyz, 200 while ping
-// reaches Redis and 503 while it does not, to mux.
+// reaches Redis and 503 while it does not, or once the process drains, to mux.
 func Health(mux *http.ServeMux, ping func(context.Context) error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -192,7 +196,10 @@ func Health(mux *http.ServeMux, ping func(context.Context) error) {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := ping(ctx); err != nil {
+		if err := ping(ctx); errors.Is(err, ErrDraining) {
+			httpjson.Error(w, http.StatusServiceUnavailable, err.Error())
+			return
+		} else if err != nil {
 			httpjson.Error(w, http.StatusServiceUnavailable, "redis: "+err.Error())
 			return
 		}

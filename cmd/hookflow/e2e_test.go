@@ -375,6 +375,18 @@ func TestWebhooksAnswer503UntilTheDrainEnds(t *testing.T) {
 			t.Errorf("during the drain: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
 	}
+	// A load balancer asking /readyz takes the process out; it is alive all the same.
+	for path, want := range map[string]int{"/readyz": http.StatusServiceUnavailable, "/healthz": http.StatusOK} {
+		resp, err := fresh.Get("http://" + s.adminAddr + path)
+		if err != nil {
+			t.Fatalf("%s during the drain: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want != http.StatusOK && !strings.Contains(string(body), "shutting down")) {
+			t.Errorf("%s during the drain: %d %s, want %d", path, resp.StatusCode, body, want)
+		}
+	}
 	free()
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)

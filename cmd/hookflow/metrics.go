@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -44,11 +45,11 @@ func listenMetrics(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serveMetrics answers on ln, reading the queue through eng, until shutdown.
-func serveMetrics(ln net.Listener, reg *prometheus.Registry, eng *engine.Engine, log *slog.Logger, errc chan<- error) *metricsListener {
+// serveMetrics answers on ln until shutdown; /readyz asks ping.
+func serveMetrics(ln net.Listener, reg *prometheus.Registry, ping func(context.Context) error, log *slog.Logger, errc chan<- error) *metricsListener {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	admin.Health(mux, eng.Ping)
+	admin.Health(mux, ping)
 	m := &metricsListener{srv: newHTTPServer(mux, log), addr: ln.Addr().String()}
 	go func() {
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && errc != nil {
@@ -69,7 +70,22 @@ func (m *metricsListener) shutdown(ctx context.Context) error {
 // hand counts as an event received, with trigger "manual".
 type manualStarts struct {
 	*engine.Engine
-	events *triggers.Metrics
+	events   *triggers.Metrics
+	draining *atomic.Bool
+}
+
+// Ping is the engine's, but for a process that began to shut down.
+func (m manualStarts) Ping(ctx context.Context) error {
+	return readyUnlessDraining(ctx, m.Engine, m.draining)
+}
+
+// readyUnlessDraining pings Redis through eng, unless draining is set: then it answers
+// admin.ErrDraining.
+func readyUnlessDraining(ctx context.Context, eng *engine.Engine, draining *atomic.Bool) error {
+	if draining.Load() {
+		return admin.ErrDraining
+	}
+	return eng.Ping(ctx)
 }
 
 func (m manualStarts) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {

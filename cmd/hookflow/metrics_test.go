@@ -162,6 +162,13 @@ func TestWorkerMetrics(t *testing.T) {
 			}
 		}
 
+		// Once it begins to stop (stop sets draining first), /readyz takes it out.
+		w.draining.Store(true)
+		if status, body := get("/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
+			t.Errorf("/readyz while it stops: %d %s", status, body)
+		}
+		w.draining.Store(false)
+
 		b.Stop()
 		if status, body := get("/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "redis") {
 			t.Errorf("/readyz with Redis down: %d %s", status, body)

@@ -433,7 +433,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	adminMux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { // not the pages' 404
 		admin.MethodNotAllowed(w, r, []string{http.MethodGet, http.MethodHead})
 	})
-	api := admin.Handler(manualStarts{rt.engine, events}, s.config.set.Load, s.config, statusURL, log)
+	api := admin.Handler(manualStarts{rt.engine, events, &s.draining}, s.config.set.Load, s.config, statusURL, log)
 	for _, p := range []string{"/api/", "/healthz", "/readyz"} {
 		adminMux.Handle(p, api)
 	}
@@ -447,7 +447,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	go s.serve(s.public, publicLn)
 	go s.serve(s.admin, adminLn)
 	if metricsLn != nil {
-		s.metricsOut = serveMetrics(metricsLn, metrics, rt.engine, log, s.errc)
+		s.metricsOut = serveMetrics(metricsLn, metrics, func(ctx context.Context) error {
+			return readyUnlessDraining(ctx, rt.engine, &s.draining)
+		}, log, s.errc)
 	}
 
 	set = s.config.set.Load() // a change while starting may have replaced it

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 )
@@ -65,6 +66,7 @@ type worker struct {
 	*engineRuntime
 	metricsOut *metricsListener // nil without one
 	errc       chan error
+	draining   atomic.Bool // stopping: /readyz answers 503
 }
 
 // startWorker loads the workflows and starts the workers, and the metrics listener
@@ -88,7 +90,9 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	w := &worker{engineRuntime: rt, errc: make(chan error, 1)}
 	args := []any{"workflows", len(rt.set.Workflows()), "workers", cfg.workers}
 	if ln != nil {
-		w.metricsOut = serveMetrics(ln, rt.metrics, rt.engine, log, w.errc)
+		w.metricsOut = serveMetrics(ln, rt.metrics, func(ctx context.Context) error {
+			return readyUnlessDraining(ctx, rt.engine, &w.draining)
+		}, log, w.errc)
 		args = append(args, "metrics", "http://"+dialable(w.metricsOut.addr)+"/metrics")
 	}
 	log.Info("hookflow worker running", args...)
@@ -97,7 +101,8 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 
 // stop stops the workers and Redis, then closes the metrics listener.
 func (w *worker) stop() error {
-	err := w.engineRuntime.stop() // /readyz and /metrics answer while steps finish
+	w.draining.Store(true)
+	err := w.engineRuntime.stop() // /readyz (503) and /metrics answer while steps finish
 	ctx, cancel := context.WithTimeout(context.Background(), adminGrace)
 	defer cancel()
 	return errors.Join(err, w.metricsOut.shutdown(ctx))
