@@ -90,7 +90,8 @@ workflow "sync_crm" {
 			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") {
 				t.Errorf("CSP %q", csp)
 			}
-			for _, want := range c.has {
+			// Every page links its icon: a browser asks for no /favicon.ico, which is no page.
+			for _, want := range append(c.has, `<link rel="icon" href="/assets/favicon.svg"`) {
 				if !strings.Contains(string(body), want) {
 					t.Errorf("no %q in\n%s", want, body)
 				}
@@ -105,7 +106,7 @@ workflow "sync_crm" {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/"+id {
 		t.Errorf("a search by run id: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	for _, asset := range []string{"/assets/inspector.js", "/assets/inspector.css"} {
+	for _, asset := range []string{"/assets/inspector.js", "/assets/inspector.css", "/assets/favicon.svg"} {
 		resp, err := http.Get(srv.URL + asset)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", asset, resp, err)
@@ -497,6 +498,7 @@ func TestInspectorAssets(t *testing.T) {
 	}{
 		{"/assets/inspector.js", 200, "text/javascript"},
 		{"/assets/inspector.css", 200, "text/css"},
+		{"/assets/favicon.svg", 200, "image/svg+xml"}, // every page links it: no request for /favicon.ico
 		{"/assets/", 404, "text/html"},
 		{"/assets", 404, "text/html"},
 		{"/assets/nosuch.js", 404, "text/html"},

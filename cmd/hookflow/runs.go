@@ -68,11 +68,11 @@ func runsCommand() *cobra.Command {
 (--admin, default ` + defaultAdmin + `), replays failed runs, cancels unfinished ones and
 starts new ones.`,
 		Example: `  hookflow runs list --workflow order_paid --status failed
-  hookflow runs show 01JD3WZ2Q7T5
-  hookflow runs replay 01JD3WZ2Q7T5
-  hookflow runs cancel 01JD3WZ2Q7T5
+  hookflow runs show 01jd3wz2q7t5
+  hookflow runs replay 01jd3wz2q7t5
+  hookflow runs cancel 01jd3wz2q7t5
   hookflow runs start order_paid --event event.json
-  hookflow runs export-test 01JD3WZ2Q7T5 -o order_paid.test.hcl`,
+  hookflow runs export-test 01jd3wz2q7t5 -o order_paid.test.hcl`,
 		Args: cobra.ArbitraryArgs,
 		RunE: needSubcommand,
 	}
@@ -147,8 +147,8 @@ func runsShowCommand(a *adminCommand) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show RUN",
 		Short: "Show a run: its event and what each step sent and got back",
-		Example: `  hookflow runs show 01JD3WZ2Q7T5
-  hookflow runs show --json 01JD3WZ2Q7T5 | jq '.steps[] | {name, status, error}'`,
+		Example: `  hookflow runs show 01jd3wz2q7t5
+  hookflow runs show --json 01jd3wz2q7t5 | jq '.steps[] | {name, status, error}'`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkIDs(cmd, args); err != nil {
@@ -176,8 +176,8 @@ that failed on a bug of its workflow goes on with the fixed file. The steps that
 succeeded keep their results; from the failed step on, the run follows the version
 in use, and stays on it. It is refused when that version no longer has the failed
 step.`,
-		Example: `  hookflow runs replay 01JD3WZ2Q7T5
-  hookflow runs replay --current 01JD3WZ2Q7T5`,
+		Example: `  hookflow runs replay 01jd3wz2q7t5
+  hookflow runs replay --current 01jd3wz2q7t5`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkIDs(cmd, args); err != nil {
@@ -202,7 +202,7 @@ retry, a concurrency slot): it is recorded as cancelled and nothing more of it r
 A step running is cancelled by its worker at its next heartbeat, and its request is
 abandoned. The workflow's on_failure steps do not run. A run that has finished
 cannot be cancelled (409).`,
-		Example: `  hookflow runs cancel 01JD3WZ2Q7T5`,
+		Example: `  hookflow runs cancel 01jd3wz2q7t5`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkIDs(cmd, args); err != nil {
@@ -227,8 +227,8 @@ func runsResumeCommand(a *adminCommand) *cobra.Command {
 reached the step yet goes on past it when it does. A wait is resumed once: a second
 resume is refused (409), and so is one after it timed out (404). With --json, it
 prints the admin API's answer, as the other commands do.`,
-		Example: `  hookflow runs resume 01JD3WZ2Q7T5 approval --body '{"approved": true}'
-  hookflow runs resume 01JD3WZ2Q7T5 approval`,
+		Example: `  hookflow runs resume 01jd3wz2q7t5 approval --body '{"approved": true}'
+  hookflow runs resume 01jd3wz2q7t5 approval`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			// --json once took the body: "--json '{…}'" now reads as the output switch
 			// and a third argument, which would be refused without saying why.
@@ -289,8 +289,8 @@ names the run) are left out of the expects, each said in a comment. What env() r
 where the run was served is written as hookflow test reads it, its default: tests
 read no environment. Write it beside the workflow as NAME.test.hcl. A run that has
 not finished, or was cancelled, cannot be exported (409).`,
-		Example: `  hookflow runs export-test 01JD3WZ2Q7T5
-  hookflow runs export-test 01JD3WZ2Q7T5 --name "a refund over the limit" -o workflows/refund.test.hcl`,
+		Example: `  hookflow runs export-test 01jd3wz2q7t5
+  hookflow runs export-test 01jd3wz2q7t5 --name "a refund over the limit" -o workflows/refund.test.hcl`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkIDs(cmd, args); err != nil {
@@ -443,7 +443,7 @@ func dlqCommand() *cobra.Command {
 (--admin, default ` + defaultAdmin + `): one per failed run, naming the step that failed.
 Retrying one replays its run from that step.`,
 		Example: `  hookflow dlq list
-  hookflow dlq retry 01JD3WZ2Q7T5:charge`,
+  hookflow dlq retry 01jd3wz2q7t5:charge`,
 		Args: cobra.ArbitraryArgs,
 		RunE: needSubcommand,
 	}
@@ -505,8 +505,8 @@ the workflow version the run started with, or with --current the version in use 
 ID is a dead letter's id, as dlq list shows it, or RUN:STEP: the dead letter of a
 for_each step or a parallel block is its join's, RUN:STEP:join, and RUN:STEP names it
 too. When the run has no dead letter of STEP, the error names those it has.`,
-		Example: `  hookflow dlq retry 01JD3WZ2Q7T5:charge
-  hookflow dlq retry --current 01JD3WZ2Q7T5:charge`,
+		Example: `  hookflow dlq retry 01jd3wz2q7t5:charge
+  hookflow dlq retry --current 01jd3wz2q7t5:charge`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkIDs(cmd, args); err != nil {
