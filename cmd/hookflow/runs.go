@@ -125,6 +125,12 @@ the command for the next page.`,
 				case len(page.Runs) == 0 && page.Next != "":
 					// A status filter reads a share of the history a page: older runs may match.
 					fmt.Fprintln(w, "(none among the runs this page read; older runs may match: see the next page)")
+				case len(page.Runs) == 0 && workflow != "":
+					if hint := a.notInUse(cmd.Context(), workflow); hint != "" {
+						fmt.Fprintf(w, "(no runs; no workflow %q is in use: %s)\n", workflow, hint)
+					} else {
+						fmt.Fprintln(w, "(no runs)")
+					}
 				case len(page.Runs) == 0:
 					fmt.Fprintln(w, "(no runs)")
 				}
@@ -411,9 +417,18 @@ is event.body, and event.trigger is "manual". The workflow's filter does not app
 // unknownWorkflow adds to err, the admin API's answer that it has no workflow name,
 // the workflow it has that was meant, or those it has.
 func (a *adminCommand) unknownWorkflow(ctx context.Context, name string, err error) error {
-	c, cerr := newAdminClient(a.addr)
-	if cerr != nil {
-		return err
+	if hint := a.notInUse(ctx, name); hint != "" {
+		return fmt.Errorf("%w; %s", err, hint)
+	}
+	return err
+}
+
+// notInUse says, when the admin API has no workflow name in use, which of those it
+// has was meant, or which it has; "" when it has name, or cannot say.
+func (a *adminCommand) notInUse(ctx context.Context, name string) string {
+	c, err := newAdminClient(a.addr)
+	if err != nil {
+		return ""
 	}
 	var list struct {
 		Workflows []struct {
@@ -421,16 +436,16 @@ func (a *adminCommand) unknownWorkflow(ctx context.Context, name string, err err
 		} `json:"workflows"`
 	}
 	if c.call(ctx, "GET", "/workflows", nil, &list) != nil {
-		return err
+		return ""
 	}
 	names := make([]string, len(list.Workflows))
 	for i, wf := range list.Workflows {
 		if wf.Name == name {
-			return err // not what the answer meant
+			return ""
 		}
 		names[i] = wf.Name
 	}
-	return fmt.Errorf("%w; %s", err, others(name, names))
+	return others(name, names)
 }
 
 func dlqCommand() *cobra.Command {

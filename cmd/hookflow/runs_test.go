@@ -156,6 +156,14 @@ func TestAdminCommands(t *testing.T) {
 	if _, _, err = hookflow("", "runs", "start", "zzz"); err == nil || !strings.HasSuffix(err.Error(), "(404); there are: nightly, sync_customer") {
 		t.Errorf("runs start of an unknown workflow: %v", err)
 	}
+	// Listing the runs of a workflow not in use says so, with the one meant.
+	if out, _, err := hookflow("", "runs", "list", "--workflow", "sync_custmer"); err != nil ||
+		!strings.Contains(out, `(no runs; no workflow "sync_custmer" is in use: did you mean "sync_customer"?)`) {
+		t.Errorf("runs list of a misspelled workflow: %v\n%s", err, out)
+	}
+	if out, _, err := hookflow("", "runs", "list", "--workflow", "nightly"); err != nil || !strings.Contains(out, "(no runs)\n") {
+		t.Errorf("runs list of a workflow in use with no runs: %v\n%s", err, out)
+	}
 	if run := waitRun(t, "http://"+s.adminAddr+"/api/v1/runs/"+started); run["status"] != "succeeded" {
 		t.Errorf("the started run %v", run)
 	}
