@@ -84,11 +84,16 @@ func identify(h http.Handler) http.Handler {
 }
 
 // Handler returns the admin API. statusURL gives the URL of a run's status. cfg may be
-// nil: the files are not reloaded then.
+// nil: the files are not reloaded then. /readyz asks runs' Ready(ctx) error when it has
+// one (it answers ErrDraining once the process shuts down), else its Ping.
 func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) string, log *slog.Logger) http.Handler {
 	a := &api{runs: runs, workflows: wfs, statusURL: statusURL, log: log}
 	mux := http.NewServeMux()
-	Health(mux, runs.Ping)
+	ready := runs.Ping
+	if r, ok := runs.(interface{ Ready(context.Context) error }); ok {
+		ready = r.Ready // a process that can say it is shutting down
+	}
+	Health(mux, ready)
 	mux.HandleFunc("GET /api/v1/runs", a.listRuns)
 	mux.HandleFunc("GET /api/v1/runs/{id}", a.run)
 	mux.HandleFunc("GET /api/v1/runs/{id}/test", a.runTest)

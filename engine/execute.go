@@ -79,11 +79,15 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
 		// step's wait, a workflow step's child): it fails the run without running.
 		if err := p.cancelChildOf(r, j, step); err != nil {
-			// Its child runs on: this unit tries again, and settles once it is cancelled.
-			p.errLog.log(p.e.log, "cancelling the child run of a run that timed out failed; trying again",
-				"run", r.id, "step", j.unit, "err", err)
-			p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
-			return nil
+			// Its child runs on: while Redis may come back, this unit tries again, and
+			// settles once it is cancelled; else it settles, and the child runs on.
+			if retry, _ := workflows.Retryable(err); retry && j.attempt < resumeAttempts {
+				p.errLog.log(p.e.log, "cancelling the child run of a run that timed out failed; trying again",
+					"run", r.id, "step", j.unit, "err", err)
+				p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
+				return nil
+			}
+			p.e.log.Warn("cancelling the child run of a run that timed out failed; it runs on", "run", r.id, "step", j.unit, "err", err)
 		}
 		return p.settle(r, j, step, p.timedOut(r, j, step))
 	case j.unit.part == partStep && step.ForEach != nil:

@@ -59,22 +59,29 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	// The child's shard follows from the name alone: a child that exists is read
 	// whatever the set in use holds now (a reload may have removed its workflow).
 	sh := p.e.q.shardFor(sub.Calls())
-	fields, err := childFields(ctx, p.e.q.rdb, sh.run(childID))
-	if err != nil {
-		p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
-		return nil
-	}
 	// A step that parked for its child before (or tried and failed to read it) counts
 	// its time from its first park, or first attempt.
-	parked, since := waitingRecord(r, j), int64(0)
+	parked, last, since := waitingRecord(r, j), r.lastAttempt(j), int64(0)
 	if parked != nil {
 		since = parked.firstStarted()
-	} else if last := r.lastAttempt(j); last != nil {
+	} else if last != nil {
 		since = last.firstStarted()
+	}
+	// It waited for its child already: parked, or its read of the child failed after
+	// it parked (that retry's record names the child, as a park's does).
+	waited := parked != nil || namesChild(last)
+	fields, err := childFields(ctx, p.e.q.rdb, sh.run(childID))
+	if err != nil {
+		o := outcome{status: StatusFailed, err: err}
+		if waited {
+			o.output = map[string]any{"run_id": childID}
+		}
+		p.retry(r, j, o, backoffOf(j.attempt))
+		return nil
 	}
 	took := func() time.Duration { return p.since(since, start) }
 	if len(fields) == 0 {
-		if parked != nil {
+		if waited {
 			// It waited for this child already: the child ended and went (past
 			// --keep-runs, or its retention) before this step read it. Starting it again
 			// would repeat its work.
@@ -161,6 +168,18 @@ func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) error {
 		}
 	}
 	return p.e.cancelRun(p.work, childIDOf(r.id, step.Name, item))
+}
+
+// namesChild reports whether rec, a retrying attempt's record, names the child run it
+// waited for: the read of a parked step's child failed.
+func namesChild(rec *Record) bool {
+	if rec == nil || len(rec.Output) == 0 {
+		return false
+	}
+	out, _ := rec.output()
+	m, _ := out.(map[string]any)
+	_, ok := m["run_id"]
+	return ok
 }
 
 // waitingRecord is the record j's unit left when it parked before (for its child, or a

@@ -49,6 +49,9 @@ type Scheduler struct {
 	inUse     map[string]bool                // the schedules of the set in use, by workflow and Key
 	scheduled map[string]*workflows.Workflow // the workflows of the set in use with a schedule
 	loaded    bool                           // a set was used before: the next one is a reload
+	// unrecorded are the workflows with no schedule whose record of none in use is not
+	// written yet (Redis could not be reached): the next set's noneInUse writes it.
+	unrecorded map[string]*workflows.Workflow
 }
 
 // NewScheduler returns a scheduler that starts runs with ticks.
@@ -84,16 +87,26 @@ func (s *Scheduler) Use(set *workflows.Set) {
 	// The workflows with no schedule now record that none is in use: one put back
 	// later is new. Those that had one in the set before, and, on the first set, any
 	// whose record says otherwise.
-	var none []*workflows.Workflow
+	if s.unrecorded == nil {
+		s.unrecorded = map[string]*workflows.Workflow{}
+	}
 	for _, wf := range set.Workflows() {
 		if scheduled[wf.Name] == nil && (!s.loaded || s.scheduled[wf.Name] != nil) {
-			none = append(none, wf)
+			s.unrecorded[wf.Name] = wf
 		}
 	}
 	for name, wf := range s.scheduled {
 		if set.Workflow(name) == nil {
-			none = append(none, wf) // its file is gone
+			s.unrecorded[name] = wf // its file is gone
 		}
+	}
+	var none []*workflows.Workflow
+	for name, wf := range s.unrecorded {
+		if scheduled[name] != nil {
+			delete(s.unrecorded, name) // it has one again: its loop records it
+			continue
+		}
+		none = append(none, wf)
 	}
 	s.inUse, s.scheduled, s.loaded = inUse, scheduled, true
 	s.mu.Unlock()
@@ -103,7 +116,8 @@ func (s *Scheduler) Use(set *workflows.Set) {
 }
 
 // noneInUse records that no schedule of each of wfs is in use, where a record says
-// otherwise, trying again while Redis cannot be reached.
+// otherwise, trying again while Redis cannot be reached; what it has not written when
+// the next set comes is left to that set's.
 func (s *Scheduler) noneInUse(ctx context.Context, wfs []*workflows.Workflow) {
 	retry := newBackoff()
 	for len(wfs) > 0 {
@@ -114,6 +128,11 @@ func (s *Scheduler) noneInUse(ctx context.Context, wfs []*workflows.Workflow) {
 			}
 			continue
 		}
+		s.mu.Lock()
+		if s.unrecorded[wfs[0].Name] == wfs[0] {
+			delete(s.unrecorded, wfs[0].Name)
+		}
+		s.mu.Unlock()
 		wfs = wfs[1:]
 	}
 }

@@ -269,6 +269,46 @@ func TestScheduleChangedBackWhileDownCatchesUpOnNothing(t *testing.T) {
 	})
 }
 
+// noneDown is memTicks whose record of no schedule in use cannot be written until up.
+type noneDown struct {
+	*memTicks
+	up time.Time
+}
+
+func (d noneDown) UseSchedules(ctx context.Context, wf *workflows.Workflow, schedules []string) (map[string]bool, bool, error) {
+	if len(schedules) == 0 && time.Now().Before(d.up) {
+		return nil, false, errors.New("redis: connection refused")
+	}
+	return d.memTicks.UseSchedules(ctx, wf, schedules)
+}
+
+// TestScheduleNoneRecordedAcrossReloads: a reload that takes a workflow's schedule out
+// records that none is in use even when Redis comes back only after another reload:
+// put back while no process runs, the schedule catches up on nothing.
+func TestScheduleNoneRecordedAcrossReloads(t *testing.T) {
+	set, _, unscheduled := backSets(t)
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemTicks()
+		ticks := noneDown{mem, time.Now().Add(30 * time.Minute)}
+		s := NewScheduler(ticks, quietLog)
+		s.Use(set)
+		time.Sleep(11 * time.Minute) // fires one tick, its spec recorded
+		s.Use(unscheduled)           // Redis cannot take the record of none
+		time.Sleep(time.Minute)
+		s.Use(unscheduled) // another reload, Redis still down
+		time.Sleep(40 * time.Minute)
+		s.Stop()
+		time.Sleep(2 * time.Hour)
+		back := NewScheduler(mem, quietLog)
+		back.Use(set)
+		time.Sleep(time.Second)
+		back.Stop()
+		if runs := mem.scheduled("back"); len(runs) != 1 {
+			t.Errorf("runs %v: the schedule put back while down caught up", runs)
+		}
+	})
+}
+
 // TestScheduleWithWrongClocks: a process whose clock is behind fires no tick twice,
 // and one whose clock is ahead is refused its ticks rather than take them early.
 func TestScheduleWithWrongClocks(t *testing.T) {

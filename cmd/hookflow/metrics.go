@@ -74,8 +74,10 @@ type manualStarts struct {
 	draining *atomic.Bool
 }
 
-// Ping is the engine's, but for a process that began to shut down.
-func (m manualStarts) Ping(ctx context.Context) error {
+// Ready is what /readyz asks: the engine's Ping, but for a process that began to shut
+// down. (Ping itself stays the engine's: the API reads it to say whether Redis is
+// unreachable.)
+func (m manualStarts) Ready(ctx context.Context) error {
 	return readyUnlessDraining(ctx, m.Engine, m.draining)
 }
 

@@ -76,6 +76,10 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 			mini.Close()
 		}
 	}
+	// A server found just before reachBy still has a second to answer.
+	if soon := time.Now().Add(time.Second); reachBy.Before(soon) {
+		reachBy = soon
+	}
 	if err := ping(ctx, rdb, where, log, reachBy); err != nil {
 		close()
 		return nil, "", nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", where, err)}
