@@ -270,9 +270,9 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) run(w http.ResponseWriter, r *http.Request) {
-	run, err := a.runs.Run(r.Context(), r.PathValue("id"))
+	run, err := a.runs.Run(r.Context(), runIDOf(r))
 	if err != nil {
-		a.fail(w, r, err, "reading run", "run", r.PathValue("id"))
+		a.fail(w, r, err, "reading run", "run", runIDOf(r))
 		return
 	}
 	httpjson.Write(w, http.StatusOK, run)
@@ -281,13 +281,13 @@ func (a *api) run(w http.ResponseWriter, r *http.Request) {
 // runTest answers GET /api/v1/runs/{id}/test?name=: the run as a workflow test, a
 // *.test.hcl file (text/plain); 409 for a run that has not finished or was cancelled.
 func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
-	data, err := exportTest(r.Context(), a.runs, a.workflows(), r.PathValue("id"), r.URL.Query().Get("name"))
+	data, err := exportTest(r.Context(), a.runs, a.workflows(), runIDOf(r), r.URL.Query().Get("name"))
 	if err != nil {
 		if errors.Is(err, testexport.ErrNotExportable) {
 			httpjson.Error(w, http.StatusConflict, err.Error())
 			return
 		}
-		a.fail(w, r, err, "exporting run", "run", r.PathValue("id"))
+		a.fail(w, r, err, "exporting run", "run", runIDOf(r))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -335,7 +335,7 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := r.PathValue("id")
+	id := runIDOf(r)
 	out, err := a.runs.Replay(r.Context(), id, o)
 	if err != nil {
 		a.fail(w, r, err, "replaying run", "run", id)
@@ -347,7 +347,7 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request) {
 // cancel answers POST /api/v1/runs/{id}/cancel: 200 with the run cancelled, 409 for
 // a run that has finished.
 func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id := runIDOf(r)
 	out, err := a.runs.Cancel(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err, "cancelling run", "run", id)
@@ -365,7 +365,7 @@ const maxResumeBody = 1 << 20
 // stored; 400 for a step that is not a wait step; 409 for a wait resumed already or a
 // run that has finished; 404 for a wait that timed out, or a run not found.
 func (a *api) resume(w http.ResponseWriter, r *http.Request) {
-	id, step := r.PathValue("id"), r.PathValue("step")
+	id, step := runIDOf(r), r.PathValue("step")
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxResumeBody))
 	if err != nil {
 		httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: %v (at most %d bytes)", err, maxResumeBody))
@@ -430,7 +430,7 @@ func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := r.PathValue("id")
+	id := runIDOf(r)
 	out, err := a.runs.RetryDeadLetter(r.Context(), id, o)
 	var none *engine.NoDeadLetterError
 	switch {
@@ -488,3 +488,7 @@ func intParam(w http.ResponseWriter, s string) (int, bool) {
 	}
 	return n, true
 }
+
+// runIDOf is the run id of a request's path, in the case hookflow writes it: an id
+// copied in upper case names the same run (id.Normalize).
+func runIDOf(r *http.Request) string { return id.Normalize(r.PathValue("id")) }

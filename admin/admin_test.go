@@ -51,6 +51,13 @@ workflow "sync_crm" {
 	}
 	waitStatus(t, srv.URL, id, "failed")
 
+	// An id copied in upper case names the run, as a ULID often is written.
+	var upper engine.Run
+	get(t, srv.URL+"/api/v1/runs/"+strings.ToUpper(id), http.StatusOK, &upper)
+	if upper.ID != id {
+		t.Errorf("the run by its id in upper case: %q, want %q", upper.ID, id)
+	}
+
 	var page engine.RunPage
 	get(t, srv.URL+"/api/v1/runs?workflow=sync_crm&status=failed", http.StatusOK, &page)
 	if len(page.Runs) != 1 || page.Runs[0].ID != id || page.Runs[0].DeadLetter != id+":update" {

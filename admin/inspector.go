@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/id"
 )
 
 // The run inspector: server-rendered pages over the same Runs, Workflows and Config as
@@ -176,7 +177,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 		v.Workflows = append(v.Workflows, wf.Name)
 	}
 	if v.Query != "" { // a run's id (a child run's may hold any character), or text
-		if run, err := p.runs.Run(r.Context(), v.Query); err == nil {
+		if run, err := p.runs.Run(r.Context(), id.Normalize(v.Query)); err == nil {
 			http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID), http.StatusSeeOther)
 			return
 		}

@@ -98,7 +98,7 @@ var countOrder = []engine.Status{engine.StatusSucceeded, engine.StatusFailed, en
 var shownFirst = map[engine.Status]int{engine.StatusFailed: 1, engine.StatusRetrying: 2, engine.StatusWaiting: 3, engine.StatusRunning: 4, engine.StatusCancelled: 5}
 
 func (p *pages) run(w http.ResponseWriter, r *http.Request) {
-	run, err := p.runs.Run(r.Context(), r.PathValue("id"))
+	run, err := p.runs.Run(r.Context(), runIDOf(r))
 	if err != nil {
 		p.failErr(w, r, err, "reading the run")
 		return

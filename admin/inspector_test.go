@@ -98,13 +98,15 @@ workflow "sync_crm" {
 			}
 		})
 	}
-	resp, err := noRedirect.Get(srv.URL + "/?q=" + id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/"+id {
-		t.Errorf("a search by run id: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	for _, q := range []string{id, strings.ToUpper(id)} { // in upper case, as a ULID is often written
+		resp, err := noRedirect.Get(srv.URL + "/?q=" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/runs/"+id {
+			t.Errorf("a search by run id %s: %d to %q", q, resp.StatusCode, resp.Header.Get("Location"))
+		}
 	}
 	for _, asset := range []string{"/assets/inspector.js", "/assets/inspector.css", "/assets/favicon.svg"} {
 		resp, err := http.Get(srv.URL + asset)

@@ -4,6 +4,7 @@ package id
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
@@ -25,4 +26,18 @@ func New() string {
 		hi >>= 5
 	}
 	return string(out[:])
+}
+
+// Normalize writes the id a run's id (or a child's, a dead letter's, <id>:…) starts
+// with as New writes it, in lower case: an id copied in upper case, as ULIDs often are,
+// names the same run. Anything else is left as it is.
+func Normalize(s string) string {
+	if len(s) < 26 || (len(s) > 26 && s[26] != ':') {
+		return s
+	}
+	head := strings.ToLower(s[:26])
+	if strings.Trim(head, alphabet) != "" || head == s[:26] {
+		return s
+	}
+	return head + s[26:]
 }

@@ -28,3 +28,22 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"01M9156DP4DTY0AXT1N2NVPHCD":             "01m9156dp4dty0axt1n2nvphcd",
+		"01M9156DP4DTY0AXT1N2NVPHCD:Invoice:Key": "01m9156dp4dty0axt1n2nvphcd:Invoice:Key", // the step's own case stays
+		"01m9156dp4dty0axt1n2nvphcd":             "01m9156dp4dty0axt1n2nvphcd",
+		"01M9156DP4DTY0AXT1N2NVPHCU":             "01M9156DP4DTY0AXT1N2NVPHCU", // U is no letter of it
+		"01M9156DP4DTY0AXT1N2NVPHCDX":            "01M9156DP4DTY0AXT1N2NVPHCDX",
+		"ORDER-1042":                             "ORDER-1042",
+		"":                                       "",
+	} {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if s := New(); Normalize(strings.ToUpper(s)) != s {
+		t.Errorf("an id in upper case is not its own: %s", s)
+	}
+}
