@@ -496,3 +496,54 @@ workflow "slow" {
 		}
 	})
 }
+
+// A parked workflow step whose read of its child fails (here, a key of another type)
+// still knows it waited for that child: the child gone by its next look fails the step
+// rather than start it again.
+func TestWorkflowStepChildGoneAfterAFailedRead(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := subRunEngine(t, b, `
+workflow "parent" {
+  step "workflow" "call" {
+    workflow = "slow"
+  }
+}
+
+workflow "slow" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}`)
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := id + ":call"
+		testutil.Eventually(t, 10*time.Second, "the parent's step parked on its child", func() bool {
+			r, err := e.Run(ctx, id)
+			return err == nil && len(r.Steps) == 1 && r.Steps[0].Status == StatusWaiting
+		})
+		sh := e.q.shardFor("slow")
+		if err := b.Client.Del(ctx, sh.run(child)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Client.Set(ctx, sh.run(child), "not a run", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 15*time.Second, "the parent's read of its child failed", func() bool {
+			r, err := e.Run(ctx, id)
+			return err == nil && len(r.Steps) == 1 && r.Steps[0].Status == StatusRetrying
+		})
+		if err := b.Client.Del(ctx, sh.run(child)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, id, RunFailed)
+		if !strings.Contains(r.Error, "child run "+child+" is gone") {
+			t.Errorf("the parent failed with %q", r.Error)
+		}
+		if n, _ := b.Client.Exists(ctx, sh.run(child)).Result(); n != 0 {
+			t.Error("the child was started again")
+		}
+	})
+}
