@@ -285,7 +285,25 @@ func TestWakeBeforeParkIsKept(t *testing.T) {
 func TestWorkflowStepChildGone(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e, set, _ := subRunEngine(t, b, `
+		e, id, child, sh := parkedOnChild(t, b)
+		testutil.Eventually(t, 10*time.Second, "the child waits", func() bool {
+			c, err := e.Run(ctx, child)
+			return err == nil && c.Status == RunWaiting
+		})
+		// The child as the cap drops it: its hash and its index entries go.
+		if err := b.Client.Del(ctx, sh.run(child)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		failedChildGone(t, e, b, id, child, sh)
+	})
+}
+
+// parkedOnChild starts a run whose workflow step parks on a child that waits an hour,
+// and returns once the step parked: the engine, the run, its child and the child's shard.
+func parkedOnChild(t *testing.T, b *redistest.Backend) (*Engine, string, string, *shard) {
+	t.Helper()
+	ctx := context.Background()
+	e, set, _ := subRunEngine(t, b, `
 workflow "parent" {
   step "workflow" "call" {
     workflow = "slow"
@@ -297,32 +315,28 @@ workflow "slow" {
     timeout = "1h"
   }
 }`)
-		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		child := id + ":call"
-		testutil.Eventually(t, 10*time.Second, "the child waits", func() bool {
-			c, err := e.Run(ctx, child)
-			return err == nil && c.Status == RunWaiting
-		})
-		testutil.Eventually(t, 10*time.Second, "the parent's step parked on its child", func() bool {
-			r, err := e.Run(ctx, id)
-			return err == nil && len(r.Steps) == 1 && r.Steps[0].Status == StatusWaiting
-		})
-		// The child as the cap drops it: its hash and its index entries go.
-		sh := e.q.shardFor("slow")
-		if err := b.Client.Del(ctx, sh.run(child)).Err(); err != nil {
-			t.Fatal(err)
-		}
-		r := waitStatus(t, e, id, RunFailed)
-		if !strings.Contains(r.Error, "child run "+child+" is gone") {
-			t.Errorf("the parent failed with %q", r.Error)
-		}
-		if n, _ := b.Client.Exists(ctx, sh.run(child)).Result(); n != 0 {
-			t.Error("the child was started again")
-		}
+	id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the parent's step parked on its child", func() bool {
+		r, err := e.Run(ctx, id)
+		return err == nil && len(r.Steps) == 1 && r.Steps[0].Status == StatusWaiting
 	})
+	return e, id, id + ":call", e.q.shardFor("slow")
+}
+
+// failedChildGone checks that run id failed as its child's end cannot be read, without
+// starting the child again.
+func failedChildGone(t *testing.T, e *Engine, b *redistest.Backend, id, child string, sh *shard) {
+	t.Helper()
+	r := waitStatus(t, e, id, RunFailed)
+	if !strings.Contains(r.Error, "child run "+child+" is gone") {
+		t.Errorf("the parent failed with %q", r.Error)
+	}
+	if n, _ := b.Client.Exists(context.Background(), sh.run(child)).Result(); n != 0 {
+		t.Error("the child was started again")
+	}
 }
 
 // A reload that removes the workflow a workflow step calls leaves the parents waiting
@@ -503,28 +517,7 @@ workflow "slow" {
 func TestWorkflowStepChildGoneAfterAFailedRead(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		e, set, _ := subRunEngine(t, b, `
-workflow "parent" {
-  step "workflow" "call" {
-    workflow = "slow"
-  }
-}
-
-workflow "slow" {
-  step "wait" "approval" {
-    timeout = "1h"
-  }
-}`)
-		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		child := id + ":call"
-		testutil.Eventually(t, 10*time.Second, "the parent's step parked on its child", func() bool {
-			r, err := e.Run(ctx, id)
-			return err == nil && len(r.Steps) == 1 && r.Steps[0].Status == StatusWaiting
-		})
-		sh := e.q.shardFor("slow")
+		e, id, child, sh := parkedOnChild(t, b)
 		if err := b.Client.Del(ctx, sh.run(child)).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -538,12 +531,6 @@ workflow "slow" {
 		if err := b.Client.Del(ctx, sh.run(child)).Err(); err != nil {
 			t.Fatal(err)
 		}
-		r := waitStatus(t, e, id, RunFailed)
-		if !strings.Contains(r.Error, "child run "+child+" is gone") {
-			t.Errorf("the parent failed with %q", r.Error)
-		}
-		if n, _ := b.Client.Exists(ctx, sh.run(child)).Result(); n != 0 {
-			t.Error("the child was started again")
-		}
+		failedChildGone(t, e, b, id, child, sh)
 	})
 }
