@@ -160,10 +160,18 @@ func TestCancelWaitingRuns(t *testing.T) {
 			ids = append(ids, id)
 		}
 		waiting := waitStatus(t, e, ids[0], RunRunning)
+		// The delay's step settled; while it holds the run it shows waiting, until its
+		// time, and the step after it pending.
 		testutil.Eventually(t, 10*time.Second, "the first run waiting out its delay", func() bool {
 			waiting, _ = e.Run(ctx, ids[0])
-			return waiting.Steps[0].Status == StatusSucceeded
+			return waiting.Steps[0].Status == StatusWaiting
 		})
+		if at := waiting.Steps[0].NextAttemptAt; at == nil || time.Until(*at) < 59*time.Minute || time.Until(*at) > time.Hour {
+			t.Errorf("the delay goes on at %v, want in an hour", at)
+		}
+		if got := stepsOf(waiting); got != "wait waiting, after pending" {
+			t.Errorf("steps %s", got)
+		}
 		if r, _ := e.Run(ctx, ids[1]); r.Status != RunQueued {
 			t.Fatalf("second run %s, want queued for the slot", r.Status)
 		}
@@ -176,8 +184,12 @@ func TestCancelWaitingRuns(t *testing.T) {
 		// The third run takes the freed slot, and waits out its own delay.
 		testutil.Eventually(t, 10*time.Second, "the third run started", func() bool {
 			r, _ := e.Run(ctx, ids[2])
-			return r.Steps[0].Status == StatusSucceeded
+			return r.Steps[0].Status == StatusWaiting
 		})
+		// A cancelled run's delay shows what its record says: it settled.
+		if r, _ := e.Run(ctx, ids[0]); stepsOf(r) != "wait succeeded, after cancelled" {
+			t.Errorf("cancelled run's steps %s", stepsOf(r))
+		}
 		sh := e.q.shardFor("later")
 		queued := b.Client.ZRange(ctx, sh.ready("later"), 0, -1).Val()
 		if fmt.Sprint(queued) != fmt.Sprintf("[%s:after]", ids[2]) {

@@ -160,7 +160,39 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if r.Status == RunCancelled || r.Status == RunFailed {
 		cancelSteps(r.Steps, r.FinishedAt)
 	}
+	if !r.Status.Done() {
+		holdingDelays(r.Steps, time.Now())
+	}
 	return r, nil
+}
+
+// holdingDelays shows as waiting, until its output's until, a delay step that settled
+// but still holds its run: the steps after it have not started. Its record says
+// succeeded (the step itself is done, and the next step's job waits in the queue for
+// its time), but a reader of the run sees it waiting, as an item's delay or a parallel
+// block's is.
+func holdingDelays(steps []StepRun, now time.Time) {
+	for i := range steps {
+		s := &steps[i]
+		if s.Kind != "delay" || s.Status != StatusSucceeded {
+			continue
+		}
+		out, _ := s.Output.(map[string]any)
+		text, _ := out["until"].(string)
+		until, err := time.Parse(time.RFC3339Nano, text)
+		if err != nil || !until.After(now) || out["skipped"] == true {
+			continue
+		}
+		for _, later := range steps[i+1:] {
+			if later.Status != StatusPending {
+				return // the run went past it: a replay, or a clock that moved back
+			}
+		}
+		until = until.UTC()
+		s.Status, s.NextAttemptAt = StatusWaiting, &until
+		s.FinishedAt, s.DurationMS = nil, nil
+		return
+	}
 }
 
 // RunEvent returns a run's event as it was stored: its headers and body fields that

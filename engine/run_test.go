@@ -89,3 +89,40 @@ func TestStepRunDelayFromAnAnswer(t *testing.T) {
 		}
 	}
 }
+
+// A settled delay shows waiting, until its time, only while it holds its run: its time
+// is to come, it waited for something, and no step after it has started.
+func TestHoldingDelays(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	delay := func(until time.Time, skipped bool) StepRun {
+		out := map[string]any{"until": until.Format(time.RFC3339), "seconds": 60.0}
+		if skipped {
+			out["skipped"] = true
+		}
+		d := int64(0)
+		return StepRun{Name: "hold", Path: "hold", Kind: "delay", Status: StatusSucceeded, Output: out, FinishedAt: &now, DurationMS: &d}
+	}
+	later := func(s Status) StepRun { return StepRun{Name: "after", Path: "after", Kind: "log", Status: s} }
+	soon := now.Add(time.Minute)
+	cases := []struct {
+		name  string
+		steps []StepRun
+		want  Status
+	}{
+		{"holds the run", []StepRun{delay(soon, false), later(StatusPending)}, StatusWaiting},
+		{"its time passed", []StepRun{delay(now.Add(-time.Second), false), later(StatusPending)}, StatusSucceeded},
+		{"a step after it started", []StepRun{delay(soon, false), later(StatusRunning)}, StatusSucceeded},
+		{"skipped by a dry run", []StepRun{delay(soon, true), later(StatusPending)}, StatusSucceeded},
+	}
+	for _, c := range cases {
+		holdingDelays(c.steps, now)
+		s := c.steps[0]
+		if s.Status != c.want {
+			t.Errorf("%s: %s, want %s", c.name, s.Status, c.want)
+			continue
+		}
+		if c.want == StatusWaiting && (s.NextAttemptAt == nil || !s.NextAttemptAt.Equal(soon) || s.FinishedAt != nil || s.DurationMS != nil) {
+			t.Errorf("%s: goes on at %v, finished %v, want %v and not finished", c.name, s.NextAttemptAt, s.FinishedAt, soon)
+		}
+	}
+}

@@ -274,7 +274,7 @@ func TestWaitResumedDuringADelay(t *testing.T) {
 			if r, err = e.Run(ctx, id); err != nil {
 				t.Fatal(err)
 			}
-			return len(r.Steps) > 1 && r.Steps[1].Status == StatusSucceeded
+			return len(r.Steps) > 1 && r.Steps[1].Status == StatusWaiting
 		})
 		sh, job := e.q.shardFor("paced"), id+":approval"
 		due, err := b.Client.ZScore(ctx, sh.ready("paced"), job).Result()
@@ -291,6 +291,9 @@ func TestWaitResumedDuringADelay(t *testing.T) {
 		}
 		if _, err := e.Resume(ctx, id, "approval", resumeRequest(t, `{}`)); !errors.Is(err, ErrResumed) {
 			t.Errorf("a second resume: %v, want ErrResumed", err)
+		}
+		if r, err = e.Run(ctx, id); err != nil || stepsOf(r) != "ask succeeded, pause waiting, approval pending" {
+			t.Errorf("after the resume: %s %v", stepsOf(r), err)
 		}
 	})
 }
