@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"reflect"
@@ -415,8 +416,8 @@ func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, value an
 		}
 	}
 	if e.HasJSON {
-		var got any
-		if err := json.Unmarshal(last.body, &got); err != nil {
+		got, err := decodeJSONNumbers(last.body)
+		if err != nil {
 			r.fail(at("json"), "%s json: the body sent is not JSON:\n    %s", label, oneLine(string(last.body), 200))
 		} else if lines := subsetDiff(e.JSON, got, "sent"); len(lines) > 0 {
 			r.fail(at("json"), "%s json:\n%s", label, strings.Join(lines, "\n"))
@@ -475,7 +476,7 @@ func diffAt(path string, want, got any, verb string, lines *[]string) {
 			diffAt(fmt.Sprintf("%s[%d]", path, i), w[i], g[i], verb, lines)
 		}
 	default:
-		if reflect.DeepEqual(want, got) {
+		if equalScalar(want, got) {
 			return
 		}
 		ws, wok := want.(string)
@@ -503,17 +504,52 @@ func tail(s string, i int) string {
 	return s
 }
 
-// normalJSON gives a value as JSON decodes it, so that 1 and 1.0 compare equal.
+// normalJSON gives a value as JSON decodes it, its numbers as json.Number, the text
+// they are written with: equalScalar compares them exactly, where float64 would make
+// 9007199254740993 equal 9007199254740992.
 func normalJSON(v any) any {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return v
 	}
-	var out any
-	if json.Unmarshal(data, &out) != nil {
+	out, err := decodeJSONNumbers(data)
+	if err != nil {
 		return v
 	}
 	return out
+}
+
+// decodeJSONNumbers decodes JSON with its numbers as json.Number.
+func decodeJSONNumbers(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("invalid JSON: more data after the value")
+	}
+	return out, nil
+}
+
+// equalScalar compares two values of normalJSON that are not objects or lists. Numbers
+// compare by their value, exactly, as fractions: 1 equals 1.0, and 820982911946154508
+// does not equal 820982911946154500.
+func equalScalar(want, got any) bool {
+	w, wok := want.(json.Number)
+	g, gok := got.(json.Number)
+	if !wok || !gok {
+		return reflect.DeepEqual(want, got)
+	}
+	var wr, gr big.Rat
+	if _, ok := wr.SetString(string(w)); !ok {
+		return w == g
+	}
+	if _, ok := gr.SetString(string(g)); !ok {
+		return false
+	}
+	return wr.Cmp(&gr) == 0
 }
 
 // jsonText writes v as JSON on one line, cut short past 1000 bytes; <, > and & as

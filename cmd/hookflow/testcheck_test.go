@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Numbers compare by their value, exactly: a whole number that fits in 64 bits is
+// not rounded to a float64 on either side, and 1 still equals 1.0.
+func TestSubsetDiffNumbers(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		want, got any
+		diff      string // "" for equal
+	}{
+		{"an id off in its last digits", 820982911946154508, 820982911946154500,
+			"    (the whole value): expected 820982911946154508, got 820982911946154500"},
+		{"past float64's 2^53", 9007199254740993, 9007199254740992,
+			"    (the whole value): expected 9007199254740993, got 9007199254740992"},
+		{"the same large id", 820982911946154508, 820982911946154508, ""},
+		{"a whole number and its float", 1, 1.0, ""},
+		{"a float", 0.1, 0.1, ""},
+		{"floats that differ", 0.1, 0.2, "    (the whole value): expected 0.1, got 0.2"},
+		{"a number and its text", 1, "1", `    (the whole value): expected 1, got "1"`},
+		{"in an object", map[string]any{"id": 9007199254740993}, map[string]any{"id": 9007199254740992.0},
+			"    .id: expected 9007199254740993, got 9007199254740992"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := subsetDiff(c.want, c.got, "got")
+			if c.diff == "" && len(got) != 0 || c.diff != "" && (len(got) != 1 || got[0] != c.diff) {
+				t.Errorf("got %q, want %q", got, c.diff)
+			}
+		})
+	}
+}
+
+// A test of examples/shopify-order whose expected order_id differs from the one sent
+// in its last digits fails: the two are not compared as float64, which would round
+// both to 820982911946154500.
+func TestWorkflowTestsLargeIntegers(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"order.hcl", "order.test.hcl", "event.json"} {
+		data, err := os.ReadFile(filepath.Join("../../examples/shopify-order", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "order.test.hcl" {
+			const id = "order_id  = 820982911946154508"
+			if !strings.Contains(string(data), id) {
+				t.Fatalf("the example's test no longer expects %q", id)
+			}
+			data = []byte(strings.Replace(string(data), id, "order_id  = 820982911946154500", 1))
+		}
+		writeFile(t, filepath.Join(dir, name), string(data))
+	}
+	out, code := hookflowTest(t, "-run", "a paid order is shipped", dir)
+	want := `expect "shipment" json:` + "\n        .order_id: expected 820982911946154500, sent 820982911946154508\n"
+	if code != exitFailed || !strings.Contains(out, want) {
+		t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+	}
+
+	// An output alike, past 2^53.
+	dir = t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "wf" {
+  step "set" "copy" {
+    id = "{{ event.body.id }}"
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "the id" {
+  workflow = "wf"
+  event {
+    body = "{\"id\": 9007199254740993}"
+  }
+  expect "copy" {
+    output = { id = 9007199254740992 }
+  }
+}
+`)
+	out, code = hookflowTest(t, dir)
+	want = `expect "copy" output (succeeded):` + "\n        .id: expected 9007199254740992, got 9007199254740993\n"
+	if code != exitFailed || !strings.Contains(out, want) {
+		t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+	}
+}
