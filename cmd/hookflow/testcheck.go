@@ -150,17 +150,23 @@ func childAnswer(status int, body []byte, by string) (any, bool, error) {
 	return string(body), true, nil
 }
 
-// resume answers a wait step with its test's resume block; false for none, and the
-// wait times out.
+// resume answers a wait step with its test's resume block, named as its mocks name
+// steps: "approval" in the test's run, "invoice/approval" in the child run of step
+// invoice. False for none, and the wait times out.
 func (t *mockTransport) resume(c *workflows.Call) (*workflows.Resume, bool) {
 	if c == nil {
 		return nil, false
 	}
 	tc := t.caseOf(c.RunID)
-	if tc == nil || tc.test.Resumes[c.Step] == nil {
+	if tc == nil {
 		return nil, false
 	}
-	r := tc.test.Resumes[c.Step]
+	tc.mu.Lock()
+	r := tc.test.Resumes[tc.label(c.RunID, c.Step)]
+	tc.mu.Unlock()
+	if r == nil {
+		return nil, false
+	}
 	h := http.Header{}
 	for k, v := range r.Headers {
 		h.Set(k, v)

@@ -85,3 +85,73 @@ func TestWorkflowTestsLargeIntegers(t *testing.T) {
 		t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
 	}
 }
+
+// A resume block resumes the wait it names, as mocks name steps: "approval" the test's
+// own run's, "c/approval" that of the child run of step c, "kids/approval" those of
+// the child runs of a for_each workflow step's items; none resumes another's.
+func TestWorkflowTestsResumeNamesOneWait(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "parent" {
+  step "wait" "approval" {
+    timeout    = "1h"
+    on_timeout = "continue"
+  }
+  step "workflow" "c" {
+    workflow = "kid"
+  }
+  step "workflow" "kids" {
+    for_each = "[1, 2]"
+    workflow = "kid"
+  }
+}
+
+workflow "kid" {
+  step "wait" "approval" {
+    timeout    = "1h"
+    on_timeout = "continue"
+  }
+  step "set" "seen" {
+    timed_out = "{{ steps.approval.timed_out }}"
+    by        = "{{ steps.approval.body }}"
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "the parent's wait only" {
+  workflow = "parent"
+  resume "approval" {
+    json = "parent"
+  }
+  expect "approval" {
+    output = { timed_out = false, body = "parent" }
+  }
+  expect "c" {
+    output = { result = { timed_out = true, by = null } }
+  }
+  expect "kids" {
+    output = [{ result = { timed_out = true } }, { result = { timed_out = true } }]
+  }
+}
+
+test "the children's waits" {
+  workflow = "parent"
+  resume "c/approval" {
+    json = "c"
+  }
+  resume "kids/approval" {
+    json = "kids"
+  }
+  expect "approval" {
+    output = { timed_out = true }
+  }
+  expect "c" {
+    output = { result = { timed_out = false, by = "c" } }
+  }
+  expect "kids" {
+    output = [{ result = { timed_out = false, by = "kids" } }, { result = { timed_out = false, by = "kids" } }]
+  }
+}
+`)
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 2 tests") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
