@@ -20,44 +20,63 @@ import (
 // indented, its steps named as tests name them (invoice/create). While a step waits
 // to be tried again, a line to progress says so, once per failed attempt.
 func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress io.Writer, sent func(run, step string) string) (*engine.Run, error) {
-	return followRun(ctx, eng, runID, "", w, progress, sent)
+	f := &follower{eng: eng, progress: progress, sent: sent, wait: true}
+	if sent != nil {
+		f.answered = "a --response"
+	}
+	return f.run(ctx, runID, "", w)
 }
 
-// followRun follows one run, the one started or a child run of it, whose steps are
-// named with prefix ("invoice/" for the child run of step invoice).
-func followRun(ctx context.Context, eng *engine.Engine, runID, prefix string, w, progress io.Writer, sent func(run, step string) string) (*engine.Run, error) {
+// follower prints a run and its child runs step by step: what its steps sent as sent
+// says (nil: as their records say), retry notices to progress. With wait, it prints
+// each step as it ends and waits for each run to end; without, it prints each run as
+// it stands, every step with its status. answered names what answers a workflow step
+// in place of its child run ("a --response", "a mock"), for a child run not found.
+type follower struct {
+	eng      *engine.Engine
+	progress io.Writer
+	sent     func(run, step string) string
+	wait     bool
+	answered string
+}
+
+// run follows one run, the one started or a child run of it, whose steps are named
+// with prefix ("invoice/" for the child run of step invoice).
+func (f *follower) run(ctx context.Context, runID, prefix string, w io.Writer) (*engine.Run, error) {
 	printed := 0
 	retried := map[string]int{} // by step: the attempts whose failure was printed
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		run, err := eng.Run(ctx, runID)
+		run, err := f.eng.Run(ctx, runID)
 		if err != nil {
 			return nil, err
 		}
 		done := run.Status.Done()
-		// Once the run is done, the steps a failure left unrun are printed too.
-		shown := func(key string) string { return sent(runID, key) }
-		if sent == nil {
+		// Once the run is done, the steps a failure left unrun are printed too; and
+		// all of them when it is not waited for.
+		all := done || !f.wait
+		shown := func(key string) string { return f.sent(runID, key) }
+		if f.sent == nil {
 			recorded := recordedRequests(run)
 			shown = func(key string) string { return recorded[key] }
 		}
-		for ; printed < len(run.Steps) && (done || stepDone(run.Steps[printed].Status)); printed++ {
+		for ; printed < len(run.Steps) && (all || stepDone(run.Steps[printed].Status)); printed++ {
 			s := &run.Steps[printed]
 			printStep(w, printed+1, labeled(s, prefix), "", shown)
 			for _, child := range childRuns(s) {
-				if err := followChild(ctx, eng, child.id, prefix+child.of, prefix+s.Name+"/", w, progress, sent); err != nil {
+				if err := f.child(ctx, child.id, prefix+child.of, prefix+s.Name+"/", w); err != nil {
 					return nil, err
 				}
 			}
 		}
-		if done {
+		if all {
 			return run, nil
 		}
 		if printed < len(run.Steps) {
 			if s := &run.Steps[printed]; s.Status == "retrying" && retried[s.Name] < s.Attempts {
 				retried[s.Name] = s.Attempts
-				fmt.Fprintln(progress, retryNotice(labeled(s, prefix), time.Now()))
+				fmt.Fprintln(f.progress, retryNotice(labeled(s, prefix), time.Now()))
 			}
 		}
 		select {
@@ -68,15 +87,15 @@ func followRun(ctx context.Context, eng *engine.Engine, runID, prefix string, w,
 	}
 }
 
-// followChild prints the child run of workflow step (or item) of below it, indented,
-// as follow prints a run, its steps named with prefix, and waits for it to end: the
-// requests it sends are the run's too.
-func followChild(ctx context.Context, eng *engine.Engine, runID, of, prefix string, w, progress io.Writer, sent func(run, step string) string) error {
-	child, err := eng.Run(ctx, runID)
+// child prints the child run of workflow step (or item) of below it, indented, as
+// follow prints a run, its steps named with prefix, and with wait waits for it to
+// end: the requests it sends are the run's too.
+func (f *follower) child(ctx context.Context, runID, of, prefix string, w io.Writer) error {
+	child, err := f.eng.Run(ctx, runID)
 	if errors.Is(err, engine.ErrNotFound) {
 		why := "it never started, or it is gone"
-		if sent != nil {
-			why = "a --response answered the step, or it never started"
+		if f.answered != "" {
+			why = f.answered + " answered the step, or it never started"
 		}
 		fmt.Fprintf(w, "     child run %s: none (%s)\n", runID, why)
 		return nil
@@ -86,7 +105,7 @@ func followChild(ctx context.Context, eng *engine.Engine, runID, of, prefix stri
 	}
 	iw := &indentWriter{w: w, indent: "     "}
 	fmt.Fprintf(iw, "run %s of %s (the child run of step %s)\n", runID, child.Workflow, of)
-	if child, err = followRun(ctx, eng, runID, prefix, iw, progress, sent); err != nil {
+	if child, err = f.run(ctx, runID, prefix, iw); err != nil {
 		return err
 	}
 	printRunEnd(iw, child, false)

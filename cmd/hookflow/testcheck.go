@@ -255,7 +255,7 @@ func mockAnswer(req *http.Request, a workflows.MockResponse) *http.Response {
 // testResult is how one test went.
 type testResult struct {
 	test     *workflows.Test
-	run      *engine.Run // nil when no run started
+	steps    string // the run's steps, printed when the test failed or -v; "" for none
 	outcome  string
 	took     time.Duration
 	failures []testFailure
@@ -289,14 +289,8 @@ func (r *testResult) print(w io.Writer, verbose bool) {
 	for _, f := range r.failures {
 		fmt.Fprintf(w, "    %s:%d: %s\n", f.at.Filename, f.at.Start.Line, indent(redact(f.text), "    "))
 	}
-	if r.run != nil && (r.failed() || verbose) {
-		recorded := recordedRequests(r.run)
-		shown := func(key string) string { return recorded[key] }
-		var b strings.Builder
-		for i := range r.run.Steps {
-			printStep(&b, i+1, &r.run.Steps[i], "", shown)
-		}
-		fmt.Fprint(w, indent("    "+strings.TrimRight(redact(b.String()), "\n"), "    ")+"\n")
+	if r.steps != "" && (r.failed() || verbose) {
+		fmt.Fprint(w, indent("    "+strings.TrimRight(redact(r.steps), "\n"), "    ")+"\n")
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -153,5 +154,71 @@ test "the children's waits" {
 `)
 	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 2 tests") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// A failed test prints its run's steps as hookflow run does: each child run below its
+// workflow step, indented, with its steps, a wait = false step's too; a mocked
+// workflow step says it has none.
+func TestWorkflowTestsPrintChildRuns(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "p" {
+  step "workflow" "bg" {
+    workflow = "child2"
+    wait     = false
+  }
+  step "workflow" "mocked" {
+    workflow = "child2"
+  }
+  step "workflow" "kids" {
+    for_each = "[1, 2]"
+    workflow = "child2"
+  }
+}
+
+workflow "child2" {
+  step "http" "call" {
+    url = "https://api.example.com/x"
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "children" {
+  workflow = "p"
+  mock "bg/call" {
+    status = 500
+  }
+  mock "mocked" {
+    json = { n = 1 }
+  }
+  mock "kids/call" {
+    status = 200
+  }
+  mock "kids[1]" {
+    status = 500
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	id := regexp.MustCompile(`run (\w+):bg of child2`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("no child run of bg printed:\n%s", out)
+	}
+	for _, want := range []string{
+		"      1. bg (workflow) succeeded",
+		"         run " + id[1] + ":bg of child2 (the child run of step bg)\n" +
+			"           1. bg/call (http) failed in ",
+		"           error: step call: GET https://api.example.com/x: status 500 Internal Server Error, expected 2xx\n",
+		"      2. mocked (workflow) succeeded",
+		"         child run " + id[1] + ":mocked: none (a mock answered the step, or it never started)\n",
+		"         run " + id[1] + ":kids:0 of child2 (the child run of step kids[0])\n" +
+			"           1. kids/call (http) succeeded in ",
+		"         child run " + id[1] + ":kids:1: none (a mock answered the step, or it never started)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

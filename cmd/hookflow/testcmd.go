@@ -332,14 +332,37 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 		r.fail(t.DefRange, "the run did not finish after --timeout %s: %v", o.timeout, err)
 		return r
 	}
-	r.run, r.outcome = run, string(run.Status)
+	r.outcome = string(run.Status)
 	values, err := eng.StepValues(ctx, runID)
 	if err != nil {
 		r.fail(t.DefRange, "reading the run's steps: %v", err)
 		return r
 	}
 	check(r, tc, run, values)
+	if r.failed() || o.verbose {
+		r.steps = testRunSteps(ctx, eng, runID)
+	}
 	return r
+}
+
+// testRunSteps prints a test's run as hookflow run prints it: its steps, each workflow
+// step followed by its child runs, indented, with their steps. It waits for the child
+// runs that have not ended (a wait = false step's) until ctx is done, and then prints
+// them as they stand.
+func testRunSteps(ctx context.Context, eng *engine.Engine, runID string) string {
+	var b strings.Builder
+	f := &follower{eng: eng, progress: io.Discard, wait: true, answered: "a mock"}
+	if _, err := f.run(ctx, runID, "", &b); err == nil {
+		return b.String()
+	}
+	b.Reset()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	f.wait = false
+	if _, err := f.run(ctx, runID, "", &b); err != nil {
+		fmt.Fprintf(&b, "(the run's steps cannot be read: %v)\n", err)
+	}
+	return b.String()
 }
 
 // waitFinished waits for a run to finish, woken by the engine as its steps commit
