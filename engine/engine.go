@@ -69,6 +69,14 @@ type Options struct {
 	// of a run must execute in this process, and wait steps must be answered there
 	// (actions.Options.LocalResumes). false: the wall clock, as serve keeps it.
 	VirtualTime bool
+	// KeepSensitive keeps the raw outputs of a run's sensitive steps (and the copies
+	// that go with them) when the run succeeds, as a run that fails keeps them, instead
+	// of forgetting them in the commit that ends it. They are still shown as
+	// [sensitive]; StepValues reads them as the later steps did. For hookflow test,
+	// whose expects compare a step's output as a later step reads it, on an embedded
+	// Redis that ends with the test. false: a run forgets them when it succeeds, as
+	// serve's do.
+	KeepSensitive bool
 }
 
 // ChildCall is a unit of a workflow step about to run its child: the step's run and
@@ -125,7 +133,8 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	}
 	q := &queue{waitReplicas: o.WaitReplicas, rdb: rdb, leaseFor: o.Lease, retention: o.Retention,
 		leaseArg: o.Lease.Milliseconds(), retentionArg: o.Retention.Milliseconds(),
-		keepBatch: keepBatch, keepGrace: keepGrace, childGrace: childGrace, tombGrace: o.Lease}
+		keepBatch: keepBatch, keepGrace: keepGrace, childGrace: childGrace, tombGrace: o.Lease,
+		keepSensitive: o.KeepSensitive}
 	if o.RedisMode == RedisEmbedded {
 		q.keepGrace = keepGraceEmbedded
 	}

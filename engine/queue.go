@@ -34,7 +34,9 @@ type queue struct {
 	keepGrace, childGrace, tombGrace time.Duration
 	// waitReplicas is how many replicas acknowledge a start before it returns.
 	waitReplicas int
-	metrics      *metrics // nil: none
+	// keepSensitive is Options.KeepSensitive: a run that succeeds forgets nothing.
+	keepSensitive bool
+	metrics       *metrics // nil: none
 	// leaseArg and retentionArg are leaseFor and retention in ms as script arguments,
 	// boxed once.
 	leaseArg, retentionArg any

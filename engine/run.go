@@ -216,7 +216,8 @@ func (e *Engine) RunEvent(ctx context.Context, id string) (*workflows.Event, err
 // output with its outcome, and its error when it failed; a skipped step's is only
 // its outcome. A for_each step's is the list (or map) of its items' values, and each
 // item's is there too, by its name in the run's history, STEP[KEY]. Values are as
-// stored: a sensitive step's output is [sensitive] once its run succeeded.
+// stored: a sensitive step's output is [sensitive] once its run succeeded, unless
+// Options.KeepSensitive kept it.
 // ErrNotFound when there is no such run.
 func (e *Engine) StepValues(ctx context.Context, id string) (map[string]any, error) {
 	fields, err := e.q.runFields(ctx, id)

@@ -88,9 +88,10 @@ func makeHiding(wf *workflows.Workflow) any {
 type hidingKey struct{}
 
 // hiding is what the run of commit c forgets, when c ends it succeeded and it has raw
-// sensitive values to forget; else nil, and the commit pays nothing for it.
+// sensitive values to forget (unless Options.KeepSensitive keeps them); else nil, and
+// the commit pays nothing for it.
 func (q *queue) hiding(c commit) *hiding {
-	if c.plan.Status != RunSucceeded || len(c.wf.Steps) == 0 {
+	if c.plan.Status != RunSucceeded || len(c.wf.Steps) == 0 || q.keepSensitive {
 		return nil
 	}
 	if h := q.hidingOf(c.wf); len(h.fields) > 0 || c.eventShown {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
@@ -796,6 +797,64 @@ workflow "w" {
 			if strings.Contains(v, secret) {
 				t.Errorf("%s holds the secret: %s", k, v)
 			}
+		}
+	})
+}
+
+// With Options.KeepSensitive, as hookflow test runs, a run that succeeds keeps its
+// sensitive outputs, and the copies of them, as a failed run does: StepValues reads
+// them as the later steps did, while the run still shows them as [sensitive].
+// Without it, the run forgets them.
+func TestKeepSensitive(t *testing.T) {
+	const src = `
+workflow "keep" {
+  step "set" "login" {
+    sensitive = true
+    token     = "` + sensitiveToken + `"
+  }
+  step "set" "copy" {
+    tok = "{{ steps.login.token }}"
+  }
+}`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		for _, keep := range []bool{true, false} {
+			t.Run(fmt.Sprintf("KeepSensitive %v", keep), func(t *testing.T) {
+				k := workflows.NewKinds()
+				actions.Register(k, actions.Options{Logger: quiet})
+				set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+				if diags.HasErrors() {
+					t.Fatal(diags.Error())
+				}
+				e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k, KeepSensitive: keep})
+				e.Use(set)
+				startPool(t, e, 2)
+				ctx := context.Background()
+				id, err := e.Start(ctx, set.Workflow("keep"), event(`{}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := waitRun(t, e, id)
+				if r.Status != RunSucceeded {
+					t.Fatalf("run %s: %s", r.Status, r.Error)
+				}
+				for _, s := range r.Steps {
+					if s.Output != workflows.SensitiveShown {
+						t.Errorf("step %s shows %v", s.Name, s.Output)
+					}
+				}
+				values, err := e.StepValues(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[string]any{"login": sensitiveToken, "copy": sensitiveToken}
+				if !keep {
+					want = map[string]any{"login": nil, "copy": nil}
+				}
+				got := map[string]any{"login": values["login"].(map[string]any)["token"], "copy": values["copy"].(map[string]any)["tok"]}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("StepValues: %v, want %v", got, want)
+				}
+			})
 		}
 	})
 }

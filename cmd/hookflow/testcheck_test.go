@@ -222,3 +222,71 @@ workflow "child2" {
 		}
 	}
 }
+
+// An expect's output compares a sensitive step's output, and a copy of it, as the
+// later steps read them, in a run that succeeds as in one that fails: not as the
+// [sensitive] the history shows once a run succeeded.
+func TestWorkflowTestsSensitiveOutput(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "wf" {
+  step "set" "login" {
+    sensitive = true
+    token     = "tok_abcdefgh"
+  }
+  step "set" "copy" {
+    tok = "{{ steps.login.token }}"
+  }
+  step "http" "use" {
+    url     = "https://api.example.com/x"
+    headers = { Authorization = "Bearer {{ steps.copy.tok }}" }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "succeeded" {
+  workflow = "wf"
+  mock "use" {}
+  expect "login" {
+    output = { token = "tok_abcdefgh" }
+  }
+  expect "copy" {
+    output = { outcome = "succeeded", tok = "tok_abcdefgh" }
+  }
+}
+
+test "failed" {
+  workflow   = "wf"
+  expect_run = "failed"
+  mock "use" {
+    status = 500
+  }
+  expect "copy" {
+    output = { tok = "tok_abcdefgh" }
+  }
+}
+
+test "wrong" {
+  workflow = "wf"
+  mock "use" {}
+  expect "copy" {
+    output = { tok = "tok_other" }
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	for _, want := range []string{"ok    succeeded (", "ok    failed (", "FAIL  wrong (",
+		`expect "copy" output (succeeded):` + "\n        .tok: expected \"tok_other\", got \"tok_abcdefgh\"\n",
+		"copy (set) succeeded", "         output: \"[sensitive]\"\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// The steps printed show it as the history does: only the failed expectation
+	// says the value.
+	if n := strings.Count(out, "tok_abcdefgh"); n != 1 {
+		t.Errorf("the value is printed %d times:\n%s", n, out)
+	}
+}

@@ -260,8 +260,10 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 		return nil, found, true, nil
 	}
 	// Virtual time: delays, retries' waits and wait steps' timeouts take none, but
-	// count towards the workflow's timeout as they would under serve.
-	eng, _, stop, err := localEngine(ctx, set, k, quiet, engine.Options{Child: mocks.child, VirtualTime: true})
+	// count towards the workflow's timeout as they would under serve. A run that
+	// succeeds keeps its sensitive outputs, for an expect's output to compare as the
+	// later steps read them.
+	eng, _, stop, err := localEngine(ctx, set, k, quiet, engine.Options{Child: mocks.child, VirtualTime: true, KeepSensitive: true})
 	if err != nil {
 		return nil, 0, false, err
 	}
