@@ -177,19 +177,20 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 	var found, files int // the tests in the files, and the files, before -run
 	var report []junitGroup
 	for _, g := range groups {
-		results, n, ok, err := o.runGroup(ctx, g, match, stderr)
+		gr, err := o.runGroup(ctx, g, match, stderr)
 		if err != nil {
 			return err
 		}
-		found += n
+		found += gr.found
 		files += len(g.tests)
-		report = append(report, junitGroup{dir: g.dir, invalid: !ok, results: results})
-		if !ok {
+		report = append(report, junitGroup{dir: g.dir, invalid: gr.invalid, results: gr.results})
+		if gr.invalid != "" {
 			invalid++
+			io.WriteString(stderr, gr.invalid)
 			fmt.Fprintf(stdout, "FAIL  %s  [invalid files]\n", g.dir)
 			continue
 		}
-		for _, r := range results {
+		for _, r := range gr.results {
 			total++
 			if r.failed() {
 				failed++
@@ -228,10 +229,18 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 	return nil
 }
 
+// groupRun is how a directory's tests went.
+type groupRun struct {
+	results []*testResult
+	found   int // the tests its files hold, -run or not
+	// invalid is the diagnostics of its files when they do not load, as printed: its
+	// tests did not run. "" when they load.
+	invalid string
+}
+
 // runGroup loads a directory's workflows and tests and runs the tests that match, in
-// parallel, on one embedded Redis. It returns the results, how many tests the files
-// hold, and false when the files do not load; their diagnostics are printed to stderr.
-func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp.Regexp, stderr io.Writer) ([]*testResult, int, bool, error) {
+// parallel, on one embedded Redis, logging its errors to stderr.
+func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp.Regexp, stderr io.Writer) (groupRun, error) {
 	mocks := &mockTransport{byEvent: map[string]*testCase{}}
 	client := &http.Client{Transport: mocks, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -249,15 +258,16 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	tests, d := workflows.LoadTests(g.tests, set)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
-		_ = workflows.WriteDiagnostics(stderr, append(srcs, g.tests...), diags)
-		return nil, 0, false, nil
+		var b strings.Builder
+		_ = workflows.WriteDiagnostics(&b, append(srcs, g.tests...), diags)
+		return groupRun{invalid: b.String()}, nil
 	}
-	found := len(tests)
+	gr := groupRun{found: len(tests)}
 	if match != nil {
 		tests = slices.DeleteFunc(tests, func(t *workflows.Test) bool { return !match.MatchString(t.Name) })
 	}
 	if len(tests) == 0 {
-		return nil, found, true, nil
+		return gr, nil
 	}
 	// Virtual time: delays, retries' waits and wait steps' timeouts take none, but
 	// count towards the workflow's timeout as they would under serve. A run that
@@ -265,7 +275,7 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	// later steps read them.
 	eng, _, stop, err := localEngine(ctx, set, k, quiet, engine.Options{Child: mocks.child, VirtualTime: true, KeepSensitive: true})
 	if err != nil {
-		return nil, 0, false, err
+		return gr, err
 	}
 	defer stop()
 
@@ -282,7 +292,8 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 		}()
 	}
 	wg.Wait()
-	return results, found, true, nil
+	gr.results = results
+	return gr, nil
 }
 
 func onlyErrors(diags hcl.Diagnostics) hcl.Diagnostics {

@@ -234,6 +234,46 @@ func TestWorkflowTestsJUnit(t *testing.T) {
 	}
 }
 
+// A directory whose files do not load is one error in the report, whose text is the
+// diagnostics printed: each file:line:col with its message.
+func TestWorkflowTestsJUnitInvalid(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/wftest/orders.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "orders.hcl"), string(data))
+	writeFile(t, filepath.Join(dir, "orders.test.hcl"), "test \"t\" {\n  workflow = \"order\"\n  mock \"fnd\" {}\n}\n")
+	report := filepath.Join(t.TempDir(), "report.xml")
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"test", "-junit", report, dir}, nil, &stdout, &stderr)
+	if code := exitStatus(err, &stderr); code != exitFailed {
+		t.Fatalf("exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	data, err = os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []junitSuite `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 1 || doc.Suites[0].Cases[0].Error == nil {
+		t.Fatalf("report: %s", data)
+	}
+	text := doc.Suites[0].Cases[0].Error.Text
+	for _, want := range []string{"orders.test.hcl:3:8", `Workflow "order" has no step "fnd". Did you mean "find"?`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the error's text lacks %q:\n%s", want, text)
+		}
+	}
+	if text != stderr.String() {
+		t.Errorf("the error's text is not what was printed:\n%s\nprinted:\n%s", text, stderr.String())
+	}
+}
+
 func TestFmtFormatsTestFiles(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "a.test.hcl")

@@ -36,7 +36,7 @@ type junitMessage struct {
 // junitGroup is what a directory's tests gave, for the report.
 type junitGroup struct {
 	dir     string
-	invalid bool // its files did not load
+	invalid string // its files' diagnostics, as printed, when they did not load; else ""
 	results []*testResult
 }
 
@@ -50,10 +50,10 @@ func writeJUnit(name string, groups []junitGroup) error {
 	for _, g := range groups {
 		s := junitSuite{Name: g.dir}
 		var total float64
-		if g.invalid {
+		if g.invalid != "" {
 			s.Tests, s.Errors = 1, 1
 			s.Cases = append(s.Cases, junitCase{Name: "load", ClassName: g.dir, Time: "0",
-				Error: &junitMessage{Message: "the workflow or test files are invalid", Text: "hookflow validate " + g.dir + " shows why"}})
+				Error: &junitMessage{Message: "the workflow or test files are invalid", Text: g.invalid}})
 		}
 		for _, r := range g.results {
 			s.Tests++
