@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
@@ -402,9 +403,17 @@ func decodeResume(b *hcl.Block, ctx *hcl.EvalContext) (*TestResume, hcl.Diagnost
 	return r, diags
 }
 
+// expectHints say, of an attribute an expect does not have, what checks it instead.
+var expectHints = map[string]string{
+	"status":  "An expect reads an http step's status in its output: output = { status = 200 }.",
+	"outcome": `An expect reads a step's outcome in its output: output = { outcome = "failed" }; skipped = true checks a step skipped.`,
+	"error":   `An expect reads a failed step's error in its output: output = { error = "…" }.`,
+}
+
 func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics) {
 	e := &Expect{Step: b.Labels[0], Ranges: map[string]hcl.Range{}, DefRange: b.DefRange, StepRange: b.LabelRanges[0]}
 	content, diags := b.Body.Content(expectSchema)
+	hintUnsupported(diags, b.Body, expectHints)
 	for name, a := range content.Attributes {
 		e.Ranges[name] = a.Range
 		v, d := testValue(a, ctx)
@@ -448,7 +457,12 @@ func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics)
 		case "count":
 			n, ok := v.(int)
 			if !ok || n < 0 {
-				wrong("a whole number")
+				got := typeName(v)
+				if _, float := v.(float64); ok || float {
+					got = fmt.Sprint(v) // a number, but not one of these
+				}
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid expect attribute",
+					Detail: fmt.Sprintf("count is how many requests the step sent: a whole number, 0 or more, not %s.", got), Subject: a.Expr.Range().Ptr()})
 				continue
 			}
 			c := n
@@ -463,6 +477,25 @@ func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics)
 		}
 	}
 	return e, diags
+}
+
+// hintUnsupported adds to each of diags that says an attribute of body is not
+// expected there the hint for its name, if hints has one.
+func hintUnsupported(diags hcl.Diagnostics, body hcl.Body, hints map[string]string) {
+	syntax, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	for _, d := range diags {
+		if d.Summary != "Unsupported argument" || d.Subject == nil {
+			continue
+		}
+		for name, a := range syntax.Attributes {
+			if hint := hints[name]; hint != "" && a.NameRange == *d.Subject {
+				d.Detail += " " + hint
+			}
+		}
+	}
 }
 
 // hasTemplate reports whether v, a test's value, holds a string with {{ in it.

@@ -439,6 +439,49 @@ test "t" {
   error is "dns"; use "timeout" or "connection refused".
 
 `},
+		{"a negative count", `test "t" {
+  workflow = "order"
+  expect "find" {
+    count = -1
+  }
+}
+`, `Error: Invalid expect attribute
+
+  on order.test.hcl:4:13, in test "t":
+     4:     count = -1
+                    ^^
+  count is how many requests the step sent: a whole number, 0 or more, not -1.
+
+`},
+		{"a count that is not whole", `test "t" {
+  workflow = "order"
+  expect "find" {
+    count = 1.5
+  }
+}
+`, `Error: Invalid expect attribute
+
+  on order.test.hcl:4:13, in test "t":
+     4:     count = 1.5
+                    ^^^
+  count is how many requests the step sent: a whole number, 0 or more, not 1.5.
+
+`},
+		{"a status in an expect", `test "t" {
+  workflow = "order"
+  expect "find" {
+    status = 200
+  }
+}
+`, `Error: Unsupported argument
+
+  on order.test.hcl:4:5, in test "t":
+     4:     status = 200
+            ^^^^^^
+  An argument named "status" is not expected here. An expect reads an http step's status in its
+  output: output = { status = 200 }.
+
+`},
 		{"an expect_run that is no outcome", `test "t" {
   workflow   = "order"
   expect_run = "passed"
