@@ -526,3 +526,127 @@ test "t" {
 		t.Errorf("diagnostics %v, want one warning at line 8", diags)
 	}
 }
+
+// subRunAction is a workflow step for the loader's tests: it calls the workflow its
+// workflow attribute names.
+type subRunAction struct {
+	renderAction
+	calls string
+}
+
+func (a *subRunAction) Calls() string           { return a.calls }
+func (a *subRunAction) Input(*Env) (any, error) { return nil, nil }
+func (a *subRunAction) Waits() bool             { return true }
+
+// A label that names a step of a parallel block as runs show it, BLOCK/STEP, or the
+// steps of one item's child run, STEP[KEY]/CHILD_STEP, says how a test names them.
+func TestLoadTestsNamingHints(t *testing.T) {
+	const workflowSrc = `workflow "order" {
+  parallel "notify" {
+    step "http" "slack" {
+      url = "https://chat.example.com/post"
+    }
+    step "http" "crm" {
+      url = "https://crm.example.com/notes"
+    }
+  }
+  step "workflow" "kids" {
+    for_each = "[1, 2]"
+    workflow = "kid"
+  }
+}
+
+workflow "kid" {
+  step "http" "call" {
+    url = "https://api.example.com/x"
+  }
+}
+`
+	k := testFileKinds()
+	k.AddStep(StepKind{Name: "workflow", Attrs: []Attr{{Name: "workflow", Required: true}},
+		New: func(b *Block) (Action, hcl.Diagnostics) {
+			name, diags := b.ConstString("workflow", "")
+			return &subRunAction{renderAction: renderAction{b: b}, calls: name}, diags
+		}})
+	set, diags := Load([]Source{{Name: "order.hcl", Data: []byte(workflowSrc)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"a parallel block's step by its path", `test "t" {
+  workflow = "order"
+  mock "notify/slack" {}
+}
+`, `Error: Unknown step in mock
+
+  on order.test.hcl:3:8, in test "t":
+     3:   mock "notify/slack" {}
+               ^^^^^^^^^^^^^^
+  Workflow "order" has no step "notify": it is a parallel block. A test names a step of a parallel
+  block by its own name, as later steps read it, though runs show it as notify/slack: mock
+  "slack".
+
+`},
+		{"a parallel block's step that is not one", `test "t" {
+  workflow = "order"
+  expect "notify/email" {
+    count = 1
+  }
+}
+`, `Error: Unknown step in expect
+
+  on order.test.hcl:3:10, in test "t":
+     3:   expect "notify/email" {
+                 ^^^^^^^^^^^^^^
+  Workflow "order" has no step "notify": it is a parallel block. A test names a step of a parallel
+  block by its own name, as later steps read it, though runs show it as notify/email; the block's
+  steps are: slack, crm.
+
+`},
+		{"one item's child step in a mock", `test "t" {
+  workflow = "order"
+  mock "kids[1]/call" {}
+}
+`, `Error: Invalid child step in mock
+
+  on order.test.hcl:3:8, in test "t":
+     3:   mock "kids[1]/call" {}
+               ^^^^^^^^^^^^^^
+  "kids[1]/call" names a step of the child run of item kids[1]. A test names the steps of every
+  item's child alike, as kids/call. Each child is answered from the mock's first response on. To
+  give item kids[1] another answer, mock the item itself: mock "kids[1]" { json = {…} } is its
+  child's result, and its child run does not start.
+
+`},
+		{"one item's child step in an expect", `test "t" {
+  workflow = "order"
+  expect "kids[1]/call" {
+    count = 1
+  }
+}
+`, `Error: Invalid child step in expect
+
+  on order.test.hcl:3:10, in test "t":
+     3:   expect "kids[1]/call" {
+                 ^^^^^^^^^^^^^^
+  "kids[1]/call" names a step of the child run of item kids[1]. A test names the steps of every
+  item's child alike, as kids/call. expect "kids/call" counts the requests of every item's child;
+  expect "kids[1]" checks the item's output, its child's result.
+
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srcs := []Source{{Name: "order.test.hcl", Data: []byte(tc.src)}}
+			_, diags := LoadTests(srcs, set)
+			var got strings.Builder
+			if err := WriteDiagnostics(&got, srcs, diags); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got.String(), tc.want)
+			}
+		})
+	}
+}

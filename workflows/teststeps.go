@@ -122,6 +122,9 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 		parent = own + parent
 		s, _ := wf.Step(parent)
 		if s == nil {
+			if d := parallelOrItem(wf, what, full, parent, own+rest, rng); d != nil {
+				return nil, "", hcl.Diagnostics{d}
+			}
 			return nil, "", unknown(parent)
 		}
 		sub, ok := s.Action.(SubRun)
@@ -147,4 +150,50 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 		return nil, "", unknown(name)
 	}
 	return wf, name, nil
+}
+
+// parallelOrItem explains a label PARENT/STEP whose PARENT is no step of wf but names
+// a parallel block, whose steps a test names by their own names (as later steps read
+// them, though runs show them as BLOCK/STEP), or an item of a for_each workflow step,
+// STEP[KEY], whose child's steps a test names as every item's: STEP/CHILD_STEP. nil
+// when it names neither.
+func parallelOrItem(wf *Workflow, what, label, parent, rest string, rng hcl.Range) *hcl.Diagnostic {
+	var inBlock []string // the steps of the parallel block parent names
+	for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
+		if s.Parallel != "" && (parent == s.Parallel || parent == OnFailurePrefix+s.Parallel) {
+			inBlock = append(inBlock, s.Name)
+		}
+	}
+	if len(inBlock) > 0 {
+		detail := fmt.Sprintf("Workflow %q has no step %q: it is a parallel block. A test names a step of a parallel block by its own name, as later steps read it, though runs show it as %s",
+			wf.Name, parent, label)
+		if slices.Contains(inBlock, rest) {
+			detail += fmt.Sprintf(": %s %q.", what, rest)
+		} else {
+			detail += fmt.Sprintf("; the block's steps are: %s.", strings.Join(inBlock, ", "))
+		}
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown step in %s", what), Detail: detail, Subject: rng.Ptr()}
+	}
+	step, _, isItem := strings.Cut(parent, "[")
+	if !isItem {
+		return nil
+	}
+	s, _ := wf.Step(step)
+	if s == nil || s.ForEach == nil {
+		return nil
+	}
+	if _, ok := s.Action.(SubRun); !ok {
+		return nil
+	}
+	all := step + "/" + strings.TrimPrefix(rest, OnFailurePrefix)
+	detail := fmt.Sprintf("%q names a step of the child run of item %s. A test names the steps of every item's child alike, as %s.", label, parent, all)
+	switch what {
+	case "mock":
+		detail += fmt.Sprintf(" Each child is answered from the mock's first response on. To give item %s another answer, mock the item itself: mock %q { json = {…} } is its child's result, and its child run does not start.", parent, parent)
+	case "expect":
+		detail += fmt.Sprintf(" expect %q counts the requests of every item's child; expect %q checks the item's output, its child's result.", all, parent)
+	case "resume":
+		detail += fmt.Sprintf(" resume %q resumes that wait in every item's child.", all)
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid child step in %s", what), Detail: detail, Subject: rng.Ptr()}
 }
