@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -342,7 +343,12 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	}
 	run, err := waitFinished(ctx, eng, wf, runID)
 	if err != nil {
-		r.fail(t.DefRange, "the run did not finish after --timeout %s: %v", o.timeout, err)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			r.fail(t.DefRange, "the run did not finish after --timeout %s; its steps so far are below", o.timeout)
+		} else {
+			r.fail(t.DefRange, "waiting for the run to finish: %v", err)
+		}
+		r.steps = testRunSteps(ctx, eng, runID)
 		return r
 	}
 	r.outcome = string(run.Status)

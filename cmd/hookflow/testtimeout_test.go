@@ -104,16 +104,24 @@ func TestSubsetDiffListLengths(t *testing.T) {
 	}
 }
 
-// hookflow test --timeout fails a test whose run has not finished after it, saying so;
-// the same test passes with the default of 1m.
+// hookflow test --timeout fails a test whose run has not finished after it, saying so
+// with the run's steps so far; the same test passes with the default of 1m.
 func TestTestTimeout(t *testing.T) {
 	const dir = "testdata/wfslow"
 	out, code := hookflowTest(t, "--timeout", "200ms", dir)
 	if code != exitFailed {
 		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
 	}
-	if want := dir + "/slow.test.hcl:1: the run did not finish after --timeout 200ms"; !strings.Contains(out, want) {
-		t.Errorf("output lacks %q:\n%s", want, out)
+	for _, want := range []string{
+		dir + "/slow.test.hcl:1: the run did not finish after --timeout 200ms; its steps so far are below\n",
+		"      1. each (log) running, 10000 items\n         each[0] succeeded",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "context deadline exceeded") {
+		t.Errorf("output says the context's error:\n%s", out)
 	}
 	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 1 test") {
 		t.Errorf("with the default timeout: exit %d\n%s", code, out)
