@@ -290,3 +290,36 @@ test "wrong" {
 		t.Errorf("the value is printed %d times:\n%s", n, out)
 	}
 }
+
+// A test applies no api's rate_limit or concurrency, and its run's timeout counts no
+// wait for them, as language.md says: three calls to an api that allows one an hour
+// pass within a timeout of a second.
+func TestWorkflowTestsApplyNoAPILimits(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `api "slow" {
+  base_url    = "https://api.example.com"
+  rate_limit  = "1/h"
+  concurrency = 1
+}
+
+workflow "wf" {
+  timeout = "1s"
+  step "http" "calls" {
+    for_each = "[1, 2, 3]"
+    api      = "slow"
+    url      = "/things/{{ each.value }}"
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "three calls" {
+  workflow = "wf"
+  mock "calls" {}
+  expect "calls" {
+    count = 3
+  }
+}
+`)
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 1 test") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
