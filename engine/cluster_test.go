@@ -111,6 +111,7 @@ workflow "waits" {
 	set, kinds := httpSetWithProbe(t, src)
 	e := New(b.Client, Options{Shards: 3, Logger: quiet, Lease: time.Second, Retention: time.Hour, Kinds: kinds})
 	e.Use(set)
+	e.useLimits([]string{"chain", "outer"}) // as Use does in the background: limit
 	primaries := map[string]int{}
 	for _, sh := range e.q.shards {
 		node, err := b.Client.(*redis.ClusterClient).MasterForKey(ctx, sh.due())
@@ -257,7 +258,7 @@ var allScripts = map[string]*redis.Script{
 	"claimtick.lua": claimTickScript,
 	"cancel.lua":    cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
 	"park.lua": parkScript, "resume.lua": resumeScript, "page.lua": pageScript, "keep.lua": keepScript,
-	"seenkeys.lua": seenKeysScript,
+	"seenkeys.lua": seenKeysScript, "limit.lua": limitScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

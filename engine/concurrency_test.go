@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -174,6 +176,55 @@ func TestConcurrencyLimitFollowsTheLatestStart(t *testing.T) {
 		}
 		if _, j, err := e.q.startOnce(ctx, "run9", free, []byte(`{}`), nil, "", nil, true); err != nil || j == nil {
 			t.Errorf("no limit, none waiting: leased %v (%v), want run9's first step", j, err)
+		}
+	})
+}
+
+// A limit raised by an edit lets the runs waiting for a slot start when the edited
+// version is put in use, not at the next run's start; one lowered holds for the runs
+// still waiting. With no start after the edit, nothing else would admit them.
+func TestConcurrencyLimitRaisedByUse(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet})
+		limited := func(n int) *workflows.Set {
+			return loadSet(t, &recorder{}, strings.Replace(chainSrc, `workflow "chain" {`, fmt.Sprintf("workflow \"chain\" {\n  concurrency = %d", n), 1))
+		}
+		one := limited(1)
+		e.Use(one)
+		sh := e.q.shardFor("chain")
+		inflight := func() int64 { return b.Client.ZCard(ctx, sh.inflight("chain")).Val() }
+		pending := func() []string { return b.Client.ZRange(ctx, sh.pending("chain"), 0, -1).Val() }
+		for i := range 4 {
+			if err := e.q.start(ctx, fmt.Sprintf("run%d", i), one.Workflow("chain"), []byte(`{}`), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if inflight() != 1 || len(pending()) != 3 {
+			t.Fatalf("in flight %d, waiting %v; want 1 and 3", inflight(), pending())
+		}
+		e.Use(limited(3))
+		testutil.Eventually(t, 10*time.Second, "two waiting runs admitted by the raised limit", func() bool {
+			return inflight() == 3 && fmt.Sprint(pending()) == "[run3:first]"
+		})
+		if got := b.Client.Get(ctx, sh.limit("chain")).Val(); got != "3" {
+			t.Errorf("limit %q in Redis, want 3", got)
+		}
+		// Lifted: every run waiting goes.
+		e.Use(loadSet(t, &recorder{}, chainSrc))
+		testutil.Eventually(t, 10*time.Second, "the last waiting run admitted by the lifted limit", func() bool {
+			return inflight() == 4 && len(pending()) == 0
+		})
+		if n := b.Client.Exists(ctx, sh.limit("chain")).Val(); n != 0 {
+			t.Errorf("a limit left in Redis after it was lifted")
+		}
+		// Lowered again: it is written, and the runs going keep their slots.
+		e.Use(limited(1))
+		testutil.Eventually(t, 10*time.Second, "the lowered limit written", func() bool {
+			return b.Client.Get(ctx, sh.limit("chain")).Val() == "1"
+		})
+		if inflight() != 4 {
+			t.Errorf("in flight %d after the limit was lowered, want the 4 runs going", inflight())
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -104,6 +105,8 @@ type Engine struct {
 	keys       resumeKeys
 	// health checks a Redis Cluster's primaries for Ping and Redis; nil on a single Redis.
 	health *clusterHealth
+	// limitsMu keeps one useLimits at a time.
+	limitsMu sync.Mutex
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored
@@ -173,7 +176,9 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 // a replay with ReplayOptions.Current goes on with. Versions loaded before stay
 // runnable, so a run keeps the definition it started with when a file changes.
 func (e *Engine) Use(set *workflows.Set) {
-	e.versions.use(set.Workflows())
+	if limits := e.versions.use(set.Workflows()); len(limits) > 0 {
+		go e.useLimits(limits)
+	}
 }
 
 // Start queues a run of wf for ev and returns its id. When Start returns nil the run

@@ -127,6 +127,7 @@ var (
 	parkScript      = script("park.lua")
 	resumeScript    = script("resume.lua")
 	seenKeysScript  = script("seenkeys.lua")
+	limitScript     = script("limit.lua")
 )
 
 // startHash, completeHash, advanceHash and finishHash are the SHA1s of the scripts that

@@ -128,13 +128,18 @@ func (vs *versions) dropOld() {
 	}
 }
 
-// use makes the versions of the set in use the current ones, added as add does.
-func (vs *versions) use(wfs []*workflows.Workflow) {
+// use makes the versions of the set in use the current ones, added as add does. It
+// returns the workflows whose concurrency limit is not the one their version in use
+// before held (all of them, the first time).
+func (vs *versions) use(wfs []*workflows.Workflow) (limits []string) {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	current := make(map[string]*version, len(wfs))
 	vs.redactor = nil
 	for _, wf := range wfs {
+		if was := vs.current[wf.Name]; was == nil || was.wf.Concurrency != wf.Concurrency {
+			limits = append(limits, wf.Name)
+		}
 		v := vs.insert(wf)
 		if v.wf != wf {
 			// The set's own copy is the one in use: one kept may have been loaded from
@@ -149,6 +154,7 @@ func (vs *versions) use(wfs []*workflows.Workflow) {
 	}
 	vs.current = current
 	vs.dropOld()
+	return limits
 }
 
 // currentOf returns the version of workflow name in the set in use, or nil when the

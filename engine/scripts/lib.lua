@@ -99,8 +99,9 @@ local function new_job(key, runid, wf, step, part)
 end
 
 -- limit is a workflow's concurrency limit, 0 for none. The process that starts a run
--- sets it from the workflow version it has loaded: the last one to start a run wins,
--- so a limit edited by a reload applies to every run waiting.
+-- sets it from the workflow version it has loaded, and so does a process that loads a
+-- version (limit.lua): the last one wins, so a limit edited by a reload applies to
+-- every run waiting.
 local function limit(Q)
   return tonumber(redis.call('GET', Q.limit) or '0')
 end
