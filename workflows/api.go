@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -211,8 +212,8 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 	return a, diags
 }
 
-// credentialAttrs are the attributes of auth blocks that hold a credential: a load
-// warns when one is written out in the file.
+// credentialAttrs are the attributes of auth blocks that hold a credential: they are
+// hidden like secrets, and a load warns when one is written out in the file.
 var credentialAttrs = []string{"token", "password", "value", "client_secret", "refresh_token"}
 
 func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth, hcl.Diagnostics) {
@@ -234,9 +235,12 @@ func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth
 	str := func(name string) string {
 		s, d := blk.ConstString(name, "")
 		diags = append(diags, d...)
-		// Whatever authenticates is hidden like a secret wherever it reappears, read
-		// with secret() or not.
-		if len(s) >= MinSecret && name != "name" && name != "username" && name != "token_url" && name != "client_id" {
+		// A credential is hidden like a secret wherever it reappears, read with
+		// secret() or not. The other attributes (a username, a header's name, a
+		// token_url, a client_id, an audience) name things: hidden, an audience that is
+		// the api's own origin would hide the URLs of every call and answer, and later
+		// steps would read those as [redacted].
+		if len(s) >= MinSecret && slices.Contains(credentialAttrs, name) {
 			l.secretValues[s] = true
 		}
 		return s

@@ -43,3 +43,63 @@ func TestAPIFileIsPartOfItsWorkflowsSources(t *testing.T) {
 		t.Errorf("APIs() = %v", apis)
 	}
 }
+
+// An auth block's credentials are hidden like secrets; its other attributes name
+// things (a user, a header, the token endpoint, the client, the audience, the scopes)
+// and are shown as written: an audience that is the api's own origin, as Auth0's
+// are, would otherwise hide the URL of every call and answer.
+func TestAPIAuthHidesOnlyCredentials(t *testing.T) {
+	tests := []struct {
+		name, auth    string
+		hidden, shown []string
+	}{
+		{"bearer", `auth "bearer" { token = "tok-123456" }`, []string{"tok-123456"}, nil},
+		{"basic", `auth "basic" {
+    username = "billing-user"
+    password = "pass-123456"
+  }`, []string{"pass-123456"}, []string{"billing-user"}},
+		{"header", `auth "header" {
+    name  = "X-Api-Key-Name"
+    value = "key-123456"
+  }`, []string{"key-123456"}, []string{"X-Api-Key-Name"}},
+		{"oauth2", `auth "oauth2" {
+    token_url     = "https://auth.example.com/oauth/token"
+    client_id     = "client-123456"
+    client_secret = "secret-123456"
+    scopes        = ["invoices:write"]
+    audience      = "https://crm.example.com"
+    grant         = "refresh_token"
+    refresh_token = "refresh-123456"
+  }`, []string{"secret-123456", "refresh-123456"},
+			[]string{"https://auth.example.com/oauth/token", "client-123456", "invoices:write", "https://crm.example.com", "refresh_token"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := `api "crm" {
+  base_url = "https://crm.example.com/api"
+  ` + tt.auth + `
+}
+workflow "sync" {
+  step "http" "find" {
+    api = "crm"
+    url = "/customers"
+  }
+}`
+			set, diags := workflows.Load([]workflows.Source{{Name: "crm.hcl", Data: []byte(src)}}, realKinds())
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			secrets := set.Workflow("sync").Secrets
+			for _, v := range tt.hidden {
+				if got := secrets.String("<" + v + ">"); got != "<[redacted]>" {
+					t.Errorf("the credential %q is shown: %q", v, got)
+				}
+			}
+			for _, v := range tt.shown {
+				if got := secrets.String(v + "/api/v2/invoices"); got != v+"/api/v2/invoices" {
+					t.Errorf("%q is hidden like a credential: %q", v, got)
+				}
+			}
+		})
+	}
+}
