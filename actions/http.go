@@ -188,7 +188,8 @@ func (h *HTTP) prepare(ctx context.Context, c *workflows.Call, next string) (*pr
 }
 
 // send sends a prepared request, admitted by the api's limits, and records it in c;
-// page is its page, 0 for a step without paginate.
+// page is its page, 0 for a step without paginate. A call sent again after a 401 is
+// admitted again.
 func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets *workflows.Redactor, page int) (map[string]any, error) {
 	req := p.req
 	sent := &workflows.Request{Attempt: c.Attempt, Page: page, Method: h.method, URL: p.shownURL(secrets),
@@ -214,6 +215,13 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 				return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
 			}
 			return nil, fmt.Errorf("%s %s: sending it again: %w", h.method, sent.URL, err)
+		}
+		if h.limits != nil {
+			release, err := h.limits.again(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: sending it again: %w", h.method, sent.URL, err)
+			}
+			defer release()
 		}
 		sent = &workflows.Request{Attempt: c.Attempt, Page: page, Method: h.method, URL: p.shownURL(secrets),
 			Headers: workflows.RecordHeaders(p.req.Header, secrets), Body: sent.Body}

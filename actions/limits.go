@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
@@ -228,6 +229,43 @@ func (l *limiter) admitBy(ctx context.Context, lim apiLimits, turn string) (rele
 	}
 	l.apis.metrics.waits.WithLabelValues(l.api, reason).Inc()
 	return nil, &workflows.Throttled{API: l.api, Reason: reason, After: after}
+}
+
+// again admits a call sent once more within its attempt, after the API refused its
+// OAuth2 token: the rate_limit and a 429's wait count it as any call, and it waits
+// within the call for its turn, keeping the request the API refused in the step's
+// record. The call holds its slot of the concurrency already, from its admission:
+// asking for another would count it twice, and wait on itself.
+func (l *limiter) again(ctx context.Context) (func(), error) {
+	lim := l.limits()
+	lim.concurrency = 0
+	return l.waitBy(ctx, lim, "the call sent again", "its step")
+}
+
+// waitBy admits a call by the limits lim, waiting within the caller for as long as
+// they ask, up to ctx's deadline; what names the call and whose the deadline is in the
+// error when the wait would pass it. The call keeps the turn the rate limit booked it
+// while it waits.
+func (l *limiter) waitBy(ctx context.Context, lim apiLimits, what, whose string) (func(), error) {
+	turn := callID()
+	for {
+		release, err := l.admitBy(ctx, lim, turn)
+		var th *workflows.Throttled
+		if !errors.As(err, &th) {
+			return release, err
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < th.After {
+			return nil, fmt.Errorf("api %q: %s would wait %s for its %s, past the deadline of %s",
+				l.api, what, workflows.FormatDuration(th.After.Round(time.Millisecond)), th.Reason, whose)
+		}
+		t := time.NewTimer(th.After)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // slowDown makes every call of the api wait as a 429's Retry-After asked.

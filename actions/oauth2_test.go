@@ -49,6 +49,8 @@ type authServer struct {
 	secret string
 	// gate, when set, holds each token request until it is closed.
 	gate chan struct{}
+	// limits are the api block's rate_limit, burst and concurrency, as written.
+	limits string
 }
 
 func newAuthServer(t *testing.T) *authServer {
@@ -135,6 +137,7 @@ func (s *authServer) hcl(grant string) string {
 	return `
 api "crm" {
   base_url = "` + s.api.URL + `/api"
+  ` + s.limits + `
   auth "oauth2" {
     token_url     = "` + s.tokens.URL + `/oauth/token` + s.tokenQuery + `"
     client_id     = "hookflow"
@@ -907,4 +910,83 @@ func TestOAuth2FetchLockLivesAtMost30Seconds(t *testing.T) {
 			t.Error("the lock is still held once the token is kept")
 		}
 	})
+}
+
+// A call sent again after a 401 is a call like any other to the api's limits: the
+// provider sees no more calls than the rate_limit lets start, the calls sent again
+// counted, from every process together. It waits for its turn within its attempt, and
+// takes no second slot of the concurrency: the call holds one already. On a
+// redis-server only: the calls wait in real time, which miniredis's clock does not
+// follow.
+func TestOAuth2CallSentAgainIsAdmittedByTheLimits(t *testing.T) {
+	const rate, burst = 10, 5
+	b := redistest.Real(t)
+	s := newAuthServer(t)
+	s.limits = fmt.Sprintf("rate_limit = \"%d/s\"\nburst = %d\nconcurrency = %d", rate, burst, burst)
+	var mu sync.Mutex
+	var at []time.Time
+	var inflight []int64
+	revoked, all := 0, make(chan struct{}) // the first token, refused once every call has it
+	s.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := b.Client.ZCard(r.Context(), "{hf:api:crm}:inflight").Val()
+		first := r.Header.Get("Authorization") == "Bearer access-token-1"
+		mu.Lock()
+		at, inflight = append(at, time.Now()), append(inflight, n)
+		if first {
+			if revoked++; revoked == burst {
+				close(all)
+			}
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if first {
+			select {
+			case <-all:
+			case <-time.After(5 * time.Second):
+			}
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid_token"}`)
+			return
+		}
+		fmt.Fprint(w, `{"ok":true}`)
+	})
+	a, c := twoProcesses(t, b, s, "client_credentials", &clock{})
+	// The burst, every call refused once and sent again, within a deadline: a call
+	// sent again that waited for a second slot of the concurrency would wait on itself.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			if _, _, err := []*process{a, c}[i%2].call(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 2*burst || s.requests.Load() != 2 {
+		t.Fatalf("%d calls after %d token requests, want %d after 2: each call refused once, then sent again with a new token",
+			len(at), s.requests.Load(), 2*burst)
+	}
+	slices.SortFunc(at, func(x, y time.Time) int { return x.Compare(y) })
+	// The bucket lets burst calls start at once, then one per interval: in any
+	// stretch of time, no more than burst calls and one per interval in it (and one
+	// more for the clocks' rounding).
+	interval := time.Second / rate
+	for i := range at {
+		for j := i + 1; j < len(at); j++ {
+			if most := burst + 1 + int(at[j].Sub(at[i])/interval); j-i+1 > most {
+				t.Fatalf("the provider saw %d calls in %s, want at most %d at %d/s: the calls sent again are not counted",
+					j-i+1, at[j].Sub(at[i]).Round(time.Millisecond), most, rate)
+			}
+		}
+	}
+	for i, n := range inflight {
+		if n < 1 || n > burst {
+			t.Errorf("call %d came with %d calls in flight, want 1 to %d: a call sent again keeps its slot and takes none", i+1, n, burst)
+		}
+	}
 }

@@ -2,12 +2,10 @@ package actions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -212,25 +210,7 @@ func (h *HTTP) doPages(ctx context.Context, c *workflows.Call) (any, error) {
 
 // wait admits a call, waiting within the caller for as long as the limits ask, up to
 // ctx's deadline: for the pages after the first of a read that keeps nothing between
-// calls (a poll's). The call keeps the turn the rate limit booked it while it waits.
+// calls (a poll's).
 func (l *limiter) wait(ctx context.Context) (func(), error) {
-	turn := callID()
-	for {
-		release, err := l.admit(ctx, turn)
-		var th *workflows.Throttled
-		if !errors.As(err, &th) {
-			return release, err
-		}
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < th.After {
-			return nil, fmt.Errorf("api %q: the next page would wait %s for its %s, past the deadline of the read",
-				l.api, workflows.FormatDuration(th.After.Round(time.Millisecond)), th.Reason)
-		}
-		t := time.NewTimer(th.After)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
+	return l.waitBy(ctx, l.limits(), "the next page", "the read")
 }
