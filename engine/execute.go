@@ -172,11 +172,18 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	if o.err != nil {
 		o.err = errors.New(secrets.String(o.err.Error()))
 	}
-	if o.request != nil {
-		if o.err != nil {
-			o.request.Error = o.err.Error()
+	if o.request != nil && o.err != nil {
+		o.request.Error = o.err.Error()
+	}
+	if o.requests == nil {
+		// The requests of the attempts before are kept whether this one sent any or not
+		// (its OAuth2 token may not have come): a POST that reached the API stays in the
+		// history to the last attempt.
+		sent := o.before
+		if o.request != nil {
+			sent = append(sent, o.request)
 		}
-		o.requests = appendRequests(r.earlierRequests(j), append(o.before, o.request))
+		o.requests = appendRequests(r.earlierRequests(j), sent)
 	}
 	if again {
 		p.retry(r, j, o, retryIn)
@@ -492,7 +499,8 @@ func (p *Pool) runStep(ctx context.Context, r *runState, step *workflows.Step, a
 	if err != nil {
 		switch {
 		case errors.Is(context.Cause(ctx), errRunTimedOut):
-			return outcome{status: StatusFailed, output: out, err: r.timeoutError(), timedOut: true}
+			return outcome{status: StatusFailed, output: out, err: r.timeoutError(), timedOut: true,
+				request: call.Sent, before: call.SentBefore}
 		case ctx.Err() == context.DeadlineExceeded:
 			err = fmt.Errorf("timed out after %s: %w", workflows.FormatDuration(step.Timeout), err)
 		}

@@ -107,6 +107,11 @@ func TestRunTimeoutCancelsTheRunningStep(t *testing.T) {
 		if got := stepsOf(r); got != "call failed, on_failure/page succeeded" || r.Steps[0].Attempts != 1 {
 			t.Errorf("steps %s, call attempts %d", got, r.Steps[0].Attempts)
 		}
+		// What it sent is in its history, with the timeout that cut it.
+		if reqs := r.Steps[0].Requests; len(reqs) != 1 || reqs[0].URL != tg.srv.URL+"/slow" ||
+			reqs[0].Error != "run timed out: its timeout of 1s passed" {
+			t.Errorf("call's requests %+v, want the one cut by the timeout", reqs)
+		}
 		select {
 		case <-tg.cancelled:
 		default:
