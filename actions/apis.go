@@ -21,6 +21,9 @@ import (
 type APIs struct {
 	rdb atomic.Pointer[redisRef]
 	now func() time.Time
+	// lockTTL is how long the lock of a token's fetch lives unless extended:
+	// tokenLockTTL.
+	lockTTL time.Duration
 
 	mu     sync.Mutex
 	tokens map[string]*tokenSource // by api name and the token's configuration
@@ -53,7 +56,7 @@ type redisRef struct{ c redis.UniversalClient }
 
 // NewAPIs returns an APIs with no Redis yet.
 func NewAPIs() *APIs {
-	return &APIs{now: time.Now, tokens: map[string]*tokenSource{}, metrics: apiMetrics{
+	return &APIs{now: time.Now, lockTTL: tokenLockTTL, tokens: map[string]*tokenSource{}, metrics: apiMetrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_api_calls_total",
 			Help: "Calls of http steps to an api, admitted by its limits."}, []string{"api"}),
 		waits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_api_waits_total",

@@ -29,9 +29,13 @@ import (
 // never in run data, so no API answer, history, log or metric can show it.
 
 const (
-	// tokenLockTTL bounds how long one process may take to fetch a token before
-	// another may try.
-	tokenLockTTL = 30 * time.Second
+	// tokenLockTTL is how long the lock of a token's fetch lives unless the process
+	// fetching extends it, as it does while its fetch goes on (holdLock): a process
+	// that dies mid-fetch holds back the others' calls this long at most.
+	tokenLockTTL = 5 * time.Second
+	// tokenFetchMax bounds how long one process may hold the lock, extended, before
+	// another may try, and how long the others wait for its token.
+	tokenFetchMax = 30 * time.Second
 	// tokenPoll is how often a process waiting for another's fetch looks again.
 	tokenPoll = 50 * time.Millisecond
 	// defaultTokenLifetime is how long a token without expires_in is used.
@@ -142,7 +146,7 @@ func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refu
 	if t := ts.memory(); t.fresh(now()) && t.fetchedAfter(refused) {
 		return t.Access, nil
 	}
-	deadline := time.Now().Add(tokenLockTTL)
+	deadline := time.Now().Add(tokenFetchMax)
 	for {
 		t, err := ts.load(ctx)
 		if err != nil {
@@ -161,7 +165,7 @@ func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refu
 			return t.Access, nil
 		}
 		if time.Now().After(deadline) {
-			return "", ts.errorf("another process has been fetching the token for %s", tokenLockTTL)
+			return "", ts.errorf("another process has been fetching the token for %s", tokenFetchMax)
 		}
 		select {
 		case <-ctx.Done():
@@ -191,6 +195,7 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 		return "", false, nil
 	}
 	defer ts.unlock(owner)
+	defer ts.holdLock(ctx, owner)() // stops extending it before it is released
 	// Another process may have stored a token between our read and the lock.
 	t, err := ts.load(ctx)
 	if err != nil {
@@ -331,6 +336,20 @@ end
 return 1
 `)
 
+// extendScript makes the lock live ttl more from now, when it is still ours.
+//
+// KEYS: lock. ARGV: owner, its time to live in ms.
+// Returns 1 when extended, 0 when the lock was not ours any more.
+var extendScript = redis.NewScript(`
+local lock = KEYS[1]
+local owner, ttl = ARGV[1], tonumber(ARGV[2])
+if redis.call('GET', lock) ~= owner then
+  return 0
+end
+redis.call('PEXPIRE', lock, ttl)
+return 1
+`)
+
 // unlockScript releases the lock when it is still ours. KEYS: lock. ARGV: owner.
 var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -396,8 +415,50 @@ func (ts *tokenSource) lock(ctx context.Context) (string, bool, error) {
 		return "", false, err
 	}
 	owner := hex.EncodeToString(b)
-	ok, err := rdb.SetNX(ctx, ts.lockKey, owner, tokenLockTTL).Result()
+	ok, err := rdb.SetNX(ctx, ts.lockKey, owner, ts.apis.lockTTL).Result()
 	return owner, ok, err
+}
+
+// holdLock keeps the lock owner took from expiring while its fetch goes on: every
+// third of its time to live, it is made to live that long again, until stop is called,
+// ctx ends, the lock is not ours any more, or tokenFetchMax has passed since it was
+// taken. A process that dies mid-fetch extends it no more, and it expires within its
+// short time to live rather than hold the others' calls back.
+func (ts *tokenSource) holdLock(ctx context.Context, owner string) (stop func()) {
+	rdb := ts.apis.redis()
+	if rdb == nil {
+		return func() {}
+	}
+	ttl, until := ts.apis.lockTTL, time.Now().Add(tokenFetchMax)
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			left := min(ttl, time.Until(until))
+			if left <= 0 {
+				return
+			}
+			ours, err := extendScript.Run(ctx, rdb, []string{ts.lockKey}, owner, max(left.Milliseconds(), 1)).Int()
+			if err == nil && ours == 0 {
+				return
+			}
+			// A Redis error: the lock lives on until its time to live ends; the next tick
+			// tries again.
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }
 
 func (ts *tokenSource) unlock(owner string) {

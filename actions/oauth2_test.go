@@ -872,10 +872,11 @@ func TestOAuth2ChangedClientSecretFetchesANewToken(t *testing.T) {
 }
 
 // While a process fetches a token, {hf:api:NAME}:HASH:lock holds a random value
-// naming it, for at most tokenLockTTL (30 s); it is gone once the token is kept.
-func TestOAuth2FetchLockLivesAtMost30Seconds(t *testing.T) {
-	if tokenLockTTL != 30*time.Second {
-		t.Errorf("tokenLockTTL is %v, docs/security.md says 30 seconds", tokenLockTTL)
+// naming it, living tokenLockTTL (5 s) unless extended; it is gone once the token is
+// kept.
+func TestOAuth2FetchLockLivesAtMost5Seconds(t *testing.T) {
+	if tokenLockTTL != 5*time.Second || tokenFetchMax != 30*time.Second {
+		t.Errorf("tokenLockTTL is %v and tokenFetchMax %v, docs/security.md says 5 and 30 seconds", tokenLockTTL, tokenFetchMax)
 	}
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		s := newAuthServer(t)
@@ -896,8 +897,8 @@ func TestOAuth2FetchLockLivesAtMost30Seconds(t *testing.T) {
 			return lock != ""
 		})
 		ttl := b.Client.PTTL(t.Context(), lock).Val()
-		if ttl <= 0 || ttl > 30*time.Second {
-			t.Errorf("the lock lives %v, want at most 30s", ttl)
+		if ttl <= 0 || ttl > tokenLockTTL {
+			t.Errorf("the lock lives %v, want at most %v", ttl, tokenLockTTL)
 		}
 		if v := b.Client.Get(t.Context(), lock).Val(); len(v) != 24 || strings.Trim(v, "0123456789abcdef") != "" {
 			t.Errorf("the lock holds %q, want a random value", v)
@@ -988,5 +989,86 @@ func TestOAuth2CallSentAgainIsAdmittedByTheLimits(t *testing.T) {
 		if n < 1 || n > burst {
 			t.Errorf("call %d came with %d calls in flight, want 1 to %d: a call sent again keeps its slot and takes none", i+1, n, burst)
 		}
+	}
+}
+
+// A process that died while it fetched a token left its lock, never extended: the
+// other processes' calls wait for it no longer than its short time to live, well
+// before the 30 s of the longest fetch, and one of them fetches the token.
+func TestOAuth2FetchLockOfADeadProcessExpiresSoon(t *testing.T) {
+	const soon = 10 * time.Second // well before tokenFetchMax
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		p := newProcess(t, s, "client_credentials", b.Client, &clock{})
+		ts := p.apis.tokenSource(p.wf.Steps[0].Action.(*HTTP).api)
+		// As a process takes it, then dies mid-fetch.
+		if err := b.Client.SetNX(t.Context(), ts.lockKey, "0123456789abcdef01234567", tokenLockTTL).Err(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), soon+5*time.Second)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := p.call(ctx)
+			done <- err
+		}()
+		if b.Mini != nil { // its keys expire as the test moves its clock
+			testutil.Eventually(t, 5*time.Second, "the call waiting for the lock", func() bool {
+				return s.requests.Load() == 0 && b.Client.Exists(t.Context(), ts.lockKey).Val() == 1
+			})
+			b.Mini.FastForward(soon)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("the call waiting for a dead process's fetch: %v", err)
+		}
+		if n := s.requests.Load(); n != 1 {
+			t.Errorf("%d token requests, want 1", n)
+		}
+	})
+}
+
+// A fetch that takes longer than the lock's time to live keeps its lock, extended,
+// while it goes on: no other process fetches meanwhile (with the refresh_token grant,
+// a second fetch would spend the refresh token the first one rotates), and the token
+// is kept. On a redis-server only: miniredis's keys expire as the test moves its clock,
+// not with time.
+func TestOAuth2FetchLockIsExtendedWhileTheFetchGoesOn(t *testing.T) {
+	b := redistest.Real(t)
+	s := newAuthServer(t)
+	gate := make(chan struct{})
+	s.gate = gate
+	a, c := twoProcesses(t, b, s, "client_credentials", &clock{})
+	for _, p := range []*process{a, c} {
+		p.apis.lockTTL = 300 * time.Millisecond
+	}
+	ts := a.apis.tokenSource(a.wf.Steps[0].Action.(*HTTP).api)
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := a.call(t.Context())
+		first <- err
+	}()
+	testutil.Eventually(t, 5*time.Second, "a's fetch holding the lock", func() bool {
+		return b.Client.Exists(t.Context(), ts.lockKey).Val() == 1
+	})
+	second := make(chan error, 1)
+	go func() {
+		_, _, err := c.call(t.Context())
+		second <- err
+	}()
+	time.Sleep(time.Second) // the fetch outlives the lock's time to live three times over
+	if ttl := b.Client.PTTL(t.Context(), ts.lockKey).Val(); ttl <= 0 || ttl > 300*time.Millisecond {
+		t.Errorf("the lock of a fetch going on lives %v more, want up to 300ms", ttl)
+	}
+	close(gate)
+	for _, ch := range []chan error{first, second} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.requests.Load(); n != 1 {
+		t.Errorf("%d token requests, want 1: the other process took the lock of a fetch going on", n)
+	}
+	if b.Client.Exists(t.Context(), ts.lockKey).Val() != 0 {
+		t.Error("the lock is still held once the token is kept")
 	}
 }
