@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -538,19 +539,25 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 		Description  string      `json:"error_description"`
 	}
 	jsonErr := json.Unmarshal(data, &body)
+	// Its text may repeat what it got: the client's credentials, and the refresh token
+	// sent, which the endpoint may have rotated since the file's.
+	hide := ts.hide
+	if refresh != ts.cfg.RefreshToken && len(refresh) >= workflows.MinSecret {
+		hide = hide.With(refresh)
+	}
 	if resp.StatusCode != http.StatusOK {
-		// Its text may repeat what it got: the client's credentials, and the refresh
-		// token sent, which the endpoint may have rotated since the file's.
-		hide := ts.hide
-		if refresh != ts.cfg.RefreshToken && len(refresh) >= workflows.MinSecret {
-			hide = hide.With(refresh)
-		}
 		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode,
 			Code: hide.String(body.Error), Description: hide.String(body.Description),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	if jsonErr != nil || body.AccessToken == "" {
-		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode, Err: errors.New("the answer holds no access_token")}
+		te := &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode}
+		if jsonErr == nil && body.Error != "" { // an OAuth2 error, though with a 200
+			te.Code, te.Description = hide.String(body.Error), hide.String(body.Description)
+		} else {
+			te.Err = unusableAnswer(resp.Header.Get("Content-Type"), data, jsonErr)
+		}
+		return nil, te
 	}
 	lifetime := defaultTokenLifetime
 	if secs, err := body.ExpiresIn.Float64(); err == nil && secs > 0 {
@@ -564,6 +571,41 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 		}
 	}
 	return t, nil
+}
+
+// unusableAnswer says what is wrong with a token endpoint's 200 answer, data, that
+// gives no access token: it is not JSON (with its content type), its JSON does not
+// parse, or it holds none. It quotes nothing of the answer, which may hold a token.
+func unusableAnswer(contentType string, data []byte, jsonErr error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case jsonErr == nil:
+		return errors.New("the answer holds no access_token")
+	case len(data) == 0:
+		return errors.New("the answer is empty")
+	case contentType == "":
+		return errors.New("the answer is not JSON, and has no Content-Type")
+	case !isJSON(contentType):
+		media, err := workflows.MediaType(contentType)
+		if err != nil {
+			media = "one that does not parse"
+		}
+		return fmt.Errorf("the answer is not JSON: its Content-Type is %s", media)
+	case errors.As(jsonErr, &typ) && typ.Field != "":
+		want := "string"
+		if typ.Field == "expires_in" {
+			want = "number"
+		}
+		return fmt.Errorf("the answer's %s is a JSON %s, not a %s", typ.Field, typ.Value, want)
+	case errors.As(jsonErr, &typ):
+		return fmt.Errorf("the answer is a JSON %s, not an object", typ.Value)
+	case errors.Is(json.NewDecoder(bytes.NewReader(data)).Decode(new(any)), io.ErrUnexpectedEOF):
+		return errors.New("the answer's JSON does not parse: it ends early (cut short?)")
+	case errors.As(jsonErr, &syntax):
+		return fmt.Errorf("the answer's JSON does not parse: at byte %d", syntax.Offset)
+	}
+	return errors.New("the answer's JSON does not parse")
 }
 
 // shownURL is the token URL as errors show it: scheme, host and path.
@@ -597,6 +639,9 @@ func (e *TokenError) Error() string {
 		return msg + e.Err.Error()
 	}
 	msg += fmt.Sprintf("status %d %s", e.Status, http.StatusText(e.Status))
+	if e.Status == http.StatusOK {
+		msg += ", without an access_token" // the answer's error says why
+	}
 	if e.Code != "" {
 		msg += ": " + e.Code
 		if e.Description != "" {

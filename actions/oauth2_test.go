@@ -1072,3 +1072,59 @@ func TestOAuth2FetchLockIsExtendedWhileTheFetchGoesOn(t *testing.T) {
 		t.Error("the lock is still held once the token is kept")
 	}
 }
+
+// A token endpoint's 200 that gives no token says what was wrong with it: not JSON
+// (and what it is), JSON that does not parse, the answer's OAuth2 error, or no
+// access_token. The message quotes nothing else of the answer, which may hold a token
+// or repeat the client's credentials.
+func TestOAuth2UnusableTokenAnswerSaysWhy(t *testing.T) {
+	tests := []struct {
+		name, contentType, body, want string
+	}{
+		{"cut short", "application/json", `{"access_token":"tok-secret-123","expires_`,
+			"the answer's JSON does not parse: it ends early (cut short?)"},
+		{"html", "text/html; charset=utf-8", `<html><body>tok-secret-123</body></html>`,
+			"the answer is not JSON: its Content-Type is text/html"},
+		{"no content type", "", `tok-secret-123`, "the answer is not JSON, and has no Content-Type"},
+		{"bad JSON", "application/json", `{"access_token" "tok-secret-123"}`, "the answer's JSON does not parse: at byte 17"},
+		{"empty", "application/json", ``, "the answer is empty"},
+		{"OAuth2 error", "application/json", `{"error":"invalid_scope","error_description":"scope not allowed; got client-secret-1"}`,
+			"status 200 OK, without an access_token: invalid_scope (scope not allowed; got [redacted])"},
+		{"no access_token", "application/json", `{"token_type":"Bearer","expires_in":3600,"refresh_token":"tok-secret-123"}`,
+			"the answer holds no access_token"},
+		{"access_token not a string", "application/json", `{"access_token":12345678}`,
+			"the answer's access_token is a JSON number, not a string"},
+		{"not an object", "application/json", `["tok-secret-123"]`, "the answer is a JSON array, not an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newAuthServer(t)
+			s.tokens.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.requests.Add(1)
+				w.Header()["Content-Type"] = nil // no type guessed from the body
+				if tt.contentType != "" {
+					w.Header().Set("Content-Type", tt.contentType)
+				}
+				fmt.Fprint(w, tt.body)
+			})
+			p := newProcess(t, s, "client_credentials", nil, &clock{})
+			_, _, err := p.call(t.Context())
+			var te *TokenError
+			if !errors.As(err, &te) || te.Status != http.StatusOK {
+				t.Fatalf("err = %v, want the token endpoint's answer refused", err)
+			}
+			want := `api "crm": getting an OAuth2 token from ` + s.tokens.URL + `/oauth/token: ` + tt.want
+			if err.Error() != want {
+				t.Errorf("err = %q\nwant %q", err, want)
+			}
+			for _, v := range []string{"tok-secret-123", "12345678", "client-secret-1"} {
+				if strings.Contains(err.Error(), v) {
+					t.Errorf("the error shows %s: %v", v, err)
+				}
+			}
+			if retry, _ := workflows.Retryable(err); retry {
+				t.Errorf("a 200 without a token is retried")
+			}
+		})
+	}
+}
