@@ -41,6 +41,9 @@ const (
 	tokenPoll = 50 * time.Millisecond
 	// defaultTokenLifetime is how long a token without expires_in is used.
 	defaultTokenLifetime = time.Hour
+	// maxTokenLifetime is the longest a token is kept, whatever its expires_in says:
+	// seconds past 292 years do not fit a time.Duration.
+	maxTokenLifetime = 365 * 24 * time.Hour
 )
 
 // oauthToken is a token as kept: in memory, and encrypted in Redis.
@@ -561,7 +564,10 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 	}
 	lifetime := defaultTokenLifetime
 	if secs, err := body.ExpiresIn.Float64(); err == nil && secs > 0 {
-		lifetime = time.Duration(secs * float64(time.Second))
+		lifetime = maxTokenLifetime
+		if secs < maxTokenLifetime.Seconds() {
+			lifetime = time.Duration(secs * float64(time.Second))
+		}
 	}
 	t := &oauthToken{Access: body.AccessToken, Fetched: ts.apis.now(), Expires: start.Add(lifetime), RefreshAt: start.Add(lifetime - lifetime/10)}
 	if ts.cfg.Grant == "refresh_token" {

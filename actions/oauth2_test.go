@@ -1128,3 +1128,32 @@ func TestOAuth2UnusableTokenAnswerSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// A token whose expires_in is past what a time.Duration holds is kept for a year, the
+// most a token is, rather than not at all (every call fetching one), and fetched again
+// ahead of that year's end.
+func TestOAuth2HugeExpiresInIsKeptAYear(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		s.expiresIn = 100000000000000
+		clk := &clock{}
+		a, c := twoProcesses(t, b, s, "client_credentials", clk)
+		callMany(t, 10, a, c)
+		if n := s.requests.Load(); n != 1 {
+			t.Fatalf("%d token requests for 10 calls, want 1", n)
+		}
+		if ttl := b.Client.PTTL(t.Context(), a.apis.tokenSource(a.wf.Steps[0].Action.(*HTTP).api).key).Val(); ttl < 364*24*time.Hour || ttl > 365*24*time.Hour {
+			t.Errorf("the token is kept in Redis for %v more, want a year", ttl)
+		}
+		clk.advance(300 * 24 * time.Hour)
+		callMany(t, 10, a, c)
+		if n := s.requests.Load(); n != 1 {
+			t.Errorf("%d token requests 300 days on, want 1", n)
+		}
+		clk.advance(30 * 24 * time.Hour) // past 90% of a year
+		callMany(t, 10, a, c)
+		if n := s.requests.Load(); n != 2 {
+			t.Errorf("%d token requests 330 days on, want 2", n)
+		}
+	})
+}
