@@ -195,13 +195,11 @@ type dryRunTransport struct {
 
 	defaulted atomic.Bool // a step got the default answer
 
+	labels *stepLabels // name the run's steps and its child runs' as tests do
+
 	mu   sync.Mutex
-	used map[string]int // by step, named as tests name it: the answers given
-	// paths are, by child run id, how tests name the steps of that child run: the
-	// workflow steps that lead to it, "invoice/" ("invoice/deeper/" for a
-	// grandchild). The run itself is "".
-	paths map[string]string
-	sent  map[sentKey][]dryRequest // the requests each step would have sent
+	used map[string]int           // by step, named as tests name it: the answers given
+	sent map[sentKey][]dryRequest // the requests each step would have sent
 }
 
 // sentKey is what a dry run's requests are kept by: the run sending them (the run, or
@@ -214,13 +212,7 @@ type sentKey struct{ run, step string }
 // mock gives it (a status from 400 fails the step), and starts no child; the others
 // run their child, its requests answered here.
 func (t *dryRunTransport) child(_ context.Context, call engine.ChildCall) (any, bool, error) {
-	t.mu.Lock()
-	if t.paths == nil {
-		t.paths = map[string]string{}
-	}
-	label := t.paths[call.Run] + call.Step
-	t.paths[call.ChildID] = label + "/"
-	t.mu.Unlock()
+	label := t.labels.learn(call)
 	if len(t.answers[label]) == 0 {
 		return nil, false, nil
 	}
@@ -307,9 +299,7 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	step, key := "", sentKey{} // requests are printed by step, and an item's by step[key]
 	redact, sensitive, attempt := t.redact, false, 1
 	if c := actions.CallOf(req); c != nil {
-		t.mu.Lock()
-		step = t.paths[c.RunID] + c.Step // as tests name it, answered by that name
-		t.mu.Unlock()
+		step = t.labels.label(c.RunID, c.Step) // as tests name it, answered by that name
 		key, attempt = sentKey{c.RunID, c.Step}, max(c.Attempt, 1)
 		if c.Item != nil {
 			key.step = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)

@@ -156,7 +156,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 		out = io.Discard // the run is printed whole at the end
 	}
 	guard := actions.NewGuard(o.allowNet)
-	dry := &dryRunTransport{redact: func(s string) string { return s }, guard: guard}
+	dry := &dryRunTransport{redact: func(s string) string { return s }, guard: guard, labels: &stepLabels{}}
 	if dry.answers, err = o.answers(stdin); err != nil {
 		return err
 	}

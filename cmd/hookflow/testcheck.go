@@ -53,16 +53,9 @@ type testCase struct {
 	used     map[string]int            // by run, step and item: the answers given (next)
 	sent     map[string][]*sentRequest // by step
 	unmocked []string                  // the steps that sent a request no mock answers, in order
-	// paths are, by child run id, how the test names the steps of that child run: the
-	// workflow steps that lead to it, "invoice/" ("invoice/deeper/" for a grandchild).
-	// The test's own run is "".
-	paths map[string]string
-}
-
-// label is how the test names a step of run (the test's run or one of its children):
-// "create" in the test's run, "invoice/create" in the child run of step invoice.
-func (tc *testCase) label(run, step string) string {
-	return tc.paths[run] + step
+	// labels name the steps of the test's run and of its child runs, as mocks,
+	// expects and resume blocks name them.
+	labels stepLabels
 }
 
 // next is the next of mock's responses to step label of run, for the item whose key
@@ -108,16 +101,15 @@ func (t *mockTransport) caseOf(runID string) *testCase {
 // child run (engine.Options.Child): the mock's json (or body) is the step's result,
 // and an answer with a status from 400, or an error, fails the step. A step not
 // mocked runs its child for real, whose steps the test's mocks answer as
-// "STEP/CHILDSTEP" (see testCase.paths).
+// "STEP/CHILDSTEP" (see stepLabels).
 func (t *mockTransport) child(_ context.Context, call engine.ChildCall) (any, bool, error) {
 	tc := t.caseOf(call.Run)
 	if tc == nil {
 		return nil, false, nil
 	}
+	label := tc.labels.learn(call)
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	label := tc.label(call.Run, call.Step)
-	tc.paths[call.ChildID] = label + "/"
 	mock := tc.test.Mocks[label] // an item's own mock, STEP[KEY], else the step's
 	if call.Key != "" {
 		if m := tc.test.Mocks[label+"["+call.Key+"]"]; m != nil {
@@ -161,9 +153,7 @@ func (t *mockTransport) resume(c *workflows.Call) (*workflows.Resume, bool) {
 	if tc == nil {
 		return nil, false
 	}
-	tc.mu.Lock()
-	r := tc.test.Resumes[tc.label(c.RunID, c.Step)]
-	tc.mu.Unlock()
+	r := tc.test.Resumes[tc.labels.label(c.RunID, c.Step)]
 	if r == nil {
 		return nil, false
 	}
@@ -209,7 +199,7 @@ func (t *mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	sent := &sentRequest{method: req.Method, url: req.URL.String(), header: req.Header.Clone(), body: body}
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	step := tc.label(run, c.Step)
+	step := tc.labels.label(run, c.Step)
 	tc.sent[step] = append(tc.sent[step], sent)
 	mock := tc.test.Mocks[step] // the mock that answers: an item's own, else the step's
 	var key string

@@ -329,7 +329,7 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 			return r
 		}
 	}
-	tc := &testCase{test: t, used: map[string]int{}, sent: map[string][]*sentRequest{}, paths: map[string]string{}}
+	tc := &testCase{test: t, used: map[string]int{}, sent: map[string][]*sentRequest{}}
 	mocks.add(ev.ID, tc)
 	defer mocks.remove(ev.ID)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
