@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"os"
@@ -86,7 +87,10 @@ child run (a STATUS from 400 fails it), as a test's mock answers it.
 
 A wait step goes on at once, as if its resume URL was POSTed to with an empty
 body; --resume STEP=FILE resumes it with FILE (- for standard input, or inline JSON
-'{…}') as steps.STEP.body instead. Nothing here serves resume URLs.
+'{…}') as steps.STEP.body instead. STEP is named as tests name it: approval is the
+run's own wait step, invoice/approval that of the child run of workflow step
+invoice, and invoices/approval those of every item's child run of a for_each
+workflow step. Nothing here serves resume URLs.
 
 --poll NAME polls a poll trigger once, for real: NAME is its workflow, or WORKFLOW/N
 for the Nth poll trigger of a workflow with several. It prints the request sent and
@@ -173,7 +177,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	apis := actions.NewAPIs()
 	actions.Register(k, actions.Options{Client: client, Logger: stepLog, SkipDelays: o.dryRun, APIs: apis,
 		LocalResumes: func(c *workflows.Call) (*workflows.Resume, bool) {
-			if r := resumes[c.Step]; r != nil {
+			if r := resumes[dry.labels.label(c.RunID, c.Step)]; r != nil {
 				return r, true
 			}
 			return &workflows.Resume{}, true // as a POST with no body
@@ -194,17 +198,9 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	if wf.Secrets != nil {
 		dry.redact = wf.Secrets.Encoded().String // requests are shown encoded for the wire
 	}
-	// A wait step of the on_failure block is named as written, as resume_url names it;
-	// its calls come as on_failure/NAME.
-	named := make(map[string]*workflows.Resume, len(resumes))
-	for step, r := range resumes {
-		s := wf.WaitStep(step)
-		if s == nil {
-			return badFlag("resume", " %s: %s", step, noWaitStep(wf, step))
-		}
-		named[s.Name] = r
+	if resumes, err = resumedWaits(set, wf, resumes); err != nil {
+		return err
 	}
-	resumes = named
 	if dry.answers, err = answeredSteps(set, wf, dry.answers); err != nil {
 		return err
 	}
@@ -226,9 +222,13 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}
 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	var opts engine.Options
+	// Child names a child run's steps as tests name them, for --response and --resume.
+	opts := engine.Options{Child: func(_ context.Context, call engine.ChildCall) (any, bool, error) {
+		dry.labels.learn(call)
+		return nil, false, nil
+	}}
 	if o.dryRun {
-		opts.Child = dry.child // so that a child run's steps are named as tests name them
+		opts.Child = dry.child // which answers a workflow step a --response gives too
 	}
 	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, opts)
 	if err != nil {
@@ -284,34 +284,109 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	return nil
 }
 
-// waitSteps lists the names --resume takes for wf's wait steps, in file order: those
-// of its on_failure block as written, without on_failure/.
-func waitSteps(wf *workflows.Workflow) []string {
-	var names []string
-	for _, s := range slices.Concat(wf.Steps, wf.OnFailure) {
-		if _, ok := s.Action.(workflows.Waiter); ok {
-			names = append(names, strings.TrimPrefix(s.Name, workflows.OnFailurePrefix))
+// runWait is a wait step a run of a workflow may reach, its child runs' included:
+// its label, as tests name it (see runStep), and the name --resume also takes for it,
+// which names a wait step of an on_failure block as written, as resume_url does: ack
+// for on_failure/ack, invoice/ack for invoice/on_failure/ack.
+type runWait struct{ label, name string }
+
+// runWaits lists the wait steps a run of wf may reach, in the order of runSteps: its
+// own, then those of the child run of each of its workflow steps.
+func runWaits(set *workflows.Set, wf *workflows.Workflow) []runWait {
+	var waits []runWait
+	for _, s := range runSteps(set, wf) {
+		if _, ok := s.step.Action.(workflows.Waiter); ok {
+			waits = append(waits, runWait{label: s.label, name: asWritten(s)})
 		}
 	}
-	return names
+	return waits
 }
 
-// noWaitStep says that wf has no wait step named step, and which it has instead: the
-// nearest, or all of them when step names a step of another kind, or is near none.
-func noWaitStep(wf *workflows.Workflow, step string) string {
-	waits := waitSteps(wf)
-	s, _ := wf.Step(step)
-	if s == nil {
-		s, _ = wf.Step(workflows.OnFailurePrefix + step)
+// asWritten is a run's step named as tests name it, but a step of an on_failure block
+// as written: invoice/ack for invoice/on_failure/ack.
+func asWritten(s runStep) string {
+	prefix := strings.TrimSuffix(s.label, s.step.Name)
+	return prefix + strings.TrimPrefix(s.step.Name, workflows.OnFailurePrefix)
+}
+
+// resumedWaits names each --resume's wait step as tests name it: approval for the
+// run's own wait step, invoice/approval for that of the child run of workflow step
+// invoice, invoices/approval for those of the child runs of every item of a for_each
+// workflow step; a wait step of an on_failure block as written, or as tests name it
+// (ack or on_failure/ack). A name that is no wait step's is refused, with the names
+// of those there are.
+func resumedWaits(set *workflows.Set, wf *workflows.Workflow, given map[string]*workflows.Resume) (map[string]*workflows.Resume, error) {
+	waits := runWaits(set, wf)
+	out := make(map[string]*workflows.Resume, len(given))
+	by := map[string]string{} // by label: the name given for it
+	for _, name := range slices.Sorted(maps.Keys(given)) {
+		label := ""
+		for _, w := range waits {
+			if w.label == name {
+				label = w.label
+				break
+			}
+		}
+		for _, w := range waits {
+			if label == "" && w.name == name {
+				label = w.label
+			}
+		}
+		if label == "" {
+			return nil, badFlag("resume", " %s: %s", name, noWaitStep(set, wf, name, waits))
+		}
+		if other, dup := by[label]; dup {
+			return nil, usage("--resume %s and --resume %s resume the same wait step, %s: a wait is resumed once", other, name, label)
+		}
+		by[label] = name
+		out[label] = given[name]
 	}
+	return out, nil
+}
+
+// noWaitStep says that a run of wf has no wait step named name, and which it has
+// instead: the nearest, or all of them when name names a step of another kind, or an
+// item's child run, or is near none.
+func noWaitStep(set *workflows.Set, wf *workflows.Workflow, name string, waits []runWait) string {
+	names := make([]string, len(waits))
+	for i, w := range waits {
+		names[i] = w.name
+	}
+	var s *workflows.Step
+	for _, rs := range runSteps(set, wf) {
+		if rs.label == name || asWritten(rs) == name {
+			s = rs.step
+			break
+		}
+	}
+	of := "workflow " + wf.Name
+	if strings.Contains(strings.TrimPrefix(name, workflows.OnFailurePrefix), "/") {
+		of = "a run of " + wf.Name
+	}
+	all := withoutItems(name)
 	switch {
+	case s == nil && all != name && slices.Contains(names, all):
+		return fmt.Sprintf("%q names a wait step of the child run of one item; the child runs of every item are resumed alike, as tests name them: --resume %s resumes each", name, all)
 	case s == nil:
-		return fmt.Sprintf("workflow %s has no wait step %q; %s", wf.Name, step, others(step, waits))
+		return fmt.Sprintf("%s has no wait step %q; %s", of, name, others(name, names))
 	case len(waits) == 0:
-		return fmt.Sprintf("step %q of workflow %s is a %s step, and the workflow has no wait step", step, wf.Name, s.Kind)
+		return fmt.Sprintf("step %q of %s is a %s step, and a run of %s reaches no wait step", name, of, s.Kind, wf.Name)
 	}
-	return fmt.Sprintf("step %q of workflow %s is a %s step, not a wait step; its wait steps are: %s",
-		step, wf.Name, s.Kind, strings.Join(waits, ", "))
+	return fmt.Sprintf("step %q of %s is a %s step, not a wait step; its wait steps are: %s",
+		name, of, s.Kind, strings.Join(names, ", "))
+}
+
+// withoutItems is a step's name without the keys of the items on its way, as tests
+// name the steps of every item's child run alike: invoices/create for
+// invoices[2]/create.
+func withoutItems(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		if step, _, ok := strings.Cut(p, "["); ok && strings.HasSuffix(p, "]") {
+			parts[i] = step
+		}
+	}
+	return strings.Join(parts, "/")
 }
 
 // resumeBodies reads --resume: what resumes each named wait step.

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -372,5 +374,115 @@ func TestResumeURLWhileShuttingDownOrRedisDown(t *testing.T) {
 	}
 	if done := waitRun(t, statusURL(s, id)); done["status"] != "succeeded" {
 		t.Errorf("run %v", done)
+	}
+}
+
+// --resume names a wait as tests name it: "approval" the run's own wait, "c/approval"
+// that of the child run of step c, "kids/approval" those of the child runs of a
+// for_each workflow step's items; none resumes another's, in a run or a dry run.
+func TestRunResumeNamesOneWait(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"w.hcl": `workflow "parent" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "workflow" "c" {
+    workflow = "kid"
+  }
+  step "workflow" "kids" {
+    for_each = "[1, 2]"
+    workflow = "kid"
+  }
+}
+
+workflow "kid" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+  step "set" "seen" {
+    by = "{{ toJSON(steps.approval.body) }}"
+  }
+  on_failure {
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+  }
+}
+`})
+	// by is what resumed each wait: the parent's, c's child's, each kids item's child's.
+	type seen struct{ parent, c, kids string }
+	for _, tc := range []struct {
+		name    string
+		resumes []string
+		want    seen
+	}{
+		{"the run's wait only", []string{`approval="parent"`}, seen{`"parent"`, "null", "null"}},
+		{"the children's waits", []string{`c/approval="c"`, `kids/approval="kids"`}, seen{"null", `"c"`, `"kids"`}},
+	} {
+		for _, dry := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s dry=%v", tc.name, dry), func(t *testing.T) {
+				args := []string{"run", "--dir", dir, "--json"}
+				if dry {
+					args = append(args, "--dry-run")
+				}
+				for _, r := range tc.resumes {
+					args = append(args, "--resume", r)
+				}
+				stdout, stderr, err := hookflowCLI(t, append(args, "parent")...)
+				if err != nil {
+					t.Fatalf("%v\n%s%s", err, stdout, stderr)
+				}
+				var run struct {
+					Steps []struct {
+						Name   string         `json:"name"`
+						Output map[string]any `json:"output"`
+					} `json:"steps"`
+					Children []struct {
+						Of  string `json:"of"`
+						Run struct {
+							Steps []struct {
+								Name   string         `json:"name"`
+								Output map[string]any `json:"output"`
+							} `json:"steps"`
+						} `json:"run"`
+					} `json:"children"`
+				}
+				if err := json.Unmarshal([]byte(stdout), &run); err != nil {
+					t.Fatalf("%v\n%s", err, stdout)
+				}
+				got := map[string]string{}
+				if body, ok := run.Steps[0].Output["body"]; ok {
+					data, _ := json.Marshal(body)
+					got["approval"] = string(data)
+				} else {
+					got["approval"] = "null"
+				}
+				for _, c := range run.Children {
+					got[c.Of] = fmt.Sprint(c.Run.Steps[1].Output["by"])
+				}
+				want := map[string]string{"approval": tc.want.parent, "c": tc.want.c, "kids[0]": tc.want.kids, "kids[1]": tc.want.kids}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("resumed with %v, want %v\n%s", got, want, stdout)
+				}
+			})
+		}
+	}
+	for _, tc := range []struct {
+		resumes []string
+		want    string
+	}{
+		{[]string{"nope"}, `--resume nope: workflow parent has no wait step "nope"; there are: approval, c/approval, c/ack, kids/approval, kids/ack`},
+		{[]string{"c/aproval"}, `--resume c/aproval: a run of parent has no wait step "c/aproval"; did you mean "c/approval"?`},
+		{[]string{"c/seen"}, `--resume c/seen: step "c/seen" of a run of parent is a set step, not a wait step; its wait steps are: approval, c/approval, c/ack, kids/approval, kids/ack`},
+		{[]string{"kids[1]/approval"}, `--resume kids[1]/approval: "kids[1]/approval" names a wait step of the child run of one item; the child runs of every item are resumed alike, as tests name them: --resume kids/approval resumes each`},
+		{[]string{"c/ack", "c/on_failure/ack"}, `--resume c/ack and --resume c/on_failure/ack resume the same wait step, c/on_failure/ack: a wait is resumed once`},
+	} {
+		args := []string{"run", "--dir", dir}
+		for _, r := range tc.resumes {
+			args = append(args, "--resume", r+"={}")
+		}
+		_, stderr, err := hookflowCLI(t, append(args, "parent")...)
+		if err != errUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("--resume %s: %v\n%s", strings.Join(tc.resumes, " --resume "), err, stderr)
+		}
 	}
 }
