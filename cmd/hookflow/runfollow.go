@@ -32,12 +32,14 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress i
 // each step as it ends and waits for each run to end; without, it prints each run as
 // it stands, every step with its status. answered names what answers a workflow step
 // in place of its child run ("a --response", "a mock"), for a child run not found.
+// unended lists the child runs it printed that had not ended, as they stood.
 type follower struct {
 	eng      *engine.Engine
 	progress io.Writer
 	sent     func(run, step string) string
 	wait     bool
 	answered string
+	unended  []childRun
 }
 
 // run follows one run, the one started or a child run of it, whose steps are named
@@ -107,6 +109,9 @@ func (f *follower) child(ctx context.Context, runID, of, prefix string, w io.Wri
 	fmt.Fprintf(iw, "run %s of %s (the child run of step %s)\n", runID, child.Workflow, of)
 	if child, err = f.run(ctx, runID, prefix, iw); err != nil {
 		return err
+	}
+	if !child.Status.Done() {
+		f.unended = append(f.unended, childRun{id: runID, of: of})
 	}
 	printRunEnd(iw, child, false)
 	return nil

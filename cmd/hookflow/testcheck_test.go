@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -320,6 +321,72 @@ workflow "wf" {
 }
 `)
 	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 1 test") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// A test checks its run once the child runs of its wait = false steps have ended, and
+// theirs: an expect on a step of such a child sees the requests it sent, however long
+// after the run it sends them. Each child here sends its request after fifty steps,
+// one after another, long after the run that started it ended.
+func TestWorkflowTestsWaitForChildRuns(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "p" {
+  step "workflow" "bg" {
+    workflow = "slow"
+    wait     = false
+  }
+}
+
+workflow "slow" {
+  step "log" "each" {
+    for_each     = "0..49"
+    max_parallel = 1
+    message      = "item {{ each.key }}"
+  }
+  step "http" "call" {
+    url = "https://api.example.com/slow"
+  }
+  step "workflow" "deeper" {
+    workflow = "slower"
+    wait     = false
+  }
+}
+
+workflow "slower" {
+  step "log" "each" {
+    for_each     = "0..49"
+    max_parallel = 1
+    message      = "item {{ each.key }}"
+  }
+  step "http" "call" {
+    url = "https://api.example.com/slower"
+  }
+}
+`)
+	var tests strings.Builder
+	const n = 10
+	for i := range n {
+		fmt.Fprintf(&tests, `test "t%d" {
+  workflow = "p"
+  mock "bg/call" {
+    status = 200
+  }
+  mock "bg/deeper/call" {
+    status = 200
+  }
+  expect "bg/call" {
+    count = 1
+  }
+  expect "bg/deeper/call" {
+    url = "https://api.example.com/slower"
+  }
+}
+
+`, i)
+	}
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), tests.String())
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, fmt.Sprintf("PASS: %d tests", n)) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }

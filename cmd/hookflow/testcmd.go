@@ -75,7 +75,7 @@ test passes, 1 when one fails or a file is invalid, 2 for a wrong command line.`
 	fs := cmd.Flags()
 	fs.StringVar(&o.run, "run", "", "run only the tests whose name matches this `regex`")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print each test's steps and requests, passed or not")
-	fs.DurationVar(&o.timeout, "timeout", time.Minute, "fail a test whose run has not finished after this long")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "fail a test whose run, or a child run it started, has not finished after this long")
 	fs.IntVar(&o.parallel, "parallel", testParallel(), "run at most this many tests at once")
 	fs.StringVar(&o.junit, "junit", "", "also write the results to this `file` as JUnit XML, for CI")
 	return cmd
@@ -348,10 +348,21 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 		} else {
 			r.fail(t.DefRange, "waiting for the run to finish: %v", err)
 		}
-		r.steps = testRunSteps(ctx, eng, runID)
+		r.steps, _ = testRunSteps(ctx, eng, runID)
 		return r
 	}
 	r.outcome = string(run.Status)
+	// The child runs of wait = false steps go on after the run: what they send is
+	// checked once they have ended too, as long as --timeout allows.
+	steps, unended := testRunSteps(ctx, eng, runID)
+	for _, c := range unended {
+		r.fail(t.DefRange, "the child run %s of step %s did not finish after --timeout %s; its steps so far are below", c.id, c.of, o.timeout)
+	}
+	if len(unended) > 0 { // the run's steps are read all the same, to check them
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+	}
 	values, err := eng.StepValues(ctx, runID)
 	if err != nil {
 		r.fail(t.DefRange, "reading the run's steps: %v", err)
@@ -359,20 +370,20 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	}
 	check(r, tc, run, values)
 	if r.failed() || o.verbose {
-		r.steps = testRunSteps(ctx, eng, runID)
+		r.steps = steps
 	}
 	return r
 }
 
 // testRunSteps prints a test's run as hookflow run prints it: its steps, each workflow
 // step followed by its child runs, indented, with their steps. It waits for the child
-// runs that have not ended (a wait = false step's) until ctx is done, and then prints
-// them as they stand.
-func testRunSteps(ctx context.Context, eng *engine.Engine, runID string) string {
+// runs that have not ended (a wait = false step's, and theirs) until ctx is done, and
+// then prints them as they stand, and lists those that had not ended.
+func testRunSteps(ctx context.Context, eng *engine.Engine, runID string) (string, []childRun) {
 	var b strings.Builder
 	f := &follower{eng: eng, progress: io.Discard, wait: true, answered: "a mock"}
 	if _, err := f.run(ctx, runID, "", &b); err == nil {
-		return b.String()
+		return b.String(), nil
 	}
 	b.Reset()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -381,7 +392,7 @@ func testRunSteps(ctx context.Context, eng *engine.Engine, runID string) string 
 	if _, err := f.run(ctx, runID, "", &b); err != nil {
 		fmt.Fprintf(&b, "(the run's steps cannot be read: %v)\n", err)
 	}
-	return b.String()
+	return b.String(), f.unended
 }
 
 // waitFinished waits for a run to finish, woken by the engine as its steps commit

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -125,5 +127,49 @@ func TestTestTimeout(t *testing.T) {
 	}
 	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "PASS: 1 test") {
 		t.Errorf("with the default timeout: exit %d\n%s", code, out)
+	}
+}
+
+// A wait = false step's child run still running at --timeout fails the test, saying
+// so, with its steps so far below its workflow step.
+func TestTestTimeoutOfAChildRun(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "p" {
+  step "workflow" "bg" {
+    workflow = "slow"
+    wait     = false
+  }
+}
+
+workflow "slow" {
+  step "log" "each" {
+    for_each     = "0..9999"
+    max_parallel = 1
+    message      = "item {{ each.key }}"
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "a child longer than the timeout" {
+  workflow = "p"
+}
+`)
+	out, code := hookflowTest(t, "--timeout", "300ms", dir)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	id := regexp.MustCompile(`run (\w+):bg of slow`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("no child run of bg printed:\n%s", out)
+	}
+	for _, want := range []string{
+		"wf.test.hcl:1: the child run " + id[1] + ":bg of step bg did not finish after --timeout 300ms; its steps so far are below\n",
+		"      1. bg (workflow) succeeded",
+		"         run " + id[1] + ":bg of slow (the child run of step bg)\n" +
+			"           1. bg/each (log) running, 10000 items\n",
+		"         run running\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
