@@ -588,12 +588,12 @@ func TestEmbeddedRedisExpiresKeys(t *testing.T) {
 func TestCounts(t *testing.T) {
 	lines := make([]any, maxOutputLines-1) // with the brackets, one line past the cap
 	var out bytes.Buffer
-	printValue(&out, "", lines)
+	printValue(&out, "", lines, jsonShowsAll)
 	if !strings.Contains(out.String(), "… 1 more line (--json shows all)") {
 		t.Errorf("printValue:\n%s", out.String())
 	}
 	body := strings.Repeat("x\n", maxOutputLines+1)
-	if got := requestLines([]workflows.Request{{Method: "POST", URL: "https://example.com", Body: body}}); !strings.Contains(got, "… 1 more line (--json shows all)") {
+	if got := requestLines([]workflows.Request{{Method: "POST", URL: "https://example.com", Body: body}}, jsonShowsAll); !strings.Contains(got, "… 1 more line (--json shows all)") {
 		t.Errorf("requestLines:\n%s", got)
 	}
 	dir := t.TempDir()

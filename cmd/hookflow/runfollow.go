@@ -20,7 +20,7 @@ import (
 // indented, its steps named as tests name them (invoice/create). While a step waits
 // to be tried again, a line to progress says so, once per failed attempt.
 func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress io.Writer, sent func(run, step string) string) (*engine.Run, error) {
-	f := &follower{eng: eng, progress: progress, sent: sent, wait: true}
+	f := &follower{eng: eng, progress: progress, sent: sent, wait: true, all: jsonShowsAll}
 	if sent != nil {
 		f.answered = "a --response"
 	}
@@ -31,14 +31,17 @@ func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress i
 // says (nil: as their records say), retry notices to progress. With wait, it prints
 // each step as it ends and waits for each run to end; without, it prints each run as
 // it stands, every step with its status. answered names what answers a workflow step
-// in place of its child run ("a --response", "a mock"), for a child run not found.
-// unended lists the child runs it printed that had not ended, as they stood.
+// in place of its child run ("a --response", "a mock"), for a child run not found;
+// all what a value, a body or a list of items cut short says after how much is left
+// out (see jsonShowsAll). unended lists the child runs it printed that had not
+// ended, as they stood.
 type follower struct {
 	eng      *engine.Engine
 	progress io.Writer
 	sent     func(run, step string) string
 	wait     bool
 	answered string
+	all      string
 	unended  []childRun
 }
 
@@ -60,12 +63,12 @@ func (f *follower) run(ctx context.Context, runID, prefix string, w io.Writer) (
 		all := done || !f.wait
 		shown := func(key string) string { return f.sent(runID, key) }
 		if f.sent == nil {
-			recorded := recordedRequests(run)
+			recorded := recordedRequests(run, f.all)
 			shown = func(key string) string { return recorded[key] }
 		}
 		for ; printed < len(run.Steps) && (all || stepDone(run.Steps[printed].Status)); printed++ {
 			s := &run.Steps[printed]
-			printStep(w, printed+1, labeled(s, prefix), "", shown)
+			printStep(w, printed+1, labeled(s, prefix), "", shown, f.all)
 			for _, child := range childRuns(s) {
 				if err := f.child(ctx, child.id, prefix+child.of, prefix+s.Name+"/", w); err != nil {
 					return nil, err

@@ -19,6 +19,12 @@ import (
 // all of it.
 const maxOutputLines = 40
 
+// jsonShowsAll follows what the step-by-step view cuts short (a value, a body, a for_each
+// step's items), after how much is left out, in a command that has --json: the
+// view's functions take it as all, "" in one that has not (hookflow test, whose
+// runs are gone once it ends).
+const jsonShowsAll = " (--json shows all)"
+
 // printRun prints a run for people: what started it, then each step. withEvent adds
 // the event's body.
 func printRun(w io.Writer, run *engine.Run, withEvent bool) {
@@ -34,12 +40,12 @@ func printRun(w io.Writer, run *engine.Run, withEvent bool) {
 		}
 		fmt.Fprintf(w, ", received %s\n", ev.ReceivedAt.Local().Format(time.DateTime))
 		if withEvent && ev.Body != nil {
-			printValue(w, "  body: ", ev.Body)
+			printValue(w, "  body: ", ev.Body, jsonShowsAll)
 		}
 	}
-	sent := recordedRequests(run)
+	sent := recordedRequests(run, jsonShowsAll)
 	for i := range run.Steps {
-		printStep(w, i+1, &run.Steps[i], run.Version, func(key string) string { return sent[key] })
+		printStep(w, i+1, &run.Steps[i], run.Version, func(key string) string { return sent[key] }, jsonShowsAll)
 	}
 	printRunEnd(w, run, true)
 }
@@ -55,8 +61,9 @@ const maxItemLines = 20
 // output. A step of a
 // parallel block is named by its path (notify/slack); a for_each step is followed by
 // its items (reserve[2]), each on a line with its own requests and error. A step or an
-// item that ran with another version than runVersion says which.
-func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent func(key string) string) {
+// item that ran with another version than runVersion says which. What is cut short
+// says how much, then all (see jsonShowsAll).
+func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent func(key string) string, all string) {
 	line := fmt.Sprintf("  %d. %s", n, s.Path)
 	if s.Kind != "" {
 		line += " (" + s.Kind + ")"
@@ -71,11 +78,11 @@ func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent fu
 		printError(w, "     error: ", s.Error)
 	}
 	if s.Output != nil {
-		printValue(w, "     output: ", s.Output)
+		printValue(w, "     output: ", s.Output, all)
 	}
 	for i := range s.Items {
 		if i == maxItemLines {
-			fmt.Fprintf(w, "     … %d more item%s (--json shows all)\n", len(s.Items)-i, plural(len(s.Items)-i))
+			fmt.Fprintf(w, "     … %d more item%s%s\n", len(s.Items)-i, plural(len(s.Items)-i), all)
 			break
 		}
 		it := &s.Items[i]
@@ -170,16 +177,17 @@ func timeOfDay(t, now time.Time) string {
 }
 
 // recordedRequests are the requests each step and item of a run sent, as printStep
-// prints them: by step name, and by step[key] for an item.
-func recordedRequests(run *engine.Run) map[string]string {
+// prints them: by step name, and by step[key] for an item. A long body says how much
+// is left out, then all (see jsonShowsAll).
+func recordedRequests(run *engine.Run, all string) map[string]string {
 	out := map[string]string{}
 	for _, s := range run.Steps {
 		if len(s.Requests) > 0 {
-			out[s.Name] = requestLines(s.Requests)
+			out[s.Name] = requestLines(s.Requests, all)
 		}
 		for _, it := range s.Items {
 			if len(it.Requests) > 0 {
-				out[fmt.Sprintf("%s[%v]", it.Name, it.Key)] = requestLines(it.Requests)
+				out[fmt.Sprintf("%s[%v]", it.Name, it.Key)] = requestLines(it.Requests, all)
 			}
 		}
 	}
@@ -193,7 +201,7 @@ func recordedRequests(run *engine.Run) map[string]string {
 //	  Content-Type: application/json
 //	  {"id":7}
 //	  ← 503 Service Unavailable in 12ms: {"busy":true}
-func requestLines(reqs []workflows.Request) string {
+func requestLines(reqs []workflows.Request, all string) string {
 	var b strings.Builder
 	for _, q := range reqs {
 		fmt.Fprintf(&b, "     → %s%s %s\n", attemptLabel(len(reqs), q.Attempt), q.Method, q.URL)
@@ -209,7 +217,7 @@ func requestLines(reqs []workflows.Request) string {
 			lines := strings.Split(strings.TrimRight(q.Body, "\n"), "\n")
 			if len(lines) > maxOutputLines {
 				more := len(lines) - maxOutputLines
-				lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more line%s (--json shows all)", more, plural(more)))
+				lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more line%s%s", more, plural(more), all))
 			}
 			for _, line := range lines {
 				fmt.Fprintf(&b, "       %s\n", oneLine(line, maxLineWidth))
@@ -266,8 +274,9 @@ func printError(w io.Writer, prefix, err string) {
 	}
 }
 
-// printValue prints v as indented JSON after prefix, cut at maxOutputLines.
-func printValue(w io.Writer, prefix string, v any) {
+// printValue prints v as indented JSON after prefix, cut at maxOutputLines: what is
+// left out says how much, then all (see jsonShowsAll).
+func printValue(w io.Writer, prefix string, v any, all string) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // <, > and & as they are: this is for reading
@@ -279,7 +288,7 @@ func printValue(w io.Writer, prefix string, v any) {
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) > maxOutputLines {
 		more := len(lines) - maxOutputLines
-		lines = append(lines[:maxOutputLines], fmt.Sprintf("%s… %d more line%s (--json shows all)", strings.Repeat(" ", len(prefix)), more, plural(more)))
+		lines = append(lines[:maxOutputLines], fmt.Sprintf("%s… %d more line%s%s", strings.Repeat(" ", len(prefix)), more, plural(more), all))
 	}
 	fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(lines, "\n"))
 }

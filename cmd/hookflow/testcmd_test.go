@@ -587,3 +587,44 @@ func TestCredentialHeadersReadAsUnderServe(t *testing.T) {
 		t.Errorf("run --header: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
 }
+
+// hookflow test prints a run's steps as hookflow run does, cutting long values, bodies
+// and lists of items short with how much is left out, but without pointing at a
+// --json it does not have.
+func TestWorkflowTestsCutLongOutputs(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "wf" {
+  step "log" "each" {
+    for_each = "0..24"
+    message  = "item {{ each.key }}"
+  }
+  step "http" "call" {
+    method = "POST"
+    url    = "https://api.example.com/x"
+    body   = "{{ join(map(0..49, {string(#)}), '\\n') }}"
+  }
+  step "set" "big" {
+    list = "{{ 0..49 }}"
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "long" {
+  workflow = "wf"
+  mock "call" {
+    status = 200
+  }
+}
+`)
+	out, code := hookflowTest(t, "-v", dir)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"… 5 more items\n", "… 10 more lines\n", "… 14 more lines\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "--json") {
+		t.Errorf("output points at a --json that hookflow test does not have:\n%s", out)
+	}
+}
