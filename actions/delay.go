@@ -33,7 +33,9 @@ func delayKind(skip bool) workflows.StepKind {
 			diags = append(diags, b.CheckConst("duration", "Invalid duration", func(v any) error { _, err := delayFor(v); return err })...)
 			diags = append(diags, b.CheckConst("until", "Invalid until", func(v any) error { _, err := delayUntil(v); return err })...)
 			if !diags.HasErrors() {
-				diags = append(diags, checkLimit(b)...)
+				// A stored version's delay past the limit is warned of: the step fails
+				// when a run reaches it, as it did in the build that accepted the file.
+				diags = append(diags, b.Mistakes(checkLimit(b))...)
 			}
 			return d, diags
 		},

@@ -158,8 +158,9 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 			diags = append(diags, pollExprError(a, x.name, x.example, x.reads, src, err))
 			continue
 		}
-		if d := a.CheckVars(prog, src); d.HasErrors() {
-			diags = append(diags, d...)
+		d = a.CheckVars(prog, src) // warnings in a stored version
+		diags = append(diags, d...)
+		if d.HasErrors() {
 			continue
 		}
 		if x.name == "items" {

@@ -25,6 +25,7 @@ type Block struct {
 	decode   func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics)
 	api      *API
 	failed   []*hcl.Attribute // the attributes that did not evaluate or compile
+	stored   bool             // of a stored version: see Mistakes
 }
 
 // API returns the api block a step names with api = "NAME"; nil when it names none.

@@ -311,9 +311,13 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 			continue
 		}
 		if kind.NoRetry != "" {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No retry on a %s step", kindName),
-				Detail: kind.NoRetry + " Remove the retry block.", Subject: r.TypeRange.Ptr()})
-			continue
+			d := mistake(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No retry on a %s step", kindName),
+				Detail: kind.NoRetry + " Remove the retry block.", Subject: r.TypeRange.Ptr()}, l.stored)
+			diags = append(diags, d)
+			if d.Severity == hcl.DiagError {
+				continue
+			}
+			// A stored version keeps the block, as the build that accepted it did.
 		}
 		s.Retry, d = l.retry(r, ev, &scope{where: "retry", self: name, eachOK: sc.eachOK, onFailure: sc.onFailure})
 		diags = append(diags, d...)
@@ -466,7 +470,7 @@ func dropMissingSuggested(diags hcl.Diagnostics) hcl.Diagnostics {
 
 // block evaluates a kind's attributes at load time and compiles their templates.
 func (l *loader) block(kind, name string, def hcl.Range, content *hcl.BodyContent, ev *evaluator, sc *scope) (*Block, hcl.Diagnostics) {
-	blk := &Block{Kind: kind, Name: name, DefRange: def, attrs: map[string]*BlockAttr{}, nested: content.Blocks}
+	blk := &Block{Kind: kind, Name: name, DefRange: def, attrs: map[string]*BlockAttr{}, nested: content.Blocks, stored: l.stored}
 	blk.decode = func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics) {
 		c, diags := raw.Body.Content(kindSchema(nil, attrs))
 		diags = dropMissingSuggested(diags)
@@ -511,7 +515,7 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 }
 
 func (l *loader) loc(a *hcl.Attribute) location {
-	loc := location{rng: a.Expr.Range(), exprs: l.exprs, vars: l.varNames}
+	loc := location{rng: a.Expr.Range(), exprs: l.exprs, vars: l.varNames, stored: l.stored}
 	if f := l.files[a.Range.Filename]; f != nil {
 		loc.src = f.Bytes
 	}

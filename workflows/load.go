@@ -123,7 +123,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	}
 
 	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}, exprs: newExprCompiler(),
-		unset: newUnsetLog(opts.AllowUnset || opts.Hermetic), env: newEnviron(opts.Hermetic)}
+		unset: newUnsetLog(opts.AllowUnset || opts.Hermetic), env: newEnviron(opts.Hermetic), stored: opts.Stored}
 	ev, d := l.decodeVars(bodies)
 	diags = append(diags, d...)
 	diags = append(diags, l.decodeAPIs(bodies, names, ev)...)
@@ -261,6 +261,7 @@ type loader struct {
 	apis         map[string]*API  // every api block, by name
 	literalVars  map[string]bool  // the vars whose values are written out in the files
 	varNames     []string         // every var defined, sorted, those whose value failed too
+	stored       bool             // Options.Stored: checks of likely mistakes warn
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to

@@ -19,6 +19,9 @@ type location struct {
 	// load, where reads of vars are not checked (empty when there are none).
 	vars  []string
 	exprs *exprCompiler
+	// stored: the files are a stored version (Options.Stored), where checks of likely
+	// mistakes warn.
+	stored bool
 }
 
 // compiler returns the load's expression compiler, or a new one outside a load.
@@ -28,6 +31,10 @@ func (l location) compiler() *exprCompiler {
 	}
 	return newExprCompiler()
 }
+
+// mistake returns d, an error that catches a likely mistake, as a warning in a stored
+// version.
+func (l location) mistake(d *hcl.Diagnostic) *hcl.Diagnostic { return mistake(d, l.stored) }
 
 func (l location) diag(sev hcl.DiagnosticSeverity, summary, detail string) *hcl.Diagnostic {
 	rng := l.rng

@@ -182,8 +182,12 @@ func (b *Block) pageExpr(name, example, what string, kinds ...reflect.Kind) (*Pa
 		return nil, diags
 	}
 	if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface && !slices.Contains(kinds, t.Kind()) {
-		return nil, hcl.Diagnostics{a.Error(fmt.Sprintf("%s does not give %s", name, what),
-			fmt.Sprintf("%q gives %s, and %s is %s read from each page, such as %s.", trimmed, kindOf(t), name, what, example))}
+		d := a.loc.mistake(a.Error(fmt.Sprintf("%s does not give %s", name, what),
+			fmt.Sprintf("%q gives %s, and %s is %s read from each page, such as %s.", trimmed, kindOf(t), name, what, example)))
+		if d.Severity == hcl.DiagError {
+			return nil, hcl.Diagnostics{d}
+		}
+		diags = append(diags, d) // a stored version's: the step fails at its first page
 	}
 	return &PageExpr{Source: src, prog: prog}, diags
 }

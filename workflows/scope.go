@@ -117,7 +117,7 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 		}
 		if id, ok := n.(*ast.IdentifierNode); ok {
 			if d := sc.rootRef(id.Value); d != nil {
-				report(d, id.Location())
+				report(loc.mistake(d), id.Location())
 			}
 			return
 		}
@@ -126,11 +126,11 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 			return
 		}
 		if field, ok := rootField(m, "each"); ok && sc.eachOK && !slices.Contains(eachFields, field) {
-			report(eachFieldRef(field), m.Property.Location())
+			report(loc.mistake(eachFieldRef(field)), m.Property.Location())
 		}
 		if field, ok := rootField(m, "run"); ok && slices.Contains(sc.readable(), "run") {
 			if d := sc.runFieldRef(field); d != nil {
-				report(d, m.Property.Location())
+				report(loc.mistake(d), m.Property.Location())
 			}
 		}
 		if step, field, ok := stepField(m); ok && sc.stepRef(step) == nil {

@@ -33,6 +33,12 @@ type Options struct {
 	// every shell: a URL built from env("CRM_URL", "https://crm.example.com") is the
 	// default's, whatever CRM_URL holds where the tests run.
 	Hermetic bool
+	// Stored marks the files as a workflow version stored in Redis, loaded to go on
+	// with the runs that started on it. The build that started them accepted the files,
+	// and a newer build may check more: the checks that catch a likely mistake, rather
+	// than what cannot run, warn instead of failing the load (see mistake), so that an
+	// upgrade does not fail the runs in flight. What cannot run still fails.
+	Stored bool
 }
 
 // Unset is a variable that env() without a default or secret() read, and that is not

@@ -13,7 +13,8 @@ import (
 // An unknown vars.NAME read when a file loads fails the load, and one read by a
 // run-time expression must too: it would be nil at every run, which is never what was
 // meant, and a filter or an if over it would quietly never hold. Both are reported
-// alike, suggesting the closest var.
+// alike, suggesting the closest var. In a stored version the run-time read warns: it
+// reads nil, as it did in the build that accepted the file.
 
 // unknownVar reports vars.NAME where no vars block defines NAME; names are the vars,
 // sorted.
@@ -53,8 +54,8 @@ func checkVarRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagn
 			return
 		}
 		at := m.Property.Location()
-		diags = append(diags, unknownVar(name, loc.vars,
-			loc.at(offset+runeToByte(src, at.From), offset+runeToByte(src, at.To))))
+		diags = append(diags, loc.mistake(unknownVar(name, loc.vars,
+			loc.at(offset+runeToByte(src, at.From), offset+runeToByte(src, at.To)))))
 	}))
 	return diags
 }

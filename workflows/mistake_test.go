@@ -1,0 +1,102 @@
+package workflows_test
+
+import (
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// TestStoredVersionWarnsOfLikelyMistakes: a check that catches a likely mistake, not
+// what cannot run, refuses a file, but warns in a stored version (Options.Stored), the
+// file of runs in flight that an older build accepted; what cannot run still fails.
+func TestStoredVersionWarnsOfLikelyMistakes(t *testing.T) {
+	const vars = `vars { sink = "https://sink.example.com" }` + "\n"
+	tests := []struct {
+		name, src, summary string
+		fails              bool // in a stored version too
+	}{
+		{"an unknown var in a template", vars + `workflow "w" {
+  step "http" "send" {
+    url  = "{{ vars.sink }}"
+    json = { region = "{{ vars.region ?? 'eu' }}" }
+  }
+}`, `Unknown var "region"`, false},
+		{"an unknown var in an if", vars + `workflow "w" {
+  step "log" "l" {
+    if      = "vars.region == 'eu'"
+    message = "m"
+  }
+}`, `Unknown var "region"`, false},
+		{"an unknown var in a poll's key", vars + `workflow "w" {
+  trigger "poll" {
+    every = "1m"
+    url   = "https://x.example.com/a"
+    items = "response.body"
+    key   = "item.id + vars.region"
+  }
+  step "log" "l" { message = "m" }
+}`, `Unknown var "region"`, false},
+		{"an unknown field of run", `workflow "w" {
+  step "log" "l" { message = "{{ run.idd }}" }
+}`, `Unknown field "idd" of run`, false},
+		{"an unknown field of each", `workflow "w" {
+  step "log" "l" {
+    for_each = "event.body.items"
+    message  = "{{ each.vaule }}"
+  }
+}`, `Unknown field "vaule" of each`, false},
+		{"run read in the filter", `workflow "w" {
+  filter = "run.id != nil"
+  step "log" "l" { message = "m" }
+}`, "No run in the filter", false},
+		{"retry on a wait step", `workflow "w" {
+  step "wait" "approval" {
+    timeout = "1h"
+    retry { attempts = 3 }
+  }
+}`, "No retry on a wait step", false},
+		{"a paginate items that is no list", `workflow "w" {
+  step "http" "h" {
+    url = "https://x.example.com/a"
+    paginate {
+      next  = "response.body.next"
+      items = "len(response.body.data)"
+    }
+  }
+}`, "items does not give a list", false},
+		{"a delay past the limit", `workflow "w" {
+  step "delay" "d" { duration = "400d" }
+}`, "Delay too long", false},
+		{"an unknown step kind", `workflow "w" {
+  step "htp" "h" { url = "https://x.example.com/a" }
+}`, `Unknown step kind "htp"`, true},
+	}
+	k := realKinds()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srcs := []workflows.Source{{Name: "w.hcl", Data: []byte(tt.src)}}
+			if _, diags := workflows.Load(srcs, k); !has(diags, hcl.DiagError, tt.summary) {
+				t.Fatalf("a file: want the error %q, got %v", tt.summary, diags)
+			}
+			set, diags := workflows.LoadWith(srcs, k, workflows.Options{Stored: true})
+			switch {
+			case tt.fails && !has(diags, hcl.DiagError, tt.summary):
+				t.Errorf("a stored version: want the error %q, got %v", tt.summary, diags)
+			case !tt.fails && (diags.HasErrors() || set.Workflow("w") == nil || !has(diags, hcl.DiagWarning, tt.summary)):
+				t.Errorf("a stored version: want it loaded with the warning %q, got %v", tt.summary, diags)
+			}
+		})
+	}
+}
+
+// has reports whether diags hold one of severity sev whose summary starts with summary.
+func has(diags hcl.Diagnostics, sev hcl.DiagnosticSeverity, summary string) bool {
+	for _, d := range diags {
+		if d.Severity == sev && len(d.Summary) >= len(summary) && d.Summary[:len(summary)] == summary {
+			return true
+		}
+	}
+	return false
+}
