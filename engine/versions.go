@@ -30,6 +30,10 @@ import (
 // that loads them, from its own environment: what secret() reads never goes to Redis.
 // A credential written out in a file goes with the file (the load warns of it).
 //
+// A version from Redis may have been stored by another build: it loads as a stored
+// version (workflows.Options.Stored), where the checks a newer build adds of likely
+// mistakes warn, so that an upgrade does not fail the runs in flight.
+//
 // The versions in use are always kept. Of the others, those a reload left behind or
 // that were loaded for runs that started on them, the keepsOld used last are kept; one
 // needed again after that is loaded from Redis again, as another process loads it.
@@ -250,22 +254,15 @@ func (vs *versions) find(ctx context.Context, name, ver string, keep bool) (*wor
 	if err != nil {
 		return nil, err
 	}
-	set, diags := workflows.Load(srcs, vs.kinds)
+	// The build that started its runs accepted the files: the checks this one added
+	// of likely mistakes warn (Options.Stored), and only what cannot run fails them.
+	set, diags := workflows.LoadWith(srcs, vs.kinds, workflows.Options{Stored: true})
 	if diags.HasErrors() {
-		// Where and what, not the details: those may quote a value read from this
-		// process's environment, and this error is recorded in the run.
-		var where []string
-		for _, d := range diags.Errs() {
-			if hd, ok := d.(*hcl.Diagnostic); ok && hd.Subject != nil {
-				where = append(where, fmt.Sprintf("%s:%d:%d: %s", hd.Subject.Filename, hd.Subject.Start.Line, hd.Subject.Start.Column, hd.Summary))
-			} else if ok {
-				where = append(where, hd.Summary)
-			}
-		}
+		where := diagsWhere(diags, hcl.DiagError)
 		vs.log.Error("a workflow version from Redis does not load in this process", "workflow", name, "version", ver,
-			"errors", strings.Join(where, "; "))
+			"errors", where)
 		return nil, workflows.Permanent(fmt.Errorf("workflow %s version %s does not load in this process: %s",
-			name, ver, strings.Join(where, "; ")))
+			name, ver, where))
 	}
 	wf := set.Workflow(name)
 	if wf == nil {
@@ -293,10 +290,32 @@ func (vs *versions) find(ctx context.Context, name, ver string, keep bool) (*wor
 		vs.dropOld()
 	}
 	vs.mu.Unlock()
-	if !added {
+	switch {
+	case added:
+	case len(diags) > 0:
+		vs.log.Warn("workflow version loaded from Redis, with warnings", "workflow", name, "version", ver,
+			"warnings", diagsWhere(diags, hcl.DiagWarning))
+	default:
 		vs.log.Info("workflow version loaded from Redis", "workflow", name, "version", ver)
 	}
 	return v.wf, nil
+}
+
+// diagsWhere lists the diagnostics of a severity by where and what, not their details:
+// those may quote a value read from this process's environment, and a load error is
+// recorded in the run.
+func diagsWhere(diags hcl.Diagnostics, sev hcl.DiagnosticSeverity) string {
+	var where []string
+	for _, d := range diags {
+		switch {
+		case d.Severity != sev:
+		case d.Subject != nil:
+			where = append(where, fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, d.Summary))
+		default:
+			where = append(where, d.Summary)
+		}
+	}
+	return strings.Join(where, "; ")
 }
 
 // errNoSource is returned when Redis has no source for a version: it was never stored

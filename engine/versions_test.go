@@ -136,6 +136,51 @@ workflow "hook" {
 	}
 }
 
+// A version an older build accepted goes on running in a build that refuses its file
+// for a likely mistake: vars.region, which no vars block defines, reads nil, as it
+// did there, so ?? gives the fallback. The run does not fail at its first step here.
+func TestStoredVersionRunsPastANewerCheck(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		const legacy = `
+vars { sink = "https://sink.example.com" }
+workflow "legacy" {
+  step "probe" "send" {
+    value = "{{ vars.sink }} {{ vars.region ?? 'eu' }}"
+  }
+}
+`
+		src := []workflows.Source{{Name: "t.hcl", Data: []byte(legacy)}}
+		if _, diags := workflows.Load(src, probeKinds(rec)); !diags.HasErrors() {
+			t.Fatal("this build loads the file: nothing to test")
+		}
+		// The older build started the run and stored the file as written.
+		fixed := strings.Replace(legacy, " {{ vars.region ?? 'eu' }}", "", 1)
+		wf := loadSet(t, rec, fixed).Workflow("legacy")
+		id, err := New(b.Client, Options{Logger: quiet}).Start(ctx, wf, event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		older := &versions{rdb: b.Client, ttl: sourceTTL}
+		if err := older.store(ctx, &version{wf: &workflows.Workflow{Name: wf.Name, Version: wf.Version, Sources: src}}); err != nil {
+			t.Fatal(err)
+		}
+
+		// This build serves the file with region removed, and edited since.
+		worker := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
+		worker.Use(loadSet(t, rec, strings.Replace(fixed, "{{ vars.sink }}", "{{ vars.sink }}/v2", 1)))
+		startPool(t, worker, 1)
+		r := waitRun(t, worker, id)
+		if r.Status != "succeeded" || r.Version != wf.Version {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		if got := r.Steps[0].Output.(map[string]any)["value"]; got != "https://sink.example.com eu" {
+			t.Errorf("send gave %q, want the stored version's value with the fallback", got)
+		}
+	})
+}
+
 // A Redis error while loading a version is not the version's fault: it is worth
 // another try, unlike a version whose source is gone.
 func TestVersionLoadErrorsAreClassified(t *testing.T) {
