@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
@@ -177,6 +178,58 @@ workflow "legacy" {
 		}
 		if got := r.Steps[0].Output.(map[string]any)["value"]; got != "https://sink.example.com eu" {
 			t.Errorf("send gave %q, want the stored version's value with the fallback", got)
+		}
+	})
+}
+
+// A run on a version stored in Redis calls a workflow written in another file: the
+// version's files are its own and those with vars, and the child starts on the version
+// in use, so a worker that never loaded the parent's version runs it all the same.
+func TestStoredVersionCallsAWorkflowOfAnotherFile(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		const order = `
+workflow "order" {
+  step "workflow" "invoice" {
+    workflow = "create_invoice"
+    input    = { order = "{{ event.body.id }}" }
+  }
+  step "probe" "after" {
+    value = "{{ steps.invoice.result.number }}"
+  }
+}
+`
+		const invoice = `
+workflow "create_invoice" {
+  step "set" "number" {
+    number = "INV-{{ event.body.order }}"
+  }
+}
+`
+		load := func(order string) *workflows.Set {
+			set, diags := workflows.Load([]workflows.Source{
+				{Name: "order.hcl", Data: []byte(order)}, {Name: "invoice.hcl", Data: []byte(invoice)}}, k)
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			return set
+		}
+		id, err := New(b.Client, Options{Logger: quiet}).Start(ctx, load(order).Workflow("order"), event(`{"id": "7"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		worker := New(b.Client, Options{Logger: quiet, Kinds: k})
+		worker.Use(load(strings.Replace(order, `"{{ steps.invoice.result.number }}"`, `"v2 {{ steps.invoice.result.number }}"`, 1)))
+		startPool(t, worker, 1)
+		r := waitRun(t, worker, id)
+		if r.Status != "succeeded" {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		if got := r.Steps[1].Output.(map[string]any)["value"]; got != "INV-7" {
+			t.Errorf("after gave %q, want the child's number through the stored version", got)
 		}
 	})
 }

@@ -43,8 +43,11 @@ func (p *EventParent) value() map[string]any {
 
 // checkCalls reports workflow steps that call a workflow no file declares, and calls
 // that come back to a workflow (directly or through others): a run would start runs
-// without end. declared are the workflows written, set those that decoded.
-func checkCalls(set *Set, declared map[string]bool) hcl.Diagnostics {
+// without end. declared are the workflows written, set those that decoded. The files
+// of a stored version are its own and those with vars, not those of the workflows it
+// calls, whose children start on the version in use: stored, an undeclared one is
+// not reported.
+func checkCalls(set *Set, declared map[string]bool, stored bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	type call struct {
 		to   string
@@ -62,7 +65,7 @@ func checkCalls(set *Set, declared map[string]bool) hcl.Diagnostics {
 			if !ok {
 				continue
 			}
-			if !declared[sub.Calls()] {
+			if !declared[sub.Calls()] && !stored {
 				detail := fmt.Sprintf("Step %q runs workflow %q, which no loaded file defines.", s.Name, sub.Calls())
 				if alt := suggest(sub.Calls(), names); alt != "" {
 					detail += fmt.Sprintf(" Did you mean %q?", alt)

@@ -162,7 +162,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 		declared[name] = true
 	}
 	diags = append(diags, l.checkTriggers(set)...)
-	diags = append(diags, checkCalls(set, declared)...)
+	diags = append(diags, checkCalls(set, declared, opts.Stored)...)
 	*l.secrets = *newRedactor(l.secretValues)
 	l.secrets.Diagnostics(diags)
 	HideWrittenCredentials(l.files, diags) // for those rendered other than by WriteDiagnostics (JSON)

@@ -37,7 +37,9 @@ type Options struct {
 	// with the runs that started on it. The build that started them accepted the files,
 	// and a newer build may check more: the checks that catch a likely mistake, rather
 	// than what cannot run, warn instead of failing the load (see mistake), so that an
-	// upgrade does not fail the runs in flight. What cannot run still fails.
+	// upgrade does not fail the runs in flight. What cannot run still fails. The
+	// files are the workflow's own and those with vars: a workflow step may call one
+	// they do not declare.
 	Stored bool
 }
 
