@@ -97,7 +97,7 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 			l.unset.trigger = len(wf.Triggers)
 			t, d := l.trigger(blk, ev)
 			l.unset.trigger = -1
-			diags = append(diags, d...)
+			diags = append(diags, l.triggerMistakes(d)...)
 			if t != nil {
 				t.Workflow = wf.Name
 				wf.Triggers = append(wf.Triggers, t)

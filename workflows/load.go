@@ -161,7 +161,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	for name := range elsewhere {
 		declared[name] = true
 	}
-	diags = append(diags, l.checkTriggers(set)...)
+	diags = append(diags, l.triggerMistakes(l.checkTriggers(set))...)
 	diags = append(diags, checkCalls(set, declared, opts.Stored)...)
 	*l.secrets = *newRedactor(l.secretValues)
 	l.secrets.Diagnostics(diags)

@@ -8,7 +8,8 @@ import "github.com/hashicorp/hcl/v2"
 // paginate expression or a delay that fails its step when the run reaches it. A file
 // with one does not start serving. But a version stored in Redis (Options.Stored) is
 // the file of runs in flight, which a build that did not check it accepted: there
-// those checks warn, and the runs go on as that build ran them.
+// those checks warn, and the runs go on as that build ran them. So does every error of
+// a trigger: runs do not use their version's triggers.
 
 // mistake returns d, an error that catches a likely mistake, as a warning when
 // stored.
@@ -17,6 +18,16 @@ func mistake(d *hcl.Diagnostic, stored bool) *hcl.Diagnostic {
 		d.Severity = hcl.DiagWarning
 	}
 	return d
+}
+
+// triggerMistakes returns diags, a trigger's, with the errors as warnings in a stored
+// version: a run does not use its version's triggers (those of the set in use start
+// runs), so one that does not load here is left out of the version.
+func (l *loader) triggerMistakes(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, d := range diags {
+		mistake(d, l.stored)
+	}
+	return diags
 }
 
 // Mistakes returns diags, what a kind's check of a likely mistake reported (not of

@@ -69,6 +69,20 @@ func TestStoredVersionWarnsOfLikelyMistakes(t *testing.T) {
 		{"a delay past the limit", `workflow "w" {
   step "delay" "d" { duration = "400d" }
 }`, "Delay too long", false},
+		{"a poll's cursor that reads the item", `workflow "w" {
+  trigger "poll" {
+    every  = "1m"
+    url    = "https://x.example.com/a"
+    items  = "response.body"
+    key    = "item.id"
+    cursor = "item.id"
+  }
+  step "log" "l" { message = "m" }
+}`, "A poll's cursor cannot read item", false},
+		{"a trigger of a kind this build lacks", `workflow "w" {
+  trigger "queue" { name = "orders" }
+  step "log" "l" { message = "m" }
+}`, `Unknown trigger kind "queue"`, false},
 		{"an unknown step kind", `workflow "w" {
   step "htp" "h" { url = "https://x.example.com/a" }
 }`, `Unknown step kind "htp"`, true},
