@@ -84,9 +84,11 @@ func identify(h http.Handler) http.Handler {
 }
 
 // Handler returns the admin API. statusURL gives the URL of a run's status. cfg may be
-// nil: the files are not reloaded then. /readyz asks runs' Ready(ctx) error when it has
-// one (it answers ErrDraining once the process shuts down), else its Ping.
-func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) string, log *slog.Logger) http.Handler {
+// nil: the files are not reloaded then, and there is no GET /api/v1/status, which
+// shows build, the build of the process, as hookflow version prints it. /readyz asks
+// runs' Ready(ctx) error when it has one (it answers ErrDraining once the process
+// shuts down), else its Ping.
+func Handler(runs Runs, wfs Workflows, cfg Config, build string, statusURL func(id string) string, log *slog.Logger) http.Handler {
 	a := &api{runs: runs, workflows: wfs, statusURL: statusURL, log: log}
 	mux := http.NewServeMux()
 	ready := runs.Ping
@@ -107,7 +109,7 @@ func Handler(runs Runs, wfs Workflows, cfg Config, statusURL func(id string) str
 	mux.HandleFunc("POST /api/v1/workflows/{name}/runs", a.startRun)
 	if cfg != nil {
 		mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
-			out := map[string]any{"config": cfg.Status(), "failing_triggers": a.failingTriggers(r.Context())}
+			out := map[string]any{"version": build, "config": cfg.Status(), "failing_triggers": a.failingTriggers(r.Context())}
 			if rs, ok := runs.(RedisReporter); ok {
 				st, err := rs.Redis(r.Context())
 				if err != nil {

@@ -191,7 +191,7 @@ func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httpte
 	pool := e.NewPool(2)
 	pool.Start()
 	t.Cleanup(func() { pool.Stop(context.Background()) })
-	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, "", func(id string) string { return "/api/v1/runs/" + id }, quiet))
 	t.Cleanup(srv.Close)
 	return e, set, srv
 }
@@ -398,7 +398,7 @@ func TestManualStartNotReplicated(t *testing.T) {
 	b := redistest.Real(t) // no replica
 	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k, WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
 	e.Use(set)
-	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, "", func(id string) string { return "/api/v1/runs/" + id }, quiet))
 	t.Cleanup(srv.Close)
 	resp, err := http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{}`))
 	if err != nil {
@@ -422,7 +422,7 @@ func TestManualStartNotReplicated(t *testing.T) {
 func TestManualStartOutcomeUnknown(t *testing.T) {
 	set, k := backfill(t)
 	e := engine.New(redistest.Mini(t).Client, engine.Options{Logger: quiet, Kinds: k})
-	srv := httptest.NewServer(Handler(unanswered{e}, func() *workflows.Set { return set }, nil,
+	srv := httptest.NewServer(Handler(unanswered{e}, func() *workflows.Set { return set }, nil, "",
 		func(id string) string { return "/api/v1/runs/" + id }, quiet))
 	t.Cleanup(srv.Close)
 	resp, err := http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{}`))
@@ -556,7 +556,7 @@ func TestManualStartWhileRedisIsDown(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	e := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
 	e.Use(set)
-	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, "", func(id string) string { return "/api/v1/runs/" + id }, quiet))
 	t.Cleanup(srv.Close)
 	b.Stop()
 	resp, err := http.Post(srv.URL+"/api/v1/workflows/backfill/runs", "application/json", strings.NewReader(`{}`))
@@ -579,7 +579,7 @@ func TestRunListingReadsBoundedRuns(t *testing.T) {
 	rdb := redistest.Mini(t).Client
 	e := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
 	e.Use(set) // no workers: the runs started stay queued
-	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, "", func(id string) string { return "/api/v1/runs/" + id }, quiet))
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
 	wf := set.Workflow("backfill")

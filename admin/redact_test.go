@@ -62,7 +62,7 @@ workflow "callback" {
 `)
 	a := Access{ReadToken: "read-token-0123456789", OperatorToken: "operator-token-0123456789"}
 	mux := http.NewServeMux()
-	api := Handler(e, func() *workflows.Set { return set }, nil, func(id string) string { return "/api/v1/runs/" + id }, quiet)
+	api := Handler(e, func() *workflows.Set { return set }, nil, "", func(id string) string { return "/api/v1/runs/" + id }, quiet)
 	mux.Handle("/api/", api)
 	mux.Handle("/", Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{SignOut: true}, quiet))
 	srv := httptest.NewServer(Protect(mux, a))

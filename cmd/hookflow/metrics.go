@@ -18,10 +18,16 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// newRegistry is a process's metrics, with the Go runtime's and the process's own.
-func newRegistry() *prometheus.Registry {
+// newRegistry is a process's metrics, with the Go runtime's and the process's own, and
+// hookflow_build_info, which labels the process with its build b.
+func newRegistry(b build) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "hookflow_build_info",
+		Help:        "Always 1, labelled with the build this process runs: its version, the commit it was built from (revision, empty when not known) and the Go version.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.Go}})
+	info.Set(1)
+	reg.MustRegister(info)
 	return reg
 }
 

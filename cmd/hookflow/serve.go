@@ -233,6 +233,7 @@ type engineRuntime struct {
 	rdb        redis.UniversalClient // the engine's, for the admin API's signed-out sessions
 	pool       *engine.Pool
 	metrics    *prometheus.Registry
+	build      build // what this process runs
 	closeRedis func()
 
 	warnings     int    // of set's files
@@ -278,7 +279,8 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		return nil, &unreachableError{err}
 	}
 	apis.Connect(rdb)
-	metrics := newRegistry()
+	build := thisBuild()
+	metrics := newRegistry(build)
 	metrics.MustRegister(apis)
 	resumes, err := resumeBase(cfg.publicURL, cfg.listen)
 	if err != nil {
@@ -295,7 +297,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
 	return &engineRuntime{log: log, set: set, warnings: n, warningsText: warnings.String(), kinds: k, engine: eng, rdb: rdb,
-		apis: apis, pool: pool, metrics: metrics, closeRedis: closeRedis}, nil
+		apis: apis, pool: pool, metrics: metrics, build: build, closeRedis: closeRedis}, nil
 }
 
 // The time budgets of a shutdown (docs/operations.md#stopping).
@@ -433,7 +435,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	adminMux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { // not the pages' 404
 		admin.MethodNotAllowed(w, r, []string{http.MethodGet, http.MethodHead})
 	})
-	api := admin.Handler(manualStarts{rt.engine, events, &s.draining}, s.config.set.Load, s.config, statusURL, log)
+	api := admin.Handler(manualStarts{rt.engine, events, &s.draining}, s.config.set.Load, s.config, rt.build.String(), statusURL, log)
 	for _, p := range []string{"/api/", "/healthz", "/readyz"} {
 		adminMux.Handle(p, api)
 	}
@@ -453,8 +455,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 
 	set = s.config.set.Load() // a change while starting may have replaced it
-	log.Info("hookflow serving", "webhooks", "http://"+dialable(s.publicAddr)+"/hooks/",
-		"inspector", adminBase+"/", "admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)
+	log.Info("hookflow serving", append(rt.build.logAttrs(), "webhooks", "http://"+dialable(s.publicAddr)+"/hooks/",
+		"inspector", adminBase+"/", "admin", adminBase+"/api/v1/", "workflows", len(set.Workflows()), "workers", cfg.workers)...)
 	if s.metricsOut != nil {
 		log.Info("metrics", "url", "http://"+dialable(s.metricsOut.addr)+"/metrics")
 	}

@@ -18,6 +18,9 @@ import (
 
 // statusAnswer is GET /api/v1/status.
 type statusAnswer struct {
+	// Version is the build of the process that answered, as hookflow version prints it;
+	// "" from a hookflow that did not tell.
+	Version string              `json:"version"`
 	Config  admin.ConfigStatus  `json:"config"`
 	Redis   *engine.RedisStatus `json:"redis"`
 	Failing []failingTrigger    `json:"failing_triggers"`
@@ -39,13 +42,13 @@ func statusCommand() *cobra.Command {
 		GroupID: "operate",
 		Short:   "Show the workflows a running hookflow serves, and how its last reload went",
 		Long: `status shows, through the admin API of a running hookflow serve (--admin, default
-` + defaultAdmin + `), the workflows it has in use with their versions and when they were
-loaded, and how the last reload of the files went. When it failed (a file with an
-error, a secret() or env() of a variable hookflow was not started with), the
-workflows in use are the ones loaded before, and status prints the errors as
-validate does, with file:line:col. It exits 1 then, and while Redis is unreachable
-(on a Redis Cluster: a primary that does not answer, or cluster_state:fail), 0
-otherwise.`,
+` + defaultAdmin + `), the build it runs (as hookflow version prints it), the workflows
+it has in use with their versions and when they were loaded, and how the last reload
+of the files went. When it failed (a file with an error, a secret() or env() of a
+variable hookflow was not started with), the workflows in use are the ones loaded
+before, and status prints the errors as validate does, with file:line:col. It exits 1
+then, and while Redis is unreachable (on a Redis Cluster: a primary that does not
+answer, or cluster_state:fail), 0 otherwise.`,
 		Example: `  hookflow status
   hookflow status --json | jq -r .config.error`,
 		Args: maxArgs(0),
@@ -65,6 +68,9 @@ otherwise.`,
 			if a.asJSON {
 				err = printJSON(cmd.OutOrStdout(), raw)
 			} else {
+				if out.Version != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "version: %s\n", out.Version)
+				}
 				err = printStatus(cmd.OutOrStdout(), &out.Config)
 				if err == nil && out.Redis != nil {
 					err = printRedis(cmd.OutOrStdout(), out.Redis)

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 )
 
@@ -119,4 +123,59 @@ func TestStatusNamesTheRedisMode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Each process tells the build it runs, so that those of a rolling deploy can be told
+// apart: serve in its start line, GET /api/v1/status, hookflow status and /metrics; a
+// worker in its start line and /metrics.
+func TestProcessesTellTheirBuild(t *testing.T) {
+	b := thisBuild()
+	metric := fmt.Sprintf(`hookflow_build_info{goversion=%q,revision=%q,version=%q} 1`, b.Go, b.Revision, b.Version)
+	startLine := func(t *testing.T, log, msg string) {
+		t.Helper()
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, `msg="`+msg+`"`) {
+				if !strings.Contains(line, " version="+b.Version+" ") && !strings.Contains(line, fmt.Sprintf(" version=%q ", b.Version)) {
+					t.Errorf("the start line has no version %s: %s", b.Version, line)
+				}
+				return
+			}
+		}
+		t.Errorf("no line %q in the log:\n%s", msg, log)
+	}
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	r := serveReloading(t, dir, true)
+	startLine(t, r.log(), "hookflow serving")
+	if got := getJSON(t, "http://"+r.s.adminAddr+"/api/v1/status")["version"]; got != b.String() {
+		t.Errorf("GET /api/v1/status: version %v, want %q", got, b.String())
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"status", "--admin", r.s.adminAddr}, nil, &stdout, &stdout); err != nil ||
+		!strings.HasPrefix(stdout.String(), "version: "+b.String()+"\n") {
+		t.Errorf("hookflow status: %v\n%s", err, stdout.String())
+	}
+	hasLines(t, func() string { return r.metrics(t) }, metric)
+
+	buf := &strings.Builder{}
+	log := &syncWriter{w: buf}
+	cfg := serveConfig{dir: dir, redisURL: redistest.Mini(t).URL, workers: 1, metricsAddr: "127.0.0.1:0"}
+	w, err := startWorker(context.Background(), cfg, slog.New(slog.NewTextHandler(log, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.stop() })
+	log.mu.Lock()
+	startLine(t, buf.String(), "hookflow worker running")
+	log.mu.Unlock()
+	hasLines(t, func() string {
+		resp, err := http.Get("http://" + w.metricsOut.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return string(data)
+	}, metric)
 }

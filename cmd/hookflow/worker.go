@@ -88,7 +88,7 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		return nil, err
 	}
 	w := &worker{engineRuntime: rt, errc: make(chan error, 1)}
-	args := []any{"workflows", len(rt.set.Workflows()), "workers", cfg.workers}
+	args := append(rt.build.logAttrs(), "workflows", len(rt.set.Workflows()), "workers", cfg.workers)
 	if ln != nil {
 		w.metricsOut = serveMetrics(ln, rt.metrics, func(ctx context.Context) error {
 			return readyUnlessDraining(ctx, rt.engine, &w.draining)
