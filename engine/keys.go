@@ -34,6 +34,8 @@ import (
 //	{hf:N}:workflows       set   every workflow with runs in the shard
 //	{hf:N}:dedupe:<wf>:<h> str   the run a dedupe key started, for the dedupe window
 //	{hf:N}:sched:<wf>:<h>  int   the last tick (ms) of one of a workflow's schedules
+//	{hf:N}:sched:<wf>:in-use str the specs (hashed, space-separated) of a workflow's
+//	                             schedules in use when a process last read its files
 //	{hf:N}:poll:<wf>:<h>   str   a poll trigger's state after its last good poll: {"cursor": …}
 //	{hf:N}:tokens          int   lease token counter
 //	{hf:N}:wake            list  wake-up signals for blocked workers
