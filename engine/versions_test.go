@@ -182,6 +182,49 @@ workflow "legacy" {
 	})
 }
 
+// A run on a version this build cannot run (a step of a kind it lacks) fails clearly,
+// naming where, and is dead-lettered; a replay on the current version recovers it.
+func TestStoredVersionThatCannotRunIsReplayedOnTheCurrentOne(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		const src = `
+workflow "legacy" {
+  step "probe" "send" {
+    value = "sent"
+  }
+}
+`
+		wf := loadSet(t, rec, src).Workflow("legacy")
+		id, err := New(b.Client, Options{Logger: quiet}).Start(ctx, wf, event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another build stored it with a step of a kind this one does not have.
+		other := []workflows.Source{{Name: "t.hcl", Data: []byte(strings.Replace(src, `"probe"`, `"queue_send"`, 1))}}
+		if err := (&versions{rdb: b.Client, ttl: sourceTTL}).store(ctx,
+			&version{wf: &workflows.Workflow{Name: wf.Name, Version: wf.Version, Sources: other}}); err != nil {
+			t.Fatal(err)
+		}
+
+		worker := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
+		worker.Use(loadSet(t, rec, strings.Replace(src, `"sent"`, `"sent again"`, 1)))
+		startPool(t, worker, 1)
+		r := waitRun(t, worker, id)
+		if r.Status != "failed" || r.DeadLetter == "" ||
+			!strings.Contains(r.Error, "does not load in this process: t.hcl:3:8: Unknown step kind") {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		if _, err := worker.Replay(ctx, id, ReplayOptions{Current: true}); err != nil {
+			t.Fatal(err)
+		}
+		r = waitRun(t, worker, id)
+		if r.Status != "succeeded" || r.Steps[0].Output.(map[string]any)["value"] != "sent again" {
+			t.Errorf("replayed run %s: %s, steps %+v", r.Status, r.Error, r.Steps)
+		}
+	})
+}
+
 // A run on a version stored in Redis calls a workflow written in another file: the
 // version's files are its own and those with vars, and the child starts on the version
 // in use, so a worker that never loaded the parent's version runs it all the same.
