@@ -754,12 +754,26 @@ const (
 	maxWait = 2 * time.Second
 )
 
-// wait blocks until a job may be due on the shard, d passes, or a wake-up arrives.
+// blockTick is how late Redis may end a blocking command past its timeout: it looks
+// for the timeouts on its timer, ten times a second at its default hz. A BLPOP of
+// 0.25 s returns after about 0.3 s.
+const blockTick = 100 * time.Millisecond
+
+// wait blocks until a job may be due on the shard, d passes, or a wake-up arrives. A
+// job due within a tick of Redis's timer (an api's next turn under its rate_limit, a
+// retry) is waited for here, not in Redis, which would end the wait up to a tick late:
+// a rate of 4 calls a second with a burst of 1 made 3.3. Longer waits block in Redis
+// until a tick before d, and the next lease finds what is left to wait.
 func (q *queue) wait(ctx context.Context, sh *shard, d time.Duration) error {
 	if d < 0 || d > maxWait {
 		d = maxWait
 	}
 	d = max(d, minWait)
+	if d <= blockTick {
+		sleep(ctx, d) // a wake-up meanwhile waits at most d; the lease after finds its job
+		return nil
+	}
+	d -= blockTick
 	err := q.rdb.Do(ctx, "BLPOP", sh.wake(), strconv.FormatFloat(d.Seconds(), 'f', 3, 64)).Err()
 	if errors.Is(err, redis.Nil) {
 		return nil

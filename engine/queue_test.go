@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // These tests drive the scripts directly: the promises every state change keeps.
@@ -307,6 +309,70 @@ func TestLeaseSkipsAJobItCannotRead(t *testing.T) {
 		jobs, _, err := e.q.lease(ctx, sh, 10)
 		if err == nil || len(jobs) != 1 || jobs[0].id != "run2:first" {
 			t.Errorf("leased %d jobs (%v), error %v: want run2's, and an error for run1's", len(jobs), jobs, err)
+		}
+	})
+}
+
+// blpops records the timeouts of the BLPOPs a client sends.
+type blpops struct {
+	mu       sync.Mutex
+	timeouts []string
+}
+
+func (b *blpops) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (b *blpops) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (b *blpops) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) == 3 && strings.EqualFold(fmt.Sprint(args[0]), "blpop") {
+			b.mu.Lock()
+			b.timeouts = append(b.timeouts, fmt.Sprint(args[2]))
+			b.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// A worker waits for a job due within a tick of Redis's timer in the process, as Redis
+// would end a BLPOP's timeout up to a tick late; a longer wait blocks in Redis until a
+// tick before it ends.
+func TestWaitForAJobDueSoonIsNotRedisTimed(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		hook := &blpops{}
+		b.Client.AddHook(hook)
+		e := New(b.Client, Options{Logger: quiet})
+		sh := e.q.shards[0]
+		ctx := context.Background()
+		for _, c := range []struct {
+			d    time.Duration
+			want string // the BLPOP's timeout, "" for none
+		}{
+			{50 * time.Millisecond, ""},
+			{0, ""}, // minWait
+			{blockTick, ""},
+			{300 * time.Millisecond, "0.200"},
+			{-1, "1.900"}, // nothing due: maxWait
+		} {
+			hook.mu.Lock()
+			hook.timeouts = nil
+			hook.mu.Unlock()
+			began := time.Now()
+			if err := e.q.wait(ctx, sh, c.d); err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(began)
+			hook.mu.Lock()
+			got := strings.Join(hook.timeouts, " ")
+			hook.mu.Unlock()
+			if got != c.want {
+				t.Errorf("wait %v: BLPOP timeouts %q, want %q", c.d, got, c.want)
+			}
+			if c.want == "" && took < max(c.d, minWait) {
+				t.Errorf("wait %v returned after %v", c.d, took)
+			}
 		}
 	})
 }
