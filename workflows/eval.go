@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -347,7 +346,7 @@ func fileFunc(dir string) function.Function {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, p)
 			}
-			data, err := os.ReadFile(p)
+			data, err := ReadFile(p)
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
 			}

@@ -38,10 +38,12 @@ func ReadDir(dir string) ([]Source, hcl.Diagnostics) {
 }
 
 // readTree reads the files under dir whose name passes keep. With linked, a symbolic
-// link to a directory, which it does not follow, is a warning.
+// link to a directory, which it does not follow, is a warning. A file that cannot be
+// read, or that ReadFile refuses (a named pipe, a device, one past MaxFileSize), is an
+// error at the file; the others are read all the same.
 func readTree(dir string, keep func(name string) bool, linked bool) ([]Source, hcl.Diagnostics) {
 	var srcs []Source
-	var warnings hcl.Diagnostics
+	var diags hcl.Diagnostics
 	root := dir
 	if info, err := os.Lstat(dir); err == nil && info.Mode()&os.ModeSymlink != 0 {
 		root = dir + string(filepath.Separator) // a link to the directory: walk what it points to
@@ -53,7 +55,7 @@ func readTree(dir string, keep func(name string) bool, linked bool) ([]Source, h
 		hidden := strings.HasPrefix(d.Name(), ".") && path != root
 		if linked && !hidden && d.Type()&fs.ModeSymlink != 0 {
 			if info, err := os.Stat(path); err == nil && info.IsDir() {
-				warnings = append(warnings, &hcl.Diagnostic{Severity: hcl.DiagWarning,
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning,
 					Summary: "Linked directory not read",
 					Detail: fmt.Sprintf("%s is a symbolic link to a directory, which hookflow does not follow: its workflows are not loaded. "+
 						"Link its files one by one, or make the workflow directory itself the link.", path)})
@@ -66,9 +68,10 @@ func readTree(dir string, keep func(name string) bool, linked bool) ([]Source, h
 		case d.IsDir() || hidden || !keep(d.Name()):
 			return nil
 		}
-		data, err := os.ReadFile(path)
+		data, err := ReadFile(path)
 		if err != nil {
-			return err
+			diags = append(diags, readDiagnostic(path, err)) // and the other files are read all the same
+			return nil
 		}
 		srcs = append(srcs, Source{Name: path, Data: data})
 		return nil
@@ -80,7 +83,7 @@ func readTree(dir string, keep func(name string) bool, linked bool) ([]Source, h
 			Detail:   err.Error(),
 		}}
 	}
-	return srcs, warnings
+	return srcs, diags
 }
 
 // Load parses, decodes and validates workflow files into a Set. It reports every

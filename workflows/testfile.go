@@ -139,7 +139,7 @@ var (
 // skipping hidden entries as ReadDir does; dir may also be one such file.
 func ReadTests(dir string) ([]Source, hcl.Diagnostics) {
 	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
-		data, err := os.ReadFile(dir)
+		data, err := ReadFile(dir)
 		if err != nil {
 			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read test file", Detail: err.Error()}}
 		}
@@ -218,7 +218,7 @@ func testEvalContext(dir string) *hcl.EvalContext {
 				if !filepath.IsAbs(p) {
 					p = filepath.Join(dir, p)
 				}
-				data, err := os.ReadFile(p)
+				data, err := ReadFile(p)
 				if err != nil {
 					return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
 				}

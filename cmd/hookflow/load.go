@@ -94,7 +94,7 @@ func readPath(p string) ([]workflows.Source, hcl.Diagnostics) {
 	}
 	var data []byte
 	if err == nil {
-		data, err = os.ReadFile(p)
+		data, err = workflows.ReadFile(p)
 	}
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read workflow files", Detail: err.Error()}}

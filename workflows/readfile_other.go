@@ -1,0 +1,6 @@
+//go:build !unix
+
+package workflows
+
+// openNonBlocking is none where named pipes do not sit among files.
+const openNonBlocking = 0
