@@ -27,12 +27,19 @@ type reloader struct {
 	stderr io.Writer            // where diagnostics are rendered whole, as at start
 	use    func(*workflows.Set) // swaps the set in everywhere
 
+	readDir func(dir string) ([]workflows.Source, hcl.Diagnostics) // workflows.ReadDir
+
 	set atomic.Pointer[workflows.Set] // the set in use
+	// shown is the status of the last reload, for Status: it never waits for a reload
+	// in progress, whose read of the files may take long.
+	shown atomic.Pointer[admin.ConfigStatus]
 
 	mu      sync.Mutex // one reload at a time; guards what follows
-	closed  bool       // shutting down: no more reloads
 	status  admin.ConfigStatus
 	refused [sha256.Size]byte // the content of the files last refused, when the last reload was
+
+	swapMu sync.Mutex // held to put a set in use, and to close; never while the files are read
+	closed bool       // shutting down: no more sets put in use
 
 	lastOK      prometheus.Gauge // 1 when the last reload succeeded
 	lastSuccess prometheus.Gauge // when the set in use was loaded, Unix seconds
@@ -43,7 +50,7 @@ type reloader struct {
 // to stderr. Its metrics go to reg.
 func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, n int, warnings string, log *slog.Logger, stderr io.Writer,
 	reg prometheus.Registerer, use func(*workflows.Set)) *reloader {
-	r := &reloader{dir: dir, kinds: k, log: log, stderr: stderr, use: use,
+	r := &reloader{dir: dir, kinds: k, log: log, stderr: stderr, use: use, readDir: workflows.ReadDir,
 		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hookflow_config_last_reload_successful",
 			Help: "1 when the last load of the workflow files succeeded, 0 when it failed and the previous ones are still in use."}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hookflow_config_last_reload_success_timestamp_seconds",
@@ -56,22 +63,56 @@ func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, n int, warn
 	r.status.Warnings, r.status.WarningsText = n, warnings
 	r.lastOK.Set(1)
 	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
+	r.show()
 	return r
 }
 
-// Status is the outcome of the last reload.
+// Status is the outcome of the last reload that finished: one in progress, reading the
+// files, does not hold it up.
 func (r *reloader) Status() admin.ConfigStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status
+	return *r.shown.Load()
 }
 
-// Close waits for a reload in progress and refuses the ones after: the process is
-// stopping what a reload would restart.
+// show makes r.status what Status returns. Called with r.mu held.
+func (r *reloader) show() {
+	st := r.status
+	r.shown.Store(&st)
+}
+
+// Close refuses to put a set in use from now on: the process is stopping what a
+// reload would restart. It waits for a set being put in use, but not for a reload
+// reading the files, which may take long (a file on a stalled network mount): such
+// a reload finds it closed once read, and changes nothing.
 func (r *reloader) Close() {
-	r.mu.Lock()
+	r.swapMu.Lock()
 	r.closed = true
-	r.mu.Unlock()
+	r.swapMu.Unlock()
+}
+
+// isClosed reports whether Close was called.
+func (r *reloader) isClosed() bool {
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	return r.closed
+}
+
+// swap puts set in use, unless Close was called: then it reports false.
+func (r *reloader) swap(set *workflows.Set) bool {
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.use(set)
+	r.set.Store(set)
+	return true
+}
+
+// shuttingDown is the answer to a reload once Close was called.
+func (r *reloader) shuttingDown() admin.ConfigStatus {
+	st := r.status
+	st.OK, st.Error = false, "hookflow is shutting down"
+	return st
 }
 
 // Reload loads the directory, and uses what it loaded if it is valid and differs from
@@ -91,12 +132,11 @@ func (r *reloader) Changed(why string) admin.ConfigStatus {
 func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		st := r.status
-		st.OK, st.Error = false, "hookflow is shutting down"
-		return st
+	defer r.show()
+	if r.isClosed() {
+		return r.shuttingDown()
 	}
-	srcs, diags := workflows.ReadDir(r.dir)
+	srcs, diags := r.readDir(r.dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
 		var loaded hcl.Diagnostics
@@ -150,8 +190,9 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 		r.status.Warnings, r.status.WarningsText = len(diags), out.String()
 		return r.status
 	}
-	r.use(set)
-	r.set.Store(set)
+	if !r.swap(set) {
+		return r.shuttingDown()
+	}
 	r.status = inUse(r.dir, set, now)
 	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
 	if len(diags) == 0 {

@@ -178,18 +178,32 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for {
-		select {
-		case <-hup:
-			s.config.Reload("SIGHUP")
-			continue
-		case <-ctx.Done():
-			log.Info("shutting down: no new webhooks; finishing steps in progress")
-		case err := <-s.errc:
-			log.Error("server failed; shutting down", "err", err)
+	return s.run(ctx, hup)
+}
+
+// run serves until ctx ends or a listener fails, then shuts down. Each signal on hup
+// reloads the workflows, on a goroutine of its own: a reload that takes long does not
+// hold up the shutdown (signals that come meanwhile make one reload after it).
+func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				s.config.Reload("SIGHUP")
+			case <-done:
+				return
+			}
 		}
-		return s.shutdown()
+	}()
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down: no new webhooks; finishing steps in progress")
+	case err := <-s.errc:
+		s.log.Error("server failed; shutting down", "err", err)
 	}
+	return s.shutdown()
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
