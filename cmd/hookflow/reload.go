@@ -117,8 +117,9 @@ func (r *reloader) shuttingDown() admin.ConfigStatus {
 
 // Reload loads the directory, and uses what it loaded if it is valid and differs from
 // the set in use: a workflow added, removed, or of another version (versions cover
-// the files' contents, vars, and what env() and file() read). why says who asked for
-// it (SIGHUP, POST /api/v1/reload), for the log, which tells each refusal.
+// the files' contents, vars, and what env() and file() read), or written elsewhere in
+// the files (versions unchanged). why says who asked for it (SIGHUP, POST
+// /api/v1/reload), for the log, which tells each refusal.
 func (r *reloader) Reload(why string) admin.ConfigStatus {
 	return r.reload(why, true)
 }
@@ -145,50 +146,13 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	}
 	now := time.Now().UTC()
 	if diags.HasErrors() {
-		needRestart(diags)
-		var out strings.Builder
-		_ = workflows.WriteDiagnostics(&out, srcs, diags)
-		content := contentHash(srcs)
-		errs, _ := count(diags)
-		switch {
-		case r.status.OK || r.status.Error != out.String():
-			r.log.Error("workflows not reloaded: the new files have errors; still serving the previous ones",
-				"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs, "diagnostics", out.String())
-			_, _ = io.WriteString(r.stderr, out.String())
-		case asked || content != r.refused:
-			// The same errors, told again in short: hookflow status shows them whole.
-			r.log.Error("workflows not reloaded: the files still have errors; still serving the previous ones",
-				"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs)
-		default:
-			r.status.LoadedAt = now // the files as they were when last refused: logged already
-			return r.status
-		}
-		r.refused = content
-		r.status.LoadedAt = now
-		r.status.OK, r.status.Error = false, out.String()
-		r.lastOK.Set(0)
+		r.refuse(why, asked, srcs, diags, now)
 		return r.status
 	}
 	r.status.LoadedAt = now
 	r.lastOK.Set(1)
 	if sameVersions(set, r.set.Load()) {
-		if !r.status.OK {
-			r.log.Info("workflow files valid again; the ones in use are unchanged", "dir", r.dir, "why", why)
-		}
-		r.status.OK, r.status.Error = true, ""
-		// The warnings may have changed all the same (a credential taken out of an api
-		// no workflow uses): the status shows those of the files as they are now.
-		var out strings.Builder
-		if len(diags) > 0 {
-			_ = workflows.WriteDiagnostics(&out, srcs, diags)
-		}
-		if out.String() != r.status.WarningsText && len(diags) > 0 {
-			r.log.Warn("workflow files changed with warnings; the ones in use are unchanged", "dir", r.dir, "why", why,
-				"warnings", len(diags), "first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())
-			_, _ = io.WriteString(r.stderr, out.String())
-		}
-		r.status.Warnings, r.status.WarningsText = len(diags), out.String()
-		return r.status
+		return r.unchanged(why, set, srcs, diags)
 	}
 	if !r.swap(set) {
 		return r.shuttingDown()
@@ -205,6 +169,65 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	r.log.Warn("workflows reloaded with warnings", "dir", r.dir, "why", why, "workflows", len(set.Workflows()),
 		"warnings", len(diags), "first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())
 	_, _ = io.WriteString(r.stderr, out.String())
+	return r.status
+}
+
+// refuse records a reload of files with errors, and logs it: whole the first time,
+// in short when the same errors are found again on a reload asked for or another
+// content of the files, not at all for the files as they were when last refused.
+func (r *reloader) refuse(why string, asked bool, srcs []workflows.Source, diags hcl.Diagnostics, now time.Time) {
+	needRestart(diags)
+	var out strings.Builder
+	_ = workflows.WriteDiagnostics(&out, srcs, diags)
+	content := contentHash(srcs)
+	errs, _ := count(diags)
+	switch {
+	case r.status.OK || r.status.Error != out.String():
+		r.log.Error("workflows not reloaded: the new files have errors; still serving the previous ones",
+			"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs, "diagnostics", out.String())
+		_, _ = io.WriteString(r.stderr, out.String())
+	case asked || content != r.refused:
+		// The same errors, told again in short: hookflow status shows them whole.
+		r.log.Error("workflows not reloaded: the files still have errors; still serving the previous ones",
+			"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs)
+	default:
+		r.status.LoadedAt = now // the files as they were when last refused: logged already
+		return
+	}
+	r.refused = content
+	r.status.LoadedAt = now
+	r.status.OK, r.status.Error = false, out.String()
+	r.lastOK.Set(0)
+}
+
+// unchanged ends a reload of valid files that hold the workflows in use at their
+// versions. Where they are written may have changed all the same (a file renamed or
+// moved, lines added above a workflow): set, which says where, is put in use then,
+// versions and runs unchanged, so that the workflow list shows each where it is now.
+func (r *reloader) unchanged(why string, set *workflows.Set, srcs []workflows.Source, diags hcl.Diagnostics) admin.ConfigStatus {
+	if moved := movedWorkflows(r.set.Load(), set); len(moved) > 0 {
+		if !r.swap(set) {
+			return r.shuttingDown()
+		}
+		r.log.Info("workflows moved in their files; their versions in use are unchanged", "dir", r.dir, "why", why,
+			"moved", strings.Join(moved, ","))
+	}
+	if !r.status.OK {
+		r.log.Info("workflow files valid again; the ones in use are unchanged", "dir", r.dir, "why", why)
+	}
+	r.status.OK, r.status.Error = true, ""
+	// The warnings may have changed all the same (a credential taken out of an api
+	// no workflow uses): the status shows those of the files as they are now.
+	var out strings.Builder
+	if len(diags) > 0 {
+		_ = workflows.WriteDiagnostics(&out, srcs, diags)
+	}
+	if out.String() != r.status.WarningsText && len(diags) > 0 {
+		r.log.Warn("workflow files changed with warnings; the ones in use are unchanged", "dir", r.dir, "why", why,
+			"warnings", len(diags), "first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())
+		_, _ = io.WriteString(r.stderr, out.String())
+	}
+	r.status.Warnings, r.status.WarningsText = len(diags), out.String()
 	return r.status
 }
 
@@ -261,6 +284,19 @@ func needRestart(diags hcl.Diagnostics) {
 			"POST /api/v1/reload) reads only that one. Export %s where hookflow runs and restart it; "+
 			"until then the workflows loaded before keep serving.", u.Name, u.Name)
 	}
+}
+
+// movedWorkflows lists, by name, the workflows of a written elsewhere in b: in another
+// file, or at another place in theirs. A workflow's version leaves out where it is
+// written.
+func movedWorkflows(a, b *workflows.Set) []string {
+	var moved []string
+	for _, wf := range a.Workflows() {
+		if other := b.Workflow(wf.Name); other != nil && other.DefRange != wf.DefRange {
+			moved = append(moved, wf.Name)
+		}
+	}
+	return moved
 }
 
 // sameVersions reports whether a and b hold the same workflows at the same versions.
