@@ -60,6 +60,9 @@ type ConfigStatus struct {
 	// Error holds the diagnostics, with file:line:col, of a load that failed: the
 	// previous set stays in use.
 	Error string `json:"error,omitempty"`
+	// FailingSince is, while the loads fail, when the first of them failed: the
+	// first failure since the last load that succeeded. Nil while they succeed.
+	FailingSince *time.Time `json:"failing_since,omitempty"`
 	// Warnings counts the warnings of the files in use, and WarningsText renders them
 	// as validate prints them (credentials written in the files shown [redacted]).
 	Warnings     int    `json:"warnings"`

@@ -196,6 +196,9 @@ func (r *reloader) refuse(why string, asked bool, srcs []workflows.Source, diags
 	}
 	r.refused = content
 	r.status.LoadedAt = now
+	if r.status.OK { // the first failure of a streak: the files fail since now
+		r.status.FailingSince = &now
+	}
 	r.status.OK, r.status.Error = false, out.String()
 	r.lastOK.Set(0)
 }
@@ -215,7 +218,7 @@ func (r *reloader) unchanged(why string, set *workflows.Set, srcs []workflows.So
 	if !r.status.OK {
 		r.log.Info("workflow files valid again; the ones in use are unchanged", "dir", r.dir, "why", why)
 	}
-	r.status.OK, r.status.Error = true, ""
+	r.status.OK, r.status.Error, r.status.FailingSince = true, "", nil
 	// The warnings may have changed all the same (a credential taken out of an api
 	// no workflow uses): the status shows those of the files as they are now.
 	var out strings.Builder

@@ -122,8 +122,8 @@ func printStatus(w io.Writer, st *admin.ConfigStatus) error {
 		fmt.Fprintf(w, "files last read: %s, no errors\n", localTime(st.LoadedAt)) // every reload, and every 30 s
 		return nil
 	}
-	fmt.Fprintf(w, "files last read: %s, failed: the files have errors, and the workflows above, loaded before, keep serving\n\n",
-		localTime(st.LoadedAt))
+	fmt.Fprintf(w, "files last read: %s, failed: the files have errors%s, and the workflows above, loaded before, keep serving\n\n",
+		localTime(st.LoadedAt), failingSince(st))
 	_, err := io.WriteString(w, strings.TrimRight(st.Error, "\n")+"\n")
 	return err
 }
@@ -149,8 +149,23 @@ func brokenFiles(ctx context.Context, c *adminClient, w io.Writer) {
 	if c.call(ctx, "GET", "/status", nil, &out) != nil || out.Config.OK {
 		return
 	}
-	fmt.Fprintf(w, "the workflow files have errors since %s: these are the ones loaded %s, still serving; hookflow status shows the errors\n",
-		localTime(out.Config.LoadedAt), localTime(out.Config.LastSuccessAt))
+	printBroken(w, &out.Config)
+}
+
+// printBroken says that the files in st have errors, since when, and that the
+// workflows shown are the ones loaded before.
+func printBroken(w io.Writer, st *admin.ConfigStatus) {
+	fmt.Fprintf(w, "the workflow files have errors%s: these are the ones loaded %s, still serving; hookflow status shows the errors\n",
+		failingSince(st), localTime(st.LastSuccessAt))
+}
+
+// failingSince says since when the files have failed to load, for a hookflow that
+// tells: " since 2026-12-04 19:40:02"; "" for one that does not.
+func failingSince(st *admin.ConfigStatus) string {
+	if st.FailingSince == nil {
+		return ""
+	}
+	return " since " + localTime(*st.FailingSince)
 }
 
 func localTime(t time.Time) string {

@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/admin"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
@@ -50,7 +52,7 @@ func TestStatusShowsAFailedReload(t *testing.T) {
 	if err != exitError(exitFailed) {
 		t.Errorf("status after a failed reload: %v, want exit status 1", err)
 	}
-	for _, want := range []string{"1 workflow in use", "  a     " + version, "failed: the files have errors, and the workflows above, loaded before, keep serving",
+	for _, want := range []string{"1 workflow in use", "  a     " + version, "failed: the files have errors since ", ", and the workflows above, loaded before, keep serving",
 		"Error: Invalid expression", "/b.hcl:2:26", `filter = "event.body.n >"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
@@ -67,7 +69,7 @@ func TestStatusShowsAFailedReload(t *testing.T) {
 		t.Errorf("workflows: %v\n%s%s", err, out, errs)
 	}
 	out, _, _ = hookflow("status", "--json")
-	if !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"a": "`+version+`"`) {
+	if !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"a": "`+version+`"`) || !strings.Contains(out, `"failing_since": "`) {
 		t.Errorf("status --json:\n%s", out)
 	}
 
@@ -178,4 +180,51 @@ func TestProcessesTellTheirBuild(t *testing.T) {
 		data, _ := io.ReadAll(resp.Body)
 		return string(data)
 	}, metric)
+}
+
+// The status says since when the files have failed to load: the first failure of a
+// streak, though they are read again on every change and every 30 s.
+func TestStatusSaysSinceWhenTheFilesFail(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	r, _, _ := reloaderOn(t, dir)
+	bad := filepath.Join(dir, "bad.hcl")
+	writeFile(t, bad, "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
+	first := r.Changed("files changed")
+	if first.OK || first.FailingSince == nil || !first.FailingSince.Equal(first.LoadedAt) {
+		t.Fatalf("status after the first failure: %+v, want failing since it", first)
+	}
+	since := *first.FailingSince
+	again := r.Reload("SIGHUP")
+	writeFile(t, bad, "workflow \"x\" {\n  concurrency = -1\n}\n")
+	other := r.Changed("files changed")
+	for _, st := range []admin.ConfigStatus{again, other, r.Status()} {
+		if st.OK || st.FailingSince == nil || !st.FailingSince.Equal(since) || !st.LoadedAt.After(since) {
+			t.Errorf("status after more failures: failing since %v, last read %v; want failing since %v", st.FailingSince, st.LoadedAt, since)
+		}
+	}
+
+	must(t, os.Remove(bad))
+	if st := r.Reload("SIGHUP"); !st.OK || st.FailingSince != nil {
+		t.Errorf("status once fixed: %+v, want no failing_since", st)
+	}
+	writeFile(t, bad, "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n")
+	if st := r.Changed("files changed"); st.FailingSince == nil || !st.FailingSince.After(since) {
+		t.Errorf("a new streak of failures: failing since %v, want after %v", st.FailingSince, since)
+	}
+
+	// As status and workflows print it: since the first failure, not the last read.
+	at := time.Date(2026, 12, 4, 19, 40, 2, 0, time.UTC)
+	st := admin.ConfigStatus{OK: false, LoadedAt: at.Add(time.Hour), FailingSince: &at, LastSuccessAt: at.Add(-time.Hour)}
+	var out strings.Builder
+	printStatus(&out, &st)
+	printBroken(&out, &st)
+	for _, want := range []string{
+		"files last read: " + localTime(st.LoadedAt) + ", failed: the files have errors since " + localTime(at) + ", and the workflows above",
+		"the workflow files have errors since " + localTime(at) + ": these are the ones loaded " + localTime(st.LastSuccessAt),
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
 }
