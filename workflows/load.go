@@ -114,6 +114,9 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 		}
 		content, d := f.Body.Content(rootSchema)
 		diags = append(diags, d...)
+		if len(content.Blocks) == 0 && !d.HasErrors() {
+			diags = append(diags, noBlocks(src.Name))
+		}
 		bodies = append(bodies, content)
 		names = append(names, src.Name)
 		byName[src.Name] = src
@@ -179,6 +182,16 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	set.env = l.env.values()
 	sort.Slice(set.workflows, func(i, j int) bool { return set.workflows[i].Name < set.workflows[j].Name })
 	return set, diags
+}
+
+// noBlocks warns of a file with no block: empty, or only comments. It may be meant
+// (a file kept for later), or a file emptied by mistake, or cut short by a copy: the
+// workflows it held are gone then, which nothing else would say.
+func noBlocks(name string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "No blocks in file",
+		Detail: fmt.Sprintf("%s is empty, or holds only comments: it defines no workflow, vars or api. "+
+			"If it held workflows, they are gone. Remove the file if that is meant.", name),
+		Subject: &hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}}
 }
 
 // besideFile notes in elsewhere the workflows of a file beside Options.File, parsed

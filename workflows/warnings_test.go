@@ -229,3 +229,29 @@ workflow "w" {
 		})
 	}
 }
+
+// A file with no block, empty or only comments, loads with a warning at the file; a
+// file with only vars or an api is no such file.
+func TestFileWithNoBlocksIsAWarning(t *testing.T) {
+	srcs := []workflows.Source{
+		{Name: "a.hcl", Data: []byte("workflow \"a\" {}\n")},
+		{Name: "empty.hcl", Data: nil},
+		{Name: "comments.hcl", Data: []byte("# moved to a.hcl\n/* and\n   so on */\n")},
+		{Name: "vars.hcl", Data: []byte("vars {\n  base = \"https://x\"\n}\n")},
+	}
+	set, diags := workflows.Load(srcs, realKinds())
+	if set == nil || len(set.Workflows()) != 1 {
+		t.Fatalf("not loaded: %v", diags)
+	}
+	var at []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagWarning || d.Summary != "No blocks in file" || d.Subject == nil || d.Subject.Start.Line != 1 {
+			t.Errorf("diagnostic %v", d)
+			continue
+		}
+		at = append(at, d.Subject.Filename)
+	}
+	if strings.Join(at, " ") != "empty.hcl comments.hcl" {
+		t.Errorf("warned of %v, want empty.hcl and comments.hcl", at)
+	}
+}

@@ -46,3 +46,24 @@ func TestValidatePassesWithWarnings(t *testing.T) {
 		}
 	}
 }
+
+// A workflow file with no block, empty or only comments, is a warning at the file:
+// one cut short by a copy would otherwise remove its workflows without a word.
+func TestValidateWarnsOfAFileWithNoBlocks(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	writeFile(t, filepath.Join(dir, "empty.hcl"), "")
+	writeFile(t, filepath.Join(dir, "notes.hcl"), "# moved to a.hcl\n// and so on\n")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"validate", dir}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("validate: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "1 workflow") || !strings.Contains(stdout.String(), "no errors, 2 warnings") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	for _, name := range []string{"empty.hcl", "notes.hcl"} {
+		if want := "Warning: No blocks in file\n\n  on " + filepath.Join(dir, name) + ":1:1:\n"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+		}
+	}
+}
