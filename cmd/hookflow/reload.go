@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookflow/hookflow/admin"
+	"github.com/hookflow/hookflow/triggers"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -28,6 +30,7 @@ type reloader struct {
 	use    func(*workflows.Set) // swaps the set in everywhere
 
 	readDir func(dir string) ([]workflows.Source, hcl.Diagnostics) // workflows.ReadDir
+	hooks   string                                                 // where the webhooks are served, for the log: http://host:port/hooks
 
 	set atomic.Pointer[workflows.Set] // the set in use
 	// shown is the status of the last reload, for Status: it never waits for a reload
@@ -151,7 +154,8 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	}
 	r.status.LoadedAt = now
 	r.lastOK.Set(1)
-	if sameVersions(set, r.set.Load()) {
+	prev := r.set.Load()
+	if sameVersions(set, prev) {
 		return r.unchanged(why, set, srcs, diags)
 	}
 	if !r.swap(set) {
@@ -159,17 +163,87 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	}
 	r.status = inUse(r.dir, set, now)
 	r.lastSuccess.Set(float64(now.UnixMilli()) / 1000)
+	attrs := append([]any{"dir", r.dir, "why", why, "workflows", len(set.Workflows())}, changesOf(prev, set)...)
 	if len(diags) == 0 {
-		r.log.Info("workflows reloaded", "dir", r.dir, "why", why, "workflows", len(set.Workflows()))
-		return r.status
+		r.log.Info("workflows reloaded", attrs...)
+	} else {
+		var out strings.Builder
+		_ = workflows.WriteDiagnostics(&out, srcs, diags)
+		r.status.Warnings, r.status.WarningsText = len(diags), out.String()
+		r.log.Warn("workflows reloaded with warnings", append(attrs, "warnings", len(diags),
+			"first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())...)
+		_, _ = io.WriteString(r.stderr, out.String())
 	}
-	var out strings.Builder
-	_ = workflows.WriteDiagnostics(&out, srcs, diags)
-	r.status.Warnings, r.status.WarningsText = len(diags), out.String()
-	r.log.Warn("workflows reloaded with warnings", "dir", r.dir, "why", why, "workflows", len(set.Workflows()),
-		"warnings", len(diags), "first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())
-	_, _ = io.WriteString(r.stderr, out.String())
+	r.logWebhooks(prev, set)
 	return r.status
+}
+
+// changesOf lists, for the log, the workflows next adds to prev, removes from it, and
+// changes (another version), as "added", "removed" and "changed": each list of names,
+// when there are any.
+func changesOf(prev, next *workflows.Set) []any {
+	var added, removed, changed []string
+	for _, wf := range next.Workflows() {
+		switch was := prev.Workflow(wf.Name); {
+		case was == nil:
+			added = append(added, wf.Name)
+		case was.Version != wf.Version:
+			changed = append(changed, wf.Name)
+		}
+	}
+	for _, wf := range prev.Workflows() {
+		if next.Workflow(wf.Name) == nil {
+			removed = append(removed, wf.Name)
+		}
+	}
+	var attrs []any
+	for _, l := range []struct {
+		key   string
+		names []string
+	}{{"added", added}, {"removed", removed}, {"changed", changed}} {
+		if len(l.names) > 0 {
+			attrs = append(attrs, l.key, strings.Join(l.names, ","))
+		}
+	}
+	return attrs
+}
+
+// logWebhooks logs the webhook URLs next adds to prev, one line each as serve's start
+// does ("webhook"), and those it removes ("webhook removed").
+func (r *reloader) logWebhooks(prev, next *workflows.Set) {
+	before, after := r.webhooks(prev), r.webhooks(next)
+	for _, w := range before {
+		if !slices.ContainsFunc(after, w.same) {
+			r.log.Info("webhook removed", w.attrs...)
+		}
+	}
+	for _, w := range after {
+		if !slices.ContainsFunc(before, w.same) {
+			r.log.Info("webhook", w.attrs...)
+		}
+	}
+}
+
+// announced is a webhook as serve logs it: the workflow, method and URL.
+type announced struct {
+	key   string // the attributes, as one text
+	attrs []any
+}
+
+func (a announced) same(b announced) bool { return a.key == b.key }
+
+// webhooks lists the webhooks of set as serve logs them, in the set's order.
+func (r *reloader) webhooks(set *workflows.Set) []announced {
+	var out []announced
+	for _, wf := range set.Workflows() {
+		for _, t := range wf.Triggers {
+			if w, ok := t.Config.(*triggers.Webhook); ok {
+				_, attrs := w.Announce(wf, r.hooks)
+				out = append(out, announced{key: fmt.Sprint(attrs...), attrs: attrs})
+			}
+		}
+	}
+	return out
 }
 
 // refuse records a reload of files with errors, and logs it: whole the first time,

@@ -435,6 +435,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		rt.engine.Use(set)      // first: a run started by the new webhooks finds its version
 		s.triggers.Use(set)
 	})
+	s.config.hooks = "http://" + dialable(s.publicAddr) + "/hooks"
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	s.stopWatch = stopWatch
 	if !cfg.noWatch {
@@ -477,7 +478,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	for _, wf := range set.Workflows() {
 		for _, t := range wf.Triggers {
 			if c, ok := t.Config.(triggers.Config); ok {
-				msg, attrs := c.Announce(wf, "http://"+dialable(s.publicAddr)+"/hooks")
+				msg, attrs := c.Announce(wf, s.config.hooks)
 				log.Info(msg, attrs...)
 			}
 		}
