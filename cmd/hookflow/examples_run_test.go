@@ -230,7 +230,7 @@ func TestExampleStripePayment(t *testing.T) {
 	}
 	sameJSON(t, "notice", msg.body, `{"text": "Payment received: 49.99 USD from <https://crm.example.com/customers/c_1042|Jenny Rosen> for Order #1042"}`)
 	run := waitRun(t, statusURL(s, runID))
-	wantSteps(t, run, "succeeded", "find_customer=succeeded", "mark_paid=succeeded", "notify=succeeded", "notify_unknown=skipped")
+	wantSteps(t, run, "succeeded", "payment=succeeded", "find_customer=succeeded", "mark_paid=succeeded", "notify=succeeded", "notify_unknown=skipped")
 	if n := stepNamed(t, run, "mark_paid")["attempts"]; n != 2.0 {
 		t.Errorf("mark_paid took %v attempts, want 2", n)
 	}
@@ -254,7 +254,7 @@ func TestExampleStripePayment(t *testing.T) {
 	}
 	sameJSON(t, "notice", chat.next(t).body, `{"text": "Payment received: 49.99 USD from new.buyer@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>"}`)
 	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded",
-		"find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
+		"payment=succeeded", "find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
 
 	// A CRM answer without results is read as an empty list: the payer is unknown.
 	noResults := bytes.Replace(event, []byte("jenny.rosen@example.com"), []byte("no.results@example.com"), 1)
@@ -268,7 +268,7 @@ func TestExampleStripePayment(t *testing.T) {
 	}
 	sameJSON(t, "notice", chat.next(t).body, `{"text": "Payment received: 49.99 USD from no.results@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>"}`)
 	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded",
-		"find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
+		"payment=succeeded", "find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
 
 	// Other event types are filtered.
 	failed := bytes.Replace(event, []byte(`"payment_intent.succeeded"`), []byte(`"payment_intent.payment_failed"`), 1)
@@ -507,7 +507,7 @@ func TestExampleSlackForm(t *testing.T) {
 		t.Errorf("lookup: %s %s?%s, Authorization %q", lookup.method, lookup.path, lookup.query.Encode(), lookup.header.Get("Authorization"))
 	}
 	wantSteps(t, waitRun(t, statusURL(s, a.header.Get("Hookflow-Run-Id"))), "succeeded",
-		"tickets=succeeded", "answer=succeeded", "none=skipped", "unavailable=skipped")
+		"tickets=succeeded", "found=succeeded", "answer=succeeded", "none=skipped", "unavailable=skipped")
 
 	// "/tickets printer" finds none; while the helpdesk fails, the user is told so.
 	for search, want := range map[string]string{

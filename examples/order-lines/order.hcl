@@ -68,7 +68,7 @@ workflow "order_lines" {
       headers = { Authorization = "Bearer ${secret("CRM_TOKEN")}" }
       json = {
         email = "{{ event.body.billing.email }}"
-        text  = "Order #{{ event.body.number }} reserved: {{ join(map(filter(steps.reserve, .outcome == 'succeeded'), .body.id), ', ') }}"
+        text  = "Order #{{ event.body.number }} reserved: {{ join(map(filter(steps.reserve, .outcome == 'succeeded'), string(.body.id)), ', ') }}"
       }
     }
   }

@@ -41,27 +41,34 @@ workflow "slack_tickets" {
   # "ephemeral": only the user who typed the command sees the answer. Slack reads <, >
   # and & as markup, so ticket subjects have them escaped (Slack escapes the command's
   # own text).
+  # The list the helpdesk answered, nil when it failed or answered something else (a
+  # page of text, an object without tickets).
+  step "set" "found" {
+    tickets = "{{ steps.tickets.error == nil && type(steps.tickets.body) == 'map' && type(steps.tickets.body.tickets) == 'array' ? steps.tickets.body.tickets : nil }}"
+  }
+
   step "respond" "answer" {
-    if = "steps.tickets.error == nil && len(steps.tickets.body.tickets) > 0"
+    if = "len(steps.found.tickets ?? []) > 0"
     json = {
       response_type = "ephemeral"
       text          = <<-EOT
         Your open tickets{{ event.body.text == "" ? "" : " matching " + event.body.text }}:
-        {{ join(map(steps.tickets.body.tickets, "• <" + #.url + "|#" + string(#.id) + "> " + replace(replace(replace(#.subject, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")), "\n") }}
+        {{ join(map(steps.found.tickets, "• <" + #.url + "|#" + string(#.id) + "> " + replace(replace(replace(#.subject, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")), "\n") }}
       EOT
     }
   }
 
   step "respond" "none" {
-    if = "steps.tickets.error == nil && len(steps.tickets.body.tickets) == 0"
+    if = "steps.found.tickets != nil && len(steps.found.tickets) == 0"
     json = {
       response_type = "ephemeral"
       text          = "You have no open tickets{{ event.body.text == '' ? '' : ' matching ' + event.body.text }}."
     }
   }
 
+  # The helpdesk failed, or answered without a list of tickets.
   step "respond" "unavailable" {
-    if = "steps.tickets.error != nil"
+    if = "steps.found.tickets == nil"
     json = {
       response_type = "ephemeral"
       text          = "The helpdesk did not answer; try again in a minute."

@@ -65,3 +65,20 @@ test "a helpdesk that does not answer is reported to the user" {
     output = { body = { text = "The helpdesk did not answer; try again in a minute." } }
   }
 }
+
+test "a helpdesk answer without a list of tickets is reported as unavailable" {
+  workflow = "slack_tickets"
+  event {
+    body    = file("event.form")
+    headers = { Content-Type = "application/x-www-form-urlencoded" }
+  }
+  mock "tickets" {
+    json = { results = [] }
+  }
+  expect "unavailable" {
+    output = { body = { text = "The helpdesk did not answer; try again in a minute." } }
+  }
+  expect "answer" {
+    skipped = true
+  }
+}

@@ -20,6 +20,11 @@ api "crm" {
   }
 }
 
+# Stripe's zero-decimal currencies: their amounts are in whole units.
+vars {
+  zero_decimal = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
+}
+
 workflow "stripe_payment" {
   description = "Stripe payment_intent.succeeded -> CRM customer marked paid -> Slack notice"
 
@@ -34,13 +39,24 @@ workflow "stripe_payment" {
 
   filter = "event.body.type == 'payment_intent.succeeded'"
 
+  # The amount as people read it: Stripe counts in the currency's smallest unit, cents
+  # for most, but yen and the other zero-decimal currencies have none.
+  step "set" "payment" {
+    amount   = "{{ event.body.data.object.currency in vars.zero_decimal ? event.body.data.object.amount_received : event.body.data.object.amount_received / 100 }}"
+    currency = "{{ upper(event.body.data.object.currency) }}"
+    email    = "{{ event.body.data.object.receipt_email ?? '' }}"
+  }
+
   # The CRM answers {"results": [{"id", "name", "email", ...}]}, an empty list when it
   # knows no one with this e-mail (or no results at all: the steps below read a missing
   # list as an empty one).
+  # A payment without a receipt e-mail looks no one up: an empty email= could match
+  # anyone, and it goes to notify_unknown.
   step "http" "find_customer" {
+    if    = "steps.payment.email != ''"
     api   = "crm"
     url   = "/customers"
-    query = { email = "{{ event.body.data.object.receipt_email }}" }
+    query = { email = "{{ steps.payment.email }}" }
   }
 
   # Links the CRM record to the Stripe customer and records the payment. The
@@ -57,8 +73,8 @@ workflow "stripe_payment" {
       status             = "paid"
       last_payment = {
         payment_intent = "{{ event.body.data.object.id }}"
-        amount         = "{{ event.body.data.object.amount_received / 100 }}"
-        currency       = "{{ upper(event.body.data.object.currency) }}"
+        amount         = "{{ steps.payment.amount }}"
+        currency       = "{{ steps.payment.currency }}"
         description    = "{{ event.body.data.object.description }}"
       }
     }
@@ -71,7 +87,7 @@ workflow "stripe_payment" {
     method = "POST"
     url    = secret("SLACK_WEBHOOK_URL")
     json = {
-      text = "Payment received: {{ event.body.data.object.amount_received / 100 }} {{ upper(event.body.data.object.currency) }} from <{{ steps.mark_paid.body.url }}|{{ steps.find_customer.body.results[0].name }}> for {{ event.body.data.object.description }}"
+      text = "Payment received: {{ steps.payment.amount }} {{ steps.payment.currency }} from <{{ steps.mark_paid.body.url }}|{{ steps.find_customer.body.results[0].name }}> for {{ event.body.data.object.description }}"
     }
     retry {
       attempts = 5
@@ -81,13 +97,14 @@ workflow "stripe_payment" {
     }
   }
 
-  # No one in the CRM has the e-mail of the receipt: someone should look.
+  # No one in the CRM has the e-mail of the receipt (or there is none): someone should
+  # look.
   step "http" "notify_unknown" {
     if     = "steps.mark_paid.outcome == 'skipped'"
     method = "POST"
     url    = secret("SLACK_WEBHOOK_URL")
     json = {
-      text = "Payment received: {{ event.body.data.object.amount_received / 100 }} {{ upper(event.body.data.object.currency) }} from {{ event.body.data.object.receipt_email }} for {{ event.body.data.object.description }}, who is not in the CRM: <https://dashboard.stripe.com/{{ event.body.livemode ? '' : 'test/' }}payments/{{ event.body.data.object.id }}|see the payment>"
+      text = "Payment received: {{ steps.payment.amount }} {{ steps.payment.currency }} from {{ steps.payment.email != '' ? steps.payment.email : 'a payer without a receipt e-mail' }} for {{ event.body.data.object.description }}, who is not in the CRM: <https://dashboard.stripe.com/{{ event.body.livemode ? '' : 'test/' }}payments/{{ event.body.data.object.id }}|see the payment>"
     }
     retry {
       attempts = 5

@@ -40,6 +40,40 @@ test "a known customer is marked paid and Slack is told" {
   }
 }
 
+test "a yen payment without a receipt e-mail looks no one up" {
+  workflow = "stripe_payment"
+  event {
+    body = {
+      id       = "evt_1QeYen"
+      type     = "payment_intent.succeeded"
+      livemode = false
+      data = {
+        object = {
+          id              = "pi_1QeYen"
+          amount_received = 5000
+          currency        = "jpy"
+          customer        = "cus_R9Yen"
+          description     = "Order #2001"
+          receipt_email   = null
+        }
+      }
+    }
+  }
+  mock "notify_unknown" {
+    status = 200
+  }
+  expect "find_customer" {
+    skipped = true
+    count   = 0
+  }
+  expect "mark_paid" {
+    skipped = true
+  }
+  expect "notify_unknown" {
+    json = { text = "Payment received: 5000 JPY from a payer without a receipt e-mail for Order #2001, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_1QeYen|see the payment>" }
+  }
+}
+
 test "a payment from someone the CRM does not know is flagged" {
   workflow = "stripe_payment"
   event {
