@@ -188,9 +188,22 @@ func noFields(env *Env, m *ast.MemberNode) string {
 type fieldsError struct {
 	why string
 	err error
+	// instead: why says all expr's words did, which then go (see Error).
+	instead bool
 }
 
-func (e *fieldsError) Error() string { return e.why + ": " + e.err.Error() }
+// Error is why, then expr's message; or, instead, why where expr's message would be:
+// its place and the line with a caret stay, its words ("invalid operation:
+// int(string)", said of a field's name taken for an index) go.
+func (e *fieldsError) Error() string {
+	var fe *file.Error
+	if e.instead && errors.As(e.err, &fe) {
+		said := *fe
+		said.Message = e.why
+		return said.Error()
+	}
+	return e.why + ": " + e.err.Error()
+}
 func (e *fieldsError) Unwrap() error { return e.err }
 
 // explain adds to err, the error of program p run in env, the reference that read a
@@ -218,5 +231,5 @@ func explain(p *vm.Program, env *Env, err error) error {
 	if why == "" {
 		return err
 	}
-	return &fieldsError{why: why, err: err}
+	return &fieldsError{why: why, err: err, instead: true}
 }
