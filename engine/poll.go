@@ -34,32 +34,35 @@ func (q *queue) pollKey(workflow, poll string) string {
 	return q.shardFor(workflow).prefix + "poll:" + workflow + ":" + hex.EncodeToString(sum[:8])
 }
 
-// pollState is what is kept of a poll trigger between polls.
+// pollState is what is kept of a poll trigger between polls: workflows.PollState as
+// Redis holds it.
 type pollState struct {
-	Cursor any `json:"cursor"`
+	Cursor    any  `json:"cursor"`
+	Recording bool `json:"recording,omitempty"`
 }
 
-// PollCursor returns the cursor a poll trigger of wf kept after its last good poll,
-// and found false when it never had a good poll.
-func (e *Engine) PollCursor(ctx context.Context, wf *workflows.Workflow, poll string) (cursor any, found bool, err error) {
+// PollState returns what a poll trigger of wf kept after its last good poll, and found
+// false when it never had one.
+func (e *Engine) PollState(ctx context.Context, wf *workflows.Workflow, poll string) (st workflows.PollState, found bool, err error) {
 	raw, err := e.q.rdb.Get(ctx, e.q.pollKey(wf.Name, poll)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, false, nil
+		return st, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return st, false, err
 	}
-	var st pollState
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, false, fmt.Errorf("poll %s: state %q: %w", poll, raw, err)
+	var kept pollState
+	if err := json.Unmarshal(raw, &kept); err != nil {
+		return st, false, fmt.Errorf("poll %s: state %q: %w", poll, raw, err)
 	}
-	return st.Cursor, true, nil
+	return workflows.PollState{Cursor: kept.Cursor, Recording: kept.Recording}, true, nil
 }
 
-// SavePoll records a good poll of a poll trigger of wf and the cursor it gave. The
-// state is kept as long as a schedule's last tick.
-func (e *Engine) SavePoll(ctx context.Context, wf *workflows.Workflow, poll string, cursor any) error {
-	raw, err := json.Marshal(pollState{Cursor: cursor})
+// SavePoll records a good poll of a poll trigger of wf: the cursor it gave, and
+// whether the poll's first is still recording what is there. The state is kept as
+// long as a schedule's last tick.
+func (e *Engine) SavePoll(ctx context.Context, wf *workflows.Workflow, poll string, st workflows.PollState) error {
+	raw, err := json.Marshal(pollState{Cursor: st.Cursor, Recording: st.Recording})
 	if err != nil {
 		return fmt.Errorf("poll %s: cursor: %w", poll, err)
 	}

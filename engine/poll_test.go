@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // TestPollState: a tick is claimed once and an earlier one not at all; a poll's
@@ -35,14 +36,14 @@ func TestPollState(t *testing.T) {
 			t.Error("a tick an hour past Redis's clock was claimed")
 		}
 
-		if c, found, err := e.PollCursor(ctx, wf, sched); c != nil || found || err != nil {
-			t.Errorf("a new poll's cursor: %v %v %v", c, found, err)
+		if st, found, err := e.PollState(ctx, wf, sched); st.Cursor != nil || found || err != nil {
+			t.Errorf("a new poll's state: %v %v %v", st, found, err)
 		}
-		if err := e.SavePoll(ctx, wf, sched, map[string]any{"since": "2026-01-01"}); err != nil {
+		if err := e.SavePoll(ctx, wf, sched, workflows.PollState{Cursor: map[string]any{"since": "2026-01-01"}, Recording: true}); err != nil {
 			t.Fatal(err)
 		}
-		if c, found, err := e.PollCursor(ctx, wf, sched); !found || err != nil || c.(map[string]any)["since"] != "2026-01-01" {
-			t.Errorf("cursor read back: %v %v %v", c, found, err)
+		if st, found, err := e.PollState(ctx, wf, sched); !found || err != nil || st.Cursor.(map[string]any)["since"] != "2026-01-01" || !st.Recording {
+			t.Errorf("state read back: %v %v %v", st, found, err)
 		}
 
 		started, first, err := e.StartOnce(ctx, wf, event(`{"name": "a"}`), "poll:a", time.Hour)

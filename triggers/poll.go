@@ -33,7 +33,7 @@ type Poll struct {
 	Backfill   bool
 	key        string
 	// formerKey is the key the poll had when keys named the schedule too: its state
-	// from then is read there (see LastCursor).
+	// from then is read there (see LastState).
 	formerKey string
 	// method, url (up to its first {{ }}) and api: what it asks, for its summary
 	method, url, api string
@@ -80,21 +80,21 @@ var pollExprs = []struct {
 // tick.
 func (p *Poll) Key() string { return p.key }
 
-// cursors is where the cursors of polls are kept (the engine).
-type cursors interface {
-	PollCursor(ctx context.Context, wf *workflows.Workflow, poll string) (cursor any, found bool, err error)
+// states is where the state of polls is kept (the engine).
+type states interface {
+	PollState(ctx context.Context, wf *workflows.Workflow, poll string) (st workflows.PollState, found bool, err error)
 }
 
-// LastCursor returns the cursor of the poll's last good poll, found false before its
-// first. A poll with none under its key reads the one kept under its key of before,
-// which named its schedule too: a poll goes on from where it was across the upgrade
-// that changed its key, rather than record what is there as if it were new.
-func (p *Poll) LastCursor(ctx context.Context, c cursors, wf *workflows.Workflow) (cursor any, found bool, err error) {
-	cursor, found, err = c.PollCursor(ctx, wf, p.key)
+// LastState returns what the poll kept after its last good poll, found false before
+// its first. A poll with nothing under its key reads what was kept under its key of
+// before, which named its schedule too: a poll goes on from where it was across the
+// upgrade that changed its key, rather than record what is there as if it were new.
+func (p *Poll) LastState(ctx context.Context, c states, wf *workflows.Workflow) (st workflows.PollState, found bool, err error) {
+	st, found, err = c.PollState(ctx, wf, p.key)
 	if err != nil || found {
-		return cursor, found, err
+		return st, found, err
 	}
-	return c.PollCursor(ctx, wf, p.formerKey)
+	return c.PollState(ctx, wf, p.formerKey)
 }
 
 // DefaultMaxItems is the most items one poll starts runs for.

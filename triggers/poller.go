@@ -18,10 +18,11 @@ type Polls interface {
 	LastTick(ctx context.Context, wf *workflows.Workflow, schedule string) (time.Time, error)
 	// ClaimTick claims a tick of schedule, once across every process.
 	ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error)
-	// PollCursor returns the cursor of the poll's last good poll; found false before its first.
-	PollCursor(ctx context.Context, wf *workflows.Workflow, poll string) (cursor any, found bool, err error)
-	// SavePoll records a good poll and its cursor.
-	SavePoll(ctx context.Context, wf *workflows.Workflow, poll string, cursor any) error
+	// PollState returns what the poll kept after its last good poll; found false
+	// before its first.
+	PollState(ctx context.Context, wf *workflows.Workflow, poll string) (st workflows.PollState, found bool, err error)
+	// SavePoll records a good poll: its cursor, and whether its first still records.
+	SavePoll(ctx context.Context, wf *workflows.Workflow, poll string, st workflows.PollState) error
 	// MarkSeen records dedupe keys as started, without runs, for window.
 	MarkSeen(ctx context.Context, wf *workflows.Workflow, keys []string, window time.Duration) error
 	// Seen reports, for each dedupe key, whether it started a run (or was recorded)
@@ -234,6 +235,14 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		p.log.Info("poll succeeds again", "workflow", wf.Name, "failed_polls", st.failures)
 	}
 	st.failures, st.retryAt = 0, time.Time{}
+	switch {
+	case out.first && out.recording:
+		p.log.Info("poll: its first records what is there and starts nothing (backfill = false); the list goes on, and the next poll "+
+			"goes on recording from where this one stopped", "workflow", wf.Name, "recorded", out.recorded)
+	case out.first:
+		p.log.Info("poll: its first recorded what was there, to the end of the list, and started nothing (backfill = false); "+
+			"the items that come from now on start runs", "workflow", wf.Name, "recorded", out.recorded)
+	}
 	if out.started > 0 {
 		p.log.Info("poll started runs", "workflow", wf.Name, "runs", out.started)
 	}
@@ -276,39 +285,38 @@ var errPoll = errors.New("poll")
 
 // polled is what one good poll did: the runs it started, and why it left part of its
 // list to later polls ("" when it did not), with the new items it saw past max_items.
+// A poll's first, without backfill, starts nothing: it records the items there
+// (recorded), and recording says it has not read its list to the end yet.
 type polled struct {
-	started int
-	cut     Cut
-	left    int
+	started   int
+	cut       Cut
+	left      int
+	recorded  int
+	recording bool
+	first     bool // the poll recorded what is there
 }
 
 // poll asks the API once and starts a run for each new item, at most max_items. The
 // cursor moves to the one read from the answer only when the poll looked at its whole
 // list: when max_items or max_pages cut it, the poll keeps the cursor it was sent
 // with, so that the next poll asks for the same items again, skips those started and
-// starts those cut. A poll's first, without backfill, records what is there, and
-// takes the cursor whatever it read: everything there is the past.
+// starts those cut. A poll's first, without backfill, records what is there instead
+// (see record).
 func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, tick time.Time) (polled, error) {
-	cursor, found, err := poll.LastCursor(ctx, p.polls, wf)
+	st, found, err := poll.LastState(ctx, p.polls, wf)
 	if err != nil {
 		return polled{}, fmt.Errorf("reading the cursor: %w", err)
 	}
 	at := tick.UTC().Format(time.RFC3339)
-	record := !found && !poll.Backfill
+	if (!found || st.Recording) && !poll.Backfill {
+		return p.record(ctx, wf, poll, st.Cursor, at)
+	}
+	cursor := st.Cursor
 	ans, err := poll.Fetch(ctx, wf, cursor, at, Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
 		return p.polls.Seen(ctx, wf, keys)
-	}, Filter: true, Record: record, Now: p.now()})
+	}, Filter: true, Now: p.now()})
 	if err != nil {
 		return polled{}, err
-	}
-	if record {
-		if err := p.polls.MarkSeen(ctx, wf, ans.Keys(), poll.SeenWindow); err != nil {
-			return polled{}, fmt.Errorf("recording the items there before: %w", err)
-		}
-		if err := p.polls.SavePoll(ctx, wf, poll.Key(), ans.Cursor); err != nil {
-			return polled{}, fmt.Errorf("keeping the cursor: %w", err)
-		}
-		return polled{}, nil
 	}
 	if ans.Cut == CutMaxPages && ans.Starts == 0 && poll.Cursor != nil {
 		// Kept, the cursor has the next poll read the same pages again, with nothing
@@ -340,8 +348,58 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 			return out, err
 		}
 	}
-	if err := p.polls.SavePoll(ctx, wf, poll.Key(), next); err != nil {
+	if err := p.polls.SavePoll(ctx, wf, poll.Key(), workflows.PollState{Cursor: next}); err != nil {
 		return out, fmt.Errorf("keeping the cursor: %w", err)
+	}
+	return out, nil
+}
+
+// maxRecordRequests is how many requests a poll's first sends, reading on, before it
+// leaves the rest of the list to the next poll (its last answer may take it past them,
+// by up to max_pages).
+const maxRecordRequests = 100
+
+// record is a poll's first, without backfill: it records the keys of what is there
+// as seen, and starts nothing. One answer may be one page of the list, or max_pages of
+// them: the poll reads on, with the cursor each answer gives, until an answer shows
+// the end of the list (see listEnds). After each answer it keeps the cursor, saying it
+// still records until the end: a poll that stops before the end (it fails, its process
+// dies, or it has sent maxRecordRequests) leaves the next poll to go on recording
+// from there, and no poll starts a run for an item that was there before.
+func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll, cursor any, at string) (polled, error) {
+	out := polled{first: true, recording: true}
+	look := Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
+		return p.polls.Seen(ctx, wf, keys)
+	}, Record: true, Now: p.now()}
+	for sent, n := 0, 0; sent < maxRecordRequests; n++ {
+		ans, err := poll.Fetch(ctx, wf, cursor, at, look)
+		if err != nil {
+			return out, err
+		}
+		sent += max(len(ans.Sent), 1)
+		var keys []string
+		for _, f := range ans.Items {
+			if f.Status == ItemRecorded {
+				keys = append(keys, f.Key)
+			}
+		}
+		if err := p.polls.MarkSeen(ctx, wf, keys, poll.SeenWindow); err != nil {
+			return out, fmt.Errorf("recording the items there before: %w", err)
+		}
+		out.recorded += len(keys)
+		// An answer of items all recorded already, read with a cursor this poll was
+		// given, goes round in circles. The first answer of a poll may hold such
+		// items only because a poll before it stopped between recording them and
+		// keeping its cursor: it goes on.
+		end := poll.listEnds(ans, cursor) || n > 0 && len(keys) == 0
+		if err := p.polls.SavePoll(ctx, wf, poll.Key(), workflows.PollState{Cursor: ans.Cursor, Recording: !end}); err != nil {
+			return out, fmt.Errorf("keeping the cursor: %w", err)
+		}
+		if end {
+			out.recording = false
+			return out, nil
+		}
+		cursor = ans.Cursor
 	}
 	return out, nil
 }

@@ -2,6 +2,9 @@ package triggers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -96,7 +99,7 @@ type Look struct {
 	// Filter applies the workflow's filter to the new items, as a Poller does: an
 	// item it turns down does not count toward max_items.
 	Filter bool
-	// Record is a poll's first, without backfill: every item it reads is
+	// Record is a poll's first, without backfill: every item it reads not seen is
 	// ItemRecorded, and none is cut by max_items.
 	Record bool
 	// Now is when the items are received: their events' received_at.
@@ -113,9 +116,19 @@ type Look struct {
 // changes nothing: a Poller starts the runs, hookflow run --poll shows them.
 func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any, at string, look Look) (*Answer, error) {
 	pollValue := map[string]any{"cursor": cursor, "time": at}
-	// The request's Idempotency-Key is <workflow>@<poll time>:poll, one per tick.
+	// The request's Idempotency-Key is <workflow>@<poll time>:poll, one per tick. A
+	// poll's first may send several in its tick, each with another cursor, asking for
+	// another part of the list: each has a key of its own (and a turn of its own at its
+	// api's rate limit), the same for the same cursor, as when it is sent again after
+	// the api's limits held it back.
+	step := "poll"
+	if look.Record && cursor != nil {
+		raw, _ := json.Marshal(cursor)
+		sum := sha256.Sum256(raw)
+		step += ":" + hex.EncodeToString(sum[:6])
+	}
 	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, RunID: wf.Name + "@" + at,
-		Workflow: wf.Name, Step: "poll", Attempt: 1, Secrets: wf.Secrets}
+		Workflow: wf.Name, Step: step, Attempt: 1, Secrets: wf.Secrets}
 	ans := &Answer{}
 	resp, err := poll.pages(ctx, wf, call, look, ans)
 	if call.Sent != nil {
@@ -193,7 +206,7 @@ func (poll *Poll) sort(ctx context.Context, wf *workflows.Workflow, look Look, a
 		keys[i] = "poll:" + workflows.Text(k)
 	}
 	seen := make([]bool, len(list))
-	if look.Seen != nil && !look.Record && len(list) > 0 {
+	if look.Seen != nil && len(list) > 0 {
 		var err error
 		if seen, err = look.Seen(ctx, keys); err != nil {
 			return fmt.Errorf("reading the items seen: %w", err)
@@ -202,10 +215,10 @@ func (poll *Poll) sort(ctx context.Context, wf *workflows.Workflow, look Look, a
 	for i, item := range list {
 		f := Found{Value: item, Key: keys[i], Page: page}
 		switch {
-		case look.Record:
-			f.Status = ItemRecorded
 		case seen[i]:
 			f.Status = ItemSeen
+		case look.Record:
+			f.Status = ItemRecorded
 		case ans.Starts >= poll.MaxItems:
 			f.Status, ans.Cut = ItemCut, CutMaxItems
 		default:
@@ -243,6 +256,35 @@ func (poll *Poll) filter(wf *workflows.Workflow, look Look, f *Found, at string)
 		f.Status = ItemFiltered // looked at again next poll: the item may change
 	}
 	return nil
+}
+
+// paginates reports whether the poll reads its list page by page.
+func (poll *Poll) paginates() bool {
+	pg, ok := poll.Request.(pager)
+	return ok && pg.Paginate() != nil
+}
+
+// listEnds reports whether the answer of a poll sent with cursor shows the end of its
+// list, as a poll's first reads on to it: the answer has no items, or its cursor is
+// nil or the one sent (the next poll would ask for the same), or, with paginate, its
+// pages ended before max_pages. Without a cursor every poll asks for the same, so
+// each answer is the end: with paginate, the pages past max_pages are never read.
+func (poll *Poll) listEnds(ans *Answer, cursor any) bool {
+	switch {
+	case poll.Cursor == nil, len(ans.Items) == 0, ans.Cursor == nil:
+		return true
+	case poll.paginates() && ans.Cut != CutMaxPages:
+		return true
+	}
+	return sameJSON(ans.Cursor, cursor)
+}
+
+// sameJSON reports whether two values are the same as JSON: a cursor read back from
+// Redis has its numbers as float64, one read from an answer may not.
+func sameJSON(a, b any) bool {
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(x) == string(y)
 }
 
 // answered is the error of an answer whose status the request did not expect, with

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 const shopPollSrc = `
@@ -90,8 +91,9 @@ func TestPollScheduleChangeKeepsItsState(t *testing.T) {
 		}
 		api.mu.Lock()
 		defer api.mu.Unlock()
-		if fmt.Sprint(api.since) != "[ 2]" {
-			t.Errorf("since sent %q, want \"\" then 2, the cursor kept by the poll before the change", api.since)
+		if fmt.Sprint(api.since) != "[ 2 2]" {
+			t.Errorf("since sent %q, want \"\" then 2 (the first poll reading to the end of its list), then 2, the cursor kept by "+
+				"the poll before the change", api.since)
 		}
 	})
 }
@@ -110,7 +112,7 @@ func TestPollReadsItsStateFromBeforeItsKeyLeftOutTheSchedule(t *testing.T) {
 		ctx := context.Background()
 		// What a poll before the change kept: 2 orders seen, and their cursor.
 		const former = "poll every 1m0s 363de59e27db54a3"
-		if err := e.SavePoll(ctx, wf, former, 2); err != nil {
+		if err := e.SavePoll(ctx, wf, former, workflows.PollState{Cursor: 2}); err != nil {
 			t.Fatal(err)
 		}
 		api.add(2)

@@ -95,8 +95,8 @@ func TestPollPaginates(t *testing.T) {
 			if pages["o1"] != 1 || pages["o7"] != 3 {
 				t.Errorf("event.poll.page of o1, o7: %v, %v; want 1, 3", pages["o1"], pages["o7"])
 			}
-			cursor, found, err := e.PollCursor(context.Background(), wf, poll.Key())
-			if err != nil || !found || fmt.Sprint(cursor) != fmt.Sprint(tt.cursor) {
+			st, found, err := e.PollState(context.Background(), wf, poll.Key())
+			if cursor := st.Cursor; err != nil || !found || fmt.Sprint(cursor) != fmt.Sprint(tt.cursor) {
 				t.Errorf("max_items %d: cursor %v (%v %v), want %v", tt.maxItems, cursor, found, err, tt.cursor)
 			}
 			// The next poll starts what the first left, and reads the list to its end.
@@ -111,8 +111,8 @@ func TestPollPaginates(t *testing.T) {
 					t.Errorf("item %s started %d runs", id, n)
 				}
 			}
-			if cursor, _, _ := e.PollCursor(context.Background(), wf, poll.Key()); fmt.Sprint(cursor) != "4" {
-				t.Errorf("max_items %d: cursor %v after a poll that read the list to its end, want its last page, 4", tt.maxItems, cursor)
+			if st, _, _ := e.PollState(context.Background(), wf, poll.Key()); fmt.Sprint(st.Cursor) != "4" {
+				t.Errorf("max_items %d: cursor %v after a poll that read the list to its end, want its last page, 4", tt.maxItems, st.Cursor)
 			}
 		}
 	})

@@ -49,7 +49,7 @@ func TestPollStreakOutlivesAReload(t *testing.T) {
 	api.add("ship")
 	use(2)
 	testutil.Eventually(t, 10*time.Second, "the first poll", func() bool {
-		_, found, err := e.PollCursor(context.Background(), wf, wf.Triggers[0].Config.(*Poll).Key())
+		_, found, err := e.PollState(context.Background(), wf, wf.Triggers[0].Config.(*Poll).Key())
 		return err == nil && found
 	})
 	api.add("ship", "ship", "ship", "ship", "ship", "ship")

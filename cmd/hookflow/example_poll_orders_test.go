@@ -17,6 +17,7 @@ import (
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/triggers"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // shopOrders is the shop API the poll-orders example polls: its paid orders, answered
@@ -122,7 +123,7 @@ func TestExamplePollOrders(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := engine.New(b.Client, engine.Options{Logger: slog.New(slog.DiscardHandler), Shards: shards})
-		if err := e.SavePoll(ctx, wf, poll.Key(), "2026-03-02T09:05:00Z"); err != nil {
+		if err := e.SavePoll(ctx, wf, poll.Key(), workflows.PollState{Cursor: "2026-03-02T09:05:00Z"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.MarkSeen(ctx, wf, []string{"poll:ord_2"}, time.Hour); err != nil {

@@ -93,8 +93,11 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 
 	now := time.Now()
 	look := triggers.Look{Now: now}
-	var cursor any
-	found := false
+	var (
+		cursor any
+		kept   workflows.PollState
+		found  bool
+	)
 	if o.redisURL != "" {
 		rdb, _, closeRedis, err := openRedis(ctx, o.redisURL, 2, quiet)
 		if err != nil {
@@ -106,9 +109,10 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 			return &unreachableError{err}
 		}
 		shared := engine.New(rdb, engine.Options{Logger: quiet, Shards: shards})
-		if cursor, found, err = poll.LastCursor(ctx, shared, wf); err != nil {
+		if kept, found, err = poll.LastState(ctx, shared, wf); err != nil {
 			return fmt.Errorf("reading the poll's cursor from %s: %w", o.redisURL, err)
 		}
+		cursor = kept.Cursor
 		look.Seen = func(ctx context.Context, keys []string) ([]bool, error) { return shared.Seen(ctx, wf, keys) }
 	}
 
@@ -170,8 +174,13 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	case triggers.CutMaxPages:
 		fmt.Fprintln(stdout, "cut at max_pages: the pages after them are not read, and the next poll asks again with the cursor kept")
 	}
-	if o.redisURL != "" && !found && !poll.Backfill {
+	switch {
+	case o.redisURL == "" || poll.Backfill:
+	case !found:
 		fmt.Fprintln(stdout, "this is the poll's first in this Redis: with backfill = false, a serving hookflow would record these items and start nothing")
+	case kept.Recording:
+		fmt.Fprintln(stdout, "the poll's first has not read its list to the end yet: with backfill = false, a serving hookflow would go on "+
+			"recording these items and start nothing")
 	}
 	if o.dryRun || len(fresh) == 0 {
 		if o.dryRun {
