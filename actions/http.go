@@ -189,8 +189,28 @@ func (h *HTTP) prepare(ctx context.Context, c *workflows.Call, next string) (*pr
 
 // send sends a prepared request, admitted by the api's limits, and records it in c;
 // page is its page, 0 for a step without paginate. A call sent again after a 401 is
-// admitted again.
+// admitted again. c.RequestTimeout bounds each request, its answer read: the call, and
+// its sending again with a new OAuth2 token.
 func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets *workflows.Redactor, page int) (map[string]any, error) {
+	var cancels []context.CancelFunc
+	defer func() {
+		for _, cancel := range cancels {
+			cancel()
+		}
+	}()
+	timedOut := func() bool { return false }
+	bound := func() {} // gives p.req, about to be sent, c.RequestTimeout from now
+	if c.RequestTimeout > 0 {
+		base := p.req.Context()
+		bound = func() {
+			rctx, cancel := context.WithTimeout(base, c.RequestTimeout)
+			cancels = append(cancels, cancel)
+			p.req = p.req.WithContext(rctx)
+			// Its own deadline, not ctx's: ctx's says what stopped it (the step's timeout).
+			timedOut = func() bool { return rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil }
+		}
+	}
+	bound()
 	req := p.req
 	sent := &workflows.Request{Attempt: c.Attempt, Page: page, Method: h.method, URL: p.shownURL(secrets),
 		Headers: workflows.RecordHeaders(req.Header, secrets), Body: workflows.RecordBody(p.body, secrets)}
@@ -223,6 +243,7 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 			}
 			defer release()
 		}
+		bound()
 		sent = &workflows.Request{Attempt: c.Attempt, Page: page, Method: h.method, URL: p.shownURL(secrets),
 			Headers: workflows.RecordHeaders(p.req.Header, secrets), Body: sent.Body}
 		c.Record(sent)
@@ -237,6 +258,8 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 				h.method, sent.URL, MaxResponseHeaders>>10, err))
 		case errors.As(err, new(*BlockedError)):
 			err = workflows.Permanent(fmt.Errorf("%s %s: %w", h.method, sent.URL, err))
+		case timedOut():
+			err = fmt.Errorf("%s %s: timed out after %s, with no answer", h.method, sent.URL, workflows.FormatDuration(c.RequestTimeout))
 		default:
 			err = fmt.Errorf("%s %s: %w", h.method, sent.URL, err)
 		}
@@ -268,6 +291,10 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 	}
 	if c.Sensitive {
 		sent.Response = &workflows.Response{Body: workflows.SensitiveShown}
+	}
+	if err != nil && timedOut() {
+		return nil, fmt.Errorf("%s %s: timed out after %s, reading the answer (status %d)", h.method, sent.URL,
+			workflows.FormatDuration(c.RequestTimeout), resp.StatusCode)
 	}
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", h.method, sent.URL, err)

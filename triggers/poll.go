@@ -31,7 +31,10 @@ type Poll struct {
 	SeenWindow time.Duration
 	MaxItems   int
 	Backfill   bool
-	key        string
+	// Timeout bounds each request of the poll (each page): its timeout, else its
+	// api's, else a step's default.
+	Timeout time.Duration
+	key     string
 	// formerKey is the key the poll had when keys named the schedule too: its state
 	// from then is read there (see LastState).
 	formerKey string
@@ -107,7 +110,7 @@ func pollKind(http workflows.StepKind) workflows.TriggerKind {
 			{Name: "every"}, {Name: "cron"}, {Name: "timezone"},
 			{Name: "url", Required: true}, {Name: "api"}, {Name: "method"}, {Name: "query"}, {Name: "headers"},
 			{Name: "items", Required: true}, {Name: "key", Required: true}, {Name: "cursor"},
-			{Name: "seen_window"}, {Name: "max_items"}, {Name: "backfill"},
+			{Name: "seen_window"}, {Name: "max_items"}, {Name: "backfill"}, {Name: "timeout"},
 		},
 		Blocks: []workflows.BlockType{{Type: "paginate"}},
 		// The request is sent for a tick, before any item is an event.
@@ -135,6 +138,13 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	p.MaxItems, d = b.Int("max_items", DefaultMaxItems, 1, 100_000)
 	diags = append(diags, d...)
 	p.Backfill, d = b.Bool("backfill", false)
+	diags = append(diags, d...)
+	// As a step's: its own timeout wins over its api's.
+	timeout := workflows.DefaultStepTimeout
+	if a := b.API(); a != nil && a.Timeout > 0 {
+		timeout = a.Timeout
+	}
+	p.Timeout, d = b.Duration("timeout", timeout)
 	diags = append(diags, d...)
 	srcs := map[string]string{}
 	for _, x := range pollExprs {

@@ -125,11 +125,16 @@ func (p *Poller) streakOf(poll *Poll) *streak {
 }
 
 // Stop stops every poll; a poll under way finishes first (or gives up after
-// pollTimeout).
+// pollBound).
 func (p *Poller) Stop() { p.loops.stop() }
 
-// pollTimeout bounds one poll: the request and the starts of its items.
+// pollTimeout bounds one poll: its requests (each within the poll's timeout), their
+// waits for the api's limits, and the starts of its items.
 const pollTimeout = 2 * time.Minute
+
+// pollBound is how long one poll may take: pollTimeout, or twice the poll's timeout
+// when that is longer, so that a request may take its timeout.
+func pollBound(poll *Poll) time.Duration { return max(pollTimeout, 2*poll.Timeout) }
 
 // streak is a poll's run of failures in this process, kept across reloads.
 type streak struct {
@@ -192,7 +197,7 @@ func (p *Poller) run(ctx context.Context, wf *workflows.Workflow, poll *Poll) {
 // tick claims a tick of a poll and, when this process claimed it, polls. A failure
 // is logged once per streak of them, counted, and makes the poll wait (see retryAfter).
 func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time) {
-	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	ctx, cancel := context.WithTimeout(ctx, pollBound(poll))
 	defer cancel()
 	claimed, err := p.polls.ClaimTick(ctx, wf, poll.Key(), tick)
 	if err == nil && !claimed {
@@ -203,7 +208,7 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		out, err = p.poll(ctx, wf, poll, tick)
 		// Held back by its api's limits (a rate limit, a 429's Retry-After): the tick
 		// is this process's, so it waits its turn and polls, rather than fail and back
-		// off as if the API were down. pollTimeout bounds the waits.
+		// off as if the API were down. pollBound bounds the waits.
 		var th *workflows.Throttled
 		if !errors.As(err, &th) || !sleepCtx(ctx, th.After) {
 			break

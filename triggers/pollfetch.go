@@ -128,7 +128,7 @@ func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any,
 		step += ":" + hex.EncodeToString(sum[:6])
 	}
 	call := &workflows.Call{Env: &workflows.Env{Vars: wf.Vars, Poll: pollValue}, RunID: wf.Name + "@" + at,
-		Workflow: wf.Name, Step: step, Attempt: 1, Secrets: wf.Secrets}
+		Workflow: wf.Name, Step: step, Attempt: 1, Secrets: wf.Secrets, RequestTimeout: poll.Timeout}
 	ans := &Answer{}
 	resp, err := poll.pages(ctx, wf, call, look, ans)
 	if call.Sent != nil {

@@ -116,6 +116,11 @@ type Call struct {
 	// Timeout is the step's timeout: how long an attempt may take, and how long a wait
 	// step waits.
 	Timeout time.Duration
+	// RequestTimeout bounds each request the call sends (each page of a paginated
+	// one, from its sending to the end of its answer), within ctx's deadline; 0: ctx's
+	// deadline only. A poll sets it: it has no attempt for a deadline to bound, and
+	// reads on past its first answer.
+	RequestTimeout time.Duration
 	// RetryMax is the longest wait between the step's attempts (its retry's max); 0
 	// for a step without retries, which DefaultRetryMax stands for. It bounds how long
 	// a Retry-After the step gets makes the other calls of its api wait.
