@@ -168,6 +168,9 @@ workflow "waits" {
 	if err := e.KeepSeen(ctx, chain, []string{"a", "b"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.LockPoll(ctx, chain, "poll abc", "holder", time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
 	// A queued run cancelled (cancel).
 	if err := e.q.start(ctx, "doomed", chain, []byte(`{"body":{"name":"x"}}`), ""); err != nil {
 		t.Fatal(err)
@@ -258,7 +261,7 @@ var allScripts = map[string]*redis.Script{
 	"claimtick.lua": claimTickScript,
 	"cancel.lua":    cancelScript, "wake.lua": wakeScript, "defer.lua": deferScript,
 	"park.lua": parkScript, "resume.lua": resumeScript, "page.lua": pageScript, "keep.lua": keepScript,
-	"seenkeys.lua": seenKeysScript, "limit.lua": limitScript,
+	"seenkeys.lua": seenKeysScript, "limit.lua": limitScript, "polllock.lua": pollLockScript,
 }
 
 // httpSetWithProbe loads src with the probe step kind and the real ones (http,

@@ -69,6 +69,30 @@ func (e *Engine) SavePoll(ctx context.Context, wf *workflows.Workflow, poll stri
 	return e.q.rdb.Set(ctx, e.q.pollKey(wf.Name, poll), raw, tickTTL).Err()
 }
 
+// LockPoll takes the lock of a poll trigger of wf for holder, for ttl, and reports
+// whether it has it: one poll of the trigger runs at a time across processes. It
+// reports false when another holder has it. With keep, it keeps the lock holder has
+// for ttl from now, and reports false when holder's hold is over (it may have passed
+// to another).
+func (e *Engine) LockPoll(ctx context.Context, wf *workflows.Workflow, poll, holder string, ttl time.Duration, keep bool) (bool, error) {
+	mode := "take"
+	if keep {
+		mode = "keep"
+	}
+	n, err := pollLockScript.Run(ctx, e.q.rdb, []string{e.q.pollLockKey(wf.Name, poll)}, mode, holder, max(ttl, time.Millisecond).Milliseconds()).Int()
+	return n == 1, err
+}
+
+// UnlockPoll frees the lock of a poll trigger of wf if holder has it.
+func (e *Engine) UnlockPoll(ctx context.Context, wf *workflows.Workflow, poll, holder string) error {
+	return pollLockScript.Run(ctx, e.q.rdb, []string{e.q.pollLockKey(wf.Name, poll)}, "free", holder, 0).Err()
+}
+
+// pollLockKey names the lock a poll of a poll trigger holds while it runs.
+func (q *queue) pollLockKey(workflow, poll string) string {
+	return q.pollKey(workflow, poll) + ":lock"
+}
+
 // MarkSeen records dedupe keys of wf as started for window, without starting runs: a
 // StartOnce of one of them within the window starts none. Keys recorded already keep
 // their run.

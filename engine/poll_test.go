@@ -101,6 +101,32 @@ func TestPollState(t *testing.T) {
 			t.Errorf("a key marked seen again started a run: %v %v", first, err)
 		}
 
+		// One holder at a time has a poll's lock; a hold that is over, though the
+		// embedded Redis has yet to expire it, is another's to take, and no longer its
+		// holder's to keep.
+		lock := func(holder string, ttl time.Duration, keep, want bool) {
+			t.Helper()
+			if ok, err := e.LockPoll(ctx, wf, sched, holder, ttl, keep); ok != want || err != nil {
+				t.Errorf("%s, keep %v: %v %v, want %v", holder, keep, ok, err, want)
+			}
+		}
+		lock("a", time.Hour, false, true)
+		lock("b", time.Hour, false, false)
+		lock("b", time.Hour, true, false)
+		lock("a", time.Hour, true, true)
+		if err := e.UnlockPoll(ctx, wf, sched, "b"); err != nil {
+			t.Fatal(err)
+		}
+		lock("b", time.Hour, false, false) // b freed nothing: a has it
+		if err := e.UnlockPoll(ctx, wf, sched, "a"); err != nil {
+			t.Fatal(err)
+		}
+		lock("a", time.Hour, true, false) // freed: nothing to keep
+		lock("b", 200*time.Millisecond, false, true)
+		time.Sleep(300 * time.Millisecond)
+		lock("b", time.Hour, true, false)
+		lock("a", time.Hour, false, true)
+
 		if st, err := e.TriggerState(ctx, wf, sched); st != nil || err != nil {
 			t.Errorf("the state of a poll never polled: %v %v", st, err)
 		}

@@ -128,6 +128,7 @@ var (
 	resumeScript    = script("resume.lua")
 	seenKeysScript  = script("seenkeys.lua")
 	limitScript     = script("limit.lua")
+	pollLockScript  = script("polllock.lua")
 )
 
 // startHash, completeHash, advanceHash and finishHash are the SHA1s of the scripts that

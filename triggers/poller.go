@@ -35,6 +35,7 @@ type Polls interface {
 	// RecordPoll records how a poll went, for every process's admin API to show: the
 	// runs it started, or its error ("" for none).
 	RecordPoll(ctx context.Context, wf *workflows.Workflow, poll string, started int, pollErr string) error
+	pollLocks
 }
 
 // Poller runs the poll triggers of a workflow set. Every process serving the set runs
@@ -49,6 +50,10 @@ type Poller struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *Metrics // nil: none
+
+	// lockTTL and lockKeep are how long a poll's lock lasts, and how often a poll
+	// under way keeps it (pollLockTTL, pollLockKeep).
+	lockTTL, lockKeep time.Duration
 
 	loops loops
 
@@ -66,7 +71,7 @@ type streakKey struct {
 
 // NewPoller returns a poller that keeps its state and starts runs with polls.
 func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
-	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics}
+	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep}
 }
 
 // Use stops the polls of the previous set and starts those of set. Each poll trigger
@@ -141,6 +146,7 @@ type streak struct {
 	failures int
 	retryAt  time.Time // no poll before
 	cuts     int       // good polls in a row that left part of their list to later polls
+	skips    int       // ticks in a row skipped, as the poll of an earlier one was under way
 	version  string    // the version of the poll's workflow when its loop last started
 }
 
@@ -203,6 +209,17 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 	if err == nil && !claimed {
 		return // another process polls this tick
 	}
+	if err == nil {
+		var release func()
+		held := false
+		ctx, release, held, err = p.hold(ctx, wf, poll)
+		defer release()
+		if err == nil && !held {
+			p.skipped(wf, st)
+			return
+		}
+	}
+	st.skips = 0
 	var out polled
 	for err == nil {
 		out, err = p.poll(ctx, wf, poll, tick)
@@ -215,11 +232,17 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		}
 		err = nil
 	}
+	if err != nil && errors.Is(context.Cause(ctx), errLockLost) {
+		err = fmt.Errorf("%w: %w", errLockLost, err)
+	}
 	var said string
 	if err != nil {
 		said = wf.Secrets.String(err.Error())
 	}
-	if rerr := p.polls.RecordPoll(ctx, wf, poll.Key(), out.started, said); rerr != nil && err == nil {
+	// Recorded though the poll's own context is over (its bound passed, its lock lost).
+	rctx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer done()
+	if rerr := p.polls.RecordPoll(rctx, wf, poll.Key(), out.started, said); rerr != nil && err == nil {
 		p.log.Warn("poll: cannot record how it went", "workflow", wf.Name, "err", rerr)
 	}
 	if err != nil {
@@ -252,6 +275,16 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		p.log.Info("poll started runs", "workflow", wf.Name, "runs", out.started)
 	}
 	p.logCut(wf, poll, st, out)
+}
+
+// skipped logs, once per run of them, the ticks that a poll skips as the poll of an
+// earlier tick is under way, in another process: it holds the poll's lock.
+func (p *Poller) skipped(wf *workflows.Workflow, st *streak) {
+	st.skips++
+	if st.skips == 1 {
+		p.log.Info("poll: a tick is skipped, as the poll of an earlier tick is still under way in another process; the next "+
+			"tick polls (logged once per run of skipped ticks)", "workflow", wf.Name)
+	}
 }
 
 // logCut warns, once per run of them, of polls that leave part of their list to
