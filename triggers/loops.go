@@ -8,7 +8,8 @@ import (
 )
 
 // loops runs a goroutine per trigger of one kind in the set in use, until the next set
-// or stop: the lifecycle the scheduler and the poller share.
+// or stop: the scheduler's lifecycle. (The poller keeps the loops of the triggers a
+// reload leaves unchanged: see pollloops.go.)
 type loops struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc

@@ -55,83 +55,17 @@ type Poller struct {
 	// under way keeps it (pollLockTTL, pollLockKeep).
 	lockTTL, lockKeep time.Duration
 
-	loops loops
-
+	using   sync.Mutex // held by Use and Stop, one at a time
 	mu      sync.Mutex
-	streaks map[streakKey]*streak // each poll trigger's, kept across reloads (see keepStreaks)
-	inUse   map[*Poll]*streak     // the streak of each poll of the set in use
-}
-
-// streakKey names a poll trigger across reloads: its workflow, its key (what it asks),
-// and n, its rank among the workflow's poll triggers of that key.
-type streakKey struct {
-	workflow, poll string
-	n              int
+	streaks map[streakKey]*streak   // each poll trigger's, kept across reloads (see keepStreaks)
+	inUse   map[*Poll]*streak       // the streak of each poll of the set in use
+	running map[streakKey]*pollLoop // the loop of each poll trigger of the set in use
 }
 
 // NewPoller returns a poller that keeps its state and starts runs with polls.
 func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
 	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep}
 }
-
-// Use stops the polls of the previous set and starts those of set. Each poll trigger
-// of set that was in the previous one goes on with its streak (see keepStreaks).
-func (p *Poller) Use(set *workflows.Set) {
-	p.loops.stop() // first: no poll of the previous set is left to change its streak
-	p.keepStreaks(set)
-	useLoops(&p.loops, set, p.run)
-}
-
-// keepStreaks gives each poll trigger of set the streak it had in the set before: a
-// reload builds every poll anew, and a poll whose failures, or cut polls, go on after
-// it is still in the same run of them. So it logs no second warning for it, and the
-// good poll that ends it says so (poll succeeds again, poll read its whole list
-// again): the documented way out of a poll failing at max_pages is to raise max_pages,
-// a reload. A poll whose workflow changed no longer waits out its failures: it polls
-// at its next tick, as the change may be its fix. A poll trigger that is gone, or now
-// asks for other items (another key), forgets its streak.
-func (p *Poller) keepStreaks(set *workflows.Set) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	kept := map[streakKey]*streak{}
-	p.inUse = map[*Poll]*streak{}
-	for _, wf := range set.Workflows() {
-		for _, t := range wf.Triggers {
-			poll, ok := t.Config.(*Poll)
-			if !ok {
-				continue
-			}
-			k := streakKey{workflow: wf.Name, poll: poll.Key()}
-			for kept[k] != nil {
-				k.n++
-			}
-			st := p.streaks[k]
-			switch {
-			case st == nil:
-				st = &streak{}
-			case st.version != wf.Version:
-				st.retryAt = time.Time{}
-			}
-			st.version = wf.Version
-			kept[k], p.inUse[poll] = st, st
-		}
-	}
-	p.streaks = kept
-}
-
-// streakOf returns the streak of a poll of the set in use.
-func (p *Poller) streakOf(poll *Poll) *streak {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if st := p.inUse[poll]; st != nil {
-		return st
-	}
-	return &streak{}
-}
-
-// Stop stops every poll; a poll under way finishes first (or gives up after
-// pollBound).
-func (p *Poller) Stop() { p.loops.stop() }
 
 // pollTimeout bounds one poll: its requests (each within the poll's timeout), their
 // waits for the api's limits, and the starts of its items.
@@ -147,7 +81,7 @@ type streak struct {
 	retryAt  time.Time // no poll before
 	cuts     int       // good polls in a row that left part of their list to later polls
 	skips    int       // ticks in a row skipped, as the poll of an earlier one was under way
-	version  string    // the version of the poll's workflow when its loop last started
+	version  string    // the version of the poll's workflow in the set in use
 }
 
 // retryAfter is how long a poll that failed n times in a row waits: its interval
@@ -161,49 +95,13 @@ func retryAfter(every time.Duration, n int) time.Duration {
 	return max(every, min(d, time.Hour))
 }
 
-func (p *Poller) run(ctx context.Context, wf *workflows.Workflow, poll *Poll) {
-	key := poll.Key()
-	retry := newBackoff()
-	var last time.Time
-	for {
-		var err error
-		if last, err = p.polls.LastTick(ctx, wf, key); err == nil {
-			break
-		}
-		p.log.Warn("poll: cannot read its last tick; retrying", "workflow", wf.Name, "err", err)
-		if !sleepCtx(ctx, retry.next()) {
-			return
-		}
-	}
-	if now := p.now(); last.After(now.Add(maxSkew)) {
-		last = now
-	}
-	st := p.streakOf(poll)
-	for {
-		now := p.now()
-		tick, _ := poll.Schedule.Due(last, now)
-		if tick.IsZero() || now.Before(st.retryAt) {
-			wait := maxSleep
-			if next := poll.Schedule.Next(now); !next.IsZero() {
-				wait = min(next.Sub(now), maxSleep)
-			}
-			if now.Before(st.retryAt) {
-				wait = min(st.retryAt.Sub(now), maxSleep)
-			}
-			if !sleepCtx(ctx, wait) {
-				return
-			}
-			continue
-		}
-		p.tick(ctx, wf, poll, st, tick)
-		last = tick
-	}
-}
-
-// tick claims a tick of a poll and, when this process claimed it, polls. A failure
-// is logged once per streak of them, counted, and makes the poll wait (see retryAfter).
-func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time) {
-	ctx, cancel := context.WithTimeout(ctx, pollBound(poll))
+// tick claims a tick of a poll and, when this process claimed it, polls, unless the
+// poll of an earlier tick is still under way (see hold). A failure is logged once per
+// streak of them, counted, and makes the poll wait (see retryAfter). A poll that loop,
+// the context of the poll's loop, cancels (a reload that changed or dropped the
+// trigger, or a stop) is no failure: the next poll reads what it would have.
+func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time) {
+	ctx, cancel := context.WithTimeout(loop, pollBound(poll))
 	defer cancel()
 	claimed, err := p.polls.ClaimTick(ctx, wf, poll.Key(), tick)
 	if err == nil && !claimed {
@@ -232,9 +130,20 @@ func (p *Poller) tick(ctx context.Context, wf *workflows.Workflow, poll *Poll, s
 		}
 		err = nil
 	}
+	if err != nil && loop.Err() != nil {
+		p.log.Info("poll stopped, by a reload that changed or removed its trigger or by a stop: no failure; the next poll "+
+			"reads what it would have", "workflow", wf.Name, "started", out.started)
+		return
+	}
 	if err != nil && errors.Is(context.Cause(ctx), errLockLost) {
 		err = fmt.Errorf("%w: %w", errLockLost, err)
 	}
+	p.report(ctx, wf, poll, st, tick, out, err)
+}
+
+// report records how a poll went, for every process to show, logs it and keeps its
+// streak.
+func (p *Poller) report(ctx context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time, out polled, err error) {
 	var said string
 	if err != nil {
 		said = wf.Secrets.String(err.Error())

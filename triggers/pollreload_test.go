@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
@@ -144,5 +147,93 @@ workflow "other" {
 	moved := streaks(loadPolls(t, api.srv.Client(), strings.Replace(src("b"), "/other", "/others", 1)))
 	if st := moved[2]; st == first[2] || st.failures != 0 {
 		t.Errorf("a poll asking for other items kept the streak of the one before: %+v", st)
+	}
+}
+
+// A reload that leaves a poll trigger unchanged (it adds a webhook workflow) does not
+// cancel the poll under way: it finishes, and the loop goes on polling. A reload that
+// changes the poll's workflow cancels it, and so does a stop: a poll cancelled so is
+// no failure (not counted, not shown as the poll's error, no wait after it).
+func TestPollReloadCancelsOnlyThePollsItChanges(t *testing.T) {
+	const webhook = `
+workflow "hooks" {
+  trigger "webhook" {
+    path = "/hooks/x"
+  }
+}
+`
+	const step = `
+  step "log" "it" {
+    message = "changed"
+  }
+}
+`
+	for _, c := range []struct {
+		name     string
+		then     func(p *Poller, e *engine.Engine, use func(string), src string)
+		finishes bool
+	}{
+		{"a reload leaving it unchanged", func(p *Poller, e *engine.Engine, use func(string), src string) { use(src + webhook) }, true},
+		{"a reload changing its workflow", func(p *Poller, e *engine.Engine, use func(string), src string) {
+			use(strings.TrimSuffix(strings.TrimSpace(src), "}") + step)
+		}, false},
+		{"a stop", func(p *Poller, e *engine.Engine, use func(string), src string) { p.Stop() }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := redistest.Mini(t)
+			api := newHeldAPI(t, 1)
+			src := strings.Replace(fmt.Sprintf(heldPollSrc, api.srv.URL), `every    = "1m"`, `every    = "1s"`, 1)
+			e := engine.New(b.Client, engine.Options{Logger: quietLog})
+			reg := prometheus.NewRegistry()
+			var logged testutil.LogBuffer
+			p := NewPoller(e, slog.New(slog.NewTextHandler(&logged, nil)), WithMetrics(NewMetrics(reg)))
+			defer p.Stop()
+			var set *workflows.Set
+			use := func(src string) { // as serve's reload does: the engine, then the triggers
+				set = loadPolls(t, api.srv.Client(), src)
+				e.Use(set)
+				p.Use(set)
+			}
+			use(src)
+			wait(t, api.arrived, "the poll's request")
+			c.then(p, e, use, src)
+			close(api.release)
+			wf := set.Workflow("orders")
+			key := wf.Triggers[0].Config.(*Poll).Key()
+			status := func() *engine.PollStatus {
+				st, err := e.TriggerState(context.Background(), wf, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, _ := st.(*engine.PollStatus)
+				return s
+			}
+			if c.finishes {
+				testutil.Eventually(t, 10*time.Second, "the poll under way finished, and the next polled", func() bool {
+					s := status()
+					return api.requests() >= 2 && s != nil && s.Started == 0 && s.LastOKAt != nil
+				})
+			} else {
+				testutil.Eventually(t, 10*time.Second, "the poll stopped", func() bool {
+					return strings.Contains(logged.String(), "poll stopped") || strings.Contains(logged.String(), "poll failed")
+				})
+			}
+			text := logged.String()
+			if strings.Contains(text, "poll failed") {
+				t.Errorf("a poll failed:\n%s", text)
+			}
+			if c.finishes && strings.Contains(text, "poll stopped") {
+				t.Errorf("the poll under way was stopped:\n%s", text)
+			}
+			if s := status(); s != nil && (s.Failures != 0 || s.LastError != "") {
+				t.Errorf("the poll's status %+v, want no failure", s)
+			}
+			if n := metricstest.Series(t, reg, "hookflow_poll_failures_total"); len(n) != 0 {
+				t.Errorf("poll failures counted: %v", n)
+			}
+			if st := p.streakOf(wf.Triggers[0].Config.(*Poll)); st.failures != 0 || !st.retryAt.IsZero() {
+				t.Errorf("the poll's streak %+v, want no failure and no wait", st)
+			}
+		})
 	}
 }
