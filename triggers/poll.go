@@ -100,6 +100,37 @@ func (p *Poll) LastState(ctx context.Context, c states, wf *workflows.Workflow) 
 	return c.PollState(ctx, wf, p.formerKey)
 }
 
+// DefaultSeenWindow is how long an item's key is remembered when the poll does not
+// say.
+const DefaultSeenWindow = 30 * 24 * time.Hour
+
+// seenWindowWarning warns of a seen_window no longer than the time between two polls:
+// by the next poll, the keys of the items are forgotten, and an item that the list
+// still holds (one that keeps what it listed, or one at the cursor's very second)
+// starts a run again at every poll.
+func seenWindowWarning(b *workflows.Block, sched *Schedule, window time.Duration) hcl.Diagnostics {
+	gap, between := sched.Every, "every "+workflows.FormatDuration(sched.Every)
+	if sched.Cron != nil {
+		gap = sched.longestGap()
+		between = "at ticks up to " + workflows.FormatDuration(gap) + " apart (" + sched.Spec + ")"
+	}
+	if gap <= 0 || window > gap {
+		return nil
+	}
+	a, set := b.Attr("seen_window"), "seen_window"
+	if a == nil {
+		a, set = b.Attr("every"), "seen_window's default"
+		if a == nil {
+			a = b.Attr("cron")
+		}
+	}
+	return hcl.Diagnostics{a.Warning("A poll's seen_window is no longer than its interval",
+		fmt.Sprintf("The poll asks %s, and remembers an item's key for %s (%s) after its run starts: by the next poll the key "+
+			"is forgotten, and an item the list still holds then (a list that keeps what it listed, an item at the cursor's "+
+			"very second) starts another run, at every poll. Make seen_window longer than the interval by far, as long as "+
+			"the list keeps an item", between, workflows.FormatDuration(window), set))}
+}
+
 // DefaultMaxItems is the most items one poll starts runs for.
 const DefaultMaxItems = 1000
 
@@ -133,8 +164,11 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 			Detail:  "The poll's own items attribute reads the items of every page: move it out of the paginate block.",
 			Subject: pg.Paginate().DefRange.Ptr()})
 	}
-	p.SeenWindow, d = b.Duration("seen_window", 30*24*time.Hour)
+	p.SeenWindow, d = b.Duration("seen_window", DefaultSeenWindow)
 	diags = append(diags, d...)
+	if !diags.HasErrors() {
+		diags = append(diags, seenWindowWarning(b, p.Schedule, p.SeenWindow)...)
+	}
 	p.MaxItems, d = b.Int("max_items", DefaultMaxItems, 1, 100_000)
 	diags = append(diags, d...)
 	p.Backfill, d = b.Bool("backfill", false)

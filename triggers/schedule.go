@@ -40,6 +40,22 @@ func (s *Schedule) Next(t time.Time) time.Time {
 	return time.UnixMilli((t.UnixMilli()/every + 1) * every).In(t.Location())
 }
 
+// longestGap returns the longest time between two ticks of a cron schedule, over
+// its next 1,000 ticks from a fixed time, or two years of them: a spec for weekdays
+// has its weekend.
+func (s *Schedule) longestGap() time.Duration {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, s.Location)
+	var gap time.Duration
+	for t, i := s.Next(from), 0; !t.IsZero() && i < 1000 && t.Sub(from) < 2*366*24*time.Hour; i++ {
+		n := s.Next(t)
+		if n.IsZero() {
+			break
+		}
+		gap, t = max(gap, n.Sub(t)), n
+	}
+	return gap
+}
+
 // wallClock is t's date and time of day as a clock on the wall shows them.
 func wallClock(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)

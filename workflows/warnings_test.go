@@ -18,6 +18,7 @@ var warningOnly = []string{
 	"credential_in_file",
 	"for_each_same_idempotency_key",
 	"output_field_missing",
+	"poll_seen_window_shorter_than_interval",
 	"set_field_misspelled",
 	"status_of_non_http_step",
 }
