@@ -140,15 +140,34 @@ func TestPollAnswerExcerpt(t *testing.T) {
 	}
 }
 
-// A poll answered with a body that is not JSON, though it says it is (a cut-off list,
-// a maintenance page), says so, as a step's reference into such a body does.
+// A poll answered with a body that says it is JSON and is not (a list cut short, a
+// maintenance page) says so, with where the body stops being JSON; one that does not
+// say it is JSON says it is text. Neither shows the error of the items expression on
+// text, which would say nothing more.
 func TestPollAnswerNotJSON(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"orders": [{"id": "o1", `)
-	}))
-	defer api.Close()
-	set := loadPolls(t, api.Client(), fmt.Sprintf(`
+	for _, c := range []struct {
+		name, contentType, body, want string
+	}{
+		{"cut short", "application/json", `{"orders": [{"id": "o1", `,
+			`items: the answer says it is JSON (Content-Type "application/json") but does not parse as JSON: unexpected end of ` +
+				`JSON input, at line 1, column 26, after its last byte (25): the answer was cut short`},
+		{"not JSON at all", "application/json; charset=utf-8", "<html>\n<h1>Maintenance</h1>\n",
+			`items: the answer says it is JSON (Content-Type "application/json; charset=utf-8") but does not parse as JSON: ` +
+				`invalid character '<' looking for beginning of value, at line 1, column 1`},
+		{"broken on a later line", "application/vnd.api+json", "{\n  \"orders\": [\n    {\"id\": \"o1\"},,\n  ]\n}",
+			`but does not parse as JSON: invalid character ',' looking for beginning of value, at line 3, column 18`},
+		{"a JSON string", "application/json", `"all good"`,
+			`items: response.body is text, which has no fields: the answer is not JSON, or does not say it is (Content-Type "application/json")`},
+		{"text", "text/plain; charset=utf-8", `orders: o1`,
+			`items: response.body is text, which has no fields: the answer is not JSON, or does not say it is (Content-Type "text/plain; charset=utf-8")`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.contentType)
+				fmt.Fprint(w, c.body)
+			}))
+			defer api.Close()
+			set := loadPolls(t, api.Client(), fmt.Sprintf(`
 workflow "orders" {
   trigger "poll" {
     every = "1m"
@@ -158,17 +177,23 @@ workflow "orders" {
   }
 }
 `, api.URL))
-	e := engine.New(redistest.Mini(t).Client, engine.Options{Logger: quietLog})
-	e.Use(set)
-	p := NewPoller(e, quietLog)
-	wf := set.Workflow("orders")
-	poll := wf.Triggers[0].Config.(*Poll)
-	p.tick(context.Background(), wf, poll, &streak{}, time.Now().Truncate(time.Minute))
-	st, err := e.TriggerState(context.Background(), wf, poll.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if shown := st.(*engine.PollStatus).LastError; !strings.Contains(shown, "response.body is text, which has no fields: the answer is not JSON") {
-		t.Errorf("the poll's error: %s", shown)
+			e := engine.New(redistest.Mini(t).Client, engine.Options{Logger: quietLog})
+			e.Use(set)
+			p := NewPoller(e, quietLog)
+			wf := set.Workflow("orders")
+			poll := wf.Triggers[0].Config.(*Poll)
+			p.tick(context.Background(), wf, poll, &streak{}, time.Now().Truncate(time.Minute))
+			st, err := e.TriggerState(context.Background(), wf, poll.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
+			shown := st.(*engine.PollStatus).LastError
+			if !strings.Contains(shown, c.want) {
+				t.Errorf("the poll's error:\n%s\nwant it to hold:\n%s", shown, c.want)
+			}
+			if strings.Contains(shown, "invalid operation") || strings.Contains(shown, "(1:") {
+				t.Errorf("the poll's error shows the items expression's own: %s", shown)
+			}
+		})
 	}
 }
