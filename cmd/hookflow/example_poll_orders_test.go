@@ -98,9 +98,11 @@ func TestExamplePollOrders(t *testing.T) {
 			"→ GET " + shopSrv.URL + "/api/v1/orders?limit=250&paid_since=&status=paid",
 			"Authorization: Bearer [redacted]",
 			"← 200",
-			"new  ord_1\n", "new  ord_2\n", "new  ord_3\n",
+			"new  ord_1\n", "new  ord_3\n",
+			// A pickup: serve starts no run for it, and does not remember it.
+			"new  ord_2 (the filter is false for it: no run, and it stays new)\n",
 			"next cursor: 2026-03-02T09:10:00Z",
-			"3 items, 3 new", "dry run: no run started",
+			"3 items, 3 new (1 of them filtered)\n", "dry run: no run started",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the output lacks %q:\n%s", want, out)

@@ -138,9 +138,9 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		return exitError(exitFailed)
 	}
 	var fresh []int
-	cut := 0
+	cut, filtered := 0, 0
 	for i, f := range ans.Items {
-		mark := "new "
+		mark, why := "new ", ""
 		switch f.Status {
 		case triggers.ItemSeen:
 			mark = "seen"
@@ -148,8 +148,11 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 			mark, cut = "cut ", cut+1
 		default:
 			fresh = append(fresh, i)
+			if !o.noFilter && filteredOut(wf, poll, f, at) {
+				why, filtered = " (the filter is false for it: no run, and it stays new)", filtered+1
+			}
 		}
-		fmt.Fprintf(stdout, "  %s %s\n", mark, wf.Secrets.String(strings.TrimPrefix(f.Key, "poll:")))
+		fmt.Fprintf(stdout, "  %s %s%s\n", mark, wf.Secrets.String(strings.TrimPrefix(f.Key, "poll:")), why)
 	}
 	if poll.Cursor != nil {
 		next, kept := ans.Cursor, ""
@@ -163,6 +166,9 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "next cursor: %s%s\n", shown, kept)
 	}
 	fmt.Fprintf(stdout, "%d item%s, %d new", len(ans.Items), plural(len(ans.Items)), len(fresh))
+	if filtered > 0 {
+		fmt.Fprintf(stdout, " (%d of them filtered)", filtered)
+	}
 	if cut > 0 {
 		fmt.Fprintf(stdout, ", %d cut", cut)
 	}
@@ -189,6 +195,21 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return o.runItems(ctx, set, k, apis, wf, poll, ans, fresh, at, stdout, stderr, quiet)
+}
+
+// filteredOut reports whether the workflow's filter is false for a new item: a serving
+// hookflow starts no run for it, and does not remember it (it is new at every poll).
+// A filter that fails on the item is not false: runItems says how it fails.
+func filteredOut(wf *workflows.Workflow, poll *triggers.Poll, item triggers.Found, at string) bool {
+	if wf.Filter == nil {
+		return false
+	}
+	ev, err := poll.ItemEvent(item.Value, at, item.Page, time.Now())
+	if err != nil {
+		return false
+	}
+	ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
+	return err == nil && !ok
 }
 
 // runItems runs the workflow here for each new item, one after the other, printing
