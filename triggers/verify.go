@@ -51,11 +51,11 @@ var secretsAttr = workflows.Attr{Name: "secrets", Required: true}
 var presets = map[string]preset{
 	"github": {attrs: []workflows.Attr{secretsAttr}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
 		secrets, diags := secretList(b)
-		return &hmacScheme{header: "X-Hub-Signature-256", prefix: "sha256=", hash: sha256.New, encoding: "hex", secrets: secrets}, diags
+		return &hmacScheme{header: "X-Hub-Signature-256", name: "X-Hub-Signature-256", prefix: "sha256=", hash: sha256.New, encoding: "hex", secrets: secrets}, diags
 	}},
 	"shopify": {attrs: []workflows.Attr{secretsAttr}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
 		secrets, diags := secretList(b)
-		return &hmacScheme{header: "X-Shopify-Hmac-Sha256", hash: sha256.New, encoding: "base64", secrets: secrets}, diags
+		return &hmacScheme{header: "X-Shopify-Hmac-Sha256", name: "X-Shopify-Hmac-Sha256", hash: sha256.New, encoding: "base64", secrets: secrets}, diags
 	}},
 	"hmac": {attrs: []workflows.Attr{secretsAttr, {Name: "header", Required: true}, {Name: "algorithm"}, {Name: "encoding"}, {Name: "prefix"}},
 		new: newHMACScheme},
@@ -124,7 +124,8 @@ func secretList(b *workflows.Block) ([]string, hcl.Diagnostics) {
 // hmacScheme is a signature header holding an HMAC of the body: GitHub, Shopify and
 // the generic hmac preset.
 type hmacScheme struct {
-	header   string
+	header   string // canonical, as it is looked up
+	name     string // as the file spells it, as refusals name it
 	prefix   string
 	hash     func() hash.Hash
 	encoding string // hex or base64
@@ -146,7 +147,7 @@ func newHMACScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	prefix, d := b.ConstString("prefix", "")
 	diags = append(diags, d...)
-	return &hmacScheme{header: http.CanonicalHeaderKey(header), prefix: prefix, hash: hashes[alg], encoding: enc, secrets: secrets}, diags
+	return &hmacScheme{header: http.CanonicalHeaderKey(header), name: header, prefix: prefix, hash: hashes[alg], encoding: enc, secrets: secrets}, diags
 }
 
 func (s *hmacScheme) verify(h http.Header, body []byte, _ time.Time) error {
@@ -155,22 +156,33 @@ func (s *hmacScheme) verify(h http.Header, body []byte, _ time.Time) error {
 		return err
 	}
 	if v == "" {
-		return verifyFailed("no %s header", s.header)
+		return verifyFailed("no %s header", s.name)
 	}
 	sig, ok := strings.CutPrefix(v, s.prefix)
 	if !ok {
-		return verifyFailed("%s does not start with %q", s.header, s.prefix)
+		return verifyFailed("%s does not start with %q", s.name, s.prefix)
 	}
 	given, err := decodeSig(s.encoding, sig)
 	if err != nil {
-		return verifyFailed("%s is not %s", s.header, s.encoding)
+		return verifyFailed("%s is not %s", s.name, s.encoding)
 	}
 	for _, secret := range s.secrets {
 		if hmac.Equal(given, sign(s.hash, []byte(secret), body)) {
 			return nil
 		}
 	}
-	return verifyFailed("the %s signature does not match", s.header)
+	// Hex digits are base64 too: a hex signature sent where base64 is expected decodes,
+	// to the wrong length. Say so, as the sender's code is then what is wrong.
+	if size := s.hash().Size(); s.encoding == "base64" && len(sig) == 2*size && len(given) != size && isHex(sig) {
+		return verifyFailed("the %s signature does not match: it is hex, where %s is base64", s.name, s.name)
+	}
+	return verifyFailed("the %s signature does not match", s.name)
+}
+
+// isHex reports whether s is hex digits only.
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // stripeScheme: Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…] over "<t>.<body>".

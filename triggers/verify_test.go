@@ -558,3 +558,45 @@ func TestHMACHeaderInAnyCase(t *testing.T) {
 		t.Errorf("sent twice: %v", err)
 	}
 }
+
+// A refusal names the signature header as the file spells it, and says when a
+// signature is hex where the header carries base64 (Shopify's), the sender's usual
+// mistake: hex digits decode as base64 too, to the wrong length.
+func TestVerifyRefusalsSayWhatIsWrong(t *testing.T) {
+	body := []byte(`{"id":727}`)
+	mac := hmac.New(sha256.New, []byte("shpss_secret"))
+	mac.Write(body)
+	sum := mac.Sum(nil)
+	woo := buildVerifier(t, `verify "hmac" {
+  header   = "X-WC-Webhook-Signature"
+  encoding = "base64"
+  secrets  = ["shpss_secret"]
+}`)
+	shopify := buildVerifier(t, `verify "shopify" { secrets = ["shpss_secret"] }`)
+	for _, c := range []struct {
+		name string
+		v    verifier
+		h    http.Header
+		want string
+	}{
+		{"no header", woo, header(), "no X-WC-Webhook-Signature header"},
+		{"not base64", woo, header("X-WC-Webhook-Signature", "!!"), "X-WC-Webhook-Signature is not base64"},
+		{"hex where base64", woo, header("X-WC-Webhook-Signature", hex.EncodeToString(sum)),
+			"the X-WC-Webhook-Signature signature does not match: it is hex, where X-WC-Webhook-Signature is base64"},
+		{"shopify, hex", shopify, header("X-Shopify-Hmac-Sha256", hex.EncodeToString(sum)),
+			"it is hex, where X-Shopify-Hmac-Sha256 is base64"},
+		{"a wrong base64 signature", shopify, header("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(sum[1:])),
+			"the X-Shopify-Hmac-Sha256 signature does not match"},
+	} {
+		err := c.v.verify(c.h, body, time.Now())
+		if !errors.Is(err, errVerify) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want it to say %q", c.name, err, c.want)
+		}
+		if c.name == "a wrong base64 signature" && strings.Contains(err.Error(), "hex") {
+			t.Errorf("%s: %v, a base64 signature taken for hex", c.name, err)
+		}
+	}
+	if err := shopify.verify(header("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(sum)), body, time.Now()); err != nil {
+		t.Errorf("the right signature: %v", err)
+	}
+}
