@@ -105,8 +105,9 @@ type Engine struct {
 	keys       resumeKeys
 	// health checks a Redis Cluster's primaries for Ping and Redis; nil on a single Redis.
 	health *clusterHealth
-	// limitsMu keeps one useLimits at a time.
+	// limits are the concurrency limits to put in force (useLimits), under limitsMu.
 	limitsMu sync.Mutex
+	limits   limits
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored
@@ -177,7 +178,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 // runnable, so a run keeps the definition it started with when a file changes.
 func (e *Engine) Use(set *workflows.Set) {
 	if limits := e.versions.use(set.Workflows()); len(limits) > 0 {
-		go e.useLimits(limits)
+		e.putLimits(limits)
 	}
 }
 

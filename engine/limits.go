@@ -2,25 +2,65 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// useLimitsTimeout bounds how long putting a set's concurrency limits in force may
-// take: a Redis that does not answer leaves them to the next start of each workflow,
+// useLimitsTimeout bounds how long putting one workflow's concurrency limit in force
+// may take: a Redis that does not answer leaves it to the next start of the workflow,
 // which writes its limit too.
-const useLimitsTimeout = 10 * time.Second
+const useLimitsTimeout = 5 * time.Second
 
-// useLimits puts in force the concurrency limits of the named workflows in use, as
-// their versions were just put in use: a limit raised (or lifted) by a reload lets the
-// runs waiting in line start at once, rather than at the next run's start. Each
-// workflow's limit is read when it is written, so a reload that comes while an
-// earlier one's limits are being written has its own written last.
-func (e *Engine) useLimits(names []string) {
+// limits are the workflows whose concurrency limits wait to be put in force, and
+// whether a goroutine is doing so: one at a time, however many reloads come.
+type limits struct {
+	todo    map[string]bool
+	running bool
+}
+
+// putLimits has the concurrency limits of the named workflows put in force, in the
+// background: see useLimits.
+func (e *Engine) putLimits(names []string) {
 	e.limitsMu.Lock()
 	defer e.limitsMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), useLimitsTimeout)
-	defer cancel()
-	for _, name := range names {
+	if e.limits.todo == nil {
+		e.limits.todo = map[string]bool{}
+	}
+	for _, n := range names {
+		e.limits.todo[n] = true
+	}
+	if !e.limits.running {
+		e.limits.running = true
+		go e.useLimits()
+	}
+}
+
+// nextLimit takes a workflow whose limit waits to be put in force; ok is false when
+// none waits, and the goroutine ends.
+func (e *Engine) nextLimit() (name string, ok bool) {
+	e.limitsMu.Lock()
+	defer e.limitsMu.Unlock()
+	for n := range e.limits.todo {
+		delete(e.limits.todo, n)
+		return n, true
+	}
+	e.limits.running = false
+	return "", false
+}
+
+// useLimits puts in force the concurrency limits of the workflows in use that
+// putLimits named, as their versions were just put in use: a limit raised (or lifted)
+// by a reload lets the runs waiting in line start at once, rather than at the next
+// run's start. Each workflow's limit is read when it is written, so the latest
+// reload's is the one written. A closed client (the process stops) ends it.
+func (e *Engine) useLimits() {
+	for {
+		name, ok := e.nextLimit()
+		if !ok {
+			return
+		}
 		v := e.versions.currentOf(name)
 		if v == nil {
 			continue // gone from the set in use since
@@ -28,12 +68,18 @@ func (e *Engine) useLimits(names []string) {
 		sh := e.q.shardFor(name)
 		wk := sh.of(name)
 		keys := []string{wk.ready, sh.due(), sh.wake(), wk.inflight, wk.pending, wk.limit}
-		if err := limitScript.Run(ctx, e.q.rdb, keys, sh.prefix, name, v.wf.Concurrency).Err(); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), useLimitsTimeout)
+		err := limitScript.Run(ctx, e.q.rdb, keys, sh.prefix, name, v.wf.Concurrency).Err()
+		cancel()
+		switch {
+		case errors.Is(err, redis.ErrClosed):
+			e.limitsMu.Lock()
+			e.limits.todo, e.limits.running = nil, false
+			e.limitsMu.Unlock()
+			return
+		case err != nil:
 			e.log.Warn("could not put a concurrency limit in force: the next run's start will", "workflow", name,
 				"concurrency", v.wf.Concurrency, "err", err)
-			if ctx.Err() != nil {
-				return
-			}
 		}
 	}
 }

@@ -759,19 +759,23 @@ const (
 // 0.25 s returns after about 0.3 s.
 const blockTick = 100 * time.Millisecond
 
+// wakePoll is how often a wait shorter than blockTick looks for a wake-up.
+const wakePoll = 10 * time.Millisecond
+
 // wait blocks until a job may be due on the shard, d passes, or a wake-up arrives. A
 // job due within a tick of Redis's timer (an api's next turn under its rate_limit, a
 // retry) is waited for here, not in Redis, which would end the wait up to a tick late:
-// a rate of 4 calls a second with a burst of 1 made 3.3. Longer waits block in Redis
-// until a tick before d, and the next lease finds what is left to wait.
+// a rate of 4 calls a second with a burst of 1 made 3.3. Meanwhile it looks for a
+// wake-up every wakePoll, so that a run queued by another process waits no longer.
+// Longer waits block in Redis until a tick before d, and the next lease finds what is
+// left to wait.
 func (q *queue) wait(ctx context.Context, sh *shard, d time.Duration) error {
 	if d < 0 || d > maxWait {
 		d = maxWait
 	}
 	d = max(d, minWait)
 	if d <= blockTick {
-		sleep(ctx, d) // a wake-up meanwhile waits at most d; the lease after finds its job
-		return nil
+		return q.waitHere(ctx, sh, d)
 	}
 	d -= blockTick
 	err := q.rdb.Do(ctx, "BLPOP", sh.wake(), strconv.FormatFloat(d.Seconds(), 'f', 3, 64)).Err()
@@ -779,6 +783,25 @@ func (q *queue) wait(ctx context.Context, sh *shard, d time.Duration) error {
 		return nil
 	}
 	return err
+}
+
+// waitHere is wait for a short d, in the process: it ends when d passes or it takes a
+// wake-up from the shard's list.
+func (q *queue) waitHere(ctx context.Context, sh *shard, d time.Duration) error {
+	end := time.Now().Add(d)
+	for {
+		err := q.rdb.LPop(ctx, sh.wake()).Err()
+		switch {
+		case err == nil:
+			return nil // woken
+		case !errors.Is(err, redis.Nil):
+			return err
+		}
+		left := time.Until(end)
+		if left <= 0 || !sleep(ctx, min(left, wakePoll)) {
+			return nil
+		}
+	}
 }
 
 // wake sends one wake-up signal to a shard's workers.

@@ -374,5 +374,15 @@ func TestWaitForAJobDueSoonIsNotRedisTimed(t *testing.T) {
 				t.Errorf("wait %v returned after %v", c.d, took)
 			}
 		}
+		// A wake-up, from a run another process queued, ends a short wait: it takes it.
+		if err := e.q.wake(ctx, sh); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.q.wait(ctx, sh, 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if n := b.Client.LLen(ctx, sh.wake()).Val(); n != 0 {
+			t.Errorf("%d wake-ups left after a short wait: it did not look for them", n)
+		}
 	})
 }
