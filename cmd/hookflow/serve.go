@@ -277,6 +277,9 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	if err != nil {
 		return nil, err
 	}
+	if mode == engine.RedisSentinel {
+		warnFewWaitedReplicas(ctx, rdb, cfg.waitReplicas, log)
+	}
 	if cfg.redisURL == "" {
 		stopLimit, closeStore := limitMemory(), closeRedis
 		closeRedis = func() { stopLimit(); closeStore() }
