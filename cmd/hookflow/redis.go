@@ -250,7 +250,8 @@ func askCluster(ctx context.Context, opts *redis.Options, seeds []string) (bool,
 // parseSentinelURL reads redis+sentinel://[user:password@]host:port[,host:port...]/
 // primary-name[/db][?sentinel_password=…]: the user and password are the primary's,
 // sentinel_password the Sentinels' own when they have one. rediss+sentinel uses TLS to
-// the primary.
+// the Sentinels and the primary alike: go-redis gives its Sentinel clients the
+// primary's TLSConfig and Dialer, so one cannot be plain and the other not.
 func parseSentinelURL(url string) (*redis.FailoverOptions, error) {
 	scheme, rest, _ := strings.Cut(url, "://")
 	o := &redis.FailoverOptions{}
