@@ -58,6 +58,9 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 			return nil, "", nil, err
 		}
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
+		if err := askSentinels(ctx, opts, reachBy); err != nil {
+			return nil, "", nil, err
+		}
 		rdb, mode, where = redis.NewFailoverClient(opts), engine.RedisSentinel, "the primary "+opts.MasterName+" of Sentinel "+strings.Join(opts.SentinelAddrs, ",")
 	default:
 		rdb, mode, where, err = openURL(ctx, url, workers, reachBy)

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 func TestFewWaitedReplicas(t *testing.T) {
@@ -59,5 +64,58 @@ func TestWarnFewWaitedReplicasOnSentinel(t *testing.T) {
 		if warned != c.warn {
 			t.Errorf("--redis-wait-replicas %d: warned %v, want %v:\n%s", c.wait, warned, c.warn, logs.String())
 		}
+	}
+}
+
+// serve started on a Sentinel URL that cannot work says why, once, in one line: a
+// primary name no Sentinel knows is a wrong --redis (exit status 2); Sentinels that
+// cannot be reached are named with the reason (3); a sentinel_password they refuse is
+// said once (3).
+func TestServeSentinelStartErrors(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	dir := testutil.WriteRelay(t)
+	primary := redistest.Real(t)
+	sentinel := redistest.Sentinel(t, "mymaster", strings.TrimPrefix(primary.URL, "redis://"))
+	locked := redistest.Sentinel(t, "mymaster", strings.TrimPrefix(primary.URL, "redis://"))
+	s := redis.NewClient(&redis.Options{Addr: locked})
+	if err := s.Do(context.Background(), "ACL", "SETUSER", "default", "resetpass", ">right").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	down, down2 := freeAddr(t), freeAddr(t)
+	for _, c := range []struct {
+		name, url string
+		code      int
+		want      []string
+		once      string
+	}{
+		{"unknown primary name", "redis+sentinel://" + sentinel + "/nosuch/0", 2,
+			[]string{`no Sentinel knows a primary named "nosuch"`, sentinel}, "nosuch"},
+		{"no sentinel listening", "redis+sentinel://" + down + "," + down2 + "/mymaster/0", 3,
+			[]string{"cannot reach Redis", down + ": dial tcp " + down + ": connect: connection refused", down2 + ": dial tcp"}, "cannot reach Redis"},
+		{"wrong sentinel password", "redis+sentinel://" + locked + "/mymaster/0?sentinel_password=wrong", 3,
+			[]string{"cannot reach Redis", locked + ": WRONGPASS"}, "WRONGPASS"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+				"--redis", c.url, dir}, nil, io.Discard, &stderr)
+			if code := exitStatus(err, &stderr); code != c.code {
+				t.Errorf("exit status %d (%v), want %d", code, err, c.code)
+			}
+			out := stderr.String()
+			for _, want := range c.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, out)
+				}
+			}
+			if n := strings.Count(out, c.once); n != 1 {
+				t.Errorf("stderr says %q %d times:\n%s", c.once, n, out)
+			}
+			t.Logf("%s", out)
+			if strings.Contains(out, "redis: nil") || strings.Contains(out, "context deadline exceeded") {
+				t.Errorf("stderr says what go-redis says, not what is wrong:\n%s", out)
+			}
+		})
 	}
 }
