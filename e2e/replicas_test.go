@@ -65,8 +65,9 @@ func TestWaitReplicasGatesTheAnswer(t *testing.T) {
 
 // The primary of a Sentinel group fails over (SENTINEL FAILOVER) while webhooks arrive
 // through hookflow serve --redis redis+sentinel://…. hookflow follows the Sentinel to
-// the new primary: webhooks are answered 202 or, while the switch is under way, 503
-// (fire fails on any other answer), and after it they are accepted again. With
+// the new primary, and logs that it did: webhooks are answered 202 or, while the switch
+// is under way, 503 (fire fails on any other answer), and after it they are accepted
+// again. With
 // --redis-wait-replicas 1, every webhook answered 202, before, during or after, ends
 // in a delivered run on the new primary. Without it, the old primary takes writes
 // until the Sentinel makes it a replica, and they are dropped then: the loss is
@@ -115,6 +116,7 @@ func sentinelFailoverUnderLoad(t *testing.T, g *redistest.Replicated, dir string
 	t.Logf("the Sentinel moved the primary from %s to %s; %d webhooks answered 503 meanwhile", from, to,
 		int(p.metric(t, `hookflow_events_rejected_total{reason="unavailable"}`)))
 	after := fire(t, url, 200, counter())
+	p.waitLog(t, "Redis primary is now "+to+" (Sentinel failover)")
 	if len(after) != 200 {
 		t.Errorf("after the failover, %d of 200 webhooks accepted", len(after))
 	}

@@ -19,10 +19,21 @@ import (
 )
 
 // redisLog sends go-redis's own messages (every failed dial while Redis is down) to
-// the debug level; hookflow reports outages itself, once per few seconds.
-type redisLog struct{ log *slog.Logger }
+// the debug level; hookflow reports outages itself, once per few seconds. Its Sentinel
+// client's are the exception (sentinelLog): a new primary, and Sentinels that fail.
+type redisLog struct {
+	log      *slog.Logger
+	sentinel *sentinelLog
+}
+
+func newRedisLog(log *slog.Logger) redisLog {
+	return redisLog{log: log, sentinel: newSentinelLog(log, time.Now)}
+}
 
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	if l.sentinel.printf(ctx, format, v...) {
+		return
+	}
 	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
@@ -33,7 +44,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // redis+sentinel://host:26379,host2:26379/mymaster[/db] names a primary that Sentinel
 // manages.
 func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
-	redis.SetLogger(redisLog{log})
+	redis.SetLogger(newRedisLog(log))
 	reachBy := time.Now().Add(reachWithin) // one budget for finding the server and its answer
 	var mini *embedredis.Redis
 	var where string

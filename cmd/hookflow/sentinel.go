@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -121,4 +122,77 @@ func askSentinelsOnce(ctx context.Context, opts *redis.FailoverOptions, reasons 
 	}
 	return &unreachableError{fmt.Errorf("cannot reach Redis: no Sentinel of %s told its address: %s%s",
 		opts.MasterName, strings.Join(failed, "; "), hint)}, retry
+}
+
+// go-redis's Sentinel messages (sentinel.go in go-redis v9.23), by their format.
+const (
+	sentinelNewPrimary = `sentinel: new master=%q addr=%q`
+	// sentinelErrorEvery is how often Sentinels that fail are logged at most.
+	sentinelErrorEvery = 10 * time.Second
+)
+
+// sentinelFailures are the formats of go-redis's messages about a Sentinel that failed
+// to answer.
+var sentinelFailures = map[string]bool{
+	`sentinel: GetMasterAddrByName name=%q failed: %s`:            true,
+	`sentinel: GetMasterAddrByName addr=%s, master=%q failed: %s`: true,
+	`sentinel: Replicas name=%q failed: %s`:                       true,
+	`sentinel: Replicas master=%q failed: %s`:                     true,
+	`sentinel: Sentinels master=%q failed: %s`:                    true,
+}
+
+// sentinelLog logs what go-redis's Sentinel client says that matters to an operator:
+// the primary it moved to (a failover), and Sentinels that fail (at most one line per
+// sentinelErrorEvery, with the count of the ones left out).
+type sentinelLog struct {
+	log *slog.Logger
+	now func() time.Time
+
+	mu         sync.Mutex
+	primaries  map[string]string // the address of each primary name, once found
+	lastError  time.Time
+	suppressed int
+}
+
+func newSentinelLog(log *slog.Logger, now func() time.Time) *sentinelLog {
+	return &sentinelLog{log: log, now: now, primaries: map[string]string{}}
+}
+
+// printf logs a message of go-redis's Sentinel client, and reports whether it was
+// one.
+func (l *sentinelLog) printf(ctx context.Context, format string, v ...any) bool {
+	switch {
+	case format == sentinelNewPrimary && len(v) == 2:
+		name, _ := v[0].(string)
+		addr, _ := v[1].(string)
+		l.mu.Lock()
+		before := l.primaries[name]
+		l.primaries[name] = addr
+		l.mu.Unlock()
+		switch before {
+		case "":
+			l.log.InfoContext(ctx, "Redis primary is "+addr+" (from Sentinel)", "primary", name)
+		case addr:
+			l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
+		default:
+			l.log.WarnContext(ctx, "Redis primary is now "+addr+" (Sentinel failover)", "primary", name, "was", before)
+		}
+		return true
+	case sentinelFailures[format]:
+		l.mu.Lock()
+		now, suppressed := l.now(), l.suppressed
+		due := l.lastError.IsZero() || now.Sub(l.lastError) >= sentinelErrorEvery
+		if due {
+			l.lastError, l.suppressed = now, 0
+		} else {
+			l.suppressed++
+		}
+		l.mu.Unlock()
+		if due {
+			l.log.WarnContext(ctx, "a Redis Sentinel failed: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "sentinel: "),
+				"more_since_last", suppressed)
+		}
+		return true
+	}
+	return false
 }

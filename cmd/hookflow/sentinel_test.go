@@ -5,8 +5,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -117,5 +121,70 @@ func TestServeSentinelStartErrors(t *testing.T) {
 				t.Errorf("stderr says what go-redis says, not what is wrong:\n%s", out)
 			}
 		})
+	}
+}
+
+// go-redis's Sentinel client's messages: a new primary is logged (at INFO when first
+// found, WARN when it changes: a failover), Sentinels that fail at WARN once per 10 s
+// with the count left out, and the rest stays at DEBUG.
+func TestSentinelLog(t *testing.T) {
+	var logs strings.Builder
+	now := time.Unix(0, 0)
+	l := newRedisLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	l.sentinel.now = func() time.Time { return now }
+	ctx := context.Background()
+	lines := func() []string {
+		defer logs.Reset()
+		return strings.Split(strings.TrimSpace(logs.String()), "\n")
+	}
+	for _, c := range []struct {
+		name   string
+		format string
+		args   []any
+		after  time.Duration
+		want   string // "" for no line
+	}{
+		{"found", `sentinel: new master=%q addr=%q`, []any{"mymaster", "10.0.0.1:6379"}, 0,
+			`level=INFO msg="Redis primary is 10.0.0.1:6379 (from Sentinel)" primary=mymaster`},
+		{"selected", `sentinel: selected addr=%s masterAddr=%s`, []any{"10.0.0.5:26379", "10.0.0.1:6379"}, 0, "level=DEBUG"},
+		{"failover", `sentinel: new master=%q addr=%q`, []any{"mymaster", "10.0.0.2:6379"}, 0,
+			`level=WARN msg="Redis primary is now 10.0.0.2:6379 (Sentinel failover)" primary=mymaster was=10.0.0.1:6379`},
+		{"a sentinel fails", `sentinel: GetMasterAddrByName addr=%s, master=%q failed: %s`,
+			[]any{"10.0.0.5:26379", "mymaster", "dial tcp 10.0.0.5:26379: connect: connection refused"}, 0,
+			`level=WARN msg="a Redis Sentinel failed: GetMasterAddrByName addr=10.0.0.5:26379, master=\"mymaster\" failed: dial tcp 10.0.0.5:26379: connect: connection refused" more_since_last=0`},
+		{"another, soon after", `sentinel: GetMasterAddrByName name=%q failed: %s`, []any{"mymaster", "EOF"}, time.Second, ""},
+		{"and another", `sentinel: Sentinels master=%q failed: %s`, []any{"mymaster", "EOF"}, time.Second, ""},
+		{"10 s later", `sentinel: Replicas master=%q failed: %s`, []any{"mymaster", "EOF"}, 10 * time.Second,
+			`level=WARN msg="a Redis Sentinel failed: Replicas master=\"mymaster\" failed: EOF" more_since_last=2`},
+		{"other chatter", `redis: connection pool: %s`, []any{"closed"}, 0, "level=DEBUG"},
+	} {
+		now = now.Add(c.after)
+		l.Printf(ctx, c.format, c.args...)
+		got := lines()
+		if c.want == "" && got[0] != "" || !strings.Contains(got[0], c.want) || len(got) != 1 {
+			t.Errorf("%s: logged %q, want a line with %s", c.name, got, c.want)
+		}
+	}
+}
+
+// The messages TestSentinelLog feeds are the ones of the go-redis hookflow is built
+// with.
+func TestSentinelLogKnowsGoRedisMessages(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/redis/go-redis/v9").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "sentinel.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	formats := []string{sentinelNewPrimary}
+	for f := range sentinelFailures {
+		formats = append(formats, f)
+	}
+	for _, f := range formats {
+		if !strings.Contains(string(src), `"`+f+`"`) {
+			t.Errorf("go-redis's sentinel.go has no message %q", f)
+		}
 	}
 }
