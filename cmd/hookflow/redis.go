@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	neturl "net/url"
 	"runtime"
 	"strconv"
@@ -287,9 +288,7 @@ func parseSentinelURL(url string) (*redis.FailoverOptions, error) {
 	hosts, path, _ := strings.Cut(rest, "/")
 	for _, h := range strings.Split(hosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
-			if !strings.Contains(h, ":") {
-				h += ":26379"
-			}
+			h = withSentinelPort(h)
 			o.SentinelAddrs = append(o.SentinelAddrs, h)
 		}
 	}
@@ -316,6 +315,15 @@ func parseSentinelURL(url string) (*redis.FailoverOptions, error) {
 	}
 	o.SentinelPassword = q.Get("sentinel_password")
 	return o, nil
+}
+
+// withSentinelPort gives a Sentinel address without a port Sentinel's default, 26379:
+// host, [::1] and ::1 have none; host:26380 and [::1]:26380 have one.
+func withSentinelPort(h string) string {
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return h
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), "26379")
 }
 
 // unquoted drops the URL from a net/url error: it quotes the URL, password and all.

@@ -92,6 +92,19 @@ func TestParseSentinelURL(t *testing.T) {
 	if err != nil || o.TLSConfig == nil || o.DB != 0 || o.SentinelAddrs[0] != "h:26380" {
 		t.Errorf("%+v %v", o, err)
 	}
+	// IPv6 addresses: a colon is no port.
+	for _, c := range []struct{ hosts, want string }{
+		{"[::1]", "[::1]:26379"},
+		{"[::1]:26380", "[::1]:26380"},
+		{"[fe80::1],h2,[2001:db8::2]:1", "[fe80::1]:26379,h2:26379,[2001:db8::2]:1"},
+	} {
+		t.Run(c.hosts, func(t *testing.T) {
+			o, err := parseSentinelURL("redis+sentinel://" + c.hosts + "/mymaster/0")
+			if err != nil || strings.Join(o.SentinelAddrs, ",") != c.want {
+				t.Errorf("%v %v, want %s", o.SentinelAddrs, err, c.want)
+			}
+		})
+	}
 }
 
 // A redis+sentinel:// URL reaches the primary a Sentinel monitors.
