@@ -41,12 +41,14 @@ func (s *Schedule) Next(t time.Time) time.Time {
 }
 
 // longestGap returns the longest time between two ticks of a cron schedule, over
-// its next 1,000 ticks from a fixed time, or two years of them: a spec for weekdays
-// has its weekend.
+// its ticks from a fixed time: a week and a day of them at least, so that a spec for
+// weekdays has its weekend however often it ticks, or 1,000 when those cover more,
+// up to two years (and at most gapTicks).
 func (s *Schedule) longestGap() time.Duration {
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, s.Location)
 	var gap time.Duration
-	for t, i := s.Next(from), 0; !t.IsZero() && i < 1000 && t.Sub(from) < 2*366*24*time.Hour; i++ {
+	for t, i := s.Next(from), 0; !t.IsZero() && (i < 1000 || t.Sub(from) < 8*24*time.Hour) && i < gapTicks &&
+		t.Sub(from) < 2*366*24*time.Hour; i++ {
 		n := s.Next(t)
 		if n.IsZero() {
 			break
@@ -55,6 +57,10 @@ func (s *Schedule) longestGap() time.Duration {
 	}
 	return gap
 }
+
+// gapTicks bounds the ticks longestGap looks at: a week and a day of a spec that ticks
+// every minute is 11,520.
+const gapTicks = 20000
 
 // wallClock is t's date and time of day as a clock on the wall shows them.
 func wallClock(t time.Time) time.Time {

@@ -36,3 +36,13 @@ workflow "fine" {
     seen_window = "7d"
   }
 }
+
+workflow "every_weekday_minute" {
+  trigger "poll" {
+    cron        = "* * * * MON-FRI"
+    url         = "https://shop.example.com/orders"
+    items       = "response.body.orders"
+    key         = "item.id"
+    seen_window = "1h"
+  }
+}
