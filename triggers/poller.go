@@ -319,8 +319,14 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 		return p.polls.Seen(ctx, wf, keys)
 	}, Record: true, Now: p.now()}
 	for sent, n := 0, 0; sent < maxRecordRequests; n++ {
+		if n > 0 && !timeForOneMore(ctx, poll) {
+			return out, nil // the next poll goes on from the cursor kept
+		}
 		ans, err := poll.Fetch(ctx, wf, cursor, at, look)
 		if err != nil {
+			if n > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return out, nil // out of time (an api's limits held it back): as above
+			}
 			return out, err
 		}
 		sent += max(len(ans.Sent), 1)
@@ -349,6 +355,15 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 		cursor = ans.Cursor
 	}
 	return out, nil
+}
+
+// timeForOneMore reports whether a poll has time left for one more request before
+// its bound (pollBound): its timeout, twice over for the pages or waits it may take.
+// A first poll that reads a long, slow list stops there, having kept its cursor, as
+// one that sent maxRecordRequests does, rather than fail at its bound.
+func timeForOneMore(ctx context.Context, poll *Poll) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) > 2*poll.Timeout
 }
 
 // keepSeen keeps the items of a poll that keeps its cursor seen until the next poll

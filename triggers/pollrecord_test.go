@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 )
@@ -232,5 +234,37 @@ func TestPollRecordingIsBounded(t *testing.T) {
 	c.tick()
 	if st, _, err := c.e.PollState(t.Context(), c.wf, c.wf.Triggers[0].Config.(*Poll).Key()); err != nil || st.Recording || st.Cursor != "2" {
 		t.Errorf("state after a first poll whose second answer had nothing new: %+v %v, want done, at cursor 2", st, err)
+	}
+}
+
+// A first poll of a long list from a slow API stops while it has time for one more
+// request, with its cursor kept, rather than fail at the poll's bound: the next poll
+// goes on recording from there, and nothing counts as a failure.
+func TestPollRecordingStopsInTime(t *testing.T) {
+	b := redistest.Mini(t)
+	api := newCursorAPI(t, 1000)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	c := newCutPoller(t, b, slow.Client(), fmt.Sprintf(cursorPollSrc, slow.URL, "\n    timeout = \"100ms\"", "item.id"))
+	poll := c.wf.Triggers[0].Config.(*Poll)
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	out, err := c.p.record(ctx, c.wf, poll, nil, "2026-12-04T21:00:00Z")
+	if err != nil || !out.recording {
+		t.Fatalf("record: %+v %v, want it to stop in time, still recording", out, err)
+	}
+	st, found, err := poll.LastState(context.Background(), c.e, c.wf)
+	if err != nil || !found || !st.Recording || st.Cursor == nil {
+		t.Fatalf("kept %+v (found %v, %v), want a cursor, still recording", st, found, err)
+	}
+	if n := len(api.asked()); n < 2 || n >= 100 {
+		t.Errorf("the first poll sent %d requests, want some, cut short by its time", n)
+	}
+	// The next poll goes on from the cursor kept, and starts nothing.
+	if got := c.tick(); len(got) != 0 {
+		t.Errorf("the next poll started %v, items there before the first", got)
 	}
 }
