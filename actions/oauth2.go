@@ -199,7 +199,8 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 		return "", false, nil
 	}
 	defer ts.unlock(owner)
-	defer ts.holdLock(ctx, owner)() // stops extending it before it is released
+	ctx, stop := ts.holdLock(ctx, owner)
+	defer stop() // stops extending it before it is released
 	// Another process may have stored a token between our read and the lock.
 	t, err := ts.load(ctx)
 	if err != nil {
@@ -215,6 +216,9 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 		}
 	}
 	nt, err := ts.fetchWith(ctx, client, owner, t)
+	if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errLockLost) || errors.Is(cause, errFetchTooLong)) {
+		return "", true, ts.errorf("%w", cause) // its request was cut short for it
+	}
 	if err != nil {
 		return "", true, err
 	}
@@ -423,16 +427,25 @@ func (ts *tokenSource) lock(ctx context.Context) (string, bool, error) {
 	return owner, ok, err
 }
 
+// errLockLost ends a fetch whose lock is not its own any more: another process may be
+// fetching, and a refresh token must not be spent twice.
+var errLockLost = errors.New("the token lock was lost while fetching (another process may be fetching)")
+
+// errFetchTooLong ends a fetch that holds its lock past tokenFetchMax.
+var errFetchTooLong = fmt.Errorf("the token fetch took longer than %s", tokenFetchMax)
+
 // holdLock keeps the lock owner took from expiring while its fetch goes on: every
 // third of its time to live, it is made to live that long again, until stop is called,
 // ctx ends, the lock is not ours any more, or tokenFetchMax has passed since it was
 // taken. A process that dies mid-fetch extends it no more, and it expires within its
-// short time to live rather than hold the others' calls back.
-func (ts *tokenSource) holdLock(ctx context.Context, owner string) (stop func()) {
+// short time to live rather than hold the others' calls back. The context it returns,
+// for the fetch, ends when the lock is found lost or no longer extended.
+func (ts *tokenSource) holdLock(ctx context.Context, owner string) (context.Context, func()) {
 	rdb := ts.apis.redis()
 	if rdb == nil {
-		return func() {}
+		return ctx, func() {}
 	}
+	held, lose := context.WithCancelCause(ctx)
 	ttl, until := ts.apis.lockTTL, time.Now().Add(tokenFetchMax)
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -449,19 +462,22 @@ func (ts *tokenSource) holdLock(ctx context.Context, owner string) (stop func())
 			}
 			left := min(ttl, time.Until(until))
 			if left <= 0 {
+				lose(errFetchTooLong)
 				return
 			}
 			ours, err := extendScript.Run(ctx, rdb, []string{ts.lockKey}, owner, max(left.Milliseconds(), 1)).Int()
 			if err == nil && ours == 0 {
+				lose(errLockLost)
 				return
 			}
 			// A Redis error: the lock lives on until its time to live ends; the next tick
-			// tries again.
+			// tries again, and finds it lost if it expired meanwhile.
 		}
 	}()
-	return func() {
+	return held, func() {
 		close(done)
 		<-stopped
+		lose(nil)
 	}
 }
 

@@ -1039,7 +1039,7 @@ func TestOAuth2FetchLockIsExtendedWhileTheFetchGoesOn(t *testing.T) {
 	s.gate = gate
 	a, c := twoProcesses(t, b, s, "client_credentials", &clock{})
 	for _, p := range []*process{a, c} {
-		p.apis.lockTTL = 300 * time.Millisecond
+		p.apis.lockTTL = 900 * time.Millisecond // extended every 300ms: a stall of 600ms loses it
 	}
 	ts := a.apis.tokenSource(a.wf.Steps[0].Action.(*HTTP).api)
 	first := make(chan error, 1)
@@ -1055,9 +1055,9 @@ func TestOAuth2FetchLockIsExtendedWhileTheFetchGoesOn(t *testing.T) {
 		_, _, err := c.call(t.Context())
 		second <- err
 	}()
-	time.Sleep(time.Second) // the fetch outlives the lock's time to live three times over
-	if ttl := b.Client.PTTL(t.Context(), ts.lockKey).Val(); ttl <= 0 || ttl > 300*time.Millisecond {
-		t.Errorf("the lock of a fetch going on lives %v more, want up to 300ms", ttl)
+	time.Sleep(2700 * time.Millisecond) // the fetch outlives the lock's time to live three times over
+	if ttl := b.Client.PTTL(t.Context(), ts.lockKey).Val(); ttl <= 0 || ttl > 900*time.Millisecond {
+		t.Errorf("the lock of a fetch going on lives %v more, want up to 900ms", ttl)
 	}
 	close(gate)
 	for _, ch := range []chan error{first, second} {
@@ -1156,4 +1156,39 @@ func TestOAuth2HugeExpiresInIsKeptAYear(t *testing.T) {
 			t.Errorf("%d token requests 330 days on, want 2", n)
 		}
 	})
+}
+
+// A fetch whose lock is found not its own any more (it expired while Redis did not
+// answer, and another process took it) is cut short: with the refresh_token grant, the
+// other process's fetch would spend the same refresh token. On a redis-server only, as
+// above.
+func TestOAuth2FetchEndsWhenItsLockIsLost(t *testing.T) {
+	b := redistest.Real(t)
+	s := newAuthServer(t)
+	gate := make(chan struct{})
+	s.gate = gate
+	defer close(gate)
+	a, _ := twoProcesses(t, b, s, "client_credentials", &clock{})
+	a.apis.lockTTL = 300 * time.Millisecond
+	ts := a.apis.tokenSource(a.wf.Steps[0].Action.(*HTTP).api)
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := a.call(t.Context())
+		first <- err
+	}()
+	testutil.Eventually(t, 5*time.Second, "a's fetch holding the lock", func() bool {
+		return b.Client.Exists(t.Context(), ts.lockKey).Val() == 1
+	})
+	b.Client.Set(t.Context(), ts.lockKey, "another process", time.Minute) // taken over
+	select {
+	case err := <-first:
+		if err == nil || !strings.Contains(err.Error(), "the token lock was lost while fetching") {
+			t.Errorf("the call: %v, want the lock lost", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fetch went on with its lock lost")
+	}
+	if got := b.Client.Get(t.Context(), ts.lockKey).Val(); got != "another process" {
+		t.Errorf("the lock is %q, want the other process's left as it was", got)
+	}
 }
