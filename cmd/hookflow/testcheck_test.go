@@ -22,6 +22,9 @@ func TestSubsetDiffNumbers(t *testing.T) {
 		{"past float64's 2^53", 9007199254740993, 9007199254740992,
 			"    (the whole value): expected 9007199254740993, got 9007199254740992"},
 		{"the same large id", 820982911946154508, 820982911946154508, ""},
+		// Past int64, a test's whole number is a float64 (as HCL gives it): it matches
+		// the value sent as a float64 would.
+		{"past int64", float64(18446744073709551615), uint64(18446744073709551615), ""},
 		{"a whole number and its float", 1, 1.0, ""},
 		{"a float", 0.1, 0.1, ""},
 		{"floats that differ", 0.1, 0.2, "    (the whole value): expected 0.1, got 0.2"},
