@@ -622,6 +622,9 @@ func unusableAnswer(contentType string, data []byte, jsonErr error) error {
 		return fmt.Errorf("the answer's %s is a JSON %s, not a %s", typ.Field, typ.Value, want)
 	case errors.As(jsonErr, &typ):
 		return fmt.Errorf("the answer is a JSON %s, not an object", typ.Value)
+	case json.Valid(data) && strings.Contains(jsonErr.Error(), "invalid number literal"):
+		// The only number read is expires_in: a string that is no number ("abc").
+		return errors.New("the answer's expires_in is not a number")
 	case errors.Is(json.NewDecoder(bytes.NewReader(data)).Decode(new(any)), io.ErrUnexpectedEOF):
 		return errors.New("the answer's JSON does not parse: it ends early (cut short?)")
 	case errors.As(jsonErr, &syntax):

@@ -1095,6 +1095,8 @@ func TestOAuth2UnusableTokenAnswerSaysWhy(t *testing.T) {
 		{"access_token not a string", "application/json", `{"access_token":12345678}`,
 			"the answer's access_token is a JSON number, not a string"},
 		{"not an object", "application/json", `["tok-secret-123"]`, "the answer is a JSON array, not an object"},
+		{"expires_in no number", "application/json", `{"access_token":"tok-secret-123","expires_in":"abc"}`,
+			"the answer's expires_in is not a number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
