@@ -319,14 +319,25 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 		return p.polls.Seen(ctx, wf, keys)
 	}, Record: true, Now: p.now()}
 	for sent, n := 0, 0; sent < maxRecordRequests; n++ {
-		if n > 0 && !timeForOneMore(ctx, poll) {
+		if n > 0 && !timeForOneMore(ctx, poll, 0) {
 			return out, nil // the next poll goes on from the cursor kept
 		}
 		ans, err := poll.Fetch(ctx, wf, cursor, at, look)
-		if err != nil {
-			if n > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return out, nil // out of time (an api's limits held it back): as above
+		var th *workflows.Throttled
+		switch {
+		case err == nil:
+		case n > 0 && errors.As(err, &th):
+			// Held back by its api's limits: it waits its turn when it has the time,
+			// else it stops there, as above. (The first answer's wait is tick's.)
+			wait := max(th.After, 10*time.Millisecond)
+			if !timeForOneMore(ctx, poll, wait) || !sleepCtx(ctx, wait) {
+				return out, nil
 			}
+			n--
+			continue
+		case n > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return out, nil // out of time in a request: as above
+		default:
 			return out, err
 		}
 		sent += max(len(ans.Sent), 1)
@@ -357,13 +368,13 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 	return out, nil
 }
 
-// timeForOneMore reports whether a poll has time left for one more request before
-// its bound (pollBound): its timeout, twice over for the pages or waits it may take.
-// A first poll that reads a long, slow list stops there, having kept its cursor, as
-// one that sent maxRecordRequests does, rather than fail at its bound.
-func timeForOneMore(ctx context.Context, poll *Poll) bool {
+// timeForOneMore reports whether a poll has time left, after waiting wait, for one
+// more request before its bound (pollBound): its timeout and a second to record what
+// it read. A first poll that reads a long, slow list stops there, having kept its
+// cursor, as one that sent maxRecordRequests does, rather than fail at its bound.
+func timeForOneMore(ctx context.Context, poll *Poll, wait time.Duration) bool {
 	deadline, ok := ctx.Deadline()
-	return !ok || time.Until(deadline) > 2*poll.Timeout
+	return !ok || time.Until(deadline) > wait+poll.Timeout+time.Second
 }
 
 // keepSeen keeps the items of a poll that keeps its cursor seen until the next poll

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // cursorAPI answers GET /cursor?since=X&limit=N with the items after the X-th, at
@@ -250,7 +253,7 @@ func TestPollRecordingStopsInTime(t *testing.T) {
 	t.Cleanup(slow.Close)
 	c := newCutPoller(t, b, slow.Client(), fmt.Sprintf(cursorPollSrc, slow.URL, "\n    timeout = \"100ms\"", "item.id"))
 	poll := c.wf.Triggers[0].Config.(*Poll)
-	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
 	out, err := c.p.record(ctx, c.wf, poll, nil, "2026-12-04T21:00:00Z")
 	if err != nil || !out.recording {
@@ -267,4 +270,73 @@ func TestPollRecordingStopsInTime(t *testing.T) {
 	if got := c.tick(); len(got) != 0 {
 		t.Errorf("the next poll started %v, items there before the first", got)
 	}
+}
+
+// A poll whose timeout is a minute or more (its bound is then twice its timeout)
+// still reads on in its first poll: it has time for one more request while the time
+// left is more than one request's.
+func TestPollRecordingWithALongTimeoutReadsOn(t *testing.T) {
+	b := redistest.Mini(t)
+	api := newCursorAPI(t, 10*maxRecordRequests)
+	c := newCutPoller(t, b, api.srv.Client(), fmt.Sprintf(cursorPollSrc, api.srv.URL, "\n    timeout = \"1m\"", "item.id"))
+	c.tick()
+	if n := len(api.asked()); n != maxRecordRequests {
+		t.Errorf("the first poll sent %d requests, want %d", n, maxRecordRequests)
+	}
+}
+
+// A first poll its api's rate_limit holds back between answers waits its turn and
+// reads on, rather than end the poll there as a failure.
+func TestPollRecordingWaitsForItsAPI(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		cursor := newCursorAPI(t, 200)
+		apis := actions.NewAPIs()
+		apis.Connect(b.Client)
+		k := workflows.NewKinds()
+		actions.Register(k, actions.Options{Client: cursor.srv.Client(), Logger: quietLog, APIs: apis})
+		Register(k)
+		set, diags := workflows.Load([]workflows.Source{{Name: "poll.hcl", Data: []byte(fmt.Sprintf(`
+api "shop" {
+  base_url   = "%s"
+  rate_limit = "40/s"
+  burst      = 1
+}
+
+workflow "orders" {
+  trigger "poll" {
+    every  = "1m"
+    api    = "shop"
+    url    = "/cursor"
+    query  = { since = "{{ poll.cursor ?? '' }}", limit = "10" }
+    items  = "response.body.items"
+    key    = "item.id"
+    cursor = "response.body.next_cursor"
+  }
+}
+`, cursor.srv.URL))}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		wf := set.Workflow("orders")
+		poll := wf.Triggers[0].Config.(*Poll)
+		e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
+		e.Use(set)
+		p := NewPoller(e, quietLog)
+		st := &streak{}
+		began := time.Now()
+		p.tick(context.Background(), wf, poll, st, time.Now().Truncate(time.Minute))
+		if n := len(cursor.asked()); n != 21 {
+			t.Errorf("the first poll sent %d requests, want 21: the list's 20 answers and an empty one", n)
+		}
+		if st.failures != 0 {
+			t.Errorf("the first poll counted %d failures", st.failures)
+		}
+		if took := time.Since(began); took < 400*time.Millisecond {
+			t.Errorf("21 requests at 40 a second took %v: the api's limit did not hold them back", took)
+		}
+		kept, found, err := poll.LastState(context.Background(), e, wf)
+		if err != nil || !found || kept.Recording {
+			t.Errorf("kept %+v (found %v, %v), want the recording over", kept, found, err)
+		}
+	})
 }
