@@ -225,7 +225,11 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	// This process's calls take it from now on, before it is kept in Redis: none of
 	// them takes the token it replaces after its fetch time, to refuse it after a 401.
 	ts.remember(nt)
-	if err := ts.store(ctx, owner, nt); err != nil {
+	// Kept whether or not the lock was just found lost: the token came, and storeScript
+	// keeps it only while the lock is still ours.
+	keep, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := ts.store(keep, owner, nt); err != nil {
 		return "", true, ts.errorf("keeping the token in Redis: %w", err)
 	}
 	return nt.Access, true, nil
