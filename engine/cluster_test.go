@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -111,8 +112,12 @@ workflow "waits" {
 	set, kinds := httpSetWithProbe(t, src)
 	e := New(b.Client, Options{Shards: 3, Logger: quiet, Lease: time.Second, Retention: time.Hour, Kinds: kinds})
 	e.Use(set)
-	e.limits.todo = map[string]bool{"chain": true} // as Use puts in the background: limit
-	e.useLimits()
+	// limit.lua: Use puts the limits in force in the background; wait for it.
+	testutil.Eventually(t, 10*time.Second, "the limits put in force", func() bool {
+		e.limitsMu.Lock()
+		defer e.limitsMu.Unlock()
+		return !e.limits.running
+	})
 	primaries := map[string]int{}
 	for _, sh := range e.q.shards {
 		node, err := b.Client.(*redis.ClusterClient).MasterForKey(ctx, sh.due())

@@ -54,7 +54,8 @@ func (e *Engine) nextLimit() (name string, ok bool) {
 // putLimits named, as their versions were just put in use: a limit raised (or lifted)
 // by a reload lets the runs waiting in line start at once, rather than at the next
 // run's start. Each workflow's limit is read when it is written, so the latest
-// reload's is the one written. A closed client (the process stops) ends it.
+// reload's is the one written. A call that fails ends it, leaving the rest to each
+// workflow's next start: Redis is down, or the client closed as the process stops.
 func (e *Engine) useLimits() {
 	for {
 		name, ok := e.nextLimit()
@@ -71,15 +72,19 @@ func (e *Engine) useLimits() {
 		ctx, cancel := context.WithTimeout(context.Background(), useLimitsTimeout)
 		err := limitScript.Run(ctx, e.q.rdb, keys, sh.prefix, name, v.wf.Concurrency).Err()
 		cancel()
-		switch {
-		case errors.Is(err, redis.ErrClosed):
+		if err != nil {
+			// Redis fails (or the client is closed, as the process stops): the others
+			// would fail alike. The next reload, or each workflow's next start, writes
+			// them.
 			e.limitsMu.Lock()
+			dropped := len(e.limits.todo)
 			e.limits.todo, e.limits.running = nil, false
 			e.limitsMu.Unlock()
+			if !errors.Is(err, redis.ErrClosed) {
+				e.log.Warn("could not put concurrency limits in force: each workflow's next start will", "workflow", name,
+					"concurrency", v.wf.Concurrency, "also_left", dropped, "err", err)
+			}
 			return
-		case err != nil:
-			e.log.Warn("could not put a concurrency limit in force: the next run's start will", "workflow", name,
-				"concurrency", v.wf.Concurrency, "err", err)
 		}
 	}
 }
