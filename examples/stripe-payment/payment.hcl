@@ -20,9 +20,11 @@ api "crm" {
   }
 }
 
-# Stripe's zero-decimal currencies: their amounts are in whole units.
+# Stripe's zero-decimal currencies count in whole units, its three-decimal ones in
+# thousandths; the others in cents.
 vars {
-  zero_decimal = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
+  zero_decimal  = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
+  three_decimal = ["bhd", "jod", "kwd", "omr", "tnd"]
 }
 
 workflow "stripe_payment" {
@@ -40,9 +42,10 @@ workflow "stripe_payment" {
   filter = "event.body.type == 'payment_intent.succeeded'"
 
   # The amount as people read it: Stripe counts in the currency's smallest unit, cents
-  # for most, but yen and the other zero-decimal currencies have none.
+  # for most, but yen and the other zero-decimal currencies have none, and dinars have
+  # thousandths.
   step "set" "payment" {
-    amount   = "{{ event.body.data.object.currency in vars.zero_decimal ? event.body.data.object.amount_received : event.body.data.object.amount_received / 100 }}"
+    amount   = "{{ event.body.data.object.currency in vars.zero_decimal ? event.body.data.object.amount_received : event.body.data.object.amount_received / (event.body.data.object.currency in vars.three_decimal ? 1000 : 100) }}"
     currency = "{{ upper(event.body.data.object.currency) }}"
     email    = "{{ event.body.data.object.receipt_email ?? '' }}"
   }

@@ -74,6 +74,36 @@ test "a yen payment without a receipt e-mail looks no one up" {
   }
 }
 
+test "a dinar payment is read in thousandths" {
+  workflow = "stripe_payment"
+  event {
+    body = {
+      id       = "evt_1QeKwd"
+      type     = "payment_intent.succeeded"
+      livemode = false
+      data = {
+        object = {
+          id              = "pi_1QeKwd"
+          amount_received = 1500
+          currency        = "kwd"
+          customer        = "cus_R9Kwd"
+          description     = "Order #2002"
+          receipt_email   = "sara@example.com"
+        }
+      }
+    }
+  }
+  mock "find_customer" {
+    json = { results = [] }
+  }
+  mock "notify_unknown" {
+    status = 200
+  }
+  expect "notify_unknown" {
+    json = { text = "Payment received: 1.5 KWD from sara@example.com for Order #2002, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_1QeKwd|see the payment>" }
+  }
+}
+
 test "a payment from someone the CRM does not know is flagged" {
   workflow = "stripe_payment"
   event {
