@@ -277,10 +277,11 @@ func TestForEachMaxParallel(t *testing.T) {
 	})
 }
 
-// A failed item fails the step and the run; a replay runs that item only.
+// A failed item fails the step and the run; a replay runs that item only, and the
+// step's time is the replay's: from its items listed again to the last one's end.
 func TestForEachReplaysOnlyTheFailedItems(t *testing.T) {
 	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
-		tg := newTarget(t, 0)
+		tg := newTarget(t, 20*time.Millisecond)
 		tg.failPath("/reserve/3", http.StatusUnprocessableEntity)
 		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 10, "fail"))
 		id, err := e.Start(context.Background(), set.Workflow("reserve"), event(items(5)))
@@ -301,8 +302,12 @@ func TestForEachReplaysOnlyTheFailedItems(t *testing.T) {
 		if _, err := e.Replay(context.Background(), id, ReplayOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if r := waitRun(t, e, id); r.Status != RunSucceeded || r.Replays != 1 {
+		r = waitRun(t, e, id)
+		if r.Status != RunSucceeded || r.Replays != 1 {
 			t.Fatalf("replayed run %+v", r.RunSummary)
+		}
+		if d := r.Steps[0].DurationMS; d == nil || *d < 20 {
+			t.Errorf("the replayed step took %s, want at least its item's 20ms", millisOf(d))
 		}
 		got := tg.paths()
 		for i := range 5 {
@@ -533,4 +538,12 @@ func TestForEachRefusesWhatIsNoCollection(t *testing.T) {
 			t.Errorf("%d calls", n)
 		}
 	})
+}
+
+// millisOf shows a duration in ms that may be missing.
+func millisOf(d *int64) string {
+	if d == nil {
+		return "no time"
+	}
+	return fmt.Sprintf("%dms", *d)
 }

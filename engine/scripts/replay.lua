@@ -31,7 +31,7 @@ end
 if status ~= RUN_FAILED then
   return fail(ERR_NOT_FAILED, 'the run is ' .. status)
 end
-local now = now_ms()
+local now, now_s = now_ms()
 -- Every dead letter of the run goes: the one 'dead' names and those before it
 -- (lib.lua's dead_letter lists them in 'dead_before').
 local deads = split(redis.call('HGET', K.run, 'dead_before'))
@@ -58,7 +58,14 @@ for i = 0, n_del - 1 do
 end
 a = a + n_del
 for i = 0, n_set - 1 do
-  redis.call('HSET', K.run, ARGV[a + 2 * i], ARGV[a + 2 * i + 1])
+  local field, value = ARGV[a + 2 * i], ARGV[a + 2 * i + 1]
+  if string.sub(field, 1, 2) == 's:' then
+    -- A record the plan wrote (a for_each step's items listed again) is stamped with
+    -- Redis's clock, as a commit stamps it: its step's time counts from here.
+    record(K.run, field, now_s, 0, value, '')
+  else
+    redis.call('HSET', K.run, field, value)
+  end
 end
 a = a + 2 * n_set
 for s = 0, n_each - 1 do
