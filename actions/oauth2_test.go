@@ -1034,22 +1034,8 @@ func TestOAuth2FetchLockOfADeadProcessExpiresSoon(t *testing.T) {
 // not with time.
 func TestOAuth2FetchLockIsExtendedWhileTheFetchGoesOn(t *testing.T) {
 	b := redistest.Real(t)
-	s := newAuthServer(t)
-	gate := make(chan struct{})
-	s.gate = gate
-	a, c := twoProcesses(t, b, s, "client_credentials", &clock{})
-	for _, p := range []*process{a, c} {
-		p.apis.lockTTL = 900 * time.Millisecond // extended every 300ms: a stall of 600ms loses it
-	}
-	ts := a.apis.tokenSource(a.wf.Steps[0].Action.(*HTTP).api)
-	first := make(chan error, 1)
-	go func() {
-		_, _, err := a.call(t.Context())
-		first <- err
-	}()
-	testutil.Eventually(t, 5*time.Second, "a's fetch holding the lock", func() bool {
-		return b.Client.Exists(t.Context(), ts.lockKey).Val() == 1
-	})
+	f := fetchHoldingItsLock(t, b, 900*time.Millisecond) // extended every 300ms: a stall of 600ms loses it
+	s, gate, c, ts, first := f.s, f.gate, f.c, f.ts, f.first
 	second := make(chan error, 1)
 	go func() {
 		_, _, err := c.call(t.Context())
@@ -1166,21 +1152,9 @@ func TestOAuth2HugeExpiresInIsKeptAYear(t *testing.T) {
 // above.
 func TestOAuth2FetchEndsWhenItsLockIsLost(t *testing.T) {
 	b := redistest.Real(t)
-	s := newAuthServer(t)
-	gate := make(chan struct{})
-	s.gate = gate
-	defer close(gate)
-	a, _ := twoProcesses(t, b, s, "client_credentials", &clock{})
-	a.apis.lockTTL = 300 * time.Millisecond
-	ts := a.apis.tokenSource(a.wf.Steps[0].Action.(*HTTP).api)
-	first := make(chan error, 1)
-	go func() {
-		_, _, err := a.call(t.Context())
-		first <- err
-	}()
-	testutil.Eventually(t, 5*time.Second, "a's fetch holding the lock", func() bool {
-		return b.Client.Exists(t.Context(), ts.lockKey).Val() == 1
-	})
+	f := fetchHoldingItsLock(t, b, 300*time.Millisecond)
+	defer close(f.gate)
+	ts, first := f.ts, f.first
 	b.Client.Set(t.Context(), ts.lockKey, "another process", time.Minute) // taken over
 	select {
 	case err := <-first:
@@ -1193,4 +1167,35 @@ func TestOAuth2FetchEndsWhenItsLockIsLost(t *testing.T) {
 	if got := b.Client.Get(t.Context(), ts.lockKey).Val(); got != "another process" {
 		t.Errorf("the lock is %q, want the other process's left as it was", got)
 	}
+}
+
+// heldFetch is a token fetch of process a held at the token endpoint until gate is
+// closed, holding its lock; first gets a's call's end. c is a second process.
+type heldFetch struct {
+	s     *authServer
+	gate  chan struct{}
+	a, c  *process
+	ts    *tokenSource
+	first chan error
+}
+
+// fetchHoldingItsLock starts a's call, whose token fetch waits at the endpoint, with
+// the fetch lock living ttl in both processes, and returns once the fetch holds it.
+func fetchHoldingItsLock(t *testing.T, b *redistest.Backend, ttl time.Duration) *heldFetch {
+	t.Helper()
+	f := &heldFetch{s: newAuthServer(t), gate: make(chan struct{}), first: make(chan error, 1)}
+	f.s.gate = f.gate
+	f.a, f.c = twoProcesses(t, b, f.s, "client_credentials", &clock{})
+	for _, p := range []*process{f.a, f.c} {
+		p.apis.lockTTL = ttl
+	}
+	f.ts = f.a.apis.tokenSource(f.a.wf.Steps[0].Action.(*HTTP).api)
+	go func() {
+		_, _, err := f.a.call(t.Context())
+		f.first <- err
+	}()
+	testutil.Eventually(t, 5*time.Second, "a's fetch holding the lock", func() bool {
+		return b.Client.Exists(t.Context(), f.ts.lockKey).Val() == 1
+	})
+	return f
 }

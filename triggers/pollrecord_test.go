@@ -11,10 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookflow/hookflow/actions"
-	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // cursorAPI answers GET /cursor?since=X&limit=N with the items after the X-th, at
@@ -290,12 +287,7 @@ func TestPollRecordingWithALongTimeoutReadsOn(t *testing.T) {
 func TestPollRecordingWaitsForItsAPI(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		cursor := newCursorAPI(t, 200)
-		apis := actions.NewAPIs()
-		apis.Connect(b.Client)
-		k := workflows.NewKinds()
-		actions.Register(k, actions.Options{Client: cursor.srv.Client(), Logger: quietLog, APIs: apis})
-		Register(k)
-		set, diags := workflows.Load([]workflows.Source{{Name: "poll.hcl", Data: []byte(fmt.Sprintf(`
+		p, e, wf, poll := apiPoller(t, b, cursor.srv.Client(), fmt.Sprintf(`
 api "shop" {
   base_url   = "%s"
   rate_limit = "40/s"
@@ -313,15 +305,7 @@ workflow "orders" {
     cursor = "response.body.next_cursor"
   }
 }
-`, cursor.srv.URL))}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		wf := set.Workflow("orders")
-		poll := wf.Triggers[0].Config.(*Poll)
-		e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
-		e.Use(set)
-		p := NewPoller(e, quietLog)
+`, cursor.srv.URL))
 		st := &streak{}
 		began := time.Now()
 		p.tick(context.Background(), wf, poll, st, time.Now().Truncate(time.Minute))

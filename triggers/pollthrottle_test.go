@@ -31,12 +31,7 @@ func TestPollWaitsForItsAPI(t *testing.T) {
 			w.Write([]byte(`{"orders": [{"id": "o1"}]}`))
 		}))
 		defer srv.Close()
-		apis := actions.NewAPIs()
-		apis.Connect(b.Client)
-		k := workflows.NewKinds()
-		actions.Register(k, actions.Options{Client: srv.Client(), Logger: quietLog, APIs: apis})
-		Register(k)
-		set, diags := workflows.Load([]workflows.Source{{Name: "poll.hcl", Data: []byte(fmt.Sprintf(`
+		p, _, wf, poll := apiPoller(t, b, srv.Client(), fmt.Sprintf(`
 api "shop" {
   base_url = "%s"
 }
@@ -50,15 +45,7 @@ workflow "orders" {
     backfill = true
   }
 }
-`, srv.URL))}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		wf := set.Workflow("orders")
-		poll := wf.Triggers[0].Config.(*Poll)
-		e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
-		e.Use(set)
-		p := NewPoller(e, quietLog)
+`, srv.URL))
 		at := time.Now().Truncate(time.Minute)
 		first := &streak{}
 		p.tick(context.Background(), wf, poll, first, at.Add(-time.Minute))
@@ -71,4 +58,24 @@ workflow "orders" {
 			t.Errorf("the poll held back by the Retry-After: %d failures, %d calls; want it to wait and poll once", second.failures, calls.Load())
 		}
 	})
+}
+
+// apiPoller loads src, whose workflow "orders" polls through an api, with the api's
+// limits kept in b's Redis as serve keeps them, and returns a poller of it, its
+// engine, the workflow and its poll.
+func apiPoller(t *testing.T, b *redistest.Backend, client *http.Client, src string) (*Poller, *engine.Engine, *workflows.Workflow, *Poll) {
+	t.Helper()
+	apis := actions.NewAPIs()
+	apis.Connect(b.Client)
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Client: client, Logger: quietLog, APIs: apis})
+	Register(k)
+	set, diags := workflows.Load([]workflows.Source{{Name: "poll.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
+	e.Use(set)
+	wf := set.Workflow("orders")
+	return NewPoller(e, quietLog), e, wf, wf.Triggers[0].Config.(*Poll)
 }
