@@ -35,10 +35,12 @@ func (q *queue) pollKey(workflow, poll string) string {
 }
 
 // pollState is what is kept of a poll trigger between polls: workflows.PollState as
-// Redis holds it.
+// Redis holds it. The cursor is read back as events are (workflows.DecodeJSON), so
+// that a 64-bit id (a since_id past 2^53) goes out as it came in, not rounded by a
+// float64.
 type pollState struct {
-	Cursor    any  `json:"cursor"`
-	Recording bool `json:"recording,omitempty"`
+	Cursor    json.RawMessage `json:"cursor"`
+	Recording bool            `json:"recording,omitempty"`
 }
 
 // PollState returns what a poll trigger of wf kept after its last good poll, and found
@@ -55,14 +57,24 @@ func (e *Engine) PollState(ctx context.Context, wf *workflows.Workflow, poll str
 	if err := json.Unmarshal(raw, &kept); err != nil {
 		return st, false, fmt.Errorf("poll %s: state %q: %w", poll, raw, err)
 	}
-	return workflows.PollState{Cursor: kept.Cursor, Recording: kept.Recording}, true, nil
+	var cursor any
+	if len(kept.Cursor) > 0 {
+		if cursor, err = workflows.DecodeJSON(kept.Cursor); err != nil {
+			return st, false, fmt.Errorf("poll %s: state %q: cursor: %w", poll, raw, err)
+		}
+	}
+	return workflows.PollState{Cursor: cursor, Recording: kept.Recording}, true, nil
 }
 
 // SavePoll records a good poll of a poll trigger of wf: the cursor it gave, and
 // whether the poll's first is still recording what is there. The state is kept as
 // long as a schedule's last tick.
 func (e *Engine) SavePoll(ctx context.Context, wf *workflows.Workflow, poll string, st workflows.PollState) error {
-	raw, err := json.Marshal(pollState{Cursor: st.Cursor, Recording: st.Recording})
+	cursor, err := json.Marshal(st.Cursor)
+	if err != nil {
+		return fmt.Errorf("poll %s: cursor: %w", poll, err)
+	}
+	raw, err := json.Marshal(pollState{Cursor: cursor, Recording: st.Recording})
 	if err != nil {
 		return fmt.Errorf("poll %s: cursor: %w", poll, err)
 	}

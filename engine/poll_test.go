@@ -45,6 +45,13 @@ func TestPollState(t *testing.T) {
 		if st, found, err := e.PollState(ctx, wf, sched); !found || err != nil || st.Cursor.(map[string]any)["since"] != "2026-01-01" || !st.Recording {
 			t.Errorf("state read back: %v %v %v", st, found, err)
 		}
+		// A 64-bit id read back as it was saved: a float64 would round it to …504.
+		if err := e.SavePoll(ctx, wf, sched, workflows.PollState{Cursor: map[string]any{"since_id": 1864047379834028503, "n": 1.5}}); err != nil {
+			t.Fatal(err)
+		}
+		if st, _, err := e.PollState(ctx, wf, sched); err != nil || fmt.Sprint(st.Cursor) != "map[n:1.5 since_id:1864047379834028503]" {
+			t.Errorf("a 64-bit cursor read back: %v %v", st.Cursor, err)
+		}
 
 		started, first, err := e.StartOnce(ctx, wf, event(`{"name": "a"}`), "poll:a", time.Hour)
 		if !first || err != nil {

@@ -323,8 +323,8 @@ func (poll *Poll) listEnds(ans *Answer, cursor any) bool {
 	return sameJSON(ans.Cursor, cursor)
 }
 
-// sameJSON reports whether two values are the same as JSON: a cursor read back from
-// Redis has its numbers as float64, one read from an answer may not.
+// sameJSON reports whether two values are the same as JSON: a cursor an expression
+// made may hold a number as float64 where the one read back from Redis holds an int.
 func sameJSON(a, b any) bool {
 	x, errA := json.Marshal(a)
 	y, errB := json.Marshal(b)
