@@ -144,10 +144,10 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 }
 
 // childIDOf is the id of the child run of a workflow step's unit in run runID:
-// <run>:<step>, or <run>:<step>:<key> for an item.
+// <run>:<step>, or <run>:<step>:<key> for an item (Item.IDText).
 func childIDOf(runID, step string, item *workflows.Item) string {
 	if item != nil {
-		return runID + ":" + step + ":" + item.KeyText()
+		return runID + ":" + step + ":" + item.IDText()
 	}
 	return runID + ":" + step
 }

@@ -534,3 +534,54 @@ func TestWorkflowStepChildGoneAfterAFailedRead(t *testing.T) {
 		failedChildGone(t, e, b, id, child, sh)
 	})
 }
+
+// An item whose map key holds a ':' has a child run of its own: its id does not name
+// the child another item's child started for its step (x's child's d, "<run>:c:x:d").
+func TestWorkflowStepItemKeysDoNotCollide(t *testing.T) {
+	const src = `
+workflow "collide" {
+  step "workflow" "c" {
+    for_each     = "event.body.m"
+    max_parallel = 1
+    workflow     = "mid"
+    input        = { k = "{{ each.key }}" }
+  }
+}
+workflow "mid" {
+  step "workflow" "d" {
+    workflow = "leaf"
+    input    = { from = "mid {{ event.body.k }}" }
+  }
+}
+workflow "leaf" {
+  step "set" "r" {
+    leaf_from = "{{ event.body.from }}"
+  }
+}
+`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, set, _ := subRunEngine(t, b, src)
+		id, err := e.Start(context.Background(), set.Workflow("collide"), event(`{"m": {"x": 1, "x:d": 2, "%": 3}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %+v: %s", r.RunSummary, stepsOf(r))
+		}
+		want := map[string]string{"c[x]": id + ":c:x", "c[x:d]": id + ":c:x%3Ad", "c[%]": id + ":c:%25"}
+		if len(r.Steps[0].Items) != len(want) {
+			t.Fatalf("items %+v", r.Steps[0].Items)
+		}
+		for _, it := range r.Steps[0].Items {
+			out, _ := it.Output.(map[string]any)
+			if out["run_id"] != want[it.Path] {
+				t.Errorf("item %s: run_id %v, want %s", it.Path, out["run_id"], want[it.Path])
+			}
+			key := strings.TrimSuffix(strings.TrimPrefix(it.Path, "c["), "]")
+			if got := fmt.Sprint(out["result"]); got != fmt.Sprintf("map[result:map[leaf_from:mid %s] run_id:%s:d]", key, want[it.Path]) {
+				t.Errorf("item %s: its child's result %s", it.Path, got)
+			}
+		}
+	})
+}

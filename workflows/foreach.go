@@ -56,6 +56,32 @@ func (it Item) KeyText() string {
 	return Text(it.Key)
 }
 
+// IDText is the item's key as it goes into the id of the item's child run and its
+// Idempotency-Key: KeyText with '%', ':' and control characters percent-encoded.
+// Ids join their parts with ':', so a map key with a ':' in it ("x:d") would
+// otherwise name what another item's child run names for its step d; and a header
+// value cannot hold a newline.
+func (it Item) IDText() string {
+	key := it.KeyText()
+	if !strings.ContainsFunc(key, idEscaped) {
+		return key
+	}
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; idEscaped(rune(c)) {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// idEscaped reports whether IDText percent-encodes c.
+func idEscaped(c rune) bool {
+	return c == '%' || c == ':' || c < 0x20 || c == 0x7f
+}
+
 // EachValue is what expressions read as each: {key, value}.
 func (it Item) EachValue() map[string]any {
 	return map[string]any{"key": it.Key, "value": it.Value}

@@ -232,6 +232,10 @@ func TestItemKeys(t *testing.T) {
 		{"a list item", &Item{Key: 2, Value: "x"}, "2", "r1:s:2"},
 		{"the first list item", &Item{Key: 0, Value: "x"}, "0", "r1:s:0"},
 		{"a map item", &Item{Key: "eu", Value: 1}, "eu", "r1:s:eu"},
+		{"a map key with a colon", &Item{Key: "x:d", Value: 1}, "x:d", "r1:s:x%3Ad"},
+		{"a map key with a percent sign", &Item{Key: "x%3Ad", Value: 1}, "x%3Ad", "r1:s:x%253Ad"},
+		{"a map key with a newline", &Item{Key: "a\nb\x7f", Value: 1}, "a\nb\x7f", "r1:s:a%0Ab%7F"},
+		{"a map key in Unicode", &Item{Key: "café", Value: 1}, "café", "r1:s:café"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
