@@ -31,6 +31,9 @@ type Expr struct {
 // Eval evaluates the expression in env.
 func (e *Expr) Eval(env *Env) (any, error) {
 	out, err := run(e.prog, env)
+	if err == nil {
+		out, err = plain(out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.Source, err)
 	}

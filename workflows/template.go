@@ -81,6 +81,9 @@ func (t *Template) Render(env *Env) (any, error) {
 		return t.value, nil
 	case exprKind:
 		out, err := run(t.prog, env)
+		if err == nil {
+			out, err = plain(out)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("{{ %s }}: %w", t.src, err)
 		}
@@ -184,7 +187,13 @@ func writeText(b *strings.Builder, v any) {
 	case time.Duration:
 		b.WriteString(v.String())
 	default:
-		if data, err := httpjson.Marshal(v); err == nil {
+		data, err := httpjson.Marshal(v)
+		if err != nil {
+			if p, perr := plain(v); perr == nil {
+				data, err = httpjson.Marshal(p) // a map groupBy gave, with its keys as text
+			}
+		}
+		if err == nil {
 			b.Write(data)
 		} else {
 			fmt.Fprint(b, v)

@@ -67,6 +67,10 @@ func TestTemplateRender(t *testing.T) {
 			map[string]any{"id": "r1", "fixed": 1, "nested": map[string]any{"n": 3}}},
 		{"list of templates", []any{"{{ event.body.n }}", "x"}, []any{3, "x"}},
 		{"numbers and nil pass through", nil, nil},
+		{"a map groupBy gives has its keys as text", "{{ groupBy([{'k': 'a', 'n': 1}, {'k': 2, 'n': 2}], .k) }}",
+			map[string]any{"a": []any{map[string]any{"k": "a", "n": 1}}, "2": []any{map[string]any{"k": 2, "n": 2}}}},
+		{"and in a list", "{{ [groupBy([1], # % 2)] }}", []any{map[string]any{"1": []any{1}}}},
+		{"joined, it is JSON", "g={{ groupBy([1], # % 2) }}", `g={"1":[1]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +103,19 @@ func TestTemplateRenderError(t *testing.T) {
 	_, err := compileT(t, "{{ event.body.name.first.x }}").Render(testEnv())
 	if err == nil || !strings.Contains(err.Error(), "event.body.name.first.x") {
 		t.Errorf("error should name the expression, got %v", err)
+	}
+}
+
+// A number JSON cannot hold fails the render, wherever it is in the value: a run
+// keeps its steps' values as JSON.
+func TestTemplateRenderNoJSONNumber(t *testing.T) {
+	for _, in := range []string{"{{ 1 / event.body.zero }}", "{{ {'a': [1, -1 / event.body.zero]} }}", "{{ groupBy([1 / event.body.zero], 'k') }}"} {
+		env := testEnv()
+		env.Event = map[string]any{"body": map[string]any{"zero": 0}}
+		_, err := compileT(t, in).Render(env)
+		if err == nil || !strings.Contains(err.Error(), "no number JSON holds") {
+			t.Errorf("%s: %v", in, err)
+		}
 	}
 }
 
