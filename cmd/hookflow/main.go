@@ -37,6 +37,7 @@ func main() {
 
 // exitStatus reports err, unless that was done, and gives the process's exit status.
 func exitStatus(err error, stderr io.Writer) int {
+	stderr = termSafe(stderr) // an error may quote what a run was sent or answered
 	var code exitError
 	var unreachable *unreachableError
 	var mismatch *mismatchError

@@ -20,11 +20,11 @@ import (
 // indented, its steps named as tests name them (invoice/create). While a step waits
 // to be tried again, a line to progress says so, once per failed attempt.
 func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress io.Writer, sent func(run, step string) string) (*engine.Run, error) {
-	f := &follower{eng: eng, progress: progress, sent: sent, wait: true, all: jsonShowsAll}
+	f := &follower{eng: eng, progress: termSafe(progress), sent: sent, wait: true, all: jsonShowsAll}
 	if sent != nil {
 		f.answered = "a --response"
 	}
-	return f.run(ctx, runID, "", w)
+	return f.run(ctx, runID, "", termSafe(w))
 }
 
 // follower prints a run and its child runs step by step: what its steps sent as sent

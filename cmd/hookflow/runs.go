@@ -47,7 +47,7 @@ func (a *adminCommand) get(cmd *cobra.Command, method, path string, body []byte,
 		return err
 	}
 	if a.asJSON {
-		return printJSON(cmd.OutOrStdout(), raw)
+		return printJSON(termSafe(cmd.OutOrStdout()), raw)
 	}
 	// Numbers as written: an id or an amount past 2^53 is shown whole, not rounded.
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -55,7 +55,7 @@ func (a *adminCommand) get(cmd *cobra.Command, method, path string, body []byte,
 	if err := dec.Decode(out); err != nil {
 		return fmt.Errorf("the admin API answered something that is not hookflow's JSON: %w", err)
 	}
-	return text(cmd.OutOrStdout())
+	return text(termSafe(cmd.OutOrStdout()))
 }
 
 func runsCommand() *cobra.Command {
