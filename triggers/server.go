@@ -58,6 +58,8 @@ type Webhooks struct {
 	metrics   *Metrics // nil: none
 	bodies    budget   // bytes of bodies held by requests in progress, by client
 	uploads   uploads  // the bodies still arriving that hold some of bodies
+	parsing   parseSlots
+	parseWait time.Duration // how long a large body waits for a parse slot
 }
 
 // Drain makes sync webhooks waiting for their runs answer 202 at once, so that a
@@ -78,6 +80,7 @@ func NewWebhooks(starter Starter, log *slog.Logger, statusURL func(string) strin
 	}
 	h.bodies.share = h.bodies.max / clientShare
 	h.uploads.wait = pressedBodyWait
+	h.parsing, h.parseWait = newParseSlots(), largeBodyWait
 	return h
 }
 
@@ -202,6 +205,16 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var started func() // gives back the parse slot of a large body
+	if len(raw) > largeBody {
+		release, ok := h.parsing.take(r.Context(), h.parseWait)
+		if !ok {
+			h.Overloaded(w, "too many large webhook bodies in progress; retry shortly")
+			return
+		}
+		started = sync.OnceFunc(release)
+		defer started()
+	}
 	ev, err := newEvent(r, sub, params, query, raw)
 	if errors.Is(err, workflows.ErrNotText) {
 		h.refuse(w, unsupportedType, http.StatusUnsupportedMediaType, err.Error())
@@ -211,7 +224,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, badBody, http.StatusBadRequest, err.Error())
 		return
 	}
-	h.dispatch(w, r, routes, ev)
+	h.dispatch(w, r, routes, ev, started)
 }
 
 // firstRead is how much of a body is read before any of the body budget is taken: no
@@ -292,8 +305,9 @@ func (h *Webhooks) takeBody(client netip.Addr, held, n int64) error {
 // dispatch starts a run for every workflow on the endpoint whose filter accepts ev. A
 // filter that cannot be evaluated on ev (a workflow bug, such as comparing a missing
 // field) records a failed run that keeps the event, rather than dropping an event the
-// sender is told was accepted.
-func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []route, ev *workflows.Event) {
+// sender is told was accepted. started, when not nil, is called once the runs are
+// started, before a sync webhook waits for its run's answer.
+func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []route, ev *workflows.Event, started func()) {
 	value := ev.Value()
 	var runs []string
 	duplicates := 0
@@ -340,6 +354,9 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 		if rt.hook.Sync {
 			answering, answeringRun = &rt, runID
 		}
+	}
+	if started != nil {
+		started()
 	}
 	if len(runs) == 0 {
 		httpjson.Write(w, http.StatusOK, map[string]any{"status": "filtered"})
