@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,8 +73,9 @@ func (o *oauthCRM) revoke() {
 }
 
 // TestExampleOAuthCRM serves examples/oauth-crm from two processes sharing one Redis:
-// every run of both uses one token; a token the CRM refuses is fetched again once,
-// and the refused call sent again in the same attempt; no token shows anywhere.
+// every run of both uses one token; only signed sign-ups with an id start runs, one
+// run per id; a token the CRM refuses is fetched again once, and the refused call sent
+// again in the same attempt; no token shows anywhere.
 func TestExampleOAuthCRM(t *testing.T) {
 	setExampleEnv(t)
 	const clientSecret = "sales-client-secret-4b7e"
@@ -85,9 +87,18 @@ func TestExampleOAuthCRM(t *testing.T) {
 	a := serveDir(t, examples+"/oauth-crm", rdb.URL, "127.0.0.1:0")
 	b := serveDir(t, examples+"/oauth-crm", rdb.URL, "127.0.0.1:0")
 
+	// send signs a sign-up as the website's back end does.
+	send := func(s *server, body string) answer {
+		t.Helper()
+		return deliver(t, "http://"+s.publicAddr+"/hooks/signups", []byte(body), http.Header{"Content-Type": {"application/json"},
+			"X-Signature-256": {"sha256=" + hex.EncodeToString(hmacSHA256(exampleEnv["SIGNUPS_WEBHOOK_SECRET"], []byte(body)))}})
+	}
+	body := func(i int) string {
+		return fmt.Sprintf(`{"id":"su_%d","email":"user%d@example.com","name":"User %d","plan":"team"}`, i, i, i)
+	}
 	signup := func(s *server, i int) string {
-		body := fmt.Sprintf(`{"id":"su_%d","email":"user%d@example.com","name":"User %d","plan":"team"}`, i, i, i)
-		ans := deliver(t, "http://"+s.publicAddr+"/hooks/signups", []byte(body), http.Header{"Content-Type": {"application/json"}})
+		t.Helper()
+		ans := send(s, body(i))
 		if ans.status != http.StatusAccepted {
 			t.Fatalf("sign-up %d: %d %s", i, ans.status, ans.body)
 		}
@@ -105,6 +116,29 @@ func TestExampleOAuthCRM(t *testing.T) {
 	}
 	if n := o.requests.Load(); n != 1 {
 		t.Fatalf("%d token requests for 20 runs on two processes, want 1", n)
+	}
+
+	// Only the website may write contacts: a sign-up unsigned, or signed with another
+	// secret, is refused; one sent again, to the other process, starts nothing; one
+	// without an id starts nothing either, rather than share the Idempotency-Key
+	// "signup-" with every other such sign-up.
+	forged := `{"id":"su_1002","email":"mallory@example.com","name":"Mallory","plan":"team"}`
+	for name, h := range map[string]http.Header{
+		"unsigned":       {"Content-Type": {"application/json"}},
+		"another secret": {"Content-Type": {"application/json"}, "X-Signature-256": {"sha256=" + hex.EncodeToString(hmacSHA256("not-the-signups-secret", []byte(forged)))}},
+	} {
+		if ans := deliver(t, "http://"+a.publicAddr+"/hooks/signups", []byte(forged), h); ans.status != http.StatusUnauthorized {
+			t.Errorf("a sign-up %s: %d %s", name, ans.status, ans.body)
+		}
+	}
+	if ans := send(b, body(2)); ans.status != http.StatusOK || ans.json(t)["status"] != "duplicate" || ans.json(t)["run_id"] != runs[2] {
+		t.Errorf("a sign-up sent again: %d %s", ans.status, ans.body)
+	}
+	if ans := send(a, `{"email":"grace@example.com","name":"Grace Hopper","plan":"team"}`); ans.status != http.StatusOK || ans.json(t)["status"] != "filtered" {
+		t.Errorf("a sign-up without an id: %d %s", ans.status, ans.body)
+	}
+	if runs := listRuns(t, a, "signup_to_crm"); len(runs) != 20 {
+		t.Errorf("%d runs, want the 20 sign-ups' only", len(runs))
 	}
 
 	// The CRM revokes the token: the next call is refused, a new token is fetched once,

@@ -36,6 +36,7 @@ var exampleEnv = map[string]string{
 	"WOOCOMMERCE_WEBHOOK_SECRET": "woo-secret-3d81f0",
 	"INVENTORY_TOKEN":            "inventory-token-8e21",
 	"SALES_CLIENT_SECRET":        "sales-client-secret-4b7e",
+	"SIGNUPS_WEBHOOK_SECRET":     "signups-secret-5e19",
 	"SHOP_TOKEN":                 "shop-token-6d0c",
 	"FULFILLMENT_TOKEN":          "fulfillment-token-a93e",
 	"REFUNDS_WEBHOOK_SECRET":     "refunds-secret-7c2e",

@@ -51,3 +51,21 @@ test "a sign-up without an e-mail starts nothing" {
   }
   expect_run = "filtered"
 }
+
+# Without its id, every such sign-up would be sent with one Idempotency-Key, "signup-",
+# and a CRM honouring it would keep only the first.
+test "a sign-up without an id starts nothing" {
+  workflow = "signup_to_crm"
+  event {
+    body = { email = "grace@example.com", name = "Grace Hopper", plan = "team" }
+  }
+  expect_run = "filtered"
+}
+
+test "a sign-up with an empty id starts nothing" {
+  workflow = "signup_to_crm"
+  event {
+    body = { id = "", email = "grace@example.com", name = "Grace Hopper", plan = "team" }
+  }
+  expect_run = "filtered"
+}
