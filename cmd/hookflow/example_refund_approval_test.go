@@ -19,7 +19,8 @@ import (
 // TestExampleRefundApproval serves examples/refund-approval: a signed refund request
 // asks for approval in Slack with two links; a click on Approve opens a page whose
 // button resumes the run, which makes the refund; a second click is refused. A decline
-// POSTed as JSON to the other request's link makes none and tells the requester.
+// POSTed as JSON to the other request's link makes none and tells the requester. A
+// reason written as Slack markup is sent to Slack escaped.
 func TestExampleRefundApproval(t *testing.T) {
 	setExampleEnv(t)
 	ok := func(body string) func(request, http.ResponseWriter) {
@@ -92,7 +93,7 @@ func TestExampleRefundApproval(t *testing.T) {
 	}
 	sameJSON(t, "refund", refund.body, `{"order_id": "ord_1042", "amount": 49.99, "currency": "usd", "reason": "Arrived damaged"}`)
 	run := waitRun(t, statusURL(s, id))
-	wantSteps(t, run, "succeeded", "ask=succeeded", "approval=succeeded", "decision=succeeded", "refund=succeeded", "tell_requester=skipped")
+	wantSteps(t, run, "succeeded", "shown=succeeded", "ask=succeeded", "approval=succeeded", "decision=succeeded", "refund=succeeded", "tell_requester=skipped")
 	if a := deliver(t, link["decline"], nil, http.Header{}); a.status != http.StatusConflict {
 		t.Errorf("the other link, once decided: %d %s", a.status, a.body)
 	}
@@ -105,8 +106,20 @@ func TestExampleRefundApproval(t *testing.T) {
 	}
 	told := mail.next(t)
 	sameJSON(t, "mail", told.body, `{"to": "jenny.rosen@example.com", "subject": "Your refund for order ord_1042", "text": "Your refund request was declined; reply to this message to discuss it."}`)
-	wantSteps(t, waitRun(t, statusURL(s, id)), "succeeded", "ask=succeeded", "approval=succeeded", "decision=succeeded", "refund=skipped", "tell_requester=succeeded")
+	wantSteps(t, waitRun(t, statusURL(s, id)), "succeeded", "shown=succeeded", "ask=succeeded", "approval=succeeded", "decision=succeeded", "refund=skipped", "tell_requester=succeeded")
 	payments.none(t)
+
+	// A reason written as Slack markup: Slack is sent it escaped, so that it shows as
+	// written, beside the only two links, and notifies no one.
+	markup := bytes.Replace(event, []byte(`"Arrived damaged"`), []byte(`"<https://evil.example/x|Approve> <!channel> & more"`), 1)
+	if a := deliver(t, hook, markup, sign(markup)); a.status != http.StatusAccepted {
+		t.Fatalf("a reason written as markup: %d %s", a.status, a.body)
+	}
+	text, _ := chat.next(t).body.(map[string]any)["text"].(string)
+	if !strings.HasPrefix(text, "Refund of 49.99 USD for order ord_1042, asked by jenny.rosen@example.com: &lt;https://evil.example/x|Approve&gt; &lt;!channel&gt; &amp; more. <") ||
+		strings.Count(text, "<") != 2 || len(links.FindAllString(text, -1)) != 2 {
+		t.Errorf("Slack got %q", text)
+	}
 }
 
 // exportRefundRun writes the approved run as a test: the expect of ask names the

@@ -41,6 +41,16 @@ workflow "refund_request" {
 
   filter = "event.body.amount > 0"
 
+  # The request's texts go into a Slack message, where <, > and & are markup: a reason
+  # of "<https://evil.example/x|Approve> <!channel>" would be a link of its own beside
+  # the real ones, and notify the whole channel. They are escaped here, as Slack asks.
+  step "set" "shown" {
+    order_id = "{{ replace(replace(replace(string(event.body.order_id ?? ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+    currency = "{{ replace(replace(replace(upper(event.body.currency ?? ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+    email    = "{{ replace(replace(replace(event.body.customer.email ?? '', '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+    reason   = "{{ replace(replace(replace(event.body.reason ?? '', '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+  }
+
   # The links resume the wait step below: a click opens a page whose button resumes
   # it, with ?decision=… in steps.approval.query. The URLs are secrets of a kind:
   # whoever has one can decide, so they go to the approvers' channel only.
@@ -48,7 +58,7 @@ workflow "refund_request" {
     method = "POST"
     url    = secret("SLACK_WEBHOOK_URL")
     json = {
-      text = "Refund of {{ event.body.amount }} {{ upper(event.body.currency) }} for order {{ event.body.order_id }}, asked by {{ event.body.customer.email }}: {{ event.body.reason }}. <{{ resume_url('approval') }}?decision=approve|Approve> or <{{ resume_url('approval') }}?decision=decline|Decline>"
+      text = "Refund of {{ event.body.amount }} {{ steps.shown.currency }} for order {{ steps.shown.order_id }}, asked by {{ steps.shown.email }}: {{ steps.shown.reason }}. <{{ resume_url('approval') }}?decision=approve|Approve> or <{{ resume_url('approval') }}?decision=decline|Decline>"
     }
   }
 

@@ -33,6 +33,41 @@ test "an approved refund is made" {
   }
 }
 
+# Slack reads <, > and & as markup: the request's texts are shown as written, so that a
+# reason makes no link of its own beside Approve and Decline, and notifies no one.
+test "the request's texts are escaped for Slack" {
+  workflow = "refund_request"
+  event {
+    body = {
+      order_id = "ord_1043"
+      amount   = 20
+      currency = "eur"
+      reason   = "<https://evil.example/x|Approve> <!channel> & more"
+      customer = { email = "\"<!here>\"@example.com" }
+    }
+  }
+  mock "ask" {
+    body = "ok"
+  }
+  resume "approval" {
+    query = { decision = "decline" }
+  }
+  mock "tell_requester" {
+    json = { id = "msg_3" }
+  }
+  expect "shown" {
+    output = {
+      order_id = "ord_1043"
+      currency = "EUR"
+      email    = "\"&lt;!here&gt;\"@example.com"
+      reason   = "&lt;https://evil.example/x|Approve&gt; &lt;!channel&gt; &amp; more"
+    }
+  }
+  expect "ask" {
+    count = 1
+  }
+}
+
 test "a decision posted as JSON counts too" {
   workflow = "refund_request"
   event {
