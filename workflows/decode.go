@@ -122,17 +122,20 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 }
 
 // outputs tells, for each step whose kind lists its output's fields, what they are.
-// A for_each step is left out: its output is the list of its items' outputs.
+// A for_each step's output is the list (or map) of its items' outputs: it is marked
+// so, with no fields.
 func (l *loader) outputs(lay *layout) map[string]*stepOutput {
 	out := map[string]*stepOutput{}
 	for _, n := range lay.nodes {
 		for _, blk := range n.steps {
 			kind, ok := l.kinds.steps[blk.Labels[0]]
 			body, syntax := blk.Body.(*hclsyntax.Body)
-			if !ok || !syntax || body.Attributes["for_each"] != nil {
+			if !ok || !syntax {
 				continue
 			}
 			switch {
+			case body.Attributes["for_each"] != nil:
+				out[blk.Labels[1]] = &stepOutput{kind: kind.Name, forEach: true}
 			case kind.AnyAttrs:
 				o := &stepOutput{kind: kind.Name, set: true}
 				for name := range body.Attributes {

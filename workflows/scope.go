@@ -134,7 +134,9 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 			}
 		}
 		if step, field, ok := stepField(m); ok && sc.stepRef(step) == nil {
-			if d := sc.outputs[step].fieldRef(step, field); d != nil {
+			if d := sc.outputs[step].itemsRef(step, field); d != nil {
+				report(d, m.Property.Location())
+			} else if d := sc.outputs[step].fieldRef(step, field); d != nil {
 				report(d, m.Property.Location())
 			}
 		}
@@ -384,12 +386,37 @@ type stepOutput struct {
 	kind   string
 	fields []string // beside outcome and error, which every step has
 	set    bool     // the fields are the step's own attributes (the set step)
+	// forEach: the step has for_each, and its output is the list (or map) of its
+	// items' outputs; fields is empty.
+	forEach bool
+}
+
+// itemsRef reports a read of outcome or error straight off a for_each step's output:
+// each item has its own, and the list has none (a list has no fields, and a map's
+// field would be an item whose key is "outcome"), so the read fails at run time or
+// reads the wrong thing. o may be nil: nothing is known.
+func (o *stepOutput) itemsRef(step, field string) *hcl.Diagnostic {
+	if o == nil || !o.forEach || field != "outcome" && field != "error" {
+		return nil
+	}
+	read := fmt.Sprintf("all(steps.%s, .outcome == 'succeeded') is true when every item succeeded, any(steps.%s, .outcome == 'failed') when one failed", step, step)
+	if field == "error" {
+		read = fmt.Sprintf("any(steps.%s, .outcome == 'failed') is true when an item failed, and map(filter(steps.%s, .outcome == 'failed'), .error) lists their errors", step, step)
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("steps.%s.%s of a for_each step", step, field),
+		Detail: fmt.Sprintf("Step %q has for_each, so steps.%s is the list of its items' outputs (a map of them when for_each gives a map), "+
+			"and each item has its own outcome and error: %s (write values(steps.%s) for a map), and steps.%s[0].%s is one item's.",
+			step, step, read, step, step, field),
+	}
 }
 
 // fieldRef warns about a read of a field the step's output never has: it is nil
-// every time, which is never what was meant. o may be nil: nothing is known.
+// every time, which is never what was meant. o may be nil: nothing is known; nor is
+// anything of a for_each step's, a list or a map of items.
 func (o *stepOutput) fieldRef(step, field string) *hcl.Diagnostic {
-	if o == nil || field == "outcome" || field == "error" || slices.Contains(o.fields, field) {
+	if o == nil || o.forEach || field == "outcome" || field == "error" || slices.Contains(o.fields, field) {
 		return nil
 	}
 	has := fmt.Sprintf("%s %s step's output has %s", article(o.kind), o.kind, andList(o.fields))

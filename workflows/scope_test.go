@@ -288,3 +288,45 @@ func TestEachFields(t *testing.T) {
 		})
 	}
 }
+
+// A for_each step's output is its items' outputs, each with its own outcome and
+// error: steps.r.outcome would fail at run time (a list has no fields) or read the
+// item keyed "outcome" of a map, so it is a load error that says what to write.
+func TestForEachOutcomeIsReadPerItem(t *testing.T) {
+	wf := func(forEach, read string) string {
+		return "workflow \"w\" {\n  step \"call\" \"r\" {\n    for_each = \"" + forEach + "\"\n    url = \"https://x/{{ each.value }}\"\n  }\n" +
+			"  step \"set\" \"after\" { v = \"" + read + "\" }\n}"
+	}
+	ok := []string{
+		"{{ all(steps.r, .outcome == 'succeeded') }}",
+		"{{ steps.r[0].outcome }} {{ steps.r[0].error }}",
+		"{{ len(steps.r) }}",
+	}
+	for _, read := range ok {
+		if _, diags := loadString(t, wf("event.body.codes", read)); diags.HasErrors() {
+			t.Errorf("%s refused: %s", read, diags.Error())
+		}
+	}
+	if _, diags := loadString(t, wf("{'a': 1}", "{{ steps.r['a'].outcome }}")); diags.HasErrors() {
+		t.Errorf("an item of a map refused: %s", diags.Error())
+	}
+	for _, c := range []struct{ name, forEach, read, at, says string }{
+		{"outcome of a list", "event.body.codes", "{{ steps.r.outcome }}", "f1.hcl:6:40",
+			"steps.r.outcome of a for_each step: Step \"r\" has for_each, so steps.r is the list of its items' outputs"},
+		{"outcome suggests all", "event.body.codes", "{{ steps.r.outcome }}", "f1.hcl:6:40", "all(steps.r, .outcome == 'succeeded')"},
+		{"error of a map", "{'a': 1}", "{{ steps.r.error }}", "f1.hcl:6:40", "any(steps.r, .outcome == 'failed')"},
+		{"in an expression", "event.body.codes", "{{ steps.r?.outcome == 'failed' }}", "f1.hcl:6:41", "steps.r.outcome of a for_each step"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := loadString(t, wf(c.forEach, c.read))
+			if !diags.HasErrors() {
+				t.Fatal("want an error")
+			}
+			d := diags[0]
+			at := fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+			if at != c.at || !strings.Contains(d.Summary+": "+d.Detail, c.says) {
+				t.Errorf("got %s %s: %s\nwant %s saying %q", at, d.Summary, d.Detail, c.at, c.says)
+			}
+		})
+	}
+}
