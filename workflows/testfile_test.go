@@ -205,6 +205,22 @@ test "items" {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
+	// A map's key is taken whole, from the first '[' to the last ']', as runs name the
+	// item: it may be empty, or hold '/', '[' and ']'.
+	_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
+test "keys" {
+  workflow = "order"
+  mock "reserve[]" {}
+  mock "reserve[a/b]" {}
+  mock "reserve[[x]/y]" {}
+  expect "reserve[a/b]" {
+    count = 1
+  }
+}
+`)}}, set)
+	if diags.HasErrors() {
+		t.Fatalf("keys as runs name them refused: %s", diags.Error())
+	}
 	_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
 test "items" {
   workflow = "order"

@@ -118,7 +118,7 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 	if IsOnFailure(label) {
 		own, label = OnFailurePrefix, strings.TrimPrefix(label, OnFailurePrefix)
 	}
-	if parent, rest, child := strings.Cut(label, "/"); child {
+	if parent, rest, child := cutChild(label); child {
 		parent = own + parent
 		s, _ := wf.Step(parent)
 		if s == nil {
@@ -137,9 +137,9 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 	}
 	// An item of a for_each step is STEP[KEY]: its index, or its key in a map.
 	name := own + label
-	if step, key, isItem := strings.Cut(label, "["); isItem {
+	if step, rest, isItem := strings.Cut(label, "["); isItem {
 		step = own + step
-		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(key, "]") || len(key) < 2) {
+		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(rest, "]")) {
 			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid item in %s", what),
 				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", full, step),
 				Subject: rng.Ptr()}}
@@ -150,6 +150,24 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 		return nil, "", unknown(name)
 	}
 	return wf, name, nil
+}
+
+// cutChild cuts a label PARENT/STEP at its first '/' outside an item's key: the key
+// of STEP[KEY] runs from the first '[' to the label's last ']' and is taken whole, as
+// runs name a map's items (r[a/b], r[]), so a key may hold '/' (or '[' and ']').
+// child is false for a label that names no step of a child run.
+func cutChild(label string) (parent, rest string, child bool) {
+	from := 0
+	if i := strings.IndexAny(label, "[/"); i >= 0 && label[i] == '[' {
+		if j := strings.LastIndexByte(label, ']'); j > i {
+			from = j
+		}
+	}
+	i := strings.IndexByte(label[from:], '/')
+	if i < 0 {
+		return label, "", false
+	}
+	return label[:from+i], label[from+i+1:], true
 }
 
 // parallelOrItem explains a label PARENT/STEP whose PARENT is no step of wf but names

@@ -305,3 +305,56 @@ func TestExportTestRefusesAFileNotATest(t *testing.T) {
 		t.Errorf("%s: %q %v", file, data, err)
 	}
 }
+
+// A run of a for_each step over a map whose keys are "" and "a/b", exported with runs
+// export-test, names the items as runs show them, r[] and r[a/b], and the file loads
+// and passes hookflow test: the loader takes a label's key whole, as the test runner
+// forms it.
+func TestRunsExportTestMapKeys(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"path": %q}`, r.URL.Path)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "keys.hcl"), `workflow "keys" {
+  trigger "webhook" {
+    path = "/keys"
+  }
+  step "http" "r" {
+    for_each = "event.body.codes"
+    url      = "`+api.URL+`/status/{{ each.value }}"
+  }
+  step "set" "after" {
+    paths = "{{ map(sort(keys(steps.r)), steps.r[#].body.path) }}"
+  }
+}
+`)
+	s := serveDir(t, dir, redistest.Real(t).URL, "127.0.0.1:0")
+	resp, err := http.Post("http://"+s.publicAddr+"/hooks/keys", "application/json",
+		strings.NewReader(`{"codes": {"": 200, "a/b": 201, "z": 202}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	runID := waitOneRun(t, s, "succeeded")
+
+	file := filepath.Join(dir, "keys.test.hcl")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"runs", "export-test", runID, "--name", "map keys", "-o", file,
+		"--admin", s.adminAddr}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("export-test: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`mock "r[]" {`, `mock "r[a/b]" {`, `mock "r[z]" {`, `expect "r[a/b]" {`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the exported test lacks %q:\n%s", want, data)
+		}
+	}
+	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "ok    map keys") {
+		t.Fatalf("the exported test fails, exit %d:\n%s\n%s", code, out, data)
+	}
+}
