@@ -598,8 +598,19 @@ func (x *exporter) resume(test *hclwrite.Body, st engine.StepRun) {
 }
 
 // mock writes the recorded answers of a step or an item: one, or a sequence when it
-// was tried more than once.
+// was tried more than once (or asked for more than one page). The answers of a
+// sensitive step were never recorded, only [sensitive] in their place: a comment above
+// the mock says they are to be filled in, as the step that reads them (a paginate
+// block's next, a later step) would fail on the placeholder with an error that does
+// not say why.
 func (x *exporter) mock(test *hclwrite.Body, u unit) {
+	if slices.ContainsFunc(u.Requests, func(q workflows.Request) bool {
+		return q.Response != nil && q.Response.Body == workflows.SensitiveShown
+	}) {
+		x.comment(test, fmt.Sprintf("Step %s is sensitive: its run keeps its answers as %s, not as they came, and so does this mock.",
+			u.label, workflows.SensitiveShown))
+		x.comment(test, "Fill in the answers the test should give: what reads them here reads the placeholder.")
+	}
 	b := test.AppendNewBlock("mock", []string{u.label}).Body()
 	if u.Attempts > len(u.Requests) {
 		x.comment(b, fmt.Sprintf("The history keeps the last %d of its %d attempts.", len(u.Requests), u.Attempts))

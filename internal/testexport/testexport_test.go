@@ -2,6 +2,7 @@ package testexport
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -229,6 +230,42 @@ func TestWriteLeavesOutHiddenKeys(t *testing.T) {
 	}
 	if strings.Contains(text, "SECRETVALUE") {
 		t.Errorf("holds the credential:\n%s", text)
+	}
+	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
+		t.Errorf("does not load: %s\n%s", diags.Error(), text)
+	}
+}
+
+// The answers of a sensitive step are kept as [sensitive] only: its mock says so
+// above it, and that they are to be filled in, since a paginate block's next or a
+// later step would read the placeholder. A step that was not sensitive has no such
+// comment.
+func TestWriteSaysSensitiveAnswersAreToBeFilledIn(t *testing.T) {
+	page := func(n int) workflows.Request {
+		return workflows.Request{Attempt: 1, Method: "GET", URL: fmt.Sprintf("https://api.example.com/orders?page=%d", n), Status: 200,
+			Response: &workflows.Response{Body: workflows.SensitiveShown}}
+	}
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "orders", Version: "v1", Status: engine.RunFailed},
+		Steps: []engine.StepRun{
+			{Name: "list", Path: "list", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1,
+				Output: workflows.SensitiveShown, Requests: []workflows.Request{page(1), page(2)}},
+			{Name: "note", Path: "note", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1, Requests: []workflows.Request{
+				{Attempt: 1, Method: "POST", URL: "https://notes.example.com", Status: 201, Response: &workflows.Response{Body: "ok"}},
+			}},
+		}}
+	data, err := Write(run, &workflows.Event{Trigger: "manual", Body: map[string]any{}}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	const want = "  # Step list is sensitive: its run keeps its answers as [sensitive], not as they came, and so does this mock.\n" +
+		"  # Fill in the answers the test should give: what reads them here reads the placeholder.\n" +
+		"  mock \"list\" {\n"
+	if !strings.Contains(text, want) {
+		t.Errorf("lacks\n%s\nin:\n%s", want, text)
+	}
+	if strings.Count(text, "is sensitive") != 1 {
+		t.Errorf("says more than one step is sensitive:\n%s", text)
 	}
 	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
 		t.Errorf("does not load: %s\n%s", diags.Error(), text)
