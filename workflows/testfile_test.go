@@ -310,6 +310,9 @@ func TestLoadTestsRenderedDiagnostics(t *testing.T) {
     step "http" "page" {
       url = "https://pager.example.com/alerts"
     }
+    step "http" "finder" {
+      url = "https://pager.example.com/find"
+    }
   }
 }
 `
@@ -426,6 +429,18 @@ test "t" {
      4:   expect "page" {
                  ^^^^^^
   Workflow "order" has no step "page". Did you mean "on_failure/page"?
+
+`},
+		{"a mock of an on_failure step whose name is near another step's", `test "t" {
+  workflow = "order"
+  mock "finder" {}
+}
+`, `Error: Unknown step in mock
+
+  on order.test.hcl:3:8, in test "t":
+     3:   mock "finder" {}
+               ^^^^^^^^
+  Workflow "order" has no step "finder". Did you mean "on_failure/finder"?
 
 `},
 		{"an expect_run that is near an outcome", `test "t" {

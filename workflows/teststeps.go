@@ -104,9 +104,17 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 	}
 	unknown := func(step string) hcl.Diagnostics {
 		detail := fmt.Sprintf("Workflow %q has no step %q; its steps are: %s.", wf.Name, step, strings.Join(steps, ", "))
-		s := suggest(step, steps)
+		// A step of the on_failure block written by its own name is meant before a
+		// step whose name is near.
+		s := ""
+		if !IsOnFailure(step) && slices.Contains(steps, OnFailurePrefix+step) {
+			s = OnFailurePrefix + step
+		}
+		if s == "" {
+			s = suggest(step, steps)
+		}
 		if s == "" && !IsOnFailure(step) {
-			s = suggest(OnFailurePrefix+step, steps) // a step of the on_failure block written by its own name
+			s = suggest(OnFailurePrefix+step, steps)
 		}
 		if s != "" {
 			detail = fmt.Sprintf("Workflow %q has no step %q. Did you mean %q?", wf.Name, step, s)
