@@ -667,6 +667,33 @@ workflow "kid" {
   expect "kids[1]" checks the item's output, its child's result.
 
 `},
+		{"output and skipped of a child run's step", `test "t" {
+  workflow = "order"
+  expect "kids/call" {
+    count   = 2
+    output  = { status = 200 }
+    skipped = false
+  }
+}
+`, `Error: No output in an expect of a child run's step
+
+  on order.test.hcl:5:5, in test "t":
+     5:     output  = { status = 200 }
+            ^^^^^^^^^^^^^^^^^^^^^^^^^^
+  "kids/call" is a step of a child run, and an expect of one checks the requests it sent: method,
+  url, headers, json, body and count. output is for the steps of the test's own workflow: expect
+  "kids" { output = { result = … } } checks the child's result.
+
+Error: No skipped in an expect of a child run's step
+
+  on order.test.hcl:6:5, in test "t":
+     6:     skipped = false
+            ^^^^^^^^^^^^^^^
+  "kids/call" is a step of a child run, and an expect of one checks the requests it sent: method,
+  url, headers, json, body and count. skipped is for the steps of the test's own workflow: expect
+  "kids" { output = { result = … } } checks the child's result.
+
+`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srcs := []Source{{Name: "order.test.hcl", Data: []byte(tc.src)}}

@@ -55,8 +55,35 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		}
 	}
 	for _, e := range t.Expects {
-		_, _, d := testStep(set, wf, "expect", e.Step, e.StepRange)
+		w, _, d := testStep(set, wf, "expect", e.Step, e.StepRange)
 		diags = append(diags, d...)
+		if w != nil && w != wf {
+			diags = append(diags, childExpect(e)...)
+		}
+	}
+	return diags
+}
+
+// childExpect reports the output and skipped of an expect that names a step of a
+// child run: a test checks the requests such a step sent, not its output, which no
+// step of the test's workflow reads, nor whether it was skipped.
+func childExpect(e *Expect) hcl.Diagnostics {
+	own, label := "", e.Step
+	if IsOnFailure(label) {
+		own, label = OnFailurePrefix, strings.TrimPrefix(label, OnFailurePrefix)
+	}
+	parent, _, _ := cutChild(label)
+	parent = own + parent
+	var diags hcl.Diagnostics
+	for _, name := range []string{"output", "skipped"} {
+		rng, ok := e.Ranges[name]
+		if !ok {
+			continue
+		}
+		detail := fmt.Sprintf("%q is a step of a child run, and an expect of one checks the requests it sent: method, url, headers, json, body and count. "+
+			"%s is for the steps of the test's own workflow: expect %q { output = { result = … } } checks the child's result.", e.Step, name, parent)
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("No %s in an expect of a child run's step", name),
+			Detail: detail, Subject: rng.Ptr()})
 	}
 	return diags
 }
