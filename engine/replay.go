@@ -119,6 +119,9 @@ func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Re
 	}
 	for i, u := range p.Start {
 		out.From[i] = u.String()
+		if set := rec.items[u.step]; u.part == partItem && set != nil {
+			out.From[i] = fmt.Sprintf("%s[%v]", u.step, set.key(u.item)) // as runs show it: an item of a map by its key
+		}
 		if s, _ := wf.Step(u.step); s != nil && s.Parallel != "" {
 			out.From[i] = s.Parallel + "/" + out.From[i] // as runs show it: notify/crm
 		}

@@ -243,3 +243,30 @@ func TestReplayOnTheCurrentVersionRunsTheFailedStepOfABlock(t *testing.T) {
 		}
 	})
 }
+
+// A replay names the items it queues again as runs show them: an item of a map by its
+// key, reserve[z], not by its place among the sorted keys.
+func TestReplayNamesAMapItemByItsKey(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		tg := newTarget(t, 0)
+		tg.failPath("/reserve/z", http.StatusNotFound)
+		e, set := httpEngine(t, b, forEachWorkflow(tg.srv.URL, 10, "fail"))
+		id, err := e.Start(ctx, set.Workflow("reserve"), event(`{"items": {"a": {"sku": "s0"}, "z": {"sku": "s1"}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunFailed || r.Steps[0].Items[1].Path != "reserve[z]" {
+			t.Fatalf("run %+v, want failed at reserve[z]", r.RunSummary)
+		}
+		again, err := e.Replay(ctx, id, ReplayOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(again.From) != "[reserve[z]]" {
+			t.Errorf("replay from %v, want reserve[z]", again.From)
+		}
+		waitRun(t, e, id)
+	})
+}
