@@ -46,10 +46,17 @@ func (l *loader) onFailure(b *hcl.Block, first *hcl.Block, lay *layout, ev *eval
 	}
 	var steps []*Step
 	seen := map[string]hcl.Range{}
-	// Its steps may name its own wait steps in resume_url, as well as the workflow's.
+	// Its steps may name its own wait steps in resume_url, as well as the workflow's;
+	// they may not read each other, which their scope tells apart from a step that
+	// does not exist.
 	resumable := slices.Clone(lay.resumable)
+	var own []string
 	for _, blk := range content.Blocks {
-		if kind, ok := l.kinds.steps[blk.Labels[0]]; ok && blk.Type == "step" && kind.Resumable && !slices.Contains(resumable, blk.Labels[1]) {
+		if blk.Type != "step" {
+			continue
+		}
+		own = append(own, blk.Labels[1])
+		if kind, ok := l.kinds.steps[blk.Labels[0]]; ok && kind.Resumable && !slices.Contains(resumable, blk.Labels[1]) {
 			resumable = append(resumable, blk.Labels[1])
 		}
 	}
@@ -85,7 +92,7 @@ func (l *loader) onFailure(b *hcl.Block, first *hcl.Block, lay *layout, ev *eval
 			continue
 		}
 		sc := &scope{where: fmt.Sprintf("on_failure step %q", name), self: name, steps: lay.names, all: lay.names,
-			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs, resumable: resumable, onFailure: true}
+			workflow: workflow, parallels: lay.parallels, outputs: lay.outputs, resumable: resumable, onFailure: true, failureSteps: own}
 		s, d := l.step(blk, ev, sc)
 		diags = append(diags, d...)
 		if s == nil {

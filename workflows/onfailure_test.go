@@ -1,6 +1,10 @@
 package workflows
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestLoadOnFailure(t *testing.T) {
 	set, diags := loadString(t, `
@@ -44,5 +48,35 @@ workflow "w" {
 `)
 	if !diags.HasErrors() {
 		t.Error("an on_failure step reading a step that does not exist loaded")
+	}
+}
+
+// The steps of an on_failure block cannot read each other, nor each: the errors say
+// so, rather than call the step unknown or suggest for_each, which on_failure forbids.
+func TestOnFailureReferenceErrors(t *testing.T) {
+	onFailure := func(body string) string {
+		return "workflow \"w\" {\n  step \"call\" \"s\" { url = \"https://x\" }\n  on_failure {\n" +
+			"    step \"call\" \"p\" { url = \"https://x\" }\n    step \"call\" \"q\" {\n" + body + "\n    }\n  }\n}"
+	}
+	for _, c := range []struct{ name, src, at, says string }{
+		{"another on_failure step", onFailure(`      url = "https://x/{{ steps.p.body }}"`), "f1.hcl:6:33",
+			`on_failure step "q" reads on_failure step "p": The steps of an on_failure block cannot read each other: they read the workflow's steps, and run.error and run.failed_step. Steps of the workflow: s.`},
+		{"each", onFailure(`      url = "https://x/{{ each.value }}"`), "f1.hcl:6:27",
+			`each outside a for_each step: each is the current item of a for_each step; on_failure step "q" has none, and for_each is not allowed in on_failure`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := loadString(t, c.src)
+			if !diags.HasErrors() {
+				t.Fatal("want an error")
+			}
+			d := diags[0]
+			at := fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+			if at != c.at || !strings.Contains(d.Summary+": "+d.Detail, c.says) {
+				t.Errorf("got %s %s: %s\nwant %s saying %q", at, d.Summary, d.Detail, c.at, c.says)
+			}
+			if strings.Contains(d.Detail, "Did you mean") || strings.Contains(d.Detail, "Add for_each") {
+				t.Errorf("misleads: %s", d.Detail)
+			}
+		})
 	}
 }

@@ -38,8 +38,10 @@ type scope struct {
 	// everywhere.
 	reads []string
 	// onFailure marks the steps of an on_failure block, whose run has error and
-	// failed_step beside its other fields.
-	onFailure bool
+	// failed_step beside its other fields. failureSteps are the block's steps, which
+	// cannot read each other.
+	onFailure    bool
+	failureSteps []string
 }
 
 // stepReads are the names a step's expressions read (each in a for_each step only).
@@ -212,6 +214,13 @@ func (sc *scope) eachRef() *hcl.Diagnostic {
 			Detail: "each is the current item of a for_each step, and for_each is what gives the items: it is evaluated once, " +
 				"before there are any. It can read event, vars, run and the steps before this one.",
 		}
+	case sc.onFailure:
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "each outside a for_each step",
+			Detail: fmt.Sprintf("each is the current item of a for_each step; on_failure step %q has none, and for_each is not allowed in on_failure, "+
+				"whose steps run once each. Read the list from event or steps and send it in one call instead: json = \"{{ event.body.items }}\".", sc.self),
+		}
 	case sc.self != "":
 		return &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -266,6 +275,13 @@ func (sc *scope) stepRef(name string) *hcl.Diagnostic {
 			Summary:  fmt.Sprintf("Step %q reads %q, which runs beside it in parallel %q", sc.self, name, sc.parallel),
 			Detail: fmt.Sprintf("The steps of a parallel block start together, so %q has no output yet when %q starts. "+
 				"Read steps.%s in a step after parallel %q. Steps before this one: %s.", name, sc.self, name, sc.parallel, before),
+		}
+	case slices.Contains(sc.failureSteps, name):
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("on_failure step %q reads on_failure step %q", sc.self, name),
+			Detail: fmt.Sprintf("The steps of an on_failure block cannot read each other: they read the workflow's steps, and run.error and run.failed_step. "+
+				"Steps of the workflow: %s.", before),
 		}
 	case slices.Contains(sc.all, name):
 		return &hcl.Diagnostic{
