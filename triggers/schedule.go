@@ -28,10 +28,9 @@ type Schedule struct {
 // Next returns the first time after t that the schedule fires.
 func (s *Schedule) Next(t time.Time) time.Time {
 	if s.Cron != nil {
-		t = t.In(s.Location)
-		n := s.Cron.Next(t)
+		n := cronNext(s.Cron, s.Location, t)
 		for s.fixedHours && !n.IsZero() && repeated(n) {
-			n = s.Cron.Next(n) // the repeated hour when clocks go back: fired already
+			n = cronNext(s.Cron, s.Location, n) // the repeated hour when clocks go back: fired already
 		}
 		return n
 	}
