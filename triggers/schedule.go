@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -125,6 +126,33 @@ func (s *Schedule) Due(last, now time.Time) (tick time.Time, late bool) {
 	return tick, !tick.Equal(first) || now.Sub(tick) > lateAfter
 }
 
+// unsupportedCron says which form of other crons (Quartz's, some Unix ones') a spec
+// that does not parse uses, or "" when it uses none: the parser's own error reads
+// `failed to parse int from L`, which does not say that L is not supported.
+func unsupportedCron(spec string) string {
+	fields := strings.Fields(spec)
+	switch {
+	case len(fields) == 6 || len(fields) == 7:
+		return fmt.Sprintf("A spec of %d fields (with seconds, or a year) is not supported", len(fields))
+	case len(fields) != 5:
+		return ""
+	}
+	for _, f := range fields {
+		for _, part := range strings.Split(f, ",") {
+			switch {
+			case strings.Contains(part, "#"):
+				return fmt.Sprintf("%s: # (the nth weekday of the month) is not supported", part)
+			case lastOrWeekday.MatchString(part):
+				return fmt.Sprintf("%s: L (the last day) and W (the nearest weekday) are not supported", part)
+			}
+		}
+	}
+	return ""
+}
+
+// lastOrWeekday matches the L and W forms of a day field: L, LW, L-3, 5L, 15W.
+var lastOrWeekday = regexp.MustCompile(`^(?i)(L|LW|L-\d+|\d+L|\d+W)$`)
+
 // MinEvery is the shortest interval a schedule may have.
 const MinEvery = time.Second
 
@@ -179,8 +207,12 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 			if f := strings.Fields(spec); len(f) == 5 && slices.Contains(strings.FieldsFunc(f[4], func(r rune) bool { return r == ',' || r == '-' || r == '/' }), "7") {
 				hint = " Sunday is 0 (or SUN), not 7."
 			}
+			why := err.Error()
+			if u := unsupportedCron(spec); u != "" {
+				why = u
+			}
 			diags = append(diags, a.Error(fmt.Sprintf("Invalid cron spec %q", spec),
-				fmt.Sprintf("%s.%s A spec has five fields: minute hour day-of-month month day-of-week (0-6 or SUN-SAT), such as \"*/15 * * * *\"; or @hourly, @daily, @weekly, @monthly, @yearly.", err, hint)))
+				fmt.Sprintf("%s.%s A spec has five fields: minute hour day-of-month month day-of-week (0-6 or SUN-SAT), such as \"*/15 * * * *\"; or @hourly, @daily, @weekly, @monthly, @yearly.", why, hint)))
 		case sched.Next(time.Now().In(loc)).IsZero():
 			diags = append(diags, a.Error(fmt.Sprintf("Cron spec %q never fires", spec), "No date matches it, such as the 30th of February."))
 		default:

@@ -116,6 +116,55 @@ func TestScheduleErrors(t *testing.T) {
 	}
 }
 
+// TestScheduleDayFields: a day field is restricted unless it is *, */1 or ?; two
+// restricted day fields fire on a day either matches, and */2 is restricted.
+func TestScheduleDayFields(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) } // 2 March 2026 is a Monday
+	for spec, want := range map[string][]time.Time{
+		"0 0 */2 * MON": {day(2), day(3), day(5), day(7), day(9), day(11)},
+		"0 0 13 * FRI":  {day(6), day(13), day(20), day(27)},
+		"0 0 ? * MON":   {day(2), day(9), day(16)},
+		"0 0 */2 * *":   {day(3), day(5), day(7)},
+		"0 0 */2 * ?":   {day(3), day(5), day(7)},
+		"0 0 */1 * MON": {day(2), day(9)},
+	} {
+		s, diags := loadSchedule(t, `cron = "`+spec+`"`)
+		if s == nil {
+			t.Fatal(diags)
+		}
+		for from, i := day(1), 0; i < len(want); i++ {
+			if from = s.Next(from); !from.Equal(want[i]) {
+				t.Errorf("%q: tick %d %v, want %v", spec, i+1, from, want[i])
+				break
+			}
+		}
+	}
+}
+
+// TestScheduleUnsupportedCronForms: a spec in a form of other crons (L, W, #, seconds
+// or a year) is an error at the spec that says the form is not supported, rather than
+// that a number did not parse.
+func TestScheduleUnsupportedCronForms(t *testing.T) {
+	for spec, want := range map[string]string{
+		"0 0 L * *":     "L: L (the last day) and W (the nearest weekday) are not supported",
+		"0 0 LW * *":    "LW: L (the last day) and W (the nearest weekday) are not supported",
+		"0 0 1,15W * *": "15W: L (the last day) and W (the nearest weekday) are not supported",
+		"0 0 * * 5L":    "5L: L (the last day) and W (the nearest weekday) are not supported",
+		"0 0 * * 5#3":   "5#3: # (the nth weekday of the month) is not supported",
+		"0 0 9 * * *":   "A spec of 6 fields (with seconds, or a year) is not supported",
+		"0 0 9 * * ? *": "A spec of 7 fields (with seconds, or a year) is not supported",
+	} {
+		_, diags := loadSchedule(t, `cron = "`+spec+`"`)
+		if !strings.Contains(diags, want) || !strings.HasPrefix(diags, "s.hcl:3,8-") || strings.Contains(diags, "strconv") {
+			t.Errorf("%q: %s, want %q at the spec", spec, diags, want)
+		}
+	}
+	// The names of months and days that hold an L or a W are no such form.
+	if s, diags := loadSchedule(t, `cron = "0 9 * JUL WED"`); s == nil || diags != "no diagnostics" {
+		t.Errorf("JUL WED: %s", diags)
+	}
+}
+
 // TestScheduleLocalEvent: hookflow run's event for a workflow with only a schedule is
 // its latest tick, a time the spec fires, not the moment of the run.
 func TestScheduleLocalEvent(t *testing.T) {
