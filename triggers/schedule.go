@@ -183,10 +183,11 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 	}
 	zone, d := b.ConstString("timezone", "UTC")
 	diags = append(diags, d...)
+	// Go loads "" as UTC and "Local" as the machine's zone: neither is a zone name.
 	loc, err := time.LoadLocation(zone)
-	if err != nil || zone == "Local" {
+	if err != nil || zone == "Local" || zone == "" {
 		diags = append(diags, b.Attr("timezone").Error(fmt.Sprintf("Unknown time zone %q", zone),
-			`Use an IANA time zone name such as "Europe/Paris" or "America/New_York".`))
+			`Use an IANA time zone name such as "Europe/Paris" or "America/New_York", or leave timezone out for UTC.`))
 		loc = time.UTC
 	}
 	s.Location = loc

@@ -68,6 +68,22 @@ func TestScheduleTickEventSchedule(t *testing.T) {
 	}
 }
 
+// TestScheduleTickEventFraction: a tick's scheduled_at has its fraction of a second
+// when it has one, and none when it falls on a whole second.
+func TestScheduleTickEventFraction(t *testing.T) {
+	s, diags := loadSchedule(t, `every = "1500ms"`)
+	if s == nil {
+		t.Fatal(diags)
+	}
+	from := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	for _, want := range []string{"2026-11-23T08:00:01.5Z", "2026-11-23T08:00:03Z", "2026-11-23T08:00:04.5Z"} {
+		from = s.Next(from)
+		if got := s.TickEvent(from, false, from).Body.(map[string]any)["scheduled_at"]; got != want {
+			t.Errorf("scheduled_at %v, want %s", got, want)
+		}
+	}
+}
+
 // TestScheduleDaylightSaving: when clocks go back, a schedule at fixed hours fires
 // once at the repeated time; an hourly one fires every hour, the repeated one too.
 func TestScheduleDaylightSaving(t *testing.T) {
@@ -99,6 +115,8 @@ func TestScheduleErrors(t *testing.T) {
 		`cron = "0 0 30 2 *"`:                       "never fires",
 		`cron = "CRON_TZ=UTC 0 9 * * *"`:            "Set the time zone with timezone",
 		"cron = \"@daily\"\ntimezone = \"Mars\"":    `Unknown time zone "Mars"`,
+		"cron = \"@daily\"\ntimezone = \"\"":        `s.hcl:4,12-14: Unknown time zone ""`,
+		"cron = \"@daily\"\ntimezone = \"Local\"":   `Unknown time zone "Local"`,
 		`cron = "0 0 * * 7"`:                        "Sunday is 0 (or SUN), not 7.",
 		`cron = "0 0 * * 5-7"`:                      "Sunday is 0 (or SUN), not 7.",
 		`cron = "@every 90s"`:                       `Write an interval as every = "90s"`,

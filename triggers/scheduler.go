@@ -270,7 +270,9 @@ func (s *Scheduler) fire(wf *workflows.Workflow, sch *Schedule, tick time.Time, 
 // tick's time in the schedule's time zone, and whether it is a catch-up. now is when
 // it is fired.
 func (s *Schedule) TickEvent(tick time.Time, late bool, now time.Time) *workflows.Event {
-	at := tick.In(s.Location).Format(time.RFC3339)
+	// With its fraction of a second, when it has one (every = "1500ms"): two ticks
+	// read the same time otherwise.
+	at := tick.In(s.Location).Format(time.RFC3339Nano)
 	// The schedule as the file writes it (Text), not its Key: "every 1h", not "every
 	// 1h0m0s". The tick's identity in Redis is the Key, given to StartTick apart.
 	body := map[string]any{"schedule": s.Text(), "scheduled_at": at, "catch_up": late}
