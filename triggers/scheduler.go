@@ -232,8 +232,8 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 			continue
 		}
 		if err := s.fire(wf, sch, tick, late); err != nil {
-			s.log.Warn("schedule: cannot start its run; retrying", "workflow", wf.Name, "schedule", key,
-				"scheduled_at", tick, "err", err)
+			s.log.Warn("schedule: cannot start its run; trying the tick again with backoff, or the next tick instead if it comes first",
+				"workflow", wf.Name, "schedule", key, "scheduled_at", tick, "err", err)
 			// Tried again with backoff, and at the next tick at the latest, which is
 			// fired instead: a Redis back before the backoff ends misses no more ticks.
 			wait := retry.next()

@@ -395,3 +395,48 @@ workflow "tick" {
 		}
 	})
 }
+
+// busyTicks is memTicks refusing starts, as the engine does past --max-queued, until up.
+type busyTicks struct {
+	*memTicks
+	up time.Time
+}
+
+func (b busyTicks) StartTick(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, schedule string, tick time.Time) (string, bool, error) {
+	if time.Now().Before(b.up) {
+		return "", false, busyErr{}
+	}
+	return b.memTicks.StartTick(ctx, wf, ev, schedule, tick)
+}
+
+// TestScheduleTickRefusedIsTriedAgain: a tick whose start is refused (too many runs
+// waiting) is tried again with backoff, and starts its run once the starts are taken
+// again, before the next tick; the log says so.
+func TestScheduleTickRefusedIsTriedAgain(t *testing.T) {
+	set, diags := loadHooks("hourly.hcl", `
+workflow "hourly" {
+  trigger "schedule" {
+    every = "1h"
+  }
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	synctest.Test(t, func(t *testing.T) {
+		var logged strings.Builder
+		ticks := newMemTicks()
+		tick := time.Now().Truncate(time.Hour).Add(time.Hour)
+		s := NewScheduler(busyTicks{ticks, tick.Add(10 * time.Second)}, slog.New(slog.NewTextHandler(&logged, nil)))
+		s.Use(set)
+		time.Sleep(time.Until(tick.Add(20 * time.Second)))
+		s.Stop()
+		runs := ticks.scheduled("hourly")
+		if at := tick.UTC().Format(time.RFC3339); len(runs) != 1 || len(runs[at]) != 1 {
+			t.Errorf("runs %v, want one for the tick at %s, started once the starts were taken again", runs, at)
+		}
+		if want := "schedule: cannot start its run; trying the tick again with backoff, or the next tick instead if it comes first"; !strings.Contains(logged.String(), want) {
+			t.Errorf("log %s, want %q", logged.String(), want)
+		}
+	})
+}

@@ -81,7 +81,7 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig, worker bool) {
 		"Redis `URL` the serve processes use, e.g. redis://redis:6379/0 (required)"))
 	fs.Var(newAtLeast(&cfg.workers, 128, 1), "workers", "most steps executing at once in this process (at least 1)")
 	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
-	fs.Var(newAtLeast(&cfg.maxQueued, 100_000, 0), "max-queued", help("unfinished runs past which webhooks are answered 503 with Retry-After (0: no limit)",
+	fs.Var(newAtLeast(&cfg.maxQueued, 100_000, 0), "max-queued", help("unfinished runs past which starts are refused: webhooks are answered 503 with Retry-After, schedules and polls try again later (0: no limit)",
 		"unfinished runs past which the workflow steps run here start no child run, and try again later, as serve answers webhooks 503; give serve's (0: no limit)"))
 	cfg.retention = days(7 * 24 * time.Hour)
 	fs.Var(&cfg.retention, "retention", "how long finished runs and dead letters are kept, e.g. 7d or 36h")
