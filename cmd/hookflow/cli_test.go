@@ -636,3 +636,66 @@ func TestServeAdminFlagHelp(t *testing.T) {
 		t.Errorf("%v\n%s", err, out)
 	}
 }
+
+// A worker reloads the workflow files when they change, as serve does: a workflow
+// step it runs starts its child on the workflow in use, one added since it started
+// included.
+func TestWorkerReloadsItsFiles(t *testing.T) {
+	b := redistest.Real(t)
+	dir := t.TempDir()
+	writeFile(t, dir+"/p.hcl", `workflow "parent" {
+  step "set" "one" {
+    x = "1"
+  }
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	go func() {
+		done <- run(ctx, []string{"worker", "--redis", b.URL, dir}, nil, io.Discard, logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	testutil.Eventually(t, 10*time.Second, "the worker running", func() bool {
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		return strings.Contains(logs.w.(*bytes.Buffer).String(), "hookflow worker running")
+	})
+	writeFile(t, dir+"/p.hcl", `workflow "parent" {
+  step "workflow" "call" {
+    workflow = "kid"
+  }
+}
+
+workflow "kid" {
+  step "set" "k" {
+    y = "2"
+  }
+}
+`)
+	testutil.Eventually(t, 10*time.Second, "the worker's reload", func() bool {
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		return strings.Contains(logs.w.(*bytes.Buffer).String(), "workflows reloaded")
+	})
+	set, _ := load(dir, kinds(nil, nil), io.Discard)
+	starter := engine.New(b.Client, engine.Options{})
+	starter.Use(set)
+	id, err := starter.Start(context.Background(), set.Workflow("parent"), &workflows.Event{ID: "e", Trigger: "manual", Raw: `{}`, ContentType: "application/json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r *engine.Run
+	testutil.Eventually(t, 10*time.Second, "the parent run to end", func() bool {
+		r, err = starter.Run(context.Background(), id)
+		return err == nil && r.Status != engine.RunQueued && r.Status != engine.RunRunning
+	})
+	if r.Status != engine.RunSucceeded {
+		t.Errorf("the parent run %s: %s", r.Status, r.Error)
+	}
+}

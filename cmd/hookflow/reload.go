@@ -211,6 +211,9 @@ func changesOf(prev, next *workflows.Set) []any {
 // logWebhooks logs the webhook URLs next adds to prev, one line each as serve's start
 // does ("webhook"), and those it removes ("webhook removed").
 func (r *reloader) logWebhooks(prev, next *workflows.Set) {
+	if r.hooks == "" {
+		return // a worker's: it serves no webhooks
+	}
 	before, after := r.webhooks(prev), r.webhooks(next)
 	for _, w := range before {
 		if !slices.ContainsFunc(after, w.same) {

@@ -187,16 +187,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 	done := make(chan struct{})
 	defer close(done)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				s.config.Reload("SIGHUP")
-			case <-done:
-				return
-			}
-		}
-	}()
+	reloadOnSignal(hup, s.config, done)
 	select {
 	case <-ctx.Done():
 		s.log.Info("shutting down: no new webhooks; finishing steps in progress")
@@ -439,15 +430,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		s.triggers.Use(set)
 	})
 	s.config.hooks = "http://" + dialable(s.publicAddr) + "/hooks"
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	s.stopWatch = stopWatch
-	if !cfg.noWatch {
-		err := workflows.Watch(watchCtx, cfg.dir, workflows.WatchOptions{Rescan: cfg.rescan}, func() { s.config.Changed("files changed") })
-		if err != nil {
-			log.Warn("cannot watch the workflow files; reload with SIGHUP or POST /api/v1/reload", "dir", cfg.dir, "err", err)
-		}
-		s.config.Changed("a change while starting") // what changed before the watch began
-	}
+	s.stopWatch = watchFiles(cfg, s.config, log, "SIGHUP or POST /api/v1/reload")
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	adminMux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { // not the pages' 404

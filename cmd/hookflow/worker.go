@@ -6,9 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 func workerCommand() *cobra.Command {
@@ -19,8 +24,9 @@ func workerCommand() *cobra.Command {
 		Short:   "Run steps only, sharing a Redis with serve processes",
 		Long: `worker runs the steps of the workflows in DIR (default: the current directory)
 from the Redis at --redis: the same workflows and queue as serve, without webhooks or
-an admin API (--metrics serves /metrics, /healthz and /readyz for it).
-Start as many as the work needs; every serve and worker process sharing one Redis
+an admin API (--metrics serves /metrics, /healthz and /readyz for it). Like serve,
+it reloads the workflows when their files change, and on SIGHUP: a workflow step
+starts its child run on the version in use. Start as many as the work needs; every serve and worker process sharing one Redis
 shares the steps. A worker needs a real Redis: the embedded one lives inside one serve
 process. SIGINT or SIGTERM stops it after the steps in progress finish (up to 30s).`,
 		Example: `  hookflow worker --redis redis://redis:6379/0 --workers 128 --metrics :9090 workflows/
@@ -37,12 +43,18 @@ process. SIGINT or SIGTERM stops it after the steps in progress finish (up to 30
 		},
 	}
 	engineFlags(cmd.Flags(), &cfg, true)
+	cmd.Flags().BoolVar(&cfg.noWatch, "no-watch", false, "do not reload the workflows when their files change (SIGHUP still does)")
 	cmd.Flags().StringVar(&cfg.metricsAddr, "metrics", "", "`address` to serve /metrics, /healthz and /readyz on (none by default)")
 	return cmd
 }
 
 // work runs steps until ctx ends.
 func work(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
+	// SIGHUP reloads the workflows; taken from the start, so that one sent while
+	// starting does not stop the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log, err := newLogger(cfg.logFormat, stderr)
 	if err != nil {
 		return err
@@ -51,6 +63,9 @@ func work(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	done := make(chan struct{})
+	defer close(done)
+	reloadOnSignal(hup, w.config, done)
 	select {
 	case <-ctx.Done():
 	case err := <-w.errc:
@@ -65,6 +80,8 @@ func work(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 type worker struct {
 	*engineRuntime
 	metricsOut *metricsListener // nil without one
+	config     *reloader
+	stopWatch  context.CancelFunc
 	errc       chan error
 	draining   atomic.Bool // stopping: /readyz answers 503
 }
@@ -88,6 +105,11 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		return nil, err
 	}
 	w := &worker{engineRuntime: rt, errc: make(chan error, 1)}
+	w.config = newReloader(cfg.dir, rt.kinds, rt.set, rt.warnings, rt.warningsText, log, stderr, rt.metrics, func(set *workflows.Set) {
+		rt.apis.Use(set.APIs()) // the apis' limits hold for the runs queued before too
+		rt.engine.Use(set)
+	})
+	w.stopWatch = watchFiles(cfg, w.config, log, "SIGHUP")
 	args := append(rt.build.logAttrs(), "workflows", len(rt.set.Workflows()), "workers", cfg.workers)
 	if ln != nil {
 		w.metricsOut = serveMetrics(ln, rt.metrics, func(ctx context.Context) error {
@@ -102,6 +124,8 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 // stop stops the workers and Redis, then closes the metrics listener.
 func (w *worker) stop() error {
 	w.draining.Store(true)
+	w.config.Close() // after a reload in progress: nothing restarts what stops below
+	w.stopWatch()
 	err := w.engineRuntime.stop() // /readyz (503) and /metrics answer while steps finish
 	ctx, cancel := context.WithTimeout(context.Background(), adminGrace)
 	defer cancel()
