@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -15,16 +16,20 @@ var errRunCancelled = errors.New("the run was cancelled")
 
 // Cancelled is what a cancel did.
 type Cancelled struct {
-	RunID  string    `json:"run_id"`
-	Status RunStatus `json:"status"` // cancelled
-	// Was is the status the run had: queued or running.
+	RunID string `json:"run_id"`
+	// Status is how the run ended: cancelled, or failed for a run that had failed
+	// and was running its on_failure steps (it stays failed, with its dead letter).
+	Status RunStatus `json:"status"`
+	// Was is the status the run had: queued, running or waiting.
 	Was RunStatus `json:"was"`
 }
 
 // Cancel ends an unfinished run, queued, running or waiting, as cancelled: nothing of
 // it is queued or committed any more, and a step running is cancelled by its worker,
 // which sees it at its next heartbeat (within a third of the lease). Its on_failure
-// steps do not run; one running is cancelled like any step. It reports ErrFinished for
+// steps do not run; one running is cancelled like any step. A run that failed and is
+// running its on_failure steps has them cancelled and stays failed, with its error and
+// its dead letter, to be replayed. It reports ErrFinished for
 // a run that has finished, and ErrNotFound for one that does not exist.
 func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 	fields, err := e.q.runFields(ctx, runID)
@@ -43,7 +48,7 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 	if err != nil {
 		return nil, err
 	}
-	was, err := e.q.cancel(ctx, runID, wf)
+	was, ends, err := e.q.cancel(ctx, runID, wf)
 	if err != nil {
 		return nil, err
 	}
@@ -52,9 +57,13 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil && ev.Parent != nil {
 		e.wakeParent(ev.Value()) // a child run: its parent's step waits for it
 	}
-	e.metrics.runFinished(wf.Name, string(RunCancelled))
-	e.log.Info("run cancelled", "run", runID, "workflow", wf.Name, "was", was)
-	return &Cancelled{RunID: runID, Status: RunCancelled, Was: was}, nil
+	e.metrics.runFinished(wf.Name, string(ends))
+	if ends == RunFailed {
+		e.log.Info("run's on_failure steps cancelled; it stays failed", "run", runID, "workflow", wf.Name)
+	} else {
+		e.log.Info("run cancelled", "run", runID, "workflow", wf.Name, "was", was)
+	}
+	return &Cancelled{RunID: runID, Status: ends, Was: was}, nil
 }
 
 // cancelChildren cancels the child runs of a cancelled run's workflow steps (one per
@@ -131,8 +140,9 @@ func (q *queue) cancelled(j *job) bool {
 	return ok
 }
 
-// cancel runs cancel.lua for a run of wf, and returns the status the run had.
-func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow) (RunStatus, error) {
+// cancel runs cancel.lua for a run of wf, and returns the status the run had and the
+// one it ends with.
+func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow) (was, ends RunStatus, err error) {
 	sh := q.shardFor(wf.Name)
 	keys := []string{sh.run(runID), sh.ready(wf.Name), sh.due(), sh.wake(), sh.open(), sh.inflight(wf.Name),
 		sh.pending(wf.Name), sh.limit(wf.Name), sh.leases(), sh.dead()}
@@ -151,9 +161,12 @@ func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow
 	}
 	args := append([]any{sh.prefix, runID, wf.Name, q.retentionArg, len(ids), len(steps)}, ids...)
 	args = append(args, steps...)
-	was, err := cancelScript.Run(ctx, q.rdb, keys, args...).Text()
+	out, err := cancelScript.Run(ctx, q.rdb, keys, args...).StringSlice()
 	if err != nil {
-		return "", scriptError(err)
+		return "", "", scriptError(err)
 	}
-	return RunStatus(was), nil
+	if len(out) != 2 {
+		return "", "", fmt.Errorf("cancel: unexpected answer %q", out)
+	}
+	return RunStatus(out[0]), RunStatus(out[1]), nil
 }

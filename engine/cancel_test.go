@@ -201,8 +201,8 @@ func TestCancelWaitingRuns(t *testing.T) {
 	})
 }
 
-// A run cancelled while its on_failure steps run is cancelled like any run, and its
-// dead letter goes: there is nothing to replay.
+// A run cancelled while its on_failure steps run has them cancelled, and stays failed
+// with its error and its dead letter: the step that failed it is still to be replayed.
 func TestCancelDuringOnFailure(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
@@ -231,20 +231,33 @@ workflow "w" {
 		<-rec.entered // a
 		rec.hold <- struct{}{}
 		<-rec.entered // notify, held until cancelled
-		if _, err := e.Cancel(ctx, id); err != nil {
-			t.Fatal(err)
+		c, err := e.Cancel(ctx, id)
+		if err != nil || c.Status != RunFailed || c.Was != RunRunning {
+			t.Fatalf("cancel: %+v %v", c, err)
 		}
-		r := waitStatus(t, e, id, RunCancelled)
-		if r.DeadLetter != "" || stepsOf(r) != "a failed" {
+		r := waitStatus(t, e, id, RunFailed)
+		if r.DeadLetter != id+":a" || !strings.Contains(r.Error, "a") || r.Error == "cancelled" {
 			t.Errorf("run %+v: %s", r.RunSummary, stepsOf(r))
 		}
 		testutil.Eventually(t, 10*time.Second, "notify cancelled", func() bool { return rec.running.Load() == 0 })
-		if n := b.Client.ZCard(ctx, e.q.shardFor("w").dead()).Val(); n != 0 {
-			t.Errorf("%d dead letters", n)
+		if n := b.Client.ZCard(ctx, e.q.shardFor("w").dead()).Val(); n != 1 {
+			t.Errorf("%d dead letters, want a's", n)
 		}
 		if calls := rec.list(); len(calls) != 1 {
 			t.Errorf("calls %v: notify should not have finished", calls)
 		}
+		if _, err := e.Cancel(ctx, id); !errors.Is(err, ErrFinished) {
+			t.Errorf("a second cancel: %v", err)
+		}
+		// Replayed, a goes again (and fails again, and notify with it).
+		if _, err := e.Replay(ctx, id, ReplayOptions{}); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		<-rec.entered // a
+		rec.hold <- struct{}{}
+		<-rec.entered // notify
+		rec.hold <- struct{}{}
+		waitStatus(t, e, id, RunFailed)
 	})
 }
 

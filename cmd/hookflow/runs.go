@@ -206,8 +206,9 @@ func runsCancelCommand(a *adminCommand) *cobra.Command {
 		Long: `cancel ends a run that has not finished, queued, running or waiting (a delay, a
 retry, a concurrency slot): it is recorded as cancelled and nothing more of it runs.
 A step running is cancelled by its worker at its next heartbeat, and its request is
-abandoned. The workflow's on_failure steps do not run. A run that has finished
-cannot be cancelled (409).`,
+abandoned. The workflow's on_failure steps do not run. A run that failed and is
+running its on_failure steps has them cancelled, and stays failed, with its dead
+letter to replay. A run that has finished cannot be cancelled (409).`,
 		Example: `  hookflow runs cancel 01jd3wz2q7t5`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -216,6 +217,10 @@ cannot be cancelled (409).`,
 			}
 			var out engine.Cancelled
 			return a.get(cmd, "POST", "/runs/"+url.PathEscape(args[0])+"/cancel", nil, &out, func(w io.Writer) error {
+				if out.Status == engine.RunFailed {
+					_, err := fmt.Fprintf(w, "run %s: its on_failure steps cancelled; it stays failed, and its dead letter can be replayed: hookflow runs replay %s\n", out.RunID, out.RunID)
+					return err
+				}
 				_, err := fmt.Fprintf(w, "run %s cancelled (it was %s)\n", out.RunID, out.Was)
 				return err
 			})

@@ -1,4 +1,5 @@
--- Cancels an unfinished run: it ends 'cancelled', and nothing of it runs again. Each of
+-- Cancels an unfinished run: it ends 'cancelled' (or stays failed, below), and nothing
+-- of it runs again. Each of
 -- its jobs that exists is left as a tombstone, without a token: one queued or waiting
 -- (a retry, a delay) leaves the queue, one leased can no longer commit (its worker's
 -- heartbeat finds it cancelled, and cancels the step), and none can be queued again. A
@@ -16,8 +17,9 @@ local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = KEYS[5], infli
   pending = KEYS[7], limit = KEYS[8]}
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 retention ms, 5 N jobs, 6 F for_each
 --       steps, then N job ids, then F step names
--- Returns the status the run had; replies ERR_NOT_FOUND when there is no such run, and
--- ERR_FINISHED when it has finished.
+-- Returns {the status the run had, the status it ends with}: 'cancelled', or 'failed'
+-- for a run that failed and runs its on_failure steps (below); replies ERR_NOT_FOUND
+-- when there is no such run, and ERR_FINISHED when it has finished.
 local prefix, runid, wf, retention = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local n_jobs, n_each = tonumber(ARGV[5]), tonumber(ARGV[6])
 
@@ -61,18 +63,17 @@ for s = 0, n_each - 1 do
   end
 end
 
--- A run that failed and runs its on_failure steps has a dead letter: cancelled, it
--- is not to be replayed.
-local dead = redis.call('HGET', K.run, 'dead')
-if dead then
-  redis.call('ZREM', K.dead, dead)
-  redis.call('DEL', prefix .. 'job:' .. dead)
-  redis.call('HDEL', K.run, 'dead')
+-- A run that failed and runs its on_failure steps has its dead letter and its error:
+-- cancelling it stops those steps, and it stays failed, with its dead letter to
+-- replay, as if its on_failure steps had ended.
+local ends, err = RUN_CANCELLED, 'cancelled'
+if redis.call('HEXISTS', K.run, 'dead') == 1 then
+  ends, err = RUN_FAILED, redis.call('HGET', K.run, 'error') or 'failed'
 end
 if #tombs > 0 then
   redis.call('HSET', K.run, 'tombs', table.concat(tombs, ' '))
 end
 redis.call('ZREM', Q.pending, runid)
 redis.call('HDEL', K.run, 'first')
-finish_run(Q, prefix, wf, K.run, runid, RUN_CANCELLED, 'cancelled', now, retention, more)
-return status
+finish_run(Q, prefix, wf, K.run, runid, ends, err, now, retention, more)
+return {status, ends}

@@ -41,7 +41,7 @@ local function keys_of(keys, runid, run, status, finished, dead, tombs, dead_bef
   if string.find(runid, ':', 1, true) then
     wait = child_grace
   end
-  if status == RUN_CANCELLED and tombs then
+  if tombs then -- cancelled, or failed and cancelled while its on_failure steps ran
     wait = math.max(wait, lease)
   end
   local ago = now - tonumber(finished or '0')

@@ -43,7 +43,12 @@ for _, id in ipairs(deads) do
   redis.call('ZREM', K.dead, id)
   redis.call('DEL', prefix .. 'job:' .. id)
 end
-redis.call('HDEL', K.run, 'dead', 'dead_before', 'finished', 'error', 'failed_step')
+-- The jobs a cancel left as tombstones (the on_failure steps of a run cancelled while
+-- they ran, which stayed failed) go, so that those steps can run again.
+for _, id in ipairs(split(redis.call('HGET', K.run, 'tombs'))) do
+  redis.call('DEL', prefix .. 'job:' .. id)
+end
+redis.call('HDEL', K.run, 'dead', 'dead_before', 'finished', 'error', 'failed_step', 'tombs')
 redis.call('HSET', K.run, 'status', RUN_QUEUED)
 redis.call('HINCRBY', K.run, 'replays', 1)
 redis.call('HSET', K.run, 'replayed', now) -- a workflow timeout counts from here

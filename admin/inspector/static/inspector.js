@@ -155,7 +155,8 @@
         button.disabled = false;
         return;
       }
-      result.textContent = answer.status === "cancelled" ? "Cancelled." : answer.step ? "Resumed." :
+      result.textContent = answer.status === "cancelled" ? "Cancelled." :
+        answer.status === "failed" ? "Its on_failure steps cancelled: the run stays failed." : answer.step ? "Resumed." :
         "Run " + answer.run_id + " queued again" + (answer.from && answer.from.length ? " from " + answer.from.join(", ") : "") +
         (answer.version ? " on version " + answer.version : "") + ".";
       if (document.getElementById("run")) {
