@@ -398,7 +398,8 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request) {
 }
 
 // replayOptions reads the version a replay goes on with: ?version=pinned (the default),
-// the one the run started with, or ?version=current, the one in use.
+// the run's (the one it started with, unless a replay on the current version moved
+// it), or ?version=current, the one in use.
 func replayOptions(w http.ResponseWriter, r *http.Request) (engine.ReplayOptions, bool) {
 	switch v := r.URL.Query().Get("version"); v {
 	case "", "pinned":
@@ -406,7 +407,7 @@ func replayOptions(w http.ResponseWriter, r *http.Request) (engine.ReplayOptions
 	case "current":
 		return engine.ReplayOptions{Current: true}, true
 	default:
-		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("version %q: use pinned (the version the run started with) or current (the one in use)", v))
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("version %q: use pinned (the run's version) or current (the one in use)", v))
 		return engine.ReplayOptions{}, false
 	}
 }

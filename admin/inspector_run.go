@@ -32,10 +32,12 @@ type runPage struct {
 	Curl    string // the command that sends its event again; "" when there is none
 	// CanReplay says the run may be replayed on its version, as the engine's Replay
 	// takes it: it failed at a step (one that failed at its filter, before its first
-	// step, has no dead letter, and is refused).
+	// step, has no dead letter, and is refused). Its version is the one it is on now:
+	// the one it started with, or the one a replay on the current version moved it to.
 	CanReplay bool
 	// CanReplayCurrent says it may be replayed on the current version too: its
-	// workflow is still in use.
+	// workflow is still in use, with another version than the run's (with the same,
+	// the replay would be the one on the run's version).
 	CanReplayCurrent bool
 	// CanCancel says the run has not finished: it may be cancelled.
 	CanCancel bool
@@ -108,7 +110,7 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		CanReplay: run.Status == engine.RunFailed && run.DeadLetter != "" && !readOnly(r),
 		CanCancel: !engine.RunStatus(run.Status).Done() && !readOnly(r),
 		CanExport: run.Status == engine.RunSucceeded || run.Status == engine.RunFailed}
-	v.CanReplayCurrent = v.CanReplay && p.workflows().Workflow(run.Workflow) != nil
+	v.CanReplayCurrent = v.CanReplay && run.CurrentVersion != "" && p.workflows().Workflow(run.Workflow) != nil
 	all := map[string]bool{} // the for_each steps whose items are all shown
 	for _, path := range r.URL.Query()["items"] {
 		all[path] = true

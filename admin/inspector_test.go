@@ -67,7 +67,7 @@ workflow "sync_crm" {
 		{"runs by other text", "/?q=babbage", 200, []string{"No runs match"}},
 		{"runs of the last hour", "/?since=1h", 200, []string{id}},
 		{"a run", "/runs/" + id, 200, []string{"update", "attempt 1: GET " + crm.URL + "/contacts → 503 Service Unavailable",
-			"Ada Lovelace", "Replay on the current version", `curl -X POST &#39;http://hooks.example/hooks/crm&#39;`}},
+			"Ada Lovelace", "Replay on version " + set.Workflow("sync_crm").Version, `curl -X POST &#39;http://hooks.example/hooks/crm&#39;`}},
 		{"dead letters", "/dlq", 200, []string{id, "/api/v1/dlq/" + id + ":update/retry?version=current",
 			`<p id="action-result" role="status" aria-live="polite">`}},
 		{"workflows", "/workflows", 200, []string{"POST http://hooks.example/hooks/crm", "t.hcl:2"}},
@@ -525,7 +525,8 @@ func TestInspectorAssets(t *testing.T) {
 
 // A run shows the replay buttons the API would take: none on a run that failed at its
 // filter, before its first step (the API answers 409: start a new run instead), and
-// no replay on the current version once its workflow is no longer in use.
+// no replay on the current version once its workflow is no longer in use, nor while
+// the run's version is the one in use (it would be the replay on the run's version).
 func TestInspectorReplayButtons(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
@@ -575,7 +576,7 @@ workflow "gone" {
 		name, id        string
 		pinned, current bool
 	}{
-		{"failed at a step", failed, true, true},
+		{"failed at a step, on the version in use", failed, true, false},
 		{"failed at its filter", atFilter, false, false},
 		{"of a workflow no longer in use", gone, true, false},
 	} {
@@ -591,12 +592,74 @@ workflow "gone" {
 				if strings.Contains(string(body), button) != shown {
 					t.Errorf("the %s replay button shown: %v, want %v", version, !shown, shown)
 				}
-				if !shown { // and the API refuses it
+				if !shown && c.id != failed { // and the API refuses it
 					var fail map[string]string
 					post(t, api.URL+"/api/v1/runs/"+c.id+"/replay?version="+version, http.StatusConflict, &fail)
 				}
 			}
 		})
+	}
+}
+
+// The replay buttons name the versions they replay on: the run's, which is the one it
+// is on now (a replay on the current version moved it there), and the one in use,
+// while it is another.
+func TestInspectorReplayNamesTheRunsVersion(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	src := func(path string) string {
+		return `
+workflow "push" {
+  step "http" "call" {
+    url = "` + down.URL + path + `"
+  }
+}
+`
+	}
+	e, set, api := serveAPI(t, src("/v1"))
+	v1 := set.Workflow("push").Version
+	id, err := e.Start(context.Background(), set.Workflow("push"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "failed")
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet})
+	edited, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src("/v2"))}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	v2 := edited.Workflow("push").Version
+	e.Use(edited)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return edited }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	buttons := func() string {
+		t.Helper()
+		page := fetchPage(t, srv.URL+"/runs/"+id)
+		i := strings.Index(page, `/replay?version=pinned"`)
+		if i < 0 {
+			t.Fatalf("no replay button on the failed run's page:\n%s", page)
+		}
+		page = page[strings.LastIndex(page[:i], "<div"):]
+		return page[:strings.Index(page, "</div>")]
+	}
+	if got := buttons(); !strings.Contains(got, ">Replay on version "+v1+"</button>") ||
+		!strings.Contains(got, ">Replay on the current version ("+v2+")</button>") {
+		t.Errorf("the buttons of a run on %s, with %s in use:\n%s", v1, v2, got)
+	}
+	var replayed engine.Replayed
+	post(t, api.URL+"/api/v1/runs/"+id+"/replay?version=current", http.StatusAccepted, &replayed)
+	waitStatus(t, api.URL, id, "failed")
+	// The run is on v2 now: a replay on its version runs v2, and is the only one.
+	if got := buttons(); !strings.Contains(got, ">Replay on version "+v2+"</button>") || strings.Contains(got, v1) ||
+		strings.Contains(got, "replay-current") {
+		t.Errorf("the buttons of a run moved to %s, in use:\n%s", v2, got)
+	}
+	post(t, api.URL+"/api/v1/runs/"+id+"/replay?version=pinned", http.StatusAccepted, &replayed)
+	if replayed.Version != v2 {
+		t.Errorf("the replay on the run's version ran %s, want %s", replayed.Version, v2)
 	}
 }
 

@@ -21,7 +21,8 @@ var ErrCannotReplay = errors.New("the run cannot be replayed")
 // ReplayOptions say how a failed run is replayed.
 type ReplayOptions struct {
 	// Current replays the run with the version of its workflow in use now (the set
-	// given to Use) instead of the version it started with: a run that failed on a bug
+	// given to Use) instead of the run's version (the one it started with, unless a
+	// replay with Current moved it to another): a run that failed on a bug
 	// of its workflow goes on with the fixed version. What succeeded keeps its record;
 	// from there the current version's plan decides what runs. The run is moved to that
 	// version for good, and the steps that failed it must be in it.
@@ -45,8 +46,9 @@ type Replayed struct {
 
 // Replay queues a failed run again from what failed it: the step that failed, the
 // failed items of a for_each step (and those that never started), the failed steps of
-// a parallel block. It runs with the workflow version the run started with, or with
-// the version in use now when o.Current says so. What succeeded keeps its record and
+// a parallel block. It runs with the run's workflow version (the one it started with,
+// unless a replay with o.Current moved it), or with the version in use now when
+// o.Current says so. What succeeded keeps its record and
 // does not run again; what runs again starts over with a fresh count of attempts. The
 // planner decides what that is, as for any change to a run.
 func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Replayed, error) {
@@ -147,8 +149,8 @@ func (e *Engine) replayCurrent(ctx context.Context, cur *version, fields map[str
 	}
 	if len(missing) > 0 {
 		what := StepsNamed(missing)
-		return nil, fmt.Errorf("%w on the current version: %s failed it, and version %s of workflow %s, in use now, has no %s; replay it with the version it started with, or bring the step back",
-			ErrCannotReplay, what, cur.wf.Version, name, what)
+		return nil, fmt.Errorf("%w on the current version: %s failed it, and version %s of workflow %s, in use now, has no %s; replay it on its version, %s, or bring the step back",
+			ErrCannotReplay, what, cur.wf.Version, name, what, ver)
 	}
 	if err := e.versions.store(ctx, cur); err != nil {
 		return nil, err

@@ -253,8 +253,8 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 		fmt.Fprintf(w, "  dead letter %s: replay it with: hookflow runs replay %s\n", run.DeadLetter, run.ID)
 		switch {
 		case len(run.CurrentLacks) > 0:
-			fmt.Fprintf(w, "  the workflow changed since this run started: version %s, in use now, has no %s, which failed it; a replay runs the version it started with\n",
-				run.CurrentVersion, engine.StepsNamed(run.CurrentLacks))
+			fmt.Fprintf(w, "  the workflow changed since this run started: version %s, in use now, has no %s, which failed it; a replay runs the run's version, %s\n",
+				run.CurrentVersion, engine.StepsNamed(run.CurrentLacks), run.Version)
 		case run.CurrentVersion != "":
 			fmt.Fprintf(w, "  the workflow changed since this run started (version %s is in use); replay with --current to run it: hookflow runs replay --current %s\n",
 				run.CurrentVersion, run.ID)

@@ -174,8 +174,9 @@ func runsReplayCommand(a *adminCommand) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay RUN",
 		Short: "Replay a failed run from the step it failed on",
-		Long: `replay runs a failed run again from the step it failed on, with the workflow
-version it started with; the steps that succeeded do not run again.
+		Long: `replay runs a failed run again from the step it failed on, with the run's workflow
+version (the one it started with, unless a replay with --current moved it); the
+steps that succeeded do not run again.
 
 With --current it runs with the version of the workflow in use now instead: a run
 that failed on a bug of its workflow goes on with the fixed file. The steps that
@@ -521,7 +522,7 @@ ends with the command for the next page.`,
 		Use:   "retry ID",
 		Short: "Replay a dead letter's run from its failed step",
 		Long: `retry replays a dead letter's run from its failed step, as runs replay does: with
-the workflow version the run started with, or with --current the version in use now.
+the run's workflow version, or with --current the version in use now.
 ID is a dead letter's id, as dlq list shows it, or RUN:STEP: the dead letter of a
 for_each step or a parallel block is its join's, RUN:STEP:join, and RUN:STEP names it
 too. When the run has no dead letter of STEP, the error names those it has.`,
