@@ -957,3 +957,55 @@ workflow "w" {
 		t.Errorf("the pages' policy %q allows something unsafe", pageCSP)
 	}
 }
+
+// A workflow step, or item, waiting for its child run says so, with no time it goes
+// on at: the times it looks at its child again are no times of its own. Its page reads
+// the same from one look to the next, so a live page keeps the reader's focus.
+func TestInspectorStepWaitingForItsChild(t *testing.T) {
+	e, set, api := serveAPI(t, `
+workflow "parent" {
+  step "workflow" "kids" {
+    for_each = "event.body.items"
+    workflow = "held"
+  }
+}
+workflow "held" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("parent"), &workflows.Event{ID: "e1", Trigger: "manual",
+		ReceivedAt: time.Now(), ContentType: "application/json", Raw: `{"items": ["a"]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempts := func() int {
+		var run engine.Run
+		get(t, api.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
+		if len(run.Steps) != 1 || len(run.Steps[0].Items) != 1 || run.Steps[0].Items[0].Status != engine.StatusWaiting {
+			return 0
+		}
+		return run.Steps[0].Items[0].Attempts
+	}
+	testutil.Eventually(t, 10*time.Second, "the item waiting for its child", func() bool { return attempts() > 0 })
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	section := func() string {
+		page := fetchPage(t, srv.URL+"/runs/"+id)
+		return page[strings.Index(page, `<div id="run"`):strings.Index(page, "</main>")]
+	}
+	before, looked := section(), attempts()
+	head := stepHead(t, before, "kids[0]")
+	child := id + ":kids:0"
+	if !strings.Contains(head, `<span class="status s-waiting">waiting</span>`) ||
+		!strings.Contains(head, `<span>for child run <a href="/runs/`+url.PathEscape(child)+`"`) ||
+		strings.Contains(head, "goes on") || strings.Contains(head, "<time") {
+		t.Errorf("the item waiting for its child, want it waiting for child run %s and no time:\n%s", child, head)
+	}
+	// It looks again after a second (then two, four…), and parks again.
+	testutil.Eventually(t, 10*time.Second, "the item looking at its child again", func() bool { return attempts() > looked })
+	if after := section(); after != before {
+		t.Errorf("the run's page changed as the item looked at its child again:\n%s\nthen\n%s", before, after)
+	}
+}

@@ -88,7 +88,9 @@ type StepRun struct {
 	Attempts int    `json:"attempts,omitempty"`
 	// Version is the workflow version its last attempt ran with.
 	Version string `json:"version,omitempty"`
-	// NextAttemptAt is when a retrying step runs again, or a waiting one goes on.
+	// NextAttemptAt is when a retrying step runs again, or a waiting one goes on: a
+	// delay's end, a wait step's timeout. A workflow step waiting for its child run
+	// has none: the child's end wakes it.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	StartedAt     *time.Time `json:"started_at,omitempty"`
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
@@ -372,7 +374,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 				item.Status = StatusCancelled // another item failed the step first
 			}
 			if r := set.records[i]; r != nil {
-				item = r.view(s.Name, "")
+				item = r.stepView(s, "")
 			}
 			item.Path = fmt.Sprintf("%s[%v]", path, set.key(i))
 			item.Kind, item.Parallel, item.Key = s.Kind, s.Parallel, set.key(i)
@@ -483,14 +485,28 @@ func timeOf(t *time.Time) time.Time {
 	return *t
 }
 
-// stepView is the record of step s as the admin API shows it. A wait step's record
-// written before records were marked Resume is shown as one that is.
+// stepView is the record of step s (or of an item of it) as the admin API shows it. A
+// wait step's record written before records were marked Resume is shown as one that
+// is.
 func (r *Record) stepView(s *workflows.Step, path string) StepRun {
 	sr := r.view(s.Name, path)
 	if s.Kind == "wait" && !r.Resume {
 		sr.Output = redactResume(sr.Output)
 	}
+	if s.Kind == "workflow" && sr.Status == StatusWaiting {
+		r.waitingForChild(&sr)
+	}
 	return sr
+}
+
+// waitingForChild shows a workflow step (or item) waiting for its child run as the
+// wait it is: started when the step first did, and going on when the child ends,
+// which wakes it. Its record is that of its last look at the child (the step parks
+// between looks, childPoll): when that look ended, what it took and when the next is
+// are no times of the step, and would change at each look.
+func (r *Record) waitingForChild(sr *StepRun) {
+	started := time.UnixMilli(r.firstStarted()).UTC()
+	sr.StartedAt, sr.FinishedAt, sr.DurationMS, sr.NextAttemptAt = &started, nil, nil, nil
 }
 
 // view is the record as the admin API shows it.

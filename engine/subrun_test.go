@@ -585,3 +585,67 @@ workflow "leaf" {
 		}
 	})
 }
+
+// A workflow step, or item, waiting for its child run shows since when it waits and no
+// time it goes on at: its child's end wakes it. The times it looks at its child again
+// meanwhile (a second, doubling) are no times of its own, and the run reads the same
+// from one look to the next.
+func TestWorkflowStepWaitingForItsChildHasNoTimeToGoOn(t *testing.T) {
+	const src = `
+workflow "parent" {
+  step "workflow" "call" {
+    workflow = "held"
+  }
+}
+workflow "fan" {
+  step "workflow" "kids" {
+    for_each = "event.body.items"
+    workflow = "held"
+  }
+}
+workflow "held" {
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := realKindsEngine(t, b, src, Options{})
+		one, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fan, err := e.Start(ctx, set.Workflow("fan"), event(`{"items": ["a"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting := func(id string) StepRun {
+			t.Helper()
+			r, err := e.Run(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := r.Steps[0]; len(s.Items) == 1 {
+				return s.Items[0]
+			}
+			return r.Steps[0]
+		}
+		for _, id := range []string{one, fan} {
+			var first StepRun
+			testutil.Eventually(t, 10*time.Second, "the step waiting for its child", func() bool {
+				first = waiting(id)
+				return first.Status == StatusWaiting
+			})
+			// It looks again after a second: a second park, whose record is the last.
+			testutil.Eventually(t, 10*time.Second, "the step looking at its child again", func() bool {
+				return waiting(id).Attempts > first.Attempts
+			})
+			s := waiting(id)
+			if s.Status != StatusWaiting || s.NextAttemptAt != nil || s.FinishedAt != nil || s.DurationMS != nil ||
+				s.StartedAt == nil || first.StartedAt == nil || !s.StartedAt.Equal(*first.StartedAt) {
+				t.Errorf("%s waiting for its child: %s, goes on at %v, finished %v in %v, started %v (at its first park %v)",
+					s.Path, s.Status, s.NextAttemptAt, s.FinishedAt, s.DurationMS, s.StartedAt, first.StartedAt)
+			}
+		}
+	})
+}

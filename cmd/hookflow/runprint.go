@@ -115,6 +115,14 @@ func stepLine(s *engine.StepRun) string {
 			line += ", times out " + s.NextAttemptAt.Local().Format(time.DateTime)
 		}
 		return line
+	case s.Kind == "workflow" && s.Status == engine.StatusWaiting:
+		// Its job is parked until its child run ends, which wakes it. It looks at the
+		// child meanwhile, now and then, and parks again: those times, which an older
+		// admin API sends as its next_attempt_at, are not when it goes on.
+		if out, _ := s.Output.(map[string]any); out["run_id"] != nil {
+			return line + fmt.Sprintf(" for child run %v", out["run_id"])
+		}
+		return line + " for its child run"
 	case s.Status == engine.StatusRetrying:
 		line += fmt.Sprintf(": %d attempt%s so far", s.Attempts, plural(s.Attempts))
 		if s.DurationMS != nil && s.FinishedAt != nil {
