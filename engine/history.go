@@ -30,6 +30,9 @@ type RunFilter struct {
 type RunPage struct {
 	Runs []RunSummary `json:"runs"`
 	Next string       `json:"next,omitempty"`
+	// Read is how many runs the listing read for the page: past its bound (a status
+	// or a text filter), a page comes back short, even empty, with a Next to go on.
+	Read int `json:"-"`
 }
 
 // Statuses are the statuses a run can have.
@@ -107,8 +110,8 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 	if f.Text != "" {
 		scan = maxTextScan
 	}
-	for scanned := 0; len(page.Runs) < f.Limit; {
-		if scanned >= scan {
+	for {
+		if page.Read >= scan {
 			page.Next = at.String()
 			return page, nil
 		}
@@ -129,27 +132,41 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) (*RunPage, error) {
 				return nil, err
 			}
 		}
-		for i, r := range runs {
-			scanned++
-			at = batch[i]
+		match := func(i int) bool {
+			r := runs[i]
 			if r == nil || f.Status != "" && string(r.Status) != f.Status {
-				continue // expired, or another status
+				return false // expired, or another status
 			}
 			// Matched without its resume tokens: a reader, who is shown none, could
 			// otherwise tell one from the runs a guess at it finds. Only an event that
 			// matches as it is is redacted to be matched again.
-			if f.Text != "" && (!containsFold(events[i], f.Text) ||
-				!containsFold(string(e.RedactTokens(ctx, []byte(events[i]))), f.Text)) {
+			return f.Text == "" || containsFold(events[i], f.Text) &&
+				containsFold(string(e.RedactTokens(ctx, []byte(events[i]))), f.Text)
+		}
+		for i := range runs {
+			page.Read++
+			at = batch[i]
+			if !match(i) {
 				continue
 			}
-			page.Runs = append(page.Runs, *r)
-			if len(page.Runs) == f.Limit {
-				break
+			page.Runs = append(page.Runs, *runs[i])
+			if len(page.Runs) < f.Limit {
+				continue
 			}
+			// The page is full. A batch shorter than asked held the last runs there
+			// are: the rest of it, read already, says whether a next page would have
+			// any. After a full batch that is not known without reading on, which
+			// the next page does: it may be empty.
+			more := len(batch) == scanBatch
+			for k := i + 1; k < len(runs) && !more; k++ {
+				more = match(k)
+			}
+			if more {
+				page.Next = at.String()
+			}
+			return page, nil
 		}
 	}
-	page.Next = at.String()
-	return page, nil
 }
 
 // runIndex is a sorted set of runs by creation time, in a shard.

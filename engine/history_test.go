@@ -83,7 +83,7 @@ func TestRunHistoryListing(t *testing.T) {
 				t.Fatal(err)
 			}
 			seen = append(seen, ids(page.Runs)...)
-			if len(page.Runs) < 2 {
+			if page.Next == "" {
 				break
 			}
 			f.Cursor = page.Next
@@ -97,6 +97,70 @@ func TestRunHistoryListing(t *testing.T) {
 		}
 		if _, err := e.Runs(ctx, RunFilter{Cursor: "nope"}); !errors.Is(err, ErrBadFilter) {
 			t.Errorf("bad cursor: %v", err)
+		}
+	})
+}
+
+// A full page has a next page only when there are more runs to list: a page that
+// holds the last runs, exactly as many as asked, has none, so no next page comes back
+// empty.
+func TestRunHistoryFullLastPageHasNoNext(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		rec := &recorder{}
+		e := New(b.Client, Options{Logger: quiet})
+		set := loadSet(t, rec, historySrc)
+		e.Use(set)
+		startPool(t, e, 4)
+		ctx := context.Background()
+		var all []string
+		for n := range 6 { // a: n = 0 and 3 fail
+			id, err := e.Start(ctx, set.Workflow("a"), event(fmt.Sprintf(`{"n": %d}`, n)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, id)
+		}
+		for range 2 {
+			id, err := e.Start(ctx, set.Workflow("b"), event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, id)
+		}
+		for _, id := range all {
+			waitRun(t, e, id)
+		}
+		for _, c := range []struct {
+			name  string
+			f     RunFilter
+			pages []int // how many runs each page has
+		}{
+			{"all runs, a page", RunFilter{Limit: 8}, []int{8}},
+			{"all runs, two pages", RunFilter{Limit: 4}, []int{4, 4}},
+			{"all runs, then fewer", RunFilter{Limit: 5}, []int{5, 3}},
+			{"a workflow's", RunFilter{Workflow: "b", Limit: 2}, []int{2}},
+			{"a workflow's, one at a time", RunFilter{Workflow: "b", Limit: 1}, []int{1, 1}},
+			{"of a status", RunFilter{Status: "failed", Limit: 2}, []int{2}},
+			{"by event text", RunFilter{Text: `"n":3`, Limit: 1}, []int{1}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				var got []int
+				f := c.f
+				for range 10 {
+					page, err := e.Runs(ctx, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, len(page.Runs))
+					if page.Next == "" {
+						break
+					}
+					f.Cursor = page.Next
+				}
+				if fmt.Sprint(got) != fmt.Sprint(c.pages) {
+					t.Errorf("pages of %v runs, want %v", got, c.pages)
+				}
+			})
 		}
 	})
 }
