@@ -165,6 +165,10 @@ type runListPage struct {
 	Next                           string // the URL of the next page, if any
 	Live                           bool   // the first page: it polls for new runs
 	Searched                       bool   // listed by event text: a bounded scan
+	Older                          bool   // a page past the first
+	// Read is how many runs the page read: a filtered listing reads a bounded number,
+	// and a page that found none of them to match may still have a next page that does.
+	Read int
 }
 
 // runList answers GET /?workflow=&status=&since=&q=&cursor=. q is a run id (it opens
@@ -198,7 +202,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 		p.failErr(w, r, err, "listing runs")
 		return
 	}
-	v.Runs, v.Live, v.Searched = runPage.Runs, cursor == "", v.Query != ""
+	v.Runs, v.Live, v.Searched, v.Older, v.Read = runPage.Runs, cursor == "", v.Query != "", cursor != "", runPage.Read
 	// Newest first: past the first run older than the window, all are.
 	if i := slices.IndexFunc(v.Runs, func(s engine.RunSummary) bool { return s.CreatedAt.Before(since) }); i >= 0 {
 		v.Runs, runPage.Next = v.Runs[:i], ""

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/shellquote"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
@@ -76,6 +77,8 @@ workflow "sync_crm" {
 		{"a bad cursor", "/?cursor=x", 400, []string{"cursor"}},
 		{"dead letters past a bad cursor", "/dlq?cursor=x", 400, []string{"cursor"}},
 		{"dead letters past the last", "/dlq?cursor=1-0", 200, []string{"No older dead letters."}},
+		{"runs past the last", "/?cursor=1-0", 200, []string{"No older runs."}},
+		{"runs past the last that match", "/?cursor=1-0&q=babbage", 200, []string{"No older runs match these filters."}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, err := noRedirect.Get(srv.URL + c.path)
@@ -1007,5 +1010,52 @@ workflow "held" {
 	testutil.Eventually(t, 10*time.Second, "the item looking at its child again", func() bool { return attempts() > looked })
 	if after := section(); after != before {
 		t.Errorf("the run's page changed as the item looked at its child again:\n%s\nthen\n%s", before, after)
+	}
+}
+
+// A search reads a bounded number of runs per page: a page that found none of them to
+// match says so, and that its next page searches on, where the older run that matches
+// is; it does not say that no run matches.
+func TestInspectorSearchPageWithoutMatchesGoesOn(t *testing.T) {
+	set, k := backfill(t)
+	rdb := redistest.Mini(t).Client
+	e := engine.New(rdb, engine.Options{Logger: quiet, Kinds: k})
+	e.Use(set) // no workers: the runs started stay queued
+	ctx := context.Background()
+	start := func(body string) string {
+		t.Helper()
+		id, err := e.Start(ctx, set.Workflow("backfill"), &workflows.Event{ID: "e", Trigger: "manual", ReceivedAt: time.Now(),
+			ContentType: "application/json", Raw: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	needle := start(`{"order": "ord-17"}`)
+	run, err := e.Run(ctx, needle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Runs of one millisecond are listed by id, random within it: the others start
+	// once the needle's millisecond passed.
+	testutil.Eventually(t, 5*time.Second, "Redis's clock past the needle's millisecond", func() bool {
+		now, err := rdb.Time(ctx).Result()
+		return err == nil && now.UnixMilli() > run.CreatedAt.UnixMilli()
+	})
+	for range 1000 {
+		start(`{"order": "ord-2"}`)
+	}
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	page := fetchPage(t, srv.URL+"/?q=ord-17")
+	if !strings.Contains(page, "None of the 1000 runs read for this page match these filters: <a href=\"/?cursor=") ||
+		strings.Contains(page, "No runs match") {
+		t.Fatalf("the first page of a search that read no match:\n%s", page)
+	}
+	_, next, _ := strings.Cut(page, `<a href="/?cursor=`)
+	next, _, _ = strings.Cut(next, `"`)
+	older := fetchPage(t, srv.URL+"/?cursor="+html.UnescapeString(next))
+	if !strings.Contains(older, `data-run="`+needle+`"`) {
+		t.Errorf("the next page has no run %s:\n%s", needle, older)
 	}
 }
