@@ -114,7 +114,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 				var err error
 				if role, err = a.sessionRole(r, time.Now()); err != nil {
 					w.Header().Set("Retry-After", "5")
-					httpjson.Error(w, http.StatusServiceUnavailable, "cannot check the session right now; try again")
+					httpjson.Error(w, http.StatusServiceUnavailable, "cannot check the session right now: "+err.Error()+"; try again")
 					return
 				}
 				if role != roleNone && acts && !sameOrigin(r) {

@@ -264,7 +264,7 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.Error("cannot queue a manual run", "workflow", name, "err", err)
 		w.Header().Set("Retry-After", "5")
-		why := a.unreachable(r.Context())
+		why := unreachable(r.Context(), a.runs)
 		if errors.Is(err, engine.ErrBusy) {
 			why = ": too many runs are waiting or running"
 		}
@@ -465,17 +465,17 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, doing stri
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 	default:
 		a.log.Error(doing+" failed", append(args, "err", err)...)
-		httpjson.Error(w, http.StatusServiceUnavailable, doing+" failed"+a.unreachable(r.Context())+"; try again")
+		httpjson.Error(w, http.StatusServiceUnavailable, doing+" failed"+unreachable(r.Context(), a.runs)+"; try again")
 	}
 }
 
 // unreachable says, after a request to Redis failed, why Redis is unreachable (": Redis
 // is unreachable: …", naming a Redis Cluster's primary that does not answer or says
-// cluster_state:fail), as /readyz does; "" when Ping finds it reachable.
-func (a *api) unreachable(ctx context.Context) string {
+// cluster_state:fail), as /readyz does; "" when runs' Ping finds it reachable.
+func unreachable(ctx context.Context, runs Runs) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := a.runs.Ping(ctx); err != nil {
+	if err := runs.Ping(ctx); err != nil {
 		return ": Redis is unreachable: " + err.Error()
 	}
 	return ""

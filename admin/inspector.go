@@ -133,7 +133,8 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, status int, msg str
 	}{p.base(r, http.StatusText(status), ""), status, msg})
 }
 
-// failErr renders what went wrong reading runs, as the API answers it.
+// failErr renders what went wrong reading runs, as the API answers it: a 503 says when
+// Redis is unreachable, which a live page shows as why it stopped updating.
 func (p *pages) failErr(w http.ResponseWriter, r *http.Request, err error, doing string) {
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
@@ -142,7 +143,7 @@ func (p *pages) failErr(w http.ResponseWriter, r *http.Request, err error, doing
 		p.fail(w, r, http.StatusBadRequest, err.Error())
 	default:
 		p.log.Error(doing+" failed", "err", err)
-		p.fail(w, r, http.StatusServiceUnavailable, doing+" failed; try again.")
+		p.fail(w, r, http.StatusServiceUnavailable, doing+" failed"+unreachable(r.Context(), p.runs)+"; try again.")
 	}
 }
 

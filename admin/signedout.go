@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -37,7 +38,11 @@ func (s redisSignedOut) Add(ctx context.Context, id string, until time.Time) err
 
 func (s redisSignedOut) Has(ctx context.Context, id string) (bool, error) {
 	n, err := s.rdb.Exists(ctx, signedOutPrefix+id).Result()
-	return n > 0, err
+	if err != nil {
+		// Said to whoever holds the session: a page that stops updating says why.
+		return false, fmt.Errorf("Redis: %w", err)
+	}
+	return n > 0, nil
 }
 
 // memorySignedOut keeps signed-out sessions in this process's memory, for an admin

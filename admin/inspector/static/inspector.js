@@ -18,13 +18,76 @@
     });
   }
 
+  // signInPath is where a reader whose session ended signs in again, to come back to
+  // this page.
+  const signInPath = () => "/login?next=" + encodeURIComponent(location.pathname + location.search);
+
+  // NotUpdating is why a live page could not be read again: what the reader is told,
+  // and where to sign in again when the session ended.
+  class NotUpdating extends Error {
+    constructor(message, signIn) {
+      super(message);
+      this.signIn = signIn || "";
+    }
+  }
+
   // fetchPage reads the page at the current address again, as a document, and says
-  // how big its HTML is.
+  // how big its HTML is. It throws NotUpdating when it cannot: hookflow did not answer;
+  // it answered with an error (its page's message, or the JSON error of a session that
+  // could not be checked, says why: Redis unreachable, mostly); or it sent the reader
+  // to sign in, as the session ended (a 303 to /login, which fetch follows: the
+  // sign-in form is no page of runs).
   async function fetchPage() {
-    const resp = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
-    if (!resp.ok) throw new Error(resp.status);
-    const text = await resp.text();
-    return { doc: new DOMParser().parseFromString(text, "text/html"), size: text.length };
+    let resp, text;
+    try {
+      resp = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      text = await resp.text();
+    } catch (e) {
+      throw new NotUpdating("hookflow is unreachable.");
+    }
+    if (resp.redirected && new URL(resp.url).pathname === "/login") {
+      throw new NotUpdating("you are signed out.", resp.url);
+    }
+    const doc = new DOMParser().parseFromString(text, "text/html");
+    if (!resp.ok) {
+      let said = "hookflow answered " + resp.status + ".";
+      const alert = doc.querySelector('main [role="alert"]');
+      if (alert) said = alert.textContent;
+      try { said = JSON.parse(text).error || said; } catch (e) { /* a page, not JSON */ }
+      throw new NotUpdating(said.replace(/;? try again\.?$/, "").replace(/\.?$/, "."));
+    }
+    return { doc: doc, size: text.length };
+  }
+
+  // notUpdating says, above the live part of the page (before), that it stopped
+  // updating and why (a NotUpdating), and what it shows is what it read last; with
+  // none, that it updates again: the notice goes. The runs list's note that it updates
+  // as runs arrive is hidden meanwhile.
+  function notUpdating(before, why) {
+    let notice = document.getElementById("not-updating");
+    const note = document.getElementById("live-note");
+    if (note) note.hidden = !!why;
+    if (!why) {
+      if (notice) notice.remove();
+      return;
+    }
+    const text = "Not updating: " + why.message + (why.signIn ? " " : " The page shows what it read last, and reads it again until hookflow answers.");
+    if (notice && notice.dataset.text === text) return; // said already: not announced again
+    if (!notice) {
+      notice = document.createElement("p");
+      notice.id = "not-updating";
+      notice.className = "not-updating";
+      notice.setAttribute("role", "alert");
+      before.parentNode.insertBefore(notice, before);
+    }
+    notice.dataset.text = text;
+    notice.textContent = text;
+    if (why.signIn) {
+      const link = document.createElement("a");
+      link.href = why.signIn;
+      link.textContent = "Sign in again";
+      notice.append(link, ".");
+    }
   }
 
   // pollDelay is how long a live page waits before it reads itself again: every
@@ -48,14 +111,16 @@
     let served = table.querySelector("tbody").innerHTML; // taken before localTimes
     const olderLink = document.getElementById("older-runs");
     let servedOlder = olderLink ? olderLink.outerHTML : "";
+    const before = table.closest(".scroll") || table;
     const poll = async () => {
       const began = performance.now();
       let page;
-      try { page = await fetchPage(); } catch (e) { return 2000; }
+      try { page = await fetchPage(); } catch (e) { notUpdating(before, e); return 2000; }
       const doc = page.doc;
       const fresh = doc.querySelector("#runs tbody");
       const old = table.querySelector("tbody");
-      if (!fresh || !old) return 2000;
+      if (!fresh || !old) { notUpdating(before, new NotUpdating("hookflow answered with another page.")); return 2000; }
+      notUpdating(before, null);
       const freshOlder = doc.getElementById("older-runs");
       const older = document.getElementById("older-runs");
       if (freshOlder && older && freshOlder.outerHTML !== servedOlder) {
@@ -107,12 +172,15 @@
     following = true;
     const poll = async () => {
       const began = performance.now();
-      let page;
-      try { page = await fetchPage(); } catch (e) { return 1000; }
-      const fresh = page.doc.getElementById("run");
       const old = document.getElementById("run");
+      if (!old) return 0;
+      let page;
+      try { page = await fetchPage(); } catch (e) { notUpdating(old, e); return 1000; }
+      const fresh = page.doc.getElementById("run");
+      if (!fresh) { notUpdating(old, new NotUpdating("hookflow answered with another page.")); return 1000; }
+      notUpdating(old, null);
       const delay = pollDelay(1000, page.size, performance.now() - began);
-      if (!fresh || !old || fresh.outerHTML === runServed) return delay;
+      if (fresh.outerHTML === runServed) return delay;
       runServed = fresh.outerHTML;
       const open = new Map([...old.querySelectorAll("details[data-key]")].map((d) => [d.dataset.key, d.open]));
       const node = document.importNode(fresh, true);
@@ -151,7 +219,17 @@
       let answer = {};
       try { answer = await resp.json(); } catch (e) { /* not JSON */ }
       if (!resp.ok) {
-        result.textContent = "Refused: " + (answer.error || resp.status);
+        // A 5xx refused nothing: it could not be done now (Redis unreachable, say).
+        // A 401 is a session that ended.
+        const said = answer.error || resp.status;
+        result.textContent = resp.status === 401 ? "Not done: you are signed out. " :
+          resp.status >= 500 ? "Could not do it: " + said : "Refused: " + said;
+        if (resp.status === 401) {
+          const link = document.createElement("a");
+          link.href = signInPath();
+          link.textContent = "Sign in again";
+          result.append(link, ".");
+        }
         button.disabled = false;
         return;
       }

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+)
+
+const liveSrc = `
+workflow "slow" {
+  trigger "webhook" {
+    path = "/slow"
+  }
+  step "delay" "cool_off" {
+    duration = "1h"
+  }
+}
+workflow "broken" {
+  trigger "webhook" {
+    path = "/broken"
+  }
+  step "http" "call" {
+    url = "DOWN_URL"
+    retry {
+      attempts = 1
+    }
+  }
+}
+`
+
+// notice is the text of the notice that a live page stopped updating, "" when it
+// has none.
+const notice = `(document.getElementById("not-updating") || {}).textContent || ""`
+
+// A live page says when it stopped updating, and why, while it cannot read itself
+// again: Redis is unreachable (and the page keeps what it read last), then the notice
+// goes once it is back; hookflow is unreachable. A button whose change could not be
+// made as Redis is unreachable says so, not that it was refused.
+func TestInspectorSaysWhenItStopsUpdating(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	rdb := redistest.Durable(t) // it restarts with the runs it had
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), strings.Replace(liveSrc, "DOWN_URL", down.URL, 1))
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, noWatch: true,
+		allowNet: loopback, redisURL: rdb.URL}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.shutdown() })
+	admin := "http://" + s.adminAddr
+	start := func(path string) string {
+		t.Helper()
+		status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/"+path, `{}`)
+		if status != http.StatusAccepted {
+			t.Fatalf("webhook answered %d %v", status, answer)
+		}
+		return answer["run_id"].(string)
+	}
+	slow, broken := start("slow"), start("broken")
+	waitEngineRun(t, s.engine, broken, engine.RunFailed)
+	// restart starts Redis again, and waits for hookflow to read runs from it: its
+	// client dials again a while after a dial failed.
+	restart := func() {
+		t.Helper()
+		rdb.Restart()
+		testutil.Eventually(t, 10*time.Second, "hookflow reading runs again", func() bool {
+			resp, err := http.Get(admin + "/api/v1/runs")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+	b := newBrowse(t)
+
+	// A run going on: its page reads it every second.
+	b.do("the run going on", chromedp.Navigate(admin+"/runs/"+slow), chromedp.WaitVisible(chromedp.CSS("#run[data-live]")))
+	rdb.Stop()
+	b.until("the run's page saying Redis is unreachable", notice+`.startsWith("Not updating: reading the run failed: Redis is unreachable: ")`)
+	if got := eval[string](b, "the notice", notice); !strings.HasSuffix(got, "connection refused. The page shows what it read last, and reads it again until hookflow answers.") ||
+		!eval[bool](b, "the run kept", `document.getElementById("not-updating").nextElementSibling.id === "run"`) {
+		t.Errorf("the notice above the run: %q", got)
+	}
+	restart()
+	b.until("the notice gone once Redis is back", notice+` === ""`)
+
+	// The runs list: its note that it updates is hidden while it does not.
+	b.do("the runs", chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS("#live-note")))
+	rdb.Stop()
+	b.until("the runs list saying Redis is unreachable", notice+`.startsWith("Not updating: listing runs failed: Redis is unreachable: ")`+
+		` && document.getElementById("live-note").hidden`)
+	restart()
+	b.until("the runs list updating again", notice+` === "" && !document.getElementById("live-note").hidden`)
+
+	// A replay while Redis is down could not be made: nothing refused it.
+	b.do("the failed run", chromedp.Navigate(admin+"/runs/"+broken), chromedp.WaitVisible(chromedp.CSS("#replay-pinned")))
+	rdb.Stop()
+	b.do("replaying it", chromedp.Click(chromedp.CSS("#replay-pinned")))
+	b.until("the replay's answer", `document.getElementById("action-result").textContent !== ""`)
+	if got := eval[string](b, "the replay's answer", `document.getElementById("action-result").textContent`); !strings.HasPrefix(got,
+		"Could not do it: replaying run failed: Redis is unreachable: ") {
+		t.Errorf("a replay with Redis down answered %q", got)
+	}
+	restart()
+
+	// hookflow itself gone.
+	b.do("the runs again", chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS("#live-note")))
+	s.shutdown()
+	b.until("the runs list saying hookflow is unreachable", notice+`.startsWith("Not updating: hookflow is unreachable.")`)
+}
+
+// A live page whose session ended (signed out in another tab) says so, with a link to
+// sign in again and come back to it, rather than go on showing what it read last.
+func TestInspectorSaysWhenItIsSignedOut(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "w.hcl"), strings.Replace(liveSrc, "DOWN_URL", "http://127.0.0.1:1/", 1))
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, noWatch: true,
+		allowNet: loopback, access: accessConfig{token: inspectorToken}}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.shutdown() })
+	admin := "http://" + s.adminAddr
+	b := newBrowse(t)
+	b.do("signing in", chromedp.Navigate(admin+"/?status=running"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), inspectorToken), chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS("#live-note")))
+	if ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`fetch("/logout", {method: "POST", credentials: "same-origin"}).then((r) => r.ok)`,
+		chromedp.EvalAwaitPromise)); err != nil || !ok {
+		t.Fatalf("signing out in another tab: %v %v", ok, err)
+	}
+	b.until("the runs list saying it is signed out", notice+` === "Not updating: you are signed out. Sign in again."`)
+	if got := eval[string](b, "the link", `document.querySelector("#not-updating a").href`); got != admin+"/login?next=%2F%3Fstatus%3Drunning" {
+		t.Errorf("the link to sign in again: %q", got)
+	}
+}
