@@ -136,38 +136,65 @@ func startCluster(dir string, nodeTimeout time.Duration) (*Cluster, error) {
 	return c, nil
 }
 
-// startNode starts a node on a free port and waits until it answers. A port found free
-// may be taken before the node binds it (by another test's server, or as the local end
-// of a connection, which takes its port from the same range): the node then exits, and
-// is started again on another port.
+// startNode starts a node of the cluster on a free port and waits until it answers.
 func (c *Cluster) startNode(nodeTimeout time.Duration) error {
+	addr, err := c.launch(nodeTimeout)
+	if err != nil {
+		return err
+	}
+	c.Addrs = append(c.Addrs, addr)
+	return nil
+}
+
+// Loner starts a redis-server with cluster mode on that is in no cluster, and returns
+// its address; it is killed when the test ends. It answers CLUSTER SLOTS with an empty
+// map, as a node removed from its cluster that keeps running does (redis-cli
+// --cluster del-node, CLUSTER RESET).
+func (c *Cluster) Loner(t testing.TB) string {
+	t.Helper()
+	addr, err := c.launch(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Kill(addr) })
+	return addr
+}
+
+// launch starts a cluster-enabled redis-server on a free port and waits until it
+// answers. A port found free may be taken before the node binds it (by another test's
+// server, or as the local end of a connection, which takes its port from the same
+// range): the node then exits, and is started again on another port.
+func (c *Cluster) launch(nodeTimeout time.Duration) (string, error) {
 	var last error
 	for range 5 {
 		port, err := pickPort()
 		if err != nil {
-			return err
+			return "", err
 		}
 		nodeDir := filepath.Join(c.dir, strconv.Itoa(port))
 		if err := os.MkdirAll(nodeDir, 0o755); err != nil {
-			return err
+			return "", err
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		c.mu.Lock()
 		c.args[addr] = []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", nodeDir,
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
 			"--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--loglevel", "warning"}
+		c.mu.Unlock()
 		if err := c.start(addr); err != nil {
-			return err
+			return "", err
 		}
 		if err = pingWithin(addr, 5*time.Second); err == nil {
-			c.Addrs = append(c.Addrs, addr)
-			return nil
+			return addr, nil
 		}
 		last = fmt.Errorf("redis-server on %s did not answer", addr)
 		c.Kill(addr)
+		c.mu.Lock()
 		delete(c.args, addr)
+		c.mu.Unlock()
 	}
-	return last
+	return "", last
 }
 
 // WaitHealthy waits until every node's CLUSTER INFO says cluster_state:ok, every
@@ -348,7 +375,10 @@ func nodesOf(ctx context.Context, n *redis.Client) ([]clusterNode, error) {
 
 // start starts the node of addr.
 func (c *Cluster) start(addr string) error {
-	cmd := exec.Command(c.server, c.args[addr]...)
+	c.mu.Lock()
+	args := c.args[addr]
+	c.mu.Unlock()
+	cmd := exec.Command(c.server, args...)
 	cmd.Stderr = os.Stderr
 	if err := startChild(cmd); err != nil {
 		return fmt.Errorf("starting redis-server on %s: %v", addr, err)
