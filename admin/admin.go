@@ -471,7 +471,8 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, doing stri
 
 // unreachable says, after a request to Redis failed, why Redis is unreachable (": Redis
 // is unreachable: …", naming a Redis Cluster's primary that does not answer or says
-// cluster_state:fail), as /readyz does; "" when runs' Ping finds it reachable.
+// cluster_state:fail, or a shard it does not serve), as /readyz does; "" when runs'
+// Ping finds it reachable.
 func unreachable(ctx context.Context, runs Runs) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

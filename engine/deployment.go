@@ -73,10 +73,11 @@ type RedisStatus struct {
 	// WaitReplicas is how many replicas acknowledge a run before its start returns.
 	WaitReplicas int `json:"wait_replicas"`
 	// State is "ok" while Redis serves (on a cluster: every primary answers and says
-	// cluster_state:ok), "unreachable" while it does not, Error saying why.
+	// cluster_state:ok, and every shard's slot has a primary that is not migrating it),
+	// "unreachable" while it does not, Error saying why.
 	State string `json:"state"`
 	// Error is why Redis is unreachable: on a cluster, which primary does not answer or
-	// says cluster_state:fail.
+	// says cluster_state:fail, and which shard's slot has no primary or is migrating.
 	Error string `json:"error,omitempty"`
 }
 

@@ -168,7 +168,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		e.clock = newVirtualClock()
 	}
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		e.health = newClusterHealth(cc)
+		e.health = newClusterHealth(cc, len(q.shards))
 	}
 	return e
 }
@@ -287,8 +287,9 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 }
 
 // Ping checks that Redis answers. On a Redis Cluster, that is every primary of its slot
-// map answering and saying cluster_state:ok, as a check at most a second old found:
-// any node answers a PING while the cluster refuses the commands of slots it has lost.
+// map answering and saying cluster_state:ok, and every shard's slot having a primary
+// that is not migrating it, as a check at most a second old found (clusterProbe): any
+// node answers a PING while the cluster refuses the commands of slots it has lost.
 func (e *Engine) Ping(ctx context.Context) error {
 	if e.health != nil {
 		_, err := e.health.check(ctx)

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +18,12 @@ const healthTTL = time.Second
 // then counts as unreachable.
 const healthTimeout = 2 * time.Second
 
-// clusterHealth tells whether a Redis Cluster can serve hookflow: every primary in its
-// slot map answers, and says cluster_state:ok. A cluster whose primary and replica are
-// both gone, or whose primary is gone until its replica is elected, refuses the
-// commands of those slots (and, with cluster-require-full-coverage, of every slot),
-// though a PING sent to any live node is answered.
+// clusterHealth tells whether a Redis Cluster can serve hookflow (clusterProbe): every
+// primary in its slot map answers, and says cluster_state:ok, and every shard's slot
+// has a primary and stays on it. A cluster whose primary and replica are both gone, or
+// whose primary is gone until its replica is elected, refuses the commands of those
+// slots (and, with cluster-require-full-coverage, of every slot), though a PING sent to
+// any live node is answered.
 type clusterHealth struct {
 	probe func(ctx context.Context) (primaries int, err error)
 	now   func() time.Time
@@ -37,9 +36,8 @@ type clusterHealth struct {
 	running   chan struct{} // closed when the check under way ends; nil: none is
 }
 
-func newClusterHealth(cc *redis.ClusterClient) *clusterHealth {
-	return &clusterHealth{probe: func(ctx context.Context) (int, error) { return probeCluster(ctx, cc) },
-		now: time.Now, ttl: healthTTL}
+func newClusterHealth(cc *redis.ClusterClient, shards int) *clusterHealth {
+	return &clusterHealth{probe: newClusterProbe(cc, shards).probe, now: time.Now, ttl: healthTTL}
 }
 
 // check returns how many primaries the cluster's slot map has, and why the cluster
@@ -93,64 +91,6 @@ func (h *clusterHealth) run(done chan struct{}) {
 	h.primaries, h.err, h.at, h.running = primaries, err, h.now(), nil
 	h.mu.Unlock()
 	close(done)
-}
-
-// probeCluster asks every primary of cc's slot map for CLUSTER INFO, at once, until
-// ctx ends. The error names each primary that did not answer, then each that says the
-// cluster is not ok.
-func probeCluster(ctx context.Context, cc *redis.ClusterClient) (int, error) {
-	var mu sync.Mutex
-	answered := map[string]bool{} // by primary asked: whether it answered yet
-	var down, failing []string    // the primaries that do not answer; those that say the cluster is not ok
-	done := make(chan error, 1)
-	go func() {
-		done <- cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			addr := c.Options().Addr
-			mu.Lock()
-			answered[addr] = false
-			mu.Unlock()
-			info, err := c.ClusterInfo(ctx).Result()
-			mu.Lock()
-			defer mu.Unlock()
-			answered[addr] = true
-			switch state := clusterState(info); {
-			case err != nil:
-				down = append(down, fmt.Sprintf("primary %s is unreachable (%v)", addr, err))
-			case state != "ok":
-				failing = append(failing, fmt.Sprintf("primary %s says cluster_state:%s", addr, state))
-			}
-			return nil
-		})
-	}()
-	var err error
-	timedOut := false
-	select {
-	case err = <-done:
-	case <-ctx.Done(): // a node that holds its connection and answers nothing
-		timedOut = true
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	switch {
-	case err != nil:
-		return 0, fmt.Errorf("the Redis Cluster is unreachable: reading its slot map: %w", err)
-	case timedOut && len(answered) == 0:
-		return 0, fmt.Errorf("the Redis Cluster is unreachable: no node gave its slot map within %s", healthTimeout)
-	}
-	for addr, ok := range answered {
-		if !ok {
-			down = append(down, fmt.Sprintf("primary %s did not answer within %s", addr, healthTimeout))
-		}
-	}
-	switch {
-	case len(down)+len(failing) > 0:
-		slices.Sort(down)
-		slices.Sort(failing)
-		return len(answered), fmt.Errorf("the Redis Cluster is down: %s", strings.Join(append(down, failing...), "; "))
-	case len(answered) == 0:
-		return 0, errors.New("the Redis Cluster is unreachable: its slot map has no primary")
-	}
-	return len(answered), nil
 }
 
 // clusterState is the cluster_state field of a CLUSTER INFO reply ("ok" or "fail").

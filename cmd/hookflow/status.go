@@ -48,7 +48,8 @@ of the files went. When it failed (a file with an error, a secret() or env() of 
 variable hookflow was not started with), the workflows in use are the ones loaded
 before, and status prints the errors as validate does, with file:line:col. It exits 1
 then, and while Redis is unreachable (on a Redis Cluster: a primary that does not
-answer, or cluster_state:fail), 0 otherwise.`,
+answer, or cluster_state:fail, or a shard's slot without a primary or migrating), 0
+otherwise.`,
 		Example: `  hookflow status
   hookflow status --json | jq -r .config.error`,
 		Args: maxArgs(0),
