@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -200,7 +201,12 @@ func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 			sleep(ctx, backoff)
 		case len(jobs) == 0:
 			backoff = 0
-			if err := p.e.q.wait(ctx, sh, wait); err != nil && ctx.Err() == nil {
+			switch err := p.e.q.wait(ctx, sh, wait); {
+			case err == nil || ctx.Err() != nil:
+			case errors.Is(err, errWaitUnblocked): // a failover: expected, and over by the next lease
+				p.e.log.Info("a Redis failover woke the wait for steps; waiting again", "shard", sh.index, "err", err)
+				sleep(ctx, 100*time.Millisecond)
+			default:
 				p.errLog.log(p.e.log, "waiting for steps failed", "shard", sh.index, "err", err)
 				sleep(ctx, 100*time.Millisecond)
 			}

@@ -779,11 +779,20 @@ func (q *queue) wait(ctx context.Context, sh *shard, d time.Duration) error {
 	}
 	d -= blockTick
 	err := q.rdb.Do(ctx, "BLPOP", sh.wake(), strconv.FormatFloat(d.Seconds(), 'f', 3, 64)).Err()
-	if errors.Is(err, redis.Nil) {
+	switch {
+	case errors.Is(err, redis.Nil):
 		return nil
+	case redis.HasErrorPrefix(err, "UNBLOCKED"):
+		return fmt.Errorf("%w: %w", errWaitUnblocked, err)
 	}
 	return err
 }
+
+// errWaitUnblocked is wait's when Redis ended it because the node stopped being a
+// primary ("UNBLOCKED force unblock from blocking operation, instance state changed
+// (master -> replica?)"): a failover, planned or not. The next lease finds the new
+// primary.
+var errWaitUnblocked = errors.New("the Redis primary became a replica")
 
 // waitHere is wait for a short d, in the process: it ends when d passes or it takes a
 // wake-up from the shard's list.
