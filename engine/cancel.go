@@ -32,6 +32,13 @@ type Cancelled struct {
 // its dead letter, to be replayed. It reports ErrFinished for
 // a run that has finished, and ErrNotFound for one that does not exist.
 func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
+	return e.cancel(ctx, runID, false)
+}
+
+// cancel is Cancel; with cascade, the run is cancelled with its parent (or its
+// parent's timeout passed): it ends cancelled even while its on_failure steps run,
+// and its dead letter goes.
+func (e *Engine) cancel(ctx context.Context, runID string, cascade bool) (*Cancelled, error) {
 	fields, err := e.q.runFields(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -48,7 +55,7 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 	if err != nil {
 		return nil, err
 	}
-	was, ends, err := e.q.cancel(ctx, runID, wf)
+	was, ends, err := e.q.cancel(ctx, runID, wf, cascade)
 	if err != nil {
 		return nil, err
 	}
@@ -105,9 +112,10 @@ func (e *Engine) cancelChild(ctx context.Context, id string) {
 	}
 }
 
-// cancelRun cancels run id, if it exists and has not finished.
+// cancelRun cancels run id, a child of a run cancelled (or whose timeout passed), if
+// it exists and has not finished.
 func (e *Engine) cancelRun(ctx context.Context, id string) error {
-	if _, err := e.Cancel(ctx, id); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
+	if _, err := e.cancel(ctx, id, true); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
 		return err
 	}
 	return nil
@@ -142,7 +150,7 @@ func (q *queue) cancelled(j *job) bool {
 
 // cancel runs cancel.lua for a run of wf, and returns the status the run had and the
 // one it ends with.
-func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow) (was, ends RunStatus, err error) {
+func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow, cascade bool) (was, ends RunStatus, err error) {
 	sh := q.shardFor(wf.Name)
 	keys := []string{sh.run(runID), sh.ready(wf.Name), sh.due(), sh.wake(), sh.open(), sh.inflight(wf.Name),
 		sh.pending(wf.Name), sh.limit(wf.Name), sh.leases(), sh.dead()}
@@ -161,6 +169,9 @@ func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow
 	}
 	args := append([]any{sh.prefix, runID, wf.Name, q.retentionArg, len(ids), len(steps)}, ids...)
 	args = append(args, steps...)
+	if cascade {
+		args = append(args, "1")
+	}
 	out, err := cancelScript.Run(ctx, q.rdb, keys, args...).StringSlice()
 	if err != nil {
 		return "", "", scriptError(err)

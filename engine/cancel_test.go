@@ -355,3 +355,49 @@ workflow "approve" {
 		}
 	})
 }
+
+// A child run cancelled with its parent is cancelled even while its on_failure steps
+// run, and its dead letter goes: nothing of a cancelled tree is to be replayed.
+func TestCancelledParentsChildInOnFailureIsCancelled(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := subRunEngine(t, b, `
+workflow "parent" {
+  step "workflow" "call" {
+    workflow = "child"
+  }
+}
+
+workflow "child" {
+  step "probe" "a" {
+    value = "a"
+    fail  = true
+  }
+  on_failure {
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+  }
+}
+`)
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := id + ":call"
+		testutil.Eventually(t, 10*time.Second, "the child at its on_failure wait", func() bool {
+			r, err := e.Run(ctx, child)
+			return err == nil && r.Status == RunWaiting
+		})
+		if _, err := e.Cancel(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		r := waitStatus(t, e, child, RunCancelled)
+		if r.DeadLetter != "" {
+			t.Errorf("the child keeps its dead letter %s", r.DeadLetter)
+		}
+		if n := b.Client.ZCard(ctx, e.q.shardFor("child").dead()).Val(); n != 0 {
+			t.Errorf("%d dead letters", n)
+		}
+	})
+}

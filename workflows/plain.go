@@ -100,10 +100,19 @@ func plainCopy(v any) any {
 	}
 	rv := reflect.ValueOf(v)
 	switch {
+	case (rv.Kind() == reflect.Map || rv.Kind() == reflect.Slice) && rv.IsNil():
+		return nil // null, as JSON has it
 	case rv.Kind() == reflect.Map:
 		out := make(map[string]any, rv.Len())
 		for it := rv.MapRange(); it.Next(); {
-			out[Text(it.Key().Interface())] = plainCopy(it.Value().Interface())
+			k := it.Key()
+			key := ""
+			if k.Kind() == reflect.String {
+				key = k.String() // a named string type: its text, not JSON's quoted form
+			} else {
+				key = Text(k.Interface())
+			}
+			out[key] = plainCopy(it.Value().Interface())
 		}
 		return out
 	case isList(rv):

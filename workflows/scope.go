@@ -407,10 +407,12 @@ type stepOutput struct {
 	forEach bool
 }
 
-// itemsRef reports a read of outcome or error straight off a for_each step's output:
+// itemsRef warns of a read of outcome or error straight off a for_each step's output:
 // each item has its own, and the list has none (a list has no fields, and a map's
 // field would be an item whose key is "outcome"), so the read fails at run time or
-// reads the wrong thing. o may be nil: nothing is known.
+// reads the wrong thing. A warning, not an error: the step has them when its for_each
+// could not be listed and on_error = "continue" let the run go on, which is what
+// such a read may mean. o may be nil: nothing is known.
 func (o *stepOutput) itemsRef(step, field string) *hcl.Diagnostic {
 	if o == nil || !o.forEach || field != "outcome" && field != "error" {
 		return nil
@@ -420,11 +422,12 @@ func (o *stepOutput) itemsRef(step, field string) *hcl.Diagnostic {
 		read = fmt.Sprintf("any(steps.%s, .outcome == 'failed') is true when an item failed, and map(filter(steps.%s, .outcome == 'failed'), .error) lists their errors", step, step)
 	}
 	return &hcl.Diagnostic{
-		Severity: hcl.DiagError,
+		Severity: hcl.DiagWarning,
 		Summary:  fmt.Sprintf("steps.%s.%s of a for_each step", step, field),
 		Detail: fmt.Sprintf("Step %q has for_each, so steps.%s is the list of its items' outputs (a map of them when for_each gives a map), "+
-			"and each item has its own outcome and error: %s (write values(steps.%s) for a map), and steps.%s[0].%s is one item's.",
-			step, step, read, step, step, field),
+			"and each item has its own outcome and error: %s (write values(steps.%s) for a map), and steps.%s[0].%s is one item's. "+
+			"steps.%s.%s is the step's own only when its for_each could not be listed and on_error = \"continue\" let the run go on.",
+			step, step, read, step, step, field, step, field),
 	}
 }
 

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -108,6 +109,26 @@ func TestTemplateRenderError(t *testing.T) {
 
 // A number JSON cannot hold fails the render, wherever it is in the value: a run
 // keeps its steps' values as JSON.
+// plain keeps a nil map or list of another type as nil, and a key of a named string
+// type as its text.
+func TestPlainCopyEdges(t *testing.T) {
+	type name string
+	for _, c := range []struct {
+		in   any
+		want string
+	}{
+		{[]string(nil), "<nil>"},
+		{map[any][]any(nil), "<nil>"},
+		{map[name]int{"a": 1}, "map[a:1]"},
+		{[]int{1, 2}, "[1 2]"},
+	} {
+		got, err := plain(c.in)
+		if err != nil || fmt.Sprint(got) != c.want {
+			t.Errorf("%#v: %v %v, want %s", c.in, got, err, c.want)
+		}
+	}
+}
+
 func TestTemplateRenderNoJSONNumber(t *testing.T) {
 	for _, in := range []string{"{{ 1 / event.body.zero }}", "{{ {'a': [1, -1 / event.body.zero]} }}", "{{ groupBy([1 / event.body.zero], 'k') }}"} {
 		env := testEnv()

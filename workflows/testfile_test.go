@@ -206,7 +206,8 @@ test "items" {
 		t.Fatal(diags.Error())
 	}
 	// A map's key is taken whole, from the first '[' to the last ']', as runs name the
-	// item: it may be empty, or hold '/', '[' and ']'.
+	// item: it may be empty, or hold '/', '[' and ']' (reserve calls no workflow, so
+	// nothing after its key can name a child's step).
 	_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
 test "keys" {
   workflow = "order"
@@ -648,6 +649,21 @@ workflow "kid" {
   "kids[1]/call" names a step of the child run of item kids[1]. A test names the steps of every
   item's child alike, as kids/call. Each child is answered from the mock's first response on. To
   give item kids[1] another answer, mock the item itself: mock "kids[1]" { json = {…} } is its
+  child's result, and its child run does not start.
+
+`},
+		{"one item's child step's item in a mock", `test "t" {
+  workflow = "order"
+  mock "kids[1]/call[0]" {}
+}
+`, `Error: Invalid child step in mock
+
+  on order.test.hcl:3:8, in test "t":
+     3:   mock "kids[1]/call[0]" {}
+               ^^^^^^^^^^^^^^^^^
+  "kids[1]/call[0]" names a step of the child run of item kids[1]. A test names the steps of every
+  item's child alike, as kids/call[0]. Each child is answered from the mock's first response on.
+  To give item kids[1] another answer, mock the item itself: mock "kids[1]" { json = {…} } is its
   child's result, and its child run does not start.
 
 `},

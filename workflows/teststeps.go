@@ -58,7 +58,7 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		w, _, d := testStep(set, wf, "expect", e.Step, e.StepRange)
 		diags = append(diags, d...)
 		if w != nil && w != wf {
-			diags = append(diags, childExpect(e)...)
+			diags = append(diags, childExpect(wf, e)...)
 		}
 	}
 	return diags
@@ -67,12 +67,12 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 // childExpect reports the output and skipped of an expect that names a step of a
 // child run: a test checks the requests such a step sent, not its output, which no
 // step of the test's workflow reads, nor whether it was skipped.
-func childExpect(e *Expect) hcl.Diagnostics {
+func childExpect(wf *Workflow, e *Expect) hcl.Diagnostics {
 	own, label := "", e.Step
 	if IsOnFailure(label) {
 		own, label = OnFailurePrefix, strings.TrimPrefix(label, OnFailurePrefix)
 	}
-	parent, _, _ := cutChild(label)
+	parent, _, _ := cutChild(label, callsIn(wf, own))
 	parent = own + parent
 	var diags hcl.Diagnostics
 	for _, name := range []string{"output", "skipped"} {
@@ -153,7 +153,7 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 	if IsOnFailure(label) {
 		own, label = OnFailurePrefix, strings.TrimPrefix(label, OnFailurePrefix)
 	}
-	if parent, rest, child := cutChild(label); child {
+	if parent, rest, child := cutChild(label, callsIn(wf, own)); child {
 		parent = own + parent
 		s, _ := wf.Step(parent)
 		if s == nil {
@@ -187,15 +187,22 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 	return wf, name, nil
 }
 
-// cutChild cuts a label PARENT/STEP at its first '/' outside an item's key: the key
-// of STEP[KEY] runs from the first '[' to the label's last ']' and is taken whole, as
-// runs name a map's items (r[a/b], r[]), so a key may hold '/' (or '[' and ']').
-// child is false for a label that names no step of a child run.
-func cutChild(label string) (parent, rest string, child bool) {
+// cutChild cuts a label PARENT/STEP at its first '/' outside an item's key. The key
+// of STEP[KEY] is taken whole, as runs name a map's items (r[a/b], r[]): it runs
+// from the first '[' to the label's last ']', so a key may hold '/', '[' and ']';
+// but for a STEP that calls a workflow (calls says which), whose items have child
+// runs, to the first ']' before a '/' when there is one: kids[1]/call[0] is item
+// 1's child's item 0. child is false for a label that names no step of a child run.
+func cutChild(label string, calls func(step string) bool) (parent, rest string, child bool) {
 	from := 0
 	if i := strings.IndexAny(label, "[/"); i >= 0 && label[i] == '[' {
 		if j := strings.LastIndexByte(label, ']'); j > i {
 			from = j
+		}
+		if calls(label[:i]) {
+			if j := strings.Index(label[i:], "]/"); j >= 0 {
+				from = i + j
+			}
 		}
 	}
 	i := strings.IndexByte(label[from:], '/')
@@ -203,6 +210,19 @@ func cutChild(label string) (parent, rest string, child bool) {
 		return label, "", false
 	}
 	return label[:from+i], label[from+i+1:], true
+}
+
+// callsIn reports whether a step of wf, named as a label names it (own prefixing it
+// for a step of the on_failure block), is a workflow step.
+func callsIn(wf *Workflow, own string) func(string) bool {
+	return func(step string) bool {
+		s, _ := wf.Step(own + step)
+		if s == nil {
+			return false
+		}
+		_, ok := s.Action.(SubRun)
+		return ok
+	}
 }
 
 // parallelOrItem explains a label PARENT/STEP whose PARENT is no step of wf but names
