@@ -123,6 +123,13 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 		h.failWith(w, r, err)
 		return
 	}
+	// A compressed body is refused before it is read, with a reason, as a webhook's
+	// is, rather than parsed as if it were plain and refused as malformed.
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		w.Header().Set("Accept-Encoding", "identity")
+		h.fail(w, r, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %s is not accepted: send the body uncompressed", ce))
+		return
+	}
 	if r.ContentLength > h.maxBody {
 		w.Header().Set("Connection", "close")
 		h.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", h.maxBody))

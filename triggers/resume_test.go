@@ -191,3 +191,31 @@ func TestResumesHeadAndNotText(t *testing.T) {
 		t.Errorf("a text body: %d, want 200", resp.StatusCode)
 	}
 }
+
+// A body the sender compressed is refused with 415 and a reason, as a webhook's is,
+// and the answer says what is accepted; identity is plain.
+func TestResumesCompressedBody(t *testing.T) {
+	for _, c := range []struct {
+		encoding string
+		status   int
+	}{{"gzip", 415}, {"br", 415}, {"identity", 200}} {
+		f := &fakeResumer{}
+		h := NewResumes(f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		req := httptest.NewRequest("POST", "/resume/good", strings.NewReader(`{"approved": true}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", c.encoding)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != c.status {
+			t.Errorf("Content-Encoding %s: %d %s, want %d", c.encoding, w.Code, w.Body, c.status)
+		}
+		if c.status == 415 {
+			if !strings.Contains(w.Body.String(), "Content-Encoding "+c.encoding+" is not accepted") || w.Header().Get("Accept-Encoding") != "identity" {
+				t.Errorf("Content-Encoding %s: %s, Accept-Encoding %q", c.encoding, w.Body, w.Header().Get("Accept-Encoding"))
+			}
+			if f.resumed != nil {
+				t.Errorf("Content-Encoding %s resumed the wait", c.encoding)
+			}
+		}
+	}
+}
