@@ -18,7 +18,7 @@ import (
 // tokens, every endpoint but /healthz and /readyz needs one in Authorization: Bearer.
 type Access struct {
 	// ReadToken may read (GET); OperatorToken may read and act (replay, cancel, retry,
-	// start, reload). Either may be empty.
+	// resume, start, reload). Either may be empty.
 	ReadToken, OperatorToken string
 	// Hosts are the Host names the API answers besides loopback ones (the name a
 	// proxy in front of it is reached by). With a token and no Hosts, any name.
@@ -140,7 +140,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 				httpjson.Error(w, http.StatusUnauthorized, msg)
 				return
 			case acts && role != roleOperator:
-				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, cancels, retries, starts and reloads need the operator token")
+				httpjson.Error(w, http.StatusForbidden, "this token may only read; replays, cancels, retries, resumes, starts and reloads need the operator token")
 				return
 			case role == roleReader:
 				r = r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, true))

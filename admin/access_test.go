@@ -77,6 +77,21 @@ func TestAccessWithoutToken(t *testing.T) {
 	})
 }
 
+// The read-only token is refused a resume, and the refusal names resumes among what
+// needs the operator token.
+func TestAccessReaderCannotResume(t *testing.T) {
+	a := Access{ReadToken: "read-token-0123456789", OperatorToken: "operator-token-0123456789"}
+	h := Protect(http.NotFoundHandler(), a)
+	r := httptest.NewRequest("POST", "/api/v1/runs/r1/resume/approval", strings.NewReader(`{}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+a.ReadToken)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "resumes") {
+		t.Errorf("a resume with the read-only token: %d %s, want 403 naming resumes", w.Code, w.Body)
+	}
+}
+
 // With tokens every endpoint but the probes needs one; the read-only token reads, the
 // operator token also acts.
 func TestAccessWithTokens(t *testing.T) {
