@@ -104,6 +104,12 @@ func credentialList(b *workflows.Block, name string) ([]string, hcl.Diagnostics)
 			return nil, hcl.Diagnostics{b.Attr(name).Error(fmt.Sprintf("A %s is too short", strings.TrimSuffix(name, "s")),
 				fmt.Sprintf("Each of %s must be at least %d characters; an empty or short one (an unset variable, say) would let anyone in.", name, MinCredential))}
 		}
+		// Spaces count for the length, but a value of only spaces (a variable set
+		// to a padded blank) is as guessable as an empty one.
+		if strings.TrimSpace(c) == "" {
+			return nil, hcl.Diagnostics{b.Attr(name).Error(fmt.Sprintf("A %s is blank", strings.TrimSuffix(name, "s")),
+				fmt.Sprintf("Each of %s must have characters other than spaces; a blank one (a variable set to spaces, say) would let anyone in.", name))}
+		}
 	}
 	return list, nil
 }

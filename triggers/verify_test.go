@@ -281,6 +281,8 @@ func TestWebhookAttributeErrors(t *testing.T) {
 		hook(`verify "github" { secret = ["k-secret-key"] }`):                                                                    `Did you mean "secrets"?`,
 		hook("verify \"github\" { secrets = [\"secret-a1\"] }\nverify \"github\" { secrets = [\"secret-a1\"] }"):                 "Two verify blocks",
 		hook(`verify "github" { secrets = [""] }`):                                                                               "A secret is too short",
+		hook(`verify "github" { secrets = ["        "] }`):                                                                       "A secret is blank",
+		hook("verify \"bearer\" { tokens = [\"long-enough-token\", \"\\t\\t\\t\\t \\n\\r   \"] }"):                               "A token is blank",
 		hook("verify \"basic\" {\n username = \"\"\n password = \"long-enough-pw\"\n}"):                                          "Empty username",
 		hook("verify \"basic\" {\n username = \"zapier\"\n password = \"\"\n}"):                                                  "A password is too short",
 		hook("verify \"basic\" {\n username = \"zapier\"\n password = []\n}"):                                                    "No password",
