@@ -156,6 +156,21 @@ func Protect(h http.Handler, a Access) http.Handler {
 	})
 }
 
+// LoopbackOnly wraps h, served without a token on a loopback address, to answer only
+// requests naming a loopback host, as Protect does for the admin API without a token:
+// otherwise a web page whose own DNS name it rebinds to 127.0.0.1 could read h's
+// answers. /healthz and /readyz answer whatever the host, for probes.
+func LoopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !(Access{}).hostAllowed(r.Host) {
+			httpjson.Error(w, http.StatusMisdirectedRequest, "this address is loopback only and does not answer to host "+r.Host+
+				": name it as 127.0.0.1 or localhost")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 type role int
 
 // readOnlyKey marks the context of a request made with the read-only token (or its

@@ -56,7 +56,14 @@ func serveMetrics(ln net.Listener, reg *prometheus.Registry, ping func(context.C
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	admin.Health(mux, ping)
-	m := &metricsListener{srv: newHTTPServer(mux, log), addr: ln.Addr().String()}
+	var h http.Handler = mux
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+		// It has no token: on loopback, as the admin API without one, it answers only
+		// loopback names, against DNS rebinding. Elsewhere a scraper may name it as it
+		// likes.
+		h = admin.LoopbackOnly(mux)
+	}
+	m := &metricsListener{srv: newHTTPServer(h, log), addr: ln.Addr().String()}
 	go func() {
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && errc != nil {
 			errc <- err

@@ -231,3 +231,54 @@ func TestServeMetricsAddress(t *testing.T) {
 		`hookflow_config_last_reload_successful 1`,
 	)
 }
+
+// A metrics listener on loopback answers only loopback names, as the admin API without
+// a token does, so that a page rebinding its DNS name to 127.0.0.1 cannot read it; the
+// probes answer any name, and so does a listener on another address.
+func TestMetricsListenerHost(t *testing.T) {
+	get := func(t *testing.T, addr, host, path string) int {
+		t.Helper()
+		req, err := http.NewRequest("GET", "http://"+addr+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	serve := func(t *testing.T, addr string) string {
+		t.Helper()
+		ln, err := listenMetrics(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := serveMetrics(ln, newRegistry(build{}), func(context.Context) error { return nil },
+			slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		t.Cleanup(func() { m.shutdown(context.Background()) })
+		_, port, _ := net.SplitHostPort(m.addr)
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	addr := serve(t, "127.0.0.1:0")
+	_, port, _ := net.SplitHostPort(addr)
+	for _, c := range []struct {
+		host, path string
+		want       int
+	}{
+		{addr, "/metrics", 200},
+		{"localhost:" + port, "/metrics", 200},
+		{"evil.example:" + port, "/metrics", http.StatusMisdirectedRequest},
+		{"evil.example", "/healthz", 200},
+		{"evil.example", "/readyz", 200},
+	} {
+		if got := get(t, addr, c.host, c.path); got != c.want {
+			t.Errorf("loopback listener, Host %s, GET %s: %d, want %d", c.host, c.path, got, c.want)
+		}
+	}
+	if got := get(t, serve(t, "0.0.0.0:0"), "metrics.example", "/metrics"); got != 200 {
+		t.Errorf("listener on every address, Host metrics.example: %d, want 200", got)
+	}
+}
