@@ -152,3 +152,36 @@ func TestInspectorSaysWhenItIsSignedOut(t *testing.T) {
 		t.Errorf("the link to sign in again: %q", got)
 	}
 }
+
+// A live update of the runs list keeps the keyboard's place: the focused run link is
+// the same run's link after new rows were swapped in, not the page's body.
+func TestInspectorLiveRunsKeepFocus(t *testing.T) {
+	s, admin := serveInspector(t, `
+workflow "simple" {
+  trigger "webhook" {
+    path = "/simple"
+  }
+  step "log" "l" {
+    message = "hi"
+  }
+}
+`)
+	post := func() string {
+		t.Helper()
+		status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/simple", `{}`)
+		if status != http.StatusAccepted {
+			t.Fatalf("webhook answered %d %v", status, answer)
+		}
+		return answer["run_id"].(string)
+	}
+	first := post()
+	b := newBrowse(t)
+	link := `document.querySelector('#runs tr[data-run="` + first + `"] a')`
+	b.do("the runs", chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS(`#runs tr[data-run="`+first+`"]`)))
+	eval[bool](b, "focusing the first run's link", link+`.focus(), true`)
+	next := post()
+	b.until("the next run arriving", `!!document.querySelector('#runs tr[data-run="`+next+`"]')`)
+	if got := eval[string](b, "the focus", `document.activeElement === `+link+` ? "" : document.activeElement.outerHTML.slice(0, 200)`); got != "" {
+		t.Errorf("after a live update the focus is on %s, want the first run's link", got)
+	}
+}

@@ -104,6 +104,31 @@
   // whose times localTimes rewrote and whose sections the reader opened. What did not
   // change keeps its elements, and with them the reader's focus and selection.
 
+  // swap replaces old with node and, when the focus was inside old, gives it to the
+  // element of node that stands for the one that had it: the same id, link address,
+  // button's action or next link, or the summary of the same section. Without it a
+  // live update drops the focus to the page's body, and a keyboard user walking the
+  // list starts again from its top.
+  function swap(old, node) {
+    const had = document.activeElement;
+    const twin = had && had !== document.body && old.contains(had) ? twinIn(node, had) : null;
+    old.replaceWith(node);
+    if (twin) twin.focus({ preventScroll: true });
+  }
+
+  function twinIn(node, el) {
+    const section = el.localName === "summary" && el.parentElement.dataset.key;
+    if (section) return node.querySelector('details[data-key="' + CSS.escape(section) + '"] > summary');
+    for (const name of ["id", "href", "data-post", "rel"]) {
+      const value = el.getAttribute(name);
+      if (value === null) continue;
+      const sel = el.localName + "[" + name + '="' + CSS.escape(value) + '"]';
+      const twin = node.matches(sel) ? node : node.querySelector(sel);
+      if (twin) return twin;
+    }
+    return null;
+  }
+
   // Runs: the first page of the list swaps in new rows every two seconds, and with
   // them the link to the older runs: it goes on from the last row the page shows, so
   // the runs a new one pushed off the page are on the next, never on none.
@@ -125,7 +150,7 @@
       const older = document.getElementById("older-runs");
       if (freshOlder && older && freshOlder.outerHTML !== servedOlder) {
         servedOlder = freshOlder.outerHTML;
-        older.replaceWith(document.importNode(freshOlder, true));
+        swap(older, document.importNode(freshOlder, true));
       }
       const delay = pollDelay(2000, page.size, performance.now() - began);
       if (fresh.innerHTML === served) return delay;
@@ -135,7 +160,7 @@
       added.forEach((r) => r.classList.add("new"));
       const node = document.importNode(fresh, true);
       localTimes(node);
-      old.replaceWith(node);
+      swap(old, node);
       if (added.length) announce(added.length + (added.length === 1 ? " new run" : " new runs"));
       return delay;
     };
@@ -191,7 +216,7 @@
         if (open.has(d.dataset.key)) d.open = open.get(d.dataset.key);
       });
       localTimes(node);
-      old.replaceWith(node);
+      swap(old, node);
       wire(node);
       if (!node.hasAttribute("data-live")) {
         following = false;
