@@ -35,9 +35,11 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 	return e.cancel(ctx, runID, false)
 }
 
-// cancel is Cancel; with cascade, the run is cancelled with its parent (or its
-// parent's timeout passed): it ends cancelled even while its on_failure steps run,
-// and its dead letter goes.
+// cancel is Cancel; with cascade, the run is cancelled with its parent, which ends
+// cancelled: it ends cancelled even while its on_failure steps run, and its dead
+// letter goes, as nothing of the tree is to be replayed. The children of a run that
+// stays failed (cancelled during its on_failure steps) are cancelled without cascade:
+// a failed child stays failed, to be replayed before its parent.
 func (e *Engine) cancel(ctx context.Context, runID string, cascade bool) (*Cancelled, error) {
 	fields, err := e.q.runFields(ctx, runID)
 	if err != nil {
@@ -60,7 +62,7 @@ func (e *Engine) cancel(ctx context.Context, runID string, cascade bool) (*Cance
 		return nil, err
 	}
 	e.waiters.wake(runID)
-	e.cancelChildren(ctx, runID, wf)
+	e.cancelChildren(ctx, runID, wf, ends == RunCancelled)
 	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil && ev.Parent != nil {
 		e.wakeParent(ev.Value()) // a child run: its parent's step waits for it
 	}
@@ -80,7 +82,7 @@ func (e *Engine) cancel(ctx context.Context, runID string, cascade bool) (*Cance
 // worker that starts a child later finds the parent cancelled (subRun looks once the
 // child started) and cancels the child itself. A child that has finished, or was
 // never started, is left as it is.
-func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow) {
+func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow, cascade bool) {
 	sh := e.q.shardFor(wf.Name)
 	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
 		if _, ok := s.Action.(workflows.SubRun); !ok {
@@ -99,23 +101,24 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 			}
 		}
 		for _, id := range ids {
-			e.cancelChild(ctx, id)
+			e.cancelChild(ctx, id, cascade)
 		}
 	}
 }
 
 // cancelChild cancels a child run, if it exists and has not finished; a failure is
 // logged.
-func (e *Engine) cancelChild(ctx context.Context, id string) {
-	if err := e.cancelRun(ctx, id); err != nil {
+func (e *Engine) cancelChild(ctx context.Context, id string, cascade bool) {
+	if err := e.cancelRun(ctx, id, cascade); err != nil {
 		e.log.Warn("cancelling a child run of a cancelled run failed", "run", id, "err", err)
 	}
 }
 
-// cancelRun cancels run id, a child of a run cancelled (or whose timeout passed), if
-// it exists and has not finished.
-func (e *Engine) cancelRun(ctx context.Context, id string) error {
-	if _, err := e.cancel(ctx, id, true); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
+// cancelRun cancels run id, a child of a run cancelled (with cascade) or whose
+// timeout passed (without: its parent fails, and a failed child stays failed), if it
+// exists and has not finished.
+func (e *Engine) cancelRun(ctx context.Context, id string, cascade bool) error {
+	if _, err := e.cancel(ctx, id, cascade); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
 		return err
 	}
 	return nil

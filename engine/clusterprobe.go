@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -47,8 +48,14 @@ type nodeAnswer struct {
 	err   error               // why it did not answer; errNoAnswer: not in time
 }
 
-// errNoAnswer is a node's that did not answer within healthTimeout.
-var errNoAnswer = fmt.Errorf("did not answer within %s", healthTimeout)
+// nodeTimeout bounds one node's answer to a probe: a node that holds its connection
+// and answers nothing (stopped, its disk stalled) must not use up the probe's whole
+// healthTimeout, nor /readyz's, when the others answered in a millisecond. A probe
+// waits for the Redis client's slot map and asks in two rounds, each bounded by this.
+const nodeTimeout = healthTimeout / 4
+
+// errNoAnswer is a node's that did not answer within nodeTimeout.
+var errNoAnswer = fmt.Errorf("did not answer within %s", nodeTimeout)
 
 // probe asks the seed nodes, and the primaries the last probe and the Redis client
 // know, for their slot map, takes the map that gives the most shards a primary, then
@@ -83,6 +90,10 @@ func (p *clusterProbe) candidates(ctx context.Context) []string {
 	p.mu.Lock()
 	addrs = append(addrs, p.primaries...)
 	p.mu.Unlock()
+	// The Redis client loads its slot map from one node it knows, which may be the
+	// one that hangs: it has nodeTimeout to, like every node the probe asks.
+	ctx, cancel := context.WithTimeout(ctx, nodeTimeout)
+	defer cancel()
 	for i := range p.slots {
 		c, err := p.cc.MasterForKey(ctx, newShard(i).prefix)
 		if err != nil { // it has no slot map and could not load one: it will not for the next shard
@@ -95,7 +106,8 @@ func (p *clusterProbe) candidates(ctx context.Context) []string {
 }
 
 // ask asks each node of addrs, at once, for CLUSTER SLOTS, CLUSTER INFO and CLUSTER
-// NODES, until ctx ends: a node that has not answered by then is given errNoAnswer.
+// NODES, each within nodeTimeout, until ctx ends: a node that has not answered by
+// then is given errNoAnswer.
 func (p *clusterProbe) ask(ctx context.Context, addrs []string) map[string]nodeAnswer {
 	var mu sync.Mutex
 	got := make(map[string]nodeAnswer, len(addrs))
@@ -105,6 +117,8 @@ func (p *clusterProbe) ask(ctx context.Context, addrs []string) map[string]nodeA
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, nodeTimeout)
+			defer cancel()
 			a := askNode(ctx, c)
 			mu.Lock()
 			got[addr] = a
@@ -113,9 +127,12 @@ func (p *clusterProbe) ask(ctx context.Context, addrs []string) map[string]nodeA
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	wait := time.NewTimer(nodeTimeout + 50*time.Millisecond) // a read its deadline does not cut
+	defer wait.Stop()
 	select {
 	case <-done:
-	case <-ctx.Done(): // a node that holds its connection and answers nothing
+	case <-wait.C: // a node that holds its connection and answers nothing
+	case <-ctx.Done():
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -136,7 +153,8 @@ func askNode(ctx context.Context, c *redis.Client) nodeAnswer {
 	info := pipe.ClusterInfo(ctx)
 	nodes := pipe.ClusterNodes(ctx)
 	if _, err := pipe.Exec(ctx); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		var nerr net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &nerr) && nerr.Timeout() {
 			err = errNoAnswer
 		}
 		return nodeAnswer{err: err}
@@ -180,8 +198,10 @@ func nodeOptions(o *redis.ClusterOptions, addr string) *redis.Options {
 		StreamingCredentialsProvider: o.StreamingCredentialsProvider, TLSConfig: o.TLSConfig,
 		DialTimeout: o.DialTimeout, DialerRetries: o.DialerRetries, DialerRetryTimeout: o.DialerRetryTimeout,
 		DialerRetryBackoff: o.DialerRetryBackoff, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
-		ContextTimeoutEnabled: o.ContextTimeoutEnabled, DisableIdentity: o.DisableIdentity,
-		IdentitySuffix: o.IdentitySuffix, MaxRetries: o.MaxRetries, PoolSize: 1}
+		// The probe's context bounds each read (nodeTimeout), and a node is not asked
+		// twice: its next probe asks again.
+		ContextTimeoutEnabled: true, DisableIdentity: o.DisableIdentity,
+		IdentitySuffix: o.IdentitySuffix, MaxRetries: -1, PoolSize: 1}
 }
 
 // fromOrigin rewrites a slot map's node addresses as the Redis client does: a loopback
@@ -258,10 +278,10 @@ func noSlotMap(answers map[string]nodeAnswer) error {
 		}
 	}
 	if len(why) == 0 {
-		return fmt.Errorf("the Redis Cluster is unreachable: no node gave its slot map within %s", healthTimeout)
+		return fmt.Errorf("the Redis Cluster is unreachable: no node gave its slot map within %s", nodeTimeout)
 	}
 	if late > 0 {
-		why = append(why, fmt.Sprintf("%d more did not answer within %s", late, healthTimeout))
+		why = append(why, fmt.Sprintf("%d more did not answer within %s", late, nodeTimeout))
 	}
 	return fmt.Errorf("the Redis Cluster is unreachable: reading its slot map: %s", strings.Join(why, "; "))
 }
@@ -308,7 +328,7 @@ func judgeCluster(shardSlots []int, view []redis.ClusterSlot, answers map[string
 		a := answers[addr]
 		switch state := clusterState(a.info); {
 		case errors.Is(a.err, errNoAnswer):
-			down = append(down, fmt.Sprintf("primary %s did not answer within %s", addr, healthTimeout))
+			down = append(down, fmt.Sprintf("primary %s did not answer within %s", addr, nodeTimeout))
 		case a.err != nil:
 			down = append(down, fmt.Sprintf("primary %s is unreachable (%v)", addr, a.err))
 		case state != "ok":

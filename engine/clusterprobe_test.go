@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +50,50 @@ func TestReadyWhileANodeThatLeftAnswersAnEmptyMap(t *testing.T) {
 	p := newClusterProbe(cc, b.Shards)
 	for i := range 50 { // the Redis client asks one of its 7 known nodes at random
 		ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
+		n, err := p.probe(ctx)
+		cancel()
+		if n != 3 || err != nil {
+			t.Fatalf("probe %d: %d primaries, %v; want 3, ready", i, n, err)
+		}
+	}
+}
+
+// A seed node that holds its connection and answers nothing (stopped, its disk
+// stalled) while the cluster has failed it over does not hold up the probe: it
+// answers within two nodeTimeouts, ready, well within /readyz's time.
+func TestReadyWhileASeedHangs(t *testing.T) {
+	b := redistest.SharedCluster(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: append([]string{ln.Addr().String()}, b.Cluster.Addrs...)})
+	t.Cleanup(func() { _ = cc.Close() })
+	p := newClusterProbe(cc, b.Shards)
+	for i := range 3 {
+		// Less time than a probe of its own has, as /readyz gives its check.
+		ctx, cancel := context.WithTimeout(context.Background(), healthTimeout*3/4)
 		n, err := p.probe(ctx)
 		cancel()
 		if n != 3 || err != nil {
@@ -181,9 +227,9 @@ func TestJudgeClusterFromRecordedAnswers(t *testing.T) {
 		{"every node answers an empty map", map[string]nodeAnswer{gone: {info: fail}, a: {info: fail}}, 0,
 			"the Redis Cluster is unreachable: its slot map has no primary"},
 		{"no node answers", map[string]nodeAnswer{a: {err: refused}, b: {err: errNoAnswer}}, 0,
-			"the Redis Cluster is unreachable: reading its slot map: 10.0.0.1:7000: dial tcp 10.0.0.2:7001: connect: connection refused; 1 more did not answer within 2s"},
+			"the Redis Cluster is unreachable: reading its slot map: 10.0.0.1:7000: dial tcp 10.0.0.2:7001: connect: connection refused; 1 more did not answer within 500ms"},
 		{"no node answers in time", map[string]nodeAnswer{a: {err: errNoAnswer}}, 0,
-			"the Redis Cluster is unreachable: no node gave its slot map within 2s"},
+			"the Redis Cluster is unreachable: no node gave its slot map within 500ms"},
 		{"a shard's slot unassigned", map[string]nodeAnswer{a: {slots: without(5500, 6500), info: ok, nodes: nodes(idA, "")},
 			b: {slots: without(5500, 6500), info: ok, nodes: nodes(idB, "")}, c: {slots: without(5500, 6500), info: ok, nodes: nodes(idC, "")}}, 3,
 			"the Redis Cluster does not serve every shard: shard {hf:1} (slot 6000) has no primary"},
@@ -197,7 +243,7 @@ func TestJudgeClusterFromRecordedAnswers(t *testing.T) {
 			b: {err: refused}, c: {slots: full, info: fail, nodes: nodes(idC, "")}}, 3,
 			"the Redis Cluster is down: primary 10.0.0.2:7001 is unreachable (dial tcp 10.0.0.2:7001: connect: connection refused); primary 10.0.0.1:7000 says cluster_state:fail; primary 10.0.0.3:7002 says cluster_state:fail"},
 		{"a primary silent", with(healthy(), c, nodeAnswer{err: errNoAnswer}), 3,
-			"the Redis Cluster is down: primary 10.0.0.3:7002 did not answer within 2s"},
+			"the Redis Cluster is down: primary 10.0.0.3:7002 did not answer within 500ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var n int

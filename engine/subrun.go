@@ -106,7 +106,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		// A cancel of this run that listed its children before this one started
 		// could not cancel it: the child is cancelled here (Engine.cancelChildren).
 		if st, _ := p.e.q.rdb.HGet(ctx, p.e.q.shardFor(r.workflow).run(r.id), "status").Result(); RunStatus(st) == RunCancelled {
-			p.e.cancelChild(ctx, childID)
+			p.e.cancelChild(ctx, childID, true) // a new child: it has no on_failure steps running
 			return nil
 		}
 	}
@@ -167,7 +167,7 @@ func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) error {
 			return nil // its item cannot be read: nor could its child have been started
 		}
 	}
-	return p.e.cancelRun(p.work, childIDOf(r.id, step.Name, item))
+	return p.e.cancelRun(p.work, childIDOf(r.id, step.Name, item), false)
 }
 
 // namesChild reports whether rec, a retrying attempt's record, names the child run it

@@ -86,12 +86,18 @@ func plainCopy(v any) any {
 	case string, bool, int, float64, nil:
 		return v
 	case map[string]any:
+		if v == nil {
+			return v // null, as JSON has it
+		}
 		out := make(map[string]any, len(v))
 		for k, e := range v {
 			out[k] = plainCopy(e)
 		}
 		return out
 	case []any:
+		if v == nil {
+			return v
+		}
 		out := make([]any, len(v))
 		for i, e := range v {
 			out[i] = plainCopy(e)
@@ -106,6 +112,9 @@ func plainCopy(v any) any {
 		out := make(map[string]any, rv.Len())
 		for it := rv.MapRange(); it.Next(); {
 			k := it.Key()
+			if k.Kind() == reflect.Interface {
+				k = k.Elem() // a map[any]…'s key: what it holds
+			}
 			key := ""
 			if k.Kind() == reflect.String {
 				key = k.String() // a named string type: its text, not JSON's quoted form

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -120,11 +121,17 @@ func TestPlainCopyEdges(t *testing.T) {
 		{[]string(nil), "<nil>"},
 		{map[any][]any(nil), "<nil>"},
 		{map[name]int{"a": 1}, "map[a:1]"},
+		{map[any]any{name("k"): map[string]any(nil), "l": []any(nil)}, "map[k:map[] l:[]]"},
 		{[]int{1, 2}, "[1 2]"},
 	} {
 		got, err := plain(c.in)
 		if err != nil || fmt.Sprint(got) != c.want {
 			t.Errorf("%#v: %v %v, want %s", c.in, got, err, c.want)
+		}
+		if m, ok := got.(map[string]any); ok && len(m) == 2 {
+			if data, _ := json.Marshal(m); string(data) != `{"k":null,"l":null}` {
+				t.Errorf("%#v as JSON: %s, want the nil map and list as null and the key as its text", c.in, data)
+			}
 		}
 	}
 }
