@@ -649,3 +649,47 @@ workflow "held" {
 		}
 	})
 }
+
+// A child that failed and waits in its on_failure steps when its parent's timeout
+// passes has those steps cancelled and stays failed, with its dead letter: it is to be
+// replayed before its parent, which failed too.
+func TestWorkflowStepTimeoutLeavesAFailedChildFailed(t *testing.T) {
+	const src = `
+workflow "impatient" {
+  timeout = "1s"
+  step "workflow" "call" {
+    workflow = "failing"
+  }
+}
+workflow "failing" {
+  step "probe" "a" {
+    value = "a"
+    fail  = true
+  }
+  on_failure {
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+  }
+}`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := subRunEngine(t, b, src)
+		id, err := e.Start(ctx, set.Workflow("impatient"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunFailed {
+			t.Fatalf("the parent: %s, %s", r.Status, stepsOf(r))
+		}
+		child := id + ":call"
+		var c *Run
+		testutil.Eventually(t, 5*time.Second, "the child's on_failure wait cancelled", func() bool {
+			c, err = e.Run(ctx, child)
+			return err == nil && c.Status.Done()
+		})
+		if c.Status != RunFailed || c.DeadLetter != child+":a" {
+			t.Errorf("the child: %s, dead letter %q, %s", c.Status, c.DeadLetter, stepsOf(c))
+		}
+	})
+}
