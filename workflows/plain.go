@@ -2,8 +2,11 @@ package workflows
 
 import (
 	"fmt"
+	"iter"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 )
 
 // plain returns an expression's value as a run keeps it: as JSON holds it. A map
@@ -32,25 +35,9 @@ func isPlain(v any) (bool, error) {
 		}
 		return true, nil
 	case map[string]any:
-		all := true
-		for _, e := range v {
-			ok, err := isPlain(e)
-			if err != nil {
-				return false, err
-			}
-			all = all && ok
-		}
-		return all, nil
+		return allPlain(maps.Values(v))
 	case []any:
-		all := true
-		for _, e := range v {
-			ok, err := isPlain(e)
-			if err != nil {
-				return false, err
-			}
-			all = all && ok
-		}
-		return all, nil
+		return allPlain(slices.Values(v))
 	}
 	rv := reflect.ValueOf(v)
 	switch {
@@ -70,6 +57,20 @@ func isPlain(v any) (bool, error) {
 		return false, nil
 	}
 	return true, nil // a time, a duration: encoded as they are
+}
+
+// allPlain reports whether every value of values is plain as it is; its error is
+// the first of a number JSON cannot hold.
+func allPlain(values iter.Seq[any]) (bool, error) {
+	all := true
+	for e := range values {
+		ok, err := isPlain(e)
+		if err != nil {
+			return false, err
+		}
+		all = all && ok
+	}
+	return all, nil
 }
 
 // isList reports whether rv is a list JSON holds as one: a slice or array, but not
