@@ -157,7 +157,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		q.shards = append(q.shards, sh)
 	}
 	q.metrics = newMetrics(o.Metrics, q)
-	vs := &versions{rdb: rdb, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
+	vs := &versions{rdb: rdb, shards: o.Shards, kinds: o.Kinds, ttl: sourceTTL + o.Retention, log: o.Logger,
 		byKey: map[string]*version{}}
 	if o.ResumeBase == "" {
 		o.ResumeBase = DefaultResumeBase

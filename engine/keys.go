@@ -66,7 +66,7 @@ type workflowKeys struct {
 }
 
 func newShard(i int) *shard {
-	s := &shard{index: i, prefix: fmt.Sprintf("{hf:%d}:", i), wfs: map[string]*workflowKeys{}}
+	s := &shard{index: i, prefix: shardPrefix(i), wfs: map[string]*workflowKeys{}}
 	s.keys.due, s.keys.wake, s.keys.leases = s.prefix+"due", s.prefix+"wake", s.prefix+"leases"
 	s.keys.tokens, s.keys.dead, s.keys.open = s.prefix+"tokens", s.prefix+"dead", s.prefix+"open"
 	s.keys.seq, s.keys.runs, s.keys.workflows = s.prefix+"seq", s.prefix+"runs", s.prefix+"workflows"
@@ -132,8 +132,10 @@ func (s *shard) eachKeys(run string, wf *workflows.Workflow) []string {
 // ShardPrefix is the prefix of the keys of the shard that holds workflow's runs, of n
 // shards: "{hf:N}:". A run's hash is the prefix, "run:" and its id.
 func ShardPrefix(workflow string, n int) string {
-	return newShard(shardOf(workflow, n)).prefix
+	return shardPrefix(shardOf(workflow, n))
 }
+
+func shardPrefix(i int) string { return fmt.Sprintf("{hf:%d}:", i) }
 
 func shardOf(workflow string, n int) int {
 	h := fnv.New32a()
@@ -141,9 +143,22 @@ func shardOf(workflow string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// Workflow sources live outside the shards: scripts never read them.
+// A workflow version's sources live in the shard of its workflow, so that a start and a
+// worker loading the version need only that shard's slot. Scripts never read them:
+// they are plain GET and SET. prefix is the shard's, "{hf:N}:":
 //
-//	hf:ver:<name>@<version>  string  JSON list of the source files of a version
-//	hf:src:<sha256>          string  one source file's content
-func versionSourcesKey(name, version string) string { return "hf:ver:" + name + "@" + version }
-func sourceKey(sum string) string                   { return "hf:src:" + sum }
+//	{hf:N}:ver:<name>@<version>  string  JSON list of the source files of a version
+//	{hf:N}:src:<sha256>          string  one source file's content, once per shard of
+//	                                     the workflows whose versions have it
+//
+// Builds before "engine: a version's sources live in its workflow's shard" kept them
+// under unshardedPrefix, "hf:ver:…" and "hf:src:…", in slots of no shard: a version is
+// read from there when its shard has none, and still written there, for those builds.
+func versionSourcesKey(prefix, name, version string) string {
+	return prefix + "ver:" + name + "@" + version
+}
+func sourceKey(prefix, sum string) string { return prefix + "src:" + sum }
+
+// unshardedPrefix is the prefix of the sources' keys of builds before they moved into
+// the shards.
+const unshardedPrefix = "hf:"

@@ -39,10 +39,11 @@ import (
 // needed again after that is loaded from Redis again, as another process loads it.
 // So a process that is reloaded all day holds no more than that.
 type versions struct {
-	rdb   redis.UniversalClient
-	kinds *workflows.Kinds // nil: versions cannot be loaded from Redis
-	ttl   time.Duration
-	log   *slog.Logger
+	rdb    redis.UniversalClient
+	shards int              // the queue's shards: a version's sources are in its workflow's (0: one)
+	kinds  *workflows.Kinds // nil: versions cannot be loaded from Redis
+	ttl    time.Duration
+	log    *slog.Logger
 
 	mu    sync.RWMutex
 	byKey map[string]*version // by name@version
@@ -194,7 +195,10 @@ func (vs *versions) loaded(name, ver string, touch bool) *workflows.Workflow {
 	return v.wf
 }
 
-// store puts the version's sources in Redis, when this process has not for a day.
+// store puts the version's sources in Redis, when this process has not for a day: in
+// its workflow's shard, then outside the shards for older builds (keys.go). Only the
+// first can fail it: a start needs no slot but its shard's. When the second fails,
+// store tries again a minute later.
 func (vs *versions) store(ctx context.Context, v *version) error {
 	now := time.Now().Unix()
 	if now-v.storedAt.Load() < int64(restoreAfter/time.Second) {
@@ -204,25 +208,46 @@ func (vs *versions) store(ctx context.Context, v *version) error {
 		Name string `json:"name"`
 		Sum  string `json:"sha256"`
 	}
-	var files []file
-	pipe := vs.rdb.Pipeline()
-	for _, src := range v.wf.Sources {
+	files := make([]file, len(v.wf.Sources))
+	for i, src := range v.wf.Sources {
 		sum := sha256.Sum256(src.Data)
-		f := file{Name: src.Name, Sum: hex.EncodeToString(sum[:])}
-		files = append(files, f)
-		pipe.Set(ctx, sourceKey(f.Sum), src.Data, vs.ttl)
+		files[i] = file{Name: src.Name, Sum: hex.EncodeToString(sum[:])}
 	}
 	list, err := json.Marshal(files)
 	if err != nil {
 		return err
 	}
-	pipe.Set(ctx, versionSourcesKey(v.wf.Name, v.wf.Version), list, vs.ttl)
-	if _, err := pipe.Exec(ctx); err != nil {
+	write := func(ctx context.Context, prefix string) error {
+		pipe := vs.rdb.Pipeline()
+		for i, src := range v.wf.Sources {
+			pipe.Set(ctx, sourceKey(prefix, files[i].Sum), src.Data, vs.ttl)
+		}
+		pipe.Set(ctx, versionSourcesKey(prefix, v.wf.Name, v.wf.Version), list, vs.ttl)
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	if err := write(ctx, vs.prefix(v.wf.Name)); err != nil {
 		return fmt.Errorf("storing the source of %s: %w", v.wf.Name, err)
+	}
+	older, cancel := context.WithTimeout(ctx, unshardedWait)
+	err = write(older, unshardedPrefix)
+	cancel()
+	if err != nil {
+		vs.log.Warn("could not store a workflow version's source where builds before its move into the shards read it; trying again in a minute",
+			"workflow", v.wf.Name, "version", v.wf.Version, "error", err)
+		v.storedAt.Store(now - int64((restoreAfter-time.Minute)/time.Second))
+		return nil
 	}
 	v.storedAt.Store(now)
 	return nil
 }
+
+// unshardedWait bounds the write of a version's sources outside the shards, which a
+// start waits for: their slot's primary may be down while the workflow's shard is up.
+const unshardedWait = time.Second
+
+// prefix is the prefix of the keys of workflow name's shard.
+func (vs *versions) prefix(name string) string { return ShardPrefix(name, max(vs.shards, 1)) }
 
 // get returns the version, loading it from the sources in Redis when this process does
 // not have it, and keeping it. When the version cannot be built here (no source in
@@ -322,8 +347,15 @@ func diagsWhere(diags hcl.Diagnostics, sev hcl.DiagnosticSeverity) string {
 // (it started on a hookflow that did not store sources) or it expired.
 var errNoSource = errors.New("its source is not in Redis")
 
+// fetch reads a version's sources from its workflow's shard, or, when the shard has
+// none, from where older builds stored them (keys.go).
 func (vs *versions) fetch(ctx context.Context, name, ver string) ([]workflows.Source, error) {
-	list, err := vs.rdb.Get(ctx, versionSourcesKey(name, ver)).Bytes()
+	prefix := vs.prefix(name)
+	list, err := vs.rdb.Get(ctx, versionSourcesKey(prefix, name, ver)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		prefix = unshardedPrefix
+		list, err = vs.rdb.Get(ctx, versionSourcesKey(prefix, name, ver)).Bytes()
+	}
 	if errors.Is(err, redis.Nil) {
 		return nil, workflows.Permanent(fmt.Errorf("workflow %s version %s is not loaded in this process and %w", name, ver, errNoSource))
 	}
@@ -340,7 +372,7 @@ func (vs *versions) fetch(ctx context.Context, name, ver string) ([]workflows.So
 	pipe := vs.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(files))
 	for i, f := range files {
-		cmds[i] = pipe.Get(ctx, sourceKey(f.Sum))
+		cmds[i] = pipe.Get(ctx, sourceKey(prefix, f.Sum))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("reading the source of %s version %s: %w", name, ver, err)

@@ -55,7 +55,7 @@ func TestUnknownVersionIsDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range b.Client.Keys(context.Background(), "hf:ver:*").Val() {
+	for _, k := range versionLists(b) {
 		b.Client.Del(context.Background(), k)
 	}
 	worker := New(b.Client, Options{Logger: quiet, Kinds: probeKinds(rec)})
@@ -86,15 +86,26 @@ func TestSourcesAreStoredOncePerVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keys := b.Client.Keys(context.Background(), "hf:*").Val()
-	if len(keys) != 2 {
-		t.Fatalf("source keys %v, want one version list and one file", keys)
+	keys := append(versionLists(b), sourceFiles(b)...)
+	if len(keys) != 4 {
+		t.Fatalf("source keys %v, want one version list and one file, in the shard and outside for older builds", keys)
 	}
 	for _, k := range keys {
 		if ttl := b.Client.TTL(context.Background(), k).Val(); ttl <= sourceTTL {
 			t.Errorf("%s expires in %s, want past the longest delay plus the retention", k, ttl)
 		}
 	}
+}
+
+// versionLists returns the keys that hold a version's list of files, in the shards and
+// outside them (for older builds).
+func versionLists(b *redistest.Backend) []string {
+	return append(b.Keys(context.Background(), "{hf:*}:ver:*"), b.Keys(context.Background(), "hf:ver:*")...)
+}
+
+// sourceFiles returns the keys that hold a version's files, in the shards and outside.
+func sourceFiles(b *redistest.Backend) []string {
+	return append(b.Keys(context.Background(), "{hf:*}:src:*"), b.Keys(context.Background(), "hf:src:*")...)
 }
 
 // A version that does not load in a worker's environment fails its run with where and
@@ -163,7 +174,7 @@ workflow "legacy" {
 		if err != nil {
 			t.Fatal(err)
 		}
-		older := &versions{rdb: b.Client, ttl: sourceTTL}
+		older := &versions{rdb: b.Client, ttl: sourceTTL, log: quiet}
 		if err := older.store(ctx, &version{wf: &workflows.Workflow{Name: wf.Name, Version: wf.Version, Sources: src}}); err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +213,7 @@ workflow "legacy" {
 		}
 		// Another build stored it with a step of a kind this one does not have.
 		other := []workflows.Source{{Name: "t.hcl", Data: []byte(strings.Replace(src, `"probe"`, `"queue_send"`, 1))}}
-		if err := (&versions{rdb: b.Client, ttl: sourceTTL}).store(ctx,
+		if err := (&versions{rdb: b.Client, ttl: sourceTTL, log: quiet}).store(ctx,
 			&version{wf: &workflows.Workflow{Name: wf.Name, Version: wf.Version, Sources: other}}); err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +315,7 @@ func TestVersionReadErrorRetriesTheStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range b.Client.Keys(ctx, "hf:ver:*").Val() {
+	for _, k := range versionLists(b) {
 		b.Client.Del(ctx, k)
 		b.Client.HSet(ctx, k, "not", "a string") // every GET now fails with WRONGTYPE
 	}
