@@ -152,3 +152,12 @@ func TestVersionStartsWhileSlotsOutsideTheShardsAreUnserved(t *testing.T) {
 		t.Errorf("second step gave %q", got)
 	}
 }
+
+// The keys outside the shards are in the slots docs/operations.md names.
+func TestKeysOutsideTheShardsAreInTheSlotsTheDocsName(t *testing.T) {
+	for key, slot := range map[string]int{shardsKey: 14067, resumeKeyName: 10232} {
+		if got := slotOf(key); got != slot {
+			t.Errorf("%s is in slot %d; docs/operations.md says %d", key, got, slot)
+		}
+	}
+}
