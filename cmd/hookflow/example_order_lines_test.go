@@ -88,7 +88,7 @@ func TestExampleOrderLines(t *testing.T) {
 		t.Fatalf("replay: %d", code)
 	}
 	run = waitRun(t, statusURL(s, runID))
-	wantSteps(t, run, "succeeded", "reserve=succeeded", "notify=succeeded", "slack=succeeded", "crm=succeeded")
+	wantSteps(t, run, "succeeded", "reserve=succeeded", "shown=succeeded", "notify=succeeded", "slack=succeeded", "crm=succeeded")
 	again := inventory.next(t)
 	if sku := again.body.(map[string]any)["sku"]; sku != "SHIP-IDEA-BLK-L" || again.header.Get("Idempotency-Key") != "woo-727-line-316" {
 		t.Errorf("the replay reserved %v with key %q", sku, again.header.Get("Idempotency-Key"))

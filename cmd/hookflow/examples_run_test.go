@@ -100,7 +100,7 @@ func TestExampleGitHubPush(t *testing.T) {
 	}
 	sameJSON(t, "message", msg.body, `{"text": "*octocat* pushed 1 commit to `+"`main`"+` of <https://github.com/octocat/Hello-World|octocat/Hello-World> (<https://github.com/octocat/Hello-World/compare/6113728f27ae...0d1a26e67d8f|compare>)\n`+
 		`• <https://github.com/octocat/Hello-World/commit/0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c|0d1a26e> Update README.md (The Octocat)\n"}`)
-	wantSteps(t, waitRun(t, statusURL(s, runID)), "succeeded", "summary=succeeded", "notify=succeeded")
+	wantSteps(t, waitRun(t, statusURL(s, runID)), "succeeded", "shown=succeeded", "summary=succeeded", "notify=succeeded")
 
 	// GitHub delivers again after a timeout: the same delivery id starts nothing.
 	if a := deliver(t, hook, event, h); a.status != http.StatusOK || a.json(t)["status"] != "duplicate" || a.json(t)["run_id"] != runID {
@@ -125,7 +125,7 @@ func TestExampleGitHubPush(t *testing.T) {
 		!strings.HasSuffix(text, "\n• <https://github.com/octocat/Hello-World/commit/5c0ffee|5c0ffee> Compare with a &lt; b &amp;&amp; b &gt; c (Mona)\n") {
 		t.Errorf("message of two commits:\n%s", text)
 	}
-	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded", "summary=succeeded", "notify=succeeded")
+	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded", "shown=succeeded", "summary=succeeded", "notify=succeeded")
 
 	// A push to another branch, a branch deleted, and the ping sent when the webhook is
 	// created are answered "filtered" and send nothing.
@@ -231,7 +231,7 @@ func TestExampleStripePayment(t *testing.T) {
 	}
 	sameJSON(t, "notice", msg.body, `{"text": "Payment received: 49.99 USD from <https://crm.example.com/customers/c_1042|Jenny Rosen> for Order #1042"}`)
 	run := waitRun(t, statusURL(s, runID))
-	wantSteps(t, run, "succeeded", "payment=succeeded", "find_customer=succeeded", "mark_paid=succeeded", "notify=succeeded", "notify_unknown=skipped")
+	wantSteps(t, run, "succeeded", "payment=succeeded", "find_customer=succeeded", "mark_paid=succeeded", "shown=succeeded", "notify=succeeded", "notify_unknown=skipped")
 	if n := stepNamed(t, run, "mark_paid")["attempts"]; n != 2.0 {
 		t.Errorf("mark_paid took %v attempts, want 2", n)
 	}
@@ -255,7 +255,7 @@ func TestExampleStripePayment(t *testing.T) {
 	}
 	sameJSON(t, "notice", chat.next(t).body, `{"text": "Payment received: 49.99 USD from new.buyer@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>"}`)
 	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded",
-		"payment=succeeded", "find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
+		"payment=succeeded", "find_customer=succeeded", "mark_paid=skipped", "shown=succeeded", "notify=skipped", "notify_unknown=succeeded")
 
 	// A CRM answer without results is read as an empty list: the payer is unknown.
 	noResults := bytes.Replace(event, []byte("jenny.rosen@example.com"), []byte("no.results@example.com"), 1)
@@ -269,7 +269,7 @@ func TestExampleStripePayment(t *testing.T) {
 	}
 	sameJSON(t, "notice", chat.next(t).body, `{"text": "Payment received: 49.99 USD from no.results@example.com for Order #1042, who is not in the CRM: <https://dashboard.stripe.com/test/payments/pi_3QdL5k2eZvKYlo2C1c0Tb8yN|see the payment>"}`)
 	wantSteps(t, waitRun(t, statusURL(s, a.json(t)["run_id"].(string))), "succeeded",
-		"payment=succeeded", "find_customer=succeeded", "mark_paid=skipped", "notify=skipped", "notify_unknown=succeeded")
+		"payment=succeeded", "find_customer=succeeded", "mark_paid=skipped", "shown=succeeded", "notify=skipped", "notify_unknown=succeeded")
 
 	// Other event types are filtered.
 	failed := bytes.Replace(event, []byte(`"payment_intent.succeeded"`), []byte(`"payment_intent.payment_failed"`), 1)

@@ -20,10 +20,22 @@ workflow "github_push" {
   # the github preset dedupes on X-GitHub-Delivery.
   filter = "event.headers['x-github-event'] == 'push' && event.body.ref == 'refs/heads/' + event.body.repository.default_branch && !event.body.deleted"
 
+  # The pusher's name, the branch's, and the first line of each commit's message and
+  # its author (in the commits' order) go into a Slack message, where <, > and & are
+  # markup: a name of "<!channel>" would notify the whole channel, and
+  # "<https://evil.example|click>" would be a link of its own. They are escaped here, as
+  # Slack asks.
+  step "set" "shown" {
+    pusher   = "{{ replace(replace(replace(event.body.pusher.name, '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+    branch   = "{{ replace(replace(replace(event.body.repository.default_branch, '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+    messages = "{{ map(event.body.commits, replace(replace(replace(split(#.message, '\\n')[0], '&', '&amp;'), '<', '&lt;'), '>', '&gt;')) }}"
+    authors  = "{{ map(event.body.commits, replace(replace(replace(#.author.name, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')) }}"
+  }
+
   # One line per commit: its short id linked to GitHub, the first line of its message
-  # and its author. Slack reads <, > and & as markup, so the message has them escaped.
+  # and its author.
   step "set" "summary" {
-    lines = "{{ map(event.body.commits, '• <' + #.url + '|' + #.id[:7] + '> ' + replace(replace(replace(split(#.message, '\\n')[0], '&', '&amp;'), '<', '&lt;'), '>', '&gt;') + ' (' + #.author.name + ')') }}"
+    lines = "{{ map(event.body.commits, '• <' + #.url + '|' + #.id[:7] + '> ' + steps.shown.messages[#index] + ' (' + steps.shown.authors[#index] + ')') }}"
     count = "{{ len(event.body.commits) }}"
   }
 
@@ -33,7 +45,7 @@ workflow "github_push" {
     url    = secret("SLACK_WEBHOOK_URL")
     json = {
       text = <<-EOT
-        *{{ event.body.pusher.name }}* pushed {{ steps.summary.count }} commit{{ steps.summary.count == 1 ? "" : "s" }}{{ event.body.forced ? " (forced)" : "" }} to `{{ event.body.repository.default_branch }}` of <{{ event.body.repository.html_url }}|{{ event.body.repository.full_name }}> (<{{ event.body.compare }}|compare>)
+        *{{ steps.shown.pusher }}* pushed {{ steps.summary.count }} commit{{ steps.summary.count == 1 ? "" : "s" }}{{ event.body.forced ? " (forced)" : "" }} to `{{ steps.shown.branch }}` of <{{ event.body.repository.html_url }}|{{ event.body.repository.full_name }}> (<{{ event.body.compare }}|compare>)
         {{ join(steps.summary.lines, "\n") }}
       EOT
     }

@@ -54,12 +54,19 @@ workflow "order_lines" {
     }
   }
 
+  # The order's number goes into a Slack message, where <, > and & are markup: a
+  # number that a plugin made "<!channel>" would notify the whole channel. It is
+  # escaped here, as Slack asks.
+  step "set" "shown" {
+    number = "{{ replace(replace(replace(string(event.body.number ?? ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+  }
+
   # Once every line is reserved, Slack and the CRM are told at the same time. Each reads
   # the reservations as steps.reserve: the list of the lines' answers, in order.
   parallel "notify" {
     step "http" "slack" {
       url      = secret("SLACK_WEBHOOK_URL")
-      json     = { text = "Order #{{ event.body.number }}: {{ len(filter(steps.reserve, .outcome == 'succeeded')) }} of {{ len(steps.reserve) }} lines reserved" }
+      json     = { text = "Order #{{ steps.shown.number }}: {{ len(filter(steps.reserve, .outcome == 'succeeded')) }} of {{ len(steps.reserve) }} lines reserved" }
       on_error = "continue"
     }
     step "http" "crm" {

@@ -71,3 +71,34 @@ test "other topics start no run" {
   }
   expect_run = "filtered"
 }
+
+# Slack reads <, > and & as markup: the order's number is shown as written, so that it
+# notifies no one and makes no link of its own.
+test "the order's number is escaped for Slack" {
+  workflow = "order_lines"
+  event {
+    body = {
+      id         = 728
+      number     = "<!channel> & <https://evil.example|728>"
+      status     = "processing"
+      billing    = { email = "ada@example.com" }
+      line_items = [{ id = 317, sku = "WOO-SINGLE-1", quantity = 1 }]
+    }
+    headers = { X-WC-Webhook-Topic = "order.created" }
+  }
+  mock "reserve" {
+    json = { id = "r-3" }
+  }
+  mock "slack" {
+    body = "ok"
+  }
+  mock "crm" {
+    status = 201
+  }
+  expect "shown" {
+    output = { number = "&lt;!channel&gt; &amp; &lt;https://evil.example|728&gt;" }
+  }
+  expect "slack" {
+    json = { text = "Order #&lt;!channel&gt; &amp; &lt;https://evil.example|728&gt;: 1 of 1 lines reserved" }
+  }
+}

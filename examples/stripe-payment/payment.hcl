@@ -83,6 +83,16 @@ workflow "stripe_payment" {
     }
   }
 
+  # The payer's e-mail, the payment's description and the customer's name in the CRM go
+  # into a Slack message, where <, > and & are markup: a name of "<!channel>" would
+  # notify the whole channel, and "<https://evil.example|click>" would be a link of its
+  # own. They are escaped here, as Slack asks.
+  step "set" "shown" {
+    email       = "{{ replace(replace(replace(steps.payment.email, '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+    description = "{{ replace(replace(replace(event.body.data.object.description ?? '', '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+    name        = "{{ replace(replace(replace(first(steps.find_customer.body.results ?? [])?.name ?? '', '&', '&amp;'), '<', '&lt;'), '>', '&gt;') }}"
+  }
+
   # A Slack incoming webhook; its URL holds its credential, so it is read as a secret.
   # The CRM's answer to the update gives the link to the customer's page.
   step "http" "notify" {
@@ -90,7 +100,7 @@ workflow "stripe_payment" {
     method = "POST"
     url    = secret("SLACK_WEBHOOK_URL")
     json = {
-      text = "Payment received: {{ steps.payment.amount }} {{ steps.payment.currency }} from <{{ steps.mark_paid.body.url }}|{{ steps.find_customer.body.results[0].name }}> for {{ event.body.data.object.description }}"
+      text = "Payment received: {{ steps.payment.amount }} {{ steps.payment.currency }} from <{{ steps.mark_paid.body.url }}|{{ steps.shown.name }}> for {{ steps.shown.description }}"
     }
     retry {
       attempts = 5
@@ -107,7 +117,7 @@ workflow "stripe_payment" {
     method = "POST"
     url    = secret("SLACK_WEBHOOK_URL")
     json = {
-      text = "Payment received: {{ steps.payment.amount }} {{ steps.payment.currency }} from {{ steps.payment.email != '' ? steps.payment.email : 'a payer without a receipt e-mail' }} for {{ event.body.data.object.description }}, who is not in the CRM: <https://dashboard.stripe.com/{{ event.body.livemode ? '' : 'test/' }}payments/{{ event.body.data.object.id }}|see the payment>"
+      text = "Payment received: {{ steps.payment.amount }} {{ steps.payment.currency }} from {{ steps.shown.email != '' ? steps.shown.email : 'a payer without a receipt e-mail' }} for {{ steps.shown.description }}, who is not in the CRM: <https://dashboard.stripe.com/{{ event.body.livemode ? '' : 'test/' }}payments/{{ event.body.data.object.id }}|see the payment>"
     }
     retry {
       attempts = 5

@@ -165,3 +165,49 @@ test "other Stripe events start no run" {
   }
   expect_run = "filtered"
 }
+
+# Slack reads <, > and & as markup: the payer's e-mail, the description and the
+# customer's name are shown as written, so that none notifies anyone or makes a link of
+# its own.
+test "the payer's and the customer's texts are escaped for Slack" {
+  workflow = "stripe_payment"
+  event {
+    body = {
+      id       = "evt_1QeEsc"
+      type     = "payment_intent.succeeded"
+      livemode = false
+      data = {
+        object = {
+          id              = "pi_1QeEsc"
+          amount_received = 2500
+          currency        = "eur"
+          customer        = "cus_R9Esc"
+          description     = "Order <#2003> & gift wrap"
+          receipt_email   = "\"<!here>\"@example.com"
+        }
+      }
+    }
+  }
+  mock "find_customer" {
+    json = { results = [{ id = "c_18", name = "<https://evil.example|Jenny> & <!channel>" }] }
+  }
+  mock "mark_paid" {
+    json = { id = "c_18", url = "https://crm.example.com/customers/c_18" }
+  }
+  mock "notify" {
+    body = "ok"
+  }
+  expect "find_customer" {
+    url = "https://crm.example.com/api/v1/customers?email=%22%3C%21here%3E%22%40example.com"
+  }
+  expect "shown" {
+    output = {
+      email       = "\"&lt;!here&gt;\"@example.com"
+      description = "Order &lt;#2003&gt; &amp; gift wrap"
+      name        = "&lt;https://evil.example|Jenny&gt; &amp; &lt;!channel&gt;"
+    }
+  }
+  expect "notify" {
+    json = { text = "Payment received: 25 EUR from <https://crm.example.com/customers/c_18|&lt;https://evil.example|Jenny&gt; &amp; &lt;!channel&gt;> for Order &lt;#2003&gt; &amp; gift wrap" }
+  }
+}
