@@ -93,6 +93,20 @@ func (h *clusterHealth) run(done chan struct{}) {
 	close(done)
 }
 
+// CheckCluster checks once, within 2s, whether the Redis Cluster of cc serves the
+// queue's shards shards, as Ping does on a cluster, and says why not: which primary is
+// refused, does not answer, or says cluster_state:fail, and which shard has no
+// primary or is being moved. hookflow asks it when a cluster refuses its first
+// commands at start (CLUSTERDOWN names no node).
+func CheckCluster(ctx context.Context, cc *redis.ClusterClient, shards int) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	p := newClusterProbe(cc, shards)
+	defer p.keep(nil, nil) // closes its clients
+	_, err := p.probe(ctx)
+	return err
+}
+
 // clusterState is the cluster_state field of a CLUSTER INFO reply ("ok" or "fail").
 func clusterState(info string) string {
 	for _, line := range strings.Split(info, "\n") {

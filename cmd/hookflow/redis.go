@@ -70,10 +70,12 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 			return nil, "", nil, err
 		}
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
-		if err := askSentinels(ctx, opts, reachBy); err != nil {
+		primary, err := askSentinels(ctx, opts, reachBy)
+		if err != nil {
 			return nil, "", nil, err
 		}
-		rdb, mode, where = redis.NewFailoverClient(opts), engine.RedisSentinel, "the primary "+opts.MasterName+" of Sentinel "+strings.Join(opts.SentinelAddrs, ",")
+		rdb, mode = redis.NewFailoverClient(opts), engine.RedisSentinel
+		where = "the primary " + opts.MasterName + " (" + primary + ", as Sentinel " + strings.Join(opts.SentinelAddrs, ",") + " named it)"
 	default:
 		rdb, mode, where, err = openURL(ctx, url, workers, reachBy)
 		if err != nil {
@@ -96,6 +98,7 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 		reachBy = soon
 	}
 	if err := ping(ctx, rdb, where, log, reachBy); err != nil {
+		err = clusterTold(ctx, rdb, 0, deadlineSaid(ctx, err, reachWithin))
 		close()
 		return nil, "", nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", where, err)}
 	}
@@ -226,40 +229,49 @@ func openURL(ctx context.Context, url string, workers int, reachBy time.Time) (r
 	return redis.NewClusterClient(co), engine.RedisCluster, strings.Join(addrs, ","), nil
 }
 
-// isCluster asks the first node of addr and seeds that answers whether it is a node
-// of a Redis Cluster, trying them again until deadline.
+// isCluster asks the nodes of addr and seeds, all at once, whether they are nodes of
+// a Redis Cluster, and takes the first answer; it tries again until deadline while none
+// answers, then says why each did not.
 func isCluster(ctx context.Context, opts *redis.Options, seeds []string, deadline time.Time) (bool, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	addrs := append([]string{opts.Addr}, seeds...)
+	reasons := map[string]error{}
 	for {
-		cluster, err := askCluster(ctx, opts, seeds)
-		var unreachable *unreachableError
-		if !errors.As(err, &unreachable) || !sleepCtx(ctx, reachPoll) {
-			return cluster, err
+		if cluster, answered := askCluster(ctx, opts, addrs, reasons); answered {
+			return cluster, nil
+		}
+		if !sleepCtx(ctx, reachPoll) {
+			return false, &unreachableError{fmt.Errorf("cannot reach Redis: %s", reasonsOf(addrs, reasons))}
 		}
 	}
 }
 
-// askCluster is one try of isCluster.
-func askCluster(ctx context.Context, opts *redis.Options, seeds []string) (bool, error) {
-	var errs []error
-	for _, addr := range append([]string{opts.Addr}, seeds...) {
+// askCluster is one try of isCluster: answered says whether a node answered, cluster
+// what the first one did; reasons keeps why each of the others did not.
+func askCluster(ctx context.Context, opts *redis.Options, addrs []string, reasons map[string]error) (cluster, answered bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	infos := askEach(ctx, addrs, func(ctx context.Context, addr string) (string, error) {
 		o := *opts
 		o.Addr, o.DB, o.PoolSize = addr, 0, 1
 		c := redis.NewClient(&o)
-		info, err := c.Info(ctx, "cluster").Result()
-		_ = c.Close()
+		defer c.Close()
+		return c.Info(ctx, "cluster").Result()
+	})
+	for range addrs {
+		a := <-infos
 		var reply redis.Error
-		if errors.As(err, &reply) && !redis.HasErrorPrefix(err, "NOAUTH") && !redis.HasErrorPrefix(err, "WRONGPASS") {
-			return false, nil // it answered, without that section: a Redis-compatible server that is no cluster
+		switch {
+		case a.err == nil:
+			return strings.Contains(a.val, "cluster_enabled:1"), true
+		case errors.As(a.err, &reply) && !redis.HasErrorPrefix(a.err, "NOAUTH") && !redis.HasErrorPrefix(a.err, "WRONGPASS"):
+			return false, true // it answered, without that section: a Redis-compatible server that is no cluster
+		default:
+			keepReason(ctx, reasons, a.addr, a.err)
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
-			continue
-		}
-		return strings.Contains(info, "cluster_enabled:1"), nil
 	}
-	return false, &unreachableError{fmt.Errorf("cannot reach Redis: %w", errors.Join(errs...))}
+	return false, false
 }
 
 // parseSentinelURL reads redis+sentinel://[user:password@]host:port[,host:port...]/

@@ -247,15 +247,27 @@ func silentRedis(t *testing.T) string {
 // serve started against a Redis that cannot be reached exits with status 3, saying it
 // cannot reach Redis, after 5 s of trying: whether nothing listens there (a Redis being
 // restarted, which may be back within them) or something listens and never answers.
+// It names each address it tried and what that one did, the nodes of a cluster URL
+// asked at once, so that one that never answers leaves the others their answer; and
+// never the URL's password.
 func TestServeExitsWhenRedisCannotBeReached(t *testing.T) {
 	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
 	dir := testutil.WriteRelay(t)
+	down, down2 := freeAddr(t), freeAddr(t)
+	silent := strings.TrimPrefix(silentRedis(t), "redis://")
+	refused := func(addr string) string { return addr + ": dial tcp " + addr + ": connect: connection refused" }
 	for _, c := range []struct {
 		name, url string
-		waits     bool
+		want      []string
 	}{
-		{"nothing listening", "redis://" + freeAddr(t), true},
-		{"a listener that never answers", silentRedis(t), true},
+		{"nothing listening", "redis://:hunter2-secret@" + down, []string{refused(down)}},
+		{"a listener that never answers", "redis://:hunter2-secret@" + silent, []string{silent + ": no answer within 5s"}},
+		{"cluster nodes, none listening", "redis://:hunter2-secret@" + down + "?addr=" + down2,
+			[]string{refused(down) + "; " + refused(down2)}},
+		{"cluster nodes, one never answering", "redis://:hunter2-secret@" + silent + "?addr=" + down,
+			[]string{silent + ": no answer within 5s; " + refused(down)}},
+		{"sentinels, none listening", "redis+sentinel://:hunter2-secret@" + down + "," + down2 + "/mymaster/0?sentinel_password=hunter2-secret",
+			[]string{"no Sentinel of mymaster told its address: " + refused(down) + "; " + refused(down2)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -266,16 +278,77 @@ func TestServeExitsWhenRedisCannotBeReached(t *testing.T) {
 			if code := exitStatus(err, &stderr); code != 3 {
 				t.Errorf("exit status %d (%v), want 3", code, err)
 			}
-			if !strings.Contains(stderr.String(), "cannot reach Redis") {
-				t.Errorf("stderr does not say it cannot reach Redis:\n%s", stderr.String())
+			out := stderr.String()
+			for _, want := range append([]string{"cannot reach Redis"}, c.want...) {
+				if !strings.Contains(out, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "hunter2") || strings.Contains(out, "context deadline exceeded") {
+				t.Errorf("stderr says the password, or that a deadline passed:\n%s", out)
 			}
 			if took > 30*time.Second {
 				t.Errorf("gave up after %v", took)
 			}
-			if c.waits && took < 5*time.Second {
+			if took < 5*time.Second {
 				t.Errorf("gave up after %v, before the 5 s a Redis has to answer", took)
 			}
-			t.Logf("gave up after %v", took)
+			t.Logf("gave up after %v: %s", took, out)
+		})
+	}
+}
+
+// serve and worker started on a Redis Cluster that has lost a primary and its replica
+// are refused their first commands (CLUSTERDOWN, which names no node): they exit
+// naming the node that is gone and what the others say.
+func TestServeNamesTheClusterNodesThatFail(t *testing.T) {
+	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
+	dir := testutil.WriteRelay(t)
+	b := redistest.NewCluster(t, time.Second)
+	ctx := context.Background()
+	primary, err := b.Cluster.PrimaryOf(ctx, engine.ShardPrefix("any", b.Shards))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica, err := b.Cluster.ReplicaOf(ctx, primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Cluster.Kill(primary)
+	b.Cluster.Kill(replica)
+	var live string
+	for _, addr := range b.Cluster.Addrs {
+		if addr != primary && addr != replica {
+			live = addr
+			break
+		}
+	}
+	node := b.Cluster.Node(t, live)
+	testutil.Eventually(t, 15*time.Second, "the cluster says it is down", func() bool {
+		info, err := node.ClusterInfo(ctx).Result()
+		return err == nil && strings.Contains(info, "cluster_state:fail")
+	})
+	for _, args := range [][]string{
+		{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--redis", "redis://:hunter2-secret@" + live, dir},
+		{"worker", "--redis", "redis://:hunter2-secret@" + live, dir},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(ctx, args, nil, io.Discard, &stderr)
+			if code := exitStatus(err, &stderr); code != 3 {
+				t.Errorf("exit status %d (%v), want 3", code, err)
+			}
+			out := stderr.String()
+			for _, want := range []string{"primary " + primary + " is unreachable (dial tcp " + primary + ": connect: connection refused)",
+				"primary " + live} {
+				if !strings.Contains(out, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "hunter2") {
+				t.Errorf("stderr says the password:\n%s", out)
+			}
+			t.Logf("%s", out)
 		})
 	}
 }

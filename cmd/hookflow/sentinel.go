@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,19 +54,19 @@ func infoField(info, name string) (string, bool) {
 	return "", false
 }
 
-// askSentinels asks every Sentinel of opts for the address of its primary, until one
-// names it, trying again until deadline while some cannot be reached, so that a start
-// that cannot work says why once: a primary name no Sentinel knows (a wrong --redis),
-// or each Sentinel's reason for not answering. go-redis would say "redis: nil", or
-// only that its time ran out.
-func askSentinels(ctx context.Context, opts *redis.FailoverOptions, deadline time.Time) error {
+// askSentinels asks every Sentinel of opts, all at once, for the address of its
+// primary, until one names it, trying again until deadline while some cannot be
+// reached, so that a start that cannot work says why once: a primary name no Sentinel
+// knows (a wrong --redis), or each Sentinel's reason for not answering. go-redis would
+// say "redis: nil", or only that its time ran out. It returns the primary's address.
+func askSentinels(ctx context.Context, opts *redis.FailoverOptions, deadline time.Time) (string, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	reasons := map[string]error{}
 	for {
-		err, retry := askSentinelsOnce(ctx, opts, reasons)
+		primary, err, retry := askSentinelsOnce(ctx, opts, reasons)
 		if !retry || !sleepCtx(ctx, reachPoll) {
-			return err
+			return primary, err
 		}
 	}
 }
@@ -73,46 +75,45 @@ func askSentinels(ctx context.Context, opts *redis.FailoverOptions, deadline tim
 // otherwise: no Sentinel answered at all. reasons keeps each Sentinel's last failure,
 // so that one whose last try was cut short by the deadline is reported by the try
 // before (connection refused).
-func askSentinelsOnce(ctx context.Context, opts *redis.FailoverOptions, reasons map[string]error) (err error, retry bool) {
-	var unknown []string
-	retry = true
-	for _, addr := range opts.SentinelAddrs {
+func askSentinelsOnce(ctx context.Context, opts *redis.FailoverOptions, reasons map[string]error) (primary string, err error, retry bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	addrs := askEach(ctx, opts.SentinelAddrs, func(ctx context.Context, addr string) ([]string, error) {
 		o := &redis.Options{Addr: addr, Username: opts.SentinelUsername, Password: opts.SentinelPassword,
 			TLSConfig: opts.TLSConfig, DialTimeout: opts.DialTimeout, MaxRetries: -1, PoolSize: 1}
 		tuneDial(&o.DialerRetries, &o.DialerRetryTimeout)
 		s := redis.NewSentinelClient(o)
-		_, err := s.GetMasterAddrByName(ctx, opts.MasterName).Result()
-		_ = s.Close()
+		defer s.Close()
+		return s.GetMasterAddrByName(ctx, opts.MasterName).Result()
+	})
+	var unknown []string
+	retry = true
+	for range opts.SentinelAddrs {
+		a := <-addrs
 		var reply redis.Error
 		switch {
-		case err == nil:
-			return nil, false
-		case errors.Is(err, redis.Nil):
-			unknown = append(unknown, addr)
-			delete(reasons, addr)
-		case errors.As(err, &reply): // a refusal (a wrong sentinel_password) stays one
+		case a.err == nil && len(a.val) == 2:
+			return net.JoinHostPort(a.val[0], a.val[1]), nil, false
+		case errors.Is(a.err, redis.Nil):
+			unknown = append(unknown, a.addr)
+			delete(reasons, a.addr)
+		case errors.As(a.err, &reply): // a refusal (a wrong sentinel_password) stays one
 			retry = false
-			reasons[addr] = err
-		case ctx.Err() != nil:
-			if reasons[addr] == nil {
-				reasons[addr] = fmt.Errorf("no answer within %v", reachWithin)
-			}
+			reasons[a.addr] = a.err
+		case a.err == nil:
+			reasons[a.addr] = fmt.Errorf("it named the primary %q", a.val)
 		default:
-			reasons[addr] = err
+			keepReason(ctx, reasons, a.addr, a.err)
 		}
 	}
-	var failed []string
-	for _, addr := range opts.SentinelAddrs {
-		if reasons[addr] != nil {
-			failed = append(failed, addr+": "+reasons[addr].Error())
-		}
-	}
+	slices.Sort(unknown)
+	failed := reasonsOf(opts.SentinelAddrs, reasons)
 	if len(unknown) > 0 {
 		also := ""
-		if len(failed) > 0 {
-			also = "; and " + strings.Join(failed, "; ")
+		if failed != "" {
+			also = "; and " + failed
 		}
-		return badFlag("redis", ": no Sentinel knows a primary named %q (%s answered, monitoring none by that name; "+
+		return "", badFlag("redis", ": no Sentinel knows a primary named %q (%s answered, monitoring none by that name; "+
 			"it is the NAME of \"sentinel monitor NAME …\" in their configuration, and SENTINEL MASTERS lists them)%s",
 			opts.MasterName, strings.Join(unknown, ", "), also), false
 	}
@@ -120,8 +121,8 @@ func askSentinelsOnce(ctx context.Context, opts *redis.FailoverOptions, reasons 
 	if !retry {
 		hint = " (the Sentinels' own password is ?sentinel_password=, the primary's the URL's user and password)"
 	}
-	return &unreachableError{fmt.Errorf("cannot reach Redis: no Sentinel of %s told its address: %s%s",
-		opts.MasterName, strings.Join(failed, "; "), hint)}, retry
+	return "", &unreachableError{fmt.Errorf("cannot reach Redis: no Sentinel of %s told its address: %s%s",
+		opts.MasterName, failed, hint)}, retry
 }
 
 // go-redis's Sentinel messages (sentinel.go in go-redis v9.23), by their format.

@@ -283,6 +283,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		return nil, &mismatchError{err}
 	}
 	if err != nil {
+		err = clusterTold(ctx, rdb, cfg.shards, err)
 		closeRedis()
 		return nil, &unreachableError{err}
 	}
