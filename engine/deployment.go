@@ -72,9 +72,14 @@ type RedisStatus struct {
 	Shards    int `json:"shards"`
 	// WaitReplicas is how many replicas acknowledge a run before its start returns.
 	WaitReplicas int `json:"wait_replicas"`
+	// Replicas is how many replicas the primary has online (on a cluster, the fewest
+	// of any primary that holds a shard), when WaitReplicas is above 0 and Redis
+	// answers; nil otherwise.
+	Replicas *int `json:"replicas,omitempty"`
 	// State is "ok" while Redis serves (on a cluster: every primary answers and says
 	// cluster_state:ok, and every shard's slot has a primary that is not migrating it),
-	// "unreachable" while it does not, Error saying why.
+	// "unreachable" while it does not, "few_replicas" while a primary has fewer
+	// replicas online than WaitReplicas (every start is refused), Error saying why.
 	State string `json:"state"`
 	// Error is why Redis is unreachable: on a cluster, which primary does not answer or
 	// says cluster_state:fail, and which shard's slot has no primary or is migrating.
@@ -94,6 +99,19 @@ func (e *Engine) Redis(ctx context.Context) (RedisStatus, error) {
 	}
 	if err != nil {
 		st.State = "unreachable"
+		return st, err
 	}
-	return st, err
+	if e.replicas != nil {
+		n, err := e.replicas.check(ctx)
+		switch {
+		case errors.Is(err, ErrFewReplicas):
+			st.Replicas, st.State = &n, "few_replicas"
+		case err != nil:
+			st.State = "unreachable"
+		default:
+			st.Replicas = &n
+		}
+		return st, err
+	}
+	return st, nil
 }

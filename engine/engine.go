@@ -105,6 +105,9 @@ type Engine struct {
 	keys       resumeKeys
 	// health checks a Redis Cluster's primaries for Ping and Redis; nil on a single Redis.
 	health *clusterHealth
+	// replicas counts the replicas online of the primaries, for Ready and Redis; nil
+	// when starts wait for none.
+	replicas *clusterHealth
 	// limits are the concurrency limits to put in force (useLimits), under limitsMu.
 	limitsMu sync.Mutex
 	limits   limits
@@ -169,6 +172,9 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	}
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
 		e.health = newClusterHealth(cc, len(q.shards))
+	}
+	if o.WaitReplicas > 0 && o.RedisMode != RedisEmbedded {
+		e.replicas = newReplicasCheck(rdb, q.shards, o.WaitReplicas)
 	}
 	return e
 }
@@ -296,4 +302,19 @@ func (e *Engine) Ping(ctx context.Context) error {
 		return err
 	}
 	return e.q.rdb.Ping(ctx).Err()
+}
+
+// Ready checks that the engine can start runs: Ping, and, when starts wait for
+// replicas (Options.WaitReplicas), that the primary of every shard has that many
+// online, as a check at most a second old found (INFO replication); else every start
+// is refused, ErrFewReplicas says so and how many there are.
+func (e *Engine) Ready(ctx context.Context) error {
+	if err := e.Ping(ctx); err != nil {
+		return err
+	}
+	if e.replicas != nil {
+		_, err := e.replicas.check(ctx)
+		return err
+	}
+	return nil
 }

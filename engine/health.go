@@ -28,6 +28,7 @@ type clusterHealth struct {
 	probe func(ctx context.Context) (primaries int, err error)
 	now   func() time.Time
 	ttl   time.Duration
+	name  string // what is asked, for a caller whose ctx ends first: "the Redis Cluster"
 
 	mu        sync.Mutex
 	at        time.Time // of the check kept; zero: none yet
@@ -37,7 +38,7 @@ type clusterHealth struct {
 }
 
 func newClusterHealth(cc *redis.ClusterClient, shards int) *clusterHealth {
-	return &clusterHealth{probe: newClusterProbe(cc, shards).probe, now: time.Now, ttl: healthTTL}
+	return &clusterHealth{probe: newClusterProbe(cc, shards).probe, now: time.Now, ttl: healthTTL, name: "the Redis Cluster"}
 }
 
 // check returns how many primaries the cluster's slot map has, and why the cluster
@@ -65,7 +66,7 @@ func (h *clusterHealth) check(ctx context.Context) (int, error) {
 		select {
 		case <-done: // it ended too: its outcome is there
 		default:
-			return 0, fmt.Errorf("the Redis Cluster did not answer in time: %w", ctx.Err())
+			return 0, fmt.Errorf("%s did not answer in time: %w", h.name, ctx.Err())
 		}
 	}
 	h.mu.Lock()

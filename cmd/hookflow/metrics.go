@@ -87,20 +87,21 @@ type manualStarts struct {
 	draining *atomic.Bool
 }
 
-// Ready is what /readyz asks: the engine's Ping, but for a process that began to shut
-// down. (Ping itself stays the engine's: the API reads it to say whether Redis is
+// Ready is what /readyz asks: the engine's Ready, but for a process that began to shut
+// down. (Ping stays the engine's: the API reads it to say whether Redis is
 // unreachable.)
 func (m manualStarts) Ready(ctx context.Context) error {
 	return readyUnlessDraining(ctx, m.Engine, m.draining)
 }
 
-// readyUnlessDraining pings Redis through eng, unless draining is set: then it answers
+// readyUnlessDraining asks eng whether it can start runs (Redis answers, and the
+// primary has the replicas starts wait for), unless draining is set: then it answers
 // admin.ErrDraining.
 func readyUnlessDraining(ctx context.Context, eng *engine.Engine, draining *atomic.Bool) error {
 	if draining.Load() {
 		return admin.ErrDraining
 	}
-	return eng.Ping(ctx)
+	return eng.Ready(ctx)
 }
 
 func (m manualStarts) Start(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event) (string, error) {

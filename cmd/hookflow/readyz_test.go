@@ -121,3 +121,94 @@ func TestReadyzFollowsTheCluster(t *testing.T) {
 		t.Errorf("runs list once the nodes are back: %v\n%s", err, out)
 	}
 }
+
+// hookflow serve with --redis-wait-replicas 1 on a primary without a replica answers
+// every webhook 503: /readyz fails too, saying how many replicas are online against
+// how many starts wait for, and status says so (and exits 1). A replica that joins
+// makes it ready; one that stops makes it fail again.
+func TestReadyzCountsTheReplicasWaitedFor(t *testing.T) {
+	primary := redistest.Real(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	var logs syncWriter
+	logs.w = io.Discard
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: primary.URL, workers: 2,
+		allowNet: loopback, waitReplicas: 1}
+	s, err := startServer(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + s.adminAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	hook := func() int {
+		resp, err := http.Post("http://"+s.publicAddr+"/hooks/a", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	status := func() (engine.RedisStatus, string, error) {
+		var st struct {
+			Redis engine.RedisStatus `json:"redis"`
+		}
+		_, raw := get("/api/v1/status")
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			t.Fatalf("/api/v1/status: %s", raw)
+		}
+		var out bytes.Buffer
+		err := run(ctx, []string{"status", "--admin", s.adminAddr}, nil, &out, &out)
+		return st.Redis, out.String(), err
+	}
+	const few = "too few replicas: starts wait for 1 replica to acknowledge them (--redis-wait-replicas), and the primary has 0 of them online"
+
+	if code := hook(); code != http.StatusServiceUnavailable {
+		t.Errorf("a webhook without a replica: %d", code)
+	}
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"redis: `+few) {
+		t.Errorf("/readyz without a replica: %d %s", code, body)
+	}
+	st, out, err := status()
+	if st.State != "few_replicas" || st.Replicas == nil || *st.Replicas != 0 || !strings.Contains(st.Error, few) {
+		t.Errorf("/api/v1/status without a replica: %+v", st)
+	}
+	if err != exitError(exitFailed) || !strings.Contains(out, "redis: standalone, 1 shard, starts wait for 1 replica (0 online)\nredis: "+few) {
+		t.Errorf("status without a replica: %v\n%s", err, out)
+	}
+
+	replica := redistest.Replica(t, primary)
+	testutil.Eventually(t, 15*time.Second, "/readyz 200 once a replica is online", func() bool {
+		code, _ := get("/readyz")
+		return code == http.StatusOK
+	})
+	if code := hook(); code != http.StatusAccepted {
+		t.Errorf("a webhook with a replica: %d", code)
+	}
+	st, out, err = status()
+	if st.State != "ok" || st.Replicas == nil || *st.Replicas != 1 || st.Error != "" {
+		t.Errorf("/api/v1/status with a replica: %+v", st)
+	}
+	if err != nil || !strings.Contains(out, "starts wait for 1 replica (1 online)\n") || strings.Contains(out, "too few") {
+		t.Errorf("status with a replica: %v\n%s", err, out)
+	}
+
+	replica.Stop()
+	var body string
+	testutil.Eventually(t, 15*time.Second, "/readyz 503 once the replica stopped", func() bool {
+		var code int
+		code, body = get("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, few)
+	})
+	if code := hook(); code != http.StatusServiceUnavailable {
+		t.Errorf("a webhook after the replica stopped: %d", code)
+	}
+}

@@ -135,9 +135,17 @@ func printRedis(w io.Writer, r *engine.RedisStatus) error {
 	if r.Mode == engine.RedisCluster {
 		mode = fmt.Sprintf("cluster of %d primar%s", r.Primaries, map[bool]string{true: "y", false: "ies"}[r.Primaries == 1])
 	}
-	_, err := fmt.Fprintf(w, "redis: %s, %d shard%s, starts wait for %d replica%s\n", mode, r.Shards, plural(r.Shards),
-		r.WaitReplicas, plural(r.WaitReplicas))
-	if err == nil && r.Error != "" {
+	online := ""
+	if r.Replicas != nil {
+		online = fmt.Sprintf(" (%d online)", *r.Replicas)
+	}
+	_, err := fmt.Fprintf(w, "redis: %s, %d shard%s, starts wait for %d replica%s%s\n", mode, r.Shards, plural(r.Shards),
+		r.WaitReplicas, plural(r.WaitReplicas), online)
+	switch {
+	case err != nil || r.Error == "":
+	case r.State == "few_replicas": // the error says "too few replicas"
+		_, err = fmt.Fprintf(w, "redis: %s\n", r.Error)
+	default:
 		_, err = fmt.Fprintf(w, "redis: unreachable: %s\n", r.Error)
 	}
 	return err
