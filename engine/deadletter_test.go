@@ -90,3 +90,27 @@ func TestDeadLetterOfAJoinCountsWhatFailedIt(t *testing.T) {
 		}
 	})
 }
+
+// The dead letters of one run are read from the run, however many others died after
+// them: each with what failed its join, as the listing has it; none for a run that has
+// none, or does not exist.
+func TestDeadLettersOfARun(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		e, each, block, _ := failedJoins(t, b)
+		ctx := context.Background()
+		for run, want := range map[string]string{each: each + ":reserve:join reserve 5 reserve[1]",
+			block: block + ":notify:join notify 1 notify/crm", "nope": ""} {
+			page, err := e.DeadLetters(ctx, DeadLetterFilter{Run: run, Limit: 1, Cursor: "0-0"})
+			if err != nil {
+				t.Fatalf("dead letters of %s: %v", run, err)
+			}
+			var got []string
+			for _, d := range page.DeadLetters {
+				got = append(got, fmt.Sprintf("%s %s %d %s", d.ID, d.Step, d.Attempts, d.Failed))
+			}
+			if strings.Join(got, "; ") != want || page.Next != "" || page.DeadLetters == nil {
+				t.Errorf("dead letters of %s: %q (next %q), want %q", run, got, page.Next, want)
+			}
+		}
+	})
+}

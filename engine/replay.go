@@ -306,6 +306,11 @@ type DeadLetterFilter struct {
 	Limit int // default 50, at most 500
 	// Cursor continues a listing where the previous page ended (DeadLetterPage.Next).
 	Cursor string
+	// Run lists the dead letters of this run alone, read from the run (no listing is
+	// scanned): the one that failed it, and any of an earlier failure its on_failure
+	// steps answered; none for a run that has none, or does not exist. Limit and
+	// Cursor do not apply: a run has a few dead letters at most, on one page.
+	Run string
 }
 
 // DeadLetterPage is one page of dead letters, newest first. Next is the cursor of the
@@ -316,8 +321,18 @@ type DeadLetterPage struct {
 }
 
 // DeadLetters lists dead letters, newest first, a page at a time: they are ordered as
-// runs are, by when they died (ms), then id.
+// runs are, by when they died (ms), then id. A page has a Next only when a dead letter
+// follows it: a full page holding the last ones has none (past maxScan entries read,
+// a page comes back with a Next, which may lead to an empty page).
 func (e *Engine) DeadLetters(ctx context.Context, f DeadLetterFilter) (*DeadLetterPage, error) {
+	if f.Run != "" {
+		dead, err := e.deadLettersOf(ctx, f.Run)
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(dead) // newest first
+		return e.joinFailures(ctx, &DeadLetterPage{DeadLetters: append([]DeadLetter{}, dead...)})
+	}
 	switch {
 	case f.Limit <= 0:
 		f.Limit = defaultLimit
@@ -336,12 +351,15 @@ func (e *Engine) DeadLetters(ctx context.Context, f DeadLetterFilter) (*DeadLett
 		indexes[i] = runIndex{sh.dead(), sh}
 	}
 	page := &DeadLetterPage{DeadLetters: []DeadLetter{}}
-	for scanned := 0; len(page.DeadLetters) < f.Limit; {
+	for scanned := 0; ; {
 		if scanned >= maxScan {
 			page.Next = at.String()
 			return e.joinFailures(ctx, page)
 		}
-		batch, err := e.q.runsBefore(ctx, indexes, at, min(scanBatch, f.Limit-len(page.DeadLetters)))
+		// One more than the page needs: a dead letter past a full page says a next
+		// page has one. An entry that is no dead letter now (its run replayed) is
+		// passed over, and the next read goes on after it.
+		batch, err := e.q.runsBefore(ctx, indexes, at, min(scanBatch, f.Limit-len(page.DeadLetters)+1))
 		if err != nil {
 			return nil, err
 		}
@@ -357,15 +375,18 @@ func (e *Engine) DeadLetters(ctx context.Context, f DeadLetterFilter) (*DeadLett
 			return nil, err
 		}
 		for i, c := range cmds {
+			d, ok := deadLetter(batch[i].id, c.Val())
+			if ok && len(page.DeadLetters) == f.Limit {
+				page.Next = at.String() // the page is full, and a dead letter follows it
+				return e.joinFailures(ctx, page)
+			}
 			scanned++
 			at = batch[i]
-			if d, ok := deadLetter(batch[i].id, c.Val()); ok {
+			if ok {
 				page.DeadLetters = append(page.DeadLetters, d)
 			}
 		}
 	}
-	page.Next = at.String()
-	return e.joinFailures(ctx, page)
 }
 
 // joinFailures sets, for each dead letter of a join in the page, what failed it.

@@ -406,6 +406,34 @@ func deadLetters(e *Engine) ([]DeadLetter, error) {
 	return page.DeadLetters, nil
 }
 
+// storeDeadLetters stores twelve jobs of three workflows in e's dead letters, two by
+// millisecond, all but the sixth dead letters now (its run was replayed), and returns
+// the ids of the dead letters, newest first.
+func storeDeadLetters(t *testing.T, b *redistest.Backend, e *Engine) []string {
+	t.Helper()
+	ctx := context.Background()
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	var want []string
+	for i := range 12 {
+		id := fmt.Sprintf("run%02d:step", i)
+		wf := fmt.Sprintf("wf%d", i%3)
+		sh := e.q.shardFor(wf)
+		ms := base + int64(i/2) // two by millisecond
+		fields := []any{"run", fmt.Sprintf("run%02d", i), "wf", wf, "step", "step", "attempt", 1}
+		if i != 5 {
+			fields = append(fields, "dead", ms)
+			want = append([]string{id}, want...)
+		}
+		if err := b.Client.HSet(ctx, sh.job(id), fields...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Client.ZAdd(ctx, sh.dead(), redis.Z{Score: float64(ms), Member: id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return want
+}
+
 // Dead letters are listed a page at a time, newest first, past any limit: those of
 // one millisecond are not split or repeated, and a job that is no longer one (its run
 // was replayed) is left out.
@@ -413,25 +441,7 @@ func TestDeadLettersPage(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
 		e := New(b.Client, Options{Logger: quiet, Shards: 4})
-		base := time.Now().Add(-time.Hour).UnixMilli()
-		var want []string
-		for i := range 12 {
-			id := fmt.Sprintf("run%02d:step", i)
-			wf := fmt.Sprintf("wf%d", i%3)
-			sh := e.q.shardFor(wf)
-			ms := base + int64(i/2) // two by millisecond
-			fields := []any{"run", fmt.Sprintf("run%02d", i), "wf", wf, "step", "step", "attempt", 1}
-			if i != 5 {
-				fields = append(fields, "dead", ms)
-				want = append([]string{id}, want...)
-			}
-			if err := b.Client.HSet(ctx, sh.job(id), fields...).Err(); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Client.ZAdd(ctx, sh.dead(), redis.Z{Score: float64(ms), Member: id}).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		want := storeDeadLetters(t, b, e)
 		var got []string
 		f := DeadLetterFilter{Limit: 3}
 		for pages := 0; ; pages++ {
@@ -455,6 +465,40 @@ func TestDeadLettersPage(t *testing.T) {
 		}
 		if _, err := e.DeadLetters(ctx, DeadLetterFilter{Cursor: "x"}); !errors.Is(err, ErrBadFilter) {
 			t.Errorf("a bad cursor: %v", err)
+		}
+	})
+}
+
+// A full page has a next page only when a dead letter follows it: a page holding the
+// last ones, exactly as many as asked, has none, so no next page comes back empty,
+// whether the entry past it is no dead letter now or there is none.
+func TestDeadLettersFullLastPageHasNoNext(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Logger: quiet, Shards: 4})
+		storeDeadLetters(t, b, e) // 11 dead letters; the 7th newest entry is none
+		for _, c := range []struct {
+			limit int
+			pages []int // how many dead letters each page has
+		}{{11, []int{11}}, {12, []int{11}}, {10, []int{10, 1}}, {6, []int{6, 5}}, {5, []int{5, 5, 1}}} {
+			t.Run(fmt.Sprint(c.limit), func(t *testing.T) {
+				var got []int
+				f := DeadLetterFilter{Limit: c.limit}
+				for range 10 {
+					page, err := e.DeadLetters(ctx, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, len(page.DeadLetters))
+					if page.Next == "" {
+						break
+					}
+					f.Cursor = page.Next
+				}
+				if fmt.Sprint(got) != fmt.Sprint(c.pages) {
+					t.Errorf("pages of %v dead letters, want %v", got, c.pages)
+				}
+			})
 		}
 	})
 }
