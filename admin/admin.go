@@ -412,14 +412,16 @@ func replayOptions(w http.ResponseWriter, r *http.Request) (engine.ReplayOptions
 	}
 }
 
-// deadLetters answers GET /api/v1/dlq?limit=&cursor=.
+// deadLetters answers GET /api/v1/dlq?limit=&cursor=, or ?run=: the dead letters of
+// that run alone, read from it.
 func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, ok := intParam(w, q.Get("limit"))
 	if !ok {
 		return
 	}
-	page, err := a.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Limit: limit, Cursor: q.Get("cursor")})
+	page, err := a.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Limit: limit, Cursor: q.Get("cursor"),
+		Run: id.Normalize(q.Get("run"))})
 	if err != nil {
 		a.fail(w, r, err, "listing dead letters")
 		return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/id"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // The run inspector: server-rendered pages over the same Runs, Workflows and Config as
@@ -170,6 +171,9 @@ type runListPage struct {
 	// Read is how many runs the page read: a filtered listing reads a bounded number,
 	// and a page that found none of them to match may still have a next page that does.
 	Read int
+	// NotLoaded says the workflow filtered by is not among those loaded now: its runs
+	// are from the history.
+	NotLoaded bool
 }
 
 // runList answers GET /?workflow=&status=&since=&q=&cursor=. q is a run id (it opens
@@ -181,6 +185,7 @@ func (p *pages) runList(w http.ResponseWriter, r *http.Request) {
 	for _, wf := range p.workflows().Workflows() {
 		v.Workflows = append(v.Workflows, wf.Name)
 	}
+	v.NotLoaded = v.Workflow != "" && !slices.Contains(v.Workflows, v.Workflow)
 	if v.Query != "" { // a run's id (a child run's may hold any character), or text
 		if run, err := p.runs.Run(r.Context(), id.Normalize(v.Query)); err == nil {
 			http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID), http.StatusSeeOther)
@@ -226,22 +231,43 @@ type deadLetterPage struct {
 	DeadLetters []engine.DeadLetter
 	Next        string // the URL of the next page, if any
 	Older       bool   // a page past the first
+	Run         string // the run whose dead letters the page shows alone
+	// Current says, by dead letter, whether a retry on the current version is offered:
+	// its workflow is in use, with its step, as the API's retry on it needs.
+	Current map[string]bool
 }
 
 // deadLetters answers GET /dlq?cursor=: a page of dead letters, newest first, each
-// with its retry buttons, and the link to the older ones, with the API's cursor.
+// with its retry buttons, and the link to the older ones, with the API's cursor; or
+// GET /dlq?run=: the dead letters of that run, read from it.
 func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
-	cursor := r.URL.Query().Get("cursor")
-	dead, err := p.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Cursor: cursor, Limit: pageSize})
+	q := r.URL.Query()
+	cursor, run := q.Get("cursor"), id.Normalize(q.Get("run"))
+	dead, err := p.runs.DeadLetters(r.Context(), engine.DeadLetterFilter{Cursor: cursor, Limit: pageSize, Run: run})
 	if err != nil {
 		p.failErr(w, r, err, "listing dead letters")
 		return
 	}
-	v := deadLetterPage{page: p.base(r, "Dead letters", "dlq"), DeadLetters: dead.DeadLetters, Older: cursor != ""}
+	v := deadLetterPage{page: p.base(r, "Dead letters", "dlq"), DeadLetters: dead.DeadLetters, Older: cursor != "" && run == "",
+		Run: run, Current: map[string]bool{}}
+	if run != "" {
+		v.Title = "Dead letters of run " + run
+	}
+	set := p.workflows()
+	for _, d := range dead.DeadLetters {
+		wf := set.Workflow(d.Workflow)
+		v.Current[d.ID] = wf != nil && hasStep(wf, d.Step)
+	}
 	if dead.Next != "" {
 		v.Next = "/dlq?" + url.Values{"cursor": {dead.Next}}.Encode()
 	}
 	p.render(w, r, http.StatusOK, "dlq", v)
+}
+
+// hasStep reports whether wf has a step, or a parallel block, of that name.
+func hasStep(wf *workflows.Workflow, name string) bool {
+	s, _ := wf.Step(name)
+	return s != nil || wf.Node(name) != nil
 }
 
 // workflowView is a workflow as its page shows it.

@@ -37,8 +37,12 @@ type runPage struct {
 	CanReplay bool
 	// CanReplayCurrent says it may be replayed on the current version too: its
 	// workflow is still in use, with another version than the run's (with the same,
-	// the replay would be the one on the run's version).
+	// the replay would be the one on the run's version), that has the steps that
+	// failed it (Run.CurrentLacks names those it has not, and the API would refuse).
 	CanReplayCurrent bool
+	// NotLoaded says the run's workflow is not among those loaded now: the run is
+	// from the history, and nothing can start it again.
+	NotLoaded bool
 	// CanCancel says the run has not finished: it may be cancelled.
 	CanCancel bool
 	// CanExport says the run succeeded or failed: it can be copied as a workflow test
@@ -110,7 +114,8 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		CanReplay: run.Status == engine.RunFailed && run.DeadLetter != "" && !readOnly(r),
 		CanCancel: !engine.RunStatus(run.Status).Done() && !readOnly(r),
 		CanExport: run.Status == engine.RunSucceeded || run.Status == engine.RunFailed}
-	v.CanReplayCurrent = v.CanReplay && run.CurrentVersion != "" && p.workflows().Workflow(run.Workflow) != nil
+	v.NotLoaded = p.workflows().Workflow(run.Workflow) == nil
+	v.CanReplayCurrent = v.CanReplay && run.CurrentVersion != "" && !v.NotLoaded && len(run.CurrentLacks) == 0
 	all := map[string]bool{} // the for_each steps whose items are all shown
 	for _, path := range r.URL.Query()["items"] {
 		all[path] = true
@@ -186,13 +191,14 @@ func viewStep(s engine.StepRun, runVersion string, maxMS int64, allItems bool) s
 }
 
 // curl is the command that sends a run's event again: a webhook's to the path and
-// query it came to, any other to the admin API's manual start. What the history hides
+// query it came to, any other to the admin API's manual start; none for a run whose
+// workflow is not loaded now, as nothing would take it. What the history hides
 // (credential headers and fields, secrets in a path) stays hidden: the command carries
 // no header but the content type, and [redacted] where a secret or a credential
 // parameter of the query was.
 func (p *pages) curl(ctx context.Context, run *engine.Run) string {
-	ev := run.Event
-	if ev == nil {
+	ev, wf := run.Event, p.workflows().Workflow(run.Workflow)
+	if ev == nil || wf == nil {
 		return ""
 	}
 	body := ""
@@ -212,7 +218,7 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) string {
 		}
 	}
 	method, target, auth := "", "", false
-	if wf := p.workflows().Workflow(run.Workflow); wf != nil && ev.Trigger == "webhook" && ev.Method != "" && ev.Path != "" {
+	if ev.Trigger == "webhook" && ev.Method != "" && ev.Path != "" {
 		// The path and query as they came are not in the run's view of its event (it has
 		// no query, and secrets in its path are [redacted]): they are read as stored.
 		stored, err := p.runs.RunEvent(ctx, run.ID)

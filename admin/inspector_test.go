@@ -529,7 +529,10 @@ func TestInspectorAssets(t *testing.T) {
 // A run shows the replay buttons the API would take: none on a run that failed at its
 // filter, before its first step (the API answers 409: start a new run instead), and
 // no replay on the current version once its workflow is no longer in use, nor while
-// the run's version is the one in use (it would be the replay on the run's version).
+// the run's version is the one in use (it would be the replay on the run's version),
+// nor when the version in use has no step that failed the run (and the page says so).
+// The dead letters page likewise offers a retry on the current version only where
+// the API takes it.
 func TestInspectorReplayButtons(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
@@ -541,13 +544,18 @@ workflow "push" {
     url = "` + down.URL + `"
   }
 }
+workflow "lacks" {
+  step "http" "LACKS" {
+    url = "` + down.URL + `"
+  }
+}
 workflow "gone" {
   step "http" "call" {
     url = "` + down.URL + `"
   }
 }
 `
-	e, set, api := serveAPI(t, src)
+	e, set, api := serveAPI(t, strings.Replace(src, "LACKS", "call", 1))
 	start := func(wf string) string {
 		t.Helper()
 		id, err := e.Start(context.Background(), set.Workflow(wf), &workflows.Event{ID: "e-" + wf, Trigger: "manual", ReceivedAt: time.Now()})
@@ -557,7 +565,7 @@ workflow "gone" {
 		waitStatus(t, api.URL, id, "failed")
 		return id
 	}
-	failed, gone := start("push"), start("gone")
+	failed, gone, lacks := start("push"), start("gone"), start("lacks")
 	atFilter, err := e.StartFailed(context.Background(), set.Workflow("push"),
 		&workflows.Event{ID: "e-filter", Trigger: "manual", ReceivedAt: time.Now()}, "filter: no such field")
 	if err != nil {
@@ -567,7 +575,7 @@ workflow "gone" {
 	// "gone" is taken out of the workflows in use.
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Logger: quiet})
-	now, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src[:strings.Index(src, `workflow "gone"`)])}}, k)
+	now, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(strings.Replace(src[:strings.Index(src, `workflow "gone"`)], "LACKS", "other", 1))}}, k)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -582,6 +590,7 @@ workflow "gone" {
 		{"failed at a step, on the version in use", failed, true, false},
 		{"failed at its filter", atFilter, false, false},
 		{"of a workflow no longer in use", gone, true, false},
+		{"failed at a step the version in use has not", lacks, true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, err := http.Get(srv.URL + "/runs/" + c.id)
@@ -601,6 +610,73 @@ workflow "gone" {
 				}
 			}
 		})
+	}
+	if page := fetchPage(t, srv.URL+"/runs/"+lacks); !strings.Contains(page,
+		"Not on the current version ("+now.Workflow("lacks").Version+"): it has no step call, which failed the run.") {
+		t.Errorf("the page of a run the version in use cannot replay does not say why:\n%s", page)
+	}
+	dlq := fetchPage(t, srv.URL+"/dlq")
+	for id, current := range map[string]bool{failed: true, gone: false, lacks: false} {
+		button := `data-post="/api/v1/dlq/` + id + `:call/retry?version=current"`
+		if strings.Contains(dlq, button) != current {
+			t.Errorf("the retry of %s on the current version shown: %v, want %v", id, !current, current)
+		}
+		if !current {
+			var fail map[string]string
+			post(t, api.URL+"/api/v1/dlq/"+id+":call/retry?version=current", http.StatusConflict, &fail)
+		}
+	}
+}
+
+// A deep link to the runs of a workflow no longer loaded, or to one of them, says
+// plainly that the workflow is not loaded now, and shows its runs from the history:
+// the list keeps the workflow in its filter, and the run offers no command to send its
+// event again, as nothing would take it.
+func TestInspectorWorkflowNotLoaded(t *testing.T) {
+	src := `
+workflow "kept" {
+  step "log" "l" {
+    message = "hi"
+  }
+}
+workflow "gone" {
+  step "log" "l" {
+    message = "hi"
+  }
+}
+`
+	e, set, api := serveAPI(t, src)
+	id, err := e.Start(context.Background(), set.Workflow("gone"), &workflows.Event{ID: "e-gone", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "succeeded")
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet})
+	now, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src[:strings.Index(src, `workflow "gone"`)])}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e.Use(now)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return now }, nil, PageOptions{AdminBase: "http://127.0.0.1:8081"}, quiet))
+	defer srv.Close()
+
+	list := fetchPage(t, srv.URL+"/?workflow=gone")
+	for _, want := range []string{`<option value="gone" selected>gone (not loaded)</option>`,
+		"Workflow gone is not loaded now: these are its runs from the history.", `data-run="` + id + `"`} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the runs of gone lack %q:\n%s", want, list)
+		}
+	}
+	if list := fetchPage(t, srv.URL+"/?workflow=kept"); strings.Contains(list, "not loaded") {
+		t.Errorf("the runs of a workflow loaded say it is not:\n%s", list)
+	}
+	run := fetchPage(t, srv.URL+"/runs/"+id)
+	if !strings.Contains(run, "not loaded now: this run is from the history") || !strings.Contains(run, `id="run-status">succeeded<`) {
+		t.Errorf("the run of gone does not say its workflow is not loaded:\n%s", run)
+	}
+	if strings.Contains(run, "Copy as curl") {
+		t.Errorf("the run of gone offers a curl command, which nothing would take:\n%s", run)
 	}
 }
 
@@ -1057,5 +1133,65 @@ func TestInspectorSearchPageWithoutMatchesGoesOn(t *testing.T) {
 	older := fetchPage(t, srv.URL+"/?cursor="+html.UnescapeString(next))
 	if !strings.Contains(older, `data-run="`+needle+`"`) {
 		t.Errorf("the next page has no run %s:\n%s", needle, older)
+	}
+}
+
+// A run's page links to its dead letter wherever it is in the list: /dlq?run= reads
+// the run's dead letters from the run, as GET /api/v1/dlq?run= does, past the 50 newest
+// too. A page of dead letters exactly full, holding the last ones, offers no older page
+// (which would be empty), in the page and in the API's next alike.
+func TestInspectorDeadLetterLinkAndFullLastPage(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	e, set, api := serveAPI(t, `
+workflow "push" {
+  step "http" "call" {
+    url = "`+down.URL+`"
+  }
+}
+`)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	var ids []string
+	start := func(n int) {
+		t.Helper()
+		for range n {
+			id, err := e.Start(context.Background(), set.Workflow("push"), &workflows.Event{ID: "e", Trigger: "manual", ReceivedAt: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitStatus(t, api.URL, id, "failed")
+			ids = append(ids, id)
+		}
+	}
+	start(pageSize)
+	if page := fetchPage(t, srv.URL+"/dlq"); strings.Count(page, "<tr data-dead-letter=") != pageSize || strings.Contains(page, "older-dead-letters") {
+		t.Errorf("the page of all %d dead letters offers older ones:\n%s", pageSize, page)
+	}
+	var dead engine.DeadLetterPage
+	get(t, api.URL+"/api/v1/dlq?limit=50", http.StatusOK, &dead)
+	if len(dead.DeadLetters) != pageSize || dead.Next != "" {
+		t.Errorf("GET /api/v1/dlq?limit=50 of 50: %d dead letters, next %q; want no next", len(dead.DeadLetters), dead.Next)
+	}
+
+	start(1)
+	oldest := ids[0]
+	if page := fetchPage(t, srv.URL+"/dlq"); strings.Contains(page, oldest) || !strings.Contains(page, `id="older-dead-letters"`) {
+		t.Fatalf("the first page of %d dead letters has the oldest, or no older ones", pageSize+1)
+	}
+	run := fetchPage(t, srv.URL+"/runs/"+oldest)
+	link := `href="/dlq?run=` + oldest + `#dead-letter-` + oldest + `%3acall"`
+	if !strings.Contains(run, link) {
+		t.Fatalf("the run's page has no link %s:\n%s", link, run)
+	}
+	if page := fetchPage(t, srv.URL+"/dlq?run="+oldest); strings.Count(page, "<tr data-dead-letter=") != 1 ||
+		!strings.Contains(page, `id="dead-letter-`+oldest+`:call"`) || strings.Contains(page, "older-dead-letters") {
+		t.Errorf("/dlq?run=%s does not show its dead letter alone:\n%s", oldest, page)
+	}
+	get(t, api.URL+"/api/v1/dlq?run="+strings.ToUpper(oldest), http.StatusOK, &dead)
+	if len(dead.DeadLetters) != 1 || dead.DeadLetters[0].ID != oldest+":call" || dead.Next != "" {
+		t.Errorf("GET /api/v1/dlq?run=%s: %+v", oldest, dead)
 	}
 }

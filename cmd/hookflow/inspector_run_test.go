@@ -204,7 +204,7 @@ workflow "order" {
 	if r, g, bl, _ := img.At(mid.X, mid.Y).RGBA(); fmt.Sprintf("rgb(%d, %d, %d)", r>>8, g>>8, bl>>8) != bad {
 		t.Errorf("the failed step's bar is rgb(%d, %d, %d), want %s", r>>8, g>>8, bl>>8, bad)
 	}
-	b.do("its dead letter", chromedp.Click(chromedp.CSS(`a[href^="/dlq#"]`)), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
+	b.do("its dead letter", chromedp.Click(chromedp.CSS(`a[href^="/dlq?run="]`)), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
 	if got := eval[string](b, "the row", `(document.querySelector("tr:target") || {dataset: {}}).dataset.deadLetter || ""`); got != id+":reserve:join" {
 		t.Errorf("the dead letter link lands on %q", got)
 	}
