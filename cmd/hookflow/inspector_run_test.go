@@ -9,11 +9,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // exceptions collects the exceptions the page throws and nothing catches, from now
@@ -208,4 +211,55 @@ workflow "order" {
 	if got := eval[string](b, "the row", `(document.querySelector("tr:target") || {dataset: {}}).dataset.deadLetter || ""`); got != id+":reserve:join" {
 		t.Errorf("the dead letter link lands on %q", got)
 	}
+}
+
+// A run's page the browser shows again from its back-forward cache reads the run
+// again: a run retried on the dead letters page, its page left by its dead letter's
+// link and come back to, shows the run as it is now, its step's row and all, not as
+// it was when left.
+func TestInspectorRunPageComeBackToIsCurrent(t *testing.T) {
+	var answer atomic.Int32
+	answer.Store(http.StatusInternalServerError)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(answer.Load()))
+	}))
+	defer api.Close()
+	t.Setenv("INSPECTOR_API", api.URL)
+	s, admin := serveInspector(t, `
+workflow "sync" {
+  step "http" "push" {
+    url = env("INSPECTOR_API")
+  }
+}
+`)
+	status, started := postJSON(t, admin+"/api/v1/workflows/sync/runs", `{}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, started)
+	}
+	id := started["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunFailed)
+	answer.Store(http.StatusOK)
+
+	b := newBrowse(t)
+	b.do("the failed run", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS("#replay-pinned")),
+		chromedp.Evaluate[chromedp.Void](`window.left = true`))
+	b.do("its dead letter", chromedp.Click(chromedp.CSS(`a[href^="/dlq?run="]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#dead-letters button[data-post$="version=pinned"]`)),
+		chromedp.Click(chromedp.CSS(`#dead-letters button[data-post$="version=pinned"]`)))
+	b.until("the retry queued", `document.getElementById("action-result").textContent.includes("queued again")`)
+	waitEngineRun(t, s.engine, id, engine.RunSucceeded)
+	b.do("back to the run", chromedp.Evaluate[chromedp.Void](`history.back()`))
+	testutil.Eventually(t, 20*time.Second, "the run's page shown again", func() bool {
+		shown, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!document.getElementById("run")`))
+		return err == nil && shown // an error: the page is being swapped
+	})
+	if !eval[bool](b, "the page kept", `window.left === true`) {
+		t.Fatal("the run's page was loaded again, not shown from the back-forward cache: this test proves nothing")
+	}
+	// Polled from here: chromedp's Poll does not see a page shown again from the cache.
+	testutil.Eventually(t, 20*time.Second, "the run as it is now", func() bool {
+		now, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.getElementById("run-status").textContent === "succeeded" &&
+			document.querySelector("#step-push .status").textContent === "succeeded" && !document.getElementById("replay-pinned")`))
+		return err == nil && now
+	})
 }

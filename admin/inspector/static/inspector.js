@@ -315,6 +315,18 @@
     root.querySelectorAll("button[data-copy]").forEach((b) => b.addEventListener("click", () => copy(b)));
   }
 
+  // A page the browser shows again from its back-forward cache is the page as it was
+  // left: a run retried on the dead letters page, or replayed, cancelled or resumed
+  // since, would show its old state, buttons and all. It reads itself again at once: a
+  // run's page follows its run (until it is over), the runs list goes on polling, and
+  // a page that does not update itself (the dead letters, older runs, the workflows)
+  // loads again.
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    if (document.getElementById("run")) liveRun();
+    else if (!document.querySelector('[data-live="runs"]')) location.reload();
+  });
+
   document.addEventListener("DOMContentLoaded", () => {
     // The live parts' HTML is taken as served, before localTimes rewrites it.
     const runs = document.querySelector('[data-live="runs"]');
