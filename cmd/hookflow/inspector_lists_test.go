@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // serveInspector serves the workflows of src over an embedded Redis, without tokens,
@@ -309,5 +310,48 @@ func TestInspectorRunsListErrors(t *testing.T) {
 		if bad := eval[[]string](b, "the errors", errorsOutOfCells); len(bad) > 0 {
 			t.Errorf("on a %s:\n%s", screen.name, strings.Join(bad, "\n"))
 		}
+	}
+}
+
+// cellsUnderLabels names, in the stacked tables of a phone, what a cell holds that
+// lies under its column's name rather than beside it, and a status pill stretched
+// past its word or broken over lines.
+const cellsUnderLabels = `(() => {
+  const bad = [];
+  document.querySelectorAll('table.stack td[data-label]:not(.err)').forEach((td, i) => {
+    const left = td.getBoundingClientRect().left + 80; // the name's column, 5.5rem
+    [...td.children].forEach((el) => {
+      const r = el.getBoundingClientRect();
+      if (r.width && r.left < left) bad.push(td.dataset.label + ' ' + i + ': "' + el.textContent + '" at ' + r.left + ', under the name');
+    });
+    td.querySelectorAll('.status').forEach((s) => {
+      const range = document.createRange();
+      range.selectNodeContents(s);
+      const word = range.getBoundingClientRect(), r = s.getBoundingClientRect();
+      if (r.width > word.width + 24) bad.push(td.dataset.label + ' ' + i + ': the pill is ' + r.width + 'px wide for a ' + word.width + 'px word');
+      if (r.height > 1.8 * word.height) bad.push(td.dataset.label + ' ' + i + ': the pill is ' + r.height + 'px tall');
+    });
+  });
+  return bad;
+})()`
+
+// On a phone the runs stack, each field beside its name: a run's status pill is as
+// wide as its word, and the note after it (replayed 1×) beside it, not under the
+// field's name.
+func TestInspectorRunsListStatusOnAPhone(t *testing.T) {
+	s, admin, ids := serveDeadLetters(t, 2)
+	run, _, _ := strings.Cut(ids[0], ":")
+	if status, out := postJSON(t, admin+"/api/v1/runs/"+run+"/replay", `{}`); status != http.StatusAccepted {
+		t.Fatalf("replay answered %d %v", status, out)
+	}
+	testutil.Eventually(t, 10*time.Second, "the replayed run failed again", func() bool {
+		r, err := s.engine.Run(context.Background(), run)
+		return err == nil && r.Status == engine.RunFailed && r.Replays == 1
+	})
+	b := newBrowse(t)
+	b.do("the runs on a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(admin+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#runs tr[data-run="`+run+`"] .note`)))
+	if bad := eval[[]string](b, "the cells", cellsUnderLabels); len(bad) > 0 {
+		t.Errorf("on a phone:\n%s", strings.Join(bad, "\n"))
 	}
 }
