@@ -59,8 +59,9 @@ func webhookKind() workflows.TriggerKind {
 			{Name: "max_body"},
 			{Name: "rate_limit"},
 		},
-		Blocks:     []workflows.BlockType{{Type: "verify", Labels: []string{"preset"}}},
-		EventAttrs: []string{"path", "method"},
+		Blocks:        []workflows.BlockType{{Type: "verify", Labels: []string{"preset"}}},
+		EventAttrs:    []string{"path", "method"},
+		HeadersAsSent: true, // dedupe, see dedupeKey
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
 			return newWebhook(b)
 		},

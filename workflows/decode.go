@@ -212,6 +212,7 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 	if kind.Where != "" {
 		sc.where = kind.Where
 	}
+	sc.headersAsSent = kind.HeadersAsSent
 	l.unset.eventRanges = nil
 	for _, a := range kind.EventAttrs {
 		if attr := content.Attributes[a]; attr != nil {

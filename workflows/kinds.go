@@ -77,6 +77,10 @@ type TriggerKind struct {
 	Reads []string
 	// Where names the trigger's templates in messages, when not "a trigger".
 	Where string
+	// HeadersAsSent: the trigger's templates read event.headers as the request brought
+	// them, credentials included (a webhook's dedupe, rendered as the request comes),
+	// where the filter and the steps read a credential header [redacted].
+	HeadersAsSent bool
 	// EventAttrs are the attributes a run's event is made of (a webhook's method and
 	// path), which hookflow run reads to make one without the trigger serving. What
 	// else a trigger reads (a webhook's verify blocks, a poll's request) only a serving

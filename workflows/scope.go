@@ -42,6 +42,10 @@ type scope struct {
 	// cannot read each other.
 	onFailure    bool
 	failureSteps []string
+	// headersAsSent: event.headers are as the request brought them, credentials
+	// included (see TriggerKind.HeadersAsSent); elsewhere a credential header reads
+	// [redacted].
+	headersAsSent bool
 }
 
 // stepReads are the names a step's expressions read (each in a for_each step only).
@@ -133,6 +137,11 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 		if field, ok := rootField(m, "run"); ok && slices.Contains(sc.readable(), "run") {
 			if d := sc.runFieldRef(field); d != nil {
 				report(loc.mistake(d), m.Property.Location())
+			}
+		}
+		if name, ok := eventHeader(m); ok && !sc.headersAsSent && slices.Contains(sc.readable(), "event") {
+			if d := redactedHeaderRef(name, sc.where); d != nil {
+				report(d, m.Property.Location())
 			}
 		}
 		if step, field, ok := stepField(m); ok && sc.stepRef(step) == nil {

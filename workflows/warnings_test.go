@@ -15,6 +15,7 @@ import (
 // and validate passes it, and says what looks wrong.
 var warningOnly = []string{
 	"condition_unknown_type",
+	"credential_header_read",
 	"credential_in_file",
 	"for_each_same_idempotency_key",
 	"output_field_missing",
