@@ -153,3 +153,80 @@ workflow "orders" {
 		}
 	}
 }
+
+// A dedupe template reads the headers as sent, those named as credentials included
+// (Twilio's I-Twilio-Idempotency-Token), where the event and its run read them
+// [redacted]: else every delivery would be a repeat of the first. An error quoting
+// such a header hides its value.
+func TestDedupeReadsCredentialHeadersAsSent(t *testing.T) {
+	h, starter := newHooks(t, "d.hcl", `
+workflow "twilio_status" {
+  trigger "webhook" {
+    path = "/twilio/status"
+    verify "basic" {
+      username = "twilio"
+      password = ["twilio-pass-2024"]
+    }
+    dedupe = "{{ event.headers['i-twilio-idempotency-token'] }}"
+  }
+}
+
+workflow "keyed" {
+  trigger "webhook" {
+    path   = "/keyed"
+    dedupe = "{{ int(event.headers['x-api-key']) }}"
+  }
+}
+`)
+	var logs testutil.LogBuffer
+	h.log = slog.New(slog.NewTextHandler(&logs, nil))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	post := func(path, token string, headers ...string) answer {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/hooks"+path, strings.NewReader("MessageSid=SM1&MessageStatus=delivered"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("twilio", "twilio-pass-2024")
+		req.Header.Set("I-Twilio-Idempotency-Token", token)
+		for i := 0; i < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return readAnswer(t, resp)
+	}
+	for i, c := range []struct {
+		token  string
+		status int
+	}{{"idem-A", 202}, {"idem-B", 202}, {"idem-A", 200}} {
+		a := post("/twilio/status", c.token)
+		if a.status != c.status || (c.status == 200) != (a.body["status"] == "duplicate") {
+			t.Errorf("delivery %d (%s): %d %v, want %d", i+1, c.token, a.status, a.body, c.status)
+		}
+	}
+	starter.mu.Lock()
+	events := starter.events["twilio_status"]
+	starter.mu.Unlock()
+	if len(events) != 2 {
+		t.Fatalf("%d runs, want 2", len(events))
+	}
+	for _, ev := range events {
+		if got := ev.Headers["i-twilio-idempotency-token"]; got != workflows.Redacted {
+			t.Errorf("the event keeps the token as %q, want it %s", got, workflows.Redacted)
+		}
+	}
+
+	if a := post("/keyed", "idem-C", "X-Api-Key", "apikey-notanumber-77"); a.status != http.StatusAccepted {
+		t.Fatalf("keyed: %d %v", a.status, a.body)
+	}
+	text := logs.String()
+	if !strings.Contains(text, "dedupe cannot be rendered") || !strings.Contains(text, "[redacted]") {
+		t.Errorf("the log does not show the error, redacted:\n%s", text)
+	}
+	if strings.Contains(text, "notanumber") {
+		t.Errorf("the log shows the credential header's value:\n%s", text)
+	}
+}

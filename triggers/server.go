@@ -1,7 +1,6 @@
 package triggers
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -306,9 +305,11 @@ func (h *Webhooks) takeBody(client netip.Addr, held, n int64) error {
 // filter that cannot be evaluated on ev (a workflow bug, such as comparing a missing
 // field) records a failed run that keeps the event, rather than dropping an event the
 // sender is told was accepted. started, when not nil, is called once the runs are
-// started, before a sync webhook waits for its run's answer.
+// started, before a sync webhook waits for its run's answer. The filter reads ev as
+// the run will; dedupe reads its headers as sent.
 func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []route, ev *workflows.Event, started func()) {
 	value := ev.Value()
+	sent := &sentEvent{event: value, header: r.Header}
 	var runs []string
 	duplicates := 0
 	var answering *route // the webhook that answers with its run (one per path at most)
@@ -329,7 +330,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 			rt.counts.filter()
 			continue
 		default:
-			if key := h.dedupeKey(rt, ev, env); key != "" {
+			if key := h.dedupeKey(rt, ev, sent); key != "" {
 				var first bool
 				runID, first, err = h.starter.StartOnce(r.Context(), rt.wf, ev, key, rt.hook.DedupeWindow)
 				if !first && err == nil {
@@ -505,47 +506,6 @@ func (h *Webhooks) await(w http.ResponseWriter, r *http.Request, rt *route, runI
 	}
 	httpjson.Write(w, http.StatusOK, reply.Output)
 	return true
-}
-
-// dedupeKey is what identifies a delivery of ev to rt's workflow: the webhook's dedupe
-// template, else the delivery id its verify preset's sender puts in every request.
-// "" when there is none. A template that cannot be rendered on ev dedupes nothing: the
-// event is taken rather than lost.
-func (h *Webhooks) dedupeKey(rt route, ev *workflows.Event, env *workflows.Env) string {
-	if rt.hook.Dedupe == nil {
-		return presetDeliveryID(rt.hook.preset, ev)
-	}
-	key, err := rt.hook.Dedupe.RenderString(env)
-	if err != nil {
-		// The error may quote the event: its credential values are hidden, as the run
-		// hides them.
-		h.log.Warn("dedupe cannot be rendered on this event; starting a run without it",
-			"workflow", rt.wf.Name, "event", ev.ID, "err", rt.wf.Secrets.PlusCredentials(env.Event).String(err.Error()))
-		return ""
-	}
-	return key
-}
-
-// presetDeliveryID is the id a verify preset's sender gives each delivery, the same on
-// every retry of it: GitHub's X-GitHub-Delivery, Standard Webhooks' webhook-id (Svix's
-// svix-id), Shopify's X-Shopify-Event-Id (the same for every delivery of one event,
-// X-Shopify-Webhook-Id when a sender gives none), and the id of a Stripe event.
-func presetDeliveryID(preset string, ev *workflows.Event) string {
-	switch preset {
-	case "github":
-		return ev.Headers["x-github-delivery"]
-	case "standard":
-		return cmp.Or(ev.Headers["webhook-id"], ev.Headers["svix-id"])
-	case "shopify":
-		return cmp.Or(ev.Headers["x-shopify-event-id"], ev.Headers["x-shopify-webhook-id"])
-	case "stripe":
-		if body, ok := ev.Body.(map[string]any); ok {
-			if id, ok := body["id"].(string); ok && strings.HasPrefix(id, "evt_") {
-				return id
-			}
-		}
-	}
-	return ""
 }
 
 // limited takes one request from the rate limit of every webhook of routes, or, when

@@ -373,33 +373,8 @@ func requestsHideSecrets(t *testing.T, b *redistest.Backend, aof bool) {
 	}
 
 	// Every key and value in Redis.
-	var dump strings.Builder
-	ctx := context.Background()
-	iter := b.Client.Scan(ctx, 0, "*", 100).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
-		dump.WriteString(key + "\n")
-		switch typ := b.Client.Type(ctx, key).Val(); typ {
-		case "string":
-			dump.WriteString(b.Client.Get(ctx, key).Val())
-		case "hash":
-			for k, v := range b.Client.HGetAll(ctx, key).Val() {
-				dump.WriteString(k + "=" + v + "\n")
-			}
-		case "list":
-			dump.WriteString(strings.Join(b.Client.LRange(ctx, key, 0, -1).Val(), "\n"))
-		case "set":
-			dump.WriteString(strings.Join(b.Client.SMembers(ctx, key).Val(), "\n"))
-		case "zset":
-			dump.WriteString(strings.Join(b.Client.ZRange(ctx, key, 0, -1).Val(), "\n"))
-		default:
-			t.Errorf("key %s is a %s, which this test does not read", key, typ)
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(dump.String(), `"X-Trace":"trace-1"`) {
+	dump := redisDump(t, b)
+	if !strings.Contains(dump, `"X-Trace":"trace-1"`) {
 		t.Errorf("the requests are not in Redis; is the dump empty?")
 	}
 
@@ -409,7 +384,7 @@ func requestsHideSecrets(t *testing.T, b *redistest.Backend, aof bool) {
 	quoted, _ := json.Marshal(requestCanary)
 	forms := []string{"Cn4ry", url.QueryEscape(requestCanary), url.PathEscape(requestCanary), string(quoted[1 : len(quoted)-1]),
 		base64.StdEncoding.EncodeToString([]byte("svc:" + requestCanary))}
-	sinks := map[string]string{"the history": history, "runs show": shown.String(), "Redis": dump.String(), "the log": logText}
+	sinks := map[string]string{"the history": history, "runs show": shown.String(), "Redis": dump, "the log": logText}
 	resp, err := http.Get("http://" + s.adminAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -448,4 +423,36 @@ func run_(t *testing.T, w io.Writer, args ...string) error {
 		return fmt.Errorf("%v: %v %s", args, err, stderr.String())
 	}
 	return nil
+}
+
+// redisDump is every key in b's Redis and its value, as text.
+func redisDump(t *testing.T, b *redistest.Backend) string {
+	t.Helper()
+	var dump strings.Builder
+	ctx := context.Background()
+	iter := b.Client.Scan(ctx, 0, "*", 100).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		dump.WriteString(key + "\n")
+		switch typ := b.Client.Type(ctx, key).Val(); typ {
+		case "string":
+			dump.WriteString(b.Client.Get(ctx, key).Val())
+		case "hash":
+			for k, v := range b.Client.HGetAll(ctx, key).Val() {
+				dump.WriteString(k + "=" + v + "\n")
+			}
+		case "list":
+			dump.WriteString(strings.Join(b.Client.LRange(ctx, key, 0, -1).Val(), "\n"))
+		case "set":
+			dump.WriteString(strings.Join(b.Client.SMembers(ctx, key).Val(), "\n"))
+		case "zset":
+			dump.WriteString(strings.Join(b.Client.ZRange(ctx, key, 0, -1).Val(), "\n"))
+		default:
+			t.Errorf("key %s is a %s, which this test does not read", key, typ)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return dump.String()
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -573,6 +574,71 @@ func TestDedupeUnderConcurrency(t *testing.T) {
 		}
 		if n := api.Total(); n != 2 {
 			t.Errorf("the API got %d calls, want the one run's 2 steps", n)
+		}
+	})
+}
+
+// A dedupe on a header named as a credential (Twilio's I-Twilio-Idempotency-Token,
+// which basic authentication does not check) tells deliveries apart by its value, on the
+// real engine, while Redis holds that value nowhere in clear: the event keeps it
+// [redacted], and the dedupe key only as a hash.
+func TestDedupeOnACredentialHeader(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		t.Setenv("TWILIO_PASS", "twilio-pass-2024")
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "twilio.hcl"), `workflow "twilio_status" {
+  trigger "webhook" {
+    path = "/twilio/status"
+    verify "basic" {
+      username = "twilio"
+      password = [secret("TWILIO_PASS")]
+    }
+    dedupe = "{{ event.headers['i-twilio-idempotency-token'] }}"
+  }
+  step "set" "seen" { sid = "{{ event.body.MessageSid }}" }
+}
+`)
+		s := serveDir(t, dir, b.URL, "127.0.0.1:0")
+		var runs []string
+		for i, c := range []struct {
+			token  string
+			status int
+		}{{"idem-A-5f1e9c", 202}, {"idem-B-0a7d44", 202}, {"idem-A-5f1e9c", 200}} {
+			form := url.Values{"MessageSid": {fmt.Sprintf("SM%d", i)}, "MessageStatus": {"delivered"}}
+			req, _ := http.NewRequest("POST", "http://"+s.publicAddr+"/hooks/twilio/status", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("I-Twilio-Idempotency-Token", c.token)
+			req.SetBasicAuth("twilio", "twilio-pass-2024")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var a map[string]any
+			json.NewDecoder(resp.Body).Decode(&a)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || (c.status == 200) != (a["status"] == "duplicate") {
+				t.Errorf("delivery %d (%s): %d %v, want %d", i+1, c.token, resp.StatusCode, a, c.status)
+			}
+			if resp.StatusCode == http.StatusAccepted {
+				runs = append(runs, a["status_url"].(string))
+			}
+		}
+		for _, u := range runs {
+			run := waitRun(t, u)
+			ev, _ := run["event"].(map[string]any)
+			headers, _ := ev["headers"].(map[string]any)
+			if run["status"] != "succeeded" || headers["i-twilio-idempotency-token"] != "[redacted]" {
+				t.Errorf("run %v: %v, the token %v", run["id"], run["status"], headers["i-twilio-idempotency-token"])
+			}
+		}
+		dump := redisDump(t, b)
+		if !strings.Contains(dump, "dedupe:") {
+			t.Error("no dedupe key in Redis; is the dump empty?")
+		}
+		for _, token := range []string{"idem-A-5f1e9c", "idem-B-0a7d44"} {
+			if strings.Contains(dump, token) {
+				t.Errorf("Redis holds %s in clear", token)
+			}
 		}
 	})
 }
