@@ -59,14 +59,16 @@ func (s *sentEvent) value() map[string]any {
 
 // presetDeliveryID is the id a verify preset's sender gives each delivery, the same on
 // every retry of it: GitHub's X-GitHub-Delivery, Standard Webhooks' webhook-id (Svix's
-// svix-id), Shopify's X-Shopify-Event-Id (the same for every delivery of one event,
+// svix-id: the id of the set of headers the request is verified with), Shopify's X-Shopify-Event-Id (the same for every delivery of one event,
 // X-Shopify-Webhook-Id when a sender gives none), and the id of a Stripe event.
 func presetDeliveryID(preset string, ev *workflows.Event) string {
 	switch preset {
 	case "github":
 		return ev.Headers["x-github-delivery"]
 	case "standard":
-		return cmp.Or(ev.Headers["webhook-id"], ev.Headers["svix-id"])
+		if names := standardSet(func(name string) bool { return ev.Headers[name] != "" }); names != nil {
+			return ev.Headers[names[0]]
+		}
 	case "shopify":
 		return cmp.Or(ev.Headers["x-shopify-event-id"], ev.Headers["x-shopify-webhook-id"])
 	case "stripe":

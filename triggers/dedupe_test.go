@@ -103,8 +103,10 @@ func TestPresetDeliveryIDs(t *testing.T) {
 		want    string
 	}{
 		{"github", map[string]string{"x-github-delivery": "d1"}, nil, "d1"},
-		{"standard", map[string]string{"webhook-id": "msg_1"}, nil, "msg_1"},
-		{"standard", map[string]string{"svix-id": "msg_2"}, nil, "msg_2"},
+		{"standard", map[string]string{"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "[redacted]"}, nil, "msg_1"},
+		{"standard", map[string]string{"svix-id": "msg_2", "svix-timestamp": "1", "svix-signature": "[redacted]"}, nil, "msg_2"},
+		// The id of the set the request was verified with, not a stray one.
+		{"standard", map[string]string{"svix-id": "msg_3", "svix-timestamp": "1", "svix-signature": "[redacted]", "webhook-id": "stray"}, nil, "msg_3"},
 		{"shopify", map[string]string{"x-shopify-webhook-id": "s1"}, nil, "s1"},
 		{"shopify", map[string]string{"x-shopify-webhook-id": "s2", "x-shopify-event-id": "e1"}, nil, "e1"},
 		{"stripe", nil, map[string]any{"id": "evt_1", "type": "x"}, "evt_1"},

@@ -283,16 +283,13 @@ func newStandardScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 }
 
 func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error {
-	id, ts, v, err := threeValues(h, "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature")
-	if err == nil && id == "" && ts == "" && v == "" {
-		// Svix sends the same headers named svix-…, unless its sender renamed them.
-		id, ts, v, err = threeValues(h, "Svix-Id", "Svix-Timestamp", "Svix-Signature")
+	names := standardSet(func(name string) bool { return h.Get(name) != "" })
+	if names == nil {
+		return verifyFailed("%s", standardMissing(h))
 	}
+	id, ts, v, err := threeValues(h, http.CanonicalHeaderKey(names[0]), http.CanonicalHeaderKey(names[1]), http.CanonicalHeaderKey(names[2]))
 	if err != nil {
 		return err
-	}
-	if id == "" || ts == "" || v == "" {
-		return verifyFailed("no webhook-id, webhook-timestamp or webhook-signature header (nor Svix's svix-id, svix-timestamp and svix-signature)")
 	}
 	if err := checkTimestamp(ts, now, s.tolerance); err != nil {
 		return err
@@ -308,7 +305,7 @@ func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error
 		}
 	}
 	if len(sigs) == 0 {
-		return verifyFailed("webhook-signature has no v1 signature")
+		return verifyFailed("%s has no v1 signature", names[2])
 	}
 	payload := append([]byte(id+"."+ts+"."), body...)
 	for _, key := range s.keys {
@@ -319,7 +316,60 @@ func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error
 			}
 		}
 	}
-	return verifyFailed("the webhook-signature does not match")
+	return verifyFailed("the %s does not match", names[2])
+}
+
+// standardHeaders are the headers a Standard Webhooks request is signed with: the
+// standard's, and Svix's names for them.
+var standardHeaders = [2][3]string{
+	{"webhook-id", "webhook-timestamp", "webhook-signature"},
+	{"svix-id", "svix-timestamp", "svix-signature"},
+}
+
+// standardSet is the set of standardHeaders a request is verified with: the
+// standard's when all three were sent, else Svix's when all three were, else nil.
+// sent reports whether a header (named in lower case) was sent with a value. A stray
+// header of one set beside a whole other set is left alone, as Svix's own verifier
+// leaves it.
+func standardSet(sent func(name string) bool) *[3]string {
+	for i, names := range standardHeaders {
+		if sent(names[0]) && sent(names[1]) && sent(names[2]) {
+			return &standardHeaders[i]
+		}
+	}
+	return nil
+}
+
+// standardMissing says which headers a request that has no whole set of
+// standardHeaders lacks: those of the set it started, or both sets' when it has some
+// of each, or all of them.
+func standardMissing(h http.Header) string {
+	var missing [2][]string
+	for i, names := range standardHeaders {
+		for _, n := range names {
+			if h.Get(n) == "" {
+				missing[i] = append(missing[i], n)
+			}
+		}
+	}
+	std, svix := missing[0], missing[1]
+	switch {
+	case len(std) == 3 && len(svix) == 3:
+		return "no webhook-id, webhook-timestamp or webhook-signature header (nor Svix's svix-id, svix-timestamp and svix-signature)"
+	case len(svix) == 3:
+		return "no " + orList(std) + " header"
+	case len(std) == 3:
+		return "no " + orList(svix) + " header"
+	}
+	return fmt.Sprintf("neither set of headers is whole: no %s, and no %s", orList(std), orList(svix))
+}
+
+// orList joins names as a sentence does: "a", "a or b", "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // basicScheme is HTTP basic authentication; several passwords allow rotation.

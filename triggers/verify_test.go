@@ -602,3 +602,39 @@ func TestVerifyRefusalsSayWhatIsWrong(t *testing.T) {
 		t.Errorf("the right signature: %v", err)
 	}
 }
+
+// The standard preset verifies with the webhook-… headers when all three were sent,
+// else with Svix's svix-… ones when all three were: a stray header of the other set
+// is left alone, as Svix's own verifier leaves it. A refusal names the headers
+// missing from the set the request started.
+func TestStandardHeaderSets(t *testing.T) {
+	v := buildVerifier(t, `verify "standard" { secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }`)
+	body := []byte(`{"test": 2432232314}`)
+	now := time.Unix(1614265330, 0)
+	const id, ts, sig = "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+	for _, c := range []struct {
+		name string
+		h    http.Header
+		want string // "" verifies
+	}{
+		{"svix's", header("svix-id", id, "svix-timestamp", ts, "svix-signature", sig), ""},
+		{"svix's and a stray webhook-id", header("svix-id", id, "svix-timestamp", ts, "svix-signature", sig, "webhook-id", "stray"), ""},
+		{"the standard's and a stray svix-id", header("webhook-id", id, "webhook-timestamp", ts, "webhook-signature", sig, "svix-id", "stray"), ""},
+		{"the standard's, wrong, beside svix's", header("webhook-id", id, "webhook-timestamp", ts, "webhook-signature", "v1,AAAA",
+			"svix-id", id, "svix-timestamp", ts, "svix-signature", sig), "the webhook-signature does not match"},
+		{"svix's, wrong", header("svix-id", id+"x", "svix-timestamp", ts, "svix-signature", sig), "the svix-signature does not match"},
+		{"none", header(), "no webhook-id, webhook-timestamp or webhook-signature header (nor Svix's svix-id, svix-timestamp and svix-signature)"},
+		{"svix's, no signature", header("svix-id", id, "svix-timestamp", ts), "no svix-signature header"},
+		{"the standard's id only", header("webhook-id", id), "no webhook-timestamp or webhook-signature header"},
+		{"some of each", header("webhook-id", id, "svix-id", id, "svix-timestamp", ts),
+			"neither set of headers is whole: no webhook-timestamp or webhook-signature, and no svix-signature"},
+	} {
+		err := v.verify(c.h, body, now)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (!errors.Is(err, errVerify) || !strings.HasSuffix(err.Error(), ": "+c.want)):
+			t.Errorf("%s: %v, want it to say %q", c.name, err, c.want)
+		}
+	}
+}
