@@ -27,6 +27,9 @@ import (
 // given, so that one can be rotated without dropping requests.
 type verifier interface {
 	verify(h http.Header, body []byte, now time.Time) error
+	// settings are its effective settings, by name, defaults filled in, which tell
+	// whether two webhooks verify alike (verifyalike.go).
+	settings() map[string]setting
 }
 
 // errVerify is the cause of every verification failure; the message says what failed,
@@ -51,11 +54,11 @@ var secretsAttr = workflows.Attr{Name: "secrets", Required: true}
 var presets = map[string]preset{
 	"github": {attrs: []workflows.Attr{secretsAttr}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
 		secrets, diags := secretList(b)
-		return &hmacScheme{header: "X-Hub-Signature-256", name: "X-Hub-Signature-256", prefix: "sha256=", hash: sha256.New, encoding: "hex", secrets: secrets}, diags
+		return &hmacScheme{header: "X-Hub-Signature-256", name: "X-Hub-Signature-256", prefix: "sha256=", hash: sha256.New, algorithm: "sha256", encoding: "hex", secrets: secrets}, diags
 	}},
 	"shopify": {attrs: []workflows.Attr{secretsAttr}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
 		secrets, diags := secretList(b)
-		return &hmacScheme{header: "X-Shopify-Hmac-Sha256", name: "X-Shopify-Hmac-Sha256", hash: sha256.New, encoding: "base64", secrets: secrets}, diags
+		return &hmacScheme{header: "X-Shopify-Hmac-Sha256", name: "X-Shopify-Hmac-Sha256", hash: sha256.New, algorithm: "sha256", encoding: "base64", secrets: secrets}, diags
 	}},
 	"hmac": {attrs: []workflows.Attr{secretsAttr, {Name: "header", Required: true}, {Name: "algorithm"}, {Name: "encoding"}, {Name: "prefix"}},
 		new: newHMACScheme},
@@ -130,12 +133,13 @@ func secretList(b *workflows.Block) ([]string, hcl.Diagnostics) {
 // hmacScheme is a signature header holding an HMAC of the body: GitHub, Shopify and
 // the generic hmac preset.
 type hmacScheme struct {
-	header   string // canonical, as it is looked up
-	name     string // as the file spells it, as refusals name it
-	prefix   string
-	hash     func() hash.Hash
-	encoding string // hex or base64
-	secrets  []string
+	header    string // canonical, as it is looked up
+	name      string // as the file spells it, as refusals name it
+	prefix    string
+	hash      func() hash.Hash
+	algorithm string // the hash's name
+	encoding  string // hex or base64
+	secrets   []string
 }
 
 var hashes = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}
@@ -153,7 +157,7 @@ func newHMACScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	prefix, d := b.ConstString("prefix", "")
 	diags = append(diags, d...)
-	return &hmacScheme{header: http.CanonicalHeaderKey(header), name: header, prefix: prefix, hash: hashes[alg], encoding: enc, secrets: secrets}, diags
+	return &hmacScheme{header: http.CanonicalHeaderKey(header), name: header, prefix: prefix, hash: hashes[alg], algorithm: alg, encoding: enc, secrets: secrets}, diags
 }
 
 func (s *hmacScheme) verify(h http.Header, body []byte, _ time.Time) error {
@@ -365,11 +369,16 @@ func standardMissing(h http.Header) string {
 }
 
 // orList joins names as a sentence does: "a", "a or b", "a, b or c".
-func orList(names []string) string {
+func orList(names []string) string { return joinList(names, " or ") }
+
+// andList joins names as a sentence does: "a", "a and b", "a, b and c".
+func andList(names []string) string { return joinList(names, " and ") }
+
+func joinList(names []string, last string) string {
 	if len(names) < 2 {
 		return strings.Join(names, "")
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	return strings.Join(names[:len(names)-1], ", ") + last + names[len(names)-1]
 }
 
 // basicScheme is HTTP basic authentication; several passwords allow rotation.

@@ -412,6 +412,73 @@ func TestSharedPathsMustVerifyAlike(t *testing.T) {
 	}
 }
 
+// Webhooks sharing a path verify alike when their effective settings are equal: the
+// order of secrets, a repeated one, and a setting written as its default do not
+// matter. When they differ, the message names the settings, never a secret's value.
+func TestSharedPathsCompareEffectiveSettings(t *testing.T) {
+	wf := func(name, verify string) string {
+		return fmt.Sprintf("workflow %q {\n  trigger \"webhook\" {\n    path = \"/shared\"\n%s\n  }\n}\n", name, verify)
+	}
+	load := func(a, b string) string {
+		_, diags := loadHooks("s.hcl", wf("a", a)+wf("b", b))
+		return diagsText(diags, false)
+	}
+	const key = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	for _, c := range []struct{ name, a, b, want string }{
+		{"secrets in another order", `verify "stripe" { secrets = ["secret-one1", "secret-two2"] }`,
+			`verify "stripe" { secrets = ["secret-two2", "secret-one1", "secret-two2"] }`, ""},
+		{"the default tolerance written", `verify "stripe" { secrets = ["secret-one1"] }`,
+			`verify "stripe" {
+  secrets   = ["secret-one1"]
+  tolerance = "300s"
+}`, ""},
+		{"a standard key with and without its prefix", `verify "standard" { secrets = ["whsec_` + key + `"] }`,
+			`verify "standard" { secrets = ["` + key + `"] }`, ""},
+		{"the hmac defaults written", `verify "hmac" {
+  secrets = ["secret-one1"]
+  header  = "linear-signature"
+}`, `verify "hmac" {
+  secrets   = ["secret-one1"]
+  header    = "Linear-Signature"
+  algorithm = "sha256"
+  encoding  = "hex"
+}`, ""},
+		{"another tolerance and secret", `verify "stripe" { secrets = ["secret-one1"] }`,
+			`verify "stripe" {
+  secrets   = ["secret-one1", "secret-new3"]
+  tolerance = "10m"
+}`, `Workflow "b"'s webhook on POST /shared and workflow "a"'s (at s.hcl:4:1) both verify with "stripe", but the secrets differ and tolerance is 10m here and 5m there.`},
+		{"another encoding", `verify "hmac" {
+  secrets = ["secret-one1"]
+  header  = "X-Sig"
+}`, `verify "hmac" {
+  secrets  = ["secret-one1"]
+  header   = "X-Sig"
+  encoding = "base64"
+}`, "but encoding is base64 here and hex there."},
+		{"another user", `verify "basic" {
+  username = "twilio"
+  password = ["secret-one1"]
+}`, `verify "basic" {
+  username = "twilio2"
+  password = ["secret-one1"]
+}`, `but username is "twilio2" here and "twilio" there.`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := load(c.a, c.b)
+			switch {
+			case c.want == "" && got != "no diagnostics":
+				t.Errorf("alike, yet: %s", got)
+			case c.want != "" && !strings.Contains(strings.Join(strings.Fields(got), " "), c.want):
+				t.Errorf("got %s\nwant it to say %s", got, c.want)
+			}
+			if strings.Contains(got, "secret-new3") || strings.Contains(got, "secret-one1") {
+				t.Errorf("a secret is in the message: %s", got)
+			}
+		})
+	}
+}
+
 func TestSharedPathRules(t *testing.T) {
 	load := func(src string) string {
 		_, diags := loadHooks("p.hcl", src)

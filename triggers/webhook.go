@@ -3,8 +3,6 @@
 package triggers
 
 import (
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -30,7 +28,6 @@ type Webhook struct {
 	segments    []string
 	preset      string   // the verify preset, "" for none
 	verify      verifier // nil: requests are not verified
-	verifyKey   string   // equal for equal verify blocks
 	verifyRange hcl.Range
 }
 
@@ -164,15 +161,6 @@ func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnosti
 		return diags
 	}
 	w.verify, w.verifyRange, w.preset = v, raw.DefRange, name
-	// A digest of the preset and its settings tells whether two webhooks verify alike,
-	// without keeping the secrets in a comparable string.
-	settings := map[string]any{}
-	for _, n := range vb.Names() {
-		settings[n], _ = vb.Template(n).Const()
-	}
-	data, _ := json.Marshal(settings)
-	sum := sha256.Sum256(append([]byte(name+"\x00"), data...))
-	w.verifyKey = name + ":" + fmt.Sprintf("%x", sum[:8])
 	return diags
 }
 
@@ -214,19 +202,35 @@ func checkWebhooks(ts []*workflows.Trigger) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Webhooks on one path name its parameters differently",
 				Detail: fmt.Sprintf("Workflow %q's webhook on %s %s and workflow %q's on %s (at %s) receive the same requests; name the parameters alike.",
 					t.Workflow, w.Method, w.Path, f.Workflow, fw.Path, at), Subject: t.DefRange.Ptr()})
-		case fw.verifyKey != w.verifyKey:
+		case fw.preset != w.preset:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Webhooks on one path verify differently",
-				Detail: fmt.Sprintf("Workflow %q's webhook on %s %s verifies with %s, but workflow %q's (at %s:%d:%d) with %s. "+
+				Detail: fmt.Sprintf("Workflow %q's webhook on %s %s verifies with %s, but workflow %q's (at %s) with %s. "+
 					"Webhooks sharing a path receive the same requests, so they must verify them the same way.",
-					t.Workflow, w.Method, w.Path, w.verifyName(), f.Workflow, fw.verifyRange.Filename,
-					fw.verifyRange.Start.Line, fw.verifyRange.Start.Column, fw.verifyName()),
+					t.Workflow, w.Method, w.Path, w.verifyName(), f.Workflow, rangeAt(fw.verifyRange), fw.verifyName()),
 				Subject: w.verifyRange.Ptr(),
 			})
+		case w.verify != nil:
+			if differ := settingsDiffer(w.verify, fw.verify); len(differ) > 0 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Webhooks on one path verify differently",
+					Detail: fmt.Sprintf("Workflow %q's webhook on %s %s and workflow %q's (at %s) both verify with %s, but %s. "+
+						"Webhooks sharing a path receive the same requests, so they must verify them the same way "+
+						"(the order of secrets does not matter, and a setting left out is its default).",
+						t.Workflow, w.Method, w.Path, f.Workflow, rangeAt(fw.verifyRange), w.verifyName(), andList(differ)),
+					Subject: w.verifyRange.Ptr(),
+				})
+			}
 		}
 	}
 	return diags
+}
+
+// rangeAt is where a range starts, as a message names it: file:line:column.
+func rangeAt(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
 // shape is the path with its parameters unnamed: /gh/{repo} and /gh/{name} are one path.
@@ -247,8 +251,7 @@ func (w *Webhook) verifyName() string {
 	if w.verify == nil {
 		return "nothing"
 	}
-	name, _, _ := strings.Cut(w.verifyKey, ":")
-	return fmt.Sprintf("%q", name)
+	return fmt.Sprintf("%q", w.preset)
 }
 
 // parsePath splits a webhook path into segments; "{name}" segments capture a value.
