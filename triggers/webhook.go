@@ -129,6 +129,9 @@ func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnosti
 	p, ok := presets[name]
 	if !ok {
 		detail := fmt.Sprintf("There is no verify preset %q. The presets are: %s.", name, strings.Join(presetNames(), ", "))
+		if hint := presetHint(name); hint != "" {
+			detail = fmt.Sprintf("There is no verify preset %q. %s", name, hint)
+		}
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown verify preset %q", name),
 			Detail: detail, Subject: raw.LabelRanges[0].Ptr()}}
 	}
