@@ -28,7 +28,7 @@ workflow "shopify_order" {
   description = "Paid Shopify orders -> warehouse shipment -> accounting invoice"
 
   # Repeated deliveries start nothing: the shopify preset dedupes on
-  # X-Shopify-Webhook-Id.
+  # X-Shopify-Event-Id (X-Shopify-Webhook-Id when Shopify sends none).
   trigger "webhook" {
     path = "/shopify/orders"
     verify "shopify" {
