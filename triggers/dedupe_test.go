@@ -232,3 +232,59 @@ workflow "keyed" {
 		t.Errorf("the log shows the credential header's value:\n%s", text)
 	}
 }
+
+// GitHub gives one X-GitHub-Delivery to every delivery of one event, to each hook
+// and app subscribed: the github preset starts one run per event, and a dedupe of
+// the delivery and X-GitHub-Hook-ID one per hook.
+func TestGitHubDeliveryIDIsPerEvent(t *testing.T) {
+	srv, starter := serveHooks(t, "gh.hcl", `
+workflow "per_event" {
+  trigger "webhook" {
+    path = "/github"
+    verify "github" {
+      secrets = ["It's a Secret to Everybody"]
+    }
+  }
+}
+
+workflow "per_hook" {
+  trigger "webhook" {
+    path = "/github-hooks"
+    verify "github" {
+      secrets = ["It's a Secret to Everybody"]
+    }
+    dedupe = "{{ event.headers['x-github-delivery'] }}/{{ event.headers['x-github-hook-id'] }}"
+  }
+}
+`)
+	body := `{"ref": "refs/heads/main"}`
+	m := hmac.New(sha256.New, []byte("It's a Secret to Everybody"))
+	m.Write([]byte(body))
+	sig := "sha256=" + hex.EncodeToString(m.Sum(nil))
+	post := func(path, hook string) answer {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/hooks"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", sig)
+		req.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+		req.Header.Set("X-GitHub-Hook-ID", hook)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return readAnswer(t, resp)
+	}
+	if a, b := post("/github", "101"), post("/github", "202"); a.status != 202 || b.status != 200 || b.body["status"] != "duplicate" {
+		t.Errorf("the preset, two hooks: %d then %d %v; want one run", a.status, b.status, b.body)
+	}
+	if a, b := post("/github-hooks", "101"), post("/github-hooks", "202"); a.status != 202 || b.status != 202 {
+		t.Errorf("dedupe per hook, two hooks: %d then %d %v; want two runs", a.status, b.status, b.body)
+	}
+	if a := post("/github-hooks", "202"); a.status != 200 || a.body["status"] != "duplicate" {
+		t.Errorf("dedupe per hook, a hook's redelivery: %d %v", a.status, a.body)
+	}
+	if n := starter.count(); n != 3 {
+		t.Errorf("%d runs, want 3", n)
+	}
+}
