@@ -85,7 +85,8 @@ func (e *Engine) cancel(ctx context.Context, runID string, cascade bool) (*Cance
 func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow, cascade bool) {
 	sh := e.q.shardFor(wf.Name)
 	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
-		if _, ok := s.Action.(workflows.SubRun); !ok {
+		sub, ok := s.Action.(workflows.SubRun)
+		if !ok {
 			continue
 		}
 		ids := []string{childIDOf(runID, s.Name, nil)}
@@ -97,7 +98,16 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 				continue
 			}
 			for i := 0; set != nil && i < set.n; i++ {
-				ids = append(ids, childIDOf(runID, s.Name, &workflows.Item{Key: set.key(i)}))
+				item := &workflows.Item{Key: set.key(i)}
+				id := childIDOf(runID, s.Name, item)
+				if olderChildID(runID, s.Name, item) != "" { // an older build may have started it
+					job := unit{step: s.Name, part: partItem, item: i}.jobID(runID)
+					if id, _, err = e.q.findChild(ctx, e.q.shardFor(sub.Calls()), runID, s.Name, job, item); err != nil {
+						e.log.Warn("looking for a child run of a cancelled run failed; it runs on", "run", runID, "step", s.Name, "err", err)
+						continue
+					}
+				}
+				ids = append(ids, id)
 			}
 		}
 		for _, id := range ids {

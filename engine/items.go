@@ -58,7 +58,7 @@ func (j *job) item() (*workflows.Item, error) {
 		if err != nil {
 			return nil, fmt.Errorf("item %d key: %w", j.unit.item, err)
 		}
-		it.Key = k
+		it.Key, it.Unencoded = k, j.listed != listedEncoded
 	}
 	if j.value == "" {
 		return nil, fmt.Errorf("item %d of step %s: its value is gone (the run's items expired?)", j.unit.item, j.unit.step)

@@ -17,7 +17,8 @@ import (
 //	{hf:N}:job:<id>        hash  one job: run, workflow, step, part, attempt, token; pages,
 //	                             page:<n>, request:<n>, response: the pages its paginated
 //	                             step read (scripts/page.lua)
-//	{hf:N}:items:<run>:<st> hash a for_each step's items: n, v:<i> values, k:<i> map keys
+//	{hf:N}:items:<run>:<st> hash a for_each step's items: n, v:<i> values, k:<i> map keys,
+//	                             map for a map's (2: its ids percent-encode the keys, olderids.go)
 //	{hf:N}:results:<run>:<st> hash the records of a for_each step's items, by index
 //	{hf:N}:todo:<run>:<st> list  a for_each step's items waiting for a slot
 //	{hf:N}:ready:<wf>      zset  queued jobs of a workflow, by due time (ms)

@@ -262,6 +262,9 @@ type job struct {
 	run     map[string]string // the run hash as it was when the job was leased; nil when chained
 	// key and value are an item's key (JSON; "" for a list's index) and value (JSON).
 	key, value string
+	// listed is the map field of an item's items hash: "2" when its listing
+	// percent-encodes map keys in ids (olderids.go).
+	listed string
 	// crashed is why a job whose workers kept dying is recorded failed, not run.
 	crashed string
 	// held is the record of a unit that waited out a delay in its job: it settles with it.
@@ -305,7 +308,7 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 // parseJob decodes one job of lease.lua's reply.
 func parseJob(sh *shard, r any) (*job, error) {
 	a, ok := r.([]any)
-	if !ok || len(a) != 12 {
+	if !ok || len(a) != 13 {
 		return nil, fmt.Errorf("lease: unexpected reply %v", r)
 	}
 	j := &job{shard: sh, run: map[string]string{}}
@@ -344,6 +347,7 @@ func parseJob(sh *shard, r any) (*job, error) {
 			return nil, fmt.Errorf("job %s: its pages kept: %w", j.id, err)
 		}
 	}
+	j.listed, _ = a[12].(string)
 	return j, nil
 }
 
@@ -515,7 +519,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 		return nil, scriptError(err)
 	}
 	res, ok := reply.([]any) // 0 when nothing was leased to the caller
-	if !ok || len(res) != 6 {
+	if !ok || len(res) != 7 {
 		return nil, nil
 	}
 	token, _ := res[0].(string)
@@ -529,6 +533,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	j := &job{shard: sh, id: id, unit: next, token: token, attempt: 1}
 	j.key, _ = res[4].(string)
 	j.value, _ = res[5].(string)
+	j.listed, _ = res[6].(string)
 	return j, nil
 }
 

@@ -70,7 +70,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	// It waited for its child already: parked, or its read of the child failed after
 	// it parked (that retry's record names the child, as a park's does).
 	waited := parked != nil || namesChild(last)
-	fields, err := childFields(ctx, p.e.q.rdb, sh.run(childID))
+	childID, fields, err := p.e.q.findChild(ctx, sh, r.id, step.Name, j.id, item)
 	if err != nil {
 		o := outcome{status: StatusFailed, err: err}
 		if waited {
@@ -144,7 +144,8 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 }
 
 // childIDOf is the id of the child run of a workflow step's unit in run runID:
-// <run>:<step>, or <run>:<step>:<key> for an item (Item.IDText).
+// <run>:<step>, or <run>:<step>:<key> for an item (Item.IDText). An older build's
+// child of an item may have another (findChild).
 func childIDOf(runID, step string, item *workflows.Item) string {
 	if item != nil {
 		return runID + ":" + step + ":" + item.IDText()
@@ -167,7 +168,11 @@ func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) error {
 			return nil // its item cannot be read: nor could its child have been started
 		}
 	}
-	return p.e.cancelRun(p.work, childIDOf(r.id, step.Name, item), false)
+	id, _, err := p.e.q.findChild(p.work, p.e.q.shardFor(sub.Calls()), r.id, step.Name, j.id, item)
+	if err != nil {
+		return err
+	}
+	return p.e.cancelRun(p.work, id, false)
 }
 
 // namesChild reports whether rec, a retrying attempt's record, names the child run it
@@ -263,9 +268,10 @@ func childResult(wf *workflows.Workflow, reply *workflows.Reply) any {
 }
 
 // childFields reads what a workflow step needs of its child run (status, workflow,
-// version, error) rather than the whole run; none when the child does not exist.
-func childFields(ctx context.Context, rdb redis.UniversalClient, key string) (map[string]string, error) {
-	names := []string{"status", "wf", "ver", "error"}
+// version, error, and the fields named in more) rather than the whole run; none when
+// the child does not exist.
+func childFields(ctx context.Context, rdb redis.UniversalClient, key string, more ...string) (map[string]string, error) {
+	names := append([]string{"status", "wf", "ver", "error"}, more...)
 	vals, err := rdb.HMGet(ctx, key, names...).Result()
 	if err != nil {
 		return nil, err

@@ -45,6 +45,10 @@ func (e *Expr) Eval(env *Env) (any, error) {
 type Item struct {
 	Key   any
 	Value any
+	// Unencoded marks an item of a map that a build before map keys were
+	// percent-encoded listed (a run in flight across the upgrade): its calls send the
+	// Idempotency-Key that build sent them (CallIDText).
+	Unencoded bool
 }
 
 // KeyText is the item's key as it appears in ids and Idempotency-Keys: the index in
@@ -80,9 +84,24 @@ func (it Item) IDText() string {
 	return b.String()
 }
 
+// CallIDText is the item's key as its Idempotency-Key holds it: IDText, or, for an
+// Unencoded item, KeyText, the key its earlier attempts sent, so that an API
+// honouring the header sees the same key across the upgrade. (A key with a control
+// character is encoded all the same: no header could carry it, so no attempt sent it.)
+func (it Item) CallIDText() string {
+	key := it.KeyText()
+	if it.Unencoded && !strings.ContainsFunc(key, isControl) {
+		return key
+	}
+	return it.IDText()
+}
+
+// isControl reports whether c is a control character, which no header value holds.
+func isControl(c rune) bool { return c < 0x20 || c == 0x7f }
+
 // idEscaped reports whether IDText percent-encodes c.
 func idEscaped(c rune) bool {
-	return c == '%' || c == ':' || c < 0x20 || c == 0x7f
+	return c == '%' || c == ':' || isControl(c)
 }
 
 // EachValue is what expressions read as each: {key, value}.

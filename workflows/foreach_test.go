@@ -236,6 +236,9 @@ func TestItemKeys(t *testing.T) {
 		{"a map key with a percent sign", &Item{Key: "x%3Ad", Value: 1}, "x%3Ad", "r1:s:x%253Ad"},
 		{"a map key with a newline", &Item{Key: "a\nb\x7f", Value: 1}, "a\nb\x7f", "r1:s:a%0Ab%7F"},
 		{"a map key in Unicode", &Item{Key: "café", Value: 1}, "café", "r1:s:café"},
+		{"an older build's item with a colon", &Item{Key: "x:d", Value: 1, Unencoded: true}, "x:d", "r1:s:x:d"},
+		{"an older build's item with a percent sign", &Item{Key: "x%3Ad", Value: 1, Unencoded: true}, "x%3Ad", "r1:s:x%3Ad"},
+		{"an older build's item with a newline", &Item{Key: "a:\nb", Value: 1, Unencoded: true}, "a:\nb", "r1:s:a%3A%0Ab"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

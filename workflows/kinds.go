@@ -163,7 +163,7 @@ func (w *Wait) Value() map[string]any {
 
 // IdempotencyKey is the key an outbound call carries so that the far end can discard a
 // repeat: it is the same for every attempt of one step of one run, <run>:<step>, and
-// of one item of a for_each step, <run>:<step>:<key> (Item.IDText). A step of the on_failure block
+// of one item of a for_each step, <run>:<step>:<key> (Item.CallIDText). A step of the on_failure block
 // calls once per failure of its run: <run>:on_failure/<step>, and <run>:on_failure/<step>:<n>
 // for the nth failure after the first.
 func (c *Call) IdempotencyKey() string {
@@ -171,7 +171,7 @@ func (c *Call) IdempotencyKey() string {
 		return c.RunID + ":" + c.Step + ":" + strconv.Itoa(c.Failure)
 	}
 	if c.Item != nil {
-		return c.RunID + ":" + c.Step + ":" + c.Item.IDText()
+		return c.RunID + ":" + c.Step + ":" + c.Item.CallIDText()
 	}
 	return c.RunID + ":" + c.Step
 }

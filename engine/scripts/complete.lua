@@ -19,7 +19,9 @@
 --         i P K V ...   the items the step lists: P (key, value) pairs of JSON, the key
 --                       '' for a list's index
 --         m             the items listed are a map's, even none: the items hash's
---                       map field says so
+--                       map field says so, 2 (builds before "engine: an item's map
+--                       key is percent-encoded in its child run's id and
+--                       Idempotency-Key" wrote 1, and builds before the field none)
 --         v M I K V ... M items listed from sensitive values: index I, the shown forms
 --                       of its key K and value V ('' for one that holds none), kept
 --                       in the items hash (h:<i>, hk:<i>, the indexes in h) until the
@@ -128,7 +130,9 @@ if redis.call('HGET', job_key, 'token') ~= token then
 end
 local now, now_s = now_ms()
 local at = wait == 0 and now_s or digits(now + wait) -- when what this queues is due
-local chained = 0 -- or {token, job id, step, part, item key, item value} when leased to the caller
+-- 0, or {token, job id, step, part, item key, item value, the items hash's map field}
+-- when a job is leased to the caller
+local chained = 0
 
 -- lease_new makes a job and leases it to the committing worker, skipping the queue,
 -- with the committing job's token (lib.lua's lease tokens); false when the job exists
@@ -181,7 +185,7 @@ end
 if n_items >= 0 then
   redis.call('HSET', items_key, 'n', n_items)
   if map_items then
-    redis.call('HSET', items_key, 'map', 1)
+    redis.call('HSET', items_key, 'map', 2)
   end
 end
 for i = 0, n_items - 1 do
@@ -219,8 +223,8 @@ if todo_op == 'n' then
     local key = prefix .. 'job:' .. id
     if chain == 'todo' and wait == 0 then
       if lease_new(key, id, each, idx) then
-        local kv = redis.call('HMGET', items_key, 'k:' .. idx, 'v:' .. idx)
-        chained = {token, id, each, idx, kv[1], kv[2]}
+        local kv = redis.call('HMGET', items_key, 'k:' .. idx, 'v:' .. idx, 'map')
+        chained = {token, id, each, idx, kv[1], kv[2], kv[3]}
       end
     elseif new_job(key, runid, wf, each, idx) then
       enqueue(Q, wf, id, at)
@@ -249,7 +253,7 @@ for i = 0, n_next - 1 do
   local key = KEYS[k_next + i]
   if i == 0 and chain == 'first' and wait == 0 then
     if lease_new(key, id, step, part) then
-      chained = {token, id, step, part, false, false}
+      chained = {token, id, step, part, false, false, false}
     end
   elseif new_job(key, runid, wf, step, part) then
     enqueue(Q, wf, id, at)

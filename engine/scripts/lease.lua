@@ -12,7 +12,8 @@
 -- leased, else the ms until the earliest queued job is due or lease expires; a job is
 -- {job id, token, attempt, step, part, {run hash fields and values}, item key JSON,
 -- item value JSON, crash error, held record, an item's record of its last attempt,
--- how many pages its paginated step kept (page.lua)}, false for those it does not have.
+-- how many pages its paginated step kept (page.lua), its items hash's map field},
+-- false for those it does not have.
 local K = {due = KEYS[1], leases = KEYS[2], tokens = KEYS[3], wake = KEYS[4]}
 local prefix, max, lease, max_reaps = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now, now_s = now_ms()
@@ -57,16 +58,16 @@ for _, wf in ipairs(wfs) do
       if redis.call('HGET', run, 'status') == RUN_QUEUED then
         redis.call('HSET', run, 'status', RUN_RUNNING, 'started', now_s)
       end
-      local key, value, last = false, false, false
+      local key, value, last, listed = false, false, false, false
       if part ~= '' and part ~= 'join' then
-        local kv = redis.call('HMGET', prefix .. 'items:' .. runid .. ':' .. step, 'k:' .. part, 'v:' .. part)
-        key, value = kv[1], kv[2]
+        local kv = redis.call('HMGET', prefix .. 'items:' .. runid .. ':' .. step, 'k:' .. part, 'v:' .. part, 'map')
+        key, value, listed = kv[1], kv[2], kv[3]
         if attempt > 1 then -- a retried item: its requests so far are in its record
           last = redis.call('HGET', prefix .. 'results:' .. runid .. ':' .. step, part)
         end
       end
       out[#out + 1] = {id, token, attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held, last,
-        pages}
+        pages, listed}
     end
   end
   local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
