@@ -75,8 +75,20 @@ func (e *Engine) UseSchedules(ctx context.Context, wf *workflows.Workflow, sched
 // returned, so a new schedule starts with its next tick instead of catching up on the
 // past.
 func (e *Engine) LastTick(ctx context.Context, wf *workflows.Workflow, schedule string) (time.Time, error) {
-	key := e.q.scheduleKey(wf.Name, schedule)
-	ms, err := lastTickScript.Run(ctx, e.q.rdb, []string{key}, tickTTL.Milliseconds()).Text()
+	return e.LastTickFrom(ctx, wf, schedule, "")
+}
+
+// LastTickFrom is LastTick for a schedule that was named former before (a poll
+// trigger's, whose name once held its schedule): the first time it is asked for, it
+// takes the last tick kept under former when there is one, so that the upgrade that
+// renamed it catches up on a tick missed meanwhile rather than wait for the next. ""
+// names none.
+func (e *Engine) LastTickFrom(ctx context.Context, wf *workflows.Workflow, schedule, former string) (time.Time, error) {
+	keys := []string{e.q.scheduleKey(wf.Name, schedule)}
+	if former != "" {
+		keys = append(keys, e.q.scheduleKey(wf.Name, former))
+	}
+	ms, err := lastTickScript.Run(ctx, e.q.rdb, keys, tickTTL.Milliseconds()).Text()
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -100,6 +100,19 @@ func (p *Poll) LastState(ctx context.Context, c states, wf *workflows.Workflow) 
 	return c.PollState(ctx, wf, p.formerKey)
 }
 
+// lastTicks is where the last ticks of polls are kept (the engine).
+type lastTicks interface {
+	LastTickFrom(ctx context.Context, wf *workflows.Workflow, schedule, former string) (time.Time, error)
+}
+
+// LastTick returns the last tick of the poll claimed. A poll with none under its key
+// takes the one kept under its key of before, which named its schedule too: a tick
+// missed while no process ran is polled after the upgrade that changed the key, as
+// after a restart.
+func (p *Poll) LastTick(ctx context.Context, c lastTicks, wf *workflows.Workflow) (time.Time, error) {
+	return c.LastTickFrom(ctx, wf, p.key, p.formerKey)
+}
+
 // DefaultSeenWindow is how long an item's key is remembered when the poll does not
 // say.
 const DefaultSeenWindow = 30 * 24 * time.Hour

@@ -14,8 +14,9 @@ import (
 
 // Polls is what a Poller needs of the engine.
 type Polls interface {
-	// LastTick returns the last tick of schedule claimed (see Ticks).
-	LastTick(ctx context.Context, wf *workflows.Workflow, schedule string) (time.Time, error)
+	// LastTickFrom returns the last tick of schedule claimed (see Ticks), or, the first
+	// time schedule is asked for, the last kept under former, the name it had before.
+	LastTickFrom(ctx context.Context, wf *workflows.Workflow, schedule, former string) (time.Time, error)
 	// ClaimTick claims a tick of schedule, once across every process.
 	ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error)
 	// PollState returns what the poll kept after its last good poll; found false

@@ -132,3 +132,36 @@ func TestPollReadsItsStateFromBeforeItsKeyLeftOutTheSchedule(t *testing.T) {
 		}
 	})
 }
+
+// A poll with no last tick under its key takes the one an older build claimed under
+// the key it had then, which named its schedule too: the tick missed while no process
+// ran is polled after the upgrade, as after a restart. Its own key, once there, wins.
+func TestPollTakesItsLastTickFromBeforeItsKeyLeftOutTheSchedule(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		set := loadPolls(t, nil, fmt.Sprintf(shopPollSrc, "https://shop.example.com", `every = "1m"`))
+		e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
+		e.Use(set)
+		wf := set.Workflow("orders")
+		poll := wf.Triggers[0].Config.(*Poll)
+		ctx := context.Background()
+		// The last tick an older build claimed, under the key it gave the poll.
+		claimed := time.Now().Add(-5 * time.Minute).Truncate(time.Minute)
+		if ok, err := e.ClaimTick(ctx, wf, "poll every 1m0s 363de59e27db54a3", claimed); !ok || err != nil {
+			t.Fatalf("claim %v, %v", ok, err)
+		}
+		last, err := poll.LastTick(ctx, e, wf)
+		if err != nil || !last.Equal(claimed) {
+			t.Fatalf("last tick %v, %v; want %v, the one claimed under the former key", last, err, claimed)
+		}
+		if due, _ := poll.Schedule.Due(last, time.Now()); due.IsZero() {
+			t.Error("no tick is due: the one missed would not be polled")
+		}
+		next := claimed.Add(time.Minute)
+		if ok, err := e.ClaimTick(ctx, wf, poll.Key(), next); !ok || err != nil {
+			t.Fatalf("claim %v, %v", ok, err)
+		}
+		if last, err := poll.LastTick(ctx, e, wf); err != nil || !last.Equal(next) {
+			t.Errorf("last tick %v, %v; want %v, the one claimed under its own key", last, err, next)
+		}
+	})
+}

@@ -167,7 +167,7 @@ func (p *Poller) run(ctx context.Context, lp *pollLoop, st *streak) {
 	var last time.Time
 	for {
 		var err error
-		if last, err = p.polls.LastTick(ctx, t.wf, t.poll.Key()); err == nil {
+		if last, err = t.poll.LastTick(ctx, p.polls, t.wf); err == nil {
 			break
 		}
 		p.log.Warn("poll: cannot read its last tick; retrying", "workflow", t.wf.Name, "err", err)
