@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
 
@@ -112,7 +111,7 @@ the command for the next page.`,
 			}
 			var page engine.RunPage
 			return a.get(cmd, "GET", path, nil, &page, func(w io.Writer) error {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				tw := newTable(w)
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tCREATED\tDURATION\tERROR")
 				for _, r := range page.Runs {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status,
@@ -496,7 +495,7 @@ ends with the command for the next page.`,
 			}
 			var out engine.DeadLetterPage
 			return a.get(cmd, "GET", path, nil, &out, func(w io.Writer) error {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				tw := newTable(w)
 				fmt.Fprintln(tw, "ID\tWORKFLOW\tSTEP\tATTEMPTS\tDEAD AT\tERROR")
 				for _, d := range out.DeadLetters {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Workflow, d.Step, deadAttempts(d),
@@ -578,7 +577,7 @@ the ones loaded before (hookflow status shows the errors).`,
 				} `json:"workflows"`
 			}
 			err := a.get(cmd, "GET", "/workflows", nil, &out, func(w io.Writer) error {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				tw := newTable(w)
 				fmt.Fprintln(tw, "NAME\tTRIGGERS\tSTEPS\tVERSION\tFILE")
 				for _, wf := range out.Workflows {
 					var ts []string

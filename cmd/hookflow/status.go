@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -105,7 +104,7 @@ func printStatus(w io.Writer, st *admin.ConfigStatus) error {
 	}
 	fmt.Fprintf(w, ", loaded %s\n", localTime(st.LastSuccessAt))
 	if len(st.Versions) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := newTable(w)
 		fmt.Fprintln(tw, "  NAME\tVERSION")
 		names := make([]string, 0, len(st.Versions))
 		for name := range st.Versions {

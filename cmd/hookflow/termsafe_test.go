@@ -64,3 +64,62 @@ func TestTermEscape(t *testing.T) {
 		}
 	}
 }
+
+// The tables the commands print size their columns by the text shown, escapes
+// included: a cell with a control character, shown as \u0001, does not shift the
+// columns after it.
+func TestTablesAlignEscapedCells(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Hookflow-Admin", "v1")
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/runs"):
+			_, _ = io.WriteString(w, `{"runs": [
+				{"id": "r1:c:ctl\u0001x", "workflow": "w", "status": "failed", "created_at": "2026-12-04T10:00:00Z", "error": "e"},
+				{"id": "r2", "workflow": "w", "status": "failed", "created_at": "2026-12-04T10:00:00Z", "error": "e"}]}`)
+		case strings.HasSuffix(r.URL.Path, "/dlq"):
+			_, _ = io.WriteString(w, `{"dead_letters": [
+				{"id": "d1", "run_id": "r1", "workflow": "w", "step": "c", "attempts": 1, "failed": "items[ctl\u0001x]", "dead_at": "2026-12-04T10:00:00Z", "error": "e"},
+				{"id": "d2", "run_id": "r2", "workflow": "w", "step": "c", "attempts": 1, "failed": "items[plain]", "dead_at": "2026-12-04T10:00:00Z", "error": "e"}]}`)
+		case strings.HasSuffix(r.URL.Path, "/workflows"):
+			_, _ = io.WriteString(w, `{"workflows": [
+				{"name": "w", "version": "v1", "file": "w.hcl", "triggers": [{"text": "webhook /ctl\u0001x"}], "steps": []},
+				{"name": "w2", "version": "v2", "file": "w2.hcl", "triggers": [{"text": "webhook /plain"}], "steps": []}]}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(api.Close)
+	addr := api.Listener.Addr().String()
+	for _, args := range [][]string{{"runs", "list"}, {"dlq", "list"}, {"workflows"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), append(args, "--admin", addr), nil, &stdout, &stderr); err != nil {
+				t.Fatalf("%v: %s", err, stderr.String())
+			}
+			out := stdout.String()
+			if !strings.Contains(out, `ctl\u0001x`) {
+				t.Fatalf("the control character is not shown escaped:\n%s", out)
+			}
+			lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+			if len(lines) < 3 {
+				t.Fatalf("output:\n%s", out)
+			}
+			// Each column's cells start where its header does, in the row with the
+			// escape as in the other.
+			header := lines[0]
+			for _, col := range strings.Split(header, "  ") {
+				col = strings.TrimSpace(col)
+				if col == "" {
+					continue
+				}
+				at := strings.Index(header, col)
+				for _, line := range lines[1:3] {
+					if at > 0 && (len(line) <= at || line[at-1] != ' ' || line[at] == ' ') {
+						t.Errorf("column %s does not start at %d in\n%s\n%s", col, at, header, line)
+					}
+				}
+			}
+		})
+	}
+}
