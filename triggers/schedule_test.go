@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,8 @@ func TestSchedule(t *testing.T) {
 }
 
 // A tick's event.body.schedule is the schedule as the file writes it, the interval's
-// form too; its Key, which names it in Redis, keeps the form it always had.
+// form too, and so is what serve logs of it as it starts; its Key, which names it in
+// Redis, keeps the form it always had.
 func TestScheduleTickEventSchedule(t *testing.T) {
 	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
@@ -63,6 +65,10 @@ func TestScheduleTickEventSchedule(t *testing.T) {
 			}
 			if got := s.Key(); got != c.key {
 				t.Errorf("key %q, want %q", got, c.key)
+			}
+			_, attrs := s.Announce(&workflows.Workflow{Name: "w"}, "")
+			if got := fmt.Sprint(attrs[:4]); got != "[workflow w schedule "+c.body+"]" {
+				t.Errorf("serve logs %s, want the schedule as the tick's event gives it, %q", got, c.body)
 			}
 		})
 	}

@@ -194,14 +194,14 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 		if err == nil {
 			break
 		}
-		s.log.Warn("schedule: cannot read its last tick; retrying", "workflow", wf.Name, "schedule", key, "err", err)
+		s.log.Warn("schedule: cannot read its last tick; retrying", "workflow", wf.Name, "schedule", sch.Text(), "err", err)
 		if !sleepCtx(ctx, retry.next()) {
 			return
 		}
 	}
 	if now := s.now(); last.After(now.Add(maxSkew)) {
 		s.log.Warn("schedule: its last tick is in the future; a process's clock is wrong, check NTP",
-			"workflow", wf.Name, "schedule", key, "last_tick", last, "now", now)
+			"workflow", wf.Name, "schedule", sch.Text(), "last_tick", last, "now", now)
 		last = now
 	}
 	if added {
@@ -211,7 +211,7 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 			ctx, cancel := context.WithTimeout(ctx, fireTimeout)
 			if _, err := s.ticks.ClaimTick(ctx, wf, key, tick); err != nil {
 				s.log.Warn("schedule: cannot record that it catches up on nothing; this process does not", "workflow", wf.Name,
-					"schedule", key, "err", err)
+					"schedule", sch.Text(), "err", err)
 			}
 			cancel()
 			last = tick
@@ -233,7 +233,7 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 		}
 		if err := s.fire(wf, sch, tick, late); err != nil {
 			s.log.Warn("schedule: cannot start its run; trying the tick again with backoff, or the next tick instead if it comes first",
-				"workflow", wf.Name, "schedule", key, "scheduled_at", tick, "err", err)
+				"workflow", wf.Name, "schedule", sch.Text(), "scheduled_at", tick, "err", err)
 			// Tried again with backoff, and at the next tick at the latest, which is
 			// fired instead: a Redis back before the backoff ends misses no more ticks.
 			wait := retry.next()

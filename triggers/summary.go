@@ -56,9 +56,10 @@ func (s *Schedule) Text() string {
 	return "cron " + s.Spec + " " + s.Location.String()
 }
 
-// Announce logs when the schedule next fires.
+// Announce logs when the schedule next fires, and the schedule as its ticks' events
+// give it (Text).
 func (s *Schedule) Announce(wf *workflows.Workflow, _ string) (string, []any) {
-	return "schedule", []any{"workflow", wf.Name, "schedule", s.Key(), "next", s.Next(time.Now()).Format(time.RFC3339)}
+	return "schedule", []any{"workflow", wf.Name, "schedule", s.Text(), "next", s.Next(time.Now()).Format(time.RFC3339)}
 }
 
 // LocalEvent makes ev the schedule's latest tick at ev's time (its next, for a cron
@@ -95,7 +96,7 @@ func (p *Poll) StateKey() string { return p.key }
 // Announce logs what the poll asks and when.
 func (p *Poll) Announce(wf *workflows.Workflow, _ string) (string, []any) {
 	return "poll", []any{"workflow", wf.Name, "request", p.method + " " + wf.Secrets.String(p.url),
-		"schedule", p.Schedule.Key(), "next", p.Schedule.Next(time.Now()).Format(time.RFC3339)}
+		"schedule", p.Schedule.Text(), "next", p.Schedule.Next(time.Now()).Format(time.RFC3339)}
 }
 
 // LocalEvent makes ev the event of a new item, ev's body, when one was given.
