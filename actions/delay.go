@@ -22,6 +22,8 @@ func delayKind(skip bool) workflows.StepKind {
 		Name:   "delay",
 		Output: []string{"until", "seconds", "skipped"}, // skipped: only with Options.SkipDelays
 		Attrs:  []workflows.Attr{{Name: "duration"}, {Name: "until"}},
+		NoTimeout: "A delay waits for its duration or until its time, and nothing cuts it shorter but the run's own timeout: " +
+			"give a shorter duration, or set timeout on the workflow to bound the whole run.",
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			d := &Delay{duration: b.Template("duration"), until: b.Template("until"), skip: skip}
 			diags := b.OnlyOne("duration", "until")

@@ -19,6 +19,8 @@ func workflowKind() workflows.StepKind {
 		Attrs:  []workflows.Attr{{Name: "workflow", Required: true}, {Name: "input"}, {Name: "wait"}},
 		NoRetry: "A workflow step starts its child run once: the child's own steps retry what fails in it, " +
 			"and a failed child fails the step for good.",
+		NoTimeout: "A workflow step waits for its child run to end, however long that takes: set timeout on the called " +
+			"workflow to bound its runs (a child that times out fails, and fails this step), or on this workflow to bound the whole run.",
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			name, diags := b.ConstString("workflow", "")
 			wait, d := b.Bool("wait", true)

@@ -289,6 +289,10 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 	}
 	s.Timeout, d = common.Duration("timeout", timeout)
 	diags = append(diags, l.excuse(d)...)
+	if a := common.Attr("timeout"); a != nil && kind.NoTimeout != "" {
+		diags = append(diags, mistake(a.Error(fmt.Sprintf("No timeout on a %s step", kindName),
+			kind.NoTimeout+" Remove the timeout."), l.stored))
+	}
 	if a := common.Attr("timeout"); a != nil && !d.HasErrors() && kind.MaxTimeout > 0 && s.Timeout > kind.MaxTimeout {
 		diags = append(diags, a.Error("Timeout too long",
 			fmt.Sprintf("A %s step's timeout may be %dd at most.", kindName, int(kind.MaxTimeout.Hours()/24))))

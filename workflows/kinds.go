@@ -57,6 +57,10 @@ type StepKind struct {
 	// NoRetry, when set, says why the kind's steps take no retry {}: their failures
 	// are not ones another attempt may fix (a wait timed out, a child run failed).
 	NoRetry string
+	// NoTimeout, when set, says why the kind's steps take no timeout, and what bounds
+	// them instead: a timeout there would do nothing (a delay waits its duration, a
+	// workflow step its child).
+	NoTimeout string
 	// Timeout is the default of a step's timeout, when not DefaultStepTimeout, and
 	// MaxTimeout the longest it may be (0: no limit). The wait step's timeout is how
 	// long it waits, not how long an attempt may take.

@@ -57,6 +57,21 @@ func TestStoredVersionWarnsOfLikelyMistakes(t *testing.T) {
     retry { attempts = 3 }
   }
 }`, "No retry on a wait step", false},
+		{"a timeout on a delay step", `workflow "w" {
+  step "delay" "d" {
+    duration = "5s"
+    timeout  = "1s"
+  }
+}`, "No timeout on a delay step", false},
+		{"a timeout on a workflow step", `workflow "w" {
+  step "workflow" "call" {
+    workflow = "c"
+    timeout  = "2s"
+  }
+}
+workflow "c" {
+  step "log" "l" { message = "m" }
+}`, "No timeout on a workflow step", false},
 		{"a paginate items that is no list", `workflow "w" {
   step "http" "h" {
     url = "https://x.example.com/a"
