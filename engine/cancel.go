@@ -14,6 +14,28 @@ var ErrFinished = errors.New("the run has finished")
 // errRunCancelled cancels a step whose run was cancelled.
 var errRunCancelled = errors.New("the run was cancelled")
 
+// cancelCause is why a run is cancelled: it decides what becomes of a run that failed
+// and runs its on_failure steps, and whether a replay can run it again.
+type cancelCause string
+
+const (
+	// cancelByHand: hookflow runs cancel. A run that failed and runs its on_failure
+	// steps stays failed, with its dead letter.
+	cancelByHand cancelCause = ""
+	// cancelWithParent: its parent was cancelled, and the whole tree with it: it ends
+	// cancelled whatever it was doing, and its dead letter goes.
+	cancelWithParent cancelCause = "tree"
+	// cancelParentTimedOut: a run that called it (its parent, or theirs) timed out
+	// while it waited for it. A run that failed stays failed, to be replayed before
+	// its parent; one that ends cancelled is marked (withParentField), and the parent's
+	// replay runs it again.
+	cancelParentTimedOut cancelCause = "timeout"
+)
+
+// withParentField is the run hash field of a run cancelled because a run that called
+// it timed out (cancelParentTimedOut): that run's replay replays it.
+const withParentField = "with_parent"
+
 // Cancelled is what a cancel did.
 type Cancelled struct {
 	RunID string `json:"run_id"`
@@ -32,15 +54,15 @@ type Cancelled struct {
 // its dead letter, to be replayed. It reports ErrFinished for
 // a run that has finished, and ErrNotFound for one that does not exist.
 func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
-	return e.cancel(ctx, runID, false)
+	return e.cancel(ctx, runID, cancelByHand)
 }
 
-// cancel is Cancel; with cascade, the run is cancelled with its parent, which ends
-// cancelled: it ends cancelled even while its on_failure steps run, and its dead
-// letter goes, as nothing of the tree is to be replayed. The children of a run that
-// stays failed (cancelled during its on_failure steps) are cancelled without cascade:
-// a failed child stays failed, to be replayed before its parent.
-func (e *Engine) cancel(ctx context.Context, runID string, cascade bool) (*Cancelled, error) {
+// cancel is Cancel, for the cause given (cancelCause says what each does). The
+// children of a run that ends cancelled are cancelled with it: with its parent's
+// timeout when that was the cause, else with the tree. The children of a run that
+// stays failed (cancelled during its on_failure steps) are cancelled as by hand: a
+// failed child stays failed, to be replayed before its parent.
+func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause) (*Cancelled, error) {
 	fields, err := e.q.runFields(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -57,12 +79,19 @@ func (e *Engine) cancel(ctx context.Context, runID string, cascade bool) (*Cance
 	if err != nil {
 		return nil, err
 	}
-	was, ends, err := e.q.cancel(ctx, runID, wf, cascade)
+	was, ends, err := e.q.cancel(ctx, runID, wf, cause)
 	if err != nil {
 		return nil, err
 	}
 	e.waiters.wake(runID)
-	e.cancelChildren(ctx, runID, wf, ends == RunCancelled)
+	children := cancelByHand
+	if ends == RunCancelled {
+		children = cancelWithParent
+		if cause == cancelParentTimedOut {
+			children = cancelParentTimedOut
+		}
+	}
+	e.cancelChildren(ctx, runID, wf, children)
 	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil && ev.Parent != nil {
 		e.wakeParent(ev.Value()) // a child run: its parent's step waits for it
 	}
@@ -82,7 +111,7 @@ func (e *Engine) cancel(ctx context.Context, runID string, cascade bool) (*Cance
 // worker that starts a child later finds the parent cancelled (subRun looks once the
 // child started) and cancels the child itself. A child that has finished, or was
 // never started, is left as it is.
-func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow, cascade bool) {
+func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow, cause cancelCause) {
 	sh := e.q.shardFor(wf.Name)
 	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
 		sub, ok := s.Action.(workflows.SubRun)
@@ -111,24 +140,23 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 			}
 		}
 		for _, id := range ids {
-			e.cancelChild(ctx, id, cascade)
+			e.cancelChild(ctx, id, cause)
 		}
 	}
 }
 
 // cancelChild cancels a child run, if it exists and has not finished; a failure is
 // logged.
-func (e *Engine) cancelChild(ctx context.Context, id string, cascade bool) {
-	if err := e.cancelRun(ctx, id, cascade); err != nil {
+func (e *Engine) cancelChild(ctx context.Context, id string, cause cancelCause) {
+	if err := e.cancelRun(ctx, id, cause); err != nil {
 		e.log.Warn("cancelling a child run of a cancelled run failed", "run", id, "err", err)
 	}
 }
 
-// cancelRun cancels run id, a child of a run cancelled (with cascade) or whose
-// timeout passed (without: its parent fails, and a failed child stays failed), if it
-// exists and has not finished.
-func (e *Engine) cancelRun(ctx context.Context, id string, cascade bool) error {
-	if _, err := e.cancel(ctx, id, cascade); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
+// cancelRun cancels run id, a child of a run cancelled or whose timeout passed, for
+// cause, if it exists and has not finished.
+func (e *Engine) cancelRun(ctx context.Context, id string, cause cancelCause) error {
+	if _, err := e.cancel(ctx, id, cause); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
 		return err
 	}
 	return nil
@@ -163,7 +191,7 @@ func (q *queue) cancelled(j *job) bool {
 
 // cancel runs cancel.lua for a run of wf, and returns the status the run had and the
 // one it ends with.
-func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow, cascade bool) (was, ends RunStatus, err error) {
+func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow, cause cancelCause) (was, ends RunStatus, err error) {
 	sh := q.shardFor(wf.Name)
 	keys := []string{sh.run(runID), sh.ready(wf.Name), sh.due(), sh.wake(), sh.open(), sh.inflight(wf.Name),
 		sh.pending(wf.Name), sh.limit(wf.Name), sh.leases(), sh.dead()}
@@ -182,8 +210,8 @@ func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow
 	}
 	args := append([]any{sh.prefix, runID, wf.Name, q.retentionArg, len(ids), len(steps)}, ids...)
 	args = append(args, steps...)
-	if cascade {
-		args = append(args, "1")
+	if cause != cancelByHand {
+		args = append(args, string(cause))
 	}
 	out, err := cancelScript.Run(ctx, q.rdb, keys, args...).StringSlice()
 	if err != nil {

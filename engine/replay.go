@@ -51,7 +51,18 @@ type Replayed struct {
 // o.Current says so. What succeeded keeps its record and
 // does not run again; what runs again starts over with a fresh count of attempts. The
 // planner decides what that is, as for any change to a run.
+//
+// A child run cancelled because a run that called it timed out is not replayed by
+// itself: the replay of that run replays it, when it reaches the workflow step that
+// waits for it (Pool.subRun).
 func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Replayed, error) {
+	return e.replay(ctx, runID, o, false)
+}
+
+// replay is Replay; withParent says that it is the replay of a parent reaching the
+// workflow step of run runID: a child cancelled because its parent timed out is
+// replayed too.
+func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, withParent bool) (*Replayed, error) {
 	fields, err := e.q.runFields(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -59,10 +70,15 @@ func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Re
 	if fields == nil {
 		return nil, ErrNotFound
 	}
-	if RunStatus(fields["status"]) != RunFailed {
+	cancelled := RunStatus(fields["status"]) == RunCancelled && fields[withParentField] != ""
+	switch {
+	case cancelled && !withParent:
+		return nil, fmt.Errorf("%w: it was cancelled when a run that called it timed out; replay %s, which runs it again",
+			ErrCannotReplay, parentOf(fields))
+	case RunStatus(fields["status"]) != RunFailed && !cancelled:
 		return nil, fmt.Errorf("%w: %s; only a failed run can be", ErrCannotReplay, RunStatus(fields["status"]).itIs())
 	}
-	if fields["dead"] == "" {
+	if fields["dead"] == "" && !cancelled {
 		return nil, fmt.Errorf("%w: it failed before its first step (%s); start a new run with its event instead",
 			ErrCannotReplay, fields["error"])
 	}
@@ -130,6 +146,15 @@ func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Re
 	}
 	e.log.Info("run replayed", "run", runID, "workflow", wf.Name, "version", wf.Version, "from", strings.Join(out.From, ", "))
 	return out, nil
+}
+
+// parentOf names the run that started a child run (its fields): "run ID", or "the run
+// that called it" when its event cannot be read.
+func parentOf(fields map[string]string) string {
+	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil && ev.Parent != nil {
+		return "run " + ev.Parent.RunID
+	}
+	return "the run that called it"
 }
 
 // replayCurrent returns the version in use, cur, for the replay of a failed run (its

@@ -106,12 +106,25 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		// A cancel of this run that listed its children before this one started
 		// could not cancel it: the child is cancelled here (Engine.cancelChildren).
 		if st, _ := p.e.q.rdb.HGet(ctx, p.e.q.shardFor(r.workflow).run(r.id), "status").Result(); RunStatus(st) == RunCancelled {
-			p.e.cancelChild(ctx, childID, true) // a new child: it has no on_failure steps running
+			p.e.cancelChild(ctx, childID, cancelWithParent) // a new child: it has no on_failure steps running
 			return nil
 		}
 	}
 	out := map[string]any{"run_id": childID}
 	status := RunStatus(fields["status"])
+	if sub.Waits() && status == RunCancelled && fields[withParentField] != "" {
+		// This run timed out while the step waited for the child, which was cancelled
+		// for it: this is the run's replay, and it runs the child again, from where the
+		// child was, as a replay of the child would.
+		if _, err := p.e.replay(ctx, childID, ReplayOptions{}, true); err != nil {
+			if retry, _ := workflows.Retryable(err); retry || !errors.Is(err, ErrCannotReplay) && !errors.Is(err, ErrNotFound) {
+				p.retry(r, j, outcome{status: StatusFailed, output: out, err: err}, backoffOf(j.attempt))
+				return nil
+			}
+			return fail(fmt.Errorf("child run %s, cancelled when this run timed out, cannot run again: %w", childID, err))
+		}
+		status = RunQueued
+	}
 	switch {
 	case !sub.Waits():
 		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took()})
@@ -155,7 +168,8 @@ func childIDOf(runID, step string, item *workflows.Item) string {
 
 // cancelChildOf cancels the child run of j's unit, when j is a workflow step's whose
 // run's timeout passed while it waited for its child: a run that ended leaves nothing
-// of its own running. (A child not started, or ended, is left as it is.)
+// of its own running. (A child not started, or ended, is left as it is.) The child is
+// marked so: a replay of this run that reaches the step runs it again.
 func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) error {
 	sub, ok := step.Action.(workflows.SubRun)
 	if !ok || !sub.Waits() || p.e.child != nil {
@@ -172,7 +186,7 @@ func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) error {
 	if err != nil {
 		return err
 	}
-	return p.e.cancelRun(p.work, id, false)
+	return p.e.cancelRun(p.work, id, cancelParentTimedOut)
 }
 
 // namesChild reports whether rec, a retrying attempt's record, names the child run it
@@ -268,10 +282,10 @@ func childResult(wf *workflows.Workflow, reply *workflows.Reply) any {
 }
 
 // childFields reads what a workflow step needs of its child run (status, workflow,
-// version, error, and the fields named in more) rather than the whole run; none when
-// the child does not exist.
+// version, error, whether it was cancelled as its parent timed out, and the fields
+// named in more) rather than the whole run; none when the child does not exist.
 func childFields(ctx context.Context, rdb redis.UniversalClient, key string, more ...string) (map[string]string, error) {
-	names := append([]string{"status", "wf", "ver", "error"}, more...)
+	names := append([]string{"status", "wf", "ver", "error", withParentField}, more...)
 	vals, err := rdb.HMGet(ctx, key, names...).Result()
 	if err != nil {
 		return nil, err

@@ -16,8 +16,11 @@ local K = {run = KEYS[1], leases = KEYS[9], dead = KEYS[10]}
 local Q = {ready = KEYS[2], due = KEYS[3], wake = KEYS[4], open = KEYS[5], inflight = KEYS[6],
   pending = KEYS[7], limit = KEYS[8]}
 -- ARGV: 1 shard prefix, 2 run id, 3 workflow, 4 retention ms, 5 N jobs, 6 F for_each
---       steps, then N job ids, then F step names, then '1' when the cancel is its
---       parent's (the whole tree is cancelled: a failed run's dead letter goes too)
+--       steps, then N job ids, then F step names, then why, when not by hand:
+--       'tree' when the cancel is its parent's (the whole tree is cancelled: a failed
+--       run's dead letter goes too), 'timeout' when a run that called it timed out
+--       (a failed run stays failed; one that ends cancelled is marked 'with_parent',
+--       for that run's replay to run it again)
 -- Returns {the status the run had, the status it ends with}: 'cancelled', or 'failed'
 -- for a run that failed and runs its on_failure steps (below); replies ERR_NOT_FOUND
 -- when there is no such run, and ERR_FINISHED when it has finished.
@@ -68,15 +71,20 @@ end
 -- cancelling it stops those steps, and it stays failed, with its dead letter to
 -- replay, as if its on_failure steps had ended.
 -- A child run cancelled with its parent is cancelled whatever it was doing: its dead
--- letter goes, as nothing of the tree is to be replayed.
+-- letter goes, as nothing of the tree is to be replayed. One cancelled because a run
+-- that called it timed out is marked, for that run's replay to run it again.
+local why = ARGV[6 + n_jobs + n_each + 1] or ''
 local ends, err = RUN_CANCELLED, 'cancelled'
 local dead = redis.call('HGET', K.run, 'dead')
-if dead and ARGV[6 + n_jobs + n_each + 1] == '1' then
+if dead and why == 'tree' then
   redis.call('ZREM', K.dead, dead)
   redis.call('DEL', prefix .. 'job:' .. dead)
   redis.call('HDEL', K.run, 'dead')
 elseif dead then
   ends, err = RUN_FAILED, redis.call('HGET', K.run, 'error') or 'failed'
+elseif why == 'timeout' then
+  err = 'cancelled: a run that called it timed out; replaying that run runs this one again'
+  redis.call('HSET', K.run, 'with_parent', 1)
 end
 if #tombs > 0 then
   redis.call('HSET', K.run, 'tombs', table.concat(tombs, ' '))

@@ -3,7 +3,8 @@
 -- for_each steps), the counts of units to settle set, and the jobs to run again queued
 -- (or the run waits for a concurrency slot); the run is queued, no longer expiring.
 -- The records of what succeeded stay; it does not run again. The run's timeout counts
--- again from the replay.
+-- again from the replay. A run cancelled because a run that called it timed out
+-- ('with_parent', cancel.lua) is replayed as a failed one is, by that run's replay.
 -- KEYS: 1 run hash, 2 dead letters, 3 ready:<wf>, 4 due index, 5 wake list, 6 open
 --       count, 7 inflight:<wf>, 8 pending:<wf>, 9 limit:<wf>, 10 seq, then one hash per
 --       job, then per for_each step of the workflow its items hash, results hash and
@@ -18,7 +19,7 @@ local Q = {ready = KEYS[3], due = KEYS[4], wake = KEYS[5], open = KEYS[6], infli
 --       step: C, C item indexes whose records are cleared, T, T item indexes to queue
 --       as slots free
 -- Returns 1 when queued; replies ERR_NOT_FOUND when there is no such run, and
--- ERR_NOT_FAILED when the run has not failed.
+-- ERR_NOT_FAILED when the run has not failed (nor was cancelled with its parent).
 local prefix, runid, wf = ARGV[1], ARGV[2], ARGV[3]
 local n_jobs, n_del, n_set, n_each = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local a = 8
@@ -28,7 +29,7 @@ local status = redis.call('HGET', K.run, 'status')
 if not status then
   return fail(ERR_NOT_FOUND, 'no run ' .. runid)
 end
-if status ~= RUN_FAILED then
+if status ~= RUN_FAILED and not (status == RUN_CANCELLED and redis.call('HGET', K.run, 'with_parent')) then
   return fail(ERR_NOT_FAILED, 'the run is ' .. status)
 end
 local now, now_s = now_ms()
@@ -48,7 +49,7 @@ end
 for _, id in ipairs(split(redis.call('HGET', K.run, 'tombs'))) do
   redis.call('DEL', prefix .. 'job:' .. id)
 end
-redis.call('HDEL', K.run, 'dead', 'dead_before', 'finished', 'error', 'failed_step', 'tombs')
+redis.call('HDEL', K.run, 'dead', 'dead_before', 'finished', 'error', 'failed_step', 'tombs', 'with_parent')
 redis.call('HSET', K.run, 'status', RUN_QUEUED)
 redis.call('HINCRBY', K.run, 'replays', 1)
 redis.call('HSET', K.run, 'replayed', now) -- a workflow timeout counts from here

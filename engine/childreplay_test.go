@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// childReplaySrc is a parent whose timeout (TIMEOUT) passes while its child (CALLS:
+// child, or middle, whose own child waits) waits for a person.
+const childReplaySrc = `
+workflow "child" {
+  step "probe" "ask" {
+    value = "approve at {{ resume_url('cw') }}"
+  }
+  step "wait" "cw" {
+    timeout = "1h"
+  }
+  step "probe" "r" {
+    value = "got {{ steps.cw.body.ok }}"
+  }
+}
+
+workflow "middle" {
+  step "workflow" "deep" {
+    workflow = "child"
+  }
+  step "probe" "m" {
+    value = "{{ steps.deep.result.value }}"
+  }
+}
+
+workflow "parent" {
+  timeout = "TIMEOUT"
+  step "workflow" "kid" {
+    workflow = "CALLS"
+  }
+  step "probe" "parent_after" {
+    value = "{{ steps.kid.result.value }}"
+  }
+  on_failure {
+    step "probe" "page" {
+      value = "{{ run.error }}"
+    }
+  }
+}
+`
+
+// A parent whose timeout passes while its child waits cancels the child; the child
+// cannot be replayed by itself, but the parent's replay runs it again from its wait:
+// what the child did is not done again, it waits at the same resume URL, and its
+// resume lets the parent succeed. The same goes for a child's child, through a child
+// that waits for it.
+func TestReplayOfATimedOutParentRunsItsChildAgain(t *testing.T) {
+	t.Run("child", func(t *testing.T) { replayTimedOutParent(t, "child") })
+	t.Run("child's child", func(t *testing.T) { replayTimedOutParent(t, "middle") })
+}
+
+func replayTimedOutParent(t *testing.T, calls string) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		load := func(timeout string) *workflows.Set {
+			src := strings.NewReplacer("TIMEOUT", timeout, "CALLS", calls).Replace(childReplaySrc)
+			set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			return set
+		}
+		set := load("1s")
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k, ResumeBase: "https://hooks.example.com/resume/"})
+		e.Use(set)
+		startPool(t, e, 1)
+
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		child, waiter := id+":kid", id+":kid"
+		if calls == "middle" {
+			waiter += ":deep"
+		}
+		r := waitStatus(t, e, id, RunFailed)
+		if r.Error != "step kid: run timed out: its timeout of 1s passed" || r.DeadLetter != id+":kid" {
+			t.Fatalf("parent %+v: %s", r.RunSummary, stepsOf(r))
+		}
+		waitStatus(t, e, child, RunCancelled)
+		token := tokenOf(t, waitStatus(t, e, waiter, RunCancelled))
+
+		// The child is its parent's to replay.
+		if _, err := e.Replay(ctx, child, ReplayOptions{}); !errors.Is(err, ErrCannotReplay) ||
+			!strings.Contains(err.Error(), "replay run "+id+", which runs it again") {
+			t.Errorf("a replay of the child alone: %v", err)
+		}
+
+		// The parent is replayed (on a version with a longer timeout, so that nothing
+		// here races its deadline): its child waits again.
+		e.Use(load("1h"))
+		if _, err := e.Replay(ctx, id, ReplayOptions{Current: true}); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the child waiting again", func() bool {
+			c, err := e.Run(ctx, waiter)
+			return err == nil && c.Status == RunWaiting
+		})
+		if c, _ := e.Run(ctx, waiter); c.Replays != 1 || c.Error != "" {
+			t.Errorf("the child waiting again: %+v", c.RunSummary)
+		}
+		if _, err := e.ResumeToken(ctx, token, resumeRequest(t, `{"ok": "yes"}`)); err != nil {
+			t.Fatalf("resuming the child at its URL: %v", err)
+		}
+		r = waitStatus(t, e, id, RunSucceeded)
+		if got := stepsOf(r); got != "kid succeeded, parent_after succeeded" {
+			t.Errorf("parent: %s", got)
+		}
+		if v := r.Steps[1].Output.(map[string]any)["value"]; v != "got yes" {
+			t.Errorf("parent_after read %q", v)
+		}
+		// The child asked once; the parent paged once, for its one failure.
+		calls := []string{waiter + ":ask", id + ":on_failure/page", waiter + ":r", id + ":parent_after"}
+		if waiter != child {
+			calls = []string{waiter + ":ask", id + ":on_failure/page", waiter + ":r", child + ":m", id + ":parent_after"}
+		}
+		want := fmt.Sprint(calls)
+		if got := fmt.Sprint(rec.list()); got != want {
+			t.Errorf("calls %s, want %s", got, want)
+		}
+	})
+}
+
+// A child cancelled by hand stays cancelled: its parent's replay does not run it again.
+func TestReplayOfAParentLeavesAChildCancelledByHand(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := realKindsEngine(t, b, strings.NewReplacer("TIMEOUT", "1h", "CALLS", "child").Replace(childReplaySrc),
+			Options{Shards: b.Shards, ResumeBase: "https://hooks.example.com/resume/"})
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := id + ":kid"
+		testutil.Eventually(t, 10*time.Second, "the child waiting", func() bool {
+			c, err := e.Run(ctx, child)
+			return err == nil && c.Status == RunWaiting
+		})
+		if _, err := e.Cancel(ctx, child); err != nil {
+			t.Fatal(err)
+		}
+		if r := waitStatus(t, e, id, RunFailed); r.Error != "step kid: child run "+child+" was cancelled" {
+			t.Fatalf("parent %+v", r.RunSummary)
+		}
+		if _, err := e.Replay(ctx, id, ReplayOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunFailed || r.Replays != 1 || r.Error != "step kid: child run "+child+" was cancelled" {
+			t.Errorf("parent replayed: %+v", r.RunSummary)
+		}
+		if c, _ := e.Run(ctx, child); c.Status != RunCancelled || c.Replays != 0 {
+			t.Errorf("child: %+v", c.RunSummary)
+		}
+	})
+}
