@@ -71,12 +71,7 @@ func replayTimedOutParent(t *testing.T, calls string) {
 		k := probeKinds(rec)
 		actions.Register(k, actions.Options{Logger: quiet})
 		load := func(timeout string) *workflows.Set {
-			src := strings.NewReplacer("TIMEOUT", timeout, "CALLS", calls).Replace(childReplaySrc)
-			set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
-			if diags.HasErrors() {
-				t.Fatal(diags.Error())
-			}
-			return set
+			return loadSetWith(t, k, strings.NewReplacer("TIMEOUT", timeout, "CALLS", calls).Replace(childReplaySrc))
 		}
 		set := load("1s")
 		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k, ResumeBase: "https://hooks.example.com/resume/"})

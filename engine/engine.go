@@ -141,7 +141,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	q := &queue{waitReplicas: o.WaitReplicas, rdb: rdb, leaseFor: o.Lease, retention: o.Retention,
 		leaseArg: o.Lease.Milliseconds(), retentionArg: o.Retention.Milliseconds(),
 		keepBatch: keepBatch, keepGrace: keepGrace, childGrace: childGrace, tombGrace: o.Lease,
-		keepSensitive: o.KeepSensitive}
+		keepSensitive: o.KeepSensitive, virtual: o.VirtualTime}
 	if o.RedisMode == RedisEmbedded {
 		q.keepGrace = keepGraceEmbedded
 	}

@@ -75,7 +75,7 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// Under virtual time, its run's timeout passed while it waited: it keeps what it
 		// did, as under serve.
 		return p.settle(r, j, step, p.timedOut(r, j, step))
-	case r.timedOut(step):
+	case r.timedOut(step) && !resumedInTime(r, j, step):
 		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
 		// step's wait, a workflow step's child): it fails the run without running.
 		if err := p.cancelChildOf(r, j, step); err != nil {

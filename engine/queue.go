@@ -36,7 +36,10 @@ type queue struct {
 	waitReplicas int
 	// keepSensitive is Options.KeepSensitive: a run that succeeds forgets nothing.
 	keepSensitive bool
-	metrics       *metrics // nil: none
+	// virtual is Options.VirtualTime: a run's timeout is kept by its virtual clock, and
+	// its run hash holds none (timeoutField).
+	virtual bool
+	metrics *metrics // nil: none
 	// leaseArg and retentionArg are leaseFor and retention in ms as script arguments,
 	// boxed once.
 	leaseArg, retentionArg any
@@ -106,6 +109,9 @@ func (q *queue) startOnce(ctx context.Context, runID string, wf *workflows.Workf
 	switch {
 	case endStatus == "":
 		start, fields = p.Start, planFields(p)
+		if ms := q.timeoutOf(wf); ms > 0 {
+			fields = append(fields, timeoutField, ms)
+		}
 		if shown != nil {
 			fields = append(fields, eventShownField, shown)
 		}
@@ -238,6 +244,21 @@ type firstPlanKey struct{}
 
 func makeFirstPlan(wf *workflows.Workflow) any {
 	return plan(wf, &runRecord{steps: map[string]*Record{}, counts: map[string]int{}, items: map[string]*itemSet{}}, nil)
+}
+
+// timeoutField is the run hash field of its workflow's timeout (ms), for the scripts
+// that need the run's deadline, its timeout after it was created or last replayed
+// (resume.lua refuses a resume past it). Runs without a timeout, or under virtual
+// time, have none.
+const timeoutField = "timeout"
+
+// timeoutOf is what the timeoutField of a run of wf holds: its timeout in ms, 0 for
+// none.
+func (q *queue) timeoutOf(wf *workflows.Workflow) int64 {
+	if q.virtual {
+		return 0
+	}
+	return wf.Timeout.Milliseconds()
 }
 
 // planFields are the run fields a plan sets: its counts and records.

@@ -123,6 +123,13 @@ func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, with
 		}
 	}
 	cl := clearFailures(wf, rec)
+	// The run's deadline counts from the replay, with the timeout of the version it goes
+	// on with (a run an older build started has no timeoutField yet).
+	if ms := e.q.timeoutOf(wf); ms > 0 {
+		moved = append(moved, timeoutField, ms)
+	} else if fields[timeoutField] != "" {
+		cl.fields = append(cl.fields, timeoutField)
+	}
 	p := plan(wf, rec, nil)
 	if len(p.Start) == 0 {
 		return nil, fmt.Errorf("%w: nothing in it failed that can run again", ErrCannotReplay)

@@ -221,6 +221,7 @@ var scriptErrors = map[string]error{
 	"HFFINISHED":  ErrFinished,
 	"HFRESUMED":   ErrResumed,
 	"HFWAITOVER":  errWaitOver,
+	"HFDEADLINE":  errPastDeadline,
 }
 
 // errClock is a tick refused because this process's clock is ahead of Redis's.

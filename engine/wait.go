@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -54,6 +55,11 @@ func (e *WaitOverError) Is(target error) bool { return target == ErrNotFound }
 // errWaitOver is resume.lua's reply for a wait that is over; resume1 makes it a
 // WaitOverError.
 var errWaitOver = errors.New("the wait is over")
+
+// errPastDeadline is resume.lua's reply for a run whose timeout has passed; resume1
+// makes it an ErrFinished: the run fails at its deadline, whether a worker has seen
+// it yet or not.
+var errPastDeadline = errors.New("the run's timeout has passed")
 
 // ErrNotWaiting is returned for a resume of a step that is not a wait step.
 var ErrNotWaiting = errors.New("not a wait step")
@@ -115,6 +121,18 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: took})
 	}
 	return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took, resumed: true})
+}
+
+// resumedInTime reports whether j is a wait step's unit that parked, and that a resume
+// was stored for before its run's deadline (resume.lua refuses one past it): the
+// resume was answered as taken, and the wait goes on with it though a worker sees it
+// only past the deadline. (The step after it fails for the deadline.)
+func resumedInTime(r *runState, j *job, step *workflows.Step) bool {
+	if !isWait(step) || waitingRecord(r, j) == nil {
+		return false
+	}
+	got := j.run[resumePrefix+step.Name]
+	return got != "" && got != timedOutMark
 }
 
 // since is how long it has been since at (ms by Redis's clock; 0 when not known), by
@@ -185,9 +203,13 @@ func (e *Engine) resume1(ctx context.Context, w waitRef, res *workflows.Resume) 
 	sh := e.q.shardFor(w.workflow)
 	jobID := unit{step: w.step}.jobID(w.run)
 	n, err := resumeScript.Run(ctx, e.q.rdb, []string{sh.run(w.run), sh.ready(w.workflow), sh.due(), sh.wake()},
-		w.run, resumePrefix+w.step, recordPrefix+w.step, jobID, w.workflow, data, timedOutMark).Int64()
-	if err = scriptError(err); errors.Is(err, errWaitOver) {
+		w.run, resumePrefix+w.step, recordPrefix+w.step, jobID, w.workflow, data, timedOutMark,
+		flag(!workflows.IsOnFailure(w.step))).Int64()
+	switch err = scriptError(err); {
+	case errors.Is(err, errWaitOver):
 		return nil, e.waitOver(ctx, w)
+	case errors.Is(err, errPastDeadline):
+		return nil, fmt.Errorf("%w: its timeout passed before the resume came, and it fails for it", ErrFinished)
 	}
 	if err != nil {
 		return nil, err
@@ -216,6 +238,24 @@ func (e *Engine) waitOver(ctx context.Context, w waitRef) *WaitOverError {
 		over.At = time.UnixMilli(rec.RetryAt) // timed out, and not settled yet
 	}
 	return over
+}
+
+// pastDeadline reports whether a run's timeout has passed, from its run hash's
+// timeoutField, created and replayed (as HMGET gives them), by this process's clock;
+// false for a run without a timeout.
+func pastDeadline(timeout, created, replayed any) bool {
+	ms, _ := timeout.(string)
+	t, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return false
+	}
+	c, _ := created.(string)
+	r, _ := replayed.(string)
+	from := msTime(c)
+	if at := msTime(r); at.After(from) {
+		from = at
+	}
+	return !time.Now().Before(from.Add(time.Duration(t) * time.Millisecond))
 }
 
 // waitOf reads the wait a token names; ErrNotFound for a token not made with the key.
@@ -247,7 +287,8 @@ func (e *Engine) Wait(ctx context.Context, token string) (*WaitInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals, err := e.q.rdb.HMGet(ctx, e.q.shardFor(w.workflow).run(w.run), "status", resumePrefix+w.step, recordPrefix+w.step).Result()
+	vals, err := e.q.rdb.HMGet(ctx, e.q.shardFor(w.workflow).run(w.run), "status", resumePrefix+w.step, recordPrefix+w.step,
+		timeoutField, "created", "replayed").Result()
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +302,8 @@ func (e *Engine) Wait(ctx context.Context, token string) (*WaitInfo, error) {
 		return nil, ErrResumed
 	case RunStatus(status).Done():
 		return nil, ErrFinished
+	case pastDeadline(vals[3], vals[4], vals[5]) && !workflows.IsOnFailure(w.step):
+		return nil, fmt.Errorf("%w: its timeout has passed", ErrFinished) // as Resume would find it
 	}
 	if rec, err := decodeRecord(data); data != "" && err == nil && rec.Status.Settled() {
 		return nil, ErrNotFound

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
@@ -635,4 +636,148 @@ func TestWaitRecordWithoutMarkShownRedacted(t *testing.T) {
 	if q := out["query"].(map[string]any); q["token"] != workflows.Redacted {
 		t.Errorf("query shown as %v", q)
 	}
+}
+
+// A resume that comes once the run's timeout has passed, before a worker has failed
+// the run for it (none runs here), is refused as one after the run ended: the run
+// fails at its deadline. Its replay's deadline counts from the replay, and a resume
+// then is taken.
+func TestWaitResumePastTheRunsDeadline(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set := loadSetWith(t, k, `
+workflow "deadline" {
+  timeout = "1h"
+  step "wait" "w" {
+    timeout = "2h"
+  }
+  step "probe" "after" {
+    value = "{{ steps.w.body.ok }}"
+  }
+}
+`)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k, ResumeBase: "https://hooks.example.com/resume/"})
+		e.Use(set)
+		late, err := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inTime, err := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The late run was created two hours ago: its deadline has passed.
+		created := time.Now().Add(-2 * time.Hour).UnixMilli()
+		if err := b.Client.HSet(ctx, e.q.shardFor("deadline").run(late), "created", created).Err(); err != nil {
+			t.Fatal(err)
+		}
+		url, err := e.ResumeURL(ctx, "deadline", late, "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := strings.TrimPrefix(url, "https://hooks.example.com/resume/")
+		if _, err := e.Wait(ctx, token); !errors.Is(err, ErrFinished) {
+			t.Errorf("the page of the late run's URL: %v, want ErrFinished", err)
+		}
+		if _, err := e.ResumeToken(ctx, token, resumeRequest(t, `{"ok": "url"}`)); !errors.Is(err, ErrFinished) {
+			t.Errorf("a resume of the late run at its URL: %v, want ErrFinished", err)
+		}
+		if _, err := e.Resume(ctx, late, "w", resumeRequest(t, `{"ok": "api"}`)); !errors.Is(err, ErrFinished) ||
+			!strings.Contains(err.Error(), "its timeout passed") {
+			t.Errorf("a resume of the late run by the API: %v, want ErrFinished", err)
+		}
+		if _, err := e.Resume(ctx, inTime, "w", resumeRequest(t, `{"ok": "yes"}`)); err != nil {
+			t.Fatalf("a resume of the run in time: %v", err)
+		}
+
+		startPool(t, e, 1)
+		if r := waitRun(t, e, late); r.Status != RunFailed || r.Error != "step w: run timed out: its timeout of 1h passed" {
+			t.Errorf("the late run: %+v: %s", r.RunSummary, stepsOf(r))
+		}
+		if r := waitRun(t, e, inTime); r.Status != RunSucceeded {
+			t.Errorf("the run resumed in time: %+v: %s", r.RunSummary, stepsOf(r))
+		}
+
+		// Replayed, the late run has an hour from now: it waits again, and a resume is
+		// taken.
+		if _, err := e.Replay(ctx, late, ReplayOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the replayed run waiting", func() bool {
+			r, err := e.Run(ctx, late)
+			return err == nil && r.Status == RunWaiting
+		})
+		if _, err := e.ResumeToken(ctx, token, resumeRequest(t, `{"ok": "again"}`)); err != nil {
+			t.Fatalf("a resume of the replayed run: %v", err)
+		}
+		if r := waitRun(t, e, late); r.Status != RunSucceeded || r.Steps[1].Output.(map[string]any)["value"] != "again" {
+			t.Errorf("the replayed run: %+v: %s", r.RunSummary, stepsOf(r))
+		}
+	})
+}
+
+// A resume taken before the run's deadline, of a wait the run had reached, is
+// honoured though no worker reads it before the deadline has passed: the wait
+// succeeds with it, and the step after it fails for the deadline.
+func TestWaitResumedInTimeSeenPastTheDeadline(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set := loadSetWith(t, k, `
+workflow "deadline" {
+  timeout = "1h"
+  step "wait" "w" {
+    timeout = "2h"
+  }
+  step "probe" "after" {
+    value = "{{ steps.w.body.ok }}"
+  }
+}
+`)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k})
+		e.Use(set)
+		p := startPool(t, e, 1)
+		id, err := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the run waiting", func() bool {
+			r, err := e.Run(ctx, id)
+			return err == nil && r.Status == RunWaiting
+		})
+		if err := p.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Resume(ctx, id, "w", resumeRequest(t, `{"ok": "yes"}`)); err != nil {
+			t.Fatal(err)
+		}
+		// Its deadline passes before a worker leases the job the resume made due.
+		created := time.Now().Add(-2 * time.Hour).UnixMilli()
+		if err := b.Client.HSet(ctx, e.q.shardFor("deadline").run(id), "created", created).Err(); err != nil {
+			t.Fatal(err)
+		}
+		startPool(t, e, 1)
+		r := waitRun(t, e, id)
+		if r.Status != RunFailed || r.Error != "step after: run timed out: its timeout of 1h passed" {
+			t.Errorf("run %+v: %s", r.RunSummary, stepsOf(r))
+		}
+		if got := stepsOf(r); got != "w succeeded, after failed" {
+			t.Errorf("steps %s, want the wait resumed and the step after it failed", got)
+		}
+	})
+}
+
+// loadSetWith loads src with the kinds k.
+func loadSetWith(t *testing.T, k *workflows.Kinds, src string) *workflows.Set {
+	t.Helper()
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return set
 }

@@ -16,6 +16,7 @@ local ERR_TICK_TAKEN = 'HFTICK'     -- a later tick of the schedule started alre
 local ERR_FINISHED = 'HFFINISHED'   -- the run has finished: it cannot be cancelled
 local ERR_RESUMED = 'HFRESUMED'     -- the wait step was resumed already
 local ERR_WAIT_OVER = 'HFWAITOVER' -- the wait step timed out, or ended otherwise
+local ERR_PAST_DEADLINE = 'HFDEADLINE' -- the run's timeout has passed
 
 local function fail(code, msg)
   return redis.error_reply(code .. ' ' .. msg)
