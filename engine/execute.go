@@ -62,12 +62,17 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// The run's timeout passed before its delay ended: it fails the run. (A delay
 		// held since before its settle cut delays at the deadline, which holds them
 		// with their failure.)
-		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true})
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true,
+			duration: p.heldFor(r, j)})
 	case j.held != nil:
 		// It waited out its delay, or the run's deadline that cut it: it settles as it
-		// was held (even if committing that kept failing: the delay itself is done).
-		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held),
-			duration: time.Duration(j.held.DurationMS) * time.Millisecond})
+		// was held (even if committing that kept failing: the delay itself is done). One
+		// the deadline cut took from its start to the deadline, as a wait step does.
+		duration := time.Duration(j.held.DurationMS) * time.Millisecond
+		if j.held.TimedOut {
+			duration = p.heldFor(r, j)
+		}
+		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: duration})
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
@@ -244,6 +249,19 @@ func (p *Pool) timedOut(r *runState, j *job, step *workflows.Step) outcome {
 		o.duration = p.since(rec.firstStarted(), time.Now())
 	}
 	return o
+}
+
+// heldFor is how long j's unit, a delay held in the queue, has been held: from the
+// start of the attempt that held it (its waiting record) to now; the attempt's own
+// time when that record is not there.
+func (p *Pool) heldFor(r *runState, j *job) time.Duration {
+	if rec := waitingRecord(r, j); rec != nil {
+		return p.since(rec.firstStarted(), time.Now())
+	}
+	if j.held != nil {
+		return time.Duration(j.held.DurationMS) * time.Millisecond
+	}
+	return 0
 }
 
 // parks reports whether step s parks its unit's job while it waits: a wait step (under

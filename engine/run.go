@@ -353,10 +353,12 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			maybe = append(maybe, unsettled{step, item, job})
 		}
 	}
+	deadline := e.deadlineOf(wf, fields)
 	view := func(s *workflows.Step, path string) (StepRun, error) {
 		sr := StepRun{Name: s.Name, Path: path, Status: StatusPending}
 		if r := rec.steps[s.Name]; r != nil {
 			sr = r.stepView(s, path)
+			sr.cutAt(deadline)
 		}
 		sr.Kind, sr.Parallel = s.Kind, s.Parallel
 		if s.ForEach == nil {
@@ -375,6 +377,7 @@ func (e *Engine) stepRunsOf(ctx context.Context, fields map[string]string) ([]St
 			}
 			if r := set.records[i]; r != nil {
 				item = r.stepView(s, "")
+				item.cutAt(deadline)
 			}
 			item.Path = fmt.Sprintf("%s[%v]", path, set.key(i))
 			item.Kind, item.Parallel, item.Key = s.Kind, s.Parallel, set.key(i)
@@ -483,6 +486,28 @@ func timeOf(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
+}
+
+// deadlineOf is when the timeout of a run of wf (its fields) passes: its timeout after
+// it was created, or last replayed; zero without a timeout, or under virtual time.
+func (e *Engine) deadlineOf(wf *workflows.Workflow, fields map[string]string) time.Time {
+	if wf.Timeout <= 0 || e.clock != nil {
+		return time.Time{}
+	}
+	from := msTime(fields["created"])
+	if t := msTime(fields["replayed"]); t.After(from) {
+		from = t
+	}
+	return from.Add(wf.Timeout).UTC()
+}
+
+// cutAt shows a step (not of on_failure, which the run's timeout does not bound) going
+// on at the run's deadline when it would past it: a wait step's timeout, or a delay's
+// end, further than the deadline that ends them first.
+func (sr *StepRun) cutAt(deadline time.Time) {
+	if sr.NextAttemptAt != nil && !deadline.IsZero() && sr.NextAttemptAt.After(deadline) {
+		sr.NextAttemptAt = &deadline
+	}
 }
 
 // stepView is the record of step s (or of an item of it) as the admin API shows it. A

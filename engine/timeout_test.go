@@ -145,6 +145,11 @@ func TestRunTimeoutCountsDelays(t *testing.T) {
 		if w := r.Steps[0]; w.Error != "run timed out: its timeout of 1s passed" {
 			t.Errorf("wait's error %q", w.Error)
 		}
+		// It took from its start (at once) to the deadline.
+		if w := r.Steps[0]; ms(w.DurationMS) < 500 || w.StartedAt == nil || r.StartedAt == nil || w.StartedAt.Sub(*r.StartedAt) > 500*time.Millisecond {
+			t.Errorf("the delay the deadline cut: started %v (the run %v), in %dms; want from its start to the deadline",
+				w.StartedAt, r.StartedAt, ms(w.DurationMS))
+		}
 		if got := tg.list(); got != "/page" {
 			t.Errorf("calls %s", got)
 		}
@@ -167,6 +172,9 @@ func TestRunTimeoutStopsALastDelay(t *testing.T) {
 		}
 		if got := stepsOf(r); got != "wait failed, on_failure/page succeeded" {
 			t.Errorf("steps %s", got)
+		}
+		if w := r.Steps[0]; ms(w.DurationMS) < 500 {
+			t.Errorf("the last delay the deadline cut took %dms, want from its start to the deadline", ms(w.DurationMS))
 		}
 		if got := tg.list(); got != "/page" {
 			t.Errorf("calls %s", got)

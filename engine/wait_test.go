@@ -772,6 +772,48 @@ workflow "deadline" {
 	})
 }
 
+// A wait that the run's timeout ends before its own shows the run's deadline as when
+// it times out.
+func TestWaitShowsTheRunsEarlierDeadline(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := realKindsEngine(t, b, `
+workflow "deadline" {
+  timeout = "1h"
+  step "wait" "w" {
+    timeout = "2h"
+  }
+}
+workflow "patient" {
+  timeout = "3h"
+  step "wait" "w" {
+    timeout = "2h"
+  }
+}
+`, Options{Shards: b.Shards})
+		for name, after := range map[string]time.Duration{"deadline": time.Hour, "patient": 2 * time.Hour} {
+			id, err := e.Start(ctx, set.Workflow(name), event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r *Run
+			testutil.Eventually(t, 10*time.Second, name+" waiting", func() bool {
+				r, err = e.Run(ctx, id)
+				return err == nil && r.Status == RunWaiting
+			})
+			w := r.Steps[0]
+			switch {
+			case w.NextAttemptAt == nil:
+				t.Errorf("%s: the wait shows no time out", name)
+			case name == "deadline" && !w.NextAttemptAt.Equal(r.CreatedAt.Add(after)):
+				t.Errorf("%s: the wait times out at %v, want the run's deadline, %v", name, w.NextAttemptAt, r.CreatedAt.Add(after))
+			case name == "patient" && (w.NextAttemptAt.Sub(r.CreatedAt) < after || w.NextAttemptAt.Sub(r.CreatedAt) > after+time.Minute):
+				t.Errorf("%s: the wait times out at %v, want its own timeout, %v after it started", name, w.NextAttemptAt, after)
+			}
+		}
+	})
+}
+
 // loadSetWith loads src with the kinds k.
 func loadSetWith(t *testing.T, k *workflows.Kinds, src string) *workflows.Set {
 	t.Helper()
