@@ -266,7 +266,7 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 		why := unreachable(r.Context(), a.runs)
 		if errors.Is(err, engine.ErrBusy) {
-			why = ": too many runs are waiting or running"
+			why = ": too many runs are unfinished: queued, running or waiting (at a wait step or for a child run too)"
 		}
 		httpjson.Error(w, http.StatusServiceUnavailable, "cannot queue the run right now"+why+"; retry later")
 		return

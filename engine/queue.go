@@ -45,13 +45,16 @@ type queue struct {
 	leaseArg, retentionArg any
 }
 
-// ErrBusy is returned by a start refused because too many runs are unfinished: the
-// workers are behind, and the sender should come back later.
+// ErrBusy is returned by a start refused because too many runs are unfinished
+// (Options.MaxQueued): the workers are behind, or many runs wait (for a resume, a
+// child run, a delay), and the sender should come back later.
 var ErrBusy error = busyError{}
 
 type busyError struct{}
 
-func (busyError) Error() string { return "too many runs are waiting; try again later" }
+func (busyError) Error() string {
+	return "too many runs are unfinished: queued, running or waiting (at a wait step or for a child run too); try again later"
+}
 
 // Busy tells a caller that does not import the engine (the webhook receiver) that the
 // start was refused for overload, not for a failure of Redis.

@@ -435,7 +435,7 @@ func startRefusal(err error) (reason, string) {
 	var maybe interface{ MaybeStored() bool }
 	switch {
 	case errors.As(err, &b) && b.Busy():
-		return busy, "cannot queue the event right now: too many runs are waiting or running; retry later"
+		return busy, "cannot queue the event right now: too many runs are unfinished: queued, running or waiting (at a wait step or for a child run too); retry later"
 	case errors.As(err, &st) && st.Stored():
 		return unavailable, "the event is stored, but too few Redis replicas acknowledged it in time, so it may run; " + retryFindsIt
 	case errors.As(err, &maybe) && maybe.MaybeStored():

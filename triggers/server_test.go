@@ -457,7 +457,7 @@ func TestWebhookCannotQueue(t *testing.T) {
 	}
 	// Why, when the sender can act on it.
 	for err, says := range map[error]string{
-		fmt.Errorf("queueing: %w", busyErr{}):   "too many runs are waiting or running",
+		fmt.Errorf("queueing: %w", busyErr{}):   "too many runs are unfinished: queued, running or waiting (at a wait step",
 		fmt.Errorf("queueing: %w", storedErr{}): "the event is stored, but too few Redis replicas acknowledged it",
 		fmt.Errorf("queueing: %w", maybeErr{}):  "Redis did not answer, so the event may be stored and may run",
 	} {
