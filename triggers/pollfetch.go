@@ -80,6 +80,10 @@ type Answer struct {
 	Starts int
 	Cut    Cut
 	Cursor any
+	// CursorKept says the cursor expression gave nil or "" (an answer with nothing
+	// new, which many APIs send without a cursor): Cursor is the one the poll was
+	// sent with, kept, so that the next poll does not start the list again.
+	CursorKept bool
 	// Sent is what the poll sent and got back, a request a page, in order.
 	Sent []*workflows.Request
 }
@@ -112,7 +116,8 @@ type Look struct {
 // poll.time: from its answer, or from its pages with a paginate block, until next
 // gives nil, max_pages pages are read, or max_items items that start runs are found.
 // It reads each item's key, tells with look what the poll does with it, and reads the
-// next cursor from the last page read. Items seen, and items the filter turns down,
+// next cursor from the last page read: nil or "" there keeps cursor (the list has
+// nothing after it yet), never starts the list again. Items seen, and items the filter turns down,
 // do not count toward max_items: a list whose new items come after more than
 // max_items it has started still has them started, a poll after another. Fetch
 // changes nothing: a Poller starts the runs, hookflow run --poll shows them.
@@ -142,6 +147,9 @@ func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any,
 	if poll.Cursor != nil {
 		if ans.Cursor, err = expr.Run(poll.Cursor, answerEnv{Response: resp, Poll: pollValue, Vars: wf.Vars}); err != nil {
 			return ans, fmt.Errorf("%w: cursor: %w", errPoll, err)
+		}
+		if ans.Cursor == nil || ans.Cursor == "" {
+			ans.Cursor, ans.CursorKept = cursor, true
 		}
 	}
 	return ans, nil
@@ -310,7 +318,8 @@ func (poll *Poll) paginates() bool {
 
 // listEnds reports whether the answer of a poll sent with cursor shows the end of its
 // list, as a poll's first reads on to it: the answer has no items, or its cursor is
-// nil or the one sent (the next poll would ask for the same), or, with paginate, its
+// nil, "" or the one sent (the next poll would ask for the same: Fetch keeps the one
+// sent for nil and ""), or, with paginate, its
 // pages ended before max_pages. Without a cursor every poll asks for the same, so
 // each answer is the end: with paginate, the pages past max_pages are never read.
 func (poll *Poll) listEnds(ans *Answer, cursor any) bool {

@@ -21,7 +21,8 @@ import (
 )
 
 // shopOrders is the shop API the poll-orders example polls: its paid orders, answered
-// from the paid_since its poll sends on, oldest first.
+// from the paid_since its poll sends on, oldest first, with next_since the last one's
+// paid_at; an answer with no orders has no next_since.
 type shopOrders struct {
 	mu     sync.Mutex
 	orders []map[string]any
@@ -37,16 +38,17 @@ func (s *shopOrders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not this", http.StatusBadRequest)
 		return
 	}
+	answer := map[string]any{}
 	out := []map[string]any{}
-	next := since
 	for _, o := range s.orders {
 		if paid := o["paid_at"].(string); paid >= since {
 			out = append(out, o)
-			next = paid
+			answer["next_since"] = paid
 		}
 	}
+	answer["orders"] = out
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"orders": out, "next_since": next})
+	json.NewEncoder(w).Encode(answer)
 }
 
 // runPollOrders runs hookflow run --poll poll_orders with args, and returns what it
@@ -261,6 +263,59 @@ workflow "orders" {
 	}
 	if strings.Contains(stdout.String(), "q3-time") {
 		t.Errorf("the cursor shown is the one read past the cut:\n%s", stdout.String())
+	}
+}
+
+// TestRunPollKeepsTheCursor: an answer with nothing new, which gives no cursor, keeps
+// the one the poll had, as a serving hookflow does: hookflow run --poll shows it as
+// the next cursor, not none (which would have the next poll start the list again).
+func TestRunPollKeepsTheCursor(t *testing.T) {
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("since") != "10" {
+			http.Error(w, "not this since", http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, `{"orders": []}`)
+	}))
+	defer shop.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "orders.hcl"), `
+workflow "orders" {
+  trigger "poll" {
+    every  = "1m"
+    url    = "`+shop.URL+`/orders"
+    query  = { since = "{{ poll.cursor ?? '0' }}" }
+    items  = "response.body.orders"
+    key    = "item.id"
+    cursor = "response.body.next_since"
+  }
+  step "log" "it" {
+    message = "{{ event.body.id }}"
+  }
+}
+`)
+	b := redistest.Mini(t)
+	set, _ := load(dir, kinds(nil, nil), io.Discard)
+	wf := set.Workflow("orders")
+	ctx := context.Background()
+	shards, err := engine.AgreeShards(ctx, b.Client, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(b.Client, engine.Options{Logger: slog.New(slog.DiscardHandler), Shards: shards})
+	if err := e.SavePoll(ctx, wf, wf.Triggers[0].Config.(*triggers.Poll).Key(), workflows.PollState{Cursor: "10"}); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if err := run(ctx, []string{"run", "--dir", dir, "--poll", "orders", "--dry-run", "--redis", b.URL, "--allow-net", "127.0.0.1/32"},
+		nil, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"cursor from Redis: 10", "0 items, 0 new", "next cursor: 10 (the one it had: the answer gives none, nothing new)"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the output lacks %q:\n%s", want, stdout.String())
+		}
 	}
 }
 

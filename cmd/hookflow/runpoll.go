@@ -156,8 +156,11 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 	if poll.Cursor != nil {
 		next, kept := ans.Cursor, ""
-		if ans.Cut != "" {
+		switch {
+		case ans.Cut != "":
 			next, kept = cursor, " (the one it had: the list is cut)"
+		case ans.CursorKept && next != nil:
+			kept = " (the one it had: the answer gives none, nothing new)"
 		}
 		shown := "none"
 		if next != nil {

@@ -31,8 +31,9 @@ workflow "poll_orders" {
 
   # One poll a minute across every hookflow process. The shop answers
   # {"orders": [...], "next_since": "<the last order's paid_at>"}; next_since is kept
-  # as poll.cursor, so the next poll asks only for what was paid since. An order paid
-  # at that very second comes twice: its id, already seen, starts no second run.
+  # as poll.cursor, so the next poll asks only for what was paid since. An answer with
+  # no orders has no next_since: the cursor stays where it was. An order paid at that
+  # very second comes twice: its id, already seen, starts no second run.
   # The first poll records the orders already paid and starts nothing
   # (backfill = false): only orders paid from now on are shipped.
   trigger "poll" {
@@ -42,7 +43,7 @@ workflow "poll_orders" {
     query  = { status = "paid", paid_since = "{{ poll.cursor ?? '' }}", limit = "250" }
     items  = "response.body.orders"
     key    = "item.id"
-    cursor = "response.body.next_since ?? poll.cursor"
+    cursor = "response.body.next_since"
   }
 
   # Orders to be picked up in a store need no shipment.
