@@ -316,6 +316,12 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		}
 		return out, se
 	}
+	if _, text := out["body"].(string); text {
+		if err := brokenJSON(resp.Header.Get("Content-Type"), data); err != nil {
+			// Returned with the output: the run history keeps the answer as it came.
+			return out, fmt.Errorf("%s %s: %w", h.method, sent.URL, err)
+		}
+	}
 	return out, nil
 }
 

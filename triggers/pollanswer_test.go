@@ -142,17 +142,18 @@ func TestPollAnswerExcerpt(t *testing.T) {
 
 // A poll answered with a body that says it is JSON and is not (a list cut short, a
 // maintenance page) says so, with where the body stops being JSON; one that does not
-// say it is JSON says it is text. Neither shows the error of the items expression on
-// text, which would say nothing more.
+// say it is JSON says it is text. The first fails as an http step does, naming the
+// request. Neither shows the error of the items expression on text, which would say
+// nothing more.
 func TestPollAnswerNotJSON(t *testing.T) {
 	for _, c := range []struct {
 		name, contentType, body, want string
 	}{
 		{"cut short", "application/json", `{"orders": [{"id": "o1", `,
-			`items: the answer says it is JSON (Content-Type "application/json") but does not parse as JSON: unexpected end of ` +
+			`/list: the answer says it is JSON (Content-Type "application/json") but does not parse as JSON: unexpected end of ` +
 				`JSON input, at line 1, column 26, after its last byte (25): the answer was cut short`},
 		{"not JSON at all", "application/json; charset=utf-8", "<html>\n<h1>Maintenance</h1>\n",
-			`items: the answer says it is JSON (Content-Type "application/json; charset=utf-8") but does not parse as JSON: ` +
+			`/list: the answer says it is JSON (Content-Type "application/json; charset=utf-8") but does not parse as JSON: ` +
 				`invalid character '<' looking for beginning of value, at line 1, column 1`},
 		{"broken on a later line", "application/vnd.api+json", "{\n  \"orders\": [\n    {\"id\": \"o1\"},,\n  ]\n}",
 			`but does not parse as JSON: invalid character ',' looking for beginning of value, at line 3, column 18`},

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -160,9 +158,6 @@ func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any,
 func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workflows.Call, look Look, ans *Answer) (map[string]any, error) {
 	at, _ := call.Env.Poll["time"].(string)
 	read := func(resp map[string]any, page int) error {
-		if err := badJSON(resp); err != nil {
-			return fmt.Errorf("%w: items: %w", errPoll, err)
-		}
 		v, err := expr.Run(poll.Items, answerEnv{Response: resp, Poll: call.Env.Poll, Vars: wf.Vars})
 		if _, text := resp["body"].(string); err != nil && text {
 			// What an http step's reference says of it: the answer is no JSON. The
@@ -278,36 +273,6 @@ func headerOf(resp map[string]any, name string) (string, bool) {
 	headers, _ := resp["headers"].(map[string]any)
 	v, ok := headers[name].(string)
 	return v, ok
-}
-
-// badJSON says why the body of an answer whose Content-Type says it is JSON is not,
-// with where it stops being JSON; nil for any other answer. The http action gives such
-// a body as its text. A JSON string answer gives text too (what the string holds),
-// longer than its Content-Length says: it is not taken for broken JSON.
-func badJSON(resp map[string]any) error {
-	body, text := resp["body"].(string)
-	ct, _ := headerOf(resp, "content-type")
-	media, _ := workflows.MediaType(ct)
-	if !text || media != "application/json" && !strings.HasSuffix(media, "+json") {
-		return nil
-	}
-	if n, ok := headerOf(resp, "content-length"); ok && n != strconv.Itoa(len(body)) {
-		return nil
-	}
-	var v any
-	err := json.Unmarshal([]byte(body), &v)
-	var syntax *json.SyntaxError
-	if !errors.As(err, &syntax) {
-		return nil
-	}
-	at, cut := min(max(int(syntax.Offset)-1, 0), len(body)), "" // the byte where it stopped being JSON
-	if err := json.NewDecoder(strings.NewReader(body)).Decode(&v); errors.Is(err, io.ErrUnexpectedEOF) {
-		at, cut = len(body), fmt.Sprintf(", after its last byte (%d): the answer was cut short", len(body))
-	}
-	line := 1 + strings.Count(body[:at], "\n")
-	column := at - strings.LastIndex(body[:at], "\n")
-	return fmt.Errorf("the answer says it is JSON (Content-Type %q) but does not parse as JSON: %s, at line %d, column %d%s",
-		ct, syntax.Error(), line, column, cut)
 }
 
 // paginates reports whether the poll reads its list page by page.
