@@ -268,7 +268,8 @@ func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth
 		diags = append(diags, d...)
 		o.Grant, d = blk.OneOf("grant", "client_credentials", "client_credentials", "refresh_token")
 		diags = append(diags, d...)
-		if o.Grant == "refresh_token" && blk.Attr("refresh_token") == nil && !d.HasErrors() {
+		// Written but failed (a secret too short) is reported as such, not as unset.
+		if o.Grant == "refresh_token" && content.Attributes["refresh_token"] == nil && !d.HasErrors() {
 			diags = append(diags, blk.Attr("grant").Error("refresh_token is not set",
 				`The refresh_token grant starts from a refresh token: set refresh_token = secret("…").`))
 		}

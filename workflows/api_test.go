@@ -3,6 +3,8 @@ package workflows_test
 import (
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -101,5 +103,40 @@ workflow "sync" {
 				}
 			}
 		})
+	}
+}
+
+// loadOAuth2 loads an api whose auth "oauth2" block holds more, and a workflow that
+// calls it.
+func loadOAuth2(t *testing.T, more string) hcl.Diagnostics {
+	t.Helper()
+	src := `api "crm" {
+  base_url = "https://crm.example.com/api"
+  auth "oauth2" {
+    token_url     = "https://auth.example.com/oauth/token"
+    client_id     = "hookflow"
+    client_secret = secret("HOOKFLOW_TEST_CLIENT_SECRET")
+    ` + more + `
+  }
+}
+workflow "sync" {
+  step "http" "find" {
+    api = "crm"
+    url = "/customers"
+  }
+}`
+	t.Setenv("HOOKFLOW_TEST_CLIENT_SECRET", "client-secret-123456")
+	_, diags := workflows.Load([]workflows.Source{{Name: "crm.hcl", Data: []byte(src)}}, realKinds())
+	return diags
+}
+
+// A refresh_token secret too short is one error, at the secret: the refresh_token is
+// written, so the grant is not also said to lack one.
+func TestAPIShortRefreshTokenIsOneError(t *testing.T) {
+	t.Setenv("HOOKFLOW_TEST_REFRESH", "abc")
+	diags := loadOAuth2(t, `grant = "refresh_token"
+    refresh_token = secret("HOOKFLOW_TEST_REFRESH")`)
+	if len(diags) != 1 || diags[0].Summary != "Secret too short" {
+		t.Errorf("want one error, Secret too short; got %s", diags.Error())
 	}
 }
