@@ -117,7 +117,8 @@ func (a *APIs) tokenSource(api *workflows.API) *tokenSource {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ts := a.tokens[id]; ts != nil && ts.cfg.ClientSecret == o.ClientSecret && ts.cfg.RefreshToken == o.RefreshToken {
+	if ts := a.tokens[id]; ts != nil && ts.cfg.ClientSecret == o.ClientSecret && ts.cfg.RefreshToken == o.RefreshToken &&
+		ts.cfg.ClientAuth == o.ClientAuth {
 		return ts
 	}
 	ts := newTokenSource(a, api.Name, id, legacyID, o)

@@ -531,6 +531,10 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 	if ts.cfg.Audience != "" {
 		form.Set("audience", ts.cfg.Audience)
 	}
+	if ts.cfg.ClientAuth == "post" {
+		form.Set("client_id", ts.cfg.ClientID)
+		form.Set("client_secret", ts.cfg.ClientSecret)
+	}
 	ctx = context.WithValue(ctx, tokenRequestKey{}, true)
 	req, err := http.NewRequestWithContext(ctx, "POST", ts.cfg.TokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -539,7 +543,9 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "hookflow")
-	req.Header.Set("Authorization", "Basic "+basicCredentials(ts.cfg.ClientID, ts.cfg.ClientSecret))
+	if ts.cfg.ClientAuth != "post" {
+		req.Header.Set("Authorization", "Basic "+basicCredentials(ts.cfg.ClientID, ts.cfg.ClientSecret))
+	}
 	start := ts.apis.now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -569,9 +575,13 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 		hide = hide.With(refresh)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode,
+		te := &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode,
 			Code: hide.String(body.Error), Description: hide.String(body.Description),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		if te.Code == "invalid_client" {
+			te.Hint = clientAuthHint(ts.cfg.ClientAuth)
+		}
+		return nil, te
 	}
 	if jsonErr != nil || body.AccessToken == "" {
 		te := &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode}
@@ -597,6 +607,18 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 		}
 	}
 	return t, nil
+}
+
+// clientAuthHint is what an invalid_client answer says besides: an endpoint that
+// takes the client's credentials one way only refuses them sent the other way with
+// invalid_client, as it refuses a wrong secret.
+func clientAuthHint(sent string) string {
+	if sent == "post" {
+		return `the client's credentials were sent in the form (client_auth = "post"); if they are right, the endpoint may ` +
+			`take them as HTTP basic auth only (client_secret_basic): leave client_auth out, or set client_auth = "basic"`
+	}
+	return `the client's credentials were sent as HTTP basic auth; if they are right, the endpoint may take them in ` +
+		`the form only (client_secret_post): set client_auth = "post" in the api's auth "oauth2" block`
 }
 
 // unusableAnswer says what is wrong with a token endpoint's 200 answer, data, that
@@ -659,7 +681,9 @@ type TokenError struct {
 	Code        string // the answer's error, such as invalid_client
 	Description string // its error_description, the client's credentials [redacted]
 	RetryAfter  time.Duration
-	Err         error
+	// Hint is what to try, after an invalid_client: the other client_auth.
+	Hint string
+	Err  error
 }
 
 func (e *TokenError) Error() string {
@@ -676,6 +700,9 @@ func (e *TokenError) Error() string {
 		if e.Description != "" {
 			msg += " (" + e.Description + ")"
 		}
+	}
+	if e.Hint != "" {
+		msg += "; " + e.Hint
 	}
 	return msg
 }

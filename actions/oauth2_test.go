@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -51,6 +52,11 @@ type authServer struct {
 	gate chan struct{}
 	// limits are the api block's rate_limit, burst and concurrency, as written.
 	limits string
+	// takes is how the endpoint takes the client's credentials: "basic" (HTTP basic
+	// auth, as by default) or "post" (in the form, and refused as basic auth).
+	takes string
+	// oauth2 is more of the api's auth "oauth2" block, as written.
+	oauth2 string
 }
 
 func newAuthServer(t *testing.T) *authServer {
@@ -84,7 +90,12 @@ func newAuthServer(t *testing.T) *authServer {
 			w.WriteHeader(s.failStatus)
 			fmt.Fprint(w, `{"error":"invalid_client","error_description":"unknown client"}`)
 			return
-		case user != "hookflow" || pass != s.secret:
+		case s.takes == "post" && (r.Header.Get("Authorization") != "" || r.PostForm.Get("client_id") != "hookflow" ||
+			r.PostForm.Get("client_secret") != s.secret):
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"error":"invalid_client","error_description":"client authentication failed"}`)
+			return
+		case s.takes != "post" && (user != "hookflow" || pass != s.secret || r.PostForm.Has("client_secret")):
 			w.WriteHeader(401)
 			fmt.Fprint(w, `{"error":"invalid_client"}`)
 			return
@@ -144,6 +155,7 @@ api "crm" {
     client_secret = "` + s.secret + `"
     scopes        = ["customers:read"]
     ` + extra + `
+    ` + s.oauth2 + `
   }
 }`
 }
@@ -578,6 +590,68 @@ func TestOAuth2TokenEndpointErrorHidesTheCredentials(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// client_auth says how the client's credentials go to the token endpoint: as HTTP
+// basic auth by default (client_secret_basic), in the form with "post"
+// (client_secret_post). An endpoint that takes them the other way only answers
+// invalid_client, and the error says to try the other.
+func TestOAuth2ClientAuth(t *testing.T) {
+	for _, c := range []struct {
+		name, takes, attr string
+		want              string // "" for a token
+	}{
+		{"basic by default", "basic", "", ""},
+		{"basic", "basic", `client_auth = "basic"`, ""},
+		{"post", "post", `client_auth = "post"`, ""},
+		{"basic to an endpoint taking post", "post", "",
+			`status 401 Unauthorized: invalid_client (client authentication failed); the client's credentials were sent as HTTP ` +
+				`basic auth; if they are right, the endpoint may take them in the form only (client_secret_post): set ` +
+				`client_auth = "post" in the api's auth "oauth2" block`},
+		{"post to an endpoint taking basic", "basic", `client_auth = "post"`,
+			`status 401 Unauthorized: invalid_client; the client's credentials were sent in the form (client_auth = "post"); if ` +
+				`they are right, the endpoint may take them as HTTP basic auth only (client_secret_basic): leave client_auth out, ` +
+				`or set client_auth = "basic"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newAuthServer(t)
+			s.takes, s.oauth2 = c.takes, c.attr
+			p := newProcess(t, s, "client_credentials", nil, &clock{})
+			_, out, err := p.call(t.Context())
+			if c.want == "" {
+				if err != nil || out.(map[string]any)["status"] != 200 {
+					t.Fatalf("call: %v, want a token and the call answered", err)
+				}
+				return
+			}
+			want := `api "crm": getting an OAuth2 token from ` + s.tokens.URL + `/oauth/token: ` + c.want
+			if err == nil || err.Error() != want {
+				t.Fatalf("err = %v\nwant %s", err, want)
+			}
+			if strings.Contains(err.Error(), s.secret) {
+				t.Errorf("the error shows the client secret: %v", err)
+			}
+		})
+	}
+}
+
+// With client_auth = "post", an endpoint that repeats the form it got in its error
+// shows no client secret either, form-encoded as it was sent.
+func TestOAuth2ClientAuthPostErrorHidesTheSecret(t *testing.T) {
+	s := newAuthServer(t)
+	s.secret, s.oauth2 = "client secret+1/ä", `client_auth = "post"`
+	s.failStatus, s.echo = 401, true
+	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	_, _, err := p.call(t.Context())
+	var te *TokenError
+	if !errors.As(err, &te) || !strings.Contains(te.Description, "client_secret=[redacted]") {
+		t.Fatalf("err = %v, want the endpoint's 401 with the form it repeated, redacted", err)
+	}
+	for _, v := range []string{s.secret, url.QueryEscape(s.secret)} {
+		if strings.Contains(err.Error(), v) {
+			t.Errorf("the error shows %s: %v", v, err)
+		}
 	}
 }
 
@@ -1082,6 +1156,8 @@ func TestOAuth2UnusableTokenAnswerSaysWhy(t *testing.T) {
 			"the answer's access_token is a JSON number, not a string"},
 		{"not an object", "application/json", `["tok-secret-123"]`, "the answer is a JSON array, not an object"},
 		{"expires_in no number", "application/json", `{"access_token":"tok-secret-123","expires_in":"abc"}`,
+			"the answer's expires_in is not a number"},
+		{"expires_in in words", "application/json", `{"access_token":"tok-secret-123","expires_in":"soon"}`,
 			"the answer's expires_in is not a number"},
 	}
 	for _, tt := range tests {

@@ -50,6 +50,10 @@ type OAuth2 struct {
 	Audience     string
 	Grant        string // "client_credentials" or "refresh_token"
 	RefreshToken string // the first refresh token, for the refresh_token grant
+	// ClientAuth is how the client's credentials go to the token endpoint: "basic",
+	// HTTP basic auth (RFC 6749 2.3.1's client_secret_basic), or "post", client_id and
+	// client_secret in the form (client_secret_post).
+	ClientAuth string
 }
 
 // JoinURL appends a relative URL to the api's base URL's path: base
@@ -112,7 +116,7 @@ var authKinds = map[string][]Attr{
 	"basic":  {{Name: "username", Required: true}, {Name: "password", Required: true}},
 	"header": {{Name: "name", Required: true}, {Name: "value", Required: true}},
 	"oauth2": {{Name: "token_url", Required: true}, {Name: "client_id", Required: true}, {Name: "client_secret", Required: true},
-		{Name: "scopes"}, {Name: "audience"}, {Name: "grant"}, {Name: "refresh_token"}},
+		{Name: "scopes"}, {Name: "audience"}, {Name: "grant"}, {Name: "refresh_token"}, {Name: "client_auth"}},
 }
 
 var apiAttrs = []Attr{{Name: "base_url", Required: true}, {Name: "headers"}, {Name: "timeout"},
@@ -268,6 +272,9 @@ func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth
 		diags = append(diags, d...)
 		o.Grant, d = blk.OneOf("grant", "client_credentials", "client_credentials", "refresh_token")
 		diags = append(diags, d...)
+		var cd hcl.Diagnostics
+		o.ClientAuth, cd = blk.OneOf("client_auth", "basic", "basic", "post")
+		diags = append(diags, cd...)
 		// Written but failed (a secret too short) is reported as such, not as unset.
 		if o.Grant == "refresh_token" && content.Attributes["refresh_token"] == nil && !d.HasErrors() {
 			diags = append(diags, blk.Attr("grant").Error("refresh_token is not set",

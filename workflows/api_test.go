@@ -140,3 +140,16 @@ func TestAPIShortRefreshTokenIsOneError(t *testing.T) {
 		t.Errorf("want one error, Secret too short; got %s", diags.Error())
 	}
 }
+
+// client_auth is "basic" or "post".
+func TestAPIClientAuth(t *testing.T) {
+	for _, v := range []string{"basic", "post"} {
+		if diags := loadOAuth2(t, `client_auth = "`+v+`"`); diags.HasErrors() {
+			t.Errorf("client_auth = %q: %s", v, diags.Error())
+		}
+	}
+	diags := loadOAuth2(t, `client_auth = "client_secret_post"`)
+	if len(diags) != 1 || diags[0].Summary != `Invalid client_auth "client_secret_post"` {
+		t.Errorf("client_auth = \"client_secret_post\": %s", diags.Error())
+	}
+}

@@ -47,7 +47,8 @@ func writtenCredentials(files map[string]*hcl.File) written {
 	walk = func(b *hclsyntax.Body, auth bool) {
 		for name, a := range b.Attributes {
 			_, object := a.Expr.(*hclsyntax.ObjectConsExpr) // basic_auth = { username = …, password = … }: its fields say
-			if !object && (slices.Contains(credentialAttrs, name) && auth || IsCredentialName(name) && !strings.HasSuffix(name, "url")) {
+			if !object && (slices.Contains(credentialAttrs, name) && auth || IsCredentialName(name) && !strings.HasSuffix(name, "url") &&
+				!(auth && name == "client_auth")) { // client_auth says how the credentials go: "basic" or "post"
 				add(a.Expr)
 				notedVars(a.Expr, readVars)
 			}
