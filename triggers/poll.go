@@ -24,7 +24,7 @@ import (
 // item of which starts a run.
 type Poll struct {
 	Schedule   *Schedule
-	Request    workflows.Action // an http step's request: url, api, method, query, headers
+	Request    workflows.Action // an http step's request: url, api, method, query, headers, json
 	Items      *vm.Program      // over response: the list of items
 	ItemKey    *vm.Program      // over item: what makes an item new
 	Cursor     *vm.Program      // over response: kept for the next poll; nil: none
@@ -152,7 +152,7 @@ func pollKind(http workflows.StepKind) workflows.TriggerKind {
 		Name: "poll",
 		Attrs: []workflows.Attr{
 			{Name: "every"}, {Name: "cron"}, {Name: "timezone"},
-			{Name: "url", Required: true}, {Name: "api"}, {Name: "method"}, {Name: "query"}, {Name: "headers"},
+			{Name: "url", Required: true}, {Name: "api"}, {Name: "method"}, {Name: "query"}, {Name: "headers"}, {Name: "json"},
 			{Name: "items", Required: true}, {Name: "key", Required: true}, {Name: "cursor"},
 			{Name: "seen_window"}, {Name: "max_items"}, {Name: "backfill"}, {Name: "timeout"},
 		},
@@ -236,7 +236,11 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 			p.Cursor = prog
 		}
 	}
-	method, _ := b.ConstString("method", "GET")
+	method := "GET"
+	if b.Attr("json") != nil {
+		method = "POST" // as the http step's request: a body is sent with POST unless method says
+	}
+	method, _ = b.ConstString("method", method)
 	api, _ := b.ConstString("api", "")
 	url := ""
 	if a := b.Attr("url"); a != nil {

@@ -204,6 +204,7 @@ func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics
 	}
 	content, diags := b.Body.Content(schema)
 	diags = dropMissingSuggested(diags)
+	sayWhatItTakes(diags, kind)
 	decodeDiags := diags
 	sc := &scope{where: "a trigger", reads: triggerReads}
 	if kind.Reads != nil {
@@ -474,6 +475,23 @@ func dropMissingSuggested(diags hcl.Diagnostics) hcl.Diagnostics {
 		out = append(out, d)
 	}
 	return out
+}
+
+// sayWhatItTakes adds to each argument of a trigger that its kind does not take, and
+// that HCL finds no likely misspelling for (form in a poll), what the kind takes.
+func sayWhatItTakes(diags hcl.Diagnostics, kind TriggerKind) {
+	var names []string
+	for _, a := range kind.Attrs {
+		names = append(names, a.Name)
+	}
+	for _, bt := range kind.Blocks {
+		names = append(names, bt.Type+" {}")
+	}
+	for _, d := range diags {
+		if d.Summary == "Unsupported argument" && !strings.Contains(d.Detail, "Did you mean") {
+			d.Detail += fmt.Sprintf(" A trigger %q takes %s.", kind.Name, strings.Join(names, ", "))
+		}
+	}
 }
 
 // block evaluates a kind's attributes at load time and compiles their templates.
