@@ -121,14 +121,8 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("dlq list: %v\n%s", err, out)
 	}
 	out, _, _ = hookflow("", "dlq", "list", "--limit", "1")
-	if more := "more: hookflow dlq list --admin " + s.adminAddr + " --limit 1 --cursor "; !strings.Contains(out, more) {
-		t.Errorf("a first page of one should say how to get the next, %q:\n%s", more, out)
-	} else {
-		next := strings.Fields(out[strings.Index(out, "more: ")+len("more: "):])
-		stdout.Reset()
-		if err := run(context.Background(), next[1:], nil, &stdout, io.Discard); err != nil || !strings.Contains(stdout.String(), "(no dead letters)") {
-			t.Errorf("the next page, %q: %v\n%s", next, err, stdout.String())
-		}
+	if !strings.Contains(out, failed+":update") || strings.Contains(out, "more: ") {
+		t.Errorf("a page of one holding the only dead letter is the last: it offers no next page:\n%s", out)
 	}
 	api.mu.Lock()
 	api.fail = false
