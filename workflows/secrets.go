@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -26,7 +27,7 @@ const MinSecret = 6
 // diagnostics and API answers. A secret is found however it got into the text, whole
 // or inside a longer value ("Bearer <token>").
 type Redactor struct {
-	r       *strings.Replacer // nil when there are no secrets
+	r       *strings.Replacer // nil when there are no secrets; finds their quoted forms too
 	secrets []string          // longest first
 
 	encodeOnce sync.Once
@@ -47,11 +48,56 @@ func newRedactor(secrets map[string]bool) *Redactor {
 func redactorOf(secrets []string) *Redactor {
 	// Longest first, so that a secret containing another is replaced whole.
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-	pairs := make([]string, 0, 2*len(secrets))
-	for _, s := range secrets {
+	forms := quotings(secrets)
+	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	pairs := make([]string, 0, 2*len(forms))
+	for _, s := range forms {
 		pairs = append(pairs, s, Redacted)
 	}
 	return &Redactor{r: strings.NewReplacer(pairs...), secrets: secrets}
+}
+
+// quotings are the values and the forms they take once quoted in text, once each: a
+// value rendered into a log line or an error inside JSON (a template's object, an
+// event's raw body) is escaped as a JSON string is, and one quoted by Go's %q (an
+// expression's error quoting its source) as a text log line quotes it. A value none
+// of whose characters is escaped has no other form, and costs nothing more to find.
+func quotings(values []string) []string {
+	var forms []string // nil until a value has other forms: values then stay as given
+	for _, s := range values {
+		if !escaped(s) {
+			continue
+		}
+		if forms == nil {
+			forms = slices.Clone(values)
+		}
+		quoted, _ := json.Marshal(s)   // as encoding/json writes it, <, > and & too
+		sent, _ := httpjson.Marshal(s) // as templates and http steps write it
+		goQuoted := strconv.Quote(s)
+		own := []string{s}
+		for _, f := range []string{string(quoted[1 : len(quoted)-1]), string(sent[1 : len(sent)-1]), goQuoted[1 : len(goQuoted)-1]} {
+			if !slices.Contains(own, f) {
+				own = append(own, f)
+			}
+		}
+		forms = append(forms, own[1:]...)
+	}
+	if forms == nil {
+		return values
+	}
+	return forms
+}
+
+// escaped reports whether a quoting of s in JSON or by Go writes any of its bytes
+// otherwise: a quote, a backslash, a control character, <, > or &, or one that is
+// not ASCII.
+func escaped(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return true
+		}
+	}
+	return false
 }
 
 // Encoded returns a redactor that also finds the secrets as they appear once encoded

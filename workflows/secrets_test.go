@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +68,27 @@ func TestSensitiveValuesOfForEachItems(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A secret is found in the forms quoting gives it in text, escaped in a JSON string
+// or quoted by Go's %q and a text log line, by the redactor itself, not only by its
+// Encoded one.
+func TestRedactorFindsQuotedForms(t *testing.T) {
+	secret := "pem-5e4f\n\"q\"\\x\x01<&>"
+	r := (*Redactor)(nil).Plus(secret)
+	quoted, _ := json.Marshal(secret)
+	for name, text := range map[string]string{
+		"as it is":     "a " + secret + " b",
+		"json":         `{"k":` + string(quoted) + `}`,
+		"json as sent": `{"k":"pem-5e4f\n\"q\"\\x\u0001<&>"}`,
+		"go quoted":    fmt.Sprintf("bad %q", "a "+secret),
+	} {
+		if got := r.String(text); strings.Contains(got, "5e4f") || !strings.Contains(got, Redacted) {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+	if got := r.String(`pem-5e4f only`); got != `pem-5e4f only` {
+		t.Errorf("a piece of the secret is redacted: %q", got)
 	}
 }
