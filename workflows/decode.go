@@ -541,7 +541,7 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 }
 
 func (l *loader) loc(a *hcl.Attribute) location {
-	loc := location{rng: a.Expr.Range(), exprs: l.exprs, vars: l.varNames, stored: l.stored}
+	loc := location{rng: a.Expr.Range(), exprs: l.exprs, vars: l.varNames, stored: l.stored, secrets: l.secretValues}
 	if f := l.files[a.Range.Filename]; f != nil {
 		loc.src = f.Bytes
 	}

@@ -263,6 +263,10 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 	}
 	d := loc.diag(hcl.DiagError, summary, sentence(detail))
 	d.Subject = loc.at(offset+at, offset+end).Ptr()
+	if loc.secretIn(offset, offset+len(src)) {
+		d.Subject = loc.at(offset, offset+len(src)).Ptr()
+		return secretSource(d)
+	}
 	return d
 }
 

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -22,6 +23,9 @@ type location struct {
 	// stored: the files are a stored version (Options.Stored), where checks of likely
 	// mistakes warn.
 	stored bool
+	// secrets are the values secret() read, which ${secret("NAME")} may have written
+	// into value: a diagnostic quotes no expression holding a piece of one.
+	secrets map[string]bool
 }
 
 // compiler returns the load's expression compiler, or a new one outside a load.
@@ -35,6 +39,41 @@ func (l location) compiler() *exprCompiler {
 // mistake returns d, an error that catches a likely mistake, as a warning in a stored
 // version.
 func (l location) mistake(d *hcl.Diagnostic) *hcl.Diagnostic { return mistake(d, l.stored) }
+
+// secretIn reports whether a secret written into value overlaps value[from:to]: an
+// expression there holds the secret, or a piece of it.
+func (l location) secretIn(from, to int) bool {
+	for secret := range l.secrets {
+		for at := 0; secret != ""; {
+			i := strings.Index(l.value[at:], secret)
+			if i < 0 {
+				break
+			}
+			start := at + i
+			if start < to && from < start+len(secret) {
+				return true
+			}
+			at = start + 1
+		}
+	}
+	return false
+}
+
+// secretSource is d, about an expression that holds a secret or a piece of it (a
+// secret with a quote in it ends the string it was written into), saying so in place
+// of what it says of the expression, which would quote the secret: its source, a name
+// or a token in it.
+func secretSource(d *hcl.Diagnostic) *hcl.Diagnostic {
+	if d.Severity == hcl.DiagError {
+		d.Summary = "Invalid expression"
+	} else {
+		d.Summary = "Check the expression"
+	}
+	d.Detail = `This expression holds a secret, written into it with ${secret("NAME")}: it is not quoted here, ` +
+		`so as not to show the secret. Read the secret as a value rather than as source: vars { key = secret("NAME") }, ` +
+		`then write vars.key in the expression.`
+	return d
+}
 
 func (l location) diag(sev hcl.DiagnosticSeverity, summary, detail string) *hcl.Diagnostic {
 	rng := l.rng

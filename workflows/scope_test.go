@@ -158,6 +158,40 @@ func TestSecretsStayOutOfDiagnostics(t *testing.T) {
 	}
 }
 
+// A secret written into an expression with ${secret("NAME")} that breaks it (a
+// backslash, or a quote ending the string it was written into) is quoted by no
+// diagnostic, whole or in pieces: the diagnostic says that the expression holds a
+// secret.
+func TestSecretsWrittenIntoExpressionsStayOutOfDiagnostics(t *testing.T) {
+	for name, secret := range map[string]string{
+		"backslash":    `hunter2-x\qzzzz`,
+		"quote":        `hunter2-x'smore zzzz`,
+		"unknown name": `hunter2' + nosuchname + 'zzzz`,
+		"unclosed":     `hunter2'zzzz`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("HOOKFLOW_TEST_SECRET", secret)
+			for _, attr := range []string{
+				`step "set" "s" { ok = "{{ event.query.key == '${secret("HOOKFLOW_TEST_SECRET")}' }}" }`,
+				`filter = "event.query.key == '${secret("HOOKFLOW_TEST_SECRET")}'"`,
+			} {
+				_, diags := loadString(t, "workflow \"w\" {\n"+attr+"\n}")
+				if !diags.HasErrors() {
+					t.Fatalf("%s: loads", attr)
+				}
+				for _, piece := range []string{"hunter2", "smore", "zzzz", "nosuchname"} {
+					if strings.Contains(diags.Error(), piece) {
+						t.Errorf("%s: the diagnostic quotes %q: %s", attr, piece, diags.Error())
+					}
+				}
+				if !strings.Contains(diags.Error(), "holds a secret") {
+					t.Errorf("%s: %s, want it to say that the expression holds a secret", attr, diags.Error())
+				}
+			}
+		})
+	}
+}
+
 // TestFailedVarIsReportedOnce: a var whose value fails is defined all the same; its
 // uses are not reported as unknown vars, nor checked against its missing value.
 func TestFailedVarIsReportedOnce(t *testing.T) {
