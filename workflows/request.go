@@ -84,15 +84,18 @@ func RecordHeaders(h http.Header, r *Redactor) map[string]string {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		v := strings.Join(h[name], ", ")
-		if IsCredentialName(name) {
-			v = credentialShown(v)
-		} else {
-			v = r.String(v)
-		}
-		out[name] = v
+		out[name] = ShownHeader(name, strings.Join(h[name], ", "), r)
 	}
 	return out
+}
+
+// ShownHeader is what is shown of a header that a request sent: a credential header's
+// scheme only ("Basic [redacted]"), and another's value with secrets redacted by r.
+func ShownHeader(name, value string, r *Redactor) string {
+	if IsCredentialName(name) {
+		return credentialShown(value)
+	}
+	return r.String(value)
 }
 
 // credentialShown is what is shown of a credential: its scheme, when it has one.

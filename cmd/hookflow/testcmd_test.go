@@ -628,3 +628,75 @@ func TestWorkflowTestsCutLongOutputs(t *testing.T) {
 		t.Errorf("output points at a --json that hookflow test does not have:\n%s", out)
 	}
 }
+
+// An expect block's headers that differ from those sent show a credential header as
+// the step's trace does, its scheme only, in the output and the JUnit report: the
+// credentials are written in the file here, so no secret() redacts them.
+func TestWorkflowTestsHideSentCredentialHeaders(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "creds.hcl"), `
+workflow "creds" {
+  trigger "webhook" {
+    path = "/creds"
+  }
+
+  step "http" "call" {
+    url        = "https://api.example.com/x"
+    basic_auth = { username = "u", password = "pw-7c5d1e9a" }
+    headers    = { X-Api-Key = "key-7c5d1e9b", X-Trace = "trace-1" }
+  }
+
+  step "http" "bearer" {
+    url     = "https://api.example.com/y"
+    headers = { Authorization = "Bearer tok-7c5d1e9c" }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "creds.test.hcl"), `
+test "wrong headers" {
+  workflow = "creds"
+  event {
+    body = {}
+  }
+  mock "call" {
+    status = 200
+  }
+  mock "bearer" {
+    status = 200
+  }
+  expect "call" {
+    headers = { X-Api-Key = "wrong", Authorization = "Basic wrong", X-Trace = "trace-2" }
+  }
+  expect "bearer" {
+    headers = { Authorization = "Bearer wrong" }
+  }
+}
+`)
+	report := filepath.Join(t.TempDir(), "report.xml")
+	out, code := hookflowTest(t, "-junit", report, dir)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	xmlReport, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`Authorization: expected "Basic wrong", sent "Basic [redacted]"`,
+		`X-Api-Key: expected "wrong", sent "[redacted]"`,
+		`X-Trace: expected "trace-2", sent "trace-1"`,
+		`Authorization: expected "Bearer wrong", sent "Bearer [redacted]"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	basic := "dTpwdy03YzVkMWU5YQ" // the base64 of u:pw-7c5d1e9a
+	for where, text := range map[string]string{"the output": out, "the JUnit report": string(xmlReport)} {
+		for _, v := range []string{"7c5d1e9", basic} {
+			if strings.Contains(text, v) {
+				t.Errorf("%s shows %s:\n%s", where, v, text)
+			}
+		}
+	}
+}
