@@ -517,8 +517,9 @@ func TestCheckTimestampSaysWhich(t *testing.T) {
 		"1800000400": "the signed timestamp is 6m40s ahead of this clock, beyond the tolerance of 5m",
 		"1799999800": "",
 		// Far enough that the skew saturates: refused, without naming it.
-		"1000000000000000":     `the timestamp "1000000000000000" is not a time of this century`,
-		"-9000000000000000000": `the timestamp "-9000000000000000000" is not a time of this century`,
+		"1000000000000000":     `the signed timestamp is not a time of this century`,
+		"-9000000000000000000": `the signed timestamp is not a time of this century`,
+		"SEKRET-ts-1":          `the signed timestamp is not a Unix time in seconds`,
 	} {
 		err := checkTimestamp(ts, now, 5*time.Minute)
 		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
@@ -703,5 +704,60 @@ func TestStandardHeaderSets(t *testing.T) {
 		case c.want != "" && (!errors.Is(err, errVerify) || !strings.HasSuffix(err.Error(), ": "+c.want)):
 			t.Errorf("%s: %v, want it to say %q", c.name, err, c.want)
 		}
+	}
+}
+
+// A timestamp that is not one, sent in a credential header (Stripe-Signature) or
+// beside one (X-Slack-Request-Timestamp), is refused without being quoted: neither the
+// 401 nor the log holds what the sender wrote there.
+func TestBadTimestampIsNotQuoted(t *testing.T) {
+	set, diags := loadHooks("ts.hcl", `
+workflow "stripe" {
+  trigger "webhook" {
+    path = "/stripe"
+    verify "stripe" {
+      secrets = ["whsec_stripe-1"]
+    }
+  }
+}
+workflow "slack" {
+  trigger "webhook" {
+    path = "/slack"
+    verify "slack" {
+      secrets = ["slack-secret-1"]
+    }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	starter := &recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}
+	var logs strings.Builder
+	h := NewWebhooks(starter, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	h.Use(set)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for path, headers := range map[string]map[string]string{
+		"/stripe": {"Stripe-Signature": "t=junk-4d2e8f01,v1=00"},
+		"/slack":  {"X-Slack-Request-Timestamp": "junk-4d2e8f02", "X-Slack-Signature": "v0=00"},
+	} {
+		req, _ := http.NewRequest("POST", srv.URL+"/hooks"+path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(answer), "the signed timestamp is not a Unix time") ||
+			strings.Contains(string(answer), "junk-4d2e8f") {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, answer)
+		}
+	}
+	if strings.Contains(logs.String(), "junk-4d2e8f") || !strings.Contains(logs.String(), "not a Unix time") {
+		t.Errorf("the log:\n%s", logs.String())
 	}
 }
