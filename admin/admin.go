@@ -301,8 +301,24 @@ func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
 }
 
 // exportTest is run id as a workflow test named name. set is the workflows in use: what
-// their env() read is written as hookflow test reads it.
+// their env() read is written as hookflow test reads it. Its resume tokens are
+// redacted whichever token asks, a test being a file made to be kept and shared: an
+// API's answer that repeats a resume URL is written into a mock as it came.
 func exportTest(ctx context.Context, runs Runs, set *workflows.Set, id, name string) ([]byte, error) {
+	data, err := exportTestAsRecorded(ctx, runs, set, id, name)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := runs.(interface {
+		RedactTokens(context.Context, []byte) []byte
+	}); ok {
+		return r.RedactTokens(ctx, data), nil // with the key: a signature written alone too
+	}
+	return engine.RedactResumeTokens(data), nil
+}
+
+// exportTestAsRecorded is exportTest's file before its resume tokens are redacted.
+func exportTestAsRecorded(ctx context.Context, runs Runs, set *workflows.Set, id, name string) ([]byte, error) {
 	run, err := runs.Run(ctx, id)
 	if err != nil {
 		return nil, err

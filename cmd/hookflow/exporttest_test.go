@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -356,5 +357,71 @@ func TestRunsExportTestMapKeys(t *testing.T) {
 	}
 	if out, code := hookflowTest(t, dir); code != 0 || !strings.Contains(out, "ok    map keys") {
 		t.Fatalf("the exported test fails, exit %d:\n%s\n%s", code, out, data)
+	}
+}
+
+// A run whose mocked API echoed its resume URL, exported with the operator token (which
+// sees the run's resume URLs as recorded), has every resume token's signature
+// [redacted] in the test file: after its payload, and written alone.
+func TestRunsExportTestRedactsResumeTokens(t *testing.T) {
+	var sigs = make(chan string, 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, token, _ := strings.Cut(string(body), "/resume/")
+		token, _, _ = strings.Cut(token, "?")
+		_, sig, _ := strings.Cut(token, ".")
+		select {
+		case sigs <- sig:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"echo": %s, "signature": %q}`, body, sig)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "ask.hcl"), `workflow "ask" {
+  trigger "webhook" {
+    path = "/ask"
+  }
+  step "http" "post" {
+    url  = "`+api.URL+`/post"
+    json = { text = "<{{ resume_url('approval') }}?decision=approve|Approve>" }
+  }
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}
+`)
+	const op = "operator-0123456789abcdef"
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, allowNet: loopback,
+		access: accessConfig{token: op}}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.shutdown() })
+	t.Setenv("HOOKFLOW_ADMIN_TOKEN", op)
+	_, started := postJSON(t, "http://"+s.publicAddr+"/hooks/ask", `{}`)
+	runID := started["run_id"].(string)
+	var sig string
+	select {
+	case sig = <-sigs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step posted nothing")
+	}
+	if len(sig) < 16 {
+		t.Fatalf("no resume token's signature in what the step posted: %q", sig)
+	}
+	if err := run_(t, io.Discard, "runs", "resume", runID, "approval", "--body", `{}`, "--admin", s.adminAddr); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	testutil.Eventually(t, 10*time.Second, "the run exported", func() bool {
+		out.Reset()
+		return run_(t, &out, "runs", "export-test", runID, "--admin", s.adminAddr) == nil
+	})
+	text := out.String()
+	if strings.Contains(text, sig) || !strings.Contains(text, ".[redacted]?decision=approve") || !strings.Contains(text, `signature = "[redacted]"`) {
+		t.Errorf("the exported test holds the resume token's signature %s, or not its payload:\n%s", sig, text)
 	}
 }
