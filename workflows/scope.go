@@ -163,6 +163,7 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 			report(d, m.Property.Location())
 		}
 	}))
+	sc.outcomeRefs(src, report)
 	return diags
 }
 

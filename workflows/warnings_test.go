@@ -18,6 +18,7 @@ var warningOnly = []string{
 	"credential_header_read",
 	"credential_in_file",
 	"for_each_same_idempotency_key",
+	"outcome_never_matches",
 	"output_field_missing",
 	"poll_seen_window_shorter_than_interval",
 	"set_field_misspelled",
@@ -75,6 +76,36 @@ func TestOutputFieldsThatExistAreNotWarnedAbout(t *testing.T) {
   }
   step "log" "last" {
     message = "{{ len(steps.after) }} {{ steps.after[0].message }}"
+  }
+}
+`
+	set, diags := workflows.Load([]workflows.Source{{Name: "orders.hcl", Data: []byte(src)}}, realKinds())
+	if set == nil || len(diags) > 0 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+}
+
+// Outcomes compared with the values they have are not warned about, nor is a field
+// named outcome that is not a step's (of an event, of a response's body, of the items
+// a predicate inside one over a step's items reads).
+func TestOutcomesThatOccurAreNotWarnedAbout(t *testing.T) {
+	src := `workflow "orders" {
+  step "http" "a" {
+    url      = "https://api.example.com/a"
+    on_error = "continue"
+  }
+  step "http" "r" {
+    for_each = "event.body.items"
+    url      = "https://api.example.com/r"
+    on_error = "continue"
+  }
+  step "log" "note" {
+    if      = "steps.a.outcome == 'succeeded' || 'failed' != steps.a.outcome || steps.a.outcome in ['skipped']"
+    message = "{{ any(steps.r, .outcome in ['cancelled', 'failed']) }} {{ steps.r[0].outcome == 'cancelled' }} {{ all(values(steps.r), #.outcome != 'skipped') }}"
+  }
+  step "log" "others" {
+    if      = "event.body.outcome == 'success' && steps.a.body.outcome == 'success'"
+    message = "{{ any(steps.r, any(.body.checks, .outcome == 'success')) }} {{ any(event.body.runs, .outcome == 'success') }}"
   }
 }
 `
