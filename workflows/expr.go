@@ -249,6 +249,10 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		if hint := pipeHint(src, fe); hint != "" {
 			detail = fmt.Sprintf("%q ends too soon. %s", strings.TrimSpace(src), hint)
 		}
+	} else if hint, from, to, ok := operatorCall(src, fe); ok {
+		summary, detail, at, end = "Operator called as a function", hint, from, to
+	} else if hint, from, to, ok := objectFilter(src, fe); ok {
+		summary, detail, at, end = "Object filter .*. in an expression", hint, from, to
 	} else if hint := pipeHint(src, fe); hint != "" {
 		detail = exprText(msg, src) + " " + hint
 	} else if word, ok := spelledOperator(msg); ok {

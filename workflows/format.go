@@ -11,7 +11,7 @@ import (
 // diagnostics are returned instead.
 func Format(src []byte, filename string) ([]byte, hcl.Diagnostics) {
 	if _, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos); diags.HasErrors() {
-		return nil, oneUnclosedString(diags, src) // as a load reports it
+		return nil, syntaxDiags(diags, src) // as a load reports it
 	}
 	return hclwrite.Format(src), nil
 }

@@ -2,10 +2,18 @@ package workflows
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
+
+// syntaxDiags are the diagnostics of a file that does not parse, as hookflow reports
+// them: a slip HCL reports many times, or in its own terms, once and in the file's.
+func syntaxDiags(diags hcl.Diagnostics, src []byte) hcl.Diagnostics {
+	return oneUnclosedString(githubExpressions(diags, src), src)
+}
 
 // oneUnclosedString reports a string without its closing quote once. HCL reads on
 // past the missing quote, so every later quote in the file pairs the wrong way round:
@@ -75,4 +83,91 @@ func openString(src []byte, at hcl.Range) hcl.Range {
 	start := hcl.Pos{Line: at.Start.Line, Column: utf8.RuneCount(line[:open]) + 1, Byte: lineStart + open}
 	end := hcl.Pos{Line: at.Start.Line, Column: start.Column + utf8.RuneCount(line[open:]), Byte: lineStart + len(line)}
 	return hcl.Range{Filename: at.Filename, Start: start, End: end}
+}
+
+// bareExpressions are the attributes whose value is an expression, written without
+// {{ }}.
+var bareExpressions = []string{"filter", "if", "for_each", "next", "items", "key", "cursor"}
+
+// githubExpressions reports a GitHub Actions expression, "${{ … }}", once, with what
+// to write instead. HCL reads ${ as its own interpolation and the { after it as an
+// object, so it complains of a missing "=", of single quotes, and so on, pointing
+// inside the expression and saying nothing of the slip. The errors within a ${{ are
+// replaced by one that marks it.
+func githubExpressions(diags hcl.Diagnostics, src []byte) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	seen := map[int]bool{} // the ${{ reported, by their byte offset
+	for _, d := range diags {
+		gh, ok := githubExpressionAt(src, d)
+		if !ok {
+			out = append(out, d)
+			continue
+		}
+		if !seen[gh.rng.Start.Byte] {
+			seen[gh.rng.Start.Byte] = true
+			out = append(out, gh.diag())
+		}
+	}
+	return out
+}
+
+// githubExpression is a ${{ … }} in a file.
+type githubExpression struct {
+	rng   hcl.Range
+	inner string // what is between the braces, trimmed
+	attr  string // the attribute it is the value of, "" when not known
+}
+
+// githubExpressionAt finds the ${{ … }} on the line of an error of d that starts
+// in it, if any.
+func githubExpressionAt(src []byte, d *hcl.Diagnostic) (githubExpression, bool) {
+	if d.Severity != hcl.DiagError || d.Subject == nil || d.Subject.Start.Byte > len(src) {
+		return githubExpression{}, false
+	}
+	at := d.Subject.Start.Byte
+	lineStart := bytes.LastIndexByte(src[:at], '\n') + 1
+	open := bytes.LastIndex(src[lineStart:at], []byte("${{"))
+	if open < 0 {
+		return githubExpression{}, false
+	}
+	open += lineStart
+	lineEnd := len(src)
+	if i := bytes.IndexByte(src[open:], '\n'); i >= 0 {
+		lineEnd = open + i
+	}
+	end := lineEnd
+	if i := bytes.Index(src[open:lineEnd], []byte("}}")); i >= 0 {
+		end = open + i + 2
+	}
+	if at > end {
+		return githubExpression{}, false // the error is after the ${{ … }}
+	}
+	gh := githubExpression{inner: string(bytes.TrimSpace(bytes.TrimSuffix(src[open+3:end], []byte("}}"))))}
+	if name, _, ok := bytes.Cut(src[lineStart:open], []byte("=")); ok {
+		gh.attr = string(bytes.TrimSpace(name))
+	}
+	start := hcl.Pos{Line: d.Subject.Start.Line, Column: utf8.RuneCount(src[lineStart:open]) + 1, Byte: open}
+	gh.rng = hcl.Range{Filename: d.Subject.Filename, Start: start,
+		End: hcl.Pos{Line: start.Line, Column: start.Column + utf8.RuneCount(src[open:end]), Byte: end}}
+	return gh, true
+}
+
+func (gh githubExpression) diag() *hcl.Diagnostic {
+	detail := `${{ … }} is how GitHub Actions writes an expression, not hookflow. In a hookflow file, ` +
+		`${…} is read once, when the file loads (${vars.crm}, ${env("NAME")}); a value read when the run ` +
+		`gets there is a template, {{ … }}, without the $; and a condition (filter, if, for_each) is a bare ` +
+		`expression, without braces.`
+	switch {
+	case gh.inner == "":
+	case slices.Contains(bareExpressions, gh.attr):
+		detail += fmt.Sprintf(` Did you mean %s = "%s"?`, gh.attr, gh.inner)
+	default:
+		detail += fmt.Sprintf(` Did you mean "{{ %s }}"?`, gh.inner)
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "GitHub Actions' ${{ }} in a hookflow file",
+		Detail:   detail,
+		Subject:  gh.rng.Ptr(),
+	}
 }

@@ -1,0 +1,6 @@
+workflow "issues" {
+  filter = "${{ event.body.action == 'opened' }}"
+  step "log" "note" {
+    message = "issue opened"
+  }
+}

@@ -1,0 +1,5 @@
+workflow "issues" {
+  step "log" "note" {
+    message = "labels: {{ join(event.body.issue.labels.*.name, ', ') }}"
+  }
+}
