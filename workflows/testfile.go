@@ -305,6 +305,7 @@ func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 
 func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diagnostics {
 	content, diags := b.Body.Content(testEventSchema)
+	aliasUnsupported(diags, b.Body, eventAliases)
 	attrs := content.Attributes
 	ev.Headers = map[string]string{}
 	if a := attrs["headers"]; a != nil {
@@ -404,15 +405,16 @@ func decodeResume(b *hcl.Block, ctx *hcl.EvalContext) (*TestResume, hcl.Diagnost
 }
 
 // expectHints say, of an attribute an expect does not have, what checks it instead.
-var expectHints = map[string]string{
+var expectHints = withAliases(map[string]string{
 	"status":  "An expect reads an http step's status in its output: output = { status = 200 }.",
 	"outcome": `An expect reads a step's outcome in its output: output = { outcome = "failed" }; skipped = true checks a step skipped.`,
 	"error":   `An expect reads a failed step's error in its output: output = { error = "…" }.`,
-}
+}, statusAliases)
 
 func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics) {
 	e := &Expect{Step: b.Labels[0], Ranges: map[string]hcl.Range{}, DefRange: b.DefRange, StepRange: b.LabelRanges[0]}
 	content, diags := b.Body.Content(expectSchema)
+	aliasUnsupported(diags, b.Body, headersAliases)
 	hintUnsupported(diags, b.Body, expectHints)
 	for name, a := range content.Attributes {
 		e.Ranges[name] = a.Range

@@ -132,6 +132,55 @@ test "t" {
     error = "timout"
   }
 }`, []string{"order.test.hcl:5,13", `Did you mean "timeout"?`}},
+		{"a mock's status_code", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    status_code = 201
+  }
+}`, []string{"order.test.hcl:5,5", `An argument named "status_code" is not expected here. Did you mean "status"?`}},
+		{"a mock's statusCode", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    statusCode = 201
+  }
+}`, []string{"order.test.hcl:5,5", `Did you mean "status"?`}},
+		{"a mock's code, which HCL takes for body", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    code = 201
+  }
+}`, []string{"order.test.hcl:5,5", `An argument named "code" is not expected here. Did you mean "status"?`}},
+		{"a mock's header", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    header = { X-Id = "1" }
+  }
+}`, []string{"order.test.hcl:5,5", `Did you mean "headers"?`}},
+		{"a response's status_code", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    responses = [{ status_code = 503 }]
+  }
+}`, []string{"order.test.hcl:5,17", `not "status_code". Did you mean "status"?`}},
+		{"an expect's status_code", `
+test "t" {
+  workflow = "order"
+  expect "find_customer" {
+    status_code = 201
+  }
+}`, []string{"order.test.hcl:5,5", `output = { status = 200 }`}},
+		{"an event's contentType", `
+test "t" {
+  workflow = "order"
+  event {
+    contentType = "application/json"
+  }
+}`, []string{"order.test.hcl:5,5", `Did you mean "content_type"?`}},
 		{"a duplicate test", `
 test "t" {
   workflow = "order"

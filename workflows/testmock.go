@@ -14,6 +14,7 @@ import (
 func decodeMock(b *hcl.Block, ctx *hcl.EvalContext) (*Mock, hcl.Diagnostics) {
 	m := &Mock{Step: b.Labels[0], DefRange: b.DefRange, StepRange: b.LabelRanges[0]}
 	content, diags := b.Body.Content(mockSchema)
+	aliasUnsupported(diags, b.Body, mockAliases)
 	a := content.Attributes["responses"]
 	if a == nil {
 		r, d := mockResponse(content.Attributes, ctx, b.DefRange)
@@ -49,7 +50,9 @@ func decodeMock(b *hcl.Block, ctx *hcl.EvalContext) (*Mock, hcl.Diagnostics) {
 			attrs[k] = &hcl.Attribute{Name: k, Expr: &valueExpr{v: v, rng: a.Expr.Range()}, Range: a.Expr.Range(), NameRange: a.Expr.Range()}
 			if !mockKey(k) {
 				detail := fmt.Sprintf("A response has status, headers, json, body or error, not %q.", k)
-				if s := suggest(k, []string{"status", "headers", "json", "body", "error"}); s != "" {
+				if s := mockAliases[k]; s != "" {
+					detail += fmt.Sprintf(" Did you mean %q?", s)
+				} else if s := suggest(k, []string{"status", "headers", "json", "body", "error"}); s != "" {
 					detail += fmt.Sprintf(" Did you mean %q?", s)
 				}
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported response attribute",
