@@ -1,6 +1,10 @@
 package workflows
 
-import "mime"
+import (
+	"mime"
+	"path/filepath"
+	"strings"
+)
 
 // commonMedia are content types as most senders and APIs write them, with the media
 // type mime.ParseMediaType gives for each: those need no parsing, which allocates a
@@ -24,4 +28,21 @@ func MediaType(contentType string) (string, error) {
 	}
 	m, _, err := mime.ParseMediaType(contentType)
 	return m, err
+}
+
+// FileContentType is the content type of a file of a body, by its extension, as
+// hookflow run --event and a test's event { body = file("…") } read it: .json,
+// .form, .txt and .xml. It is "" for any other extension.
+func FileContentType(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".json":
+		return "application/json"
+	case ".form":
+		return "application/x-www-form-urlencoded"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	case ".xml":
+		return "application/xml"
+	}
+	return ""
 }

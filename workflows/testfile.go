@@ -303,65 +303,6 @@ func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 	return t, diags
 }
 
-func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diagnostics {
-	content, diags := b.Body.Content(testEventSchema)
-	aliasUnsupported(diags, b.Body, eventAliases)
-	attrs := content.Attributes
-	ev.Headers = map[string]string{}
-	if a := attrs["headers"]; a != nil {
-		h, d := testStrings(a, ctx)
-		diags = append(diags, d...)
-		for k, v := range h {
-			ev.Headers[strings.ToLower(k)] = KeptHeader(k, v) // as serve keeps them
-		}
-	}
-	if a := attrs["params"]; a != nil {
-		var d hcl.Diagnostics
-		ev.Params, d = testStrings(a, ctx)
-		diags = append(diags, d...)
-	}
-	if a := attrs["query"]; a != nil {
-		q, d := testStrings(a, ctx)
-		diags = append(diags, d...)
-		ev.Query = map[string][]string{}
-		for k, v := range q {
-			ev.Query[k] = []string{v}
-		}
-	}
-	if a := attrs["trigger"]; a != nil {
-		diags = append(diags, testString(a, ctx, &ev.Trigger)...)
-		switch ev.Trigger {
-		case "webhook", "schedule", "poll", "manual":
-		default:
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown trigger",
-				Detail: fmt.Sprintf("trigger is %q; use webhook, schedule, poll or manual.", ev.Trigger), Subject: a.Expr.Range().Ptr()})
-		}
-	}
-	if a := attrs["content_type"]; a != nil {
-		diags = append(diags, testString(a, ctx, &ev.ContentType)...)
-	}
-	ev.Raw = "{}"
-	if a := attrs["body"]; a != nil {
-		v, d := testValue(a, ctx)
-		diags = append(diags, d...)
-		if s, ok := v.(string); ok {
-			ev.Raw = s // a string is the body as sent: JSON, a form, text
-		} else if data, err := json.Marshal(v); err == nil {
-			ev.Raw = string(data)
-		}
-	}
-	if ev.ContentType == "" {
-		ev.ContentType = ev.Headers["content-type"]
-	}
-	if ev.ContentType == "" {
-		ev.ContentType = "application/json"
-		if !json.Valid([]byte(ev.Raw)) {
-			ev.ContentType = "text/plain; charset=utf-8"
-		}
-	}
-	return diags
-}
-
 // decodeResume decodes a resume block: json (any value, sent as JSON) or body (text
 // as sent), headers and query.
 func decodeResume(b *hcl.Block, ctx *hcl.EvalContext) (*TestResume, hcl.Diagnostics) {

@@ -773,3 +773,46 @@ Error: No skipped in an expect of a child run's step
 		})
 	}
 }
+
+// A test's event body read with file() has the content type of the file's extension,
+// as hookflow run --event gives it; a string that reads as a form, with nothing to
+// say it is one, is taken as text with a warning that says how to make it a form.
+func TestLoadTestsEventContentType(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"slash.form": "command=%2Ftickets&user_name=ada", "note.txt": "a=1", "event.json": `{"a": 1}`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, diags := Load([]Source{{Name: "order.hcl", Data: []byte(testedSrc)}}, testFileKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, tc := range []struct {
+		name, event, want string
+		warned            bool
+	}{
+		{"a .form file", `body = file("slash.form")`, "application/x-www-form-urlencoded", false},
+		{"a .txt file", `body = file("note.txt")`, "text/plain; charset=utf-8", false},
+		{"a .json file", `body = file("event.json")`, "application/json", false},
+		{"a header wins over the extension", "body = file(\"slash.form\")\n    headers = { Content-Type = \"text/plain\" }", "text/plain", false},
+		{"a form written as a string", `body = "command=%2Ftickets&user_name=ada"`, "text/plain; charset=utf-8", true},
+		{"a form said to be text", "body = \"a=1&b=2\"\n    content_type = \"text/plain\"", "text/plain", false},
+		{"text", `body = "hello there"`, "text/plain; charset=utf-8", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "test \"t\" {\n  workflow = \"order\"\n  event {\n    " + tc.event + "\n  }\n}\n"
+			tests, diags := LoadTests([]Source{{Name: filepath.Join(dir, "order.test.hcl"), Data: []byte(src)}}, set)
+			if diags.HasErrors() || len(tests) != 1 {
+				t.Fatalf("diagnostics: %v", diags)
+			}
+			if got := tests[0].Event.ContentType; got != tc.want {
+				t.Errorf("content type %q, want %q", got, tc.want)
+			}
+			warned := len(diags) == 1 && strings.Contains(diags[0].Detail, `content_type = "application/x-www-form-urlencoded"`)
+			if warned != tc.warned || len(diags) > 1 {
+				t.Errorf("diagnostics %v, want a warning: %v", diags, tc.warned)
+			}
+		})
+	}
+}

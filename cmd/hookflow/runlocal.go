@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -532,15 +531,8 @@ func inlineJSON(v string) bool {
 
 // contentTypeOf gives an event file's content type by its extension; JSON otherwise.
 func contentTypeOf(name string) string {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".json":
-		return "application/json"
-	case ".form":
-		return "application/x-www-form-urlencoded"
-	case ".txt":
-		return "text/plain; charset=utf-8"
-	case ".xml":
-		return "application/xml"
+	if ct := workflows.FileContentType(name); ct != "" {
+		return ct
 	}
 	return "application/json"
 }

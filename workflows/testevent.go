@@ -1,0 +1,126 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// The event block of a test: the event its run starts with.
+
+func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diagnostics {
+	content, diags := b.Body.Content(testEventSchema)
+	aliasUnsupported(diags, b.Body, eventAliases)
+	attrs := content.Attributes
+	ev.Headers = map[string]string{}
+	if a := attrs["headers"]; a != nil {
+		h, d := testStrings(a, ctx)
+		diags = append(diags, d...)
+		for k, v := range h {
+			ev.Headers[strings.ToLower(k)] = KeptHeader(k, v) // as serve keeps them
+		}
+	}
+	if a := attrs["params"]; a != nil {
+		var d hcl.Diagnostics
+		ev.Params, d = testStrings(a, ctx)
+		diags = append(diags, d...)
+	}
+	if a := attrs["query"]; a != nil {
+		q, d := testStrings(a, ctx)
+		diags = append(diags, d...)
+		ev.Query = map[string][]string{}
+		for k, v := range q {
+			ev.Query[k] = []string{v}
+		}
+	}
+	if a := attrs["trigger"]; a != nil {
+		diags = append(diags, testString(a, ctx, &ev.Trigger)...)
+		switch ev.Trigger {
+		case "webhook", "schedule", "poll", "manual":
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown trigger",
+				Detail: fmt.Sprintf("trigger is %q; use webhook, schedule, poll or manual.", ev.Trigger), Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	if a := attrs["content_type"]; a != nil {
+		diags = append(diags, testString(a, ctx, &ev.ContentType)...)
+	}
+	ev.Raw = "{}"
+	body := attrs["body"]
+	if body != nil {
+		v, d := testValue(body, ctx)
+		diags = append(diags, d...)
+		if s, ok := v.(string); ok {
+			ev.Raw = s // a string is the body as sent: JSON, a form, text
+		} else if data, err := json.Marshal(v); err == nil {
+			ev.Raw = string(data)
+		}
+	}
+	if ev.ContentType == "" {
+		ev.ContentType = ev.Headers["content-type"]
+	}
+	if ev.ContentType == "" && body != nil {
+		ev.ContentType = FileContentType(bodyFile(body)) // as hookflow run --event reads the file
+	}
+	if ev.ContentType == "" {
+		ev.ContentType = "application/json"
+		if !json.Valid([]byte(ev.Raw)) {
+			ev.ContentType = "text/plain; charset=utf-8"
+			if looksLikeForm(ev.Raw) {
+				diags = append(diags, formAsText(body))
+			}
+		}
+	}
+	return diags
+}
+
+// bodyFile is the name of the file that body = file("NAME") reads; "" for a body
+// written otherwise.
+func bodyFile(a *hcl.Attribute) string {
+	call, ok := a.Expr.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "file" || len(call.Args) != 1 {
+		return ""
+	}
+	v, d := call.Args[0].Value(nil)
+	if d.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+// looksLikeForm reports whether s, a body, reads as a form: name=value pairs joined
+// by &, with nothing else.
+func looksLikeForm(s string) bool {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "=") || strings.ContainsAny(s, " \t\r\n") {
+		return false
+	}
+	q, err := url.ParseQuery(s)
+	if err != nil {
+		return false
+	}
+	for k := range q {
+		if k == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// formAsText is the warning for a test event's body that reads as a form but is
+// taken as text, as nothing says it is a form.
+func formAsText(body *hcl.Attribute) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  "Event body taken as text",
+		Detail: "The body is a form (name=value&…), but neither content_type nor a Content-Type header says so, and it is not read " +
+			"from a .form file, so the run takes it as text: event.body is the string, with no fields. " +
+			`Add content_type = "application/x-www-form-urlencoded" to read it as a form (or "text/plain" to keep it text).`,
+		Subject: body.Expr.Range().Ptr(),
+	}
+}
