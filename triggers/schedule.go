@@ -226,11 +226,35 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 		if !d.HasErrors() && s.Every < MinEvery {
 			diags = append(diags, b.Attr("every").Error("every is too short", what+" "+fires+" at most once a second."))
 		}
-		if tz := b.Attr("timezone"); tz != nil {
-			diags = append(diags, tz.Warning("timezone does nothing with every",
-				"The ticks of every fall on multiples of it since the Unix epoch, whatever the time zone: every = \"1d\" "+fires+
-					" at midnight UTC. For a time of day in a zone, write cron = \"0 9 * * *\" with the timezone."))
+		if tz := b.Attr("timezone"); tz != nil && !d.HasErrors() && s.Every > 0 {
+			if shift := shiftedTicks(s.Every, loc, time.Now()); shift != "" {
+				diags = append(diags, tz.Warning("timezone does not move the ticks of every",
+					fmt.Sprintf("The ticks of every fall on multiples of it since the Unix epoch, whatever the time zone: %s of %s %s. "+
+						"timezone only gives event.body.scheduled_at its offset. For a time of day in the zone, write cron = \"0 9 * * *\" with the timezone.",
+						shift, s.Text(), fires)))
+			}
 		}
 	}
 	return s, diags
+}
+
+// shiftedTicks says where a tick of every falls on the clock of loc when loc's offset
+// from UTC, in January or in July of now's year, is not a multiple of every ("the
+// tick at 00:00 UTC on 1 January is at 01:00 in Europe/Paris"): the ticks are then
+// elsewhere on loc's clock than on UTC's. It is "" when they fall alike, as those of
+// every = "10m" do in any zone of whole hours.
+func shiftedTicks(every time.Duration, loc *time.Location, now time.Time) string {
+	shifted := false
+	for _, month := range []time.Month{time.January, time.July} {
+		_, offset := time.Date(now.Year(), month, 1, 0, 0, 0, 0, loc).Zone()
+		shifted = shifted || time.Duration(offset)*time.Second%every != 0
+	}
+	if !shifted {
+		return ""
+	}
+	jan := time.Date(now.Year(), time.January, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	tick := time.Unix(0, (jan+int64(every)-1)/int64(every)*int64(every)).UTC()
+	const clock = "15:04:05"
+	return fmt.Sprintf("the tick at %s UTC on %s is at %s in %s", strings.TrimSuffix(tick.Format(clock), ":00"),
+		tick.Format("2 January"), strings.TrimSuffix(tick.In(loc).Format(clock), ":00"), loc)
 }

@@ -114,27 +114,36 @@ func TestScheduleDaylightSaving(t *testing.T) {
 
 func TestScheduleErrors(t *testing.T) {
 	for attrs, want := range map[string]string{
-		``:                                          "A schedule needs cron or every",
-		"cron = \"@daily\"\nevery = \"1h\"":         "Both cron and every are set",
-		`cron = "61 * * * *"`:                       `Invalid cron spec "61 * * * *"`,
-		`cron = "* * * *"`:                          "Expected exactly 5 fields",
-		`cron = "0 0 30 2 *"`:                       "never fires",
-		`cron = "CRON_TZ=UTC 0 9 * * *"`:            "Set the time zone with timezone",
-		"cron = \"@daily\"\ntimezone = \"Mars\"":    `Unknown time zone "Mars"`,
-		"cron = \"@daily\"\ntimezone = \"\"":        `s.hcl:4,12-14: Unknown time zone ""`,
-		"cron = \"@daily\"\ntimezone = \"Local\"":   `Unknown time zone "Local"`,
-		`cron = "0 0 * * 7"`:                        "Sunday is 0 (or SUN), not 7.",
-		`cron = "0 0 * * 5-7"`:                      "Sunday is 0 (or SUN), not 7.",
-		`cron = "@every 90s"`:                       `Write an interval as every = "90s"`,
-		`every = "100ms"`:                           "A schedule fires at most once a second",
-		`every = "often"`:                           `Invalid duration "often"`,
-		"every = \"1d\"\ntimezone = \"Asia/Tokyo\"": `timezone does nothing with every`,
+		``:                                            "A schedule needs cron or every",
+		"cron = \"@daily\"\nevery = \"1h\"":           "Both cron and every are set",
+		`cron = "61 * * * *"`:                         `Invalid cron spec "61 * * * *"`,
+		`cron = "* * * *"`:                            "Expected exactly 5 fields",
+		`cron = "0 0 30 2 *"`:                         "never fires",
+		`cron = "CRON_TZ=UTC 0 9 * * *"`:              "Set the time zone with timezone",
+		"cron = \"@daily\"\ntimezone = \"Mars\"":      `Unknown time zone "Mars"`,
+		"cron = \"@daily\"\ntimezone = \"\"":          `s.hcl:4,12-14: Unknown time zone ""`,
+		"cron = \"@daily\"\ntimezone = \"Local\"":     `Unknown time zone "Local"`,
+		`cron = "0 0 * * 7"`:                          "Sunday is 0 (or SUN), not 7.",
+		`cron = "0 0 * * 5-7"`:                        "Sunday is 0 (or SUN), not 7.",
+		`cron = "@every 90s"`:                         `Write an interval as every = "90s"`,
+		`every = "100ms"`:                             "A schedule fires at most once a second",
+		`every = "often"`:                             `Invalid duration "often"`,
+		"every = \"1d\"\ntimezone = \"Asia/Tokyo\"":   `the tick at 00:00 UTC on 1 January is at 09:00 in Asia/Tokyo`,
+		"every = \"1h\"\ntimezone = \"Asia/Kolkata\"": `timezone does not move the ticks of every`,
 	} {
 		if _, diags := loadSchedule(t, attrs); !strings.Contains(diags, want) {
 			t.Errorf("%q: %s, want %q", attrs, diags, want)
 		}
 	}
-	// A timezone with every is a mistake, but the schedule is right as it is.
+	// A timezone whose ticks of every fall on the same times of its clock as on UTC's is
+	// no mistake: it gives scheduled_at its offset, and nothing is said.
+	for _, attrs := range []string{"every = \"10m\"\ntimezone = \"Europe/Paris\"", "every = \"1h\"\ntimezone = \"America/New_York\""} {
+		if s, diags := loadSchedule(t, attrs); s == nil || diags != "no diagnostics" {
+			t.Errorf("%q: %s", attrs, diags)
+		}
+	}
+	// A timezone with every that moves nothing is a mistake, but the schedule is right
+	// as it is.
 	if s, diags := loadSchedule(t, "every = \"1d\"\ntimezone = \"Asia/Tokyo\""); s == nil || s.Every != 24*time.Hour {
 		t.Errorf("every with a timezone: %v, %s", s, diags)
 	}
@@ -196,6 +205,7 @@ func TestScheduleLocalEvent(t *testing.T) {
 	for attrs, want := range map[string]string{
 		`every = "1h"`: "2026-11-21T12:00:00Z",
 		"cron = \"0 9 * * *\"\ntimezone = \"Europe/Paris\"": "2026-11-21T09:00:00+01:00",
+		"every = \"1d\"\ntimezone = \"Europe/Paris\"":       "2026-11-21T01:00:00+01:00", // midnight UTC, in the zone
 	} {
 		s, diags := loadSchedule(t, attrs)
 		if s == nil {
