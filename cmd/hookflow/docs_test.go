@@ -74,9 +74,37 @@ func TestDocExamples(t *testing.T) {
 		for _, m := range regexp.MustCompile(`workflow += "(\w+)"`).FindAllStringSubmatch(src, -1) {
 			src += "workflow \"" + m[1] + "\" {\n}\n" // the workflow a workflow step runs
 		}
-		_, diags := workflows.Load([]workflows.Source{{Name: "example.hcl", Data: []byte(src)}}, k)
+		set, diags := workflows.Load([]workflows.Source{{Name: "example.hcl", Data: []byte(src)}}, k)
 		if len(diags) > 0 {
 			t.Errorf("example %d does not load without a warning: %s\n%s", i+1, diags.Error(), b[1])
+		}
+		if set != nil {
+			pagesOnDryRunAnswer(t, i+1, set)
+		}
+	}
+}
+
+// pagesOnDryRunAnswer evaluates the next and items of each paginate block of the set
+// on the page a dry run answers without --response, 200 with {}: a page without the
+// fields the expressions read must end the list, not fail the step.
+func pagesOnDryRunAnswer(t *testing.T, example int, set *workflows.Set) {
+	t.Helper()
+	env := &workflows.Env{Event: map[string]any{}, Steps: map[string]any{}, Vars: map[string]any{}, Run: map[string]any{}}
+	page := map[string]any{"status": 200, "headers": map[string]any{}, "body": map[string]any{}}
+	for _, wf := range set.Workflows() {
+		for _, s := range wf.Steps {
+			pg, ok := s.Action.(interface{ Paginate() *workflows.Paginate })
+			if !ok || pg.Paginate() == nil {
+				continue
+			}
+			for _, e := range []*workflows.PageExpr{pg.Paginate().Next, pg.Paginate().Items} {
+				if e == nil {
+					continue
+				}
+				if _, err := e.Eval(workflows.NewPageEnv(env, page, "GET", "https://example.com/api", 1)); err != nil {
+					t.Errorf("example %d: on a dry run's answer, {}: %v", example, err)
+				}
+			}
 		}
 	}
 }
