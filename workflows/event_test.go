@@ -163,6 +163,23 @@ func TestConditionOnAFieldOfNil(t *testing.T) {
 	}
 }
 
+// An index past the end of a list is not nil, ?. or not: it fails, as language.md
+// says, and first(), last() and get() read an item that may not be there as nil.
+func TestIndexPastTheEndOfAList(t *testing.T) {
+	env := &Env{Steps: map[string]any{"find": map[string]any{"body": map[string]any{"results": []any{}}}}}
+	for _, src := range []string{"steps.find.body.results[0].name", "steps.find.body.results[0]?.name"} {
+		if _, err := compileT(t, "{{ "+src+" }}").Render(env); err == nil || !strings.Contains(err.Error(), "index out of range") {
+			t.Errorf("%s: %v, want index out of range", src, err)
+		}
+	}
+	for _, src := range []string{"first(steps.find.body.results).name", "last(steps.find.body.results).name",
+		"get(steps.find.body.results, 0).name", "first(steps.find.body.missing).name"} {
+		if v, err := compileT(t, "{{ "+src+" }}").Render(env); err != nil || v != nil {
+			t.Errorf("%s: %v %v, want nil", src, v, err)
+		}
+	}
+}
+
 // TestAsStored: the event a job leased by its start takes is the one its worker would
 // decode from the run (Marshal, DecodeEvent): the same values for every kind of body,
 // sealed (a webhook's) or not.
