@@ -181,6 +181,13 @@ test "t" {
     contentType = "application/json"
   }
 }`, []string{"order.test.hcl:5,5", `Did you mean "content_type"?`}},
+		{"GitHub Actions' ${{ }}", `
+test "t" {
+  workflow = "order"
+  event {
+    body = { id = "${{ github.event.id }}" }
+  }
+}`, []string{"order.test.hcl:5,20", `GitHub Actions' ${{ }} in a hookflow file`, `Did you mean "{{ github.event.id }}"?`}},
 		{"a duplicate test", `
 test "t" {
   workflow = "order"
