@@ -131,6 +131,9 @@ func githubExpressionAt(src []byte, d *hcl.Diagnostic) (githubExpression, bool) 
 		return githubExpression{}, false
 	}
 	open += lineStart
+	if open > 0 && src[open-1] == '$' {
+		return githubExpression{}, false // $${ is HCL's escape of a literal ${
+	}
 	lineEnd := len(src)
 	if i := bytes.IndexByte(src[open:], '\n'); i >= 0 {
 		lineEnd = open + i
