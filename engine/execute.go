@@ -159,6 +159,9 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	if r.clock != nil { // virtual time: the waits count, and take none
 		r.elapse(j, step, &o, again, wait)
 		retryIn, wait = 0, 0
+		if o.status == StatusSucceeded && step.Answers() && r.parentID() == "" {
+			r.clock.answer(r.id, j.unit)
+		}
 	}
 	retryIn, wait = r.capWait(step, retryIn), r.capWait(step, wait)
 	p.observe(r, step, o, again)

@@ -37,6 +37,10 @@ import (
 // even with on_error = "continue", and the on_failure steps run, their time not
 // counted. The wall clock plays no part: the run's deadline is not set, so a slow
 // machine times out nothing. Every unit of a run must execute in this process.
+//
+// A run started by no other run keeps the virtual time at which it could first answer
+// a sync webhook's caller (its first respond step that succeeded, else its end), for
+// hookflow test to hold against the webhook's response_timeout: Engine.AnsweredAt.
 
 // virtualClock keeps the virtual time of the runs of an engine with VirtualTime.
 type virtualClock struct {
@@ -46,10 +50,14 @@ type virtualClock struct {
 	// until the parent's workflow step counts its child's or the parent ends: children
 	// of a step that does not wait are never read.
 	ended map[string]map[string]time.Duration
+	// answered is, by run (one no run started), the virtual time at which it could
+	// first answer a sync webhook's caller, until AnsweredAt reads it.
+	answered map[string]time.Duration
 }
 
 func newVirtualClock() *virtualClock {
-	return &virtualClock{runs: map[string]*runClock{}, ended: map[string]map[string]time.Duration{}}
+	return &virtualClock{runs: map[string]*runClock{}, ended: map[string]map[string]time.Duration{},
+		answered: map[string]time.Duration{}}
 }
 
 // runClock is the virtual time of one run: the nodes of its chain run one after
@@ -112,6 +120,13 @@ func (v *virtualClock) end(run, parent string) {
 		}
 		v.ended[parent][run] = c.at + c.longest()
 	}
+	if _, ok := v.answered[run]; !ok && parent == "" {
+		var took time.Duration // a run that ended before its first step has none
+		if c := v.runs[run]; c != nil {
+			took = c.at + c.longest()
+		}
+		v.answered[run] = took // a run without a respond step answers as it ends
+	}
 	delete(v.runs, run)
 	delete(v.ended, run)
 }
@@ -127,6 +142,36 @@ func (v *virtualClock) childTook(parent, id string) time.Duration {
 		delete(v.ended, parent)
 	}
 	return d
+}
+
+// answer records that unit u of run, started by no other run, answered a sync
+// webhook's caller now, unless it answered before.
+func (v *virtualClock) answer(run string, u unit) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.answered[run]; ok {
+		return
+	}
+	var at time.Duration
+	if c := v.runs[run]; c != nil {
+		at = c.at + c.took[u]
+	}
+	v.answered[run] = at
+}
+
+// AnsweredAt is, under Options.VirtualTime, the virtual time from the start of run id
+// (one started by no other run) at which it could first answer a sync webhook's
+// caller: when its first respond step succeeded, else when it ended. False when the
+// engine keeps the wall clock or the run has not answered yet. It is read once.
+func (e *Engine) AnsweredAt(id string) (time.Duration, bool) {
+	if e.clock == nil {
+		return 0, false
+	}
+	e.clock.mu.Lock()
+	defer e.clock.mu.Unlock()
+	at, ok := e.clock.answered[id]
+	delete(e.clock.answered, id)
+	return at, ok
 }
 
 // parentID is the id of the run that started r with a workflow step, "" for none.

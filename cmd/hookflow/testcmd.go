@@ -369,6 +369,7 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 		return r
 	}
 	check(r, tc, run, values)
+	checkAnswerTime(r, eng, wf, ev, runID)
 	if r.failed() || o.verbose {
 		r.steps = steps
 	}
