@@ -189,4 +189,6 @@ var (
 	_ Config  = (*Webhook)(nil)
 	_ Config  = (*Schedule)(nil)
 	_ Config  = (*Poll)(nil)
+
+	_ workflows.AnswerWaiter = (*Webhook)(nil)
 )

@@ -124,6 +124,9 @@ func newWebhook(b *workflows.Block) (*Webhook, hcl.Diagnostics) {
 	return w, diags
 }
 
+// AnswerTimeout is how long a sync webhook's caller waits for the run's answer.
+func (w *Webhook) AnswerTimeout() (time.Duration, bool) { return w.ResponseTimeout, w.Sync }
+
 func (w *Webhook) decodeVerify(b *workflows.Block, raw *hcl.Block) hcl.Diagnostics {
 	name := raw.Labels[0]
 	p, ok := presets[name]

@@ -115,6 +115,7 @@ func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnosti
 		}
 	}
 	if !diags.HasErrors() {
+		diags = append(diags, answerTimeWarnings(wf)...)
 		sensitiveCopies(wf)
 		l.versions = append(l.versions, pendingVersion{wf: wf, tokens: canonical(l.files, b), values: l.values})
 	}

@@ -23,6 +23,7 @@ var warningOnly = []string{
 	"poll_seen_window_shorter_than_interval",
 	"set_field_misspelled",
 	"status_of_non_http_step",
+	"sync_answer_after_response_timeout",
 }
 
 func TestWarningsNeverFailALoad(t *testing.T) {
@@ -286,5 +287,54 @@ func TestFileWithNoBlocksIsAWarning(t *testing.T) {
 	}
 	if strings.Join(at, " ") != "empty.hcl comments.hcl" {
 		t.Errorf("warned of %v, want empty.hcl and comments.hcl", at)
+	}
+}
+
+// A sync webhook's respond step is warned of when the steps before it may take its
+// response_timeout or longer: each http step's attempts timing out, and the longest
+// waits between them (exponential: initial, then doubling up to max).
+func TestAnswerTimeWarning(t *testing.T) {
+	for _, c := range []struct {
+		name, response, retry string
+		want                  string // "" for no warning
+	}{
+		{"one attempt within", `response = "sync"`, "", ""},
+		{"async", `response = "async"`, `retry { attempts = 5 }`, ""},
+		{"constant", `response = "sync"`, "retry {\n attempts = 3\n backoff = \"constant\"\n initial = \"1s\"\n}", "may take 8s at worst"},
+		// 4×2s, then waits of 1s, 2s and 3s (4s past max).
+		{"exponential", `response = "sync"`, "retry {\n attempts = 4\n backoff = \"exponential\"\n initial = \"1s\"\n max = \"3s\"\n}", "may take 14s at worst"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := `workflow "slash" {
+  trigger "webhook" {
+    path = "/slash"
+    ` + c.response + `
+    response_timeout = "2500ms"
+  }
+  step "http" "tickets" {
+    url     = "https://helpdesk.example.com/tickets"
+    timeout = "2s"
+    ` + c.retry + `
+  }
+  step "respond" "answer" {
+    json = { ok = true }
+  }
+}`
+			_, diags := workflows.Load([]workflows.Source{{Name: "slash.hcl", Data: []byte(src)}}, realKinds())
+			var got []string
+			for _, d := range diags {
+				if d.Summary == "The answer may come after response_timeout" {
+					got = append(got, d.Detail)
+				} else if d.Severity == hcl.DiagError || c.response == `response = "sync"` {
+					t.Errorf("unexpected: %s: %s", d.Summary, d.Detail)
+				}
+			}
+			switch {
+			case c.want == "" && len(got) > 0:
+				t.Errorf("warned: %v", got)
+			case c.want != "" && (len(got) != 1 || !strings.Contains(got[0], c.want)):
+				t.Errorf("want one warning with %q, got %v", c.want, got)
+			}
+		})
 	}
 }
