@@ -250,16 +250,28 @@ type testResult struct {
 	took     time.Duration
 	failures []testFailure
 	redact   func(string) string
+	secrets  *workflows.Redactor // the workflow's, which redact hides; nil for none
 }
 
 // testFailure is one failed expectation, at the place in the test file that states it.
 type testFailure struct {
 	at   hcl.Range
 	text string
+	// shown: text has its secrets hidden already, and shows only the placeholders a
+	// test's secret() reads (see headerLines): it is printed as it is.
+	shown bool
 }
 
 func (r *testResult) fail(at hcl.Range, format string, args ...any) {
 	r.failures = append(r.failures, testFailure{at: at, text: fmt.Sprintf(format, args...)})
+}
+
+// hide is r.redact, or nothing hidden when r has none.
+func (r *testResult) hide(s string) string {
+	if r.redact == nil {
+		return s
+	}
+	return r.redact(s)
 }
 
 func (r *testResult) failed() bool { return len(r.failures) > 0 }
@@ -272,15 +284,15 @@ func (r *testResult) print(w io.Writer, verbose bool) {
 		word = "FAIL"
 	}
 	fmt.Fprintf(w, "%s  %s (%s:%d, %s)\n", word, r.test.Name, r.test.DefRange.Filename, r.test.DefRange.Start.Line, r.took.Round(time.Millisecond))
-	redact := r.redact
-	if redact == nil {
-		redact = func(s string) string { return s }
-	}
 	for _, f := range r.failures {
-		fmt.Fprintf(w, "    %s:%d: %s\n", f.at.Filename, f.at.Start.Line, indent(redact(f.text), "    "))
+		text := f.text
+		if !f.shown {
+			text = r.hide(text)
+		}
+		fmt.Fprintf(w, "    %s:%d: %s\n", f.at.Filename, f.at.Start.Line, indent(text, "    "))
 	}
 	if r.steps != "" && (r.failed() || verbose) {
-		fmt.Fprint(w, indent("    "+strings.TrimRight(redact(r.steps), "\n"), "    ")+"\n")
+		fmt.Fprint(w, indent("    "+strings.TrimRight(r.hide(r.steps), "\n"), "    ")+"\n")
 	}
 }
 
@@ -387,25 +399,9 @@ func checkExpect(r *testResult, e *workflows.Expect, s *engine.StepRun, value an
 		r.fail(at("url"), "%s url:\n    expected: %s\n    sent:     %s", label, *e.URL, last.url)
 	}
 	if e.Headers != nil {
-		names := make([]string, 0, len(e.Headers))
-		for name := range e.Headers {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		var lines []string
-		for _, name := range names {
-			want := e.Headers[name]
-			if got := last.header.Values(name); len(got) == 0 {
-				lines = append(lines, fmt.Sprintf("    %s: expected %q, not sent", name, want))
-			} else if strings.Join(got, ", ") != want {
-				// A credential's value is hidden as in the request printed (its scheme only):
-				// one written in a file is real.
-				shown := workflows.ShownHeader(name, strings.Join(got, ", "), nil)
-				lines = append(lines, fmt.Sprintf("    %s: expected %q, sent %q", name, want, shown))
-			}
-		}
-		if len(lines) > 0 {
-			r.fail(at("headers"), "%s headers:\n%s", label, strings.Join(lines, "\n"))
+		if lines := headerLines(e.Headers, last.header, r.secrets); len(lines) > 0 {
+			r.failures = append(r.failures, testFailure{at: at("headers"), shown: true,
+				text: fmt.Sprintf("%s headers:\n%s", label, strings.Join(lines, "\n"))})
 		}
 	}
 	if e.HasJSON {

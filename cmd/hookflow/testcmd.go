@@ -308,7 +308,7 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	r := &testResult{test: t}
 	defer func() { r.took = time.Since(start) }()
 	wf := set.Workflow(t.Workflow)
-	r.redact = wf.Secrets.String
+	r.redact, r.secrets = wf.Secrets.String, wf.Secrets
 	ev, err := testEvent(t, wf)
 	if err != nil {
 		r.fail(t.DefRange, "the event: %v", err)
