@@ -198,9 +198,16 @@ type dryRunTransport struct {
 	labels *stepLabels // name the run's steps and its child runs' as tests do
 
 	mu   sync.Mutex
-	used map[string]int           // by step, named as tests name it: the answers given
+	used map[usedKey]int          // the answers given, by run, step and item
 	sent map[sentKey][]dryRequest // the requests each step would have sent
 }
+
+// usedKey is what the answers given are counted by: the run (the run, or one of its
+// child runs), the step named as tests name it, and the item's key ("" for a step
+// without for_each). Each item and each child run is answered from the first answer
+// on, as a test's mocks answer it: the items run in any order, and which item got which
+// answer of a shared sequence would change from run to run.
+type usedKey struct{ run, step, item string }
 
 // sentKey is what a dry run's requests are kept by: the run sending them (the run, or
 // one of its child runs), and the step, or step[key] for an item.
@@ -216,7 +223,7 @@ func (t *dryRunTransport) child(_ context.Context, call engine.ChildCall) (any, 
 	if len(t.answers[label]) == 0 {
 		return nil, false, nil
 	}
-	a := t.answer(label)
+	a := t.answer(usedKey{call.Run, label, call.Key})
 	return childAnswer(a.status, a.body, "--response")
 }
 
@@ -263,10 +270,11 @@ func (t *dryRunTransport) requests(run, step string) string {
 	return b.String()
 }
 
-// answer is the next answer for step: its answers in turn, the last one again once
-// they run out; the default answer without any.
-func (t *dryRunTransport) answer(step string) dryAnswer {
-	given := t.answers[step]
+// answer is the next answer for a step, an item of it or its step in a child run: its
+// answers in turn, the last one again once they run out; the default answer without
+// any.
+func (t *dryRunTransport) answer(k usedKey) dryAnswer {
+	given := t.answers[k.step]
 	if len(given) == 0 {
 		t.defaulted.Store(true)
 		return defaultAnswer
@@ -274,10 +282,10 @@ func (t *dryRunTransport) answer(step string) dryAnswer {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.used == nil {
-		t.used = map[string]int{}
+		t.used = map[usedKey]int{}
 	}
-	n := min(t.used[step], len(given)-1)
-	t.used[step]++
+	n := min(t.used[k], len(given)-1)
+	t.used[k]++
 	return given[n]
 }
 
@@ -296,13 +304,15 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	step, key := "", sentKey{} // requests are printed by step, and an item's by step[key]
+	var used usedKey // answered by the step's name as tests name it, item by item
+	key := sentKey{} // requests are printed by step, and an item's by step[key]
 	redact, sensitive, attempt := t.redact, false, 1
 	if c := actions.CallOf(req); c != nil {
-		step = t.labels.label(c.RunID, c.Step) // as tests name it, answered by that name
+		used = usedKey{run: c.RunID, step: t.labels.label(c.RunID, c.Step)}
 		key, attempt = sentKey{c.RunID, c.Step}, max(c.Attempt, 1)
 		if c.Item != nil {
 			key.step = fmt.Sprintf("%s[%v]", c.Step, c.Item.Key)
+			used.item = c.Item.KeyText()
 		}
 		if c.Secrets != nil {
 			redact = c.Secrets.Encoded().String // the run's sensitive values too
@@ -322,7 +332,7 @@ func (t *dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Shown all the same: what the step would send is what is being tried.
 		fmt.Fprintf(&b, "       (dry run: not sent; refused, as a real run would be: %s)\n", refused)
 	} else {
-		answer = t.answer(step)
+		answer = t.answer(used)
 		if actions.IsTokenRequest(req) {
 			answer = dryTokenAnswer
 		}

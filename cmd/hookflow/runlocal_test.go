@@ -785,3 +785,59 @@ func TestRunResponseOfAWorkflowStep(t *testing.T) {
 		t.Errorf("the child a --response stood for is said not found:\n%s", stdout)
 	}
 }
+
+// --response answers each item of a for_each step from its first answer on, as a
+// test's mocks do: with answers shared by the items, which item got which would
+// depend on the order they ran in. Each item's retry gets its next answer.
+func TestRunResponsePerItem(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rows.hcl"), `
+workflow "rows" {
+  step "http" "row" {
+    for_each = "[1, 2, 3]"
+    url      = "https://sheet.example.com/rows/{{ each.value }}"
+    on_error = "continue"
+  }
+  step "http" "retried" {
+    for_each = "[1, 2]"
+    url      = "https://sheet.example.com/again/{{ each.value }}"
+    retry {
+      attempts = 2
+      backoff  = "constant"
+      initial  = "1ms"
+    }
+  }
+}
+`)
+	out, errs, err := runArgs("run", "--dir", dir, "--dry-run", "--json",
+		"--response", "row=429", "--response", "row=200",
+		"--response", "retried=503", "--response", "retried=200", "rows")
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, out, errs)
+	}
+	var run struct {
+		Steps []struct {
+			Name  string
+			Items []struct {
+				Path     string
+				Status   string
+				Attempts int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &run); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	want := map[string]string{"row": "failed", "retried": "succeeded"}
+	for _, s := range run.Steps {
+		if len(s.Items) == 0 {
+			t.Errorf("step %s has no items:\n%s", s.Name, out)
+		}
+		for _, it := range s.Items {
+			if it.Status != want[s.Name] {
+				t.Errorf("%s: %s after %d attempts, want %s (each item answered from the first answer on):\n%s",
+					it.Path, it.Status, it.Attempts, want[s.Name], out)
+			}
+		}
+	}
+}
