@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,4 +169,22 @@ func (k *keepRuns) of(embedded bool) int {
 		return keepRunsEmbedded
 	}
 	return 0
+}
+
+// queryFlag reads the values of a repeatable --query NAME=VALUE: a resume's query, as
+// a resume URL's ?NAME=VALUE would give it. A name given twice has each value, in
+// order. nil for none.
+func queryFlag(given []string) (url.Values, error) {
+	if len(given) == 0 {
+		return nil, nil
+	}
+	q := url.Values{}
+	for _, kv := range given {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, badFlag("query", " %q: write it as NAME=VALUE, such as decision=approve", kv)
+		}
+		q.Add(name, value)
+	}
+	return q, nil
 }

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -34,6 +35,7 @@ type localRun struct {
 	headers     []string
 	responses   []string // STEP=[STATUS:]FILE: what a dry run answers that step
 	resumes     []string // STEP=FILE: what resumes that wait step
+	query       []string // NAME=VALUE: the query of every resume
 	dryRun      bool
 	noFilter    bool
 	asJSON      bool
@@ -89,7 +91,8 @@ body; --resume STEP=FILE resumes it with FILE (- for standard input, or inline J
 '{…}') as steps.STEP.body instead. STEP is named as tests name it: approval is the
 run's own wait step, invoice/approval that of the child run of workflow step
 invoice, and invoices/approval those of every item's child run of a for_each
-workflow step. Nothing here serves resume URLs.
+workflow step. --query NAME=VALUE (repeatable) is the query of every wait step's
+resume, read as steps.STEP.query.NAME. Nothing here serves resume URLs.
 
 --poll NAME polls a poll trigger once, for real: NAME is its workflow, or WORKFLOW/N
 for the Nth poll trigger of a workflow with several. It prints the request sent and
@@ -136,6 +139,7 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 	fs.StringArrayVar(&o.headers, "header", nil, "an event header, `\"Name: value\"`, or @FILE for a file of them, one per line (repeatable)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the requests the http steps would send, and send nothing")
 	fs.StringArrayVar(&o.resumes, "resume", nil, "resume this wait step with this body, `STEP=FILE` or STEP='{…}', instead of an empty one (repeatable)")
+	fs.StringArrayVar(&o.query, "query", nil, "a query parameter of every wait step's resume, `NAME=VALUE`, read as steps.STEP.query.NAME (repeatable)")
 	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this status and body, `STEP=[STATUS:]FILE`, STEP=[STATUS:]'{…}' or STEP=STATUS (repeatable)")
 	fs.BoolVar(&o.noFilter, "no-filter", false, "run even when the workflow's filter is false for the event")
 	fs.BoolVar(&o.asJSON, "json", false, "print the finished run as JSON, as the admin API shows it, with its child runs, instead of step by step")
@@ -163,7 +167,11 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	if dry.answers, err = o.answers(stdin); err != nil {
 		return err
 	}
-	resumes, err := o.resumeBodies(stdin)
+	query, err := queryFlag(o.query)
+	if err != nil {
+		return err
+	}
+	resumes, err := o.resumeBodies(stdin, query)
 	if err != nil {
 		return err
 	}
@@ -179,7 +187,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 			if r := resumes[dry.labels.label(c.RunID, c.Step)]; r != nil {
 				return r, true
 			}
-			return &workflows.Resume{}, true // as a POST with no body
+			return &workflows.Resume{Query: query}, true // as a POST with no body
 		}})
 	triggers.Register(k)
 	set := loadFor(o.dir, name, k, stderr)
@@ -388,8 +396,8 @@ func withoutItems(name string) string {
 	return strings.Join(parts, "/")
 }
 
-// resumeBodies reads --resume: what resumes each named wait step.
-func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, error) {
+// resumeBodies reads --resume: what resumes each named wait step, with query.
+func (o *localRun) resumeBodies(stdin io.Reader, query url.Values) (map[string]*workflows.Resume, error) {
 	out := map[string]*workflows.Resume{}
 	for _, r := range o.resumes {
 		step, v, ok := strings.Cut(r, "=")
@@ -409,7 +417,7 @@ func (o *localRun) resumeBodies(stdin io.Reader) (map[string]*workflows.Resume, 
 				ct = "text/plain; charset=utf-8"
 			}
 		}
-		res, err := workflows.NewResume(ct, data, nil, nil)
+		res, err := workflows.NewResume(ct, data, nil, query)
 		if err != nil {
 			return nil, badFlag("resume", " %s: %v", step, err)
 		}

@@ -230,15 +230,18 @@ letter to replay. A run that has finished cannot be cancelled (409).`,
 
 func runsResumeCommand(a *adminCommand) *cobra.Command {
 	var body string
+	var query []string
 	cmd := &cobra.Command{
-		Use:   "resume RUN STEP [--body BODY]",
+		Use:   "resume RUN STEP [--body BODY] [--query NAME=VALUE ...]",
 		Short: "Resume a run's wait step, as a POST to its resume URL would",
 		Long: `resume makes the wait step STEP of RUN go on, with the JSON in --body (inline, or
-- for standard input; default: no body) as steps.STEP.body. A run that has not
+- for standard input; default: no body) as steps.STEP.body, and each --query
+NAME=VALUE as steps.STEP.query.NAME, as a resume URL's ?NAME=VALUE. A run that has not
 reached the step yet goes on past it when it does. A wait is resumed once: a second
 resume is refused (409), and so is one after it timed out (404). With --json, it
 prints the admin API's answer, as the other commands do.`,
 		Example: `  hookflow runs resume 01jd3wz2q7t5 approval --body '{"approved": true}'
+  hookflow runs resume 01jd3wz2q7t5 approval --query decision=approve
   hookflow runs resume 01jd3wz2q7t5 approval`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			// --json once took the body: "--json '{…}'" now reads as the output switch
@@ -266,8 +269,15 @@ prints the admin API's answer, as the other commands do.`,
 			if len(data) > 0 && !json.Valid(data) {
 				return badFlag("body", ": not JSON: %s", oneLine(string(data), 60))
 			}
+			q, err := queryFlag(query)
+			if err != nil {
+				return err
+			}
 			var out engine.Resumed
 			path := "/runs/" + url.PathEscape(args[0]) + "/resume/" + url.PathEscape(args[1])
+			if len(q) > 0 {
+				path += "?" + q.Encode()
+			}
 			return a.get(cmd, "POST", path, data, &out, func(w io.Writer) error {
 				if out.Waiting {
 					_, err := fmt.Fprintf(w, "run %s resumed at step %s\n", out.RunID, out.Step)
@@ -279,6 +289,7 @@ prints the admin API's answer, as the other commands do.`,
 		},
 	}
 	cmd.Flags().StringVar(&body, "body", "", "the resume's `BODY`, JSON, or - for standard input")
+	cmd.Flags().StringArrayVar(&query, "query", nil, "a query parameter of the resume, `NAME=VALUE`, read as steps.STEP.query.NAME (repeatable)")
 	return cmd
 }
 
