@@ -18,6 +18,7 @@ import (
 	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/internal/id"
 	"github.com/hookflow/hookflow/internal/testexport"
+	"github.com/hookflow/hookflow/triggers"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -248,6 +249,7 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := &workflows.Event{ID: id.New(), Trigger: "manual", ReceivedAt: time.Now().UTC(),
 		ContentType: "application/json", Raw: string(raw), Body: body}
+	triggers.ManualTick(wf, ev) // a schedule's workflow started with no event: its latest tick
 	runID, err := a.runs.Start(r.Context(), wf, ev)
 	if maybe := errors.Is(err, engine.ErrOutcomeUnknown); runID != "" && (maybe || errors.Is(err, engine.ErrNotReplicated)) {
 		// Stored, or maybe: a retry would start it twice. Say so, and which run it is.

@@ -269,6 +269,65 @@ workflow "backfill" {
 	decode(t, resp, http.StatusBadRequest, &fail)
 }
 
+// A manual start of a workflow whose triggers are only schedules, given no event (no
+// body, {} or null), gets the event of its latest tick, as hookflow run makes it, with
+// event.trigger "manual"; one given an event gets it, as any manual start does.
+func TestManualStartOfASchedule(t *testing.T) {
+	_, _, srv := serveAPI(t, `
+workflow "nightly" {
+  trigger "schedule" {
+    cron     = "30 2 * * *"
+    timezone = "Europe/Paris"
+  }
+  step "set" "echo" {
+    day      = "{{ date(event.body.scheduled_at).Format('2006-01-02') }}"
+    at       = "{{ event.body.scheduled_at }}"
+    schedule = "{{ event.body.schedule }}"
+    catch_up = "{{ event.body.catch_up }}"
+    trigger  = "{{ event.trigger }}"
+  }
+}
+`)
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"", "{}", "null", `{"scheduled_at": "2026-01-01T02:30:00+01:00"}`} {
+		before := time.Now()
+		resp, err := http.Post(srv.URL+"/api/v1/workflows/nightly/runs", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var started map[string]string
+		decode(t, resp, http.StatusAccepted, &started)
+		waitStatus(t, srv.URL, started["run_id"], "succeeded")
+		var run engine.Run
+		get(t, srv.URL+"/api/v1/runs/"+started["run_id"], http.StatusOK, &run)
+		out := run.Steps[0].Output.(map[string]any)
+		if out["trigger"] != "manual" {
+			t.Errorf("body %q: trigger %v, want manual", body, out["trigger"])
+		}
+		if body != "" && body[0] == '{' && body != "{}" {
+			if out["at"] != "2026-01-01T02:30:00+01:00" || out["schedule"] != nil {
+				t.Errorf("body %q: the event given is not the run's: %v", body, out)
+			}
+			continue
+		}
+		at, err := time.Parse(time.RFC3339, fmt.Sprint(out["at"]))
+		if err != nil {
+			t.Fatalf("body %q: scheduled_at %v: %v", body, out["at"], err)
+		}
+		// The latest 02:30 in Paris at or before the start, written in Paris's offset.
+		if local := at.In(paris); local.Hour() != 2 || local.Minute() != 30 || at.After(time.Now()) || before.Sub(at) > 25*time.Hour ||
+			fmt.Sprint(out["at"]) != local.Format(time.RFC3339) {
+			t.Errorf("body %q: scheduled_at %v, want the latest 02:30 in Paris", body, out["at"])
+		}
+		if out["schedule"] != "cron 30 2 * * * Europe/Paris" || out["catch_up"] != false || out["day"] == "" {
+			t.Errorf("body %q: output %v", body, out)
+		}
+	}
+}
+
 // A run that has not finished is cancelled through the API; one that has finished is
 // not (409), and an unknown one is 404.
 func TestCancelRun(t *testing.T) {

@@ -393,7 +393,10 @@ func runsStartCommand(a *adminCommand) *cobra.Command {
 		Short: "Start a run of a workflow now, with a JSON event",
 		Long: `start queues a run of a workflow loaded by the running hookflow, as its admin API's
 manual start does: the JSON in --event (a file, or - for standard input; default {})
-is event.body, and event.trigger is "manual". The workflow's filter does not apply.`,
+is event.body, and event.trigger is "manual". The workflow's filter does not apply.
+A workflow whose triggers are only schedules, started with no event (or {}), gets
+its latest tick's event body, {schedule, scheduled_at, catch_up}, as hookflow run
+makes it: run now as a tick would.`,
 		Example: `  hookflow runs start order_paid --event event.json
   echo '{"id": "ord_1"}' | hookflow runs start order_paid --event -`,
 		Args: exactArgs(1),
