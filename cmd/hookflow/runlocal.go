@@ -43,6 +43,10 @@ type localRun struct {
 	allowNet    prefixList
 	poll        string // --poll: the poll trigger to poll once, instead of a run
 	redisURL    string // --redis: where --poll reads the items seen and the cursor
+	// publicURL and listen are serve's --public-url and --listen (and their variables),
+	// which the resume URLs of wait steps start with, as serve makes them.
+	publicURL string
+	listen    string
 }
 
 func runCommand() *cobra.Command {
@@ -139,6 +143,8 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 	fs.StringArrayVar(&o.headers, "header", nil, "an event header, `\"Name: value\"`, or @FILE for a file of them, one per line (repeatable)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the requests the http steps would send, and send nothing")
 	fs.StringArrayVar(&o.resumes, "resume", nil, "resume this wait step with this body, `STEP=FILE` or STEP='{…}', instead of an empty one (repeatable)")
+	fs.StringVar(&o.publicURL, "public-url", "", "`URL` at which senders reach serve's --listen, which resume_url() builds on, as serve's (default: http://localhost:PORT of --listen)")
+	fs.StringVar(&o.listen, "listen", ":8080", "serve's `address` for webhooks, whose port resume_url() builds on without --public-url")
 	fs.StringArrayVar(&o.query, "query", nil, "a query parameter of every wait step's resume, `NAME=VALUE`, read as steps.STEP.query.NAME (repeatable)")
 	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this status and body, `STEP=[STATUS:]FILE`, STEP=[STATUS:]'{…}' or STEP=STATUS (repeatable)")
 	fs.BoolVar(&o.noFilter, "no-filter", false, "run even when the workflow's filter is false for the event")
@@ -236,6 +242,9 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	}}
 	if o.dryRun {
 		opts.Child = dry.child // which answers a workflow step a --response gives too
+	}
+	if opts.ResumeBase, err = resumeBase(o.publicURL, o.listen); err != nil {
+		return err
 	}
 	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, opts)
 	if err != nil {
