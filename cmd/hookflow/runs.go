@@ -642,8 +642,8 @@ func nextPage(cmd *cobra.Command, cursor string) string {
 // triggerText is a trigger as the workflow list shows it: its text ("POST
 // /hooks/orders", "cron 0 9 * * * Europe/Paris", "every 1m"), else its kind; with,
 // when its last attempt failed (a poll), how many times in a row and the last error,
-// else a schedule's (or a poll's) next tick, in local time (a failing poll's next try
-// waits longer).
+// else a schedule's (or a poll's) next tick, in the cron spec's timezone, else local
+// time, with its offset (a failing poll's next try waits longer).
 func triggerText(t map[string]any) string {
 	text, _ := t["text"].(string)
 	if text == "" {
@@ -654,10 +654,20 @@ func triggerText(t map[string]any) string {
 	if n, _ := failures.Int64(); n > 0 {
 		text += fmt.Sprintf(" (failing, %d in a row: %s)", int(n), errorLine(fmt.Sprint(st["last_error"]), 80))
 	} else if next, err := time.Parse(time.RFC3339, fmt.Sprint(t["next"])); err == nil && !next.IsZero() {
-		text += " (next " + next.Local().Format(time.DateTime) + ")"
+		loc := time.Local
+		if tz, ok := t["timezone"].(string); ok {
+			if l, err := time.LoadLocation(tz); err == nil {
+				loc = l
+			}
+		}
+		text += " (next " + next.In(loc).Format(nextLayout) + ")"
 	}
 	return text
 }
+
+// nextLayout writes a trigger's next tick: its time and its offset from UTC, as
+// 2026-12-05 02:30:00 +01:00.
+const nextLayout = time.DateTime + " -07:00"
 
 func millis(ms *int64) string {
 	if ms == nil {

@@ -167,14 +167,14 @@ func TestAdminCommands(t *testing.T) {
 		!strings.Contains(out, "ops.hcl:6") {
 		t.Errorf("workflows: %v\n%s", err, out)
 	}
-	// The schedule's next tick, 03:00 in Paris, in this machine's time.
+	// The schedule's next tick, 03:00 in Paris, in Paris's time with its offset.
 	paris, _ := time.LoadLocation("Europe/Paris")
 	now := time.Now().In(paris)
 	tick := time.Date(now.Year(), now.Month(), now.Day(), 3, 0, 0, 0, paris)
 	if !tick.After(now) {
 		tick = time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, paris)
 	}
-	if want := "(next " + tick.Local().Format(time.DateTime) + ")"; !strings.Contains(out, want) {
+	if want := "(next " + tick.Format(time.DateTime+" -07:00") + ")"; !strings.Contains(out, want) {
 		t.Errorf("workflows: want the schedule's next tick %s\n%s", want, out)
 	}
 }
