@@ -693,3 +693,51 @@ workflow "failing" {
 		}
 	})
 }
+
+// A failed child of a for_each workflow step whose on_error is "continue" is a failed
+// run of its own workflow all the same: its step is a dead letter of the child, and
+// the child's on_failure steps run, while the parent goes on and succeeds.
+func TestContinuedChildFailureIsTheChildsDeadLetter(t *testing.T) {
+	const src = `
+workflow "batch" {
+  step "workflow" "each" {
+    for_each = "[1, 2]"
+    workflow = "failing"
+    input    = "{{ each.value }}"
+    on_error = "continue"
+  }
+}
+workflow "failing" {
+  step "probe" "a" {
+    value = "a"
+    fail  = "{{ event.body == 2 }}"
+  }
+  on_failure {
+    step "probe" "alert" {
+      value = "alert"
+    }
+  }
+}`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set, _ := subRunEngine(t, b, src)
+		id, err := e.Start(ctx, set.Workflow("batch"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Fatalf("the parent: %s, %s", r.Status, stepsOf(r))
+		}
+		child := id + ":each:1"
+		c := waitRun(t, e, child)
+		if c.Status != RunFailed || c.DeadLetter != child+":a" {
+			t.Errorf("the child: %s, dead letter %q, %s", c.Status, c.DeadLetter, stepsOf(c))
+		}
+		if !strings.Contains(stepsOf(c), "on_failure/alert") {
+			t.Errorf("the child's on_failure steps did not run: %s", stepsOf(c))
+		}
+		if ok := waitRun(t, e, id+":each:0"); ok.Status != RunSucceeded || ok.DeadLetter != "" {
+			t.Errorf("the child that succeeded: %s, dead letter %q", ok.Status, ok.DeadLetter)
+		}
+	})
+}
