@@ -29,6 +29,13 @@ type proc struct {
 // log is printed when the test fails.
 func startProc(t *testing.T, dir, redisURL, api string, extra ...string) *proc {
 	t.Helper()
+	return startProcUntil(t, "/readyz", dir, redisURL, api, extra...)
+}
+
+// startProcUntil is startProc, waiting until path on the admin listener answers 200:
+// /healthz for a process that serves but is not ready.
+func startProcUntil(t *testing.T, path, dir, redisURL, api string, extra ...string) *proc {
+	t.Helper()
 	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &testutil.LogBuffer{}}
 	args := append([]string{"serve", "--listen", p.public, "--admin", p.admin, "--redis", redisURL,
 		"--allow-net", "127.0.0.1/32", "--lease", "2s", "--workers", "64"}, extra...)
@@ -44,8 +51,8 @@ func startProc(t *testing.T, dir, redisURL, api string, extra ...string) *proc {
 			t.Logf("log of hookflow on %s:\n%s", p.public, p.log)
 		}
 	})
-	testutil.Eventually(t, 20*time.Second, "hookflow ready on "+p.admin, func() bool {
-		resp, err := http.Get("http://" + p.admin + "/readyz")
+	testutil.Eventually(t, 20*time.Second, "hookflow answering "+path+" on "+p.admin, func() bool {
+		resp, err := http.Get("http://" + p.admin + path)
 		if err != nil {
 			return false
 		}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -56,11 +57,21 @@ func TestWaitReplicasGatesTheAnswer(t *testing.T) {
 		return post(t, url) == http.StatusAccepted
 	})
 
-	two := startProc(t, dir, primary.URL+"/0", api.URL, "--redis-wait-replicas", "2")
+	// Waiting for 2 replicas of a primary with 1, it is never ready, and says why.
+	two := startProcUntil(t, "/healthz", dir, primary.URL+"/0", api.URL, "--redis-wait-replicas", "2")
 	if code := post(t, "http://"+two.public+"/hooks/relay"); code != http.StatusServiceUnavailable {
 		t.Errorf("waiting for 2 replicas of a primary with 1, a webhook was answered %d, want 503", code)
 	}
 	two.waitLog(t, "too few replicas acknowledged the write: 1 of 2 within 1s")
+	resp, err := http.Get("http://" + two.admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "has 1 of them online") {
+		t.Errorf("/readyz waiting for 2 replicas of a primary with 1: %d %s", resp.StatusCode, body)
+	}
 }
 
 // The primary of a Sentinel group fails over (SENTINEL FAILOVER) while webhooks arrive
