@@ -70,7 +70,10 @@ func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause) (*
 	if fields == nil {
 		return nil, ErrNotFound
 	}
-	if RunStatus(fields["status"]).Done() {
+	if st := RunStatus(fields["status"]); st.Done() {
+		if st == RunCancelled {
+			e.recascade(ctx, runID, fields)
+		}
 		return nil, ErrFinished
 	}
 	// Every job the run can have: its version's units. The version is needed for them;
@@ -143,6 +146,24 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 			e.cancelChild(ctx, id, cause)
 		}
 	}
+}
+
+// recascade cancels again the children of a run that was cancelled, and so theirs: a
+// process that died while it cancelled them, after the run's own cancel, left the rest
+// going. Cancelling the run again (by hand, or as a parent's timeout does when its step
+// is retried after the crash) reaches them. Children that have finished are left as
+// they are.
+func (e *Engine) recascade(ctx context.Context, runID string, fields map[string]string) {
+	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
+	if err != nil {
+		e.log.Warn("cancelling the child runs of a cancelled run again failed: its version cannot be read", "run", runID, "err", err)
+		return
+	}
+	cause := cancelWithParent
+	if fields[withParentField] != "" {
+		cause = cancelParentTimedOut
+	}
+	e.cancelChildren(ctx, runID, wf, cause)
 }
 
 // cancelChild cancels a child run, if it exists and has not finished; a failure is

@@ -401,3 +401,49 @@ workflow "child" {
 		}
 	})
 }
+
+// A process that dies after a run's cancel is written, before it cancelled the run's
+// children, leaves them going: the run's cancel again (by hand, or a parent's timeout
+// when its step runs again) is refused as finished, and cancels them, and theirs.
+func TestCancelAgainReachesTheTreeACrashLeft(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		k := workflows.NewKinds()
+		actions.Register(k, actions.Options{Logger: quiet})
+		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(cancelTreeSrc)}}, k)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := New(b.Client, Options{Logger: quiet, Kinds: k, Shards: 4, Lease: 300 * time.Millisecond})
+		e.Use(set)
+		startPool(t, e, 2)
+		id, err := e.Start(ctx, set.Workflow("order"), event(`{"orders": ["a", "b"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		children := []string{id + ":invoices:0", id + ":invoices:1"}
+		grandchildren := []string{id + ":invoices:0:deeper", id + ":invoices:1:deeper"}
+		for _, g := range grandchildren {
+			testutil.Eventually(t, 10*time.Second, "run "+g+" running", func() bool {
+				r, err := e.Run(ctx, g)
+				return err == nil && r.Status == RunRunning
+			})
+		}
+		// The parent's cancel, as a process writes it before it goes on to the children,
+		// and no further.
+		if _, ends, err := e.q.cancel(ctx, id, set.Workflow("order"), cancelByHand); err != nil || ends != RunCancelled {
+			t.Fatalf("the parent's own cancel: %v %s", err, ends)
+		}
+		for _, run := range append(children, grandchildren...) {
+			if r, err := e.Run(ctx, run); err != nil || r.Status != RunRunning {
+				t.Fatalf("before the second cancel, %s: %v %+v", run, err, r)
+			}
+		}
+		if _, err := e.Cancel(ctx, id); !errors.Is(err, ErrFinished) {
+			t.Errorf("cancelling the cancelled run again: %v, want ErrFinished", err)
+		}
+		for _, run := range append(children, grandchildren...) {
+			waitStatus(t, e, run, RunCancelled)
+		}
+	})
+}
