@@ -59,7 +59,8 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 
 // cancel is Cancel, for the cause given (cancelCause says what each does). The
 // children of a run that ends cancelled are cancelled with it: with its parent's
-// timeout when that was the cause, else with the tree. The children of a run that
+// timeout when that was the cause and the step that started the child waits for it
+// (its replay reaches the child there), else with the tree. The children of a run that
 // stays failed (cancelled during its on_failure steps) are cancelled as by hand: a
 // failed child stays failed, to be replayed before its parent.
 func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause) (*Cancelled, error) {
@@ -113,13 +114,19 @@ func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause) (*
 // no script spans two shards. The children are listed after the parent's cancel: a
 // worker that starts a child later finds the parent cancelled (subRun looks once the
 // child started) and cancels the child itself. A child that has finished, or was
-// never started, is left as it is.
+// never started, is left as it is. Only a step that waits for its child runs a child
+// cancelled for a timeout again (Pool.subRun): the child of a `wait = false` step is
+// cancelled with the tree instead, as nothing would replay it.
 func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow, cause cancelCause) {
 	sh := e.q.shardFor(wf.Name)
 	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
 		sub, ok := s.Action.(workflows.SubRun)
 		if !ok {
 			continue
+		}
+		cause := cause
+		if cause == cancelParentTimedOut && !sub.Waits() {
+			cause = cancelWithParent
 		}
 		ids := []string{childIDOf(runID, s.Name, nil)}
 		if s.ForEach != nil {

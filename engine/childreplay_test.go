@@ -166,3 +166,102 @@ func TestReplayOfAParentLeavesAChildCancelledByHand(t *testing.T) {
 		}
 	})
 }
+
+// A `wait = false` step's child, under a child cancelled when its parent timed out, is
+// cancelled with the tree: nothing would run it again, and it does not say so.
+func TestATimedOutParentCancelsAFireAndForgetGrandchildForGood(t *testing.T) {
+	const src = `
+workflow "bgchild" {
+  step "wait" "cw" {
+    timeout = "1h"
+  }
+}
+
+workflow "middle" {
+  step "workflow" "bg" {
+    workflow = "bgchild"
+    wait     = false
+  }
+  step "wait" "mw" {
+    timeout = "1h"
+  }
+}
+
+workflow "parent" {
+  timeout = "1s"
+  step "workflow" "kid" {
+    workflow = "middle"
+  }
+}
+`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set, _ := realKindsEngine(t, b, src, Options{Shards: b.Shards, ResumeBase: "https://hooks.example.com/resume/"})
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, id, RunFailed)
+		if m := waitStatus(t, e, id+":kid", RunCancelled); !strings.Contains(m.Error, "replaying that run runs this one again") {
+			t.Errorf("middle: %q", m.Error)
+		}
+		bg := waitStatus(t, e, id+":kid:bg", RunCancelled)
+		if bg.Error != "cancelled" {
+			t.Errorf("the wait = false step's child: %q", bg.Error)
+		}
+		if _, err := e.Replay(ctx, id+":kid:bg", ReplayOptions{}); !errors.Is(err, ErrCannotReplay) ||
+			!strings.Contains(err.Error(), "only a failed run can be") {
+			t.Errorf("a replay of the wait = false step's child: %v", err)
+		}
+	})
+}
+
+// A child cancelled when its parent timed out is replayed by hand once its parent's
+// replay can no longer reach it: the parent went on with a version whose step does not
+// wait for it.
+func TestAChildItsParentNoLongerWaitsForIsReplayedByHand(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		src := strings.NewReplacer("TIMEOUT", "1s", "CALLS", "child").Replace(childReplaySrc)
+		set := loadSetWith(t, k, src)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k, ResumeBase: "https://hooks.example.com/resume/"})
+		e.Use(set)
+		startPool(t, e, 1)
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := id + ":kid"
+		waitStatus(t, e, id, RunFailed)
+		waitStatus(t, e, child, RunCancelled)
+		if _, err := e.Replay(ctx, child, ReplayOptions{}); !errors.Is(err, ErrCannotReplay) ||
+			!strings.Contains(err.Error(), "replay run "+id+", which runs it again") {
+			t.Errorf("a replay of the child alone, its parent waiting for it: %v", err)
+		}
+
+		// The parent goes on with a version whose step starts the child and goes on.
+		e.Use(loadSetWith(t, k, strings.NewReplacer(
+			`workflow = "child"`, "workflow = \"child\"\n    wait = false",
+			"{{ steps.kid.result.value }}", "{{ steps.kid.run_id }}",
+			`timeout = "1s"`, `timeout = "1h"`).Replace(src)))
+		if _, err := e.Replay(ctx, id, ReplayOptions{Current: true}); err != nil {
+			t.Fatal(err)
+		}
+		if r := waitStatus(t, e, id, RunSucceeded); stepsOf(r) != "kid succeeded, parent_after succeeded" {
+			t.Errorf("parent: %s", stepsOf(r))
+		}
+		if c, _ := e.Run(ctx, child); c.Status != RunCancelled || c.Replays != 0 {
+			t.Errorf("child after its parent's replay: %+v", c.RunSummary)
+		}
+		if _, err := e.Replay(ctx, child, ReplayOptions{}); err != nil {
+			t.Fatalf("a replay of the child its parent no longer waits for: %v", err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the child waiting again", func() bool {
+			c, err := e.Run(ctx, child)
+			return err == nil && c.Status == RunWaiting && c.Replays == 1
+		})
+	})
+}

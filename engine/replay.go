@@ -54,7 +54,8 @@ type Replayed struct {
 //
 // A child run cancelled because a run that called it timed out is not replayed by
 // itself: the replay of that run replays it, when it reaches the workflow step that
-// waits for it (Pool.subRun).
+// waits for it (Pool.subRun). Once that replay can no longer reach it (parentReaches),
+// it is replayed as a failed run is.
 func (e *Engine) Replay(ctx context.Context, runID string, o ReplayOptions) (*Replayed, error) {
 	return e.replay(ctx, runID, o, false)
 }
@@ -71,10 +72,17 @@ func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, with
 		return nil, ErrNotFound
 	}
 	cancelled := RunStatus(fields["status"]) == RunCancelled && fields[withParentField] != ""
+	if cancelled && !withParent {
+		reaches, err := e.parentReaches(ctx, fields)
+		if err != nil {
+			return nil, err
+		}
+		if reaches {
+			return nil, fmt.Errorf("%w: it was cancelled when a run that called it timed out; replay %s, which runs it again",
+				ErrCannotReplay, parentOf(fields))
+		}
+	}
 	switch {
-	case cancelled && !withParent:
-		return nil, fmt.Errorf("%w: it was cancelled when a run that called it timed out; replay %s, which runs it again",
-			ErrCannotReplay, parentOf(fields))
 	case RunStatus(fields["status"]) != RunFailed && !cancelled:
 		return nil, fmt.Errorf("%w: %s; only a failed run can be", ErrCannotReplay, RunStatus(fields["status"]).itIs())
 	}
@@ -153,6 +161,47 @@ func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, with
 	}
 	e.log.Info("run replayed", "run", runID, "workflow", wf.Name, "version", wf.Version, "from", strings.Join(out.From, ", "))
 	return out, nil
+}
+
+// parentReaches reports whether the replay of the run that started a child run (its
+// fields), cancelled when that run timed out, can still run it again: that run is
+// there, failed or not finished, and the step that started the child, in the version
+// the run goes on with, still waits for a run of the child's workflow and has not
+// succeeded. A replay with --current onto a version where the step no longer waits, or
+// was renamed, moves the run past the child, as does its end.
+func (e *Engine) parentReaches(ctx context.Context, fields map[string]string) (bool, error) {
+	ev, err := workflows.DecodeEvent([]byte(fields["event"]))
+	if err != nil || ev.Parent == nil {
+		return false, nil
+	}
+	pf, err := e.q.rdb.HGetAll(ctx, e.q.shardFor(ev.Parent.Workflow).run(ev.Parent.RunID)).Result()
+	if err != nil {
+		return false, err
+	}
+	if st := RunStatus(pf["status"]); len(pf) == 0 || st == RunSucceeded || st == RunCancelled {
+		return false, nil
+	}
+	wf, err := e.versions.get(ctx, pf["wf"], pf["ver"])
+	if retry, _ := workflows.Retryable(err); err != nil {
+		if retry {
+			return false, err
+		}
+		return false, nil // its version is gone: its replay cannot run
+	}
+	step, _ := wf.Step(ev.Parent.Step)
+	if step == nil {
+		return false, nil
+	}
+	sub, ok := step.Action.(workflows.SubRun)
+	if !ok || !sub.Waits() || sub.Calls() != fields["wf"] {
+		return false, nil
+	}
+	if rec, _ := readRecord(pf); step.ForEach == nil && rec != nil {
+		if r := rec.steps[step.Name]; r != nil && r.Status == StatusSucceeded {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // parentOf names the run that started a child run (its fields): "run ID", or "the run
