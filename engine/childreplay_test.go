@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/redistest"
@@ -262,6 +266,81 @@ func TestAChildItsParentNoLongerWaitsForIsReplayedByHand(t *testing.T) {
 		testutil.Eventually(t, 10*time.Second, "the child waiting again", func() bool {
 			c, err := e.Run(ctx, child)
 			return err == nil && c.Status == RunWaiting && c.Replays == 1
+		})
+	})
+}
+
+// beforeScript runs do, once, before the first script whose first key is key, once
+// armed.
+type beforeScript struct {
+	key   string
+	armed atomic.Bool
+	once  sync.Once
+	do    func()
+}
+
+func (h *beforeScript) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *beforeScript) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		args := cmd.Args()
+		if name := strings.ToLower(fmt.Sprint(args[0])); h.armed.Load() && (name == "evalsha" || name == "eval") &&
+			len(args) > 3 && fmt.Sprint(args[3]) == h.key {
+			h.once.Do(h.do)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *beforeScript) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A parent cancelled by hand while its replay replays the child its timeout cancelled
+// (the cancel lists its children just before the child's replay) has the child
+// cancelled too: nothing of it runs on.
+func TestACancelDuringAParentsReplayOfItsChildCancelsTheChild(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		load := func(timeout string) *workflows.Set {
+			return loadSetWith(t, k, strings.NewReplacer("TIMEOUT", timeout, "CALLS", "child").Replace(childReplaySrc))
+		}
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k, ResumeBase: "https://hooks.example.com/resume/"})
+		set := load("1s")
+		e.Use(set)
+		startPool(t, e, 1)
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := id + ":kid"
+		waitStatus(t, e, id, RunFailed)
+		waitStatus(t, e, child, RunCancelled)
+
+		cancelled := make(chan error, 1)
+		hook := &beforeScript{key: e.q.shardFor("child").run(child), do: func() {
+			_, err := e.Cancel(ctx, id)
+			cancelled <- err
+		}}
+		b.Client.AddHook(hook)
+		e.Use(load("1h"))
+		hook.armed.Store(true)
+		if _, err := e.Replay(ctx, id, ReplayOptions{Current: true}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-cancelled:
+			if err != nil {
+				t.Fatalf("cancelling the parent: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the parent's replay did not replay its child")
+		}
+		waitStatus(t, e, id, RunCancelled)
+		testutil.Eventually(t, 10*time.Second, "the child cancelled again", func() bool {
+			c, err := e.Run(ctx, child)
+			return err == nil && c.Status == RunCancelled && c.Replays == 1
 		})
 	})
 }

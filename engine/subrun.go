@@ -103,10 +103,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			return fail(err)
 		}
 		fields = map[string]string{"status": string(RunQueued)}
-		// A cancel of this run that listed its children before this one started
-		// could not cancel it: the child is cancelled here (Engine.cancelChildren).
-		if st, _ := p.e.q.rdb.HGet(ctx, p.e.q.shardFor(r.workflow).run(r.id), "status").Result(); RunStatus(st) == RunCancelled {
-			p.e.cancelChild(ctx, childID, cancelWithParent) // a new child: it has no on_failure steps running
+		if p.cancelledSince(r, childID) {
 			return nil
 		}
 	}
@@ -122,6 +119,9 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 				return nil
 			}
 			return fail(fmt.Errorf("child run %s, cancelled when this run timed out, cannot run again: %w", childID, err))
+		}
+		if p.cancelledSince(r, childID) {
+			return nil
 		}
 		status = RunQueued
 	}
@@ -154,6 +154,20 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
 	})
 	return nil
+}
+
+// cancelledSince cancels child run childID, which this step just started or replayed,
+// when run r was cancelled meanwhile, and reports whether it was: a cancel of r that
+// listed its children before the child started, or before its replay, found it not
+// started or finished and left it (Engine.cancelChildren). The child has no on_failure
+// steps running: it is cancelled with the tree.
+func (p *Pool) cancelledSince(r *runState, childID string) bool {
+	st, _ := p.e.q.rdb.HGet(p.work, p.e.q.shardFor(r.workflow).run(r.id), "status").Result()
+	if RunStatus(st) != RunCancelled {
+		return false
+	}
+	p.e.cancelChild(p.work, childID, cancelWithParent)
+	return true
 }
 
 // childIDOf is the id of the child run of a workflow step's unit in run runID:
