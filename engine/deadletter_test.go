@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 )
@@ -113,4 +116,45 @@ func TestDeadLettersOfARun(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A page of dead letters that fills before a long run of entries whose jobs are gone
+// reads past them scanBatch at a time, not one by one.
+func TestDeadLettersPastAFullPageReadGoneEntriesInBatches(t *testing.T) {
+	b := redistest.Real(t)
+	ctx := context.Background()
+	const shards, gone = 4, 3000
+	e := New(b.Client, Options{Logger: quiet, Shards: shards})
+	sh := e.q.shardFor("wf0")
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	pipe := b.Client.Pipeline()
+	for i := range gone { // their jobs expired
+		pipe.ZAdd(ctx, sh.dead(), redis.Z{Score: float64(base - 100000 + int64(i)), Member: fmt.Sprintf("old%05d:step", i)})
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("run%02d:step", i)
+		pipe.HSet(ctx, sh.job(id), "run", "run", "wf", "wf0", "step", "step", "attempt", 1, "dead", base+int64(i))
+		pipe.ZAdd(ctx, sh.dead(), redis.Z{Score: float64(base + int64(i)), Member: id})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trips := &roundTrips{}
+	b.Client.AddHook(trips)
+	for _, limit := range []int{3, 4} {
+		trips.n.Store(0)
+		page, err := e.DeadLetters(ctx, DeadLetterFilter{Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.DeadLetters) != 3 || page.Next != "" {
+			t.Errorf("limit %d: %d dead letters, next %q", limit, len(page.DeadLetters), page.Next)
+		}
+		// A read of each shard's index (two ranges) and one of the jobs, per batch: the
+		// first, those of the gone entries, and the last, which finds none.
+		batches := int64(1 + gone/scanBatch + 1)
+		if n := trips.n.Load(); n > batches*(2*shards+1)+1 { // and the page's joins' failures
+			t.Errorf("limit %d: %d round trips, more than %d batches take", limit, n, batches)
+		}
+	}
 }

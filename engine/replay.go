@@ -437,10 +437,15 @@ func (e *Engine) DeadLetters(ctx context.Context, f DeadLetterFilter) (*DeadLett
 			page.Next = at.String()
 			return e.joinFailures(ctx, page)
 		}
-		// One more than the page needs: a dead letter past a full page says a next
-		// page has one. An entry that is no dead letter now (its run replayed) is
-		// passed over, and the next read goes on after it.
-		batch, err := e.q.runsBefore(ctx, indexes, at, min(scanBatch, f.Limit-len(page.DeadLetters)+1))
+		// First one more than the page needs: a dead letter past a full page says a
+		// next page has one. An entry that is no dead letter now (its run replayed, its
+		// job gone) is passed over, and the next read goes on after it, scanBatch at a
+		// time: entries gone lie together, past the live ones, until trimmed.
+		n := scanBatch
+		if scanned == 0 {
+			n = min(scanBatch, f.Limit+1)
+		}
+		batch, err := e.q.runsBefore(ctx, indexes, at, n)
 		if err != nil {
 			return nil, err
 		}
