@@ -75,8 +75,10 @@ var pollExprs = []struct {
 	{"cursor", `cursor = "response.body.next_cursor"`, answerEnv{}, []string{"response", "poll", "vars"}},
 }
 
-// Key names the poll by what it asks: its method, api, url and the items and key it
-// reads from the answer. It names the poll's last tick and its cursor in Redis; a poll
+// Key names the poll by what it asks: its method, api, url (up to its first {{ }}),
+// json, and the items and key it reads from the answer. Its query and headers are not
+// part of it: two polls of one workflow that differ only there are a load error
+// (checkPolls). It names the poll's last tick and its cursor in Redis; a poll
 // whose request changes is a new one, whose first poll records what is there. The
 // schedule is not part of it: it says when the poll asks, not which items there are,
 // so a poll whose every or cron changes keeps its cursor and goes on from its last
@@ -163,6 +165,7 @@ func pollKind(http workflows.StepKind) workflows.TriggerKind {
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
 			return newPoll(b, http)
 		},
+		Check: checkPolls,
 	}
 }
 
@@ -246,7 +249,11 @@ func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostic
 	if a := b.Attr("url"); a != nil {
 		url = a.Template.LiteralPrefix()
 	}
-	sum := sha256.Sum256([]byte(strings.Join([]string{strings.ToUpper(method), api, url, srcs["items"], srcs["key"]}, "\x00")))
+	asks := []string{strings.ToUpper(method), api, url, srcs["items"], srcs["key"]}
+	if a := b.Attr("json"); a != nil {
+		asks = append(asks, a.Template.Source()) // a poll without json keeps the key it had
+	}
+	sum := sha256.Sum256([]byte(strings.Join(asks, "\x00")))
 	p.key = "poll " + hex.EncodeToString(sum[:8])
 	p.formerKey = "poll " + p.Schedule.Key() + " " + hex.EncodeToString(sum[:8])
 	p.method, p.url, p.api = strings.ToUpper(method), url, api

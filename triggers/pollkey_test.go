@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/workflows"
@@ -164,4 +166,78 @@ func TestPollTakesItsLastTickFromBeforeItsKeyLeftOutTheSchedule(t *testing.T) {
 			t.Errorf("last tick %v, %v; want %v, the one claimed under its own key", last, err, next)
 		}
 	})
+}
+
+// A poll's json is part of its key: two GraphQL polls of one URL are two polls. The
+// key of a poll without json is the one it had before json was.
+func TestPollKeyTellsItsJSONApart(t *testing.T) {
+	key := func(json string) string {
+		src := fmt.Sprintf(`
+workflow "issues" {
+  trigger "poll" {
+    every = "1m"
+    url   = "https://api.example.com/graphql"
+    %s
+    items = "response.body.data.nodes"
+    key   = "item.id"
+  }
+}`, json)
+		return loadPolls(t, nil, src).Workflow("issues").Triggers[0].Config.(*Poll).Key()
+	}
+	issues := key(`json = { query = "{ issues { nodes { id } } }", variables = { first = 50 } }`)
+	if pulls := key(`json = { query = "{ pullRequests { nodes { id } } }", variables = { first = 50 } }`); pulls == issues {
+		t.Errorf("two polls sending other json have one key %q", issues)
+	}
+	if laidOut := key("json = {\n variables = { first = 50 }\n query = \"{ issues { nodes { id } } }\"\n }"); laidOut != issues {
+		t.Errorf("the same json laid out otherwise: key %q, want %q", laidOut, issues)
+	}
+	if q := key(`json = { after = "{{ poll.cursor }}" }`); q == key(`json = { after = "{{ poll.time }}" }`) {
+		t.Errorf("json reading other values: one key %q", q)
+	}
+	if got, want := key(""), "poll 38521a37d9376743"; got != want {
+		t.Errorf("a poll without json: key %q, want the one it had, %q", got, want)
+	}
+}
+
+// Two polls of one workflow that would share a key (they differ in their query alone)
+// are a load error naming both, and saying what to change.
+func TestTwoPollsOfOneWorkflowAskingAlikeAreALoadError(t *testing.T) {
+	src := `workflow "issues" {
+  trigger "poll" {
+    every = "1m"
+    url   = "https://api.example.com/issues"
+    query = { state = "open" }
+    items = "response.body"
+    key   = "item.id"
+  }
+  trigger "poll" {
+    every = "5m"
+    url   = "https://api.example.com/issues"
+    query = { state = "closed" }
+    items = "response.body"
+    key   = "item.id"
+  }
+}
+workflow "other" {
+  trigger "poll" {
+    every = "1m"
+    url   = "https://api.example.com/issues"
+    items = "response.body"
+    key   = "item.id"
+  }
+}
+`
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quietLog})
+	Register(k)
+	_, diags := workflows.Load([]workflows.Source{{Name: "poll.hcl", Data: []byte(src)}}, k)
+	if len(diags) != 1 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	d := diags[0]
+	if d.Summary != "Two polls of one workflow ask alike" || d.Subject.Start.Line != 9 ||
+		!strings.Contains(d.Detail, `Workflow "issues" already has a poll (at poll.hcl:2:3)`) ||
+		!strings.Contains(d.Detail, "Write the query of one of them in its url") {
+		t.Errorf("diagnostic: %s at %s: %s", d.Summary, d.Subject, d.Detail)
+	}
 }

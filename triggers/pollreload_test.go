@@ -76,8 +76,8 @@ func TestPollStreakOutlivesAReload(t *testing.T) {
 
 // A reload keeps the streak of each poll trigger still there: with its wait after
 // failures when its workflow is the same, without it when its workflow changed (the
-// change may be its fix). Two poll triggers of one workflow asking for the same items
-// have a streak each; a poll trigger that asks for other items starts a new one.
+// change may be its fix). Two poll triggers of one workflow have a streak each; a poll
+// trigger that asks for other items starts a new one.
 func TestPollStreaksAcrossReloads(t *testing.T) {
 	api := newSinceShop(t, 0)
 	src := func(note string) string {
@@ -91,7 +91,7 @@ workflow "orders" {
   }
   trigger "poll" {
     every = "5m"
-    url   = "%[1]s/orders"
+    url   = "%[1]s/orders?status=paid"
     items = "response.body.orders"
     key   = "item.id"
   }

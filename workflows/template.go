@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -64,6 +65,46 @@ func (t *Template) LiteralPrefix() string {
 		return t.parts[0].text
 	}
 	return ""
+}
+
+// Source returns the template as one text, the same for templates written alike
+// whatever their layout: a constant as JSON, an expression as {{ its source }}, text
+// with its {{ }} parts, an object by its sorted keys. It tells templates apart (a
+// poll's json is part of its key).
+func (t *Template) Source() string {
+	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	switch t.kind {
+	case constKind:
+		b, err := json.Marshal(t.value)
+		if err != nil {
+			return fmt.Sprintf("%#v", t.value)
+		}
+		return string(b)
+	case exprKind:
+		return "{{ " + t.src + " }}"
+	case joinKind:
+		var sb strings.Builder
+		for _, p := range t.parts {
+			if p.prog == nil {
+				sb.WriteString(p.text)
+			} else {
+				sb.WriteString("{{ " + p.src + " }}")
+			}
+		}
+		return quote(sb.String())
+	case objectKind:
+		parts := make([]string, len(t.keys))
+		for i, k := range t.keys {
+			parts[i] = quote(k) + ":" + t.elems[i].Source()
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	default: // listKind
+		parts := make([]string, len(t.elems))
+		for i, e := range t.elems {
+			parts[i] = e.Source()
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
 }
 
 // Const reports the template's value when it has no {{ }} anywhere.
