@@ -6,20 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"time"
 )
 
 // BrokenJSONError is an answer whose Content-Type says it is JSON and whose body does
 // not parse as JSON: cut short (a proxy or server that closed it mid-way with a
-// length it had not sent), or not JSON at all (a maintenance page). Its output would
-// hold the body as text, and steps.NAME.body.orders would be nil: the step fails
-// instead. Another attempt may pass, as after a network error.
+// length it had not sent), or not JSON at all (a maintenance page, JSON lines sent as
+// application/json). Its output would hold the body as text, and
+// steps.NAME.body.orders would be nil: the step fails instead. Only an answer cut
+// short may pass on another attempt, and only when sending the request again is safe:
+// the server took it (a 2xx), so another attempt repeats it unless its method is
+// idempotent or it carries an Idempotency-Key. Any other fails the step for good.
 type BrokenJSONError struct {
 	ContentType  string
 	Syntax       string // what the JSON decoder says
 	Line, Column int    // where the body stops being JSON
 	// CutAt is the body's length when it ends before its JSON does; -1 when not.
 	CutAt int
+	// Resendable says the request may be sent again: its method is idempotent, or it
+	// carried an Idempotency-Key.
+	Resendable bool
+	// Step names the step, for the hint of a failure for good; "" for a poll's request.
+	Step string
 }
 
 func (e *BrokenJSONError) Error() string {
@@ -27,15 +37,30 @@ func (e *BrokenJSONError) Error() string {
 	if e.CutAt >= 0 {
 		cut = fmt.Sprintf(", after its last byte (%d): the answer was cut short", e.CutAt)
 	}
-	return fmt.Sprintf("the answer says it is JSON (Content-Type %q) but does not parse as JSON: %s, at line %d, column %d%s",
+	msg := fmt.Sprintf("the answer says it is JSON (Content-Type %q) but does not parse as JSON: %s, at line %d, column %d%s",
 		e.ContentType, e.Syntax, e.Line, e.Column, cut)
+	if retry, _ := e.RetryHint(); retry || e.Step == "" {
+		return msg
+	}
+	if e.CutAt >= 0 {
+		msg += "; it is not sent again, as the server took it and it carries no Idempotency-Key"
+	}
+	return msg + fmt.Sprintf(`. The body is not JSON: on_error = "continue" on the step goes on with its text in steps.%s.body`, e.Step)
+}
+
+// RetryHint: an answer cut short may come whole on another attempt, when the request
+// may be sent again; any other will not.
+func (e *BrokenJSONError) RetryHint() (bool, time.Duration) {
+	return e.CutAt >= 0 && e.Resendable, 0
 }
 
 // brokenJSON returns why data, the body of an answer of contentType, says it is JSON
 // and does not parse as JSON; nil for any other body, an empty one among them (a 204,
 // or an answer to HEAD). Invalid UTF-8 in a string is read as U+FFFD, as the step
-// reads it, not taken for broken JSON.
-func brokenJSON(contentType string, data []byte) error {
+// reads it, not taken for broken JSON; a byte order mark before the JSON is passed
+// over, as the step's body is read (jsonText).
+func brokenJSON(contentType string, data []byte) *BrokenJSONError {
+	data = jsonText(contentType, data)
 	if !isJSON(contentType) || len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
@@ -53,4 +78,27 @@ func brokenJSON(contentType string, data []byte) error {
 	e.Line = 1 + strings.Count(text, "\n")
 	e.Column = at - strings.LastIndex(text, "\n")
 	return e
+}
+
+// utf8BOM is the byte order mark some servers (.NET's, Windows tools') put before the
+// JSON they send.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// jsonText is the body of an answer of contentType as it is parsed: a JSON body
+// without the byte order mark it may start with (RFC 8259 lets a parser ignore it).
+func jsonText(contentType string, data []byte) []byte {
+	if isJSON(contentType) {
+		return bytes.TrimPrefix(data, utf8BOM)
+	}
+	return data
+}
+
+// resendable reports whether req may be sent again after the server took it: its
+// method is idempotent (RFC 9110), or it carries an Idempotency-Key.
+func resendable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != ""
 }

@@ -318,6 +318,10 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 	}
 	if _, text := out["body"].(string); text {
 		if err := brokenJSON(resp.Header.Get("Content-Type"), data); err != nil {
+			err.Resendable = resendable(p.req)
+			if c.Env == nil || c.Env.Poll == nil {
+				err.Step = c.Step
+			}
 			// Returned with the output: the run history keeps the answer as it came.
 			return out, fmt.Errorf("%s %s: %w", h.method, sent.URL, err)
 		}
@@ -643,7 +647,7 @@ func readResponse(resp *http.Response) ([]byte, map[string]any, error) {
 		}
 		headers[name] = strings.Join(vs, ", ")
 	}
-	body, err := workflows.ParseStoredBody(resp.Header.Get("Content-Type"), data)
+	body, err := workflows.ParseStoredBody(resp.Header.Get("Content-Type"), jsonText(resp.Header.Get("Content-Type"), data))
 	if err != nil {
 		body = string(data) // an API that mislabels its body still gets its text recorded
 	}

@@ -195,6 +195,36 @@ workflow "orders" {
 			if strings.Contains(shown, "invalid operation") || strings.Contains(shown, "(1:") {
 				t.Errorf("the poll's error shows the items expression's own: %s", shown)
 			}
+			if strings.Contains(shown, "on_error") {
+				t.Errorf("the poll's error gives a step's advice: %s", shown)
+			}
 		})
+	}
+}
+
+// A poll answered with JSON after a UTF-8 byte order mark reads its items.
+func TestPollReadsJSONAfterAByteOrderMark(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		fmt.Fprint(w, "\xef\xbb\xbf{\"orders\": [{\"id\": \"o1\"}, {\"id\": \"o2\"}]}")
+	}))
+	defer api.Close()
+	set := loadPolls(t, api.Client(), fmt.Sprintf(`
+workflow "orders" {
+  trigger "poll" {
+    every = "1m"
+    url   = "%s/list"
+    items = "response.body.orders"
+    key   = "item.id"
+  }
+}
+`, api.URL))
+	wf := set.Workflow("orders")
+	ans, err := wf.Triggers[0].Config.(*Poll).Fetch(context.Background(), wf, nil, time.Now().Format(time.RFC3339), Look{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ans.Keys(), " "); !strings.Contains(got, "o1") || !strings.Contains(got, "o2") || len(ans.Items) != 2 {
+		t.Errorf("items %q", got)
 	}
 }
