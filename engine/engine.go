@@ -102,7 +102,10 @@ type Engine struct {
 	// resumeBase is Options.ResumeBase.
 	resumeBase string
 	clock      *virtualClock // with Options.VirtualTime; nil for the wall clock
-	keys       resumeKeys
+	// now is this process's clock, which a worker reads a run's deadline by (Redis's
+	// decides a wait's, park.lua): time.Now, set apart from Redis's by tests of skew.
+	now  func() time.Time
+	keys resumeKeys
 	// health checks a Redis Cluster's primaries for Ping and Redis; nil on a single Redis.
 	health *clusterHealth
 	// replicas counts the replicas online of the primaries, for Ready and Redis; nil
@@ -166,7 +169,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		o.ResumeBase = DefaultResumeBase
 	}
 	e := &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics, child: o.Child,
-		resumeBase: o.ResumeBase}
+		resumeBase: o.ResumeBase, now: time.Now}
 	if o.VirtualTime {
 		e.clock = newVirtualClock()
 	}

@@ -80,9 +80,12 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// Under virtual time, its run's timeout passed while it waited: it keeps what it
 		// did, as under serve.
 		return p.settle(r, j, step, p.timedOut(r, j, step))
-	case r.timedOut(step) && !resumedInTime(r, j, step):
+	case r.timedOut(step) && !(isWait(step) && r.deadlineInRedis) && !resumedInTime(r, j, step):
 		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
-		// step's wait, a workflow step's child): it fails the run without running.
+		// step's wait, a workflow step's child): it fails the run without running. A
+		// wait step leaves that to park.lua, which decides it by Redis's clock, at once
+		// with a resume that came (Pool.wait): a resume resume.lua took before the
+		// deadline is not lost to this process's clock running ahead.
 		if err := p.cancelChildOf(r, j, step); err != nil {
 			// Its child runs on: while Redis may come back, this unit tries again, and
 			// settles once it is cancelled; else it settles, and the child runs on.

@@ -52,6 +52,12 @@ type runState struct {
 	// clock keeps the run's time under Options.VirtualTime, in place of deadline; nil
 	// for the wall clock.
 	clock *virtualClock
+	// now is the process's clock (Engine.now), deadline's; nil for time.Now.
+	now func() time.Time
+	// deadlineInRedis says that the run hash holds the run's timeout (timeoutField):
+	// park.lua decides by Redis's clock whether its deadline ended a wait, as resume.lua
+	// decides whether a resume came in time. A run an older build started has none.
+	deadlineInRedis bool
 }
 
 // redactor hides the workflow's secrets, the values of the run's sensitive outputs and
@@ -95,7 +101,7 @@ func (r *runState) hideResume(v any) {
 
 // resume rebuilds a run's state from the run hash that came with its leased job.
 func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
-	r := &runState{id: j.run["id"], workflow: j.run["wf"], ver: j.run["ver"], created: msTime(j.run["created"])}
+	r := &runState{id: j.run["id"], workflow: j.run["wf"], ver: j.run["ver"], created: msTime(j.run["created"]), now: e.now}
 	if started := j.run["started_ver"]; started != "" && started != r.ver {
 		r.recVer = r.ver // a replay moved it to another version
 	}
@@ -119,6 +125,7 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 			from = t
 		}
 		r.deadline = from.Add(r.wf.Timeout)
+		r.deadlineInRedis = j.run[timeoutField] != ""
 	}
 	ev := j.event
 	if ev == nil {
@@ -161,13 +168,21 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 	return r, nil
 }
 
+// wallNow is the time by the process's clock, which deadline is read by.
+func (r *runState) wallNow() time.Time {
+	if r.now == nil {
+		return time.Now()
+	}
+	return r.now()
+}
+
 // errRunTimedOut cancels a step running when its run's timeout passes.
 var errRunTimedOut = errors.New("the run's timeout passed")
 
 // timedOut reports whether the run's timeout has passed for a unit of step s: the
 // on_failure steps run past it, with their own timeouts.
 func (r *runState) timedOut(s *workflows.Step) bool {
-	return !r.deadline.IsZero() && !workflows.IsOnFailure(s.Name) && !time.Now().Before(r.deadline)
+	return !r.deadline.IsZero() && !workflows.IsOnFailure(s.Name) && !r.wallNow().Before(r.deadline)
 }
 
 // delayCut reports whether the run's timeout has passed and cut short the delay that
@@ -200,7 +215,7 @@ func (r *runState) capWait(s *workflows.Step, wait time.Duration) time.Duration 
 	// Cut just past the deadline: the queue counts whole milliseconds of Redis's clock,
 	// and a unit due a millisecond early would start an attempt the deadline stops at
 	// once, taken for one more attempt made.
-	return max(min(wait, time.Until(r.deadline)+deadlineSlack), 0)
+	return max(min(wait, r.deadline.Sub(r.wallNow())+deadlineSlack), 0)
 }
 
 // deadlineSlack is how far past a run's deadline a wait it cuts ends.

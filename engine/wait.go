@@ -26,6 +26,9 @@ const resumePrefix = "w:"
 // timedOutMark is in w:<step> once the wait timed out.
 const timedOutMark = "timeout"
 
+// runTimedOutMark is park.lua's reply for a wait its run's deadline ended.
+const runTimedOutMark = "run timeout"
+
 // ErrResumed is returned for a wait step resumed already.
 var ErrResumed = errors.New("the wait was resumed already")
 
@@ -65,7 +68,8 @@ var errPastDeadline = errors.New("the run's timeout has passed")
 var ErrNotWaiting = errors.New("not a wait step")
 
 // wait runs a unit of a wait step: it goes on with the resume stored for the step,
-// times out, or parks the job until one or the other.
+// times out (or fails for its run's deadline, by Redis's clock), or parks the job
+// until one or the other.
 func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waiter) *job {
 	start := time.Now()
 	if skip := checkIf(step, r.env); skip != nil {
@@ -93,7 +97,8 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		res, err := parkScript.Run(context.Background(), p.e.q.rdb,
 			[]string{sh.job(j.id), sh.run(r.id), sh.leases(), sh.ready(r.workflow), sh.due(), sh.wake()},
 			j.id, j.token, recordPrefix+step.Name, encodeRecord(rec), time.Since(start).Milliseconds(),
-			deadline, step.Timeout.Milliseconds(), most, r.workflow, resumePrefix+step.Name, timedOutMark, mark, join).Text()
+			deadline, step.Timeout.Milliseconds(), most, r.workflow, resumePrefix+step.Name, timedOutMark, mark, join,
+			runTimedOutMark, deadlineSlack.Milliseconds()).Text()
 		got = res
 		return scriptError(err)
 	})
@@ -106,6 +111,8 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 	}
 	took := p.since(parkedAt, start)
 	switch {
+	case got == runTimedOutMark:
+		return p.settle(r, j, step, p.timedOut(r, j, step))
 	case got == timedOutMark && w.Continues():
 		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: workflows.TimedOutOutput(), duration: took})
 	case got == timedOutMark:

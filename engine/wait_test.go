@@ -772,6 +772,57 @@ workflow "deadline" {
 	})
 }
 
+// Whether the run's deadline ended a wait is decided by Redis's clock, the one a resume
+// is refused by past the deadline, whatever the worker's: a worker whose clock runs
+// ahead of Redis's, past the deadline, goes on with a resume taken before it (one that
+// came before the run reached the wait), and parks a wait until Redis's deadline,
+// where a resume is taken.
+func TestWaitDecidesTheRunsDeadlineByRedisClock(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set := loadSetWith(t, k, `
+workflow "deadline" {
+  timeout = "1h"
+  step "wait" "w" {
+    timeout = "2h"
+  }
+}
+`)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k})
+		e.now = func() time.Time { return time.Now().Add(90 * time.Minute) } // past the deadline
+		e.Use(set)
+		early, err := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := e.Resume(ctx, early, "w", resumeRequest(t, `{"ok": "early"}`)); err != nil || res.Waiting {
+			t.Fatalf("a resume before the run reached the wait: %+v, %v", res, err)
+		}
+		startPool(t, e, 1)
+		if r := waitRun(t, e, early); r.Status != RunSucceeded || r.Steps[0].Output.(map[string]any)["body"].(map[string]any)["ok"] != "early" {
+			t.Errorf("the run resumed before it reached the wait: %+v: %s", r.RunSummary, stepsOf(r))
+		}
+
+		parked, err := e.Start(ctx, set.Workflow("deadline"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the run waiting", func() bool {
+			r, err := e.Run(ctx, parked)
+			return err == nil && r.Status == RunWaiting
+		})
+		if res, err := e.Resume(ctx, parked, "w", resumeRequest(t, `{"ok": "parked"}`)); err != nil || !res.Waiting {
+			t.Fatalf("a resume of the parked wait: %+v, %v", res, err)
+		}
+		if r := waitRun(t, e, parked); r.Status != RunSucceeded {
+			t.Errorf("the run parked by a worker ahead: %+v: %s", r.RunSummary, stepsOf(r))
+		}
+	})
+}
+
 // A wait that the run's timeout ends before its own shows the run's deadline as when
 // it times out.
 func TestWaitShowsTheRunsEarlierDeadline(t *testing.T) {
