@@ -217,3 +217,56 @@ workflow "calls" {
 		}
 	})
 }
+
+// Of a map with keys "a:b" and "a%3Ab", whose children an older build started under
+// the keys as they are, each item goes on with its own: item "a:b"'s id now is the
+// one that build gave item "a%3Ab"'s child, which is not taken for it. An item whose
+// id is another's child's, with no child of its own, fails rather than take it.
+func TestItemWhoseIdIsAnotherItemsOlderChild(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		sink := testutil.NewSink(t, 0)
+		e, set := httpEngine(t, b, strings.ReplaceAll(olderChildSrc, "SINK", sink.URL))
+		ctx := context.Background()
+		// The map's items, in key order: a%3Ab (0), a:b (1).
+		start := func(parent string, both bool) {
+			startOlderChild(t, e, set.Workflow("child"), parent+":kids:a%3Ab", `{"who": "a%3Ab"}`,
+				workflows.EventParent{RunID: parent, Workflow: "parent2", Step: "kids", Job: parent + ":kids:0", Depth: 1})
+			if both {
+				startOlderChild(t, e, set.Workflow("child"), parent+":kids:a:b", `{"who": "a:b"}`,
+					workflows.EventParent{RunID: parent, Workflow: "parent2", Step: "kids", Job: parent + ":kids:1", Depth: 1})
+			}
+			if err := e.StartAs(ctx, set.Workflow("parent2"), event(`{"m": {"a:b": 1, "a%3Ab": 2}}`), parent); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		const parent = "upgraded"
+		start(parent, true)
+		itemsWaiting(t, e, parent, 2)
+		for _, child := range []string{parent + ":kids:a%3Ab", parent + ":kids:a:b"} {
+			if _, err := e.Resume(ctx, child, "cw", resumeRequest(t, `{}`)); err != nil {
+				t.Fatalf("resuming %s: %v", child, err)
+			}
+		}
+		r := waitRun(t, e, parent)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %+v: %s", r.RunSummary, stepsOf(r))
+		}
+		want := map[string]string{"kids[a:b]": parent + ":kids:a:b", "kids[a%3Ab]": parent + ":kids:a%3Ab"}
+		for _, it := range r.Steps[0].Items {
+			if out, _ := it.Output.(map[string]any); out["run_id"] != want[it.Path] {
+				t.Errorf("item %s: run_id %v, want %s", it.Path, out["run_id"], want[it.Path])
+			}
+		}
+
+		const lone = "lone"
+		start(lone, false)
+		if _, err := e.Resume(ctx, lone+":kids:a%3Ab", "cw", resumeRequest(t, `{}`)); err != nil {
+			t.Fatal(err)
+		}
+		r = waitRun(t, e, lone)
+		if r.Status != RunFailed || !strings.Contains(r.Error, "the id of this item's child run is taken: run "+lone+":kids:a%3Ab is the child run an older build started for the item whose key is \"a%3Ab\"") {
+			t.Errorf("run %+v: %s", r.RunSummary, stepsOf(r))
+		}
+	})
+}

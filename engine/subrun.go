@@ -71,6 +71,9 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	// it parked (that retry's record names the child, as a park's does).
 	waited := parked != nil || namesChild(last)
 	childID, fields, err := p.e.q.findChild(ctx, sh, r.id, step.Name, j.id, item)
+	if errors.Is(err, errChildIDTaken) {
+		return fail(err)
+	}
 	if err != nil {
 		o := outcome{status: StatusFailed, err: err}
 		if waited {
@@ -197,6 +200,9 @@ func (p *Pool) cancelChildOf(r *runState, j *job, step *workflows.Step) error {
 		}
 	}
 	id, _, err := p.e.q.findChild(p.work, p.e.q.shardFor(sub.Calls()), r.id, step.Name, j.id, item)
+	if errors.Is(err, errChildIDTaken) {
+		return nil // no child of this item: another item's has its id
+	}
 	if err != nil {
 		return err
 	}
