@@ -79,7 +79,8 @@ type RedisStatus struct {
 	// State is "ok" while Redis serves (on a cluster: every primary answers and says
 	// cluster_state:ok, and every shard's slot has a primary that is not migrating it),
 	// "unreachable" while it does not, "few_replicas" while a primary has fewer
-	// replicas online than WaitReplicas (every start is refused), Error saying why.
+	// replicas online than WaitReplicas (every start is refused), "info_denied" while
+	// Redis refuses the INFO that counts them, Error saying why.
 	State string `json:"state"`
 	// Error is why Redis is unreachable: on a cluster, which primary does not answer or
 	// says cluster_state:fail, and which shard's slot has no primary or is migrating.
@@ -106,6 +107,8 @@ func (e *Engine) Redis(ctx context.Context) (RedisStatus, error) {
 		switch {
 		case errors.Is(err, ErrFewReplicas):
 			st.Replicas, st.State = &n, "few_replicas"
+		case errors.Is(err, ErrInfoDenied):
+			st.State = "info_denied"
 		case err != nil:
 			st.State = "unreachable"
 		default:

@@ -17,6 +17,21 @@ import (
 // (ErrNotReplicated), though Redis answers.
 var ErrFewReplicas = errors.New("too few replicas")
 
+// ErrInfoDenied is why Ready fails while Redis refuses the INFO command that counts
+// the replicas (an ACL without +info): Redis answers, but the count is not known.
+var ErrInfoDenied = errors.New("INFO denied")
+
+// infoError is err, the error of INFO replication read from a primary (who), as
+// Ready reports it: Redis refusing it, an ErrInfoDenied, or Redis unreachable.
+func infoError(err error, who string) error {
+	var refused redis.Error
+	if errors.As(err, &refused) {
+		return fmt.Errorf("%w: %s refused INFO replication (%v), which counts its replicas for --redis-wait-replicas: "+
+			"allow it to hookflow's Redis user (ACL SETUSER … +info)", ErrInfoDenied, who, err)
+	}
+	return fmt.Errorf("reading the replicas of %s (INFO replication): %w", who, err)
+}
+
 // replicasProbe counts the replicas online of the primary that holds each shard, as
 // their INFO replication says (slaveN:…,state=online,…): a replica still loading the
 // primary's dataset (state=wait_bgsave, send_bulk) acknowledges no WAIT.
@@ -70,7 +85,7 @@ func (p *replicasProbe) replication(ctx context.Context) (map[string]string, err
 	if !ok {
 		info, err := p.rdb.Info(ctx, "replication").Result()
 		if err != nil {
-			return nil, fmt.Errorf("reading the primary's replicas (INFO replication): %w", err)
+			return nil, infoError(err, "the primary")
 		}
 		return map[string]string{"": info}, nil
 	}
@@ -86,7 +101,7 @@ func (p *replicasProbe) replication(ctx context.Context) (map[string]string, err
 		}
 		info, err := c.Info(ctx, "replication").Result()
 		if err != nil {
-			return nil, fmt.Errorf("reading the replicas of primary %s (INFO replication): %w", addr, err)
+			return nil, infoError(err, "primary "+addr)
 		}
 		infos[addr] = info
 	}

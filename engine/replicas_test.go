@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookflow/hookflow/internal/redistest"
 )
 
@@ -53,5 +55,30 @@ func TestReadyCountsEachPrimarysReplicas(t *testing.T) {
 	}
 	if err := two.Ping(ctx); err != nil {
 		t.Errorf("Ping says Redis is unreachable: %v", err)
+	}
+}
+
+// A Redis user whose ACL refuses INFO fails readiness when starts wait for replicas:
+// the count is not known. Redis answers, so the status says INFO was denied, not that
+// Redis is unreachable.
+func TestReadyWithINFODenied(t *testing.T) {
+	b := redistest.Real(t)
+	ctx := context.Background()
+	if err := b.Client.Do(ctx, "ACL", "SETUSER", "hookflow", "on", ">secret", "~*", "&*", "+@all", "-info").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(b.URL, "redis://"), Username: "hookflow", Password: "secret"})
+	defer rdb.Close()
+	e := New(rdb, Options{Logger: quiet, RedisMode: RedisStandalone, WaitReplicas: 1})
+	if err := e.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	err := e.Ready(ctx)
+	if !errors.Is(err, ErrInfoDenied) || !strings.Contains(err.Error(), "INFO denied: the primary refused INFO replication") ||
+		!strings.Contains(err.Error(), "+info") {
+		t.Errorf("Ready: %v", err)
+	}
+	if st, err := e.Redis(ctx); !errors.Is(err, ErrInfoDenied) || st.State != "info_denied" {
+		t.Errorf("status: %+v, %v", st, err)
 	}
 }

@@ -142,7 +142,7 @@ func printRedis(w io.Writer, r *engine.RedisStatus) error {
 		r.WaitReplicas, plural(r.WaitReplicas), online)
 	switch {
 	case err != nil || r.Error == "":
-	case r.State == "few_replicas": // the error says "too few replicas"
+	case r.State == "few_replicas", r.State == "info_denied": // the error says "too few replicas", "INFO denied"
 		_, err = fmt.Fprintf(w, "redis: %s\n", r.Error)
 	default:
 		_, err = fmt.Fprintf(w, "redis: unreachable: %s\n", r.Error)
