@@ -262,4 +262,30 @@ workflow "sync" {
 			document.querySelector("#step-push .status").textContent === "succeeded" && !document.getElementById("replay-pinned")`))
 		return err == nil && now
 	})
+
+	// The run is over now: its page, loaded afresh (one that read itself by script
+	// is kept from the cache by its no-store answers), left and come back to, reads the
+	// run once, finds it unchanged, and reads it no more.
+	b.do("the run over", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS("#run")),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			window.left = "again";
+			window.reads = 0;
+			const read = window.fetch;
+			window.fetch = (...args) => { window.reads++; return read(...args); };
+		})()`))
+	if eval[bool](b, "the page's polling", `!!document.body.dataset.pollMs`) {
+		t.Fatal("the page of a run over polls as loaded")
+	}
+	b.do("the dead letters", chromedp.Click(chromedp.CSS(`nav a[href="/dlq"]`)), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
+	b.do("back to the run again", chromedp.Evaluate[chromedp.Void](`history.back()`))
+	testutil.Eventually(t, 20*time.Second, "the run's page read once, then no more", func() bool {
+		read, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.reads >= 1 && !document.body.dataset.pollMs`))
+		return err == nil && read
+	})
+	if !eval[bool](b, "the page kept", `window.left === "again"`) {
+		t.Fatal("the run's page was loaded again, not shown from the back-forward cache: this test proves nothing")
+	}
+	if got := eval[int](b, "the reads", `window.reads`); got != 1 {
+		t.Errorf("the page of a run over and unchanged was read %d times after Back, want 1", got)
+	}
 }

@@ -169,7 +169,7 @@
 
   // follow calls poll after delay, and again after the delay it returns, while the
   // page is shown, until it returns 0. The delay waited is on the page's body, as
-  // data-poll-ms.
+  // data-poll-ms, and goes when the polling ends.
   function follow(poll, delay) {
     document.body.dataset.pollMs = delay;
     return setTimeout(async () => {
@@ -180,6 +180,7 @@
         next = Math.min(2 * delay, 15000); // a poll that threw does not end the polling
       }
       if (next) follow(poll, next);
+      else delete document.body.dataset.pollMs;
     }, delay);
   }
 
@@ -191,7 +192,9 @@
   // A run that is not over: the page reads it every second (longer for a big page,
   // as pollDelay says) and swaps in its new state when it changed, keeping open what
   // the reader opened (by each section's data-key: a section that went, such as a
-  // resumed wait's, opens no other), until it is over.
+  // resumed wait's, opens no other), until it is over. Called for a run that is over
+  // (one just acted on, or a page shown again), it reads it once, and follows it only
+  // if it is live again: a run over and unchanged is read no more.
   function liveRun() {
     if (following) return; // followed already
     following = true;
@@ -205,7 +208,11 @@
       if (!fresh) { notUpdating(old, new NotUpdating("hookflow answered with another page.")); return 1000; }
       notUpdating(old, null);
       const delay = pollDelay(1000, page.size, performance.now() - began);
-      if (fresh.outerHTML === runServed) return delay;
+      if (fresh.outerHTML === runServed) {
+        if (old.hasAttribute("data-live")) return delay;
+        following = false;
+        return 0;
+      }
       runServed = fresh.outerHTML;
       const open = new Map([...old.querySelectorAll("details[data-key]")].map((d) => [d.dataset.key, d.open]));
       const node = document.importNode(fresh, true);
