@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -70,10 +71,14 @@ type Env struct {
 // their runtimes start and stop in, and in which hookflow run picks the trigger
 // whose event a run started by hand gets. Registries are values; Default has every
 // kind hookflow has.
-type Registry struct{ kinds []Kind }
+type Registry struct {
+	kinds []Kind
+	// now is the clock the kinds' checks at load read (when a cron spec next fires).
+	now func() time.Time
+}
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{} }
+func NewRegistry() *Registry { return &Registry{now: time.Now} }
 
 // Add registers a kind. It panics if the name is taken.
 func (r *Registry) Add(k Kind) {
@@ -84,13 +89,17 @@ func (r *Registry) Add(k Kind) {
 }
 
 // Default returns a registry of every trigger kind: webhook, schedule and poll.
-func Default() *Registry {
+func Default() *Registry { return DefaultAt(time.Now) }
+
+// DefaultAt is Default with the clock its kinds' checks at load read.
+func DefaultAt(now func() time.Time) *Registry {
 	r := NewRegistry()
+	r.now = now
 	r.Add(Kind{Name: "webhook", Filtered: true,
 		Spec:    func(*workflows.Kinds) (workflows.TriggerKind, bool) { return webhookKind(), true },
 		Runtime: func(env Env) Runtime { return NewWebhooks(env.Engine, env.Log, env.StatusURL, env.Options...) }})
 	r.Add(Kind{Name: "schedule",
-		Spec:    func(*workflows.Kinds) (workflows.TriggerKind, bool) { return scheduleKind(), true },
+		Spec:    func(*workflows.Kinds) (workflows.TriggerKind, bool) { return scheduleKind(r.now), true },
 		Runtime: func(env Env) Runtime { return NewScheduler(env.Engine, env.Log, env.Options...) }})
 	r.Add(Kind{Name: "poll", Filtered: true,
 		Spec: func(k *workflows.Kinds) (workflows.TriggerKind, bool) {
@@ -98,7 +107,7 @@ func Default() *Registry {
 			if !ok {
 				return workflows.TriggerKind{}, false
 			}
-			return pollKind(http), true
+			return pollKind(http, r.now), true
 		},
 		Runtime: func(env Env) Runtime { return NewPoller(env.Engine, env.Log, env.Options...) }})
 	return r

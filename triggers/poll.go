@@ -149,7 +149,7 @@ func seenWindowWarning(b *workflows.Block, sched *Schedule, window time.Duration
 // DefaultMaxItems is the most items one poll starts runs for.
 const DefaultMaxItems = 1000
 
-func pollKind(http workflows.StepKind) workflows.TriggerKind {
+func pollKind(http workflows.StepKind, now func() time.Time) workflows.TriggerKind {
 	return workflows.TriggerKind{
 		Name: "poll",
 		Attrs: []workflows.Attr{
@@ -163,16 +163,16 @@ func pollKind(http workflows.StepKind) workflows.TriggerKind {
 		Reads: []string{"poll", "vars"},
 		Where: "a poll's request",
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
-			return newPoll(b, http)
+			return newPoll(b, http, now())
 		},
 		Check: checkPolls,
 	}
 }
 
-func newPoll(b *workflows.Block, http workflows.StepKind) (*Poll, hcl.Diagnostics) {
+func newPoll(b *workflows.Block, http workflows.StepKind, now time.Time) (*Poll, hcl.Diagnostics) {
 	p := &Poll{}
 	var diags, d hcl.Diagnostics
-	p.Schedule, diags = newSchedule(b)
+	p.Schedule, diags = newSchedule(b, now)
 	p.Request, d = http.New(b)
 	diags = append(diags, d...)
 	if pg, ok := p.Request.(pager); ok && pg.Paginate() != nil && pg.Paginate().Items != nil {

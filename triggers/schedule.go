@@ -156,19 +156,21 @@ var lastOrWeekday = regexp.MustCompile(`^(?i)(L|LW|L-\d+|\d+L|\d+W)$`)
 // MinEvery is the shortest interval a schedule may have.
 const MinEvery = time.Second
 
-func scheduleKind() workflows.TriggerKind {
+// scheduleKind's checks at load read the clock now: when a cron spec next fires, and
+// which year's offsets a timezone has.
+func scheduleKind(now func() time.Time) workflows.TriggerKind {
 	return workflows.TriggerKind{
 		Name:  "schedule",
 		Attrs: []workflows.Attr{{Name: "cron"}, {Name: "every"}, {Name: "timezone"}},
 		// A run's event is a tick of the schedule.
 		EventAttrs: []string{"cron", "every", "timezone"},
 		New: func(b *workflows.Block) (any, hcl.Diagnostics) {
-			return newSchedule(b)
+			return newSchedule(b, now())
 		},
 	}
 }
 
-func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
+func newSchedule(b *workflows.Block, now time.Time) (*Schedule, hcl.Diagnostics) {
 	s := &Schedule{}
 	diags := b.OnlyOne("cron", "every")
 	// A poll trigger reads its schedule from the same attributes.
@@ -214,7 +216,7 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 			}
 			diags = append(diags, a.Error(fmt.Sprintf("Invalid cron spec %q", spec),
 				fmt.Sprintf("%s.%s A spec has five fields: minute hour day-of-month month day-of-week (0-6 or SUN-SAT), such as \"*/15 * * * *\"; or @hourly, @daily, @weekly, @monthly, @yearly.", why, hint)))
-		case sched.Next(time.Now().In(loc)).IsZero():
+		case sched.Next(now.In(loc)).IsZero():
 			diags = append(diags, a.Error(fmt.Sprintf("Cron spec %q never fires", spec), "No date matches it, such as the 30th of February."))
 		default:
 			s.Cron, s.fixedHours = sched, fixedHours(sched)
@@ -227,34 +229,48 @@ func newSchedule(b *workflows.Block) (*Schedule, hcl.Diagnostics) {
 			diags = append(diags, b.Attr("every").Error("every is too short", what+" "+fires+" at most once a second."))
 		}
 		if tz := b.Attr("timezone"); tz != nil && !d.HasErrors() && s.Every > 0 {
-			if shift := shiftedTicks(s.Every, loc, time.Now()); shift != "" {
+			if shift := shiftedTicks(s.Every, loc, now); shift != "" {
 				diags = append(diags, tz.Warning("timezone does not move the ticks of every",
-					fmt.Sprintf("The ticks of every fall on multiples of it since the Unix epoch, whatever the time zone: %s of %s %s. "+
+					fmt.Sprintf("The ticks of every fall on multiples of it since the Unix epoch, whatever the time zone: with every = %q, %s. "+
 						"timezone only gives event.body.scheduled_at its offset. For a time of day in the zone, write cron = \"0 9 * * *\" with the timezone.",
-						shift, s.Text(), fires)))
+						workflows.FormatDuration(s.Every), shift)))
 			}
 		}
 	}
 	return s, diags
 }
 
-// shiftedTicks says where a tick of every falls on the clock of loc when loc's offset
-// from UTC, in January or in July of now's year, is not a multiple of every ("the
-// tick at 00:00 UTC on 1 January is at 01:00 in Europe/Paris"): the ticks are then
-// elsewhere on loc's clock than on UTC's. It is "" when they fall alike, as those of
-// every = "10m" do in any zone of whole hours.
+// shiftedTicks says where the ticks of every fall on the clock of loc when loc's
+// offset from UTC, on 1 January or on 1 July of now's year, is not a multiple of
+// every: the ticks are then elsewhere on loc's clock than on UTC's. It shows them on
+// the first day of that month: "on 1 July, the day's first tick is at 00:00 on UTC's
+// clock, and at 01:00 on Europe/London's" (an interval longer than a day: "the tick
+// at 00:00 UTC on 3 January is at 01:00 in Europe/Paris"). It is "" when they fall
+// alike, as those of every = "10m" do in any zone of whole hours.
 func shiftedTicks(every time.Duration, loc *time.Location, now time.Time) string {
-	shifted := false
 	for _, month := range []time.Month{time.January, time.July} {
-		_, offset := time.Date(now.Year(), month, 1, 0, 0, 0, 0, loc).Zone()
-		shifted = shifted || time.Duration(offset)*time.Second%every != 0
+		day := time.Date(now.Year(), month, 1, 0, 0, 0, 0, loc)
+		if _, offset := day.Zone(); time.Duration(offset)*time.Second%every == 0 {
+			continue
+		}
+		utcDay := time.Date(now.Year(), month, 1, 0, 0, 0, 0, time.UTC)
+		if every > 24*time.Hour {
+			tick := firstTick(every, utcDay)
+			return fmt.Sprintf("the tick at %s UTC on %s is at %s in %s", clock(tick), tick.Format("2 January"), clock(tick.In(loc)), loc)
+		}
+		return fmt.Sprintf("on 1 %s, the day's first tick is at %s on UTC's clock, and at %s on %s's",
+			month, clock(firstTick(every, utcDay)), clock(firstTick(every, day).In(loc)), loc)
 	}
-	if !shifted {
-		return ""
-	}
-	jan := time.Date(now.Year(), time.January, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-	tick := time.Unix(0, (jan+int64(every)-1)/int64(every)*int64(every)).UTC()
-	const clock = "15:04:05"
-	return fmt.Sprintf("the tick at %s UTC on %s is at %s in %s", strings.TrimSuffix(tick.Format(clock), ":00"),
-		tick.Format("2 January"), strings.TrimSuffix(tick.In(loc).Format(clock), ":00"), loc)
+	return ""
+}
+
+// firstTick is the first tick of every at or after t.
+func firstTick(every time.Duration, t time.Time) time.Time {
+	n := t.UnixNano()
+	return time.Unix(0, (n+int64(every)-1)/int64(every)*int64(every)).In(t.Location())
+}
+
+// clock is t's time of day, to the minute when its seconds are 0.
+func clock(t time.Time) string {
+	return strings.TrimSuffix(t.Format("15:04:05"), ":00")
 }

@@ -11,8 +11,16 @@ import (
 
 func loadSchedule(t *testing.T, attrs string) (*Schedule, string) {
 	t.Helper()
+	return loadScheduleAt(t, attrs, time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+}
+
+// loadScheduleAt loads a schedule of attrs as a process whose clock reads now does.
+func loadScheduleAt(t *testing.T, attrs string, now time.Time) (*Schedule, string) {
+	t.Helper()
 	src := "workflow \"w\" {\n  trigger \"schedule\" {\n" + attrs + "\n  }\n}"
-	set, diags := loadHooks("s.hcl", src)
+	k := workflows.NewKinds()
+	DefaultAt(func() time.Time { return now }).Register(k)
+	set, diags := workflows.Load([]workflows.Source{{Name: "s.hcl", Data: []byte(src)}}, k)
 	if set == nil {
 		return nil, diags.Error()
 	}
@@ -128,7 +136,7 @@ func TestScheduleErrors(t *testing.T) {
 		`cron = "@every 90s"`:                         `Write an interval as every = "90s"`,
 		`every = "100ms"`:                             "A schedule fires at most once a second",
 		`every = "often"`:                             `Invalid duration "often"`,
-		"every = \"1d\"\ntimezone = \"Asia/Tokyo\"":   `the tick at 00:00 UTC on 1 January is at 09:00 in Asia/Tokyo`,
+		"every = \"1d\"\ntimezone = \"Asia/Tokyo\"":   `at 00:00 on UTC's clock, and at 09:00 on Asia/Tokyo's`,
 		"every = \"1h\"\ntimezone = \"Asia/Kolkata\"": `timezone does not move the ticks of every`,
 	} {
 		if _, diags := loadSchedule(t, attrs); !strings.Contains(diags, want) {
@@ -146,6 +154,44 @@ func TestScheduleErrors(t *testing.T) {
 	// as it is.
 	if s, diags := loadSchedule(t, "every = \"1d\"\ntimezone = \"Asia/Tokyo\""); s == nil || s.Every != 24*time.Hour {
 		t.Errorf("every with a timezone: %v, %s", s, diags)
+	}
+}
+
+// A timezone set with every is warned of where it leaves the ticks elsewhere on its
+// clock than on UTC's, in winter or in summer, shown on a day they are: London is
+// UTC in January, an hour ahead in July.
+func TestScheduleTimezoneWithEvery(t *testing.T) {
+	const why = "The ticks of every fall on multiples of it since the Unix epoch, whatever the time zone: with "
+	for attrs, want := range map[string]string{
+		"every = \"1d\"\ntimezone = \"Europe/London\"": why + `every = "1d", on 1 July, the day's first tick is at 00:00 on UTC's clock, and at 01:00 on Europe/London's.`,
+		"every = \"7m\"\ntimezone = \"Europe/London\"": why + `every = "7m", on 1 July, the day's first tick is at 00:05 on UTC's clock, and at 00:02 on Europe/London's.`,
+		"every = \"1d\"\ntimezone = \"Europe/Paris\"":  why + `every = "1d", on 1 January, the day's first tick is at 00:00 on UTC's clock, and at 01:00 on Europe/Paris's.`,
+		"every = \"1h\"\ntimezone = \"Asia/Kolkata\"":  why + `every = "1h", on 1 January, the day's first tick is at 00:00 on UTC's clock, and at 00:30 on Asia/Kolkata's.`,
+		"every = \"7d\"\ntimezone = \"Europe/Paris\"":  why + `every = "7d", the tick at 00:00 UTC on 1 January is at 01:00 in Europe/Paris.`,
+		"every = \"10m\"\ntimezone = \"Europe/Paris\"": "",
+	} {
+		t.Run(attrs, func(t *testing.T) {
+			k := workflows.NewKinds()
+			DefaultAt(func() time.Time { return time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC) }).Register(k)
+			src := "workflow \"w\" {\n  trigger \"schedule\" {\n" + attrs + "\n  }\n}"
+			_, diags := workflows.Load([]workflows.Source{{Name: "s.hcl", Data: []byte(src)}}, k)
+			var got []string
+			for _, d := range diags {
+				got = append(got, d.Detail)
+			}
+			if want == "" && len(got) > 0 || want != "" && (len(got) != 1 || got[0] != want+
+				" timezone only gives event.body.scheduled_at its offset. For a time of day in the zone, write cron = \"0 9 * * *\" with the timezone.") {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+	// The offsets are those of the clock's year: São Paulo kept summer time until 2019.
+	const sp = "every = \"3h\"\ntimezone = \"America/Sao_Paulo\""
+	if _, diags := loadScheduleAt(t, sp, time.Date(2019, 3, 1, 0, 0, 0, 0, time.UTC)); !strings.Contains(diags, "on 1 January, the day's first tick is at 00:00 on UTC's clock, and at 01:00 on America/Sao_Paulo's") {
+		t.Errorf("in 2019: %s", diags)
+	}
+	if _, diags := loadScheduleAt(t, sp, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)); diags != "no diagnostics" {
+		t.Errorf("in 2026: %s", diags)
 	}
 }
 
