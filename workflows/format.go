@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"strings"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -11,7 +13,7 @@ import (
 // diagnostics are returned instead.
 func Format(src []byte, filename string) ([]byte, hcl.Diagnostics) {
 	if _, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos); diags.HasErrors() {
-		return nil, syntaxDiags(diags, src) // as a load reports it
+		return nil, syntaxDiags(diags, src, strings.HasSuffix(filename, ".test.hcl")) // as a load reports it
 	}
 	return hclwrite.Format(src), nil
 }

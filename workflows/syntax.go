@@ -3,7 +3,9 @@ package workflows
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -11,8 +13,9 @@ import (
 
 // syntaxDiags are the diagnostics of a file that does not parse, as hookflow reports
 // them: a slip HCL reports many times, or in its own terms, once and in the file's.
-func syntaxDiags(diags hcl.Diagnostics, src []byte) hcl.Diagnostics {
-	return oneUnclosedString(githubExpressions(diags, src), src)
+// test says the file is a file of tests (*.test.hcl), which holds no expression.
+func syntaxDiags(diags hcl.Diagnostics, src []byte, test bool) hcl.Diagnostics {
+	return oneUnclosedString(githubExpressions(diags, src, test), src)
 }
 
 // oneUnclosedString reports a string without its closing quote once. HCL reads on
@@ -94,7 +97,7 @@ var bareExpressions = []string{"filter", "if", "for_each", "next", "items", "key
 // object, so it complains of a missing "=", of single quotes, and so on, pointing
 // inside the expression and saying nothing of the slip. The errors within a ${{ are
 // replaced by one that marks it.
-func githubExpressions(diags hcl.Diagnostics, src []byte) hcl.Diagnostics {
+func githubExpressions(diags hcl.Diagnostics, src []byte, test bool) hcl.Diagnostics {
 	var out hcl.Diagnostics
 	seen := map[int]bool{} // the ${{ reported, by their byte offset
 	for _, d := range diags {
@@ -105,7 +108,7 @@ func githubExpressions(diags hcl.Diagnostics, src []byte) hcl.Diagnostics {
 		}
 		if !seen[gh.rng.Start.Byte] {
 			seen[gh.rng.Start.Byte] = true
-			out = append(out, gh.diag())
+			out = append(out, gh.diag(test))
 		}
 	}
 	return out
@@ -155,17 +158,16 @@ func githubExpressionAt(src []byte, d *hcl.Diagnostic) (githubExpression, bool) 
 	return gh, true
 }
 
-func (gh githubExpression) diag() *hcl.Diagnostic {
-	detail := `${{ … }} is how GitHub Actions writes an expression, not hookflow. In a hookflow file, ` +
-		`${…} is read once, when the file loads (${vars.crm}, ${env("NAME")}); a value read when the run ` +
-		`gets there is a template, {{ … }}, without the $; and a condition (filter, if, for_each) is a bare ` +
-		`expression, without braces.`
-	switch {
-	case gh.inner == "":
-	case slices.Contains(bareExpressions, gh.attr):
-		detail += fmt.Sprintf(` Did you mean %s = "%s"?`, gh.attr, gh.inner)
-	default:
-		detail += fmt.Sprintf(` Did you mean "{{ %s }}"?`, gh.inner)
+// diag says what to write instead of gh: in a file of tests, the value itself.
+func (gh githubExpression) diag(test bool) *hcl.Diagnostic {
+	detail := `${{ … }} is how GitHub Actions writes an expression, not hookflow. `
+	if test {
+		detail += `A test's event, mocks and expectations are values, written as they are: nothing in ` +
+			`them is read when the run gets there. Write the value the test sends or expects in its place.`
+	} else {
+		detail += `In a hookflow file, ${…} is read once, when the file loads (${vars.crm}, ${env("NAME")}); ` +
+			`a value read when the run gets there is a template, {{ … }}, without the $; and a condition ` +
+			`(filter, if, for_each) is a bare expression, without braces.` + gh.instead()
 	}
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
@@ -173,4 +175,34 @@ func (gh githubExpression) diag() *hcl.Diagnostic {
 		Detail:   detail,
 		Subject:  gh.rng.Ptr(),
 	}
+}
+
+var (
+	// githubSecret and githubEnv are GitHub Actions' secrets.NAME and env.NAME.
+	githubSecret = regexp.MustCompile(`^secrets\.([A-Za-z_][A-Za-z0-9_]*)$`)
+	githubEnv    = regexp.MustCompile(`^env\.([A-Za-z_][A-Za-z0-9_]*)$`)
+	// githubContext is a read of GitHub Actions' github context, github.event's aside.
+	githubContext = regexp.MustCompile(`(^|[^\w.])github\b`)
+)
+
+// instead is what to write in gh's place, when it is known, after a space.
+func (gh githubExpression) instead() string {
+	inner := gh.inner
+	if strings.HasPrefix(inner, "github.event.") { // a webhook's payload: event.body
+		inner = "event.body." + strings.TrimPrefix(inner, "github.event.")
+	}
+	switch m := githubSecret.FindStringSubmatch(inner); {
+	case inner == "":
+		return ""
+	case m != nil:
+		return fmt.Sprintf(` A secret is read when the file loads: write ${secret(%q)} in its place.`, m[1])
+	case githubEnv.MatchString(inner):
+		return fmt.Sprintf(` The environment is read when the file loads: write ${env(%q)} in its place.`, githubEnv.FindStringSubmatch(inner)[1])
+	case githubContext.MatchString(inner):
+		return ` hookflow has no github context: a run reads its event (event.body, event.headers), ` +
+			`and what GitHub sends a webhook is there (the sender's login in event.body.sender.login).`
+	case slices.Contains(bareExpressions, gh.attr):
+		return fmt.Sprintf(` Did you mean %s = "%s"?`, gh.attr, inner)
+	}
+	return fmt.Sprintf(` Did you mean "{{ %s }}"?`, inner)
 }

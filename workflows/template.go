@@ -438,6 +438,7 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 		}
 		src := body[:end]
 		srcAt := offset + open + 2
+		before := len(diags)
 		if strings.TrimSpace(src) == "" {
 			d := loc.diag(hcl.DiagError, "Empty {{ }}", "Write an expression between the braces, such as {{ event.body.id }}.")
 			d.Subject = loc.at(offset+open, srcAt+end+2).Ptr()
@@ -456,6 +457,9 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 			diags = append(diags, refs...)
 			parts = append(parts, part{prog: prog, src: strings.TrimSpace(src), ref: reference(prog.Node())})
 		}
+		if open > 0 && rest[open-1] == '$' {
+			githubText(diags[before:], src)
+		}
 		consumed := open + 2 + end + 2
 		rest, offset = rest[consumed:], offset+consumed
 	}
@@ -472,6 +476,18 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 		return &Template{kind: exprKind, prog: parts[0].prog, src: parts[0].src, ref: parts[0].ref}, diags
 	}
 	return &Template{kind: joinKind, parts: parts}, diags
+}
+
+// githubText adds to the errors of diags, those of a {{ src }} written after a $,
+// how to write GitHub Actions' ${{ … }} as text: HCL's $${ escape makes the $ text,
+// but the {{ after it is still a template's.
+func githubText(diags hcl.Diagnostics, src string) {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			d.Detail += ` This {{ follows a $: GitHub Actions' ${{ … }}, written $${{ … }} in a hookflow file, ` +
+				`is still a template there, as every {{ is. To send it as text, write its {{ as {{ '{{' }}: "$${{ '{{' }}` + src + `}}".`
+		}
+	}
 }
 
 // mergeText joins neighbouring text parts.

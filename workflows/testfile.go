@@ -158,7 +158,7 @@ func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
 	first := map[string]hcl.Range{}
 	for _, src := range srcs {
 		f, d := parser.ParseHCL(src.Data, src.Name)
-		diags = append(diags, syntaxDiags(d, src.Data)...)
+		diags = append(diags, syntaxDiags(d, src.Data, true)...)
 		if d.HasErrors() {
 			continue
 		}

@@ -185,9 +185,11 @@ test "t" {
 test "t" {
   workflow = "order"
   event {
-    body = { id = "${{ github.event.id }}" }
+    body = { name = "${{ github.actor }}" }
   }
-}`, []string{"order.test.hcl:5,20", `GitHub Actions' ${{ }} in a hookflow file`, `Did you mean "{{ github.event.id }}"?`}},
+}`, []string{"order.test.hcl:5,22", `GitHub Actions' ${{ }} in a hookflow file`,
+			`A test's event, mocks and expectations are values, written as they are: nothing in them is read when the run gets there. ` +
+				`Write the value the test sends or expects in its place.`}},
 		{"a duplicate test", `
 test "t" {
   workflow = "order"
@@ -213,6 +215,9 @@ test "t" {
 				if !strings.Contains(got, w) {
 					t.Errorf("diagnostic %q lacks %q", got, w)
 				}
+			}
+			if strings.Contains(got, "{{ … }}, without the $") {
+				t.Errorf("diagnostic %q speaks of templates, which a test file has none of", got)
 			}
 		})
 	}
