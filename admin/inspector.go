@@ -15,7 +15,6 @@ import (
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/id"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // The run inspector: server-rendered pages over the same Runs, Workflows and Config as
@@ -233,7 +232,7 @@ type deadLetterPage struct {
 	Older       bool   // a page past the first
 	Run         string // the run whose dead letters the page shows alone
 	// Current says, by dead letter, whether a retry on the current version is offered:
-	// its workflow is in use, with its step, as the API's retry on it needs.
+	// where the API takes it, as the engine decides (Runs.ReplaysOnCurrent).
 	Current map[string]bool
 }
 
@@ -253,21 +252,22 @@ func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
 	if run != "" {
 		v.Title = "Dead letters of run " + run
 	}
-	set := p.workflows()
+	byRun := map[string]bool{} // a retry replays the dead letter's run
 	for _, d := range dead.DeadLetters {
-		wf := set.Workflow(d.Workflow)
-		v.Current[d.ID] = wf != nil && hasStep(wf, d.Step)
+		current, seen := byRun[d.Run]
+		if !seen {
+			if current, err = p.runs.ReplaysOnCurrent(r.Context(), d.Run); err != nil {
+				p.failErr(w, r, err, "reading which dead letters the current version takes")
+				return
+			}
+			byRun[d.Run] = current
+		}
+		v.Current[d.ID] = current
 	}
 	if dead.Next != "" {
 		v.Next = "/dlq?" + url.Values{"cursor": {dead.Next}}.Encode()
 	}
 	p.render(w, r, http.StatusOK, "dlq", v)
-}
-
-// hasStep reports whether wf has a step, or a parallel block, of that name.
-func hasStep(wf *workflows.Workflow, name string) bool {
-	s, _ := wf.Step(name)
-	return s != nil || wf.Node(name) != nil
 }
 
 // workflowView is a workflow as its page shows it.

@@ -549,13 +549,23 @@ workflow "lacks" {
     url = "` + down.URL + `"
   }
 }
+workflow "block" {
+  parallel "notify" {
+    step "http" "call" {
+      url = "` + down.URL + `"
+    }
+    step "http" "BLOCK" {
+      url = "` + down.URL + `"
+    }
+  }
+}
 workflow "gone" {
   step "http" "call" {
     url = "` + down.URL + `"
   }
 }
 `
-	e, set, api := serveAPI(t, strings.Replace(src, "LACKS", "call", 1))
+	e, set, api := serveAPI(t, strings.NewReplacer("LACKS", "call", "BLOCK", "crm").Replace(src))
 	start := func(wf string) string {
 		t.Helper()
 		id, err := e.Start(context.Background(), set.Workflow(wf), &workflows.Event{ID: "e-" + wf, Trigger: "manual", ReceivedAt: time.Now()})
@@ -565,7 +575,7 @@ workflow "gone" {
 		waitStatus(t, api.URL, id, "failed")
 		return id
 	}
-	failed, gone, lacks := start("push"), start("gone"), start("lacks")
+	failed, gone, lacks, block := start("push"), start("gone"), start("lacks"), start("block")
 	atFilter, err := e.StartFailed(context.Background(), set.Workflow("push"),
 		&workflows.Event{ID: "e-filter", Trigger: "manual", ReceivedAt: time.Now()}, "filter: no such field")
 	if err != nil {
@@ -575,7 +585,7 @@ workflow "gone" {
 	// "gone" is taken out of the workflows in use.
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Logger: quiet})
-	now, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(strings.Replace(src[:strings.Index(src, `workflow "gone"`)], "LACKS", "other", 1))}}, k)
+	now, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(strings.NewReplacer("LACKS", "other", "BLOCK", "other").Replace(src[:strings.Index(src, `workflow "gone"`)]))}}, k)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -615,15 +625,24 @@ workflow "gone" {
 		"Not on the current version ("+now.Workflow("lacks").Version+"): it has no step call, which failed the run.") {
 		t.Errorf("the page of a run the version in use cannot replay does not say why:\n%s", page)
 	}
+	// The parallel block of "block" is still in use, with call but without crm, which
+	// failed the run beside it: the version in use cannot replay it.
 	dlq := fetchPage(t, srv.URL+"/dlq")
-	for id, current := range map[string]bool{failed: true, gone: false, lacks: false} {
-		button := `data-post="/api/v1/dlq/` + id + `:call/retry?version=current"`
+	for id, current := range map[string]bool{failed: true, gone: false, lacks: false, block: false} {
+		letter := id + ":call"
+		if id == block {
+			letter = id + ":notify:join"
+		}
+		button := `data-post="/api/v1/dlq/` + letter + `/retry?version=current"`
+		if !strings.Contains(dlq, `data-post="/api/v1/dlq/`+letter+`/retry?version=pinned"`) {
+			t.Errorf("no dead letter %s on the page:\n%s", letter, dlq)
+		}
 		if strings.Contains(dlq, button) != current {
-			t.Errorf("the retry of %s on the current version shown: %v, want %v", id, !current, current)
+			t.Errorf("the retry of %s on the current version shown: %v, want %v", letter, !current, current)
 		}
 		if !current {
 			var fail map[string]string
-			post(t, api.URL+"/api/v1/dlq/"+id+":call/retry?version=current", http.StatusConflict, &fail)
+			post(t, api.URL+"/api/v1/dlq/"+letter+"/retry?version=current", http.StatusConflict, &fail)
 		}
 	}
 }

@@ -214,29 +214,64 @@ func parentOf(fields map[string]string) string {
 }
 
 // replayCurrent returns the version in use, cur, for the replay of a failed run (its
-// fields and record) on it: its sources are stored in Redis for every worker to load,
-// and it must have the steps that failed the run.
+// fields and record) on it, as currentRefuses takes it: its sources are stored in
+// Redis for every worker to load.
 func (e *Engine) replayCurrent(ctx context.Context, cur *version, fields map[string]string, rec *runRecord) (*workflows.Workflow, error) {
-	name, ver := fields["wf"], fields["ver"]
-	if cur == nil {
-		return nil, fmt.Errorf("%w: workflow %s is not among the workflows in use now", ErrCannotReplay, name)
-	}
-	if cur.wf.Version == ver {
-		return cur.wf, nil
-	}
-	missing, err := e.missingInCurrent(ctx, cur, fields, rec)
-	if err != nil {
+	if err := e.currentRefuses(ctx, cur, fields, rec); err != nil {
 		return nil, err
 	}
-	if len(missing) > 0 {
-		what := StepsNamed(missing)
-		return nil, fmt.Errorf("%w on the current version: %s failed it, and version %s of workflow %s, in use now, has no %s; replay it on its version, %s, or bring the step back",
-			ErrCannotReplay, what, cur.wf.Version, name, what, ver)
+	if cur.wf.Version == fields["ver"] {
+		return cur.wf, nil
 	}
 	if err := e.versions.store(ctx, cur); err != nil {
 		return nil, err
 	}
 	return cur.wf, nil
+}
+
+// currentRefuses says why cur, the version of its workflow in use now (nil: none),
+// refuses the replay of a failed run (its fields and record), an ErrCannotReplay; nil
+// when it takes it: it must have the steps that failed the run.
+func (e *Engine) currentRefuses(ctx context.Context, cur *version, fields map[string]string, rec *runRecord) error {
+	name, ver := fields["wf"], fields["ver"]
+	if cur == nil {
+		return fmt.Errorf("%w: workflow %s is not among the workflows in use now", ErrCannotReplay, name)
+	}
+	if cur.wf.Version == ver {
+		return nil
+	}
+	missing, err := e.missingInCurrent(ctx, cur, fields, rec)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		what := StepsNamed(missing)
+		return fmt.Errorf("%w on the current version: %s failed it, and version %s of workflow %s, in use now, has no %s; replay it on its version, %s, or bring the step back",
+			ErrCannotReplay, what, cur.wf.Version, name, what, ver)
+	}
+	return nil
+}
+
+// ReplaysOnCurrent says whether the version of its workflow in use now takes the
+// replay of failed run runID (ReplayOptions.Current, and a retry of its dead letter
+// on it), as Replay decides it: the workflow is in use, and its version there has
+// every step that failed the run or had not settled when it failed.
+func (e *Engine) ReplaysOnCurrent(ctx context.Context, runID string) (bool, error) {
+	fields, err := e.q.runFields(ctx, runID)
+	if err != nil || fields == nil {
+		return false, err
+	}
+	rec, err := readRecord(fields)
+	if err != nil {
+		return false, nil // Replay refuses it whatever the version
+	}
+	switch err := e.currentRefuses(ctx, e.versions.currentOf(fields["wf"]), fields, rec); {
+	case errors.Is(err, ErrCannotReplay):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // StepsNamed is "step a" or "steps a, b", as messages name steps.
