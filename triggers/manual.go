@@ -14,7 +14,7 @@ import (
 // run does. ev.Trigger stays "manual": the run was started by hand, not by the
 // schedule, and no tick is recorded. It reports whether it made ev a tick.
 func ManualTick(wf *workflows.Workflow, ev *workflows.Event) bool {
-	if raw := bytes.TrimSpace([]byte(ev.Raw)); len(raw) > 0 && string(raw) != "{}" && string(raw) != "null" {
+	if !NoEvent(ev.Raw) {
 		return false
 	}
 	var first *Schedule
@@ -34,4 +34,12 @@ func ManualTick(wf *workflows.Workflow, ev *workflows.Event) bool {
 	first.LocalEvent(ev, false)
 	ev.Trigger = trigger
 	return true
+}
+
+// NoEvent reports whether raw, the body given to a run started by hand (through the
+// admin API, or hookflow run's --event), gives no event: none, {} or null, spaces and
+// line breaks aside. A schedule's workflow then runs with its latest tick.
+func NoEvent(raw string) bool {
+	raw = string(bytes.TrimSpace([]byte(raw)))
+	return raw == "" || raw == "{}" || raw == "null"
 }

@@ -500,7 +500,7 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 // webhook's request, a tick of its schedule when it has no webhook and no event was
 // given, or a poll's new item.
 func shapeEvent(ev *workflows.Event, wf *workflows.Workflow) {
-	triggerKinds.LocalEvent(wf, ev, ev.Raw != "{}")
+	triggerKinds.LocalEvent(wf, ev, !triggers.NoEvent(ev.Raw))
 }
 
 // triggerKinds are the trigger kinds hookflow has.

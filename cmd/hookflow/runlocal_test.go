@@ -256,6 +256,17 @@ func TestRunCommand(t *testing.T) {
 		}
 	})
 
+	// An --event that gives no event, as an editor saves {} (with its line break) or
+	// null, is the schedule's latest tick, as a manual start through the API makes it.
+	t.Run("schedule, an --event of {} or null", func(t *testing.T) {
+		for _, given := range []string{"{}\n", " null\r\n"} {
+			out, _, err := hookflow(given, "--dry-run", "--allow-net", "127.0.0.1/32", "--event", "-", "nightly")
+			if err != nil || !strings.Contains(out, `{"schedule":"cron 0 3 * * * UTC"}`) {
+				t.Errorf("%q: %v, not the latest tick:\n%s", given, err, out)
+			}
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		_, errs, err := hookflow("", "nope")
 		if err != errUsage || !strings.Contains(errs, `no workflow "nope"`) || !strings.Contains(errs, "nightly, order") {
