@@ -15,11 +15,14 @@ type AnswerWaiter interface {
 }
 
 // answerTimeWarnings warns of a respond step that a sync trigger's caller may not
-// wait for: the steps before it may take, at worst, its response timeout or longer.
-// The worst case counts what can be known before the run: each http step's attempts
-// that time out and the longest waits between them, and a wait step's timeout; a
-// parallel block takes as long as its longest step. Delays, child runs and
-// Retry-After waits are not counted, so a workflow may be slower than this still.
+// wait for: the steps before it may take, at worst, its response timeout or longer,
+// by what the file writes. The worst case counts what can be known before the run:
+// each http step's attempts that time out and the longest waits between them, and a
+// wait step's timeout; a parallel block takes as long as its longest step. An http
+// step with neither a timeout nor a retry written (in it or its api) counts for
+// nothing: its default timeout, longer than the default response_timeout, would warn
+// of nearly every sync webhook. Delays, child runs and Retry-After waits are not
+// counted, so a workflow may be slower than this still.
 func answerTimeWarnings(wf *Workflow) hcl.Diagnostics {
 	var respond *Step
 	var worst time.Duration
@@ -65,9 +68,9 @@ nodes:
 	return diags
 }
 
-// worstCase is the longest step s may take, as far as the workflow tells, and how:
-// for an http step, every attempt timing out and the longest wait between them; for a
-// wait step, its timeout. 0 for the others.
+// worstCase is the longest step s may take, as far as the workflow writes it, and
+// how: for an http step with a timeout or a retry written, every attempt timing out
+// and the longest wait between them; for a wait step, its timeout. 0 for the others.
 func worstCase(s *Step) (time.Duration, string) {
 	switch s.Kind {
 	case "wait":
@@ -76,8 +79,15 @@ func worstCase(s *Step) (time.Duration, string) {
 	default:
 		return 0, ""
 	}
+	timeout := "a timeout of " + FormatDuration(s.Timeout)
+	if !s.timeoutWritten {
+		timeout = "the default timeout of " + FormatDuration(s.Timeout)
+	}
 	if s.Retry == nil || s.Retry.Attempts <= 1 {
-		return s.Timeout, "a timeout of " + FormatDuration(s.Timeout)
+		if !s.timeoutWritten && s.Retry == nil {
+			return 0, ""
+		}
+		return s.Timeout, timeout
 	}
 	d := time.Duration(s.Retry.Attempts) * s.Timeout
 	wait := s.Retry.Initial
@@ -87,5 +97,5 @@ func worstCase(s *Step) (time.Duration, string) {
 			wait *= 2
 		}
 	}
-	return d, fmt.Sprintf("%d attempts with a timeout of %s, and the waits between them", s.Retry.Attempts, FormatDuration(s.Timeout))
+	return d, fmt.Sprintf("%d attempts with %s, and the waits between them", s.Retry.Attempts, timeout)
 }

@@ -290,6 +290,7 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 		timeout = kind.Timeout
 	}
 	s.Timeout, d = common.Duration("timeout", timeout)
+	s.timeoutWritten = common.Attr("timeout") != nil
 	diags = append(diags, l.excuse(d)...)
 	if a := common.Attr("timeout"); a != nil && kind.NoTimeout != "" {
 		diags = append(diags, mistake(a.Error(fmt.Sprintf("No timeout on a %s step", kindName),
@@ -358,7 +359,7 @@ func (l *loader) step(b *hcl.Block, ev *evaluator, sc *scope) (*Step, hcl.Diagno
 	if a := blk.api; a != nil {
 		// What the step sets wins over its api's defaults.
 		if a.Timeout > 0 && common.Attr("timeout") == nil {
-			s.Timeout = a.Timeout
+			s.Timeout, s.timeoutWritten = a.Timeout, true
 		}
 		if s.Retry == nil {
 			s.Retry = a.Retry

@@ -169,6 +169,9 @@ type Step struct {
 	// carries are the steps whose values a step whose output is its own attributes
 	// (set) copies into it.
 	carries []string
+	// timeoutWritten says the step's timeout is written, in the step or its api; else
+	// it is the kind's default.
+	timeoutWritten bool
 }
 
 // MaxConcurrency bounds a workflow's concurrency.

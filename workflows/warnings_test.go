@@ -291,30 +291,42 @@ func TestFileWithNoBlocksIsAWarning(t *testing.T) {
 }
 
 // A sync webhook's respond step is warned of when the steps before it may take its
-// response_timeout or longer: each http step's attempts timing out, and the longest
-// waits between them (exponential: initial, then doubling up to max).
+// response_timeout or longer, by what the file writes: each http step's attempts
+// timing out, and the longest waits between them (exponential: initial, then doubling
+// up to max). A step on its defaults counts for nothing: the plainest sync webhook,
+// one http step, is not warned of for a default timeout longer than the default
+// response_timeout.
 func TestAnswerTimeWarning(t *testing.T) {
+	const written = "timeout = \"2s\"\n"
 	for _, c := range []struct {
-		name, response, retry string
-		want                  string // "" for no warning
+		name, response, responseTimeout, step string
+		want                                  string // "" for no warning
 	}{
-		{"one attempt within", `response = "sync"`, "", ""},
-		{"async", `response = "async"`, `retry { attempts = 5 }`, ""},
-		{"constant", `response = "sync"`, "retry {\n attempts = 3\n backoff = \"constant\"\n initial = \"1s\"\n}", "may take 8s at worst"},
+		{"one attempt within", `response = "sync"`, "2500ms", written, ""},
+		{"async", `response = "async"`, "2500ms", written + `retry { attempts = 5 }`, ""},
+		{"constant", `response = "sync"`, "2500ms", written + "retry {\n attempts = 3\n backoff = \"constant\"\n initial = \"1s\"\n}", "may take 8s at worst"},
 		// 4×2s, then waits of 1s, 2s and 3s (4s past max).
-		{"exponential", `response = "sync"`, "retry {\n attempts = 4\n backoff = \"exponential\"\n initial = \"1s\"\n max = \"3s\"\n}", "may take 14s at worst"},
+		{"exponential", `response = "sync"`, "2500ms", written + "retry {\n attempts = 4\n backoff = \"exponential\"\n initial = \"1s\"\n max = \"3s\"\n}", "may take 14s at worst"},
+		{"defaults", `response = "sync"`, "", "", ""},
+		{"defaults, a short response_timeout", `response = "sync"`, "2500ms", "", ""},
+		{"a timeout written past it", `response = "sync"`, "", "timeout = \"15s\"\n", "may take 15s at worst: tickets 15s (a timeout of 15s)"},
+		{"a retry on the default timeout", `response = "sync"`, "", "retry {\n attempts = 2\n backoff = \"constant\"\n initial = \"1s\"\n}",
+			"may take 1m1s at worst: tickets 1m1s (2 attempts with the default timeout of 30s, and the waits between them)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			responseTimeout := ""
+			if c.responseTimeout != "" {
+				responseTimeout = `response_timeout = "` + c.responseTimeout + `"`
+			}
 			src := `workflow "slash" {
   trigger "webhook" {
     path = "/slash"
     ` + c.response + `
-    response_timeout = "2500ms"
+    ` + responseTimeout + `
   }
   step "http" "tickets" {
     url     = "https://helpdesk.example.com/tickets"
-    timeout = "2s"
-    ` + c.retry + `
+    ` + c.step + `
   }
   step "respond" "answer" {
     json = { ok = true }
