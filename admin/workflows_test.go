@@ -69,7 +69,7 @@ workflow "orders" {
 		}
 		return page[i : i+strings.Index(page[i:], "</dd>")]
 	}
-	for _, want := range []string{"GET https://shop.example.com/orders?status=paid", "every 1h, next <time", "Not polled yet."} {
+	for _, want := range []string{"GET https://shop.example.com/orders?status=paid", "every 1h (UTC), next <time", "Not polled yet."} {
 		if got := poll(); !strings.Contains(got, want) {
 			t.Errorf("a poll never polled lacks %q:\n%s", want, got)
 		}

@@ -35,11 +35,12 @@ func (w *Webhook) LocalEvent(ev *workflows.Event, given bool) bool {
 }
 
 // Summary describes the schedule for the admin API's workflow list, with when it
-// next fires.
+// next fires, and its timezone (UTC when it sets none), where a cron spec's wall
+// clock is and an interval's scheduled_at has its offset.
 func (s *Schedule) Summary() map[string]any {
-	out := map[string]any{"next": s.Next(time.Now()).UTC()}
+	out := map[string]any{"next": s.Next(time.Now()).UTC(), "timezone": s.Location.String()}
 	if s.Cron != nil {
-		out["cron"], out["timezone"] = s.Spec, s.Location.String()
+		out["cron"] = s.Spec
 	} else {
 		out["every"] = workflows.FormatDuration(s.Every) // as a file writes it: "1h", not "1h0m0s"
 	}

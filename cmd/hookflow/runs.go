@@ -642,8 +642,8 @@ func nextPage(cmd *cobra.Command, cursor string) string {
 // triggerText is a trigger as the workflow list shows it: its text ("POST
 // /hooks/orders", "cron 0 9 * * * Europe/Paris", "every 1m"), else its kind; with,
 // when its last attempt failed (a poll), how many times in a row and the last error,
-// else a schedule's (or a poll's) next tick, in the cron spec's timezone, else local
-// time, with its offset (a failing poll's next try waits longer).
+// else a schedule's (or a poll's) next tick, in its timezone (UTC when it sets none),
+// else local time, with its offset (a failing poll's next try waits longer).
 func triggerText(t map[string]any) string {
 	text, _ := t["text"].(string)
 	if text == "" {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,6 +43,10 @@ workflow "nightly" {
   trigger "schedule" {
     cron     = "0 3 * * *"
     timezone = "Europe/Paris"
+  }
+  trigger "schedule" {
+    every    = "1d"
+    timezone = "Asia/Tokyo"
   }
 }
 `
@@ -176,6 +181,10 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if want := "(next " + tick.Format(time.DateTime+" -07:00") + ")"; !strings.Contains(out, want) {
 		t.Errorf("workflows: want the schedule's next tick %s\n%s", want, out)
+	}
+	// An interval's next tick, midnight UTC, in its timezone too.
+	if !regexp.MustCompile(`every 1d \(next \d{4}-\d\d-\d\d 09:00:00 \+09:00\)`).MatchString(out) {
+		t.Errorf("workflows: want the interval's next tick at 09:00:00 +09:00 in Tokyo\n%s", out)
 	}
 }
 
