@@ -15,11 +15,7 @@ func eventHeader(m *ast.MemberNode) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	inner := m.Node
-	if c, isChain := inner.(*ast.ChainNode); isChain {
-		inner = c.Node
-	}
-	field, ok := inner.(*ast.MemberNode)
+	field, ok := unchained(m.Node).(*ast.MemberNode)
 	if !ok {
 		return "", false
 	}

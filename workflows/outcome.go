@@ -194,7 +194,7 @@ func (r *outcomeRead) diag(op, lit string) *hcl.Diagnostic {
 	default:
 		effect = fmt.Sprintf("'%s' in the list never matches %s", lit, r.text)
 	}
-	detail := fmt.Sprintf("%s is %s, never %q, so %s.", r.whose, orList(quoted(r.values)), lit, effect)
+	detail := fmt.Sprintf("%s is %s, never %q, so %s.", r.whose, quoteList(r.values), lit, effect)
 	switch near := nearWord(lit, r.values); {
 	case otherWords[strings.ToLower(lit)] != "":
 		detail += fmt.Sprintf(" GitHub Actions writes %s where hookflow writes %s: did you mean '%s'?", strings.ToLower(lit), near, near)
@@ -211,7 +211,8 @@ func (r *outcomeRead) diag(op, lit string) *hcl.Diagnostic {
 }
 
 // nearWord is the word of words that s likely meant: another tool's word for it,
-// the nearest by spelling, or the one it starts like.
+// the nearest by spelling, or the one it starts like ("success" and "failure" mean
+// "succeeded" and "failed", as an outcome compared or a test's expect_run).
 func nearWord(s string, words []string) string {
 	lower := strings.ToLower(s)
 	if w := otherWords[lower]; w != "" {
@@ -228,20 +229,4 @@ func nearWord(s string, words []string) string {
 		}
 	}
 	return ""
-}
-
-func quoted(words []string) []string {
-	out := make([]string, len(words))
-	for i, w := range words {
-		out[i] = fmt.Sprintf("%q", w)
-	}
-	return out
-}
-
-// orList joins names as a sentence does: "a, b or c".
-func orList(names []string) string {
-	if len(names) < 2 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

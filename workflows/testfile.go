@@ -231,22 +231,6 @@ func testEvalContext(dir string) *hcl.EvalContext {
 // testOutcomes are the values of expect_run.
 var testOutcomes = []string{TestSucceeded, TestFailed, TestFiltered}
 
-// nearOutcome is the outcome an unknown expect_run likely meant: the nearest, or the
-// one it starts like, as "success" does "succeeded" and "failure" "failed".
-func nearOutcome(s string) string {
-	if near := suggest(s, testOutcomes); near != "" {
-		return near
-	}
-	if s = strings.ToLower(s); len(s) >= 4 {
-		for _, o := range testOutcomes {
-			if strings.HasPrefix(o, s[:4]) {
-				return o
-			}
-		}
-	}
-	return ""
-}
-
 // decodeTest decodes a test block. It returns what it could decode even when it
 // reports errors, so that its workflow, mocks and expects can still be checked; its
 // Workflow is "" when the block does not name one.
@@ -261,7 +245,7 @@ func decodeTest(b *hcl.Block, ctx *hcl.EvalContext) (*Test, hcl.Diagnostics) {
 		diags = append(diags, testString(a, ctx, &t.ExpectRun)...)
 		if !slices.Contains(testOutcomes, t.ExpectRun) {
 			detail := fmt.Sprintf("expect_run is the outcome the run should have: %s.", quoteList(testOutcomes))
-			if s := nearOutcome(t.ExpectRun); s != "" {
+			if s := nearWord(t.ExpectRun, testOutcomes); s != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", s)
 			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown expect_run %q", t.ExpectRun),
