@@ -101,7 +101,7 @@ func compileCondition(src string, loc location) (*Condition, hcl.Diagnostics) {
 	if err != nil {
 		if value, verr := loc.compiler().compile(src, false); verr == nil {
 			// It compiles as a value: its type is known and is not bool.
-			return nil, hcl.Diagnostics{conditionTypeDiag(value.Node(), src, loc)}
+			return nil, loc.hidingSecrets(hcl.Diagnostics{conditionTypeDiag(value.Node(), src, loc)}, 0, len(src))
 		}
 		return nil, hcl.Diagnostics{exprDiag(err, src, 0, loc)}
 	}
@@ -110,7 +110,7 @@ func compileCondition(src string, loc location) (*Condition, hcl.Diagnostics) {
 		return nil, diags
 	}
 	if d := conditionTypeDiag(prog.Node(), src, loc); d != nil {
-		diags = append(diags, d)
+		diags = append(diags, loc.hidingSecrets(hcl.Diagnostics{d}, 0, len(src))...)
 		if d.Severity == hcl.DiagError {
 			return nil, diags
 		}

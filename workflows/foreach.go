@@ -267,7 +267,7 @@ func compileForEach(src string, loc location) (*Expr, hcl.Diagnostics) {
 				fmt.Sprintf(`%q gives %s. for_each runs the step once per item of a list or a map, such as "event.body.items".`,
 					trimmed, kindOf(t)))
 			d.Subject = loc.at(0, len(src)).Ptr()
-			return nil, hcl.Diagnostics{d}
+			return nil, loc.hidingSecrets(hcl.Diagnostics{d}, 0, len(src))
 		}
 	}
 	return &Expr{Source: src, prog: prog}, diags

@@ -75,6 +75,19 @@ func secretSource(d *hcl.Diagnostic) *hcl.Diagnostic {
 	return d
 }
 
+// hidingSecrets is diags, about the expression at value[from:to], each made by
+// secretSource when a secret was written into the expression: every diagnostic that
+// quotes an expression's source, errors and warnings alike, goes through it.
+func (l location) hidingSecrets(diags hcl.Diagnostics, from, to int) hcl.Diagnostics {
+	if len(diags) == 0 || !l.secretIn(from, to) {
+		return diags
+	}
+	for _, d := range diags {
+		secretSource(d)
+	}
+	return diags
+}
+
 func (l location) diag(sev hcl.DiagnosticSeverity, summary, detail string) *hcl.Diagnostic {
 	rng := l.rng
 	return &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &rng}

@@ -184,6 +184,7 @@ func (b *Block) pageExpr(name, example, what string, kinds ...reflect.Kind) (*Pa
 	if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface && !slices.Contains(kinds, t.Kind()) {
 		d := a.loc.mistake(a.Error(fmt.Sprintf("%s does not give %s", name, what),
 			fmt.Sprintf("%q gives %s, and %s is %s read from each page, such as %s.", trimmed, kindOf(t), name, what, example)))
+		loc.hidingSecrets(hcl.Diagnostics{d}, 0, len(src))
 		if d.Severity == hcl.DiagError {
 			return nil, hcl.Diagnostics{d}
 		}

@@ -96,8 +96,14 @@ func (sc *scope) forEachScope() *scope {
 
 // checkRefs reports the steps.NAME references in a compiled expression that its scope
 // cannot see, the reads of each where there is no item, and of vars that are not. src is the expression and
-// offset its position in loc's value.
+// offset its position in loc's value. What it says of an expression a secret was
+// written into quotes none of it (location.hidingSecrets).
 func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnostics {
+	return loc.hidingSecrets(refDiags(p, src, offset, loc), offset, offset+len(src))
+}
+
+// refDiags is checkRefs, before the secrets are hidden.
+func refDiags(p *vm.Program, src string, offset int, loc location) hcl.Diagnostics {
 	diags := checkVarRefs(p, src, offset, loc)
 	sc := loc.scope
 	if sc == nil {

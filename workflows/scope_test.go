@@ -366,3 +366,41 @@ func TestForEachOutcomeIsReadPerItem(t *testing.T) {
 		})
 	}
 }
+
+// A warning about an expression a secret with a quote in it was written into quotes
+// none of it either, as its errors do not: in a filter, an if, a for_each or a
+// paginate expression, as in a template.
+func TestSecretsWrittenIntoExpressionsStayOutOfWarnings(t *testing.T) {
+	for name, c := range map[string]struct{ secret, attr string }{
+		"a filter of unknown type": {`x' ? event.body.hunter2 : 'zzzz`,
+			`filter = "event.query.key == '${secret("HOOKFLOW_TEST_SECRET")}'"`},
+		"a filter reading a credential header": {`x' || event.headers['x-hunter2-token'] == 'zzzz`,
+			`filter = "event.query.key == '${secret("HOOKFLOW_TEST_SECRET")}'"`},
+		"an if": {`x' ? event.body.hunter2 : 'zzzz`,
+			`step "set" "s" {
+  if = "event.query.key == '${secret("HOOKFLOW_TEST_SECRET")}'"
+  ok = true
+}`},
+		"a for_each": {`x'] ?? event.headers['x-hunter2-token`,
+			`step "set" "s" {
+  for_each = "event.body['${secret("HOOKFLOW_TEST_SECRET")}']"
+  ok = true
+}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("HOOKFLOW_TEST_SECRET", c.secret)
+			_, diags := loadString(t, "workflow \"w\" {\n"+c.attr+"\n}")
+			if len(diags) == 0 || diags.HasErrors() {
+				t.Fatalf("want warnings only: %s", diags.Error())
+			}
+			for _, piece := range []string{"hunter2", "zzzz"} {
+				if strings.Contains(diags.Error(), piece) {
+					t.Errorf("the warning quotes %q: %s", piece, diags.Error())
+				}
+			}
+			if !strings.Contains(diags.Error(), "holds a secret") {
+				t.Errorf("%s, want it to say that the expression holds a secret", diags.Error())
+			}
+		})
+	}
+}

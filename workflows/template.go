@@ -448,13 +448,7 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 		} else if text, ok := prog.Node().(*ast.StringNode); ok {
 			parts = append(parts, part{text: text.Value}) // {{ "{{" }}: text known now
 		} else {
-			refs := checkRefs(prog, src, srcAt, loc)
-			if len(refs) > 0 && loc.secretIn(srcAt, srcAt+len(src)) {
-				for _, d := range refs {
-					secretSource(d)
-				}
-			}
-			diags = append(diags, refs...)
+			diags = append(diags, checkRefs(prog, src, srcAt, loc)...)
 			parts = append(parts, part{prog: prog, src: strings.TrimSpace(src), ref: reference(prog.Node())})
 		}
 		if open > 0 && rest[open-1] == '$' {
