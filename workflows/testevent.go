@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -94,10 +95,12 @@ func bodyFile(a *hcl.Attribute) string {
 }
 
 // looksLikeForm reports whether s, a body, reads as a form: name=value pairs joined
-// by &, with nothing else.
+// by &, with nothing else, and something only a form writes so: two pairs or more, or
+// a value encoded as a form encodes it (%2F, a + for a space). One pair of plain words
+// ("ok=fine") is as likely text, and a URL with a query (https://…?a=1&b=2) is one.
 func looksLikeForm(s string) bool {
 	s = strings.TrimSpace(s)
-	if !strings.Contains(s, "=") || strings.ContainsAny(s, " \t\r\n") {
+	if !strings.Contains(s, "=") || strings.ContainsAny(s, " \t\r\n?") || strings.Contains(s, "://") {
 		return false
 	}
 	q, err := url.ParseQuery(s)
@@ -105,12 +108,15 @@ func looksLikeForm(s string) bool {
 		return false
 	}
 	for k := range q {
-		if k == "" {
+		if k == "" || strings.ContainsAny(k, "/:") {
 			return false
 		}
 	}
-	return true
+	return strings.Contains(s, "&") || strings.Contains(s, "+") || percentEncoded.MatchString(s)
 }
+
+// percentEncoded is a byte a form encodes: %2F.
+var percentEncoded = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
 
 // formAsText is the warning for a test event's body that reads as a form but is
 // taken as text, as nothing says it is a form.

@@ -811,6 +811,11 @@ func TestLoadTestsEventContentType(t *testing.T) {
 		{"a form written as a string", `body = "command=%2Ftickets&user_name=ada"`, "text/plain; charset=utf-8", true},
 		{"a form said to be text", "body = \"a=1&b=2\"\n    content_type = \"text/plain\"", "text/plain", false},
 		{"text", `body = "hello there"`, "text/plain; charset=utf-8", false},
+		{"text with an =", `body = "ok=fine"`, "text/plain; charset=utf-8", false},
+		{"a URL with a query", `body = "https://shop.example.com/orders?status=paid&page=2"`, "text/plain; charset=utf-8", false},
+		{"a path with a query", `body = "/orders?status=paid&page=2"`, "text/plain; charset=utf-8", false},
+		{"one pair encoded as a form", `body = "text=hello+world"`, "text/plain; charset=utf-8", true},
+		{"one pair percent-encoded", `body = "command=%2Ftickets"`, "text/plain; charset=utf-8", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "test \"t\" {\n  workflow = \"order\"\n  event {\n    " + tc.event + "\n  }\n}\n"
