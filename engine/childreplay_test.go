@@ -102,6 +102,12 @@ func replayTimedOutParent(t *testing.T, calls string) {
 			!strings.Contains(err.Error(), "replay run "+id+", which runs it again") {
 			t.Errorf("a replay of the child alone: %v", err)
 		}
+		if waiter != child { // and the child's child is the child's, whose replay the parent's makes
+			if _, err := e.Replay(ctx, waiter, ReplayOptions{}); !errors.Is(err, ErrCannotReplay) ||
+				!strings.Contains(err.Error(), "replay run "+child+", which runs it again") {
+				t.Errorf("a replay of the child's child alone: %v", err)
+			}
+		}
 
 		// The parent is replayed (on a version with a longer timeout, so that nothing
 		// here races its deadline): its child waits again.

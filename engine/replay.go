@@ -167,7 +167,8 @@ func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, with
 // fields), cancelled when that run timed out, can still run it again: that run is
 // there, failed or not finished, and the step that started the child, in the version
 // the run goes on with, still waits for a run of the child's workflow and has not
-// succeeded. A replay with --current onto a version where the step no longer waits, or
+// succeeded; or that run was itself cancelled as its caller timed out, and that
+// caller's replay reaches it in turn. A replay with --current onto a version where the step no longer waits, or
 // was renamed, moves the run past the child, as does its end.
 func (e *Engine) parentReaches(ctx context.Context, fields map[string]string) (bool, error) {
 	ev, err := workflows.DecodeEvent([]byte(fields["event"]))
@@ -178,8 +179,16 @@ func (e *Engine) parentReaches(ctx context.Context, fields map[string]string) (b
 	if err != nil {
 		return false, err
 	}
-	if st := RunStatus(pf["status"]); len(pf) == 0 || st == RunSucceeded || st == RunCancelled {
+	st := RunStatus(pf["status"])
+	if len(pf) == 0 || st == RunSucceeded || st == RunCancelled && pf[withParentField] == "" {
 		return false, nil
+	}
+	if st == RunCancelled {
+		// Cancelled as its own caller timed out: that caller's replay runs it again, and
+		// it runs the child again, if it reaches the child's parent.
+		if reaches, err := e.parentReaches(ctx, pf); err != nil || !reaches {
+			return false, err
+		}
 	}
 	wf, err := e.versions.get(ctx, pf["wf"], pf["ver"])
 	if retry, _ := workflows.Retryable(err); err != nil {
