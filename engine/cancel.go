@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -95,7 +96,7 @@ func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause) (*
 			children = cancelParentTimedOut
 		}
 	}
-	e.cancelChildren(ctx, runID, wf, children)
+	e.cancelChildren(ctx, runID, wf, children, 0)
 	if ev, err := workflows.DecodeEvent([]byte(fields["event"])); err == nil && ev.Parent != nil {
 		e.wakeParent(ev.Value()) // a child run: its parent's step waits for it
 	}
@@ -116,8 +117,9 @@ func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause) (*
 // child started) and cancels the child itself. A child that has finished, or was
 // never started, is left as it is. Only a step that waits for its child runs a child
 // cancelled for a timeout again (Pool.subRun): the child of a `wait = false` step is
-// cancelled with the tree instead, as nothing would replay it.
-func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow, cause cancelCause) {
+// cancelled with the tree instead, as nothing would replay it. With since above 0 (a
+// time in ms), a child replayed after it is left as it is: replayed by hand since.
+func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow, cause cancelCause, since int64) {
 	sh := e.q.shardFor(wf.Name)
 	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {
 		sub, ok := s.Action.(workflows.SubRun)
@@ -150,6 +152,12 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 			}
 		}
 		for _, id := range ids {
+			if since > 0 {
+				at, err := e.q.rdb.HGet(ctx, e.q.shardFor(sub.Calls()).run(id), "replayed").Int64()
+				if err == nil && at > since {
+					continue
+				}
+			}
 			e.cancelChild(ctx, id, cause)
 		}
 	}
@@ -159,7 +167,7 @@ func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows
 // process that died while it cancelled them, after the run's own cancel, left the rest
 // going. Cancelling the run again (by hand, or as a parent's timeout does when its step
 // is retried after the crash) reaches them. Children that have finished are left as
-// they are.
+// they are, and so are those replayed since the run was cancelled: by hand, on purpose.
 func (e *Engine) recascade(ctx context.Context, runID string, fields map[string]string) {
 	wf, err := e.versions.get(ctx, fields["wf"], fields["ver"])
 	if err != nil {
@@ -170,7 +178,11 @@ func (e *Engine) recascade(ctx context.Context, runID string, fields map[string]
 	if fields[withParentField] != "" {
 		cause = cancelParentTimedOut
 	}
-	e.cancelChildren(ctx, runID, wf, cause)
+	finished, err := strconv.ParseInt(fields["finished"], 10, 64)
+	if err != nil || finished <= 0 {
+		finished = 1 // unknown: any child replayed is left as it is
+	}
+	e.cancelChildren(ctx, runID, wf, cause, finished)
 }
 
 // cancelChild cancels a child run, if it exists and has not finished; a failure is

@@ -445,5 +445,18 @@ func TestCancelAgainReachesTheTreeACrashLeft(t *testing.T) {
 		for _, run := range append(children, grandchildren...) {
 			waitStatus(t, e, run, RunCancelled)
 		}
+
+		// A child replayed by hand since is not the crash's: a cancel of the parent again
+		// leaves it. (Its replay is written here as replay.lua writes it.)
+		key := e.q.shardFor("invoice").run(children[0])
+		if err := b.Client.HSet(ctx, key, "status", string(RunRunning), "replayed", time.Now().Add(time.Hour).UnixMilli()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Cancel(ctx, id); !errors.Is(err, ErrFinished) {
+			t.Errorf("cancelling the cancelled run a third time: %v", err)
+		}
+		if st := b.Client.HGet(ctx, key, "status").Val(); st != string(RunRunning) {
+			t.Errorf("a child replayed since the parent's cancel is %s, want left running", st)
+		}
 	})
 }
