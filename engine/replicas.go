@@ -25,7 +25,7 @@ var ErrInfoDenied = errors.New("INFO denied")
 // Ready reports it: Redis refusing it, an ErrInfoDenied, or Redis unreachable.
 func infoError(err error, who string) error {
 	var refused redis.Error
-	if errors.As(err, &refused) {
+	if errors.As(err, &refused) && strings.HasPrefix(refused.Error(), "NOPERM") { // an ACL's refusal, not BUSY or LOADING
 		return fmt.Errorf("%w: %s refused INFO replication (%v), which counts its replicas for --redis-wait-replicas: "+
 			"allow it to hookflow's Redis user (ACL SETUSER … +info)", ErrInfoDenied, who, err)
 	}
