@@ -452,7 +452,7 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 			parts = append(parts, part{prog: prog, src: strings.TrimSpace(src), ref: reference(prog.Node())})
 		}
 		if open > 0 && rest[open-1] == '$' {
-			githubText(diags[before:], src)
+			githubText(diags[before:], src, loc.secretIn(srcAt, srcAt+len(src)))
 		}
 		consumed := open + 2 + end + 2
 		rest, offset = rest[consumed:], offset+consumed
@@ -474,12 +474,16 @@ func compileString(s string, loc location) (*Template, hcl.Diagnostics) {
 
 // githubText adds to the errors of diags, those of a {{ src }} written after a $,
 // how to write GitHub Actions' ${{ … }} as text: HCL's $${ escape makes the $ text,
-// but the {{ after it is still a template's.
-func githubText(diags hcl.Diagnostics, src string) {
+// but the {{ after it is still a template's. An src that holds a secret is not quoted.
+func githubText(diags hcl.Diagnostics, src string, secret bool) {
+	example := `"$${{ '{{' }}` + src + `}}"`
+	if secret {
+		example = `"$${{ '{{' }} … }}"`
+	}
 	for _, d := range diags {
 		if d.Severity == hcl.DiagError {
 			d.Detail += ` This {{ follows a $: GitHub Actions' ${{ … }}, written $${{ … }} in a hookflow file, ` +
-				`is still a template there, as every {{ is. To send it as text, write its {{ as {{ '{{' }}: "$${{ '{{' }}` + src + `}}".`
+				`is still a template there, as every {{ is. To send it as text, write its {{ as {{ '{{' }}: ` + example + `.`
 		}
 	}
 }
