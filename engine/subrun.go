@@ -106,7 +106,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			return fail(err)
 		}
 		fields = map[string]string{"status": string(RunQueued)}
-		if p.cancelledSince(r, childID) {
+		if p.cancelledSince(r, childID, sub.Waits()) {
 			return nil
 		}
 	}
@@ -123,7 +123,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			}
 			return fail(fmt.Errorf("child run %s, cancelled when this run timed out, cannot run again: %w", childID, err))
 		}
-		if p.cancelledSince(r, childID) {
+		if p.cancelledSince(r, childID, sub.Waits()) {
 			return nil
 		}
 		status = RunQueued
@@ -163,13 +163,19 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 // when run r was cancelled meanwhile, and reports whether it was: a cancel of r that
 // listed its children before the child started, or before its replay, found it not
 // started or finished and left it (Engine.cancelChildren). The child has no on_failure
-// steps running: it is cancelled with the tree.
-func (p *Pool) cancelledSince(r *runState, childID string) bool {
-	st, _ := p.e.q.rdb.HGet(p.work, p.e.q.shardFor(r.workflow).run(r.id), "status").Result()
-	if RunStatus(st) != RunCancelled {
+// steps running: it is cancelled with the tree, or, when r was cancelled as its own
+// caller timed out and the step waits for the child, as r's children are then
+// (cancelParentTimedOut), so that r's replay runs it again.
+func (p *Pool) cancelledSince(r *runState, childID string, waits bool) bool {
+	fields, _ := p.e.q.rdb.HMGet(p.work, p.e.q.shardFor(r.workflow).run(r.id), "status", withParentField).Result()
+	if len(fields) < 2 || fields[0] != string(RunCancelled) {
 		return false
 	}
-	p.e.cancelChild(p.work, childID, cancelWithParent)
+	cause := cancelWithParent
+	if waits && fields[1] != nil {
+		cause = cancelParentTimedOut
+	}
+	p.e.cancelChild(p.work, childID, cause)
 	return true
 }
 
