@@ -80,12 +80,12 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// Under virtual time, its run's timeout passed while it waited: it keeps what it
 		// did, as under serve.
 		return p.settle(r, j, step, p.timedOut(r, j, step))
-	case r.timedOut(step) && !(isWait(step) && r.deadlineInRedis) && !resumedInTime(r, j, step):
+	case r.timedOut(step) && !parksForDeadline(r, j, step) && !resumedInTime(r, j, step):
 		// Its run's timeout passed while it waited (a delay, a retry, a slot, a wait
 		// step's wait, a workflow step's child): it fails the run without running. A
-		// wait step leaves that to park.lua, which decides it by Redis's clock, at once
-		// with a resume that came (Pool.wait): a resume resume.lua took before the
-		// deadline is not lost to this process's clock running ahead.
+		// wait step that parks leaves that to park.lua, which decides it by Redis's
+		// clock, at once with a resume that came (Pool.wait): a resume resume.lua took
+		// before the deadline is not lost to this process's clock running ahead.
 		if err := p.cancelChildOf(r, j, step); err != nil {
 			// Its child runs on: while Redis may come back, this unit tries again, and
 			// settles once it is cancelled; else it settles, and the child runs on.
@@ -475,6 +475,15 @@ func (r *runState) stepEnv(item *workflows.Item) *workflows.Env {
 
 // checkIf evaluates step's if in env: nil when the step runs, else the outcome it
 // settles with: skipped, or failed (for good) when the if cannot be evaluated.
+// parksForDeadline reports whether unit j of run r, past its deadline by this
+// process's clock, is left to park.lua to decide by Redis's: a wait step of a run that
+// keeps its timeout in Redis, with no if (one that is false would skip the step past
+// the deadline, and the run could end succeeded after it), not a for_each step's
+// listing (which lists its items without parking).
+func parksForDeadline(r *runState, j *job, step *workflows.Step) bool {
+	return isWait(step) && r.deadlineInRedis && step.If == nil && !(j.unit.part == partStep && step.ForEach != nil)
+}
+
 func checkIf(step *workflows.Step, env *workflows.Env) *outcome {
 	if step.If == nil {
 		return nil

@@ -874,3 +874,34 @@ func loadSetWith(t *testing.T, k *workflows.Kinds, src string) *workflows.Set {
 	}
 	return set
 }
+
+// A wait step whose if may skip it does not leave its run's deadline to park.lua,
+// which it may never reach: past the deadline by the worker's clock, the run fails for
+// it rather than skip its last step and succeed after its deadline.
+func TestSkippableWaitPastTheDeadlineFailsTheRun(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		k := probeKinds(&recorder{})
+		actions.Register(k, actions.Options{Logger: quiet})
+		set := loadSetWith(t, k, `
+workflow "deadline" {
+  timeout = "1h"
+  step "wait" "w" {
+    if      = "event.body.ask == true"
+    timeout = "2h"
+  }
+}
+`)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k})
+		e.now = func() time.Time { return time.Now().Add(90 * time.Minute) } // past the deadline
+		e.Use(set)
+		id, err := e.Start(ctx, set.Workflow("deadline"), event(`{"ask": false}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		startPool(t, e, 1)
+		if r := waitRun(t, e, id); r.Status != RunFailed || !strings.Contains(r.Error, "run timed out") {
+			t.Errorf("a skippable wait past the deadline: %+v: %s", r.RunSummary, stepsOf(r))
+		}
+	})
+}
