@@ -41,6 +41,16 @@ func merged(maps ...map[string]string) map[string]string {
 // aliasUnsupported rewrites HCL's complaint of an attribute the block does not have
 // when its name is another tool's for one it has, to suggest that one.
 func aliasUnsupported(diags hcl.Diagnostics, body hcl.Body, aliases map[string]string) {
+	eachUnsupported(diags, body, func(name string, d *hcl.Diagnostic) {
+		if to := aliases[name]; to != "" {
+			d.Detail = aliasDetail(name, to)
+		}
+	})
+}
+
+// eachUnsupported calls do for each of diags that says an attribute of body is not
+// expected there, with the attribute's name.
+func eachUnsupported(diags hcl.Diagnostics, body hcl.Body, do func(name string, d *hcl.Diagnostic)) {
 	syntax, ok := body.(*hclsyntax.Body)
 	if !ok {
 		return
@@ -50,8 +60,8 @@ func aliasUnsupported(diags hcl.Diagnostics, body hcl.Body, aliases map[string]s
 			continue
 		}
 		for name, a := range syntax.Attributes {
-			if to := aliases[name]; to != "" && a.NameRange == *d.Subject {
-				d.Detail = aliasDetail(name, to)
+			if a.NameRange == *d.Subject {
+				do(name, d)
 			}
 		}
 	}

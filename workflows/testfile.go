@@ -10,7 +10,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
@@ -409,20 +408,11 @@ func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics)
 // hintUnsupported adds to each of diags that says an attribute of body is not
 // expected there the hint for its name, if hints has one.
 func hintUnsupported(diags hcl.Diagnostics, body hcl.Body, hints map[string]string) {
-	syntax, ok := body.(*hclsyntax.Body)
-	if !ok {
-		return
-	}
-	for _, d := range diags {
-		if d.Summary != "Unsupported argument" || d.Subject == nil {
-			continue
+	eachUnsupported(diags, body, func(name string, d *hcl.Diagnostic) {
+		if hint := hints[name]; hint != "" {
+			d.Detail += " " + hint
 		}
-		for name, a := range syntax.Attributes {
-			if hint := hints[name]; hint != "" && a.NameRange == *d.Subject {
-				d.Detail += " " + hint
-			}
-		}
-	}
+	})
 }
 
 // hasTemplate reports whether v, a test's value, holds a string with {{ in it.
