@@ -473,8 +473,6 @@ func (r *runState) stepEnv(item *workflows.Item) *workflows.Env {
 	return &e
 }
 
-// checkIf evaluates step's if in env: nil when the step runs, else the outcome it
-// settles with: skipped, or failed (for good) when the if cannot be evaluated.
 // parksForDeadline reports whether unit j of run r, past its deadline by this
 // process's clock, is left to park.lua to decide by Redis's: a wait step of a run that
 // keeps its timeout in Redis, with no if (one that is false would skip the step past
@@ -484,6 +482,8 @@ func parksForDeadline(r *runState, j *job, step *workflows.Step) bool {
 	return isWait(step) && r.deadlineInRedis && step.If == nil && !(j.unit.part == partStep && step.ForEach != nil)
 }
 
+// checkIf evaluates step's if in env: nil when the step runs, else the outcome it
+// settles with: skipped, or failed (for good) when the if cannot be evaluated.
 func checkIf(step *workflows.Step, env *workflows.Env) *outcome {
 	if step.If == nil {
 		return nil

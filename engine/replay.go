@@ -168,8 +168,8 @@ func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, with
 // there, failed or not finished, and the step that started the child, in the version
 // the run goes on with, still waits for a run of the child's workflow and has not
 // succeeded; or that run was itself cancelled as its caller timed out, and that
-// caller's replay reaches it in turn. A replay with --current onto a version where the step no longer waits, or
-// was renamed, moves the run past the child, as does its end.
+// caller's replay reaches it in turn. A replay with --current onto a version where the
+// step no longer waits, or was renamed, moves the run past the child, as does its end.
 func (e *Engine) parentReaches(ctx context.Context, fields map[string]string) (bool, error) {
 	ev, err := workflows.DecodeEvent([]byte(fields["event"]))
 	if err != nil || ev.Parent == nil {
