@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"bytes"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -44,16 +43,8 @@ func (l location) mistake(d *hcl.Diagnostic) *hcl.Diagnostic { return mistake(d,
 // expression there holds the secret, or a piece of it.
 func (l location) secretIn(from, to int) bool {
 	for secret := range l.secrets {
-		for at := 0; secret != ""; {
-			i := strings.Index(l.value[at:], secret)
-			if i < 0 {
-				break
-			}
-			start := at + i
-			if start < to && from < start+len(secret) {
-				return true
-			}
-			at = start + 1
+		if overlaps(l.value, secret, from, to) {
+			return true
 		}
 	}
 	return false

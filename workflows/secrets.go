@@ -154,17 +154,26 @@ func (r *Redactor) Spans(s string, i int) bool {
 		return false
 	}
 	for _, secret := range r.secrets {
-		for from := 0; ; {
-			j := strings.Index(s[from:], secret)
-			if j < 0 {
-				break
-			}
-			start := from + j
-			if start < i && i < start+len(secret) {
-				return true
-			}
-			from = start + 1
+		if overlaps(s, secret, i, i) {
+			return true
 		}
+	}
+	return false
+}
+
+// overlaps reports whether secret occurs in s beginning before to and ending after
+// from: across s[from:to], or, for from == to, where a cut of s there would cut it.
+func overlaps(s, secret string, from, to int) bool {
+	for at := 0; secret != ""; {
+		j := strings.Index(s[at:], secret)
+		if j < 0 {
+			return false
+		}
+		start := at + j
+		if start < to && from < start+len(secret) {
+			return true
+		}
+		at = start + 1
 	}
 	return false
 }
