@@ -286,32 +286,42 @@ workflow "grandchild" {
 }
 `
 
+// startCancelTree starts a run of cancelTreeSrc's order with two orders, on an engine
+// with 4 shards and a pool, and returns once both its grandchildren run, waiting out
+// their delays.
+func startCancelTree(t *testing.T, b *redistest.Backend) (e *Engine, set *workflows.Set, id string, grandchildren []string) {
+	t.Helper()
+	ctx := context.Background()
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(cancelTreeSrc)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e = New(b.Client, Options{Logger: quiet, Kinds: k, Shards: 4, Lease: 300 * time.Millisecond})
+	e.Use(set)
+	startPool(t, e, 2)
+	id, err := e.Start(ctx, set.Workflow("order"), event(`{"orders": ["a", "b"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grandchildren = []string{id + ":invoices:0:deeper", id + ":invoices:1:deeper"}
+	for _, g := range grandchildren {
+		testutil.Eventually(t, 10*time.Second, "run "+g+" running", func() bool {
+			r, err := e.Run(ctx, g)
+			return err == nil && r.Status == RunRunning
+		})
+	}
+	return e, set, id, grandchildren
+}
+
 // Cancelling a run that waits for its children cancels them, and theirs: the parent,
 // each child of a for_each step and the grandchildren end cancelled, each in its own
 // workflow's shard.
 func TestCancelCancelsChildren(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		k := workflows.NewKinds()
-		actions.Register(k, actions.Options{Logger: quiet})
-		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(cancelTreeSrc)}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e := New(b.Client, Options{Logger: quiet, Kinds: k, Shards: 4, Lease: 300 * time.Millisecond})
-		e.Use(set)
-		startPool(t, e, 2)
-		id, err := e.Start(ctx, set.Workflow("order"), event(`{"orders": ["a", "b"]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		grandchildren := []string{id + ":invoices:0:deeper", id + ":invoices:1:deeper"}
-		for _, g := range grandchildren { // started, waiting out its delay
-			testutil.Eventually(t, 10*time.Second, "run "+g+" running", func() bool {
-				r, err := e.Run(ctx, g)
-				return err == nil && r.Status == RunRunning
-			})
-		}
+		e, _, id, grandchildren := startCancelTree(t, b)
 		if e.q.shardFor("order") == e.q.shardFor("invoice") {
 			t.Fatal("the test wants the parent and its children in different shards")
 		}
@@ -408,27 +418,8 @@ workflow "child" {
 func TestCancelAgainReachesTheTreeACrashLeft(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
-		k := workflows.NewKinds()
-		actions.Register(k, actions.Options{Logger: quiet})
-		set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(cancelTreeSrc)}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		e := New(b.Client, Options{Logger: quiet, Kinds: k, Shards: 4, Lease: 300 * time.Millisecond})
-		e.Use(set)
-		startPool(t, e, 2)
-		id, err := e.Start(ctx, set.Workflow("order"), event(`{"orders": ["a", "b"]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, set, id, grandchildren := startCancelTree(t, b)
 		children := []string{id + ":invoices:0", id + ":invoices:1"}
-		grandchildren := []string{id + ":invoices:0:deeper", id + ":invoices:1:deeper"}
-		for _, g := range grandchildren {
-			testutil.Eventually(t, 10*time.Second, "run "+g+" running", func() bool {
-				r, err := e.Run(ctx, g)
-				return err == nil && r.Status == RunRunning
-			})
-		}
 		// The parent's cancel, as a process writes it before it goes on to the children,
 		// and no further.
 		if _, ends, err := e.q.cancel(ctx, id, set.Workflow("order"), cancelByHand); err != nil || ends != RunCancelled {
