@@ -188,6 +188,8 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 		{[]string{"runs", "resume", "r1", " "}, "", `STEP is empty`},
 		{[]string{"runs", "start", ".."}, "", `WORKFLOW ".." is no id or name`},
 		{[]string{"dlq", "retry", ""}, "", "ID is empty"},
+		{[]string{"dlq", "list", "--run", "r1", "--limit", "1"}, "", "--run lists one run's dead letters, all of them: it takes no --limit or --cursor"},
+		{[]string{"dlq", "list", "--run", ""}, "", "RUN is empty"},
 	} {
 		t.Run(strings.Join(tt.args, " ")+" "+tt.env, func(t *testing.T) {
 			if name, value, ok := strings.Cut(tt.env, "="); ok {

@@ -483,13 +483,15 @@ Retrying one replays its run from that step.`,
 	}
 	a.flags(cmd)
 	var limit int
-	var cursor string
+	var cursor, runID string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List dead letters, newest first",
 		Long: `list shows dead letters, newest first, a page at a time: when there are more, it
-ends with the command for the next page.`,
+ends with the command for the next page. With --run, it shows the dead letters of that
+run alone, however many others died since.`,
 		Example: `  hookflow dlq list --limit 20
+  hookflow dlq list --run 01jd3wz2q7t5
   hookflow dlq list --json | jq -r '.dead_letters[].id'`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -497,6 +499,15 @@ ends with the command for the next page.`,
 				return badFlag("limit", " %d: give how many dead letters a page holds, from 1 to %d (0: 50)", limit, engine.MaxLimit)
 			}
 			q := url.Values{}
+			if cmd.Flags().Changed("run") {
+				if limit > 0 || cursor != "" {
+					return usage("--run lists one run's dead letters, all of them: it takes no --limit or --cursor")
+				}
+				if err := checkIDs(&cobra.Command{Use: "list RUN"}, []string{runID}); err != nil {
+					return err
+				}
+				q.Set("run", runID)
+			}
 			if cursor != "" {
 				q.Set("cursor", cursor)
 			}
@@ -518,7 +529,10 @@ ends with the command for the next page.`,
 				if err := tw.Flush(); err != nil {
 					return err
 				}
-				if len(out.DeadLetters) == 0 {
+				switch {
+				case len(out.DeadLetters) == 0 && runID != "":
+					fmt.Fprintf(w, "(no dead letters of run %s)\n", runID)
+				case len(out.DeadLetters) == 0:
 					fmt.Fprintln(w, "(no dead letters)")
 				}
 				if out.Next != "" {
@@ -530,6 +544,7 @@ ends with the command for the next page.`,
 	}
 	list.Flags().IntVar(&limit, "limit", 0, "dead letters per page (default 50, at most 500)")
 	list.Flags().StringVar(&cursor, "cursor", "", "where to go on from: the cursor a previous page ended with")
+	list.Flags().StringVar(&runID, "run", "", "list the dead letters of this run alone")
 	var current bool
 	retry := &cobra.Command{
 		Use:   "retry ID",

@@ -129,6 +129,14 @@ func TestAdminCommands(t *testing.T) {
 	if !strings.Contains(out, failed+":update") || strings.Contains(out, "more: ") {
 		t.Errorf("a page of one holding the only dead letter is the last: it offers no next page:\n%s", out)
 	}
+	out, _, err = hookflow("", "dlq", "list", "--run", failed)
+	if err != nil || !strings.Contains(out, failed+":update") {
+		t.Errorf("dlq list --run of the failed run: %v\n%s", err, out)
+	}
+	out, _, err = hookflow("", "dlq", "list", "--run", good)
+	if err != nil || !strings.Contains(out, "(no dead letters of run "+good+")") || strings.Contains(out, failed) {
+		t.Errorf("dlq list --run of a run that succeeded: %v\n%s", err, out)
+	}
 	api.mu.Lock()
 	api.fail = false
 	api.mu.Unlock()
