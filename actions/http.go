@@ -231,7 +231,12 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		if secrets, err = h.again(ctx, p, resp, secrets); err != nil {
 			var auth *authError
 			if errors.As(err, &auth) {
-				// No token came to send the call again.
+				// No token came to send the call again. A call was sent, and refused:
+				// Redis not answering fails the attempt, not holding the step back as
+				// one that sent nothing.
+				if th := (*workflows.Throttled)(nil); errors.As(auth.err, &th) && th.Err != nil {
+					return nil, th.Err
+				}
 				return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
 			}
 			return nil, fmt.Errorf("%s %s: sending it again: %w", h.method, sent.URL, err)

@@ -207,7 +207,7 @@ func (l *limiter) admitBy(ctx context.Context, lim apiLimits, turn string) (rele
 	res, err := admitScript.Run(ctx, rdb, []string{l.rate, l.slow, l.inflight, l.turns},
 		lim.interval, lim.burst, lim.concurrency, id, lease.Milliseconds(), turn, l.turnKept.Milliseconds()).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("api %q: checking its limits in Redis: %w", l.api, err)
+		return nil, redisFailed(ctx, l.api, "checking its limits in Redis", err) // held back when Redis did not answer
 	}
 	wait, _ := res[0].(int64)
 	reason, _ := res[1].(string)
@@ -253,6 +253,9 @@ func (l *limiter) waitBy(ctx context.Context, lim apiLimits, what, whose string)
 		var th *workflows.Throttled
 		if !errors.As(err, &th) {
 			return release, err
+		}
+		if th.Err != nil {
+			return nil, th.Err // Redis did not answer: the caller's attempt fails, as it would have sent nothing
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < th.After {
 			return nil, fmt.Errorf("api %q: %s would wait %s for its %s, past the deadline of %s",

@@ -154,7 +154,7 @@ func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refu
 	for {
 		t, err := ts.load(ctx)
 		if err != nil {
-			return "", ts.errorf("reading the token kept in Redis: %w", err)
+			return "", redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 		}
 		if t.fresh(now()) && t.fetchedAfter(refused) {
 			ts.remember(t)
@@ -193,7 +193,7 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	}
 	owner, ok, err := ts.lock(ctx)
 	if err != nil {
-		return "", true, ts.errorf("taking the token lock in Redis: %w", err)
+		return "", true, redisFailed(ctx, ts.api, "OAuth2 token: taking the token lock in Redis", err)
 	}
 	if !ok {
 		return "", false, nil
@@ -204,7 +204,7 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	// Another process may have stored a token between our read and the lock.
 	t, err := ts.load(ctx)
 	if err != nil {
-		return "", true, ts.errorf("reading the token kept in Redis: %w", err)
+		return "", true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 	}
 	if t.fresh(ts.apis.now()) && t.fetchedAfter(refused) {
 		ts.remember(t)
@@ -212,7 +212,7 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	}
 	if t == nil && ts.legacyKey != "" {
 		if t, err = ts.loadKey(ctx, ts.legacyKey); err != nil {
-			return "", true, ts.errorf("reading the token kept in Redis: %w", err)
+			return "", true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 		}
 	}
 	nt, err := ts.fetchWith(ctx, client, owner, t)
@@ -230,7 +230,7 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	keep, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := ts.store(keep, owner, nt); err != nil {
-		return "", true, ts.errorf("keeping the token in Redis: %w", err)
+		return "", true, redisFailed(ctx, ts.api, "OAuth2 token: keeping the token in Redis", err)
 	}
 	return nt.Access, true, nil
 }

@@ -8,8 +8,9 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// deferred hands a step that a shared limit held back (workflows.Throttled) to the
-// queue, due when the limit allows it, as a retry is, but counting no attempt and
+// deferred hands a step that a shared limit held back (workflows.Throttled), or whose
+// api could not read that limit or its token in Redis, to the queue, due when the limit
+// allows it or soon, as a retry is, but counting no attempt and
 // recording nothing: nothing was sent, or, for a paginated step held back before a
 // later page, the pages read are kept with its job (pageStore) and recorded when the
 // step settles. It reports whether o was such an outcome.
@@ -23,6 +24,10 @@ func (p *Pool) deferred(r *runState, j *job, o outcome) bool {
 	wait := th.After
 	if step, _ := r.wf.Step(j.unit.step); step != nil {
 		wait = r.capWait(step, wait)
+	}
+	if th.Err != nil {
+		p.errLog.log(p.e.log, "a step's api could not read what it shares in Redis; the step waits, counting no attempt",
+			"run", r.id, "step", j.unit, "retry_in", wait.Round(time.Millisecond), "err", th.Err)
 	}
 	if err := p.e.q.deferJob(context.Background(), j, r.workflow, wait); err != nil {
 		p.errLog.log(p.e.log, "handing back a step its api held back failed; it runs again when its lease expires",

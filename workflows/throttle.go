@@ -7,18 +7,26 @@ import (
 
 // Throttled is the error of a step that did not start because a limit shared by every
 // process holds it back: its api's rate_limit or concurrency, or a Retry-After one of
-// its calls got. Nothing was sent (for a page of a paginated step after the first:
-// nothing more; the pages read are kept, see PageStore). The engine queues the step
-// again, due After, holding no worker meanwhile and counting no attempt.
+// its calls got; or because what its api shares in Redis (those limits, its OAuth2
+// token) could not be read, Redis not answering (Reason "redis", Err saying why).
+// Nothing was sent (for a page of a paginated step after the first: nothing more; the
+// pages read are kept, see PageStore). The engine queues the step again, due After,
+// holding no worker meanwhile and counting no attempt.
 type Throttled struct {
 	API    string
-	Reason string // "rate_limit", "concurrency" or "retry_after"
+	Reason string // "rate_limit", "concurrency", "retry_after" or "redis"
 	After  time.Duration
+	Err    error // for "redis": what reading Redis failed with
 }
 
 func (e *Throttled) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("held back for %s: %v", FormatDuration(e.After.Round(time.Millisecond)), e.Err)
+	}
 	return fmt.Sprintf("api %q: held back by its %s for %s", e.API, e.Reason, FormatDuration(e.After.Round(time.Millisecond)))
 }
+
+func (e *Throttled) Unwrap() error { return e.Err }
 
 // RetryHint: another try may pass once the wait is over.
 func (e *Throttled) RetryHint() (bool, time.Duration) { return true, e.After }

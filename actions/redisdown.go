@@ -1,0 +1,49 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// redisRetry is how long a step whose api's state in Redis could not be read waits
+// before it is tried again, give or take a quarter: about as long as a Redis Cluster
+// takes to notice a failover, with the processes that share the api not all coming
+// back at once.
+const redisRetry = time.Second
+
+// redisFailed is the error of a step's call that could not read, in Redis, what its
+// api shares with every process (doing says what: its limits, its OAuth2 token), err
+// being Redis's. When Redis did not answer (unreachable, or a failover under way),
+// nothing was sent, and the call is held back as its limits hold it
+// (workflows.Throttled, Reason "redis"): the step is queued again, counting no
+// attempt, so that an outage of Redis uses up no step's retries and fails none that
+// has none. An answer that lasts (a refusal such as NOPERM), or ctx ended, is the
+// attempt's error.
+func redisFailed(ctx context.Context, api, doing string, err error) error {
+	failed := fmt.Errorf("api %q: %s: %w", api, doing, err)
+	if ctx.Err() != nil || !redisDown(err) {
+		return failed
+	}
+	after := redisRetry*3/4 + rand.N(redisRetry/2)
+	return &workflows.Throttled{API: api, Reason: "redis", After: after, Err: failed}
+}
+
+// redisDown reports whether err, from a call to Redis, says it could not answer now:
+// no connection, no reply in time, or a reply that a failover or a restart gives.
+func redisDown(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return true // a connection refused, reset or timed out; a pool with no connection free
+	}
+	_, moved := redis.IsMovedError(err)
+	_, ask := redis.IsAskError(err)
+	return moved || ask || redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
+		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) || redis.IsMaxClientsError(err) || redis.IsNoReplicasError(err)
+}
