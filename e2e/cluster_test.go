@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,63 @@ func TestClusterPrimaryKilled(t *testing.T) {
 	t.Run("wait-replicas 0", func(t *testing.T) {
 		killPrimaryUnderLoad(t, b, dir).logLoss(t, "the killed primary")
 	})
+}
+
+// The primary of the Redis Cluster holding the relay's shard is killed under load and
+// stays down. hookflow's Redis client reloads its slot map at once on a MOVED reply,
+// which a node that is gone never gives: it reloads it every second too, so that once
+// the replica took the primary's place, the shard's webhooks are accepted again within
+// seconds, not at the client's next reload by default, a minute later. /readyz says
+// ready then: it checks that the client follows the cluster's map. Every webhook
+// answered 202 after the election is delivered (of those before, the ones the replica
+// had not received are lost without --redis-wait-replicas, which here would refuse
+// every webhook of the shard: its new primary has no replica left).
+func TestClusterPrimaryKilledStaysDown(t *testing.T) {
+	b := redistest.NewCluster(t, time.Second)
+	ctx := context.Background()
+	api := testutil.NewSink(t, time.Millisecond)
+	p := startProc(t, testutil.WriteRelay(t), b.URL, api.URL)
+	prefix := engine.ShardPrefix("relay", engine.DefaultClusterShards)
+	url := "http://" + p.public + "/hooks/relay"
+
+	stopFiring := fireUntilStopped(t, url, 5*time.Millisecond)
+	testutil.Eventually(t, 30*time.Second, "runs delivered before the kill", func() bool { return api.Total() >= 200 })
+	old, err := b.Cluster.PrimaryOf(ctx, prefix+"due")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Cluster.Kill(old)
+	promoted, err := b.Cluster.WaitPromoted(ctx, prefix+"due", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elected := time.Now()
+	t.Logf("killed the primary %s of %s; %s took its place", old, prefix, promoted)
+	// The senders go on: each 503 waits for the client's dial to the node that is gone.
+	testutil.Eventually(t, 15*time.Second, "a webhook accepted after the election", func() bool {
+		return post(t, url) == http.StatusAccepted
+	})
+	t.Logf("webhooks accepted again %s after the election", time.Since(elected).Round(100*time.Millisecond))
+	ids := stopFiring()
+	if ready := readyz(t, p); ready != http.StatusOK {
+		t.Errorf("/readyz answers %d while webhooks are accepted", ready)
+	}
+	after := fire(t, url, 200, counter())
+	if len(after) != 200 {
+		t.Errorf("after the failover, %d of 200 webhooks accepted", len(after))
+	}
+	checkAfterFailover(t, b.Client, prefix, api, ids, after, 2*64).logLoss(t, "the killed primary")
+}
+
+// readyz returns the status /readyz of p answers.
+func readyz(t *testing.T, p *proc) int {
+	t.Helper()
+	resp, err := http.Get("http://" + p.admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // killPrimaryUnderLoad starts hookflow serve on cluster b with the extra flags, kills

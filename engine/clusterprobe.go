@@ -63,7 +63,8 @@ var errNoAnswer = fmt.Errorf("did not answer within %s", nodeTimeout)
 // many primaries the map has, and why the cluster cannot serve every shard (see
 // judgeCluster).
 func (p *clusterProbe) probe(ctx context.Context) (int, error) {
-	answers := p.ask(ctx, p.candidates(ctx))
+	seeds, routes := p.candidates(ctx)
+	answers := p.ask(ctx, seeds)
 	origin, view := chooseSlotMap(answers, p.slots)
 	if origin == "" {
 		return 0, noSlotMap(answers)
@@ -79,14 +80,47 @@ func (p *clusterProbe) probe(ctx context.Context) (int, error) {
 		answers[addr] = a
 	}
 	p.keep(answers, primaries)
-	return judgeCluster(p.slots, view, answers)
+	n, err := judgeCluster(p.slots, view, answers)
+	if err == nil {
+		err = p.follow(ctx, view, routes)
+	}
+	return n, err
+}
+
+// follow checks that the Redis client sends each shard's commands to the primary the
+// cluster's slot map gives it (routes: the client's, by shard, as candidates found
+// them). One that still sends them to a node that is no longer the primary (killed,
+// its replica promoted, before the client's next reload of its slot map) has it reload
+// the map now; a shard it still sends astray after that is named: its commands fail.
+func (p *clusterProbe) follow(ctx context.Context, view []redis.ClusterSlot, routes []string) error {
+	astray := func() []string {
+		var shards []string
+		for i, slot := range p.slots {
+			if to, want := routes[i], ownerOf(view, slot); to != "" && to != want {
+				shards = append(shards, fmt.Sprintf("shard {hf:%d} to %s, not its primary %s", i, to, want))
+			}
+		}
+		return shards
+	}
+	if len(astray()) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, nodeTimeout)
+	defer cancel()
+	// ForEachMaster reloads the slot map first, where ReloadState only schedules it.
+	_ = p.cc.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil })
+	routes = p.routes(ctx)
+	if shards := astray(); len(shards) > 0 {
+		return fmt.Errorf("the Redis client has not followed the cluster's failover yet: it sends %s", strings.Join(shards, "; "))
+	}
+	return nil
 }
 
 // candidates are the nodes a probe asks for their slot map: the seed nodes hookflow
 // was given, the primaries of the map the last probe took, and the primaries the
-// Redis client sends the shards' commands to.
-func (p *clusterProbe) candidates(ctx context.Context) []string {
-	addrs := slices.Clone(p.cc.Options().Addrs)
+// Redis client sends the shards' commands to, which it returns too, by shard.
+func (p *clusterProbe) candidates(ctx context.Context) (addrs, routes []string) {
+	addrs = slices.Clone(p.cc.Options().Addrs)
 	p.mu.Lock()
 	addrs = append(addrs, p.primaries...)
 	p.mu.Unlock()
@@ -94,15 +128,29 @@ func (p *clusterProbe) candidates(ctx context.Context) []string {
 	// one that hangs: it has nodeTimeout to, like every node the probe asks.
 	ctx, cancel := context.WithTimeout(ctx, nodeTimeout)
 	defer cancel()
-	for i := range p.slots {
-		c, err := p.cc.MasterForKey(ctx, newShard(i).prefix)
-		if err != nil { // it has no slot map and could not load one: it will not for the next shard
-			break
+	routes = p.routes(ctx)
+	for _, addr := range routes {
+		if addr != "" {
+			addrs = append(addrs, addr)
 		}
-		addrs = append(addrs, c.Options().Addr)
 	}
 	slices.Sort(addrs)
-	return slices.Compact(addrs)
+	return slices.Compact(addrs), routes
+}
+
+// routes returns the address of the node the Redis client sends each shard's commands
+// to, by shard: "" for every shard from the first it has no node for (it has no slot
+// map and could not load one: it will not for the next shard).
+func (p *clusterProbe) routes(ctx context.Context) []string {
+	routes := make([]string, len(p.slots))
+	for i := range p.slots {
+		c, err := p.cc.MasterForKey(ctx, newShard(i).prefix)
+		if err != nil {
+			break
+		}
+		routes[i] = c.Options().Addr
+	}
+	return routes
 }
 
 // ask asks each node of addrs, at once, for CLUSTER SLOTS, CLUSTER INFO and CLUSTER

@@ -290,3 +290,40 @@ func TestSlotMapAddressesFromTheirOrigin(t *testing.T) {
 		}
 	}
 }
+
+// A primary killed, and not back: once its replica takes its place, a probe finds the
+// Redis client still sending the shard's commands to the dead node (the client reloads
+// its slot map at once on a MOVED reply, which a dead node never gives, and otherwise
+// only every ClusterStateReloadInterval, a minute by default), has it reload the map,
+// and says ready only then; the shard's commands reach the new primary.
+func TestProbeFollowsAFailoverToAPrimaryGone(t *testing.T) {
+	b := redistest.NewCluster(t, time.Second)
+	ctx := context.Background()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: b.Cluster.Addrs, MaxRetries: -1})
+	defer cc.Close()
+	e := New(cc, Options{Shards: b.Shards, Logger: quiet})
+	const shard = 2
+	key := newShard(shard).prefix + "probe"
+	if err := cc.Set(ctx, key, "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := b.Cluster.PrimaryOf(ctx, newShard(shard).prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Cluster.Kill(old)
+	promoted, err := b.Cluster.WaitPromoted(ctx, newShard(shard).prefix, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := cc.MasterForKey(ctx, key); err != nil || c.Options().Addr != old {
+		t.Fatalf("before the probe, the client sends shard %d to %v (%v); the test needs it still sending it to %s, killed", shard, c, err, old)
+	}
+	testutil.Eventually(t, 20*time.Second, "ready once the replica took the killed primary's place", func() bool { return e.Ping(ctx) == nil })
+	if c, err := cc.MasterForKey(ctx, key); err != nil || c.Options().Addr != promoted {
+		t.Errorf("ready, and the client sends shard %d to %v (%v), not to %s, promoted", shard, c, err, promoted)
+	}
+	if err := cc.Get(ctx, key).Err(); err != nil && err != redis.Nil {
+		t.Errorf("a command of the shard, once ready: %v", err)
+	}
+}

@@ -225,9 +225,19 @@ func openURL(ctx context.Context, url string, workers int, reachBy time.Time) (r
 		MaxRetries: opts.MaxRetries, DialerRetries: opts.DialerRetries, DialerRetryTimeout: opts.DialerRetryTimeout,
 		// A failover moves slots: a command may be redirected (MOVED) or told to wait
 		// (TRYAGAIN, CLUSTERDOWN) a few times while the cluster settles.
-		MaxRedirects: 8}
+		MaxRedirects: 8,
+		// A MOVED reply makes the client reload its slot map at once, but a primary
+		// killed, and not back, answers nothing: the client would go on dialing it
+		// until its next reload, a minute by default, long after its replica took its
+		// place. A reload is one CLUSTER SLOTS to one node.
+		ClusterStateReloadInterval: clusterReload}
 	return redis.NewClusterClient(co), engine.RedisCluster, strings.Join(addrs, ","), nil
 }
+
+// clusterReload is how often the Redis client reloads a Redis Cluster's slot map while
+// commands flow: how long after a failover ends at most it goes on sending the
+// commands of the slots that moved to a primary that is gone.
+const clusterReload = time.Second
 
 // isCluster asks the nodes of addr and seeds, all at once, whether they are nodes of
 // a Redis Cluster, and takes the first answer; it tries again until deadline while none
