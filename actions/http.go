@@ -132,6 +132,7 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 	for _, name := range []string{"query", "headers", "form"} {
 		diags = append(diags, b.CheckConst(name, name+" must be an object", workflows.Object)...)
 	}
+	diags = append(diags, b.CheckHeaders("headers")...)
 	diags = append(diags, b.CheckConst("basic_auth", "Invalid basic_auth", func(v any) error { _, _, err := credentials(v); return err })...)
 	diags = append(diags, credentialsInFile(b)...)
 	if a := b.Attr("expect"); a != nil {
@@ -521,9 +522,14 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 			return fmt.Errorf("headers: %w", err)
 		}
 		for _, name := range sortedNames(fields) {
+			// Checked here, not left to the client's transport: a dry run's sends
+			// nothing, and the dry run fails as a run would.
+			if err := workflows.HeaderNameError(name); err != nil {
+				return fmt.Errorf("headers: %w", err)
+			}
 			for i, v := range fields[name] {
-				if strings.ContainsAny(v, "\r\n") {
-					return fmt.Errorf("header %s: value holds a line break; refusing to send it", name)
+				if err := workflows.HeaderValueError(v); err != nil {
+					return fmt.Errorf("header %s: value %w; refusing to send it", name, err)
 				}
 				if i == 0 {
 					req.Header.Set(name, v)

@@ -316,6 +316,33 @@ func TestHTTPStepRefusesLineBreaksInHeaders(t *testing.T) {
 	}
 }
 
+// TestHTTPStepRefusesBadHeadersItself: a header a template gives is checked before
+// the request is sent, not left to the client's transport, so that a dry run, whose
+// transport sends nothing, fails as a run would.
+func TestHTTPStepRefusesBadHeadersItself(t *testing.T) {
+	var sent atomic.Int32
+	answers := roundTripper(func(*http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("{}"))}, nil
+	})
+	for _, tt := range []struct{ headers, want string }{
+		{`{ X = "{{ event.body.v }}" }`, "header X: value holds the control character U+0001; refusing to send it"},
+		{`"{{ event.body.h }}"`, `headers: "Bad Name:" is not a valid header name`},
+	} {
+		step := loadStep(t, &http.Client{Transport: answers}, `step "http" "a" {
+  url     = "https://x.example.com/"
+  headers = `+tt.headers+`
+}`)
+		env := &workflows.Env{Event: map[string]any{"body": map[string]any{"v": "a\x01b", "h": map[string]any{"Bad Name:": "v"}}}}
+		if _, err := call(step, env); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("headers = %s: got %v, want %q", tt.headers, err, tt.want)
+		}
+	}
+	if n := sent.Load(); n != 0 {
+		t.Errorf("%d requests were sent", n)
+	}
+}
+
 // TestHTTPStepErrorsHideTheURL checks that a bad rendered URL is reported without the
 // URL, which may carry a secret.
 func TestHTTPStepErrorsHideTheURL(t *testing.T) {
@@ -437,6 +464,10 @@ func TestHTTPStepLoadErrors(t *testing.T) {
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = \"2XX0\"\n}":                               "not a status class",
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nexpect = []\n}":                                     "The list is empty",
 		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nbasic_auth = { user = \"a\", password = \"b\" }\n}": "Unknown field \"user\"",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nheaders = { \"Bad Name:\" = \"v\" }\n}":             `"Bad Name:" is not a valid header name`,
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nheaders = { X = \"a\\nb\" }\n}":                     "The value of header X holds a line break",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nheaders = { X = \"a\\n{{ event.id }}\" }\n}":        "The value of header X holds a line break",
+		"step \"http\" \"a\" {\nurl = \"https://x.example\"\nheaders = { X = [\"a\", \"\\u0000\"] }\n}":          "The value of header X holds the control character U+0000",
 	}
 	expectLoadErrors(t, tests)
 }
@@ -672,3 +703,8 @@ workflow "w" {
 		}
 	}
 }
+
+// roundTripper is a transport that answers each request itself.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

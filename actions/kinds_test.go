@@ -115,7 +115,8 @@ func TestRespond(t *testing.T) {
 // TestRespondResponse: the answer a sync webhook sends from a respond step's output,
 // read back from the run's record as JSON.
 func TestRespondResponse(t *testing.T) {
-	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "o1", "bad": "a\r\nX-Injected: 1", "code": "202"}}}
+	env := &workflows.Env{Event: map[string]any{"body": map[string]any{"id": "o1", "bad": "a\r\nX-Injected: 1", "code": "202",
+		"headers": map[string]any{"Bad Name": "v"}}}}
 	answer := func(src string) (int, http.Header, string) {
 		t.Helper()
 		step := loadStep(t, nil, src)
@@ -163,7 +164,7 @@ func TestRespondResponse(t *testing.T) {
 	}
 	for _, src := range []string{
 		`step "respond" "r" { headers = { X-Bad = "{{ event.body.bad }}" } }`,
-		`step "respond" "r" { headers = { "{{ event.body.bad }}" = "v" } }`,
+		`step "respond" "r" { headers = "{{ event.body.headers }}" }`,
 	} {
 		if _, err := call(loadStep(t, nil, src), env); err == nil || isRetryable(err) {
 			t.Errorf("%s: %v, want a permanent failure", src, err)
@@ -177,14 +178,17 @@ func TestKindLoadErrors(t *testing.T) {
 		`step "log" "l" {}`: `The argument "message" is required`,
 		"step \"log\" \"l\" {\nmessage = \"x\"\nlevel = \"loud\"\n}": `"debug", "info", "warn" or "error"`,
 		`step "delay" "d" {}`: "delay needs duration or until",
-		"step \"delay\" \"d\" {\nduration = \"1m\"\nuntil = \"x\"\n}": "Both duration and until are set",
-		`step "delay" "d" { duration = "soon" }`:                      `"soon" is not a duration`,
-		`step "delay" "d" { until = "tomorrow" }`:                     `"tomorrow" is not an RFC 3339 time`,
-		`step "delay" "d" { duration = "400d" }`:                      "A delay step waits 365d at most, and this one would wait 400d",
-		`step "delay" "d" { duration = 31708800 }`:                    "A delay step waits 365d at most, and this one would wait 367d",
-		`step "delay" "d" { until = "2999-01-01T00:00:00Z" }`:         "A delay step waits 365d at most, and 2999-01-01T00:00:00Z is further away",
-		`step "respond" "r" { status = 700 }`:                         "A status is a whole number from 200 to 599",
-		"step \"respond\" \"r\" {\njson = {}\nbody = \"x\"\n}":        "Both json and body are set",
+		"step \"delay\" \"d\" {\nduration = \"1m\"\nuntil = \"x\"\n}":     "Both duration and until are set",
+		`step "delay" "d" { duration = "soon" }`:                          `"soon" is not a duration`,
+		`step "delay" "d" { until = "tomorrow" }`:                         `"tomorrow" is not an RFC 3339 time`,
+		`step "delay" "d" { duration = "400d" }`:                          "A delay step waits 365d at most, and this one would wait 400d",
+		`step "delay" "d" { duration = 31708800 }`:                        "A delay step waits 365d at most, and this one would wait 367d",
+		`step "delay" "d" { until = "2999-01-01T00:00:00Z" }`:             "A delay step waits 365d at most, and 2999-01-01T00:00:00Z is further away",
+		`step "respond" "r" { status = 700 }`:                             "A status is a whole number from 200 to 599",
+		"step \"respond\" \"r\" {\njson = {}\nbody = \"x\"\n}":            "Both json and body are set",
+		`step "respond" "r" { headers = { "Bad Name" = "v" } }`:           `"Bad Name" is not a valid header name`,
+		`step "respond" "r" { headers = { X = "a\nb" } }`:                 "The value of header X holds a line break",
+		`step "respond" "r" { headers = { "{{ event.body.n }}" = "v" } }`: "the {{ }} of a name is not rendered",
 	}
 	expectLoadErrors(t, tests)
 }

@@ -25,6 +25,7 @@ func respondKind() workflows.StepKind {
 			diags := b.OnlyOne("json", "body")
 			diags = append(diags, b.CheckConst("status", "Invalid status", func(v any) error { _, err := responseStatus(v); return err })...)
 			diags = append(diags, b.CheckConst("headers", "headers must be an object", workflows.Object)...)
+			diags = append(diags, b.CheckHeaders("headers")...)
 			return r, diags
 		},
 	}
@@ -60,11 +61,11 @@ func (r *Respond) do(_ context.Context, c *workflows.Call) (any, error) {
 		}
 		for k := range fields {
 			v := fields.Get(k)
-			if !validHeaderName(k) {
-				return nil, fmt.Errorf("headers: %q is not a valid header name", k)
+			if err := workflows.HeaderNameError(k); err != nil {
+				return nil, fmt.Errorf("headers: %w", err)
 			}
-			if strings.ContainsAny(v, "\r\n") {
-				return nil, fmt.Errorf("headers: %s: value holds a line break; refusing to answer with it", k)
+			if err := workflows.HeaderValueError(v); err != nil {
+				return nil, fmt.Errorf("headers: %s: value %w; refusing to answer with it", k, err)
 			}
 			headers[http.CanonicalHeaderKey(k)] = v // content-type and Content-Type are one header
 		}
@@ -133,7 +134,7 @@ func (r *Respond) Response(output any) (int, http.Header, []byte, error) {
 		for k, v := range hs {
 			name := http.CanonicalHeaderKey(k)
 			value := workflows.Text(v)
-			if framing[name] || !validHeaderName(k) || strings.ContainsAny(value, "\r\n") {
+			if framing[name] || workflows.HeaderNameError(k) != nil || workflows.HeaderValueError(value) != nil {
 				continue
 			}
 			header.Set(name, value)
@@ -156,20 +157,6 @@ func (r *Respond) Response(output any) (int, http.Header, []byte, error) {
 		}
 	}
 	return status, header, body, nil
-}
-
-// validHeaderName reports whether s is an HTTP token, as header names must be.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 var _ workflows.Responder = (*Respond)(nil)

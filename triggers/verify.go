@@ -150,6 +150,9 @@ func newHMACScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	if header == "" && !d.HasErrors() {
 		diags = append(diags, b.Attr("header").Error("Empty header", "Name the header that carries the signature, such as \"X-Signature\"."))
+	} else if err := workflows.HeaderNameError(header); err != nil && !d.HasErrors() {
+		// No request carries it: every one would be refused.
+		diags = append(diags, b.Attr("header").Error("Invalid header name", err.Error()))
 	}
 	alg, d := b.OneOf("algorithm", "sha256", "sha1", "sha256", "sha512")
 	diags = append(diags, d...)

@@ -288,6 +288,7 @@ func TestWebhookAttributeErrors(t *testing.T) {
 		hook("verify \"basic\" {\n username = \"zapier\"\n password = []\n}"):                                                    "No password",
 		hook(`verify "bearer" { tokens = ["", "long-enough-token"] }`):                                                           "A token is too short",
 		hook("verify \"hmac\" {\n secrets = [\"long-enough\"]\n header = \"\"\n}"):                                               "Empty header",
+		hook("verify \"hmac\" {\n secrets = [\"long-enough\"]\n header = \"X-Signature:\"\n}"):                                   `"X-Signature:" is not a valid header name`,
 		hook(`verify "standard" { secrets = ["whsec_"] }`):                                                                       "A secret is too short",
 		hook(`verify "standard" { secrets = ["whsec_AAAAAAAAAAA="] }`):                                                           "Invalid Standard Webhooks secret",
 		hook(`response = "later"`):                               `"async" or "sync"`,

@@ -171,6 +171,7 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 		}
 	}
 	a.Headers, d = blk.constStrings("headers")
+	d = append(d, blk.CheckHeaders("headers")...)
 	diags = append(diags, d...)
 	if w := blk.Attr("headers").CredentialInFile("Authorization", "the Authorization header",
 		fmt.Sprintf(`headers = { Authorization = "Bearer ${secret(%q)}" }`, EnvName(a.Name, "token"))); w != nil && !d.HasErrors() {
@@ -257,9 +258,20 @@ func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth
 		au.Username, au.Password = str("username"), str("password")
 	case "header":
 		au.Name, au.Value = str("name"), str("value")
-		if a := blk.Attr("name"); a != nil && !validHeaderName(au.Name) {
-			diags = append(diags, a.Error("Invalid header name", "A header name is letters, digits and - (X-Api-Key)."))
-		}
+		diags = append(diags, blk.CheckConst("name", "Invalid header name", func(v any) error {
+			s, ok := v.(string)
+			if !ok {
+				return nil // ConstString says so
+			}
+			return HeaderNameError(s)
+		})...)
+		diags = append(diags, blk.CheckConst("value", "Invalid header value", func(v any) error {
+			s, _ := v.(string)
+			if err := HeaderValueError(s); err != nil {
+				return fmt.Errorf("the header's value %w, which no request can carry", err)
+			}
+			return nil
+		})...)
 	case "oauth2":
 		o := &OAuth2{TokenURL: str("token_url"), ClientID: str("client_id"), ClientSecret: str("client_secret"),
 			Audience: str("audience"), RefreshToken: str("refresh_token")}
@@ -290,8 +302,8 @@ func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth
 	return au, diags
 }
 
-// constStrings returns an attribute that must be an object of strings fixed at load
-// time, such as headers.
+// constStrings returns an attribute that must be an object fixed at load time, such
+// as headers, with its values as text.
 func (b *Block) constStrings(name string) (map[string]string, hcl.Diagnostics) {
 	v, a, diags := b.constant(name)
 	if a == nil || diags.HasErrors() {
@@ -303,24 +315,9 @@ func (b *Block) constStrings(name string) (map[string]string, hcl.Diagnostics) {
 	}
 	out := make(map[string]string, len(m))
 	for k, x := range m {
-		if strings.ContainsAny(Text(x), "\r\n") {
-			return nil, hcl.Diagnostics{a.Error(fmt.Sprintf("Invalid %s", name), fmt.Sprintf("The value of %s holds a line break.", k))}
-		}
 		out[k] = Text(x)
 	}
 	return out, nil
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // checkBaseURL checks a base_url or, with query, a token_url: a token endpoint may be

@@ -20,7 +20,7 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 	attrs := content.Attributes
 	ev.Headers = map[string]string{}
 	if a := attrs["headers"]; a != nil {
-		h, d := testStrings(a, ctx)
+		h, d := testHeaders(a, ctx)
 		diags = append(diags, d...)
 		for k, v := range h {
 			ev.Headers[strings.ToLower(k)] = KeptHeader(k, v) // as serve keeps them

@@ -308,7 +308,7 @@ func decodeResume(b *hcl.Block, ctx *hcl.EvalContext) (*TestResume, hcl.Diagnost
 		r.ContentType = "text/plain; charset=utf-8"
 	}
 	if a := attrs["headers"]; a != nil {
-		h, d := testStrings(a, ctx)
+		h, d := testHeaders(a, ctx)
 		diags = append(diags, d...)
 		for k, v := range h {
 			r.Headers[strings.ToLower(k)] = KeptHeader(k, v) // as serve keeps them
@@ -374,7 +374,7 @@ func decodeExpect(b *hcl.Block, ctx *hcl.EvalContext) (*Expect, hcl.Diagnostics)
 			}
 		case "headers":
 			var d hcl.Diagnostics
-			e.Headers, d = testStrings(a, ctx)
+			e.Headers, d = testHeaders(a, ctx)
 			diags = append(diags, d...)
 		case "json":
 			e.JSON, e.HasJSON = v, true
@@ -479,4 +479,11 @@ func testStrings(a *hcl.Attribute, ctx *hcl.EvalContext) (map[string]string, hcl
 		out[k] = fmt.Sprint(x)
 	}
 	return out, nil
+}
+
+// testHeaders is testStrings for headers, whose names and values are checked as a
+// step's are: a test's request or answer carries none that no real one can.
+func testHeaders(a *hcl.Attribute, ctx *hcl.EvalContext) (map[string]string, hcl.Diagnostics) {
+	h, diags := testStrings(a, ctx)
+	return h, append(diags, checkHeaderStrings(h, a.Expr)...)
 }

@@ -190,6 +190,34 @@ test "t" {
 }`, []string{"order.test.hcl:5,22", `GitHub Actions' ${{ }} in a hookflow file`,
 			`A test's event, mocks and expectations are values, written as they are: nothing in them is read when the run gets there. ` +
 				`Write the value the test sends or expects in its place.`}},
+		{"a mock's header name with a colon", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    headers = { "X-Id:" = "1" }
+  }
+}`, []string{"order.test.hcl:5,17", `"X-Id:" is not a valid header name`}},
+		{"a response's header value with a line break", `
+test "t" {
+  workflow = "order"
+  mock "find_customer" {
+    responses = [{ headers = { X-Id = "1\n2" } }]
+  }
+}`, []string{"order.test.hcl:5,17", "The value of header X-Id holds a line break"}},
+		{"an event's header value with a line break", `
+test "t" {
+  workflow = "order"
+  event {
+    headers = { X-Id = "1", X-Note = "a\r\nb" }
+  }
+}`, []string{"order.test.hcl:5,38", "The value of header X-Note holds a line break"}},
+		{"an expect's header name with a space", `
+test "t" {
+  workflow = "order"
+  expect "find_customer" {
+    headers = { "X Id" = "1" }
+  }
+}`, []string{"order.test.hcl:5,17", `"X Id" is not a valid header name`}},
 		{"a duplicate test", `
 test "t" {
   workflow = "order"

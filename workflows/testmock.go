@@ -100,7 +100,7 @@ func mockResponse(attrs hcl.Attributes, ctx *hcl.EvalContext, def hcl.Range) (Mo
 	}
 	if a := attrs["headers"]; a != nil {
 		var d hcl.Diagnostics
-		r.Headers, d = testStrings(a, ctx)
+		r.Headers, d = testHeaders(a, ctx)
 		diags = append(diags, d...)
 	}
 	if attrs["json"] != nil && attrs["body"] != nil {

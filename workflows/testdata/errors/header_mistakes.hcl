@@ -1,0 +1,27 @@
+api "crm" {
+  base_url = "https://crm.example.com"
+  headers  = { "X Api" = "1", X-Note = "a\nb" }
+  auth "header" {
+    name  = "X-Key:"
+    value = "k-1\n"
+  }
+}
+
+workflow "w" {
+  trigger "webhook" {
+    path     = "/w"
+    response = "sync"
+  }
+  step "http" "h" {
+    url     = "https://x.example.com/"
+    headers = { "Bad Name:" = "v", X-Trace = "run\n{{ run.id }}", X-Id = "{{ event.body.id }}" }
+  }
+  step "http" "c" {
+    api     = "crm"
+    url     = "/c"
+    headers = { "{{ event.body.name }}" = "v" }
+  }
+  step "respond" "r" {
+    headers = { "Bad Name" = "v", X-Many = ["a", "b\r"] }
+  }
+}
