@@ -29,8 +29,9 @@ var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 func httpKind(o Options) workflows.StepKind {
 	return workflows.StepKind{
-		Name:   "http",
-		Output: []string{"status", "headers", "body"}, // and, with paginate, items, pages and next
+		Name:        "http",
+		Output:      []string{"status", "headers", "body"}, // and, with paginate, items, pages and next
+		OutputTypes: map[string]string{"status": workflows.TypeNumber},
 		Attrs: []workflows.Attr{
 			{Name: "method"},
 			{Name: "url", Required: true},

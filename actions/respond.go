@@ -17,9 +17,10 @@ import (
 // with response = "sync" answers.
 func respondKind() workflows.StepKind {
 	return workflows.StepKind{
-		Name:   "respond",
-		Output: []string{"status", "headers", "body"}, // status: the HTTP status it answers with
-		Attrs:  []workflows.Attr{{Name: "status"}, {Name: "headers"}, {Name: "json"}, {Name: "body"}},
+		Name:        "respond",
+		Output:      []string{"status", "headers", "body"}, // status: the HTTP status it answers with
+		OutputTypes: map[string]string{"status": workflows.TypeNumber},
+		Attrs:       []workflows.Attr{{Name: "status"}, {Name: "headers"}, {Name: "json"}, {Name: "body"}},
 		New: func(b *workflows.Block) (workflows.Action, hcl.Diagnostics) {
 			r := &Respond{status: b.Template("status"), headers: b.Template("headers"), json: b.Template("json"), body: b.Template("body")}
 			diags := b.OnlyOne("json", "body")

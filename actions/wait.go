@@ -25,10 +25,11 @@ type LocalResumes func(c *workflows.Call) (*workflows.Resume, bool)
 // restarts. With local, the step does not park: local answers it at once.
 func waitKind(local LocalResumes) workflows.StepKind {
 	return workflows.StepKind{
-		Name:      "wait",
-		Output:    []string{"body", "headers", "query", "timed_out"},
-		Attrs:     []workflows.Attr{{Name: "on_timeout"}},
-		Resumable: true,
+		Name:        "wait",
+		Output:      []string{"body", "headers", "query", "timed_out"},
+		OutputTypes: map[string]string{"timed_out": workflows.TypeBool},
+		Attrs:       []workflows.Attr{{Name: "on_timeout"}},
+		Resumable:   true,
 		NoRetry: "A wait step waits once, until it is resumed or its timeout passes: another attempt would wait again " +
 			"for the same answer. on_timeout says what its timeout does.",
 		Timeout:    DefaultWait,

@@ -136,7 +136,7 @@ func (l *loader) outputs(lay *layout) map[string]*stepOutput {
 			}
 			switch {
 			case body.Attributes["for_each"] != nil:
-				out[blk.Labels[1]] = &stepOutput{kind: kind.Name, forEach: true}
+				out[blk.Labels[1]] = &stepOutput{kind: kind.Name, forEach: true, types: kind.OutputTypes}
 			case kind.AnyAttrs:
 				o := &stepOutput{kind: kind.Name, set: true}
 				for name := range body.Attributes {
@@ -151,7 +151,7 @@ func (l *loader) outputs(lay *layout) map[string]*stepOutput {
 				if slices.ContainsFunc(body.Blocks, func(b *hclsyntax.Block) bool { return b.Type == "paginate" }) {
 					fields = slices.Concat(fields, pagedOutput)
 				}
-				out[blk.Labels[1]] = &stepOutput{kind: kind.Name, fields: fields}
+				out[blk.Labels[1]] = &stepOutput{kind: kind.Name, fields: fields, types: kind.OutputTypes}
 			}
 		}
 	}

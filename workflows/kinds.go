@@ -51,6 +51,11 @@ type StepKind struct {
 	// about a read of a field the output never has (steps.find.id for
 	// steps.find.body.id). Nil: the fields are not known, and reads are not checked.
 	Output []string
+	// OutputTypes gives the type of output fields whose values always have one:
+	// TypeNumber (an http step's status) or TypeBool (a wait step's timed_out). The
+	// loader warns of one compared with a string, which it never equals
+	// (steps.h.status == 'ok'), in steps.NAME.FIELD and in an item of a for_each step.
+	OutputTypes map[string]string
 	// Resumable marks the kind whose steps resume_url("NAME") may name (the wait
 	// step): such a step runs once per run, so for_each is refused.
 	Resumable bool

@@ -39,24 +39,7 @@ func (sc *scope) outcomeRefs(src string, report func(*hcl.Diagnostic, file.Locat
 		return
 	}
 	root := tree.Node
-	items := map[*ast.BinaryNode]string{} // a comparison in a predicate over a for_each step's items: the step
-	ast.Walk(&root, visitor(func(n ast.Node) {
-		b, ok := n.(*ast.BuiltinNode)
-		if !ok || len(b.Arguments) < 2 {
-			return
-		}
-		step := sc.itemsOf(b.Arguments[0])
-		if step == "" {
-			return
-		}
-		for _, a := range b.Arguments[1:] {
-			if p, ok := a.(*ast.PredicateNode); ok {
-				for _, c := range ownComparisons(p) {
-					items[c] = step
-				}
-			}
-		}
-	}))
+	items := sc.itemComparisons(root)
 	ast.Walk(&root, visitor(func(n ast.Node) {
 		c, ok := n.(*ast.BinaryNode)
 		if !ok || c.Operator != "==" && c.Operator != "!=" && c.Operator != "in" {
@@ -75,6 +58,30 @@ func (sc *scope) outcomeRefs(src string, report func(*hcl.Diagnostic, file.Locat
 			}
 		}
 	}))
+}
+
+// itemComparisons finds the comparisons in a predicate over a for_each step's items
+// (all(steps.r, .outcome == 'failed')): for each, the step.
+func (sc *scope) itemComparisons(root ast.Node) map[*ast.BinaryNode]string {
+	items := map[*ast.BinaryNode]string{}
+	ast.Walk(&root, visitor(func(n ast.Node) {
+		b, ok := n.(*ast.BuiltinNode)
+		if !ok || len(b.Arguments) < 2 {
+			return
+		}
+		step := sc.itemsOf(b.Arguments[0])
+		if step == "" {
+			return
+		}
+		for _, a := range b.Arguments[1:] {
+			if p, ok := a.(*ast.PredicateNode); ok {
+				for _, c := range ownComparisons(p) {
+					items[c] = step
+				}
+			}
+		}
+	}))
+	return items
 }
 
 // outcomeRead is a read of an outcome in an expression.

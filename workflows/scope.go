@@ -170,6 +170,7 @@ func refDiags(p *vm.Program, src string, offset int, loc location) hcl.Diagnosti
 		}
 	}))
 	sc.outcomeRefs(src, report)
+	sc.typedRefs(src, report)
 	return diags
 }
 
@@ -421,6 +422,7 @@ type stepOutput struct {
 	// forEach: the step has for_each, and its output is the list (or map) of its
 	// items' outputs; fields is empty.
 	forEach bool
+	types   map[string]string // the kind's OutputTypes: of the step's, or each item's
 }
 
 // itemsRef warns of a read of outcome or error straight off a for_each step's output:
