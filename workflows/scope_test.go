@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -325,7 +327,7 @@ func TestEachFields(t *testing.T) {
 
 // A for_each step's output is its items' outputs, each with its own outcome and
 // error: steps.r.outcome would fail at run time (a list has no fields) or read the
-// item keyed "outcome" of a map, so it is a load error that says what to write.
+// item keyed "outcome" of a map, so it gets a load warning that says what to write.
 func TestForEachOutcomeIsReadPerItem(t *testing.T) {
 	wf := func(forEach, read string) string {
 		return "workflow \"w\" {\n  step \"call\" \"r\" {\n    for_each = \"" + forEach + "\"\n    url = \"https://x/{{ each.value }}\"\n  }\n" +
@@ -364,6 +366,30 @@ func TestForEachOutcomeIsReadPerItem(t *testing.T) {
 				t.Errorf("got %s %s: %s\nwant %s saying %q", at, d.Summary, d.Detail, c.at, c.says)
 			}
 		})
+	}
+}
+
+// docs/language.md speaks of steps.r.outcome read straight off a for_each step in
+// more than one place: each says what TestForEachOutcomeIsReadPerItem finds, a
+// warning (validate passes), not an error.
+func TestDocsCallForEachOutcomeAWarning(t *testing.T) {
+	doc, err := os.ReadFile("../docs/language.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	found := 0
+	for _, sentence := range strings.Split(text, ". ") {
+		if !strings.Contains(sentence, "`steps.r.outcome`") && !strings.Contains(sentence, "`steps.reserve.outcome`") {
+			continue
+		}
+		found++
+		if !strings.Contains(sentence, "warning") || regexp.MustCompile(`\b(is|are) an error\b`).MatchString(sentence) {
+			t.Errorf("docs/language.md does not call the read a warning: %s", sentence)
+		}
+	}
+	if found < 2 {
+		t.Errorf("docs/language.md speaks of steps.r.outcome in %d places, want 2", found)
 	}
 }
 
