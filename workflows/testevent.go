@@ -56,10 +56,17 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 	if body != nil {
 		v, d := testValue(body, ctx)
 		diags = append(diags, d...)
-		if s, ok := v.(string); ok {
-			ev.Raw = s // a string is the body as sent: JSON, a form, text
-		} else if data, err := json.Marshal(v); err == nil {
-			ev.Raw = string(data)
+		switch v := v.(type) {
+		case string:
+			ev.Raw = v // a string is the body as sent: JSON, a form, text
+		case map[string]any, []any:
+			if data, err := json.Marshal(v); err == nil {
+				ev.Raw = string(data)
+			}
+		default:
+			if !d.HasErrors() {
+				diags = append(diags, scalarBody(body, v))
+			}
 		}
 	}
 	if ev.ContentType == "" {
@@ -78,6 +85,19 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 		}
 	}
 	return diags
+}
+
+// scalarBody is the error for a test event's body written as a number, a bool or
+// null: a body is an object or a list, sent as JSON, or a string, sent as it is.
+func scalarBody(body *hcl.Attribute, v any) *hcl.Diagnostic {
+	detail := fmt.Sprintf("An event's body is an object or a list, sent as JSON, or a string, sent as it is (JSON, a form, text), not %s.", typeName(v))
+	if v == nil {
+		detail += " Leave body out for an event with an empty object, {}."
+	} else {
+		data, _ := json.Marshal(v)
+		detail += fmt.Sprintf(" To send the JSON %s as the body, write it as a string: body = %q.", data, string(data))
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid event body", Detail: detail, Subject: body.Expr.Range().Ptr()}
 }
 
 // bodyFile is the name of the file that body = file("NAME") reads; "" for a body

@@ -218,6 +218,21 @@ test "t" {
     headers = { "X Id" = "1" }
   }
 }`, []string{"order.test.hcl:5,17", `"X Id" is not a valid header name`}},
+		{"an event's body as a number", `
+test "t" {
+  workflow = "order"
+  event {
+    body = 42
+  }
+}`, []string{"order.test.hcl:5,12", `An event's body is an object or a list, sent as JSON, or a string, sent as it is (JSON, a form, text), not a number.`,
+			`body = "42"`}},
+		{"an event's body as null", `
+test "t" {
+  workflow = "order"
+  event {
+    body = null
+  }
+}`, []string{"order.test.hcl:5,12", "not null. Leave body out"}},
 		{"a duplicate test", `
 test "t" {
   workflow = "order"
@@ -839,6 +854,8 @@ func TestLoadTestsEventContentType(t *testing.T) {
 		{"a form written as a string", `body = "command=%2Ftickets&user_name=ada"`, "text/plain; charset=utf-8", true},
 		{"a form said to be text", "body = \"a=1&b=2\"\n    content_type = \"text/plain\"", "text/plain", false},
 		{"text", `body = "hello there"`, "text/plain; charset=utf-8", false},
+		{"an object", `body = { id = 1 }`, "application/json", false},
+		{"a list, as some senders post", `body = [{ event = "delivered" }]`, "application/json", false},
 		{"text with an =", `body = "ok=fine"`, "text/plain; charset=utf-8", false},
 		{"a URL with a query", `body = "https://shop.example.com/orders?status=paid&page=2"`, "text/plain; charset=utf-8", false},
 		{"a path with a query", `body = "/orders?status=paid&page=2"`, "text/plain; charset=utf-8", false},
