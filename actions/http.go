@@ -523,15 +523,7 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 			return fmt.Errorf("headers: %w", err)
 		}
 		for _, name := range sortedNames(fields) {
-			// Checked here, not left to the client's transport: a dry run's sends
-			// nothing, and the dry run fails as a run would.
-			if err := workflows.HeaderNameError(name); err != nil {
-				return fmt.Errorf("headers: %w", err)
-			}
 			for i, v := range fields[name] {
-				if err := workflows.HeaderValueError(v); err != nil {
-					return fmt.Errorf("header %s: value %w; refusing to send it", name, err)
-				}
 				if i == 0 {
 					req.Header.Set(name, v)
 				} else {
@@ -540,7 +532,28 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 			}
 		}
 	}
+	if err := refusedHeaders(req.Header); err != nil {
+		return err
+	}
 	p.req, p.body = req, body
+	return nil
+}
+
+// refusedHeaders says why the client's transport would refuse to send headers h,
+// which a template, the api or its auth set; nil when it would not. It is asked here,
+// not left to the transport, so that a dry run, whose transport sends nothing, fails
+// as a run would.
+func refusedHeaders(h http.Header) error {
+	for _, name := range sortedNames(url.Values(h)) {
+		if err := workflows.HeaderNameError(name); err != nil {
+			return fmt.Errorf("headers: %w", err)
+		}
+		for _, v := range h[name] {
+			if err := workflows.HeaderValueError(v); err != nil {
+				return fmt.Errorf("header %s: value %w; refusing to send it", name, err)
+			}
+		}
+	}
 	return nil
 }
 

@@ -338,6 +338,26 @@ func TestHTTPStepRefusesBadHeadersItself(t *testing.T) {
 			t.Errorf("headers = %s: got %v, want %q", tt.headers, err, tt.want)
 		}
 	}
+	// An api's header that a stored version holds, which an older build accepted.
+	k := workflows.NewKinds()
+	Register(k, Options{Client: &http.Client{Transport: answers}})
+	set, diags := workflows.LoadWith([]workflows.Source{{Name: "w.hcl", Data: []byte(`api "crm" {
+  base_url = "https://crm.example.com"
+  headers  = { X-Note = "a\nb" }
+}
+workflow "w" {
+  step "http" "a" {
+    api = "crm"
+    url = "/a"
+  }
+}`)}}, k, workflows.Options{Stored: true})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	want := "header X-Note: value holds a line break; refusing to send it"
+	if _, err := call(set.Workflow("w").Steps[0], &workflows.Env{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("an api's header: got %v, want %q", err, want)
+	}
 	if n := sent.Load(); n != 0 {
 		t.Errorf("%d requests were sent", n)
 	}

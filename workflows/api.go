@@ -254,6 +254,13 @@ func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth
 	switch kind {
 	case "bearer":
 		au.Token = str("token")
+		diags = append(diags, blk.Mistakes(blk.CheckConst("token", "Invalid token", func(v any) error {
+			s, _ := v.(string)
+			if err := HeaderValueError(s); err != nil {
+				return fmt.Errorf("the token %w, which no Authorization header can carry", err)
+			}
+			return nil
+		}))...)
 	case "basic":
 		au.Username, au.Password = str("username"), str("password")
 	case "header":
@@ -265,13 +272,13 @@ func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth
 			}
 			return HeaderNameError(s)
 		})...)
-		diags = append(diags, blk.CheckConst("value", "Invalid header value", func(v any) error {
+		diags = append(diags, blk.Mistakes(blk.CheckConst("value", "Invalid header value", func(v any) error {
 			s, _ := v.(string)
 			if err := HeaderValueError(s); err != nil {
 				return fmt.Errorf("the header's value %w, which no request can carry", err)
 			}
 			return nil
-		})...)
+		}))...)
 	case "oauth2":
 		o := &OAuth2{TokenURL: str("token_url"), ClientID: str("client_id"), ClientSecret: str("client_secret"),
 			Audience: str("audience"), RefreshToken: str("refresh_token")}

@@ -41,7 +41,8 @@ type BlockAttr struct {
 	expr       hcl.Expression
 	// literalVars are the vars whose values are written out in the files, by name.
 	literalVars map[string]bool
-	secret      bool // the value holds what secret() read, directly or through a var
+	vars        map[string]any // the vars' values, for what a template reading only them gives
+	secret      bool           // the value holds what secret() read, directly or through a var
 }
 
 // Attr returns the named attribute, or nil when the block does not set it.

@@ -538,7 +538,7 @@ func (l *loader) attr(blk *Block, a *hcl.Attribute, ev *evaluator, sc *scope) hc
 		return diags
 	}
 	blk.attrs[a.Name] = &BlockAttr{Name: a.Name, Template: t, Range: a.Range, ValueRange: a.Expr.Range(), loc: loc,
-		expr: a.Expr, literalVars: l.literalVars, secret: marks.secret}
+		expr: a.Expr, literalVars: l.literalVars, vars: l.vars, secret: marks.secret}
 	return diags
 }
 

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/expr-lang/expr/ast"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
@@ -13,9 +14,9 @@ import (
 // A header written in a file is checked where it is written: an http step's and a
 // poll's headers, a respond step's, an api block's and its auth header, and the
 // headers of a test's events, mocks, resumes and expects. Its name is known when the
-// file loads, and is checked then, at its key; so is a value fixed then, at the value,
-// and the text a template writes around its {{ }} (X = "a\n{{ event.body.id }}" holds
-// a line break whatever the event). A value only a run knows is checked as it renders,
+// file loads, and is checked then, at its key; so is a value fixed then, at the value:
+// a constant, what a template reading only vars gives, and the text a template writes
+// around its {{ }} (X = "a\n{{ event.body.id }}" holds a line break whatever the event). A value only a run knows is checked as it renders,
 // by a dry run as by a run, with the same two functions.
 
 // HeaderNameError says why name cannot be a header's name, which is a token (RFC
@@ -54,30 +55,36 @@ var errLineBreak = errors.New("holds a line break")
 
 // CheckHeaders checks the headers an attribute writes, { Name = "value" } (a list
 // gives a name several values): every name, and every value fixed when the file
-// loads. An attribute that is not an object is left to its own check.
+// loads. An attribute that is not an object is left to its own check. The errors are
+// Mistakes: a stored version that an older build accepted warns of them, and its
+// step fails when a run reaches it, as it did there.
 func (b *Block) CheckHeaders(name string) hcl.Diagnostics {
 	a := b.attrs[name]
 	if a == nil || a.Template == nil {
 		return nil
 	}
 	fields := map[string][]string{}
-	switch t := a.Template; t.kind {
-	case constKind:
-		m, ok := t.value.(map[string]any)
-		if !ok {
+	switch t := a.Template; {
+	case t.kind == objectKind:
+		for i, k := range t.keys {
+			fields[k] = t.elems[i].fixedText(a.vars)
+		}
+	default: // a constant, or one {{ }}, whose names too are known when it renders
+		v, ok := t.Const()
+		if !ok && a.vars != nil && t.readsOnlyVars() {
+			var err error
+			v, err = t.Render(&Env{Vars: a.vars})
+			ok = err == nil
+		}
+		m, isObject := v.(map[string]any)
+		if !ok || !isObject {
 			return nil
 		}
 		for k, v := range m {
 			fields[k] = headerValues(v)
 		}
-	case objectKind:
-		for i, k := range t.keys {
-			fields[k] = t.elems[i].fixedText()
-		}
-	default:
-		return nil // one {{ }}: its names too are known when it renders
 	}
-	return headerDiags(fields, a.expr, a.ValueRange)
+	return b.Mistakes(headerDiags(fields, a.expr, a.ValueRange))
 }
 
 // headerValues are the values of a header fixed when the file loads: a list's
@@ -94,9 +101,14 @@ func headerValues(v any) []string {
 }
 
 // fixedText is what a header's value template is known to hold when the file loads:
-// a constant's values, or the text written around a string's {{ }}; nothing for a
-// value that is one {{ }}.
-func (t *Template) fixedText() []string {
+// a constant's values, what a template that reads only vars gives, or else the text
+// written around a string's {{ }}; nothing for a value that is one {{ }} of more.
+func (t *Template) fixedText(vars map[string]any) []string {
+	if t.kind != constKind && vars != nil && t.readsOnlyVars() {
+		if v, err := t.Render(&Env{Vars: vars}); err == nil {
+			return headerValues(v)
+		}
+	}
 	switch t.kind {
 	case constKind:
 		return headerValues(t.value)
@@ -111,11 +123,30 @@ func (t *Template) fixedText() []string {
 	case listKind:
 		var out []string
 		for _, e := range t.elems {
-			out = append(out, e.fixedText()...)
+			out = append(out, e.fixedText(vars)...)
 		}
 		return out
 	}
 	return nil
+}
+
+// readsOnlyVars reports whether the template's expressions read nothing a run gives:
+// no name but vars, and no function of hookflow's (resume_url), so that it renders
+// the same at load as in every run.
+func (t *Template) readsOnlyVars() bool {
+	only := true
+	for _, p := range t.programs() {
+		node := p.Node()
+		ast.Walk(&node, visitor(func(n ast.Node) {
+			switch n := n.(type) {
+			case *ast.IdentifierNode:
+				only = only && n.Value == "vars"
+			case *ast.CallNode:
+				only = false
+			}
+		}))
+	}
+	return only
 }
 
 // checkHeaderStrings checks headers read as names and values, such as a test's.

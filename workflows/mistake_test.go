@@ -84,6 +84,37 @@ workflow "c" {
 		{"a delay past the limit", `workflow "w" {
   step "delay" "d" { duration = "400d" }
 }`, "Delay too long", false},
+		{"a header with a line break", `workflow "w" {
+  step "http" "h" {
+    url     = "https://x.example.com/a"
+    headers = { X-Note = "a\nb" }
+  }
+}`, "Invalid header value", false},
+		{"a header name with a space", `workflow "w" {
+  step "respond" "r" {
+    headers = { "X Note" = "a" }
+  }
+}`, "Invalid header name", false},
+		{"an api header with a line break", `api "crm" {
+  base_url = "https://crm.example.com"
+  headers  = { X-Note = "a\nb" }
+}
+workflow "w" {
+  step "http" "h" {
+    api = "crm"
+    url = "/a"
+  }
+}`, "Invalid header value", false},
+		{"a bearer token with a line break", `api "crm" {
+  base_url = "https://crm.example.com"
+  auth "bearer" { token = "tok-123456\n" }
+}
+workflow "w" {
+  step "http" "h" {
+    api = "crm"
+    url = "/a"
+  }
+}`, "Invalid token", false},
 		{"a poll's cursor that reads the item", `workflow "w" {
   trigger "poll" {
     every  = "1m"

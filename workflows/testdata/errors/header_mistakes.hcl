@@ -7,6 +7,11 @@ api "crm" {
   }
 }
 
+vars {
+  note    = "line one\nline two"
+  headers = { "X Team" = "ops" }
+}
+
 workflow "w" {
   trigger "webhook" {
     path     = "/w"
@@ -19,7 +24,11 @@ workflow "w" {
   step "http" "c" {
     api     = "crm"
     url     = "/c"
-    headers = { "{{ event.body.name }}" = "v" }
+    headers = { "{{ event.body.name }}" = "v", X-Note = "{{ upper(vars.note) }}", X-Id = "{{ vars.note }}{{ event.body.id }}" }
+  }
+  step "http" "d" {
+    url     = "https://x.example.com/"
+    headers = "{{ vars.headers }}"
   }
   step "respond" "r" {
     headers = { "Bad Name" = "v", X-Many = ["a", "b\r"] }
