@@ -544,7 +544,17 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 // not left to the transport, so that a dry run, whose transport sends nothing, fails
 // as a run would.
 func refusedHeaders(h http.Header) error {
-	for _, name := range sortedNames(url.Values(h)) {
+	bad := false
+	for name, vs := range h { // no sorting, no allocation for the headers of every call
+		bad = bad || workflows.HeaderNameError(name) != nil
+		for _, v := range vs {
+			bad = bad || workflows.HeaderValueError(v) != nil
+		}
+	}
+	if !bad {
+		return nil
+	}
+	for _, name := range sortedNames(url.Values(h)) { // the first by name, whatever the map's order
 		if err := workflows.HeaderNameError(name); err != nil {
 			return fmt.Errorf("headers: %w", err)
 		}
