@@ -84,18 +84,20 @@ func RecordHeaders(h http.Header, r *Redactor) map[string]string {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		out[name] = ShownHeader(name, strings.Join(h[name], ", "), r)
+		out[name] = ShownHeader(name, strings.Join(h[name], ", "), r.String)
 	}
 	return out
 }
 
 // ShownHeader is what is shown of a header that a request sent: a credential header's
-// scheme only ("Basic [redacted]"), and another's value with secrets redacted by r.
-func ShownHeader(name, value string, r *Redactor) string {
+// scheme only ("Basic [redacted]"), and another's value passed through redact (which
+// hides secrets: a Redactor's String). The run history, the dry run and the tests'
+// output all show headers so.
+func ShownHeader(name, value string, redact func(string) string) string {
 	if IsCredentialName(name) {
 		return credentialShown(value)
 	}
-	return r.String(value)
+	return redact(value)
 }
 
 // credentialShown is what is shown of a credential: its scheme, when it has one.

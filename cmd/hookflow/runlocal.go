@@ -555,7 +555,8 @@ func contentTypeOf(name string) string {
 }
 
 // writeHeaders writes headers as dry runs and tests show a request's: sorted, one a
-// line after indent, credential values hidden and the others passed through redact.
+// line after indent, each as the run history shows it (workflows.ShownHeader): a
+// credential's value hidden but for its scheme, the others passed through redact.
 func writeHeaders(b *strings.Builder, h http.Header, indent string, redact func(string) string) {
 	names := make([]string, 0, len(h))
 	for name := range h {
@@ -563,11 +564,8 @@ func writeHeaders(b *strings.Builder, h http.Header, indent string, redact func(
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		value := strings.Join(h.Values(name), ", ")
-		if engine.IsCredentialHeader(name) {
-			value = "[redacted]"
-		}
-		fmt.Fprintf(b, "%s%s: %s\n", indent, name, redact(value))
+		value := workflows.ShownHeader(name, strings.Join(h.Values(name), ", "), redact)
+		fmt.Fprintf(b, "%s%s: %s\n", indent, name, value)
 	}
 }
 

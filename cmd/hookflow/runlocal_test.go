@@ -148,7 +148,7 @@ func TestRunCommand(t *testing.T) {
 		if n := len(api.seen()) - before; n != 0 {
 			t.Errorf("a dry run sent %d requests", n)
 		}
-		for _, want := range []string{"→ GET " + api.URL + "/customers/c%202", "Authorization: [redacted]",
+		for _, want := range []string{"→ GET " + api.URL + "/customers/c%202", "Authorization: Bearer [redacted]",
 			"(dry run: not sent; answered 200 {})", "2. update (http) skipped", "run succeeded"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
@@ -189,7 +189,7 @@ func TestRunCommand(t *testing.T) {
 		if err != exitError(1) {
 			t.Errorf("a dry run to loopback without --allow-net: %v\n%s", err, out)
 		}
-		for _, want := range []string{"1. lookup (http) failed", "→ GET " + api.URL + "/customers/c1?key=[redacted]", "Authorization: [redacted]",
+		for _, want := range []string{"1. lookup (http) failed", "→ GET " + api.URL + "/customers/c1?key=[redacted]", "Authorization: Bearer [redacted]",
 			"(dry run: not sent; refused, as a real run would be: refusing to connect to 127.0.0.1: loopback address",
 			"error: GET " + api.URL + "/customers/c1?key=[redacted]: refusing to connect"} {
 			if !strings.Contains(out, want) {

@@ -65,3 +65,34 @@ workflow "find" {
 		}
 	}
 }
+
+// The request of a step no mock answers shows a credential header as the step listing
+// and the run history do: its scheme, then [redacted].
+func TestWorkflowTestsUnmockedCredentialHeader(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.hcl"), `workflow "find" {
+  trigger "webhook" {
+    path = "/find"
+  }
+  step "http" "find" {
+    url     = "https://crm.example.com/customers"
+    headers = { Authorization = "Bearer token-in-the-file-123456" }
+  }
+}
+`)
+	writeFile(t, filepath.Join(dir, "wf.test.hcl"), `test "unmocked" {
+  workflow = "find"
+  event {
+    body = {}
+  }
+}
+`)
+	out, code := hookflowTest(t, dir)
+	_, unmocked, _ := strings.Cut(out, "sent a request that no mock answers:")
+	if code != exitFailed || !strings.Contains(unmocked, "Authorization: Bearer [redacted]\n") {
+		t.Errorf("exit %d; the unmocked request does not show the scheme:\n%s", code, out)
+	}
+	if strings.Contains(out, "Authorization: [redacted]") || strings.Contains(out, "token-in-the-file-123456") {
+		t.Errorf("a credential header shown otherwise than as Bearer [redacted]:\n%s", out)
+	}
+}
