@@ -380,7 +380,7 @@ func (l *loader) apiRef(blk *Block) (*API, hcl.Diagnostics) {
 	}
 	known := sortedKeys(l.apis)
 	detail := fmt.Sprintf("No api block is named %q.", name)
-	switch s := suggest(name, known); {
+	switch s := suggestName(name, known); {
 	case s != "":
 		detail += fmt.Sprintf(" Did you mean %q?", s)
 	case len(known) > 0:

@@ -67,7 +67,7 @@ func checkCalls(set *Set, declared map[string]bool, stored bool) hcl.Diagnostics
 			}
 			if !declared[sub.Calls()] && !stored {
 				detail := fmt.Sprintf("Step %q runs workflow %q, which no loaded file defines.", s.Name, sub.Calls())
-				if alt := suggest(sub.Calls(), names); alt != "" {
+				if alt := suggestName(sub.Calls(), names); alt != "" {
 					detail += fmt.Sprintf(" Did you mean %q?", alt)
 				}
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError,

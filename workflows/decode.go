@@ -598,7 +598,7 @@ func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Invalid %s name %q", what, name),
-		Detail:   "A name starts with a letter or underscore and holds only letters, digits and underscores, so that expressions can refer to it (steps.find_customer).",
+		Detail:   "A name starts with a letter or underscore and holds only ASCII letters, digits and underscores, so that expressions can refer to it (steps.find_customer).",
 		Subject:  rng.Ptr(),
 	}}
 }
@@ -614,6 +614,12 @@ func unknownKind(what, name string, known []string, rng hcl.Range) *hcl.Diagnost
 		Detail:   detail,
 		Subject:  rng.Ptr(),
 	}
+}
+
+// suggestName is suggest over the names of workflows, steps or apis: one that is not a
+// valid name (ValidName) is an error of its own, and is never offered.
+func suggestName(name string, known []string) string {
+	return suggest(name, slices.DeleteFunc(slices.Clone(known), func(k string) bool { return !ValidName(k) }))
 }
 
 // suggest returns the known name closest to name, if any is close enough to be a typo.

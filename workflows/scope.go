@@ -213,7 +213,7 @@ func (sc *scope) resumeRef(c *ast.CallNode) (*hcl.Diagnostic, file.Location) {
 	if !slices.Contains(sc.all, name.Value) {
 		summary = fmt.Sprintf("resume_url names an unknown step %q", name.Value)
 	}
-	if s := suggest(name.Value, sc.resumable); s != "" {
+	if s := suggestName(name.Value, sc.resumable); s != "" {
 		detail += fmt.Sprintf(" Did you mean %q?", s)
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail}, name.Location()
@@ -308,7 +308,7 @@ func (sc *scope) stepRef(name string) *hcl.Diagnostic {
 		}
 	}
 	detail := fmt.Sprintf("Workflow %q has no step named %q. Steps before this one: %s.", sc.workflow, name, before)
-	if s := suggest(name, sc.steps); s != "" {
+	if s := suggestName(name, sc.steps); s != "" {
 		detail = fmt.Sprintf("Workflow %q has no step named %q. Did you mean %q?", sc.workflow, name, s)
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Reference to unknown step %q", name), Detail: detail}

@@ -22,7 +22,7 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 			names = append(names, w.Name)
 		}
 		detail := fmt.Sprintf("There is no workflow %q beside this test; there are: %s.", t.Workflow, strings.Join(names, ", "))
-		if s := suggest(t.Workflow, names); s != "" {
+		if s := suggestName(t.Workflow, names); s != "" {
 			detail = fmt.Sprintf("There is no workflow %q. Did you mean %q?", t.Workflow, s)
 		}
 		rng := b.DefRange
