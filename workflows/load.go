@@ -139,6 +139,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 
 	set := &Set{byName: map[string]*Workflow{}, apis: l.apis}
 	declared := map[string]bool{} // every workflow written, whether or not it decoded
+	repeats := repeatedWorkflows(bodies, names, opts.InUse, func(file string) bool { return opts.File == "" || file == opts.File })
 	for i, content := range bodies {
 		fileEv := ev.forFile(names[i])
 		for _, b := range content.Blocks {
@@ -154,8 +155,8 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 			wf, d := l.workflow(b, fileEv)
 			l.unset.workflow = ""
 			diags = append(diags, d...)
-			if first, dup := set.byName[wf.Name]; dup {
-				diags = append(diags, duplicateDiag("workflow", wf.Name, b.LabelRanges[0], first.DefRange))
+			if kept, dup := repeats[b]; dup {
+				diags = append(diags, duplicateDiag("workflow", wf.Name, b.LabelRanges[0], kept))
 				continue
 			}
 			l.refersToVars(wf.Name, b)

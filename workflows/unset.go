@@ -41,6 +41,11 @@ type Options struct {
 	// files are the workflow's own and those with vars: a workflow step may call one
 	// they do not declare.
 	Stored bool
+	// InUse is the set in use when the files are loaded again (a reload): of two
+	// workflows of one name, the one written where InUse has it is kept, and the
+	// other, just added, is the one reported as the duplicate. Without it, the later
+	// one in file order is.
+	InUse *Set
 }
 
 // Unset is a variable that env() without a default or secret() read, and that is not

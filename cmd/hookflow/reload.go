@@ -144,7 +144,8 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 	var set *workflows.Set
 	if !diags.HasErrors() {
 		var loaded hcl.Diagnostics
-		set, loaded = workflows.Load(srcs, r.kinds)
+		// Of two workflows of one name, the one just added is the duplicate.
+		set, loaded = workflows.LoadWith(srcs, r.kinds, workflows.Options{InUse: r.set.Load()})
 		diags = append(diags, loaded...) // the reading's warnings too
 	}
 	now := time.Now().UTC()
