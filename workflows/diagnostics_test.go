@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -149,5 +150,26 @@ func TestHideWrittenCredentials(t *testing.T) {
 	workflows.HideWrittenCredentials(map[string]*hcl.File{"a.hcl": f}, all)
 	if all[0].Summary != `Bad token "[redacted]"` || all[0].Detail != `"[redacted]" is no token.` {
 		t.Errorf("hidden: %q, %q", all[0].Summary, all[0].Detail)
+	}
+}
+
+// TestSnippetEscapes: a snippet shows a byte that is not UTF-8 and a control character
+// as escapes, never as they are, with the carets under what the range points at.
+func TestSnippetEscapes(t *testing.T) {
+	const line = "  # caf\xe9 \x1b[2J\u202e bad"
+	src := []workflows.Source{{Name: "a.hcl", Data: []byte("x = 1\n" + line + "\n")}}
+	i := strings.Index(line, "bad")
+	at := &hcl.Range{Filename: "a.hcl", Start: hcl.Pos{Line: 2, Column: 13, Byte: 6 + i}, End: hcl.Pos{Line: 2, Column: 16, Byte: 6 + i + 3}}
+	var out bytes.Buffer
+	if err := workflows.WriteDiagnostics(&out, src, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Bad", Subject: at}}); err != nil {
+		t.Fatal(err)
+	}
+	const shown = `  # caf\xe9 \u001b[2J\u202e `
+	want := "     2: " + shown + "bad\n" + strings.Repeat(" ", 8+len(shown)) + "^^^\n"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("got\n%s\nwant the snippet\n%s", out.String(), want)
+	}
+	if !utf8.Valid(out.Bytes()) || strings.ContainsAny(out.String(), "\x1b\u202e") {
+		t.Errorf("the snippet holds what a terminal would act on: %q", out.String())
 	}
 }

@@ -12,8 +12,9 @@ import (
 // indents, normalized spacing. A file that does not parse is not formatted; its
 // diagnostics are returned instead.
 func Format(src []byte, filename string) ([]byte, hcl.Diagnostics) {
-	if _, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos); diags.HasErrors() {
-		return nil, syntaxDiags(diags, src, strings.HasSuffix(filename, ".test.hcl")) // as a load reports it
+	_, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags = syntaxDiags(diags, src, filename, strings.HasSuffix(filename, ".test.hcl")); diags.HasErrors() {
+		return nil, diags // as a load reports them
 	}
 	return hclwrite.Format(src), nil
 }

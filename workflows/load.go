@@ -108,7 +108,8 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 		if opts.File != "" && src.Name != opts.File && !besideFile(f, d, elsewhere) {
 			continue // only its workflows' names matter
 		}
-		diags = append(diags, syntaxDiags(d, src.Data, false)...)
+		d = syntaxDiags(d, src.Data, src.Name, false)
+		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue // a file that does not parse would only add noise below
 		}

@@ -11,11 +11,28 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// syntaxDiags are the diagnostics of a file that does not parse, as hookflow reports
-// them: a slip HCL reports many times, or in its own terms, once and in the file's.
-// test says the file is a file of tests (*.test.hcl), which holds no expression.
-func syntaxDiags(diags hcl.Diagnostics, src []byte, test bool) hcl.Diagnostics {
-	return oneUnclosedString(githubExpressions(diags, src, test), src)
+// syntaxDiags are the diagnostics of parsing src, the file named name, as hookflow
+// reports them: a slip HCL reports many times, or in its own terms, once and in the
+// file's. A file that is not UTF-8 is an error at its first byte that is not, even
+// where HCL takes it (a comment); HCL's errors from that byte on, which follow from
+// it, are left out. test says the file is a file of tests (*.test.hcl), which holds
+// no expression.
+func syntaxDiags(diags hcl.Diagnostics, src []byte, name string, test bool) hcl.Diagnostics {
+	bad := notUTF8(src, name)
+	if bad != nil {
+		var kept hcl.Diagnostics
+		for _, d := range diags {
+			if d.Subject == nil || d.Subject.Start.Byte < bad.Subject.Start.Byte {
+				kept = append(kept, d)
+			}
+		}
+		diags = kept
+	}
+	diags = oneUnclosedString(githubExpressions(diags, src, test), src)
+	if bad != nil {
+		diags = append(diags, bad)
+	}
+	return diags
 }
 
 // oneUnclosedString reports a string without its closing quote once. HCL reads on

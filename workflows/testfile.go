@@ -157,7 +157,8 @@ func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
 	first := map[string]hcl.Range{}
 	for _, src := range srcs {
 		f, d := parser.ParseHCL(src.Data, src.Name)
-		diags = append(diags, syntaxDiags(d, src.Data, true)...)
+		d = syntaxDiags(d, src.Data, src.Name, true)
+		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
 		}
