@@ -173,3 +173,44 @@ func TestSnippetEscapes(t *testing.T) {
 		t.Errorf("the snippet holds what a terminal would act on: %q", out.String())
 	}
 }
+
+// TestSnippetDisplayWidth: the carets stand under what the range points at however
+// wide on a terminal the characters before it are: two columns for an East Asian wide
+// or fullwidth character and for an emoji (with its modifiers, joiners and selector),
+// none for a combining mark, one for a tab, which prints as a space.
+func TestSnippetDisplayWidth(t *testing.T) {
+	tests := []struct {
+		name   string
+		before string // the text of the line before the range
+		width  int    // its width on a terminal
+	}{
+		{"ASCII", `  message = "hello `, 19},
+		{"CJK", `  message = "日本語 `, 13 + 6 + 1},
+		{"fullwidth", `  message = "ｆｕｌｌ `, 13 + 8 + 1},
+		{"emoji", `  message = "🎉 ✅ `, 13 + 2 + 1 + 2 + 1},
+		{"emoji with a skin tone", `  message = "👍🏽 `, 13 + 2 + 1},
+		{"emoji joined", `  message = "👨‍👩‍👧 `, 13 + 2 + 1},
+		{"emoji presentation selector", `  message = "❤️ `, 13 + 2 + 1},
+		{"flag", `  message = "🇯🇵 `, 13 + 2 + 1},
+		{"combining marks", "  message = \"e\u0301e\u0300\u0323 ", 13 + 2 + 1},
+		{"tab", "\tmessage = \"日本 ", 1 + 11 + 4 + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line := tt.before + `{{ steps.fnd.id }}"`
+			src := []workflows.Source{{Name: "a.hcl", Data: []byte("x = 1\n" + line + "\n")}}
+			i := strings.Index(line, "fnd")
+			at := &hcl.Range{Filename: "a.hcl",
+				Start: hcl.Pos{Line: 2, Column: utf8.RuneCountInString(line[:i]) + 1, Byte: 6 + i},
+				End:   hcl.Pos{Line: 2, Column: utf8.RuneCountInString(line[:i]) + 4, Byte: 6 + i + 3}}
+			var out bytes.Buffer
+			if err := workflows.WriteDiagnostics(&out, src, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Bad", Subject: at}}); err != nil {
+				t.Fatal(err)
+			}
+			want := strings.Repeat(" ", 8+tt.width+len("{{ steps.")) + "^^^\n"
+			if !strings.Contains(out.String(), "\n"+want) {
+				t.Errorf("got\n%s\nwant the carets\n%s", out.String(), want)
+			}
+		})
+	}
+}

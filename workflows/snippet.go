@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"github.com/apparentlymart/go-textseg/v15/textseg"
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/text/width"
 
 	"github.com/hookflow/hookflow/internal/shellquote"
 )
@@ -68,8 +71,9 @@ func lineOffset(line []byte, n, lineStart int, p hcl.Pos) int {
 }
 
 // shownLine is line as a snippet shows it, with the parts in hidden written as
-// [redacted], and the columns on the terminal of the range [from, to) of line: into
-// a part hidden, the range covers all of [redacted].
+// [redacted], and the columns on a terminal of the range [from, to) of line, counted
+// by the width of what is shown before it (shownChar): into a part hidden, the range
+// covers all of [redacted].
 func shownLine(line []byte, from, to int, hidden []span) (text string, start, end int) {
 	sort.Slice(hidden, func(i, j int) bool { return hidden[i].start < hidden[j].start })
 	var b strings.Builder
@@ -113,8 +117,10 @@ func shownLine(line []byte, from, to int, hidden []span) (text string, start, en
 }
 
 // shownChar is how a snippet shows the character that b starts with: the text, the
-// bytes of b it takes and its width on a terminal. A tab is a space; a byte that is
-// not UTF-8 is \xHH, and a control character (shellquote.Unsafe) \uHHHH.
+// bytes of b it takes and its width on a terminal. A character is a grapheme cluster
+// (a letter with its combining marks, an emoji with its modifiers), as wide as
+// displayWidth says. A tab is a space; a byte that is not UTF-8 is \xHH, and a control
+// character (shellquote.Unsafe) \uHHHH, as wide as written.
 func shownChar(b []byte) (string, int, int) {
 	r, size := utf8.DecodeRune(b)
 	var s string
@@ -126,7 +132,41 @@ func shownChar(b []byte) (string, int, int) {
 	case shellquote.Unsafe(r):
 		s = fmt.Sprintf(`\u%04x`, r)
 	default:
-		return string(b[:size]), size, 1
+		n, _, _ := textseg.ScanGraphemeClusters(b, true)
+		for size < n { // up to what is escaped, should the cluster hold any
+			r, more := utf8.DecodeRune(b[size:])
+			if r == '\t' || r == utf8.RuneError && more <= 1 || shellquote.Unsafe(r) {
+				break
+			}
+			size += more
+		}
+		return string(b[:size]), size, displayWidth(b[:size])
 	}
 	return s, size, len(s)
+}
+
+// displayWidth is how many columns of a terminal the grapheme cluster c takes: two
+// for a character East Asian Wide or Fullwidth (CJK, most emoji), for one followed
+// by the emoji presentation selector (U+FE0F) and for a flag; none for a combining
+// mark or a format character (a zero-width joiner) alone; else one. Ambiguous
+// characters are taken as narrow, as terminals outside East Asia show them.
+func displayWidth(c []byte) int {
+	w := 0
+	for _, r := range string(c) {
+		switch {
+		case r == '\ufe0f':
+			return 2
+		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		case r >= 0x1f1e6 && r <= 0x1f1ff: // regional indicators, a pair of which is a flag
+			w = 2
+		default:
+			switch width.LookupRune(r).Kind() {
+			case width.EastAsianWide, width.EastAsianFullwidth:
+				w = 2
+			default:
+				w = max(w, 1)
+			}
+		}
+	}
+	return w
 }
