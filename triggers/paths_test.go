@@ -10,7 +10,8 @@ import (
 )
 
 // A path that is not in its clean form, or that holds a control character or bytes
-// that are not UTF-8, is answered 400 with the reason, and starts nothing; a clean one,
+// that are not UTF-8, or a slash written as an escape (%2F) or a backslash (\ or %5C),
+// is answered 400 with the reason, and starts nothing; a clean one,
 // with or without a trailing slash, is taken. The request lines are written as they
 // are, as Go's client would not send some of them.
 func TestMalformedPathsAreRefused(t *testing.T) {
@@ -48,7 +49,18 @@ workflow "bearer" {
 		{"/hooks/open/a%7Fb", http.StatusBadRequest, "holds a control character"},
 		{"/hooks/open/%C2%85", http.StatusBadRequest, "holds a control character"},
 		{"/hooks/open/%FF", http.StatusBadRequest, "is not valid UTF-8"},
+		{"/hooks/open/a%252Fb", http.StatusAccepted, ""}, // a %, then 2F
 		{"/hooks/open/caf%C3%A9", http.StatusAccepted, ""},
+		// A slash or backslash written as an escape is no separator to hookflow, but
+		// may be to a proxy in front: refused, whole or in a parameter.
+		{"/hooks/open%2Fabc", http.StatusBadRequest, `encoded slash (%2F)`},
+		{"/hooks/open%2fabc", http.StatusBadRequest, `encoded slash (%2f)`},
+		{"/hooks/open/a%2Fb", http.StatusBadRequest, `"/hooks/open/a%2Fb" holds an encoded slash`},
+		{"/hooks/open/%2F", http.StatusBadRequest, "encoded slash"},
+		{"/hooks%2Fbearer", http.StatusBadRequest, "encoded slash"},
+		{"/hooks/open/a%5Cb", http.StatusBadRequest, `"/hooks/open/a%5Cb" holds a backslash`},
+		{"/hooks/open/a%5cb", http.StatusBadRequest, "holds a backslash"},
+		{`/hooks/open/a\b`, http.StatusBadRequest, "holds a backslash"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			status, raw := testutil.RawRequest(t, addr, http.MethodPost, tc.path)
@@ -60,8 +72,8 @@ workflow "bearer" {
 			}
 		})
 	}
-	if n := len(starter.events["open"]) + len(starter.events["bearer"]); n != 4 {
-		t.Errorf("%d runs started, want 4", n)
+	if n := len(starter.events["open"]) + len(starter.events["bearer"]); n != 5 {
+		t.Errorf("%d runs started, want 5", n)
 	}
 	if got := starter.events["open"][len(starter.events["open"])-1].Params["id"]; got != "café" {
 		t.Errorf("the last parameter is %q, want café", got)

@@ -117,12 +117,22 @@ func (r *router) match(path string) (*endpoint, map[string]string) {
 // pathProblem says what makes a request's path one that no webhook is sent to, or ""
 // when nothing does: a path that is not in its clean form (an empty segment, a . or ..
 // segment; a trailing slash is fine), which a sender that means a webhook does not
-// send, and a control character or bytes that are not UTF-8, which no parameter of an
-// event may hold. A path is refused for these rather than taken for its clean form, or
-// redirected to it, so that its sender learns what is wrong with it.
-func pathProblem(p string) string {
+// send; a slash written as an escape (%2F), or a backslash (\ or %5C), which a proxy in
+// front may take for a separator where hookflow does not, so that the two would route
+// different paths; and a control character or bytes that are not UTF-8, which no
+// parameter of an event may hold. A path is refused for these rather than taken for its
+// clean form, or redirected to it, so that its sender learns what is wrong with it. p is
+// the path decoded, escaped the path as it came (URL.EscapedPath).
+func pathProblem(p, escaped string) string {
 	if p == "" || p[0] != '/' {
 		return ""
+	}
+	if i := strings.Index(strings.ToUpper(escaped), "%2F"); i >= 0 {
+		return fmt.Sprintf("the path %q holds an encoded slash (%s), which is not a separator to hookflow but may be to a proxy; send a / or name another path",
+			escaped, escaped[i:i+3])
+	}
+	if strings.Contains(p, `\`) {
+		return fmt.Sprintf("the path %q holds a backslash (\\ or %%5C), which some servers and proxies take for a /; name another path", escaped)
 	}
 	clean := path.Clean(p)
 	if strings.HasSuffix(p, "/") && clean != "/" {

@@ -110,9 +110,10 @@ func (h *Webhooks) refuse(w http.ResponseWriter, why reason, status int, msg str
 }
 
 // ServeHTTP handles one webhook request. The path must start with /hooks, and be
-// sent as it came: a path that is not clean is refused, not taken for its clean form.
+// sent as it came: a path that is not clean is refused, not taken for its clean form,
+// and so is one with a slash written as %2F, which is not taken for a separator.
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	query, problem := url.Values(nil), pathProblem(r.URL.Path)
+	query, problem := url.Values(nil), pathProblem(r.URL.Path, r.URL.EscapedPath())
 	if problem == "" {
 		query, problem = parseQuery(r.URL.RawQuery)
 	}

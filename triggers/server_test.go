@@ -490,6 +490,7 @@ func TestWebhookLoadErrors(t *testing.T) {
 		`path = "/a?b=1"`:                  "holds a query",
 		`path = "/"`:                       "must name something below /hooks",
 		`path = "/a//b"`:                   "empty segment",
+		`path = "/a\\b"`:                   "holds a backslash",
 		`path = "/a/{b-c}"`:                "not a valid parameter name",
 		`path = "/a/{b}/{b}"`:              "names {b} twice",
 		`path = "/a/x{b}"`:                 "must be a whole segment",

@@ -268,6 +268,9 @@ func parsePath(p string) ([]string, error) {
 	if strings.ContainsAny(p, "?#") {
 		return nil, fmt.Errorf("%q holds a query or fragment; a path is only the part before ?", p)
 	}
+	if strings.Contains(p, `\`) {
+		return nil, fmt.Errorf("%q holds a backslash, which some servers and proxies take for a /: the listener refuses every request for it", p)
+	}
 	trimmed := strings.Trim(p, "/")
 	if trimmed == "" {
 		return nil, fmt.Errorf("the path must name something below /hooks, such as \"/stripe\"")
