@@ -88,9 +88,12 @@ func (w waitRef) token(key []byte) string {
 // errBadToken is a token that was not made with the key: it names no wait.
 var errBadToken = errors.New("not a resume token")
 
-// parseToken checks a token's signature and reads the wait it names.
+// parseToken checks a token's signature and reads the wait it names. Its parts are
+// decoded strictly, so that a token has one spelling: the last character of a part
+// may carry bits that decoding drops (a signature's carries 4), which must be zero, as
+// token writes them.
 func parseToken(key []byte, token string) (waitRef, error) {
-	enc := base64.RawURLEncoding
+	enc := base64.RawURLEncoding.Strict()
 	p, m, ok := strings.Cut(token, ".")
 	payload, err1 := enc.DecodeString(p)
 	mac, err2 := enc.DecodeString(m)

@@ -100,3 +100,58 @@ func TestRedactResumeTokens(t *testing.T) {
 		}
 	}
 }
+
+// A token has one spelling: the bits its parts' last characters carry past their bytes
+// (a signature's 16 bytes leave 4) are zero, and a token with any of them set names no
+// wait, though it decodes to the same bytes.
+func TestResumeTokenIsCanonical(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for _, c := range []struct {
+		ref    waitRef
+		spares int // the spare bits of its payload's last character
+	}{
+		{waitRef{workflow: "refund", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"}, 0},         // 42 bytes
+		{waitRef{workflow: "refunds", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"}, 4},        // 43 bytes
+		{waitRef{workflow: "refund_request", run: "01JABCDEFGHJKMNPQRSTVWXYZ0", step: "approval"}, 2}, // 50 bytes
+	} {
+		ref := c.ref
+		token := ref.token(key)
+		if got, err := parseToken(key, token); err != nil || got != ref {
+			t.Fatalf("%s: %+v, %v", token, got, err)
+		}
+		payload, sig, _ := strings.Cut(token, ".")
+		// Every other last character that decodes to the same bytes.
+		respell := func(part string) []string {
+			var out []string
+			want, _ := base64.RawURLEncoding.DecodeString(part)
+			for _, ch := range chars {
+				other := part[:len(part)-1] + string(ch)
+				if other == part {
+					continue
+				}
+				if got, err := base64.RawURLEncoding.DecodeString(other); err == nil && string(got) == string(want) {
+					out = append(out, other)
+				}
+			}
+			return out
+		}
+		others := respell(sig)
+		if len(others) != 15 {
+			t.Fatalf("%d other spellings of a signature, want 15", len(others))
+		}
+		for _, other := range others {
+			if _, err := parseToken(key, payload+"."+other); err == nil {
+				t.Errorf("%s.%s, another spelling of %s, names a wait", payload, other, token)
+			}
+		}
+		if n := len(respell(payload)); n != 1<<c.spares-1 {
+			t.Fatalf("%d other spellings of the payload %s, want %d", n, payload, 1<<c.spares-1)
+		}
+		for _, other := range respell(payload) {
+			if _, err := parseToken(key, other+"."+sig); err == nil {
+				t.Errorf("%s.%s, another spelling of %s, names a wait", other, sig, token)
+			}
+		}
+	}
+}
