@@ -187,11 +187,9 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if hook.verify != nil {
 		if err := hook.verify.verify(r.Header, raw, h.now()); err != nil {
-			if ok, suppressed := h.forgedLog.allow(); ok {
-				// A path may hold a secret of the workflow (path = "/in/${secret(…)}").
-				h.log.Warn("webhook refused", "path", routes[0].wf.Secrets.String(r.URL.Path), "reason", err, "remote", r.RemoteAddr,
-					"suppressed", suppressed)
-			}
+			// A path may hold a secret of the workflow (path = "/in/${secret(…)}").
+			h.forgedLog.log(h.log, slog.LevelWarn, "webhook refused", "path", routes[0].wf.Secrets.String(r.URL.Path), "reason", err,
+				"remote", r.RemoteAddr)
 			switch hook.preset {
 			case "basic": // a 401 names the scheme it asks for (RFC 9110, 11.6.1)
 				w.Header().Set("WWW-Authenticate", `Basic realm="hookflow", charset="UTF-8"`)
@@ -343,10 +341,8 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 			}
 		}
 		if err != nil {
-			if ok, suppressed := h.queueLog.allow(); ok {
-				h.log.Error("cannot queue run; answering 503 (logged once a second at most)", "workflow", rt.wf.Name, "event", ev.ID, "err", err,
-					"suppressed", suppressed)
-			}
+			h.queueLog.log(h.log, slog.LevelError, "cannot queue run; answering 503 (logged once a second at most)", "workflow", rt.wf.Name,
+				"event", ev.ID, "err", err)
 			w.Header().Set("Retry-After", "5")
 			why, text := startRefusal(err)
 			h.refuse(w, why, http.StatusServiceUnavailable, text)
