@@ -32,6 +32,10 @@ const runTimedOutMark = "run timeout"
 // ErrResumed is returned for a wait step resumed already.
 var ErrResumed = errors.New("the wait was resumed already")
 
+// ErrBadToken is returned for a resume token not made with the key: a guess, or a
+// link damaged, cut short or redacted. It is an ErrNotFound, as it names no wait.
+var ErrBadToken = fmt.Errorf("%w: not a resume token", ErrNotFound)
+
 // WaitOverError is returned for a resume of a wait step that timed out, or that ended
 // otherwise (the run was replayed past it). It is an ErrNotFound: a resume URL answers
 // it as one, the link having expired.
@@ -192,8 +196,9 @@ func (e *Engine) Resume(ctx context.Context, id, step string, res *workflows.Res
 	return e.resume1(ctx, waitRef{workflow: wf.Name, run: id, step: s.Name}, res)
 }
 
-// ResumeToken resumes the wait step a resume URL's token names. It reports ErrNotFound
-// for a token that names no wait, and otherwise as Resume does.
+// ResumeToken resumes the wait step a resume URL's token names. It reports ErrBadToken
+// for a token not made with the key, ErrNotFound for one that names no wait, and
+// otherwise as Resume does.
 func (e *Engine) ResumeToken(ctx context.Context, token string, res *workflows.Resume) (*Resumed, error) {
 	w, err := e.waitOf(ctx, token)
 	if err != nil {
@@ -265,7 +270,7 @@ func pastDeadline(timeout, created, replayed any) bool {
 	return !time.Now().Before(from.Add(time.Duration(t) * time.Millisecond))
 }
 
-// waitOf reads the wait a token names; ErrNotFound for a token not made with the key.
+// waitOf reads the wait a token names; ErrBadToken for a token not made with the key.
 func (e *Engine) waitOf(ctx context.Context, token string) (waitRef, error) {
 	key, err := e.resumeKey(ctx)
 	if err != nil {
@@ -273,7 +278,7 @@ func (e *Engine) waitOf(ctx context.Context, token string) (waitRef, error) {
 	}
 	w, err := parseToken(key, token)
 	if err != nil {
-		return waitRef{}, ErrNotFound
+		return waitRef{}, ErrBadToken
 	}
 	return w, nil
 }
@@ -286,9 +291,9 @@ type WaitInfo struct {
 	Status   RunStatus // the run's
 }
 
-// Wait reads the wait a resume URL's token names, as Resume would find it: ErrNotFound
-// for a token that names no wait or one that is over, ErrResumed for one resumed
-// already. It changes nothing.
+// Wait reads the wait a resume URL's token names, as Resume would find it: ErrBadToken
+// for a token not made with the key, ErrNotFound for one that names no wait or one that
+// is over, ErrResumed for one resumed already. It changes nothing.
 func (e *Engine) Wait(ctx context.Context, token string) (*WaitInfo, error) {
 	w, err := e.waitOf(ctx, token)
 	if err != nil {

@@ -140,6 +140,17 @@ func TestWaitResumed(t *testing.T) {
 		if _, err := e.Wait(ctx, token); err != nil {
 			t.Fatalf("the wait of a good token: %v", err)
 		}
+		// A token not made with the key is told apart from one whose wait is over, and
+		// is not found all the same.
+		payload, _, _ := strings.Cut(token, ".")
+		for _, bad := range []string{payload + ".AAAAAAAAAAAAAAAAAAAAAA", payload + ".[redacted]", "guess"} {
+			if _, err := e.Wait(ctx, bad); !errors.Is(err, ErrBadToken) || !errors.Is(err, ErrNotFound) {
+				t.Errorf("the wait of %q: %v, want ErrBadToken, an ErrNotFound", bad, err)
+			}
+			if _, err := e.ResumeToken(ctx, bad, resumeRequest(t, `{}`)); !errors.Is(err, ErrBadToken) {
+				t.Errorf("resuming %q: %v, want ErrBadToken", bad, err)
+			}
+		}
 		got, err := e.ResumeToken(ctx, token, resumeRequest(t, `{"approved": true}`))
 		if err != nil || !got.Waiting || got.RunID != id || got.Step != "approval" {
 			t.Fatalf("resume: %+v %v", got, err)

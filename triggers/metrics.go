@@ -4,8 +4,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics count the events the triggers receive, and the webhook requests refused. A
-// nil *Metrics counts nothing.
+// Metrics count the events the triggers receive, and the webhook and resume requests
+// refused. A nil *Metrics counts nothing.
 //
 // Labels hold workflow names from the files and small fixed sets: never a request's
 // path, headers or body, which a sender chooses and which may carry secrets.
@@ -15,6 +15,7 @@ type Metrics struct {
 	duplicate *prometheus.CounterVec // workflow
 	pollFails *prometheus.CounterVec // workflow
 	rejected  [numReasons]prometheus.Counter
+	resumes   [numResumeReasons]prometheus.Counter // refused
 }
 
 // NewMetrics registers the triggers' metrics with reg; a nil reg gives nil: no metrics.
@@ -42,7 +43,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for r := range numReasons {
 		m.rejected[r] = rejected.WithLabelValues(reasonNames[r]) // every reason shows, from 0
 	}
-	reg.MustRegister(m.received, m.filtered, m.duplicate, m.pollFails, rejected)
+	resumes := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_resumes_refused_total",
+		Help: "Requests for resume URLs answered 4xx or 5xx, by reason: bad_token counts the tokens hookflow did not sign (guesses, links damaged or redacted). Nothing was resumed."},
+		[]string{"reason"})
+	for r := range numResumeReasons {
+		m.resumes[r] = resumes.WithLabelValues(resumeReasonNames[r])
+	}
+	reg.MustRegister(m.received, m.filtered, m.duplicate, m.pollFails, rejected, resumes)
 	return m
 }
 
@@ -62,6 +69,12 @@ func (m *Metrics) pollFailed(workflow string) {
 func (m *Metrics) reject(r reason) {
 	if m != nil {
 		m.rejected[r].Inc()
+	}
+}
+
+func (m *Metrics) refuseResume(r resumeReason) {
+	if m != nil {
+		m.resumes[r].Inc()
 	}
 }
 
@@ -121,7 +134,29 @@ const (
 var reasonNames = [numReasons]string{"not_found", "method_not_allowed", "rate_limited", "too_large", "read_error",
 	"bad_signature", "unsupported_type", "bad_body", "busy", "unavailable", "shutting_down", "overloaded", "bad_path"}
 
-// Option configures NewWebhooks and NewScheduler.
+// resumeReason is why a request for a resume URL was refused: the reason label of
+// hookflow_resumes_refused_total.
+type resumeReason uint8
+
+const (
+	resumeBadToken         resumeReason = iota // the token is not one hookflow signed: a guess, or a link damaged or redacted
+	resumeNotFound                             // the token's wait is over: it timed out, or its run ended or expired
+	resumeResumed                              // the wait was resumed already
+	resumeMethodNotAllowed                     // neither GET, HEAD nor POST
+	resumeTooLarge                             // the body is over the limit
+	resumeReadError                            // the body could not be read
+	resumeUnsupportedType                      // the body is not text, or is compressed
+	resumeBadBody                              // the body does not parse as its content type says
+	resumeBadQuery                             // the query string does not parse
+	resumeUnavailable                          // Redis failed or did not answer
+	resumeShuttingDown                         // the process is stopping
+	numResumeReasons
+)
+
+var resumeReasonNames = [numResumeReasons]string{"bad_token", "not_found", "resumed", "method_not_allowed", "too_large",
+	"read_error", "unsupported_type", "bad_body", "bad_query", "unavailable", "shutting_down"}
+
+// Option configures NewWebhooks, NewResumes and NewScheduler.
 type Option func(*options)
 
 type options struct {

@@ -39,6 +39,10 @@ var (
 	ErrNoWait = errors.New("no wait at this address: the link is unknown or has expired")
 	// ErrWaitResumed is a wait resumed already.
 	ErrWaitResumed = errors.New("this wait was resumed already")
+	// ErrBadToken is a token hookflow did not sign: a guess, or a link damaged, cut
+	// short or redacted. It is an ErrNoWait, and answered as one; it is counted and
+	// logged apart.
+	ErrBadToken = fmt.Errorf("%w (not a resume token)", ErrNoWait)
 )
 
 // Resumes serves the resume URLs of wait steps under ResumePrefix on the public
@@ -46,24 +50,32 @@ var (
 // POSTs, so that a link opened in a chat (or fetched for its preview) resumes nothing;
 // POST resumes the wait with its body, headers and query.
 type Resumes struct {
-	resumer Resumer
-	log     *slog.Logger
-	maxBody int64
+	resumer  Resumer
+	log      *slog.Logger
+	maxBody  int64
+	metrics  *Metrics    // nil: none
+	guessLog logThrottle // of the tokens not signed by hookflow
 }
 
 // ResumePrefix is the path resume URLs are served under.
 const ResumePrefix = "/resume/"
 
 // NewResumes serves the resume URLs of resumer's waits. A body larger than a webhook's
-// default limit is refused.
-func NewResumes(resumer Resumer, log *slog.Logger) *Resumes {
-	return &Resumes{resumer: resumer, log: log, maxBody: DefaultMaxBody}
+// default limit is refused. WithMetrics counts the requests refused.
+func NewResumes(resumer Resumer, log *slog.Logger, opts ...Option) *Resumes {
+	return &Resumes{resumer: resumer, log: log, maxBody: DefaultMaxBody, metrics: newOptions(opts).metrics}
+}
+
+// RefusedWhileShuttingDown counts a resume that the server refused because the process
+// is stopping: it answers those before they reach Resumes.
+func (h *Resumes) RefusedWhileShuttingDown() {
+	h.metrics.refuseResume(resumeShuttingDown)
 }
 
 func (h *Resumes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.URL.Path, ResumePrefix)
 	if !ok || token == "" || strings.Contains(token, "/") {
-		h.fail(w, r, http.StatusNotFound, ErrNoWait.Error())
+		h.failWith(w, r, ErrBadToken)
 		return
 	}
 	// The token is the credential: it stays out of the pages others load, and of
@@ -78,7 +90,7 @@ func (h *Resumes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.resume(w, r, token)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
-		h.fail(w, r, http.StatusMethodNotAllowed, r.Method+" does not resume a wait: POST does")
+		h.fail(w, r, resumeMethodNotAllowed, http.StatusMethodNotAllowed, r.Method+" does not resume a wait: POST does")
 	}
 }
 
@@ -127,36 +139,37 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 	// is, rather than parsed as if it were plain and refused as malformed.
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		w.Header().Set("Accept-Encoding", "identity")
-		h.fail(w, r, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %s is not accepted: send the body uncompressed", ce))
+		h.fail(w, r, resumeUnsupportedType, http.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Encoding %s is not accepted: send the body uncompressed", ce))
 		return
 	}
 	if r.ContentLength > h.maxBody {
 		w.Header().Set("Connection", "close")
-		h.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", h.maxBody))
+		h.fail(w, r, resumeTooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", h.maxBody))
 		return
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
+			h.fail(w, r, resumeTooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
 			return
 		}
-		h.fail(w, r, http.StatusBadRequest, "reading body: "+err.Error())
+		h.fail(w, r, resumeReadError, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
 	query, problem := parseQuery(r.URL.RawQuery)
 	if problem != "" {
-		h.fail(w, r, http.StatusBadRequest, problem)
+		h.fail(w, r, resumeBadQuery, http.StatusBadRequest, problem)
 		return
 	}
 	res, err := workflows.NewResume(r.Header.Get("Content-Type"), raw, r.Header, query)
 	switch {
 	case errors.Is(err, workflows.ErrNotText):
-		h.fail(w, r, http.StatusUnsupportedMediaType, err.Error())
+		h.fail(w, r, resumeUnsupportedType, http.StatusUnsupportedMediaType, err.Error())
 		return
 	case err != nil:
-		h.fail(w, r, http.StatusBadRequest, err.Error())
+		h.fail(w, r, resumeBadBody, http.StatusBadRequest, err.Error())
 		return
 	}
 	wait, err := h.resumer.Resume(r.Context(), token, res)
@@ -171,22 +184,30 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"status": "resumed", "run_id": wait.RunID, "step": wait.Step})
 }
 
-// failWith answers a Resumer's error.
+// failWith answers a Resumer's error. A token hookflow did not sign is answered as
+// one whose wait is over, and logged (once a second at most: a flood of guesses would
+// write a line for each), without the token, which may be a real one damaged.
 func (h *Resumes) failWith(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, ErrBadToken):
+		h.guessLog.log(h.log, slog.LevelWarn, "resume refused", "reason", "not a resume token", "method", r.Method,
+			"remote", r.RemoteAddr)
+		h.fail(w, r, resumeBadToken, http.StatusNotFound, ErrNoWait.Error())
 	case errors.Is(err, ErrNoWait):
-		h.fail(w, r, http.StatusNotFound, ErrNoWait.Error())
+		h.fail(w, r, resumeNotFound, http.StatusNotFound, ErrNoWait.Error())
 	case errors.Is(err, ErrWaitResumed):
-		h.fail(w, r, http.StatusConflict, ErrWaitResumed.Error())
+		h.fail(w, r, resumeResumed, http.StatusConflict, ErrWaitResumed.Error())
 	default:
 		h.log.Error("resuming a wait failed", "err", err)
 		w.Header().Set("Retry-After", "5")
-		h.fail(w, r, http.StatusServiceUnavailable, "cannot resume right now; retry later")
+		h.fail(w, r, resumeUnavailable, http.StatusServiceUnavailable, "cannot resume right now; retry later")
 	}
 }
 
-// fail answers an error as a page to a browser, as JSON to anything else.
-func (h *Resumes) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+// fail answers an error as a page to a browser, as JSON to anything else, and counts
+// it.
+func (h *Resumes) fail(w http.ResponseWriter, r *http.Request, why resumeReason, status int, msg string) {
+	h.metrics.refuseResume(why)
 	if wantsHTML(r) {
 		writePage(w, status, pageData{Title: http.StatusText(status), Message: msg})
 		return

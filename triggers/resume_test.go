@@ -13,7 +13,8 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// fakeResumer holds one wait, "good", resumed once; "gone" is a wait that expired.
+// fakeResumer holds one wait, "good", resumed once; "gone" is a wait that expired, and
+// any other token one hookflow did not sign.
 type fakeResumer struct {
 	mu      sync.Mutex
 	resumed *workflows.Resume
@@ -23,8 +24,10 @@ func (f *fakeResumer) Waiting(_ context.Context, token string) (*Wait, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
-	case token != "good":
+	case token == "gone":
 		return nil, ErrNoWait
+	case token != "good":
+		return nil, ErrBadToken
 	case f.resumed != nil:
 		return nil, ErrWaitResumed
 	}

@@ -62,8 +62,9 @@ func hasLines(t *testing.T, get func() string, lines ...string) {
 }
 
 // GET /metrics on the admin address shows every family, with the counts of what
-// happened: a webhook run, a run started by hand, a request to an unknown path, and
-// one refused while shutting down.
+// happened: a webhook run, a run started by hand, a request to an unknown path, a
+// resume URL whose token hookflow did not sign, and a webhook and a resume refused
+// while shutting down.
 func TestMetricsAfterAWebhookRun(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "relay.hcl"), deliverSrc(newDiscard(t).URL))
@@ -87,9 +88,16 @@ func TestMetricsAfterAWebhookRun(t *testing.T) {
 	if status, _ := postJSON(t, "http://"+r.s.publicAddr+"/hooks/nope", `{}`); status != http.StatusNotFound {
 		t.Fatalf("unknown path: %d", status)
 	}
+	forged := "http://" + r.s.publicAddr + "/resume/cmVsYXkKMDFKQUJDREVGR0hKS01OUFFSU1RWV1hZWjAKYXBwcm92YWw.HMqprD8rwFl2_fw6HIatJA"
+	if status, _ := postJSON(t, forged, `{}`); status != http.StatusNotFound {
+		t.Fatalf("a resume URL with a forged token: %d", status)
+	}
 	r.s.draining.Store(true)
 	if status, _ := postJSON(t, "http://"+r.s.publicAddr+"/hooks/relay", `{}`); status != http.StatusServiceUnavailable {
 		t.Fatalf("while shutting down: %d", status)
+	}
+	if status, _ := postJSON(t, forged, `{}`); status != http.StatusServiceUnavailable {
+		t.Fatalf("a resume while shutting down: %d", status)
 	}
 
 	hasLines(t, func() string { return r.metrics(t) },
@@ -100,6 +108,9 @@ func TestMetricsAfterAWebhookRun(t *testing.T) {
 		`hookflow_events_rejected_total{reason="not_found"} 1`,
 		`hookflow_events_rejected_total{reason="shutting_down"} 1`,
 		`hookflow_events_rejected_total{reason="bad_signature"} 0`,
+		`hookflow_resumes_refused_total{reason="bad_token"} 1`,
+		`hookflow_resumes_refused_total{reason="shutting_down"} 1`,
+		`hookflow_resumes_refused_total{reason="not_found"} 0`,
 		`hookflow_runs_started_total{trigger="webhook",workflow="relay"} 1`,
 		`hookflow_runs_started_total{trigger="manual",workflow="relay"} 1`,
 		`hookflow_runs_finished_total{status="succeeded",workflow="relay"} 2`,

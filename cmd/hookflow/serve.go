@@ -396,7 +396,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 
 	// Webhooks and resume URLs are served ahead of mux, by webhooksFirst.
 	hooks := s.unlessDraining(s.hooks)
-	resumes := s.resumesUnlessDraining(triggers.NewResumes(resumer{rt.engine}, log))
+	resumes := s.resumesUnlessDraining(triggers.NewResumes(resumer{rt.engine}, log, triggers.WithMetrics(events)))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -526,9 +526,10 @@ func apiFirst(api, mux http.Handler) http.Handler {
 
 // resumesUnlessDraining answers 503 with Retry-After to resumes that come once
 // shutdown began, as unlessDraining does to webhooks.
-func (s *server) resumesUnlessDraining(h http.Handler) http.Handler {
+func (s *server) resumesUnlessDraining(h *triggers.Resumes) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() || !s.intake.enter() {
+			h.RefusedWhileShuttingDown()
 			w.Header().Set("Retry-After", "5")
 			w.Header().Set("Connection", "close")
 			httpjson.Error(w, http.StatusServiceUnavailable, "hookflow is shutting down; retry shortly")
@@ -561,6 +562,8 @@ func (r resumer) Resume(ctx context.Context, token string, res *workflows.Resume
 // resumeError turns the engine's errors into those the resume URLs answer by.
 func resumeError(err error) error {
 	switch {
+	case errors.Is(err, engine.ErrBadToken):
+		return triggers.ErrBadToken
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrFinished):
 		return fmt.Errorf("%w (%v)", triggers.ErrNoWait, err)
 	case errors.Is(err, engine.ErrResumed):
