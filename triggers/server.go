@@ -111,8 +111,11 @@ func (h *Webhooks) refuse(w http.ResponseWriter, why reason, status int, msg str
 
 // ServeHTTP handles one webhook request. The path must start with /hooks, and be
 // sent as it came: a path that is not clean is refused, not taken for its clean form,
-// and so is one with a slash written as %2F, which is not taken for a separator.
+// and so is one with a slash written as %2F, which is not taken for a separator. Every
+// answer says X-Content-Type-Options: nosniff: a sync answer holds what its run wrote,
+// and an error may name the path, both of which a sender chooses.
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	query, problem := url.Values(nil), pathProblem(r.URL.Path, r.URL.EscapedPath())
 	if problem == "" {
 		query, problem = parseQuery(r.URL.RawQuery)
@@ -490,7 +493,10 @@ func (h *Webhooks) await(w http.ResponseWriter, r *http.Request, rt *route, runI
 			for k, vs := range header {
 				w.Header()[k] = vs
 			}
-			w.Header().Set("Hookflow-Run-Id", runID) // after the step's own: it names the run
+			// After the step's own: the one names the run, the other keeps a browser from
+			// taking the answer for another type than it says.
+			w.Header().Set("Hookflow-Run-Id", runID)
+			w.Header().Set("X-Content-Type-Options", "nosniff")
 			w.WriteHeader(status)
 			w.Write(body)
 			return true

@@ -524,10 +524,13 @@ workflow "lookup" {
 `
 
 // TestSyncOnASharedPath: the sync workflow's run is the one answered with, or named
-// first in the 202 when it did not answer in time.
+// first in the 202 when it did not answer in time. Every answer, and every refusal,
+// says X-Content-Type-Options: nosniff.
 func TestSyncOnASharedPath(t *testing.T) {
 	srv, starter := serveHooks(t, "s.hcl", fmt.Sprintf(syncPathSrc, "100ms"))
+	var answers []answer
 	a := send(t, "POST", srv.URL+"/hooks/s", "application/json", []byte(`{}`))
+	answers = append(answers, a)
 	if a.status != http.StatusAccepted || a.body["run_id"] != "run-lookup" || a.header.Get("Hookflow-Run-Id") != "run-lookup" {
 		t.Errorf("timed out: got %d %v %v", a.status, a.header, a.body)
 	}
@@ -536,13 +539,22 @@ func TestSyncOnASharedPath(t *testing.T) {
 	}
 	starter.reply("run-lookup", &workflows.Reply{RunID: "run-lookup", Status: "failed"})
 	a = send(t, "POST", srv.URL+"/hooks/s", "application/json", []byte(`{}`))
+	answers = append(answers, a)
 	if a.status != http.StatusInternalServerError || a.body["status"] != "failed" || a.body["run_id"] != "run-lookup" {
 		t.Errorf("failed: got %d %v", a.status, a.body)
 	}
 	starter.reply("run-lookup", &workflows.Reply{RunID: "run-lookup", Status: "succeeded"})
 	a = send(t, "POST", srv.URL+"/hooks/s", "application/json", []byte(`{}`))
+	answers = append(answers, a)
 	if a.status != http.StatusOK || a.body["status"] != "succeeded" {
 		t.Errorf("no step ran: got %d %v", a.status, a.body)
+	}
+	answers = append(answers, send(t, "POST", srv.URL+"/hooks/nowhere", "application/json", []byte(`{}`)),
+		send(t, "PUT", srv.URL+"/hooks/s", "application/json", []byte(`{}`)))
+	for i, a := range answers {
+		if got := a.header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("answer %d (%d) says X-Content-Type-Options %q, want nosniff", i, a.status, got)
+		}
 	}
 }
 

@@ -128,14 +128,34 @@ func TestAdminAPIAnswersJSONToEveryPath(t *testing.T) {
 
 // The public listener serves the webhooks, the resume URLs and /healthz, and nothing of
 // the admin listener: not the API, the metrics, /readyz, the inspector or its sign-in.
+// Every answer says X-Content-Type-Options: nosniff, those refusing a request while
+// shutting down too.
 func TestPublicListenerServesOnlyHooksResumesAndHealth(t *testing.T) {
 	dir := writeFiles(t, t.TempDir(), map[string]string{"w.hcl": hookSrc("w")})
 	s := serveDir(t, dir, redistest.Mini(t).URL, "127.0.0.1:0")
-	for _, tc := range []struct {
+	type request struct {
 		method, path string
 		status       int
-	}{
+	}
+	do := func(tc request) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(tc.method, "http://"+s.publicAddr+tc.path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %s on --listen: %d with X-Content-Type-Options %q, want nosniff", tc.method, tc.path, resp.StatusCode, got)
+		}
+		return resp, body
+	}
+	for _, tc := range []request{
 		{"POST", "/hooks/w", http.StatusAccepted},
+		{"POST", "/hooks/nowhere", http.StatusNotFound},
+		{"POST", "/hooks//w", http.StatusBadRequest},
 		{"GET", "/resume/x.y", http.StatusNotFound}, // the resume URLs' own 404: no such wait
 		{"GET", "/healthz", http.StatusOK},
 		{"GET", "/api/v1/runs", http.StatusNotFound},
@@ -147,14 +167,7 @@ func TestPublicListenerServesOnlyHooksResumesAndHealth(t *testing.T) {
 		{"GET", "/login", http.StatusNotFound},
 		{"GET", "/assets/inspector.js", http.StatusNotFound},
 	} {
-		req, _ := http.NewRequest(tc.method, "http://"+s.publicAddr+tc.path, strings.NewReader(`{}`))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := do(tc)
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s %s on --listen: %d %s, want %d", tc.method, tc.path, resp.StatusCode, body, tc.status)
 		}
@@ -162,4 +175,11 @@ func TestPublicListenerServesOnlyHooksResumesAndHealth(t *testing.T) {
 			t.Errorf("GET %s on --listen is not the resume URLs': %s", tc.path, body)
 		}
 	}
+	s.draining.Store(true)
+	for _, tc := range []request{{"POST", "/hooks/w", http.StatusServiceUnavailable}, {"POST", "/resume/x.y", http.StatusServiceUnavailable}} {
+		if resp, body := do(tc); resp.StatusCode != tc.status {
+			t.Errorf("%s %s while shutting down: %d %s, want %d", tc.method, tc.path, resp.StatusCode, body, tc.status)
+		}
+	}
+	s.draining.Store(false)
 }

@@ -406,7 +406,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	if cfg.limits != nil {
 		limits = *cfg.limits
 	}
-	s.public = newHTTPServerWith(closeAfterChunked(s.underCap(webhooksFirst(hooks, resumes, mux))), log, limits)
+	s.public = newHTTPServerWith(noSniff(closeAfterChunked(s.underCap(webhooksFirst(hooks, resumes, mux)))), log, limits)
 	s.conns = newConnCap(cfg.maxConns)
 	s.public.ConnContext = s.conns.withClient // counts each connection, before StateNew
 	s.public.ConnState = func(c net.Conn, st http.ConnState) {
@@ -599,6 +599,16 @@ func (s *server) underCap(h http.Handler) http.Handler {
 				w.Header().Set("Connection", "close")
 			}
 		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// noSniff marks every answer X-Content-Type-Options: nosniff, so that no browser takes
+// one for another type than it says: a sync webhook's answer holds what its run wrote,
+// which may come from the event, and so may the path an error answer names.
+func noSniff(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		h.ServeHTTP(w, r)
 	})
 }

@@ -59,7 +59,8 @@ workflow "last" {
   }
 }
 
-# Answers text with the body attribute.
+# Answers text with the body attribute. Its answer keeps X-Content-Type-Options:
+# nosniff, which hookflow sends with every answer.
 workflow "text" {
   trigger "webhook" {
     path     = "/text"
@@ -67,7 +68,8 @@ workflow "text" {
   }
 
   step "respond" "answer" {
-    body = "hello {{ event.body.name }}"
+    headers = { X-Content-Type-Options = "none" }
+    body    = "hello {{ event.body.name }}"
   }
 }
 
@@ -122,6 +124,9 @@ func postSync(t *testing.T, url, body string) syncAnswer {
 	return syncAnswer{resp.StatusCode, resp.Header, string(data)}
 }
 
+// A sync webhook answers with its run: its respond step's answer, or its last step's
+// output; 500 when the run failed first, 202 when it takes too long. Every answer says
+// X-Content-Type-Options: nosniff, whatever the respond step's headers say.
 func TestSyncWebhooks(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		api, _ := fakeCRM(t)
@@ -181,6 +186,15 @@ func TestSyncWebhooks(t *testing.T) {
 			a := postSync(t, hooks+"/slow", `{}`)
 			if a.status != 202 || !strings.Contains(a.body, "run_id") || !strings.Contains(a.body, "status_url") {
 				t.Errorf("got %d %s", a.status, a.body)
+			}
+		})
+
+		t.Run("nosniff", func(t *testing.T) {
+			for _, c := range []struct{ path, body string }{{"/lookup", `{"email": "ada@example.com"}`},
+				{"/last", `{"n": 1, "delivery": "d2"}`}, {"/text", `{"name": "Ada"}`}, {"/broken", `{}`}, {"/slow", `{}`}} {
+				if a := postSync(t, hooks+c.path, c.body); a.header.Get("X-Content-Type-Options") != "nosniff" {
+					t.Errorf("%s answered %d with X-Content-Type-Options %q, want nosniff", c.path, a.status, a.header.Get("X-Content-Type-Options"))
+				}
 			}
 		})
 	})
