@@ -392,7 +392,7 @@ func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
 	}) {
 		p.e.log.Info("step failed; retrying", "run", r.id, "workflow", r.workflow, "step", j.unit,
-			"attempt", j.attempt, "retry_in", wait.Round(time.Millisecond), "error", o.err)
+			"attempt", j.attempt, "retry_in", wait.Round(time.Millisecond), "err", o.err)
 	}
 }
 

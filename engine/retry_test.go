@@ -171,7 +171,7 @@ func TestARetryIsLogged(t *testing.T) {
 			t.Fatal(err)
 		}
 		if line["level"] != "INFO" || line["run"] != id || line["workflow"] != "pay" || line["step"] != "charge" ||
-			line["attempt"] != float64(1) || line["retry_in"] == nil || !strings.Contains(fmt.Sprint(line["error"]), "500") {
+			line["attempt"] != float64(1) || line["retry_in"] == nil || !strings.Contains(fmt.Sprint(line["err"]), "500") {
 			t.Errorf("the retry's line: %s", lines[0])
 		}
 	})

@@ -26,7 +26,7 @@ func logFinished(log *slog.Logger, run, workflow string, status RunStatus, took 
 	r.AddAttrs(slog.String("run", run), slog.String("workflow", workflow), slog.String("status", string(status)),
 		slog.Int64("duration_ms", took))
 	if status == RunFailed {
-		r.AddAttrs(slog.String("error", failure))
+		r.AddAttrs(slog.String("err", failure))
 	}
 	_ = h.Handle(ctx, r)
 }

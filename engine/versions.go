@@ -234,7 +234,7 @@ func (vs *versions) store(ctx context.Context, v *version) error {
 	cancel()
 	if err != nil {
 		vs.log.Warn("could not store a workflow version's source where builds before its move into the shards read it; trying again in a minute",
-			"workflow", v.wf.Name, "version", v.wf.Version, "error", err)
+			"workflow", v.wf.Name, "version", v.wf.Version, "err", err)
 		v.storedAt.Store(now - int64((restoreAfter-time.Minute)/time.Second))
 		return nil
 	}

@@ -99,7 +99,7 @@ func TestOneLogLinePerRun(t *testing.T) {
 		if _, ok := rec["duration_ms"].(float64); !ok {
 			t.Errorf("no duration_ms: %s", line)
 		}
-		if want[run] == "failed" && (rec["level"] != slog.LevelWarn.String() || rec["error"] == nil) {
+		if want[run] == "failed" && (rec["level"] != slog.LevelWarn.String() || rec["err"] == nil) {
 			t.Errorf("a failed run should be a WARN line with its error: %s", line)
 		}
 	}

@@ -22,7 +22,7 @@ import (
 func warnFewWaitedReplicas(ctx context.Context, rdb redis.UniversalClient, wait int, log *slog.Logger) {
 	info, err := rdb.Info(ctx, "replication").Result()
 	if err != nil {
-		log.Warn("cannot read the Redis primary's replicas (INFO replication) to check --redis-wait-replicas against them", "error", err)
+		log.Warn("cannot read the Redis primary's replicas (INFO replication) to check --redis-wait-replicas against them", "err", err)
 		return
 	}
 	if msg := fewWaitedReplicas(info, wait); msg != "" {
