@@ -27,7 +27,7 @@ func (p *Pool) execute(j *job) {
 		// waiting longer each time, as a failed attempt.
 		wait := backoffOf(j.attempt)
 		p.errLog.log(p.e.log, "resuming a run failed; trying its step again later", "run", r.id, "step", j.unit,
-			"retry_in", wait, "err", err)
+			"retry_in_ms", wait.Milliseconds(), "err", err)
 		p.retry(r, j, outcome{status: StatusFailed, err: err}, wait)
 		return
 	}
@@ -392,7 +392,7 @@ func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
 	}) {
 		p.e.log.Info("step failed; retrying", "run", r.id, "workflow", r.workflow, "step", j.unit,
-			"attempt", j.attempt, "retry_in", wait.Round(time.Millisecond), "err", o.err)
+			"attempt", j.attempt, "retry_in_ms", wait.Milliseconds(), "err", o.err)
 	}
 }
 

@@ -197,7 +197,7 @@ func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 			return
 		case err != nil:
 			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
-			p.errLog.log(p.e.log, "leasing steps failed; retrying", "shard", sh.index, "err", err, "retry_in", backoff)
+			p.errLog.log(p.e.log, "leasing steps failed; retrying", "shard", sh.index, "err", err, "retry_in_ms", backoff.Milliseconds())
 			sleep(ctx, backoff)
 		case len(jobs) == 0:
 			backoff = 0

@@ -149,7 +149,8 @@ func TestRetriesUntilTheStepSucceeds(t *testing.T) {
 }
 
 // Each failed attempt that will be tried again is logged "step failed; retrying" at
-// INFO, with the run, workflow, step, attempt, the wait and the error.
+// INFO, with the run, workflow, step, attempt, the wait in whole milliseconds (as every
+// duration in the logs: retry_in_ms, as run finished has duration_ms) and the error.
 func TestARetryIsLogged(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		api := newDownstream(t, 200, 500, 200) // record, then charge fails once
@@ -171,8 +172,12 @@ func TestARetryIsLogged(t *testing.T) {
 			t.Fatal(err)
 		}
 		if line["level"] != "INFO" || line["run"] != id || line["workflow"] != "pay" || line["step"] != "charge" ||
-			line["attempt"] != float64(1) || line["retry_in"] == nil || !strings.Contains(fmt.Sprint(line["err"]), "500") {
+			line["attempt"] != float64(1) || !strings.Contains(fmt.Sprint(line["err"]), "500") {
 			t.Errorf("the retry's line: %s", lines[0])
+		}
+		// The policy waits up to 100ms after the first failure (full jitter).
+		if ms, ok := line["retry_in_ms"].(float64); !ok || ms != float64(int64(ms)) || ms < 0 || ms > 100 || line["retry_in"] != nil {
+			t.Errorf("the retry's line should say its wait as retry_in_ms, whole milliseconds up to 100: %s", lines[0])
 		}
 	})
 }

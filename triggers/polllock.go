@@ -85,7 +85,7 @@ func (p *Poller) hold(ctx context.Context, wf *workflows.Workflow, poll *Poll) (
 		defer done()
 		if err := p.polls.UnlockPoll(fctx, wf, poll.Key(), holder); err != nil {
 			p.log.Warn("poll: cannot free its lock; the next poll waits until it expires", "workflow", wf.Name,
-				"expires_in", p.lockTTL.String(), "err", err)
+				"expires_in_ms", p.lockTTL.Milliseconds(), "err", err)
 		}
 	}, true, nil
 }
