@@ -287,10 +287,10 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	switch {
 	case failure != "":
 		e.metrics.runFinished(wf.Name, string(RunFailed))
-		logFinished(e.log, runID, wf.Name, RunFailed, 0, failure)
+		logFinished(e.log, runID, wf.Name, RunFailed, 0, failure, "")
 	case len(wf.Steps) == 0:
 		e.metrics.runFinished(wf.Name, string(RunSucceeded)) // nothing to run: it ends as it starts
-		logFinished(e.log, runID, wf.Name, RunSucceeded, 0, "")
+		logFinished(e.log, runID, wf.Name, RunSucceeded, 0, "", "")
 	}
 	return runID, true, nil
 }

@@ -360,7 +360,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		}
 		p.e.metrics.runFinished(r.workflow, string(c.plan.Status))
 		took := time.Since(r.created).Milliseconds() // since it started, replays included
-		logFinished(p.e.log, r.id, r.workflow, c.plan.Status, took, c.plan.Error)
+		logFinished(p.e.log, r.id, r.workflow, c.plan.Status, took, c.plan.Error, c.plan.FailedStep)
 		return nil
 	}
 	r.apply(j.unit, c)

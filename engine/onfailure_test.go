@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +185,40 @@ func TestOnFailureOncePerFailure(t *testing.T) {
 		want = append(want, id+":b", id+":c")
 		if calls := rec.list(); fmt.Sprint(calls) != fmt.Sprint(want) {
 			t.Errorf("calls %v\nwant  %v", calls, want)
+		}
+	})
+}
+
+// The run finished line of a run that failed names the step that failed it, as its
+// failed_step does: not the on_failure step that failed after it.
+func TestFailedRunLogsTheStepThatFailedIt(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		var logs testutil.LogBuffer
+		e := New(b.Client, Options{Shards: b.Shards, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+		set := loadSet(t, &recorder{}, onFailureSrcWith(true))
+		e.Use(set)
+		startPool(t, e, 2)
+		id, err := e.Start(context.Background(), set.Workflow("w"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRun(t, e, id); r.Status != RunFailed {
+			t.Fatalf("run %s", r.Status)
+		}
+		// The line is written once the run's end is: wait for it.
+		testutil.Eventually(t, 10*time.Second, "the run finished line", func() bool {
+			return len(logs.Lines(`"msg":"run finished"`)) > 0
+		})
+		lines := logs.Lines(`"msg":"run finished"`)
+		if len(lines) != 1 {
+			t.Fatalf("%d run finished lines, want 1:\n%s", len(lines), logs.String())
+		}
+		var line map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line["step"] != "b" || line["err"] != "step b: probe failed as asked: b" || line["level"] != "WARN" {
+			t.Errorf("the run finished line: %s", lines[0])
 		}
 	})
 }

@@ -16,7 +16,7 @@ func BenchmarkRunFinishedLine(b *testing.B) {
 	b.Run("logFinished", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			logFinished(log, run, wf, RunSucceeded, 12, "")
+			logFinished(log, run, wf, RunSucceeded, 12, "", "")
 		}
 	})
 	b.Run("Logger.Info", func(b *testing.B) {

@@ -52,7 +52,8 @@ workflow "empty" {
 `
 
 // Each run, however it ends, is one "run finished" log line with its status and how
-// long it took; in JSON with --log-format json.
+// long it took, and when it failed its error and the step that failed it (none when
+// its filter did); in JSON with --log-format json.
 func TestOneLogLinePerRun(t *testing.T) {
 	api := newLocalAPI(t)
 	api.fail = true // PATCH fails
@@ -69,11 +70,15 @@ func TestOneLogLinePerRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{} // run: status
+	want := map[string]string{}     // run: status
+	failedAt := map[string]string{} // run: the step that failed it
 	for path, status := range map[string]string{"/works": "succeeded", "/breaks": "failed", "/bad-filter": "failed", "/empty": "succeeded"} {
 		_, answer := postJSON(t, "http://"+s.publicAddr+"/hooks"+path, `{"n": "text"}`)
 		run := waitRun(t, answer["status_url"].(string))
 		want[run["id"].(string)] = status
+		if path == "/breaks" {
+			failedAt[run["id"].(string)] = "call"
+		}
 	}
 	if err := s.shutdown(); err != nil {
 		t.Fatal(err)
@@ -101,6 +106,9 @@ func TestOneLogLinePerRun(t *testing.T) {
 		}
 		if want[run] == "failed" && (rec["level"] != slog.LevelWarn.String() || rec["err"] == nil) {
 			t.Errorf("a failed run should be a WARN line with its error: %s", line)
+		}
+		if step, _ := rec["step"].(string); step != failedAt[run] {
+			t.Errorf("run %s logged step %q, want %q: %s", run, step, failedAt[run], line)
 		}
 	}
 	for run := range want {
