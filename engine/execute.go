@@ -231,6 +231,9 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		}
 		return nil
 	}
+	if last := r.lastAttempt(j); last != nil {
+		rec.Started = last.firstStarted() // its time is from its first attempt's start (view)
+	}
 	c := commit{record: rec, plan: pl, duration: o.duration, wait: wait}
 	if j.unit.part == partStep && (o.output == nil || len(rec.Output) > 0) {
 		// What later steps read: the output as recorded (redacted), without decoding

@@ -330,7 +330,7 @@ func (p *Plan) parallel(n *workflows.Node, rec *runRecord) *Record {
 	first, last := int64(0), int64(0)
 	for _, s := range n.Steps {
 		if r := p.record(rec, s.Name); r != nil && r.Finished > 0 {
-			if start := r.Finished - r.DurationMS; first == 0 || start < first {
+			if start := r.firstStarted(); first == 0 || start < first {
 				first = start
 			}
 			last = max(last, r.Finished)

@@ -65,8 +65,9 @@ type Record struct {
 	DurationMS int64  `json:"duration_ms,omitempty"`
 	RetryAt    int64  `json:"retry_at,omitempty"` // ms: when a retrying attempt runs again
 	// Started is when the first attempt of a retrying unit started (ms, Redis's
-	// clock), kept from the record of its second attempt on: the first's is its
-	// Finished less its DurationMS (firstStarted).
+	// clock), kept from the record of its second attempt on, and in the record that
+	// settles it: the first's is its Finished less its DurationMS (firstStarted). A
+	// settled unit is shown taking the time from then to its Finished (view).
 	Started int64 `json:"started,omitempty"`
 	// Output is the step's output; for a for_each step, the list (or map) of its items'
 	// values, each with its outcome.

@@ -148,6 +148,42 @@ func TestRetriesUntilTheStepSucceeds(t *testing.T) {
 	})
 }
 
+// A step tried more than once took the time from its first attempt's start to its last's
+// end, the wait between them included: not only its last attempt's, which took next to
+// nothing here.
+func TestARetriedStepsTimeSpansItsAttempts(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		api := newDownstream(t, 500, 200) // fails once, then succeeds
+		e, set := httpEngine(t, b, strings.ReplaceAll(`
+workflow "pay" {
+  step "http" "charge" {
+    url = "%s/charge"
+    retry {
+      attempts = 2
+      backoff  = "constant"
+      initial  = "300ms"
+    }
+  }
+}
+`, "%s", api.srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("pay"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		s := r.Steps[0]
+		if r.Status != "succeeded" || s.Attempts != 2 || s.DurationMS == nil || s.StartedAt == nil || s.FinishedAt == nil {
+			t.Fatalf("run %s, step %+v", r.Status, s)
+		}
+		if *s.DurationMS < 300 {
+			t.Errorf("the step took %dms: its last attempt's time, not its attempts' and the 300ms between", *s.DurationMS)
+		}
+		if got := s.FinishedAt.Sub(*s.StartedAt).Milliseconds(); got != *s.DurationMS {
+			t.Errorf("started %s, finished %s: %dms apart, but duration_ms is %d", s.StartedAt, s.FinishedAt, got, *s.DurationMS)
+		}
+	})
+}
+
 // Each failed attempt that will be tried again is logged "step failed; retrying" at
 // INFO, with the run, workflow, step, attempt, the wait in whole milliseconds (as every
 // duration in the logs: retry_in_ms, as run finished has duration_ms) and the error.

@@ -543,9 +543,15 @@ func (r *Record) view(name, path string) StepRun {
 		started := time.UnixMilli(r.Finished).UTC() // when its items were listed
 		sr.StartedAt = &started
 	case r.Finished > 0:
-		finished := time.UnixMilli(r.Finished).UTC()
-		started := finished.Add(-time.Duration(r.DurationMS) * time.Millisecond)
+		// A unit tried more than once took the time from its first attempt's start to
+		// its last's end, the waits between them included; one still retrying shows
+		// its last attempt, and when the next is.
 		d := r.DurationMS
+		if r.Status.Settled() && r.Started > 0 {
+			d = max(r.Finished-r.Started, d)
+		}
+		finished := time.UnixMilli(r.Finished).UTC()
+		started := finished.Add(-time.Duration(d) * time.Millisecond)
 		sr.StartedAt, sr.FinishedAt, sr.DurationMS = &started, &finished, &d
 	}
 	if (r.Status == StatusRetrying || r.Status == StatusWaiting) && r.RetryAt > 0 {

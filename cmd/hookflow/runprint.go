@@ -103,7 +103,8 @@ func versionNote(s *engine.StepRun, runVersion string) string {
 }
 
 // stepLine is a step's status, duration and attempts: "succeeded in 41ms after 2
-// attempts". A step to be tried again says how many attempts it had, what the last
+// attempts", its duration from its first attempt's start to its last's end (the
+// engine's StepRun, as the inspector shows it). A step to be tried again says how many attempts it had, what the last
 // one took and when the next one is: "retrying: 4 attempts so far, the last took 1ms;
 // next attempt at 02:36:45".
 func stepLine(s *engine.StepRun) string {
