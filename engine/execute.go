@@ -128,10 +128,12 @@ func (p *Pool) run(r *runState, j *job) *job {
 	case p.work.Err() != nil && o.status == StatusFailed:
 		// Stop gave up waiting and cancelled the step: hand it back rather than record
 		// a failure that is only ours. (A step that succeeded is committed.)
-		if err := p.e.q.release(context.Background(), j, r.workflow); err != nil {
+		err := p.e.q.release(context.Background(), j, r.workflow)
+		if err != nil {
 			p.e.log.Warn("handing a step back failed; it runs again when its lease expires",
 				"run", r.id, "step", j.unit, "err", err)
 		}
+		p.handedBack(err)
 		return nil
 	case errors.Is(context.Cause(ctx), errRunCancelled):
 		p.e.log.Info("step cancelled with its run", "run", r.id, "step", j.unit)

@@ -85,6 +85,9 @@ func TestStopDeadlineHandsStepsBack(t *testing.T) {
 		if err := p.Stop(ctx); err == nil || !strings.Contains(err.Error(), "handed back") {
 			t.Errorf("Stop: %v", err)
 		}
+		if got := p.Stopped(); got != (StopReport{HandedBack: 1}) {
+			t.Errorf("Stopped: %+v, want the one step handed back", got)
+		}
 		r, err := e.Run(context.Background(), id)
 		if err != nil || r.Status != "running" || r.Steps[0].Status != "pending" {
 			t.Fatalf("after Stop the run should wait for another worker: %+v %v", r, err)

@@ -33,13 +33,17 @@ type Pool struct {
 	// promised counts the starts of this process waiting for Redis that take let lease
 	// their first job to it.
 	promised atomic.Int32
-	running  sync.WaitGroup
+	running  jobCount
 	errLog   rateLimit
+	// handedBackN and leftLeased count the jobs Stop handed back to the queue, and
+	// those it failed to (stopreport.go).
+	handedBackN, leftLeased atomic.Int64
 
 	// mu orders take against Stop: once stopping is set, no worker is taken for a run
 	// started here, and running only goes down.
 	mu       sync.Mutex
 	stopping bool
+	report   StopReport // what Stop did with the steps in progress
 
 	stopOnce sync.Once
 	stopErr  error
@@ -107,7 +111,7 @@ func (p *Pool) runTaken(j *job) {
 // giveBack says a start that take let lease its first job to this process leased none.
 func (p *Pool) giveBack() {
 	p.promised.Add(-1)
-	p.running.Done()
+	p.running.noJob()
 }
 
 // runWhenIdle executes j, leased to this process and counted in running, on the next
@@ -122,10 +126,12 @@ func (p *Pool) runWhenIdle(j *job) {
 		p.execute(j)
 	case <-p.fetchCtx.Done():
 		p.held.release(j)
-		if err := p.e.q.release(context.Background(), j, j.run["wf"]); err != nil {
+		err := p.e.q.release(context.Background(), j, j.run["wf"])
+		if err != nil {
 			p.e.log.Warn("handing a step back failed; it runs again when its lease expires",
 				"run", j.run["id"], "step", j.unit, "err", err)
 		}
+		p.handedBack(err)
 		p.running.Done()
 	}
 }
@@ -133,13 +139,15 @@ func (p *Pool) runWhenIdle(j *job) {
 // Stop stops leasing new steps, then waits for the steps in progress to finish until
 // ctx is done; their leases are kept alive meanwhile. Steps still running then are
 // cancelled and handed back to the queue, for another worker to run again. Calling
-// Stop again returns the first call's result.
+// Stop again returns the first call's result. Stopped then says how many steps
+// finished and how many were handed back.
 func (p *Pool) Stop(ctx context.Context) error {
 	p.stopOnce.Do(func() { p.stopErr = p.stop(ctx) })
 	return p.stopErr
 }
 
 func (p *Pool) stop(ctx context.Context) error {
+	p.running.counting.Store(true)
 	p.e.local.CompareAndSwap(p, nil)
 	p.mu.Lock()
 	p.stopping = true
@@ -168,6 +176,7 @@ func (p *Pool) stop(ctx context.Context) error {
 		l.stop()
 	}
 	p.stopWorkers()
+	p.keepReport()
 	return err
 }
 

@@ -549,6 +549,11 @@ func TestWorkerCommand(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("worker: %v\n%s", err, logs.w)
 	}
+	// Its last line says it has stopped, once it has.
+	lines := strings.Split(strings.TrimSpace(logs.w.(*bytes.Buffer).String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "level=INFO msg=stopped duration_ms=") || !strings.Contains(last, " steps_finished=") {
+		t.Errorf("the worker's last line: %s", last)
+	}
 }
 
 func TestRetentionFlag(t *testing.T) {

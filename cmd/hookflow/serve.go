@@ -181,9 +181,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	return s.run(ctx, hup)
 }
 
-// run serves until ctx ends or a listener fails, then shuts down. Each signal on hup
-// reloads the workflows, on a goroutine of its own: a reload that takes long does not
-// hold up the shutdown (signals that come meanwhile make one reload after it).
+// run serves until ctx ends or a listener fails, then shuts down, and says so when it
+// is over. Each signal on hup reloads the workflows, on a goroutine of its own: a
+// reload that takes long does not hold up the shutdown (signals that come meanwhile
+// make one reload after it).
 func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 	done := make(chan struct{})
 	defer close(done)
@@ -194,7 +195,10 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 	case err := <-s.errc:
 		s.log.Error("server failed; shutting down", "err", err)
 	}
-	return s.shutdown()
+	began := time.Now()
+	err := s.shutdown()
+	logStopped(s.log, began, s.pool.Stopped(), err)
+	return err
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {

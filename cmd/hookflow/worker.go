@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -72,7 +73,10 @@ func work(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		log.Error("metrics listener failed; shutting down", "err", err)
 	}
 	log.Info("shutting down: finishing steps in progress")
-	return w.stop()
+	began := time.Now()
+	err = w.stop()
+	logStopped(log, began, w.pool.Stopped(), err)
+	return err
 }
 
 // worker is a running worker: the engine's runtime, and a listener for its metrics
