@@ -122,6 +122,9 @@ func (s *Scheduler) noneInUse(ctx context.Context, wfs []*workflows.Workflow) {
 	retry := newBackoff()
 	for len(wfs) > 0 {
 		if _, _, err := s.ticks.UseSchedules(ctx, wfs[0], nil); err != nil {
+			if ctx.Err() != nil {
+				return // stopped: the next set's, or the next process's, records it
+			}
 			s.log.Warn("schedule: cannot record that a workflow has none; retrying", "workflow", wfs[0].Name, "err", err)
 			if !sleepCtx(ctx, retry.next()) {
 				return
@@ -193,6 +196,9 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 		}
 		if err == nil {
 			break
+		}
+		if ctx.Err() != nil {
+			return // stopped
 		}
 		s.log.Warn("schedule: cannot read its last tick; retrying", "workflow", wf.Name, "schedule", sch.Text(), "err", err)
 		if !sleepCtx(ctx, retry.next()) {
