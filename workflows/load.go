@@ -108,7 +108,15 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 		if opts.File != "" && src.Name != opts.File && !besideFile(f, d, elsewhere) {
 			continue // only its workflows' names matter
 		}
+		parsed := !d.HasErrors()
 		d = syntaxDiags(d, src.Data, src.Name, false)
+		if parsed {
+			// HCL took it: only a byte that is not UTF-8 where HCL reads any (a
+			// comment) fails it, which a stored version an older build loaded warns of.
+			for _, x := range d {
+				mistake(x, opts.Stored)
+			}
+		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue // a file that does not parse would only add noise below

@@ -132,6 +132,12 @@ workflow "w" {
 		{"an unknown step kind", `workflow "w" {
   step "htp" "h" { url = "https://x.example.com/a" }
 }`, `Unknown step kind "htp"`, true},
+		{"a byte that is not UTF-8 in a comment", "# caf\xe9\n" + `workflow "w" {
+  step "log" "l" { message = "m" }
+}`, "File is not UTF-8", false},
+		{"a byte that is not UTF-8 in a string", `workflow "w" {
+  step "log" "l" { message = "caf` + "\xe9" + `" }
+}`, "File is not UTF-8", true},
 	}
 	k := realKinds()
 	for _, tt := range tests {
