@@ -132,6 +132,16 @@ workflow "w" {
 		{"an unknown step kind", `workflow "w" {
   step "htp" "h" { url = "https://x.example.com/a" }
 }`, `Unknown step kind "htp"`, true},
+		{"a verify header no request can carry", `workflow "w" {
+  trigger "webhook" {
+    path = "/w"
+    verify "hmac" {
+      header = "X-Sig:"
+      secrets = ["s3cret-value"]
+    }
+  }
+  step "log" "l" { message = "m" }
+}`, "Invalid header name", false},
 		{"a byte that is not UTF-8 in a comment", "# caf\xe9\n" + `workflow "w" {
   step "log" "l" { message = "m" }
 }`, "File is not UTF-8", false},
