@@ -499,14 +499,15 @@ run alone, however many others died since.`,
 				return badFlag("limit", " %d: give how many dead letters a page holds, from 1 to %d (0: 50)", limit, engine.MaxLimit)
 			}
 			q := url.Values{}
-			if cmd.Flags().Changed("run") {
-				if limit > 0 || cursor != "" {
+			if cmd.Flags().Changed("run") || runID != "" { // HOOKFLOW_DLQ_LIST_RUN sets it unchanged
+				if cmd.Flags().Changed("limit") || cmd.Flags().Changed("cursor") {
 					return usage("--run lists one run's dead letters, all of them: it takes no --limit or --cursor")
 				}
 				if err := checkIDs(&cobra.Command{Use: "list RUN"}, []string{runID}); err != nil {
 					return err
 				}
 				q.Set("run", runID)
+				limit, cursor = 0, "" // a page's, set in the environment
 			}
 			if cursor != "" {
 				q.Set("cursor", cursor)

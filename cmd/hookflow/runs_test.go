@@ -137,6 +137,15 @@ func TestAdminCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "(no dead letters of run "+good+")") || strings.Contains(out, failed) {
 		t.Errorf("dlq list --run of a run that succeeded: %v\n%s", err, out)
 	}
+	// From the environment, with a page's size set there too: the run's, all of them.
+	t.Setenv("HOOKFLOW_DLQ_LIST_RUN", good)
+	t.Setenv("HOOKFLOW_DLQ_LIST_LIMIT", "20")
+	out, _, err = hookflow("", "dlq", "list")
+	if err != nil || !strings.Contains(out, "(no dead letters of run "+good+")") || strings.Contains(out, failed) {
+		t.Errorf("dlq list with HOOKFLOW_DLQ_LIST_RUN of a run that succeeded: %v\n%s", err, out)
+	}
+	t.Setenv("HOOKFLOW_DLQ_LIST_RUN", "")
+	t.Setenv("HOOKFLOW_DLQ_LIST_LIMIT", "")
 	api.mu.Lock()
 	api.fail = false
 	api.mu.Unlock()
