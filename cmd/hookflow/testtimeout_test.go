@@ -106,16 +106,28 @@ func TestSubsetDiffListLengths(t *testing.T) {
 	}
 }
 
+// slowerTimeouts are the --timeout a test of a run cut short tries, one after the
+// other while its step has not started by then: a machine busy with other tests may
+// take longer than the first to start it, and its 10,000 items take seconds.
+var slowerTimeouts = []string{"200ms", "500ms", "1s"}
+
 // hookflow test --timeout fails a test whose run has not finished after it, saying so
 // with the run's steps so far; the same test passes with the default of 1m.
 func TestTestTimeout(t *testing.T) {
 	const dir = "testdata/wfslow"
-	out, code := hookflowTest(t, "--timeout", "200ms", dir)
-	if code != exitFailed {
-		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	var out, timeout string
+	for _, timeout = range slowerTimeouts {
+		var code int
+		out, code = hookflowTest(t, "--timeout", timeout, dir)
+		if code != exitFailed {
+			t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+		}
+		if !strings.Contains(out, "1. each (log) pending") {
+			break
+		}
 	}
 	for _, want := range []string{
-		dir + "/slow.test.hcl:1: the run did not finish after --timeout 200ms; its steps so far are below\n",
+		dir + "/slow.test.hcl:1: the run did not finish after --timeout " + timeout + "; its steps so far are below\n",
 		"      1. each (log) running, 10000 items\n         each[0] succeeded",
 	} {
 		if !strings.Contains(out, want) {
@@ -153,16 +165,23 @@ workflow "slow" {
   workflow = "p"
 }
 `)
-	out, code := hookflowTest(t, "--timeout", "300ms", dir)
-	if code != exitFailed {
-		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	var out, timeout string
+	for _, timeout = range slowerTimeouts {
+		var code int
+		out, code = hookflowTest(t, "--timeout", timeout, dir)
+		if code != exitFailed {
+			t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+		}
+		if !strings.Contains(out, "1. bg/each (log) pending") {
+			break
+		}
 	}
 	id := regexp.MustCompile(`run (\w+):bg of slow`).FindStringSubmatch(out)
 	if id == nil {
 		t.Fatalf("no child run of bg printed:\n%s", out)
 	}
 	for _, want := range []string{
-		"wf.test.hcl:1: the child run " + id[1] + ":bg of step bg did not finish after --timeout 300ms; its steps so far are below\n",
+		"wf.test.hcl:1: the child run " + id[1] + ":bg of step bg did not finish after --timeout " + timeout + "; its steps so far are below\n",
 		"      1. bg (workflow) succeeded",
 		"         run " + id[1] + ":bg of slow (the child run of step bg)\n" +
 			"           1. bg/each (log) running, 10000 items\n",
