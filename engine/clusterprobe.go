@@ -82,21 +82,25 @@ func (p *clusterProbe) probe(ctx context.Context) (int, error) {
 	p.keep(answers, primaries)
 	n, err := judgeCluster(p.slots, view, answers)
 	if err == nil {
-		err = p.follow(ctx, view, routes)
+		err = p.follow(ctx, view, routes, answers)
 	}
 	return n, err
 }
 
-// follow checks that the Redis client sends each shard's commands to the primary the
-// cluster's slot map gives it (routes: the client's, by shard, as candidates found
-// them). One that still sends them to a node that is no longer the primary (killed,
-// its replica promoted, before the client's next reload of its slot map) has it reload
-// the map now; a shard it still sends astray after that is named: its commands fail.
-func (p *clusterProbe) follow(ctx context.Context, view []redis.ClusterSlot, routes []string) error {
+// follow checks that the Redis client sends each shard's commands to a node that
+// answers (routes: the client's, by shard, as candidates found them, every one of them
+// asked: answers). One that still sends them to a node that does not, no longer the
+// shard's primary (killed, its replica promoted, before the client's next reload of
+// its slot map), has it reload the map now; a shard it still sends there after that is
+// named: its commands fail. A node that answers but is not the shard's primary (the
+// old one, back as a replica) answers MOVED, which the client follows by itself; and
+// the client may spell a node's address otherwise than the map the probe took does.
+func (p *clusterProbe) follow(ctx context.Context, view []redis.ClusterSlot, routes []string, answers map[string]nodeAnswer) error {
 	astray := func() []string {
 		var shards []string
 		for i, slot := range p.slots {
-			if to, want := routes[i], ownerOf(view, slot); to != "" && to != want {
+			to, want := routes[i], ownerOf(view, slot)
+			if a, asked := answers[to]; to != "" && to != want && (!asked || a.err != nil) {
 				shards = append(shards, fmt.Sprintf("shard {hf:%d} to %s, not its primary %s", i, to, want))
 			}
 		}
