@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,11 +39,16 @@ func redisFailed(ctx context.Context, api, doing string, err error) error {
 }
 
 // redisDown reports whether err, from a call to Redis, says it could not answer now:
-// no connection, no reply in time, or a reply that a failover or a restart gives.
+// no connection, no reply in time, or a reply that a failover or a restart gives. A
+// client closed (the process stopping), a reply not of the type asked for, or a
+// refusal that lasts is not.
 func redisDown(err error) bool {
 	var reply redis.Error
 	if !errors.As(err, &reply) {
-		return true // a connection refused, reset or timed out; a pool with no connection free
+		var nerr net.Error
+		// A connection refused, reset or timed out; a pool with no connection free.
+		return errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+			errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 	}
 	_, moved := redis.IsMovedError(err)
 	_, ask := redis.IsAskError(err)

@@ -2,8 +2,11 @@ package actions
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,7 +109,10 @@ func TestRedisDown(t *testing.T) {
 		err  error
 		down bool
 	}{
-		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), true},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
+		{fmt.Errorf("reading: %w", io.EOF), true},
+		{redis.ErrClosed, false},
+		{errors.New("the token lock expired before the token came"), false},
 		{redis.ErrPoolTimeout, true},
 		{redisReply("CLUSTERDOWN The cluster is down"), true},
 		{redisReply("TRYAGAIN Multiple keys request during rehashing of slot"), true},
