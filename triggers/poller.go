@@ -126,8 +126,8 @@ func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, 
 		// is this process's, so it waits its turn and polls, rather than fail and back
 		// off as if the API were down. pollBound bounds the waits.
 		var th *workflows.Throttled
-		if !errors.As(err, &th) || !sleepCtx(ctx, th.After) {
-			break
+		if !errors.As(err, &th) || th.Err != nil || !sleepCtx(ctx, th.After) {
+			break // Redis not answering (th.Err) fails the poll, which backs off
 		}
 		err = nil
 	}
@@ -327,7 +327,7 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 		var th *workflows.Throttled
 		switch {
 		case err == nil:
-		case n > 0 && errors.As(err, &th):
+		case n > 0 && errors.As(err, &th) && th.Err == nil:
 			// Held back by its api's limits: it waits its turn when it has the time,
 			// else it stops there, as above. (The first answer's wait is tick's.)
 			wait := max(th.After, 10*time.Millisecond)

@@ -3,11 +3,14 @@ package triggers
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
@@ -78,4 +81,73 @@ func apiPoller(t *testing.T, b *redistest.Backend, client *http.Client, src stri
 	e.Use(set)
 	wf := set.Workflow("orders")
 	return NewPoller(e, quietLog), e, wf, wf.Triggers[0].Config.(*Poll)
+}
+
+// A poll whose api cannot read its limits because Redis does not answer fails, and
+// backs off as a failed poll does: it does not wait and ask again as when the limits
+// hold it back, which would ask Redis each second until the poll's bound.
+func TestPollFailsWhileItsAPIsRedisDoesNotAnswer(t *testing.T) {
+	b := redistest.Mini(t)
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"orders": []}`))
+	}))
+	defer srv.Close()
+	// A Redis that takes each connection and closes it: every command fails, each on a
+	// connection of its own.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	dead := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1})
+	defer dead.Close()
+	apis := actions.NewAPIs()
+	apis.Connect(dead)
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Client: srv.Client(), Logger: quietLog, APIs: apis})
+	Register(k)
+	set, diags := workflows.Load([]workflows.Source{{Name: "poll.hcl", Data: []byte(fmt.Sprintf(`
+api "shop" {
+  base_url = "%s"
+}
+workflow "orders" {
+  trigger "poll" {
+    every    = "1m"
+    api      = "shop"
+    url      = "/orders"
+    items    = "response.body.orders"
+    key      = "item.id"
+    timeout  = "10s"
+    backfill = true
+  }
+}
+`, srv.URL))}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
+	e.Use(set)
+	wf := set.Workflow("orders")
+	st := &streak{}
+	NewPoller(e, quietLog).tick(context.Background(), wf, wf.Triggers[0].Config.(*Poll), st, time.Now().Truncate(time.Minute))
+	if st.failures != 1 || calls.Load() != 0 {
+		t.Errorf("the poll counts %d failures and sent %d requests; want 1 and none", st.failures, calls.Load())
+	}
+	if n := conns.Load(); n > 3 {
+		t.Errorf("the poll asked Redis %d times: it waited and asked again", n)
+	}
 }
