@@ -54,6 +54,11 @@ workflow "bearer" {
 		// A slash or backslash written as an escape is no separator to hookflow, but
 		// may be to a proxy in front: refused, whole or in a parameter.
 		{"/hooks/open%2Fabc", http.StatusBadRequest, `encoded slash (%2F)`},
+		// A byte Go would escape makes it encode the path anew, from the decoded one.
+		{"/hooks/open%2Fabc|", http.StatusBadRequest, `encoded slash (%2F)`},
+		{"/hooks/open%2Fab^", http.StatusBadRequest, `encoded slash (%2F)`},
+		{"/hooks/open%2Fa{b}", http.StatusBadRequest, `encoded slash (%2F)`},
+		{"/hooks/open%2Fcaf\xc3\xa9", http.StatusBadRequest, `encoded slash (%2F)`},
 		{"/hooks/open%2fabc", http.StatusBadRequest, `encoded slash (%2f)`},
 		{"/hooks/open/a%2Fb", http.StatusBadRequest, `"/hooks/open/a%2Fb" holds an encoded slash`},
 		{"/hooks/open/%2F", http.StatusBadRequest, "encoded slash"},

@@ -109,6 +109,18 @@ func (h *Webhooks) refuse(w http.ResponseWriter, why reason, status int, msg str
 	httpjson.Error(w, status, msg)
 }
 
+// sentPath is the path of r as its sender wrote it, escapes and all: the request
+// line's target up to its query. URL.EscapedPath gives that only when Go takes it for a
+// valid encoding: for a path with a byte Go would escape (|, ^, a raw é), it encodes
+// the decoded path again, where a %2F is a / already.
+func sentPath(r *http.Request) string {
+	if r.RequestURI == "" { // a request not read by a server
+		return r.URL.EscapedPath()
+	}
+	p, _, _ := strings.Cut(r.RequestURI, "?")
+	return p
+}
+
 // ServeHTTP handles one webhook request. The path must start with /hooks, and be
 // sent as it came: a path that is not clean is refused, not taken for its clean form,
 // and so is one with a slash written as %2F, which is not taken for a separator. Every
@@ -116,7 +128,7 @@ func (h *Webhooks) refuse(w http.ResponseWriter, why reason, status int, msg str
 // and an error may name the path, both of which a sender chooses.
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	query, problem := url.Values(nil), pathProblem(r.URL.Path, r.URL.EscapedPath())
+	query, problem := url.Values(nil), pathProblem(r.URL.Path, sentPath(r))
 	if problem == "" {
 		query, problem = parseQuery(r.URL.RawQuery)
 	}
