@@ -91,8 +91,11 @@ var errBadToken = errors.New("not a resume token")
 // parseToken checks a token's signature and reads the wait it names. Its parts are
 // decoded strictly, so that a token has one spelling: the last character of a part
 // may carry bits that decoding drops (a signature's carries 4), which must be zero, as
-// token writes them.
+// token writes them; and a line break, which decoding skips, is refused.
 func parseToken(key []byte, token string) (waitRef, error) {
+	if strings.ContainsAny(token, "\r\n") {
+		return waitRef{}, errBadToken
+	}
 	enc := base64.RawURLEncoding.Strict()
 	p, m, ok := strings.Cut(token, ".")
 	payload, err1 := enc.DecodeString(p)

@@ -153,5 +153,11 @@ func TestResumeTokenIsCanonical(t *testing.T) {
 				t.Errorf("%s.%s, another spelling of %s, names a wait", other, sig, token)
 			}
 		}
+		// Decoding skips line breaks: a token with one is another spelling too.
+		for _, other := range []string{token[:5] + "\n" + token[5:], payload + ".\r\n" + sig, token + "\n"} {
+			if _, err := parseToken(key, other); err == nil {
+				t.Errorf("%q, %s with a line break, names a wait", other, token)
+			}
+		}
 	}
 }
