@@ -43,6 +43,12 @@ type Options struct {
 	// Unfinished runs are never dropped. Each shard keeps its share. 0: no cap, runs
 	// are kept for the retention.
 	KeepRuns int
+	// KeepHeap, with KeepRuns, is a budget of this process's live heap, in bytes, for a
+	// Redis that holds the runs in it (the embedded one): while the heap live after a
+	// collection is more than KeepHeap over what was live when New was called, fewer
+	// finished runs are kept (keepheap.go), however large each is. 0: none, KeepRuns
+	// alone caps them.
+	KeepHeap uint64
 	// MaxQueued is how many runs may be unfinished (queued, waiting or running) before
 	// starts are refused with ErrBusy. 0: no limit.
 	MaxQueued int
@@ -153,6 +159,9 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	}
 	if o.KeepRuns > 0 {
 		q.keep = max(o.KeepRuns/o.Shards, 1) // each shard keeps its share
+		if o.KeepHeap > 0 {
+			q.heap = newHeapCap(o.KeepHeap, q.keep, readHeap)
+		}
 	}
 	for i := range o.Shards {
 		sh := newShard(i)

@@ -14,6 +14,11 @@ const (
 	// keepEvery is how often each pool drops the finished runs past the cap: every
 	// pool does it, no process is special, and dropping twice is harmless.
 	keepEvery = time.Second
+	// keepEveryPressed is how often the rounds come while the live heap is over its
+	// budget (Options.KeepHeap): the runs that finished since the last round, and those
+	// in their grace, are what no cap drops, so large runs pouring in hold that much
+	// past the budget; rounds four times as often hold a quarter of it instead of all.
+	keepEveryPressed = keepEvery / 4
 	// keepBatch is how many runs one call looks at, so one call holds Redis briefly;
 	// keepCalls bounds the calls of one round. A round that had more to do goes on
 	// from where it stopped at the next, so that a long stretch of runs that cannot be
@@ -40,10 +45,21 @@ const (
 	childGrace = 10 * time.Minute
 )
 
-// keepRuns drops the finished runs past the cap every keepEvery, until ctx ends.
+// keepRuns drops the finished runs past the cap every keepEvery, until ctx ends. With
+// a budget of live heap (Options.KeepHeap), it weighs the cap every keepEveryPressed,
+// and drops as often while the cap is under KeepRuns.
 func (p *Pool) keepRuns(ctx context.Context) {
 	from := make([]int64, len(p.e.q.shards)) // where each shard's round goes on
-	every(ctx, keepEvery, func(ctx context.Context) {
+	tick := keepEvery
+	if p.e.q.heap != nil {
+		tick = keepEveryPressed
+	}
+	var last time.Time
+	every(ctx, tick, func(ctx context.Context) {
+		if p.e.q.heap != nil && p.weighHeap(ctx) == p.e.q.keep && time.Since(last) < keepEvery-tick/2 {
+			return // under the budget: a round every keepEvery, as without one
+		}
+		last = time.Now()
 		for i, sh := range p.e.q.shards {
 			next, err := p.e.q.dropRuns(ctx, sh, from[i])
 			if err != nil && ctx.Err() == nil {
@@ -61,8 +77,12 @@ func (q *queue) dropRuns(ctx context.Context, sh *shard, from int64) (int64, err
 	if q.keep <= 0 {
 		return 0, nil // no cap
 	}
+	keep := q.keep
+	if q.heap != nil {
+		keep = q.heap.keep()
+	}
 	for range keepCalls {
-		res, err := keepScript.Run(ctx, q.rdb, []string{sh.runs(), sh.open(), sh.dead()}, sh.prefix, q.keep, from,
+		res, err := keepScript.Run(ctx, q.rdb, []string{sh.runs(), sh.open(), sh.dead()}, sh.prefix, keep, from,
 			q.keepBatch, q.keepGrace.Milliseconds(), q.childGrace.Milliseconds(), q.tombGrace.Milliseconds()).Int64Slice()
 		if err != nil {
 			return from, err

@@ -32,6 +32,8 @@ type queue struct {
 	// flight).
 	keep, keepBatch                  int
 	keepGrace, childGrace, tombGrace time.Duration
+	// heap lowers keep while the live heap is over Options.KeepHeap; nil: none.
+	heap *heapCap
 	// waitReplicas is how many replicas acknowledge a start before it returns.
 	waitReplicas int
 	// keepSensitive is Options.KeepSensitive: a run that succeeds forgets nothing.

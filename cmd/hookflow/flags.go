@@ -134,6 +134,15 @@ func (d *days) Set(s string) error {
 // 130 (docs/performance.md).
 const keepRunsEmbedded = 2000
 
+// keepHeapEmbedded is the budget of live heap, over what serve holds once started,
+// past which the embedded Redis keeps fewer finished runs than --keep-runs
+// (engine.Options.KeepHeap): 2,000 runs of 1 MiB bodies held 2 GB live, 3.3 GB of RSS.
+// It is far above what small runs take (2,000 relay runs are 6 MB, and a serve
+// relaying 2,700 a second had under 20 MB live), so they keep --keep-runs; a stream of
+// 1 MiB webhooks peaked at 250 - 350 MB of RSS, and from 4 connections at 490 MB at
+// 165 a second, 790 MB at 377, however many came (docs/performance.md).
+const keepHeapEmbedded = 64 << 20
+
 // keepRuns is --keep-runs: how many finished runs are kept, or, unset, the default for
 // the Redis in use.
 type keepRuns struct {
@@ -167,6 +176,15 @@ func (k *keepRuns) of(embedded bool) int {
 		return k.n
 	case embedded:
 		return keepRunsEmbedded
+	}
+	return 0
+}
+
+// heap is the budget of live heap for the finished runs a Redis keeps: keepHeapEmbedded
+// for the embedded one, whose runs are in this process's heap, and none for a real one.
+func (k *keepRuns) heap(embedded bool) uint64 {
+	if embedded {
+		return keepHeapEmbedded
 	}
 	return 0
 }

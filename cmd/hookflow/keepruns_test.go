@@ -1,11 +1,20 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // --keep-runs caps the runs kept with the embedded Redis by default, and none on a real
@@ -38,6 +47,9 @@ func TestKeepRunsFlag(t *testing.T) {
 	}
 	if k := of("300"); k.of(true) != 300 || k.of(false) != 300 {
 		t.Errorf("HOOKFLOW_KEEP_RUNS=300: %d, %d", k.of(true), k.of(false))
+	}
+	if unset.heap(true) != keepHeapEmbedded || unset.heap(false) != 0 {
+		t.Errorf("the heap's budget: %d embedded, %d on a Redis server; want %d and none", unset.heap(true), unset.heap(false), keepHeapEmbedded)
 	}
 	var k keepRuns
 	for _, bad := range []string{"-1", "many", ""} {
@@ -109,5 +121,56 @@ func TestMemoryLimitFollowsLiveHeap(t *testing.T) {
 		if got := memoryLimit(live); got != want {
 			t.Errorf("with %d MiB live, the limit is %d MiB, want %d", live>>20, got>>20, want>>20)
 		}
+	}
+}
+
+// serve with the embedded Redis keeps the finished runs of 1 MiB webhooks within the
+// heap's budget, far fewer than --keep-runs: the cap counts runs, the budget their bytes.
+func TestServeKeepsLargeRunsWithinTheHeapBudget(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "big.hcl"), []byte(`
+workflow "big" {
+  trigger "webhook" {
+    path = "/big"
+  }
+  step "log" "got" {
+    message = "{{ len(event.body.pad) }} bytes"
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const size, runs = 1 << 20, keepHeapEmbedded/(1<<20) + 40
+	runtime.GC() // the budget counts from the heap live at the start: not from what others left to collect
+	s := serveWith(t, serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 4, allowNet: loopback})
+	body := fmt.Sprintf(`{"pad": %q}`, strings.Repeat("A", size-64)) // under the default max_body of 1 MiB
+	for range runs {
+		resp, err := http.Post("http://"+s.publicAddr+"/hooks/big", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("webhook answered %d", resp.StatusCode)
+		}
+	}
+	ctx := context.Background()
+	kept := 0
+	testutil.Eventually(t, 60*time.Second, fmt.Sprintf("the finished runs kept hold at most %d MiB", keepHeapEmbedded>>20), func() bool {
+		runtime.GC() // a collection for the cap to weigh, as the runs' own garbage makes
+		page, err := s.engine.Runs(ctx, engine.RunFilter{Limit: engine.MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = 0
+		for _, r := range page.Runs {
+			if r.Status == engine.RunSucceeded {
+				kept++
+			}
+		}
+		return kept*size <= keepHeapEmbedded
+	})
+	if kept == 0 {
+		t.Error("every run was dropped: the newest is kept")
 	}
 }

@@ -302,7 +302,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	}
 	keepRuns := cfg.keepRuns.of(cfg.redisURL == "")
 	eng := engine.New(rdb, engine.Options{Logger: log, Lease: cfg.lease, Retention: time.Duration(cfg.retention),
-		KeepRuns: keepRuns, MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
+		KeepRuns: keepRuns, KeepHeap: cfg.keepRuns.heap(cfg.redisURL == ""), MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
 		WaitReplicas: cfg.waitReplicas, ResumeBase: resumes})
 	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas, "keep_runs", keepRuns)
 	apis.Use(set.APIs())
