@@ -360,7 +360,7 @@ func TestStopWaitsForStepsInProgress(t *testing.T) {
 		if err := p.Stop(context.Background()); err != nil {
 			t.Errorf("a second Stop: %v", err)
 		}
-		if got := p.Stopped(); got != (StopReport{Finished: 1}) {
+		if got := p.Stopped(); got != (StopReport{Ended: 1}) {
 			t.Errorf("Stopped: %+v, want the one step finished", got)
 		}
 		// The step in progress was committed; the rest of the run was queued, not

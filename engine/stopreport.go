@@ -5,12 +5,13 @@ import (
 	"sync/atomic"
 )
 
-// StopReport is what a pool's Stop did with the steps leased to it: those that ran
-// to their end meanwhile, those it handed back to the queue unfinished, for another
-// worker, and those it could not hand back (Redis failed), which another worker runs
-// once their lease expires.
+// StopReport is what a pool's Stop did with the steps leased to it: those whose
+// attempt ended meanwhile (its job settled: succeeded, failed, or queued again for a
+// retry or a limit), those it handed back to the queue unfinished, for another worker,
+// and those it could not hand back (Redis failed), which another worker runs once their
+// lease expires. A job counts once, however many units it chained.
 type StopReport struct {
-	Finished   int
+	Ended      int
 	HandedBack int
 	Leased     int
 }
@@ -60,6 +61,6 @@ func (p *Pool) keepReport() {
 	handed, leased := p.handedBackN.Load(), p.leftLeased.Load()
 	p.mu.Lock()
 	p.report = StopReport{HandedBack: int(handed), Leased: int(leased),
-		Finished: int(max(p.running.ended.Load()-handed-leased, 0))}
+		Ended: int(max(p.running.ended.Load()-handed-leased, 0))}
 	p.mu.Unlock()
 }

@@ -551,7 +551,7 @@ func TestWorkerCommand(t *testing.T) {
 	}
 	// Its last line says it has stopped, once it has.
 	lines := strings.Split(strings.TrimSpace(logs.w.(*bytes.Buffer).String()), "\n")
-	if last := lines[len(lines)-1]; !strings.Contains(last, "level=INFO msg=stopped duration_ms=") || !strings.Contains(last, " steps_finished=") {
+	if last := lines[len(lines)-1]; !strings.Contains(last, "level=INFO msg=stopped duration_ms=") || !strings.Contains(last, " steps_ended=") {
 		t.Errorf("the worker's last line: %s", last)
 	}
 }

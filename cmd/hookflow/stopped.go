@@ -13,7 +13,7 @@ import (
 // expires, when handing them back failed). WARN with the error when part of the
 // shutdown failed (a deadline passed).
 func logStopped(log *slog.Logger, began time.Time, steps engine.StopReport, err error) {
-	args := []any{"duration_ms", time.Since(began).Milliseconds(), "steps_finished", steps.Finished,
+	args := []any{"duration_ms", time.Since(began).Milliseconds(), "steps_ended", steps.Ended,
 		"steps_handed_back", steps.HandedBack, "steps_left_leased", steps.Leased}
 	if err != nil {
 		log.Warn("stopped", append(args, "err", err)...)

@@ -41,7 +41,7 @@ func TestServeLogsWhenItHasStopped(t *testing.T) {
 	if last["msg"] != "stopped" || last["level"] != "INFO" {
 		t.Fatalf("the last line: %s\nwant msg stopped, INFO\n%s", lines[len(lines)-1], text)
 	}
-	for _, field := range []string{"duration_ms", "steps_finished", "steps_handed_back", "steps_left_leased"} {
+	for _, field := range []string{"duration_ms", "steps_ended", "steps_handed_back", "steps_left_leased"} {
 		if n, ok := last[field].(float64); !ok || n < 0 || n != float64(int64(n)) {
 			t.Errorf("%s: %v, want a whole number: %s", field, last[field], lines[len(lines)-1])
 		}
