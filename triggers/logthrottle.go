@@ -105,3 +105,21 @@ func (t *logThrottle) flush() {
 	h.rec.AddAttrs(slog.Int64("suppressed", suppressed))
 	_ = h.log.Handler().Handle(context.Background(), h.rec)
 }
+
+// flushNow writes the last line held back now, whether or not its second has ended:
+// at a stop, before the process's last line.
+func (t *logThrottle) flushNow() {
+	t.mu.Lock()
+	h, suppressed := t.latest, t.held-1
+	if t.held == 0 {
+		t.mu.Unlock()
+		return
+	}
+	t.last, t.held, t.latest = t.clock(), 0, nil
+	t.mu.Unlock()
+	if h == nil {
+		return
+	}
+	h.rec.AddAttrs(slog.Int64("suppressed", suppressed))
+	_ = h.log.Handler().Handle(context.Background(), h.rec)
+}

@@ -259,3 +259,23 @@ func TestLogThrottleFlushesOnTime(t *testing.T) {
 		t.Errorf("%q, want two lines, the second n=2 suppressed=1", lines)
 	}
 }
+
+// At a stop, the line held back is written at once (flushNow), with what it held back
+// before it, and the timer's flush then writes nothing more.
+func TestLogThrottleFlushesAtAStop(t *testing.T) {
+	var logs testutil.LogBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var th logThrottle
+	for i := range 3 {
+		th.log(log, slog.LevelWarn, "refused", "n", i)
+	}
+	th.flushNow()
+	if lines := logs.Lines("refused"); len(lines) != 2 || !strings.HasSuffix(lines[1], "n=2 suppressed=1") {
+		t.Errorf("%q, want two lines at once, the second n=2 suppressed=1", lines)
+	}
+	th.flushNow()
+	th.flush()
+	if lines := logs.Lines("refused"); len(lines) != 2 {
+		t.Errorf("%q, want no line more", lines)
+	}
+}

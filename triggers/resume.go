@@ -68,6 +68,9 @@ func NewResumes(resumer Resumer, log *slog.Logger, opts ...Option) *Resumes {
 
 // RefusedWhileShuttingDown counts a resume that the server refused because the process
 // is stopping: it answers those before they reach Resumes.
+// FlushLogs writes the refusals' log lines held back now, as Webhooks.FlushLogs.
+func (h *Resumes) FlushLogs() { h.guessLog.flushNow() }
+
 func (h *Resumes) RefusedWhileShuttingDown() {
 	h.metrics.refuseResume(resumeShuttingDown)
 }

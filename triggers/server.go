@@ -63,6 +63,13 @@ type Webhooks struct {
 
 // Drain makes sync webhooks waiting for their runs answer 202 at once, so that a
 // shutdown does not wait for them, nor cut them off without an answer.
+// FlushLogs writes the refusals' log lines held back (logThrottle) now: at a stop, so
+// that they come before the process's last line rather than after it, or never.
+func (h *Webhooks) FlushLogs() {
+	h.queueLog.flushNow()
+	h.forgedLog.flushNow()
+}
+
 func (h *Webhooks) Drain() {
 	h.drainOnce.Do(func() { close(h.draining) })
 }

@@ -197,6 +197,8 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 	}
 	began := time.Now()
 	err := s.shutdown()
+	s.hooks.FlushLogs() // the refusals held back come before the last line
+	s.resumes.FlushLogs()
 	logStopped(s.log, began, s.pool.Stopped(), err)
 	return err
 }
@@ -226,6 +228,7 @@ type server struct {
 	keepMu     sync.Mutex         // orders the changes of keep-alive: pressure, then the drain
 	triggers   *triggers.Runtimes // every trigger kind's: webhooks, schedules, polls
 	hooks      *triggers.Webhooks // the webhooks' runtime, on the public listener
+	resumes    *triggers.Resumes  // the resume URLs of wait steps, on the public listener
 	config     *reloader
 	stopWatch  context.CancelFunc
 	errc       chan error
@@ -400,7 +403,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 
 	// Webhooks and resume URLs are served ahead of mux, by webhooksFirst.
 	hooks := s.unlessDraining(s.hooks)
-	resumes := s.resumesUnlessDraining(triggers.NewResumes(resumer{rt.engine}, log, triggers.WithMetrics(events)))
+	s.resumes = triggers.NewResumes(resumer{rt.engine}, log, triggers.WithMetrics(events))
+	resumes := s.resumesUnlessDraining(s.resumes)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
