@@ -114,6 +114,15 @@ func (p *clusterProbe) follow(ctx context.Context, view []redis.ClusterSlot, rou
 	// ForEachMaster reloads the slot map first, where ReloadState only schedules it.
 	_ = p.cc.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil })
 	routes = p.routes(ctx)
+	var more []string // a route the reload gave, spelled otherwise than the map's: asked now
+	for _, to := range routes {
+		if _, asked := answers[to]; to != "" && !asked && !slices.Contains(more, to) {
+			more = append(more, to)
+		}
+	}
+	for addr, a := range p.ask(ctx, more) {
+		answers[addr] = a
+	}
 	if shards := astray(); len(shards) > 0 {
 		return fmt.Errorf("the Redis client has not followed the cluster's failover yet: it sends %s", strings.Join(shards, "; "))
 	}
