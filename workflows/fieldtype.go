@@ -7,7 +7,6 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
-	"github.com/expr-lang/expr/parser"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -27,28 +26,9 @@ func (sc *scope) typedRefs(src string, report func(*hcl.Diagnostic, file.Locatio
 	if !sc.readsTypedField(src) {
 		return
 	}
-	tree, err := parser.Parse(src)
-	if err != nil {
-		return
-	}
-	root := tree.Node
-	items := sc.itemComparisons(root)
-	ast.Walk(&root, visitor(func(n ast.Node) {
-		c, ok := n.(*ast.BinaryNode)
-		if !ok || c.Operator != "==" && c.Operator != "!=" && c.Operator != "in" {
-			return
-		}
-		read, other := sc.typedRead(c.Left, items[c]), c.Right
-		if read == nil && c.Operator != "in" {
-			read, other = sc.typedRead(c.Right, items[c]), c.Left
-		}
-		if read == nil {
-			return
-		}
-		for _, lit := range literals(other) {
-			report(read.diag(c.Operator, lit.value), lit.at)
-		}
-	}))
+	compared(sc, src, sc.typedRead, func(op string, read *typedRead, lit stringLit) {
+		report(read.diag(op, lit.value), lit.at)
+	})
 }
 
 // readsTypedField reports whether src names a field some step's kind gives a type,

@@ -34,6 +34,19 @@ func (sc *scope) outcomeRefs(src string, report func(*hcl.Diagnostic, file.Locat
 	if !strings.Contains(src, "outcome") {
 		return
 	}
+	compared(sc, src, sc.outcomeRead, func(op string, read *outcomeRead, lit stringLit) {
+		if !slices.Contains(read.values, lit.value) {
+			report(read.diag(op, lit.value), lit.at)
+		}
+	})
+}
+
+// compared parses src again, as written, and calls found with each string written
+// against a field read finds: for each ==, != and in whose left side read takes for
+// the field (for == and !=, or whose right side), each string literal on its other
+// side; item names the for_each step whose items a predicate's comparison reads
+// (itemComparisons), "" elsewhere.
+func compared[R any](sc *scope, src string, read func(n ast.Node, item string) *R, found func(op string, r *R, lit stringLit)) {
 	tree, err := parser.Parse(src)
 	if err != nil {
 		return
@@ -45,17 +58,15 @@ func (sc *scope) outcomeRefs(src string, report func(*hcl.Diagnostic, file.Locat
 		if !ok || c.Operator != "==" && c.Operator != "!=" && c.Operator != "in" {
 			return
 		}
-		read, other := sc.outcomeRead(c.Left, items[c]), c.Right
-		if read == nil && c.Operator != "in" {
-			read, other = sc.outcomeRead(c.Right, items[c]), c.Left
+		r, other := read(c.Left, items[c]), c.Right
+		if r == nil && c.Operator != "in" {
+			r, other = read(c.Right, items[c]), c.Left
 		}
-		if read == nil {
+		if r == nil {
 			return
 		}
 		for _, lit := range literals(other) {
-			if !slices.Contains(read.values, lit.value) {
-				report(read.diag(c.Operator, lit.value), lit.at)
-			}
+			found(c.Operator, r, lit)
 		}
 	}))
 }
