@@ -111,21 +111,29 @@ func TestSubsetDiffListLengths(t *testing.T) {
 // take longer than the first to start it, and its 10,000 items take seconds.
 var slowerTimeouts = []string{"200ms", "500ms", "1s"}
 
-// hookflow test --timeout fails a test whose run has not finished after it, saying so
-// with the run's steps so far; the same test passes with the default of 1m.
-func TestTestTimeout(t *testing.T) {
-	const dir = "testdata/wfslow"
-	var out, timeout string
+// cutShort runs hookflow test on dir with each of slowerTimeouts until the output no
+// longer says pending (its slow step had started by the timeout), and returns that
+// output and the timeout. The test must fail, cut short.
+func cutShort(t *testing.T, dir, pending string) (out, timeout string) {
+	t.Helper()
 	for _, timeout = range slowerTimeouts {
 		var code int
 		out, code = hookflowTest(t, "--timeout", timeout, dir)
 		if code != exitFailed {
 			t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
 		}
-		if !strings.Contains(out, "1. each (log) pending") {
+		if !strings.Contains(out, pending) {
 			break
 		}
 	}
+	return out, timeout
+}
+
+// hookflow test --timeout fails a test whose run has not finished after it, saying so
+// with the run's steps so far; the same test passes with the default of 1m.
+func TestTestTimeout(t *testing.T) {
+	const dir = "testdata/wfslow"
+	out, timeout := cutShort(t, dir, "1. each (log) pending")
 	for _, want := range []string{
 		dir + "/slow.test.hcl:1: the run did not finish after --timeout " + timeout + "; its steps so far are below\n",
 		"      1. each (log) running, 10000 items\n         each[0] succeeded",
@@ -165,17 +173,7 @@ workflow "slow" {
   workflow = "p"
 }
 `)
-	var out, timeout string
-	for _, timeout = range slowerTimeouts {
-		var code int
-		out, code = hookflowTest(t, "--timeout", timeout, dir)
-		if code != exitFailed {
-			t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
-		}
-		if !strings.Contains(out, "1. bg/each (log) pending") {
-			break
-		}
-	}
+	out, timeout := cutShort(t, dir, "1. bg/each (log) pending")
 	id := regexp.MustCompile(`run (\w+):bg of slow`).FindStringSubmatch(out)
 	if id == nil {
 		t.Fatalf("no child run of bg printed:\n%s", out)
