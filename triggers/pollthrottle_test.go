@@ -68,8 +68,14 @@ workflow "orders" {
 // engine, the workflow and its poll.
 func apiPoller(t *testing.T, b *redistest.Backend, client *http.Client, src string) (*Poller, *engine.Engine, *workflows.Workflow, *Poll) {
 	t.Helper()
+	return apiPollerOn(t, b, b.Client, client, src)
+}
+
+// apiPollerOn is apiPoller with the api's limits kept in the Redis of apisRedis.
+func apiPollerOn(t *testing.T, b *redistest.Backend, apisRedis redis.UniversalClient, client *http.Client, src string) (*Poller, *engine.Engine, *workflows.Workflow, *Poll) {
+	t.Helper()
 	apis := actions.NewAPIs()
-	apis.Connect(b.Client)
+	apis.Connect(apisRedis)
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Client: client, Logger: quietLog, APIs: apis})
 	Register(k)
@@ -115,12 +121,7 @@ func TestPollFailsWhileItsAPIsRedisDoesNotAnswer(t *testing.T) {
 	}()
 	dead := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1})
 	defer dead.Close()
-	apis := actions.NewAPIs()
-	apis.Connect(dead)
-	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Client: srv.Client(), Logger: quietLog, APIs: apis})
-	Register(k)
-	set, diags := workflows.Load([]workflows.Source{{Name: "poll.hcl", Data: []byte(fmt.Sprintf(`
+	p, _, wf, poll := apiPollerOn(t, b, dead, srv.Client(), fmt.Sprintf(`
 api "shop" {
   base_url = "%s"
 }
@@ -135,15 +136,9 @@ workflow "orders" {
     backfill = true
   }
 }
-`, srv.URL))}}, k)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	e := engine.New(b.Client, engine.Options{Logger: quietLog, Shards: b.Shards})
-	e.Use(set)
-	wf := set.Workflow("orders")
+`, srv.URL))
 	st := &streak{}
-	NewPoller(e, quietLog).tick(context.Background(), wf, wf.Triggers[0].Config.(*Poll), st, time.Now().Truncate(time.Minute))
+	p.tick(context.Background(), wf, poll, st, time.Now().Truncate(time.Minute))
 	if st.failures != 1 || calls.Load() != 0 {
 		t.Errorf("the poll counts %d failures and sent %d requests; want 1 and none", st.failures, calls.Load())
 	}
