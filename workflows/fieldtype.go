@@ -95,15 +95,7 @@ func (sc *scope) typedRead(n ast.Node, item string) *typedRead {
 // diag is the warning for the read compared (op) with the string lit, which it never
 // equals.
 func (r *typedRead) diag(op, lit string) *hcl.Diagnostic {
-	var effect string
-	switch op {
-	case "==":
-		effect = fmt.Sprintf("%s == '%s' is always false", r.text, lit)
-	case "!=":
-		effect = fmt.Sprintf("%s != '%s' is always true", r.text, lit)
-	default:
-		effect = fmt.Sprintf("'%s' in the list never matches %s", lit, r.text)
-	}
+	effect := neverEffect(r.text, op, lit)
 	// fix writes the comparison with the value v, as it was meant.
 	fix := func(v string) string {
 		if op == "in" {

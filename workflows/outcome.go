@@ -201,17 +201,21 @@ func unchained(n ast.Node) ast.Node {
 	return n
 }
 
-// diag is the warning for the read compared (op) with lit, which it never is.
-func (r *outcomeRead) diag(op, lit string) *hcl.Diagnostic {
-	var effect string
+// neverEffect says what comparing the read written text (op) with the string lit,
+// which it never equals, comes to.
+func neverEffect(text, op, lit string) string {
 	switch op {
 	case "==":
-		effect = fmt.Sprintf("%s == '%s' is always false", r.text, lit)
+		return fmt.Sprintf("%s == '%s' is always false", text, lit)
 	case "!=":
-		effect = fmt.Sprintf("%s != '%s' is always true", r.text, lit)
-	default:
-		effect = fmt.Sprintf("'%s' in the list never matches %s", lit, r.text)
+		return fmt.Sprintf("%s != '%s' is always true", text, lit)
 	}
+	return fmt.Sprintf("'%s' in the list never matches %s", lit, text)
+}
+
+// diag is the warning for the read compared (op) with lit, which it never is.
+func (r *outcomeRead) diag(op, lit string) *hcl.Diagnostic {
+	effect := neverEffect(r.text, op, lit)
 	detail := fmt.Sprintf("%s is %s, never %q, so %s.", r.whose, quoteList(r.values), lit, effect)
 	switch near := nearWord(lit, r.values); {
 	case otherWords[strings.ToLower(lit)] != "":
