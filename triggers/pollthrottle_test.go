@@ -34,21 +34,7 @@ func TestPollWaitsForItsAPI(t *testing.T) {
 			w.Write([]byte(`{"orders": [{"id": "o1"}]}`))
 		}))
 		defer srv.Close()
-		p, _, wf, poll := apiPoller(t, b, srv.Client(), fmt.Sprintf(`
-api "shop" {
-  base_url = "%s"
-}
-workflow "orders" {
-  trigger "poll" {
-    every    = "1m"
-    api      = "shop"
-    url      = "/orders"
-    items    = "response.body.orders"
-    key      = "item.id"
-    backfill = true
-  }
-}
-`, srv.URL))
+		p, _, wf, poll := apiPoller(t, b, srv.Client(), fmt.Sprintf(shopPoll, srv.URL, ""))
 		at := time.Now().Truncate(time.Minute)
 		first := &streak{}
 		p.tick(context.Background(), wf, poll, first, at.Add(-time.Minute))
@@ -62,6 +48,25 @@ workflow "orders" {
 		}
 	})
 }
+
+// shopPoll is a workflow polling an api "shop" at base URL %s, with more of the poll
+// trigger in the second %s.
+const shopPoll = `
+api "shop" {
+  base_url = "%s"
+}
+workflow "orders" {
+  trigger "poll" {
+    every    = "1m"
+    api      = "shop"
+    url      = "/orders"
+    items    = "response.body.orders"
+    key      = "item.id"
+    backfill = true
+    %s
+  }
+}
+`
 
 // apiPoller loads src, whose workflow "orders" polls through an api, with the api's
 // limits kept in b's Redis as serve keeps them, and returns a poller of it, its
@@ -121,22 +126,7 @@ func TestPollFailsWhileItsAPIsRedisDoesNotAnswer(t *testing.T) {
 	}()
 	dead := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1})
 	defer dead.Close()
-	p, _, wf, poll := apiPollerOn(t, b, dead, srv.Client(), fmt.Sprintf(`
-api "shop" {
-  base_url = "%s"
-}
-workflow "orders" {
-  trigger "poll" {
-    every    = "1m"
-    api      = "shop"
-    url      = "/orders"
-    items    = "response.body.orders"
-    key      = "item.id"
-    timeout  = "10s"
-    backfill = true
-  }
-}
-`, srv.URL))
+	p, _, wf, poll := apiPollerOn(t, b, dead, srv.Client(), fmt.Sprintf(shopPoll, srv.URL, `timeout = "10s"`))
 	st := &streak{}
 	p.tick(context.Background(), wf, poll, st, time.Now().Truncate(time.Minute))
 	if st.failures != 1 || calls.Load() != 0 {
