@@ -236,21 +236,37 @@ func (p *Pool) startLeased(jobs []*job) {
 	}
 }
 
-// rateLimit keeps a failing loop from flooding the log: at most one line per interval.
+// rateLimit keeps a failing loop from flooding the log: each line, by its message, at
+// most once per errEvery, saying as suppressed how many of it were not written since
+// the one before. One failure does not hide another for the interval: the messages are
+// the engine's own, a few.
 type rateLimit struct {
 	mu   sync.Mutex
-	last time.Time
+	now  func() time.Time     // nil: time.Now
+	last map[string]time.Time // by message: when it was last written
+	held map[string]int       // by message: how many were not written since
 }
+
+// errEvery is how often a rateLimit writes one line at most.
+const errEvery = 5 * time.Second
 
 func (r *rateLimit) log(l *slog.Logger, msg string, args ...any) {
 	r.mu.Lock()
 	now := time.Now()
-	ok := now.Sub(r.last) >= 5*time.Second
-	if ok {
-		r.last = now
+	if r.now != nil {
+		now = r.now()
 	}
+	if r.last == nil {
+		r.last, r.held = map[string]time.Time{}, map[string]int{}
+	}
+	last, seen := r.last[msg]
+	if seen && now.Sub(last) < errEvery {
+		r.held[msg]++
+		r.mu.Unlock()
+		return
+	}
+	suppressed := r.held[msg]
+	r.last[msg], r.held[msg] = now, 0
 	r.mu.Unlock()
-	if ok {
-		l.Error(msg, args...)
-	}
+	l.Error(msg, append(args, "suppressed", suppressed)...)
 }
