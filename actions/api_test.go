@@ -16,8 +16,14 @@ import (
 // written in steps, and returns the workflow.
 func loadWithAPIs(t testing.TB, client *http.Client, top, steps string) *workflows.Workflow {
 	t.Helper()
+	return loadWith(t, Options{Client: client}, top, steps)
+}
+
+// loadWith is loadWithAPIs with the step kinds registered with o.
+func loadWith(t testing.TB, o Options, top, steps string) *workflows.Workflow {
+	t.Helper()
 	k := workflows.NewKinds()
-	Register(k, Options{Client: client})
+	Register(k, o)
 	src := top + "\nworkflow \"w\" {\n" + steps + "\n}\n"
 	set, diags := workflows.Load([]workflows.Source{{Name: "test.hcl", Data: []byte(src)}}, k)
 	if diags.HasErrors() {

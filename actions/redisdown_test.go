@@ -53,23 +53,15 @@ func TestAPIHeldBackWhileRedisDoesNotAnswer(t *testing.T) {
 		srv, got := recorder(t, 200, `{}`)
 		apis := NewAPIs()
 		apis.Connect(deadRedis(t))
-		k := workflows.NewKinds()
-		Register(k, Options{Client: NewClient(NewGuard(loopback)), APIs: apis})
-		set, diags := workflows.Load([]workflows.Source{{Name: "crm.hcl", Data: []byte(`
+		wf := loadWith(t, Options{Client: NewClient(NewGuard(loopback)), APIs: apis}, `
 api "crm" {
-  base_url = "` + srv.URL + `"
+  base_url = "`+srv.URL+`"
   auth "bearer" { token = "tok-123456" }
-}
-workflow "w" {
+}`, `
   step "http" "find" {
     api = "crm"
     url = "/customers"
-  }
-}`)}}, k)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		wf := set.Workflow("w")
+  }`)
 		c := &workflows.Call{Env: &workflows.Env{}, RunID: "r", Workflow: "w", Step: "find", Attempt: 1, Secrets: wf.Secrets}
 		_, err := wf.Steps[0].Action.Do(t.Context(), c)
 		heldForRedis(t, err, "checking its limits in Redis") // an api without limits reads a 429's Retry-After there
