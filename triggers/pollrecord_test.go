@@ -244,13 +244,15 @@ func TestPollRecordingStopsInTime(t *testing.T) {
 	b := redistest.Mini(t)
 	api := newCursorAPI(t, 1000)
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(40 * time.Millisecond)
 		api.ServeHTTP(w, r)
 	}))
 	t.Cleanup(slow.Close)
-	c := newCutPoller(t, b, slow.Client(), fmt.Sprintf(cursorPollSrc, slow.URL, "\n    timeout = \"100ms\"", "item.id"))
+	// A timeout well above the answers' 40 ms, so that a busy machine does not fail a
+	// request: the poll stops for want of time for one more, 1.5 s in.
+	c := newCutPoller(t, b, slow.Client(), fmt.Sprintf(cursorPollSrc, slow.URL, "\n    timeout = \"500ms\"", "item.id"))
 	poll := c.wf.Triggers[0].Config.(*Poll)
-	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	out, err := c.p.record(ctx, c.wf, poll, nil, "2026-12-04T21:00:00Z")
 	if err != nil || !out.recording {
