@@ -373,7 +373,10 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		r.env.Run["error"], r.env.Run["failed_step"] = c.plan.Error, c.plan.FailedStep
 	}
 	if next != nil && next.unit.part == partItem && next.value == "" && c.listed {
+		// The first item, leased with the listing's commit: listed by this build, which
+		// percent-encodes map keys in ids, as the items hash it wrote says.
 		next.key, next.value = string(c.items[next.unit.item][0]), string(c.items[next.unit.item][1])
+		next.listed = listedEncoded
 	}
 	return next
 }

@@ -515,6 +515,36 @@ func TestForEachRetriesPerItem(t *testing.T) {
 	})
 }
 
+// Every item of a map sends its key percent-encoded at every attempt: the first, which
+// runs on the worker that listed the items, as the others and its own retries do.
+func TestForEachMapKeysAreEncodedAtEveryAttempt(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTarget(t, 0)
+		tg.failPath("/reserve/a:b", http.StatusServiceUnavailable)
+		tg.failPath("/reserve/c:d", http.StatusServiceUnavailable)
+		e, set := httpEngine(t, b, strings.ReplaceAll(forEachRetrySrc, "URL", tg.srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("retry_items"), event(`{"items": {"a:b": 1, "c:d": 2}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "both items tried twice", func() bool {
+			return tg.paths()["/reserve/a:b"] >= 2 && tg.paths()["/reserve/c:d"] >= 2
+		})
+		tg.failPath("/reserve/a:b", 0)
+		tg.failPath("/reserve/c:d", 0)
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Fatalf("run %+v", r.RunSummary)
+		}
+		for path, want := range map[string]string{"/reserve/a:b": id + ":reserve:a%3Ab", "/reserve/c:d": id + ":reserve:c%3Ad"} {
+			for i, c := range tg.list() {
+				if c.path == path && c.key != want {
+					t.Errorf("call %d to %s carried %q, want %q at every attempt", i, path, c.key, want)
+				}
+			}
+		}
+	})
+}
+
 // A for_each that gives more than 10,000 items, or no list at all, fails its step with
 // a message that says so, and starts no item.
 func TestForEachRefusesWhatIsNoCollection(t *testing.T) {
