@@ -425,6 +425,7 @@ func (p *Pool) persist(r *runState, j *job, write func() error) bool {
 	case err != nil:
 		p.errLog.log(p.e.log, "recording step result failed; the step will run again when its lease expires",
 			"run", r.id, "step", j.unit, "err", err)
+		p.unrecorded()
 		return false
 	}
 	return true

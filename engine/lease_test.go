@@ -103,6 +103,25 @@ func TestStopDeadlineHandsStepsBack(t *testing.T) {
 	})
 }
 
+// A step that ends while Stop waits, but whose outcome Redis does not take, is left
+// leased, not counted as ended: it runs again once its lease expires, and Stop says so.
+func TestStopCountsAStepNotRecordedAsLeftLeased(t *testing.T) {
+	b := redistest.Mini(t)
+	_, p, rec, _ := holding(t, b)
+	stopped := make(chan error)
+	go func() { stopped <- p.Stop(context.Background()) }()
+	testutil.Eventually(t, 5*time.Second, "Stop begun", p.running.counting.Load)
+	b.Mini.Close()
+	close(rec.hold)
+	err := <-stopped
+	if err == nil || !strings.Contains(err.Error(), "1 steps were neither recorded nor handed back") {
+		t.Errorf("Stop: %v, want it to say the step was left leased", err)
+	}
+	if got := p.Stopped(); got != (StopReport{Leased: 1}) {
+		t.Errorf("Stopped: %+v, want the one step left leased", got)
+	}
+}
+
 // A step whose worker dies every time fails its run after 5 expired leases in a row,
 // and goes to the dead letters; a finished attempt in between starts the count over.
 func TestStepThatKeepsCrashingIsDeadLettered(t *testing.T) {

@@ -176,7 +176,9 @@ func (p *Pool) stop(ctx context.Context) error {
 		l.stop()
 	}
 	p.stopWorkers()
-	p.keepReport()
+	if n := p.keepReport().Leased; n > 0 {
+		err = errors.Join(err, fmt.Errorf("%d steps were neither recorded nor handed back, Redis failing: they run again once their lease expires", n))
+	}
 	return err
 }
 

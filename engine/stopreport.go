@@ -8,8 +8,8 @@ import (
 // StopReport is what a pool's Stop did with the steps leased to it: those whose
 // attempt ended meanwhile (its job settled: succeeded, failed, or queued again for a
 // retry or a limit), those it handed back to the queue unfinished, for another worker,
-// and those it could not hand back (Redis failed), which another worker runs once their
-// lease expires. A job counts once, however many units it chained.
+// and those it could neither record nor hand back (Redis failed), which another worker
+// runs once their lease expires. A job counts once, however many units it chained.
 type StopReport struct {
 	Ended      int
 	HandedBack int
@@ -56,11 +56,20 @@ func (p *Pool) handedBack(err error) {
 	}
 }
 
-// keepReport keeps what Stop did with the steps, for Stopped.
-func (p *Pool) keepReport() {
+// unrecorded counts a job whose outcome Redis did not take, once Stop has begun: as
+// one not handed back, it runs again once its lease expires. Its Done follows.
+func (p *Pool) unrecorded() {
+	if p.running.counting.Load() {
+		p.leftLeased.Add(1)
+	}
+}
+
+// keepReport keeps what Stop did with the steps, for Stopped, and returns it.
+func (p *Pool) keepReport() StopReport {
 	handed, leased := p.handedBackN.Load(), p.leftLeased.Load()
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.report = StopReport{HandedBack: int(handed), Leased: int(leased),
 		Ended: int(max(p.running.ended.Load()-handed-leased, 0))}
-	p.mu.Unlock()
+	return p.report
 }
