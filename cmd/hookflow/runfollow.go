@@ -17,8 +17,9 @@ import (
 // follow waits for the run to finish, printing each step to w as it ends, as runs show
 // prints it, with what sent(run, step) says it sent (a dry run), or with nil, what its
 // record says it sent. The child run of a workflow step is printed below the step,
-// indented, its steps named as tests name them (invoice/create). While a step waits
-// to be tried again, a line to progress says so, once per failed attempt.
+// indented, its steps named as tests name them (invoice/create). While a step, an
+// item or a step of a parallel block waits to be tried again, a line to progress says
+// so, once per failed attempt.
 func follow(ctx context.Context, eng *engine.Engine, runID string, w, progress io.Writer, sent func(run, step string) string) (*engine.Run, error) {
 	f := &follower{eng: eng, progress: termSafe(progress), sent: sent, wait: true, all: jsonShowsAll}
 	if sent != nil {
@@ -49,7 +50,7 @@ type follower struct {
 // with prefix ("invoice/" for the child run of step invoice).
 func (f *follower) run(ctx context.Context, runID, prefix string, w io.Writer) (*engine.Run, error) {
 	printed := 0
-	retried := map[string]int{} // by step: the attempts whose failure was printed
+	retried := map[string]int{} // by step or item path: the attempts whose failure was printed
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -78,16 +79,33 @@ func (f *follower) run(ctx context.Context, runID, prefix string, w io.Writer) (
 		if all {
 			return run, nil
 		}
-		if printed < len(run.Steps) {
-			if s := &run.Steps[printed]; s.Status == "retrying" && retried[s.Name] < s.Attempts {
-				retried[s.Name] = s.Attempts
-				fmt.Fprintln(f.progress, retryNotice(labeled(s, prefix), time.Now()))
-			}
-		}
+		f.retries(run.Steps[printed:], prefix, retried)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-tick.C:
+		}
+	}
+}
+
+// retries says, once per failed attempt, which of the steps not printed yet wait to be
+// tried again: the step that runs, an item of a for_each step, a step of a parallel
+// block (the block's own entry comes first, and a for_each step runs while its items
+// are retried). retried holds, by path, the attempts whose failure was said.
+func (f *follower) retries(steps []engine.StepRun, prefix string, retried map[string]int) {
+	say := func(s *engine.StepRun) {
+		if s.Status != engine.StatusRetrying || retried[s.Path] >= s.Attempts {
+			return
+		}
+		retried[s.Path] = s.Attempts
+		named := *s
+		named.Path = prefix + s.Path
+		fmt.Fprintln(f.progress, retryNotice(&named, time.Now()))
+	}
+	for i := range steps {
+		say(&steps[i])
+		for j := range steps[i].Items {
+			say(&steps[i].Items[j])
 		}
 	}
 }

@@ -446,6 +446,72 @@ workflow "flaky" {
 	}
 }
 
+// run says so too when an item of a for_each step, or a step of a parallel block,
+// waits to be tried again, naming it as runs show does, once per failed attempt.
+func TestRunCommandShowsRetriesOfItemsAndBlocks(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.Path]++
+		n := calls[r.URL.Path]
+		mu.Unlock()
+		if n == 1 && (r.URL.Path == "/item/2" || r.URL.Path == "/crm") {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "flaky.hcl"), `
+workflow "flaky" {
+  step "http" "each" {
+    for_each = "[1, 2, 3]"
+    url      = "`+api.URL+`/item/{{ each.value }}"
+    retry {
+      attempts = 3
+      backoff  = "constant" # a jittered wait may be too short to be seen
+      initial  = "500ms"
+    }
+  }
+  parallel "notify" {
+    step "http" "slack" {
+      url = "`+api.URL+`/slack"
+    }
+    step "http" "crm" {
+      url = "`+api.URL+`/crm"
+      retry {
+        attempts = 3
+        backoff  = "constant"
+        initial  = "500ms"
+      }
+    }
+  }
+}
+`)
+	out, errs, err := runArgs("run", "--dir", dir, "--allow-net", "127.0.0.1/32", "flaky")
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, out, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
+	want := []string{
+		"each[1] (http): attempt 1 failed: GET " + api.URL + "/item/2: status 503 Service Unavailable, expected 2xx; next attempt in ",
+		"notify/crm (http): attempt 1 failed: GET " + api.URL + "/crm: status 503 Service Unavailable, expected 2xx; next attempt in ",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("standard error, want a line for the item and one for the step of the block:\n%s", errs)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d: %q, want %q…", i+1, lines[i], w)
+		}
+	}
+	if !strings.Contains(out, "     each[1] succeeded") || !strings.Contains(out, "notify/crm (http) succeeded") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
 // A dry run answers a step with the status --response gives, so that the paths a
 // failure takes can be tried: on_error, retries, steps reading the status.
 func TestRunDryRunFailurePaths(t *testing.T) {
