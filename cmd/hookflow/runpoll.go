@@ -290,7 +290,7 @@ func printPollRequest(w io.Writer, r *workflows.Request, body bool) {
 		lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more line%s", more, plural(more)))
 	}
 	for _, line := range lines {
-		fmt.Fprintf(w, "    %s\n", oneLine(line, maxLineWidth))
+		fmt.Fprintf(w, "    %s\n", cutLine(line, maxLineWidth, ""))
 	}
 }
 

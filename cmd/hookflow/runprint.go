@@ -50,7 +50,8 @@ func printRun(w io.Writer, run *engine.Run, withEvent bool) {
 	printRunEnd(w, run, true)
 }
 
-// maxLineWidth is how much of one line of a body the step-by-step view prints.
+// maxLineWidth is how many characters of one line of a body or a value the
+// step-by-step view prints.
 const maxLineWidth = 200
 
 // maxItemLines is how many items of a for_each step the step-by-step view prints.
@@ -229,7 +230,7 @@ func requestLines(reqs []workflows.Request, all string) string {
 				lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more line%s%s", more, plural(more), all))
 			}
 			for _, line := range lines {
-				fmt.Fprintf(&b, "       %s\n", oneLine(line, maxLineWidth))
+				fmt.Fprintf(&b, "       %s\n", cutLine(line, maxLineWidth, all))
 			}
 		}
 		answer := strings.TrimSpace(fmt.Sprintf("%d %s", q.Status, http.StatusText(q.Status)))
@@ -283,23 +284,45 @@ func printError(w io.Writer, prefix, err string) {
 	}
 }
 
-// printValue prints v as indented JSON after prefix, cut at maxOutputLines: what is
-// left out says how much, then all (see jsonShowsAll).
+// printValue prints v as indented JSON after prefix, cut at maxOutputLines lines of
+// maxLineWidth characters: what is left out says how much, then all (see
+// jsonShowsAll).
 func printValue(w io.Writer, prefix string, v any, all string) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // <, > and & as they are: this is for reading
-	enc.SetIndent(strings.Repeat(" ", len(prefix)), "  ")
+	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(w, "%s%v\n", prefix, v)
+		fmt.Fprintf(w, "%s%s\n", prefix, cutLine(fmt.Sprint(v), maxLineWidth, all))
 		return
 	}
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) > maxOutputLines {
 		more := len(lines) - maxOutputLines
-		lines = append(lines[:maxOutputLines], fmt.Sprintf("%s… %d more line%s%s", strings.Repeat(" ", len(prefix)), more, plural(more), all))
+		lines = append(lines[:maxOutputLines], fmt.Sprintf("… %d more line%s%s", more, plural(more), all))
 	}
-	fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(lines, "\n"))
+	for i, line := range lines {
+		lines[i] = cutLine(line, maxLineWidth, all)
+	}
+	indent := "\n" + strings.Repeat(" ", len(prefix))
+	fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(lines, indent))
+}
+
+// cutLine is line cut after width characters (runes: a UTF-8 sequence is never
+// split), then how many it left out and all (see jsonShowsAll): "{"note": "aaa… 2999812
+// more characters (--json shows all)".
+func cutLine(line string, width int, all string) string {
+	n := utf8.RuneCountInString(line)
+	if n <= width {
+		return line
+	}
+	end := 0
+	for range width {
+		_, size := utf8.DecodeRuneInString(line[end:])
+		end += size
+	}
+	more := n - width
+	return fmt.Sprintf("%s… %d more character%s%s", line[:end], more, plural(more), all)
 }
 
 // attemptLabel is what a request line says of its attempt, among n requests of a

@@ -5,8 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // A step's line says what its status means: a retrying step's duration is its last
@@ -118,5 +120,49 @@ func TestRunEndSaysWhatAReplayCanRun(t *testing.T) {
 	printRunEnd(&buf, run, true)
 	if out := buf.String(); strings.Contains(out, "--current") || !strings.Contains(out, "version v2, in use now, has no step broken, which failed it") {
 		t.Errorf("the current version lacks the failed step:\n%s", out)
+	}
+}
+
+// runs show cuts a long line of a value, or of a request's body, after maxLineWidth
+// characters, counted in runes so that a UTF-8 sequence is never split, and says how
+// many it left out: a webhook whose body holds one string of 3,000,000 characters
+// prints a few lines, not megabytes.
+func TestPrintRunCutsLongLines(t *testing.T) {
+	huge := strings.Repeat("é", 3_000_000)
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "w", Version: "v1", Status: engine.RunSucceeded},
+		Event: &engine.EventView{ID: "e1", Trigger: "webhook", Body: map[string]any{"text": huge}},
+		Steps: []engine.StepRun{{Name: "post", Path: "post", Kind: "http", Status: engine.StatusSucceeded,
+			Output:   map[string]any{"short": strings.Repeat("x", maxLineWidth-len(`  "short": ""`))},
+			Requests: []workflows.Request{{Attempt: 1, Method: "POST", URL: "https://example.com", Body: `{"text":"` + huge + `"}`, Status: 200}}}}}
+	var b strings.Builder
+	printRun(&b, run, true)
+	out := b.String()
+	if len(out) > 4096 || !utf8.ValidString(out) {
+		t.Fatalf("%d bytes, valid UTF-8 %v, want a few lines:\n%.4096s", len(out), utf8.ValidString(out), out)
+	}
+	for _, want := range []string{
+		// "  \"text\": \"" is 11 characters, 189 more make 200; the line has 3,000,012.
+		"  body: {\n          \"text\": \"" + strings.Repeat("é", 189) + "… 2999812 more characters (--json shows all)\n        }\n",
+		// A line of maxLineWidth characters is whole.
+		"     output: {\n               \"short\": \"" + strings.Repeat("x", maxLineWidth-13) + "\"\n             }\n",
+		// "{\"text\":\"" is 9 characters; the body has 3,000,011.
+		"       {\"text\":\"" + strings.Repeat("é", 191) + "… 2999811 more characters (--json shows all)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks\n%.300s\nin\n%s", want, out)
+		}
+	}
+}
+
+// A cut counts what it leaves out in characters, one alike.
+func TestCutLine(t *testing.T) {
+	for _, c := range []struct{ line, want string }{
+		{"abc", "abc"},
+		{"abcd", "abc… 1 more character"},
+		{"日本語です", "日本語… 2 more characters"},
+	} {
+		if got := cutLine(c.line, 3, ""); got != c.want {
+			t.Errorf("cutLine(%q): %q, want %q", c.line, got, c.want)
+		}
 	}
 }
