@@ -191,8 +191,10 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 // of STEP[KEY] is taken whole, as runs name a map's items (r[a/b], r[]): it runs
 // from the first '[' to the label's last ']', so a key may hold '/', '[' and ']';
 // but for a STEP that calls a workflow (calls says which), whose items have child
-// runs, to the first ']' before a '/' when there is one: kids[1]/call[0] is item
-// 1's child's item 0. child is false for a label that names no step of a child run.
+// runs, to the first ']' before a '/' when there is one: kids[1]/call[0] reads as
+// item 1's child's item 0, which testStep refuses (a test names the steps of every
+// item's child alike, kids/call[0]). child is false for a label that names no step of
+// a child run.
 func cutChild(label string, calls func(step string) bool) (parent, rest string, child bool) {
 	from := 0
 	if i := strings.IndexAny(label, "[/"); i >= 0 && label[i] == '[' {

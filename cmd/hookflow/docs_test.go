@@ -109,6 +109,48 @@ func pagesOnDryRunAnswer(t *testing.T, example int, set *workflows.Set) {
 	}
 }
 
+// docs/language.md calls every label it shows of a step of one item's child run
+// (kids[1]/call) an error, as hookflow refuses one in a mock, an expect and a resume:
+// a test names the steps of every item's child alike (kids/call).
+func TestDocItemChildStepsAreErrors(t *testing.T) {
+	data, err := os.ReadFile("../../docs/language.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(data)), " ") // a sentence across its line breaks
+	labels := regexp.MustCompile("`(\\w+)\\[([^\\]`]*)\\]/(\\w+)`").FindAllStringSubmatchIndex(text, -1)
+	if len(labels) == 0 {
+		t.Fatal("docs/language.md shows no step of one item's child run (kids[1]/call)")
+	}
+	k := kinds(nil, nil)
+	for _, m := range labels {
+		label, step, child := text[m[0]+1:m[1]-1], text[m[2]:m[3]], text[m[6]:m[7]]
+		sentence := text[m[1]:]
+		if i := strings.Index(sentence, ". "); i >= 0 {
+			sentence = sentence[:i]
+		}
+		if !strings.Contains(sentence, "error") {
+			t.Errorf("docs/language.md shows %s as a name a test may use: %s%s", label, text[m[0]:m[1]], sentence)
+		}
+		for _, c := range []struct{ block, childStep string }{
+			{`mock %q {}`, `step "http" %q { url = "https://example.com" }`},
+			{`expect %q { count = 1 }`, `step "http" %q { url = "https://example.com" }`},
+			{`resume %q {}`, `step "wait" %q { timeout = "1h" }`},
+		} {
+			src := fmt.Sprintf("workflow \"child\" {\n  "+c.childStep+"\n}\n", child) +
+				fmt.Sprintf("workflow \"parent\" {\n  step \"workflow\" %q {\n    for_each = \"[1, 2]\"\n    workflow = \"child\"\n  }\n}\n", step)
+			set, diags := workflows.Load([]workflows.Source{{Name: "parent.hcl", Data: []byte(src)}}, k)
+			if diags.HasErrors() {
+				t.Fatalf("%s\n%s", diags.Error(), src)
+			}
+			test := fmt.Sprintf("test \"t\" {\n  workflow = \"parent\"\n  "+c.block+"\n}\n", label)
+			if _, diags := workflows.LoadTests([]workflows.Source{{Name: "parent.test.hcl", Data: []byte(test)}}, set); !diags.HasErrors() {
+				t.Errorf("hookflow takes %s:\n%s", label, test)
+			}
+		}
+	}
+}
+
 // TestReadmeWorkflowIsFormatted checks that the README's sample workflow, the first
 // workflow people copy, is as hookflow fmt writes it: fmt --check passes on a copy.
 func TestReadmeWorkflowIsFormatted(t *testing.T) {
