@@ -318,6 +318,12 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		se := &StatusError{Method: h.method, URL: sent.URL, Code: resp.StatusCode,
 			Expected: h.expect.text, Location: secrets.String(resp.Header.Get("Location")),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()), Resent: resent}
+		if resp.StatusCode == http.StatusUnauthorized {
+			if r, ok := scopeRefusalOf(resp); ok {
+				r.scope = secrets.String(r.scope)
+				se.Scope, se.NoNewToken = &r, h.tokens != nil && !resent
+			}
+		}
 		if !c.Sensitive {
 			se.Body, se.Size = recordedAnswer(sent, out, data, secrets), len(data)
 		}
@@ -719,6 +725,11 @@ type StatusError struct {
 	// Resent is a 401 to a call sent again with an OAuth2 token fetched after a first
 	// 401: the new token was refused too.
 	Resent bool
+	// Scope is what a 401's WWW-Authenticate says of a token that lacks a scope
+	// (error="insufficient_scope"); nil if it says nothing so. NoNewToken: the api's
+	// OAuth2 fetched no token for it, as one of the same grant would lack it too.
+	Scope      *scopeRefusal
+	NoNewToken bool
 }
 
 // Answer returns the answer's body as Body and Size hold it.
@@ -733,18 +744,6 @@ func (e *StatusError) RetryHint() (bool, time.Duration) {
 		return true, e.RetryAfter
 	}
 	return false, 0
-}
-
-// lacksScope reports whether a 401 says the token is good but not for this call
-// (WWW-Authenticate: Bearer error="insufficient_scope", RFC 6750): a new token of the
-// same grant would be refused too, so none is fetched.
-func lacksScope(resp *http.Response) bool {
-	for _, v := range resp.Header.Values("WWW-Authenticate") {
-		if strings.Contains(v, `error="insufficient_scope"`) || strings.Contains(v, "error=insufficient_scope") {
-			return true
-		}
-	}
-	return false
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date. Anything else, or
@@ -773,6 +772,13 @@ func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("%s %s: status %d %s, expected %s", e.Method, e.URL, e.Code, http.StatusText(e.Code), e.Expected)
 	if e.Resent && e.Code == http.StatusUnauthorized {
 		msg += " (also with a token fetched after the first 401)"
+	}
+	if e.Scope != nil {
+		msg += " (" + e.Scope.String()
+		if e.NoNewToken {
+			msg += "; no new token fetched"
+		}
+		msg += ")"
 	}
 	if e.Code >= 300 && e.Code < 400 {
 		msg += " (redirects are not followed"

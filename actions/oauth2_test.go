@@ -838,18 +838,31 @@ func TestOAuth2CallRefusedAgainSaysSo(t *testing.T) {
 
 // A 401 that says the token lacks a scope (WWW-Authenticate: Bearer
 // error="insufficient_scope") fetches no new token: one of the same grant would be
-// refused as well, and every such call would cost the provider a token.
+// refused as well, and every such call would cost the provider a token. The error says
+// why, and the step's output and its recorded answer show the header.
 func TestOAuth2InsufficientScopeFetchesNoToken(t *testing.T) {
 	s := newAuthServer(t)
+	const challenge = `Bearer realm="crm", error="insufficient_scope", scope="customers:write"`
 	s.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.apiCalls.Add(1)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="crm", error="insufficient_scope", scope="customers:write"`)
+		w.Header().Set("WWW-Authenticate", challenge)
 		w.WriteHeader(http.StatusUnauthorized)
 	})
 	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	const want = "status 401 Unauthorized, expected 2xx (the API says insufficient_scope: scope customers:write; no new token fetched)"
 	for range 3 {
-		if _, _, err := p.call(t.Context()); err == nil || !strings.Contains(err.Error(), "status 401") {
-			t.Fatalf("err = %v, want the 401", err)
+		c, out, err := p.call(t.Context())
+		if err == nil || !strings.HasSuffix(err.Error(), want) {
+			t.Fatalf("err = %v, want it to end %q", err, want)
+		}
+		if h := out.(map[string]any)["headers"].(map[string]any); h["www-authenticate"] != challenge {
+			t.Errorf("the output's headers %v, want www-authenticate %q", h, challenge)
+		}
+		if got := workflows.AnswerOf(out).Headers["Www-Authenticate"]; got != challenge {
+			t.Errorf("the run history keeps WWW-Authenticate %q from the output, want %q", got, challenge)
+		}
+		if len(c.SentBefore) != 0 {
+			t.Errorf("%d requests recorded before the last, want none", len(c.SentBefore))
 		}
 	}
 	if n, calls := s.requests.Load(), s.apiCalls.Load(); n != 1 || calls != 3 {

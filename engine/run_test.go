@@ -63,9 +63,10 @@ func TestViewsRedactCredentials(t *testing.T) {
 		}
 	}
 
-	res := Record{Status: StatusSucceeded, Output: []byte(`{"status": 200, "headers": {"set-cookie": "sid=1", "content-type": "text/plain"}, "body": "ok"}`)}
+	res := Record{Status: StatusSucceeded, Output: []byte(`{"status": 200, "headers": {"set-cookie": "sid=1", "content-type": "text/plain", "www-authenticate": "Bearer error=\"insufficient_scope\""}, "body": "ok"}`)}
 	out := res.view("login", "login").Output
-	want := map[string]any{"status": 200, "headers": map[string]any{"set-cookie": redacted, "content-type": "text/plain"}, "body": "ok"}
+	want := map[string]any{"status": 200, "headers": map[string]any{"set-cookie": redacted, "content-type": "text/plain",
+		"www-authenticate": `Bearer error="insufficient_scope"`}, "body": "ok"}
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("output %#v", out)
 	}

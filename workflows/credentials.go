@@ -75,17 +75,29 @@ func init() {
 		"X-Ratelimit-Remaining", "X-Ratelimit-Reset", "X-Real-Ip", "X-Request-Id"} {
 		plainHeaders[name] = true
 	}
+	for name := range challengeHeaders {
+		plainHeaders[http.CanonicalHeaderKey(name)] = true
+	}
 }
+
+// challengeHeaders are the headers, in lower case, in which a server says how to
+// authenticate and why it refused (WWW-Authenticate: Bearer error="insufficient_scope",
+// scope="admin:write"): no credential's, though "auth" starts a word of their names, and
+// the only place an RFC 6750 API says why it answered 401.
+var challengeHeaders = map[string]bool{"www-authenticate": true, "proxy-authenticate": true}
 
 // IsCredentialName reports whether a header or field name says its value is a
 // credential (x-api-key, x-hub-signature-256, refresh_token, password, privateKey,
 // X-Otp). Incoming webhooks keep no such header, and the run history never shows such
-// a value.
+// a value. A server's challenge (WWW-Authenticate, Proxy-Authenticate) is none.
 func IsCredentialName(name string) bool {
 	if plainHeaders[name] {
 		return false
 	}
 	lower := strings.ToLower(name)
+	if challengeHeaders[lower] {
+		return false
+	}
 	for i := 0; i < len(lower); i++ {
 		for _, w := range wordsAt[lower[i]] {
 			if w.startsOf(lower[i:]) {

@@ -21,6 +21,14 @@ func TestIsCredentialName(t *testing.T) {
 			t.Errorf("%s is no credential's name", name)
 		}
 	}
+	// A server's challenge says how to authenticate and why a call was refused
+	// (Bearer error="insufficient_scope"): shown, in whichever case it is named.
+	for _, name := range []string{"WWW-Authenticate", "Www-Authenticate", "www-authenticate",
+		"Proxy-Authenticate", "proxy-authenticate"} {
+		if IsCredentialName(name) {
+			t.Errorf("%s is no credential's name", name)
+		}
+	}
 	for name := range plainHeaders {
 		lower := strings.ToLower(name)
 		for _, w := range credentialWords {

@@ -39,9 +39,13 @@ func TestRecordHeaders(t *testing.T) {
 		"Cookie":        {"a=1; b=2"},
 		"X-Copy":        {"copy s3cret-value", "again"},
 		"X-Trace":       {"t-1"},
+		// A server's challenges are shown, secrets in them hidden.
+		"Www-Authenticate":   {`Bearer error="insufficient_scope", scope="admin:write"`},
+		"Proxy-Authenticate": {`Basic realm="s3cret-value"`},
 	}, r)
 	want := map[string]string{"Authorization": "Basic [redacted]", "X-Api-Key": "[redacted]", "Cookie": "[redacted]",
-		"X-Copy": "copy [redacted], again", "X-Trace": "t-1"}
+		"X-Copy": "copy [redacted], again", "X-Trace": "t-1",
+		"Www-Authenticate": `Bearer error="insufficient_scope", scope="admin:write"`, "Proxy-Authenticate": `Basic realm="[redacted]"`}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
@@ -60,6 +64,9 @@ func TestAnswerOf(t *testing.T) {
 		"body": map[string]any{"a&b": "<x>", "n": int64(12), "list": []any{1.5, nil, true}}}
 	got := AnswerOf(output)
 	want := &Response{Headers: RecordHeaders(h, r), Body: RecordJSON(output["body"], r)}
+	if got != nil && got.Headers["Www-Authenticate"] != "Bearer realm=x" {
+		t.Errorf("Www-Authenticate %q, want it shown", got.Headers["Www-Authenticate"])
+	}
 	if got == nil || got.Body != want.Body || got.Body != `{"a&b":"<x>","list":[1.5,null,true],"n":12}` {
 		t.Errorf("JSON body %+v, want %q", got, want.Body)
 	}

@@ -425,3 +425,107 @@ func TestRunsExportTestRedactsResumeTokens(t *testing.T) {
 		t.Errorf("the exported test holds the resume token's signature %s, or not its payload:\n%s", sig, text)
 	}
 }
+
+// A call its OAuth2 api's token lacks the scope of (a 401 whose WWW-Authenticate says
+// error="insufficient_scope") fails without a token fetched after it; runs show and
+// the exported test show the challenge, so its mock answers the test's call as the
+// API did, and the test's run takes the same path: one request, no token fetched, the
+// same error.
+func TestRunsExportTestInsufficientScope(t *testing.T) {
+	const challenge = `Bearer realm="crm", error="insufficient_scope", scope="admin:write"`
+	var mu sync.Mutex
+	issued, called := 0, 0
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		issued++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token": "tok-scoped-4f1a", "token_type": "Bearer", "expires_in": 3600}`)
+	}))
+	defer auth.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		called++
+		mu.Unlock()
+		w.Header().Set("WWW-Authenticate", challenge)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"message": "forbidden"}`)
+	}))
+	defer api.Close()
+	t.Setenv("SCOPE_CLIENT_SECRET", "client-secret-9c3e")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "admin.hcl"), `api "crm" {
+  base_url = "`+api.URL+`"
+  auth "oauth2" {
+    token_url     = "`+auth.URL+`/token"
+    client_id     = "hookflow"
+    client_secret = secret("SCOPE_CLIENT_SECRET")
+  }
+}
+
+workflow "grant" {
+  trigger "webhook" {
+    path = "/grant"
+  }
+  step "http" "grant" {
+    api    = "crm"
+    method = "POST"
+    url    = "/admin/grants"
+    json   = { user = "{{ event.body.user }}" }
+  }
+}
+`)
+	s := serveDir(t, dir, redistest.Real(t).URL, "127.0.0.1:0")
+	resp, err := http.Post("http://"+s.publicAddr+"/hooks/grant", "application/json", strings.NewReader(`{"user": "ada"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	runID := waitOneRun(t, s, "failed")
+	mu.Lock()
+	if issued != 1 || called != 1 {
+		t.Errorf("%d tokens fetched for %d calls, want 1 for 1", issued, called)
+	}
+	mu.Unlock()
+
+	hookflow := func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "--admin", s.adminAddr), nil, &stdout, &stderr)
+		return stdout.String() + stderr.String(), err
+	}
+	const why = "status 401 Unauthorized, expected 2xx (the API says insufficient_scope: scope admin:write; no new token fetched)"
+	out, err := hookflow("runs", "show", runID, "--json")
+	if err != nil {
+		t.Fatalf("runs show: %v\n%s", err, out)
+	}
+	for _, want := range []string{why, `error=\"insufficient_scope\", scope=\"admin:write\"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("runs show lacks %s:\n%s", want, out)
+		}
+	}
+	file := filepath.Join(dir, "admin.test.hcl")
+	if out, err := hookflow("runs", "export-test", runID, "--name", "lacks a scope", "-o", file); err != nil {
+		t.Fatalf("export-test: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	if !strings.Contains(text, `Www-Authenticate = "Bearer realm=\"crm\", error=\"insufficient_scope\", scope=\"admin:write\""`) {
+		t.Errorf("the mock lacks the WWW-Authenticate header:\n%s", text)
+	}
+	if strings.Contains(text, "client-secret-9c3e") || strings.Contains(text, "tok-scoped-4f1a") {
+		t.Errorf("the exported test holds a credential:\n%s", text)
+	}
+	out, code := hookflowTest(t, "-v", dir)
+	if code != 0 || !strings.Contains(out, "ok    lacks a scope") {
+		t.Fatalf("the exported test fails on the workflow it was recorded from, exit %d:\n%s\n%s", code, out, text)
+	}
+	// The test's run sent the call once and failed as the recorded run did: a mock
+	// without the challenge would have it fetch a token and send the call again.
+	if !strings.Contains(out, "error: POST "+api.URL+"/admin/grants: "+why+"\n") || strings.Count(out, "← 401") != 1 {
+		t.Errorf("the test's run did not take the recorded run's path:\n%s", out)
+	}
+}
