@@ -40,6 +40,8 @@ type Poll struct {
 	formerKey string
 	// method, url (up to its first {{ }}) and api: what it asks, for its summary
 	method, url, api string
+	// itemsSrc and keySrc are the items and key expressions as written, for errors.
+	itemsSrc, keySrc string
 }
 
 // pager is the request of a poll that reads its list page by page: an http step's
@@ -257,6 +259,7 @@ func newPoll(b *workflows.Block, http workflows.StepKind, now time.Time) (*Poll,
 	p.key = "poll " + hex.EncodeToString(sum[:8])
 	p.formerKey = "poll " + p.Schedule.Key() + " " + hex.EncodeToString(sum[:8])
 	p.method, p.url, p.api = strings.ToUpper(method), url, api
+	p.itemsSrc, p.keySrc = srcs["items"], srcs["key"]
 	return p, diags
 }
 

@@ -228,3 +228,110 @@ workflow "orders" {
 		t.Errorf("items %q", got)
 	}
 }
+
+// A poll whose answer its items cannot be read from, though a 2xx (a login page
+// answered 200), says what a poll answered other than 2xx says: the request, the page
+// with paginate, the content type, and the start of the answer, secrets redacted. An
+// item without a key says which item, which expression gave nil, and the item. Each is
+// what hookflow status, the admin API and the log show.
+func TestPollErrorsSayWhatTheAnswerWas(t *testing.T) {
+	t.Setenv("POLL_SECRET", "s3cret-in-the-page-9931")
+	login := "<html>\n<body>\n  <h1>Sign in</h1> s3cret-in-the-page-9931\n</body>\n</html>\n"
+	for _, c := range []struct {
+		name, items, paginate string
+		answer                func(w http.ResponseWriter, page string)
+		want                  string // %s is the API's URL
+	}{
+		{"a login page", "response.body", "", func(w http.ResponseWriter, page string) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, login)
+		}, `poll: GET %s/list: items: response.body gave a string, not a list (Content-Type "text/html; charset=utf-8"); ` +
+			`it answered: <html> <body> <h1>Sign in</h1> [redacted] </body> </html>`},
+		{"a login page read for its fields", "response.body.orders", "", func(w http.ResponseWriter, page string) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, login)
+		}, `poll: GET %s/list: items: response.body is text, which has no fields: the answer is not JSON, or does not say it is ` +
+			`(Content-Type "text/html"); it answered: <html> <body> <h1>Sign in</h1> [redacted] </body> </html>`},
+		{"an object", "response.body.orders", "", func(w http.ResponseWriter, page string) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"orders": {"o1": {"id": "o1"}}}`)
+		}, `poll: GET %s/list: items: response.body.orders gave an object, not a list (Content-Type "application/json"); ` +
+			`it answered: {"orders":{"o1":{"id":"o1"}}}`},
+		{"no content type", "response.body", "", func(w http.ResponseWriter, page string) {
+			w.Header()["Content-Type"] = nil
+			fmt.Fprint(w, "fine")
+		}, `poll: GET %s/list: items: response.body gave a string, not a list (no Content-Type); it answered: fine`},
+		{"an item without its key", "response.body.orders", "", func(w http.ResponseWriter, page string) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"orders": [{"id": "o1"}, {"ID": "o2", "note": "s3cret-in-the-page-9931"}]}`)
+		}, `poll: GET %s/list: item 1 has no key: item.id gave nil; the item: {"ID":"o2","note":"[redacted]"}`},
+		{"an empty key", "response.body.orders", "", func(w http.ResponseWriter, page string) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"orders": [{"id": ""}]}`)
+		}, `poll: GET %s/list: item 0 has no key: item.id gave ""; the item: {"id":""}`},
+		{"an item without its key on page 2", "response.body.orders", `paginate {
+      next = "response.body.next"
+    }`, func(w http.ResponseWriter, page string) {
+			w.Header().Set("Content-Type", "application/json")
+			if page == "" {
+				fmt.Fprint(w, `{"orders": [{"id": "o1"}], "next": "?page=2"}`)
+				return
+			}
+			fmt.Fprint(w, `{"orders": [{"id": "o2"}, {"number": 3}]}`)
+		}, `poll: page 2: GET %s/list?page=2: item 1 of the page has no key: item.id gave nil; the item: {"number":3}`},
+		{"a login page on page 2", "response.body.orders", `paginate {
+      next = "response.body.next"
+    }`, func(w http.ResponseWriter, page string) {
+			if page == "" {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, `{"orders": [{"id": "o1"}], "next": "?page=2"}`)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, login)
+		}, `poll: page 2: GET %s/list?page=2: items: response.body is text, which has no fields: the answer is not JSON, ` +
+			`or does not say it is (Content-Type "text/html"); it answered: <html> <body> <h1>Sign in</h1> [redacted] </body> </html>`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.answer(w, r.URL.Query().Get("page"))
+			}))
+			defer api.Close()
+			set := loadPolls(t, api.Client(), fmt.Sprintf(`
+vars {
+  secret = secret("POLL_SECRET")
+}
+workflow "orders" {
+  trigger "poll" {
+    every = "1m"
+    url   = "%s/list"
+    items = "%s"
+    key   = "item.id"
+    %s
+  }
+}
+`, api.URL, c.items, c.paginate))
+			e := engine.New(redistest.Mini(t).Client, engine.Options{Logger: quietLog})
+			e.Use(set)
+			var logged strings.Builder
+			p := NewPoller(e, slog.New(slog.NewTextHandler(&logged, nil)))
+			wf := set.Workflow("orders")
+			poll := wf.Triggers[0].Config.(*Poll)
+			p.tick(context.Background(), wf, poll, &streak{}, time.Now().Truncate(time.Minute))
+			st, err := e.TriggerState(context.Background(), wf, poll.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
+			shown := st.(*engine.PollStatus).LastError
+			if want := fmt.Sprintf(c.want, api.URL); shown != want {
+				t.Errorf("the poll's error:\n%s\nwant:\n%s", shown, want)
+			}
+			if !strings.Contains(logged.String(), "Sign in") && strings.Contains(c.want, "Sign in") {
+				t.Errorf("the log lacks the answer:\n%s", logged.String())
+			}
+			if strings.Contains(shown+logged.String(), "s3cret-in-the-page-9931") {
+				t.Errorf("the secret is shown:\n%s\n%s", shown, logged.String())
+			}
+		})
+	}
+}

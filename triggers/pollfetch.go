@@ -163,17 +163,18 @@ func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workf
 			// What an http step's reference says of it: the answer is no JSON. The
 			// expression's own error (an operation on a string) would say no more.
 			ct, _ := headerOf(resp, "content-type")
-			return fmt.Errorf("%w: items: response.body is text, which has no fields: the answer is not JSON, "+
-				"or does not say it is (Content-Type %q)", errPoll, ct)
+			return fmt.Errorf("%w: %s: items: response.body is text, which has no fields: the answer is not JSON, "+
+				"or does not say it is (Content-Type %q)%s", errPoll, poll.asked(call, page), ct, itsAnswer(resp, call.Secrets))
 		}
 		if err != nil {
-			return fmt.Errorf("%w: items: %w", errPoll, err)
+			return fmt.Errorf("%w: %s: items: %w", errPoll, poll.asked(call, page), err)
 		}
 		list, ok := v.([]any)
 		if !ok {
-			return fmt.Errorf("%w: items gave %T, not a list", errPoll, v)
+			return fmt.Errorf("%w: %s: items: %s gave %s, not a list (%s)%s", errPoll, poll.asked(call, page), poll.itemsSrc,
+				workflows.KindOf(v), contentType(resp), itsAnswer(resp, call.Secrets))
 		}
-		return poll.sort(ctx, wf, look, ans, list, page, at)
+		return poll.sort(ctx, wf, look, ans, list, page, at, func() string { return poll.asked(call, page) }, call.Secrets)
 	}
 	if pg, ok := poll.Request.(pager); ok && pg.Paginate() != nil {
 		last, next, err := pg.Pages(ctx, call, func(page *workflows.PageEnv) (bool, error) {
@@ -202,16 +203,23 @@ func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workf
 
 // sort adds the items of one page to ans, each with its key and what the poll does
 // with it: the new ones start runs up to max_items in all, and the new ones past
-// them are cut.
-func (poll *Poll) sort(ctx context.Context, wf *workflows.Workflow, look Look, ans *Answer, list []any, page int, at string) error {
+// them are cut. asked says which request the page answered, for errors, and secrets
+// hides the workflow's secrets in the item an error shows.
+func (poll *Poll) sort(ctx context.Context, wf *workflows.Workflow, look Look, ans *Answer, list []any, page int, at string,
+	asked func() string, secrets *workflows.Redactor) error {
 	keys := make([]string, len(list))
 	for i, item := range list {
 		k, err := expr.Run(poll.ItemKey, itemEnv{Item: item, Vars: wf.Vars})
 		if err != nil {
-			return fmt.Errorf("%w: key of item %d: %w", errPoll, len(ans.Items)+i, err)
+			return fmt.Errorf("%w: %s: key of %s: %w", errPoll, asked(), poll.itemAt(i), err)
 		}
 		if k == nil || workflows.Text(k) == "" {
-			return fmt.Errorf("%w: item %d has no key", errPoll, len(ans.Items)+i)
+			gave := "nil"
+			if k != nil {
+				gave = fmt.Sprintf("%q", workflows.Text(k))
+			}
+			return fmt.Errorf("%w: %s: %s has no key: %s gave %s; the item: %s", errPoll, asked(), poll.itemAt(i),
+				poll.keySrc, gave, shown(item, secrets))
 		}
 		keys[i] = "poll:" + workflows.Text(k)
 	}
@@ -266,6 +274,65 @@ func (poll *Poll) filter(wf *workflows.Workflow, look Look, f *Found, at string)
 		f.Status = ItemFiltered // looked at again next poll: the item may change
 	}
 	return nil
+}
+
+// asked is what a poll's error says of the request whose answer it could not read,
+// as an http step's error says it: its method and URL, secrets redacted, after its
+// page for a poll with a paginate block ("page 2: GET https://…").
+func (poll *Poll) asked(call *workflows.Call, page int) string {
+	s := "the request"
+	if sent := call.Sent; sent != nil {
+		s = sent.Method + " " + sent.URL
+	}
+	if poll.paginates() {
+		s = fmt.Sprintf("page %d: %s", page, s)
+	}
+	return s
+}
+
+// itemAt names the item at index i of a page's list, as an error says it: "item 3",
+// "item 3 of the page" for a poll with a paginate block.
+func (poll *Poll) itemAt(i int) string {
+	if poll.paginates() {
+		return fmt.Sprintf("item %d of the page", i)
+	}
+	return fmt.Sprintf("item %d", i)
+}
+
+// contentType is what a poll's error says of an answer's content type.
+func contentType(resp map[string]any) string {
+	if ct, ok := headerOf(resp, "content-type"); ok {
+		return fmt.Sprintf("Content-Type %q", ct)
+	}
+	return "no Content-Type"
+}
+
+// itsAnswer is what a poll's error quotes of an answer its items cannot be read from
+// (a login page answered 200), as withAnswer quotes one of a status not expected:
+// "; it answered: " and the start of its body, the workflow's secrets redacted; ""
+// for an empty body.
+func itsAnswer(resp map[string]any, secrets *workflows.Redactor) string {
+	switch b := resp["body"].(type) {
+	case nil:
+		return ""
+	case string:
+		if b == "" {
+			return ""
+		}
+	}
+	return "; it answered: " + shown(resp["body"], secrets)
+}
+
+// shown is the start of a value of an answer on one line, as excerpt cuts it: text
+// as it is, another value as JSON, the workflow's secrets redacted in every form an
+// API repeats them.
+func shown(v any, secrets *workflows.Redactor) string {
+	secrets = secrets.Encoded()
+	if s, ok := v.(string); ok {
+		return excerpt(secrets.String(s), len(s))
+	}
+	s := workflows.RecordJSON(v, secrets)
+	return excerpt(s, len(s))
 }
 
 // headerOf returns a header of an answer, as the http action gives them (lower case).

@@ -182,6 +182,15 @@ func (s *Step) itemsOf(v any) ([]Item, bool, error) {
 	return nil, false, fmt.Errorf("for_each of step %q: %s gave %s, not a list or a map", s.Name, s.ForEach.Source, kindOf(reflect.TypeOf(v)))
 }
 
+// KindOf names the kind of a value the way users know values: a string, a number, a
+// bool, an object, a list; nil for nil.
+func KindOf(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return kindOf(reflect.TypeOf(v))
+}
+
 // kindOf names a Go type the way users know values: a string, a number, a bool.
 func kindOf(t reflect.Type) string {
 	switch t.Kind() {
