@@ -214,6 +214,7 @@ func (s *stripeScheme) verify(h http.Header, body []byte, now time.Time) error {
 	}
 	var ts string
 	var sigs [][]byte
+	notHex := false // a v1= signature that is not hex, which no secret can match
 	for _, part := range strings.Split(v, ",") {
 		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
@@ -222,18 +223,30 @@ func (s *stripeScheme) verify(h http.Header, body []byte, now time.Time) error {
 		case "v1":
 			if sig, err := hex.DecodeString(val); err == nil {
 				sigs = append(sigs, sig)
+			} else {
+				notHex = true
 			}
 		}
 	}
-	if ts == "" || len(sigs) == 0 {
-		return verifyFailed("Stripe-Signature has no t= or no v1= signature")
+	switch {
+	case ts == "" && len(sigs) == 0 && !notHex:
+		return verifyFailed("Stripe-Signature has no t= timestamp and no v1= signature")
+	case ts == "":
+		return verifyFailed("Stripe-Signature has no t= timestamp")
+	case len(sigs) == 0 && notHex:
+		return verifyFailed("Stripe-Signature's v1= signature is not hex")
+	case len(sigs) == 0:
+		return verifyFailed("Stripe-Signature has no v1= signature")
 	}
 	if err := checkTimestamp(ts, now, s.tolerance); err != nil {
 		return err
 	}
 	payload := append([]byte(ts+"."), body...)
-	return matchAny(s.secrets, sigs, func(secret string) []byte { return sign(sha256.New, []byte(secret), payload) },
-		"the Stripe-Signature does not match")
+	failure := "the Stripe-Signature does not match"
+	if notHex {
+		failure += " (one of its v1= signatures is not hex)"
+	}
+	return matchAny(s.secrets, sigs, func(secret string) []byte { return sign(sha256.New, []byte(secret), payload) }, failure)
 }
 
 // slackScheme: X-Slack-Signature: v0=<hex> over "v0:<X-Slack-Request-Timestamp>:<body>".
@@ -302,6 +315,7 @@ func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error
 		return err
 	}
 	var sigs [][]byte
+	notBase64 := false // a v1 signature that is not base64, which no secret can match
 	for _, part := range strings.Fields(v) {
 		version, b64, ok := strings.Cut(part, ",")
 		if !ok || version != "v1" {
@@ -309,7 +323,12 @@ func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error
 		}
 		if sig, err := base64.StdEncoding.DecodeString(b64); err == nil {
 			sigs = append(sigs, sig)
+		} else {
+			notBase64 = true
 		}
+	}
+	if len(sigs) == 0 && notBase64 {
+		return verifyFailed("%s's v1 signature is not base64", names[2])
 	}
 	if len(sigs) == 0 {
 		return verifyFailed("%s has no v1 signature", names[2])
@@ -322,6 +341,9 @@ func (s *standardScheme) verify(h http.Header, body []byte, now time.Time) error
 				return nil
 			}
 		}
+	}
+	if notBase64 {
+		return verifyFailed("the %s does not match (one of its v1 signatures is not base64)", names[2])
 	}
 	return verifyFailed("the %s does not match", names[2])
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -760,5 +761,86 @@ workflow "slack" {
 	}
 	if strings.Contains(logs.String(), "junk-4d2e8f") || !strings.Contains(logs.String(), "not a Unix time") {
 		t.Errorf("the log:\n%s", logs.String())
+	}
+}
+
+// A signature header whose signature is not in its encoding says so, rather than that
+// it has none: Stripe's v1= that is not hex, a Standard Webhooks v1 that is not base64,
+// GitHub's sha256= and Slack's v0= that are not hex. Over HTTP, the 401 says why, and
+// neither it nor the log quotes the signature sent.
+func TestVerifySaysASignatureIsNotInItsEncoding(t *testing.T) {
+	body := []byte(`{"id": 1}`)
+	now := time.Now()
+	ts := strconv.FormatInt(now.Unix(), 10)
+	stripe := buildVerifier(t, `verify "stripe" { secrets = ["whsec_stripe-1"] }`)
+	mac := hmac.New(sha256.New, []byte("whsec_stripe-1"))
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	good := hex.EncodeToString(mac.Sum(nil))
+	standard := buildVerifier(t, `verify "standard" { secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }`)
+	github := buildVerifier(t, `verify "github" { secrets = ["secret-one-1"] }`)
+	slack := buildVerifier(t, `verify "slack" { secrets = ["slack-secret-1"] }`)
+	for _, c := range []struct {
+		name string
+		v    verifier
+		h    http.Header
+		want string // "" verifies
+	}{
+		{"stripe, v1 not hex", stripe, header("Stripe-Signature", "t="+ts+",v1="+good+"XX"), "Stripe-Signature's v1= signature is not hex"},
+		{"stripe, no v1", stripe, header("Stripe-Signature", "t="+ts+",v0="+good), "Stripe-Signature has no v1= signature"},
+		{"stripe, no t", stripe, header("Stripe-Signature", "v1="+good), "Stripe-Signature has no t= timestamp"},
+		{"stripe, neither", stripe, header("Stripe-Signature", "whatever"), "Stripe-Signature has no t= timestamp and no v1= signature"},
+		{"stripe, a good v1 beside one not hex", stripe, header("Stripe-Signature", "t="+ts+",v1=zz,v1="+good), ""},
+		{"stripe, a wrong v1 beside one not hex", stripe, header("Stripe-Signature", "t="+ts+",v1=zz,v1="+good[2:]+"00"),
+			"the Stripe-Signature does not match (one of its v1= signatures is not hex)"},
+		{"standard, v1 not base64", standard, header("webhook-id", "msg_1", "webhook-timestamp", ts, "webhook-signature", "v1,!!not-base64!!"),
+			"webhook-signature's v1 signature is not base64"},
+		{"standard, no v1", standard, header("webhook-id", "msg_1", "webhook-timestamp", ts, "webhook-signature", "v1a,AAAA"),
+			"webhook-signature has no v1 signature"},
+		{"github, not hex", github, header("X-Hub-Signature-256", "sha256="+good+"XX"), "X-Hub-Signature-256 is not hex"},
+		{"slack, not hex", slack, header("X-Slack-Request-Timestamp", ts, "X-Slack-Signature", "v0="+good+"XX"), "X-Slack-Signature is not v0=<hex>"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.v.verify(c.h, body, now)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%v, want it verified", err)
+			case c.want != "" && (!errors.Is(err, errVerify) || !strings.HasSuffix(err.Error(), ": "+c.want)):
+				t.Errorf("%v, want it to say %q", err, c.want)
+			}
+		})
+	}
+
+	set, diags := loadHooks("stripe.hcl", `
+workflow "stripe" {
+  trigger "webhook" {
+    path = "/stripe"
+    verify "stripe" {
+      secrets = ["whsec_stripe-1"]
+    }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var logs strings.Builder
+	h := NewWebhooks(&recordingStarter{events: map[string][]*workflows.Event{}, failed: map[string]string{}}, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	h.Use(set)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/hooks/stripe", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Stripe-Signature", "t="+strconv.FormatInt(time.Now().Unix(), 10)+",v1="+good+"XX")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(answer), "Stripe-Signature's v1= signature is not hex") {
+		t.Errorf("%d %s, want 401 saying the v1= signature is not hex", resp.StatusCode, answer)
+	}
+	if strings.Contains(string(answer)+logs.String(), good[:16]) {
+		t.Errorf("the signature sent is quoted:\n%s\n%s", answer, logs.String())
 	}
 }
