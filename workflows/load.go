@@ -146,7 +146,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	// once all are decoded.
 	l.secrets = &Redactor{}
 
-	set := &Set{byName: map[string]*Workflow{}, apis: l.apis}
+	set := &Set{byName: map[string]*Workflow{}, apis: l.apis, dir: opts.Dir}
 	declared := map[string]bool{} // every workflow written, whether or not it decoded
 	repeats := repeatedWorkflows(bodies, names, opts.InUse, func(file string) bool { return opts.File == "" || file == opts.File })
 	for i, content := range bodies {

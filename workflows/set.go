@@ -16,6 +16,7 @@ type Set struct {
 	missing   map[reader]hcl.Diagnostics // by reader: the errors for what it needs and is not set
 	apis      map[string]*API
 	env       []EnvValue // what env() read that hookflow test reads otherwise
+	dir       string     // Options.Dir: where the files were read
 }
 
 // Workflows returns the workflows sorted by name. The slice must not be modified.

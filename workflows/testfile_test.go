@@ -878,3 +878,39 @@ func TestLoadTestsEventContentType(t *testing.T) {
 		})
 	}
 }
+
+// A test naming a workflow that is not there lists those there are, or, when there
+// are none, says so and where they were looked for.
+func TestTestOfAnUnknownWorkflow(t *testing.T) {
+	const test = `test "t" {
+  workflow = "welcome"
+  event {
+    body = {}
+  }
+}
+`
+	for _, c := range []struct {
+		name string
+		srcs []Source
+		dir  string
+		want string
+	}{
+		{"others", []Source{{Name: "order.hcl", Data: []byte(testedSrc)}}, "flows",
+			`There is no workflow "welcome" beside this test; there are: order.`},
+		{"none", nil, "flows",
+			`There is no workflow "welcome" beside this test: there are none in flows (its *.hcl files and those of the ` +
+				`directories under it, test files aside, are where workflows are looked for).`},
+		{"none, read from no directory", nil, "", `There is no workflow "welcome" beside this test: there are none.`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			set, diags := LoadWith(c.srcs, testFileKinds(), Options{Dir: c.dir})
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			_, diags = LoadTests([]Source{{Name: "welcome.test.hcl", Data: []byte(test)}}, set)
+			if len(diags) != 1 || diags[0].Summary != "Unknown workflow" || diags[0].Detail != c.want {
+				t.Errorf("diagnostics %v, want one Unknown workflow:\n%s", diags, c.want)
+			}
+		})
+	}
+}

@@ -22,6 +22,13 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 			names = append(names, w.Name)
 		}
 		detail := fmt.Sprintf("There is no workflow %q beside this test; there are: %s.", t.Workflow, strings.Join(names, ", "))
+		switch {
+		case len(names) == 0 && set.dir != "":
+			detail = fmt.Sprintf("There is no workflow %q beside this test: there are none in %s (its *.hcl files and those of "+
+				"the directories under it, test files aside, are where workflows are looked for).", t.Workflow, set.dir)
+		case len(names) == 0:
+			detail = fmt.Sprintf("There is no workflow %q beside this test: there are none.", t.Workflow)
+		}
 		if s := suggestName(t.Workflow, names); s != "" {
 			detail = fmt.Sprintf("There is no workflow %q. Did you mean %q?", t.Workflow, s)
 		}

@@ -46,6 +46,10 @@ type Options struct {
 	// other, just added, is the one reported as the duplicate. Without it, the later
 	// one in file order is.
 	InUse *Set
+	// Dir is the directory the sources were read from, which a test naming a workflow
+	// that is not there names as where its workflow was looked for; "" when they were
+	// not read from one.
+	Dir string
 }
 
 // Unset is a variable that env() without a default or secret() read, and that is not

@@ -253,7 +253,7 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	srcs, diags := workflows.ReadDir(g.dir)
 	var set *workflows.Set
 	if !diags.HasErrors() {
-		set, diags = workflows.LoadWith(srcs, k, workflows.Options{Hermetic: true})
+		set, diags = workflows.LoadWith(srcs, k, workflows.Options{Hermetic: true, Dir: g.dir})
 		diags = onlyErrors(diags) // warnings are validate's to show
 	}
 	tests, d := workflows.LoadTests(g.tests, set)

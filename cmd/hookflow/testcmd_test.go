@@ -700,3 +700,26 @@ test "wrong headers" {
 		}
 	}
 }
+
+// A test naming a workflow in a directory that holds none says there are none and
+// where they were looked for, under hookflow test and hookflow validate alike.
+func TestWorkflowTestsInADirectoryWithoutWorkflows(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "welcome.test.hcl")
+	writeFile(t, file, `test "welcome" {
+  workflow = "welcome"
+  event {
+    body = {}
+  }
+}
+`)
+	want := `There is no workflow "welcome" beside this test: there are none in ` + dir + ` (its *.hcl files`
+	for _, args := range [][]string{{"test", dir}, {"test", file}, {"validate", dir}, {"validate", file}} {
+		var out bytes.Buffer
+		err := run(context.Background(), args, nil, &out, &out)
+		said := strings.Join(strings.Fields(out.String()), " ") // as the diagnostic's lines are wrapped
+		if err == nil || !strings.Contains(said, want) || strings.Contains(said, "there are: .") {
+			t.Errorf("hookflow %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		}
+	}
+}

@@ -90,12 +90,14 @@ func validatePath(p string, k *workflows.Kinds, strict bool) validation {
 	switch {
 	case workflows.IsTestFile(p):
 		// a test file is checked against the workflows beside it
-		v.srcs, v.diags = readPath(filepath.Dir(p))
+		opts.Dir = filepath.Dir(p)
+		v.srcs, v.diags = readPath(opts.Dir)
 	case err == nil && !info.IsDir():
 		// a workflow file is checked with the vars and api blocks of its directory
 		v.srcs, v.diags = withDirectory(p)
 		opts.File = p
 	default:
+		opts.Dir = p
 		v.srcs, v.diags = readPath(p)
 	}
 	if v.diags.HasErrors() {
