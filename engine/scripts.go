@@ -160,6 +160,12 @@ func evalsha(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, cm
 		}
 		c = redis.NewCmd(ctx, cmd...)
 		_ = rdb.Process(ctx, c)
+		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Loaded on another node than the one that took the call: after a failover,
+			// a slot map not yet updated names the old primary, which takes SCRIPT LOAD
+			// as a replica and moves the call to the new one. Nothing of it ran.
+			return s.Eval(ctx, rdb, keys, args...)
+		}
 	}
 	return c
 }

@@ -188,3 +188,44 @@ func TestALostScriptRunsWithItsText(t *testing.T) {
 	setBatch(t, p, one, "kept")
 	calls.wentTogether(t, many, one)
 }
+
+// TestAScriptLoadedElsewhereRunsWithItsText: after a failover, a slot map not yet
+// updated names the old primary, now a replica, which takes SCRIPT LOAD; the call,
+// sent again, is moved to the new primary, which still lacks the script. It then runs
+// with the script's text: NOSCRIPT says it did not run, and a start must not be
+// answered as one that may have been stored.
+func TestAScriptLoadedElsewhereRunsWithItsText(t *testing.T) {
+	b := redistest.Real(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(b.URL, "redis://")})
+	defer rdb.Close()
+	lib, _ := scriptSource("lib.lua")
+	one := redis.NewScript(uses(lib, probeScript) + "\n" + probeScript)
+	rdb.AddHook(&lostAfterLoad{rdb: b.Client})
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := evalsha(ctx, rdb, one, probeCall(one, "{t}:elsewhere", "set", "a")).Text(); v != "a" || err != nil {
+		t.Fatalf("a call whose script was loaded on another node: %q %v", v, err)
+	}
+}
+
+// lostAfterLoad is a hook that flushes Redis's scripts after each SCRIPT LOAD, as if
+// the load had gone to another node.
+type lostAfterLoad struct{ rdb redis.UniversalClient }
+
+func (h *lostAfterLoad) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *lostAfterLoad) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if args := cmd.Args(); len(args) == 3 && fmt.Sprint(args[0]) == "script" && fmt.Sprint(args[1]) == "load" && err == nil {
+			_ = h.rdb.ScriptFlush(ctx).Err()
+		}
+		return err
+	}
+}
+
+func (h *lostAfterLoad) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
