@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -255,6 +256,18 @@ func TestWebhooksWhileRedisIsDown(t *testing.T) {
 		if status, body := postJSON(t, hook, paid); status != http.StatusAccepted {
 			t.Fatalf("with Redis up: %d %v", status, body)
 		}
+		// Its end recorded, as this process knows (its answer read), before Redis
+		// stops: a step whose outcome Redis may not have taken would make the stop at
+		// the test's end fail, as one that may run again.
+		hasLines(t, func() string {
+			resp, err := http.Get("http://" + s.adminAddr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			return string(data)
+		}, `hookflow_runs_finished_total{status="succeeded",workflow="order_paid"} 1`)
 		b.Stop()
 		resp, err := http.Post(hook, "application/json", strings.NewReader(paid))
 		if err != nil {
@@ -394,6 +407,72 @@ func TestWebhooksAnswer503UntilTheDrainEnds(t *testing.T) {
 	}
 	if _, err := post(); err == nil {
 		t.Error("the listener still answers after the drain ended")
+	}
+}
+
+// A connection kept alive, idle when the drain begins, is not closed under a sender
+// that may be sending on it: its next webhook is answered 503 with Retry-After, and
+// the connection closed after that answer.
+func TestAnIdleConnectionGets503WhenTheDrainBegins(t *testing.T) {
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(held) })
+		<-release
+	}))
+	defer api.Close()
+	var released sync.Once
+	free := func() { released.Do(func() { close(release) }) }
+	defer free()
+	t.Setenv("FAULT_API", api.URL)
+	cfg := serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", s.publicAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	send := func(n int) (*http.Response, error) {
+		body := fmt.Sprintf(`{"n": %d}`, n)
+		req := fmt.Sprintf("POST /hooks/relay HTTP/1.1\r\nHost: hookflow\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		if _, err := io.WriteString(conn, req); err != nil {
+			return nil, err
+		}
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(r, nil)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	if resp, err := send(1); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("before the drain: %v %v", resp, err)
+	}
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step never reached the API")
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.shutdown() }()
+	testutil.Eventually(t, 5*time.Second, "the drain begun", s.draining.Load)
+	s.keepMu.Lock() // what the drain's beginning does to keep-alive is done
+	s.keepMu.Unlock()
+	resp, err := send(2)
+	if err != nil {
+		t.Fatalf("a webhook on a connection kept alive, as the drain began: %v, want a 503", err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !resp.Close {
+		t.Errorf("during the drain: %d, Retry-After %q, closing %v; want 503, Retry-After, the connection closed", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
+	}
+	free()
+	if err := <-done; err != nil {
+		t.Errorf("shutdown: %v", err)
 	}
 }
 

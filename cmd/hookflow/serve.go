@@ -679,9 +679,11 @@ func (s *server) serve(srv *http.Server, ln net.Listener) {
 // queued), then the workers (steps in progress finish, up to a deadline), then the
 // listeners, then Redis.
 func (s *server) shutdown() error {
+	// Keep-alive is left as it is: turning it off would close the idle connections at
+	// once, under a sender that may be sending on one. A webhook on one is answered 503
+	// with Connection: close (unlessDraining), and closePublic closes the rest.
 	s.keepMu.Lock()
 	s.draining.Store(true)
-	s.public.SetKeepAlivesEnabled(false)
 	s.keepMu.Unlock()
 	idle := s.intake.drain()
 	s.config.Close() // after a reload in progress: nothing restarts what stops below
