@@ -177,7 +177,7 @@ func (p *Pool) stop(ctx context.Context) error {
 	}
 	p.stopWorkers()
 	if n := p.keepReport().Leased; n > 0 {
-		err = errors.Join(err, fmt.Errorf("%d steps were neither recorded nor handed back, Redis failing: they run again once their lease expires", n))
+		err = errors.Join(err, fmt.Errorf("%d steps were neither handed back nor known to be recorded, Redis failing: those not recorded run again once their lease expires", n))
 	}
 	return err
 }

@@ -8,8 +8,9 @@ import (
 // StopReport is what a pool's Stop did with the steps leased to it: those whose
 // attempt ended meanwhile (its job settled: succeeded, failed, or queued again for a
 // retry or a limit), those it handed back to the queue unfinished, for another worker,
-// and those it could neither record nor hand back (Redis failed), which another worker
-// runs once their lease expires. A job counts once, however many units it chained.
+// and those it could neither hand back nor know recorded (Redis failed), which another
+// worker runs once their lease expires, unless Redis recorded them all the same. A job
+// counts once, however many units it chained.
 type StopReport struct {
 	Ended      int
 	HandedBack int
@@ -56,8 +57,9 @@ func (p *Pool) handedBack(err error) {
 	}
 }
 
-// unrecorded counts a job whose outcome Redis did not take, once Stop has begun: as
-// one not handed back, it runs again once its lease expires. Its Done follows.
+// unrecorded counts a job whose outcome's write Redis did not answer, once Stop has
+// begun: unless Redis made the write all the same, it runs again once its lease
+// expires, as one not handed back does. Its Done follows.
 func (p *Pool) unrecorded() {
 	if p.running.counting.Load() {
 		p.leftLeased.Add(1)
