@@ -581,7 +581,8 @@ func resumeError(err error) error {
 }
 
 // keepAlive turns keep-alive on or off for the pressure on --max-conns (turning it off
-// closes the idle connections), unless the drain began: from then on it stays off.
+// closes the idle connections), unless the drain began: from then on it is left as it
+// is, each webhook answered 503 with Connection: close.
 // Called from the server's connection-state hook, which holds no lock of the server's.
 func (s *server) keepAlive(on bool) {
 	s.keepMu.Lock()
