@@ -30,6 +30,9 @@ type runPage struct {
 	Settled bool // it will not change unless replayed: the page stops polling
 	MaxMS   int64
 	Curl    string // the command that sends its event again; "" when there is none
+	// CurlReads is its event body's length in characters when past pageChars: the
+	// command reads the body from the run's JSON rather than holding it.
+	CurlReads int
 	// CanReplay says the run may be replayed on its version, as the engine's Replay
 	// takes it: it failed at a step (one that failed at its filter, before its first
 	// step, has no dead letter, and is refused). Its version is the one it is on now:
@@ -68,6 +71,7 @@ type ResumeURLs interface {
 // stepView is a step, an item or a parallel block on a run's page.
 type stepView struct {
 	engine.StepRun
+	RunID       string // its run's, for the link to the run's JSON where a value is cut
 	VersionNote string // the version it ran with, when not the run's
 	HeldMS      *int64 // how long a delay step held the run; the step itself takes no time
 	InBlock     bool   // a step of a parallel block
@@ -126,7 +130,7 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, s := range run.Steps {
-		v.Steps = append(v.Steps, viewStep(s, run.Version, v.MaxMS, all[s.Path]))
+		v.Steps = append(v.Steps, viewStep(s, run, v.MaxMS, all[s.Path]))
 		if s.Kind != "wait" || s.Status != engine.StatusWaiting || v.Settled {
 			continue
 		}
@@ -136,15 +140,15 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Waits = append(v.Waits, w)
 	}
-	v.Curl = p.curl(r.Context(), run)
+	v.Curl, v.CurlReads = p.curl(r.Context(), run)
 	p.render(w, r, http.StatusOK, "run", v)
 }
 
-// viewStep is a step as its run's page shows it; allItems shows all its items, past
+// viewStep is a step of run as its page shows it; allItems shows all its items, past
 // foldItems too.
-func viewStep(s engine.StepRun, runVersion string, maxMS int64, allItems bool) stepView {
-	v := stepView{StepRun: s, InBlock: s.Parallel != "", MaxMS: maxMS}
-	if s.Version != "" && runVersion != "" && s.Version != runVersion {
+func viewStep(s engine.StepRun, run *engine.Run, maxMS int64, allItems bool) stepView {
+	v := stepView{StepRun: s, RunID: run.ID, InBlock: s.Parallel != "", MaxMS: maxMS}
+	if s.Version != "" && run.Version != "" && s.Version != run.Version {
 		v.VersionNote = s.Version
 	}
 	if held, skipped, ok := s.Delay(); ok && !skipped {
@@ -154,7 +158,7 @@ func viewStep(s engine.StepRun, runVersion string, maxMS int64, allItems bool) s
 		v.ChildRun, _ = out["run_id"].(string)
 	}
 	for _, it := range s.Items {
-		v.Items = append(v.Items, viewStep(it, runVersion, maxMS, false))
+		v.Items = append(v.Items, viewStep(it, run, maxMS, false))
 	}
 	v.StepRun.Items = nil
 	if len(v.Items) == 0 {
@@ -196,10 +200,16 @@ func viewStep(s engine.StepRun, runVersion string, maxMS int64, allItems bool) s
 // (credential headers and fields, secrets in a path) stays hidden: the command carries
 // no header but the content type, and [redacted] where a secret or a credential
 // parameter of the query was.
-func (p *pages) curl(ctx context.Context, run *engine.Run) string {
+//
+// A body past pageChars characters is not in the command, which the page would show
+// cut (and past 128 KiB no shell takes as one argument): the command saves the run's
+// JSON from the admin API and sends its event.body, read with jq, and reads is the
+// body's length in characters. Without the admin API's address there is no such
+// command.
+func (p *pages) curl(ctx context.Context, run *engine.Run) (cmd string, reads int) {
 	ev, wf := run.Event, p.workflows().Workflow(run.Workflow)
 	if ev == nil || wf == nil {
-		return ""
+		return "", 0
 	}
 	body := ""
 	switch b := ev.Body.(type) {
@@ -223,30 +233,51 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) string {
 		// no query, and secrets in its path are [redacted]): they are read as stored.
 		stored, err := p.runs.RunEvent(ctx, run.ID)
 		if err != nil {
-			return ""
+			return "", 0
 		}
 		method, target = ev.Method, p.o.WebhookBase+hookURL(wf, stored.Path, stored.Query)
 	}
 	if target == "" {
 		if p.o.AdminBase == "" {
-			return ""
+			return "", 0
 		}
 		method, target, auth, ct = "POST", p.o.AdminBase+"/api/v1/workflows/"+url.PathEscape(run.Workflow)+"/runs", p.o.SignOut, "application/json"
 	}
 	// Every argument is quoted, each control character escaped: the command is pasted
 	// into a terminal, and an event's body or content type is anyone's text.
-	cmd := "curl -X " + shellquote.Word(method) + " " + shellquote.Quote(target)
+	cmd = "curl -X " + shellquote.Word(method) + " " + shellquote.Quote(target)
 	if auth {
-		cmd += ` -H "Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN"`
+		cmd += " -H " + adminToken
 	}
 	if ct != "" {
 		cmd += " -H " + shellquote.Quote("Content-Type: "+ct)
 	}
-	if body != "" {
-		cmd += " --data-raw " + shellquote.Quote(body)
+	if _, more := cutAt(body, pageChars); more == 0 {
+		if body != "" {
+			cmd += " --data-raw " + shellquote.Quote(body)
+		}
+		return cmd, 0
 	}
-	return cmd
+	if p.o.AdminBase == "" {
+		return "", 0
+	}
+	// curl -f stops at a run that cannot be read (expired, a token refused), before
+	// anything is sent; jq -j writes a string as it is, -c anything else as compact JSON,
+	// as --data-raw sends a shorter body.
+	fetch := "curl -fsS -o " + runFile
+	if p.o.SignOut {
+		fetch += " -H " + adminToken
+	}
+	fetch += " " + shellquote.Quote(p.o.AdminBase+"/api/v1/runs/"+url.PathEscape(run.ID))
+	return fetch + " && jq -cj .event.body " + runFile + " | " + cmd + " --data-binary @-", utf8.RuneCountInString(body)
 }
+
+// adminToken is the header of a command for the admin API, with the token from the
+// environment, as the CLI reads it.
+const adminToken = `"Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN"`
+
+// runFile is where a curl command saves the run's JSON it reads a long body from.
+const runFile = "hookflow-run.json"
 
 // hookURL is the path and query a webhook's event came to (path is below /hooks, as
 // the event has it), escaped for a URL: the values of the query's credential
@@ -340,7 +371,11 @@ var pageFuncs = template.FuncMap{
 		return s
 	},
 	"settled": func(s engine.Status) bool { return s.Settled() },
-	"domid":   domID,
+	// cut is a value of a run as a page shows it, through the template "cut": its
+	// first pageChars characters, then how many more, with a link to the run's JSON.
+	"cut":   cut,
+	"chars": chars,
+	"domid": domID,
 	// present says an event has a body, whatever it is: 0, false, "" and {} are bodies.
 	"present": func(v any) bool { return v != nil },
 }

@@ -889,9 +889,9 @@ func TestViewStepFoldsManyItems(t *testing.T) {
 		{"many, all succeeded", items(1000, nil), false, nil, 1000, false, "[{succeeded 1000}]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			v := viewStep(c.step, "", 0, c.all)
+			v := viewStep(c.step, &engine.Run{}, 0, c.all)
 			if c.all {
-				c.shown = paths(viewStep(c.step, "", 0, false))[:0]
+				c.shown = paths(viewStep(c.step, &engine.Run{}, 0, false))[:0]
 				for i := range c.step.Items {
 					c.shown = append(c.shown, fmt.Sprintf("fan[%d]", i))
 				}

@@ -1,0 +1,267 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/hookflow/hookflow/internal/shellquote"
+	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// A run whose values are megabytes (a webhook's body of one long string, a step's
+// output and requests holding it, a header and a query value) has a page of a bounded
+// size: each value is cut after pageChars characters, never within one, and says how
+// many more it has, linking the run's JSON. The curl command does not hold the body:
+// it reads it from the run's JSON, and sends the body itself, as bash runs it.
+func TestInspectorCutsLongValues(t *testing.T) {
+	// Characters of one, two, three and four bytes, and what HTML escapes: a cut in
+	// the wrong place shows as invalid UTF-8 or a broken entity.
+	const unit = "a<é&€'𝄞\"" // 8 characters
+	long := strings.Repeat(unit, 3_000_000/8)
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo", strings.Repeat(unit, 4_200)) // within the 64 KiB of headers a call reads
+		w.Write(body)
+	}))
+	defer echo.Close()
+	e, set, api := serveAPI(t, `
+workflow "big" {
+  trigger "webhook" {
+    path = "/big"
+  }
+  step "http" "echo" {
+    method = "POST"
+    url    = "`+echo.URL+`"
+    json   = "{{ event.body }}"
+  }
+}
+`)
+	raw, _ := json.Marshal(map[string]string{"note": long})
+	id, err := e.Start(context.Background(), set.Workflow("big"), &workflows.Event{ID: "e1", Trigger: "webhook",
+		Method: "POST", Path: "/big", ContentType: "application/json", Raw: string(raw),
+		// Within the 64 KiB of a request's line and headers a webhook reads.
+		Query:   map[string][]string{"q": {strings.Repeat("q", 40_000)}},
+		Headers: map[string]string{"Content-Type": "application/json", "X-Long": strings.Repeat(unit, 4_200)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "succeeded")
+	received := make(chan *http.Request, 1)
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		received <- r
+	}))
+	defer hooks.Close()
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil,
+		PageOptions{WebhookBase: hooks.URL, AdminBase: api.URL}, quiet))
+	defer srv.Close()
+
+	page := fetchPage(t, srv.URL+"/runs/"+id)
+	// The event's body, query value and header, the request's and answer's bodies, the
+	// answer's header and the step's output: each at most pageChars characters of up
+	// to four bytes, escaped (&#34; is five bytes for one), and the page around them.
+	if max := 8 * pageChars * 5; len(page) > max {
+		t.Errorf("the page is %d bytes, past %d", len(page), max)
+	}
+	if !utf8.ValidString(page) {
+		t.Error("the page is not UTF-8")
+	}
+	link := ` more characters (<a href="/api/v1/runs/` + id + `">the run's JSON</a> shows all)</span>`
+	if n := strings.Count(page, link); n != 7 {
+		t.Errorf("%d values say they are cut, with a link to the run's JSON, want 7", n)
+	}
+	for _, want := range []string{
+		// The event's body as indented JSON, {\n  "note": "…"\n}: 16 characters, the
+		// 3,000,000 of the string and a backslash before each of its 375,000 '"'.
+		`<span class="cut">… 3342248 more characters (`,
+		`<span class="cut">… 7232 more characters (`, // the query's value
+		`<span class="cut">… 832 more characters (`,  // the event's header, the answer's
+		// {"note":"…"}, as --data-raw would send it.
+		`<p class="note" id="curl-reads">The body is 3375011 characters long`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("no %s on the page", want)
+		}
+	}
+	// Each value is cut before it is escaped, at a character's start: what precedes a
+	// cut ends with a character of the value (or of its JSON), an entity whole.
+	parts := strings.Split(page, `<span class="cut">`)
+	for _, before := range parts[:len(parts)-1] {
+		end := before[max(0, len(before)-100):]
+		last, _ := utf8.DecodeLastRuneInString(html.UnescapeString(end))
+		if !strings.ContainsRune(unit+`\q`, last) {
+			t.Errorf("a cut value ends with %q: %q", last, end)
+		}
+	}
+
+	_, cmd, _ := strings.Cut(page, `<pre id="curl" class="curl">`)
+	cmd, _, _ = strings.Cut(cmd, "</pre>")
+	cmd = html.UnescapeString(cmd)
+	want := "curl -fsS -o hookflow-run.json " + shellquote.Quote(api.URL+"/api/v1/runs/"+id) +
+		" && jq -cj .event.body hookflow-run.json | curl -X POST " + shellquote.Quote(hooks.URL+"/hooks/big?q="+strings.Repeat("q", 40_000)) +
+		" -H 'Content-Type: application/json' --data-binary @-"
+	if cmd != want {
+		t.Fatalf("curl command\n got %.300s\nwant %s", cmd, want)
+	}
+	sends := func(t *testing.T, cmd string, env ...string) {
+		t.Helper()
+		run := exec.Command(tool(t, "bash"), "-c", cmd)
+		tool(t, "curl")
+		tool(t, "jq")
+		run.Dir, run.Env = t.TempDir(), append(os.Environ(), env...)
+		if out, err := run.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		var got *http.Request
+		select {
+		case got = <-received:
+		default:
+			t.Fatal("the curl command sent nothing")
+		}
+		body, _ := io.ReadAll(got.Body)
+		var sent, event any
+		json.Unmarshal(raw, &event)
+		if err := json.Unmarshal(body, &sent); err != nil || !reflect.DeepEqual(sent, event) {
+			t.Errorf("the curl command sent %.200q (%v), not the event's body", body, err)
+		}
+		if got.Method != "POST" || got.URL.Query().Get("q") != strings.Repeat("q", 40_000) {
+			t.Errorf("the curl command sent %s %.100s", got.Method, got.URL)
+		}
+	}
+	sends(t, cmd)
+
+	// With tokens, a browser signed in follows the link to the run's JSON with its
+	// session, whichever token it signed in with; the command reads the JSON with the
+	// token in HOOKFLOW_ADMIN_TOKEN.
+	a := Access{OperatorToken: "operator-token-0123456789", ReadToken: "read-token-0123456789"}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", Handler(e, func() *workflows.Set { return set }, nil, "", func(id string) string { return "/api/v1/runs/" + id }, quiet))
+	protected := httptest.NewServer(Protect(mux, a))
+	defer protected.Close()
+	mux.Handle("/", Inspector(e, func() *workflows.Set { return set }, nil,
+		PageOptions{WebhookBase: hooks.URL, AdminBase: protected.URL, SignOut: true}, quiet))
+	for name, token := range map[string]string{"operator": a.OperatorToken, "read-only": a.ReadToken} {
+		t.Run(name, func(t *testing.T) {
+			cookie := testutil.SignIn(t, protected.URL, token)
+			page := browse(t, protected.URL+"/runs/"+id, cookie)
+			_, href, _ := strings.Cut(page, `more characters (<a href="`)
+			href, _, _ = strings.Cut(href, `"`)
+			var run struct {
+				Event struct{ Body struct{ Note string } }
+			}
+			if err := json.Unmarshal([]byte(browse(t, protected.URL+href, cookie)), &run); err != nil || run.Event.Body.Note != long {
+				t.Errorf("GET %s: the event's body is %d characters (%v), want %d", href, utf8.RuneCountInString(run.Event.Body.Note), err, len([]rune(long)))
+			}
+			_, cmd, _ := strings.Cut(page, `<pre id="curl" class="curl">`)
+			cmd, _, _ = strings.Cut(cmd, "</pre>")
+			cmd = html.UnescapeString(cmd)
+			if !strings.HasPrefix(cmd, `curl -fsS -o hookflow-run.json -H "Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN" `) {
+				t.Errorf("the command reads the run's JSON without the token: %.300s", cmd)
+			}
+			sends(t, cmd, "HOOKFLOW_ADMIN_TOKEN="+token)
+		})
+	}
+}
+
+// browse is the answer to a GET of u by a browser with a session's cookie: its body,
+// once it is 200.
+func browse(t *testing.T, u string, cookie *http.Cookie) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%.300s", u, resp.StatusCode, body)
+	}
+	return string(body)
+}
+
+// tool is the path of a program a test runs: missing, the test skips, but fails in CI
+// (CI=true), where .ci/run installs it.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no %s: CI runs this test with it", name)
+	}
+	t.Skipf("no %s", name)
+	return ""
+}
+
+func TestCutAt(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		text string
+		more int
+	}{
+		{"", 3, "", 0},
+		{"abc", 3, "abc", 0},
+		{"abcd", 3, "abc", 1},
+		{"ééé", 3, "ééé", 0}, // 6 bytes, 3 characters
+		{"éééé", 3, "ééé", 1},
+		{"a𝄞b𝄞c", 2, "a𝄞", 3},
+		{"ab\xffcd", 3, "ab\xff", 2}, // a byte that is no UTF-8 counts as one
+	} {
+		end, more := cutAt(c.in, c.n)
+		if c.in[:end] != c.text || more != c.more {
+			t.Errorf("cutAt(%q, %d) keeps %q, %d more; want %q, %d more", c.in, c.n, c.in[:end], more, c.text, c.more)
+		}
+	}
+}
+
+// An error is cut as the other values are, on the dead letters page (where 50 of them
+// stay a page) and on the run's: its own, its step's, the request's URL (and the event's
+// body).
+func TestInspectorCutsALongDeadLetterError(t *testing.T) {
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer busy.Close()
+	e, set, api := serveAPI(t, `
+workflow "long_url" {
+  step "http" "call" {
+    url = "`+busy.URL+`/?q={{ event.body.q }}"
+  }
+}
+`)
+	raw, _ := json.Marshal(map[string]string{"q": strings.Repeat("q", 40_000)})
+	id, err := e.Start(context.Background(), set.Workflow("long_url"), &workflows.Event{ID: "e1", Trigger: "manual",
+		ContentType: "application/json", Raw: string(raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "failed")
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	page := fetchPage(t, srv.URL+"/dlq")
+	cutNote := ` more characters (<a href="/api/v1/runs/` + id + `">the run's JSON</a> shows all)</span>`
+	if !strings.Contains(page, cutNote+`</pre></td>`) {
+		t.Errorf("the dead letter's error is not cut:\n%.500s", page)
+	}
+	if n := strings.Count(fetchPage(t, srv.URL+"/runs/"+id), cutNote); n != 4 {
+		t.Errorf("%d values of the run are cut, want 4", n)
+	}
+}
