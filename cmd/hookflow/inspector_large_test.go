@@ -115,3 +115,88 @@ workflow "big" {
 		t.Errorf("a page of %d bytes is polled every %dms", all.Bytes, all.PollDelay)
 	}
 }
+
+// A run whose webhook's body is one string of 3,000,000 characters shows each value
+// holding it (the event's body, a step's output, the request that sent it and its
+// answer) cut after 32 Ki characters, with a link to the run's JSON, which has it
+// whole: the page, which reads itself again while the run goes on, is a few hundred
+// KB, not megabytes. The test logs what it measured (docs/performance.md):
+//
+//	go test ./cmd/hookflow -run TestInspectorLargeValues -v
+func TestInspectorLargeValues(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.Copy(w, r.Body)
+	}))
+	defer api.Close()
+	t.Setenv("INSPECTOR_API", api.URL)
+	s, admin := serveInspector(t, `
+workflow "big" {
+  trigger "webhook" {
+    path     = "/big"
+    max_body = "4MiB"
+  }
+  step "set" "note" {
+    text = "{{ event.body.note }}"
+  }
+  step "http" "echo" {
+    url    = "${env("INSPECTOR_API")}/echo"
+    method = "POST"
+    json   = { note = "{{ event.body.note }}" }
+  }
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}
+`)
+	long := strings.Repeat("x", 3_000_000)
+	status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/big", `{"note": "`+long+`"}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("the webhook answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunWaiting)
+
+	resp, err := http.Get(admin + "/runs/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b := newBrowse(t)
+	b.do("the run", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS("#step-approval")))
+	b.until("the page loaded", `performance.getEntriesByType("navigation")[0].loadEventEnd > 0`)
+	b.do("counting the polls", chromedp.Evaluate[chromedp.Void](countPolls), chromedp.Evaluate[chromedp.Void](`(() => {
+		window.busy = 0;
+		window.since = performance.now();
+		new PerformanceObserver((l) => l.getEntries().forEach((e) => { window.busy += e.duration; })).observe({ type: "longtask" });
+		return true;
+	})()`))
+	b.until("ten seconds", "performance.now() - window.since > 10000")
+	m := eval[largeRun](b, "measuring", `({
+		nodes: document.getElementsByTagName("*").length,
+		load_ms: performance.getEntriesByType("navigation")[0].loadEventEnd,
+		polls: window.polls,
+		busy_ms: window.busy,
+		poll_delay: Number(document.body.dataset.pollMs || 0),
+	})`)
+	m.Bytes = len(page)
+	t.Logf("%d bytes, %d elements, loaded in %.0fms; in 10s %d polls, the main thread busy %.0fms in long tasks; polls every %dms",
+		m.Bytes, m.Nodes, m.LoadMS, m.Polls, m.BusyMS, m.PollDelay)
+	if m.Bytes > 400_000 {
+		t.Errorf("the page is %d bytes", m.Bytes)
+	}
+	// The event's body, open, says how much more it has; its link shows it all.
+	note := eval[string](b, "the body's cut", `document.querySelector("#event-body .cut").textContent`)
+	if want := "… 2967248 more characters (the run's JSON shows all)"; note != want {
+		t.Errorf("the event's body ends with %q, want %q", note, want)
+	}
+	href := eval[string](b, "the link", `document.querySelector("#event-body .cut a").href`)
+	if href != admin+"/api/v1/runs/"+id {
+		t.Errorf("the link is to %s", href)
+	}
+	b.do("the run's JSON", chromedp.Navigate(href))
+	if got := eval[string](b, "the body in the JSON", `JSON.parse(document.body.innerText).event.body.note`); got != long {
+		t.Errorf("the run's JSON has a note of %d characters", len(got))
+	}
+}
