@@ -123,6 +123,23 @@ func postJSON(t *testing.T, url, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// finishedBeforeRedisStops waits for n runs of workflow to have succeeded as s knows
+// (the answer to their last step's write read), for a test that stops Redis next: a
+// step whose outcome Redis may not have taken would make the stop at the test's end
+// fail, as one that may run again.
+func finishedBeforeRedisStops(t *testing.T, s *server, workflow string, n int) {
+	t.Helper()
+	hasLines(t, func() string {
+		resp, err := http.Get("http://" + s.adminAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return string(data)
+	}, fmt.Sprintf(`hookflow_runs_finished_total{status="succeeded",workflow=%q} %d`, workflow, n))
+}
+
 // waitRun reads a run from the admin API until it has finished.
 func waitRun(t *testing.T, statusURL string) map[string]any {
 	t.Helper()
@@ -256,18 +273,7 @@ func TestWebhooksWhileRedisIsDown(t *testing.T) {
 		if status, body := postJSON(t, hook, paid); status != http.StatusAccepted {
 			t.Fatalf("with Redis up: %d %v", status, body)
 		}
-		// Its end recorded, as this process knows (its answer read), before Redis
-		// stops: a step whose outcome Redis may not have taken would make the stop at
-		// the test's end fail, as one that may run again.
-		hasLines(t, func() string {
-			resp, err := http.Get("http://" + s.adminAddr + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			data, _ := io.ReadAll(resp.Body)
-			return string(data)
-		}, `hookflow_runs_finished_total{status="succeeded",workflow="order_paid"} 1`)
+		finishedBeforeRedisStops(t, s, "order_paid", 1)
 		b.Stop()
 		resp, err := http.Post(hook, "application/json", strings.NewReader(paid))
 		if err != nil {

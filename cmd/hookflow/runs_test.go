@@ -532,6 +532,7 @@ func TestAdminCommandsWhileRedisIsDown(t *testing.T) {
 	if code, out := hookflow("runs", "start", "w"); code != 0 {
 		t.Fatalf("runs start with Redis up: exit %d\n%s", code, out)
 	}
+	finishedBeforeRedisStops(t, s, "w", 1)
 	b.Stop()
 	if code, out := hookflow("runs", "list"); code != exitNoReach || !strings.Contains(out, "Redis is unreachable") {
 		t.Errorf("runs list: exit %d, want 3:\n%s", code, out)
