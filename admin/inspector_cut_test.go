@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -111,9 +112,9 @@ workflow "big" {
 	_, cmd, _ := strings.Cut(page, `<pre id="curl" class="curl">`)
 	cmd, _, _ = strings.Cut(cmd, "</pre>")
 	cmd = html.UnescapeString(cmd)
-	want := "curl -fsS -o hookflow-run.json " + shellquote.Quote(api.URL+"/api/v1/runs/"+id) +
-		" && jq -cj .event.body hookflow-run.json | curl -X POST " + shellquote.Quote(hooks.URL+"/hooks/big?q="+strings.Repeat("q", 40_000)) +
-		" -H 'Content-Type: application/json' --data-binary @-"
+	want := `(run=$(mktemp) && body=$(mktemp) && trap 'rm -f "$run" "$body"' EXIT && curl -fsS -o "$run" ` + shellquote.Quote(api.URL+"/api/v1/runs/"+id) +
+		` && jq -cj .event.body "$run" > "$body" && curl -X POST ` + shellquote.Quote(hooks.URL+"/hooks/big?q="+strings.Repeat("q", 40_000)) +
+		` -H 'Content-Type: application/json' --data-binary @"$body")`
 	if cmd != want {
 		t.Fatalf("curl command\n got %.300s\nwant %s", cmd, want)
 	}
@@ -144,6 +145,28 @@ workflow "big" {
 	}
 	sends(t, cmd)
 
+	// Without jq, it sends nothing, fails, and leaves no file behind.
+	bin := t.TempDir()
+	for _, name := range []string{"bash", "curl", "mktemp", "rm"} {
+		if err := os.Symlink(tool(t, name), filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := t.TempDir()
+	noJQ := exec.Command(filepath.Join(bin, "bash"), "-c", cmd)
+	noJQ.Env = append(os.Environ(), "PATH="+bin, "TMPDIR="+tmp)
+	if out, err := noJQ.CombinedOutput(); err == nil {
+		t.Errorf("the command without jq succeeded: %s", out)
+	}
+	select {
+	case got := <-received:
+		t.Errorf("the command without jq sent %s %d bytes", got.Method, got.ContentLength)
+	default:
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("the command left %d files behind", len(left))
+	}
+
 	// With tokens, a browser signed in follows the link to the run's JSON with its
 	// session, whichever token it signed in with; the command reads the JSON with the
 	// token in HOOKFLOW_ADMIN_TOKEN.
@@ -169,7 +192,7 @@ workflow "big" {
 			_, cmd, _ := strings.Cut(page, `<pre id="curl" class="curl">`)
 			cmd, _, _ = strings.Cut(cmd, "</pre>")
 			cmd = html.UnescapeString(cmd)
-			if !strings.HasPrefix(cmd, `curl -fsS -o hookflow-run.json -H "Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN" `) {
+			if !strings.Contains(cmd, `curl -fsS -o "$run" -H "Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN" `) {
 				t.Errorf("the command reads the run's JSON without the token: %.300s", cmd)
 			}
 			sends(t, cmd, "HOOKFLOW_ADMIN_TOKEN="+token)

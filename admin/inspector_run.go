@@ -252,7 +252,7 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) (cmd string, reads in
 	if ct != "" {
 		cmd += " -H " + shellquote.Quote("Content-Type: "+ct)
 	}
-	if _, more := cutAt(body, pageChars); more == 0 {
+	if _, more := cutAt(body, pageChars); more == 0 && len(body) < maxArgBytes {
 		if body != "" {
 			cmd += " --data-raw " + shellquote.Quote(body)
 		}
@@ -261,23 +261,28 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) (cmd string, reads in
 	if p.o.AdminBase == "" {
 		return "", 0
 	}
-	// curl -f stops at a run that cannot be read (expired, a token refused), before
-	// anything is sent; jq -j writes a string as it is, -c anything else as compact JSON,
-	// as --data-raw sends a shorter body.
-	fetch := "curl -fsS -o " + runFile
+	// The run's JSON and the body go to files of their own (mktemp: only the user reads
+	// them), removed as the subshell exits, whose status is the command's that failed,
+	// or the last one's. Each step runs only once the one before it succeeded:
+	// curl -f stops at a run that cannot be read (expired, a token refused), and a jq
+	// missing or failing stops it too, before anything is sent. jq -j writes a string as
+	// it is, -c anything else as compact JSON, as --data-raw sends a shorter body.
+	fetch := "curl -fsS -o \"$run\""
 	if p.o.SignOut {
 		fetch += " -H " + adminToken
 	}
 	fetch += " " + shellquote.Quote(p.o.AdminBase+"/api/v1/runs/"+url.PathEscape(run.ID))
-	return fetch + " && jq -cj .event.body " + runFile + " | " + cmd + " --data-binary @-", utf8.RuneCountInString(body)
+	return `(run=$(mktemp) && body=$(mktemp) && trap 'rm -f "$run" "$body"' EXIT && ` + fetch +
+		` && jq -cj .event.body "$run" > "$body" && ` + cmd + ` --data-binary @"$body")`, utf8.RuneCountInString(body)
 }
+
+// maxArgBytes is the most bytes a body takes in the command itself: Linux takes no
+// argument of 128 KiB or more (--data-raw's, quoted, is a little longer than the body).
+const maxArgBytes = 120 << 10
 
 // adminToken is the header of a command for the admin API, with the token from the
 // environment, as the CLI reads it.
 const adminToken = `"Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN"`
-
-// runFile is where a curl command saves the run's JSON it reads a long body from.
-const runFile = "hookflow-run.json"
 
 // hookURL is the path and query a webhook's event came to (path is below /hooks, as
 // the event has it), escaped for a URL: the values of the query's credential
