@@ -54,6 +54,11 @@ func printRun(w io.Writer, run *engine.Run, withEvent bool) {
 // step-by-step view prints.
 const maxLineWidth = 200
 
+// maxTextWidth is the most characters runs show prints of a line of an error, a
+// request's URL or a header's value: more than a value's line, as such a line is
+// read whole, but not a megabyte of it.
+const maxTextWidth = 2000
+
 // maxItemLines is how many items of a for_each step the step-by-step view prints.
 const maxItemLines = 20
 
@@ -76,7 +81,7 @@ func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent fu
 	fmt.Fprintln(w, line)
 	io.WriteString(w, sent(s.Name))
 	if s.Error != "" {
-		printError(w, "     error: ", s.Error)
+		printError(w, "     error: ", s.Error, all)
 	}
 	if s.Output != nil {
 		printValue(w, "     output: ", s.Output, all)
@@ -90,7 +95,7 @@ func printStep(w io.Writer, n int, s *engine.StepRun, runVersion string, sent fu
 		fmt.Fprintf(w, "     %s %s%s\n", it.Path, stepLine(it), versionNote(it, runVersion))
 		io.WriteString(w, sent(fmt.Sprintf("%s[%v]", it.Name, it.Key)))
 		if it.Error != "" {
-			printError(w, "       error: ", it.Error)
+			printError(w, "       error: ", it.Error, all)
 		}
 	}
 }
@@ -214,14 +219,14 @@ func recordedRequests(run *engine.Run, all string) map[string]string {
 func requestLines(reqs []workflows.Request, all string) string {
 	var b strings.Builder
 	for _, q := range reqs {
-		fmt.Fprintf(&b, "     → %s%s %s\n", attemptLabel(len(reqs), q.Attempt), q.Method, q.URL)
+		fmt.Fprintf(&b, "     → %s%s %s\n", attemptLabel(len(reqs), q.Attempt), q.Method, cutLine(q.URL, maxTextWidth, all))
 		names := make([]string, 0, len(q.Headers))
 		for name := range q.Headers {
 			names = append(names, name)
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			fmt.Fprintf(&b, "       %s: %s\n", name, q.Headers[name])
+			fmt.Fprintf(&b, "       %s: %s\n", name, cutLine(q.Headers[name], maxTextWidth, all))
 		}
 		if q.Body != "" {
 			lines := strings.Split(strings.TrimRight(q.Body, "\n"), "\n")
@@ -236,7 +241,7 @@ func requestLines(reqs []workflows.Request, all string) string {
 		answer := strings.TrimSpace(fmt.Sprintf("%d %s", q.Status, http.StatusText(q.Status)))
 		switch {
 		case q.Status == 0:
-			fmt.Fprintf(&b, "       ← no answer in %dms: %s\n", q.DurationMS, q.Error)
+			fmt.Fprintf(&b, "       ← no answer in %dms: %s\n", q.DurationMS, cutLine(q.Error, maxTextWidth, all))
 		case q.Response != nil && q.Response.Body != "":
 			fmt.Fprintf(&b, "       ← %s in %dms: %s\n", answer, q.DurationMS, oneLine(q.Response.Body, maxLineWidth))
 		default:
@@ -257,7 +262,11 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 	}
 	fmt.Fprintln(w, line)
 	if run.Error != "" {
-		printError(w, "  error: ", run.Error)
+		all := "" // runs show says --json shows all; run and test print no such flag here
+		if kept {
+			all = jsonShowsAll
+		}
+		printError(w, "  error: ", run.Error, all)
 	}
 	if run.DeadLetter != "" && kept {
 		fmt.Fprintf(w, "  dead letter %s: replay it with: hookflow runs replay %s\n", run.DeadLetter, run.ID)
@@ -274,13 +283,14 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 
 // printError prints an error after prefix, the lines after its first (an
 // expression's, with a caret under the place it failed) indented as far as the first
-// line's text, so that they read as part of the step or run they are under.
-func printError(w io.Writer, prefix, err string) {
+// line's text, so that they read as part of the step or run they are under. A line is
+// cut after maxTextWidth characters, then all (see jsonShowsAll).
+func printError(w io.Writer, prefix, err, all string) {
 	indent := strings.Repeat(" ", utf8.RuneCountInString(prefix))
 	lines := strings.Split(strings.TrimRight(err, "\n"), "\n")
-	fmt.Fprintf(w, "%s%s\n", prefix, lines[0])
+	fmt.Fprintf(w, "%s%s\n", prefix, cutLine(lines[0], maxTextWidth, all))
 	for _, line := range lines[1:] {
-		fmt.Fprintf(w, "%s%s\n", indent, line)
+		fmt.Fprintf(w, "%s%s\n", indent, cutLine(line, maxTextWidth, all))
 	}
 }
 

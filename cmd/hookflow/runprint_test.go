@@ -154,6 +154,33 @@ func TestPrintRunCutsLongLines(t *testing.T) {
 	}
 }
 
+// An error, a request's URL, a header's value and a request's error of megabytes are
+// cut too, after maxTextWidth characters.
+func TestPrintRunCutsLongErrorsAndURLs(t *testing.T) {
+	huge := strings.Repeat("q", 3_000_000)
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "w", Version: "v1", Status: engine.RunFailed, Error: "step post: " + huge},
+		Steps: []engine.StepRun{{Name: "post", Path: "post", Kind: "http", Status: engine.StatusFailed, Error: huge,
+			Requests: []workflows.Request{{Attempt: 1, Method: "GET", URL: "https://example.com/?q=" + huge,
+				Headers: map[string]string{"X-Long": huge}, Error: "dial: " + huge}}}}}
+	var b strings.Builder
+	printRun(&b, run, true)
+	out := b.String()
+	if len(out) > 6*maxTextWidth {
+		t.Fatalf("%d bytes, want the long lines cut:\n%.2000s", len(out), out)
+	}
+	for _, want := range []string{
+		"  error: step post: " + strings.Repeat("q", maxTextWidth-len("step post: ")) + "… 2998011 more characters (--json shows all)\n",
+		"     error: " + strings.Repeat("q", maxTextWidth) + "… 2998000 more characters (--json shows all)\n",
+		"     → GET https://example.com/?q=" + strings.Repeat("q", maxTextWidth-len("https://example.com/?q=")) + "… 2998023 more characters",
+		"       X-Long: " + strings.Repeat("q", maxTextWidth) + "… 2998000 more characters",
+		"       ← no answer in 0ms: dial: " + strings.Repeat("q", maxTextWidth-len("dial: ")) + "… 2998006 more characters",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks\n%.300s", want)
+		}
+	}
+}
+
 // A cut counts what it leaves out in characters, one alike.
 func TestCutLine(t *testing.T) {
 	for _, c := range []struct{ line, want string }{
