@@ -24,19 +24,26 @@ func lacksScope(resp *http.Response) bool {
 }
 
 // scopeRefusalOf returns what a 401's WWW-Authenticate says of a token that lacks a
-// scope, and whether it says so.
+// scope, and whether it says so; its scope whole (see shown).
 func scopeRefusalOf(resp *http.Response) (scopeRefusal, bool) {
 	for _, v := range resp.Header.Values("WWW-Authenticate") {
 		params := challengeParams(v)
 		if params["error"] == "insufficient_scope" {
-			scope := params["scope"]
-			if len(scope) > maxShownScope {
-				scope = strings.ToValidUTF8(scope[:maxShownScope], "") + "…"
-			}
-			return scopeRefusal{scope: scope}, true
+			return scopeRefusal{scope: params["scope"]}, true
 		}
 	}
 	return scopeRefusal{}, false
+}
+
+// shown is r as an error shows it: its scope redacted by redact, then cut to
+// maxShownScope bytes. Redacting first means a secret the cut would split is never
+// half shown.
+func (r scopeRefusal) shown(redact func(string) string) scopeRefusal {
+	scope := redact(r.scope)
+	if len(scope) > maxShownScope {
+		scope = strings.ToValidUTF8(scope[:maxShownScope], "") + "…"
+	}
+	return scopeRefusal{scope: scope}
 }
 
 // challengeParams returns the auth-params of a WWW-Authenticate value (RFC 9110

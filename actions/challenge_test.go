@@ -54,6 +54,9 @@ func TestHTTPStepSaysTheScopeItLacks(t *testing.T) {
 			"status 401 Unauthorized, expected 2xx (the API says insufficient_scope: scope [redacted])"},
 		{"long", `Bearer error="insufficient_scope", scope="` + strings.Repeat("s", 300) + `"`,
 			"status 401 Unauthorized, expected 2xx (the API says insufficient_scope: scope " + strings.Repeat("s", maxShownScope) + "…)"},
+		// A secret the cut would split is redacted before the cut: none of it shows.
+		{"secret at the cut", `Bearer error="insufficient_scope", scope="` + strings.Repeat("s", maxShownScope-10) + strings.ReplaceAll(requestCanary, `"`, `\"`) + `"`,
+			"status 401 Unauthorized, expected 2xx (the API says insufficient_scope: scope " + strings.Repeat("s", maxShownScope-10) + "[redacted])"},
 		{"revoked", `Bearer error="invalid_token"`, "status 401 Unauthorized, expected 2xx"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -320,7 +320,7 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()), Resent: resent}
 		if resp.StatusCode == http.StatusUnauthorized {
 			if r, ok := scopeRefusalOf(resp); ok {
-				r.scope = secrets.String(r.scope)
+				r = r.shown(secrets.String)
 				se.Scope, se.NoNewToken = &r, h.tokens != nil && !resent
 			}
 		}
