@@ -114,7 +114,7 @@ func TestStopCountsAStepNotRecordedAsLeftLeased(t *testing.T) {
 	b.Mini.Close()
 	close(rec.hold)
 	err := <-stopped
-	if err == nil || !strings.Contains(err.Error(), "1 steps were neither handed back nor known to be recorded") {
+	if err == nil || !strings.Contains(err.Error(), "1 step was neither handed back nor known to be recorded") {
 		t.Errorf("Stop: %v, want it to say the step was left leased", err)
 	}
 	if got := p.Stopped(); got != (StopReport{Leased: 1}) {

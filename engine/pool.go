@@ -176,7 +176,9 @@ func (p *Pool) stop(ctx context.Context) error {
 		l.stop()
 	}
 	p.stopWorkers()
-	if n := p.keepReport().Leased; n > 0 {
+	if n := p.keepReport().Leased; n == 1 {
+		err = errors.Join(err, errors.New("1 step was neither handed back nor known to be recorded, Redis failing: unless it was recorded, it runs again once its lease expires"))
+	} else if n > 1 {
 		err = errors.Join(err, fmt.Errorf("%d steps were neither handed back nor known to be recorded, Redis failing: those not recorded run again once their lease expires", n))
 	}
 	return err
