@@ -2,7 +2,8 @@ package admin
 
 import (
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/hookflow/hookflow/internal/runes"
 )
 
 // A run's values may be megabytes: a webhook's body of one long string, a step's
@@ -26,24 +27,8 @@ type cutText struct {
 // cut is s as a page shows it, for run: cut after pageChars characters (runes: a
 // UTF-8 sequence is never split), before the page escapes it.
 func cut(run, s string) cutText {
-	end, n := cutAt(s, pageChars)
+	end, n := runes.Cut(s, pageChars)
 	return cutText{Text: s[:end], More: n, Run: run}
-}
-
-// cutAt is where s is cut to keep its first n characters, and how many characters it
-// has past them: len(s) and 0 for a string of n characters or fewer.
-func cutAt(s string, n int) (end, more int) {
-	if len(s) <= n { // as many characters as bytes at most
-		return len(s), 0
-	}
-	for range n {
-		if end == len(s) {
-			return end, 0
-		}
-		_, size := utf8.DecodeRuneInString(s[end:])
-		end += size
-	}
-	return end, utf8.RuneCountInString(s[end:])
 }
 
 // chars says n characters, for a page: "1 character", "3375011 characters".

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/internal/runes"
 	"github.com/hookflow/hookflow/internal/shellquote"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -252,7 +253,7 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) (cmd string, reads in
 	if ct != "" {
 		cmd += " -H " + shellquote.Quote("Content-Type: "+ct)
 	}
-	if _, more := cutAt(body, pageChars); more == 0 && len(body) < maxArgBytes {
+	if _, more := runes.Cut(body, pageChars); more == 0 && len(body) < maxArgBytes {
 		if body != "" {
 			cmd += " --data-raw " + shellquote.Quote(body)
 		}

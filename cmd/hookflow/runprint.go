@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/internal/runes"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -322,16 +323,10 @@ func printValue(w io.Writer, prefix string, v any, all string) {
 // split), then how many it left out and all (see jsonShowsAll): "{"note": "aaa… 2999812
 // more characters (--json shows all)".
 func cutLine(line string, width int, all string) string {
-	n := utf8.RuneCountInString(line)
-	if n <= width {
+	end, more := runes.Cut(line, width)
+	if more == 0 {
 		return line
 	}
-	end := 0
-	for range width {
-		_, size := utf8.DecodeRuneInString(line[end:])
-		end += size
-	}
-	more := n - width
 	return fmt.Sprintf("%s… %d more character%s%s", line[:end], more, plural(more), all)
 }
 
