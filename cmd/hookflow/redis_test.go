@@ -253,7 +253,7 @@ func silentRedis(t *testing.T) string {
 func TestServeExitsWhenRedisCannotBeReached(t *testing.T) {
 	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
 	dir := testutil.WriteRelay(t)
-	down, down2 := freeAddr(t), freeAddr(t)
+	down, down2 := refusingAddr(t), refusingAddr(t)
 	silent := strings.TrimPrefix(silentRedis(t), "redis://")
 	refused := func(addr string) string { return addr + ": dial tcp " + addr + ": connect: connection refused" }
 	for _, c := range []struct {

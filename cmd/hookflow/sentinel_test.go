@@ -86,7 +86,7 @@ func TestServeSentinelStartErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	down, down2 := freeAddr(t), freeAddr(t)
+	down, down2 := refusingAddr(t), refusingAddr(t)
 	for _, c := range []struct {
 		name, url string
 		code      int
