@@ -342,26 +342,34 @@ func TestWebhooksWhileShuttingDown(t *testing.T) {
 	}
 }
 
-// SIGTERM's drain: while a step in progress finishes, the webhook listener keeps
-// answering new webhooks, on new connections, 503 with Retry-After (a refused
-// connection is not retried by every sender) until the step in progress has finished.
-func TestWebhooksAnswer503UntilTheDrainEnds(t *testing.T) {
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
+// serveHoldingRelays starts hookflow with the relay workflow, whose step's API holds
+// every call until free is called (at the test's end at the latest); held is closed
+// once the first call came. The test shuts hookflow down.
+func serveHoldingRelays(t *testing.T) (s *server, held <-chan struct{}, free func()) {
+	t.Helper()
+	came, release := make(chan struct{}), make(chan struct{})
+	var once, released sync.Once
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		once.Do(func() { close(held) })
+		once.Do(func() { close(came) })
 		<-release
 	}))
-	defer api.Close()
-	var released sync.Once
-	free := func() { released.Do(func() { close(release) }) }
-	defer free()
+	free = func() { released.Do(func() { close(release) }) }
+	t.Cleanup(api.Close)
+	t.Cleanup(free) // before api.Close, which waits for the calls held
 	t.Setenv("FAULT_API", api.URL)
 	cfg := serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, allowNet: loopback}
 	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, came, free
+}
+
+// SIGTERM's drain: while a step in progress finishes, the webhook listener keeps
+// answering new webhooks, on new connections, 503 with Retry-After (a refused
+// connection is not retried by every sender) until the step in progress has finished.
+func TestWebhooksAnswer503UntilTheDrainEnds(t *testing.T) {
+	s, held, free := serveHoldingRelays(t)
 	if status, _ := postJSON(t, "http://"+s.publicAddr+"/hooks/relay", `{"n": 1}`); status != http.StatusAccepted {
 		t.Fatalf("before the drain: %d", status)
 	}
@@ -420,22 +428,7 @@ func TestWebhooksAnswer503UntilTheDrainEnds(t *testing.T) {
 // that may be sending on it: its next webhook is answered 503 with Retry-After, and
 // the connection closed after that answer.
 func TestAnIdleConnectionGets503WhenTheDrainBegins(t *testing.T) {
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		once.Do(func() { close(held) })
-		<-release
-	}))
-	defer api.Close()
-	var released sync.Once
-	free := func() { released.Do(func() { close(release) }) }
-	defer free()
-	t.Setenv("FAULT_API", api.URL)
-	cfg := serveConfig{dir: testutil.WriteRelay(t), listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 2, allowNet: loopback}
-	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, held, free := serveHoldingRelays(t)
 	conn, err := net.Dial("tcp", s.publicAddr)
 	if err != nil {
 		t.Fatal(err)
