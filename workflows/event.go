@@ -155,18 +155,30 @@ var ErrNotText = errors.New("body is not text")
 //
 // An empty body is nil. ParseBody is for a body arriving (a webhook, a resume);
 // ParseStoredBody reads one kept before.
-func ParseBody(contentType string, raw []byte) (any, error) { return parseBody(contentType, raw, true) }
+func ParseBody(contentType string, raw []byte) (any, error) {
+	return parseBody(contentType, raw, true, decodeAny)
+}
 
 // ParseStoredBody parses a body as ParseBody does, but for one that was taken before:
 // a form body that starts with { or [ and is not JSON, which an older hookflow took as
 // a form, is read as a form, so that a run, a replay or a resume kept before reads its
 // body as it was taken; and an API's answer, which hookflow records as it came.
 func ParseStoredBody(contentType string, raw []byte) (any, error) {
-	return parseBody(contentType, raw, false)
+	return parseBody(contentType, raw, false, decodeAny)
 }
 
-// parseBody is ParseBody, and with strict false ParseStoredBody.
-func parseBody(contentType string, raw []byte, strict bool) (any, error) {
+// ExactBody is the event's body parsed from Raw as Body is, but with each number of a
+// JSON body the json.Number it was written as: Body holds a float64 for a number with a
+// fraction or an exponent, or a whole one past 64 bits, which may not keep its digits
+// (12345678901234567890123 is 1.2345678901234568e+22 there). It is for sending the
+// body again as it came, where a number must stay as the sender wrote it.
+func (e *Event) ExactBody() (any, error) {
+	return parseBody(e.ContentType, []byte(e.Raw), false, decodeExact)
+}
+
+// parseBody is ParseBody, and with strict false ParseStoredBody, decoding JSON with
+// decode.
+func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) (any, error)) (any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
@@ -185,14 +197,14 @@ func parseBody(contentType string, raw []byte, strict bool) (any, error) {
 			// signed, nor event.body what was sent.
 			return nil, fmt.Errorf("%w: JSON that is not valid UTF-8 (RFC 8259 requires it)", ErrBody)
 		}
-		v, err := DecodeJSON(raw)
+		v, err := decode(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBody, err)
 		}
 		return v, nil
 	case media == "application/x-www-form-urlencoded":
 		if looksLikeJSON(raw) && utf8.Valid(raw) {
-			v, err := DecodeJSON(raw)
+			v, err := decode(raw)
 			switch {
 			case err == nil:
 				return v, nil
@@ -213,7 +225,7 @@ func parseBody(contentType string, raw []byte, strict bool) (any, error) {
 		return formValue(fields), nil
 	case media == "":
 		if looksLikeJSON(raw) && utf8.Valid(raw) {
-			if v, err := DecodeJSON(raw); err == nil {
+			if v, err := decode(raw); err == nil {
 				return v, nil
 			}
 		}

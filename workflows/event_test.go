@@ -86,6 +86,42 @@ func TestDecodeJSONNumbers(t *testing.T) {
 	}
 }
 
+// ExactBody parses a body as Body is parsed, by its content type, but keeps each
+// number of a JSON body as it was written, where Body holds a float64 for one past 64
+// bits or with a fraction or an exponent.
+func TestExactBody(t *testing.T) {
+	tests := []struct {
+		name, contentType, raw string
+		want                   any
+	}{
+		{"json", "application/json", `{"big": 12345678901234567890123, "id": 12, "f": 1.50, "e": 1E3, "z": -0}`,
+			map[string]any{"big": json.Number("12345678901234567890123"), "id": json.Number("12"), "f": json.Number("1.50"),
+				"e": json.Number("1E3"), "z": json.Number("-0")}},
+		{"a number alone", "application/vnd.api+json", ` 9007199254740993.0 `, json.Number("9007199254740993.0")},
+		{"no content type, JSON", "", `[1, {"a": 2.0}]`, []any{json.Number("1"), map[string]any{"a": json.Number("2.0")}}},
+		{"form that is JSON (curl -d)", "application/x-www-form-urlencoded", `{"n":1.0}`, map[string]any{"n": json.Number("1.0")}},
+		{"form", "application/x-www-form-urlencoded", "n=1.0", map[string]any{"n": "1.0"}},
+		{"form kept that looks like JSON", "application/x-www-form-urlencoded", `{"n":1.0,x:"y"}`, map[string]any{`{"n":1.0,x:"y"}`: ""}},
+		{"no content type, a number is text", "", "12345678901234567890123", "12345678901234567890123"},
+		{"text", "text/plain", `{"n": 1.0}`, `{"n": 1.0}`},
+		{"empty", "application/json", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := (&Event{ContentType: tt.contentType, Raw: tt.raw}).ExactBody()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+	if _, err := (&Event{ContentType: "application/json", Raw: `{"n": 1e400}`}).ExactBody(); !errors.Is(err, ErrBody) {
+		t.Errorf("a number no float64 holds: %v, want ErrBody as Body refuses it", err)
+	}
+}
+
 func TestDecodeJSONDepth(t *testing.T) {
 	ok := strings.Repeat(`{"a":`, MaxJSONDepth) + "1" + strings.Repeat("}", MaxJSONDepth)
 	if _, err := DecodeJSON([]byte(ok)); err != nil {

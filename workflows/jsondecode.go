@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,7 +17,19 @@ import (
 // share of both. Strings are read as encoding/json reads them (invalid UTF-8 becomes
 // U+FFFD, a lone surrogate escape too); nesting deeper than MaxJSONDepth is refused.
 func decodeAny(data []byte) (any, error) {
-	d := decoder{data: data}
+	return decodeOne(decoder{data: data})
+}
+
+// decodeExact decodes as decodeAny does, but gives each number as the json.Number it
+// is written as, digit for digit, where decodeAny gives a float64 for one with a
+// fraction or an exponent, or a whole one past 64 bits. It refuses what decodeAny
+// refuses (a number no float64 holds among it).
+func decodeExact(data []byte) (any, error) {
+	return decodeOne(decoder{data: data, exact: true})
+}
+
+// decodeOne decodes the one value of d.data.
+func decodeOne(d decoder) (any, error) {
 	d.space()
 	v, err := d.value(0)
 	if err != nil {
@@ -30,8 +43,9 @@ func decodeAny(data []byte) (any, error) {
 }
 
 type decoder struct {
-	data []byte
-	i    int
+	data  []byte
+	i     int
+	exact bool // numbers as json.Number
 }
 
 var errEnd = errors.New("invalid JSON: unexpected end of JSON input")
@@ -239,12 +253,18 @@ func (d *decoder) number() (any, error) {
 	text := string(d.data[start:d.i])
 	if whole {
 		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			if d.exact {
+				return json.Number(text), nil
+			}
 			return int(n), nil
 		}
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil {
 		return nil, fmt.Errorf("number %.40s is out of range", text)
+	}
+	if d.exact {
+		return json.Number(text), nil
 	}
 	return f, nil
 }

@@ -15,6 +15,16 @@ import (
 // UseNumber, numbers turned into int or float64 afterwards, the depth checked first.
 // decodeAny must agree with it on every input: the same value, or an error for both.
 func referenceDecode(data []byte) (any, error) {
+	v, err := referenceExact(data)
+	if err != nil {
+		return nil, err
+	}
+	return referenceNumbers(v)
+}
+
+// referenceExact is encoding/json with UseNumber, the depth checked first: decodeExact
+// must give the same value wherever referenceDecode gives one.
+func referenceExact(data []byte) (any, error) {
 	if referenceDepth(data) > MaxJSONDepth {
 		return nil, fmt.Errorf("JSON nests deeper than %d levels", MaxJSONDepth)
 	}
@@ -27,7 +37,7 @@ func referenceDecode(data []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("invalid JSON: more data after the value")
 	}
-	return referenceNumbers(v)
+	return v, nil
 }
 
 func referenceNumbers(v any) (any, error) {
@@ -120,6 +130,14 @@ func checkAgree(t *testing.T, data []byte) {
 	}
 	if err == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q: %#v, encoding/json %#v", data, got, want)
+	}
+	// Exact, each number is the json.Number encoding/json gives, digit for digit.
+	exact, err := decodeExact(data)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("%q: exact: error %v, encoding/json %v", data, err, wantErr)
+	}
+	if want, _ := referenceExact(data); err == nil && !reflect.DeepEqual(exact, want) {
+		t.Fatalf("%q: exact: %#v, encoding/json %#v", data, exact, want)
 	}
 }
 
