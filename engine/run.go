@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -637,6 +638,25 @@ func eventView(ev *workflows.Event, secrets *workflows.Redactor) *EventView {
 		v.Headers[k] = val
 	}
 	return v
+}
+
+// EventBody is the body of ev, a run's event as RunEvent returns it, as the history
+// shows it (eventView), in the bytes that send it again: a string as it is; none as
+// nothing; any other value as compact JSON, its fields named as credentials
+// [redacted] and each number as it was written (the view's body holds a float64 for a
+// number with a fraction, or a whole one past 64 bits, which may lose digits).
+func EventBody(ev *workflows.Event) ([]byte, error) {
+	body, err := ev.ExactBody()
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	switch b := body.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []byte(b), nil
+	}
+	return httpjson.Marshal(workflows.RedactCredentialFields(body))
 }
 
 func msTime(s string) time.Time {

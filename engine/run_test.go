@@ -72,6 +72,35 @@ func TestViewsRedactCredentials(t *testing.T) {
 	}
 }
 
+// EventBody is the event's body as the history shows it, in the bytes that send it
+// again: a string as it came, anything else as compact JSON with its credential fields
+// [redacted] and its numbers as written, digit for digit.
+func TestEventBody(t *testing.T) {
+	tests := []struct {
+		name, contentType, raw, want string
+	}{
+		{"json", "application/json",
+			`{"user": "ada", "password": "p4ss", "n": 12345678901234567890123, "f": 1.50, "items": [{"api_key": "k", "sku": "A1"}], "note": "a<b&c\u00e9"}`,
+			`{"f":1.50,"items":[{"api_key":"[redacted]","sku":"A1"}],"n":12345678901234567890123,"note":"a<b&cé","password":"[redacted]","user":"ada"}`},
+		{"a JSON string", "application/json", `"hi"`, `hi`},
+		{"form", "application/x-www-form-urlencoded", "token=t&n=1.0", `{"n":"1.0","token":"[redacted]"}`},
+		{"text", "text/plain", "line\n{\"password\": \"x\"}\n", "line\n{\"password\": \"x\"}\n"},
+		{"empty", "application/json", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := EventBody(&workflows.Event{ID: "e1", ContentType: tt.contentType, Raw: tt.raw})
+			if err != nil || string(got) != tt.want {
+				t.Errorf("got %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+	// A number no float64 holds is refused, as the event that holds it cannot be read.
+	if got, err := EventBody(&workflows.Event{ID: "e1", ContentType: "application/json", Raw: `[1e400]`}); err == nil {
+		t.Errorf("a number past float64: %q, want an error", got)
+	}
+}
+
 // A delay step's hold is read from its output's seconds however the answer was decoded:
 // the CLI decodes the admin API's with UseNumber.
 func TestStepRunDelayFromAnAnswer(t *testing.T) {
