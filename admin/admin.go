@@ -104,6 +104,7 @@ func Handler(runs Runs, wfs Workflows, cfg Config, build string, statusURL func(
 	mux.HandleFunc("GET /api/v1/runs", a.listRuns)
 	mux.HandleFunc("GET /api/v1/runs/{id}", a.run)
 	mux.HandleFunc("GET /api/v1/runs/{id}/test", a.runTest)
+	mux.HandleFunc("GET /api/v1/runs/{id}/event/body", a.eventBody)
 	mux.HandleFunc("POST /api/v1/runs/{id}/replay", a.replay)
 	mux.HandleFunc("POST /api/v1/runs/{id}/cancel", a.cancel)
 	mux.HandleFunc("POST /api/v1/runs/{id}/resume/{step}", a.resume)
@@ -301,6 +302,45 @@ func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(data)
+}
+
+// eventBody answers GET /api/v1/runs/{id}/event/body: the body of the run's event as
+// the run's JSON shows it (engine.EventBody), in the bytes a command sends again: a
+// string as it is, anything else as compact JSON with its numbers as they were
+// written. The inspector's command for a long body reads it. Its Content-Type is the
+// event's for a string (application/octet-stream when it had none), else JSON; the
+// answer is an attachment in a sandbox, never a page of this origin, whatever type
+// the event's sender gave it (text/html).
+func (a *api) eventBody(w http.ResponseWriter, r *http.Request) {
+	id := runIDOf(r)
+	ev, err := a.runs.RunEvent(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err, "reading run", "run", id)
+		return
+	}
+	body, err := engine.EventBody(ev)
+	if err != nil {
+		a.log.Error("a run's event body cannot be read", "run", id, "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "run "+id+": "+err.Error())
+		return
+	}
+	ct := ev.ContentType
+	switch ev.Body.(type) {
+	case string, nil:
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+	default: // JSON, a form's fields too
+		if !isJSON(ct) {
+			ct = "application/json"
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Disposition", "attachment")
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
 }
 
 // exportTest is run id as a workflow test named name. set is the workflows in use: what

@@ -51,6 +51,12 @@ workflow "refund" {
   }
 }
 
+workflow "relay" {
+  step "log" "got" {
+    message = "got"
+  }
+}
+
 workflow "callback" {
   step "http" "register" {
     url = "`+slack.URL+`/fail?back={{ resume_url('approval') }}"
@@ -114,6 +120,20 @@ workflow "callback" {
 		_, tok, _ := strings.Cut(u, "/resume/")
 		return tok
 	}()
+
+	// A run whose event holds the URL (a message relayed to it): its body, read alone,
+	// is redacted as the run's JSON is.
+	relayed, err := e.Start(ctx, set.Workflow("relay"), &workflows.Event{ID: "e3", Trigger: "manual", ReceivedAt: time.Now(),
+		ContentType: "text/plain", Raw: "approve at " + link + "?decision=approve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := read(a.ReadToken, "/api/v1/runs/"+relayed+"/event/body"); strings.Contains(body, token) || !strings.Contains(body, payload+".[redacted]") {
+		t.Errorf("the reader's event body holds the resume token, or no redacted one: %s", body)
+	}
+	if body := read(a.OperatorToken, "/api/v1/runs/"+relayed+"/event/body"); body != "approve at "+link+"?decision=approve" {
+		t.Errorf("the operator's event body %q is not the event's", body)
+	}
 
 	paths := []string{"/api/v1/runs/" + id, "/api/v1/runs/" + failed, "/api/v1/runs", "/api/v1/runs?text=manual",
 		"/api/v1/dlq", "/runs/" + id, "/runs/" + failed, "/", "/?q=manual", "/dlq"}
