@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -11,11 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/internal/shellquote"
 	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
@@ -50,7 +51,10 @@ workflow "big" {
   }
 }
 `)
-	raw, _ := json.Marshal(map[string]string{"note": long})
+	// Compact, its keys in order: the bytes the command sends. Its number is past what
+	// a float64 holds digit for digit, and must arrive as written.
+	note, _ := httpjson.Marshal(long)
+	raw := []byte(`{"n":12345678901234567890123,"note":` + string(note) + `}`)
 	id, err := e.Start(context.Background(), set.Workflow("big"), &workflows.Event{ID: "e1", Trigger: "webhook",
 		Method: "POST", Path: "/big", ContentType: "application/json", Raw: string(raw),
 		// Within the 64 KiB of a request's line and headers a webhook reads.
@@ -86,13 +90,14 @@ workflow "big" {
 		t.Errorf("%d values say they are cut, with a link to the run's JSON, want 7", n)
 	}
 	for _, want := range []string{
-		// The event's body as indented JSON, {\n  "note": "…"\n}: 16 characters, the
-		// 3,000,000 of the string and a backslash before each of its 375,000 '"'.
-		`<span class="cut">… 3342248 more characters (`,
+		// The event's body as indented JSON, {\n  "n": 1.2345678901234568e+22,\n
+		// "note": "…"\n}: 47 characters, the 3,000,000 of the string and a backslash
+		// before each of its 375,000 '"'.
+		`<span class="cut">… 3342279 more characters (`,
 		`<span class="cut">… 7232 more characters (`, // the query's value
 		`<span class="cut">… 832 more characters (`,  // the event's header, the answer's
-		// {"note":"…"}, as --data-raw would send it.
-		`<p class="note" id="curl-reads">The body is 3375011 characters long`,
+		// {"n":12345678901234567890123,"note":"…"}, as --data-raw would send it.
+		`<p class="note" id="curl-reads">The body is 3375039 characters long`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("no %s on the page", want)
@@ -112,20 +117,38 @@ workflow "big" {
 	_, cmd, _ := strings.Cut(page, `<pre id="curl" class="curl">`)
 	cmd, _, _ = strings.Cut(cmd, "</pre>")
 	cmd = html.UnescapeString(cmd)
-	want := `(run=$(mktemp) && body=$(mktemp) && trap 'rm -f "$run" "$body"' EXIT && curl -fsS -o "$run" ` + shellquote.Quote(api.URL+"/api/v1/runs/"+id) +
-		` && jq -cj .event.body "$run" > "$body" && curl -X POST ` + shellquote.Quote(hooks.URL+"/hooks/big?q="+strings.Repeat("q", 40_000)) +
+	want := `(body=$(mktemp) && trap 'rm -f "$body"' EXIT && curl -fsS -o "$body" ` + shellquote.Quote(api.URL+"/api/v1/runs/"+id+"/event/body") +
+		` && curl -X POST ` + shellquote.Quote(hooks.URL+"/hooks/big?q="+strings.Repeat("q", 40_000)) +
 		` -H 'Content-Type: application/json' --data-binary @"$body")`
 	if cmd != want {
 		t.Fatalf("curl command\n got %.300s\nwant %s", cmd, want)
 	}
+	// The command needs bash, curl, mktemp and rm, and nothing else: it runs with only
+	// them on its PATH, and leaves no file behind.
+	bin := t.TempDir()
+	for _, name := range []string{"bash", "curl", "mktemp", "rm"} {
+		if err := os.Symlink(tool(t, name), filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCmd := func(t *testing.T, cmd string, env ...string) error {
+		t.Helper()
+		tmp := t.TempDir()
+		sh := exec.Command(filepath.Join(bin, "bash"), "-c", cmd)
+		sh.Dir, sh.Env = t.TempDir(), append(os.Environ(), append([]string{"PATH=" + bin, "TMPDIR=" + tmp}, env...)...)
+		out, err := sh.CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, out)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) > 0 {
+			t.Errorf("the command left %d files behind", len(left))
+		}
+		return err
+	}
 	sends := func(t *testing.T, cmd string, env ...string) {
 		t.Helper()
-		run := exec.Command(tool(t, "bash"), "-c", cmd)
-		tool(t, "curl")
-		tool(t, "jq")
-		run.Dir, run.Env = t.TempDir(), append(os.Environ(), env...)
-		if out, err := run.CombinedOutput(); err != nil {
-			t.Fatalf("%v\n%s", err, out)
+		if err := runCmd(t, cmd, env...); err != nil {
+			t.Fatal(err)
 		}
 		var got *http.Request
 		select {
@@ -133,39 +156,14 @@ workflow "big" {
 		default:
 			t.Fatal("the curl command sent nothing")
 		}
-		body, _ := io.ReadAll(got.Body)
-		var sent, event any
-		json.Unmarshal(raw, &event)
-		if err := json.Unmarshal(body, &sent); err != nil || !reflect.DeepEqual(sent, event) {
-			t.Errorf("the curl command sent %.200q (%v), not the event's body", body, err)
+		if body, _ := io.ReadAll(got.Body); !bytes.Equal(body, raw) {
+			t.Errorf("the curl command sent %.200q…, not the event's body %.200q…", body, raw)
 		}
-		if got.Method != "POST" || got.URL.Query().Get("q") != strings.Repeat("q", 40_000) {
-			t.Errorf("the curl command sent %s %.100s", got.Method, got.URL)
+		if got.Method != "POST" || got.URL.Query().Get("q") != strings.Repeat("q", 40_000) || got.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("the curl command sent %s %.100s (%s)", got.Method, got.URL, got.Header.Get("Content-Type"))
 		}
 	}
 	sends(t, cmd)
-
-	// Without jq, it sends nothing, fails, and leaves no file behind.
-	bin := t.TempDir()
-	for _, name := range []string{"bash", "curl", "mktemp", "rm"} {
-		if err := os.Symlink(tool(t, name), filepath.Join(bin, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmp := t.TempDir()
-	noJQ := exec.Command(filepath.Join(bin, "bash"), "-c", cmd)
-	noJQ.Env = append(os.Environ(), "PATH="+bin, "TMPDIR="+tmp)
-	if out, err := noJQ.CombinedOutput(); err == nil {
-		t.Errorf("the command without jq succeeded: %s", out)
-	}
-	select {
-	case got := <-received:
-		t.Errorf("the command without jq sent %s %d bytes", got.Method, got.ContentLength)
-	default:
-	}
-	if left, _ := os.ReadDir(tmp); len(left) > 0 {
-		t.Errorf("the command left %d files behind", len(left))
-	}
 
 	// With tokens, a browser signed in follows the link to the run's JSON with its
 	// session, whichever token it signed in with; the command reads the JSON with the
@@ -192,10 +190,28 @@ workflow "big" {
 			_, cmd, _ := strings.Cut(page, `<pre id="curl" class="curl">`)
 			cmd, _, _ = strings.Cut(cmd, "</pre>")
 			cmd = html.UnescapeString(cmd)
-			if !strings.Contains(cmd, `curl -fsS -o "$run" -H "Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN" `) {
-				t.Errorf("the command reads the run's JSON without the token: %.300s", cmd)
+			if !strings.Contains(cmd, `curl -fsS -o "$body" -H "Authorization: Bearer $HOOKFLOW_ADMIN_TOKEN" `) {
+				t.Errorf("the command reads the body without the token: %.300s", cmd)
+			}
+			// The note's link is the body the command reads.
+			_, href, _ = strings.Cut(page, `<p class="note" id="curl-reads">`)
+			_, href, _ = strings.Cut(href, `<a href="`)
+			href, _, _ = strings.Cut(href, `"`)
+			if got := browse(t, protected.URL+href, cookie); got != string(raw) {
+				t.Errorf("GET %s: %d bytes, not the event's body", href, len(got))
 			}
 			sends(t, cmd, "HOOKFLOW_ADMIN_TOKEN="+token)
+
+			// With a token refused, the body cannot be read: it sends nothing, fails,
+			// and leaves no file behind.
+			if err := runCmd(t, cmd, "HOOKFLOW_ADMIN_TOKEN=wrong-token-0123456789"); err == nil {
+				t.Error("the command with a token refused succeeded")
+			}
+			select {
+			case got := <-received:
+				t.Errorf("the command with a token refused sent %s %d bytes", got.Method, got.ContentLength)
+			default:
+			}
 		})
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/engine"
-	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/internal/runes"
 	"github.com/hookflow/hookflow/internal/shellquote"
 	"github.com/hookflow/hookflow/workflows"
@@ -202,26 +201,29 @@ func viewStep(s engine.StepRun, run *engine.Run, maxMS int64, allItems bool) ste
 // no header but the content type, and [redacted] where a secret or a credential
 // parameter of the query was.
 //
-// A body past pageChars characters is not in the command, which the page would show
-// cut (and past 128 KiB no shell takes as one argument): the command saves the run's
-// JSON from the admin API and sends its event.body, read with jq, and reads is the
-// body's length in characters. Without the admin API's address there is no such
-// command.
+// The body is sent as the history shows it (engine.EventBody): a string as it came,
+// anything else as compact JSON, its numbers as written. One past pageChars
+// characters is not in the command, which the page would show cut (and past 128 KiB
+// no shell takes as one argument): the command downloads it from the admin API (GET
+// /api/v1/runs/{id}/event/body, the same bytes) and sends that, and reads is its
+// length in characters. Without the admin API's address there is no such command.
 func (p *pages) curl(ctx context.Context, run *engine.Run) (cmd string, reads int) {
 	ev, wf := run.Event, p.workflows().Workflow(run.Workflow)
 	if ev == nil || wf == nil {
 		return "", 0
 	}
-	body := ""
-	switch b := ev.Body.(type) {
-	case nil:
-	case string:
-		body = b
-	default:
-		if data, err := httpjson.Marshal(b); err == nil {
-			body = string(data)
-		}
+	// The body with its numbers, and the path and query, as they came are not in the
+	// run's view of its event (its numbers are float64, it has no query, and secrets
+	// in its path are [redacted]): they are read as stored.
+	stored, err := p.runs.RunEvent(ctx, run.ID)
+	if err != nil {
+		return "", 0
 	}
+	data, err := engine.EventBody(stored)
+	if err != nil {
+		return "", 0
+	}
+	body := string(data)
 	ct := ""
 	for k, val := range ev.Headers {
 		if strings.EqualFold(k, "Content-Type") {
@@ -230,12 +232,6 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) (cmd string, reads in
 	}
 	method, target, auth := "", "", false
 	if ev.Trigger == "webhook" && ev.Method != "" && ev.Path != "" {
-		// The path and query as they came are not in the run's view of its event (it has
-		// no query, and secrets in its path are [redacted]): they are read as stored.
-		stored, err := p.runs.RunEvent(ctx, run.ID)
-		if err != nil {
-			return "", 0
-		}
 		method, target = ev.Method, p.o.WebhookBase+hookURL(wf, stored.Path, stored.Query)
 	}
 	if target == "" {
@@ -262,19 +258,18 @@ func (p *pages) curl(ctx context.Context, run *engine.Run) (cmd string, reads in
 	if p.o.AdminBase == "" {
 		return "", 0
 	}
-	// The run's JSON and the body go to files of their own (mktemp: only the user reads
-	// them), removed as the subshell exits, whose status is the command's that failed,
-	// or the last one's. Each step runs only once the one before it succeeded:
-	// curl -f stops at a run that cannot be read (expired, a token refused), and a jq
-	// missing or failing stops it too, before anything is sent. jq -j writes a string as
-	// it is, -c anything else as compact JSON, as --data-raw sends a shorter body.
-	fetch := "curl -fsS -o \"$run\""
+	// The body goes to a file of its own (mktemp: only the user reads it), removed as
+	// the subshell exits, whose status is the command's that failed, or the last one's.
+	// Each step runs only once the one before it succeeded: curl -f stops at a body
+	// that cannot be read (a run expired, a token refused) before anything is sent.
+	// --data-binary sends the file's bytes as they are, as --data-raw a shorter body.
+	fetch := "curl -fsS -o \"$body\""
 	if p.o.SignOut {
 		fetch += " -H " + adminToken
 	}
-	fetch += " " + shellquote.Quote(p.o.AdminBase+"/api/v1/runs/"+url.PathEscape(run.ID))
-	return `(run=$(mktemp) && body=$(mktemp) && trap 'rm -f "$run" "$body"' EXIT && ` + fetch +
-		` && jq -cj .event.body "$run" > "$body" && ` + cmd + ` --data-binary @"$body")`, utf8.RuneCountInString(body)
+	fetch += " " + shellquote.Quote(p.o.AdminBase+"/api/v1/runs/"+url.PathEscape(run.ID)+"/event/body")
+	return `(body=$(mktemp) && trap 'rm -f "$body"' EXIT && ` + fetch + ` && ` + cmd + ` --data-binary @"$body")`,
+		utf8.RuneCountInString(body)
 }
 
 // maxArgBytes is the most bytes a body takes in the command itself: Linux takes no

@@ -455,6 +455,12 @@ workflow "secret_path" {
 			`curl -X POST 'http://hooks.example/hooks/in/[redacted]?echo=[redacted]'`},
 		{"a run started by hand", "repo", &workflows.Event{Trigger: "manual", ContentType: "application/json", Raw: `{"n": 2}`},
 			`curl -X POST 'http://admin.example/api/v1/workflows/repo/runs' -H 'Content-Type: application/json' --data-raw '{"n":2}'`},
+		// The body as it came, compact: its numbers as written, digit for digit, its
+		// credential fields [redacted] as the history shows them.
+		{"numbers as written", "repo", &workflows.Event{Trigger: "webhook", Method: "POST", Path: "/repo/x",
+			ContentType: "application/json", Raw: `{"id": 12345678901234567890123, "rate": 1.50, "token": "t0k"}`,
+			Headers: map[string]string{"Content-Type": "application/json"}},
+			`curl -X POST 'http://hooks.example/hooks/repo/x' -H 'Content-Type: application/json' --data-raw '{"id":12345678901234567890123,"rate":1.50,"token":"[redacted]"}'`},
 		// Pasted into bash, the body as it is would end the bracketed paste (ESC [201~),
 		// erase the line (Ctrl-U) and run what follows (CR).
 		{"control characters escaped", "repo", &workflows.Event{Trigger: "webhook", Method: "POST", Path: "/repo/x",
