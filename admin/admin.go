@@ -304,10 +304,10 @@ func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(data)
 }
 
-// eventBody answers GET /api/v1/runs/{id}/event/body: the body of the run's event as
-// the run's JSON shows it (engine.EventBody), in the bytes a command sends again: a
-// string as it is, anything else as compact JSON with its numbers as they were
-// written. The inspector's command for a long body reads it. Its Content-Type is the
+// eventBody answers GET /api/v1/runs/{id}/event/body: the body of the run's event,
+// less what the run's JSON redacts (engine.EventBody), in the bytes a command sends
+// again: a string as it is, anything else as compact JSON with its numbers as they
+// were written. The inspector's command for a long body reads it. Its Content-Type is the
 // event's for a string (application/octet-stream when it had none), else JSON; the
 // answer is an attachment in a sandbox, never a page of this origin, whatever type
 // the event's sender gave it (text/html).
