@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -25,6 +28,36 @@ func TestEmbeddedRedisListensNowhere(t *testing.T) {
 		if !before[addr] {
 			t.Errorf("the embedded Redis listens on %s", addr)
 		}
+	}
+}
+
+// The embedded Redis has no address to look up: opening and using it sends no DNS
+// query (`hookflow test` promises nothing leaves the machine, and a resolver that
+// never answers held each start for 2 s). It swaps the process's resolver for one
+// that records every query, so it does not run in parallel.
+func TestEmbeddedRedisLooksUpNoName(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	saved := net.DefaultResolver
+	net.DefaultResolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		mu.Lock()
+		asked = append(asked, network+" "+address)
+		mu.Unlock()
+		return nil, errors.New("no DNS here")
+	}}
+	t.Cleanup(func() { net.DefaultResolver = saved })
+	rdb, _, closeRedis, err := openRedis(context.Background(), "", 4, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(context.Background(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	closeRedis()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) > 0 {
+		t.Errorf("opening the embedded Redis asked DNS servers %q", asked)
 	}
 }
 

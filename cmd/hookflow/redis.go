@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/embedredis"
@@ -59,8 +60,12 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 		// go-redis's default buffers (32 KiB each way, 128 KiB for pipelines) were a
 		// quarter of the live heap under load, all of it held in this process.
 		// It has no port: only this process reaches it, through Dial.
+		// Maintenance notifications (a Redis server telling its clients it is about to
+		// move) are off: this server never moves, and go-redis's default, auto, would
+		// look the name "embedded" up in DNS to pick the kind of address to be told.
 		opts := &redis.Options{Addr: "embedded", Dialer: mini.Dial, ReadBufferSize: embeddedBuffer,
-			WriteBufferSize: embeddedBuffer, PipelineReadBufferSize: embeddedBuffer, PipelineWriteBufferSize: embeddedBuffer}
+			WriteBufferSize: embeddedBuffer, PipelineReadBufferSize: embeddedBuffer, PipelineWriteBufferSize: embeddedBuffer,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}}
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
 		tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
 		rdb, mode, where = redis.NewClient(opts), engine.RedisEmbedded, "the embedded Redis"
