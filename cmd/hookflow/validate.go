@@ -117,6 +117,11 @@ func validatePath(p string, k *workflows.Kinds, strict bool) validation {
 		v.diags = append(v.diags, diags...)
 		v.tests = len(tests)
 	}
+	if v.diags.HasErrors() {
+		// a path with errors, in its workflows or its tests, holds nothing yet: no
+		// count, and no variables for serve to set
+		v.workflows, v.tests, v.unset = 0, 0, nil
+	}
 	return v
 }
 

@@ -232,6 +232,45 @@ func TestValidateJSON(t *testing.T) {
 	}
 }
 
+// A path whose test files have errors has errors: like one whose workflows have, it
+// counts no workflows and lists no variables (docs/cli.md).
+func TestValidateTestFileErrorsCountNothing(t *testing.T) {
+	unsetAll(t, []string{"HF_TOKEN"})
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"b.hcl":         "workflow \"b\" {\n  step \"http\" \"y\" {\n    url     = \"https://example.com\"\n    headers = { Authorization = secret(\"HF_TOKEN\") }\n  }\n}\n",
+		"bad.test.hcl":  "test \"t\" {\n  workflow = \"nope\"\n}\n",
+		"good.test.hcl": "test \"u\" {\n  workflow = \"b\"\n  event {\n    body = {}\n  }\n}\n",
+	})
+	stdout, stderr, err := hookflowCLI(t, "validate", dir)
+	if err != exitError(1) || !strings.Contains(stderr, "bad.test.hcl:2:") {
+		t.Fatalf("%v\n%s%s", err, stdout, stderr)
+	}
+	if want := dir + ": 1 error, 0 warnings\n"; stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+
+	stdout, _, err = hookflowCLI(t, "validate", "--format", "json", dir)
+	if err != exitError(1) {
+		t.Errorf("got %v, want exit status 1", err)
+	}
+	var doc struct {
+		Valid bool `json:"valid"`
+		Paths []struct {
+			Workflows int `json:"workflows"`
+			Errors    int `json:"errors"`
+		} `json:"paths"`
+		Unset []struct {
+			Name string `json:"name"`
+		} `json:"unset"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("not one JSON document: %v\n%s", err, stdout)
+	}
+	if doc.Valid || len(doc.Paths) != 1 || doc.Paths[0].Workflows != 0 || doc.Paths[0].Errors != 1 || len(doc.Unset) != 0 {
+		t.Errorf("valid %v, paths %+v, unset %+v", doc.Valid, doc.Paths, doc.Unset)
+	}
+}
+
 func TestValidateSeveralPaths(t *testing.T) {
 	good := writeFiles(t, t.TempDir(), map[string]string{
 		"one.hcl": "workflow \"one\" {\n  trigger \"webhook\" {\n    path = \"/one\"\n  }\n}\n",
