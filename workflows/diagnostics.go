@@ -27,7 +27,7 @@ import (
 func WriteDiagnostics(w io.Writer, srcs []Source, diags hcl.Diagnostics) error {
 	p := hclparse.NewParser()
 	for _, s := range srcs {
-		p.ParseHCL(s.Data, s.Name) // for the enclosing block's name; errors are in diags already
+		p.ParseHCL(lf(s.Data), s.Name) // for the enclosing block's name; errors are in diags already
 	}
 	files := p.Files()
 	sorted := append(hcl.Diagnostics(nil), diags...)

@@ -22,6 +22,21 @@ type Source struct {
 	Data []byte
 }
 
+// lf returns a file's content with each CR LF line ending made LF, as every load,
+// test load and diagnostic reads it: a file saved with CR LF line endings is the
+// same file as one saved with LF ones. Its heredocs hold LF line endings (what steps
+// send is not changed by where the file was edited) and its workflows the same
+// versions. A carriage return asked for with an escape, "\r", is not a line ending
+// and stays. Lines and columns are unchanged (a CR LF is one character, like a LF);
+// byte offsets are those of the content returned, which is data itself when it has
+// no CR LF.
+func lf(data []byte) []byte {
+	if !bytes.Contains(data, []byte("\r\n")) {
+		return data
+	}
+	return bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+}
+
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "vars"},
@@ -104,6 +119,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	byName := map[string]Source{}
 	elsewhere := map[string]hcl.Range{} // with opts.File: the workflows of the other files
 	for _, src := range srcs {
+		src.Data = lf(src.Data)
 		f, d := parser.ParseHCL(src.Data, src.Name)
 		if opts.File != "" && src.Name != opts.File && !besideFile(f, d, elsewhere) {
 			continue // only its workflows' names matter

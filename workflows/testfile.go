@@ -156,6 +156,7 @@ func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
 	var tests []*Test
 	first := map[string]hcl.Range{}
 	for _, src := range srcs {
+		src.Data = lf(src.Data)
 		f, d := parser.ParseHCL(src.Data, src.Name)
 		d = syntaxDiags(d, src.Data, src.Name, true)
 		diags = append(diags, d...)
