@@ -15,16 +15,17 @@ import (
 const MaxResponseHeaders = 64 << 10
 
 // NewClient returns the HTTP client every http step shares: keep-alive connections
-// pooled per host, every dial checked by the guard, no proxy taken from the environment
-// (a proxy would dial on the guard's behalf), no redirects followed (a redirect could
-// lead a request, with its headers, somewhere the workflow never named) and headers
-// read up to MaxResponseHeaders.
+// pooled per host, every dial checked by the guard (the host dialled, then the address
+// it resolves to), no proxy taken from the environment (a proxy would dial on the
+// guard's behalf), no redirects followed (a redirect could lead a request, with its
+// headers, somewhere the workflow never named) and headers read up to
+// MaxResponseHeaders.
 func NewClient(g *Guard) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: g.control}
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                  nil,
-			DialContext:            dialer.DialContext,
+			DialContext:            g.dialContext(dialer.DialContext),
 			ForceAttemptHTTP2:      true,
 			MaxIdleConns:           1024,
 			MaxIdleConnsPerHost:    256,

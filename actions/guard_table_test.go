@@ -142,3 +142,60 @@ func TestHTTPStepKeepsEventValuesInTheirPlace(t *testing.T) {
 		t.Errorf("path %q, query %q", path, query)
 	}
 }
+
+// TestAmbiguousHostAsDialled: a numeric host written with characters past ASCII
+// (ideographic or full-width dots, full-width digits, a soft hyphen IDNA drops) is
+// judged as net/http dials it, once IDNA has mapped it to ASCII: "0177。0。0。1" is
+// dialled as "0177.0.0.1", which some resolvers read as 127.0.0.1. It is refused
+// before any connection even where loopback is allowed, as its ASCII form is.
+func TestAmbiguousHostAsDialled(t *testing.T) {
+	c := newCanary(t)
+	client := NewClient(NewGuard(loopback))
+	hosts := []string{
+		"0177。0。0。1", "２１３０７０６４３３", "127。1", "0x7f。1", "0X7F．1", "127｡1", "127。1。",
+		"0177\u00ad.0.0.1", "①②⑦.1", "0177%E3%80%820%E3%80%820%E3%80%821",
+	}
+	for _, host := range hosts {
+		t.Run(host, func(t *testing.T) {
+			step := loadStep(t, client, `step "http" "a" { url = "{{ event.body.url }}" }`)
+			env := &workflows.Env{Event: map[string]any{"body": map[string]any{"url": "http://" + host + ":" + c.port + "/"}}}
+			_, err := call(step, env)
+			var be *BlockedError
+			if !errors.As(err, &be) || be.Addr.IsValid() {
+				t.Fatalf("want a *BlockedError for the host, got %v", err)
+			}
+			if retry, _ := workflows.Retryable(err); retry {
+				t.Errorf("a refused host is retried: %v", err)
+			}
+		})
+	}
+	// A request that comes by no step's URL check, such as an api's OAuth2 token
+	// request, is refused by the client itself, at the host net/http dials.
+	for _, host := range []string{"0177.0.0.1", "0177。0。0。1", "２１３０７０６４３３"} {
+		t.Run("client/"+host, func(t *testing.T) {
+			resp, err := client.Get("http://" + host + ":" + c.port + "/")
+			if err == nil {
+				resp.Body.Close()
+			}
+			var be *BlockedError
+			if !errors.As(err, &be) {
+				t.Fatalf("want a *BlockedError, got %v", err)
+			}
+		})
+	}
+	if n := c.conns.Load(); n != 0 {
+		t.Errorf("the canary saw %d connections", n)
+	}
+	// Names and addresses written in full are not numeric hosts: they go on to the
+	// address check, which allows loopback here.
+	for _, host := range []string{"127。0。0。1", "１２７.０.０.１"} {
+		if err := refusedHost(host); err != nil {
+			t.Errorf("%s: %v", host, err)
+		}
+	}
+	for _, host := range []string{"example.com", "müller.de", "例え.jp", "127.0.0.1", "xn--mller-kva.de"} {
+		if err := refusedHost(host); err != nil {
+			t.Errorf("%s: %v", host, err)
+		}
+	}
+}

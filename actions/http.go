@@ -806,8 +806,8 @@ func parseURL(s string) (*url.URL, error) {
 	if u.Host == "" {
 		return nil, errors.New("the URL has no host")
 	}
-	if host := u.Hostname(); ambiguousIPv4(host) {
-		return nil, &BlockedError{Host: host, Reason: "a numeric host that is not a dotted IPv4 address; decimal, octal and hex forms mean different addresses to different resolvers"}
+	if err := refusedHost(u.Hostname()); err != nil {
+		return nil, err
 	}
 	return u, nil
 }

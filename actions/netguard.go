@@ -1,11 +1,15 @@
 package actions
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"syscall"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Guard decides which addresses outbound calls may connect to. It checks the address
@@ -184,6 +188,59 @@ func (g *Guard) control(_, address string, _ syscall.RawConn) error {
 		return &BlockedError{Addr: addr.Addr(), Reason: "hookflow's own " + what, Own: true}
 	}
 	return g.Check(addr.Addr())
+}
+
+// ambiguousReason is why a numeric host that is not a dotted IPv4 address is refused.
+const ambiguousReason = "a numeric host that is not a dotted IPv4 address; decimal, octal and hex forms mean different addresses to different resolvers"
+
+// refusedHost returns a *BlockedError when host, a URL's host without its port, is a
+// numeric host that is not written the one standard way (ambiguousIPv4), as net/http
+// dials it: a host with characters past ASCII is dialled as IDNA maps it, and the
+// mapping turns ideographic and full-width dots (。．｡) into ".", full-width and other
+// compatibility digits into ASCII ones, and drops a soft hyphen, so "0177。0。0。1" is
+// dialled as "0177.0.0.1". The mapping's ASCII holds only letters, digits, "-" and
+// ".": never an IPv6 literal, a port or another separator. A host it refuses is
+// dialled as written, which no resolver reads as a number.
+func refusedHost(host string) error {
+	dialled := DialledHost(host)
+	if !ambiguousIPv4(dialled) {
+		return nil
+	}
+	reason := ambiguousReason
+	if dialled != host {
+		reason = fmt.Sprintf("dialled as %q once IDNA maps it to ASCII, %s", dialled, reason)
+	}
+	return &BlockedError{Host: host, Reason: reason}
+}
+
+// DialledHost is host, a URL's host without its port, as net/http dials it (and puts
+// it in the Host header): as it is when all ASCII; else mapped to ASCII by IDNA's
+// lookup profile (UTS #46), as net/http's transport does with the same package; as
+// it is again when the mapping refuses it.
+func DialledHost(host string) string {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			if ascii, err := idna.Lookup.ToASCII(host); err == nil {
+				return ascii
+			}
+			return host
+		}
+	}
+	return host
+}
+
+// dialContext returns dial, checking first the host it is given: the host net/http
+// dials, after its own IDNA mapping. Every request of the client is checked so, an
+// OAuth2 token request as well as a step's call, whatever checked its URL before.
+func (g *Guard) dialContext(dial func(ctx context.Context, network, address string) (net.Conn, error)) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			if err := refusedHost(host); err != nil {
+				return nil, err
+			}
+		}
+		return dial(ctx, network, address)
+	}
 }
 
 // ambiguousIPv4 reports whether host is made of numbers but is not an address written

@@ -748,6 +748,40 @@ workflow "w" {
 	}
 }
 
+// A token_url whose host is an ambiguous numeric one, in ASCII or written with
+// ideographic dots, is refused as a step's url would be, though its address is allowed:
+// the token request is checked at the host net/http dials.
+func TestOAuth2TokenEndpointAmbiguousHostIsRefused(t *testing.T) {
+	for _, host := range []string{"0177.0.0.1", "0177。0。0。1"} {
+		t.Run(host, func(t *testing.T) {
+			s := newAuthServer(t)
+			k := workflows.NewKinds()
+			Register(k, Options{Client: NewClient(NewGuard(loopback)), APIs: NewAPIs()})
+			src := strings.Replace(s.hcl("client_credentials"), s.tokens.URL, strings.Replace(s.tokens.URL, "127.0.0.1", host, 1), 1) + `
+workflow "w" {
+  step "http" "find" {
+    api = "crm"
+    url = "/customers"
+  }
+}`
+			set, diags := workflows.Load([]workflows.Source{{Name: "crm.hcl", Data: []byte(src)}}, k)
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			_, err := set.Workflow("w").Steps[0].Action.Do(t.Context(), &workflows.Call{Env: &workflows.Env{}, RunID: "r", Step: "find", Attempt: 1})
+			if !errors.As(err, new(*BlockedError)) || !strings.Contains(err.Error(), "OAuth2 token") {
+				t.Fatalf("err = %v, want the token request refused", err)
+			}
+			if retry, _ := workflows.Retryable(err); retry {
+				t.Errorf("a refused host is retried")
+			}
+			if n := s.requests.Load() + s.apiCalls.Load(); n != 0 {
+				t.Errorf("%d requests went through the guard", n)
+			}
+		})
+	}
+}
+
 // A call that fetched its own token, which the API then refused, is not sent again
 // with that token: a token fetched by the call itself came before the call had it.
 func TestOAuth2RefusedTokenIsNeverSentAgain(t *testing.T) {

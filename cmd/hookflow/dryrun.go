@@ -236,10 +236,11 @@ type dryRequest struct {
 }
 
 // refused returns the *actions.BlockedError a real call would get for the request's
-// host: an address, or a name resolving to one, that --allow-net does not allow. A
-// name that does not resolve is let through: the dry run sends nothing anyway.
+// host, as a real call dials it (IDNA-mapped, so "127。0。0。1" is 127.0.0.1): an
+// address, or a name resolving to one, that --allow-net does not allow. A name that
+// does not resolve is let through: the dry run sends nothing anyway.
 func (t *dryRunTransport) refused(req *http.Request) error {
-	host := req.URL.Hostname()
+	host := actions.DialledHost(req.URL.Hostname())
 	addrs := []netip.Addr{}
 	if a, err := netip.ParseAddr(host); err == nil {
 		addrs = append(addrs, a)

@@ -201,6 +201,15 @@ func TestRunCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("dry run refuses a host as a real run dials it", func(t *testing.T) {
+		// Ideographic full stops: net/http dials the host as IDNA maps it, 127.0.0.1.
+		t.Setenv("RUN_API_URL", strings.Replace(api.URL, "127.0.0.1", "127。0。0。1", 1))
+		out, _, err := hookflow("", "--dry-run", "--event", event, "order")
+		if err != exitError(1) || !strings.Contains(out, "(dry run: not sent; refused, as a real run would be: refusing to connect to 127.0.0.1: loopback address") {
+			t.Errorf("a dry run to loopback written with ideographic dots, without --allow-net: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("filtered", func(t *testing.T) {
 		before := len(api.seen())
 		out, _, err := hookflow(`{"customer": "c1", "total": 5}`, "--allow-net", "127.0.0.1/32", "--event", "-", "order")
