@@ -66,9 +66,10 @@ func (a *API) JoinURL(rel string) string {
 }
 
 // ClimbsOut reports the first segment of rel's path, a url relative to a base_url,
-// that is "." or ".." (its dots percent-encoded or not): joined to the base_url, it
-// would step out of the base's path, with the api's credentials; so would one that a
-// server finds once it decodes the path or reads \ as /. "" when none is.
+// that a server may read as "." or ".." (isDotSegment: "..", "%2E%2E", "..;",
+// "..%3B", "..%00"): joined to the base_url, it would step out of the base's path,
+// with the api's credentials; so would one that a server finds once it (or a proxy in
+// front) decodes the path or reads \ as /. "" when none is.
 func ClimbsOut(rel string) string {
 	path := rel
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
@@ -80,13 +81,10 @@ func ClimbsOut(rel string) string {
 		}
 	}
 	// A server or proxy that decodes %2F or reads \ as / before it resolves the path
-	// sees the segments inside one: "..%2Fadmin".
-	decoded := path
-	if d, err := url.PathUnescape(path); err == nil {
-		decoded = d
-	}
-	for _, seg := range strings.FieldsFunc(decoded, func(r rune) bool { return r == '/' || r == '\\' }) {
-		if seg == "." || seg == ".." {
+	// sees the segments inside one: "..%2Fadmin"; and one behind a proxy that decoded
+	// the path reads each escape once more: "%252E%252E".
+	for _, seg := range strings.FieldsFunc(unescapeLenient(path), func(r rune) bool { return r == '/' || r == '\\' }) {
+		if isDotSegment(seg) {
 			return seg
 		}
 	}

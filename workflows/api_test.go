@@ -153,3 +153,49 @@ func TestAPIClientAuth(t *testing.T) {
 		t.Errorf("client_auth = \"client_secret_post\": %s", diags.Error())
 	}
 }
+
+// TestClimbsOut: a url relative to a base_url climbs out of its path when a segment
+// is "." or ".." as a server reads it: percent-decoded (once, or twice where a proxy
+// decodes before the server), cut at a ";" (path parameters, which Tomcat, Jetty and
+// Spring drop: "..;" is ".."), a "?" or "#" a proxy decoded, or a NUL, and without
+// trailing spaces. Dots among other characters are a name.
+func TestClimbsOut(t *testing.T) {
+	for rel, want := range map[string]string{
+		"/../../steal":         "..",
+		"users/%2E%2e/x":       "%2E%2e",
+		"..%2Fadmin":           "..",
+		`users\..\admin`:       "..",
+		"..;/admin":            "..;",
+		"a/..;/..;/admin":      "..;",
+		"%2e%2e;/admin":        "%2e%2e;",
+		".;/admin":             ".;",
+		"..%3b/admin":          "..%3b",
+		"..%3B/admin":          "..%3B",
+		"..;jsessionid=1/x":    "..;jsessionid=1",
+		"..%00/admin":          "..%00",
+		"..%00.json":           "..%00.json",
+		"..%20/admin":          "..%20",
+		"..%3F/admin":          "..%3F",
+		"..%23/admin":          "..%23",
+		"%252e%252e/admin":     "%2e%2e",
+		"..%253b/admin":        "..%3b",
+		"x/..%2F..;/admin?q=1": "..",
+		"..%zz;/admin":         "", // "..%zz", a name, though the escape is not one
+		"..foo/bar":            "",
+		"a..b":                 "",
+		"...":                  "",
+		"...;x":                "",
+		"v1.2;x=1":             "",
+		".well-known/openid":   "",
+		"files;v=1/a":          "",
+		"..%20x":               "",
+		"..%41":                "",
+		"users?next=../..":     "",
+		"users#..;":            "",
+		"":                     "",
+	} {
+		if got := workflows.ClimbsOut(rel); got != want {
+			t.Errorf("ClimbsOut(%q) = %q, want %q", rel, got, want)
+		}
+	}
+}

@@ -113,11 +113,60 @@ func dotSegmentError(u string, values []pathValue) error {
 	return nil
 }
 
-// isDotSegment reports whether a path segment is "." or "..", its dots percent-encoded
-// or not, as the WHATWG URL standard reads it.
+// isDotSegment reports whether a server may read a path segment, as it is written in
+// a URL, as "." or "..", and so resolve it as a step in place or up the path:
+// percent-decoded, as the WHATWG URL standard and servers read "%2E"; see dotName for
+// what else of it servers drop.
 func isDotSegment(seg string) bool {
-	s := strings.ReplaceAll(strings.ToLower(seg), "%2e", ".")
+	return dotName(unescapeLenient(seg))
+}
+
+// dotName reports whether a decoded path segment is "." or ".." once what servers
+// drop of a segment is dropped: the part from its first ";" (path parameters, which
+// Tomcat, Jetty and Spring strip before they resolve the path, so that "/v1/..;/admin"
+// is "/admin" to them), "?" or "#" (the query or fragment, once a proxy in front has
+// decoded "%3F" or "%23") or NUL (where code in C ends a string); then trailing
+// spaces (which Windows drops from a file name). What is left of "..;x", "..%00" or
+// ".. " is "..". Dots among other characters are a name like any other: "..foo",
+// "v1.2", "...", ".well-known", "a..;b".
+func dotName(s string) bool {
+	if i := strings.IndexAny(s, ";?#\x00"); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimRight(s, " \t\r\n\v\f")
 	return s == "." || s == ".."
+}
+
+// unescapeLenient percent-decodes s as a server would, leaving a "%" that does not
+// start an escape as it is, where url.PathUnescape would decode nothing.
+func unescapeLenient(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // urlValue is what is written for a value s where it lands.
