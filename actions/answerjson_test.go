@@ -104,3 +104,20 @@ func TestHTTPStepReadsJSONAfterAByteOrderMark(t *testing.T) {
 		t.Errorf("body %s", got)
 	}
 }
+
+// An API's answer with a key given twice is read as encoding/json reads it, the last
+// value kept: only JSON sent to hookflow (a webhook's, a resume's) is refused for it.
+func TestHTTPStepReadsJSONWithADuplicateKey(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status": "pending", "status": "paid", "items": [{"id": 1, "id": 2}]}`)
+	}))
+	defer srv.Close()
+	out, err := call(loadStep(t, NewClient(NewGuard(loopback)), `step "http" "get" { url = "`+srv.URL+`/order" }`), &workflows.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(out.(map[string]any)["body"]); got != "map[items:[map[id:2]] status:paid]" {
+		t.Errorf("body %s", got)
+	}
+}

@@ -146,23 +146,27 @@ var ErrBody = errors.New("malformed body")
 var ErrNotText = errors.New("body is not text")
 
 // ParseBody parses a request body by its content type:
-//   - JSON (application/json, anything+json): parsed, or ErrBody (invalid UTF-8 too).
+//   - JSON (application/json, anything+json): parsed, or ErrBody (invalid UTF-8 too,
+//     a byte order mark before it, and an object with a key given twice).
 //   - form (application/x-www-form-urlencoded): an object of fields; a field given
 //     twice becomes a list. A form body that starts with { or [ is read as JSON,
-//     because that is what `curl -d '{...}'` sends: ErrBody if it is not valid JSON.
-//   - no content type: JSON when it parses as JSON, the text otherwise.
+//     because that is what `curl -d '{...}'` sends: ErrBody if it is not valid JSON,
+//     or holds a key twice.
+//   - no content type: JSON when it parses as JSON (ErrBody when it holds a key
+//     twice: it is read back as JSON once stored), the text otherwise.
 //   - anything else: the text, if it is UTF-8; ErrNotText otherwise.
 //
 // An empty body is nil. ParseBody is for a body arriving (a webhook, a resume);
 // ParseStoredBody reads one kept before.
 func ParseBody(contentType string, raw []byte) (any, error) {
-	return parseBody(contentType, raw, true, decodeAny)
+	return parseBody(contentType, raw, true, decodeUnique)
 }
 
 // ParseStoredBody parses a body as ParseBody does, but for one that was taken before:
 // a form body that starts with { or [ and is not JSON, which an older hookflow took as
 // a form, is read as a form, so that a run, a replay or a resume kept before reads its
-// body as it was taken; and an API's answer, which hookflow records as it came.
+// body as it was taken; and an API's answer, which hookflow records as it came. An
+// object with a key given twice keeps its last value, as encoding/json reads it.
 func ParseStoredBody(contentType string, raw []byte) (any, error) {
 	return parseBody(contentType, raw, false, decodeAny)
 }
@@ -197,6 +201,9 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 			// signed, nor event.body what was sent.
 			return nil, fmt.Errorf("%w: JSON that is not valid UTF-8 (RFC 8259 requires it)", ErrBody)
 		}
+		if bytes.HasPrefix(raw, byteOrderMark) {
+			return nil, fmt.Errorf("%w: a JSON body may not start with a byte order mark (RFC 8259, 8.1); send it without the bytes EF BB BF", ErrBody)
+		}
 		v, err := decode(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBody, err)
@@ -205,9 +212,12 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 	case media == "application/x-www-form-urlencoded":
 		if looksLikeJSON(raw) && utf8.Valid(raw) {
 			v, err := decode(raw)
+			var dup *duplicateKeyError
 			switch {
 			case err == nil:
 				return v, nil
+			case errors.As(err, &dup):
+				return nil, fmt.Errorf("%w: %v", ErrBody, err) // JSON, but not to be taken
 			case strict:
 				// Read as a form, it would be one odd field, and most likely filtered
 				// out without a word: say what is wrong instead.
@@ -225,8 +235,14 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 		return formValue(fields), nil
 	case media == "":
 		if looksLikeJSON(raw) && utf8.Valid(raw) {
-			if v, err := decode(raw); err == nil {
+			v, err := decode(raw)
+			var dup *duplicateKeyError
+			switch {
+			case err == nil:
 				return v, nil
+			case errors.As(err, &dup):
+				// JSON all the same, as it is read back once stored: not a text.
+				return nil, fmt.Errorf("%w: %v", ErrBody, err)
 			}
 		}
 	}
@@ -238,6 +254,9 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 	}
 	return string(raw), nil
 }
+
+// byteOrderMark is U+FEFF in UTF-8, which RFC 8259 forbids before JSON sent.
+var byteOrderMark = []byte{0xEF, 0xBB, 0xBF}
 
 func looksLikeJSON(raw []byte) bool {
 	t := bytes.TrimLeft(raw, " \t\r\n")

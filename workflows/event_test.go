@@ -360,3 +360,35 @@ func TestStoredFormThatLooksLikeJSON(t *testing.T) {
 		t.Errorf("the output of a kept resume: %v", err)
 	}
 }
+
+// JSON arriving with a key given twice in an object is refused (ParseBody), with where;
+// JSON kept before (an event an older hookflow took, an API's answer) is read with the
+// last value (ParseStoredBody, DecodeEvent), as it was taken.
+func TestDuplicateJSONKeys(t *testing.T) {
+	raw := []byte(`{"a":1,"b":{"c":[{"d":1,"d":2}]},"a":3}`)
+	for _, ct := range []string{"application/json", "", "application/x-www-form-urlencoded"} {
+		_, err := ParseBody(ct, raw)
+		if want := `malformed body: duplicate key "d" in the JSON object at b.c[0] (at byte 24)`; !errors.Is(err, ErrBody) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseBody(%q): %v, want ErrBody saying %q", ct, err, want)
+		}
+	}
+	want := map[string]any{"a": 3, "b": map[string]any{"c": []any{map[string]any{"d": 2}}}}
+	if body, err := ParseStoredBody("application/json", raw); err != nil || !reflect.DeepEqual(body, want) {
+		t.Errorf("ParseStoredBody: %#v, %v; want %#v", body, err, want)
+	}
+	ev, err := DecodeEvent([]byte(`{"id":"e1","trigger":"webhook","content_type":"application/json","raw":` + strconv.Quote(string(raw)) + `}`))
+	if err != nil || !reflect.DeepEqual(ev.Body, want) {
+		t.Errorf("DecodeEvent of a kept event: %#v, %v", ev, err)
+	}
+	if v, err := DecodeJSON(raw); err != nil || !reflect.DeepEqual(v, want) {
+		t.Errorf("DecodeJSON: %#v, %v", v, err)
+	}
+}
+
+// A JSON body after a byte order mark is refused with that reason.
+func TestParseBodyByteOrderMark(t *testing.T) {
+	_, err := ParseBody("application/json", []byte("\xef\xbb\xbf{}"))
+	if !errors.Is(err, ErrBody) || !strings.Contains(err.Error(), "a JSON body may not start with a byte order mark") {
+		t.Errorf("got %v", err)
+	}
+}

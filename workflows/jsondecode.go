@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -16,6 +18,7 @@ import (
 // by the worker that runs its step, and encoding/json's reflection is the largest
 // share of both. Strings are read as encoding/json reads them (invalid UTF-8 becomes
 // U+FFFD, a lone surrogate escape too); nesting deeper than MaxJSONDepth is refused.
+// An object's key given twice keeps its last value, as encoding/json does.
 func decodeAny(data []byte) (any, error) {
 	return decodeOne(decoder{data: data})
 }
@@ -26,6 +29,14 @@ func decodeAny(data []byte) (any, error) {
 // refuses (a number no float64 holds among it).
 func decodeExact(data []byte) (any, error) {
 	return decodeOne(decoder{data: data, exact: true})
+}
+
+// decodeUnique is decodeAny for JSON arriving (a webhook's body, a resume's), which
+// hookflow keeps as it came, beside what it parsed: an object with a key given twice
+// is refused (a *duplicateKeyError), as event.body would hold one of its values and
+// event.raw both.
+func decodeUnique(data []byte) (any, error) {
+	return decodeOne(decoder{data: data, unique: true})
 }
 
 // decodeOne decodes the one value of d.data.
@@ -43,9 +54,57 @@ func decodeOne(d decoder) (any, error) {
 }
 
 type decoder struct {
-	data  []byte
-	i     int
-	exact bool // numbers as json.Number
+	data   []byte
+	i      int
+	exact  bool // numbers as json.Number
+	unique bool // an object's keys must differ
+}
+
+// duplicateKeyError is an object of JSON arriving that holds a key twice.
+type duplicateKeyError struct {
+	Key  string
+	At   int      // the byte offset of the second one
+	path []string // the object's place in the value, innermost first: .name, ["a b"], [2]
+}
+
+func (e *duplicateKeyError) Error() string {
+	where := "the top-level JSON object"
+	if len(e.path) > 0 {
+		var b strings.Builder
+		for i := len(e.path) - 1; i >= 0; i-- {
+			b.WriteString(e.path[i])
+		}
+		where = "the JSON object at " + strings.TrimPrefix(b.String(), ".")
+	}
+	return fmt.Sprintf("duplicate key %s in %s (at byte %d): a key may appear once in an object", strconv.Quote(e.Key), where, e.At)
+}
+
+// within adds the place of a member (an object's key, or an array's index) to the path
+// of a duplicate key found inside it. Only a failing decode calls it.
+func within(err error, key string, index int) error {
+	e, ok := err.(*duplicateKeyError)
+	if !ok {
+		return err
+	}
+	switch {
+	case index >= 0:
+		e.path = append(e.path, "["+strconv.Itoa(index)+"]")
+	case isIdent(key):
+		e.path = append(e.path, "."+key)
+	default:
+		e.path = append(e.path, "["+strconv.Quote(key)+"]")
+	}
+	return e
+}
+
+// isIdent reports whether key reads as a name in an expression: event.body.key.
+func isIdent(key string) bool {
+	for i, c := range key {
+		if c != '_' && !unicode.IsLetter(c) && (i == 0 || !unicode.IsDigit(c)) {
+			return false
+		}
+	}
+	return key != ""
 }
 
 var errEnd = errors.New("invalid JSON: unexpected end of JSON input")
@@ -138,6 +197,7 @@ func (d *decoder) object(depth int) (any, error) {
 		if d.data[d.i] != '"' {
 			return nil, d.unexpected("looking for beginning of object key string")
 		}
+		at := d.i
 		k, err := d.str()
 		if err != nil {
 			return nil, err
@@ -151,11 +211,16 @@ func (d *decoder) object(depth int) (any, error) {
 		}
 		d.i++
 		d.space()
+		key := k.(string)
 		v, err := d.value(depth)
 		if err != nil {
-			return nil, err
+			return nil, within(err, key, -1)
 		}
-		m[k.(string)] = v
+		n := len(m)
+		m[key] = v
+		if d.unique && len(m) == n { // the key was there: one lookup, not two
+			return nil, &duplicateKeyError{Key: key, At: at}
+		}
 		if done, err := d.separator('}', "after object key:value pair"); done || err != nil {
 			return m, err
 		}
@@ -174,7 +239,7 @@ func (d *decoder) array(depth int) (any, error) {
 		d.space()
 		v, err := d.value(depth)
 		if err != nil {
-			return nil, err
+			return nil, within(err, "", len(a))
 		}
 		a = append(a, v)
 		if done, err := d.separator(']', "after array element"); done || err != nil {

@@ -132,12 +132,23 @@ func checkAgree(t *testing.T, data []byte) {
 		t.Fatalf("%q: %#v, encoding/json %#v", data, got, want)
 	}
 	// Exact, each number is the json.Number encoding/json gives, digit for digit.
-	exact, err := decodeExact(data)
-	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("%q: exact: error %v, encoding/json %v", data, err, wantErr)
+	exact, exactErr := decodeExact(data)
+	if (exactErr != nil) != (wantErr != nil) {
+		t.Fatalf("%q: exact: error %v, encoding/json %v", data, exactErr, wantErr)
 	}
-	if want, _ := referenceExact(data); err == nil && !reflect.DeepEqual(exact, want) {
+	if want, _ := referenceExact(data); exactErr == nil && !reflect.DeepEqual(exact, want) {
 		t.Fatalf("%q: exact: %#v, encoding/json %#v", data, exact, want)
+	}
+	// decodeUnique reads what decodeAny reads, but refuses a key given twice (found
+	// as soon as its value is read: JSON malformed after it is refused for the key).
+	unique, uniqueErr := decodeUnique(data)
+	var dup *duplicateKeyError
+	switch {
+	case errors.As(uniqueErr, &dup):
+	case (uniqueErr == nil) != (err == nil) || err != nil && uniqueErr.Error() != err.Error():
+		t.Fatalf("%q: decodeUnique %v, decodeAny %v", data, uniqueErr, err)
+	case err == nil && !reflect.DeepEqual(unique, got):
+		t.Fatalf("%q: decodeUnique %#v, decodeAny %#v", data, unique, got)
 	}
 }
 
@@ -152,9 +163,13 @@ func FuzzDecodeJSON(f *testing.F) {
 
 func BenchmarkDecodeJSON(b *testing.B) {
 	data := []byte(`{"id":"evt_1Nq","type":"payment_intent.succeeded","created":1764650000,"livemode":false,"data":{"object":{"id":"pi_3N","amount":1999,"currency":"eur","customer":"cus_9s6","description":"Order #1042 — café","metadata":{"order_id":"1042","channel":"web"},"charges":[{"id":"ch_1","paid":true,"amount":1999,"fee":0.29}]}},"request":{"id":null,"idempotency_key":"a1b2"}}`)
-	for _, name := range []string{"hookflow", "encoding/json"} {
+	// unique is how a webhook's body is decoded: an object's keys checked to differ.
+	for _, name := range []string{"hookflow", "unique", "encoding/json"} {
 		decode := DecodeJSON
-		if name == "encoding/json" {
+		switch name {
+		case "unique":
+			decode = decodeUnique
+		case "encoding/json":
 			decode = referenceDecode
 		}
 		b.Run(name, func(b *testing.B) {
