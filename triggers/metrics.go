@@ -119,7 +119,7 @@ const (
 	methodNotAllowed               // a webhook at the path, not for the method
 	rateLimited                    // over a webhook's rate_limit
 	tooLarge                       // the body is over max_body
-	readError                      // the body could not be read: the sender stopped, or was too slow
+	readError                      // the body could not be read: the sender stopped, or was too slow, or sent no Content-Length on HTTP/1.0
 	badSignature                   // the verify block refused it: a signature missing, wrong or stale
 	unsupportedType                // the body is not text
 	badBody                        // the body does not parse as its content type says
@@ -127,7 +127,7 @@ const (
 	unavailable                    // the run could not be queued: Redis failed or did not answer
 	shuttingDown                   // the process is stopping
 	overloaded                     // too many connections open, or bodies in memory: past --max-conns or the body budget
-	badPath                        // the path is not clean, or holds a control character or bytes that are not UTF-8; or the query string does not parse
+	badPath                        // the path is not clean, or holds a control character or bytes that are not UTF-8; or the query string does not parse, or is not UTF-8
 	numReasons
 )
 
@@ -144,10 +144,10 @@ const (
 	resumeResumed                              // the wait was resumed already
 	resumeMethodNotAllowed                     // neither GET, HEAD nor POST
 	resumeTooLarge                             // the body is over the limit
-	resumeReadError                            // the body could not be read
+	resumeReadError                            // the body could not be read, or has no Content-Length on HTTP/1.0
 	resumeUnsupportedType                      // the body is not text, or is compressed
 	resumeBadBody                              // the body does not parse as its content type says
-	resumeBadQuery                             // the query string does not parse
+	resumeBadQuery                             // the query string does not parse, or is not UTF-8
 	resumeUnavailable                          // Redis failed or did not answer
 	resumeShuttingDown                         // the process is stopping
 	numResumeReasons

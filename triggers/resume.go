@@ -97,15 +97,22 @@ func (h *Resumes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// page shows the wait and a button that POSTs to the same URL, query included.
+// page shows the wait and a button that POSTs to the same URL, query included. A
+// query that the POST would refuse is refused here, rather than shown as something
+// else than it holds.
 func (h *Resumes) page(w http.ResponseWriter, r *http.Request, token string) {
 	wait, err := h.resumer.Waiting(r.Context(), token)
 	if err != nil {
 		h.failWith(w, r, err)
 		return
 	}
+	query, problem := parseQuery(r.URL.RawQuery)
+	if problem != "" {
+		h.fail(w, r, resumeBadQuery, http.StatusBadRequest, problem)
+		return
+	}
 	writePage(w, http.StatusOK, pageData{Title: fmt.Sprintf("Resume %q", wait.Step), Wait: wait, Form: true,
-		Values: linkValues(r.URL.Query())})
+		Values: linkValues(query)})
 }
 
 // linkValue is one value a resume URL's query carries: what its button resumes the
@@ -136,6 +143,11 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 	// given a resume URL makes hookflow hold a body for it.
 	if _, err := h.resumer.Waiting(r.Context(), token); err != nil {
 		h.failWith(w, r, err)
+		return
+	}
+	if lengthRequired(r) {
+		w.Header().Set("Connection", "close")
+		h.fail(w, r, resumeReadError, http.StatusLengthRequired, errLengthRequired)
 		return
 	}
 	// A compressed body is refused before it is read, with a reason, as a webhook's
@@ -181,7 +193,7 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 		return
 	}
 	if wantsHTML(r) {
-		writePage(w, http.StatusOK, pageData{Title: "Resumed", Wait: wait, Done: true, Values: linkValues(r.URL.Query())})
+		writePage(w, http.StatusOK, pageData{Title: "Resumed", Wait: wait, Done: true, Values: linkValues(query)})
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"status": "resumed", "run_id": wait.RunID, "step": wait.Step})

@@ -160,6 +160,11 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, methodNotAllowed, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not accepted at %s", r.Method, r.URL.Path))
 		return
 	}
+	if lengthRequired(r) {
+		w.Header().Set("Connection", "close")
+		h.refuse(w, readError, http.StatusLengthRequired, errLengthRequired)
+		return
+	}
 	// Webhooks sharing a path verify alike (the loader makes sure); the body limit is
 	// the largest any of them takes.
 	hook := routes[0].hook
@@ -587,20 +592,6 @@ func allowed(ep *endpoint) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// parseQuery parses a request's query string whole, or says what is wrong with it
-// (an escape that is not one, a ';') without quoting it: an event whose query lost a
-// parameter would be taken as if the sender had not sent it. None is nil.
-func parseQuery(raw string) (url.Values, string) {
-	if raw == "" {
-		return nil, ""
-	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return nil, "malformed query string: " + workflows.Unquoted(err.Error())
-	}
-	return q, ""
 }
 
 // newEvent builds the event of a webhook request. A body that does not parse as its
