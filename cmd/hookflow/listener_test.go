@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -263,9 +264,24 @@ func TestListenerLimits(t *testing.T) {
 	}
 	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
 	s := serveDir(t, testutil.WriteRelay(t), "", "127.0.0.1:0")
-	if p := s.public; p.ReadHeaderTimeout != want.headers || p.ReadTimeout != want.request || p.MaxHeaderBytes != want.headerBytes {
-		t.Errorf("the webhook listener has ReadHeaderTimeout %v, ReadTimeout %v, MaxHeaderBytes %d; want %+v",
-			p.ReadHeaderTimeout, p.ReadTimeout, p.MaxHeaderBytes, want)
+	if p := s.public; p.ReadHeaderTimeout != want.headers || p.ReadTimeout != want.request || p.MaxHeaderBytes != want.headerBytes ||
+		p.IdleTimeout != want.idle {
+		t.Errorf("the webhook listener has ReadHeaderTimeout %v, ReadTimeout %v, MaxHeaderBytes %d, IdleTimeout %v; want %+v",
+			p.ReadHeaderTimeout, p.ReadTimeout, p.MaxHeaderBytes, p.IdleTimeout, want)
+	}
+	// The docs give the idle timeout of a kept-alive connection, beside the 5 s a new
+	// one has for its first request.
+	for doc, says := range map[string]string{
+		"../../docs/security.md":   "A kept-alive connection waiting for its next request is\nclosed after 120 s idle",
+		"../../docs/operations.md": "| a kept-alive connection waiting for its next request | 120 s;",
+	} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), says) {
+			t.Errorf("%s does not say %q", doc, says)
+		}
 	}
 }
 
