@@ -134,12 +134,15 @@ func printRedis(w io.Writer, r *engine.RedisStatus) error {
 	if r.Mode == engine.RedisCluster {
 		mode = fmt.Sprintf("cluster of %d primar%s", r.Primaries, map[bool]string{true: "y", false: "ies"}[r.Primaries == 1])
 	}
-	online := ""
-	if r.Replicas != nil {
-		online = fmt.Sprintf(" (%d online)", *r.Replicas)
+	// Starts that wait for no replica are the default, and need no words.
+	waits := ""
+	if r.WaitReplicas > 0 {
+		waits = fmt.Sprintf(", starts wait for %d replica%s", r.WaitReplicas, plural(r.WaitReplicas))
+		if r.Replicas != nil {
+			waits += fmt.Sprintf(" (%d online)", *r.Replicas)
+		}
 	}
-	_, err := fmt.Fprintf(w, "redis: %s, %d shard%s, starts wait for %d replica%s%s\n", mode, r.Shards, plural(r.Shards),
-		r.WaitReplicas, plural(r.WaitReplicas), online)
+	_, err := fmt.Fprintf(w, "redis: %s, %d shard%s%s\n", mode, r.Shards, plural(r.Shards), waits)
 	switch {
 	case err != nil || r.Error == "":
 	case r.State == "few_replicas", r.State == "info_denied": // the error says "too few replicas", "INFO denied"
