@@ -43,6 +43,9 @@ type Backend struct {
 	Dir string
 	// Mini is the embedded server, nil for a real one: tests move its clock.
 	Mini *embedredis.Redis
+	// TLSAddr is the host:port of the TLS port of a server started by TLS, "" for
+	// others.
+	TLSAddr string
 }
 
 // Each runs f once against miniredis and once against a real redis-server.
@@ -122,6 +125,34 @@ func Durable(t testing.TB) *Backend {
 
 func startReal(t testing.TB, persistence ...string) *Backend {
 	t.Helper()
+	return startServer(t, func() ([]string, error) { return persistence, nil })
+}
+
+// TLSFiles are the PEM files of a server started by TLS: its certificate and key,
+// and the certificate authority its clients' certificates must be signed by.
+type TLSFiles struct{ Cert, Key, CA string }
+
+// TLS starts a redis-server with nothing saved to disk that listens both without TLS
+// (URL) and with it (TLSAddr), on free ports, and requires a client certificate signed
+// by files.CA on the latter (tls-auth-clients yes, Redis's default).
+func TLS(t testing.TB, files TLSFiles) *Backend {
+	t.Helper()
+	var tlsPort int
+	b := startServer(t, func() ([]string, error) {
+		var err error
+		tlsPort, err = pickPort()
+		return []string{"--save", "", "--appendonly", "no", "--tls-port", strconv.Itoa(tlsPort),
+			"--tls-cert-file", files.Cert, "--tls-key-file", files.Key, "--tls-ca-cert-file", files.CA,
+			"--tls-auth-clients", "yes"}, err
+	})
+	b.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+	return b
+}
+
+// startServer starts a redis-server on a free port with the arguments that more gives
+// each try.
+func startServer(t testing.TB, more func() ([]string, error)) *Backend {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		unavailable(t, "redis-server is not installed (apt-get install redis-server)")
@@ -168,8 +199,12 @@ func startReal(t testing.TB, persistence ...string) *Backend {
 		if err != nil {
 			t.Fatal(err)
 		}
+		extra, err := more()
+		if err != nil {
+			t.Fatal(err)
+		}
 		args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-			"--loglevel", "warning"}, persistence...)
+			"--loglevel", "warning"}, extra...)
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		start()
 		if pingWithin(addr, 5*time.Second) == nil {
