@@ -231,6 +231,7 @@ var sharedFlags = map[string]bool{
 	"retention": true, "keep-runs": true, "allow-net": true, "log-format": true, "no-watch": true, "metrics": true,
 	"admin-token": true, "admin-token-file": true, "admin-read-token": true, "admin-read-token-file": true,
 	"admin-host": true, "metrics-public": true, "public-url": true, "shards": true, "redis-wait-replicas": true,
+	"redis-file": true, "redis-tls-ca": true, "redis-tls-cert": true, "redis-tls-key": true,
 }
 
 // envAliases are further environment names a flag reads, after its own.

@@ -16,7 +16,7 @@ import (
 // holds.
 func TestEmbeddedRedisListensNowhere(t *testing.T) {
 	before := listening(t)
-	rdb, _, closeRedis, err := openRedis(context.Background(), "", 4, discard)
+	rdb, _, closeRedis, err := openRedis(context.Background(), "", redisTLS{}, 4, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestEmbeddedRedisLooksUpNoName(t *testing.T) {
 		return nil, errors.New("no DNS here")
 	}}
 	t.Cleanup(func() { net.DefaultResolver = saved })
-	rdb, _, closeRedis, err := openRedis(context.Background(), "", 4, discard)
+	rdb, _, closeRedis, err := openRedis(context.Background(), "", redisTLS{}, 4, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

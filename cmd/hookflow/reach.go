@@ -44,16 +44,17 @@ func keepReason(ctx context.Context, reasons map[string]error, addr string, err 
 		return
 	}
 	if reasons[addr] == nil {
-		reasons[addr] = fmt.Errorf("no answer within %v", reachWithin)
+		reasons[addr] = noAnswer(reachWithin)
 	}
 }
 
-// reasonsOf says, for each address of addrs in turn, why it did not answer.
-func reasonsOf(addrs []string, reasons map[string]error) string {
+// reasonsOf says, for each address of addrs in turn, why it did not answer, with what
+// that suggests of TLS for a URL of scheme (tlsHint).
+func reasonsOf(addrs []string, reasons map[string]error, scheme string) string {
 	var why []string
 	for _, addr := range addrs {
 		if reasons[addr] != nil {
-			why = append(why, addr+": "+reasons[addr].Error())
+			why = append(why, addr+": "+tlsHint(reasons[addr], scheme).Error())
 		}
 	}
 	return strings.Join(why, "; ")
@@ -63,10 +64,15 @@ func reasonsOf(addrs []string, reasons map[string]error) string {
 // with how long the server had to answer, when that deadline, not ctx's, passed.
 func deadlineSaid(ctx context.Context, err error, within time.Duration) error {
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return fmt.Errorf("no answer within %v", within)
+		return noAnswer(within)
 	}
 	return err
 }
+
+// noAnswer is a server that did not answer within its time.
+type noAnswer time.Duration
+
+func (d noAnswer) Error() string { return fmt.Sprintf("no answer within %v", time.Duration(d)) }
 
 // clusterTold adds to err, the failure of the first commands hookflow sent to a Redis
 // Cluster, what the cluster's nodes answer, as /readyz says it: which primary is

@@ -44,34 +44,68 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // any node of a Redis Cluster: hookflow asks the server (INFO cluster), and on a
 // cluster uses a cluster client, seeded with the URL's host and every ?addr=host:port.
 // redis+sentinel://host:26379,host2:26379/mymaster[/db] names a primary that Sentinel
-// manages.
-func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
+// manages. A rediss:// URL (rediss+sentinel://) takes the files of files. No error it
+// returns holds the URL's user info or a Sentinel's password (redisURL.hide).
+func openRedis(ctx context.Context, url string, files redisTLS, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
 	redis.SetLogger(newRedisLog(log))
-	reachBy := time.Now().Add(reachWithin) // one budget for finding the server and its answer
-	var mini *embedredis.Redis
-	var where string
-	switch {
-	case url == "":
-		if mini, err = embedredis.StartInMemory(); err != nil {
-			return nil, "", nil, fmt.Errorf("starting embedded Redis: %w", err)
+	if url == "" {
+		if files.given() {
+			return nil, "", nil, badFlag(files.firstFlag(), ": applies to a Redis given with --redis; the embedded Redis is in this process")
 		}
-		log.Warn("no --redis given: using the embedded in-memory Redis; queued work lives in this process's memory and is lost when it stops. Use --redis redis://… for durable queues")
-		// Its connections are in-memory pipes (embedredis's Dial) to small replies:
-		// go-redis's default buffers (32 KiB each way, 128 KiB for pipelines) were a
-		// quarter of the live heap under load, all of it held in this process.
-		// It has no port: only this process reaches it, through Dial.
-		// Maintenance notifications (a Redis server telling its clients it is about to
-		// move) are off: this server never moves, and go-redis's default, auto, would
-		// look the name "embedded" up in DNS to pick the kind of address to be told.
-		opts := &redis.Options{Addr: "embedded", Dialer: mini.Dial, ReadBufferSize: embeddedBuffer,
-			WriteBufferSize: embeddedBuffer, PipelineReadBufferSize: embeddedBuffer, PipelineWriteBufferSize: embeddedBuffer,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}}
-		tune(&opts.PoolSize, &opts.MaxRetries, workers)
-		tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
-		rdb, mode, where = redis.NewClient(opts), engine.RedisEmbedded, "the embedded Redis"
-	case strings.HasPrefix(url, "redis+sentinel://"), strings.HasPrefix(url, "rediss+sentinel://"):
-		opts, err := parseSentinelURL(url)
+		return openEmbedded(ctx, workers, log)
+	}
+	u, err := splitRedisURL(url)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	rdb, mode, close, err = openReal(ctx, u, files, workers, log)
+	return rdb, mode, close, u.hide(err)
+}
+
+// openEmbedded starts the embedded in-memory Redis and connects to it.
+func openEmbedded(ctx context.Context, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
+	mini, err := embedredis.StartInMemory()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("starting embedded Redis: %w", err)
+	}
+	log.Warn("no --redis given: using the embedded in-memory Redis; queued work lives in this process's memory and is lost when it stops. Use --redis redis://… for durable queues")
+	// Its connections are in-memory pipes (embedredis's Dial) to small replies:
+	// go-redis's default buffers (32 KiB each way, 128 KiB for pipelines) were a
+	// quarter of the live heap under load, all of it held in this process.
+	// It has no port: only this process reaches it, through Dial.
+	// Maintenance notifications (a Redis server telling its clients it is about to
+	// move) are off: this server never moves, and go-redis's default, auto, would
+	// look the name "embedded" up in DNS to pick the kind of address to be told.
+	opts := &redis.Options{Addr: "embedded", Dialer: mini.Dial, ReadBufferSize: embeddedBuffer,
+		WriteBufferSize: embeddedBuffer, PipelineReadBufferSize: embeddedBuffer, PipelineWriteBufferSize: embeddedBuffer,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}}
+	tune(&opts.PoolSize, &opts.MaxRetries, workers)
+	tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
+	rdb = redis.NewClient(opts)
+	stopExpiry := expireKeys(mini)
+	close = func() {
+		_ = rdb.Close()
+		stopExpiry()
+		mini.Close()
+	}
+	if err := ping(ctx, rdb, "the embedded Redis", log, time.Now().Add(reachWithin)); err != nil {
+		close()
+		return nil, "", nil, &unreachableError{fmt.Errorf("cannot reach Redis at the embedded Redis: %w", deadlineSaid(ctx, err, reachWithin))}
+	}
+	return rdb, engine.RedisEmbedded, close, nil
+}
+
+// openReal connects to the Redis u names.
+func openReal(ctx context.Context, u *redisURL, files redisTLS, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
+	reachBy := time.Now().Add(reachWithin) // one budget for finding the server and its answer
+	var where string
+	switch u.scheme {
+	case "redis+sentinel", "rediss+sentinel":
+		opts, err := parseSentinelURL(u.raw)
 		if err != nil {
+			return nil, "", nil, err
+		}
+		if err := files.apply(opts.TLSConfig, u.scheme); err != nil {
 			return nil, "", nil, err
 		}
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
@@ -82,28 +116,18 @@ func openRedis(ctx context.Context, url string, workers int, log *slog.Logger) (
 		rdb, mode = redis.NewFailoverClient(opts), engine.RedisSentinel
 		where = "the primary " + opts.MasterName + " (" + primary + ", as Sentinel " + strings.Join(opts.SentinelAddrs, ",") + " named it)"
 	default:
-		rdb, mode, where, err = openURL(ctx, url, workers, reachBy)
+		rdb, mode, where, err = openURL(ctx, u, files, workers, reachBy, log)
 		if err != nil {
 			return nil, "", nil, err
 		}
 	}
-	stopExpiry := func() {}
-	if mini != nil {
-		stopExpiry = expireKeys(mini)
-	}
-	close = func() {
-		_ = rdb.Close()
-		if mini != nil {
-			stopExpiry()
-			mini.Close()
-		}
-	}
+	close = func() { _ = rdb.Close() }
 	// A server found just before reachBy still has a second to answer.
 	if soon := time.Now().Add(time.Second); reachBy.Before(soon) {
 		reachBy = soon
 	}
 	if err := ping(ctx, rdb, where, log, reachBy); err != nil {
-		err = clusterTold(ctx, rdb, 0, deadlineSaid(ctx, err, reachWithin))
+		err = clusterTold(ctx, rdb, 0, tlsHint(deadlineSaid(ctx, err, reachWithin), u.scheme))
 		close()
 		return nil, "", nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", where, err)}
 	}
@@ -195,22 +219,24 @@ const redisURLHelp = "give redis://[user:password@]host:port/db (rediss:// for T
 
 // openURL connects to a redis:// or rediss:// URL: a standalone Redis, or a node of a
 // cluster, which it asks.
-func openURL(ctx context.Context, url string, workers int, reachBy time.Time) (rdb redis.UniversalClient, mode, where string, err error) {
-	u, err := neturl.Parse(url)
-	if err != nil {
-		return nil, "", "", badFlag("redis", ": %v; %s", unquoted(err), redisURLHelp)
+func openURL(ctx context.Context, u *redisURL, files redisTLS, workers int, reachBy time.Time, log *slog.Logger) (rdb redis.UniversalClient, mode, where string, err error) {
+	// The URL with its user info hidden is parsed first: what its parsers quote of a
+	// URL that does not parse is then no piece of the password. The user info itself
+	// was checked by splitRedisURL.
+	if _, _, err := parseURL(u.shown); err != nil {
+		return nil, "", "", badFlag("redis", ": %s; %s", u.scrub(err.Error()), redisURLHelp)
 	}
-	q := u.Query()
-	seeds := q["addr"]
-	q.Del("addr")
-	u.RawQuery = q.Encode()
-	opts, err := redis.ParseURL(u.String())
+	opts, seeds, err := parseURL(u.raw)
 	if err != nil {
-		return nil, "", "", badFlag("redis", ": %v; %s", unquoted(err), redisURLHelp)
+		return nil, "", "", badFlag("redis", ": the URL's user or password does not parse; percent-encode it; %s", redisURLHelp)
 	}
+	if err := files.apply(opts.TLSConfig, u.scheme); err != nil {
+		return nil, "", "", err
+	}
+	warnSkipVerify(opts.TLSConfig, log)
 	tune(&opts.PoolSize, &opts.MaxRetries, workers)
 	tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
-	cluster, err := isCluster(ctx, opts, seeds, reachBy)
+	cluster, err := isCluster(ctx, opts, seeds, reachBy, u.scheme)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -239,6 +265,21 @@ func openURL(ctx context.Context, url string, workers int, reachBy time.Time) (r
 	return redis.NewClusterClient(co), engine.RedisCluster, strings.Join(addrs, ","), nil
 }
 
+// parseURL reads a redis:// or rediss:// URL into go-redis's options, and the seed
+// nodes of its ?addr=.
+func parseURL(url string) (*redis.Options, []string, error) {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return nil, nil, unquoted(err)
+	}
+	q := u.Query()
+	seeds := q["addr"]
+	q.Del("addr")
+	u.RawQuery = q.Encode()
+	opts, err := redis.ParseURL(u.String())
+	return opts, seeds, err
+}
+
 // clusterReload is how often the Redis client reloads a Redis Cluster's slot map while
 // commands flow: how long after a failover ends at most it goes on sending the
 // commands of the slots that moved to a primary that is gone.
@@ -247,7 +288,7 @@ const clusterReload = time.Second
 // isCluster asks the nodes of addr and seeds, all at once, whether they are nodes of
 // a Redis Cluster, and takes the first answer; it tries again until deadline while none
 // answers, then says why each did not.
-func isCluster(ctx context.Context, opts *redis.Options, seeds []string, deadline time.Time) (bool, error) {
+func isCluster(ctx context.Context, opts *redis.Options, seeds []string, deadline time.Time, scheme string) (bool, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	addrs := append([]string{opts.Addr}, seeds...)
@@ -257,7 +298,7 @@ func isCluster(ctx context.Context, opts *redis.Options, seeds []string, deadlin
 			return cluster, nil
 		}
 		if !sleepCtx(ctx, reachPoll) {
-			return false, &unreachableError{fmt.Errorf("cannot reach Redis: %s", reasonsOf(addrs, reasons))}
+			return false, &unreachableError{fmt.Errorf("cannot reach Redis: %s", reasonsOf(addrs, reasons, scheme))}
 		}
 	}
 }
@@ -331,12 +372,21 @@ func parseSentinelURL(url string) (*redis.FailoverOptions, error) {
 		}
 		o.DB = n
 	}
+	// Neither net/url's error nor an unknown name is quoted: either may be a piece of
+	// the Sentinels' password ("invalid URL escape" quotes it, and a password holding
+	// '&' goes on as a name).
 	q, err := neturl.ParseQuery(query)
 	if err != nil {
-		return nil, badFlag("redis", ": %v; %s", err, redisURLHelp)
+		return nil, badFlag("redis", ": the query after '?' does not parse: a '%%' must begin a %%XX escape (write '%%' as %%25), "+
+			"and ';' separates nothing (write it as %%3B); %s", redisURLHelp)
 	}
 	for k := range q {
-		if k != "sentinel_password" {
+		switch {
+		case k == "sentinel_password":
+		case q.Has("sentinel_password"):
+			return nil, badFlag("redis", ": a Sentinel URL takes only ?sentinel_password=, and this one has more after it; "+
+				"a '&' in the password must be percent-encoded (%%26), as must '+' and '%%' (%%2B, %%25)")
+		default:
 			return nil, badFlag("redis", ": a Sentinel URL takes only ?sentinel_password=, not %q", k)
 		}
 	}

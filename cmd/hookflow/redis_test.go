@@ -39,7 +39,7 @@ func TestOpenRedisAsksWhatTheServerIs(t *testing.T) {
 		{"cluster with seeds", cluster.URL + "/0?addr=" + cluster.Cluster.Addrs[1] + "&addr=" + cluster.Cluster.Addrs[2], engine.RedisCluster, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rdb, mode, closeRedis, err := openRedis(ctx, c.url, 4, discard)
+			rdb, mode, closeRedis, err := openRedis(ctx, c.url, redisTLS{}, 4, discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestOpenRedisRefusesWhatCannotWork(t *testing.T) {
 		{"sentinel with an unknown option", "redis+sentinel://127.0.0.1:26379/mymaster?pool=3", `not "pool"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, _, err := openRedis(ctx, c.url, 4, discard)
+			_, _, _, err := openRedis(ctx, c.url, redisTLS{}, 4, discard)
 			var u *usageError
 			if !errors.As(err, &u) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want a usage error saying %q", err, c.want)
@@ -112,7 +112,7 @@ func TestOpenRedisThroughSentinel(t *testing.T) {
 	primary := redistest.Real(t)
 	sentinel := redistest.Sentinel(t, "mymaster", strings.TrimPrefix(primary.URL, "redis://"))
 	ctx := context.Background()
-	rdb, mode, closeRedis, err := openRedis(ctx, "redis+sentinel://"+sentinel+"/mymaster/0", 4, discard)
+	rdb, mode, closeRedis, err := openRedis(ctx, "redis+sentinel://"+sentinel+"/mymaster/0", redisTLS{}, 4, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestOpenRedisWaitsForALoadingRedis(t *testing.T) {
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	start := time.Now()
-	_, _, closeRedis, err := openRedis(context.Background(), loadingRedis(t, 2), 1, log)
+	_, _, closeRedis, err := openRedis(context.Background(), loadingRedis(t, 2), redisTLS{}, 1, log)
 	if err != nil {
 		t.Fatalf("a loading Redis was not waited for: %v", err)
 	}
@@ -207,7 +207,7 @@ func TestOpenRedisWaitsForALoadingRedis(t *testing.T) {
 	// A signal ends the wait (a context that ends, here).
 	ctx, cancel := context.WithTimeout(context.Background(), loadingPoll+loadingPoll/2)
 	defer cancel()
-	_, _, _, err = openRedis(ctx, loadingRedis(t, 1<<30), 1, discard)
+	_, _, _, err = openRedis(ctx, loadingRedis(t, 1<<30), redisTLS{}, 1, discard)
 	var u *unreachableError
 	if !errors.As(err, &u) || !strings.Contains(err.Error(), "while Redis was loading") {
 		t.Errorf("error %v", err)

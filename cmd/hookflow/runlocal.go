@@ -41,8 +41,10 @@ type localRun struct {
 	asJSON      bool
 	timeout     time.Duration
 	allowNet    prefixList
-	poll        string // --poll: the poll trigger to poll once, instead of a run
-	redisURL    string // --redis: where --poll reads the items seen and the cursor
+	poll        string   // --poll: the poll trigger to poll once, instead of a run
+	redisURL    string   // --redis: where --poll reads the items seen and the cursor
+	redisFile   string   // --redis-file: where to read redisURL from
+	redisTLS    redisTLS // --redis-tls-*
 	// publicURL and listen are serve's --public-url and --listen (and their variables),
 	// which the resume URLs of wait steps start with, as serve makes them.
 	publicURL string
@@ -130,8 +132,10 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 				}
 				return o.runPoll(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
-			if cmd.Flags().Changed("redis") { // not HOOKFLOW_REDIS, which serve's environment may set
-				return usage("--redis is read by --poll only: a run of this command runs on an embedded Redis")
+			for _, f := range []string{"redis", "redis-file", "redis-tls-ca", "redis-tls-cert", "redis-tls-key"} {
+				if cmd.Flags().Changed(f) { // not HOOKFLOW_REDIS and the others, which serve's environment may set
+					return usage("--%s is read by --poll only: a run of this command runs on an embedded Redis", f)
+				}
 			}
 			return o.run(cmd.Context(), args[0], cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -153,6 +157,7 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 	fs.Var(&o.allowNet, "allow-net", "let steps call this private network (repeatable), e.g. 127.0.0.1/32")
 	fs.StringVar(&o.poll, "poll", "", "poll this poll trigger once and show the new items, `NAME` = WORKFLOW or WORKFLOW/N; without --dry-run, run each here")
 	fs.StringVar(&o.redisURL, "redis", "", "with --poll, the Redis `URL` a serving hookflow keeps the poll's cursor and items seen in (read only)")
+	redisConnFlags(fs, &o.redisFile, &o.redisTLS)
 	return cmd
 }
 
@@ -574,7 +579,7 @@ func writeHeaders(b *strings.Builder, h http.Header, indent string, redact func(
 // k); stop stops the workers, then the Redis.
 func localEngine(ctx context.Context, set *workflows.Set, k *workflows.Kinds, log *slog.Logger,
 	o engine.Options) (*engine.Engine, redis.UniversalClient, func(), error) {
-	rdb, _, closeRedis, err := openRedis(ctx, "", 8, log)
+	rdb, _, closeRedis, err := openRedis(ctx, "", redisTLS{}, 8, log)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -98,8 +98,11 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		kept   workflows.PollState
 		found  bool
 	)
+	if o.redisURL, err = redisURLOf(o.redisURL, o.redisFile); err != nil {
+		return err
+	}
 	if o.redisURL != "" {
-		rdb, _, closeRedis, err := openRedis(ctx, o.redisURL, 2, quiet)
+		rdb, _, closeRedis, err := openRedis(ctx, o.redisURL, o.redisTLS, 2, quiet)
 		if err != nil {
 			return err
 		}
@@ -110,7 +113,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		}
 		shared := engine.New(rdb, engine.Options{Logger: quiet, Shards: shards})
 		if kept, found, err = poll.LastState(ctx, shared, wf); err != nil {
-			return fmt.Errorf("reading the poll's cursor from %s: %w", o.redisURL, err)
+			return fmt.Errorf("reading the poll's cursor from %s: %w", redactedRedisURL(o.redisURL), err)
 		}
 		cursor = kept.Cursor
 		look.Seen = func(ctx context.Context, keys []string) ([]bool, error) { return shared.Seen(ctx, wf, keys) }

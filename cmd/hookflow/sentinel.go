@@ -107,7 +107,11 @@ func askSentinelsOnce(ctx context.Context, opts *redis.FailoverOptions, reasons 
 		}
 	}
 	slices.Sort(unknown)
-	failed := reasonsOf(opts.SentinelAddrs, reasons)
+	scheme := "redis+sentinel"
+	if opts.TLSConfig != nil {
+		scheme = "rediss+sentinel"
+	}
+	failed := reasonsOf(opts.SentinelAddrs, reasons, scheme)
 	if len(unknown) > 0 {
 		also := ""
 		if failed != "" {

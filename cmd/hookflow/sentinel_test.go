@@ -52,7 +52,7 @@ func TestWarnFewWaitedReplicasOnSentinel(t *testing.T) {
 	addr := func(b *redistest.Backend) string { return strings.TrimPrefix(b.URL, "redis://") }
 	sentinel := redistest.Sentinel(t, "mymaster", addr(primary), addr(replica), addr(other))
 	ctx := context.Background()
-	rdb, _, closeRedis, err := openRedis(ctx, "redis+sentinel://"+sentinel+"/mymaster/0", 4, discard)
+	rdb, _, closeRedis, err := openRedis(ctx, "redis+sentinel://"+sentinel+"/mymaster/0", redisTLS{}, 4, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

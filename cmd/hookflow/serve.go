@@ -37,6 +37,8 @@ type serveConfig struct {
 	listen    string
 	admin     string
 	redisURL  string
+	redisFile string   // --redis-file: where to read redisURL from
+	redisTLS  redisTLS // --redis-tls-*
 	workers   int
 	lease     time.Duration
 	maxQueued int
@@ -79,6 +81,7 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig, worker bool) {
 	}
 	fs.StringVar(&cfg.redisURL, "redis", "", help("Redis `URL`, e.g. redis://localhost:6379/0; empty runs an embedded in-memory Redis",
 		"Redis `URL` the serve processes use, e.g. redis://redis:6379/0 (required)"))
+	redisConnFlags(fs, &cfg.redisFile, &cfg.redisTLS)
 	fs.Var(newAtLeast(&cfg.workers, 128, 1), "workers", "most steps executing at once in this process (at least 1)")
 	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
 	fs.Var(newAtLeast(&cfg.maxQueued, 100_000, 0), "max-queued", help("unfinished runs past which starts are refused: webhooks are answered 503 with Retry-After, schedules and polls try again later (0: no limit)",
@@ -148,6 +151,10 @@ and the rest stays queued.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				cfg.dir = args[0]
+			}
+			var err error
+			if cfg.redisURL, err = redisURLOf(cfg.redisURL, cfg.redisFile); err != nil {
+				return err
 			}
 			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
 		},
@@ -271,7 +278,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	if len(set.Workflows()) == 0 {
 		log.Warn("no workflows found", "dir", cfg.dir)
 	}
-	rdb, mode, closeRedis, err := openRedis(ctx, cfg.redisURL, cfg.workers, log)
+	rdb, mode, closeRedis, err := openRedis(ctx, cfg.redisURL, cfg.redisTLS, cfg.workers, log)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,12 @@ process. SIGINT or SIGTERM stops it after the steps in progress finish (up to 30
 			if len(args) == 1 {
 				cfg.dir = args[0]
 			}
+			var err error
+			if cfg.redisURL, err = redisURLOf(cfg.redisURL, cfg.redisFile); err != nil {
+				return err
+			}
 			if cfg.redisURL == "" {
-				return usage("--redis is required: a worker runs the steps of a Redis that serve processes share (the embedded Redis lives inside one serve process)")
+				return usage("--redis is required (or --redis-file): a worker runs the steps of a Redis that serve processes share (the embedded Redis lives inside one serve process)")
 			}
 			return work(cmd.Context(), cfg, cmd.ErrOrStderr())
 		},
