@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"bytes"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -84,26 +83,22 @@ func (l location) diag(sev hcl.DiagnosticSeverity, summary, detail string) *hcl.
 	return &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &rng}
 }
 
-// at returns the file range of value[from:to]. It is exact when the value, or at least
-// that part of it, appears verbatim in the source (no escapes, no ${} in between); it
-// falls back to the whole expression otherwise.
+// at returns the file range of value[from:to]: the characters that wrote it, through
+// escapes and ${…} (see sourceOf), or the whole ${…} that gave them. It falls back to
+// the whole expression when the expression cannot tell where value came from.
 func (l location) at(from, to int) hcl.Range {
-	if l.rng.Start.Byte < 0 || l.rng.End.Byte > len(l.src) || l.rng.Start.Byte > l.rng.End.Byte {
+	if l.rng.Start.Byte < 0 || l.rng.End.Byte > len(l.src) || l.rng.Start.Byte > l.rng.End.Byte ||
+		from < 0 || from > to || to > len(l.value) {
 		return l.rng
 	}
+	vs, ok := sourceOf(l.src, l.rng, l.value)
+	if !ok {
+		return l.rng
+	}
+	start, end := vs.span(from, to)
 	raw := l.src[l.rng.Start.Byte:l.rng.End.Byte]
-	if i := bytes.Index(raw, []byte(l.value)); i >= 0 && l.value != "" {
-		return l.span(raw, i+from, i+to)
-	}
-	if from > to || to > len(l.value) {
-		return l.rng
-	}
-	if part := l.value[from:to]; part != "" {
-		if i := bytes.Index(raw, []byte(part)); i >= 0 {
-			return l.span(raw, i, i+len(part))
-		}
-	}
-	return l.rng
+	start = min(max(start-l.rng.Start.Byte, 0), len(raw))
+	return l.span(raw, start, min(max(end-l.rng.Start.Byte, start), len(raw)))
 }
 
 func (l location) span(raw []byte, from, to int) hcl.Range {
