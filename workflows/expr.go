@@ -259,6 +259,13 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		end = at + len(word)
 		detail = fmt.Sprintf("%s Expressions write %s as %q or %q.", exprText(msg, src), word,
 			strings.ToLower(word), map[string]string{"AND": "&&", "OR": "||", "NOT": "!"}[word])
+	} else if op, ok := strictEquality(msg, src, at); ok {
+		// JavaScript's === and !==: expr reads == or != and meets one = too many.
+		summary = fmt.Sprintf("Use %s to compare", op)
+		at, end = at-2, at+1
+		detail = fmt.Sprintf("%s is how JavaScript compares without converting types; an expression writes it %s, "+
+			"which never converts them ('1' %s 1 is %t). Did you mean %q?",
+			src[at:end], op, op, op == "!=", strings.TrimSpace(src[:at]+op+src[end:]))
 	} else if strings.HasPrefix(msg, `unexpected token Operator("=")`) && at < len(src) && src[at] == '=' {
 		summary = "Use == to compare"
 		end = at + 1
@@ -272,6 +279,21 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		return secretSource(d)
 	}
 	return d
+}
+
+// strictEquality returns == or != when msg is expr's complaint about the = at byte at
+// of src that ends a === or !==, JavaScript's comparisons.
+func strictEquality(msg, src string, at int) (string, bool) {
+	if !strings.HasPrefix(msg, `unexpected token Operator("=")`) || at < 2 || at >= len(src) {
+		return "", false
+	}
+	switch src[at-2 : at+1] {
+	case "===":
+		return "==", true
+	case "!==":
+		return "!=", true
+	}
+	return "", false
 }
 
 // spelledOperator returns AND, OR or NOT when msg is expr's complaint about one, as

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/expr-lang/expr"
@@ -45,6 +46,34 @@ func TestPipeHint(t *testing.T) {
 				if _, err := expr.Compile(fix, expr.Env(env)); err != nil {
 					t.Errorf("%q does not compile: %v", fix, err)
 				}
+			}
+		})
+	}
+}
+
+// JavaScript's === and !== get == and != suggested, in place of the whole operator,
+// and what is suggested compiles.
+func TestStrictEquality(t *testing.T) {
+	for _, tc := range []struct{ src, summary, fix string }{
+		{"event.body.a === 'x'", "Use == to compare", "event.body.a == 'x'"},
+		{"event.body.a !== 'x'", "Use != to compare", "event.body.a != 'x'"},
+		{"event.body.n===1 && event.body.m !== 2", "Use == to compare", "event.body.n==1 && event.body.m !== 2"},
+		{"event.body.a = 'x'", "Use == to compare", "event.body.a == 'x'"},
+	} {
+		t.Run(tc.src, func(t *testing.T) {
+			_, diags := compileCondition(tc.src, location{})
+			if len(diags) != 1 {
+				t.Fatalf("got %d diagnostics: %v", len(diags), diags)
+			}
+			d := diags[0]
+			if d.Summary != tc.summary {
+				t.Errorf("summary %q, want %q", d.Summary, tc.summary)
+			}
+			if want := `Did you mean "` + tc.fix + `"?`; !strings.HasSuffix(d.Detail, want) {
+				t.Errorf("detail %q, want it to end %s", d.Detail, want)
+			}
+			if strings.Contains(tc.src, "==") && !strings.Contains(d.Detail, "JavaScript") {
+				t.Errorf("detail %q does not say === is JavaScript's", d.Detail)
 			}
 		})
 	}
