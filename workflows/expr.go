@@ -238,6 +238,12 @@ func exprDiag(err error, src string, offset int, loc location) *hcl.Diagnostic {
 		if s := suggest(name, roots); s != "" {
 			detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step). Did you mean %q?", s)
 		}
+		// A {{ after a $ is GitHub Actions' ${{ … }} meant as text, which githubText
+		// explains.
+		asText := loc.inTemplate(offset) && offset >= 3 && loc.value[offset-3] == '$'
+		if hint := githubRead(name, src, loc.inTemplate(offset), loc.attrName()); hint != "" && !asText {
+			detail = fmt.Sprintf("Expressions read event, steps, vars and run (and each, in a for_each step); %q is none of them.%s", name, hint)
+		}
 	} else if msg == "unexpected token EOF" {
 		// expr says it met the end of the source where more was to come, and marks
 		// the end: the expression stops short.

@@ -154,3 +154,21 @@ func isNameByte(c byte) bool {
 func isPathByte(c byte) bool {
 	return isNameByte(c) || strings.IndexByte(".?[]'\"", c) >= 0
 }
+
+// githubNames are GitHub Actions' names an expression may read out of habit, and what
+// each is there.
+var githubNames = map[string]string{"github": "its context", "secrets": "its secrets", "env": "its environment variables"}
+
+// githubRead says what to write in place of a read of name, when it is one of
+// GitHub Actions' names, in src, an expression written without ${{ }}: in a {{ }}
+// when template, else bare, as a condition is, in the attribute attr. It is what the
+// ${{ … }} form of the read is told (githubExpression.instead), after a space; ""
+// for another name.
+func githubRead(name, src string, template bool, attr string) string {
+	what, ok := githubNames[name]
+	if !ok {
+		return ""
+	}
+	gh := githubExpression{inner: strings.TrimSpace(src), attr: attr, bare: !template}
+	return fmt.Sprintf(" It is GitHub Actions' name for %s.%s", what, gh.instead())
+}

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"bytes"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -76,6 +77,26 @@ func (l location) hidingSecrets(diags hcl.Diagnostics, from, to int) hcl.Diagnos
 		secretSource(d)
 	}
 	return diags
+}
+
+// inTemplate reports whether the expression at byte offset of value is in a {{ }}.
+func (l location) inTemplate(offset int) bool {
+	return offset >= 2 && offset <= len(l.value) && l.value[offset-2:offset] == "{{"
+}
+
+// attrName is the name of the attribute the value is written in, as its line reads
+// (name = …); "" when not known.
+func (l location) attrName() string {
+	at := l.rng.Start.Byte
+	if at < 0 || at > len(l.src) {
+		return ""
+	}
+	lineStart := bytes.LastIndexByte(l.src[:at], '\n') + 1
+	name, _, ok := bytes.Cut(l.src[lineStart:at], []byte("="))
+	if !ok {
+		return ""
+	}
+	return string(bytes.TrimSpace(name))
 }
 
 func (l location) diag(sev hcl.DiagnosticSeverity, summary, detail string) *hcl.Diagnostic {

@@ -136,6 +136,9 @@ type githubExpression struct {
 	rng   hcl.Range
 	inner string // what is between the braces, trimmed
 	attr  string // the attribute it is the value of, "" when not known
+	// bare: it is written without braces, as a condition is, and so is what is
+	// suggested in its place.
+	bare bool
 }
 
 // githubExpressionAt finds the ${{ … }} on the line of an error of d that starts
@@ -195,31 +198,47 @@ func (gh githubExpression) diag(test bool) *hcl.Diagnostic {
 }
 
 var (
-	// githubSecret and githubEnv are GitHub Actions' secrets.NAME and env.NAME.
-	githubSecret = regexp.MustCompile(`^secrets\.([A-Za-z_][A-Za-z0-9_]*)$`)
-	githubEnv    = regexp.MustCompile(`^env\.([A-Za-z_][A-Za-z0-9_]*)$`)
+	// githubSecret and githubEnv are reads of GitHub Actions' secrets.NAME and env.NAME.
+	githubSecret = regexp.MustCompile(`(?:^|[^\w.])(secrets\.([A-Za-z_][A-Za-z0-9_]*))`)
+	githubEnv    = regexp.MustCompile(`(?:^|[^\w.])(env\.([A-Za-z_][A-Za-z0-9_]*))`)
 	// githubContext is a read of GitHub Actions' github context, github.event's aside.
 	githubContext = regexp.MustCompile(`(^|[^\w.])github\b`)
+	// githubEvent is a read of github.event, the payload of the webhook: event.body.
+	githubEvent = regexp.MustCompile(`(^|[^\w.])github\.event\b`)
 )
 
 // instead is what to write in gh's place, when it is known, after a space.
 func (gh githubExpression) instead() string {
-	inner := gh.inner
-	if strings.HasPrefix(inner, "github.event.") { // a webhook's payload: event.body
-		inner = "event.body." + strings.TrimPrefix(inner, "github.event.")
-	}
-	switch m := githubSecret.FindStringSubmatch(inner); {
-	case inner == "":
+	inner := githubEvent.ReplaceAllString(gh.inner, "${1}event.body") // a webhook's payload
+	bare := gh.bare || slices.Contains(bareExpressions, gh.attr)
+	if inner == "" {
 		return ""
-	case m != nil:
-		return fmt.Sprintf(` A secret is read when the file loads: write ${secret(%q)} in its place.`, m[1])
-	case githubEnv.MatchString(inner):
-		return fmt.Sprintf(` The environment is read when the file loads: write ${env(%q)} in its place.`, githubEnv.FindStringSubmatch(inner)[1])
+	}
+	for _, read := range []struct {
+		re       *regexp.Regexp
+		what, fn string
+	}{{githubSecret, "A secret", "secret"}, {githubEnv, "The environment", "env"}} {
+		m := read.re.FindStringSubmatchIndex(inner)
+		if m == nil {
+			continue
+		}
+		name := inner[m[4]:m[5]]
+		if !bare && m[2] == 0 && m[3] == len(inner) {
+			return fmt.Sprintf(` %s is read when the file loads: write ${%s(%q)} in its place.`, read.what, read.fn, name)
+		}
+		// Within an expression, what the file loads is read through a var: written
+		// into the source, a quote in it would end a string.
+		return fmt.Sprintf(` %s is read when the file loads: in an expression, read it through a var, `+
+			`vars { %s = %s(%q) }, and write vars.%s in its place.`, read.what, strings.ToLower(name), read.fn, name, strings.ToLower(name))
+	}
+	switch {
 	case githubContext.MatchString(inner):
 		return ` hookflow has no github context: a run reads its event (event.body, event.headers), ` +
 			`and what GitHub sends a webhook is there (the sender's login in event.body.sender.login).`
 	case slices.Contains(bareExpressions, gh.attr):
 		return fmt.Sprintf(` Did you mean %s = "%s"?`, gh.attr, inner)
+	case gh.bare:
+		return fmt.Sprintf(` Did you mean "%s"?`, inner)
 	}
 	return fmt.Sprintf(` Did you mean "{{ %s }}"?`, inner)
 }

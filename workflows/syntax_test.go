@@ -3,6 +3,8 @@ package workflows
 import (
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // GitHub Actions' ${{ }} is reported once, with what hookflow writes in its place: a
@@ -53,5 +55,41 @@ func TestEscapedGitHubExpressionKeepsHCLsError(t *testing.T) {
 		"    json = { sha = \"$${{ github\\q }}\" }\n  }\n}\n")
 	if len(diags) != 1 || diags[0].Summary != "Invalid escape sequence" {
 		t.Errorf("got %s, want HCL's Invalid escape sequence", diags.Error())
+	}
+}
+
+// GitHub Actions' names read without ${{ }}, in a condition or a {{ }}, are told what
+// their ${{ … }} form is told: how hookflow writes them.
+func TestGitHubNamesWithoutBraces(t *testing.T) {
+	for _, tc := range []struct{ attr, bare, braced string }{
+		{"if", `github.event.action == 'opened'`, `${{ github.event.action == 'opened' }}`},
+		{"if", `github.event.action == 'opened' && github.event.sender.login != 'bot'`,
+			`${{ github.event.action == 'opened' && github.event.sender.login != 'bot' }}`},
+		{"if", `secrets.TOKEN == 'x'`, `${{ secrets.TOKEN == 'x' }}`},
+		{"if", `env.STAGE == 'prod'`, `${{ env.STAGE == 'prod' }}`},
+		{"json", `{{ github.event.action }}`, `${{ github.event.action }}`},
+		{"json", `{{ github.sha }}`, `${{ github.sha }}`},
+		{"json", `{{ secrets.TOKEN }}`, `${{ secrets.TOKEN }}`},
+		{"json", `{{ env.STAGE }}`, `${{ env.STAGE }}`},
+		{"json", `{{ 'Bearer ' + secrets.TOKEN }}`, `${{ 'Bearer ' + secrets.TOKEN }}`},
+	} {
+		t.Run(tc.bare, func(t *testing.T) {
+			load := func(value string) *hcl.Diagnostic {
+				_, diags := loadString(t, "workflow \"w\" {\n  step \"call\" \"a\" {\n    url = \"https://ci.example.com/\"\n    "+
+					tc.attr+" = \""+value+"\"\n  }\n}\n")
+				if len(diags) != 1 {
+					t.Fatalf("%s: got %s, want one error", value, diags.Error())
+				}
+				return diags[0]
+			}
+			bare, braced := load(tc.bare), load(tc.braced)
+			_, hint, ok := strings.Cut(bare.Detail, "GitHub Actions' name for ")
+			if _, hint, _ = strings.Cut(hint, ". "); !ok || hint == "" {
+				t.Fatalf("%q does not say it is GitHub Actions' name: %s", tc.bare, bare.Detail)
+			}
+			if !strings.HasSuffix(braced.Detail, " "+hint) {
+				t.Errorf("%q is told %q\nwhere %q is told %q", tc.bare, hint, tc.braced, braced.Detail)
+			}
+		})
 	}
 }
