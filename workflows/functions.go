@@ -11,9 +11,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"maps"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+	"github.com/hashicorp/hcl/v2"
 )
 
 // functions are hookflow's additions to expr's built-ins (which already include
@@ -52,12 +58,55 @@ func digestFunc(name string, h func() hash.Hash) expr.Option {
 
 var hmacHashes = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}
 
+// hmacAlgorithms are the names hmac and hmacBase64 take as their first argument, and
+// hmacTakes says them.
+var hmacAlgorithms = slices.Sorted(maps.Keys(hmacHashes))
+
+const hmacTakes = `"sha1", "sha256" or "sha512"`
+
+// checkArguments reports the arguments of hookflow's functions that are written as
+// constants and are none that the function takes, at the argument: hmac('md5', …)
+// is an error when the file loads, as a wrong type is, rather than when it runs. src
+// is the expression and offset its position in loc's value.
+func checkArguments(p *vm.Program, src string, offset int, loc location) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	node := p.Node()
+	ast.Walk(&node, visitor(func(n ast.Node) {
+		c, ok := n.(*ast.CallNode)
+		if !ok || len(c.Arguments) == 0 {
+			return
+		}
+		callee, ok := c.Callee.(*ast.IdentifierNode)
+		if !ok || callee.Value != "hmac" && callee.Value != "hmacBase64" {
+			return
+		}
+		alg, ok := c.Arguments[0].(*ast.StringNode)
+		if !ok || hmacHashes[alg.Value] != nil {
+			return
+		}
+		detail := fmt.Sprintf("%s signs with the algorithm %s, named by its first argument; %q is none of them.",
+			callee.Value, hmacTakes, alg.Value)
+		if s := suggest(strings.ToLower(alg.Value), hmacAlgorithms); s != "" {
+			detail = fmt.Sprintf("%s signs with the algorithm %s, named by its first argument. Did you mean %q?",
+				callee.Value, hmacTakes, s)
+		}
+		at := alg.Location()
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Unknown %s algorithm %q", callee.Value, alg.Value),
+			Detail:   detail,
+			Subject:  loc.at(offset+runeToByte(src, at.From), offset+runeToByte(src, at.To)).Ptr(),
+		})
+	}))
+	return diags
+}
+
 // hmacFunc signs a message: hmac("sha256", key, message).
 func hmacFunc(name string, encode func([]byte) string) expr.Option {
 	return expr.Function(name, func(p ...any) (any, error) {
 		h, ok := hmacHashes[p[0].(string)]
 		if !ok {
-			return nil, fmt.Errorf(`%s: algorithm %q is not "sha1", "sha256" or "sha512"`, name, p[0])
+			return nil, fmt.Errorf(`%s: algorithm %q is not %s`, name, p[0], hmacTakes)
 		}
 		m := hmac.New(h, []byte(p[1].(string)))
 		m.Write([]byte(p[2].(string)))

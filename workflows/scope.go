@@ -95,7 +95,8 @@ func (sc *scope) forEachScope() *scope {
 }
 
 // checkRefs reports the steps.NAME references in a compiled expression that its scope
-// cannot see, the reads of each where there is no item, and of vars that are not. src is the expression and
+// cannot see, the reads of each where there is no item, and of vars that are not, and
+// the constant arguments hookflow's functions do not take. src is the expression and
 // offset its position in loc's value. What it says of an expression a secret was
 // written into quotes none of it (location.hidingSecrets).
 func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnostics {
@@ -104,7 +105,7 @@ func checkRefs(p *vm.Program, src string, offset int, loc location) hcl.Diagnost
 
 // refDiags is checkRefs, before the secrets are hidden.
 func refDiags(p *vm.Program, src string, offset int, loc location) hcl.Diagnostics {
-	diags := checkVarRefs(p, src, offset, loc)
+	diags := append(checkVarRefs(p, src, offset, loc), checkArguments(p, src, offset, loc)...)
 	sc := loc.scope
 	if sc == nil {
 		return diags
