@@ -84,6 +84,64 @@ func TestDocExamples(t *testing.T) {
 	}
 }
 
+// TestDocValidateOutput runs each `hookflow validate` of the README and
+// docs/language.md on what it shows: the ```hcl example that holds the line its
+// error quotes, with the misspelling the error names put back in, saved where the
+// error says. What hookflow prints must hold what the document shows, line, column
+// and carets alike.
+func TestDocValidateOutput(t *testing.T) {
+	var data []byte
+	for _, doc := range []string{"../../README.md", "../../docs/language.md"} {
+		d, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, d...)
+	}
+	examples := regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(string(data), -1)
+	runs := regexp.MustCompile("(?s)```console\n[$] hookflow validate (\\S+)\n(.*?)```").FindAllStringSubmatch(string(data), -1)
+	if len(runs) == 0 {
+		t.Fatal("no hookflow validate shown")
+	}
+	for _, m := range regexp.MustCompile(`(?:secret|env)\("([A-Z_]+)"`).FindAllStringSubmatch(string(data), -1) {
+		t.Setenv(m[1], "https://example.com/from-the-environment")
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for i, run := range runs {
+		arg, shown := run[1], run[2]
+		at := regexp.MustCompile(`(?m)^  on (\S+\.hcl):(\d+):\d+, .*\n +(\d+): (.*)$`).FindStringSubmatch(shown)
+		typo := regexp.MustCompile(`"(\w+)"(?s:.*)Did you mean "(\w+)"\?`).FindStringSubmatch(shown)
+		if at == nil || typo == nil || at[2] != at[3] {
+			t.Errorf("validate %d: no file:line:col, quoted line and \"Did you mean\" to run it on:\n%s", i+1, shown)
+			continue
+		}
+		file, line, written := at[1], at[2], at[4]
+		meant := strings.Replace(written, typo[1], typo[2], 1)
+		var src string
+		for _, e := range examples {
+			if strings.Contains(e[1], "\n"+meant+"\n") {
+				src = strings.Replace(e[1], "\n"+meant+"\n", "\n"+written+"\n", 1)
+			}
+		}
+		if src == "" {
+			t.Errorf("validate %d: no example holds the line\n%s", i+1, meant)
+			continue
+		}
+		if n := strings.Count(src[:strings.Index(src, written)], "\n") + 1; fmt.Sprint(n) != line {
+			t.Errorf("validate %d: the example has the line at %d, the document says %s", i+1, n, line)
+		}
+		writeFiles(t, dir, map[string]string{file: src})
+		stdout, stderr, _ := hookflowCLI(t, "validate", arg)
+		if !strings.Contains(stdout+stderr, shown) {
+			t.Errorf("validate %d: hookflow validate %s prints\n%s%s\nnot what the document shows:\n%s", i+1, arg, stdout, stderr, shown)
+		}
+		if err := os.RemoveAll(filepath.Join(dir, filepath.Dir(file))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // pagesOnDryRunAnswer evaluates the next and items of each paginate block of the set
 // on the page a dry run answers without --response, 200 with {}: a page without the
 // fields the expressions read must end the list, not fail the step.
