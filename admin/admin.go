@@ -268,7 +268,7 @@ func (a *api) startRun(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.Error("cannot queue a manual run", "workflow", name, "err", err)
 		w.Header().Set("Retry-After", "5")
-		why := unreachable(r.Context(), a.runs)
+		why := whyFailed(r.Context(), a.runs, err)
 		if errors.Is(err, engine.ErrBusy) {
 			why = ": too many runs are unfinished: queued, running or waiting (at a wait step or for a child run too)"
 		}
@@ -526,8 +526,18 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, doing stri
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 	default:
 		a.log.Error(doing+" failed", append(args, "err", err)...)
-		httpjson.Error(w, http.StatusServiceUnavailable, doing+" failed"+unreachable(r.Context(), a.runs)+"; try again")
+		httpjson.Error(w, http.StatusServiceUnavailable, doing+" failed"+whyFailed(r.Context(), a.runs, err)+"; try again")
 	}
+}
+
+// whyFailed says why a request to Redis failed with err: ": Redis refused it: …" when
+// Redis refused its write (out of memory, an ACL; engine.Refusal), else why Redis is
+// unreachable, as unreachable says.
+func whyFailed(ctx context.Context, runs Runs, err error) string {
+	if why := engine.Refusal(err); why != "" {
+		return ": Redis refused it: " + why
+	}
+	return unreachable(ctx, runs)
 }
 
 // unreachable says, after a request to Redis failed, why Redis is unreachable (": Redis

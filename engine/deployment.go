@@ -80,7 +80,8 @@ type RedisStatus struct {
 	// cluster_state:ok, and every shard's slot has a primary that is not migrating it),
 	// "unreachable" while it does not, "few_replicas" while a primary has fewer
 	// replicas online than WaitReplicas (every start is refused), "info_denied" while
-	// Redis refuses the INFO that counts them, Error saying why.
+	// Redis refuses the INFO that counts them, "refused" while Redis refuses starts
+	// (Ready's ErrStartsRefused: out of memory, an ACL), Error saying why.
 	State string `json:"state"`
 	// Error is why Redis is unreachable: on a cluster, which primary does not answer or
 	// says cluster_state:fail, and which shard's slot has no primary or is migrating.
@@ -113,6 +114,15 @@ func (e *Engine) Redis(ctx context.Context) (RedisStatus, error) {
 			st.State = "unreachable"
 		default:
 			st.Replicas = &n
+		}
+		if err != nil {
+			return st, err
+		}
+	}
+	if err := e.refused.ready(ctx); err != nil {
+		st.State = "refused"
+		if !errors.Is(err, ErrStartsRefused) {
+			st.State = "unreachable"
 		}
 		return st, err
 	}

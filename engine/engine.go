@@ -117,6 +117,8 @@ type Engine struct {
 	// replicas counts the replicas online of the primaries, for Ready and Redis; nil
 	// when starts wait for none.
 	replicas *clusterHealth
+	// refused keeps the last start Redis refused, for Ready and Redis.
+	refused *refusals
 	// limits are the concurrency limits to put in force (useLimits), under limitsMu.
 	limitsMu sync.Mutex
 	limits   limits
@@ -185,6 +187,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
 		e.health = newClusterHealth(cc, len(q.shards))
 	}
+	e.refused = newRefusals(rdb, q.shards)
 	if o.WaitReplicas > 0 && o.RedisMode != RedisEmbedded {
 		e.replicas = newReplicasCheck(rdb, q.shards, o.WaitReplicas)
 	}
@@ -245,6 +248,11 @@ func (e *Engine) start(ctx context.Context, wf *workflows.Workflow, ev *workflow
 func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, shown []byte, failure string, d *dedupe, runID string) (string, bool, error) {
 	v := e.versions.add(wf)
 	if err := e.versions.store(ctx, v); err != nil {
+		// The start is not sent: refused or not, it is not stored.
+		if why := Refusal(err); why != "" {
+			err = &RefusedError{Reason: why, err: err}
+			e.refused.saw(err)
+		}
 		return "", false, err
 	}
 	secrets := wf.Secrets // the caller's: a version's secrets may have been rotated since
@@ -271,6 +279,7 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 		}
 	}
 	got, first, err := e.q.startOnce(ctx, runID, wf, data, shown, failure, d, p != nil)
+	e.refused.saw(err)
 	switch {
 	case first != nil:
 		// Its worker reads the event from ev, or, when ev cannot be read as stored,
@@ -319,14 +328,18 @@ func (e *Engine) Ping(ctx context.Context) error {
 // Ready checks that the engine can start runs: Ping, and, when starts wait for
 // replicas (Options.WaitReplicas), that the primary of every shard has that many
 // online, as a check at most a second old found (INFO replication); else every start
-// is refused, ErrFewReplicas says so and how many there are.
+// is refused, ErrFewReplicas says so and how many there are. After Redis refused a
+// start (ErrRefused: out of memory, an ACL), and until a start succeeds, it also makes
+// a start's first write and undoes it, on each shard, at most once a second:
+// ErrStartsRefused says why while Redis refuses it.
 func (e *Engine) Ready(ctx context.Context) error {
 	if err := e.Ping(ctx); err != nil {
 		return err
 	}
 	if e.replicas != nil {
-		_, err := e.replicas.check(ctx)
-		return err
+		if _, err := e.replicas.check(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
+	return e.refused.ready(ctx)
 }

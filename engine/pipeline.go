@@ -168,11 +168,12 @@ func answered(c *pipedCall) (any, error, bool) {
 }
 
 // unanswered is the error of a start that was sent: err when it says the start was
-// not taken (its script ran and refused it, or nothing was sent), else
-// ErrOutcomeUnknown, as Redis may have taken it. Only the script's own refusals
-// count: go-redis sends a command again after a network error, so a last error that
-// says nothing was sent (a refused connection, a pool's timeout, LOADING, a cluster's
-// MOVED or CLUSTERDOWN) may follow an attempt that Redis ran.
+// not taken (its script ran and refused it, or nothing was sent), a *RefusedError when
+// Redis refused it before it wrote anything (redisRefusal: a full Redis, an ACL that
+// denies EVALSHA), else ErrOutcomeUnknown, as Redis may have taken it. Other errors
+// do not count: go-redis sends a command again after a network error, so a last
+// error that says nothing was sent (a refused connection, a pool's timeout, LOADING, a
+// cluster's MOVED or CLUSTERDOWN) may follow an attempt that Redis ran.
 func unanswered(err error) error {
 	var reply redis.Error
 	switch {
@@ -181,6 +182,9 @@ func unanswered(err error) error {
 	case errors.As(err, &reply):
 		if code, _, _ := strings.Cut(reply.Error(), " "); scriptErrors[code] != nil {
 			return err
+		}
+		if why, none := redisRefusal(err); none {
+			return &RefusedError{Reason: why, err: err}
 		}
 	}
 	return fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)

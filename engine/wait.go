@@ -224,7 +224,7 @@ func (e *Engine) resume1(ctx context.Context, w waitRef, res *workflows.Resume) 
 		return nil, fmt.Errorf("%w: its timeout passed before the resume came, and it fails for it", ErrFinished)
 	}
 	if err != nil {
-		return nil, err
+		return nil, refusedCall(err)
 	}
 	e.log.Info("wait resumed", "run", w.run, "workflow", w.workflow, "step", w.step, "waiting", n == 1)
 	return &Resumed{RunID: w.run, Workflow: w.workflow, Step: w.step, Waiting: n == 1}, nil

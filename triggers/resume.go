@@ -215,7 +215,12 @@ func (h *Resumes) failWith(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		h.log.Error("resuming a wait failed", "err", err)
 		w.Header().Set("Retry-After", "5")
-		h.fail(w, r, resumeUnavailable, http.StatusServiceUnavailable, "cannot resume right now; retry later")
+		msg := "cannot resume right now; retry later"
+		var refused interface{ Refusal() string }
+		if errors.As(err, &refused) {
+			msg = "cannot resume right now: Redis refused it: " + refused.Refusal() + "; retry later"
+		}
+		h.fail(w, r, resumeUnavailable, http.StatusServiceUnavailable, msg)
 	}
 }
 

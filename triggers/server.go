@@ -451,17 +451,21 @@ const retryFindsIt = "a retry finds it when the webhook dedupes (its dedupe, or 
 // saying so, as the engine's ErrBusy does), a run stored that too few replicas
 // acknowledged (a Stored method, as the engine's ErrNotReplicated has), a start sent
 // to a Redis that did not answer (a MaybeStored method, as the engine's
-// ErrOutcomeUnknown has), or a failure to queue it, said as far as the sender can act
-// on it.
+// ErrOutcomeUnknown has), a start Redis refused before it stored anything (a Refusal
+// method saying why, as the engine's RefusedError has: out of memory, an ACL), or a
+// failure to queue it, said as far as the sender can act on it.
 func startRefusal(err error) (reason, string) {
 	var b interface{ Busy() bool }
 	var st interface{ Stored() bool }
 	var maybe interface{ MaybeStored() bool }
+	var refused interface{ Refusal() string }
 	switch {
 	case errors.As(err, &b) && b.Busy():
 		return busy, "cannot queue the event right now: too many runs are unfinished: queued, running or waiting (at a wait step or for a child run too); retry later"
 	case errors.As(err, &st) && st.Stored():
 		return unavailable, "the event is stored, but too few Redis replicas acknowledged it in time, so it may run; " + retryFindsIt
+	case errors.As(err, &refused):
+		return unavailable, "Redis refused the start: " + refused.Refusal() + ", so its run is not stored; retry later"
 	case errors.As(err, &maybe) && maybe.MaybeStored():
 		return unavailable, "Redis did not answer, so the event may be stored and may run; " + retryFindsIt
 	}

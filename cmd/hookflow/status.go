@@ -47,8 +47,8 @@ of the files went. When it failed (a file with an error, a secret() or env() of 
 variable hookflow was not started with), the workflows in use are the ones loaded
 before, and status prints the errors as validate does, with file:line:col. It exits 1
 then, and while Redis is unreachable (on a Redis Cluster: a primary that does not
-answer, or cluster_state:fail, or a shard's slot without a primary or migrating), 0
-otherwise.`,
+answer, or cluster_state:fail, or a shard's slot without a primary or migrating) or
+refuses the starts of runs (out of memory, an ACL), 0 otherwise.`,
 		Example: `  hookflow status
   hookflow status --json | jq -r .config.error`,
 		Args: maxArgs(0),
@@ -145,7 +145,7 @@ func printRedis(w io.Writer, r *engine.RedisStatus) error {
 	_, err := fmt.Fprintf(w, "redis: %s, %d shard%s%s\n", mode, r.Shards, plural(r.Shards), waits)
 	switch {
 	case err != nil || r.Error == "":
-	case r.State == "few_replicas", r.State == "info_denied": // the error says "too few replicas", "INFO denied"
+	case r.State == "few_replicas", r.State == "info_denied", r.State == "refused": // the error says "too few replicas", "INFO denied", "Redis refuses starts"
 		_, err = fmt.Fprintf(w, "redis: %s\n", r.Error)
 	default:
 		_, err = fmt.Fprintf(w, "redis: unreachable: %s\n", r.Error)
