@@ -86,6 +86,9 @@ type RedisStatus struct {
 	// Error is why Redis is unreachable: on a cluster, which primary does not answer or
 	// says cluster_state:fail, and which shard's slot has no primary or is migrating.
 	Error string `json:"error,omitempty"`
+	// Warning is what Redis's configuration may lose, while it serves: a maxmemory-policy
+	// that evicts keys (EvictionWarning).
+	Warning string `json:"warning,omitempty"`
 }
 
 // Redis tells how the engine reaches Redis and whether it serves; it counts a
@@ -102,6 +105,9 @@ func (e *Engine) Redis(ctx context.Context) (RedisStatus, error) {
 	if err != nil {
 		st.State = "unreachable"
 		return st, err
+	}
+	if e.redisMode != RedisEmbedded {
+		st.Warning = EvictionWarning(ctx, e.q.rdb)
 	}
 	if e.replicas != nil {
 		n, err := e.replicas.check(ctx)

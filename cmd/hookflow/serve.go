@@ -315,6 +315,11 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		KeepRuns: keepRuns, KeepHeap: cfg.keepRuns.heap(cfg.redisURL == ""), MaxQueued: cfg.maxQueued, Kinds: k, Metrics: metrics, Shards: shards, RedisMode: mode,
 		WaitReplicas: cfg.waitReplicas, ResumeBase: resumes})
 	log.Info("redis", "mode", mode, "shards", shards, "wait_replicas", cfg.waitReplicas, "keep_runs", keepRuns)
+	if mode != engine.RedisEmbedded {
+		if warning := engine.EvictionWarning(ctx, rdb); warning != "" {
+			log.Warn(warning)
+		}
+	}
 	apis.Use(set.APIs())
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)

@@ -48,7 +48,8 @@ variable hookflow was not started with), the workflows in use are the ones loade
 before, and status prints the errors as validate does, with file:line:col. It exits 1
 then, and while Redis is unreachable (on a Redis Cluster: a primary that does not
 answer, or cluster_state:fail, or a shard's slot without a primary or migrating) or
-refuses the starts of runs (out of memory, an ACL), 0 otherwise.`,
+refuses the starts of runs (out of memory, an ACL), 0 otherwise. A warning of Redis's
+configuration (a maxmemory-policy that evicts keys) is shown, and exits 0.`,
 		Example: `  hookflow status
   hookflow status --json | jq -r .config.error`,
 		Args: maxArgs(0),
@@ -149,6 +150,9 @@ func printRedis(w io.Writer, r *engine.RedisStatus) error {
 		_, err = fmt.Fprintf(w, "redis: %s\n", r.Error)
 	default:
 		_, err = fmt.Fprintf(w, "redis: unreachable: %s\n", r.Error)
+	}
+	if err == nil && r.Warning != "" {
+		_, err = fmt.Fprintf(w, "redis: warning: %s\n", r.Warning)
 	}
 	return err
 }
