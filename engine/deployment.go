@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -29,6 +30,21 @@ const DefaultClusterShards = 16
 // another number of shards.
 var ErrShardsMismatch = errors.New("shard count mismatch")
 
+// ErrDenied is returned by AgreeShards when Redis's ACL denies hookflow's user a key
+// or command it needs (NOPERM): a configuration error, which waiting does not mend.
+var ErrDenied = errors.New("the Redis user may not use hookflow's keys and commands")
+
+// denied is err, an error of a command to Redis, as ErrDenied with the ACL hookflow
+// needs, when Redis refused it with NOPERM.
+func denied(err error) error {
+	var reply redis.Error
+	if !errors.As(err, &reply) || !strings.HasPrefix(reply.Error(), "NOPERM") {
+		return err
+	}
+	return fmt.Errorf("%w: %w; its ACL must allow the keys %s (hf:shards, hf:resume-key, hf:src:…, and each shard's {hf:N}:…) "+
+		"and the commands hookflow runs, such as ACL SETUSER <user> %s +@all -@dangerous (docs/security.md)", ErrDenied, err, aclKeys, aclKeys)
+}
+
 // AgreeShards returns the number of queue shards every process sharing rdb uses. The
 // first process to start stores its count in Redis; want 0 takes the stored count, or,
 // with none stored, 1 on a single Redis and DefaultClusterShards on a cluster. A want
@@ -43,11 +59,11 @@ func AgreeShards(ctx context.Context, rdb redis.UniversalClient, want int) (int,
 		}
 	}
 	if err := rdb.SetNX(ctx, shardsKey, n, 0).Err(); err != nil {
-		return 0, fmt.Errorf("storing the shard count: %w", err)
+		return 0, denied(fmt.Errorf("storing the shard count in %s: %w", shardsKey, err))
 	}
 	s, err := rdb.Get(ctx, shardsKey).Result()
 	if err != nil {
-		return 0, fmt.Errorf("reading the shard count: %w", err)
+		return 0, denied(fmt.Errorf("reading the shard count from %s: %w", shardsKey, err))
 	}
 	stored, err := strconv.Atoi(s)
 	if err != nil || stored <= 0 {

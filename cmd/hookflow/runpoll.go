@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,6 +109,9 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		}
 		defer closeRedis()
 		shards, err := engine.AgreeShards(ctx, rdb, 0)
+		if errors.Is(err, engine.ErrDenied) {
+			return err
+		}
 		if err != nil {
 			return &unreachableError{err}
 		}

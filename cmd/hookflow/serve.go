@@ -296,6 +296,10 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		closeRedis()
 		return nil, &mismatchError{err}
 	}
+	if errors.Is(err, engine.ErrDenied) {
+		closeRedis()
+		return nil, err // exit status 1: an ACL does not change by waiting
+	}
 	if err != nil {
 		err = clusterTold(ctx, rdb, cfg.shards, err)
 		closeRedis()
