@@ -136,6 +136,11 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 	diags = append(diags, b.CheckHeaders("headers")...)
 	diags = append(diags, b.CheckConst("basic_auth", "Invalid basic_auth", func(v any) error { _, _, err := credentials(v); return err })...)
 	diags = append(diags, credentialsInFile(b)...)
+	// Credentials fixed in the file are hidden as an api block's auth is: an API may
+	// echo them back, and an error may quote them.
+	b.HideCredentialHeaders("headers")
+	b.HideCredentialFields("basic_auth", "query", "form", "json")
+	b.HideURLCredentials("url")
 	if a := b.Attr("expect"); a != nil {
 		v, ok := a.Template.Const()
 		if !ok {

@@ -26,6 +26,9 @@ type Block struct {
 	api      *API
 	failed   []*hcl.Attribute // the attributes that did not evaluate or compile
 	stored   bool             // of a stored version: see Mistakes
+	// secrets are the values the workflows' set hides like secret()'s; the block's
+	// credentials fixed at load time join them (see HideCredentialFields).
+	secrets map[string]bool
 }
 
 // API returns the api block a step names with api = "NAME"; nil when it names none.

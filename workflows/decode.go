@@ -498,7 +498,8 @@ func sayWhatItTakes(diags hcl.Diagnostics, kind TriggerKind) {
 
 // block evaluates a kind's attributes at load time and compiles their templates.
 func (l *loader) block(kind, name string, def hcl.Range, content *hcl.BodyContent, ev *evaluator, sc *scope) (*Block, hcl.Diagnostics) {
-	blk := &Block{Kind: kind, Name: name, DefRange: def, attrs: map[string]*BlockAttr{}, nested: content.Blocks, stored: l.stored}
+	blk := &Block{Kind: kind, Name: name, DefRange: def, attrs: map[string]*BlockAttr{}, nested: content.Blocks, stored: l.stored,
+		secrets: l.secretValues}
 	blk.decode = func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics) {
 		c, diags := raw.Body.Content(kindSchema(nil, attrs))
 		diags = dropMissingSuggested(diags)

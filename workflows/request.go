@@ -102,16 +102,25 @@ func ShownHeader(name, value string, redact func(string) string) string {
 
 // credentialShown is what is shown of a credential: its scheme, when it has one.
 func credentialShown(v string) string {
-	scheme, _, ok := strings.Cut(v, " ")
+	if scheme, _, ok := cutScheme(v); ok {
+		return scheme + " " + Redacted
+	}
+	return Redacted
+}
+
+// cutScheme cuts a credential header's value at the space after its scheme ("Bearer",
+// "Basic"): a word of at most 20 letters and hyphens. ok is false when it has none.
+func cutScheme(v string) (scheme, credential string, ok bool) {
+	scheme, credential, ok = strings.Cut(v, " ")
 	if !ok || scheme == "" || len(scheme) > 20 {
-		return Redacted
+		return "", "", false
 	}
 	for _, c := range scheme {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
-			return Redacted
+			return "", "", false
 		}
 	}
-	return scheme + " " + Redacted
+	return scheme, credential, true
 }
 
 // RecordJSON is a JSON body, decoded as v, as the run history keeps it: its secrets
