@@ -74,7 +74,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 		a.SignedOut = newMemorySignedOut()
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
+		if IsAPIPath(r.URL.EscapedPath()) {
 			w.Header().Set(Header, headerValue) // its refusals too, as Handler's answers
 		}
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
@@ -123,7 +123,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 				}
 			}
 			switch {
-			case role == roleNone && !acts && isPage(r.URL.Path):
+			case role == roleNone && !acts && isPage(r.URL):
 				// A browser not signed in, opening the run inspector: to the form, and
 				// from it back to this page.
 				http.Redirect(w, r, signInURL(r.URL), http.StatusSeeOther)
@@ -243,10 +243,11 @@ func crossSite(r *http.Request) string {
 	return ""
 }
 
-// isPage reports whether path is one of the run inspector's pages (not the API, the
-// metrics or the pages' assets).
-func isPage(path string) bool {
-	return !strings.HasPrefix(path, "/api/") && path != "/metrics" && !strings.HasPrefix(path, "/assets/")
+// isPage reports whether u is one of the run inspector's pages: not the API (as
+// serve routes it, IsAPIPath: /api itself, and a path whose clean form is under it),
+// the metrics or the pages' assets.
+func isPage(u *url.URL) bool {
+	return !IsAPIPath(u.EscapedPath()) && u.Path != "/metrics" && !strings.HasPrefix(u.Path, "/assets/")
 }
 
 func isJSON(ct string) bool {

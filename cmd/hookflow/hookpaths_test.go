@@ -77,53 +77,93 @@ workflow "bearer" {
 
 // The admin API answers JSON to every path that is its own, clean or not, as docs/api.md
 // says: a mux would redirect /api to /api/, and //, . and .. to the clean form, with an
-// HTML body. The run inspector's pages are served as before.
+// HTML body. With tokens, such a path without one is refused as the API refuses, in
+// JSON, not sent to the sign-in form as a page is; with one, it is answered as without
+// tokens. Every answer of the API carries Hookflow-Admin. The run inspector's pages are
+// served as before.
 func TestAdminAPIAnswersJSONToEveryPath(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "w.hcl"), []byte("workflow \"w\" {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := serveDir(t, dir, "", "127.0.0.1:0")
-	for _, tc := range []struct {
-		method, path string
-		status       int
-		reason       string // in the answer
-	}{
-		{"GET", "/api/v1/runs", http.StatusOK, `"runs"`},
-		{"GET", "/api", http.StatusNotFound, "no such endpoint: GET /api"},
-		{"GET", "/api/", http.StatusNotFound, "no such endpoint: GET /api/"},
-		{"GET", "/api/v1/runs//x", http.StatusNotFound, "no such endpoint: GET /api/v1/runs//x (a path with //, . or .. names none)"},
-		{"POST", "/api/v1/runs/x/../y/cancel", http.StatusNotFound, "no such endpoint"},
-		{"GET", "/elsewhere/../api/v1/runs", http.StatusNotFound, "no such endpoint"},
-		{"GET", "//api/v1/workflows", http.StatusNotFound, "no such endpoint"},
-		{"GET", "/healthz", http.StatusOK, "ok"},
-		{"GET", "/workflows", http.StatusOK, "<html"},
-		{"GET", "/nowhere", http.StatusNotFound, "There is no page at /nowhere."},
-	} {
-		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			// The path as written, which http.NewRequest would clean; and a loopback
-			// Host, which the admin API answers to.
-			c, err := net.Dial("tcp", s.adminAddr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", tc.method, tc.path)
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			status, body := resp.StatusCode, string(data)
-			if status != tc.status || !strings.Contains(body, tc.reason) {
-				t.Errorf("%d %s, want %d with %s", status, body, tc.status, tc.reason)
-			}
-			if strings.Contains(tc.path, "api") && !json.Valid([]byte(body)) {
-				t.Errorf("the answer is not JSON: %s", body)
-			}
-		})
+	const op = "operator-0123456789abcdef"
+	open := serveDir(t, dir, "", "127.0.0.1:0")
+	guarded := serveWith(t, serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1,
+		access: accessConfig{token: op}})
+	type answer struct {
+		status int
+		reason string // in the answer
 	}
+	refused := answer{http.StatusUnauthorized, "the admin API needs a token"}
+	for _, tc := range []struct {
+		method, path          string
+		open, signedOut, auth answer // without tokens; with tokens, without one and with one
+	}{
+		{"GET", "/api/v1/runs", answer{http.StatusOK, `"runs"`}, refused, answer{http.StatusOK, `"runs"`}},
+		{"OPTIONS", "/api/v1/runs", answer{http.StatusMethodNotAllowed, "OPTIONS is not allowed at /api/v1/runs"}, refused,
+			answer{http.StatusMethodNotAllowed, "OPTIONS is not allowed at /api/v1/runs"}},
+		{"GET", "/api", answer{http.StatusNotFound, "no such endpoint: GET /api"}, refused, answer{http.StatusNotFound, "no such endpoint: GET /api"}},
+		{"GET", "/api/", answer{http.StatusNotFound, "no such endpoint: GET /api/"}, refused, answer{http.StatusNotFound, "no such endpoint: GET /api/"}},
+		{"GET", "/api/v1/runs//x", answer{http.StatusNotFound, "no such endpoint: GET /api/v1/runs//x (a path with //, . or .. names none)"}, refused,
+			answer{http.StatusNotFound, "(a path with //, . or .. names none)"}},
+		{"POST", "/api/v1/runs/x/../y/cancel", answer{http.StatusNotFound, "no such endpoint"}, refused, answer{http.StatusNotFound, "no such endpoint"}},
+		{"GET", "/elsewhere/../api/v1/runs", answer{http.StatusNotFound, "no such endpoint"}, refused, answer{http.StatusNotFound, "no such endpoint"}},
+		{"GET", "/x/../api", answer{http.StatusNotFound, "no such endpoint"}, refused, answer{http.StatusNotFound, "no such endpoint"}},
+		{"GET", "//api/v1/workflows", answer{http.StatusNotFound, "no such endpoint"}, refused, answer{http.StatusNotFound, "no such endpoint"}},
+		{"GET", "/healthz", answer{http.StatusOK, "ok"}, answer{http.StatusOK, "ok"}, answer{http.StatusOK, "ok"}},
+		{"GET", "/workflows", answer{http.StatusOK, "<html"}, answer{http.StatusSeeOther, ""}, answer{http.StatusOK, "<html"}},
+		{"GET", "/nowhere", answer{http.StatusNotFound, "There is no page at /nowhere."}, answer{http.StatusSeeOther, ""},
+			answer{http.StatusNotFound, "There is no page at /nowhere."}},
+	} {
+		for _, c := range []struct {
+			name, addr, token string
+			want              answer
+		}{
+			{"without tokens", open.adminAddr, "", tc.open},
+			{"with tokens, without one", guarded.adminAddr, "", tc.signedOut},
+			{"with tokens, with one", guarded.adminAddr, op, tc.auth},
+		} {
+			t.Run(tc.method+" "+tc.path+" "+c.name, func(t *testing.T) {
+				resp, body := rawAdminRequest(t, c.addr, tc.method, tc.path, c.token)
+				if resp.StatusCode != c.want.status || !strings.Contains(body, c.want.reason) {
+					t.Errorf("%d %s, want %d with %s", resp.StatusCode, body, c.want.status, c.want.reason)
+				}
+				if !strings.Contains(tc.path, "api") {
+					return
+				}
+				if !json.Valid([]byte(body)) {
+					t.Errorf("the answer is not JSON: %s", body)
+				}
+				if v := resp.Header.Get("Hookflow-Admin"); v != "v1" {
+					t.Errorf("Hookflow-Admin: %q, want v1", v)
+				}
+			})
+		}
+	}
+}
+
+// rawAdminRequest sends a request for path as written, which http.NewRequest would
+// clean, naming a loopback Host, which the admin API answers to; with token, as the
+// bearer token.
+func rawAdminRequest(t *testing.T, addr, method, path, token string) (*http.Response, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	auth := ""
+	if token != "" {
+		auth = "Authorization: Bearer " + token + "\r\n"
+	}
+	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: localhost\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n", method, path, auth)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(data)
 }
 
 // The public listener serves the webhooks, the resume URLs and /healthz, and nothing of
