@@ -74,6 +74,9 @@ func Protect(h http.Handler, a Access) http.Handler {
 		a.SignedOut = newMemorySignedOut()
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Its refusals are JSON or text, as the API's answers: no browser is to sniff
+		// one for a page.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if IsAPIPath(r.URL.EscapedPath()) {
 			w.Header().Set(Header, headerValue) // its refusals too, as Handler's answers
 		}
@@ -83,6 +86,10 @@ func Protect(h http.Handler, a Access) http.Handler {
 		}
 		if !a.hostAllowed(r.Host) {
 			httpjson.Error(w, http.StatusMisdirectedRequest, "the admin API does not answer to host "+r.Host+" (allow it with --admin-host)")
+			return
+		}
+		if a.MetricsPublic && r.URL.Path == "/metrics" {
+			h.ServeHTTP(w, r) // for any method: a POST is answered 405, as with a token
 			return
 		}
 		if a.Protected() {
@@ -95,7 +102,10 @@ func Protect(h http.Handler, a Access) http.Handler {
 				return
 			}
 		}
-		acts := r.Method != http.MethodGet && r.Method != http.MethodHead
+		// OPTIONS changes nothing either: it is answered as the API answers it (405,
+		// with the methods Allow'ed), not refused as a change from another origin.
+		reads := r.Method == http.MethodGet || r.Method == http.MethodHead
+		acts := !reads && r.Method != http.MethodOptions
 		if acts {
 			if why := crossSite(r); why != "" {
 				httpjson.Error(w, http.StatusForbidden, why)
@@ -106,7 +116,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 				return
 			}
 		}
-		if a.Protected() && !(a.MetricsPublic && r.URL.Path == "/metrics" && !acts) {
+		if a.Protected() {
 			role := a.role(r.Header.Get("Authorization"))
 			if role == roleNone && r.Header.Get("Authorization") == "" {
 				// A browser signed in at /login: its changes must also say they come
@@ -123,7 +133,7 @@ func Protect(h http.Handler, a Access) http.Handler {
 				}
 			}
 			switch {
-			case role == roleNone && !acts && isPage(r.URL):
+			case role == roleNone && reads && isPage(r.URL):
 				// A browser not signed in, opening the run inspector: to the form, and
 				// from it back to this page.
 				http.Redirect(w, r, signInURL(r.URL), http.StatusSeeOther)

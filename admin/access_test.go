@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func protectedServer(t *testing.T, a Access) *httptest.Server {
@@ -129,5 +130,92 @@ func TestAccessCheckBind(t *testing.T) {
 	}
 	if err := (Access{OperatorToken: "x"}).CheckBind("0.0.0.0:8081"); err != nil {
 		t.Errorf("with a token: %v", err)
+	}
+}
+
+// Each refusal says what is wrong with the request it refuses: a sign-out typed in
+// the address bar is shown its button (a GET that signed out would let any page sign
+// a browser out), OPTIONS changes nothing and is answered as the API answers it,
+// /metrics made public takes no token for any method. Every answer of Protect's, its
+// own refusals too, says nosniff.
+func TestRefusalsFitTheRequest(t *testing.T) {
+	a := Access{ReadToken: "read-token-0123456789", OperatorToken: "operator-token-0123456789"}
+	const host = "http://127.0.0.1:8081"
+	type request struct {
+		name, method, path string
+		headers            map[string]string
+		session            bool // with an operator session's cookie
+	}
+	type want struct {
+		status         int
+		allow, holding string
+	}
+	foreign := map[string]string{"Origin": "https://evil.example"}
+	for _, tc := range []struct {
+		access Access
+		req    request
+		want   want
+	}{
+		{a, request{"a sign-out typed in", "GET", "/logout", nil, true}, want{200, "", `<form method="post" action="/logout">`}},
+		{a, request{"a sign-out typed in, not signed in", "GET", "/logout", nil, false}, want{http.StatusSeeOther, "", ""}},
+		{a, request{"a sign-out put", "PUT", "/logout", nil, true}, want{405, "GET, HEAD, POST", "sign out with POST"}},
+		{a, request{"a sign-out posted without Origin", "POST", "/logout", nil, true}, want{403, "", "without this origin's Origin header"}},
+		{a, request{"a sign-out posted from elsewhere", "POST", "/logout", foreign, true}, want{403, "", "from another origin"}},
+		{Access{}, request{"OPTIONS from another origin", "OPTIONS", "/api/v1/runs", foreign, false}, want{405, "GET, HEAD", ""}},
+		{Access{}, request{"OPTIONS", "OPTIONS", "/api/v1/runs", nil, false}, want{405, "GET, HEAD", ""}},
+		{a, request{"OPTIONS with a session, from another origin", "OPTIONS", "/api/v1/runs", foreign, true}, want{405, "GET, HEAD", ""}},
+		{a, request{"OPTIONS without a token", "OPTIONS", "/api/v1/runs", nil, false}, want{401, "", "needs a token"}},
+		{Access{OperatorToken: a.OperatorToken, MetricsPublic: true}, request{"a POST to public metrics", "POST", "/metrics", nil, false},
+			want{405, "GET, HEAD", ""}},
+		{Access{OperatorToken: a.OperatorToken, MetricsPublic: true}, request{"public metrics", "GET", "/metrics", nil, false}, want{200, "", ""}},
+		{a, request{"no token", "GET", "/api/v1/runs", nil, false}, want{401, "", "needs a token"}},
+		{a, request{"a change from elsewhere", "POST", "/api/v1/runs/r1/replay", foreign, false}, want{403, "", "another origin"}},
+		{Access{}, request{"a form", "POST", "/api/v1/workflows/a/runs", map[string]string{"Content-Type": "text/plain"}, false}, want{415, "", "JSON bodies only"}},
+	} {
+		t.Run(tc.req.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			ok := func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }
+			mux.HandleFunc("GET /metrics", ok)
+			mux.HandleFunc("GET /api/v1/runs", ok)
+			mux.HandleFunc("POST /api/v1/runs/{id}/replay", ok)
+			mux.HandleFunc("POST /api/v1/workflows/{name}/runs", ok)
+			h := Protect(mux, tc.access)
+			body := ""
+			if tc.req.name == "a form" {
+				body = "a=1"
+			}
+			r := httptest.NewRequest(tc.req.method, host+tc.req.path, strings.NewReader(body))
+			for k, v := range tc.req.headers {
+				r.Header.Set(k, v)
+			}
+			if tc.req.session {
+				r.AddCookie(&http.Cookie{Name: sessionCookie, Value: a.newSession(roleOperator, time.Now().Add(time.Hour))})
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want.status || !strings.Contains(w.Body.String(), tc.want.holding) {
+				t.Errorf("%d %s, want %d holding %q", w.Code, w.Body, tc.want.status, tc.want.holding)
+			}
+			if got := w.Header().Get("Allow"); got != tc.want.allow {
+				t.Errorf("Allow: %q, want %q", got, tc.want.allow)
+			}
+			if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options: %q", got)
+			}
+			if tc.req.path == "/logout" && len(w.Result().Cookies()) != 0 {
+				t.Errorf("the session's cookie is changed: %v", w.Result().Cookies())
+			}
+		})
+	}
+}
+
+// The host refusal says nosniff too.
+func TestMisdirectedSaysNosniff(t *testing.T) {
+	h := Protect(http.NotFoundHandler(), Access{})
+	r := httptest.NewRequest("GET", "http://evil.example/api/v1/runs", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusMisdirectedRequest || w.Header().Get("X-Content-Type-Options") != "nosniff" || w.Header().Get(Header) != headerValue {
+		t.Errorf("%d %v", w.Code, w.Header())
 	}
 }

@@ -218,12 +218,54 @@ func localPage(next string) string {
 	return next
 }
 
-// logout ends the browser's session: its cookie is cleared, and its id kept signed
-// out until the session would have ended, for every process sharing
-// Access.SignedOut, so that a copy of the cookie is refused too.
+// signOutPage is what GET /logout shows a browser signed in: a button that signs out
+// with POST, as the pages' Sign out does. A GET that signed out would let any page
+// sign the browser out with a link or an image.
+var signOutPage = template.Must(template.New("logout").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>hookflow: sign out</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>` + loginStyle + `</style></head>
+<body>
+<main>
+<h1>hookflow</h1>
+<form method="post" action="/logout">
+<p><button type="submit">Sign out</button></p>
+</form>
+<p><a href="/">Back to the runs</a></p>
+</main>
+</body></html>
+`))
+
+// logout ends the browser's session (POST /logout): its cookie is cleared, and its id
+// kept signed out until the session would have ended, for every process sharing
+// Access.SignedOut, so that a copy of the cookie is refused too. The post must come
+// from the API's own origin. GET /logout (typed in the address bar) shows a button
+// that posts it, or sends a browser not signed in to the sign-in form; another method
+// is answered 405.
 func (a Access) logout(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+	case http.MethodGet, http.MethodHead:
+		if _, ok := a.session(r, time.Now()); !ok {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		pageHeaders(w.Header())
+		w.Header().Set("Content-Security-Policy", loginCSP)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		signOutPage.Execute(w, nil)
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, r.Method+" is not allowed at /logout: sign out with POST (the pages' Sign out button)", http.StatusMethodNotAllowed)
+		return
+	}
 	if !sameOrigin(r) {
-		http.Error(w, "refusing a sign-out from another origin", http.StatusForbidden)
+		why := "refusing a sign-out from another origin"
+		if r.Header.Get("Origin") == "" {
+			why = "refusing a sign-out without this origin's Origin header (a browser's Sign out button sends it)"
+		}
+		http.Error(w, why, http.StatusForbidden)
 		return
 	}
 	if s, ok := a.session(r, time.Now()); ok {

@@ -63,7 +63,7 @@ func serveMetrics(ln net.Listener, reg *prometheus.Registry, ping func(context.C
 		// likes.
 		h = admin.LoopbackOnly(mux)
 	}
-	m := &metricsListener{srv: newHTTPServer(h, log), addr: ln.Addr().String()}
+	m := &metricsListener{srv: newHTTPServer(noSniff(h), log), addr: ln.Addr().String()}
 	go func() {
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && errc != nil {
 			errc <- err

@@ -245,7 +245,8 @@ func TestServeMetricsAddress(t *testing.T) {
 
 // A metrics listener on loopback answers only loopback names, as the admin API without
 // a token does, so that a page rebinding its DNS name to 127.0.0.1 cannot read it; the
-// probes answer any name, and so does a listener on another address.
+// probes answer any name, and so does a listener on another address. Every answer,
+// its refusals too, says nosniff.
 func TestMetricsListenerHost(t *testing.T) {
 	get := func(t *testing.T, addr, host, path string) int {
 		t.Helper()
@@ -259,6 +260,9 @@ func TestMetricsListenerHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if v := resp.Header.Get("X-Content-Type-Options"); v != "nosniff" {
+			t.Errorf("Host %s, GET %s: X-Content-Type-Options %q, want nosniff", host, path, v)
+		}
 		return resp.StatusCode
 	}
 	serve := func(t *testing.T, addr string) string {
