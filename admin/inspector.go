@@ -109,7 +109,11 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	pageHeaders(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	err := p.tmpl[name].ExecuteTemplate(w, "layout", data)
+	bw := newBidiWriter(w) // see inspector_bidi.go
+	err := p.tmpl[name].ExecuteTemplate(bw, "layout", data)
+	if cerr := bw.Close(); err == nil {
+		err = cerr
+	}
 	switch {
 	case err == nil:
 	case r.Context().Err() != nil || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
