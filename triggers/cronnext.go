@@ -6,123 +6,90 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// cronNext returns the first time after t whose wall clock in loc matches sched, or
-// the zero time when none comes within the library's five years.
+// cronNext returns the first time after t at which the wall clock of loc shows a time
+// sched matches, or the zero time when none comes within cronYears. With once, a
+// wall-clock time that comes twice (clocks went back) matches the first time only.
 //
-// cron's own Next steps through the hours of a day by adding an hour. Across a change
-// of the UTC offset by less than an hour (Australia/Lord_Howe's clocks move by half an
-// hour) that lands at half past, and the search passes over the rest of the day: a
-// spec at 09:00 skipped the day clocks changed. Its answer is right up to the first
-// change after t, and again from a whole hour of the wall clock after each change, so
-// the search starts again there, and at the change itself for the times in the part
-// of an hour before that whole hour; the earliest answer is the next time. Across
-// such a change its minutes can also run on into an hour the spec does not name
-// (01:59 and a minute is 02:30), so an answer whose wall clock the spec does not
-// match is passed over.
-func cronNext(sched cron.Schedule, loc *time.Location, t time.Time) time.Time {
-	t = t.In(loc)
-	next := libNext(sched, t)
-	if offset(t.Add(-time.Hour)) != offset(t) {
-		// The hour of the wall clock that t is in began before a change: cron starts
-		// its search at the beginning of the hour, before the change.
-		next = earliest(next, nextFrom(sched, wholeHour(t), t))
-	}
-	for from := t; !next.IsZero(); {
-		change := zoneChange(from, next)
-		if change.IsZero() {
-			return next
+// cron's own Next walks the fields of a date in loc with time.Date and Add, which
+// across a change of the UTC offset lands elsewhere than it meant to: in a zone whose
+// clocks move by half an hour it passed over the rest of the day, and in
+// Pacific/Chatham, whose clocks go back from 03:45 to 02:45, it answered t itself or
+// never returned. So it is asked only of wall-clock times, in UTC, where no offset
+// changes: the search goes through the periods of loc in which the offset is the same
+// (time.ZoneBounds), from t's. In each, the wall clock runs on without a jump, so the
+// first time it matches there is cron's next wall-clock time after the period's first
+// (or after t's, in t's period), taken at the period's offset, when that instant is
+// still in the period. A time that does not exist (clocks went forward) is in no
+// period and is skipped. Every step moves forward, to a later wall-clock time or a
+// later period, and the steps are bounded: the answer is after t, and it comes.
+func cronNext(sched cron.Schedule, loc *time.Location, t time.Time, once bool) time.Time {
+	from := t.In(loc)
+	wall := wallClock(from) // the answer's wall clock is after it
+	limit := from.AddDate(cronYears, 0, 0)
+	for range cronSteps {
+		_, end := from.ZoneBounds() // zero: the offset does not change again
+		w := sched.Next(wall)
+		if w.IsZero() || !w.After(wall) {
+			return time.Time{} // no date matches within cron's five years
 		}
-		next = earliest(next, nextFrom(sched, change, t), nextFrom(sched, wholeHour(change), t))
-		from = change
-	}
-	return next
-}
-
-// nextFrom returns the first time at or after from that sched fires, when from is
-// after t; else the zero time, as t's own search covers it.
-func nextFrom(sched cron.Schedule, from, t time.Time) time.Time {
-	if !from.After(t) {
-		return time.Time{}
-	}
-	return libNext(sched, from.Add(-time.Nanosecond))
-}
-
-// libNext returns cron's next time after t whose wall clock sched matches.
-func libNext(sched cron.Schedule, t time.Time) time.Time {
-	n := sched.Next(t)
-	for !n.IsZero() && !matches(sched, n) {
-		n = sched.Next(n)
-	}
-	return n
-}
-
-// matches reports whether the wall clock of t, in its location, is one of sched's.
-func matches(sched cron.Schedule, t time.Time) bool {
-	spec, ok := sched.(*cron.SpecSchedule)
-	if !ok {
-		return true
-	}
-	in := func(field uint64, n int) bool { return field&(1<<uint(n)) != 0 }
-	// cron's rule for the days: when the day of the month or of the week is *, both
-	// must match; when neither is, either may.
-	const star = 1 << 63
-	day := in(spec.Dom, t.Day()) && in(spec.Dow, int(t.Weekday()))
-	if spec.Dom&star == 0 && spec.Dow&star == 0 {
-		day = in(spec.Dom, t.Day()) || in(spec.Dow, int(t.Weekday()))
-	}
-	return day && in(spec.Month, int(t.Month())) && in(spec.Hour, t.Hour()) && in(spec.Minute, t.Minute()) &&
-		in(spec.Second, t.Second())
-}
-
-// earliest returns the earliest of times that is not the zero time.
-func earliest(times ...time.Time) time.Time {
-	var first time.Time
-	for _, t := range times {
-		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
-			first = t
-		}
-	}
-	return first
-}
-
-// wholeHour returns the first time at or after t at which the wall clock shows a
-// whole hour, when the UTC offset does not change before it.
-func wholeHour(t time.Time) time.Time {
-	w := wallClock(t)
-	return t.Add(w.Truncate(time.Hour).Add(time.Hour).Sub(w) % time.Hour)
-}
-
-// offset is t's offset from UTC in its location, in seconds.
-func offset(t time.Time) int {
-	_, o := t.Zone()
-	return o
-}
-
-// zoneChange returns the first time after from, and not after to, at which the UTC
-// offset of from's location changes, or the zero time when it does not. It looks a
-// day at a time: no zone changes its offset twice in a day.
-func zoneChange(from, to time.Time) time.Time {
-	changed := func(t time.Time) bool { return offset(t) != offset(from) }
-	// Offsets change at whole seconds: the search is over them.
-	lo, end := from.Truncate(time.Second), to.Truncate(time.Second)
-	for lo.Before(end) {
-		hi := lo.Add(24 * time.Hour)
-		if hi.After(end) {
-			hi = end
-		}
-		if !changed(hi) {
-			lo = hi
-			continue
-		}
-		for hi.Sub(lo) > time.Second {
-			mid := lo.Add((hi.Sub(lo) / 2).Truncate(time.Second))
-			if changed(mid) {
-				hi = mid
-			} else {
-				lo = mid
+		at := w.Add(-offsetOf(from)).In(loc)
+		switch {
+		case !end.IsZero() && !at.Before(end):
+			// The period ends before its wall clock shows w: go on from the next
+			// period's first instant, which may match too.
+			if end.After(limit) {
+				return time.Time{}
 			}
+			from = end.In(loc)
+			wall = wallClock(from).Add(-time.Nanosecond)
+		case at.After(limit):
+			return time.Time{}
+		case once && cameBefore(at):
+			wall = w // fired already, before clocks went back
+		default:
+			return at
 		}
-		return hi
 	}
 	return time.Time{}
+}
+
+// cronYears bounds the search for a cron spec's next time, as cron's own does.
+const cronYears = 5
+
+// cronSteps bounds the steps of cronNext: a period of the zone each (a few a year), or a
+// matching time that came before (at most those of a day, 1,440 for a spec at fixed
+// hours with * minutes, for each change of a year). It is not reached.
+const cronSteps = 100_000
+
+// wallClock is t's date and time of day as a clock on the wall shows them, in UTC,
+// where no offset changes.
+func wallClock(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// offsetOf is t's offset from UTC in its location.
+func offsetOf(t time.Time) time.Duration {
+	_, o := t.Zone()
+	return time.Duration(o) * time.Second
+}
+
+// cameBefore reports whether the wall clock of t's location showed t's wall-clock time
+// at an earlier instant: t is in the part of a day that comes twice when clocks go
+// back, the second time. The earlier instant is in one of the periods of the zone
+// before t's, at that period's offset; an offset changes by less than two days.
+func cameBefore(t time.Time) bool {
+	w := wallClock(t)
+	start, _ := t.ZoneBounds()
+	for range 16 {
+		if start.IsZero() || t.Sub(start) > 48*time.Hour {
+			return false
+		}
+		prev := start.Add(-time.Nanosecond)
+		prevStart, _ := prev.ZoneBounds()
+		if at := w.Add(-offsetOf(prev)); at.Before(start) && (prevStart.IsZero() || !at.Before(prevStart)) {
+			return true
+		}
+		start = prevStart
+	}
+	return false
 }

@@ -74,66 +74,134 @@ func TestScheduleHalfHourZoneChange(t *testing.T) {
 	}
 }
 
-// TestScheduleZoneChangesMatchTheWallClock: around each change of the UTC offset in a
-// year, in zones whose clocks move by an hour, half an hour or two hours, every tick of
-// a spec is the first time after the one before whose wall clock the spec matches,
-// minute by minute; at fixed hours, a time that comes twice fires the first time only.
-func TestScheduleZoneChangesMatchTheWallClock(t *testing.T) {
-	specs := []string{"0 9 * * *", "0 0 * * *", "30 1 * * *", "15 2 * * *", "45 2 * * *", "30 * * * *",
-		"*/20 * * * *", "0 */3 * * *", "10 0-3 * * SUN", "0 9 * * MON-FRI", "5 4 1,5,15 * *"}
-	for _, zone := range []string{"Australia/Lord_Howe", "Europe/Berlin", "America/New_York", "Antarctica/Troll",
-		"America/Santiago", "Asia/Kolkata"} {
-		loc, err := time.LoadLocation(zone)
+// TestScheduleChatham: in Pacific/Chatham, whose clocks go back from 03:45 (+13:45) to
+// 02:45 (+12:45) and forward from 02:45 to 03:45, and whose offsets are of 45 minutes, a
+// spec at fixed hours fires once at a time that comes twice (the first time), skips
+// one that does not exist, and fires at the others as on any day; each tick is after
+// the one before, and the search ends.
+func TestScheduleChatham(t *testing.T) {
+	ch, err := time.LoadLocation("Pacific/Chatham")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(month time.Month, day, hour, minute int, offset string) time.Time {
+		t.Helper()
+		s := time.Date(2027, month, day, hour, minute, 0, 0, time.UTC).Format("2006-01-02T15:04:05") + offset
+		v, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, change := range zoneChanges(loc, 2026) {
-			for _, spec := range specs {
-				s, diags := loadSchedule(t, "cron = \""+spec+"\"\ntimezone = \""+zone+"\"")
-				if s == nil {
-					t.Fatal(diags)
-				}
-				from, until := change.Add(-3*24*time.Hour), change.Add(3*24*time.Hour)
-				for tick := s.Next(from); tick.Before(until); from, tick = tick, s.Next(tick) {
-					if want := firstMatch(s, from); !tick.Equal(want) {
-						t.Fatalf("%s %q after %v: %v, want %v", zone, spec, from.In(loc), tick.In(loc), want.In(loc))
-					}
-				}
+		return v
+	}
+	// Clocks go back on 4 April 2027 and forward on 26 September.
+	for _, c := range []struct {
+		name, spec string
+		from       time.Time
+		want       []time.Time
+	}{
+		{"at 03:00, back: the first 03:00", "0 3 * * *", at(4, 2, 12, 0, "+13:45"),
+			[]time.Time{at(4, 3, 3, 0, "+13:45"), at(4, 4, 3, 0, "+13:45"), at(4, 5, 3, 0, "+12:45")}},
+		{"at 03:00, from the first 03:00", "0 3 * * *", at(4, 4, 3, 0, "+13:45"),
+			[]time.Time{at(4, 5, 3, 0, "+12:45")}},
+		{"at 03:00, from between the two", "0 3 * * *", at(4, 4, 2, 50, "+12:45"),
+			[]time.Time{at(4, 5, 3, 0, "+12:45")}},
+		{"at 03:44, back", "44 3 * * *", at(4, 3, 12, 0, "+13:45"),
+			[]time.Time{at(4, 4, 3, 44, "+13:45"), at(4, 5, 3, 44, "+12:45")}},
+		{"at 03:45, back: it comes once, after the change", "45 3 * * *", at(4, 2, 12, 0, "+13:45"),
+			[]time.Time{at(4, 3, 3, 45, "+13:45"), at(4, 4, 3, 45, "+12:45"), at(4, 5, 3, 45, "+12:45")}},
+		{"at 03:59, back", "59 3 * * *", at(4, 3, 12, 0, "+13:45"),
+			[]time.Time{at(4, 4, 3, 59, "+12:45"), at(4, 5, 3, 59, "+12:45")}},
+		{"at 02:45, back: the first 02:45", "45 2 * * *", at(4, 3, 12, 0, "+13:45"),
+			[]time.Time{at(4, 4, 2, 45, "+13:45"), at(4, 5, 2, 45, "+12:45")}},
+		{"every 15 minutes, back: both times", "*/15 * * * *", at(4, 4, 3, 30, "+13:45"),
+			[]time.Time{at(4, 4, 2, 45, "+12:45"), at(4, 4, 3, 0, "+12:45"), at(4, 4, 3, 15, "+12:45")}},
+		{"hourly at :45, back", "45 * * * *", at(4, 4, 2, 0, "+13:45"),
+			[]time.Time{at(4, 4, 2, 45, "+13:45"), at(4, 4, 2, 45, "+12:45"), at(4, 4, 3, 45, "+12:45")}},
+		{"at 03:00, forward: skipped", "0 3 * * *", at(9, 25, 12, 0, "+12:45"),
+			[]time.Time{at(9, 27, 3, 0, "+13:45")}},
+		{"at 02:44, forward", "44 2 * * *", at(9, 25, 12, 0, "+12:45"),
+			[]time.Time{at(9, 26, 2, 44, "+12:45"), at(9, 27, 2, 44, "+13:45")}},
+		{"at 03:45, forward: at the change", "45 3 * * *", at(9, 25, 12, 0, "+12:45"),
+			[]time.Time{at(9, 26, 3, 45, "+13:45"), at(9, 27, 3, 45, "+13:45")}},
+		{"every 15 minutes, forward", "*/15 * * * *", at(9, 26, 2, 20, "+12:45"),
+			[]time.Time{at(9, 26, 2, 30, "+12:45"), at(9, 26, 3, 45, "+13:45")}},
+		{"midnight", "0 0 * * *", at(4, 3, 12, 0, "+13:45"),
+			[]time.Time{at(4, 4, 0, 0, "+13:45"), at(4, 5, 0, 0, "+12:45")}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, diags := loadSchedule(t, "cron = \""+c.spec+"\"\ntimezone = \"Pacific/Chatham\"")
+			if s == nil {
+				t.Fatal(diags)
 			}
+			for n, want := range c.want {
+				got := within(t, func() time.Time { return s.Next(c.from) })
+				if !got.Equal(want) {
+					t.Fatalf("tick %d after %v: %v, want %v", n+1, c.from.In(ch), got.In(ch), want.In(ch))
+				}
+				c.from = got
+			}
+		})
+	}
+}
+
+// TestScheduleChathamDue: a schedule at 03:00 in Pacific/Chatham fires on the day
+// clocks go back, once, and the day after; Due comes back each time.
+func TestScheduleChathamDue(t *testing.T) {
+	s, diags := loadSchedule(t, "cron = \"0 3 * * *\"\ntimezone = \"Pacific/Chatham\"")
+	if s == nil {
+		t.Fatal(diags)
+	}
+	day3 := time.Date(2027, 4, 2, 13, 15, 0, 0, time.UTC) // 3 April 03:00 +13:45
+	day4 := day3.Add(24 * time.Hour)                      // 4 April 03:00 +13:45, before the change
+	day5 := day4.Add(25 * time.Hour)                      // 5 April 03:00 +12:45
+	for _, c := range []struct {
+		name      string
+		last, now time.Time
+		want      time.Time
+	}{
+		{"the day of the change", day3, day4.Add(10 * time.Minute), day4},
+		{"the second 03:00: fired already", day4, day4.Add(time.Hour + 10*time.Minute), time.Time{}},
+		{"the day after", day4, day5.Add(time.Minute), day5},
+		{"across the change", day3, day5.Add(time.Minute), day5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := within(t, func() time.Time { tick, _ := s.Due(c.last, c.now); return tick })
+			if !got.Equal(c.want) {
+				t.Errorf("Due(%v, %v) = %v, want %v", c.last.UTC(), c.now.UTC(), got.UTC(), c.want.UTC())
+			}
+		})
+	}
+}
+
+// within returns f's answer, failing the test when f has not returned within 10 seconds.
+func within(t *testing.T, f func() time.Time) time.Time {
+	t.Helper()
+	done := make(chan time.Time, 1)
+	go func() { done <- f() }()
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer within 10s")
+		return time.Time{}
+	}
+}
+
+// TestScheduleLongestGapChatham: the longest time between two ticks of a daily spec in
+// Pacific/Chatham, which a poll's seen_window is checked against as its file loads,
+// is the 25 hours of the day clocks go back, or the 47 of a time that does not exist
+// the day they go forward; the check comes back.
+func TestScheduleLongestGapChatham(t *testing.T) {
+	for spec, want := range map[string]time.Duration{"45 3 * * *": 25 * time.Hour, "30 2 * * *": 25 * time.Hour,
+		"0 3 * * *": 47 * time.Hour} {
+		s, diags := loadSchedule(t, "cron = \""+spec+"\"\ntimezone = \"Pacific/Chatham\"")
+		if s == nil {
+			t.Fatal(diags)
 		}
-	}
-}
-
-// zoneChanges returns the times in year at which loc's UTC offset changes.
-func zoneChanges(loc *time.Location, year int) []time.Time {
-	var changes []time.Time
-	from := time.Date(year, 1, 1, 0, 0, 0, 0, loc)
-	for c := zoneChange(from, from.AddDate(1, 0, 0)); !c.IsZero(); c = zoneChange(c, from.AddDate(1, 0, 0)) {
-		changes = append(changes, c)
-	}
-	return changes
-}
-
-// firstMatch returns the first whole minute after t whose wall clock s's spec matches,
-// found a minute at a time.
-func firstMatch(s *Schedule, t time.Time) time.Time {
-	for m := t.Truncate(time.Minute).Add(time.Minute); ; m = m.Add(time.Minute) {
-		if w := m.In(s.Location); matches(s.Cron, w) && !(s.fixedHours && repeated(w)) {
-			return w
+		var gap time.Duration
+		within(t, func() time.Time { gap = s.longestGap(); return time.Time{} })
+		if gap != want {
+			t.Errorf("%q: longest gap %v, want %v", spec, gap, want)
 		}
-	}
-}
-
-// zoneChange finds the first change of the UTC offset after a time, not a later one,
-// and none where there is none.
-func TestZoneChangeFindsTheFirst(t *testing.T) {
-	lh, _ := time.LoadLocation("Australia/Lord_Howe")
-	from := time.Date(2026, 3, 1, 0, 0, 0, 0, lh)
-	got := zoneChange(from, from.AddDate(2, 0, 0))
-	if want := time.Date(2026, 4, 4, 15, 0, 0, 0, time.UTC); !got.Equal(want) {
-		t.Errorf("first change after %v: %v, want %v", from, got.UTC(), want)
-	}
-	if c := zoneChange(from, from.AddDate(0, 1, 0)); !c.IsZero() {
-		t.Errorf("a change in March: %v", c)
 	}
 }

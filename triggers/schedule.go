@@ -26,14 +26,13 @@ type Schedule struct {
 	fixedHours bool
 }
 
-// Next returns the first time after t that the schedule fires.
+// Next returns the first time after t that the schedule fires, or the zero time when
+// a cron spec has no date left. It is always after t.
 func (s *Schedule) Next(t time.Time) time.Time {
 	if s.Cron != nil {
-		n := cronNext(s.Cron, s.Location, t)
-		for s.fixedHours && !n.IsZero() && repeated(n) {
-			n = cronNext(s.Cron, s.Location, n) // the repeated hour when clocks go back: fired already
-		}
-		return n
+		// At fixed hours, a time that comes twice when clocks go back fires the first
+		// time only.
+		return cronNext(s.Cron, s.Location, t, s.fixedHours)
 	}
 	// Ticks fall on multiples of the interval since the Unix epoch.
 	every := s.Every.Milliseconds()
@@ -50,7 +49,7 @@ func (s *Schedule) longestGap() time.Duration {
 	for t, i := s.Next(from), 0; !t.IsZero() && (i < 1000 || t.Sub(from) < 8*24*time.Hour) && i < gapTicks &&
 		t.Sub(from) < 2*366*24*time.Hour; i++ {
 		n := s.Next(t)
-		if n.IsZero() {
+		if !n.After(t) { // zero: no date left; and Next goes forward, but a loop never trusts it to
 			break
 		}
 		gap, t = max(gap, n.Sub(t)), n
@@ -61,23 +60,6 @@ func (s *Schedule) longestGap() time.Duration {
 // gapTicks bounds the ticks longestGap looks at: a week and a day of a spec that ticks
 // every minute is 11,520.
 const gapTicks = 20000
-
-// wallClock is t's date and time of day as a clock on the wall shows them.
-func wallClock(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
-}
-
-// repeated reports whether the wall-clock time of t came already, shortly before:
-// t is in the hour that comes twice when clocks go back.
-func repeated(t time.Time) bool {
-	w := wallClock(t)
-	for _, d := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
-		if wallClock(t.Add(-d)).Equal(w) {
-			return true
-		}
-	}
-	return false
-}
 
 // fixedHours reports whether a cron schedule fires at some hours of the day only, not
 // every hour.
@@ -120,7 +102,9 @@ func (s *Schedule) Due(last, now time.Time) (tick time.Time, late bool) {
 			break
 		}
 	}
-	for t := s.Next(tick); !t.IsZero() && !t.After(now); t = s.Next(t) {
+	// Each tick is after the one before (a zero one is not: no date left), so the walk
+	// ends; it stops at a tick that would not move it on all the same.
+	for t := s.Next(tick); t.After(tick) && !t.After(now); t = s.Next(t) {
 		tick = t
 	}
 	return tick, !tick.Equal(first) || now.Sub(tick) > lateAfter
@@ -216,7 +200,7 @@ func newSchedule(b *workflows.Block, now time.Time) (*Schedule, hcl.Diagnostics)
 			}
 			diags = append(diags, a.Error(fmt.Sprintf("Invalid cron spec %q", spec),
 				fmt.Sprintf("%s.%s A spec has five fields: minute hour day-of-month month day-of-week (0-6 or SUN-SAT), such as \"*/15 * * * *\"; or @hourly, @daily, @weekly, @monthly, @yearly.", why, hint)))
-		case sched.Next(now.In(loc)).IsZero():
+		case sched.Next(wallClock(now.In(loc))).IsZero(): // whether a date matches, on a clock with no changes
 			diags = append(diags, a.Error(fmt.Sprintf("Cron spec %q never fires", spec), "No date matches it, such as the 30th of February."))
 		default:
 			s.Cron, s.fixedHours = sched, fixedHours(sched)

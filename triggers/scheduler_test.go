@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -439,4 +440,56 @@ workflow "hourly" {
 			t.Errorf("log %s, want %q", logged.String(), want)
 		}
 	})
+}
+
+// TestScheduleAcrossAQuarterToChange: a schedule at 03:00 in Pacific/Chatham, whose
+// clocks go back from 03:45 to 02:45, fires on the day clocks change, at the first
+// 03:00, and on the days after; it stops when asked.
+func TestScheduleAcrossAQuarterToChange(t *testing.T) {
+	set, diags := loadHooks("chat.hcl", "workflow \"chat\" {\n  trigger \"schedule\" {\n    cron = \"0 3 * * *\"\n"+
+		"    timezone = \"Pacific/Chatham\"\n  }\n}\n")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	done := make(chan map[string][]bool, 1)
+	go synctest.Test(t, func(t *testing.T) {
+		// The bubble's clock, moved to noon on 3 April 2027 in Chatham.
+		shift := time.Date(2027, 4, 2, 22, 15, 0, 0, time.UTC).Sub(time.Now())
+		ticks := newMemTicks()
+		s := NewScheduler(laterTicks{ticks, shift}, quietLog)
+		s.now = func() time.Time { return time.Now().Add(shift) }
+		s.Use(set)
+		time.Sleep(3 * 24 * time.Hour)
+		s.Stop()
+		done <- ticks.scheduled("chat")
+	})
+	select {
+	case runs := <-done:
+		want := map[string][]bool{"2027-04-04T03:00:00+13:45": {false}, "2027-04-05T03:00:00+12:45": {false},
+			"2027-04-06T03:00:00+12:45": {false}}
+		if fmt.Sprint(runs) != fmt.Sprint(want) {
+			t.Errorf("runs %v, want %v", runs, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the scheduler did not stop within 20s")
+	}
+}
+
+// laterTicks is memTicks on a clock shift later than the bubble's.
+type laterTicks struct {
+	*memTicks
+	shift time.Duration
+}
+
+func (l laterTicks) LastTick(ctx context.Context, wf *workflows.Workflow, schedule string) (time.Time, error) {
+	last, err := l.memTicks.LastTick(ctx, wf, schedule)
+	return last.Add(l.shift), err
+}
+
+func (l laterTicks) StartTick(ctx context.Context, wf *workflows.Workflow, ev *workflows.Event, schedule string, tick time.Time) (string, bool, error) {
+	return l.memTicks.StartTick(ctx, wf, ev, schedule, tick.Add(-l.shift))
+}
+
+func (l laterTicks) ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error) {
+	return l.memTicks.ClaimTick(ctx, wf, schedule, tick.Add(-l.shift))
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -300,6 +301,46 @@ func TestValidateSeveralPaths(t *testing.T) {
 	}
 	if _, stderr, err := hookflowCLI(t, "validate", filepath.Join(good, "missing")); err != exitError(1) || !strings.Contains(stderr, "Cannot read") {
 		t.Errorf("a missing path: %v %s", err, stderr)
+	}
+}
+
+// A poll at 03:45 in Pacific/Chatham, whose clocks go back from 03:45 to 02:45,
+// validates: its seen_window is checked against the longest time between two of its
+// polls, which the day clocks change is.
+func TestValidateScheduleAcrossAQuarterToChange(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"chat.hcl": `workflow "chat" {
+  trigger "poll" {
+    cron     = "45 3 * * *"
+    timezone = "Pacific/Chatham"
+    url      = "https://example.com/api/orders"
+    items    = "response.body.orders"
+    key      = "item.id"
+  }
+  step "log" "x" {
+    message = "hi"
+  }
+}
+`,
+		"tick.hcl": "workflow \"tick\" {\n  trigger \"schedule\" {\n    cron = \"0 3 * * *\"\n    timezone = \"Pacific/Chatham\"\n  }\n" +
+			"  step \"log\" \"x\" {\n    message = \"hi\"\n  }\n}\n",
+	})
+	type result struct {
+		stdout, stderr string
+		err            error
+	}
+	done := make(chan result, 1)
+	go func() {
+		stdout, stderr, err := hookflowCLI(t, "validate", dir)
+		done <- result{stdout, stderr, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || r.stdout != dir+": 2 workflows, no problems\n" {
+			t.Errorf("validate: %v\n%s%s", r.err, r.stdout, r.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("validate did not finish within 20s")
 	}
 }
 
