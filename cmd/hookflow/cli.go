@@ -43,6 +43,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		// Every command takes its flags' values from the environment first.
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			defaultSignals(cmd)
 			return flagsFromEnv(cmd)
 		},
 		RunE: needSubcommand,
@@ -56,10 +57,11 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		&cobra.Group{ID: "author", Title: "Writing workflows:"},
 		&cobra.Group{ID: "operate", Title: "Operating a running hookflow (through its admin API):"},
 		&cobra.Group{ID: "other", Title: "Other commands:"})
+	// The commands that end when their context does, at SIGINT or SIGTERM (signals.go).
 	root.AddCommand(
-		serveCommand(), workerCommand(),
-		validateCommand(), fmtCommand(), runCommand(), testCommand(),
-		workflowsCommand(), statusCommand(), runsCommand(), dlqCommand(),
+		watchesSignals(serveCommand()), watchesSignals(workerCommand()),
+		validateCommand(), fmtCommand(), watchesSignals(runCommand()), watchesSignals(testCommand()),
+		watchesSignals(workflowsCommand()), watchesSignals(statusCommand()), watchesSignals(runsCommand()), watchesSignals(dlqCommand()),
 		versionCommand(),
 	)
 	root.SetHelpCommandGroupID("other")
