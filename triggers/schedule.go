@@ -69,13 +69,28 @@ func fixedHours(sched cron.Schedule) bool {
 	return ok && spec.Hour&allHours != allHours
 }
 
-// Key names the schedule: its spec and time zone. A schedule whose spec changes is a
-// new one, with no past to catch up on.
+// Key names the schedule's ticks in Redis: the last one started, and the run of each.
+// It is what makes the ticks: a cron spec and its time zone, or an interval, whose
+// ticks are the same instants in any zone (a timezone only gives scheduled_at its
+// offset). Processes that serve the schedule with another timezone, as in a rolling
+// deploy that changes it, start one run a tick between them.
 func (s *Schedule) Key() string {
 	if s.Cron == nil {
 		return "every " + s.Every.String()
 	}
 	return "cron " + s.Spec + " " + s.Location.String()
+}
+
+// specKey names the schedule as its file gives it: cron or every, and timezone. A
+// schedule whose specKey is not among those of its workflow in use before (on a
+// reload, or in Redis's record at a start) is a new one, with no past to catch up on.
+// An interval's names its zone when it has one other than UTC; without one it is
+// its Key, as it was before intervals named their zone here.
+func (s *Schedule) specKey() string {
+	if s.Cron == nil && s.Location.String() != "UTC" {
+		return s.Key() + " " + s.Location.String()
+	}
+	return s.Key()
 }
 
 // lateAfter is how long after its time a tick counts as a catch-up.

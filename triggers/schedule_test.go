@@ -57,6 +57,7 @@ func TestScheduleTickEventSchedule(t *testing.T) {
 		{`every = "10m"`, "every 10m", "every 10m0s"},
 		{`every = "1d"`, "every 1d", "every 24h0m0s"},
 		{`every = "90s"`, "every 1m30s", "every 1m30s"},
+		{"every = \"1h\"\ntimezone = \"Europe/Paris\"", "every 1h", "every 1h0m0s"}, // the same ticks as in UTC
 		{"cron = \"0 9 * * MON-FRI\"\ntimezone = \"Europe/Paris\"", "cron 0 9 * * MON-FRI Europe/Paris", "cron 0 9 * * MON-FRI Europe/Paris"},
 	} {
 		t.Run(c.attrs, func(t *testing.T) {
@@ -79,6 +80,28 @@ func TestScheduleTickEventSchedule(t *testing.T) {
 				t.Errorf("serve logs %s, want the schedule as the tick's event gives it, %q", got, c.body)
 			}
 		})
+	}
+}
+
+// TestScheduleSpecKey: what makes a schedule new is its cron or every and its
+// timezone; an interval with no timezone, or UTC, is named as it always was, so that a
+// process of a newer build takes it for the one an older build ran.
+func TestScheduleSpecKey(t *testing.T) {
+	for attrs, want := range map[string]string{
+		`every = "1h"`:                                      "every 1h0m0s",
+		"every = \"1h\"\ntimezone = \"UTC\"":                "every 1h0m0s",
+		"every = \"1h\"\ntimezone = \"Europe/Paris\"":       "every 1h0m0s Europe/Paris",
+		"every = \"1h\"\ntimezone = \"Asia/Tokyo\"":         "every 1h0m0s Asia/Tokyo",
+		"cron = \"0 9 * * *\"\ntimezone = \"Europe/Paris\"": "cron 0 9 * * * Europe/Paris",
+		`cron = "0 9 * * *"`:                                "cron 0 9 * * * UTC",
+	} {
+		s, diags := loadSchedule(t, attrs)
+		if s == nil {
+			t.Fatal(diags)
+		}
+		if got := s.specKey(); got != want {
+			t.Errorf("%q: specKey %q, want %q", attrs, got, want)
+		}
 	}
 }
 

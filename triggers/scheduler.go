@@ -46,7 +46,7 @@ type Scheduler struct {
 	loops loops
 
 	mu        sync.Mutex
-	inUse     map[string]bool                // the schedules of the set in use, by workflow and Key
+	inUse     map[string]bool                // the schedules of the set in use, by workflow and specKey
 	scheduled map[string]*workflows.Workflow // the workflows of the set in use with a schedule
 	loaded    bool                           // a set was used before: the next one is a reload
 	// unrecorded are the workflows with no schedule whose record of none in use is not
@@ -73,13 +73,13 @@ func (s *Scheduler) Use(set *workflows.Set) {
 	for _, wf := range set.Workflows() {
 		for _, t := range wf.Triggers {
 			if sch, ok := t.Config.(*Schedule); ok {
-				k := wf.Name + "\x00" + sch.Key()
+				k := wf.Name + "\x00" + sch.specKey()
 				inUse[k] = true
 				added[k] = s.loaded && !s.inUse[k]
 				if specs[wf.Name] == nil {
 					specs[wf.Name] = &specsInUse{}
 				}
-				specs[wf.Name].specs = append(specs[wf.Name].specs, sch.Key())
+				specs[wf.Name].specs = append(specs[wf.Name].specs, sch.specKey())
 				scheduled[wf.Name] = wf
 			}
 		}
@@ -111,7 +111,7 @@ func (s *Scheduler) Use(set *workflows.Set) {
 	s.inUse, s.scheduled, s.loaded = inUse, scheduled, true
 	s.mu.Unlock()
 	useLoops(&s.loops, set, func(ctx context.Context, wf *workflows.Workflow, sch *Schedule) {
-		s.run(ctx, wf, sch, added[wf.Name+"\x00"+sch.Key()], specs[wf.Name])
+		s.run(ctx, wf, sch, added[wf.Name+"\x00"+sch.specKey()], specs[wf.Name])
 	}, func(ctx context.Context) { s.noneInUse(ctx, none) })
 }
 
@@ -189,7 +189,7 @@ func (s *Scheduler) run(ctx context.Context, wf *workflows.Workflow, sch *Schedu
 	retry := newBackoff()
 	var last time.Time
 	for {
-		notInUse, err := specs.wasNotInUse(ctx, s.ticks, wf, key)
+		notInUse, err := specs.wasNotInUse(ctx, s.ticks, wf, sch.specKey())
 		if err == nil {
 			added = added || notInUse
 			last, err = s.ticks.LastTick(ctx, wf, key)

@@ -493,3 +493,49 @@ func (l laterTicks) StartTick(ctx context.Context, wf *workflows.Workflow, ev *w
 func (l laterTicks) ClaimTick(ctx context.Context, wf *workflows.Workflow, schedule string, tick time.Time) (bool, error) {
 	return l.memTicks.ClaimTick(ctx, wf, schedule, tick.Add(-l.shift))
 }
+
+// TestScheduleTimezoneOfEveryChanged: an interval whose timezone changed while no
+// process ran it is a new schedule, as a changed cron or every is: it catches up on
+// nothing; with the same timezone it catches up once. Its ticks, the same instants in
+// any zone, keep their name in Redis: processes with either timezone start one run a
+// tick between them.
+func TestScheduleTimezoneOfEveryChanged(t *testing.T) {
+	load := func(zone string) *workflows.Set {
+		set, diags := loadHooks("tz.hcl", "workflow \"tz\" {\n  trigger \"schedule\" {\n    every = \"10m\"\n    timezone = \""+zone+"\"\n  }\n}\n")
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		return set
+	}
+	paris, tokyo := load("Europe/Paris"), load("Asia/Tokyo")
+	synctest.Test(t, func(t *testing.T) {
+		ticks := newMemTicks()
+		runFor := func(set *workflows.Set, d time.Duration) {
+			s := NewScheduler(ticks, quietLog)
+			s.Use(set)
+			time.Sleep(d)
+			s.Stop()
+		}
+		runFor(paris, 11*time.Minute) // fires one tick
+		time.Sleep(2 * time.Hour)
+		runFor(paris, time.Second) // back with the same timezone: one catch-up
+		if runs := ticks.scheduled("tz"); len(runs) != 2 {
+			t.Fatalf("runs %v, want one tick and one catch-up after the downtime", runs)
+		}
+		time.Sleep(2 * time.Hour)
+		runFor(tokyo, time.Second) // the timezone changed while down
+		if runs := ticks.scheduled("tz"); len(runs) != 2 {
+			t.Errorf("runs %v: the schedule whose timezone changed caught up on the ticks it missed", runs)
+		}
+		// Both timezones served at once: one run a tick.
+		a, b := NewScheduler(ticks, quietLog), NewScheduler(ticks, quietLog)
+		a.Use(paris)
+		b.Use(tokyo)
+		time.Sleep(30 * time.Minute)
+		a.Stop()
+		b.Stop()
+		if runs := ticks.scheduled("tz"); len(runs) != 5 {
+			t.Errorf("runs %v, want three more, one a tick", runs)
+		}
+	})
+}
