@@ -66,13 +66,10 @@ func (p *Pool) run(r *runState, j *job) *job {
 			duration: p.heldFor(r, j)})
 	case j.held != nil:
 		// It waited out its delay, or the run's deadline that cut it: it settles as it
-		// was held (even if committing that kept failing: the delay itself is done). One
-		// the deadline cut took from its start to the deadline, as a wait step does.
-		duration := time.Duration(j.held.DurationMS) * time.Millisecond
-		if j.held.TimedOut {
-			duration = p.heldFor(r, j)
-		}
-		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: duration})
+		// was held (even if committing that kept failing: the delay itself is done),
+		// having taken the time it held its unit, from its start to now (a process
+		// down past its end held it longer), as a wait step does.
+		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: p.heldFor(r, j)})
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again.
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})

@@ -166,7 +166,49 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if !r.Status.Done() {
 		holdingDelays(r.Steps, time.Now())
 	}
+	if r.Replays == 0 {
+		heldUntilWentOn(r.Steps, r.FinishedAt)
+	}
 	return r, nil
+}
+
+// heldUntilWentOn shows a delay step that held its run as taking the time it held it:
+// from its start to when the run went on, which is later than its end when no process
+// ran the run then. Its record settles as the step runs, and the step after it is
+// queued for its end: the run went on when the first step after it started, or, when
+// none has, when the run ended. (A delay that holds its own unit, in a for_each step
+// or a parallel block or at the end of its run, records that time when it settles.)
+// It is called for a run never replayed only: a replay starts the steps after the one
+// that failed again.
+func heldUntilWentOn(steps []StepRun, runFinished *time.Time) {
+	for i := range steps {
+		s := &steps[i]
+		if s.Kind != "delay" || s.Status != StatusSucceeded || s.Parallel != "" || s.StartedAt == nil || s.FinishedAt == nil {
+			continue
+		}
+		if out, _ := s.Output.(map[string]any); out["skipped"] == true {
+			continue
+		}
+		var on *time.Time
+		for _, later := range steps[i+1:] {
+			at := later.StartedAt
+			if at == nil {
+				at = later.FinishedAt
+			}
+			if at != nil && (on == nil || at.Before(*on)) {
+				on = at
+			}
+		}
+		if on == nil {
+			on = runFinished
+		}
+		if on == nil || !on.After(*s.FinishedAt) {
+			continue
+		}
+		finished := *on
+		d := finished.Sub(*s.StartedAt).Milliseconds()
+		s.FinishedAt, s.DurationMS = &finished, &d
+	}
 }
 
 // holdingDelays shows as waiting, until its output's until, a delay step that settled

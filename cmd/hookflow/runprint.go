@@ -169,6 +169,12 @@ func stepLine(s *engine.StepRun) string {
 		if skipped {
 			return line + ", " + millis(&ms) + " not waited (a dry run waits for nothing)"
 		}
+		// Its time is how long it held the run, to when the run went on: longer than
+		// its delay when no process ran the run at its end. (An older admin API gives
+		// it no time: its delay, then.)
+		if s.DurationMS != nil && *s.DurationMS > ms {
+			ms = *s.DurationMS
+		}
 		return line + ", held the run " + millis(&ms)
 	}
 	if s.DurationMS != nil && s.Status != engine.StatusSkipped && s.FinishedAt != nil {
