@@ -156,13 +156,16 @@ func newRefusals(rdb redis.UniversalClient, shards []*shard) *refusals {
 // saw records what a start's error says: a refusal is kept; a start that succeeded
 // clears the one kept.
 func (r *refusals) saw(err error) {
-	var refused *RefusedError
-	switch {
-	case err == nil:
+	if err == nil {
 		if r.last.Load() != nil {
 			r.last.Store(nil)
 		}
-	case errors.As(err, &refused):
+		return
+	}
+	// Declared here, not above: errors.As takes its address, which puts it on the
+	// heap, and a start that succeeded should not pay for that.
+	var refused *RefusedError
+	if errors.As(err, &refused) {
 		r.last.Store(&refusal{err: refused, at: time.Now()})
 	}
 }
