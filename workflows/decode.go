@@ -53,7 +53,12 @@ func ValidName(s string) bool { return nameRE.MatchString(s) }
 // errors, with the triggers and steps that decoded, so that the checks across
 // workflows (duplicate names, webhooks sharing a path, calls) still see it.
 func (l *loader) workflow(b *hcl.Block, ev *evaluator) (*Workflow, hcl.Diagnostics) {
-	wf := &Workflow{Name: b.Labels[0], DefRange: b.DefRange, Vars: l.vars, Secrets: l.secrets}
+	// The credentials its steps write out are the workflow's own: they join its
+	// secrets, not the set's (see HideCredentialFields).
+	wf := &Workflow{Name: b.Labels[0], DefRange: b.DefRange, Vars: l.vars, Secrets: &Redactor{}}
+	l.credentials = map[string]bool{}
+	l.ownSecrets = append(l.ownSecrets, ownSecrets{wf.Secrets, l.credentials})
+	defer func() { l.credentials = l.secretValues }()
 	l.values = nil // the load-time values of this workflow's attributes, for its version
 	diags := checkName("workflow", wf.Name, b.LabelRanges[0])
 	content, d := b.Body.Content(workflowSchema)
@@ -499,7 +504,7 @@ func sayWhatItTakes(diags hcl.Diagnostics, kind TriggerKind) {
 // block evaluates a kind's attributes at load time and compiles their templates.
 func (l *loader) block(kind, name string, def hcl.Range, content *hcl.BodyContent, ev *evaluator, sc *scope) (*Block, hcl.Diagnostics) {
 	blk := &Block{Kind: kind, Name: name, DefRange: def, attrs: map[string]*BlockAttr{}, nested: content.Blocks, stored: l.stored,
-		secrets: l.secretValues}
+		secrets: l.credentials}
 	blk.decode = func(raw *hcl.Block, attrs []Attr) (*Block, hcl.Diagnostics) {
 		c, diags := raw.Body.Content(kindSchema(nil, attrs))
 		diags = dropMissingSuggested(diags)

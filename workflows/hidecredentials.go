@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -14,6 +15,17 @@ import (
 // workflows' secrets, which hide them in every encoding a request gives them (and, for
 // basic_auth's password, in the base64 of user:password). A value that a run renders
 // ({{ steps.login.token }}) is not known at load time, and not hidden so.
+//
+// They are the step's workflow's secrets, not the whole set's: an ordinary word a step
+// writes under such a name hides nothing in the other workflows. And not every value
+// under such a name is a credential: one under a name that says what kind of
+// credential it is or where it is (token_type = "Bearer", token_type_hint =
+// "access_token", auth_method = "client_secret_post", secret_name = "production": see
+// qualifierWords) names it, and a word (session = "active", credentials = "include":
+// see wordLike) is a setting. Neither is hidden so: hidden, it would hide that word in
+// every answer of the workflow ({"[redacted]": "…"} for a key "access_token"). The run
+// history shows the field itself [redacted] all the same, by its name, as it does any
+// credential's.
 
 // HideCredentialFields hides like secrets the values fixed when the file loads of the
 // fields named as credentials, at any depth, in the named attributes: a password in
@@ -66,12 +78,16 @@ func (b *Block) HideURLCredentials(name string) {
 	var values []string
 	for _, pair := range strings.Split(query, "&") {
 		k, raw, _ := strings.Cut(pair, "=")
-		if key, err := url.QueryUnescape(k); err != nil || !IsCredentialName(key) {
+		key, err := url.QueryUnescape(k)
+		if err != nil || !holdsCredential(key) {
 			continue
 		}
-		values = append(values, raw)
-		if decoded, err := url.QueryUnescape(raw); err == nil {
-			values = append(values, decoded)
+		decoded, err := url.QueryUnescape(raw)
+		if err != nil {
+			decoded = raw
+		}
+		if isCredentialText(key, decoded) {
+			values = append(values, raw, decoded)
 		}
 	}
 	b.hide(values)
@@ -95,7 +111,7 @@ func (b *Block) hide(values []string) {
 // that read only vars).
 func (t *Template) credentialTexts(vars map[string]any, into []string) []string {
 	if v, ok := t.loadValue(vars); ok {
-		return CredentialValues(v, into)
+		return fixedCredentials(v, into)
 	}
 	switch t.kind {
 	case objectKind:
@@ -103,7 +119,7 @@ func (t *Template) credentialTexts(vars map[string]any, into []string) []string 
 			if !IsCredentialName(k) {
 				into = t.elems[i].credentialTexts(vars, into)
 			} else if v, ok := t.elems[i].loadValue(vars); ok {
-				into = SensitiveValues(v, false, into)
+				into = credentialsUnder(k, v, into)
 			}
 		}
 	case listKind:
@@ -125,4 +141,133 @@ func (t *Template) loadValue(vars map[string]any) (any, bool) {
 	}
 	v, err := t.Render(&Env{Vars: vars})
 	return v, err == nil
+}
+
+// fixedCredentials appends to into the credentials in v, a value fixed when the file
+// loads: the texts under the fields named as credentials, at any depth, that
+// isCredentialText takes.
+func fixedCredentials(v any, into []string) []string {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if IsCredentialName(k) {
+				into = credentialsUnder(k, e, into)
+			} else {
+				into = fixedCredentials(e, into)
+			}
+		}
+	case []any:
+		for _, e := range v {
+			into = fixedCredentials(e, into)
+		}
+	}
+	return into
+}
+
+// credentialsUnder appends to into the texts of v, the value of the field named name
+// (a credential's), that isCredentialText takes.
+func credentialsUnder(name string, v any, into []string) []string {
+	if !holdsCredential(name) {
+		return into
+	}
+	for _, s := range SensitiveValues(v, false, nil) {
+		if isCredentialText(name, s) && !slices.Contains(into, s) {
+			into = append(into, s)
+		}
+	}
+	return into
+}
+
+// holdsCredential reports whether the value of a field of this name, fixed in the file,
+// is a credential: its name is a credential's (IsCredentialName) and does not end in
+// one of qualifierWords, which say what a credential is or where, not what it holds.
+func holdsCredential(name string) bool {
+	return IsCredentialName(name) && !qualifierWords[lastWord(name)]
+}
+
+// qualifierWords end names of fields that say of a credential what kind it is, how it
+// is sent, where it is or when it ends (token_type, token_type_hint, auth_method,
+// oauth_signature_method, secret_name, X-Api-Key-Name, X-Auth-Scheme, password_reset,
+// token_url, token_expires_at), not what it is. "id" is none of them: a session_id is
+// the session's credential.
+var qualifierWords = map[string]bool{"type": true, "hint": true, "method": true, "name": true,
+	"scheme": true, "mode": true, "version": true, "reset": true, "policy": true, "url": true,
+	"uri": true, "endpoint": true, "path": true, "format": true, "alg": true, "algorithm": true,
+	"scope": true, "header": true, "field": true, "param": true, "prefix": true, "provider": true,
+	"at": true, "expiry": true, "expires": true}
+
+// lastWord is the last word of name in lower case, words as hasSegment reads them
+// (token_type_hint: hint; X-Api-Key-Name: name; authMethod: method).
+func lastWord(name string) string {
+	lower := strings.ToLower(name)
+	if len(lower) != len(name) {
+		name = lower
+	}
+	end := len(name)
+	for end > 0 && !isAlnum(name[end-1]) {
+		end--
+	}
+	start := end - 1
+	for start > 0 && !wordBreak(name, start) {
+		start--
+	}
+	if start < 0 {
+		return ""
+	}
+	return lower[start:end]
+}
+
+// isCredentialText reports whether s, a text under a field named name that
+// holdsCredential takes, is hidden as a credential: one of MinSecret bytes or more
+// and, unless name is a password's (which a person chose, and which may be a word),
+// not a word of the kind settings take (wordLike).
+func isCredentialText(name, s string) bool {
+	if len(s) < MinSecret {
+		return false
+	}
+	switch lastWord(name) {
+	case "password", "passwd", "passphrase", "pwd", "pin":
+		return true
+	}
+	return !wordLike(s)
+}
+
+// maxWord and maxCapitalsWord are the longest words wordLike takes, and in capitals.
+const maxWord, maxCapitalsWord = 20, 10
+
+// wordLike reports whether s is written as the words of a setting or an identifier
+// are, which a generated token or key is not: letters only, with "_", "-" or "."
+// between words, and no capital but at a word's start or in a word all in capitals
+// (active, include, access_token, client-secret-post, Bearer, Production, HMAC-SHA).
+// A token holds digits or capitals inside its words (a random text of letters has
+// them), or runs of letters longer than words (a base32 key in capitals may hold no
+// digit: JBSWYDPEHPKPXPQR).
+func wordLike(s string) bool {
+	word := 0  // the letters of the current word read
+	upper := 0 // how many of them are capitals
+	lowerSeen := false
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '_' || s[i] == '-' || s[i] == '.' {
+			// a word's capitals: none, its first only, or all of a short word's
+			if word > 0 && upper > 1 && (upper != word || word > maxCapitalsWord) || word > maxWord {
+				return false
+			}
+			word, upper, lowerSeen = 0, 0, false
+			continue
+		}
+		c := s[i]
+		switch {
+		case isLower(c):
+			lowerSeen = true
+		case isUpper(c):
+			if lowerSeen {
+				return false // a capital after a small letter: aBc
+			}
+			upper++
+		default:
+			return false
+		}
+		word++
+	}
+	return true
 }

@@ -106,3 +106,63 @@ workflow "w" {
 		t.Errorf("shown: %q", got)
 	}
 }
+
+// The values under credential names that name a credential's kind or say how it is
+// sent, and the words of settings, are no credentials: they are hidden neither in the
+// workflow that writes them nor in another of the set. A credential written out is
+// hidden in its own workflow only.
+func TestCredentialsWrittenInStepsSpareWords(t *testing.T) {
+	src := `workflow "w" {
+  step "http" "revoke" {
+    url  = "https://api.example.com/revoke"
+    form = { token_type_hint = "access_token", token = "tok_9fQ2xLr7Vb3Kp1Zs" }
+  }
+  step "http" "bearer" {
+    url  = "https://api.example.com/a"
+    json = { token_type = "Bearer", auth_method = "client_secret_post", secret_name = "production" }
+  }
+  step "http" "signed" {
+    url     = "https://api.example.com/b"
+    query   = { oauth_signature_method = "HMAC-SHA256", session = "active" }
+    headers = { X-Api-Key-Name = "default", X-Auth-Scheme = "signature" }
+  }
+  step "http" "reset" {
+    url  = "https://api.example.com/c"
+    json = { password_reset = "enabled", credentials = "include", api_key = "ak_live_Q8mN2vT5wR1yU7pX" }
+  }
+  step "http" "login" {
+    url  = "https://api.example.com/login?session_mode=persistent&access_token=AbC123xYz789qRs"
+    json = { password = "sunshine", totp_secret = "JBSWYDPEHPKPXPQRJBSW" }
+  }
+}
+
+workflow "other" {
+  step "http" "call" {
+    url = "https://api.example.com/d"
+  }
+}`
+	set, diags := workflows.Load([]workflows.Source{{Name: "w.hcl", Data: []byte(src)}}, realKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	words := []string{"access_token", "Bearer", "client_secret_post", "production", "HMAC-SHA256",
+		"active", "default", "signature", "enabled", "include", "persistent"}
+	credentials := []string{"tok_9fQ2xLr7Vb3Kp1Zs", "ak_live_Q8mN2vT5wR1yU7pX", "AbC123xYz789qRs", "sunshine",
+		"JBSWYDPEHPKPXPQRJBSW"}
+	for _, name := range []string{"w", "other"} {
+		secrets := set.Workflow(name).Secrets
+		for _, v := range words {
+			if secrets.Secret(v) {
+				t.Errorf("workflow %s hides %q", name, v)
+			}
+		}
+		for _, v := range credentials {
+			if got, want := secrets.Secret(v), name == "w"; got != want {
+				t.Errorf("workflow %s hides %q: %v, want %v", name, v, got, want)
+			}
+		}
+	}
+	if got := set.Workflow("w").Secrets.String(`{"access_token":"x","token_type":"Bearer"}`); got != `{"access_token":"x","token_type":"Bearer"}` {
+		t.Errorf("a token answer shows %s", got)
+	}
+}

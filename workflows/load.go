@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,6 +156,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 
 	l := &loader{kinds: kinds, files: parser.Files(), secretValues: map[string]bool{}, exprs: newExprCompiler(),
 		unset: newUnsetLog(opts.AllowUnset || opts.Hermetic), env: newEnviron(opts.Hermetic), stored: opts.Stored}
+	l.credentials = l.secretValues // an api block's, shared by the workflows that call it
 	ev, d := l.decodeVars(bodies)
 	diags = append(diags, d...)
 	diags = append(diags, l.decodeAPIs(bodies, names, ev)...)
@@ -195,7 +197,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	}
 	diags = append(diags, l.triggerMistakes(l.checkTriggers(set))...)
 	diags = append(diags, checkCalls(set, declared, opts.Stored)...)
-	*l.secrets = *newRedactor(l.secretValues)
+	l.fillSecrets()
 	l.secrets.Diagnostics(diags)
 	HideWrittenCredentials(l.files, diags) // for those rendered other than by WriteDiagnostics (JSON)
 	if diags.HasErrors() {
@@ -293,7 +295,9 @@ type loader struct {
 	vars         map[string]any  // the vars, as run-time values
 	varsSrc      []byte          // the vars blocks' canonical source, part of every version
 	secretValues map[string]bool // every value secret() read
-	secrets      *Redactor       // shared by every workflow of the set
+	secrets      *Redactor       // the set's, and every workflow's own: they hide diagnostics
+	credentials  map[string]bool // where a block's credentials go (Block.secrets)
+	ownSecrets   []ownSecrets    // every workflow decoded, with the credentials it writes out
 	exprs        *exprCompiler
 	values       []any            // the workflow being decoded: its attributes' load-time values
 	versions     []pendingVersion // every workflow decoded, to version once all are
@@ -304,6 +308,28 @@ type loader struct {
 	literalVars  map[string]bool  // the vars whose values are written out in the files
 	varNames     []string         // every var defined, sorted, those whose value failed too
 	stored       bool             // Options.Stored: checks of likely mistakes warn
+}
+
+// ownSecrets are a workflow's secrets and the credentials its steps write out, which
+// join the set's secrets in it alone.
+type ownSecrets struct {
+	secrets     *Redactor
+	credentials map[string]bool
+}
+
+// fillSecrets fills in, once every workflow is decoded, the redactors: each
+// workflow's hides every value secret() read and the credentials of the api blocks
+// (anywhere in the set: a secret read once may be written anywhere), and the
+// credentials its own steps write out; the load's hides all of them in diagnostics.
+func (l *loader) fillSecrets() {
+	all := maps.Clone(l.secretValues)
+	for _, o := range l.ownSecrets {
+		own := maps.Clone(l.secretValues)
+		maps.Copy(own, o.credentials)
+		maps.Copy(all, o.credentials)
+		*o.secrets = *newRedactor(own)
+	}
+	*l.secrets = *newRedactor(all)
 }
 
 // decodeVars evaluates every vars block into the load-time evaluator. A var cannot refer to
