@@ -46,13 +46,24 @@ func redisURLOf(given, file string) (string, error) {
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return "", badFlag("redis-file", ": %v", err)
+		return "", badFlag("redis-file", ": %s", fileError(file, err))
 	}
 	url := strings.TrimSpace(string(data))
 	if url == "" {
 		return "", badFlag("redis-file", ": %s is empty", file)
 	}
 	return url, nil
+}
+
+// fileError says why --redis-file could not be read (open FILE: no such file or
+// directory), without quoting a URL given in its place by mistake, whose password it
+// would show: a path with "://" or '@' that is no file is said to look like one, and
+// named no further.
+func fileError(file string, err error) string {
+	if strings.Contains(file, "://") || strings.Contains(file, "@") {
+		return "takes a file path, and this looks like a URL: give a URL with --redis or HOOKFLOW_REDIS"
+	}
+	return err.Error()
 }
 
 // given reports whether any file was.

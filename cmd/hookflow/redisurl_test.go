@@ -150,6 +150,10 @@ func TestRedisURLFromAFile(t *testing.T) {
 		{"both", append(serve, "--redis", "redis://"+down, "--redis-file", file, dir), nil, exitUsage, "--redis and --redis-file: give one"},
 		{"a missing file", append(serve, "--redis-file", file+".missing", dir), nil, exitUsage, "--redis-file: open " + file + ".missing"},
 		{"a missing file from the environment", append(serve, dir), map[string]string{"HOOKFLOW_REDIS_FILE": file + ".missing"}, exitUsage, "HOOKFLOW_REDIS_FILE: open " + file + ".missing"},
+		// A URL given where a file's path goes is not quoted, password and all.
+		{"a URL", append(serve, "--redis-file", "redis://admin:Qx7Wv9Zk42@"+down+"/0", dir), nil, exitUsage, "--redis-file: takes a file path, and this looks like a URL"},
+		{"a URL from the environment", append(serve, dir), map[string]string{"HOOKFLOW_REDIS_FILE": "redis://admin:Qx7Wv9Zk42@" + down + "/0"}, exitUsage, "HOOKFLOW_REDIS_FILE: takes a file path"},
+		{"a URL without its scheme", append(serve, "--redis-file", "admin:Qx7Wv9Zk42@"+down, dir), nil, exitUsage, "looks like a URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for k, v := range c.env {
