@@ -45,7 +45,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // cluster uses a cluster client, seeded with the URL's host and every ?addr=host:port.
 // redis+sentinel://host:26379,host2:26379/mymaster[/db] names a primary that Sentinel
 // manages. A rediss:// URL (rediss+sentinel://) takes the files of files. No error it
-// returns holds the URL's user info or a Sentinel's password (redisURL.hide).
+// returns holds the URL's password or a Sentinel's (redisURL.hide).
 func openRedis(ctx context.Context, url string, files redisTLS, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
 	redis.SetLogger(newRedisLog(log))
 	if url == "" {
@@ -220,7 +220,7 @@ const redisURLHelp = "give redis://[user:password@]host:port/db (rediss:// for T
 // openURL connects to a redis:// or rediss:// URL: a standalone Redis, or a node of a
 // cluster, which it asks.
 func openURL(ctx context.Context, u *redisURL, files redisTLS, workers int, reachBy time.Time, log *slog.Logger) (rdb redis.UniversalClient, mode, where string, err error) {
-	// The URL with its user info hidden is parsed first: what its parsers quote of a
+	// The URL with its password hidden is parsed first: what its parsers quote of a
 	// URL that does not parse is then no piece of the password. The user info itself
 	// was checked by splitRedisURL.
 	if _, _, err := parseURL(u.shown); err != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // redisURL is a --redis URL taken apart the way hookflow reads it, so that no message
-// about it quotes its user info or a Sentinel's password: a parser that is given the
+// about it quotes its password or a Sentinel's, nor a piece of them: a parser that is given the
 // whole URL quotes what it could not read, and in a URL that does not parse, that may
 // be a piece of the password (net/url's `invalid port ":Sup3rSecret" after host`, for
 // a password holding a '/').
@@ -18,8 +18,9 @@ type redisURL struct {
 	// userinfo is the text before the last '@' of the authority (the part between
 	// "://" and the first '/', '?' or '#'), as it is written; "" for none.
 	userinfo string
-	// shown is the URL with its user info, if any, as "xxxxx": the only form of it any
-	// parser that may quote it in an error is given first.
+	// shown is the URL with its password, if any, as "xxxxx" (user info without a
+	// password, wholly): the only form of it any parser that may quote it in an error
+	// is given first.
 	shown string
 	// secrets are the texts no message may hold: see scrub.
 	secrets []string
@@ -47,7 +48,11 @@ func splitRedisURL(raw string) (*redisURL, error) {
 	u := &redisURL{raw: raw, scheme: scheme, shown: raw}
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		u.userinfo = authority[:at]
-		u.shown = scheme + "://xxxxx@" + authority[at+1:] + tail
+		shown := "xxxxx"
+		if user, _, ok := strings.Cut(u.userinfo, ":"); ok {
+			shown = user + ":xxxxx"
+		}
+		u.shown = scheme + "://" + shown + "@" + authority[at+1:] + tail
 	}
 	u.secrets = secretsOf(u.userinfo)
 	if strings.Contains(withoutSentinelPasswords(tail), "@") {
@@ -112,20 +117,19 @@ func isHex(c byte) bool {
 // and is no secret a reader could not guess.
 const minSecret = 3
 
-// secretsOf are the texts of userinfo that no message may hold: the user, the password
-// and the whole, as written and decoded, and the pieces of each between the characters
-// that end a part of a URL ('/', '?', '#', '@', ':', '&', '='), the ones a parser that
-// misread the URL would quote apart.
+// secretsOf are the texts of userinfo that no message may hold: the password, as
+// written and decoded, and the pieces of it between the characters that end a part of
+// a URL ('/', '?', '#', '@', ':', '&', '='), the ones a parser that misread the URL
+// would quote apart. The user is no secret, and is shown: hidden, a user "hookflow" or
+// "app" would hide the host hookflow-redis or the word "application" in every message.
+// User info without ':' is a user alone to Redis, but may be a password written
+// without its ':', and is hidden so.
 func secretsOf(userinfo string) []string {
-	if userinfo == "" {
-		return nil
+	user, pass, ok := strings.Cut(userinfo, ":")
+	if !ok {
+		return piecesOf(user)
 	}
-	user, pass, _ := strings.Cut(userinfo, ":")
-	var s []string
-	for _, part := range []string{userinfo, user, pass} {
-		s = append(s, piecesOf(part)...)
-	}
-	return s
+	return piecesOf(pass)
 }
 
 // piecesOf is v, v decoded, and the pieces of each between the characters that end a
@@ -196,7 +200,7 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-// redactedRedisURL is url with its user info as "xxxxx", to name it in a message; a
+// redactedRedisURL is url with its password as "xxxxx", to name it in a message; a
 // URL that cannot be taken apart is named as "the --redis URL".
 func redactedRedisURL(raw string) string {
 	u, err := splitRedisURL(raw)

@@ -104,15 +104,15 @@ func TestRedisURLErrorsStillSayWhatIsWrong(t *testing.T) {
 	}
 }
 
-// scrub hides the user, the password and the pieces a misread URL would quote of
-// them, as written and decoded; and a Sentinel password.
+// scrub hides the password and the pieces a misread URL would quote of it, as written
+// and decoded; and a Sentinel password. The user is shown.
 func TestRedisURLScrub(t *testing.T) {
 	u, err := splitRedisURL("redis+sentinel://app-user:p%40ss%2Fw0rd@h:26379/m?sentinel_password=Qx7%26Wv9")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ in, want string }{
-		{"user app-user", "user xxxxx"},
+		{"user app-user", "user app-user"},
 		{"p%40ss%2Fw0rd and p@ss/w0rd", "xxxxx and xxxxx"},
 		{"w0rd alone", "xxxxx alone"},
 		{"Qx7&Wv9 and Qx7%26Wv9", "xxxxx and xxxxx"},
@@ -122,8 +122,32 @@ func TestRedisURLScrub(t *testing.T) {
 			t.Errorf("scrub(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	if got := redactedRedisURL("rediss://app:s3cret@redis.internal:6380/2"); got != "rediss://xxxxx@redis.internal:6380/2" {
+	if got := redactedRedisURL("rediss://app:s3cret@redis.internal:6380/2"); got != "rediss://app:xxxxx@redis.internal:6380/2" {
 		t.Errorf("redacted %q", got)
+	}
+	// User info without ':' may be a password written without it.
+	if got := redactedRedisURL("rediss://Qx7Wv9Zk42@redis.internal:6380/2"); got != "rediss://xxxxx@redis.internal:6380/2" {
+		t.Errorf("redacted %q", got)
+	}
+}
+
+// The user is no secret: a host or a word that holds it is shown as it is, not as
+// "xxxxx-redis" for a user hookflow or "xxxxxlication" for a user app.
+func TestRedisURLScrubKeepsTheUser(t *testing.T) {
+	for _, c := range []struct{ url, msg string }{
+		{"redis://hookflow:S3cretPassw0rd@hookflow-redis:30250/0", "cannot reach Redis: hookflow-redis:30250: dial tcp: lookup hookflow-redis: no such host"},
+		{"redis://app:S3cretPassw0rd@127.0.0.1:30250/0", "the application refused: WRONGPASS invalid username-password pair"},
+	} {
+		u, err := splitRedisURL(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.hide(&unreachableError{errors.New(c.msg)}).Error(); !strings.Contains(got, c.msg) {
+			t.Errorf("%s: shown as %q", c.url, got)
+		}
+		if got := u.hide(errors.New("auth S3cretPassw0rd")).Error(); got != "auth xxxxx" {
+			t.Errorf("%s: the password is shown as %q", c.url, got)
+		}
 	}
 }
 
