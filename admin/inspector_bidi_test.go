@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -50,6 +52,54 @@ workflow "hook" {
 	}
 }
 
+// bidiNames name Unicode's Bidi_Control characters, no more and no less.
+func TestBidiNamesAreBidiControl(t *testing.T) {
+	n := 0
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if unicode.Is(unicode.Bidi_Control, r) {
+			n++
+			if _, ok := bidiNames[r]; !ok {
+				t.Errorf("%U has no name", r)
+			}
+			if b := string(r)[0]; b != 0xd8 && b != 0xe2 {
+				t.Errorf("%U starts with %#x, which the writer does not look at", r, b)
+			}
+		}
+	}
+	if n != len(bidiNames) {
+		t.Errorf("%d names for %d characters", len(bidiNames), n)
+	}
+}
+
+// A search for a text holding a bidirectional formatting character gives it back in
+// the search field as it is, so that sending the form again searches for it, not for
+// its escape; elsewhere on the page it is shown as its escape.
+func TestInspectorSearchKeepsBidiCharacters(t *testing.T) {
+	e, set, _ := serveAPI(t, `
+workflow "hook" {
+  trigger "webhook" {
+    path = "/in"
+  }
+  step "log" "l" {
+    message = "hi"
+  }
+}
+`)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{WebhookBase: "http://hooks.example"}, quiet))
+	defer srv.Close()
+	page := fetchPage(t, srv.URL+"/?q="+url.QueryEscape("abc\u202egnp"))
+	field := `value="abc` + "\u202e" + `gnp"`
+	if !strings.Contains(page, field) {
+		t.Fatalf("the search field does not hold the query as it is:\n%s", page)
+	}
+	rest := strings.Replace(page, field, "", 1)
+	for r := range bidiNames {
+		if strings.ContainsRune(rest, r) {
+			t.Errorf("the page holds %U raw outside the search field:\n%s", r, rest)
+		}
+	}
+}
+
 // The writer shows each bidirectional formatting character, however the page's writes
 // cut it, as its escape: set apart in text, alone in a tag's attributes and in the
 // title, which take no markup. Other characters pass as they are.
@@ -61,6 +111,20 @@ func TestBidiWriter(t *testing.T) {
 		{"the title", "<title>run \u2067x</title><p>\u2067</p>",
 			`<title>run \u2067x</title><p><span class="bidi" title="U+2067 RIGHT-TO-LEFT ISOLATE">\u2067</span></p>`},
 		{"other characters", "<p>é ü € 日本 \u2028 \u00a0 \u200b</p>", "<p>é ü € 日本 \u2028 \u00a0 \u200b</p>"},
+		// A form sends a value attribute back as the page holds it.
+		{"an input's value", `<input name="q" type="search" value="abc` + "\u202e" + `gnp" placeholder="x` + "\u202e" + `">`,
+			`<input name="q" type="search" value="abc` + "\u202e" + `gnp" placeholder="x\u202e">`},
+		{"an option's value", `<option value='a` + "\u202e" + `b' selected>a` + "\u202e" + `b</option>`,
+			`<option value='a` + "\u202e" + `b' selected>a` + rlo + `b</option>`},
+		{"an unquoted value", `<input value=a` + "\u202e" + `b data-value=c` + "\u202e" + `d>`, `<input value=a` + "\u202e" + `b data-value=c\u202ed>`},
+		{"another attribute named like value", `<p data-value="a` + "\u202e" + `b" title=value>c` + "\u202e" + `</p>`,
+			`<p data-value="a\u202eb" title=value>c` + rlo + `</p>`},
+		{"an attribute after a bare one", `<input disabled value="a` + "\u202e" + `b">`, `<input disabled value="a` + "\u202e" + `b">`},
+		// Code is no text shown, and a textarea's text is a value.
+		{"script", `<SCRIPT>if (a<b) s = "` + "\u202e" + `"</script ><p>` + "\u202e" + `</p>`,
+			`<SCRIPT>if (a<b) s = "` + "\u202e" + `"</script ><p>` + rlo + `</p>`},
+		{"style and textarea", `<style>p::after{content:"` + "\u202e" + `"}</style><textarea name=t>a` + "\u202e" + `b</textarea>` + "\u202e",
+			`<style>p::after{content:"` + "\u202e" + `"}</style><textarea name=t>a` + "\u202e" + `b</textarea>` + rlo},
 		{"the last bytes of a page", "<p>\xe2\x80", "<p>\xe2\x80"},
 		{"invalid UTF-8", "<p>\xe2\x28\xa1 \xd8</p>", "<p>\xe2\x28\xa1 \xd8</p>"},
 	} {

@@ -12,6 +12,7 @@ package shellquote
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -52,17 +53,16 @@ func Quote(s string) string {
 
 // Unsafe reports whether r is not to be written as it is in a line meant to be pasted
 // into a terminal: a C0 control (TAB, LF and CR too), DEL, a C1 control, a line or
-// paragraph separator, or a bidirectional formatting character.
+// paragraph separator, or a bidirectional formatting character (Unicode's
+// Bidi_Control).
 func Unsafe(r rune) bool {
 	switch {
 	case r < 0x20, r >= 0x7f && r <= 0x9f:
 		return true
-	case r == 0x061c, r == 0x200e, r == 0x200f, // Arabic letter mark, LRM, RLM
-		r >= 0x2028 && r <= 0x202e, // line and paragraph separators, LRE … RLO
-		r >= 0x2066 && r <= 0x2069: // LRI … PDI
+	case r == 0x2028, r == 0x2029: // line and paragraph separators
 		return true
 	}
-	return false
+	return unicode.Is(unicode.Bidi_Control, r)
 }
 
 func needsEscapes(s string) bool {
