@@ -34,6 +34,9 @@ type scriptCall struct {
 	err  error
 	done chan struct{}
 	fate fate // sent, or dropped by its caller who stopped waiting first
+	// mayHaveRun says that an attempt before the last may have stored the call: it was
+	// answered, or not at all, rather than refused before it ran.
+	mayHaveRun bool
 }
 
 // waitingFlushers is how many batches are with Redis at once: two, as a batch holds its
@@ -169,6 +172,9 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 			moved = moved || c.err != nil && (isMoved(c.err) || cluster && !isReply(c.err))
 		}
 		if moved && attempt < 3 {
+			for _, c := range live {
+				c.mayHaveRun = c.mayHaveRun || !wroteNothing(c.err)
+			}
 			if cluster {
 				// The slot moved, or its primary is gone (killed, and its replica
 				// promoted). ReloadState only schedules a reload, and the next attempt
@@ -177,6 +183,7 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 			}
 			continue
 		}
+		triedBefore(live)
 		acked, err := wait.Int64()
 		switch {
 		case err == nil && acked < int64(b.wait):
@@ -192,6 +199,32 @@ func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*r
 			}
 		}
 		return
+	}
+}
+
+// wroteNothing reports whether err, a call's error on one attempt, proves that attempt
+// wrote nothing: Redis sent it elsewhere (MOVED, ASK, TRYAGAIN, CLUSTERDOWN), or
+// refused it as it refuses only a script that wrote nothing (redisRefusal).
+func wroteNothing(err error) bool {
+	if err == nil || !isReply(err) {
+		return false
+	}
+	_, none := redisRefusal(err)
+	return none || isMoved(err)
+}
+
+// triedBefore fails with ErrOutcomeUnknown the calls that Redis refused on the last
+// attempt as it refuses only a script that wrote nothing (OOM, READONLY, MISCONF,
+// NOREPLICAS, an ACL's NOPERM) but that an attempt before may have stored: answered
+// then (the batch went again for another of its calls) or not at all. The refusal
+// proves nothing of that attempt, which may have reached another node, or the
+// primary before a failover, while this one met a replica or a node that does not
+// hold the run.
+func triedBefore(live []*scriptCall) {
+	for _, c := range live {
+		if _, none := redisRefusal(c.err); none && c.mayHaveRun {
+			c.err = fmt.Errorf("%w: an earlier try may have stored it (%w)", ErrOutcomeUnknown, c.err)
+		}
 	}
 }
 

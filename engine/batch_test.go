@@ -278,3 +278,82 @@ func TestStartsWithoutAnswerMayBeStored(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalAfterARetryMayBeStored: a batch is tried again when one of its calls is
+// sent elsewhere (TRYAGAIN, MOVED); a call of it that Redis answered on the first try
+// was stored, and a refusal on the next (READONLY: the node is now a replica) says
+// nothing of that: it fails with ErrOutcomeUnknown, not as refused. A call refused or
+// sent elsewhere on every try wrote nothing, and is refused.
+func TestRefusalAfterARetryMayBeStored(t *testing.T) {
+	addr := scriptedRedis(t, []string{":1\r\n", "-TRYAGAIN Multiple keys request during rehashing of slot\r\n"},
+		"-READONLY You can't write against a read only replica.\r\n")
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	script := redis.NewScript(`return 1`)
+	b := newBatcher(rdb, script, 1, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stored := &scriptCall{ctx: ctx, keys: []string{"a"}, done: make(chan struct{})}
+	moved := &scriptCall{ctx: ctx, keys: []string{"a"}, done: make(chan struct{})}
+	b.exec([]*scriptCall{stored, moved}, nil)
+	var refused *RefusedError
+	if errors.As(stored.err, &refused) || !errors.Is(stored.err, ErrOutcomeUnknown) {
+		t.Errorf("the call answered on the first try, then refused: %v, want ErrOutcomeUnknown", stored.err)
+	}
+	if !errors.As(moved.err, &refused) {
+		t.Errorf("the call sent elsewhere, then refused: %v, want refused", moved.err)
+	}
+}
+
+// scriptedRedis is the address of a Redis that answers its first EVALs with first, in
+// turn, each later one with then, WAIT with 1, and HELLO with an error (protocol 2).
+func scriptedRedis(t *testing.T, first []string, then string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var mu sync.Mutex
+	evals := 0
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := conn.Read(buf)
+					if err != nil {
+						return
+					}
+					var out bytes.Buffer
+					for _, line := range strings.Split(strings.ToLower(string(buf[:n])), "\r\n") {
+						switch line {
+						case "hello":
+							out.WriteString("-ERR unknown command 'hello'\r\n")
+						case "eval", "evalsha":
+							mu.Lock()
+							evals++
+							reply := then
+							if evals <= len(first) {
+								reply = first[evals-1]
+							}
+							mu.Unlock()
+							out.WriteString(reply)
+						case "wait":
+							out.WriteString(":1\r\n")
+						}
+					}
+					if _, err := conn.Write(out.Bytes()); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
