@@ -306,11 +306,13 @@ func (a *api) runTest(w http.ResponseWriter, r *http.Request) {
 
 // eventBody answers GET /api/v1/runs/{id}/event/body: the body of the run's event,
 // less what the run's JSON redacts (engine.EventBody), in the bytes a command sends
-// again: a string as it is, anything else as compact JSON with its numbers as they
-// were written. The inspector's command for a long body reads it. Its Content-Type is the
-// event's for a string (application/octet-stream when it had none), else JSON; the
-// answer is an attachment in a sandbox, never a page of this origin, whatever type
-// the event's sender gave it (text/html).
+// again: a text body as it is, anything else as compact JSON with its numbers as they
+// were written. The inspector's command for a long body reads it, and sends it with
+// the event's content type of its own. The answer is always application/octet-stream,
+// an attachment in a sandbox, never the type the event's sender gave it: a body
+// answered as text/javascript, text/css or image/svg+xml would be a script, a style
+// sheet or an image of this origin to any page that loads its URL, which script-src
+// 'self' allows.
 func (a *api) eventBody(w http.ResponseWriter, r *http.Request) {
 	id := runIDOf(r)
 	ev, err := a.runs.RunEvent(r.Context(), id)
@@ -324,19 +326,8 @@ func (a *api) eventBody(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusInternalServerError, "run "+id+": "+err.Error())
 		return
 	}
-	ct := ev.ContentType
-	switch ev.Body.(type) {
-	case string, nil:
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-	default: // JSON, a form's fields too
-		if !isJSON(ct) {
-			ct = "application/json"
-		}
-	}
 	h := w.Header()
-	h.Set("Content-Type", ct)
+	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", "attachment")
 	h.Set("Content-Security-Policy", "sandbox")
 	h.Set("Cache-Control", "no-store")

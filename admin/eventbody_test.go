@@ -48,21 +48,29 @@ workflow "hook" {
 		return resp, string(data)
 	}
 
+	// Whatever type the event came with, the answer is application/octet-stream: a
+	// script, a style sheet or an image of the admin origin would run or apply in any
+	// page that loads its URL (<script src>, <link rel=stylesheet>, new Worker()).
+	const wantType = "application/octet-stream"
 	for _, c := range []struct {
 		name, contentType, raw string
-		want, wantType         string
+		want                   string
 	}{
 		{"json", "application/json",
 			`{"amount": 12345678901234567890123, "rate": 1.50, "password": "p4ss", "card": {"api_key": "k-0123", "last4": "4242"}, "note": "a<b&c \u00e9"}`,
-			`{"amount":12345678901234567890123,"card":{"api_key":"[redacted]","last4":"4242"},"note":"a<b&c é","password":"[redacted]","rate":1.50}`,
-			"application/json"},
-		{"vendor json", "application/vnd.github+json", `[1e2, -0, 9007199254740993]`, `[1e2,-0,9007199254740993]`, "application/vnd.github+json"},
+			`{"amount":12345678901234567890123,"card":{"api_key":"[redacted]","last4":"4242"},"note":"a<b&c é","password":"[redacted]","rate":1.50}`},
+		{"vendor json", "application/vnd.github+json", `[1e2, -0, 9007199254740993]`, `[1e2,-0,9007199254740993]`},
 		{"text", "text/plain; charset=utf-8", "line one\n\tline two \"quoted\" {\"password\": \"p\"}\n",
-			"line one\n\tline two \"quoted\" {\"password\": \"p\"}\n", "text/plain; charset=utf-8"},
-		{"html", "text/html", "<script>alert(1)</script>", "<script>alert(1)</script>", "text/html"},
-		{"form", "application/x-www-form-urlencoded", "token=t0k&n=1.0", `{"n":"1.0","token":"[redacted]"}`, "application/json"},
-		{"no content type", "", "hello", "hello", "application/octet-stream"},
-		{"empty", "application/json", "", "", "application/json"},
+			"line one\n\tline two \"quoted\" {\"password\": \"p\"}\n"},
+		{"html", "text/html", "<script>alert(1)</script>", "<script>alert(1)</script>"},
+		{"javascript", "text/javascript", "alert(document.domain)", "alert(document.domain)"},
+		{"javascript with charset", "application/javascript; charset=utf-8", "alert(1)", "alert(1)"},
+		{"css", "text/css", "body { background: url(https://example.com/leak) }", "body { background: url(https://example.com/leak) }"},
+		{"svg", "image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`,
+			`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`},
+		{"form", "application/x-www-form-urlencoded", "token=t0k&n=1.0", `{"n":"1.0","token":"[redacted]"}`},
+		{"no content type", "", "hello", "hello"},
+		{"empty", "application/json", "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			id, err := e.Start(context.Background(), set.Workflow("hook"), &workflows.Event{ID: "e-" + c.name, Trigger: "webhook",
@@ -78,9 +86,9 @@ workflow "hook" {
 					t.Errorf("GET %s (token %q): %d %q, want %q", path, r.token, resp.StatusCode, body, c.want)
 				}
 				h := resp.Header
-				if h.Get("Content-Type") != c.wantType || h.Get("Hookflow-Admin") != "v1" || h.Get("X-Content-Type-Options") != "nosniff" ||
+				if h.Get("Content-Type") != wantType || h.Get("Hookflow-Admin") != "v1" || h.Get("X-Content-Type-Options") != "nosniff" ||
 					h.Get("Content-Disposition") != "attachment" || h.Get("Content-Security-Policy") != "sandbox" || h.Get("Cache-Control") != "no-store" {
-					t.Errorf("GET %s (token %q): headers %v, want Content-Type %s, an attachment in a sandbox", path, r.token, h, c.wantType)
+					t.Errorf("GET %s (token %q): headers %v, want Content-Type %s, an attachment in a sandbox", path, r.token, h, wantType)
 				}
 			}
 			for _, token := range []string{"", "wrong-token-0123456789"} {
