@@ -16,8 +16,8 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// openHooks takes every request at /hooks/open (POST) and /hooks/ping (GET), with no
-// filter: what a request is refused for is its own shape, never a filter's choice.
+// openHooks takes every request at /hooks/open (POST), /hooks/ping (GET) and
+// /hooks/del (DELETE), with no filter: what a request is refused for is its own shape, never a filter's choice.
 const openHooks = `
 workflow "open" {
   trigger "webhook" {
@@ -29,6 +29,13 @@ workflow "ping" {
   trigger "webhook" {
     path   = "/ping"
     method = "GET"
+  }
+}
+
+workflow "del" {
+  trigger "webhook" {
+    path   = "/del"
+    method = "DELETE"
   }
 }`
 
@@ -145,6 +152,9 @@ func TestWebhookHTTP10WithoutContentLength(t *testing.T) {
 		{"HTTP/1.0 with Content-Length", "POST /hooks/open HTTP/1.0\r\nHost: x\r\n" + json + "Content-Length: 7\r\n\r\n" + `{"a":1}`, "202 Accepted", map[string]any{"a": 1}},
 		{"HTTP/1.0 with Content-Length 0", "POST /hooks/open HTTP/1.0\r\nHost: x\r\n" + json + "Content-Length: 0\r\n\r\n", "202 Accepted", nil},
 		{"HTTP/1.0 GET", "GET /hooks/ping HTTP/1.0\r\nHost: x\r\n\r\n", "202 Accepted", nil},
+		// A webhook takes a DELETE's body as a POST's: its body is read whole or refused.
+		{"HTTP/1.0 DELETE without Content-Length", "DELETE /hooks/del HTTP/1.0\r\nHost: x\r\n" + json + "\r\n" + `{"a":1}`, "411 Length Required", nil},
+		{"HTTP/1.0 DELETE with Content-Length", "DELETE /hooks/del HTTP/1.0\r\nHost: x\r\n" + json + "Content-Length: 7\r\n\r\n" + `{"a":1}`, "202 Accepted", map[string]any{"a": 1}},
 		{"HTTP/1.1 with Content-Length 0", "POST /hooks/open HTTP/1.1\r\nHost: x\r\n" + json + "Content-Length: 0\r\nConnection: close\r\n\r\n", "202 Accepted", nil},
 		{"HTTP/1.1 without a body", "POST /hooks/open HTTP/1.1\r\nHost: x\r\n" + json + "Connection: close\r\n\r\n", "202 Accepted", nil},
 	} {
@@ -166,10 +176,8 @@ func TestWebhookHTTP10WithoutContentLength(t *testing.T) {
 			if starter.count() != before+1 {
 				t.Fatalf("%d runs started, want one", starter.count()-before)
 			}
-			wf := "open"
-			if strings.HasPrefix(tt.request, "GET") {
-				wf = "ping"
-			}
+			_, wf, _ := strings.Cut(tt.request, " /hooks/")
+			wf, _, _ = strings.Cut(wf, " ")
 			if got := starter.lastEvent(wf).Body; !reflect.DeepEqual(got, tt.body) {
 				t.Errorf("event body %#v, want %#v", got, tt.body)
 			}
