@@ -59,6 +59,7 @@ workflow "hook" {
 		{"json", "application/json",
 			`{"amount": 12345678901234567890123, "rate": 1.50, "password": "p4ss", "card": {"api_key": "k-0123", "last4": "4242"}, "note": "a<b&c \u00e9"}`,
 			`{"amount":12345678901234567890123,"card":{"api_key":"[redacted]","last4":"4242"},"note":"a<b&c é","password":"[redacted]","rate":1.50}`},
+		{"json string", "application/json", `"hi"`, `"hi"`},
 		{"vendor json", "application/vnd.github+json", `[1e2, -0, 9007199254740993]`, `[1e2,-0,9007199254740993]`},
 		{"text", "text/plain; charset=utf-8", "line one\n\tline two \"quoted\" {\"password\": \"p\"}\n",
 			"line one\n\tline two \"quoted\" {\"password\": \"p\"}\n"},

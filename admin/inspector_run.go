@@ -201,10 +201,10 @@ func viewStep(s engine.StepRun, run *engine.Run, maxMS int64, allItems bool) ste
 // no header but the content type, and [redacted] where a secret or a credential
 // parameter of the query was.
 //
-// The body is sent as the history shows it (engine.EventBody): a string as it came,
-// anything else as compact JSON, its numbers as written. One past pageChars
-// characters is not in the command, which the page would show cut (and past 128 KiB
-// no shell takes as one argument): the command downloads it from the admin API (GET
+// The body is sent as the history shows it (engine.EventBody): a text body as it
+// came, anything else (a JSON string too) as compact JSON, its numbers as written.
+// One past pageChars characters is not in the command, which the page would show cut
+// (and past 128 KiB no shell takes as one argument): the command downloads it from the admin API (GET
 // /api/v1/runs/{id}/event/body, the same bytes) and sends that, and reads is its
 // length in characters. Without the admin API's address there is no such command.
 func (p *pages) curl(ctx context.Context, run *engine.Run) (cmd string, reads int) {

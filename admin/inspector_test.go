@@ -461,6 +461,11 @@ workflow "secret_path" {
 			ContentType: "application/json", Raw: `{"id": 12345678901234567890123, "rate": 1.50, "token": "t0k"}`,
 			Headers: map[string]string{"Content-Type": "application/json"}},
 			`curl -X POST 'http://hooks.example/hooks/repo/x' -H 'Content-Type: application/json' --data-raw '{"id":12345678901234567890123,"rate":1.50,"token":"[redacted]"}'`},
+		// A JSON string is sent as JSON, quoted: as its text it would not parse, or
+		// would be another value ({"a":1}, an object).
+		{"a JSON string", "repo", &workflows.Event{Trigger: "webhook", Method: "POST", Path: "/repo/x",
+			ContentType: "application/json", Raw: `"{\"a\":1}"`, Headers: map[string]string{"Content-Type": "application/json"}},
+			`curl -X POST 'http://hooks.example/hooks/repo/x' -H 'Content-Type: application/json' --data-raw '"{\"a\":1}"'`},
 		// Pasted into bash, the body as it is would end the bracketed paste (ESC [201~),
 		// erase the line (Ctrl-U) and run what follows (CR).
 		{"control characters escaped", "repo", &workflows.Event{Trigger: "webhook", Method: "POST", Path: "/repo/x",

@@ -683,10 +683,12 @@ func eventView(ev *workflows.Event, secrets *workflows.Redactor) *EventView {
 }
 
 // EventBody is the body of ev, a run's event as RunEvent returns it, as the history
-// shows it (eventView), in the bytes that send it again: a string as it is; none as
-// nothing; any other value as compact JSON, its fields named as credentials
-// [redacted] and each number as it was written (the view's body holds a float64 for a
-// number with a fraction, or a whole one past 64 bits, which may lose digits).
+// shows it (eventView), in the bytes that send it again: a text body as it is; none as
+// nothing; any other value, and a JSON body that is a string ("hi"), as compact JSON,
+// its fields named as credentials [redacted] and each number as it was written (the
+// view's body holds a float64 for a number with a fraction, or a whole one past 64
+// bits, which may lose digits). A JSON string sent as its text would not be JSON any
+// more (hi), or another value ("{\"a\":1}" would become an object).
 func EventBody(ev *workflows.Event) ([]byte, error) {
 	body, err := ev.ExactBody()
 	if err != nil {
@@ -696,7 +698,12 @@ func EventBody(ev *workflows.Event) ([]byte, error) {
 	case nil:
 		return nil, nil
 	case string:
-		return []byte(b), nil
+		// ExactBody parsed it, so its content type parses. A string is JSON only
+		// when the content type says so: a body without one is JSON when it
+		// starts with { or [, which no string does.
+		if media, _ := workflows.MediaType(ev.ContentType); !workflows.IsJSONMedia(media) {
+			return []byte(b), nil
+		}
 	}
 	return httpjson.Marshal(workflows.RedactCredentialFields(body))
 }

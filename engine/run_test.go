@@ -73,8 +73,9 @@ func TestViewsRedactCredentials(t *testing.T) {
 }
 
 // EventBody is the event's body as the history shows it, in the bytes that send it
-// again: a string as it came, anything else as compact JSON with its credential fields
-// [redacted] and its numbers as written, digit for digit.
+// again: a text body as it came, anything else (a JSON string too) as compact JSON with
+// its credential fields [redacted] and its numbers as written, digit for digit. Sent
+// again with the event's content type, those bytes parse, to a value of the same kind.
 func TestEventBody(t *testing.T) {
 	tests := []struct {
 		name, contentType, raw, want string
@@ -82,9 +83,16 @@ func TestEventBody(t *testing.T) {
 		{"json", "application/json",
 			`{"user": "ada", "password": "p4ss", "n": 12345678901234567890123, "f": 1.50, "items": [{"api_key": "k", "sku": "A1"}], "note": "a<b&c\u00e9"}`,
 			`{"f":1.50,"items":[{"api_key":"[redacted]","sku":"A1"}],"n":12345678901234567890123,"note":"a<b&cé","password":"[redacted]","user":"ada"}`},
-		{"a JSON string", "application/json", `"hi"`, `hi`},
+		// A JSON string stays one: hi is not JSON, and {"a":1} would be an object.
+		{"a JSON string", "application/json", `"hi"`, `"hi"`},
+		{"a JSON string of JSON", "application/json; charset=utf-8", `"{\"a\":1}"`, `"{\"a\":1}"`},
+		{"a JSON string with escapes", "application/vnd.github+json", ` "a\u00e9\n" `, `"aé\n"`},
+		{"a JSON number", "application/json", `1.50`, `1.50`},
+		// A text body is sent as it came, quotes and all.
+		{"a quoted text", "text/plain", `"hi"`, `"hi"`},
 		{"form", "application/x-www-form-urlencoded", "token=t&n=1.0", `{"n":"1.0","token":"[redacted]"}`},
 		{"text", "text/plain", "line\n{\"password\": \"x\"}\n", "line\n{\"password\": \"x\"}\n"},
+		{"no content type", "", `"hi"`, `"hi"`},
 		{"empty", "application/json", "", ""},
 	}
 	for _, tt := range tests {
@@ -92,6 +100,11 @@ func TestEventBody(t *testing.T) {
 			got, err := EventBody(&workflows.Event{ID: "e1", ContentType: tt.contentType, Raw: tt.raw})
 			if err != nil || string(got) != tt.want {
 				t.Errorf("got %q (%v), want %q", got, err, tt.want)
+			}
+			sent, _ := workflows.ParseBody(tt.contentType, []byte(tt.raw))
+			again, err := workflows.ParseBody(tt.contentType, got)
+			if err != nil || reflect.TypeOf(again) != reflect.TypeOf(sent) {
+				t.Errorf("%q sent again as %s: %#v (%v), want a %T", got, tt.contentType, again, err, sent)
 			}
 		})
 	}

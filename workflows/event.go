@@ -195,7 +195,7 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 		media = m
 	}
 	switch {
-	case media == "application/json" || strings.HasSuffix(media, "+json"):
+	case IsJSONMedia(media):
 		if !utf8.Valid(raw) {
 			// Decoding would put U+FFFD in its place: event.raw would not be what was
 			// signed, nor event.body what was sent.

@@ -30,6 +30,12 @@ func MediaType(contentType string) (string, error) {
 	return m, err
 }
 
+// IsJSONMedia reports whether media, a media type as MediaType gives it, is JSON:
+// application/json or any +json type (application/vnd.github+json).
+func IsJSONMedia(media string) bool {
+	return media == "application/json" || strings.HasSuffix(media, "+json")
+}
+
 // FileContentType is the content type of a file of a body, by its extension, as
 // hookflow run --event and a test's event { body = file("…") } read it: .json,
 // .form, .txt and .xml. It is "" for any other extension.
