@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -113,6 +114,14 @@ var jsonCases = []string{
 	strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1),
 	strings.Repeat(`{"a":`, MaxJSONDepth) + `1` + strings.Repeat("}", MaxJSONDepth),
 	`[` + strings.Repeat(`"[",`, 100) + `1]`,
+	// Keys given twice, or not: decodeUnique refuses the first one repeated once its
+	// value is read, and nothing else.
+	`{"x": {"b": [1, {"c": 1, "d": {"c": 2}, "c": 3}]}}`, `[{"a": 1}, {"a": 1}]`, `{"a": {"a": 1}}`,
+	`{"a": 1, "\u0061": 2}`, `{"\ud800": 1, "\udc00": 2}`, `{"a": 1, "A": 2, "a ": 3}`,
+	`{"a": 1, "a": {"b": 1, "b": 2}}`, `{"a": 1, "a": 2, "b": 1, "b": 2}`, `{"a": 1, "a": [1, 2] } trailing`,
+	`{"a": 1, "a": tru}`, `{"a": 1, "a": 1e400}`, `{"a": 1, "a": 2,}`, `{"a": 1, "a"}`, `{"a": 1 "a": 2}`,
+	strings.Repeat(`{"a":`, MaxJSONDepth-1) + `{"b": 1, "b": 2}` + strings.Repeat("}", MaxJSONDepth-1),
+	strings.Repeat(`{"a":`, MaxJSONDepth) + `{"b": 1, "b": 2}` + strings.Repeat("}", MaxJSONDepth),
 }
 
 func TestDecodeJSONAgreesWithEncodingJSON(t *testing.T) {
@@ -140,11 +149,19 @@ func checkAgree(t *testing.T, data []byte) {
 		t.Fatalf("%q: exact: %#v, encoding/json %#v", data, exact, want)
 	}
 	// decodeUnique reads what decodeAny reads, but refuses a key given twice (found
-	// as soon as its value is read: JSON malformed after it is refused for the key).
+	// as soon as its value is read: JSON malformed after it is refused for the key),
+	// and only that: it refuses for a duplicate exactly when encoding/json's tokens
+	// hold one, and otherwise agrees with decodeAny.
 	unique, uniqueErr := decodeUnique(data)
 	var dup *duplicateKeyError
+	isDup := errors.As(uniqueErr, &dup)
+	wantDup, found := referenceDuplicate(data)
 	switch {
-	case errors.As(uniqueErr, &dup):
+	case isDup != found:
+		t.Fatalf("%q: decodeUnique %v, a duplicate key in encoding/json's tokens: %v", data, uniqueErr, found)
+	case isDup && dup.Key != wantDup:
+		t.Fatalf("%q: decodeUnique refuses key %q, encoding/json's tokens repeat %q first", data, dup.Key, wantDup)
+	case isDup:
 	case (uniqueErr == nil) != (err == nil) || err != nil && uniqueErr.Error() != err.Error():
 		t.Fatalf("%q: decodeUnique %v, decodeAny %v", data, uniqueErr, err)
 	case err == nil && !reflect.DeepEqual(unique, got):
@@ -152,7 +169,78 @@ func checkAgree(t *testing.T, data []byte) {
 	}
 }
 
-// FuzzDecodeJSON: decodeAny and encoding/json agree on arbitrary input; run with
+// referenceDuplicate walks data's tokens with encoding/json's Decoder.Token, a set of
+// the keys read for each object open (a stack), and reports the first key an object
+// holds twice, as decodeUnique finds it: once the second one's value is read whole,
+// everything before it valid (its syntax, its numbers in range, its depth). found is
+// false for JSON with no such key, and for JSON found invalid first.
+func referenceDuplicate(data []byte) (key string, found bool) {
+	type object struct {
+		keys    map[string]bool
+		key     bool   // a key comes next, or the end
+		pending string // a key read twice, whose value is being read
+		dup     bool
+	}
+	var stack []*object // nil for an array
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	// done is called as a value ends: in an object, its key's.
+	done := func() bool {
+		if len(stack) == 0 {
+			return false
+		}
+		if o := stack[len(stack)-1]; o != nil {
+			if o.dup {
+				return true
+			}
+			o.key = true
+		}
+		return false
+	}
+	for started := false; !started || len(stack) > 0; started = true {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		top := (*object)(nil)
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{', '[':
+				if len(stack) >= MaxJSONDepth {
+					return "", false
+				}
+				o := (*object)(nil)
+				if tok == '{' {
+					o = &object{keys: map[string]bool{}, key: true}
+				}
+				stack = append(stack, o)
+				continue
+			}
+			stack = stack[:len(stack)-1]
+		case string:
+			if top != nil && top.key {
+				top.dup, top.pending, top.key = top.keys[tok], tok, false
+				top.keys[tok] = true
+				continue
+			}
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(tok), 64); err != nil {
+				return "", false // out of range
+			}
+		}
+		if done() {
+			return stack[len(stack)-1].pending, true
+		}
+	}
+	return "", false
+}
+
+// FuzzDecodeJSON: decodeAny and encoding/json agree on arbitrary input, and
+// decodeUnique refuses the keys encoding/json's tokens repeat, and no other; run with
 // go test ./workflows -run XXX -fuzz FuzzDecodeJSON -fuzztime 1m.
 func FuzzDecodeJSON(f *testing.F) {
 	for _, c := range jsonCases {
