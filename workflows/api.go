@@ -66,30 +66,47 @@ func (a *API) JoinURL(rel string) string {
 }
 
 // ClimbsOut reports the first segment of rel's path, a url relative to a base_url,
-// that a server may read as "." or ".." (isDotSegment: "..", "%2E%2E", "..;",
-// "..%3B", "..%00"): joined to the base_url, it would step out of the base's path,
-// with the api's credentials; so would one that a server finds once it (or a proxy in
-// front) decodes the path or reads \ as /. "" when none is.
+// that a server may read as "." or ".." (climbingSegment: "..", "%2E%2E", "..;",
+// "..%3B", "..%00", and what it finds once it, or a proxy in front, decodes the path
+// once or twice or reads \ as /): joined to the base_url, it would step out of the
+// base's path, with the api's credentials. "" when none is.
 func ClimbsOut(rel string) string {
 	path := rel
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
 		path = path[:i]
 	}
-	for _, seg := range strings.Split(path, "/") {
-		if isDotSegment(seg) {
-			return seg
-		}
-	}
-	// A server or proxy that decodes %2F or reads \ as / before it resolves the path
-	// sees the segments inside one: "..%2Fadmin"; and one behind a proxy that decoded
-	// the path reads each escape once more: "%252E%252E".
-	for _, seg := range strings.FieldsFunc(unescapeLenient(path), func(r rune) bool { return r == '/' || r == '\\' }) {
-		if isDotSegment(seg) {
-			return seg
-		}
-	}
-	return ""
+	return climbingSegment(path)
 }
+
+// climbingSegment is the first segment of path, a URL's path as it is written, that a
+// server may resolve as "." or "..", or "" when none is. A segment is one between
+// slashes, a backslash too (which servers on Windows and URL parsers of browsers take
+// for one); it climbs when it is "." or ".." as a server reads it (isDotSegment:
+// percent-decoded, less what servers drop of a segment). A server or proxy may
+// decode the path before it splits it, and a proxy in front decode it once more:
+// each decoding, up to two, is split again, a %2F or %5C now a separator ("..%2Fadmin",
+// "..%252Fadmin"), and its segments read as a server reads them ("%252E%252E").
+// ClimbsOut checks a whole url relative to an api's base_url with it, and
+// dotSegmentError each segment a value of a url template is written in.
+func climbingSegment(path string) string {
+	for decoded := 0; ; decoded++ {
+		for _, seg := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' }) {
+			// The segments of a path decoded twice are read as they are: a third
+			// decoding is more than a server and a proxy do.
+			if decoded < maxPathDecodes && isDotSegment(seg) || dotName(seg) {
+				return seg
+			}
+		}
+		if decoded == maxPathDecodes || !strings.Contains(path, "%") {
+			return ""
+		}
+		path = unescapeLenient(path)
+	}
+}
+
+// maxPathDecodes is how many times climbingSegment decodes a path and splits it
+// again: once by the server (or a proxy), and once more by a proxy in front.
+const maxPathDecodes = 2
 
 // IsAbsoluteURL reports whether s names its own scheme or host, which a url relative
 // to an api's base_url may not.

@@ -156,28 +156,37 @@ func TestAPIClientAuth(t *testing.T) {
 
 // TestClimbsOut: a url relative to a base_url climbs out of its path when a segment
 // is "." or ".." as a server reads it: percent-decoded (once, or twice where a proxy
-// decodes before the server), cut at a ";" (path parameters, which Tomcat, Jetty and
+// decodes before the server, the path split again at each decoding's / and \), cut at a ";" (path parameters, which Tomcat, Jetty and
 // Spring drop: "..;" is ".."), a "?" or "#" a proxy decoded, or a NUL, and without
 // trailing spaces. Dots among other characters are a name.
 func TestClimbsOut(t *testing.T) {
 	for rel, want := range map[string]string{
-		"/../../steal":         "..",
-		"users/%2E%2e/x":       "%2E%2e",
-		"..%2Fadmin":           "..",
-		`users\..\admin`:       "..",
-		"..;/admin":            "..;",
-		"a/..;/..;/admin":      "..;",
-		"%2e%2e;/admin":        "%2e%2e;",
-		".;/admin":             ".;",
-		"..%3b/admin":          "..%3b",
-		"..%3B/admin":          "..%3B",
-		"..;jsessionid=1/x":    "..;jsessionid=1",
-		"..%00/admin":          "..%00",
-		"..%00.json":           "..%00.json",
-		"..%20/admin":          "..%20",
-		"..%3F/admin":          "..%3F",
-		"..%23/admin":          "..%23",
-		"%252e%252e/admin":     "%2e%2e",
+		"/../../steal":      "..",
+		"users/%2E%2e/x":    "%2E%2e",
+		"..%2Fadmin":        "..",
+		`users\..\admin`:    "..",
+		"..;/admin":         "..;",
+		"a/..;/..;/admin":   "..;",
+		"%2e%2e;/admin":     "%2e%2e;",
+		".;/admin":          ".;",
+		"..%3b/admin":       "..%3b",
+		"..%3B/admin":       "..%3B",
+		"..;jsessionid=1/x": "..;jsessionid=1",
+		"..%00/admin":       "..%00",
+		"..%00.json":        "..%00.json",
+		"..%20/admin":       "..%20",
+		"..%3F/admin":       "..%3F",
+		"..%23/admin":       "..%23",
+		"%252e%252e/admin":  "%2e%2e",
+		// Decoded twice, and split each time: a %252F is a / to a server behind a
+		// proxy that decoded the path.
+		"%252e%252e%252fadmin": "..",
+		"..%252Fadmin":         "..",
+		"..%255Cadmin":         "..",
+		"x/..%252f..%253B/a":   "..",
+		"%2e%2e%5cadmin":       "..",
+		"%25252e%25252e/admin": "", // "%2e%2e" once decoded twice: a third decoding is more than servers do
+		"..%25252Fadmin":       "",
 		"..%253b/admin":        "..%3b",
 		"x/..%2F..;/admin?q=1": "..",
 		"..%zz;/admin":         "", // "..%zz", a name, though the escape is not one

@@ -11,8 +11,9 @@ import (
 // lands, so that a value from an event can neither leave its place nor add to the URL:
 //
 //   - at the very start, as a base URL, as it is: "{{ vars.api }}/users/…";
-//   - in the path, as one path segment: "a/../b c" becomes "a%2F..%2Fb%20c"; a value
-//     that makes its segment "." or ".." is an error (see dotSegmentError);
+//   - in the path, as one path segment: "a/b c" becomes "a%2Fb%20c"; a value that
+//     makes its segment "." or "..", as written or once a server decodes the path
+//     ("../" becomes "..%2F"), is an error (see dotSegmentError);
 //   - in the query or the fragment, as a query value: "x&admin=1" becomes "x%26admin%3D1";
 //   - in the host, as it is, but only letters, digits, ".", "-", "_", "~" and ":" may
 //     be there: a value that could end the host ("evil.com/", "a@b") is an error.
@@ -91,8 +92,11 @@ type pathValue struct {
 // segment, "." or "..": servers and proxies resolve "/users/../delete" to "/delete",
 // and many read "%2E%2E" as "..", so no encoding keeps such a value in its place. The
 // segment is the value with the text around it: "/files/.{{ x }}" with x = "." makes
-// "..". A value with dots among other characters ("a..b", "v1.2", "...") is a name
-// like any other. It returns nil when no value makes a dot segment.
+// "..". It is read as ClimbsOut reads a url relative to an api's base_url
+// (climbingSegment), in an absolute url as in a relative one: "../" written "..%2F"
+// is ".." to a server or proxy that decodes the path before it splits it. A value with
+// dots among other characters ("a..b", "v1.2", "...") is a name like any other. It
+// returns nil when no value makes a dot segment.
 func dotSegmentError(u string, values []pathValue) error {
 	for _, v := range values {
 		start := strings.LastIndexByte(u[:v.start], '/') + 1
@@ -101,11 +105,18 @@ func dotSegmentError(u string, values []pathValue) error {
 			end = v.end + i
 		}
 		seg := u[start:end]
-		if !isDotSegment(seg) {
+		found := climbingSegment(seg)
+		if found == "" {
 			continue
 		}
 		const why = `which servers read as a step up the path ("/users/../delete" is "/delete"); a value in the path may not make a segment "." or ".."`
-		if start == v.start && end == v.end {
+		whole := start == v.start && end == v.end
+		switch {
+		case found != seg && whole:
+			return fmt.Errorf("{{ %s }}: the value %q is a whole path segment, %q, which holds the segment %q once a server or a proxy in front decodes the path, %s", v.src, v.value, seg, found, why)
+		case found != seg:
+			return fmt.Errorf("{{ %s }}: the value %q makes the path segment %q with the text around it, which holds the segment %q once a server or a proxy in front decodes the path, %s", v.src, v.value, seg, found, why)
+		case whole:
 			return fmt.Errorf("{{ %s }}: the value %q is a whole path segment, %s", v.src, v.value, why)
 		}
 		return fmt.Errorf("{{ %s }}: the value %q makes the path segment %q with the text around it, %s", v.src, v.value, seg, why)

@@ -8,7 +8,7 @@ import (
 func TestRenderURL(t *testing.T) {
 	env := &Env{
 		Event: map[string]any{"body": map[string]any{
-			"id":      "a/../b c",
+			"id":      "a/b c",
 			"q":       "x&admin=1",
 			"host":    "api.example.com",
 			"next":    "https://api.example.com/items?page=2&per=50",
@@ -22,7 +22,7 @@ func TestRenderURL(t *testing.T) {
 		Vars: map[string]any{"api": "https://api.example.com/v1"},
 	}
 	tests := []struct{ in, want string }{
-		{"https://api.example.com/items/{{ event.body.id }}", "https://api.example.com/items/a%2F..%2Fb%20c"},
+		{"https://api.example.com/items/{{ event.body.id }}", "https://api.example.com/items/a%2Fb%20c"},
 		{"https://api.example.com/items/{{ event.body.n }}/notes", "https://api.example.com/items/42/notes"},
 		{"https://api.example.com/search?q={{ event.body.q }}&n={{ event.body.n }}", "https://api.example.com/search?q=x%26admin%3D1&n=42"},
 		{"https://api.example.com/p#{{ event.body.q }}", "https://api.example.com/p#x%26admin%3D1"},
@@ -30,10 +30,10 @@ func TestRenderURL(t *testing.T) {
 		{"https://api.example.com/{{ event.body.query }}x", "https://api.example.com/%3Fx"},
 		// A whole-URL expression is taken as it is.
 		{"{{ event.body.next }}", "https://api.example.com/items?page=2&per=50"},
-		{"{{ vars.api + '/repos/' + event.body.id }}", "https://api.example.com/v1/repos/a/../b c"},
+		{"{{ vars.api + '/repos/' + event.body.id }}", "https://api.example.com/v1/repos/a/b c"},
 		{"https://api.example.com/plain", "https://api.example.com/plain"},
 		{"https://{{ event.body.sub }}.example.com/x", "https://eu.example.com/x"},
-		{"{{ vars.api }}/repos/{{ event.body.id }}", "https://api.example.com/v1/repos/a%2F..%2Fb%20c"},
+		{"{{ vars.api }}/repos/{{ event.body.id }}", "https://api.example.com/v1/repos/a%2Fb%20c"},
 		// Dots among other characters are a name like any other.
 		{"https://api.example.com/users/{{ event.body.dots }}{{ event.body.n }}/delete", "https://api.example.com/users/..42/delete"},
 		{"https://api.example.com/files/{{ event.body.version }}", "https://api.example.com/files/v1.2"},
@@ -41,7 +41,7 @@ func TestRenderURL(t *testing.T) {
 		{"https://api.example.com/files/{{ event.body.dots }}.", "https://api.example.com/files/..."},
 		{"https://api.example.com/files?at={{ event.body.dots }}", "https://api.example.com/files?at=.."},
 		// A URL without a host (an error to send) has its values in the path.
-		{"/users/{{ event.body.id }}", "/users/a%2F..%2Fb%20c"},
+		{"/users/{{ event.body.id }}", "/users/a%2Fb%20c"},
 	}
 	for _, tt := range tests {
 		got, err := compileT(t, tt.in).RenderURL(env)
@@ -56,7 +56,7 @@ func TestRenderURL(t *testing.T) {
 // an absolute URL; it is never read as a host.
 func TestRenderRelativeURL(t *testing.T) {
 	env := &Env{Event: map[string]any{"body": map[string]any{
-		"id":    "a/../b c",
+		"id":    "a/b c",
 		"email": "jane@example.com",
 		"q":     "x&admin=1",
 		"host":  "evil.com",
@@ -65,14 +65,14 @@ func TestRenderRelativeURL(t *testing.T) {
 	}}}
 	tests := []struct{ in, want string }{
 		{"/users/{{ event.body.email }}/profile", "/users/jane@example.com/profile"},
-		{"/users/{{ event.body.id }}/profile", "/users/a%2F..%2Fb%20c/profile"},
-		{"users/{{ event.body.id }}", "users/a%2F..%2Fb%20c"},
-		{"{{ event.body.id }}/profile", "a%2F..%2Fb%20c/profile"},
+		{"/users/{{ event.body.id }}/profile", "/users/a%2Fb%20c/profile"},
+		{"users/{{ event.body.id }}", "users/a%2Fb%20c"},
+		{"{{ event.body.id }}/profile", "a%2Fb%20c/profile"},
 		{"{{ event.body.host }}/x", "evil.com/x"},
 		{"/files/{{ event.body.v }}/{{ event.body.n }}", "/files/v1.2/42"},
-		{"/a://b/{{ event.body.id }}", "/a://b/a%2F..%2Fb%20c"},
+		{"/a://b/{{ event.body.id }}", "/a://b/a%2Fb%20c"},
 		{"/search?q={{ event.body.q }}&n={{ event.body.n }}", "/search?q=x%26admin%3D1&n=42"},
-		{"?q={{ event.body.id }}", "?q=a%2F..%2Fb+c"},
+		{"?q={{ event.body.id }}", "?q=a%2Fb+c"},
 		{"/p#{{ event.body.q }}", "/p#x%26admin%3D1"},
 		{"/plain", "/plain"},
 	}
@@ -93,13 +93,15 @@ func TestRenderRelativeURL(t *testing.T) {
 }
 
 // TestRenderURLRefusesDotSegments: a value that makes its path segment "." or ".."
-// (alone, with the text around it, or with another value) is an error, in an absolute
-// URL and in a relative one: servers and proxies read "..", and "%2E%2E", as a step up
-// the path.
+// (alone, with the text around it, or with another value), as written or once a
+// server or a proxy in front decodes the path once or twice ("../" is "..%2F"), is an
+// error, in an absolute URL and in a relative one alike: servers and proxies read
+// "..", and "%2E%2E", as a step up the path.
 func TestRenderURLRefusesDotSegments(t *testing.T) {
 	env := &Env{
-		Event: map[string]any{"body": map[string]any{"dot": ".", "dots": "..", "empty": "", "e": "e"}},
-		Vars:  map[string]any{"api": "https://api.example.com/v1"},
+		Event: map[string]any{"body": map[string]any{"dot": ".", "dots": "..", "empty": "", "e": "e",
+			"up": "../", "back": `..\`, "mid": "a/../b", "twice": "%2e%2e", "twice_slash": "..%2Fadmin", "semi": "../;x"}},
+		Vars: map[string]any{"api": "https://api.example.com/v1"},
 	}
 	const whole = `{{ event.body.dots }}: the value ".." is a whole path segment, which servers read as a step up the path ("/users/../delete" is "/delete"); a value in the path may not make a segment "." or ".."`
 	tests := []struct {
@@ -120,6 +122,18 @@ func TestRenderURLRefusesDotSegments(t *testing.T) {
 		{in: "https://api.example.com/files/..{{ event.body.empty }}/x"},
 		{in: "https://api.example.com/files/%2E{{ event.body.dot }}/x"},
 		{in: "https://api.example.com/files/%2{{ event.body.e }}/x"},
+		// What a server or a proxy in front finds once it decodes the path, once or
+		// twice: the same in an absolute url as in one relative to an api's base_url.
+		{in: "https://api.example.com/users/{{ event.body.up }}admin", want: `{{ event.body.up }}: the value "../" makes the path segment "..%2Fadmin" with the text around it, which holds the segment ".." once a server or a proxy in front decodes the path, which servers read as a step up the path ("/users/../delete" is "/delete"); a value in the path may not make a segment "." or ".."`},
+		{in: "https://api.example.com/users/{{ event.body.up }}", want: `{{ event.body.up }}: the value "../" is a whole path segment, "..%2F", which holds the segment ".." once a server or a proxy in front decodes the path, which servers read as a step up the path ("/users/../delete" is "/delete"); a value in the path may not make a segment "." or ".."`},
+		{in: "https://api.example.com/users/{{ event.body.back }}admin"},
+		{in: "https://api.example.com/users/{{ event.body.mid }}"},
+		{in: "https://api.example.com/users/{{ event.body.twice }}"},
+		{in: "https://api.example.com/users/{{ event.body.twice_slash }}"},
+		{in: "https://api.example.com/users/{{ event.body.semi }}"},
+		{in: "/users/{{ event.body.up }}admin", relative: true},
+		{in: "/users/{{ event.body.back }}admin", relative: true},
+		{in: "/users/{{ event.body.twice_slash }}", relative: true},
 		{in: "/users/{{ event.body.dot }}", relative: true},
 		{in: "/files/.{{ event.body.dot }}/x", relative: true},
 		{in: "/files/{{ event.body.dots }}?x=1", relative: true},
