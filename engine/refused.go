@@ -206,8 +206,10 @@ func (r *refusals) probe(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("%w: %s (%v); webhooks are answered 503 until it takes them", ErrStartsRefused, why, err)
 		}
 		if kept != nil {
-			return 0, fmt.Errorf("%w: %s, last at %s (%v); trying a write again: %w", ErrStartsRefused, kept.err.Reason,
-				kept.at.Format(time.RFC3339), kept.err.err, err)
+			// No answer is no refusal: Redis is unreachable for now, as a PING would
+			// find, whatever it refused before.
+			return 0, fmt.Errorf("trying a write after Redis refused a start (%s, last at %s): %w", kept.err.Reason,
+				kept.at.Format(time.RFC3339), err)
 		}
 		return 0, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -174,3 +175,34 @@ type wholeReply string
 
 func (e wholeReply) Error() string { return string(e) }
 func (wholeReply) RedisError()     {}
+
+// A probe Redis does not answer, after a refusal, says Redis is unreachable: it is no
+// sign that Redis still refuses starts.
+func TestAProbeWithoutAnswerIsNoRefusal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() { // takes connections and answers nothing
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ReadTimeout: 100 * time.Millisecond,
+		WriteTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	r := &refusals{rdb: rdb, keys: []string{"{hf:0}:open"}}
+	r.last.Store(&refusal{err: &RefusedError{Reason: "it is out of memory", err: errors.New("OOM command not allowed")}, at: time.Now()})
+	_, err = r.probe(context.Background())
+	if err == nil || errors.Is(err, ErrStartsRefused) || !strings.Contains(err.Error(), "it is out of memory") {
+		t.Errorf("a probe without an answer: %v, want an error that is not ErrStartsRefused, naming the refusal kept", err)
+	}
+	if r.last.Load() == nil {
+		t.Error("the refusal kept was cleared by a probe Redis did not answer")
+	}
+}
