@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // BrokenJSONError is an answer whose Content-Type says it is JSON and whose body does
@@ -80,15 +82,12 @@ func brokenJSON(contentType string, data []byte) *BrokenJSONError {
 	return e
 }
 
-// utf8BOM is the byte order mark some servers (.NET's, Windows tools') put before the
-// JSON they send.
-var utf8BOM = []byte("\xef\xbb\xbf")
-
 // jsonText is the body of an answer of contentType as it is parsed: a JSON body
-// without the byte order mark it may start with (RFC 8259 lets a parser ignore it).
+// without the byte order mark it may start with (some servers, .NET's and Windows
+// tools', put one there; RFC 8259 lets a parser ignore it).
 func jsonText(contentType string, data []byte) []byte {
 	if isJSON(contentType) {
-		return bytes.TrimPrefix(data, utf8BOM)
+		return bytes.TrimPrefix(data, workflows.ByteOrderMark)
 	}
 	return data
 }

@@ -709,7 +709,7 @@ func isText(body any) bool {
 // isJSON reports whether a content type is JSON's.
 func isJSON(contentType string) bool {
 	media, _ := workflows.MediaType(contentType)
-	return media == "application/json" || strings.HasSuffix(media, "+json")
+	return workflows.IsJSONMedia(media)
 }
 
 // StatusError is the error of a response whose status the step did not expect.

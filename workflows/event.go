@@ -201,7 +201,7 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 			// signed, nor event.body what was sent.
 			return nil, fmt.Errorf("%w: JSON that is not valid UTF-8 (RFC 8259 requires it)", ErrBody)
 		}
-		if bytes.HasPrefix(raw, byteOrderMark) {
+		if bytes.HasPrefix(raw, ByteOrderMark) {
 			return nil, fmt.Errorf("%w: a JSON body may not start with a byte order mark (RFC 8259, 8.1); send it without the bytes EF BB BF", ErrBody)
 		}
 		v, err := decode(raw)
@@ -255,8 +255,8 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 	return string(raw), nil
 }
 
-// byteOrderMark is U+FEFF in UTF-8, which RFC 8259 forbids before JSON sent.
-var byteOrderMark = []byte{0xEF, 0xBB, 0xBF}
+// ByteOrderMark is U+FEFF in UTF-8, which RFC 8259 forbids before JSON sent.
+var ByteOrderMark = []byte{0xEF, 0xBB, 0xBF}
 
 func looksLikeJSON(raw []byte) bool {
 	t := bytes.TrimLeft(raw, " \t\r\n")
