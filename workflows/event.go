@@ -159,7 +159,7 @@ var ErrNotText = errors.New("body is not text")
 // An empty body is nil. ParseBody is for a body arriving (a webhook, a resume);
 // ParseStoredBody reads one kept before.
 func ParseBody(contentType string, raw []byte) (any, error) {
-	return parseBody(contentType, raw, true, decodeUnique)
+	return parseBody(contentType, raw, arriving)
 }
 
 // ParseStoredBody parses a body as ParseBody does, but for one that was taken before:
@@ -168,7 +168,7 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 // body as it was taken; and an API's answer, which hookflow records as it came. An
 // object with a key given twice keeps its last value, as encoding/json reads it.
 func ParseStoredBody(contentType string, raw []byte) (any, error) {
-	return parseBody(contentType, raw, false, decodeAny)
+	return parseBody(contentType, raw, stored)
 }
 
 // ExactBody is the event's body parsed from Raw as Body is, but with each number of a
@@ -177,12 +177,33 @@ func ParseStoredBody(contentType string, raw []byte) (any, error) {
 // (12345678901234567890123 is 1.2345678901234568e+22 there). It is for sending the
 // body again as it came, where a number must stay as the sender wrote it.
 func (e *Event) ExactBody() (any, error) {
-	return parseBody(e.ContentType, []byte(e.Raw), false, decodeExact)
+	return parseBody(e.ContentType, []byte(e.Raw), storedExact)
 }
 
-// parseBody is ParseBody, and with strict false ParseStoredBody, decoding JSON with
-// decode.
-func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) (any, error)) (any, error) {
+// bodyReading is how parseBody reads a body: as it arrives (ParseBody), as it was
+// stored (ParseStoredBody), or as stored with its numbers exact (ExactBody).
+type bodyReading int
+
+const (
+	arriving bodyReading = iota
+	stored
+	storedExact
+)
+
+// decode decodes JSON as r reads it. A switch, not a function value, so that raw does
+// not escape: ParseStoredBody's caller may give a copy of a string on its stack.
+func (r bodyReading) decode(raw []byte) (any, error) {
+	switch r {
+	case arriving:
+		return decodeUnique(raw)
+	case storedExact:
+		return decodeExact(raw)
+	}
+	return decodeAny(raw)
+}
+
+// parseBody is ParseBody, ParseStoredBody or ExactBody, as r says.
+func parseBody(contentType string, raw []byte, r bodyReading) (any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
@@ -204,21 +225,21 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 		if bytes.HasPrefix(raw, ByteOrderMark) {
 			return nil, fmt.Errorf("%w: a JSON body may not start with a byte order mark (RFC 8259, 8.1); send it without the bytes EF BB BF", ErrBody)
 		}
-		v, err := decode(raw)
+		v, err := r.decode(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBody, err)
 		}
 		return v, nil
 	case media == "application/x-www-form-urlencoded":
 		if looksLikeJSON(raw) && utf8.Valid(raw) {
-			v, err := decode(raw)
+			v, err := r.decode(raw)
 			var dup *duplicateKeyError
 			switch {
 			case err == nil:
 				return v, nil
 			case errors.As(err, &dup):
 				return nil, fmt.Errorf("%w: %v", ErrBody, err) // JSON, but not to be taken
-			case strict:
+			case r == arriving:
 				// Read as a form, it would be one odd field, and most likely filtered
 				// out without a word: say what is wrong instead.
 				return nil, fmt.Errorf("%w: it looks like JSON but is not: %s; send it with Content-Type: application/json",
@@ -235,7 +256,7 @@ func parseBody(contentType string, raw []byte, strict bool, decode func([]byte) 
 		return formValue(fields), nil
 	case media == "":
 		if looksLikeJSON(raw) && utf8.Valid(raw) {
-			v, err := decode(raw)
+			v, err := r.decode(raw)
 			var dup *duplicateKeyError
 			switch {
 			case err == nil:
