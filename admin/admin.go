@@ -426,7 +426,12 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: %v (at most %d bytes)", err, maxResumeBody))
 		return
 	}
-	res, err := workflows.NewResume(r.Header.Get("Content-Type"), raw, r.Header, r.URL.Query())
+	query, err := workflows.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, err.Error()) // as its resume URL answers
+		return
+	}
+	res, err := workflows.NewResume(r.Header.Get("Content-Type"), raw, r.Header, query)
 	if err != nil {
 		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return

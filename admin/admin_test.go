@@ -540,7 +540,8 @@ workflow "w" {
 }
 
 // A body past 1 MiB is refused with 413, for a manual start and an admin resume alike,
-// and starts or resumes nothing; an unknown workflow is 404.
+// and starts or resumes nothing; so is a resume whose query does not parse, with 400;
+// an unknown workflow is 404.
 func TestBodiesPastTheLimit(t *testing.T) {
 	e, _, srv := serveAPI(t, `
 workflow "approve" {
@@ -581,6 +582,22 @@ workflow "approve" {
 	get(t, srv.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
 	if run.Status != engine.RunWaiting {
 		t.Errorf("after a resume past the limit the run is %s", run.Status)
+	}
+	// A query the resume URL would refuse is refused here too, with why, rather than
+	// taken without the parameters that did not parse.
+	for _, q := range []string{"ok=%zz&who=ada", "who=%ff"} {
+		resp, err = http.Post(srv.URL+"/api/v1/runs/"+id+"/resume/approval?"+q, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		decode(t, resp, http.StatusBadRequest, &fail)
+		if !strings.Contains(fail["error"], "malformed query string") {
+			t.Errorf("a resume with the query %s: %v", q, fail)
+		}
+	}
+	get(t, srv.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
+	if run.Status != engine.RunWaiting {
+		t.Errorf("after a resume with a malformed query the run is %s", run.Status)
 	}
 	// Right at the limit, the resume is taken.
 	atLimit := `{"big": "` + strings.Repeat("x", 1<<20-len(`{"big": ""}`)) + `"}`

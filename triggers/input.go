@@ -1,11 +1,8 @@
 package triggers
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
-	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -36,41 +33,11 @@ func lengthRequired(r *http.Request) bool {
 	return !ok
 }
 
-// parseQuery parses a request's query string whole, or says what is wrong with it
-// (an escape that is not one, a ';', a name or value that is not UTF-8 once decoded)
-// without quoting a value: an event whose query lost a parameter would be taken as if
-// the sender had not sent it, and one whose bytes became U+FFFD as if it had sent
-// other text. A control character (%0A, %00) is taken, as in a form body's field: a
-// query is data, where a path is what routes the request. None is nil.
+// parseQuery is workflows.ParseQuery, with what is wrong as the text of a 400.
 func parseQuery(raw string) (url.Values, string) {
-	if raw == "" {
-		return nil, ""
-	}
-	q, err := url.ParseQuery(raw)
+	q, err := workflows.ParseQuery(raw)
 	if err != nil {
-		return nil, "malformed query string: " + workflows.Unquoted(err.Error())
-	}
-	if problem := queryNotUTF8(q); problem != "" {
-		return nil, "malformed query string: " + problem + " is not valid UTF-8 once its %-escapes are decoded"
+		return nil, err.Error()
 	}
 	return q, ""
-}
-
-// queryNotUTF8 names the first parameter, by name, whose name or value is not UTF-8,
-// or is "" when every one is.
-func queryNotUTF8(q url.Values) string {
-	var bad []string // names, as they decode, of the parameters found wrong
-	for k, vs := range q {
-		if !utf8.ValidString(k) || slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) == 0 {
-		return ""
-	}
-	slices.Sort(bad)
-	if !utf8.ValidString(bad[0]) {
-		return "a parameter's name"
-	}
-	return fmt.Sprintf("the value of parameter %q", bad[0])
 }
