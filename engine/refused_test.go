@@ -142,22 +142,7 @@ func TestStartsRedisRefusesAreNotStored(t *testing.T) {
 		if _, err := start(e); err != nil { // its version's source stored
 			t.Fatal(err)
 		}
-		if err := b.Client.Set(ctx, "filler", strings.Repeat("x", 1<<20), 0).Err(); err != nil {
-			t.Fatal(err)
-		}
-		used := b.Client.Info(ctx, "memory").Val()
-		var mem int64
-		for _, line := range strings.Split(used, "\r\n") {
-			if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-				fmt.Sscan(v, &mem)
-			}
-		}
-		for _, kv := range [][2]string{{"maxmemory-policy", "noeviction"}, {"maxmemory", fmt.Sprint(mem - 256<<10)}} {
-			if err := b.Client.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		t.Cleanup(func() { b.Client.ConfigSet(ctx, "maxmemory", "0") })
+		b.Fill(t)
 		runs := len(b.Keys(ctx, "{hf:0}:run:*"))
 		_, err := start(e)
 		notStored(t, err, "out of memory")

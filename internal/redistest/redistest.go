@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -268,4 +269,27 @@ func freePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return port
+}
+
+// Fill fills a real server's memory past a maxmemory with noeviction, which it sets:
+// every write is refused with OOM until the filler key is deleted (DEL filler), or the
+// test ends, which lifts the maxmemory.
+func (b *Backend) Fill(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	if err := b.Client.Set(ctx, "filler", strings.Repeat("x", 1<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var mem int64
+	for _, line := range strings.Split(b.Client.Info(ctx, "memory").Val(), "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			fmt.Sscan(v, &mem)
+		}
+	}
+	for _, kv := range [][2]string{{"maxmemory-policy", "noeviction"}, {"maxmemory", fmt.Sprint(mem - 256<<10)}} {
+		if err := b.Client.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { b.Client.ConfigSet(ctx, "maxmemory", "0") })
 }
