@@ -58,10 +58,16 @@ func AgreeShards(ctx context.Context, rdb redis.UniversalClient, want int) (int,
 			n = DefaultClusterShards
 		}
 	}
-	if err := rdb.SetNX(ctx, shardsKey, n, 0).Err(); err != nil {
-		return 0, denied(fmt.Errorf("storing the shard count in %s: %w", shardsKey, err))
-	}
+	// Read first, and write only when none is stored: a Redis out of memory refuses
+	// every write, and a process that could not start there could not show an operator
+	// the runs that filled it.
 	s, err := rdb.Get(ctx, shardsKey).Result()
+	if errors.Is(err, redis.Nil) {
+		if err := rdb.SetNX(ctx, shardsKey, n, 0).Err(); err != nil {
+			return 0, denied(fmt.Errorf("storing the shard count in %s: %w", shardsKey, err))
+		}
+		s, err = rdb.Get(ctx, shardsKey).Result()
+	}
 	if err != nil {
 		return 0, denied(fmt.Errorf("reading the shard count from %s: %w", shardsKey, err))
 	}

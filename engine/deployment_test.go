@@ -41,6 +41,26 @@ func TestAgreeShards(t *testing.T) {
 	})
 }
 
+// A process starts on a Redis out of memory once the count is stored: it reads it
+// without writing, so that an operator can see, through it, the runs that filled it.
+func TestAgreeShardsOnAFullRedis(t *testing.T) {
+	b := redistest.Real(t)
+	ctx := context.Background()
+	if _, err := AgreeShards(ctx, b.Client, 0); err != nil {
+		t.Fatal(err)
+	}
+	b.Fill(t)
+	if err := b.Client.Set(ctx, "one-more", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+		t.Fatalf("a write to the filled Redis: %v, want OOM", err)
+	}
+	if n, err := AgreeShards(ctx, b.Client, 0); err != nil || n != 1 {
+		t.Errorf("a start on the full Redis: %d, %v", n, err)
+	}
+	if n, err := AgreeShards(ctx, b.Client, 1); err != nil || n != 1 {
+		t.Errorf("a start on the full Redis with --shards 1: %d, %v", n, err)
+	}
+}
+
 // With WaitReplicas, a start on a Redis without that many replicas fails after the
 // timeout, though the primary has the run; on the cluster, each primary has one.
 func TestStartWaitsForReplicas(t *testing.T) {
