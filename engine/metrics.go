@@ -166,7 +166,7 @@ func (q *queue) stats(ctx context.Context) (queueStats, error) {
 	for i, sh := range q.shards {
 		// Eval, not EvalSha: a pipeline cannot fall back when Redis lost its script cache.
 		cmds[i] = statsScript.Eval(ctx, pipe, []string{sh.due(), sh.leases(), sh.dead(), sh.workflows(), sh.open()},
-			sh.prefix)
+			sh.prefix, q.retentionArg)
 	}
 	var st queueStats
 	if _, err := pipe.Exec(ctx); err != nil {

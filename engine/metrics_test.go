@@ -149,6 +149,42 @@ func checkBuckets(t *testing.T, g prometheus.Gatherer) {
 	t.Error("no step durations")
 }
 
+// hookflow_dead_letters counts the dead letters kept: one past the retention, whose job
+// has expired and which hookflow dlq no longer lists, is not counted, though its entry
+// waits for the next trim.
+func TestDeadLettersPastTheRetention(t *testing.T) {
+	b := redistest.Real(t)
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	e := New(b.Client, Options{Logger: quiet, Metrics: reg, Retention: time.Second})
+	set := loadSet(t, &recorder{}, chainSrc)
+	e.Use(set)
+	if _, err := e.Start(ctx, set.Workflow("chain"), event(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	sh := e.q.shardFor("chain")
+	jobs, _, err := e.q.lease(ctx, sh, 1)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("leased %d, %v", len(jobs), err)
+	}
+	if _, err := e.q.complete(ctx, commit{job: jobs[0], runID: jobs[0].run["id"], wf: &workflows.Workflow{Name: "chain"},
+		record: &Record{Status: StatusFailed}, plan: &Plan{Status: RunFailed, Error: "step first: no"}, dead: true}); err != nil {
+		t.Fatal(err)
+	}
+	dead := func() float64 { return metricstest.Series(t, reg, "hookflow_dead_letters")[""] }
+	if n := dead(); n != 1 {
+		t.Fatalf("%v dead letters, want 1", n)
+	}
+	testutil.Eventually(t, 10*time.Second, "the dead letter past the retention uncounted", func() bool { return dead() == 0 })
+	if n := b.Client.ZCard(ctx, sh.dead()).Val(); n != 1 {
+		t.Errorf("the dead letters' index holds %d, want the 1 the trim has not removed yet", n)
+	}
+	page, err := e.DeadLetters(ctx, DeadLetterFilter{})
+	if err != nil || len(page.DeadLetters) != 0 {
+		t.Errorf("dlq list past the retention: %+v, %v", page, err)
+	}
+}
+
 // The queue's depth, lag and dead letters, read from Redis at the scrape, against a
 // queue in a known state over several shards; and hookflow_redis_up 0, without the
 // queue's metrics, once Redis is gone.

@@ -2,12 +2,13 @@
 -- with queued jobs (the due index) and those with runs (the workflows set), a few
 -- O(1) or O(log n) reads each.
 -- KEYS: 1 due index, 2 leases zset, 3 dead zset, 4 workflows set, 5 unfinished runs count
--- ARGV: 1 shard prefix
+-- ARGV: 1 shard prefix, 2 retention ms
 -- Returns {ready, scheduled, running, waiting, dead, unfinished, lag}: jobs due now,
 -- jobs due later (retries, delays), leased jobs, first jobs of runs waiting for a
--- concurrency slot, dead letters, runs started and not finished, and how long ago (ms)
--- the oldest ready job became due (0 when none is).
-local prefix = ARGV[1]
+-- concurrency slot, dead letters of the retention (an older one's job has expired,
+-- though its entry waits for the trim), runs started and not finished, and how long
+-- ago (ms) the oldest ready job became due (0 when none is).
+local prefix, retention = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
 local ready, scheduled, waiting = 0, 0, 0
 local oldest
@@ -31,4 +32,4 @@ if oldest then
   lag = math.max(now - oldest, 0)
 end
 local open = tonumber(redis.call('GET', KEYS[5]) or '0')
-return {ready, scheduled, redis.call('ZCARD', KEYS[2]), waiting, redis.call('ZCARD', KEYS[3]), open, lag}
+return {ready, scheduled, redis.call('ZCARD', KEYS[2]), waiting, redis.call('ZCOUNT', KEYS[3], '(' .. digits(now - retention), '+inf'), open, lag}
