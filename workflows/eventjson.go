@@ -96,5 +96,8 @@ func (r *Request) Encode() []byte {
 	if r.Error != "" {
 		b = jsonenc.AppendString(append(b, `,"error":`...), r.Error, true)
 	}
+	if r.Lost {
+		b = append(b, `,"lost":true`...)
+	}
 	return append(b, '}')
 }

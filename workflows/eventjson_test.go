@@ -44,6 +44,7 @@ func TestRequestEncode(t *testing.T) {
 		{Attempt: 1, Response: &Response{}},
 		{Attempt: 1, Response: &Response{Body: "only a body"}},
 		{Attempt: 1, Headers: map[string]string{}, Response: &Response{Headers: map[string]string{"K": "v"}}},
+		{Attempt: 2, Page: 3, Error: "lost", Lost: true},
 	} {
 		want, err := json.Marshal(r)
 		if err != nil {
@@ -61,7 +62,7 @@ func FuzzRequestEncode(f *testing.F) {
 	f.Add(1, 0, "POST", "https://x/<a>", "k", "v", "{\"x\":1}", 200, int64(3), "resp\xff", "err")
 	f.Fuzz(func(t *testing.T, attempt, page int, method, url, key, value, body string, status int, ms int64, answer, errText string) {
 		r := &Request{Attempt: attempt, Page: page, Method: method, URL: url, Headers: map[string]string{key: value, value: key},
-			Body: body, Status: status, DurationMS: ms, Error: errText}
+			Body: body, Status: status, DurationMS: ms, Error: errText, Lost: attempt%2 == 0}
 		if status%2 == 0 {
 			r.Response = &Response{Headers: map[string]string{value: key}, Body: answer}
 		}

@@ -27,6 +27,11 @@ type Request struct {
 	DurationMS int64             `json:"duration_ms"`
 	Response   *Response         `json:"response,omitempty"`
 	Error      string            `json:"error,omitempty"`
+	// Lost marks an attempt whose worker stopped while it ran (it was killed, or out of
+	// reach of Redis past its lease): what it sent, if anything, is not known, and
+	// its request may have reached the API. Error says so; the attempt after it sends
+	// the same Idempotency-Key.
+	Lost bool `json:"lost,omitempty"`
 }
 
 // Response is the answer to a recorded request. A request that got an answer (Status
