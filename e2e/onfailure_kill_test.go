@@ -34,7 +34,8 @@ workflow "charge" {
 
 // A process killed while an on_failure step calls out leaves it to another process,
 // which calls again once with the same Idempotency-Key; the failure is handled once,
-// and the run ends failed.
+// and the run ends failed. The step's history has both calls: the killed process's
+// attempt, lost, and the survivor's.
 func TestKillDuringOnFailure(t *testing.T) {
 	b := redistest.Real(t)
 	var mu sync.Mutex
@@ -81,6 +82,11 @@ func TestKillDuringOnFailure(t *testing.T) {
 			Path     string `json:"path"`
 			Status   string `json:"status"`
 			Attempts int    `json:"attempts"`
+			Requests []struct {
+				Attempt int  `json:"attempt"`
+				Status  int  `json:"status"`
+				Lost    bool `json:"lost"`
+			} `json:"requests"`
 		} `json:"steps"`
 	}
 	var page struct {
@@ -99,6 +105,9 @@ func TestKillDuringOnFailure(t *testing.T) {
 	if got := fmt.Sprint(run.Steps); run.FailedStep != "charge" || len(run.Steps) != 2 ||
 		run.Steps[1].Path != "on_failure/page" || run.Steps[1].Status != "succeeded" || run.Steps[1].Attempts != 2 {
 		t.Errorf("run %s failed at %q, steps %s", run.ID, run.FailedStep, got)
+	} else if reqs := run.Steps[1].Requests; len(reqs) != 2 || reqs[0].Attempt != 1 || !reqs[0].Lost ||
+		reqs[1].Attempt != 2 || reqs[1].Lost || reqs[1].Status != 200 {
+		t.Errorf("on_failure/page recorded requests %+v: want attempt 1 lost, then attempt 2 answered", reqs)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -188,12 +188,13 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	if o.requests == nil {
 		// The requests of the attempts before are kept whether this one sent any or not
 		// (its OAuth2 token may not have come): a POST that reached the API stays in the
-		// history to the last attempt.
+		// history to the last attempt. So do attempts whose workers stopped while they
+		// ran: their requests may have reached it too.
 		sent := o.before
 		if o.request != nil {
 			sent = append(sent, o.request)
 		}
-		o.requests = appendRequests(r.earlierRequests(j), sent)
+		o.requests = appendRequests(r.earlierRequests(j), lostRequests(j, step, sent))
 	}
 	if again {
 		p.retry(r, j, o, retryIn)
@@ -243,13 +244,19 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 }
 
 // timedOut is the outcome of a unit that the run's timeout stopped before it could
-// run again: a retrying unit keeps the attempts it made, their requests, and its time
-// from the first; a wait step's time is its wait, from when the run reached it, and a
-// workflow step's its wait for its child.
+// run again: a retrying unit keeps the attempts it made, their requests (with those of
+// attempts whose workers stopped while they ran), and its time from the first; a wait
+// step's time is its wait, from when the run reached it, and a workflow step's its
+// wait for its child.
 func (p *Pool) timedOut(r *runState, j *job, step *workflows.Step) outcome {
 	o := outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true}
+	if lost := lostRequests(j, step, nil); len(lost) > 0 {
+		o.attempts, o.requests = j.attempt-1, appendRequests(r.earlierRequests(j), lost)
+	}
 	if last := r.lastAttempt(j); last != nil {
-		o.attempts, o.requests = j.attempt-1, last.requestsApart()
+		if o.requests == nil {
+			o.attempts, o.requests = j.attempt-1, last.requestsApart()
+		}
 		o.duration = p.since(last.firstStarted(), time.Now())
 		return o
 	}

@@ -126,6 +126,12 @@ workflow "other" {
 // pagesEngine is an engine on b whose api limits are kept in b, with no pool yet.
 func pagesEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *workflows.Set) {
 	t.Helper()
+	return apiEngine(t, b, src, time.Second)
+}
+
+// apiEngine is pagesEngine with leases of the given length.
+func apiEngine(t *testing.T, b *redistest.Backend, src string, lease time.Duration) (*Engine, *workflows.Set) {
+	t.Helper()
 	apis := actions.NewAPIs()
 	apis.Connect(b.Client)
 	k := workflows.NewKinds()
@@ -135,7 +141,7 @@ func pagesEngine(t *testing.T, b *redistest.Backend, src string) (*Engine, *work
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k, Lease: time.Second})
+	e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k, Lease: lease})
 	e.Use(set)
 	return e, set
 }
@@ -263,7 +269,8 @@ func TestPagesHeldBackHoldNoWorker(t *testing.T) {
 
 // A worker that dies while reading a page leaves the pages before it kept: the worker
 // that takes the step over goes on from that page, sending it again with the same
-// Idempotency-Key, and the run records each page once.
+// Idempotency-Key, and the run records each page once, and the dead worker's attempt,
+// lost, after the pages it read.
 func TestPagesGoOnAfterTheWorkerDied(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		api := newListAPI(t)
@@ -295,6 +302,11 @@ func TestPagesGoOnAfterTheWorkerDied(t *testing.T) {
 
 		startPool(t, e, 1)
 		r := waitRun(t, e, id)
+		reqs := r.Steps[0].Requests
+		if len(reqs) != listPages+1 || !reqs[2].Lost || reqs[2].Attempt != 1 || reqs[2].Page != 0 {
+			t.Fatalf("requests recorded %+v: want the dead worker's attempt lost after its pages", reqs)
+		}
+		r.Steps[0].Requests = slices.Delete(slices.Clone(reqs), 2, 3)
 		wantPages(t, r, 1, 1, 2, 2, 2, 2)
 		if want := map[int]int{1: 1, 2: 1, 3: 2, 4: 1, 5: 1, 6: 1}; !reflect.DeepEqual(api.perPage(), want) {
 			t.Errorf("requests per page %v, want %v: only the page being read when the worker died again", api.perPage(), want)

@@ -300,6 +300,9 @@ type job struct {
 	// pages is how many pages its paginated step kept in an earlier lease of this
 	// attempt (see pageStore).
 	pages int
+	// reaped is how many of the job's leases in a row expired before this one: the
+	// attempts before this one whose workers stopped while they ran (lostRequests).
+	reaped int
 	// event is the run's event as its start had it (Event.AsStored), for a job leased by
 	// the start: its worker need not decode run["event"] again. nil for others.
 	event *workflows.Event
@@ -334,7 +337,7 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 // parseJob decodes one job of lease.lua's reply.
 func parseJob(sh *shard, r any) (*job, error) {
 	a, ok := r.([]any)
-	if !ok || len(a) != 13 {
+	if !ok || len(a) != 13 && len(a) != 14 {
 		return nil, fmt.Errorf("lease: unexpected reply %v", r)
 	}
 	j := &job{shard: sh, run: map[string]string{}}
@@ -374,6 +377,12 @@ func parseJob(sh *shard, r any) (*job, error) {
 		}
 	}
 	j.listed, _ = a[12].(string)
+	if len(a) == 14 { // its last leases expired
+		reaped, _ := a[13].(string)
+		if j.reaped, err = strconv.Atoi(reaped); err != nil {
+			return nil, fmt.Errorf("job %s: its leases expired: %w", j.id, err)
+		}
+	}
 	return j, nil
 }
 

@@ -13,7 +13,9 @@
 -- {job id, token, attempt, step, part, {run hash fields and values}, item key JSON,
 -- item value JSON, crash error, held record, an item's record of its last attempt,
 -- how many pages its paginated step kept (page.lua), its items hash's map field},
--- false for those it does not have.
+-- false for those it does not have; then, for a job whose last leases expired, how
+-- many in a row (its attempts whose workers stopped while they ran), left out for
+-- the others (a first attempt is never one of those: it costs them nothing).
 local K = {due = KEYS[1], leases = KEYS[2], tokens = KEYS[3], wake = KEYS[4]}
 local prefix, max, lease, max_reaps = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now, now_s = now_ms()
@@ -66,8 +68,15 @@ for _, wf in ipairs(wfs) do
           last = redis.call('HGET', prefix .. 'results:' .. runid .. ':' .. step, part)
         end
       end
-      out[#out + 1] = {id, token, attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held, last,
+      local leased = {id, token, attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held, last,
         pages, listed}
+      if attempt > 1 then -- the leases before this one may have expired
+        local reaped = redis.call('HGET', job, 'reaped')
+        if reaped then
+          leased[14] = reaped
+        end
+      end
+      out[#out + 1] = leased
     end
   end
   local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
