@@ -71,8 +71,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// down past its end held it longer), as a wait step does.
 		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: p.heldFor(r, j)})
 	case j.crashed != "":
-		// Its workers kept dying on it: record it failed without running it again.
-		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed)})
+		// Its workers kept dying on it: record it failed without running it again. Its
+		// attempts are those that died: this lease's does not run.
+		return p.settle(r, j, step, outcome{status: StatusFailed, err: errors.New(j.crashed), attempts: j.attempt - 1})
 	case r.clock != nil && r.virtualTimedOut(j.unit, step):
 		// Under virtual time, its run's timeout passed while it waited: it keeps what it
 		// did, as under serve.
@@ -470,7 +471,7 @@ type outcome struct {
 	requests json.RawMessage
 	timedOut bool // the run's timeout stopped it
 	// attempts are those the unit made, when the job's own attempt did not run (the
-	// run's timeout passed first); 0: the job's.
+	// run's timeout passed first, or its workers kept dying); 0: the job's.
 	attempts int
 	resumed  bool // a wait step's, with what resumed it
 }

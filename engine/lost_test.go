@@ -198,3 +198,57 @@ func TestLostAttemptIsRecorded(t *testing.T) {
 	}
 }
 
+// An http step whose workers keep dying on it fails its run with each attempt that
+// died in its history, lost: as many attempts as leases expired, none run after them.
+func TestStepThatKeepsCrashingListsItsLostAttempts(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		api := newLostTarget(t)
+		e, set := apiEngine(t, b, fmt.Sprintf(lostSrc, api.srv.URL), time.Minute)
+		id, err := e.Start(ctx, set.Workflow("one"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor("one")
+		lease := func() *job {
+			t.Helper()
+			jobs, _, err := e.q.lease(ctx, sh, 1) // takes back the expired lease first
+			if err != nil || len(jobs) != 1 {
+				t.Fatalf("leased %v, %v", jobs, err)
+			}
+			return jobs[0]
+		}
+		for range maxReaps {
+			j := lease()
+			// Its worker dies: its lease expires.
+			if err := b.Client.ZAdd(ctx, sh.leases(), redis.Z{Score: 0, Member: j.id}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j := lease()
+		if j.crashed == "" || j.reaped != maxReaps {
+			t.Fatalf("job leased after %d crashes: crashed %q, reaped %d", maxReaps, j.crashed, j.reaped)
+		}
+		p := e.NewPool(1)
+		p.running.Add(1) // as the pool's fetcher would, before execute
+		p.slots <- struct{}{}
+		p.execute(j)
+
+		r, err := e.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := r.Steps[0]
+		if r.Status != RunFailed || s.Attempts != maxReaps || len(s.Requests) != maxReaps {
+			t.Fatalf("run %s, %d attempts, requests %+v: want it failed after %d attempts, each lost", r.Status, s.Attempts, s.Requests, maxReaps)
+		}
+		for i, q := range s.Requests {
+			if q.Attempt != i+1 || !q.Lost {
+				t.Errorf("request %d recorded %+v, want attempt %d lost", i, q, i+1)
+			}
+		}
+		if seen := api.seen(); len(seen) != 0 {
+			t.Errorf("the API saw %q: the test's workers sent nothing", seen)
+		}
+	})
+}
