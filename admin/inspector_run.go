@@ -358,6 +358,9 @@ var pageFuncs = template.FuncMap{
 	},
 	"statusText": http.StatusText,
 	"requestLine": func(q workflows.Request) string {
+		if q.Lost { // what it sent is not known: its worker stopped while it ran
+			return fmt.Sprintf("attempt %d lost: %s", q.Attempt, q.Error)
+		}
 		answer := fmt.Sprintf("no answer in %s", formatMS(q.DurationMS))
 		if q.Status != 0 {
 			answer = fmt.Sprintf("%d %s in %s", q.Status, http.StatusText(q.Status), formatMS(q.DurationMS))

@@ -1225,3 +1225,56 @@ workflow "push" {
 		t.Errorf("GET /api/v1/dlq?run=%s: %+v", oldest, dead)
 	}
 }
+
+// lostFirst is the engine with the first attempt of each run's first step lost: its
+// worker stopped while it ran, as the engine records such an attempt.
+type lostFirst struct{ *engine.Engine }
+
+func (l lostFirst) Run(ctx context.Context, id string) (*engine.Run, error) {
+	run, err := l.Engine.Run(ctx, id)
+	if err != nil || len(run.Steps) == 0 {
+		return run, err
+	}
+	s := &run.Steps[0]
+	for i := range s.Requests {
+		s.Requests[i].Attempt++
+	}
+	lost := workflows.Request{Attempt: 1, Lost: true,
+		Error: "its worker stopped while it ran (killed, or out of reach of Redis past its lease); the request may have been sent"}
+	s.Requests = append([]workflows.Request{lost}, s.Requests...)
+	s.Attempts++
+	return run, nil
+}
+
+// An attempt whose worker stopped while it ran shows as lost, on one line with why,
+// before the attempt after it: it has no request or answer to open.
+func TestInspectorShowsALostAttempt(t *testing.T) {
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"ok": true}`)
+	}))
+	defer crm.Close()
+	e, set, api := serveAPI(t, `
+workflow "w" {
+  step "http" "update" {
+    url = "`+crm.URL+`/contacts"
+  }
+}
+`)
+	id, err := e.Start(context.Background(), set.Workflow("w"), &workflows.Event{ID: "e1", Trigger: "manual",
+		ReceivedAt: time.Now(), ContentType: "application/json", Raw: `{}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api.URL, id, "succeeded")
+	srv := httptest.NewServer(Inspector(lostFirst{e}, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	page := fetchPage(t, srv.URL+"/runs/"+id)
+	lost := `<p class="request lost mono">attempt 1 lost: its worker stopped while it ran (killed, or out of reach of Redis past its lease); the request may have been sent</p>`
+	next := "attempt 2: GET " + crm.URL + "/contacts → 200 OK"
+	if i, j := strings.Index(page, lost), strings.Index(page, next); i < 0 || j < i {
+		t.Errorf("want %q, then %q, in\n%s", lost, next, page)
+	}
+	if strings.Contains(page, `data-key="request update 1"`) {
+		t.Errorf("the lost attempt opens on a request and an answer it does not have:\n%s", page)
+	}
+}
