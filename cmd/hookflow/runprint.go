@@ -217,15 +217,21 @@ func recordedRequests(run *engine.Run, all string) map[string]string {
 }
 
 // requestLines prints requests one after the other: the request line (with its
-// attempt when there were several), its headers and body, then what came back.
+// attempt when there were several), its headers and body, then what came back. An
+// attempt whose worker stopped while it ran is one line: what it sent is not known.
 //
-//	→ attempt 1: POST https://api.example.com/orders
+//	→ attempt 1 lost: its worker stopped while it ran (…); the request may have been sent
+//	→ attempt 2: POST https://api.example.com/orders
 //	  Content-Type: application/json
 //	  {"id":7}
 //	  ← 503 Service Unavailable in 12ms: {"busy":true}
 func requestLines(reqs []workflows.Request, all string) string {
 	var b strings.Builder
 	for _, q := range reqs {
+		if q.Lost {
+			fmt.Fprintf(&b, "     → attempt %d lost: %s\n", q.Attempt, cutLine(q.Error, maxTextWidth, all))
+			continue
+		}
 		fmt.Fprintf(&b, "     → %s%s %s\n", attemptLabel(len(reqs), q.Attempt), q.Method, cutLine(q.URL, maxTextWidth, all))
 		names := make([]string, 0, len(q.Headers))
 		for name := range q.Headers {

@@ -474,6 +474,30 @@ func TestRunsShowKeepsLargeNumbers(t *testing.T) {
 	}
 }
 
+// runs show prints an attempt whose worker stopped while it ran as lost, with why, on
+// the line before the attempt after it.
+func TestRunsShowALostAttempt(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Hookflow-Admin", "v1")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id": "r1", "workflow": "w", "status": "succeeded", "created_at": "2026-12-04T10:00:00Z",
+			"event": {"id": "e1", "trigger": "manual", "received_at": "2026-12-04T10:00:00Z", "body": {}},
+			"steps": [{"name": "charge", "kind": "http", "status": "succeeded", "attempts": 2, "requests": [
+				{"attempt": 1, "method": "", "url": "", "duration_ms": 0, "lost": true,
+				 "error": "its worker stopped while it ran (killed, or out of reach of Redis past its lease); the request may have been sent"},
+				{"attempt": 2, "method": "POST", "url": "https://api.example.com/charges", "status": 201, "duration_ms": 38}]}]}`)
+	}))
+	t.Cleanup(api.Close)
+	var stdout bytes.Buffer
+	err := run(context.Background(), []string{"runs", "show", "--admin", api.Listener.Addr().String(), "r1"}, nil, &stdout, io.Discard)
+	want := "     → attempt 1 lost: its worker stopped while it ran (killed, or out of reach of Redis past its lease); the request may have been sent\n" +
+		"     → attempt 2: POST https://api.example.com/charges\n" +
+		"       ← 201 Created in 38ms\n"
+	if out := stdout.String(); err != nil || !strings.Contains(out, want) {
+		t.Errorf("runs show: %v\n%s\nwant in it:\n%s", err, out, want)
+	}
+}
+
 // An admin API that answers 503 (it cannot serve now: Redis is unreachable) is exit
 // status 3, worth retrying, for every command of the admin API; a 503 to runs start
 // that names a run (stored, or maybe) is exit status 1, with the run's id: it may run,
