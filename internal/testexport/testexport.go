@@ -129,9 +129,11 @@ func Write(run *engine.Run, ev *workflows.Event, name string, env []workflows.En
 type unit struct {
 	engine.StepRun
 	label string
+	lost  int // the attempts left out of Requests and Attempts (withoutLost)
 }
 
-// httpUnits are the http steps of a run, each item of a for_each one apart, in order.
+// httpUnits are the http steps of a run, each item of a for_each one apart, in order,
+// without their lost attempts.
 func httpUnits(steps []engine.StepRun) []unit {
 	var out []unit
 	for _, s := range steps {
@@ -140,13 +142,32 @@ func httpUnits(steps []engine.StepRun) []unit {
 		}
 		if s.ItemCount > 0 || len(s.Items) > 0 {
 			for _, it := range s.Items {
-				out = append(out, unit{StepRun: it, label: fmt.Sprintf("%s[%s]", s.Name, keyText(it.Key))})
+				out = append(out, withoutLost(unit{StepRun: it, label: fmt.Sprintf("%s[%s]", s.Name, keyText(it.Key))}))
 			}
 			continue
 		}
-		out = append(out, unit{StepRun: s, label: s.Name})
+		out = append(out, withoutLost(unit{StepRun: s, label: s.Name}))
 	}
 	return out
+}
+
+// withoutLost is u without the attempts whose workers stopped while they ran: what
+// they sent is not known, and no worker stops in a test, so its mock answers, and its
+// expect counts, the attempts that ran.
+func withoutLost(u unit) unit {
+	if !slices.ContainsFunc(u.Requests, func(q workflows.Request) bool { return q.Lost }) {
+		return u
+	}
+	kept := make([]workflows.Request, 0, len(u.Requests))
+	for _, q := range u.Requests {
+		if q.Lost {
+			u.lost++
+			continue
+		}
+		kept = append(kept, q)
+	}
+	u.Requests, u.Attempts = kept, u.Attempts-u.lost
+	return u
 }
 
 // expectUnits are what the test expects: the requests of http steps and items, and
@@ -612,6 +633,14 @@ func (x *exporter) mock(test *hclwrite.Body, u unit) {
 		x.comment(test, "Fill in the answers the test should give: what reads them here reads the placeholder.")
 	}
 	b := test.AppendNewBlock("mock", []string{u.label}).Body()
+	if u.lost > 0 {
+		s := ""
+		if u.lost > 1 {
+			s = "s"
+		}
+		x.comment(b, fmt.Sprintf("Left out: %d attempt%s lost (its worker stopped while it ran; the request may have been sent): the answers are those of the attempts that ran.",
+			u.lost, s))
+	}
 	if u.Attempts > len(u.Requests) {
 		x.comment(b, fmt.Sprintf("The history keeps the last %d of its %d attempts.", len(u.Requests), u.Attempts))
 	}

@@ -271,3 +271,33 @@ func TestWriteSaysSensitiveAnswersAreToBeFilledIn(t *testing.T) {
 		t.Errorf("does not load: %s\n%s", diags.Error(), text)
 	}
 }
+
+// An attempt whose worker stopped while it ran is left out of the test, and says so:
+// the mock answers the attempts that ran, in order, and the expect counts those; an
+// answer for the lost one would have the test's step fail where the run's did not.
+func TestWriteLeavesLostAttemptsOut(t *testing.T) {
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "pay", Version: "v1", Status: engine.RunSucceeded},
+		Steps: []engine.StepRun{
+			{Name: "charge", Path: "charge", Kind: "http", Status: engine.StatusSucceeded, Attempts: 3, Requests: []workflows.Request{
+				{Attempt: 1, Lost: true, Error: "its worker stopped while it ran (killed, or out of reach of Redis past its lease); the request may have been sent"},
+				{Attempt: 2, Method: "POST", URL: "https://pay.example.com/charges", Status: 503, Response: &workflows.Response{Body: "busy"}},
+				{Attempt: 3, Method: "POST", URL: "https://pay.example.com/charges", Status: 201, Response: &workflows.Response{Body: "ok"}},
+			}},
+		}}
+	data, err := Write(run, &workflows.Event{Trigger: "manual", Body: map[string]any{}}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{"# Left out: 1 attempt lost (its worker stopped while it ran", `status = 503`, `status = 201`, `count  = 2`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "error =") || strings.Contains(text, "of its 3 attempts") {
+		t.Errorf("answers or counts the lost attempt:\n%s", text)
+	}
+	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
+		t.Errorf("does not load: %s\n%s", diags.Error(), text)
+	}
+}
