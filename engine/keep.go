@@ -82,7 +82,7 @@ func (q *queue) dropRuns(ctx context.Context, sh *shard, from int64) (int64, err
 		keep = q.heap.keep()
 	}
 	for range keepCalls {
-		res, err := keepScript.Run(ctx, q.rdb, []string{sh.runs(), sh.open(), sh.dead()}, sh.prefix, keep, from,
+		res, err := keepScript.Run(ctx, q.rdb, []string{sh.runs(), sh.open(), sh.dead(), sh.workflows()}, sh.prefix, keep, from,
 			q.keepBatch, q.keepGrace.Milliseconds(), q.childGrace.Milliseconds(), q.tombGrace.Milliseconds()).Int64Slice()
 		if err != nil {
 			return from, err

@@ -198,6 +198,35 @@ func TestKeepRunsDropsTheOldestFinished(t *testing.T) {
 	})
 }
 
+// A run whose hash expired before the cap came to it (a child run, kept a grace longer,
+// under a short --retention) goes from its workflow's index too, not only from the
+// index of every run, though its hash no longer names its workflow.
+func TestKeepRunsDropsExpiredRunsFromTheirWorkflowsIndex(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, set := keepEngine(t, b, 0)
+		startPool(t, e, 4)
+		_, finished := keptRuns(t, e, set)
+		sh := e.q.shards[0]
+		expired := finished[3] // the oldest of quick's successes
+		if err := b.Client.Del(ctx, sh.prefix+"run:"+expired).Err(); err != nil {
+			t.Fatal(err)
+		}
+		capped, _ := keepEngine(t, b, 3)
+		if _, err := capped.q.dropRuns(ctx, sh, 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, index := range []string{sh.runs(), sh.prefix + "runs:quick"} {
+			if err := b.Client.ZScore(ctx, index, expired).Err(); err != redis.Nil {
+				t.Errorf("the expired run %s is left in %s (%v)", expired, index, err)
+			}
+		}
+		if got := listed(t, e, "quick"); !slices.Equal(got, finished[4:]) {
+			t.Errorf("listing of quick %v, want %v", got, finished[4:])
+		}
+	})
+}
+
 // With no cap, nothing is dropped, and no loop looks.
 func TestKeepRunsZeroDropsNothing(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {

@@ -12,11 +12,13 @@
 -- 0 for good, as what settles in an ended run counts nothing down. A unit of it still
 -- running then writes nothing when it settles (complete.lua, retry.lua and park.lua
 -- find the run gone), and lease.lua deletes one still queued when it comes due. A run
--- whose hash has expired leaves its index entry alone: it goes.
+-- whose hash has expired (its retention ran out before the cap came to it: a child run,
+-- kept a grace longer, under a short --retention) leaves its entries in the indexes: they
+-- go, from every workflow's index, as its workflow is no longer known.
 -- Runs are looked at oldest first from a rank, at most a batch of them, so one call's
 -- work is bounded; under the cap a call costs a ZCARD and a GET.
--- KEYS: 1 runs index, 2 open count, 3 dead letters
-local K = {runs = KEYS[1], open = KEYS[2], dead = KEYS[3]}
+-- KEYS: 1 runs index, 2 open count, 3 dead letters, 4 workflows set of the shard
+local K = {runs = KEYS[1], open = KEYS[2], dead = KEYS[3], workflows = KEYS[4]}
 -- ARGV: 1 shard prefix, 2 finished runs kept, 3 rank to look from, 4 most runs to look
 --       at, 5 ms a run is kept after it finished, 6 the same for a child run (its id
 --       has a ':'), 7 the lease: the same for a cancelled run with tombstones (a step
@@ -98,7 +100,7 @@ local function each(values, fn)
 end
 
 local ids = redis.call('ZRANGE', K.runs, from, from + most - 1)
-local keys, gone, of_wf = {}, {}, {}
+local keys, gone, of_wf, expired = {}, {}, {}, {}
 local looked, kept = 0, 0
 for _, runid in ipairs(ids) do
   if #gone >= over then
@@ -117,6 +119,8 @@ for _, runid in ipairs(ids) do
     if wf then
       of_wf[wf] = of_wf[wf] or {}
       table.insert(of_wf[wf], runid)
+    elseif not status then
+      expired[#expired + 1] = runid
     end
   else
     kept = kept + 1
@@ -127,6 +131,12 @@ each(gone, function(...) redis.call('ZREM', K.runs, ...) end)
 for wf, list in pairs(of_wf) do
   local index = prefix .. 'runs:' .. wf
   each(list, function(...) redis.call('ZREM', index, ...) end)
+end
+if #expired > 0 then
+  for _, wf in ipairs(redis.call('SMEMBERS', K.workflows)) do
+    local index = prefix .. 'runs:' .. wf -- as the workflows set names them
+    each(expired, function(...) redis.call('ZREM', index, ...) end)
+  end
 end
 local ended = 0
 if looked == #ids and #ids < most then
