@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -55,7 +57,7 @@ type Cancelled struct {
 // its dead letter, to be replayed. It reports ErrFinished for
 // a run that has finished, and ErrNotFound for one that does not exist.
 func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
-	return e.cancel(ctx, runID, cancelByHand)
+	return e.cancel(ctx, runID, cancelByHand, true)
 }
 
 // cancel is Cancel, for the cause given (cancelCause says what each does). The
@@ -63,8 +65,10 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (*Cancelled, error) {
 // timeout when that was the cause and the step that started the child waits for it
 // (its replay reaches the child there), else with the tree. The children of a run that
 // stays failed (cancelled during its on_failure steps) are cancelled as by hand: a
-// failed child stays failed, to be replayed before its parent.
-func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause) (*Cancelled, error) {
+// failed child stays failed, to be replayed before its parent. byHand says that the
+// cancel is Cancel's, not one of a run that called it: the run finished line says
+// who cancelled the run (cancelledBy).
+func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause, byHand bool) (*Cancelled, error) {
 	fields, err := e.q.runFields(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -101,12 +105,39 @@ func (e *Engine) cancel(ctx context.Context, runID string, cause cancelCause) (*
 		e.wakeParent(ev.Value()) // a child run: its parent's step waits for it
 	}
 	e.metrics.runFinished(wf.Name, string(ends))
+	// Its one run finished line, as a run that ends at a step has: one that stays
+	// failed has the error and the step that failed it, and says its on_failure steps
+	// were cut short.
+	extra := []slog.Attr{slog.String("cancelled_by", cancelledBy(cause, byHand)), slog.String("was", string(was))}
+	failure, failedStep := "", ""
 	if ends == RunFailed {
-		e.log.Info("run's on_failure steps cancelled; it stays failed", "run", runID, "workflow", wf.Name)
-	} else {
-		e.log.Info("run cancelled", "run", runID, "workflow", wf.Name, "was", was)
+		// As the cancel left them: the run may have failed since fields were read.
+		failure, failedStep = fields["error"], fields["failed_step"]
+		if got, err := e.q.rdb.HMGet(ctx, e.q.shardFor(wf.Name).run(runID), "error", "failed_step").Result(); err == nil {
+			failure, _ = got[0].(string)
+			failedStep, _ = got[1].(string)
+		}
+		extra = append(extra, slog.String("on_failure", "cancelled"))
 	}
+	took := int64(0)
+	if created := msTime(fields["created"]); !created.IsZero() {
+		took = time.Since(created).Milliseconds()
+	}
+	logFinished(e.log, runID, wf.Name, ends, took, failure, failedStep, extra...)
 	return &Cancelled{RunID: runID, Status: ends, Was: was}, nil
+}
+
+// cancelledBy is who cancelled a run, as its run finished line says: "hand" for
+// Cancel (hookflow runs cancel, the API), "parent_timeout" when a run that called it
+// (its parent, or theirs) timed out, and "parent" when its parent was cancelled.
+func cancelledBy(cause cancelCause, byHand bool) string {
+	switch {
+	case byHand:
+		return "hand"
+	case cause == cancelParentTimedOut:
+		return "parent_timeout"
+	}
+	return "parent"
 }
 
 // cancelChildren cancels the child runs of a cancelled run's workflow steps (one per
@@ -196,7 +227,7 @@ func (e *Engine) cancelChild(ctx context.Context, id string, cause cancelCause) 
 // cancelRun cancels run id, a child of a run cancelled or whose timeout passed, for
 // cause, if it exists and has not finished.
 func (e *Engine) cancelRun(ctx context.Context, id string, cause cancelCause) error {
-	if _, err := e.cancel(ctx, id, cause); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
+	if _, err := e.cancel(ctx, id, cause, false); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrFinished) {
 		return err
 	}
 	return nil

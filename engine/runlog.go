@@ -8,12 +8,13 @@ import (
 
 // logFinished writes a run's one "run finished" line: INFO with its status and how
 // long it took, WARN with its error and the step that failed it (the run's
-// failed_step; none when it failed before its first step) when it failed. It is written once per run, on the
+// failed_step; none when it failed before its first step) when it failed, and extra
+// after them (a cancel's: who cancelled it). It is written once per run, on the
 // busiest path there is, so the record is made as slog.Logger.Info would make it but
 // with its values typed rather than boxed, and without the caller's program counter,
 // which slog takes for every record: the source it gives a handler that shows one
 // would name this function, not anything of the run's.
-func logFinished(log *slog.Logger, run, workflow string, status RunStatus, took int64, failure, failedStep string) {
+func logFinished(log *slog.Logger, run, workflow string, status RunStatus, took int64, failure, failedStep string, extra ...slog.Attr) {
 	level := slog.LevelInfo
 	if status == RunFailed {
 		level = slog.LevelWarn
@@ -32,5 +33,6 @@ func logFinished(log *slog.Logger, run, workflow string, status RunStatus, took 
 	if status == RunFailed {
 		r.AddAttrs(slog.String("err", failure))
 	}
+	r.AddAttrs(extra...)
 	_ = h.Handle(ctx, r)
 }
