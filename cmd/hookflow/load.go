@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -69,13 +70,7 @@ func hasAll(dir string, stderr io.Writer, missing ...hcl.Diagnostics) bool {
 }
 
 func loadWith(dir string, k *workflows.Kinds, opts workflows.Options, stderr io.Writer) (*workflows.Set, int) {
-	srcs, diags := workflows.ReadDir(dir)
-	var set *workflows.Set
-	if !diags.HasErrors() {
-		var loaded hcl.Diagnostics
-		set, loaded = workflows.LoadWith(srcs, k, opts)
-		diags = append(diags, loaded...) // the reading's warnings too
-	}
+	set, srcs, diags := loadDir(dir, k, opts)
 	if len(diags) > 0 {
 		_ = workflows.WriteDiagnostics(stderr, srcs, diags)
 	}
@@ -83,6 +78,62 @@ func loadWith(dir string, k *workflows.Kinds, opts workflows.Options, stderr io.
 		return nil, 0
 	}
 	return set, len(diags)
+}
+
+// loadDir loads the workflows in dir, and returns them (nil when there are errors)
+// with the files read and the diagnostics, the reading's included.
+func loadDir(dir string, k *workflows.Kinds, opts workflows.Options) (*workflows.Set, []workflows.Source, hcl.Diagnostics) {
+	srcs, diags := workflows.ReadDir(dir)
+	var set *workflows.Set
+	if !diags.HasErrors() {
+		var loaded hcl.Diagnostics
+		set, loaded = workflows.LoadWith(srcs, k, opts)
+		diags = append(diags, loaded...) // the reading's warnings too
+	}
+	if diags.HasErrors() {
+		set = nil
+	}
+	return set, srcs, diags
+}
+
+// loadAtStart loads the workflows serve and worker start with, and returns them (nil
+// when there are errors) with how many warnings there were and their rendering. The
+// diagnostics are rendered to stderr as validate prints them; with JSON logs
+// (diagnosticsTo gives nil), a log line carries them instead, as a reload's does, so
+// that stderr stays one JSON object a line.
+func loadAtStart(dir string, k *workflows.Kinds, log *slog.Logger, stderr io.Writer) (*workflows.Set, int, string) {
+	set, srcs, diags := loadDir(dir, k, workflows.Options{})
+	if len(diags) == 0 {
+		return set, 0, ""
+	}
+	var out strings.Builder
+	_ = workflows.WriteDiagnostics(&out, srcs, diags)
+	errs, warnings := count(diags)
+	switch {
+	case stderr != nil:
+		_, _ = io.WriteString(stderr, out.String())
+	case errs > 0:
+		log.Error("workflows not loaded: the files have errors", "dir", dir, "err", firstError(diags), "errors", errs,
+			"diagnostics", out.String())
+	default:
+		log.Warn("workflows loaded with warnings", "dir", dir, "warnings", warnings,
+			"first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())
+	}
+	if errs > 0 {
+		return nil, 0, ""
+	}
+	return set, warnings, out.String()
+}
+
+// diagnosticsTo is where serve and worker render the diagnostics of the workflow
+// files whole, as validate prints them: stderr with text logs; nowhere with JSON logs,
+// whose lines carry them (their diagnostics field), as stderr is then one JSON object
+// a line.
+func diagnosticsTo(logFormat string, stderr io.Writer) io.Writer {
+	if logFormat == "json" {
+		return nil
+	}
+	return stderr
 }
 
 // readPath reads the workflow files at a path: the file itself, or every *.hcl file of a

@@ -26,7 +26,7 @@ type reloader struct {
 	dir    string
 	kinds  *workflows.Kinds
 	log    *slog.Logger
-	stderr io.Writer            // where diagnostics are rendered whole, as at start
+	stderr io.Writer            // where diagnostics are rendered whole, as at start; nil with JSON logs (diagnosticsTo)
 	use    func(*workflows.Set) // swaps the set in everywhere
 
 	readDir func(dir string) ([]workflows.Source, hcl.Diagnostics) // workflows.ReadDir
@@ -50,7 +50,7 @@ type reloader struct {
 
 // newReloader starts from set, loaded from dir just before with the warnings rendered
 // in warnings (n of them). A reload's diagnostics are logged to log and rendered whole
-// to stderr. Its metrics go to reg.
+// to stderr, unless it is nil. Its metrics go to reg.
 func newReloader(dir string, k *workflows.Kinds, set *workflows.Set, n int, warnings string, log *slog.Logger, stderr io.Writer,
 	reg prometheus.Registerer, use func(*workflows.Set)) *reloader {
 	r := &reloader{dir: dir, kinds: k, log: log, stderr: stderr, use: use, readDir: workflows.ReadDir,
@@ -173,7 +173,7 @@ func (r *reloader) reload(why string, asked bool) admin.ConfigStatus {
 		r.status.Warnings, r.status.WarningsText = len(diags), out.String()
 		r.log.Warn("workflows reloaded with warnings", append(attrs, "warnings", len(diags),
 			"first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())...)
-		_, _ = io.WriteString(r.stderr, out.String())
+		r.render(out.String())
 	}
 	r.logWebhooks(prev, set)
 	return r.status
@@ -263,7 +263,7 @@ func (r *reloader) refuse(why string, asked bool, srcs []workflows.Source, diags
 	case r.status.OK || r.status.Error != out.String():
 		r.log.Error("workflows not reloaded: the new files have errors; still serving the previous ones",
 			"dir", r.dir, "why", why, "err", firstError(diags), "errors", errs, "diagnostics", out.String())
-		_, _ = io.WriteString(r.stderr, out.String())
+		r.render(out.String())
 	case asked || content != r.refused:
 		// The same errors, told again in short: hookflow status shows them whole.
 		r.log.Error("workflows not reloaded: the files still have errors; still serving the previous ones",
@@ -306,10 +306,18 @@ func (r *reloader) unchanged(why string, set *workflows.Set, srcs []workflows.So
 	if out.String() != r.status.WarningsText && len(diags) > 0 {
 		r.log.Warn("workflow files changed with warnings; the ones in use are unchanged", "dir", r.dir, "why", why,
 			"warnings", len(diags), "first", firstDiagnostic(diags, hcl.DiagWarning), "diagnostics", out.String())
-		_, _ = io.WriteString(r.stderr, out.String())
+		r.render(out.String())
 	}
 	r.status.Warnings, r.status.WarningsText = len(diags), out.String()
 	return r.status
+}
+
+// render writes diagnostics rendered whole to stderr, as validate prints them: with
+// text logs only, as a JSON log's lines carry them.
+func (r *reloader) render(diagnostics string) {
+	if r.stderr != nil {
+		_, _ = io.WriteString(r.stderr, diagnostics)
+	}
 }
 
 // contentHash identifies the content of the files read: their names and bytes.

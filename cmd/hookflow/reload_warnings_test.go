@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -142,5 +144,101 @@ func TestCredentialNeverInReloadLogOrStatus(t *testing.T) {
 	}
 	if n := strings.Count(s.log(), "client_secret = [redacted]"); n < 5 {
 		t.Errorf("the credential shown masked %d times, want at least 5 (start, reload, refusal):\n%s", n, s.log())
+	}
+}
+
+// jsonLines checks that every line of a JSON log is a JSON object, and returns them.
+func jsonLines(t *testing.T, log string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Errorf("a line of the JSON log is not JSON: %q", l)
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// lineOf is the first line of lines whose msg is msg, or nil.
+func lineOf(lines []map[string]any, msg string) map[string]any {
+	for _, l := range lines {
+		if l["msg"] == msg {
+			return l
+		}
+	}
+	return nil
+}
+
+// With --log-format json, stderr is one JSON object a line: the diagnostics of the
+// workflow files, at start and at a reload, warnings or errors, are in the lines'
+// diagnostics, not rendered as validate prints them beside them.
+func TestJSONLogKeepsDiagnosticsInItsLines(t *testing.T) {
+	const bad = "workflow \"x\" {\n  filter = \"event.body.n >\"\n}\n"
+	t.Run("serve", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+		writeFile(t, filepath.Join(dir, "welcome.hcl"), misspelledSrc)
+		var buf strings.Builder
+		stderr := &syncWriter{w: &buf}
+		cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1, noWatch: true,
+			allowNet: loopback, logFormat: "json"}
+		log, err := newLogger(cfg.logFormat, stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := startServer(context.Background(), cfg, log, stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.shutdown()
+		// Changed with other warnings, and kept; then refused for an error.
+		writeFile(t, filepath.Join(dir, "b.hcl"), strings.ReplaceAll(strings.ReplaceAll(misspelledSrc, "welcome", "b"), "/signup", "/b"))
+		if st := s.config.Reload("SIGHUP"); !st.OK {
+			t.Fatalf("the reload with warnings was refused: %+v", st)
+		}
+		writeFile(t, filepath.Join(dir, "bad.hcl"), bad)
+		if st := s.config.Reload("SIGHUP"); st.OK {
+			t.Fatal("the bad file was loaded")
+		}
+		stderr.mu.Lock()
+		out := buf.String()
+		stderr.mu.Unlock()
+		lines := jsonLines(t, out)
+		for _, msg := range []string{"workflows loaded with warnings", "workflows reloaded with warnings",
+			"workflows not reloaded: the new files have errors; still serving the previous ones"} {
+			l := lineOf(lines, msg)
+			if d, _ := l["diagnostics"].(string); !strings.Contains(d, "steps.greeting.txt") && !strings.Contains(d, "Invalid expression") {
+				t.Errorf("no %q line with its diagnostics: %v", msg, l)
+			}
+		}
+	})
+	for _, cmd := range []string{"serve", "worker"} {
+		t.Run(cmd+" refused at start", func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "bad.hcl"), bad)
+			var buf strings.Builder
+			cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1, noWatch: true,
+				allowNet: loopback, logFormat: "json"}
+			log, err := newLogger(cfg.logFormat, &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cmd == "serve" {
+				_, err = startServer(context.Background(), cfg, log, &buf)
+			} else {
+				_, err = startWorker(context.Background(), cfg, log, &buf)
+			}
+			if err == nil {
+				t.Fatal("started with a bad file")
+			}
+			l := lineOf(jsonLines(t, buf.String()), "workflows not loaded: the files have errors")
+			if d, _ := l["diagnostics"].(string); l["level"] != "ERROR" || l["errors"] != 1.0 || !strings.Contains(d, "Invalid expression") ||
+				!strings.Contains(d, "bad.hcl:2:26") {
+				t.Errorf("the refusal's line: %v\n%s", l, buf.String())
+			}
+		})
 	}
 }

@@ -270,8 +270,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	client := actions.NewClient(guard)
 	apis := actions.NewAPIs()
 	k := kindsSharing(client, log, apis)
-	var warnings strings.Builder // all load prints of files that load: their warnings
-	set, n := load(cfg.dir, k, io.MultiWriter(stderr, &warnings))
+	set, n, warnings := loadAtStart(cfg.dir, k, log, diagnosticsTo(cfg.logFormat, stderr))
 	if set == nil {
 		return nil, exitError(1)
 	}
@@ -328,7 +327,7 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 	eng.Use(set)
 	pool := eng.NewPool(cfg.workers)
 	pool.Start()
-	return &engineRuntime{log: log, set: set, warnings: n, warningsText: warnings.String(), kinds: k, engine: eng, rdb: rdb,
+	return &engineRuntime{log: log, set: set, warnings: n, warningsText: warnings, kinds: k, engine: eng, rdb: rdb,
 		apis: apis, pool: pool, metrics: metrics, build: build, closeRedis: closeRedis}, nil
 }
 
@@ -449,7 +448,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 			}
 		}
 	}
-	s.config = newReloader(cfg.dir, rt.kinds, set, rt.warnings, rt.warningsText, log, stderr, metrics, func(set *workflows.Set) {
+	s.config = newReloader(cfg.dir, rt.kinds, set, rt.warnings, rt.warningsText, log, diagnosticsTo(cfg.logFormat, stderr), metrics, func(set *workflows.Set) {
 		rt.apis.Use(set.APIs()) // the apis' limits hold for the runs queued before too
 		rt.engine.Use(set)      // first: a run started by the new webhooks finds its version
 		s.triggers.Use(set)

@@ -113,7 +113,7 @@ func startWorker(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 		return nil, err
 	}
 	w := &worker{engineRuntime: rt, errc: make(chan error, 1)}
-	w.config = newReloader(cfg.dir, rt.kinds, rt.set, rt.warnings, rt.warningsText, log, stderr, rt.metrics, func(set *workflows.Set) {
+	w.config = newReloader(cfg.dir, rt.kinds, rt.set, rt.warnings, rt.warningsText, log, diagnosticsTo(cfg.logFormat, stderr), rt.metrics, func(set *workflows.Set) {
 		rt.apis.Use(set.APIs()) // the apis' limits hold for the runs queued before too
 		rt.engine.Use(set)
 	})
