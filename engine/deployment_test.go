@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // The first process stores its shard count; the others take it, or are refused when
@@ -100,4 +105,59 @@ func TestStartWaitsForReplicas(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A start that too few replicas acknowledged is stored, and runs: it counts as a
+// start, as its end counts when it ends (a run that ends as it starts, with its
+// failure or no step to run, then too, with its run finished line). So does a start
+// Redis did not answer, as it may have stored it: here the primary has it, and its
+// answer waits for the replicas past the caller's deadline.
+func TestStartNotReplicatedCountsItsStart(t *testing.T) {
+	ctx := context.Background()
+	b := redistest.Real(t)
+	reg := prometheus.NewRegistry()
+	var logs testutil.LogBuffer
+	e := New(b.Client, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: reg, WaitReplicas: 1,
+		WaitTimeout: 50 * time.Millisecond})
+	set := loadSet(t, &recorder{}, chainSrc+"workflow \"empty\" {\n}\n")
+	e.Use(set)
+	var ids []string
+	id, err := e.Start(ctx, set.Workflow("chain"), event(`{"name": "Ada"}`))
+	if !errors.Is(err, ErrNotReplicated) || id == "" {
+		t.Fatalf("start on a Redis with no replica: %q, %v", id, err)
+	}
+	ids = append(ids, id)
+	if id, err = e.StartFailed(ctx, set.Workflow("chain"), event(`{}`), "filter: no"); !errors.Is(err, ErrNotReplicated) || id == "" {
+		t.Fatalf("a failed start: %q, %v", id, err)
+	}
+	if id, err = e.Start(ctx, set.Workflow("empty"), event(`{}`)); !errors.Is(err, ErrNotReplicated) || id == "" {
+		t.Fatalf("a start with no step: %q, %v", id, err)
+	}
+	// Not answered: the caller stops waiting while Redis waits for the replicas.
+	slowReg := prometheus.NewRegistry()
+	slow := New(b.Client, Options{Logger: quiet, Metrics: slowReg, WaitReplicas: 1, WaitTimeout: 2 * time.Second})
+	slow.Use(set)
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if id, err = slow.Start(short, set.Workflow("chain"), event(`{"name": "Bob"}`)); !errors.Is(err, ErrOutcomeUnknown) || id == "" {
+		t.Fatalf("a start not answered: %q, %v", id, err)
+	}
+	ids = append(ids, id)
+	startPool(t, e, 2)
+	for _, id := range ids {
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Fatalf("run %s: %s", id, r.Status)
+		}
+	}
+	wantSeries(t, reg, "hookflow_runs_started_total", map[string]float64{"trigger=manual,workflow=chain": 2, "trigger=manual,workflow=empty": 1})
+	wantSeries(t, slowReg, "hookflow_runs_started_total", map[string]float64{"trigger=manual,workflow=chain": 1})
+	testutil.Eventually(t, 10*time.Second, "every end counted", func() bool {
+		got := metricstest.Series(t, reg, "hookflow_runs_finished_total")
+		return got["status=succeeded,workflow=chain"] == 2
+	})
+	wantSeries(t, reg, "hookflow_runs_finished_total", map[string]float64{"status=succeeded,workflow=chain": 2,
+		"status=failed,workflow=chain": 1, "status=succeeded,workflow=empty": 1})
+	if n := len(logs.Lines(`"msg":"run finished"`)); n != 4 {
+		t.Errorf("%d run finished lines, want 4:\n%s", n, logs.String())
+	}
 }

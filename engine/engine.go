@@ -291,26 +291,40 @@ func (e *Engine) startShown(ctx context.Context, wf *workflows.Workflow, ev *wor
 	case p != nil:
 		p.giveBack()
 	}
+	maybe := errors.Is(err, ErrOutcomeUnknown)
+	if err != nil && !maybe && !errors.Is(err, ErrNotReplicated) {
+		return "", false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
+	}
+	// The primary has it (or may): it runs unless the primary is lost first, and its
+	// end is counted. So its start is: one too few replicas acknowledged is stored;
+	// one Redis did not answer is counted as stored, so that no end is counted without
+	// its start (hookflow_runs_started_total's help).
+	if got == runID {
+		e.started(wf, runID, ev.Trigger, failure, maybe)
+	}
 	if err != nil {
-		stored := ""
-		if errors.Is(err, ErrNotReplicated) || errors.Is(err, ErrOutcomeUnknown) {
-			stored = got // the primary has it (or may): it runs unless the primary is lost first
-		}
-		return stored, false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
+		return got, false, fmt.Errorf("queueing run of %s: %w", wf.Name, err)
 	}
-	if got != runID {
-		return got, false, nil
+	return got, got == runID, nil
+}
+
+// started counts a run stored, and the end of one that ends as it starts: with a
+// failure, or with no step to run. maybe says that Redis did not answer the start: its
+// run finished line says so (stored=unknown).
+func (e *Engine) started(wf *workflows.Workflow, runID, trigger, failure string, maybe bool) {
+	e.metrics.runStarted(wf.Name, trigger)
+	var extra []slog.Attr
+	if maybe {
+		extra = []slog.Attr{slog.String("stored", "unknown")}
 	}
-	e.metrics.runStarted(wf.Name, ev.Trigger)
 	switch {
 	case failure != "":
 		e.metrics.runFinished(wf.Name, string(RunFailed))
-		logFinished(e.log, runID, wf.Name, RunFailed, 0, failure, "")
+		logFinished(e.log, runID, wf.Name, RunFailed, 0, failure, "", extra...)
 	case len(wf.Steps) == 0:
 		e.metrics.runFinished(wf.Name, string(RunSucceeded)) // nothing to run: it ends as it starts
-		logFinished(e.log, runID, wf.Name, RunSucceeded, 0, "", "")
+		logFinished(e.log, runID, wf.Name, RunSucceeded, 0, "", "", extra...)
 	}
-	return runID, true, nil
 }
 
 // Ping checks that Redis answers. On a Redis Cluster, that is every primary of its slot

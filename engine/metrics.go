@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer, q *queue) *metrics {
 		return nil
 	}
 	started := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_runs_started_total",
-		Help: "Runs this process started, by workflow and by what started them: a trigger kind (webhook, schedule, poll), manual (by hand), or workflow (a child run)."},
+		Help: "Runs this process started, by workflow and by what started them: a trigger kind (webhook, schedule, poll), manual (by hand), or workflow (a child run). A start stored on the primary but acknowledged by too few replicas counts (its run runs), and so does one Redis did not answer, as it may have stored it: its end counts if it runs."},
 		[]string{"workflow", "trigger"})
 	finished := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookflow_runs_finished_total",
 		Help: "Runs that ended, by workflow and status (succeeded, failed, cancelled), counted by the process that ended them. A replayed run counts again when it ends again."},
