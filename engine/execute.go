@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -68,8 +69,13 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// It waited out its delay, or the run's deadline that cut it: it settles as it
 		// was held (even if committing that kept failing: the delay itself is done),
 		// having taken the time it held its unit, from its start to now (a process
-		// down past its end held it longer), as a wait step does.
-		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: p.heldFor(r, j)})
+		// down past its end held it longer), as a wait step does; and is recorded so
+		// in the step metrics now, at its end (settle left it).
+		held := p.heldFor(r, j)
+		if step != nil {
+			p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, string(j.held.Status), held)
+		}
+		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: held})
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again. Its
 		// attempts are those that died: this lease's does not run.
@@ -167,7 +173,14 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		}
 	}
 	retryIn, wait = r.capWait(step, retryIn), r.capWait(step, wait)
-	p.observe(r, step, o, again)
+	if wait == 0 {
+		// A delay is recorded at its end, with the time it held its run: when its unit
+		// settles, for one that holds it (run, above), else when the unit after it
+		// starts (delayEnded). One whose run is cancelled first is not recorded, as a
+		// wait step cancelled while it waits is not.
+		p.observe(r, step, o, again)
+	}
+	p.delayEnded(r, j, o.duration)
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.
 	// An answer may repeat what it got as it was sent: encoded.
@@ -309,6 +322,7 @@ func (p *Pool) list(r *runState, j *job, step *workflows.Step) *job {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
 	}
 	pl := r.planWith(j.unit, nil, itemSetOf(items, isMap))
+	p.delayEnded(r, j, time.Since(start))
 	return p.commit(r, j, commit{plan: pl, items: encoded, mapItems: isMap, hidden: hidden, listed: true,
 		duration: time.Since(start)})
 }
@@ -446,6 +460,64 @@ func (p *Pool) observe(r *runState, step *workflows.Step, o outcome, again bool)
 		outcome = string(StatusRetrying)
 	}
 	p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, outcome, o.duration)
+}
+
+// delayEnded records in the step metrics the delay step that held j's run until j's
+// unit, the first after it, when that unit's first attempt writes its outcome, or
+// parks, having taken took: the delay held the run from its start to when that
+// attempt started, as the run's history shows it (heldUntilWentOn). It records
+// nothing for any other unit, nor under virtual time, where the delay was recorded as
+// it settled.
+func (p *Pool) delayEnded(r *runState, j *job, took time.Duration) {
+	if p.e.metrics == nil || j.run == nil || j.unit.part != partStep || r.clock != nil || r.rec == nil || r.wf == nil ||
+		r.rec.steps[j.unit.step] != nil { // not its first attempt: recorded then
+		return
+	}
+	d := stepBefore(r.wf, j.unit.step)
+	if d == nil || d.Kind != "delay" || d.ForEach != nil {
+		return
+	}
+	rec := r.rec.steps[d.Name]
+	if rec == nil || rec.Status != StatusSucceeded || !heldItsRun(rec) {
+		return
+	}
+	if at, _ := strconv.ParseInt(j.run["replayed"], 10, 64); rec.firstStarted() < at {
+		return // it ran before a replay: recorded then, and the unit after it runs again
+	}
+	held := p.since(rec.firstStarted(), time.Now()) - took
+	p.e.metrics.stepDone(r.workflow, d.Name, d.Kind, string(StatusSucceeded), max(held, 0))
+}
+
+// stepBefore is the step that runs just before step name, alone, in wf: the one before
+// it in the on_failure block, or the step of the node before its own, when that is a
+// step and name is the first of its node (a parallel block's first step stands for
+// the block). nil for none.
+func stepBefore(wf *workflows.Workflow, name string) *workflows.Step {
+	for i, n := range wf.Nodes {
+		if n.Steps[0].Name != name {
+			continue
+		}
+		if i == 0 || wf.Nodes[i-1].Parallel {
+			return nil
+		}
+		return wf.Nodes[i-1].Steps[0]
+	}
+	for i, s := range wf.OnFailure {
+		if s.Name == name && i > 0 {
+			return wf.OnFailure[i-1]
+		}
+	}
+	return nil
+}
+
+// heldItsRun reports whether rec, a delay step's record, held its run: it waited, and
+// was not skipped (Options.SkipDelays).
+func heldItsRun(rec *Record) bool {
+	var out struct {
+		Seconds float64 `json:"seconds"`
+		Skipped bool    `json:"skipped"`
+	}
+	return json.Unmarshal(rec.Output, &out) == nil && out.Seconds > 0 && !out.Skipped
 }
 
 // answers reports whether unit u of wf answers a caller waiting for its run. wf is nil

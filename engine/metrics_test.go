@@ -327,3 +327,202 @@ func TestRunFailedByCrashesIsCounted(t *testing.T) {
 		wantSeries(t, reg, "hookflow_runs_finished_total", map[string]float64{"status=failed,workflow=chain": 1})
 	})
 }
+
+const delayMetricsSrc = `
+workflow "pause" {
+  step "delay" "d" {
+    duration = "300ms"
+  }
+  step "probe" "after" {
+    value = "x"
+  }
+}
+
+workflow "tail" {
+  step "probe" "before" {
+    value = "x"
+  }
+  step "delay" "d" {
+    duration = "300ms"
+  }
+}
+
+workflow "beside" {
+  parallel "p" {
+    step "delay" "d" {
+      duration = "300ms"
+    }
+    step "probe" "other" {
+      value = "x"
+    }
+  }
+}
+
+workflow "before_block" {
+  step "delay" "d" {
+    duration = "300ms"
+  }
+  parallel "p" {
+    step "probe" "x" {
+      value = "x"
+    }
+    step "probe" "y" {
+      value = "y"
+    }
+  }
+}
+
+workflow "long" {
+  step "delay" "d" {
+    duration = "1h"
+  }
+  step "probe" "after" {
+    value = "x"
+  }
+}
+
+workflow "long_tail" {
+  step "probe" "before" {
+    value = "x"
+  }
+  step "delay" "d" {
+    duration = "1h"
+  }
+}
+
+workflow "cut" {
+  timeout = "500ms"
+  step "delay" "d" {
+    duration = "1h"
+  }
+  step "probe" "after" {
+    value = "x"
+  }
+}
+
+workflow "again" {
+  step "delay" "d" {
+    duration = "300ms"
+  }
+  step "probe" "after" {
+    value = "x"
+    fail  = true
+  }
+}
+
+workflow "waits" {
+  step "wait" "w" {
+    timeout = "1h"
+  }
+  step "probe" "after" {
+    value = "x"
+  }
+}
+`
+
+// A delay step is recorded in hookflow_step_duration_seconds at its end, with the time
+// it held its run, as the run's history shows it: one that holds the run until the
+// step after it starts, one that ends its run, one in a parallel block, one before a
+// parallel block (once). One whose run is cancelled during it is not recorded, as a
+// wait step cancelled while it waits is not.
+func TestDelayIsRecordedAtItsEnd(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		reg := prometheus.NewRegistry()
+		e, _, set, _ := realKindsEngine(t, b, delayMetricsSrc, Options{Shards: b.Shards, Metrics: reg})
+		start := func(wf string) string {
+			id, err := e.Start(ctx, set.Workflow(wf), event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		var cancel []string
+		for _, wf := range []string{"long", "long_tail", "waits"} {
+			cancel = append(cancel, start(wf))
+		}
+		var done []string
+		for _, wf := range []string{"pause", "tail", "beside", "before_block"} {
+			done = append(done, start(wf))
+		}
+		for _, id := range done {
+			if r := waitRun(t, e, id); r.Status != RunSucceeded {
+				t.Fatalf("run %s: %s, %s", id, r.Status, stepsOf(r))
+			}
+		}
+		// A delay the run's timeout cuts fails the run at its deadline, and is recorded
+		// failed then.
+		if r := waitRun(t, e, start("cut")); r.Status != RunFailed {
+			t.Fatalf("the run whose timeout cuts its delay: %s, %s", r.Status, stepsOf(r))
+		}
+		// A replay runs the step that failed after the delay again, not the delay.
+		again := start("again")
+		if r := waitRun(t, e, again); r.Status != RunFailed {
+			t.Fatalf("again: %s, %s", r.Status, stepsOf(r))
+		}
+		if _, err := e.Replay(ctx, again, ReplayOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, e, again, RunFailed)
+		for _, id := range cancel {
+			testutil.Eventually(t, 10*time.Second, "run "+id+" waiting at its step", func() bool {
+				r, err := e.Run(ctx, id)
+				return err == nil && (strings.Contains(stepsOf(r), "d waiting") || strings.Contains(stepsOf(r), "w waiting"))
+			})
+			if _, err := e.Cancel(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := histograms(t, reg, "hookflow_step_duration_seconds")
+		for _, wf := range []string{"pause", "tail", "beside", "before_block"} {
+			h := got["kind=delay,outcome=succeeded,step=d,workflow="+wf]
+			if h.count != 1 || h.sum < 0.3 {
+				t.Errorf("the delay of %s: %d observations, %.3f s; want one of its hold, 300ms at least", wf, h.count, h.sum)
+			}
+		}
+		if h := got["kind=delay,outcome=failed,step=d,workflow=cut"]; h.count != 1 || h.sum < 0.3 {
+			t.Errorf("the delay cut by the run's timeout: %d observations, %.3f s; want one, failed, of its hold to the deadline", h.count, h.sum)
+		}
+		if h := got["kind=delay,outcome=succeeded,step=d,workflow=again"]; h.count != 1 || h.sum < 0.3 {
+			t.Errorf("the delay before a step replayed: %d observations, %.3f s; want one", h.count, h.sum)
+		}
+		for series := range got {
+			for _, wf := range []string{"long", "long_tail", "waits"} {
+				if strings.HasSuffix(series, "workflow="+wf) && !strings.Contains(series, "step=before") {
+					t.Errorf("%s recorded, though its run was cancelled during it", series)
+				}
+			}
+		}
+	})
+}
+
+// histogram is a histogram series' count and sum.
+type histogram struct {
+	count uint64
+	sum   float64
+}
+
+// histograms are the series of the histogram family name, by their labels as
+// metricstest.Series writes them.
+func histograms(t *testing.T, g prometheus.Gatherer, name string) map[string]histogram {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]histogram{}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			slices.Sort(labels)
+			out[strings.Join(labels, ",")] = histogram{m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()}
+		}
+	}
+	return out
+}

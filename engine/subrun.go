@@ -153,9 +153,11 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	wait := r.capWait(step, childPoll(j.attempt))
 	rec := newRecord(StatusWaiting, j.attempt, out, nil)
 	rec.Version, rec.Started = r.recVer, since // it keeps its first park's time
-	p.persist(r, j, func() error {
+	if p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
-	})
+	}) {
+		p.delayEnded(r, j, time.Since(start)) // its first park only: a later one has its record
+	}
 	return nil
 }
 
