@@ -186,8 +186,8 @@ func TestCancelWaitingRuns(t *testing.T) {
 			r, _ := e.Run(ctx, ids[2])
 			return r.Steps[0].Status == StatusWaiting
 		})
-		// A cancelled run's delay shows what its record says: it settled.
-		if r, _ := e.Run(ctx, ids[0]); stepsOf(r) != "wait succeeded, after cancelled" {
+		// A cancelled run's delay never let it go on: it is cancelled too.
+		if r, _ := e.Run(ctx, ids[0]); stepsOf(r) != "wait cancelled, after cancelled" {
 			t.Errorf("cancelled run's steps %s", stepsOf(r))
 		}
 		sh := e.q.shardFor("later")

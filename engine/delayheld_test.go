@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,4 +83,75 @@ func msOf(d *int64) any {
 		return nil
 	}
 	return *d
+}
+
+// A delay that holds its run when the run is cancelled never lets it go on: it shows
+// cancelled, as the steps after it, taking the time from its start to the cancel, not
+// succeeded and held to the run's end. So does one of the on_failure steps, when the
+// run is cancelled while they run (it stays failed).
+func TestDelayCutByACancelShowsCancelled(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTarget(t, 0)
+		tg.fail["/fail"] = http.StatusBadRequest
+		e, set := cancelEngine(t, b, strings.ReplaceAll(`
+workflow "later" {
+  step "delay" "pause" {
+    duration = "1h"
+  }
+  step "http" "after" {
+    url = "URL/after"
+  }
+}
+
+workflow "failing" {
+  step "http" "call" {
+    url = "URL/fail"
+  }
+  on_failure {
+    step "delay" "pause" {
+      duration = "1h"
+    }
+    step "http" "page" {
+      url = "URL/page"
+    }
+  }
+}`, "URL", tg.srv.URL))
+		ctx := context.Background()
+		for _, c := range []struct {
+			workflow, delay, want string
+			ends                  RunStatus
+		}{
+			{"later", "pause", "pause cancelled, after cancelled", RunCancelled},
+			{"failing", "on_failure/pause", "call failed, on_failure/pause cancelled", RunFailed},
+		} {
+			id, err := e.Start(ctx, set.Workflow(c.workflow), event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			testutil.Eventually(t, 10*time.Second, c.delay+" holding the run", func() bool {
+				r, err := e.Run(ctx, id)
+				return err == nil && strings.Contains(stepsOf(r), c.delay+" waiting")
+			})
+			if _, err := e.Cancel(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			r := waitStatus(t, e, id, c.ends)
+			if got := stepsOf(r); got != c.want {
+				t.Errorf("%s: steps %s, want %s", c.workflow, got, c.want)
+			}
+			for _, s := range r.Steps {
+				if s.Path != c.delay {
+					continue
+				}
+				if s.StartedAt == nil || s.FinishedAt == nil || s.DurationMS == nil || !s.FinishedAt.Equal(*r.FinishedAt) ||
+					s.FinishedAt.Sub(*s.StartedAt).Milliseconds() != *s.DurationMS || *s.DurationMS >= time.Hour.Milliseconds() {
+					t.Errorf("%s: the delay ran from %v to %v (%v ms), want from its start to the cancel at %v",
+						c.workflow, s.StartedAt, s.FinishedAt, msOf(s.DurationMS), r.FinishedAt)
+				}
+			}
+		}
+		if calls := tg.list(); len(calls) != 1 || calls[0].path != "/fail" {
+			t.Errorf("calls %v, want /fail only", calls)
+		}
+	})
 }

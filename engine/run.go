@@ -161,6 +161,9 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 		return nil, err
 	}
 	if r.Status == RunCancelled || r.Status == RunFailed {
+		if e.clock == nil { // virtual time holds no delay: a run ends before their untils
+			cutDelays(r.Steps, r.FinishedAt)
+		}
 		cancelSteps(r.Steps, r.FinishedAt)
 	}
 	if !r.Status.Done() {
@@ -211,33 +214,61 @@ func heldUntilWentOn(steps []StepRun, runFinished *time.Time) {
 	}
 }
 
-// holdingDelays shows as waiting, until its output's until, a delay step that settled
+// holdingDelays shows as waiting, until the step after it is due, a delay step that settled
 // but still holds its run: the steps after it have not started. Its record says
 // succeeded (the step itself is done, and the next step's job waits in the queue for
 // its time), but a reader of the run sees it waiting, as an item's delay or a parallel
 // block's is.
 func holdingDelays(steps []StepRun, now time.Time) {
+	if i, until := holdingDelay(steps, now); i >= 0 {
+		s := &steps[i]
+		s.Status, s.NextAttemptAt = StatusWaiting, &until
+		s.FinishedAt, s.DurationMS = nil, nil
+	}
+}
+
+// cutDelays shows as cancelled a delay step that held its run when the run ended,
+// failed or cancelled (a cancel during the delay, or during an on_failure step's): the
+// run never went on after it. Its time is from its start to the run's end. Its record
+// says succeeded, as holdingDelays says, and the steps after it never started.
+func cutDelays(steps []StepRun, end *time.Time) {
+	if end == nil {
+		return
+	}
+	if i, _ := holdingDelay(steps, *end); i >= 0 {
+		s := &steps[i]
+		s.Status = StatusCancelled
+		if s.StartedAt != nil && !end.Before(*s.StartedAt) {
+			d := end.Sub(*s.StartedAt).Milliseconds()
+			s.FinishedAt, s.DurationMS = end, &d
+		}
+	}
+}
+
+// holdingDelay is the index of the delay step that settled but holds its run at time
+// at, and when it lets the run go on; -1 for none. It holds the run until its seconds
+// have passed since its record was written, when the step after it is due (its
+// output's until is in whole seconds), if it waited for something and no step after it
+// has started.
+func holdingDelay(steps []StepRun, at time.Time) (int, time.Time) {
 	for i := range steps {
 		s := &steps[i]
-		if s.Kind != "delay" || s.Status != StatusSucceeded {
+		ms, skipped, ok := s.Delay()
+		if !ok || skipped || s.FinishedAt == nil {
 			continue
 		}
-		out, _ := s.Output.(map[string]any)
-		text, _ := out["until"].(string)
-		until, err := time.Parse(time.RFC3339Nano, text)
-		if err != nil || !until.After(now) || out["skipped"] == true {
+		until := s.FinishedAt.Add(time.Duration(ms) * time.Millisecond).UTC()
+		if !until.After(at) {
 			continue
 		}
 		for _, later := range steps[i+1:] {
 			if later.Status != StatusPending {
-				return // the run went past it: a replay, or a clock that moved back
+				return -1, time.Time{} // the run went past it: a replay, or a clock that moved back
 			}
 		}
-		until = until.UTC()
-		s.Status, s.NextAttemptAt = StatusWaiting, &until
-		s.FinishedAt, s.DurationMS = nil, nil
-		return
+		return i, until
 	}
+	return -1, time.Time{}
 }
 
 // RunEvent returns a run's event as it was stored: its headers and body fields that

@@ -142,8 +142,8 @@ func TestHoldingDelays(t *testing.T) {
 		if skipped {
 			out["skipped"] = true
 		}
-		d := int64(0)
-		return StepRun{Name: "hold", Path: "hold", Kind: "delay", Status: StatusSucceeded, Output: out, FinishedAt: &now, DurationMS: &d}
+		d, settled := int64(0), until.Add(-time.Minute) // the next step is due its seconds after
+		return StepRun{Name: "hold", Path: "hold", Kind: "delay", Status: StatusSucceeded, Output: out, FinishedAt: &settled, DurationMS: &d}
 	}
 	later := func(s Status) StepRun { return StepRun{Name: "after", Path: "after", Kind: "log", Status: s} }
 	soon := now.Add(time.Minute)
@@ -167,5 +167,29 @@ func TestHoldingDelays(t *testing.T) {
 		if c.want == StatusWaiting && (s.NextAttemptAt == nil || !s.NextAttemptAt.Equal(soon) || s.FinishedAt != nil || s.DurationMS != nil) {
 			t.Errorf("%s: goes on at %v, finished %v, want %v and not finished", c.name, s.NextAttemptAt, s.FinishedAt, soon)
 		}
+	}
+}
+
+// A settled delay that held its run when the run ended, failed or cancelled, shows
+// cancelled, its time to the run's end; one whose time had passed shows succeeded.
+func TestCutDelays(t *testing.T) {
+	start := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	delay := func() []StepRun {
+		out := map[string]any{"until": start.Add(time.Minute).Format(time.RFC3339), "seconds": 60.0}
+		d := int64(0)
+		return []StepRun{{Name: "hold", Path: "hold", Kind: "delay", Status: StatusSucceeded, Output: out,
+			StartedAt: &start, FinishedAt: &start, DurationMS: &d}, {Name: "after", Path: "after", Status: StatusPending}}
+	}
+	cancelled := start.Add(3 * time.Second)
+	steps := delay()
+	cutDelays(steps, &cancelled)
+	if s := steps[0]; s.Status != StatusCancelled || s.FinishedAt == nil || !s.FinishedAt.Equal(cancelled) || msOf(s.DurationMS) != int64(3000) {
+		t.Errorf("cut: %s, finished %v, %v ms; want cancelled at %v, 3000 ms", s.Status, s.FinishedAt, msOf(s.DurationMS), cancelled)
+	}
+	late := start.Add(2 * time.Minute)
+	steps = delay()
+	cutDelays(steps, &late)
+	if s := steps[0]; s.Status != StatusSucceeded {
+		t.Errorf("its time passed before the run ended: %s, want succeeded", s.Status)
 	}
 }
