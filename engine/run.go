@@ -592,10 +592,22 @@ func (r *Record) stepView(s *workflows.Step, path string) StepRun {
 	if s.Kind == "wait" && !r.Resume {
 		sr.Output = redactResume(sr.Output)
 	}
+	if s.Kind == "wait" && sr.Status == StatusWaiting {
+		r.waitingForResume(&sr)
+	}
 	if s.Kind == "workflow" && sr.Status == StatusWaiting {
 		r.waitingForChild(&sr)
 	}
 	return sr
+}
+
+// waitingForResume shows a wait step waiting as the wait it is: started
+// when the run reached it, not finished, and going on at its timeout (or when resumed).
+// Its record is that of its last park: when that ended is no end of the step, whose
+// duration is the wait, known once it ends.
+func (r *Record) waitingForResume(sr *StepRun) {
+	started := time.UnixMilli(r.firstStarted()).UTC()
+	sr.StartedAt, sr.FinishedAt, sr.DurationMS = &started, nil, nil
 }
 
 // waitingForChild shows a workflow step (or item) waiting for its child run as the
