@@ -219,7 +219,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		attempts = o.attempts
 	}
 	rec := newRecord(o.status, attempts, o.output, o.err)
-	rec.Version, rec.TimedOut = r.recVer, o.timedOut
+	rec.Version, rec.TimedOut, rec.Ended = r.recVer, o.timedOut, o.ended
 	rec.Requests = o.requests
 	rec.Sensitive, rec.Resume = step.Sensitive, o.resumed
 	// A delay cut by the run's deadline holds its unit too, to fail at the deadline: the
@@ -247,6 +247,8 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 	}
 	if last := r.lastAttempt(j); last != nil {
 		rec.Started = last.firstStarted() // its time is from its first attempt's start (view)
+	} else if parked := waitingRecord(r, j); parked != nil && isWait(step) {
+		rec.Started = parked.firstStarted() // a wait's is the wait, from its first park
 	}
 	c := commit{record: rec, plan: pl, duration: o.duration, wait: wait}
 	if j.unit.part == partStep && (o.output == nil || len(rec.Output) > 0) {
@@ -546,6 +548,9 @@ type outcome struct {
 	// run's timeout passed first, or its workers kept dying); 0: the job's.
 	attempts int
 	resumed  bool // a wait step's, with what resumed it
+	// ended is when the unit ended (ms, Redis's clock), when no process ran then to
+	// settle it: a wait step's timeout, or the run's deadline that ended it; 0 for now.
+	ended int64
 }
 
 // stepEnv is what a step's expressions see: the run's env, with each bound to item's

@@ -66,9 +66,15 @@ type Record struct {
 	RetryAt    int64  `json:"retry_at,omitempty"` // ms: when a retrying attempt runs again
 	// Started is when the first attempt of a retrying unit started (ms, Redis's
 	// clock), kept from the record of its second attempt on, and in the record that
-	// settles it: the first's is its Finished less its DurationMS (firstStarted). A
-	// settled unit is shown taking the time from then to its Finished (view).
+	// settles it: the first's is its Finished less its DurationMS (firstStarted); and
+	// when a wait step first parked, in the record that settles it. A settled unit is
+	// shown taking the time from then to its Finished (view).
 	Started int64 `json:"started,omitempty"`
+	// Ended is when a unit that settled ended, when that was before its record was
+	// written (Finished; ms, Redis's clock): a wait step that timed out, or that the
+	// run's deadline ended, while no process ran to settle it. It is shown ending then
+	// (view).
+	Ended int64 `json:"ended,omitempty"`
 	// Output is the step's output; for a for_each step, the list (or map) of its items'
 	// values, each with its outcome.
 	Output json.RawMessage `json:"output,omitempty"`
@@ -224,6 +230,7 @@ func encodeRecord(r *Record) []byte {
 	b = appendInt(b, `,"duration_ms":`, r.DurationMS)
 	b = appendInt(b, `,"retry_at":`, r.RetryAt)
 	b = appendInt(b, `,"started":`, r.Started)
+	b = appendInt(b, `,"ended":`, r.Ended)
 	if len(r.Output) > 0 {
 		b = append(append(b, `,"output":`...), r.Output...)
 	}

@@ -636,7 +636,12 @@ func (r *Record) view(name, path string) StepRun {
 		if r.Status.Settled() && r.Started > 0 {
 			d = max(r.Finished-r.Started, d)
 		}
-		finished := time.UnixMilli(r.Finished).UTC()
+		end := r.Finished
+		if r.Status.Settled() && r.Ended > 0 && r.Ended < end && r.Ended >= end-d {
+			// It ended before a process recorded it: its time runs to its end.
+			end, d = r.Ended, r.Ended-(end-d)
+		}
+		finished := time.UnixMilli(end).UTC()
 		started := finished.Add(-time.Duration(d) * time.Millisecond)
 		sr.StartedAt, sr.FinishedAt, sr.DurationMS = &started, &finished, &d
 	}

@@ -117,14 +117,22 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 		return nil
 	}
 	took := p.since(parkedAt, start)
+	// A wait that parked ended at its timeout, or at the run's deadline, though no
+	// process ran then to settle it: its record says so.
+	ended := deadline
 	switch {
 	case got == runTimedOutMark:
-		return p.settle(r, j, step, p.timedOut(r, j, step))
+		o := p.timedOut(r, j, step)
+		if parkedAt > 0 {
+			o.ended = r.deadline.UnixMilli()
+		}
+		return p.settle(r, j, step, o)
 	case got == timedOutMark && w.Continues():
-		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: workflows.TimedOutOutput(), duration: took})
+		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: workflows.TimedOutOutput(), duration: took,
+			ended: ended})
 	case got == timedOutMark:
 		return p.settle(r, j, step, outcome{status: StatusFailed, output: workflows.TimedOutOutput(), duration: took,
-			err: workflows.Permanent(workflows.WaitTimedOut(step.Timeout))})
+			ended: ended, err: workflows.Permanent(workflows.WaitTimedOut(step.Timeout))})
 	}
 	res, err := workflows.DecodeResume([]byte(got))
 	var out map[string]any
@@ -247,6 +255,8 @@ func (e *Engine) waitOver(ctx context.Context, w waitRef) *WaitOverError {
 	rec, err := decodeRecord(data)
 	switch {
 	case data == "" || err != nil:
+	case rec.Ended > 0: // it ended before it was recorded
+		over.At = time.UnixMilli(rec.Ended)
 	case rec.Finished > 0:
 		over.At = time.UnixMilli(rec.Finished)
 	case over.TimedOut && rec.RetryAt > 0:

@@ -934,3 +934,82 @@ workflow "deadline" {
 		}
 	})
 }
+
+// A wait that times out, or that the run's deadline ends, while no process runs ends
+// then all the same: its record, written when a process takes the run up again, shows
+// it ending at its timeout (or the deadline), its duration the wait, not the time
+// until a process came.
+func TestWaitTimedOutWhileNoProcessRanEndsAtItsTimeout(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		rec := &recorder{}
+		k := probeKinds(rec)
+		actions.Register(k, actions.Options{Logger: quiet})
+		set := loadSetWith(t, k, `
+workflow "strict" {
+  step "wait" "approval" {
+    timeout = "1s"
+  }
+}
+
+workflow "lenient" {
+  step "wait" "approval" {
+    timeout    = "1s"
+    on_timeout = "continue"
+  }
+}
+
+workflow "deadline" {
+  timeout = "1s"
+  step "wait" "approval" {
+    timeout = "1h"
+  }
+}
+`)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Kinds: k})
+		e.Use(set)
+		down := e.NewPool(1)
+		down.Start()
+		ids := map[string]string{}
+		for _, name := range []string{"strict", "lenient", "deadline"} {
+			id, err := e.Start(ctx, set.Workflow(name), event(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[name] = id
+			waitStatus(t, e, id, RunWaiting)
+		}
+		// The process stops; the next starts a second after the waits ended.
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := down.Stop(stopCtx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		restarted := time.Now().Truncate(time.Millisecond)
+		startPool(t, e, 1)
+		for name, id := range ids {
+			r := waitRun(t, e, id)
+			w := r.Steps[0]
+			if w.StartedAt == nil || w.FinishedAt == nil || w.DurationMS == nil ||
+				w.FinishedAt.Sub(*w.StartedAt).Milliseconds() != *w.DurationMS || !w.FinishedAt.Before(restarted) {
+				t.Errorf("%s: the wait (%s) ran from %v to %v (%v ms), want to its end, before the process came back at %v",
+					name, w.Status, w.StartedAt, w.FinishedAt, msOf(w.DurationMS), restarted)
+			}
+			switch {
+			case name == "deadline" && !w.FinishedAt.Equal(r.CreatedAt.Add(time.Second)):
+				t.Errorf("%s: the wait ended at %v, want at the run's deadline, %v", name, w.FinishedAt, r.CreatedAt.Add(time.Second))
+			case name != "deadline" && *w.DurationMS < 1000:
+				t.Errorf("%s: the wait took %d ms, want its second", name, *w.DurationMS)
+			}
+			if r.Status == RunFailed && !r.FinishedAt.After(*w.FinishedAt) {
+				t.Errorf("%s: the run failed at %v, want when a process came back, after the wait ended at %v", name, r.FinishedAt, w.FinishedAt)
+			}
+		}
+		_, err := e.Resume(ctx, ids["strict"], "approval", resumeRequest(t, `{}`))
+		var over *WaitOverError
+		if !errors.As(err, &over) || over.At.After(restarted) {
+			t.Errorf("a resume after the timeout: %v, want it timed out before the process came back at %v", err, restarted)
+		}
+	})
+}
