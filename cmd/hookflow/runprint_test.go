@@ -46,6 +46,8 @@ func TestStepLine(t *testing.T) {
 			FinishedAt: &finished, Output: map[string]any{"until": "2026-12-04T10:00:03Z", "seconds": 3.0}}, "succeeded, held the run 3s"},
 		{"a delay that held the run longer", engine.StepRun{Kind: "delay", Status: engine.StatusSucceeded, Attempts: 1, DurationMS: ms(30000),
 			FinishedAt: &finished, Output: map[string]any{"until": "2026-12-04T10:00:20Z", "seconds": 20.0}}, "succeeded, held the run 30s"},
+		{"a delay its run's cancel cut", engine.StepRun{Kind: "delay", Status: engine.StatusCancelled, Attempts: 1, DurationMS: ms(3000),
+			FinishedAt: &finished, Output: map[string]any{"until": "2026-12-04T10:02:00Z", "seconds": 120.0}}, "cancelled in 3s"},
 		{"a delay of a dry run", engine.StepRun{Kind: "delay", Status: engine.StatusSucceeded, Attempts: 1, DurationMS: ms(0),
 			FinishedAt: &finished, Output: map[string]any{"seconds": 7200, "skipped": true}}, "succeeded, 2h not waited (a dry run waits for nothing)"},
 		{"a wait that failed", engine.StepRun{Kind: "wait", Status: engine.StatusFailed, Attempts: 2, DurationMS: ms(3000),
