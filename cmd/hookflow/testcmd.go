@@ -44,9 +44,12 @@ func testCommand() *cobra.Command {
 		Short:   "Run the workflow tests written in *.test.hcl files",
 		Long: `test runs the tests in the *.test.hcl files at each PATH (default: the current
 directory) against the workflows beside them. PATH is a directory, whose workflows and
-tests are read with its subdirectories; a test file, run against the workflows of its
-directory; or DIR/..., every directory under DIR that holds a test file, each with its
-own workflows, as serve would load it.
+tests are read with its subdirectories, as serve would load it; a test file, run
+against the workflows of its directory; or DIR/..., each set of workflows under DIR
+on its own, so that sets whose workflows' names clash are tested in one command: a
+set is a directory holding workflow files below none that does (up to DIR), tested
+as PATH would test it, with the tests of its subdirectories too. A test file in no
+set is run against the workflows of its directory.
 
 Each test gives a workflow an event, answers its http steps with mocks, and checks
 what the run did: the requests the steps sent, their outputs, the steps skipped, how
@@ -116,24 +119,11 @@ func testGroups(paths []string) ([]testGroup, error) {
 	var groups []testGroup
 	for _, p := range paths {
 		if root, ok := strings.CutSuffix(p, "..."); ok {
-			root = filepath.Clean(root)
-			srcs, diags := workflows.ReadTests(root)
-			if diags.HasErrors() {
-				return nil, usage("%s: %s", p, diags[0].Detail)
+			sets, err := testSets(p, filepath.Clean(root))
+			if err != nil {
+				return nil, err
 			}
-			byDir := map[string][]workflows.Source{}
-			var dirs []string
-			for _, s := range srcs {
-				d := filepath.Dir(s.Name)
-				if byDir[d] == nil {
-					dirs = append(dirs, d)
-				}
-				byDir[d] = append(byDir[d], s)
-			}
-			sort.Strings(dirs)
-			for _, d := range dirs {
-				groups = append(groups, testGroup{dir: d, tests: byDir[d]})
-			}
+			groups = append(groups, sets...)
 			continue
 		}
 		info, err := os.Stat(p)
@@ -152,6 +142,53 @@ func testGroups(paths []string) ([]testGroup, error) {
 			return nil, usage("%s: %s", p, diags[0].Detail)
 		}
 		groups = append(groups, testGroup{dir: dir, tests: srcs})
+	}
+	return groups, nil
+}
+
+// testSets resolves DIR/... (p, with root its DIR) into the sets of workflows under
+// root that hold tests, each with the test files inside it. A set is a directory
+// that holds workflow files when none of the directories above it, up to root
+// included, does: it is loaded with its subdirectories, as serve would load it, and
+// its tests are those of its subdirectories too. Sets beside each other are tested
+// on their own, so their workflows' names may clash (examples/...). A test file in
+// no set is tested with the workflows of its directory, as when it is named alone.
+func testSets(p, root string) ([]testGroup, error) {
+	tests, diags := workflows.ReadTests(root)
+	if diags.HasErrors() {
+		return nil, usage("%s: %s", p, diags[0].Detail)
+	}
+	wfs, _ := workflows.ReadDir(root) // its problems are the sets' to report, when they load
+	holds := map[string]bool{}        // the directories that hold workflow files
+	for _, s := range wfs {
+		holds[filepath.Dir(s.Name)] = true
+	}
+	// setOf is the set a directory is in: the highest directory from root down to it
+	// that holds workflow files; the directory itself when there is none.
+	setOf := func(dir string) string {
+		set := dir
+		for d := dir; ; d = filepath.Dir(d) {
+			if holds[d] {
+				set = d
+			}
+			if d == root || filepath.Dir(d) == d {
+				return set
+			}
+		}
+	}
+	byDir := map[string][]workflows.Source{}
+	var dirs []string
+	for _, s := range tests {
+		d := setOf(filepath.Dir(s.Name))
+		if byDir[d] == nil {
+			dirs = append(dirs, d)
+		}
+		byDir[d] = append(byDir[d], s)
+	}
+	sort.Strings(dirs)
+	groups := make([]testGroup, 0, len(dirs))
+	for _, d := range dirs {
+		groups = append(groups, testGroup{dir: d, tests: byDir[d]})
 	}
 	return groups, nil
 }

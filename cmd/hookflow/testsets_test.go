@@ -1,0 +1,139 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hookflow test DIR/... tests each set of workflows under DIR, a directory holding
+// workflow files below none that does, loaded with its subdirectories as serve and
+// hookflow test SETDIR load it: its tests may sit in a subdirectory, and call or
+// read the workflows, vars and api blocks of the set's directories above them.
+func TestWorkflowTestsDirDotsTestsEachSet(t *testing.T) {
+	const notify = `workflow "notify" {
+  step "http" "slack" {
+    url = "https://hooks.example.com/x"
+  }
+}
+`
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string // in the output
+	}{
+		{"a test beside a workflow that calls one of the directory above", map[string]string{
+			"root.hcl": notify,
+			"billing/inv.hcl": `workflow "invoice" {
+  step "workflow" "tell" {
+    workflow = "notify"
+  }
+}
+`,
+			"billing/inv.test.hcl": "test \"invoice tells\" {\n  workflow = \"invoice\"\n  mock \"tell/slack\" {}\n}\n",
+		}, []string{"ok    invoice tells (", "PASS: 1 test\n"}},
+		{"vars and an api of the directory above", map[string]string{
+			"vars.hcl": `vars {
+  crm = "https://crm.example.com"
+}
+
+api "books" {
+  base_url = "https://books.example.com/v1"
+}
+`,
+			"billing/inv.hcl": `workflow "invoice" {
+  step "http" "send" {
+    url = "${vars.crm}/invoices"
+  }
+  step "http" "book" {
+    api = "books"
+    url = "/entries"
+  }
+}
+`,
+			"billing/inv.test.hcl": `test "invoice sent" {
+  workflow = "invoice"
+  mock "send" {}
+  mock "book" {}
+  expect "send" {
+    url = "https://crm.example.com/invoices"
+  }
+  expect "book" {
+    url = "https://books.example.com/v1/entries"
+  }
+}
+`,
+		}, []string{"ok    invoice sent (", "PASS: 1 test\n"}},
+		{"tests in a subdirectory of the workflows", map[string]string{
+			"wf/lookup.hcl": `workflow "lookup" {
+  step "http" "find" {
+    url = "https://api.example.com/find"
+  }
+}
+`,
+			"wf/tests/lookup.test.hcl": "test \"lookup finds\" {\n  workflow = \"lookup\"\n  mock \"find\" {}\n}\n",
+		}, []string{"ok    lookup finds (", "PASS: 1 test\n"}},
+		{"sets beside each other, whose workflows' names clash", map[string]string{
+			"a/w.hcl":      notify,
+			"a/w.test.hcl": "test \"a notifies\" {\n  workflow = \"notify\"\n  mock \"slack\" {}\n}\n",
+			"b/w.hcl":      strings.Replace(notify, "/x", "/y", 1),
+			"b/w.test.hcl": "test \"b notifies\" {\n  workflow = \"notify\"\n  mock \"slack\" {}\n  expect \"slack\" {\n    url = \"https://hooks.example.com/y\"\n  }\n}\n",
+		}, []string{"ok    a notifies (", "ok    b notifies (", "PASS: 2 tests\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, t.TempDir(), tc.files)
+			out, code := hookflowTest(t, dir+"/...")
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// The groups of DIR/...: a set for each directory holding workflow files below none
+// that does, with every test file inside it; a test file in no set, with those of
+// its directory, against the workflows of its directory.
+func TestTestSets(t *testing.T) {
+	root := writeFiles(t, t.TempDir(), map[string]string{
+		"a/w.hcl":               "",
+		"a/w.test.hcl":          "",
+		"a/sub/more.hcl":        "",
+		"a/sub/more.test.hcl":   "",
+		"a/tests/x.test.hcl":    "",
+		"b/deeper/w.hcl":        "",
+		"b/deeper/t/w.test.hcl": "",
+		"b/lone.test.hcl":       "",
+		"c/w.hcl":               "", // a set without tests: nothing to run
+		"d/one.test.hcl":        "",
+		"d/two.test.hcl":        "",
+		".hidden/w.test.hcl":    "",
+	})
+	groups, err := testGroups([]string{root + "/..."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range groups {
+		var files []string
+		for _, s := range g.tests {
+			rel, _ := filepath.Rel(g.dir, s.Name)
+			files = append(files, rel)
+		}
+		rel, _ := filepath.Rel(root, g.dir)
+		got = append(got, rel+": "+strings.Join(files, " "))
+	}
+	want := []string{
+		"a: sub/more.test.hcl tests/x.test.hcl w.test.hcl",
+		"b: lone.test.hcl",
+		"b/deeper: t/w.test.hcl",
+		"d: one.test.hcl two.test.hcl",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("groups:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
