@@ -49,7 +49,8 @@ against the workflows of its directory; or DIR/..., each set of workflows under 
 on its own, so that sets whose workflows' names clash are tested in one command: a
 set is a directory holding workflow files below none that does (up to DIR), tested
 as PATH would test it, with the tests of its subdirectories too. A test file in no
-set is run against the workflows of its directory.
+set is run against the workflows of its directory. A directory named twice (or
+with a test file in it) runs each of its tests once.
 
 Each test gives a workflow an event, answers its http steps with mocks, and checks
 what the run did: the requests the steps sent, their outputs, the steps skipped, how
@@ -143,7 +144,47 @@ func testGroups(paths []string) ([]testGroup, error) {
 		}
 		groups = append(groups, testGroup{dir: dir, tests: srcs})
 	}
-	return groups, nil
+	return mergeGroups(groups), nil
+}
+
+// mergeGroups makes the groups of one directory one group, with each of their test
+// files once, as go test tests a package named twice once: hookflow test flows flows,
+// or a directory and a test file in it, or DIR/... and a set in it, runs each test
+// once.
+func mergeGroups(groups []testGroup) []testGroup {
+	var out []testGroup
+	at := map[string]int{}       // by the directory's path
+	seen := map[[2]string]bool{} // the directory of a group and a test file of it
+	for _, g := range groups {
+		dir := samePath(g.dir)
+		i, ok := at[dir]
+		if !ok {
+			i = len(out)
+			at[dir] = i
+			out = append(out, testGroup{dir: g.dir})
+		}
+		for _, s := range g.tests {
+			key := [2]string{dir, samePath(s.Name)}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			out[i].tests = append(out[i].tests, s)
+		}
+	}
+	for _, g := range out {
+		slices.SortStableFunc(g.tests, func(a, b workflows.Source) int { return strings.Compare(samePath(a.Name), samePath(b.Name)) })
+	}
+	return out
+}
+
+// samePath is a path as two that name the same file or directory write it alike:
+// absolute and clean.
+func samePath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return filepath.Clean(p)
 }
 
 // testSets resolves DIR/... (p, with root its DIR) into the sets of workflows under

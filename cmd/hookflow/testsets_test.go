@@ -137,3 +137,26 @@ func TestTestSets(t *testing.T) {
 		t.Errorf("groups:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A directory given twice, or with a test file in it, or with DIR/... that holds it,
+// runs each of its tests once, as go test runs a package named twice once.
+func TestWorkflowTestsPathGivenTwice(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"flows/w.hcl":      "workflow \"w\" {\n  step \"log\" \"a\" {\n    message = \"hi\"\n  }\n}\n",
+		"flows/a.test.hcl": "test \"a\" {\n  workflow = \"w\"\n}\n",
+		"flows/b.test.hcl": "test \"b\" {\n  workflow = \"w\"\n}\n",
+	})
+	flows := filepath.Join(dir, "flows")
+	for _, args := range [][]string{
+		{flows, flows},
+		{flows, flows + "/"},
+		{filepath.Join(flows, "b.test.hcl"), flows},
+		{flows + "/...", flows},
+		{dir + "/...", flows, filepath.Join(flows, "a.test.hcl")},
+	} {
+		out, code := hookflowTest(t, args...)
+		if code != 0 || !strings.HasSuffix(out, "PASS: 2 tests\n") || strings.Count(out, "ok    a (") != 1 {
+			t.Errorf("hookflow test %s: exit %d:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+}
