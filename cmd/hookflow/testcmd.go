@@ -252,58 +252,82 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 	if err != nil {
 		return err
 	}
-	var passed, failed, invalid, total int
-	var found, files int // the tests in the files, and the files, before -run
+	var junit *os.File
+	if o.junit != "" {
+		// Made before the tests run: a report that cannot be written is a mistake in
+		// the command line, said at once, not after every test has run.
+		if junit, err = os.Create(o.junit); err != nil {
+			return badFlag("junit", ": cannot create the report: %v", err)
+		}
+		defer junit.Close() // when a group cannot start; closed below otherwise
+	}
+	var c testCounts
 	var report []junitGroup
 	for _, g := range groups {
 		gr, err := o.runGroup(ctx, g, match, stderr)
 		if err != nil {
 			return err
 		}
-		found += gr.found
-		files += len(g.tests)
+		c.found += gr.found
+		c.files += len(g.tests)
 		report = append(report, junitGroup{dir: g.dir, invalid: gr.invalid, results: gr.results})
 		if gr.invalid != "" {
-			invalid++
+			c.invalid++
 			io.WriteString(stderr, gr.invalid)
 			fmt.Fprintf(stdout, "FAIL  %s  [invalid files]\n", g.dir)
 			continue
 		}
 		for _, r := range gr.results {
-			total++
+			c.total++
 			if r.failed() {
-				failed++
-			} else {
-				passed++
+				c.failed++
 			}
 			r.print(stdout, o.verbose)
 		}
 	}
-	if o.junit != "" {
-		if err := writeJUnit(o.junit, report); err != nil {
-			return err
+	result := o.summary(stdout, c)
+	if junit != nil {
+		err := writeJUnit(junit, report)
+		if cerr := junit.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--junit: %w", err)
 		}
 	}
+	return result
+}
+
+// testCounts counts what hookflow test ran.
+type testCounts struct {
+	total, failed int // the tests run, and those of them that failed
+	invalid       int // the directories that did not load
+	found, files  int // the tests in the files, and the files, before -run
+}
+
+// summary prints the last line of hookflow test's output, and returns its exit status:
+// nil when every test passed.
+func (o *workflowTests) summary(stdout io.Writer, c testCounts) error {
 	switch {
-	case failed > 0 || invalid > 0:
+	case c.failed > 0 || c.invalid > 0:
 		var what []string // counts of the tests only when some ran
 		switch {
-		case failed > 0:
-			what = append(what, fmt.Sprintf("%d of %d test%s failed", failed, total, plural(total)))
-		case total > 0:
-			what = append(what, fmt.Sprintf("%d test%s passed", total, plural(total)))
+		case c.failed > 0:
+			what = append(what, fmt.Sprintf("%d of %d test%s failed", c.failed, c.total, plural(c.total)))
+		case c.total > 0:
+			what = append(what, fmt.Sprintf("%d test%s passed", c.total, plural(c.total)))
 		}
-		if invalid > 0 {
-			what = append(what, fmt.Sprintf("%d director%s did not load", invalid, map[bool]string{true: "y", false: "ies"}[invalid == 1]))
+		if c.invalid > 0 {
+			what = append(what, fmt.Sprintf("%d director%s did not load", c.invalid, map[bool]string{true: "y", false: "ies"}[c.invalid == 1]))
 		}
 		fmt.Fprintf(stdout, "FAIL: %s\n", strings.Join(what, "; "))
 		return exitError(exitFailed)
-	case total == 0 && found > 0:
-		fmt.Fprintf(stdout, "no test matches -run %q (%d test%s in %d file%s)\n", o.run, found, plural(found), files, plural(files))
-	case total == 0:
+	case c.total == 0 && c.found > 0:
+		fmt.Fprintf(stdout, "no test matches -run %q (%d test%s in %d file%s)\n", o.run, c.found, plural(c.found), c.files, plural(c.files))
+	case c.total == 0:
 		fmt.Fprintf(stdout, "no tests to run (they are test blocks in *%s files)\n", workflows.TestSuffix)
 	default:
-		fmt.Fprintf(stdout, "PASS: %d test%s\n", passed, plural(passed))
+		fmt.Fprintf(stdout, "PASS: %d test%s\n", c.total, plural(c.total))
 	}
 	return nil
 }

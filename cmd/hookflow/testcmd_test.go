@@ -234,6 +234,17 @@ func TestWorkflowTestsJUnit(t *testing.T) {
 	}
 }
 
+// A report that cannot be written is a usage error said before any test runs, not
+// after them all, in place of their summary.
+func TestWorkflowTestsJUnitCannotBeCreated(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "missing", "report.xml")
+	out, code := hookflowTest(t, "-junit", report, "testdata/wftest/pass.test.hcl")
+	if code != exitUsage || !strings.Contains(out, "--junit: cannot create the report: open "+report+": no such file or directory") ||
+		strings.Contains(out, "ok    ") {
+		t.Errorf("exit %d, want %d:\n%s", code, exitUsage, out)
+	}
+}
+
 // A directory whose files do not load is one error in the report, whose text is the
 // diagnostics printed: each file:line:col with its message.
 func TestWorkflowTestsJUnitInvalid(t *testing.T) {

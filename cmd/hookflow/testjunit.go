@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/xml"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 )
 
@@ -40,8 +40,8 @@ type junitGroup struct {
 	results []*testResult
 }
 
-// writeJUnit writes the JUnit XML report of the groups' tests to the named file.
-func writeJUnit(name string, groups []junitGroup) error {
+// writeJUnit writes the JUnit XML report of the groups' tests to w.
+func writeJUnit(w io.Writer, groups []junitGroup) error {
 	type suites struct {
 		XMLName xml.Name     `xml:"testsuites"`
 		Suites  []junitSuite `xml:"testsuite"`
@@ -76,8 +76,6 @@ func writeJUnit(name string, groups []junitGroup) error {
 		return err
 	}
 	data = append([]byte(xml.Header), append(data, '\n')...)
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		return fmt.Errorf("--junit: %w", err)
-	}
-	return nil
+	_, err = w.Write(data)
+	return err
 }
