@@ -79,7 +79,7 @@ test passes, 1 when one fails or a file is invalid, 2 for a wrong command line.`
 	fs := cmd.Flags()
 	fs.StringVar(&o.run, "run", "", "run only the tests whose name matches this `regex`")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print each test's steps and requests, passed or not")
-	fs.DurationVar(&o.timeout, "timeout", time.Minute, "fail a test whose run, or a child run it started, has not finished after this long")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "fail a test whose run, or a child run it started, has not finished this long after the run was queued")
 	fs.IntVar(&o.parallel, "parallel", testParallel(), "run at most this many tests at once")
 	fs.StringVar(&o.junit, "junit", "", "also write the results to this `file` as JUnit XML, for CI")
 	return cmd
@@ -434,8 +434,6 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	tc := &testCase{test: t, used: map[string]int{}, sent: map[string][]*sentRequest{}}
 	mocks.add(ev.ID, tc)
 	defer mocks.remove(ev.ID)
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
 	// The run's id is its event's: the mocks find the test of a request by it, and
 	// those of its child runs by the prefix of theirs (<run>:<step>…).
 	runID := ev.ID
@@ -443,6 +441,10 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 		r.fail(t.DefRange, "starting the run: %v", err)
 		return r
 	}
+	// --timeout is the run's, from when it is queued: a short one says the run has
+	// not finished, with its steps so far, rather than that it could not be queued.
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
 	run, err := waitFinished(ctx, eng, wf, runID)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

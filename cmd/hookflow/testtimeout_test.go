@@ -190,3 +190,17 @@ workflow "slow" {
 		}
 	}
 }
+
+// --timeout counts from when the run is queued: one too short for any run says the
+// run has not finished, with its steps so far, not that it could not be queued.
+func TestTestTimeoutStartsOnceQueued(t *testing.T) {
+	const dir = "testdata/wfslow"
+	out, code := hookflowTest(t, "--timeout", "1ns", dir)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	}
+	want := dir + "/slow.test.hcl:1: the run did not finish after --timeout 1ns; its steps so far are below\n"
+	if !strings.Contains(out, want) || strings.Contains(out, "starting the run") {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+}
