@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -263,10 +264,14 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 	}
 	var c testCounts
 	var report []junitGroup
+	warned := map[string]bool{} // the test files whose warnings were printed
 	for _, g := range groups {
 		gr, err := o.runGroup(ctx, g, match, stderr)
 		if err != nil {
 			return err
+		}
+		if ws := unwarned(gr.warnings, warned); len(ws) > 0 && gr.invalid == "" { // else they are in it
+			_ = workflows.WriteDiagnostics(stderr, g.tests, ws)
 		}
 		c.found += gr.found
 		c.files += len(g.tests)
@@ -296,6 +301,29 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 		}
 	}
 	return result
+}
+
+// unwarned is the warnings of diags about files whose warnings were not printed yet,
+// and adds those files to warned: a file's warnings are printed once, as validate
+// prints them, though it is tested with two directories.
+func unwarned(diags hcl.Diagnostics, warned map[string]bool) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	now := map[string]bool{}
+	for _, d := range diags {
+		if d.Severity != hcl.DiagWarning {
+			continue
+		}
+		file := ""
+		if d.Subject != nil {
+			file = samePath(d.Subject.Filename)
+		}
+		if !warned[file] {
+			out = append(out, d)
+			now[file] = true
+		}
+	}
+	maps.Copy(warned, now)
+	return out
 }
 
 // testCounts counts what hookflow test ran.
@@ -339,6 +367,9 @@ type groupRun struct {
 	// invalid is the diagnostics of its files when they do not load, as printed: its
 	// tests did not run. "" when they load.
 	invalid string
+	// warnings are those of its test files, which the tests do not fail for (the
+	// workflows' are validate's to show); in invalid too when they do not load.
+	warnings hcl.Diagnostics
 }
 
 // runGroup loads a directory's workflows and tests and runs the tests that match, in
@@ -363,9 +394,9 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	if diags.HasErrors() {
 		var b strings.Builder
 		_ = workflows.WriteDiagnostics(&b, append(srcs, g.tests...), diags)
-		return groupRun{invalid: b.String()}, nil
+		return groupRun{invalid: b.String(), warnings: d}, nil
 	}
-	gr := groupRun{found: len(tests)}
+	gr := groupRun{found: len(tests), warnings: d}
 	if match != nil {
 		tests = slices.DeleteFunc(tests, func(t *workflows.Test) bool { return !match.MatchString(t.Name) })
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,5 +160,37 @@ func TestWorkflowTestsPathGivenTwice(t *testing.T) {
 		if code != 0 || !strings.HasSuffix(out, "PASS: 2 tests\n") || strings.Count(out, "ok    a (") != 1 {
 			t.Errorf("hookflow test %s: exit %d:\n%s", strings.Join(args, " "), code, out)
 		}
+	}
+}
+
+// The warnings of a test file are printed, as validate prints them, when its tests
+// run too; once, though the file is tested with two directories.
+func TestWorkflowTestsPrintTheirWarnings(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"flows/sub/w.hcl": `workflow "w" {
+  step "log" "a" {
+    message = "n={{ event.body.n }}"
+  }
+}
+`,
+		"flows/sub/w.test.hcl": `test "a form read as text" {
+  workflow   = "w"
+  expect_run = "failed" # event.body is the text, with no field n
+  event {
+    body = "name=Bo&n=1"
+  }
+}
+`,
+	})
+	flows := filepath.Join(dir, "flows")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"test", flows, filepath.Join(flows, "sub", "w.test.hcl")}, nil, &stdout, &stderr)
+	if code := exitStatus(err, &stderr); code != 0 || !strings.HasSuffix(stdout.String(), "PASS: 2 tests\n") {
+		t.Fatalf("exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	said := stderr.String()
+	if strings.Count(said, "Warning: Event body taken as text") != 1 || !strings.Contains(said, "w.test.hcl:5:12") ||
+		!strings.Contains(said, `content_type = "application/x-www-form-urlencoded"`) {
+		t.Errorf("the warning, once, on standard error:\n%s", said)
 	}
 }
