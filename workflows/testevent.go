@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -40,6 +41,7 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 		}
 	}
 	if a := attrs["trigger"]; a != nil {
+		ev.TriggerRange = a.Expr.Range()
 		diags = append(diags, testString(a, ctx, &ev.Trigger)...)
 		switch ev.Trigger {
 		case "webhook", "schedule", "poll", "manual":
@@ -149,4 +151,33 @@ func formAsText(body *hcl.Attribute) *hcl.Diagnostic {
 			`Add content_type = "application/x-www-form-urlencoded" to read it as a form (or "text/plain" to keep it text).`,
 		Subject: body.Expr.Range().Ptr(),
 	}
+}
+
+// testTrigger checks a test's event against the workflow: a trigger kind it names is
+// one of the workflow's, or manual, which starts any workflow.
+func testTrigger(t *Test, wf *Workflow) hcl.Diagnostics {
+	kind := t.Event.Trigger
+	switch kind {
+	case "webhook", "schedule", "poll": // the others are manual, or not a trigger kind (an error already)
+	default:
+		return nil
+	}
+	var kinds []string
+	for _, tr := range wf.Triggers {
+		if tr.Kind == kind {
+			return nil
+		}
+		if !slices.Contains(kinds, tr.Kind) {
+			kinds = append(kinds, tr.Kind)
+		}
+	}
+	detail := fmt.Sprintf("Workflow %q has no %s trigger, so no %s event starts it; its triggers are %s. "+
+		"Write one of them, or \"manual\" for a start by hand, which every workflow takes; without trigger, the event is its first trigger's.",
+		wf.Name, kind, kind, strings.Join(kinds, ", "))
+	if len(kinds) == 0 {
+		detail = fmt.Sprintf("Workflow %q has no trigger, so no %s event starts it: a workflow step or a start by hand does. "+
+			"Write trigger = \"manual\", or leave trigger out.", wf.Name, kind)
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Trigger the workflow does not have",
+		Detail: detail, Subject: t.Event.TriggerRange.Ptr()}}
 }

@@ -42,12 +42,13 @@ type Test struct {
 // TestEvent is the event a test starts its run with. Trigger is "" for the one the
 // workflow's first trigger makes.
 type TestEvent struct {
-	Trigger     string
-	Headers     map[string]string // lower-case names
-	Query       map[string][]string
-	Params      map[string]string
-	ContentType string
-	Raw         string
+	Trigger      string
+	TriggerRange hcl.Range         // the trigger attribute's value, when given
+	Headers      map[string]string // lower-case names
+	Query        map[string][]string
+	Params       map[string]string
+	ContentType  string
+	Raw          string
 }
 
 // Mock is what a test answers an http step's requests with: the answers in turn, the

@@ -233,6 +233,13 @@ test "t" {
     body = null
   }
 }`, []string{"order.test.hcl:5,12", "not null. Leave body out"}},
+		{"an event of a trigger the workflow does not have", `
+test "t" {
+  workflow = "order"
+  event {
+    trigger = "webhook"
+  }
+}`, []string{"order.test.hcl:5,15", `Trigger the workflow does not have: Workflow "order" has no trigger, so no webhook event starts it`}},
 		{"a duplicate test", `
 test "t" {
   workflow = "order"

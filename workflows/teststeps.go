@@ -38,7 +38,7 @@ func checkTest(t *Test, b *hcl.Block, set *Set) hcl.Diagnostics {
 		}
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown workflow", Detail: detail, Subject: rng.Ptr()}}
 	}
-	var diags hcl.Diagnostics
+	diags := testTrigger(t, wf)
 	for _, label := range slices.Sorted(maps.Keys(t.Mocks)) {
 		rng := t.Mocks[label].StepRange
 		w, s, d := testedStep(set, wf, "mock", label, rng)
