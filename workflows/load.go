@@ -139,6 +139,7 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 			continue // a file that does not parse would only add noise below
 		}
 		content, d := f.Body.Content(rootSchema)
+		misplacedBlocks(d, f.Body, src.Name)
 		diags = append(diags, d...)
 		if len(content.Blocks) == 0 && !d.HasErrors() {
 			diags = append(diags, noBlocks(src.Name))

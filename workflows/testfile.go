@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
@@ -165,6 +166,7 @@ func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
 			continue
 		}
 		content, d := f.Body.Content(testFileSchema)
+		misplacedBlocks(d, f.Body, src.Name)
 		diags = append(diags, d...)
 		ctx := testEvalContext(filepath.Dir(src.Name))
 		// Each check runs whatever the others found, so that one round of validate
@@ -188,6 +190,35 @@ func LoadTests(srcs []Source, set *Set) ([]*Test, hcl.Diagnostics) {
 		}
 	}
 	return tests, diags
+}
+
+// misplacedBlocks adds to each of diags that says a block of body, the body of file,
+// is not expected there where it is: a test block in a workflow file, a workflow,
+// vars or api block in a file of tests.
+func misplacedBlocks(diags hcl.Diagnostics, body hcl.Body, file string) {
+	syntax, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	for _, d := range diags {
+		if d.Summary != "Unsupported block type" || d.Subject == nil {
+			continue
+		}
+		for _, b := range syntax.Blocks {
+			if b.TypeRange != *d.Subject {
+				continue
+			}
+			base := filepath.Base(file)
+			switch {
+			case b.Type == "test" && !IsTestFile(file):
+				d.Detail += fmt.Sprintf(" Tests go in files whose names end in %s, beside the workflows they test: "+
+					"move this block to one, such as %s.", TestSuffix, strings.TrimSuffix(base, ".hcl")+TestSuffix)
+			case (b.Type == "workflow" || b.Type == "vars" || b.Type == "api") && IsTestFile(file):
+				d.Detail += fmt.Sprintf(" A file whose name ends in %s holds tests only; %s blocks go in the other .hcl files: "+
+					"move this block to one, such as %s.", TestSuffix, b.Type, strings.TrimSuffix(base, TestSuffix)+".hcl")
+			}
+		}
+	}
 }
 
 // testEvalContext gives test files file(), relative to the test file and read as it

@@ -240,6 +240,13 @@ test "t" {
     trigger = "webhook"
   }
 }`, []string{"order.test.hcl:5,15", `Trigger the workflow does not have: Workflow "order" has no trigger, so no webhook event starts it`}},
+		{"a workflow in a file of tests", `
+workflow "other" {
+  step "set" "a" {
+    x = "1"
+  }
+}`, []string{"order.test.hcl:2,1", `Blocks of type "workflow" are not expected here. A file whose name ends in .test.hcl holds tests only; ` +
+			`workflow blocks go in the other .hcl files: move this block to one, such as order.hcl.`}},
 		{"a duplicate test", `
 test "t" {
   workflow = "order"
@@ -919,5 +926,19 @@ func TestTestOfAnUnknownWorkflow(t *testing.T) {
 				t.Errorf("diagnostics %v, want one Unknown workflow:\n%s", diags, c.want)
 			}
 		})
+	}
+}
+
+// A test block in a workflow file says where tests go.
+func TestTestInAWorkflowFile(t *testing.T) {
+	_, diags := Load([]Source{{Name: "flows/order.hcl", Data: []byte(testedSrc + `
+test "t" {
+  workflow = "order"
+}
+`)}}, testFileKinds())
+	want := `flows/order.hcl:11,1-5 Unsupported block type: Blocks of type "test" are not expected here. ` +
+		`Tests go in files whose names end in .test.hcl, beside the workflows they test: move this block to one, such as order.test.hcl.`
+	if len(diags) != 1 || diags[0].Subject.String()+" "+diags[0].Summary+": "+diags[0].Detail != want {
+		t.Errorf("got %v\nwant %s", diags, want)
 	}
 }
