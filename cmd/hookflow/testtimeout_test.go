@@ -107,14 +107,15 @@ func TestSubsetDiffListLengths(t *testing.T) {
 }
 
 // slowerTimeouts are the --timeout a test of a run cut short tries, one after the
-// other while its step has not started by then: a machine busy with other tests may
-// take longer than the first to start it, and its 10,000 items take seconds.
-var slowerTimeouts = []string{"200ms", "500ms", "1s"}
+// other while its slow step has not got as far as the test looks for by then: a machine
+// busy with other tests may take longer than the first to start it, or to run its first
+// item, and its 10,000 items take seconds more than the last.
+var slowerTimeouts = []string{"200ms", "500ms", "1s", "2s", "4s"}
 
-// cutShort runs hookflow test on dir with each of slowerTimeouts until the output no
-// longer says pending (its slow step had started by the timeout), and returns that
-// output and the timeout. The test must fail, cut short.
-func cutShort(t *testing.T, dir, pending string) (out, timeout string) {
+// cutShort runs hookflow test on dir with each of slowerTimeouts until the output says
+// started, what shows its slow step under way by the timeout, and returns that output
+// and the timeout. The test must fail, cut short.
+func cutShort(t *testing.T, dir, started string) (out, timeout string) {
 	t.Helper()
 	for _, timeout = range slowerTimeouts {
 		var code int
@@ -122,18 +123,19 @@ func cutShort(t *testing.T, dir, pending string) (out, timeout string) {
 		if code != exitFailed {
 			t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
 		}
-		if !strings.Contains(out, pending) {
-			break
+		if strings.Contains(out, started) {
+			return out, timeout
 		}
 	}
-	return out, timeout
+	t.Fatalf("after --timeout %s the output lacks %q:\n%s", timeout, started, out)
+	return "", ""
 }
 
 // hookflow test --timeout fails a test whose run has not finished after it, saying so
 // with the run's steps so far; the same test passes with the default of 1m.
 func TestTestTimeout(t *testing.T) {
 	const dir = "testdata/wfslow"
-	out, timeout := cutShort(t, dir, "1. each (log) pending")
+	out, timeout := cutShort(t, dir, "1. each (log) running, 10000 items\n         each[0] succeeded")
 	for _, want := range []string{
 		dir + "/slow.test.hcl:1: the run did not finish after --timeout " + timeout + "; its steps so far are below\n",
 		"      1. each (log) running, 10000 items\n         each[0] succeeded",
@@ -173,7 +175,7 @@ workflow "slow" {
   workflow = "p"
 }
 `)
-	out, timeout := cutShort(t, dir, "1. bg/each (log) pending")
+	out, timeout := cutShort(t, dir, "1. bg/each (log) running, 10000 items\n")
 	id := regexp.MustCompile(`run (\w+):bg of slow`).FindStringSubmatch(out)
 	if id == nil {
 		t.Fatalf("no child run of bg printed:\n%s", out)
