@@ -795,10 +795,13 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
-// parseURL parses a step's rendered URL. Its errors never quote the URL: it may hold a
-// secret, such as the token in a Slack incoming-webhook URL.
+// parseURL parses a step's rendered URL, with what its path and query may not hold as
+// sent escaped (workflows.EscapeTarget): "?q=a b" is sent "?q=a%20b", as a browser
+// sends it, where url.Parse alone keeps a query as it is, and the request line would
+// break at its space. Its errors never quote the URL: it may hold a secret, such as
+// the token in a Slack incoming-webhook URL.
 func parseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
+	u, err := url.Parse(workflows.EscapeTarget(s))
 	if err != nil {
 		return nil, fmt.Errorf("not a valid URL: %w", parseError(err))
 	}

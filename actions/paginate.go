@@ -92,7 +92,7 @@ func (h *HTTP) pages(ctx context.Context, c *workflows.Call, at cursor, each fun
 		if !ok {
 			return last, "", workflows.Permanent(fmt.Errorf("paginate next gave %s, not a URL (nil ends the list)", workflows.Text(v)))
 		}
-		ref, err := url.Parse(s)
+		ref, err := url.Parse(workflows.EscapeTarget(s)) // escaped as parseURL does, before it is resolved
 		if err != nil {
 			return last, "", workflows.Permanent(fmt.Errorf("paginate next: not a valid URL: %w", parseError(err)))
 		}

@@ -120,14 +120,9 @@ func encodings(values []string) []string {
 		quoted, _ := json.Marshal(s)   // escaped as encoding/json writes it, <, > and & too
 		sent, _ := httpjson.Marshal(s) // as http steps send it, <, > and & as they are
 		forms := []string{s, url.QueryEscape(s), url.PathEscape(s), string(quoted[1 : len(quoted)-1]), string(sent[1 : len(sent)-1])}
-		// Written into a URL as it is, a secret is sent as parsing leaves it: the
-		// characters a path may not hold escaped, and from a '?' on, the query as it is.
-		path, query, inQuery := strings.Cut(s, "?")
-		if p := (&url.URL{Path: path}).EscapedPath(); inQuery {
-			forms = append(forms, p+"?"+query)
-		} else {
-			forms = append(forms, p)
-		}
+		// Written into a URL as it is, a secret is sent with what a request-target
+		// may not hold escaped (EscapeTarget), in the path as in the query.
+		forms = append(forms, escapeFrom(s, 0))
 		for _, v := range forms {
 			if !seen[v] {
 				seen[v] = true
