@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -74,6 +75,42 @@ func TestHTTPStepFailsOnANilInTheURL(t *testing.T) {
 	select {
 	case r := <-got:
 		t.Errorf("sent %s %s", r.method, r.path)
+	default:
+	}
+}
+
+// An empty value that is a whole path segment fails the step as a nil does, and
+// sends nothing: GET /path//end is GET /path/end to many servers and proxies, and
+// POST /each/ (a for_each map's key "") is the list, not an item.
+func TestHTTPStepFailsOnAnEmptyPathSegment(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	client := NewClient(NewGuard(loopback))
+	for _, tt := range []struct {
+		step string
+		env  *workflows.Env
+		want string
+	}{
+		{`step "http" "a" { url = "` + srv.URL + `/path/{{ event.body.v }}/end" }`,
+			&workflows.Env{Event: map[string]any{"body": map[string]any{"v": ""}}}, "url: {{ event.body.v }}: the value is empty, and it is the whole path segment"},
+		{`step "http" "a" {
+    for_each = "event.body.m"
+    method   = "POST"
+    url      = "` + srv.URL + `/each/{{ each.key }}?v={{ each.value }}"
+  }`, &workflows.Env{Event: map[string]any{"body": map[string]any{"m": map[string]any{"": 3}}}, Each: map[string]any{"key": "", "value": 3}},
+			"url: {{ each.key }}: the value is empty, and it is the whole path segment"},
+	} {
+		step := loadStep(t, client, tt.step)
+		_, err := call(step, tt.env)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || !strings.HasSuffix(err.Error(), "a value alone in a path segment may not be empty") {
+			t.Errorf("%s:\n got %v\nwant %s…", tt.step, err, tt.want)
+		}
+		if isRetryable(err) {
+			t.Errorf("%v is retried; the same values fail the same way", err)
+		}
+	}
+	select {
+	case r := <-got:
+		t.Errorf("sent %s %s?%s", r.method, r.path, r.query)
 	default:
 	}
 }

@@ -28,7 +28,8 @@ import (
 //
 // A nil anywhere but in the query is an error that tells where it came from: it
 // would make a URL that names another resource ("/customers/" for
-// "/customers/{{ steps.find.id }}"), not one without the value.
+// "/customers/{{ steps.find.id }}"), not one without the value. So is an empty value
+// that is a whole path segment (see emptySegmentError).
 func (t *Template) RenderURL(env *Env) (string, error) {
 	return t.renderURL(env, false)
 }
@@ -73,6 +74,9 @@ func (t *Template) renderURL(env *Env, relative bool) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := emptySegmentError(u, inPathValues); err != nil {
+			return "", err
+		}
 		if err := dotSegmentError(u, inPathValues); err != nil {
 			return "", err
 		}
@@ -86,6 +90,28 @@ type pathValue struct {
 	start, end int
 	src        string // its expression
 	value      string // as it was given
+}
+
+// emptySegmentError is the error of an empty value in u's path that is its segment's
+// whole text: "/users/{{ id }}/orders" with id = "" would call "/users//orders", which
+// many servers and proxies merge into "/users/orders", and "/customers/{{ id }}" would
+// call "/customers/", the list; either names another resource, as a nil there would
+// (nilError). Values that make a segment with the text around them ("/files/{{ name
+// }}.json") are free to be empty. It returns nil when no value empties a segment.
+func emptySegmentError(u string, values []pathValue) error {
+	for _, v := range values {
+		if v.start != v.end {
+			continue
+		}
+		before := v.start == 0 || u[v.start-1] == '/'
+		after := v.end == len(u) || strings.IndexByte("/?#", u[v.end]) >= 0
+		if before && after {
+			return fmt.Errorf("{{ %s }}: the value is empty, and it is the whole path segment: the URL would name another resource "+
+				`("/users/{{ id }}/orders" would call "/users//orders", which many servers and proxies read as "/users/orders", `+
+				`and "/customers/{{ id }}" would call "/customers/"); a value alone in a path segment may not be empty`, v.src)
+		}
+	}
+	return nil
 }
 
 // dotSegmentError is the error of a value in u's path that makes its segment a dot

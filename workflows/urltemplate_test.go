@@ -198,3 +198,57 @@ func TestRenderURLRefusesNil(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderURLRefusesEmptySegments: an empty value that is a whole path segment is an
+// error, as nil is there: "/users//orders" is "/users/orders" to many servers and
+// proxies, and "/customers/" is the list. An empty value with text around it in its
+// segment, or in the query, is fine.
+func TestRenderURLRefusesEmptySegments(t *testing.T) {
+	env := &Env{
+		Event: map[string]any{"body": map[string]any{"v": "", "e": "e"}},
+		Vars:  map[string]any{"rec": "https://api.example.com"},
+	}
+	const why = `: the value is empty, and it is the whole path segment: the URL would name another resource ("/users/{{ id }}/orders" would call "/users//orders", which many servers and proxies read as "/users/orders", and "/customers/{{ id }}" would call "/customers/"); a value alone in a path segment may not be empty`
+	tests := []struct {
+		in       string
+		relative bool
+		want     string // the error; "" for none
+	}{
+		{in: "{{ vars.rec }}/path/{{ event.body.v }}/end", want: "{{ event.body.v }}" + why},
+		{in: "{{ vars.rec }}/each/{{ event.body.v }}?v=3", want: "{{ event.body.v }}" + why},
+		{in: "{{ vars.rec }}/each/{{ event.body.v }}#x", want: "{{ event.body.v }}" + why},
+		{in: "https://api.example.com/customers/{{ event.body.v }}", want: "{{ event.body.v }}" + why},
+		{in: "https://api.example.com/{{ event.body.v }}", want: "{{ event.body.v }}" + why},
+		{in: "https://api.example.com/a/{{ event.body.v }}{{ event.body.v }}/b", want: "{{ event.body.v }}" + why},
+		{in: "/users/{{ event.body.v }}/orders", relative: true, want: "{{ event.body.v }}" + why},
+		{in: "{{ event.body.v }}/orders", relative: true, want: "{{ event.body.v }}" + why},
+		{in: "/users/{{ event.body.v }}", relative: true, want: "{{ event.body.v }}" + why},
+		// Text around the value in its segment, another value that is not empty, the
+		// query: an empty value is nothing there.
+		{in: "https://api.example.com/files/{{ event.body.v }}.json"},
+		{in: "https://api.example.com/files/v{{ event.body.v }}/x"},
+		{in: "https://api.example.com/a/{{ event.body.v }}{{ event.body.e }}/b"},
+		{in: "https://api.example.com/a/{{ event.body.e }}{{ event.body.v }}/b"},
+		{in: "https://api.example.com/a?q={{ event.body.v }}"},
+		{in: "https://api.example.com/a#{{ event.body.v }}"},
+		{in: "/users?q={{ event.body.v }}", relative: true},
+		// Taken whole, a URL is as it is.
+		{in: "{{ vars.rec + '/a/' + event.body.v + '/b' }}"},
+	}
+	for _, tt := range tests {
+		tpl := compileT(t, tt.in)
+		render := tpl.RenderURL
+		if tt.relative {
+			render = tpl.RenderRelativeURL
+		}
+		got, err := render(env)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.in, err)
+		case tt.want != "" && err == nil:
+			t.Errorf("%s: rendered %q, want an error", tt.in, got)
+		case tt.want != "" && err.Error() != tt.want:
+			t.Errorf("%s:\n got %v\nwant %s", tt.in, err, tt.want)
+		}
+	}
+}
