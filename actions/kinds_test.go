@@ -172,6 +172,36 @@ func TestRespondResponse(t *testing.T) {
 	}
 }
 
+// A respond step's header given a list is answered with every value, one line each,
+// as an http step sends it; each value is checked.
+func TestRespondHeaderWithSeveralValues(t *testing.T) {
+	step := loadStep(t, nil, `step "respond" "r" { headers = { X-V = "{{ event.body.v }}", X-One = ["only"] } }`)
+	out, err := call(step, &workflows.Env{Event: map[string]any{"body": map[string]any{"v": []any{"a", "b c", 1, nil, true}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"X-V": []any{"a", "b c", "1", "", "true"}, "X-One": "only"}
+	if got := out.(map[string]any)["headers"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("output headers %#v, want %#v", got, want)
+	}
+	data, _ := json.Marshal(out)
+	recorded, _ := workflows.DecodeJSON(data) // as the run's record gives it back
+	_, header, _, err := step.Action.(workflows.Responder).Response(recorded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := header.Values("X-V"), []string{"a", "b c", "1", "", "true"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("answered X-V %q, want %q", got, want)
+	}
+	if got := header.Values("X-One"); !reflect.DeepEqual(got, []string{"only"}) {
+		t.Errorf("answered X-One %q", got)
+	}
+	_, err = call(step, &workflows.Env{Event: map[string]any{"body": map[string]any{"v": []any{"a", "b\r\nX-Injected: 1"}}}})
+	if err == nil || !strings.Contains(err.Error(), "X-V: value holds a line break") || isRetryable(err) {
+		t.Errorf("a line break in the second value: %v, want a permanent failure", err)
+	}
+}
+
 func TestKindLoadErrors(t *testing.T) {
 	tests := map[string]string{
 		`step "set" "s" {}`: "set has no values",

@@ -60,15 +60,29 @@ func (r *Respond) do(_ context.Context, c *workflows.Call) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("headers: %w", err)
 		}
-		for k := range fields {
-			v := fields.Get(k)
+		// By name, as an http step sends them: of content-type and Content-Type, one
+		// header, the last name's values are answered, whatever the map's order.
+		for _, k := range sortedNames(fields) {
 			if err := workflows.HeaderNameError(k); err != nil {
 				return nil, fmt.Errorf("headers: %w", err)
 			}
-			if err := workflows.HeaderValueError(v); err != nil {
-				return nil, fmt.Errorf("headers: %s: value %w; refusing to answer with it", k, err)
+			vs := fields[k]
+			for _, v := range vs {
+				if err := workflows.HeaderValueError(v); err != nil {
+					return nil, fmt.Errorf("headers: %s: value %w; refusing to answer with it", k, err)
+				}
 			}
-			headers[http.CanonicalHeaderKey(k)] = v // content-type and Content-Type are one header
+			// A list gives the header several values, as in an http step: each its own
+			// line. One value is kept as text.
+			var v any = vs[0]
+			if len(vs) > 1 {
+				list := make([]any, len(vs))
+				for i, x := range vs {
+					list[i] = x
+				}
+				v = list
+			}
+			headers[http.CanonicalHeaderKey(k)] = v
 		}
 	}
 	var body any
@@ -134,11 +148,18 @@ func (r *Respond) Response(output any) (int, http.Header, []byte, error) {
 	if hs, ok := out["headers"].(map[string]any); ok {
 		for k, v := range hs {
 			name := http.CanonicalHeaderKey(k)
-			value := workflows.Text(v)
-			if framing[name] || workflows.HeaderNameError(k) != nil || workflows.HeaderValueError(value) != nil {
+			if framing[name] || workflows.HeaderNameError(k) != nil {
 				continue
 			}
-			header.Set(name, value)
+			values, several := v.([]any) // a header given several values: one line each
+			if !several {
+				values = []any{v}
+			}
+			for _, x := range values {
+				if value := workflows.Text(x); workflows.HeaderValueError(value) == nil {
+					header.Add(name, value)
+				}
+			}
 		}
 	}
 	var body []byte
