@@ -29,6 +29,10 @@ func (h *HTTP) authenticate(ctx context.Context, req *http.Request, p *prepared)
 	case "bearer":
 		req.Header.Set("Authorization", "Bearer "+au.Token)
 	case "basic":
+		if err := workflows.BasicAuthUsernameError(au.Username); err != nil {
+			// A version stored before the load refused it: it fails the same way again.
+			return workflows.Permanent(fmt.Errorf("api %q: auth \"basic\": %w", a.Name, err))
+		}
 		req.SetBasicAuth(au.Username, au.Password)
 		p.user, p.pass = au.Username, au.Password
 	case "header":

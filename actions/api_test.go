@@ -288,3 +288,41 @@ func TestAPIJoinURL(t *testing.T) {
 		}
 	}
 }
+
+// An api's basic auth whose username holds a ":" does not load; in a version stored
+// for runs in flight, which loads with a warning, its steps fail for good and send
+// nothing: the server would read the user up to the ":" (RFC 7617).
+func TestAPIBasicAuthRefusesAColonInTheUsername(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	k := workflows.NewKinds()
+	Register(k, Options{Client: NewClient(NewGuard(loopback))})
+	src := []workflows.Source{{Name: "test.hcl", Data: []byte(`api "crm" {
+  base_url = "` + srv.URL + `"
+  auth "basic" {
+    username = "a:b"
+    password = "pw-123456"
+  }
+}
+workflow "w" {
+  step "http" "h" {
+    api = "crm"
+    url = "/a"
+  }
+}`)}}
+	if _, diags := workflows.Load(src, k); !diags.HasErrors() || !strings.Contains(diags.Error(), `Invalid username; The username holds a ":"`) {
+		t.Errorf("load: %v", diags)
+	}
+	set, diags := workflows.LoadWith(src, k, workflows.Options{Stored: true})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, err := call(set.Workflow("w").Steps[0], &workflows.Env{})
+	if err == nil || !strings.Contains(err.Error(), `api "crm": auth "basic": the username holds a ":"`) || isRetryable(err) {
+		t.Errorf("got %v, want a permanent failure", err)
+	}
+	select {
+	case r := <-got:
+		t.Errorf("sent %s with %q", r.method, r.header.Get("Authorization"))
+	default:
+	}
+}

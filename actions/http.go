@@ -134,7 +134,11 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 		diags = append(diags, b.CheckConst(name, name+" must be an object", workflows.Object)...)
 	}
 	diags = append(diags, b.CheckHeaders("headers")...)
-	diags = append(diags, b.CheckConst("basic_auth", "Invalid basic_auth", func(v any) error { _, _, err := credentials(v); return err })...)
+	diags = append(diags, b.CheckConst("basic_auth", "Invalid basic_auth", func(v any) error { _, _, err := credentialFields(v); return err })...)
+	diags = append(diags, b.Mistakes(b.CheckConstField("basic_auth", "username", "Invalid basic_auth username", func(v any) error {
+		s, _ := v.(string) // not a string: credentialFields says so, or the step when it renders
+		return workflows.BasicAuthUsernameError(s)
+	}))...)
 	diags = append(diags, credentialsInFile(b)...)
 	// Credentials fixed in the file are hidden as an api block's auth is: an API may
 	// echo them back, and an error may quote them.
@@ -656,8 +660,20 @@ func credentialsInFile(b *workflows.Block) hcl.Diagnostics {
 	return diags
 }
 
-// credentials reads basic_auth = { username = "…", password = "…" }.
+// credentials reads basic_auth = { username = "…", password = "…" }, with a username
+// that basic auth can carry (workflows.BasicAuthUsernameError).
 func credentials(v any) (user, pass string, err error) {
+	if user, pass, err = credentialFields(v); err != nil {
+		return "", "", err
+	}
+	if err := workflows.BasicAuthUsernameError(user); err != nil {
+		return "", "", err
+	}
+	return user, pass, nil
+}
+
+// credentialFields reads basic_auth's two fields, as they are.
+func credentialFields(v any) (user, pass string, err error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return "", "", errors.New(`write it as { username = "…", password = "…" }`)

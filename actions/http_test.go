@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -441,6 +443,51 @@ func TestHTTPStepBasicAuthAndIdempotencyKey(t *testing.T) {
 	}
 	if r := <-got; r.header.Values("Idempotency-Key") != nil {
 		t.Errorf("idempotency_key = \"\" should omit the header, got %q", r.header.Get("Idempotency-Key"))
+	}
+}
+
+// A basic_auth username with a ":" fails the step, or the load when it is written
+// out: the server would read the user up to the ":" (RFC 7617), and the rest as the
+// start of the password.
+func TestHTTPStepRefusesAColonInTheUsername(t *testing.T) {
+	srv, got := recorder(t, 200, `{}`)
+	step := loadStep(t, NewClient(NewGuard(loopback)), `
+  step "http" "a" {
+    url        = "`+srv.URL+`"
+    basic_auth = { username = "{{ event.body.user }}", password = "pw" }
+  }`)
+	_, err := call(step, &workflows.Env{Event: map[string]any{"body": map[string]any{"user": "a:b"}}})
+	const want = `basic_auth: the username holds a ":", which basic auth cannot carry (RFC 7617)`
+	if err == nil || !strings.HasPrefix(err.Error(), want) || isRetryable(err) {
+		t.Errorf("got %v, want a permanent %q…", err, want)
+	}
+	select {
+	case r := <-got:
+		t.Errorf("sent %s with %q", r.method, r.header.Get("Authorization"))
+	default:
+	}
+
+	k := workflows.NewKinds()
+	Register(k, Options{})
+	for _, src := range []string{
+		`basic_auth = { username = "a:b", password = "pw" }`,
+		`basic_auth = { username = "a:b", password = "{{ event.body.pw }}" }`,
+	} {
+		_, all := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte("workflow \"w\" {\n  step \"http\" \"a\" {\n    url = \"https://x.example.com\"\n    " + src + "\n  }\n}")}}, k)
+		var errs hcl.Diagnostics // not the warning of a password written in the file
+		for _, d := range all {
+			if d.Severity == hcl.DiagError {
+				errs = append(errs, d)
+			}
+		}
+		if len(errs) != 1 || errs[0].Summary != "Invalid basic_auth username" || !strings.HasPrefix(errs[0].Detail, `The username holds a ":"`) {
+			t.Errorf("%s: %v", src, all)
+			continue
+		}
+		// At the username's value, in line 4, column 31.
+		if r := errs[0].Subject; r == nil || r.Start.Line != 4 || r.Start.Column != 31 {
+			t.Errorf("%s: at %v", src, r)
+		}
 	}
 }
 

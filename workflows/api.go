@@ -279,6 +279,10 @@ func (l *loader) auth(api string, b *hcl.Block, ev *evaluator, sc *scope) (*Auth
 		}))...)
 	case "basic":
 		au.Username, au.Password = str("username"), str("password")
+		diags = append(diags, blk.Mistakes(blk.CheckConst("username", "Invalid username", func(v any) error {
+			s, _ := v.(string)
+			return BasicAuthUsernameError(s)
+		}))...)
 	case "header":
 		au.Name, au.Value = str("name"), str("value")
 		diags = append(diags, blk.CheckConst("name", "Invalid header name", func(v any) error {

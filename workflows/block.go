@@ -278,6 +278,45 @@ func (b *Block) CheckConst(name, summary string, check func(v any) error) hcl.Di
 	return nil
 }
 
+// CheckConstField runs check on field key of an attribute written as an object,
+// { key = value, … }, when that field's value is fixed at load time, whether the rest
+// of the object is or not; the diagnostic points at the field's value. A template is
+// checked when it renders.
+func (b *Block) CheckConstField(name, key, summary string, check func(v any) error) hcl.Diagnostics {
+	a := b.attrs[name]
+	if a == nil {
+		return nil
+	}
+	var v any
+	switch t := a.Template; t.kind {
+	case constKind:
+		m, ok := t.value.(map[string]any)
+		if v, ok = m[key]; !ok {
+			return nil
+		}
+	case objectKind:
+		i, found := slices.BinarySearch(t.keys, key)
+		if !found {
+			return nil
+		}
+		var ok bool
+		if v, ok = t.elems[i].Const(); !ok {
+			return nil
+		}
+	default:
+		return nil
+	}
+	err := check(v)
+	if err == nil {
+		return nil
+	}
+	d := a.Error(summary, err.Error())
+	if e := fieldExpr(a.expr, key); e != nil {
+		d.Subject = e.Range().Ptr()
+	}
+	return hcl.Diagnostics{d}
+}
+
 // Object is a CheckConst check for attributes written as { name = value }.
 func Object(v any) error {
 	if _, ok := v.(map[string]any); !ok {

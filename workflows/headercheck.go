@@ -35,6 +35,18 @@ func HeaderNameError(name string) error {
 	return nil
 }
 
+// BasicAuthUsernameError says why basic auth cannot carry username, nil when it can:
+// RFC 7617 forbids a ":" in it, as the server reads the user up to the first one and
+// the rest as the start of the password ("a:b" with password "p" is user "a" with
+// password "b:p"). It never quotes the username, which may be a secret.
+func BasicAuthUsernameError(username string) error {
+	if strings.Contains(username, ":") {
+		return errors.New(`the username holds a ":", which basic auth cannot carry (RFC 7617): the server would read ` +
+			`the username up to the ":" and the rest as the start of the password`)
+	}
+	return nil
+}
+
 // HeaderValueError says why v cannot be a header's value, as "the value …" goes on:
 // a line break would end the header and start another, and no request or answer
 // carries any other control character but a tab (Go's HTTP client refuses to send

@@ -115,6 +115,25 @@ workflow "w" {
     url = "/a"
   }
 }`, "Invalid token", false},
+		{"a basic_auth username with a colon", `workflow "w" {
+  step "http" "h" {
+    url        = "https://x.example.com/a"
+    basic_auth = { username = "a:b", password = "{{ event.body.pw }}" }
+  }
+}`, "Invalid basic_auth username", false},
+		{"an api's basic username with a colon", `api "crm" {
+  base_url = "https://crm.example.com"
+  auth "basic" {
+    username = "a:b"
+    password = "pw"
+  }
+}
+workflow "w" {
+  step "http" "h" {
+    api = "crm"
+    url = "/a"
+  }
+}`, "Invalid username", false},
 		{"a poll's cursor that reads the item", `workflow "w" {
   trigger "poll" {
     every  = "1m"
