@@ -390,10 +390,11 @@ func TestRateLimitLateStepKeepsItsPlace(t *testing.T) {
 					due[next] = clock.Now().Add(after)
 				}
 				for i, s := range order {
-					// On a redis-server, a step queued again a little late (the machine is
-					// busy) is admitted late and moves the bucket: steps late together
-					// then keep their order only to a turn or so.
-					if s != i && (b.Mini != nil || !tc.loose) {
+					// On a redis-server, whose clock is the machine's, a step queued again
+					// a little late (the machine is busy) is admitted late and moves the
+					// bucket: a step keeps its place only to a turn or so, and steps late
+					// together keep no order.
+					if s != i && (b.Mini != nil || !tc.loose && (s-i > 1 || i-s > 1)) {
 						t.Fatalf("steps admitted in the order %v, want the order of their turns", order)
 					}
 				}
