@@ -858,3 +858,60 @@ workflow "keep" {
 		}
 	})
 }
+
+// A secret read into a var is its text, "{{" and all: the request gets it as it is,
+// and the recorded request, like every key of Redis, hides it.
+func TestSecretWithBracesIsHiddenInTheRecordedRequest(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		const secret = "s{{ 2+2 }}ecret-7c1d"
+		t.Setenv("SENSITIVE_TEST_BRACES", secret)
+		var mu sync.Mutex
+		var got []string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			got = append(got, r.Header.Get("X-Key")+" "+string(body))
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{}`)
+		}))
+		t.Cleanup(srv.Close)
+		e, set := httpEngine(t, b, fmt.Sprintf(`
+vars {
+  key = secret("SENSITIVE_TEST_BRACES")
+}
+workflow "w" {
+  step "http" "send" {
+    url     = "%s/send"
+    headers = { X-Key = "{{ vars.key }}" }
+    json    = { key = "{{ vars.key }}" }
+  }
+}`, srv.URL))
+		id, err := e.Start(context.Background(), set.Workflow("w"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitRun(t, e, id)
+		if r.Status != RunSucceeded {
+			t.Fatalf("run %s: %s", r.Status, r.Error)
+		}
+		mu.Lock()
+		sent := strings.Join(got, "\n")
+		mu.Unlock()
+		if want := secret + ` {"key":"s{{ 2+2 }}ecret-7c1d"}`; sent != want {
+			t.Errorf("the API got %q, want %q", sent, want)
+		}
+		if len(r.Steps) != 1 || len(r.Steps[0].Requests) != 1 {
+			t.Fatalf("steps %+v, want one request recorded", r.Steps)
+		}
+		data, _ := json.Marshal(r)
+		if strings.Contains(string(data), "ecret-7c1d") || !strings.Contains(string(data), "[redacted]") {
+			t.Errorf("the run shows the secret:\n%s", data)
+		}
+		for k, v := range redisContents(t, b) {
+			if strings.Contains(v, "ecret-7c1d") {
+				t.Errorf("%s holds the secret: %s", k, v)
+			}
+		}
+	})
+}

@@ -25,27 +25,45 @@ var runtimeRoots = map[string]string{
 // evaluator evaluates attributes at load time: literals, ${} interpolation, vars.NAME
 // and the functions env, secret and file.
 type evaluator struct {
-	ctx   *hcl.EvalContext
-	vars  map[string]cty.Value
-	unset *unsetLog
+	ctx     *hcl.EvalContext
+	vars    map[string]cty.Value
+	unset   *unsetLog
+	secrets map[string]bool
+	env     *environ
+	// text is what env(), secret() and file() make of the text they read: literal,
+	// for a value whose strings are compiled as templates; or the text as it is, for
+	// a var's run-time value.
+	text func(string) string
 }
 
 // newEvaluator returns an evaluator over vars; env() and secret() read env. secret()
 // adds every value it reads to secrets, so that they can be hidden wherever text is
 // recorded or shown. env() and secret() report the variables that are not set to
-// unset.
+// unset. What env(), secret() and file() read is made literal: the values it gives
+// are compiled as templates.
 func newEvaluator(vars map[string]cty.Value, secrets map[string]bool, unset *unsetLog, env *environ) *evaluator {
-	return &evaluator{vars: vars, unset: unset, ctx: &hcl.EvalContext{
+	return newTextEvaluator(vars, secrets, unset, env, literal)
+}
+
+func newTextEvaluator(vars map[string]cty.Value, secrets map[string]bool, unset *unsetLog, env *environ, text func(string) string) *evaluator {
+	return &evaluator{vars: vars, unset: unset, secrets: secrets, env: env, text: text, ctx: &hcl.EvalContext{
 		Variables: map[string]cty.Value{"vars": cty.ObjectVal(vars)},
-		Functions: map[string]function.Function{"env": envFunc(unset, env), "secret": secretFunc(secrets, unset, env)},
+		Functions: map[string]function.Function{"env": envFunc(unset, env, text), "secret": secretFunc(secrets, unset, env, text)},
 	}}
+}
+
+// exact returns the evaluator whose env(), secret() and file() give the text they
+// read as it is: a var's value as run-time expressions read it, where "{{ vars.x }}"
+// is the text that was read, braces and all.
+func (e *evaluator) exact() *evaluator {
+	return newTextEvaluator(e.vars, e.secrets, e.unset, e.env, func(s string) string { return s })
 }
 
 // forFile returns an evaluator whose file() reads relative to the named workflow file.
 func (e *evaluator) forFile(filename string) *evaluator {
 	child := e.ctx.NewChild()
-	child.Functions = map[string]function.Function{"file": fileFunc(filepath.Dir(filename))}
-	return &evaluator{ctx: child, vars: e.vars, unset: e.unset}
+	child.Functions = map[string]function.Function{"file": fileFunc(filepath.Dir(filename), e.text)}
+	return &evaluator{ctx: child, vars: e.vars, unset: e.unset, secrets: e.secrets, env: e.env, text: e.text}
 }
 
 // value evaluates an expression to a plain Go value: string, int64, float64, bool, nil,
@@ -171,6 +189,8 @@ func (u *unsetError) detail() string {
 
 // literal keeps text read by env(), secret() or file() from being taken for a
 // template: a password holding "{{", or a Mustache file, is text, not an expression.
+// It is for values compiled as templates, where "${env("X")}" puts the text; a var's
+// run-time value holds the text itself (evaluator.exact).
 // Each "{{" becomes {{ "{{" }}, which the template compiler folds back into text; so
 // does a final "{", which could form "{{" with what follows it in the file.
 func literal(s string) string {
@@ -281,7 +301,7 @@ func goNumber(f *big.Float) any {
 	return out
 }
 
-func envFunc(unset *unsetLog, env *environ) function.Function {
+func envFunc(unset *unsetLog, env *environ, text func(string) string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads an environment variable, with an optional default.",
 		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
@@ -298,12 +318,12 @@ func envFunc(unset *unsetLog, env *environ) function.Function {
 			}
 			if v, ok := env.lookup(name); ok {
 				env.note(name, v, test)
-				return cty.StringVal(literal(v)), nil
+				return cty.StringVal(text(v)), nil
 			}
 			if len(args) == 1 {
 				return unset.placeholder(&unsetError{name: name})
 			}
-			return cty.StringVal(literal(test)), nil
+			return cty.StringVal(text(test)), nil
 		},
 	})
 }
@@ -312,7 +332,7 @@ func envFunc(unset *unsetLog, env *environ) function.Function {
 // ${} interpolation.
 const sensitive = "sensitive"
 
-func secretFunc(secrets map[string]bool, unset *unsetLog, env *environ) function.Function {
+func secretFunc(secrets map[string]bool, unset *unsetLog, env *environ, text func(string) string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads a secret from the environment and marks it sensitive.",
 		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
@@ -331,12 +351,12 @@ func secretFunc(secrets map[string]bool, unset *unsetLog, env *environ) function
 				return cty.NilVal, &loadError{summary: "Secret too short", detail: fmt.Sprintf("Secret %s is shorter than %d characters: hookflow hides secrets wherever they appear in what it records, and one this short would hide ordinary text.", name, MinSecret)}
 			}
 			secrets[v] = true
-			return cty.StringVal(literal(v)).Mark(sensitive), nil
+			return cty.StringVal(text(v)).Mark(sensitive), nil
 		},
 	})
 }
 
-func fileFunc(dir string) function.Function {
+func fileFunc(dir string, text func(string) string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads a file, relative to the workflow file that calls it, without its final newline.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
@@ -350,7 +370,7 @@ func fileFunc(dir string) function.Function {
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
 			}
-			return cty.StringVal(literal(strings.TrimSuffix(string(data), "\n"))), nil
+			return cty.StringVal(text(strings.TrimSuffix(string(data), "\n"))), nil
 		},
 	})
 }

@@ -376,17 +376,25 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 }
 
 // varValue evaluates one var of a vars block, as a load-time value and a Go value.
+// The two differ in what env(), secret() and file() read: "${vars.x}" puts the
+// load-time value in a text compiled as a template, where that text must stay text,
+// so it is made literal; run-time expressions read the Go value, which is the text
+// as it was read.
 func (l *loader) varValue(base *evaluator, a *hcl.Attribute) (cty.Value, any, hcl.Diagnostics) {
 	if d := varsSelfRefs(a); d != nil {
 		return cty.NilVal, nil, hcl.Diagnostics{d}
 	}
 	l.unset.varName = a.Name
+	defer func() { l.unset.varName = "" }()
 	v, diags := base.forFile(a.Range.Filename).eval(a.Expr)
-	l.unset.varName = ""
 	if diags.HasErrors() {
 		return cty.NilVal, nil, diags
 	}
-	gv, err := goValue(v)
+	exact, d := base.exact().forFile(a.Range.Filename).eval(a.Expr)
+	if d.HasErrors() { // what read it once reads it again: not expected
+		return cty.NilVal, nil, d
+	}
+	gv, err := goValue(exact)
 	if err != nil {
 		return cty.NilVal, nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported value",
 			Detail: err.Error(), Subject: a.Expr.Range().Ptr()})

@@ -295,3 +295,56 @@ workflow "w" {
 		t.Errorf("json %v, want %v", j, want)
 	}
 }
+
+// A var read by env(), secret() or file() holds the text as it was read: "{{ vars.x }}",
+// len(vars.x) and a comparison read it braces and all, while "${vars.x}" puts it in
+// place as text, never as a template.
+func TestVarReadFromTheEnvironmentIsItsText(t *testing.T) {
+	t.Setenv("HOOKFLOW_TEST_VAR_E", "{{ 1+1 }}")
+	t.Setenv("HOOKFLOW_TEST_VAR_S", "s{{ 2+2 }}ecret{")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f.txt"), []byte("{{ x }}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `vars {
+  e  = env("HOOKFLOW_TEST_VAR_E")
+  s  = secret("HOOKFLOW_TEST_VAR_S")
+  fl = file("f.txt")
+  o  = { e = env("HOOKFLOW_TEST_VAR_E") }
+}
+workflow "w" {
+  step "call" "a" {
+    url  = "https://x"
+    json = {
+      e = "{{ vars.e }}", in = "<{{ vars.e }}>", s = "{{ vars.s }}", fl = "{{ vars.fl }}", o = "{{ vars.o.e }}",
+      len = "{{ len(vars.e) }}", eq = "{{ vars.e == '{{ 1+1 }}' }}",
+      put = "<${vars.e}>", puts = "${vars.s}", putfl = "${vars.fl}"
+    }
+  }
+}`
+	if err := os.WriteFile(filepath.Join(dir, "w.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srcs, _ := ReadDir(dir)
+	set, diags := Load(srcs, testKinds())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	wf := set.Workflow("w")
+	wantVars := map[string]any{"e": "{{ 1+1 }}", "s": "s{{ 2+2 }}ecret{", "fl": "{{ x }}", "o": map[string]any{"e": "{{ 1+1 }}"}}
+	if !reflect.DeepEqual(wf.Vars, wantVars) {
+		t.Errorf("vars %v, want %v", wf.Vars, wantVars)
+	}
+	out, err := wf.Steps[0].Action.Do(context.Background(), &Call{Env: &Env{Vars: wf.Vars}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"e": "{{ 1+1 }}", "in": "<{{ 1+1 }}>", "s": "s{{ 2+2 }}ecret{", "fl": "{{ x }}", "o": "{{ 1+1 }}",
+		"len": 9, "eq": true, "put": "<{{ 1+1 }}>", "puts": "s{{ 2+2 }}ecret{", "putfl": "{{ x }}"}
+	if j := out.(map[string]any)["json"]; !reflect.DeepEqual(j, want) {
+		t.Errorf("json %v,\nwant %v", j, want)
+	}
+	if got := wf.Secrets.String(`sent "s{{ 2+2 }}ecret{"`); strings.Contains(got, "ecret") {
+		t.Errorf("the secret is not hidden: %s", got)
+	}
+}
