@@ -70,6 +70,9 @@ func TestDelay(t *testing.T) {
 		`duration = "{{ event.body.wait }}"`: 90 * time.Second,
 		`duration = "{{ event.body.secs }}"`: 30 * time.Second,
 		`until = "{{ event.body.past }}"`:    0,
+		// A duration is its text, 1h30m0s, which a delay reads back.
+		`duration = "{{ duration('90m') }}"`:                         90 * time.Minute,
+		`duration = "{{ string(duration('1h') + duration('1s')) }}"`: time.Hour + time.Second,
 	} {
 		out, err := call(loadStep(t, nil, "step \"delay\" \"d\" {\n"+attrs+"\n}"), env)
 		if err != nil {

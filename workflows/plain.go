@@ -7,11 +7,13 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"time"
 )
 
 // plain returns an expression's value as a run keeps it: as JSON holds it. A map
 // whose keys are not strings (groupBy's map[any][]any) becomes a map[string]any with
-// its keys as text (Text), and a list of another type a []any; a number JSON cannot
+// its keys as text (Text), a list of another type a []any, and a duration its text as
+// Go writes it (1h30m0s: JSON would hold its nanoseconds); a number JSON cannot
 // hold (NaN, or the infinity of a division by zero) is an error, so that the step
 // fails rather than record nothing and go on. A value that is plain already, the
 // common case, is returned as it is, without a copy.
@@ -34,6 +36,8 @@ func isPlain(v any) (bool, error) {
 			return false, fmt.Errorf("gave %v, which is no number JSON holds (a division by zero?)", v)
 		}
 		return true, nil
+	case time.Duration:
+		return false, nil // its text
 	case map[string]any:
 		return allPlain(maps.Values(v))
 	case []any:
@@ -56,7 +60,7 @@ func isPlain(v any) (bool, error) {
 		}
 		return false, nil
 	}
-	return true, nil // a time, a duration: encoded as they are
+	return true, nil // a time: encoded as it is, RFC 3339
 }
 
 // allPlain reports whether every value of values is plain as it is; its error is
@@ -86,6 +90,8 @@ func plainCopy(v any) any {
 	switch v := v.(type) {
 	case string, bool, int, float64, nil:
 		return v
+	case time.Duration:
+		return v.String() // as duration() and a delay's duration read it back
 	case map[string]any:
 		if v == nil {
 			return v // null, as JSON has it

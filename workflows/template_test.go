@@ -147,6 +147,23 @@ func TestTemplateRenderNoJSONNumber(t *testing.T) {
 	}
 }
 
+// A duration is its text as Go writes it, as a whole value and in text alike, at any
+// depth: as duration() and a delay step's duration read it back.
+func TestTemplateRenderDuration(t *testing.T) {
+	for in, want := range map[string]any{
+		"{{ duration('1h30m') }}":                "1h30m0s",
+		"d={{ duration('1h30m') }}":              "d=1h30m0s",
+		"{{ [duration('1s')] }}":                 []any{"1s"},
+		"{{ {'d': duration('1s')} }}":            map[string]any{"d": "1s"},
+		"{{ duration(string(duration('2m'))) }}": "2m0s",
+	} {
+		got, err := compileT(t, in).Render(&Env{})
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %#v, %v; want %#v", in, got, err, want)
+		}
+	}
+}
+
 func TestTemplateCompileErrors(t *testing.T) {
 	tests := []struct {
 		value   string
