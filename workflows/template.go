@@ -3,6 +3,7 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -187,7 +188,9 @@ func (t *Template) renderJoined(env *Env, place func(before string, p *part, val
 			return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
 		}
 		if place == nil {
-			writeText(&b, v)
+			if err := writeText(&b, v); err != nil {
+				return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
+			}
 			continue
 		}
 		s, err := place(b.String(), p, v)
@@ -200,17 +203,33 @@ func (t *Template) renderJoined(env *Env, place func(before string, p *part, val
 }
 
 // Text formats a value as it appears inside joined text: strings as they are, nil as
-// "", numbers and bools in their shortest form, objects and lists as JSON.
+// "", numbers in their shortest form (5, 19.99), bools as true and false, a time
+// as RFC 3339, a duration as Go writes it (1h30m0s), objects and lists as JSON. A
+// number JSON cannot hold, which a template refuses (see textOf), is written as Go
+// writes it, +Inf or NaN, for messages; in an object or a list, as a string.
 func Text(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	var b strings.Builder
-	writeText(&b, v)
-	return b.String()
+	s, err := textOf(v)
+	if err != nil {
+		if s, err = textOf(numbersAsText(plainCopy(v))); err != nil {
+			return typeName(v) // no value of an expression: a message still names it
+		}
+	}
+	return s
 }
 
-func writeText(b *strings.Builder, v any) {
+// textOf is v as Text formats it, and the error of a number JSON cannot hold,
+// wherever it is in v: a template fails rather than send what no JSON reader takes,
+// as it does for such a number as a whole value.
+func textOf(v any) (string, error) {
+	var b strings.Builder
+	err := writeText(&b, v)
+	return b.String(), err
+}
+
+func writeText(b *strings.Builder, v any) error {
 	switch v := v.(type) {
 	case nil:
 	case string:
@@ -222,24 +241,50 @@ func writeText(b *strings.Builder, v any) {
 	case int64:
 		b.WriteString(strconv.FormatInt(v, 10))
 	case float64:
+		if _, err := isPlain(v); err != nil {
+			return err
+		}
 		b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
 	case time.Time:
 		b.WriteString(v.Format(time.RFC3339Nano))
-	case time.Duration:
-		b.WriteString(v.String())
 	default:
-		data, err := httpjson.Marshal(v)
+		// As a whole value is kept: a list or a map groupBy gave, a duration (as
+		// text), checked for numbers JSON cannot hold.
+		p, err := plain(v)
 		if err != nil {
-			if p, perr := plain(v); perr == nil {
-				data, err = httpjson.Marshal(p) // a map groupBy gave, with its keys as text
-			}
+			return err
 		}
-		if err == nil {
-			b.Write(data)
-		} else {
-			fmt.Fprint(b, v)
+		if s, ok := p.(string); ok {
+			b.WriteString(s)
+			return nil
+		}
+		data, err := httpjson.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("gave %s, which cannot be written as text: %w", typeName(p), err)
+		}
+		b.Write(data)
+	}
+	return nil
+}
+
+// numbersAsText returns v, a value plainCopy gave, with each number JSON cannot hold
+// written as text, +Inf or NaN.
+func numbersAsText(v any) any {
+	switch v := v.(type) {
+	case float64:
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return strconv.FormatFloat(v, 'g', -1, 64)
+		}
+	case map[string]any:
+		for k, e := range v {
+			v[k] = numbersAsText(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = numbersAsText(e)
 		}
 	}
+	return v
 }
 
 // programs are the template's compiled expressions.

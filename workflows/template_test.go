@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -108,8 +110,6 @@ func TestTemplateRenderError(t *testing.T) {
 	}
 }
 
-// A number JSON cannot hold fails the render, wherever it is in the value: a run
-// keeps its steps' values as JSON.
 // plain keeps a nil map or list of another type as nil, and a key of a named string
 // type as its text.
 func TestPlainCopyEdges(t *testing.T) {
@@ -136,13 +136,31 @@ func TestPlainCopyEdges(t *testing.T) {
 	}
 }
 
+// A number JSON cannot hold fails the render, wherever it is in the value, and in
+// text as in a whole value: a run keeps its steps' values as JSON, and text sent with
+// +Inf, or a list written as Go writes it, is no value the receiver reads.
 func TestTemplateRenderNoJSONNumber(t *testing.T) {
-	for _, in := range []string{"{{ 1 / event.body.zero }}", "{{ {'a': [1, -1 / event.body.zero]} }}", "{{ groupBy([1 / event.body.zero], 'k') }}"} {
+	for _, in := range []string{
+		"{{ 1 / event.body.zero }}", "{{ {'a': [1, -1 / event.body.zero]} }}", "{{ groupBy([1 / event.body.zero], 'k') }}",
+		"x{{ 1 / event.body.zero }}", "x{{ [1, 1 / event.body.zero] }}", "x{{ {'k': 1 / event.body.zero} }}",
+		"x{{ 0 / event.body.zero }}", "x{{ groupBy([1 / event.body.zero], 'k') }}",
+	} {
 		env := testEnv()
 		env.Event = map[string]any{"body": map[string]any{"zero": 0}}
-		_, err := compileT(t, in).Render(env)
-		if err == nil || !strings.Contains(err.Error(), "no number JSON holds") {
-			t.Errorf("%s: %v", in, err)
+		tpl := compileT(t, in)
+		out, err := tpl.Render(env)
+		if err == nil || !strings.Contains(err.Error(), "which is no number JSON holds") || !strings.HasPrefix(err.Error(), "{{ ") {
+			t.Errorf("%s: %#v, %v", in, out, err)
+		}
+		if s, err := tpl.RenderString(env); err == nil {
+			t.Errorf("%s as text: %q", in, s)
+		}
+	}
+	env := &Env{Event: map[string]any{"body": map[string]any{"zero": 0}}}
+	for _, in := range []string{"https://x.test/a/{{ 1 / event.body.zero }}", "https://x.test/a?q={{ [0 / event.body.zero] }}"} {
+		tpl := compileT(t, in)
+		if u, err := tpl.RenderURL(env); err == nil || !strings.Contains(err.Error(), "which is no number JSON holds") {
+			t.Errorf("%s: %q, %v", in, u, err)
 		}
 	}
 }
@@ -155,6 +173,7 @@ func TestTemplateRenderDuration(t *testing.T) {
 		"d={{ duration('1h30m') }}":              "d=1h30m0s",
 		"{{ [duration('1s')] }}":                 []any{"1s"},
 		"{{ {'d': duration('1s')} }}":            map[string]any{"d": "1s"},
+		"l={{ [duration('1s')] }}":               `l=["1s"]`,
 		"{{ duration(string(duration('2m'))) }}": "2m0s",
 	} {
 		got, err := compileT(t, in).Render(&Env{})
@@ -221,8 +240,13 @@ func TestText(t *testing.T) {
 		in   any
 		want string
 	}{
-		{nil, ""}, {"s", "s"}, {true, "true"}, {42, "42"}, {int64(-7), "-7"}, {2.5, "2.5"}, {1e21, "1000000000000000000000"},
+		{nil, ""}, {"s", "s"}, {true, "true"}, {42, "42"}, {int64(-7), "-7"}, {2.5, "2.5"},
 		{map[string]any{"b": 1, "a": "x"}, `{"a":"x","b":1}`}, {[]any{1, nil}, "[1,null]"},
+		{1e21, "1000000000000000000000"},
+		// A duration as Go writes it, alone or in a list, as a whole value is kept.
+		{90 * time.Minute, "1h30m0s"}, {[]any{time.Second}, `["1s"]`},
+		// Numbers JSON cannot hold, for messages: as Go writes them.
+		{math.Inf(1), "+Inf"}, {math.NaN(), "NaN"}, {[]any{1, math.Inf(-1)}, `[1,"-Inf"]`},
 	}
 	for _, tt := range tests {
 		if got := Text(tt.in); got != tt.want {

@@ -61,7 +61,10 @@ func (t *Template) renderURL(env *Env, relative bool) (string, error) {
 			if v == nil && at != inQuery {
 				return "", nilError(env, p.src, p.ref)
 			}
-			text := Text(v)
+			text, err := textOf(v)
+			if err != nil {
+				return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
+			}
 			s, err := urlValue(at, text)
 			if err != nil {
 				return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
