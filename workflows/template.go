@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/internal/jsonenc"
 )
 
 // Template is a value read from a workflow file whose strings may hold {{ expr }} parts.
@@ -203,7 +204,7 @@ func (t *Template) renderJoined(env *Env, place func(before string, p *part, val
 }
 
 // Text formats a value as it appears inside joined text: strings as they are, nil as
-// "", numbers in their shortest form (5, 19.99), bools as true and false, a time
+// "", numbers as JSON writes them (5, 19.99, 1e+21), bools as true and false, a time
 // as RFC 3339, a duration as Go writes it (1h30m0s), objects and lists as JSON. A
 // number JSON cannot hold, which a template refuses (see textOf), is written as Go
 // writes it, +Inf or NaN, for messages; in an object or a list, as a string.
@@ -244,7 +245,9 @@ func writeText(b *strings.Builder, v any) error {
 		if _, err := isPlain(v); err != nil {
 			return err
 		}
-		b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+		var buf [32]byte
+		data, _ := jsonenc.Append(buf[:0], v, false) // as a whole value is sent: 0.5, 1e+21
+		b.Write(data)
 	case time.Time:
 		b.WriteString(v.Format(time.RFC3339Nano))
 	default:

@@ -242,7 +242,11 @@ func TestText(t *testing.T) {
 	}{
 		{nil, ""}, {"s", "s"}, {true, "true"}, {42, "42"}, {int64(-7), "-7"}, {2.5, "2.5"},
 		{map[string]any{"b": 1, "a": "x"}, `{"a":"x","b":1}`}, {[]any{1, nil}, "[1,null]"},
-		{1e21, "1000000000000000000000"},
+		// Floats as JSON writes them; whole numbers digit for digit.
+		{0.1, "0.1"}, {12.5, "12.5"}, {5.0, "5"}, {-0.25, "-0.25"}, {1e20, "100000000000000000000"},
+		{1e21, "1e+21"}, {1.5e300, "1.5e+300"}, {1e-7, "1e-7"}, {-2.5e-8, "-2.5e-8"}, {0.000001, "0.000001"},
+		{int64(9007199254740993), "9007199254740993"}, {math.MaxInt64, "9223372036854775807"},
+		{[]any{1e21, 0.5}, "[1e+21,0.5]"},
 		// A duration as Go writes it, alone or in a list, as a whole value is kept.
 		{90 * time.Minute, "1h30m0s"}, {[]any{time.Second}, `["1s"]`},
 		// Numbers JSON cannot hold, for messages: as Go writes them.
