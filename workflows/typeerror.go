@@ -17,7 +17,10 @@ import (
 // reports the panic inside it, "interface conversion: interface {} is nil, not string"
 // for upper(steps.find.body.name) when the name is missing, or for
 // join(map(steps.list.body.items, .id), ",") when an item has no id; "reflect: call of
-// reflect.Value.Len on zero Value" for filter(steps.find.body.tags, …) without tags.
+// reflect.Value.Len on zero Value" for filter(steps.find.body.tags, …) without tags,
+// "reflect: call of reflect.Value.Index on map Value" for map(steps.r, .id) over the
+// map a for_each over an object gives; and expr's built-ins say it in their own words,
+// "invalid argument for join (type %!s(<nil>))", "cannot get keys from invalid".
 // explainCall says instead which value it was, what it was and what was needed, and
 // for a nil where it went missing: "map(steps.list.body.items, #.id)[1] is nil
 // (steps.list.body.items[1]: no field id), where join needs a string". An operator
@@ -31,11 +34,19 @@ var assertionRE = regexp.MustCompile(`^interface conversion: interface \{\} is (
 func explainPanic(p *vm.Program, env *Env, fe *file.Error) error {
 	if tae := (*runtime.TypeAssertionError)(nil); errors.As(fe, &tae) {
 		if m := assertionRE.FindStringSubmatch(tae.Error()); m != nil {
-			return explainCall(p, env, fe, m[1], goTypeWords(m[2]), tae)
+			return explainCall(p, env, fe, m[1], goTypeWords(m[2]), false, tae)
 		}
 	}
-	if ve := (*reflect.ValueError)(nil); errors.As(fe, &ve) && ve.Kind == reflect.Invalid {
-		return explainCall(p, env, fe, "nil", "a list", ve) // the functions that take a list measure it
+	if ve := (*reflect.ValueError)(nil); errors.As(fe, &ve) {
+		switch ve.Kind {
+		case reflect.Invalid: // a function measured or read nil
+			return explainCall(p, env, fe, "nil", "", false, ve)
+		case reflect.Map: // a function of a list read an object's items by index
+			return explainCall(p, env, fe, "map[string]interface {}", "a list (values() gives an object's values as one)", true, ve)
+		}
+	}
+	if got, ok := builtinArgType(fe.Message); ok {
+		return explainCall(p, env, fe, got, "", false, fe)
 	}
 	if strings.HasPrefix(fe.Message, "invalid operation: ") && strings.Contains(fe.Message, "<nil>") {
 		return explainOperand(p, env, fe)
@@ -43,10 +54,73 @@ func explainPanic(p *vm.Program, env *Env, fe *file.Error) error {
 	return fe
 }
 
+// builtinArgRE reads what expr's built-ins say of an argument they do not take: "invalid
+// argument for join (type %!s(<nil>))", "cannot get keys from invalid", "cannot
+// transform slice to pairs", "invalid operation: float(<nil>)".
+var builtinArgRE = regexp.MustCompile(`^(?:invalid argument for \w+ \(type (.+)\)` +
+	`|cannot get (?:keys|values) from (.+)|cannot transform (.+) (?:to|from) pairs` +
+	`|cannot (?:uniq|concat|flatten) (.+)|invalid operation: (?:int|float)\((.+)\))$`)
+
+// builtinArgType is the Go type, as Go's messages name it, of the argument a built-in's
+// message says it does not take.
+func builtinArgType(msg string) (string, bool) {
+	m := builtinArgRE.FindStringSubmatch(msg)
+	if m == nil {
+		return "", false
+	}
+	t := strings.Join(m[1:], "") // one group matched
+	if m[5] != "" && !isGoTypeName(t) {
+		return "", false // int("abc") quotes the text that is no number, not its type
+	}
+	switch t {
+	case "<nil>", "%!s(<nil>)", "invalid", "<invalid reflect.Value>":
+		return "nil", true
+	case "map":
+		return "map[string]interface {}", true
+	case "slice", "array":
+		return "[]interface {}", true
+	}
+	return t, true
+}
+
+// isGoTypeName reports whether t is the name Go's %T gives a value int() and float()
+// do not take.
+func isGoTypeName(t string) bool {
+	switch {
+	case t == "<nil>", t == "bool", strings.HasPrefix(t, "map["), strings.HasPrefix(t, "[]"), strings.HasPrefix(t, "time."):
+		return true
+	}
+	return false
+}
+
+// needs says what the function name takes, for a message about an argument it does not.
+func needs(name string) string {
+	switch name {
+	case "int", "float":
+		return "a number or a string"
+	case "len":
+		return "a string, a list or an object"
+	case "abs", "round", "ceil", "floor":
+		return "a number"
+	case "keys", "values", "toPairs":
+		return "an object"
+	case "fromPairs":
+		return "a list of pairs"
+	case "join":
+		return "a list of strings"
+	case "max", "min", "sum", "mean", "median":
+		return "numbers or a list of numbers"
+	}
+	return "a list"
+}
+
 // explainCall rewrites fe: its message names the value of the call at fe's place that
-// was of the Go type got where the call needs want. It keeps fe's place, so the error
-// still points at the call, and cause. It returns fe when the call is not found.
-func explainCall(p *vm.Program, env *Env, fe *file.Error, got, want string, cause error) error {
+// was of the Go type got where the call needs want ("": what needs says of it). The
+// call is the one at fe's place; with within, else the innermost built-in whose
+// arguments hold that place (map(steps.r, .id) fails at .id when steps.r is an
+// object). It keeps fe's place, so the error still points at the call, and cause. It
+// returns fe when the call is not found.
+func explainCall(p *vm.Program, env *Env, fe *file.Error, got, want string, within bool, cause error) error {
 	var name string
 	var args []ast.Node
 	node := p.Node()
@@ -63,8 +137,18 @@ func explainCall(p *vm.Program, env *Env, fe *file.Error, got, want string, caus
 			}
 		}
 	}))
+	if name == "" && within {
+		ast.Walk(&node, visitor(func(n ast.Node) { // from the leaves up: the innermost first
+			if c, ok := n.(*ast.BuiltinNode); ok && name == "" && holdsPlace(c.Arguments, fe.From) {
+				name, args = c.Name, c.Arguments
+			}
+		}))
+	}
 	if name == "" {
 		return fe
+	}
+	if want == "" {
+		want = needs(name)
 	}
 	msg := fmt.Sprintf("a value is %s, where %s needs %s", goTypeWords(got), name, want)
 	if what := blame(env, args, got); what != "" {
@@ -94,6 +178,17 @@ func explainOperand(p *vm.Program, env *Env, fe *file.Error) error {
 		return fe
 	}
 	return &fieldsError{why: why, err: fe}
+}
+
+// holdsPlace reports whether a node of args, at any depth, is at the place from.
+func holdsPlace(args []ast.Node, from int) bool {
+	found := false
+	for i := range args {
+		ast.Walk(&args[i], visitor(func(n ast.Node) {
+			found = found || n.Location().From == from
+		}))
+	}
+	return found
 }
 
 // blame names the argument, or the item of a list argument, whose value is of the Go
@@ -302,6 +397,12 @@ func goTypeWords(t string) string {
 		return "a date"
 	case "time.Duration":
 		return "a duration"
+	}
+	switch {
+	case strings.HasPrefix(t, "map["):
+		return "an object"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
 	}
 	return t
 }

@@ -16,6 +16,7 @@ func TestRunTimeTypeErrors(t *testing.T) {
 		"items": []any{map[string]any{"id": "a"}, map[string]any{"name": "b"}},
 		"none":  nil, "count": 3,
 	}}
+	env.Steps["each"] = map[string]any{"a": map[string]any{"outcome": "succeeded"}} // a for_each over a map
 	tests := []struct{ src, want string }{
 		{`{{ join(map(steps.list.body.items, .id), ",") }}`,
 			`map(steps.list.body.items, #.id)[1] is nil (steps.list.body.items[1]: no field id), where join needs a string (1:2)`},
@@ -33,6 +34,26 @@ func TestRunTimeTypeErrors(t *testing.T) {
 			`steps.list.body.items[0] is an object, where trim needs a string`},
 		{`{{ filter(steps.list.body.tags, # == "x") }}`,
 			`steps.list.body.tags is nil (steps.list.body: no field tags), where filter needs a list`},
+		{`{{ int(steps.list.body.none) }}`,
+			`steps.list.body.none is nil (steps.list.body.none is null), where int needs a number or a string (1:2)`},
+		{`{{ float(steps.list.body.items[0]) }}`,
+			`steps.list.body.items[0] is an object, where float needs a number or a string`},
+		{`{{ join(steps.list.body.tags, ",") }}`,
+			`steps.list.body.tags is nil (steps.list.body: no field tags), where join needs a list of strings (1:2)`},
+		{`{{ keys(steps.list.body.none) }}`,
+			`steps.list.body.none is nil (steps.list.body.none is null), where keys needs an object`},
+		{`{{ values(steps.list.body.items) }}`,
+			`steps.list.body.items is a list, where values needs an object`},
+		{`{{ len(steps.list.body.tags) }}`,
+			`steps.list.body.tags is nil (steps.list.body: no field tags), where len needs a string, a list or an object`},
+		{`{{ round(steps.list.body.none) }}`,
+			`steps.list.body.none is nil (steps.list.body.none is null), where round needs a number`},
+		{`{{ map(steps.each, .outcome) }}`,
+			`steps.each is an object, where map needs a list (values() gives an object's values as one)`},
+		{`{{ all(steps.each, .outcome == "succeeded") }}`,
+			`steps.each is an object, where all needs a list`},
+		{`{{ sum(steps.each) }}`,
+			`steps.each is an object, where sum needs a list`},
 		{`{{ steps.list.body.none + 1 }}`,
 			`steps.list.body.none is nil (steps.list.body.none is null): invalid operation: <nil> + int (1:`},
 	}
@@ -46,13 +67,18 @@ func TestRunTimeTypeErrors(t *testing.T) {
 			if !strings.Contains(msg, tt.want) {
 				t.Errorf("error\n  %s\nlacks\n  %s", msg, tt.want)
 			}
-			if strings.Contains(msg, "interface conversion") || strings.Contains(msg, "reflect") {
+			if strings.Contains(msg, "interface conversion") || strings.Contains(msg, "reflect") ||
+				strings.Contains(msg, "%!") || strings.Contains(msg, "invalid argument") || strings.Contains(msg, "from invalid") {
 				t.Errorf("Go's words leak:\n%s", msg)
 			}
 			if !strings.Contains(msg, "\n | ") {
 				t.Errorf("the error does not point at the expression:\n%s", msg)
 			}
 		})
+	}
+	// int() of a text that is no number quotes the text, which is no type.
+	if _, err := compileT(t, `{{ int("12a") }}`).Render(env); err == nil || !strings.Contains(err.Error(), "int(12a)") {
+		t.Errorf("int of a text that is no number: %v", err)
 	}
 	// The cause is kept, for whoever classifies the error.
 	_, err := compileT(t, `{{ upper(steps.list.body.none) }}`).Render(env)
