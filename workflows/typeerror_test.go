@@ -94,3 +94,23 @@ func TestRunTimeTypeErrors(t *testing.T) {
 		t.Errorf("condition: %v", err)
 	}
 }
+
+// string(nil) is "", as a template writes nil in text, not Go's "<nil>"; other values
+// are as expr's string() writes them.
+func TestStringOfNil(t *testing.T) {
+	env := &Env{Event: map[string]any{"body": map[string]any{"n": 12.5, "i": 3}}}
+	for in, want := range map[string]any{
+		"{{ string(event.body.missing) }}":        "",
+		"x{{ string(event.body.missing) }}y":      "xy",
+		"{{ string(nil) == '' }}":                 true,
+		"{{ string(event.body.n) }}":              "12.5",
+		"{{ string(event.body.i) + '!' }}":        "3!",
+		"{{ len(string(event.body.missing)) }}":   0,
+		"{{ upper(string(event.body.missing)) }}": "",
+	} {
+		got, err := compileT(t, in).Render(env)
+		if err != nil || got != want {
+			t.Errorf("%s: %#v, %v; want %#v", in, got, err, want)
+		}
+	}
+}
