@@ -155,3 +155,68 @@ workflow "failing" {
 		}
 	})
 }
+
+// A delay that held its own unit (the last of the on_failure steps, one in a parallel
+// block) wrote its record at its end: once ended, it holds nothing, and shows
+// succeeded, not waiting while the block's other delay goes on, nor cancelled when the
+// run failed after it.
+func TestDelaysThatHeldTheirUnitHoldNothingAfter(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		tg := newTarget(t, 0)
+		tg.fail["/fail"] = http.StatusBadRequest
+		e, set := cancelEngine(t, b, strings.ReplaceAll(`
+workflow "failing" {
+  step "http" "call" {
+    url = "URL/fail"
+  }
+  on_failure {
+    step "delay" "pause" {
+      duration = "300ms"
+    }
+  }
+}
+
+workflow "block" {
+  parallel "both" {
+    step "delay" "slow" {
+      duration = "3s"
+    }
+    step "delay" "quick" {
+      duration = "200ms"
+    }
+  }
+  step "http" "after" {
+    url = "URL/after"
+  }
+}`, "URL", tg.srv.URL))
+		ctx := context.Background()
+		id, err := e.Start(ctx, set.Workflow("failing"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := waitStatus(t, e, id, RunFailed); stepsOf(r) != "call failed, on_failure/pause succeeded" {
+			t.Errorf("failing: steps %s, want the on_failure delay succeeded", stepsOf(r))
+		}
+
+		id, err = e.Start(ctx, set.Workflow("block"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "quick ended", func() bool {
+			r, err := e.Run(ctx, id)
+			return err == nil && strings.Contains(stepsOf(r), "both/quick succeeded")
+		})
+		r, err := e.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status.Done() {
+			t.Fatalf("the run ended before its 3s delay: %s", stepsOf(r))
+		}
+		for _, s := range r.Steps {
+			if s.Path == "both/quick" && (s.Status != StatusSucceeded || s.NextAttemptAt != nil || s.FinishedAt == nil) {
+				t.Errorf("the quick delay, ended, shows %s until %v", s.Status, s.NextAttemptAt)
+			}
+		}
+	})
+}

@@ -249,12 +249,14 @@ func cutDelays(steps []StepRun, end *time.Time) {
 // at, and when it lets the run go on; -1 for none. It holds the run until its seconds
 // have passed since its record was written, when the step after it is due (its
 // output's until is in whole seconds), if it waited for something and no step after it
-// has started.
+// has started. Only a delay whose record was written as it started holds the run so:
+// one that held its own unit (in a parallel block, or at the run's end) wrote its
+// record at its end, having taken its time, and holds nothing after it.
 func holdingDelay(steps []StepRun, at time.Time) (int, time.Time) {
 	for i := range steps {
 		s := &steps[i]
 		ms, skipped, ok := s.Delay()
-		if !ok || skipped || s.FinishedAt == nil {
+		if !ok || skipped || s.FinishedAt == nil || s.Parallel != "" || heldItsUnit(s, ms) {
 			continue
 		}
 		until := s.FinishedAt.Add(time.Duration(ms) * time.Millisecond).UTC()
@@ -269,6 +271,13 @@ func holdingDelay(steps []StepRun, at time.Time) (int, time.Time) {
 		return i, until
 	}
 	return -1, time.Time{}
+}
+
+// heldItsUnit reports whether delay step s, of ms, held its own unit: its record, written
+// at its end, took the delay's time, where the record of a delay the next step's job
+// waits for is written at its start and takes next to none.
+func heldItsUnit(s *StepRun, ms int64) bool {
+	return s.DurationMS != nil && *s.DurationMS > 0 && *s.DurationMS >= ms/2
 }
 
 // RunEvent returns a run's event as it was stored: its headers and body fields that
