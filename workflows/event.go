@@ -138,6 +138,19 @@ func DecodeEvent(data []byte) (*Event, error) {
 	return &e, nil
 }
 
+// DecodeSealedEvent is DecodeEvent with the event sealed, as Seal seals one arriving:
+// its fields must not change after, and Value returns one value, built here, to every
+// caller. It is for an event read back once and shared by the workers of its run's
+// units (the engine's cache of large events).
+func DecodeSealedEvent(data []byte) (*Event, error) {
+	e, err := DecodeEvent(data)
+	if err != nil {
+		return nil, err
+	}
+	e.sealed = &sealed{of: e, value: e.Value()}
+	return e, nil
+}
+
 // ErrBody marks a body that does not parse as its content type says it should.
 var ErrBody = errors.New("malformed body")
 

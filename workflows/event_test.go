@@ -297,6 +297,44 @@ func TestSealedEventCopy(t *testing.T) {
 	}
 }
 
+// TestDecodeSealedEvent: an event decoded sealed reads as DecodeEvent reads it (a form
+// that looks like JSON, kept by an older build, a key given twice), with its value built
+// once and shared.
+func TestDecodeSealedEvent(t *testing.T) {
+	for name, ev := range map[string]*Event{
+		"json":           {ID: "e1", Trigger: "webhook", ContentType: "application/json", Raw: `{"a": [1, {"b": "c"}], "a": 2}`},
+		"form like json": {ID: "e2", Trigger: "webhook", ContentType: "application/x-www-form-urlencoded", Raw: `{not json`},
+		"child":          {ID: "e3", Trigger: "workflow", Raw: `{"x": 1}`, Parent: &EventParent{RunID: "r", Workflow: "w", Step: "s", Depth: 1}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := DecodeEvent(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := DecodeSealedEvent(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Value(), want.Value()) {
+				t.Errorf("sealed %v\n  want %v", got.Value(), want.Value())
+			}
+			if reflect.ValueOf(got.Value()).Pointer() != reflect.ValueOf(got.Value()).Pointer() {
+				t.Error("a sealed event built its value again")
+			}
+			if got.AsStored() != got {
+				t.Error("AsStored of a sealed event is not the event itself")
+			}
+		})
+	}
+	if _, err := DecodeSealedEvent([]byte(`{"raw": "{", "content_type": "application/json"}`)); err == nil {
+		t.Error("an event whose body does not parse was decoded")
+	}
+}
+
 // A condition that reads a field of a body sent as text says so, where expr says only
 // "invalid operation".
 func TestConditionOnAFieldOfText(t *testing.T) {
