@@ -122,6 +122,8 @@ type Engine struct {
 	// limits are the concurrency limits to put in force (useLimits), under limitsMu.
 	limitsMu sync.Mutex
 	limits   limits
+	// events keeps the large events of runs this process runs units of, decoded.
+	events *eventCache
 }
 
 // sourceTTL is how long a version's source stays in Redis after a process last stored
@@ -180,7 +182,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 		o.ResumeBase = DefaultResumeBase
 	}
 	e := &Engine{q: q, redisMode: o.RedisMode, log: o.Logger, versions: vs, metrics: q.metrics, child: o.Child,
-		resumeBase: o.ResumeBase, now: time.Now}
+		resumeBase: o.ResumeBase, now: time.Now, events: newEventCache(eventCacheRuns, eventCacheBytes)}
 	if o.VirtualTime {
 		e.clock = newVirtualClock()
 	}

@@ -306,6 +306,10 @@ type job struct {
 	// event is the run's event as its start had it (Event.AsStored), for a job leased by
 	// the start: its worker need not decode run["event"] again. nil for others.
 	event *workflows.Event
+	// eventSize is the length of the run's event when the lease left it out of run, as
+	// it does with one larger than bigEvent: its worker reads it from its cache of
+	// events, or from Redis (eventcache.go). 0 when run holds it.
+	eventSize int
 }
 
 // lease takes back the shard's expired leases, then leases up to max due jobs. With
@@ -313,7 +317,7 @@ type job struct {
 // when there is neither.
 func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Duration, error) {
 	res, err := leaseScript.Run(ctx, q.rdb, []string{sh.due(), sh.leases(), sh.tokens(), sh.wake()},
-		sh.prefix, max, q.leaseFor.Milliseconds(), maxReaps).Slice()
+		sh.prefix, max, q.leaseFor.Milliseconds(), maxReaps, bigEvent).Slice()
 	if err != nil {
 		return nil, 0, scriptError(err)
 	}
@@ -337,7 +341,7 @@ func (q *queue) lease(ctx context.Context, sh *shard, max int) ([]*job, time.Dur
 // parseJob decodes one job of lease.lua's reply.
 func parseJob(sh *shard, r any) (*job, error) {
 	a, ok := r.([]any)
-	if !ok || len(a) != 13 && len(a) != 14 {
+	if !ok || len(a) < 13 || len(a) > 15 {
 		return nil, fmt.Errorf("lease: unexpected reply %v", r)
 	}
 	j := &job{shard: sh, run: map[string]string{}}
@@ -377,11 +381,18 @@ func parseJob(sh *shard, r any) (*job, error) {
 		}
 	}
 	j.listed, _ = a[12].(string)
-	if len(a) == 14 { // its last leases expired
+	if len(a) >= 14 && a[13] != nil { // its last leases expired
 		reaped, _ := a[13].(string)
 		if j.reaped, err = strconv.Atoi(reaped); err != nil {
 			return nil, fmt.Errorf("job %s: its leases expired: %w", j.id, err)
 		}
+	}
+	if len(a) == 15 { // its run's event was left out
+		size, _ := a[14].(int64)
+		if size <= 0 {
+			return nil, fmt.Errorf("job %s: unexpected event length %v", j.id, a[14])
+		}
+		j.eventSize = int(size)
 	}
 	return j, nil
 }

@@ -40,6 +40,9 @@ type runState struct {
 	// [redacted] in the event; read when the redactor is first needed.
 	credentials     []string
 	credentialsRead bool
+	// event is the cache's entry of its event, when it is large: it has the
+	// credentials read already.
+	event *cachedEvent
 	// resumed are the values of the credential fields and query parameters of what
 	// resumed its wait steps, hidden as its event's are.
 	resumed []string
@@ -65,7 +68,10 @@ type runState struct {
 func (r *runState) redactor() *workflows.Redactor {
 	if !r.credentialsRead {
 		r.credentialsRead = true
-		if r.env != nil {
+		switch {
+		case r.event != nil:
+			r.credentials = r.event.credentials() // shared: read, never changed
+		case r.env != nil:
 			r.credentials = workflows.EventCredentialValues(r.env.Event, nil)
 		}
 	}
@@ -129,8 +135,8 @@ func (e *Engine) resume(ctx context.Context, j *job) (*runState, error) {
 	}
 	ev := j.event
 	if ev == nil {
-		if ev, err = workflows.DecodeEvent([]byte(j.run["event"])); err != nil {
-			return r, workflows.Permanent(err)
+		if ev, r.event, err = e.eventOf(ctx, j); err != nil {
+			return r, err
 		}
 	}
 	if shown := j.run[eventShownField]; shown != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,3 +89,30 @@ func BenchmarkChildRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// bigItems is a JSON body of n items, each with a name long enough that the event is
+// larger than bigEvent with a few dozen.
+func bigItems(n int) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"id": %d, "name": %q}`, i, strings.Repeat("x", 600))
+	}
+	return `{"items": [` + strings.Join(items, ", ") + `]}`
+}
+
+const bigEventSrc = `
+workflow "batches" {
+  step "workflow" "line" {
+    for_each     = "event.body.items"
+    max_parallel = 4
+    workflow     = "line_child"
+    input        = "{{ each.value }}"
+  }
+}
+
+workflow "line_child" {
+  step "probe" "part" {
+    value = "{{ event.body.id }}"
+  }
+}
+`

@@ -6,8 +6,12 @@
 -- taken to crash its workers: it is queued once more marked 'crashed', and the worker
 -- that leases it records it failed without running it, so that the planner decides
 -- what its failure means for the run.
+-- A run's event larger than big_event bytes is left out of its fields: the items of a
+-- for_each step would each copy it from Redis again, several times (a workflow step's
+-- item parks and wakes), for a worker that keeps it decoded (eventcache.go) and reads it
+-- once, with one HGET, when it does not have it.
 -- KEYS: 1 due index (workflow -> earliest due time), 2 leases zset, 3 token counter, 4 wake list
--- ARGV: 1 shard prefix, 2 max jobs, 3 lease ms, 4 most expired leases of a job
+-- ARGV: 1 shard prefix, 2 max jobs, 3 lease ms, 4 most expired leases of a job, 5 big_event
 -- Returns {wait, job, ...}: wait is -1 when jobs were leased or nothing is queued or
 -- leased, else the ms until the earliest queued job is due or lease expires; a job is
 -- {job id, token, attempt, step, part, {run hash fields and values}, item key JSON,
@@ -15,10 +19,37 @@
 -- how many pages its paginated step kept (page.lua), its items hash's map field},
 -- false for those it does not have; then, for a job whose last leases expired, how
 -- many in a row (its attempts whose workers stopped while they ran), left out for
--- the others (a first attempt is never one of those: it costs them nothing).
+-- the others (a first attempt is never one of those: it costs them nothing), false
+-- when the next follows; then, for a job whose run's event was left out of its
+-- fields, the event's length (HSTRLEN), left out for the others.
 local K = {due = KEYS[1], leases = KEYS[2], tokens = KEYS[3], wake = KEYS[4]}
 local prefix, max, lease, max_reaps = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local big_event = tonumber(ARGV[5])
 local now, now_s = now_ms()
+
+-- run_fields is a run hash's fields and values, as HGETALL gives them, with its event
+-- left out when it is larger than big_event bytes; then that event's length, or nil.
+local function run_fields(run)
+  local size = redis.call('HSTRLEN', run, 'event')
+  if size <= big_event then
+    return redis.call('HGETALL', run), nil
+  end
+  local names, out = {}, {}
+  for _, name in ipairs(redis.call('HKEYS', run)) do
+    if name ~= 'event' then
+      names[#names + 1] = name
+    end
+  end
+  for i = 1, #names, 256 do -- unpack's arguments stay few
+    local part = {unpack(names, i, math.min(i + 255, #names))}
+    local values = redis.call('HMGET', run, unpack(part))
+    for n, name in ipairs(part) do
+      out[#out + 1] = name
+      out[#out + 1] = values[n]
+    end
+  end
+  return out, size
+end
 
 local expired = redis.call('ZRANGEBYSCORE', K.leases, '-inf', now_s, 'LIMIT', '0', '256')
 for _, id in ipairs(expired) do
@@ -68,13 +99,17 @@ for _, wf in ipairs(wfs) do
           last = redis.call('HGET', prefix .. 'results:' .. runid .. ':' .. step, part)
         end
       end
-      local leased = {id, token, attempt, step, part, redis.call('HGETALL', run), key, value, crashed, held, last,
-        pages, listed}
+      local fields, event_size = run_fields(run)
+      local leased = {id, token, attempt, step, part, fields, key, value, crashed, held, last, pages, listed}
       if attempt > 1 then -- the leases before this one may have expired
         local reaped = redis.call('HGET', job, 'reaped')
         if reaped then
           leased[14] = reaped
         end
+      end
+      if event_size then
+        leased[14] = leased[14] or false
+        leased[15] = event_size
       end
       out[#out + 1] = leased
     end
