@@ -133,7 +133,12 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 		if junit, err = os.Create(o.junit); err != nil {
 			return badFlag("junit", ": cannot create the report: %v", err)
 		}
-		defer junit.Close() // when a group cannot start; closed below otherwise
+		defer func() {
+			if junit != nil { // a group could not start: no report, rather than an empty file
+				junit.Close()
+				os.Remove(o.junit)
+			}
+		}()
 	}
 	var c testCounts
 	var report []junitGroup
@@ -169,6 +174,7 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 		if cerr := junit.Close(); err == nil {
 			err = cerr
 		}
+		junit = nil
 		if err != nil {
 			return fmt.Errorf("--junit: %w", err)
 		}

@@ -245,6 +245,22 @@ func TestWorkflowTestsJUnitCannotBeCreated(t *testing.T) {
 	}
 }
 
+// A run of the tests that stops before it ends (here, its context cancelled, as by
+// SIGINT) leaves no empty report behind, which a CI's JUnit reader would fail on.
+func TestWorkflowTestsJUnitNotLeftEmpty(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.xml")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"test", "-junit", report, "testdata/wftest/pass.test.hcl"}, nil, &stdout, &stderr)
+	if err == nil {
+		t.Fatalf("a cancelled run of the tests ended without an error:\n%s", stdout.String())
+	}
+	if _, serr := os.Stat(report); !os.IsNotExist(serr) {
+		t.Errorf("after %v the report is left: %v", err, serr)
+	}
+}
+
 // A directory whose files do not load is one error in the report, whose text is the
 // diagnostics printed: each file:line:col with its message.
 func TestWorkflowTestsJUnitInvalid(t *testing.T) {
