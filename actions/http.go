@@ -407,15 +407,17 @@ type prepared struct {
 
 // shownURL is the request's URL as errors and the run history show it: whole, so that
 // a mistyped path is seen, with the secrets in it redacted and a password in it
-// hidden. When the URL as rendered holds a secret, the text shown is that one:
-// parsing may have encoded some of the secret's characters and not others, which no
-// redactor would find.
+// hidden, then cut as the history keeps a URL (workflows.RecordURL): one made from an
+// event can be as long as the event. When the URL as rendered holds a secret, the
+// text shown is that one: parsing may have encoded some of the secret's characters
+// and not others, which no redactor would find.
 func (p *prepared) shownURL(secrets *workflows.Redactor) string {
-	s := secrets.String(p.req.URL.String())
+	sent := p.req.URL.String()
+	s := secrets.String(sent)
 	if secrets.Secret(p.rawURL) {
 		s = secrets.String(p.rawURL) + secrets.String(p.query)
 	}
-	return hidePassword(s)
+	return workflows.RecordURL(hidePassword(s), len(sent))
 }
 
 // hidePassword hides the password of the user info in s, a URL.

@@ -177,6 +177,12 @@ workflow "notify" {
 // whose http steps may call loopback.
 func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httptest.Server) {
 	t.Helper()
+	return serveAPIOn(t, redistest.Mini(t), src)
+}
+
+// serveAPIOn is serveAPI on the Redis of b.
+func serveAPIOn(t *testing.T, b *redistest.Backend, src string) (*engine.Engine, *workflows.Set, *httptest.Server) {
+	t.Helper()
 	k := workflows.NewKinds()
 	actions.Register(k, actions.Options{Logger: quiet,
 		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
@@ -185,7 +191,6 @@ func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httpte
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	b := redistest.Mini(t)
 	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k})
 	e.Use(set)
 	pool := e.NewPool(2)

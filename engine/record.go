@@ -105,10 +105,16 @@ type Record struct {
 
 // maxRequests is how many attempts' requests a record keeps: the latest. A
 // paginated step sends a request per page; a record keeps maxRecordedRequests
-// requests at most, the latest.
+// requests at most, the latest. maxRecordedBytes bounds them as JSON: past it the
+// oldest are dropped too, the latest always kept. One request holds at most two
+// bodies of workflows.MaxRecordedBody and a few KiB of URL and headers (about 170 KiB
+// of text, a little more escaped): 256 KiB keeps the latest whole and, of smaller
+// ones (most are a few KiB), all that the counts allow, so that the requests of a
+// for_each step of n items take n × 256 KiB at most, not n × 50 requests of 160 KiB.
 const (
 	maxRequests         = 10
 	maxRecordedRequests = 50
+	maxRecordedBytes    = 256 << 10
 )
 
 // appendRequest is earlier (a record's Requests) with req added; earlier when req is
@@ -118,13 +124,13 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 		return earlier
 	}
 	data := req.Encode()
-	if req.Attempt > maxRequests || req.Page > 1 {
+	if req.Attempt > maxRequests || req.Page > 1 || len(earlier)+1+len(data) > maxRecordedBytes {
 		var list []struct {
 			Attempt int `json:"attempt"`
 		}
 		var raws []json.RawMessage
 		if json.Unmarshal(earlier, &list) == nil && json.Unmarshal(earlier, &raws) == nil {
-			keep := 0
+			keep := keptFrom(raws, len(data))
 			for keep < len(list) && (list[keep].Attempt <= req.Attempt-maxRequests || len(list)-keep >= maxRecordedRequests) {
 				keep++
 			}
@@ -144,6 +150,19 @@ func appendRequest(earlier json.RawMessage, req *workflows.Request) json.RawMess
 	out = append(out, ',')
 	out = append(out, data...)
 	return append(out, ']')
+}
+
+// keptFrom is the index of the first of raws, requests oldest first, that a record
+// keeps with a request of next bytes after them: those from it on, with next, fit in
+// maxRecordedBytes as a JSON list (len(raws) when none does).
+func keptFrom(raws []json.RawMessage, next int) int {
+	size := 2 + next // the brackets, and the latest, kept whatever its size
+	i := len(raws)
+	for i > 0 && size+len(raws[i-1])+1 <= maxRecordedBytes {
+		i--
+		size += len(raws[i]) + 1
+	}
+	return i
 }
 
 // appendRequests is earlier with reqs added, the requests of one attempt (its pages),
@@ -169,6 +188,8 @@ func appendRequests(earlier json.RawMessage, reqs []*workflows.Request) json.Raw
 	if len(raws) > maxRecordedRequests {
 		raws = raws[len(raws)-maxRecordedRequests:]
 	}
+	last := len(raws) - 1
+	raws = raws[keptFrom(raws[:last], len(raws[last])):]
 	out, _ := json.Marshal(raws)
 	return out
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -126,5 +127,57 @@ func TestRecordKeepsTheLatestPages(t *testing.T) {
 	rec.Requests = appendRequests(rec.Requests, pages(2, 2))
 	if got := rec.requests(); len(got) != 5 || got[0].Attempt != 1 || got[4].Page != 2 {
 		t.Errorf("kept %+v, want the 3 pages of attempt 1 and the 2 of attempt 2", got)
+	}
+}
+
+// A record's requests fit in maxRecordedBytes: the oldest go first, the latest stays
+// whatever its size, so that an item of a for_each step keeps no more than that of the
+// retries and pages of its calls, each up to two bodies of 64 KiB.
+func TestRecordKeepsRequestsWithinBytes(t *testing.T) {
+	big := func(attempt, page int) *workflows.Request {
+		return &workflows.Request{Attempt: attempt, Page: page, Method: "POST", URL: "http://api.test/x",
+			Body: strings.Repeat("b", workflows.MaxRecordedBody), Status: 503,
+			Response: &workflows.Response{Body: strings.Repeat("r", workflows.MaxRecordedBody)}}
+	}
+	check := func(what string, raw json.RawMessage, attempt, page int) {
+		t.Helper()
+		var got []workflows.Request
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if len(got) == 0 {
+			t.Fatalf("%s: no request kept", what)
+		}
+		if last := got[len(got)-1]; len(raw) > maxRecordedBytes || last.Attempt != attempt || last.Page != page {
+			t.Errorf("%s: %d bytes, %d requests, the last attempt %d page %d; want at most %d bytes ending with attempt %d page %d",
+				what, len(raw), len(got), last.Attempt, last.Page, maxRecordedBytes, attempt, page)
+		}
+	}
+	var retried json.RawMessage
+	for n := 1; n <= maxRequests; n++ {
+		retried = appendRequest(retried, big(n, 0))
+		check(fmt.Sprintf("attempt %d", n), retried, n, 0)
+	}
+	var pages []*workflows.Request
+	for p := 1; p <= 20; p++ {
+		pages = append(pages, big(maxRequests+1, p))
+	}
+	check("pages", appendRequests(retried, pages), maxRequests+1, 20)
+
+	// The latest alone past the budget is kept.
+	huge := big(2, 0)
+	huge.Body = strings.Repeat("\x01", workflows.MaxRecordedBody) // six bytes each, escaped
+	raw := appendRequest(appendRequest(nil, big(1, 0)), huge)
+	var got []workflows.Request
+	if err := json.Unmarshal(raw, &got); err != nil || len(got) != 1 || got[0].Attempt != 2 {
+		t.Errorf("a request past the budget: %d kept (%v), want it alone", len(got), err)
+	}
+	// Small ones are all kept, to the counts.
+	var small json.RawMessage
+	for n := 1; n <= maxRequests; n++ {
+		small = appendRequest(small, &workflows.Request{Attempt: n, Method: "GET", URL: "http://api.test/x"})
+	}
+	if err := json.Unmarshal(small, &got); err != nil || len(got) != maxRequests {
+		t.Errorf("small requests: %d kept (%v), want %d", len(got), err, maxRequests)
 	}
 }

@@ -2,9 +2,11 @@ package workflows
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestRecordBody(t *testing.T) {
@@ -50,6 +52,50 @@ func TestRecordHeaders(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// A header value and a URL are cut as a body is, after secrets are redacted, and
+// headers past MaxRecordedHeaders in all are left out, HeadersCut saying how many.
+func TestRecordHeadersCut(t *testing.T) {
+	r := redactorOf([]string{"s3cret-value"}).Encoded()
+	long := strings.Repeat("a", MaxRecordedValue-4) + "s3cret-value" + strings.Repeat("b", 5000)
+	h := http.Header{"X-Long": {long}, "X-Short": {"s3cret-value"}, "Authorization": {"Bearer " + long}}
+	got := RecordHeaders(h, r)
+	want := strings.Repeat("a", MaxRecordedValue-4) + "[red" +
+		fmt.Sprintf(" [cut: the value is %d bytes; the first %d are kept]", len(long), MaxRecordedValue)
+	if got["X-Long"] != want || got["X-Short"] != Redacted || got["Authorization"] != "Bearer "+Redacted || got[HeadersCut] != "" {
+		t.Errorf("got %q", got)
+	}
+	if !IsCut(got["X-Long"]) || IsCut(got["X-Short"]) {
+		t.Error("IsCut does not tell a cut value")
+	}
+
+	many := http.Header{}
+	for i := range 40 {
+		many.Set(fmt.Sprintf("X-H%02d", i), strings.Repeat("v", 1000))
+	}
+	got = RecordHeaders(many, nil)
+	size := 0
+	for name, v := range got {
+		size += len(name) + len(v)
+	}
+	if size > MaxRecordedHeaders+200 || got["X-H00"] == "" || got["X-H39"] != "" ||
+		!strings.HasPrefix(got[HeadersCut], fmt.Sprintf("%d of the 40 headers are not kept", 40-(len(got)-1))) {
+		t.Errorf("40 headers of 1000 bytes kept as %d bytes: %d names, %q", size, len(got), got[HeadersCut])
+	}
+
+	// The answer read into an output is shown cut alike.
+	answer := AnswerOf(map[string]any{"status": 200, "headers": map[string]any{"x-long": long}})
+	if answer == nil || !strings.HasSuffix(answer.Headers["X-Long"], fmt.Sprintf(" [cut: the value is %d bytes; the first %d are kept]", len(long), MaxRecordedValue)) {
+		t.Errorf("the answer's header: %+v", answer)
+	}
+
+	url := "https://api.test/x?q=" + strings.Repeat("é", MaxRecordedValue)
+	shown := RecordURL(url, len(url))
+	if !strings.HasSuffix(shown, fmt.Sprintf(" [cut: the url is %d bytes; the first %d are kept]", len(url), MaxRecordedValue-1)) ||
+		!utf8.ValidString(shown) || RecordURL("https://api.test/x", 18) != "https://api.test/x" {
+		t.Errorf("url shown as ...%q", shown[max(0, len(shown)-80):])
 	}
 }
 

@@ -123,14 +123,15 @@ workflow "parent" {
 }
 
 // A request's line stays one line on a desktop, however long its URL: the URL is cut
-// in the line, and whole in the request under it.
+// in the line, and whole in the request under it (as whole as the history keeps it:
+// 2 KiB, workflows.MaxRecordedValue).
 func TestInspectorRequestLineIsOneLine(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer api.Close()
 	t.Setenv("INSPECTOR_API", api.URL)
-	query := strings.Repeat("abcdefghij", 1000)
+	query := strings.Repeat("abcdefghij", 150)
 	s, admin := serveInspector(t, `
 workflow "search" {
   step "http" "find" {

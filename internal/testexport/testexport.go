@@ -463,6 +463,7 @@ const (
 	whyCredential = "credential"
 	whyRunID      = "run id"
 	whyResumeURL  = "resume URL"
+	whyCut        = "cut"
 )
 
 // reasons say why, for one value and for several.
@@ -471,6 +472,7 @@ var reasons = map[string][2]string{
 	whyCredential: {"a credential", "credentials"},
 	whyRunID:      {"the old run's id", "the old run's id"},
 	whyResumeURL:  {"a resume URL signed for the old run", "resume URLs signed for the old run"},
+	whyCut:        {"the history keeps its start only", "the history keeps their start only"},
 }
 
 // why says why s, a text x hides, is left out.
@@ -703,7 +705,8 @@ func (x *exporter) answer(q workflows.Request) []attr {
 	headers := map[string]any{}
 	for k, v := range q.Response.Headers {
 		switch lk := strings.ToLower(k); {
-		case skippedAnswerHeaders[lk] || workflows.IsCredentialName(k) || strings.Contains(v, workflows.Redacted):
+		case skippedAnswerHeaders[lk] || workflows.IsCredentialName(k) || strings.Contains(v, workflows.Redacted),
+			k == workflows.HeadersCut || workflows.IsCut(v):
 		case lk == "content-type" && body != nil && body.name == "json" && strings.HasPrefix(v, "application/json"):
 			// json gives the answer this content type
 		default:
@@ -730,9 +733,12 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 	q := u.Requests[len(u.Requests)-1]
 	var left []string // what is left out, each with why
 	b.SetAttributeValue("method", cty.StringVal(q.Method))
-	if x.hides(q.URL) {
+	switch {
+	case x.hides(q.URL):
 		left = append(left, leftOutNote("", []leftOut{{"url", x.why(q.URL)}}))
-	} else {
+	case workflows.IsCut(q.URL):
+		left = append(left, leftOutNote("", []leftOut{{"url", whyCut}}))
+	default:
 		b.SetAttributeValue("url", cty.StringVal(x.asTested(q.URL)))
 	}
 	headers := map[string]any{}
@@ -744,6 +750,10 @@ func (x *exporter) expect(test *hclwrite.Body, u unit) {
 			names = append(names, leftOut{k, whyCredential})
 		case x.hides(v):
 			names = append(names, leftOut{k, x.why(v)})
+		case k == workflows.HeadersCut:
+			left = append(left, fmt.Sprintf("headers past the %d KiB the history keeps", workflows.MaxRecordedHeaders>>10))
+		case workflows.IsCut(v):
+			names = append(names, leftOut{k, whyCut})
 		default:
 			headers[k] = x.asTested(v)
 		}

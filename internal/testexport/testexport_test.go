@@ -301,3 +301,39 @@ func TestWriteLeavesLostAttemptsOut(t *testing.T) {
 		t.Errorf("does not load: %s\n%s", diags.Error(), text)
 	}
 }
+
+// What the history kept cut (a URL, a header's value, headers past its budget) is
+// left out of the expect and the mock, said so: a test would expect the cut text.
+func TestWriteLeavesOutWhatWasCut(t *testing.T) {
+	long := strings.Repeat("A", 5000)
+	url := workflows.RecordURL("https://api.example.com/sku/1?order="+long, 5000+36)
+	headers := workflows.RecordHeaders(map[string][]string{"X-Order": {long}, "X-Trace": {"t-1"}}, nil)
+	headers[workflows.HeadersCut] = "3 of the 5 headers are not kept: the history keeps 16384 bytes of headers"
+	answer := workflows.RecordHeaders(map[string][]string{"X-Echo": {long}, "X-Plain": {"p"}}, nil)
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "hdr", Version: "v1", Status: engine.RunSucceeded},
+		Steps: []engine.StepRun{
+			{Name: "line", Path: "line", Kind: "http", Status: engine.StatusSucceeded, Attempts: 1, Requests: []workflows.Request{
+				{Attempt: 1, Method: "GET", URL: url, Headers: headers, Status: 200,
+					Response: &workflows.Response{Headers: answer, Body: "ok"}},
+			}},
+		}}
+	ev := &workflows.Event{ID: "ev1", Trigger: "webhook", ContentType: "application/json", Raw: "{}", Body: map[string]any{}}
+	data, err := Write(run, ev, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	want := "# Left out: url (the history keeps its start only); headers past the 16 KiB the history keeps; " +
+		"headers X-Order (the history keeps its start only): a test run does not have them"
+	for _, want := range []string{want, `X-Trace = "t-1"`, `X-Plain = "p"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "[cut") || strings.Contains(text, "AAAA") {
+		t.Errorf("holds a cut value:\n%s", text)
+	}
+	if _, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil); diags.HasErrors() {
+		t.Errorf("does not load: %s\n%s", diags.Error(), text)
+	}
+}
