@@ -21,6 +21,9 @@ func encodeItems(items []workflows.Item) ([][2][]byte, error) {
 	out := make([][2][]byte, len(items))
 	for i, it := range items {
 		v, err := json.Marshal(it.Value)
+		if err == nil {
+			err = workflows.CheckStoredDepth(v) // as its job reads it back
+		}
 		if err != nil {
 			return nil, fmt.Errorf("item %s: %w", it.KeyText(), err)
 		}
@@ -54,7 +57,7 @@ func itemSetOf(items []workflows.Item, isMap bool) *itemSet {
 func (j *job) item() (*workflows.Item, error) {
 	it := &workflows.Item{Key: j.unit.item}
 	if j.key != "" {
-		k, err := workflows.DecodeJSON([]byte(j.key))
+		k, err := workflows.DecodeStored([]byte(j.key))
 		if err != nil {
 			return nil, fmt.Errorf("item %d key: %w", j.unit.item, err)
 		}
@@ -63,7 +66,7 @@ func (j *job) item() (*workflows.Item, error) {
 	if j.value == "" {
 		return nil, fmt.Errorf("item %d of step %s: its value is gone (the run's items expired?)", j.unit.item, j.unit.step)
 	}
-	v, err := workflows.DecodeJSON([]byte(j.value))
+	v, err := workflows.DecodeStored([]byte(j.value))
 	if err != nil {
 		return nil, fmt.Errorf("item %d value: %w", j.unit.item, err)
 	}
@@ -131,7 +134,7 @@ func (q *queue) itemKeys(ctx context.Context, key string, n int) ([]any, error) 
 		}
 		for _, v := range vals {
 			s, _ := v.(string)
-			k, err := workflows.DecodeJSON([]byte(s))
+			k, err := workflows.DecodeStored([]byte(s))
 			if err != nil {
 				return nil, err
 			}

@@ -62,7 +62,7 @@ func (s *pageStore) Kept(ctx context.Context) ([]workflows.KeptPage, map[string]
 		}
 		out[i] = workflows.KeptPage{Page: k.Page, URL: k.URL, Next: k.Next}
 		if len(k.Items) > 0 {
-			items, err := workflows.DecodeJSON(k.Items)
+			items, err := workflows.DecodeStored(k.Items)
 			if out[i].Items, _ = items.([]any); err != nil || out[i].Items == nil {
 				return nil, nil, fmt.Errorf("the items of page %d as kept cannot be read (%v)", i+1, err)
 			}
@@ -75,7 +75,7 @@ func (s *pageStore) Kept(ctx context.Context) ([]workflows.KeptPage, map[string]
 		}
 	}
 	data, _ := vals[2*n].(string)
-	response, err := workflows.DecodeJSON([]byte(data))
+	response, err := workflows.DecodeStored([]byte(data))
 	if err != nil {
 		return nil, nil, fmt.Errorf("the response of page %d as kept cannot be read: %w", n, err)
 	}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
-	"github.com/hookflow/hookflow/internal/jsonenc"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -427,9 +427,13 @@ func settleItems(s *workflows.Step, set *itemSet) *Record {
 		}
 		out = m
 	}
-	data, err := jsonenc.Marshal(out)
+	data, err := encodeOutput(out)
 	if err != nil {
-		done.Error = fmt.Sprintf("output cannot be recorded: %v", err)
+		// As newRecord records a step's: the step fails, saying why.
+		done.Error = strings.TrimPrefix(done.Error+"; "+err.Error(), "; ")
+		if done.Status == StatusSucceeded {
+			done.Status = StatusFailed
+		}
 	} else {
 		done.Output = data
 	}

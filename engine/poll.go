@@ -35,7 +35,7 @@ func (q *queue) pollKey(workflow, poll string) string {
 }
 
 // pollState is what is kept of a poll trigger between polls: workflows.PollState as
-// Redis holds it. The cursor is read back as events are (workflows.DecodeJSON), so
+// Redis holds it. The cursor is read back as events are (workflows.DecodeStored), so
 // that a 64-bit id (a since_id past 2^53) goes out as it came in, not rounded by a
 // float64.
 type pollState struct {
@@ -59,7 +59,7 @@ func (e *Engine) PollState(ctx context.Context, wf *workflows.Workflow, poll str
 	}
 	var cursor any
 	if len(kept.Cursor) > 0 {
-		if cursor, err = workflows.DecodeJSON(kept.Cursor); err != nil {
+		if cursor, err = workflows.DecodeStored(kept.Cursor); err != nil {
 			return st, false, fmt.Errorf("poll %s: state %q: cursor: %w", poll, raw, err)
 		}
 	}
@@ -71,6 +71,9 @@ func (e *Engine) PollState(ctx context.Context, wf *workflows.Workflow, poll str
 // long as a schedule's last tick.
 func (e *Engine) SavePoll(ctx context.Context, wf *workflows.Workflow, poll string, st workflows.PollState) error {
 	cursor, err := json.Marshal(st.Cursor)
+	if err == nil {
+		err = workflows.CheckStoredDepth(cursor) // as PollState reads it back
+	}
 	if err != nil {
 		return fmt.Errorf("poll %s: cursor: %w", poll, err)
 	}

@@ -288,13 +288,19 @@ func appendInt(b []byte, field string, n int64) []byte {
 	return strconv.AppendInt(append(b, field...), n, 10)
 }
 
-// newRecord is the record of an attempt with its output encoded.
+// newRecord is the record of an attempt with its output encoded. An output that
+// cannot be recorded (a NaN, or one nesting deeper than workflows.MaxStoredDepth,
+// which no reader of the run would read back) is the record's error instead, and
+// fails a step that succeeded: nothing after it could read what it gave.
 func newRecord(status Status, attempt int, output any, err error) *Record {
 	r := &Record{Status: status, Attempt: attempt}
 	if output != nil {
-		data, mErr := jsonenc.Marshal(output)
+		data, mErr := encodeOutput(output)
 		if mErr != nil {
-			r.Error = fmt.Sprintf("output cannot be recorded: %v", mErr)
+			r.Error = mErr.Error()
+			if r.Status == StatusSucceeded {
+				r.Status = StatusFailed
+			}
 		} else {
 			r.Output = data
 		}
@@ -303,6 +309,19 @@ func newRecord(status Status, attempt int, output any, err error) *Record {
 		r.Error = strings.TrimSuffix(err.Error()+"; "+r.Error, "; ")
 	}
 	return r
+}
+
+// encodeOutput is an output as a record keeps it: nil and an error saying why for one
+// that cannot be recorded.
+func encodeOutput(output any) ([]byte, error) {
+	data, err := jsonenc.Marshal(output)
+	if err == nil {
+		err = workflows.CheckStoredDepth(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("output cannot be recorded: %w", err)
+	}
+	return data, nil
 }
 
 // decodeRecord is the one decoder of records.
@@ -319,7 +338,7 @@ func (r *Record) output() (any, error) {
 	if len(r.Output) == 0 {
 		return nil, nil
 	}
-	return workflows.DecodeJSON(r.Output)
+	return workflows.DecodeStored(r.Output)
 }
 
 // value is what later steps read as steps.NAME: the step's output with its outcome

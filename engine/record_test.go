@@ -81,10 +81,10 @@ func TestEncodeRecordIsJSON(t *testing.T) {
 		t.Errorf("a record with every field set:\nencodeRecord %s\njson.Marshal %s", got, want)
 	}
 
-	// An output that cannot be encoded (a NaN from an expression) is the record's error:
-	// encodeRecord has only JSON to write.
+	// An output that cannot be encoded (a NaN from an expression) is the record's error,
+	// and fails its step: encodeRecord has only JSON to write.
 	bad := encodeRecord(newRecord(StatusSucceeded, 1, map[string]any{"x": math.NaN()}, nil))
-	if r, err := decodeRecord(string(bad)); err != nil || r.Output != nil || !strings.Contains(r.Error, "cannot be recorded") {
+	if r, err := decodeRecord(string(bad)); err != nil || r.Output != nil || r.Status != StatusFailed || !strings.Contains(r.Error, "cannot be recorded") {
 		t.Errorf("an output that cannot be encoded: %s, %v", bad, err)
 	}
 }

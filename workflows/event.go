@@ -340,3 +340,56 @@ const MaxJSONDepth = 64
 func DecodeJSON(data []byte) (any, error) {
 	return decodeAny(data)
 }
+
+// MaxStoredDepth is how deeply what a run stores may nest: step outputs, for_each
+// items, poll cursors. What arrives nests MaxJSONDepth deep at most, but a run wraps
+// it: an http step's output holds its answer's body one level down, a for_each step's
+// output its items' two levels down, and a template or a later step puts any of them
+// into objects of its own. Twice MaxJSONDepth leaves room for all of that, and stays
+// cheap to decode. A run writes nothing deeper (CheckStoredDepth): a step whose output
+// would fails, so that every reader of a stored value (later steps, the admin API, a
+// sync webhook's answer) reads back what was written, with this one limit.
+const MaxStoredDepth = 2 * MaxJSONDepth
+
+// DecodeStored decodes, as DecodeJSON does, a value a run stored, which may nest
+// MaxStoredDepth deep.
+func DecodeStored(data []byte) (any, error) {
+	return decodeOne(decoder{data: data, maxDepth: MaxStoredDepth})
+}
+
+// CheckStoredDepth says whether data, JSON, nests within MaxStoredDepth, as a run must
+// store it for DecodeStored to read it back: a *DepthError when it does not.
+func CheckStoredDepth(data []byte) error {
+	depth, deepest := 0, 0
+	in := false // in a string
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case in:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				in = false
+			}
+		case c == '"':
+			in = true
+		case c == '{' || c == '[':
+			if depth++; depth > deepest {
+				deepest = depth
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	if deepest > MaxStoredDepth {
+		return &DepthError{Depth: deepest}
+	}
+	return nil
+}
+
+// DepthError is a value a run would store nesting deeper than MaxStoredDepth.
+type DepthError struct{ Depth int }
+
+func (e *DepthError) Error() string {
+	return fmt.Sprintf("it nests %d levels deep, past the %d a run stores", e.Depth, MaxStoredDepth)
+}

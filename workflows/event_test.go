@@ -137,6 +137,39 @@ func TestDecodeJSONDepth(t *testing.T) {
 	}
 }
 
+// What a run stores may nest MaxStoredDepth deep, deeper than what arrives: the one
+// limit of CheckStoredDepth, which a run writes by, and of DecodeStored, which every
+// reader of what it stored reads by.
+func TestStoredDepth(t *testing.T) {
+	nest := func(n int) []byte {
+		return []byte(strings.Repeat(`{"a":[`, n/2) + `"[{\"]"` + strings.Repeat("]}", n/2))
+	}
+	for _, n := range []int{MaxJSONDepth + 2, MaxStoredDepth} {
+		if _, err := DecodeJSON(nest(n)); err == nil {
+			t.Errorf("DecodeJSON takes %d levels, past MaxJSONDepth", n)
+		}
+		if err := CheckStoredDepth(nest(n)); err != nil {
+			t.Errorf("%d levels: CheckStoredDepth says %v", n, err)
+		}
+		if _, err := DecodeStored(nest(n)); err != nil {
+			t.Errorf("%d levels: DecodeStored says %v", n, err)
+		}
+	}
+	over := nest(MaxStoredDepth + 2)
+	var de *DepthError
+	if err := CheckStoredDepth(over); !errors.As(err, &de) || de.Depth != MaxStoredDepth+2 ||
+		err.Error() != "it nests 130 levels deep, past the 128 a run stores" {
+		t.Errorf("CheckStoredDepth of %d levels: %v", MaxStoredDepth+2, err)
+	}
+	if _, err := DecodeStored(over); err == nil || !strings.Contains(err.Error(), "deeper than 128 levels") {
+		t.Errorf("DecodeStored of %d levels: %v", MaxStoredDepth+2, err)
+	}
+	// Brackets in strings, escaped quotes among them, do not count.
+	if err := CheckStoredDepth([]byte(`["` + strings.Repeat(`[\"{`, 200) + `"]`)); err != nil {
+		t.Errorf("brackets in a string counted: %v", err)
+	}
+}
+
 func TestEventRoundTrip(t *testing.T) {
 	ev := &Event{
 		ID: "e1", Trigger: "webhook", ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),

@@ -54,10 +54,11 @@ func decodeOne(d decoder) (any, error) {
 }
 
 type decoder struct {
-	data   []byte
-	i      int
-	exact  bool // numbers as json.Number
-	unique bool // an object's keys must differ
+	data     []byte
+	i        int
+	exact    bool // numbers as json.Number
+	unique   bool // an object's keys must differ
+	maxDepth int  // how deep it may nest; 0 for MaxJSONDepth
 }
 
 // duplicateKeyError is an object of JSON arriving that holds a key twice.
@@ -145,13 +146,13 @@ func (d *decoder) value(depth int) (any, error) {
 	}
 	switch c := d.data[d.i]; {
 	case c == '{':
-		if depth >= MaxJSONDepth {
-			return nil, fmt.Errorf("JSON nests deeper than %d levels", MaxJSONDepth)
+		if err := d.deeper(depth); err != nil {
+			return nil, err
 		}
 		return d.object(depth + 1)
 	case c == '[':
-		if depth >= MaxJSONDepth {
-			return nil, fmt.Errorf("JSON nests deeper than %d levels", MaxJSONDepth)
+		if err := d.deeper(depth); err != nil {
+			return nil, err
 		}
 		return d.array(depth + 1)
 	case c == '"':
@@ -166,6 +167,18 @@ func (d *decoder) value(depth int) (any, error) {
 		return d.literal("null", nil)
 	}
 	return nil, d.unexpected("looking for beginning of value")
+}
+
+// deeper says whether an object or a list may open at depth.
+func (d *decoder) deeper(depth int) error {
+	most := d.maxDepth
+	if most == 0 {
+		most = MaxJSONDepth
+	}
+	if depth >= most {
+		return fmt.Errorf("JSON nests deeper than %d levels", most)
+	}
+	return nil
 }
 
 func (d *decoder) literal(word string, v any) (any, error) {

@@ -89,6 +89,19 @@ workflow "broken" {
   }
 }
 
+# Answers with the body it got, a level deeper than the body nests: a body as deep
+# as a webhook takes is answered, not read back as too deep.
+workflow "echo" {
+  trigger "webhook" {
+    path     = "/echo"
+    response = "sync"
+  }
+
+  step "respond" "answer" {
+    json = { got = "{{ event.body }}" }
+  }
+}
+
 # Takes longer than its caller waits: the caller gets the 202 answer.
 workflow "slow" {
   trigger "webhook" {
@@ -169,6 +182,14 @@ func TestSyncWebhooks(t *testing.T) {
 			a := postSync(t, hooks+"/text", `{"name": "Ada"}`)
 			if a.status != 200 || a.body != "hello Ada" || !strings.HasPrefix(a.header.Get("Content-Type"), "text/plain") {
 				t.Errorf("got %d %v %q", a.status, a.header, a.body)
+			}
+		})
+
+		t.Run("deep body", func(t *testing.T) {
+			body := strings.Repeat(`{"a":`, 63) + "1" + strings.Repeat("}", 63)
+			a := postSync(t, hooks+"/echo", body)
+			if want := `{"got":` + body + "}"; a.status != 200 || strings.TrimSpace(a.body) != want {
+				t.Errorf("got %d %.200s", a.status, a.body)
 			}
 		})
 
