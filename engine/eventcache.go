@@ -57,6 +57,9 @@ type cachedEvent struct {
 	// stale says that the event read from Redis was not the one stamped: the run ended
 	// or went since its unit was leased. The unit reads it as it is now; it is not kept.
 	stale bool
+	// counted says that its stored size counts in the cache's bytes (loaded): only an
+	// entry counted is counted down when it goes.
+	counted bool
 
 	credsOnce sync.Once
 	creds     []string
@@ -84,10 +87,14 @@ func newEventCache(maxRuns, maxBytes int) *eventCache {
 	return &eventCache{maxRuns: maxRuns, maxBytes: maxBytes, byRun: map[string]*list.Element{}}
 }
 
+// eventRead reads a run's stored event from Redis, and reports whether the run still
+// has the creation time and the event_shown field its stamp says.
+type eventRead func() (text string, same bool, err error)
+
 // get returns run's event as stamp st tells it, from the cache or decoded from text,
 // the stored event if the caller has it, else from what load reads from Redis. Units
 // of one run that miss it together wait for one of them to decode it.
-func (c *eventCache) get(ctx context.Context, run string, st eventStamp, text string, load func() (string, error)) (*cachedEvent, error) {
+func (c *eventCache) get(ctx context.Context, run string, st eventStamp, text string, load eventRead) (*cachedEvent, error) {
 	c.mu.Lock()
 	e := c.find(run, st, text)
 	if e == nil {
@@ -148,15 +155,16 @@ func (c *eventCache) find(run string, st eventStamp, text string) *cachedEvent {
 }
 
 // load decodes e's event from text, or from what load reads when text is "".
-func (c *eventCache) load(e *cachedEvent, text string, load func() (string, error)) {
+func (c *eventCache) load(e *cachedEvent, text string, load eventRead) {
 	defer close(e.done)
 	if text == "" {
 		var err error
-		if text, err = load(); err != nil {
+		var same bool
+		if text, same, err = load(); err != nil {
 			e.err = err
 			return
 		}
-		e.stale = len(text) != e.stamp.size
+		e.stale = !same || len(text) != e.stamp.size
 	}
 	e.text = text
 	ev, err := workflows.DecodeSealedEvent([]byte(text))
@@ -174,11 +182,14 @@ func (c *eventCache) loaded(e *cachedEvent) {
 	if !ok || el.Value.(*cachedEvent) != e {
 		return // replaced, or evicted, meanwhile
 	}
-	if e.err != nil || e.stale {
+	if e.err != nil || e.stale || len(e.text) > c.maxBytes {
+		// One larger than all the cache may hold is read at each unit, as a small one
+		// is decoded at each, rather than take every other run's place.
 		c.remove(el)
 		return
 	}
 	c.bytes += len(e.text)
+	e.counted = true
 	for c.order.Len() > c.maxRuns || c.bytes > c.maxBytes {
 		c.remove(c.order.Back())
 	}
@@ -188,12 +199,9 @@ func (c *eventCache) loaded(e *cachedEvent) {
 func (c *eventCache) remove(el *list.Element) {
 	e := c.order.Remove(el).(*cachedEvent)
 	delete(c.byRun, e.run)
-	select {
-	case <-e.done:
-		if e.err == nil && !e.stale {
-			c.bytes -= len(e.text)
-		}
-	default: // not counted yet
+	if e.counted {
+		c.bytes -= len(e.text)
+		e.counted = false
 	}
 }
 
@@ -213,12 +221,26 @@ func (e *Engine) eventOf(ctx context.Context, j *job) (*workflows.Event, *cached
 	if j.eventSize == 0 {
 		st.size = len(text)
 	}
-	c, err := e.events.get(ctx, id, st, text, func() (string, error) {
-		got, err := e.q.rdb.HGet(ctx, j.shard.run(id), "event").Result()
-		if errors.Is(err, redis.Nil) {
-			return "", workflows.Permanent(fmt.Errorf("run %s has no event: it is gone", id))
+	c, err := e.events.get(ctx, id, st, text, func() (string, bool, error) {
+		// The event, and what else stamps it, read together: a run that ended with its
+		// event's shown form of the same length, or was dropped and started again, since
+		// the lease, is not taken for the one stamped.
+		var event, created *redis.StringCmd
+		var shown *redis.BoolCmd
+		key := j.shard.run(id)
+		_, err := e.q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			event, created = p.HGet(ctx, key, "event"), p.HGet(ctx, key, "created")
+			shown = p.HExists(ctx, key, eventShownField)
+			return nil
+		})
+		got, gerr := event.Result()
+		if errors.Is(gerr, redis.Nil) {
+			return "", false, workflows.Permanent(fmt.Errorf("run %s has no event: it is gone", id))
 		}
-		return got, err
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return "", false, err
+		}
+		return got, created.Val() == st.created && shown.Val() == st.shown, nil
 	})
 	if err != nil {
 		return nil, nil, err

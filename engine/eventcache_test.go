@@ -8,8 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -31,8 +33,8 @@ func TestEventCache(t *testing.T) {
 	ctx := context.Background()
 	a, b := storedEvent(t, "a", `{"n": 1}`), storedEvent(t, "b", `{"n": 22}`)
 	st := eventStamp{created: "1", size: len(a)}
-	from := func(text string) func() (string, error) { return func() (string, error) { return text, nil } }
-	fails := func() (string, error) { return "", errors.New("redis is down") }
+	from := func(text string) eventRead { return func() (string, bool, error) { return text, true, nil } }
+	fails := func() (string, bool, error) { return "", false, errors.New("redis is down") }
 	bodyOf := func(c *cachedEvent) any { return c.ev.Value()["body"].(map[string]any)["n"] }
 
 	t.Run("reused while stamped the same", func(t *testing.T) {
@@ -127,10 +129,64 @@ func TestEventCache(t *testing.T) {
 			t.Errorf("kept %d runs, %d bytes; want 3, of %d bytes", len(c.byRun), c.bytes, 3*len(a))
 		}
 	})
+	t.Run("a read whose run was stamped otherwise is not kept", func(t *testing.T) {
+		// The run ended with its shown event of the same length, or went and another
+		// started under its id, between the lease and the read.
+		c := newEventCache(8, 1<<20)
+		otherRun := func() (string, bool, error) { return a, false, nil }
+		if _, err := c.get(ctx, "r", st, "", otherRun); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.byRun["r"]; ok || c.bytes != 0 {
+			t.Errorf("kept %v, %d bytes: the event read for another stamp", c.byRun, c.bytes)
+		}
+	})
+	t.Run("an event larger than the cache is not kept and takes no place", func(t *testing.T) {
+		c := newEventCache(8, 2*len(a))
+		if _, err := c.get(ctx, "small", st, "", from(a)); err != nil {
+			t.Fatal(err)
+		}
+		big := storedEvent(t, "big", `{"n": "`+strings.Repeat("x", 3*len(a))+`"}`)
+		if _, err := c.get(ctx, "big", eventStamp{created: "1", size: len(big)}, "", from(big)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.byRun["small"]; !ok || len(c.byRun) != 1 || c.bytes != len(a) {
+			t.Errorf("kept %v, %d bytes; want the small one only", c.byRun, c.bytes)
+		}
+	})
+	t.Run("an entry dropped as its load ends is counted down only if counted", func(t *testing.T) {
+		c := newEventCache(8, 1<<20)
+		release := make(chan struct{})
+		done := make(chan error)
+		go func() {
+			_, err := c.get(ctx, "r", st, "", func() (string, bool, error) { <-release; return a, true, nil })
+			done <- err
+		}()
+		testutil.Eventually(t, 5*time.Second, "the load under way", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			_, ok := c.byRun["r"]
+			return ok
+		})
+		// Another unit finds the run stamped otherwise while the first is decoding: the
+		// entry, not yet counted, is replaced.
+		c.mu.Lock()
+		el := c.byRun["r"]
+		close(release)
+		<-el.Value.(*cachedEvent).done
+		c.remove(el)
+		c.mu.Unlock()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if c.bytes != 0 || len(c.byRun) != 0 {
+			t.Errorf("%d bytes, %v left after the only entry went; want 0", c.bytes, c.byRun)
+		}
+	})
 	t.Run("units that miss it together read it once", func(t *testing.T) {
 		c := newEventCache(8, 1<<20)
 		release := make(chan struct{})
-		load := func() (string, error) { <-release; return a, nil }
+		load := func() (string, bool, error) { <-release; return a, true, nil }
 		var wg sync.WaitGroup
 		got := make([]*cachedEvent, 8)
 		for i := range got {
