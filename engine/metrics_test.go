@@ -473,18 +473,18 @@ func TestDelayIsRecordedAtItsEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got := histograms(t, reg, "hookflow_step_duration_seconds")
+		got := metricstest.Histograms(t, reg, "hookflow_step_duration_seconds")
 		for _, wf := range []string{"pause", "tail", "beside", "before_block"} {
 			h := got["kind=delay,outcome=succeeded,step=d,workflow="+wf]
-			if h.count != 1 || h.sum < 0.3 {
-				t.Errorf("the delay of %s: %d observations, %.3f s; want one of its hold, 300ms at least", wf, h.count, h.sum)
+			if h.Count != 1 || h.Sum < 0.3 {
+				t.Errorf("the delay of %s: %d observations, %.3f s; want one of its hold, 300ms at least", wf, h.Count, h.Sum)
 			}
 		}
-		if h := got["kind=delay,outcome=failed,step=d,workflow=cut"]; h.count != 1 || h.sum < 0.3 {
-			t.Errorf("the delay cut by the run's timeout: %d observations, %.3f s; want one, failed, of its hold to the deadline", h.count, h.sum)
+		if h := got["kind=delay,outcome=failed,step=d,workflow=cut"]; h.Count != 1 || h.Sum < 0.3 {
+			t.Errorf("the delay cut by the run's timeout: %d observations, %.3f s; want one, failed, of its hold to the deadline", h.Count, h.Sum)
 		}
-		if h := got["kind=delay,outcome=succeeded,step=d,workflow=again"]; h.count != 1 || h.sum < 0.3 {
-			t.Errorf("the delay before a step replayed: %d observations, %.3f s; want one", h.count, h.sum)
+		if h := got["kind=delay,outcome=succeeded,step=d,workflow=again"]; h.Count != 1 || h.Sum < 0.3 {
+			t.Errorf("the delay before a step replayed: %d observations, %.3f s; want one", h.Count, h.Sum)
 		}
 		for series := range got {
 			for _, wf := range []string{"long", "long_tail", "waits"} {
@@ -494,35 +494,4 @@ func TestDelayIsRecordedAtItsEnd(t *testing.T) {
 			}
 		}
 	})
-}
-
-// histogram is a histogram series' count and sum.
-type histogram struct {
-	count uint64
-	sum   float64
-}
-
-// histograms are the series of the histogram family name, by their labels as
-// metricstest.Series writes them.
-func histograms(t *testing.T, g prometheus.Gatherer, name string) map[string]histogram {
-	t.Helper()
-	families, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]histogram{}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			slices.Sort(labels)
-			out[strings.Join(labels, ",")] = histogram{m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()}
-		}
-	}
-	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Series gathers the metric family name from g and returns its series: each one's
@@ -16,11 +17,47 @@ import (
 // gives an empty map.
 func Series(t testing.TB, g prometheus.Gatherer, name string) map[string]float64 {
 	t.Helper()
+	out := map[string]float64{}
+	for labels, m := range family(t, g, name) {
+		switch {
+		case m.Counter != nil:
+			out[labels] = m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			out[labels] = m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			out[labels] = float64(m.GetHistogram().GetSampleCount())
+		default:
+			t.Fatalf("%s: a type this helper does not read", name)
+		}
+	}
+	return out
+}
+
+// Histogram is a histogram series' count of observations and their sum.
+type Histogram struct {
+	Count uint64
+	Sum   float64
+}
+
+// Histograms is Series for a histogram family, with each series' sum beside its count.
+func Histograms(t testing.TB, g prometheus.Gatherer, name string) map[string]Histogram {
+	t.Helper()
+	out := map[string]Histogram{}
+	for labels, m := range family(t, g, name) {
+		out[labels] = Histogram{m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()}
+	}
+	return out
+}
+
+// family gathers the metric family name from g: its series by their labels, as Series
+// writes them.
+func family(t testing.TB, g prometheus.Gatherer, name string) map[string]*dto.Metric {
+	t.Helper()
 	families, err := g.Gather()
 	if err != nil {
 		t.Fatalf("gathering metrics: %v", err)
 	}
-	out := map[string]float64{}
+	out := map[string]*dto.Metric{}
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -31,18 +68,7 @@ func Series(t testing.TB, g prometheus.Gatherer, name string) map[string]float64
 				labels = append(labels, l.GetName()+"="+l.GetValue())
 			}
 			slices.Sort(labels)
-			var v float64
-			switch {
-			case m.Counter != nil:
-				v = m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				v = m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				v = float64(m.GetHistogram().GetSampleCount())
-			default:
-				t.Fatalf("%s: a type this helper does not read", name)
-			}
-			out[strings.Join(labels, ",")] = v
+			out[strings.Join(labels, ",")] = m
 		}
 	}
 	return out
