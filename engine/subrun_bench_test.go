@@ -45,17 +45,7 @@ func BenchmarkChildRoundTrip(b *testing.B) {
 	}{{"redis-server", redistest.Real}, {"miniredis", redistest.Mini}} {
 		b.Run(backend.name, func(b *testing.B) {
 			be := backend.get(b)
-			k := probeKinds(&recorder{})
-			actions.Register(k, actions.Options{Logger: quiet})
-			set, diags := workflows.Load([]workflows.Source{{Name: "b.hcl", Data: []byte(childBenchSrc)}}, k)
-			if diags.HasErrors() {
-				b.Fatal(diags.Error())
-			}
-			e := New(be.Client, Options{Logger: quiet, Kinds: k})
-			e.Use(set)
-			p := e.NewPool(8)
-			p.Start()
-			defer p.Stop(context.Background())
+			e, set := benchEngine(b, be, childBenchSrc, 8)
 			ctx := context.Background()
 			latencies := func(name string) []time.Duration {
 				wf := set.Workflow(name)
@@ -130,18 +120,7 @@ func BenchmarkForEachOfChildren(b *testing.B) {
 	}{{"redis-server", redistest.Real}, {"miniredis", redistest.Mini}} {
 		b.Run(backend.name, func(b *testing.B) {
 			be := backend.get(b)
-			k := probeKinds(&recorder{})
-			actions.Register(k, actions.Options{Logger: quiet})
-			src := strings.Replace(bigEventSrc, "max_parallel = 4", "max_parallel = 50", 1)
-			set, diags := workflows.Load([]workflows.Source{{Name: "b.hcl", Data: []byte(src)}}, k)
-			if diags.HasErrors() {
-				b.Fatal(diags.Error())
-			}
-			e := New(be.Client, Options{Logger: quiet, Kinds: k})
-			e.Use(set)
-			p := e.NewPool(64)
-			p.Start()
-			defer p.Stop(context.Background())
+			e, set := benchEngine(b, be, strings.Replace(bigEventSrc, "max_parallel = 4", "max_parallel = 50", 1), 64)
 			ctx := context.Background()
 			wf, ev := set.Workflow("batches"), event(bigItems(n))
 			be.Client.ConfigResetStat(ctx)
@@ -163,4 +142,22 @@ func BenchmarkForEachOfChildren(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchEngine runs src on be with probe steps and the real kinds, with a pool of
+// workers, until the benchmark ends.
+func benchEngine(b *testing.B, be *redistest.Backend, src string, workers int) (*Engine, *workflows.Set) {
+	b.Helper()
+	k := probeKinds(&recorder{})
+	actions.Register(k, actions.Options{Logger: quiet})
+	set, diags := workflows.Load([]workflows.Source{{Name: "b.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	e := New(be.Client, Options{Logger: quiet, Kinds: k})
+	e.Use(set)
+	p := e.NewPool(workers)
+	p.Start()
+	b.Cleanup(func() { p.Stop(context.Background()) })
+	return e, set
 }
