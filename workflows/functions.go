@@ -18,7 +18,6 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hashicorp/hcl/v2"
 )
@@ -42,14 +41,10 @@ var functions = append([]expr.Option{
 	hmacFunc("hmac", hex.EncodeToString),
 	hmacFunc("hmacBase64", base64.StdEncoding.EncodeToString),
 	expr.Function("uuid", func(...any) (any, error) { return newUUID(), nil }, new(func() string)),
-	// string is expr's, but for nil, which is "" as a template writes it in text, and
-	// not Go's "<nil>".
-	expr.Function("string", func(p ...any) (any, error) {
-		if p[0] == nil {
-			return "", nil
-		}
-		return builtin.String(p[0]), nil
-	}, new(func(any) string)),
+	// string writes a value as a template writes it in text (Text): nil as "", objects
+	// and lists as JSON, a time as RFC 3339, where expr's own writes Go's "<nil>",
+	// map[a:1] and [1 a].
+	expr.Function("string", func(p ...any) (any, error) { return Text(p[0]), nil }, new(func(any) string)),
 }, pageFunctions...)
 
 func stringFunc(name string, f func(string) string) expr.Option {

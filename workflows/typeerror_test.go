@@ -95,18 +95,28 @@ func TestRunTimeTypeErrors(t *testing.T) {
 	}
 }
 
-// string(nil) is "", as a template writes nil in text, not Go's "<nil>"; other values
-// are as expr's string() writes them.
-func TestStringOfNil(t *testing.T) {
-	env := &Env{Event: map[string]any{"body": map[string]any{"n": 12.5, "i": 3}}}
+// string(x) is x as a template writes it in text: nil as "", not Go's "<nil>"; an
+// object or a list as JSON, not Go's map[a:1] or [1 a]; a date as RFC 3339.
+func TestStringAsText(t *testing.T) {
+	env := &Env{Event: map[string]any{"body": map[string]any{
+		"n": 12.5, "i": 3, "big": 1e21,
+		"m": map[string]any{"a": 1.0, "b": "x<y"}, "l": []any{1.0, "a", nil},
+	}}}
 	for in, want := range map[string]any{
-		"{{ string(event.body.missing) }}":        "",
-		"x{{ string(event.body.missing) }}y":      "xy",
-		"{{ string(nil) == '' }}":                 true,
-		"{{ string(event.body.n) }}":              "12.5",
-		"{{ string(event.body.i) + '!' }}":        "3!",
-		"{{ len(string(event.body.missing)) }}":   0,
-		"{{ upper(string(event.body.missing)) }}": "",
+		"{{ string(event.body.m) }}":                 `{"a":1,"b":"x<y"}`,
+		"{{ string(event.body.l) }}":                 `[1,"a",null]`,
+		"{{ string(event.body.big) }}":               "1e+21",
+		"{{ string(true) }}":                         "true",
+		"{{ string(date('2026-12-05T10:00:00Z')) }}": "2026-12-05T10:00:00Z",
+		"{{ string(duration('90m')) }}":              "1h30m0s",
+		"{{ string('as is') }}":                      "as is",
+		"{{ string(event.body.missing) }}":           "",
+		"x{{ string(event.body.missing) }}y":         "xy",
+		"{{ string(nil) == '' }}":                    true,
+		"{{ string(event.body.n) }}":                 "12.5",
+		"{{ string(event.body.i) + '!' }}":           "3!",
+		"{{ len(string(event.body.missing)) }}":      0,
+		"{{ upper(string(event.body.missing)) }}":    "",
 	} {
 		got, err := compileT(t, in).Render(env)
 		if err != nil || got != want {
