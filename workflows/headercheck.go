@@ -175,10 +175,6 @@ func checkHeaderStrings(h map[string]string, expr hcl.Expression) hcl.Diagnostic
 // { Name = "value" }; at whole otherwise (headers = vars.headers). The diagnostics
 // never quote a value: it may be a credential.
 func headerDiags(fields map[string][]string, expr hcl.Expression, whole hcl.Range) hcl.Diagnostics {
-	type found struct {
-		at   hcl.Range
-		diag *hcl.Diagnostic
-	}
 	var all []found
 	for name, values := range fields {
 		keyAt, valueAt := whole, whole
@@ -206,6 +202,7 @@ func headerDiags(fields map[string][]string, expr hcl.Expression, whole hcl.Rang
 			}
 		}
 	}
+	all = append(all, sameHeaders(fields, expr, whole)...)
 	sort.SliceStable(all, func(i, j int) bool {
 		if all[i].at.Start.Byte != all[j].at.Start.Byte {
 			return all[i].at.Start.Byte < all[j].at.Start.Byte
@@ -217,6 +214,50 @@ func headerDiags(fields map[string][]string, expr hcl.Expression, whole hcl.Rang
 		diags[i] = f.diag
 	}
 	return diags
+}
+
+// found is a diagnostic and where it sorts.
+type found struct {
+	at   hcl.Range
+	diag *hcl.Diagnostic
+}
+
+// sameHeaders reports the names of fields that differ only in case: HTTP names
+// ignore it, so they name one header and a request would carry only one of their
+// values. Each is reported at the key of the name written later in expr, or at whole.
+func sameHeaders(fields map[string][]string, expr hcl.Expression, whole hcl.Range) []found {
+	byFold := map[string][]string{}
+	for name := range fields {
+		k := strings.ToLower(name)
+		byFold[k] = append(byFold[k], name)
+	}
+	var all []found
+	for _, names := range byFold {
+		if len(names) < 2 {
+			continue
+		}
+		at := make(map[string]hcl.Range, len(names))
+		for _, name := range names {
+			at[name] = whole
+			if item, ok := objectItem(expr, name); ok {
+				at[name] = item.KeyExpr.Range()
+			}
+		}
+		sort.Slice(names, func(i, j int) bool {
+			if at[names[i]].Start.Byte != at[names[j]].Start.Byte {
+				return at[names[i]].Start.Byte < at[names[j]].Start.Byte
+			}
+			return names[i] < names[j]
+		})
+		for _, name := range names[1:] {
+			r := at[name]
+			all = append(all, found{r, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate header",
+				Detail: fmt.Sprintf("%s and %s name one header: HTTP header names ignore case, and a request would carry only one of them. "+
+					"Write it once; a list gives a header several values: %s = [\"a\", \"b\"].", names[0], name, names[0]),
+				Subject: r.Ptr()}})
+		}
+	}
+	return all
 }
 
 // objectItem is the item of an object written out, { key = value }, whose key is

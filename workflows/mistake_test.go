@@ -161,6 +161,12 @@ workflow "w" {
   }
   step "log" "l" { message = "m" }
 }`, "Invalid header name", false},
+		{"two headers that differ only in case", `workflow "w" {
+  step "http" "h" {
+    url     = "https://x.example.com/a"
+    headers = { X-Team = "a", x-team = "b" }
+  }
+}`, "Duplicate header", false},
 		{"a byte that is not UTF-8 in a comment", "# caf\xe9\n" + `workflow "w" {
   step "log" "l" { message = "m" }
 }`, "File is not UTF-8", false},
