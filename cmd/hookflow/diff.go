@@ -29,13 +29,23 @@ func unifiedDiff(oldName, newName string, old, new []byte) string {
 			continue
 		}
 		if b.Len() == 0 {
-			fmt.Fprintf(&b, "--- %s\n+++ %s\n", oldName, newName)
+			fmt.Fprintf(&b, "--- %s\n+++ %s\n", diffName(oldName), diffName(newName))
 		}
 		start, end := max(i-diffContext, 0), hunkEnd(edits, i)
 		writeHunk(&b, edits, start, end)
 		i = end
 	}
 	return b.String()
+}
+
+// diffName is a file's name as a diff's header writes it: with a tab after it when it
+// holds a space, as diff -u ends it before its time, where patch would take the name
+// to end at the space.
+func diffName(name string) string {
+	if strings.ContainsAny(name, " \t") {
+		return name + "\t"
+	}
+	return name
 }
 
 // hunkEnd returns where the hunk holding the change at i ends: after the last change

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,8 +23,9 @@ func fmtCommand() *cobra.Command {
 		GroupID: "author",
 		Short:   "Format workflow files canonically",
 		Long: `fmt rewrites the workflow files, and the test files (*.test.hcl), at each PATH (a
-file, a directory with its subdirectories, or - for standard input; default: the
-current directory) in canonical formatting, and lists the files it changed. With
+file, a directory with its subdirectories, DIR/... as DIR, or - for standard input;
+default: the current directory) in canonical formatting, and lists the files it
+changed, each once. With
 --check it changes nothing: it prints what it would change as a unified diff (diff -u,
 which patch -p0 applies) and exits 1 if there is anything.`,
 		Example: `  hookflow fmt workflows/
@@ -48,6 +51,9 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 	}
 	var srcs []workflows.Source
 	for _, p := range paths {
+		if root, ok := strings.CutSuffix(p, "..."); ok {
+			p = filepath.Clean(root) // a directory's subdirectories are formatted with it
+		}
 		more, diags := readPath(p)
 		if diags.HasErrors() {
 			_ = workflows.WriteDiagnostics(stderr, nil, diags)
@@ -60,7 +66,13 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	failed := false
+	seen := map[string]bool{} // each file once, however many paths name it
 	for _, src := range srcs {
+		target := writtenPath(src.Name)
+		if seen[target] {
+			continue
+		}
+		seen[target] = true
 		out, diags := workflows.Format(src.Data, src.Name)
 		if diags.HasErrors() {
 			_ = workflows.WriteDiagnostics(stderr, []workflows.Source{src}, diags)
@@ -75,11 +87,12 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 			failed = true
 			continue
 		}
-		fmt.Fprintln(stdout, src.Name)
-		if err := writeKeepingMode(src.Name, out); err != nil {
-			fmt.Fprintln(stderr, "hookflow fmt:", err)
+		if err := writeKeepingMode(target, out); err != nil {
+			fmt.Fprintf(stderr, "hookflow fmt: %s: %v\n", src.Name, err)
 			failed = true
+			continue
 		}
+		fmt.Fprintln(termSafe(stdout), src.Name)
 	}
 	if failed {
 		return exitError(1)
@@ -110,10 +123,44 @@ func fmtStdin(stdin io.Reader, stdout, stderr io.Writer, check bool) error {
 	return err
 }
 
+// writtenPath is the file that writing path writes: the file a symbolic link points
+// to, as an absolute path.
+func writtenPath(path string) string {
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		path = p
+	}
+	return samePath(path)
+}
+
+// writeKeepingMode replaces the file at path, which is no symbolic link, with data,
+// keeping its mode. It writes a new file beside it and renames that over it, so that
+// a reader (serve's watcher) or a crash never sees it half written.
 func writeKeepingMode(path string, data []byte) error {
 	info, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, data, info.Mode().Perm())
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(info.Mode().Perm())
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -103,28 +103,11 @@ func testSets(p, root string) ([]testGroup, error) {
 	if diags.HasErrors() {
 		return nil, usage("%s: %s", p, diags[0].Detail)
 	}
-	wfs, _ := workflows.ReadDir(root) // its problems are the sets' to report, when they load
-	holds := map[string]bool{}        // the directories that hold workflow files
-	for _, s := range wfs {
-		holds[filepath.Dir(s.Name)] = true
-	}
-	// setOf is the set a directory is in: the highest directory from root down to it
-	// that holds workflow files; the directory itself when there is none.
-	setOf := func(dir string) string {
-		set := dir
-		for d := dir; ; d = filepath.Dir(d) {
-			if holds[d] {
-				set = d
-			}
-			if d == root || filepath.Dir(d) == d {
-				return set
-			}
-		}
-	}
+	sets := findWorkflowSets(root)
 	byDir := map[string][]workflows.Source{}
 	var dirs []string
 	for _, s := range tests {
-		d := setOf(filepath.Dir(s.Name))
+		d := sets.of(filepath.Dir(s.Name))
 		if byDir[d] == nil {
 			dirs = append(dirs, d)
 		}
@@ -136,4 +119,54 @@ func testSets(p, root string) ([]testGroup, error) {
 		groups = append(groups, testGroup{dir: d, tests: byDir[d]})
 	}
 	return groups, nil
+}
+
+// workflowSets are the sets of workflows under a directory, root, as DIR/... names
+// them: a set is a directory that holds workflow files when none of the directories
+// above it, up to root included, does; it is loaded with its subdirectories, as
+// serve would load it.
+type workflowSets struct {
+	root  string
+	holds map[string]bool // the directories that hold workflow files
+}
+
+func findWorkflowSets(root string) workflowSets {
+	wfs, _ := workflows.ReadDir(root) // its problems are the sets' to report, when they load
+	s := workflowSets{root: root, holds: map[string]bool{}}
+	for _, src := range wfs {
+		s.holds[filepath.Dir(src.Name)] = true
+	}
+	return s
+}
+
+// of is the set a directory under root is in: the highest directory from root down
+// to it that holds workflow files; the directory itself when there is none.
+func (s workflowSets) of(dir string) string {
+	set := dir
+	for d := dir; ; d = filepath.Dir(d) {
+		if s.holds[d] {
+			set = d
+		}
+		if d == s.root || filepath.Dir(d) == d {
+			return set
+		}
+	}
+}
+
+// dirs are the sets, in order; root alone when it holds no workflow file at all, so
+// that what reads it says so.
+func (s workflowSets) dirs() []string {
+	seen := map[string]bool{}
+	var out []string
+	for d := range s.holds {
+		if set := s.of(d); !seen[set] {
+			seen[set] = true
+			out = append(out, set)
+		}
+	}
+	if len(out) == 0 {
+		return []string{s.root}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -25,7 +25,9 @@ func validateCommand() *cobra.Command {
 		Long: `validate loads the workflow files at each PATH (a directory with its subdirectories,
 or a file; default: the current directory) and reports every problem in every file
 with its file:line:col and the line itself. Each PATH is checked on its own, as one
-serve would load it. A file is checked with its directory: it may use the vars and api
+serve would load it; DIR/... is each set of workflows under DIR (a directory holding
+workflow files, with its subdirectories), checked on its own, as hookflow test runs
+them. A file is checked with its directory: it may use the vars and api
 blocks of the other files there and call their workflows. The problems of the files
 with vars or api blocks are reported too, not those of the other files' workflows.
 
@@ -39,7 +41,7 @@ diagnostic with its file, line and column, and the variables not set (docs/cli.m
 describes its shape). It exits 0 when there are no errors (warnings are printed), 1
 when there are.`,
 		Example: `  hookflow validate examples/quickstart
-  hookflow validate examples/*              # in CI, without the secrets
+  hookflow validate examples/...            # in CI, without the secrets
   hookflow validate --strict . && git push  # where the secrets are set
   hookflow validate --format json workflows/ | jq '.diagnostics[]'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,14 +50,15 @@ when there are.`,
 			}
 			results := make([]validation, 0, len(args))
 			k := kinds(nil, nil)
-			for _, p := range args {
+			for _, p := range expandSets(args) {
 				results = append(results, validatePath(p, k, strict))
 			}
 			var err error
 			if format == "json" {
 				err = writeValidationJSON(cmd.OutOrStdout(), results)
 			} else {
-				err = writeValidation(cmd.OutOrStdout(), cmd.ErrOrStderr(), results)
+				// a file's name may hold what a terminal would act on, as a snippet may
+				err = writeValidation(termSafe(cmd.OutOrStdout()), termSafe(cmd.ErrOrStderr()), results)
 			}
 			if err != nil {
 				return err
@@ -295,4 +298,33 @@ func writeValidationJSON(stdout io.Writer, results []validation) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// expandSets gives the paths with each DIR/... replaced by the sets of workflows
+// under DIR, in order, and each path once.
+func expandSets(paths []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if key := samePath(p); !seen[key] {
+			seen[key] = true
+			out = append(out, p)
+		}
+	}
+	for _, p := range paths {
+		root, ok := strings.CutSuffix(p, "...")
+		if !ok {
+			add(p)
+			continue
+		}
+		root = filepath.Clean(root)
+		if info, err := os.Stat(root); err != nil || !info.IsDir() {
+			add(root) // reading it says what is wrong
+			continue
+		}
+		for _, d := range findWorkflowSets(root).dirs() {
+			add(d)
+		}
+	}
+	return out
 }
