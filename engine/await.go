@@ -157,6 +157,11 @@ func (e *Engine) lastOutput(ctx context.Context, wf *workflows.Workflow, id, key
 	if err != nil {
 		return nil, err
 	}
+	return lastOutputOf(wf, id, status, all)
+}
+
+// lastOutputOf is lastOutput's reply, from the run's hash.
+func lastOutputOf(wf *workflows.Workflow, id, status string, all map[string]string) (*workflows.Reply, error) {
 	r := &workflows.Reply{RunID: id, Status: status}
 	if RunStatus(status) != RunSucceeded {
 		return r, nil
@@ -172,6 +177,27 @@ func (e *Engine) lastOutput(ctx context.Context, wf *workflows.Workflow, id, key
 		}
 	}
 	return r, nil
+}
+
+// endedReply is what Await answers for run id of wf, which has ended, from its hash
+// (all, as HGETALL gives it): the first step that answers and succeeded, in file
+// order, else its last output.
+func endedReply(wf *workflows.Workflow, id string, all map[string]string) (*workflows.Reply, error) {
+	status := all["status"]
+	for _, s := range wf.Steps {
+		if !s.Answers() {
+			continue
+		}
+		r, err := answer(s.Name, all["s:"+s.Name])
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			r.RunID, r.Status = id, status
+			return r, nil
+		}
+	}
+	return lastOutputOf(wf, id, status, all)
 }
 
 // WaitEnded waits for run id of wf to end (succeeded, failed or cancelled), and

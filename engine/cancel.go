@@ -145,11 +145,12 @@ func cancelledBy(cause cancelCause, byHand bool) string {
 // workflow's shard: each is cancelled by its own script there, after the parent's, so
 // no script spans two shards. The children are listed after the parent's cancel: a
 // worker that starts a child later finds the parent cancelled (subRun looks once the
-// child started) and cancels the child itself. A child that has finished, or was
-// never started, is left as it is. Only a step that waits for its child runs a child
-// cancelled for a timeout again (Pool.subRun): the child of a `wait = false` step is
-// cancelled with the tree instead, as nothing would replay it. With since above 0 (a
-// time in ms), a child replayed after it is left as it is: replayed by hand since.
+// child started, or, for a step that waits, once its park is refused) and cancels the
+// child itself. A child that has finished, or was never started, is left as it is.
+// Only a step that waits for its child runs a child cancelled for a timeout again
+// (Pool.subRun): the child of a `wait = false` step is cancelled with the tree
+// instead, as nothing would replay it. With since above 0 (a time in ms), a child
+// replayed after it is left as it is: replayed by hand since.
 func (e *Engine) cancelChildren(ctx context.Context, runID string, wf *workflows.Workflow, cause cancelCause, since int64) {
 	sh := e.q.shardFor(wf.Name)
 	for _, s := range append(append([]*workflows.Step{}, wf.Steps...), wf.OnFailure...) {

@@ -83,6 +83,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		return nil
 	}
 	took := func() time.Duration { return p.since(since, start) }
+	started := false // this attempt started the child
 	if len(fields) == 0 {
 		if waited {
 			// It waited for this child already: the child ended and went (past
@@ -106,7 +107,11 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 			return fail(err)
 		}
 		fields = map[string]string{"status": string(RunQueued)}
-		if p.cancelledSince(r, childID, sub.Waits()) {
+		// A step that waits parks next, and looks then: a park is refused once the run
+		// is cancelled (cancel.lua takes its jobs' leases), and a cancel after it lists
+		// the child. One that does not wait settles, and looks now.
+		started = true
+		if !sub.Waits() && p.cancelledSince(r, childID, false) {
 			return nil
 		}
 	}
@@ -136,12 +141,12 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		if err != nil {
 			return fail(fmt.Errorf("child run %s: %w", childID, err))
 		}
-		reply, err := p.e.Await(ctx, wf, childID) // it has ended: this reads its answer
+		reply, took, err := p.childEnd(ctx, wf, childID, since, start)
 		if err != nil {
 			return fail(fmt.Errorf("child run %s: %w", childID, err))
 		}
 		out["result"] = childResult(wf, reply)
-		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took()})
+		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took})
 	case status == RunFailed:
 		return p.settle(r, j, step, outcome{status: StatusFailed, output: out, duration: took(),
 			err: workflows.Permanent(fmt.Errorf("child run %s failed: %s", childID, fields["error"]))})
@@ -157,8 +162,45 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
 	}) {
 		p.delayEnded(r, j, time.Since(start)) // its first park only: a later one has its record
+	} else if started {
+		p.cancelledSince(r, childID, true) // the park was refused: the run may be cancelled
 	}
 	return nil
+}
+
+// childEnd reads the end of child run childID of wf, which succeeded: its answer, as
+// Await gives it, and how long the step took (Pool.since), Redis's clock read in the
+// same round trip. A step's item settles with it: one round trip, where Await and the
+// clock took three.
+func (p *Pool) childEnd(ctx context.Context, wf *workflows.Workflow, childID string, since int64, start time.Time) (*workflows.Reply, time.Duration, error) {
+	var all *redis.MapStringStringCmd
+	var now *redis.TimeCmd
+	_, err := p.e.q.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		all = pipe.HGetAll(ctx, p.e.q.shardFor(wf.Name).run(childID))
+		if since > 0 {
+			now = pipe.Time(ctx)
+		}
+		return nil
+	})
+	if err != nil && (now == nil || all.Err() != nil) {
+		return nil, 0, err
+	}
+	if len(all.Val()) == 0 {
+		return nil, 0, ErrNotFound
+	}
+	reply, err := endedReply(wf, childID, all.Val())
+	if err != nil {
+		return nil, 0, err
+	}
+	took := time.Since(start)
+	if since > 0 {
+		clock := now.Val()
+		if now.Err() != nil {
+			clock = time.Now() // the record's duration only: the clocks are close
+		}
+		took = max(clock.Sub(time.UnixMilli(since)), took)
+	}
+	return reply, took, nil
 }
 
 // cancelledSince cancels child run childID, which this step just started or replayed,
