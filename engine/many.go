@@ -8,9 +8,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The calls of one script that a pipelined batch holds (starts, or commits) go to Redis
-// as one call of the script's batch form: its text made a function of its keys and
-// arguments, called once for each call, in one script. Redis charges every script call
+// The calls of one script that a pipelined batch holds (starts, commits, retries and
+// parks, or wake-ups of a child run's parent) go to Redis as one call of the script's
+// batch form: its text made a function of its keys and arguments, called once for
+// each call, in one script. Redis charges every script call
 // for things that do not depend on what it does: the EVALSHA itself (about 14,000
 // instructions with one key and one argument), the functions of lib.lua it carries,
 // made anew at every call (about 460 instructions each, a dozen or more a script),
@@ -84,6 +85,8 @@ var manyOf = map[*redis.Script]*redis.Script{
 	completeScript: manyScript("complete.lua"),
 	advanceScript:  manyScript("advance.lua"),
 	finishScript:   manyScript("finish.lua"),
+	retryScript:    manyScript("retry.lua"),
+	wakeScript:     manyScript("wake.lua"),
 }
 
 // manyScript is the batch form of a script (scripts/<name>).

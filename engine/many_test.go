@@ -474,3 +474,73 @@ func TestAFullRedisRefusesABatch(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchedParksAndWakes: the parks of units that wait for their child runs, and the
+// wake-ups of those units as their children end, go to Redis with the commits of
+// their shard, as one call of retry.lua's and wake.lua's batch forms, and do what
+// each does alone: whichever of a unit's park and wake-up comes first, it is due at
+// once; a park whose lease is no longer held fails alone.
+func TestBatchedParksAndWakes(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		calls := &scriptCalls{ran: map[string]int{}}
+		b.Client.AddHook(calls)
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: time.Minute, Retention: time.Hour})
+		set := loadSet(t, &recorder{}, chainSrc)
+		e.Use(set)
+		chain := set.Workflow("chain")
+		sh := e.q.shardFor("chain")
+		for i := range 4 {
+			if err := e.q.start(ctx, fmt.Sprintf("run%d", i), chain, []byte(`{"body":{}}`), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		jobs, _, err := e.q.lease(ctx, sh, 10)
+		if err != nil || len(jobs) != 4 {
+			t.Fatalf("leased %d jobs (%v), want 4", len(jobs), err)
+		}
+
+		stale := *jobs[0]
+		stale.token = "0"
+		park := func(j *job) error {
+			rec := newRecord(StatusWaiting, j.attempt, map[string]any{"run_id": j.run["id"] + ":first"}, nil)
+			return e.q.retry(ctx, j, j.run["id"], "chain", rec, 0, time.Hour)
+		}
+		holdCalls(t, sh, 2*len(jobs)+1, func() {
+			var wg sync.WaitGroup
+			for _, j := range jobs {
+				wg.Go(func() {
+					if err := park(j); err != nil {
+						t.Errorf("park of %s: %v", j.id, err)
+					}
+				})
+				wg.Go(func() { e.wakeParent(map[string]any{"parent": map[string]any{"job": j.id, "workflow": "chain"}}) })
+			}
+			wg.Go(func() {
+				if err := park(&stale); !errors.Is(err, errStaleLease) {
+					t.Errorf("a stale park in a batch: %v", err)
+				}
+			})
+			wg.Wait()
+		})
+		if t.Failed() {
+			return
+		}
+
+		// Parked for an hour, and woken: every one is due now.
+		due, _, err := e.q.lease(ctx, sh, 10)
+		if err != nil || len(due) != len(jobs) {
+			t.Fatalf("leased %d woken jobs (%v), want %d", len(due), err, len(jobs))
+		}
+		calls.mu.Lock()
+		defer calls.mu.Unlock()
+		for _, err := range calls.errors {
+			t.Error(err)
+		}
+		for name, s := range map[string]*redis.Script{"retry.lua": retryScript, "wake.lua": wakeScript} {
+			if calls.ran[manyOf[s].Hash()] == 0 {
+				t.Errorf("the batch form of %s never ran", name)
+			}
+		}
+	})
+}

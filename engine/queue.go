@@ -714,9 +714,11 @@ func (q *queue) requeue(ctx context.Context, j *job, runID, workflow string, rec
 	if j.unit.part == partItem {
 		hash, field = sh.results(runID, j.unit.step), strconv.Itoa(j.unit.item)
 	}
-	err := retryScript.Run(ctx, q.rdb, []string{sh.job(j.id), hash, sh.leases(), sh.ready(workflow), sh.due(), sh.wake(), sh.run(runID)},
-		j.id, j.token, field, encodeRecord(rec), duration.Milliseconds(), wait.Milliseconds(), workflow, heldArg(held)).Err()
-	return scriptError(err)
+	// With the commits of its shard: the items of a for_each that park together (each
+	// waits for its child run) go in one script call.
+	cmd := []any{"evalsha", retryHash, 7, sh.job(j.id), hash, sh.leases(), sh.ready(workflow), sh.due(), sh.wake(), sh.run(runID),
+		j.id, j.token, field, encodeRecord(rec), duration.Milliseconds(), wait.Milliseconds(), workflow, heldArg(held)}
+	return scriptError(sh.calls.evalsha(ctx, retryScript, cmd).Err())
 }
 
 // replay queues a failed run again as p says, after taking out of its record what cl

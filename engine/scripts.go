@@ -131,13 +131,16 @@ var (
 	pollLockScript  = script("polllock.lua")
 )
 
-// startHash, completeHash, advanceHash and finishHash are the SHA1s of the scripts that
-// start runs and commit them, boxed once as call arguments.
+// startHash, completeHash, advanceHash, finishHash, retryHash and wakeHash are the
+// SHA1s of the scripts that start runs, commit them, queue a unit again and wake a
+// child's parent, boxed once as call arguments.
 var (
 	startHash    any = startScript.Hash()
 	completeHash any = completeScript.Hash()
 	advanceHash  any = advanceScript.Hash()
 	finishHash   any = finishScript.Hash()
+	wakeHash     any = wakeScript.Hash()
+	retryHash    any = retryScript.Hash()
 )
 
 // evalsha runs an EVALSHA laid out whole by the caller, ["evalsha", hash, number of

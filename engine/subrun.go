@@ -323,6 +323,8 @@ func (p *Pool) startChild(ctx context.Context, r *runState, j *job, step *workfl
 }
 
 // wakeParent wakes the workflow step waiting for run r, a child run that has ended.
+// The wake-up goes with the commits of its parent's shard (pipeliner): the children
+// of a for_each that end together wake their items in one script call.
 func (e *Engine) wakeParent(ev map[string]any) {
 	parent, ok := ev["parent"].(map[string]any)
 	if !ok {
@@ -334,7 +336,8 @@ func (e *Engine) wakeParent(ev map[string]any) {
 		return
 	}
 	sh := e.q.shardFor(wf)
-	err := wakeScript.Run(context.Background(), e.q.rdb, []string{sh.ready(wf), sh.due(), sh.wake(), sh.job(job)}, job, wf).Err()
+	cmd := []any{"evalsha", wakeHash, 4, sh.ready(wf), sh.due(), sh.wake(), sh.job(job), job, wf}
+	err := sh.calls.evalsha(context.Background(), wakeScript, cmd).Err()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		e.log.Warn("waking the step waiting for a child run failed; it looks again within a minute", "job", job, "err", err)
 	}
