@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hookflow/hookflow/internal/httpjson"
+	"github.com/hookflow/hookflow/internal/logthrottle"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -53,8 +54,8 @@ type Resumes struct {
 	resumer  Resumer
 	log      *slog.Logger
 	maxBody  int64
-	metrics  *Metrics    // nil: none
-	guessLog logThrottle // of the tokens not signed by hookflow
+	metrics  *Metrics             // nil: none
+	guessLog logthrottle.Throttle // of the tokens not signed by hookflow
 }
 
 // ResumePrefix is the path resume URLs are served under.
@@ -66,11 +67,11 @@ func NewResumes(resumer Resumer, log *slog.Logger, opts ...Option) *Resumes {
 	return &Resumes{resumer: resumer, log: log, maxBody: DefaultMaxBody, metrics: newOptions(opts).metrics}
 }
 
+// FlushLogs writes the refusals' log lines held back now, as Webhooks.FlushLogs.
+func (h *Resumes) FlushLogs() { h.guessLog.Flush() }
+
 // RefusedWhileShuttingDown counts a resume that the server refused because the process
 // is stopping: it answers those before they reach Resumes.
-// FlushLogs writes the refusals' log lines held back now, as Webhooks.FlushLogs.
-func (h *Resumes) FlushLogs() { h.guessLog.flushNow() }
-
 func (h *Resumes) RefusedWhileShuttingDown() {
 	h.metrics.refuseResume(resumeShuttingDown)
 }
@@ -205,7 +206,7 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 func (h *Resumes) failWith(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrBadToken):
-		h.guessLog.log(h.log, slog.LevelWarn, "resume refused", "reason", "not a resume token", "method", r.Method,
+		h.guessLog.Log(h.log, slog.LevelWarn, "resume refused", "reason", "not a resume token", "method", r.Method,
 			"remote", r.RemoteAddr)
 		h.fail(w, r, resumeBadToken, http.StatusNotFound, ErrNoWait.Error())
 	case errors.Is(err, ErrNoWait):

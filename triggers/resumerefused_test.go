@@ -22,8 +22,8 @@ func TestResumesRefusedAreCounted(t *testing.T) {
 	var logs testutil.LogBuffer
 	reg := prometheus.NewRegistry()
 	h := NewResumes(&fakeResumer{}, slog.New(slog.NewTextHandler(&logs, nil)), WithMetrics(NewMetrics(reg)))
-	clock := newFakeClock()
-	h.guessLog.now, h.guessLog.after = clock.now, clock.after
+	clock := testutil.NewClock()
+	h.guessLog.Clock = clock
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	do := func(method, path, body string) (int, string) {
@@ -64,7 +64,7 @@ func TestResumesRefusedAreCounted(t *testing.T) {
 	if len(lines) != 1 || !strings.Contains(lines[0], `reason="not a resume token"`) || !strings.Contains(lines[0], "suppressed=0") {
 		t.Errorf("%d guesses logged %q, want one line saying suppressed=0", guesses, lines)
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	lines = logs.Lines("resume refused")
 	if len(lines) != 2 || !strings.HasSuffix(lines[1], "suppressed=49") {
 		t.Errorf("once the second ended: %q, want a second line saying suppressed=49", lines)

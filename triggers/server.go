@@ -24,6 +24,7 @@ import (
 	"github.com/hookflow/hookflow/internal/httpjson"
 	"github.com/hookflow/hookflow/internal/id"
 	"github.com/hookflow/hookflow/internal/jsonenc"
+	"github.com/hookflow/hookflow/internal/logthrottle"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -50,26 +51,24 @@ type Webhooks struct {
 	statusURL func(runID string) string
 	routes    atomic.Pointer[router]
 	now       func() time.Time // the clock signed timestamps are checked against
-	queueLog  logThrottle      // of the starts Redis refused
-	forgedLog logThrottle      // of the requests verification refused
-	draining  chan struct{}    // closed by Drain
-	drainOnce sync.Once
-	metrics   *Metrics // nil: none
-	bodies    budget   // bytes of bodies held by requests in progress, by client
-	uploads   uploads  // the bodies still arriving that hold some of bodies
-	parsing   parseSlots
-	parseWait time.Duration // how long a large body waits for a parse slot
+	// refusedLog throttles the lines of the requests refused, each message apart: the
+	// starts Redis refused, and the requests verification refused.
+	refusedLog logthrottle.Throttle
+	draining   chan struct{} // closed by Drain
+	drainOnce  sync.Once
+	metrics    *Metrics // nil: none
+	bodies     budget   // bytes of bodies held by requests in progress, by client
+	uploads    uploads  // the bodies still arriving that hold some of bodies
+	parsing    parseSlots
+	parseWait  time.Duration // how long a large body waits for a parse slot
 }
+
+// FlushLogs writes the refusals' log lines held back (logthrottle) now: at a stop, so
+// that they come before the process's last line rather than after it, or never.
+func (h *Webhooks) FlushLogs() { h.refusedLog.Flush() }
 
 // Drain makes sync webhooks waiting for their runs answer 202 at once, so that a
 // shutdown does not wait for them, nor cut them off without an answer.
-// FlushLogs writes the refusals' log lines held back (logThrottle) now: at a stop, so
-// that they come before the process's last line rather than after it, or never.
-func (h *Webhooks) FlushLogs() {
-	h.queueLog.flushNow()
-	h.forgedLog.flushNow()
-}
-
 func (h *Webhooks) Drain() {
 	h.drainOnce.Do(func() { close(h.draining) })
 }
@@ -215,7 +214,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hook.verify != nil {
 		if err := hook.verify.verify(r.Header, raw, h.now()); err != nil {
 			// A path may hold a secret of the workflow (path = "/in/${secret(…)}").
-			h.forgedLog.log(h.log, slog.LevelWarn, "webhook refused", "path", routes[0].wf.Secrets.String(r.URL.Path), "reason", err,
+			h.refusedLog.Log(h.log, slog.LevelWarn, "webhook refused", "path", routes[0].wf.Secrets.String(r.URL.Path), "reason", err,
 				"remote", r.RemoteAddr)
 			switch hook.preset {
 			case "basic": // a 401 names the scheme it asks for (RFC 9110, 11.6.1)
@@ -368,7 +367,7 @@ func (h *Webhooks) dispatch(w http.ResponseWriter, r *http.Request, routes []rou
 			}
 		}
 		if err != nil {
-			h.queueLog.log(h.log, slog.LevelError, "cannot queue run; answering 503 (logged once a second at most)", "workflow", rt.wf.Name,
+			h.refusedLog.Log(h.log, slog.LevelError, "cannot queue run; answering 503 (logged once a second at most)", "workflow", rt.wf.Name,
 				"event", ev.ID, "err", err)
 			w.Header().Set("Retry-After", "5")
 			why, text := startRefusal(err)
