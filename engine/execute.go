@@ -27,7 +27,7 @@ func (p *Pool) execute(j *job) {
 		// Redis failed us (reading the version's source): try the job again later,
 		// waiting longer each time, as a failed attempt.
 		wait := backoffOf(j.attempt)
-		p.errLog.log(p.e.log, "resuming a run failed; trying its step again later", "run", r.id, "step", j.unit,
+		p.logError("resuming a run failed; trying its step again later", "run", r.id, "step", j.unit,
 			"retry_in_ms", wait.Milliseconds(), "err", err)
 		p.retry(r, j, outcome{status: StatusFailed, err: err}, wait)
 		return
@@ -94,7 +94,7 @@ func (p *Pool) run(r *runState, j *job) *job {
 			// Its child runs on: while Redis may come back, this unit tries again, and
 			// settles once it is cancelled; else it settles, and the child runs on.
 			if retry, _ := workflows.Retryable(err); retry && j.attempt < resumeAttempts {
-				p.errLog.log(p.e.log, "cancelling the child run of a run that timed out failed; trying again",
+				p.logError("cancelling the child run of a run that timed out failed; trying again",
 					"run", r.id, "step", j.unit, "err", err)
 				p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
 				return nil
@@ -346,7 +346,7 @@ func (p *Pool) join(r *runState, j *job) *job {
 			p.commit(r, j, commit{dead: true, plan: &Plan{Status: RunFailed, Error: msg, FailedStep: s.Name}})
 			return nil
 		case err != nil:
-			p.errLog.log(p.e.log, "reading a step's items failed; trying again later", "run", r.id, "step", s.Name, "err", err)
+			p.logError("reading a step's items failed; trying again later", "run", r.id, "step", s.Name, "err", err)
 			p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
 			return nil
 		}
@@ -444,7 +444,7 @@ func (p *Pool) persist(r *runState, j *job, write func() error) bool {
 		p.e.log.Warn("step result discarded: its lease was lost", "run", r.id, "step", j.unit)
 		return false
 	case err != nil:
-		p.errLog.log(p.e.log, "recording step result failed; the step will run again when its lease expires",
+		p.logError("recording step result failed; the step will run again when its lease expires",
 			"run", r.id, "step", j.unit, "err", err)
 		p.unrecorded()
 		return false

@@ -52,7 +52,7 @@ func (p *Pool) beat() {
 	defer cancel()
 	held, err := p.e.q.heartbeat(ctx, jobs)
 	if err != nil {
-		p.errLog.log(p.e.log, "extending leases failed; steps may run twice if this lasts", "err", err)
+		p.logError("extending leases failed; steps may run twice if this lasts", "err", err)
 		return
 	}
 	p.held.mu.Lock()

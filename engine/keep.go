@@ -63,7 +63,7 @@ func (p *Pool) keepRuns(ctx context.Context) {
 		for i, sh := range p.e.q.shards {
 			next, err := p.e.q.dropRuns(ctx, sh, from[i])
 			if err != nil && ctx.Err() == nil {
-				p.errLog.log(p.e.log, "dropping the finished runs past --keep-runs failed", "err", err)
+				p.logError("dropping the finished runs past --keep-runs failed", "err", err)
 			}
 			from[i] = next
 		}

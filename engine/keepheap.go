@@ -115,7 +115,7 @@ func (p *Pool) weighHeap(ctx context.Context) int {
 	before, after, live, err := q.heap.weigh(func() (int, error) { return q.finishedHeld(ctx) })
 	switch {
 	case err != nil && ctx.Err() == nil:
-		p.errLog.log(p.e.log, "counting the finished runs kept failed", "err", err)
+		p.logError("counting the finished runs kept failed", "err", err)
 	case before == q.keep && after < q.keep:
 		p.e.log.Warn("the heap is over its budget for the finished runs kept: keeping fewer than --keep-runs until it is back under",
 			"live_heap_mb", live>>20, "at_start_mb", q.heap.base>>20, "budget_mb", q.heap.budget>>20, "keep_per_shard", after)

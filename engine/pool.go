@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/logthrottle"
 )
 
 // Pool executes queued jobs with at most a fixed number at once. One fetcher per shard
@@ -34,7 +36,10 @@ type Pool struct {
 	// their first job to it.
 	promised atomic.Int32
 	running  jobCount
-	errLog   rateLimit
+	// errLog throttles the error lines of the loops and workers: each message once per
+	// errEvery at most, so that a Redis that does not answer logs a few lines, not one
+	// for every try.
+	errLog logthrottle.Throttle
 	// handedBackN and leftLeased count the jobs Stop handed back to the queue, and
 	// those it failed to (stopreport.go).
 	handedBackN, leftLeased atomic.Int64
@@ -49,6 +54,14 @@ type Pool struct {
 	stopErr  error
 }
 
+// logError writes an error line of the loops and workers, throttled by errLog.
+func (p *Pool) logError(msg string, args ...any) {
+	p.errLog.Log(p.e.log, slog.LevelError, msg, args...)
+}
+
+// errEvery is how often the pool writes an error line of one message at most.
+const errEvery = 5 * time.Second
+
 // maxBatch bounds how many jobs one lease call takes.
 const maxBatch = 64
 
@@ -58,6 +71,7 @@ func (e *Engine) NewPool(workers int) *Pool {
 		workers = 1
 	}
 	p := &Pool{e: e, slots: make(chan struct{}, workers)}
+	p.errLog.Every = errEvery
 	p.held.jobs = map[*job]context.CancelCauseFunc{}
 	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
 	p.work, p.abortWork = context.WithCancel(context.Background())
@@ -181,6 +195,7 @@ func (p *Pool) stop(ctx context.Context) error {
 	} else if n > 1 {
 		err = errors.Join(err, fmt.Errorf("%d steps were neither handed back nor known to be recorded, Redis failing: those not recorded run again once their lease expires", n))
 	}
+	p.errLog.Flush() // the errors held back come before the process's last line
 	return err
 }
 
@@ -210,7 +225,7 @@ func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 			return
 		case err != nil:
 			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
-			p.errLog.log(p.e.log, "leasing steps failed; retrying", "shard", sh.index, "err", err, "retry_in_ms", backoff.Milliseconds())
+			p.logError("leasing steps failed; retrying", "shard", sh.index, "err", err, "retry_in_ms", backoff.Milliseconds())
 			sleep(ctx, backoff)
 		case len(jobs) == 0:
 			backoff = 0
@@ -220,7 +235,7 @@ func (p *Pool) fetchLoop(ctx context.Context, sh *shard) {
 				p.e.log.Info("a Redis failover woke the wait for steps; waiting again", "shard", sh.index, "err", err)
 				sleep(ctx, 100*time.Millisecond)
 			default:
-				p.errLog.log(p.e.log, "waiting for steps failed", "shard", sh.index, "err", err)
+				p.logError("waiting for steps failed", "shard", sh.index, "err", err)
 				sleep(ctx, 100*time.Millisecond)
 			}
 		default:
@@ -238,39 +253,4 @@ func (p *Pool) startLeased(jobs []*job) {
 	for _, j := range jobs[1:] {
 		go p.runWhenIdle(j)
 	}
-}
-
-// rateLimit keeps a failing loop from flooding the log: each line, by its message, at
-// most once per errEvery, saying as suppressed how many of it were not written since
-// the one before. One failure does not hide another for the interval: the messages are
-// the engine's own, a few.
-type rateLimit struct {
-	mu   sync.Mutex
-	now  func() time.Time     // nil: time.Now
-	last map[string]time.Time // by message: when it was last written
-	held map[string]int       // by message: how many were not written since
-}
-
-// errEvery is how often a rateLimit writes one line at most.
-const errEvery = 5 * time.Second
-
-func (r *rateLimit) log(l *slog.Logger, msg string, args ...any) {
-	r.mu.Lock()
-	now := time.Now()
-	if r.now != nil {
-		now = r.now()
-	}
-	if r.last == nil {
-		r.last, r.held = map[string]time.Time{}, map[string]int{}
-	}
-	last, seen := r.last[msg]
-	if seen && now.Sub(last) < errEvery {
-		r.held[msg]++
-		r.mu.Unlock()
-		return
-	}
-	suppressed := r.held[msg]
-	r.last[msg], r.held[msg] = now, 0
-	r.mu.Unlock()
-	l.Error(msg, append(args, "suppressed", suppressed)...)
 }

@@ -100,7 +100,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		}
 		if err := p.startChild(ctx, r, j, step, sub, env, cur.wf, childID); err != nil {
 			if retry, _ := workflows.Retryable(err); retry {
-				p.errLog.log(p.e.log, "starting a child run failed; trying again later", "run", r.id, "step", j.unit, "err", err)
+				p.logError("starting a child run failed; trying again later", "run", r.id, "step", j.unit, "err", err)
 				p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
 				return nil
 			}

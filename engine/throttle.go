@@ -26,11 +26,11 @@ func (p *Pool) deferred(r *runState, j *job, o outcome) bool {
 		wait = r.capWait(step, wait)
 	}
 	if th.Err != nil {
-		p.errLog.log(p.e.log, "a step's api could not read what it shares in Redis; the step waits, counting no attempt",
+		p.logError("a step's api could not read what it shares in Redis; the step waits, counting no attempt",
 			"run", r.id, "step", j.unit, "retry_in_ms", wait.Milliseconds(), "err", th.Err)
 	}
 	if err := p.e.q.deferJob(context.Background(), j, r.workflow, wait); err != nil {
-		p.errLog.log(p.e.log, "handing back a step its api held back failed; it runs again when its lease expires",
+		p.logError("handing back a step its api held back failed; it runs again when its lease expires",
 			"run", r.id, "step", j.unit, "err", err)
 	}
 	return true

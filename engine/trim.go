@@ -13,7 +13,7 @@ const trimEvery = 5 * time.Minute
 func (p *Pool) trimHistory(ctx context.Context) {
 	every(ctx, trimEvery, func(ctx context.Context) {
 		if err := p.e.q.trim(ctx); err != nil && ctx.Err() == nil {
-			p.errLog.log(p.e.log, "trimming the run history failed", "err", err)
+			p.logError("trimming the run history failed", "err", err)
 		}
 	})
 }
