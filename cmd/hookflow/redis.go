@@ -29,7 +29,7 @@ type redisLog struct {
 }
 
 func newRedisLog(log *slog.Logger) redisLog {
-	return redisLog{log: log, sentinel: newSentinelLog(log, time.Now)}
+	return redisLog{log: log, sentinel: newSentinelLog(log)}
 }
 
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {

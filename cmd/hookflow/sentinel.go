@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookflow/hookflow/internal/logthrottle"
 )
 
 // warnFewWaitedReplicas logs a warning at start when the Sentinel-managed primary of
@@ -147,20 +149,20 @@ var sentinelFailures = map[string]bool{
 }
 
 // sentinelLog logs what go-redis's Sentinel client says that matters to an operator:
-// the primary it moved to (a failover), and Sentinels that fail (at most one line per
-// sentinelErrorEvery, with the count of the ones left out).
+// the primary it moved to (a failover), and Sentinels that fail (throttled: at most one
+// line per sentinelErrorEvery, with the count of the ones left out).
 type sentinelLog struct {
-	log *slog.Logger
-	now func() time.Time
+	log    *slog.Logger
+	failed logthrottle.Throttle // the Sentinels that fail, one kind whatever failed
 
-	mu         sync.Mutex
-	primaries  map[string]string // the address of each primary name, once found
-	lastError  time.Time
-	suppressed int
+	mu        sync.Mutex
+	primaries map[string]string // the address of each primary name, once found
 }
 
-func newSentinelLog(log *slog.Logger, now func() time.Time) *sentinelLog {
-	return &sentinelLog{log: log, now: now, primaries: map[string]string{}}
+func newSentinelLog(log *slog.Logger) *sentinelLog {
+	l := &sentinelLog{log: log, primaries: map[string]string{}}
+	l.failed.Every = sentinelErrorEvery
+	return l
 }
 
 // printf logs a message of go-redis's Sentinel client, and reports whether it was
@@ -184,19 +186,8 @@ func (l *sentinelLog) printf(ctx context.Context, format string, v ...any) bool 
 		}
 		return true
 	case sentinelFailures[format]:
-		l.mu.Lock()
-		now, suppressed := l.now(), l.suppressed
-		due := l.lastError.IsZero() || now.Sub(l.lastError) >= sentinelErrorEvery
-		if due {
-			l.lastError, l.suppressed = now, 0
-		} else {
-			l.suppressed++
-		}
-		l.mu.Unlock()
-		if due {
-			l.log.WarnContext(ctx, "a Redis Sentinel failed: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "sentinel: "),
-				"more_since_last", suppressed)
-		}
+		l.failed.LogKind("sentinel failed", l.log, slog.LevelWarn,
+			"a Redis Sentinel failed: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "sentinel: "))
 		return true
 	}
 	return false

@@ -126,12 +126,13 @@ func TestServeSentinelStartErrors(t *testing.T) {
 
 // go-redis's Sentinel client's messages: a new primary is logged (at INFO when first
 // found, WARN when it changes: a failover), Sentinels that fail at WARN once per 10 s
-// with the count left out, and the rest stays at DEBUG.
+// with the count left out, the last of those held back once the 10 s end, and the rest
+// stays at DEBUG.
 func TestSentinelLog(t *testing.T) {
 	var logs strings.Builder
-	now := time.Unix(0, 0)
+	clock := testutil.NewClock()
 	l := newRedisLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	l.sentinel.now = func() time.Time { return now }
+	l.sentinel.failed.Clock = clock
 	ctx := context.Background()
 	lines := func() []string {
 		defer logs.Reset()
@@ -139,27 +140,31 @@ func TestSentinelLog(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name   string
-		format string
+		after  time.Duration // the clock moves first
+		format string        // "" for no message
 		args   []any
-		after  time.Duration
 		want   string // "" for no line
 	}{
-		{"found", `sentinel: new master=%q addr=%q`, []any{"mymaster", "10.0.0.1:6379"}, 0,
+		{"found", 0, `sentinel: new master=%q addr=%q`, []any{"mymaster", "10.0.0.1:6379"},
 			`level=INFO msg="Redis primary is 10.0.0.1:6379 (from Sentinel)" primary=mymaster`},
-		{"selected", `sentinel: selected addr=%s masterAddr=%s`, []any{"10.0.0.5:26379", "10.0.0.1:6379"}, 0, "level=DEBUG"},
-		{"failover", `sentinel: new master=%q addr=%q`, []any{"mymaster", "10.0.0.2:6379"}, 0,
+		{"selected", 0, `sentinel: selected addr=%s masterAddr=%s`, []any{"10.0.0.5:26379", "10.0.0.1:6379"}, "level=DEBUG"},
+		{"failover", 0, `sentinel: new master=%q addr=%q`, []any{"mymaster", "10.0.0.2:6379"},
 			`level=WARN msg="Redis primary is now 10.0.0.2:6379 (Sentinel failover)" primary=mymaster was=10.0.0.1:6379`},
-		{"a sentinel fails", `sentinel: GetMasterAddrByName addr=%s, master=%q failed: %s`,
-			[]any{"10.0.0.5:26379", "mymaster", "dial tcp 10.0.0.5:26379: connect: connection refused"}, 0,
-			`level=WARN msg="a Redis Sentinel failed: GetMasterAddrByName addr=10.0.0.5:26379, master=\"mymaster\" failed: dial tcp 10.0.0.5:26379: connect: connection refused" more_since_last=0`},
-		{"another, soon after", `sentinel: GetMasterAddrByName name=%q failed: %s`, []any{"mymaster", "EOF"}, time.Second, ""},
-		{"and another", `sentinel: Sentinels master=%q failed: %s`, []any{"mymaster", "EOF"}, time.Second, ""},
-		{"10 s later", `sentinel: Replicas master=%q failed: %s`, []any{"mymaster", "EOF"}, 10 * time.Second,
-			`level=WARN msg="a Redis Sentinel failed: Replicas master=\"mymaster\" failed: EOF" more_since_last=2`},
-		{"other chatter", `redis: connection pool: %s`, []any{"closed"}, 0, "level=DEBUG"},
+		{"a sentinel fails", 0, `sentinel: GetMasterAddrByName addr=%s, master=%q failed: %s`,
+			[]any{"10.0.0.5:26379", "mymaster", "dial tcp 10.0.0.5:26379: connect: connection refused"},
+			`level=WARN msg="a Redis Sentinel failed: GetMasterAddrByName addr=10.0.0.5:26379, master=\"mymaster\" failed: dial tcp 10.0.0.5:26379: connect: connection refused" suppressed=0`},
+		{"another, soon after", time.Second, `sentinel: GetMasterAddrByName name=%q failed: %s`, []any{"mymaster", "EOF"}, ""},
+		{"and another", time.Second, `sentinel: Sentinels master=%q failed: %s`, []any{"mymaster", "EOF"}, ""},
+		{"10 s after the first: the last held back, and one more held", 10 * time.Second, `sentinel: Replicas master=%q failed: %s`, []any{"mymaster", "EOF"},
+			`level=WARN msg="a Redis Sentinel failed: Sentinels master=\"mymaster\" failed: EOF" suppressed=1`},
+		{"other chatter", 0, `redis: connection pool: %s`, []any{"closed"}, "level=DEBUG"},
+		{"no failure since: the last held back", 10 * time.Second, "", nil,
+			`level=WARN msg="a Redis Sentinel failed: Replicas master=\"mymaster\" failed: EOF" suppressed=0`},
 	} {
-		now = now.Add(c.after)
-		l.Printf(ctx, c.format, c.args...)
+		clock.Advance(c.after)
+		if c.format != "" {
+			l.Printf(ctx, c.format, c.args...)
+		}
 		got := lines()
 		if c.want == "" && got[0] != "" || !strings.Contains(got[0], c.want) || len(got) != 1 {
 			t.Errorf("%s: logged %q, want a line with %s", c.name, got, c.want)
