@@ -70,12 +70,13 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// was held (even if committing that kept failing: the delay itself is done),
 		// having taken the time it held its unit, from its start to now (a process
 		// down past its end held it longer), as a wait step does; and is recorded so
-		// in the step metrics now, at its end (settle left it).
+		// in the step metrics now, at its end (settle left it), once stored.
 		held := p.heldFor(r, j)
-		if step != nil {
+		next, stored := p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: held})
+		if stored && step != nil {
 			p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, string(j.held.Status), held)
 		}
-		return p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: held})
+		return next
 	case j.crashed != "":
 		// Its workers kept dying on it: record it failed without running it again. Its
 		// attempts are those that died: this lease's does not run.
@@ -173,14 +174,10 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		}
 	}
 	retryIn, wait = r.capWait(step, retryIn), r.capWait(step, wait)
-	if wait == 0 {
-		// A delay is recorded at its end, with the time it held its run: when its unit
-		// settles, for one that holds it (run, above), else when the unit after it
-		// starts (delayEnded). One whose run is cancelled first is not recorded, as a
-		// wait step cancelled while it waits is not.
-		p.observe(r, step, o, again)
-	}
-	p.delayEnded(r, j, o.duration)
+	// The step metrics count the attempt, and the delay it ends (delayEnded, read
+	// before the commit adds this unit's record to r), once Redis has stored its
+	// outcome: an outcome refused, its lease lost, is another process's to count.
+	ended := p.delayEnded(r, j, o.duration)
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.
 	// An answer may repeat what it got as it was sent: encoded.
@@ -211,7 +208,10 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		o.requests = appendRequests(r.earlierRequests(j), lostRequests(j, step, sent))
 	}
 	if again {
-		p.retry(r, j, o, retryIn)
+		if p.retry(r, j, o, retryIn) {
+			p.observe(r, step, o, true)
+			p.countDelay(r, ended)
+		}
 		return nil
 	}
 	attempts := j.attempt
@@ -241,6 +241,7 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		if p.persist(r, j, func() error {
 			return p.e.q.hold(context.Background(), j, r.id, r.workflow, &waiting, rec, o.duration, wait)
 		}) {
+			p.countDelay(r, ended)
 			p.e.waiters.wake(r.id)
 		}
 		return nil
@@ -256,7 +257,18 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		// it again. An output that could not be recorded is read as recorded.
 		c.value = stepValue(o.status, o.output, o.err)
 	}
-	return p.commit(r, j, c)
+	next, stored := p.commit(r, j, c)
+	if stored {
+		if wait == 0 {
+			// A delay is recorded at its end, with the time it held its run: when its
+			// unit settles, for one that holds it (run, above), else when the unit after
+			// it starts (delayEnded). One whose run is cancelled first is not recorded,
+			// as a wait step cancelled while it waits is not.
+			p.observe(r, step, o, false)
+		}
+		p.countDelay(r, ended)
+	}
+	return next
 }
 
 // timedOut is the outcome of a unit that the run's timeout stopped before it could
@@ -324,9 +336,13 @@ func (p *Pool) list(r *runState, j *job, step *workflows.Step) *job {
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: workflows.Permanent(err), duration: time.Since(start)})
 	}
 	pl := r.planWith(j.unit, nil, itemSetOf(items, isMap))
-	p.delayEnded(r, j, time.Since(start))
-	return p.commit(r, j, commit{plan: pl, items: encoded, mapItems: isMap, hidden: hidden, listed: true,
+	ended := p.delayEnded(r, j, time.Since(start))
+	next, stored := p.commit(r, j, commit{plan: pl, items: encoded, mapItems: isMap, hidden: hidden, listed: true,
 		duration: time.Since(start)})
+	if stored {
+		p.countDelay(r, ended)
+	}
+	return next
 }
 
 // join settles a for_each step whose items have settled, or a parallel block whose
@@ -351,12 +367,14 @@ func (p *Pool) join(r *runState, j *job) *job {
 			return nil
 		}
 	}
-	return p.commit(r, j, commit{plan: r.planWith(j.unit, nil, set)})
+	next, _ := p.commit(r, j, commit{plan: r.planWith(j.unit, nil, set)})
+	return next
 }
 
 // commit writes a unit's outcome with the plan that follows it, and returns the next
-// unit when it was leased to this worker.
-func (p *Pool) commit(r *runState, j *job, c commit) *job {
+// unit when it was leased to this worker; stored says whether Redis took the outcome
+// (not when the lease was lost, or Redis kept failing).
+func (p *Pool) commit(r *runState, j *job, c commit) (next *job, stored bool) {
 	c.job, c.runID, c.wf, c.eventShown = j, r.id, r.wf, r.eventShown
 	if c.wf == nil {
 		c.wf = &workflows.Workflow{Name: r.workflow}
@@ -369,13 +387,12 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		// Before its end is written: a parent's step that reads it counts its time.
 		r.clock.end(r.id, r.parentID())
 	}
-	var next *job
 	ok := p.persist(r, j, func() (err error) {
 		next, err = p.e.q.complete(context.Background(), c)
 		return err
 	})
 	if !ok {
-		return nil
+		return nil, false
 	}
 	if c.plan.Status.Done() || answers(r.wf, j.unit) {
 		p.e.waiters.wake(r.id) // a caller waiting for the run may have its answer
@@ -387,7 +404,7 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		p.e.metrics.runFinished(r.workflow, string(c.plan.Status))
 		took := time.Since(r.created).Milliseconds() // since it started, replays included
 		logFinished(p.e.log, r.id, r.workflow, c.plan.Status, took, c.plan.Error, c.plan.FailedStep)
-		return nil
+		return nil, true
 	}
 	r.apply(j.unit, c)
 	if c.plan.Handle {
@@ -399,11 +416,12 @@ func (p *Pool) commit(r *runState, j *job, c commit) *job {
 		next.key, next.value = string(c.items[next.unit.item][0]), string(c.items[next.unit.item][1])
 		next.listed = listedEncoded
 	}
-	return next
+	return next, true
 }
 
-// retry records a failed attempt and queues the unit again after wait.
-func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
+// retry records a failed attempt and queues the unit again after wait; it reports
+// whether Redis took it.
+func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) bool {
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
 	rec.Version = r.recVer
 	rec.Requests = o.requests
@@ -417,12 +435,14 @@ func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) {
 			rec.Sensitive = s.Sensitive
 		}
 	}
-	if p.persist(r, j, func() error {
+	if !p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, o.duration, wait)
 	}) {
-		p.e.log.Info("step failed; retrying", "run", r.id, "workflow", r.workflow, "step", j.unit,
-			"attempt", j.attempt, "retry_in_ms", wait.Milliseconds(), "err", o.err)
+		return false
 	}
+	p.e.log.Info("step failed; retrying", "run", r.id, "workflow", r.workflow, "step", j.unit,
+		"attempt", j.attempt, "retry_in_ms", wait.Milliseconds(), "err", o.err)
+	return true
 }
 
 // persist runs a write of a leased job's outcome. A Redis error is retried for a few
@@ -464,30 +484,44 @@ func (p *Pool) observe(r *runState, step *workflows.Step, o outcome, again bool)
 	p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, outcome, o.duration)
 }
 
-// delayEnded records in the step metrics the delay step that held j's run until j's
-// unit, the first after it, when that unit's first attempt writes its outcome, or
-// parks, having taken took: the delay held the run from its start to when that
-// attempt started, as the run's history shows it (heldUntilWentOn). It records
-// nothing for any other unit, nor under virtual time, where the delay was recorded as
-// it settled.
-func (p *Pool) delayEnded(r *runState, j *job, took time.Duration) {
+// delayEnd is a delay step that held its run until a unit, the first after it, and
+// how long it held it: counted in the step metrics once that unit's first attempt is
+// stored (countDelay). A zero delayEnd counts nothing.
+type delayEnd struct {
+	step *workflows.Step
+	held time.Duration
+}
+
+// delayEnded is the delay step that held j's run until j's unit, the first after it,
+// when that unit's first attempt is about to write its outcome, or to park, having
+// taken took: the delay held the run from its start to when that attempt started, as
+// the run's history shows it (heldUntilWentOn). It is called before the write, which
+// adds the unit's record to r; the caller counts it once the write is stored. None for
+// any other unit, nor under virtual time, where the delay was counted as it settled.
+func (p *Pool) delayEnded(r *runState, j *job, took time.Duration) delayEnd {
 	if p.e.metrics == nil || j.run == nil || j.unit.part != partStep || r.clock != nil || r.rec == nil || r.wf == nil ||
-		r.rec.steps[j.unit.step] != nil { // not its first attempt: recorded then
-		return
+		r.rec.steps[j.unit.step] != nil { // not its first attempt: counted then
+		return delayEnd{}
 	}
 	d := stepBefore(r.wf, j.unit.step)
 	if d == nil || d.Kind != "delay" || d.ForEach != nil {
-		return
+		return delayEnd{}
 	}
 	rec := r.rec.steps[d.Name]
 	if rec == nil || rec.Status != StatusSucceeded || !heldItsRun(rec) {
-		return
+		return delayEnd{}
 	}
 	if at, _ := strconv.ParseInt(j.run["replayed"], 10, 64); rec.firstStarted() < at {
-		return // it ran before a replay: recorded then, and the unit after it runs again
+		return delayEnd{} // it ran before a replay: counted then, and the unit after it runs again
 	}
-	held := p.since(rec.firstStarted(), time.Now()) - took
-	p.e.metrics.stepDone(r.workflow, d.Name, d.Kind, string(StatusSucceeded), max(held, 0))
+	return delayEnd{step: d, held: max(p.since(rec.firstStarted(), time.Now())-took, 0)}
+}
+
+// countDelay counts d, a delay that ended, in the step metrics.
+func (p *Pool) countDelay(r *runState, d delayEnd) {
+	if d.step != nil {
+		p.e.metrics.stepDone(r.workflow, d.step.Name, d.step.Kind, string(StatusSucceeded), d.held)
+	}
 }
 
 // stepBefore is the step that runs just before step name, alone, in wf: the one before

@@ -444,13 +444,16 @@ workflow "fan" {
 }`)
 		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Metrics: reg})
 		e.Use(set)
-		startPool(t, e, 4)
+		p := startPool(t, e, 4)
 		id, err := e.Start(context.Background(), set.Workflow("fan"), event(`{"xs": [1, 2, 3]}`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r := waitRun(t, e, id); r.Status != RunSucceeded {
 			t.Fatalf("run %+v", r.RunSummary)
+		}
+		if err := p.Stop(context.Background()); err != nil { // every step done and counted
+			t.Fatal(err)
 		}
 		got := metricstest.Series(t, reg, "hookflow_step_duration_seconds")
 		for series, n := range map[string]float64{

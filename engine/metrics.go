@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer, q *queue) *metrics {
 		Help: "Failed runs queued again (a replay, or a dead letter retried) by this process, by workflow."},
 		[]string{"workflow"})
 	steps := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hookflow_step_duration_seconds",
-		Help:    "How long each attempt of a step took in this process, by workflow, step, step kind and outcome (succeeded, failed, or retrying: it failed and runs again). Skipped steps are not counted. A wait or delay step is counted at its end (a delay with the time it held its run), not when its run is cancelled during it.",
+		Help:    "How long each attempt of a step took in this process, by workflow, step, step kind and outcome (succeeded, failed, or retrying: it failed and runs again), counted once its outcome is stored. Skipped steps are not counted. A wait or delay step is counted at its end (a delay with the time it held its run), not when its run is cancelled during it.",
 		Buckets: stepBuckets},
 		[]string{"workflow", "step", "kind", "outcome"})
 	reg.MustRegister(started, finished, replayed, steps, &queueCollector{q: q})

@@ -161,7 +161,7 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 	if p.persist(r, j, func() error {
 		return p.e.q.retry(context.Background(), j, r.id, r.workflow, rec, time.Since(start), wait)
 	}) {
-		p.delayEnded(r, j, time.Since(start)) // its first park only: a later one has its record
+		p.countDelay(r, p.delayEnded(r, j, time.Since(start))) // its first park only: a later one has its record
 	} else if started {
 		p.cancelledSince(r, childID, true) // the park was refused: the run may be cancelled
 	}

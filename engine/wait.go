@@ -111,7 +111,7 @@ func (p *Pool) wait(r *runState, j *job, step *workflows.Step, w workflows.Waite
 	}
 	if got == "" {
 		if parkedAt == 0 { // its first park: the delay before it, if any, has ended
-			p.delayEnded(r, j, time.Since(start))
+			p.countDelay(r, p.delayEnded(r, j, time.Since(start)))
 		}
 		p.e.waiters.wake(r.id) // parked: a caller waiting for the run sees it waiting
 		return nil

@@ -163,6 +163,21 @@ func TestSecretsNeverLeak(t *testing.T) {
 				t.Errorf("server_error made %v attempts, want 2", st["attempts"])
 			}
 		}
+		// A step is counted in the metrics once its outcome is stored: the run may show
+		// it a moment before.
+		var counted []string
+		for _, step := range []string{"echoed", "server_error", "refused_address", "connection_refused", "too_slow", "bad_template"} {
+			counted = append(counted, `hookflow_step_duration_seconds_count{kind="http",outcome="failed",step="`+step+`",workflow="leaky"} 1`)
+		}
+		hasLines(t, func() string {
+			resp, err := http.Get("http://" + s.adminAddr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			return string(data)
+		}, counted...)
 		var seen strings.Builder
 		for _, path := range []string{"/api/v1/runs/" + run["id"].(string), "/api/v1/runs", "/api/v1/dlq", "/metrics", "/api/v1/status",
 			"/api/v1/workflows", "/api/v1/workflows/secret_path",
