@@ -174,10 +174,6 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		}
 	}
 	retryIn, wait = r.capWait(step, retryIn), r.capWait(step, wait)
-	// The step metrics count the attempt, and the delay it ends (delayEnded, read
-	// before the commit adds this unit's record to r), once Redis has stored its
-	// outcome: an outcome refused, its lease lost, is another process's to count.
-	ended := p.delayEnded(r, j, o.duration)
 	// A secret that came back in the output or an error is recorded as [redacted], and
 	// later steps see the record, whichever worker runs them.
 	// An answer may repeat what it got as it was sent: encoded.
@@ -207,13 +203,15 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		}
 		o.requests = appendRequests(r.earlierRequests(j), lostRequests(j, step, sent))
 	}
+	// The step metrics count the attempt, and the delay it ends, once Redis has stored
+	// its outcome: an outcome refused, its lease lost, is another process's to count.
 	if again {
 		if p.retry(r, j, o, retryIn) {
 			p.observe(r, step, o, true)
-			p.countDelay(r, ended)
 		}
 		return nil
 	}
+	ended := p.delayEnded(r, j, o.duration) // before the commit adds this unit's record to r
 	attempts := j.attempt
 	if o.attempts > 0 {
 		attempts = o.attempts
@@ -420,8 +418,11 @@ func (p *Pool) commit(r *runState, j *job, c commit) (next *job, stored bool) {
 }
 
 // retry records a failed attempt and queues the unit again after wait; it reports
-// whether Redis took it.
+// whether Redis took it. The first attempt of the unit after a delay ends the delay,
+// whether it ran the step's action or came straight here (its run could not be
+// resumed, its child run not read): the delay is counted once this is stored.
 func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) bool {
+	ended := p.delayEnded(r, j, o.duration)
 	rec := newRecord(StatusRetrying, j.attempt, o.output, o.err)
 	rec.Version = r.recVer
 	rec.Requests = o.requests
@@ -440,6 +441,7 @@ func (p *Pool) retry(r *runState, j *job, o outcome, wait time.Duration) bool {
 	}) {
 		return false
 	}
+	p.countDelay(r, ended)
 	p.e.log.Info("step failed; retrying", "run", r.id, "workflow", r.workflow, "step", j.unit,
 		"attempt", j.attempt, "retry_in_ms", wait.Milliseconds(), "err", o.err)
 	return true

@@ -12,6 +12,7 @@ import (
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/internal/metricstest"
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -95,6 +96,53 @@ workflow "paused" {
 			if got[series].Count != 1 {
 				t.Errorf("%s: %d observations in the process that ran the step, want 1", series, got[series].Count)
 			}
+		}
+	})
+}
+
+// The delay before a step is counted when that step's first attempt goes straight to
+// a retry, without running its action: here a workflow step whose read of its child
+// run fails.
+func TestDelayIsCountedWhenTheStepAfterRetries(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, reg, set := meteredEngine(t, b, &recorder{}, `
+workflow "parent" {
+  step "delay" "d" {
+    duration = "100ms"
+  }
+  step "workflow" "call" {
+    workflow = "child"
+  }
+}
+
+workflow "child" {
+  step "probe" "c" {
+    value = "x"
+  }
+}`, Options{})
+		id, err := e.Start(ctx, set.Workflow("parent"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The child run's key holds no hash: every read of the child fails (WRONGTYPE).
+		child := e.q.shardFor("child").run(childIDOf(id, "call", nil))
+		b.Client.Set(ctx, child, "not a run", 0)
+		p := startPool(t, e, 1)
+		testutil.Eventually(t, 10*time.Second, "the workflow step retrying", func() bool {
+			r, err := e.Run(ctx, id)
+			return err == nil && len(r.Steps) == 2 && r.Steps[1].Status == StatusRetrying
+		})
+		b.Client.Del(ctx, child)
+		if r := waitRun(t, e, id); r.Status != RunSucceeded {
+			t.Fatalf("run %s: %s", r.Status, stepsOf(r))
+		}
+		if err := p.Stop(ctx); err != nil { // every step done and counted
+			t.Fatal(err)
+		}
+		got := metricstest.Histograms(t, reg, "hookflow_step_duration_seconds")
+		if h := got["kind=delay,outcome=succeeded,step=d,workflow=parent"]; h.Count != 1 || h.Sum < 0.1 {
+			t.Errorf("the delay: %d observations, %.3f s; want one of its hold, 100ms at least (all: %v)", h.Count, h.Sum, got)
 		}
 	})
 }
