@@ -60,21 +60,34 @@ func (p *Pool) run(r *runState, j *job) *job {
 	case j.unit.part == partJoin:
 		return p.join(r, j)
 	case j.held != nil && !j.held.TimedOut && r.delayCut(step, j.held):
-		// The run's timeout passed before its delay ended: it fails the run. (A delay
-		// held since before its settle cut delays at the deadline, which holds them
-		// with their failure.)
+		// The run's timeout passed before its delay ended: it fails the run, ending at
+		// the deadline. (A delay held since before its settle cut delays at the
+		// deadline, which holds them with their failure.)
+		held := p.heldFor(r, j)
+		counted, ended := p.cutHeld(r, j, held)
 		return p.settle(r, j, step, outcome{status: StatusFailed, err: r.timeoutError(), timedOut: true,
-			duration: p.heldFor(r, j)})
+			duration: held, counted: counted, ended: ended})
 	case j.held != nil:
 		// It waited out its delay, or the run's deadline that cut it: it settles as it
 		// was held (even if committing that kept failing: the delay itself is done),
 		// having taken the time it held its unit, from its start to now (a process
 		// down past its end held it longer), as a wait step does; and is recorded so
-		// in the step metrics now, at its end (settle left it), once stored.
+		// in the step metrics now, at its end (settle left it), once stored. One the
+		// deadline cut ended there, though no process may have run then: it shows, and
+		// counts, its time to the deadline, as a wait step the deadline ends does.
 		held := p.heldFor(r, j)
-		next, stored := p.commit(r, j, commit{record: j.held, plan: r.planWithUnit(j.unit, j.held), duration: held})
+		rec, counted := j.held, held
+		if rec.TimedOut {
+			var ended int64
+			if counted, ended = p.cutHeld(r, j, held); ended > 0 {
+				cut := *rec
+				cut.Ended = ended
+				rec = &cut
+			}
+		}
+		next, stored := p.commit(r, j, commit{record: rec, plan: r.planWithUnit(j.unit, rec), duration: held})
 		if stored && step != nil {
-			p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, string(j.held.Status), held)
+			p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, string(rec.Status), counted)
 		}
 		return next
 	case j.crashed != "":
@@ -305,6 +318,20 @@ func (p *Pool) heldFor(r *runState, j *job) time.Duration {
 	return 0
 }
 
+// cutHeld is, for j's unit, a delay held in the queue that the run's deadline cut,
+// how long it held its unit until the deadline, of held, its time to now, and when it
+// ended: at the deadline (ms), though no process may have run then to settle it, and
+// the time until one did is not the delay's. ended is 0 when it cannot say (no
+// waiting record, or no deadline): its time is held.
+func (p *Pool) cutHeld(r *runState, j *job, held time.Duration) (counted time.Duration, ended int64) {
+	rec := waitingRecord(r, j)
+	if rec == nil || r.deadline.IsZero() {
+		return held, 0
+	}
+	ended = r.deadline.UnixMilli()
+	return min(max(time.Duration(ended-rec.firstStarted())*time.Millisecond, 0), held), ended
+}
+
 // parks reports whether step s parks its unit's job while it waits: a wait step (under
 // serve), or a workflow step that waits for its child.
 func parks(s *workflows.Step) bool {
@@ -483,7 +510,11 @@ func (p *Pool) observe(r *runState, step *workflows.Step, o outcome, again bool)
 	case again:
 		outcome = string(StatusRetrying)
 	}
-	p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, outcome, o.duration)
+	d := o.duration
+	if o.counted > 0 {
+		d = o.counted
+	}
+	p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, outcome, d)
 }
 
 // delayEnd is a delay step that held its run until a unit, the first after it, and
@@ -587,6 +618,9 @@ type outcome struct {
 	// ended is when the unit ended (ms, Redis's clock), when no process ran then to
 	// settle it: a wait step's timeout, or the run's deadline that ended it; 0 for now.
 	ended int64
+	// counted is what the step metrics count of duration, when not all of it: a delay
+	// the run's deadline cut counts its time to the deadline (cutHeld).
+	counted time.Duration
 }
 
 // stepEnv is what a step's expressions see: the run's env, with each bound to item's

@@ -72,8 +72,8 @@ type Record struct {
 	Started int64 `json:"started,omitempty"`
 	// Ended is when a unit that settled ended, when that was before its record was
 	// written (Finished; ms, Redis's clock): a wait step that timed out, or that the
-	// run's deadline ended, while no process ran to settle it. It is shown ending then
-	// (view).
+	// run's deadline ended, or a delay the deadline cut, while no process ran to settle
+	// it. It is shown ending then (view).
 	Ended int64 `json:"ended,omitempty"`
 	// Output is the step's output; for a for_each step, the list (or map) of its items'
 	// values, each with its outcome.

@@ -146,3 +146,59 @@ workflow "child" {
 		}
 	})
 }
+
+// A delay that the run's timeout cut ends at the deadline, though no process ran then
+// and the one that settles it comes later: the step metrics count its time to the
+// deadline, not to when a process came back, and its history shows it ending there,
+// as a wait step's does.
+func TestDelayCutWhileNoProcessRanEndsAtTheDeadline(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, reg, set := meteredEngine(t, b, &recorder{}, `
+workflow "cut" {
+  timeout = "500ms"
+  step "delay" "d" {
+    duration = "1h"
+  }
+  step "probe" "after" {
+    value = "x"
+  }
+}`, Options{})
+		id, err := e.Start(ctx, set.Workflow("cut"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A process runs the delay, which holds its unit to the deadline, and stops.
+		down := e.NewPool(1)
+		down.Start()
+		var r *Run
+		testutil.Eventually(t, 10*time.Second, "the delay held", func() bool {
+			r, err = e.Run(ctx, id)
+			return err == nil && stepsOf(r) == "d waiting, after pending"
+		})
+		if err := down.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		deadline := r.CreatedAt.Add(500 * time.Millisecond)
+		// The deadline passes while no process runs; the next starts a second after it.
+		time.Sleep(time.Until(deadline.Add(time.Second)))
+		p := startPool(t, e, 1)
+		if r = waitRun(t, e, id); r.Status != RunFailed {
+			t.Fatalf("run %s: %s", r.Status, stepsOf(r))
+		}
+		if err := p.Stop(ctx); err != nil { // its steps counted
+			t.Fatal(err)
+		}
+		d := r.Steps[0]
+		if d.Status != StatusFailed || d.StartedAt == nil || d.FinishedAt == nil || d.DurationMS == nil ||
+			!d.FinishedAt.Equal(deadline) || d.FinishedAt.Sub(*d.StartedAt).Milliseconds() != *d.DurationMS {
+			t.Errorf("the delay: %s from %v to %v (%v ms), want failed, from its start to the deadline at %v",
+				d.Status, d.StartedAt, d.FinishedAt, msOf(d.DurationMS), deadline)
+		}
+		h := metricstest.Histograms(t, reg, "hookflow_step_duration_seconds")["kind=delay,outcome=failed,step=d,workflow=cut"]
+		if h.Count != 1 || h.Sum > deadline.Sub(r.CreatedAt).Seconds() {
+			t.Errorf("the delay counted %d times, %.3f s; want once, its time to the deadline: %v at most",
+				h.Count, h.Sum, deadline.Sub(r.CreatedAt))
+		}
+	})
+}
