@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -217,6 +218,95 @@ workflow "block" {
 			if s.Path == "both/quick" && (s.Status != StatusSucceeded || s.NextAttemptAt != nil || s.FinishedAt == nil) {
 				t.Errorf("the quick delay, ended, shows %s until %v", s.Status, s.NextAttemptAt)
 			}
+		}
+	})
+}
+
+// A delay step's record says what it held, and its history reads that, not its time:
+// one that holds the run shows waiting though its attempt took most of the delay, and
+// one that held its own unit (the last on_failure step) shows succeeded though its
+// record kept no more than its attempt's time. A record written before records said
+// so is read from its time, as it was then.
+func TestDelayRecordSaysWhatItHeld(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e, _, set := meteredEngine(t, b, &recorder{}, `
+workflow "later" {
+  step "delay" "pause" {
+    duration = "1h"
+  }
+  step "probe" "after" {
+    value = "x"
+  }
+}
+
+workflow "failing" {
+  step "probe" "call" {
+    value = "x"
+    fail  = true
+  }
+  on_failure {
+    step "delay" "pause" {
+      duration = "1s"
+    }
+  }
+}`, Options{})
+		// rewrite edits the record in field of hash key as JSON.
+		rewrite := func(key, field string, edit func(map[string]any)) {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(b.Client.HGet(ctx, key, field).Val()), &rec); err != nil {
+				t.Fatalf("%s %s: %v", key, field, err)
+			}
+			edit(rec)
+			data, _ := json.Marshal(rec)
+			b.Client.HSet(ctx, key, field, data)
+		}
+		show := func(id string) string {
+			r, err := e.Run(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return stepsOf(r)
+		}
+		p := startPool(t, e, 1)
+
+		later, err := e.Start(ctx, set.Workflow("later"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the delay holding its run", func() bool {
+			return show(later) == "pause waiting, after pending"
+		})
+		run := e.q.shardFor("later").run(later)
+		// Its attempt took most of the delay (a process paused, say): it holds the run.
+		rewrite(run, recordPrefix+"pause", func(rec map[string]any) { rec["duration_ms"] = 45 * 60 * 1000 })
+		if got := show(later); got != "pause waiting, after pending" {
+			t.Errorf("a delay holding its run, its attempt slow: %s, want it waiting", got)
+		}
+		// As an earlier version wrote it, saying nothing of what it held: read from its time.
+		rewrite(run, recordPrefix+"pause", func(rec map[string]any) { delete(rec, "held"); rec["duration_ms"] = 0 })
+		if got := show(later); got != "pause waiting, after pending" {
+			t.Errorf("a delay holding its run, its record an earlier version's: %s, want it waiting", got)
+		}
+
+		failing, err := e.Start(ctx, set.Workflow("failing"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the on_failure delay holding its unit", func() bool {
+			return show(failing) == "call failed, on_failure/pause waiting"
+		})
+		// No process takes its job while it is changed: its attempt took a millisecond,
+		// which the record it settles with keeps.
+		if err := p.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		job := e.q.shardFor("failing").job(unit{step: "on_failure/pause"}.jobID(failing))
+		rewrite(job, "held", func(rec map[string]any) { rec["duration_ms"] = 1 })
+		startPool(t, e, 1)
+		r := waitStatus(t, e, failing, RunFailed)
+		if got := stepsOf(r); got != "call failed, on_failure/pause succeeded" {
+			t.Errorf("the last on_failure delay, ended: %s, want it succeeded", got)
 		}
 	})
 }

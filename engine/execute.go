@@ -76,16 +76,12 @@ func (p *Pool) run(r *runState, j *job) *job {
 		// deadline cut ended there, though no process may have run then: it shows, and
 		// counts, its time to the deadline, as a wait step the deadline ends does.
 		held := p.heldFor(r, j)
-		rec, counted := j.held, held
+		rec, counted := *j.held, held
+		rec.Held = heldUnit // so is one an earlier version held, which did not say
 		if rec.TimedOut {
-			var ended int64
-			if counted, ended = p.cutHeld(r, j, held); ended > 0 {
-				cut := *rec
-				cut.Ended = ended
-				rec = &cut
-			}
+			counted, rec.Ended = p.cutHeld(r, j, held)
 		}
-		next, stored := p.commit(r, j, commit{record: rec, plan: r.planWithUnit(j.unit, rec), duration: held})
+		next, stored := p.commit(r, j, commit{record: &rec, plan: r.planWithUnit(j.unit, &rec), duration: held})
 		if stored && step != nil {
 			p.e.metrics.stepDone(r.workflow, step.Name, step.Kind, string(rec.Status), counted)
 		}
@@ -167,8 +163,10 @@ func (p *Pool) run(r *runState, j *job) *job {
 // retry policy gives one, else the unit settles and the planner says what follows.
 func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job {
 	var wait time.Duration
-	cut := false // a delay that would end past the run's deadline: it fails there
+	delay := false // a delay step's attempt
+	cut := false   // a delay that would end past the run's deadline: it fails there
 	if w, ok := o.output.(*workflows.Wait); ok {
+		delay = true
 		o.output = w.Value()
 		wait = w.For
 		if cut = r.cuts(step, wait); cut {
@@ -242,6 +240,14 @@ func (p *Pool) settle(r *runState, j *job, step *workflows.Step, o outcome) *job
 		// A delay that the run would end with holds its unit too: the run ends when the
 		// delay does, not before.
 		hold = wait > 0 && pl.Status.Done()
+	}
+	if delay {
+		// Its history reads what it held from its record (heldItsUnit): the run, when
+		// the step after it is queued for its end.
+		rec.Held = heldRun
+		if hold || wait == 0 {
+			rec.Held = heldUnit
+		}
 	}
 	if hold {
 		// A delay of one item or one step of a parallel block holds that unit only: its

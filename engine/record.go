@@ -101,7 +101,22 @@ type Record struct {
 	// query parameters in it that are named as credentials are shown [redacted], and
 	// their values hidden where later steps write them, as an event's are.
 	Resume bool `json:"resume,omitempty"`
+	// Held says what a delay step held: heldRun or heldUnit. A record written before
+	// records said so has none: heldItsUnit tells from its time.
+	Held string `json:"held,omitempty"`
 }
+
+// What a delay step held, as its record says (Record.Held).
+const (
+	// heldRun: the run, from this record, written as the delay started, to its end,
+	// when the step after it is due.
+	heldRun = "run"
+	// heldUnit: its own unit, its record written at its end (in a for_each step or a
+	// parallel block, ending its run, or cut by the run's deadline); or, under
+	// virtual time, nothing, having taken its time as it settled. It holds nothing
+	// after its record.
+	heldUnit = "unit"
+)
 
 // maxRequests is how many attempts' requests a record keeps: the latest. A
 // paginated step sends a request per page; a record keeps maxRecordedRequests
@@ -276,6 +291,9 @@ func encodeRecord(r *Record) []byte {
 	}
 	if r.Resume {
 		b = append(b, `,"resume":true`...)
+	}
+	if r.Held != "" {
+		b = jsonenc.AppendString(append(b, `,"held":`...), r.Held, true)
 	}
 	return append(b, '}')
 }

@@ -105,6 +105,8 @@ type StepRun struct {
 	// order. An item not started yet is pending.
 	ItemCount int       `json:"item_count,omitempty"`
 	Items     []StepRun `json:"items,omitempty"`
+
+	held string // a delay's record's Record.Held, for heldItsUnit
 }
 
 // Delay says how long a delay step that succeeded held its run, from its output's
@@ -273,10 +275,19 @@ func holdingDelay(steps []StepRun, at time.Time) (int, time.Time) {
 	return -1, time.Time{}
 }
 
-// heldItsUnit reports whether delay step s, of ms, held its own unit: its record, written
-// at its end, took the delay's time, where the record of a delay the next step's job
-// waits for is written at its start and takes next to none.
+// heldItsUnit reports whether delay step s, of ms, held its own unit, its record
+// written at its end, as the record says. One written before records said so is told
+// by its time: written at its end, it took the delay's, where the record of a delay
+// the next step's job waits for is written at its start and takes next to none (a
+// guess that an attempt slow next to its delay, or a held record that kept its
+// attempt's time, misled).
 func heldItsUnit(s *StepRun, ms int64) bool {
+	switch s.held {
+	case heldRun:
+		return false
+	case heldUnit:
+		return true
+	}
 	return s.DurationMS != nil && *s.DurationMS > 0 && *s.DurationMS >= ms/2
 }
 
@@ -632,7 +643,7 @@ func (r *Record) waitingForChild(sr *StepRun) {
 // view is the record as the admin API shows it.
 func (r *Record) view(name, path string) StepRun {
 	sr := StepRun{Name: name, Path: path, Status: r.Status, Attempts: r.Attempt, Version: r.Version, Error: r.Error,
-		ItemCount: r.Items}
+		ItemCount: r.Items, held: r.Held}
 	switch {
 	case r.Status == StatusRunning && r.Finished > 0:
 		started := time.UnixMilli(r.Finished).UTC() // when its items were listed
