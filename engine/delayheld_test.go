@@ -224,9 +224,9 @@ workflow "block" {
 
 // A delay step's record says what it held, and its history reads that, not its time:
 // one that holds the run shows waiting though its attempt took most of the delay, and
-// one that held its own unit (the last on_failure step) shows succeeded though its
-// record kept no more than its attempt's time. A record written before records said
-// so is read from its time, as it was then.
+// one that held its own unit (the last on_failure step) shows succeeded, taking the
+// time it held it, though the record it was held with kept its attempt's time. A
+// record written before records said so is read from its time, as it was then.
 func TestDelayRecordSaysWhatItHeld(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
@@ -307,6 +307,10 @@ workflow "failing" {
 		r := waitStatus(t, e, failing, RunFailed)
 		if got := stepsOf(r); got != "call failed, on_failure/pause succeeded" {
 			t.Errorf("the last on_failure delay, ended: %s, want it succeeded", got)
+		}
+		// It took the time it held its unit, not its attempt's.
+		if d := r.Steps[1]; d.DurationMS == nil || *d.DurationMS < 1000 {
+			t.Errorf("the last on_failure delay took %v ms, want the second it held its unit", msOf(d.DurationMS))
 		}
 	})
 }

@@ -78,6 +78,9 @@ func (p *Pool) run(r *runState, j *job) *job {
 		held := p.heldFor(r, j)
 		rec, counted := *j.held, held
 		rec.Held = heldUnit // so is one an earlier version held, which did not say
+		// Its time is held, which the commit writes: the attempt's, kept in the held
+		// record, would come after it in the record and be the one read.
+		rec.DurationMS = 0
 		if rec.TimedOut {
 			counted, rec.Ended = p.cutHeld(r, j, held)
 		}
