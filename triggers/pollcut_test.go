@@ -203,7 +203,7 @@ func TestPollMaxItemsLosesNothing(t *testing.T) {
 		if got := c.tick(); len(got) != 0 {
 			t.Errorf("a poll with nothing new started %v", got)
 		}
-		// The first poll reads on until an answer shows its list ends (no items).
+		// The first poll reads on until an answer shows its list ends (its cursor the one sent).
 		want := []string{"", paidAt(1), paidAt(1), paidAt(1), paidAt(4)}
 		if got := api.asked(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("since sent %v, want %v", got, want)

@@ -319,6 +319,7 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 	look := Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
 		return p.polls.Seen(ctx, wf, keys)
 	}, Record: true, Now: p.now()}
+	ends := roundList{read: map[string]bool{}}
 	for sent, n := 0, 0; sent < maxRecordRequests; n++ {
 		if n > 0 && !timeForOneMore(ctx, poll, 0) {
 			return out, nil // the next poll goes on from the cursor kept
@@ -352,11 +353,7 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 			return out, fmt.Errorf("recording the items there before: %w", err)
 		}
 		out.recorded += len(keys)
-		// An answer of items all recorded already, read with a cursor this poll was
-		// given, goes round in circles. The first answer of a poll may hold such
-		// items only because a poll before it stopped between recording them and
-		// keeping its cursor: it goes on.
-		end := poll.listEnds(ans, cursor) || n > 0 && len(keys) == 0
+		end := poll.listEnds(ans, cursor) || ends.goesRound(ans)
 		if err := p.polls.SavePoll(ctx, wf, poll.Key(), workflows.PollState{Cursor: ans.Cursor, Recording: !end}); err != nil {
 			return out, fmt.Errorf("keeping the cursor: %w", err)
 		}
@@ -367,6 +364,42 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 		cursor = ans.Cursor
 	}
 	return out, nil
+}
+
+// maxEmptyAnswers is how many answers in a row with no items, each with a cursor that
+// moved on, end a poll's first: an API that gives a new cursor with every answer (the
+// time it answered, say) has nothing after it, while one that hides some of its items
+// (Slack's) answers a page of none now and then, and goes on.
+const maxEmptyAnswers = 10
+
+// roundList tells the end of a list that the answers of a poll's first show where its
+// cursor does not: an API that answers the same list whatever the cursor, with a
+// cursor that moves all the same, or a new cursor and no items for ever. The items
+// seen before the poll (recorded by a poll of the workflow that asked for other
+// items, or by this one's first before it stopped) do not end it: the list goes on
+// until its API says it ends.
+type roundList struct {
+	read  map[string]bool // the keys of the items of this poll's answers
+	empty int             // answers in a row with no items
+}
+
+// goesRound reports whether ans, the next answer of a poll's first, ends its list:
+// every item of it was in an answer before it in this poll, or it is the
+// maxEmptyAnswers-th in a row with no items.
+func (r *roundList) goesRound(ans *Answer) bool {
+	if len(ans.Items) == 0 {
+		r.empty++
+		return r.empty >= maxEmptyAnswers
+	}
+	r.empty = 0
+	again := true
+	for _, f := range ans.Items {
+		again = again && r.read[f.Key]
+	}
+	for _, f := range ans.Items {
+		r.read[f.Key] = true
+	}
+	return again
 }
 
 // timeForOneMore reports whether a poll has time left, after waiting wait, for one

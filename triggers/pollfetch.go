@@ -349,14 +349,16 @@ func (poll *Poll) paginates() bool {
 }
 
 // listEnds reports whether the answer of a poll sent with cursor shows the end of its
-// list, as a poll's first reads on to it: the answer has no items, or its cursor is
-// nil, "" or the one sent (the next poll would ask for the same: Fetch keeps the one
-// sent for nil and ""), or, with paginate, its
-// pages ended before max_pages. Without a cursor every poll asks for the same, so
-// each answer is the end: with paginate, the pages past max_pages are never read.
+// list, as a poll's first reads on to it: the API says so. Its cursor is nil, "" or
+// the one sent (the next poll would ask for the same: Fetch keeps the one sent for
+// nil and ""), or, with paginate, its pages ended before max_pages. An answer with no
+// items is not the end when its cursor moved on: an API that hides some of its items
+// (Slack's) may answer a page of none, and a cursor to the next. Without a cursor
+// every poll asks for the same, so each answer is the end: with paginate, the pages
+// past max_pages are never read.
 func (poll *Poll) listEnds(ans *Answer, cursor any) bool {
 	switch {
-	case poll.Cursor == nil, len(ans.Items) == 0, ans.Cursor == nil:
+	case poll.Cursor == nil, ans.Cursor == nil:
 		return true
 	case poll.paginates() && ans.Cut != CutMaxPages:
 		return true

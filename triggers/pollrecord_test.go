@@ -108,8 +108,8 @@ const cursorPaginate = `
 
 // The first poll of a new poll trigger records the whole list and starts nothing,
 // however many answers (or pages) the list takes: it reads on, with the cursor each
-// answer gives, until an answer shows the end of the list (no items, or, with
-// paginate, no next page). The polls after it start runs for the items that come
+// answer gives, until an answer shows the end of the list (the cursor it was sent,
+// or, with paginate, no next page). The polls after it start runs for the items that come
 // after it only, and so does the first poll after a reload that changes the key.
 func TestPollFirstPollRecordsTheWholeList(t *testing.T) {
 	for _, c := range []struct {
@@ -204,7 +204,7 @@ func TestPollRecordingOutlivesAFailure(t *testing.T) {
 // A first poll sends at most maxRecordRequests requests; the next poll goes on
 // recording from where it stopped. An API that answers the same items whatever the
 // cursor, with a cursor that moves all the same, ends the recording when an answer
-// has nothing not recorded.
+// has nothing that the poll's answers before it did not have.
 func TestPollRecordingIsBounded(t *testing.T) {
 	b := redistest.Mini(t)
 	api := newCursorAPI(t, 10*maxRecordRequests+15)
@@ -217,7 +217,7 @@ func TestPollRecordingIsBounded(t *testing.T) {
 		t.Fatalf("the poll after a first cut short started %v, items there before it", got)
 	}
 	if n := len(api.asked()); n != 3 {
-		t.Errorf("the second poll sent %d requests, want 3: two to the end of the list and an empty answer", n)
+		t.Errorf("the second poll sent %d requests, want 3: two to the end of the list and one that gives the cursor it was sent", n)
 	}
 	api.add(1)
 	if got := fmt.Sprint(c.tick()); got != fmt.Sprintf("[it-%d]", 10*maxRecordRequests+16) {
