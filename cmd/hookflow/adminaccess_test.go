@@ -216,3 +216,14 @@ func TestAdminWrongMethods(t *testing.T) {
 		})
 	}
 }
+
+// Each command that calls the admin API says, in its help, where its token comes from:
+// a 401 should not be the first place a user learns of it.
+func TestAdminCommandsHelpNamesTheToken(t *testing.T) {
+	for _, args := range [][]string{{"status"}, {"workflows"}, {"runs", "list"}, {"dlq", "list"}} {
+		stdout, _, err := hookflowCLI(t, append(args, "--help")...)
+		if err != nil || !strings.Contains(stdout, "HOOKFLOW_ADMIN_TOKEN") || !strings.Contains(stdout, "HOOKFLOW_ADMIN_READ_TOKEN") {
+			t.Errorf("%v --help: %v\n%s", args, err, stdout)
+		}
+	}
+}

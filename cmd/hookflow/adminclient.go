@@ -32,7 +32,8 @@ type adminClient struct {
 
 // adminFlag adds --admin to a command that calls the admin API.
 func adminFlag(cmd *cobra.Command, addr *string) {
-	cmd.PersistentFlags().StringVar(addr, "admin", defaultAdmin, "`address` (host:port or URL) of the admin API of a running hookflow serve")
+	cmd.PersistentFlags().StringVar(addr, "admin", defaultAdmin, "`address` (host:port or URL) of the admin API of a running hookflow serve; "+
+		"its token is read from HOOKFLOW_ADMIN_TOKEN (or the file HOOKFLOW_ADMIN_TOKEN_FILE names), else HOOKFLOW_ADMIN_READ_TOKEN")
 }
 
 func newAdminClient(addr string) (*adminClient, error) {

@@ -30,7 +30,7 @@ type redisTLS struct {
 // redisConnFlags adds --redis-file and the --redis-tls-* flags, which every command
 // taking --redis takes.
 func redisConnFlags(fs *pflag.FlagSet, file *string, t *redisTLS) {
-	fs.StringVar(file, "redis-file", "", "read the Redis `URL` from this file, so that its password is not on the command line")
+	fs.StringVar(file, "redis-file", "", "read the Redis URL from this `file`, so that its password is not on the command line")
 	fs.StringVar(&t.ca, "redis-tls-ca", "", "PEM `file` of the certificate authorities a rediss:// server's certificate is checked against, instead of the system's")
 	fs.StringVar(&t.cert, "redis-tls-cert", "", "PEM `file` of the client certificate presented to a rediss:// server (with --redis-tls-key)")
 	fs.StringVar(&t.key, "redis-tls-key", "", "PEM `file` of the private key of --redis-tls-cert")
