@@ -41,8 +41,9 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 
 // openRedis connects to the Redis at url, or, with no url, starts the embedded
 // in-memory one. close releases both. The same redis:// URL names a standalone Redis or
-// any node of a Redis Cluster: hookflow asks the server (INFO cluster), and on a
-// cluster uses a cluster client, seeded with the URL's host and every ?addr=host:port.
+// any node of a Redis Cluster: hookflow asks the server (INFO cluster, or CLUSTER INFO
+// where an ACL denies INFO), and on a cluster uses a cluster client, seeded with the
+// URL's host and every ?addr=host:port.
 // redis+sentinel://host:26379,host2:26379/mymaster[/db] names a primary that Sentinel
 // manages. A rediss:// URL (rediss+sentinel://) takes the files of files. No error it
 // returns holds the URL's password or a Sentinel's (redisURL.hide).
@@ -242,7 +243,7 @@ func openURL(ctx context.Context, u *redisURL, files redisTLS, workers int, reac
 	}
 	if !cluster {
 		if len(seeds) > 0 {
-			return nil, "", "", badFlag("redis", ": ?addr= names more nodes of a Redis Cluster, and %s is not one (INFO cluster says cluster_enabled:0)", opts.Addr)
+			return nil, "", "", badFlag("redis", ": ?addr= names more nodes of a Redis Cluster, and %s is not one (INFO cluster says cluster_enabled:0, or CLUSTER INFO says it has no cluster support)", opts.Addr)
 		}
 		return redis.NewClient(opts), engine.RedisStandalone, opts.Addr, nil
 	}
@@ -287,15 +288,18 @@ const clusterReload = time.Second
 
 // isCluster asks the nodes of addr and seeds, all at once, whether they are nodes of
 // a Redis Cluster, and takes the first answer; it tries again until deadline while none
-// answers, then says why each did not.
+// answers, then says why each did not. A node whose Redis user may run neither INFO
+// nor CLUSTER INFO cannot tell, and waiting does not change an ACL: that is an error at
+// once.
 func isCluster(ctx context.Context, opts *redis.Options, seeds []string, deadline time.Time, scheme string) (bool, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	addrs := append([]string{opts.Addr}, seeds...)
 	reasons := map[string]error{}
 	for {
-		if cluster, answered := askCluster(ctx, opts, addrs, reasons); answered {
-			return cluster, nil
+		cluster, answered, err := askCluster(ctx, opts, addrs, reasons)
+		if answered || err != nil {
+			return cluster, err
 		}
 		if !sleepCtx(ctx, reachPoll) {
 			return false, &unreachableError{fmt.Errorf("cannot reach Redis: %s", reasonsOf(addrs, reasons, scheme))}
@@ -304,30 +308,74 @@ func isCluster(ctx context.Context, opts *redis.Options, seeds []string, deadlin
 }
 
 // askCluster is one try of isCluster: answered says whether a node answered, cluster
-// what the first one did; reasons keeps why each of the others did not.
-func askCluster(ctx context.Context, opts *redis.Options, addrs []string, reasons map[string]error) (cluster, answered bool) {
+// what the first one did; reasons keeps why each of the others did not. err is a node
+// that answered, but cannot tell (clusterUntold), when no other node told.
+func askCluster(ctx context.Context, opts *redis.Options, addrs []string, reasons map[string]error) (cluster, answered bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	infos := askEach(ctx, addrs, func(ctx context.Context, addr string) (string, error) {
+	answers := askEach(ctx, addrs, func(ctx context.Context, addr string) (bool, error) {
 		o := *opts
 		o.Addr, o.DB, o.PoolSize = addr, 0, 1
 		c := redis.NewClient(&o)
 		defer c.Close()
-		return c.Info(ctx, "cluster").Result()
+		return clusterEnabled(ctx, c)
 	})
+	var untold *clusterUntold
 	for range addrs {
-		a := <-infos
-		var reply redis.Error
+		a := <-answers
 		switch {
 		case a.err == nil:
-			return strings.Contains(a.val, "cluster_enabled:1"), true
-		case errors.As(a.err, &reply) && !redis.HasErrorPrefix(a.err, "NOAUTH") && !redis.HasErrorPrefix(a.err, "WRONGPASS"):
-			return false, true // it answered, without that section: a Redis-compatible server that is no cluster
+			return a.val, true, nil
+		case errors.As(a.err, &untold):
 		default:
 			keepReason(ctx, reasons, a.addr, a.err)
 		}
 	}
-	return false, false
+	if untold != nil {
+		return false, false, untold
+	}
+	return false, false, nil
+}
+
+// clusterEnabled asks the Redis of c whether it is a node of a Redis Cluster: INFO
+// cluster says cluster_enabled. An ACL that denies INFO (-@dangerous does) still
+// allows CLUSTER INFO, which a node answers and a Redis without cluster support
+// refuses ("cluster support disabled"). A server that answers INFO without that
+// section is a Redis-compatible one that is no cluster, unless CLUSTER INFO says
+// otherwise. A user that may run neither is a *clusterUntold; one that cannot log in
+// (NOAUTH, WRONGPASS) is an error, as is no answer.
+func clusterEnabled(ctx context.Context, c *redis.Client) (bool, error) {
+	info, err := c.Info(ctx, "cluster").Result()
+	var reply redis.Error
+	switch {
+	case err == nil:
+		return strings.Contains(info, "cluster_enabled:1"), nil
+	case !errors.As(err, &reply), redis.HasErrorPrefix(err, "NOAUTH"), redis.HasErrorPrefix(err, "WRONGPASS"):
+		return false, err
+	}
+	_, clusterErr := c.ClusterInfo(ctx).Result()
+	switch {
+	case clusterErr == nil:
+		return true, nil
+	case redis.HasErrorPrefix(clusterErr, "NOPERM"):
+		return false, &clusterUntold{addr: c.Options().Addr, info: err, clusterInfo: clusterErr}
+	case errors.As(clusterErr, &reply):
+		return false, nil // it answered that it has no cluster, or has no CLUSTER command
+	}
+	return false, clusterErr
+}
+
+// clusterUntold is a node whose Redis user may run neither INFO nor CLUSTER INFO:
+// hookflow cannot tell whether it is a node of a Redis Cluster, and a guess either way
+// fails later, and less plainly (a cluster node answers most keys MOVED).
+type clusterUntold struct {
+	addr              string
+	info, clusterInfo error
+}
+
+func (e *clusterUntold) Error() string {
+	return fmt.Sprintf("cannot tell whether %s is a node of a Redis Cluster: its Redis user may run neither INFO (%v) nor CLUSTER INFO (%v), "+
+		"which hookflow asks; allow it one of them (ACL SETUSER <user> +cluster|info; the ACL of docs/security.md does)", e.addr, e.info, e.clusterInfo)
 }
 
 // parseSentinelURL reads redis+sentinel://[user:password@]host:port[,host:port...]/
