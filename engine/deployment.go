@@ -45,11 +45,28 @@ func denied(err error) error {
 		"and the commands hookflow runs, such as ACL SETUSER <user> %s +@all -@dangerous (docs/security.md)", ErrDenied, err, aclKeys, aclKeys)
 }
 
+// ErrClusterNode is returned by AgreeShards when a client of a single Redis is
+// answered MOVED or ASK: the server is a node of a Redis Cluster, whose keys only a
+// cluster client follows to their nodes. Waiting does not mend it.
+var ErrClusterNode = errors.New("this Redis is a cluster node")
+
+// clusterNode is err, an error of a command to Redis through rdb, as ErrClusterNode
+// when rdb is a client of a single Redis and Redis answered MOVED or ASK.
+func clusterNode(rdb redis.UniversalClient, err error) error {
+	if _, ok := rdb.(*redis.ClusterClient); ok || !redis.HasErrorPrefix(err, "MOVED ") && !redis.HasErrorPrefix(err, "ASK ") {
+		return err
+	}
+	return fmt.Errorf("%w: %w; hookflow took it for a single Redis, as it did not say it is a cluster's "+
+		"(INFO cluster, or CLUSTER INFO where the ACL denies INFO): give hookflow a node that answers them as a cluster's", ErrClusterNode, err)
+}
+
 // AgreeShards returns the number of queue shards every process sharing rdb uses. The
 // first process to start stores its count in Redis; want 0 takes the stored count, or,
 // with none stored, 1 on a single Redis and DefaultClusterShards on a cluster. A want
 // other than the stored count is refused with ErrShardsMismatch: a process with
-// another count would look for each workflow's runs in another shard.
+// another count would look for each workflow's runs in another shard. On a client of a
+// single Redis, a Redis that answers MOVED or ASK to the count or to a key of a shard
+// is ErrClusterNode: every command of the shards it does not hold would fail.
 func AgreeShards(ctx context.Context, rdb redis.UniversalClient, want int) (int, error) {
 	n := want
 	if n <= 0 {
@@ -64,12 +81,12 @@ func AgreeShards(ctx context.Context, rdb redis.UniversalClient, want int) (int,
 	s, err := rdb.Get(ctx, shardsKey).Result()
 	if errors.Is(err, redis.Nil) {
 		if err := rdb.SetNX(ctx, shardsKey, n, 0).Err(); err != nil {
-			return 0, denied(fmt.Errorf("storing the shard count in %s: %w", shardsKey, err))
+			return 0, clusterNode(rdb, denied(fmt.Errorf("storing the shard count in %s: %w", shardsKey, err)))
 		}
 		s, err = rdb.Get(ctx, shardsKey).Result()
 	}
 	if err != nil {
-		return 0, denied(fmt.Errorf("reading the shard count from %s: %w", shardsKey, err))
+		return 0, clusterNode(rdb, denied(fmt.Errorf("reading the shard count from %s: %w", shardsKey, err)))
 	}
 	stored, err := strconv.Atoi(s)
 	if err != nil || stored <= 0 {
@@ -83,7 +100,31 @@ func AgreeShards(ctx context.Context, rdb redis.UniversalClient, want int) (int,
 		return 0, fmt.Errorf("%w: --shards %d, but the queue in this Redis has %d %s (stored in %s by the first process that used it): every process sharing a Redis must use the same count; start with --shards %d, or leave --shards out",
 			ErrShardsMismatch, want, stored, shards, shardsKey, stored)
 	}
+	if err := shardsHeld(ctx, rdb, stored); err != nil {
+		return 0, err
+	}
 	return stored, nil
+}
+
+// shardsHeld asks a single Redis, in one round trip, whether each of n shards' keys is
+// its own: a node of a cluster that holds hf:shards answers MOVED for the shards it does
+// not hold (ErrClusterNode). A cluster client follows its slots: it is not asked.
+func shardsHeld(ctx context.Context, rdb redis.UniversalClient, n int) error {
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		return nil
+	}
+	cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range n {
+			p.Exists(ctx, shardPrefix(i))
+		}
+		return nil
+	})
+	for i, c := range cmds {
+		if c.Err() != nil {
+			return clusterNode(rdb, denied(fmt.Errorf("reading a key of shard {hf:%d}: %w", i, c.Err())))
+		}
+	}
+	return err
 }
 
 // RedisStatus tells how the engine reaches Redis.

@@ -46,6 +46,39 @@ func TestAgreeShards(t *testing.T) {
 	})
 }
 
+// A client of a single Redis on a node of a Redis Cluster is told so, with
+// ErrClusterNode, whether the node holds hf:shards (a shard's key is then elsewhere)
+// or not.
+func TestAgreeShardsOnAClusterNodeTakenForASingleRedis(t *testing.T) {
+	b := redistest.SharedCluster(t)
+	ctx := context.Background()
+	if _, err := AgreeShards(ctx, b.Client, 0); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := b.Cluster.PrimaryOf(ctx, shardsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := b.Cluster.PrimaryOf(ctx, shardPrefix(0))
+	for i := 1; err == nil && other == holder; i++ {
+		other, err = b.Cluster.PrimaryOf(ctx, shardPrefix(i))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, addr, moved string }{
+		{"holding hf:shards", holder, "reading a key of shard {hf:"},
+		{"not holding it", other, "reading the shard count from hf:shards: MOVED "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := AgreeShards(ctx, b.Cluster.Node(t, c.addr), 0)
+			if !errors.Is(err, ErrClusterNode) || !strings.Contains(err.Error(), c.moved) {
+				t.Errorf("AgreeShards on the node %s through a client of a single Redis: %v; want %v saying %q", c.addr, err, ErrClusterNode, c.moved)
+			}
+		})
+	}
+}
+
 // A process starts on a Redis out of memory once the count is stored: it reads it
 // without writing, so that an operator can see, through it, the runs that filled it.
 func TestAgreeShardsOnAFullRedis(t *testing.T) {

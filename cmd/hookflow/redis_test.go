@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -132,12 +133,31 @@ func TestOpenRedisThroughSentinel(t *testing.T) {
 // first loading times, as Redis does while it reads its dataset back, then PONG.
 func loadingRedis(t *testing.T, loading int) string {
 	t.Helper()
+	var pings atomic.Int32
+	return fakeRedis(t, func(args []string) string {
+		switch cmd := strings.ToUpper(args[0]); {
+		case cmd == "INFO":
+			info := "# Cluster\r\ncluster_enabled:0\r\n"
+			return fmt.Sprintf("$%d\r\n%s\r\n", len(info), info)
+		case cmd == "PING" && int(pings.Add(1)) <= loading:
+			return "-LOADING Redis is loading the dataset in memory\r\n"
+		case cmd == "PING":
+			return "+PONG\r\n"
+		default:
+			return "-ERR unknown command\r\n"
+		}
+	})
+}
+
+// fakeRedis is a server on a free port that answers each command, its arguments args,
+// with the RESP text reply(args). It returns its redis:// URL.
+func fakeRedis(t *testing.T, reply func(args []string) string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	var pings atomic.Int32
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -164,19 +184,10 @@ func loadingRedis(t *testing.T, loading int) string {
 						}
 						args = append(args, strings.TrimSpace(arg))
 					}
-					var reply string
-					switch cmd := strings.ToUpper(args[0]); {
-					case cmd == "INFO":
-						info := "# Cluster\r\ncluster_enabled:0\r\n"
-						reply = fmt.Sprintf("$%d\r\n%s\r\n", len(info), info)
-					case cmd == "PING" && int(pings.Add(1)) <= loading:
-						reply = "-LOADING Redis is loading the dataset in memory\r\n"
-					case cmd == "PING":
-						reply = "+PONG\r\n"
-					default:
-						reply = "-ERR unknown command\r\n"
+					if len(args) == 0 {
+						return
 					}
-					if _, err := io.WriteString(conn, reply); err != nil {
+					if _, err := io.WriteString(conn, reply(args)); err != nil {
 						return
 					}
 				}
@@ -385,5 +396,41 @@ func TestServeWaitsForARedisComingBack(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// A server that says it is no cluster, then answers MOVED, is a cluster node after all:
+// serve exits 1 saying so (waiting does not mend it), not 3.
+func TestServeExits1WhenASingleRedisAnswersMoved(t *testing.T) {
+	url := fakeRedis(t, func(args []string) string {
+		switch strings.ToUpper(args[0]) {
+		case "INFO":
+			info := "# Cluster\r\ncluster_enabled:0\r\n"
+			return fmt.Sprintf("$%d\r\n%s\r\n", len(info), info)
+		case "PING":
+			return "+PONG\r\n"
+		case "HELLO", "CLIENT":
+			return "-ERR unknown command\r\n"
+		default:
+			return "-MOVED 14067 127.0.0.1:1\r\n"
+		}
+	})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	var logs bytes.Buffer
+	s, err := startServer(context.Background(), serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0",
+		redisURL: url, workers: 2, allowNet: loopback}, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
+	if err == nil {
+		s.shutdown()
+		t.Fatal("serve started on a Redis that answers MOVED")
+	}
+	var stderr bytes.Buffer
+	if code := exitStatus(err, &stderr); code != exitFailed {
+		t.Errorf("exit status %d, want %d: %s", code, exitFailed, stderr.String())
+	}
+	for _, want := range []string{"this Redis is a cluster node", "hf:shards: MOVED 14067", "CLUSTER INFO"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("the error does not say %q: %s", want, stderr.String())
+		}
 	}
 }

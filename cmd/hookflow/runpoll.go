@@ -109,7 +109,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 		}
 		defer closeRedis()
 		shards, err := engine.AgreeShards(ctx, rdb, 0)
-		if errors.Is(err, engine.ErrDenied) {
+		if errors.Is(err, engine.ErrDenied) || errors.Is(err, engine.ErrClusterNode) {
 			return err
 		}
 		if err != nil {

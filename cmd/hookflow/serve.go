@@ -295,9 +295,9 @@ func startRuntime(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr
 		closeRedis()
 		return nil, &mismatchError{err}
 	}
-	if errors.Is(err, engine.ErrDenied) {
+	if errors.Is(err, engine.ErrDenied) || errors.Is(err, engine.ErrClusterNode) {
 		closeRedis()
-		return nil, err // exit status 1: an ACL does not change by waiting
+		return nil, err // exit status 1: neither an ACL nor a cluster changes by waiting
 	}
 	if err != nil {
 		err = clusterTold(ctx, rdb, cfg.shards, err)
