@@ -320,13 +320,30 @@ func (e *Engine) missingInCurrent(ctx context.Context, cur *version, fields map[
 func failedSteps(wf *workflows.Workflow, rec *runRecord) []string {
 	var out []string
 	for _, s := range wf.Steps {
-		r := rec.steps[s.Name]
-		if r == nil || r.Status.Settled() && (r.Status != StatusFailed || s.OnError == workflows.Continue) {
+		if r := rec.steps[s.Name]; r == nil || keeps(s, r) {
 			continue
 		}
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// keeps reports whether a replay keeps the record r of step s: it settled, and
+// succeeded, was skipped, or failed with on_error = "continue".
+func keeps(s *workflows.Step, r *Record) bool {
+	return r != nil && r.Status.Settled() && (r.Status != StatusFailed || s.OnError == workflows.Continue)
+}
+
+// runsAgain reports whether a replay runs parallel block n again, as the version
+// replayed with has it (a replay on the current version may have moved steps into or
+// out of it): it did not succeed, or a step of it has a record the replay does not
+// keep, or none (a step that failed the run moved into it, a step added to it). Its
+// steps that keep their records are not called again.
+func runsAgain(n *workflows.Node, rec *runRecord) bool {
+	if r := rec.steps[n.Name]; r == nil || r.Status != StatusSucceeded {
+		return true
+	}
+	return slices.ContainsFunc(n.Steps, func(s *workflows.Step) bool { return !keeps(s, rec.steps[s.Name]) })
 }
 
 // cleared is what a replay takes out of a run's record: run fields, and the records of
@@ -342,7 +359,9 @@ type cleared struct {
 // goes too (a run failed by a unit that could not go on, while others were in flight),
 // so that it starts again rather than wait for units that are gone. What succeeded, or
 // failed with on_error = "continue", stays. The records of on_failure steps go: they
-// were the failure's.
+// were the failure's. A parallel block that succeeded goes too when wf's block has
+// steps that must run (runsAgain): the current version moved a failed step into it, or
+// added one.
 func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 	cl := cleared{items: map[string][]int{}}
 	clear := func(name string) {
@@ -361,8 +380,7 @@ func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 		}
 	}
 	clearStep := func(s *workflows.Step) {
-		r := rec.steps[s.Name]
-		if r != nil && r.Status.Settled() && (r.Status != StatusFailed || s.OnError == workflows.Continue) {
+		if keeps(s, rec.steps[s.Name]) {
 			return
 		}
 		clear(s.Name)
@@ -394,7 +412,7 @@ func clearFailures(wf *workflows.Workflow, rec *runRecord) cleared {
 			clearStep(n.Steps[0])
 			continue
 		}
-		if r := rec.steps[n.Name]; r != nil && r.Status == StatusSucceeded {
+		if !runsAgain(n, rec) {
 			continue
 		}
 		clear(n.Name)
