@@ -293,6 +293,11 @@ func (vs *versions) find(ctx context.Context, name, ver string, keep bool) (*wor
 	if wf == nil {
 		return nil, workflows.Permanent(fmt.Errorf("the stored source of workflow %s version %s has no such workflow", name, ver))
 	}
+	if wf.Version != ver && wf.OlderVersion == ver {
+		// An older build stored it, under the hash it gave the same files: the version
+		// is that one, and its runs and records go on naming it.
+		wf.Version = ver
+	}
 	if !keep {
 		return wf, nil
 	}

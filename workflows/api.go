@@ -154,7 +154,7 @@ func (l *loader) decodeAPIs(bodies []*hcl.BodyContent, names []string, ev *evalu
 			if b.Type != "api" {
 				continue
 			}
-			l.varsSrc = append(l.varsSrc, canonical(l.files, b)...)
+			l.apiSrc = append(l.apiSrc, canonical(l.files, b))
 			l.unset.api = b.Labels[0]
 			a, d := l.api(b, ev.forFile(names[i]))
 			l.unset.api = ""

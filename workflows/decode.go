@@ -185,17 +185,41 @@ type pendingVersion struct {
 	values []any
 }
 
-// version hashes a workflow's canonical source and the vars, and the values its
-// attributes had when the file loaded, so that a changed env() or file() value makes a
-// new version. Secrets are redacted first: rotating one keeps the version, and no
-// version is derived from a secret.
-func (l *loader) version(p pendingVersion) string {
+// version hashes a workflow's canonical source and shared, the canonical source of the
+// vars and api blocks (sharedSrc), and the vars and the values its attributes had when
+// the file loaded, so that a changed env() or file() value makes a new version.
+// Secrets are redacted first: rotating one keeps the version, and no version is
+// derived from a secret.
+func (l *loader) version(p pendingVersion, shared []byte) string {
 	h := sha256.New()
 	h.Write(p.tokens)
-	h.Write(l.varsSrc)
+	h.Write(shared)
 	values, _ := json.Marshal([]any{l.secrets.Value(l.vars), l.secrets.Value(p.values)})
 	h.Write(values)
 	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// sharedSrc is the canonical source of the vars and api blocks, which every version
+// hashes: the vars blocks, then the api blocks, each sorted by their source, so that
+// neither the names of the files that hold them, nor their order, nor where in them a
+// block is written makes a version. older is what builds before "workflows: a version
+// hashes the vars and api blocks whatever files hold them" hashed, the blocks in the
+// order of their files, where it differs: nil when it does not.
+func (l *loader) sharedSrc() (shared, older []byte) {
+	inFiles := slices.Concat(l.varsSrc, l.apiSrc)
+	sorted := slices.Concat(sortedSrc(l.varsSrc), sortedSrc(l.apiSrc))
+	shared = bytes.Join(sorted, nil)
+	if !slices.EqualFunc(inFiles, sorted, bytes.Equal) {
+		older = bytes.Join(inFiles, nil)
+	}
+	return shared, older
+}
+
+// sortedSrc is a sorted copy of blocks' canonical sources.
+func sortedSrc(blocks [][]byte) [][]byte {
+	out := slices.Clone(blocks)
+	slices.SortFunc(out, bytes.Compare)
+	return out
 }
 
 func (l *loader) trigger(b *hcl.Block, ev *evaluator) (*Trigger, hcl.Diagnostics) {

@@ -204,8 +204,12 @@ func LoadWith(srcs []Source, kinds *Kinds, opts Options) (*Set, hcl.Diagnostics)
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	shared, older := l.sharedSrc()
 	for _, p := range l.versions {
-		p.wf.Version = l.version(p)
+		p.wf.Version = l.version(p, shared)
+		if opts.Stored && older != nil {
+			p.wf.OlderVersion = l.version(p, older)
+		}
 	}
 	l.unset.fill(set)
 	set.env = l.env.values()
@@ -294,7 +298,8 @@ type loader struct {
 	kinds        *Kinds
 	files        map[string]*hcl.File
 	vars         map[string]any  // the vars, as run-time values
-	varsSrc      []byte          // the vars blocks' canonical source, part of every version
+	varsSrc      [][]byte        // the vars blocks' canonical sources, in file order: part of every version
+	apiSrc       [][]byte        // the api blocks' canonical sources, in file order: part of every version
 	secretValues map[string]bool // every value secret() read
 	secrets      *Redactor       // the set's, and every workflow's own: they hide diagnostics
 	credentials  map[string]bool // where a block's credentials go (Block.secrets)
@@ -347,7 +352,7 @@ func (l *loader) decodeVars(bodies []*hcl.BodyContent) (*evaluator, hcl.Diagnost
 			if b.Type != "vars" {
 				continue
 			}
-			l.varsSrc = append(l.varsSrc, canonical(l.files, b)...)
+			l.varsSrc = append(l.varsSrc, canonical(l.files, b))
 			attrs, d := b.Body.JustAttributes()
 			diags = append(diags, d...)
 			for _, a := range sortedAttrs(attrs) {

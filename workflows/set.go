@@ -31,11 +31,17 @@ type Workflow struct {
 	Description string
 	// Version identifies the workflow's content: runs record it, so a run keeps the
 	// definition it started with when the file changes.
-	Version     string
-	Triggers    []*Trigger
-	Filter      *Condition    // nil: every event starts a run
-	Concurrency int           // most runs in flight; 0: no limit
-	Timeout     time.Duration // deadline of a whole run; 0: none
+	Version string
+	// OlderVersion is, for a version loaded from its stored files (Options.Stored),
+	// the version builds before "workflows: a version hashes the vars and api blocks
+	// whatever files hold them" gave those files, where it differs from Version: they
+	// hashed the vars and api blocks in the order of the files' names. The runs such a
+	// build started record it.
+	OlderVersion string
+	Triggers     []*Trigger
+	Filter       *Condition    // nil: every event starts a run
+	Concurrency  int           // most runs in flight; 0: no limit
+	Timeout      time.Duration // deadline of a whole run; 0: none
 	// Steps is every step in file order, a parallel block's steps in place.
 	Steps []*Step
 	// Nodes is the workflow's order, in file order: a step, or a parallel block of

@@ -52,3 +52,35 @@ func TestReloadFollowsAWorkflowMoved(t *testing.T) {
 		t.Errorf("%d moves logged, want 2 naming a", n)
 	}
 }
+
+// A file of vars renamed, which the directory lists in another place among the
+// others, changes no workflow's version: nothing is reloaded.
+func TestReloadKeepsVersionsWhenAVarsFileIsRenamed(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a_vars.hcl"), "vars {\n  region = \"eu\"\n}\n")
+	writeFile(t, filepath.Join(dir, "c_vars.hcl"), "vars {\n  team = \"ops\"\n}\n")
+	writeFile(t, filepath.Join(dir, "hook.hcl"), `workflow "a" {
+  trigger "webhook" {
+    path = "/a"
+  }
+  step "set" "where" {
+    region = vars.region
+    team   = vars.team
+  }
+}
+`)
+	r := serveReloading(t, dir, true)
+	versions := r.status(t)["versions"]
+	must(t, os.Rename(filepath.Join(dir, "a_vars.hcl"), filepath.Join(dir, "d_vars.hcl")))
+	resp, err := http.Post("http://"+r.s.adminAddr+"/api/v1/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if st := r.status(t); !reflect.DeepEqual(st["versions"], versions) || st["ok"] != true {
+		t.Errorf("status %v, want the versions %v", st, versions)
+	}
+	if n := strings.Count(r.log(), "workflows reloaded"); n != 0 {
+		t.Errorf("%d reloads logged for a vars file renamed:\n%s", n, r.log())
+	}
+}
