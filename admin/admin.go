@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -454,18 +455,26 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request) {
 
 // replayOptions reads the version a replay goes on with: ?version=pinned (the default),
 // the run's (the one it started with, unless a replay on the current version moved
-// it), or ?version=current, the one in use.
+// it), or ?version=current, the one in use, or ?version=ID, the one in use provided
+// that is version ID: the inspector's button sends the version it shows, and a
+// replay after the files changed is refused rather than run a version nobody saw.
 func replayOptions(w http.ResponseWriter, r *http.Request) (engine.ReplayOptions, bool) {
-	switch v := r.URL.Query().Get("version"); v {
-	case "", "pinned":
+	switch v := r.URL.Query().Get("version"); {
+	case v == "" || v == "pinned":
 		return engine.ReplayOptions{}, true
-	case "current":
+	case v == "current":
 		return engine.ReplayOptions{Current: true}, true
+	case versionID.MatchString(v):
+		return engine.ReplayOptions{Current: true, Version: v}, true
 	default:
-		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("version %q: use pinned (the run's version) or current (the one in use)", v))
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("version %q: use pinned (the run's version), current (the one in use), "+
+			"or the id of the one in use", v))
 		return engine.ReplayOptions{}, false
 	}
 }
+
+// versionID is how a workflow version is written: 16 hex digits.
+var versionID = regexp.MustCompile(`^[0-9a-f]{16}$`)
 
 // deadLetters answers GET /api/v1/dlq?limit=&cursor=, or ?run=: the dead letters of
 // that run alone, read from it.

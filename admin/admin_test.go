@@ -183,14 +183,8 @@ func serveAPI(t *testing.T, src string) (*engine.Engine, *workflows.Set, *httpte
 // serveAPIOn is serveAPI on the Redis of b.
 func serveAPIOn(t *testing.T, b *redistest.Backend, src string) (*engine.Engine, *workflows.Set, *httptest.Server) {
 	t.Helper()
-	k := workflows.NewKinds()
-	actions.Register(k, actions.Options{Logger: quiet,
-		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
-	triggers.Register(k)
-	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
+	k := apiKinds()
+	set := loadAPISet(t, k, src)
 	e := engine.New(b.Client, engine.Options{Logger: quiet, Kinds: k})
 	e.Use(set)
 	pool := e.NewPool(2)
@@ -199,6 +193,25 @@ func serveAPIOn(t *testing.T, b *redistest.Backend, src string) (*engine.Engine,
 	srv := httptest.NewServer(Handler(e, func() *workflows.Set { return set }, nil, "", func(id string) string { return "/api/v1/runs/" + id }, quiet))
 	t.Cleanup(srv.Close)
 	return e, set, srv
+}
+
+// apiKinds are the kinds serveAPI loads workflows with: http steps may call loopback.
+func apiKinds() *workflows.Kinds {
+	k := workflows.NewKinds()
+	actions.Register(k, actions.Options{Logger: quiet,
+		Client: actions.NewClient(actions.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))})
+	triggers.Register(k)
+	return k
+}
+
+// loadAPISet loads src with k, as an edit leaves the files.
+func loadAPISet(t *testing.T, k *workflows.Kinds, src string) *workflows.Set {
+	t.Helper()
+	set, diags := workflows.Load([]workflows.Source{{Name: "t.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return set
 }
 
 func waitStatus(t *testing.T, base, id, want string) {

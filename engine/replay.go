@@ -27,6 +27,10 @@ type ReplayOptions struct {
 	// from there the current version's plan decides what runs. The run is moved to that
 	// version for good, and the steps that failed it must be in it.
 	Current bool
+	// Version, with Current, is the version in use that the replay is meant for, as
+	// a page that offers it names it: the replay is refused when another is in use
+	// now, the files having changed since. "" replays on whichever is in use.
+	Version string
 }
 
 // Replayed is what a replay queued.
@@ -99,6 +103,10 @@ func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, with
 	var wf *workflows.Workflow
 	var moved []any // the run fields that move the run to another version
 	if o.Current {
+		if o.Version != "" && cur != nil && cur.wf.Version != o.Version {
+			return nil, fmt.Errorf("%w on version %s: the current version of workflow %s is now %s",
+				ErrCannotReplay, o.Version, name, cur.wf.Version)
+		}
 		if wf, err = e.replayCurrent(ctx, cur, fields, rec); err != nil {
 			return nil, err
 		}
