@@ -323,6 +323,36 @@ func (e *Engine) missingInCurrent(ctx context.Context, cur *version, fields map[
 	return missing, nil
 }
 
+// callsGone names the workflows that the steps that failed a run (its fields and
+// record) call and that are not in use now, where the step's child had not started:
+// replayed, the step cannot start it (Pool.subRun). A child that started is read
+// again whatever the files hold; of a for_each step's items, any may not have.
+func (e *Engine) callsGone(ctx context.Context, fields map[string]string, rec *runRecord) ([]string, error) {
+	wf, err := e.versions.view(ctx, fields["wf"], fields["ver"])
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, name := range failedSteps(wf, rec) {
+		s, _ := wf.Step(name)
+		sub, ok := s.Action.(workflows.SubRun)
+		if !ok || e.versions.currentOf(sub.Calls()) != nil || slices.Contains(gone, sub.Calls()) {
+			continue
+		}
+		if s.ForEach == nil {
+			n, err := e.q.rdb.Exists(ctx, e.q.shardFor(sub.Calls()).run(childIDOf(fields["id"], name, nil))).Result()
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				continue
+			}
+		}
+		gone = append(gone, sub.Calls())
+	}
+	return gone, nil
+}
+
 // failedSteps names the steps of wf that a replay runs again as they are in rec: those
 // that failed the run, or had not settled when it failed.
 func failedSteps(wf *workflows.Workflow, rec *runRecord) []string {

@@ -48,9 +48,14 @@ type Run struct {
 	CurrentVersion string `json:"current_version,omitempty"`
 	// CurrentLacks names, for a failed run that can be replayed, the steps that failed
 	// it that the current version does not have: a replay with it would be refused.
-	CurrentLacks []string   `json:"current_lacks,omitempty"`
-	Event        *EventView `json:"event,omitempty"`
-	Steps        []StepRun  `json:"steps"`
+	CurrentLacks []string `json:"current_lacks,omitempty"`
+	// CallsGone names, for a failed run that can be replayed, the workflows that the
+	// steps that failed it call, with no child started, and that are not in use now
+	// (a reload removed or renamed them): a replay fails again at those steps until
+	// the workflows are back.
+	CallsGone []string   `json:"calls_gone,omitempty"`
+	Event     *EventView `json:"event,omitempty"`
+	Steps     []StepRun  `json:"steps"`
 }
 
 // EventView is the part of a run's event the API shows. Headers, query parameters
@@ -147,13 +152,18 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 		return nil, ErrNotFound
 	}
 	r := &Run{RunSummary: summary(fields)}
+	var rec *runRecord // of a failed run that can be replayed
+	if r.Status == RunFailed && r.DeadLetter != "" {
+		rec, _ = readRecord(fields)
+	}
 	if v := e.versions.currentOf(r.Workflow); v != nil && v.wf.Version != r.Version {
 		r.CurrentVersion = v.wf.Version
-		if r.Status == RunFailed && r.DeadLetter != "" {
-			if rec, err := readRecord(fields); err == nil {
-				r.CurrentLacks, _ = e.missingInCurrent(ctx, v, fields, rec) // unknown: none said
-			}
+		if rec != nil {
+			r.CurrentLacks, _ = e.missingInCurrent(ctx, v, fields, rec) // unknown: none said
 		}
+	}
+	if rec != nil {
+		r.CallsGone, _ = e.callsGone(ctx, fields, rec) // unknown: none said
 	}
 	if ev, err := workflows.DecodeEvent([]byte(shownEventOf(fields))); err == nil {
 		r.Event = eventView(ev, e.versions.secrets())

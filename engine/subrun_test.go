@@ -402,6 +402,9 @@ workflow "parent" {
 		if !strings.Contains(r.Error, "child run "+id+":again cannot start: workflow kid is not among the workflows loaded now") {
 			t.Errorf("the step whose child had not started failed with %q", r.Error)
 		}
+		if fmt.Sprint(r.CallsGone) != "[kid]" {
+			t.Errorf("the run says its replay needs %v back, want [kid]", r.CallsGone)
+		}
 		if calls := rec.list(); len(calls) != 1 {
 			t.Errorf("calls %v", calls)
 		}

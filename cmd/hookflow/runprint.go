@@ -282,7 +282,17 @@ func printRunEnd(w io.Writer, run *engine.Run, kept bool) {
 		printError(w, "  error: ", run.Error, all)
 	}
 	if run.DeadLetter != "" && kept {
-		fmt.Fprintf(w, "  dead letter %s: replay it with: hookflow runs replay %s\n", run.DeadLetter, run.ID)
+		if len(run.CallsGone) > 0 {
+			// Its replay would fail again at the step whose child cannot start.
+			what := "workflow " + run.CallsGone[0] + ", which is not among the workflows in use now: restore it"
+			if len(run.CallsGone) > 1 {
+				what = "workflows " + strings.Join(run.CallsGone, ", ") + ", which are not among the workflows in use now: restore them"
+			}
+			fmt.Fprintf(w, "  dead letter %s: the run calls %s, then replay the run with: hookflow runs replay %s\n",
+				run.DeadLetter, what, run.ID)
+		} else {
+			fmt.Fprintf(w, "  dead letter %s: replay it with: hookflow runs replay %s\n", run.DeadLetter, run.ID)
+		}
 		switch {
 		case len(run.CurrentLacks) > 0:
 			fmt.Fprintf(w, "  the workflow changed since this run started: version %s, in use now, has no %s, which failed it; a replay runs the run's version, %s\n",

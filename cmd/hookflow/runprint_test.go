@@ -127,6 +127,21 @@ func TestRunEndSaysWhatAReplayCanRun(t *testing.T) {
 	}
 }
 
+// A failed run whose step could not start its child, the workflow it calls being
+// gone from the files, says to restore that workflow before the replay, which would
+// fail again without it.
+func TestRunEndSaysToRestoreAWorkflowItCalls(t *testing.T) {
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "r1", Workflow: "w", Status: engine.RunFailed, DeadLetter: "r1:call"},
+		CallsGone: []string{"kid"}}
+	var buf bytes.Buffer
+	printRunEnd(&buf, run, true)
+	want := "dead letter r1:call: the run calls workflow kid, which is not among the workflows in use now: restore it, " +
+		"then replay the run with: hookflow runs replay r1\n"
+	if buf.String() != "run failed\n  "+want {
+		t.Errorf("got\n%s\nwant a line\n%s", buf.String(), want)
+	}
+}
+
 // runs show cuts a long line of a value, or of a request's body, after maxLineWidth
 // characters, counted in runes so that a UTF-8 sequence is never split, and says how
 // many it left out: a webhook whose body holds one string of 3,000,000 characters
