@@ -120,9 +120,13 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		CanExport: run.Status == engine.RunSucceeded || run.Status == engine.RunFailed}
 	v.NotLoaded = p.workflows().Workflow(run.Workflow) == nil
 	v.CanReplayCurrent = v.CanReplay && run.CurrentVersion != "" && !v.NotLoaded && len(run.CurrentLacks) == 0
-	all := map[string]bool{} // the for_each steps whose items are all shown
-	for _, path := range r.URL.Query()["items"] {
-		all[path] = true
+	// The for_each steps whose items are all shown, each named by its path (reserve,
+	// fan/kids) or by its name (kids): a child run's page links to the step of its
+	// parent by the name its event holds, which is not the path of a step of a
+	// parallel block.
+	all := map[string]bool{}
+	for _, step := range r.URL.Query()["items"] {
+		all[step] = true
 	}
 	for _, s := range run.Steps {
 		if s.DurationMS != nil && *s.DurationMS > v.MaxMS {
@@ -130,7 +134,7 @@ func (p *pages) run(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, s := range run.Steps {
-		v.Steps = append(v.Steps, viewStep(s, run, v.MaxMS, all[s.Path]))
+		v.Steps = append(v.Steps, viewStep(s, run, v.MaxMS, all[s.Path] || all[s.Name]))
 		if s.Kind != "wait" || s.Status != engine.StatusWaiting || v.Settled {
 			continue
 		}

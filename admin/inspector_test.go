@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -1276,5 +1277,85 @@ workflow "w" {
 	}
 	if strings.Contains(page, `data-key="request update 1"`) {
 		t.Errorf("the lost attempt opens on a request and an answer it does not have:\n%s", page)
+	}
+}
+
+// A link to an element of another page (a child run's link to its parent's step, a
+// run's link to its dead letter) lands on it: its fragment, percent-decoded as a
+// browser reads it, is the id of an element of the page it opens. The parent's step
+// is in a parallel block, so its path (fan/kids) is not the name the child's event
+// holds (kids), and has more items than the page shows unless asked; a child run's id
+// holds its for_each key.
+func TestInspectorLinksLandOnTheirElement(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	e, set, api := serveAPI(t, `
+workflow "kid" {
+  step "http" "call" {
+    url = "{{ event.body.url }}"
+  }
+}
+workflow "parent" {
+  parallel "fan" {
+    step "workflow" "kids" {
+      for_each = "event.body.kids"
+      workflow = "kid"
+      input    = { url = "{{ each.value }}" }
+    }
+    step "log" "hello" {
+      message = "hi"
+    }
+  }
+}
+`)
+	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
+	defer srv.Close()
+	const key = "k24"
+	start := func(kids map[string]string, want string) string {
+		t.Helper()
+		raw, _ := json.Marshal(map[string]any{"kids": kids})
+		id, err := e.Start(context.Background(), set.Workflow("parent"), &workflows.Event{ID: "e", Trigger: "manual",
+			ReceivedAt: time.Now(), ContentType: "application/json", Raw: string(raw)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, api.URL, id, want)
+		return id
+	}
+	// lands follows the link of page whose text starts with prefix, and reports
+	// whether the page it opens has an element of the link's fragment as its id.
+	lands := func(page, prefix string) bool {
+		t.Helper()
+		_, rest, ok := strings.Cut(page, `href="`+prefix)
+		if !ok {
+			t.Fatalf("no link to %s… in\n%s", prefix, page)
+		}
+		link, _, _ := strings.Cut(rest, `"`)
+		target, fragment, _ := strings.Cut(html.UnescapeString(prefix+link), "#")
+		id, err := url.PathUnescape(fragment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(fetchPage(t, srv.URL+target), ` id="`+html.EscapeString(id)+`"`)
+	}
+
+	kids := map[string]string{key: up.URL}
+	for i := range 24 {
+		kids[fmt.Sprintf("k%02d", i)] = up.URL
+	}
+	parent := start(kids, "succeeded")
+	child := fetchPage(t, srv.URL+"/runs/"+url.PathEscape(parent+":kids:"+key))
+	if !lands(child, "/runs/"+parent+"?") {
+		t.Errorf("the child run's link to its parent's step does not land on its link to the child")
+	}
+
+	parent = start(map[string]string{key: down.URL}, "failed")
+	child = fetchPage(t, srv.URL+"/runs/"+url.PathEscape(parent+":kids:"+key))
+	if !lands(child, "/dlq?") {
+		t.Errorf("the child run's link to its dead letter does not land on its row")
 	}
 }

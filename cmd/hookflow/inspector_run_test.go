@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,5 +289,49 @@ workflow "sync" {
 	}
 	if got := eval[int](b, "the reads", `window.reads`); got != 1 {
 		t.Errorf("the page of a run over and unchanged was read %d times after Back, want 1", got)
+	}
+}
+
+// A child run of a step in a parallel block links to that step of its parent: the
+// link shows all its items, past the 20 shown unless asked, and lands on the link back
+// to the child.
+func TestInspectorChildOfAParallelStepLinksToIt(t *testing.T) {
+	s, admin := serveInspector(t, `
+workflow "kid" {
+  step "log" "c" {
+    message = "hi"
+  }
+}
+workflow "parent" {
+  parallel "fan" {
+    step "workflow" "kids" {
+      for_each = "event.body.kids"
+      workflow = "kid"
+    }
+    step "log" "hello" {
+      message = "hi"
+    }
+  }
+}
+`)
+	const key = "k24"
+	kids := []string{`"` + key + `": {}`}
+	for i := range 24 {
+		kids = append(kids, fmt.Sprintf(`"k%02d": {}`, i))
+	}
+	status, answer := postJSON(t, admin+"/api/v1/workflows/parent/runs", `{"kids": {`+strings.Join(kids, ", ")+`}}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunSucceeded)
+	child := id + ":kids:" + key
+
+	b := newBrowse(t)
+	b.do("the child", chromedp.Navigate(admin+"/runs/"+url.PathEscape(child)), chromedp.WaitVisible(chromedp.CSS("#parent-run a")))
+	b.do("its parent's step", chromedp.Click(chromedp.CSS("#parent-run a")), chromedp.WaitVisible(chromedp.CSS(`[id="step-fan/kids"]`)))
+	if got, want := eval[string](b, "the target", `(document.querySelector(":target") || {}).id || ""`),
+		"child-"+child; got != want {
+		t.Errorf("the parent's page lands on %q, want %q", got, want)
 	}
 }
