@@ -390,15 +390,18 @@ var pageFuncs = template.FuncMap{
 
 // domID is a step's path (or any name) as part of an element's id: an id holds no
 // whitespace, so whitespace, and the '%' that escapes it, are percent-encoded; the
-// rest is kept (on_failure/ack, reserve[us]). Such an id is no CSS selector: the
-// script finds elements by getElementById.
+// rest is kept (on_failure/ack, reserve[us]). So is a bidirectional formatting
+// character (U+202E), which the page would show as its escape in the id (see
+// bidiWriter), and not in the link to it, whose fragment is percent-encoded: encoded
+// in both, the link lands on the element. Such an id is no CSS selector: the script
+// finds elements by getElementById.
 func domID(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r == '%' || unicode.IsSpace(r) }) {
+	if !strings.ContainsFunc(s, encodedInID) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if r != '%' && !unicode.IsSpace(r) {
+		if !encodedInID(r) {
 			b.WriteRune(r)
 			continue
 		}
@@ -408,6 +411,11 @@ func domID(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// encodedInID says domID percent-encodes r.
+func encodedInID(r rune) bool {
+	return r == '%' || unicode.IsSpace(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // lineURL is about how much of a URL a request's line shows.

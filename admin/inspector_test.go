@@ -803,6 +803,8 @@ func TestDomID(t *testing.T) {
 		{"reserve[us east]", "reserve[us%20east]"},
 		{"reserve[50%]", "reserve[50%25]"},
 		{"reserve[a\tb\u00a0c]", "reserve[a%09b%C2%A0c]"},
+		{"kids[abc\u202egnp.exe]", "kids[abc%E2%80%AEgnp.exe]"},
+		{"kids[\u2066x\u2069]", "kids[%E2%81%A6x%E2%81%A9]"},
 	} {
 		t.Run(c.in, func(t *testing.T) {
 			if got := domID(c.in); got != c.want {
@@ -1285,7 +1287,7 @@ workflow "w" {
 // browser reads it, is the id of an element of the page it opens. The parent's step
 // is in a parallel block, so its path (fan/kids) is not the name the child's event
 // holds (kids), and has more items than the page shows unless asked; a child run's id
-// holds its for_each key.
+// holds its for_each key, here with a bidirectional formatting character.
 func TestInspectorLinksLandOnTheirElement(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer up.Close()
@@ -1314,7 +1316,7 @@ workflow "parent" {
 `)
 	srv := httptest.NewServer(Inspector(e, func() *workflows.Set { return set }, nil, PageOptions{}, quiet))
 	defer srv.Close()
-	const key = "k24"
+	const key = "abc\u202egnp.exe"
 	start := func(kids map[string]string, want string) string {
 		t.Helper()
 		raw, _ := json.Marshal(map[string]any{"kids": kids})

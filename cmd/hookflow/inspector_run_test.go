@@ -294,7 +294,7 @@ workflow "sync" {
 
 // A child run of a step in a parallel block links to that step of its parent: the
 // link shows all its items, past the 20 shown unless asked, and lands on the link back
-// to the child.
+// to the child, whose id holds a bidirectional formatting character.
 func TestInspectorChildOfAParallelStepLinksToIt(t *testing.T) {
 	s, admin := serveInspector(t, `
 workflow "kid" {
@@ -314,7 +314,7 @@ workflow "parent" {
   }
 }
 `)
-	const key = "k24"
+	const key = "abc\u202egnp.exe"
 	kids := []string{`"` + key + `": {}`}
 	for i := range 24 {
 		kids = append(kids, fmt.Sprintf(`"k%02d": {}`, i))
@@ -331,7 +331,7 @@ workflow "parent" {
 	b.do("the child", chromedp.Navigate(admin+"/runs/"+url.PathEscape(child)), chromedp.WaitVisible(chromedp.CSS("#parent-run a")))
 	b.do("its parent's step", chromedp.Click(chromedp.CSS("#parent-run a")), chromedp.WaitVisible(chromedp.CSS(`[id="step-fan/kids"]`)))
 	if got, want := eval[string](b, "the target", `(document.querySelector(":target") || {}).id || ""`),
-		"child-"+child; got != want {
+		"child-"+strings.ReplaceAll(child, "\u202e", "%E2%80%AE"); got != want {
 		t.Errorf("the parent's page lands on %q, want %q", got, want)
 	}
 }
