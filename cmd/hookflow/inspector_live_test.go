@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,5 +184,63 @@ workflow "simple" {
 	b.until("the next run arriving", `!!document.querySelector('#runs tr[data-run="`+next+`"]')`)
 	if got := eval[string](b, "the focus", `document.activeElement === `+link+` ? "" : document.activeElement.outerHTML.slice(0, 200)`); got != "" {
 		t.Errorf("after a live update the focus is on %s, want the first run's link", got)
+	}
+}
+
+// A run's page updated while the run goes on keeps the reader's place: the focus on
+// Copy as curl stays on that button.
+func TestInspectorLiveRunKeepsFocusOnACopyButton(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	t.Setenv("INSPECTOR_API", down.URL)
+	s, admin := serveInspector(t, `
+workflow "flaky" {
+  trigger "webhook" {
+    path = "/flaky"
+  }
+  step "wait" "gate" {
+    timeout = "1h"
+  }
+  step "http" "push" {
+    url = env("INSPECTOR_API")
+    retry {
+      attempts = 1
+    }
+  }
+  on_failure {
+    step "wait" "ack" {
+      timeout = "1h"
+    }
+  }
+}
+`)
+	status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/flaky", `{"order": "A-1"}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("webhook answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunWaiting)
+	resume := func(step string) {
+		t.Helper()
+		if status, answer := postJSON(t, admin+"/api/v1/runs/"+id+"/resume/"+url.PathEscape(step), `{}`); status != http.StatusOK {
+			t.Fatalf("resuming %s answered %d %v", step, status, answer)
+		}
+	}
+	b := newBrowse(t)
+	b.do("the run waiting", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS(`button[data-copy="curl"]`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('button[data-copy="curl"]').focus()`))
+	const onCurl = `document.activeElement.dataset.copy === "curl" ? "" : document.activeElement.cloneNode(false).outerHTML`
+
+	resume("gate")
+	b.until("the run's error shown", `!!document.querySelector("#run div.error")`)
+	if got := eval[string](b, "the focus", onCurl); got != "" {
+		t.Errorf("after a live update the focus is on %s, want Copy as curl", got)
+	}
+	resume("on_failure/ack")
+	b.until("the run over", `document.getElementById("run-status").textContent === "failed" && !document.getElementById("run").hasAttribute("data-live")`)
+	if got := eval[string](b, "the focus", onCurl); got != "" {
+		t.Errorf("after the run ended the focus is on %s, want Copy as curl", got)
 	}
 }

@@ -106,7 +106,8 @@
 
   // swap replaces old with node and, when the focus was inside old, gives it to the
   // element of node that stands for the one that had it: the same id, link address,
-  // button's action or next link, or the summary of the same section. Without it a
+  // button's action, copy button's source or next link, or the summary of the same
+  // section. Without it a
   // live update drops the focus to the page's body, and a keyboard user walking the
   // list starts again from its top.
   function swap(old, node) {
@@ -119,7 +120,7 @@
   function twinIn(node, el) {
     const section = el.localName === "summary" && el.parentElement.dataset.key;
     if (section) return node.querySelector('details[data-key="' + CSS.escape(section) + '"] > summary');
-    for (const name of ["id", "href", "data-post", "rel"]) {
+    for (const name of ["id", "href", "data-post", "data-copy", "rel"]) {
       const value = el.getAttribute(name);
       if (value === null) continue;
       const sel = el.localName + "[" + name + '="' + CSS.escape(value) + '"]';
