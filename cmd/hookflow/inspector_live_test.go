@@ -187,9 +187,11 @@ workflow "simple" {
 	}
 }
 
-// A run's page updated while the run goes on keeps the reader's place: the focus on
-// Copy as curl stays on that button.
-func TestInspectorLiveRunKeepsFocusOnACopyButton(t *testing.T) {
+// A run's page updated while the run goes on keeps the reader's place and says its
+// error once: the focus on Copy as curl stays on that button; the run's error, an
+// alert, is inserted when it appears, and not again with each update after, while
+// the on_failure steps run and when the run ends.
+func TestInspectorLiveRunKeepsFocusAndSaysItsErrorOnce(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
@@ -230,16 +232,25 @@ workflow "flaky" {
 	}
 	b := newBrowse(t)
 	b.do("the run waiting", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS(`button[data-copy="curl"]`)),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('button[data-copy="curl"]').focus()`))
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			window.alerts = 0;
+			new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+				if (n.nodeType === Node.ELEMENT_NODE) window.alerts += n.querySelectorAll("div.error[role=alert]").length + (n.matches("div.error[role=alert]") ? 1 : 0);
+			}))).observe(document.body, { childList: true, subtree: true });
+			document.querySelector('button[data-copy="curl"]').focus();
+		})()`))
 	const onCurl = `document.activeElement.dataset.copy === "curl" ? "" : document.activeElement.cloneNode(false).outerHTML`
 
 	resume("gate")
-	b.until("the run's error shown", `!!document.querySelector("#run div.error")`)
+	b.until("the run's error shown, as an alert", `!!document.querySelector("#run div.error[role=alert]")`)
 	if got := eval[string](b, "the focus", onCurl); got != "" {
 		t.Errorf("after a live update the focus is on %s, want Copy as curl", got)
 	}
 	resume("on_failure/ack")
 	b.until("the run over", `document.getElementById("run-status").textContent === "failed" && !document.getElementById("run").hasAttribute("data-live")`)
+	if got := eval[int](b, "the alerts", `window.alerts`); got != 1 {
+		t.Errorf("the run's error was inserted as an alert %d times, want once", got)
+	}
 	if got := eval[string](b, "the focus", onCurl); got != "" {
 		t.Errorf("after the run ended the focus is on %s, want Copy as curl", got)
 	}

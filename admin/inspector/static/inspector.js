@@ -220,6 +220,12 @@
       const said = old.querySelector("#action-result");
       const saying = node.querySelector("#action-result");
       if (said && saying) saying.textContent = said.textContent;
+      // The run's error is an alert, which a screen reader says as it is inserted: said
+      // when it appears or changes, not again with each update (every second while
+      // the on_failure steps run).
+      const errorWas = old.querySelector(":scope > div.error");
+      const errorNow = node.querySelector(":scope > div.error");
+      if (errorWas && errorNow && errorWas.textContent === errorNow.textContent) errorNow.removeAttribute("role");
       node.querySelectorAll("details[data-key]").forEach((d) => {
         if (open.has(d.dataset.key)) d.open = open.get(d.dataset.key);
       });
