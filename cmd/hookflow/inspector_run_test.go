@@ -335,3 +335,60 @@ workflow "parent" {
 		t.Errorf("the parent's page lands on %q, want %q", got, want)
 	}
 }
+
+// wider is, on the page the browser shows, how much wider than the screen it is
+// (0 when it fits), and the innermost elements that reach past the screen's edge.
+const wider = `(() => {
+	const past = [...document.querySelectorAll("body *")].filter((el) => el.getBoundingClientRect().right > innerWidth + 0.5 &&
+		![...el.children].some((c) => c.getBoundingClientRect().right > innerWidth + 0.5));
+	return { by: document.documentElement.scrollWidth - innerWidth,
+		past: past.slice(0, 5).map((el) => el.cloneNode(false).outerHTML) };
+})()`
+
+// On a phone a run's page stacks within the screen's width, however long its child
+// runs' ids (each holds its for_each key): the parent's steps and items, the child's
+// facts, and their dead letters; the runs list, likewise.
+func TestInspectorLongIdsOnAPhone(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	t.Setenv("INSPECTOR_API", down.URL)
+	s, admin := serveInspector(t, `
+workflow "kid" {
+  step "http" "call" {
+    url = env("INSPECTOR_API")
+    retry {
+      attempts = 1
+    }
+  }
+}
+workflow "parent" {
+  step "workflow" "kids" {
+    for_each = "event.body.kids"
+    workflow = "kid"
+  }
+}
+`)
+	key := "order-" + strings.Repeat("0123456789", 12)
+	status, answer := postJSON(t, admin+"/api/v1/workflows/parent/runs", `{"kids": {"`+key+`": {}}}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunFailed)
+	child := url.PathEscape(id + ":kids:" + key)
+
+	b := newBrowse(t)
+	b.do("a phone", chromedp.EmulateViewport(375, 812))
+	for _, page := range []string{"/", "/runs/" + id, "/runs/" + child, "/dlq", "/dlq?run=" + child} {
+		b.do(page, chromedp.Navigate(admin+page), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		type overflow struct {
+			By   float64  `json:"by"`
+			Past []string `json:"past"`
+		}
+		if got := eval[overflow](b, "the page's width", wider); got.By > 0 {
+			t.Errorf("%s is %vpx wider than a phone's screen, past its edge:\n%s", page, got.By, strings.Join(got.Past, "\n"))
+		}
+	}
+}
