@@ -71,7 +71,7 @@ workflow "sync_crm" {
 		{"a run", "/runs/" + id, 200, []string{"update", "attempt 1: GET " + crm.URL + "/contacts → 503 Service Unavailable",
 			"Ada Lovelace", "Replay on version " + set.Workflow("sync_crm").Version, `curl -X POST &#39;http://hooks.example/hooks/crm&#39;`}},
 		{"dead letters", "/dlq", 200, []string{id, "/api/v1/dlq/" + id + ":update/retry?version=current",
-			`<p id="action-result" role="status" aria-live="polite">`}},
+			`<p id="action-result" role="status" aria-live="polite" tabindex="-1">`}},
 		{"workflows", "/workflows", 200, []string{"POST http://hooks.example/hooks/crm", "t.hcl:2"}},
 		{"no run", "/runs/nosuch", 404, []string{"Not found"}},
 		{"no page", "/nosuch", 404, []string{"There is no page"}},

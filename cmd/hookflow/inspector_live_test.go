@@ -255,3 +255,38 @@ workflow "flaky" {
 		t.Errorf("after the run ended the focus is on %s, want Copy as curl", got)
 	}
 }
+
+// Cancel the run asks first; once the run is cancelled and the button gone with the
+// page's update, the focus is on what came of it, not on the page's body.
+func TestInspectorCancelKeepsTheFocus(t *testing.T) {
+	s, admin := serveInspector(t, `
+workflow "slow" {
+  trigger "webhook" {
+    path = "/slow"
+  }
+  step "delay" "cool_off" {
+    duration = "1h"
+  }
+}
+`)
+	status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/slow", `{}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("webhook answered %d %v", status, answer)
+	}
+	id := answer["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunRunning)
+	b := newBrowse(t)
+	cancel := `button[data-post$="/cancel"]`
+	b.do("cancelling the run", chromedp.Navigate(admin+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS(cancel)),
+		chromedp.Evaluate[chromedp.Void](acceptConfirms), chromedp.Click(chromedp.CSS(cancel)))
+	b.until("the run cancelled", `document.getElementById("run-status").textContent === "cancelled" && !document.querySelector('`+cancel+`')`)
+	if asked := eval[[]string](b, "the confirmation", `window.asked`); len(asked) != 1 || !strings.HasPrefix(asked[0], "Cancel run "+id+"?") {
+		t.Errorf("cancelling asked %q", asked)
+	}
+	if got := eval[string](b, "the focus", `document.activeElement.cloneNode(false).outerHTML`); !strings.Contains(got, `id="action-result"`) {
+		t.Errorf("after cancelling the focus is on %s, not on what came of it", got)
+	}
+	if got := eval[string](b, "what came of it", `document.getElementById("action-result").textContent`); got != "Cancelled." {
+		t.Errorf("cancelling said %q", got)
+	}
+}

@@ -297,6 +297,14 @@ const countPolls = `(() => {
   return true;
 })()`
 
+// acceptConfirms answers yes to the confirmations the page asks from now on, and
+// keeps what they asked in window.asked.
+const acceptConfirms = `(() => {
+  window.asked = [];
+  window.confirm = (question) => { window.asked.push(question); return true; };
+  return true;
+})()`
+
 // The live updates swap in only what changed on the server: a list or a run that did
 // not change keeps its elements, the reader's focus and selection between polls; once
 // the run changes, the sections the reader opened stay open by what they are, not by
@@ -387,8 +395,9 @@ workflow "approve" {
 }
 
 // Retry on the dead letters page says what came of it where the reader sees it, and
-// stays said: a retry queued names its run and takes the row's buttons away; a
-// retry of a dead letter retried meanwhile is refused for that, not for a missing run.
+// stays said: a retry queued names its run and takes the row's buttons away, the
+// focus going to what it said; a retry of a dead letter retried meanwhile is refused
+// for that, not for a missing run, the focus back on its button.
 func TestInspectorDeadLetterRetry(t *testing.T) {
 	chromium := chromiumPath(t)
 	var answer atomic.Int32
@@ -446,10 +455,23 @@ workflow "sync" {
 		}
 		return got
 	}
+	// focused is the element that has the focus, as its tag alone.
+	focused := func() string {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.cloneNode(false).outerHTML`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
 	do("the dead letters", chromedp.Navigate(admin+"/dlq"), chromedp.WaitVisible(chromedp.CSS(retry(ids[0]))),
-		chromedp.WaitVisible(chromedp.CSS(retry(ids[1]))), chromedp.Click(chromedp.CSS(retry(ids[0]))))
+		chromedp.WaitVisible(chromedp.CSS(retry(ids[1]))), chromedp.Evaluate[chromedp.Void](acceptConfirms),
+		chromedp.Click(chromedp.CSS(retry(ids[0]))))
 	if got := said("retrying", "queued again"); !strings.Contains(got, ids[0]) {
 		t.Errorf("the retry's result %q does not name run %s", got, ids[0])
+	}
+	if got := focused(); !strings.Contains(got, `id="action-result"`) {
+		t.Errorf("after the retry the focus is on %s, not on what it said", got)
 	}
 	waitEngineRun(t, s.engine, ids[0], engine.RunSucceeded)
 	disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('`+retry(ids[0])+`').disabled`))
@@ -465,5 +487,8 @@ workflow "sync" {
 	do("retrying it again", chromedp.Click(chromedp.CSS(retry(ids[1]))))
 	if got := said("the refusal", "Refused"); !strings.Contains(got, "no dead letter "+ids[1]+":push") || strings.Contains(got, "run not found") {
 		t.Errorf("the refusal says %q", got)
+	}
+	if got := focused(); !strings.Contains(got, `data-post="/api/v1/dlq/`+ids[1]+`:push/retry?version=pinned"`) {
+		t.Errorf("after the refusal the focus is on %s, not on the button", got)
 	}
 }

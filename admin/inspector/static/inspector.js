@@ -244,9 +244,18 @@
   }
 
   // Buttons with data-post act through the admin API: JSON, same origin.
+  //
+  // A button is disabled while its request is out, and goes, or stays disabled, once
+  // it did what it does: the focus, which it loses, goes to what came of it (the
+  // message above the steps or the list), or back to the button that can be pressed
+  // again, unless the reader moved it meanwhile.
   async function post(button) {
     const result = document.getElementById("action-result") || document.getElementById("announce");
     if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    const focusTo = (el) => {
+      const had = document.activeElement;
+      if (!had || had === document.body || had === button) el.focus();
+    };
     button.disabled = true;
     try {
       const resp = await fetch(button.dataset.post, {
@@ -270,12 +279,14 @@
           result.append(link, ".");
         }
         button.disabled = false;
+        focusTo(button);
         return;
       }
       result.textContent = answer.status === "cancelled" ? "Cancelled." :
         answer.status === "failed" ? "Its on_failure steps cancelled: the run stays failed." : answer.step ? "Resumed." :
         "Run " + answer.run_id + " queued again" + (answer.from && answer.from.length ? " from " + answer.from.join(", ") : "") +
         (answer.version ? " on version " + answer.version : "") + ".";
+      if (result.hasAttribute("tabindex")) focusTo(result);
       if (document.getElementById("run")) {
         liveRun(); // follow the run on its page
       } else { // a dead letter retried is one no more: its row keeps the buttons, disabled
@@ -285,6 +296,7 @@
     } catch (e) {
       result.textContent = "Could not reach hookflow: " + e.message;
       button.disabled = false;
+      focusTo(button);
     }
   }
 
