@@ -113,7 +113,10 @@ func TestInspectorSaysWhenItStopsUpdating(t *testing.T) {
 	// A replay while Redis is down could not be made: nothing refused it.
 	b.do("the failed run", chromedp.Navigate(admin+"/runs/"+broken), chromedp.WaitVisible(chromedp.CSS("#replay-pinned")))
 	rdb.Stop()
-	b.do("replaying it", chromedp.Click(chromedp.CSS("#replay-pinned")))
+	b.do("replaying it", chromedp.Evaluate[chromedp.Void](acceptConfirms), chromedp.Click(chromedp.CSS("#replay-pinned")))
+	if asked := eval[[]string](b, "the confirmation", `window.asked`); len(asked) != 1 || !strings.HasPrefix(asked[0], "Replay run "+broken+"?") {
+		t.Errorf("replaying asked %q", asked)
+	}
 	b.until("the replay's answer", `document.getElementById("action-result").textContent !== ""`)
 	if got := eval[string](b, "the replay's answer", `document.getElementById("action-result").textContent`); !strings.HasPrefix(got,
 		"Could not do it: replaying run failed: Redis is unreachable: ") {

@@ -247,7 +247,7 @@ workflow "sync" {
 		chromedp.Evaluate[chromedp.Void](`window.left = true`))
 	b.do("its dead letter", chromedp.Click(chromedp.CSS(`a[href^="/dlq?run="]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#dead-letters button[data-post$="version=pinned"]`)),
-		chromedp.Click(chromedp.CSS(`#dead-letters button[data-post$="version=pinned"]`)))
+		chromedp.Evaluate[chromedp.Void](acceptConfirms), chromedp.Click(chromedp.CSS(`#dead-letters button[data-post$="version=pinned"]`)))
 	b.until("the retry queued", `document.getElementById("action-result").textContent.includes("queued again")`)
 	waitEngineRun(t, s.engine, id, engine.RunSucceeded)
 	b.do("back to the run", chromedp.Evaluate[chromedp.Void](`history.back()`))

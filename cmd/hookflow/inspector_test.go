@@ -260,7 +260,13 @@ func TestInspectorInBrowser(t *testing.T) {
 		t.Fatalf("reload: %s", st.Error)
 	}
 	do("replaying on the current version", chromedp.Navigate(admin+"/runs/"+id),
-		chromedp.WaitVisible(chromedp.CSS("#replay-current")), chromedp.Click(chromedp.CSS("#replay-current")))
+		chromedp.WaitVisible(chromedp.CSS("#replay-current")), chromedp.Evaluate[chromedp.Void](acceptConfirms),
+		chromedp.Click(chromedp.CSS("#replay-current")))
+	// It sends the run's requests again: it asks first.
+	if asked, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.asked`)); err != nil ||
+		len(asked) != 1 || !strings.HasPrefix(asked[0], "Replay run "+id+"?") {
+		t.Errorf("replaying asked %q (%v), want whether to replay run %s", asked, err, id)
+	}
 	do("seeing the replay succeed", chromedp.Poll[chromedp.Void](
 		`(document.querySelector('#run-status') || {}).textContent == "succeeded"`, chromedp.WithPollingTimeout(15*time.Second)))
 	if shipped.Load() != 1 {
@@ -394,10 +400,11 @@ workflow "approve" {
 	check("the event's body open, as served", `document.querySelector('#event-body').open`)
 }
 
-// Retry on the dead letters page says what came of it where the reader sees it, and
-// stays said: a retry queued names its run and takes the row's buttons away, the
-// focus going to what it said; a retry of a dead letter retried meanwhile is refused
-// for that, not for a missing run, the focus back on its button.
+// Retry on the dead letters page asks first (it sends the step's requests again),
+// and says what came of it where the reader sees it, and stays said: a retry queued
+// names its run and takes the row's buttons away, the focus going to what it said; a
+// retry of a dead letter retried meanwhile is refused for that, not for a missing
+// run, the focus back on its button.
 func TestInspectorDeadLetterRetry(t *testing.T) {
 	chromium := chromiumPath(t)
 	var answer atomic.Int32
@@ -469,6 +476,10 @@ workflow "sync" {
 		chromedp.Click(chromedp.CSS(retry(ids[0]))))
 	if got := said("retrying", "queued again"); !strings.Contains(got, ids[0]) {
 		t.Errorf("the retry's result %q does not name run %s", got, ids[0])
+	}
+	if asked, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.asked`)); err != nil ||
+		len(asked) != 1 || !strings.HasPrefix(asked[0], "Retry step push of run "+ids[0]+"?") {
+		t.Errorf("retrying asked %q (%v), want whether to retry step push of run %s", asked, err, ids[0])
 	}
 	if got := focused(); !strings.Contains(got, `id="action-result"`) {
 		t.Errorf("after the retry the focus is on %s, not on what it said", got)

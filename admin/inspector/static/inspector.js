@@ -243,7 +243,10 @@
     follow(poll, 1000);
   }
 
-  // Buttons with data-post act through the admin API: JSON, same origin.
+  // Buttons with data-post act through the admin API: JSON, same origin. Each that
+  // changes a run asks first (a replay or a retry sends the steps' requests again):
+  // the question is the button's data-confirm, or its row's, which asks it for each
+  // of the row's buttons (a replay on the run's version or on the current one).
   //
   // A button is disabled while its request is out, and goes, or stays disabled, once
   // it did what it does: the focus, which it loses, goes to what came of it (the
@@ -251,7 +254,8 @@
   // again, unless the reader moved it meanwhile.
   async function post(button) {
     const result = document.getElementById("action-result") || document.getElementById("announce");
-    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    const asks = button.closest("[data-confirm]");
+    if (asks && !window.confirm(asks.dataset.confirm)) return;
     const focusTo = (el) => {
       const had = document.activeElement;
       if (!had || had === document.body || had === button) el.focus();
