@@ -293,3 +293,43 @@ workflow "slow" {
 		t.Errorf("cancelling said %q", got)
 	}
 }
+
+// A live update of the runs list keeps the reader's place: the run read at the top of
+// the screen, scrolled down to, stays where it is as a new run arrives above it.
+func TestInspectorLiveRunsKeepTheReadersPlace(t *testing.T) {
+	s, admin := serveInspector(t, `
+workflow "simple" {
+  trigger "webhook" {
+    path = "/simple"
+  }
+  step "log" "l" {
+    message = "hi"
+  }
+}
+`)
+	post := func() string {
+		t.Helper()
+		status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/simple", `{}`)
+		if status != http.StatusAccepted {
+			t.Fatalf("webhook answered %d %v", status, answer)
+		}
+		id := answer["run_id"].(string)
+		waitEngineRun(t, s.engine, id, engine.RunSucceeded)
+		return id
+	}
+	var ids []string
+	for range 30 {
+		ids = append(ids, post())
+	}
+	read := ids[10] // the 20th row from the top
+	row := `document.querySelector('#runs tr[data-run="` + read + `"]')`
+	b := newBrowse(t)
+	b.do("the runs, scrolled down", chromedp.EmulateViewport(1280, 600), chromedp.Navigate(admin+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#runs tr[data-run="`+ids[0]+`"]`)),
+		chromedp.Evaluate[chromedp.Void](row+`.scrollIntoView(); window.was = `+row+`.getBoundingClientRect().top`))
+	next := post()
+	b.until("the next run arriving", `!!document.querySelector('#runs tr[data-run="`+next+`"]')`)
+	if moved := eval[float64](b, "the row's place", row+`.getBoundingClientRect().top - window.was`); moved < -1 || moved > 1 {
+		t.Errorf("the run read at the top of the screen moved %vpx as a new run arrived", moved)
+	}
+}

@@ -133,8 +133,13 @@
   // Runs: the first page of the list swaps in new rows every two seconds, and with
   // them the link to the older runs: it goes on from the last row the page shows, so
   // the runs a new one pushed off the page are on the next, never on none.
+  //
+  // The rows are updated where they are (see updateRows): the list is not replaced
+  // whole, so that a reader scrolled down keeps the run read where it is, as the
+  // browser keeps the place of what stays (scroll anchoring) when rows arrive above.
   function liveRuns(table) {
     let served = table.querySelector("tbody").innerHTML; // taken before localTimes
+    let servedRows = rowsOf(table.querySelector("tbody"));
     const olderLink = document.getElementById("older-runs");
     let servedOlder = olderLink ? olderLink.outerHTML : "";
     const before = table.closest(".scroll") || table;
@@ -156,16 +161,56 @@
       const delay = pollDelay(2000, page.size, performance.now() - began);
       if (fresh.innerHTML === served) return delay;
       served = fresh.innerHTML;
+      const freshRows = rowsOf(fresh);
       const known = new Set([...old.querySelectorAll("tr[data-run]")].map((r) => r.dataset.run));
       const added = [...fresh.querySelectorAll("tr[data-run]")].filter((r) => !known.has(r.dataset.run));
       added.forEach((r) => r.classList.add("new"));
-      const node = document.importNode(fresh, true);
-      localTimes(node);
-      swap(old, node);
+      if (!servedRows || !freshRows) { // a list of no runs, or one becoming such: replaced whole
+        const node = document.importNode(fresh, true);
+        localTimes(node);
+        swap(old, node);
+      } else {
+        updateRows(old, fresh, servedRows, freshRows);
+      }
+      servedRows = freshRows;
       if (added.length) announce(added.length + (added.length === 1 ? " new run" : " new runs"));
       return delay;
     };
     follow(poll, 2000);
+  }
+
+  // rowsOf is the HTML of each row of a list of runs, by run id; null when the list
+  // has a row of no run (that it has none).
+  function rowsOf(tbody) {
+    const rows = new Map();
+    for (const row of tbody.children) {
+      if (!row.dataset.run) return null;
+      rows.set(row.dataset.run, row.outerHTML);
+    }
+    return rows;
+  }
+
+  // updateRows makes the rows of old those of fresh, in its order: a row whose HTML
+  // (freshRows) is as served before (servedRows) stays as it is, one that changed is
+  // swapped, a new one is inserted, and one no longer on the page goes.
+  function updateRows(old, fresh, servedRows, freshRows) {
+    const rows = new Map([...old.children].map((r) => [r.dataset.run, r]));
+    let at = null; // the row placed last
+    for (const freshRow of [...fresh.children]) {
+      const id = freshRow.dataset.run;
+      let row = rows.get(id);
+      rows.delete(id);
+      if (!row || servedRows.get(id) !== freshRows.get(id)) {
+        const node = document.importNode(freshRow, true);
+        localTimes(node);
+        if (row) swap(row, node);
+        row = node;
+      }
+      const there = at ? at.nextElementSibling : old.firstElementChild;
+      if (row !== there) old.insertBefore(row, there);
+      at = row;
+    }
+    rows.forEach((r) => r.remove());
   }
 
   // follow calls poll after delay, and again after the delay it returns, while the
