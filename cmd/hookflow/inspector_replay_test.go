@@ -55,7 +55,7 @@ workflow "sync" {
 		t.Fatalf("the button says %q", got)
 	}
 	v3 := edit("v3")
-	b.do("replaying on the version the page shows", chromedp.Click(chromedp.CSS("#replay-current")))
+	b.do("replaying on the version the page shows", chromedp.Evaluate[chromedp.Void](acceptConfirms), chromedp.Click(chromedp.CSS("#replay-current")))
 	b.until("the replay refused", `document.getElementById("action-result").textContent.startsWith("Refused: ")`)
 	if got := eval[string](b, "the refusal", `document.getElementById("action-result").textContent`); !strings.Contains(got, v2) ||
 		!strings.Contains(got, "the current version of workflow sync is now "+v3) {
@@ -69,7 +69,7 @@ workflow "sync" {
 	if got := eval[string](b, "the button", `document.getElementById("replay-current").textContent`); got != "Replay on the current version ("+v3+")" {
 		t.Fatalf("the button says %q", got)
 	}
-	b.do("replaying on it", chromedp.Click(chromedp.CSS("#replay-current")))
+	b.do("replaying on it", chromedp.Evaluate[chromedp.Void](acceptConfirms), chromedp.Click(chromedp.CSS("#replay-current")))
 	waitEngineRun(t, s.engine, id, engine.RunSucceeded)
 	if run, _ := s.engine.Run(context.Background(), id); run.Version != v3 {
 		t.Errorf("the run was replayed on %s, want %s", run.Version, v3)
