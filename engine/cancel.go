@@ -261,6 +261,38 @@ func (q *queue) cancelled(j *job) bool {
 	return ok
 }
 
+// storedAttempt reports whether the record of j's unit in Redis is the one j's attempt
+// wrote: a write that Redis ran but whose reply was lost (the connection cut) is
+// refused when sent again, its job gone, though it was stored. A process that ran the
+// unit again after j's lease was taken back wrote a later attempt; a cancel, none. A
+// join's record is its step's, which says no attempt of its own: false. Only a write
+// that settles the attempt, or queues the next, is told so; a park is not.
+func (q *queue) storedAttempt(j *job, runID string) bool {
+	if j.unit.part == partJoin {
+		return false
+	}
+	hash, field := j.shard.run(runID), recordPrefix+j.unit.step
+	if j.unit.part == partItem {
+		hash, field = j.shard.results(runID, j.unit.step), strconv.Itoa(j.unit.item)
+	}
+	data, err := q.rdb.HGet(context.Background(), hash, field).Result()
+	if err != nil {
+		return false
+	}
+	rec, err := decodeRecord(data)
+	if err != nil || rec.Attempt != j.attempt {
+		return false
+	}
+	// A unit that parks (a wait step, an item waiting for its child run, a held delay)
+	// writes its attempt's record more than once: a waiting one tells nothing of the
+	// write after it.
+	switch rec.Status {
+	case StatusSucceeded, StatusFailed, StatusSkipped, StatusRetrying:
+		return true
+	}
+	return false
+}
+
 // cancel runs cancel.lua for a run of wf, and returns the status the run had and the
 // one it ends with.
 func (q *queue) cancel(ctx context.Context, runID string, wf *workflows.Workflow, cause cancelCause) (was, ends RunStatus, err error) {

@@ -495,6 +495,11 @@ func (p *Pool) persist(r *runState, j *job, write func() error) bool {
 		}
 	}
 	switch {
+	case errors.Is(err, errStaleLease) && p.e.q.storedAttempt(j, r.id):
+		// Redis ran the write, its reply was lost, and the write sent again found the
+		// job gone: the outcome is stored, and counted as such.
+		p.e.log.Info("step result stored; its reply was lost on the way back", "run", r.id, "step", j.unit)
+		return true
 	case errors.Is(err, errStaleLease) && p.e.q.cancelled(j):
 		p.e.log.Info("step result discarded: its run was cancelled", "run", r.id, "step", j.unit)
 		return false
