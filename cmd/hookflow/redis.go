@@ -375,7 +375,7 @@ type clusterUntold struct {
 
 func (e *clusterUntold) Error() string {
 	return fmt.Sprintf("cannot tell whether %s is a node of a Redis Cluster: its Redis user may run neither INFO (%v) nor CLUSTER INFO (%v), "+
-		"which hookflow asks; allow it one of them (ACL SETUSER <user> +cluster|info; the ACL of docs/security.md does)", e.addr, e.info, e.clusterInfo)
+		"which hookflow asks; allow it one of them (ACL SETUSER <user> +cluster|info, which Redis 7 allows with -@dangerous, and Redis 6 does not; docs/security.md)", e.addr, e.info, e.clusterInfo)
 }
 
 // parseSentinelURL reads redis+sentinel://[user:password@]host:port[,host:port...]/
