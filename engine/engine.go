@@ -34,7 +34,7 @@ type Options struct {
 	WaitTimeout time.Duration
 	// Lease is how long a step stays a worker's without a heartbeat: a worker that dies
 	// loses its steps to others after this long. Heartbeats extend it every third of it,
-	// so steps may run longer. Default 30s.
+	// so steps may run longer. Default 30s; one shorter than minLease is minLease.
 	Lease time.Duration
 	// Retention is how long a finished run and a dead letter stay readable. Default 7 days.
 	Retention time.Duration
@@ -131,6 +131,11 @@ type Engine struct {
 // a run may wait, plus the retention.
 const sourceTTL = 366 * 24 * time.Hour
 
+// minLease is the shortest lease: Redis takes it in whole milliseconds, and heartbeats
+// go every third of it. A shorter one would be none (every worker would lease a step
+// at once) or a heartbeat with no interval (time.NewTicker panics).
+const minLease = 3 * time.Millisecond
+
 // New returns an engine on rdb.
 func New(rdb redis.UniversalClient, o Options) *Engine {
 	if o.Shards <= 0 {
@@ -139,6 +144,7 @@ func New(rdb redis.UniversalClient, o Options) *Engine {
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second
 	}
+	o.Lease = max(o.Lease, minLease)
 	if o.Retention <= 0 {
 		o.Retention = 7 * 24 * time.Hour
 	}
