@@ -52,7 +52,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagValueError(err) })
 	root.AddGroup(&cobra.Group{ID: "run", Title: "Running workflows:"},
 		&cobra.Group{ID: "author", Title: "Writing workflows:"},
 		&cobra.Group{ID: "operate", Title: "Operating a running hookflow (through its admin API):"},
@@ -282,8 +282,12 @@ func flagsFromEnv(cmd *cobra.Command) error {
 	return err
 }
 
-// setFromEnv sets f to an environment value: a list flag takes a comma-separated list.
+// setFromEnv sets f to an environment value: a list flag takes a comma-separated list,
+// and a boolean one yes and no too (envBool). What is wrong is said in words (inWords).
 func setFromEnv(f *pflag.Flag, v string) error {
+	if f.Value.Type() == "bool" {
+		return envBool(f, v)
+	}
 	if _, ok := f.Value.(*prefixList); ok {
 		for _, part := range strings.Split(v, ",") {
 			if err := f.Value.Set(part); err != nil {
@@ -292,7 +296,7 @@ func setFromEnv(f *pflag.Flag, v string) error {
 		}
 		return nil
 	}
-	return f.Value.Set(v)
+	return inWords(f, f.Value.Set(v))
 }
 
 // documentEnv gives each flag its environment names, and adds them to its help.

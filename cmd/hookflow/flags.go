@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -113,14 +116,102 @@ func (d *days) String() string {
 func (d *days) Type() string { return "duration" }
 
 func (d *days) Set(s string) error {
-	v, err := workflows.ParseDuration(s)
+	v, err := parseDuration(s, time.Second)
 	if err != nil {
 		return err
 	}
-	if v < time.Second {
-		return fmt.Errorf("%q: must be at least 1s", s)
-	}
 	*d = days(v)
+	return nil
+}
+
+// duration is a duration flag that refuses a value below its least: a lease or a
+// timeout of 0 is no lease or timeout at all, and a value without a unit is a mistake.
+type duration struct {
+	value *time.Duration
+	least time.Duration
+}
+
+// newDuration sets *p to def and returns a flag that sets it to a duration of at
+// least least.
+func newDuration(p *time.Duration, def, least time.Duration) *duration {
+	*p = def
+	return &duration{value: p, least: least}
+}
+
+func (d *duration) String() string { return d.value.String() }
+
+func (d *duration) Type() string { return "duration" }
+
+func (d *duration) Set(s string) error {
+	v, err := parseDuration(s, d.least)
+	if err != nil {
+		return err
+	}
+	*d.value = v
+	return nil
+}
+
+// parseDuration reads a duration flag's value, "30s", "1h30m" or "7d", of at least
+// least, and says what to give in words: time's errors quote Go ("time: missing unit
+// in duration").
+func parseDuration(s string, least time.Duration) (time.Duration, error) {
+	v, err := workflows.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, errors.New("give a duration with a unit, such as 30s")
+	}
+	switch {
+	case v < least && least == time.Nanosecond:
+		return 0, errors.New("must be more than 0")
+	case v < least:
+		return 0, fmt.Errorf("must be at least %s", workflows.FormatDuration(least))
+	}
+	return v, nil
+}
+
+// inWords says what is wrong with a value that one of pflag's own int or bool flags
+// refused, as hookflow's own flags say it: strconv's error names a Go function
+// (strconv.ParseInt: parsing "abc": invalid syntax). Any other error is returned as it
+// is.
+func inWords(f *pflag.Flag, err error) error {
+	var num *strconv.NumError
+	if !errors.As(err, &num) {
+		return err
+	}
+	switch t := f.Value.Type(); {
+	case t == "bool":
+		return errors.New("give true or false")
+	case strings.HasPrefix(t, "float"):
+		return errors.New("give a number")
+	case errors.Is(num.Err, strconv.ErrRange):
+		return errors.New("give a smaller whole number")
+	}
+	return errors.New("give a whole number")
+}
+
+// flagValueError is the usage error for a value of the command line that a flag
+// refused, in words (inWords).
+func flagValueError(err error) error {
+	var bad *pflag.InvalidValueError
+	if errors.As(err, &bad) {
+		if words := inWords(bad.GetFlag(), bad.Unwrap()); words != bad.Unwrap() {
+			err = fmt.Errorf("invalid argument %q for \"--%s\" flag: %w", bad.GetValue(), bad.GetFlag().Name, words)
+		}
+	}
+	return &usageError{err}
+}
+
+// envBool reads a boolean flag's value from the environment, where yes, no, on and off
+// are as common as true and false.
+func envBool(f *pflag.Flag, v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "yes", "on":
+		v = "true"
+	case "no", "off":
+		v = "false"
+	}
+	if err := f.Value.Set(v); err != nil {
+		return errors.New("give true or false (or yes or no, on or off, 1 or 0)")
+	}
 	return nil
 }
 

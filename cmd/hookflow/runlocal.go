@@ -127,9 +127,6 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.poll != "" {
-				if o.timeout <= 0 {
-					return usage("--timeout %s: give how long to wait for the runs, such as 10m", o.timeout)
-				}
 				return o.runPoll(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			for _, f := range []string{"redis", "redis-file", "redis-tls-ca", "redis-tls-cert", "redis-tls-key"} {
@@ -153,7 +150,7 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 	fs.StringArrayVar(&o.responses, "response", nil, "in a dry run, answer this http step with this status and body, `STEP=[STATUS:]FILE`, STEP=[STATUS:]'{…}' or STEP=STATUS (repeatable)")
 	fs.BoolVar(&o.noFilter, "no-filter", false, "run even when the workflow's filter is false for the event")
 	fs.BoolVar(&o.asJSON, "json", false, "print the finished run as JSON, as the admin API shows it, with its child runs, instead of step by step")
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the run after this long")
+	fs.Var(newDuration(&o.timeout, 10*time.Minute, time.Nanosecond), "timeout", "give up on the run after this long")
 	fs.Var(&o.allowNet, "allow-net", "let steps call this private network (repeatable), e.g. 127.0.0.1/32")
 	fs.StringVar(&o.poll, "poll", "", "poll this poll trigger once and show the new items, `NAME` = WORKFLOW or WORKFLOW/N; without --dry-run, run each here")
 	fs.StringVar(&o.redisURL, "redis", "", "with --poll, the Redis `URL` a serving hookflow keeps the poll's cursor and items seen in (read only)")
@@ -162,9 +159,6 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 }
 
 func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if o.timeout <= 0 {
-		return usage("--timeout %s: give how long to wait for the run, such as 10m", o.timeout)
-	}
 	ev, err := o.event(stdin)
 	if err != nil {
 		return err

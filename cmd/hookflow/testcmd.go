@@ -78,8 +78,8 @@ test passes, 1 when one fails or a file is invalid, 2 for a wrong command line.`
 	fs := cmd.Flags()
 	fs.StringVar(&o.run, "run", "", "run only the tests whose name matches this `regex`")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print each test's steps and requests, passed or not")
-	fs.DurationVar(&o.timeout, "timeout", time.Minute, "fail a test whose run, or a child run it started, has not finished this long after the run was queued")
-	fs.IntVar(&o.parallel, "parallel", testParallel(), "run at most this many tests at once")
+	fs.Var(newDuration(&o.timeout, time.Minute, time.Nanosecond), "timeout", "fail a test whose run, or a child run it started, has not finished this long after the run was queued")
+	fs.Var(newAtLeast(&o.parallel, testParallel(), 1), "parallel", "run at most this many tests at once")
 	fs.StringVar(&o.junit, "junit", "", "also write the results to this `file` as JUnit XML, for CI")
 	return cmd
 }
@@ -115,9 +115,6 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 		if match, err = regexp.Compile(o.run); err != nil {
 			return usage("-run %q: %v", o.run, err)
 		}
-	}
-	if o.timeout <= 0 || o.parallel <= 0 {
-		return usage("--timeout and --parallel must be more than 0")
 	}
 	if len(paths) == 0 {
 		paths = []string{"."}
