@@ -70,6 +70,11 @@ type serveConfig struct {
 // ownListener is a listener of this process that steps may never call.
 type ownListener struct{ addr, what string }
 
+// leastLease is the shortest --lease. Heartbeats go every third of it, each a call to
+// Redis that must be answered within that third: under a second, a pause of the
+// process or of Redis loses the lease, and the step runs twice.
+const leastLease = time.Second
+
 // engineFlags adds the flags serve and worker share. A worker answers no webhooks and
 // needs a real Redis, so some say what they do in it instead.
 func engineFlags(fs *pflag.FlagSet, cfg *serveConfig, worker bool) {
@@ -83,7 +88,7 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig, worker bool) {
 		"Redis `URL` the serve processes use, e.g. redis://redis:6379/0 (required)"))
 	redisConnFlags(fs, &cfg.redisFile, &cfg.redisTLS)
 	fs.Var(newAtLeast(&cfg.workers, 128, 1), "workers", "most steps executing at once in this process (at least 1)")
-	fs.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long a step stays a worker's between heartbeats; a crashed worker's steps run again after this")
+	fs.Var(newDuration(&cfg.lease, 30*time.Second, leastLease), "lease", "how long a step stays a worker's between heartbeats (at least 1s); a crashed worker's steps run again after this")
 	fs.Var(newAtLeast(&cfg.maxQueued, 100_000, 0), "max-queued", help("unfinished runs past which starts are refused: webhooks are answered 503 with Retry-After, schedules and polls try again later (0: no limit)",
 		"unfinished runs past which the workflow steps run here start no child run, and try again later, as serve answers webhooks 503; give serve's (0: no limit)"))
 	cfg.retention = days(7 * 24 * time.Hour)
