@@ -34,9 +34,9 @@ var ErrShardsMismatch = errors.New("shard count mismatch")
 // or command it needs (NOPERM): a configuration error, which waiting does not mend.
 var ErrDenied = errors.New("the Redis user may not use hookflow's keys and commands")
 
-// denied is err, an error of a command to Redis, as ErrDenied with the ACL hookflow
-// needs, when Redis refused it with NOPERM.
-func denied(err error) error {
+// Denied is err, an error of a command to Redis, as ErrDenied with the ACL hookflow
+// needs, when Redis refused it with NOPERM; else err as it is.
+func Denied(err error) error {
 	var reply redis.Error
 	if !errors.As(err, &reply) || !strings.HasPrefix(reply.Error(), "NOPERM") {
 		return err
@@ -81,12 +81,12 @@ func AgreeShards(ctx context.Context, rdb redis.UniversalClient, want int) (int,
 	s, err := rdb.Get(ctx, shardsKey).Result()
 	if errors.Is(err, redis.Nil) {
 		if err := rdb.SetNX(ctx, shardsKey, n, 0).Err(); err != nil {
-			return 0, clusterNode(rdb, denied(fmt.Errorf("storing the shard count in %s: %w", shardsKey, err)))
+			return 0, clusterNode(rdb, Denied(fmt.Errorf("storing the shard count in %s: %w", shardsKey, err)))
 		}
 		s, err = rdb.Get(ctx, shardsKey).Result()
 	}
 	if err != nil {
-		return 0, clusterNode(rdb, denied(fmt.Errorf("reading the shard count from %s: %w", shardsKey, err)))
+		return 0, clusterNode(rdb, Denied(fmt.Errorf("reading the shard count from %s: %w", shardsKey, err)))
 	}
 	stored, err := strconv.Atoi(s)
 	if err != nil || stored <= 0 {
@@ -121,7 +121,7 @@ func shardsHeld(ctx context.Context, rdb redis.UniversalClient, n int) error {
 	})
 	for i, c := range cmds {
 		if c.Err() != nil {
-			return clusterNode(rdb, denied(fmt.Errorf("reading a key of shard {hf:%d}: %w", i, c.Err())))
+			return clusterNode(rdb, Denied(fmt.Errorf("reading a key of shard {hf:%d}: %w", i, c.Err())))
 		}
 	}
 	return err

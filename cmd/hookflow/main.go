@@ -14,7 +14,7 @@ import (
 const (
 	exitOK      = 0 // done; for serve and worker, stopped cleanly by a signal
 	exitFailed  = 1 // the command ran and failed: invalid workflows, a failed run, an error answer
-	exitUsage   = 2 // the command line is wrong: unknown command or flag, bad value, missing argument
+	exitUsage   = 2 // the command line is wrong: unknown command or flag, bad value, missing argument, a --redis Redis refuses
 	exitNoReach = 3 // Redis or the admin API cannot be reached
 )
 
@@ -57,9 +57,10 @@ func exitStatus(err error, stderr io.Writer) int {
 	return exitFailed
 }
 
-// mismatchError is a value that parses but disagrees with what the processes sharing
-// the Redis use (--shards): exit status 2, as for a bad value, since the command line
-// must change; but reported plainly, as the command's usage would not help.
+// mismatchError is a value that parses but that the Redis refuses (a --redis URL's
+// password or database, refusedURL) or disagrees with what the processes sharing it
+// use (--shards): exit status 2, as for a bad value, since the command line must
+// change; but reported plainly, as the command's usage would not help.
 type mismatchError struct{ err error }
 
 func (e *mismatchError) Error() string { return e.err.Error() }

@@ -128,6 +128,14 @@ func openReal(ctx context.Context, u *redisURL, files redisTLS, workers int, log
 		reachBy = soon
 	}
 	if err := ping(ctx, rdb, where, log, reachBy); err != nil {
+		if refused := refusedURL(err, where); refused != nil {
+			close()
+			return nil, "", nil, refused
+		}
+		if denied := engine.Denied(err); denied != err {
+			close()
+			return nil, "", nil, fmt.Errorf("the Redis at %s: %w", where, denied) // exit status 1: an ACL does not change by waiting
+		}
 		err = clusterTold(ctx, rdb, 0, tlsHint(deadlineSaid(ctx, err, reachWithin), u.scheme))
 		close()
 		return nil, "", nil, &unreachableError{fmt.Errorf("cannot reach Redis at %s: %w", where, err)}
@@ -309,7 +317,8 @@ func isCluster(ctx context.Context, opts *redis.Options, seeds []string, deadlin
 
 // askCluster is one try of isCluster: answered says whether a node answered, cluster
 // what the first one did; reasons keeps why each of the others did not. err is a node
-// that answered, but cannot tell (clusterUntold), when no other node told.
+// that refused the URL's user or password (refusedURL), or one that answered but
+// cannot tell (clusterUntold), when no other node told.
 func askCluster(ctx context.Context, opts *redis.Options, addrs []string, reasons map[string]error) (cluster, answered bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -326,6 +335,8 @@ func askCluster(ctx context.Context, opts *redis.Options, addrs []string, reason
 		switch {
 		case a.err == nil:
 			return a.val, true, nil
+		case refusedURL(a.err, a.addr) != nil:
+			return false, true, refusedURL(a.err, a.addr)
 		case errors.As(a.err, &untold):
 		default:
 			keepReason(ctx, reasons, a.addr, a.err)

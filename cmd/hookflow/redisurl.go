@@ -175,9 +175,12 @@ func (u *redisURL) hide(err error) error {
 	var use *usageError
 	var flag *flagError
 	var unreachable *unreachableError
+	var mismatch *mismatchError
 	switch {
 	case errors.As(err, &use) && errors.As(use.err, &flag):
 		return &usageError{&flagError{flag: flag.flag, name: flag.name, err: u.hideText(flag.err)}}
+	case errors.As(err, &mismatch) && errors.As(mismatch.err, &flag):
+		return &mismatchError{&flagError{flag: flag.flag, name: flag.name, err: u.hideText(flag.err)}}
 	case errors.As(err, &unreachable):
 		return &unreachableError{u.hideText(unreachable.err)}
 	}

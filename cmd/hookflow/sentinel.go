@@ -123,12 +123,12 @@ func askSentinelsOnce(ctx context.Context, opts *redis.FailoverOptions, reasons 
 			"it is the NAME of \"sentinel monitor NAME …\" in their configuration, and SENTINEL MASTERS lists them)%s",
 			opts.MasterName, strings.Join(unknown, ", "), also), false
 	}
-	hint := ""
-	if !retry {
-		hint = " (the Sentinels' own password is ?sentinel_password=, the primary's the URL's user and password)"
+	if !retry { // a refusal: the URL is wrong, and waiting does not change that
+		return "", &mismatchError{flagFailed("redis", ": no Sentinel of %s told its address: %s (the Sentinels' own password is ?sentinel_password=, the primary's the URL's user and password)",
+			opts.MasterName, failed)}, false
 	}
-	return "", &unreachableError{fmt.Errorf("cannot reach Redis: no Sentinel of %s told its address: %s%s",
-		opts.MasterName, failed, hint)}, retry
+	return "", &unreachableError{fmt.Errorf("cannot reach Redis: no Sentinel of %s told its address: %s",
+		opts.MasterName, failed)}, retry
 }
 
 // go-redis's Sentinel messages (sentinel.go in go-redis v9.23), by their format.

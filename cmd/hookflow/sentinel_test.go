@@ -74,7 +74,7 @@ func TestWarnFewWaitedReplicasOnSentinel(t *testing.T) {
 // serve started on a Sentinel URL that cannot work says why, once, in one line: a
 // primary name no Sentinel knows is a wrong --redis (exit status 2); Sentinels that
 // cannot be reached are named with the reason (3); a sentinel_password they refuse is
-// said once (3).
+// said once, and is a wrong --redis too (2): waiting does not change it.
 func TestServeSentinelStartErrors(t *testing.T) {
 	t.Setenv("FAULT_API", "http://127.0.0.1:1") // no step runs
 	dir := testutil.WriteRelay(t)
@@ -97,8 +97,8 @@ func TestServeSentinelStartErrors(t *testing.T) {
 			[]string{`no Sentinel knows a primary named "nosuch"`, sentinel}, "nosuch"},
 		{"no sentinel listening", "redis+sentinel://" + down + "," + down2 + "/mymaster/0", 3,
 			[]string{"cannot reach Redis", down + ": dial tcp " + down + ": connect: connection refused", down2 + ": dial tcp"}, "cannot reach Redis"},
-		{"wrong sentinel password", "redis+sentinel://" + locked + "/mymaster/0?sentinel_password=wrong", 3,
-			[]string{"cannot reach Redis", locked + ": WRONGPASS"}, "WRONGPASS"},
+		{"wrong sentinel password", "redis+sentinel://" + locked + "/mymaster/0?sentinel_password=wrong", 2,
+			[]string{"--redis: no Sentinel of mymaster told its address", locked + ": WRONGPASS", "?sentinel_password="}, "WRONGPASS"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var stderr bytes.Buffer
