@@ -87,6 +87,9 @@ func (c *adminClient) call(ctx context.Context, method, path string, body []byte
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return &unreachableError{fmt.Errorf("reading the admin API's answer: %w", err)}
 	}
 	if resp.Header.Get(admin.Header) == "" {

@@ -22,7 +22,7 @@ Each flag's help names its variable; the command line wins over the environment.
 Exit status:
   0  done (serve and worker: stopped by SIGINT or SIGTERM, cleanly)
   1  the command failed: invalid workflows, a failed run, fmt --check found changes,
-     an error answered by the admin API
+     an error answered by the admin API; or SIGINT or SIGTERM interrupted it
   2  the command line is wrong: unknown command or flag, bad value, missing argument,
      a --shards other than the Redis's, or a --redis URL whose user, password or
      database the Redis refuses

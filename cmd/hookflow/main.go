@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit statuses, documented in hookflow --help and docs/cli.md.
@@ -20,6 +21,10 @@ const (
 
 // errUsage is returned for a command line that cannot be run, once reported.
 var errUsage = errors.New("usage")
+
+// errInterrupted ends a command that SIGINT or SIGTERM cut short: exit status 1, as
+// docs/cli.md says.
+var errInterrupted = errors.New("interrupted")
 
 // exitError carries an exit status for a failure that has already been reported.
 type exitError int
@@ -79,6 +84,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(testFlagSpelling(args))
 	cmd, err := root.ExecuteContextC(ctx)
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) && cmd != nil {
+		// SIGINT or SIGTERM ended a call or a wait, whose error says only "context
+		// canceled", and is no failure to reach anything (exit status 3).
+		return fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), errInterrupted)
+	}
 	var bad *flagError
 	if errors.As(err, &bad) && cmd != nil {
 		bad.name = flagSource(cmd, bad.flag)

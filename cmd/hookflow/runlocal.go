@@ -273,7 +273,7 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	run, err := follow(ctx, eng, runID, out, progress, sent)
 	switch {
 	case interrupted.Err() != nil:
-		return fmt.Errorf("run %s: interrupted", runID)
+		return fmt.Errorf("run %s: %w", runID, errInterrupted)
 	case ctx.Err() != nil:
 		return fmt.Errorf("run %s: not finished after --timeout %s", runID, workflows.FormatDuration(o.timeout))
 	case err != nil:

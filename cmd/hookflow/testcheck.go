@@ -251,6 +251,9 @@ type testResult struct {
 	failures []testFailure
 	redact   func(string) string
 	secrets  *workflows.Redactor // the workflow's, which redact hides; nil for none
+	// interrupted: SIGINT or SIGTERM came before the test had its result, so it did
+	// not run, or not to its end. It has no failures: it neither passed nor failed.
+	interrupted bool
 }
 
 // testFailure is one failed expectation, at the place in the test file that states it.
@@ -276,9 +279,22 @@ func (r *testResult) hide(s string) string {
 
 func (r *testResult) failed() bool { return len(r.failures) > 0 }
 
+// notRun is what an interrupted test says.
+const notRun = "not run: interrupted"
+
+// cutShort makes r a test that the interrupt kept from its result.
+func (r *testResult) cutShort() *testResult {
+	r.interrupted, r.failures, r.steps = true, nil, ""
+	return r
+}
+
 // print writes ok or FAIL with the test's name, each failure at its file:line, and the
 // run's steps when the test failed or verbose.
 func (r *testResult) print(w io.Writer, verbose bool) {
+	if r.interrupted {
+		fmt.Fprintf(w, "SKIP  %s (%s:%d): %s\n", r.test.Name, r.test.DefRange.Filename, r.test.DefRange.Start.Line, notRun)
+		return
+	}
 	word := "ok  "
 	if r.failed() {
 		word = "FAIL"

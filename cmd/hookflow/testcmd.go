@@ -33,6 +33,9 @@ type workflowTests struct {
 	timeout  time.Duration // for each test's run
 	parallel int
 	junit    string // a file for a JUnit XML report; "" for none
+	// queued, when set, is called once a test's run is queued: the tests of this
+	// command interrupt a run of the tests there.
+	queued func(*workflows.Test)
 }
 
 func testCommand() *cobra.Command {
@@ -66,7 +69,8 @@ https://unset.invalid/NAME.
 test prints ok or FAIL for each test, and for each failed expectation its file:line
 with what was expected and what was sent. -v prints every test's steps too; --junit
 FILE writes the results as JUnit XML as well, for CI. The exit status is 0 when every
-test passes, 1 when one fails or a file is invalid, 2 for a wrong command line.`,
+test passes, 1 when one fails or a file is invalid, or SIGINT or SIGTERM interrupts
+the tests (those that did not end are printed as not run), 2 for a wrong command line.`,
 		Example: `  hookflow test
   hookflow test examples/...
   hookflow test -run 'paid order' -v examples/stripe-payment
@@ -131,7 +135,7 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 			return badFlag("junit", ": cannot create the report: %v", err)
 		}
 		defer func() {
-			if junit != nil { // a group could not start: no report, rather than an empty file
+			if junit != nil { // a group could not start, or none did: no report, rather than an empty file
 				junit.Close()
 				os.Remove(o.junit)
 			}
@@ -140,8 +144,16 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 	var c testCounts
 	var report []junitGroup
 	warned := map[string]bool{} // the test files whose warnings were printed
-	for _, g := range groups {
+	for i, g := range groups {
+		if ctx.Err() != nil { // SIGINT or SIGTERM: the directories left are not tested
+			c.untested = len(groups) - i
+			break
+		}
 		gr, err := o.runGroup(ctx, g, match, stderr)
+		if err != nil && ctx.Err() != nil {
+			c.untested = len(groups) - i
+			break
+		}
 		if err != nil {
 			return err
 		}
@@ -158,15 +170,20 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 			continue
 		}
 		for _, r := range gr.results {
-			c.total++
-			if r.failed() {
+			switch {
+			case r.interrupted:
+				c.notRun++
+			case r.failed():
 				c.failed++
+				c.total++
+			default:
+				c.total++
 			}
 			r.print(stdout, o.verbose)
 		}
 	}
 	result := o.summary(stdout, c)
-	if junit != nil {
+	if junit != nil && len(report) > 0 {
 		err := writeJUnit(junit, report)
 		if cerr := junit.Close(); err == nil {
 			err = cerr
@@ -207,12 +224,25 @@ type testCounts struct {
 	total, failed int // the tests run, and those of them that failed
 	invalid       int // the directories that did not load
 	found, files  int // the tests in the files, and the files, before -run
+	// notRun are the tests SIGINT or SIGTERM cut short or kept from starting, and
+	// untested the directories it kept from loading: either makes the run interrupted.
+	notRun, untested int
 }
 
 // summary prints the last line of hookflow test's output, and returns its exit status:
 // nil when every test passed.
 func (o *workflowTests) summary(stdout io.Writer, c testCounts) error {
 	switch {
+	case c.notRun > 0 || c.untested > 0:
+		what := []string{fmt.Sprintf("%d passed", c.total-c.failed), fmt.Sprintf("%d failed", c.failed), fmt.Sprintf("%d not run", c.notRun)}
+		if c.invalid > 0 {
+			what = append(what, fmt.Sprintf("%d director%s did not load", c.invalid, map[bool]string{true: "y", false: "ies"}[c.invalid == 1]))
+		}
+		if c.untested > 0 {
+			what = append(what, fmt.Sprintf("%d director%s not tested", c.untested, map[bool]string{true: "y", false: "ies"}[c.untested == 1]))
+		}
+		fmt.Fprintf(stdout, "INTERRUPTED: %s\n", strings.Join(what, ", "))
+		return exitError(exitFailed)
 	case c.failed > 0 || c.invalid > 0:
 		var what []string // counts of the tests only when some ran
 		switch {
@@ -316,6 +346,12 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	start := time.Now()
 	r := &testResult{test: t}
 	defer func() { r.took = time.Since(start) }()
+	// SIGINT or SIGTERM ends interrupt (and ctx, which --timeout ends too, below): a
+	// test it keeps from its result is not run, rather than failed for it.
+	interrupt := ctx
+	if interrupt.Err() != nil {
+		return r.cutShort()
+	}
 	wf := set.Workflow(t.Workflow)
 	r.redact, r.secrets = wf.Secrets.String, wf.Secrets
 	ev, err := testEvent(t, wf)
@@ -345,8 +381,14 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	// those of its child runs by the prefix of theirs (<run>:<step>…).
 	runID := ev.ID
 	if err := eng.StartAs(ctx, wf, ev, runID); err != nil {
+		if interrupt.Err() != nil {
+			return r.cutShort()
+		}
 		r.fail(t.DefRange, "starting the run: %v", err)
 		return r
+	}
+	if o.queued != nil {
+		o.queued(t)
 	}
 	// --timeout is the run's, from when it is queued: a short one says the run has
 	// not finished, with its steps so far, rather than that it could not be queued.
@@ -354,6 +396,9 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	defer cancel()
 	run, err := waitFinished(ctx, eng, wf, runID)
 	if err != nil {
+		if interrupt.Err() != nil {
+			return r.cutShort()
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			r.fail(t.DefRange, "the run did not finish after --timeout %s; its steps so far are below", o.timeout)
 		} else {
@@ -366,6 +411,9 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	// The child runs of wait = false steps go on after the run: what they send is
 	// checked once they have ended too, as long as --timeout allows.
 	steps, unended := testRunSteps(ctx, eng, runID)
+	if len(unended) > 0 && interrupt.Err() != nil { // they were waited for until then
+		return r.cutShort()
+	}
 	for _, c := range unended {
 		r.fail(t.DefRange, "the child run %s of step %s did not finish after --timeout %s; its steps so far are below", c.id, c.of, o.timeout)
 	}
@@ -376,6 +424,9 @@ func (o *workflowTests) runTest(ctx context.Context, eng *engine.Engine, set *wo
 	}
 	values, err := eng.StepValues(ctx, runID)
 	if err != nil {
+		if interrupt.Err() != nil {
+			return r.cutShort()
+		}
 		r.fail(t.DefRange, "reading the run's steps: %v", err)
 		return r
 	}

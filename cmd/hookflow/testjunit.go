@@ -14,6 +14,7 @@ type junitSuite struct {
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
 	Errors   int         `xml:"errors,attr"`
+	Skipped  int         `xml:"skipped,attr"`
 	Time     string      `xml:"time,attr"`
 	Cases    []junitCase `xml:"testcase"`
 }
@@ -26,6 +27,7 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
 	Error     *junitMessage `xml:"error,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"` // an interrupted test: not run
 }
 
 type junitMessage struct {
@@ -60,7 +62,11 @@ func writeJUnit(w io.Writer, groups []junitGroup) error {
 			total += r.took.Seconds()
 			c := junitCase{Name: r.test.Name, ClassName: g.dir, File: r.test.DefRange.Filename,
 				Line: r.test.DefRange.Start.Line, Time: fmt.Sprintf("%.3f", r.took.Seconds())}
-			if r.failed() {
+			switch {
+			case r.interrupted:
+				s.Skipped++
+				c.Skipped = &junitMessage{Message: notRun + " (SIGINT or SIGTERM)"}
+			case r.failed():
 				s.Failures++
 				var b strings.Builder
 				r.print(&b, false)
