@@ -24,8 +24,8 @@ Exit status:
   1  the command failed: invalid workflows, a failed run, fmt --check found changes,
      an error answered by the admin API; or SIGINT or SIGTERM interrupted it
   2  the command line is wrong: unknown command or flag, bad value, missing argument,
-     a --shards other than the Redis's, or a --redis URL whose user, password or
-     database the Redis refuses
+     a path that does not exist, a --shards other than the Redis's, or a --redis
+     URL whose user, password or database the Redis refuses
   3  Redis or the admin API cannot be reached`
 
 // newRootCommand builds the command tree.

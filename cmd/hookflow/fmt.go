@@ -49,6 +49,9 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 		}
 		return fmtStdin(stdin, stdout, stderr, check)
 	}
+	if err := checkPaths("", paths...); err != nil {
+		return err
+	}
 	var srcs []workflows.Source
 	for _, p := range paths {
 		if root, ok := strings.CutSuffix(p, "..."); ok {

@@ -126,6 +126,9 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 			return exactArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkPaths("dir", o.dir); err != nil {
+				return err
+			}
 			if o.poll != "" {
 				return o.runPoll(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}

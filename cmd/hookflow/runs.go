@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -320,6 +321,12 @@ not finished, or was cancelled, cannot be exported (409).`,
 			}
 			if out != "" && !workflows.IsTestFile(out) {
 				return usage("-o %s: a test file's name ends in %s, or hookflow test does not read it", out, workflows.TestSuffix)
+			}
+			if out != "" {
+				// Checked before the run is asked for, as test does its --junit.
+				if err := checkPaths("output", filepath.Dir(out)); err != nil {
+					return err
+				}
 			}
 			c, err := newAdminClient(a.addr)
 			if err != nil {

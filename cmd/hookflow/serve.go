@@ -157,6 +157,9 @@ and the rest stays queued.`,
 			if len(args) == 1 {
 				cfg.dir = args[0]
 			}
+			if err := checkPaths("", cfg.dir); err != nil {
+				return err
+			}
 			var err error
 			if cfg.redisURL, err = redisURLOf(cfg.redisURL, cfg.redisFile); err != nil {
 				return err
@@ -368,7 +371,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger, stderr 
 	}
 	access, err := cfg.access.access()
 	if err == nil {
-		err = access.CheckBind(cfg.admin)
+		if bind := access.CheckBind(cfg.admin); bind != nil {
+			err = badFlag("admin", ": %v", bind) // a value of the command line, as a bad address
+		}
 	}
 	if err != nil {
 		publicLn.Close()

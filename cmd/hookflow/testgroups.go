@@ -23,7 +23,11 @@ type testGroup struct {
 func testGroups(paths []string) ([]testGroup, error) {
 	var groups []testGroup
 	for _, p := range paths {
-		if root, ok := strings.CutSuffix(p, "..."); ok {
+		root, all := strings.CutSuffix(p, "...")
+		if err := checkPaths("", filepath.Clean(root)); err != nil {
+			return nil, err
+		}
+		if all {
 			sets, err := testSets(p, filepath.Clean(root))
 			if err != nil {
 				return nil, err

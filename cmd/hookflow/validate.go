@@ -48,6 +48,9 @@ when there are.`,
 			if len(args) == 0 {
 				args = []string{"."}
 			}
+			if err := checkPaths("", args...); err != nil {
+				return err
+			}
 			results := make([]validation, 0, len(args))
 			k := kinds(nil, nil)
 			for _, p := range expandSets(args) {

@@ -37,6 +37,9 @@ process. SIGINT or SIGTERM stops it after the steps in progress finish (up to 30
 			if len(args) == 1 {
 				cfg.dir = args[0]
 			}
+			if err := checkPaths("", cfg.dir); err != nil {
+				return err
+			}
 			var err error
 			if cfg.redisURL, err = redisURLOf(cfg.redisURL, cfg.redisFile); err != nil {
 				return err

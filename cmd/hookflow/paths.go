@@ -1,0 +1,24 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+)
+
+// checkPaths refuses, as a usage error (exit status 2), a path of the command line
+// that does not exist: an argument, or the value of flag when flag is not "". Every
+// command says it alike, before it does anything, since the command line must change.
+// A path that exists but cannot be read is the command's to report.
+func checkPaths(flag string, paths ...string) error {
+	for _, p := range paths {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if flag != "" {
+			return badFlag(flag, " %s: no such file or directory", p)
+		}
+		return usage("%s: no such file or directory", p)
+	}
+	return nil
+}
