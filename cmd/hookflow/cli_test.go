@@ -163,6 +163,9 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 		{[]string{"serve", "--listen", "nonsense", dir}, "", `hookflow serve: --listen "nonsense": missing port in address`},
 		{[]string{"serve", "--admin", "::::", dir}, "", `--admin "::::": too many colons in address`},
 		{[]string{"serve", dir}, "HOOKFLOW_LISTEN=nonsense", `HOOKFLOW_LISTEN "nonsense": missing port in address`},
+		// run's --listen gives the resume URLs their port: not taken for :8080 silently.
+		{[]string{"run", "--dir", dir, "--dry-run", "--listen", "bad", "w"}, "", `hookflow run: --listen "bad": missing port in address`},
+		{[]string{"run", "--dir", dir, "--dry-run", "w"}, "HOOKFLOW_LISTEN=bad", `hookflow run: HOOKFLOW_LISTEN "bad": missing port in address`},
 		{[]string{"serve", "--listen", "127.0.0.1:0", dir}, "HOOKFLOW_ADMIN=127.0.0.1", `HOOKFLOW_ADMIN "127.0.0.1": missing port`},
 		{[]string{"serve", "--listen", "127.0.0.1:http-ish", dir}, "", `--listen "127.0.0.1:http-ish"`},
 		{[]string{"worker", "--redis", "redis://127.0.0.1:1", "--metrics", "nonsense", dir}, "", `--metrics "nonsense": missing port`},

@@ -162,6 +162,10 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 }
 
 func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout, stderr io.Writer) error {
+	resumeAt, err := resumeBase(o.publicURL, o.listen) // checked first: --listen bad is wrong, filtered or not
+	if err != nil {
+		return err
+	}
 	ev, err := o.event(stdin)
 	if err != nil {
 		return err
@@ -238,15 +242,12 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	// Child names a child run's steps as tests name them, for --response and --resume.
-	opts := engine.Options{Child: func(_ context.Context, call engine.ChildCall) (any, bool, error) {
+	opts := engine.Options{ResumeBase: resumeAt, Child: func(_ context.Context, call engine.ChildCall) (any, bool, error) {
 		dry.labels.learn(call)
 		return nil, false, nil
 	}}
 	if o.dryRun {
 		opts.Child = dry.child // which answers a workflow step a --response gives too
-	}
-	if opts.ResumeBase, err = resumeBase(o.publicURL, o.listen); err != nil {
-		return err
 	}
 	eng, rdb, stop, err := localEngine(ctx, set, k, quiet, opts)
 	if err != nil {

@@ -114,12 +114,16 @@ func webhookBase(publicURL, addr string) string {
 }
 
 // resumeBase is what the resume URLs of wait steps start with: --public-url, else
-// http://localhost:PORT of the public listener at listen, then the path they are
-// served under.
+// http://localhost:PORT of the public listener at listen (:8080 for none), then the
+// path they are served under. A listen that is no address is a usage error, as serve
+// says of it, not a port taken silently for another.
 func resumeBase(publicURL, listen string) (string, error) {
+	if err := checkListen("listen", listen); err != nil {
+		return "", err
+	}
 	if publicURL == "" {
-		_, port, err := net.SplitHostPort(listen)
-		if err != nil || port == "" {
+		_, port, _ := net.SplitHostPort(listen)
+		if port == "" {
 			port = "8080"
 		}
 		publicURL = "http://localhost:" + port
