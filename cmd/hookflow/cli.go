@@ -67,6 +67,13 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	)
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if len(strayArgs(c)) > 0 {
+			return // no help, but an unknown command: run says so
+		}
+		help(c, args)
+	})
 	strictBuiltins(root)
 	documentEnv(root)
 	return root
@@ -106,6 +113,17 @@ func strictBuiltins(root *cobra.Command) {
 			}
 		}
 	}
+}
+
+// strayArgs are the arguments cmd was given when it groups others, once its flags are
+// parsed: the first names none of them (else cobra would have run that one). cobra
+// shows the group's help for --help without a word about them, and exit status 0
+// (runs follow --help); run reports them as needSubcommand does without --help.
+func strayArgs(cmd *cobra.Command) []string {
+	if cmd == nil || !cmd.HasSubCommands() || !cmd.Flags().Parsed() {
+		return nil
+	}
+	return cmd.Flags().Args()
 }
 
 // needSubcommand runs a command that only groups others: without one, it prints its

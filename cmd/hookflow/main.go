@@ -84,6 +84,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(testFlagSpelling(args))
 	cmd, err := root.ExecuteContextC(ctx)
+	if stray := strayArgs(cmd); err == nil && len(stray) > 0 {
+		err = needSubcommand(cmd, stray) // with --help: its help was not shown
+	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) && cmd != nil {
 		// SIGINT or SIGTERM ended a call or a wait, whose error says only "context
 		// canceled", and is no failure to reach anything (exit status 3).
