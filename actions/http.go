@@ -758,6 +758,10 @@ type StatusError struct {
 // Answer returns the answer's body as Body and Size hold it.
 func (e *StatusError) Answer() (body string, size int) { return e.Body, e.Size }
 
+// StatusCode returns the answer's status, for those that read it without this package
+// (a poll, which a 429's or 503's Retry-After holds back).
+func (e *StatusError) StatusCode() int { return e.Code }
+
 // RetryHint says that a 5xx, 408 or 429 answer may pass on another attempt, and any
 // other will not: a redirect or another 4xx, or a 2xx the step does not expect (the
 // request was taken; sending it again would repeat it).

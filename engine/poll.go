@@ -141,7 +141,8 @@ const seenWithoutRun = "-"
 
 // pollStatusKey names the outcome of a poll trigger's polls: a hash of last_poll_at,
 // last_ok_at and last_error_at (ms), last_error, failures (in a row, across
-// processes) and started (runs the last good poll started).
+// processes), started (runs the last good poll started) and not_before (ms; see
+// HoldPoll). It shares the hash tag of the poll's other keys (pollKey).
 func (q *queue) pollStatusKey(workflow, poll string) string {
 	return q.pollKey(workflow, poll) + ":status"
 }
@@ -164,6 +165,31 @@ func (e *Engine) RecordPoll(ctx context.Context, wf *workflows.Workflow, poll st
 	return err
 }
 
+// HoldPoll keeps until as the time before which no process polls a poll trigger of
+// wf: the API asked so (a 429's or 503's Retry-After). Nothing clears it: once past,
+// it holds nothing.
+func (e *Engine) HoldPoll(ctx context.Context, wf *workflows.Workflow, poll string, until time.Time) error {
+	key := e.q.pollStatusKey(wf.Name, poll)
+	pipe := e.q.rdb.TxPipeline()
+	pipe.HSet(ctx, key, "not_before", until.UnixMilli())
+	pipe.PExpire(ctx, key, tickTTL)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// PollHeldUntil returns the time HoldPoll kept for a poll trigger of wf; zero when
+// none was.
+func (e *Engine) PollHeldUntil(ctx context.Context, wf *workflows.Workflow, poll string) (time.Time, error) {
+	ms, err := e.q.rdb.HGet(ctx, e.q.pollStatusKey(wf.Name, poll), "not_before").Int64()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms), nil
+}
+
 // PollStatus is how the polls of a poll trigger went, as the admin API shows them.
 type PollStatus struct {
 	LastPollAt  *time.Time `json:"last_poll_at,omitempty"`
@@ -172,6 +198,9 @@ type PollStatus struct {
 	Started     int        `json:"started"`  // runs the last good poll started
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	// NotBefore is the time before which no process polls, as the API asked (a 429's
+	// or 503's Retry-After); nil once it has passed.
+	NotBefore *time.Time `json:"not_before,omitempty"`
 }
 
 // TriggerState returns how the polls of the poll trigger of wf keyed key went; nil
@@ -193,6 +222,9 @@ func (e *Engine) TriggerState(ctx context.Context, wf *workflows.Workflow, key s
 		LastError: h["last_error"]}
 	st.Failures, _ = strconv.Atoi(h["failures"])
 	st.Started, _ = strconv.Atoi(h["started"])
+	if t := at("not_before"); t != nil && t.After(time.Now()) {
+		st.NotBefore = t
+	}
 	return st, nil
 }
 
