@@ -37,6 +37,7 @@ type Polls interface {
 	// runs it started, or its error ("" for none).
 	RecordPoll(ctx context.Context, wf *workflows.Workflow, poll string, started int, pollErr string) error
 	pollLocks
+	pollWaits
 }
 
 // Poller runs the poll triggers of a workflow set. Every process serving the set runs
@@ -89,6 +90,9 @@ type streak struct {
 	cuts     int       // good polls in a row that left part of their list to later polls
 	skips    int       // ticks in a row skipped, as the poll of an earlier one was under way
 	version  string    // the version of the poll's workflow in the set in use
+	// waitLogged is the last time its API asked the poll to wait until that this
+	// process logged (see waiting).
+	waitLogged time.Time
 }
 
 // retryAfter is how long a poll that failed n times in a row waits: its interval
@@ -103,8 +107,9 @@ func retryAfter(every time.Duration, n int) time.Duration {
 }
 
 // tick claims a tick of a poll and, when this process claimed it, polls, unless the
-// poll of an earlier tick is still under way (see hold). A failure is logged once per
-// streak of them, counted, and makes the poll wait (see retryAfter). A poll that loop,
+// poll of an earlier tick is still under way (see hold) or its API asked to wait (see
+// waiting). A failure is logged once per streak of them, counted, and makes the poll
+// wait (see retryAfter, and keepWait for a Retry-After). A poll that loop,
 // the context of the poll's loop, cancels (a reload that changed or dropped the
 // trigger, or a stop) is no failure: the next poll reads what it would have.
 func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time) {
@@ -123,6 +128,14 @@ func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, 
 		if err == nil && !held {
 			p.skipped(wf, st)
 			return
+		}
+		if err == nil {
+			// Read under the lock, which a poll asked to wait frees only once it kept
+			// the time: no poll comes between.
+			var waits bool
+			if waits, err = p.waiting(ctx, wf, poll, st); err == nil && waits {
+				return
+			}
 		}
 	}
 	st.skips = 0
@@ -179,6 +192,7 @@ func (p *Poller) report(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 			p.log.Warn("poll failed; it starts nothing and is retried, backing off, until a poll succeeds (logged once per run of failures)",
 				"workflow", wf.Name, "err", said)
 		}
+		p.keepWait(rctx, wf, poll, st, err)
 		return
 	}
 	if st.failures > 0 {
