@@ -65,8 +65,12 @@ func (a *api) failingTriggers(ctx context.Context) []map[string]any {
 			if st == nil || st.Failures == 0 {
 				continue
 			}
-			out = append(out, map[string]any{"workflow": wf.Name, "kind": t["kind"], "text": t["text"],
-				"failures": st.Failures, "last_error": st.LastError, "last_error_at": st.LastErrorAt})
+			f := map[string]any{"workflow": wf.Name, "kind": t["kind"], "text": t["text"],
+				"failures": st.Failures, "last_error": st.LastError, "last_error_at": st.LastErrorAt}
+			if st.NotBefore != nil {
+				f["not_before"] = st.NotBefore // its API asked it to wait (Retry-After)
+			}
+			out = append(out, f)
 		}
 	}
 	return out

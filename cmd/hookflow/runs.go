@@ -664,8 +664,9 @@ func nextPage(cmd *cobra.Command, cursor string) string {
 
 // triggerText is a trigger as the workflow list shows it: its text ("POST
 // /hooks/orders", "cron 0 9 * * * Europe/Paris", "every 1m"), else its kind; with,
-// when its last attempt failed (a poll), how many times in a row and the last error,
-// else a schedule's (or a poll's) next tick, in its timezone (UTC when it sets none),
+// when its last attempt failed (a poll), how many times in a row and the last error
+// (and the time before which no poll asks, when its API asked it to wait), else a
+// schedule's (or a poll's) next tick, in its timezone (UTC when it sets none),
 // else local time, with its offset (a failing poll's next try waits longer).
 func triggerText(t map[string]any) string {
 	text, _ := t["text"].(string)
@@ -675,7 +676,11 @@ func triggerText(t map[string]any) string {
 	st, _ := t["state"].(map[string]any)
 	failures, _ := st["failures"].(json.Number) // the answer is decoded with UseNumber
 	if n, _ := failures.Int64(); n > 0 {
-		text += fmt.Sprintf(" (failing, %d in a row: %s)", int(n), errorLine(fmt.Sprint(st["last_error"]), 80))
+		wait := ""
+		if t, err := time.Parse(time.RFC3339, fmt.Sprint(st["not_before"])); err == nil {
+			wait = "; no poll before " + localTime(t) + " (Retry-After)"
+		}
+		text += fmt.Sprintf(" (failing, %d in a row: %s%s)", int(n), errorLine(fmt.Sprint(st["last_error"]), 80), wait)
 	} else if next, err := time.Parse(time.RFC3339, fmt.Sprint(t["next"])); err == nil && !next.IsZero() {
 		loc := time.Local
 		if tz, ok := t["timezone"].(string); ok {

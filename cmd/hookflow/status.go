@@ -32,6 +32,9 @@ type failingTrigger struct {
 	Failures    int        `json:"failures"`
 	LastError   string     `json:"last_error"`
 	LastErrorAt *time.Time `json:"last_error_at"`
+	// NotBefore is when a poll asked to wait by its API (a 429's or 503's
+	// Retry-After) asks again, in any process; nil when it was not.
+	NotBefore *time.Time `json:"not_before"`
 }
 
 func statusCommand() *cobra.Command {
@@ -82,8 +85,8 @@ configuration (a maxmemory-policy that evicts keys) is shown, and exits 0.`,
 						if f.LastErrorAt != nil {
 							at = localTime(*f.LastErrorAt)
 						}
-						_, err = fmt.Fprintf(cmd.OutOrStdout(), "failing: %s, %s: %d in a row, last at %s: %s\n",
-							f.Workflow, f.Text, f.Failures, at, f.LastError)
+						_, err = fmt.Fprintf(cmd.OutOrStdout(), "failing: %s, %s: %d in a row, last at %s: %s%s\n",
+							f.Workflow, f.Text, f.Failures, at, f.LastError, waitsUntil(f.NotBefore))
 					}
 				}
 			}
@@ -181,6 +184,15 @@ func failingSince(st *admin.ConfigStatus) string {
 		return ""
 	}
 	return " since " + localTime(*st.FailingSince)
+}
+
+// waitsUntil says when a poll its API asked to wait asks again: "; its API asked it to
+// wait (Retry-After): no poll before 2026-12-05 15:08:20"; "" for none.
+func waitsUntil(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return "; its API asked it to wait (Retry-After): no poll before " + localTime(*t)
 }
 
 func localTime(t time.Time) string {
