@@ -101,6 +101,9 @@ func TestPollRetryAfterHoldsEveryProcess(t *testing.T) {
 				if s, _ := engines[1].TriggerState(ctx, wf, poll.Key()); s.(*engine.PollStatus).Failures != 1 {
 					t.Errorf("the ticks skipped counted as failures: %+v", s)
 				}
+				if n := strings.Count(logged.String(), "its API asked it to wait (Retry-After)"); n != 1 {
+					t.Errorf("the process that got the Retry-After logged it %d times, want once:\n%s", n, logged.String())
+				}
 				if n := strings.Count(logged.String(), "a tick is skipped, as its API asked an earlier poll to wait"); n != 1 {
 					t.Errorf("the skipped ticks logged %d times, want once:\n%s", n, logged.String())
 				}
@@ -148,3 +151,37 @@ var (
 	_ statusAnswer = (*actions.StatusError)(nil)
 	_ pollWaits    = (*engine.Engine)(nil)
 )
+
+// A 503's Retry-After holds a poll with an api in every process too: its api's
+// limits hold only a 429's (TestPollWaitsForItsAPI).
+func TestPollRetryAfterOfA503HoldsAPollWithAnAPI(t *testing.T) {
+	b := redistest.Mini(t)
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"orders": []}`)
+	}))
+	defer srv.Close()
+	src := fmt.Sprintf(shopPoll, srv.URL, "")
+	first, _, wf, poll := apiPoller(t, b, srv.Client(), src)
+	second, _, wf2, poll2 := apiPoller(t, b, srv.Client(), src)
+	t0 := time.Now()
+	first.now = func() time.Time { return t0 }
+	second.now = func() time.Time { return t0.Add(time.Minute) }
+	at := t0.Add(-time.Hour).Truncate(time.Minute)
+	first.tick(context.Background(), wf, poll, &streak{}, at)
+	second.tick(context.Background(), wf2, poll2, &streak{}, at.Add(time.Minute))
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d requests, want 1: the other process asked before the 503's Retry-After passed", n)
+	}
+	second.now = func() time.Time { return t0.Add(2*time.Minute + time.Second) }
+	second.tick(context.Background(), wf2, poll2, &streak{}, at.Add(2*time.Minute))
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d requests, want 2: the tick after the Retry-After polls", n)
+	}
+}
