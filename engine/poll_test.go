@@ -153,5 +153,24 @@ func TestPollState(t *testing.T) {
 		if p, _ := st.(*PollStatus); p == nil || p.Failures != 0 || p.Started != 3 || p.LastOKAt == nil || p.LastError == "" {
 			t.Errorf("after a good poll: %+v (the last error is kept, the failures cleared)", st)
 		}
+
+		// The time a Retry-After holds the poll until is kept with its status, and
+		// shown while it is ahead.
+		if until, err := e.PollHeldUntil(ctx, wf, sched); !until.IsZero() || err != nil {
+			t.Errorf("a poll never held: held until %v %v", until, err)
+		}
+		for _, until := range []time.Time{time.UnixMilli(time.Now().Add(time.Hour).UnixMilli()), time.UnixMilli(time.Now().Add(-time.Second).UnixMilli())} {
+			if err := e.HoldPoll(ctx, wf, sched, until); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := e.PollHeldUntil(ctx, wf, sched); !got.Equal(until) || err != nil {
+				t.Errorf("held until %v %v, want %v", got, err, until)
+			}
+			st, _ = e.TriggerState(ctx, wf, sched)
+			p, _ := st.(*PollStatus)
+			if ahead := until.After(time.Now()); p == nil || ahead != (p.NotBefore != nil) || ahead && !p.NotBefore.Equal(until) {
+				t.Errorf("held until %v: status %+v", until, st)
+			}
+		}
 	})
 }
