@@ -21,6 +21,8 @@ func TestMissingPathsAreUsageErrors(t *testing.T) {
 	}{
 		{[]string{"validate", missing}, "", "hookflow validate: " + missing + ": no such file or directory"},
 		{[]string{"validate", dir, missing}, "", "hookflow validate: " + missing + ": no such file or directory"},
+		{[]string{"validate", missing + "/..."}, "", "hookflow validate: " + missing + ": no such file or directory"},
+		{[]string{"fmt", "--check", missing + "/..."}, "", "hookflow fmt: " + missing + ": no such file or directory"},
 		{[]string{"fmt", missing}, "", "hookflow fmt: " + missing + ": no such file or directory"},
 		{[]string{"fmt", "--check", dir, missing}, "", "hookflow fmt: " + missing + ": no such file or directory"},
 		{[]string{"test", missing}, "", "hookflow test: " + missing + ": no such file or directory"},
