@@ -367,9 +367,10 @@ func failedSteps(wf *workflows.Workflow, rec *runRecord) []string {
 }
 
 // keeps reports whether a replay keeps the record r of step s: it settled, and
-// succeeded, was skipped, or failed with on_error = "continue".
+// succeeded, was skipped, or failed without failing the run (on_error = "continue",
+// and not cut by the run's timeout, which fails it whatever on_error says).
 func keeps(s *workflows.Step, r *Record) bool {
-	return r != nil && r.Status.Settled() && (r.Status != StatusFailed || s.OnError == workflows.Continue)
+	return r != nil && r.Status.Settled() && (r.Status != StatusFailed || !failsRun(s, r))
 }
 
 // runsAgain reports whether a replay runs parallel block n again, as the version
