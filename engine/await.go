@@ -151,16 +151,29 @@ func answer(step, data string) (*workflows.Reply, error) {
 }
 
 // lastOutput is the reply of a run that ended: its last step, in file order, that
-// succeeded.
+// succeeded. It reads the steps' records, not the whole run (its event can be large).
 func (e *Engine) lastOutput(ctx context.Context, wf *workflows.Workflow, id, key, status string) (*workflows.Reply, error) {
-	all, err := e.q.rdb.HGetAll(ctx, key).Result()
+	names := endFields(wf)
+	vals, err := e.q.rdb.HMGet(ctx, key, names...).Result()
 	if err != nil {
 		return nil, err
 	}
-	return lastOutputOf(wf, id, status, all)
+	return lastOutputOf(wf, id, status, fieldsOf(names, vals))
 }
 
-// lastOutputOf is lastOutput's reply, from the run's hash.
+// endFields are the fields of a run of wf that its reply once it ended comes from
+// (endedReply, lastOutputOf): its status and its steps' records.
+func endFields(wf *workflows.Workflow) []string {
+	names := make([]string, 0, 1+len(wf.Steps))
+	names = append(names, "status")
+	for _, s := range wf.Steps {
+		names = append(names, "s:"+s.Name)
+	}
+	return names
+}
+
+// lastOutputOf is lastOutput's reply, from the run's fields (all of endFields at
+// least).
 func lastOutputOf(wf *workflows.Workflow, id, status string, all map[string]string) (*workflows.Reply, error) {
 	r := &workflows.Reply{RunID: id, Status: status}
 	if RunStatus(status) != RunSucceeded {
@@ -179,8 +192,8 @@ func lastOutputOf(wf *workflows.Workflow, id, status string, all map[string]stri
 	return r, nil
 }
 
-// endedReply is what Await answers for run id of wf, which has ended, from its hash
-// (all, as HGETALL gives it): the first step that answers and succeeded, in file
+// endedReply is what Await answers for run id of wf, which has ended, from its fields
+// (all: endFields at least): the first step that answers and succeeded, in file
 // order, else its last output.
 func endedReply(wf *workflows.Workflow, id string, all map[string]string) (*workflows.Reply, error) {
 	status := all["status"]

@@ -171,24 +171,27 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 // childEnd reads the end of child run childID of wf, which succeeded: its answer, as
 // Await gives it, and how long the step took (Pool.since), Redis's clock read in the
 // same round trip. A step's item settles with it: one round trip, where Await and the
-// clock took three.
+// clock took three. It reads the fields the answer comes from (endFields), not the
+// whole run: a child's event can be large, and a for_each has a child per item.
 func (p *Pool) childEnd(ctx context.Context, wf *workflows.Workflow, childID string, since int64, start time.Time) (*workflows.Reply, time.Duration, error) {
-	var all *redis.MapStringStringCmd
+	names := endFields(wf)
+	var vals *redis.SliceCmd
 	var now *redis.TimeCmd
 	_, err := p.e.q.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		all = pipe.HGetAll(ctx, p.e.q.shardFor(wf.Name).run(childID))
+		vals = pipe.HMGet(ctx, p.e.q.shardFor(wf.Name).run(childID), names...)
 		if since > 0 {
 			now = pipe.Time(ctx)
 		}
 		return nil
 	})
-	if err != nil && (now == nil || all.Err() != nil) {
+	if err != nil && (now == nil || vals.Err() != nil) {
 		return nil, 0, err
 	}
-	if len(all.Val()) == 0 {
+	fields := fieldsOf(names, vals.Val())
+	if fields["status"] == "" {
 		return nil, 0, ErrNotFound
 	}
-	reply, err := endedReply(wf, childID, all.Val())
+	reply, err := endedReply(wf, childID, fields)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -363,11 +366,16 @@ func childFields(ctx context.Context, rdb redis.UniversalClient, key string, mor
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
+	return fieldsOf(names, vals), nil
+}
+
+// fieldsOf is an HMGET's reply of the fields names, by name: those the hash has.
+func fieldsOf(names []string, vals []any) map[string]string {
+	out := make(map[string]string, len(names))
 	for i, v := range vals {
-		if s, ok := v.(string); ok {
+		if s, ok := v.(string); ok && i < len(names) {
 			out[names[i]] = s
 		}
 	}
-	return out, nil
+	return out
 }
