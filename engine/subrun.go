@@ -138,10 +138,18 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		return p.settle(r, j, step, outcome{status: StatusSucceeded, output: out, duration: took()})
 	case status == RunSucceeded:
 		wf, err := p.e.versions.get(ctx, fields["wf"], fields["ver"])
-		if err != nil {
-			return fail(fmt.Errorf("child run %s: %w", childID, err))
+		var reply *workflows.Reply
+		var took time.Duration
+		if err == nil {
+			reply, took, err = p.childEnd(ctx, wf, childID, since, start)
 		}
-		reply, took, err := p.childEnd(ctx, wf, childID, since, start)
+		if retry, _ := workflows.Retryable(err); err != nil && retry {
+			// Redis failed this read (a connection reset, a failover): the step looks
+			// again, and its record names the child, as a failed findChild's does.
+			p.retry(r, j, outcome{status: StatusFailed, output: out, err: fmt.Errorf("child run %s: %w", childID, err)},
+				backoffOf(j.attempt))
+			return nil
+		}
 		if err != nil {
 			return fail(fmt.Errorf("child run %s: %w", childID, err))
 		}
@@ -172,7 +180,9 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 // Await gives it, and how long the step took (Pool.since), Redis's clock read in the
 // same round trip. A step's item settles with it: one round trip, where Await and the
 // clock took three. It reads the fields the answer comes from (endFields), not the
-// whole run: a child's event can be large, and a for_each has a child per item.
+// whole run: a child's event can be large, and a for_each has a child per item. Only
+// a Redis error is worth another try: a child gone, or a record that does not decode,
+// is Permanent.
 func (p *Pool) childEnd(ctx context.Context, wf *workflows.Workflow, childID string, since int64, start time.Time) (*workflows.Reply, time.Duration, error) {
 	names := endFields(wf)
 	var vals *redis.SliceCmd
@@ -189,11 +199,11 @@ func (p *Pool) childEnd(ctx context.Context, wf *workflows.Workflow, childID str
 	}
 	fields := fieldsOf(names, vals.Val())
 	if fields["status"] == "" {
-		return nil, 0, ErrNotFound
+		return nil, 0, workflows.Permanent(ErrNotFound)
 	}
 	reply, err := endedReply(wf, childID, fields)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, workflows.Permanent(err)
 	}
 	took := time.Since(start)
 	if since > 0 {
