@@ -87,3 +87,35 @@ func TestCancelAStartingChild(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelAStartingChildReadFails: as TestCancelAStartingChild, with the item's read
+// of its run, after its park was refused, failing once (a connection reset): it reads
+// again, and cancels the child it started.
+func TestCancelAStartingChildReadFails(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		hook := &cancelAtStart{done: make(chan struct{})}
+		b.Client.AddHook(hook)
+		read := &failOnce{match: func(args []any) bool {
+			return args[0] == "hmget" && len(args) > 3 && args[2] == "status" && args[3] == withParentField && !isChild(args[1])
+		}}
+		b.Client.AddHook(read)
+		e, _, set, rec := realKindsEngine(t, b, childItemsSrc, Options{})
+		hook.e = e
+		id, err := e.Start(context.Background(), set.Workflow("batches"), event(`{"items": ["a"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-hook.done
+		if hook.err != nil {
+			t.Fatalf("cancel: %v", hook.err)
+		}
+		waitStatus(t, e, id, RunCancelled)
+		waitStatus(t, e, id+":line:0", RunCancelled)
+		if read.count() != 1 {
+			t.Errorf("%d reads of the run failed, want 1", read.count())
+		}
+		if got := rec.list(); len(got) != 0 {
+			t.Errorf("the child ran its step: %v", got)
+		}
+	})
+}

@@ -222,9 +222,24 @@ func (p *Pool) childEnd(ctx context.Context, wf *workflows.Workflow, childID str
 // started or finished and left it (Engine.cancelChildren). The child has no on_failure
 // steps running: it is cancelled with the tree, or, when r was cancelled as its own
 // caller timed out and the step waits for the child, as r's children are then
-// (cancelParentTimedOut), so that r's replay runs it again.
+// (cancelParentTimedOut), so that r's replay runs it again. A read of r that fails is
+// tried again for a few seconds, as persist does; when it still fails, the child is
+// named in an error line, to be cancelled by hand.
 func (p *Pool) cancelledSince(r *runState, childID string, waits bool) bool {
-	fields, _ := p.e.q.rdb.HMGet(p.work, p.e.q.shardFor(r.workflow).run(r.id), "status", withParentField).Result()
+	key := p.e.q.shardFor(r.workflow).run(r.id)
+	var fields []any
+	var err error
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		fields, err = p.e.q.rdb.HMGet(p.work, key, "status", withParentField).Result()
+		if err == nil || wait > 2*time.Second || !sleep(p.work, wait) {
+			break
+		}
+	}
+	if err != nil {
+		p.e.log.Error("reading whether a run was cancelled failed: a child run it started may run on; "+
+			"cancel the child if the run was cancelled", "run", r.id, "child", childID, "err", err)
+		return false
+	}
 	if len(fields) < 2 || fields[0] != string(RunCancelled) {
 		return false
 	}
