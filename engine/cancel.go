@@ -144,9 +144,12 @@ func cancelledBy(cause cancelCause, byHand bool) string {
 // item of a for_each one), and so theirs in turn. Each child lives in its own
 // workflow's shard: each is cancelled by its own script there, after the parent's, so
 // no script spans two shards. The children are listed after the parent's cancel: a
-// worker that starts a child later finds the parent cancelled (subRun looks once the
-// child started, or, for a step that waits, once its park is refused) and cancels the
-// child itself. A child that has finished, or was never started, is left as it is.
+// worker that starts a child later (or may have: Redis did not answer its start) reads
+// the parent, and finding it cancelled, or failed with the tombstones of a cancel
+// during its on_failure steps, cancels the child itself (Pool.cancelledSince). A step
+// that does not wait looks once it started the child; one that waits, once its park is
+// refused or fails; and either, once its retry is refused after a start that may have
+// stored the child. A child that has finished, or was never started, is left as it is.
 // Only a step that waits for its child runs a child cancelled for a timeout again
 // (Pool.subRun): the child of a `wait = false` step is cancelled with the tree
 // instead, as nothing would replay it. With since above 0 (a time in ms), a child

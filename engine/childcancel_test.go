@@ -2,13 +2,16 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/internal/testutil"
 )
 
 // cancelAtStart cancels a run, whole (its script, and the listing of its children),
@@ -19,43 +22,70 @@ type cancelAtStart struct {
 	once sync.Once
 	err  error
 	done chan struct{}
+	// child is what follows the run's id in its child's id: ":line:" (an item of
+	// step line) when empty.
+	child string
+	// unanswered, when set, loses Redis's answer to that start: its caller gets a
+	// connection reset, for a start Redis ran.
+	unanswered bool
 }
 
 func (c *cancelAtStart) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (c *cancelAtStart) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.before(cmd)
-		return next(ctx, cmd)
+		lost := c.before(cmd) && c.unanswered
+		err := next(ctx, cmd)
+		if lost {
+			cmd.SetErr(connReset)
+			return connReset
+		}
+		return err
 	}
 }
 
 func (c *cancelAtStart) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		var lost []redis.Cmder
 		for _, cmd := range cmds {
-			c.before(cmd)
+			if c.before(cmd) && c.unanswered {
+				lost = append(lost, cmd)
+			}
 		}
-		return next(ctx, cmds)
+		err := next(ctx, cmds)
+		for _, cmd := range lost {
+			cmd.SetErr(connReset) // each command of a start's pipeline carries its own error
+		}
+		return err
 	}
 }
 
-func (c *cancelAtStart) before(cmd redis.Cmder) {
+// before cancels the run when cmd is the first start of its child, and reports
+// whether it was.
+func (c *cancelAtStart) before(cmd redis.Cmder) bool {
 	args := cmd.Args()
 	if len(args) < 4 || args[0] != "evalsha" || args[1] != startHash && args[1] != manyOf[startScript].Hash() {
-		return
+		return false
+	}
+	marker := c.child
+	if marker == "" {
+		marker = ":line:"
 	}
 	for _, a := range args[3:] {
 		key, _ := a.(string)
 		_, rest, ok := strings.Cut(key, ":run:")
-		parent, _, child := strings.Cut(rest, ":line:")
+		parent, _, child := strings.Cut(rest, marker)
 		if ok && child {
+			first := false
 			c.once.Do(func() {
 				_, c.err = c.e.Cancel(context.Background(), parent)
 				close(c.done)
+				first = true
 			})
-			return
+			return first
 		}
 	}
+	return false
 }
 
 // TestCancelAStartingChild: a run cancelled after its item read that its child run did
@@ -78,7 +108,7 @@ func TestCancelAStartingChild(t *testing.T) {
 			t.Fatalf("cancel: %v", hook.err)
 		}
 		waitStatus(t, e, id, RunCancelled)
-		waitStatus(t, e, id+":line:0", RunCancelled)
+		waitChild(t, e, id+":line:0", RunCancelled)
 		if _, err := e.Run(ctx, id+":line:1"); err == nil {
 			t.Error("the second item's child started after its run was cancelled")
 		}
@@ -110,12 +140,100 @@ func TestCancelAStartingChildReadFails(t *testing.T) {
 			t.Fatalf("cancel: %v", hook.err)
 		}
 		waitStatus(t, e, id, RunCancelled)
-		waitStatus(t, e, id+":line:0", RunCancelled)
+		waitChild(t, e, id+":line:0", RunCancelled)
 		if read.count() != 1 {
 			t.Errorf("%d reads of the run failed, want 1", read.count())
 		}
 		if got := rec.list(); len(got) != 0 {
 			t.Errorf("the child ran its step: %v", got)
 		}
+	})
+}
+
+// TestCancelAChildWhoseStartWasNotAnswered: a run cancelled just before its item
+// started its child, whose start Redis ran but whose answer was lost (a connection
+// reset: ErrOutcomeUnknown), has that child cancelled too: the item's retry, refused
+// as the run is cancelled, finds the run cancelled and cancels the child it may have
+// started.
+func TestCancelAChildWhoseStartWasNotAnswered(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		hook := &cancelAtStart{done: make(chan struct{}), unanswered: true}
+		b.Client.AddHook(hook)
+		e, _, set, rec := realKindsEngine(t, b, childItemsSrc, Options{})
+		hook.e = e
+		id, err := e.Start(context.Background(), set.Workflow("batches"), event(`{"items": ["a"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-hook.done
+		if hook.err != nil {
+			t.Fatalf("cancel: %v", hook.err)
+		}
+		waitStatus(t, e, id, RunCancelled)
+		waitChild(t, e, id+":line:0", RunCancelled)
+		if got := rec.list(); len(got) != 0 {
+			t.Errorf("the child ran its step: %v", got)
+		}
+	})
+}
+
+// TestCancelAChildStartedByOnFailure: a run cancelled while its on_failure steps run
+// stays failed; one of them that starts a child run after that cancel listed the
+// children finds the run so (its cancel's tombstones) and cancels the child, as the
+// cancel cancels a failed run's children: as by hand.
+func TestCancelAChildStartedByOnFailure(t *testing.T) {
+	const src = `
+workflow "fails" {
+  step "probe" "boom" {
+    value = "boom"
+    fail  = true
+  }
+  on_failure {
+    step "workflow" "line" {
+      workflow = "line_child"
+      input    = "x"
+    }
+  }
+}
+
+workflow "line_child" {
+  step "probe" "part" {
+    value = "{{ event.body }}"
+  }
+}
+`
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		hook := &cancelAtStart{done: make(chan struct{}), child: ":on_failure/line"}
+		b.Client.AddHook(hook)
+		e, _, set, rec := realKindsEngine(t, b, src, Options{})
+		hook.e = e
+		id, err := e.Start(context.Background(), set.Workflow("fails"), event(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-hook.done
+		if hook.err != nil {
+			t.Fatalf("cancel: %v", hook.err)
+		}
+		waitStatus(t, e, id, RunFailed)
+		waitChild(t, e, id+":on_failure/line", RunCancelled)
+		for _, call := range rec.list() {
+			if strings.HasSuffix(call, ":part") {
+				t.Errorf("the child ran its step: %v", rec.list())
+			}
+		}
+	})
+}
+
+// waitChild waits for child run id to have status: the cancel that cancelAtStart makes
+// comes before the child's start is sent, and the child may not exist yet.
+func waitChild(t *testing.T, e *Engine, id string, status RunStatus) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, "run "+id+" "+string(status), func() bool {
+		r, err := e.Run(context.Background(), id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil && r.Status == status
 	})
 }

@@ -101,7 +101,13 @@ func (p *Pool) subRun(r *runState, j *job, step *workflows.Step, sub workflows.S
 		if err := p.startChild(ctx, r, j, step, sub, env, cur.wf, childID); err != nil {
 			if retry, _ := workflows.Retryable(err); retry {
 				p.logError("starting a child run failed; trying again later", "run", r.id, "step", j.unit, "err", err)
-				p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt))
+				// A start Redis did not answer, or that too few replicas acknowledged, may
+				// have stored the child: a retry refused as the run is cancelled looks,
+				// as a refused park does.
+				maybeStarted := errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrNotReplicated)
+				if !p.retry(r, j, outcome{status: StatusFailed, err: err}, backoffOf(j.attempt)) && maybeStarted {
+					p.cancelledSince(r, childID, sub.Waits())
+				}
 				return nil
 			}
 			return fail(err)
@@ -216,21 +222,23 @@ func (p *Pool) childEnd(ctx context.Context, wf *workflows.Workflow, childID str
 	return reply, took, nil
 }
 
-// cancelledSince cancels child run childID, which this step just started or replayed,
-// when run r was cancelled meanwhile, and reports whether it was: a cancel of r that
-// listed its children before the child started, or before its replay, found it not
-// started or finished and left it (Engine.cancelChildren). The child has no on_failure
-// steps running: it is cancelled with the tree, or, when r was cancelled as its own
-// caller timed out and the step waits for the child, as r's children are then
-// (cancelParentTimedOut), so that r's replay runs it again. A read of r that fails is
-// tried again for a few seconds, as persist does; when it still fails, the child is
-// named in an error line, to be cancelled by hand.
+// cancelledSince cancels child run childID, which this step just started (or may
+// have: its start's outcome is unknown) or replayed, when run r was cancelled
+// meanwhile, and reports whether it was: a cancel of r that listed its children before
+// the child started, or before its replay, found it not started or finished and left
+// it (Engine.cancelChildren). The child is cancelled as Engine.cancel cancels r's
+// children: with the tree; or, when r was cancelled as its own caller timed out and
+// the step waits for the child, as r's children are then (cancelParentTimedOut), so
+// that r's replay runs it again; or, when r was cancelled while it ran its on_failure
+// steps (it stays failed, and lists the tombstones its cancel left in tombs), as by
+// hand. A read of r that fails is tried again for a few seconds, as persist does;
+// when it still fails, the child is named in an error line, to be cancelled by hand.
 func (p *Pool) cancelledSince(r *runState, childID string, waits bool) bool {
 	key := p.e.q.shardFor(r.workflow).run(r.id)
-	var fields []any
+	var vals []any
 	var err error
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		fields, err = p.e.q.rdb.HMGet(p.work, key, "status", withParentField).Result()
+		vals, err = p.e.q.rdb.HMGet(p.work, key, "status", withParentField, "tombs").Result()
 		if err == nil || wait > 2*time.Second || !sleep(p.work, wait) {
 			break
 		}
@@ -240,12 +248,16 @@ func (p *Pool) cancelledSince(r *runState, childID string, waits bool) bool {
 			"cancel the child if the run was cancelled", "run", r.id, "child", childID, "err", err)
 		return false
 	}
-	if len(fields) < 2 || fields[0] != string(RunCancelled) {
-		return false
-	}
+	fields := fieldsOf([]string{"status", withParentField, "tombs"}, vals)
 	cause := cancelWithParent
-	if waits && fields[1] != nil {
+	switch status := RunStatus(fields["status"]); {
+	case status == RunCancelled && waits && fields[withParentField] != "":
 		cause = cancelParentTimedOut
+	case status == RunCancelled:
+	case status == RunFailed && fields["tombs"] != "":
+		cause = cancelByHand
+	default:
+		return false
 	}
 	p.e.cancelChild(p.work, childID, cause)
 	return true
