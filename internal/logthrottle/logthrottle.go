@@ -50,6 +50,7 @@ type kind struct {
 // heldLine is a line held back, to be written as it came.
 type heldLine struct {
 	log *slog.Logger
+	ctx context.Context // its caller's, without its cancel: the line is written later
 	rec slog.Record
 }
 
@@ -84,7 +85,13 @@ func (t *Throttle) Log(l *slog.Logger, level slog.Level, msg string, args ...any
 // LogKind is Log for lines whose message varies (it quotes what failed): they are of
 // the kind named key.
 func (t *Throttle) LogKind(key string, l *slog.Logger, level slog.Level, msg string, args ...any) {
-	ctx := context.Background()
+	t.LogKindContext(context.Background(), key, l, level, msg, args...)
+}
+
+// LogKindContext is LogKind with the caller's context, which l's handler gets, as
+// slog's WarnContext gives it, when the line is written: at once, or when it is held
+// back, later (its values; not its cancel).
+func (t *Throttle) LogKindContext(ctx context.Context, key string, l *slog.Logger, level slog.Level, msg string, args ...any) {
 	now := t.now()
 	t.mu.Lock()
 	if t.kinds == nil {
@@ -102,7 +109,7 @@ func (t *Throttle) LogKind(key string, l *slog.Logger, level slog.Level, msg str
 		if l.Enabled(ctx, level) {
 			rec := slog.NewRecord(now, level, msg, 0)
 			rec.Add(args...)
-			write(l, rec, suppressed)
+			write(heldLine{log: l, ctx: ctx, rec: rec}, suppressed)
 		}
 		return
 	}
@@ -110,7 +117,7 @@ func (t *Throttle) LogKind(key string, l *slog.Logger, level slog.Level, msg str
 	if l.Enabled(ctx, level) {
 		rec := slog.NewRecord(now, level, msg, 0)
 		rec.Add(args...)
-		k.latest = &heldLine{log: l, rec: rec}
+		k.latest = &heldLine{log: l, ctx: context.WithoutCancel(ctx), rec: rec}
 	}
 	schedule := !k.pending
 	k.pending = true
@@ -141,7 +148,7 @@ func (t *Throttle) flush(key string) {
 	k.last, k.held, k.latest, k.pending = now, 0, nil, false
 	t.mu.Unlock()
 	if h != nil { // nil: held back at a level the logger does not write
-		write(h.log, h.rec, suppressed)
+		write(*h, suppressed)
 	}
 }
 
@@ -167,12 +174,13 @@ func (t *Throttle) Flush() {
 	t.mu.Unlock()
 	slices.SortFunc(lines, func(a, b due) int { return a.line.rec.Time.Compare(b.line.rec.Time) })
 	for _, d := range lines {
-		write(d.line.log, d.line.rec, d.suppressed)
+		write(d.line, d.suppressed)
 	}
 }
 
-// write hands rec to l's handler with suppressed, as the logger would have.
-func write(l *slog.Logger, rec slog.Record, suppressed int64) {
-	rec.AddAttrs(slog.Int64("suppressed", suppressed))
-	_ = l.Handler().Handle(context.Background(), rec)
+// write hands a line's record to its logger's handler with suppressed, as the logger
+// would have.
+func write(h heldLine, suppressed int64) {
+	h.rec.AddAttrs(slog.Int64("suppressed", suppressed))
+	_ = h.log.Handler().Handle(h.ctx, h.rec)
 }

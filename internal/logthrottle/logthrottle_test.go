@@ -2,7 +2,9 @@ package logthrottle
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -126,6 +128,41 @@ func TestThrottleLogKind(t *testing.T) {
 		t.Errorf("%q, want the first line, then the last with suppressed=1", lines)
 	}
 }
+
+// LogKindContext hands its caller's context to the handler, for a line written at
+// once and for one held back (written later: its values, not its cancel), as slog's
+// WarnContext would have.
+func TestThrottleLogKindContext(t *testing.T) {
+	type key struct{}
+	var got []string
+	log := slog.New(ctxHandler(func(ctx context.Context, r slog.Record) {
+		v, _ := ctx.Value(key{}).(string)
+		got = append(got, r.Message+" "+v+" "+fmt.Sprint(ctx.Err()))
+	}))
+	clock := testutil.NewClock()
+	th := &Throttle{Every: 10 * time.Second, Clock: clock}
+	for _, s := range []string{"first", "held", "flushed"} {
+		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "from "+s))
+		th.LogKindContext(ctx, "sentinel", log, slog.LevelWarn, s)
+		cancel()
+		if s == "held" {
+			clock.Advance(10 * time.Second)
+		}
+	}
+	th.Flush()
+	want := []string{"first from first <nil>", "held from held <nil>", "flushed from flushed <nil>"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the handler got %q, want %q", got, want)
+	}
+}
+
+// ctxHandler is a slog handler that hands each record and its context to a function.
+type ctxHandler func(context.Context, slog.Record)
+
+func (ctxHandler) Enabled(context.Context, slog.Level) bool          { return true }
+func (f ctxHandler) Handle(ctx context.Context, r slog.Record) error { f(ctx, r); return nil }
+func (f ctxHandler) WithAttrs([]slog.Attr) slog.Handler              { return f }
+func (f ctxHandler) WithGroup(string) slog.Handler                   { return f }
 
 // On the wall clock (in a bubble, whose time passes as the goroutines wait), a
 // burst's last line held back is written once its second ends, not before.
