@@ -39,6 +39,16 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
+// closing is close, the release of a client that logs to l, then the writing of the
+// lines l held back: serve and worker close Redis last, and the line of the last
+// Sentinel that failed comes before their stopped line.
+func (l redisLog) closing(close func()) func() {
+	return func() {
+		close()
+		l.sentinel.flush()
+	}
+}
+
 // openRedis connects to the Redis at url, or, with no url, starts the embedded
 // in-memory one. close releases both. The same redis:// URL names a standalone Redis or
 // any node of a Redis Cluster: hookflow asks the server (INFO cluster, or CLUSTER INFO
@@ -48,7 +58,8 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // manages. A rediss:// URL (rediss+sentinel://) takes the files of files. No error it
 // returns holds the URL's password or a Sentinel's (redisURL.hide).
 func openRedis(ctx context.Context, url string, files redisTLS, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
-	redis.SetLogger(newRedisLog(log))
+	rl := newRedisLog(log)
+	redis.SetLogger(rl)
 	if url == "" {
 		if files.given() {
 			return nil, "", nil, badFlag(files.firstFlag(), ": applies to a Redis given with --redis; the embedded Redis is in this process")
@@ -60,7 +71,10 @@ func openRedis(ctx context.Context, url string, files redisTLS, workers int, log
 		return nil, "", nil, err
 	}
 	rdb, mode, close, err = openReal(ctx, u, files, workers, log)
-	return rdb, mode, close, u.hide(err)
+	if err != nil {
+		return nil, "", nil, u.hide(err)
+	}
+	return rdb, mode, rl.closing(close), nil
 }
 
 // openEmbedded starts the embedded in-memory Redis and connects to it.

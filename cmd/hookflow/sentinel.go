@@ -165,6 +165,10 @@ func newSentinelLog(log *slog.Logger) *sentinelLog {
 	return l
 }
 
+// flush writes the line of a Sentinel that failed held back, if any: the client is
+// closed, and the process's last line is next.
+func (l *sentinelLog) flush() { l.failed.Flush() }
+
 // printf logs a message of go-redis's Sentinel client, and reports whether it was
 // one.
 func (l *sentinelLog) printf(ctx context.Context, format string, v ...any) bool {
@@ -186,7 +190,7 @@ func (l *sentinelLog) printf(ctx context.Context, format string, v ...any) bool 
 		}
 		return true
 	case sentinelFailures[format]:
-		l.failed.LogKind("sentinel failed", l.log, slog.LevelWarn,
+		l.failed.LogKindContext(ctx, "sentinel failed", l.log, slog.LevelWarn,
 			"a Redis Sentinel failed: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "sentinel: "))
 		return true
 	}

@@ -172,6 +172,34 @@ func TestSentinelLog(t *testing.T) {
 	}
 }
 
+// The line of the last Sentinel that failed, held back, is written once the client
+// is closed: serve and worker close Redis just before their stopped line, and a
+// failure during the shutdown is not lost.
+func TestSentinelLogFlushedAtClose(t *testing.T) {
+	var logs strings.Builder
+	clock := testutil.NewClock()
+	l := newRedisLog(slog.New(slog.NewTextHandler(&logs, nil)))
+	l.sentinel.failed.Clock = clock
+	ctx := context.Background()
+	for _, addr := range []string{"10.0.0.5:26379", "10.0.0.6:26379"} {
+		l.Printf(ctx, `sentinel: GetMasterAddrByName addr=%s, master=%q failed: %s`, addr, "mymaster", "EOF")
+	}
+	if n := strings.Count(logs.String(), "a Redis Sentinel failed"); n != 1 {
+		t.Fatalf("%d lines before the close, want the first alone:\n%s", n, logs.String())
+	}
+	closed := false
+	l.closing(func() {
+		closed = true
+		if strings.Contains(logs.String(), "10.0.0.6") {
+			t.Error("the line held back was written before the client closed")
+		}
+	})()
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if !closed || len(lines) != 2 || !strings.Contains(lines[1], "addr=10.0.0.6:26379") || !strings.Contains(lines[1], "suppressed=0") {
+		t.Errorf("after the close: %q, want the line held back, with suppressed=0", lines)
+	}
+}
+
 // The messages TestSentinelLog feeds are the ones of the go-redis hookflow is built
 // with.
 func TestSentinelLogKnowsGoRedisMessages(t *testing.T) {
