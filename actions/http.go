@@ -3,6 +3,7 @@ package actions
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -391,7 +392,24 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call, next string) (*pr
 	if p.token != "" {
 		secrets = secrets.With(p.token)
 	}
+	if u := p.req.URL.User; u != nil {
+		secrets = secrets.With(userInfoCredentials(u)...)
+	}
 	return p, secrets, nil
+}
+
+// userInfoCredentials are what an answer may repeat of the user info of a URL, sent as
+// basic auth: the base64 of user:password, and the password alone, decoded, when it is
+// MinSecret bytes or more (a shorter one would hide ordinary words). They are hidden
+// whatever the URL's source, a secret(), the file or the event: the URL itself is
+// shown with its password as xxxxx.
+func userInfoCredentials(u *url.Userinfo) []string {
+	pass, _ := u.Password()
+	values := []string{base64.StdEncoding.EncodeToString([]byte(u.Username() + ":" + pass))}
+	if len(pass) >= workflows.MinSecret {
+		values = append(values, pass)
+	}
+	return values
 }
 
 // prepared is an attempt's request as rendered, with what the run history shows of it.
@@ -548,6 +566,12 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 				}
 			}
 		}
+	}
+	if u.User != nil && req.Header.Get("Authorization") == "" {
+		// The client would send the URL's user info as this header itself: set here,
+		// the run history records it as sent.
+		pass, _ := u.User.Password()
+		req.SetBasicAuth(u.User.Username(), pass)
 	}
 	if err := refusedHeaders(req.Header); err != nil {
 		return err
