@@ -134,7 +134,7 @@ func newHTTP(b *workflows.Block, client *http.Client, apis *APIs) (*HTTP, hcl.Di
 	for _, name := range []string{"query", "headers", "form"} {
 		diags = append(diags, b.CheckConst(name, name+" must be an object", workflows.Object)...)
 	}
-	diags = append(diags, b.CheckHeaders("headers")...)
+	diags = append(diags, b.CheckRequestHeaders("headers")...)
 	diags = append(diags, b.CheckConst("basic_auth", "Invalid basic_auth", func(v any) error { _, _, err := credentialFields(v); return err })...)
 	diags = append(diags, b.Mistakes(b.CheckConstField("basic_auth", "username", "Invalid basic_auth username", func(v any) error {
 		s, _ := v.(string) // not a string: credentialFields says so, or the step when it renders
@@ -567,6 +567,16 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 			}
 		}
 	}
+	if vs := req.Header["Host"]; vs != nil {
+		// Sent as the request's Host (the client writes no Host header of the map);
+		// the connection still goes to the URL's host. Kept in the map, as sent, for
+		// the run history.
+		host, err := workflows.RequestHost(vs)
+		if err != nil {
+			return fmt.Errorf("header Host: %w", err)
+		}
+		req.Header["Host"], req.Host = []string{host}, host
+	}
 	if u.User != nil && req.Header.Get("Authorization") == "" {
 		// The client would send the URL's user info as this header itself: set here,
 		// the run history records it as sent.
@@ -581,13 +591,14 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 }
 
 // refusedHeaders says why the client's transport would refuse to send headers h,
-// which a template, the api or its auth set; nil when it would not. It is asked here,
+// which a template, the api or its auth set, or would not send one of them as it is
+// (workflows.ClientHeaderError); nil when it would send them all. It is asked here,
 // not left to the transport, so that a dry run, whose transport sends nothing, fails
-// as a run would.
+// as a run would, and the run history records no header that was not sent.
 func refusedHeaders(h http.Header) error {
 	bad := false
 	for name, vs := range h { // no sorting, no allocation for the headers of every call
-		bad = bad || workflows.HeaderNameError(name) != nil
+		bad = bad || workflows.HeaderNameError(name) != nil || workflows.ClientHeaderError(name) != nil
 		for _, v := range vs {
 			bad = bad || workflows.HeaderValueError(v) != nil
 		}
@@ -597,6 +608,9 @@ func refusedHeaders(h http.Header) error {
 	}
 	for _, name := range sortedNames(url.Values(h)) { // the first by name, whatever the map's order
 		if err := workflows.HeaderNameError(name); err != nil {
+			return fmt.Errorf("headers: %w", err)
+		}
+		if err := workflows.ClientHeaderError(name); err != nil {
 			return fmt.Errorf("headers: %w", err)
 		}
 		for _, v := range h[name] {

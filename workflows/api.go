@@ -186,7 +186,7 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 		}
 	}
 	a.Headers, d = blk.constStrings("headers")
-	d = append(d, blk.CheckHeaders("headers")...)
+	d = append(d, blk.CheckRequestHeaders("headers")...)
 	blk.HideCredentialHeaders("headers") // as the auth block's credentials are
 	diags = append(diags, d...)
 	if w := blk.Attr("headers").CredentialInFile("Authorization", "the Authorization header",

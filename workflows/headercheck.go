@@ -71,15 +71,29 @@ var errLineBreak = errors.New("holds a line break")
 // Mistakes: a stored version that an older build accepted warns of them, and its
 // step fails when a run reaches it, as it did there.
 func (b *Block) CheckHeaders(name string) hcl.Diagnostics {
+	return b.checkHeaders(name, false)
+}
+
+// CheckRequestHeaders is CheckHeaders for the headers of a request (an http step's,
+// an api's), which cannot name one the HTTP client sets itself, nor a Host that no
+// request can send (requestHeaderDiags).
+func (b *Block) CheckRequestHeaders(name string) hcl.Diagnostics {
+	return b.checkHeaders(name, true)
+}
+
+func (b *Block) checkHeaders(name string, request bool) hcl.Diagnostics {
 	a := b.attrs[name]
 	if a == nil || a.Template == nil {
 		return nil
 	}
 	fields := map[string][]string{}
+	whole := map[string]bool{} // the names whose values are known whole, not only the text around a {{ }}
 	switch t := a.Template; {
 	case t.kind == objectKind:
 		for i, k := range t.keys {
-			fields[k] = t.elems[i].fixedText(a.vars)
+			e := t.elems[i]
+			fields[k] = e.fixedText(a.vars)
+			whole[k] = e.kind == constKind || a.vars != nil && e.readsOnlyVars()
 		}
 	default: // a constant, or one {{ }}, whose names too are known when it renders
 		v, ok := t.Const()
@@ -93,10 +107,14 @@ func (b *Block) CheckHeaders(name string) hcl.Diagnostics {
 			return nil
 		}
 		for k, v := range m {
-			fields[k] = headerValues(v)
+			fields[k], whole[k] = headerValues(v), true
 		}
 	}
-	return b.Mistakes(headerDiags(fields, a.expr, a.ValueRange))
+	var more []found
+	if request {
+		more = requestHeaderDiags(fields, whole, a.expr, a.ValueRange)
+	}
+	return b.Mistakes(headerDiags(fields, a.expr, a.ValueRange, more...))
 }
 
 // headerValues are the values of a header fixed when the file loads: a list's
@@ -172,10 +190,11 @@ func checkHeaderStrings(h map[string]string, expr hcl.Expression) hcl.Diagnostic
 
 // headerDiags reports the names and values of fields that no header can have: a
 // name at its key in expr, a value at the value, when expr writes the object out,
-// { Name = "value" }; at whole otherwise (headers = vars.headers). The diagnostics
-// never quote a value: it may be a credential.
-func headerDiags(fields map[string][]string, expr hcl.Expression, whole hcl.Range) hcl.Diagnostics {
-	var all []found
+// { Name = "value" }; at whole otherwise (headers = vars.headers). more are other
+// findings, sorted in with them. The diagnostics never quote a value: it may be a
+// credential.
+func headerDiags(fields map[string][]string, expr hcl.Expression, whole hcl.Range, more ...found) hcl.Diagnostics {
+	all := more
 	for name, values := range fields {
 		keyAt, valueAt := whole, whole
 		if item, ok := objectItem(expr, name); ok {
