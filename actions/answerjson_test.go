@@ -17,7 +17,8 @@ import (
 // body (where steps.NAME.body.orders would be nil); the output keeps the answer as it
 // came. Only one cut short is retried, and only when the request may be sent again
 // (GET, or an Idempotency-Key); any other fails for good, saying on_error = "continue"
-// goes on with its text. An empty body, a JSON string, JSON after a byte order mark
+// goes on with its text. So does JSON that hookflow does not read: a number no float64
+// holds, or nesting deeper than workflows.MaxJSONDepth. An empty body, a JSON string, JSON after a byte order mark
 // and a body that does not say it is JSON are answers like any other; a status the
 // step does not expect fails it as such.
 func TestHTTPStepBrokenJSON(t *testing.T) {
@@ -42,6 +43,10 @@ func TestHTTPStepBrokenJSON(t *testing.T) {
 			`but does not parse as JSON: invalid character ',' looking for beginning of object key string, at line 2, column 10` + forGood, false},
 		{"JSON lines", "application/json", "{\"a\":1}\n{\"b\":2}\n", 200, "",
 			`but does not parse as JSON: invalid character '{' after top-level value, at line 2, column 1` + forGood, false},
+		{"a number no float64 holds", "application/json", "{\"id\": 7,\n \"n\": 1e400}", 200, "",
+			`but hookflow cannot read it: number 1e400 is out of range, at line 2, column 7. on_error = "continue" on the step goes on with its text in steps.list.body`, false},
+		{"nested too deep", "application/json", strings.Repeat("[", workflows.MaxJSONDepth+1) + strings.Repeat("]", workflows.MaxJSONDepth+1), 200, "",
+			fmt.Sprintf(`but hookflow cannot read it: JSON nests deeper than %d levels, at line 1, column %d.`, workflows.MaxJSONDepth, workflows.MaxJSONDepth+1), false},
 		{"empty", "application/json", "", 200, "", "", false},
 		{"blank", "application/json", " \n", 200, "", "", false},
 		{"a JSON string", "application/json", `"all good"`, 200, "", "", false},

@@ -108,6 +108,17 @@ func isIdent(key string) bool {
 	return key != ""
 }
 
+// JSONValueError is JSON that parses, but holds what hookflow does not read: a number
+// no float64 holds (1e400), or nesting deeper than MaxJSONDepth. encoding/json would
+// take the second, and give the first as an error of its own type, not a syntax
+// error: an answer said to be JSON tells it apart by this type.
+type JSONValueError struct {
+	Reason string
+	Offset int // the byte where the value it refuses starts
+}
+
+func (e *JSONValueError) Error() string { return e.Reason }
+
 var errEnd = errors.New("invalid JSON: unexpected end of JSON input")
 
 func (d *decoder) space() {
@@ -176,7 +187,7 @@ func (d *decoder) deeper(depth int) error {
 		most = MaxJSONDepth
 	}
 	if depth >= most {
-		return fmt.Errorf("JSON nests deeper than %d levels", most)
+		return &JSONValueError{Reason: fmt.Sprintf("JSON nests deeper than %d levels", most), Offset: d.i}
 	}
 	return nil
 }
@@ -339,7 +350,7 @@ func (d *decoder) number() (any, error) {
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil {
-		return nil, fmt.Errorf("number %.40s is out of range", text)
+		return nil, &JSONValueError{Reason: fmt.Sprintf("number %.40s is out of range", text), Offset: start}
 	}
 	if d.exact {
 		return json.Number(text), nil
