@@ -519,6 +519,10 @@ func basicCredentials(id, secret string) string {
 	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
 }
 
+// maxTokenAnswer is how much of a token endpoint's answer is read: a token's JSON is
+// a few KiB at most.
+const maxTokenAnswer = 1 << 20
+
 // fetch asks the token endpoint for a token, through the outbound guard.
 func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh string) (*oauthToken, error) {
 	form := url.Values{"grant_type": {ts.cfg.Grant}}
@@ -556,10 +560,12 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenAnswer+1))
 	if err != nil {
 		return nil, &TokenError{API: ts.api, URL: ts.shownURL(), Err: err}
 	}
+	over := len(data) > maxTokenAnswer
+	data = data[:min(len(data), maxTokenAnswer)]
 	var body struct {
 		AccessToken  string      `json:"access_token"`
 		ExpiresIn    json.Number `json:"expires_in"`
@@ -585,9 +591,12 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 	}
 	if jsonErr != nil || body.AccessToken == "" {
 		te := &TokenError{API: ts.api, URL: ts.shownURL(), Status: resp.StatusCode}
-		if jsonErr == nil && body.Error != "" { // an OAuth2 error, though with a 200
+		switch {
+		case jsonErr == nil && body.Error != "": // an OAuth2 error, though with a 200
 			te.Code, te.Description = hide.String(body.Error), hide.String(body.Description)
-		} else {
+		case over: // cut here, not by the endpoint
+			te.Err = fmt.Errorf("the token endpoint's answer is over %d MiB, more than hookflow reads of it", maxTokenAnswer>>20)
+		default:
 			te.Err = unusableAnswer(resp.Header.Get("Content-Type"), data, jsonErr)
 		}
 		return nil, te

@@ -1181,8 +1181,8 @@ func TestOAuth2FetchLockIsExtendedWhileTheFetchGoesOn(t *testing.T) {
 }
 
 // A token endpoint's 200 that gives no token says what was wrong with it: not JSON
-// (and what it is), JSON that does not parse, the answer's OAuth2 error, or no
-// access_token. The message quotes nothing else of the answer, which may hold a token
+// (and what it is), JSON that does not parse, more than is read of it (1 MiB), the
+// answer's OAuth2 error, or no access_token. The message quotes nothing else of the answer, which may hold a token
 // or repeat the client's credentials.
 func TestOAuth2UnusableTokenAnswerSaysWhy(t *testing.T) {
 	tests := []struct {
@@ -1190,6 +1190,8 @@ func TestOAuth2UnusableTokenAnswerSaysWhy(t *testing.T) {
 	}{
 		{"cut short", "application/json", `{"access_token":"tok-secret-123","expires_`,
 			"the answer's JSON does not parse: it ends early (cut short?)"},
+		{"over 1 MiB", "application/json", `{"access_token":"tok-secret-123","pad":"` + strings.Repeat("a", 1<<20) + `"}`,
+			"the token endpoint's answer is over 1 MiB, more than hookflow reads of it"},
 		{"html", "text/html; charset=utf-8", `<html><body>tok-secret-123</body></html>`,
 			"the answer is not JSON: its Content-Type is text/html"},
 		{"no content type", "", `tok-secret-123`, "the answer is not JSON, and has no Content-Type"},
