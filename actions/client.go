@@ -38,11 +38,22 @@ func NewClient(g *Guard) *http.Client {
 	}
 }
 
-// headersTooLarge reports whether err is a call's refusal of an HTTP/1 answer whose
-// headers are over MaxResponseHeaders. net/http has no error value for it, so its
-// message is matched; TestHTTPStepHeadersCap fails if it changes. Over HTTP/2 the
-// limit is announced to the server, and an answer past it ends the connection with a
-// protocol error, which is retried as other connection errors are.
+// headersTooLarge reports whether err is a call's refusal of an answer whose headers
+// are over MaxResponseHeaders: over HTTP/1, or over HTTP/2 a header list past the
+// limit announced to the server. net/http has no error value for either, so their
+// messages are matched; TestHTTPStepHeadersCap fails if they change.
 func headersTooLarge(err error) bool {
-	return strings.Contains(err.Error(), "net/http: server response headers exceeded")
+	s := err.Error()
+	return strings.Contains(s, "net/http: server response headers exceeded") ||
+		strings.Contains(s, "http2: response header list larger than advertised limit")
+}
+
+// headersMaybeTooLarge reports whether err is the end of an HTTP/2 connection that an
+// answer's headers past MaxResponseHeaders cause: a PROTOCOL_ERROR (a header block so
+// far past the limit that it is not read) or a COMPRESSION_ERROR (one header's text
+// past it). Another fault of the server's may end it so, so such a call is retried as
+// other connection errors are, its error naming the limit.
+func headersMaybeTooLarge(err error) bool {
+	s := err.Error()
+	return strings.HasSuffix(s, "connection error: PROTOCOL_ERROR") || strings.HasSuffix(s, "connection error: COMPRESSION_ERROR")
 }

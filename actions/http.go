@@ -273,6 +273,9 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 			// It would be as large again: failed for good, as a body over its cap is.
 			err = workflows.Permanent(fmt.Errorf("%s %s: the answer's headers are larger than %d KiB, more than a call reads (%w)",
 				h.method, sent.URL, MaxResponseHeaders>>10, err))
+		case headersMaybeTooLarge(err):
+			err = fmt.Errorf("%s %s: the HTTP/2 connection ended (%w), as it does when the answer's headers are larger than %d KiB, more than a call reads",
+				h.method, sent.URL, err, MaxResponseHeaders>>10)
 		case errors.As(err, new(*BlockedError)):
 			err = workflows.Permanent(fmt.Errorf("%s %s: %w", h.method, sent.URL, err))
 		case timedOut():
