@@ -689,17 +689,16 @@ func sortedNames(v url.Values) []string {
 }
 
 // credentialsInFile warns of the credentials of b written out in its file: basic_auth's
-// password and the Authorization header.
+// password and the headers named as credentials (Authorization, X-Api-Key).
 func credentialsInFile(b *workflows.Block) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if w := b.Attr("basic_auth").CredentialInFile("password", "basic_auth's password",
 		fmt.Sprintf(`basic_auth = { username = "…", password = secret(%q) }`, workflows.EnvName(b.Name, "password"))); w != nil {
 		diags = append(diags, w)
 	}
-	if w := b.Attr("headers").CredentialInFile("Authorization", "the Authorization header",
-		fmt.Sprintf(`headers = { Authorization = "Bearer ${secret(%q)}" }`, workflows.EnvName(b.Name, "token"))); w != nil {
-		diags = append(diags, w)
-	}
+	diags = append(diags, b.Attr("headers").CredentialHeadersInFile(func(name string) string {
+		return workflows.HeaderFix(name, b.Name)
+	})...)
 	return diags
 }
 

@@ -189,9 +189,8 @@ func (l *loader) api(b *hcl.Block, ev *evaluator) (*API, hcl.Diagnostics) {
 	d = append(d, blk.CheckRequestHeaders("headers")...)
 	blk.HideCredentialHeaders("headers") // as the auth block's credentials are
 	diags = append(diags, d...)
-	if w := blk.Attr("headers").CredentialInFile("Authorization", "the Authorization header",
-		fmt.Sprintf(`headers = { Authorization = "Bearer ${secret(%q)}" }`, EnvName(a.Name, "token"))); w != nil && !d.HasErrors() {
-		diags = append(diags, w)
+	if !d.HasErrors() {
+		diags = append(diags, blk.Attr("headers").CredentialHeadersInFile(func(name string) string { return HeaderFix(name, a.Name) })...)
 	}
 	a.Timeout, d = blk.Duration("timeout", 0)
 	diags = append(diags, d...)

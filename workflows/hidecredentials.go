@@ -225,11 +225,17 @@ func isCredentialText(name, s string) bool {
 	if len(s) < MinSecret {
 		return false
 	}
+	return passwordName(name) || !wordLike(s)
+}
+
+// passwordName reports whether name is a password's, whose value a person chose and
+// may be a word.
+func passwordName(name string) bool {
 	switch lastWord(name) {
 	case "password", "passwd", "passphrase", "pwd", "pin":
 		return true
 	}
-	return !wordLike(s)
+	return false
 }
 
 // maxWord and maxCapitalsWord are the longest words wordLike takes, and in capitals.

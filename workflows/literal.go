@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -103,6 +104,64 @@ func (a *BlockAttr) CredentialInFile(key, what, fix string) *hcl.Diagnostic {
 		return nil
 	}
 	return credentialWarning(expr, what, fix)
+}
+
+// CredentialHeadersInFile returns a warning for each header of the attribute, an
+// object written out ({ Name = "value" }), named as a credential's (Authorization,
+// X-Api-Key, Cookie: IsCredentialName, but for names that only qualify one, such as
+// X-Api-Key-Name) whose value is written out in the file. A value that is a word of
+// the kind settings take (X-Session = "active"), but under a password's name, is no
+// credential, and not warned of. fix gives, for a header's name, the attribute
+// written with secret(), as the warning suggests it.
+func (a *BlockAttr) CredentialHeadersInFile(fix func(name string) string) hcl.Diagnostics {
+	if a == nil || a.Template == nil {
+		return nil
+	}
+	obj, ok := a.expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	for _, item := range obj.Items {
+		name := itemKey(item)
+		if name == "" || !holdsCredential(name) || !writtenOut(item.ValueExpr, a.literalVars) {
+			continue
+		}
+		v, ok := a.Template.fieldValue(name, a.vars)
+		if s, _ := v.(string); !ok || s == "" || wordLike(s) && !passwordName(name) {
+			continue
+		}
+		diags = append(diags, credentialWarning(item.ValueExpr, "the "+http.CanonicalHeaderKey(name)+" header", fix(http.CanonicalHeaderKey(name))))
+	}
+	return diags
+}
+
+// HeaderFix is header name of the headers of block (a step, an api) written with
+// secret(), as a warning of it written out in the file suggests it: an Authorization
+// header keeps its scheme.
+func HeaderFix(name, block string) string {
+	if strings.EqualFold(name, "Authorization") {
+		return fmt.Sprintf(`headers = { Authorization = "Bearer ${secret(%q)}" }`, EnvName(block, "token"))
+	}
+	return fmt.Sprintf(`headers = { %s = secret(%q) }`, name, EnvName(block, name))
+}
+
+// fieldValue is the value of field key of t, an object, when it is known at load
+// time (loadValue).
+func (t *Template) fieldValue(key string, vars map[string]any) (any, bool) {
+	if v, ok := t.loadValue(vars); ok {
+		m, _ := v.(map[string]any)
+		x, ok := m[key]
+		return x, ok
+	}
+	if t.kind == objectKind {
+		for i, k := range t.keys {
+			if k == key {
+				return t.elems[i].loadValue(vars)
+			}
+		}
+	}
+	return nil, false
 }
 
 // CredentialsInFile is CredentialInFile for an attribute that takes a text or a list
