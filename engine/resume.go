@@ -46,10 +46,7 @@ type runState struct {
 	// resumed are the values of the credential fields and query parameters of what
 	// resumed its wait steps, hidden as its event's are.
 	resumed []string
-	// answered are the values of the credential headers (Set-Cookie) of the answers
-	// of its http steps that have run, hidden as its event's credentials are.
-	answered []string
-	secrets  *workflows.Redactor
+	secrets *workflows.Redactor
 	// onlySensitive hides the values in sensitive alone (sensitiveOnly).
 	onlySensitive *workflows.Redactor
 	// eventShown says that the run's event has a shown form (a child run whose input
@@ -78,11 +75,11 @@ func (r *runState) redactor() *workflows.Redactor {
 			r.credentials = workflows.EventCredentialValues(r.env.Event, nil)
 		}
 	}
-	if len(r.sensitive) == 0 && len(r.credentials) == 0 && len(r.resumed) == 0 && len(r.answered) == 0 {
+	if len(r.sensitive) == 0 && len(r.credentials) == 0 && len(r.resumed) == 0 {
 		return r.wf.Secrets
 	}
 	if r.secrets == nil {
-		r.secrets = r.wf.Secrets.Plus(slices.Concat(r.sensitive, r.credentials, r.resumed, r.answered)...)
+		r.secrets = r.wf.Secrets.Plus(slices.Concat(r.sensitive, r.credentials, r.resumed)...)
 	}
 	return r.secrets
 }
@@ -104,20 +101,6 @@ func (r *runState) hideResume(v any) {
 	n := len(r.resumed)
 	r.resumed = workflows.CredentialValues(m["query"], workflows.CredentialValues(m["body"], r.resumed))
 	if len(r.resumed) != n {
-		r.secrets = nil
-	}
-}
-
-// hideAnswer adds the values of the credential headers of the answers in v, the
-// output of http step s, to those the run hides; forEach says that it is a for_each
-// step's, the outputs of its items.
-func (r *runState) hideAnswer(s *workflows.Step, v any, forEach bool) {
-	if s == nil || s.Kind != "http" {
-		return
-	}
-	n := len(r.answered)
-	r.answered = workflows.AnswerCredentialValues(v, forEach, r.answered)
-	if len(r.answered) != n {
 		r.secrets = nil
 	}
 }
@@ -253,8 +236,7 @@ func (r *runState) cuts(s *workflows.Step, wait time.Duration) bool {
 // see puts a settled step's value into steps, as later steps read it. Parallel blocks
 // and steps still going have no value.
 func (r *runState) see(name string, rec *Record, steps map[string]any) error {
-	s, _ := r.wf.Step(name)
-	if s == nil || !rec.Status.Settled() {
+	if s, _ := r.wf.Step(name); s == nil || !rec.Status.Settled() {
 		return nil
 	}
 	v, err := rec.value()
@@ -268,7 +250,6 @@ func (r *runState) see(name string, rec *Record, steps map[string]any) error {
 	if rec.Resume {
 		r.hideResume(v)
 	}
-	r.hideAnswer(s, v, rec.ForEach)
 	return nil
 }
 
@@ -315,8 +296,6 @@ func (r *runState) apply(u unit, c commit) {
 			if c.record.Resume {
 				r.hideResume(c.value)
 			}
-			s, _ := r.wf.Step(u.step)
-			r.hideAnswer(s, c.value, c.record.ForEach)
 		} else {
 			_ = r.see(u.step, c.record, r.env.Steps)
 		}

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 )
 
@@ -239,67 +238,6 @@ func CredentialValues(v any, into []string) []string {
 	case []any:
 		for _, e := range v {
 			into = CredentialValues(e, into)
-		}
-	}
-	return into
-}
-
-// AnswerCredentialValues appends to into the values of the credential headers of the
-// answer an http step's output v holds (Set-Cookie, an echoed X-Api-Key: those
-// IsCredentialName names), which the history shows [redacted] in the output: a run
-// hides them like secrets wherever a later step writes them again ({{
-// steps.login.headers }} in a log line). Of each, the whole value; the credential
-// after its scheme ("abc…" of "Bearer abc…"); and of Set-Cookie, each cookie's value,
-// which a step may send on alone. A value of fewer than MinSecret bytes, or a
-// setting's word ("deleted", of a cookie cleared), is not hidden so, as it would hide
-// ordinary text. With forEach, v is a for_each step's output, its items' outputs. Each
-// is added once.
-func AnswerCredentialValues(v any, forEach bool, into []string) []string {
-	if !forEach {
-		return answerCredentials(v, into)
-	}
-	switch v := v.(type) {
-	case map[string]any:
-		for _, e := range v {
-			into = answerCredentials(e, into)
-		}
-	case []any:
-		for _, e := range v {
-			into = answerCredentials(e, into)
-		}
-	}
-	return into
-}
-
-// answerCredentials is AnswerCredentialValues of one answer's output.
-func answerCredentials(v any, into []string) []string {
-	m, _ := v.(map[string]any)
-	headers, _ := m["headers"].(map[string]any)
-	add := func(name, s string) {
-		if isCredentialText(name, s) && !slices.Contains(into, s) {
-			into = append(into, s)
-		}
-	}
-	for name, value := range headers {
-		s, ok := value.(string)
-		if !ok || !IsCredentialName(name) {
-			continue
-		}
-		if len(s) >= MinSecret && !slices.Contains(into, s) {
-			into = append(into, s) // whole, whatever it holds: only that text is hidden
-		}
-		if _, credential, ok := cutScheme(s); ok {
-			add(name, strings.TrimSpace(credential))
-		}
-		if strings.EqualFold(name, "set-cookie") {
-			// The answer's Set-Cookie headers, joined by ", ": each starts with its
-			// name=value; a piece that starts otherwise is the rest of an Expires date.
-			for _, cookie := range strings.Split(s, ", ") {
-				pair, _, _ := strings.Cut(cookie, ";")
-				if _, value, ok := strings.Cut(pair, "="); ok {
-					add(name, strings.Trim(strings.TrimSpace(value), `"`))
-				}
-			}
 		}
 	}
 	return into

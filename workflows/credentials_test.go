@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
@@ -90,36 +89,4 @@ func BenchmarkCredentialValues(b *testing.B) {
 	for b.Loop() {
 		CredentialValues(body, nil)
 	}
-}
-
-// The values an http step's answer gives under credential headers are hidden whole,
-// the credential after a scheme alone, and each Set-Cookie's value alone; not a short
-// value or a word, nor the values of other headers.
-func TestAnswerCredentialValues(t *testing.T) {
-	answer := func(headers map[string]any) map[string]any {
-		return map[string]any{"status": 200, "headers": headers, "body": "sid LONGbodyTEXT99"}
-	}
-	out := answer(map[string]any{
-		"set-cookie":       "sid=C00kieValue9x; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT, theme=\"dark-mode\", lang=en, b=\"Qu0tedVal42\"",
-		"x-auth":           "Bearer T0kenAfterScheme",
-		"x-api-key":        "abc",
-		"x-request-id":     "req-Visible12345",
-		"www-authenticate": `Bearer error="invalid_token"`,
-	})
-	got := AnswerCredentialValues(out, false, nil)
-	want := []string{"sid=C00kieValue9x; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT, theme=\"dark-mode\", lang=en, b=\"Qu0tedVal42\"",
-		"C00kieValue9x", "Qu0tedVal42", "Bearer T0kenAfterScheme", "T0kenAfterScheme"}
-	if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
-		t.Errorf("got %q\nwant %q", got, want)
-	}
-	items := []any{answer(map[string]any{"set-cookie": "a=Item0neCookie1"}), answer(map[string]any{"set-cookie": "a=ItemTw0Cookie2"})}
-	if got := AnswerCredentialValues(items, true, nil); len(got) != 4 || !slices.Contains(got, "ItemTw0Cookie2") {
-		t.Errorf("a for_each step's items: got %q", got)
-	}
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
 }
