@@ -23,12 +23,11 @@ import (
 // sinceShop is an API that answers GET /orders?since=T with every order paid after T,
 // oldest first, and next_since, the time of the newest order it answers with (none
 // when it answers none). With perPage, it answers perPage orders a page (?page=N),
-// with a Link to the next. With slow, it answers each request after that long.
+// with a Link to the next.
 type sinceShop struct {
 	mu      sync.Mutex
 	orders  []map[string]any
 	perPage int
-	slow    time.Duration
 	since   []string // the since of each request
 	srv     *httptest.Server
 }
@@ -52,16 +51,6 @@ func (s *sinceShop) add(kinds ...string) {
 }
 
 func (s *sinceShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	slow := s.slow
-	s.mu.Unlock()
-	if slow > 0 {
-		select {
-		case <-time.After(slow):
-		case <-r.Context().Done():
-			return
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	since := r.URL.Query().Get("since")

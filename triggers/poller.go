@@ -56,8 +56,6 @@ type Poller struct {
 	// lockTTL and lockKeep are how long a poll's lock lasts, and how often a poll
 	// under way keeps it (pollLockTTL, pollLockKeep).
 	lockTTL, lockKeep time.Duration
-	// timeout is how long one poll may take at least (pollTimeout; see pollBound).
-	timeout time.Duration
 
 	using   sync.Mutex // held by Use and Stop, one at a time
 	mu      sync.Mutex
@@ -68,8 +66,7 @@ type Poller struct {
 
 // NewPoller returns a poller that keeps its state and starts runs with polls.
 func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
-	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep,
-		timeout: pollTimeout}
+	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep}
 }
 
 // pollTimeout bounds one poll: its requests (each within the poll's timeout), their
@@ -77,11 +74,8 @@ func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
 const pollTimeout = 2 * time.Minute
 
 // pollBound is how long one poll may take: pollTimeout, or twice the poll's timeout
-// when that is longer, so that a request may take its timeout. A poll that reads pages
-// stops reading while it has time for one more (timeForOneMore), and starts the items
-// of those it read: a slow API's list is read a part a poll, rather than lost whole
-// at the bound, poll after poll.
-func (p *Poller) pollBound(poll *Poll) time.Duration { return max(p.timeout, 2*poll.Timeout) }
+// when that is longer, so that a request may take its timeout.
+func pollBound(poll *Poll) time.Duration { return max(pollTimeout, 2*poll.Timeout) }
 
 // streak is a poll's run of failures in this process, kept across reloads.
 type streak struct {
@@ -113,8 +107,7 @@ func retryAfter(every time.Duration, n int) time.Duration {
 // the context of the poll's loop, cancels (a reload that changed or dropped the
 // trigger, or a stop) is no failure: the next poll reads what it would have.
 func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time) {
-	bound := p.pollBound(poll)
-	ctx, cancel := context.WithTimeout(loop, bound)
+	ctx, cancel := context.WithTimeout(loop, pollBound(poll))
 	defer cancel()
 	claimed, err := p.polls.ClaimTick(ctx, wf, poll.Key(), tick)
 	if err == nil && !claimed {
@@ -158,11 +151,6 @@ func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, 
 	}
 	if err != nil && errors.Is(context.Cause(ctx), errLockLost) {
 		err = fmt.Errorf("%w: %w", errLockLost, err)
-	}
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		// What ran out is the poll's time, not the request's: say how long it had.
-		err = fmt.Errorf("the poll stopped after %s, its limit (2 minutes, or twice its timeout when longer); "+
-			"the next poll asks again from the cursor kept: %w", workflows.FormatDuration(bound), err)
 	}
 	p.report(ctx, wf, poll, st, tick, out, err)
 }
@@ -237,16 +225,6 @@ func (p *Poller) logCut(wf *workflows.Workflow, poll *Poll, st *streak, out poll
 	if st.cuts > 1 {
 		return
 	}
-	if out.cut == CutTime {
-		on := "the next poll goes on from the cursor of the last page read"
-		if out.kept {
-			on = "the next poll reads them again, and the pages past those it has time for are not looked at"
-		}
-		p.log.Warn("poll stopped reading its pages near its limit, with time for no more: it started the new items of the pages it read, and "+
-			on+" (logged once per run of such polls)", "workflow", wf.Name, "limit", workflows.FormatDuration(p.pollBound(poll)),
-			"pages", out.pages, "started", out.started)
-		return
-	}
 	kept := ""
 	if poll.Cursor != nil {
 		kept = ", asking again with the cursor it had"
@@ -275,8 +253,6 @@ type polled struct {
 	started   int
 	cut       Cut
 	left      int
-	pages     int  // the requests the poll sent: its pages
-	kept      bool // the cursor stays the one the poll was sent with
 	recorded  int
 	recording bool
 	first     bool // the poll recorded what is there
@@ -318,7 +294,7 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		return polled{}, fmt.Errorf("%w: %s, but the cursor stays where it was until a poll reads its list to the end, so no "+
 			"poll can get further: raise the paginate block's max_pages", errPoll, items)
 	}
-	out := polled{cut: ans.Cut, pages: len(ans.Sent)}
+	out := polled{cut: ans.Cut}
 	for _, f := range ans.Items {
 		if f.Status == ItemCut {
 			out.left++
@@ -329,16 +305,11 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 	}
 	next := ans.Cursor
 	if ans.Cut != "" {
-		if ans.Cut != CutTime {
-			next = cursor
-		}
-		// Cut by time, the next poll goes on from the cursor of the last page read;
-		// without one, or one the pages read do not give, it reads them again.
+		next = cursor
 		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
 			return out, err
 		}
 	}
-	out.kept = poll.Cursor == nil || sameJSON(next, cursor)
 	if err := p.polls.SavePoll(ctx, wf, poll.Key(), workflows.PollState{Cursor: next}); err != nil {
 		return out, fmt.Errorf("keeping the cursor: %w", err)
 	}

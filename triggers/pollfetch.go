@@ -54,9 +54,6 @@ const (
 	CutMaxItems Cut = "max_items"
 	// CutMaxPages: max_pages pages were read, and the list goes on.
 	CutMaxPages Cut = "max_pages"
-	// CutTime: the poll's bound came near before its last page, and the list goes on:
-	// the pages read are the poll's list, and the next poll goes on from their cursor.
-	CutTime Cut = "time"
 )
 
 // Found is one item of a poll's answer and what the poll does with it.
@@ -115,8 +112,7 @@ type Look struct {
 
 // Fetch asks the API for the poll's items, with cursor as poll.cursor and at as
 // poll.time: from its answer, or from its pages with a paginate block, until next
-// gives nil, max_pages pages are read, max_items items that start runs are found, or
-// ctx's deadline leaves no time for one more page (see timeForOneMore).
+// gives nil, max_pages pages are read, or max_items items that start runs are found.
 // It reads each item's key, tells with look what the poll does with it, and reads the
 // next cursor from the last page read: nil or "" there keeps cursor (the list has
 // nothing after it yet), never starts the list again. Items seen, and items the filter turns down,
@@ -190,17 +186,9 @@ func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workf
 				// for a later poll, as if they were cut.
 				ans.Cut = CutMaxItems
 			}
-			if ans.Cut == "" && page.Page < pg.Paginate().MaxPages && !timeForOneMore(ctx, poll, 0) {
-				// The pages read are started, rather than lost with the poll at its
-				// bound: the next poll goes on from the last one's cursor.
-				next, err := pg.Paginate().Next.Eval(page)
-				if err == nil && next != nil && next != "" {
-					ans.Cut = CutTime
-				}
-			}
 			return ans.Cut == "", nil
 		})
-		if err == nil && next != "" && ans.Cut == "" {
+		if err == nil && next != "" {
 			ans.Cut = CutMaxPages
 		}
 		return last, err
@@ -363,17 +351,16 @@ func (poll *Poll) paginates() bool {
 // listEnds reports whether the answer of a poll sent with cursor shows the end of its
 // list, as a poll's first reads on to it: the API says so. Its cursor is nil, "" or
 // the one sent (the next poll would ask for the same: Fetch keeps the one sent for
-// nil and ""), or, with paginate, its pages ended before max_pages (neither
-// max_pages nor the poll's bound cut them). An answer with no items is not the end
-// when its cursor moved on: an API that hides some of its items (Slack's) may answer
-// a page of none, and a cursor to the next. Without a cursor every poll asks for the
-// same, so each answer is the end: with paginate, the pages past max_pages are never
-// read.
+// nil and ""), or, with paginate, its pages ended before max_pages. An answer with no
+// items is not the end when its cursor moved on: an API that hides some of its items
+// (Slack's) may answer a page of none, and a cursor to the next. Without a cursor
+// every poll asks for the same, so each answer is the end: with paginate, the pages
+// past max_pages are never read.
 func (poll *Poll) listEnds(ans *Answer, cursor any) bool {
 	switch {
 	case poll.Cursor == nil, ans.Cursor == nil:
 		return true
-	case poll.paginates() && ans.Cut == "":
+	case poll.paginates() && ans.Cut != CutMaxPages:
 		return true
 	}
 	return sameJSON(ans.Cursor, cursor)

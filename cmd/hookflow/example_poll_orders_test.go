@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -362,62 +360,6 @@ workflow "orders" {
 	}
 	if !strings.Contains(out, "3 items, 3 new\n") {
 		t.Errorf("the output lacks the items of both pages:\n%s", out)
-	}
-}
-
-// TestRunPollShowsTheCutForTime: a poll whose pages take longer than it has stops
-// while it has time for one more, as a serving poll does at its bound: hookflow run
-// --poll shows the pages it read, says the list was cut, and shows as the next cursor
-// the last page's, where the next poll goes on.
-func TestRunPollShowsTheCutForTime(t *testing.T) {
-	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-		page = max(page, 1)
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-r.Context().Done():
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"orders": [{"id": "p%d"}], "next": "?page=%d", "since": "s%d"}`, page, page+1, page)
-	}))
-	defer shop.Close()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "orders.hcl"), `
-workflow "orders" {
-  trigger "poll" {
-    every   = "1m"
-    url     = "`+shop.URL+`/orders"
-    items   = "response.body.orders"
-    key     = "item.id"
-    cursor  = "response.body.since"
-    timeout = "1s"
-    paginate {
-      next      = "response.body.next"
-      max_pages = 100
-    }
-  }
-  step "log" "it" {
-    message = "{{ event.body.id }}"
-  }
-}
-`)
-	var stdout, stderr strings.Builder
-	// 100 pages of 100ms: 10s; the poll has 3s, and stops 2s before it ends (a
-	// page's timeout and a second).
-	if err := run(context.Background(), []string{"run", "--dir", dir, "--poll", "orders", "--dry-run", "--allow-net", "127.0.0.1/32",
-		"--timeout", "3s"}, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
-	pages := strings.Count(out, "→ GET ")
-	if pages == 0 || pages >= 100 || !strings.Contains(out, fmt.Sprintf("%d items, %d new\n", pages, pages)) {
-		t.Fatalf("read %d pages, want some, not all, their items shown:\n%s", pages, out)
-	}
-	for _, want := range []string{fmt.Sprintf("next cursor: s%d\n", pages), "cut near --timeout, with time for no more pages"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the output lacks %q:\n%s", want, out)
-		}
 	}
 }
 

@@ -164,7 +164,7 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 	if poll.Cursor != nil {
 		next, kept := ans.Cursor, ""
 		switch {
-		case ans.Cut != "" && ans.Cut != triggers.CutTime:
+		case ans.Cut != "":
 			next, kept = cursor, " (the one it had: the list is cut)"
 		case ans.CursorKept && next != nil:
 			kept = " (the one it had: the answer gives none, nothing new)"
@@ -189,9 +189,6 @@ func (o *localRun) runPoll(ctx context.Context, stdout, stderr io.Writer) error 
 			"with the cursor kept until they have started\n", poll.MaxItems)
 	case triggers.CutMaxPages:
 		fmt.Fprintln(stdout, "cut at max_pages: the pages after them are not read, and the next poll asks again with the cursor kept")
-	case triggers.CutTime:
-		fmt.Fprintln(stdout, "cut near --timeout, with time for no more pages: the pages after them are not read, and the next poll goes on "+
-			"from the cursor of the last page read")
 	}
 	switch {
 	case o.redisURL == "" || poll.Backfill:
