@@ -41,6 +41,7 @@ func (q *queue) pollKey(workflow, poll string) string {
 type pollState struct {
 	Cursor    json.RawMessage `json:"cursor"`
 	Recording bool            `json:"recording,omitempty"`
+	Empty     int             `json:"empty,omitempty"`
 }
 
 // PollState returns what a poll trigger of wf kept after its last good poll, and found
@@ -63,7 +64,7 @@ func (e *Engine) PollState(ctx context.Context, wf *workflows.Workflow, poll str
 			return st, false, fmt.Errorf("poll %s: state %q: cursor: %w", poll, raw, err)
 		}
 	}
-	return workflows.PollState{Cursor: cursor, Recording: kept.Recording}, true, nil
+	return workflows.PollState{Cursor: cursor, Recording: kept.Recording, Empty: kept.Empty}, true, nil
 }
 
 // SavePoll records a good poll of a poll trigger of wf: the cursor it gave, and
@@ -77,7 +78,7 @@ func (e *Engine) SavePoll(ctx context.Context, wf *workflows.Workflow, poll stri
 	if err != nil {
 		return fmt.Errorf("poll %s: cursor: %w", poll, err)
 	}
-	raw, err := json.Marshal(pollState{Cursor: cursor, Recording: st.Recording})
+	raw, err := json.Marshal(pollState{Cursor: cursor, Recording: st.Recording, Empty: st.Empty})
 	if err != nil {
 		return fmt.Errorf("poll %s: cursor: %w", poll, err)
 	}

@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // slackAPI answers GET /history?cursor=C&limit=N as Slack's conversations.history
@@ -185,5 +187,48 @@ func TestPollFirstPollEndsAfterEmptyAnswers(t *testing.T) {
 	mu.Unlock()
 	if got := fmt.Sprint(c.tick()); got != "[it-3]" {
 		t.Errorf("a new item started %s, want [it-3]", got)
+	}
+}
+
+// The empty answers that end a poll's first are counted over its polls: a poll that
+// has time for few answers (an api's rate limit, a slow API) still ends its first
+// after maxEmptyAnswers of them in a row, and keeps the count while it records.
+func TestPollFirstPollCountsEmptyAnswersOverPolls(t *testing.T) {
+	b := redistest.Mini(t)
+	var mu sync.Mutex
+	asked := 0
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": []any{}, "next_cursor": "2." + strconv.Itoa(asked)})
+	}))
+	t.Cleanup(api.Close)
+	src := strings.Replace(fmt.Sprintf(cursorPollSrc, api.URL, "", "item.id"), `"{{ poll.cursor ?? '' }}"`, `"{{ split(poll.cursor ?? '0', '.')[0] }}"`, 1)
+	c := newCutPoller(t, b, api.Client(), src)
+	poll := c.wf.Triggers[0].Config.(*Poll)
+	// The polls before had maxEmptyAnswers-1 empty answers in a row: this one's first
+	// answer, empty too, ends the list.
+	out, err := c.p.record(t.Context(), c.wf, poll, workflows.PollState{Cursor: "2.0", Recording: true, Empty: maxEmptyAnswers - 1}, "2026-12-05T15:00:00Z")
+	if err != nil || out.recording {
+		t.Fatalf("record: %+v %v, want the list ended", out, err)
+	}
+	mu.Lock()
+	if asked != 1 {
+		t.Errorf("sent %d requests, want 1", asked)
+	}
+	mu.Unlock()
+	if st, _, err := c.e.PollState(t.Context(), c.wf, poll.Key()); err != nil || st.Recording || st.Empty != 0 {
+		t.Errorf("state %+v %v, want the recording over", st, err)
+	}
+	// A poll that stops before the end keeps the count with its cursor.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := c.e.SavePoll(t.Context(), c.wf, poll.Key(), workflows.PollState{Cursor: "2.0", Recording: true, Empty: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := c.e.PollState(ctx, c.wf, poll.Key()); err != nil || st.Empty != 3 {
+		t.Errorf("state read back %+v %v, want its count of 3", st, err)
 	}
 }

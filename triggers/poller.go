@@ -271,7 +271,7 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 	}
 	at := tick.UTC().Format(time.RFC3339)
 	if (!found || st.Recording) && !poll.Backfill {
-		return p.record(ctx, wf, poll, st.Cursor, at)
+		return p.record(ctx, wf, poll, st, at)
 	}
 	cursor := st.Cursor
 	ans, err := poll.Fetch(ctx, wf, cursor, at, Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
@@ -328,12 +328,13 @@ const maxRecordRequests = 100
 // still records until the end: a poll that stops before the end (it fails, its process
 // dies, or it has sent maxRecordRequests) leaves the next poll to go on recording
 // from there, and no poll starts a run for an item that was there before.
-func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll, cursor any, at string) (polled, error) {
+func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll, st workflows.PollState, at string) (polled, error) {
+	cursor := st.Cursor
 	out := polled{first: true, recording: true}
 	look := Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
 		return p.polls.Seen(ctx, wf, keys)
 	}, Record: true, Now: p.now()}
-	ends := roundList{read: map[string]bool{}}
+	ends := roundList{read: map[string]bool{}, empty: st.Empty} // the empty answers of the polls before too
 	for sent, n := 0, 0; sent < maxRecordRequests; n++ {
 		if n > 0 && !timeForOneMore(ctx, poll, 0) {
 			return out, nil // the next poll goes on from the cursor kept
@@ -368,7 +369,11 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 		}
 		out.recorded += len(keys)
 		end := poll.listEnds(ans, cursor) || ends.goesRound(ans)
-		if err := p.polls.SavePoll(ctx, wf, poll.Key(), workflows.PollState{Cursor: ans.Cursor, Recording: !end}); err != nil {
+		kept := workflows.PollState{Cursor: ans.Cursor, Recording: !end}
+		if !end {
+			kept.Empty = ends.empty
+		}
+		if err := p.polls.SavePoll(ctx, wf, poll.Key(), kept); err != nil {
 			return out, fmt.Errorf("keeping the cursor: %w", err)
 		}
 		if end {
@@ -381,7 +386,7 @@ func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll,
 }
 
 // maxEmptyAnswers is how many answers in a row with no items, each with a cursor that
-// moved on, end a poll's first: an API that gives a new cursor with every answer (the
+// moved on, end a poll's first (counted over its polls, kept with its cursor): an API that gives a new cursor with every answer (the
 // time it answered, say) has nothing after it, while one that hides some of its items
 // (Slack's) answers a page of none now and then, and goes on.
 const maxEmptyAnswers = 10

@@ -10,4 +10,8 @@ type PollState struct {
 	// to the end yet: the next poll goes on recording what is there from Cursor, and
 	// starts nothing.
 	Recording bool
+	// Empty is how many answers in a row with no items a poll's first that still
+	// records has had, over its polls: an API that answers no items with a new cursor
+	// for ever ends it after some, however few each poll has time for.
+	Empty int
 }
