@@ -402,17 +402,17 @@ func (h *HTTP) request(ctx context.Context, c *workflows.Call, next string) (*pr
 }
 
 // userInfoCredentials are what an answer may repeat of the user info of a URL, sent as
-// basic auth: the base64 of user:password, and the password alone, decoded, when it is
-// MinSecret bytes or more (a shorter one would hide ordinary words). They are hidden
+// basic auth: the base64 of user:password, and the password alone, decoded, when the
+// password is MinSecret bytes or more (a shorter one, or its base64, would hide
+// ordinary text, and guards little). They are hidden
 // whatever the URL's source, a secret(), the file or the event: the URL itself is
 // shown with its password as xxxxx.
 func userInfoCredentials(u *url.Userinfo) []string {
 	pass, _ := u.Password()
-	values := []string{base64.StdEncoding.EncodeToString([]byte(u.Username() + ":" + pass))}
-	if len(pass) >= workflows.MinSecret {
-		values = append(values, pass)
+	if len(pass) < workflows.MinSecret {
+		return nil // a short or no password: its base64 too would hide ordinary text
 	}
-	return values
+	return []string{base64.StdEncoding.EncodeToString([]byte(u.Username() + ":" + pass)), pass}
 }
 
 // prepared is an attempt's request as rendered, with what the run history shows of it.

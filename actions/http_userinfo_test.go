@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -71,5 +72,18 @@ workflow "w" {
 				}
 			}
 		})
+	}
+}
+
+// A short password in a URL's user info (or none) hides nothing: its base64, four
+// characters or so, would hide ordinary text of the answer.
+func TestShortUserInfoHidesNothing(t *testing.T) {
+	for _, u := range []*url.Userinfo{url.UserPassword("a", "b"), url.User("u"), url.UserPassword("svc", "short")} {
+		if got := userInfoCredentials(u); got != nil {
+			t.Errorf("%s: hides %q", u, got)
+		}
+	}
+	if got := userInfoCredentials(url.UserPassword("svc", "p@ssUrl9w0rd")); len(got) != 2 {
+		t.Errorf("a long password hides %q, want its base64 and itself", got)
 	}
 }
