@@ -561,6 +561,9 @@ func (h *HTTP) build(ctx context.Context, c *workflows.Call, p *prepared, next s
 			return fmt.Errorf("headers: %w", err)
 		}
 		for _, name := range sortedNames(fields) {
+			if !h.headers.NamesFixed() && (workflows.ClientHeaderError(name) != nil || http.CanonicalHeaderKey(name) == "Host") {
+				continue // given by a run, as the sender's in a relay of event.headers: the client's to write
+			}
 			for i, v := range fields[name] {
 				if i == 0 {
 					req.Header.Set(name, v)

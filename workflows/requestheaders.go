@@ -20,7 +20,10 @@ import (
 //
 // Host is the one the client takes from a request: an http step sends it as the
 // request's Host, as a virtual host called by its address needs, while the connection
-// goes to the URL's host, which the outbound guard checks.
+// goes to the URL's host, which the outbound guard checks. It must be fixed when the
+// file loads: written out, or from vars, never from a run. Headers that one {{ }}
+// gives (a relay of event.headers, which holds the sender's Host, Content-Length and
+// Connection) leave these names out, as the client would, and send the rest.
 
 // clientHeaders say why the client writes each of them itself.
 var clientHeaders = map[string]string{
@@ -76,7 +79,13 @@ func requestHeaderDiags(fields map[string][]string, known map[string]bool, expr 
 			out = append(out, found{keyAt, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Header the HTTP client sets",
 				Detail: sentence(err.Error()), Subject: keyAt.Ptr()}})
 		}
-		if http.CanonicalHeaderKey(name) != "Host" || !known[name] {
+		if http.CanonicalHeaderKey(name) != "Host" {
+			continue
+		}
+		if !known[name] {
+			out = append(out, found{valueAt, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Host not fixed when the file loads",
+				Detail: "A request's Host picks the site at the address the URL names, past the outbound guard's check of that address: " +
+					"it cannot come from a run (the event, a step). Write it out, or read it from vars.", Subject: valueAt.Ptr()}})
 			continue
 		}
 		if _, err := RequestHost(values); err != nil {

@@ -109,6 +109,11 @@ func (t *Template) Source() string {
 	}
 }
 
+// NamesFixed reports whether the template's object names are fixed in the file: it
+// writes them out, { Name = value }, or is a constant; not when a {{ }} gives the
+// object. The names of headers so written are checked when the file loads.
+func (t *Template) NamesFixed() bool { return t.kind == objectKind || t.kind == constKind }
+
 // Const reports the template's value when it has no {{ }} anywhere.
 func (t *Template) Const() (any, bool) {
 	if t.kind == constKind {
