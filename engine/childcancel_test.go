@@ -96,26 +96,34 @@ func TestCancelAStartingChild(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		hook := &cancelAtStart{done: make(chan struct{})}
 		b.Client.AddHook(hook)
-		e, _, set, rec := realKindsEngine(t, b, childItemsSrc, Options{})
-		hook.e = e
-		ctx := context.Background()
-		id, err := e.Start(ctx, set.Workflow("batches"), event(`{"items": ["a", "b"]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-hook.done
-		if hook.err != nil {
-			t.Fatalf("cancel: %v", hook.err)
-		}
-		waitStatus(t, e, id, RunCancelled)
-		waitChild(t, e, id+":line:0", RunCancelled)
-		if _, err := e.Run(ctx, id+":line:1"); err == nil {
+		e, id := cancelledAtItsStart(t, b, hook, `{"items": ["a", "b"]}`)
+		if _, err := e.Run(context.Background(), id+":line:1"); err == nil {
 			t.Error("the second item's child started after its run was cancelled")
 		}
-		if got := rec.list(); len(got) != 0 {
-			t.Errorf("a child ran its step: %v", got)
-		}
 	})
+}
+
+// cancelledAtItsStart starts a run of childItemsSrc's batches with event body, which
+// hook cancels as its first item's child starts, and checks that the run and that
+// child end cancelled, no child having run its step.
+func cancelledAtItsStart(t *testing.T, b *redistest.Backend, hook *cancelAtStart, body string) (*Engine, string) {
+	t.Helper()
+	e, _, set, rec := realKindsEngine(t, b, childItemsSrc, Options{})
+	hook.e = e
+	id, err := e.Start(context.Background(), set.Workflow("batches"), event(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-hook.done
+	if hook.err != nil {
+		t.Fatalf("cancel: %v", hook.err)
+	}
+	waitStatus(t, e, id, RunCancelled)
+	waitChild(t, e, id+":line:0", RunCancelled)
+	if got := rec.list(); len(got) != 0 {
+		t.Errorf("a child ran its step: %v", got)
+	}
+	return e, id
 }
 
 // TestCancelAStartingChildReadFails: as TestCancelAStartingChild, with the item's read
@@ -129,23 +137,9 @@ func TestCancelAStartingChildReadFails(t *testing.T) {
 			return args[0] == "hmget" && len(args) > 3 && args[2] == "status" && args[3] == withParentField && !isChild(args[1])
 		}}
 		b.Client.AddHook(read)
-		e, _, set, rec := realKindsEngine(t, b, childItemsSrc, Options{})
-		hook.e = e
-		id, err := e.Start(context.Background(), set.Workflow("batches"), event(`{"items": ["a"]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-hook.done
-		if hook.err != nil {
-			t.Fatalf("cancel: %v", hook.err)
-		}
-		waitStatus(t, e, id, RunCancelled)
-		waitChild(t, e, id+":line:0", RunCancelled)
+		cancelledAtItsStart(t, b, hook, `{"items": ["a"]}`)
 		if read.count() != 1 {
 			t.Errorf("%d reads of the run failed, want 1", read.count())
-		}
-		if got := rec.list(); len(got) != 0 {
-			t.Errorf("the child ran its step: %v", got)
 		}
 	})
 }
@@ -159,21 +153,7 @@ func TestCancelAChildWhoseStartWasNotAnswered(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		hook := &cancelAtStart{done: make(chan struct{}), unanswered: true}
 		b.Client.AddHook(hook)
-		e, _, set, rec := realKindsEngine(t, b, childItemsSrc, Options{})
-		hook.e = e
-		id, err := e.Start(context.Background(), set.Workflow("batches"), event(`{"items": ["a"]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-hook.done
-		if hook.err != nil {
-			t.Fatalf("cancel: %v", hook.err)
-		}
-		waitStatus(t, e, id, RunCancelled)
-		waitChild(t, e, id+":line:0", RunCancelled)
-		if got := rec.list(); len(got) != 0 {
-			t.Errorf("the child ran its step: %v", got)
-		}
+		cancelledAtItsStart(t, b, hook, `{"items": ["a"]}`)
 	})
 }
 

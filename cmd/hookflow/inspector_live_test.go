@@ -160,24 +160,7 @@ func TestInspectorSaysWhenItIsSignedOut(t *testing.T) {
 // A live update of the runs list keeps the keyboard's place: the focused run link is
 // the same run's link after new rows were swapped in, not the page's body.
 func TestInspectorLiveRunsKeepFocus(t *testing.T) {
-	s, admin := serveInspector(t, `
-workflow "simple" {
-  trigger "webhook" {
-    path = "/simple"
-  }
-  step "log" "l" {
-    message = "hi"
-  }
-}
-`)
-	post := func() string {
-		t.Helper()
-		status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/simple", `{}`)
-		if status != http.StatusAccepted {
-			t.Fatalf("webhook answered %d %v", status, answer)
-		}
-		return answer["run_id"].(string)
-	}
+	_, admin, post := simpleRuns(t)
 	first := post()
 	b := newBrowse(t)
 	link := `document.querySelector('#runs tr[data-run="` + first + `"] a')`
@@ -297,23 +280,9 @@ workflow "slow" {
 // A live update of the runs list keeps the reader's place: the run read at the top of
 // the screen, scrolled down to, stays where it is as a new run arrives above it.
 func TestInspectorLiveRunsKeepTheReadersPlace(t *testing.T) {
-	s, admin := serveInspector(t, `
-workflow "simple" {
-  trigger "webhook" {
-    path = "/simple"
-  }
-  step "log" "l" {
-    message = "hi"
-  }
-}
-`)
+	s, admin, start := simpleRuns(t)
 	post := func() string {
-		t.Helper()
-		status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/simple", `{}`)
-		if status != http.StatusAccepted {
-			t.Fatalf("webhook answered %d %v", status, answer)
-		}
-		id := answer["run_id"].(string)
+		id := start()
 		waitEngineRun(t, s.engine, id, engine.RunSucceeded)
 		return id
 	}
@@ -331,5 +300,29 @@ workflow "simple" {
 	b.until("the next run arriving", `!!document.querySelector('#runs tr[data-run="`+next+`"]')`)
 	if moved := eval[float64](b, "the row's place", row+`.getBoundingClientRect().top - window.was`); moved < -1 || moved > 1 {
 		t.Errorf("the run read at the top of the screen moved %vpx as a new run arrived", moved)
+	}
+}
+
+// simpleRuns serves the inspector for one workflow of one log step, and gives a
+// function that starts a run of it by its webhook and returns the run's id.
+func simpleRuns(t *testing.T) (*server, string, func() string) {
+	t.Helper()
+	s, admin := serveInspector(t, `
+workflow "simple" {
+  trigger "webhook" {
+    path = "/simple"
+  }
+  step "log" "l" {
+    message = "hi"
+  }
+}
+`)
+	return s, admin, func() string {
+		t.Helper()
+		status, answer := postJSON(t, "http://"+s.publicAddr+"/hooks/simple", `{}`)
+		if status != http.StatusAccepted {
+			t.Fatalf("webhook answered %d %v", status, answer)
+		}
+		return answer["run_id"].(string)
 	}
 }
