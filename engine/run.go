@@ -112,6 +112,9 @@ type StepRun struct {
 	Items     []StepRun `json:"items,omitempty"`
 
 	held string // a delay's record's Record.Held, for heldItsUnit
+	// answered are the values of the credential headers of its answer, which the run
+	// hides where it shows them again (hideAnswered).
+	answered []string
 }
 
 // Delay says how long a delay step that succeeded held its run, from its output's
@@ -184,6 +187,7 @@ func (e *Engine) Run(ctx context.Context, id string) (*Run, error) {
 	if r.Replays == 0 {
 		heldUntilWentOn(r.Steps, r.FinishedAt)
 	}
+	r.hideAnswered()
 	return r, nil
 }
 
@@ -680,6 +684,7 @@ func (r *Record) view(name, path string) StepRun {
 		sr.NextAttemptAt = &t
 	}
 	if out, err := r.output(); err == nil && !r.ForEach {
+		sr.answered = answeredValues(out, nil)
 		sr.Output = redactOutput(out)
 		if r.Resume {
 			sr.Output = redactResume(sr.Output)
