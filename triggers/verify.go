@@ -64,12 +64,12 @@ var presets = map[string]preset{
 		new: newHMACScheme},
 	"stripe": {attrs: []workflows.Attr{secretsAttr, {Name: "tolerance"}}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
 		secrets, diags := secretList(b)
-		tolerance, d := b.Duration("tolerance", DefaultTolerance)
+		tolerance, d := toleranceOf(b)
 		return &stripeScheme{secrets: secrets, tolerance: tolerance}, append(diags, d...)
 	}},
 	"slack": {attrs: []workflows.Attr{secretsAttr, {Name: "tolerance"}}, new: func(b *workflows.Block) (verifier, hcl.Diagnostics) {
 		secrets, diags := secretList(b)
-		tolerance, d := b.Duration("tolerance", DefaultTolerance)
+		tolerance, d := toleranceOf(b)
 		return &slackScheme{secrets: secrets, tolerance: tolerance}, append(diags, d...)
 	}},
 	"standard": {attrs: []workflows.Attr{secretsAttr, {Name: "tolerance"}}, new: newStandardScheme},
@@ -287,7 +287,7 @@ type standardScheme struct {
 
 func newStandardScheme(b *workflows.Block) (verifier, hcl.Diagnostics) {
 	secrets, diags := secretList(b)
-	tolerance, d := b.Duration("tolerance", DefaultTolerance)
+	tolerance, d := toleranceOf(b)
 	diags = append(diags, d...)
 	s := &standardScheme{tolerance: tolerance}
 	for _, secret := range secrets {
@@ -358,8 +358,9 @@ var standardHeaders = [2][3]string{
 // standardSet is the set of standardHeaders a request is verified with: the
 // standard's when all three were sent, else Svix's when all three were, else nil.
 // sent reports whether a header (named in lower case) was sent with a value. A stray
-// header of one set beside a whole other set is left alone, as Svix's own verifier
-// leaves it.
+// header of one set beside a whole other set is left alone: the whole set is what
+// was signed together. (Svix's own verifier takes each header by its svix- name
+// first, and would verify a stray svix-id with the standard's other two.)
 func standardSet(sent func(name string) bool) *[3]string {
 	for i, names := range standardHeaders {
 		if sent(names[0]) && sent(names[1]) && sent(names[2]) {
@@ -510,11 +511,36 @@ func matchAny(secrets []string, sigs [][]byte, want func(string) []byte, failure
 	return verifyFailed("%s", failure)
 }
 
+// beyond is a skew past the tolerance in whole seconds, rounded up: a skew of 300.4 s
+// past a tolerance of 5m is said as 5m1s, not as the 5m it is beyond.
+func beyond(skew time.Duration) time.Duration {
+	return (skew + time.Second - 1).Truncate(time.Second)
+}
+
 func decodeSig(encoding, s string) ([]byte, error) {
 	if encoding == "base64" {
 		return base64.StdEncoding.DecodeString(s)
 	}
 	return hex.DecodeString(s)
+}
+
+// toleranceOf reads a verify block's tolerance. A signed timestamp is in whole
+// seconds, so a tolerance under a second refuses requests that came at once: an
+// error. One of more than a day lets a signed request be sent again for that long,
+// which only dedupe stops: a warning.
+func toleranceOf(b *workflows.Block) (time.Duration, hcl.Diagnostics) {
+	tolerance, diags := b.Duration("tolerance", DefaultTolerance)
+	a := b.Attr("tolerance")
+	switch {
+	case a == nil || diags.HasErrors():
+	case tolerance < time.Second:
+		diags = append(diags, a.Error("Invalid tolerance",
+			fmt.Sprintf("A signed timestamp is in whole seconds: a tolerance of %s refuses requests signed a moment ago. Write 1s or more; the default is %s.", workflows.FormatDuration(tolerance), workflows.FormatDuration(DefaultTolerance))))
+	case tolerance > 24*time.Hour:
+		diags = append(diags, a.Warning("Long tolerance",
+			fmt.Sprintf("A tolerance of %s lets a signed request be sent again, and accepted, for that long after it was signed (a replay); the default is %s", workflows.FormatDuration(tolerance), workflows.FormatDuration(DefaultTolerance))))
+	}
+	return tolerance, diags
 }
 
 // checkTimestamp refuses a signed Unix timestamp further than tolerance from now,
@@ -531,10 +557,10 @@ func checkTimestamp(ts string, now time.Time, tolerance time.Duration) error {
 		return verifyFailed("the signed timestamp is not a time of this century") // nor a skew to name
 	}
 	if skew > tolerance {
-		return verifyFailed("the signed timestamp is %s old, beyond the tolerance of %s (a replay, or a clock behind)", workflows.FormatDuration(skew.Round(time.Second)), workflows.FormatDuration(tolerance))
+		return verifyFailed("the signed timestamp is %s old, beyond the tolerance of %s (a replay, or a clock behind)", workflows.FormatDuration(beyond(skew)), workflows.FormatDuration(tolerance))
 	}
 	if skew < -tolerance {
-		return verifyFailed("the signed timestamp is %s ahead of this clock, beyond the tolerance of %s", workflows.FormatDuration((-skew).Round(time.Second)), workflows.FormatDuration(tolerance))
+		return verifyFailed("the signed timestamp is %s ahead of this clock, beyond the tolerance of %s", workflows.FormatDuration(beyond(-skew)), workflows.FormatDuration(tolerance))
 	}
 	return nil
 }

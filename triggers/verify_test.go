@@ -844,3 +844,53 @@ workflow "stripe" {
 		t.Errorf("the signature sent is quoted:\n%s\n%s", answer, logs.String())
 	}
 }
+
+// A skew just past the tolerance is said as past it, rounded up to the second.
+func TestCheckTimestampRoundsThePastUp(t *testing.T) {
+	now := time.Unix(1_800_000_000, 400_000_000)
+	for ts, want := range map[string]string{
+		"1799999700": "the signed timestamp is 5m1s old, beyond the tolerance of 5m",
+		"1800000301": "the signed timestamp is 5m1s ahead of this clock, beyond the tolerance of 5m",
+	} {
+		if err := checkTimestamp(ts, now, 5*time.Minute); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", ts, err, want)
+		}
+	}
+}
+
+// A tolerance under a second refuses what was signed a moment ago: a load error. One
+// over a day takes replays for that long: a warning.
+func TestToleranceBounds(t *testing.T) {
+	for _, c := range []struct{ tolerance, want string }{
+		{"500ms", "error: Invalid tolerance; A signed timestamp is in whole seconds: a tolerance of 500ms refuses requests signed a moment ago"},
+		{"1000d", "warning: Long tolerance; A tolerance of 1000d lets a signed request be sent again"},
+		{"1s", ""},
+		{"24h", ""},
+	} {
+		for _, preset := range []string{`stripe" {` + "\n" + `secrets = ["secret-one1"]`, `slack" {` + "\n" + `secrets = ["secret-one1"]`, `standard" {` + "\n" + `secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]`} {
+			_, diags := loadHooks("t.hcl", fmt.Sprintf(`
+workflow "a" {
+  trigger "webhook" {
+    path = "/a"
+    verify "%s
+      tolerance = %q
+    }
+  }
+}`, preset, c.tolerance))
+			var got string
+			for _, d := range diags {
+				if !strings.Contains(d.Summary, "olerance") {
+					continue // the secrets written in the file
+				}
+				sev := "error"
+				if d.Severity == hcl.DiagWarning {
+					sev = "warning"
+				}
+				got += sev + ": " + d.Summary + "; " + d.Detail + "\n"
+			}
+			if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+				t.Errorf("%s with tolerance %s: %q, want %q", preset, c.tolerance, got, c.want)
+			}
+		}
+	}
+}
