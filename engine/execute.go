@@ -406,8 +406,9 @@ func (p *Pool) join(r *runState, j *job) *job {
 }
 
 // commit writes a unit's outcome with the plan that follows it, and returns the next
-// unit when it was leased to this worker; stored says whether Redis took the outcome
-// (not when the lease was lost, or Redis kept failing).
+// unit when it was leased to this worker (also when the write's reply was lost:
+// leasedByLost); stored says whether Redis took the outcome (not when the lease was
+// lost, or Redis kept failing).
 func (p *Pool) commit(r *runState, j *job, c commit) (next *job, stored bool) {
 	c.job, c.runID, c.wf, c.eventShown = j, r.id, r.wf, r.eventShown
 	if c.wf == nil {
@@ -423,6 +424,9 @@ func (p *Pool) commit(r *runState, j *job, c commit) (next *job, stored bool) {
 	}
 	ok := p.persist(r, j, func() (err error) {
 		next, err = p.e.q.complete(context.Background(), c)
+		if errors.Is(err, errStaleLease) {
+			next, err = p.leasedByLost(r, j, c, err)
+		}
 		return err
 	})
 	if !ok {
@@ -451,6 +455,25 @@ func (p *Pool) commit(r *runState, j *job, c commit) (next *job, stored bool) {
 		next.listed = listedEncoded
 	}
 	return next, true
+}
+
+// leasedByLost is the job that c leased to this worker next, when the commit sent
+// again found j gone (err) because Redis ran it before and its reply was lost: then c
+// is stored, and the job runs here at once, under the lease the lost reply held,
+// rather than wait for it to expire and run again with an attempt marked lost. Else
+// it returns err, for persist to tell what became of c.
+func (p *Pool) leasedByLost(r *runState, j *job, c commit, err error) (*job, error) {
+	next, lookErr := p.e.q.leasedByLost(context.Background(), c)
+	switch {
+	case lookErr != nil:
+		p.logError("reading whether a refused commit was stored before, its reply lost, failed; "+
+			"what it leased next, if anything, runs once that lease expires", "run", r.id, "step", j.unit, "err", lookErr)
+		return nil, err
+	case next == nil:
+		return nil, err
+	}
+	p.e.log.Info("step result stored; its reply was lost on the way back", "run", r.id, "step", j.unit, "next", next.unit)
+	return next, nil
 }
 
 // retry records a failed attempt and queues the unit again after wait; it reports

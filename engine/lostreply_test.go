@@ -2,7 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,15 +18,19 @@ import (
 )
 
 // lostReply is a hook that lets Redis run the first commit of a step (a call of the
-// commit scripts, alone or in a batch) and then loses its reply, as a connection cut
-// on the way back would.
+// commit scripts, alone or in a batch), or the nth, and then loses its reply, as a
+// connection cut on the way back would.
 type lostReply struct {
 	hashes map[string]bool
+	nth    int32 // the commit whose reply is lost
+	seen   atomic.Int32
 	armed  atomic.Bool
 }
 
-func newLostReply() *lostReply {
-	h := &lostReply{hashes: map[string]bool{}}
+func newLostReply() *lostReply { return newLostReplyAt(1) }
+
+func newLostReplyAt(nth int32) *lostReply {
+	h := &lostReply{hashes: map[string]bool{}, nth: nth}
 	for _, s := range []*redis.Script{completeScript, advanceScript, finishScript} {
 		h.hashes[s.Hash()], h.hashes[manyOf[s].Hash()] = true, true
 	}
@@ -32,7 +40,10 @@ func newLostReply() *lostReply {
 
 func (h *lostReply) cuts(cmd redis.Cmder) bool {
 	args := cmd.Args()
-	return len(args) > 1 && cmd.Name() == "evalsha" && h.hashes[args[1].(string)] && h.armed.CompareAndSwap(true, false)
+	if len(args) < 2 || cmd.Name() != "evalsha" || !h.hashes[args[1].(string)] || !h.armed.Load() {
+		return false
+	}
+	return h.seen.Add(1) == h.nth && h.armed.CompareAndSwap(true, false)
 }
 
 func (h *lostReply) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -65,9 +76,7 @@ var _ redis.Hook = (*lostReply)(nil)
 
 // A step whose commit Redis stored, but whose reply was lost, is stored: the commit
 // sent again finds its job gone, and the step is neither run again nor left
-// uncounted. The run goes on and ends, and each step is counted once. (The next step,
-// which the lost reply leased to this worker, waits for that lease to expire: short
-// here.)
+// uncounted. The run goes on and ends, and each step is counted once.
 func TestStepStoredWhenItsCommitsReplyIsLost(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		ctx := context.Background()
@@ -104,6 +113,194 @@ workflow "two" {
 		for _, step := range []string{"a", "b"} {
 			if series := "kind=probe,outcome=succeeded,step=" + step + ",workflow=two"; got[series].Count != 1 {
 				t.Errorf("%s: %d observations, want 1 (all: %v)", series, got[series].Count, got)
+			}
+		}
+	})
+}
+
+const lostReplySrc = `
+workflow "line" {
+  step "http" "a" {
+    url = "%[1]s/a"
+  }
+  step "http" "b" {
+    url = "%[1]s/b"
+  }
+}
+
+workflow "each" {
+  step "http" "call" {
+    for_each     = "event.body.items"
+    max_parallel = 1
+    url          = "%[1]s/call/{{ each.key }}"
+    json         = { value = "{{ each.value }}" }
+  }
+  step "http" "after" {
+    url = "%[1]s/after"
+  }
+}
+
+workflow "both" {
+  step "http" "a" {
+    url = "%[1]s/a"
+  }
+  parallel "both" {
+    step "http" "b" {
+      url = "%[1]s/b"
+    }
+    step "http" "c" {
+      url = "%[1]s/c"
+    }
+  }
+  step "http" "after" {
+    url = "%[1]s/after"
+  }
+}
+`
+
+// The unit that a commit leases to its worker, whose reply was lost, runs at once in
+// that worker, under that lease: it does not wait for the lease to expire (a minute
+// here, past the test's wait for the run's end), nor does its history show an attempt
+// lost. So for the next step, the first item of a for_each step (leased with its
+// listing), the next item waiting for its max_parallel slot, the step after a join,
+// and the first step of a parallel block. Each unit runs once.
+func TestNextStepRunsAtOnceWhenItsCommitsReplyIsLost(t *testing.T) {
+	for _, tc := range []struct {
+		name, wf string
+		nth      int32 // the commit whose reply is lost
+		paths    []string
+	}{
+		{"the next step", "line", 1, []string{"/a", "/b"}},
+		{"the first item, leased with its listing", "each", 1, []string{"/call/0", "/call/1", "/call/2", "/after"}},
+		{"the next item waiting for its slot", "each", 2, []string{"/call/0", "/call/1", "/call/2", "/after"}},
+		{"the step after a for_each step's join", "each", 5, []string{"/call/0", "/call/1", "/call/2", "/after"}},
+		{"the first step of a parallel block", "both", 1, []string{"/a", "/b", "/c", "/after"}},
+		{"the step after a parallel block's join", "both", 4, []string{"/a", "/b", "/c", "/after"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+				ctx := context.Background()
+				var mu sync.Mutex
+				seen, bodies := map[string]int{}, map[string]string{}
+				api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					mu.Lock()
+					seen[r.URL.Path]++
+					bodies[r.URL.Path] = string(body)
+					mu.Unlock()
+					w.Header().Set("Content-Type", "application/json")
+					fmt.Fprint(w, `{"ok":true}`)
+				}))
+				t.Cleanup(api.Close)
+				// Past waitRun's wait: a unit left to its lease's expiry fails the test.
+				e, set := apiEngine(t, b, fmt.Sprintf(lostReplySrc, api.URL), time.Minute)
+				hook := newLostReplyAt(tc.nth)
+				b.Client.AddHook(hook)
+				id, err := e.Start(ctx, set.Workflow(tc.wf), event(`{"items":["x","y","z"]}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				startPool(t, e, 1)
+				r := waitRun(t, e, id)
+				if r.Status != RunSucceeded {
+					t.Fatalf("run %s: %s", r.Status, r.Error)
+				}
+				if hook.armed.Load() {
+					t.Fatalf("no commit's reply was lost (%d commits)", hook.seen.Load())
+				}
+				var units []StepRun
+				for _, s := range r.Steps {
+					units = append(units, s)
+					units = append(units, s.Items...)
+				}
+				for _, u := range units {
+					if u.Items != nil || u.Kind == "parallel" {
+						continue // its items, its steps have the attempts
+					}
+					if u.Attempts != 1 || len(u.Requests) != 1 || u.Requests[0].Lost {
+						t.Errorf("%s: %d attempts, requests %+v: want one, not lost", u.Path, u.Attempts, u.Requests)
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, path := range tc.paths {
+					if seen[path] != 1 {
+						t.Errorf("the API saw %s %d times, want once (all: %v)", path, seen[path], seen)
+					}
+				}
+				if len(seen) != len(tc.paths) {
+					t.Errorf("the API saw %v, want %v", seen, tc.paths)
+				}
+				for i, v := range []string{"x", "y", "z"} {
+					path := fmt.Sprintf("/call/%d", i)
+					if want := `{"value":"` + v + `"}`; seen[path] > 0 && bodies[path] != want {
+						t.Errorf("%s sent %s, want %s", path, bodies[path], want)
+					}
+				}
+			})
+		})
+	}
+}
+
+// So for commits that went to Redis together, in one call of their batch form, whose
+// reply was lost: each step after them runs at once in the worker that committed the
+// step before.
+func TestNextStepsRunAtOnceWhenTheirBatchsReplyIsLost(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		const runs = 4
+		// The runs' first steps are answered together, once all have sent: their
+		// commits are made together, and those made while one is with Redis go in one
+		// batch.
+		arrived, proceed := make(chan struct{}, runs), make(chan struct{}, runs)
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/a" {
+				arrived <- struct{}{}
+				select {
+				case <-proceed:
+				case <-r.Context().Done():
+				}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"ok":true}`)
+		}))
+		t.Cleanup(api.Close)
+		e, set := apiEngine(t, b, fmt.Sprintf(lostReplySrc, api.URL), time.Minute)
+		hook := newLostReply()
+		hook.hashes = map[string]bool{manyOf[advanceScript].Hash(): true} // a batch of advances only
+		b.Client.AddHook(hook)
+		startPool(t, e, runs)
+		for round := 0; hook.armed.Load(); round++ {
+			if round == 100 {
+				t.Fatal("no commits went together in 100 rounds")
+			}
+			ids := make([]string, runs)
+			for i := range ids {
+				var err error
+				if ids[i], err = e.Start(ctx, set.Workflow("line"), event(`{}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range runs {
+				select {
+				case <-arrived:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the runs' first steps did not all send their requests")
+				}
+			}
+			for range runs {
+				proceed <- struct{}{}
+			}
+			for _, id := range ids {
+				r := waitRun(t, e, id)
+				if r.Status != RunSucceeded {
+					t.Fatalf("run %s: %s", r.Status, r.Error)
+				}
+				for _, s := range r.Steps {
+					if s.Attempts != 1 || len(s.Requests) != 1 || s.Requests[0].Lost {
+						t.Errorf("%s: %d attempts, requests %+v: want one, not lost", s.Path, s.Attempts, s.Requests)
+					}
+				}
 			}
 		}
 	})

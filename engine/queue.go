@@ -462,14 +462,7 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 			recField = strconv.Itoa(u.item)
 		}
 	}
-	chain := ""
-	switch {
-	case !c.chain || c.wait > 0:
-	case p.Next != "" && p.Drop == "":
-		chain = "todo"
-	case len(p.Start) > 0 && p.Start[0].part != partJoin:
-		chain = "first"
-	}
+	chain := chainOf(c)
 
 	// KEYS and ARGV as complete.lua reads them: the fixed part, the next jobs, then the
 	// sections this commit needs, each with its keys, in one slice (see evalsha).
@@ -581,6 +574,21 @@ func (q *queue) complete(ctx context.Context, c commit) (*job, error) {
 	j.value, _ = res[5].(string)
 	j.listed, _ = res[6].(string)
 	return j, nil
+}
+
+// chainOf is which job complete.lua leases to the committing worker, its chain
+// argument: "" none, "first" the first next job, "todo" the item taken from the todo
+// list.
+func chainOf(c commit) string {
+	p := c.plan
+	switch {
+	case !c.chain || c.wait > 0:
+	case p.Next != "" && p.Drop == "":
+		return "todo"
+	case len(p.Start) > 0 && p.Start[0].part != partJoin:
+		return "first"
+	}
+	return ""
 }
 
 func heldArg(r *Record) []byte {

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"context"
+	"strconv"
+	"strings"
+)
+
+// leasedByLost is the job that c leased to its worker when Redis ran c but its reply
+// was lost (the connection cut on the way back), and the commit sent again found its
+// job gone: the next unit, which the lost reply would have handed over. It is the job
+// that holds c's token: a commit leases the job it makes for its worker with the
+// committing job's token (lib.lua's lease tokens), and no other job holds it, so a job
+// found with it proves c stored, and is this worker's to run. A lease that expired
+// meanwhile, or a cancel, took the token off: then there is none, and nil is returned,
+// as it is when c leased nothing (it ended its run, queued what follows, or was not
+// stored).
+func (q *queue) leasedByLost(ctx context.Context, c commit) (*job, error) {
+	p := c.plan
+	switch {
+	case straight(c):
+		return q.leasedAs(ctx, c, p.Start[0])
+	case last(c):
+		return nil, nil
+	}
+	switch chainOf(c) {
+	case "first":
+		return q.leasedAs(ctx, c, p.Start[0])
+	case "todo":
+		return q.leasedItem(ctx, c, p.Next)
+	}
+	return nil, nil
+}
+
+// leasedAs is u's job when it holds c's token, else nil.
+func (q *queue) leasedAs(ctx context.Context, c commit, u unit) (*job, error) {
+	sh := c.job.shard
+	id := u.jobID(c.runID)
+	f, err := q.rdb.HMGet(ctx, sh.job(id), "token", "attempt").Result()
+	if err != nil {
+		return nil, err
+	}
+	if token, _ := f[0].(string); token != c.job.token || token == "" {
+		return nil, nil
+	}
+	attempt := 1 // what the scripts give a job they lease to the committing worker
+	if s, _ := f[1].(string); s != "" {
+		if attempt, err = strconv.Atoi(s); err != nil {
+			return nil, err
+		}
+	}
+	return &job{shard: sh, id: id, unit: u, token: c.job.token, attempt: attempt}, nil
+}
+
+// leasedItem is the item of the for_each step each that c took from the step's todo
+// list and leased to its worker, when it holds c's token, else nil. Which item that
+// was is not in c (the todo list's head, when c ran): it is among the leased items of
+// the step, which are few (at most its max_parallel), found in the shard's leases.
+// This costs a scan of those, once for a reply lost, not a write on every commit.
+func (q *queue) leasedItem(ctx context.Context, c commit, each string) (*job, error) {
+	sh := c.job.shard
+	prefix := c.runID + ":" + each + ":"
+	var cursor uint64
+	for {
+		page, next, err := q.rdb.ZScan(ctx, sh.leases(), cursor, "", 256).Result()
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < len(page); i += 2 { // member, score
+			rest, ok := strings.CutPrefix(page[i], prefix)
+			if !ok {
+				continue
+			}
+			idx, err := strconv.Atoi(rest)
+			if err != nil || idx < 0 || strconv.Itoa(idx) != rest {
+				continue // the step's join, or another run's (a child's id holds ':')
+			}
+			j, err := q.leasedAs(ctx, c, unit{step: each, part: partItem, item: idx})
+			if err != nil {
+				return nil, err
+			}
+			if j == nil {
+				continue
+			}
+			// Its key and value, as complete.lua's reply gives them.
+			kv, err := q.rdb.HMGet(ctx, sh.items(c.runID, each), "k:"+rest, "v:"+rest, "map").Result()
+			if err != nil {
+				return nil, err
+			}
+			j.key, _ = kv[0].(string)
+			j.value, _ = kv[1].(string)
+			j.listed, _ = kv[2].(string)
+			return j, nil
+		}
+		if cursor = next; cursor == 0 {
+			return nil, nil
+		}
+	}
+}
