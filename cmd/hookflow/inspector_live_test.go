@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -300,6 +301,60 @@ func TestInspectorLiveRunsKeepTheReadersPlace(t *testing.T) {
 	b.until("the next run arriving", `!!document.querySelector('#runs tr[data-run="`+next+`"]')`)
 	if moved := eval[float64](b, "the row's place", row+`.getBoundingClientRect().top - window.was`); moved < -1 || moved > 1 {
 		t.Errorf("the run read at the top of the screen moved %vpx as a new run arrived", moved)
+	}
+}
+
+// holdPolls holds the page's polls from now on, until window.release() is called.
+const holdPolls = `(() => {
+  const held = new Promise((resolve) => { window.release = resolve; });
+  const fetch = window.fetch;
+  window.fetch = async function (...args) { await held; return fetch.apply(this, args); };
+  return true;
+})()`
+
+// watchNew keeps in window.arrived the rows of the runs list inserted as new.
+const watchNew = `(() => {
+  window.arrived = {};
+  new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+    if (n.nodeType !== Node.ELEMENT_NODE) return;
+    [n, ...n.querySelectorAll("tr")].filter((r) => r.matches("tr.new[data-run]")).forEach((r) => { window.arrived[r.dataset.run] = r; });
+  }))).observe(document.getElementById("runs"), { childList: true, subtree: true });
+  return true;
+})()`
+
+// A run arriving in the runs list is highlighted as new for a while, not for as long
+// as the page is open: its row, kept as it is by the updates that follow, is new no
+// more once its highlight faded; and where it did not fade (no animation ran), the
+// next update, which brings another run, takes it off.
+func TestInspectorNewRunHighlightEnds(t *testing.T) {
+	s, admin, start := simpleRuns(t)
+	// done starts a run that is over before the page reads it: its row arrives as it
+	// stays.
+	done := func(b *browse) string {
+		t.Helper()
+		b.do("holding the page's polls", chromedp.Evaluate[chromedp.Void](holdPolls))
+		id := start()
+		waitEngineRun(t, s.engine, id, engine.RunSucceeded)
+		b.do("letting the page read the run", chromedp.Evaluate[chromedp.Void](`window.release()`))
+		b.until("the run arriving as new", `!!window.arrived[`+strconv.Quote(id)+`]`)
+		return id
+	}
+	row := func(id string) string { return `document.querySelector('#runs tr[data-run="` + id + `"]')` }
+	b := newBrowse(t)
+	b.do("the runs", chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS("#live-note")),
+		chromedp.Evaluate[chromedp.Void](watchNew))
+	first := done(b)
+	b.until("the first run's highlight ending", `!`+row(first)+`.classList.contains("new")`)
+	if !eval[bool](b, "the row", row(first)+` === window.arrived[`+strconv.Quote(first)+`]`) {
+		t.Errorf("the first run's row was replaced, not kept")
+	}
+
+	// No animation runs: the highlight ends with the next update.
+	b.do("no animations", chromedp.Evaluate[chromedp.Void](`document.styleSheets[0].insertRule("tr.new { animation: none !important; }")`))
+	second := done(b)
+	third := done(b)
+	if got := eval[[]string](b, "the rows new", `[...document.querySelectorAll("#runs tr.new")].map((r) => r.dataset.run)`); len(got) != 1 || got[0] != third {
+		t.Errorf("the rows highlighted as new are %v, want only the last to arrive, %s (not %s)", got, third, second)
 	}
 }
 

@@ -137,12 +137,20 @@
   // The rows are updated where they are (see updateRows): the list is not replaced
   // whole, so that a reader scrolled down keeps the run read where it is, as the
   // browser keeps the place of what stays (scroll anchoring) when rows arrive above.
+  //
+  // A new row is highlighted (class "new") as it arrives, and is new no more once its
+  // highlight faded, or by the next update, where it faded not (its animation did not
+  // run): a row kept across updates keeps its element, which would keep the class, and
+  // show it again whenever its animation restarts.
   function liveRuns(table) {
     let served = table.querySelector("tbody").innerHTML; // taken before localTimes
     let servedRows = rowsOf(table.querySelector("tbody"));
     const olderLink = document.getElementById("older-runs");
     let servedOlder = olderLink ? olderLink.outerHTML : "";
     const before = table.closest(".scroll") || table;
+    const faded = (e) => { if (e.target.localName === "tr") e.target.classList.remove("new"); };
+    table.addEventListener("animationend", faded);
+    table.addEventListener("animationcancel", faded);
     const poll = async () => {
       const began = performance.now();
       let page;
@@ -162,6 +170,7 @@
       if (fresh.innerHTML === served) return delay;
       served = fresh.innerHTML;
       const freshRows = rowsOf(fresh);
+      old.querySelectorAll("tr.new").forEach((r) => r.classList.remove("new"));
       const known = new Set([...old.querySelectorAll("tr[data-run]")].map((r) => r.dataset.run));
       const added = [...fresh.querySelectorAll("tr[data-run]")].filter((r) => !known.has(r.dataset.run));
       added.forEach((r) => r.classList.add("new"));
