@@ -493,7 +493,7 @@ func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, page)
 }
 
-// retryDeadLetter answers POST /api/v1/dlq/{id}/retry?version=pinned|current, id
+// retryDeadLetter answers POST /api/v1/dlq/{id}/retry?version=pinned|current|ID, id
 // being a dead letter's or RUN:STEP: 404 when it is no dead letter now, its run
 // retried or replayed already, or expired; or, when its run has dead letters, none of
 // them of that step, and the answer names them.

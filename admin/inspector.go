@@ -235,9 +235,12 @@ type deadLetterPage struct {
 	Next        string // the URL of the next page, if any
 	Older       bool   // a page past the first
 	Run         string // the run whose dead letters the page shows alone
-	// Current says, by dead letter, whether a retry on the current version is offered:
-	// where the API takes it, as the engine decides (Runs.ReplaysOnCurrent).
-	Current map[string]bool
+	// Current is, by dead letter, the version in use now, that its retry on the
+	// current version runs, where one is offered: where the API takes it, as the
+	// engine decides (Runs.ReplaysOnCurrent). The button sends it, as the run's page
+	// does, so that a retry after the files changed again is refused rather than run
+	// a version the page did not show.
+	Current map[string]string
 }
 
 // deadLetters answers GET /dlq?cursor=: a page of dead letters, newest first, each
@@ -252,10 +255,11 @@ func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := deadLetterPage{page: p.base(r, "Dead letters", "dlq"), DeadLetters: dead.DeadLetters, Older: cursor != "" && run == "",
-		Run: run, Current: map[string]bool{}}
+		Run: run, Current: map[string]string{}}
 	if run != "" {
 		v.Title = "Dead letters of run " + run
 	}
+	set := p.workflows()
 	byRun := map[string]bool{} // a retry replays the dead letter's run
 	for _, d := range dead.DeadLetters {
 		current, seen := byRun[d.Run]
@@ -266,7 +270,9 @@ func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
 			}
 			byRun[d.Run] = current
 		}
-		v.Current[d.ID] = current
+		if wf := set.Workflow(d.Workflow); current && wf != nil {
+			v.Current[d.ID] = wf.Version
+		}
 	}
 	if dead.Next != "" {
 		v.Next = "/dlq?" + url.Values{"cursor": {dead.Next}}.Encode()

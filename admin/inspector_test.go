@@ -70,7 +70,7 @@ workflow "sync_crm" {
 		{"runs of the last hour", "/?since=1h", 200, []string{id}},
 		{"a run", "/runs/" + id, 200, []string{"update", "attempt 1: GET " + crm.URL + "/contacts → 503 Service Unavailable",
 			"Ada Lovelace", "Replay on version " + set.Workflow("sync_crm").Version, `curl -X POST &#39;http://hooks.example/hooks/crm&#39;`}},
-		{"dead letters", "/dlq", 200, []string{id, "/api/v1/dlq/" + id + ":update/retry?version=current",
+		{"dead letters", "/dlq", 200, []string{id, "/api/v1/dlq/" + id + ":update/retry?version=" + set.Workflow("sync_crm").Version,
 			`<p id="action-result" role="status" aria-live="polite" tabindex="-1">`}},
 		{"workflows", "/workflows", 200, []string{"POST http://hooks.example/hooks/crm", "t.hcl:2"}},
 		{"no run", "/runs/nosuch", 404, []string{"Not found"}},
@@ -645,12 +645,17 @@ workflow "gone" {
 		if id == block {
 			letter = id + ":notify:join"
 		}
-		button := `data-post="/api/v1/dlq/` + letter + `/retry?version=current"`
-		if !strings.Contains(dlq, `data-post="/api/v1/dlq/`+letter+`/retry?version=pinned"`) {
+		// The retry on the current version names it: the version of the letter's
+		// workflow in use now.
+		retries := `data-post="/api/v1/dlq/` + letter + `/retry?version=`
+		if !strings.Contains(dlq, retries+`pinned"`) {
 			t.Errorf("no dead letter %s on the page:\n%s", letter, dlq)
 		}
-		if strings.Contains(dlq, button) != current {
-			t.Errorf("the retry of %s on the current version shown: %v, want %v", letter, !current, current)
+		if shown := strings.Count(dlq, retries) == 2; shown != current {
+			t.Errorf("the retry of %s on the current version shown: %v, want %v", letter, shown, current)
+		}
+		if current && !strings.Contains(dlq, retries+now.Workflow("push").Version+`"`) {
+			t.Errorf("the retry of %s on the current version does not name version %s:\n%s", letter, now.Workflow("push").Version, dlq)
 		}
 		if !current {
 			var fail map[string]string

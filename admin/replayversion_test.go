@@ -2,9 +2,12 @@ package admin
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +64,71 @@ workflow "sync_crm" {
 	post(t, srv.URL+"/api/v1/runs/"+id+"/replay?version="+v3.Workflow("sync_crm").Version, http.StatusAccepted, &answer)
 	if answer.Version != v3.Workflow("sync_crm").Version {
 		t.Errorf("replayed on %s, want %s", answer.Version, v3.Workflow("sync_crm").Version)
+	}
+	waitStatus(t, srv.URL, id, "succeeded")
+}
+
+// The dead letters page's retry on the current version sends the version it shows, as
+// the run's page does: when the files changed after the page was read, the API refuses
+// the retry (409, naming the version in use now) and the run stays as it was; a retry
+// on the version in use runs it.
+func TestDeadLetterRetryOnTheVersionShown(t *testing.T) {
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer crm.Close()
+	src := `
+workflow "sync_crm" {
+  step "http" "update" {
+    url = "` + crm.URL + `/PATH"
+  }
+}
+`
+	e, v1, srv := serveAPI(t, strings.Replace(src, "PATH", "v1", 1))
+	id, err := e.Start(context.Background(), v1.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, srv.URL, id, "failed")
+
+	k := apiKinds()
+	var inUse atomic.Pointer[workflows.Set]
+	use := func(path string) string {
+		t.Helper()
+		set := loadAPISet(t, k, strings.Replace(src, "PATH", path, 1))
+		e.Use(set)
+		inUse.Store(set)
+		return set.Workflow("sync_crm").Version
+	}
+	v2 := use("v2")
+	pages := httptest.NewServer(Inspector(e, inUse.Load, nil, PageOptions{}, quiet))
+	defer pages.Close()
+	page := fetchPage(t, pages.URL+"/dlq")
+	button := regexp.MustCompile(`data-post="(/api/v1/dlq/[^"]+/retry\?version=([^"]+))"[^>]*>On current version`).FindStringSubmatch(page)
+	if button == nil || button[2] != v2 || !strings.Contains(page, "On current version <span class=\"mono\">("+v2+")</span>") {
+		t.Fatalf("the retry on the current version does not name %s, the version in use:\n%s", v2, page)
+	}
+
+	v3 := use("v3") // the files changed again after the page was read
+	var fail map[string]string
+	post(t, srv.URL+html.UnescapeString(button[1]), http.StatusConflict, &fail)
+	if want := "the current version of workflow sync_crm is now " + v3; !strings.Contains(fail["error"], want) || !strings.Contains(fail["error"], v2) {
+		t.Errorf("the retry on version %s, no longer in use: %q, want it to say %q", v2, fail["error"], want)
+	}
+	var run engine.Run
+	get(t, srv.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
+	if run.Status != engine.RunFailed || run.Replays != 0 || run.Version != v1.Workflow("sync_crm").Version {
+		t.Fatalf("the refused retry changed the run: %+v", run.RunSummary)
+	}
+	if page := fetchPage(t, pages.URL+"/dlq"); !strings.Contains(page, "/retry?version="+v3+`"`) {
+		t.Fatalf("read again, the page does not offer the retry on %s:\n%s", v3, page)
+	}
+	var answer engine.Replayed
+	post(t, srv.URL+"/api/v1/dlq/"+id+":update/retry?version="+v3, http.StatusAccepted, &answer)
+	if answer.Version != v3 {
+		t.Errorf("retried on %s, want %s", answer.Version, v3)
 	}
 	waitStatus(t, srv.URL, id, "succeeded")
 }
