@@ -33,10 +33,13 @@ type runPage struct {
 	// CurlReads is its event body's length in characters when past pageChars: the
 	// command reads the body from the run's JSON rather than holding it.
 	CurlReads int
-	// CanReplay says the run may be replayed on its version, as the engine's Replay
-	// takes it: it failed at a step (one that failed at its filter, before its first
-	// step, has no dead letter, and is refused). Its version is the one it is on now:
-	// the one it started with, or the one a replay on the current version moved it to.
+	// CanReplay says the run may be replayed, as the engine's Replay takes it: it
+	// failed at a step (one that failed at its filter, before its first step, has no
+	// dead letter, and is refused). The replay on its version, the one it is on now
+	// (the one it started with, or the one a replay on the current version moved it
+	// to), is offered disabled while Run.CallsGone names workflows that the steps that
+	// failed it call and that are gone: it would fail again at those steps, and the
+	// page says to restore them.
 	CanReplay bool
 	// CanReplayCurrent says it may be replayed on the current version too: its
 	// workflow is still in use, with another version than the run's (with the same,

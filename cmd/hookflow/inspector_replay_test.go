@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hookflow/hookflow/engine"
@@ -137,5 +142,111 @@ workflow "sync" {
 	waitEngineRun(t, s.engine, id, engine.RunSucceeded)
 	if run, _ := s.engine.Run(context.Background(), id); run.Version != v3 {
 		t.Errorf("the run was retried on %s, want %s", run.Version, v3)
+	}
+}
+
+// axNode is the node of the accessibility tree of the element a script gives, as a
+// screen reader reads it: its name, its description, and whether it is disabled.
+type axNode struct {
+	Name, Description string
+	Disabled          bool
+}
+
+func axOf(script string) chromedp.Action[axNode] {
+	return func(ctx context.Context, t *chromedp.Target) (axNode, error) {
+		obj, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{Expression: script})
+		if err != nil {
+			return axNode{}, err
+		}
+		if obj.Result == nil || obj.Result.ObjectID == "" {
+			return axNode{}, fmt.Errorf("%s is no element", script)
+		}
+		no := false
+		tree, err := cdp.Call(ctx, t, accessibility.GetPartialAXTree, accessibility.GetPartialAXTreeParams{ObjectID: obj.Result.ObjectID, FetchRelatives: &no})
+		if err != nil || len(tree.Nodes) == 0 {
+			return axNode{}, fmt.Errorf("the accessibility tree of %s: %v", script, err)
+		}
+		text := func(v *accessibility.Value) string {
+			var s string
+			if v != nil {
+				json.Unmarshal(v.Value, &s)
+			}
+			return s
+		}
+		n := tree.Nodes[0]
+		got := axNode{Name: text(n.Name), Description: text(n.Description)}
+		for _, p := range n.Properties {
+			if p.Name == accessibility.PropertyNameDisabled && string(p.Value.Value) == "true" {
+				got.Disabled = true
+			}
+		}
+		return got, nil
+	}
+}
+
+// A run that failed as the workflow it calls was gone says so beside its replay
+// buttons, in words a screen reader reads with the replay on its version, which is
+// disabled (it would fail again); on a phone too. The replay on the current version,
+// whose steps call no such workflow, goes on.
+func TestInspectorRunCallingAGoneWorkflow(t *testing.T) {
+	const src = `
+workflow "parent" {
+  step "wait" "gate" {
+    timeout = "1h"
+  }
+  CALL
+}
+KID
+`
+	s, admin := serveInspector(t, strings.NewReplacer("CALL", `step "workflow" "call" {
+    workflow = "kid"
+  }`, "KID", `workflow "kid" {
+  step "log" "l" {
+    message = "hi"
+  }
+}`).Replace(src))
+	status, started := postJSON(t, admin+"/api/v1/workflows/parent/runs", `{}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("start answered %d %v", status, started)
+	}
+	id := started["run_id"].(string)
+	waitEngineRun(t, s.engine, id, engine.RunWaiting)
+	version := s.config.set.Load().Workflow("parent").Version
+	// kid is taken out of the files, and the parent's step that called it made another.
+	writeFile(t, filepath.Join(s.config.dir, "w.hcl"), strings.NewReplacer("CALL", `step "log" "call" {
+    message = "no kid"
+  }`, "KID", "").Replace(src))
+	if st := s.config.Reload("test"); !st.OK {
+		t.Fatalf("reload: %s", st.Error)
+	}
+	if status, answer := postJSON(t, admin+"/api/v1/runs/"+id+"/resume/gate", `{}`); status != http.StatusOK {
+		t.Fatalf("resuming answered %d %v", status, answer)
+	}
+	waitEngineRun(t, s.engine, id, engine.RunFailed)
+
+	why := "Not on version " + version + ": the run calls workflow kid, which is not among the workflows in use now, " +
+		"and would fail again there. Restore it to the files, then replay the run, or replay it on the current version."
+	b := newBrowse(t)
+	for _, width := range []int64{1280, 375} {
+		b.do("the failed run", chromedp.EmulateViewport(width, 800), chromedp.Navigate(admin+"/runs/"+id),
+			chromedp.WaitVisible(chromedp.CSS("#replay-pinned")))
+		if got := eval[string](b, "what the page says", `(document.getElementById("calls-gone") || {}).textContent || ""`); got != why {
+			t.Errorf("at %dpx the page says %q, want %q", width, got, why)
+		}
+		pinned, err := chromedp.Run(b.ctx, axOf(`document.getElementById("replay-pinned")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (axNode{Name: "Replay on version " + version, Description: why, Disabled: true}); pinned != want {
+			t.Errorf("at %dpx a screen reader reads the replay on the run's version as %+v, want %+v", width, pinned, want)
+		}
+		if got := eval[float64](b, "the page's width", `document.documentElement.scrollWidth - document.documentElement.clientWidth`); got > 0 {
+			t.Errorf("at %dpx the page is %vpx wider than the screen", width, got)
+		}
+	}
+	b.do("replaying on the current version", chromedp.Evaluate[chromedp.Void](acceptConfirms), chromedp.Click(chromedp.CSS("#replay-current")))
+	b.until("the replay succeeding", `document.getElementById("run-status").textContent === "succeeded"`)
+	if eval[bool](b, "the note", `!!document.getElementById("calls-gone")`) {
+		t.Errorf("the run that succeeded still says what its replay needs")
 	}
 }
