@@ -33,9 +33,11 @@ type workflowTests struct {
 	timeout  time.Duration // for each test's run
 	parallel int
 	junit    string // a file for a JUnit XML report; "" for none
-	// queued, when set, is called once a test's run is queued: the tests of this
-	// command interrupt a run of the tests there.
-	queued func(*workflows.Test)
+	// queued, when set, is called once a test's run is queued, and starting as a
+	// directory's embedded Redis starts, its tests loaded: the tests of this command
+	// interrupt a run of the tests there.
+	queued   func(*workflows.Test)
+	starting func(dir string)
 }
 
 func testCommand() *cobra.Command {
@@ -150,10 +152,6 @@ func (o *workflowTests) runAll(ctx context.Context, paths []string, stdout, stde
 			break
 		}
 		gr, err := o.runGroup(ctx, g, match, stderr)
-		if err != nil && ctx.Err() != nil {
-			c.untested = len(groups) - i
-			break
-		}
 		if err != nil {
 			return err
 		}
@@ -313,13 +311,25 @@ func (o *workflowTests) runGroup(ctx context.Context, g testGroup, match *regexp
 	// count towards the workflow's timeout as they would under serve. A run that
 	// succeeds keeps its sensitive outputs, for an expect's output to compare as the
 	// later steps read them.
+	results := make([]*testResult, len(tests))
+	if o.starting != nil {
+		o.starting(g.dir)
+	}
 	eng, _, stop, err := localEngine(ctx, set, k, quiet, engine.Options{Child: mocks.child, VirtualTime: true, KeepSensitive: true})
+	if err != nil && ctx.Err() != nil {
+		// SIGINT or SIGTERM as the directory starts: its tests are loaded, and are
+		// reported as not run, as those of a directory interrupted later are.
+		for i, t := range tests {
+			results[i] = (&testResult{test: t}).cutShort()
+		}
+		gr.results = results
+		return gr, nil
+	}
 	if err != nil {
 		return gr, err
 	}
 	defer stop()
 
-	results := make([]*testResult, len(tests))
 	sem := make(chan struct{}, o.parallel)
 	var wg sync.WaitGroup
 	for i, t := range tests {

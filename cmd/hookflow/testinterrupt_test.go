@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +100,81 @@ func TestWorkflowTestsInterrupted(t *testing.T) {
 		} else if skipped && c.Skipped.Message != "not run: interrupted (SIGINT or SIGTERM)" {
 			t.Errorf("%s: skipped with %q", c.Name, c.Skipped.Message)
 		}
+	}
+}
+
+// SIGINT or SIGTERM as a directory of DIR/... starts (its tests loaded, its embedded
+// Redis starting) keeps the results of the directories before it, and reports that
+// directory's tests as not run, in the output and as skipped in the JUnit report,
+// as it does those of a directory interrupted later; the directories after it are
+// not tested.
+func TestWorkflowTestsInterruptedAsADirectoryStarts(t *testing.T) {
+	quick := "workflow \"quick\" {\n  step \"set\" \"x\" {\n    y = \"1\"\n  }\n}\n"
+	root := writeFiles(t, t.TempDir(), map[string]string{
+		"a/w.hcl":      quick,
+		"a/w.test.hcl": "test \"done before\" {\n  workflow = \"quick\"\n}\n",
+		"b/w.hcl":      quick,
+		"b/w.test.hcl": "test \"one\" {\n  workflow = \"quick\"\n}\n\ntest \"two\" {\n  workflow = \"quick\"\n}\n",
+		"c/w.hcl":      quick,
+		"c/w.test.hcl": "test \"never loaded\" {\n  workflow = \"quick\"\n}\n",
+	})
+	for _, tc := range []struct {
+		name   string
+		at     string // the directory whose start is interrupted
+		want   []string
+		suites map[string][2]int // tests and skipped, by directory
+	}{
+		{"the second directory", "b", []string{
+			"ok    done before (",
+			"SKIP  one (" + root + "/b/w.test.hcl:1): not run: interrupted\n",
+			"SKIP  two (" + root + "/b/w.test.hcl:5): not run: interrupted\n",
+			"INTERRUPTED: 1 passed, 0 failed, 2 not run, 1 directory not tested\n",
+		}, map[string][2]int{"a": {1, 0}, "b": {2, 2}}},
+		{"the first directory", "a", []string{
+			"SKIP  done before (" + root + "/a/w.test.hcl:1): not run: interrupted\n",
+			"INTERRUPTED: 0 passed, 0 failed, 1 not run, 2 directories not tested\n",
+		}, map[string][2]int{"a": {1, 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			report := filepath.Join(t.TempDir(), "report.xml")
+			ctx, interrupt := context.WithCancel(context.Background())
+			defer interrupt()
+			o := &workflowTests{timeout: time.Minute, parallel: 1, junit: report, starting: func(dir string) {
+				if dir == filepath.Join(root, tc.at) {
+					interrupt()
+				}
+			}}
+			var stdout, stderr bytes.Buffer
+			err := o.runAll(ctx, []string{root + "/..."}, &stdout, &stderr)
+			out := stdout.String()
+			if code := exitStatus(err, &stderr); code != exitFailed {
+				t.Errorf("exit status %d, want %d", code, exitFailed)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out+stderr.String(), "never loaded") || strings.Contains(out+stderr.String(), "context canceled") {
+				t.Errorf("output:\n%s%s", out, stderr.String())
+			}
+			data, err := os.ReadFile(report)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Suites []junitSuite `xml:"testsuite"`
+			}
+			if err := xml.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][2]int{}
+			for _, s := range doc.Suites {
+				got[filepath.Base(s.Name)] = [2]int{s.Tests, s.Skipped}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.suites) {
+				t.Errorf("suites (tests, skipped) %v, want %v:\n%s", got, tc.suites, data)
+			}
+		})
 	}
 }
