@@ -90,7 +90,7 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 			failed = true
 			continue
 		}
-		if err := writeKeepingMode(target, out); err != nil {
+		if err := writeFormatted(target, out); err != nil {
 			fmt.Fprintf(stderr, "hookflow fmt: %s: %v\n", src.Name, err)
 			failed = true
 			continue
@@ -133,37 +133,4 @@ func writtenPath(path string) string {
 		path = p
 	}
 	return samePath(path)
-}
-
-// writeKeepingMode replaces the file at path, which is no symbolic link, with data,
-// keeping its mode. It writes a new file beside it and renames that over it, so that
-// a reader (serve's watcher) or a crash never sees it half written.
-func writeKeepingMode(path string, data []byte) error {
-	info, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(info.Mode().Perm())
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
