@@ -209,6 +209,36 @@ func BenchmarkWorkflowTests(b *testing.B) {
 	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(n*b.N), "cpu-µs/test")
 }
 
+// BenchmarkWorkflowTestsParallel runs 1,000 tests over four example-like workflows as
+// BenchmarkWorkflowTests does, with --parallel 1, 2, 4 and 8: what running tests at
+// once gains. Besides tests/s and the CPU per test it reports cores, the CPU time of
+// the whole process over the wall time: how many cores the tests kept busy, which
+// on a shared machine is what the others left them.
+func BenchmarkWorkflowTestsParallel(b *testing.B) {
+	const n = 1000
+	dir := writeBenchTests(b, n)
+	for _, par := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
+			o := workflowTests{timeout: time.Minute, parallel: par}
+			var out strings.Builder
+			if err := o.runAll(context.Background(), []string{dir}, &out, io.Discard); err != nil || !strings.Contains(out.String(), fmt.Sprintf("PASS: %d tests", n)) {
+				b.Fatalf("not every test passes: %v\n%s", err, out.String())
+			}
+			cpu := cpuTime()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := o.runAll(context.Background(), []string{dir}, io.Discard, io.Discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+			used := cpuTime() - cpu
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tests/s")
+			b.ReportMetric(float64(used.Microseconds())/float64(n*b.N), "cpu-µs/test")
+			b.ReportMetric(used.Seconds()/b.Elapsed().Seconds(), "cores")
+		})
+	}
+}
+
 // BenchmarkWorkflowTestDelay is one hookflow test of a workflow whose delay is an
 // hour, and whose retry waits an hour too: on the test's clock they take no time, so
 // an op is far under a second.
