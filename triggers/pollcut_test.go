@@ -111,7 +111,6 @@ type cutPoller struct {
 	wf     *workflows.Workflow
 	st     *streak
 	at     time.Time
-	loop   context.Context // the context of the poll's loop; nil: one never cancelled
 	mu     sync.Mutex
 	runs   map[string]int
 	logged strings.Builder
@@ -143,11 +142,7 @@ func (c *cutPoller) tick() []string {
 	}
 	c.mu.Unlock()
 	c.at = c.at.Add(time.Minute)
-	loop := c.loop
-	if loop == nil {
-		loop = context.Background()
-	}
-	c.p.tick(loop, c.wf, c.wf.Triggers[0].Config.(*Poll), c.st, c.at)
+	c.p.tick(context.Background(), c.wf, c.wf.Triggers[0].Config.(*Poll), c.st, c.at)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var started []string

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
 	"github.com/hookflow/hookflow/workflows"
@@ -211,7 +210,7 @@ func TestPollFirstPollCountsEmptyAnswersOverPolls(t *testing.T) {
 	poll := c.wf.Triggers[0].Config.(*Poll)
 	// The polls before had maxEmptyAnswers-1 empty answers in a row: this one's first
 	// answer, empty too, ends the list.
-	out, err := c.p.record(t.Context(), c.wf, poll, workflows.PollState{Cursor: "2.0", Recording: true, Empty: maxEmptyAnswers - 1}, time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC))
+	out, err := c.p.record(t.Context(), c.wf, poll, workflows.PollState{Cursor: "2.0", Recording: true, Empty: maxEmptyAnswers - 1}, "2026-12-05T15:00:00Z")
 	if err != nil || out.recording {
 		t.Fatalf("record: %+v %v, want the list ended", out, err)
 	}

@@ -56,8 +56,6 @@ type Poller struct {
 	// lockTTL and lockKeep are how long a poll's lock lasts, and how often a poll
 	// under way keeps it (pollLockTTL, pollLockKeep).
 	lockTTL, lockKeep time.Duration
-	// timeout is how long one poll may take at least (pollTimeout; see pollBound).
-	timeout time.Duration
 
 	using   sync.Mutex // held by Use and Stop, one at a time
 	mu      sync.Mutex
@@ -68,8 +66,7 @@ type Poller struct {
 
 // NewPoller returns a poller that keeps its state and starts runs with polls.
 func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
-	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep,
-		timeout: pollTimeout}
+	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep}
 }
 
 // pollTimeout bounds one poll: its requests (each within the poll's timeout), their
@@ -77,12 +74,8 @@ func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
 const pollTimeout = 2 * time.Minute
 
 // pollBound is how long one poll may take: pollTimeout, or twice the poll's timeout
-// when that is longer, so that a request may take its timeout. A poll that reads pages
-// stops reading while it has time for one more (timeFor), and starts the new items of
-// those it read, keeping the cursor it was sent, as a poll cut by max_pages does
-// (CutTime): a slow API's list is started a part a poll, rather than lost whole at the
-// bound, poll after poll.
-func (p *Poller) pollBound(poll *Poll) time.Duration { return max(p.timeout, 2*poll.Timeout) }
+// when that is longer, so that a request may take its timeout.
+func pollBound(poll *Poll) time.Duration { return max(pollTimeout, 2*poll.Timeout) }
 
 // streak is a poll's run of failures in this process, kept across reloads.
 type streak struct {
@@ -114,8 +107,7 @@ func retryAfter(every time.Duration, n int) time.Duration {
 // the context of the poll's loop, cancels (a reload that changed or dropped the
 // trigger, or a stop) is no failure: the next poll reads what it would have.
 func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time) {
-	bound := p.pollBound(poll)
-	ctx, cancel := context.WithTimeout(loop, bound)
+	ctx, cancel := context.WithTimeout(loop, pollBound(poll))
 	defer cancel()
 	claimed, err := p.polls.ClaimTick(ctx, wf, poll.Key(), tick)
 	if err == nil && !claimed {
@@ -159,11 +151,6 @@ func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, 
 	}
 	if err != nil && errors.Is(context.Cause(ctx), errLockLost) {
 		err = fmt.Errorf("%w: %w", errLockLost, err)
-	}
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		// What ran out is the poll's time, not a request's: say how long it had.
-		err = fmt.Errorf("the poll stopped after %s, its limit (2 minutes, or twice its timeout when longer); "+
-			"the next poll asks again from the cursor kept: %w", workflows.FormatDuration(bound), err)
 	}
 	p.report(ctx, wf, poll, st, tick, out, err)
 }
@@ -238,10 +225,6 @@ func (p *Poller) logCut(wf *workflows.Workflow, poll *Poll, st *streak, out poll
 	if st.cuts > 1 {
 		return
 	}
-	if out.cut == CutTime {
-		p.logCutTime(wf, poll, out)
-		return
-	}
 	kept := ""
 	if poll.Cursor != nil {
 		kept = ", asking again with the cursor it had"
@@ -259,29 +242,6 @@ func (p *Poller) logCut(wf *workflows.Workflow, poll *Poll, st *streak, out poll
 		" (logged once per run of such polls)", "workflow", wf.Name, "started", out.started)
 }
 
-// logCutTime warns of a poll cut by its bound (CutTime), the first of a run of them.
-func (p *Poller) logCutTime(wf *workflows.Workflow, poll *Poll, out polled) {
-	did := "it started the new items of the pages it read, and left the rest to the next polls"
-	then := "the next poll reads the same pages again, skipping the items started, and the pages past those it has time " +
-		"for are not looked at"
-	if poll.Cursor != nil {
-		then = "the next poll asks again with the cursor it had, skipping the items started; once the items of the pages " +
-			"it has time for have all started, it fails until its timeout is raised"
-	}
-	if out.first {
-		did = "its first (backfill = false) recorded the items of the pages it read, and started nothing"
-		then = "the next polls read the same pages again, starting the new items, and the pages past those they have " +
-			"time for are not looked at"
-		if poll.Cursor != nil {
-			then = "the next poll goes on recording from the cursor it had; once the items of the pages it has time for " +
-				"are all recorded, it fails until its timeout is raised"
-		}
-	}
-	p.log.Warn("poll's pages took longer than its limit: "+did+"; "+then+" (logged once per run of such polls)",
-		"workflow", wf.Name, "limit", workflows.FormatDuration(p.pollBound(poll)), "pages", out.pages,
-		"started", out.started, "recorded", out.recorded)
-}
-
 // errPoll is a poll whose answer cannot be read as its items: it fails the poll.
 var errPoll = errors.New("poll")
 
@@ -293,7 +253,6 @@ type polled struct {
 	started   int
 	cut       Cut
 	left      int
-	pages     int // the requests it sent: its pages
 	recorded  int
 	recording bool
 	first     bool // the poll recorded what is there
@@ -312,41 +271,40 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 	}
 	at := tick.UTC().Format(time.RFC3339)
 	if (!found || st.Recording) && !poll.Backfill {
-		return p.record(ctx, wf, poll, st, tick)
+		return p.record(ctx, wf, poll, st, at)
 	}
 	cursor := st.Cursor
 	ans, err := poll.Fetch(ctx, wf, cursor, at, Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
 		return p.polls.Seen(ctx, wf, keys)
-	}, Filter: true, Now: p.now(), More: func() bool { return p.timeFor(ctx, poll, 0) }})
+	}, Filter: true, Now: p.now()})
 	if err != nil {
 		return polled{}, err
 	}
-	if (ans.Cut == CutMaxPages || ans.Cut == CutTime) && ans.Starts == 0 && poll.Cursor != nil {
+	if ans.Cut == CutMaxPages && ans.Starts == 0 && poll.Cursor != nil {
 		// Kept, the cursor has the next poll read the same pages again, with nothing
 		// new on them: it would never get further.
 		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
 			return polled{}, err
 		}
-		return polled{}, p.noFurther(poll, ans, false)
+		items := fmt.Sprintf("the %d items of the max_pages pages read have all started runs (or the filter turns them down) "+
+			"and the list goes on past them", len(ans.Items))
+		if len(ans.Items) == 1 {
+			items = "the one item of the max_pages pages read has started a run (or the filter turns it down) and the list goes on past it"
+		}
+		return polled{}, fmt.Errorf("%w: %s, but the cursor stays where it was until a poll reads its list to the end, so no "+
+			"poll can get further: raise the paginate block's max_pages", errPoll, items)
 	}
-	out := polled{cut: ans.Cut, pages: len(ans.Sent)}
+	out := polled{cut: ans.Cut}
 	for _, f := range ans.Items {
 		if f.Status == ItemCut {
 			out.left++
 		}
 	}
 	if out.started, err = p.startAll(ctx, wf, poll, ans, at); err != nil {
-		if out.started == 0 || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return out, err
-		}
-		// The bound came during the starts: the items started are in Redis, and the
-		// rest are new again at the next poll, which asks from the cursor kept.
-		out.cut = CutTime
+		return out, err
 	}
-	ctx, done := pastBound(ctx)
-	defer done()
 	next := ans.Cursor
-	if out.cut != "" {
+	if ans.Cut != "" {
 		next = cursor
 		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
 			return out, err
@@ -358,53 +316,118 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 	return out, nil
 }
 
-// noFurther is the error of a poll with a cursor whose pages are cut (by max_pages,
-// or by its bound) with nothing to do on them: every item on them has started (or
-// the filter turns it down), or, for a poll's first (recording), was recorded. The
-// cursor stays where it was, so the next poll would read the same pages again; the
-// error says what lets it read further.
-func (p *Poller) noFurther(poll *Poll, ans *Answer, recording bool) error {
-	pages, raise := "the max_pages pages read", "raise the paginate block's max_pages"
-	if ans.Cut == CutTime {
-		pages = fmt.Sprintf("the %d pages the poll had time to read", len(ans.Sent))
-		raise = fmt.Sprintf("its pages take longer than the poll may take (%s: 2 minutes, or twice its timeout when longer); "+
-			"raise the poll's timeout", workflows.FormatDuration(p.pollBound(poll)))
-	}
-	items := fmt.Sprintf("the %d items of %s have all started runs (or the filter turns them down) and the list goes on "+
-		"past them", len(ans.Items), pages)
-	if len(ans.Items) == 1 {
-		items = fmt.Sprintf("the one item of %s has started a run (or the filter turns it down) and the list goes on past it", pages)
-	}
-	until := "a poll reads its list to the end"
-	if recording {
-		items = fmt.Sprintf("the first poll (backfill = false) has recorded the items of %s, and the list goes on past them", pages)
-		until = "an answer gives a cursor past them"
-		if ans.Cut == CutTime {
-			until = "a poll reads an answer's pages to their end"
+// maxRecordRequests is how many requests a poll's first sends, reading on, before it
+// leaves the rest of the list to the next poll (its last answer may take it past them,
+// by up to max_pages).
+const maxRecordRequests = 100
+
+// record is a poll's first, without backfill: it records the keys of what is there
+// as seen, and starts nothing. One answer may be one page of the list, or max_pages of
+// them: the poll reads on, with the cursor each answer gives, until an answer shows
+// the end of the list (see listEnds). After each answer it keeps the cursor, saying it
+// still records until the end: a poll that stops before the end (it fails, its process
+// dies, or it has sent maxRecordRequests) leaves the next poll to go on recording
+// from there, and no poll starts a run for an item that was there before.
+func (p *Poller) record(ctx context.Context, wf *workflows.Workflow, poll *Poll, st workflows.PollState, at string) (polled, error) {
+	cursor := st.Cursor
+	out := polled{first: true, recording: true}
+	look := Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
+		return p.polls.Seen(ctx, wf, keys)
+	}, Record: true, Now: p.now()}
+	ends := roundList{read: map[string]bool{}, empty: st.Empty} // the empty answers of the polls before too
+	for sent, n := 0, 0; sent < maxRecordRequests; n++ {
+		if n > 0 && !timeForOneMore(ctx, poll, 0) {
+			return out, nil // the next poll goes on from the cursor kept
 		}
+		ans, err := poll.Fetch(ctx, wf, cursor, at, look)
+		var th *workflows.Throttled
+		switch {
+		case err == nil:
+		case n > 0 && errors.As(err, &th) && th.Err == nil:
+			// Held back by its api's limits: it waits its turn when it has the time,
+			// else it stops there, as above. (The first answer's wait is tick's.)
+			wait := max(th.After, 10*time.Millisecond)
+			if !timeForOneMore(ctx, poll, wait) || !sleepCtx(ctx, wait) {
+				return out, nil
+			}
+			n--
+			continue
+		case n > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return out, nil // out of time in a request: as above
+		default:
+			return out, err
+		}
+		sent += max(len(ans.Sent), 1)
+		var keys []string
+		for _, f := range ans.Items {
+			if f.Status == ItemRecorded {
+				keys = append(keys, f.Key)
+			}
+		}
+		if err := p.polls.MarkSeen(ctx, wf, keys, poll.SeenWindow); err != nil {
+			return out, fmt.Errorf("recording the items there before: %w", err)
+		}
+		out.recorded += len(keys)
+		end := poll.listEnds(ans, cursor) || ends.goesRound(ans)
+		kept := workflows.PollState{Cursor: ans.Cursor, Recording: !end}
+		if !end {
+			kept.Empty = ends.empty
+		}
+		if err := p.polls.SavePoll(ctx, wf, poll.Key(), kept); err != nil {
+			return out, fmt.Errorf("keeping the cursor: %w", err)
+		}
+		if end {
+			out.recording = false
+			return out, nil
+		}
+		cursor = ans.Cursor
 	}
-	return fmt.Errorf("%w: %s, but the cursor stays where it was until %s, so no poll can get further: %s",
-		errPoll, items, until, raise)
+	return out, nil
 }
 
-// pastBound returns ctx, or, when the poll's bound has passed, a context of a few
-// seconds more: a poll whose bound came during its starts keeps its items seen and its
-// cursor with it, and is a cut poll rather than a failed one.
-func pastBound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+// maxEmptyAnswers is how many answers in a row with no items, each with a cursor that
+// moved on, end a poll's first (counted over its polls, kept with its cursor): an API that gives a new cursor with every answer (the
+// time it answered, say) has nothing after it, while one that hides some of its items
+// (Slack's) answers a page of none now and then, and goes on.
+const maxEmptyAnswers = 10
+
+// roundList tells the end of a list that the answers of a poll's first show where its
+// cursor does not: an API that answers the same list whatever the cursor, with a
+// cursor that moves all the same, or a new cursor and no items for ever. The items
+// seen before the poll (recorded by a poll of the workflow that asked for other
+// items, or by this one's first before it stopped) do not end it: the list goes on
+// until its API says it ends.
+type roundList struct {
+	read  map[string]bool // the keys of the items of this poll's answers
+	empty int             // answers in a row with no items
 }
 
-// timeFor reports whether a poll has time left, after waiting wait, for one more
-// request before its bound (pollBound), on the poller's clock: its timeout and a
-// second to start or record what it read. A poll that reads a long, slow list stops
-// there rather than fail at its bound: a poll's first having kept its cursor, as one
-// that sent maxRecordRequests does; a poll with paginate cut by time (CutTime).
-func (p *Poller) timeFor(ctx context.Context, poll *Poll, wait time.Duration) bool {
+// goesRound reports whether ans, the next answer of a poll's first, ends its list:
+// every item of it was in an answer before it in this poll, or it is the
+// maxEmptyAnswers-th in a row with no items.
+func (r *roundList) goesRound(ans *Answer) bool {
+	if len(ans.Items) == 0 {
+		r.empty++
+		return r.empty >= maxEmptyAnswers
+	}
+	r.empty = 0
+	again := true
+	for _, f := range ans.Items {
+		again = again && r.read[f.Key]
+	}
+	for _, f := range ans.Items {
+		r.read[f.Key] = true
+	}
+	return again
+}
+
+// timeForOneMore reports whether a poll has time left, after waiting wait, for one
+// more request before its bound (pollBound): its timeout and a second to record what
+// it read. A first poll that reads a long, slow list stops there, having kept its
+// cursor, as one that sent maxRecordRequests does, rather than fail at its bound.
+func timeForOneMore(ctx context.Context, poll *Poll, wait time.Duration) bool {
 	deadline, ok := ctx.Deadline()
-	return !ok || deadline.Sub(p.now()) > wait+poll.Timeout+time.Second
+	return !ok || time.Until(deadline) > wait+poll.Timeout+time.Second
 }
 
 // keepSeen keeps the items of a poll that keeps its cursor seen until the next poll
@@ -418,20 +441,14 @@ func (p *Poller) keepSeen(ctx context.Context, wf *workflows.Workflow, poll *Pol
 			keys = append(keys, f.Key)
 		}
 	}
-	if err := p.polls.KeepSeen(ctx, wf, keys, keptWindow(poll, tick)); err != nil {
-		return fmt.Errorf("keeping the items seen: %w", err)
-	}
-	return nil
-}
-
-// keptWindow is how long the items of a poll that keeps its cursor stay seen: its
-// seen_window, or two of its intervals, and at least two hours, when that is longer.
-func keptWindow(poll *Poll, tick time.Time) time.Duration {
 	gap := poll.Schedule.Every
 	if gap == 0 {
 		gap = poll.Schedule.Next(tick).Sub(tick)
 	}
-	return max(poll.SeenWindow, 2*max(gap, time.Hour))
+	if err := p.polls.KeepSeen(ctx, wf, keys, max(poll.SeenWindow, 2*max(gap, time.Hour))); err != nil {
+		return fmt.Errorf("keeping the items seen: %w", err)
+	}
+	return nil
 }
 
 // startsInFlight is how many items of a poll are started at once: concurrent starts

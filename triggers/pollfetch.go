@@ -54,11 +54,6 @@ const (
 	CutMaxItems Cut = "max_items"
 	// CutMaxPages: max_pages pages were read, and the list goes on.
 	CutMaxPages Cut = "max_pages"
-	// CutTime: the poll's bound (pollBound) left no time for its next page, or for
-	// the starts of all its new items, and the list goes on: the poll keeps the cursor
-	// it was sent, as for the cuts above, since the one read from the last page read
-	// may point past the pages it did not read.
-	CutTime Cut = "time"
 )
 
 // Found is one item of a poll's answer and what the poll does with it.
@@ -113,16 +108,12 @@ type Look struct {
 	Record bool
 	// Now is when the items are received: their events' received_at.
 	Now time.Time
-	// More reports whether the poll has time left for one more page before its bound
-	// (nil: it always has); when it has none, the poll is cut by time (CutTime) before
-	// its next page.
-	More func() bool
 }
 
 // Fetch asks the API for the poll's items, with cursor as poll.cursor and at as
 // poll.time: from its answer, or from its pages with a paginate block, until next
-// gives nil, max_pages pages are read, max_items items that start runs are found, or
-// look.More says the poll has no time for one more page. It reads each item's key, tells with look what the poll does with it, and reads the
+// gives nil, max_pages pages are read, or max_items items that start runs are found.
+// It reads each item's key, tells with look what the poll does with it, and reads the
 // next cursor from the last page read: nil or "" there keeps cursor (the list has
 // nothing after it yet), never starts the list again. Items seen, and items the filter turns down,
 // do not count toward max_items: a list whose new items come after more than
@@ -195,16 +186,9 @@ func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workf
 				// for a later poll, as if they were cut.
 				ans.Cut = CutMaxItems
 			}
-			if ans.Cut == "" && look.More != nil && page.Page < pg.Paginate().MaxPages && !look.More() {
-				// The items of the pages read are started rather than lost with the
-				// poll at its bound, when there is a page after them.
-				if next, err := pg.Paginate().Next.Eval(page); err == nil && next != nil && next != "" {
-					ans.Cut = CutTime
-				}
-			}
 			return ans.Cut == "", nil
 		})
-		if err == nil && next != "" && ans.Cut == "" {
+		if err == nil && next != "" {
 			ans.Cut = CutMaxPages
 		}
 		return last, err

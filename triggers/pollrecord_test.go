@@ -255,7 +255,7 @@ func TestPollRecordingStopsInTime(t *testing.T) {
 	poll := c.wf.Triggers[0].Config.(*Poll)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	out, err := c.p.record(ctx, c.wf, poll, workflows.PollState{}, time.Date(2026, 12, 4, 21, 0, 0, 0, time.UTC))
+	out, err := c.p.record(ctx, c.wf, poll, workflows.PollState{}, "2026-12-04T21:00:00Z")
 	if err != nil || !out.recording {
 		t.Fatalf("record: %+v %v, want it to stop in time, still recording", out, err)
 	}
