@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // leasedByLost is the job that c leased to its worker when Redis ran c but its reply
@@ -11,8 +13,9 @@ import (
 // job gone: the next unit, which the lost reply would have handed over. It is the job
 // that holds c's token: a commit leases the job it makes for its worker with the
 // committing job's token (lib.lua's lease tokens), and no other job holds it, so a job
-// found with it proves c stored, and is this worker's to run. A lease that expired
-// meanwhile, or a cancel, took the token off: then there is none, and nil is returned,
+// found with it proves c stored, and is this worker's to run. A lease taken back
+// meanwhile (expired, and found so by a worker's lease call), or a cancel, took the
+// token off: then there is none, and nil is returned,
 // as it is when c leased nothing (it ended its run, queued what follows, or was not
 // stored).
 func (q *queue) leasedByLost(ctx context.Context, c commit) (*job, error) {
@@ -32,19 +35,27 @@ func (q *queue) leasedByLost(ctx context.Context, c commit) (*job, error) {
 	return nil, nil
 }
 
-// leasedAs is u's job when it holds c's token, else nil.
+// leasedAs is u's job when it holds c's token, else nil. It holds it for a whole lease
+// from now, in the same script call that finds the token (heartbeat.lua), as a job
+// leased at once would be held: the lost reply's lease may have expired while the
+// commit was sent again, and another worker's lease call would take the job back,
+// and run it too, once this worker started it.
 func (q *queue) leasedAs(ctx context.Context, c commit, u unit) (*job, error) {
 	sh := c.job.shard
 	id := u.jobID(c.runID)
-	f, err := q.rdb.HMGet(ctx, sh.job(id), "token", "attempt").Result()
-	if err != nil {
-		return nil, err
-	}
-	if token, _ := f[0].(string); token != c.job.token || token == "" {
+	if c.job.token == "" {
 		return nil, nil
 	}
+	held, err := heartbeatScript.Run(ctx, q.rdb, []string{sh.job(id), sh.leases()}, id, c.job.token, q.leaseFor.Milliseconds()).Int64()
+	if err != nil || beat(held) != beatHeld {
+		return nil, err
+	}
+	s, err := q.rdb.HGet(ctx, sh.job(id), "attempt").Result()
+	if err != nil && err != redis.Nil {
+		return nil, err
+	}
 	attempt := 1 // what the scripts give a job they lease to the committing worker
-	if s, _ := f[1].(string); s != "" {
+	if s != "" {
 		if attempt, err = strconv.Atoi(s); err != nil {
 			return nil, err
 		}
@@ -55,8 +66,8 @@ func (q *queue) leasedAs(ctx context.Context, c commit, u unit) (*job, error) {
 // leasedItem is the item of the for_each step each that c took from the step's todo
 // list and leased to its worker, when it holds c's token, else nil. Which item that
 // was is not in c (the todo list's head, when c ran): it is among the leased items of
-// the step, which are few (at most its max_parallel), found in the shard's leases.
-// This costs a scan of those, once for a reply lost, not a write on every commit.
+// the step (at most its max_parallel), found by a scan of the shard's leases. That
+// scan is paid once for a reply lost, rather than a write on every commit.
 func (q *queue) leasedItem(ctx context.Context, c commit, each string) (*job, error) {
 	sh := c.job.shard
 	prefix := c.runID + ":" + each + ":"

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -302,6 +303,43 @@ func TestNextStepsRunAtOnceWhenTheirBatchsReplyIsLost(t *testing.T) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// The job a lost reply leased is held for a whole lease once its worker finds it, in
+// the call that finds it: when the commit was sent again after the lease had expired
+// (but before any worker took the job back), another worker's lease call does not
+// take it back and run it too.
+func TestTheJobALostReplyLeasedIsHeldAgain(t *testing.T) {
+	redistest.EachWithCluster(t, func(t *testing.T, b *redistest.Backend) {
+		ctx := context.Background()
+		e := New(b.Client, Options{Shards: b.Shards, Logger: quiet, Lease: 200 * time.Millisecond})
+		wf := loadSet(t, &recorder{}, chainSrc).Workflow("chain")
+		if err := e.q.start(ctx, "run1", wf, []byte(`{}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		sh := e.q.shardFor("chain")
+		jobs, _, err := e.q.lease(ctx, sh, 1)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("leased %v, %v", jobs, err)
+		}
+		c := commit{job: jobs[0], runID: "run1", wf: wf, record: &Record{Status: StatusSucceeded, Attempt: 1}, chain: true,
+			plan: &Plan{Status: RunRunning, Start: []unit{{step: "second"}}}}
+		if _, err := e.q.complete(ctx, c); err != nil { // stored, its reply lost
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // sent again once the lease it made has expired
+		if _, err := e.q.complete(ctx, c); !errors.Is(err, errStaleLease) {
+			t.Fatalf("the commit sent again: %v, want errStaleLease", err)
+		}
+		mine, err := e.q.leasedByLost(ctx, c)
+		if err != nil || mine == nil || mine.unit.step != "second" {
+			t.Fatalf("leasedByLost = %+v, %v; want the job of step second", mine, err)
+		}
+		if theirs, _, _ := e.q.lease(ctx, sh, 1); len(theirs) != 0 {
+			t.Errorf("another worker leased %s (token %s) while the lost reply's worker holds it (token %s)",
+				theirs[0].id, theirs[0].token, mine.token)
 		}
 	})
 }
