@@ -15,8 +15,8 @@ import (
 // show`), in every step's output, error and requests, and in the run's error.
 
 // answeredValues appends to into the values of the credential headers of out, an http
-// step's output, of MinSecret bytes or more: each header's whole value, and each
-// cookie's value in a Set-Cookie.
+// step's output, that look like tokens (tokenLike): each header's whole value, and the
+// values of a Set-Cookie's cookies that are credentials (cookieValues).
 func answeredValues(out any, into []string) []string {
 	m, _ := out.(map[string]any)
 	headers, _ := m["headers"].(map[string]any)
@@ -25,26 +25,48 @@ func answeredValues(out any, into []string) []string {
 		if !ok || !IsCredentialHeader(name) {
 			continue
 		}
-		into = addSecret(into, s)
 		if strings.EqualFold(name, "set-cookie") {
 			into = cookieValues(s, into)
+		} else if tokenLike(s) {
+			into = addSecret(into, s)
 		}
 	}
 	return into
 }
 
 // cookieValues appends to into the values of the cookies in s, the Set-Cookie
-// headers of an answer joined with ", ", of MinSecret bytes or more: what a later
-// step's Cookie header sends. An attribute's value (Path=/, an Expires date) is none.
+// headers of an answer joined with ", ", that are credentials: what a later step's
+// Cookie header sends. An attribute's value (Path=/, an Expires date) is none, nor is a
+// word (consent=accepted, a session's value deleted at a logout) or a short value of a
+// cookie not named as a credential (region=us-east-1), which would hide ordinary text
+// wherever it appears in the run: a cookie's value is a credential when it looks like
+// a token, and either its name says so (session, JSESSIONID, auth_token) or it is
+// long (PHPSESSID's, connect.sid's).
 func cookieValues(s string, into []string) []string {
 	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' }) {
 		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || cookieAttributes[strings.ToLower(strings.TrimSpace(name))] {
+		name = strings.TrimSpace(name)
+		if !ok || cookieAttributes[strings.ToLower(name)] {
 			continue
 		}
-		into = addSecret(into, strings.Trim(strings.TrimSpace(value), `"`))
+		value = strings.Trim(strings.TrimSpace(value), `"`)
+		if tokenLike(value) && (workflows.IsCredentialName(name) || len(value) >= longToken) {
+			into = addSecret(into, value)
+		}
 	}
 	return into
+}
+
+// longToken is how long a value is to be taken for a token whatever names it.
+const longToken = 16
+
+// tokenLike reports whether s may be a token rather than a word: MinSecret bytes or
+// more, no space, and a digit in it or longToken bytes or more.
+func tokenLike(s string) bool {
+	if len(s) < workflows.MinSecret || strings.ContainsAny(s, " \t") {
+		return false
+	}
+	return len(s) >= longToken || strings.ContainsAny(s, "0123456789")
 }
 
 // cookieAttributes are the names of a Set-Cookie's attributes that take a value.
@@ -67,11 +89,15 @@ func addSecret(into []string, s string) []string {
 // http steps got back (StepRun.answered).
 func (r *Run) hideAnswered() {
 	var values []string
+	seen := map[string]bool{}
 	var gather func(steps []StepRun)
 	gather = func(steps []StepRun) {
 		for i := range steps {
 			for _, v := range steps[i].answered {
-				values = addSecret(values, v)
+				if !seen[v] {
+					seen[v] = true
+					values = append(values, v)
+				}
 			}
 			gather(steps[i].Items)
 		}

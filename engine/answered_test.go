@@ -130,10 +130,13 @@ func TestAnsweredCredentialsHiddenWhereShown(t *testing.T) {
 	})
 }
 
-// A Set-Cookie's cookies give their values, not their attributes'.
+// A Set-Cookie's cookies give the values that look like tokens, of cookies named as
+// credentials or long: not their attributes', nor words, nor a short value of a cookie
+// named otherwise, which would hide ordinary text wherever the run shows it.
 func TestCookieValues(t *testing.T) {
-	got := cookieValues(`session="abc123def"; Path=/accounts; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Secure, id=a3fWa1234; Max-Age=2592000; SameSite=Strict, short=abc`, nil)
-	want := []string{"abc123def", "a3fWa1234"}
+	got := cookieValues(`session="abc123def"; Path=/accounts; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Secure, id=a3fWa1234; Max-Age=2592000; SameSite=Strict, short=abc, `+
+		`consent=accepted, sessionid=deleted, region=us-east-1, PHPSESSID=h8d0s7f6g5j4k3l2m1n0b9v8, theme=dark mode on, auth_token=tok_51Hq2`, nil)
+	want := []string{"abc123def", "h8d0s7f6g5j4k3l2m1n0b9v8", "tok_51Hq2"}
 	if !slices.Equal(got, want) {
 		t.Errorf("cookieValues = %q, want %q", got, want)
 	}
