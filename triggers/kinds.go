@@ -177,7 +177,17 @@ func (r *Registry) Filtered(trigger string) bool {
 // start a run with (see Config.LocalEvent), trying the kinds in the registry's
 // order, and returns that trigger's kind; "" when none did (a run started by hand).
 func (r *Registry) LocalEvent(wf *workflows.Workflow, ev *workflows.Event, given bool) string {
+	return r.LocalEventOf(wf, "", ev, given)
+}
+
+// LocalEventOf is LocalEvent trying the triggers of one kind only ("" for every
+// kind): a test's event that names its trigger is the one that kind's first trigger
+// would start a run with, whatever the workflow's first trigger is.
+func (r *Registry) LocalEventOf(wf *workflows.Workflow, only string, ev *workflows.Event, given bool) string {
 	for _, kind := range r.kinds {
+		if only != "" && kind.Name != only {
+			continue
+		}
 		for _, t := range wf.Triggers {
 			if c, ok := t.Config.(Config); ok && t.Kind == kind.Name && c.LocalEvent(ev, given) {
 				return kind.Name

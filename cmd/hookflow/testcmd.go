@@ -478,8 +478,8 @@ func waitFinished(ctx context.Context, eng *engine.Engine, wf *workflows.Workflo
 	return eng.Run(ctx, runID)
 }
 
-// testEvent makes a test's event: the one the workflow's first trigger makes, unless
-// the test names another trigger.
+// testEvent makes a test's event: the one the workflow's first trigger makes, or the
+// first trigger of the kind the test names.
 func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, error) {
 	te := t.Event
 	if te.Raw == "" {
@@ -498,10 +498,12 @@ func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, err
 		return nil, err
 	}
 	ev.Body = body
-	if te.Trigger != "manual" {
+	switch te.Trigger {
+	case "manual":
+	case "":
 		shapeEvent(ev, wf)
-	}
-	if te.Trigger != "" {
+	default: // the event of the kind named, as its first trigger makes it: a poll's item has no method
+		triggerKinds.LocalEventOf(wf, te.Trigger, ev, !triggers.NoEvent(ev.Raw))
 		ev.Trigger = te.Trigger
 	}
 	return ev, nil

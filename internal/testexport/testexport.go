@@ -530,7 +530,7 @@ func (x *exporter) comment(b *hclwrite.Body, text string) {
 func (x *exporter) event(test *hclwrite.Body, ev *workflows.Event) {
 	b := test.AppendNewBlock("event", nil).Body()
 	switch ev.Trigger {
-	case "webhook", "schedule", "manual":
+	case "webhook", "schedule", "poll", "manual": // a child run's, "workflow", is not a test's
 		b.SetAttributeValue("trigger", cty.StringVal(ev.Trigger))
 	}
 	headers := map[string]any{}

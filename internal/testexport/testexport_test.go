@@ -337,3 +337,19 @@ func TestWriteLeavesOutWhatWasCut(t *testing.T) {
 		t.Errorf("does not load: %s\n%s", diags.Error(), text)
 	}
 }
+
+// The event's trigger is written for each kind a test's event can be, a poll's
+// included; a child run's, "workflow", which a test cannot start, is not.
+func TestWriteEventTrigger(t *testing.T) {
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "orders", Status: engine.RunSucceeded}}
+	for _, trigger := range []string{"webhook", "schedule", "poll", "manual", "workflow"} {
+		data, err := Write(run, &workflows.Event{ID: "ev1", Trigger: trigger, Raw: "{}", Body: map[string]any{}}, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := trigger != "workflow"
+		if got := strings.Contains(string(data), fmt.Sprintf("trigger = %q", trigger)); got != want {
+			t.Errorf("%s: written %v, want %v:\n%s", trigger, got, want, data)
+		}
+	}
+}
