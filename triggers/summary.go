@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/workflows"
@@ -28,10 +29,32 @@ func (w *Webhook) Announce(wf *workflows.Workflow, hooks string) (string, []any)
 }
 
 // LocalEvent makes ev this webhook's request: its method and path, with the body and
-// headers given.
+// headers given. The path is the one a request with ev's params would have (see
+// RequestPath).
 func (w *Webhook) LocalEvent(ev *workflows.Event, given bool) bool {
-	ev.Trigger, ev.Method, ev.Path = "webhook", w.Method, w.Path
+	ev.Path, _ = w.RequestPath(ev.Params)
+	ev.Trigger, ev.Method = "webhook", w.Method
 	return true
+}
+
+// RequestPath is the path of a request to the webhook whose {name} segments hold
+// params' values, as serve records it in event.path: below /hooks, decoded ("/ev/a b"
+// for a request to /hooks/ev/a%20b). missing names the parameters params does not
+// give, in the path's order; their segments are left as written, "{id}".
+func (w *Webhook) RequestPath(params map[string]string) (path string, missing []string) {
+	segs := strings.Split(w.Path, "/")
+	for i, seg := range segs {
+		name, ok := param(seg)
+		if !ok {
+			continue
+		}
+		if v, given := params[name]; given {
+			segs[i] = v
+		} else {
+			missing = append(missing, name)
+		}
+	}
+	return strings.Join(segs, "/"), missing
 }
 
 // Summary describes the schedule for the admin API's workflow list, with when it

@@ -33,6 +33,7 @@ type localRun struct {
 	eventFile   string
 	contentType string
 	headers     []string
+	params      []string // NAME=VALUE: the event's params, of its webhook's path
 	responses   []string // STEP=[STATUS:]FILE: what a dry run answers that step
 	resumes     []string // STEP=FILE: what resumes that wait step
 	query       []string // NAME=VALUE: the query of every resume
@@ -70,7 +71,8 @@ read, to build the requests it prints.
 The event is the file named by --event (- for standard input; default: {}). Its
 content type comes from --content-type, else from a Content-Type in --header, else
 from the file's extension (.form for a form, .txt, .xml), else it is JSON. --header
-gives it headers, one "Name: value" or @FILE for a file of them, as curl -H takes.
+gives it headers, one "Name: value" or @FILE for a file of them, as curl -H takes;
+--param NAME=VALUE the value of a {NAME} segment of its webhook's path.
 For a workflow with a webhook, the event is that webhook's, and the workflow's filter
 applies (--no-filter runs it anyway); signatures are not checked. For a workflow with
 only a schedule, the event is its latest tick.
@@ -145,6 +147,7 @@ The exit status is 0 when the run succeeds or the filter skips it, 1 when it fai
 	fs.StringVar(&o.eventFile, "event", "", "`file` holding the event's body, or - for standard input (default: {})")
 	fs.StringVar(&o.contentType, "content-type", "", "content type of the event (default: from the file's extension, else JSON)")
 	fs.StringArrayVar(&o.headers, "header", nil, "an event header, `\"Name: value\"`, or @FILE for a file of them, one per line (repeatable)")
+	fs.StringArrayVar(&o.params, "param", nil, "a {name} segment of the webhook's path, `NAME=VALUE`, read as event.params.NAME and in event.path (repeatable)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the requests the http steps would send, and send nothing")
 	fs.StringArrayVar(&o.resumes, "resume", nil, "resume this wait step with this body, `STEP=FILE` or STEP='{…}', instead of an empty one (repeatable)")
 	fs.StringVar(&o.publicURL, "public-url", "", "`URL` at which senders reach serve's --listen, which resume_url() builds on, as serve's (default: http://localhost:PORT of --listen)")
@@ -455,6 +458,16 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 			return nil, usage("--content-type %q: %v", o.contentType, err)
 		}
 		ev.ContentType = o.contentType
+	}
+	for _, p := range o.params {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return nil, badFlag("param", " %q: write it as NAME=VALUE, such as id=42", p)
+		}
+		if ev.Params == nil {
+			ev.Params = map[string]string{}
+		}
+		ev.Params[name] = value
 	}
 	var headers []string
 	for _, h := range o.headers {

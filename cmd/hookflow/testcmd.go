@@ -506,5 +506,35 @@ func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, err
 		triggerKinds.LocalEventOf(wf, te.Trigger, ev, !triggers.NoEvent(ev.Raw))
 		ev.Trigger = te.Trigger
 	}
+	if ev.Trigger == "webhook" {
+		if err := webhookParams(wf, te.Params); err != nil {
+			return nil, err
+		}
+	}
 	return ev, nil
+}
+
+// webhookParams checks the params of a test's webhook event against the path of the
+// workflow's first webhook, which made it: a parameter the test does not give, or a
+// value no request to it carries (empty, or holding a /, which is another segment),
+// would give event.path and event.params that serve never records.
+func webhookParams(wf *workflows.Workflow, params map[string]string) error {
+	for _, t := range wf.Triggers {
+		hook, ok := t.Config.(*triggers.Webhook)
+		if !ok {
+			continue
+		}
+		path := wf.Secrets.String(hook.Path)
+		if _, missing := hook.RequestPath(params); len(missing) > 0 {
+			return fmt.Errorf("the webhook's path %s takes {%s}, which the event's params do not give: write params = { %s = \"…\" }, as a request to /hooks%s sets it",
+				path, missing[0], missing[0], path)
+		}
+		for _, name := range slices.Sorted(maps.Keys(params)) {
+			if v := params[name]; strings.Contains(hook.Path, "{"+name+"}") && (v == "" || strings.Contains(v, "/")) {
+				return fmt.Errorf("params.%s is %q, which no request to /hooks%s gives: a segment of a path is not empty and holds no /", name, v, path)
+			}
+		}
+		return nil
+	}
+	return nil
 }
