@@ -30,7 +30,7 @@ type Event struct {
 	// it (Trigger is "workflow").
 	Parent *EventParent `json:"parent,omitempty"`
 	// Poll is, for a run started by a poll trigger, the poll that found its item:
-	// {time}.
+	// {time, page}.
 	Poll map[string]any `json:"poll,omitempty"`
 
 	sealed *sealed // set by Seal

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -53,6 +54,9 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 	if a := attrs["content_type"]; a != nil {
 		diags = append(diags, testString(a, ctx, &ev.ContentType)...)
 	}
+	if a := attrs["poll"]; a != nil {
+		diags = append(diags, testPoll(a, ctx, ev)...)
+	}
 	ev.Raw = "{}"
 	body := attrs["body"]
 	if body != nil {
@@ -87,6 +91,60 @@ func decodeTestEvent(b *hcl.Block, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diag
 		}
 	}
 	return diags
+}
+
+// testPoll reads a test event's poll, event.poll of a poll's item: { page = N }, and
+// time (RFC 3339) when the test reads it. It is a poll's only: the event says trigger =
+// "poll" too.
+func testPoll(a *hcl.Attribute, ctx *hcl.EvalContext, ev *TestEvent) hcl.Diagnostics {
+	invalid := func(detail string) hcl.Diagnostics {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid event poll", Subject: a.Expr.Range().Ptr(),
+			Detail: detail + ` Write it as poll = { page = 2 }, with time = "2026-03-02T09:00:00Z" when the workflow reads event.poll.time.`}}
+	}
+	if ev.Trigger != "poll" {
+		return invalid(`poll is event.poll of a poll's item: the event needs trigger = "poll" beside it.`)
+	}
+	v, diags := testValue(a, ctx)
+	if diags.HasErrors() {
+		return diags
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return invalid(fmt.Sprintf("poll is an object, not %s.", typeName(v)))
+	}
+	for k, x := range m {
+		switch k {
+		case "page":
+			page, ok := x.(int)
+			if !ok || page < 1 {
+				return invalid(fmt.Sprintf("page is the page the item came on, a whole number from 1, not %s.", testValueText(x)))
+			}
+			ev.PollPage = page
+		case "time":
+			t, ok := x.(string)
+			if _, err := time.Parse(time.RFC3339, t); !ok || err != nil {
+				return invalid(fmt.Sprintf("time is the poll's time, RFC 3339, not %s.", testValueText(x)))
+			}
+			ev.PollTime = t
+		default:
+			detail := fmt.Sprintf("event.poll has page and time, not %s.", k)
+			if near := suggest(k, []string{"page", "time"}); near != "" {
+				detail = fmt.Sprintf("event.poll has page and time, not %s: did you mean %s?", k, near)
+			}
+			return invalid(detail)
+		}
+	}
+	return nil
+}
+
+// testValueText is a value of a test file as an error names it: 0, "x", a list.
+func testValueText(v any) string {
+	switch v.(type) {
+	case map[string]any, []any, nil:
+		return typeName(v)
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
 }
 
 // scalarBody is the error for a test event's body written as a number, a bool or

@@ -50,6 +50,10 @@ type TestEvent struct {
 	Params       map[string]string
 	ContentType  string
 	Raw          string
+	// PollPage and PollTime are event.poll of a poll's item: the page it came on (0
+	// when not given: 1) and the poll's time, RFC 3339 ("" when not given: the test's).
+	PollPage int
+	PollTime string
 }
 
 // Mock is what a test answers an http step's requests with: the answers in turn, the
@@ -124,7 +128,7 @@ var (
 		{Name: "json"}, {Name: "body"}, {Name: "headers"}, {Name: "query"},
 	}}
 	testEventSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "body"}, {Name: "headers"}, {Name: "query"}, {Name: "params"}, {Name: "trigger"}, {Name: "content_type"},
+		{Name: "body"}, {Name: "headers"}, {Name: "query"}, {Name: "params"}, {Name: "trigger"}, {Name: "content_type"}, {Name: "poll"},
 	}}
 	mockSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "status"}, {Name: "headers"}, {Name: "json"}, {Name: "body"}, {Name: "error"}, {Name: "responses"},

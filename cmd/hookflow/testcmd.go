@@ -506,10 +506,17 @@ func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, err
 		triggerKinds.LocalEventOf(wf, te.Trigger, ev, !triggers.NoEvent(ev.Raw))
 		ev.Trigger = te.Trigger
 	}
-	if ev.Trigger == "webhook" {
+	switch ev.Trigger {
+	case "webhook":
 		if err := webhookParams(wf, te.Params); err != nil {
 			return nil, err
 		}
+	case "poll": // event.poll: the test's, else the first page of a poll at the test's time
+		page, at := max(te.PollPage, 1), te.PollTime
+		if at == "" {
+			at = ev.ReceivedAt.Truncate(time.Second).Format(time.RFC3339)
+		}
+		ev.Poll = map[string]any{"time": at, "page": page}
 	}
 	return ev, nil
 }

@@ -527,58 +527,6 @@ func (x *exporter) comment(b *hclwrite.Body, text string) {
 	})
 }
 
-func (x *exporter) event(test *hclwrite.Body, ev *workflows.Event) {
-	b := test.AppendNewBlock("event", nil).Body()
-	switch ev.Trigger {
-	case "webhook", "schedule", "poll", "manual": // a child run's, "workflow", is not a test's
-		b.SetAttributeValue("trigger", cty.StringVal(ev.Trigger))
-	}
-	headers := map[string]any{}
-	for k, v := range ev.Headers {
-		lk := strings.ToLower(k)
-		if workflows.IsCredentialName(k) || skippedHeaders[lk] || strings.Contains(v, workflows.Redacted) {
-			continue
-		}
-		headers[lk] = x.redact(v)
-	}
-	if len(headers) > 0 {
-		b.SetAttributeRaw("headers", valueTokens(toCty(headers)))
-	}
-	if len(ev.Query) > 0 {
-		q := map[string]any{}
-		for k, vs := range ev.Query {
-			if len(vs) > 0 && !workflows.IsCredentialName(k) {
-				q[k] = x.redact(vs[0])
-			}
-		}
-		if len(q) > 0 {
-			b.SetAttributeRaw("query", valueTokens(toCty(q)))
-		}
-	}
-	if len(ev.Params) > 0 {
-		p := map[string]any{}
-		for k, v := range ev.Params {
-			p[k] = x.redact(v)
-		}
-		b.SetAttributeRaw("params", valueTokens(toCty(p)))
-	}
-	isJSON := ev.ContentType == "" || strings.Contains(strings.ToLower(ev.ContentType), "json")
-	switch body := ev.Body.(type) {
-	case map[string]any, []any:
-		if isJSON {
-			b.SetAttributeRaw("body", valueTokens(toCty(x.redactValue(workflows.RedactCredentialFields(body)))))
-			return
-		}
-	}
-	if ev.Raw == "" { // otherwise the body as it came (a form, text), its credentials redacted
-		return
-	}
-	if ev.ContentType != "" && ev.Headers["content-type"] == "" {
-		b.SetAttributeValue("content_type", cty.StringVal(ev.ContentType))
-	}
-	b.SetAttributeValue("body", cty.StringVal(x.redact(ev.Raw)))
-}
-
 // resume writes what resumed a wait step, from its output: its body (as JSON when it
 // is an object or a list), headers and query, less credentials and what the test
 // cannot know. A wait that timed out gets no resume block: the test times it out too.

@@ -353,3 +353,25 @@ func TestWriteEventTrigger(t *testing.T) {
 		}
 	}
 }
+
+// A poll's item is written with event.poll's page and time, as the stored event reads
+// them back (a page is a JSON number), and the file loads.
+func TestWriteEventPoll(t *testing.T) {
+	run := &engine.Run{RunSummary: engine.RunSummary{ID: "01run", Workflow: "orders", Status: engine.RunSucceeded}}
+	ev := &workflows.Event{ID: "ev1", Trigger: "poll", Raw: `{"id":"o1"}`, Body: map[string]any{"id": "o1"},
+		Poll: map[string]any{"page": float64(2), "time": "2026-03-02T09:00:00Z"}}
+	data, err := Write(run, ev, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `poll = {
+      page = 2
+      time = "2026-03-02T09:00:00Z"
+    }`) {
+		t.Errorf("lacks the poll:\n%s", data)
+	}
+	tests, diags := workflows.LoadTests([]workflows.Source{{Name: "x.test.hcl", Data: data}}, nil)
+	if diags.HasErrors() || len(tests) != 1 || tests[0].Event.PollPage != 2 {
+		t.Errorf("does not load as written: %s\n%s", diags.Error(), data)
+	}
+}
