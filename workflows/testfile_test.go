@@ -349,6 +349,22 @@ test "items" {
 	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "only a step with for_each has items") {
 		t.Fatalf("want an error for an item of a step without for_each: %v", diags)
 	}
+	// An item of a step with for_each whose label lacks its ] says so, at the label.
+	for label, want := range map[string]string{
+		"reserve[7":   `"reserve[7" names an item of step "reserve", written STEP[KEY] (its index, or its key in a map), and does not end in ]. Did you mean "reserve[7]"?`,
+		"reserve[7]x": `"reserve[7]x" names an item of step "reserve", written STEP[KEY] (its index, or its key in a map), and does not end in ]: the key runs from the first [ to the last ], and nothing follows it.`,
+	} {
+		_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
+test "items" {
+  workflow = "order"
+  expect "` + label + `" {}
+}
+`)}}, set)
+		if len(diags) != 1 || diags[0].Summary != `Unclosed item in expect` || diags[0].Detail != want ||
+			!strings.HasPrefix(diags[0].Subject.String(), "t.test.hcl:4,10-") {
+			t.Errorf("%s: %v", label, diags)
+		}
+	}
 }
 
 // One round reports every problem of every test: a test that does not decode is

@@ -181,10 +181,20 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 	name := own + label
 	if step, rest, isItem := strings.Cut(label, "["); isItem {
 		step = own + step
-		if _, ok := kinds[step]; ok && (!forEach[step] || !strings.HasSuffix(rest, "]")) {
+		_, known := kinds[step]
+		switch {
+		case known && !forEach[step]:
 			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid item in %s", what),
 				Detail:  fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and only a step with for_each has items.", full, step),
 				Subject: rng.Ptr()}}
+		case known && !strings.HasSuffix(rest, "]"):
+			detail := fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and does not end in ]", full, step)
+			if strings.Contains(rest, "]") {
+				detail += ": the key runs from the first [ to the last ], and nothing follows it."
+			} else {
+				detail += fmt.Sprintf(". Did you mean %q?", full+"]")
+			}
+			return nil, "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unclosed item in %s", what), Detail: detail, Subject: rng.Ptr()}}
 		}
 		name = step
 	}
