@@ -215,7 +215,7 @@ func newPoll(b *workflows.Block, http workflows.StepKind, now time.Time) (*Poll,
 				fmt.Sprintf("It is a bare expression: drop the {{ }} and write, for example, %s.", x.example)))
 			continue
 		}
-		prog, err := expr.Compile(src, expr.Env(x.env), expr.MaxNodes(10_000), workflows.NilSafe())
+		prog, err := expr.Compile(src, expr.Env(x.env), expr.MaxNodes(10_000), workflows.NilSafe(), workflows.MapsInOrder())
 		if err != nil {
 			diags = append(diags, pollExprError(a, x.name, x.example, x.reads, src, err))
 			continue

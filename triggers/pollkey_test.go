@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expr-lang/expr"
+
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/internal/redistest"
@@ -239,5 +241,30 @@ workflow "other" {
 		!strings.Contains(d.Detail, `Workflow "issues" already has a poll (at poll.hcl:2:3)`) ||
 		!strings.Contains(d.Detail, "Write the query of one of them in its url") {
 		t.Errorf("diagnostic: %s at %s: %s", d.Summary, d.Subject, d.Detail)
+	}
+}
+
+// A poll's key written over keys() or values() of an item is the same at every poll:
+// they give the item's keys, and their values, in the order of its keys.
+func TestPollItemKeyOverValuesIsStable(t *testing.T) {
+	set := loadPolls(t, nil, `
+workflow "orders" {
+  trigger "poll" {
+    every = "1m"
+    url   = "https://shop.example.com/orders"
+    items = "response.body.orders"
+    key   = "join(keys(item), ',') + '=' + join(values(item), ',')"
+  }
+}`)
+	p := set.Workflow("orders").Triggers[0].Config.(*Poll)
+	item := map[string]any{}
+	for _, k := range strings.Split("k j i h g f e d c b a", " ") {
+		item[k] = strings.ToUpper(k)
+	}
+	for range 20 {
+		k, err := expr.Run(p.ItemKey, itemEnv{Item: item})
+		if err != nil || k != "a,b,c,d,e,f,g,h,i,j,k=A,B,C,D,E,F,G,H,I,J,K" {
+			t.Fatalf("key %v, %v", k, err)
+		}
 	}
 }

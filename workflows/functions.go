@@ -45,7 +45,7 @@ var functions = append([]expr.Option{
 	// and lists as JSON, a time as RFC 3339, where expr's own writes Go's "<nil>",
 	// map[a:1] and [1 a].
 	expr.Function("string", func(p ...any) (any, error) { return Text(p[0]), nil }, new(func(any) string)),
-}, pageFunctions...)
+}, slices.Concat(sortedMapFunctions, pageFunctions)...)
 
 func stringFunc(name string, f func(string) string) expr.Option {
 	return expr.Function(name, func(p ...any) (any, error) { return f(p[0].(string)), nil }, new(func(string) string))
