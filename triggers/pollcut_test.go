@@ -111,6 +111,7 @@ type cutPoller struct {
 	wf     *workflows.Workflow
 	st     *streak
 	at     time.Time
+	loop   context.Context // the context of the poll's loop; nil: one never cancelled
 	mu     sync.Mutex
 	runs   map[string]int
 	logged strings.Builder
@@ -142,7 +143,11 @@ func (c *cutPoller) tick() []string {
 	}
 	c.mu.Unlock()
 	c.at = c.at.Add(time.Minute)
-	c.p.tick(context.Background(), c.wf, c.wf.Triggers[0].Config.(*Poll), c.st, c.at)
+	loop := c.loop
+	if loop == nil {
+		loop = context.Background()
+	}
+	c.p.tick(loop, c.wf, c.wf.Triggers[0].Config.(*Poll), c.st, c.at)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var started []string

@@ -56,6 +56,8 @@ type Poller struct {
 	// lockTTL and lockKeep are how long a poll's lock lasts, and how often a poll
 	// under way keeps it (pollLockTTL, pollLockKeep).
 	lockTTL, lockKeep time.Duration
+	// timeout is how long one poll may take at least (pollTimeout; see pollBound).
+	timeout time.Duration
 
 	using   sync.Mutex // held by Use and Stop, one at a time
 	mu      sync.Mutex
@@ -66,7 +68,8 @@ type Poller struct {
 
 // NewPoller returns a poller that keeps its state and starts runs with polls.
 func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
-	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep}
+	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep,
+		timeout: pollTimeout}
 }
 
 // pollTimeout bounds one poll: its requests (each within the poll's timeout), their
@@ -74,8 +77,10 @@ func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
 const pollTimeout = 2 * time.Minute
 
 // pollBound is how long one poll may take: pollTimeout, or twice the poll's timeout
-// when that is longer, so that a request may take its timeout.
-func pollBound(poll *Poll) time.Duration { return max(pollTimeout, 2*poll.Timeout) }
+// when that is longer, so that a request may take its timeout. A poll that starts runs
+// stops reading pages when the time left would not hold one more (see pageTimes), and
+// starts the new items of those it read, as a poll cut by max_pages does (CutTime).
+func (p *Poller) pollBound(poll *Poll) time.Duration { return max(p.timeout, 2*poll.Timeout) }
 
 // streak is a poll's run of failures in this process, kept across reloads.
 type streak struct {
@@ -107,7 +112,8 @@ func retryAfter(every time.Duration, n int) time.Duration {
 // the context of the poll's loop, cancels (a reload that changed or dropped the
 // trigger, or a stop) is no failure: the next poll reads what it would have.
 func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, st *streak, tick time.Time) {
-	ctx, cancel := context.WithTimeout(loop, pollBound(poll))
+	bound := p.pollBound(poll)
+	ctx, cancel := context.WithTimeout(loop, bound)
 	defer cancel()
 	claimed, err := p.polls.ClaimTick(ctx, wf, poll.Key(), tick)
 	if err == nil && !claimed {
@@ -151,6 +157,11 @@ func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, 
 	}
 	if err != nil && errors.Is(context.Cause(ctx), errLockLost) {
 		err = fmt.Errorf("%w: %w", errLockLost, err)
+	}
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// What ran out is the poll's time, not a request's: say how long it had.
+		err = fmt.Errorf("the poll stopped after %s, its limit (2 minutes, or twice its timeout when longer); "+
+			"the next poll asks again from the cursor kept: %w", workflows.FormatDuration(bound), err)
 	}
 	p.report(ctx, wf, poll, st, tick, out, err)
 }
@@ -225,6 +236,10 @@ func (p *Poller) logCut(wf *workflows.Workflow, poll *Poll, st *streak, out poll
 	if st.cuts > 1 {
 		return
 	}
+	if out.cut == CutTime {
+		p.logCutTime(wf, poll, out)
+		return
+	}
 	kept := ""
 	if poll.Cursor != nil {
 		kept = ", asking again with the cursor it had"
@@ -253,6 +268,8 @@ type polled struct {
 	started   int
 	cut       Cut
 	left      int
+	inStarts  bool       // cut by time (CutTime) while it started its items
+	times     *pageTimes // its pages' times; nil for a poll's first
 	recorded  int
 	recording bool
 	first     bool // the poll recorded what is there
@@ -260,10 +277,11 @@ type polled struct {
 
 // poll asks the API once and starts a run for each new item, at most max_items. The
 // cursor moves to the one read from the answer only when the poll looked at its whole
-// list: when max_items or max_pages cut it, the poll keeps the cursor it was sent
-// with, so that the next poll asks for the same items again, skips those started and
-// starts those cut. A poll's first, without backfill, records what is there instead
-// (see record).
+// list: when max_items, max_pages or its bound cut it (the bound before a page, or
+// during its starts), the poll keeps the cursor it was sent with, so that the next
+// poll asks for the same items again, skips those started and starts those cut. A
+// poll's first, without backfill, records what is there instead (see record), and is
+// never cut by its bound: it stops between its answers (timeForOneMore), or fails.
 func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, tick time.Time) (polled, error) {
 	st, found, err := poll.LastState(ctx, p.polls, wf)
 	if err != nil {
@@ -274,37 +292,39 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		return p.record(ctx, wf, poll, st, at)
 	}
 	cursor := st.Cursor
+	times := p.timePages(ctx, poll)
 	ans, err := poll.Fetch(ctx, wf, cursor, at, Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
 		return p.polls.Seen(ctx, wf, keys)
-	}, Filter: true, Now: p.now()})
+	}, Filter: true, Now: p.now(), More: times.more})
 	if err != nil {
 		return polled{}, err
 	}
-	if ans.Cut == CutMaxPages && ans.Starts == 0 && poll.Cursor != nil {
+	if (ans.Cut == CutMaxPages || ans.Cut == CutTime) && ans.Starts == 0 && poll.Cursor != nil {
 		// Kept, the cursor has the next poll read the same pages again, with nothing
 		// new on them: it would never get further.
 		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
 			return polled{}, err
 		}
-		items := fmt.Sprintf("the %d items of the max_pages pages read have all started runs (or the filter turns them down) "+
-			"and the list goes on past them", len(ans.Items))
-		if len(ans.Items) == 1 {
-			items = "the one item of the max_pages pages read has started a run (or the filter turns it down) and the list goes on past it"
-		}
-		return polled{}, fmt.Errorf("%w: %s, but the cursor stays where it was until a poll reads its list to the end, so no "+
-			"poll can get further: raise the paginate block's max_pages", errPoll, items)
+		return polled{}, p.noFurther(poll, ans, times)
 	}
-	out := polled{cut: ans.Cut}
+	out := polled{cut: ans.Cut, times: times}
 	for _, f := range ans.Items {
 		if f.Status == ItemCut {
 			out.left++
 		}
 	}
 	if out.started, err = p.startAll(ctx, wf, poll, ans, at); err != nil {
-		return out, err
+		if out.started == 0 || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return out, err
+		}
+		// The bound came during the starts: the items started are in Redis, and the
+		// rest are new again at the next poll, which asks from the cursor kept.
+		out.cut, out.inStarts = CutTime, true
 	}
+	ctx, done := pastBound(ctx)
+	defer done()
 	next := ans.Cursor
-	if ans.Cut != "" {
+	if out.cut != "" {
 		next = cursor
 		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
 			return out, err

@@ -54,6 +54,11 @@ const (
 	CutMaxItems Cut = "max_items"
 	// CutMaxPages: max_pages pages were read, and the list goes on.
 	CutMaxPages Cut = "max_pages"
+	// CutTime: the poll's bound (pollBound) left no time for its next page (see
+	// Look.More), or for the starts of all its new items, and the list goes on: the
+	// poll keeps the cursor it was sent, as for the cuts above, since the one read
+	// from the last page read may point past the pages it did not read.
+	CutTime Cut = "time"
 )
 
 // Found is one item of a poll's answer and what the poll does with it.
@@ -108,15 +113,21 @@ type Look struct {
 	Record bool
 	// Now is when the items are received: their events' received_at.
 	Now time.Time
+	// More is called once a page is read when the list goes on after it, and reports
+	// whether the poll has time for one more page before its bound; when it has not,
+	// the poll is cut by time (CutTime) there. nil: it always has. A poll's first
+	// (Record) has none: it is never cut so.
+	More func() bool
 }
 
 // Fetch asks the API for the poll's items, with cursor as poll.cursor and at as
 // poll.time: from its answer, or from its pages with a paginate block, until next
-// gives nil, max_pages pages are read, or max_items items that start runs are found.
-// It reads each item's key, tells with look what the poll does with it, and reads the
-// next cursor from the last page read: nil or "" there keeps cursor (the list has
-// nothing after it yet), never starts the list again. Items seen, and items the filter turns down,
-// do not count toward max_items: a list whose new items come after more than
+// gives nil, max_pages pages are read, max_items items that start runs are found, or
+// look.More says the poll has no time for one more page. It reads each item's key,
+// tells with look what the poll does with it, and reads the next cursor from the last
+// page read: nil or "" there keeps cursor (the list has nothing after it yet), never
+// starts the list again. Items seen, and items the filter turns down, do not count
+// toward max_items: a list whose new items come after more than
 // max_items it has started still has them started, a poll after another. Fetch
 // changes nothing: a Poller starts the runs, hookflow run --poll shows them.
 func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any, at string, look Look) (*Answer, error) {
@@ -186,9 +197,16 @@ func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workf
 				// for a later poll, as if they were cut.
 				ans.Cut = CutMaxItems
 			}
+			if ans.Cut == "" && look.More != nil && !look.Record && page.Page < pg.Paginate().MaxPages {
+				// Cut with time left to start the items of the pages read, rather than
+				// lost with them at the poll's bound, when a page comes after them.
+				if next, err := pg.Paginate().Next.Eval(page); err == nil && next != nil && next != "" && !look.More() {
+					ans.Cut = CutTime
+				}
+			}
 			return ans.Cut == "", nil
 		})
-		if err == nil && next != "" {
+		if err == nil && next != "" && ans.Cut == "" {
 			ans.Cut = CutMaxPages
 		}
 		return last, err

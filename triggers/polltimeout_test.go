@@ -80,7 +80,7 @@ workflow "orders" {
 			if poll.Timeout != c.want {
 				t.Errorf("timeout %s, want %s", poll.Timeout, c.want)
 			}
-			if bound := pollBound(poll); bound != max(pollTimeout, 2*c.want) {
+			if bound := NewPoller(nil, quietLog).pollBound(poll); bound != max(pollTimeout, 2*c.want) {
 				t.Errorf("a poll may take %s, want %s: room for a request that takes its timeout", bound, max(pollTimeout, 2*c.want))
 			}
 			if c.err == "" {
