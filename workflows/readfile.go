@@ -29,34 +29,46 @@ var (
 // named pipe or a device among the files cannot stall a load: the error wraps
 // ErrNotRegular or ErrTooLarge, and says what the file is.
 func ReadFile(path string) ([]byte, error) {
+	data, f, err := ReadFileOpen(path)
+	if f != nil {
+		f.Close()
+	}
+	return data, err
+}
+
+// ReadFileOpen is ReadFile, returning the file it read still open, for the caller to
+// close. Its Stat describes the file read even when path names another one since
+// (os.SameFile tells); and while it is open, no new file can take its identity (its
+// inode), even when it is removed.
+func ReadFileOpen(path string) ([]byte, *os.File, error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := regular(path, info); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Opened without blocking: a file replaced by a named pipe since the Stat would
 	// wait for a writer otherwise. What was opened is checked again.
 	f, err := os.OpenFile(path, os.O_RDONLY|openNonBlocking, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
-	if info, err = f.Stat(); err != nil {
-		return nil, err
+	if info, err = f.Stat(); err == nil {
+		err = regular(path, info)
 	}
-	if err := regular(path, info); err != nil {
-		return nil, err
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err == nil && len(data) > MaxFileSize { // it grew since the Stat
+		err = fmt.Errorf("%s: %w", path, ErrTooLarge)
+	}
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, nil, err
 	}
-	if len(data) > MaxFileSize { // it grew since the Stat
-		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
-	}
-	return data, nil
+	return data, f, nil
 }
 
 // regular returns nil when info, of the file at path, is a regular file small enough.

@@ -76,31 +76,50 @@ func formatPaths(paths []string, check bool, stdin io.Reader, stdout, stderr io.
 			continue
 		}
 		seen[target] = true
-		out, diags := workflows.Format(src.Data, src.Name)
-		if diags.HasErrors() {
-			_ = workflows.WriteDiagnostics(stderr, []workflows.Source{src}, diags)
+		if !formatFile(src, target, check, stdout, stderr) {
 			failed = true
-			continue
 		}
-		if bytes.Equal(out, src.Data) {
-			continue
-		}
-		if check {
-			fmt.Fprint(stdout, unifiedDiff(src.Name, src.Name, src.Data, out))
-			failed = true
-			continue
-		}
-		if err := writeFormatted(target, out); err != nil {
-			fmt.Fprintf(stderr, "hookflow fmt: %s: %v\n", src.Name, err)
-			failed = true
-			continue
-		}
-		fmt.Fprintln(termSafe(stdout), src.Name)
 	}
 	if failed {
 		return exitError(1)
 	}
 	return nil
+}
+
+// formatFile formats src, whose file is target, and writes it there; with check it
+// prints the diff of what it would change instead. It reports false on a failure, or
+// with check when there is anything to change, having said why on stderr.
+func formatFile(src workflows.Source, target string, check bool, stdout, stderr io.Writer) bool {
+	var read *os.File
+	if !check {
+		// Read again, from the file that is written, kept open until it is: what is
+		// formatted is what it holds, and a file put in its place since is told from it.
+		data, f, err := workflows.ReadFileOpen(target)
+		if err != nil {
+			fmt.Fprintf(stderr, "hookflow fmt: %s: %v\n", src.Name, err)
+			return false
+		}
+		defer f.Close()
+		src.Data, read = data, f
+	}
+	out, diags := workflows.Format(src.Data, src.Name)
+	if diags.HasErrors() {
+		_ = workflows.WriteDiagnostics(stderr, []workflows.Source{src}, diags)
+		return false
+	}
+	if bytes.Equal(out, src.Data) {
+		return true
+	}
+	if check {
+		fmt.Fprint(stdout, unifiedDiff(src.Name, src.Name, src.Data, out))
+		return false
+	}
+	if err := writeFormatted(target, read, src.Data, out); err != nil {
+		fmt.Fprintf(stderr, "hookflow fmt: %s: %v\n", src.Name, err)
+		return false
+	}
+	fmt.Fprintln(termSafe(stdout), src.Name)
+	return true
 }
 
 // fmtStdin formats standard input to standard output; with check it prints what it
@@ -127,7 +146,9 @@ func fmtStdin(stdin io.Reader, stdout, stderr io.Writer, check bool) error {
 }
 
 // writtenPath is the file that writing path writes: the file a symbolic link points
-// to, as an absolute path.
+// to, as an absolute path with no link in it. It is resolved before the file is read,
+// and then read, written and checked by that path alone: a link put in the file's
+// place later is not followed.
 func writtenPath(path string) string {
 	if p, err := filepath.EvalSymlinks(path); err == nil {
 		path = p

@@ -2,9 +2,14 @@ package main
 
 import "syscall"
 
-// hasACL says whether the file at path has a POSIX access control list, which a new
-// file renamed over it would not have.
+// hasACL says whether the file at path has an access control list, which a new file
+// renamed over it would not have: a POSIX one, or an NFSv4 one (on an NFS mount, where
+// every file may have one, so that such files are all written in place).
 func hasACL(path string) bool {
-	n, err := syscall.Getxattr(path, "system.posix_acl_access", nil)
-	return err == nil && n > 0
+	for _, attr := range []string{"system.posix_acl_access", "system.nfs4_acl"} {
+		if n, err := syscall.Getxattr(path, attr, nil); err == nil && n > 0 {
+			return true
+		}
+	}
+	return false
 }

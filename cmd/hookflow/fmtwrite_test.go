@@ -99,9 +99,7 @@ func TestFmtKeepsTheFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, path, info)
-			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp")); len(left) > 0 {
-				t.Errorf("left behind: %v", left)
-			}
+			noneLeft(t, filepath.Dir(path))
 		})
 	}
 }
