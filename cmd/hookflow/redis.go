@@ -124,6 +124,7 @@ func openReal(ctx context.Context, u *redisURL, files redisTLS, workers int, log
 			return nil, "", nil, err
 		}
 		tune(&opts.PoolSize, &opts.MaxRetries, workers)
+		tuneDial(&opts.DialerRetries, &opts.DialerRetryTimeout)
 		primary, err := askSentinels(ctx, opts, reachBy)
 		if err != nil {
 			return nil, "", nil, err
@@ -172,8 +173,10 @@ const reachPoll = 250 * time.Millisecond
 // (restarted, it reads its AOF or RDB file back into memory, which may take minutes)
 // is working and will answer: that is waited out, however long it takes (until ctx
 // ends: a signal), and logged once. A reply that refuses (a wrong password) fails at
-// once.
+// once. A last try cut short by the deadline says less than the one before it
+// (connection refused, an unknown certificate authority), which is returned.
 func ping(ctx context.Context, rdb redis.UniversalClient, where string, log *slog.Logger, deadline time.Time) error {
+	var before error // the last try's error, that deadline did not cut short
 	for logged := false; ; {
 		pingCtx, cancel := context.WithDeadline(ctx, deadline)
 		err := rdb.Ping(pingCtx).Err()
@@ -182,6 +185,8 @@ func ping(ctx context.Context, rdb redis.UniversalClient, where string, log *slo
 		switch {
 		case err == nil:
 			return nil
+		case before != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			return before
 		case redis.IsLoadingError(err):
 			if !logged {
 				log.Warn("Redis is loading its dataset into memory; waiting for it", "redis", where)
@@ -194,6 +199,7 @@ func ping(ctx context.Context, rdb redis.UniversalClient, where string, log *slo
 		case errors.As(err, &reply), time.Now().Add(reachPoll).After(deadline):
 			return err
 		default:
+			before = err
 			if !sleepCtx(ctx, reachPoll) {
 				return err
 			}

@@ -221,3 +221,20 @@ func TestSentinelLogKnowsGoRedisMessages(t *testing.T) {
 		}
 	}
 }
+
+// A Sentinel that names a primary that cannot be reached fails the start with the
+// primary's own reason (connection refused), not with how long it was waited for.
+func TestSentinelPrimaryUnreachableSaysWhy(t *testing.T) {
+	primary := redistest.Real(t)
+	addr := strings.TrimPrefix(primary.URL, "redis://")
+	sentinel := redistest.Sentinel(t, "mymaster", addr)
+	primary.Stop()
+	_, _, _, err := openRedis(context.Background(), "redis+sentinel://"+sentinel+"/mymaster/0", redisTLS{}, 2, discard)
+	if err == nil {
+		t.Fatal("started on a primary that is down")
+	}
+	t.Log(err)
+	if !strings.Contains(err.Error(), "dial tcp "+addr+": connect: connection refused") || strings.Contains(err.Error(), "no answer") {
+		t.Errorf("error %q, want the primary's connection refused", err)
+	}
+}
