@@ -70,7 +70,7 @@ func openRedis(ctx context.Context, url string, files redisTLS, workers int, log
 	if err != nil {
 		return nil, "", nil, err
 	}
-	rdb, mode, close, err = openReal(ctx, u, files, workers, log)
+	rdb, mode, close, err = openReal(ctx, u, files, workers, log, rl.sentinel)
 	if err != nil {
 		return nil, "", nil, u.hide(err)
 	}
@@ -110,8 +110,8 @@ func openEmbedded(ctx context.Context, workers int, log *slog.Logger) (rdb redis
 	return rdb, engine.RedisEmbedded, close, nil
 }
 
-// openReal connects to the Redis u names.
-func openReal(ctx context.Context, u *redisURL, files redisTLS, workers int, log *slog.Logger) (rdb redis.UniversalClient, mode string, close func(), err error) {
+// openReal connects to the Redis u names; a Sentinel client's dials are watched by sl.
+func openReal(ctx context.Context, u *redisURL, files redisTLS, workers int, log *slog.Logger, sl *sentinelLog) (rdb redis.UniversalClient, mode string, close func(), err error) {
 	reachBy := time.Now().Add(reachWithin) // one budget for finding the server and its answer
 	var where string
 	switch u.scheme {
@@ -129,6 +129,7 @@ func openReal(ctx context.Context, u *redisURL, files redisTLS, workers int, log
 		if err != nil {
 			return nil, "", nil, err
 		}
+		sl.watch(newSentinelDials(opts))
 		rdb, mode = redis.NewFailoverClient(opts), engine.RedisSentinel
 		where = "the primary " + opts.MasterName + " (" + primary + ", as Sentinel " + strings.Join(opts.SentinelAddrs, ",") + " named it)"
 	default:

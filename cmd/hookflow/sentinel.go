@@ -134,6 +134,9 @@ func askSentinelsOnce(ctx context.Context, opts *redis.FailoverOptions, reasons 
 // go-redis's Sentinel messages (sentinel.go in go-redis v9.23), by their format.
 const (
 	sentinelNewPrimary = `sentinel: new master=%q addr=%q`
+	// sentinelAskedEach is a Sentinel that failed when go-redis asked all of them at
+	// once, and canceled the others once one answered.
+	sentinelAskedEach = `sentinel: GetMasterAddrByName addr=%s, master=%q failed: %s`
 	// sentinelErrorEvery is how often Sentinels that fail are logged at most.
 	sentinelErrorEvery = 10 * time.Second
 )
@@ -141,11 +144,11 @@ const (
 // sentinelFailures are the formats of go-redis's messages about a Sentinel that failed
 // to answer.
 var sentinelFailures = map[string]bool{
-	`sentinel: GetMasterAddrByName name=%q failed: %s`:            true,
-	`sentinel: GetMasterAddrByName addr=%s, master=%q failed: %s`: true,
-	`sentinel: Replicas name=%q failed: %s`:                       true,
-	`sentinel: Replicas master=%q failed: %s`:                     true,
-	`sentinel: Sentinels master=%q failed: %s`:                    true,
+	`sentinel: GetMasterAddrByName name=%q failed: %s`: true,
+	sentinelAskedEach:                          true,
+	`sentinel: Replicas name=%q failed: %s`:    true,
+	`sentinel: Replicas master=%q failed: %s`:  true,
+	`sentinel: Sentinels master=%q failed: %s`: true,
 }
 
 // sentinelLog logs what go-redis's Sentinel client says that matters to an operator:
@@ -157,6 +160,14 @@ type sentinelLog struct {
 
 	mu        sync.Mutex
 	primaries map[string]string // the address of each primary name, once found
+	dials     *sentinelDials    // why dials failed, nil until a Sentinel client is made
+}
+
+// watch makes l take the reason a Sentinel was not reached from d.
+func (l *sentinelLog) watch(d *sentinelDials) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dials = d
 }
 
 func newSentinelLog(log *slog.Logger) *sentinelLog {
@@ -190,9 +201,81 @@ func (l *sentinelLog) printf(ctx context.Context, format string, v ...any) bool 
 		}
 		return true
 	case sentinelFailures[format]:
+		why := l.failure(ctx, format, v)
+		if why == nil {
+			l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
+			return true
+		}
 		l.failed.LogKindContext(ctx, "sentinel failed", l.log, slog.LevelWarn,
-			"a Redis Sentinel failed: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "sentinel: "))
+			"a Redis Sentinel failed: "+strings.TrimPrefix(fmt.Sprintf(format, why...), "sentinel: "))
 		return true
 	}
 	return false
+}
+
+// failure returns v, the arguments of go-redis's message of format that a Sentinel
+// failed (ctx is the message's), or nil when it is no failure but go-redis's own
+// cancellation: it asks every Sentinel at once and cancels the others once one
+// answers. A Sentinel whose last dial failed before it was canceled failed all the
+// same: its arguments say why (connection refused), not "context canceled".
+func (l *sentinelLog) failure(ctx context.Context, format string, v []any) []any {
+	if len(v) == 0 {
+		return v
+	}
+	err, _ := v[len(v)-1].(error)
+	if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		return v
+	}
+	addr, _ := v[0].(string)
+	l.mu.Lock()
+	dials := l.dials
+	l.mu.Unlock()
+	if format != sentinelAskedEach || dials == nil {
+		return nil
+	}
+	why := dials.failure(addr)
+	if why == nil {
+		return nil
+	}
+	return append(slices.Clone(v[:len(v)-1]), why)
+}
+
+// sentinelDials dials for a Sentinel client, its Sentinels and its primary alike, as
+// go-redis does, and keeps why each address's last dial failed, until one succeeds.
+type sentinelDials struct {
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	mu     sync.Mutex
+	failed map[string]error
+}
+
+// newSentinelDials makes the dials of the client of opts a *sentinelDials.
+func newSentinelDials(opts *redis.FailoverOptions) *sentinelDials {
+	o := &redis.Options{DialTimeout: opts.DialTimeout, TLSConfig: opts.TLSConfig}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 5 * time.Second // go-redis's default
+	}
+	d := &sentinelDials{dial: redis.NewDialer(o), failed: map[string]error{}}
+	opts.Dialer = d.dialContext
+	return d
+}
+
+func (d *sentinelDials) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := d.dial(ctx, network, addr)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case err == nil:
+		delete(d.failed, addr)
+	case !errors.Is(err, context.Canceled): // a dial canceled says nothing of addr
+		d.failed[addr] = err
+	}
+	return c, err
+}
+
+// failure is why the last dial to addr failed, nil if it did not.
+func (d *sentinelDials) failure(addr string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failed[addr]
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -197,6 +199,60 @@ func TestSentinelLogFlushedAtClose(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if !closed || len(lines) != 2 || !strings.Contains(lines[1], "addr=10.0.0.6:26379") || !strings.Contains(lines[1], "suppressed=0") {
 		t.Errorf("after the close: %q, want the line held back, with suppressed=0", lines)
+	}
+}
+
+// go-redis asks every Sentinel at once and cancels the others once one answers: those
+// cancellations are no failure, and stay at DEBUG; a Sentinel whose dial failed before
+// it was canceled is logged with that reason, not "context canceled".
+func TestSentinelLogCancellations(t *testing.T) {
+	refused := errors.New("dial tcp 10.0.0.5:26379: connect: connection refused")
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		addr string
+		err  error
+		want string
+	}{
+		{"canceled, its dial refused before", canceled, "10.0.0.5:26379", fmt.Errorf("dial: %w", context.Canceled),
+			`level=WARN msg="a Redis Sentinel failed: GetMasterAddrByName addr=10.0.0.5:26379, master=\"mymaster\" failed: dial tcp 10.0.0.5:26379: connect: connection refused"`},
+		{"canceled while it answered", canceled, "10.0.0.6:26379", context.Canceled, "level=DEBUG"},
+		{"a failure", context.Background(), "10.0.0.6:26379", errors.New("EOF"), "level=WARN"},
+	} {
+		var logs strings.Builder
+		l := newRedisLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		l.sentinel.watch(&sentinelDials{failed: map[string]error{"10.0.0.5:26379": refused}})
+		l.Printf(c.ctx, sentinelAskedEach, c.addr, "mymaster", c.err)
+		got := strings.TrimSpace(logs.String())
+		if !strings.HasPrefix(got, "time=") || !strings.Contains(got, c.want) || strings.Count(got, "\n") > 0 {
+			t.Errorf("%s: logged %q, want one line with %s", c.name, got, c.want)
+		}
+	}
+}
+
+// A start with a Sentinel down and one up logs no cancellation as a Sentinel that
+// failed; the one down, if logged, is said to refuse connections.
+func TestSentinelDownAtStartLog(t *testing.T) {
+	primary := redistest.Real(t)
+	sentinel := redistest.Sentinel(t, "mymaster", strings.TrimPrefix(primary.URL, "redis://"))
+	down := refusingAddr(t)
+	var logs bytes.Buffer
+	rdb, _, closeRedis, err := openRedis(context.Background(), "redis+sentinel://"+down+","+sentinel+"/mymaster/0", redisTLS{}, 2,
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	closeRedis()
+	t.Logf("%s", logs.String())
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "Sentinel failed") && (strings.Contains(line, "context canceled") || !strings.Contains(line, "connection refused")) {
+			t.Errorf("logged %s", line)
+		}
 	}
 }
 
