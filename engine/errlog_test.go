@@ -191,3 +191,31 @@ func (o *outage) begin() {
 }
 
 func (o *outage) end() { o.down.Store(false) }
+
+// Results discarded because their leases were lost (a failover that lost the commits
+// of many steps) are logged as the loops' errors are: a line at once, with its run and
+// step, then the last held back once errEvery ends, with the count of the others.
+func TestLostLeasesLogALineAnInterval(t *testing.T) {
+	logs := &testutil.LogBuffer{}
+	e := New(redistest.Mini(t).Client, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	p := e.NewPool(1)
+	clock := testutil.NewClock()
+	p.errLog.Clock = clock
+	const line = "step result discarded: its lease was lost"
+	const steps = 50
+	for i := range steps {
+		j := &job{shard: e.q.shardFor("chain"), id: "j" + strconv.Itoa(i), unit: unit{step: "first"}}
+		if p.persist(&runState{id: "r" + strconv.Itoa(i)}, j, func() error { return errStaleLease }) {
+			t.Fatal("a write refused for its lease reported stored")
+		}
+	}
+	lines := logs.Lines(line)
+	if len(lines) != 1 || !regexp.MustCompile(`run=r0 step=first .*suppressed=0`).MatchString(lines[0]) {
+		t.Fatalf("%d results discarded logged %q, want one line, the first's, saying suppressed=0", steps, lines)
+	}
+	clock.Advance(errEvery)
+	lines = logs.Lines(line)
+	if len(lines) != 2 || !regexp.MustCompile(`run=r49 .*suppressed=48$`).MatchString(lines[1]) {
+		t.Errorf("once the interval ended: %q, want a second line, the last's, saying suppressed=48", lines)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -527,7 +528,9 @@ func (p *Pool) persist(r *runState, j *job, write func() error) bool {
 		p.e.log.Info("step result discarded: its run was cancelled", "run", r.id, "step", j.unit)
 		return false
 	case errors.Is(err, errStaleLease):
-		p.e.log.Warn("step result discarded: its lease was lost", "run", r.id, "step", j.unit)
+		// One line per step would flood the log when Redis lost the leases of many
+		// (a failover): throttled as the loops' errors are.
+		p.errLog.Log(p.e.log, slog.LevelWarn, "step result discarded: its lease was lost", "run", r.id, "step", j.unit)
 		return false
 	case err != nil:
 		p.logError("recording step result failed; the step will run again when its lease expires",

@@ -51,11 +51,13 @@ var (
 // POSTs, so that a link opened in a chat (or fetched for its preview) resumes nothing;
 // POST resumes the wait with its body, headers and query.
 type Resumes struct {
-	resumer  Resumer
-	log      *slog.Logger
-	maxBody  int64
-	metrics  *Metrics             // nil: none
-	guessLog logthrottle.Throttle // of the tokens not signed by hookflow
+	resumer Resumer
+	log     *slog.Logger
+	maxBody int64
+	metrics *Metrics // nil: none
+	// refusedLog throttles the lines of the tokens not signed by hookflow, and of the
+	// resumes that failed (Redis down): a flood of requests would write one each.
+	refusedLog logthrottle.Throttle
 }
 
 // ResumePrefix is the path resume URLs are served under.
@@ -68,7 +70,7 @@ func NewResumes(resumer Resumer, log *slog.Logger, opts ...Option) *Resumes {
 }
 
 // FlushLogs writes the refusals' log lines held back now, as Webhooks.FlushLogs.
-func (h *Resumes) FlushLogs() { h.guessLog.Flush() }
+func (h *Resumes) FlushLogs() { h.refusedLog.Flush() }
 
 // RefusedWhileShuttingDown counts a resume that the server refused because the process
 // is stopping: it answers those before they reach Resumes.
@@ -202,11 +204,12 @@ func (h *Resumes) resume(w http.ResponseWriter, r *http.Request, token string) {
 
 // failWith answers a Resumer's error. A token hookflow did not sign is answered as
 // one whose wait is over, and logged (once a second at most: a flood of guesses would
-// write a line for each), without the token, which may be a real one damaged.
+// write a line for each), without the token, which may be a real one damaged. A resume
+// that failed (Redis down) is answered 503 and logged once a second at most too.
 func (h *Resumes) failWith(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrBadToken):
-		h.guessLog.Log(h.log, slog.LevelWarn, "resume refused", "reason", "not a resume token", "method", r.Method,
+		h.refusedLog.Log(h.log, slog.LevelWarn, "resume refused", "reason", "not a resume token", "method", r.Method,
 			"remote", r.RemoteAddr)
 		h.fail(w, r, resumeBadToken, http.StatusNotFound, ErrNoWait.Error())
 	case errors.Is(err, ErrNoWait):
@@ -214,7 +217,7 @@ func (h *Resumes) failWith(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrWaitResumed):
 		h.fail(w, r, resumeResumed, http.StatusConflict, ErrWaitResumed.Error())
 	default:
-		h.log.Error("resuming a wait failed", "err", err)
+		h.refusedLog.Log(h.log, slog.LevelError, "resuming a wait failed", "err", err)
 		w.Header().Set("Retry-After", "5")
 		msg := "cannot resume right now; retry later"
 		var refused interface{ Refusal() string }

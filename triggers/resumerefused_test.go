@@ -1,6 +1,8 @@
 package triggers
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hookflow/hookflow/internal/testutil"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // Every request for a resume URL that is refused is counted by its reason; a token
@@ -23,7 +26,7 @@ func TestResumesRefusedAreCounted(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := NewResumes(&fakeResumer{}, slog.New(slog.NewTextHandler(&logs, nil)), WithMetrics(NewMetrics(reg)))
 	clock := testutil.NewClock()
-	h.guessLog.Clock = clock
+	h.refusedLog.Clock = clock
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	do := func(method, path, body string) (int, string) {
@@ -78,6 +81,51 @@ func TestResumesRefusedAreCounted(t *testing.T) {
 			t.Errorf("hookflow_resumes_refused_total{reason=%q} = %v, want %v", reason, n, want)
 		}
 	}
+}
+
+// A resume that fails while Redis is down is answered 503, and logged once a second at
+// most, the first line with its error, then the last one held back with the count of
+// the others.
+func TestResumeFailuresLoggedOnceASecond(t *testing.T) {
+	var logs testutil.LogBuffer
+	h := NewResumes(downResumer{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	clock := testutil.NewClock()
+	h.refusedLog.Clock = clock
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	const resumes = 100
+	for range resumes {
+		resp, err := http.Post(srv.URL+"/resume/good", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("answered %d, want 503", resp.StatusCode)
+		}
+	}
+	lines := logs.Lines("resuming a wait failed")
+	if len(lines) != 1 || !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[0], "connect: connection refused") ||
+		!strings.Contains(lines[0], "suppressed=0") {
+		t.Errorf("%d resumes failing logged %q, want one ERROR line with the error, saying suppressed=0", resumes, lines)
+	}
+	clock.Advance(time.Second)
+	lines = logs.Lines("resuming a wait failed")
+	if len(lines) != 2 || !strings.HasSuffix(lines[1], "suppressed=98") {
+		t.Errorf("once the second ended: %q, want a second line saying suppressed=98", lines)
+	}
+}
+
+// downResumer is a Redis that does not answer.
+type downResumer struct{}
+
+func (downResumer) Waiting(context.Context, string) (*Wait, error) {
+	return nil, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+}
+
+func (d downResumer) Resume(ctx context.Context, token string, _ *workflows.Resume) (*Wait, error) {
+	return d.Waiting(ctx, token)
 }
 
 // resumeReasonIndex is the resume reason named name.
