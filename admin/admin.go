@@ -201,16 +201,34 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow []string) {
 // answers 503, so that a load balancer takes it out while it drains.
 var ErrDraining = errors.New("hookflow is shutting down")
 
+// readyWithin is how long /readyz waits for ping: a probe's own timeout is often a
+// second.
+const readyWithin = time.Second
+
+// errNoAnswer is /readyz's answer when ping did not end within readyWithin.
+var errNoAnswer = fmt.Errorf("Redis did not answer within %v", readyWithin)
+
 // Health adds GET /healthz, 200 while the process runs, and GET /readyz, 200 while ping
-// reaches Redis and 503 while it does not, or once the process drains, to mux.
+// reaches Redis and 503 while it does not, or once the process drains, to mux. /readyz
+// answers within readyWithin: a Redis that holds its connections and answers nothing
+// (a stopped process, a partition) would keep ping past its context's deadline, as the
+// Redis client waits out its own read timeout, seconds; ping then ends on its own.
 func Health(mux *http.ServeMux, ping func(context.Context) error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), readyWithin)
 		defer cancel()
-		if err := ping(ctx); errors.Is(err, ErrDraining) {
+		pinged := make(chan error, 1)
+		go func() { pinged <- ping(ctx) }()
+		var err error
+		select {
+		case err = <-pinged:
+		case <-ctx.Done():
+			err = errNoAnswer
+		}
+		if errors.Is(err, ErrDraining) || err == errNoAnswer {
 			httpjson.Error(w, http.StatusServiceUnavailable, err.Error())
 			return
 		} else if err != nil {

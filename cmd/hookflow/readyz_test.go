@@ -212,3 +212,45 @@ func TestReadyzCountsTheReplicasWaitedFor(t *testing.T) {
 		t.Errorf("a webhook after the replica stopped: %d", code)
 	}
 }
+
+// /readyz answers within a second while Redis holds its connections and answers
+// nothing (a stopped process, a partition): 503, saying so, rather than nothing until
+// the Redis client's read timeout, seconds later, past a probe's own timeout.
+func TestReadyzAnswersWhileRedisHangs(t *testing.T) {
+	b := redistest.Real(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	var logs syncWriter
+	logs.w = io.Discard
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: b.URL, workers: 2, allowNet: loopback}
+	s, err := startServer(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	probe := &http.Client{Timeout: 2 * time.Second}
+	get := func() (int, string) {
+		resp, err := probe.Get("http://" + s.adminAddr + "/readyz")
+		if err != nil {
+			t.Fatalf("/readyz: %v", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get(); code != http.StatusOK {
+		t.Fatalf("/readyz: %d %s", code, body)
+	}
+	b.Pause()
+	for range 3 {
+		if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "Redis did not answer within 1s") {
+			t.Errorf("/readyz while Redis hangs: %d %s", code, body)
+		}
+	}
+	b.Resume()
+	testutil.Eventually(t, 15*time.Second, "/readyz 200 once Redis answers", func() bool {
+		code, _ := get()
+		return code == http.StatusOK
+	})
+}
