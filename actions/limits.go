@@ -244,8 +244,8 @@ func (l *limiter) again(ctx context.Context) (func(), error) {
 
 // waitBy admits a call by the limits lim, waiting within the caller for as long as
 // they ask, up to ctx's deadline; what names the call and whose the deadline is in the
-// error when the wait would pass it. The call keeps the turn the rate limit booked it
-// while it waits.
+// error when the wait would pass it (pastDeadline). The call keeps the turn the rate
+// limit booked it while it waits.
 func (l *limiter) waitBy(ctx context.Context, lim apiLimits, what, whose string) (func(), error) {
 	turn := callID()
 	for {
@@ -258,8 +258,8 @@ func (l *limiter) waitBy(ctx context.Context, lim apiLimits, what, whose string)
 			return nil, th.Err // Redis did not answer: the caller's attempt fails, as it would have sent nothing
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < th.After {
-			return nil, fmt.Errorf("api %q: %s would wait %s for its %s, past the deadline of %s",
-				l.api, what, workflows.FormatDuration(th.After.Round(time.Millisecond)), th.Reason, whose)
+			return nil, pastDeadline{fmt.Errorf("api %q: %s would wait %s for its %s, past the deadline of %s",
+				l.api, what, workflows.FormatDuration(th.After.Round(time.Millisecond)), th.Reason, whose)}
 		}
 		t := time.NewTimer(th.After)
 		select {
@@ -270,6 +270,14 @@ func (l *limiter) waitBy(ctx context.Context, lim apiLimits, what, whose string)
 		}
 	}
 }
+
+// pastDeadline is the error of a call whose wait for its turn would pass its context's
+// deadline: it is context.DeadlineExceeded come before the deadline, so that a caller
+// that tells its deadline from its other failures (a poll cut by its time, which
+// starts the items of the pages it read) tells this one so too.
+type pastDeadline struct{ error }
+
+func (pastDeadline) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // slowDown makes every call of the api wait as a 429's Retry-After asked.
 func (l *limiter) slowDown(after time.Duration) {

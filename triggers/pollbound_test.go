@@ -24,7 +24,9 @@ import (
 // every page gives (or, with lastOnly, the last page only), which points past the
 // pages after the one read.
 // Each page it answers moves clock on by cost: a poll's time passes as its pages are
-// read, with no waiting.
+// read, with no waiting. A page during which the clock passes a poll's pages' end (a
+// timer of the clock) is given up by the poll: it is answered once the poll stopped
+// waiting for it, with nothing.
 type slowList struct {
 	mu       sync.Mutex
 	orders   []string // their paid_at
@@ -61,7 +63,10 @@ func (s *slowList) setCost(cost time.Duration) {
 func (s *slowList) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.clock.advance(s.cost)
+	if s.clock.advance(s.cost) {
+		<-r.Context().Done()
+		return
+	}
 	since := r.URL.Query().Get("since")
 	var after []map[string]any
 	for n, paid := range s.orders {
@@ -89,10 +94,34 @@ func (s *slowList) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-// pollClock is a poller's clock, which a slowList moves on.
+// pollClock is a poller's clock, which a slowList moves on, with the timers set on it
+// (afterFunc).
 type pollClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu     sync.Mutex
+	t      time.Time
+	timers []*clockTimer
+}
+
+type clockTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+// afterFunc is a Poller's after on the clock: f is called when the clock is moved on
+// to d from now, or past it.
+func (c *pollClock) afterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tm := &clockTimer{at: c.t.Add(d), f: f}
+	c.timers = append(c.timers, tm)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !tm.stopped
+		tm.stopped = true
+		return was
+	}
 }
 
 func (c *pollClock) now() time.Time {
@@ -101,18 +130,30 @@ func (c *pollClock) now() time.Time {
 	return c.t
 }
 
-func (c *pollClock) advance(d time.Duration) {
+// advance moves the clock on by d, and reports whether that fired a timer.
+func (c *pollClock) advance(d time.Duration) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	var due []func()
+	for _, tm := range c.timers {
+		if !tm.stopped && !c.t.Before(tm.at) {
+			tm.stopped = true
+			due = append(due, tm.f)
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
+	return len(due) > 0
 }
 
-// set sets the clock to now: a poll's bound is a deadline of the real clock, which
-// the clock then leads by the pages it answered.
+// set sets the clock to now, its timers gone: a poll's bound is a deadline of the
+// real clock, which the clock then leads by the pages it answered.
 func (c *pollClock) set() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.t = time.Now()
+	c.t, c.timers = time.Now(), nil
 }
 
 const slowListSrc = `
@@ -135,7 +176,7 @@ workflow "orders" {
 // clock api moves: each tick reads its pages on a clock set to now.
 func slowPoller(t *testing.T, api *slowList, more string, maxPages int) *cutPoller {
 	c := newCutPoller(t, redistest.Mini(t), api.srv.Client(), fmt.Sprintf(slowListSrc, api.srv.URL, more, maxPages))
-	c.p.now = func() time.Time { return api.clock.now() }
+	c.p.now, c.p.after = api.clock.now, api.clock.afterFunc
 	return c
 }
 
@@ -155,9 +196,9 @@ func orderIDs(from, to int) string {
 	return fmt.Sprint(ids)
 }
 
-// A poll whose 20 pages take 8s each has time for 14 of them in its 2 minutes (it
-// reads on while the time left holds its slowest page so far, 8s, and a second). Rather than
-// fail at its bound, poll after poll, it is cut there: it starts the items of the
+// A poll whose 20 pages take 8s each has time for 14 of them in its 2 minutes: its
+// pages end 5s before its bound, and the 15th, under way then, is given up. Rather
+// than fail at its bound, poll after poll, it is cut there: it starts the items of the
 // pages it read, is no failure, and warns once, naming its limit. Without a cursor the
 // next poll reads the same pages, skipping the items started; once the API is faster
 // it reads on and starts the rest.
@@ -206,7 +247,7 @@ func TestPollCutByItsBoundKeepsItsCursor(t *testing.T) {
 	}
 	for _, want := range []string{"the 14 items of the pages read in the poll's time have all started runs",
 		"its 14 pages read took 1m52s (the slowest 8s) of the 2m a poll may take, the longer of 2 minutes and twice its timeout (30s)",
-		"raise its timeout above half the time its whole list takes to read: above 1m1s at least"} {
+		"raise its timeout above half the time its whole list takes to read: above 1m3s at least"} {
 		if !strings.Contains(c.logged.String(), want) {
 			t.Errorf("the failure does not say %q:\n%s", want, c.logged.String())
 		}
@@ -308,9 +349,8 @@ func TestPollBoundDuringItsStarts(t *testing.T) {
 }
 
 // A list that fits the poll's bound is read whole: 20 pages of 5s with the default
-// timeout (30s) take 1m40s of its 2 minutes, and the poll reads on while the time
-// left holds its slowest page and a second, rather than keep a whole timeout for the
-// next. Its cursor moves to the end of the list, and the next poll, from there, is no
+// timeout (30s) take 1m40s of its 2 minutes, and the poll reads on until 5s before
+// its bound, rather than keep a whole timeout, or a page, for the next. Its cursor moves to the end of the list, and the next poll, from there, is no
 // failure.
 func TestPollListThatFitsItsBoundIsReadWhole(t *testing.T) {
 	api := newSlowList(t, 20, 5*time.Second)
@@ -328,13 +368,13 @@ func TestPollListThatFitsItsBoundIsReadWhole(t *testing.T) {
 }
 
 // Raising a poll's timeout never has it read fewer pages: the time it keeps past its
-// pages is its slowest page's and a second, not its timeout. 40 pages of 5s: 23 in
-// the 2 minutes that a timeout of 30s or 60s gives, 35 in the 3 minutes of 90s.
+// pages is 5s, not its timeout. 40 pages of 5s: 22 in the 2 minutes that a timeout of
+// 30s or 60s gives (the 23rd would end as its pages do), 34 in the 3 minutes of 90s.
 func TestPollRaisingItsTimeoutReadsMore(t *testing.T) {
 	for _, tt := range []struct {
 		timeout string
 		pages   int
-	}{{"30s", 23}, {"60s", 23}, {"90s", 35}} {
+	}{{"30s", 22}, {"60s", 22}, {"90s", 34}} {
 		api := newSlowList(t, 40, 5*time.Second)
 		c := slowPoller(t, api, "\n    backfill  = true\n    timeout   = \""+tt.timeout+"\"", 100)
 		if got, want := fmt.Sprint(c.tickOn(api.clock)), orderIDs(1, tt.pages); got != want {
@@ -464,7 +504,7 @@ func TestPollCutByTimeSaysWhatTookItsTime(t *testing.T) {
 	slow := &pageTimes{bound: 2 * time.Minute, start: start, last: start.Add(112 * time.Second), pages: 14, slowest: 8 * time.Second}
 	if got, want := slow.figures(poll), "its 14 pages read took 1m52s (the slowest 8s) of the 2m a poll may take, the longer "+
 		"of 2 minutes and twice its timeout (30s): raise its timeout above half the time its whole list takes to read: "+
-		"above 1m1s at least"; got != want {
+		"above 1m3s at least"; got != want {
 		t.Errorf("slow pages:\n%s\nwant\n%s", got, want)
 	}
 	held := &pageTimes{bound: 2 * time.Minute, start: start, last: start.Add(16 * time.Second), pages: 2, slowest: 8 * time.Second,

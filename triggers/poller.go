@@ -51,7 +51,8 @@ type Poller struct {
 	polls   Polls
 	log     *slog.Logger
 	now     func() time.Time
-	metrics *Metrics // nil: none
+	after   afterFunc // time.AfterFunc: what ends a poll's pages (see pageTimes)
+	metrics *Metrics  // nil: none
 
 	// lockTTL and lockKeep are how long a poll's lock lasts, and how often a poll
 	// under way keeps it (pollLockTTL, pollLockKeep).
@@ -68,8 +69,9 @@ type Poller struct {
 
 // NewPoller returns a poller that keeps its state and starts runs with polls.
 func NewPoller(polls Polls, log *slog.Logger, opts ...Option) *Poller {
-	return &Poller{polls: polls, log: log, now: time.Now, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep,
-		timeout: pollTimeout}
+	return &Poller{polls: polls, log: log, now: time.Now, after: func(d time.Duration, f func()) func() bool {
+		return time.AfterFunc(d, f).Stop
+	}, metrics: newOptions(opts).metrics, lockTTL: pollLockTTL, lockKeep: pollLockKeep, timeout: pollTimeout}
 }
 
 // pollTimeout bounds one poll: its requests (each within the poll's timeout), their
@@ -78,8 +80,8 @@ const pollTimeout = 2 * time.Minute
 
 // pollBound is how long one poll may take: pollTimeout, or twice the poll's timeout
 // when that is longer, so that a request may take its timeout. A poll that starts runs
-// stops reading pages when the time left would not hold one more (see pageTimes), and
-// starts the new items of those it read, as a poll cut by max_pages does (CutTime).
+// stops reading pages a little before it (see saveMargin), and starts the new items of
+// those it read, as a poll cut by max_pages does (CutTime).
 func (p *Poller) pollBound(poll *Poll) time.Duration { return max(p.timeout, 2*poll.Timeout) }
 
 // streak is a poll's run of failures in this process, kept across reloads.
@@ -160,8 +162,12 @@ func (p *Poller) tick(loop context.Context, wf *workflows.Workflow, poll *Poll, 
 	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// What ran out is the poll's time, not a request's: say how long it had.
-		err = fmt.Errorf("the poll stopped after %s, its limit (2 minutes, or twice its timeout when longer); "+
-			"the next poll asks again from the cursor kept: %w", workflows.FormatDuration(bound), err)
+		then := "the next poll asks again from the cursor kept"
+		if poll.Cursor == nil {
+			then = "the next poll reads its list again"
+		}
+		err = fmt.Errorf("the poll stopped after %s, its limit (2 minutes, or twice its timeout when longer); %s: %w",
+			workflows.FormatDuration(bound), then, err)
 	}
 	p.report(ctx, wf, poll, st, tick, out, err)
 }
@@ -277,11 +283,12 @@ type polled struct {
 
 // poll asks the API once and starts a run for each new item, at most max_items. The
 // cursor moves to the one read from the answer only when the poll looked at its whole
-// list: when max_items, max_pages or its bound cut it (the bound before a page, or
-// during its starts), the poll keeps the cursor it was sent with, so that the next
-// poll asks for the same items again, skips those started and starts those cut. A
-// poll's first, without backfill, records what is there instead (see record), and is
-// never cut by its bound: it stops between its answers (timeForOneMore), or fails.
+// list: when max_items, max_pages or its bound cut it (its pages' end, see pageTimes,
+// or its bound during its starts), the poll keeps the cursor it was sent with, so that
+// the next poll asks for the same items again, skips those started and starts those
+// cut. What it keeps, it keeps in the time saving gives. A poll's first, without
+// backfill, records what is there instead (see record), and is never cut by its
+// bound: it stops between its answers (timeForOneMore), or fails.
 func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, tick time.Time) (polled, error) {
 	st, found, err := poll.LastState(ctx, p.polls, wf)
 	if err != nil {
@@ -292,17 +299,26 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		return p.record(ctx, wf, poll, st, at)
 	}
 	cursor := st.Cursor
-	times := p.timePages(ctx, poll)
-	ans, err := poll.Fetch(ctx, wf, cursor, at, Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
+	times, pages := p.timePages(ctx, poll)
+	ans, err := poll.Fetch(pages, wf, cursor, at, Look{Seen: func(ctx context.Context, keys []string) ([]bool, error) {
 		return p.polls.Seen(ctx, wf, keys)
 	}, Filter: true, Now: p.now(), More: times.more})
-	if err != nil {
+	cut := times.cutBy(pages, err)
+	times.done()
+	switch {
+	case cut:
+		// The page in flight at its pages' end is given up: the poll starts the items
+		// of those it read, the items of the page given up new again at the next poll.
+		ans.Cut, err = CutTime, nil
+	case err != nil:
 		return polled{}, err
 	}
 	if (ans.Cut == CutMaxPages || ans.Cut == CutTime) && ans.Starts == 0 && poll.Cursor != nil {
 		// Kept, the cursor has the next poll read the same pages again, with nothing
 		// new on them: it would never get further.
-		if err := p.keepSeen(ctx, wf, poll, ans, tick); err != nil {
+		sctx, done := p.saving(ctx)
+		defer done()
+		if err := p.keepSeen(sctx, wf, poll, ans, tick); err != nil {
 			return polled{}, err
 		}
 		return polled{}, p.noFurther(poll, ans, times)
@@ -321,7 +337,7 @@ func (p *Poller) poll(ctx context.Context, wf *workflows.Workflow, poll *Poll, t
 		// rest are new again at the next poll, which asks from the cursor kept.
 		out.cut, out.inStarts = CutTime, true
 	}
-	ctx, done := pastBound(ctx)
+	ctx, done := p.saving(ctx)
 	defer done()
 	next := ans.Cursor
 	if out.cut != "" {

@@ -54,10 +54,11 @@ const (
 	CutMaxItems Cut = "max_items"
 	// CutMaxPages: max_pages pages were read, and the list goes on.
 	CutMaxPages Cut = "max_pages"
-	// CutTime: the poll's bound (pollBound) left no time for its next page (see
-	// Look.More), or for the starts of all its new items, and the list goes on: the
-	// poll keeps the cursor it was sent, as for the cuts above, since the one read
-	// from the last page read may point past the pages it did not read.
+	// CutTime: the poll's pages ended, a little before its bound (pollBound), with a
+	// page read and the list going on (see pageTimes), or its bound came during the
+	// starts of its new items: the poll keeps the cursor it was sent, as for the cuts
+	// above, since the one read from the last page read may point past the pages it
+	// did not read.
 	CutTime Cut = "time"
 )
 
@@ -114,21 +115,21 @@ type Look struct {
 	// Now is when the items are received: their events' received_at.
 	Now time.Time
 	// More is called once a page is read when the list goes on after it, and reports
-	// whether the poll has time for one more page before its bound; when it has not,
-	// the poll is cut by time (CutTime) there. nil: it always has. A poll's first
-	// (Record) has none: it is never cut so.
+	// whether the poll reads on: when it does not, the poll is cut by time (CutTime)
+	// there. nil: it always does. A poll's first (Record) has none: it is never cut so.
 	More func() bool
 }
 
 // Fetch asks the API for the poll's items, with cursor as poll.cursor and at as
 // poll.time: from its answer, or from its pages with a paginate block, until next
 // gives nil, max_pages pages are read, max_items items that start runs are found, or
-// look.More says the poll has no time for one more page. It reads each item's key,
-// tells with look what the poll does with it, and reads the next cursor from the last
-// page read: nil or "" there keeps cursor (the list has nothing after it yet), never
-// starts the list again. Items seen, and items the filter turns down, do not count
-// toward max_items: a list whose new items come after more than
-// max_items it has started still has them started, a poll after another. Fetch
+// look.More says the poll reads no more. It reads each item's key, tells with look
+// what the poll does with it, and reads the next cursor from the last page read: nil
+// or "" there keeps cursor (the list has nothing after it yet), never starts the list
+// again. Items seen, and items the filter turns down, do not count toward max_items: a
+// list whose new items come after more than max_items it has started still has them
+// started, a poll after another. On an error, the answer holds the items of the pages
+// read before it, which a Poller whose pages' end cut the next one starts. Fetch
 // changes nothing: a Poller starts the runs, hookflow run --poll shows them.
 func (poll *Poll) Fetch(ctx context.Context, wf *workflows.Workflow, cursor any, at string, look Look) (*Answer, error) {
 	pollValue := map[string]any{"cursor": cursor, "time": at}
@@ -199,7 +200,8 @@ func (poll *Poll) pages(ctx context.Context, wf *workflows.Workflow, call *workf
 			}
 			if ans.Cut == "" && look.More != nil && !look.Record && page.Page < pg.Paginate().MaxPages {
 				// Cut with time left to start the items of the pages read, rather than
-				// lost with them at the poll's bound, when a page comes after them.
+				// lost with them at the poll's bound, when a page comes after them
+				// (see pageTimes).
 				if next, err := pg.Paginate().Next.Eval(page); err == nil && next != nil && next != "" && !look.More() {
 					ans.Cut = CutTime
 				}
