@@ -352,7 +352,7 @@ test "items" {
 	// An item of a step with for_each whose label lacks its ] says so, at the label.
 	for label, want := range map[string]string{
 		"reserve[7":   `"reserve[7" names an item of step "reserve", written STEP[KEY] (its index, or its key in a map), and does not end in ]. Did you mean "reserve[7]"?`,
-		"reserve[7]x": `"reserve[7]x" names an item of step "reserve", written STEP[KEY] (its index, or its key in a map), and does not end in ]: the key runs from the first [ to the last ], and nothing follows it.`,
+		"reserve[7]x": `"reserve[7]x" names an item of step "reserve", written STEP[KEY] (its index, or its key in a map), and does not end in ]: the key runs from the first [ to the last ], and nothing may follow it.`,
 	} {
 		_, diags = LoadTests([]Source{{Name: "t.test.hcl", Data: []byte(`
 test "items" {

@@ -190,7 +190,7 @@ func testStep(set *Set, wf *Workflow, what, label string, rng hcl.Range) (*Workf
 		case known && !strings.HasSuffix(rest, "]"):
 			detail := fmt.Sprintf("%q names an item of step %q, written STEP[KEY] (its index, or its key in a map), and does not end in ]", full, step)
 			if strings.Contains(rest, "]") {
-				detail += ": the key runs from the first [ to the last ], and nothing follows it."
+				detail += ": the key runs from the first [ to the last ], and nothing may follow it."
 			} else {
 				detail += fmt.Sprintf(". Did you mean %q?", full+"]")
 			}
