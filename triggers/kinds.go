@@ -181,8 +181,9 @@ func (r *Registry) LocalEvent(wf *workflows.Workflow, ev *workflows.Event, given
 }
 
 // LocalEventOf is LocalEvent trying the triggers of one kind only ("" for every
-// kind): a test's event that names its trigger is the one that kind's first trigger
-// would start a run with, whatever the workflow's first trigger is.
+// kind): a test's event that names its trigger is the one the first trigger of that
+// kind able to shape it would start a run with, whatever the workflow's first trigger
+// is (of its webhooks, the first whose {name} segments the event's params name).
 func (r *Registry) LocalEventOf(wf *workflows.Workflow, only string, ev *workflows.Event, given bool) string {
 	for _, kind := range r.kinds {
 		if only != "" && kind.Name != only {

@@ -3,6 +3,7 @@ package triggers
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -82,5 +83,23 @@ workflow "bearer" {
 	}
 	if got := starter.events["open"][len(starter.events["open"])-1].Params["id"]; got != "café" {
 		t.Errorf("the last parameter is %q, want café", got)
+	}
+}
+
+// A value of a {name} segment that SegmentProblem refuses (hookflow test's and hookflow
+// run's params) is one serve refuses in a request's path, and one it takes is taken.
+// (An empty one is a path that ends in a slash, which routes to no {name} segment.)
+func TestSegmentProblemIsServes(t *testing.T) {
+	for _, v := range []string{"42", "a b", "café", "a%2Fb", "...", ".x", ".", "..", `a\b`, "a\x01b", "a\u0085b", "a\xffb"} {
+		p := "/hooks/open/" + v
+		served := pathProblem(p, (&url.URL{Path: p}).EscapedPath()) == ""
+		if taken := SegmentProblem(v) == ""; taken != served {
+			t.Errorf("%q: SegmentProblem takes it: %v, serve does: %v", v, taken, served)
+		}
+	}
+	for _, v := range []string{"", "a/b"} {
+		if SegmentProblem(v) == "" {
+			t.Errorf("%q is taken", v)
+		}
 	}
 }

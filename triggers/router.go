@@ -122,7 +122,8 @@ func (r *router) match(path string) (*endpoint, map[string]string) {
 // different paths; and a control character or bytes that are not UTF-8, which no
 // parameter of an event may hold. A path is refused for these rather than taken for its
 // clean form, or redirected to it, so that its sender learns what is wrong with it. p is
-// the path decoded, escaped the path as it came (URL.EscapedPath).
+// the path decoded, escaped the path as it came (URL.EscapedPath). Each segment is
+// checked by the rule a {name} segment's value is (see SegmentProblem).
 func pathProblem(p, escaped string) string {
 	if p == "" || p[0] != '/' {
 		return ""
@@ -131,21 +132,76 @@ func pathProblem(p, escaped string) string {
 		return fmt.Sprintf("the path %q holds an encoded slash (%s), which is not a separator to hookflow but may be to a proxy; send a / or name another path",
 			escaped, escaped[i:i+3])
 	}
-	if strings.Contains(p, `\`) {
-		return fmt.Sprintf("the path %q holds a backslash (\\ or %%5C), which some servers and proxies take for a /; name another path", escaped)
+	segs := strings.Split(p[1:], "/")
+	if segs[len(segs)-1] == "" {
+		segs = segs[:len(segs)-1] // a trailing slash is fine, and so is / alone
 	}
-	clean := path.Clean(p)
-	if strings.HasSuffix(p, "/") && clean != "/" {
-		clean += "/"
+	for _, seg := range segs {
+		switch segmentFaultOf(seg) {
+		case segmentNotClean:
+			clean := path.Clean(p)
+			if strings.HasSuffix(p, "/") && clean != "/" {
+				clean += "/"
+			}
+			return fmt.Sprintf("the path %q has an empty, . or .. segment; send it in its clean form, %q", p, clean)
+		case segmentBackslash:
+			return fmt.Sprintf("the path %q holds a backslash (\\ or %%5C), which some servers and proxies take for a /; name another path", escaped)
+		case segmentControl:
+			return fmt.Sprintf("the path %q holds a control character", p)
+		case segmentNotUTF8:
+			return fmt.Sprintf("the path %q is not valid UTF-8", p)
+		}
 	}
-	if clean != p {
-		return fmt.Sprintf("the path %q has an empty, . or .. segment; send it in its clean form, %q", p, clean)
+	return ""
+}
+
+// segmentFault is what makes a segment of a path one serve refuses (see pathProblem).
+type segmentFault int
+
+const (
+	segmentFine     segmentFault = iota
+	segmentNotClean              // empty, . or ..
+	segmentBackslash
+	segmentControl
+	segmentNotUTF8
+)
+
+// segmentFaultOf says what makes seg, one segment of a path, decoded, one serve
+// refuses: segmentFine when nothing does.
+func segmentFaultOf(seg string) segmentFault {
+	switch {
+	case seg == "" || seg == "." || seg == "..":
+		return segmentNotClean
+	case strings.Contains(seg, `\`):
+		return segmentBackslash
+	case strings.ContainsFunc(seg, unicode.IsControl):
+		return segmentControl
+	case !utf8.ValidString(seg):
+		return segmentNotUTF8
 	}
-	if strings.ContainsFunc(p, unicode.IsControl) {
-		return fmt.Sprintf("the path %q holds a control character", p)
+	return segmentFine
+}
+
+// SegmentProblem says why no request serve takes has v as the value of a {name}
+// segment of a webhook's path, in words that follow "it" ("is empty"), or "" when one
+// may: a value that holds a / is two segments, and serve refuses a path with any
+// segment pathProblem refuses. hookflow test and hookflow run check their params by it.
+func SegmentProblem(v string) string {
+	if strings.Contains(v, "/") {
+		return "holds a /, which makes it two segments"
 	}
-	if !utf8.ValidString(p) {
-		return fmt.Sprintf("the path %q is not valid UTF-8", p)
+	switch segmentFaultOf(v) {
+	case segmentNotClean:
+		if v == "" {
+			return "is empty, and a segment of a path is not"
+		}
+		return "is . or .., which serve refuses in a path: it is not in its clean form"
+	case segmentBackslash:
+		return "holds a backslash, which serve refuses in a path, as some servers and proxies take it for a /"
+	case segmentControl:
+		return "holds a control character, which serve refuses in a path"
+	case segmentNotUTF8:
+		return "is not valid UTF-8, which serve refuses in a path"
 	}
 	return ""
 }

@@ -30,10 +30,41 @@ func (w *Webhook) Announce(wf *workflows.Workflow, hooks string) (string, []any)
 
 // LocalEvent makes ev this webhook's request: its method and path, with the body and
 // headers given. The path is the one a request with ev's params would have (see
-// RequestPath).
+// RequestPath). A webhook whose {name} segments are not ev's params (their names) does
+// not shape it: the workflow's webhook that a test's or hookflow run's params pick is
+// the first whose segments they are, and one without segments when there are none.
 func (w *Webhook) LocalEvent(ev *workflows.Event, given bool) bool {
+	if !w.TakesParams(ev.Params) {
+		return false
+	}
 	ev.Path, _ = w.RequestPath(ev.Params)
 	ev.Trigger, ev.Method = "webhook", w.Method
+	return true
+}
+
+// ParamNames are the names of the {name} segments of the webhook's path, in its order.
+func (w *Webhook) ParamNames() []string {
+	var names []string
+	for _, seg := range strings.Split(w.Path, "/") {
+		if name, ok := param(seg); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// TakesParams reports whether params name the webhook's {name} segments, every one
+// and no other: those of a request to it, as serve records them.
+func (w *Webhook) TakesParams(params map[string]string) bool {
+	names := w.ParamNames()
+	if len(names) != len(params) {
+		return false
+	}
+	for _, name := range names {
+		if _, ok := params[name]; !ok {
+			return false
+		}
+	}
 	return true
 }
 

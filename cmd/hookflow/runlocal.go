@@ -226,6 +226,11 @@ func (o *localRun) run(ctx context.Context, name string, stdin io.Reader, stdout
 	if dry.answers, err = answeredSteps(set, wf, dry.answers); err != nil {
 		return err
 	}
+	if hook, err := pickWebhook(wf, ev.Params, runParamWords); err != nil {
+		return err
+	} else if hook == nil && len(ev.Params) > 0 {
+		return badFlag("param", ": workflow %s has no webhook, and --param gives a {name} segment of a webhook's path", wf.Name)
+	}
 	shapeEvent(ev, wf)
 	if wf.Filter != nil && triggerKinds.Filtered(ev.Trigger) && !o.noFilter {
 		ok, err := wf.Filter.Eval(&workflows.Env{Event: ev.Value(), Vars: wf.Vars})
@@ -513,8 +518,9 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 }
 
 // shapeEvent makes the event the one the workflow's first trigger would make: a
-// webhook's request, a tick of its schedule when it has no webhook and no event was
-// given, or a poll's new item.
+// webhook's request (of the webhook its params pick, see pickWebhook, which checks
+// them first), a tick of its schedule when it has no webhook and no event was given,
+// or a poll's new item.
 func shapeEvent(ev *workflows.Event, wf *workflows.Workflow) {
 	triggerKinds.LocalEvent(wf, ev, !triggers.NoEvent(ev.Raw))
 }

@@ -479,7 +479,8 @@ func waitFinished(ctx context.Context, eng *engine.Engine, wf *workflows.Workflo
 }
 
 // testEvent makes a test's event: the one the workflow's first trigger makes, or the
-// first trigger of the kind the test names.
+// first trigger of the kind the test names. A webhook's is the one its params pick
+// (see pickWebhook).
 func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, error) {
 	te := t.Event
 	if te.Raw == "" {
@@ -498,6 +499,11 @@ func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, err
 		return nil, err
 	}
 	ev.Body = body
+	if te.Trigger == "webhook" || te.Trigger == "" {
+		if _, err := pickWebhook(wf, te.Params, testParamWords); err != nil {
+			return nil, err
+		}
+	}
 	switch te.Trigger {
 	case "manual":
 	case "":
@@ -506,12 +512,7 @@ func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, err
 		triggerKinds.LocalEventOf(wf, te.Trigger, ev, !triggers.NoEvent(ev.Raw))
 		ev.Trigger = te.Trigger
 	}
-	switch ev.Trigger {
-	case "webhook":
-		if err := webhookParams(wf, te.Params); err != nil {
-			return nil, err
-		}
-	case "poll": // event.poll: the test's, else the first page of a poll at the test's time
+	if ev.Trigger == "poll" { // event.poll: the test's, else the first page of a poll at the test's time
 		page, at := max(te.PollPage, 1), te.PollTime
 		if at == "" {
 			at = ev.ReceivedAt.Truncate(time.Second).Format(time.RFC3339)
@@ -519,29 +520,4 @@ func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, err
 		ev.Poll = map[string]any{"time": at, "page": page}
 	}
 	return ev, nil
-}
-
-// webhookParams checks the params of a test's webhook event against the path of the
-// workflow's first webhook, which made it: a parameter the test does not give, or a
-// value no request to it carries (empty, or holding a /, which is another segment),
-// would give event.path and event.params that serve never records.
-func webhookParams(wf *workflows.Workflow, params map[string]string) error {
-	for _, t := range wf.Triggers {
-		hook, ok := t.Config.(*triggers.Webhook)
-		if !ok {
-			continue
-		}
-		path := wf.Secrets.String(hook.Path)
-		if _, missing := hook.RequestPath(params); len(missing) > 0 {
-			return fmt.Errorf("the webhook's path %s takes {%s}, which the event's params do not give: write params = { %s = \"…\" }, as a request to /hooks%s sets it",
-				path, missing[0], missing[0], path)
-		}
-		for _, name := range slices.Sorted(maps.Keys(params)) {
-			if v := params[name]; strings.Contains(hook.Path, "{"+name+"}") && (v == "" || strings.Contains(v, "/")) {
-				return fmt.Errorf("params.%s is %q, which no request to /hooks%s gives: a segment of a path is not empty and holds no /", name, v, path)
-			}
-		}
-		return nil
-	}
-	return nil
 }
