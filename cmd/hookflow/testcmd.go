@@ -480,7 +480,8 @@ func waitFinished(ctx context.Context, eng *engine.Engine, wf *workflows.Workflo
 
 // testEvent makes a test's event: the one the workflow's first trigger makes, or the
 // first trigger of the kind the test names. A webhook's is the one its params pick
-// (see pickWebhook).
+// (see pickWebhook); a schedule's tick and a poll's item are as serve makes them, with
+// no headers, query or params, and a poll's time in UTC.
 func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, error) {
 	te := t.Event
 	if te.Raw == "" {
@@ -512,12 +513,40 @@ func testEvent(t *workflows.Test, wf *workflows.Workflow) (*workflows.Event, err
 		triggerKinds.LocalEventOf(wf, te.Trigger, ev, !triggers.NoEvent(ev.Raw))
 		ev.Trigger = te.Trigger
 	}
-	if ev.Trigger == "poll" { // event.poll: the test's, else the first page of a poll at the test's time
-		page, at := max(te.PollPage, 1), te.PollTime
-		if at == "" {
-			at = ev.ReceivedAt.Truncate(time.Second).Format(time.RFC3339)
+	switch ev.Trigger {
+	case "schedule", "poll":
+		if err := noRequest(te, ev.Trigger); err != nil {
+			return nil, err
 		}
-		ev.Poll = map[string]any{"time": at, "page": page}
+		ev.Headers, ev.Query, ev.Params = nil, nil, nil
+	}
+	if ev.Trigger == "poll" { // event.poll: the test's, else the first page of a poll at the test's time
+		at := ev.ReceivedAt
+		if te.PollTime != "" {
+			at, _ = time.Parse(time.RFC3339, te.PollTime) // checked at load
+		}
+		ev.Poll = map[string]any{"time": at.UTC().Truncate(time.Second).Format(time.RFC3339), "page": max(te.PollPage, 1)}
 	}
 	return ev, nil
+}
+
+// noRequest refuses headers, a query and params in a test's event of a schedule's tick
+// or a poll's item: no request made it, so serve's has none, and a workflow that reads
+// them would pass its test and fail when served.
+func noRequest(te workflows.TestEvent, kind string) error {
+	var given []string
+	for _, a := range []struct {
+		name string
+		n    int
+	}{{"headers", len(te.Headers)}, {"query", len(te.Query)}, {"params", len(te.Params)}} {
+		if a.n > 0 {
+			given = append(given, a.name)
+		}
+	}
+	if len(given) == 0 {
+		return nil
+	}
+	what := map[string]string{"schedule": "a schedule's tick", "poll": "a poll's item"}[kind]
+	return fmt.Errorf("the event is %s, which no request makes, so it has no headers, query or params, under serve as here: leave out %s",
+		what, strings.Join(given, " and "))
 }
