@@ -9,8 +9,11 @@ import (
 )
 
 // openNoFollow makes an open fail on a symbolic link rather than open the file it
-// points to.
-const openNoFollow = syscall.O_NOFOLLOW
+// points to, and not wait on a named pipe put in the file's place (an open of one
+// for writing waits for a reader; without one it fails at once instead, and the
+// check of what was opened refuses it as replaced). A regular file is written as
+// without it.
+const openNoFollow = syscall.O_NOFOLLOW | syscall.O_NONBLOCK
 
 // fileOwner is the owner of the file info describes.
 func fileOwner(info fs.FileInfo) (owner, bool) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 const (
@@ -254,5 +255,49 @@ func noneLeft(t *testing.T, dirs ...string) {
 				t.Errorf("left behind: %v", left)
 			}
 		}
+	}
+}
+
+// A file replaced by a named pipe before its write is refused as replaced: fmt does
+// not wait for a reader of the pipe.
+func TestFmtFileReplacedByAPipe(t *testing.T) {
+	for _, way := range fmtWays {
+		t.Run(way.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "w.hcl")
+			if err := os.WriteFile(path, []byte(messyFile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			way.setup(t, path)
+			setHook(t, &beforeWrite, func(p string) {
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mkfifo(p, 0o666); err != nil {
+					t.Fatal(err)
+				}
+			})
+			type result struct {
+				stderr string
+				err    error
+			}
+			done := make(chan result, 1)
+			go func() {
+				_, stderr, err := hookflowCLI(t, "fmt", path)
+				done <- result{stderr, err}
+			}()
+			select {
+			case r := <-done:
+				if r.err != exitError(1) || !strings.Contains(r.stderr, "replaced while it was being formatted") {
+					t.Errorf("fmt: %v %q, want the file refused as replaced", r.err, r.stderr)
+				}
+			case <-time.After(time.Minute):
+				// Let the open waiting for a reader go on, and end the test.
+				if f, err := os.OpenFile(path, os.O_RDONLY, 0); err == nil {
+					defer f.Close()
+				}
+				t.Fatal("fmt waits for a reader of the pipe put in the file's place")
+			}
+		})
 	}
 }
