@@ -272,12 +272,10 @@ func (l *limiter) waitBy(ctx context.Context, lim apiLimits, what, whose string)
 }
 
 // pastDeadline is the error of a call whose wait for its turn would pass its context's
-// deadline: it is context.DeadlineExceeded come before the deadline, so that a caller
-// that tells its deadline from its other failures (a poll cut by its time, which
-// starts the items of the pages it read) tells this one so too.
+// deadline: it is workflows.ErrPastDeadline, with what names the call.
 type pastDeadline struct{ error }
 
-func (pastDeadline) Is(target error) bool { return target == context.DeadlineExceeded }
+func (pastDeadline) Is(target error) bool { return target == workflows.ErrPastDeadline }
 
 // slowDown makes every call of the api wait as a 429's Retry-After asked.
 func (l *limiter) slowDown(after time.Duration) {

@@ -89,13 +89,16 @@ func (t *pageTimes) more() bool {
 // cutBy reports whether err, what reading the poll's pages in ctx failed with, is
 // their end come with a page read: the page in flight, or its wait for its api's
 // limits, is given up, and the poll is cut by time. A wait the limits refuse as it
-// would pass the poll's bound (context.DeadlineExceeded before the deadline) would
-// pass their end too.
+// would pass the poll's bound (workflows.ErrPastDeadline) would pass their end too.
+// Another failure is the poll's, even as their end comes: an answer that failed, a
+// network timeout (which matches context.DeadlineExceeded, as a deadline does).
 func (t *pageTimes) cutBy(ctx context.Context, err error) bool {
 	if t.pages == 0 || err == nil {
 		return false
 	}
-	if !errors.Is(context.Cause(ctx), errPageTime) && (ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded)) {
+	pastLimits := errors.Is(err, workflows.ErrPastDeadline)
+	ended := errors.Is(context.Cause(ctx), errPageTime) && (errors.Is(err, errPageTime) || errors.Is(err, context.Canceled))
+	if !ended && !(pastLimits && (ctx.Err() == nil || errors.Is(context.Cause(ctx), errPageTime))) {
 		return false
 	}
 	t.inFlight = t.now().Sub(t.last)
@@ -213,9 +216,10 @@ const saveFloor = 3 * time.Second
 // seen, its cursor): not the poll's own, which its bound ends, so that a poll whose
 // bound comes as it keeps them (its starts done just before it) is not failed for
 // it. It lasts as long as the poll's lock surely does (kept every lockKeep until the
-// bound, for lockTTL), saveFloor at least. A reload or a stop that cancels the poll,
-// or its lock lost, cancels it too: such a poll keeps nothing, and the next poll reads
-// what it would have.
+// bound, for lockTTL: a keep under way at the bound is cut, and the one before may
+// have failed, so lockTTL-2*lockKeep past the bound), saveFloor at least. A reload
+// or a stop that cancels the poll, or its lock lost, cancels it too: such a poll
+// keeps nothing, and the next poll reads what it would have.
 func (p *Poller) saving(ctx context.Context) (context.Context, context.CancelFunc) {
 	d, ok := ctx.Deadline()
 	if !ok {
@@ -227,7 +231,7 @@ func (p *Poller) saving(ctx context.Context) (context.Context, context.CancelFun
 			cancel(cause)
 		}
 	})
-	sctx, end := context.WithDeadline(sctx, later(d.Add(p.lockTTL-p.lockKeep), time.Now().Add(saveFloor)))
+	sctx, end := context.WithDeadline(sctx, later(d.Add(p.lockTTL-2*p.lockKeep), time.Now().Add(saveFloor)))
 	return sctx, func() {
 		stop()
 		end()

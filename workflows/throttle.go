@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -30,3 +31,10 @@ func (e *Throttled) Unwrap() error { return e.Err }
 
 // RetryHint: another try may pass once the wait is over.
 func (e *Throttled) RetryHint() (bool, time.Duration) { return true, e.After }
+
+// ErrPastDeadline is what a call's wait for its api's limits fails with when the turn
+// they give it would come past its context's deadline: the wait is given up before
+// that deadline. A caller that tells a deadline of its own from its other failures (a
+// poll cut by its time, which starts the items of the pages it read) tells it by this,
+// not by context.DeadlineExceeded, which a network timeout matches too.
+var ErrPastDeadline = errors.New("the turn its api's limits give it would come past its deadline")
