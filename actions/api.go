@@ -42,10 +42,10 @@ func (h *HTTP) authenticate(ctx context.Context, req *http.Request, p *prepared)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Authorization", "Bearer "+tok.Access)
 		// When the call had its token, fetched by it or before: after a 401, only one
 		// that came later replaces it (see again).
-		p.token, p.taken = tok, h.tokens.apis.now()
+		p.token, p.taken, p.refreshAt = tok.Access, h.tokens.apis.now(), tok.RefreshAt
 	default:
 		return fmt.Errorf("api %q: auth %q is not supported", a.Name, au.Kind)
 	}
@@ -78,7 +78,27 @@ func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, s
 			return secrets, err
 		}
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	p.req, p.token, p.taken = req, tok, taken
-	return secrets.With(tok), nil
+	req.Header.Set("Authorization", "Bearer "+tok.Access)
+	p.req, p.token, p.taken, p.refreshAt = req, tok.Access, taken, tok.RefreshAt
+	return secrets.With(tok.Access), nil
+}
+
+// renew readies a call about to be sent with a token that is due for its refresh:
+// the call took it, then waited (for its turn of the api's rate_limit, for the pages
+// before it), and a token that expired meanwhile would be refused. It takes the
+// current token in its place, fetched anew if none is fresh, that came after refused
+// (the call's 401 when it is sent again, zero for none). A call that does not send
+// the api's token (the step set its own Authorization) is left as it is.
+func (h *HTTP) renew(ctx context.Context, p *prepared, secrets *workflows.Redactor, refused refusal) (*workflows.Redactor, error) {
+	if h.tokens == nil || p.token == "" || h.tokens.apis.now().Before(p.refreshAt) ||
+		p.req.Header.Get("Authorization") != "Bearer "+p.token {
+		return secrets, nil
+	}
+	tok, err := h.tokens.token(ctx, h.client, refused)
+	if err != nil {
+		return secrets, &authError{err}
+	}
+	p.req.Header.Set("Authorization", "Bearer "+tok.Access)
+	p.token, p.taken, p.refreshAt = tok.Access, h.tokens.apis.now(), tok.RefreshAt
+	return secrets.With(tok.Access), nil
 }

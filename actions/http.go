@@ -210,6 +210,10 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 			cancel()
 		}
 	}()
+	var err error
+	if secrets, err = h.renew(ctx, p, secrets, refusal{}); err != nil {
+		return nil, tokenFailed(err)
+	}
 	timedOut := func() bool { return false }
 	bound := func() {} // gives p.req, about to be sent, c.RequestTimeout from now
 	if c.RequestTimeout > 0 {
@@ -240,18 +244,9 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 		// the call once more, a request of its own in the run history.
 		refused(sent, resp, secrets, c.Sensitive, start)
 		start = time.Time{}
+		first := refusal{token: p.token, taken: p.taken}
 		if secrets, err = h.again(ctx, p, resp, secrets); err != nil {
-			var auth *authError
-			if errors.As(err, &auth) {
-				// No token came to send the call again. A call was sent, and refused:
-				// Redis not answering fails the attempt, not holding the step back as
-				// one that sent nothing.
-				if th := (*workflows.Throttled)(nil); errors.As(auth.err, &th) && th.Err != nil {
-					return nil, th.Err
-				}
-				return nil, auth.err // a token endpoint or Redis failure: it says whether to retry
-			}
-			return nil, fmt.Errorf("%s %s: sending it again: %w", h.method, sent.URL, err)
+			return nil, h.resendFailed(sent, err)
 		}
 		if h.limits != nil {
 			release, err := h.limits.again(ctx)
@@ -259,6 +254,10 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 				return nil, fmt.Errorf("%s %s: sending it again: %w", h.method, sent.URL, err)
 			}
 			defer release()
+		}
+		// Its turn may have come after the new token's lifetime.
+		if secrets, err = h.renew(ctx, p, secrets, first); err != nil {
+			return nil, h.resendFailed(sent, err)
 		}
 		bound()
 		sent = &workflows.Request{Attempt: c.Attempt, Page: page, Method: h.method, URL: p.shownURL(secrets),
@@ -355,6 +354,30 @@ func (h *HTTP) send(ctx context.Context, c *workflows.Call, p *prepared, secrets
 	return out, nil
 }
 
+// tokenFailed is the error of a call that got no token to send, and sent nothing: a
+// token endpoint or Redis failure, which says whether to retry, or to hold the step
+// back.
+func tokenFailed(err error) error {
+	if auth := (*authError)(nil); errors.As(err, &auth) {
+		return auth.err
+	}
+	return err
+}
+
+// resendFailed is the error of a call refused with a 401 that could not be sent again.
+func (h *HTTP) resendFailed(sent *workflows.Request, err error) error {
+	var auth *authError
+	if !errors.As(err, &auth) {
+		return fmt.Errorf("%s %s: sending it again: %w", h.method, sent.URL, err)
+	}
+	// No token came to send the call again. A call was sent, and refused: Redis not
+	// answering fails the attempt, not holding the step back as one that sent nothing.
+	if th := (*workflows.Throttled)(nil); errors.As(auth.err, &th) && th.Err != nil {
+		return th.Err
+	}
+	return auth.err // a token endpoint or Redis failure: it says whether to retry
+}
+
 // refused records in sent the 401 that refused a call's OAuth2 token, before the call
 // is sent again with another: its status, how long it took, and its answer, the
 // body's first MaxRecordedBody bytes (the rest is not read).
@@ -422,6 +445,7 @@ type prepared struct {
 	user, pass string    // basic auth, when set
 	token      string    // the OAuth2 access token sent, when the api has one
 	taken      time.Time // when the call looked for it, by the clock of the tokens' fetch times
+	refreshAt  time.Time // when the token is due for its refresh: past it, it is not sent (renew)
 	rawURL     string    // the url as rendered
 	query      string    // the query appended to it, with its separator; "" for none
 }

@@ -128,7 +128,7 @@ func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *
 // 401 took the token it sent: the token returned came after that, fetched by this
 // process or another, and is fetched anew when none did. When none comes, the refusal
 // stands for the calls after it too.
-func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused refusal) (string, error) {
+func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused refusal) (*oauthToken, error) {
 	ts.mu.Lock()
 	if refused.taken.IsZero() {
 		refused = ts.standing
@@ -145,20 +145,20 @@ func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused r
 	return tok, err
 }
 
-func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refused refusal) (string, error) {
+func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refused refusal) (*oauthToken, error) {
 	now := ts.apis.now
 	if t := ts.memory(); t.fresh(now()) && t.fetchedAfter(refused) {
-		return t.Access, nil
+		return t, nil
 	}
 	deadline := time.Now().Add(tokenFetchMax)
 	for {
 		t, err := ts.load(ctx)
 		if err != nil {
-			return "", redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
+			return nil, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 		}
 		if t.fresh(now()) && t.fetchedAfter(refused) {
 			ts.remember(t)
-			return t.Access, nil
+			return t, nil
 		}
 		got, held, err := ts.fetchOnce(ctx, client, refused)
 		if err != nil || held {
@@ -166,37 +166,37 @@ func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refu
 		}
 		// Another process is fetching: a token that has not expired serves meanwhile.
 		if t.valid(now()) && t.fetchedAfter(refused) {
-			return t.Access, nil
+			return t, nil
 		}
 		if time.Now().After(deadline) {
-			return "", ts.errorf("another process has been fetching the token for %s", tokenFetchMax)
+			return nil, ts.errorf("another process has been fetching the token for %s", tokenFetchMax)
 		}
 		select {
 		case <-ctx.Done():
-			return "", ts.errorf("waiting for the token another process fetches: %w", ctx.Err())
+			return nil, ts.errorf("waiting for the token another process fetches: %w", ctx.Err())
 		case <-time.After(tokenPoll):
 		}
 	}
 }
 
 // fetchOnce fetches a token if no other process is: held reports whether it did.
-func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refused refusal) (string, bool, error) {
+func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refused refusal) (*oauthToken, bool, error) {
 	// One goroutine of this process at a time; the others wait here, then find its token.
 	select {
 	case ts.fetching <- struct{}{}:
 	case <-ctx.Done():
-		return "", true, ts.errorf("waiting for the token: %w", ctx.Err())
+		return nil, true, ts.errorf("waiting for the token: %w", ctx.Err())
 	}
 	defer func() { <-ts.fetching }()
 	if t := ts.memory(); t.fresh(ts.apis.now()) && t.fetchedAfter(refused) {
-		return t.Access, true, nil
+		return t, true, nil
 	}
 	owner, ok, err := ts.lock(ctx)
 	if err != nil {
-		return "", true, redisFailed(ctx, ts.api, "OAuth2 token: taking the token lock in Redis", err)
+		return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: taking the token lock in Redis", err)
 	}
 	if !ok {
-		return "", false, nil
+		return nil, false, nil
 	}
 	defer ts.unlock(owner)
 	ctx, stop := ts.holdLock(ctx, owner)
@@ -204,23 +204,23 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	// Another process may have stored a token between our read and the lock.
 	t, err := ts.load(ctx)
 	if err != nil {
-		return "", true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
+		return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 	}
 	if t.fresh(ts.apis.now()) && t.fetchedAfter(refused) {
 		ts.remember(t)
-		return t.Access, true, nil
+		return t, true, nil
 	}
 	if t == nil && ts.legacyKey != "" {
 		if t, err = ts.loadKey(ctx, ts.legacyKey); err != nil {
-			return "", true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
+			return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 		}
 	}
 	nt, err := ts.fetchWith(ctx, client, owner, t)
 	if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errLockLost) || errors.Is(cause, errFetchTooLong)) {
-		return "", true, ts.errorf("%w", cause) // its request was cut short for it
+		return nil, true, ts.errorf("%w", cause) // its request was cut short for it
 	}
 	if err != nil {
-		return "", true, err
+		return nil, true, err
 	}
 	// This process's calls take it from now on, before it is kept in Redis: none of
 	// them takes the token it replaces after its fetch time, to refuse it after a 401.
@@ -230,9 +230,9 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	keep, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := ts.store(keep, owner, nt); err != nil {
-		return "", true, redisFailed(ctx, ts.api, "OAuth2 token: keeping the token in Redis", err)
+		return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: keeping the token in Redis", err)
 	}
-	return nt.Access, true, nil
+	return nt, true, nil
 }
 
 // fetchWith fetches a token with the refresh token kept in t, when the endpoint rotated

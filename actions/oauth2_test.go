@@ -1324,3 +1324,75 @@ func fetchHoldingItsLock(t *testing.T, b *redistest.Backend, ttl time.Duration) 
 	})
 	return f
 }
+
+// expiring makes s's API refuse a token once its lifetime has passed by clk, as a
+// provider does; after, when set, is called with the count of the token requests once
+// each is answered.
+func expiring(s *authServer, clk *clock, lifetime time.Duration, after func(n int64)) {
+	var mu sync.Mutex
+	issued := map[string]time.Time{}
+	tokens, api := s.tokens.Config.Handler, s.api.Config.Handler
+	s.tokens.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokens.ServeHTTP(w, r)
+		s.mu.Lock()
+		current := s.current
+		s.mu.Unlock()
+		mu.Lock()
+		issued[current] = clk.now()
+		mu.Unlock()
+		if after != nil {
+			after(s.requests.Load())
+		}
+	})
+	s.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		mu.Lock()
+		at, ok := issued[token]
+		mu.Unlock()
+		if ok && clk.now().Sub(at) > lifetime {
+			s.apiCalls.Add(1)
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid_token","error_description":"expired"}`)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}
+
+// A call refused with a 401 waits for its turn of the rate_limit to be sent again; a
+// token that expired during that wait is not the one sent: the call takes the current
+// one, fetched anew when none is fresh, once its turn has come. On a redis-server
+// only: the call waits in real time, which miniredis's clock does not follow.
+func TestOAuth2CallSentAgainAfterItsTurnTakesAFreshToken(t *testing.T) {
+	b := redistest.Real(t)
+	s := newAuthServer(t)
+	s.expiresIn = 6
+	s.limits = `rate_limit = "1/s"`
+	clk := &clock{}
+	// The new token is fetched, then the call waits its turn: 7 s by the clocks of the
+	// tokens and the API, past the new token's 6 s.
+	expiring(s, clk, 6*time.Second, func(n int64) {
+		if n == 2 {
+			clk.advance(7 * time.Second)
+		}
+	})
+	var first atomic.Bool
+	api := s.api.Config.Handler
+	s.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			s.revoke() // the provider ends the first token as the call comes
+		}
+		api.ServeHTTP(w, r)
+	})
+	p := newProcess(t, s, "client_credentials", b.Client, clk)
+	c, _, err := p.call(t.Context())
+	if err != nil {
+		t.Fatalf("the call sent again after its turn: %v", err)
+	}
+	if n := s.requests.Load(); n != 3 {
+		t.Errorf("%d token requests, want 3: the first, one after the 401, one after the wait", n)
+	}
+	if len(c.SentBefore) != 1 || c.Sent == nil || c.Sent.Status != http.StatusOK {
+		t.Errorf("recorded %d requests before the last, want the 401 then the call sent again, answered 200", len(c.SentBefore))
+	}
+}
