@@ -53,6 +53,11 @@ type oauthToken struct {
 	Fetched   time.Time `json:"fetched"`           // when the token endpoint's answer came
 	Expires   time.Time `json:"expires"`
 	RefreshAt time.Time `json:"refresh_at"` // ahead of Expires by a tenth of its lifetime
+	// Gen counts the fetches of the state, one more with each: the fetches are one at
+	// a time (the lock), so of two tokens the one of the higher Gen came later,
+	// whatever the clocks of the processes that fetched them say. 0: kept by a build
+	// that counted none.
+	Gen int64 `json:"gen,omitempty"`
 }
 
 // fresh reports whether the token is to be used as it is, without a refresh.
@@ -100,6 +105,10 @@ type tokenSource struct {
 	fetching chan struct{} // held by the one goroutine of this process that fetches
 	mu       sync.Mutex
 	cur      *oauthToken // the last token seen
+	// latest is the token of the highest Gen this process has seen with a refresh
+	// token: when Redis loses the one it kept, its refresh token is used, not the
+	// file's, long rotated away. nil for none.
+	latest *oauthToken
 	// standing is the last refusal after which no token came (the endpoint failed):
 	// until one fetched after it does, every call is answered as the refused one was,
 	// so the token refused is not sent again. Zero for none.
@@ -215,6 +224,16 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 			return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 		}
 	}
+	if l := ts.newer(t); l != nil {
+		// Redis lost the token it kept (a restart without persistence, a failover that
+		// lost the last writes): this process's own, the latest it saw, goes on the
+		// rotation, kept again before it is spent so that no process that saw less
+		// sends an older one meanwhile.
+		if err := ts.keep(ctx, owner, l); err != nil {
+			return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: keeping this process's refresh token in Redis again", err)
+		}
+		t = l
+	}
 	nt, err := ts.fetchWith(ctx, client, owner, t)
 	if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errLockLost) || errors.Is(cause, errFetchTooLong)) {
 		return nil, true, ts.errorf("%w", cause) // its request was cut short for it
@@ -240,6 +259,17 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 // provider revoked it, or the answer that rotated it was lost) is dropped, and the one
 // in the file is tried at once.
 func (ts *tokenSource) fetchWith(ctx context.Context, client *http.Client, owner string, t *oauthToken) (*oauthToken, error) {
+	nt, err := ts.fetchAfter(ctx, client, owner, t)
+	if nt != nil {
+		nt.Gen = 1
+		if t != nil {
+			nt.Gen = t.Gen + 1
+		}
+	}
+	return nt, err
+}
+
+func (ts *tokenSource) fetchAfter(ctx context.Context, client *http.Client, owner string, t *oauthToken) (*oauthToken, error) {
 	if t == nil || t.Refresh == "" || t.Refresh == ts.cfg.RefreshToken {
 		return ts.fetch(ctx, client, ts.cfg.RefreshToken)
 	}
@@ -248,10 +278,27 @@ func (ts *tokenSource) fetchWith(ctx context.Context, client *http.Client, owner
 	if !errors.As(err, &te) || te.Code != "invalid_grant" {
 		return nt, err
 	}
-	if err := ts.drop(ctx, owner); err != nil {
+	if err := ts.drop(ctx, owner, t.Refresh); err != nil {
 		return nil, ts.errorf("dropping the refresh token the endpoint refused: %w", err)
 	}
 	return ts.fetch(ctx, client, ts.cfg.RefreshToken)
+}
+
+// newer returns this process's latest token when its refresh token is to be used
+// rather than kept's: Redis keeps none, or one of a lower Gen (a failover lost the
+// writes after it). A kept token of no Gen, from a build that counted none, is taken
+// as it is. nil when kept's is to be used.
+func (ts *tokenSource) newer(kept *oauthToken) *oauthToken {
+	if ts.cfg.Grant != "refresh_token" {
+		return nil
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	l := ts.latest
+	if l == nil || kept != nil && (kept.Gen == 0 || kept.Gen >= l.Gen) {
+		return nil
+	}
+	return l
 }
 
 func (ts *tokenSource) memory() *oauthToken {
@@ -263,6 +310,9 @@ func (ts *tokenSource) memory() *oauthToken {
 func (ts *tokenSource) remember(t *oauthToken) {
 	ts.mu.Lock()
 	ts.cur = t
+	if t != nil && t.Refresh != "" && (ts.latest == nil || t.Gen == 0 || t.Gen >= ts.latest.Gen) {
+		ts.latest = t
+	}
 	if !ts.standing.taken.IsZero() && t != nil && t.Fetched.After(ts.standing.taken) {
 		// A token came after the refusal: the endpoint answered, even if with the same
 		// token (some give it back until it expires), which calls may take again.
@@ -306,15 +356,17 @@ func (ts *tokenSource) loadKey(ctx context.Context, key string) (*oauthToken, er
 }
 
 // storeScript keeps a token only while the lock is still ours, and releases it, in
-// one step: a process whose lock expired mid-fetch cannot overwrite the token (and
-// the rotated refresh token) of the one that took the lock after. The token kept
-// under the legacy key, when there is one, is replaced too: it is taken over once.
+// one step, unless told to hold it: a process whose lock expired mid-fetch cannot
+// overwrite the token (and the rotated refresh token) of the one that took the lock
+// after. The token kept under the legacy key, when there is one, is replaced too: it
+// is taken over once.
 //
 // KEYS: token, lock[, legacy token]. ARGV: owner, sealed token, its time to live in ms
-// (0: none). Returns 1 when stored, 0 when the lock was not ours any more.
+// (0: none), 1 to hold the lock (else 0). Returns 1 when stored, 0 when the lock was
+// not ours any more.
 var storeScript = redis.NewScript(`
 local token, lock, legacy = KEYS[1], KEYS[2], KEYS[3]
-local owner, sealed, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local owner, sealed, ttl, hold = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 if redis.call('GET', lock) ~= owner then
   return 0
 end
@@ -326,7 +378,9 @@ end
 if legacy then
   redis.call('DEL', legacy)
 end
-redis.call('DEL', lock)
+if not hold then
+  redis.call('DEL', lock)
+end
 return 1
 `)
 
@@ -370,7 +424,17 @@ end
 return 0
 `)
 
+// store keeps t in Redis and releases the lock.
 func (ts *tokenSource) store(ctx context.Context, owner string, t *oauthToken) error {
+	return ts.storeHolding(ctx, owner, t, false)
+}
+
+// keep keeps t in Redis, the lock still held.
+func (ts *tokenSource) keep(ctx context.Context, owner string, t *oauthToken) error {
+	return ts.storeHolding(ctx, owner, t, true)
+}
+
+func (ts *tokenSource) storeHolding(ctx context.Context, owner string, t *oauthToken, hold bool) error {
 	rdb := ts.apis.redis()
 	if rdb == nil {
 		return nil
@@ -388,16 +452,25 @@ func (ts *tokenSource) store(ctx context.Context, owner string, t *oauthToken) e
 	if t.Refresh == "" {
 		ttl = max(time.Until(t.Expires).Milliseconds(), 1)
 	}
-	stored, err := storeScript.Run(ctx, rdb, ts.keys(), owner, sealed, ttl).Int()
+	held := 0
+	if hold {
+		held = 1
+	}
+	stored, err := storeScript.Run(ctx, rdb, ts.keys(), owner, sealed, ttl, held).Int()
 	if err == nil && stored == 0 {
 		err = errors.New("the token lock expired before the token came")
 	}
 	return err
 }
 
-// drop forgets the kept token, with its refresh token, here and in Redis.
-func (ts *tokenSource) drop(ctx context.Context, owner string) error {
+// drop forgets the kept token, with its refresh token, refused, here and in Redis.
+func (ts *tokenSource) drop(ctx context.Context, owner, refused string) error {
 	ts.remember(nil)
+	ts.mu.Lock()
+	if ts.latest != nil && ts.latest.Refresh == refused {
+		ts.latest = nil
+	}
+	ts.mu.Unlock()
 	rdb := ts.apis.redis()
 	if rdb == nil {
 		return nil

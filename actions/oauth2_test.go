@@ -1396,3 +1396,53 @@ func TestOAuth2CallSentAgainAfterItsTurnTakesAFreshToken(t *testing.T) {
 		t.Errorf("recorded %d requests before the last, want the 401 then the call sent again, answered 200", len(c.SentBefore))
 	}
 }
+
+// A Redis that loses the rotated refresh token it kept (restarted without
+// persistence, or a failover that lost the last writes, leaving an older one) locks
+// no process out: the refresh token a process holds, the latest it saw, goes on the
+// rotation, not the file's nor the older one, long rotated away; and it is kept in
+// Redis again, for every process.
+func TestOAuth2RefreshTokenLostByRedisIsTakenFromAProcess(t *testing.T) {
+	for _, loss := range []string{"flushed", "older"} {
+		t.Run(loss, func(t *testing.T) {
+			redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+				s := newAuthServer(t)
+				clk := &clock{}
+				p := newProcess(t, s, "refresh_token", b.Client, clk)
+				chain(t, s, p, clk)
+				key := p.apis.tokenSource(p.wf.Steps[0].Action.(*HTTP).api).key
+				before := b.Client.Get(t.Context(), key).Val()
+				if _, _, err := p.call(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				clk.advance(55 * time.Second)
+				switch loss {
+				case "flushed":
+					if err := b.Client.FlushAll(t.Context()).Err(); err != nil {
+						t.Fatal(err)
+					}
+				case "older":
+					if err := b.Client.Set(t.Context(), key, before, 0).Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s.mu.Lock()
+				current := s.refresh
+				s.refreshes = nil
+				s.mu.Unlock()
+				if _, _, err := p.call(t.Context()); err != nil {
+					t.Fatalf("a call after Redis lost the refresh token: %v", err)
+				}
+				if got := s.sentRefreshTokens(); !slices.Equal(got, []string{current}) {
+					t.Errorf("the endpoint got %q, want the process's own refresh token %q", got, current)
+				}
+				// A process that saw none of it takes the rotation from Redis.
+				clk.advance(55 * time.Second)
+				late := newProcess(t, s, "refresh_token", b.Client, clk)
+				if _, _, err := late.call(t.Context()); err != nil {
+					t.Fatalf("a process started after: %v", err)
+				}
+			})
+		})
+	}
+}
