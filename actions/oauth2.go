@@ -196,32 +196,62 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	case <-ctx.Done():
 		return nil, true, ts.errorf("waiting for the token: %w", ctx.Err())
 	}
-	defer func() { <-ts.fetching }()
+	release := func() { <-ts.fetching }
 	if t := ts.memory(); t.fresh(ts.apis.now()) && t.fetchedAfter(refused) {
+		release()
 		return t, true, nil
 	}
 	owner, ok, err := ts.lock(ctx)
 	if err != nil {
+		release()
 		return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: taking the token lock in Redis", err)
 	}
 	if !ok {
+		release()
 		return nil, false, nil
 	}
+	// The fetch goes on when the call stops waiting for it (its step's timeout): the
+	// endpoint may rotate the refresh token as it answers, and an answer not read
+	// would lose the rotated one, for every process. It has its own deadline, the
+	// longest a fetch may hold its lock.
+	type result struct {
+		t   *oauthToken
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer release()
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenFetchMax)
+		defer cancel()
+		t, err := ts.fetchLocked(fctx, client, owner, refused)
+		done <- result{t, err}
+	}()
+	select {
+	case r := <-done:
+		return r.t, true, r.err
+	case <-ctx.Done():
+		return nil, true, ts.errorf("waiting for the token: %w (its fetch goes on, and keeps what it gets)", ctx.Err())
+	}
+}
+
+// fetchLocked fetches a token holding the lock owner took, keeps it in Redis, and
+// releases the lock.
+func (ts *tokenSource) fetchLocked(ctx context.Context, client *http.Client, owner string, refused refusal) (*oauthToken, error) {
 	defer ts.unlock(owner)
 	ctx, stop := ts.holdLock(ctx, owner)
 	defer stop() // stops extending it before it is released
 	// Another process may have stored a token between our read and the lock.
 	t, err := ts.load(ctx)
 	if err != nil {
-		return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
+		return nil, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 	}
 	if t.fresh(ts.apis.now()) && t.fetchedAfter(refused) {
 		ts.remember(t)
-		return t, true, nil
+		return t, nil
 	}
 	if t == nil && ts.legacyKey != "" {
 		if t, err = ts.loadKey(ctx, ts.legacyKey); err != nil {
-			return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
+			return nil, redisFailed(ctx, ts.api, "OAuth2 token: reading the token kept in Redis", err)
 		}
 	}
 	if l := ts.newer(t); l != nil {
@@ -230,16 +260,16 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 		// rotation, kept again before it is spent so that no process that saw less
 		// sends an older one meanwhile.
 		if err := ts.keep(ctx, owner, l); err != nil {
-			return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: keeping this process's refresh token in Redis again", err)
+			return nil, redisFailed(ctx, ts.api, "OAuth2 token: keeping this process's refresh token in Redis again", err)
 		}
 		t = l
 	}
 	nt, err := ts.fetchWith(ctx, client, owner, t)
 	if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errLockLost) || errors.Is(cause, errFetchTooLong)) {
-		return nil, true, ts.errorf("%w", cause) // its request was cut short for it
+		return nil, ts.errorf("%w", cause) // its request was cut short for it
 	}
 	if err != nil {
-		return nil, true, err
+		return nil, err
 	}
 	// This process's calls take it from now on, before it is kept in Redis: none of
 	// them takes the token it replaces after its fetch time, to refuse it after a 401.
@@ -249,9 +279,9 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	keep, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := ts.store(keep, owner, nt); err != nil {
-		return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: keeping the token in Redis", err)
+		return nil, redisFailed(ctx, ts.api, "OAuth2 token: keeping the token in Redis", err)
 	}
-	return nt, true, nil
+	return nt, nil
 }
 
 // fetchWith fetches a token with the refresh token kept in t, when the endpoint rotated

@@ -1446,3 +1446,59 @@ func TestOAuth2RefreshTokenLostByRedisIsTakenFromAProcess(t *testing.T) {
 		})
 	}
 }
+
+// A token endpoint slower than the step's timeout does not lose what it answers: the
+// fetch goes on once the step stops waiting for it, and keeps the token and the
+// refresh token it rotated, which the next refresh sends.
+func TestOAuth2FetchOutlivesTheStepThatStartedIt(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		s.rotate, s.expiresIn = true, 60
+		gate := make(chan struct{})
+		s.gate = gate
+		clk := &clock{}
+		p := newProcess(t, s, "refresh_token", b.Client, clk)
+		ts := p.apis.tokenSource(p.wf.Steps[0].Action.(*HTTP).api)
+		arrived, tokens := make(chan struct{}, 1), s.tokens.Config.Handler
+		s.tokens.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+			tokens.ServeHTTP(w, r)
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := p.call(ctx)
+			done <- err
+		}()
+		select {
+		case <-arrived:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no token request")
+		}
+		cancel() // the step's timeout, while the endpoint has the request
+		if err := <-done; err == nil {
+			t.Fatal("the call passed without its token")
+		}
+		s.mu.Lock()
+		s.gate = nil
+		s.mu.Unlock()
+		close(gate) // the endpoint rotates the refresh token as it answers
+		testutil.Eventually(t, 5*time.Second, "the answer and the lock released", func() bool {
+			s.mu.Lock()
+			rotated := s.refresh != "refresh-0"
+			s.mu.Unlock()
+			return rotated && b.Client.Exists(t.Context(), ts.lockKey).Val() == 0
+		})
+		s.sentRefreshTokens()
+		clk.advance(55 * time.Second)
+		if _, _, err := p.call(t.Context()); err != nil {
+			t.Fatalf("the refresh after: %v", err)
+		}
+		if got := s.sentRefreshTokens(); !slices.Equal(got, []string{"refresh-1"}) {
+			t.Errorf("the endpoint got %q, want the refresh token it rotated in the answer the step did not wait for", got)
+		}
+	})
+}
