@@ -371,12 +371,23 @@ func (h *HTTP) resendFailed(sent *workflows.Request, err error) error {
 		return fmt.Errorf("%s %s: sending it again: %w", h.method, sent.URL, err)
 	}
 	// No token came to send the call again. A call was sent, and refused: Redis not
-	// answering fails the attempt, not holding the step back as one that sent nothing.
-	if th := (*workflows.Throttled)(nil); errors.As(auth.err, &th) && th.Err != nil {
-		return th.Err
+	// answering, or the token endpoint's Retry-After, fails the attempt, not holding
+	// the step back as one that sent nothing.
+	if th := (*workflows.Throttled)(nil); errors.As(auth.err, &th) {
+		if th.Err != nil {
+			return th.Err
+		}
+		return &sentThenHeld{th}
 	}
 	return auth.err // a token endpoint or Redis failure: it says whether to retry
 }
+
+// sentThenHeld is a call refused with a 401 whose new token a shared wait holds back:
+// its attempt fails, to be retried once the wait is over.
+type sentThenHeld struct{ th *workflows.Throttled }
+
+func (e *sentThenHeld) Error() string                    { return "sending it again: " + e.th.Error() }
+func (e *sentThenHeld) RetryHint() (bool, time.Duration) { return true, e.th.After }
 
 // refused records in sent the 401 that refused a call's OAuth2 token, before the call
 // is sent again with another: its status, how long it took, and its answer, the

@@ -92,8 +92,10 @@ type tokenSource struct {
 	apis    *APIs
 	api     string
 	cfg     workflows.OAuth2
+	id      string // names the state in Redis: the keys below, and the refusals
 	key     string // the encrypted token
 	lockKey string
+	holdKey string // how long a Retry-After of the endpoint holds every fetch
 	aead    cipher.AEAD
 	// hide hides the client's credentials in what the token endpoint answers
 	// (answerRedactor).
@@ -109,6 +111,10 @@ type tokenSource struct {
 	// token: when Redis loses the one it kept, its refresh token is used, not the
 	// file's, long rotated away. nil for none.
 	latest *oauthToken
+	// refused are the refresh tokens the endpoint refused (refusedBefore), heldUntil
+	// when its last Retry-After ends, as this process knows them.
+	refused   map[string]bool
+	heldUntil time.Time
 	// standing is the last refusal after which no token came (the endpoint failed):
 	// until one fetched after it does, every call is answered as the refused one was,
 	// so the token refused is not sent again. Zero for none.
@@ -125,7 +131,8 @@ func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *
 	if err != nil {
 		panic(err)
 	}
-	ts := &tokenSource{apis: a, api: name, cfg: *cfg, key: id + ":token", lockKey: id + ":lock", aead: aead,
+	ts := &tokenSource{apis: a, api: name, cfg: *cfg, id: id, key: id + ":token", lockKey: id + ":lock", holdKey: id + ":hold",
+		aead: aead, refused: map[string]bool{},
 		hide: answerRedactor(cfg), fetching: make(chan struct{}, 1)}
 	if legacyID != "" {
 		ts.legacyKey = legacyID + ":token"
@@ -200,6 +207,13 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	if t := ts.memory(); t.fresh(ts.apis.now()) && t.fetchedAfter(refused) {
 		release()
 		return t, true, nil
+	}
+	if wait, err := ts.held(ctx); err != nil || wait > 0 {
+		release()
+		if err != nil {
+			return nil, true, redisFailed(ctx, ts.api, "OAuth2 token: reading whether the token endpoint asked to wait", err)
+		}
+		return nil, true, ts.heldBack(wait)
 	}
 	owner, ok, err := ts.lock(ctx)
 	if err != nil {
@@ -630,6 +644,13 @@ const maxTokenAnswer = 1 << 20
 func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh string) (*oauthToken, error) {
 	form := url.Values{"grant_type": {ts.cfg.Grant}}
 	if ts.cfg.Grant == "refresh_token" {
+		refused, err := ts.refusedBefore(ctx, refresh)
+		if err != nil {
+			return nil, redisFailed(ctx, ts.api, "OAuth2 token: reading the refresh tokens the endpoint refused", err)
+		}
+		if refused {
+			return nil, ts.refusedAgain(refresh)
+		}
 		form.Set("refresh_token", refresh)
 	}
 	if len(ts.cfg.Scopes) > 0 {
@@ -690,6 +711,7 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 		if te.Code == "invalid_client" {
 			te.Hint = clientAuthHint(ts.cfg.ClientAuth)
 		}
+		ts.refusedOrHeld(ctx, refresh, te)
 		return nil, te
 	}
 	if jsonErr != nil || body.AccessToken == "" {

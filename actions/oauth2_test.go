@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -398,7 +399,7 @@ func TestOAuth2NewRefreshTokenInTheFileStartsAnew(t *testing.T) {
 }
 
 // A rotated refresh token the endpoint refuses as invalid_grant is dropped: the one
-// in the file is tried at once, and next.
+// in the file is tried at once. Neither is sent again once refused.
 func TestOAuth2RefusedRotatedRefreshTokenIsDropped(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
 		s := newAuthServer(t)
@@ -419,25 +420,12 @@ func TestOAuth2RefusedRotatedRefreshTokenIsDropped(t *testing.T) {
 		if got := s.sentRefreshTokens(); !slices.Equal(got, []string{kept, "refresh-0"}) {
 			t.Errorf("the endpoint got %q, want the kept refresh token, then the file's", got)
 		}
+		// Neither is sent again: the endpoint refused both.
 		if _, _, err := p.call(t.Context()); err == nil {
 			t.Fatal("a call passed with no refresh token the endpoint takes")
 		}
-		if got := s.sentRefreshTokens(); !slices.Equal(got, []string{"refresh-0"}) {
-			t.Errorf("the endpoint got %q, want the file's refresh token only: the refused one is dropped", got)
-		}
-		// Once the endpoint takes the file's refresh token, its rotation is kept again.
-		s.mu.Lock()
-		s.refresh = "refresh-0"
-		s.mu.Unlock()
-		if _, _, err := p.call(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		clk.advance(55 * time.Second)
-		if _, _, err := p.call(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		if got := s.sentRefreshTokens(); len(got) != 2 || got[0] != "refresh-0" || got[1] == "refresh-0" {
-			t.Errorf("the endpoint got %q, want the file's refresh token, then the one it rotated", got)
+		if got := s.sentRefreshTokens(); len(got) != 0 {
+			t.Errorf("the endpoint got %q, want nothing: it refused both refresh tokens", got)
 		}
 	})
 }
@@ -1501,4 +1489,68 @@ func TestOAuth2FetchOutlivesTheStepThatStartedIt(t *testing.T) {
 			t.Errorf("the endpoint got %q, want the refresh token it rotated in the answer the step did not wait for", got)
 		}
 	})
+}
+
+// A refresh token the endpoint refused as invalid_grant is not sent again, by any
+// process: while locked out, the steps' attempts ask the endpoint nothing more.
+func TestOAuth2RefusedRefreshTokenIsNotSentAgainByAnyProcess(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		s.mu.Lock()
+		s.refresh = "revoked" // the file's refresh token is refused
+		s.mu.Unlock()
+		a, c := twoProcesses(t, b, s, "refresh_token", &clock{})
+		for i := range 10 {
+			_, _, err := []*process{a, c}[i%2].call(t.Context())
+			var te *TokenError
+			if !errors.As(err, &te) || te.Code != "invalid_grant" {
+				t.Fatalf("call %d: err = %v, want the endpoint's invalid_grant", i+1, err)
+			}
+			if retry, _ := workflows.Retryable(err); retry {
+				t.Errorf("call %d: an invalid_grant is retried", i+1)
+			}
+		}
+		if n := s.requests.Load(); n != 1 {
+			t.Errorf("%d token requests for 10 calls from two processes, want 1: the refused refresh token is not sent again", n)
+		}
+		for _, k := range b.Keys(t.Context(), "*") {
+			if strings.Contains(k, "refresh-0") {
+				t.Errorf("key %q holds the refresh token", k)
+			}
+		}
+	})
+}
+
+// A token endpoint's 429 or 503 with a Retry-After holds every process's token
+// fetches that long: the steps that need a token are held back, counting no attempt,
+// and ask the endpoint nothing meanwhile.
+func TestOAuth2TokenEndpointRetryAfterHoldsEveryProcess(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+				s := newAuthServer(t)
+				s.tokens.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					s.requests.Add(1)
+					w.Header().Set("Retry-After", "60")
+					w.WriteHeader(status)
+				})
+				a, c := twoProcesses(t, b, s, "client_credentials", &clock{})
+				_, _, err := a.call(t.Context())
+				var te *TokenError
+				if !errors.As(err, &te) || te.Status != status || te.RetryAfter != time.Minute {
+					t.Fatalf("err = %v, want the endpoint's %d, retried after a minute", err, status)
+				}
+				for _, p := range []*process{a, c} {
+					_, _, err := p.call(t.Context())
+					var th *workflows.Throttled
+					if !errors.As(err, &th) || th.Reason != "retry_after" || th.After <= 0 || th.After > time.Minute {
+						t.Errorf("err = %v, want the step held back for the rest of the minute", err)
+					}
+				}
+				if n := s.requests.Load(); n != 1 {
+					t.Errorf("%d token requests, want 1: the others wait for the Retry-After", n)
+				}
+			})
+		})
+	}
 }
