@@ -81,8 +81,10 @@ type refusal struct {
 // is not the token refused, and came after the call had taken that one. Any token does
 // when no call was refused. A token kept before the call took its own, even one fetched
 // after an earlier 401, may have been revoked with the one the call carried; the token
-// refused is never sent again, whatever the clocks of the processes that fetched it
-// and took it say.
+// refused is not sent again by the call, nor by any call of this process that takes
+// its token after the 401 (tokenSource.standing), whatever the clocks of the processes
+// that fetched it and took it say. Calls that took it before, in flight, may still get
+// their own 401, and so may other processes' calls until one of them does.
 func (t *oauthToken) fetchedAfter(refused refusal) bool {
 	return t != nil && (refused.taken.IsZero() || t.Access != refused.token && t.Fetched.After(refused.taken))
 }
@@ -115,9 +117,10 @@ type tokenSource struct {
 	// when its last Retry-After ends, as this process knows them.
 	refused   map[string]bool
 	heldUntil time.Time
-	// standing is the last refusal after which no token came (the endpoint failed):
-	// until one fetched after it does, every call is answered as the refused one was,
-	// so the token refused is not sent again. Zero for none.
+	// standing is the last refusal after which no token came yet (a refresh goes on,
+	// or the endpoint failed): until one fetched after it does, every call is answered
+	// as the refused one was, waiting for the refresh, so the token refused is not sent
+	// again. Zero for none.
 	standing refusal
 }
 
@@ -142,23 +145,17 @@ func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *
 
 // token returns a token to send. refused, when set, is when a call the API answered
 // 401 took the token it sent: the token returned came after that, fetched by this
-// process or another, and is fetched anew when none did. When none comes, the refusal
-// stands for the calls after it too.
+// process or another, and is fetched anew when none did. The refusal stands for the
+// calls after it too, from the 401 until a token fetched after it comes.
 func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused refusal) (*oauthToken, error) {
 	ts.mu.Lock()
 	if refused.taken.IsZero() {
 		refused = ts.standing
+	} else if refused.taken.After(ts.standing.taken) && !ts.cur.fetchedAfter(refused) {
+		ts.standing = refused
 	}
 	ts.mu.Unlock()
-	tok, err := ts.tokenAfter(ctx, client, refused)
-	if err != nil && !refused.taken.IsZero() {
-		ts.mu.Lock()
-		if refused.taken.After(ts.standing.taken) {
-			ts.standing = refused
-		}
-		ts.mu.Unlock()
-	}
-	return tok, err
+	return ts.tokenAfter(ctx, client, refused)
 }
 
 func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refused refusal) (*oauthToken, error) {
@@ -711,6 +708,9 @@ func (ts *tokenSource) fetch(ctx context.Context, client *http.Client, refresh s
 		if te.Code == "invalid_client" {
 			te.Hint = clientAuthHint(ts.cfg.ClientAuth)
 		}
+		if te.Code == "invalid_grant" {
+			te.Hint = ts.lockedOut(refresh)
+		}
 		ts.refusedOrHeld(ctx, refresh, te)
 		return nil, te
 	}
@@ -815,7 +815,8 @@ type TokenError struct {
 	Code        string // the answer's error, such as invalid_client
 	Description string // its error_description, the client's credentials [redacted]
 	RetryAfter  time.Duration
-	// Hint is what to try, after an invalid_client: the other client_auth.
+	// Hint is what to try: after an invalid_client, the other client_auth; after an
+	// invalid_grant of the refresh token in the file, a new consent (lockedOut).
 	Hint string
 	Err  error
 }
@@ -823,7 +824,11 @@ type TokenError struct {
 func (e *TokenError) Error() string {
 	msg := fmt.Sprintf("api %q: getting an OAuth2 token from %s: ", e.API, e.URL)
 	if e.Err != nil {
-		return msg + e.Err.Error()
+		msg += e.Err.Error()
+		if e.Hint != "" {
+			msg += "; " + e.Hint
+		}
+		return msg
 	}
 	msg += fmt.Sprintf("status %d %s", e.Status, http.StatusText(e.Status))
 	if e.Status == http.StatusOK {

@@ -1554,3 +1554,67 @@ func TestOAuth2TokenEndpointRetryAfterHoldsEveryProcess(t *testing.T) {
 		})
 	}
 }
+
+// Once the endpoint refuses the refresh token in the file, no token can come: the
+// error says so, and what to do, when the endpoint answers and after, when it is not
+// asked again.
+func TestOAuth2LockoutSaysWhatToDo(t *testing.T) {
+	s := newAuthServer(t)
+	s.mu.Lock()
+	s.refresh = "revoked"
+	s.mu.Unlock()
+	p := newProcess(t, s, "refresh_token", nil, &clock{})
+	const todo = "; the refresh_token in the file was refused (revoked, or rotated away and the token after it lost): " +
+		"consent again to get a new one, put it where the file reads it from (its environment variable), " +
+		"and restart every hookflow process sharing the Redis: a reload does not read new environment values"
+	for _, want := range []string{
+		"status 400 Bad Request: invalid_grant (refresh token already used)" + todo,
+		"not asked again: the endpoint refused this refresh token before (invalid_grant)" + todo,
+	} {
+		_, _, err := p.call(t.Context())
+		if want = `api "crm": getting an OAuth2 token from ` + s.tokens.URL + `/oauth/token: ` + want; err == nil || err.Error() != want {
+			t.Errorf("err = %v\nwant %s", err, want)
+		}
+	}
+}
+
+// From a 401 on, no call of the process takes the token refused: while the refresh it
+// started goes on, the calls after it wait for its token.
+func TestOAuth2TokenRefusedIsTakenByNoCallWhileItsRefreshGoesOn(t *testing.T) {
+	s := newAuthServer(t)
+	p := newProcess(t, s, "client_credentials", nil, &clock{})
+	if _, _, err := p.call(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	gate, arrived, tokens := make(chan struct{}), make(chan struct{}, 1), s.tokens.Config.Handler
+	s.tokens.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-gate
+		tokens.ServeHTTP(w, r)
+	})
+	s.revoke()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := p.call(t.Context())
+		done <- err
+	}()
+	select {
+	case <-arrived: // refused, the call is fetching a new token
+	case <-time.After(5 * time.Second):
+		t.Fatal("no token request after the 401")
+	}
+	ts := p.apis.tokenSource(p.wf.Steps[0].Action.(*HTTP).api)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // a call that waits gets nothing
+	if tok, err := ts.token(ctx, p.wf.Steps[0].Action.(*HTTP).client, refusal{}); err == nil {
+		t.Errorf("a call after the 401 took %s, the token refused, without waiting for the refresh", tok.Access)
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ts.token(t.Context(), p.wf.Steps[0].Action.(*HTTP).client, refusal{})
+	if err != nil || tok.Access != "access-token-2" {
+		t.Errorf("a call after the refresh takes %v, %v; want the new token", tok, err)
+	}
+}

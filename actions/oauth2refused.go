@@ -117,7 +117,19 @@ func (ts *tokenSource) heldBack(wait time.Duration) error {
 // before.
 func (ts *tokenSource) refusedAgain(refresh string) error {
 	return workflows.Permanent(&TokenError{API: ts.api, URL: ts.shownURL(), Code: "invalid_grant",
-		Err: errors.New("not asked again: the endpoint refused this refresh token before (invalid_grant)")})
+		Err:  errors.New("not asked again: the endpoint refused this refresh token before (invalid_grant)"),
+		Hint: ts.lockedOut(refresh)})
+}
+
+// lockedOut is what to do once the endpoint refused refresh, when it is the refresh
+// token in the file: no other is left to try. "" for another.
+func (ts *tokenSource) lockedOut(refresh string) string {
+	if ts.cfg.Grant != "refresh_token" || refresh != ts.cfg.RefreshToken {
+		return ""
+	}
+	return "the refresh_token in the file was refused (revoked, or rotated away and the token after it lost): " +
+		"consent again to get a new one, put it where the file reads it from (its environment variable), " +
+		"and restart every hookflow process sharing the Redis: a reload does not read new environment values"
 }
 
 // refusedOrHeld records what the endpoint's answer te to a request sending refresh
