@@ -377,17 +377,20 @@ func (h *HTTP) resendFailed(sent *workflows.Request, err error) error {
 		if th.Err != nil {
 			return th.Err
 		}
-		return &sentThenHeld{th}
+		return &sentThenHeld{fmt.Sprintf("%s %s: sending it again: %v", h.method, sent.URL, th), th.After}
 	}
 	return auth.err // a token endpoint or Redis failure: it says whether to retry
 }
 
 // sentThenHeld is a call refused with a 401 whose new token a shared wait holds back:
 // its attempt fails, to be retried once the wait is over.
-type sentThenHeld struct{ th *workflows.Throttled }
+type sentThenHeld struct {
+	msg   string
+	after time.Duration
+}
 
-func (e *sentThenHeld) Error() string                    { return "sending it again: " + e.th.Error() }
-func (e *sentThenHeld) RetryHint() (bool, time.Duration) { return true, e.th.After }
+func (e *sentThenHeld) Error() string                    { return e.msg }
+func (e *sentThenHeld) RetryHint() (bool, time.Duration) { return true, e.after }
 
 // refused records in sent the 401 that refused a call's OAuth2 token, before the call
 // is sent again with another: its status, how long it took, and its answer, the

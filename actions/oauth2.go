@@ -174,6 +174,10 @@ func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refu
 			return t, nil
 		}
 		got, held, err := ts.fetchOnce(ctx, client, refused)
+		if th := (*workflows.Throttled)(nil); errors.As(err, &th) && th.Reason == "retry_after" && th.Err == nil &&
+			t.valid(now()) && t.fetchedAfter(refused) {
+			return t, nil // the endpoint asked to wait: a token that has not expired serves meanwhile
+		}
 		if err != nil || held {
 			return got, err
 		}

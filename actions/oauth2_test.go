@@ -1618,3 +1618,46 @@ func TestOAuth2TokenRefusedIsTakenByNoCallWhileItsRefreshGoesOn(t *testing.T) {
 		t.Errorf("a call after the refresh takes %v, %v; want the new token", tok, err)
 	}
 }
+
+// While the token endpoint's Retry-After holds the fetches, a token that has not
+// expired serves; a call refused with a 401 meanwhile fails its attempt, retried once
+// the wait is over, rather than held back as a call that sent nothing.
+func TestOAuth2TokenEndpointRetryAfterLeavesAValidTokenInUse(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		s.expiresIn = 60
+		clk := &clock{}
+		a, c := twoProcesses(t, b, s, "client_credentials", clk)
+		callMany(t, 2, a, c)
+		var busy atomic.Bool
+		tokens := s.tokens.Config.Handler
+		s.tokens.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !busy.Load() {
+				tokens.ServeHTTP(w, r)
+				return
+			}
+			s.requests.Add(1)
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		})
+		busy.Store(true)
+		clk.advance(55 * time.Second) // due for its refresh, not expired
+		if _, _, err := a.call(t.Context()); err == nil {
+			t.Fatal("want the endpoint's 503 to the refresh")
+		}
+		if _, _, err := c.call(t.Context()); err != nil {
+			t.Errorf("a call with a token that has not expired, while the endpoint asks to wait: %v", err)
+		}
+		s.revoke()
+		_, _, err := c.call(t.Context())
+		if retry, after := workflows.Retryable(err); err == nil || !retry || after <= 0 || after > time.Minute {
+			t.Errorf("err = %v (retried %v after %v), want the attempt failed, retried once the wait is over", err, retry, after)
+		}
+		if errors.As(err, new(*workflows.Throttled)) {
+			t.Errorf("err = %v: a call sent and refused is held back as one that sent nothing", err)
+		}
+		if n := s.requests.Load(); n != 2 {
+			t.Errorf("%d token requests, want 2: the first, and the refresh answered 503", n)
+		}
+	})
+}
