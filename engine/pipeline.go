@@ -45,6 +45,9 @@ type pipedCall struct {
 	// fate is whether a start was sent or its caller stopped waiting first: whichever
 	// comes first settles it, so the caller knows which.
 	fate fate
+	// mayHaveRun says that a try of a start may have reached Redis, which may have run
+	// it: an error on that try proves nothing of what Redis did (neverRan).
+	mayHaveRun bool
 }
 
 // fate settles a start's call between the batch that would send it and its caller,
@@ -168,26 +171,39 @@ func answered(c *pipedCall) (any, error, bool) {
 }
 
 // unanswered is the error of a start that was sent: err when it says the start was
-// not taken (its script ran and refused it, or nothing was sent), a *RefusedError when
-// Redis refused it before it wrote anything (redisRefusal: a full Redis, an ACL that
-// denies EVALSHA), else ErrOutcomeUnknown, as Redis may have taken it. Other errors
-// do not count: go-redis sends a command again after a network error, so a last
-// error that says nothing was sent (a refused connection, a pool's timeout, LOADING, a
-// cluster's MOVED or CLUSTERDOWN) may follow an attempt that Redis ran.
-func unanswered(err error) error {
-	var reply redis.Error
+// not taken (its script ran and refused it, or nothing was sent); a *RefusedError when
+// no try of it can have stored it (mayHaveRun false) and the last proves that it wrote
+// nothing (neverRan: Redis could not be reached, or answered an error before the
+// script ran, or refused it as it refuses only a script that wrote nothing); else
+// ErrOutcomeUnknown, as Redis may have taken it. The pipeliner sends a start's tries
+// itself (sendTries), so it knows whether any try before the last may have run it;
+// a caller that let go-redis send it again passes mayHaveRun true, and only a
+// refusal that a start's script meets before its first write counts (redisRefusal).
+func unanswered(err error, mayHaveRun bool) error {
 	switch {
-	case err == nil, errors.Is(err, ErrNotReplicated), errors.Is(err, ErrOutcomeUnknown), errors.As(err, new(notSent)):
+	case err == nil, errors.Is(err, ErrNotReplicated), errors.Is(err, ErrOutcomeUnknown), errors.As(err, new(notSent)),
+		isScriptError(err):
 		return err
-	case errors.As(err, &reply):
-		if code, _, _ := strings.Cut(reply.Error(), " "); scriptErrors[code] != nil {
-			return err
-		}
-		if why, none := redisRefusal(err); none {
-			return &RefusedError{Reason: why, err: err}
-		}
+	}
+	why, none := neverRan(err)
+	if mayHaveRun {
+		why, none = redisRefusal(err)
+	}
+	if none {
+		return &RefusedError{Reason: why, err: err}
 	}
 	return fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
+}
+
+// isScriptError reports whether err is an error a script of hookflow's returned on
+// purpose (scriptErrors): it ran, and refused the call.
+func isScriptError(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	code, _, _ := strings.Cut(reply.Error(), " ")
+	return scriptErrors[code] != nil
 }
 
 // gaveUp is why a start's caller no longer waits for it, nil while it does (and for a
@@ -239,11 +255,11 @@ func gather[T any](calls <-chan T, batch []T) []T {
 func (p *pipeliner) exec(batch []*pipedCall) {
 	// Starts whose callers gave up are not made: their callers answered an error. A
 	// batch of starts alone ends when the first of their callers stops waiting, so
-	// that go-redis does not send it again (it retries a batch that met a network
+	// that it is not sent again (sendTries tries again a batch that met a network
 	// error) after its caller was answered that it may be stored. A batch with commits
 	// keeps batchWait: a commit sent is waited for.
 	live, now := batch[:0], time.Now()
-	end, commits := now.Add(batchWait), false
+	end, commits, starts := now.Add(batchWait), false, false
 	for _, c := range batch {
 		err := c.gaveUp(now)
 		if err == nil && c.given != nil && !c.fate.send() {
@@ -258,6 +274,7 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			end = time.Unix(0, c.sendBy)
 		}
 		commits = commits || c.given == nil
+		starts = starts || c.given != nil
 		live = append(live, c)
 	}
 	if len(live) == 0 {
@@ -269,14 +286,10 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	sends := together(ctx, live, p.forms)
-	if len(sends) == 1 {
-		_ = p.rdb.Process(ctx, sends[0].cmd)
+	if starts {
+		sendTries(ctx, p.rdb, sends)
 	} else {
-		pipe := p.rdb.Pipeline()
-		for _, s := range sends {
-			_ = pipe.Process(ctx, s.cmd)
-		}
-		_, _ = pipe.Exec(ctx) // each command carries its own error
+		process(ctx, p.rdb, sends, false) // commits alone: go-redis sends them again itself
 	}
 	for _, s := range sends {
 		if s.many == nil {
@@ -304,9 +317,12 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 		// meanwhile (the first try changed nothing).
 		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && c.gaveUp(time.Now()) == nil {
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
+			// go-redis may have sent this one more than once: its error says nothing of
+			// a try before the last, unless the script ran and refused it.
+			c.mayHaveRun = c.mayHaveRun || !isScriptError(c.cmd.Err())
 		}
 		if err := c.cmd.Err(); err != nil && c.given != nil {
-			c.cmd.SetErr(unanswered(err))
+			c.cmd.SetErr(unanswered(err, c.mayHaveRun))
 		}
 		close(c.done)
 	}
@@ -318,6 +334,7 @@ type send struct {
 	cmd   *redis.Cmd
 	many  *redis.Script // nil for a call alone
 	calls []*pipedCall  // the calls many runs
+	alone *pipedCall    // the call, when alone
 }
 
 // maxManyArgs is the most keys and arguments a call may have to go with others in a
@@ -334,7 +351,7 @@ func together(ctx context.Context, calls []*pipedCall, forms map[*redis.Script]*
 	for _, c := range calls {
 		many := forms[c.script]
 		if many == nil || len(c.cmd.Args()) > maxManyArgs {
-			groups = append(groups, send{cmd: c.cmd}) // alone
+			groups = append(groups, send{cmd: c.cmd, alone: c})
 			continue
 		}
 		i := slices.IndexFunc(groups, func(g send) bool { return g.many == many })
@@ -356,8 +373,8 @@ func together(ctx context.Context, calls []*pipedCall, forms map[*redis.Script]*
 				continue
 			}
 		}
-		for _, c := range g.calls { // alone
-			sends = append(sends, send{cmd: c.cmd})
+		for _, c := range g.calls {
+			sends = append(sends, send{cmd: c.cmd, alone: c})
 		}
 	}
 	return sends
