@@ -249,7 +249,7 @@ func plural(n int) string {
 // change another: HOOKFLOW_RUNS_LIST_STATUS, HOOKFLOW_RUN_DRY_RUN.
 var sharedFlags = map[string]bool{
 	"redis": true, "admin": true, "listen": true, "max-conns": true, "workers": true, "lease": true, "max-queued": true,
-	"retention": true, "keep-runs": true, "allow-net": true, "log-format": true, "no-watch": true, "metrics": true,
+	"retention": true, "keep-runs": true, "allow-net": true, "log-format": true, "log-level": true, "no-watch": true, "metrics": true,
 	"admin-token": true, "admin-token-file": true, "admin-read-token": true, "admin-read-token-file": true,
 	"admin-host": true, "metrics-public": true, "public-url": true, "shards": true, "redis-wait-replicas": true,
 	"redis-file": true, "redis-tls-ca": true, "redis-tls-cert": true, "redis-tls-key": true,

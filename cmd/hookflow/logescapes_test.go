@@ -73,7 +73,7 @@ func TestLogsHideSecretsInTheirEscapedForms(t *testing.T) {
 		t.Run("serve "+format, func(t *testing.T) {
 			var logBuf bytes.Buffer
 			logs := &syncWriter{w: &logBuf}
-			log, err := newLogger(format, logs)
+			log, err := newLogger(format, "info", logs)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -61,7 +61,7 @@ func TestOneLogLinePerRun(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "logs.hcl"), logsSrc)
 	logs := &syncWriter{w: &bytes.Buffer{}}
-	log, err := newLogger("json", logs)
+	log, err := newLogger("json", "info", logs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func TestJSONLogKeepsDiagnosticsInItsLines(t *testing.T) {
 		stderr := &syncWriter{w: &buf}
 		cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1, noWatch: true,
 			allowNet: loopback, logFormat: "json"}
-		log, err := newLogger(cfg.logFormat, stderr)
+		log, err := newLogger(cfg.logFormat, "info", stderr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func TestJSONLogKeepsDiagnosticsInItsLines(t *testing.T) {
 			var buf strings.Builder
 			cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", workers: 1, noWatch: true,
 				allowNet: loopback, logFormat: "json"}
-			log, err := newLogger(cfg.logFormat, &buf)
+			log, err := newLogger(cfg.logFormat, "info", &buf)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -47,6 +47,7 @@ type serveConfig struct {
 	allowNet  prefixList
 	noWatch   bool
 	logFormat string
+	logLevel  string // --log-level: the least level of the lines written
 	// metricsAddr, when set, is an address of its own for GET /metrics, /healthz and
 	// /readyz: a worker has no other, and serve has them on the admin address too.
 	metricsAddr string
@@ -97,6 +98,7 @@ func engineFlags(fs *pflag.FlagSet, cfg *serveConfig, worker bool) {
 		"most finished runs kept, each shard keeping its share (the cap divided by --shards), past which the oldest are dropped with their dead letters before --retention; give serve's (default 0: no cap)"))
 	fs.Var(&cfg.allowNet, "allow-net", "let steps call this private network (repeatable; a comma-separated list in the environment), e.g. 127.0.0.1/32")
 	fs.Var(newOneOf(&cfg.logFormat, "text", "text", "json"), "log-format", "log format: text or json")
+	fs.Var(newOneOf(&cfg.logLevel, "info", logLevelNames...), "log-level", "least level of the log lines written: debug, info, warn or error (warn leaves out a line per run, retry and resume)")
 	fs.Var(newAtLeast(&cfg.shards, 0, 0), "shards", "queue shards (Redis Cluster slots) every process sharing the Redis uses; 0: the count stored in Redis by the first process, else 1, or 16 on a cluster")
 	fs.Var(newAtLeast(&cfg.waitReplicas, 0, 0), "redis-wait-replicas", help("replicas that must acknowledge a run (Redis WAIT, up to 1s) before a webhook is answered 2xx; fewer: 503 (0: answer once the primary has it)",
 		"replicas that must acknowledge a child run a workflow step starts here (Redis WAIT, up to 1s) before the step goes on; fewer: it tries again later (0: once the primary has it)"))
@@ -189,7 +191,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	log, err := newLogger(cfg.logFormat, stderr)
+	log, err := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 	if err != nil {
 		return err
 	}
@@ -222,12 +224,25 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 	return err
 }
 
-func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+// logLevelNames are the values of --log-level, least first.
+var logLevelNames = []string{"debug", "info", "warn", "error"}
+
+// logLevels are the levels --log-level names.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn,
+	"error": slog.LevelError}
+
+// newLogger writes the lines of level and above ("" for info) to w, in format.
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	least, ok := logLevels[level]
+	if !ok && level != "" {
+		return nil, usage("--log-level %q: use one of %s", level, strings.Join(logLevelNames, ", "))
+	}
+	opts := &slog.HandlerOptions{Level: least}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usage("--log-format %q: use text or json", format)
 }

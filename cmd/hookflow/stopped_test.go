@@ -16,7 +16,7 @@ func TestServeLogsWhenItHasStopped(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
 	logs := &syncWriter{w: &bytes.Buffer{}}
-	log, err := newLogger("json", logs)
+	log, err := newLogger("json", "info", logs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func work(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	log, err := newLogger(cfg.logFormat, stderr)
+	log, err := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 	if err != nil {
 		return err
 	}
