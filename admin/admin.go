@@ -34,7 +34,7 @@ type Runs interface {
 	Resume(ctx context.Context, id, step string, r *workflows.Resume) (*engine.Resumed, error)
 	DeadLetters(ctx context.Context, f engine.DeadLetterFilter) (*engine.DeadLetterPage, error)
 	RetryDeadLetter(ctx context.Context, id string, o engine.ReplayOptions) (*engine.Replayed, error)
-	ReplaysOnCurrent(ctx context.Context, id string) (bool, error)
+	ReplaysOnCurrent(ctx context.Context, id string) (string, error)
 	Ping(ctx context.Context) error
 }
 

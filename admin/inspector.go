@@ -237,9 +237,10 @@ type deadLetterPage struct {
 	Run         string // the run whose dead letters the page shows alone
 	// Current is, by dead letter, the version in use now, that its retry on the
 	// current version runs, where one is offered: where the API takes it, as the
-	// engine decides (Runs.ReplaysOnCurrent). The button sends it, as the run's page
-	// does, so that a retry after the files changed again is refused rather than run
-	// a version the page did not show.
+	// engine decides it, and the version it decided on (Runs.ReplaysOnCurrent), not
+	// the one of the workflows the page lists, which a reload may have changed in
+	// between. The button sends it, as the run's page does, so that a retry after the
+	// files changed again is refused rather than run a version the page did not show.
 	Current map[string]string
 }
 
@@ -259,8 +260,7 @@ func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
 	if run != "" {
 		v.Title = "Dead letters of run " + run
 	}
-	set := p.workflows()
-	byRun := map[string]bool{} // a retry replays the dead letter's run
+	byRun := map[string]string{} // a retry replays the dead letter's run
 	for _, d := range dead.DeadLetters {
 		current, seen := byRun[d.Run]
 		if !seen {
@@ -270,8 +270,8 @@ func (p *pages) deadLetters(w http.ResponseWriter, r *http.Request) {
 			}
 			byRun[d.Run] = current
 		}
-		if wf := set.Workflow(d.Workflow); current && wf != nil {
-			v.Current[d.ID] = wf.Version
+		if current != "" {
+			v.Current[d.ID] = current
 		}
 	}
 	if dead.Next != "" {

@@ -132,3 +132,41 @@ workflow "sync_crm" {
 	}
 	waitStatus(t, srv.URL, id, "succeeded")
 }
+
+// The dead letters page names, on its retry on the current version, the version the
+// engine decided takes the retry, not the one of the workflows it lists: while a
+// reload is under way the two may differ, and the button would name a version the
+// API refuses at once.
+func TestDeadLetterRetryNamesTheEngineVersion(t *testing.T) {
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer crm.Close()
+	src := `
+workflow "sync_crm" {
+  step "http" "update" {
+    url = "` + crm.URL + `/PATH"
+  }
+}
+`
+	e, v1, srv := serveAPI(t, strings.Replace(src, "PATH", "v1", 1))
+	id, err := e.Start(context.Background(), v1.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, srv.URL, id, "failed")
+	k := apiKinds()
+	listed := loadAPISet(t, k, strings.Replace(src, "PATH", "v2", 1)) // what the page lists
+	inEngine := loadAPISet(t, k, strings.Replace(src, "PATH", "v3", 1))
+	e.Use(inEngine) // the engine took the next reload already
+	pages := httptest.NewServer(Inspector(e, func() *workflows.Set { return listed }, nil, PageOptions{}, quiet))
+	defer pages.Close()
+
+	page := fetchPage(t, pages.URL+"/dlq")
+	v3 := inEngine.Workflow("sync_crm").Version
+	if !strings.Contains(page, "/retry?version="+v3+`"`) || strings.Contains(page, listed.Workflow("sync_crm").Version) {
+		t.Fatalf("the retry on the current version does not name %s, the engine's version in use:\n%s", v3, page)
+	}
+}

@@ -265,26 +265,29 @@ func (e *Engine) currentRefuses(ctx context.Context, cur *version, fields map[st
 	return nil
 }
 
-// ReplaysOnCurrent says whether the version of its workflow in use now takes the
+// ReplaysOnCurrent names the version of its workflow in use now when it takes the
 // replay of failed run runID (ReplayOptions.Current, and a retry of its dead letter
 // on it), as Replay decides it: the workflow is in use, and its version there has
-// every step that failed the run or had not settled when it failed.
-func (e *Engine) ReplaysOnCurrent(ctx context.Context, runID string) (bool, error) {
+// every step that failed the run or had not settled when it failed; "" when it does
+// not. The version is the one decided on, read once: a page that offers the replay
+// names it, and sends it as ReplayOptions.Version.
+func (e *Engine) ReplaysOnCurrent(ctx context.Context, runID string) (string, error) {
 	fields, err := e.q.runFields(ctx, runID)
 	if err != nil || fields == nil {
-		return false, err
+		return "", err
 	}
 	rec, err := readRecord(fields)
 	if err != nil {
-		return false, nil // Replay refuses it whatever the version
+		return "", nil // Replay refuses it whatever the version
 	}
-	switch err := e.currentRefuses(ctx, e.versions.currentOf(fields["wf"]), fields, rec); {
+	cur := e.versions.currentOf(fields["wf"])
+	switch err := e.currentRefuses(ctx, cur, fields, rec); {
 	case errors.Is(err, ErrCannotReplay):
-		return false, nil
+		return "", nil
 	case err != nil:
-		return false, err
+		return "", err
 	}
-	return true, nil
+	return cur.wf.Version, nil
 }
 
 // StepsNamed is "step a" or "steps a, b", as messages name steps.
