@@ -186,8 +186,10 @@ func axOf(script string) chromedp.Action[axNode] {
 
 // A run that failed as the workflow it calls was gone says so beside its replay
 // buttons, in words a screen reader reads with the replay on its version, which is
-// disabled (it would fail again); on a phone too. The replay on the current version,
-// whose steps call no such workflow, goes on.
+// disabled (it would fail again); on a phone too. It is disabled as aria-disabled:
+// the keyboard reaches it, for a screen reader to say why, and pressing it does
+// nothing. The replay on the current version, whose steps call no such workflow, goes
+// on.
 func TestInspectorRunCallingAGoneWorkflow(t *testing.T) {
 	const src = `
 workflow "parent" {
@@ -244,7 +246,18 @@ KID
 			t.Errorf("at %dpx the page is %vpx wider than the screen", width, got)
 		}
 	}
-	b.do("replaying on the current version", chromedp.Evaluate[chromedp.Void](acceptConfirms), chromedp.Click(chromedp.CSS("#replay-current")))
+	b.do("pressing the replay on the run's version", chromedp.Evaluate[chromedp.Void](acceptConfirms),
+		chromedp.Focus(chromedp.CSS("#replay-pinned")), chromedp.KeyEvent("\r"), chromedp.Click(chromedp.CSS("#replay-pinned")))
+	if !eval[bool](b, "the focus", `document.activeElement === document.getElementById("replay-pinned")`) {
+		t.Errorf("the replay on the run's version cannot be reached by the keyboard")
+	}
+	if asked := eval[int](b, "what was asked", `window.asked.length`); asked != 0 {
+		t.Errorf("pressing the replay on the run's version asked to replay it: %d questions", asked)
+	}
+	if run, err := s.engine.Run(context.Background(), id); err != nil || run.Status != engine.RunFailed || run.Replays != 0 {
+		t.Fatalf("pressing the replay on the run's version changed the run: %+v, %v", run, err)
+	}
+	b.do("replaying on the current version", chromedp.Click(chromedp.CSS("#replay-current")))
 	b.until("the replay succeeding", `document.getElementById("run-status").textContent === "succeeded"`)
 	if eval[bool](b, "the note", `!!document.getElementById("calls-gone")`) {
 		t.Errorf("the run that succeeded still says what its replay needs")

@@ -305,8 +305,10 @@
   // A button is disabled while its request is out, and goes, or stays disabled, once
   // it did what it does: the focus, which it loses, goes to what came of it (the
   // message above the steps or the list), or back to the button that can be pressed
-  // again, unless the reader moved it meanwhile.
+  // again, unless the reader moved it meanwhile. One offered but not to be pressed
+  // (aria-disabled: its description says why) does nothing.
   async function post(button) {
+    if (button.getAttribute("aria-disabled") === "true") return;
     const result = document.getElementById("action-result") || document.getElementById("announce");
     const asks = button.closest("[data-confirm]");
     if (asks && !window.confirm(asks.dataset.confirm)) return;
