@@ -540,9 +540,14 @@ func (a *api) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 // fail answers an error: what the caller can act on as a 4xx with the reason, the rest
 // (Redis unreachable, mostly) as 503, logged.
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, doing string, args ...any) {
+	var changed *engine.VersionChangedError
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, "not found (it may have expired): "+err.Error())
+	case errors.As(err, &changed):
+		// A replay on a version no longer in use: the answer names the one in use now,
+		// which a page that showed the old one tells its reader to read again.
+		httpjson.Write(w, http.StatusConflict, map[string]string{"error": err.Error(), "current_version": changed.Current})
 	case errors.Is(err, engine.ErrCannotReplay), errors.Is(err, engine.ErrFinished):
 		httpjson.Error(w, http.StatusConflict, err.Error())
 	case errors.Is(err, engine.ErrBadFilter):

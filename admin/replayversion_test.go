@@ -50,6 +50,9 @@ workflow "sync_crm" {
 	if !strings.Contains(fail["error"], want) || !strings.Contains(fail["error"], v2) {
 		t.Errorf("a replay on version %s, no longer in use: %q, want it to say %q", v2, fail["error"], want)
 	}
+	if fail["current_version"] != v3.Workflow("sync_crm").Version {
+		t.Errorf("the refusal names %q as the version in use, want %s: %v", fail["current_version"], v3.Workflow("sync_crm").Version, fail)
+	}
 	var run engine.Run
 	get(t, srv.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
 	if run.Status != engine.RunFailed || run.Replays != 0 || run.Version != v1.Workflow("sync_crm").Version {
@@ -116,6 +119,9 @@ workflow "sync_crm" {
 	post(t, srv.URL+html.UnescapeString(button[1]), http.StatusConflict, &fail)
 	if want := "the current version of workflow sync_crm is now " + v3; !strings.Contains(fail["error"], want) || !strings.Contains(fail["error"], v2) {
 		t.Errorf("the retry on version %s, no longer in use: %q, want it to say %q", v2, fail["error"], want)
+	}
+	if fail["current_version"] != v3 {
+		t.Errorf("the refusal names %q as the version in use, want %s: %v", fail["current_version"], v3, fail)
 	}
 	var run engine.Run
 	get(t, srv.URL+"/api/v1/runs/"+id, http.StatusOK, &run)

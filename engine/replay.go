@@ -29,6 +29,22 @@ type ReplayOptions struct {
 	Version string
 }
 
+// VersionChangedError refuses a replay on the version in use that names a version
+// (ReplayOptions.Version) other than the one in use now: the files changed since the
+// version was shown. It is an ErrCannotReplay.
+type VersionChangedError struct {
+	Workflow string
+	Version  string // the version the replay was meant for
+	Current  string // the version in use now
+}
+
+func (e *VersionChangedError) Error() string {
+	return fmt.Sprintf("%v on version %s: the current version of workflow %s is now %s", ErrCannotReplay, e.Version, e.Workflow, e.Current)
+}
+
+// Is makes it an ErrCannotReplay.
+func (e *VersionChangedError) Is(target error) bool { return target == ErrCannotReplay }
+
 // Replayed is what a replay queued.
 type Replayed struct {
 	RunID  string    `json:"run_id"`
@@ -100,8 +116,7 @@ func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, with
 	var moved []any // the run fields that move the run to another version
 	if o.Current {
 		if o.Version != "" && cur != nil && cur.wf.Version != o.Version {
-			return nil, fmt.Errorf("%w on version %s: the current version of workflow %s is now %s",
-				ErrCannotReplay, o.Version, name, cur.wf.Version)
+			return nil, &VersionChangedError{Workflow: name, Version: o.Version, Current: cur.wf.Version}
 		}
 		if wf, err = e.replayCurrent(ctx, cur, fields, rec); err != nil {
 			return nil, err

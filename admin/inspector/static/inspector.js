@@ -326,6 +326,13 @@
       });
       let answer = {};
       try { answer = await resp.json(); } catch (e) { /* not JSON */ }
+      if (resp.status === 409 && answer.current_version && button.dataset.version) {
+        button.disabled = false;
+        const note = outdated(button, answer, result);
+        focusTo(note);
+        if (document.activeElement === note) note.scrollIntoView({ block: "nearest" }); // whole, not its first line
+        return;
+      }
       if (!resp.ok) {
         // A 5xx refused nothing: it could not be done now (Redis unreachable, say).
         // A 401 is a session that ended.
@@ -358,6 +365,41 @@
       button.disabled = false;
       focusTo(button);
     }
+  }
+
+  // outdated says that a replay or retry on the version the page named (the button's
+  // data-version) was refused, as another version of its workflow is in use now (the
+  // answer's current_version): the page is out of date, and pressing again would be
+  // refused again. It says so beside the button (a dead letter's, in its row; a run's,
+  // below its buttons), with a link that reads the page again, which offers the
+  // version in use; and the buttons of the page that name another version of that
+  // workflow are offered no more (aria-disabled, described by what it says). It
+  // returns what it says, for the focus to go to.
+  let outdatedNotes = 0;
+  function outdated(button, answer, result) {
+    const cell = button.closest("td");
+    let note = result;
+    if (cell) { // a dead letter: said in its row, not above the list, out of view
+      note = document.createElement("p");
+      note.id = "outdated-" + ++outdatedNotes;
+      note.className = "refused";
+      note.tabIndex = -1;
+      note.setAttribute("role", "status");
+      cell.append(note);
+      result.textContent = "";
+    }
+    note.textContent = "Refused: " + answer.error + ". Reload the page to " + (cell ? "retry" : "replay") +
+      " on the version in use now. ";
+    const reload = document.createElement("a");
+    reload.href = location.pathname + location.search;
+    reload.textContent = "Reload the page";
+    note.append(reload);
+    document.querySelectorAll("button[data-version]").forEach((b) => {
+      if (b.dataset.workflow !== button.dataset.workflow || b.dataset.version === answer.current_version) return;
+      b.setAttribute("aria-disabled", "true");
+      b.setAttribute("aria-describedby", note.id);
+    });
+    return note;
   }
 
   // A copy button's data-copy is the id of what it copies: an id, not a selector, as
