@@ -141,7 +141,7 @@ func (notReplicatedError) Stored() bool { return true }
 func (b *batcher) execWaiting(ctx context.Context, live []*scriptCall, cmds []*redis.Cmd) {
 	defer func() {
 		for _, c := range live {
-			c.err = unanswered(c.err, true) // go-redis may have sent it more than once
+			c.err = unanswered(c.err)
 			close(c.done)
 		}
 	}()

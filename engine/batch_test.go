@@ -255,6 +255,13 @@ func TestStartsWithoutAnswerMayBeStored(t *testing.T) {
 	if _, err := newBatcher(quick, script, 1, time.Second).run(ctx, []any{"evalsha", script.Hash(), 1, "timedout"}); !errors.Is(err, ErrOutcomeUnknown) {
 		t.Errorf("a start waiting for replicas sent, its read timed out: %v, want ErrOutcomeUnknown", err)
 	}
+	// A refused connection too: go-redis sends a command again after a network error,
+	// and the attempt before may have reached Redis.
+	gone := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { _ = gone.Close() })
+	if _, err := newPipeliner(gone).run(ctx, script, []any{"evalsha", script.Hash(), 1, "refused"}); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("a start whose last try found no Redis: %v, want ErrOutcomeUnknown", err)
+	}
 	// The start's script ran and refused it: not taken, whatever came before.
 	mini := redistest.Mini(t)
 	busy := redis.NewScript(`return redis.error_reply('HFBUSY too many runs')`)

@@ -45,9 +45,6 @@ type pipedCall struct {
 	// fate is whether a start was sent or its caller stopped waiting first: whichever
 	// comes first settles it, so the caller knows which.
 	fate fate
-	// mayHaveRun says that a try of a start may have reached Redis, which may have run
-	// it: an error on that try proves nothing of what Redis did (neverRan).
-	mayHaveRun bool
 }
 
 // fate settles a start's call between the batch that would send it and its caller,
@@ -171,39 +168,26 @@ func answered(c *pipedCall) (any, error, bool) {
 }
 
 // unanswered is the error of a start that was sent: err when it says the start was
-// not taken (its script ran and refused it, or nothing was sent); a *RefusedError when
-// no try of it can have stored it (mayHaveRun false) and the last proves that it wrote
-// nothing (neverRan: Redis could not be reached, or answered an error before the
-// script ran, or refused it as it refuses only a script that wrote nothing); else
-// ErrOutcomeUnknown, as Redis may have taken it. The pipeliner sends a start's tries
-// itself (sendTries), so it knows whether any try before the last may have run it;
-// a caller that let go-redis send it again passes mayHaveRun true, and only a
-// refusal that a start's script meets before its first write counts (redisRefusal).
-func unanswered(err error, mayHaveRun bool) error {
+// not taken (its script ran and refused it, or nothing was sent), a *RefusedError when
+// Redis refused it before it wrote anything (redisRefusal: a full Redis, an ACL that
+// denies EVALSHA), else ErrOutcomeUnknown, as Redis may have taken it. Other errors
+// do not count: go-redis sends a command again after a network error, so a last
+// error that says nothing was sent (a refused connection, a pool's timeout, LOADING, a
+// cluster's MOVED or CLUSTERDOWN) may follow an attempt that Redis ran.
+func unanswered(err error) error {
+	var reply redis.Error
 	switch {
-	case err == nil, errors.Is(err, ErrNotReplicated), errors.Is(err, ErrOutcomeUnknown), errors.As(err, new(notSent)),
-		isScriptError(err):
+	case err == nil, errors.Is(err, ErrNotReplicated), errors.Is(err, ErrOutcomeUnknown), errors.As(err, new(notSent)):
 		return err
-	}
-	why, none := neverRan(err)
-	if mayHaveRun {
-		why, none = redisRefusal(err)
-	}
-	if none {
-		return &RefusedError{Reason: why, err: err}
+	case errors.As(err, &reply):
+		if code, _, _ := strings.Cut(reply.Error(), " "); scriptErrors[code] != nil {
+			return err
+		}
+		if why, none := redisRefusal(err); none {
+			return &RefusedError{Reason: why, err: err}
+		}
 	}
 	return fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
-}
-
-// isScriptError reports whether err is an error a script of hookflow's returned on
-// purpose (scriptErrors): it ran, and refused the call.
-func isScriptError(err error) bool {
-	var reply redis.Error
-	if !errors.As(err, &reply) {
-		return false
-	}
-	code, _, _ := strings.Cut(reply.Error(), " ")
-	return scriptErrors[code] != nil
 }
 
 // gaveUp is why a start's caller no longer waits for it, nil while it does (and for a
@@ -255,11 +239,11 @@ func gather[T any](calls <-chan T, batch []T) []T {
 func (p *pipeliner) exec(batch []*pipedCall) {
 	// Starts whose callers gave up are not made: their callers answered an error. A
 	// batch of starts alone ends when the first of their callers stops waiting, so
-	// that it is not sent again (sendTries tries again a batch that met a network
+	// that go-redis does not send it again (it retries a batch that met a network
 	// error) after its caller was answered that it may be stored. A batch with commits
 	// keeps batchWait: a commit sent is waited for.
 	live, now := batch[:0], time.Now()
-	end, commits, starts := now.Add(batchWait), false, false
+	end, commits := now.Add(batchWait), false
 	for _, c := range batch {
 		err := c.gaveUp(now)
 		if err == nil && c.given != nil && !c.fate.send() {
@@ -274,7 +258,6 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 			end = time.Unix(0, c.sendBy)
 		}
 		commits = commits || c.given == nil
-		starts = starts || c.given != nil
 		live = append(live, c)
 	}
 	if len(live) == 0 {
@@ -286,10 +269,14 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	sends := together(ctx, live, p.forms)
-	if starts {
-		sendTries(ctx, p.rdb, sends)
+	if len(sends) == 1 {
+		_ = p.rdb.Process(ctx, sends[0].cmd)
 	} else {
-		process(ctx, p.rdb, sends, false) // commits alone: go-redis sends them again itself
+		pipe := p.rdb.Pipeline()
+		for _, s := range sends {
+			_ = pipe.Process(ctx, s.cmd)
+		}
+		_, _ = pipe.Exec(ctx) // each command carries its own error
 	}
 	for _, s := range sends {
 		if s.many == nil {
@@ -317,12 +304,9 @@ func (p *pipeliner) exec(batch []*pipedCall) {
 		// meanwhile (the first try changed nothing).
 		if err := c.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && c.gaveUp(time.Now()) == nil {
 			c.cmd = evalsha(ctx, p.rdb, c.script, c.cmd.Args())
-			// go-redis may have sent this one more than once: its error says nothing of
-			// a try before the last, unless the script ran and refused it.
-			c.mayHaveRun = c.mayHaveRun || !isScriptError(c.cmd.Err())
 		}
 		if err := c.cmd.Err(); err != nil && c.given != nil {
-			c.cmd.SetErr(unanswered(err, c.mayHaveRun))
+			c.cmd.SetErr(unanswered(err))
 		}
 		close(c.done)
 	}
@@ -334,7 +318,6 @@ type send struct {
 	cmd   *redis.Cmd
 	many  *redis.Script // nil for a call alone
 	calls []*pipedCall  // the calls many runs
-	alone *pipedCall    // the call, when alone
 }
 
 // maxManyArgs is the most keys and arguments a call may have to go with others in a
@@ -351,7 +334,7 @@ func together(ctx context.Context, calls []*pipedCall, forms map[*redis.Script]*
 	for _, c := range calls {
 		many := forms[c.script]
 		if many == nil || len(c.cmd.Args()) > maxManyArgs {
-			groups = append(groups, send{cmd: c.cmd, alone: c})
+			groups = append(groups, send{cmd: c.cmd}) // alone
 			continue
 		}
 		i := slices.IndexFunc(groups, func(g send) bool { return g.many == many })
@@ -373,8 +356,8 @@ func together(ctx context.Context, calls []*pipedCall, forms map[*redis.Script]*
 				continue
 			}
 		}
-		for _, c := range g.calls {
-			sends = append(sends, send{cmd: c.cmd, alone: c})
+		for _, c := range g.calls { // alone
+			sends = append(sends, send{cmd: c.cmd})
 		}
 	}
 	return sends

@@ -43,7 +43,7 @@ func TestRedisRefusalsWroteNothing(t *testing.T) {
 		if none != c.none || !strings.Contains(why, c.why) || (c.why == "") != (why == "") {
 			t.Errorf("%v: %q, wrote nothing %v; want one saying %q, %v", c.err, why, none, c.why, c.none)
 		}
-		_, refused := unanswered(c.err, true).(*RefusedError)
+		_, refused := unanswered(c.err).(*RefusedError)
 		if refused != c.none {
 			t.Errorf("%v: a start refused %v, want %v", c.err, refused, c.none)
 		}
