@@ -306,12 +306,25 @@ func (ts *tokenSource) fetchLocked(ctx context.Context, client *http.Client, own
 func (ts *tokenSource) fetchWith(ctx context.Context, client *http.Client, owner string, t *oauthToken) (*oauthToken, error) {
 	nt, err := ts.fetchAfter(ctx, client, owner, t)
 	if nt != nil {
-		nt.Gen = 1
+		// Above every Gen this process saw too: a kept token of no Gen, from an older
+		// build, does not start the count again below what the other processes hold.
+		nt.Gen = ts.lastGen()
 		if t != nil {
-			nt.Gen = t.Gen + 1
+			nt.Gen = max(nt.Gen, t.Gen)
 		}
+		nt.Gen++
 	}
 	return nt, err
+}
+
+// lastGen is the Gen of the latest token this process saw; 0 for none.
+func (ts *tokenSource) lastGen() int64 {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.latest == nil {
+		return 0
+	}
+	return ts.latest.Gen
 }
 
 func (ts *tokenSource) fetchAfter(ctx context.Context, client *http.Client, owner string, t *oauthToken) (*oauthToken, error) {
@@ -355,7 +368,17 @@ func (ts *tokenSource) memory() *oauthToken {
 func (ts *tokenSource) remember(t *oauthToken) {
 	ts.mu.Lock()
 	ts.cur = t
-	if t != nil && t.Refresh != "" && (ts.latest == nil || t.Gen == 0 || t.Gen >= ts.latest.Gen) {
+	if t != nil && t.Gen == 0 && ts.latest != nil {
+		// Kept by an older build, which counts no Gen: it came after every token this
+		// process saw (a newer process's would have one), but the one it saw last.
+		g := *t
+		g.Gen = ts.latest.Gen + 1
+		if t.Refresh == ts.latest.Refresh {
+			g.Gen = ts.latest.Gen
+		}
+		t = &g
+	}
+	if t != nil && t.Refresh != "" && (ts.latest == nil || t.Gen >= ts.latest.Gen) {
 		ts.latest = t
 	}
 	if !ts.standing.taken.IsZero() && t != nil && t.Fetched.After(ts.standing.taken) {

@@ -1,0 +1,88 @@
+package actions
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/redistest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// sourceOf returns the token source of p's step.
+func sourceOf(p *process) *tokenSource { return p.apis.tokenSource(p.wf.Steps[0].Action.(*HTTP).api) }
+
+// A token an older build kept, with no Gen, during a rolling upgrade: the newer
+// processes count on from the highest Gen they saw, and one that remembers an older
+// refresh token does not keep it over the current one, nor send it.
+func TestOAuth2TokenOfNoGenDoesNotRestartTheCount(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		s.rotate, s.expiresIn = true, 60
+		clk := &clock{}
+		n1, n2 := twoProcesses(t, b, s, "refresh_token", clk)
+		for range 4 { // both see every Gen
+			if _, _, err := n1.call(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := n2.call(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			clk.advance(55 * time.Second)
+		}
+		// An older build refreshes, and keeps a token of no Gen.
+		old := newProcess(t, s, "refresh_token", b.Client, clk)
+		ots := sourceOf(old)
+		s.mu.Lock()
+		cur := s.refresh
+		s.mu.Unlock()
+		tok, err := ots.fetch(t.Context(), http.DefaultClient, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner, ok, err := ots.lock(t.Context())
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := ots.store(t.Context(), owner, tok); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := n1.call(t.Context()); err != nil { // n1 takes it
+			t.Fatal(err)
+		}
+		clk.advance(55 * time.Second)
+		if _, _, err := n1.call(t.Context()); err != nil { // and refreshes it
+			t.Fatal(err)
+		}
+		clk.advance(55 * time.Second)
+		s.mu.Lock()
+		want := s.refresh
+		s.refreshes = nil
+		s.mu.Unlock()
+		_, _, err = n2.call(t.Context())
+		if got := s.sentRefreshTokens(); !slices.Equal(got, []string{want}) {
+			t.Errorf("n2 sent %q, want only the current %q (err %v)", got, want, err)
+		}
+	})
+}
+
+// reload loads the workflows again in the process whose apis are apis, with s's
+// configuration as it is now.
+func reload(t *testing.T, s *authServer, apis *APIs) *process {
+	t.Helper()
+	k := workflows.NewKinds()
+	Register(k, Options{Client: NewClient(NewGuard(loopback)), APIs: apis})
+	src := s.hcl("refresh_token") + `
+workflow "w" {
+  step "http" "find" {
+    api = "crm"
+    url = "/customers"
+  }
+}`
+	set, diags := workflows.Load([]workflows.Source{{Name: "crm.hcl", Data: []byte(src)}}, k)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return &process{apis: apis, wf: set.Workflow("w")}
+}
