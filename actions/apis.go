@@ -122,6 +122,12 @@ func (a *APIs) tokenSource(api *workflows.API) *tokenSource {
 		return ts
 	}
 	ts := newTokenSource(a, api.Name, id, legacyID, o)
+	if old := a.tokens[id]; old != nil {
+		// The same state, another client_secret (or client_auth): the token kept in
+		// Redis, sealed with the old secret, cannot be read, and what this process
+		// knows of the state goes on, its latest refresh token first.
+		ts.carryOver(old)
+	}
 	a.tokens[id] = ts
 	return ts
 }

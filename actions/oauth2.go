@@ -143,6 +143,19 @@ func newTokenSource(a *APIs, name, id, legacyID string, cfg *workflows.OAuth2) *
 	return ts
 }
 
+// carryOver takes what old, the source of the same state before a reload changed how
+// the token endpoint is asked, knows of it: the latest token it saw, whose refresh
+// token is used when the kept one cannot be read, and the refresh tokens the endpoint
+// refused.
+func (ts *tokenSource) carryOver(old *tokenSource) {
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	ts.latest = old.latest
+	for refresh := range old.refused {
+		ts.refused[refresh] = true
+	}
+}
+
 // token returns a token to send. refused, when set, is when a call the API answered
 // 401 took the token it sent: the token returned came after that, fetched by this
 // process or another, and is fetched anew when none did. The refusal stands for the

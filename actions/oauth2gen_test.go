@@ -67,6 +67,24 @@ func TestOAuth2TokenOfNoGenDoesNotRestartTheCount(t *testing.T) {
 	})
 }
 
+// A changed client_secret, on a reload, makes the kept token unreadable: the rotated
+// refresh token the process holds is used, not the file's, rotated away.
+func TestOAuth2ChangedClientSecretKeepsTheRotatedRefreshToken(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		clk := &clock{}
+		p := newProcess(t, s, "refresh_token", b.Client, clk)
+		chain(t, s, p, clk)
+		s.mu.Lock()
+		s.secret = "client-secret-2" // the provider takes the new secret
+		s.mu.Unlock()
+		reloaded := reload(t, s, p.apis)
+		if _, _, err := reloaded.call(t.Context()); err != nil {
+			t.Errorf("after the client secret changed: %v", err)
+		}
+	})
+}
+
 // reload loads the workflows again in the process whose apis are apis, with s's
 // configuration as it is now.
 func reload(t *testing.T, s *authServer, apis *APIs) *process {
