@@ -249,10 +249,18 @@ func (ts *tokenSource) fetchOnce(ctx context.Context, client *http.Client, refus
 	done := make(chan result, 1)
 	go func() {
 		defer release()
+		var r result
+		defer func() {
+			// A panic (of a transport) fails the fetch, as it fails a step, rather than
+			// end the process: the fetch runs outside the step that waits for it.
+			if v := recover(); v != nil {
+				r = result{nil, workflows.Permanent(ts.errorf("internal error: %v", v))}
+			}
+			done <- r
+		}()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenFetchMax)
 		defer cancel()
-		t, err := ts.fetchLocked(fctx, client, owner, refused)
-		done <- result{t, err}
+		r.t, r.err = ts.fetchLocked(fctx, client, owner, refused)
 	}()
 	select {
 	case r := <-done:

@@ -3,6 +3,7 @@ package actions
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,4 +167,27 @@ workflow "w" {
 		t.Fatal(diags.Error())
 	}
 	return &process{apis: apis, wf: set.Workflow("w")}
+}
+
+// A token fetch that panics (in a client's transport) fails the call, as a step's
+// panic fails its attempt, rather than end the process; the lock is released.
+func TestOAuth2TokenFetchPanicFailsTheCall(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		p := newProcess(t, s, "client_credentials", b.Client, &clock{})
+		ts := sourceOf(p)
+		broken := &http.Client{Transport: roundTripper(func(*http.Request) (*http.Response, error) {
+			panic("the transport broke")
+		})}
+		_, err := ts.token(t.Context(), broken, refusal{})
+		if err == nil || !strings.Contains(err.Error(), "internal error: the transport broke") {
+			t.Errorf("the call: %v, want the panic as its error", err)
+		}
+		if b.Client.Exists(t.Context(), ts.lockKey).Val() != 0 {
+			t.Error("the token lock is still held")
+		}
+		if _, _, err := p.call(t.Context()); err != nil {
+			t.Errorf("the next call: %v", err)
+		}
+	})
 }
