@@ -83,15 +83,16 @@ func (h *HTTP) again(ctx context.Context, p *prepared, refused *http.Response, s
 	return secrets.With(tok.Access), nil
 }
 
-// renew readies a call about to be sent with a token that is due for its refresh:
-// the call took it, then waited (for its turn of the api's rate_limit, for the pages
-// before it), and a token that expired meanwhile would be refused. It takes the
-// current token in its place, fetched anew if none is fresh, that came after refused
-// (the call's 401 when it is sent again, zero for none). A call that does not send
-// the api's token (the step set its own Authorization) is left as it is.
+// renew readies a call about to be sent with a token that is due for its refresh, or
+// that another call of this process got a 401 for: the call took it, then waited (for
+// its turn of the api's rate_limit, for the pages before it), and a token that expired
+// or was refused meanwhile would be refused again. It takes the current token in its
+// place, fetched anew if none is fresh, that came after refused (the call's 401 when
+// it is sent again, zero for none) and after the refusal that stands. A call that does
+// not send the api's token (the step set its own Authorization) is left as it is.
 func (h *HTTP) renew(ctx context.Context, p *prepared, secrets *workflows.Redactor, refused refusal) (*workflows.Redactor, error) {
-	if h.tokens == nil || p.token == "" || h.tokens.apis.now().Before(p.refreshAt) ||
-		p.req.Header.Get("Authorization") != "Bearer "+p.token {
+	if h.tokens == nil || p.token == "" || p.req.Header.Get("Authorization") != "Bearer "+p.token ||
+		h.tokens.apis.now().Before(p.refreshAt) && !h.tokens.refusing() {
 		return secrets, nil
 	}
 	tok, err := h.tokens.token(ctx, h.client, refused)

@@ -171,6 +171,15 @@ func (ts *tokenSource) token(ctx context.Context, client *http.Client, refused r
 	return ts.tokenAfter(ctx, client, refused)
 }
 
+// refusing reports whether a refusal stands: a call of this process got a 401, and
+// no token fetched after it came yet. A token a call took before may be the one
+// refused, or revoked with it.
+func (ts *tokenSource) refusing() bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return !ts.standing.taken.IsZero()
+}
+
 func (ts *tokenSource) tokenAfter(ctx context.Context, client *http.Client, refused refusal) (*oauthToken, error) {
 	now := ts.apis.now
 	if t := ts.memory(); t.fresh(now()) && t.fetchedAfter(refused) {

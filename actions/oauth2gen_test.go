@@ -191,3 +191,42 @@ func TestOAuth2TokenFetchPanicFailsTheCall(t *testing.T) {
 		}
 	})
 }
+
+// A call that took its token, then waited for its turn while another call got a 401
+// for that token, is not sent with it, though it is not due for its refresh: the
+// call takes a token fetched after the 401.
+func TestOAuth2TokenRefusedWhileTheCallWaitedIsNotSent(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
+		s := newAuthServer(t)
+		clk := &clock{}
+		p := newProcess(t, s, "client_credentials", b.Client, clk)
+		h := p.wf.Steps[0].Action.(*HTTP)
+		tok, err := h.tokens.token(t.Context(), h.client, refusal{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequestWithContext(t.Context(), "GET", s.api.URL+"/api/customers", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.Access)
+		waiting := &prepared{req: req, token: tok.Access, taken: clk.now(), refreshAt: tok.RefreshAt}
+		// Another call gets a 401 for it; no token comes, the endpoint failing.
+		s.revoke()
+		s.mu.Lock()
+		s.failStatus = 500
+		s.mu.Unlock()
+		if _, err := h.tokens.token(t.Context(), h.client, refusal{token: tok.Access, taken: clk.now()}); err == nil {
+			t.Fatal("a token came from a failing endpoint")
+		}
+		s.mu.Lock()
+		s.failStatus = 0
+		s.mu.Unlock()
+		if _, err := h.renew(t.Context(), waiting, nil, refusal{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := waiting.req.Header.Get("Authorization"); got == "Bearer "+tok.Access {
+			t.Error("the call is sent with the token another call got a 401 for")
+		}
+	})
+}
