@@ -19,25 +19,7 @@ import (
 // and is refused (409, naming the version in use) when the files changed to another
 // since; version=current takes whichever is in use.
 func TestReplayOnTheVersionNamed(t *testing.T) {
-	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1" {
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	defer crm.Close()
-	src := `
-workflow "sync_crm" {
-  step "http" "update" {
-    url = "` + crm.URL + `/PATH"
-  }
-}
-`
-	e, v1, srv := serveAPI(t, strings.Replace(src, "PATH", "v1", 1))
-	id, err := e.Start(context.Background(), v1.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, srv.URL, id, "failed")
+	e, srv, id, src, v1 := failedSyncCRM(t)
 
 	k := apiKinds()
 	v2 := loadAPISet(t, k, strings.Replace(src, "PATH", "v2", 1)).Workflow("sync_crm").Version
@@ -55,7 +37,7 @@ workflow "sync_crm" {
 	}
 	var run engine.Run
 	get(t, srv.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
-	if run.Status != engine.RunFailed || run.Replays != 0 || run.Version != v1.Workflow("sync_crm").Version {
+	if run.Status != engine.RunFailed || run.Replays != 0 || run.Version != v1 {
 		t.Fatalf("the refused replay changed the run: %+v", run.RunSummary)
 	}
 	post(t, srv.URL+"/api/v1/runs/"+id+"/replay?version=0123", http.StatusBadRequest, &fail)
@@ -76,25 +58,7 @@ workflow "sync_crm" {
 // the retry (409, naming the version in use now) and the run stays as it was; a retry
 // on the version in use runs it.
 func TestDeadLetterRetryOnTheVersionShown(t *testing.T) {
-	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1" {
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	defer crm.Close()
-	src := `
-workflow "sync_crm" {
-  step "http" "update" {
-    url = "` + crm.URL + `/PATH"
-  }
-}
-`
-	e, v1, srv := serveAPI(t, strings.Replace(src, "PATH", "v1", 1))
-	id, err := e.Start(context.Background(), v1.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, srv.URL, id, "failed")
+	e, srv, id, src, v1 := failedSyncCRM(t)
 
 	k := apiKinds()
 	var inUse atomic.Pointer[workflows.Set]
@@ -125,7 +89,7 @@ workflow "sync_crm" {
 	}
 	var run engine.Run
 	get(t, srv.URL+"/api/v1/runs/"+id, http.StatusOK, &run)
-	if run.Status != engine.RunFailed || run.Replays != 0 || run.Version != v1.Workflow("sync_crm").Version {
+	if run.Status != engine.RunFailed || run.Replays != 0 || run.Version != v1 {
 		t.Fatalf("the refused retry changed the run: %+v", run.RunSummary)
 	}
 	if page := fetchPage(t, pages.URL+"/dlq"); !strings.Contains(page, "/retry?version="+v3+`"`) {
@@ -144,25 +108,7 @@ workflow "sync_crm" {
 // reload is under way the two may differ, and the button would name a version the
 // API refuses at once.
 func TestDeadLetterRetryNamesTheEngineVersion(t *testing.T) {
-	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1" {
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	defer crm.Close()
-	src := `
-workflow "sync_crm" {
-  step "http" "update" {
-    url = "` + crm.URL + `/PATH"
-  }
-}
-`
-	e, v1, srv := serveAPI(t, strings.Replace(src, "PATH", "v1", 1))
-	id, err := e.Start(context.Background(), v1.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, srv.URL, id, "failed")
+	e, _, _, src, _ := failedSyncCRM(t)
 	k := apiKinds()
 	listed := loadAPISet(t, k, strings.Replace(src, "PATH", "v2", 1)) // what the page lists
 	inEngine := loadAPISet(t, k, strings.Replace(src, "PATH", "v3", 1))
@@ -175,4 +121,32 @@ workflow "sync_crm" {
 	if !strings.Contains(page, "/retry?version="+v3+`"`) || strings.Contains(page, listed.Workflow("sync_crm").Version) {
 		t.Fatalf("the retry on the current version does not name %s, the engine's version in use:\n%s", v3, page)
 	}
+}
+
+// failedSyncCRM serves the admin API of an engine running workflow sync_crm, whose one
+// step calls an API at /PATH in src: its first version, /v1, fails with a 404, and a
+// run of it has failed. src is the file with PATH to replace for the next versions
+// (/v2, /v3), which succeed; v1 is the id of its first version.
+func failedSyncCRM(t *testing.T) (e *engine.Engine, srv *httptest.Server, id, src, v1 string) {
+	t.Helper()
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(crm.Close)
+	src = `
+workflow "sync_crm" {
+  step "http" "update" {
+    url = "` + crm.URL + `/PATH"
+  }
+}
+`
+	e, set, srv := serveAPI(t, strings.Replace(src, "PATH", "v1", 1))
+	id, err := e.Start(context.Background(), set.Workflow("sync_crm"), &workflows.Event{ID: "e1", Trigger: "manual", ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, srv.URL, id, "failed")
+	return e, srv, id, src, set.Workflow("sync_crm").Version
 }
