@@ -27,21 +27,7 @@ import (
 // described by the refusal), and pressing it does nothing. Read again, the page
 // offers the version in use.
 func TestInspectorReplaysOnTheVersionItNames(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1" {
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	defer api.Close()
-	t.Setenv("INSPECTOR_API", api.URL)
-	const src = `
-workflow "sync" {
-  step "http" "push" {
-    url = "${env("INSPECTOR_API")}/PATH"
-  }
-}
-`
-	s, admin := serveInspector(t, strings.Replace(src, "PATH", "v1", 1))
+	s, admin := serveSyncToV1(t)
 	status, started := postJSON(t, admin+"/api/v1/workflows/sync/runs", `{}`)
 	if status != http.StatusAccepted {
 		t.Fatalf("start answered %d %v", status, started)
@@ -50,7 +36,7 @@ workflow "sync" {
 	waitEngineRun(t, s.engine, id, engine.RunFailed)
 	edit := func(path string) string {
 		t.Helper()
-		writeFile(t, filepath.Join(s.config.dir, "w.hcl"), strings.Replace(src, "PATH", path, 1))
+		writeFile(t, filepath.Join(s.config.dir, "w.hcl"), strings.Replace(syncToSrc, "PATH", path, 1))
 		if st := s.config.Reload("test"); !st.OK {
 			t.Fatalf("reload: %s", st.Error)
 		}
@@ -129,21 +115,7 @@ workflow "sync" {
 // each and a screen reader says why, and pressing one does nothing. Read again, the
 // page offers the version in use.
 func TestInspectorDeadLetterRetriesOnTheVersionItNames(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1" {
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	defer api.Close()
-	t.Setenv("INSPECTOR_API", api.URL)
-	const src = `
-workflow "sync" {
-  step "http" "push" {
-    url = "${env("INSPECTOR_API")}/PATH"
-  }
-}
-`
-	s, admin := serveInspector(t, strings.Replace(src, "PATH", "v1", 1))
+	s, admin := serveSyncToV1(t)
 	var ids []string
 	for range 3 {
 		status, started := postJSON(t, admin+"/api/v1/workflows/sync/runs", `{}`)
@@ -155,7 +127,7 @@ workflow "sync" {
 	}
 	edit := func(path string) string {
 		t.Helper()
-		writeFile(t, filepath.Join(s.config.dir, "w.hcl"), strings.Replace(src, "PATH", path, 1))
+		writeFile(t, filepath.Join(s.config.dir, "w.hcl"), strings.Replace(syncToSrc, "PATH", path, 1))
 		if st := s.config.Reload("test"); !st.OK {
 			t.Fatalf("reload: %s", st.Error)
 		}
@@ -354,4 +326,28 @@ KID
 	if eval[bool](b, "the note", `!!document.getElementById("calls-gone")`) {
 		t.Errorf("the run that succeeded still says what its replay needs")
 	}
+}
+
+// syncToSrc is workflow sync, whose one step calls the API at INSPECTOR_API, at /PATH.
+const syncToSrc = `
+workflow "sync" {
+  step "http" "push" {
+    url = "${env("INSPECTOR_API")}/PATH"
+  }
+}
+`
+
+// serveSyncToV1 serves the inspector with syncToSrc calling /v1, which the API answers
+// with a 404 (its runs fail), and sets INSPECTOR_API to that API; later versions of
+// the file (syncToSrc with PATH replaced) call paths it answers 200.
+func serveSyncToV1(t *testing.T) (*server, string) {
+	t.Helper()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(api.Close)
+	t.Setenv("INSPECTOR_API", api.URL)
+	return serveInspector(t, strings.Replace(syncToSrc, "PATH", "v1", 1))
 }
