@@ -25,16 +25,7 @@ import (
 func TestReadyzFollowsTheCluster(t *testing.T) {
 	b := redistest.NewCluster(t, time.Second)
 	ctx := context.Background()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
-	var logs syncWriter
-	logs.w = io.Discard
-	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: b.URL, workers: 2, allowNet: loopback}
-	s, err := startServer(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.shutdown()
+	s := serveHookA(t, b.URL)
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + s.adminAddr + path)
 		if err != nil {
@@ -218,17 +209,7 @@ func TestReadyzCountsTheReplicasWaitedFor(t *testing.T) {
 // the Redis client's read timeout, seconds later, past a probe's own timeout.
 func TestReadyzAnswersWhileRedisHangs(t *testing.T) {
 	b := redistest.Real(t)
-	ctx := context.Background()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
-	var logs syncWriter
-	logs.w = io.Discard
-	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: b.URL, workers: 2, allowNet: loopback}
-	s, err := startServer(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.shutdown()
+	s := serveHookA(t, b.URL)
 	probe := &http.Client{Timeout: 2 * time.Second}
 	get := func() (int, string) {
 		resp, err := probe.Get("http://" + s.adminAddr + "/readyz")
@@ -253,4 +234,21 @@ func TestReadyzAnswersWhileRedisHangs(t *testing.T) {
 		code, _ := get()
 		return code == http.StatusOK
 	})
+}
+
+// serveHookA starts serve on the Redis at url with one webhook workflow, a, logging
+// nowhere; it is shut down when the test ends.
+func serveHookA(t *testing.T, url string) *server {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.hcl"), hookSrc("a"))
+	var logs syncWriter
+	logs.w = io.Discard
+	cfg := serveConfig{dir: dir, listen: "127.0.0.1:0", admin: "127.0.0.1:0", redisURL: url, workers: 2, allowNet: loopback}
+	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.shutdown() })
+	return s
 }
