@@ -320,7 +320,7 @@ func (ts *tokenSource) fetchLocked(ctx context.Context, client *http.Client, own
 	// them takes the token it replaces after its fetch time, to refuse it after a 401.
 	ts.remember(nt)
 	// Kept whether or not the lock was just found lost: the token came, and storeScript
-	// keeps it unless another process took the lock.
+	// keeps it only while the lock is still ours.
 	keep, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := ts.store(keep, owner, nt); err != nil {
@@ -453,23 +453,19 @@ func (ts *tokenSource) loadKey(ctx context.Context, key string) (*oauthToken, er
 	return &t, nil
 }
 
-// storeScript keeps a token unless another process holds the lock, and releases it,
-// in one step, unless told to hold it (taking it again if it expired): a process whose
-// lock expired mid-fetch cannot overwrite the token (and the rotated refresh token) of
-// the one that took the lock after. A lock that expired and that no other process
-// took (Redis did not answer for a while, or the answer was slow to come) does not
-// stop it: the token came, its rotated refresh token is the one to use next, and no
-// other is being fetched. The token kept under the legacy key, when there is one, is
-// replaced too: it is taken over once.
+// storeScript keeps a token only while the lock is still ours, and releases it, in
+// one step, unless told to hold it: a process whose lock expired mid-fetch cannot
+// overwrite the token (and the rotated refresh token) of the one that took the lock
+// after. The token kept under the legacy key, when there is one, is replaced too: it
+// is taken over once.
 //
 // KEYS: token, lock[, legacy token]. ARGV: owner, sealed token, its time to live in ms
-// (0: none), 1 to hold the lock (else 0), the lock's time to live in ms. Returns 1
-// when stored, 0 when another process holds the lock.
+// (0: none), 1 to hold the lock (else 0). Returns 1 when stored, 0 when the lock was
+// not ours any more.
 var storeScript = redis.NewScript(`
 local token, lock, legacy = KEYS[1], KEYS[2], KEYS[3]
 local owner, sealed, ttl, hold = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
-local holder = redis.call('GET', lock)
-if holder and holder ~= owner then
+if redis.call('GET', lock) ~= owner then
   return 0
 end
 if ttl > 0 then
@@ -480,27 +476,23 @@ end
 if legacy then
   redis.call('DEL', legacy)
 end
-if hold then
-  redis.call('SET', lock, owner, 'PX', ARGV[5])
-else
+if not hold then
   redis.call('DEL', lock)
 end
 return 1
 `)
 
-// dropScript forgets the kept token, and the one under the legacy key, unless another
-// process holds the lock; the lock stays held (taken again if it expired).
+// dropScript forgets the kept token, and the one under the legacy key, while the lock
+// is still ours; the lock stays held.
 //
-// KEYS: token, lock[, legacy token]. ARGV: owner, the lock's time to live in ms.
-// Returns 1 when dropped, 0 when another process holds the lock.
+// KEYS: token, lock[, legacy token]. ARGV: owner.
+// Returns 1 when dropped, 0 when the lock was not ours any more.
 var dropScript = redis.NewScript(`
 local token, lock, legacy = KEYS[1], KEYS[2], KEYS[3]
 local owner = ARGV[1]
-local holder = redis.call('GET', lock)
-if holder and holder ~= owner then
+if redis.call('GET', lock) ~= owner then
   return 0
 end
-redis.call('SET', lock, owner, 'PX', ARGV[2])
 redis.call('DEL', token)
 if legacy then
   redis.call('DEL', legacy)
@@ -508,20 +500,17 @@ end
 return 1
 `)
 
-// extendScript makes the lock live ttl more from now, unless another process holds
-// it: one that expired (Redis did not answer for a while) and no other took is taken
-// again.
+// extendScript makes the lock live ttl more from now, when it is still ours.
 //
 // KEYS: lock. ARGV: owner, its time to live in ms.
-// Returns 1 when extended, 0 when another process holds the lock.
+// Returns 1 when extended, 0 when the lock was not ours any more.
 var extendScript = redis.NewScript(`
 local lock = KEYS[1]
 local owner, ttl = ARGV[1], tonumber(ARGV[2])
-local holder = redis.call('GET', lock)
-if holder and holder ~= owner then
+if redis.call('GET', lock) ~= owner then
   return 0
 end
-redis.call('SET', lock, owner, 'PX', ttl)
+redis.call('PEXPIRE', lock, ttl)
 return 1
 `)
 
@@ -565,9 +554,9 @@ func (ts *tokenSource) storeHolding(ctx context.Context, owner string, t *oauthT
 	if hold {
 		held = 1
 	}
-	stored, err := storeScript.Run(ctx, rdb, ts.keys(), owner, sealed, ttl, held, ts.apis.lockTTL.Milliseconds()).Int()
+	stored, err := storeScript.Run(ctx, rdb, ts.keys(), owner, sealed, ttl, held).Int()
 	if err == nil && stored == 0 {
-		err = errors.New("the token lock expired, and another process took it, before the token came")
+		err = errors.New("the token lock expired before the token came")
 	}
 	return err
 }
@@ -584,9 +573,9 @@ func (ts *tokenSource) drop(ctx context.Context, owner, refused string) error {
 	if rdb == nil {
 		return nil
 	}
-	dropped, err := dropScript.Run(ctx, rdb, ts.keys(), owner, ts.apis.lockTTL.Milliseconds()).Int()
+	dropped, err := dropScript.Run(ctx, rdb, ts.keys(), owner).Int()
 	if err == nil && dropped == 0 {
-		err = errors.New("the token lock expired, and another process took it")
+		err = errors.New("the token lock expired")
 	}
 	return err
 }
@@ -613,16 +602,16 @@ func (ts *tokenSource) lock(ctx context.Context) (string, bool, error) {
 	return owner, ok, err
 }
 
-// errLockLost ends a fetch whose lock another process took after it expired: that
-// process may be fetching, and a refresh token must not be spent twice.
-var errLockLost = errors.New("the token lock expired while fetching, and another process took it")
+// errLockLost ends a fetch whose lock is not its own any more: another process may be
+// fetching, and a refresh token must not be spent twice.
+var errLockLost = errors.New("the token lock was lost while fetching (another process may be fetching)")
 
 // errFetchTooLong ends a fetch that holds its lock past tokenFetchMax.
 var errFetchTooLong = fmt.Errorf("the token fetch took longer than %s", tokenFetchMax)
 
 // holdLock keeps the lock owner took from expiring while its fetch goes on: every
 // third of its time to live, it is made to live that long again, until stop is called,
-// ctx ends, another process took the lock, or tokenFetchMax has passed since it was
+// ctx ends, the lock is not ours any more, or tokenFetchMax has passed since it was
 // taken. A process that dies mid-fetch extends it no more, and it expires within its
 // short time to live rather than hold the others' calls back. The context it returns,
 // for the fetch, ends when the lock is found lost or no longer extended.

@@ -4,12 +4,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/redistest"
-	"github.com/hookflow/hookflow/internal/testutil"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -84,67 +82,6 @@ func TestOAuth2ChangedClientSecretKeepsTheRotatedRefreshToken(t *testing.T) {
 		reloaded := reload(t, s, p.apis)
 		if _, _, err := reloaded.call(t.Context()); err != nil {
 			t.Errorf("after the client secret changed: %v", err)
-		}
-	})
-}
-
-// A lock that expired while the token endpoint's answer was on its way (Redis did not
-// answer for a while) is taken by no other process: the rotated refresh token is
-// kept, and the next process sends it, not the one it replaced.
-func TestOAuth2TokenKeptWhenItsLockExpiredUntaken(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		s := newAuthServer(t)
-		s.rotate, s.expiresIn = true, 60
-		clk := &clock{}
-		a, c := twoProcesses(t, b, s, "refresh_token", clk)
-		if _, _, err := a.call(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		clk.advance(55 * time.Second)
-		s.sentRefreshTokens()
-		lockKey := sourceOf(a).lockKey
-		h := s.tokens.Config.Handler
-		once := true
-		s.tokens.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h.ServeHTTP(w, r)
-			if once {
-				once = false
-				b.Client.Del(r.Context(), lockKey) // it expired while the answer was on its way
-			}
-		})
-		if _, _, err := a.call(t.Context()); err != nil {
-			t.Errorf("the call whose lock expired: %v", err)
-		}
-		clk.advance(55 * time.Second)
-		if _, _, err := c.call(t.Context()); err != nil {
-			t.Errorf("the other process's call: %v", err)
-		}
-		got := s.sentRefreshTokens()
-		if len(got) != 2 || got[0] == got[1] {
-			t.Errorf("sent %q, want two refresh tokens, each once", got)
-		}
-	})
-}
-
-// A fetch whose lock expired while Redis did not answer, and that no other process
-// took, takes it again and goes on: its answer, with the refresh token the endpoint
-// rotated as it answered, is not cut short.
-func TestOAuth2FetchTakesBackItsExpiredLock(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b *redistest.Backend) {
-		f := fetchHoldingItsLock(t, b, 300*time.Millisecond)
-		release := sync.OnceFunc(func() { close(f.gate) })
-		defer release()
-		owner := b.Client.Get(t.Context(), f.ts.lockKey).Val()
-		b.Client.Del(t.Context(), f.ts.lockKey) // expired
-		testutil.Eventually(t, 5*time.Second, "the fetch taking its lock again", func() bool {
-			return b.Client.Get(t.Context(), f.ts.lockKey).Val() == owner
-		})
-		release()
-		if err := <-f.first; err != nil {
-			t.Errorf("the call: %v", err)
-		}
-		if b.Client.Exists(t.Context(), f.ts.key).Val() != 1 {
-			t.Error("the token is not kept")
 		}
 	})
 }
