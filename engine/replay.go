@@ -135,11 +135,6 @@ func (e *Engine) replay(ctx context.Context, runID string, o ReplayOptions, with
 		if err != nil {
 			return nil, err
 		}
-		if !withParent { // a parent's replay runs its child as the child's steps go
-			if err := e.goneRefuses(ctx, cur, fields, rec); err != nil {
-				return nil, err
-			}
-		}
 	}
 	sh := e.q.shardFor(wf.Name)
 	for _, s := range wf.Steps {
@@ -340,36 +335,6 @@ func (e *Engine) missingInCurrent(ctx context.Context, cur *version, fields map[
 		}
 	}
 	return missing, nil
-}
-
-// goneRefuses says why the replay of a failed run (its fields and record) on its
-// version is refused, an ErrCannotReplay: the steps that failed it call workflows
-// that are not in use now (callsGone), and would fail again there. cur is the version
-// of its workflow in use now (nil: none), named as the way on where it takes the
-// replay.
-func (e *Engine) goneRefuses(ctx context.Context, cur *version, fields map[string]string, rec *runRecord) error {
-	gone, err := e.callsGone(ctx, fields, rec)
-	if retry, _ := workflows.Retryable(err); err != nil && retry {
-		return err
-	}
-	if len(gone) == 0 {
-		return nil
-	}
-	what, them := "workflow "+gone[0]+", which is", "it"
-	if len(gone) > 1 {
-		what, them = "workflows "+strings.Join(gone, ", ")+", which are", "them"
-	}
-	orCurrent := ""
-	if cur != nil && cur.wf.Version != fields["ver"] {
-		switch err := e.currentRefuses(ctx, cur, fields, rec); {
-		case err == nil:
-			orCurrent = ", or replay it on the current version"
-		case !errors.Is(err, ErrCannotReplay):
-			return err
-		}
-	}
-	return fmt.Errorf("%w on version %s: it calls %s not among the workflows in use now, and would fail again there; restore %s to the files, then replay it%s",
-		ErrCannotReplay, fields["ver"], what, them, orCurrent)
 }
 
 // callsGone names the workflows that the steps that failed a run (its fields and
