@@ -340,7 +340,8 @@ func (e *Engine) missingInCurrent(ctx context.Context, cur *version, fields map[
 // callsGone names the workflows that the steps that failed a run (its fields and
 // record) call and that are not in use now, where the step's child had not started:
 // replayed, the step cannot start it (Pool.subRun). A child that started is read
-// again whatever the files hold; of a for_each step's items, any may not have.
+// again whatever the files hold. A for_each step is not named: which of its items'
+// children started is not read here, and its replay may run them all again.
 func (e *Engine) callsGone(ctx context.Context, fields map[string]string, rec *runRecord) ([]string, error) {
 	wf, err := e.versions.view(ctx, fields["wf"], fields["ver"])
 	if err != nil {
@@ -353,16 +354,16 @@ func (e *Engine) callsGone(ctx context.Context, fields map[string]string, rec *r
 		if !ok || e.versions.currentOf(sub.Calls()) != nil || slices.Contains(gone, sub.Calls()) {
 			continue
 		}
-		if s.ForEach == nil {
-			n, err := e.q.rdb.Exists(ctx, e.q.shardFor(sub.Calls()).run(childIDOf(fields["id"], name, nil))).Result()
-			if err != nil {
-				return nil, err
-			}
-			if n > 0 {
-				continue
-			}
+		if s.ForEach != nil {
+			continue
 		}
-		gone = append(gone, sub.Calls())
+		n, err := e.q.rdb.Exists(ctx, e.q.shardFor(sub.Calls()).run(childIDOf(fields["id"], name, nil))).Result()
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			gone = append(gone, sub.Calls())
+		}
 	}
 	return gone, nil
 }
