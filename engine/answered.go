@@ -27,7 +27,12 @@ func answeredValues(out any, into []string) []string {
 		}
 		if strings.EqualFold(name, "set-cookie") {
 			into = cookieValues(s, into)
-		} else if tokenLike(s) {
+			continue
+		}
+		if scheme, rest, ok := strings.Cut(s, " "); ok && scheme != "" && !strings.ContainsAny(scheme, "=,;") {
+			s = strings.TrimSpace(rest) // an Authorization's credentials, after their scheme (Bearer, Basic)
+		}
+		if tokenLike(s) {
 			into = addSecret(into, s)
 		}
 	}

@@ -141,3 +141,15 @@ func TestCookieValues(t *testing.T) {
 		t.Errorf("cookieValues = %q, want %q", got, want)
 	}
 }
+
+// A credential header of an answer that gives a scheme, an Authorization's, gives its
+// credentials after it.
+func TestAnsweredValuesAfterTheScheme(t *testing.T) {
+	got := answeredValues(map[string]any{"headers": map[string]any{
+		"authorization": "Bearer abcdef123456", "x-auth-token": "tok_51Hq2xYz", "content-type": "application/json",
+	}}, nil)
+	slices.Sort(got)
+	if want := []string{"abcdef123456", "tok_51Hq2xYz"}; !slices.Equal(got, want) {
+		t.Errorf("answeredValues = %q, want %q", got, want)
+	}
+}
