@@ -15,8 +15,9 @@ import (
 // show`), in every step's output, error and requests, and in the run's error.
 
 // answeredValues appends to into the values of the credential headers of out, an http
-// step's output, that look like tokens (tokenLike): each header's whole value, and the
-// values of a Set-Cookie's cookies that are credentials (cookieValues).
+// step's output, that look like tokens (tokenLike): each header's value (after its
+// scheme, for an Authorization), and the values of a Set-Cookie's cookies that are
+// credentials (cookieValues).
 func answeredValues(out any, into []string) []string {
 	m, _ := out.(map[string]any)
 	headers, _ := m["headers"].(map[string]any)
