@@ -472,6 +472,9 @@ func (o *localRun) event(stdin io.Reader) (*workflows.Event, error) {
 		if ev.Params == nil {
 			ev.Params = map[string]string{}
 		}
+		if before, twice := ev.Params[name]; twice {
+			return nil, badFlag("param", " %s given twice (%q, then %q): a segment has one value", name, before, value)
+		}
 		ev.Params[name] = value
 	}
 	var headers []string

@@ -159,6 +159,7 @@ func TestRunParamChecked(t *testing.T) {
 		{[]string{"--param", "nope=1", "--param", "id=1", "ev"},
 			`the names of --param (id, nope) are the {name} segments of none of the workflow's webhooks; to pick one, write --param id=… for /orders/{id}; no --param for /ping`},
 		{[]string{"--param", "id=1", "tick"}, `--param: workflow tick has no webhook, and --param gives a {name} segment of a webhook's path`},
+		{[]string{"--param", "id=1", "--param", "id=2", "ev"}, `--param id given twice ("1", then "2"): a segment has one value`},
 	} {
 		var out bytes.Buffer
 		err := run(context.Background(), append([]string{"run", "--dir", dir}, tc.args...), nil, &out, &out)
