@@ -34,7 +34,23 @@ func startProc(t *testing.T, dir, redisURL, api string, extra ...string) *proc {
 
 // startProcUntil is startProc, waiting until path on the admin listener answers 200:
 // /healthz for a process that serves but is not ready.
+// A port found free may be taken by another test before hookflow binds it: hookflow
+// is then started again on other ports, twice at most.
 func startProcUntil(t *testing.T, path, dir, redisURL, api string, extra ...string) *proc {
+	t.Helper()
+	for try := 1; ; try++ {
+		p := launchProc(t, path, dir, redisURL, api, extra...)
+		if try == 3 || !strings.Contains(p.log.String(), "address already in use") {
+			p.ready(t, path)
+			return p
+		}
+		p.kill()
+	}
+}
+
+// launchProc starts hookflow as startProc does, and waits until path answers 200 or
+// hookflow could not listen on a port it was given.
+func launchProc(t *testing.T, path, dir, redisURL, api string, extra ...string) *proc {
 	t.Helper()
 	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &testutil.LogBuffer{}}
 	args := append([]string{"serve", "--listen", p.public, "--admin", p.admin, "--redis", redisURL,
@@ -52,14 +68,27 @@ func startProcUntil(t *testing.T, path, dir, redisURL, api string, extra ...stri
 		}
 	})
 	testutil.Eventually(t, 20*time.Second, "hookflow answering "+path+" on "+p.admin, func() bool {
-		resp, err := http.Get("http://" + p.admin + path)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return strings.Contains(p.log.String(), "address already in use") || p.answers(path)
 	})
 	return p
+}
+
+// ready fails the test unless path on the admin listener answers 200.
+func (p *proc) ready(t *testing.T, path string) {
+	t.Helper()
+	if !p.answers(path) {
+		t.Fatalf("hookflow answering %s on %s: it does not", path, p.admin)
+	}
+}
+
+// answers reports whether path on the admin listener answers 200.
+func (p *proc) answers(path string) bool {
+	resp, err := http.Get("http://" + p.admin + path)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // kill sends SIGKILL: no shutdown, no hand-back, leases left to expire.
