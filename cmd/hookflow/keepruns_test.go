@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -176,11 +175,4 @@ workflow "big" {
 	if kept == 0 {
 		t.Error("every run was dropped: the newest is kept")
 	}
-}
-
-// liveHeap is the heap live after the last collection.
-func liveHeap() uint64 {
-	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(live)
-	return live[0].Value.Uint64()
 }

@@ -36,9 +36,14 @@ func limitMemory() (stop func()) {
 
 // followLiveHeap sets the memory limit for the heap live after the last collection.
 func followLiveHeap() {
+	debug.SetMemoryLimit(memoryLimit(liveHeap()))
+}
+
+// liveHeap is the heap live after the last collection.
+func liveHeap() uint64 {
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(live)
-	debug.SetMemoryLimit(memoryLimit(live[0].Value.Uint64()))
+	return live[0].Value.Uint64()
 }
 
 // memoryLimit is the limit for a heap with live bytes live: embeddedMemoryLimit, or
